@@ -1,0 +1,277 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import type { CountryCode } from 'libphonenumber-js';
+import { LineCounter, parseDocument } from 'yaml';
+import { normaliseNumber } from '../sms/numbers.ts';
+import {
+  AVAILABLE_PROVIDERS,
+  configSchema,
+  PROVIDER_DEFAULT_URLS,
+  type ParsedConfig,
+  type Provider,
+} from './schema.ts';
+
+/** The file read when SMSRELAY_CONFIG does not name one; optional. */
+export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
+
+type EnvKind = 'string' | 'list';
+/** Environment names are user interface: each maps to one place in the YAML structure. */
+const ENVIRONMENT: Record<string, { path: readonly string[]; kind: EnvKind }> = {
+  SMSRELAY_SMTP_HOST: { path: ['smtp', 'host'], kind: 'string' },
+  SMSRELAY_SMTP_PORT: { path: ['smtp', 'port'], kind: 'string' },
+  SMSRELAY_HTTP_HOST: { path: ['http', 'host'], kind: 'string' },
+  SMSRELAY_HTTP_PORT: { path: ['http', 'port'], kind: 'string' },
+  SMSRELAY_SMS_DOMAINS: { path: ['sms', 'domains'], kind: 'list' },
+  SMSRELAY_DEFAULT_REGION: { path: ['sms', 'defaultRegion'], kind: 'string' },
+  SMSRELAY_GATEWAY: { path: ['gateway', 'provider'], kind: 'string' },
+  SMSRELAY_GATEWAY_URL: { path: ['gateway', 'url'], kind: 'string' },
+  SMSRELAY_GATEWAY_BACKUP_URL: { path: ['gateway', 'backupUrl'], kind: 'string' },
+  SMSRELAY_GATEWAY_USERNAME: { path: ['gateway', 'username'], kind: 'string' },
+  SMSRELAY_GATEWAY_PASSWORD: { path: ['gateway', 'password'], kind: 'string' },
+  SMSRELAY_MAIL_URL: { path: ['mail', 'url'], kind: 'string' },
+  SMSRELAY_DATA_DIR: { path: ['dataDir'], kind: 'string' },
+  SMSRELAY_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
+};
+/** Read before the file, so not part of the structure. */
+const CONFIG_FILE_VARIABLE = 'SMSRELAY_CONFIG';
+
+/** Credentials may travel in clear only to this machine (an SSH tunnel, a local simulator). */
+const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+export interface Config {
+  readonly dataDir: string;
+  readonly log: ParsedConfig['log'];
+  readonly smtp: Omit<ParsedConfig['smtp'], 'hostname'> & { readonly hostname: string };
+  readonly http: ParsedConfig['http'];
+  readonly sms: Omit<ParsedConfig['sms'], 'lists' | 'defaultRegion'> & {
+    readonly defaultRegion: CountryCode | undefined;
+    /** Lower-cased list address → distinct E.164 numbers (a null-prototype record: no inherited keys). */
+    readonly lists: Readonly<Record<string, readonly string[]>>;
+  };
+  readonly gateway: ParsedConfig['gateway'] & { readonly provider: Provider };
+  readonly delivery: ParsedConfig['delivery'];
+  readonly mail: ParsedConfig['mail'] & { readonly from: string };
+  readonly store: ParsedConfig['store'];
+  /** Where the file settings came from, if any (for `config check` and messages). */
+  readonly file: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Reads `smsrelay.yaml` (or the file SMSRELAY_CONFIG names) and the SMSRELAY_* environment, which
+ * wins over the file, validates everything once and returns a deeply frozen object. Every problem is
+ * one line naming where the bad value came from; unknown names are warnings, never fatal, so that a
+ * newer config runs on an older relay.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
+  const warnings: string[] = [];
+  const { raw, file } = readConfigFile(env, cwd);
+  const envSources = applyEnvironment(raw, env, warnings);
+  const describe = (path: readonly PropertyKey[]): string => describePath(path, envSources, file, env);
+  const problems: string[] = [];
+  const parsed = parseSections(raw, problems, warnings, describe);
+  checkGateway(parsed.gateway, problems, describe);
+  const lists = parsed.sms && normaliseLists(parsed.sms, problems, describe);
+  if (problems.length > 0 || !isComplete(parsed) || !lists) throw new ConfigError(problems);
+  return { config: deepFreeze(finish(parsed, lists, file, cwd)), warnings };
+}
+
+type Sections = { [Key in keyof ParsedConfig]?: ParsedConfig[Key] };
+const SECTIONS = Object.keys(configSchema.shape) as Array<keyof ParsedConfig>;
+
+/**
+ * Each top-level section is validated on its own, so that one bad section does not hide the
+ * problems of another: the operator sees every problem in one run. Unknown keys are warnings.
+ */
+function parseSections(
+  raw: Record<string, unknown>,
+  problems: string[],
+  warnings: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+): Sections {
+  for (const key of Object.keys(raw)) {
+    if (!(SECTIONS as string[]).includes(key)) warnings.push(`${describe([key])}: unknown setting, ignored`);
+  }
+  const parsed: Record<string, unknown> = {};
+  for (const section of SECTIONS) {
+    const schema = configSchema.shape[section];
+    let result = schema.safeParse(raw[section]);
+    const unknown = result.success ? [] : result.error.issues.filter((issue) => issue.code === 'unrecognized_keys');
+    if (unknown.length > 0) {
+      for (const issue of unknown) {
+        for (const key of issue.keys) warnings.push(`${describe([section, ...issue.path, key])}: unknown setting, ignored`);
+        deleteKeys(raw[section], issue.path, issue.keys);
+      }
+      result = schema.safeParse(raw[section]);
+    }
+    if (result.success) parsed[section] = result.data;
+    else for (const issue of result.error.issues) problems.push(`${describe([section, ...issue.path])}: ${issue.message}`);
+  }
+  return parsed as Sections;
+}
+
+function isComplete(parsed: Sections): parsed is ParsedConfig {
+  return SECTIONS.every((section) => parsed[section] !== undefined);
+}
+
+function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<string, unknown>; file: string | undefined } {
+  const named = env[CONFIG_FILE_VARIABLE];
+  const file = resolve(cwd, named || DEFAULT_CONFIG_FILE);
+  if (!existsSync(file)) {
+    if (named) throw new ConfigError([`${CONFIG_FILE_VARIABLE}="${named}": file not found`]);
+    return { raw: {}, file: undefined };
+  }
+  const lineCounter = new LineCounter();
+  const document = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false, lineCounter });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`),
+    );
+  }
+  const raw: unknown = document.toJS() ?? {};
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError([`${file}: expected a mapping of settings at the top level`]);
+  }
+  return { raw: raw as Record<string, unknown>, file };
+}
+
+/** Overlays SMSRELAY_* variables on the file settings; returns which paths the environment set. */
+function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, warnings: string[]): Map<string, string> {
+  const sources = new Map<string, string>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('SMSRELAY_') || name === CONFIG_FILE_VARIABLE || value === undefined) continue;
+    const target = ENVIRONMENT[name];
+    if (!target) {
+      warnings.push(`${name}: unknown or not yet used setting, ignored`);
+      continue;
+    }
+    if (value.trim() === '') continue;
+    const parsed = target.kind === 'list' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value.trim();
+    setPath(raw, target.path, parsed);
+    sources.set(target.path.join('.'), name);
+  }
+  return sources;
+}
+
+function describePath(
+  path: readonly PropertyKey[],
+  envSources: ReadonlyMap<string, string>,
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+): string {
+  const dotted = path.map(String).join('.');
+  for (const [envPath, name] of envSources) {
+    if (dotted === envPath || dotted.startsWith(`${envPath}.`)) {
+      const shown = name.endsWith('_PASSWORD') ? '***' : env[name];
+      return `${name}="${shown}"`;
+    }
+  }
+  return `${file ?? DEFAULT_CONFIG_FILE}: ${dotted}`;
+}
+
+/** Rules across gateway fields, which the per-field schema cannot express. */
+function checkGateway(
+  gateway: ParsedConfig['gateway'] | undefined,
+  problems: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+): void {
+  if (!gateway) return;
+  if (!AVAILABLE_PROVIDERS.includes(gateway.provider)) {
+    problems.push(
+      `${describe(['gateway', 'provider'])}: not available in this version yet (available: ${AVAILABLE_PROVIDERS.join(', ')})`,
+    );
+  }
+  if (gateway.provider === 'simulator') return;
+  for (const key of ['username', 'password'] as const) {
+    if (!gateway[key]) problems.push(`${describe(['gateway', key])}: required for the ${gateway.provider} gateway`);
+  }
+  for (const key of ['url', 'backupUrl'] as const) {
+    const value = gateway[key];
+    if (value && new URL(value).protocol === 'http:' && !LOOPBACK_HOSTNAMES.has(new URL(value).hostname)) {
+      problems.push(`${describe(['gateway', key])}: plain http would send the gateway password in clear; use https://`);
+    }
+  }
+}
+
+/** List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. */
+function normaliseLists(
+  sms: ParsedConfig['sms'],
+  problems: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+): Record<string, readonly string[]> {
+  const lists: Record<string, readonly string[]> = Object.create(null);
+  for (const [address, members] of Object.entries(sms.lists)) {
+    const [local, listDomain, ...rest] = address.toLowerCase().split('@');
+    if (!local || !listDomain || rest.length > 0 || !sms.domains.includes(listDomain)) {
+      problems.push(`${describe(['sms', 'lists', address])}: a list address must be <name>@<one of the SMS domains>`);
+      continue;
+    }
+    const numbers = new Set<string>();
+    members.forEach((member, index) => {
+      const result = normaliseNumber(member, sms.defaultRegion as CountryCode | undefined);
+      if (result.ok) numbers.add(result.e164);
+      else problems.push(`${describe(['sms', 'lists', address, index])}: ${result.reason}`);
+    });
+    lists[address.toLowerCase()] = [...numbers];
+  }
+  return lists;
+}
+
+/** Derived values: absolute paths, provider default URLs, the relay's own sender address. */
+function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, file: string | undefined, cwd: string): Config {
+  const { gateway, sms } = parsed;
+  const defaults = PROVIDER_DEFAULT_URLS[gateway.provider];
+  const firstDomain = sms.domains[0] ?? 'sms.localhost';
+  return {
+    dataDir: isAbsolute(parsed.dataDir) ? parsed.dataDir : resolve(cwd, parsed.dataDir),
+    log: parsed.log,
+    smtp: { ...parsed.smtp, hostname: parsed.smtp.hostname ?? hostname() },
+    http: parsed.http,
+    sms: { ...sms, defaultRegion: sms.defaultRegion as CountryCode | undefined, lists },
+    gateway: {
+      ...gateway,
+      url: gateway.url ?? defaults?.url,
+      // A configured primary without a backup means "no backup", not "the provider's backup".
+      backupUrl: gateway.backupUrl ?? (gateway.url ? undefined : defaults?.backupUrl),
+    },
+    delivery: parsed.delivery,
+    mail: { ...parsed.mail, from: parsed.mail.from ?? `MAILER-DAEMON@${firstDomain}` },
+    store: parsed.store,
+    file,
+  };
+}
+
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+function deleteKeys(target: unknown, path: readonly PropertyKey[], keys: readonly string[]): void {
+  let node: unknown = target;
+  for (const key of path) node = (node as Record<PropertyKey, unknown>)[key];
+  for (const key of keys) delete (node as Record<string, unknown>)[key];
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return Object.freeze(value);
+}

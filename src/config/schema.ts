@@ -1,0 +1,160 @@
+import { isIP } from 'node:net';
+import ms from 'ms';
+import { z } from 'zod';
+import { isCountryCode } from '../sms/numbers.ts';
+
+/** RFC 5321 §4.5.3.1.7: at least 100 recipients must be accepted; more per mail is rarely legitimate. */
+const DEFAULT_MAX_RECIPIENTS = 100;
+/** Distribution lists expand after RCPT; this bounds what one mail can fan out to (cost, gateway load). */
+const DEFAULT_MAX_NUMBERS_PER_MAIL = 1000;
+/** Plenty for a text message with HTML and a signature image; refuses attachment dumps early. */
+const DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+/** Per-listener concurrency cap: beyond it clients get 421 and retry, instead of the relay starving. */
+const DEFAULT_MAX_CONNECTIONS = 100;
+/** RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for the next command. */
+const DEFAULT_SMTP_IDLE_TIMEOUT = '5m';
+/** PROTOCOLS §4.3: Puzzel caps at 6 parts; 6 parts is ~900 GSM-7 characters, plenty for an alert. */
+const DEFAULT_MAX_PARTS = 6;
+/** A gateway that does not even accept the TCP connection in 5 s is down: try the backup. */
+const DEFAULT_CONNECT_TIMEOUT = '5s';
+/** Long enough for a slow gateway under load; a timeout after sending is ambiguous (maybe sent). */
+const DEFAULT_RESPONSE_TIMEOUT = '30s';
+/** Requests in flight to the gateway at once; duplicates after a crash are bounded by this. */
+const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
+
+const PROVIDERS = ['simulator', 'intellisoftware', 'puzzel', 'interactsms'] as const;
+/** Providers this version can send through; the others are reserved names (issue #6). */
+export const AVAILABLE_PROVIDERS: readonly Provider[] = ['simulator', 'intellisoftware'];
+export type Provider = (typeof PROVIDERS)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Public hosts of each provider (PROTOCOLS §1.1): the default primary and backup base URLs. */
+export const PROVIDER_DEFAULT_URLS: Partial<Record<Provider, { url: string; backupUrl?: string }>> = {
+  intellisoftware: { url: 'https://www.intellisoftware.co.uk', backupUrl: 'https://www.intellisoftware2.co.uk' },
+};
+
+const duration = z.string().transform((value, ctx) => {
+  const millis = ms(value as ms.StringValue);
+  if (typeof millis !== 'number' || !Number.isFinite(millis) || millis < 0 || !/[a-z]\s*$/i.test(value)) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 5m or 24h, got "${value}"` });
+    return z.NEVER;
+  }
+  return millis;
+});
+
+const port = z.coerce
+  .number({ error: 'expected a port number' })
+  .int('expected a whole port number')
+  .min(0, 'expected a port number from 0 to 65535')
+  .max(65535, 'expected a port number from 0 to 65535');
+
+const positiveInt = z.coerce.number().int('expected a whole number').positive('expected a number above 0');
+
+const host = z.string().min(1, 'expected a host name or IP address');
+
+const domain = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a domain name');
+
+const cidr = z.string().refine((value) => {
+  const [address, bits, ...rest] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  const prefix = Number(bits);
+  return Number.isInteger(prefix) && prefix >= 0 && prefix <= (family === 4 ? 32 : 128);
+}, 'expected an IP address or network such as 10.0.0.0/8 or ::1/128');
+
+const url = z.string().refine((value) => {
+  try {
+    const parsed = new URL(value);
+    return parsed.protocol === 'http:' || parsed.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'expected an http:// or https:// URL');
+
+const smtpUrl = z.string().refine((value) => {
+  try {
+    return ['smtp:', 'smtps:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}, 'expected smtp://host:port or smtps://host:port');
+
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./data'),
+  log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  smtp: z
+    .strictObject({
+      host: host.default('127.0.0.1'),
+      port: port.default(2525),
+      /** Name in the greeting and in bounces; the machine's hostname when unset. */
+      hostname: z.string().optional(),
+      maxMessageBytes: positiveInt.default(DEFAULT_MAX_MESSAGE_BYTES),
+      maxRecipients: positiveInt.default(DEFAULT_MAX_RECIPIENTS),
+      maxNumbersPerMail: positiveInt.default(DEFAULT_MAX_NUMBERS_PER_MAIL),
+      maxConnections: positiveInt.default(DEFAULT_MAX_CONNECTIONS),
+      idleTimeout: duration.prefault(DEFAULT_SMTP_IDLE_TIMEOUT),
+      /** Clients that may send without AUTH. Loopback only by default. */
+      trustedNetworks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
+    })
+    .prefault({}),
+  http: z.strictObject({ host: host.default('127.0.0.1'), port: port.default(8080) }).prefault({}),
+  sms: z
+    .strictObject({
+      domains: z.array(domain).min(1, 'expected at least one SMS domain').default(['sms.localhost']),
+      defaultRegion: z
+        .string()
+        .toUpperCase()
+        .refine(isCountryCode, 'expected a two-letter country code such as GB or US')
+        .optional(),
+      maxParts: positiveInt.max(255, 'expected at most 255 parts').default(DEFAULT_MAX_PARTS),
+      /** Distribution lists: `oncall@sms.example.com: ["+447700900123", …]`. */
+      lists: z.record(z.string(), z.array(z.string()).min(1, 'a list needs at least one number')).default({}),
+    })
+    .prefault({}),
+  gateway: z
+    .strictObject({
+      provider: z.enum(PROVIDERS, { error: `expected one of ${PROVIDERS.join(', ')}` }).default('simulator'),
+      url: url.optional(),
+      backupUrl: url.optional(),
+      username: z.string().optional(),
+      password: z.string().optional(),
+      connectTimeout: duration.prefault(DEFAULT_CONNECT_TIMEOUT),
+      responseTimeout: duration.prefault(DEFAULT_RESPONSE_TIMEOUT),
+      maxConcurrentRequests: positiveInt.default(DEFAULT_MAX_CONCURRENT_REQUESTS),
+    })
+    .prefault({}),
+  delivery: z
+    .strictObject({
+      /** First retry after a temporary failure; doubles (with jitter) up to retryMaxDelay. */
+      retryMinDelay: duration.prefault('5s'),
+      retryMaxDelay: duration.prefault('10m'),
+      /** An SMS still undelivered after this is bounced: an alert days late is useless. */
+      maxAge: duration.prefault('24h'),
+    })
+    .prefault({}),
+  mail: z
+    .strictObject({
+      /** Smarthost for outgoing mail (bounces, replies); unset = a Maildir in the data dir. */
+      url: smtpUrl.optional(),
+      /** Envelope and header sender of the relay's own mail; MAILER-DAEMON@<first SMS domain> by default. */
+      from: z.email().optional(),
+      retryMinDelay: duration.prefault('10s'),
+      retryMaxDelay: duration.prefault('10m'),
+    })
+    .prefault({}),
+  store: z
+    .strictObject({
+      /** How long a write waits for a lock held by another connection before the store counts as down. */
+      busyTimeout: duration.prefault('5s'),
+    })
+    .prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

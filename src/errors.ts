@@ -1,0 +1,83 @@
+/**
+ * The relay's error catalogue. Every refusal or failure a sender, a provider or an operator can see
+ * is one of these codes, mapped here once to its SMTP reply (basic and RFC 3463 enhanced code), its
+ * HTTP status and, where a message can bounce for it, the plain-words reason of the bounce.
+ */
+interface ErrorSpec {
+  readonly smtp: number;
+  readonly enhanced: string;
+  readonly http: number;
+  /** Default human text; a RelayError may carry a more specific detail. */
+  readonly text: string;
+}
+
+export const RELAY_ERRORS = {
+  RELAY_DENIED: {
+    smtp: 550,
+    enhanced: '5.7.1',
+    http: 403,
+    text: 'Relaying denied: this relay accepts mail only for <phone number>@<its SMS domains>',
+  },
+  AUTH_REQUIRED: {
+    smtp: 530,
+    enhanced: '5.7.0',
+    http: 401,
+    text: 'Authentication required: only trusted networks may send without AUTH',
+  },
+  BAD_NUMBER: { smtp: 550, enhanced: '5.1.3', http: 422, text: 'Not a valid phone number' },
+  TOO_MANY_NUMBERS: {
+    smtp: 452,
+    enhanced: '4.5.3',
+    http: 422,
+    text: 'Too many phone numbers in one mail; send the rest in another mail',
+  },
+  MESSAGE_TOO_BIG: { smtp: 552, enhanced: '5.3.4', http: 413, text: 'Message too big' },
+  TEXT_TOO_LONG: { smtp: 554, enhanced: '5.3.4', http: 422, text: 'Text too long for an SMS' },
+  NO_TEXT: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'The mail has no text to send as SMS' },
+  BAD_PARAMETER: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'Invalid relay parameter in the mail' },
+  STORE_UNAVAILABLE: {
+    smtp: 451,
+    enhanced: '4.3.0',
+    http: 503,
+    text: 'Temporary local problem: the message store is unavailable, try again later',
+  },
+  INTERNAL: { smtp: 451, enhanced: '4.3.0', http: 500, text: 'Temporary local problem, try again later' },
+  SHUTTING_DOWN: { smtp: 421, enhanced: '4.3.2', http: 503, text: 'Service shutting down, try again later' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type RelayErrorCode = keyof typeof RELAY_ERRORS;
+
+export class RelayError extends Error {
+  readonly code: RelayErrorCode;
+
+  constructor(code: RelayErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ?? RELAY_ERRORS[code].text, options);
+    this.name = 'RelayError';
+    this.code = code;
+  }
+
+  get spec(): ErrorSpec {
+    return RELAY_ERRORS[this.code];
+  }
+}
+
+/** Any thrown value as a RelayError; unknown failures become INTERNAL (a temporary 4xx, never a 250). */
+export function asRelayError(error: unknown): RelayError {
+  if (error instanceof RelayError) return error;
+  return new RelayError('INTERNAL', undefined, { cause: error });
+}
+
+/** The error shape smtp-server expects from its handlers: `responseCode` and the reply text. */
+export function toSmtpError(error: unknown): Error & { responseCode: number } {
+  const relayError = asRelayError(error);
+  const reply = Object.assign(new Error(`${relayError.spec.enhanced} ${relayError.message}`), {
+    responseCode: relayError.spec.smtp,
+  });
+  return reply;
+}
+
+/** The JSON body and status of an HTTP error answer. */
+export function toHttpError(error: unknown): { status: number; body: { error: RelayErrorCode; message: string } } {
+  const relayError = asRelayError(error);
+  return { status: relayError.spec.http, body: { error: relayError.code, message: relayError.message } };
+}

@@ -1,0 +1,66 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from '../log.ts';
+
+/** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
+const MAX_BODY_BYTES = 256 * 1024;
+/** A request that has not arrived completely in this time is cut off (slow clients hold sockets). */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface HealthCheck {
+  readonly name: string;
+  check(): Promise<boolean>;
+}
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly logger: Logger;
+  /** Everything /healthz reports; the answer is 200 only when all pass. */
+  readonly health: readonly HealthCheck[];
+  /** Route sets mounted on the server (the simulator when selected, webhooks later). */
+  readonly mounts: ReadonlyArray<(app: FastifyInstance) => void>;
+}
+
+export interface HttpServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The relay's HTTP port: /healthz now, webhooks and metrics later. Errors are answered as JSON
+ * `{error, message}` with no stack trace; 5xx are logged.
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    forceCloseConnections: true,
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+    if (status >= 500) request.log.error({ err: error, url: request.url }, 'http: request failed');
+    void reply.status(status).send({ error: error.code ?? 'INTERNAL', message: status >= 500 ? 'internal error' : error.message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` });
+  });
+
+  app.get('/healthz', async (_request, reply) => {
+    const results = await Promise.all(
+      options.health.map(async (item) => [item.name, await item.check().catch(() => false)] as const),
+    );
+    const healthy = results.every(([, ok]) => ok);
+    return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'unavailable', checks: Object.fromEntries(results) });
+  });
+  for (const mount of options.mounts) mount(app);
+
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : options.port,
+    close: () => app.close(),
+  };
+}

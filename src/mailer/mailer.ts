@@ -1,0 +1,77 @@
+import { retryDelay } from '../dispatch/backoff.ts';
+import type { Logger } from '../log.ts';
+import type { ClaimedMail, Store } from '../store/types.ts';
+import { WorkLoop } from '../work-loop.ts';
+import type { MailTransport } from './transports.ts';
+
+/** Mails handed to the transport at once; matches a small smarthost connection pool. */
+const CONCURRENT_DELIVERIES = 4;
+/** A delivery (one SMTP transaction or one fsync'd file) that takes longer than this is retried. */
+const DELIVERY_LEASE_MS = 5 * 60_000;
+
+export interface MailerOptions {
+  readonly store: Store;
+  readonly transport: MailTransport;
+  readonly logger: Logger;
+  readonly owner: string;
+  readonly retryMinDelayMs: number;
+  readonly retryMaxDelayMs: number;
+  readonly clock?: () => number;
+}
+
+/**
+ * The outgoing-mail worker: sends what the relay queued (bounces now, SMS replies later) through the
+ * transport. A temporary failure (smarthost down, 4xx) is retried with backoff for as long as it
+ * takes; nothing is dropped. A permanent refusal (5xx) ends the mail: logged, never bounced (these
+ * are the relay's own reports, and a bounce about a bounce would loop).
+ */
+export class Mailer {
+  readonly #options: MailerOptions;
+  readonly #loop: WorkLoop<ClaimedMail>;
+
+  constructor(options: MailerOptions) {
+    this.#options = options;
+    const clock = options.clock ?? Date.now;
+    this.#loop = new WorkLoop<ClaimedMail>({
+      name: 'mailer',
+      logger: options.logger,
+      concurrency: CONCURRENT_DELIVERIES,
+      clock,
+      claim: (free) => {
+        const now = clock();
+        return options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + DELIVERY_LEASE_MS, limit: free });
+      },
+      process: (mail) => this.#deliver(mail, clock),
+      nextDueAt: () => options.store.nextMailDueAt(),
+    });
+  }
+
+  start(): void {
+    this.#loop.kick();
+  }
+
+  kick(): void {
+    this.#loop.kick();
+  }
+
+  async stop(): Promise<void> {
+    await this.#loop.stop();
+  }
+
+  async #deliver(mail: ClaimedMail, clock: () => number): Promise<void> {
+    const { store, transport, logger, retryMinDelayMs, retryMaxDelayMs } = this.#options;
+    const log = logger.child({ msgId: mail.messageId, mailId: mail.id, kind: mail.kind });
+    const result = await transport.deliver(mail);
+    if (result.ok) {
+      log.info({ via: transport.description, response: result.response }, 'mailer: mail delivered');
+      await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });
+    } else if (result.permanent) {
+      log.error({ via: transport.description, error: result.error }, 'mailer: mail refused for good; not retried');
+      await store.recordMailOutcome({ id: mail.id, kind: 'failed', error: result.error });
+    } else {
+      const nextAttemptAt = clock() + retryDelay(mail.attempts + 1, retryMinDelayMs, retryMaxDelayMs);
+      log.warn({ via: transport.description, error: result.error, nextAttemptAt }, 'mailer: delivery deferred');
+      await store.recordMailOutcome({ id: mail.id, kind: 'retry', nextAttemptAt, error: result.error });
+    }
+  }
+}

@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from './config/load.ts';
+import { Dispatcher } from './dispatch/dispatcher.ts';
+import { createGateway, SIMULATOR_CREDENTIALS } from './gateways/index.ts';
+import { IntelliSoftwareSimulator } from './gateways/intellisoftware-simulator.ts';
+import { startHttpServer } from './http/server.ts';
+import type { Logger } from './log.ts';
+import { buildBounce } from './mailer/dsn.ts';
+import { Mailer } from './mailer/mailer.ts';
+import { Templates } from './mailer/templates.ts';
+import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
+import { startSmtpIntake } from './smtp/intake.ts';
+import { lockDataDir } from './store/lock.ts';
+import { SqliteStore } from './store/sqlite.ts';
+
+/** The store's file inside the data directory. */
+export const STORE_FILE = 'smsrelay.db';
+/** Where the relay's own mail goes when no smarthost is configured. */
+export const MAILDIR = 'maildir';
+
+export interface Relay {
+  readonly smtpPort: number;
+  readonly httpPort: number;
+  /** The built-in simulator, when `gateway.provider` is `simulator`. */
+  readonly simulator: IntelliSoftwareSimulator | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the modules together and starts them, store first and SMTP last: by the time a client can
+ * get a 250, everything that carries the message further is running. Stops in the reverse order.
+ */
+export async function startRelay(config: Config, logger: Logger): Promise<Relay> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const lock = lockDataDir(config.dataDir);
+  const stack: Array<() => Promise<void> | void> = [() => lock.release()];
+  const stop = async () => {
+    for (const step of stack.reverse()) await step();
+  };
+  try {
+    const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+    const store = SqliteStore.open({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout });
+    stack.push(() => store.close());
+    const resumed = await store.releaseStaleLeases(Date.now());
+    if (resumed.sms > 0 || resumed.mail > 0) {
+      logger.warn(resumed, 'relay: resuming work that was in flight when the relay last stopped (an SMS among it may reach the gateway twice)');
+    }
+
+    const simulator =
+      config.gateway.provider === 'simulator'
+        ? new IntelliSoftwareSimulator({ ...SIMULATOR_CREDENTIALS, logger: logger.child({ component: 'simulator' }) })
+        : undefined;
+    let smtpUp = false;
+    const http = await startHttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      logger,
+      health: [
+        { name: 'smtp', check: async () => smtpUp },
+        { name: 'store', check: () => store.ping().then(() => true) },
+      ],
+      mounts: simulator ? [(app) => simulator.register(app)] : [],
+    });
+    stack.push(() => http.close());
+
+    const gateway = createGateway(config, logger, simulator ? `http://${loopbackFor(config.http.host)}:${http.port}` : undefined);
+    stack.push(() => gateway.close());
+    const transport = config.mail.url ? smarthostTransport(config.mail.url) : maildirTransport(join(config.dataDir, MAILDIR));
+    stack.push(() => transport.close());
+
+    const mailer = new Mailer({
+      store,
+      transport,
+      owner,
+      logger: logger.child({ component: 'mailer' }),
+      retryMinDelayMs: config.mail.retryMinDelay,
+      retryMaxDelayMs: config.mail.retryMaxDelay,
+    });
+    mailer.start();
+    stack.push(() => mailer.stop());
+
+    const templates = new Templates();
+    const bounceOptions = {
+      from: config.mail.from,
+      reportingHost: config.smtp.hostname,
+      templates,
+      onTemplateError: (error: unknown) => logger.error({ err: error }, 'mailer: templates/bounce.txt.eta failed; sent the built-in text instead'),
+    };
+    const dispatcher = new Dispatcher({
+      store,
+      gateway,
+      owner,
+      logger: logger.child({ component: 'dispatch' }),
+      maxConcurrentRequests: config.gateway.maxConcurrentRequests,
+      requestTimeoutMs: config.gateway.connectTimeout + config.gateway.responseTimeout,
+      retryMinDelayMs: config.delivery.retryMinDelay,
+      retryMaxDelayMs: config.delivery.retryMaxDelay,
+      maxAgeMs: config.delivery.maxAge,
+      bounce: (message, failures) => buildBounce(message, failures, bounceOptions),
+      onMailQueued: () => mailer.kick(),
+    });
+    dispatcher.start();
+    stack.push(() => dispatcher.stop());
+
+    const smtp = await startSmtpIntake({
+      config,
+      store,
+      logger: logger.child({ component: 'smtp' }),
+      onAccepted: () => dispatcher.kick(),
+    });
+    smtpUp = true;
+    stack.push(async () => {
+      smtpUp = false;
+      await smtp.close();
+    });
+
+    logger.info(
+      {
+        smtp: `${config.smtp.host}:${smtp.port}`,
+        http: `${config.http.host}:${http.port}`,
+        smsDomains: config.sms.domains,
+        gateway: config.gateway.provider,
+        mail: transport.description,
+        dataDir: config.dataDir,
+      },
+      'relay: ready',
+    );
+    return { smtpPort: smtp.port, httpPort: http.port, simulator, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** The address this process reaches its own HTTP port on, whatever interface it listens on. */
+function loopbackFor(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}

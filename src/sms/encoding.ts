@@ -1,0 +1,151 @@
+/**
+ * SMS text arithmetic: which encoding a text needs, how many units it costs and how many
+ * concatenated parts it takes. Table-driven after GSM 03.38 / 3GPP TS 23.038 (PROTOCOLS.md §4).
+ */
+import type { SmsEncoding } from '../gateways/types.ts';
+
+const ESC = '\u001b';
+
+/** The GSM 03.38 basic table in septet order (index = septet value); 0x1B escapes to the extension table. */
+export const GSM7_BASIC_TABLE = [
+  '@£$¥èéùìòÇ\nØø\rÅå',
+  `Δ_ΦΓΛΩΠΨΣΘΞ${ESC}ÆæßÉ`,
+  ' !"#¤%&\'()*+,-./',
+  '0123456789:;<=>?',
+  '¡ABCDEFGHIJKLMNO',
+  'PQRSTUVWXYZÄÖÑÜ§',
+  '¿abcdefghijklmno',
+  'pqrstuvwxyzäöñüà',
+].join('');
+
+/** Characters of the extension table: each is sent as ESC + code, so costs 2 septets. */
+export const GSM7_EXTENSION_CHARS = '\f^{}\\[~]|€';
+
+// A literal ESC in the text is no character of the alphabet: it would start an extension pair.
+const BASIC = new Set([...GSM7_BASIC_TABLE].filter((char) => char !== ESC));
+const EXTENSION = new Set(GSM7_EXTENSION_CHARS);
+
+/**
+ * TP-UD holds 140 octets. A single part fills them: 160 septets or 70 UCS-2 units. A concatenated
+ * part gives 6 octets to the UDH (05 00 03 ref total seq): 134 octets = 1072 bits = 153 septets
+ * (plus a fill bit) or 67 UCS-2 units.
+ */
+export const SEGMENT_LIMITS = {
+  gsm7: { singlePart: 160, concatenatedPart: 153 },
+  ucs2: { singlePart: 70, concatenatedPart: 67 },
+} as const satisfies Record<SmsEncoding, { singlePart: number; concatenatedPart: number }>;
+
+/**
+ * Typography from word processors and mail clients that has a GSM-7 look-alike. Only characters that
+ * read the same after mapping are here. Letters are never changed (no `ç`→`Ç` as some gateways do,
+ * no `á`→`a`) and `` ` `` is kept: a message with those goes out as UCS-2 and keeps its spelling.
+ */
+const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: string])[] = [
+  // ‘ ’ ‚ ‛ ′ ´
+  ["'", '\u2018\u2019\u201a\u201b\u2032\u00b4'],
+  // “ ” „ ‟ ″ « »
+  ['"', '\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb'],
+  // ‐ non-breaking hyphen ‒ – — ― − and the bullet •
+  ['-', '\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2022'],
+  // …
+  ['...', '\u2026'],
+  // TAB, NBSP, en quad … hair space (U+2000–U+200A), narrow NBSP, medium math space, ideographic space
+  [' ', '\t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000'],
+  // invisible: soft hyphen, zero-width space, word joiner, BOM / zero-width no-break space
+  ['', '\u00ad\u200b\u2060\ufeff'],
+];
+
+const LOOKALIKE = new Map(
+  TYPOGRAPHIC_LOOKALIKES.flatMap(([replacement, chars]) =>
+    [...chars].map((char) => [char, replacement] as const),
+  ),
+);
+
+export interface SmsText {
+  /** What is sent: line breaks as LF, typography mapped when that made the text GSM-7. */
+  readonly text: string;
+  readonly encoding: SmsEncoding;
+  /** Septets (gsm7, extension characters count 2) or UTF-16 code units (ucs2). */
+  readonly units: number;
+  readonly parts: number;
+  /** Capacity of each part: the single-part limit for one part, else the concatenated-part limit. */
+  readonly perPart: number;
+  /** Whether typographic characters were replaced by GSM-7 look-alikes. */
+  readonly mapped: boolean;
+}
+
+/**
+ * Picks the encoding and counts. GSM-7 if the text fits; else GSM-7 after typographic mapping if
+ * that makes all of it fit; else UCS-2 with the original characters (a message that needs UCS-2
+ * anyway keeps its curly quotes).
+ */
+export function analyseText(input: string): SmsText {
+  const text = input.replace(/\r\n?/g, '\n');
+  if (fitsGsm7(text)) return describe(text, 'gsm7', false);
+  const mapped = mapTypography(text);
+  if (fitsGsm7(mapped)) return describe(mapped, 'gsm7', true);
+  return describe(text, 'ucs2', false);
+}
+
+/**
+ * The text cut into parts the way a gateway packs them: greedily, never splitting a grapheme cluster
+ * (so neither an extension pair nor a surrogate pair, ZWJ sequence, flag or combining mark), except
+ * a single grapheme longer than a part, which is cut between code points.
+ */
+export function splitIntoParts({ text, encoding }: Pick<SmsText, 'text' | 'encoding'>): string[] {
+  const limits = SEGMENT_LIMITS[encoding];
+  const units = unitsOf(text, encoding);
+  if (units === 0) return [];
+  if (units <= limits.singlePart) return [text];
+
+  const parts: string[] = [];
+  let current = '';
+  let currentUnits = 0;
+  for (const piece of packablePieces(text, encoding, limits.concatenatedPart)) {
+    const pieceUnits = unitsOf(piece, encoding);
+    if (currentUnits + pieceUnits > limits.concatenatedPart) {
+      parts.push(current);
+      current = '';
+      currentUnits = 0;
+    }
+    current += piece;
+    currentUnits += pieceUnits;
+  }
+  parts.push(current);
+  return parts;
+}
+
+const graphemes = new Intl.Segmenter('und', { granularity: 'grapheme' });
+
+/** Grapheme clusters, with any cluster larger than a part broken into its code points. */
+function* packablePieces(text: string, encoding: SmsEncoding, capacity: number): Generator<string> {
+  for (const { segment } of graphemes.segment(text)) {
+    if (unitsOf(segment, encoding) <= capacity) yield segment;
+    else yield* segment;
+  }
+}
+
+function describe(text: string, encoding: SmsEncoding, mapped: boolean): SmsText {
+  const limits = SEGMENT_LIMITS[encoding];
+  const parts = splitIntoParts({ text, encoding }).length;
+  const perPart = parts > 1 ? limits.concatenatedPart : limits.singlePart;
+  return { text, encoding, units: unitsOf(text, encoding), parts, perPart, mapped };
+}
+
+function fitsGsm7(text: string): boolean {
+  for (const char of text) if (!BASIC.has(char) && !EXTENSION.has(char)) return false;
+  return true;
+}
+
+function unitsOf(text: string, encoding: SmsEncoding): number {
+  if (encoding === 'ucs2') return text.length;
+  let septets = 0;
+  for (const char of text) septets += EXTENSION.has(char) ? 2 : 1;
+  return septets;
+}
+
+function mapTypography(text: string): string {
+  let mapped = '';
+  for (const char of text) mapped += LOOKALIKE.get(char) ?? char;
+  return mapped;
+}

@@ -1,0 +1,152 @@
+/**
+ * Phone numbers as senders write them in the local part of `<number>@<sms domain>`, turned into
+ * E.164 (`+447700900123`) or refused with a sentence the sender can act on.
+ *
+ * How the local part is read (user-visible; keep the docs in step):
+ * 1. Spaces, `.`, `-` and parentheses are ignored; anything else but digits and one leading `+`
+ *    makes it "not a phone number".
+ * 2. A leading `+` or `00` means international: country code, then the number.
+ * 3. A leading single `0` is a national trunk prefix (`07700900123`): the number is read in the
+ *    default region (SMSRELAY_DEFAULT_REGION), and refused when none is set.
+ * 4. Any other digits are read as international first (`447700900123` = `+447700900123`); only if
+ *    that is not a valid number, and a default region is set, as a national number of that region.
+ *    This also covers trunk prefixes other than 0 (NANP `1`, Russia's `8`).
+ * 5. The number must be valid by libphonenumber's full metadata. Its type is not checked: some
+ *    providers deliver text-to-landline, so fixed-line numbers are accepted too.
+ */
+import {
+  getCountryCallingCode,
+  isSupportedCountry,
+  parsePhoneNumberFromString,
+  validatePhoneNumberLength,
+  type CountryCode,
+  type ValidatePhoneNumberLengthResult,
+} from 'libphonenumber-js/max';
+import metadata from 'libphonenumber-js/metadata.max.json';
+
+export type NumberResult = { ok: true; e164: string } | { ok: false; reason: string };
+
+/**
+ * Ofcom reserves 07700 900000–900999 for drama; our tests and docs use it. libphonenumber's metadata
+ * calls these numbers invalid (they are only "possible"), so this one range is let through by name.
+ */
+const UK_DRAMA_MOBILE_RANGE = /^\+447700900\d{3}$/;
+
+const IGNORED_SEPARATORS = /[\s.\-()]/g;
+const DIALLABLE = /^(\+|00)?(\d+)$/;
+const NATIONAL_TRUNK_PREFIX = /^0(?!0)/;
+
+const regionNames = new Intl.DisplayNames(['en'], { type: 'region' });
+
+/** libphonenumber's length verdicts, or 'INVALID': the right length but no number in that country. */
+type Problem = ValidatePhoneNumberLengthResult | 'INVALID';
+
+/** One way of reading the digits: international (`+…`, no region) or national in a region. */
+interface Reading {
+  readonly text: string;
+  readonly region?: CountryCode;
+}
+
+type Refusal = { ok: false; problem: Problem; country?: string | undefined };
+type ReadingOutcome = { ok: true; e164: string } | Refusal;
+
+export function normaliseNumber(input: string, defaultRegion?: CountryCode): NumberResult {
+  const match = DIALLABLE.exec(input.replace(IGNORED_SEPARATORS, ''));
+  const digits = match?.[2];
+  if (match === null || digits === undefined) return refuse(input, { ok: false, problem: 'NOT_A_NUMBER' });
+
+  const international: Reading = { text: `+${digits}` };
+  if (match[1] !== undefined) return readAs(input, international);
+  if (NATIONAL_TRUNK_PREFIX.test(digits)) {
+    if (defaultRegion === undefined) {
+      return {
+        ok: false,
+        reason:
+          `"${input}" is a national number; the relay has no default region (set SMSRELAY_DEFAULT_REGION)` +
+          ' — write it in international form, e.g. +44…',
+      };
+    }
+    return readAs(input, { text: digits, region: defaultRegion });
+  }
+  const national = defaultRegion === undefined ? undefined : { text: digits, region: defaultRegion };
+  return readAs(input, international, national);
+}
+
+/** The first reading if valid, else the fallback reading if valid, else the more telling refusal. */
+function readAs(input: string, first: Reading, fallback?: Reading): NumberResult {
+  const outcome = check(first);
+  if (outcome.ok) return outcome;
+  if (fallback === undefined) return refuse(input, outcome);
+  const second = check(fallback);
+  if (second.ok) return second;
+  // An unknown country code only says the digits were not meant internationally; the national
+  // reading's complaint is then the useful one.
+  return refuse(input, outcome.problem === 'INVALID_COUNTRY' ? second : outcome);
+}
+
+function check({ text, region }: Reading): ReadingOutcome {
+  const lengthProblem = validatePhoneNumberLength(text, region);
+  const parsed = parsePhoneNumberFromString(text, region);
+  const country = parsed === undefined ? undefined : describeCallingCode(parsed.countryCallingCode, region);
+  if (lengthProblem !== undefined) return { ok: false, problem: lengthProblem, country };
+  if (parsed === undefined) return { ok: false, problem: 'NOT_A_NUMBER' };
+  if (parsed.isValid() || UK_DRAMA_MOBILE_RANGE.test(parsed.number)) return { ok: true, e164: parsed.number };
+  return { ok: false, problem: 'INVALID', country };
+}
+
+/** "United Kingdom (+44)": the region read in, or the main country of the calling code. */
+function describeCallingCode(callingCode: string, region: CountryCode | undefined): string | undefined {
+  const country =
+    region !== undefined && getCountryCallingCode(region) === callingCode
+      ? region
+      : metadata.country_calling_codes[callingCode]?.[0];
+  if (country === undefined) return undefined;
+  return `${regionNames.of(country) ?? country} (+${callingCode})`;
+}
+
+function refuse(input: string, failure: Refusal): NumberResult {
+  const quoted = `"${input}"`;
+  const inCountry = failure.country === undefined ? '' : ` in ${failure.country}`;
+  const forCountry = failure.country === undefined ? '' : ` for ${failure.country}`;
+  const reasons: Record<Problem, string> = {
+    NOT_A_NUMBER: `${quoted} is not a phone number`,
+    INVALID_COUNTRY: `${quoted} has an unknown country code`,
+    TOO_SHORT: `${quoted} is too short to be a phone number${inCountry}`,
+    TOO_LONG: `${quoted} is too long to be a phone number${inCountry}`,
+    INVALID_LENGTH: `${quoted} has the wrong number of digits for a phone number${inCountry}`,
+    INVALID: `${quoted} is not a valid number${forCountry}`,
+  };
+  return { ok: false, reason: reasons[failure.problem] };
+}
+
+/** For config validation of SMSRELAY_DEFAULT_REGION: an upper-case ISO 3166 code libphonenumber knows. */
+export function isCountryCode(value: string): value is CountryCode {
+  return /^[A-Z]{2}$/.test(value) && isSupportedCountry(value);
+}
+
+const MASK_KEEP_HEAD = 4;
+const MASK_KEEP_TAIL = 2;
+/** Short numbers hide at least this many digits, so that no number is logged whole. */
+const MASK_MIN_HIDDEN = 4;
+
+/** For info-level logs: `+447700900123` → `+4477******23`. */
+export function maskNumber(e164: string): string {
+  const plus = e164.startsWith('+') ? '+' : '';
+  const digits = e164.slice(plus.length);
+  const beyondKept = digits.length - MASK_KEEP_HEAD - MASK_KEEP_TAIL;
+  const hidden = Math.min(digits.length, Math.max(beyondKept, MASK_MIN_HIDDEN));
+  const visible = digits.length - hidden;
+  const tail = Math.min(MASK_KEEP_TAIL, Math.floor(visible / 2));
+  const head = visible - tail;
+  return `${plus}${digits.slice(0, head)}${'*'.repeat(hidden)}${digits.slice(digits.length - tail)}`;
+}
+
+/** International display format, `+44 7700 900123`; the input unchanged if it cannot be parsed. */
+export function formatNumber(e164: string): string {
+  return parsePhoneNumberFromString(e164)?.formatInternational() ?? e164;
+}
+
+/** `447700900123`: the digits without '+', as IntelliSoftware wants them. */
+export function toInternationalDigits(e164: string): string {
+  return e164.replace(/^\+/, '');
+}

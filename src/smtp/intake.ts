@@ -1,0 +1,237 @@
+import { BlockList, isIPv6 } from 'node:net';
+import type { Readable } from 'node:stream';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { v7 as uuidv7 } from 'uuid';
+import type { Config } from '../config/load.ts';
+import { RelayError, toSmtpError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { extractRequest, parseMail } from '../mail/extract.ts';
+import { analyseText } from '../sms/encoding.ts';
+import type { NewMail, NewRecipient, Store } from '../store/types.ts';
+import { applySmtpServerPatches } from './patches.ts';
+import { resolveRecipient } from './recipients.ts';
+
+/** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
+const MAX_COMMAND_LINE_BYTES = 4096;
+/** Unauthenticated clients get this many commands before being cut off (smtp-server's guard). */
+const MAX_UNAUTHENTICATED_COMMANDS = 250;
+
+export interface SmtpIntakeOptions {
+  readonly config: Config;
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Called after each mail is committed, so dispatch can start at once. */
+  readonly onAccepted: () => void;
+  readonly clock?: () => number;
+}
+
+export interface SmtpIntake {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** A transaction's recipients: lower-cased RCPT address → its numbers (a repeated RCPT replaces). */
+type ResolvedRecipients = Map<string, { rcpt: SMTPServerAddress; numbers: readonly string[] }>;
+
+/**
+ * The SMTP listener. RCPT is where policy is decided (numbers, lists, relaying); DATA is parsed once,
+ * turned into SMS text, committed with one row per number, and only then answered 250.
+ */
+export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpIntake> {
+  applySmtpServerPatches();
+  const { config, store, logger, onAccepted } = options;
+  const clock = options.clock ?? Date.now;
+  const isTrusted = networkMatcher(config.smtp.trustedNetworks);
+  const recipientsOf = new WeakMap<object, ResolvedRecipients>();
+
+  const server = new SMTPServer({
+    name: config.smtp.hostname,
+    banner: 'smsrelay: mail to <phone number>@<SMS domain> is sent as SMS',
+    size: config.smtp.maxMessageBytes,
+    maxRecipients: config.smtp.maxRecipients,
+    maxClients: config.smtp.maxConnections,
+    socketTimeout: config.smtp.idleTimeout,
+    maxCommandLength: MAX_COMMAND_LINE_BYTES,
+    maxAllowedUnauthenticatedCommands: MAX_UNAUTHENTICATED_COMMANDS,
+    // Off by default in smtp-server: senders act on enhanced codes (5.1.3 vs 5.7.1), and bounces
+    // honour RFC 3461 NOTIFY/RET/ENVID.
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: false,
+    // Reverse DNS per connection costs a lookup (and up to its timeout) and decides nothing here.
+    disableReverseLookup: true,
+    // TLS and AUTH come with sender policy (issue #7); until then only trusted networks may send.
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: true,
+    logger: false,
+    skipGreetingDelay: isTrusted,
+    // smtp-server's default defers with setImmediate; answering at once lets the greeting of a
+    // trusted client go out before its first bytes are read.
+    onConnect(_session, callback) {
+      callback();
+    },
+    onMailFrom(_address, session, callback) {
+      if (!isTrusted(session.remoteAddress)) return callback(toSmtpError(new RelayError('AUTH_REQUIRED')));
+      recipientsOf.set(session.envelope, new Map());
+      callback();
+    },
+    onRcptTo(address, session, callback) {
+      try {
+        const numbers = resolveRecipient(address.address, config.sms);
+        const resolved = recipientsOf.get(session.envelope) ?? new Map();
+        recipientsOf.set(session.envelope, resolved);
+        const key = address.address.toLowerCase();
+        const distinct = new Set(numbers);
+        for (const [other, entry] of resolved) if (other !== key) for (const number of entry.numbers) distinct.add(number);
+        if (distinct.size > config.smtp.maxNumbersPerMail) {
+          throw new RelayError('TOO_MANY_NUMBERS', `Too many phone numbers: this mail would go to more than ${config.smtp.maxNumbersPerMail}; send the rest in another mail`);
+        }
+        resolved.set(key, { rcpt: address, numbers });
+        callback();
+      } catch (error) {
+        logger.info({ rcpt: address.address, reason: (error as Error).message }, 'smtp: recipient refused');
+        callback(toSmtpError(error));
+      }
+    },
+    onData(stream, session, callback) {
+      const started = clock();
+      readLimited(stream, config.smtp.maxMessageBytes)
+        .then(async (raw) => {
+          if (stream.sizeExceeded || raw === undefined) {
+            throw new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${config.smtp.maxMessageBytes} bytes`);
+          }
+          const id = uuidv7();
+          const recipients = toRecipients(recipientsOf.get(session.envelope));
+          const mail = await buildMail(id, raw, session, recipients, config, clock());
+          await store.acceptMail(mail);
+          logger.info(
+            {
+              msgId: id,
+              from: mail.envelopeFrom || '<>',
+              numbers: recipients.length,
+              encoding: mail.sms.encoding,
+              parts: mail.sms.parts,
+              bytes: raw.length,
+              ms: clock() - started,
+            },
+            'smtp: mail accepted',
+          );
+          onAccepted();
+          callback(null, `Ok: queued as ${id}`);
+        })
+        .catch((error: unknown) => {
+          const level = error instanceof RelayError && error.code !== 'STORE_UNAVAILABLE' && error.code !== 'INTERNAL' ? 'info' : 'error';
+          logger[level]({ err: error, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined }, 'smtp: mail refused');
+          callback(toSmtpError(error));
+        });
+    },
+  } as ConstructorParameters<typeof SMTPServer>[0]);
+
+  server.on('error', (error) => logger.warn({ err: error }, 'smtp: connection error'));
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(config.smtp.port, config.smtp.host, () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : config.smtp.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function buildMail(
+  id: string,
+  raw: Buffer,
+  session: SMTPServerSession,
+  recipients: readonly NewRecipient[],
+  config: Config,
+  now: number,
+): Promise<NewMail> {
+  const parsed = await parseMail(raw);
+  const request = extractRequest(parsed);
+  const sms = analyseText(request.text);
+  if (sms.parts === 0) throw new RelayError('NO_TEXT', 'The mail has no text to send as SMS: both the body and the subject are empty');
+  if (sms.parts > config.sms.maxParts) {
+    throw new RelayError(
+      'TEXT_TOO_LONG',
+      `Text too long: ${sms.units} ${sms.encoding === 'gsm7' ? 'GSM-7 characters' : 'UCS-2 units'} need ${sms.parts} SMS parts; the limit is ${config.sms.maxParts} parts (${config.sms.maxParts * sms.perPart} ${sms.encoding === 'gsm7' ? 'characters' : 'units'})`,
+    );
+  }
+  const { mailFrom, dsn } = session.envelope;
+  return {
+    id,
+    receivedAt: now,
+    envelopeFrom: mailFrom ? mailFrom.address : '',
+    client: { address: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
+    messageIdHeader: request.messageIdHeader,
+    subject: request.subject,
+    headers: headerBlock(raw),
+    sms: {
+      text: sms.text,
+      encoding: sms.encoding,
+      parts: sms.parts,
+      maxParts: config.sms.maxParts,
+      senderId: request.senderId,
+      userContext: request.userContext,
+    },
+    dsn: { ret: dsn?.ret === 'FULL' || dsn?.ret === 'HDRS' ? dsn.ret : undefined, envid: dsn?.envid ?? undefined },
+    recipients,
+  };
+}
+
+/** One recipient per distinct number; the first RCPT that named a number is the one reported. */
+function toRecipients(resolved: ResolvedRecipients | undefined): NewRecipient[] {
+  const byNumber = new Map<string, NewRecipient>();
+  for (const { rcpt, numbers } of resolved?.values() ?? []) {
+    for (const number of numbers) {
+      if (byNumber.has(number)) continue;
+      byNumber.set(number, { number, rcpt: rcpt.address, notify: rcpt.dsn?.notify, orcpt: rcpt.dsn?.orcpt });
+    }
+  }
+  return [...byNumber.values()];
+}
+
+/**
+ * Buffers the DATA stream up to `limit` bytes. Past the limit the rest is read and discarded (the
+ * client must still get its answer after the final dot) and undefined is returned.
+ */
+function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) chunks.push(chunk);
+    });
+    stream.once('error', reject);
+    stream.once('end', () => resolve(size <= limit ? Buffer.concat(chunks, size) : undefined));
+  });
+}
+
+/** The header block as received (up to the first empty line), for bounces. */
+function headerBlock(raw: Buffer): string {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf + 2 : lf >= 0 ? lf + 1 : raw.length;
+  return raw.subarray(0, end).toString('utf8');
+}
+
+/** A predicate for "this client address is in one of these networks" (IPv4-mapped IPv6 included). */
+export function networkMatcher(cidrs: readonly string[]): (address: string) => boolean {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [network = '', bits] = cidr.split('/');
+    const family = isIPv6(network) ? 'ipv6' : 'ipv4';
+    if (bits === undefined) list.addAddress(network, family);
+    else list.addSubnet(network, Number(bits), family);
+  }
+  return (address) => {
+    try {
+      return list.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
+    } catch {
+      return false;
+    }
+  };
+}

@@ -1,0 +1,95 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * The schema, one step per version, applied in order and recorded in `PRAGMA user_version`.
+ * Never edit a step that has shipped: add the next one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: mails, one SMS job per recipient number, the outgoing-mail queue and every message's history.
+  // A job is due when status = 'queued' and next_attempt_at <= now. Leasing a job moves next_attempt_at
+  // to the lease's end, so a leased job is simply not due, and one whose holder died becomes due again.
+  `
+  CREATE TABLE messages (
+    id                TEXT PRIMARY KEY,
+    received_at       INTEGER NOT NULL,
+    envelope_from     TEXT NOT NULL,
+    client_address    TEXT NOT NULL,
+    client_helo       TEXT NOT NULL,
+    message_id_header TEXT,
+    subject           TEXT,
+    headers           TEXT NOT NULL,
+    text              TEXT NOT NULL,
+    encoding          TEXT NOT NULL CHECK (encoding IN ('gsm7', 'ucs2')),
+    parts             INTEGER NOT NULL,
+    max_parts         INTEGER NOT NULL,
+    sender_id         TEXT,
+    user_context      TEXT,
+    dsn_ret           TEXT,
+    dsn_envid         TEXT
+  ) STRICT;
+
+  CREATE TABLE outbound (
+    id              INTEGER PRIMARY KEY,
+    message_id      TEXT NOT NULL REFERENCES messages (id),
+    number          TEXT NOT NULL,
+    rcpt            TEXT NOT NULL,
+    notify          TEXT,
+    orcpt           TEXT,
+    status          TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed', 'expired')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_owner     TEXT,
+    provider_id     TEXT,
+    last_error      TEXT,
+    updated_at      INTEGER NOT NULL,
+    UNIQUE (message_id, number)
+  ) STRICT;
+  CREATE INDEX outbound_due ON outbound (next_attempt_at, id) WHERE status = 'queued';
+  CREATE INDEX outbound_leased ON outbound (lease_owner) WHERE lease_owner IS NOT NULL;
+  CREATE INDEX outbound_provider_id ON outbound (provider_id, number) WHERE provider_id IS NOT NULL;
+
+  CREATE TABLE mail_out (
+    id              INTEGER PRIMARY KEY,
+    created_at      INTEGER NOT NULL,
+    kind            TEXT NOT NULL,
+    message_id      TEXT,
+    envelope_from   TEXT NOT NULL,
+    recipients      TEXT NOT NULL,
+    raw             BLOB NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_owner     TEXT,
+    last_error      TEXT,
+    updated_at      INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX mail_out_due ON mail_out (next_attempt_at, id) WHERE status = 'queued';
+  CREATE INDEX mail_out_leased ON mail_out (lease_owner) WHERE lease_owner IS NOT NULL;
+
+  CREATE TABLE events (
+    id         INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    message_id TEXT,
+    sms_id     INTEGER,
+    kind       TEXT NOT NULL,
+    detail     TEXT
+  ) STRICT;
+  CREATE INDEX events_message ON events (message_id, id);
+  `,
+];
+
+/** Brings the database to the newest schema; refuses a database written by a newer relay. */
+export function migrate(db: Database): { from: number; to: number } {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  if (from > MIGRATIONS.length) {
+    throw new Error(
+      `the store was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length}); upgrade smsrelay`,
+    );
+  }
+  const apply = db.transaction((version: number, sql: string) => {
+    db.exec(sql);
+    db.pragma(`user_version = ${version}`);
+  });
+  MIGRATIONS.slice(from).forEach((sql, index) => apply.immediate(from + index + 1, sql));
+  return { from, to: MIGRATIONS.length };
+}

@@ -1,0 +1,410 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { RelayError } from '../errors.ts';
+import { GroupCommitter } from './group-commit.ts';
+import { migrate } from './migrations.ts';
+import type {
+  ClaimedMail,
+  ClaimedSms,
+  ClaimRequest,
+  MailOutcome,
+  SmsClaimRequest,
+  NewMail,
+  NewOutgoingMail,
+  SmsBatch,
+  SmsOutcome,
+  Store,
+  StoredEvent,
+  StoredMessage,
+} from './types.ts';
+
+/** `PRAGMA synchronous` levels by number. */
+const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
+
+export interface SqliteStoreOptions {
+  readonly file: string;
+  readonly busyTimeoutMs: number;
+}
+
+interface MessageRow {
+  id: string;
+  received_at: number;
+  envelope_from: string;
+  client_address: string;
+  client_helo: string;
+  message_id_header: string | null;
+  subject: string | null;
+  headers: string;
+  text: string;
+  encoding: 'gsm7' | 'ucs2';
+  parts: number;
+  max_parts: number;
+  sender_id: string | null;
+  user_context: string | null;
+  dsn_ret: 'FULL' | 'HDRS' | null;
+  dsn_envid: string | null;
+}
+
+interface ClaimedSmsRow {
+  id: number;
+  message_id: string;
+  number: string;
+  rcpt: string;
+  notify: string | null;
+  orcpt: string | null;
+  attempts: number;
+}
+
+interface MailRow {
+  id: number;
+  created_at: number;
+  kind: NewOutgoingMail['kind'];
+  message_id: string | null;
+  envelope_from: string;
+  recipients: string;
+  raw: Buffer;
+  attempts: number;
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk
+ * (WAL fsynced) before any promise resolves. One connection, one writer: all writes go through the
+ * group committer; reads run directly between transactions.
+ */
+export class SqliteStore implements Store {
+  readonly #db: Database;
+  readonly #writes: GroupCommitter;
+  readonly #sql: ReturnType<typeof prepareStatements>;
+
+  private constructor(db: Database) {
+    this.#db = db;
+    this.#writes = new GroupCommitter(db);
+    this.#sql = prepareStatements(db);
+  }
+
+  static open(options: SqliteStoreOptions): SqliteStore {
+    mkdirSync(dirname(options.file), { recursive: true });
+    const db = new BetterSqlite3(options.file, { timeout: options.busyTimeoutMs });
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return new SqliteStore(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  acceptMail(mail: NewMail): Promise<void> {
+    return this.#write(() => {
+      const sql = this.#sql;
+      sql.insertMessage.run({
+        id: mail.id,
+        received_at: mail.receivedAt,
+        envelope_from: mail.envelopeFrom,
+        client_address: mail.client.address,
+        client_helo: mail.client.helo,
+        message_id_header: mail.messageIdHeader ?? null,
+        subject: mail.subject ?? null,
+        headers: mail.headers,
+        text: mail.sms.text,
+        encoding: mail.sms.encoding,
+        parts: mail.sms.parts,
+        max_parts: mail.sms.maxParts,
+        sender_id: mail.sms.senderId ?? null,
+        user_context: mail.sms.userContext ?? null,
+        dsn_ret: mail.dsn.ret ?? null,
+        dsn_envid: mail.dsn.envid ?? null,
+      });
+      for (const recipient of mail.recipients) {
+        const { lastInsertRowid } = sql.insertSms.run({
+          message_id: mail.id,
+          number: recipient.number,
+          rcpt: recipient.rcpt,
+          notify: recipient.notify?.join(',') ?? null,
+          orcpt: recipient.orcpt ?? null,
+          now: mail.receivedAt,
+        });
+        sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, 'accepted', `${recipient.rcpt} -> ${recipient.number}`);
+      }
+    });
+  }
+
+  claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
+    return this.#write(() => {
+      const sql = this.#sql;
+      const rows = selectBatchRows(sql.dueSms.iterate(request.now) as IterableIterator<ClaimedSmsRow>, request);
+      for (const row of rows) sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
+      return this.#groupIntoBatches(rows, request.batchSize);
+    });
+  }
+
+  async nextSmsDueAt(): Promise<number | undefined> {
+    return this.#read(() => (this.#sql.nextSmsDue.get() as { at: number | null }).at ?? undefined);
+  }
+
+  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = []): Promise<void> {
+    return this.#write(() => {
+      const now = Date.now();
+      const sql = this.#sql;
+      for (const outcome of outcomes) {
+        switch (outcome.kind) {
+          case 'sent':
+            sql.smsSent.run(outcome.providerId, now, outcome.smsId);
+            sql.insertEventForSms.run(now, 'sent', outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`, outcome.smsId);
+            break;
+          case 'retry':
+            sql.smsRetry.run(outcome.nextAttemptAt, outcome.error, outcome.attempted ? 1 : 0, now, outcome.smsId);
+            sql.insertEventForSms.run(now, 'deferred', outcome.error, outcome.smsId);
+            break;
+          case 'failed':
+          case 'expired':
+            sql.smsFinal.run(outcome.kind, outcome.error, now, outcome.smsId);
+            sql.insertEventForSms.run(now, outcome.kind, outcome.error, outcome.smsId);
+            break;
+        }
+      }
+      this.#insertMail(mail, now);
+    });
+  }
+
+  enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void> {
+    return this.#write(() => this.#insertMail(mail, Date.now()));
+  }
+
+  claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
+    return this.#write(() => {
+      const rows = this.#sql.dueMail.all(request.now, request.limit) as MailRow[];
+      for (const row of rows) this.#sql.leaseMail.run(request.owner, request.leaseUntil, row.id);
+      return rows.map((row) => ({
+        id: row.id,
+        createdAt: row.created_at,
+        kind: row.kind,
+        messageId: row.message_id ?? undefined,
+        envelopeFrom: row.envelope_from,
+        recipients: JSON.parse(row.recipients) as string[],
+        raw: row.raw,
+        attempts: row.attempts,
+      }));
+    });
+  }
+
+  async nextMailDueAt(): Promise<number | undefined> {
+    return this.#read(() => (this.#sql.nextMailDue.get() as { at: number | null }).at ?? undefined);
+  }
+
+  recordMailOutcome(outcome: MailOutcome): Promise<void> {
+    return this.#write(() => {
+      const now = Date.now();
+      const sql = this.#sql;
+      if (outcome.kind === 'retry') sql.mailRetry.run(outcome.nextAttemptAt, outcome.error, now, outcome.id);
+      else sql.mailFinal.run(outcome.kind, outcome.kind === 'sent' ? null : outcome.error, now, outcome.id);
+      const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
+      sql.insertEventForMail.run(now, `mail ${outcome.kind === 'retry' ? 'deferred' : outcome.kind}`, detail, outcome.id);
+    });
+  }
+
+  releaseStaleLeases(now: number): Promise<{ sms: number; mail: number }> {
+    return this.#write(() => {
+      const sql = this.#sql;
+      const leased = sql.leasedSmsIds.all() as Array<{ id: number }>;
+      for (const { id } of leased) {
+        sql.insertEventForSms.run(now, 'resumed', 'was in flight when the relay stopped; may reach the gateway twice', id);
+      }
+      const sms = sql.releaseSms.run(now).changes;
+      const mail = sql.releaseMail.run(now).changes;
+      return { sms, mail };
+    });
+  }
+
+  async durability(): Promise<{ journalMode: string; synchronous: string }> {
+    return this.#read(() => ({
+      journalMode: String(this.#db.pragma('journal_mode', { simple: true })),
+      synchronous: SYNCHRONOUS_NAMES[Number(this.#db.pragma('synchronous', { simple: true }))] ?? 'unknown',
+    }));
+  }
+
+  async ping(): Promise<void> {
+    this.#read(() => this.#sql.ping.get());
+  }
+
+  async events(messageId: string): Promise<StoredEvent[]> {
+    return this.#read(() =>
+      (this.#sql.eventsOf.all(messageId) as Array<{ at: number; kind: string; sms_id: number | null; detail: string | null }>).map(
+        (row) => ({ at: row.at, kind: row.kind, smsId: row.sms_id ?? undefined, detail: row.detail ?? undefined }),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#writes.flushNow();
+    this.#db.close();
+  }
+
+  #insertMail(mail: readonly NewOutgoingMail[], now: number): void {
+    for (const item of mail) {
+      const { lastInsertRowid } = this.#sql.insertMail.run({
+        created_at: now,
+        kind: item.kind,
+        message_id: item.messageId ?? null,
+        envelope_from: item.envelopeFrom,
+        recipients: JSON.stringify(item.recipients),
+        raw: item.raw,
+      });
+      this.#sql.insertEvent.run(now, item.messageId ?? null, null, `${item.kind} queued`, `mail ${lastInsertRowid} to ${item.recipients.join(', ')}`);
+    }
+  }
+
+  #groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: number): SmsBatch[] {
+    const perMessage = new Map<string, ClaimedSms[]>();
+    for (const row of rows) {
+      const sms: ClaimedSms = {
+        id: row.id,
+        number: row.number,
+        rcpt: row.rcpt,
+        notify: row.notify === null ? undefined : row.notify.split(','),
+        orcpt: row.orcpt ?? undefined,
+        attempts: row.attempts,
+      };
+      const list = perMessage.get(row.message_id);
+      if (list) list.push(sms);
+      else perMessage.set(row.message_id, [sms]);
+    }
+    const batches: SmsBatch[] = [];
+    for (const [messageId, sms] of perMessage) {
+      const message = toStoredMessage(this.#sql.messageById.get(messageId) as MessageRow);
+      for (let start = 0; start < sms.length; start += batchSize) {
+        batches.push({ message, sms: sms.slice(start, start + batchSize) });
+      }
+    }
+    return batches;
+  }
+
+  /** Store failures are one error to callers: temporary, "the store is unavailable". */
+  async #write<T>(work: (db: Database) => T): Promise<T> {
+    try {
+      return await this.#writes.run(work);
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  #read<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+}
+
+/**
+ * Walks due jobs in due order and keeps those that fit in `maxBatches` gateway requests of at most
+ * `batchSize` numbers each, numbers of one mail together. Stops at the first job that would need one
+ * batch too many, so a claim never takes more than the dispatcher can send at once (a job leased but
+ * left waiting could outlive its lease and be sent twice).
+ */
+function selectBatchRows(due: IterableIterator<ClaimedSmsRow>, request: SmsClaimRequest): ClaimedSmsRow[] {
+  const selected: ClaimedSmsRow[] = [];
+  const openBatchSize = new Map<string, number>();
+  let batches = 0;
+  for (const row of due) {
+    const size = openBatchSize.get(row.message_id);
+    if (size === undefined || size === request.batchSize) {
+      if (batches === request.maxBatches) break;
+      batches += 1;
+      openBatchSize.set(row.message_id, 1);
+    } else {
+      openBatchSize.set(row.message_id, size + 1);
+    }
+    selected.push(row);
+  }
+  return selected;
+}
+
+function asStoreError(error: unknown): RelayError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the message store is unavailable (${reason}); try again later`, {
+    cause: error,
+  });
+}
+
+function toStoredMessage(row: MessageRow): StoredMessage {
+  return {
+    id: row.id,
+    receivedAt: row.received_at,
+    envelopeFrom: row.envelope_from,
+    client: { address: row.client_address, helo: row.client_helo },
+    messageIdHeader: row.message_id_header ?? undefined,
+    subject: row.subject ?? undefined,
+    headers: row.headers,
+    text: row.text,
+    encoding: row.encoding,
+    parts: row.parts,
+    maxParts: row.max_parts,
+    senderId: row.sender_id ?? undefined,
+    userContext: row.user_context ?? undefined,
+    dsn: { ret: row.dsn_ret ?? undefined, envid: row.dsn_envid ?? undefined },
+  };
+}
+
+function prepareStatements(db: Database) {
+  return {
+    insertMessage: db.prepare(`
+      INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
+        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid)
+      VALUES (@id, @received_at, @envelope_from, @client_address, @client_helo, @message_id_header, @subject,
+        @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid)`),
+    insertSms: db.prepare(`
+      INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
+      VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @now, @now)`),
+    insertEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
+    insertEventForSms: db.prepare(
+      'INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?',
+    ),
+    insertEventForMail: db.prepare(
+      'INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?',
+    ),
+    dueSms: db.prepare(`
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts FROM outbound
+      WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id`),
+    leaseSms: db.prepare('UPDATE outbound SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
+    nextSmsDue: db.prepare("SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued'"),
+    messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
+    smsSent: db.prepare(`
+      UPDATE outbound SET status = 'sent', provider_id = ?, attempts = attempts + 1, lease_owner = NULL,
+        last_error = NULL, updated_at = ? WHERE id = ?`),
+    smsRetry: db.prepare(`
+      UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
+        updated_at = ? WHERE id = ?`),
+    smsFinal: db.prepare(`
+      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
+        updated_at = ? WHERE id = ?`),
+    leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL'),
+    releaseSms: db.prepare(`
+      UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?)
+      WHERE lease_owner IS NOT NULL`),
+    releaseMail: db.prepare(`
+      UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?)
+      WHERE lease_owner IS NOT NULL`),
+    insertMail: db.prepare(`
+      INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at)
+      VALUES (@created_at, @kind, @message_id, @envelope_from, @recipients, @raw, 'queued', @created_at, @created_at)`),
+    dueMail: db.prepare(`
+      SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
+      WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
+    leaseMail: db.prepare('UPDATE mail_out SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
+    nextMailDue: db.prepare("SELECT MIN(next_attempt_at) AS at FROM mail_out WHERE status = 'queued'"),
+    mailRetry: db.prepare(`
+      UPDATE mail_out SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
+        updated_at = ? WHERE id = ?`),
+    mailFinal: db.prepare(`
+      UPDATE mail_out SET status = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
+        updated_at = ? WHERE id = ?`),
+    ping: db.prepare('SELECT 1'),
+    eventsOf: db.prepare('SELECT at, kind, sms_id, detail FROM events WHERE message_id = ? ORDER BY id'),
+  };
+}

@@ -1,0 +1,105 @@
+import type { Logger } from './log.ts';
+
+/** Upper bound of an idle wait, so a clock jump or a missed kick never stalls a queue for long. */
+const MAX_IDLE_WAIT_MS = 30_000;
+/** After the store failed, wait this long before claiming again. */
+const STORE_RETRY_MS = 1_000;
+
+export interface WorkLoopOptions<T> {
+  readonly name: string;
+  readonly logger: Logger;
+  readonly concurrency: number;
+  /** Leases up to `free` due items; [] when none is due. */
+  readonly claim: (free: number) => Promise<readonly T[]>;
+  /** Works one claimed item to its recorded outcome; must not throw for expected failures. */
+  readonly process: (item: T) => Promise<void>;
+  /** When the next queued item becomes due, if any. */
+  readonly nextDueAt: () => Promise<number | undefined>;
+  readonly clock: () => number;
+}
+
+/**
+ * A durable queue's worker loop: claim what is due (bounded by `concurrency`), process each item,
+ * and sleep until the next item is due or `kick()` says new work arrived. Shared by the SMS
+ * dispatcher and the outgoing-mail worker.
+ */
+export class WorkLoop<T> {
+  readonly #options: WorkLoopOptions<T>;
+  readonly #inFlight = new Set<Promise<void>>();
+  #running = false;
+  #again = false;
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: WorkLoopOptions<T>) {
+    this.#options = options;
+  }
+
+  /** New work may be due: look now. */
+  kick(): void {
+    if (this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    void this.#run();
+  }
+
+  /** Stops claiming and waits until the items in flight are processed. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    clearTimeout(this.#timer);
+    let wait: number | undefined;
+    try {
+      do {
+        this.#again = false;
+        await this.#claimAndProcess();
+      } while (this.#again && !this.#stopped);
+      wait = await this.#idleWait();
+    } catch (error) {
+      this.#options.logger.error({ err: error }, `${this.#options.name}: cannot read the queue; retrying shortly`);
+      wait = STORE_RETRY_MS;
+    } finally {
+      this.#running = false;
+    }
+    if (!this.#stopped && wait !== undefined) {
+      this.#timer = setTimeout(() => this.kick(), wait);
+      this.#timer.unref();
+    }
+  }
+
+  async #claimAndProcess(): Promise<void> {
+    const { concurrency, claim, process, logger, name } = this.#options;
+    while (!this.#stopped && this.#inFlight.size < concurrency) {
+      const items = await claim(concurrency - this.#inFlight.size);
+      if (items.length === 0) return;
+      for (const item of items) {
+        const work = process(item)
+          .catch((error: unknown) => logger.error({ err: error }, `${name}: unexpected failure; the item is retried when its lease ends`))
+          .finally(() => {
+            this.#inFlight.delete(work);
+            this.kick();
+          });
+        this.#inFlight.add(work);
+      }
+    }
+  }
+
+  /** Time until the next item is due; undefined when work in flight will wake us anyway. */
+  async #idleWait(): Promise<number | undefined> {
+    if (this.#inFlight.size >= this.#options.concurrency) return undefined;
+    const next = await this.#options.nextDueAt();
+    if (next === undefined) return this.#inFlight.size > 0 ? undefined : MAX_IDLE_WAIT_MS;
+    return Math.min(MAX_IDLE_WAIT_MS, Math.max(0, next - this.#options.clock()));
+  }
+}

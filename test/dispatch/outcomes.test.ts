@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { providerDelayMs, retryDelay } from '../../src/dispatch/backoff.ts';
+import { classify, classifyRecipient } from '../../src/dispatch/outcomes.ts';
+
+describe('outcome table', () => {
+  const cases: Array<[Parameters<typeof classify>[0], string, string]> = [
+    ['connect', 'ECONNREFUSED', 'failover'],
+    ['connect', 'UND_ERR_CONNECT_TIMEOUT', 'failover'],
+    ['connect', 'ENOTFOUND', 'failover'],
+    ['response', 'UND_ERR_HEADERS_TIMEOUT', 'ambiguous'],
+    ['response', 'UND_ERR_SOCKET', 'ambiguous'],
+    ['request', 'ERR:GATEWAY_ERROR', 'failover'],
+    ['request', 'ERR:INTERNAL_ERROR', 'failover'],
+    ['request', 'HTTP_503', 'failover'],
+    ['request', 'UNPARSEABLE', 'failover'],
+    ['request', 'DELAY:5', 'delay'],
+    ['request', 'HTTP_429', 'retry'],
+    ['request', 'ERR:LOGIN_INVALID', 'pause'],
+    ['request', 'ERR:INSUFFICIENT_CREDIT', 'pause'],
+    ['request', 'ERR:DAILY_ALLOWANCE_EXCEEDED', 'pause'],
+    ['request', 'HTTP_404', 'pause'],
+    ['request', 'ERR:INVALID_NUMBER', 'fail'],
+    ['recipient', 'ERR:INVALID_NUMBER', 'fail'],
+    ['request', 'ERR:NO_TEXT', 'fail'],
+    ['request', 'ERR:INVALID_REQUEST', 'fail'],
+    ['request', 'ERR:PARAMETER_INVALID', 'fail'],
+    ['recipient', 'MISSING_RESULT', 'ambiguous'],
+    ['request', 'ERR:SOMETHING_NEW', 'retry'],
+  ];
+  for (const [where, code, action] of cases) {
+    test(`${where}/${code} → ${action}`, () => {
+      const classified = classify(where, code);
+      assert.equal(classified.action, action);
+      assert.equal(classified.code, code);
+      assert.ok(classified.reason.length > 10, 'every outcome has plain words for the sender');
+    });
+  }
+
+  test('DELAY:n carries the wait', () => {
+    assert.equal(classify('request', 'DELAY:7').waitSeconds, 7);
+  });
+
+  test('per-recipient answers: accepted carries the provider id, a missing line is ambiguous', () => {
+    const result = {
+      kind: 'answered',
+      results: [
+        { number: '+447700900123', status: 'accepted', providerId: 'ID42' },
+        { number: '+447700900124', status: 'rejected', code: 'ERR:INVALID_NUMBER' },
+      ],
+    } as const;
+    assert.deepEqual(classifyRecipient(result, '+447700900123'), {
+      action: 'sent',
+      category: 'sent',
+      reason: 'accepted by the SMS gateway',
+      code: 'OK',
+      providerId: 'ID42',
+    });
+    assert.equal(classifyRecipient(result, '+447700900124').action, 'fail');
+    assert.equal(classifyRecipient(result, '+447700900125').action, 'ambiguous');
+  });
+});
+
+describe('backoff', () => {
+  test('doubles from the minimum, caps at the maximum, jitter between half and all of a step', () => {
+    const low = () => 0;
+    const high = () => 1;
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 10].map((attempt) => retryDelay(attempt, 5_000, 60_000, high)),
+      [5_000, 10_000, 20_000, 40_000, 60_000, 60_000],
+    );
+    assert.deepEqual(
+      [1, 2, 3].map((attempt) => retryDelay(attempt, 5_000, 60_000, low)),
+      [2_500, 5_000, 10_000],
+    );
+  });
+
+  test('DELAY:n is honoured up to 120 s; longer asks are probed again after 15 s (vendor SDK rule)', () => {
+    assert.equal(providerDelayMs(2), 2_000);
+    assert.equal(providerDelayMs(120), 120_000);
+    assert.equal(providerDelayMs(121), 15_000);
+  });
+});

@@ -1,0 +1,159 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { type Config, loadConfig } from '../../src/config/load.ts';
+import { IntelliSoftwareSimulator } from '../../src/gateways/intellisoftware-simulator.ts';
+import { createLogger, type LogLevel } from '../../src/log.ts';
+import { type Relay, startRelay } from '../../src/relay.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+/** Set TEST_LOG_LEVEL=debug to see the relay's log lines while a test runs. */
+const LOG_LEVEL = (process.env.TEST_LOG_LEVEL ?? 'silent') as LogLevel;
+
+export const GATEWAY_ACCOUNT = { username: 'relay-test', password: 'secret-test' } as const;
+
+/** A fresh directory for one relay: its smsrelay.yaml and its data dir live here. */
+export function tempDir(prefix = 'smsrelay-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes smsrelay.yaml into `dir` and returns the environment that points the relay at it. */
+export function relayEnvironment(dir: string, yaml: object, env: Record<string, string> = {}): Record<string, string> {
+  writeFileSync(join(dir, 'smsrelay.yaml'), stringify(yaml));
+  return {
+    SMSRELAY_DATA_DIR: join(dir, 'data'),
+    SMSRELAY_SMTP_PORT: '0',
+    SMSRELAY_HTTP_PORT: '0',
+    SMSRELAY_LOG_LEVEL: LOG_LEVEL,
+    ...env,
+  };
+}
+
+/** The YAML that points a relay at a standalone simulated gateway. */
+export function gatewayYaml(url: string, extra: object = {}): object {
+  return { gateway: { provider: 'intellisoftware', url, ...GATEWAY_ACCOUNT, ...extra } };
+}
+
+export interface TestRelay {
+  readonly relay: Relay;
+  readonly config: Config;
+  readonly dir: string;
+  readonly maildir: string;
+  stop(): Promise<void>;
+}
+
+/** A relay in this process, on ephemeral ports, with its own data dir. */
+export async function startTestRelay(yaml: object = {}, env: Record<string, string> = {}, dir = tempDir()): Promise<TestRelay> {
+  const { config } = loadConfig(relayEnvironment(dir, yaml, env), dir);
+  const relay = await startRelay(config, createLogger(LOG_LEVEL));
+  return {
+    relay,
+    config,
+    dir,
+    maildir: join(config.dataDir, 'maildir'),
+    async stop() {
+      await relay.stop();
+    },
+  };
+}
+
+export async function startSimulator(options: { invalidNumbers?: string[]; port?: number } = {}) {
+  return IntelliSoftwareSimulator.listen({ ...GATEWAY_ACCOUNT, logger: createLogger(LOG_LEVEL), ...options });
+}
+
+/** Mails the relay wrote into its Maildir (new/), oldest first. */
+export function maildirMessages(maildir: string): string[] {
+  try {
+    return readdirSync(join(maildir, 'new'))
+      .sort()
+      .map((name) => readFileSync(join(maildir, 'new', name), 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+/** Polls `probe` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A TCP port that nothing listens on (bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return address.port;
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface RelayProcess {
+  readonly child: ChildProcess;
+  readonly smtpPort: number;
+  readonly httpPort: number;
+  /** Every log line the relay printed so far (parsed JSON). */
+  readonly logs: Array<Record<string, unknown>>;
+  kill9(): Promise<void>;
+  stop(): Promise<number | null>;
+}
+
+/**
+ * The relay as its own process (`node --import tsx src/cli.ts start`) in `dir`, for tests that kill
+ * it. Resolves once it logged "relay: ready" with its ports.
+ */
+export async function spawnRelay(dir: string, env: Record<string, string>): Promise<RelayProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', ...env, SMSRELAY_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'relay: ready') resolve(entry);
+      } catch {
+        // not a log line
+      }
+    });
+    void exited.then((code) => reject(new Error(`relay exited (${code}) before it was ready: ${stderr}`)));
+  });
+  const entry = await ready;
+  const port = (address: unknown) => Number(String(address).split(':').pop());
+  return {
+    child,
+    smtpPort: port(entry.smtp),
+    httpPort: port(entry.http),
+    logs,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  analyseText,
+  GSM7_BASIC_TABLE,
+  GSM7_EXTENSION_CHARS,
+  SEGMENT_LIMITS,
+  splitIntoParts,
+  type SmsText,
+} from '../../src/sms/encoding.ts';
+
+/** The counting fields, for one exact comparison per case. */
+function counts({ encoding, units, parts, perPart, mapped }: SmsText) {
+  return { encoding, units, parts, perPart, mapped };
+}
+
+function gsm7(units: number, parts: number, perPart: number, mapped = false) {
+  return { encoding: 'gsm7', units, parts, perPart, mapped };
+}
+
+function ucs2(units: number, parts: number, perPart: number) {
+  return { encoding: 'ucs2', units, parts, perPart, mapped: false };
+}
+
+const FAMILY = '👨‍👩‍👧‍👦'; // man ZWJ woman ZWJ girl ZWJ boy: 11 UTF-16 units
+const THUMB_MEDIUM = '👍🏽'; // thumbs up + skin-tone modifier: 4 units
+const FLAG_GB = '🇬🇧'; // two regional indicators: 4 units
+
+describe('GSM 03.38 tables', () => {
+  it('has the basic table in septet order', () => {
+    assert.equal(GSM7_BASIC_TABLE.length, 128);
+    const septets: Record<string, number> = {
+      '@': 0x00, $: 0x02, '\n': 0x0a, '\r': 0x0d, Δ: 0x10, _: 0x11, '\u001b': 0x1b,
+      ' ': 0x20, '¤': 0x24, '¡': 0x40, '§': 0x5f, '¿': 0x60, à: 0x7f,
+    };
+    for (const [char, septet] of Object.entries(septets)) {
+      assert.equal(GSM7_BASIC_TABLE.indexOf(char), septet, char);
+    }
+  });
+
+  it('has the ten extension characters', () => {
+    assert.deepEqual([...GSM7_EXTENSION_CHARS], ['\f', '^', '{', '}', '\\', '[', '~', ']', '|', '€']);
+  });
+
+  it('states the segment limits', () => {
+    assert.deepEqual(SEGMENT_LIMITS, {
+      gsm7: { singlePart: 160, concatenatedPart: 153 },
+      ucs2: { singlePart: 70, concatenatedPart: 67 },
+    });
+  });
+});
+
+describe('analyseText: GSM-7', () => {
+  it('fits 160 characters in one part and splits 161 into two', () => {
+    assert.deepEqual(counts(analyseText('a'.repeat(160))), gsm7(160, 1, 160));
+    assert.deepEqual(counts(analyseText('a'.repeat(161))), gsm7(161, 2, 153));
+  });
+
+  it('fits 306 characters in two parts and needs three for 307', () => {
+    assert.equal(analyseText('a'.repeat(306)).parts, 2);
+    assert.equal(analyseText('a'.repeat(307)).parts, 3);
+  });
+
+  it('counts each extension character as 2 septets', () => {
+    for (const char of ['€', '[', ']', '{', '}', '\\', '~', '^', '|', '\f']) {
+      assert.deepEqual(counts(analyseText(`a${char}b`)), gsm7(4, 1, 160), char);
+    }
+  });
+
+  it('moves an extension character that would straddle a part boundary to the next part', () => {
+    const text = `${'a'.repeat(152)}€${'a'.repeat(152)}`;
+    const analysed = analyseText(text);
+    assert.deepEqual(counts(analysed), gsm7(306, 3, 153));
+    assert.deepEqual(splitIntoParts(analysed), ['a'.repeat(152), `€${'a'.repeat(151)}`, 'a']);
+  });
+
+  it('knows the Greek capitals of the basic table', () => {
+    assert.deepEqual(counts(analyseText('ΔΦΓΛΩΠΨΣΘΞ')), gsm7(10, 1, 160));
+  });
+
+  it('sends ç and ` as UCS-2: they are not in GSM-7 and are not mapped', () => {
+    assert.deepEqual(counts(analyseText('Ça va, garçon ?')), ucs2(15, 1, 70));
+    assert.equal(analyseText('Ça va, garçon ?').text, 'Ça va, garçon ?');
+    assert.equal(analyseText('run `ls`').encoding, 'ucs2');
+  });
+
+  it('treats a literal ESC as outside the alphabet: it would start an extension pair', () => {
+    assert.equal(analyseText('a\u001bb').encoding, 'ucs2');
+  });
+
+  it('counts CRLF and a lone CR as one LF', () => {
+    const analysed = analyseText('one\r\ntwo\rthree\nfour');
+    assert.equal(analysed.text, 'one\ntwo\nthree\nfour');
+    assert.equal(analysed.units, 18);
+    assert.equal(analysed.encoding, 'gsm7');
+  });
+
+  it('gives empty text zero parts', () => {
+    assert.deepEqual(counts(analyseText('')), gsm7(0, 0, 160));
+    assert.deepEqual(splitIntoParts(analyseText('')), []);
+  });
+});
+
+describe('analyseText: typographic mapping', () => {
+  it('maps curly quotes when the rest is GSM-7', () => {
+    const analysed = analyseText('“Hello” ‘world’, it’s me');
+    assert.equal(analysed.text, '"Hello" \'world\', it\'s me');
+    assert.deepEqual(counts(analysed), gsm7(24, 1, 160, true));
+  });
+
+  it('keeps curly quotes when the message needs UCS-2 anyway', () => {
+    const text = '“Hello” 😀';
+    const analysed = analyseText(text);
+    assert.equal(analysed.text, text);
+    assert.deepEqual(counts(analysed), ucs2(10, 1, 70));
+  });
+
+  it('maps spaces, dashes, the ellipsis and the bullet; drops invisible characters', () => {
+    const analysed = analyseText('10\u00a0000\u202f€ – 5—6 − 1…\t• soft\u00adhyphen\u200b\ufeff');
+    assert.equal(analysed.text, '10 000 € - 5-6 - 1... - softhyphen');
+    assert.equal(analysed.encoding, 'gsm7');
+    assert.equal(analysed.mapped, true);
+    assert.equal(analysed.units, analysed.text.length + 1); // € costs 2
+  });
+
+  it('keeps the original text when mapping is not enough', () => {
+    const text = 'It’s ç';
+    const analysed = analyseText(text);
+    assert.equal(analysed.text, text);
+    assert.deepEqual(counts(analysed), ucs2(6, 1, 70));
+  });
+});
+
+describe('analyseText: UCS-2', () => {
+  it('fits 70 units in one part and splits 71 into two', () => {
+    assert.deepEqual(counts(analyseText('ж'.repeat(70))), ucs2(70, 1, 70));
+    assert.deepEqual(counts(analyseText('ж'.repeat(71))), ucs2(71, 2, 67));
+  });
+
+  it('fits 134 units in two parts and needs three for 135', () => {
+    assert.equal(analyseText('ж'.repeat(134)).parts, 2);
+    assert.equal(analyseText('ж'.repeat(135)).parts, 3);
+  });
+
+  it('counts CJK as one unit per character', () => {
+    assert.deepEqual(counts(analyseText('你好世界')), ucs2(4, 1, 70));
+  });
+
+  it('counts an emoji as a surrogate pair and does not split it at a part boundary', () => {
+    const analysed = analyseText(`${'a'.repeat(66)}😀${'a'.repeat(66)}`);
+    assert.deepEqual(counts(analysed), ucs2(134, 3, 67));
+    assert.deepEqual(splitIntoParts(analysed), ['a'.repeat(66), `😀${'a'.repeat(65)}`, 'a']);
+  });
+
+  it('counts skin-tone, ZWJ and flag sequences in UTF-16 units', () => {
+    assert.equal(analyseText(THUMB_MEDIUM).units, 4);
+    assert.equal(analyseText(FAMILY).units, 11);
+    assert.equal(analyseText(FLAG_GB).units, 4);
+  });
+
+  const sequences = [['skin tone', THUMB_MEDIUM], ['ZWJ family', FAMILY], ['flag', FLAG_GB]] as const;
+  for (const [name, grapheme] of sequences) {
+    it(`keeps a ${name} sequence whole across a part boundary`, () => {
+      const text = `${'a'.repeat(65)}${grapheme}${'b'.repeat(70)}`;
+      const parts = splitIntoParts(analyseText(text));
+      assert.equal(parts[0], 'a'.repeat(65));
+      assert.ok(parts[1]?.startsWith(grapheme), `part 2 starts with the whole ${name}`);
+      assert.equal(parts.join(''), text);
+      assert.equal(analyseText(text).parts, parts.length);
+      for (const part of parts) assert.ok(part.length <= 67);
+    });
+  }
+
+  it('cuts a grapheme longer than a part between code points', () => {
+    const text = `e${'\u0301'.repeat(100)}`; // one grapheme: e + 100 combining acute accents
+    const parts = splitIntoParts(analyseText(text));
+    assert.deepEqual(parts.map((part) => part.length), [67, 34]);
+    assert.equal(parts.join(''), text);
+  });
+});

@@ -1,0 +1,146 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  formatNumber,
+  isCountryCode,
+  maskNumber,
+  normaliseNumber,
+  toInternationalDigits,
+  type NumberResult,
+} from '../../src/sms/numbers.ts';
+
+const accepted = (e164: string): NumberResult => ({ ok: true, e164 });
+
+function reasonFor(result: NumberResult): string {
+  assert.equal(result.ok, false, `expected a refusal, got ${JSON.stringify(result)}`);
+  return result.ok ? '' : result.reason;
+}
+
+describe('normaliseNumber', () => {
+  it('reads + and 00 as international', () => {
+    assert.deepEqual(normaliseNumber('+447700900123'), accepted('+447700900123'));
+    assert.deepEqual(normaliseNumber('00447700900123'), accepted('+447700900123'));
+    assert.deepEqual(normaliseNumber('+12025550123', 'GB'), accepted('+12025550123'));
+  });
+
+  it('reads digits without a prefix as international first', () => {
+    assert.deepEqual(normaliseNumber('447700900123'), accepted('+447700900123'));
+    assert.deepEqual(normaliseNumber('12025550123'), accepted('+12025550123'));
+    assert.deepEqual(normaliseNumber('33612345678', 'GB'), accepted('+33612345678'));
+  });
+
+  it('falls back to the default region when the international reading is not valid', () => {
+    assert.deepEqual(normaliseNumber('2025550123', 'US'), accepted('+12025550123'));
+    assert.deepEqual(normaliseNumber('89123456789', 'RU'), accepted('+79123456789'));
+  });
+
+  it('reads a leading trunk prefix as national in the default region', () => {
+    assert.deepEqual(normaliseNumber('07700900123', 'GB'), accepted('+447700900123'));
+    assert.deepEqual(normaliseNumber('0612345678', 'IT'), accepted('+390612345678'));
+  });
+
+  it('refuses a national number when no default region is set, naming the setting', () => {
+    const reason = reasonFor(normaliseNumber('07700900123'));
+    assert.match(reason, /^"07700900123" is a national number/);
+    assert.match(reason, /SMSRELAY_DEFAULT_REGION/);
+    assert.match(reason, /international form/);
+  });
+
+  it('ignores spaces, dots, dashes and parentheses', () => {
+    assert.deepEqual(normaliseNumber('+44 7700 900123'), accepted('+447700900123'));
+    assert.deepEqual(normaliseNumber('+44.7700.900.123'), accepted('+447700900123'));
+    assert.deepEqual(normaliseNumber('(07700) 900-123', 'GB'), accepted('+447700900123'));
+    assert.deepEqual(normaliseNumber('+44 (0)7700 900123'), accepted('+447700900123'));
+  });
+
+  it('accepts fixed-line numbers (text-to-landline)', () => {
+    assert.deepEqual(normaliseNumber('+44 20 7946 0000'), accepted('+442079460000'));
+    assert.deepEqual(normaliseNumber('020 7946 0000', 'GB'), accepted('+442079460000'));
+  });
+
+  it("accepts Ofcom's drama mobile range, which the metadata calls invalid, and nothing next to it", () => {
+    assert.deepEqual(normaliseNumber('+447700900000'), accepted('+447700900000'));
+    assert.deepEqual(normaliseNumber('+447700900999'), accepted('+447700900999'));
+    assert.equal(normaliseNumber('+447700901000').ok, false);
+  });
+
+  it('refuses numbers that are too short or too long', () => {
+    assert.equal(reasonFor(normaliseNumber('12')), '"12" is too short to be a phone number');
+    assert.equal(reasonFor(normaliseNumber('12', 'GB')), '"12" is too short to be a phone number');
+    assert.equal(
+      reasonFor(normaliseNumber('+441234')),
+      '"+441234" is too short to be a phone number in United Kingdom (+44)',
+    );
+    assert.equal(
+      reasonFor(normaliseNumber('4477009001234567890')),
+      '"4477009001234567890" is too long to be a phone number in United Kingdom (+44)',
+    );
+  });
+
+  it('refuses anything that is not digits', () => {
+    assert.equal(reasonFor(normaliseNumber('abc')), '"abc" is not a phone number');
+    assert.equal(reasonFor(normaliseNumber('')), '"" is not a phone number');
+    assert.equal(reasonFor(normaliseNumber('+44 7700 9OO123')), '"+44 7700 9OO123" is not a phone number');
+    assert.equal(reasonFor(normaliseNumber('44+7700900123')), '"44+7700900123" is not a phone number');
+  });
+
+  it('refuses an unknown country code', () => {
+    assert.equal(reasonFor(normaliseNumber('+999123456')), '"+999123456" has an unknown country code');
+    assert.equal(reasonFor(normaliseNumber('999123456')), '"999123456" has an unknown country code');
+  });
+
+  it("gives the national reading's reason when the digits have no known country code", () => {
+    assert.equal(
+      reasonFor(normaliseNumber('999123456', 'GB')),
+      '"999123456" is not a valid number for United Kingdom (+44)',
+    );
+  });
+
+  it('refuses a number of the right length that the country does not use', () => {
+    assert.equal(
+      reasonFor(normaliseNumber('+441111111111')),
+      '"+441111111111" is not a valid number for United Kingdom (+44)',
+    );
+    assert.equal(
+      reasonFor(normaliseNumber('+1 555 555 0123')),
+      '"+1 555 555 0123" is not a valid number for United States (+1)',
+    );
+  });
+});
+
+describe('isCountryCode', () => {
+  it('accepts upper-case ISO codes libphonenumber knows', () => {
+    assert.equal(isCountryCode('GB'), true);
+    assert.equal(isCountryCode('US'), true);
+  });
+
+  it('refuses lower case, unknown codes and other shapes', () => {
+    for (const value of ['gb', 'XX', 'UK', 'GBR', '', '44']) assert.equal(isCountryCode(value), false, value);
+  });
+});
+
+describe('maskNumber', () => {
+  it("keeps the '+', the first 4 and the last 2 digits", () => {
+    assert.equal(maskNumber('+447700900123'), '+4477******23');
+    assert.equal(maskNumber('+12025550123'), '+1202*****23');
+  });
+
+  it('still hides at least 4 digits of short numbers', () => {
+    assert.equal(maskNumber('+2901234'), '+29****4');
+    assert.equal(maskNumber('+29012'), '+2****');
+    assert.equal(maskNumber('+123'), '+***');
+  });
+});
+
+describe('formatNumber', () => {
+  it('formats internationally', () => {
+    assert.equal(formatNumber('+447700900123'), '+44 7700 900123');
+    assert.equal(formatNumber('+12025550123'), '+1 202 555 0123');
+  });
+});
+
+describe('toInternationalDigits', () => {
+  it("drops the '+'", () => {
+    assert.equal(toInternationalDigits('+447700900123'), '447700900123');
+  });
+});

@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import nodemailer from 'nodemailer';
+import {
+  gatewayYaml,
+  maildirMessages,
+  removeDir,
+  startSimulator,
+  startTestRelay,
+  type TestRelay,
+  waitFor,
+} from '../helpers/relay.ts';
+import { queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
+
+type Simulator = Awaited<ReturnType<typeof startSimulator>>;
+
+const LIST_OF_250 = Array.from({ length: 250 }, (_, index) => `+447700900${500 + index}`);
+const INVALID = '447700900999';
+
+describe('SMTP intake → gateway', () => {
+  let gateway: Simulator;
+  let relay: TestRelay;
+  let port: number;
+
+  before(async () => {
+    gateway = await startSimulator({ invalidNumbers: [INVALID] });
+    relay = await startTestRelay(
+      {
+        ...gatewayYaml(gateway.url),
+        smtp: { maxRecipients: 5, maxMessageBytes: 20_000, trustedNetworks: ['127.0.0.1/32'] },
+        sms: {
+          domains: ['sms.localhost', 'sms.example.com'],
+          defaultRegion: 'GB',
+          lists: {
+            'oncall@sms.example.com': ['07700 900201', '+447700900202'],
+            'everyone@sms.example.com': LIST_OF_250,
+          },
+        },
+        delivery: { retryMinDelay: '100ms', retryMaxDelay: '500ms' },
+      },
+      {},
+    );
+    port = relay.relay.smtpPort;
+  });
+  after(async () => {
+    await relay.stop();
+    await gateway.close();
+    removeDir(relay.dir);
+  });
+
+  const received = (to: string) => gateway.simulator.received.filter((sms) => sms.to === to);
+
+  test('a mail from a real SMTP client gets 250 with its message id, and the gateway gets the SMS', async () => {
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+    const info = await client.sendMail({
+      from: 'alice@example.com',
+      to: '447700900123@sms.localhost',
+      subject: 'Server down',
+      text: 'Disk full on db1',
+    });
+    client.close();
+    assert.match(info.response, /^250 2\.6\.0 Ok: queued as [0-9a-f-]{36}$/);
+    const [sms] = await waitFor('the SMS', () => received('447700900123').length === 1 && received('447700900123'));
+    assert.equal(sms?.text, 'Disk full on db1');
+    assert.equal(sms?.maxconcat, 6);
+  });
+
+  test('several recipients of one mail go in one gateway request', async () => {
+    const before = gateway.simulator.requests;
+    const result = await sendMail(port, {
+      to: ['447700900131@sms.localhost', '+447700900132@sms.localhost', '00447700900133@sms.localhost'],
+      body: 'three at once',
+    });
+    assert.deepEqual(result.rcpt.map((reply) => reply.code), [250, 250, 250]);
+    assert.equal(result.data?.code, 250);
+    await waitFor('three SMS', () => ['447700900131', '447700900132', '447700900133'].every((to) => received(to).length === 1));
+    assert.equal(gateway.simulator.requests - before, 1);
+  });
+
+  test('a distribution list expands to its members; a number named twice gets one SMS', async () => {
+    const result = await sendMail(port, {
+      to: ['oncall@sms.example.com', '447700900202@sms.example.com'],
+      body: 'page the on-call team',
+    });
+    assert.equal(result.data?.code, 250);
+    await waitFor('both members', () => received('447700900201').length === 1 && received('447700900202').length === 1);
+  });
+
+  test('national numbers use the default region', async () => {
+    const result = await sendMail(port, { to: ['07700900141@sms.localhost'], body: 'national' });
+    assert.equal(result.rcpt[0]?.code, 250);
+    await waitFor('the SMS', () => received('447700900141').length === 1);
+  });
+
+  test('foreign domains and relay tricks are refused with 550 5.7.1', async () => {
+    const dialog = await SmtpDialog.open(port);
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alice@example.com>');
+    for (const address of [
+      '447700900123@example.com',
+      '447700900123%example.com@sms.localhost',
+      'example.com!447700900123@sms.localhost',
+      '"447700900123"@sms.localhost',
+      '@sms.localhost:bob@example.com',
+      '447700900123@sms.localhost.example.com',
+    ]) {
+      const reply = await dialog.command(`RCPT TO:<${address}>`);
+      assert.equal(reply.code, 550, address);
+      assert.equal(reply.enhanced, '5.7.1', `${address}: ${reply.text}`);
+      assert.match(reply.text, /Relaying denied/);
+    }
+    await dialog.close();
+  });
+
+  test('a bad number is refused at RCPT with 550 5.1.3 and the reason', async () => {
+    const result = await sendMail(port, { to: ['12@sms.localhost', 'hello@sms.localhost', '+999123456@sms.localhost'] });
+    assert.deepEqual(result.rcpt.map((reply) => `${reply.code} ${reply.enhanced}`), ['550 5.1.3', '550 5.1.3', '550 5.1.3']);
+    assert.match(result.rcpt[0]?.text ?? '', /"12" is too short/);
+    assert.match(result.rcpt[1]?.text ?? '', /not a phone number/);
+    assert.match(result.rcpt[2]?.text ?? '', /country code/);
+    assert.equal(result.data, undefined);
+  });
+
+  test('SIZE: a declared size over the limit is refused at MAIL, a bigger body at end of DATA (552 5.3.4)', async () => {
+    const declared = await sendMail(port, { to: ['447700900150@sms.localhost'], mailParams: 'SIZE=50000' });
+    assert.equal(declared.mail.code, 552);
+    const big = await sendMail(port, { to: ['447700900150@sms.localhost'], body: 'x'.repeat(30_000) });
+    assert.equal(big.data?.code, 552);
+    assert.equal(big.data?.enhanced, '5.3.4');
+    assert.match(big.data?.text ?? '', /limit is 20000 bytes/);
+    assert.equal(received('447700900150').length, 0);
+  });
+
+  test('the recipient limit answers 452 4.5.3 and the accepted ones are still sent', async () => {
+    const to = Array.from({ length: 6 }, (_, index) => `4477009001${60 + index}@sms.localhost`);
+    const result = await sendMail(port, { to, body: 'limit' });
+    assert.deepEqual(result.rcpt.map((reply) => reply.code), [250, 250, 250, 250, 250, 452]);
+    assert.equal(result.rcpt[5]?.enhanced, '4.5.3');
+    assert.equal(result.data?.code, 250);
+    await waitFor('five SMS', () => to.slice(0, 5).every((address) => received(address.split('@')[0] ?? '').length === 1));
+  });
+
+  test('more than 100 numbers are sent in batches of at most 100 per gateway request', async () => {
+    const before = gateway.simulator.requests;
+    const result = await sendMail(port, { to: ['everyone@sms.example.com'], body: 'all hands' });
+    assert.equal(result.data?.code, 250);
+    const all = await waitFor('250 SMS', () => {
+      const texts = gateway.simulator.received.filter((sms) => sms.text === 'all hands');
+      return texts.length === 250 && texts;
+    });
+    assert.equal(new Set(all.map((sms) => sms.to)).size, 250);
+    assert.equal(gateway.simulator.requests - before, 3);
+  });
+
+  test('a multi-line gateway reply with one failed number: the others are sent, the sender gets one DSN naming it', async () => {
+    const result = await sendMail(port, {
+      from: 'carol@example.com',
+      to: ['447700900171@sms.localhost', `${INVALID}@sms.localhost`, '447700900172@sms.localhost'],
+      subject: 'Deploy done',
+      body: 'deployed',
+    });
+    const id = queuedId(result.data);
+    await waitFor('two SMS', () => received('447700900171').length === 1 && received('447700900172').length === 1);
+    const bounce = await waitFor('the bounce', () => maildirMessages(relay.maildir).find((mail) => mail.includes(id)));
+    assert.match(bounce, /^Return-Path: <>\r\n/);
+    assert.match(bounce, /^Delivered-To: carol@example\.com\r$/m);
+    assert.match(bounce, /^Subject: Undelivered SMS: Deploy done\r$/m);
+    assert.match(bounce, /Content-Type: multipart\/report; report-type=delivery-status/);
+    assert.match(bounce, /\+44 7700 900999/);
+    assert.match(bounce, /Final-Recipient: rfc822; 447700900999@sms\.localhost/);
+    assert.match(bounce, /Action: failed/);
+    assert.match(bounce, /Status: 5\.1\.1/);
+    assert.match(bounce, /Diagnostic-Code: X-SMS; ERR:INVALID_NUMBER/);
+    assert.equal(bounce.match(/^Final-Recipient:/gm)?.length, 1, 'only the failed number is reported');
+  });
+
+  test('a client outside the trusted networks cannot send without AUTH (530 5.7.0)', async () => {
+    const result = await sendMail(port, { to: ['447700900123@sms.localhost'] }, { localAddress: '127.0.0.2' });
+    assert.equal(result.mail.code, 530);
+    assert.equal(result.mail.enhanced, '5.7.0');
+  });
+
+  test('trusted clients get the greeting at once; others keep smtp-server early-talker detection', async () => {
+    const trusted = await SmtpDialog.open(port, { waitForGreeting: false });
+    trusted.write('EHLO eager.example.com\r\n');
+    assert.equal((await trusted.reply()).code, 220);
+    assert.equal((await trusted.reply()).code, 250);
+    await trusted.close();
+    const untrusted = await SmtpDialog.open(port, { localAddress: '127.0.0.2', waitForGreeting: false });
+    untrusted.write('EHLO eager.example.com\r\n');
+    const first = await untrusted.reply();
+    assert.equal(first.code, 421, first.text);
+    await untrusted.close().catch(() => {});
+  });
+
+  test('a mail with no text at all is refused at end of DATA (554 5.6.0)', async () => {
+    const result = await sendMail(port, { to: ['447700900180@sms.localhost'], subject: '', body: '   ' });
+    assert.equal(result.data?.code, 554);
+    assert.equal(result.data?.enhanced, '5.6.0');
+  });
+
+  test('when the store cannot commit, the client gets 451 4.3.0, never 250, and nothing is sent', async () => {
+    const intruder = new BetterSqlite3(join(relay.config.dataDir, 'smsrelay.db'));
+    intruder.exec('BEGIN IMMEDIATE');
+    try {
+      const result = await sendMail(port, { to: ['447700900190@sms.localhost'], body: 'store down' });
+      assert.equal(result.data?.code, 451);
+      assert.equal(result.data?.enhanced, '4.3.0');
+    } finally {
+      intruder.exec('ROLLBACK');
+      intruder.close();
+    }
+    const retried = await sendMail(port, { to: ['447700900190@sms.localhost'], body: 'store back' });
+    assert.equal(retried.data?.code, 250);
+    await waitFor('the SMS', () => received('447700900190').length === 1);
+    assert.equal(received('447700900190')[0]?.text, 'store back');
+  });
+});
