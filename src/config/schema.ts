@@ -150,8 +150,12 @@ export const configSchema = z.strictObject({
     .prefault({}),
   store: z
     .strictObject({
-      /** How long a write waits for a lock held by another connection before the store counts as down. */
-      busyTimeout: duration.prefault('5s'),
+      /**
+       * How long a write waits for a lock held by another process (an operator's sqlite3 shell) before
+       * the store counts as unavailable (SMTP 451). SQLite waits synchronously, stalling the relay
+       * meanwhile, so this stays short.
+       */
+      busyTimeout: duration.prefault('1s'),
     })
     .prefault({}),
 });

@@ -16,6 +16,7 @@ import Fastify, {
 } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
+import { maskNumber } from '../sms/numbers.ts';
 
 export interface IntelliSoftwareSimulatorOptions {
   readonly username: string;
@@ -367,7 +368,7 @@ export class IntelliSoftwareSimulator extends EventEmitter {
     this.received.push(sms);
     this.balance -= parts;
     this.#logger.info(
-      { simId: sms.id, to: maskNumber(sms.to), parts, text: sms.text },
+      { simId: sms.id, to: maskNumber(`+${sms.to}`), parts, text: sms.text },
       'simulator: SMS received',
     );
     this.emit('sms', sms);
@@ -484,12 +485,6 @@ function renormaliseNumber(number: string): string {
 
 function unique(values: readonly string[]): string[] {
   return [...new Set(values)];
-}
-
-/** Info logs keep the first 5 and last 2 digits: enough to tell numbers apart, not to dial one. */
-function maskNumber(digits: string): string {
-  const hidden = digits.length - 7;
-  return hidden > 0 ? `${digits.slice(0, 5)}${'*'.repeat(hidden)}${digits.slice(-2)}` : '*'.repeat(digits.length);
 }
 
 /**

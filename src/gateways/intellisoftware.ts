@@ -5,6 +5,7 @@
  */
 import { Pool } from 'undici';
 import type { Logger } from '../log.ts';
+import { maskNumber, toInternationalDigits } from '../sms/numbers.ts';
 import type { Gateway, RecipientResult, SmsSubmission, SubmissionResult } from './types.ts';
 
 export interface IntelliSoftwareGatewayOptions {
@@ -184,7 +185,7 @@ function buildSendForm(
   const form = new URLSearchParams();
   form.set('username', credentials.username);
   form.set('password', credentials.password);
-  form.set('to', submission.recipients.map(internationalDigits).join(','));
+  form.set('to', submission.recipients.map(toInternationalDigits).join(','));
   if (submission.senderId) form.set('from', submission.senderId);
   if (submission.encoding === 'ucs2') {
     form.set('type', '2');
@@ -196,11 +197,6 @@ function buildSendForm(
   form.set('maxconcat', String(submission.maxParts));
   if (submission.userContext) form.set('usercontext', submission.userContext);
   return form;
-}
-
-/** `+447700900123` → `447700900123`: the gateway wants international digits without '+'. */
-function internationalDigits(e164: string): string {
-  return e164.startsWith('+') ? e164.slice(1) : e164;
 }
 
 /** UTF-16 code units (emoji are surrogate pairs: two units) as upper-case big-endian hex. */
@@ -260,17 +256,17 @@ function parseSendReply(body: string, recipients: readonly string[], logger: Log
     if (!byNumber.has(digits)) byNumber.set(digits, result);
   }
 
-  const submitted = new Set(recipients.map(internationalDigits));
+  const submitted = new Set(recipients.map(toInternationalDigits));
   const unexpected = [...byNumber.keys()].filter((digits) => !submitted.has(digits));
   if (unexpected.length > 0) {
     logger.warn(
-      { numbers: unexpected.map(maskDigits) },
+      { numbers: unexpected.map((digits) => maskNumber(`+${digits}`)) },
       'intellisoftware: reply names numbers that were not submitted; ignored',
     );
   }
   return {
     kind: 'answered',
-    results: recipients.map((number) => recipientResult(number, byNumber.get(internationalDigits(number)))),
+    results: recipients.map((number) => recipientResult(number, byNumber.get(toInternationalDigits(number)))),
   };
 }
 
@@ -304,12 +300,6 @@ function normaliseReplyNumber(number: string): string {
   if (number.startsWith('+')) return number.slice(1);
   if (number.startsWith('00')) return number.slice(2);
   return number;
-}
-
-/** Numbers are personal data: logs above debug keep only enough to tell them apart. */
-function maskDigits(digits: string): string {
-  if (digits.length <= 7) return '*'.repeat(digits.length);
-  return `${digits.slice(0, 5)}${'*'.repeat(digits.length - 7)}${digits.slice(-2)}`;
 }
 
 function unparseable(body: string): SubmissionResult {

@@ -11,7 +11,8 @@ import { IntelliSoftwareSimulator } from '../../src/gateways/intellisoftware-sim
 import { createLogger, type LogLevel } from '../../src/log.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+/** The installed command, as `npm start` runs it (it finds tsx from its own location, not the cwd). */
+const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 /** Set TEST_LOG_LEVEL=debug to see the relay's log lines while a test runs. */
 const LOG_LEVEL = (process.env.TEST_LOG_LEVEL ?? 'silent') as LogLevel;
 
@@ -102,6 +103,13 @@ export function removeDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+const spawned = new Set<ChildProcess>();
+
+/** Kills every relay process a test spawned and did not stop (a failed assertion must not hang the run). */
+export function killSpawnedRelays(): void {
+  for (const child of spawned) child.kill('SIGKILL');
+}
+
 export interface RelayProcess {
   readonly child: ChildProcess;
   readonly smtpPort: number;
@@ -113,15 +121,17 @@ export interface RelayProcess {
 }
 
 /**
- * The relay as its own process (`node --import tsx src/cli.ts start`) in `dir`, for tests that kill
+ * The relay as its own process (`bin/smsrelay.js start`) in `dir`, for tests that kill
  * it. Resolves once it logged "relay: ready" with its ports.
  */
 export async function spawnRelay(dir: string, env: Record<string, string>): Promise<RelayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start'], {
+  const child = spawn(process.execPath, [BIN, 'start'], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', ...env, SMSRELAY_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  spawned.add(child);
+  child.once('exit', () => spawned.delete(child));
   const logs: Array<Record<string, unknown>> = [];
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import {
+  freePort,
+  GATEWAY_ACCOUNT,
+  killSpawnedRelays,
+  relayEnvironment,
+  removeDir,
+  spawnRelay,
+  startSimulator,
+  tempDir,
+  waitFor,
+} from './helpers/relay.ts';
+import { sendMail } from './helpers/smtp.ts';
+
+/**
+ * "Kill -9 the relay at any moment: nothing that got a 250 is lost." The relay runs as its own
+ * process and is killed with SIGKILL; after a restart on the same data directory every mail that
+ * was answered 250 must reach the gateway, and duplicates are bounded by the requests in flight.
+ */
+
+const dirs: string[] = [];
+after(() => {
+  killSpawnedRelays();
+  dirs.forEach(removeDir);
+});
+
+function relayDir(gatewayUrl: string, extra: { gateway?: object; delivery?: object } = {}) {
+  const dir = tempDir('smsrelay-crash-');
+  dirs.push(dir);
+  const env = relayEnvironment(dir, {
+    gateway: { provider: 'intellisoftware', url: gatewayUrl, ...GATEWAY_ACCOUNT, connectTimeout: '1s', ...extra.gateway },
+    delivery: { retryMinDelay: '200ms', retryMaxDelay: '1s', ...extra.delivery },
+  });
+  return { dir, env };
+}
+
+async function sendNumbered(port: number, texts: readonly string[]): Promise<void> {
+  for (const [index, text] of texts.entries()) {
+    const result = await sendMail(port, { to: [`447700900${String(100 + index).padStart(3, '0')}@sms.localhost`], body: text });
+    assert.equal(result.data?.code, 250, `${text}: ${result.data?.text}`);
+  }
+}
+
+/** How many times the gateway got each text. */
+function tally(texts: Iterable<string>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const text of texts) counts.set(text, (counts.get(text) ?? 0) + 1);
+  return counts;
+}
+
+describe('kill -9', () => {
+  test('while the gateway is down: after restart every accepted mail reaches the gateway, once', async () => {
+    const gatewayPort = await freePort();
+    const { dir, env } = relayDir(`http://127.0.0.1:${gatewayPort}`);
+    const texts = Array.from({ length: 20 }, (_, index) => `while-down ${index}`);
+
+    const first = await spawnRelay(dir, env);
+    await sendNumbered(first.smtpPort, texts);
+    await waitFor('failed gateway attempts', () => first.logs.filter((line) => String(line.msg).startsWith('dispatch: SMS deferred')).length >= 20);
+    await first.kill9();
+
+    const gateway = await startSimulator({ port: gatewayPort });
+    const second = await spawnRelay(dir, env);
+    try {
+      await waitFor('every accepted mail at the gateway', () => new Set(gateway.simulator.received.map((sms) => sms.text)).size === texts.length, 20_000);
+      const counts = tally(gateway.simulator.received.map((sms) => sms.text));
+      assert.deepEqual([...counts.keys()].sort(), [...texts].sort());
+      assert.ok([...counts.values()].every((count) => count === 1), 'nothing was in flight, so nothing is sent twice');
+    } finally {
+      await second.stop();
+      await gateway.close();
+    }
+  });
+
+  test('while gateway requests are in flight: all reach the gateway; duplicates ≤ the requests in flight', async () => {
+    const gateway = await startSimulator();
+    gateway.simulator.setBehaviour({ mode: 'hang' });
+    const { dir, env } = relayDir(gateway.url, { gateway: { maxConcurrentRequests: 3, responseTimeout: '60s' } });
+    const texts = Array.from({ length: 10 }, (_, index) => `in-flight ${index}`);
+    try {
+      const first = await spawnRelay(dir, env);
+      await sendNumbered(first.smtpPort, texts);
+      await waitFor('three requests held by the gateway', () => gateway.simulator.pendingRequests === 3);
+      const inFlight = gateway.simulator.pendingRequests;
+      const inFlightTexts = new Set(gateway.simulator.received.map((sms) => sms.text));
+      await first.kill9();
+      gateway.simulator.setBehaviour({ mode: 'ok' });
+
+      const second = await spawnRelay(dir, env);
+      try {
+        await waitFor('every accepted mail at the gateway', () => new Set(gateway.simulator.received.map((sms) => sms.text)).size === texts.length, 20_000);
+        const counts = tally(gateway.simulator.received.map((sms) => sms.text));
+        const duplicates = [...counts.entries()].filter(([, count]) => count > 1);
+        assert.ok(duplicates.length <= inFlight, `${duplicates.length} duplicates, ${inFlight} requests in flight`);
+        assert.ok(
+          duplicates.every(([text, count]) => inFlightTexts.has(text) && count === 2),
+          'only what was in flight at the kill is sent again, and only once more',
+        );
+        const resumed = second.logs.find((line) => String(line.msg).startsWith('relay: resuming'));
+        assert.equal(resumed?.sms, inFlight, 'the restart says how many SMS may reach the gateway twice');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  test('at a random moment under load: every mail answered 250 reaches the gateway', async () => {
+    const gateway = await startSimulator();
+    const { dir, env } = relayDir(gateway.url);
+    const accepted: string[] = [];
+    try {
+      const first = await spawnRelay(dir, env);
+      let next = 0;
+      let killed = false;
+      const client = async () => {
+        while (!killed) {
+          const text = `load ${next++}`;
+          try {
+            const result = await sendMail(first.smtpPort, { to: ['447700900300@sms.localhost', '447700900301@sms.localhost'], body: text });
+            if (result.data?.code === 250) accepted.push(text);
+          } catch {
+            // the relay died mid-transaction: no 250, so the client still owns the mail
+          }
+        }
+      };
+      const clients = Array.from({ length: 4 }, client);
+      await waitFor('some mail accepted', () => accepted.length >= 40);
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 200)));
+      await first.kill9();
+      killed = true;
+      await Promise.all(clients);
+
+      const second = await spawnRelay(dir, env);
+      try {
+        const want = new Set(accepted);
+        await waitFor(
+          'every 250-accepted mail at the gateway, for both numbers',
+          () => {
+            const got = new Set(gateway.simulator.received.map((sms) => `${sms.text}|${sms.to}`));
+            return [...want].every((text) => got.has(`${text}|447700900300`) && got.has(`${text}|447700900301`));
+          },
+          20_000,
+        );
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await gateway.close();
+    }
+  });
+});

@@ -1,0 +1,65 @@
+import { SMTPServer } from 'smtp-server';
+
+export interface SunkMail {
+  readonly from: string;
+  readonly to: readonly string[];
+  readonly raw: string;
+}
+
+/**
+ * A real SMTP server standing in for the smarthost: it keeps what it receives, can refuse with a
+ * chosen reply, and can be closed and reopened on the same port to model an outage.
+ */
+export class SmtpSink {
+  readonly received: SunkMail[] = [];
+  /** When set, every DATA is answered with this code (e.g. 451 or 554). */
+  refuseWith: number | undefined;
+  #server: SMTPServer | undefined;
+  #port = 0;
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    return `smtp://127.0.0.1:${this.#port}`;
+  }
+
+  async start(port = this.#port): Promise<this> {
+    const server = new SMTPServer({
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      authOptional: true,
+      disableReverseLookup: true,
+      logger: false,
+      // An outage is abrupt: close() drops pooled client connections instead of waiting 30 s for them.
+      closeTimeout: 100,
+      onData: (stream, session, callback) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => {
+          if (this.refuseWith) {
+            callback(Object.assign(new Error('refused by the test sink'), { responseCode: this.refuseWith }));
+            return;
+          }
+          this.received.push({
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+            raw: Buffer.concat(chunks).toString('utf8'),
+          });
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+    const address = server.server.address();
+    this.#port = typeof address === 'object' && address ? address.port : port;
+    this.#server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, beforeEach, describe, test } from 'node:test';
+import { createLogger } from '../../src/log.ts';
+import { Mailer } from '../../src/mailer/mailer.ts';
+import { maildirTransport, type MailTransport, smarthostTransport } from '../../src/mailer/transports.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
+import type { NewOutgoingMail } from '../../src/store/types.ts';
+import { removeDir, tempDir, waitFor } from '../helpers/relay.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
+
+const dirs: string[] = [];
+after(() => dirs.forEach(removeDir));
+
+const report = (text: string): NewOutgoingMail => ({
+  kind: 'bounce',
+  messageId: 'm-1',
+  envelopeFrom: '',
+  recipients: ['alice@example.com'],
+  raw: Buffer.from(`From: MAILER-DAEMON@sms.localhost\r\nTo: alice@example.com\r\nSubject: ${text}\r\n\r\n${text}\r\n`),
+});
+
+describe('mail-out queue', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let mailer: Mailer | undefined;
+  let transport: MailTransport | undefined;
+
+  beforeEach(() => {
+    dir = tempDir('smsrelay-mailer-');
+    dirs.push(dir);
+    store = SqliteStore.open({ file: join(dir, 'smsrelay.db'), busyTimeoutMs: 100 });
+  });
+  afterEach(async () => {
+    await mailer?.stop();
+    await transport?.close();
+    await store.close();
+  });
+
+  function startMailer(chosen: MailTransport): Mailer {
+    transport = chosen;
+    mailer = new Mailer({ store, transport: chosen, logger: createLogger('silent'), owner: 'test', retryMinDelayMs: 50, retryMaxDelayMs: 200 });
+    mailer.start();
+    return mailer;
+  }
+
+  test('smarthost down: the mail waits in the queue and goes out once when it is back', async () => {
+    const sink = await new SmtpSink().start();
+    const url = sink.url;
+    await sink.stop();
+    await store.enqueueMail([report('while down')]);
+    startMailer(smarthostTransport(url));
+    await waitFor('a failed attempt', async () => (await store.events('m-1')).some((event) => event.kind === 'mail deferred'));
+    await sink.start();
+    try {
+      const [mail] = await waitFor('the mail at the smarthost', () => sink.received.length > 0 && sink.received);
+      assert.equal(mail?.from, '', 'reports go out with the null sender');
+      assert.deepEqual(mail?.to, ['alice@example.com']);
+      assert.match(mail?.raw ?? '', /Subject: while down/);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(sink.received.length, 1, 'sent once');
+      assert.equal(await store.nextMailDueAt(), undefined, 'nothing left in the queue');
+    } finally {
+      await sink.stop();
+    }
+  });
+
+  test('a temporary refusal (451) is retried; a permanent one (554) ends the mail without retrying', async () => {
+    const sink = await new SmtpSink().start();
+    try {
+      sink.refuseWith = 451;
+      await store.enqueueMail([report('temporary')]);
+      startMailer(smarthostTransport(sink.url));
+      await waitFor('a deferral', async () => (await store.events('m-1')).some((event) => event.kind === 'mail deferred'));
+      sink.refuseWith = undefined;
+      await waitFor('delivery', () => sink.received.length === 1);
+
+      sink.refuseWith = 554;
+      await store.enqueueMail([{ ...report('permanent'), messageId: 'm-2' }]);
+      mailer?.kick();
+      await waitFor('the permanent failure', async () => (await store.events('m-2')).some((event) => event.kind === 'mail failed'));
+      assert.equal(await store.nextMailDueAt(), undefined, 'not retried');
+    } finally {
+      await sink.stop();
+    }
+  });
+
+  test('without a smarthost, mail lands in a Maildir (tmp → new), readable with the envelope', async () => {
+    const maildir = join(dir, 'maildir');
+    await store.enqueueMail([report('to the maildir')]);
+    startMailer(maildirTransport(maildir));
+    const [name] = await waitFor('a file in new/', () => {
+      const names = readdirSync(join(maildir, 'new'));
+      return names.length > 0 && names;
+    });
+    assert.deepEqual(readdirSync(join(maildir, 'tmp')), []);
+    const text = readFileSync(join(maildir, 'new', name ?? ''), 'utf8');
+    assert.match(text, /^Return-Path: <>\r\nDelivered-To: alice@example\.com\r\nFrom: MAILER-DAEMON@sms\.localhost/);
+  });
+});

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { request } from 'undici';
+import { gatewayYaml, removeDir, startSimulator, startTestRelay, waitFor } from './helpers/relay.ts';
+import { queuedId, sendMail } from './helpers/smtp.ts';
+
+const dirs: string[] = [];
+after(() => dirs.forEach(removeDir));
+
+describe('relay wiring', () => {
+  test('the simulator serves on the relay HTTP port when selected, and can be told to fail', async () => {
+    const relay = await startTestRelay({ delivery: { retryMinDelay: '100ms', retryMaxDelay: '200ms' } });
+    dirs.push(relay.dir);
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    try {
+      const control = await request(`${base}/simulator/control`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ mode: 'error', code: 'GATEWAY_ERROR', times: 1 }),
+      });
+      assert.equal(control.statusCode, 200);
+      await control.body.dump();
+
+      const result = await sendMail(relay.relay.smtpPort, { to: ['447700900123@sms.localhost'], body: 'after a hiccup' });
+      queuedId(result.data);
+      const simulator = relay.relay.simulator;
+      assert.ok(simulator);
+      await simulator.waitForMessages(1);
+      assert.equal(simulator.requests, 2, 'the first request failed with GATEWAY_ERROR, the retry went through');
+
+      const listed = await request(`${base}/simulator/messages`);
+      const messages = (await listed.body.json()) as Array<{ text: string; to: string }>;
+      assert.deepEqual(
+        messages.map((sms) => [sms.to, sms.text]),
+        [['447700900123', 'after a hiccup']],
+      );
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  test('with a real provider selected, no simulator routes exist; unknown routes answer JSON 404', async () => {
+    const gateway = await startSimulator();
+    const relay = await startTestRelay(gatewayYaml(gateway.url));
+    dirs.push(relay.dir);
+    try {
+      assert.equal(relay.relay.simulator, undefined);
+      const response = await request(`http://127.0.0.1:${relay.relay.httpPort}/simulator/messages`);
+      assert.equal(response.statusCode, 404);
+      assert.deepEqual(await response.body.json(), { error: 'NOT_FOUND', message: 'no route for GET /simulator/messages' });
+      const result = await sendMail(relay.relay.smtpPort, { to: ['447700900124@sms.localhost'], body: 'via the real adapter' });
+      queuedId(result.data);
+      await waitFor('the SMS', () => gateway.simulator.received.length === 1);
+    } finally {
+      await relay.stop();
+      await gateway.close();
+    }
+  });
+});
