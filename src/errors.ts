@@ -42,7 +42,6 @@ export const RELAY_ERRORS = {
     text: 'Temporary local problem: the message store is unavailable, try again later',
   },
   INTERNAL: { smtp: 451, enhanced: '4.3.0', http: 500, text: 'Temporary local problem, try again later' },
-  SHUTTING_DOWN: { smtp: 421, enhanced: '4.3.2', http: 503, text: 'Service shutting down, try again later' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type RelayErrorCode = keyof typeof RELAY_ERRORS;

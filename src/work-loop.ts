@@ -35,6 +35,10 @@ export class WorkLoop<T> {
     this.#options = options;
   }
 
+  start(): void {
+    this.kick();
+  }
+
   /** New work may be due: look now. */
   kick(): void {
     if (this.#stopped) return;
@@ -50,10 +54,6 @@ export class WorkLoop<T> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await Promise.allSettled([...this.#inFlight]);
-  }
-
-  get inFlight(): number {
-    return this.#inFlight.size;
   }
 
   async #run(): Promise<void> {

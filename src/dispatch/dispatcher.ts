@@ -31,19 +31,17 @@ export interface DispatcherOptions {
 /**
  * The outbound worker: claims due SMS jobs with a lease, sends each batch (one mail's numbers, one
  * gateway request) and records every number's outcome in one transaction. Concurrency is bounded by
- * `maxConcurrentRequests`; new mail wakes it through `kick()`, retries through the loop's timer.
+ * `maxConcurrentRequests`; new mail wakes it through `kick()`, retries through the loop's timer;
+ * `stop()` waits until the requests in flight are recorded.
  */
-export class Dispatcher {
+export class Dispatcher extends WorkLoop<SmsBatch> {
   readonly #options: DispatcherOptions;
   readonly #clock: () => number;
-  readonly #loop: WorkLoop<SmsBatch>;
 
   constructor(options: DispatcherOptions) {
-    this.#options = options;
     const clock = options.clock ?? Date.now;
-    this.#clock = clock;
     const { store, gateway, owner, requestTimeoutMs } = options;
-    this.#loop = new WorkLoop<SmsBatch>({
+    super({
       name: 'dispatch',
       logger: options.logger,
       concurrency: options.maxConcurrentRequests,
@@ -61,20 +59,8 @@ export class Dispatcher {
       process: (batch) => this.#sendBatch(batch),
       nextDueAt: () => store.nextSmsDueAt(),
     });
-  }
-
-  start(): void {
-    this.#loop.kick();
-  }
-
-  /** New work may be due: look now. */
-  kick(): void {
-    this.#loop.kick();
-  }
-
-  /** Stops claiming and waits for the requests in flight to be recorded. */
-  async stop(): Promise<void> {
-    await this.#loop.stop();
+    this.#options = options;
+    this.#clock = clock;
   }
 
   async #sendBatch(batch: SmsBatch): Promise<void> {

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { RelayError, toHttpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
@@ -40,9 +41,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
-    if (status >= 500) request.log.error({ err: error, url: request.url }, 'http: request failed');
-    void reply.status(status).send({ error: error.code ?? 'INTERNAL', message: status >= 500 ? 'internal error' : error.message });
+    if (error instanceof RelayError || !error.statusCode || error.statusCode >= 500) {
+      const { status, body } = toHttpError(error);
+      if (status >= 500) request.log.error({ err: error, url: request.url }, 'http: request failed');
+      return reply.status(status).send(body);
+    }
+    // fastify's own client errors (bad JSON, body too large, unsupported media type) keep their status.
+    return reply.status(error.statusCode).send({ error: error.code ?? 'BAD_REQUEST', message: error.message });
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` });

@@ -25,14 +25,12 @@ export interface MailerOptions {
  * takes; nothing is dropped. A permanent refusal (5xx) ends the mail: logged, never bounced (these
  * are the relay's own reports, and a bounce about a bounce would loop).
  */
-export class Mailer {
+export class Mailer extends WorkLoop<ClaimedMail> {
   readonly #options: MailerOptions;
-  readonly #loop: WorkLoop<ClaimedMail>;
 
   constructor(options: MailerOptions) {
-    this.#options = options;
     const clock = options.clock ?? Date.now;
-    this.#loop = new WorkLoop<ClaimedMail>({
+    super({
       name: 'mailer',
       logger: options.logger,
       concurrency: CONCURRENT_DELIVERIES,
@@ -44,18 +42,7 @@ export class Mailer {
       process: (mail) => this.#deliver(mail, clock),
       nextDueAt: () => options.store.nextMailDueAt(),
     });
-  }
-
-  start(): void {
-    this.#loop.kick();
-  }
-
-  kick(): void {
-    this.#loop.kick();
-  }
-
-  async stop(): Promise<void> {
-    await this.#loop.stop();
+    this.#options = options;
   }
 
   async #deliver(mail: ClaimedMail, clock: () => number): Promise<void> {

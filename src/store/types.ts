@@ -108,8 +108,6 @@ export interface SmsBatch {
   readonly sms: readonly ClaimedSms[];
 }
 
-export type SmsStatus = 'queued' | 'sent' | 'failed' | 'expired';
-
 export type SmsOutcome =
   | { readonly smsId: number; readonly kind: 'sent'; readonly providerId: string; readonly note?: string }
   /** Back to the queue; `attempted` says whether the gateway was really tried (counts towards backoff). */

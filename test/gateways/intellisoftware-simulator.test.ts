@@ -14,6 +14,7 @@ import {
   type SimulatorBehaviour,
 } from '../../src/gateways/intellisoftware-simulator.ts';
 import { createLogger } from '../../src/log.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 import { loadWireFixtures, simulatorFixtures } from '../helpers/fixtures.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/intellisoftware/', import.meta.url));
@@ -288,7 +289,7 @@ describe('IntelliSoftware simulator: behaviours', () => {
     const before = sim.simulator.received.length;
     const pending = send(sim.url, { body: form() });
     await sim.simulator.waitForMessages(before + 2, 2_000);
-    await waitUntil(() => sim.simulator.pendingRequests === 1);
+    await waitFor('sim.simulator.pendingRequests === 1', () => sim.simulator.pendingRequests === 1, 2_000);
     let settled = false;
     void pending.then(() => (settled = true));
     await sleep(100);
@@ -314,17 +315,17 @@ describe('IntelliSoftware simulator: behaviours', () => {
       headers: { 'content-type': FORM },
       signal: controller.signal,
     });
-    await waitUntil(() => sim.simulator.pendingRequests === 1);
+    await waitFor('sim.simulator.pendingRequests === 1', () => sim.simulator.pendingRequests === 1, 2_000);
     controller.abort();
     await assert.rejects(pending);
-    await waitUntil(() => sim.simulator.pendingRequests === 0);
+    await waitFor('sim.simulator.pendingRequests === 0', () => sim.simulator.pendingRequests === 0, 2_000);
   });
 
   it('close() does not wait for hanging requests', async () => {
     const own = await IntelliSoftwareSimulator.listen(simulatorOptions());
     own.simulator.setBehaviour({ mode: 'hang' });
     const pending = send(own.url, { body: form() });
-    await waitUntil(() => own.simulator.pendingRequests === 1);
+    await waitFor('own.simulator.pendingRequests === 1', () => own.simulator.pendingRequests === 1, 2_000);
     const started = performance.now();
     await own.close();
     assert.ok(performance.now() - started < 1_000, 'close() waited for a hanging request');
@@ -400,15 +401,3 @@ describe('IntelliSoftware simulator: mounted on another app', () => {
     }
   });
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}

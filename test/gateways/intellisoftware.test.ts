@@ -15,6 +15,7 @@ import {
 } from '../../src/gateways/intellisoftware.ts';
 import type { Gateway, SmsSubmission, SubmissionResult } from '../../src/gateways/types.ts';
 import { createLogger } from '../../src/log.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 import { adapterFixtures, formFieldMultiset, loadWireFixtures } from '../helpers/fixtures.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/intellisoftware/', import.meta.url));
@@ -247,11 +248,11 @@ describe('IntelliSoftware adapter: request shape', () => {
     try {
       await withGateway(gatewayOptions({ endpoints: [server.url], connectionsPerEndpoint: 2 }), async (gateway) => {
         const sends = Array.from({ length: 4 }, () => gateway.send(SUBMISSION, 0));
-        await waitUntil(() => server.requests.length === 2);
+        await waitFor('server.requests.length === 2', () => server.requests.length === 2, 2_000);
         await sleep(50);
         assert.equal(server.requests.length, 2, 'two connections, one request in flight on each, the rest queued');
         held.splice(0).forEach((answer) => answer());
-        await waitUntil(() => server.requests.length === 4);
+        await waitFor('server.requests.length === 4', () => server.requests.length === 4, 2_000);
         held.splice(0).forEach((answer) => answer());
         const results = await Promise.all(sends);
         assert.ok(results.every((result) => result.kind === 'answered'));
@@ -386,15 +387,3 @@ describe('IntelliSoftware adapter: transport failures', () => {
     }
   });
 });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}

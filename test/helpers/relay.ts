@@ -11,6 +11,8 @@ import { IntelliSoftwareSimulator } from '../../src/gateways/intellisoftware-sim
 import { createLogger, type LogLevel } from '../../src/log.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 
+export { waitFor } from './wait.ts';
+
 /** The installed command, as `npm start` runs it (it finds tsx from its own location, not the cwd). */
 const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 /** Set TEST_LOG_LEVEL=debug to see the relay's log lines while a test runs. */
@@ -75,17 +77,6 @@ export function maildirMessages(maildir: string): string[] {
       .map((name) => readFileSync(join(maildir, 'new', name), 'utf8'));
   } catch {
     return [];
-  }
-}
-
-/** Polls `probe` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 

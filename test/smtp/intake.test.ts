@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import nodemailer from 'nodemailer';
+import { STORE_FILE } from '../../src/relay.ts';
 import {
   gatewayYaml,
   maildirMessages,
@@ -202,7 +203,7 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('when the store cannot commit, the client gets 451 4.3.0, never 250, and nothing is sent', async () => {
-    const intruder = new BetterSqlite3(join(relay.config.dataDir, 'smsrelay.db'));
+    const intruder = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE));
     intruder.exec('BEGIN IMMEDIATE');
     try {
       const result = await sendMail(port, { to: ['447700900190@sms.localhost'], body: 'store down' });
