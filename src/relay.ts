@@ -8,13 +8,14 @@ import { createGateway, SIMULATOR_CREDENTIALS } from './gateways/index.ts';
 import { IntelliSoftwareSimulator } from './gateways/intellisoftware-simulator.ts';
 import { startHttpServer } from './http/server.ts';
 import type { Logger } from './log.ts';
-import { buildBounce } from './mailer/dsn.ts';
+import { buildReport } from './mailer/dsn.ts';
 import { Mailer } from './mailer/mailer.ts';
 import { Templates } from './mailer/templates.ts';
 import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir } from './store/lock.ts';
 import { SqliteStore } from './store/sqlite.ts';
+import type { Store } from './store/types.ts';
 
 /** The store's file inside the data directory. */
 export const STORE_FILE = 'smsrelay.db';
@@ -26,6 +27,7 @@ export interface Relay {
   readonly httpPort: number;
   /** The built-in simulator, when `gateway.provider` is `simulator`. */
   readonly simulator: IntelliSoftwareSimulator | undefined;
+  readonly store: Store;
   stop(): Promise<void>;
 }
 
@@ -83,11 +85,11 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
     stack.push(() => mailer.stop());
 
     const templates = new Templates();
-    const bounceOptions = {
+    const reportOptions = {
       from: config.mail.from,
       reportingHost: config.smtp.hostname,
       templates,
-      onTemplateError: (error: unknown) => logger.error({ err: error }, 'mailer: templates/bounce.txt.eta failed; sent the built-in text instead'),
+      onTemplateError: (error: unknown) => logger.error({ err: error }, 'mailer: a report template failed; sent the built-in text instead'),
     };
     const dispatcher = new Dispatcher({
       store,
@@ -96,10 +98,16 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       logger: logger.child({ component: 'dispatch' }),
       maxConcurrentRequests: config.gateway.maxConcurrentRequests,
       requestTimeoutMs: config.gateway.connectTimeout + config.gateway.responseTimeout,
-      retryMinDelayMs: config.delivery.retryMinDelay,
-      retryMaxDelayMs: config.delivery.retryMaxDelay,
-      maxAgeMs: config.delivery.maxAge,
-      bounce: (message, failures) => buildBounce(message, failures, bounceOptions),
+      retry: {
+        minDelayMs: config.delivery.retryMinDelay,
+        maxDelayMs: config.delivery.retryMaxDelay,
+        maxAgeMs: config.delivery.maxAge,
+      },
+      delayNoticeMs: config.delivery.delayNotice,
+      failoverRecoveryMs: config.gateway.failoverRecovery,
+      pauseProbeIntervalMs: config.delivery.pauseProbeInterval,
+      report: (kind, message, recipients, retryUntil) =>
+        buildReport(kind, message, recipients, retryUntil === undefined ? reportOptions : { ...reportOptions, retryUntil }),
       onMailQueued: () => mailer.kick(),
     });
     dispatcher.start();
@@ -128,7 +136,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       },
       'relay: ready',
     );
-    return { smtpPort: smtp.port, httpPort: http.port, simulator, stop };
+    return { smtpPort: smtp.port, httpPort: http.port, simulator, store, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -127,6 +127,8 @@ export const configSchema = z.strictObject({
       connectTimeout: duration.prefault(DEFAULT_CONNECT_TIMEOUT),
       responseTimeout: duration.prefault(DEFAULT_RESPONSE_TIMEOUT),
       maxConcurrentRequests: positiveInt.default(DEFAULT_MAX_CONCURRENT_REQUESTS),
+      /** PROTOCOLS §1.1: a host that failed is skipped this long (the vendor SDK's FailOverRecoverySecs). */
+      failoverRecovery: duration.prefault('300s'),
     })
     .prefault({}),
   delivery: z
@@ -136,6 +138,12 @@ export const configSchema = z.strictObject({
       retryMaxDelay: duration.prefault('10m'),
       /** An SMS still undelivered after this is bounced: an alert days late is useless. */
       maxAge: duration.prefault('24h'),
+      /** A sender whose SMS is still waiting after this gets one delay notice (RFC 3461 NOTIFY=DELAY). */
+      delayNotice: duration.prefault('1h'),
+      /** The same mail sent again within this time (a 250 lost on the way back) is sent once. */
+      resubmissionWindow: duration.prefault('10m'),
+      /** While the gateway refuses the account (login, credit), one probe request this often. */
+      pauseProbeInterval: duration.prefault('1m'),
     })
     .prefault({}),
   mail: z

@@ -1,14 +1,19 @@
 import type { Gateway, SmsSubmission, SubmissionResult } from '../gateways/types.ts';
 import type { Logger } from '../log.ts';
-import type { FailedRecipient } from '../mailer/dsn.ts';
+import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
-import { providerDelayMs, retryDelay } from './backoff.ts';
-import { type Classified, classifyRecipient } from './outcomes.ts';
 import { WorkLoop } from '../work-loop.ts';
+import { EndpointBreaker } from './endpoints.ts';
+import { type Classified, classifyRecipient } from './outcomes.ts';
+import { AccountPause } from './pause.ts';
+import { deadline, nextStep, providerDelayMs, type RetryPolicy } from './schedule.ts';
 
 /** A lease outlives the longest request (connect + response timeouts) by this much. */
 const LEASE_MARGIN_MS = 60_000;
+
+/** Plain words for an SMS given up at its maximum age, whatever the last failure was. */
+const EXPIRED = { category: 'expired', code: 'EXPIRED' } as const;
 
 export interface DispatcherOptions {
   readonly store: Store;
@@ -18,133 +23,218 @@ export interface DispatcherOptions {
   readonly owner: string;
   readonly maxConcurrentRequests: number;
   readonly requestTimeoutMs: number;
-  readonly retryMinDelayMs: number;
-  readonly retryMaxDelayMs: number;
-  readonly maxAgeMs: number;
-  /** Builds the bounce for numbers that failed for good (undefined when none may be sent). */
-  readonly bounce: (message: StoredMessage, failures: readonly FailedRecipient[]) => Promise<NewOutgoingMail | undefined>;
-  /** Called after bounces were queued, so the mailer can send them now. */
+  readonly retry: RetryPolicy;
+  /** A sender whose SMS still waits after this long gets one delay notice. */
+  readonly delayNoticeMs: number;
+  /** How long a failed gateway host is skipped. */
+  readonly failoverRecoveryMs: number;
+  /** While the account is refused, one probe request this often. */
+  readonly pauseProbeIntervalMs: number;
+  /** Builds a delivery status notification (undefined when none may be sent). */
+  readonly report: (
+    kind: ReportKind,
+    message: StoredMessage,
+    recipients: readonly ReportedRecipient[],
+    retryUntil?: number,
+  ) => Promise<NewOutgoingMail | undefined>;
+  /** Called after reports were queued, so the mailer can send them now. */
   readonly onMailQueued: () => void;
   readonly clock?: () => number;
+  readonly random?: () => number;
+}
+
+/** What became of one number in one attempt. */
+interface Decision {
+  readonly sms: ClaimedSms;
+  readonly classified: Classified;
+  /** The endpoint that gave the answer; undefined when no request was made (expired). */
+  readonly endpoint: number | undefined;
 }
 
 /**
  * The outbound worker: claims due SMS jobs with a lease, sends each batch (one mail's numbers, one
- * gateway request) and records every number's outcome in one transaction. Concurrency is bounded by
- * `maxConcurrentRequests`; new mail wakes it through `kick()`, retries through the loop's timer;
- * `stop()` waits until the requests in flight are recorded.
+ * gateway request) and records every number's outcome in one transaction, with any report to the
+ * sender. Temporary failures go to the backup host at once when the request provably did not get
+ * through (a failed host is skipped for a while), else back to the queue with backoff; account
+ * refusals pause sending and probe; an SMS is given up exactly at its maximum age.
  */
 export class Dispatcher extends WorkLoop<SmsBatch> {
   readonly #options: DispatcherOptions;
   readonly #clock: () => number;
+  readonly #breaker: EndpointBreaker;
+  readonly #pause: AccountPause;
 
   constructor(options: DispatcherOptions) {
     const clock = options.clock ?? Date.now;
     const { store, gateway, owner, requestTimeoutMs } = options;
+    const pause = new AccountPause(options.pauseProbeIntervalMs);
     super({
       name: 'dispatch',
       logger: options.logger,
       concurrency: options.maxConcurrentRequests,
       clock,
-      claim: (free) => {
+      claim: async (free) => {
         const now = clock();
-        return store.claimDueSms({
+        const allowed = pause.allowance(now, free);
+        if (allowed === 0) return [];
+        if (pause.paused) pause.probeStarted();
+        const batches = await store.claimDueSms({
           owner,
           now,
           leaseUntil: now + requestTimeoutMs + LEASE_MARGIN_MS,
-          maxBatches: free,
+          maxBatches: allowed,
           batchSize: gateway.capabilities.maxRecipientsPerRequest,
         });
+        if (batches.length === 0) pause.probeSkipped();
+        return batches;
       },
       process: (batch) => this.#sendBatch(batch),
-      nextDueAt: () => store.nextSmsDueAt(),
+      nextDueAt: async () => {
+        const due = await store.nextSmsDueAt();
+        const probe = pause.nextProbeAt;
+        return due === undefined || probe === undefined ? due : Math.max(due, probe);
+      },
     });
     this.#options = options;
     this.#clock = clock;
+    this.#breaker = new EndpointBreaker(gateway.endpoints.length, options.failoverRecoveryMs);
+    this.#pause = pause;
   }
 
   async #sendBatch(batch: SmsBatch): Promise<void> {
-    const { logger } = this.#options;
-    const { message } = batch;
-    const log = logger.child({ msgId: message.id });
+    const log = this.#options.logger.child({ msgId: batch.message.id });
+    const giveUpAt = deadline(batch.message.receivedAt, this.#options.retry);
+    const now = this.#clock();
+    const live = now < giveUpAt ? batch.sms : [];
+    const expired: Decision[] = now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), endpoint: undefined }));
     try {
-      const decided = await this.#attempt(batch, log);
-      await this.#record(batch, decided, log);
+      const decisions = [...expired, ...(live.length > 0 ? await this.#attempt(batch.message, live, giveUpAt, log) : [])];
+      if (live.length === 0) this.#pause.probeSkipped();
+      else this.#noteAccountState(decisions, log);
+      await this.#record(batch.message, decisions, log);
     } catch (error) {
-      // The outcome could not be recorded: the lease runs out and the jobs are sent again then.
+      // Nothing could be recorded: the lease runs out and the jobs are tried again then.
       log.error({ err: error }, 'dispatch: could not record the gateway outcome; the SMS will be retried when its lease ends');
     }
   }
 
   /**
-   * Sends to the primary endpoint, and to the next one at once for the numbers whose outcome says
-   * the request never reached a working host. Returns each number's final classification.
+   * Sends to the best endpoint, and at once to the next for the numbers whose outcome says the
+   * request never reached a working host. Returns one decision per number.
    */
-  async #attempt(batch: SmsBatch, log: Logger): Promise<Map<ClaimedSms, Classified>> {
-    const { gateway } = this.#options;
-    const decided = new Map<ClaimedSms, Classified>();
-    let pending: readonly ClaimedSms[] = batch.sms;
-    for (let endpoint = 0; endpoint < gateway.endpoints.length && pending.length > 0; endpoint += 1) {
+  async #attempt(message: StoredMessage, sms: readonly ClaimedSms[], giveUpAt: number, log: Logger): Promise<Decision[]> {
+    const decisions: Decision[] = [];
+    const order = this.#breaker.order(this.#clock());
+    let pending = sms;
+    for (const [position, endpoint] of order.entries()) {
       const started = this.#clock();
-      const result = await gateway.send(toSubmission(batch.message, pending), endpoint);
-      logResult(log, result, pending, endpoint, this.#clock() - started);
+      const result = await this.#options.gateway.send(toSubmission(message, pending, giveUpAt), endpoint);
+      logResult(log, result, pending.length, endpoint, this.#clock() - started);
+      const hasNext = position < order.length - 1;
       const failOver: ClaimedSms[] = [];
-      for (const sms of pending) {
-        const classified = classifyRecipient(result, sms.number);
-        decided.set(sms, classified);
-        if (classified.action === 'failover') failOver.push(sms);
+      let hostFailed = false;
+      for (const entry of pending) {
+        const classified = classifyRecipient(result, entry.number);
+        hostFailed ||= classified.action === 'failover';
+        if (classified.action === 'failover' && hasNext) failOver.push(entry);
+        else decisions.push({ sms: entry, classified, endpoint });
       }
+      if (hostFailed) this.#breaker.markFailed(endpoint, this.#clock());
+      else if (result.kind === 'answered') this.#breaker.markWorking(endpoint);
       pending = failOver;
+      if (pending.length === 0) break;
     }
-    return decided;
+    return decisions;
   }
 
-  async #record(batch: SmsBatch, decided: ReadonlyMap<ClaimedSms, Classified>, log: Logger): Promise<void> {
-    const { store, bounce, onMailQueued } = this.#options;
-    const now = this.#clock();
-    const outcomes: SmsOutcome[] = [];
-    const failures: FailedRecipient[] = [];
-    for (const [sms, classified] of decided) {
-      const outcome = this.#decide(batch.message, sms, classified, now);
-      outcomes.push(outcome);
-      if (outcome.kind === 'failed' || outcome.kind === 'expired') {
-        failures.push({ ...sms, category: classified.category, reason: classified.reason, code: classified.code, expired: outcome.kind === 'expired' });
-        log.warn({ to: maskNumber(sms.number), code: classified.code, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
-      } else if (outcome.kind === 'retry') {
-        log.info(
-          { to: maskNumber(sms.number), code: classified.code, action: classified.action, retryInMs: outcome.nextAttemptAt - now },
-          `dispatch: SMS deferred: ${classified.reason}`,
+  /** An account refusal pauses sending (alerting once); any other answer ends a pause. */
+  #noteAccountState(decisions: readonly Decision[], log: Logger): void {
+    const refusal = decisions.find((decision) => decision.classified.action === 'pause');
+    if (refusal) {
+      const starts = this.#pause.refused(`${refusal.classified.code}: ${refusal.classified.reason}`, this.#clock());
+      if (starts) {
+        log.error(
+          { alert: 'gateway-account', code: refusal.classified.code, probeEveryMs: this.#options.pauseProbeIntervalMs },
+          `dispatch: sending paused, the gateway refuses the account (${refusal.classified.code}); the queue is kept and probed`,
         );
       }
+      return;
     }
-    const bounceMail = failures.length > 0 ? await bounce(batch.message, failures) : undefined;
-    await store.recordSmsOutcomes(outcomes, bounceMail ? [bounceMail] : []);
-    if (bounceMail) onMailQueued();
+    const ended = this.#pause.answered();
+    if (ended) {
+      log.warn({ pausedMs: this.#clock() - ended.since, reason: ended.reason }, 'dispatch: the gateway accepts the account again; sending resumed');
+    }
   }
 
-  #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number): SmsOutcome {
-    const { retryMinDelayMs, retryMaxDelayMs, maxAgeMs } = this.#options;
-    switch (classified.action) {
-      case 'sent':
-        return { smsId: sms.id, kind: 'sent', providerId: classified.providerId ?? '' };
-      case 'fail':
-        return { smsId: sms.id, kind: 'failed', error: `${classified.code}: ${classified.reason}` };
-      default: {
-        const wait =
-          classified.action === 'delay' && classified.waitSeconds !== undefined
-            ? providerDelayMs(classified.waitSeconds)
-            : retryDelay(sms.attempts + 1, retryMinDelayMs, retryMaxDelayMs);
-        const note = classified.action === 'ambiguous' ? ' (possible duplicate)' : '';
-        if (now + wait > message.receivedAt + maxAgeMs) {
-          return { smsId: sms.id, kind: 'expired', error: `${classified.code}: ${classified.reason}; gave up after the maximum age` };
-        }
-        return { smsId: sms.id, kind: 'retry', nextAttemptAt: now + wait, error: `${classified.code}: ${classified.reason}${note}`, attempted: true };
+  async #record(message: StoredMessage, decisions: readonly Decision[], log: Logger): Promise<void> {
+    const { store, onMailQueued, report, retry, delayNoticeMs } = this.#options;
+    const now = this.#clock();
+    const outcomes: SmsOutcome[] = [];
+    const reported: Record<ReportKind, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
+    for (const { sms, classified, endpoint } of decisions) {
+      const outcome = this.#decide(message, sms, classified, now, endpoint);
+      outcomes.push(outcome);
+      const recipient: ReportedRecipient = { ...sms, category: classified.category, reason: classified.reason, code: classified.code };
+      const to = maskNumber(sms.number);
+      if (outcome.kind === 'sent') {
+        reported.relayed.push(recipient);
+      } else if (outcome.kind === 'retry') {
+        if (now - message.receivedAt >= delayNoticeMs) reported.delayed.push(recipient);
+        log.info({ to, code: classified.code, action: classified.action, retryInMs: outcome.nextAttemptAt - now }, `dispatch: SMS deferred: ${classified.reason}`);
+      } else {
+        reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...EXPIRED } : recipient);
+        log.warn({ to, code: classified.code, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
       }
     }
+    const mail: NewOutgoingMail[] = [];
+    for (const kind of ['failed', 'delayed', 'relayed'] as const) {
+      if (reported[kind].length === 0) continue;
+      const built = await report(kind, message, reported[kind], kind === 'delayed' ? deadline(message.receivedAt, retry) : undefined);
+      if (built) mail.push(built);
+    }
+    await store.recordSmsOutcomes(outcomes, mail);
+    if (mail.length > 0) onMailQueued();
+  }
+
+  #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number, endpoint: number | undefined): SmsOutcome {
+    const { retry, random, gateway } = this.#options;
+    if (endpoint === undefined) return { smsId: sms.id, kind: 'expired', error: classified.reason };
+    if (classified.action === 'sent') {
+      const via = gateway.endpoints.length > 1 ? `via ${gateway.endpoints[endpoint]}` : undefined;
+      return { smsId: sms.id, kind: 'sent', providerId: classified.providerId ?? '', ...(via ? { note: via } : {}) };
+    }
+    const error = `${classified.code}: ${classified.reason}`;
+    if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error };
+    const step = nextStep({ attempts: sms.attempts + 1, receivedAt: message.receivedAt, now, waitMs: this.#waitFor(classified) }, retry, random);
+    if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age` };
+    return {
+      smsId: sms.id,
+      kind: 'retry',
+      nextAttemptAt: step.at,
+      error,
+      // A pause is not this SMS's failure: its backoff does not grow while the account is refused.
+      attempted: classified.action !== 'pause',
+      possibleDuplicate: classified.action === 'ambiguous',
+    };
+  }
+
+  /** A wait the provider or the pause decides; undefined means the backoff schedule. */
+  #waitFor(classified: Classified): number | undefined {
+    if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds);
+    if (classified.action === 'pause') return this.#options.pauseProbeIntervalMs;
+    return undefined;
   }
 }
 
-function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[]): SmsSubmission {
+function expiredOutcome(sms: ClaimedSms): Classified {
+  return {
+    action: 'fail',
+    ...EXPIRED,
+    reason: `the relay could not send it before it was too old to be useful${sms.attempts > 0 ? ` (${sms.attempts} attempts)` : ''}`,
+  };
+}
+
+function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expiresAt: number): SmsSubmission {
   return {
     messageId: message.id,
     recipients: sms.map((entry) => entry.number),
@@ -153,10 +243,11 @@ function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[]): SmsSu
     maxParts: message.maxParts,
     senderId: message.senderId,
     userContext: message.userContext,
+    expiresAt,
   };
 }
 
-function logResult(log: Logger, result: SubmissionResult, sms: readonly ClaimedSms[], endpoint: number, ms: number): void {
-  const summary = result.kind === 'answered' ? `${result.results.filter((entry) => entry.status === 'accepted').length}/${sms.length} accepted` : result.code;
-  log.info({ endpoint, numbers: sms.length, result: result.kind, summary, ms }, 'dispatch: gateway answered');
+function logResult(log: Logger, result: SubmissionResult, numbers: number, endpoint: number, ms: number): void {
+  const summary = result.kind === 'answered' ? `${result.results.filter((entry) => entry.status === 'accepted').length}/${numbers} accepted` : result.code;
+  log.info({ endpoint, numbers, result: result.kind, summary, ms }, 'dispatch: gateway answered');
 }

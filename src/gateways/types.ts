@@ -21,6 +21,11 @@ export interface SmsSubmission {
   readonly senderId?: string | undefined;
   /** Opaque reply-tracking value the provider echoes with replies. */
   readonly userContext?: string | undefined;
+  /**
+   * When the relay gives the SMS up (ms since the epoch). Providers with a validity period send the
+   * remaining lifetime, so a network does not deliver an alert after its sender was told it failed.
+   */
+  readonly expiresAt?: number | undefined;
 }
 
 /**

@@ -3,122 +3,140 @@ import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import type { NewOutgoingMail, NewRecipient, StoredMessage } from '../store/types.ts';
 import type { Templates } from './templates.ts';
 
-/** RFC 3463 status for each reason an SMS finally failed. */
-const STATUS_BY_CATEGORY: Readonly<Record<string, string>> = {
-  'invalid-number': '5.1.1',
-  refused: '5.6.0',
-  expired: '4.4.7',
-};
-const DEFAULT_FAILURE_STATUS = '5.0.0';
+/**
+ * The three delivery status notifications (RFC 3464) the relay sends its senders: an SMS failed for
+ * good, is still waiting, or was handed to the SMS network (RFC 3461 "relayed": the gateway does not
+ * report further in DSN terms; handset delivery reports come separately).
+ */
+export type ReportKind = 'failed' | 'delayed' | 'relayed';
 
-export interface FailedRecipient extends NewRecipient {
+interface ReportStyle {
+  /** RFC 3461 NOTIFY value that asks for this report; reports the sender did not forbid go out too when marked. */
+  readonly notify: 'FAILURE' | 'DELAY' | 'SUCCESS';
+  /** Sent when the client gave no NOTIFY at all (RFC 3461 §4.1 leaves it to the MTA: failures and delays, as MTAs do). */
+  readonly byDefault: boolean;
+  readonly subject: string;
+  readonly template: string;
+  readonly action: string;
+}
+
+const STYLES: Readonly<Record<ReportKind, ReportStyle>> = {
+  failed: { notify: 'FAILURE', byDefault: true, subject: 'Undelivered SMS', template: 'bounce.txt', action: 'failed' },
+  delayed: { notify: 'DELAY', byDefault: true, subject: 'Delayed SMS', template: 'delay.txt', action: 'delayed' },
+  relayed: { notify: 'SUCCESS', byDefault: false, subject: 'SMS sent', template: 'relayed.txt', action: 'relayed' },
+};
+
+/** RFC 3463 status per kind and outcome category. */
+const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { default: string }>> = {
+  failed: { 'invalid-number': '5.1.1', refused: '5.6.0', expired: '4.4.7', default: '5.0.0' },
+  delayed: { unreachable: '4.4.1', 'no-answer': '4.4.2', busy: '4.4.5', account: '4.3.0', default: '4.4.0' },
+  relayed: { default: '2.0.0' },
+};
+
+export interface ReportedRecipient extends NewRecipient {
+  /** Outcome category from the outcome table (`invalid-number`, `unreachable`…) or `expired`. */
   readonly category: string;
-  /** Plain words: why this number got nothing. */
+  /** Plain words: what happened to this number. */
   readonly reason: string;
   /** The provider's code, for Diagnostic-Code. */
   readonly code: string;
-  readonly expired: boolean;
 }
 
-export interface BounceOptions {
+export interface ReportOptions {
   /** The relay's own address (From of the report). */
   readonly from: string;
   /** Host name for Reporting-MTA and Message-IDs. */
   readonly reportingHost: string;
   readonly templates: Templates;
-  /** Told when templates/bounce.txt.eta fails to render (the built-in text is used instead). */
+  /** Told when a template fails to render (a built-in text is used instead). */
   readonly onTemplateError?: (error: unknown) => void;
 }
 
 /**
- * RFC 3464 delivery status notifications for SMS that failed for good: a human part from
- * templates/bounce.txt.eta, the machine part (one block per number) and the original headers.
- * Returns undefined when no report may be sent: the null sender (RFC 5321 §4.5.5, a bounce must
- * never cause a bounce) and recipients whose RFC 3461 NOTIFY excludes FAILURE.
+ * Builds the report, or undefined when none may be sent: never to the null sender (RFC 5321 §4.5.5:
+ * a report must not cause a report), and only for recipients whose NOTIFY asks for this kind.
+ * A delay report carries a once-key: one per mail, however many batches its numbers went in.
  */
-export async function buildBounce(
+export async function buildReport(
+  kind: ReportKind,
   message: StoredMessage,
-  failures: readonly FailedRecipient[],
-  options: BounceOptions,
+  recipients: readonly ReportedRecipient[],
+  options: ReportOptions & { readonly retryUntil?: number },
 ): Promise<NewOutgoingMail | undefined> {
+  const style = STYLES[kind];
   if (message.envelopeFrom === '') return undefined;
-  const reported = failures.filter((failure) => wantsFailureReport(failure.notify));
+  const reported = recipients.filter((recipient) => wants(style, recipient.notify));
   if (reported.length === 0) return undefined;
 
   const now = new Date();
-  const root = new MimeNode('multipart/report; report-type=delivery-status', {
-    hostname: options.reportingHost,
-    newline: 'windows',
-  });
+  const root = new MimeNode('multipart/report; report-type=delivery-status', { hostname: options.reportingHost, newline: 'windows' });
   root.setHeader({
     From: `Mail Delivery System <${options.from}>`,
     To: message.envelopeFrom,
-    Subject: `Undelivered SMS${message.subject ? `: ${message.subject}` : ''}`,
+    Subject: `${style.subject}${message.subject ? `: ${message.subject}` : ''}`,
     Date: now,
     // RFC 3834: a report is an automatic response; mail robots must not answer it.
     'Auto-Submitted': 'auto-replied',
   });
-  if (message.messageIdHeader) {
-    root.setHeader({ 'In-Reply-To': message.messageIdHeader, References: message.messageIdHeader });
-  }
+  if (message.messageIdHeader) root.setHeader({ 'In-Reply-To': message.messageIdHeader, References: message.messageIdHeader });
 
-  const recipients = reported.map((failure) => ({
-    ...failure,
-    address: finalRecipient(failure),
-    number: formatNumber(failure.number),
-  }));
-  root.createChild('text/plain; charset=utf-8').setContent(humanPart(message, recipients, options));
-  root.createChild('message/delivery-status').setContent(deliveryStatus(message, recipients, options.reportingHost, now));
+  const shown = reported.map((recipient) => ({ ...recipient, address: finalRecipient(recipient), number: formatNumber(recipient.number) }));
+  root.createChild('text/plain; charset=utf-8').setContent(humanPart(style, message, shown, options));
+  root.createChild('message/delivery-status').setContent(deliveryStatus(kind, message, shown, options.reportingHost, now, options.retryUntil));
   root.createChild('text/rfc822-headers').setContent(message.headers);
 
   return {
-    kind: 'bounce',
+    kind: kind === 'failed' ? 'bounce' : 'notice',
     messageId: message.id,
     envelopeFrom: '',
     recipients: [message.envelopeFrom],
     raw: await root.build(),
+    ...(kind === 'delayed' ? { onceKey: `delay:${message.id}` } : {}),
   };
 }
 
+/** RFC 3461 §4.1: NEVER means nothing; a NOTIFY list means exactly those; none means the MTA default. */
+function wants(style: ReportStyle, notify: readonly string[] | undefined): boolean {
+  return notify === undefined ? style.byDefault : notify.includes(style.notify);
+}
+
+function finalRecipient(recipient: ReportedRecipient): string {
+  const domain = recipient.rcpt.slice(recipient.rcpt.lastIndexOf('@') + 1);
+  return `${toInternationalDigits(recipient.number)}@${domain}`;
+}
+
 /**
- * The human-readable part from templates/bounce.txt.eta. An operator's broken template must not keep
- * the report from going out (nor block recording the SMS outcomes): it falls back to a plain text.
+ * The human-readable part from templates/. An operator's broken template must not keep the report
+ * from going out (nor block recording the SMS outcomes): it falls back to a plain text.
  */
 function humanPart(
+  style: ReportStyle,
   message: StoredMessage,
-  recipients: ReadonlyArray<FailedRecipient & { address: string }>,
-  options: BounceOptions,
+  recipients: ReadonlyArray<ReportedRecipient & { address: string }>,
+  options: ReportOptions & { readonly retryUntil?: number },
 ): string {
   try {
-    return options.templates.render('bounce.txt', {
+    return options.templates.render(style.template, {
       reportingHost: options.reportingHost,
       subject: message.subject,
       receivedAt: rfc5322Date(new Date(message.receivedAt)),
-      failures: recipients,
+      retryUntil: options.retryUntil === undefined ? undefined : rfc5322Date(new Date(options.retryUntil)),
+      recipients,
     });
   } catch (error) {
     options.onTemplateError?.(error);
-    const lines = recipients.map((failure) => `  ${failure.number}: ${failure.reason}.`);
-    return `Your mail could not be sent as a text message to:\n\n${lines.join('\n')}\n`;
+    const lines = recipients.map((recipient) => `  ${recipient.number}: ${recipient.reason}.`);
+    return `${style.subject}${message.subject ? `: ${message.subject}` : ''}\n\n${lines.join('\n')}\n`;
   }
 }
 
-/** RFC 3461 §4.1: no NOTIFY means failures only; NEVER means nothing; otherwise only what is listed. */
-function wantsFailureReport(notify: readonly string[] | undefined): boolean {
-  if (notify === undefined) return true;
-  return notify.includes('FAILURE');
-}
-
-function finalRecipient(failure: FailedRecipient): string {
-  const domain = failure.rcpt.slice(failure.rcpt.lastIndexOf('@') + 1);
-  return `${toInternationalDigits(failure.number)}@${domain}`;
-}
-
 function deliveryStatus(
+  kind: ReportKind,
   message: StoredMessage,
-  recipients: ReadonlyArray<FailedRecipient & { address: string }>,
+  recipients: ReadonlyArray<ReportedRecipient & { address: string }>,
   reportingHost: string,
   now: Date,
+  retryUntil: number | undefined,
 ): string {
   const perMessage = [
     `Reporting-MTA: dns; ${reportingHost}`,
@@ -126,17 +144,25 @@ function deliveryStatus(
     `X-SMSRelay-Message-Id: ${message.id}`,
     `Arrival-Date: ${rfc5322Date(new Date(message.receivedAt))}`,
   ];
-  const perRecipient = recipients.map((failure) =>
+  const statuses = STATUS[kind];
+  const perRecipient = recipients.map((recipient) =>
     [
-      ...(failure.orcpt ? [`Original-Recipient: ${failure.orcpt}`] : failure.rcpt !== failure.address ? [`Original-Recipient: rfc822; ${failure.rcpt}`] : []),
-      `Final-Recipient: rfc822; ${failure.address}`,
-      'Action: failed',
-      `Status: ${failure.expired ? STATUS_BY_CATEGORY.expired : (STATUS_BY_CATEGORY[failure.category] ?? DEFAULT_FAILURE_STATUS)}`,
-      `Diagnostic-Code: X-SMS; ${failure.code} (${failure.reason})`,
+      ...originalRecipient(recipient),
+      `Final-Recipient: rfc822; ${recipient.address}`,
+      `Action: ${STYLES[kind].action}`,
+      `Status: ${statuses[recipient.category] ?? statuses.default}`,
+      `Diagnostic-Code: X-SMS; ${recipient.code} (${recipient.reason})`,
       `Last-Attempt-Date: ${rfc5322Date(now)}`,
+      ...(retryUntil === undefined ? [] : [`Will-Retry-Until: ${rfc5322Date(new Date(retryUntil))}`]),
     ].join('\r\n'),
   );
-  return [perMessage.join('\r\n'), ...perRecipient].join('\r\n\r\n') + '\r\n';
+  return `${[perMessage.join('\r\n'), ...perRecipient].join('\r\n\r\n')}\r\n`;
+}
+
+/** RFC 3461 ORCPT when the client gave one; else the RCPT address when it differs (a list). */
+function originalRecipient(recipient: ReportedRecipient & { address: string }): string[] {
+  if (recipient.orcpt) return [`Original-Recipient: ${recipient.orcpt}`];
+  return recipient.rcpt === recipient.address ? [] : [`Original-Recipient: rfc822; ${recipient.rcpt}`];
 }
 
 /** RFC 5322 date-time with a numeric zone. */

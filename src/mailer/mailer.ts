@@ -1,4 +1,4 @@
-import { retryDelay } from '../dispatch/backoff.ts';
+import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { ClaimedMail, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';

@@ -10,6 +10,7 @@ import { analyseText } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { applySmtpServerPatches } from './patches.ts';
 import { resolveRecipient } from './recipients.ts';
+import { resubmissionFingerprint } from './resubmission.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
@@ -102,7 +103,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
           const id = uuidv7();
           const recipients = toRecipients(recipientsOf.get(session.envelope));
           const mail = await buildMail(id, raw, session, recipients, config, clock());
-          await store.acceptMail(mail);
+          const { duplicateOf } = await store.acceptMail(mail);
           logger.info(
             {
               msgId: id,
@@ -112,11 +113,12 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
               parts: mail.sms.parts,
               bytes: raw.length,
               ms: clock() - started,
+              ...(duplicateOf ? { resubmissionOf: duplicateOf } : {}),
             },
-            'smtp: mail accepted',
+            duplicateOf ? 'smtp: mail accepted again (resubmission): not sent twice' : 'smtp: mail accepted',
           );
           onAccepted();
-          callback(null, `Ok: queued as ${id}`);
+          callback(null, duplicateOf ? `Ok: queued as ${id} (the same mail as ${duplicateOf}: sent once)` : `Ok: queued as ${id}`);
         })
         .catch((error: unknown) => {
           const level = error instanceof RelayError && error.code !== 'STORE_UNAVAILABLE' && error.code !== 'INTERNAL' ? 'info' : 'error';
@@ -178,7 +180,13 @@ async function buildMail(
     },
     dsn: { ret: dsn?.ret === 'FULL' || dsn?.ret === 'HDRS' ? dsn.ret : undefined, envid: dsn?.envid ?? undefined },
     recipients,
+    resubmission: resubmissionOf(request.messageIdHeader, recipients, sms.text, now, config),
   };
+}
+
+function resubmissionOf(messageIdHeader: string | undefined, recipients: readonly NewRecipient[], text: string, now: number, config: Config) {
+  const fingerprint = resubmissionFingerprint(messageIdHeader, recipients.map((recipient) => recipient.number), text);
+  return fingerprint ? { fingerprint, since: now - config.delivery.resubmissionWindow } : undefined;
 }
 
 /** One recipient per distinct number; the first RCPT that named a number is the one reported. */

@@ -76,6 +76,17 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX events_message ON events (message_id, id);
   `,
+  // 2: delivery semantics. A mail's fingerprint (Message-ID, numbers, text) recognises a client's
+  // resubmission after a lost 250; requests that may have reached the gateway twice are counted;
+  // a once-key keeps a report such as the delay notice to one per mail however many batches ask.
+  `
+  ALTER TABLE messages ADD COLUMN fingerprint TEXT;
+  ALTER TABLE messages ADD COLUMN duplicate_of TEXT REFERENCES messages (id);
+  CREATE INDEX messages_fingerprint ON messages (fingerprint, received_at) WHERE fingerprint IS NOT NULL;
+  ALTER TABLE outbound ADD COLUMN possible_duplicates INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE mail_out ADD COLUMN once_key TEXT;
+  CREATE UNIQUE INDEX mail_out_once ON mail_out (once_key) WHERE once_key IS NOT NULL;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

@@ -14,6 +14,7 @@ import type {
   NewOutgoingMail,
   SmsBatch,
   SmsOutcome,
+  SmsState,
   Store,
   StoredEvent,
   StoredMessage,
@@ -98,9 +99,12 @@ export class SqliteStore implements Store {
     }
   }
 
-  acceptMail(mail: NewMail): Promise<void> {
+  acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
+      const original = mail.resubmission
+        ? (sql.findResubmitted.get(mail.resubmission.fingerprint, mail.resubmission.since) as { id: string } | undefined)
+        : undefined;
       sql.insertMessage.run({
         id: mail.id,
         received_at: mail.receivedAt,
@@ -118,7 +122,14 @@ export class SqliteStore implements Store {
         user_context: mail.sms.userContext ?? null,
         dsn_ret: mail.dsn.ret ?? null,
         dsn_envid: mail.dsn.envid ?? null,
+        fingerprint: mail.resubmission?.fingerprint ?? null,
+        duplicate_of: original?.id ?? null,
       });
+      if (original) {
+        sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
+        sql.insertEvent.run(mail.receivedAt, original.id, null, 'resubmitted', `the client sent it again as ${mail.id}`);
+        return { duplicateOf: original.id };
+      }
       for (const recipient of mail.recipients) {
         const { lastInsertRowid } = sql.insertSms.run({
           message_id: mail.id,
@@ -130,6 +141,7 @@ export class SqliteStore implements Store {
         });
         sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, 'accepted', `${recipient.rcpt} -> ${recipient.number}`);
       }
+      return { duplicateOf: undefined };
     });
   }
 
@@ -157,7 +169,7 @@ export class SqliteStore implements Store {
             sql.insertEventForSms.run(now, 'sent', outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`, outcome.smsId);
             break;
           case 'retry':
-            sql.smsRetry.run(outcome.nextAttemptAt, outcome.error, outcome.attempted ? 1 : 0, now, outcome.smsId);
+            sql.smsRetry.run(outcome.nextAttemptAt, outcome.error, outcome.attempted ? 1 : 0, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
             sql.insertEventForSms.run(now, 'deferred', outcome.error, outcome.smsId);
             break;
           case 'failed':
@@ -227,6 +239,26 @@ export class SqliteStore implements Store {
     }));
   }
 
+  async smsOf(messageId: string): Promise<SmsState[]> {
+    return this.#read(() =>
+      (this.#sql.smsOf.all(messageId) as Array<{
+        number: string;
+        status: SmsState['status'];
+        attempts: number;
+        possible_duplicates: number;
+        provider_id: string | null;
+        last_error: string | null;
+      }>).map((row) => ({
+        number: row.number,
+        status: row.status,
+        attempts: row.attempts,
+        possibleDuplicates: row.possible_duplicates,
+        providerId: row.provider_id ?? undefined,
+        lastError: row.last_error ?? undefined,
+      })),
+    );
+  }
+
   async ping(): Promise<void> {
     this.#read(() => this.#sql.ping.get());
   }
@@ -246,14 +278,16 @@ export class SqliteStore implements Store {
 
   #insertMail(mail: readonly NewOutgoingMail[], now: number): void {
     for (const item of mail) {
-      const { lastInsertRowid } = this.#sql.insertMail.run({
+      const { lastInsertRowid, changes } = this.#sql.insertMail.run({
         created_at: now,
         kind: item.kind,
         message_id: item.messageId ?? null,
         envelope_from: item.envelopeFrom,
         recipients: JSON.stringify(item.recipients),
         raw: item.raw,
+        once_key: item.onceKey ?? null,
       });
+      if (changes === 0) continue;
       this.#sql.insertEvent.run(now, item.messageId ?? null, null, `${item.kind} queued`, `mail ${lastInsertRowid} to ${item.recipients.join(', ')}`);
     }
   }
@@ -355,9 +389,13 @@ function prepareStatements(db: Database) {
   return {
     insertMessage: db.prepare(`
       INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
-        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid)
+        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of)
       VALUES (@id, @received_at, @envelope_from, @client_address, @client_helo, @message_id_header, @subject,
-        @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid)`),
+        @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid, @fingerprint,
+        @duplicate_of)`),
+    findResubmitted: db.prepare(`
+      SELECT id FROM messages WHERE fingerprint = ? AND received_at >= ? AND duplicate_of IS NULL
+      ORDER BY received_at DESC LIMIT 1`),
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
       VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @now, @now)`),
@@ -378,21 +416,25 @@ function prepareStatements(db: Database) {
       UPDATE outbound SET status = 'sent', provider_id = ?, attempts = attempts + 1, lease_owner = NULL,
         last_error = NULL, updated_at = ? WHERE id = ?`),
     smsRetry: db.prepare(`
-      UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
-        updated_at = ? WHERE id = ?`),
+      UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
+        possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),
     smsFinal: db.prepare(`
       UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),
     leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL'),
     releaseSms: db.prepare(`
-      UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?)
+      UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),
+        possible_duplicates = possible_duplicates + 1
       WHERE lease_owner IS NOT NULL`),
     releaseMail: db.prepare(`
       UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?)
       WHERE lease_owner IS NOT NULL`),
     insertMail: db.prepare(`
-      INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at)
-      VALUES (@created_at, @kind, @message_id, @envelope_from, @recipients, @raw, 'queued', @created_at, @created_at)`),
+      INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at,
+        once_key)
+      VALUES (@created_at, @kind, @message_id, @envelope_from, @recipients, @raw, 'queued', @created_at, @created_at,
+        @once_key)
+      ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING`),
     dueMail: db.prepare(`
       SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
       WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
@@ -405,6 +447,9 @@ function prepareStatements(db: Database) {
       UPDATE mail_out SET status = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),
     ping: db.prepare('SELECT 1'),
+    smsOf: db.prepare(
+      'SELECT number, status, attempts, possible_duplicates, provider_id, last_error FROM outbound WHERE message_id = ? ORDER BY id',
+    ),
     eventsOf: db.prepare('SELECT at, kind, sms_id, detail FROM events WHERE message_id = ? ORDER BY id'),
   };
 }

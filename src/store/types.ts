@@ -6,8 +6,12 @@ import type { SmsEncoding } from '../gateways/types.ts';
  * the same interface. Writes resolve only after their transaction is durable.
  */
 export interface Store {
-  /** Commits a mail and one SMS job per distinct number atomically; resolve = safe to answer 250. */
-  acceptMail(mail: NewMail): Promise<void>;
+  /**
+   * Commits a mail and one SMS job per distinct number atomically; resolve = safe to answer 250.
+   * A resubmission (same fingerprint since `mail.resubmission.since`) is recorded without SMS jobs,
+   * and the original's id is returned: the client gets its 250, the phone gets one SMS.
+   */
+  acceptMail(mail: NewMail): Promise<{ readonly duplicateOf: string | undefined }>;
 
   /**
    * Leases due SMS jobs to `owner` until `leaseUntil`: at most `maxBatches` batches, each the numbers
@@ -36,6 +40,8 @@ export interface Store {
   ping(): Promise<void>;
   /** History of a message, oldest first. */
   events(messageId: string): Promise<StoredEvent[]>;
+  /** Where each number of a message stands. */
+  smsOf(messageId: string): Promise<SmsState[]>;
   close(): Promise<void>;
 }
 
@@ -52,6 +58,8 @@ export interface NewMail {
   readonly sms: OutboundSms;
   readonly dsn: { readonly ret: 'FULL' | 'HDRS' | undefined; readonly envid: string | undefined };
   readonly recipients: readonly NewRecipient[];
+  /** Set when the mail can be recognised if its client sends it again (it has a Message-ID). */
+  readonly resubmission: { readonly fingerprint: string; readonly since: number } | undefined;
 }
 
 export interface OutboundSms {
@@ -110,13 +118,17 @@ export interface SmsBatch {
 
 export type SmsOutcome =
   | { readonly smsId: number; readonly kind: 'sent'; readonly providerId: string; readonly note?: string }
-  /** Back to the queue; `attempted` says whether the gateway was really tried (counts towards backoff). */
+  /**
+   * Back to the queue. `attempted`: the gateway was really tried (counts towards backoff);
+   * `possibleDuplicate`: the request may have been processed although no answer came.
+   */
   | {
       readonly smsId: number;
       readonly kind: 'retry';
       readonly nextAttemptAt: number;
       readonly error: string;
       readonly attempted: boolean;
+      readonly possibleDuplicate?: boolean;
     }
   | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string };
 
@@ -128,6 +140,8 @@ export interface NewOutgoingMail {
   readonly envelopeFrom: string;
   readonly recipients: readonly string[];
   readonly raw: Buffer;
+  /** At most one mail per key is ever queued (e.g. one delay notice per message). */
+  readonly onceKey?: string;
 }
 
 export interface ClaimedMail extends NewOutgoingMail {
@@ -140,6 +154,16 @@ export type MailOutcome =
   | { readonly id: number; readonly kind: 'sent'; readonly response: string }
   | { readonly id: number; readonly kind: 'retry'; readonly nextAttemptAt: number; readonly error: string }
   | { readonly id: number; readonly kind: 'failed'; readonly error: string };
+
+export interface SmsState {
+  readonly number: string;
+  readonly status: 'queued' | 'sent' | 'failed' | 'expired';
+  readonly attempts: number;
+  /** Requests for this SMS that may have been processed without an answer (timeouts, crashes). */
+  readonly possibleDuplicates: number;
+  readonly providerId: string | undefined;
+  readonly lastError: string | undefined;
+}
 
 export interface StoredEvent {
   readonly at: number;

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { providerDelayMs, retryDelay } from '../../src/dispatch/backoff.ts';
 import { classify, classifyRecipient } from '../../src/dispatch/outcomes.ts';
 
 describe('outcome table', () => {
@@ -58,26 +57,5 @@ describe('outcome table', () => {
     });
     assert.equal(classifyRecipient(result, '+447700900124').action, 'fail');
     assert.equal(classifyRecipient(result, '+447700900125').action, 'ambiguous');
-  });
-});
-
-describe('backoff', () => {
-  test('doubles from the minimum, caps at the maximum, jitter between half and all of a step', () => {
-    const low = () => 0;
-    const high = () => 1;
-    assert.deepEqual(
-      [1, 2, 3, 4, 5, 10].map((attempt) => retryDelay(attempt, 5_000, 60_000, high)),
-      [5_000, 10_000, 20_000, 40_000, 60_000, 60_000],
-    );
-    assert.deepEqual(
-      [1, 2, 3].map((attempt) => retryDelay(attempt, 5_000, 60_000, low)),
-      [2_500, 5_000, 10_000],
-    );
-  });
-
-  test('DELAY:n is honoured up to 120 s; longer asks are probed again after 15 s (vendor SDK rule)', () => {
-    assert.equal(providerDelayMs(2), 2_000);
-    assert.equal(providerDelayMs(120), 120_000);
-    assert.equal(providerDelayMs(121), 15_000);
   });
 });

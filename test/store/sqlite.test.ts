@@ -31,6 +31,7 @@ function mail(numbers: readonly string[], overrides: Partial<NewMail> = {}): New
     sms: { text: `text ${sequence}`, encoding: 'gsm7', parts: 1, maxParts: 6, senderId: undefined, userContext: undefined },
     dsn: { ret: undefined, envid: undefined },
     recipients: numbers.map((number) => ({ number, rcpt: `${number.slice(1)}@sms.localhost`, notify: undefined, orcpt: undefined })),
+    resubmission: undefined,
     ...overrides,
   };
 }

@@ -1,0 +1,57 @@
+/**
+ * When a temporary failure is tried again, and when an SMS is given up. Pure functions of the time
+ * they are given, so the whole schedule is tested with a fake clock.
+ */
+
+export interface RetryPolicy {
+  /** Delay before the first retry; each further retry doubles it (with jitter). */
+  readonly minDelayMs: number;
+  /** Cap of one delay. */
+  readonly maxDelayMs: number;
+  /** Age at which an unsent SMS is bounced. */
+  readonly maxAgeMs: number;
+}
+
+/**
+ * Vendor SDK rule for `DELAY:n` (PROTOCOLS §1.1): wait n seconds, but a wait above 120 s is taken as
+ * 15 s — a provider asking for minutes is better probed again soon than trusted blindly.
+ */
+const MAX_HONOURED_DELAY_SECONDS = 120;
+const DELAY_FALLBACK_SECONDS = 15;
+
+/**
+ * Delay before retry number `attempt` (1 = the first retry): exponential from `minMs`, capped at
+ * `maxMs`, with "equal jitter" (between half and all of the step) so that a burst of failures does
+ * not come back as a burst.
+ */
+export function retryDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
+  const step = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(step / 2 + (random() * step) / 2);
+}
+
+export function providerDelayMs(seconds: number): number {
+  return (seconds > MAX_HONOURED_DELAY_SECONDS ? DELAY_FALLBACK_SECONDS : seconds) * 1000;
+}
+
+/** The moment an SMS received at `receivedAt` is given up. */
+export function deadline(receivedAt: number, policy: RetryPolicy): number {
+  return receivedAt + policy.maxAgeMs;
+}
+
+export type NextStep = { readonly kind: 'retry'; readonly at: number } | { readonly kind: 'expire' };
+
+/**
+ * After a temporary failure at `now` (the `attempts`-th attempt of an SMS): retry at the backoff
+ * time, or at `waitMs` when the provider or a pause decided the wait, never later than the deadline,
+ * so an SMS is given up at its maximum age exactly; at or past the deadline, give up now.
+ */
+export function nextStep(
+  input: { readonly attempts: number; readonly receivedAt: number; readonly now: number; readonly waitMs?: number },
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): NextStep {
+  const giveUpAt = deadline(input.receivedAt, policy);
+  if (input.now >= giveUpAt) return { kind: 'expire' };
+  const wait = input.waitMs ?? retryDelay(input.attempts, policy.minDelayMs, policy.maxDelayMs, random);
+  return { kind: 'retry', at: Math.min(input.now + wait, giveUpAt) };
+}

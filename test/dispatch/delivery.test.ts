@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import {
+  freePort,
+  gatewayYaml,
+  maildirMessages,
+  removeDir,
+  startSimulator,
+  startTestRelay,
+  type TestRelay,
+  waitFor,
+} from '../helpers/relay.ts';
+import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
+import { sleep } from '../helpers/wait.ts';
+
+/**
+ * Issue #3: what happens after the 250 when the gateway misbehaves. Real relay, real simulated
+ * gateways over HTTP, real SMTP; timings are kept short through the configuration.
+ */
+
+const dirs: string[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  dirs.forEach(removeDir);
+});
+
+async function simulator(options: Parameters<typeof startSimulator>[0] = {}) {
+  const started = await startSimulator(options);
+  cleanups.push(() => started.close());
+  return started;
+}
+
+async function relayWith(yaml: object): Promise<TestRelay> {
+  const relay = await startTestRelay(yaml);
+  dirs.push(relay.dir);
+  cleanups.push(() => relay.stop());
+  return relay;
+}
+
+const fast = { retryMinDelay: '100ms', retryMaxDelay: '400ms' };
+
+function reportsFor(relay: TestRelay, id: string): string[] {
+  return maildirMessages(relay.maildir).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
+}
+
+describe('delivery semantics', () => {
+  test('primary answers ERR:GATEWAY_ERROR → the backup gets the SMS at once', async () => {
+    const primary = await simulator();
+    const backup = await simulator();
+    primary.simulator.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR' });
+    const relay = await relayWith({ ...gatewayYaml(primary.url, { backupUrl: backup.url }), delivery: { retryMinDelay: '30s' } });
+    const started = Date.now();
+    queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900201@sms.localhost'], body: 'failover' })).data);
+    await backup.simulator.waitForMessages(1, 3_000);
+    assert.ok(Date.now() - started < 3_000, 'within seconds, not after a retry delay');
+    assert.equal(primary.simulator.requests, 1);
+    assert.equal(primary.simulator.received.length, 0);
+  });
+
+  test('primary refusing connections → backup; the primary is skipped for the recovery time, then preferred again', async () => {
+    const primaryPort = await freePort();
+    const backup = await simulator();
+    const relay = await relayWith({
+      ...gatewayYaml(`http://127.0.0.1:${primaryPort}`, { backupUrl: backup.url, failoverRecovery: '3s', connectTimeout: '1s' }),
+      delivery: { retryMinDelay: '30s' },
+    });
+    const port = relay.relay.smtpPort;
+    queuedId((await sendMail(port, { to: ['447700900211@sms.localhost'], body: 'one' })).data);
+    await backup.simulator.waitForMessages(1, 5_000);
+    const primary = await simulator({ port: primaryPort });
+    queuedId((await sendMail(port, { to: ['447700900212@sms.localhost'], body: 'two' })).data);
+    await backup.simulator.waitForMessages(2, 5_000);
+    assert.equal(primary.simulator.requests, 0, 'while the breaker is open the primary is not tried');
+    await sleep(3_100);
+    queuedId((await sendMail(port, { to: ['447700900213@sms.localhost'], body: 'three' })).data);
+    await primary.simulator.waitForMessages(1, 5_000);
+    assert.equal(primary.simulator.received[0]?.text, 'three');
+    assert.equal(backup.simulator.received.length, 2);
+  });
+
+  test('DELAY:2 is honoured: the same host is asked again after 2 s, not the backup, not the backoff', async () => {
+    const primary = await simulator();
+    const backup = await simulator();
+    primary.simulator.setBehaviour({ mode: 'delay', seconds: 2, times: 1 });
+    const relay = await relayWith({ ...gatewayYaml(primary.url, { backupUrl: backup.url }), delivery: { retryMinDelay: '60s' } });
+    const started = Date.now();
+    queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900221@sms.localhost'], body: 'busy' })).data);
+    await primary.simulator.waitForMessages(1, 6_000);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 1_900 && waited < 5_000, `waited ${waited} ms`);
+    assert.equal(primary.simulator.requests, 2);
+    assert.equal(backup.simulator.requests, 0);
+  });
+
+  test('a response timeout is no reason to fail over: retried later on the same host, counted as a possible duplicate', async () => {
+    const primary = await simulator();
+    const backup = await simulator();
+    primary.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    const relay = await relayWith({
+      ...gatewayYaml(primary.url, { backupUrl: backup.url, responseTimeout: '1s' }),
+      delivery: { retryMinDelay: '200ms', retryMaxDelay: '200ms' },
+    });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900231@sms.localhost'], body: 'slow' })).data);
+    const [state] = await waitFor('the SMS sent', async () => {
+      const sms = await relay.relay.store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    });
+    assert.equal(backup.simulator.requests, 0, 'never failed over');
+    assert.equal(primary.simulator.requests, 2);
+    assert.equal(primary.simulator.received.length, 2, 'the gateway did get it twice: the duplicate the legacy API cannot prevent');
+    assert.equal(state?.possibleDuplicates, 1);
+    assert.equal(state?.attempts, 2);
+  });
+
+  test('ERR:LOGIN_INVALID pauses sending (probing only) and resumes when the gateway accepts again, with no bounce', async () => {
+    const gateway = await simulator();
+    gateway.simulator.setBehaviour({ mode: 'error', code: 'LOGIN_INVALID' });
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, pauseProbeInterval: '500ms' } });
+    const ids: string[] = [];
+    for (const [index, to] of ['447700900241', '447700900242', '447700900243'].entries()) {
+      ids.push(queuedId((await sendMail(relay.relay.smtpPort, { to: [`${to}@sms.localhost`], body: `paused ${index}` })).data));
+    }
+    await waitFor('the pause', () => gateway.simulator.requests >= 1);
+    await sleep(300);
+    const atPause = gateway.simulator.requests;
+    await sleep(1_500);
+    const probes = gateway.simulator.requests - atPause;
+    assert.ok(probes >= 1 && probes <= 4, `one probe per 500 ms while paused, saw ${probes} requests in 1.5 s`);
+
+    gateway.simulator.setBehaviour({ mode: 'ok' });
+    await waitFor('all three sent', async () => {
+      const states = await Promise.all(ids.map((id) => relay.relay.store.smsOf(id)));
+      return states.every((sms) => sms[0]?.status === 'sent');
+    });
+    assert.equal(gateway.simulator.received.length, 3);
+    assert.deepEqual(maildirMessages(relay.maildir), [], 'an account problem bounces nothing');
+  });
+
+  test('an SMS still unsent at its maximum age is bounced (Status 4.4.7), not before', async () => {
+    const closed = await freePort();
+    const relay = await relayWith({ ...gatewayYaml(`http://127.0.0.1:${closed}`), delivery: { ...fast, maxAge: '1500ms' } });
+    const accepted = Date.now();
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900251@sms.localhost'], subject: 'Too late', body: 'expire' })).data);
+    const [bounce] = await waitFor('the bounce', () => {
+      const reports = reportsFor(relay, id);
+      return reports.length > 0 && reports;
+    });
+    assert.ok(Date.now() - accepted >= 1_400);
+    assert.match(bounce ?? '', /^Subject: Undelivered SMS: Too late\r$/m);
+    assert.match(bounce ?? '', /Action: failed/);
+    assert.match(bounce ?? '', /Status: 4\.4\.7/);
+    assert.match(bounce ?? '', /too old to be useful/);
+    assert.deepEqual((await relay.relay.store.smsOf(id)).map((sms) => sms.status), ['expired']);
+  });
+
+  test('one delay notice (Action: delayed) after the configured time, none when NOTIFY excludes DELAY', async () => {
+    const closed = await freePort();
+    const relay = await relayWith({ ...gatewayYaml(`http://127.0.0.1:${closed}`), delivery: { ...fast, delayNotice: '300ms', maxAge: '1h' } });
+    const port = relay.relay.smtpPort;
+    const noticed = queuedId((await sendMail(port, { to: ['447700900261@sms.localhost', '447700900262@sms.localhost'], body: 'late' })).data);
+    const silent = queuedId((await sendMail(port, { to: ['447700900263@sms.localhost'], rcptParams: 'NOTIFY=FAILURE', body: 'quiet' })).data);
+    const [notice] = await waitFor('the delay notice', () => {
+      const reports = reportsFor(relay, noticed);
+      return reports.length > 0 && reports;
+    });
+    assert.match(notice ?? '', /Action: delayed/);
+    assert.match(notice ?? '', /Will-Retry-Until: /);
+    assert.match(notice ?? '', /^Subject: Delayed SMS: test\r$/m);
+    await sleep(1_000);
+    assert.equal(reportsFor(relay, noticed).length, 1, 'once per mail');
+    assert.equal(reportsFor(relay, silent).length, 0);
+  });
+
+  test('NOTIFY=NEVER: no bounce; NOTIFY=SUCCESS: a "relayed" report when the gateway takes it', async () => {
+    const gateway = await simulator({ invalidNumbers: ['447700900999'] });
+    const relay = await relayWith(gatewayYaml(gateway.url));
+    const port = relay.relay.smtpPort;
+    const never = queuedId((await sendMail(port, { to: ['447700900999@sms.localhost'], rcptParams: 'NOTIFY=NEVER', body: 'never' })).data);
+    const told = queuedId((await sendMail(port, { to: ['447700900999@sms.localhost'], body: 'bounce me' })).data);
+    const success = queuedId((await sendMail(port, { to: ['447700900271@sms.localhost'], rcptParams: 'NOTIFY=SUCCESS,FAILURE', body: 'ok' })).data);
+    await waitFor('the bounce and the success report', () => reportsFor(relay, told).length === 1 && reportsFor(relay, success).length === 1);
+    assert.deepEqual(reportsFor(relay, never), []);
+    assert.equal((await relay.relay.store.smsOf(never))[0]?.status, 'failed');
+    const relayed = reportsFor(relay, success)[0] ?? '';
+    assert.match(relayed, /Action: relayed/);
+    assert.match(relayed, /Status: 2\.0\.0/);
+    assert.match(relayed, /^Subject: SMS sent: test\r$/m);
+  });
+
+  test('a mail its client sends again after a lost 250 is accepted again but sent once', async () => {
+    const gateway = await simulator();
+    const relay = await relayWith(gatewayYaml(gateway.url));
+    const raw = message({ to: ['447700900281@sms.localhost'], body: 'only once', headers: { 'Message-ID': '<resend-1@example.com>' } });
+    const replies: string[] = [];
+    for (let round = 0; round < 2; round += 1) {
+      const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+      await dialog.command('EHLO client.example.com');
+      await dialog.command('MAIL FROM:<alice@example.com>');
+      await dialog.command('RCPT TO:<447700900281@sms.localhost>');
+      const reply = await dialog.data(raw);
+      assert.equal(reply.code, 250);
+      replies.push(reply.text);
+      await dialog.close();
+    }
+    const first = queuedId({ code: 250, enhanced: undefined, text: replies[0] ?? '', lines: [] });
+    assert.match(replies[1] ?? '', new RegExp(`the same mail as ${first}: sent once`));
+    await gateway.simulator.waitForMessages(1);
+    // A different text under the same Message-ID is a different mail.
+    const changed = message({ to: ['447700900281@sms.localhost'], body: 'changed', headers: { 'Message-ID': '<resend-1@example.com>' } });
+    const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alice@example.com>');
+    await dialog.command('RCPT TO:<447700900281@sms.localhost>');
+    assert.equal((await dialog.data(changed)).code, 250);
+    await dialog.close();
+    await gateway.simulator.waitForMessages(2);
+    await sleep(300);
+    assert.deepEqual(
+      gateway.simulator.received.map((sms) => sms.text),
+      ['only once', 'changed'],
+    );
+  });
+});
