@@ -51,6 +51,7 @@ export interface Config {
   };
   readonly gateway: ParsedConfig['gateway'] & { readonly provider: Provider };
   readonly delivery: ParsedConfig['delivery'];
+  readonly text: ParsedConfig['text'];
   readonly mail: ParsedConfig['mail'] & { readonly from: string };
   readonly store: ParsedConfig['store'];
   /** Where the file settings came from, if any (for `config check` and messages). */
@@ -247,6 +248,7 @@ function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, 
       backupUrl: gateway.backupUrl ?? (gateway.url ? undefined : defaults?.backupUrl),
     },
     delivery: parsed.delivery,
+    text: parsed.text,
     mail: { ...parsed.mail, from: parsed.mail.from ?? `MAILER-DAEMON@${firstDomain}` },
     store: parsed.store,
     file,

@@ -85,6 +85,19 @@ const smtpUrl = z.string().refine((value) => {
   }
 }, 'expected smtp://host:port or smtps://host:port');
 
+const textPolicy = z.strictObject({
+  /** fallback: the subject only when the body is empty; prepend: subject line, then the body. */
+  subject: z.enum(['fallback', 'prepend', 'never']),
+  /** refuse: 554 stating length and limit; truncate: cut to the limit and end with "…". */
+  overLength: z.enum(['refuse', 'truncate']),
+});
+
+const senderPattern = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[^@\s]*@[^@\s]+$/, 'expected an address such as alerts@example.com or a domain such as @example.com');
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
@@ -115,6 +128,29 @@ export const configSchema = z.strictObject({
       maxParts: positiveInt.max(255, 'expected at most 255 parts').default(DEFAULT_MAX_PARTS),
       /** Distribution lists: `oncall@sms.example.com: ["+447700900123", …]`. */
       lists: z.record(z.string(), z.array(z.string()).min(1, 'a list needs at least one number')).default({}),
+      /**
+       * Local part that, on every SMS domain, takes the IntelliSoftware email interface's subject
+       * format `To:<number> From:<id> UserContext:<ctx>` (drop-in for systems set up for it); '' = off.
+       */
+      subjectAddress: z
+        .string()
+        .regex(/^[a-z0-9._-]*$/i, 'expected a mailbox name such as sendsms (letters, digits, ".", "_", "-")')
+        .toLowerCase()
+        .default('sendsms'),
+    })
+    .prefault({}),
+  text: z
+    .strictObject({
+      subject: textPolicy.shape.subject.default('fallback'),
+      overLength: textPolicy.shape.overLength.default('refuse'),
+      /** Line beginnings (besides the built-in ones) that open a legal disclaimer: it and all below go. */
+      disclaimers: z.array(z.string().trim().min(1)).default([]),
+      /** Text from one of these on is not sent. */
+      endMarkers: z.array(z.string().min(1)).default(['[EndOfMessage]']),
+      /** Text up to and including one of these is not sent. */
+      startMarkers: z.array(z.string().min(1)).default(['[StartOfMessage]']),
+      /** Per envelope sender (`alerts@example.com` or `@example.com`), the first that matches wins. */
+      senders: z.array(textPolicy.partial().extend({ match: z.array(senderPattern).min(1, 'expected at least one address or @domain') })).default([]),
     })
     .prefault({}),
   gateway: z

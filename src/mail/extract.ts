@@ -1,61 +1,93 @@
 import { type ParsedMail, simpleParser } from 'mailparser';
-import { RelayError } from '../errors.ts';
+import { htmlToText } from './html.ts';
+import {
+  headerParameters,
+  parseSubjectCommand,
+  type RelayParameters,
+  takeContextTag,
+  takeLeadingContextLine,
+  takeSubjectTokens,
+} from './parameters.ts';
+import { type StripRules, stripBody, tidy } from './strip.ts';
+
+/** Whether the subject becomes SMS text: only when the body is empty, always in front, or never. */
+export type SubjectUse = 'fallback' | 'prepend' | 'never';
+
+export interface TextRules extends StripRules {
+  readonly subject: SubjectUse;
+}
 
 /** What a mail asks the relay to send, before encoding. */
-export interface OutboundRequest {
+export interface OutboundRequest extends RelayParameters {
   readonly text: string;
   readonly subject: string | undefined;
   readonly messageIdHeader: string | undefined;
-  readonly userContext: string | undefined;
-  readonly senderId: string | undefined;
+  /** Numbers the subject names (a mail to the subject address), not yet normalised. */
+  readonly subjectNumbers: readonly string[];
 }
-
-/**
- * PROTOCOLS §1.7: the token syntax of providers' email interfaces is unknown beyond `Name:Value`;
- * values made of these characters survive every provider and every subject line unquoted.
- */
-const USER_CONTEXT = /^[A-Za-z0-9._-]{1,64}$/;
-/** GSM 03.40 originator: up to 11 alphanumerics (shown as a name) or up to 15 digits (a number). */
-const SENDER_ID = /^(?:[A-Za-z0-9 ]{1,11}|\+?[0-9]{1,15})$/;
 
 /** Mail parsing done once per mail; the parts the relay never needs are not produced. */
 export async function parseMail(raw: Buffer): Promise<ParsedMail> {
-  return simpleParser(raw, { skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
+  // skipHtmlToText: mailparser's own conversion would hide whether there was a text/plain part.
+  return simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
 }
 
 /**
- * The text a person meant to send and the relay parameters the mail carries. Text: the plain-text
- * body (mailparser derives it from HTML when there is none), else the subject; relay parameters come
- * from `UserContext`/`X-UserContext` and `X-SMS-From` headers.
+ * The text a person meant to send and the relay parameters the mail carries. `subjectCommand`: the
+ * mail went to the subject address, so its subject holds parameters only and its body is the text.
  */
-export function extractRequest(mail: ParsedMail): OutboundRequest {
-  const body = tidy(mail.text ?? '');
+export function extractRequest(mail: ParsedMail, rules: TextRules, subjectCommand: boolean): OutboundRequest {
   const subject = mail.subject?.trim() || undefined;
+  const fromHeaders = headerParameters((name) => {
+    const value = mail.headers.get(name);
+    return value === undefined ? undefined : String(value);
+  });
+
+  const leading = takeLeadingContextLine(chosenBody(mail));
+  const body = takeContextTag(stripBody(leading.rest, rules), 'the body');
+
+  let fromSubject: RelayParameters & { readonly to?: readonly string[] } = {};
+  let subjectText = '';
+  if (subjectCommand) {
+    fromSubject = parseSubjectCommand(subject ?? '');
+  } else if (subject) {
+    const tagged = takeContextTag(subject, 'the subject');
+    const tokens = takeSubjectTokens(tagged.rest);
+    fromSubject = { ...(tagged.userContext ? { userContext: tagged.userContext } : {}), ...tokens.parameters };
+    subjectText = tokens.rest;
+  }
+
+  const text = tidy(body.rest);
   return {
-    text: body || subject || '',
+    text: withSubject(text, subjectText, subjectCommand ? 'never' : rules.subject),
     subject,
     messageIdHeader: mail.messageId,
-    userContext: parameter(mail, ['usercontext', 'x-usercontext'], USER_CONTEXT, 'UserContext', 'letters, digits, ".", "_" or "-", at most 64'),
-    senderId: parameter(mail, ['x-sms-from'], SENDER_ID, 'X-SMS-From', 'up to 11 letters and digits, or a number of up to 15 digits'),
+    subjectNumbers: fromSubject.to ?? [],
+    ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
   };
 }
 
-function parameter(mail: ParsedMail, headers: readonly string[], syntax: RegExp, name: string, rule: string): string | undefined {
-  for (const header of headers) {
-    const value = mail.headers.get(header);
-    if (value === undefined) continue;
-    const text = String(value).trim();
-    if (!syntax.test(text)) throw new RelayError('BAD_PARAMETER', `Invalid ${name} "${text.slice(0, 80)}": expected ${rule}`);
-    return text;
-  }
-  return undefined;
+/** text/plain when the mail has it; else its HTML as text; attachments never. */
+function chosenBody(mail: ParsedMail): string {
+  if (typeof mail.text === 'string' && mail.text.trim() !== '') return mail.text;
+  if (typeof mail.html === 'string') return htmlToText(mail.html);
+  return '';
 }
 
-/** Trailing spaces off each line, runs of blank lines down to one, no blank edges. */
-function tidy(text: string): string {
-  return text
-    .replace(/\r\n?/g, '\n')
-    .replace(/[ \t]+$/gm, '')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
+function withSubject(body: string, subject: string, use: SubjectUse): string {
+  if (use === 'never' || subject === '') return body;
+  if (use === 'fallback') return body || subject;
+  return body ? `${subject}\n${body}` : subject;
 }
+
+/** Each parameter from the first source that has it: headers, then the subject, then the body. */
+function pick(...sources: readonly RelayParameters[]): RelayParameters {
+  const result: { userContext?: string; senderId?: string; maxParts?: number } = {};
+  for (const source of sources) {
+    result.userContext ??= source.userContext;
+    result.senderId ??= source.senderId;
+    result.maxParts ??= source.maxParts;
+  }
+  return Object.fromEntries(Object.entries(result).filter(([, value]) => value !== undefined));
+}
+

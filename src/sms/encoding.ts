@@ -149,3 +149,26 @@ function mapTypography(text: string): string {
   for (const char of text) mapped += LOOKALIKE.get(char) ?? char;
   return mapped;
 }
+
+/** What a cut message ends with; an ellipsis becomes "..." where the rest of the text is GSM-7. */
+export const CUT_MARK = '\u2026';
+
+/**
+ * The longest start of the text, cut at a grapheme boundary and ended with `CUT_MARK`, that fits in
+ * `maxParts` parts. The cut text may need a cheaper encoding than the whole (an emoji past the cut).
+ */
+export function truncateToParts(input: string, maxParts: number): SmsText {
+  const whole = analyseText(input);
+  if (whole.parts <= maxParts) return whole;
+  const pieces = [...graphemes.segment(input.replace(/\r\n?/g, '\n'))].map(({ segment }) => segment);
+  const cut = (count: number) => analyseText(`${pieces.slice(0, count).join('').trimEnd()}${CUT_MARK}`);
+  // The part count grows with the length: binary search for the last length that fits.
+  let fits = 0;
+  let tooLong = pieces.length;
+  while (tooLong - fits > 1) {
+    const middle = Math.floor((fits + tooLong) / 2);
+    if (cut(middle).parts <= maxParts) fits = middle;
+    else tooLong = middle;
+  }
+  return cut(fits);
+}

@@ -6,10 +6,12 @@ import type { Config } from '../config/load.ts';
 import { RelayError, toSmtpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { extractRequest, parseMail } from '../mail/extract.ts';
-import { analyseText } from '../sms/encoding.ts';
+import { redactSecrets } from '../mail/parameters.ts';
+import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
+import { analyseText, SEGMENT_LIMITS, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { applySmtpServerPatches } from './patches.ts';
-import { resolveRecipient } from './recipients.ts';
+import { recipientNumber, type ResolvedRecipient, resolveRecipient } from './recipients.ts';
 import { resubmissionFingerprint } from './resubmission.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
@@ -31,8 +33,8 @@ export interface SmtpIntake {
   close(): Promise<void>;
 }
 
-/** A transaction's recipients: lower-cased RCPT address → its numbers (a repeated RCPT replaces). */
-type ResolvedRecipients = Map<string, { rcpt: SMTPServerAddress; numbers: readonly string[] }>;
+/** A transaction's recipients: lower-cased RCPT address → what it stands for (a repeated RCPT replaces). */
+type ResolvedRecipients = Map<string, { rcpt: SMTPServerAddress; target: ResolvedRecipient }>;
 
 /**
  * The SMTP listener. RCPT is where policy is decided (numbers, lists, relaying); DATA is parsed once,
@@ -77,16 +79,13 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     onRcptTo(address, session, callback) {
       try {
-        const numbers = resolveRecipient(address.address, config.sms);
-        const resolved = recipientsOf.get(session.envelope) ?? new Map();
+        const target = resolveRecipient(address.address, config.sms);
+        const resolved: ResolvedRecipients = recipientsOf.get(session.envelope) ?? new Map();
         recipientsOf.set(session.envelope, resolved);
         const key = address.address.toLowerCase();
-        const distinct = new Set(numbers);
-        for (const [other, entry] of resolved) if (other !== key) for (const number of entry.numbers) distinct.add(number);
-        if (distinct.size > config.smtp.maxNumbersPerMail) {
-          throw new RelayError('TOO_MANY_NUMBERS', `Too many phone numbers: this mail would go to more than ${config.smtp.maxNumbersPerMail}; send the rest in another mail`);
-        }
-        resolved.set(key, { rcpt: address, numbers });
+        const others = [...resolved].filter(([other]) => other !== key).map(([, entry]) => entry);
+        checkNumberCount([...others, { rcpt: address, target }], config);
+        resolved.set(key, { rcpt: address, target });
         callback();
       } catch (error) {
         logger.info({ rcpt: address.address, reason: (error as Error).message }, 'smtp: recipient refused');
@@ -101,8 +100,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             throw new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${config.smtp.maxMessageBytes} bytes`);
           }
           const id = uuidv7();
-          const recipients = toRecipients(recipientsOf.get(session.envelope));
-          const mail = await buildMail(id, raw, session, recipients, config, clock());
+          const { mail, cutFrom } = await buildMail(id, raw, session, recipientsOf.get(session.envelope) ?? new Map(), config, clock());
+          const { recipients } = mail;
           const { duplicateOf } = await store.acceptMail(mail);
           logger.info(
             {
@@ -111,6 +110,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
               numbers: recipients.length,
               encoding: mail.sms.encoding,
               parts: mail.sms.parts,
+              ...(cutFrom ? { cutFromParts: cutFrom } : {}),
               bytes: raw.length,
               ms: clock() - started,
               ...(duplicateOf ? { resubmissionOf: duplicateOf } : {}),
@@ -118,7 +118,11 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             duplicateOf ? 'smtp: mail accepted again (resubmission): not sent twice' : 'smtp: mail accepted',
           );
           onAccepted();
-          callback(null, duplicateOf ? `Ok: queued as ${id} (the same mail as ${duplicateOf}: sent once)` : `Ok: queued as ${id}`);
+          const note = [
+            cutFrom ? `text cut from ${cutFrom} to ${mail.sms.parts} parts by policy` : '',
+            duplicateOf ? `the same mail as ${duplicateOf}: sent once` : '',
+          ].filter(Boolean);
+          callback(null, `Ok: queued as ${id}${note.length > 0 ? ` (${note.join('; ')})` : ''}`);
         })
         .catch((error: unknown) => {
           const level = error instanceof RelayError && error.code !== 'STORE_UNAVAILABLE' && error.code !== 'INTERNAL' ? 'info' : 'error';
@@ -147,41 +151,62 @@ async function buildMail(
   id: string,
   raw: Buffer,
   session: SMTPServerSession,
-  recipients: readonly NewRecipient[],
+  resolved: ResolvedRecipients,
   config: Config,
   now: number,
-): Promise<NewMail> {
-  const parsed = await parseMail(raw);
-  const request = extractRequest(parsed);
-  const sms = analyseText(request.text);
-  if (sms.parts === 0) throw new RelayError('NO_TEXT', 'The mail has no text to send as SMS: both the body and the subject are empty');
-  if (sms.parts > config.sms.maxParts) {
-    throw new RelayError(
-      'TEXT_TOO_LONG',
-      `Text too long: ${sms.units} ${sms.encoding === 'gsm7' ? 'GSM-7 characters' : 'UCS-2 units'} need ${sms.parts} SMS parts; the limit is ${config.sms.maxParts} parts (${config.sms.maxParts * sms.perPart} ${sms.encoding === 'gsm7' ? 'characters' : 'units'})`,
-    );
-  }
+): Promise<{ mail: NewMail; cutFrom: number | undefined }> {
   const { mailFrom, dsn } = session.envelope;
+  const envelopeFrom = mailFrom ? mailFrom.address : '';
+  const policy = textPolicyFor(config.text, envelopeFrom);
+  const subjectCommand = [...resolved.values()].some(({ target }) => 'subject' in target);
+  const request = extractRequest(await parseMail(raw), policy, subjectCommand);
+  const recipients = toRecipients(resolved, request.subjectNumbers, config);
+  if (request.maxParts !== undefined && request.maxParts > config.sms.maxParts) {
+    throw new RelayError('BAD_PARAMETER', `Invalid maximum parts ${request.maxParts}: this relay sends at most ${config.sms.maxParts} parts per SMS`);
+  }
+  const maxParts = request.maxParts ?? config.sms.maxParts;
+  const sms = fitText(request.text, maxParts, policy);
   return {
-    id,
-    receivedAt: now,
-    envelopeFrom: mailFrom ? mailFrom.address : '',
-    client: { address: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
-    messageIdHeader: request.messageIdHeader,
-    subject: request.subject,
-    headers: headerBlock(raw),
-    sms: {
-      text: sms.text,
-      encoding: sms.encoding,
-      parts: sms.parts,
-      maxParts: config.sms.maxParts,
-      senderId: request.senderId,
-      userContext: request.userContext,
+    mail: {
+      id,
+      receivedAt: now,
+      envelopeFrom,
+      client: { address: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
+      messageIdHeader: request.messageIdHeader,
+      subject: request.subject === undefined ? undefined : redactSecrets(request.subject),
+      headers: redactSecrets(headerBlock(raw)),
+      sms: {
+        text: sms.text,
+        encoding: sms.encoding,
+        parts: sms.parts,
+        maxParts,
+        senderId: request.senderId,
+        userContext: request.userContext,
+      },
+      dsn: { ret: dsn?.ret === 'FULL' || dsn?.ret === 'HDRS' ? dsn.ret : undefined, envid: dsn?.envid ?? undefined },
+      recipients,
+      resubmission: resubmissionOf(request.messageIdHeader, recipients, sms.text, now, config),
     },
-    dsn: { ret: dsn?.ret === 'FULL' || dsn?.ret === 'HDRS' ? dsn.ret : undefined, envid: dsn?.envid ?? undefined },
-    recipients,
-    resubmission: resubmissionOf(request.messageIdHeader, recipients, sms.text, now, config),
+    cutFrom: sms.cutFrom,
   };
+}
+
+/** The SMS for a text under the sender's length policy: refused past `maxParts`, or cut to fit. */
+function fitText(text: string, maxParts: number, policy: TextPolicy): SmsText & { cutFrom?: number } {
+  const sms = analyseText(text);
+  if (sms.parts === 0) {
+    const where = policy.subject === 'never' ? 'the body is' : 'the body and the subject are';
+    throw new RelayError('NO_TEXT', `The mail has no text to send as SMS: ${where} empty once quotes, signatures and disclaimers are removed`);
+  }
+  if (sms.parts <= maxParts) return sms;
+  if (policy.overLength === 'truncate') return { ...truncateToParts(text, maxParts), cutFrom: sms.parts };
+  const unit = sms.encoding === 'gsm7' ? 'GSM-7 characters' : 'UCS-2 units';
+  const limits = SEGMENT_LIMITS[sms.encoding];
+  const capacity = maxParts === 1 ? limits.singlePart : maxParts * limits.concatenatedPart;
+  throw new RelayError(
+    'TEXT_TOO_LONG',
+    `Text too long: ${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part' : 'parts'} (${capacity} ${unit})`,
+  );
 }
 
 function resubmissionOf(messageIdHeader: string | undefined, recipients: readonly NewRecipient[], text: string, now: number, config: Config) {
@@ -189,16 +214,31 @@ function resubmissionOf(messageIdHeader: string | undefined, recipients: readonl
   return fingerprint ? { fingerprint, since: now - config.delivery.resubmissionWindow } : undefined;
 }
 
-/** One recipient per distinct number; the first RCPT that named a number is the one reported. */
-function toRecipients(resolved: ResolvedRecipients | undefined): NewRecipient[] {
+/**
+ * One recipient per distinct number; the first RCPT that named a number is the one reported. The
+ * subject address stands for the numbers its subject names, known only now.
+ */
+function toRecipients(resolved: ResolvedRecipients, subjectNumbers: readonly string[], config: Config): NewRecipient[] {
+  const entries = [...resolved.values()].map(({ rcpt, target }) => ({
+    rcpt,
+    target: 'subject' in target ? { numbers: subjectNumbers.map((number) => recipientNumber(number, config.sms)) } : target,
+  }));
+  checkNumberCount(entries, config);
   const byNumber = new Map<string, NewRecipient>();
-  for (const { rcpt, numbers } of resolved?.values() ?? []) {
-    for (const number of numbers) {
+  for (const { rcpt, target } of entries) {
+    for (const number of 'numbers' in target ? target.numbers : []) {
       if (byNumber.has(number)) continue;
       byNumber.set(number, { number, rcpt: rcpt.address, notify: rcpt.dsn?.notify, orcpt: rcpt.dsn?.orcpt });
     }
   }
   return [...byNumber.values()];
+}
+
+function checkNumberCount(entries: readonly { target: ResolvedRecipient }[], config: Config): void {
+  const distinct = new Set(entries.flatMap(({ target }) => ('numbers' in target ? target.numbers : [])));
+  if (distinct.size > config.smtp.maxNumbersPerMail) {
+    throw new RelayError('TOO_MANY_NUMBERS', `Too many phone numbers: this mail would go to more than ${config.smtp.maxNumbersPerMail}; send the rest in another mail`);
+  }
 }
 
 /**

@@ -6,7 +6,15 @@ export interface RecipientRules {
   readonly domains: readonly string[];
   readonly defaultRegion: CountryCode | undefined;
   readonly lists: Readonly<Record<string, readonly string[]>>;
+  /** Local part whose mail names its numbers in the subject; '' when off. */
+  readonly subjectAddress: string;
 }
+
+/** The numbers a RCPT stands for; `subject` when they come from the mail's subject (known at DATA). */
+export type ResolvedRecipient = { readonly numbers: readonly string[] } | { readonly subject: true };
+
+/** Puzzel's email interface addresses `<number>-<serviceId>@…` (PROTOCOLS §2.3); the service id is its own. */
+const NUMBER_WITH_SERVICE_ID = /^(.+)-([0-9]{1,10})$/;
 
 /**
  * Characters that turn a local part into a route to somewhere else: `%` and `!` hacks, an `@` or
@@ -16,11 +24,11 @@ export interface RecipientRules {
 const ROUTING_CHARACTERS = /[%!@:"\\]/;
 
 /**
- * The E.164 numbers a RCPT address stands for: `<number>@<sms-domain>` or a configured distribution
- * list. Anything else is refused with the catalogue's reply: 550 5.7.1 for a foreign domain or a
+ * The E.164 numbers a RCPT address stands for: `<number>@<sms-domain>` (also `<number>-<serviceId>`),
+ * a configured distribution list, or the subject address. Anything else is refused with the catalogue's reply: 550 5.7.1 for a foreign domain or a
  * routing trick (never an open relay), 550 5.1.3 for a local part that is no valid number.
  */
-export function resolveRecipient(address: string, rules: RecipientRules): readonly string[] {
+export function resolveRecipient(address: string, rules: RecipientRules): ResolvedRecipient {
   const at = address.lastIndexOf('@');
   const local = at > 0 ? address.slice(0, at) : '';
   const domain = address.slice(at + 1).toLowerCase();
@@ -30,9 +38,18 @@ export function resolveRecipient(address: string, rules: RecipientRules): readon
   if (ROUTING_CHARACTERS.test(local)) {
     throw new RelayError('RELAY_DENIED', 'Relaying denied: routed or quoted addresses are not accepted, only <phone number>@domain');
   }
+  if (rules.subjectAddress !== '' && local.toLowerCase() === rules.subjectAddress) return { subject: true };
   const list = rules.lists[`${local.toLowerCase()}@${domain}`];
-  if (list) return list;
+  if (list) return { numbers: list };
+  return { numbers: [recipientNumber(local, rules)] };
+}
+
+/** The E.164 number of a local part, also in the `<number>-<serviceId>` form; 550 5.1.3 when none. */
+export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defaultRegion'>): string {
   const number = normaliseNumber(local, rules.defaultRegion);
-  if (!number.ok) throw new RelayError('BAD_NUMBER', `Bad recipient: ${number.reason}`);
-  return [number.e164];
+  if (number.ok) return number.e164;
+  const withServiceId = NUMBER_WITH_SERVICE_ID.exec(local);
+  const withoutServiceId = withServiceId && normaliseNumber(withServiceId[1] ?? '', rules.defaultRegion);
+  if (withoutServiceId?.ok) return withoutServiceId.e164;
+  throw new RelayError('BAD_NUMBER', `Bad recipient: ${number.reason}`);
 }

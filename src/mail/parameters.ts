@@ -1,0 +1,143 @@
+import { RelayError } from '../errors.ts';
+
+/**
+ * Relay parameters a mail can carry, wherever it carries them: headers, `Name:Value` tokens in the
+ * subject (the IntelliSoftware email interface's style), a leading `UserContext: value` body line, or
+ * the `[UserContext: value]` tag the relay's own reply mails carry. Every form is taken out of the text.
+ */
+export interface RelayParameters {
+  readonly userContext?: string;
+  readonly senderId?: string;
+  readonly maxParts?: number;
+}
+
+/**
+ * PROTOCOLS §1.7: the token syntax of providers' email interfaces is unknown beyond `Name:Value`;
+ * values made of these characters survive every provider and every subject line unquoted.
+ */
+const USER_CONTEXT = /^[A-Za-z0-9._-]{1,64}$/;
+/** GSM 03.40 originator: up to 11 alphanumerics (shown as a name) or up to 15 digits (a number). */
+const SENDER_ID = /^(?:[A-Za-z0-9 ]{1,11}|\+?[0-9]{1,15})$/;
+const MAX_PARTS = /^[1-9][0-9]{0,2}$/;
+
+interface ParameterSyntax {
+  readonly name: string;
+  readonly syntax: RegExp;
+  readonly rule: string;
+}
+
+const SYNTAX = {
+  userContext: { name: 'UserContext', syntax: USER_CONTEXT, rule: 'letters, digits, ".", "_" or "-", at most 64' },
+  senderId: { name: 'sender id', syntax: SENDER_ID, rule: 'up to 11 letters, digits and spaces, or a number of up to 15 digits' },
+  maxParts: { name: 'maximum parts', syntax: MAX_PARTS, rule: 'a whole number from 1' },
+} as const satisfies Record<keyof RelayParameters, ParameterSyntax>;
+
+function valid(kind: keyof typeof SYNTAX, value: string, source: string): string {
+  const { name, syntax, rule } = SYNTAX[kind];
+  const text = value.trim();
+  if (!syntax.test(text)) throw new RelayError('BAD_PARAMETER', `Invalid ${name} "${text.slice(0, 80)}" in ${source}: expected ${rule}`);
+  return text;
+}
+
+function build(userContext: string | undefined, senderId: string | undefined, maxParts: string | undefined): RelayParameters {
+  return {
+    ...(userContext === undefined ? {} : { userContext }),
+    ...(senderId === undefined ? {} : { senderId }),
+    ...(maxParts === undefined ? {} : { maxParts: Number(maxParts) }),
+  };
+}
+
+/** `UserContext`/`X-UserContext`, `X-SMS-From`, `X-SMS-Max-Parts` (mailparser lower-cases names). */
+export function headerParameters(header: (name: string) => string | undefined): RelayParameters {
+  const first = (kind: keyof typeof SYNTAX, names: readonly string[]) => {
+    for (const name of names) {
+      const value = header(name);
+      if (value !== undefined) return valid(kind, value, `the ${name} header`);
+    }
+    return undefined;
+  };
+  return build(
+    first('userContext', ['usercontext', 'x-usercontext']),
+    first('senderId', ['x-sms-from']),
+    first('maxParts', ['x-sms-max-parts']),
+  );
+}
+
+/** The reply tag `[UserContext: value]`, wherever it stands. */
+const CONTEXT_TAG = /\[\s*UserContext:\s*([^\]\s]*)\s*\]/gi;
+
+/** Takes the `[UserContext: value]` tags out of a text; the first one's value is returned. */
+export function takeContextTag(text: string, source: string): { readonly rest: string; readonly userContext?: string } {
+  let userContext: string | undefined;
+  const rest = text.replace(CONTEXT_TAG, (_tag, value: string) => {
+    userContext ??= valid('userContext', value, source);
+    return '';
+  });
+  return userContext === undefined ? { rest } : { rest, userContext };
+}
+
+const LEADING_CONTEXT_LINE = /^\s*UserContext:[ \t]*(\S*)[ \t]*(?:\n|$)/i;
+
+/** A first body line `UserContext: value`, taken out of the body. */
+export function takeLeadingContextLine(body: string): { readonly rest: string; readonly userContext?: string } {
+  const match = LEADING_CONTEXT_LINE.exec(body);
+  if (!match) return { rest: body };
+  return { rest: body.slice(match[0].length), userContext: valid('userContext', match[1] ?? '', 'the first body line') };
+}
+
+/** `Name:Value` with nothing between the colon and the value: how the seed gateways write them. */
+const SUBJECT_TOKEN = /(^|\s)([A-Za-z]+):(\S+)(?=\s|$)/g;
+
+/** Tokens an ordinary subject may carry; other `Word:value` text there is left alone. */
+const SUBJECT_NAMES: Readonly<Record<string, keyof RelayParameters>> = {
+  usercontext: 'userContext',
+  from: 'senderId',
+  maxparts: 'maxParts',
+  maxconcat: 'maxParts',
+};
+
+/** An ordinary subject with its relay tokens taken out. */
+export function takeSubjectTokens(subject: string): { readonly rest: string; readonly parameters: RelayParameters } {
+  const found: Partial<Record<keyof RelayParameters, string>> = {};
+  const rest = subject.replace(SUBJECT_TOKEN, (token, space: string, name: string, value: string) => {
+    const kind = SUBJECT_NAMES[name.toLowerCase()];
+    if (!kind) return token;
+    found[kind] ??= valid(kind, value, 'the subject');
+    return space;
+  });
+  return { rest: rest.replace(/\s+/g, ' ').trim(), parameters: build(found.userContext, found.senderId, found.maxParts) };
+}
+
+/**
+ * The IntelliSoftware email interface's "Format Option 1" (PROTOCOLS §1.7): a subject made only of
+ * `Name:Value` tokens, `To:` naming the numbers. `Username`/`Password` are accepted and ignored (the
+ * relay sends with its own gateway account); anything else unknown is refused, never guessed at.
+ */
+export function parseSubjectCommand(subject: string): RelayParameters & { readonly to: readonly string[] } {
+  const tokens = subject.trim().split(/\s+/).filter(Boolean);
+  const found: Partial<Record<keyof RelayParameters, string>> = {};
+  const to: string[] = [];
+  for (const token of tokens) {
+    const colon = token.indexOf(':');
+    const name = colon > 0 ? token.slice(0, colon).toLowerCase() : '';
+    const value = token.slice(colon + 1);
+    if (name === 'to') to.push(...value.split(/[,;]/).filter(Boolean));
+    else if (name === 'username' || name === 'password') continue;
+    else if (SUBJECT_NAMES[name]) found[SUBJECT_NAMES[name]] ??= valid(SUBJECT_NAMES[name], value, 'the subject');
+    else {
+      throw new RelayError(
+        'BAD_PARAMETER',
+        `Unknown parameter "${token.slice(0, 40)}" in the subject: expected To:<number>[,<number>…] and optionally From:, UserContext:, MaxConcat:`,
+      );
+    }
+  }
+  if (to.length === 0) throw new RelayError('BAD_PARAMETER', 'No number in the subject: expected To:<number>[,<number>…]');
+  return { ...build(found.userContext, found.senderId, found.maxParts), to };
+}
+
+const SECRET_TOKEN = /\b(Password):\S+/gi;
+
+/** A subject or header block with the gateway password a legacy system put in its subject hidden. */
+export function redactSecrets(text: string): string {
+  return text.replace(SECRET_TOKEN, '$1:[redacted]');
+}
