@@ -35,6 +35,13 @@ export const RELAY_ERRORS = {
   TEXT_TOO_LONG: { smtp: 554, enhanced: '5.3.4', http: 422, text: 'Text too long for an SMS' },
   NO_TEXT: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'The mail has no text to send as SMS' },
   BAD_PARAMETER: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'Invalid relay parameter in the mail' },
+  AUTOMATED_MAIL: {
+    smtp: 550,
+    enhanced: '5.7.1',
+    http: 422,
+    text: 'Automatic mail (bounces, auto-replies, the relay\'s own mail) is never sent as SMS',
+  },
+  UNAUTHORIZED: { smtp: 530, enhanced: '5.7.0', http: 401, text: 'Missing or wrong webhook token' },
   STORE_UNAVAILABLE: {
     smtp: 451,
     enhanced: '4.3.0',

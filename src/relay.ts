@@ -7,11 +7,14 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { createGateway, SIMULATOR_CREDENTIALS } from './gateways/index.ts';
 import { IntelliSoftwareSimulator } from './gateways/intellisoftware-simulator.ts';
 import { startHttpServer } from './http/server.ts';
+import { mountWebhooks, WEBHOOK_PATHS } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
 import { buildReport } from './mailer/dsn.ts';
 import { Mailer } from './mailer/mailer.ts';
 import { Templates } from './mailer/templates.ts';
 import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
+import { Conversations } from './replies/conversations.ts';
+import { DeliveryNotices } from './replies/notices.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir } from './store/lock.ts';
 import { SqliteStore } from './store/sqlite.ts';
@@ -51,25 +54,6 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       logger.warn(resumed, 'relay: resuming work that was in flight when the relay last stopped (an SMS among it may reach the gateway twice)');
     }
 
-    const simulator =
-      config.gateway.provider === 'simulator'
-        ? new IntelliSoftwareSimulator({ ...SIMULATOR_CREDENTIALS, logger: logger.child({ component: 'simulator' }) })
-        : undefined;
-    let smtpUp = false;
-    const http = await startHttpServer({
-      host: config.http.host,
-      port: config.http.port,
-      logger,
-      health: [
-        { name: 'smtp', check: async () => smtpUp },
-        { name: 'store', check: () => store.ping().then(() => true) },
-      ],
-      mounts: simulator ? [(app) => simulator.register(app)] : [],
-    });
-    stack.push(() => http.close());
-
-    const gateway = createGateway(config, logger, simulator ? `http://${loopbackFor(config.http.host)}:${http.port}` : undefined);
-    stack.push(() => gateway.close());
     const transport = config.mail.url ? smarthostTransport(config.mail.url) : maildirTransport(join(config.dataDir, MAILDIR));
     stack.push(() => transport.close());
 
@@ -85,12 +69,60 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
     stack.push(() => mailer.stop());
 
     const templates = new Templates();
-    const reportOptions = {
-      from: config.mail.from,
-      reportingHost: config.smtp.hostname,
-      templates,
-      onTemplateError: (error: unknown) => logger.error({ err: error }, 'mailer: a report template failed; sent the built-in text instead'),
-    };
+    const onTemplateError = (error: unknown) => logger.error({ err: error }, 'mailer: a template failed; sent the built-in text instead');
+    const reportOptions = { from: config.mail.from, reportingHost: config.smtp.hostname, templates, onTemplateError };
+    const notices = new DeliveryNotices({
+      store,
+      logger: logger.child({ component: 'notices' }),
+      report: (kind, message, recipients) => buildReport(kind, message, recipients, reportOptions),
+      onMailQueued: () => mailer.kick(),
+    });
+    notices.start();
+    stack.push(() => notices.stop());
+    const conversations = new Conversations({
+      store,
+      windowMs: config.inbound.conversationWindow,
+      defaultMailbox: config.inbound.defaultMailbox,
+    });
+
+    const simulator =
+      config.gateway.provider === 'simulator'
+        ? new IntelliSoftwareSimulator({ ...SIMULATOR_CREDENTIALS, logger: logger.child({ component: 'simulator' }) })
+        : undefined;
+    let smtpUp = false;
+    const http = await startHttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      logger,
+      health: [
+        { name: 'smtp', check: async () => smtpUp },
+        { name: 'store', check: () => store.ping().then(() => true) },
+      ],
+      mounts: [
+        (app) =>
+          mountWebhooks(app, {
+            store,
+            conversations,
+            replyMail: { smsDomain: firstSmsDomain(config), hostname: config.smtp.hostname, templates, onTemplateError },
+            logger: logger.child({ component: 'webhook' }),
+            token: config.inbound.webhookToken,
+            onMailQueued: () => mailer.kick(),
+            onReportApplied: () => notices.kick(),
+          }),
+        ...(simulator ? [(app: Parameters<typeof simulator.register>[0]) => simulator.register(app)] : []),
+      ],
+    });
+    stack.push(() => http.close());
+    const ownUrl = `http://${loopbackFor(config.http.host)}:${http.port}`;
+    if (simulator) {
+      // The built-in gateway forwards replies and reports to this relay, as the real one is told to.
+      const token = config.inbound.webhookToken ? `?token=${encodeURIComponent(config.inbound.webhookToken)}` : '';
+      simulator.setWebhooks({ moUrl: `${ownUrl}${WEBHOOK_PATHS.mo}${token}`, drUrl: `${ownUrl}${WEBHOOK_PATHS.dr}${token}` });
+    }
+
+    const gateway = createGateway(config, logger, simulator ? ownUrl : undefined);
+    stack.push(() => gateway.close());
+
     const dispatcher = new Dispatcher({
       store,
       gateway,
@@ -117,6 +149,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       config,
       store,
       logger: logger.child({ component: 'smtp' }),
+      conversations,
       onAccepted: () => dispatcher.kick(),
     });
     smtpUp = true;
@@ -141,6 +174,10 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
     await stop();
     throw error;
   }
+}
+
+function firstSmsDomain(config: Config): string {
+  return config.sms.domains[0] ?? 'sms.localhost';
 }
 
 /** The address this process reaches its own HTTP port on, whatever interface it listens on. */

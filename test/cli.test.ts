@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { request } from 'undici';
-import { killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from './helpers/relay.ts';
+import { join } from 'node:path';
+import { killSpawnedRelays, maildirMessages, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from './helpers/relay.ts';
 import { queuedId, sendMail } from './helpers/smtp.ts';
 
 const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
@@ -56,6 +57,39 @@ describe('smsrelay command', () => {
       assert.deepEqual(await health.body.json(), { status: 'ok', checks: { smtp: true, store: true } });
     } finally {
       assert.equal(await relay.stop(), 0, 'SIGTERM stops the relay cleanly');
+    }
+  });
+
+  test('the embedded default shows the whole loop: a reply from POST /simulator/mo lands in the Maildir; a stranger\'s SMS is listed', async () => {
+    const cwd = dir();
+    const env = relayEnvironment(cwd, {});
+    const relay = await spawnRelay(cwd, env);
+    try {
+      await sendMail(relay.smtpPort, { from: 'alice@example.com', to: ['447700900123@sms.localhost'], subject: 'Server down', body: 'db1 down' });
+      const sent = await waitFor('the SMS', () => relay.logs.find((line) => line.msg === 'simulator: SMS received'));
+      const messages = await request(`http://127.0.0.1:${relay.httpPort}/simulator/messages`);
+      const [sms] = (await messages.body.json()) as Array<{ userContext: string }>;
+      assert.ok(sent && sms?.userContext);
+      for (const mo of [{ from: '447700900123', text: 'On it', usercontext: sms.userContext }, { from: '447700900777', text: 'Who is this?' }]) {
+        const posted = await request(`http://127.0.0.1:${relay.httpPort}/simulator/mo`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(mo),
+        });
+        assert.equal(posted.statusCode, 202);
+        await posted.body.dump();
+      }
+      const maildir = join(env.SMSRELAY_DATA_DIR ?? '', 'maildir');
+      const [reply] = await waitFor('the reply mail', () => maildirMessages(maildir).length === 1 && maildirMessages(maildir));
+      assert.match(reply ?? '', /^Subject: Re: Server down \[UserContext: /m);
+      assert.match(reply ?? '', /^To: alice@example\.com/m);
+      await waitFor('the stranger\'s SMS kept', () => relay.logs.find((line) => String(line.msg).includes('kept as undeliverable')));
+      const listed = spawnSync(process.execPath, [BIN, 'undeliverable'], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+      assert.equal(listed.status, 0, listed.stderr);
+      const rows = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { number: string; text: string });
+      assert.deepEqual(rows.map((row) => [row.number, row.text]), [['+447700900777', 'Who is this?']]);
+    } finally {
+      assert.equal(await relay.stop(), 0);
     }
   });
 

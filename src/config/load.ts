@@ -32,6 +32,8 @@ const ENVIRONMENT: Record<string, { path: readonly string[]; kind: EnvKind }> = 
   SMSRELAY_MAIL_URL: { path: ['mail', 'url'], kind: 'string' },
   SMSRELAY_DATA_DIR: { path: ['dataDir'], kind: 'string' },
   SMSRELAY_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
+  SMSRELAY_DEFAULT_MAILBOX: { path: ['inbound', 'defaultMailbox'], kind: 'string' },
+  SMSRELAY_WEBHOOK_TOKEN: { path: ['inbound', 'webhookToken'], kind: 'string' },
 };
 /** Read before the file, so not part of the structure. */
 const CONFIG_FILE_VARIABLE = 'SMSRELAY_CONFIG';
@@ -52,6 +54,7 @@ export interface Config {
   readonly gateway: ParsedConfig['gateway'] & { readonly provider: Provider };
   readonly delivery: ParsedConfig['delivery'];
   readonly text: ParsedConfig['text'];
+  readonly inbound: ParsedConfig['inbound'];
   readonly mail: ParsedConfig['mail'] & { readonly from: string };
   readonly store: ParsedConfig['store'];
   /** Where the file settings came from, if any (for `config check` and messages). */
@@ -175,7 +178,7 @@ function describePath(
   const dotted = path.map(String).join('.');
   for (const [envPath, name] of envSources) {
     if (dotted === envPath || dotted.startsWith(`${envPath}.`)) {
-      const shown = name.endsWith('_PASSWORD') ? '***' : env[name];
+      const shown = /_(?:PASSWORD|TOKEN)$/.test(name) ? '***' : env[name];
       return `${name}="${shown}"`;
     }
   }
@@ -249,6 +252,7 @@ function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, 
     },
     delivery: parsed.delivery,
     text: parsed.text,
+    inbound: parsed.inbound,
     mail: { ...parsed.mail, from: parsed.mail.from ?? `MAILER-DAEMON@${firstDomain}` },
     store: parsed.store,
     file,

@@ -182,6 +182,16 @@ export const configSchema = z.strictObject({
       pauseProbeInterval: duration.prefault('1m'),
     })
     .prefault({}),
+  inbound: z
+    .strictObject({
+      /** An SMS with no or an unknown user context goes to the latest conversation with its number this recent. */
+      conversationWindow: duration.prefault('7d'),
+      /** Where an SMS goes that matches no conversation; unset = kept and listed as undeliverable. */
+      defaultMailbox: z.email('expected a mail address').optional(),
+      /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */
+      webhookToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+    })
+    .prefault({}),
   mail: z
     .strictObject({
       /** Smarthost for outgoing mail (bounces, replies); unset = a Maildir in the data dir. */

@@ -170,7 +170,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const { store, onMailQueued, report, retry, delayNoticeMs } = this.#options;
     const now = this.#clock();
     const outcomes: SmsOutcome[] = [];
-    const reported: Record<ReportKind, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
+    const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
     for (const { sms, classified, endpoint } of decisions) {
       const outcome = this.#decide(message, sms, classified, now, endpoint);
       outcomes.push(outcome);
@@ -244,6 +244,7 @@ function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expire
     senderId: message.senderId,
     userContext: message.userContext,
     expiresAt,
+    deliveryReport: true,
   };
 }
 

@@ -2,8 +2,13 @@
  * A stand-in for the IntelliSoftware legacy HTTP gateway (PROTOCOLS.md §1, §6), for tests and demos.
  * It is written from the protocol notes, independently of the adapter, and shares no code with it:
  * both are held to the same wire fixtures, so neither can hide a mistake of the other.
+ *
+ * Like the real platform it also calls the customer's forwarding URLs (§1.4, §1.5): a delivery
+ * report form for every accepted SMS, and a received-SMS (MO) form for each MO injected through
+ * `POST /simulator/mo` or `sendMo()`, each retried every few minutes until answered HTTP 200.
  */
 import { EventEmitter } from 'node:events';
+import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, {
@@ -24,6 +29,56 @@ export interface IntelliSoftwareSimulatorOptions {
   readonly logger: Logger;
   /** International digits the simulated network cannot route: answered `ERR:INVALID_NUMBER`. */
   readonly invalidNumbers?: readonly string[] | undefined;
+  /**
+   * International digits the gateway accepts (`ID:`) but cannot deliver to: their final delivery
+   * report is status 6 (unable to deliver) instead of 4 (delivered).
+   */
+  readonly undeliverableNumbers?: readonly string[] | undefined;
+  /** The account's forwarding URLs; also settable later with `setWebhooks`. */
+  readonly webhooks?: SimulatorWebhooks | undefined;
+  /** Wait between attempts of a forward that was not answered HTTP 200. Default 300 000 (the platform's 5 min). */
+  readonly webhookRetryMs?: number | undefined;
+  /** Each forwarding attempt gives up after this long and counts as failed. Default 60 000. */
+  readonly webhookTimeoutMs?: number | undefined;
+  /** How long after the send response has gone out the first delivery report is posted. Default 50. */
+  readonly reportDelayMs?: number | undefined;
+}
+
+/**
+ * The account's forwarding URLs (the platform's Preferences → Forwarding tab). A secret can ride in
+ * the query string (§1.8); it is never logged.
+ */
+export interface SimulatorWebhooks {
+  /** Receives each MO as the form `from, text, msgid, sent[, networkcode][, usercontext]`. */
+  readonly moUrl?: string | undefined;
+  /** Receives the form `msgid, status, toaddr` for each status change of each accepted SMS. */
+  readonly drUrl?: string | undefined;
+}
+
+/** One attempt to post to a forwarding URL, whatever came of it. */
+export interface WebhookPost {
+  readonly kind: 'mo' | 'dr';
+  /** As configured, query string included. */
+  readonly url: string;
+  /** The `application/x-www-form-urlencoded` body, identical on every attempt of one forward. */
+  readonly body: string;
+  /** The HTTP status answered, or `'error'` for a connection error, a timeout or a cancelled attempt. */
+  readonly status: number | 'error';
+  /** When the attempt started. */
+  readonly at: Date;
+}
+
+/** A received SMS to forward, as `POST /simulator/mo` takes it (JSON) and `sendMo()` takes it. */
+export interface SimulatedMo {
+  /** The sender, international digits without `+`. */
+  readonly from: string;
+  readonly text: string;
+  /** Forwarded only when given (an empty string is forwarded as an empty field). */
+  readonly usercontext?: string | undefined;
+  /** Only for messages received on shortcodes (§1.4); forwarded only when given. */
+  readonly networkcode?: string | undefined;
+  /** The platform's id for the MO; a fresh 20-digit id when absent. */
+  readonly msgid?: string | undefined;
 }
 
 /** One SMS the simulated gateway accepted: one per recipient of a request. */
@@ -63,6 +118,7 @@ export const SEND_PATHS = ['/smsgateway/sendmsg.aspx', '/smsgateway/default.aspx
 export const BALANCE_PATHS = ['/smsgateway/getbalance.aspx', '/smsgateway/getbalance/default.aspx'] as const;
 const CONTROL_PATH = '/simulator/control';
 const MESSAGES_PATH = '/simulator/messages';
+const MO_PATH = '/simulator/mo';
 
 /** The vendor documents "a maximum of 100 numbers" per request. */
 const MAX_NUMBERS_PER_REQUEST = 100;
@@ -78,6 +134,37 @@ const MESSAGES_LISTED = 100;
 const DEFAULT_WAIT_MS = 5_000;
 /** Credits of a fresh simulated account; each accepted part costs one (credits are charged per part). */
 const STARTING_BALANCE = 10_000;
+
+/** The platform retries a forward that was not answered 200 "every 5 minutes until it succeeds" (§1.4, §1.5). */
+const DEFAULT_WEBHOOK_RETRY_MS = 300_000;
+const DEFAULT_WEBHOOK_TIMEOUT_MS = 60_000;
+const DEFAULT_REPORT_DELAY_MS = 50;
+/** §1.5 status codes the simulator reports. */
+const DR_SENT = 3;
+const DR_DELIVERED = 4;
+const DR_UNABLE_TO_DELIVER = 6;
+const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
+const WEBHOOK_POST_EVENT = 'webhookPost';
+/** Room for a long concatenated MO; the simulator refuses anything bigger as junk. */
+const MO_TEXT_MAX_CHARS = 10_000;
+const MO_FIELD_MAX_CHARS = 256;
+const MAX_UNDELIVERABLE_NUMBERS = 10_000;
+
+const digitsSchema = z
+  .string()
+  .regex(new RegExp(`^\\d{${MIN_NUMBER_DIGITS},${MAX_NUMBER_DIGITS}}$`), 'international digits without +');
+const undeliverableSchema = z.array(digitsSchema).max(MAX_UNDELIVERABLE_NUMBERS);
+/** `POST /simulator/control` takes a behaviour, or the numbers whose final delivery report is 6. */
+const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableSchema }).strict()]);
+const moSchema = z
+  .object({
+    from: digitsSchema,
+    text: z.string().max(MO_TEXT_MAX_CHARS),
+    usercontext: z.string().max(MO_FIELD_MAX_CHARS).optional(),
+    networkcode: z.string().regex(/^\d{1,10}$/).optional(),
+    msgid: z.string().regex(/^[A-Za-z0-9]{1,64}$/).optional(),
+  })
+  .strict();
 
 /** GSM 03.38 default alphabet (PROTOCOLS §4.1): one septet each. */
 const GSM_BASIC_CHARS = new Set(
@@ -113,6 +200,9 @@ type HttpApp<AppLogger extends FastifyBaseLogger> = FastifyInstance<
 type Fields = ReadonlyMap<string, string>;
 type SendContent = { readonly type: number; readonly text: string; readonly parts: number };
 type HeldRequest = { readonly answer: () => void; readonly destroy: () => void };
+type Accepted = { readonly body: string; readonly accepted: readonly SimulatedSms[] };
+/** What a forward's log lines say about it besides the URL: never the token, never a whole number. */
+type PostContext = Readonly<Record<string, string | number>>;
 
 export class IntelliSoftwareSimulator extends EventEmitter {
   /** Every accepted SMS, oldest first (grows without bound: the simulator is for tests and demos). */
@@ -126,6 +216,17 @@ export class IntelliSoftwareSimulator extends EventEmitter {
   readonly #password: string;
   readonly #logger: Logger;
   readonly #invalidNumbers: ReadonlySet<string>;
+  /** Every attempt to post to a forwarding URL, oldest first (grows without bound, like `received`). */
+  readonly webhookPosts: WebhookPost[] = [];
+  #webhooks: SimulatorWebhooks = {};
+  #undeliverable: ReadonlySet<string>;
+  #webhookRetryMs: number;
+  readonly #webhookTimeoutMs: number;
+  readonly #reportDelayMs: number;
+  /** Aborted by close(): cancels the waits between retries and the attempts in flight. */
+  readonly #closing = new AbortController();
+  /** Forwards (one MO, or one recipient's delivery reports) not yet answered 200 nor cancelled. */
+  readonly #deliveries = new Set<Promise<void>>();
 
   constructor(options: IntelliSoftwareSimulatorOptions) {
     super();
@@ -133,6 +234,11 @@ export class IntelliSoftwareSimulator extends EventEmitter {
     this.#password = options.password;
     this.#logger = options.logger;
     this.#invalidNumbers = new Set(options.invalidNumbers ?? []);
+    this.#undeliverable = new Set(undeliverableSchema.parse(options.undeliverableNumbers ?? []));
+    this.#webhookRetryMs = checkMs('webhookRetryMs', options.webhookRetryMs ?? DEFAULT_WEBHOOK_RETRY_MS, 1);
+    this.#webhookTimeoutMs = checkMs('webhookTimeoutMs', options.webhookTimeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
+    this.#reportDelayMs = checkMs('reportDelayMs', options.reportDelayMs ?? DEFAULT_REPORT_DELAY_MS, 0);
+    if (options.webhooks) this.setWebhooks(options.webhooks);
   }
 
   /** Send requests seen on either send path, whatever was answered. */
@@ -147,6 +253,110 @@ export class IntelliSoftwareSimulator extends EventEmitter {
 
   get behaviour(): SimulatorBehaviour {
     return this.#behaviour;
+  }
+
+  get webhooks(): SimulatorWebhooks {
+    return { ...this.#webhooks };
+  }
+
+  /**
+   * Replaces both forwarding URLs (an absent one is unset). Forwards already under way keep the URL
+   * they started with. Throws for a URL that is not absolute http(s) or that carries credentials.
+   */
+  setWebhooks(webhooks: SimulatorWebhooks): void {
+    this.#webhooks = {
+      ...(webhooks.moUrl === undefined ? {} : { moUrl: checkWebhookUrl('moUrl', webhooks.moUrl) }),
+      ...(webhooks.drUrl === undefined ? {} : { drUrl: checkWebhookUrl('drUrl', webhooks.drUrl) }),
+    };
+  }
+
+  get webhookRetryMs(): number {
+    return this.#webhookRetryMs;
+  }
+
+  /** The wait before each later retry; a wait already running keeps its length. */
+  setWebhookRetry(ms: number): void {
+    this.#webhookRetryMs = checkMs('webhookRetryMs', ms, 1);
+  }
+
+  get undeliverableNumbers(): readonly string[] {
+    return [...this.#undeliverable];
+  }
+
+  /**
+   * International digits whose final delivery report is 6 (unable to deliver), replacing the list;
+   * applies to SMS whose send response goes out from now on. Throws a ZodError for anything else.
+   */
+  setUndeliverableNumbers(numbers: readonly string[]): void {
+    this.#undeliverable = new Set(undeliverableSchema.parse(numbers));
+  }
+
+  /** Forwards (one MO, or one recipient's delivery reports) not yet answered 200 nor cancelled. */
+  get pendingWebhooks(): number {
+    return this.#deliveries.size;
+  }
+
+  /**
+   * Forwards a received SMS to the MO URL, as the platform does, after this call returns; returns the
+   * MO's msgid. Throws a ZodError for input `POST /simulator/mo` would refuse, and an Error when no
+   * MO URL is set or the simulator is closed.
+   */
+  sendMo(mo: SimulatedMo): string {
+    const input = moSchema.parse(mo);
+    const url = this.#webhooks.moUrl;
+    if (url === undefined) throw new Error('simulator: no MO URL set; call setWebhooks({ moUrl }) first');
+    if (this.#closing.signal.aborted) throw new Error('simulator: closed');
+    const msgid = input.msgid ?? nextMessageId();
+    const form = new URLSearchParams({ from: input.from, text: input.text, msgid, sent: w3cdtf(new Date()) });
+    if (input.networkcode !== undefined) form.set('networkcode', input.networkcode);
+    if (input.usercontext !== undefined) form.set('usercontext', input.usercontext);
+    const body = form.toString();
+    this.#track(async () => {
+      await nextTurn(undefined, { signal: this.#closing.signal });
+      await this.#forward('mo', url, body, { msgid, from: maskNumber(`+${input.from}`) });
+    });
+    return msgid;
+  }
+
+  /**
+   * Resolves with the first post (already made or still to come) `predicate` accepts; rejects after
+   * `timeoutMs`, or when `predicate` throws.
+   */
+  waitForWebhookPosts(predicate: (post: WebhookPost) => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<WebhookPost> {
+    const made = this.webhookPosts.find(predicate);
+    if (made) return Promise.resolve(made);
+    return new Promise((resolve, reject) => {
+      const settle = (outcome: () => void) => {
+        clearTimeout(timer);
+        this.off(WEBHOOK_POST_EVENT, onPost);
+        outcome();
+      };
+      const onPost = (post: WebhookPost) => {
+        let matches: boolean;
+        try {
+          matches = predicate(post);
+        } catch (error) {
+          settle(() => reject(error));
+          return;
+        }
+        if (matches) settle(() => resolve(post));
+      };
+      const timer = setTimeout(() => {
+        settle(() =>
+          reject(new Error(`simulator: no matching webhook post within ${timeoutMs} ms (${this.webhookPosts.length} posts made)`)),
+        );
+      }, timeoutMs);
+      this.on(WEBHOOK_POST_EVENT, onPost);
+    });
+  }
+
+  /**
+   * Cancels every forward still waiting for a retry or in flight, and sends none from now on.
+   * Idempotent; run by `listen()`'s close and when an app the simulator is registered on closes.
+   */
+  async close(): Promise<void> {
+    this.#closing.abort();
+    await Promise.allSettled([...this.#deliveries]);
   }
 
   /** Throws a ZodError for a behaviour that does not fit `SimulatorBehaviour`. */
@@ -187,9 +397,9 @@ export class IntelliSoftwareSimulator extends EventEmitter {
   register<AppLogger extends FastifyBaseLogger>(app: HttpApp<AppLogger>): void {
     app.register(async (scope) => {
       useFormParser(scope);
-      scope.addHook('preClose', (done) => {
+      scope.addHook('preClose', async () => {
         this.destroyHanging();
-        done();
+        await this.close();
       });
       for (const url of SEND_PATHS) {
         scope.route({ method: ['GET', 'POST'], url, handler: (request, reply) => this.#onSend(request, reply) });
@@ -200,6 +410,7 @@ export class IntelliSoftwareSimulator extends EventEmitter {
       scope.post(CONTROL_PATH, async (request, reply) => this.#onControl(request, reply));
       scope.get(CONTROL_PATH, async () => this.#status());
       scope.get(MESSAGES_PATH, async () => this.received.slice(-MESSAGES_LISTED));
+      scope.post(MO_PATH, async (request, reply) => this.#onMo(request, reply));
     });
   }
 
@@ -224,6 +435,7 @@ export class IntelliSoftwareSimulator extends EventEmitter {
     const close = () => {
       closing ??= (async () => {
         simulator.destroyHanging();
+        await simulator.close();
         await app.close();
       })();
       return closing;
@@ -247,10 +459,23 @@ export class IntelliSoftwareSimulator extends EventEmitter {
         reply.type('text/html; charset=utf-8');
         return GARBAGE_PAGE;
       case 'hang':
-        return this.#hold(reply, this.#processSend(request));
+        return this.#hold(reply, this.#answerSend(request, reply));
       case 'ok':
-        return this.#processSend(request);
+        return this.#answerSend(request, reply);
     }
+  }
+
+  /**
+   * Processes the request and, once its response has gone out (or was lost: the gateway has the SMS
+   * all the same), starts the delivery reports of what it accepted.
+   */
+  #answerSend(request: FastifyRequest, reply: FastifyReply): string {
+    const { body, accepted } = this.#processSend(request);
+    const drUrl = this.#webhooks.drUrl;
+    if (accepted.length > 0 && drUrl !== undefined) {
+      reply.raw.once('close', () => this.#reportDelivery(accepted, drUrl));
+    }
+    return body;
   }
 
   /** Consumes one use of the current behaviour and falls back to `ok` when its `times` run out. */
@@ -290,25 +515,26 @@ export class IntelliSoftwareSimulator extends EventEmitter {
   }
 
   /** Validates like the real gateway, records what it accepts and returns the response body. */
-  #processSend(request: FastifyRequest): string {
+  #processSend(request: FastifyRequest): Accepted {
+    const refuse = (body: string): Accepted => ({ body, accepted: [] });
     const fields = readFields(request);
     const loginError = this.#checkLogin(fields);
-    if (loginError) return loginError;
+    if (loginError) return refuse(loginError);
 
     const numbers = (fields.get('to') ?? '')
       .split(',')
       .map((number) => number.trim())
       .filter((number) => number !== '');
-    if (numbers.length === 0) return 'ERR:NO_TO';
-    if (numbers.length > MAX_NUMBERS_PER_REQUEST) return 'ERR:TOO_MANY_NUMBERS';
+    if (numbers.length === 0) return refuse('ERR:NO_TO');
+    if (numbers.length > MAX_NUMBERS_PER_REQUEST) return refuse('ERR:TOO_MANY_NUMBERS');
 
     const content = readContent(fields);
-    if (typeof content === 'string') return content;
+    if (typeof content === 'string') return refuse(content);
     const maxconcat = readMaxconcat(fields);
-    if (maxconcat === undefined) return 'ERR:PARAMETER_INVALID';
+    if (maxconcat === undefined) return refuse('ERR:PARAMETER_INVALID');
     // What the real gateway does with text longer than `maxconcat` parts is unknown (cut or refuse,
     // PROTOCOLS §8.3). Refusing makes an adapter that forgets `maxconcat` fail loudly in tests.
-    if (content.parts > maxconcat) return 'ERR:INVALID_REQUEST';
+    if (content.parts > maxconcat) return refuse('ERR:INVALID_REQUEST');
 
     const sms = { ...content, maxconcat, from: fields.get('from'), userContext: fields.get('usercontext') };
     return this.#accept(unique(numbers.map(renormaliseNumber)), sms, endpointPath(request));
@@ -332,12 +558,13 @@ export class IntelliSoftwareSimulator extends EventEmitter {
     numbers: readonly string[],
     sms: SendContent & { maxconcat: number; from: string | undefined; userContext: string | undefined },
     path: string,
-  ): string {
+  ): Accepted {
     let id: string | undefined;
+    const accepted: SimulatedSms[] = [];
     const lines = numbers.map((to) => {
       if (!this.#isRoutable(to)) return { to, result: 'ERR:INVALID_NUMBER' };
       id ??= nextMessageId();
-      this.#record({
+      const record: SimulatedSms = {
         id,
         to,
         text: sms.text,
@@ -347,12 +574,14 @@ export class IntelliSoftwareSimulator extends EventEmitter {
         type: sms.type,
         endpointPath: path,
         receivedAt: new Date(),
-      }, sms.parts);
+      };
+      this.#record(record, sms.parts);
+      accepted.push(record);
       return { to, result: `ID:${id}` };
     });
     const [only] = lines;
-    if (lines.length === 1 && only) return only.result;
-    return lines.map((line) => `${line.to},${line.result}`).join('\n');
+    if (lines.length === 1 && only) return { body: only.result, accepted };
+    return { body: lines.map((line) => `${line.to},${line.result}`).join('\n'), accepted };
   }
 
   #isRoutable(digits: string): boolean {
@@ -380,11 +609,12 @@ export class IntelliSoftwareSimulator extends EventEmitter {
   }
 
   #onControl(request: FastifyRequest, reply: FastifyReply) {
-    const parsed = behaviourSchema.safeParse(request.body);
+    const parsed = controlSchema.safeParse(request.body);
     if (!parsed.success) {
-      return reply.code(400).send({ error: 'invalid behaviour', detail: z.prettifyError(parsed.error) });
+      return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
     }
-    this.setBehaviour(parsed.data);
+    if ('mode' in parsed.data) this.setBehaviour(parsed.data);
+    else this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
     return this.#status();
   }
 
@@ -395,7 +625,113 @@ export class IntelliSoftwareSimulator extends EventEmitter {
       requests: this.#requests,
       received: this.received.length,
       pendingRequests: this.pendingRequests,
+      undeliverableNumbers: this.undeliverableNumbers,
+      // Whether set, not the URLs: they may carry a secret.
+      webhooks: { mo: this.#webhooks.moUrl !== undefined, dr: this.#webhooks.drUrl !== undefined },
+      webhookPosts: this.webhookPosts.length,
+      pendingWebhooks: this.pendingWebhooks,
     };
+  }
+
+  #onMo(request: FastifyRequest, reply: FastifyReply) {
+    const parsed = moSchema.safeParse(request.body);
+    if (!parsed.success) {
+      return reply.code(400).send({ error: 'invalid MO', detail: z.prettifyError(parsed.error) });
+    }
+    if (this.#webhooks.moUrl === undefined) {
+      return reply.code(409).send({ error: 'no MO URL set: call setWebhooks({ moUrl }) first' });
+    }
+    if (this.#closing.signal.aborted) return reply.code(503).send({ error: 'simulator closed' });
+    return reply.code(202).send({ msgid: this.sendMo(parsed.data) });
+  }
+
+  /** Each recipient's reports in order, 3 (sent) then 4 or 6, each only once the one before got its 200. */
+  #reportDelivery(accepted: readonly SimulatedSms[], drUrl: string): void {
+    for (const sms of accepted) {
+      const final = this.#undeliverable.has(sms.to) ? DR_UNABLE_TO_DELIVER : DR_DELIVERED;
+      this.#track(async () => {
+        await pause(this.#reportDelayMs, undefined, { signal: this.#closing.signal });
+        for (const status of [DR_SENT, final]) {
+          const body = new URLSearchParams({ msgid: sms.id, status: String(status), toaddr: sms.to }).toString();
+          const context = { msgid: sms.id, drStatus: status, to: maskNumber(`+${sms.to}`) };
+          if (!(await this.#forward('dr', drUrl, body, context))) return;
+        }
+      });
+    }
+  }
+
+  /**
+   * Runs a forward in the background and keeps it in `#deliveries` until it ends. After close() a
+   * forward is not started; one already started ends at its next wait or attempt.
+   */
+  #track(forward: () => Promise<void>): void {
+    if (this.#closing.signal.aborted) return;
+    const delivery = (async () => {
+      try {
+        await forward();
+      } catch (error) {
+        if (this.#closing.signal.aborted) return;
+        this.#logger.error({ err: error }, 'simulator: a webhook forward failed unexpectedly');
+      }
+    })();
+    this.#deliveries.add(delivery);
+    void delivery.finally(() => this.#deliveries.delete(delivery));
+  }
+
+  /**
+   * Posts `body` until the answer is HTTP 200, waiting `webhookRetryMs` between attempts: the same
+   * body every time. Returns false when close() cancelled it first.
+   */
+  async #forward(kind: WebhookPost['kind'], target: string, body: string, context: PostContext): Promise<boolean> {
+    for (let attempt = 1; !this.#closing.signal.aborted; attempt++) {
+      if ((await this.#attempt(kind, target, body, context, attempt)) === 200) return true;
+      try {
+        await pause(this.#webhookRetryMs, undefined, { signal: this.#closing.signal });
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  async #attempt(
+    kind: WebhookPost['kind'],
+    target: string,
+    body: string,
+    context: PostContext,
+    attempt: number,
+  ): Promise<number | 'error'> {
+    const at = new Date();
+    let status: number | 'error';
+    let error: string | undefined;
+    try {
+      const response = await fetch(target, {
+        method: 'POST',
+        headers: { 'content-type': FORM_MEDIA_TYPE },
+        body,
+        // A redirect is an answer other than 200 (the platform is not known to follow one).
+        redirect: 'manual',
+        signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(this.#webhookTimeoutMs)]),
+      });
+      status = response.status;
+      // The body is ignored (§1.4), but read so the connection can be reused.
+      await response.arrayBuffer().catch(() => undefined);
+    } catch (cause) {
+      status = 'error';
+      error = this.#closing.signal.aborted ? 'cancelled by close()' : describeFetchError(cause);
+    }
+    const post: WebhookPost = { kind, url: target, body, status, at };
+    this.webhookPosts.push(post);
+    this.#logger.info(
+      { ...context, kind, url: withoutSecrets(target), attempt, httpStatus: status, ...(error ? { error } : {}) },
+      status === 200
+        ? 'simulator: webhook posted'
+        : this.#closing.signal.aborted
+          ? 'simulator: webhook post cancelled'
+          : 'simulator: webhook post not answered 200; will retry',
+    );
+    this.emit(WEBHOOK_POST_EVENT, post);
+    return status;
   }
 }
 
@@ -474,6 +810,49 @@ function countTextParts(text: string): number {
 
 function countUcs2Parts(units: number): number {
   return units <= UCS2_SINGLE_PART_UNITS ? 1 : Math.ceil(units / UCS2_CONCAT_PART_UNITS);
+}
+
+function checkMs(name: string, ms: number, min: number): number {
+  if (!Number.isSafeInteger(ms) || ms < min) throw new RangeError(`simulator: ${name} must be an integer >= ${min}, got ${ms}`);
+  return ms;
+}
+
+/** An absolute http(s) URL without credentials (fetch refuses those), as given. */
+function checkWebhookUrl(name: string, value: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new TypeError(`simulator: ${name} is not an absolute URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new TypeError(`simulator: ${name} must be http or https, not ${parsed.protocol}`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new TypeError(`simulator: ${name} must not carry credentials; put a token in the query string`);
+  }
+  return value;
+}
+
+/** For logs: the forwarding URL without its query string and fragment, where a token may ride. */
+function withoutSecrets(target: string): string {
+  const parsed = new URL(target);
+  parsed.search = '';
+  parsed.hash = '';
+  return parsed.toString();
+}
+
+/** W3CDTF with a numeric offset, as the platform's `sent` field: `2026-11-23T13:50:05+00:00` (UTC). */
+function w3cdtf(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}+00:00`;
+}
+
+/** `ECONNREFUSED`, `TimeoutError`…: what went wrong, without echoing the request (and its URL). */
+function describeFetchError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause;
+  if (cause instanceof Error) return 'code' in cause && typeof cause.code === 'string' ? cause.code : cause.message;
+  return error.name === 'Error' ? error.message : error.name;
 }
 
 /** The gateway answers international digits: `+44…` and `0044…` become `44…`. */

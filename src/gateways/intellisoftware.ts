@@ -196,6 +196,7 @@ function buildSendForm(
   // The gateway's default is 1 part: without this, long texts are cut or refused.
   form.set('maxconcat', String(submission.maxParts));
   if (submission.userContext) form.set('usercontext', submission.userContext);
+  if (submission.deliveryReport) form.set('delrpt', '1');
   return form;
 }
 

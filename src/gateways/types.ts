@@ -26,6 +26,8 @@ export interface SmsSubmission {
    * remaining lifetime, so a network does not deliver an alert after its sender was told it failed.
    */
   readonly expiresAt?: number | undefined;
+  /** Ask the provider to report delivery to the handset (its reports arrive on the DR webhook). */
+  readonly deliveryReport?: boolean | undefined;
 }
 
 /**

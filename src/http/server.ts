@@ -43,7 +43,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     if (error instanceof RelayError || !error.statusCode || error.statusCode >= 500) {
       const { status, body } = toHttpError(error);
-      if (status >= 500) request.log.error({ err: error, url: request.url }, 'http: request failed');
+      // The path only: a webhook's query carries its token.
+      if (status >= 500) request.log.error({ err: error, path: request.url.split('?')[0] }, 'http: request failed');
       return reply.status(status).send(body);
     }
     // fastify's own client errors (bad JSON, body too large, unsupported media type) keep their status.

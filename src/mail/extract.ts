@@ -24,7 +24,20 @@ export interface OutboundRequest extends RelayParameters {
   readonly messageIdHeader: string | undefined;
   /** Numbers the subject names (a mail to the subject address), not yet normalised. */
   readonly subjectNumbers: readonly string[];
+  /** The user context came from the `[UserContext: …]` tag: the mail answers one of the relay's replies. */
+  readonly contextFromReplyTag: boolean;
+  /** Message-IDs this mail answers (In-Reply-To, References), newest first. */
+  readonly threadIds: readonly string[];
+  /** Where replies to this mail go: Reply-To, else From. */
+  readonly mailbox: string | undefined;
+  /** Set when the mail is automatic and must never become an SMS: the reason. */
+  readonly automated: string | undefined;
+  /** `X-SMS-Delivery-Report: all`: tell the sender of every final delivery state. */
+  readonly reportAll: boolean;
 }
+
+/** The header the relay's own mails carry, so that they never come back as SMS. */
+export const LOOP_HEADER = 'X-SMSRelay-Loop';
 
 /** Mail parsing done once per mail; the parts the relay never needs are not produced. */
 export async function parseMail(raw: Buffer): Promise<ParsedMail> {
@@ -48,12 +61,14 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
 
   let fromSubject: RelayParameters & { readonly to?: readonly string[] } = {};
   let subjectText = '';
+  let contextFromReplyTag = false;
   if (subjectCommand) {
     fromSubject = parseSubjectCommand(subject ?? '');
   } else if (subject) {
     const tagged = takeContextTag(subject, 'the subject');
     const tokens = takeSubjectTokens(tagged.rest);
-    fromSubject = { ...(tagged.userContext ? { userContext: tagged.userContext } : {}), ...tokens.parameters };
+    fromSubject = { ...tokens.parameters, ...(tagged.userContext ? { userContext: tagged.userContext } : {}) };
+    contextFromReplyTag = tagged.userContext !== undefined && fromHeaders.userContext === undefined;
     subjectText = tokens.rest;
   }
 
@@ -63,6 +78,11 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
     subject,
     messageIdHeader: mail.messageId,
     subjectNumbers: fromSubject.to ?? [],
+    contextFromReplyTag,
+    threadIds: threadIds(mail),
+    mailbox: mail.replyTo?.value[0]?.address || mail.from?.value[0]?.address || undefined,
+    automated: automation(mail),
+    reportAll: String(mail.headers.get('x-sms-delivery-report') ?? '').trim().toLowerCase() === 'all',
     ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
   };
 }
@@ -91,3 +111,19 @@ function pick(...sources: readonly RelayParameters[]): RelayParameters {
   return Object.fromEntries(Object.entries(result).filter(([, value]) => value !== undefined));
 }
 
+
+function threadIds(mail: ParsedMail): string[] {
+  const references = typeof mail.references === 'string' ? [mail.references] : (mail.references ?? []);
+  return [...(mail.inReplyTo ? [mail.inReplyTo] : []), ...references.toReversed()].filter((id, index, all) => all.indexOf(id) === index);
+}
+
+/**
+ * RFC 3834: auto-replies must not be answered, and the relay's own mail must not loop back. Alerts
+ * (`Auto-Submitted: auto-generated`) are what the relay is for and pass.
+ */
+function automation(mail: ParsedMail): string | undefined {
+  if (mail.headers.has(LOOP_HEADER.toLowerCase())) return `it carries ${LOOP_HEADER}: it is the relay's own mail`;
+  const autoSubmitted = String(mail.headers.get('auto-submitted') ?? '').trim().toLowerCase();
+  if (autoSubmitted.startsWith('auto-replied')) return 'it is an auto-reply (Auto-Submitted: auto-replied)';
+  return undefined;
+}

@@ -19,7 +19,7 @@ export interface StripRules {
 
 /** Lines longer than this are never tested against the attribution patterns (they hold `.+`). */
 const MAX_ATTRIBUTION_LINE = 400;
-/** A sign-off ("Kind regards,") ends the text only when at most this many lines follow it. */
+/** A sign-off ("Kind regards,") ends the text only when at most this many kept lines follow it. */
 const MAX_LINES_BELOW_SIGN_OFF = 6;
 
 const QUOTED = /^\s*>/;
@@ -38,6 +38,9 @@ const ATTRIBUTIONS: readonly RegExp[] = [
   /^.+<[^<>\s]+@[^<>\s]+>\s+(?:wrote|schrieb|skrev|a écrit|escribió|ha scritto|escreveu|schreef):?$/,
   /^在.+写道[:：]$/,
 ];
+
+/** "Alice wrote:": an attribution only when quoted lines follow it. */
+const SHORT_ATTRIBUTION = /^.{1,100}\s(?:wrote|schrieb|skrev|a écrit|escribió|ha scritto|escreveu|schreef)\s?:$/;
 
 /** Outlook's header block of the mail replied to: a From line, then Sent/Date within two lines. */
 const HEADER_BLOCK_FROM = /^\*?(?:From|Von|De|Van|Da|Från|Fra|Od|Lähettäjä):\*?\s+\S/;
@@ -110,23 +113,27 @@ function withinMarkers(text: string, rules: StripRules): string {
 function newLines(lines: readonly string[], rules: StripRules): string[] {
   const disclaimers = [...BUILT_IN_DISCLAIMERS, ...rules.disclaimers].map((start) => start.toLowerCase());
   const kept: string[] = [];
+  const signOffs: number[] = [];
   for (let index = 0; index < lines.length; index++) {
     const line = (lines[index] ?? '').trim();
     if (QUOTED.test(line)) continue;
     const attribution = attributionLength(lines, index);
-    if (attribution > 0) {
-      const after = nextNonBlank(lines, index + attribution);
-      // An attribution above quoted lines goes with them; one above unquoted text starts a copy.
-      if (after < lines.length && QUOTED.test(lines[after] ?? '')) {
-        index += attribution - 1;
-        continue;
-      }
-      break;
+    const after = nextNonBlank(lines, index + Math.max(attribution, 1));
+    const aboveQuote = after < lines.length && QUOTED.test(lines[after] ?? '');
+    // An attribution above quoted lines goes with them; one above unquoted text starts a copy.
+    if (attribution > 0 && aboveQuote) {
+      index += attribution - 1;
+      continue;
     }
+    if (attribution > 0) break;
+    if (aboveQuote && SHORT_ATTRIBUTION.test(line)) continue;
     if (endsText(lines, index, line, disclaimers)) break;
+    if (SIGN_OFF.test(line)) signOffs.push(kept.length);
     kept.push(line);
   }
-  return kept;
+  // A sign-off ends the text when little follows it in what is kept (its name, a title, a phone).
+  const signOff = signOffs.find((at) => kept.slice(at + 1).filter((line) => line !== '').length <= MAX_LINES_BELOW_SIGN_OFF);
+  return signOff === undefined ? kept : kept.slice(0, signOff);
 }
 
 /** 1 or 2 when the line (or it joined with the next) is a reply attribution, else 0. */
@@ -145,10 +152,6 @@ function endsText(lines: readonly string[], index: number, line: string, disclai
   if (disclaimers.some((start) => lower.startsWith(start))) return true;
   if (HEADER_BLOCK_FROM.test(line)) {
     for (const next of lines.slice(index + 1, index + 3)) if (HEADER_BLOCK_DATE.test(next.trim())) return true;
-  }
-  if (SIGN_OFF.test(line)) {
-    const below = lines.slice(index + 1).filter((next) => next.trim() !== '').length;
-    return below <= MAX_LINES_BELOW_SIGN_OFF;
   }
   return false;
 }

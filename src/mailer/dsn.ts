@@ -4,11 +4,11 @@ import type { NewOutgoingMail, NewRecipient, StoredMessage } from '../store/type
 import type { Templates } from './templates.ts';
 
 /**
- * The three delivery status notifications (RFC 3464) the relay sends its senders: an SMS failed for
- * good, is still waiting, or was handed to the SMS network (RFC 3461 "relayed": the gateway does not
- * report further in DSN terms; handset delivery reports come separately).
+ * The delivery status notifications (RFC 3464) the relay sends its senders: an SMS failed for good,
+ * is still waiting, was handed to the SMS network (RFC 3461 "relayed": the gateway does not report
+ * in DSN terms), or the network's delivery report said it reached the phone.
  */
-export type ReportKind = 'failed' | 'delayed' | 'relayed';
+export type ReportKind = 'failed' | 'delayed' | 'relayed' | 'delivered';
 
 interface ReportStyle {
   /** RFC 3461 NOTIFY value that asks for this report; reports the sender did not forbid go out too when marked. */
@@ -24,6 +24,7 @@ const STYLES: Readonly<Record<ReportKind, ReportStyle>> = {
   failed: { notify: 'FAILURE', byDefault: true, subject: 'Undelivered SMS', template: 'bounce.txt', action: 'failed' },
   delayed: { notify: 'DELAY', byDefault: true, subject: 'Delayed SMS', template: 'delay.txt', action: 'delayed' },
   relayed: { notify: 'SUCCESS', byDefault: false, subject: 'SMS sent', template: 'relayed.txt', action: 'relayed' },
+  delivered: { notify: 'SUCCESS', byDefault: false, subject: 'SMS delivered', template: 'delivered.txt', action: 'delivered' },
 };
 
 /** RFC 3463 status per kind and outcome category. */
@@ -31,6 +32,7 @@ const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { d
   failed: { 'invalid-number': '5.1.1', refused: '5.6.0', expired: '4.4.7', default: '5.0.0' },
   delayed: { unreachable: '4.4.1', 'no-answer': '4.4.2', busy: '4.4.5', account: '4.3.0', default: '4.4.0' },
   relayed: { default: '2.0.0' },
+  delivered: { default: '2.0.0' },
 };
 
 export interface ReportedRecipient extends NewRecipient {

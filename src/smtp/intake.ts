@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { BlockList, isIPv6 } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
@@ -8,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { extractRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
+import type { Conversations } from '../replies/conversations.ts';
 import { analyseText, SEGMENT_LIMITS, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { applySmtpServerPatches } from './patches.ts';
@@ -23,6 +25,8 @@ export interface SmtpIntakeOptions {
   readonly config: Config;
   readonly store: Store;
   readonly logger: Logger;
+  /** Told which conversations a committed mail changed. */
+  readonly conversations: Conversations;
   /** Called after each mail is committed, so dispatch can start at once. */
   readonly onAccepted: () => void;
   readonly clock?: () => number;
@@ -42,7 +46,7 @@ type ResolvedRecipients = Map<string, { rcpt: SMTPServerAddress; target: Resolve
  */
 export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpIntake> {
   applySmtpServerPatches();
-  const { config, store, logger, onAccepted } = options;
+  const { config, store, logger, onAccepted, conversations } = options;
   const clock = options.clock ?? Date.now;
   const isTrusted = networkMatcher(config.smtp.trustedNetworks);
   const recipientsOf = new WeakMap<object, ResolvedRecipients>();
@@ -79,6 +83,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     onRcptTo(address, session, callback) {
       try {
+        if (!session.envelope.mailFrom || session.envelope.mailFrom.address === '') {
+          throw new RelayError('AUTOMATED_MAIL', 'Mail from the null sender <> (a bounce or an auto-reply) is never sent as SMS');
+        }
         const target = resolveRecipient(address.address, config.sms);
         const resolved: ResolvedRecipients = recipientsOf.get(session.envelope) ?? new Map();
         recipientsOf.set(session.envelope, resolved);
@@ -100,9 +107,10 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             throw new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${config.smtp.maxMessageBytes} bytes`);
           }
           const id = uuidv7();
-          const { mail, cutFrom } = await buildMail(id, raw, session, recipientsOf.get(session.envelope) ?? new Map(), config, clock());
+          const { mail, cutFrom } = await buildMail(id, raw, session, recipientsOf.get(session.envelope) ?? new Map(), { config, store }, clock());
           const { recipients } = mail;
           const { duplicateOf } = await store.acceptMail(mail);
+          if (mail.sms.userContext) conversations.forget(mail.sms.userContext, recipients.map((recipient) => recipient.number));
           logger.info(
             {
               msgId: id,
@@ -152,7 +160,7 @@ async function buildMail(
   raw: Buffer,
   session: SMTPServerSession,
   resolved: ResolvedRecipients,
-  config: Config,
+  { config, store }: { config: Config; store: Store },
   now: number,
 ): Promise<{ mail: NewMail; cutFrom: number | undefined }> {
   const { mailFrom, dsn } = session.envelope;
@@ -160,12 +168,15 @@ async function buildMail(
   const policy = textPolicyFor(config.text, envelopeFrom);
   const subjectCommand = [...resolved.values()].some(({ target }) => 'subject' in target);
   const request = extractRequest(await parseMail(raw), policy, subjectCommand);
+  if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
   const recipients = toRecipients(resolved, request.subjectNumbers, config);
   if (request.maxParts !== undefined && request.maxParts > config.sms.maxParts) {
     throw new RelayError('BAD_PARAMETER', `Invalid maximum parts ${request.maxParts}: this relay sends at most ${config.sms.maxParts} parts per SMS`);
   }
   const maxParts = request.maxParts ?? config.sms.maxParts;
   const sms = fitText(request.text, maxParts, policy);
+  const thread = request.userContext === undefined ? await threadContext(store, request.threadIds, recipients) : undefined;
+  const userContext = request.userContext ?? thread ?? newUserContext();
   return {
     mail: {
       id,
@@ -181,14 +192,31 @@ async function buildMail(
         parts: sms.parts,
         maxParts,
         senderId: request.senderId,
-        userContext: request.userContext,
+        userContext,
       },
       dsn: { ret: dsn?.ret === 'FULL' || dsn?.ret === 'HDRS' ? dsn.ret : undefined, envid: dsn?.envid ?? undefined },
       recipients,
       resubmission: resubmissionOf(request.messageIdHeader, recipients, sms.text, now, config),
+      conversation: request.mailbox ? { mailbox: request.mailbox, continues: request.contextFromReplyTag || thread !== undefined } : undefined,
+      reportAll: request.reportAll,
     },
     cutFrom: sms.cutFrom,
   };
+}
+
+/** The context of the conversation a reply mail continues, found by the Message-IDs it answers. */
+async function threadContext(store: Store, threadIds: readonly string[], recipients: readonly NewRecipient[]): Promise<string | undefined> {
+  if (threadIds.length === 0) return undefined;
+  return store.contextOfMail(threadIds, recipients.map((recipient) => recipient.number));
+}
+
+/**
+ * A user context for a mail that brings none: the gateway echoes it with the phone's reply, which
+ * finds this mail's mailbox among everyone who writes to that phone. 8 characters of base 36 (41 bits):
+ * unique enough per number, short enough for any gateway field.
+ */
+function newUserContext(): string {
+  return BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).slice(0, 8).padStart(8, '0');
 }
 
 /** The SMS for a text under the sender's length policy: refused past `maxParts`, or cut to fit. */

@@ -87,6 +87,75 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE mail_out ADD COLUMN once_key TEXT;
   CREATE UNIQUE INDEX mail_out_once ON mail_out (once_key) WHERE once_key IS NOT NULL;
   `,
+  // 3: SMS -> email. A conversation is (user context, number) -> the mailbox that wrote; the
+  // Message-IDs of mails in it find it again from In-Reply-To. Inbound SMS are unique per gateway id
+  // (gateways retry until they get a 200); delivery reports are unique per (id, number, status) and
+  // kept unmatched (sms_id NULL) until their send result is committed. An SMS's delivery state only
+  // moves forward; a final state that its sender wants to hear of makes its notice due.
+  `
+  ALTER TABLE messages ADD COLUMN report_all INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE outbound ADD COLUMN delivery TEXT CHECK (delivery IN ('queued', 'sent', 'delivered', 'failed', 'expired'));
+  ALTER TABLE outbound ADD COLUMN delivery_code INTEGER;
+  ALTER TABLE outbound ADD COLUMN notice_due INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX outbound_notice_due ON outbound (id) WHERE notice_due = 1;
+
+  CREATE TABLE conversations (
+    context           TEXT NOT NULL,
+    number            TEXT NOT NULL,
+    mailbox           TEXT NOT NULL,
+    subject           TEXT,
+    message_id_header TEXT,
+    message_id        TEXT NOT NULL,
+    created_at        INTEGER NOT NULL,
+    last_used_at      INTEGER NOT NULL,
+    PRIMARY KEY (context, number)
+  ) STRICT;
+  CREATE INDEX conversations_latest ON conversations (number, last_used_at);
+
+  CREATE TABLE conversation_mail (
+    message_id_header TEXT NOT NULL,
+    number            TEXT NOT NULL,
+    context           TEXT NOT NULL,
+    PRIMARY KEY (message_id_header, number)
+  ) STRICT;
+
+  CREATE TABLE inbound (
+    id             TEXT PRIMARY KEY,
+    provider       TEXT NOT NULL,
+    provider_id    TEXT NOT NULL,
+    number         TEXT NOT NULL,
+    text           TEXT NOT NULL,
+    sent_at        TEXT,
+    user_context   TEXT,
+    received_at    INTEGER NOT NULL,
+    mailbox        TEXT,
+    context        TEXT,
+    UNIQUE (provider, provider_id)
+  ) STRICT;
+  CREATE INDEX inbound_undeliverable ON inbound (received_at) WHERE mailbox IS NULL;
+
+  CREATE TABLE quarantine (
+    id          INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    provider    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    body        TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE delivery_reports (
+    id          INTEGER PRIMARY KEY,
+    provider    TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    number      TEXT NOT NULL,
+    code        INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    sms_id      INTEGER REFERENCES outbound (id),
+    UNIQUE (provider, provider_id, number, code)
+  ) STRICT;
+  CREATE INDEX delivery_reports_orphans ON delivery_reports (provider_id, number) WHERE sms_id IS NULL;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

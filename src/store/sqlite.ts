@@ -4,7 +4,27 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { RelayError } from '../errors.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { migrate } from './migrations.ts';
+import {
+  adoptOrphans,
+  applyReport,
+  type ConversationRow,
+  type InboundRow,
+  insertInbound,
+  prepareReplyStatements,
+  recordConversation,
+  type ReplyStatements,
+  toConversation,
+  toInbound,
+  toRecipient,
+} from './sqlite-replies.ts';
 import type {
+  Conversation,
+  DeliveryReportResult,
+  DeliveryState,
+  DueNotice,
+  NewDeliveryReport,
+  NewInbound,
+  QuarantinedRequest,
   ClaimedMail,
   ClaimedSms,
   ClaimRequest,
@@ -45,6 +65,7 @@ interface MessageRow {
   user_context: string | null;
   dsn_ret: 'FULL' | 'HDRS' | null;
   dsn_envid: string | null;
+  report_all: number;
 }
 
 interface ClaimedSmsRow {
@@ -77,11 +98,13 @@ export class SqliteStore implements Store {
   readonly #db: Database;
   readonly #writes: GroupCommitter;
   readonly #sql: ReturnType<typeof prepareStatements>;
+  readonly #replies: ReplyStatements;
 
   private constructor(db: Database) {
     this.#db = db;
     this.#writes = new GroupCommitter(db);
     this.#sql = prepareStatements(db);
+    this.#replies = prepareReplyStatements(db);
   }
 
   static open(options: SqliteStoreOptions): SqliteStore {
@@ -124,6 +147,7 @@ export class SqliteStore implements Store {
         dsn_envid: mail.dsn.envid ?? null,
         fingerprint: mail.resubmission?.fingerprint ?? null,
         duplicate_of: original?.id ?? null,
+        report_all: mail.reportAll ? 1 : 0,
       });
       if (original) {
         sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
@@ -141,6 +165,7 @@ export class SqliteStore implements Store {
         });
         sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, 'accepted', `${recipient.rcpt} -> ${recipient.number}`);
       }
+      if (mail.conversation && mail.sms.userContext) recordConversation(this.#replies, mail, mail.conversation, mail.sms.userContext);
       return { duplicateOf: undefined };
     });
   }
@@ -166,6 +191,7 @@ export class SqliteStore implements Store {
         switch (outcome.kind) {
           case 'sent':
             sql.smsSent.run(outcome.providerId, now, outcome.smsId);
+            adoptOrphans(this.#replies, outcome.smsId, outcome.providerId, now);
             sql.insertEventForSms.run(now, 'sent', outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`, outcome.smsId);
             break;
           case 'retry':
@@ -248,6 +274,7 @@ export class SqliteStore implements Store {
         possible_duplicates: number;
         provider_id: string | null;
         last_error: string | null;
+        delivery: DeliveryState | null;
       }>).map((row) => ({
         number: row.number,
         status: row.status,
@@ -255,6 +282,7 @@ export class SqliteStore implements Store {
         possibleDuplicates: row.possible_duplicates,
         providerId: row.provider_id ?? undefined,
         lastError: row.last_error ?? undefined,
+        delivery: row.delivery ?? undefined,
       })),
     );
   }
@@ -269,6 +297,69 @@ export class SqliteStore implements Store {
         (row) => ({ at: row.at, kind: row.kind, smsId: row.sms_id ?? undefined, detail: row.detail ?? undefined }),
       ),
     );
+  }
+
+  async conversation(context: string, number: string): Promise<Conversation | undefined> {
+    return this.#read(() => toConversation(this.#replies.conversation.get(context, number) as ConversationRow | undefined));
+  }
+
+  async latestConversation(number: string, since: number): Promise<Conversation | undefined> {
+    return this.#read(() => toConversation(this.#replies.latestConversation.get(number, since) as ConversationRow | undefined));
+  }
+
+  async contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined> {
+    return this.#read(() => {
+      for (const header of messageIdHeaders) {
+        for (const number of numbers) {
+          const row = this.#replies.contextOfMail.get(header, number) as { context: string } | undefined;
+          if (row) return row.context;
+        }
+      }
+      return undefined;
+    });
+  }
+
+  acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
+    return this.#write(() => {
+      if (!insertInbound(this.#replies, inbound)) return { duplicate: true };
+      if (inbound.route) this.#insertMail([inbound.route.mail], inbound.receivedAt);
+      return { duplicate: false };
+    });
+  }
+
+  quarantine(request: QuarantinedRequest): Promise<void> {
+    return this.#write(() => {
+      this.#replies.insertQuarantine.run(request.receivedAt, request.provider, request.kind, request.reason, request.body);
+    });
+  }
+
+  async undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>> {
+    return this.#read(() =>
+      (this.#replies.undeliverable.all(limit) as InboundRow[]).map(toInbound),
+    );
+  }
+
+  applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult> {
+    return this.#write(() => applyReport(this.#replies, report));
+  }
+
+  async dueNotices(limit: number): Promise<DueNotice[]> {
+    return this.#read(() =>
+      (this.#replies.dueNotices.all(limit) as Array<ClaimedSmsRow & { delivery: DeliveryState; delivery_code: number }>).map((row) => ({
+        smsId: row.id,
+        message: toStoredMessage(this.#sql.messageById.get(row.message_id) as MessageRow),
+        recipient: toRecipient(row),
+        state: row.delivery,
+        code: row.delivery_code,
+      })),
+    );
+  }
+
+  recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void> {
+    return this.#write(() => {
+      for (const id of smsIds) this.#replies.clearNotice.run(id);
+      this.#insertMail(mail, Date.now());
+    });
   }
 
   async close(): Promise<void> {
@@ -382,6 +473,7 @@ function toStoredMessage(row: MessageRow): StoredMessage {
     senderId: row.sender_id ?? undefined,
     userContext: row.user_context ?? undefined,
     dsn: { ret: row.dsn_ret ?? undefined, envid: row.dsn_envid ?? undefined },
+    reportAll: row.report_all === 1,
   };
 }
 
@@ -389,10 +481,11 @@ function prepareStatements(db: Database) {
   return {
     insertMessage: db.prepare(`
       INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
-        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of)
+        headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of,
+        report_all)
       VALUES (@id, @received_at, @envelope_from, @client_address, @client_helo, @message_id_header, @subject,
         @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid, @fingerprint,
-        @duplicate_of)`),
+        @duplicate_of, @report_all)`),
     findResubmitted: db.prepare(`
       SELECT id FROM messages WHERE fingerprint = ? AND received_at >= ? AND duplicate_of IS NULL
       ORDER BY received_at DESC LIMIT 1`),
@@ -448,7 +541,7 @@ function prepareStatements(db: Database) {
         updated_at = ? WHERE id = ?`),
     ping: db.prepare('SELECT 1'),
     smsOf: db.prepare(
-      'SELECT number, status, attempts, possible_duplicates, provider_id, last_error FROM outbound WHERE message_id = ? ORDER BY id',
+      'SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id',
     ),
     eventsOf: db.prepare('SELECT at, kind, sms_id, detail FROM events WHERE message_id = ? ORDER BY id'),
   };

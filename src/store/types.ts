@@ -5,7 +5,7 @@ import type { SmsEncoding } from '../gateways/types.ts';
  * transaction, so that a networked backend (PostgreSQL, for several relay instances) can implement
  * the same interface. Writes resolve only after their transaction is durable.
  */
-export interface Store {
+export interface Store extends ReplyStore {
   /**
    * Commits a mail and one SMS job per distinct number atomically; resolve = safe to answer 250.
    * A resubmission (same fingerprint since `mail.resubmission.since`) is recorded without SMS jobs,
@@ -60,6 +60,10 @@ export interface NewMail {
   readonly recipients: readonly NewRecipient[];
   /** Set when the mail can be recognised if its client sends it again (it has a Message-ID). */
   readonly resubmission: { readonly fingerprint: string; readonly since: number } | undefined;
+  /** Set when the mail has a mailbox for replies (From or Reply-To) and a user context. */
+  readonly conversation: NewConversation | undefined;
+  /** The sender asked to hear of every final delivery state (`X-SMS-Delivery-Report: all`). */
+  readonly reportAll: boolean;
 }
 
 export interface OutboundSms {
@@ -103,6 +107,7 @@ export interface StoredMessage extends OutboundSms {
   readonly headers: string;
   readonly dsn: NewMail['dsn'];
   readonly client: NewMail['client'];
+  readonly reportAll: boolean;
 }
 
 export interface ClaimedSms extends NewRecipient {
@@ -163,6 +168,8 @@ export interface SmsState {
   readonly possibleDuplicates: number;
   readonly providerId: string | undefined;
   readonly lastError: string | undefined;
+  /** Where the gateway's delivery reports have taken it (undefined before the first). */
+  readonly delivery: DeliveryState | undefined;
 }
 
 export interface StoredEvent {
@@ -170,4 +177,91 @@ export interface StoredEvent {
   readonly kind: string;
   readonly smsId: number | undefined;
   readonly detail: string | undefined;
+}
+
+/** Who wrote to a number under a user context: where the phone's replies go. */
+export interface Conversation {
+  readonly context: string;
+  readonly number: string;
+  readonly mailbox: string;
+  readonly subject: string | undefined;
+  readonly messageIdHeader: string | undefined;
+  readonly lastUsedAt: number;
+}
+
+/** What a mail adds to its conversation: every number it goes to shares its user context. */
+export interface NewConversation {
+  readonly mailbox: string;
+  /**
+   * The mail continues a conversation (its context came from the reply tag or In-Reply-To): the
+   * conversation keeps its mailbox, subject and thread; only its last use moves.
+   */
+  readonly continues: boolean;
+}
+
+/** An SMS the gateway received for us, and the mail that carries it to its mailbox (if any). */
+export interface NewInbound {
+  readonly id: string;
+  readonly provider: string;
+  /** The gateway's id: a repeat of it is the gateway retrying, never a second SMS. */
+  readonly providerId: string;
+  /** E.164 of the phone that wrote. */
+  readonly number: string;
+  readonly text: string;
+  readonly sentAt: string | undefined;
+  readonly userContext: string | undefined;
+  readonly receivedAt: number;
+  /** Where it goes; undefined = no mailbox found: kept and listed as undeliverable. */
+  readonly route: { readonly mailbox: string; readonly context: string | undefined; readonly mail: NewOutgoingMail; readonly messageIdHeader: string } | undefined;
+}
+
+export interface QuarantinedRequest {
+  readonly receivedAt: number;
+  readonly provider: string;
+  readonly kind: string;
+  readonly reason: string;
+  readonly body: string;
+}
+
+export type DeliveryState = 'queued' | 'sent' | 'delivered' | 'failed' | 'expired';
+
+export interface NewDeliveryReport {
+  readonly provider: string;
+  readonly providerId: string;
+  /** E.164. */
+  readonly number: string;
+  /** The provider's status code. */
+  readonly code: number;
+  readonly state: DeliveryState;
+  readonly receivedAt: number;
+}
+
+/** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */
+export type DeliveryReportResult = { readonly kind: 'duplicate' | 'orphan' | 'stale' } | { readonly kind: 'advanced'; readonly smsId: number };
+
+/** A final delivery state its sender wants to hear of. */
+export interface DueNotice {
+  readonly smsId: number;
+  readonly message: StoredMessage;
+  readonly recipient: NewRecipient;
+  readonly state: DeliveryState;
+  readonly code: number;
+}
+
+/** The SMS → email half of the store: conversations, inbound SMS, delivery reports. */
+export interface ReplyStore {
+  conversation(context: string, number: string): Promise<Conversation | undefined>;
+  /** The conversation with `number` used most recently since `since`. */
+  latestConversation(number: string, since: number): Promise<Conversation | undefined>;
+  /** The context of the conversation with `number` that one of these Message-IDs belongs to. */
+  contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined>;
+  /** Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). */
+  acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
+  quarantine(request: QuarantinedRequest): Promise<void>;
+  /** Inbound SMS no mailbox was found for, newest first. */
+  undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>>;
+  applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult>;
+  dueNotices(limit: number): Promise<DueNotice[]>;
+  /** Clears the notices' due marks and queues their mails, in one transaction. */
+  recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void>;
 }

@@ -102,14 +102,23 @@ describe('config', () => {
 
   test('an unknown SMSRELAY_* variable or file key is only a warning', () => {
     const { config, warnings } = loadConfig(
-      { SMSRELAY_SMTP_PORTT: '1', SMSRELAY_WEBHOOK_TOKEN: 'x', SMSRELAY_SMTP_PORT: '2601' },
+      { SMSRELAY_SMTP_PORTT: '1', SMSRELAY_RETENTION: '30d', SMSRELAY_SMTP_PORT: '2601' },
       dirWith('smtp:\n  colour: blue\n'),
     );
     assert.equal(config.smtp.port, 2601);
     assert.equal(warnings.length, 3);
     assert.ok(warnings.some((line) => line.startsWith('SMSRELAY_SMTP_PORTT: unknown')));
-    assert.ok(warnings.some((line) => line.startsWith('SMSRELAY_WEBHOOK_TOKEN: unknown or not yet used')));
+    assert.ok(warnings.some((line) => line.startsWith('SMSRELAY_RETENTION: unknown or not yet used')));
     assert.ok(warnings.some((line) => /smsrelay\.yaml: smtp\.colour: unknown setting/.test(line)));
+  });
+
+  test('the webhook token and default mailbox come from the environment; a short token is refused without being shown', () => {
+    const { config } = loadConfig({ SMSRELAY_WEBHOOK_TOKEN: 'a-long-enough-secret', SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com' }, dirWith(''));
+    assert.equal(config.inbound.webhookToken, 'a-long-enough-secret');
+    assert.equal(config.inbound.defaultMailbox, 'ops@example.com');
+    const [line, ...rest] = problems({ SMSRELAY_WEBHOOK_TOKEN: 'short' }, '');
+    assert.equal(rest.length, 0);
+    assert.equal(line, 'SMSRELAY_WEBHOOK_TOKEN="***": expected a token of at least 16 characters');
   });
 
   test('bad values stop start-up with one line per problem, naming where each came from', () => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { request } from 'undici';
@@ -398,6 +399,445 @@ describe('IntelliSoftware simulator: mounted on another app', () => {
       assert.equal(simulator.received.at(-1)?.text, 'mounted');
     } finally {
       await app.close();
+    }
+  });
+});
+
+/** A customer's forwarding endpoint: records each form POST and answers 500 while told to. */
+interface Receiver {
+  readonly url: string;
+  /** Raw bodies in arrival order, with the path (query included) they were posted to. */
+  readonly hits: Array<{ path: string; contentType: string | undefined; body: string }>;
+  /** The next this-many requests are answered 500. */
+  failNext: number;
+  /** Every request is answered 500 while true. */
+  failAlways: boolean;
+  close(): Promise<void>;
+}
+
+/** `stall`, when given, is awaited before answering the request numbered `arrival` (1 = first). */
+async function startReceiver(stall?: (arrival: number) => Promise<unknown> | undefined): Promise<Receiver> {
+  const app = Fastify();
+  app.removeContentTypeParser(FORM);
+  app.addContentTypeParser(FORM, { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  const receiver: Receiver = {
+    url: '',
+    hits: [],
+    failNext: 0,
+    failAlways: false,
+    close: () => app.close(),
+  };
+  app.post('/*', async (request, reply) => {
+    const contentType = request.headers['content-type'];
+    receiver.hits.push({ path: request.url, contentType, body: String(request.body) });
+    await stall?.(receiver.hits.length);
+    if (receiver.failAlways || receiver.failNext > 0) {
+      receiver.failNext = Math.max(0, receiver.failNext - 1);
+      return reply.code(500).send('try later');
+    }
+    return 'OK';
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  return Object.assign(receiver, { url: `http://127.0.0.1:${port}` });
+}
+
+const drBody = (msgid: string, status: number, toaddr: string) => `msgid=${msgid}&status=${status}&toaddr=${toaddr}`;
+const formOf = (body: string) => Object.fromEntries(new URLSearchParams(body));
+const bodiesTo = (receiver: Receiver, path: string) =>
+  receiver.hits.filter((hit) => hit.path.split('?')[0] === path).map((hit) => hit.body);
+
+describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => {
+  let receiver: Receiver;
+  let sim: Listening;
+  before(async () => {
+    receiver = await startReceiver();
+    sim = await IntelliSoftwareSimulator.listen(
+      simulatorOptions({
+        undeliverableNumbers: ['447700900666'],
+        invalidNumbers: ['447700900999'],
+        webhookRetryMs: 50,
+        reportDelayMs: 5,
+      }),
+    );
+  });
+  after(async () => {
+    await sim.close();
+    await receiver.close();
+  });
+  const useWebhooks = (token: string) =>
+    sim.simulator.setWebhooks({ moUrl: `${receiver.url}/mo?token=${token}`, drUrl: `${receiver.url}/dr?token=${token}` });
+
+  it('posts status 3 then 4 with the answered ID', async () => {
+    useWebhooks('s3cret');
+    const response = await sendForm(sim.url, { to: '447700900123', text: 'Hi' });
+    const id = /^ID:(\d{20})$/.exec(response.body)?.[1];
+    assert.ok(id, response.body);
+
+    const delivered = await sim.simulator.waitForWebhookPosts(
+      (post) => post.kind === 'dr' && post.body === drBody(id, 4, '447700900123') && post.status === 200,
+      2_000,
+    );
+    const mine = receiver.hits.filter((hit) => hit.body.startsWith(`msgid=${id}&`));
+    assert.deepEqual(
+      mine.map((hit) => hit.body),
+      [drBody(id, 3, '447700900123'), drBody(id, 4, '447700900123')],
+    );
+    for (const hit of mine) {
+      assert.equal(hit.path, '/dr?token=s3cret');
+      assert.equal(hit.contentType, FORM);
+    }
+    const posts = sim.simulator.webhookPosts.filter((post) => post.body.startsWith(`msgid=${id}&`));
+    assert.equal(posts.length, 2);
+    assert.equal(posts[0]?.url, `${receiver.url}/dr?token=s3cret`);
+    assert.deepEqual(posts.map((post) => post.status), [200, 200]);
+    assert.equal(posts[1], delivered);
+  });
+
+  it('never posts a report before the send response has gone out', async () => {
+    useWebhooks('t');
+    sim.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    const before = sim.simulator.received.length;
+    const pending = sendForm(sim.url, { to: '447700900124', text: 'held' });
+    const [sms] = (await sim.simulator.waitForMessages(before + 1, 2_000)).slice(before);
+    assert.ok(sms);
+    await sleep(150);
+    assert.equal(
+      sim.simulator.webhookPosts.filter((post) => post.body.includes(`msgid=${sms.id}&`)).length,
+      0,
+      'reported while the answer was held',
+    );
+    assert.equal(sim.simulator.releaseHanging(), 1);
+    assert.equal((await pending).body, `ID:${sms.id}`);
+    await sim.simulator.waitForWebhookPosts((post) => post.body === drBody(sms.id, 4, '447700900124'), 2_000);
+  });
+
+  it('reports 6 (unable to deliver) for an undeliverable number, set by option, method or control', async () => {
+    useWebhooks('t');
+    const byOption = withoutIds((await sendForm(sim.url, { to: '447700900666', text: 'x' })).body).ids[0];
+    assert.ok(byOption);
+    await sim.simulator.waitForWebhookPosts((post) => post.body === drBody(byOption, 6, '447700900666'), 2_000);
+    assert.deepEqual(
+      sim.simulator.webhookPosts.filter((post) => post.body.startsWith(`msgid=${byOption}&`)).map((post) => post.body),
+      [drBody(byOption, 3, '447700900666'), drBody(byOption, 6, '447700900666')],
+    );
+
+    const control = await send(sim.url, {
+      path: '/simulator/control',
+      contentType: 'application/json',
+      body: JSON.stringify({ undeliverableNumbers: ['447700900777'] }),
+    });
+    assert.equal(control.status, 200);
+    assert.deepEqual((JSON.parse(control.body) as { undeliverableNumbers: string[] }).undeliverableNumbers, ['447700900777']);
+    assert.deepEqual(sim.simulator.undeliverableNumbers, ['447700900777']);
+    assert.deepEqual(sim.simulator.behaviour, { mode: 'ok' }, 'setting numbers leaves the behaviour alone');
+    const both = (await sendForm(sim.url, { to: '447700900777,447700900666', text: 'x' })).body;
+    const id = withoutIds(both).ids[0];
+    assert.ok(id);
+    await sim.simulator.waitForWebhookPosts((post) => post.body === drBody(id, 6, '447700900777'), 2_000);
+    await sim.simulator.waitForWebhookPosts((post) => post.body === drBody(id, 4, '447700900666'), 2_000);
+
+    for (const bad of [{ undeliverableNumbers: ['+447700900777'] }, { undeliverableNumbers: 'x' }, { undeliverableNumbers: [], mode: 'ok' }]) {
+      const refused = await send(sim.url, { path: '/simulator/control', contentType: 'application/json', body: JSON.stringify(bad) });
+      assert.equal(refused.status, 400, JSON.stringify(bad));
+    }
+    assert.throws(() => sim.simulator.setUndeliverableNumbers(['07700900123x']));
+    sim.simulator.setUndeliverableNumbers(['447700900666']);
+  });
+
+  it('reports each accepted recipient of a multi-recipient request under the one msgid', async () => {
+    useWebhooks('t');
+    const response = await sendForm(sim.url, { to: '447700900123,447700900999,+447700900124', text: 'all' });
+    const { ids } = withoutIds(response.body);
+    assert.equal(ids.length, 1);
+    const id = ids[0]!;
+    for (const to of ['447700900123', '447700900124']) {
+      await sim.simulator.waitForWebhookPosts((post) => post.body === drBody(id, 4, to), 2_000);
+    }
+    await sleep(50);
+    const reports = bodiesTo(receiver, '/dr').filter((body) => body.startsWith(`msgid=${id}&`));
+    assert.deepEqual(
+      reports.map(formOf).sort((a, b) => `${a.toaddr}${a.status}`.localeCompare(`${b.toaddr}${b.status}`)),
+      ['447700900123', '447700900124'].flatMap((toaddr) => [
+        { msgid: id, status: '3', toaddr },
+        { msgid: id, status: '4', toaddr },
+      ]),
+      'no report for the invalid number',
+    );
+    for (const to of ['447700900123', '447700900124']) {
+      const own = reports.filter((body) => body.endsWith(`toaddr=${to}`));
+      assert.deepEqual(own, [drBody(id, 3, to), drBody(id, 4, to)], 'per recipient, 3 comes before 4');
+    }
+  });
+
+  it('posts no report while no DR URL is set', async () => {
+    sim.simulator.setWebhooks({ moUrl: `${receiver.url}/mo` });
+    const id = withoutIds((await sendForm(sim.url, { to: '447700900123', text: 'quiet' })).body).ids[0];
+    assert.ok(id);
+    await sleep(100);
+    assert.equal(sim.simulator.webhookPosts.filter((post) => post.body.includes(`msgid=${id}&`)).length, 0);
+  });
+
+  it('forwards an MO from POST /simulator/mo with exactly from, text, msgid, sent and usercontext', async () => {
+    useWebhooks('m0');
+    const started = Date.now();
+    const posted = await send(sim.url, {
+      path: '/simulator/mo',
+      contentType: 'application/json',
+      body: JSON.stringify({ from: '447700900123', text: 'On it & more 😀', usercontext: 'ab12' }),
+    });
+    assert.equal(posted.status, 202);
+    const { msgid } = JSON.parse(posted.body) as { msgid: string };
+    assert.match(msgid, /^\d{20}$/);
+    const post = await sim.simulator.waitForWebhookPosts((p) => p.kind === 'mo' && formOf(p.body).msgid === msgid, 2_000);
+    assert.equal(post.status, 200);
+    assert.equal(post.url, `${receiver.url}/mo?token=m0`);
+    const hit = receiver.hits.find((h) => h.body === post.body);
+    assert.equal(hit?.path, '/mo?token=m0');
+    assert.equal(hit?.contentType, FORM);
+    const fields = [...new URLSearchParams(post.body)];
+    assert.deepEqual(
+      fields.map(([name]) => name),
+      ['from', 'text', 'msgid', 'sent', 'usercontext'],
+    );
+    const form = formOf(post.body);
+    assert.equal(form.from, '447700900123');
+    assert.equal(form.text, 'On it & more 😀');
+    assert.equal(form.usercontext, 'ab12');
+    assert.match(form.sent ?? '', /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+    const sentAt = Date.parse(form.sent ?? '');
+    assert.ok(sentAt >= Math.floor(started / 1000) * 1000 && sentAt <= Date.now(), form.sent);
+  });
+
+  it('forwards an MO without usercontext with no usercontext field, keeping a given msgid', async () => {
+    useWebhooks('m1');
+    const posted = await send(sim.url, {
+      path: '/simulator/mo',
+      contentType: 'application/json',
+      body: JSON.stringify({ from: '447700900123', text: 'No context', msgid: '10011000000000000042' }),
+    });
+    assert.equal(posted.status, 202);
+    assert.deepEqual(JSON.parse(posted.body), { msgid: '10011000000000000042' });
+    const post = await sim.simulator.waitForWebhookPosts((p) => p.kind === 'mo' && p.body.includes('msgid=10011000000000000042'), 2_000);
+    assert.deepEqual(
+      [...new URLSearchParams(post.body)].map(([name]) => name),
+      ['from', 'text', 'msgid', 'sent'],
+    );
+    assert.match(post.body, /^from=447700900123&text=No\+context&msgid=10011000000000000042&sent=/);
+  });
+
+  it('sendMo forwards in-process and returns the msgid; an empty usercontext is forwarded empty', async () => {
+    useWebhooks('m2');
+    const msgid = sim.simulator.sendMo({ from: '353861234567', text: 'in process', usercontext: '' });
+    assert.match(msgid, /^\d{20}$/);
+    assert.equal(
+      sim.simulator.webhookPosts.some((post) => post.body.includes(`msgid=${msgid}`)),
+      false,
+      'posted before sendMo returned',
+    );
+    const post = await sim.simulator.waitForWebhookPosts((p) => p.body.includes(`msgid=${msgid}`), 2_000);
+    assert.equal(formOf(post.body).usercontext, '');
+    assert.throws(() => sim.simulator.sendMo({ from: '+353861234567', text: 'x' }));
+  });
+
+  it('refuses an invalid MO with a JSON 400, and an MO without MO URL with a JSON 409', async () => {
+    useWebhooks('t');
+    const bad: unknown[] = [
+      {},
+      { from: '447700900123' },
+      { text: 'no sender' },
+      { from: '+447700900123', text: 'plus' },
+      { from: 'AcmeCo', text: 'alpha' },
+      { from: '447700900123', text: 42 },
+      { from: '447700900123', text: 'x', msgid: 'has space' },
+      { from: '447700900123', text: 'x', extra: true },
+      'text',
+    ];
+    for (const body of bad) {
+      const response = await send(sim.url, { path: '/simulator/mo', contentType: 'application/json', body: JSON.stringify(body) });
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.match(response.contentType ?? '', /^application\/json/);
+      assert.ok('error' in (JSON.parse(response.body) as object));
+    }
+    const form = await send(sim.url, { path: '/simulator/mo', body: 'from=447700900123&text=x' });
+    assert.equal(form.status, 400, 'a form body is not the JSON the endpoint takes');
+
+    sim.simulator.setWebhooks({ drUrl: `${receiver.url}/dr` });
+    const conflict = await send(sim.url, {
+      path: '/simulator/mo',
+      contentType: 'application/json',
+      body: JSON.stringify({ from: '447700900123', text: 'nowhere to go' }),
+    });
+    assert.equal(conflict.status, 409);
+    assert.match(conflict.contentType ?? '', /^application\/json/);
+    assert.ok('error' in (JSON.parse(conflict.body) as object));
+    assert.throws(() => sim.simulator.sendMo({ from: '447700900123', text: 'x' }), /no MO URL/);
+  });
+
+  it('retries a post answered 500 with the same body until it gets 200, and holds 4 back until 3 got its 200', async () => {
+    useWebhooks('retry');
+    receiver.failNext = 2;
+    const id = withoutIds((await sendForm(sim.url, { to: '447700900125', text: 'again' })).body).ids[0];
+    assert.ok(id);
+    await sim.simulator.waitForWebhookPosts((post) => post.body === drBody(id, 4, '447700900125') && post.status === 200, 3_000);
+    const attempts = sim.simulator.webhookPosts.filter((post) => post.body.startsWith(`msgid=${id}&`));
+    assert.deepEqual(
+      attempts.map((post) => [formOf(post.body).status, post.status]),
+      [['3', 500], ['3', 500], ['3', 200], ['4', 200]],
+    );
+    const gaps = attempts.slice(1, 3).map((post, index) => post.at.getTime() - attempts[index]!.at.getTime());
+    assert.ok(gaps.every((gap) => gap >= 45), `retried sooner than webhookRetryMs: ${gaps.join(', ')} ms`);
+    assert.deepEqual(
+      receiver.hits.filter((hit) => hit.body.startsWith(`msgid=${id}&`)).map((hit) => formOf(hit.body).status),
+      ['3', '3', '3', '4'],
+    );
+
+    receiver.failNext = 2;
+    const msgid = sim.simulator.sendMo({ from: '447700900123', text: 'keep trying' });
+    await sim.simulator.waitForWebhookPosts((post) => post.kind === 'mo' && post.body.includes(msgid) && post.status === 200, 3_000);
+    const moAttempts = sim.simulator.webhookPosts.filter((post) => post.body.includes(`msgid=${msgid}`));
+    assert.deepEqual(moAttempts.map((post) => post.status), [500, 500, 200]);
+    assert.equal(new Set(moAttempts.map((post) => post.body)).size, 1, 'the same body (and sent time) on every attempt');
+    await waitFor('no pending webhooks', () => sim.simulator.pendingWebhooks === 0, 2_000);
+  });
+
+  it('counts a refused connection as a failed attempt and retries it', async () => {
+    const gone = await startReceiver();
+    const goneUrl = `${gone.url}/dr`;
+    await gone.close();
+    sim.simulator.setWebhooks({ drUrl: goneUrl });
+    const id = withoutIds((await sendForm(sim.url, { to: '447700900126', text: 'nobody home' })).body).ids[0];
+    assert.ok(id);
+    await waitFor(
+      'two failed attempts',
+      () => sim.simulator.webhookPosts.filter((post) => post.body.startsWith(`msgid=${id}&`)).length >= 2,
+      3_000,
+    );
+    const attempts = sim.simulator.webhookPosts.filter((post) => post.body.startsWith(`msgid=${id}&`));
+    assert.ok(attempts.every((post) => post.status === 'error' && post.body === drBody(id, 3, '447700900126')));
+    // Pointing the account elsewhere does not redirect a forward already under way.
+    useWebhooks('t');
+    await sleep(120);
+    assert.equal(receiver.hits.filter((hit) => hit.body.startsWith(`msgid=${id}&`)).length, 0);
+  });
+
+  it('waitForWebhookPosts finds past posts and rejects clearly on timeout', async () => {
+    const first = sim.simulator.webhookPosts[0];
+    assert.ok(first);
+    assert.equal(await sim.simulator.waitForWebhookPosts((post) => post === first, 10), first);
+    await assert.rejects(sim.simulator.waitForWebhookPosts(() => false, 30), /no matching webhook post within 30 ms/);
+  });
+
+  it('refuses forwarding URLs it could not post to', () => {
+    assert.throws(() => sim.simulator.setWebhooks({ drUrl: '/relative' }), /absolute/);
+    assert.throws(() => sim.simulator.setWebhooks({ moUrl: 'ftp://example.invalid/mo' }), /http or https/);
+    assert.throws(() => sim.simulator.setWebhooks({ moUrl: 'http://user:pw@127.0.0.1/mo' }), /credentials/);
+    assert.throws(() => sim.simulator.setWebhookRetry(0), RangeError);
+  });
+});
+
+describe('IntelliSoftware simulator: close() and pending forwards', () => {
+  it('close() cancels a pending retry at once and posts nothing more', async () => {
+    const receiver = await startReceiver();
+    receiver.failAlways = true;
+    const own = await IntelliSoftwareSimulator.listen(
+      simulatorOptions({ webhooks: { drUrl: `${receiver.url}/dr`, moUrl: `${receiver.url}/mo` } }),
+    );
+    try {
+      assert.equal(own.simulator.webhookRetryMs, 300_000, 'the platform retries every 5 minutes');
+      await sendForm(own.url, { to: '447700900123,447700900124', text: 'x' });
+      own.simulator.sendMo({ from: '447700900123', text: 'y' });
+      await waitFor('three failed first attempts', () => receiver.hits.length === 3, 2_000);
+      assert.equal(own.simulator.pendingWebhooks, 3);
+      const started = performance.now();
+      await own.close();
+      assert.ok(performance.now() - started < 1_000, 'close() waited for a retry');
+      assert.equal(own.simulator.pendingWebhooks, 0);
+      const posts = own.simulator.webhookPosts.length;
+      await sleep(100);
+      assert.equal(own.simulator.webhookPosts.length, posts);
+      assert.throws(() => own.simulator.sendMo({ from: '447700900123', text: 'late' }), /closed/);
+    } finally {
+      await own.close();
+      await receiver.close();
+    }
+  });
+
+  it('close() cuts an attempt in flight short', async () => {
+    // A receiver that never answers: the attempt would otherwise wait for the 60 s timeout.
+    const app = await startReceiver(() => new Promise(() => {}));
+    const own = await IntelliSoftwareSimulator.listen(simulatorOptions({ webhooks: { drUrl: `${app.url}/dr` } }));
+    try {
+      await sendForm(own.url, { to: '447700900123', text: 'x' });
+      await waitFor('the report to arrive', () => app.hits.length === 1, 2_000);
+      const started = performance.now();
+      await own.close();
+      assert.ok(performance.now() - started < 1_000);
+      assert.deepEqual(own.simulator.webhookPosts.map((post) => post.status), ['error']);
+    } finally {
+      await own.close();
+      await app.close();
+    }
+  });
+
+  it('an attempt that outlasts webhookTimeoutMs fails and is retried', async () => {
+    const app = await startReceiver((arrival) => (arrival === 1 ? sleep(300) : undefined));
+    const own = await IntelliSoftwareSimulator.listen(
+      simulatorOptions({ webhooks: { drUrl: `${app.url}/dr` }, webhookTimeoutMs: 100, webhookRetryMs: 20, reportDelayMs: 0 }),
+    );
+    try {
+      const id = withoutIds((await sendForm(own.url, { to: '447700900123', text: 'x' })).body).ids[0];
+      assert.ok(id);
+      await own.simulator.waitForWebhookPosts((post) => post.body === drBody(id, 4, '447700900123'), 2_000);
+      assert.deepEqual(own.simulator.webhookPosts.map((post) => post.status), ['error', 200, 200]);
+    } finally {
+      await own.close();
+      await app.close();
+    }
+  });
+
+  it('closing an app the simulator is registered on cancels its pending retries', async () => {
+    const receiver = await startReceiver();
+    receiver.failAlways = true;
+    const app = Fastify();
+    const simulator = new IntelliSoftwareSimulator(simulatorOptions({ webhooks: { moUrl: `${receiver.url}/mo` } }));
+    simulator.register(app);
+    try {
+      await app.ready();
+      const response = await app.inject({
+        method: 'POST',
+        url: '/simulator/mo',
+        payload: { from: '447700900123', text: 'mounted' },
+      });
+      assert.equal(response.statusCode, 202);
+      await waitFor('the first attempt', () => receiver.hits.length === 1, 2_000);
+      assert.equal(simulator.pendingWebhooks, 1);
+      await app.close();
+      assert.equal(simulator.pendingWebhooks, 0);
+    } finally {
+      await app.close();
+      await receiver.close();
+    }
+  });
+
+  it('reports an SMS sent through app.inject too', async () => {
+    const receiver = await startReceiver();
+    const app = Fastify();
+    const simulator = new IntelliSoftwareSimulator(simulatorOptions({ webhooks: { drUrl: `${receiver.url}/dr` }, reportDelayMs: 0 }));
+    simulator.register(app);
+    try {
+      const sms = await app.inject({
+        method: 'POST',
+        url: '/smsgateway/sendmsg.aspx',
+        headers: { 'content-type': FORM },
+        payload: credentialsForm({ to: '447700900123', text: 'injected' }),
+      });
+      const id = /^ID:(\d{20})$/.exec(sms.body)?.[1];
+      assert.ok(id);
+      await simulator.waitForWebhookPosts((post) => post.body === drBody(id, 4, '447700900123'), 2_000);
+    } finally {
+      await app.close();
+      await receiver.close();
     }
   });
 });

@@ -38,6 +38,7 @@ const submissionSchema = z
     maxParts: z.number().int().positive(),
     senderId: z.string().optional(),
     userContext: z.string().optional(),
+    deliveryReport: z.boolean().optional(),
   })
   .strict();
 

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { type Config, loadConfig } from '../../src/config/load.ts';
-import { IntelliSoftwareSimulator } from '../../src/gateways/intellisoftware-simulator.ts';
+import { IntelliSoftwareSimulator, type IntelliSoftwareSimulatorOptions } from '../../src/gateways/intellisoftware-simulator.ts';
 import { createLogger, type LogLevel } from '../../src/log.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 
@@ -65,7 +65,9 @@ export async function startTestRelay(yaml: object = {}, env: Record<string, stri
   };
 }
 
-export async function startSimulator(options: { invalidNumbers?: string[]; port?: number } = {}) {
+export async function startSimulator(
+  options: Partial<Omit<IntelliSoftwareSimulatorOptions, 'username' | 'password' | 'logger'>> & { port?: number } = {},
+) {
   return IntelliSoftwareSimulator.listen({ ...GATEWAY_ACCOUNT, logger: createLogger(LOG_LEVEL), ...options });
 }
 

@@ -7,6 +7,8 @@ import {
   SEGMENT_LIMITS,
   splitIntoParts,
   type SmsText,
+  truncateToParts,
+  CUT_MARK,
 } from '../../src/sms/encoding.ts';
 
 /** The counting fields, for one exact comparison per case. */
@@ -176,5 +178,32 @@ describe('analyseText: UCS-2', () => {
     const parts = splitIntoParts(analyseText(text));
     assert.deepEqual(parts.map((part) => part.length), [67, 34]);
     assert.equal(parts.join(''), text);
+  });
+});
+
+describe('truncateToParts', () => {
+  it('leaves a text that fits alone', () => {
+    assert.equal(truncateToParts('short', 1).text, 'short');
+  });
+
+  it('cuts a GSM-7 text to exactly the limit, ending with "..." (the ellipsis mapped to GSM-7)', () => {
+    const cut = truncateToParts(`${'word '.repeat(100)}end`, 1);
+    assert.deepEqual(counts(cut), gsm7(160, 1, 160, true));
+    assert.ok(cut.text.endsWith('...'));
+    assert.ok(!cut.text.includes(' ...'), 'no space before the mark');
+  });
+
+  it('cuts a UCS-2 text with "…" and never inside an emoji sequence', () => {
+    const cut = truncateToParts(`Привет ${FAMILY.repeat(20)}`, 2);
+    assert.equal(cut.encoding, 'ucs2');
+    assert.equal(cut.parts, 2);
+    assert.ok(cut.text.endsWith(`${FAMILY}${CUT_MARK}`));
+    assert.ok(cut.units <= 2 * SEGMENT_LIMITS.ucs2.concatenatedPart);
+  });
+
+  it('may end cheaper than the whole: the emoji that forced UCS-2 is past the cut', () => {
+    const cut = truncateToParts(`${'a'.repeat(200)} 😀`, 1);
+    assert.equal(cut.encoding, 'gsm7');
+    assert.equal(cut.text, `${'a'.repeat(157)}...`);
   });
 });

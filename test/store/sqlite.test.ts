@@ -1,40 +1,11 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, beforeEach, describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { RelayError } from '../../src/errors.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
-import type { NewMail, Store } from '../../src/store/types.ts';
-import { removeDir, tempDir } from '../helpers/relay.ts';
-
-const dirs: string[] = [];
-after(() => dirs.forEach(removeDir));
-
-function storeFile(): string {
-  const dir = tempDir('smsrelay-store-');
-  dirs.push(dir);
-  return join(dir, 'data', 'smsrelay.db');
-}
-
-let sequence = 0;
-function mail(numbers: readonly string[], overrides: Partial<NewMail> = {}): NewMail {
-  sequence += 1;
-  return {
-    id: `mail-${sequence}`,
-    receivedAt: 1_000,
-    envelopeFrom: 'alice@example.com',
-    client: { address: '127.0.0.1', helo: 'client.example.com' },
-    messageIdHeader: `<m${sequence}@example.com>`,
-    subject: 'Server down',
-    headers: 'From: alice@example.com\r\nSubject: Server down\r\n\r\n',
-    sms: { text: `text ${sequence}`, encoding: 'gsm7', parts: 1, maxParts: 6, senderId: undefined, userContext: undefined },
-    dsn: { ret: undefined, envid: undefined },
-    recipients: numbers.map((number) => ({ number, rcpt: `${number.slice(1)}@sms.localhost`, notify: undefined, orcpt: undefined })),
-    resubmission: undefined,
-    ...overrides,
-  };
-}
+import type { Store } from '../../src/store/types.ts';
+import { mail, storeFile } from '../helpers/store.ts';
 
 const numbers = (count: number, from = 100): string[] => Array.from({ length: count }, (_, index) => `+447700900${from + index}`);
 const claim = (store: Store, maxBatches: number, batchSize: number, now = 2_000) =>

@@ -1,0 +1,92 @@
+import { STATUS_WORDS } from '../gateways/intellisoftware-inbound.ts';
+import type { Logger } from '../log.ts';
+import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
+import { maskNumber } from '../sms/numbers.ts';
+import type { DueNotice, NewOutgoingMail, StoredMessage, Store } from '../store/types.ts';
+
+/** Notices built per pass; the rest follow in the next pass at once. */
+const NOTICES_PER_PASS = 50;
+/**
+ * A delivery report can make a notice due inside another write (a report that arrived before its
+ * send result); this sweep finds those, and any left by a crash, without a signal.
+ */
+const SWEEP_INTERVAL_MS = 10_000;
+
+export interface DeliveryNoticeOptions {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly report: (kind: ReportKind, message: StoredMessage, recipients: readonly ReportedRecipient[]) => Promise<NewOutgoingMail | undefined>;
+  readonly onMailQueued: () => void;
+}
+
+/**
+ * Mails the sender what the network's delivery reports said, when the sender wants it: a final
+ * failure by default, delivery when asked (NOTIFY=SUCCESS or `X-SMS-Delivery-Report: all`). The due
+ * mark and the queued mail change in one transaction, and each notice has a once-key, so a crash
+ * between building and recording sends it once, later.
+ */
+export class DeliveryNotices {
+  readonly #options: DeliveryNoticeOptions;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: DeliveryNoticeOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.kick(), SWEEP_INTERVAL_MS);
+    this.#timer.unref();
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#drain()
+      .catch((error: unknown) => this.#options.logger.error({ err: error }, 'notices: pass failed; retried at the next sweep'))
+      .finally(() => {
+        this.#running = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.kick();
+        }
+      });
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running;
+  }
+
+  async #drain(): Promise<void> {
+    const { store, report, onMailQueued, logger } = this.#options;
+    for (;;) {
+      const due = await store.dueNotices(NOTICES_PER_PASS);
+      if (due.length === 0) return;
+      const mail: NewOutgoingMail[] = [];
+      for (const notice of due) {
+        const built = await report(notice.state === 'delivered' ? 'delivered' : 'failed', notice.message, [reported(notice)]);
+        if (built) mail.push({ ...built, onceKey: `report:${notice.smsId}:${notice.state}` });
+        logger.info({ msgId: notice.message.id, to: maskNumber(notice.recipient.number), state: notice.state, code: notice.code }, 'notices: delivery report mailed to the sender');
+      }
+      await store.recordNotices(due.map((notice) => notice.smsId), mail);
+      if (mail.length > 0) onMailQueued();
+    }
+  }
+}
+
+function reported(notice: DueNotice): ReportedRecipient {
+  const { recipient, state, code, message } = notice;
+  const asked = message.reportAll && state === 'delivered' ? { notify: ['SUCCESS'] } : {};
+  return {
+    ...recipient,
+    ...asked,
+    category: state === 'expired' ? 'expired' : 'undeliverable',
+    reason: STATUS_WORDS[code] ?? `the network reported status ${code}`,
+    code: `status ${code}`,
+  };
+}

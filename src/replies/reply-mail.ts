@@ -1,0 +1,95 @@
+import MimeNode from 'nodemailer/lib/mime-node';
+import { v7 as uuidv7 } from 'uuid';
+import { LOOP_HEADER } from '../mail/extract.ts';
+import { rfc5322Date } from '../mailer/dsn.ts';
+import type { Templates } from '../mailer/templates.ts';
+import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
+import type { NewOutgoingMail } from '../store/types.ts';
+import type { Route } from './conversations.ts';
+
+/** Subjects are one line; a longer one is cut here (RFC 5322 recommends 78-character lines). */
+const MAX_SUBJECT_CHARS = 200;
+/** Reply prefixes mail clients add, in several languages: one "Re:" is enough. */
+const REPLY_PREFIXES = /^(?:\s*(?:re|aw|sv|vs|antw|réf|ref|rif|odp|fw|fwd|wg)\s*(?:\[\d+\])?\s*:\s*)+/i;
+/** The tag the subject template adds; an earlier one in the original subject is not repeated. */
+const CONTEXT_TAG = /\s*\[\s*UserContext:[^\]]*\]/gi;
+
+export interface InboundSms {
+  /** E.164. */
+  readonly number: string;
+  readonly text: string;
+  /** When the phone sent it, as the gateway said (W3CDTF), if it said. */
+  readonly sentAt: string | undefined;
+  readonly receivedAt: number;
+  /** The context the gateway echoed (for a mail without a conversation). */
+  readonly userContext: string | undefined;
+}
+
+export interface ReplyMailOptions {
+  /** The first SMS domain: the phone's address is `<digits>@<domain>`. */
+  readonly smsDomain: string;
+  /** The relay's name, in the loop header. */
+  readonly hostname: string;
+  readonly templates: Templates;
+  readonly onTemplateError?: (error: unknown) => void;
+}
+
+/**
+ * The mail that carries an SMS to its mailbox: from the phone's address (so Reply goes back to the
+ * phone), threaded under the mail that started the conversation, its subject carrying the context.
+ * The SMS text is only ever the body: header values are the relay's own or come from the stored
+ * conversation, and nodemailer encodes them, so no CR/LF or encoded word from a phone becomes a header.
+ */
+export async function buildReplyMail(
+  sms: InboundSms,
+  route: Route,
+  options: ReplyMailOptions,
+): Promise<{ readonly mail: NewOutgoingMail; readonly messageIdHeader: string }> {
+  const digits = toInternationalDigits(sms.number);
+  const phoneAddress = `${digits}@${options.smsDomain}`;
+  const number = formatNumber(sms.number);
+  const messageIdHeader = `<${uuidv7()}@${options.smsDomain}>`;
+  const { conversation } = route;
+  const data = {
+    number,
+    text: sms.text,
+    sentAt: sms.sentAt ?? rfc5322Date(new Date(sms.receivedAt)),
+    subject: conversation?.subject ? baseSubject(conversation.subject) : undefined,
+    context: conversation?.context ?? sms.userContext,
+  };
+
+  const root = new MimeNode('text/plain; charset=utf-8', { hostname: options.smsDomain, newline: 'windows' });
+  root.setHeader({
+    From: { name: number, address: phoneAddress },
+    To: route.mailbox,
+    Subject: oneLine(render(options, 'reply-subject.txt', data, () => `SMS from ${number}`)).slice(0, MAX_SUBJECT_CHARS),
+    Date: new Date(sms.receivedAt),
+    'Message-ID': messageIdHeader,
+    [LOOP_HEADER]: options.hostname,
+  });
+  if (conversation?.messageIdHeader) {
+    root.setHeader({ 'In-Reply-To': conversation.messageIdHeader, References: conversation.messageIdHeader });
+  }
+  root.setContent(render(options, 'reply.txt', data, () => `${sms.text}\n\n-- \nSMS from ${number}\n`));
+  return {
+    mail: { kind: 'reply', messageId: undefined, envelopeFrom: phoneAddress, recipients: [route.mailbox], raw: await root.build() },
+    messageIdHeader,
+  };
+}
+
+function render(options: ReplyMailOptions, template: string, data: object, fallback: () => string): string {
+  try {
+    return options.templates.render(template, data);
+  } catch (error) {
+    options.onTemplateError?.(error);
+    return fallback();
+  }
+}
+
+function baseSubject(subject: string): string {
+  return oneLine(subject.replace(CONTEXT_TAG, '')).replace(REPLY_PREFIXES, '');
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\t]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+}

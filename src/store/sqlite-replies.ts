@@ -1,0 +1,210 @@
+import type { Database } from 'better-sqlite3';
+import type {
+  Conversation,
+  DeliveryReportResult,
+  DeliveryState,
+  NewConversation,
+  NewDeliveryReport,
+  NewInbound,
+  NewMail,
+  NewRecipient,
+} from './types.ts';
+
+/** States only move forward: a late "sent" never undoes "delivered"; the first final state stays. */
+const RANK: Readonly<Record<DeliveryState, number>> = { queued: 0, sent: 1, delivered: 2, failed: 2, expired: 2 };
+
+export interface ConversationRow {
+  context: string;
+  number: string;
+  mailbox: string;
+  subject: string | null;
+  message_id_header: string | null;
+  last_used_at: number;
+}
+
+export interface OutboundForReport {
+  id: number;
+  delivery: DeliveryState | null;
+  notify: string | null;
+  report_all: number;
+}
+
+export function toConversation(row: ConversationRow | undefined): Conversation | undefined {
+  if (!row) return undefined;
+  return {
+    context: row.context,
+    number: row.number,
+    mailbox: row.mailbox,
+    subject: row.subject ?? undefined,
+    messageIdHeader: row.message_id_header ?? undefined,
+    lastUsedAt: row.last_used_at,
+  };
+}
+
+/** Whether the sender wants to hear of this final state: failures unless NOTIFY says otherwise, successes when asked. */
+export function wantsNotice(state: DeliveryState, notify: readonly string[] | undefined, reportAll: boolean): boolean {
+  if (state === 'delivered') return reportAll || (notify?.includes('SUCCESS') ?? false);
+  if (state === 'failed' || state === 'expired') return notify === undefined || notify.includes('FAILURE');
+  return false;
+}
+
+export function isForward(from: DeliveryState | null, to: DeliveryState): boolean {
+  return from === null || RANK[to] > RANK[from];
+}
+
+export function prepareReplyStatements(db: Database) {
+  return {
+    upsertConversation: db.prepare(`
+      INSERT INTO conversations (context, number, mailbox, subject, message_id_header, message_id, created_at, last_used_at)
+      VALUES (@context, @number, @mailbox, @subject, @message_id_header, @message_id, @now, @now)
+      ON CONFLICT (context, number) DO UPDATE SET
+        mailbox = CASE WHEN @continues THEN mailbox ELSE excluded.mailbox END,
+        subject = CASE WHEN @continues THEN subject ELSE excluded.subject END,
+        message_id_header = CASE WHEN @continues THEN message_id_header ELSE excluded.message_id_header END,
+        message_id = excluded.message_id,
+        last_used_at = excluded.last_used_at`),
+    insertConversationMail: db.prepare(
+      'INSERT OR IGNORE INTO conversation_mail (message_id_header, number, context) VALUES (?, ?, ?)',
+    ),
+    conversation: db.prepare('SELECT * FROM conversations WHERE context = ? AND number = ?'),
+    latestConversation: db.prepare(
+      'SELECT * FROM conversations WHERE number = ? AND last_used_at >= ? ORDER BY last_used_at DESC, rowid DESC LIMIT 1',
+    ),
+    contextOfMail: db.prepare('SELECT context FROM conversation_mail WHERE message_id_header = ? AND number = ?'),
+    touchConversation: db.prepare('UPDATE conversations SET last_used_at = ? WHERE context = ? AND number = ?'),
+    insertInbound: db.prepare(`
+      INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
+      VALUES (@id, @provider, @provider_id, @number, @text, @sent_at, @user_context, @received_at, @mailbox, @context)
+      ON CONFLICT (provider, provider_id) DO NOTHING`),
+    undeliverable: db.prepare(
+      'SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT ?',
+    ),
+    insertQuarantine: db.prepare(
+      'INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (?, ?, ?, ?, ?)',
+    ),
+    insertReport: db.prepare(`
+      INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
+      VALUES (@provider, @provider_id, @number, @code, @state, @received_at, @sms_id)
+      ON CONFLICT (provider, provider_id, number, code) DO NOTHING`),
+    outboundForReport: db.prepare(`
+      SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
+      WHERE o.provider_id = ? AND o.number = ?`),
+    outboundById: db.prepare(`
+      SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
+    advanceDelivery: db.prepare('UPDATE outbound SET delivery = ?, delivery_code = ?, notice_due = ?, updated_at = ? WHERE id = ?'),
+    orphanReports: db.prepare(
+      'SELECT id, code, state FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id',
+    ),
+    numberOfSms: db.prepare('SELECT number FROM outbound WHERE id = ?'),
+    adoptReport: db.prepare('UPDATE delivery_reports SET sms_id = ? WHERE id = ?'),
+    dueNotices: db.prepare(`
+      SELECT id, message_id, number, rcpt, notify, orcpt, delivery, delivery_code FROM outbound
+      WHERE notice_due = 1 ORDER BY id LIMIT ?`),
+    clearNotice: db.prepare('UPDATE outbound SET notice_due = 0 WHERE id = ?'),
+  };
+}
+
+export type ReplyStatements = ReturnType<typeof prepareReplyStatements>;
+
+/** The conversation rows of a newly accepted mail: one per number, its Message-ID findable again. */
+export function recordConversation(sql: ReplyStatements, mail: NewMail, conversation: NewConversation, context: string): void {
+  for (const recipient of mail.recipients) {
+    sql.upsertConversation.run({
+      context,
+      number: recipient.number,
+      mailbox: conversation.mailbox,
+      subject: mail.subject ?? null,
+      message_id_header: mail.messageIdHeader ?? null,
+      message_id: mail.id,
+      now: mail.receivedAt,
+      continues: conversation.continues ? 1 : 0,
+    });
+    if (mail.messageIdHeader) sql.insertConversationMail.run(mail.messageIdHeader, recipient.number, context);
+  }
+}
+
+export interface InboundRow {
+  id: string;
+  provider: string;
+  provider_id: string;
+  number: string;
+  text: string;
+  sent_at: string | null;
+  user_context: string | null;
+  received_at: number;
+}
+
+export function toInbound(row: InboundRow): Omit<NewInbound, 'route'> {
+  return {
+    id: row.id,
+    provider: row.provider,
+    providerId: row.provider_id,
+    number: row.number,
+    text: row.text,
+    sentAt: row.sent_at ?? undefined,
+    userContext: row.user_context ?? undefined,
+    receivedAt: row.received_at,
+  };
+}
+
+export function insertInbound(sql: ReplyStatements, inbound: NewInbound): boolean {
+  const { changes } = sql.insertInbound.run({
+    id: inbound.id,
+    provider: inbound.provider,
+    provider_id: inbound.providerId,
+    number: inbound.number,
+    text: inbound.text,
+    sent_at: inbound.sentAt ?? null,
+    user_context: inbound.userContext ?? null,
+    received_at: inbound.receivedAt,
+    mailbox: inbound.route?.mailbox ?? null,
+    context: inbound.route?.context ?? null,
+  });
+  if (changes === 0) return false;
+  const route = inbound.route;
+  if (route?.context) {
+    sql.touchConversation.run(inbound.receivedAt, route.context, inbound.number);
+    sql.insertConversationMail.run(route.messageIdHeader, inbound.number, route.context);
+  }
+  return true;
+}
+
+/** Records a report and moves its SMS forward when it can; an early report waits for its SMS. */
+export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): DeliveryReportResult {
+  const target = sql.outboundForReport.get(report.providerId, report.number) as OutboundForReport | undefined;
+  const { changes } = sql.insertReport.run({
+    provider: report.provider,
+    provider_id: report.providerId,
+    number: report.number,
+    code: report.code,
+    state: report.state,
+    received_at: report.receivedAt,
+    sms_id: target?.id ?? null,
+  });
+  if (changes === 0) return { kind: 'duplicate' };
+  if (!target) return { kind: 'orphan' };
+  return advance(sql, target, report.state, report.code, report.receivedAt) ? { kind: 'advanced', smsId: target.id } : { kind: 'stale' };
+}
+
+/** Reports that arrived before their SMS's send result, applied now that it is committed. */
+export function adoptOrphans(sql: ReplyStatements, smsId: number, providerId: string, now: number): void {
+  const { number } = sql.numberOfSms.get(smsId) as { number: string };
+  const orphans = sql.orphanReports.all(providerId, number) as Array<{ id: number; code: number; state: DeliveryState }>;
+  for (const orphan of orphans) {
+    sql.adoptReport.run(smsId, orphan.id);
+    const target = sql.outboundById.get(smsId) as OutboundForReport;
+    advance(sql, target, orphan.state, orphan.code, now);
+  }
+}
+
+function advance(sql: ReplyStatements, target: OutboundForReport, state: DeliveryState, code: number, now: number): boolean {
+  if (!isForward(target.delivery, state)) return false;
+  const notify = target.notify === null ? undefined : target.notify.split(',');
+  const due = wantsNotice(state, notify, target.report_all === 1);
+  sql.advanceDelivery.run(state, code, due ? 1 : 0, now, target.id);
+  return true;
+}
+
+export function toRecipient(row: { number: string; rcpt: string; notify: string | null; orcpt: string | null }): NewRecipient {
+  return { number: row.number, rcpt: row.rcpt, notify: row.notify === null ? undefined : row.notify.split(','), orcpt: row.orcpt ?? undefined };
+}

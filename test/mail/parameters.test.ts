@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RelayError } from '../../src/errors.ts';
+import {
+  headerParameters,
+  parseSubjectCommand,
+  redactSecrets,
+  takeContextTag,
+  takeLeadingContextLine,
+  takeSubjectTokens,
+} from '../../src/mail/parameters.ts';
+
+const badParameter = (pattern: RegExp) => (error: unknown) =>
+  error instanceof RelayError && error.code === 'BAD_PARAMETER' && pattern.test(error.message);
+
+describe('relay parameters', () => {
+  it('reads headers, first UserContext then X-UserContext', () => {
+    const headers: Record<string, string> = { 'x-usercontext': 'b', usercontext: 'a', 'x-sms-from': 'Acme', 'x-sms-max-parts': '2' };
+    assert.deepEqual(headerParameters((name) => headers[name]), { userContext: 'a', senderId: 'Acme', maxParts: 2 });
+  });
+
+  it('refuses a value outside the safe syntax, naming where it was', () => {
+    assert.throws(() => headerParameters((name) => (name === 'x-usercontext' ? 'has space' : undefined)), badParameter(/X-UserContext header/i));
+    assert.throws(() => headerParameters((name) => (name === 'x-sms-from' ? 'Much Too Long Name' : undefined)), badParameter(/sender id/));
+    assert.throws(() => headerParameters((name) => (name === 'x-sms-max-parts' ? '0' : undefined)), badParameter(/maximum parts/));
+  });
+
+  it('takes UserContext and From tokens out of a subject, leaves other Word:value text', () => {
+    assert.deepEqual(takeSubjectTokens('Pump alarm UserContext:PLANT-7 From:Acme Time:10:00'), {
+      rest: 'Pump alarm Time:10:00',
+      parameters: { userContext: 'PLANT-7', senderId: 'Acme' },
+    });
+  });
+
+  it('takes the reply tag out wherever it stands', () => {
+    assert.deepEqual(takeContextTag('Re: Server down [UserContext: ab12]', 'the subject'), { rest: 'Re: Server down ', userContext: 'ab12' });
+    assert.deepEqual(takeContextTag('no tag', 'the subject'), { rest: 'no tag' });
+  });
+
+  it('takes a leading UserContext line out of the body, only the first line', () => {
+    assert.deepEqual(takeLeadingContextLine('\nUserContext: 42\nPump 3 stopped'), { rest: 'Pump 3 stopped', userContext: '42' });
+    assert.deepEqual(takeLeadingContextLine('Pump 3\nUserContext: 42'), { rest: 'Pump 3\nUserContext: 42' });
+  });
+
+  it('parses the IntelliSoftware subject format, ignoring the account tokens', () => {
+    assert.deepEqual(parseSubjectCommand('Username:u Password:p To:447700900123,447700900124 From:Acme UserContext:42 MaxConcat:3'), {
+      to: ['447700900123', '447700900124'],
+      senderId: 'Acme',
+      userContext: '42',
+      maxParts: 3,
+    });
+  });
+
+  it('refuses an unknown token and a subject without a number', () => {
+    assert.throws(() => parseSubjectCommand('To:447700900123 Hello'), badParameter(/Unknown parameter "Hello"/));
+    assert.throws(() => parseSubjectCommand('From:Acme'), badParameter(/No number/));
+  });
+
+  it('hides a password token', () => {
+    assert.equal(redactSecrets('Subject: Username:u Password:hunter2 To:1'), 'Subject: Username:u Password:[redacted] To:1');
+  });
+});

@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { simpleParser } from 'mailparser';
+import { WEBHOOK_PATHS } from '../../src/http/webhooks.ts';
+import { STORE_FILE } from '../../src/relay.ts';
+import { gatewayYaml, removeDir, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { SmtpSink, type SunkMail } from '../helpers/smtp-sink.ts';
+import { sleep } from '../helpers/wait.ts';
+
+type Simulator = Awaited<ReturnType<typeof startSimulator>>;
+
+const TOKEN = 'test-webhook-token-0123456789';
+const UNDELIVERABLE = '447700900666';
+
+/**
+ * SMS → email over real sockets: mail in over SMTP, the simulated gateway posting replies and
+ * delivery reports to the relay's webhooks, the relay's mail out to a real SMTP server.
+ */
+describe('replies and delivery reports', () => {
+  let gateway: Simulator;
+  let sink: SmtpSink;
+  let relay: TestRelay;
+  const dir = tempDir();
+
+  const yaml = () => ({
+    ...gatewayYaml(gateway.url),
+    sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+    mail: { url: sink.url, retryMinDelay: '100ms', retryMaxDelay: '300ms' },
+    inbound: { defaultMailbox: 'ops@example.com', webhookToken: TOKEN },
+  });
+  const start = async () => {
+    relay = await startTestRelay(yaml(), {}, dir);
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    gateway.simulator.setWebhooks({ moUrl: `${base}${WEBHOOK_PATHS.mo}?token=${TOKEN}`, drUrl: `${base}${WEBHOOK_PATHS.dr}?token=${TOKEN}` });
+  };
+
+  before(async () => {
+    gateway = await startSimulator({ undeliverableNumbers: [UNDELIVERABLE], webhookRetryMs: 100, reportDelayMs: 0 });
+    sink = await new SmtpSink().start();
+    await start();
+  });
+  after(async () => {
+    await relay.stop();
+    await gateway.close();
+    await sink.stop();
+    removeDir(dir);
+  });
+
+  const smtpPort = () => relay.relay.smtpPort;
+  const smsTo = (digits: string, count = 1) =>
+    waitFor(`SMS ${count} to ${digits}`, () => {
+      const found = gateway.simulator.received.filter((sms) => sms.to === digits);
+      return found.length >= count && found[count - 1];
+    });
+  const mailsTo = (address: string) => sink.received.filter((mail) => mail.to.includes(address));
+  const mailTo = async (address: string, count = 1): Promise<SunkMail> =>
+    waitFor(`mail ${count} to ${address}`, () => mailsTo(address).length >= count && mailsTo(address)[count - 1]);
+  const postForm = (path: string, form: Record<string, string>, auth = `?token=${TOKEN}`, headers: Record<string, string> = {}) =>
+    fetch(`http://127.0.0.1:${relay.relay.httpPort}${path}${auth}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: new URLSearchParams(form).toString(),
+    });
+  const write = async (from: string, to: string, subject: string, body: string, headers: Record<string, string> = {}) => {
+    const { data } = await sendMail(smtpPort(), { from, to: [`${to}@sms.example.com`], subject, body, headers: { From: from, ...headers } });
+    assert.equal(data?.code, 250, data?.text);
+    return queuedId(data);
+  };
+
+  test('the Alice loop: her mail, the phone\'s reply in her mailbox, threaded, and her answer back on the phone', async () => {
+    await write('alice@example.com', '447700900123', 'Server down', 'db1 is not answering', { 'Message-ID': '<alice-1@example.com>' });
+    const sms = await smsTo('447700900123');
+    assert.ok(sms.userContext, 'every SMS carries a user context');
+
+    gateway.simulator.sendMo({ from: '447700900123', text: 'On it', usercontext: sms.userContext });
+    const reply = await simpleParser((await mailTo('alice@example.com')).raw);
+    assert.equal(reply.from?.value[0]?.address, '447700900123@sms.example.com');
+    assert.equal(reply.from?.value[0]?.name, '+44 7700 900123');
+    assert.equal(reply.subject, `Re: Server down [UserContext: ${sms.userContext}]`);
+    assert.equal(reply.inReplyTo, '<alice-1@example.com>');
+    assert.match(reply.text ?? '', /^On it\n/);
+    assert.equal(reply.headers.get('auto-submitted'), undefined, 'a person\'s message, not an automatic one');
+
+    // Alice hits Reply: her client quotes the SMS and adds her signature.
+    const answer = `Thanks, restarting now\r\n\r\nOn Mon, 23 Nov 2026 at 09:20, +44 7700 900123 <447700900123@sms.example.com> wrote:\r\n> On it\r\n>\r\n\r\n-- \r\nAlice\r\nOps team\r\n`;
+    await write('alice@example.com', '447700900123', reply.subject ?? '', answer, { 'In-Reply-To': reply.messageId ?? '' });
+    const second = await smsTo('447700900123', 2);
+    assert.equal(second.text, 'Thanks, restarting now');
+    assert.equal(second.userContext, sms.userContext);
+  });
+
+  test('the context alone finds the conversation: a reply mail that only names the thread continues it', async () => {
+    await write('carol@example.com', '447700900124', 'Pump', 'Pump 3 stopped', { 'Message-ID': '<carol-1@example.com>' });
+    const first = await smsTo('447700900124');
+    gateway.simulator.sendMo({ from: '447700900124', text: 'Seen', usercontext: first.userContext });
+    const reply = await simpleParser((await mailTo('carol@example.com')).raw);
+    await write('carol@example.com', '447700900124', 'Re: Pump', 'Thanks', { 'In-Reply-To': reply.messageId ?? '' });
+    assert.equal((await smsTo('447700900124', 2)).userContext, first.userContext);
+  });
+
+  test('two mailboxes texting one phone each get their own replies, also when the older context answers last', async () => {
+    await write('alice@example.com', '447700900125', 'Backup failed', 'Backup failed on db2');
+    const alice = await smsTo('447700900125');
+    await write('bob@example.com', '447700900125', 'Disk full', 'Disk full on web1');
+    const bob = await smsTo('447700900125', 2);
+    assert.notEqual(alice.userContext, bob.userContext);
+
+    gateway.simulator.sendMo({ from: '447700900125', text: 'Bob: cleaning up', usercontext: bob.userContext });
+    gateway.simulator.sendMo({ from: '447700900125', text: 'Alice: rerunning backup', usercontext: alice.userContext });
+    const toBob = await simpleParser((await mailTo('bob@example.com')).raw);
+    assert.match(toBob.text ?? '', /^Bob: cleaning up/);
+    await waitFor('Alice\'s reply', () => mailsTo('alice@example.com').some((mail) => mail.raw.includes('rerunning backup')));
+    assert.ok(!mailsTo('bob@example.com').some((mail) => mail.raw.includes('rerunning backup')));
+
+    // No context, or one the relay never gave out: the conversation with the number active most
+    // recently, Alice's (the phone answered her last).
+    gateway.simulator.sendMo({ from: '447700900125', text: 'no context here' });
+    gateway.simulator.sendMo({ from: '447700900125', text: 'unknown context here', usercontext: 'nosuchctx' });
+    await waitFor('both to Alice', () => mailsTo('alice@example.com').filter((mail) => /(no|unknown) context here/.test(mail.raw)).length === 2);
+    assert.ok(!mailsTo('bob@example.com').some((mail) => /(no|unknown) context here/.test(mail.raw)));
+  });
+
+  test('a phone the relay never wrote to reaches the default mailbox', async () => {
+    gateway.simulator.sendMo({ from: '447700900199', text: 'Who is this?' });
+    const mail = await simpleParser((await mailTo('ops@example.com')).raw);
+    assert.equal(mail.subject, 'SMS from +44 7700 900199');
+    assert.match(mail.text ?? '', /^Who is this\?/);
+  });
+
+  test('a repeated MO (the gateway retrying) makes one mail, also after a restart', async () => {
+    const form = { from: '447700900126', text: 'dup test', msgid: '90000000000000000001', sent: '2026-11-23T09:00:00+00:00' };
+    const first = await postForm(WEBHOOK_PATHS.mo, form);
+    assert.equal(first.status, 200);
+    assert.equal(((await first.json()) as { status: string }).status, 'accepted');
+    assert.equal(((await (await postForm(WEBHOOK_PATHS.mo, form)).json()) as { status: string }).status, 'duplicate');
+    await relay.stop();
+    await start();
+    const again = await postForm(WEBHOOK_PATHS.mo, form);
+    assert.equal(((await again.json()) as { status: string }).status, 'duplicate');
+    await mailTo('ops@example.com', 2);
+    await sleep(300);
+    assert.equal(mailsTo('ops@example.com').filter((mail) => mail.raw.includes('dup test')).length, 1);
+  });
+
+  test('without the right token: 401 and no mail; a Bearer header works too', async () => {
+    const form = { from: '447700900127', text: 'token test', msgid: '90000000000000000002' };
+    for (const auth of ['', '?token=wrong-token-0123456789']) {
+      const response = await postForm(WEBHOOK_PATHS.mo, form, auth);
+      assert.equal(response.status, 401);
+      assert.deepEqual(Object.keys((await response.json()) as object).sort(), ['error', 'message']);
+    }
+    const bearer = await postForm(WEBHOOK_PATHS.mo, { ...form, msgid: '90000000000000000003' }, '', { authorization: `Bearer ${TOKEN}` });
+    assert.equal(bearer.status, 200);
+    await waitFor('the Bearer mail', () => mailsTo('ops@example.com').some((mail) => mail.raw.includes('token test')));
+    assert.equal(mailsTo('ops@example.com').filter((mail) => mail.raw.includes('token test')).length, 1);
+  });
+
+  test('an authenticated but malformed request is answered 200 and quarantined with its body', async () => {
+    const response = await postForm(WEBHOOK_PATHS.mo, { from: 'not-a-number', text: 'x', msgid: '90000000000000000004' });
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { status: 'quarantined', reason: 'from is missing or not a phone number' });
+    const json = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${WEBHOOK_PATHS.dr}?token=${TOKEN}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"notifications":[]}',
+    });
+    assert.equal(json.status, 200);
+    const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE), { readonly: true });
+    const rows = db.prepare('SELECT kind, reason, body FROM quarantine ORDER BY id').all() as Array<{ kind: string; reason: string; body: string }>;
+    db.close();
+    assert.deepEqual(
+      rows.map((row) => row.kind),
+      ['mo', 'dr'],
+    );
+    assert.match(rows[0]?.body ?? '', /from=not-a-number/);
+    assert.match(rows[1]?.reason ?? '', /application\/json, not a form/);
+  });
+
+  test('delivery reports move the SMS forward only, and a final failure is mailed to the sender', async () => {
+    const id = await write('dave@example.com', UNDELIVERABLE, 'Alarm', 'Tank 2 overflow');
+    await waitFor('the failure state', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'failed');
+    const bounce = await simpleParser((await mailTo('dave@example.com')).raw);
+    assert.equal(bounce.subject, 'Undelivered SMS: Alarm');
+    assert.match(bounce.text ?? '', /the network could not deliver it to the phone/);
+
+    const delivered = await write('erin@example.com', '447700900128', 'Info', 'All good');
+    const [state] = await waitFor('delivered', async () => {
+      const states = await relay.relay.store.smsOf(delivered);
+      return states[0]?.delivery === 'delivered' && states;
+    });
+    // A late "sent" (status 3) after "delivered": the state stays.
+    const late = await postForm(WEBHOOK_PATHS.dr, { msgid: state?.providerId ?? '', status: '3', toaddr: '447700900128' });
+    assert.equal(((await late.json()) as { status: string }).status, 'duplicate');
+    const stale = await postForm(WEBHOOK_PATHS.dr, { msgid: state?.providerId ?? '', status: '2', toaddr: '447700900128' });
+    assert.equal(((await stale.json()) as { status: string }).status, 'stale');
+    assert.equal((await relay.relay.store.smsOf(delivered))[0]?.delivery, 'delivered');
+    assert.equal(mailsTo('erin@example.com').length, 0, 'success is reported only when asked');
+  });
+
+  test('X-SMS-Delivery-Report: all mails the delivery too', async () => {
+    await write('frank@example.com', '447700900129', 'Ping', 'ping', { 'X-SMS-Delivery-Report': 'all' });
+    const report = await simpleParser((await mailTo('frank@example.com')).raw);
+    assert.equal(report.subject, 'SMS delivered: Ping');
+  });
+
+  test('a report for an id the relay does not know is answered 200 and kept', async () => {
+    const response = await postForm(WEBHOOK_PATHS.dr, { msgid: '99999999999999999999', status: '4', toaddr: '447700900130' });
+    assert.deepEqual(await response.json(), { status: 'orphan' });
+  });
+
+  test('smarthost down while an SMS arrives, then up: exactly one mail', async () => {
+    await sink.stop();
+    gateway.simulator.sendMo({ from: '447700900131', text: 'while the smarthost was down' });
+    await waitFor('a deferred mail', () => {
+      const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE), { readonly: true });
+      const row = db.prepare("SELECT attempts FROM mail_out WHERE kind = 'reply' AND status = 'queued' AND attempts > 0").get();
+      db.close();
+      return row !== undefined;
+    });
+    await sink.start();
+    await waitFor('the mail', () => mailsTo('ops@example.com').some((mail) => mail.raw.includes('while the smarthost was down')));
+    await sleep(500);
+    assert.equal(mailsTo('ops@example.com').filter((mail) => mail.raw.includes('while the smarthost was down')).length, 1);
+  });
+
+  test('CR/LF and encoded words in an SMS stay text: no header injection', async () => {
+    gateway.simulator.sendMo({ from: '447700900132', text: 'hi\r\nBcc: evil@example.com\r\nSubject: =?UTF-8?B?aGFja2Vk?=\r\n\r\nbody' });
+    const raw = (await mailTo('ops@example.com', mailsTo('ops@example.com').length + 1)).raw;
+    const mail = await simpleParser(raw);
+    assert.equal(mail.bcc, undefined);
+    assert.equal(mail.subject, 'SMS from +44 7700 900132');
+    assert.match(mail.text ?? '', /Bcc: evil@example\.com/);
+    assert.equal(sink.received.at(-1)?.to.join(), 'ops@example.com');
+  });
+
+  test('the relay\'s own mail, auto-replies and bounces never become SMS', async () => {
+    const before = gateway.simulator.received.length;
+    const automatic: Array<Record<string, string>> = [{ 'X-SMSRelay-Loop': 'relay.example.com' }, { 'Auto-Submitted': 'auto-replied' }];
+    for (const headers of automatic) {
+      const { data } = await sendMail(smtpPort(), { to: ['447700900133@sms.example.com'], body: 'loop?', headers });
+      assert.equal(data?.code, 550);
+      assert.match(data?.text ?? '', /^5\.7\.1 Not sent as SMS: it (carries X-SMSRelay-Loop|is an auto-reply)/);
+    }
+    const bounce = await sendMail(smtpPort(), { from: '', to: ['447700900133@sms.example.com'], body: 'bounce' });
+    assert.equal(bounce.rcpt[0]?.code, 550);
+    assert.match(bounce.rcpt[0]?.text ?? '', /^5\.7\.1 Mail from the null sender/);
+    const alert = await sendMail(smtpPort(), { to: ['447700900133@sms.example.com'], body: 'CPU high', headers: { 'Auto-Submitted': 'auto-generated' } });
+    assert.equal(alert.data?.code, 250, 'alerts are what the relay is for');
+    await waitFor('the alert', () => gateway.simulator.received.length === before + 1);
+  });
+});

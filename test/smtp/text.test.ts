@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import nodemailer from 'nodemailer';
+import { STORE_FILE } from '../../src/relay.ts';
+import { loadMailFixtures } from '../helpers/mail-fixtures.ts';
+import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+
+type Simulator = Awaited<ReturnType<typeof startSimulator>>;
+
+/** What the phone receives from mails that carry relay parameters, drop-in formats and long texts. */
+describe('SMTP → SMS text', () => {
+  let gateway: Simulator;
+  let relay: TestRelay;
+  let port: number;
+
+  before(async () => {
+    gateway = await startSimulator();
+    relay = await startTestRelay({
+      ...gatewayYaml(gateway.url),
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      text: { senders: [{ match: ['@erp.example.com'], overLength: 'truncate' }] },
+    });
+    port = relay.relay.smtpPort;
+  });
+  after(async () => {
+    await relay.stop();
+    await gateway.close();
+    removeDir(relay.dir);
+  });
+
+  const smsTo = (digits: string) => waitFor(`the SMS to ${digits}`, () => gateway.simulator.received.find((sms) => sms.to === digits));
+  const accepted = async (spec: Parameters<typeof sendMail>[1]) => {
+    const { data } = await sendMail(port, spec);
+    assert.equal(data?.code, 250, data?.text);
+    return data;
+  };
+
+  test('UserContext from a header, a subject token, a leading body line and the reply tag; none left in the text', async () => {
+    const forms = [
+      { to: '447700900101', headers: { 'X-UserContext': 'case-4711' }, body: 'Pump 3 stopped', context: 'case-4711' },
+      { to: '447700900102', subject: 'Pump alarm UserContext:PLANT-7', body: '', context: 'PLANT-7', text: 'Pump alarm' },
+      { to: '447700900103', body: 'UserContext: 42\r\nPump 3 stopped', context: '42' },
+      { to: '447700900104', subject: 'Re: Pump alarm [UserContext: ab12]', body: 'On my way', context: 'ab12' },
+    ];
+    for (const form of forms) await accepted({ to: [`${form.to}@sms.example.com`], subject: form.subject ?? 'alarm', body: form.body, headers: form.headers ?? {} });
+    for (const form of forms) {
+      const sms = await smsTo(form.to);
+      assert.equal(sms.userContext, form.context);
+      assert.equal(sms.text, form.text ?? (form.body.split('\r\n').at(-1) ?? ''));
+    }
+  });
+
+  test('X-SMS-From sets the sender id', async () => {
+    await accepted({ to: ['447700900111@sms.example.com'], headers: { 'X-SMS-From': 'Acme' }, body: 'Gate open' });
+    assert.equal((await smsTo('447700900111')).from, 'Acme');
+  });
+
+  test('an invalid parameter is refused with 554 5.6.0 naming it', async () => {
+    const { data } = await sendMail(port, { to: ['447700900112@sms.example.com'], headers: { 'X-UserContext': 'two words' }, body: 'x' });
+    assert.equal(data?.code, 554);
+    assert.match(data?.text ?? '', /^5\.6\.0 Invalid UserContext "two words" in the x-usercontext header/);
+  });
+
+  test('IntelliSoftware drop-in: sendsms@ with the numbers and parameters in the subject; the password is not kept', async () => {
+    const data = await accepted({
+      to: ['sendsms@sms.example.com'],
+      subject: 'Username:acme Password:hunter2 To:447700900121,07700900122 From:Acme UserContext:42',
+      body: 'Pump 3 stopped',
+    });
+    for (const digits of ['447700900121', '447700900122']) {
+      const sms = await smsTo(digits);
+      assert.deepEqual([sms.text, sms.from, sms.userContext], ['Pump 3 stopped', 'Acme', '42']);
+    }
+    const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE), { readonly: true });
+    const row = db.prepare('SELECT subject, headers FROM messages WHERE id = ?').get(queuedId(data)) as { subject: string; headers: string };
+    db.close();
+    assert.doesNotMatch(`${row.subject}\n${row.headers}`, /hunter2/);
+    assert.match(row.subject, /Password:\[redacted\]/);
+  });
+
+  test('IntelliSoftware drop-in: an unknown token or a bad number gets a specific refusal', async () => {
+    const unknown = await sendMail(port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900123 Hello', body: 'x' });
+    assert.equal(unknown.data?.code, 554);
+    assert.match(unknown.data?.text ?? '', /^5\.6\.0 Unknown parameter "Hello"/);
+    const badNumber = await sendMail(port, { to: ['sendsms@sms.example.com'], subject: 'To:12', body: 'x' });
+    assert.equal(badNumber.data?.code, 550);
+    assert.match(badNumber.data?.text ?? '', /^5\.1\.3 Bad recipient/);
+  });
+
+  test('Puzzel drop-in: <number>-<serviceId>@domain goes to the number', async () => {
+    await accepted({ to: ['447700900131-1000@sms.example.com'], body: 'Via Puzzel address' });
+    assert.equal((await smsTo('447700900131')).text, 'Via Puzzel address');
+  });
+
+  test('an over-long mail is refused at end of DATA with its length and the limit', async () => {
+    const { data } = await sendMail(port, { to: ['447700900141@sms.example.com'], body: 'x'.repeat(1000) });
+    assert.equal(data?.code, 554);
+    assert.equal(data?.text, '5.3.4 Text too long: 1000 GSM-7 characters need 7 SMS parts; the limit is 6 parts (918 GSM-7 characters)');
+  });
+
+  test('X-SMS-Max-Parts lowers the limit and is sent as maxconcat; above the relay limit it is refused', async () => {
+    const tooLong = await sendMail(port, { to: ['447700900142@sms.example.com'], headers: { 'X-SMS-Max-Parts': '1' }, body: 'y'.repeat(161) });
+    assert.equal(tooLong.data?.text, '5.3.4 Text too long: 161 GSM-7 characters need 2 SMS parts; the limit is 1 part (160 GSM-7 characters)');
+    await accepted({ to: ['447700900143@sms.example.com'], headers: { 'X-SMS-Max-Parts': '2' }, body: 'z'.repeat(200) });
+    assert.equal((await smsTo('447700900143')).maxconcat, 2);
+    const above = await sendMail(port, { to: ['447700900144@sms.example.com'], headers: { 'X-SMS-Max-Parts': '9' }, body: 'z' });
+    assert.match(above.data?.text ?? '', /^5\.6\.0 Invalid maximum parts 9: this relay sends at most 6 parts/);
+  });
+
+  test('a sender whose policy says truncate gets its text cut with "..." and told so in the 250', async () => {
+    const data = await accepted({ from: 'reports@erp.example.com', to: ['447700900151@sms.example.com'], body: 'w'.repeat(1000) });
+    assert.match(data?.text ?? '', /\(text cut from 7 to 6 parts by policy\)$/);
+    const sms = await smsTo('447700900151');
+    assert.equal(sms.text, `${'w'.repeat(915)}...`);
+  });
+
+  test('UCS-2 text reaches the gateway as type 2 and arrives intact', async () => {
+    await accepted({ to: ['447700900161@sms.example.com'], body: 'Thumbs 👍🏽 family 👨‍👩‍👧‍👦 会议改到三点' });
+    const sms = await smsTo('447700900161');
+    assert.deepEqual([sms.type, sms.text], [2, 'Thumbs 👍🏽 family 👨‍👩‍👧‍👦 会议改到三点']);
+  });
+
+  test('every real-world fixture mail, sent by a real SMTP client, reaches the phone as its expected text', async () => {
+    const fixtures = loadMailFixtures();
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true });
+    const numbers = fixtures.map((_, index) => `4477009004${String(index).padStart(2, '0')}`);
+    try {
+      await Promise.all(
+        fixtures.map(({ raw }, index) => client.sendMail({ envelope: { from: 'alice@example.com', to: `${numbers[index]}@sms.example.com` }, raw })),
+      );
+    } finally {
+      client.close();
+    }
+    for (const [index, { name, expected }] of fixtures.entries()) {
+      const sms = await smsTo(numbers[index] ?? '');
+      assert.equal(sms.text, expected.text, name);
+      assert.equal(sms.type, expected.encoding === 'gsm7' ? 1 : 2, name);
+    }
+  });
+});
