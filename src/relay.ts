@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import DKIM from 'nodemailer/lib/dkim';
 import type { Config } from './config/load.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { createGateway, SIMULATOR_CREDENTIALS } from './gateways/index.ts';
@@ -103,7 +104,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
           mountWebhooks(app, {
             store,
             conversations,
-            replyMail: { smsDomain: firstSmsDomain(config), hostname: config.smtp.hostname, templates, onTemplateError },
+            replyMail: { smsDomain: firstSmsDomain(config), hostname: config.smtp.hostname, templates, onTemplateError, dkim: dkimSigner(config) },
             logger: logger.child({ component: 'webhook' }),
             token: config.inbound.webhookToken,
             onMailQueued: () => mailer.kick(),
@@ -174,6 +175,19 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
     await stop();
     throw error;
   }
+}
+
+/** The DKIM signer for reply mails, when configured; an unreadable key stops start-up. */
+function dkimSigner(config: Config): DKIM | undefined {
+  const dkim = config.mail.dkim;
+  if (!dkim) return undefined;
+  let privateKey: string;
+  try {
+    privateKey = readFileSync(dkim.privateKeyFile, 'utf8');
+  } catch (error) {
+    throw new Error(`mail.dkim.privateKeyFile: cannot read ${dkim.privateKeyFile}: ${(error as Error).message}`);
+  }
+  return new DKIM({ domainName: firstSmsDomain(config), keySelector: dkim.selector, privateKey });
 }
 
 function firstSmsDomain(config: Config): string {

@@ -253,7 +253,11 @@ function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, 
     delivery: parsed.delivery,
     text: parsed.text,
     inbound: parsed.inbound,
-    mail: { ...parsed.mail, from: parsed.mail.from ?? `MAILER-DAEMON@${firstDomain}` },
+    mail: {
+      ...parsed.mail,
+      from: parsed.mail.from ?? `MAILER-DAEMON@${firstDomain}`,
+      dkim: parsed.mail.dkim && { ...parsed.mail.dkim, privateKeyFile: resolve(cwd, parsed.mail.dkim.privateKeyFile) },
+    },
     store: parsed.store,
     file,
   };

@@ -200,6 +200,13 @@ export const configSchema = z.strictObject({
       from: z.email().optional(),
       retryMinDelay: duration.prefault('10s'),
       retryMaxDelay: duration.prefault('10m'),
+      /** DKIM-sign reply mails (From: <number>@<first SMS domain>) with this key, published under the selector. */
+      dkim: z
+        .strictObject({
+          selector: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'expected a DNS label such as sms2026'),
+          privateKeyFile: z.string().min(1),
+        })
+        .optional(),
     })
     .prefault({}),
   store: z

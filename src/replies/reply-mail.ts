@@ -1,3 +1,5 @@
+import { buffer } from 'node:stream/consumers';
+import type DKIM from 'nodemailer/lib/dkim';
 import MimeNode from 'nodemailer/lib/mime-node';
 import { v7 as uuidv7 } from 'uuid';
 import { LOOP_HEADER } from '../mail/extract.ts';
@@ -32,6 +34,8 @@ export interface ReplyMailOptions {
   readonly hostname: string;
   readonly templates: Templates;
   readonly onTemplateError?: (error: unknown) => void;
+  /** Signs the mail for the SMS domain, so receivers can trust mail from `<number>@<domain>`. */
+  readonly dkim?: DKIM | undefined;
 }
 
 /**
@@ -71,8 +75,10 @@ export async function buildReplyMail(
     root.setHeader({ 'In-Reply-To': conversation.messageIdHeader, References: conversation.messageIdHeader });
   }
   root.setContent(render(options, 'reply.txt', data, () => `${sms.text}\n\n-- \nSMS from ${number}\n`));
+  const built = await root.build();
+  const raw = options.dkim ? await buffer(options.dkim.sign(built)) : built;
   return {
-    mail: { kind: 'reply', messageId: undefined, envelopeFrom: phoneAddress, recipients: [route.mailbox], raw: await root.build() },
+    mail: { kind: 'reply', messageId: undefined, envelopeFrom: phoneAddress, recipients: [route.mailbox], raw },
     messageIdHeader,
   };
 }

@@ -179,6 +179,21 @@ describe('replies and delivery reports', () => {
     assert.match(rows[1]?.reason ?? '', /application\/json, not a form/);
   });
 
+  test('a store that cannot commit answers 503, so the gateway retries; then the SMS is taken', async () => {
+    const form = { from: '447700900135', text: 'while locked', msgid: '90000000000000000005' };
+    const lock = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE));
+    lock.exec('BEGIN EXCLUSIVE');
+    try {
+      const refused = await postForm(WEBHOOK_PATHS.mo, form);
+      assert.equal(refused.status, 503);
+      assert.equal(((await refused.json()) as { error: string }).error, 'STORE_UNAVAILABLE');
+    } finally {
+      lock.exec('ROLLBACK');
+      lock.close();
+    }
+    assert.equal(((await (await postForm(WEBHOOK_PATHS.mo, form)).json()) as { status: string }).status, 'accepted');
+  });
+
   test('delivery reports move the SMS forward only, and a final failure is mailed to the sender', async () => {
     const id = await write('dave@example.com', UNDELIVERABLE, 'Alarm', 'Tank 2 overflow');
     await waitFor('the failure state', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'failed');
@@ -198,6 +213,18 @@ describe('replies and delivery reports', () => {
     assert.equal(((await stale.json()) as { status: string }).status, 'stale');
     assert.equal((await relay.relay.store.smsOf(delivered))[0]?.delivery, 'delivered');
     assert.equal(mailsTo('erin@example.com').length, 0, 'success is reported only when asked');
+  });
+
+  test('a report that arrives before the relay has recorded the send is kept and applied when it has', async () => {
+    gateway.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    const id = await write('gina@example.com', '447700900134', 'Early', 'early report');
+    const sms = await smsTo('447700900134');
+    const early = await postForm(WEBHOOK_PATHS.dr, { msgid: sms.id, status: '6', toaddr: '447700900134' });
+    assert.deepEqual(await early.json(), { status: 'orphan' });
+    assert.equal((await relay.relay.store.smsOf(id))[0]?.status, 'queued', 'the send result is not recorded yet');
+    gateway.simulator.releaseHanging();
+    await waitFor('the early report applied', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'failed');
+    assert.match((await mailTo('gina@example.com')).raw, /Subject: Undelivered SMS: Early/);
   });
 
   test('X-SMS-Delivery-Report: all mails the delivery too', async () => {

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { simpleParser } from 'mailparser';
+import DKIM from 'nodemailer/lib/dkim';
+import { Templates } from '../../src/mailer/templates.ts';
+import type { Route } from '../../src/replies/conversations.ts';
+import { buildReplyMail, type InboundSms } from '../../src/replies/reply-mail.ts';
+
+const options = { smsDomain: 'sms.example.com', hostname: 'relay.example.com', templates: new Templates() };
+const sms: InboundSms = { number: '+447700900123', text: 'On it', sentAt: undefined, receivedAt: Date.UTC(2026, 10, 23, 9, 20), userContext: undefined };
+const conversation = (subject: string): Route => ({
+  mailbox: 'alice@example.com',
+  conversation: { context: 'ab12cd34', number: sms.number, mailbox: 'alice@example.com', subject, messageIdHeader: '<alice-1@example.com>', lastUsedAt: 0 },
+});
+
+describe('the reply mail', () => {
+  test('one "Re:", one context tag, however often the subject went back and forth', async () => {
+    const { mail } = await buildReplyMail(sms, conversation('RE: AW: Re: Server down [UserContext: ab12cd34]'), options);
+    const parsed = await simpleParser(mail.raw);
+    assert.equal(parsed.subject, 'Re: Server down [UserContext: ab12cd34]');
+    assert.deepEqual([mail.envelopeFrom, mail.recipients], ['447700900123@sms.example.com', ['alice@example.com']]);
+  });
+
+  test('text that looks like headers stays body text', async () => {
+    const hostile = { ...sms, text: 'x\r\nBcc: evil@example.com\r\n\r\n=?UTF-8?B?aGk=?=' };
+    const parsed = await simpleParser((await buildReplyMail(hostile, conversation('Server down'), options)).mail.raw);
+    assert.equal(parsed.bcc, undefined);
+    assert.match(parsed.text ?? '', /Bcc: evil@example\.com/);
+  });
+
+  test('a subject with line breaks stays one header line', async () => {
+    const { mail } = await buildReplyMail(sms, conversation('Server\r\nBcc: evil@example.com'), options);
+    const parsed = await simpleParser(mail.raw);
+    assert.equal(parsed.bcc, undefined);
+    assert.equal(parsed.subject, 'Re: Server Bcc: evil@example.com [UserContext: ab12cd34]');
+  });
+
+  test('signed with DKIM for the SMS domain when a key is configured', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const dkim = new DKIM({ domainName: 'sms.example.com', keySelector: 'sms2026', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+    const { mail } = await buildReplyMail(sms, conversation('Server down'), { ...options, dkim });
+    const signature = /^DKIM-Signature: (.+(?:\r\n[ \t].+)*)/m.exec(mail.raw.toString())?.[1] ?? '';
+    assert.match(signature, /d=sms\.example\.com/);
+    assert.match(signature, /s=sms2026/);
+  });
+});
