@@ -5,7 +5,7 @@ import { maskNumber } from '../sms/numbers.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import { type Classified, classifyRecipient } from './outcomes.ts';
+import { type Classified, classify, classifyRecipient } from './outcomes.ts';
 import { AccountPause } from './pause.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy } from './schedule.ts';
 
@@ -249,6 +249,6 @@ function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expire
 }
 
 function logResult(log: Logger, result: SubmissionResult, numbers: number, endpoint: number, ms: number): void {
-  const summary = result.kind === 'answered' ? `${result.results.filter((entry) => entry.status === 'accepted').length}/${numbers} accepted` : result.code;
+  const summary = result.kind === 'answered' ? `${result.results.filter((entry) => classify('recipient', entry.code).action === 'sent').length}/${numbers} accepted` : result.code;
   log.info({ endpoint, numbers, result: result.kind, summary, ms }, 'dispatch: gateway answered');
 }

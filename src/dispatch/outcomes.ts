@@ -27,6 +27,8 @@ export interface Classified {
   readonly waitSeconds?: number;
   /** The provider's id for an accepted message. */
   readonly providerId?: string;
+  /** What the provider's replies to it carry (session or notify id). */
+  readonly trackingId?: string;
 }
 
 interface OutcomeRule {
@@ -44,6 +46,7 @@ const ACCOUNT_CODES = 'LOGIN_INVALID|INSUFFICIENT_CREDIT|DAILY_ALLOWANCE_EXCEEDE
  * nobody classified must not bounce a message, nor be dropped) and says so in the log.
  */
 export const OUTCOME_RULES: readonly OutcomeRule[] = [
+  { match: /^recipient\/ID$/, action: 'sent', category: 'sent', reason: 'accepted by the SMS gateway' },
   {
     match: /^connect\//,
     action: 'failover',
@@ -124,10 +127,12 @@ export function classifyRecipient(result: SubmissionResult, number: string): Cla
 }
 
 function classifyAnswer(result: RecipientResult): Classified {
-  if (result.status === 'accepted') {
-    return { action: 'sent', category: 'sent', reason: 'accepted by the SMS gateway', code: 'OK', providerId: result.providerId };
-  }
-  return classify('recipient', result.code);
+  const classified = classify('recipient', result.code);
+  return {
+    ...classified,
+    ...(result.providerId === undefined ? {} : { providerId: result.providerId }),
+    ...(result.trackingId === undefined ? {} : { trackingId: result.trackingId }),
+  };
 }
 
 export function classify(where: 'connect' | 'response' | 'request' | 'recipient', code: string): Classified {

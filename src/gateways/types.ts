@@ -31,12 +31,19 @@ export interface SmsSubmission {
 }
 
 /**
- * What the provider said about one recipient. `code` is the provider's own result verbatim
- * (e.g. `ERR:INVALID_NUMBER`) so that the outcome table can match it.
+ * What the provider said about one recipient: its own result code verbatim (`ID` for an
+ * IntelliSoftware id line, `ERR:INVALID_NUMBER`, `PUZZEL:25`, `INTERACT:0` …), which the outcome
+ * table alone turns into sent / retry / bounce; the provider's id when it gave one.
  */
-export type RecipientResult =
-  | { readonly number: string; readonly status: 'accepted'; readonly providerId: string }
-  | { readonly number: string; readonly status: 'rejected'; readonly code: string; readonly detail?: string };
+export interface RecipientResult {
+  readonly number: string;
+  readonly code: string;
+  /** The provider's id for this SMS: delivery reports name it. */
+  readonly providerId?: string;
+  /** What the provider's replies to this SMS carry to find it again (a session id, a notify id). */
+  readonly trackingId?: string;
+  readonly detail?: string;
+}
 
 /**
  * The answer to one submission. Codes are strings the outcome table matches:

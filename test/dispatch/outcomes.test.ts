@@ -44,15 +44,15 @@ describe('outcome table', () => {
     const result = {
       kind: 'answered',
       results: [
-        { number: '+447700900123', status: 'accepted', providerId: 'ID42' },
-        { number: '+447700900124', status: 'rejected', code: 'ERR:INVALID_NUMBER' },
+        { number: '+447700900123', code: 'ID', providerId: 'ID42' },
+        { number: '+447700900124', code: 'ERR:INVALID_NUMBER' },
       ],
     } as const;
     assert.deepEqual(classifyRecipient(result, '+447700900123'), {
       action: 'sent',
       category: 'sent',
       reason: 'accepted by the SMS gateway',
-      code: 'OK',
+      code: 'ID',
       providerId: 'ID42',
     });
     assert.equal(classifyRecipient(result, '+447700900124').action, 'fail');

@@ -9,12 +9,15 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { SmsSubmission, SubmissionResult } from '../../src/gateways/types.ts';
 
-const recipientResultSchema = z.union([
-  z.object({ number: z.string(), status: z.literal('accepted'), providerId: z.string() }).strict(),
-  z
-    .object({ number: z.string(), status: z.literal('rejected'), code: z.string(), detail: z.string().optional() })
-    .strict(),
-]);
+const recipientResultSchema = z
+  .object({
+    number: z.string(),
+    code: z.string(),
+    providerId: z.string().optional(),
+    trackingId: z.string().optional(),
+    detail: z.string().optional(),
+  })
+  .strict();
 
 const submissionResultSchema = z.union([
   z.object({ kind: z.literal('answered'), results: z.array(recipientResultSchema) }).strict(),
