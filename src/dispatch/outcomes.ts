@@ -46,7 +46,12 @@ const ACCOUNT_CODES = 'LOGIN_INVALID|INSUFFICIENT_CREDIT|DAILY_ALLOWANCE_EXCEEDE
  * nobody classified must not bounce a message, nor be dropped) and says so in the log.
  */
 export const OUTCOME_RULES: readonly OutcomeRule[] = [
-  { match: /^recipient\/ID$/, action: 'sent', category: 'sent', reason: 'accepted by the SMS gateway' },
+  // Acceptance. IntelliSoftware answers `ID:`; Puzzel statusCode 1, 24 (held by its spam filter for
+  // approval: accepted), 25 (the clientReference was seen: our retry of an SMS it already has);
+  // InteractSMS status line 0.
+  { match: /^recipient\/(ID|PUZZEL:1|INTERACT:0)$/, action: 'sent', category: 'sent', reason: 'accepted by the SMS gateway' },
+  { match: /^recipient\/PUZZEL:24$/, action: 'sent', category: 'held', reason: "accepted by the SMS gateway and held by its spam filter for approval" },
+  { match: /^recipient\/PUZZEL:25$/, action: 'sent', category: 'duplicate', reason: 'the SMS gateway already had this SMS (a retry after a lost answer)' },
   {
     match: /^connect\//,
     action: 'failover',
@@ -62,6 +67,12 @@ export const OUTCOME_RULES: readonly OutcomeRule[] = [
   {
     match: /^(request|recipient)\/ERR:(GATEWAY_ERROR|INTERNAL_ERROR)$/,
     action: 'failover',
+    category: 'gateway-error',
+    reason: 'the SMS gateway had a temporary problem',
+  },
+  {
+    match: /^(request|recipient)\/PUZZEL:6$/,
+    action: 'retry',
     category: 'gateway-error',
     reason: 'the SMS gateway had a temporary problem',
   },
@@ -86,6 +97,20 @@ export const OUTCOME_RULES: readonly OutcomeRule[] = [
     reason: "the relay's SMS gateway account cannot send at the moment (login, credit or allowance)",
   },
   {
+    // InteractSMS publishes no code table: its adapter names an answer about the login, the api_id or
+    // the credit INTERACT:ACCOUNT, so that a wrong password pauses instead of bouncing the queue.
+    match: /^(request|recipient)\/INTERACT:ACCOUNT$/,
+    action: 'pause',
+    category: 'account',
+    reason: "the SMS gateway refused the relay's account (login, api id or credit)",
+  },
+  {
+    match: /^(request|recipient)\/PUZZEL:2$/,
+    action: 'pause',
+    category: 'account',
+    reason: "the SMS gateway refused the relay's account (access error)",
+  },
+  {
     match: /^request\/HTTP_4\d\d$/,
     action: 'pause',
     category: 'account',
@@ -99,6 +124,12 @@ export const OUTCOME_RULES: readonly OutcomeRule[] = [
   },
   {
     match: /^(request|recipient)\/ERR:(NO_\w+|INVALID_REQUEST|PARAMETER_\w+|TOO_MANY_NUMBERS)$/,
+    action: 'fail',
+    category: 'refused',
+    reason: 'the SMS gateway refused the message',
+  },
+  {
+    match: /^(request|recipient)\/(PUZZEL:\d+|INTERACT:-?\d+)$/,
     action: 'fail',
     category: 'refused',
     reason: 'the SMS gateway refused the message',

@@ -28,6 +28,10 @@ export interface SmsSubmission {
   readonly expiresAt?: number | undefined;
   /** Ask the provider to report delivery to the handset (its reports arrive on the DR webhook). */
   readonly deliveryReport?: boolean | undefined;
+  /** Not to be delivered before (ms since the epoch), for providers that schedule (`capabilities.scheduling`). */
+  readonly sendAt?: number | undefined;
+  /** Start a provider session for replies (Puzzel `newSession`), when the account uses sessions. */
+  readonly newSession?: boolean | undefined;
 }
 
 /**
