@@ -42,6 +42,7 @@ export const RELAY_ERRORS = {
     text: 'Automatic mail (bounces, auto-replies, the relay\'s own mail) is never sent as SMS',
   },
   UNAUTHORIZED: { smtp: 530, enhanced: '5.7.0', http: 401, text: 'Missing or wrong webhook token' },
+  FORBIDDEN: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'The request signature does not match: not from the provider' },
   STORE_UNAVAILABLE: {
     smtp: 451,
     enhanced: '4.3.0',

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import DKIM from 'nodemailer/lib/dkim';
 import type { Config } from './config/load.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
-import { createGateway, SIMULATOR_CREDENTIALS } from './gateways/index.ts';
-import { IntelliSoftwareSimulator } from './gateways/intellisoftware-simulator.ts';
+import { createGateway, PROVIDER_MODULES, SIMULATOR_ACCOUNT } from './gateways/index.ts';
+import type { ProviderSimulator } from './gateways/provider.ts';
 import { startHttpServer } from './http/server.ts';
-import { mountWebhooks, WEBHOOK_PATHS } from './http/webhooks.ts';
+import { mountWebhooks, webhookPaths } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
 import { buildReport } from './mailer/dsn.ts';
 import { Mailer } from './mailer/mailer.ts';
@@ -29,8 +29,8 @@ export const MAILDIR = 'maildir';
 export interface Relay {
   readonly smtpPort: number;
   readonly httpPort: number;
-  /** The built-in simulator, when `gateway.provider` is `simulator`. */
-  readonly simulator: IntelliSoftwareSimulator | undefined;
+  /** The provider's simulator, when the config selects it (`simulator`, `puzzel-simulator`…). */
+  readonly simulator: ProviderSimulator | undefined;
   readonly store: Store;
   stop(): Promise<void>;
 }
@@ -77,6 +77,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       logger: logger.child({ component: 'notices' }),
       report: (kind, message, recipients) => buildReport(kind, message, recipients, reportOptions),
       onMailQueued: () => mailer.kick(),
+      describeStatus: (code) => PROVIDER_MODULES[config.gateway.provider].describeStatus(code),
     });
     notices.start();
     stack.push(() => notices.stop());
@@ -86,10 +87,14 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       defaultMailbox: config.inbound.defaultMailbox,
     });
 
-    const simulator =
-      config.gateway.provider === 'simulator'
-        ? new IntelliSoftwareSimulator({ ...SIMULATOR_CREDENTIALS, logger: logger.child({ component: 'simulator' }) })
-        : undefined;
+    const provider = PROVIDER_MODULES[config.gateway.provider];
+    const simulator = config.gateway.simulated
+      ? provider.createSimulator({
+          ...SIMULATOR_ACCOUNT,
+          logger: logger.child({ component: 'simulator' }),
+          webhookSecret: config.gateway.webhookSecret,
+        })
+      : undefined;
     let smtpUp = false;
     const http = await startHttpServer({
       host: config.http.host,
@@ -102,15 +107,18 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       mounts: [
         (app) =>
           mountWebhooks(app, {
+            provider,
             store,
             conversations,
             replyMail: { smsDomain: firstSmsDomain(config), hostname: config.smtp.hostname, templates, onTemplateError, dkim: dkimSigner(config) },
             logger: logger.child({ component: 'webhook' }),
             token: config.inbound.webhookToken,
+            tokenHeader: config.inbound.webhookTokenHeader,
+            signature: config.gateway.webhookSecret ? { secret: config.gateway.webhookSecret, formula: config.gateway.verifyFormula } : undefined,
             onMailQueued: () => mailer.kick(),
             onReportApplied: () => notices.kick(),
           }),
-        ...(simulator ? [(app: Parameters<typeof simulator.register>[0]) => simulator.register(app)] : []),
+        ...(simulator ? [(app: Parameters<ProviderSimulator['register']>[0]) => simulator.register(app)] : []),
       ],
     });
     stack.push(() => http.close());
@@ -118,7 +126,8 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
     if (simulator) {
       // The built-in gateway forwards replies and reports to this relay, as the real one is told to.
       const token = config.inbound.webhookToken ? `?token=${encodeURIComponent(config.inbound.webhookToken)}` : '';
-      simulator.setWebhooks({ moUrl: `${ownUrl}${WEBHOOK_PATHS.mo}${token}`, drUrl: `${ownUrl}${WEBHOOK_PATHS.dr}${token}` });
+      const paths = webhookPaths(provider.name);
+      simulator.setWebhooks({ moUrl: `${ownUrl}${paths.mo}${token}`, drUrl: `${ownUrl}${paths.dr}${token}` });
     }
 
     const gateway = createGateway(config, logger, simulator ? ownUrl : undefined);
@@ -139,6 +148,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       delayNoticeMs: config.delivery.delayNotice,
       failoverRecoveryMs: config.gateway.failoverRecovery,
       pauseProbeIntervalMs: config.delivery.pauseProbeInterval,
+      sessions: config.gateway.sessions,
       report: (kind, message, recipients, retryUntil) =>
         buildReport(kind, message, recipients, retryUntil === undefined ? reportOptions : { ...reportOptions, retryUntil }),
       onMailQueued: () => mailer.kick(),
@@ -151,6 +161,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       store,
       logger: logger.child({ component: 'smtp' }),
       conversations,
+      provider,
       onAccepted: () => dispatcher.kick(),
     });
     smtpUp = true;
@@ -164,7 +175,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
         smtp: `${config.smtp.host}:${smtp.port}`,
         http: `${config.http.host}:${http.port}`,
         smsDomains: config.sms.domains,
-        gateway: config.gateway.provider,
+        gateway: `${config.gateway.provider}${config.gateway.simulated ? ' (simulator)' : ''}`,
         mail: transport.description,
         dataDir: config.dataDir,
       },

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import type { IntelliSoftwareSimulator } from '../src/gateways/intellisoftware-simulator.ts';
+import type { ProviderSimulator } from '../src/gateways/provider.ts';
 import { after, describe, test } from 'node:test';
 import { request } from 'undici';
 import { gatewayYaml, removeDir, startSimulator, startTestRelay, waitFor } from './helpers/relay.ts';
@@ -23,10 +25,10 @@ describe('relay wiring', () => {
 
       const result = await sendMail(relay.relay.smtpPort, { to: ['447700900123@sms.localhost'], body: 'after a hiccup' });
       queuedId(result.data);
-      const simulator = relay.relay.simulator;
+      const simulator = relay.relay.simulator as (ProviderSimulator & { native: IntelliSoftwareSimulator }) | undefined;
       assert.ok(simulator);
-      await simulator.waitForMessages(1);
-      assert.equal(simulator.requests, 2, 'the first request failed with GATEWAY_ERROR, the retry went through');
+      await simulator.native.waitForMessages(1);
+      assert.equal(simulator.native.requests, 2, 'the first request failed with GATEWAY_ERROR, the retry went through');
 
       const listed = await request(`${base}/simulator/messages`);
       const messages = (await listed.body.json()) as Array<{ text: string; to: string }>;

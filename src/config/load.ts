@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
+import type { ProviderName } from '../gateways/provider.ts';
 import { LineCounter, parseDocument } from 'yaml';
 import { normaliseNumber } from '../sms/numbers.ts';
 import {
-  AVAILABLE_PROVIDERS,
   configSchema,
   PROVIDER_DEFAULT_URLS,
   type ParsedConfig,
@@ -29,6 +29,9 @@ const ENVIRONMENT: Record<string, { path: readonly string[]; kind: EnvKind }> = 
   SMSRELAY_GATEWAY_BACKUP_URL: { path: ['gateway', 'backupUrl'], kind: 'string' },
   SMSRELAY_GATEWAY_USERNAME: { path: ['gateway', 'username'], kind: 'string' },
   SMSRELAY_GATEWAY_PASSWORD: { path: ['gateway', 'password'], kind: 'string' },
+  SMSRELAY_GATEWAY_SERVICE_ID: { path: ['gateway', 'serviceId'], kind: 'string' },
+  SMSRELAY_GATEWAY_API_ID: { path: ['gateway', 'apiId'], kind: 'string' },
+  SMSRELAY_GATEWAY_WEBHOOK_SECRET: { path: ['gateway', 'webhookSecret'], kind: 'string' },
   SMSRELAY_MAIL_URL: { path: ['mail', 'url'], kind: 'string' },
   SMSRELAY_DATA_DIR: { path: ['dataDir'], kind: 'string' },
   SMSRELAY_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
@@ -51,7 +54,14 @@ export interface Config {
     /** Lower-cased list address → distinct E.164 numbers (a null-prototype record: no inherited keys). */
     readonly lists: Readonly<Record<string, readonly string[]>>;
   };
-  readonly gateway: ParsedConfig['gateway'] & { readonly provider: Provider };
+  readonly gateway: Omit<ParsedConfig['gateway'], 'provider'> & {
+    /** The provider module that speaks to the gateway. */
+    readonly provider: ProviderName;
+    /** Its simulator runs on the relay's HTTP port and takes the place of the gateway. */
+    readonly simulated: boolean;
+    /** Puzzel's service id or InteractSMS's api id, as the provider calls it. */
+    readonly accountId: string | undefined;
+  };
   readonly delivery: ParsedConfig['delivery'];
   readonly text: ParsedConfig['text'];
   readonly inbound: ParsedConfig['inbound'];
@@ -192,14 +202,13 @@ function checkGateway(
   describe: (path: readonly PropertyKey[]) => string,
 ): void {
   if (!gateway) return;
-  if (!AVAILABLE_PROVIDERS.includes(gateway.provider)) {
-    problems.push(
-      `${describe(['gateway', 'provider'])}: not available in this version yet (available: ${AVAILABLE_PROVIDERS.join(', ')})`,
-    );
-  }
-  if (gateway.provider === 'simulator') return;
-  for (const key of ['username', 'password'] as const) {
-    if (!gateway[key]) problems.push(`${describe(['gateway', key])}: required for the ${gateway.provider} gateway`);
+  const { name, simulated } = providerOf(gateway.provider);
+  if (simulated) return;
+  const accountKey = ({ puzzel: ['serviceId'], interactsms: ['apiId'], intellisoftware: [] } as const)[name];
+  const required: ReadonlyArray<'username' | 'password' | 'serviceId' | 'apiId'> = ['username', 'password', ...accountKey];
+  for (const key of required) {
+    const variable = Object.entries(ENVIRONMENT).find(([, target]) => target.path.join('.') === `gateway.${key}`)?.[0];
+    if (!gateway[key]) problems.push(`${describe(['gateway', key])}: required for the ${name} gateway${variable ? ` (or set ${variable})` : ''}`);
   }
   for (const key of ['url', 'backupUrl'] as const) {
     const value = gateway[key];
@@ -207,6 +216,13 @@ function checkGateway(
       problems.push(`${describe(['gateway', key])}: plain http would send the gateway password in clear; use https://`);
     }
   }
+}
+
+/** `simulator` is IntelliSoftware's simulator; `<name>-simulator` any provider's. */
+function providerOf(provider: Provider): { name: ProviderName; simulated: boolean } {
+  if (provider === 'simulator') return { name: 'intellisoftware', simulated: true };
+  const simulated = provider.endsWith('-simulator');
+  return { name: provider.replace(/-simulator$/, '') as ProviderName, simulated };
 }
 
 /** List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. */
@@ -236,7 +252,8 @@ function normaliseLists(
 /** Derived values: absolute paths, provider default URLs, the relay's own sender address. */
 function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, file: string | undefined, cwd: string): Config {
   const { gateway, sms } = parsed;
-  const defaults = PROVIDER_DEFAULT_URLS[gateway.provider];
+  const { name, simulated } = providerOf(gateway.provider);
+  const defaults = PROVIDER_DEFAULT_URLS[name];
   const firstDomain = sms.domains[0] ?? 'sms.localhost';
   return {
     dataDir: isAbsolute(parsed.dataDir) ? parsed.dataDir : resolve(cwd, parsed.dataDir),
@@ -246,6 +263,9 @@ function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, 
     sms: { ...sms, defaultRegion: sms.defaultRegion as CountryCode | undefined, lists },
     gateway: {
       ...gateway,
+      provider: name,
+      simulated,
+      accountId: String((name === 'puzzel' ? gateway.serviceId : name === 'interactsms' ? gateway.apiId : undefined) ?? '') || undefined,
       url: gateway.url ?? defaults?.url,
       // A configured primary without a backup means "no backup", not "the provider's backup".
       backupUrl: gateway.backupUrl ?? (gateway.url ? undefined : defaults?.backupUrl),

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import ms from 'ms';
 import { z } from 'zod';
+import type { ProviderName } from '../gateways/provider.ts';
 import { isCountryCode } from '../sms/numbers.ts';
 
 /** RFC 5321 §4.5.3.1.7: at least 100 recipients must be accepted; more per mail is rarely legitimate. */
@@ -22,16 +23,25 @@ const DEFAULT_RESPONSE_TIMEOUT = '30s';
 /** Requests in flight to the gateway at once; duplicates after a crash are bounded by this. */
 const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
 
-const PROVIDERS = ['simulator', 'intellisoftware', 'puzzel', 'interactsms'] as const;
-/** Providers this version can send through; the others are reserved names (issue #6). */
-export const AVAILABLE_PROVIDERS: readonly Provider[] = ['simulator', 'intellisoftware'];
+/** Real providers, and each one's simulator on the relay's own HTTP port (`simulator` = IntelliSoftware's). */
+const PROVIDERS = [
+  'simulator',
+  'intellisoftware',
+  'puzzel',
+  'interactsms',
+  'intellisoftware-simulator',
+  'puzzel-simulator',
+  'interactsms-simulator',
+] as const;
 export type Provider = (typeof PROVIDERS)[number];
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Public hosts of each provider (PROTOCOLS §1.1): the default primary and backup base URLs. */
-export const PROVIDER_DEFAULT_URLS: Partial<Record<Provider, { url: string; backupUrl?: string }>> = {
+export const PROVIDER_DEFAULT_URLS: Readonly<Record<ProviderName, { url: string; backupUrl?: string }>> = {
   intellisoftware: { url: 'https://www.intellisoftware.co.uk', backupUrl: 'https://www.intellisoftware2.co.uk' },
+  puzzel: { url: 'https://smsgw.puzzel.com' },
+  interactsms: { url: 'https://secure.interactsms.com' },
 };
 
 const duration = z.string().transform((value, ctx) => {
@@ -160,6 +170,16 @@ export const configSchema = z.strictObject({
       backupUrl: url.optional(),
       username: z.string().optional(),
       password: z.string().optional(),
+      /** Puzzel's service id (an integer in its portal). */
+      serviceId: positiveInt.optional(),
+      /** InteractSMS's api_id. */
+      apiId: positiveInt.optional(),
+      /** Puzzel: ask for a session per conversation (Norway, NETWORK originators), so replies carry it. */
+      sessions: z.boolean().default(false),
+      /** InteractSMS: the secret its SMS-Verify hashes are made with; unset = not checked. */
+      webhookSecret: z.string().min(1).optional(),
+      /** InteractSMS: which documented SMS-Verify formula the account uses (the vendor's documents disagree). */
+      verifyFormula: z.enum(['portal', 'kb']).default('portal'),
       connectTimeout: duration.prefault(DEFAULT_CONNECT_TIMEOUT),
       responseTimeout: duration.prefault(DEFAULT_RESPONSE_TIMEOUT),
       maxConcurrentRequests: positiveInt.default(DEFAULT_MAX_CONCURRENT_REQUESTS),
@@ -190,6 +210,8 @@ export const configSchema = z.strictObject({
       defaultMailbox: z.email('expected a mail address').optional(),
       /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */
       webhookToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+      /** A header that may carry the token too (Puzzel's "fixed header" option, e.g. X-Api-Key). */
+      webhookTokenHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'expected a header name such as X-Api-Key').optional(),
     })
     .prefault({}),
   mail: z

@@ -30,6 +30,8 @@ export interface DispatcherOptions {
   readonly failoverRecoveryMs: number;
   /** While the account is refused, one probe request this often. */
   readonly pauseProbeIntervalMs: number;
+  /** Ask the provider for a reply session per SMS (Puzzel). */
+  readonly sessions: boolean;
   /** Builds a delivery status notification (undefined when none may be sent). */
   readonly report: (
     kind: ReportKind,
@@ -103,7 +105,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   async #sendBatch(batch: SmsBatch): Promise<void> {
     const log = this.#options.logger.child({ msgId: batch.message.id });
-    const giveUpAt = deadline(batch.message.receivedAt, this.#options.retry);
+    const giveUpAt = deadline(startOf(batch.message), this.#options.retry);
     const now = this.#clock();
     const live = now < giveUpAt ? batch.sms : [];
     const expired: Decision[] = now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), endpoint: undefined }));
@@ -128,7 +130,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     let pending = sms;
     for (const [position, endpoint] of order.entries()) {
       const started = this.#clock();
-      const result = await this.#options.gateway.send(toSubmission(message, pending, giveUpAt), endpoint);
+      const result = await this.#options.gateway.send(toSubmission(message, pending, giveUpAt, this.#options.sessions), endpoint);
       logResult(log, result, pending.length, endpoint, this.#clock() - started);
       const hasNext = position < order.length - 1;
       const failOver: ClaimedSms[] = [];
@@ -179,7 +181,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       if (outcome.kind === 'sent') {
         reported.relayed.push(recipient);
       } else if (outcome.kind === 'retry') {
-        if (now - message.receivedAt >= delayNoticeMs) reported.delayed.push(recipient);
+        if (now - startOf(message) >= delayNoticeMs) reported.delayed.push(recipient);
         log.info({ to, code: classified.code, action: classified.action, retryInMs: outcome.nextAttemptAt - now }, `dispatch: SMS deferred: ${classified.reason}`);
       } else {
         reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...EXPIRED } : recipient);
@@ -189,7 +191,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const mail: NewOutgoingMail[] = [];
     for (const kind of ['failed', 'delayed', 'relayed'] as const) {
       if (reported[kind].length === 0) continue;
-      const built = await report(kind, message, reported[kind], kind === 'delayed' ? deadline(message.receivedAt, retry) : undefined);
+      const built = await report(kind, message, reported[kind], kind === 'delayed' ? deadline(startOf(message), retry) : undefined);
       if (built) mail.push(built);
     }
     await store.recordSmsOutcomes(outcomes, mail);
@@ -201,11 +203,17 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     if (endpoint === undefined) return { smsId: sms.id, kind: 'expired', error: classified.reason };
     if (classified.action === 'sent') {
       const via = gateway.endpoints.length > 1 ? `via ${gateway.endpoints[endpoint]}` : undefined;
-      return { smsId: sms.id, kind: 'sent', providerId: classified.providerId ?? '', ...(via ? { note: via } : {}) };
+      return {
+        smsId: sms.id,
+        kind: 'sent',
+        providerId: classified.providerId ?? '',
+        ...(classified.trackingId === undefined ? {} : { trackingId: classified.trackingId }),
+        ...(via ? { note: via } : {}),
+      };
     }
     const error = `${classified.code}: ${classified.reason}`;
     if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error };
-    const step = nextStep({ attempts: sms.attempts + 1, receivedAt: message.receivedAt, now, waitMs: this.#waitFor(classified) }, retry, random);
+    const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs: this.#waitFor(classified) }, retry, random);
     if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age` };
     return {
       smsId: sms.id,
@@ -234,7 +242,15 @@ function expiredOutcome(sms: ClaimedSms): Classified {
   };
 }
 
-function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expiresAt: number): SmsSubmission {
+/**
+ * When a message's life starts for retries, delay notices and expiry: its arrival, or the time its
+ * sender scheduled it for (an SMS for tomorrow morning must not expire tonight).
+ */
+function startOf(message: StoredMessage): number {
+  return Math.max(message.receivedAt, message.sendAt ?? 0);
+}
+
+function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expiresAt: number, sessions: boolean): SmsSubmission {
   return {
     messageId: message.id,
     recipients: sms.map((entry) => entry.number),
@@ -245,6 +261,8 @@ function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expire
     userContext: message.userContext,
     expiresAt,
     deliveryReport: true,
+    ...(message.sendAt === undefined ? {} : { sendAt: message.sendAt }),
+    ...(sessions ? { newSession: true } : {}),
   };
 }
 

@@ -1,29 +1,39 @@
 import type { Config } from '../config/load.ts';
 import type { Logger } from '../log.ts';
-import { createIntelliSoftwareGateway } from './intellisoftware.ts';
+import { intellisoftwareModule } from './intellisoftware.ts';
+import { interactsmsModule } from './interactsms.ts';
+import type { ProviderModule, ProviderName } from './provider.ts';
+import { puzzelModule } from './puzzel.ts';
 import type { Gateway } from './types.ts';
 
-/** Connections kept per gateway host: one per concurrent request, so none waits for a socket. */
-const connectionsFor = (config: Config): number => config.gateway.maxConcurrentRequests;
+/** Every provider the relay speaks: adding one = one module here, its simulator, the contract suite. */
+export const PROVIDER_MODULES: Readonly<Record<ProviderName, ProviderModule>> = {
+  intellisoftware: intellisoftwareModule,
+  puzzel: puzzelModule,
+  interactsms: interactsmsModule,
+};
+
+/** The built-in simulators' account; they check it like the real gateway would. */
+export const SIMULATOR_ACCOUNT = { username: 'simulator', password: 'simulator', accountId: '1000' } as const;
 
 /**
- * The gateway the config selects. The simulator speaks IntelliSoftware's wire format on the relay's
- * own HTTP port, so `simulatorUrl` (that port) replaces the configured URLs and the real adapter is
- * exercised end to end.
+ * The gateway the config selects. A simulated provider speaks its wire format on the relay's own HTTP
+ * port, so `simulatorUrl` (that port) replaces the configured URLs and the real adapter is exercised
+ * end to end.
  */
 export function createGateway(config: Config, logger: Logger, simulatorUrl: string | undefined): Gateway {
   const { gateway } = config;
-  const endpoints = simulatorUrl ? [simulatorUrl] : [gateway.url, gateway.backupUrl].filter((url): url is string => Boolean(url));
-  return createIntelliSoftwareGateway({
-    endpoints,
-    username: simulatorUrl ? SIMULATOR_CREDENTIALS.username : (gateway.username ?? ''),
-    password: simulatorUrl ? SIMULATOR_CREDENTIALS.password : (gateway.password ?? ''),
+  const module = PROVIDER_MODULES[gateway.provider];
+  return module.createGateway({
+    endpoints: simulatorUrl ? [simulatorUrl] : [gateway.url, gateway.backupUrl].filter((url): url is string => Boolean(url)),
+    username: simulatorUrl ? SIMULATOR_ACCOUNT.username : (gateway.username ?? ''),
+    password: simulatorUrl ? SIMULATOR_ACCOUNT.password : (gateway.password ?? ''),
+    accountId: simulatorUrl ? SIMULATOR_ACCOUNT.accountId : gateway.accountId,
+    sessions: gateway.sessions,
     connectTimeoutMs: gateway.connectTimeout,
     responseTimeoutMs: gateway.responseTimeout,
-    connectionsPerEndpoint: connectionsFor(config),
+    // One connection per concurrent request, so none waits for a socket.
+    connectionsPerEndpoint: gateway.maxConcurrentRequests,
     logger: logger.child({ component: 'gateway' }),
   });
 }
-
-/** The built-in simulator's account; it checks them like the real gateway would. */
-export const SIMULATOR_CREDENTIALS = { username: 'simulator', password: 'simulator' } as const;

@@ -5,27 +5,9 @@
  */
 import { normaliseNumber } from '../sms/numbers.ts';
 import type { DeliveryState } from '../store/types.ts';
+import type { InboundParse, InboundRequest, ReceivedSms, StatusReport } from './provider.ts';
 
-export const PROVIDER = 'intellisoftware';
-
-export interface ReceivedSms {
-  readonly providerId: string;
-  /** E.164. */
-  readonly number: string;
-  readonly text: string;
-  readonly sentAt: string | undefined;
-  readonly userContext: string | undefined;
-}
-
-export interface StatusReport {
-  readonly providerId: string;
-  /** E.164. */
-  readonly number: string;
-  readonly code: number;
-  readonly state: DeliveryState;
-}
-
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+const FORM = 'application/x-www-form-urlencoded';
 
 /** The platform's ids are long digit strings; anything printable up to this length is taken. */
 const PROVIDER_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -58,7 +40,7 @@ const STATES: Readonly<Record<number, DeliveryState>> = {
 };
 
 /** Plain words for the codes a sender may read in a failure report. */
-export const STATUS_WORDS: Readonly<Record<number, string>> = {
+const STATUS_WORDS: Readonly<Record<number, string>> = {
   4: 'delivered to the phone',
   5: 'the gateway reported an error with the request',
   6: 'the network could not deliver it to the phone',
@@ -70,7 +52,9 @@ export const STATUS_WORDS: Readonly<Record<number, string>> = {
   14: 'read by the recipient',
 };
 
-export function parseReceivedSms(fields: URLSearchParams): Parsed<ReceivedSms> {
+export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms> {
+  const fields = formOf(request);
+  if (!fields) return notAForm(request);
   const providerId = fields.get('msgid') ?? '';
   if (!PROVIDER_ID.test(providerId)) return malformed('msgid is missing or not an id');
   const number = phone(fields.get('from'));
@@ -83,11 +67,13 @@ export function parseReceivedSms(fields: URLSearchParams): Parsed<ReceivedSms> {
   const userContext = fields.get('usercontext') ?? '';
   return {
     ok: true,
-    value: { providerId, number, text, sentAt: sent || undefined, userContext: userContext.trim() || undefined },
+    items: [{ providerId, number, text, sentAt: sent || undefined, userContext: userContext.trim() || undefined, trackingId: undefined }],
   };
 }
 
-export function parseStatusReport(fields: URLSearchParams): Parsed<StatusReport> {
+export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+  const fields = formOf(request);
+  if (!fields) return notAForm(request);
   const providerId = fields.get('msgid') ?? '';
   if (!PROVIDER_ID.test(providerId)) return malformed('msgid is missing or not an id');
   const number = phone(fields.get('toaddr'));
@@ -95,7 +81,7 @@ export function parseStatusReport(fields: URLSearchParams): Parsed<StatusReport>
   const status = fields.get('status') ?? '';
   const state = /^\d{1,3}$/.test(status) ? STATES[Number(status)] : undefined;
   if (!state) return malformed(`status "${status.slice(0, 20)}" is not a known status code`);
-  return { ok: true, value: { providerId, number, code: Number(status), state } };
+  return { ok: true, items: [{ providerId, number, code: Number(status), state }] };
 }
 
 /** International digits without `+`, as the platform sends numbers. */
@@ -105,6 +91,19 @@ function phone(value: string | null): string | undefined {
   return result.ok ? result.e164 : undefined;
 }
 
-function malformed<T>(reason: string): Parsed<T> {
+/** Plain words for a status code (the sender's report mail). */
+export function describeStatus(code: number): string {
+  return STATUS_WORDS[code] ?? `the network reported status ${code}`;
+}
+
+function formOf(request: InboundRequest): URLSearchParams | undefined {
+  return request.contentType === FORM ? new URLSearchParams(request.body) : undefined;
+}
+
+function notAForm<T>(request: InboundRequest): InboundParse<T> {
+  return malformed(`the body is ${request.contentType || 'untyped'}, not a form`);
+}
+
+function malformed<T>(reason: string): InboundParse<T> {
   return { ok: false, reason };
 }

@@ -6,6 +6,9 @@
 import type { Logger } from '../log.ts';
 import { maskNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { type HttpOutcome, HttpEndpoints, httpRefusal, unparseable } from './http-endpoint.ts';
+import { describeStatus, parseReceived, parseReport } from './intellisoftware-inbound.ts';
+import { IntelliSoftwareSimulator } from './intellisoftware-simulator.ts';
+import type { ProviderModule, ProviderSimulator } from './provider.ts';
 import type { Gateway, GatewayCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from './types.ts';
 
 export interface IntelliSoftwareGatewayOptions {
@@ -204,4 +207,47 @@ function normaliseReplyNumber(number: string): string {
   if (number.startsWith('+')) return number.slice(1);
   if (number.startsWith('00')) return number.slice(2);
   return number;
+}
+
+/** GSM 03.40 originator as the legacy API takes it: up to 11 alphanumerics, or a number of up to 15 digits. */
+const SENDER_ID = /^(?:[A-Za-z0-9 ]{1,11}|\+?[0-9]{1,15})$/;
+
+export const intellisoftwareModule: ProviderModule = {
+  name: PROVIDER,
+  capabilities: { ...INTELLISOFTWARE_CAPABILITIES, replyTracking: 'usercontext', scheduling: false },
+  defaultUrls: { url: 'https://www.intellisoftware.co.uk', backupUrl: 'https://www.intellisoftware2.co.uk' },
+  createGateway: (options) =>
+    createIntelliSoftwareGateway({
+      endpoints: options.endpoints,
+      username: options.username,
+      password: options.password,
+      connectTimeoutMs: options.connectTimeoutMs,
+      responseTimeoutMs: options.responseTimeoutMs,
+      connectionsPerEndpoint: options.connectionsPerEndpoint,
+      logger: options.logger,
+    }),
+  parseReceived,
+  parseReport,
+  describeStatus,
+  senderIdProblem: (senderId) =>
+    SENDER_ID.test(senderId) ? undefined : `IntelliSoftware takes a sender id of up to 11 letters, digits and spaces, or a number of up to 15 digits, not "${senderId.slice(0, 20)}"`,
+  createSimulator: (options) => simulatorView(new IntelliSoftwareSimulator(options)),
+};
+
+/** The IntelliSoftware simulator seen through the provider-neutral interface the tests and the relay use. */
+function simulatorView(simulator: IntelliSoftwareSimulator): ProviderSimulator & { readonly native: IntelliSoftwareSimulator } {
+  return {
+    native: simulator,
+    register: (app) => simulator.register(app),
+    get records() {
+      return simulator.received.map((sms) => ({ id: sms.id, to: sms.to, text: sms.text, from: sms.from, tracking: sms.userContext }));
+    },
+    setWebhooks: (webhooks) => simulator.setWebhooks(webhooks),
+    reply: (from, text, answering) => simulator.sendMo({ from, text, ...(answering?.tracking ? { usercontext: answering.tracking } : {}) }),
+    waitForWebhookPosts: async (kind, count, timeoutMs) => {
+      const answered = () => simulator.webhookPosts.filter((post) => post.kind === kind && post.status === 200).length >= count;
+      await simulator.waitForWebhookPosts(answered, timeoutMs);
+    },
+    close: () => simulator.close(),
+  };
 }

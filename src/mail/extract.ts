@@ -1,4 +1,5 @@
 import { type ParsedMail, simpleParser } from 'mailparser';
+import { RelayError } from '../errors.ts';
 import { htmlToText } from './html.ts';
 import {
   headerParameters,
@@ -34,6 +35,8 @@ export interface OutboundRequest extends RelayParameters {
   readonly automated: string | undefined;
   /** `X-SMS-Delivery-Report: all`: tell the sender of every final delivery state. */
   readonly reportAll: boolean;
+  /** `X-SMS-Send-At`: not to be delivered before (ms since the epoch). */
+  readonly sendAt: number | undefined;
 }
 
 /** The header the relay's own mails carry, so that they never come back as SMS. */
@@ -83,6 +86,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
     mailbox: mail.replyTo?.value[0]?.address || mail.from?.value[0]?.address || undefined,
     automated: automation(mail),
     reportAll: String(mail.headers.get('x-sms-delivery-report') ?? '').trim().toLowerCase() === 'all',
+    sendAt: sendAtOf(mail),
     ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
   };
 }
@@ -126,4 +130,23 @@ function automation(mail: ParsedMail): string | undefined {
   const autoSubmitted = String(mail.headers.get('auto-submitted') ?? '').trim().toLowerCase();
   if (autoSubmitted.startsWith('auto-replied')) return 'it is an auto-reply (Auto-Submitted: auto-replied)';
   return undefined;
+}
+
+/** A relay is no calendar: an SMS scheduled further ahead than this is refused. */
+const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3_600_000;
+
+/** `X-SMS-Send-At`, an RFC 5322 date (as in a Date header) or ISO 8601 with a zone. */
+function sendAtOf(mail: ParsedMail): number | undefined {
+  const raw = mail.headers.get('x-sms-send-at');
+  if (raw === undefined) return undefined;
+  const text = raw instanceof Date ? raw.toISOString() : String(raw).trim();
+  const at = Date.parse(text);
+  const zoned = /(?:Z|[+-]\d{2}:?\d{2}|GMT|UT|[ECMP][SD]T)$/i.test(text);
+  if (Number.isNaN(at) || !zoned) {
+    throw new RelayError('BAD_PARAMETER', `Invalid X-SMS-Send-At "${text.slice(0, 60)}": expected a date with a time zone, e.g. 2026-11-24T08:00:00+01:00 or Tue, 24 Nov 2026 08:00:00 +0100`);
+  }
+  if (at - Date.now() > MAX_SCHEDULE_AHEAD_MS) {
+    throw new RelayError('BAD_PARAMETER', `Invalid X-SMS-Send-At "${text.slice(0, 60)}": at most 30 days ahead`);
+  }
+  return at;
 }

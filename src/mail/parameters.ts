@@ -16,8 +16,12 @@ export interface RelayParameters {
  * values made of these characters survive every provider and every subject line unquoted.
  */
 const USER_CONTEXT = /^[A-Za-z0-9._-]{1,64}$/;
-/** GSM 03.40 originator: up to 11 alphanumerics (shown as a name) or up to 15 digits (a number). */
-const SENDER_ID = /^(?:[A-Za-z0-9 ]{1,11}|\+?[0-9]{1,15})$/;
+/**
+ * A sender id is at most 11 characters shown as a name or a number of up to 15 digits (GSM 03.40);
+ * which characters a name may use is the provider's rule (ProviderModule.senderIdProblem). Here only
+ * what no provider takes is refused.
+ */
+const SENDER_ID = /^(?=.*\S)[\x20-\x7E]{1,16}$/;
 const MAX_PARTS = /^[1-9][0-9]{0,2}$/;
 
 interface ParameterSyntax {
@@ -28,7 +32,7 @@ interface ParameterSyntax {
 
 const SYNTAX = {
   userContext: { name: 'UserContext', syntax: USER_CONTEXT, rule: 'letters, digits, ".", "_" or "-", at most 64' },
-  senderId: { name: 'sender id', syntax: SENDER_ID, rule: 'up to 11 letters, digits and spaces, or a number of up to 15 digits' },
+  senderId: { name: 'sender id', syntax: SENDER_ID, rule: 'up to 11 letters and digits, or a number of up to 15 digits' },
   maxParts: { name: 'maximum parts', syntax: MAX_PARTS, rule: 'a whole number from 1' },
 } as const satisfies Record<keyof RelayParameters, ParameterSyntax>;
 

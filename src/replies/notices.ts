@@ -1,4 +1,3 @@
-import { STATUS_WORDS } from '../gateways/intellisoftware-inbound.ts';
 import type { Logger } from '../log.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
 import { maskNumber } from '../sms/numbers.ts';
@@ -17,6 +16,8 @@ export interface DeliveryNoticeOptions {
   readonly logger: Logger;
   readonly report: (kind: ReportKind, message: StoredMessage, recipients: readonly ReportedRecipient[]) => Promise<NewOutgoingMail | undefined>;
   readonly onMailQueued: () => void;
+  /** The provider's plain words for a delivery status code. */
+  readonly describeStatus: (code: number) => string;
 }
 
 /**
@@ -69,7 +70,7 @@ export class DeliveryNotices {
       if (due.length === 0) return;
       const mail: NewOutgoingMail[] = [];
       for (const notice of due) {
-        const built = await report(notice.state === 'delivered' ? 'delivered' : 'failed', notice.message, [reported(notice)]);
+        const built = await report(notice.state === 'delivered' ? 'delivered' : 'failed', notice.message, [reported(notice, this.#options.describeStatus)]);
         if (built) mail.push({ ...built, onceKey: `report:${notice.smsId}:${notice.state}` });
         logger.info({ msgId: notice.message.id, to: maskNumber(notice.recipient.number), state: notice.state, code: notice.code }, 'notices: delivery report mailed to the sender');
       }
@@ -79,14 +80,14 @@ export class DeliveryNotices {
   }
 }
 
-function reported(notice: DueNotice): ReportedRecipient {
+function reported(notice: DueNotice, describeStatus: (code: number) => string): ReportedRecipient {
   const { recipient, state, code, message } = notice;
   const asked = message.reportAll && state === 'delivered' ? { notify: ['SUCCESS'] } : {};
   return {
     ...recipient,
     ...asked,
     category: state === 'expired' ? 'expired' : 'undeliverable',
-    reason: STATUS_WORDS[code] ?? `the network reported status ${code}`,
+    reason: describeStatus(code),
     code: `status ${code}`,
   };
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { extractRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
+import type { ProviderModule } from '../gateways/provider.ts';
 import type { Conversations } from '../replies/conversations.ts';
 import { analyseText, SEGMENT_LIMITS, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
@@ -25,6 +26,8 @@ export interface SmtpIntakeOptions {
   readonly config: Config;
   readonly store: Store;
   readonly logger: Logger;
+  /** The gateway's limits: parts, sender ids, scheduling. */
+  readonly provider: ProviderModule;
   /** Told which conversations a committed mail changed. */
   readonly conversations: Conversations;
   /** Called after each mail is committed, so dispatch can start at once. */
@@ -46,7 +49,7 @@ type ResolvedRecipients = Map<string, { rcpt: SMTPServerAddress; target: Resolve
  */
 export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpIntake> {
   applySmtpServerPatches();
-  const { config, store, logger, onAccepted, conversations } = options;
+  const { config, store, logger, onAccepted, conversations, provider } = options;
   const clock = options.clock ?? Date.now;
   const isTrusted = networkMatcher(config.smtp.trustedNetworks);
   const recipientsOf = new WeakMap<object, ResolvedRecipients>();
@@ -107,7 +110,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             throw new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${config.smtp.maxMessageBytes} bytes`);
           }
           const id = uuidv7();
-          const { mail, cutFrom } = await buildMail(id, raw, session, recipientsOf.get(session.envelope) ?? new Map(), { config, store }, clock());
+          const { mail, cutFrom } = await buildMail(id, raw, session, recipientsOf.get(session.envelope) ?? new Map(), { config, store, provider }, clock());
           const { recipients } = mail;
           const { duplicateOf } = await store.acceptMail(mail);
           if (mail.sms.userContext) conversations.forget(mail.sms.userContext, recipients.map((recipient) => recipient.number));
@@ -160,7 +163,7 @@ async function buildMail(
   raw: Buffer,
   session: SMTPServerSession,
   resolved: ResolvedRecipients,
-  { config, store }: { config: Config; store: Store },
+  { config, store, provider }: { config: Config; store: Store; provider: ProviderModule },
   now: number,
 ): Promise<{ mail: NewMail; cutFrom: number | undefined }> {
   const { mailFrom, dsn } = session.envelope;
@@ -170,10 +173,13 @@ async function buildMail(
   const request = extractRequest(await parseMail(raw), policy, subjectCommand);
   if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
   const recipients = toRecipients(resolved, request.subjectNumbers, config);
-  if (request.maxParts !== undefined && request.maxParts > config.sms.maxParts) {
-    throw new RelayError('BAD_PARAMETER', `Invalid maximum parts ${request.maxParts}: this relay sends at most ${config.sms.maxParts} parts per SMS`);
+  const partLimit = Math.min(config.sms.maxParts, provider.capabilities.maxParts);
+  if (request.maxParts !== undefined && request.maxParts > partLimit) {
+    throw new RelayError('BAD_PARAMETER', `Invalid maximum parts ${request.maxParts}: this relay sends at most ${partLimit} parts per SMS`);
   }
-  const maxParts = request.maxParts ?? config.sms.maxParts;
+  const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
+  if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
+  const maxParts = request.maxParts ?? partLimit;
   const sms = fitText(request.text, maxParts, policy);
   const thread = request.userContext === undefined ? await threadContext(store, request.threadIds, recipients) : undefined;
   const userContext = request.userContext ?? thread ?? newUserContext();
@@ -199,6 +205,8 @@ async function buildMail(
       resubmission: resubmissionOf(request.messageIdHeader, recipients, sms.text, now, config),
       conversation: request.mailbox ? { mailbox: request.mailbox, continues: request.contextFromReplyTag || thread !== undefined } : undefined,
       reportAll: request.reportAll,
+      sendAt: request.sendAt,
+      holdUntilSendAt: !provider.capabilities.scheduling,
     },
     cutFrom: sms.cutFrom,
   };

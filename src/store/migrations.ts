@@ -156,6 +156,13 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX delivery_reports_orphans ON delivery_reports (provider_id, number) WHERE sms_id IS NULL;
   `,
+  // 4: providers that track replies by an id of the SMS (Puzzel's session, InteractSMS's notify id)
+  // rather than by echoing our user context; and mail scheduled for later (X-SMS-Send-At).
+  `
+  ALTER TABLE outbound ADD COLUMN tracking_id TEXT;
+  CREATE INDEX outbound_tracking ON outbound (tracking_id, number) WHERE tracking_id IS NOT NULL;
+  ALTER TABLE messages ADD COLUMN send_at INTEGER;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

@@ -70,6 +70,9 @@ export function prepareReplyStatements(db: Database) {
     latestConversation: db.prepare(
       'SELECT * FROM conversations WHERE number = ? AND last_used_at >= ? ORDER BY last_used_at DESC, rowid DESC LIMIT 1',
     ),
+    contextOfTracking: db.prepare(`
+      SELECT m.user_context AS context FROM outbound o JOIN messages m ON m.id = o.message_id
+      WHERE o.tracking_id = ? AND o.number = ? ORDER BY o.id DESC LIMIT 1`),
     contextOfMail: db.prepare('SELECT context FROM conversation_mail WHERE message_id_header = ? AND number = ?'),
     touchConversation: db.prepare('UPDATE conversations SET last_used_at = ? WHERE context = ? AND number = ?'),
     insertInbound: db.prepare(`

@@ -66,6 +66,7 @@ interface MessageRow {
   dsn_ret: 'FULL' | 'HDRS' | null;
   dsn_envid: string | null;
   report_all: number;
+  send_at: number | null;
 }
 
 interface ClaimedSmsRow {
@@ -148,6 +149,7 @@ export class SqliteStore implements Store {
         fingerprint: mail.resubmission?.fingerprint ?? null,
         duplicate_of: original?.id ?? null,
         report_all: mail.reportAll ? 1 : 0,
+        send_at: mail.sendAt ?? null,
       });
       if (original) {
         sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
@@ -162,6 +164,7 @@ export class SqliteStore implements Store {
           notify: recipient.notify?.join(',') ?? null,
           orcpt: recipient.orcpt ?? null,
           now: mail.receivedAt,
+          due: mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt,
         });
         sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, 'accepted', `${recipient.rcpt} -> ${recipient.number}`);
       }
@@ -190,7 +193,7 @@ export class SqliteStore implements Store {
       for (const outcome of outcomes) {
         switch (outcome.kind) {
           case 'sent':
-            sql.smsSent.run(outcome.providerId, now, outcome.smsId);
+            sql.smsSent.run(outcome.providerId, outcome.trackingId ?? null, now, outcome.smsId);
             adoptOrphans(this.#replies, outcome.smsId, outcome.providerId, now);
             sql.insertEventForSms.run(now, 'sent', outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`, outcome.smsId);
             break;
@@ -305,6 +308,10 @@ export class SqliteStore implements Store {
 
   async latestConversation(number: string, since: number): Promise<Conversation | undefined> {
     return this.#read(() => toConversation(this.#replies.latestConversation.get(number, since) as ConversationRow | undefined));
+  }
+
+  async contextOfTracking(trackingId: string, number: string): Promise<string | undefined> {
+    return this.#read(() => (this.#replies.contextOfTracking.get(trackingId, number) as { context: string | null } | undefined)?.context ?? undefined);
   }
 
   async contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined> {
@@ -474,6 +481,7 @@ function toStoredMessage(row: MessageRow): StoredMessage {
     userContext: row.user_context ?? undefined,
     dsn: { ret: row.dsn_ret ?? undefined, envid: row.dsn_envid ?? undefined },
     reportAll: row.report_all === 1,
+    sendAt: row.send_at ?? undefined,
   };
 }
 
@@ -482,16 +490,16 @@ function prepareStatements(db: Database) {
     insertMessage: db.prepare(`
       INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
         headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of,
-        report_all)
+        report_all, send_at)
       VALUES (@id, @received_at, @envelope_from, @client_address, @client_helo, @message_id_header, @subject,
         @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid, @fingerprint,
-        @duplicate_of, @report_all)`),
+        @duplicate_of, @report_all, @send_at)`),
     findResubmitted: db.prepare(`
       SELECT id FROM messages WHERE fingerprint = ? AND received_at >= ? AND duplicate_of IS NULL
       ORDER BY received_at DESC LIMIT 1`),
     insertSms: db.prepare(`
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
-      VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @now, @now)`),
+      VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),
     insertEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     insertEventForSms: db.prepare(
       'INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?',
@@ -506,7 +514,7 @@ function prepareStatements(db: Database) {
     nextSmsDue: db.prepare("SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued'"),
     messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
     smsSent: db.prepare(`
-      UPDATE outbound SET status = 'sent', provider_id = ?, attempts = attempts + 1, lease_owner = NULL,
+      UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = ?, attempts = attempts + 1, lease_owner = NULL,
         last_error = NULL, updated_at = ? WHERE id = ?`),
     smsRetry: db.prepare(`
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,

@@ -64,6 +64,10 @@ export interface NewMail {
   readonly conversation: NewConversation | undefined;
   /** The sender asked to hear of every final delivery state (`X-SMS-Delivery-Report: all`). */
   readonly reportAll: boolean;
+  /** Not to be delivered before this (ms since the epoch; `X-SMS-Send-At`); undefined = now. */
+  readonly sendAt: number | undefined;
+  /** The relay holds the SMS until `sendAt` itself (the provider cannot schedule). */
+  readonly holdUntilSendAt: boolean;
 }
 
 export interface OutboundSms {
@@ -108,6 +112,7 @@ export interface StoredMessage extends OutboundSms {
   readonly dsn: NewMail['dsn'];
   readonly client: NewMail['client'];
   readonly reportAll: boolean;
+  readonly sendAt: number | undefined;
 }
 
 export interface ClaimedSms extends NewRecipient {
@@ -122,7 +127,7 @@ export interface SmsBatch {
 }
 
 export type SmsOutcome =
-  | { readonly smsId: number; readonly kind: 'sent'; readonly providerId: string; readonly note?: string }
+  | { readonly smsId: number; readonly kind: 'sent'; readonly providerId: string; readonly trackingId?: string; readonly note?: string }
   /**
    * Back to the queue. `attempted`: the gateway was really tried (counts towards backoff);
    * `possibleDuplicate`: the request may have been processed although no answer came.
@@ -253,6 +258,8 @@ export interface ReplyStore {
   conversation(context: string, number: string): Promise<Conversation | undefined>;
   /** The conversation with `number` used most recently since `since`. */
   latestConversation(number: string, since: number): Promise<Conversation | undefined>;
+  /** The context of the SMS to `number` the provider knows by this tracking id (session, notify id). */
+  contextOfTracking(trackingId: string, number: string): Promise<string | undefined>;
   /** The context of the conversation with `number` that one of these Message-IDs belongs to. */
   contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined>;
   /** Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). */

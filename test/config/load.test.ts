@@ -36,7 +36,7 @@ describe('config', () => {
     assert.equal(config.http.port, 8080);
     assert.deepEqual(config.sms.domains, ['sms.localhost']);
     assert.equal(config.sms.defaultRegion, undefined);
-    assert.equal(config.gateway.provider, 'simulator');
+    assert.deepEqual([config.gateway.provider, config.gateway.simulated], ['intellisoftware', true]);
     assert.equal(config.mail.url, undefined);
     assert.equal(config.dataDir, join(dir, 'data'));
     assert.equal(config.smtp.maxMessageBytes, 10 * 1024 * 1024);
@@ -153,9 +153,18 @@ describe('config', () => {
     assert.ok(missing.every((line) => !line.includes('hunter2')));
   });
 
-  test('a provider this version cannot drive yet is refused, not silently replaced', () => {
-    const lines = problems({ SMSRELAY_GATEWAY: 'puzzel', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' });
-    assert.match(lines.join('\n'), /SMSRELAY_GATEWAY="puzzel": not available in this version yet/);
+  test('each provider needs its own account settings; its simulator needs none', () => {
+    const puzzel = problems({ SMSRELAY_GATEWAY: 'puzzel', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' });
+    assert.deepEqual(puzzel, ['smsrelay.yaml: gateway.serviceId: required for the puzzel gateway (or set SMSRELAY_GATEWAY_SERVICE_ID)']);
+    const interact = problems({ SMSRELAY_GATEWAY: 'interactsms', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' });
+    assert.deepEqual(interact, ['smsrelay.yaml: gateway.apiId: required for the interactsms gateway (or set SMSRELAY_GATEWAY_API_ID)']);
+    const { config } = loadConfig(
+      { SMSRELAY_GATEWAY: 'puzzel', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p', SMSRELAY_GATEWAY_SERVICE_ID: '1000' },
+      dirWith(''),
+    );
+    assert.deepEqual([config.gateway.provider, config.gateway.simulated, config.gateway.accountId, config.gateway.url], ['puzzel', false, '1000', 'https://smsgw.puzzel.com']);
+    const simulated = loadConfig({ SMSRELAY_GATEWAY: 'interactsms-simulator' }, dirWith('')).config.gateway;
+    assert.deepEqual([simulated.provider, simulated.simulated], ['interactsms', true]);
   });
 
   test('distribution lists are normalised to E.164 once, and bad members are refused', () => {

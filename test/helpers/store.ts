@@ -31,6 +31,8 @@ export function mail(numbers: readonly string[], overrides: Partial<NewMail> = {
     resubmission: undefined,
     conversation: undefined,
     reportAll: false,
+    sendAt: undefined,
+    holdUntilSendAt: false,
     ...overrides,
   };
 }

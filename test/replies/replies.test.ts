@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { simpleParser } from 'mailparser';
-import { WEBHOOK_PATHS } from '../../src/http/webhooks.ts';
+import { webhookPaths } from '../../src/http/webhooks.ts';
 import { STORE_FILE } from '../../src/relay.ts';
 import { gatewayYaml, removeDir, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -13,6 +13,7 @@ import { sleep } from '../helpers/wait.ts';
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 const TOKEN = 'test-webhook-token-0123456789';
+const WEBHOOK_PATHS = webhookPaths('intellisoftware');
 const UNDELIVERABLE = '447700900666';
 
 /**

@@ -117,6 +117,22 @@ describe('SMTP → SMS text', () => {
     assert.equal(sms.text, `${'w'.repeat(915)}...`);
   });
 
+  test('X-SMS-Send-At holds the SMS until then (IntelliSoftware cannot schedule, so the relay does)', async () => {
+    const sendAt = new Date(Date.now() + 1_500);
+    const before = Date.now();
+    await accepted({ to: ['447700900171@sms.example.com'], headers: { 'X-SMS-Send-At': sendAt.toISOString() }, body: 'Good morning' });
+    await smsTo('447700900171');
+    assert.ok(Date.now() - before >= 1_400, 'not sent before its time');
+    const bad = await sendMail(port, { to: ['447700900172@sms.example.com'], headers: { 'X-SMS-Send-At': 'tomorrow' }, body: 'x' });
+    assert.match(bad.data?.text ?? '', /^5\.6\.0 Invalid X-SMS-Send-At "tomorrow": expected a date with a time zone/);
+  });
+
+  test('a sender id the gateway cannot show is refused at the SMTP stage, saying why', async () => {
+    const { data } = await sendMail(port, { to: ['447700900173@sms.example.com'], headers: { 'X-SMS-From': 'Acme&Co' }, body: 'x' });
+    assert.equal(data?.code, 554);
+    assert.match(data?.text ?? '', /^5\.6\.0 Invalid sender id: IntelliSoftware takes a sender id of up to 11 letters, digits and spaces/);
+  });
+
   test('UCS-2 text reaches the gateway as type 2 and arrives intact', async () => {
     await accepted({ to: ['447700900161@sms.example.com'], body: 'Thumbs 👍🏽 family 👨‍👩‍👧‍👦 会议改到三点' });
     const sms = await smsTo('447700900161');

@@ -1,0 +1,469 @@
+/**
+ * InteractSMS (Phonovation, Ireland) legacy v1 HTTP interface (PROTOCOLS.md §3): a form POST to
+ * `/api/v1/sendmessage.aspx`, always answered HTTP 200 with a text/plain status line (`0` = taken),
+ * and form posts back to the relay for received SMS (MO, §3.4) and delivery receipts (DLR, §3.5),
+ * signed with an MD5 `SMS-Verify` (§3.6). This module only speaks the wire format: what a code means
+ * (sent, bounce, pause) is decided by the outcome table (src/dispatch/outcomes.ts).
+ *
+ * Decisions where the vendor's documents are silent or disagree:
+ * - Line breaks: the gateway turns `¬` (U+00AC) into a line break, so every LF is sent as `¬`. A
+ *   literal `¬` in the text therefore cannot be expressed: the phone will show a line break. It is
+ *   sent as it is and logged (refusing it belongs at the SMTP stage, outside this module).
+ * - Unicode: the legacy API says nothing about UCS-2. The text goes as UTF-8 in the form (what
+ *   URLSearchParams does, and what an ASP.NET front end decodes by default); whether the gateway
+ *   then sends it as UCS-2 or mangles it is unknown. The `¬` is sent as UTF-8 too (`%C2%AC`); the KB
+ *   calls it "ASCII 172", which a Latin-1 decoder would read differently (unverified).
+ * - Scheduling: the two documents disagree on `deliverytime` (minutes of delay vs a Unix time), so
+ *   it is never sent (`capabilities.scheduling` is false: the relay holds the SMS itself).
+ * - No validity period and no user context exist in this API: `expiresAt` and `userContext` are
+ *   not sent; replies are tracked through `notify_id` instead (`replyTracking: 'tracking-id'`).
+ * - The non-zero status codes are not published: every non-zero line is `INTERACT:<n>` (a failure),
+ *   except an answer whose text is about the account (login, password, api id, credit), which is
+ *   `INTERACT:ACCOUNT` so a password typo pauses the queue instead of bouncing it.
+ * - One status line answers a request with several numbers: when it refuses one (not for the
+ *   account), each number is sent alone so that one invalid number does not fail the others.
+ * - The MO carries no id: the relay's id for it is derived from fields a retry repeats (see
+ *   `parseReceived`); the simulator computes the same on its own.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { normaliseNumber, toInternationalDigits } from '../sms/numbers.ts';
+import { type HttpOutcome, HttpEndpoints, httpRefusal, unparseable } from './http-endpoint.ts';
+import type { InteractSmsSimulatorOptions } from './interactsms-simulator.ts';
+import { InteractSmsSimulator } from './interactsms-simulator.ts';
+import type {
+  GatewayOptions,
+  InboundParse,
+  InboundRequest,
+  ProviderCapabilities,
+  ProviderModule,
+  ReceivedSms,
+  StatusReport,
+} from './provider.ts';
+import type { Gateway, RecipientResult, SmsSubmission, SubmissionResult } from './types.ts';
+
+const PROVIDER = 'interactsms';
+
+export const SEND_PATH = '/api/v1/sendmessage.aspx';
+
+/**
+ * `to` takes comma-separated numbers and no limit is documented: 50 is a conservative batch (the
+ * form stays a few KB). The answer is one status line for all of them; when it refuses a request,
+ * each number is then sent alone to learn which one it refuses (see `sendEachAlone`), so at worst
+ * a doomed message costs 51 requests.
+ */
+const MAX_RECIPIENTS_PER_REQUEST = 50;
+
+/**
+ * The legacy API takes `text` of 0–160 characters and documents no concatenation, so the relay
+ * must fit every SMS in one part (160 GSM-7 septets, or 70 UCS-2 units).
+ */
+const MAX_PARTS = 1;
+
+export const INTERACTSMS_CAPABILITIES: ProviderCapabilities = {
+  maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST,
+  maxParts: MAX_PARTS,
+  replyTracking: 'tracking-id',
+  scheduling: false,
+};
+
+/** What the gateway answers on the first line for a request it took. */
+const ACCEPTED_STATUS = 0;
+const CODE_PREFIX = 'INTERACT:';
+/** The outcome table pauses on this code (account trouble) instead of bouncing. */
+export const ACCOUNT_CODE = `${CODE_PREFIX}ACCOUNT`;
+
+/** The gateway turns this character back into a line break. */
+const NEWLINE_MARK = '\u00ac';
+
+/** The vendor's `notify_id` limit. */
+const NOTIFY_ID_MAX_CHARS = 30;
+/** 128 bits in base 36 need at most 25 digits; padded so every notify id has the same length. */
+const NOTIFY_ID_DIGITS = 25;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Enough of a refusal's text to recognise it, without filling logs or bounces. */
+const DETAIL_MAX_CHARS = 200;
+
+/**
+ * The status reply: an integer on the first line, then the gateway's message (`0\nRequest
+ * deferred successfully\n`). A bare integer is taken too; anything else is no status reply.
+ */
+const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
+
+/**
+ * A refusal whose words are about the account rather than the message: the login, the password,
+ * the api id, credit or balance, authentication. Matched case-insensitively on the gateway's text.
+ */
+const ACCOUNT_WORDS =
+  /\b(?:user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?id|credits?|balance|auth\w*|unauthori[sz]ed)\b/i;
+
+/**
+ * The `notify_id` of the SMS of one relay message: the DLR key and the reply-tracking key, so it
+ * must be unique per message and the same on every attempt (a retry must not change it). The relay's
+ * message ids are UUIDs (v7): their 128 bits in base 36 are 25 characters, within the vendor's 30.
+ * Any other id is hashed (SHA-256, first 128 bits, the same base 36 form).
+ */
+export function notifyIdFor(messageId: string): string {
+  const hex = UUID.test(messageId)
+    ? messageId.replaceAll('-', '')
+    : createHash('sha256').update(messageId, 'utf8').digest('hex').slice(0, 32);
+  const notifyId = BigInt(`0x${hex}`).toString(36).padStart(NOTIFY_ID_DIGITS, '0');
+  if (notifyId.length > NOTIFY_ID_MAX_CHARS) throw new RangeError(`interactsms: notify id too long: ${notifyId}`);
+  return notifyId;
+}
+
+export function createInteractSmsGateway(options: GatewayOptions): Gateway {
+  const endpoints = new HttpEndpoints(options.endpoints, {
+    provider: PROVIDER,
+    connectTimeoutMs: options.connectTimeoutMs,
+    responseTimeoutMs: options.responseTimeoutMs,
+    connections: options.connectionsPerEndpoint,
+  });
+  const logger = options.logger.child({ provider: PROVIDER });
+
+  return {
+    provider: PROVIDER,
+    capabilities: { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS },
+    endpoints: [...options.endpoints],
+    async send(submission, endpointIndex) {
+      assertSubmissionFits(submission);
+      const log = logger.child({ msgId: submission.messageId });
+      const notifyId = notifyIdFor(submission.messageId);
+      if (submission.text.includes(NEWLINE_MARK)) {
+        log.warn('interactsms: the text holds a literal "¬", which the gateway turns into a line break');
+      }
+      const post = async (recipients: readonly string[]): Promise<SubmissionResult> => {
+        const started = performance.now();
+        const outcome = await endpoints.request(endpointIndex, {
+          method: 'POST',
+          path: SEND_PATH,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: buildSendForm({ ...submission, recipients }, notifyId, options).toString(),
+        });
+        const result = toResult(outcome, recipients, notifyId);
+        log.debug(
+          {
+            endpoint: endpoints.labels[endpointIndex],
+            recipients: recipients.length,
+            notifyId,
+            ...(outcome.kind === 'http' ? { status: outcome.status } : {}),
+            ms: Math.round(performance.now() - started),
+            kind: result.kind,
+            code: result.kind === 'answered' ? result.results[0]?.code : result.code,
+          },
+          'interactsms: send',
+        );
+        return result;
+      };
+      const result = await post(submission.recipients);
+      if (!refusedAsAWhole(result, submission.recipients)) return result;
+      log.info(
+        { recipients: submission.recipients.length, code: result.results[0]?.code },
+        'interactsms: the gateway refused a request with several numbers; sending each alone to learn which it refuses',
+      );
+      return sendEachAlone(submission.recipients, post);
+    },
+    close: () => endpoints.close(),
+  };
+}
+
+/**
+ * The legacy answer is one status line for the whole request: a refusal of a request with several
+ * numbers does not say which number it is about (one invalid number refuses them all), and the
+ * gateway took none of them. Account refusals concern every number alike and are left as they are.
+ */
+function refusedAsAWhole(
+  result: SubmissionResult,
+  recipients: readonly string[],
+): result is Extract<SubmissionResult, { kind: 'answered' }> {
+  if (result.kind !== 'answered' || recipients.length < 2) return false;
+  const code = result.results[0]?.code;
+  return code !== `${CODE_PREFIX}${ACCEPTED_STATUS}` && code !== ACCOUNT_CODE;
+}
+
+/**
+ * Sends each number of a refused request alone (the same form, the same notify id), so that an
+ * invalid number fails alone and the others still go. Assumes, as the single status line implies,
+ * that a refused request sent nothing (the vendor publishes no code table).
+ *
+ * When a number cannot be asked about (transport failure, HTTP error, unreadable answer): if no
+ * number was taken yet, that result stands for the whole submission (nothing was sent, and its
+ * phase still tells whether the last request may have been processed); once some were taken they
+ * must not be sent again, so the rest are reported one by one with that code (retried later).
+ */
+async function sendEachAlone(
+  recipients: readonly string[],
+  post: (recipients: readonly string[]) => Promise<SubmissionResult>,
+): Promise<SubmissionResult> {
+  const accepted = `${CODE_PREFIX}${ACCEPTED_STATUS}`;
+  const results: RecipientResult[] = [];
+  for (const [index, number] of recipients.entries()) {
+    const alone = await post([number]);
+    if (alone.kind === 'answered') {
+      results.push(...alone.results);
+      continue;
+    }
+    if (!results.some((result) => result.code === accepted)) return alone;
+    const detail = alone.detail?.slice(0, DETAIL_MAX_CHARS);
+    for (const rest of recipients.slice(index)) results.push({ number: rest, code: alone.code, ...(detail ? { detail } : {}) });
+    break;
+  }
+  return { kind: 'answered', results };
+}
+
+/** A caller breaking the contract is a bug to surface, not a provider answer to report. */
+function assertSubmissionFits(submission: SmsSubmission): void {
+  const count = submission.recipients.length;
+  if (count === 0 || count > MAX_RECIPIENTS_PER_REQUEST) {
+    throw new RangeError(`interactsms: ${count} recipients (1–${MAX_RECIPIENTS_PER_REQUEST} per request)`);
+  }
+}
+
+/**
+ * The request form (PROTOCOLS §3.1), field names as the dev portal writes them. `api_id` is left
+ * out when the account has none configured (the gateway then refuses the login: a pause, not a
+ * bounce). `notify_id` is always set: without it the gateway sends no delivery receipts, and
+ * replies could not be matched to the SMS they answer.
+ */
+function buildSendForm(
+  submission: SmsSubmission,
+  notifyId: string,
+  account: { readonly username: string; readonly password: string; readonly accountId: string | undefined },
+): URLSearchParams {
+  const form = new URLSearchParams();
+  form.set('user', account.username);
+  form.set('password', account.password);
+  if (account.accountId) form.set('api_id', account.accountId);
+  form.set('to', submission.recipients.map(toInternationalDigits).join(','));
+  form.set('text', submission.text.replaceAll('\n', NEWLINE_MARK));
+  if (submission.senderId) form.set('from', submission.senderId);
+  form.set('notify_id', notifyId);
+  return form;
+}
+
+function toResult(outcome: HttpOutcome, recipients: readonly string[], notifyId: string): SubmissionResult {
+  if (outcome.kind === 'transport') return outcome;
+  // The gateway answers 200 whatever it thinks of the request; anything else is no gateway answer.
+  if (outcome.status !== 200) return httpRefusal(outcome.status, outcome.text);
+  if (outcome.truncated) return unparseable(outcome.text);
+  const match = STATUS_REPLY.exec(outcome.text.replace(/^\uFEFF/, '').trimStart());
+  if (match?.[1] === undefined) return unparseable(outcome.text);
+  const status = Number(match[1]);
+  if (status === ACCEPTED_STATUS) {
+    const code = `${CODE_PREFIX}${ACCEPTED_STATUS}`;
+    return {
+      kind: 'answered',
+      results: recipients.map((number) => ({ number, code, providerId: notifyId, trackingId: notifyId })),
+    };
+  }
+  const detail = (match[2] ?? '').replace(/\s+/g, ' ').trim().slice(0, DETAIL_MAX_CHARS);
+  const code = ACCOUNT_WORDS.test(detail) ? ACCOUNT_CODE : `${CODE_PREFIX}${status}`;
+  // One status line speaks for every number of the request: the legacy API has no per-number answer.
+  // (A refusal of several numbers is then narrowed down by `sendEachAlone`.)
+  return {
+    kind: 'answered',
+    results: recipients.map((number): RecipientResult => ({ number, code, ...(detail ? { detail } : {}) })),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the gateway posts to the relay (PROTOCOLS §3.4, §3.5, §3.6).
+
+type Fields = ReadonlyMap<string, string>;
+type FieldsOrReason = { readonly ok: true; readonly fields: Fields } | { readonly ok: false; readonly reason: string };
+
+const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
+/** A received SMS is at most a few concatenated parts; a longer field is no SMS. */
+const MO_TEXT_MAX_CHARS = 10_000;
+/** Other systems (the vendor's web interface) may set notify ids; ours are 25 characters. */
+const NOTIFY_ID_MAX_ACCEPTED_CHARS = 100;
+/** `yyyy-MM-dd HH:mm:ss`, as the gateway writes its times (fractions of a second tolerated). */
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,7})?$/;
+/** GSM format: international digits without `+` (a `+` is tolerated). */
+const PHONE_DIGITS = /^\+?\d{6,15}$/;
+/** The relay's own number or short code (`50123` for opt-outs). */
+const OUR_NUMBER = /^\+?\d{3,15}$/;
+const COUNT = /^\d{1,9}$/;
+const MD5_HEX = /^[0-9a-f]{32}$/i;
+/** The received SMS's id: that many hex digits of a SHA-256 (160 bits: no collision in practice). */
+const MO_ID_HEX_CHARS = 40;
+
+/** Delivery report codes stored for InteractSMS (its DLR says only True or False). */
+export const DLR_DELIVERED = 1;
+export const DLR_FAILED = 0;
+
+/**
+ * The form fields of a webhook post, names in lower case: the gateway is an ASP.NET platform and its
+ * two documents spell the same field differently (`SMS-NotifyId` / `SMS-NotifyID`). A field sent
+ * twice is refused: the signature and the parse must read the same value.
+ */
+function readFields(request: InboundRequest): FieldsOrReason {
+  if (request.contentType !== FORM_MEDIA_TYPE && request.contentType !== '') {
+    return { ok: false, reason: `not a form post (${request.contentType.slice(0, 60)})` };
+  }
+  const fields = new Map<string, string>();
+  for (const [name, value] of new URLSearchParams(request.body)) {
+    const key = name.toLowerCase();
+    if (fields.has(key)) return { ok: false, reason: `field ${name.slice(0, 40)} appears more than once` };
+    fields.set(key, value);
+  }
+  return { ok: true, fields };
+}
+
+function field(fields: Fields, name: string): string | undefined {
+  return fields.get(name.toLowerCase());
+}
+
+/**
+ * A received SMS (§3.4). One per request. The MO carries no id of its own, yet a retry of the same
+ * MO must be recognised as such: its id is derived from the fields a retry repeats unchanged —
+ * SHA-256 over the wire values of `SMS-From`, `SMS-To`, `SMS-TimeStamp` (the gateway's receipt
+ * time) and `SMS-Content`, joined by LF (content last, the others hold no LF), lower-case hex, the
+ * first 40 digits. Two SMS with the same text from the same phone in the same second count as one.
+ */
+export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms> {
+  const read = readFields(request);
+  if (!read.ok) return read;
+  const { fields } = read;
+  const type = field(fields, 'SMS-Type');
+  if (!type) return malformed('SMS-Type is missing');
+  if (type.toLowerCase() === 'notification') return malformed('a delivery receipt (SMS-Type=Notification), not a received SMS');
+  const from = field(fields, 'SMS-From') ?? '';
+  const number = phone(from);
+  if (!number) return malformed('SMS-From is missing or not a phone number');
+  const to = field(fields, 'SMS-To') ?? '';
+  if (!OUR_NUMBER.test(to)) return malformed('SMS-To is missing or not a number');
+  const text = field(fields, 'SMS-Content');
+  if (text === undefined) return malformed('SMS-Content is missing');
+  if (text.length > MO_TEXT_MAX_CHARS) return malformed(`SMS-Content is longer than ${MO_TEXT_MAX_CHARS} characters`);
+  const timestamp = field(fields, 'SMS-TimeStamp') ?? '';
+  if (!TIMESTAMP.test(timestamp)) return malformed('SMS-TimeStamp is missing or not yyyy-MM-dd HH:mm:ss');
+  const notifyId = (field(fields, 'SMS-NotifyId') ?? '').trim();
+  if (notifyId.length > NOTIFY_ID_MAX_ACCEPTED_CHARS) return malformed(`SMS-NotifyId is longer than ${NOTIFY_ID_MAX_ACCEPTED_CHARS} characters`);
+  const providerId = createHash('sha256')
+    .update([from, to, timestamp, text].join('\n'), 'utf8')
+    .digest('hex')
+    .slice(0, MO_ID_HEX_CHARS);
+  return {
+    ok: true,
+    items: [{ providerId, number, text, sentAt: timestamp, userContext: undefined, trackingId: notifyId || undefined }],
+  };
+}
+
+/**
+ * A delivery receipt (§3.5). `SMS-Success` is True only when every part was delivered, so the
+ * stored code is 1 (delivered) or 0 (not delivered to every phone), and the state follows it.
+ * `SMS-To` names one number; a comma-separated list is read as one report per number.
+ */
+export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+  const read = readFields(request);
+  if (!read.ok) return read;
+  const { fields } = read;
+  const type = field(fields, 'SMS-Type') ?? '';
+  if (type.toLowerCase() !== 'notification') return malformed('SMS-Type is not Notification');
+  const providerId = (field(fields, 'SMS-NotifyId') ?? '').trim();
+  if (!providerId) return malformed('SMS-NotifyId is missing');
+  if (providerId.length > NOTIFY_ID_MAX_ACCEPTED_CHARS) return malformed(`SMS-NotifyId is longer than ${NOTIFY_ID_MAX_ACCEPTED_CHARS} characters`);
+  const success = (field(fields, 'SMS-Success') ?? '').toLowerCase();
+  if (success !== 'true' && success !== 'false') return malformed('SMS-Success is neither True nor False');
+  for (const name of ['SMS-TotalToSend', 'SMS-TotalSent', 'SMS-TotalFailed']) {
+    const count = field(fields, name);
+    if (count !== undefined && count !== '' && !COUNT.test(count)) return malformed(`${name} is not a count`);
+  }
+  const numbers: string[] = [];
+  for (const digits of (field(fields, 'SMS-To') ?? '').split(',')) {
+    const number = phone(digits.trim());
+    if (!number) return malformed('SMS-To is missing or not a phone number');
+    numbers.push(number);
+  }
+  const delivered = success === 'true';
+  const code = delivered ? DLR_DELIVERED : DLR_FAILED;
+  const state = delivered ? 'delivered' : 'failed';
+  return { ok: true, items: [...new Set(numbers)].map((number) => ({ providerId, number, code, state })) };
+}
+
+/** The formulas `verify` knows (PROTOCOLS §3.6). */
+export const VERIFY_FORMULAS = ['portal', 'kb'] as const;
+export type VerifyFormula = (typeof VERIFY_FORMULAS)[number];
+
+/**
+ * `SMS-Verify`: lower-case hex MD5 over a plain concatenation of wire values (UTF-8) and a secret.
+ * - `portal` (developer portal, current): DLR = NotifyId + Success + secret; MO = From + Content + secret.
+ * - `kb` (older knowledge base): NotifyID + Success + Password for both (an MO has no SMS-Success:
+ *   it counts as empty, and its NotifyId is empty unless it answers an SMS).
+ * A missing or malformed `SMS-Verify` is false; an unknown formula is a configuration bug (throws).
+ */
+export function verify(request: InboundRequest, kind: 'mo' | 'dr', secret: string, formula: string): boolean {
+  if (!isVerifyFormula(formula)) {
+    throw new RangeError(`interactsms: unknown SMS-Verify formula "${formula}" (expected ${VERIFY_FORMULAS.join(' or ')})`);
+  }
+  const read = readFields(request);
+  if (!read.ok) return false;
+  const { fields } = read;
+  const given = field(fields, 'SMS-Verify') ?? '';
+  if (!MD5_HEX.test(given)) return false;
+  const signed =
+    formula === 'portal' && kind === 'mo'
+      ? [field(fields, 'SMS-From'), field(fields, 'SMS-Content')]
+      : [field(fields, 'SMS-NotifyId'), field(fields, 'SMS-Success')];
+  const expected = createHash('md5')
+    .update(`${signed.map((value) => value ?? '').join('')}${secret}`, 'utf8')
+    .digest('hex');
+  return timingSafeEqual(Buffer.from(expected, 'utf8'), Buffer.from(given.toLowerCase(), 'utf8'));
+}
+
+function isVerifyFormula(formula: string): formula is VerifyFormula {
+  return (VERIFY_FORMULAS as readonly string[]).includes(formula);
+}
+
+export function describeStatus(code: number): string {
+  if (code === DLR_DELIVERED) return 'delivered to the phone';
+  if (code === DLR_FAILED) return 'the network could not deliver it to every phone';
+  return `InteractSMS delivery status ${code}`;
+}
+
+const ALPHANUMERIC_SENDER_MAX = 11;
+const NUMERIC_SENDER_MAX = 15;
+
+/** §3.1 `from`: at most 11 letters and digits without spaces, or a long or short code (digits). */
+export function senderIdProblem(senderId: string): string | undefined {
+  const rule = `InteractSMS takes a sender id of at most ${ALPHANUMERIC_SENDER_MAX} letters and digits without spaces, or a phone number or short code of at most ${NUMERIC_SENDER_MAX} digits`;
+  if (senderId === '') return `The sender id is empty: ${rule}.`;
+  if (/^\d+$/.test(senderId)) {
+    return senderId.length <= NUMERIC_SENDER_MAX ? undefined : `The sender id "${senderId}" has more than ${NUMERIC_SENDER_MAX} digits: ${rule}.`;
+  }
+  if (/\s/.test(senderId)) return `The sender id "${senderId}" contains spaces: ${rule}.`;
+  if (senderId.startsWith('+') && /^\+\d+$/.test(senderId)) {
+    return `The sender id "${senderId}" starts with "+": write the number in international digits without it (${rule}).`;
+  }
+  if (!/^[A-Za-z0-9]+$/.test(senderId)) return `The sender id "${senderId}" contains characters other than letters and digits: ${rule}.`;
+  if (senderId.length > ALPHANUMERIC_SENDER_MAX) {
+    return `The sender id "${senderId}" is longer than ${ALPHANUMERIC_SENDER_MAX} characters: ${rule}.`;
+  }
+  return undefined;
+}
+
+/** International digits (GSM format, `+` tolerated) as E.164, or undefined. */
+function phone(value: string): string | undefined {
+  if (!PHONE_DIGITS.test(value)) return undefined;
+  const result = normaliseNumber(value.startsWith('+') ? value : `+${value}`);
+  return result.ok ? result.e164 : undefined;
+}
+
+function malformed<T>(reason: string): InboundParse<T> {
+  return { ok: false, reason };
+}
+
+export const interactsmsModule: ProviderModule = {
+  name: PROVIDER,
+  capabilities: INTERACTSMS_CAPABILITIES,
+  defaultUrls: { url: 'https://secure.interactsms.com' },
+  createGateway: createInteractSmsGateway,
+  parseReceived,
+  parseReport,
+  verify,
+  describeStatus,
+  senderIdProblem,
+  createSimulator: (options: InteractSmsSimulatorOptions) => new InteractSmsSimulator(options),
+};
+

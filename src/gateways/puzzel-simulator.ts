@@ -1,0 +1,1125 @@
+/**
+ * A stand-in for the Puzzel SMS Gateway REST interface (PROTOCOLS.md §2, §6), for tests and demos.
+ * Written from the protocol notes, independently of the adapter (src/gateways/puzzel.ts): it shares
+ * no parsing or formatting code with it, and both are held to the same wire fixtures, so neither
+ * can hide a mistake of the other.
+ *
+ * `POST /gw/rs/sendMessages` takes JSON, XML or a web form (and `GET` with the form fields in the
+ * query), answers JSON or XML as the `Accept` header asks (XML by default, as Puzzel does), and
+ * validates like the gateway: credentials (statusCode 2, or HTTP 401 ProblemDetails), required
+ * fields and GSM-7 content (5), duplicate clientReference (25). Like Puzzel it then calls the
+ * service's callback URLs: a delivery report `{"dr":[…]}` per accepted SMS, and `{"mo":[…]}` for
+ * each reply injected through `reply()` or `POST /simulator/mo`, each retried until answered 200.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RawServerDefault,
+} from 'fastify';
+import { z } from 'zod';
+import type { Logger } from '../log.ts';
+import { maskNumber } from '../sms/numbers.ts';
+import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './provider.ts';
+
+export interface PuzzelSimulatorOptions extends SimulatorOptions {
+  /** The service's callback URLs; also settable later with `setWebhooks`. */
+  readonly webhooks?: PuzzelWebhooks | undefined;
+  /** Each callback attempt gives up after this long and counts as failed. Default 60 000 (§2.7). */
+  readonly webhookTimeoutMs?: number | undefined;
+  /** A fixed header sent with every callback (§2.8 "fixed header"), e.g. `{ 'x-api-key': '…' }`. */
+  readonly webhookHeaders?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface PuzzelWebhooks {
+  readonly moUrl?: string | undefined;
+  readonly drUrl?: string | undefined;
+}
+
+/** One SMS the simulated gateway accepted: one per accepted `message`. */
+export interface PuzzelSimulatedSms extends SimulatedSmsRecord {
+  readonly serviceId: number;
+  readonly batchReference: string;
+  readonly clientReference: string | undefined;
+  readonly originatorType: string | undefined;
+  readonly validity: number | undefined;
+  readonly autoDetectEncoding: boolean;
+  readonly newSession: boolean;
+  readonly receivedAt: Date;
+}
+
+/** One attempt to post to a callback URL, whatever came of it. */
+export interface PuzzelWebhookPost {
+  readonly kind: 'mo' | 'dr';
+  /** As configured, query string included. */
+  readonly url: string;
+  /** The JSON body, identical on every attempt of one callback. */
+  readonly body: string;
+  /** The HTTP status answered, or `'error'` for a connection error, a timeout or a cancelled attempt. */
+  readonly status: number | 'error';
+  readonly at: Date;
+}
+
+const timesSchema = z.number().int().positive().optional();
+const behaviourSchema = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('ok') }).strict(),
+  /** Every request answered with this HTTP status and a ProblemDetails body (401 = the OpenAPI-era login refusal). */
+  z.object({ mode: z.literal('http'), status: z.number().int().min(400).max(599), times: timesSchema }).strict(),
+  /** Every message answered statusCode 6 (INTERNAL_ERROR); nothing is sent. */
+  z.object({ mode: z.literal('internal-error'), times: timesSchema }).strict(),
+  /** The request is processed (its SMS are sent) but not answered until released: an answer lost in flight. */
+  z.object({ mode: z.literal('hang'), times: timesSchema }).strict(),
+]);
+
+/**
+ * How the next send requests are answered; `times` limits it to that many requests, after which
+ * the simulator is `ok` again.
+ */
+export type PuzzelSimulatorBehaviour = z.infer<typeof behaviourSchema>;
+
+/**
+ * How wrong credentials are answered: `status-code` = statusCode 2 per message in a 200 (the older
+ * docs), `http-401` = HTTP 401 with ProblemDetails (the OpenAPI-era gateway).
+ */
+export type AuthFailureMode = 'status-code' | 'http-401';
+
+const SEND_PATH = '/gw/rs/sendMessages';
+const CONTROL_PATH = '/simulator/control';
+const MESSAGES_PATH = '/simulator/messages';
+const MO_PATH = '/simulator/mo';
+
+const RESPONSE_NAMESPACE = 'http://chimera.intele.com/gw/xsd/SMSGateway/Response/2013/02';
+const STATUS_OK = 1;
+const STATUS_ACCESS_ERROR = 2;
+const STATUS_SYNTAX_ERROR = 5;
+const STATUS_INTERNAL_ERROR = 6;
+const STATUS_NOT_UNIQUE = 25;
+const MESSAGE_OK = 'Message enqueued for sending';
+const MESSAGE_ACCESS_ERROR = 'Access error: wrong serviceId, username or password';
+const MESSAGE_INTERNAL_ERROR = 'Internal error: please try again later';
+const MESSAGE_NOT_UNIQUE = 'Not unique: clientReference was used within the last hour';
+/** Identifier validation remembers references this long (§2.4). */
+const UNIQUENESS_WINDOW_MS = 60 * 60 * 1000;
+
+/** DR status codes the simulator reports (§2.6). */
+const DR_DELIVERED = 0;
+const DR_UNKNOWN_RECIPIENT = 351;
+const DR_DESCRIPTIONS: Readonly<Record<number, string>> = {
+  [DR_DELIVERED]: 'OK. Message processed successfully.',
+  [DR_UNKNOWN_RECIPIENT]: 'Unknown recipient or illegal recipient',
+};
+const DR_TYPE = 6;
+const MO_TYPE = 1;
+/** The short number simulated MOs were sent to. */
+const MO_SHORT_NUMBER = '1960';
+
+const DEFAULT_WEBHOOK_RETRY_MS = 300_000;
+const DEFAULT_WEBHOOK_TIMEOUT_MS = 60_000;
+const DEFAULT_REPORT_DELAY_MS = 50;
+const DEFAULT_WAIT_MS = 5_000;
+const WEBHOOK_POST_EVENT = 'webhookPost';
+/** Room for 100 messages of 6 UCS-2 parts, JSON-escaped; anything bigger is junk. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
+const MESSAGES_LISTED = 100;
+/** setTimeout's longest wait; a send window further away is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const MIN_NUMBER_DIGITS = 7;
+const MAX_NUMBER_DIGITS = 15;
+const MAX_PARTS = 6;
+const GSM_SINGLE_SEPTETS = 160;
+const GSM_PART_SEPTETS = 153;
+const UCS2_SINGLE_UNITS = 70;
+const UCS2_PART_UNITS = 67;
+const MAX_VALIDITY = 173;
+/** Without a zone Puzzel reads send window times as CET (modelled as a fixed +01:00, no summer time). */
+const DEFAULT_ZONE_MINUTES = 60;
+
+/** GSM 03.38 basic table (PROTOCOLS §4.1). */
+const GSM_BASIC = new Set(
+  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' +
+    '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
+);
+/** GSM 03.38 extension table (§4.2): two septets each. */
+const GSM_EXTENDED = new Set('\f^{}\\[~]|€');
+
+const digitsSchema = z.string().regex(new RegExp(`^\\d{${MIN_NUMBER_DIGITS},${MAX_NUMBER_DIGITS}}$`), 'international digits without +');
+const undeliverableSchema = z.array(digitsSchema).max(10_000);
+const controlSchema = z.union([
+  behaviourSchema,
+  z.object({ undeliverableNumbers: undeliverableSchema }).strict(),
+  z.object({ authFailure: z.enum(['status-code', 'http-401']) }).strict(),
+]);
+const moSchema = z
+  .object({
+    from: digitsSchema,
+    text: z.string().max(10_000),
+    sessionid: z.string().max(128).optional(),
+  })
+  .strict();
+
+type HttpApp<AppLogger extends FastifyBaseLogger> = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, AppLogger>;
+type HeldRequest = { readonly answer: () => void; readonly destroy: () => void };
+/** A decoded request body, whatever format it came in: objects, lists and scalar leaves. */
+type Tree = string | number | boolean | null | Tree[] | { [name: string]: Tree };
+type TreeObject = { [name: string]: Tree };
+
+interface StatusEntry {
+  readonly statusCode: number;
+  readonly statusMessage: string;
+  readonly clientReference: string | null;
+  readonly recipient: string | null;
+  readonly messageId: string | null;
+  readonly sessionId: string | null;
+  readonly sequenceIndex: number;
+}
+
+interface Answer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+  readonly accepted: readonly PuzzelSimulatedSms[];
+}
+
+/** A message that passed validation, before it is given an id. */
+interface ValidMessage {
+  readonly to: string;
+  readonly text: string;
+  readonly clientReference: string | undefined;
+  readonly originator: { readonly type: string; readonly value: string } | undefined;
+  readonly validity: number | undefined;
+  readonly autoDetectEncoding: boolean;
+  readonly newSession: boolean;
+  readonly sessionId: string | undefined;
+  readonly sendAt: number | undefined;
+}
+
+type Checked = { readonly ok: true; readonly message: ValidMessage } | { readonly ok: false; readonly statusMessage: string; readonly recipient: string | null };
+
+export class PuzzelSimulator extends EventEmitter implements ProviderSimulator {
+  /** Every accepted SMS, oldest first (grows without bound: the simulator is for tests and demos). */
+  readonly records: PuzzelSimulatedSms[] = [];
+  /** Every attempt to post to a callback URL, oldest first. */
+  readonly webhookPosts: PuzzelWebhookPost[] = [];
+  #requests = 0;
+  #behaviour: PuzzelSimulatorBehaviour = { mode: 'ok' };
+  #behaviourRemaining: number | undefined;
+  #authFailure: AuthFailureMode = 'status-code';
+  readonly #hanging = new Set<HeldRequest>();
+  readonly #username: string;
+  readonly #password: string;
+  /** undefined: the simulator takes any numeric serviceId. */
+  readonly #serviceId: number | undefined;
+  readonly #logger: Logger;
+  readonly #invalidNumbers: ReadonlySet<string>;
+  #undeliverable: ReadonlySet<string>;
+  #webhooks: PuzzelWebhooks = {};
+  readonly #webhookHeaders: Readonly<Record<string, string>>;
+  readonly #webhookRetryMs: number;
+  readonly #webhookTimeoutMs: number;
+  readonly #reportDelayMs: number;
+  /** clientReference → when it was accepted (identifier validation, §2.4). */
+  readonly #references = new Map<string, number>();
+  readonly #closing = new AbortController();
+  /** Callbacks not yet answered 200 nor cancelled. */
+  readonly #deliveries = new Set<Promise<void>>();
+
+  constructor(options: PuzzelSimulatorOptions) {
+    super();
+    this.#username = options.username;
+    this.#password = options.password;
+    const account = options.accountId?.trim();
+    if (account !== undefined && !/^\d{1,9}$/.test(account)) throw new RangeError(`puzzel simulator: accountId must be a numeric service id, got "${account}"`);
+    this.#serviceId = account === undefined ? undefined : Number(account);
+    this.#logger = options.logger;
+    this.#invalidNumbers = new Set(options.invalidNumbers ?? []);
+    this.#undeliverable = new Set(undeliverableSchema.parse(options.undeliverableNumbers ?? []));
+    this.#webhookHeaders = { ...options.webhookHeaders };
+    this.#webhookRetryMs = checkMs('webhookRetryMs', options.webhookRetryMs ?? DEFAULT_WEBHOOK_RETRY_MS, 1);
+    this.#webhookTimeoutMs = checkMs('webhookTimeoutMs', options.webhookTimeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
+    this.#reportDelayMs = checkMs('reportDelayMs', options.reportDelayMs ?? DEFAULT_REPORT_DELAY_MS, 0);
+    if (options.webhooks) this.setWebhooks(options.webhooks);
+  }
+
+  /** Send requests seen, whatever was answered. */
+  get requests(): number {
+    return this.#requests;
+  }
+
+  /** Requests held by `hang` whose client is still waiting. */
+  get pendingRequests(): number {
+    return this.#hanging.size;
+  }
+
+  /** Callbacks not yet answered 200 nor cancelled. */
+  get pendingWebhooks(): number {
+    return this.#deliveries.size;
+  }
+
+  get behaviour(): PuzzelSimulatorBehaviour {
+    return this.#behaviour;
+  }
+
+  /** Throws a ZodError for a behaviour that does not fit `PuzzelSimulatorBehaviour`. */
+  setBehaviour(behaviour: PuzzelSimulatorBehaviour): void {
+    this.#behaviour = behaviourSchema.parse(behaviour);
+    this.#behaviourRemaining = 'times' in this.#behaviour ? this.#behaviour.times : undefined;
+  }
+
+  setAuthFailure(mode: AuthFailureMode): void {
+    this.#authFailure = mode;
+  }
+
+  /** International digits whose delivery report is 351 (unknown recipient), replacing the list. */
+  setUndeliverableNumbers(numbers: readonly string[]): void {
+    this.#undeliverable = new Set(undeliverableSchema.parse(numbers));
+  }
+
+  /**
+   * Replaces both callback URLs (an absent one is unset); callbacks under way keep theirs. Throws for
+   * a URL that is not absolute http(s) or that carries credentials.
+   */
+  setWebhooks(webhooks: PuzzelWebhooks): void {
+    this.#webhooks = {
+      ...(webhooks.moUrl === undefined ? {} : { moUrl: checkWebhookUrl('moUrl', webhooks.moUrl) }),
+      ...(webhooks.drUrl === undefined ? {} : { drUrl: checkWebhookUrl('drUrl', webhooks.drUrl) }),
+    };
+  }
+
+  /**
+   * The phone `from` (international digits) sends `text`; when it answers an SMS that carried a
+   * session, the MO names that session. Posted to the MO URL after this call returns; returns the
+   * MO's messageid. Throws when `from` is no number, no MO URL is set or the simulator is closed.
+   */
+  reply(from: string, text: string, answering?: SimulatedSmsRecord): string {
+    return this.#sendMo(moSchema.parse({ from, text, ...(answering?.tracking ? { sessionid: answering.tracking } : {}) }));
+  }
+
+  /** Resolves once `count` callback posts of `kind` in all were answered 200. */
+  waitForWebhookPosts(kind: 'mo' | 'dr', count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
+    const answered = () => this.webhookPosts.filter((post) => post.kind === kind && post.status === 200).length;
+    if (answered() >= count) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onPost = () => {
+        if (answered() < count) return;
+        clearTimeout(timer);
+        this.off(WEBHOOK_POST_EVENT, onPost);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.off(WEBHOOK_POST_EVENT, onPost);
+        reject(new Error(`puzzel simulator: ${answered()} of ${count} ${kind} posts answered 200 within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.on(WEBHOOK_POST_EVENT, onPost);
+    });
+  }
+
+  /** Answers every held request as `ok` would have; returns how many there were. */
+  releaseHanging(): number {
+    return this.#settleHanging((held) => held.answer());
+  }
+
+  /** Drops every held request's connection, as a gateway that went away would. */
+  destroyHanging(): number {
+    return this.#settleHanging((held) => held.destroy());
+  }
+
+  /** Cancels every callback waiting for a retry or in flight, and starts none from now on. Idempotent. */
+  async close(): Promise<void> {
+    this.#closing.abort();
+    await Promise.allSettled([...this.#deliveries]);
+  }
+
+  /** Adds the gateway's routes to `app`, in their own scope: every body is read as text there. */
+  register<AppLogger extends FastifyBaseLogger>(app: HttpApp<AppLogger>): void {
+    app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
+      scope.addHook('preClose', async () => {
+        this.destroyHanging();
+        await this.close();
+      });
+      scope.route({ method: ['GET', 'POST'], url: SEND_PATH, handler: (request, reply) => this.#onSend(request, reply) });
+      scope.post(CONTROL_PATH, async (request, reply) => this.#onControl(request, reply));
+      scope.get(CONTROL_PATH, async () => this.#status());
+      scope.get(MESSAGES_PATH, async () => this.records.slice(-MESSAGES_LISTED));
+      scope.post(MO_PATH, async (request, reply) => this.#onMo(request, reply));
+    });
+  }
+
+  /** A standalone simulated gateway (default 127.0.0.1, ephemeral port) for tests and demos. */
+  static async listen(
+    options: PuzzelSimulatorOptions & { host?: string; port?: number },
+  ): Promise<{ simulator: PuzzelSimulator; url: string; close(): Promise<void> }> {
+    const simulator = new PuzzelSimulator(options);
+    const app = Fastify({
+      loggerInstance: options.logger,
+      logController: new LogController({ disableRequestLogging: true }),
+      forceCloseConnections: true,
+    });
+    simulator.register(app);
+    const host = options.host ?? '127.0.0.1';
+    await app.listen({ host, port: options.port ?? 0 });
+    const { port } = app.server.address() as AddressInfo;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        simulator.destroyHanging();
+        await simulator.close();
+        await app.close();
+      })();
+      return closing;
+    };
+    return { simulator, url, close };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // The send API
+
+  async #onSend(request: FastifyRequest, reply: FastifyReply): Promise<string> {
+    this.#requests++;
+    const behaviour = this.#takeBehaviour();
+    const answer =
+      behaviour.mode === 'http'
+        ? problem(behaviour.status, `Simulated HTTP ${behaviour.status}`)
+        : this.#processSend(request, behaviour.mode === 'internal-error');
+    reply.code(answer.status).type(answer.contentType);
+    const drUrl = this.#webhooks.drUrl;
+    if (answer.accepted.length > 0 && drUrl !== undefined) {
+      // Reports start once the answer has gone out, or was lost: the gateway has the SMS either way.
+      reply.raw.once('close', () => this.#reportDelivery(answer.accepted, drUrl));
+    }
+    if (behaviour.mode === 'hang') return this.#hold(reply, answer.body);
+    return answer.body;
+  }
+
+  #takeBehaviour(): PuzzelSimulatorBehaviour {
+    const behaviour = this.#behaviour;
+    if (this.#behaviourRemaining !== undefined && --this.#behaviourRemaining <= 0) {
+      this.#behaviour = { mode: 'ok' };
+      this.#behaviourRemaining = undefined;
+    }
+    return behaviour;
+  }
+
+  #processSend(request: FastifyRequest, internalError: boolean): Answer {
+    const decoded = decodeRequest(request);
+    if (typeof decoded === 'string') return decoded === 'unsupported' ? problem(415, 'Unsupported content type') : problem(400, decoded);
+    const messages = asList(decoded['message']);
+    if (messages.length === 0) return problem(400, 'Syntax error: missing parameter message');
+    const batchReference = scalar(decoded['batchReference']) || generatedBatchReference();
+    const format = wantsJson(request) ? 'json' : 'xml';
+    const respond = (statuses: StatusEntry[], accepted: PuzzelSimulatedSms[] = []): Answer => ({
+      status: 200,
+      contentType: format === 'json' ? 'application/json' : 'application/xml',
+      body: format === 'json' ? jsonResponse(batchReference, statuses) : xmlResponse(batchReference, statuses),
+      accepted,
+    });
+    const refuseAll = (statusCode: number, statusMessage: string) =>
+      respond(messages.map((message, index) => refusal(index, statusCode, statusMessage, message)));
+
+    if (internalError) return refuseAll(STATUS_INTERNAL_ERROR, MESSAGE_INTERNAL_ERROR);
+    const serviceId = scalar(decoded['serviceId']);
+    if (
+      !/^\d{1,9}$/.test(serviceId) ||
+      (this.#serviceId !== undefined && Number(serviceId) !== this.#serviceId) ||
+      scalar(decoded['username']) !== this.#username ||
+      scalar(decoded['password']) !== this.#password
+    ) {
+      if (this.#authFailure === 'http-401') return problem(401, MESSAGE_ACCESS_ERROR);
+      return refuseAll(STATUS_ACCESS_ERROR, MESSAGE_ACCESS_ERROR);
+    }
+
+    const now = Date.now();
+    const accepted: PuzzelSimulatedSms[] = [];
+    const statuses = messages.map((raw, index): StatusEntry => {
+      const checked = checkMessage(raw);
+      if (!checked.ok) return refusal(index, STATUS_SYNTAX_ERROR, checked.statusMessage, raw, checked.recipient);
+      const { message } = checked;
+      const to = `+${message.to}`;
+      if (this.#invalidNumbers.has(message.to)) {
+        return refusal(index, STATUS_SYNTAX_ERROR, 'Syntax error: invalid parameter recipient: not a mobile number', raw, to);
+      }
+      if (message.clientReference !== undefined && this.#seenRecently(message.clientReference, now)) {
+        return refusal(index, STATUS_NOT_UNIQUE, MESSAGE_NOT_UNIQUE, raw, to);
+      }
+      const id = nextMessageId();
+      const sessionId = message.newSession ? newSessionId() : message.sessionId;
+      const sms: PuzzelSimulatedSms = {
+        id,
+        to: message.to,
+        text: message.text,
+        from: message.originator?.value,
+        tracking: sessionId,
+        sendAt: message.sendAt,
+        serviceId: Number(serviceId),
+        batchReference,
+        clientReference: message.clientReference,
+        originatorType: message.originator?.type,
+        validity: message.validity,
+        autoDetectEncoding: message.autoDetectEncoding,
+        newSession: message.newSession,
+        receivedAt: new Date(now),
+      };
+      if (message.clientReference !== undefined) this.#references.set(message.clientReference, now);
+      this.#record(sms);
+      accepted.push(sms);
+      return {
+        statusCode: STATUS_OK,
+        statusMessage: MESSAGE_OK,
+        clientReference: message.clientReference ?? null,
+        recipient: to,
+        messageId: id,
+        sessionId: sessionId ?? null,
+        sequenceIndex: index + 1,
+      };
+    });
+    return respond(statuses, accepted);
+  }
+
+  #seenRecently(reference: string, now: number): boolean {
+    const at = this.#references.get(reference);
+    return at !== undefined && now - at < UNIQUENESS_WINDOW_MS;
+  }
+
+  #record(sms: PuzzelSimulatedSms): void {
+    this.records.push(sms);
+    this.#logger.info(
+      { simId: sms.id, to: maskNumber(`+${sms.to}`), text: sms.text, ...(sms.tracking ? { session: sms.tracking } : {}) },
+      'puzzel simulator: SMS received',
+    );
+    this.emit('sms', sms);
+  }
+
+  #hold(reply: FastifyReply, body: string): Promise<string> {
+    return new Promise((resolve) => {
+      const held: HeldRequest = {
+        answer: () => resolve(body),
+        destroy: () => {
+          reply.raw.destroy();
+          resolve(body);
+        },
+      };
+      this.#hanging.add(held);
+      reply.raw.once('close', () => {
+        this.#hanging.delete(held);
+        resolve(body);
+      });
+    });
+  }
+
+  #settleHanging(settle: (held: HeldRequest) => void): number {
+    const held = [...this.#hanging];
+    this.#hanging.clear();
+    held.forEach(settle);
+    return held.length;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Control
+
+  #onControl(request: FastifyRequest, reply: FastifyReply) {
+    let body: unknown;
+    try {
+      body = JSON.parse(typeof request.body === 'string' ? request.body : '');
+    } catch {
+      return reply.code(400).send({ error: 'the control request must be JSON' });
+    }
+    const parsed = controlSchema.safeParse(body);
+    if (!parsed.success) return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
+    if ('mode' in parsed.data) this.setBehaviour(parsed.data);
+    else if ('authFailure' in parsed.data) this.setAuthFailure(parsed.data.authFailure);
+    else this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
+    return this.#status();
+  }
+
+  #status() {
+    return {
+      behaviour: this.#behaviour,
+      remaining: this.#behaviourRemaining ?? null,
+      authFailure: this.#authFailure,
+      requests: this.#requests,
+      received: this.records.length,
+      pendingRequests: this.pendingRequests,
+      undeliverableNumbers: [...this.#undeliverable],
+      // Whether set, not the URLs: they may carry a secret.
+      webhooks: { mo: this.#webhooks.moUrl !== undefined, dr: this.#webhooks.drUrl !== undefined },
+      webhookPosts: this.webhookPosts.length,
+      pendingWebhooks: this.pendingWebhooks,
+    };
+  }
+
+  #onMo(request: FastifyRequest, reply: FastifyReply) {
+    let body: unknown;
+    try {
+      body = JSON.parse(typeof request.body === 'string' ? request.body : '');
+    } catch {
+      return reply.code(400).send({ error: 'the MO must be JSON {from, text, sessionid?}' });
+    }
+    const parsed = moSchema.safeParse(body);
+    if (!parsed.success) return reply.code(400).send({ error: 'invalid MO', detail: z.prettifyError(parsed.error) });
+    if (this.#webhooks.moUrl === undefined) return reply.code(409).send({ error: 'no MO URL set: call setWebhooks({ moUrl }) first' });
+    if (this.#closing.signal.aborted) return reply.code(503).send({ error: 'simulator closed' });
+    return reply.code(202).send({ messageid: this.#sendMo(parsed.data) });
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Callbacks (§2.5–2.7)
+
+  #sendMo(mo: z.infer<typeof moSchema>): string {
+    const url = this.#webhooks.moUrl;
+    if (url === undefined) throw new Error('puzzel simulator: no MO URL set; call setWebhooks({ moUrl }) first');
+    if (this.#closing.signal.aborted) throw new Error('puzzel simulator: closed');
+    const messageid = nextMessageId();
+    const body = JSON.stringify({
+      mo: [
+        {
+          messageid,
+          serviceid: this.#serviceId ?? 0,
+          sno: MO_SHORT_NUMBER,
+          originator: `+${mo.from}`,
+          content: mo.text,
+          timestamp: puzzelTimestamp(new Date()),
+          type: MO_TYPE,
+          sessionid: mo.sessionid ?? '',
+        },
+      ],
+    });
+    this.#track(async () => {
+      await nextTurn(undefined, { signal: this.#closing.signal });
+      await this.#forward('mo', url, body, { messageid, from: maskNumber(`+${mo.from}`) });
+    });
+    return messageid;
+  }
+
+  /** One DR per accepted SMS, after `reportDelayMs`, and not before its send window opens. */
+  #reportDelivery(accepted: readonly PuzzelSimulatedSms[], drUrl: string): void {
+    for (const sms of accepted) {
+      const statuscode = this.#undeliverable.has(sms.to) ? DR_UNKNOWN_RECIPIENT : DR_DELIVERED;
+      const body = JSON.stringify({
+        dr: [
+          {
+            messageid: sms.id,
+            customerbatchreference: sms.batchReference,
+            ...(sms.clientReference === undefined ? {} : { customermessagereference: sms.clientReference }),
+            serviceid: sms.serviceId,
+            type: DR_TYPE,
+            statuscode,
+            statusdescription: DR_DESCRIPTIONS[statuscode],
+          },
+        ],
+      });
+      this.#track(async () => {
+        const due = Math.max(Date.now() + this.#reportDelayMs, sms.sendAt ?? 0);
+        for (let left = due - Date.now(); left > 0; left = due - Date.now()) {
+          await pause(Math.min(left, MAX_TIMER_MS), undefined, { signal: this.#closing.signal });
+        }
+        await this.#forward('dr', drUrl, body, { messageid: sms.id, statuscode, to: maskNumber(`+${sms.to}`) });
+      });
+    }
+  }
+
+  /** Runs a callback in the background, tracked until it ends; none starts after close(). */
+  #track(callback: () => Promise<void>): void {
+    if (this.#closing.signal.aborted) return;
+    const delivery = (async () => {
+      try {
+        await callback();
+      } catch (error) {
+        if (this.#closing.signal.aborted) return;
+        this.#logger.error({ err: error }, 'puzzel simulator: a callback failed unexpectedly');
+      }
+    })();
+    this.#deliveries.add(delivery);
+    void delivery.finally(() => this.#deliveries.delete(delivery));
+  }
+
+  /** Posts `body` until answered 200, waiting `webhookRetryMs` between attempts; false when cancelled. */
+  async #forward(kind: 'mo' | 'dr', target: string, body: string, context: Readonly<Record<string, string | number>>): Promise<boolean> {
+    for (let attempt = 1; !this.#closing.signal.aborted; attempt++) {
+      if ((await this.#attempt(kind, target, body, context, attempt)) === 200) return true;
+      try {
+        await pause(this.#webhookRetryMs, undefined, { signal: this.#closing.signal });
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  async #attempt(
+    kind: 'mo' | 'dr',
+    target: string,
+    body: string,
+    context: Readonly<Record<string, string | number>>,
+    attempt: number,
+  ): Promise<number | 'error'> {
+    const at = new Date();
+    let status: number | 'error';
+    let error: string | undefined;
+    try {
+      const response = await fetch(target, {
+        method: 'POST',
+        headers: { ...this.#webhookHeaders, 'content-type': 'application/json' },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(this.#webhookTimeoutMs)]),
+      });
+      status = response.status;
+      await response.arrayBuffer().catch(() => undefined);
+    } catch (cause) {
+      status = 'error';
+      error = this.#closing.signal.aborted ? 'cancelled by close()' : describeFetchError(cause);
+    }
+    const post: PuzzelWebhookPost = { kind, url: target, body, status, at };
+    this.webhookPosts.push(post);
+    this.#logger.info(
+      { ...context, kind, url: withoutQuery(target), attempt, httpStatus: status, ...(error ? { error } : {}) },
+      status === 200
+        ? 'puzzel simulator: callback posted'
+        : this.#closing.signal.aborted
+          ? 'puzzel simulator: callback cancelled'
+          : 'puzzel simulator: callback not answered 200; will retry',
+    );
+    this.emit(WEBHOOK_POST_EVENT, post);
+    return status;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Request decoding: JSON, XML and web forms into one tree
+
+/** The request as a tree, 'unsupported' for a media type Puzzel does not take, or why it is unreadable. */
+function decodeRequest(request: FastifyRequest): TreeObject | string {
+  if (request.method === 'GET') return formTree(new URL(request.url, 'http://simulator.invalid').searchParams);
+  const body = typeof request.body === 'string' ? request.body : '';
+  const mediaType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (mediaType === 'application/json') {
+    let value: unknown;
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return 'Syntax error: the body is not JSON';
+    }
+    return isTreeObject(value) ? value : 'Syntax error: the body is not a JSON object';
+  }
+  if (mediaType === 'application/xml' || mediaType === 'text/xml') {
+    const tree = xmlTree(body);
+    if (typeof tree === 'string') return `Syntax error: ${tree}`;
+    if (tree.name !== 'request' || !isTreeObject(tree.value)) return 'Syntax error: the XML root must be <request>';
+    return tree.value;
+  }
+  if (mediaType === 'application/x-www-form-urlencoded') return formTree(new URLSearchParams(body));
+  return 'unsupported';
+}
+
+function isTreeObject(value: unknown): value is TreeObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Form fields with dotted, indexed names (`message[0].settings.originatorSettings.originator`, §2.3)
+ * as a tree; indexed names become objects keyed by index, which `asList` orders.
+ */
+function formTree(fields: URLSearchParams): TreeObject | string {
+  const root: TreeObject = {};
+  for (const [name, value] of fields) {
+    const path: string[] = [];
+    for (const segment of name.split('.')) {
+      const match = /^([A-Za-z_][\w-]*)((?:\[\d{1,4}\])*)$/.exec(segment);
+      if (match?.[1] === undefined) return `Syntax error: unknown field name "${name.slice(0, 80)}"`;
+      path.push(match[1], ...[...(match[2] ?? '').matchAll(/\[(\d+)\]/g)].map((index) => `${Number(index[1])}`));
+    }
+    let node: TreeObject = root;
+    for (const [position, key] of path.entries()) {
+      if (position === path.length - 1) {
+        node[key] = value;
+        break;
+      }
+      const next = node[key];
+      if (next === undefined) node = node[key] = {};
+      else if (isTreeObject(next)) node = next;
+      else return `Syntax error: field "${name.slice(0, 80)}" conflicts with another`;
+    }
+  }
+  return root;
+}
+
+/**
+ * A small XML reader for the request document: elements become objects (a name repeated becomes a
+ * list), leaf elements their unescaped text; namespace prefixes and attributes are dropped.
+ */
+function xmlTree(source: string): { name: string; value: Tree } | string {
+  const token =
+    /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!\[CDATA\[([\s\S]*?)\]\]>|<\/\s*([\w.:-]+)\s*>|<([\w.:-]+)(?:\s+[\w.:-]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*(\/?)>|([^<]+)|(<)/g;
+  type Frame = { qname: string; name: string; fields: Map<string, Tree[]>; text: string };
+  const stack: Frame[] = [];
+  let result: { name: string; value: Tree } | undefined;
+  const finish = (frame: Frame): Tree => {
+    if (frame.fields.size === 0) return frame.text;
+    if (frame.text.trim() !== '') throw new Error(`<${frame.qname}> mixes text and elements`);
+    const object: TreeObject = {};
+    for (const [name, values] of frame.fields) object[name] = values.length === 1 ? (values[0] ?? null) : values;
+    return object;
+  };
+  const attach = (name: string, value: Tree) => {
+    const parent = stack.at(-1);
+    if (parent === undefined) {
+      if (result !== undefined) throw new Error('more than one root element');
+      result = { name, value };
+      return;
+    }
+    const list = parent.fields.get(name) ?? [];
+    list.push(value);
+    parent.fields.set(name, list);
+  };
+  try {
+    for (const match of source.replace(/^\uFEFF/, '').matchAll(token)) {
+      const [whole, cdata, closing, opening, selfClosing, text, stray] = match;
+      // A DOCTYPE, a malformed tag or a lone "<" is no token: refused.
+      if (stray !== undefined) throw new Error(`unreadable markup at offset ${match.index}`);
+      if (whole.startsWith('<!--') || whole.startsWith('<?')) continue;
+      const top = stack.at(-1);
+      if (cdata !== undefined || text !== undefined) {
+        if (top === undefined) {
+          if ((text ?? cdata ?? '').trim() !== '') throw new Error('text outside the root element');
+          continue;
+        }
+        top.text += cdata ?? unescapeXml((text ?? '').replace(/\r\n?/g, '\n'));
+      } else if (closing !== undefined) {
+        if (top === undefined || top.qname !== closing) throw new Error(`unexpected </${closing}>`);
+        stack.pop();
+        attach(top.name, finish(top));
+      } else if (opening !== undefined) {
+        if (stack.length === 0 && result !== undefined) throw new Error('more than one root element');
+        const name = opening.includes(':') ? opening.slice(opening.lastIndexOf(':') + 1) : opening;
+        if (selfClosing === '/') attach(name, '');
+        else stack.push({ qname: opening, name, fields: new Map(), text: '' });
+      }
+    }
+    if (stack.length > 0) throw new Error(`<${stack.at(-1)?.qname}> is not closed`);
+    if (result === undefined) throw new Error('no root element');
+    return result;
+  } catch (error) {
+    return `the body is not well-formed XML (${(error as Error).message})`;
+  }
+}
+
+function unescapeXml(text: string): string {
+  return text.replace(/&([^;&\s]*);?/g, (whole, reference: string) => {
+    if (!whole.endsWith(';')) throw new Error('a bare "&"');
+    const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+    if (named[reference] !== undefined) return named[reference];
+    const code = /^#x[0-9a-f]+$/i.test(reference) ? Number.parseInt(reference.slice(2), 16) : /^#\d+$/.test(reference) ? Number(reference.slice(1)) : NaN;
+    if (!Number.isInteger(code) || code < 1 || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) throw new Error(`unknown entity &${reference};`);
+    return String.fromCodePoint(code);
+  });
+}
+
+/** A list field: a JSON array, a repeated XML element, indexed form fields; a lone value is a list of one. */
+function asList(value: Tree | undefined): Tree[] {
+  if (value === undefined || value === null || value === '') return [];
+  if (Array.isArray(value)) return value;
+  if (isTreeObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length > 0 && keys.every((key) => /^\d+$/.test(key))) {
+      return keys.sort((a, b) => Number(a) - Number(b)).map((key) => value[key] ?? null);
+    }
+  }
+  return [value];
+}
+
+/** A scalar as the text Puzzel would see; '' for absent, null and structures. */
+function scalar(value: Tree | undefined): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return '';
+}
+
+function field(object: Tree | undefined, name: string): Tree | undefined {
+  return isTreeObject(object) ? object[name] : undefined;
+}
+
+/** true / false in any case, as JSON booleans or text; undefined when absent, 'invalid' otherwise. */
+function flag(value: Tree | undefined): boolean | undefined | 'invalid' {
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = scalar(value).toLowerCase();
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  return 'invalid';
+}
+
+/** A non-negative integer, as a JSON number or digits; undefined when absent, NaN when not one. */
+function integer(value: Tree | undefined): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value >= 0 ? value : NaN;
+  const text = scalar(value).trim();
+  return /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Message validation
+
+function checkMessage(raw: Tree): Checked {
+  const given = scalar(field(raw, 'recipient'));
+  const refuse = (statusMessage: string, recipient: string | null = given || null): Checked => ({ ok: false, statusMessage, recipient });
+  if (!isTreeObject(raw)) return refuse('Syntax error: invalid parameter message');
+  if (given === '') return refuse('Syntax error: missing parameter recipient');
+  const digits = renormalise(given);
+  if (digits === undefined) return refuse('Syntax error: invalid parameter recipient');
+  const recipient = `+${digits}`;
+  const content = scalar(raw['content']);
+  if (content === '') return refuse('Syntax error: missing parameter content', recipient);
+  const price = integer(raw['price']);
+  if (Number.isNaN(price)) return refuse('Syntax error: invalid parameter price', recipient);
+  const settings = raw['settings'];
+  if (settings !== undefined && settings !== null && settings !== '' && !isTreeObject(settings)) {
+    return refuse('Syntax error: invalid parameter settings', recipient);
+  }
+
+  const autoDetect = flag(field(settings, 'autoDetectEncoding'));
+  if (autoDetect === 'invalid') return refuse('Syntax error: invalid parameter settings.autoDetectEncoding', recipient);
+  const parts = countParts(content, autoDetect === true);
+  if (parts === undefined) {
+    return refuse('Syntax error: invalid parameter content: characters outside the GSM 03.38 alphabet (set autoDetectEncoding)', recipient);
+  }
+  if (parts > MAX_PARTS) return refuse(`Syntax error: invalid parameter content: longer than ${MAX_PARTS} parts`, recipient);
+
+  const originatorSettings = field(settings, 'originatorSettings');
+  let originator: ValidMessage['originator'];
+  if (originatorSettings !== undefined && originatorSettings !== null && originatorSettings !== '') {
+    if ((price ?? 0) > 0) return refuse('Syntax error: invalid parameter settings.originatorSettings: not allowed with a price', recipient);
+    originator = checkOriginator(originatorSettings);
+    if (originator === undefined) return refuse('Syntax error: invalid parameter settings.originatorSettings', recipient);
+  }
+  const validity = integer(field(settings, 'validity'));
+  if (validity !== undefined && !(validity <= MAX_VALIDITY)) return refuse('Syntax error: invalid parameter settings.validity', recipient);
+  const newSession = flag(field(settings, 'newSession'));
+  if (newSession === 'invalid') return refuse('Syntax error: invalid parameter settings.newSession', recipient);
+  const sessionId = scalar(field(settings, 'sessionId'));
+  const window = field(settings, 'sendWindow');
+  let sendAt: number | undefined;
+  if (window !== undefined && window !== null && window !== '') {
+    sendAt = windowStart(window);
+    if (sendAt === undefined) return refuse('Syntax error: invalid parameter settings.sendWindow', recipient);
+  }
+  const clientReference = scalar(raw['clientReference']);
+  return {
+    ok: true,
+    message: {
+      to: digits,
+      text: content,
+      clientReference: clientReference === '' ? undefined : clientReference,
+      originator,
+      validity,
+      autoDetectEncoding: autoDetect === true,
+      // Puzzel starts sessions only for Norwegian numbers from a short number; the simulator starts
+      // one whenever asked, so that reply tracking can be exercised with any number.
+      newSession: newSession === true,
+      sessionId: sessionId === '' ? undefined : sessionId,
+      sendAt,
+    },
+  };
+}
+
+/** `+47 41 00 00 00` and `004741000000` are `4741000000`; undefined for anything else. */
+function renormalise(recipient: string): string | undefined {
+  const compact = recipient.replace(/[\s-]/g, '');
+  const digits = compact.startsWith('+') ? compact.slice(1) : compact.startsWith('00') ? compact.slice(2) : undefined;
+  if (digits === undefined || !/^\d+$/.test(digits)) return undefined;
+  return digits.length >= MIN_NUMBER_DIGITS && digits.length <= MAX_NUMBER_DIGITS ? digits : undefined;
+}
+
+/** §2.2 originator types; XML writes them `International | Alphanumeric | Network`. */
+function checkOriginator(settings: Tree): ValidMessage['originator'] {
+  const type = scalar(field(settings, 'originatorType')).toUpperCase();
+  const value = scalar(field(settings, 'originator'));
+  const rules: Record<string, RegExp> = {
+    ALPHANUMERIC: /^[a-zA-Z0-9 %&\-+.,]{1,11}$/,
+    INTERNATIONAL: /^\+\d{1,15}$/,
+    NETWORK: /^\d{1,14}$/,
+  };
+  const rule = rules[type];
+  return rule !== undefined && rule.test(value) ? { type, value } : undefined;
+}
+
+/**
+ * Parts the content needs: GSM-7 septets (extension characters count two), else, when the sender
+ * allowed it, UCS-2 units; undefined when it is not GSM-7 and UCS-2 was not allowed.
+ */
+function countParts(content: string, ucs2Allowed: boolean): number | undefined {
+  let septets = 0;
+  for (const char of content) {
+    if (GSM_BASIC.has(char)) septets += 1;
+    else if (GSM_EXTENDED.has(char)) septets += 2;
+    else {
+      if (!ucs2Allowed) return undefined;
+      const units = content.length;
+      return units <= UCS2_SINGLE_UNITS ? 1 : Math.ceil(units / UCS2_PART_UNITS);
+    }
+  }
+  return septets <= GSM_SINGLE_SEPTETS ? 1 : Math.ceil(septets / GSM_PART_SEPTETS);
+}
+
+/**
+ * The send window's start, ms since the epoch: XSD date `YYYY-MM-DD[Z|±hh:mm]` and time
+ * `hh:mm:ss[.fff][Z|±hh:mm]`; the time's zone, else the date's, else CET. Undefined when malformed.
+ */
+function windowStart(window: Tree): number | undefined {
+  const date = /^(\d{4})-(\d{2})-(\d{2})(Z|[+-]\d{2}:\d{2})?$/.exec(scalar(field(window, 'startDate')));
+  const time = /^(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$/.exec(scalar(field(window, 'startTime')));
+  if (date === null || time === null) return undefined;
+  const [year, month, day] = [date[1], date[2], date[3]].map(Number) as [number, number, number];
+  const [hour, minute, second] = [time[1], time[2], time[3]].map(Number) as [number, number, number];
+  const local = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(local);
+  if (check.getUTCDate() !== day || check.getUTCMonth() !== month - 1 || hour > 23 || minute > 59 || second > 59) return undefined;
+  const zone = time[4] ?? date[4];
+  let offsetMinutes = DEFAULT_ZONE_MINUTES;
+  if (zone === 'Z') offsetMinutes = 0;
+  else if (zone !== undefined) {
+    const sign = zone.startsWith('-') ? -1 : 1;
+    offsetMinutes = sign * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
+  }
+  return local - offsetMinutes * 60_000;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Answers
+
+function refusal(index: number, statusCode: number, statusMessage: string, raw: Tree, recipient?: string | null): StatusEntry {
+  const clientReference = scalar(field(raw, 'clientReference'));
+  const given = scalar(field(raw, 'recipient'));
+  return {
+    statusCode,
+    statusMessage,
+    clientReference: clientReference === '' ? null : clientReference,
+    recipient: recipient === undefined ? (given === '' ? null : given) : recipient,
+    messageId: null,
+    sessionId: null,
+    sequenceIndex: index + 1,
+  };
+}
+
+function wantsJson(request: FastifyRequest): boolean {
+  return /\bapplication\/json\b/i.test(request.headers.accept ?? '');
+}
+
+/** §2.4 JSON, fields in the doc's order. */
+function jsonResponse(batchReference: string, statuses: readonly StatusEntry[]): string {
+  return JSON.stringify({
+    batchReference,
+    messageStatus: statuses.map((status) => ({
+      statusCode: status.statusCode,
+      statusMessage: status.statusMessage,
+      clientReference: status.clientReference,
+      recipient: status.recipient,
+      messageId: status.messageId,
+      sessionId: status.sessionId,
+      sequenceIndex: status.sequenceIndex,
+    })),
+  });
+}
+
+/** §2.4 XML: `ns2:response`, XSD sequence order, absent values left out. */
+function xmlResponse(batchReference: string, statuses: readonly StatusEntry[]): string {
+  const element = (name: string, value: string | number | null) => (value === null ? '' : `<${name}>${escapeXml(String(value))}</${name}>`);
+  const entries = statuses
+    .map(
+      (status) =>
+        `<messageStatus>${element('statusCode', status.statusCode)}${element('statusMessage', status.statusMessage)}` +
+        `${element('clientReference', status.clientReference)}${element('recipient', status.recipient)}` +
+        `${element('messageId', status.messageId)}${element('sessionId', status.sessionId)}` +
+        `${element('sequenceIndex', status.sequenceIndex)}</messageStatus>`,
+    )
+    .join('');
+  return (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' +
+    `<ns2:response xmlns:ns2="${RESPONSE_NAMESPACE}">${element('batchReference', batchReference)}${entries}</ns2:response>`
+  );
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[char] ?? char);
+}
+
+/** RFC 7807 ProblemDetails, as the OpenAPI-era gateway answers errors (§2.1). */
+function problem(status: number, detail: string): Answer {
+  return {
+    status,
+    contentType: 'application/problem+json',
+    body: JSON.stringify({ type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail, instance: SEND_PATH }),
+    accepted: [],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ids, times, URLs
+
+/**
+ * 12-character base-36 ids like Puzzel's (`760081j1ll00`), increasing and unique in the process:
+ * derived from the clock so a restarted simulator does not reissue old ones.
+ */
+let lastIssuedId = 0n;
+const IDS_PER_MILLISECOND = 4096n;
+
+function nextMessageId(): string {
+  const fromClock = BigInt(Date.now()) * IDS_PER_MILLISECOND;
+  lastIssuedId = fromClock > lastIssuedId ? fromClock : lastIssuedId + 1n;
+  return lastIssuedId.toString(36).padStart(12, '0');
+}
+
+/** 20 base-36 characters, like the doc's `01bxmt7f8b8h3zkwe2vg`. */
+function newSessionId(): string {
+  return BigInt(`0x${randomBytes(13).toString('hex')}`).toString(36).padStart(20, '0').slice(-20);
+}
+
+function generatedBatchReference(): string {
+  return `sim-${nextMessageId()}`;
+}
+
+/** `yyyyMMdd HH:mm:ss`, in UTC (the zone Puzzel uses is not documented). */
+function puzzelTimestamp(date: Date): string {
+  const iso = date.toISOString();
+  return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)} ${iso.slice(11, 19)}`;
+}
+
+function checkMs(name: string, ms: number, min: number): number {
+  if (!Number.isSafeInteger(ms) || ms < min) throw new RangeError(`puzzel simulator: ${name} must be an integer >= ${min}, got ${ms}`);
+  return ms;
+}
+
+function checkWebhookUrl(name: string, value: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new TypeError(`puzzel simulator: ${name} is not an absolute URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError(`puzzel simulator: ${name} must be http or https`);
+  if (parsed.username !== '' || parsed.password !== '') throw new TypeError(`puzzel simulator: ${name} must not carry credentials`);
+  return value;
+}
+
+/** For logs: the URL without query string and fragment, where a token may ride. */
+function withoutQuery(target: string): string {
+  const parsed = new URL(target);
+  parsed.search = '';
+  parsed.hash = '';
+  return parsed.toString();
+}
+
+function describeFetchError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause;
+  if (cause instanceof Error) return 'code' in cause && typeof cause.code === 'string' ? cause.code : cause.message;
+  return error.name === 'Error' ? error.message : error.name;
+}

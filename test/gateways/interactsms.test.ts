@@ -1,0 +1,674 @@
+/**
+ * The InteractSMS adapter held to the raw wire fixtures against a plain node:http server (never the
+ * simulator), its webhook parsing and SMS-Verify held to the inbound fixtures (form bodies whose
+ * hashes were computed outside this code base), and transport failures provoked on 127.0.0.1.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { classifyRecipient } from '../../src/dispatch/outcomes.ts';
+import {
+  createInteractSmsGateway,
+  describeStatus,
+  interactsmsModule,
+  notifyIdFor,
+  parseReceived,
+  parseReport,
+  senderIdProblem,
+  verify,
+} from '../../src/gateways/interactsms.ts';
+import { InteractSmsSimulator } from '../../src/gateways/interactsms-simulator.ts';
+import type { GatewayOptions, InboundRequest } from '../../src/gateways/provider.ts';
+import type { Gateway, SmsSubmission, SubmissionResult } from '../../src/gateways/types.ts';
+import { createLogger } from '../../src/log.ts';
+import { adapterFixtures, formFieldMultiset, loadWireFixtures } from '../helpers/fixtures.ts';
+
+const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/interactsms/', import.meta.url));
+const INBOUND_DIR = join(FIXTURE_DIR, 'inbound');
+const fixtures = adapterFixtures(loadWireFixtures(FIXTURE_DIR));
+const FORM = 'application/x-www-form-urlencoded';
+
+const MESSAGE_ID = '0194f3b2-7c1e-7a3d-8f21-3c4b5d6e7f80';
+/** Its 128 bits in base 36, computed outside this code base. */
+const NOTIFY_ID = '03ddaaswvcywy77nbawyv3tkw';
+
+const SUBMISSION: SmsSubmission = {
+  messageId: MESSAGE_ID,
+  recipients: ['+353861234567'],
+  text: 'Your parcel arrives today',
+  encoding: 'gsm7',
+  maxParts: 1,
+};
+
+// ------------------------------------------------------------------------------------------------
+// Inbound fixtures: the form bodies the gateway posts to the relay.
+
+const inboundFixtureSchema = z
+  .object({
+    description: z.string().min(1),
+    kind: z.enum(['mo', 'dr']),
+    contentType: z.string(),
+    body: z.string(),
+    /** The secret the body's SMS-Verify is checked with; required with `verify`. */
+    secret: z.string().optional(),
+    /** What `verify` must answer with each formula. */
+    verify: z.object({ portal: z.boolean(), kb: z.boolean() }).strict().optional(),
+    /** `reason` of a refusal is a pattern the reason must match. */
+    parsed: z.union([
+      z.object({ ok: z.literal(true), items: z.array(z.record(z.string(), z.unknown())).min(1) }).strict(),
+      z.object({ ok: z.literal(false), reason: z.string() }).strict(),
+    ]),
+    /** How the simulator produces exactly this body (run by the simulator's test). */
+    simulator: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+  .refine((fixture) => (fixture.verify === undefined) === (fixture.secret === undefined), {
+    message: '"verify" and "secret" go together',
+  });
+
+type InboundFixture = z.infer<typeof inboundFixtureSchema> & { readonly name: string };
+
+function loadInboundFixtures(dir: string): InboundFixture[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => {
+      const parsed = inboundFixtureSchema.safeParse(JSON.parse(readFileSync(join(dir, file), 'utf8')));
+      if (!parsed.success) throw new Error(`${file}: ${z.prettifyError(parsed.error)}`);
+      return { ...parsed.data, name: file.replace(/\.json$/, '') };
+    });
+}
+
+const inboundFixtures = loadInboundFixtures(INBOUND_DIR);
+
+function inbound(body: string, contentType = FORM): InboundRequest {
+  return { contentType, body, query: new URLSearchParams(), headers: { 'content-type': contentType } };
+}
+
+/** Undefined properties dropped, as the JSON fixtures hold them. */
+function plain(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value));
+}
+
+// ------------------------------------------------------------------------------------------------
+// A gateway stand-in that records raw requests.
+
+interface CapturedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly contentType: string | undefined;
+  readonly body: string;
+}
+
+class RecordingServer {
+  readonly requests: CapturedRequest[] = [];
+  answer: { status: number; body: string } = { status: 200, body: '0\nRequest deferred successfully\n' };
+  /** When set, answers each request by its content instead of `answer`; 'destroy' drops the connection. */
+  respond: ((request: CapturedRequest) => { status: number; body: string } | 'destroy') | undefined;
+  readonly #server: Server;
+
+  constructor() {
+    this.#server = createServer((request, response) => void this.#onRequest(request, response));
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  }
+
+  async start(): Promise<this> {
+    this.#server.listen(0, '127.0.0.1');
+    await once(this.#server, 'listening');
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    this.#server.close();
+    await once(this.#server, 'close');
+  }
+
+  async #onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const captured: CapturedRequest = {
+      method: request.method ?? '',
+      path: request.url ?? '',
+      contentType: request.headers['content-type'],
+      body: Buffer.concat(chunks).toString('utf8'),
+    };
+    this.requests.push(captured);
+    const answer = this.respond?.(captured) ?? this.answer;
+    if (answer === 'destroy') {
+      request.socket.destroy();
+      return;
+    }
+    response.writeHead(answer.status, { 'content-type': 'text/plain; charset=utf-8' });
+    response.end(answer.body);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const server = createTcpServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+function gatewayOptions(overrides: Partial<GatewayOptions> = {}): GatewayOptions {
+  return {
+    endpoints: ['http://127.0.0.1:1'],
+    username: 'relaytest',
+    password: 'p@ss w0rd&=+',
+    accountId: '4321',
+    sessions: false,
+    connectTimeoutMs: 1_000,
+    responseTimeoutMs: 2_000,
+    connectionsPerEndpoint: 2,
+    logger: createLogger('silent'),
+    ...overrides,
+  };
+}
+
+async function withGateway<T>(options: GatewayOptions, use: (gateway: Gateway) => Promise<T>): Promise<T> {
+  const gateway = createInteractSmsGateway(options);
+  try {
+    return await use(gateway);
+  } finally {
+    await gateway.close();
+  }
+}
+
+function sendOnce(base: string, submission: SmsSubmission = SUBMISSION, overrides: Partial<GatewayOptions> = {}): Promise<SubmissionResult> {
+  return withGateway(gatewayOptions({ endpoints: [base], ...overrides }), (gateway) => gateway.send(submission, 0));
+}
+
+function logSink(): { lines: string[]; stream: Writable } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      lines.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  return { lines, stream };
+}
+
+describe('InteractSMS adapter: wire fixtures', () => {
+  const server = new RecordingServer();
+  before(() => server.start());
+  after(() => server.close());
+
+  it('has fixtures to run', () => {
+    assert.ok(fixtures.length >= 15, `only ${fixtures.length} adapter fixtures found in ${FIXTURE_DIR}`);
+  });
+
+  for (const fixture of fixtures) {
+    it(`${fixture.name}: ${fixture.description}`, async () => {
+      server.requests.length = 0;
+      server.answer = fixture.response;
+      const account = new URLSearchParams(fixture.request.body ?? '');
+      const options = gatewayOptions({
+        endpoints: [server.url],
+        username: account.get('user') ?? '',
+        password: account.get('password') ?? '',
+        accountId: account.get('api_id') ?? undefined,
+      });
+
+      const result = await withGateway(options, (gateway) => gateway.send(fixture.submission, 0));
+
+      assert.equal(server.requests.length, 1, 'exactly one HTTP request per send');
+      const [captured] = server.requests;
+      assert.ok(captured);
+      assert.equal(captured.method, fixture.request.method);
+      assert.equal(captured.path, fixture.request.path);
+      assert.equal(captured.contentType, fixture.request.contentType);
+      assert.deepEqual(formFieldMultiset(captured.body), formFieldMultiset(fixture.request.body ?? ''));
+      assert.deepEqual(result, fixture.result);
+    });
+  }
+
+  it('the fixtures’ results mean what the outcome table should make of them', () => {
+    const expected: Record<string, string> = {
+      'single-recipient-ok': 'sent',
+      'login-invalid': 'pause',
+      'api-id-missing': 'pause',
+      'credit-exhausted': 'pause',
+      'invalid-number': 'fail',
+      'text-too-long': 'fail',
+      'garbage-html': 'failover',
+      'http-503': 'failover',
+    };
+    for (const [name, action] of Object.entries(expected)) {
+      const fixture = fixtures.find((candidate) => candidate.name === name);
+      assert.ok(fixture, name);
+      for (const number of fixture.submission.recipients) {
+        assert.equal(classifyRecipient(fixture.result, number).action, action, `${name} ${number}`);
+      }
+    }
+  });
+});
+
+describe('InteractSMS adapter: request shape', () => {
+  const server = new RecordingServer();
+  const backup = new RecordingServer();
+  before(async () => {
+    await server.start();
+    await backup.start();
+  });
+  after(async () => {
+    await server.close();
+    await backup.close();
+  });
+
+  it('describes itself as the contract asks', () => {
+    assert.equal(interactsmsModule.name, 'interactsms');
+    assert.deepEqual(interactsmsModule.capabilities, {
+      maxRecipientsPerRequest: 50,
+      maxParts: 1,
+      replyTracking: 'tracking-id',
+      scheduling: false,
+    });
+    assert.deepEqual(interactsmsModule.defaultUrls, { url: 'https://secure.interactsms.com' });
+    const gateway = interactsmsModule.createGateway(gatewayOptions({ endpoints: ['https://a.example', 'https://b.example'] }));
+    try {
+      assert.equal(gateway.provider, 'interactsms');
+      assert.deepEqual(gateway.capabilities, { maxRecipientsPerRequest: 50, maxParts: 1 });
+      assert.deepEqual(gateway.endpoints, ['https://a.example', 'https://b.example']);
+    } finally {
+      void gateway.close();
+    }
+  });
+
+  it('createSimulator builds the InteractSMS simulator with the given account', async () => {
+    const simulator = interactsmsModule.createSimulator({
+      username: 'u',
+      password: 'p',
+      accountId: '1',
+      logger: createLogger('silent'),
+    });
+    assert.ok(simulator instanceof InteractSmsSimulator);
+    await simulator.close();
+  });
+
+  it('derives the notify id from the message id: UUID bits in base 36, 25 characters, the same on every attempt', () => {
+    assert.equal(notifyIdFor(MESSAGE_ID), NOTIFY_ID);
+    assert.equal(notifyIdFor(MESSAGE_ID.toUpperCase()), NOTIFY_ID);
+    assert.equal(notifyIdFor('0194f3b2-7c1e-7a3d-8f21-3c4b5d6e7f81'), '03ddaaswvcywy77nbawyv3tkx');
+    assert.equal(notifyIdFor('00000000-0000-7000-8000-000000000001'), '0000000002e4nenowz3qmamtd');
+    assert.equal(notifyIdFor('ffffffff-ffff-ffff-ffff-ffffffffffff'), 'f5lxx1zz5pnorynqglhzmsp33');
+    // Any other id: the first 128 bits of its SHA-256, the same form.
+    assert.equal(notifyIdFor('msg-0001'), '1kan8z7m4rbvw2r7bkjvyfvhg');
+    assert.notEqual(notifyIdFor('msg-0002'), notifyIdFor('msg-0001'));
+  });
+
+  it('sends the same notify_id when a message is retried, and another for another message', async () => {
+    server.requests.length = 0;
+    server.answer = { status: 200, body: '0\nRequest deferred successfully\n' };
+    await withGateway(gatewayOptions({ endpoints: [server.url] }), async (gateway) => {
+      await gateway.send(SUBMISSION, 0);
+      await gateway.send(SUBMISSION, 0);
+      await gateway.send({ ...SUBMISSION, messageId: '0194f3b2-7c1e-7a3d-8f21-3c4b5d6e7f99' }, 0);
+    });
+    const ids = server.requests.map((request) => new URLSearchParams(request.body).get('notify_id'));
+    assert.equal(ids[0], NOTIFY_ID);
+    assert.equal(ids[1], NOTIFY_ID);
+    assert.notEqual(ids[2], NOTIFY_ID);
+    assert.equal(ids[2]?.length, 25);
+  });
+
+  it('sends the text with every LF as ¬ and nothing else changed; never deliverytime, validity or user context', async () => {
+    server.requests.length = 0;
+    const text = 'a\nb\r\nc\n\n€ [x] 😀';
+    await sendOnce(server.url, {
+      ...SUBMISSION,
+      text,
+      userContext: 'ctx-1',
+      expiresAt: Date.now() + 60_000,
+      sendAt: Date.now() + 60_000,
+      deliveryReport: false,
+      newSession: true,
+    });
+    const form = new URLSearchParams(server.requests[0]?.body ?? '');
+    assert.equal(form.get('text'), 'a¬b\r¬c¬¬€ [x] 😀');
+    assert.deepEqual(
+      [...form.keys()].sort(),
+      ['api_id', 'notify_id', 'password', 'text', 'to', 'user'],
+      'notify_id even without a delivery report asked: replies are tracked through it',
+    );
+    assert.match(server.requests[0]?.body ?? '', /text=a%C2%ACb%0D%C2%ACc/);
+  });
+
+  it('keeps a base URL path prefix, with or without a trailing slash', async () => {
+    for (const base of [`${server.url}/gw/`, `${server.url}/gw`]) {
+      server.requests.length = 0;
+      await sendOnce(base);
+      assert.equal(server.requests[0]?.path, '/gw/api/v1/sendmessage.aspx', base);
+    }
+  });
+
+  it('sends to the endpoint it is asked for', async () => {
+    server.requests.length = 0;
+    backup.requests.length = 0;
+    const result = await withGateway(gatewayOptions({ endpoints: [server.url, backup.url] }), (gateway) => gateway.send(SUBMISSION, 1));
+    assert.equal(result.kind, 'answered');
+    assert.equal(server.requests.length, 0);
+    assert.equal(backup.requests.length, 1);
+  });
+
+  it('sends 50 recipients in one request and answers each; refuses 51 (and no recipient) by throwing, without a request', async () => {
+    server.requests.length = 0;
+    server.answer = { status: 200, body: '0\nRequest deferred successfully\n' };
+    const recipients = Array.from({ length: 51 }, (_, index) => `+3538612${String(index).padStart(5, '0')}`);
+    await withGateway(gatewayOptions({ endpoints: [server.url] }), async (gateway) => {
+      const result = await gateway.send({ ...SUBMISSION, recipients: recipients.slice(0, 50) }, 0);
+      assert.equal(result.kind, 'answered');
+      assert.deepEqual(
+        result.results.map((entry) => [entry.number, entry.code, entry.providerId, entry.trackingId]),
+        recipients.slice(0, 50).map((number) => [number, 'INTERACT:0', NOTIFY_ID, NOTIFY_ID]),
+      );
+      assert.equal(new URLSearchParams(server.requests[0]?.body ?? '').get('to'), recipients.slice(0, 50).map((number) => number.slice(1)).join(','));
+      await assert.rejects(gateway.send({ ...SUBMISSION, recipients }, 0), RangeError);
+      await assert.rejects(gateway.send({ ...SUBMISSION, recipients: [] }, 0), RangeError);
+      await assert.rejects(gateway.send(SUBMISSION, 2), RangeError);
+    });
+    assert.equal(server.requests.length, 1);
+  });
+
+  it('names a refusal INTERACT:ACCOUNT only when its text is about the account', async () => {
+    const cases: Array<[string, string]> = [
+      ['1\nInvalid username or password', 'INTERACT:ACCOUNT'],
+      ['1\nInvalid User', 'INTERACT:ACCOUNT'],
+      ['1\nLOGIN FAILED', 'INTERACT:ACCOUNT'],
+      ['2\nApiId not valid', 'INTERACT:ACCOUNT'],
+      ['2\napi id missing', 'INTERACT:ACCOUNT'],
+      ['3\nNo credits left', 'INTERACT:ACCOUNT'],
+      ['3\nBalance too low', 'INTERACT:ACCOUNT'],
+      ['5\nUnauthorised', 'INTERACT:ACCOUNT'],
+      ['5\nAuthentication error', 'INTERACT:ACCOUNT'],
+      ['4\nInvalid destination number', 'INTERACT:4'],
+      ['6\nText is longer than 160 characters', 'INTERACT:6'],
+      ['8\nInvalid sender', 'INTERACT:8'],
+      ['9\nUserContext not allowed here', 'INTERACT:9'],
+      ['10', 'INTERACT:10'],
+    ];
+    for (const [body, code] of cases) {
+      server.answer = { status: 200, body };
+      const result = await sendOnce(server.url);
+      assert.equal(result.kind, 'answered', body);
+      assert.equal(result.results[0]?.code, code, body);
+    }
+  });
+
+  it('logs a debug line per send with the notify id, never the password or the text; warns about a literal ¬', async () => {
+    const { lines, stream } = logSink();
+    const password = 'Zebra-Secret-42';
+    server.answer = { status: 200, body: '0\nRequest deferred successfully\n' };
+    await sendOnce(server.url, { ...SUBMISSION, text: 'Confidential text 7431' }, { password, logger: createLogger('debug', stream) });
+    await sendOnce(server.url, { ...SUBMISSION, text: 'Price ¬ 5' }, { logger: createLogger('debug', stream) });
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const sendLine = parsed.find((line) => 'ms' in line);
+    assert.ok(sendLine, `no send line in ${lines.join('')}`);
+    assert.equal(sendLine.level, 'debug');
+    assert.equal(sendLine.endpoint, server.url);
+    assert.equal(sendLine.notifyId, NOTIFY_ID);
+    assert.equal(sendLine.status, 200);
+    assert.equal(sendLine.code, 'INTERACT:0');
+    assert.ok(parsed.some((line) => line.level === 'warn' && /¬/.test(String(line.msg))));
+    const everything = lines.join('');
+    assert.ok(!everything.includes(password), 'password logged');
+    assert.ok(!everything.includes('Confidential text'), 'message text logged');
+  });
+
+  it('reports an over-long 200 body as UNPARSEABLE', async () => {
+    server.answer = { status: 200, body: '0\n'.padEnd(200_000, 'x') };
+    const result = await sendOnce(server.url);
+    assert.equal(result.kind, 'refused');
+    assert.equal(result.code, 'UNPARSEABLE');
+  });
+});
+
+describe('InteractSMS adapter: a refused request with several numbers', () => {
+  const server = new RecordingServer();
+  before(() => server.start());
+  after(() => server.close());
+  const OK = { status: 200, body: '0\nRequest deferred successfully\n' };
+  const INVALID = { status: 200, body: '4\nInvalid destination number\n' };
+  const toOf = (request: CapturedRequest) => new URLSearchParams(request.body).get('to') ?? '';
+  const three = ['+353861234567', '+353861234999', '+447700900123'];
+
+  async function run(respond: NonNullable<RecordingServer['respond']>, recipients = three): Promise<SubmissionResult> {
+    server.requests.length = 0;
+    server.respond = respond;
+    try {
+      return await sendOnce(server.url, { ...SUBMISSION, recipients });
+    } finally {
+      server.respond = undefined;
+    }
+  }
+
+  it('sends each number alone to learn which one the gateway refuses; the others still go', async () => {
+    const result = await run((request) => (toOf(request).includes('353861234999') ? INVALID : OK));
+    assert.deepEqual(server.requests.map(toOf), ['353861234567,353861234999,447700900123', '353861234567', '353861234999', '447700900123']);
+    const forms = server.requests.map((request) => new URLSearchParams(request.body));
+    for (const form of forms) {
+      assert.equal(form.get('notify_id'), NOTIFY_ID);
+      assert.equal(form.get('text'), SUBMISSION.text);
+      assert.equal(form.get('user'), 'relaytest');
+    }
+    assert.deepEqual(result, {
+      kind: 'answered',
+      results: [
+        { number: '+353861234567', code: 'INTERACT:0', providerId: NOTIFY_ID, trackingId: NOTIFY_ID },
+        { number: '+353861234999', code: 'INTERACT:4', detail: 'Invalid destination number' },
+        { number: '+447700900123', code: 'INTERACT:0', providerId: NOTIFY_ID, trackingId: NOTIFY_ID },
+      ],
+    });
+    assert.deepEqual(three.map((number) => classifyRecipient(result, number).action), ['sent', 'fail', 'sent']);
+  });
+
+  it('a refusal that concerns every number (the text) fails each, after asking about each', async () => {
+    const result = await run(() => ({ status: 200, body: '6\nText is longer than 160 characters\n' }), three.slice(0, 2));
+    assert.equal(server.requests.length, 3);
+    assert.deepEqual(plain(result), {
+      kind: 'answered',
+      results: three.slice(0, 2).map((number) => ({ number, code: 'INTERACT:6', detail: 'Text is longer than 160 characters' })),
+    });
+  });
+
+  it('an account refusal is not narrowed down: one request, every number paused', async () => {
+    const result = await run(() => ({ status: 200, body: '1\nInvalid username or password\n' }));
+    assert.equal(server.requests.length, 1);
+    assert.ok(result.kind === 'answered' && result.results.every((entry) => entry.code === 'INTERACT:ACCOUNT'));
+  });
+
+  it('a lone number is not asked about twice', async () => {
+    const result = await run(() => INVALID, ['+353861234999']);
+    assert.equal(server.requests.length, 1);
+    assert.equal(result.kind === 'answered' && result.results[0]?.code, 'INTERACT:4');
+  });
+
+  it('when a number cannot be asked about before any was taken, that failure stands for the whole submission', async () => {
+    let count = 0;
+    const result = await run(() => (++count === 1 ? INVALID : 'destroy'));
+    assert.equal(server.requests.length, 2);
+    assert.equal(result.kind, 'transport');
+    assert.equal(result.kind === 'transport' && result.phase, 'response');
+  });
+
+  it('once one was taken, the rest carry the failure one by one and are not sent', async () => {
+    let count = 0;
+    const result = await run(() => {
+      count++;
+      if (count === 1) return INVALID;
+      if (count === 2) return OK;
+      return { status: 503, body: 'Service Unavailable' };
+    });
+    assert.equal(server.requests.length, 3, 'the third number is not sent after the gateway failed');
+    assert.deepEqual(result, {
+      kind: 'answered',
+      results: [
+        { number: '+353861234567', code: 'INTERACT:0', providerId: NOTIFY_ID, trackingId: NOTIFY_ID },
+        { number: '+353861234999', code: 'HTTP_503', detail: 'Service Unavailable' },
+        { number: '+447700900123', code: 'HTTP_503', detail: 'Service Unavailable' },
+      ],
+    });
+    assert.equal(classifyRecipient(result, '+353861234567').action, 'sent');
+    assert.notEqual(classifyRecipient(result, '+447700900123').action, 'fail', 'never bounced for the gateway failing');
+    assert.notEqual(classifyRecipient(result, '+447700900123').action, 'sent');
+  });
+});
+
+describe('InteractSMS adapter: transport failures', () => {
+  it('a closed port is a connect-phase ECONNREFUSED', async () => {
+    const port = await freePort();
+    const result = await sendOnce(`http://127.0.0.1:${port}`);
+    assert.equal(result.kind, 'transport');
+    assert.equal(result.phase, 'connect');
+    assert.equal(result.code, 'ECONNREFUSED');
+  });
+
+  it('a server that never answers is a response-phase headers timeout', async () => {
+    const silent = createTcpServer((socket) => socket.resume());
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const sockets = new Set<import('node:net').Socket>();
+    silent.on('connection', (socket) => sockets.add(socket));
+    try {
+      const result = await sendOnce(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, SUBMISSION, { responseTimeoutMs: 200 });
+      assert.equal(result.kind, 'transport');
+      assert.equal(result.phase, 'response');
+      assert.equal(result.code, 'UND_ERR_HEADERS_TIMEOUT');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      await once(silent, 'close');
+    }
+  });
+});
+
+describe('InteractSMS webhooks: inbound fixtures', () => {
+  it('has fixtures of both kinds, some signed', () => {
+    assert.ok(inboundFixtures.filter((fixture) => fixture.kind === 'mo').length >= 10);
+    assert.ok(inboundFixtures.filter((fixture) => fixture.kind === 'dr').length >= 10);
+    assert.ok(inboundFixtures.filter((fixture) => fixture.verify?.portal || fixture.verify?.kb).length >= 5);
+  });
+
+  for (const fixture of inboundFixtures) {
+    it(`${fixture.kind} ${fixture.name}: ${fixture.description}`, () => {
+      const request = inbound(fixture.body, fixture.contentType);
+      const parsed = fixture.kind === 'mo' ? parseReceived(request) : parseReport(request);
+      if (fixture.parsed.ok) {
+        assert.deepEqual(plain(parsed), fixture.parsed);
+      } else {
+        assert.equal(parsed.ok, false, JSON.stringify(parsed));
+        assert.match(parsed.ok ? '' : parsed.reason, new RegExp(fixture.parsed.reason));
+      }
+      if (fixture.verify && fixture.secret !== undefined) {
+        assert.equal(verify(request, fixture.kind, fixture.secret, 'portal'), fixture.verify.portal, 'portal formula');
+        assert.equal(verify(request, fixture.kind, fixture.secret, 'kb'), fixture.verify.kb, 'kb formula');
+        // A signature is only ever good for the secret it was made with.
+        assert.equal(verify(request, fixture.kind, `${fixture.secret}x`, 'portal'), false);
+        assert.equal(verify(request, fixture.kind, `${fixture.secret}x`, 'kb'), false);
+      }
+    });
+  }
+});
+
+describe('InteractSMS webhooks: parsing and verification details', () => {
+  const moFixture = inboundFixtures.find((fixture) => fixture.name === 'mo-reply');
+  const drFixture = inboundFixtures.find((fixture) => fixture.name === 'dr-delivered');
+
+  it('gives a retried MO the same id, and a different MO another', () => {
+    assert.ok(moFixture);
+    const first = parseReceived(inbound(moFixture.body));
+    const again = parseReceived(inbound(moFixture.body));
+    const form = new URLSearchParams(moFixture.body);
+    form.set('SMS-TimeStamp', '2026-03-14 09:26:54');
+    const later = parseReceived(inbound(form.toString()));
+    assert.ok(first.ok && again.ok && later.ok);
+    assert.equal(first.items[0]?.providerId, again.items[0]?.providerId);
+    assert.notEqual(first.items[0]?.providerId, later.items[0]?.providerId);
+    assert.match(first.items[0]?.providerId ?? '', /^[0-9a-f]{40}$/);
+  });
+
+  it('reads the fields whatever the order; changing any signed field breaks the signature', () => {
+    assert.ok(moFixture?.secret && drFixture?.secret);
+    const shuffled = [...new URLSearchParams(moFixture.body)].reverse();
+    assert.equal(verify(inbound(new URLSearchParams(shuffled).toString()), 'mo', moFixture.secret, 'portal'), true);
+    for (const [fixture, kind, names] of [
+      [moFixture, 'mo', ['SMS-From', 'SMS-Content']],
+      [drFixture, 'dr', ['SMS-NotifyId', 'SMS-Success']],
+    ] as const) {
+      for (const name of names) {
+        const form = new URLSearchParams(fixture.body);
+        form.set(name, `${form.get(name)}1`);
+        assert.equal(verify(inbound(form.toString()), kind, fixture.secret ?? '', 'portal'), false, name);
+      }
+    }
+  });
+
+  it('refuses to verify what is not a form, and throws for a formula it does not know', () => {
+    const secret = drFixture?.secret;
+    assert.ok(drFixture && secret);
+    assert.equal(verify(inbound(drFixture.body), 'dr', secret, 'portal'), true);
+    assert.equal(verify(inbound(drFixture.body, 'application/json'), 'dr', secret, 'portal'), false);
+    assert.throws(() => verify(inbound(drFixture.body), 'dr', secret, 'sha1'), RangeError);
+  });
+
+  it('takes a form without a content type, and ignores the query string (a token may ride there)', () => {
+    assert.ok(drFixture);
+    const request: InboundRequest = { ...inbound(drFixture.body, ''), query: new URLSearchParams('token=abc&SMS-Success=False') };
+    const parsed = parseReport(request);
+    assert.ok(parsed.ok);
+    assert.equal(parsed.items[0]?.state, 'delivered');
+  });
+
+  it('reads a receipt naming several numbers as one report per number', () => {
+    const parsed = parseReport(inbound('SMS-Type=Notification&SMS-NotifyId=abc&SMS-Success=True&SMS-To=353861234567,447700900123'));
+    assert.deepEqual(plain(parsed), {
+      ok: true,
+      items: [
+        { providerId: 'abc', number: '+353861234567', code: 1, state: 'delivered' },
+        { providerId: 'abc', number: '+447700900123', code: 1, state: 'delivered' },
+      ],
+    });
+  });
+});
+
+describe('InteractSMS: status words and sender ids', () => {
+  it('describes the two receipt codes', () => {
+    assert.equal(describeStatus(1), 'delivered to the phone');
+    assert.equal(describeStatus(0), 'the network could not deliver it to every phone');
+    assert.match(describeStatus(7), /7/);
+  });
+
+  it('takes up to 11 letters and digits, or up to 15 digits; says why otherwise', () => {
+    for (const ok of ['AcmeCo', 'YourCompany', 'A', '50123', '353877777777', '123456789012345', 'Shop24']) {
+      assert.equal(senderIdProblem(ok), undefined, ok);
+    }
+    const problems: Array<[string, RegExp]> = [
+      ['', /empty/],
+      ['Acme Co', /spaces/],
+      ['AcmeCompany1', /longer than 11/],
+      ['Acme-Co', /letters and digits/],
+      ['Café', /letters and digits/],
+      ['1234567890123456', /more than 15 digits/],
+      ['+353877777777', /without it/],
+    ];
+    for (const [senderId, pattern] of problems) {
+      const problem = senderIdProblem(senderId);
+      assert.match(problem ?? '', pattern, senderId);
+      assert.match(problem ?? '', /^The sender id/, senderId);
+    }
+  });
+});

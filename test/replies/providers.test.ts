@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { simpleParser } from 'mailparser';
+import { STORE_FILE } from '../../src/relay.ts';
+import type { ProviderName, ProviderSimulator } from '../../src/gateways/provider.ts';
+import type { PuzzelSimulator } from '../../src/gateways/puzzel-simulator.ts';
+import { webhookPaths } from '../../src/http/webhooks.ts';
+import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
+
+/**
+ * Each provider's whole loop on its simulator, over real sockets: mail → SMS → delivery report →
+ * the phone's reply → reply mail → the mailbox's answer → SMS in the same conversation.
+ */
+for (const provider of ['intellisoftware', 'puzzel', 'interactsms'] as const satisfies readonly ProviderName[]) {
+  describe(`the full loop through ${provider}`, () => {
+    let relay: TestRelay;
+    let sink: SmtpSink;
+    let simulator: ProviderSimulator;
+
+    before(async () => {
+      sink = await new SmtpSink().start();
+      relay = await startTestRelay({
+        gateway: { provider: `${provider}-simulator` },
+        sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+        mail: { url: sink.url, retryMinDelay: '100ms', retryMaxDelay: '300ms' },
+      });
+      assert.ok(relay.relay.simulator);
+      simulator = relay.relay.simulator;
+    });
+    after(async () => {
+      await relay.stop();
+      await sink.stop();
+      removeDir(relay.dir);
+    });
+
+    test('mail, SMS, delivery report, reply mail, and the answer back in the same conversation', async () => {
+      const phone = '447700900140';
+      const first = await sendMail(relay.relay.smtpPort, {
+        from: 'alice@example.com',
+        to: [`${phone}@sms.example.com`],
+        subject: 'Pump 3',
+        body: 'Pump 3 stopped',
+        headers: { From: 'alice@example.com', 'Message-ID': `<${provider}-1@example.com>` },
+      });
+      const id = queuedId(first.data);
+      const sms = await waitFor('the SMS', () => simulator.records.find((record) => record.to === phone));
+      assert.equal(sms.text, 'Pump 3 stopped');
+      await waitFor('delivered', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered');
+
+      simulator.reply(phone, 'Restarting it', sms);
+      const mail = await waitFor('the reply mail', () => sink.received.find((entry) => entry.to.includes('alice@example.com')));
+      const reply = await simpleParser(mail.raw);
+      assert.match(reply.subject ?? '', /^Re: Pump 3 \[UserContext: [A-Za-z0-9._-]+\]$/);
+      assert.equal(reply.inReplyTo, `<${provider}-1@example.com>`);
+      assert.match(reply.text ?? '', /^Restarting it/);
+
+      const answer = await sendMail(relay.relay.smtpPort, {
+        from: 'alice@example.com',
+        to: [`${phone}@sms.example.com`],
+        subject: reply.subject ?? '',
+        body: `Thanks!\r\n\r\n> Restarting it\r\n`,
+        headers: { From: 'alice@example.com', 'In-Reply-To': reply.messageId ?? '' },
+      });
+      assert.equal(answer.data?.code, 250);
+      const second = await waitFor('the answer SMS', () => simulator.records.filter((record) => record.to === phone)[1]);
+      assert.equal(second.text, 'Thanks!');
+      const context = /\[UserContext: ([^\]]+)\]/.exec(reply.subject ?? '')?.[1];
+      const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE), { readonly: true });
+      const rows = db.prepare('SELECT user_context AS context FROM messages WHERE id IN (?, ?)').all(id, queuedId(answer.data)) as Array<{ context: string }>;
+      db.close();
+      assert.deepEqual(rows.map((row) => row.context), [context, context], 'the answer continues the conversation');
+    });
+  });
+}
+
+describe('Puzzel specifics through the relay', () => {
+  let relay: TestRelay;
+  let sink: SmtpSink;
+  let simulator: PuzzelSimulator;
+  const paths = webhookPaths('puzzel');
+
+  before(async () => {
+    sink = await new SmtpSink().start();
+    relay = await startTestRelay({
+      gateway: { provider: 'puzzel-simulator', responseTimeout: '1s' },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      mail: { url: sink.url, retryMinDelay: '100ms', retryMaxDelay: '300ms' },
+      delivery: { retryMinDelay: '200ms', retryMaxDelay: '500ms' },
+      inbound: { defaultMailbox: 'ops@example.com' },
+    });
+    simulator = relay.relay.simulator as PuzzelSimulator;
+  });
+  after(async () => {
+    await relay.stop();
+    await sink.stop();
+    removeDir(relay.dir);
+  });
+
+  const post = (path: string, contentType: string, body: string) =>
+    fetch(`http://127.0.0.1:${relay.relay.httpPort}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+
+  test('an answer lost in flight: the resend gets statusCode 25 and counts as sent, the phone gets one SMS', async () => {
+    simulator.setBehaviour({ mode: 'hang', times: 1 });
+    const { data } = await sendMail(relay.relay.smtpPort, { to: ['447700900150@sms.example.com'], body: 'only once' });
+    const id = queuedId(data);
+    await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
+    const [state] = await relay.relay.store.smsOf(id);
+    assert.equal(state?.attempts, 2);
+    assert.equal(state?.possibleDuplicates, 1);
+    assert.equal(simulator.records.filter((record) => record.to === '447700900150').length, 1);
+    const events = await relay.relay.store.events(id);
+    assert.ok(events.some((event) => event.kind === 'sent'));
+  });
+
+  test('X-SMS-Send-At becomes a sendWindow; the relay does not hold the SMS itself', async () => {
+    const at = new Date(Date.now() + 3_600_000);
+    at.setUTCMilliseconds(0);
+    await sendMail(relay.relay.smtpPort, { to: ['447700900151@sms.example.com'], headers: { 'X-SMS-Send-At': at.toISOString() }, body: 'later' });
+    const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900151'));
+    assert.equal(record.sendAt, at.getTime());
+  });
+
+  test('a sender id Puzzel cannot show is refused at the SMTP stage with the reason', async () => {
+    const { data } = await sendMail(relay.relay.smtpPort, { to: ['447700900152@sms.example.com'], headers: { 'X-SMS-From': 'Ab_cd' }, body: 'x' });
+    assert.equal(data?.code, 554);
+    assert.match(data?.text ?? '', /^5\.6\.0 Invalid sender id: .*Puzzel/);
+  });
+
+  test('several MOs in one JSON request, and an XML one: each mailed once', async () => {
+    const mo = (id: string, from: string, content: string) => ({ messageid: id, serviceid: 1000, sno: '1960', originator: from, content, type: 1, timestamp: '20261123 10:00:00', sessionid: '' });
+    const json = await post(paths.mo, 'application/json', JSON.stringify({ mo: [mo('pz-mo-1', '+447700900153', 'first'), mo('pz-mo-2', '+447700900154', 'second')] }));
+    assert.equal(json.status, 200);
+    const xml = await post(
+      paths.mo,
+      'application/xml',
+      '<mo><message><messageid>pz-mo-3</messageid><serviceid>1000</serviceid><sno>1960</sno><originator>+447700900155</originator><content>third &amp; last</content><type>1</type><timestamp>20261123 10:00:01</timestamp><sessionid/></message></mo>',
+    );
+    assert.equal(xml.status, 200);
+    await waitFor('three mails', () => sink.received.filter((mail) => /first|second|third &|third &amp;/.test(mail.raw)).length === 3);
+    const again = await post(paths.mo, 'application/json', JSON.stringify({ mo: [mo('pz-mo-1', '+447700900153', 'first')] }));
+    assert.deepEqual(await again.json(), { status: 'duplicate' });
+  });
+
+  test('a DR batch applies each report', async () => {
+    const ids: string[] = [];
+    for (const number of ['447700900156', '447700900157']) {
+      const { data } = await sendMail(relay.relay.smtpPort, { to: [`${number}@sms.example.com`], body: 'dr batch' });
+      ids.push(queuedId(data));
+    }
+    await waitFor('delivered twice', async () => {
+      const states = await Promise.all(ids.map(async (id) => (await relay.relay.store.smsOf(id))[0]?.delivery));
+      return states.every((state) => state === 'delivered');
+    });
+  });
+});
+
+describe('InteractSMS specifics through the relay', () => {
+  let relay: TestRelay;
+  let sink: SmtpSink;
+  const paths = webhookPaths('interactsms');
+
+  before(async () => {
+    sink = await new SmtpSink().start();
+    relay = await startTestRelay({
+      gateway: { provider: 'interactsms-simulator', webhookSecret: 'portal-secret-123' },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      mail: { url: sink.url },
+      inbound: { defaultMailbox: 'ops@example.com' },
+    });
+  });
+  after(async () => {
+    await relay.stop();
+    await sink.stop();
+    removeDir(relay.dir);
+  });
+
+  test('line breaks travel as ¬ and arrive as line breaks', async () => {
+    const simulator = relay.relay.simulator;
+    assert.ok(simulator);
+    await sendMail(relay.relay.smtpPort, { to: ['447700900160@sms.example.com'], body: 'Line one\r\nLine two' });
+    const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900160'));
+    assert.equal(record.text, 'Line one\nLine two');
+  });
+
+  test('a forged SMS-Verify gets 403 and no mail; a signed one is taken', async () => {
+    const form = new URLSearchParams({
+      'SMS-Type': 'Text',
+      'SMS-Content': 'forged',
+      'SMS-Keyphrase': 'forged',
+      'SMS-From': '353861234567',
+      'SMS-To': '353870000000',
+      'SMS-NotifyId': '',
+      'SMS-TimeStamp': '2026-11-23 10:00:00',
+      'SMS-Verify': createHash('md5').update('353861234567forgedwrong-secret').digest('hex'),
+    });
+    const forged = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+    });
+    assert.equal(forged.status, 403);
+    form.set('SMS-Verify', createHash('md5').update('353861234567forgedportal-secret-123').digest('hex'));
+    const signed = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+    });
+    assert.equal(signed.status, 200);
+    await waitFor('the signed one mailed', () => sink.received.some((mail) => mail.raw.includes('forged')));
+    assert.equal(sink.received.filter((mail) => mail.raw.includes('forged')).length, 1);
+  });
+});
