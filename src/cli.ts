@@ -1,12 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { text } from 'node:stream/consumers';
 import { ConfigError, type LoadedConfig, loadConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
 import { STORE_FILE, startRelay } from './relay.ts';
+import { hashPassword } from './policy/passwords.ts';
 import { SqliteStore } from './store/sqlite.ts';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong; a supervisor should not restart in a loop. */
 const EXIT_CONFIG = 78;
+/** NIST SP 800-63B: at least 8 characters for a memorised secret. */
+const MIN_PASSWORD_LENGTH = 8;
 /** `smsrelay undeliverable` lists at most this many. */
 const UNDELIVERABLE_LISTED = 1000;
 /** A second signal while stopping means "now". */
@@ -17,6 +22,7 @@ const USAGE = `Usage: smsrelay [command]
 Commands:
   start           run the relay (default)
   undeliverable   list received SMS that no conversation or default mailbox took (newest first)
+  hash-password   read a password on stdin, print its scrypt hash for accounts[].passwordHash
   help            show this text
   version         print the version
 
@@ -30,6 +36,8 @@ async function main(argv: readonly string[]): Promise<void> {
       return start();
     case 'undeliverable':
       return listUndeliverable();
+    case 'hash-password':
+      return printPasswordHash();
     case 'help':
     case '--help':
     case '-h':
@@ -68,6 +76,29 @@ async function listUndeliverable(): Promise<void> {
   }
 }
 
+/** The password comes on stdin (never as an argument: it would sit in the shell history and `ps`). */
+async function printPasswordHash(): Promise<void> {
+  if (process.stdin.isTTY) process.stderr.write('Password (then Enter; it is shown): ');
+  const input = process.stdin.isTTY ? await firstLine() : await text(process.stdin);
+  const password = input.replace(/\r?\n$/, '');
+  if (password.length < MIN_PASSWORD_LENGTH) {
+    console.error(`smsrelay: a password needs at least ${MIN_PASSWORD_LENGTH} characters`);
+    process.exitCode = 65;
+    return;
+  }
+  console.log(await hashPassword(password));
+}
+
+function firstLine(): Promise<string> {
+  return new Promise((resolve) => {
+    const lines = createInterface({ input: process.stdin });
+    lines.once('line', (line) => {
+      lines.close();
+      resolve(line);
+    });
+  });
+}
+
 async function start(): Promise<void> {
   const { config, warnings } = configOrExit();
   const logger = createLogger(config.log.level);
@@ -92,6 +123,14 @@ async function start(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // The operator renewed the certificate: new connections use it, open ones keep theirs.
+  process.on('SIGHUP', () => {
+    try {
+      relay.reloadTls();
+    } catch (error) {
+      logger.error({ err: error }, 'relay: TLS reload failed; the previous key and certificate stay in use');
+    }
+  });
 }
 
 function version(): string {

@@ -25,6 +25,22 @@ export const RELAY_ERRORS = {
     text: 'Authentication required: only trusted networks may send without AUTH',
   },
   BAD_NUMBER: { smtp: 550, enhanced: '5.1.3', http: 422, text: 'Not a valid phone number' },
+  POLICY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'Not allowed by this relay\'s sender policy' },
+  RATE_LIMITED: { smtp: 451, enhanced: '4.7.1', http: 429, text: 'Sending limit reached; try again later' },
+  AUTH_FAILED: { smtp: 535, enhanced: '5.7.8', http: 401, text: 'Authentication credentials invalid' },
+  ENCRYPTION_REQUIRED: {
+    smtp: 538,
+    enhanced: '5.7.11',
+    http: 403,
+    text: 'Encryption required: use STARTTLS (or the TLS port) before AUTH',
+  },
+  LOGIN_BLOCKED: { smtp: 454, enhanced: '4.7.0', http: 429, text: 'Too many failed logins from your address; try again later' },
+  SMUGGLING: {
+    smtp: 550,
+    enhanced: '5.5.2',
+    http: 400,
+    text: 'Bare line endings in the message (an SMTP smuggling pattern); use CRLF line endings',
+  },
   TOO_MANY_NUMBERS: {
     smtp: 452,
     enhanced: '4.5.3',

@@ -23,6 +23,8 @@ import type { Store } from './store/types.ts';
 
 /** The store's file inside the data directory. */
 export const STORE_FILE = 'smsrelay.db';
+/** How often contents past `store.retention` are looked for. */
+const RETENTION_SWEEP_MS = 60 * 60_000;
 /** Where the relay's own mail goes when no smarthost is configured. */
 export const MAILDIR = 'maildir';
 
@@ -32,6 +34,10 @@ export interface Relay {
   /** The provider's simulator, when the config selects it (`simulator`, `puzzel-simulator`…). */
   readonly simulator: ProviderSimulator | undefined;
   readonly store: Store;
+  /** The implicit-TLS SMTP port, when configured. */
+  readonly smtpTlsPort: number | undefined;
+  /** Reads the TLS key and certificate again (SIGHUP). */
+  reloadTls(): void;
   stop(): Promise<void>;
 }
 
@@ -39,7 +45,7 @@ export interface Relay {
  * Wires the modules together and starts them, store first and SMTP last: by the time a client can
  * get a 250, everything that carries the message further is running. Stops in the reverse order.
  */
-export async function startRelay(config: Config, logger: Logger): Promise<Relay> {
+export async function startRelay(config: Config, logger: Logger, options: { readonly smtpClock?: () => number } = {}): Promise<Relay> {
   mkdirSync(config.dataDir, { recursive: true });
   const lock = lockDataDir(config.dataDir);
   const stack: Array<() => Promise<void> | void> = [() => lock.release()];
@@ -114,7 +120,9 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
             logger: logger.child({ component: 'webhook' }),
             token: config.inbound.webhookToken,
             tokenHeader: config.inbound.webhookTokenHeader,
+            allowedNetworks: config.inbound.allowedNetworks,
             signature: config.gateway.webhookSecret ? { secret: config.gateway.webhookSecret, formula: config.gateway.verifyFormula } : undefined,
+            keywords: { stop: config.policy.stopKeywords, start: config.policy.startKeywords },
             onMailQueued: () => mailer.kick(),
             onReportApplied: () => notices.kick(),
           }),
@@ -156,6 +164,19 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
     dispatcher.start();
     stack.push(() => dispatcher.stop());
 
+    const retention = config.store.retention;
+    if (retention !== undefined) {
+      const purge = () =>
+        store.purgeContent(Date.now() - retention).then(
+          (rows) => rows > 0 && logger.info({ rows, retention }, 'relay: message contents past their retention erased'),
+          (error: unknown) => logger.warn({ err: error }, 'relay: retention purge failed; tried again later'),
+        );
+      void purge();
+      const timer = setInterval(purge, RETENTION_SWEEP_MS);
+      timer.unref();
+      stack.push(() => clearInterval(timer));
+    }
+
     const smtp = await startSmtpIntake({
       config,
       store,
@@ -163,6 +184,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       conversations,
       provider,
       onAccepted: () => dispatcher.kick(),
+      ...(options.smtpClock ? { clock: options.smtpClock } : {}),
     });
     smtpUp = true;
     stack.push(async () => {
@@ -181,7 +203,7 @@ export async function startRelay(config: Config, logger: Logger): Promise<Relay>
       },
       'relay: ready',
     );
-    return { smtpPort: smtp.port, httpPort: http.port, simulator, store, stop };
+    return { smtpPort: smtp.port, smtpTlsPort: smtp.tlsPort, httpPort: http.port, simulator, store, reloadTls: () => smtp.reloadTls(), stop };
   } catch (error) {
     await stop();
     throw error;

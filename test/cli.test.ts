@@ -5,6 +5,7 @@ import { after, describe, test } from 'node:test';
 import { request } from 'undici';
 import { join } from 'node:path';
 import { killSpawnedRelays, maildirMessages, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from './helpers/relay.ts';
+import { verifyPassword } from '../src/policy/passwords.ts';
 import { queuedId, sendMail } from './helpers/smtp.ts';
 
 const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
@@ -91,6 +92,17 @@ describe('smsrelay command', () => {
     } finally {
       assert.equal(await relay.stop(), 0);
     }
+  });
+
+  test('hash-password reads the password on stdin and prints a hash the relay verifies', async () => {
+    const hashed = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 'correct horse battery\n', encoding: 'utf8' });
+    assert.equal(hashed.status, 0, hashed.stderr);
+    const hash = hashed.stdout.trim();
+    assert.match(hash, /^scrypt\$32768\$8\$1\$/);
+    assert.ok(await verifyPassword('correct horse battery', hash));
+    assert.ok(!(await verifyPassword('correct horse batter', hash)));
+    const short = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 'short', encoding: 'utf8' });
+    assert.equal(short.status, 65);
   });
 
   test('help and version', () => {

@@ -65,6 +65,9 @@ export interface Config {
   readonly delivery: ParsedConfig['delivery'];
   readonly text: ParsedConfig['text'];
   readonly inbound: ParsedConfig['inbound'];
+  readonly accounts: ParsedConfig['accounts'];
+  readonly networks: ParsedConfig['networks'];
+  readonly policy: ParsedConfig['policy'];
   readonly mail: ParsedConfig['mail'] & { readonly from: string };
   readonly store: ParsedConfig['store'];
   /** Where the file settings came from, if any (for `config check` and messages). */
@@ -97,6 +100,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const problems: string[] = [];
   const parsed = parseSections(raw, problems, warnings, describe);
   checkGateway(parsed.gateway, problems, describe);
+  if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
+    problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
+  }
   const lists = parsed.sms && normaliseLists(parsed.sms, problems, describe);
   if (problems.length > 0 || !isComplete(parsed) || !lists) throw new ConfigError(problems);
   return { config: deepFreeze(finish(parsed, lists, file, cwd)), warnings };
@@ -258,7 +264,11 @@ function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, 
   return {
     dataDir: isAbsolute(parsed.dataDir) ? parsed.dataDir : resolve(cwd, parsed.dataDir),
     log: parsed.log,
-    smtp: { ...parsed.smtp, hostname: parsed.smtp.hostname ?? hostname() },
+    smtp: {
+      ...parsed.smtp,
+      hostname: parsed.smtp.hostname ?? hostname(),
+      tls: parsed.smtp.tls && { key: resolve(cwd, parsed.smtp.tls.key), cert: resolve(cwd, parsed.smtp.tls.cert) },
+    },
     http: parsed.http,
     sms: { ...sms, defaultRegion: sms.defaultRegion as CountryCode | undefined, lists },
     gateway: {
@@ -273,6 +283,9 @@ function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, 
     delivery: parsed.delivery,
     text: parsed.text,
     inbound: parsed.inbound,
+    accounts: parsed.accounts,
+    networks: parsed.networks,
+    policy: parsed.policy,
     mail: {
       ...parsed.mail,
       from: parsed.mail.from ?? `MAILER-DAEMON@${firstDomain}`,

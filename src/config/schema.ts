@@ -108,6 +108,37 @@ const senderPattern = z
   .toLowerCase()
   .regex(/^[^@\s]*@[^@\s]+$/, 'expected an address such as alerts@example.com or a domain such as @example.com');
 
+/** What a sender may do; unset = no limit. Trusted networks have none; accounts and networks may. */
+const senderLimits = {
+  /** Envelope senders allowed (`alerts@example.com` or `@example.com`); unset = any. */
+  senders: z.array(senderPattern).optional(),
+  /** Countries (`GB`) or E.164 prefixes (`+353`) that may be texted; accounts default to the default region. */
+  destinations: z.array(z.string().regex(/^(?:[A-Z]{2}|\+\d{1,15})$/, 'expected a country code such as GB or a prefix such as +4477')).optional(),
+  maxRecipients: positiveInt.optional(),
+  maxParts: positiveInt.optional(),
+  /** Mails per minute and per day; beyond, 451 4.7.1 (the client retries later). */
+  perMinute: positiveInt.optional(),
+  perDay: positiveInt.optional(),
+  /** SMS parts per day (a budget: each part is billed). */
+  dailyParts: positiveInt.optional(),
+};
+
+const account = z.strictObject({
+  username: z.string().min(1).regex(/^[^\s:]+$/, 'expected a user name without spaces or colons'),
+  /** Made by `smsrelay hash-password`; never the password itself. */
+  passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'expected a hash made by `smsrelay hash-password`'),
+  /** The mail's From: must be one of the account's `senders` too (no spoofing another address). */
+  holdToOwnFrom: z.boolean().default(false),
+  ...senderLimits,
+});
+
+const network = z.strictObject({
+  /** A name for logs and refusals. */
+  name: z.string().min(1),
+  cidr: z.array(cidr).min(1),
+  ...senderLimits,
+});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
@@ -122,8 +153,15 @@ export const configSchema = z.strictObject({
       maxNumbersPerMail: positiveInt.default(DEFAULT_MAX_NUMBERS_PER_MAIL),
       maxConnections: positiveInt.default(DEFAULT_MAX_CONNECTIONS),
       idleTimeout: duration.prefault(DEFAULT_SMTP_IDLE_TIMEOUT),
-      /** Clients that may send without AUTH. Loopback only by default. */
+      /**
+       * Clients that may send without AUTH, with no limit but the destination blocklists. Loopback
+       * only by default. An MTA in front of the relay on this host makes all it forwards "trusted".
+       */
       trustedNetworks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
+      /** The operator's key and certificate (PEM files): STARTTLS on the port, and the TLS port. Reloaded on SIGHUP. */
+      tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
+      /** A second listener with implicit TLS (RFC 8314 submissions, usually 465); needs `tls`. */
+      tlsPort: port.optional(),
     })
     .prefault({}),
   http: z.strictObject({ host: host.default('127.0.0.1'), port: port.default(8080) }).prefault({}),
@@ -202,6 +240,24 @@ export const configSchema = z.strictObject({
       pauseProbeInterval: duration.prefault('1m'),
     })
     .prefault({}),
+  /** Authenticated senders (SMTP AUTH PLAIN/LOGIN, only over TLS or from loopback). */
+  accounts: z.array(account).default([]),
+  /** Legacy systems that cannot AUTH: source networks allowed to send, with their own rules. */
+  networks: z.array(network).default([]),
+  policy: z
+    .strictObject({
+      /** Refuse premium-rate and shared-cost numbers for everyone (SMS pumping). */
+      premiumBlocklist: z.boolean().default(true),
+      /** E.164 prefixes no one may text. */
+      blockedPrefixes: z.array(z.string().regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490')).default([]),
+      /** The same text to the same number within this window is sent once (flapping monitors); unset = off. */
+      alertStormWindow: duration.optional(),
+      /** Inbound SMS whose first word is one of these put the number on the opt-out list… */
+      stopKeywords: z.array(z.string().min(1)).default(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']),
+      /** …and these take it off again. */
+      startKeywords: z.array(z.string().min(1)).default(['START', 'UNSTOP']),
+    })
+    .prefault({}),
   inbound: z
     .strictObject({
       /** An SMS with no or an unknown user context goes to the latest conversation with its number this recent. */
@@ -210,6 +266,8 @@ export const configSchema = z.strictObject({
       defaultMailbox: z.email('expected a mail address').optional(),
       /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */
       webhookToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+      /** Only these source networks may call the webhooks; unset = any (with the token). */
+      allowedNetworks: z.array(cidr).optional(),
       /** A header that may carry the token too (Puzzel's "fixed header" option, e.g. X-Api-Key). */
       webhookTokenHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'expected a header name such as X-Api-Key').optional(),
     })
@@ -239,6 +297,8 @@ export const configSchema = z.strictObject({
        * meanwhile, so this stays short.
        */
       busyTimeout: duration.prefault('1s'),
+      /** Message texts and headers older than this are erased once every SMS of them is final; unset = kept. */
+      retention: duration.optional(),
     })
     .prefault({}),
 });

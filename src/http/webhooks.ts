@@ -4,6 +4,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { RelayError, toHttpError } from '../errors.ts';
 import type { InboundRequest, ProviderModule, ReceivedSms } from '../gateways/provider.ts';
 import type { Logger } from '../log.ts';
+import { networkMatcher } from '../policy/networks.ts';
 import type { Conversations } from '../replies/conversations.ts';
 import { buildReplyMail, type ReplyMailOptions } from '../replies/reply-mail.ts';
 import { maskNumber } from '../sms/numbers.ts';
@@ -22,10 +23,14 @@ export interface WebhookOptions {
   readonly logger: Logger;
   /** Callers must present it; undefined = no check (loopback demos). */
   readonly token: string | undefined;
+  /** Source networks allowed to call; undefined = any. */
+  readonly allowedNetworks: readonly string[] | undefined;
   /** A header that may carry the token, besides `?token=` and `Authorization: Bearer`. */
   readonly tokenHeader: string | undefined;
   /** The provider's own signature secret and formula (InteractSMS), when configured. */
   readonly signature: { readonly secret: string; readonly formula: string } | undefined;
+  /** First words that opt a number out of SMS (STOP) and back in (START). */
+  readonly keywords: { readonly stop: readonly string[]; readonly start: readonly string[] };
   readonly onMailQueued: () => void;
   readonly onReportApplied: () => void;
   readonly clock?: () => number;
@@ -49,7 +54,12 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     // Raw text for every media type: a body the provider's grammar does not fit is quarantined, not refused with a 415.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    const allowed = options.allowedNetworks ? networkMatcher(options.allowedNetworks) : () => true;
     scope.addHook('onRequest', async (request, reply) => {
+      if (!allowed(request.ip)) {
+        log.warn({ path: request.url.split('?')[0], client: request.ip }, 'webhook: refused: not from an allowed network');
+        return refuse(reply, new RelayError('FORBIDDEN', 'Forbidden: this address may not call the webhooks'));
+      }
       if (options.token !== undefined && !presentsToken(request, options.token, options.tokenHeader)) {
         log.warn({ path: request.url.split('?')[0], client: request.ip }, 'webhook: refused: missing or wrong token');
         return refuse(reply, new RelayError('UNAUTHORIZED'));
@@ -101,12 +111,13 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
       sentAt: sms.sentAt,
       userContext: context,
       receivedAt: now,
+      optOut: optOutOf(sms.text),
       route:
         route && built
           ? { mailbox: route.mailbox, context: route.conversation?.context, mail: { ...built.mail, messageId: id }, messageIdHeader: built.messageIdHeader }
           : undefined,
     });
-    const fields = { inboundId: id, providerId: sms.providerId, from: maskNumber(sms.number), context };
+    const fields = { inboundId: id, providerId: sms.providerId, from: maskNumber(sms.number), context, optOut: optOutOf(sms.text)?.action };
     if (duplicate) {
       log.info(fields, 'webhook: SMS received again (the gateway retried): already stored, no second mail');
       return { status: 'duplicate' };
@@ -118,6 +129,14 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     log.info({ ...fields, via: route.conversation ? `conversation ${route.conversation.context}` : 'default mailbox' }, 'webhook: SMS received and mailed');
     options.onMailQueued();
     return { status: 'accepted', id };
+  }
+
+  /** STOP/START as the SMS's first word (the reply mail still tells the mailbox). */
+  function optOutOf(text: string): { action: 'stop' | 'start'; keyword: string } | undefined {
+    const word = text.trim().split(/\s+/)[0]?.toUpperCase().replace(/[.!]+$/, '') ?? '';
+    if (options.keywords.stop.some((keyword) => keyword.toUpperCase() === word)) return { action: 'stop', keyword: word };
+    if (options.keywords.start.some((keyword) => keyword.toUpperCase() === word)) return { action: 'start', keyword: word };
+    return undefined;
   }
 
   function signed(inbound: InboundRequest, kind: 'mo' | 'dr'): boolean {

@@ -31,6 +31,8 @@ export interface OutboundRequest extends RelayParameters {
   readonly threadIds: readonly string[];
   /** Where replies to this mail go: Reply-To, else From. */
   readonly mailbox: string | undefined;
+  /** The From: header's addresses. */
+  readonly fromAddresses: readonly string[];
   /** Set when the mail is automatic and must never become an SMS: the reason. */
   readonly automated: string | undefined;
   /** `X-SMS-Delivery-Report: all`: tell the sender of every final delivery state. */
@@ -84,6 +86,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
     contextFromReplyTag,
     threadIds: threadIds(mail),
     mailbox: mail.replyTo?.value[0]?.address || mail.from?.value[0]?.address || undefined,
+    fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
     automated: automation(mail),
     reportAll: String(mail.headers.get('x-sms-delivery-report') ?? '').trim().toLowerCase() === 'all',
     sendAt: sendAtOf(mail),

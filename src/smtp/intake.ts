@@ -1,26 +1,30 @@
-import { randomBytes } from 'node:crypto';
-import { BlockList, isIPv6 } from 'node:net';
+import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config/load.ts';
 import { RelayError, toSmtpError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { extractRequest, parseMail } from '../mail/extract.ts';
-import { redactSecrets } from '../mail/parameters.ts';
-import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { ProviderModule } from '../gateways/provider.ts';
+import type { Logger } from '../log.ts';
+import { LoginThrottle } from '../policy/logins.ts';
+import { verifyPassword } from '../policy/passwords.ts';
+import { RateLimits } from '../policy/rates.ts';
+import { SenderPolicy } from '../policy/senders.ts';
 import type { Conversations } from '../replies/conversations.ts';
-import { analyseText, SEGMENT_LIMITS, type SmsText, truncateToParts } from '../sms/encoding.ts';
-import type { NewMail, NewRecipient, Store } from '../store/types.ts';
+import type { Store } from '../store/types.ts';
+import { admitNumber, buildMail, checkNumberCount, type ResolvedRecipients, type Transaction } from './mail-builder.ts';
 import { applySmtpServerPatches } from './patches.ts';
-import { recipientNumber, type ResolvedRecipient, resolveRecipient } from './recipients.ts';
-import { resubmissionFingerprint } from './resubmission.ts';
+import { resolveRecipient } from './recipients.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
 /** Unauthenticated clients get this many commands before being cut off (smtp-server's guard). */
 const MAX_UNAUTHENTICATED_COMMANDS = 250;
+/**
+ * Where AUTH may go without TLS: this host's own loopback address only. Not all of 127/8: tests and
+ * local setups use other 127.x addresses to stand for remote clients.
+ */
+const LOOPBACK_ADDRESSES: ReadonlySet<string> = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 export interface SmtpIntakeOptions {
   readonly config: Config;
@@ -37,24 +41,30 @@ export interface SmtpIntakeOptions {
 
 export interface SmtpIntake {
   readonly port: number;
+  /** The implicit-TLS listener's port, when `smtp.tlsPort` is set. */
+  readonly tlsPort: number | undefined;
+  /** Reads the key and certificate again (after the operator renewed them; SIGHUP). */
+  reloadTls(): void;
   close(): Promise<void>;
 }
 
-/** A transaction's recipients: lower-cased RCPT address → what it stands for (a repeated RCPT replaces). */
-type ResolvedRecipients = Map<string, { rcpt: SMTPServerAddress; target: ResolvedRecipient }>;
-
 /**
- * The SMTP listener. RCPT is where policy is decided (numbers, lists, relaying); DATA is parsed once,
- * turned into SMS text, committed with one row per number, and only then answered 250.
+ * The SMTP listener(s). MAIL FROM decides who is sending (trusted network, listed network or
+ * account) and whether that sender may; RCPT decides each number (valid, allowed, not opted out);
+ * DATA is parsed once, turned into SMS text, checked against the sender's limits, committed with
+ * one row per number, and only then answered 250.
  */
 export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpIntake> {
   applySmtpServerPatches();
   const { config, store, logger, onAccepted, conversations, provider } = options;
   const clock = options.clock ?? Date.now;
-  const isTrusted = networkMatcher(config.smtp.trustedNetworks);
-  const recipientsOf = new WeakMap<object, ResolvedRecipients>();
+  const policy = new SenderPolicy(config);
+  const logins = new LoginThrottle();
+  const rates = new RateLimits();
+  const transactions = new WeakMap<object, Transaction>();
+  const tls = () => (config.smtp.tls ? { key: readFileSync(config.smtp.tls.key), cert: readFileSync(config.smtp.tls.cert) } : {});
 
-  const server = new SMTPServer({
+  const handlers = {
     name: config.smtp.hostname,
     banner: 'smsrelay: mail to <phone number>@<SMS domain> is sent as SMS',
     size: config.smtp.maxMessageBytes,
@@ -69,59 +79,76 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     hideDSN: false,
     // Reverse DNS per connection costs a lookup (and up to its timeout) and decides nothing here.
     disableReverseLookup: true,
-    // TLS and AUTH come with sender policy (issue #7); until then only trusted networks may send.
-    disabledCommands: ['STARTTLS', 'AUTH'],
+    disabledCommands: [...(config.smtp.tls ? [] : ['STARTTLS']), ...(policy.hasAccounts ? [] : ['AUTH'])],
+    authMethods: ['PLAIN', 'LOGIN'],
     authOptional: true,
+    // AUTH is offered everywhere; onAuth refuses it without TLS except from loopback (smtp-server's
+    // own switch would refuse loopback too, where TLS protects nothing).
+    allowInsecureAuth: true,
+    ...tls(),
     logger: false,
-    skipGreetingDelay: isTrusted,
+    skipGreetingDelay: (address: string) => policy.isTrusted(address),
     // smtp-server's default defers with setImmediate; answering at once lets the greeting of a
     // trusted client go out before its first bytes are read.
-    onConnect(_session, callback) {
+    onConnect(_session: SMTPServerSession, callback: (error?: Error) => void) {
       callback();
     },
-    onMailFrom(_address, session, callback) {
-      if (!isTrusted(session.remoteAddress)) return callback(toSmtpError(new RelayError('AUTH_REQUIRED')));
-      recipientsOf.set(session.envelope, new Map());
-      callback();
+    onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (error: Error | null, response?: { user: string }) => void) {
+      authenticate(auth, session).then(
+        (user) => callback(null, { user }),
+        (error: unknown) => callback(toSmtpError(error)),
+      );
     },
-    onRcptTo(address, session, callback) {
+    onMailFrom(address: { address: string }, session: SMTPServerSession, callback: (error?: Error) => void) {
       try {
-        if (!session.envelope.mailFrom || session.envelope.mailFrom.address === '') {
-          throw new RelayError('AUTOMATED_MAIL', 'Mail from the null sender <> (a bounce or an auto-reply) is never sent as SMS');
-        }
-        const target = resolveRecipient(address.address, config.sms);
-        const resolved: ResolvedRecipients = recipientsOf.get(session.envelope) ?? new Map();
-        recipientsOf.set(session.envelope, resolved);
-        const key = address.address.toLowerCase();
-        const others = [...resolved].filter(([other]) => other !== key).map(([, entry]) => entry);
-        checkNumberCount([...others, { rcpt: address, target }], config);
-        resolved.set(key, { rcpt: address, target });
+        const principal = session.user ? policy.account(String(session.user))?.principal : policy.byAddress(session.remoteAddress);
+        if (!principal) throw new RelayError('AUTH_REQUIRED');
+        // smtp-server sets session.envelope.mailFrom only after this handler accepts the address.
+        const problem = address.address === '' ? undefined : policy.senderProblem(principal, address.address);
+        if (problem) throw new RelayError('POLICY_DENIED', `Sender refused: ${problem}`);
+        transactions.set(session.envelope, { principal, recipients: new Map() });
         callback();
       } catch (error) {
-        logger.info({ rcpt: address.address, reason: (error as Error).message }, 'smtp: recipient refused');
+        logger.info({ client: session.remoteAddress, user: session.user, reason: (error as Error).message }, 'smtp: sender refused');
         callback(toSmtpError(error));
       }
     },
-    onData(stream, session, callback) {
+    onRcptTo(address: { address: string } & Parameters<ResolvedRecipients['set']>[1]['rcpt'], session: SMTPServerSession, callback: (error?: Error) => void) {
+      admitRecipient(address, session).then(
+        () => callback(),
+        (error: unknown) => {
+          logger.info({ rcpt: address.address, reason: (error as Error).message }, 'smtp: recipient refused');
+          callback(toSmtpError(error));
+        },
+      );
+    },
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error: Error | null, message?: string) => void) {
       const started = clock();
       readLimited(stream, config.smtp.maxMessageBytes)
         .then(async (raw) => {
           if (stream.sizeExceeded || raw === undefined) {
             throw new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${config.smtp.maxMessageBytes} bytes`);
           }
+          const transaction = transactionOf(session);
           const id = uuidv7();
-          const { mail, cutFrom } = await buildMail(id, raw, session, recipientsOf.get(session.envelope) ?? new Map(), { config, store, provider }, clock());
-          const { recipients } = mail;
+          const { mail, cutFrom, repeated } = await buildMail(id, raw, session, transaction, { config, store, provider, senders: policy }, clock());
+          const parts = mail.sms.parts * mail.recipients.length;
+          const limited = rates.problem(transaction.principal, parts, clock());
+          if (limited) throw new RelayError('RATE_LIMITED', `Sending limit reached: ${limited}`);
           const { duplicateOf } = await store.acceptMail(mail);
+          rates.record(transaction.principal, parts, clock());
+          const { recipients } = mail;
           if (mail.sms.userContext) conversations.forget(mail.sms.userContext, recipients.map((recipient) => recipient.number));
           logger.info(
             {
               msgId: id,
               from: mail.envelopeFrom || '<>',
+              by: transaction.principal.name,
               numbers: recipients.length,
               encoding: mail.sms.encoding,
               parts: mail.sms.parts,
               ...(cutFrom ? { cutFromParts: cutFrom } : {}),
+              ...(repeated ? { alertStormRepeats: repeated } : {}),
               bytes: raw.length,
               ms: clock() - started,
               ...(duplicateOf ? { resubmissionOf: duplicateOf } : {}),
@@ -132,6 +159,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
           const note = [
             cutFrom ? `text cut from ${cutFrom} to ${mail.sms.parts} parts by policy` : '',
             duplicateOf ? `the same mail as ${duplicateOf}: sent once` : '',
+            repeated > 0 ? `${repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
           ].filter(Boolean);
           callback(null, `Ok: queued as ${id}${note.length > 0 ? ` (${note.join('; ')})` : ''}`);
         })
@@ -141,140 +169,76 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
           callback(toSmtpError(error));
         });
     },
-  } as ConstructorParameters<typeof SMTPServer>[0]);
+  };
 
-  server.on('error', (error) => logger.warn({ err: error }, 'smtp: connection error'));
-  await new Promise<void>((resolve, reject) => {
+  /** AUTH PLAIN/LOGIN against the configured accounts: over TLS or from loopback, slowed after failures. */
+  async function authenticate(auth: SMTPServerAuthentication, session: SMTPServerSession): Promise<string> {
+    const address = session.remoteAddress;
+    if (!session.secure && !LOOPBACK_ADDRESSES.has(address)) throw new RelayError('ENCRYPTION_REQUIRED');
+    if (logins.blocked(address, clock())) throw new RelayError('LOGIN_BLOCKED');
+    const account = policy.account(auth.username ?? '');
+    // A missing account costs the same scrypt as a wrong password: timing tells no user names.
+    const valid = await verifyPassword(auth.password ?? '', account?.passwordHash ?? DUMMY_HASH);
+    if (account && valid) {
+      logins.succeeded(address);
+      logger.info({ client: address, user: auth.username }, 'smtp: authenticated');
+      return auth.username ?? '';
+    }
+    const delay = logins.failed(address, clock());
+    logger.warn({ client: address, user: auth.username, delayMs: delay }, 'smtp: authentication failed');
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    throw new RelayError('AUTH_FAILED');
+  }
+
+  async function admitRecipient(address: Parameters<ResolvedRecipients['set']>[1]['rcpt'], session: SMTPServerSession): Promise<void> {
+    if (!session.envelope.mailFrom || session.envelope.mailFrom.address === '') {
+      throw new RelayError('AUTOMATED_MAIL', 'Mail from the null sender <> (a bounce or an auto-reply) is never sent as SMS');
+    }
+    const { principal, recipients } = transactionOf(session);
+    const target = resolveRecipient(address.address, config.sms);
+    if ('numbers' in target) for (const number of target.numbers) await admitNumber(principal, number, store, policy);
+    const key = address.address.toLowerCase();
+    const others = [...recipients].filter(([other]) => other !== key).map(([, entry]) => entry);
+    checkNumberCount([...others, { rcpt: address, target }], config, principal);
+    recipients.set(key, { rcpt: address, target });
+  }
+
+  function transactionOf(session: SMTPServerSession): Transaction {
+    const transaction = transactions.get(session.envelope);
+    if (!transaction) throw new RelayError('INTERNAL', 'Temporary local problem: no sender for this transaction');
+    return transaction;
+  }
+
+  const plain = new SMTPServer(handlers as ConstructorParameters<typeof SMTPServer>[0]);
+  const implicit = config.smtp.tls && config.smtp.tlsPort !== undefined ? new SMTPServer({ ...handlers, secure: true } as ConstructorParameters<typeof SMTPServer>[0]) : undefined;
+  const servers = [plain, ...(implicit ? [implicit] : [])];
+  for (const server of servers) server.on('error', (error) => logger.warn({ err: error }, 'smtp: connection error'));
+  const port = await listen(plain, config.smtp.port, config.smtp.host);
+  const tlsPort = implicit ? await listen(implicit, config.smtp.tlsPort ?? 0, config.smtp.host) : undefined;
+  return {
+    port,
+    tlsPort,
+    reloadTls() {
+      const context = tls();
+      for (const server of servers) server.updateSecureContext(context);
+      logger.info('smtp: TLS key and certificate reloaded');
+    },
+    close: () => Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => undefined),
+  };
+}
+
+/** A valid hash of a random password, verified against when the user name is unknown. */
+const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+function listen(server: SMTPServer, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     server.server.once('error', reject);
-    server.listen(config.smtp.port, config.smtp.host, () => {
+    server.listen(port, host, () => {
       server.server.off('error', reject);
-      resolve();
+      const address = server.server.address();
+      resolve(typeof address === 'object' && address ? address.port : port);
     });
   });
-  const address = server.server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : config.smtp.port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-async function buildMail(
-  id: string,
-  raw: Buffer,
-  session: SMTPServerSession,
-  resolved: ResolvedRecipients,
-  { config, store, provider }: { config: Config; store: Store; provider: ProviderModule },
-  now: number,
-): Promise<{ mail: NewMail; cutFrom: number | undefined }> {
-  const { mailFrom, dsn } = session.envelope;
-  const envelopeFrom = mailFrom ? mailFrom.address : '';
-  const policy = textPolicyFor(config.text, envelopeFrom);
-  const subjectCommand = [...resolved.values()].some(({ target }) => 'subject' in target);
-  const request = extractRequest(await parseMail(raw), policy, subjectCommand);
-  if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
-  const recipients = toRecipients(resolved, request.subjectNumbers, config);
-  const partLimit = Math.min(config.sms.maxParts, provider.capabilities.maxParts);
-  if (request.maxParts !== undefined && request.maxParts > partLimit) {
-    throw new RelayError('BAD_PARAMETER', `Invalid maximum parts ${request.maxParts}: this relay sends at most ${partLimit} parts per SMS`);
-  }
-  const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
-  if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
-  const maxParts = request.maxParts ?? partLimit;
-  const sms = fitText(request.text, maxParts, policy);
-  const thread = request.userContext === undefined ? await threadContext(store, request.threadIds, recipients) : undefined;
-  const userContext = request.userContext ?? thread ?? newUserContext();
-  return {
-    mail: {
-      id,
-      receivedAt: now,
-      envelopeFrom,
-      client: { address: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
-      messageIdHeader: request.messageIdHeader,
-      subject: request.subject === undefined ? undefined : redactSecrets(request.subject),
-      headers: redactSecrets(headerBlock(raw)),
-      sms: {
-        text: sms.text,
-        encoding: sms.encoding,
-        parts: sms.parts,
-        maxParts,
-        senderId: request.senderId,
-        userContext,
-      },
-      dsn: { ret: dsn?.ret === 'FULL' || dsn?.ret === 'HDRS' ? dsn.ret : undefined, envid: dsn?.envid ?? undefined },
-      recipients,
-      resubmission: resubmissionOf(request.messageIdHeader, recipients, sms.text, now, config),
-      conversation: request.mailbox ? { mailbox: request.mailbox, continues: request.contextFromReplyTag || thread !== undefined } : undefined,
-      reportAll: request.reportAll,
-      sendAt: request.sendAt,
-      holdUntilSendAt: !provider.capabilities.scheduling,
-    },
-    cutFrom: sms.cutFrom,
-  };
-}
-
-/** The context of the conversation a reply mail continues, found by the Message-IDs it answers. */
-async function threadContext(store: Store, threadIds: readonly string[], recipients: readonly NewRecipient[]): Promise<string | undefined> {
-  if (threadIds.length === 0) return undefined;
-  return store.contextOfMail(threadIds, recipients.map((recipient) => recipient.number));
-}
-
-/**
- * A user context for a mail that brings none: the gateway echoes it with the phone's reply, which
- * finds this mail's mailbox among everyone who writes to that phone. 8 characters of base 36 (41 bits):
- * unique enough per number, short enough for any gateway field.
- */
-function newUserContext(): string {
-  return BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).slice(0, 8).padStart(8, '0');
-}
-
-/** The SMS for a text under the sender's length policy: refused past `maxParts`, or cut to fit. */
-function fitText(text: string, maxParts: number, policy: TextPolicy): SmsText & { cutFrom?: number } {
-  const sms = analyseText(text);
-  if (sms.parts === 0) {
-    const where = policy.subject === 'never' ? 'the body is' : 'the body and the subject are';
-    throw new RelayError('NO_TEXT', `The mail has no text to send as SMS: ${where} empty once quotes, signatures and disclaimers are removed`);
-  }
-  if (sms.parts <= maxParts) return sms;
-  if (policy.overLength === 'truncate') return { ...truncateToParts(text, maxParts), cutFrom: sms.parts };
-  const unit = sms.encoding === 'gsm7' ? 'GSM-7 characters' : 'UCS-2 units';
-  const limits = SEGMENT_LIMITS[sms.encoding];
-  const capacity = maxParts === 1 ? limits.singlePart : maxParts * limits.concatenatedPart;
-  throw new RelayError(
-    'TEXT_TOO_LONG',
-    `Text too long: ${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part' : 'parts'} (${capacity} ${unit})`,
-  );
-}
-
-function resubmissionOf(messageIdHeader: string | undefined, recipients: readonly NewRecipient[], text: string, now: number, config: Config) {
-  const fingerprint = resubmissionFingerprint(messageIdHeader, recipients.map((recipient) => recipient.number), text);
-  return fingerprint ? { fingerprint, since: now - config.delivery.resubmissionWindow } : undefined;
-}
-
-/**
- * One recipient per distinct number; the first RCPT that named a number is the one reported. The
- * subject address stands for the numbers its subject names, known only now.
- */
-function toRecipients(resolved: ResolvedRecipients, subjectNumbers: readonly string[], config: Config): NewRecipient[] {
-  const entries = [...resolved.values()].map(({ rcpt, target }) => ({
-    rcpt,
-    target: 'subject' in target ? { numbers: subjectNumbers.map((number) => recipientNumber(number, config.sms)) } : target,
-  }));
-  checkNumberCount(entries, config);
-  const byNumber = new Map<string, NewRecipient>();
-  for (const { rcpt, target } of entries) {
-    for (const number of 'numbers' in target ? target.numbers : []) {
-      if (byNumber.has(number)) continue;
-      byNumber.set(number, { number, rcpt: rcpt.address, notify: rcpt.dsn?.notify, orcpt: rcpt.dsn?.orcpt });
-    }
-  }
-  return [...byNumber.values()];
-}
-
-function checkNumberCount(entries: readonly { target: ResolvedRecipient }[], config: Config): void {
-  const distinct = new Set(entries.flatMap(({ target }) => ('numbers' in target ? target.numbers : [])));
-  if (distinct.size > config.smtp.maxNumbersPerMail) {
-    throw new RelayError('TOO_MANY_NUMBERS', `Too many phone numbers: this mail would go to more than ${config.smtp.maxNumbersPerMail}; send the rest in another mail`);
-  }
 }
 
 /**
@@ -292,30 +256,4 @@ function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Pr
     stream.once('error', reject);
     stream.once('end', () => resolve(size <= limit ? Buffer.concat(chunks, size) : undefined));
   });
-}
-
-/** The header block as received (up to the first empty line), for bounces. */
-function headerBlock(raw: Buffer): string {
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf + 2 : lf >= 0 ? lf + 1 : raw.length;
-  return raw.subarray(0, end).toString('utf8');
-}
-
-/** A predicate for "this client address is in one of these networks" (IPv4-mapped IPv6 included). */
-export function networkMatcher(cidrs: readonly string[]): (address: string) => boolean {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [network = '', bits] = cidr.split('/');
-    const family = isIPv6(network) ? 'ipv6' : 'ipv4';
-    if (bits === undefined) list.addAddress(network, family);
-    else list.addSubnet(network, Number(bits), family);
-  }
-  return (address) => {
-    try {
-      return list.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
-    } catch {
-      return false;
-    }
-  };
 }

@@ -163,6 +163,16 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbound_tracking ON outbound (tracking_id, number) WHERE tracking_id IS NOT NULL;
   ALTER TABLE messages ADD COLUMN send_at INTEGER;
   `,
+  // 5: numbers that texted STOP (until they text START): mail to them is refused at RCPT; SMS per
+  // number, for alert-storm control (the same text to the same number within a window).
+  `
+  CREATE TABLE opt_outs (
+    number  TEXT PRIMARY KEY,
+    since   INTEGER NOT NULL,
+    keyword TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX outbound_number ON outbound (number, id);
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

@@ -82,6 +82,9 @@ export function prepareReplyStatements(db: Database) {
     undeliverable: db.prepare(
       'SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT ?',
     ),
+    optOut: db.prepare('INSERT INTO opt_outs (number, since, keyword) VALUES (?, ?, ?) ON CONFLICT (number) DO NOTHING'),
+    optIn: db.prepare('DELETE FROM opt_outs WHERE number = ?'),
+    isOptedOut: db.prepare('SELECT 1 AS yes FROM opt_outs WHERE number = ?'),
     insertQuarantine: db.prepare(
       'INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (?, ?, ?, ?, ?)',
     ),
@@ -164,6 +167,8 @@ export function insertInbound(sql: ReplyStatements, inbound: NewInbound): boolea
     context: inbound.route?.context ?? null,
   });
   if (changes === 0) return false;
+  if (inbound.optOut?.action === 'stop') sql.optOut.run(inbound.number, inbound.receivedAt, inbound.optOut.keyword);
+  if (inbound.optOut?.action === 'start') sql.optIn.run(inbound.number);
   const route = inbound.route;
   if (route?.context) {
     sql.touchConversation.run(inbound.receivedAt, route.context, inbound.number);

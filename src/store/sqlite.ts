@@ -334,6 +334,21 @@ export class SqliteStore implements Store {
     });
   }
 
+  purgeContent(before: number): Promise<number> {
+    return this.#write(() => {
+      const sql = this.#sql;
+      return [sql.purgeMessages, sql.purgeInbound, sql.purgeMailOut, sql.purgeQuarantine].reduce((sum, statement) => sum + statement.run(before).changes, 0);
+    });
+  }
+
+  async numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>> {
+    return this.#read(() => new Set(numbers.filter((number) => this.#sql.sentText.get(number, text, since) !== undefined)));
+  }
+
+  async isOptedOut(number: string): Promise<boolean> {
+    return this.#read(() => this.#replies.isOptedOut.get(number) !== undefined);
+  }
+
   quarantine(request: QuarantinedRequest): Promise<void> {
     return this.#write(() => {
       this.#replies.insertQuarantine.run(request.receivedAt, request.provider, request.kind, request.reason, request.body);
@@ -548,6 +563,16 @@ function prepareStatements(db: Database) {
       UPDATE mail_out SET status = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),
     ping: db.prepare('SELECT 1'),
+    sentText: db.prepare(`
+      SELECT 1 FROM outbound o JOIN messages m ON m.id = o.message_id
+      WHERE o.number = ? AND m.text = ? AND m.received_at >= ? LIMIT 1`),
+    purgeMessages: db.prepare(`
+      UPDATE messages SET text = '', headers = '', subject = NULL
+      WHERE received_at < ? AND (text != '' OR headers != '')
+        AND NOT EXISTS (SELECT 1 FROM outbound WHERE outbound.message_id = messages.id AND outbound.status = 'queued')`),
+    purgeInbound: db.prepare("UPDATE inbound SET text = '' WHERE received_at < ? AND text != ''"),
+    purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
+    purgeQuarantine: db.prepare("UPDATE quarantine SET body = '' WHERE received_at < ? AND body != ''"),
     smsOf: db.prepare(
       'SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id',
     ),

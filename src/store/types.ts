@@ -36,6 +36,11 @@ export interface Store extends ReplyStore {
 
   /** How durable a commit is, for operators (`config check`) and tests. */
   durability(): Promise<{ readonly journalMode: string; readonly synchronous: string }>;
+  /**
+   * Erases what people wrote (texts, headers, subjects, mail bodies) of everything older than
+   * `before` that is finished (no SMS or mail of it still queued). Returns how many rows lost content.
+   */
+  purgeContent(before: number): Promise<number>;
   /** Throws when the store cannot serve (for /healthz). */
   ping(): Promise<void>;
   /** History of a message, oldest first. */
@@ -216,6 +221,8 @@ export interface NewInbound {
   readonly sentAt: string | undefined;
   readonly userContext: string | undefined;
   readonly receivedAt: number;
+  /** The SMS was a STOP (the number opts out) or START (it opts in again) keyword. */
+  readonly optOut?: { readonly action: 'stop' | 'start'; readonly keyword: string } | undefined;
   /** Where it goes; undefined = no mailbox found: kept and listed as undeliverable. */
   readonly route: { readonly mailbox: string; readonly context: string | undefined; readonly mail: NewOutgoingMail; readonly messageIdHeader: string } | undefined;
 }
@@ -265,6 +272,10 @@ export interface ReplyStore {
   /** Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). */
   acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
   quarantine(request: QuarantinedRequest): Promise<void>;
+  /** Which of `numbers` got exactly `text` from a mail accepted since `since` (alert storms). */
+  numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>>;
+  /** The number texted STOP (and not START since). */
+  isOptedOut(number: string): Promise<boolean>;
   /** Inbound SMS no mailbox was found for, newest first. */
   undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>>;
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult>;

@@ -51,9 +51,14 @@ export interface TestRelay {
 }
 
 /** A relay in this process, on ephemeral ports, with its own data dir. */
-export async function startTestRelay(yaml: object = {}, env: Record<string, string> = {}, dir = tempDir()): Promise<TestRelay> {
+export async function startTestRelay(
+  yaml: object = {},
+  env: Record<string, string> = {},
+  dir = tempDir(),
+  options: Parameters<typeof startRelay>[2] = {},
+): Promise<TestRelay> {
   const { config } = loadConfig(relayEnvironment(dir, yaml, env), dir);
-  const relay = await startRelay(config, createLogger(LOG_LEVEL));
+  const relay = await startRelay(config, createLogger(LOG_LEVEL), options);
   return {
     relay,
     config,

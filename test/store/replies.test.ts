@@ -89,4 +89,14 @@ describe('SQLite store: conversations, inbound SMS, delivery reports', () => {
     assert.equal((await store.smsOf(id))[0]?.delivery, 'delivered');
     assert.deepEqual(await store.dueNotices(10), []);
   });
+
+  test('retention erases what people wrote once it is finished, and keeps what is still queued', async () => {
+    const done = withContext('c1', 'alice@example.com');
+    await store.acceptMail(done);
+    await send('P9');
+    await store.acceptMail(withContext('c2', 'bob@example.com', false, 1_500));
+    assert.equal(await store.purgeContent(2_000), 1);
+    const [queued] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
+    assert.equal(queued?.message.text, 'x', 'a queued SMS keeps its text');
+  });
 });

@@ -1,0 +1,49 @@
+import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+
+/**
+ * Number types an SMS relay has no business texting by default: they cost the sender (or earn a
+ * fraudster) money per message, which is what SMS pumping exploits. libphonenumber knows them per
+ * country from its metadata.
+ */
+const PREMIUM_TYPES: ReadonlySet<string> = new Set(['PREMIUM_RATE', 'SHARED_COST', 'PERSONAL_NUMBER', 'UAN']);
+/**
+ * International ranges with no country (satellite, international networks, ITU premium) that
+ * libphonenumber types loosely: +870 Inmarsat, +881 GMSS, +882/+883 international networks, +979
+ * International Premium Rate Service.
+ */
+const PREMIUM_PREFIXES: readonly string[] = ['+870', '+881', '+882', '+883', '+979'];
+
+export interface DestinationRules {
+  /** Refuse premium-rate and shared-cost numbers (on by default for everyone). */
+  readonly premiumBlocklist: boolean;
+  /** E.164 prefixes never texted. */
+  readonly blockedPrefixes: readonly string[];
+  /** When set, only these ISO countries (`GB`) or E.164 prefixes (`+4477`) are texted. */
+  readonly allowed: readonly string[] | undefined;
+}
+
+/** Why `e164` must not be texted under these rules, or undefined when it may. */
+export function destinationProblem(e164: string, rules: DestinationRules): string | undefined {
+  if (rules.premiumBlocklist && isPremium(e164)) {
+    return `${e164} is a premium-rate or shared-cost number; this relay does not text those`;
+  }
+  const blocked = rules.blockedPrefixes.find((prefix) => e164.startsWith(prefix));
+  if (blocked) return `numbers starting ${blocked} are blocked on this relay`;
+  if (rules.allowed && !rules.allowed.some((entry) => (entry.startsWith('+') ? e164.startsWith(entry) : countryOf(e164) === entry))) {
+    return `${e164} is outside the destinations allowed for this sender (${rules.allowed.join(', ')})`;
+  }
+  return undefined;
+}
+
+function isPremium(e164: string): boolean {
+  if (PREMIUM_PREFIXES.some((prefix) => e164.startsWith(prefix))) return true;
+  const type = parsePhoneNumberFromString(e164)?.getType();
+  return type !== undefined && PREMIUM_TYPES.has(type);
+}
+
+/** The number's country; the UK drama range (valid only by our own rule) is British. */
+export function countryOf(e164: string): CountryCode | undefined {
+  const parsed = parsePhoneNumberFromString(e164);
+  if (parsed?.country) return parsed.country;
+  return e164.startsWith('+447700900') ? 'GB' : undefined;
+}

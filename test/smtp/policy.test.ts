@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import nodemailer from 'nodemailer';
+import { webhookPaths } from '../../src/http/webhooks.ts';
+import { hashPassword } from '../../src/policy/passwords.ts';
+import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { SmtpDialog, sendMail } from '../helpers/smtp.ts';
+
+type Simulator = Awaited<ReturnType<typeof startSimulator>>;
+
+const TLS = {
+  key: fileURLToPath(new URL('../fixtures/tls/key.pem', import.meta.url)),
+  cert: fileURLToPath(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+};
+const PASSWORD = 'correct horse battery';
+
+/** Who may send, to whom, how much (issue #7), over real sockets from 127.0.0.x addresses. */
+describe('sender policy', () => {
+  let gateway: Simulator;
+  let relay: TestRelay;
+  let offset = 0;
+
+  before(async () => {
+    gateway = await startSimulator({ webhookRetryMs: 100, reportDelayMs: 0 });
+    relay = await startTestRelay(
+      {
+        ...gatewayYaml(gateway.url),
+        smtp: { trustedNetworks: ['127.0.0.1/32'], tls: TLS, tlsPort: 0 },
+        sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+        accounts: [{ username: 'erp', passwordHash: await hashPassword(PASSWORD), senders: ['@erp.example.com'], holdToOwnFrom: true, perMinute: 2 }],
+        networks: [{ name: 'printers', cidr: ['127.0.0.3/32'], senders: ['@printers.example.com'], destinations: ['+4477'] }],
+        policy: { blockedPrefixes: ['+4479'], alertStormWindow: '10m' },
+      },
+      {},
+      undefined,
+      { smtpClock: () => Date.now() + offset },
+    );
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    gateway.simulator.setWebhooks({ moUrl: `${base}${webhookPaths('intellisoftware').mo}`, drUrl: `${base}${webhookPaths('intellisoftware').dr}` });
+  });
+  after(async () => {
+    await relay.stop();
+    await gateway.close();
+    removeDir(relay.dir);
+  });
+
+  const port = () => relay.relay.smtpPort;
+  const erp = (localAddress = '127.0.0.2') =>
+    nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: port(),
+      secure: false,
+      requireTLS: true,
+      localAddress,
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'erp', pass: PASSWORD },
+    });
+
+  test('an untrusted client cannot send without AUTH, and cannot AUTH before STARTTLS', async () => {
+    const anonymous = await sendMail(port(), { to: ['447700900181@sms.example.com'] }, { localAddress: '127.0.0.2' });
+    assert.match(`${anonymous.mail.code} ${anonymous.mail.text}`, /^530 5\.7\.0 /);
+    const dialog = await SmtpDialog.open(port(), { localAddress: '127.0.0.2' });
+    await dialog.command('EHLO client.example.com');
+    const auth = await dialog.command(`AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`);
+    await dialog.close();
+    assert.equal(auth.code, 538);
+    assert.match(auth.text, /^5\.7\.11 Encryption required/);
+  });
+
+  test('an account sends after STARTTLS and AUTH, and on the implicit-TLS port', async () => {
+    const client = erp();
+    const info = await client.sendMail({ from: 'orders@erp.example.com', to: '447700900182@sms.example.com', subject: 'x', text: 'Order 42 shipped' });
+    client.close();
+    assert.match(info.response, /^250 2\.6\.0 Ok: queued as /);
+    const implicit = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: relay.relay.smtpTlsPort,
+      secure: true,
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'erp', pass: PASSWORD },
+    });
+    await implicit.verify();
+    implicit.close();
+  });
+
+  test('a wrong password is answered slowly and refused; many in a row block that address', async () => {
+    const started = Date.now();
+    const wrong = nodemailer.createTransport({ host: '127.0.0.1', port: port(), requireTLS: true, localAddress: '127.0.0.4', tls: { rejectUnauthorized: false }, auth: { user: 'erp', pass: 'guess' } });
+    await assert.rejects(wrong.verify(), (error: Error & { responseCode?: number }) => error.responseCode === 535);
+    assert.ok(Date.now() - started >= 450, 'the failure is delayed');
+    wrong.close();
+    let last: number | undefined;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const again = nodemailer.createTransport({ host: '127.0.0.1', port: port(), requireTLS: true, localAddress: '127.0.0.4', tls: { rejectUnauthorized: false }, auth: { user: 'erp', pass: `guess${attempt}` } });
+      await again.verify().catch((error: Error & { responseCode?: number }) => {
+        last = error.responseCode;
+      });
+      again.close();
+      if (last === 454) break;
+    }
+    assert.equal(last, 454, 'blocked after repeated failures');
+  });
+
+  test('allowlists: an account keeps to its senders and its own From; a listed network sends without AUTH within its rules', async () => {
+    const client = erp();
+    await assert.rejects(
+      client.sendMail({ from: 'someone@example.com', to: '447700900183@sms.example.com', text: 'x' }),
+      (error: Error & { response?: string }) => /^550 5\.7\.1 Sender refused: someone@example\.com may not send through account erp/.test(error.response ?? ''),
+    );
+    await assert.rejects(
+      client.sendMail({ envelope: { from: 'orders@erp.example.com', to: '447700900183@sms.example.com' }, from: 'ceo@bank.example', text: 'x' }),
+      (error: Error & { response?: string }) => /^550 5\.7\.1 Sender refused: the From: address ceo@bank\.example is not one of account erp's own addresses/.test(error.response ?? ''),
+    );
+    client.close();
+
+    const printer = await sendMail(port(), { from: 'hp@printers.example.com', to: ['447700900184@sms.example.com'], body: 'Toner low' }, { localAddress: '127.0.0.3' });
+    assert.equal(printer.data?.code, 250);
+    const stranger = await sendMail(port(), { from: 'x@example.com', to: ['447700900184@sms.example.com'] }, { localAddress: '127.0.0.3' });
+    assert.match(stranger.mail.text, /^5\.7\.1 Sender refused: x@example\.com may not send through printers/);
+    const abroad = await sendMail(port(), { from: 'hp@printers.example.com', to: ['353861234567@sms.example.com'] }, { localAddress: '127.0.0.3' });
+    assert.match(abroad.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+353861234567 is outside the destinations allowed for this sender \(\+4477\)/);
+  });
+
+  test('a premium-rate number, a blocked prefix and (for an account) a foreign country are refused at RCPT', async () => {
+    const trusted = await sendMail(port(), { to: ['449012345678@sms.example.com', '447912345678@sms.example.com'] });
+    assert.equal(trusted.rcpt[0]?.code, 550);
+    assert.match(trusted.rcpt[0]?.text ?? '', /premium-rate or shared-cost number/);
+    assert.match(trusted.rcpt[1]?.text ?? '', /numbers starting \+4479 are blocked/);
+    const client = erp();
+    await assert.rejects(
+      client.sendMail({ from: 'orders@erp.example.com', to: '33612345678@sms.example.com', text: 'x' }),
+      (error: Error & { response?: string }) => /^550 5\.7\.1 Recipient refused: \+33612345678 is outside the destinations allowed for this sender \(GB\)/.test(error.response ?? ''),
+    );
+    client.close();
+  });
+
+  test('a rate limit answers 451 4.7.1, and the same mail is accepted once the minute has passed', async () => {
+    const client = erp('127.0.0.5');
+    const send = () => client.sendMail({ from: 'orders@erp.example.com', to: '447700900185@sms.example.com', text: 'rate' });
+    await send();
+    await send().catch(() => undefined);
+    await assert.rejects(send(), (error: Error & { response?: string }) => /^451 4\.7\.1 Sending limit reached: erp may send 2 mails a minute/.test(error.response ?? ''));
+    offset += 61_000;
+    const later = await send();
+    assert.match(later.response, /^250 /);
+    offset = 0;
+    client.close();
+  });
+
+  test('alert-storm control: the same text to the same number within the window is sent once, and the 250 says so', async () => {
+    const first = await sendMail(port(), { to: ['447700900187@sms.example.com', '447700900188@sms.example.com'], body: 'CPU high on web1' });
+    assert.equal(first.data?.code, 250);
+    const again = await sendMail(port(), { to: ['447700900187@sms.example.com'], body: 'CPU high on web1' });
+    assert.match(again.data?.text ?? '', /\(1 of its numbers got this text within the alert-storm window: not sent again\)$/);
+    const other = await sendMail(port(), { to: ['447700900187@sms.example.com'], body: 'CPU normal on web1' });
+    assert.equal(other.data?.code, 250);
+    await waitFor('two different texts', () => gateway.simulator.received.filter((sms) => sms.to === '447700900187').length === 2);
+    assert.deepEqual(
+      gateway.simulator.received.filter((sms) => sms.to === '447700900187').map((sms) => sms.text).sort(),
+      ['CPU high on web1', 'CPU normal on web1'],
+    );
+  });
+
+  test('STOP opts a number out (refused at RCPT, saying so) and START opts it back in', async () => {
+    const number = '447700900186';
+    assert.equal((await sendMail(port(), { to: [`${number}@sms.example.com`], body: 'first' })).data?.code, 250);
+    const sms = await waitFor('the SMS', () => gateway.simulator.received.find((entry) => entry.to === number));
+    gateway.simulator.sendMo({ from: number, text: 'Stop', usercontext: sms.userContext });
+    await waitFor('opted out', async () => relay.relay.store.isOptedOut(`+${number}`));
+    const refused = await sendMail(port(), { to: [`${number}@sms.example.com`], body: 'second' });
+    assert.equal(refused.rcpt[0]?.code, 550);
+    assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay \(they texted STOP\)/);
+    gateway.simulator.sendMo({ from: number, text: 'START' });
+    await waitFor('opted in', async () => !(await relay.relay.store.isOptedOut(`+${number}`)));
+    assert.equal((await sendMail(port(), { to: [`${number}@sms.example.com`], body: 'third' })).data?.code, 250);
+  });
+});
