@@ -167,6 +167,14 @@ describe('config', () => {
     assert.deepEqual([simulated.provider, simulated.simulated], ['interactsms', true]);
   });
 
+  test('accounts need a hash, not a password; an implicit-TLS port needs a key and certificate', () => {
+    const lines = problems({}, 'accounts:\n  - username: erp\n    passwordHash: hunter2\nsmtp:\n  tlsPort: 465\n');
+    assert.deepEqual(lines.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')), [
+      'smsrelay.yaml: accounts.0.passwordHash: expected a hash made by `smsrelay hash-password`',
+      'smsrelay.yaml: smtp.tlsPort: needs smtp.tls (a key and a certificate)',
+    ]);
+  });
+
   test('distribution lists are normalised to E.164 once, and bad members are refused', () => {
     const { config } = loadConfig(
       { SMSRELAY_SMS_DOMAINS: 'sms.example.com', SMSRELAY_DEFAULT_REGION: 'GB' },
