@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { text } from 'node:stream/consumers';
-import { ConfigError, type LoadedConfig, loadConfig } from './config/load.ts';
+import { configCheck, history, queue, status } from './admin.ts';
+import { type Config, ConfigError, type LoadedConfig, loadConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
 import { STORE_FILE, startRelay } from './relay.ts';
 import { hashPassword } from './policy/passwords.ts';
@@ -23,6 +24,11 @@ Commands:
   start           run the relay (default)
   undeliverable   list received SMS that no conversation or default mailbox took (newest first)
   hash-password   read a password on stdin, print its scrypt hash for accounts[].passwordHash
+  status          queue depths, dispatch state, last errors
+  log <id|number> a message's history (mail, SMS, reports), or every message to a number
+  queue <command> list | hold <id|all> | release <id|all> | retry <id|all> | delete <id|all> | pause | resume
+  config check    the effective configuration (secrets masked) and the store's durability
+  backup <file>   an online copy of the store
   help            show this text
   version         print the version
 
@@ -38,6 +44,21 @@ async function main(argv: readonly string[]): Promise<void> {
       return listUndeliverable();
     case 'hash-password':
       return printPasswordHash();
+    case 'status':
+      return withStore((store) => status(store, Date.now()));
+    case 'log':
+      return withStore((store) => history(store, argv[1] ?? ''));
+    case 'queue':
+      return withStore((store) => queue(store, argv.slice(1), Date.now()));
+    case 'config':
+      if (argv[1] !== 'check') break;
+      return withStore((store, config) => configCheck(config, store));
+    case 'backup':
+      if (!argv[1]) break;
+      return withStore(async (store) => {
+        await store.backup(argv[1] ?? '');
+        return `store copied to ${argv[1]}`;
+      });
     case 'help':
     case '--help':
     case '-h':
@@ -47,9 +68,20 @@ async function main(argv: readonly string[]): Promise<void> {
     case '--version':
       console.log(version());
       return;
-    default:
-      console.error(`smsrelay: unknown command "${command}"\n\n${USAGE}`);
-      process.exitCode = 64;
+  }
+  console.error(`smsrelay: unknown command "${argv.join(' ')}"\n\n${USAGE}`);
+  process.exitCode = 64;
+}
+
+/** Runs an operator command on the store file of the configured data directory. */
+async function withStore(command: (store: SqliteStore, config: Config) => Promise<string>): Promise<void> {
+  const { config } = configOrExit();
+  const store = SqliteStore.open({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout });
+  try {
+    const output = await command(store, config);
+    if (output) console.log(output);
+  } finally {
+    await store.close();
   }
 }
 
@@ -65,15 +97,9 @@ function configOrExit(): LoadedConfig {
 
 /** One JSON line per SMS, for an operator to forward by hand or feed to a script. */
 async function listUndeliverable(): Promise<void> {
-  const { config } = configOrExit();
-  const store = SqliteStore.open({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout });
-  try {
-    for (const sms of await store.undeliverableInbound(UNDELIVERABLE_LISTED)) {
-      console.log(JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString() }));
-    }
-  } finally {
-    await store.close();
-  }
+  return withStore(async (store) =>
+    (await store.undeliverableInbound(UNDELIVERABLE_LISTED)).map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString() })).join('\n'),
+  );
 }
 
 /** The password comes on stdin (never as an argument: it would sit in the shell history and `ps`). */

@@ -59,6 +59,13 @@ export const RELAY_ERRORS = {
   },
   UNAUTHORIZED: { smtp: 530, enhanced: '5.7.0', http: 401, text: 'Missing or wrong webhook token' },
   FORBIDDEN: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'The request signature does not match: not from the provider' },
+  DISK_FULL: {
+    smtp: 452,
+    enhanced: '4.3.1',
+    http: 503,
+    text: 'Insufficient system storage: the relay is not taking mail until disk space is freed; try again later',
+  },
+  SHUTTING_DOWN: { smtp: 421, enhanced: '4.3.2', http: 503, text: 'The relay is shutting down; try again in a moment' },
   STORE_UNAVAILABLE: {
     smtp: 451,
     enhanced: '4.3.0',

@@ -12,6 +12,9 @@ import { mountWebhooks, webhookPaths } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
 import { buildReport } from './mailer/dsn.ts';
 import { Mailer } from './mailer/mailer.ts';
+import { Metrics } from './metrics.ts';
+import { DiskWatermark } from './store/disk.ts';
+import { RelayError } from './errors.ts';
 import { Templates } from './mailer/templates.ts';
 import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
 import { Conversations } from './replies/conversations.ts';
@@ -60,6 +63,13 @@ export async function startRelay(config: Config, logger: Logger, options: { read
     if (resumed.sms > 0 || resumed.mail > 0) {
       logger.warn(resumed, 'relay: resuming work that was in flight when the relay last stopped (an SMS among it may reach the gateway twice)');
     }
+
+    const metrics = new Metrics(store);
+    const disk = new DiskWatermark(config.dataDir, config.store.minFreeMegabytes * 1024 * 1024, logger);
+    await disk.start();
+    stack.push(() => disk.stop());
+    let stopping = false;
+    const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : disk.full ? new RelayError('DISK_FULL') : undefined);
 
     const transport = config.mail.url ? smarthostTransport(config.mail.url) : maildirTransport(join(config.dataDir, MAILDIR));
     stack.push(() => transport.close());
@@ -110,9 +120,13 @@ export async function startRelay(config: Config, logger: Logger, options: { read
         { name: 'smtp', check: async () => smtpUp },
         { name: 'store', check: () => store.ping().then(() => true) },
       ],
+      metrics,
+      ready: () => smtpUp && unavailable() === undefined,
       mounts: [
         (app) =>
           mountWebhooks(app, {
+            metrics,
+            unavailable,
             provider,
             store,
             conversations,
@@ -157,6 +171,7 @@ export async function startRelay(config: Config, logger: Logger, options: { read
       failoverRecoveryMs: config.gateway.failoverRecovery,
       pauseProbeIntervalMs: config.delivery.pauseProbeInterval,
       sessions: config.gateway.sessions,
+      metrics,
       report: (kind, message, recipients, retryUntil) =>
         buildReport(kind, message, recipients, retryUntil === undefined ? reportOptions : { ...reportOptions, retryUntil }),
       onMailQueued: () => mailer.kick(),
@@ -183,11 +198,15 @@ export async function startRelay(config: Config, logger: Logger, options: { read
       logger: logger.child({ component: 'smtp' }),
       conversations,
       provider,
+      metrics,
+      unavailable,
       onAccepted: () => dispatcher.kick(),
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
     });
     smtpUp = true;
     stack.push(async () => {
+      // New transactions get 421 while open sessions finish theirs; then the listener closes.
+      stopping = true;
       smtpUp = false;
       await smtp.close();
     });

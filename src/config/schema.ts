@@ -16,6 +16,8 @@ const DEFAULT_MAX_CONNECTIONS = 100;
 const DEFAULT_SMTP_IDLE_TIMEOUT = '5m';
 /** PROTOCOLS §4.3: Puzzel caps at 6 parts; 6 parts is ~900 GSM-7 characters, plenty for an alert. */
 const DEFAULT_MAX_PARTS = 6;
+/** Room for the WAL, a checkpoint and the queue of a busy hour. */
+const DEFAULT_MIN_FREE_MEGABYTES = 200;
 /** A gateway that does not even accept the TCP connection in 5 s is down: try the backup. */
 const DEFAULT_CONNECT_TIMEOUT = '5s';
 /** Long enough for a slow gateway under load; a timeout after sending is ambiguous (maybe sent). */
@@ -297,6 +299,11 @@ export const configSchema = z.strictObject({
        * meanwhile, so this stays short.
        */
       busyTimeout: duration.prefault('1s'),
+      /**
+       * Below this much free space in the data directory the relay refuses new mail (452 4.3.1) and
+       * webhooks (503) rather than fail mid-commit; MB.
+       */
+      minFreeMegabytes: positiveInt.default(DEFAULT_MIN_FREE_MEGABYTES),
       /** Message texts and headers older than this are erased once every SMS of them is final; unset = kept. */
       retention: duration.optional(),
     })

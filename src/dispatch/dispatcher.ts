@@ -1,5 +1,6 @@
 import type { Gateway, SmsSubmission, SubmissionResult } from '../gateways/types.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
@@ -32,6 +33,7 @@ export interface DispatcherOptions {
   readonly pauseProbeIntervalMs: number;
   /** Ask the provider for a reply session per SMS (Puzzel). */
   readonly sessions: boolean;
+  readonly metrics?: Metrics | undefined;
   /** Builds a delivery status notification (undefined when none may be sent). */
   readonly report: (
     kind: ReportKind,
@@ -132,6 +134,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const started = this.#clock();
       const result = await this.#options.gateway.send(toSubmission(message, pending, giveUpAt, this.#options.sessions), endpoint);
       logResult(log, result, pending.length, endpoint, this.#clock() - started);
+      this.#options.metrics?.gatewaySeconds.observe({ result: result.kind === 'answered' ? 'answered' : result.code }, (this.#clock() - started) / 1000);
       const hasNext = position < order.length - 1;
       const failOver: ClaimedSms[] = [];
       let hostFailed = false;
@@ -195,6 +198,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       if (built) mail.push(built);
     }
     await store.recordSmsOutcomes(outcomes, mail);
+    for (const outcome of outcomes) this.#options.metrics?.smsOutcomes.inc({ outcome: outcome.kind });
     if (mail.length > 0) onMailQueued();
   }
 

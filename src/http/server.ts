@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { RelayError, toHttpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -18,8 +19,12 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** Everything /healthz reports; the answer is 200 only when all pass. */
   readonly health: readonly HealthCheck[];
-  /** Route sets mounted on the server (the simulator when selected, webhooks later). */
+  /** Route sets mounted on the server (webhooks, the simulator when selected). */
   readonly mounts: ReadonlyArray<(app: FastifyInstance) => void>;
+  /** Served at /metrics. */
+  readonly metrics?: Metrics | undefined;
+  /** /readyz: whether the relay takes traffic now (started, not stopping, disk not full). */
+  readonly ready?: () => boolean;
 }
 
 export interface HttpServer {
@@ -28,7 +33,7 @@ export interface HttpServer {
 }
 
 /**
- * The relay's HTTP port: /healthz now, webhooks and metrics later. Errors are answered as JSON
+ * The relay's HTTP port: /healthz, /readyz, /metrics, the webhooks and the simulator. Errors are answered as JSON
  * `{error, message}` with no stack trace; 5xx are logged.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
@@ -61,6 +66,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const healthy = results.every(([, ok]) => ok);
     return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'unavailable', checks: Object.fromEntries(results) });
   });
+  app.get('/readyz', async (_request, reply) => {
+    const ready = options.ready?.() ?? true;
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+  });
+  const { metrics } = options;
+  if (metrics) {
+    app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  }
   for (const mount of options.mounts) mount(app);
 
   await app.listen({ host: options.host, port: options.port });

@@ -4,6 +4,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { RelayError, toHttpError } from '../errors.ts';
 import type { InboundRequest, ProviderModule, ReceivedSms } from '../gateways/provider.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { networkMatcher } from '../policy/networks.ts';
 import type { Conversations } from '../replies/conversations.ts';
 import { buildReplyMail, type ReplyMailOptions } from '../replies/reply-mail.ts';
@@ -33,6 +34,9 @@ export interface WebhookOptions {
   readonly keywords: { readonly stop: readonly string[]; readonly start: readonly string[] };
   readonly onMailQueued: () => void;
   readonly onReportApplied: () => void;
+  readonly metrics?: Metrics | undefined;
+  /** Why the relay cannot take data now (the disk is nearly full): a 503, and the provider retries. */
+  readonly unavailable?: () => RelayError | undefined;
   readonly clock?: () => number;
 }
 
@@ -60,6 +64,8 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
         log.warn({ path: request.url.split('?')[0], client: request.ip }, 'webhook: refused: not from an allowed network');
         return refuse(reply, new RelayError('FORBIDDEN', 'Forbidden: this address may not call the webhooks'));
       }
+      const unavailable = options.unavailable?.();
+      if (unavailable) return refuse(reply, unavailable);
       if (options.token !== undefined && !presentsToken(request, options.token, options.tokenHeader)) {
         log.warn({ path: request.url.split('?')[0], client: request.ip }, 'webhook: refused: missing or wrong token');
         return refuse(reply, new RelayError('UNAUTHORIZED'));
@@ -72,6 +78,7 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
       const parsed = provider.parseReceived(inbound);
       if (!parsed.ok) return quarantine(reply, 'mo', parsed.reason, inbound);
       const outcomes = await Promise.all(parsed.items.map((sms) => receive(sms)));
+      for (const outcome of outcomes) options.metrics?.inbound.inc({ kind: 'mo', result: outcome.status });
       return reply.send(outcomes.length === 1 ? outcomes[0] : { status: 'accepted', messages: outcomes });
     });
 
@@ -90,6 +97,7 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
           return result.kind;
         }),
       );
+      for (const result of results) options.metrics?.inbound.inc({ kind: 'dr', result });
       if (results.includes('advanced')) options.onReportApplied();
       return reply.send(results.length === 1 ? { status: results[0] } : { status: 'accepted', reports: results });
     });
@@ -151,6 +159,7 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
 
   async function quarantine(reply: FastifyReply, kind: 'mo' | 'dr', reason: string, inbound: InboundRequest) {
     await options.store.quarantine({ receivedAt: clock(), provider: provider.name, kind, reason, body: inbound.body });
+    options.metrics?.inbound.inc({ kind, result: 'quarantined' });
     log.warn({ kind, reason }, 'webhook: request not understood: quarantined (answered 200 so the gateway does not retry it for ever)');
     return reply.send({ status: 'quarantined', reason });
   }

@@ -6,6 +6,7 @@ import type { Config } from '../config/load.ts';
 import { RelayError, toSmtpError } from '../errors.ts';
 import type { ProviderModule } from '../gateways/provider.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { LoginThrottle } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
@@ -36,6 +37,9 @@ export interface SmtpIntakeOptions {
   readonly conversations: Conversations;
   /** Called after each mail is committed, so dispatch can start at once. */
   readonly onAccepted: () => void;
+  readonly metrics?: Metrics | undefined;
+  /** Why the relay cannot take mail now (the disk is nearly full), or undefined. */
+  readonly unavailable?: () => RelayError | undefined;
   readonly clock?: () => number;
 }
 
@@ -56,7 +60,12 @@ export interface SmtpIntake {
  */
 export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpIntake> {
   applySmtpServerPatches();
-  const { config, store, logger, onAccepted, conversations, provider } = options;
+  const { config, store, logger, onAccepted, conversations, provider, metrics } = options;
+  /** The error's SMTP answer, counted by reason. */
+  const refuse = (error: unknown) => {
+    metrics?.refused.inc({ code: error instanceof RelayError ? error.code : 'INTERNAL' });
+    return toSmtpError(error);
+  };
   const clock = options.clock ?? Date.now;
   const policy = new SenderPolicy(config);
   const logins = new LoginThrottle();
@@ -96,11 +105,13 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (error: Error | null, response?: { user: string }) => void) {
       authenticate(auth, session).then(
         (user) => callback(null, { user }),
-        (error: unknown) => callback(toSmtpError(error)),
+        (error: unknown) => callback(refuse(error)),
       );
     },
     onMailFrom(address: { address: string }, session: SMTPServerSession, callback: (error?: Error) => void) {
       try {
+        const unavailable = options.unavailable?.();
+        if (unavailable) throw unavailable;
         const principal = session.user ? policy.account(String(session.user))?.principal : policy.byAddress(session.remoteAddress);
         if (!principal) throw new RelayError('AUTH_REQUIRED');
         // smtp-server sets session.envelope.mailFrom only after this handler accepts the address.
@@ -110,7 +121,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
         callback();
       } catch (error) {
         logger.info({ client: session.remoteAddress, user: session.user, reason: (error as Error).message }, 'smtp: sender refused');
-        callback(toSmtpError(error));
+        callback(refuse(error));
       }
     },
     onRcptTo(address: { address: string } & Parameters<ResolvedRecipients['set']>[1]['rcpt'], session: SMTPServerSession, callback: (error?: Error) => void) {
@@ -118,7 +129,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
         () => callback(),
         (error: unknown) => {
           logger.info({ rcpt: address.address, reason: (error as Error).message }, 'smtp: recipient refused');
-          callback(toSmtpError(error));
+          callback(refuse(error));
         },
       );
     },
@@ -156,6 +167,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             duplicateOf ? 'smtp: mail accepted again (resubmission): not sent twice' : 'smtp: mail accepted',
           );
           onAccepted();
+          metrics?.accepted.inc();
           const note = [
             cutFrom ? `text cut from ${cutFrom} to ${mail.sms.parts} parts by policy` : '',
             duplicateOf ? `the same mail as ${duplicateOf}: sent once` : '',
@@ -166,7 +178,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
         .catch((error: unknown) => {
           const level = error instanceof RelayError && error.code !== 'STORE_UNAVAILABLE' && error.code !== 'INTERNAL' ? 'info' : 'error';
           logger[level]({ err: error, from: session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined }, 'smtp: mail refused');
-          callback(toSmtpError(error));
+          callback(refuse(error));
         });
     },
   };

@@ -173,6 +173,14 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX outbound_number ON outbound (number, id);
   `,
+  // 6: operators: an SMS can be held in the queue, and dispatch paused as a whole.
+  `
+  ALTER TABLE outbound ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE control (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

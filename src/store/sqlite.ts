@@ -4,6 +4,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { RelayError } from '../errors.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { migrate } from './migrations.ts';
+import { type AdminStatements, applyQueueAction, listQueued, prepareAdminStatements, queueStats } from './sqlite-admin.ts';
 import {
   adoptOrphans,
   applyReport,
@@ -25,6 +26,9 @@ import type {
   NewDeliveryReport,
   NewInbound,
   QuarantinedRequest,
+  QueueAction,
+  QueuedSms,
+  QueueStats,
   ClaimedMail,
   ClaimedSms,
   ClaimRequest,
@@ -100,12 +104,14 @@ export class SqliteStore implements Store {
   readonly #writes: GroupCommitter;
   readonly #sql: ReturnType<typeof prepareStatements>;
   readonly #replies: ReplyStatements;
+  readonly #admin: AdminStatements;
 
   private constructor(db: Database) {
     this.#db = db;
     this.#writes = new GroupCommitter(db);
     this.#sql = prepareStatements(db);
     this.#replies = prepareReplyStatements(db);
+    this.#admin = prepareAdminStatements(db);
   }
 
   static open(options: SqliteStoreOptions): SqliteStore {
@@ -345,6 +351,36 @@ export class SqliteStore implements Store {
     return this.#read(() => new Set(numbers.filter((number) => this.#sql.sentText.get(number, text, since) !== undefined)));
   }
 
+  async queueStats(now: number): Promise<QueueStats> {
+    return this.#read(() => queueStats(this.#admin, now));
+  }
+
+  async listQueued(limit: number): Promise<QueuedSms[]> {
+    return this.#read(() => listQueued(this.#admin, limit));
+  }
+
+  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number> {
+    return this.#write(() => applyQueueAction(this.#admin, action, messageId, now));
+  }
+
+  setDispatchPaused(paused: boolean, now: number): Promise<void> {
+    return this.#write(() => {
+      if (paused) this.#admin.pause.run(String(now));
+      else this.#admin.resume.run();
+    });
+  }
+
+  async dispatchPausedSince(): Promise<number | undefined> {
+    return this.#read(() => {
+      const row = this.#admin.paused.get() as { value: string } | undefined;
+      return row ? Number(row.value) : undefined;
+    });
+  }
+
+  async messagesOfNumber(number: string, limit: number): Promise<string[]> {
+    return this.#read(() => (this.#admin.messagesOfNumber.all(number, limit) as Array<{ message_id: string }>).map((row) => row.message_id));
+  }
+
   async isOptedOut(number: string): Promise<boolean> {
     return this.#read(() => this.#replies.isOptedOut.get(number) !== undefined);
   }
@@ -382,6 +418,11 @@ export class SqliteStore implements Store {
       for (const id of smsIds) this.#replies.clearNotice.run(id);
       this.#insertMail(mail, Date.now());
     });
+  }
+
+  /** An online copy of the store (consistent while the relay writes), for backups. */
+  async backup(file: string): Promise<void> {
+    await this.#db.backup(file);
   }
 
   async close(): Promise<void> {
@@ -524,9 +565,13 @@ function prepareStatements(db: Database) {
     ),
     dueSms: db.prepare(`
       SELECT id, message_id, number, rcpt, notify, orcpt, attempts FROM outbound
-      WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id`),
+      WHERE status = 'queued' AND held = 0 AND next_attempt_at <= ?
+        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
+      ORDER BY next_attempt_at, id`),
     leaseSms: db.prepare('UPDATE outbound SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
-    nextSmsDue: db.prepare("SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued'"),
+    nextSmsDue: db.prepare(`
+      SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
+        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
     messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
     smsSent: db.prepare(`
       UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = ?, attempts = attempts + 1, lease_owner = NULL,

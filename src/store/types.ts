@@ -41,6 +41,17 @@ export interface Store extends ReplyStore {
    * `before` that is finished (no SMS or mail of it still queued). Returns how many rows lost content.
    */
   purgeContent(before: number): Promise<number>;
+  /** Queue depths and ages, for metrics and `smsrelay status`. */
+  queueStats(now: number): Promise<QueueStats>;
+  /** Queued SMS, oldest first. */
+  listQueued(limit: number): Promise<QueuedSms[]>;
+  /** An operator's hold / release / retry / delete on one message's queued SMS, or on all. */
+  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number>;
+  /** Pauses or resumes all dispatch (queued SMS stay queued). */
+  setDispatchPaused(paused: boolean, now: number): Promise<void>;
+  dispatchPausedSince(): Promise<number | undefined>;
+  /** The relay message ids that went to a number, newest first. */
+  messagesOfNumber(number: string, limit: number): Promise<string[]>;
   /** Throws when the store cannot serve (for /healthz). */
   ping(): Promise<void>;
   /** History of a message, oldest first. */
@@ -282,4 +293,25 @@ export interface ReplyStore {
   dueNotices(limit: number): Promise<DueNotice[]>;
   /** Clears the notices' due marks and queues their mails, in one transaction. */
   recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void>;
+}
+
+export interface QueueStats {
+  readonly sms: { readonly queued: number; readonly held: number; readonly oldestAgeSeconds: number };
+  readonly mail: { readonly queued: number; readonly oldestAgeSeconds: number };
+  readonly undeliverableInbound: number;
+  readonly quarantined: number;
+}
+
+export type QueueAction = 'hold' | 'release' | 'retry' | 'delete';
+
+export interface QueuedSms {
+  readonly smsId: number;
+  readonly messageId: string;
+  readonly number: string;
+  readonly from: string;
+  readonly receivedAt: number;
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  readonly lastError: string | undefined;
+  readonly held: boolean;
 }

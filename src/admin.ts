@@ -1,0 +1,78 @@
+/**
+ * The operator's commands (`smsrelay status | log | queue | config check | backup`). They open the
+ * store file next to a running relay (SQLite in WAL mode takes readers and short writers alongside
+ * it) and print plain text, one line per item, or JSON lines where a script will read them.
+ */
+import type { Config } from './config/load.ts';
+import type { SqliteStore } from './store/sqlite.ts';
+import type { QueueAction } from './store/types.ts';
+
+const LISTED = 1000;
+const SECRET_KEYS = /password|secret|token|passwordHash/i;
+
+/** The effective configuration with every secret masked, and the store's durability. */
+export async function configCheck(config: Config, store: SqliteStore): Promise<string> {
+  const durability = await store.durability();
+  return `${JSON.stringify(masked(config), null, 2)}\nstore: journal_mode=${durability.journalMode} synchronous=${durability.synchronous}`;
+}
+
+function masked(value: unknown, key = ''): unknown {
+  if (SECRET_KEYS.test(key) && value !== undefined) return '***';
+  if (Array.isArray(value)) return value.map((item) => masked(item));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, masked(item, name)]));
+  }
+  if (key === 'url' && typeof value === 'string') return value.replace(/\/\/[^@/]*@/, '//***@');
+  return value;
+}
+
+export async function status(store: SqliteStore, now: number): Promise<string> {
+  const stats = await store.queueStats(now);
+  const paused = await store.dispatchPausedSince();
+  return [
+    `dispatch: ${paused === undefined ? 'running' : `paused since ${new Date(paused).toISOString()}`}`,
+    `sms queued: ${stats.sms.queued} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
+    `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
+    `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
+    `quarantined webhook requests: ${stats.quarantined}`,
+    ...(await store.listQueued(5))
+      .filter((sms) => sms.lastError)
+      .map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
+  ].join('\n');
+}
+
+/** A message's whole history, or every message to a number (newest first) with theirs. */
+export async function history(store: SqliteStore, subject: string): Promise<string> {
+  const ids = subject.startsWith('+') || /^\d{6,15}$/.test(subject) ? await store.messagesOfNumber(subject.startsWith('+') ? subject : `+${subject}`, 20) : [subject];
+  const lines: string[] = [];
+  for (const id of ids) {
+    const events = await store.events(id);
+    if (events.length === 0) continue;
+    lines.push(`message ${id}`);
+    for (const sms of await store.smsOf(id)) {
+      lines.push(`  ${sms.number}: ${sms.status}${sms.delivery ? `, delivery ${sms.delivery}` : ''}, ${sms.attempts} attempts${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`);
+    }
+    for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${event.kind}${event.detail ? `: ${event.detail}` : ''}`);
+  }
+  return lines.length > 0 ? lines.join('\n') : `nothing known about ${subject}`;
+}
+
+/** `queue list | hold | release | retry | delete [<message id> | all] | pause | resume`. */
+export async function queue(store: SqliteStore, args: readonly string[], now: number): Promise<string> {
+  const [command = 'list', target] = args;
+  if (command === 'list') {
+    return (await store.listQueued(LISTED))
+      .map((sms) =>
+        JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }),
+      )
+      .join('\n');
+  }
+  if (command === 'pause' || command === 'resume') {
+    await store.setDispatchPaused(command === 'pause', now);
+    return `dispatch ${command === 'pause' ? 'paused: queued SMS stay queued until `smsrelay queue resume`' : 'resumed'}`;
+  }
+  if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new Error(`unknown queue command "${command}"`);
+  if (!target) throw new Error(`queue ${command} needs a message id, or "all"`);
+  const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
+  return `${command}: ${changed} queued SMS changed`;
+}

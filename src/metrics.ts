@@ -1,0 +1,60 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Store } from './store/types.ts';
+
+/**
+ * What an operator graphs and alerts on, in Prometheus form at `GET /metrics`: traffic in and out,
+ * refusals by reason, queue depth and the age of its oldest entry (the alert that matters: "SMS
+ * are waiting"), gateway latency, inbound SMS and delivery reports.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly accepted = new Counter({ name: 'smsrelay_mails_accepted_total', help: 'Mails answered 250 (durably stored)', registers: [this.registry] });
+  readonly refused = new Counter({
+    name: 'smsrelay_smtp_refused_total',
+    help: 'SMTP commands refused, by relay error code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly smsOutcomes = new Counter({
+    name: 'smsrelay_sms_outcomes_total',
+    help: 'What gateway attempts ended in: sent, retry, failed, expired',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly gatewaySeconds = new Histogram({
+    name: 'smsrelay_gateway_request_seconds',
+    help: 'Gateway send requests, by how they ended',
+    labelNames: ['result'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly inbound = new Counter({
+    name: 'smsrelay_webhook_items_total',
+    help: 'Inbound SMS (mo) and delivery reports (dr) received, by what became of them',
+    labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(store: Store) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'smsrelay_process_' });
+    const depth = new Gauge({
+      name: 'smsrelay_queue_depth',
+      help: 'Queued items by queue (sms, mail)',
+      labelNames: ['queue'] as const,
+      registers: [this.registry],
+      async collect() {
+        const stats = await store.queueStats(Date.now());
+        depth.set({ queue: 'sms' }, stats.sms.queued);
+        depth.set({ queue: 'mail' }, stats.mail.queued);
+        oldest.set({ queue: 'sms' }, stats.sms.oldestAgeSeconds);
+        oldest.set({ queue: 'mail' }, stats.mail.oldestAgeSeconds);
+      },
+    });
+    const oldest = new Gauge({
+      name: 'smsrelay_queue_oldest_age_seconds',
+      help: 'Age of the oldest queued item by queue (0 when empty)',
+      labelNames: ['queue'] as const,
+      registers: [this.registry],
+    });
+  }
+}

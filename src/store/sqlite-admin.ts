@@ -1,0 +1,80 @@
+import type { Database } from 'better-sqlite3';
+import type { QueueAction, QueuedSms, QueueStats } from './types.ts';
+
+/** What operators ask of the store (`smsrelay status | log | queue`, `/metrics`). */
+export function prepareAdminStatements(db: Database) {
+  return {
+    smsStats: db.prepare(`
+      SELECT COUNT(*) FILTER (WHERE held = 0) AS queued, COUNT(*) FILTER (WHERE held = 1) AS held,
+        MIN(m.received_at) AS oldest
+      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued'`),
+    mailStats: db.prepare("SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM mail_out WHERE status = 'queued'"),
+    undeliverableCount: db.prepare('SELECT COUNT(*) AS n FROM inbound WHERE mailbox IS NULL'),
+    quarantineCount: db.prepare('SELECT COUNT(*) AS n FROM quarantine'),
+    queued: db.prepare(`
+      SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
+      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' ORDER BY o.id LIMIT ?`),
+    hold: db.prepare("UPDATE outbound SET held = 1, updated_at = @now WHERE status = 'queued' AND held = 0 AND (@message IS NULL OR message_id = @message)"),
+    release: db.prepare("UPDATE outbound SET held = 0, updated_at = @now WHERE status = 'queued' AND held = 1 AND (@message IS NULL OR message_id = @message)"),
+    retry: db.prepare("UPDATE outbound SET next_attempt_at = @now, updated_at = @now WHERE status = 'queued' AND lease_owner IS NULL AND (@message IS NULL OR message_id = @message)"),
+    remove: db.prepare(`
+      UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
+      WHERE status = 'queued' AND (@message IS NULL OR message_id = @message)`),
+    actionEvent: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail)
+      SELECT @now, message_id, id, @kind, 'by the operator' FROM outbound WHERE (@message IS NULL OR message_id = @message) AND updated_at = @now`),
+    pause: db.prepare("INSERT INTO control (key, value) VALUES ('dispatch_paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+    resume: db.prepare("DELETE FROM control WHERE key = 'dispatch_paused'"),
+    paused: db.prepare("SELECT value FROM control WHERE key = 'dispatch_paused'"),
+    messagesOfNumber: db.prepare('SELECT DISTINCT message_id FROM outbound WHERE number = ? ORDER BY id DESC LIMIT ?'),
+  };
+}
+
+export type AdminStatements = ReturnType<typeof prepareAdminStatements>;
+
+export function queueStats(sql: AdminStatements, now: number): QueueStats {
+  const sms = sql.smsStats.get() as { queued: number; held: number; oldest: number | null };
+  const mail = sql.mailStats.get() as { queued: number; oldest: number | null };
+  const age = (oldest: number | null) => (oldest === null ? 0 : Math.max(0, Math.round((now - oldest) / 1000)));
+  return {
+    sms: { queued: sms.queued, held: sms.held, oldestAgeSeconds: age(sms.oldest) },
+    mail: { queued: mail.queued, oldestAgeSeconds: age(mail.oldest) },
+    undeliverableInbound: (sql.undeliverableCount.get() as { n: number }).n,
+    quarantined: (sql.quarantineCount.get() as { n: number }).n,
+  };
+}
+
+export function listQueued(sql: AdminStatements, limit: number): QueuedSms[] {
+  return (
+    sql.queued.all(limit) as Array<{
+      id: number;
+      message_id: string;
+      number: string;
+      attempts: number;
+      next_attempt_at: number;
+      last_error: string | null;
+      held: number;
+      received_at: number;
+      envelope_from: string;
+    }>
+  ).map((row) => ({
+    smsId: row.id,
+    messageId: row.message_id,
+    number: row.number,
+    from: row.envelope_from,
+    receivedAt: row.received_at,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    lastError: row.last_error ?? undefined,
+    held: row.held === 1,
+  }));
+}
+
+/** Applies an operator's action to one message's queued SMS (or all); returns how many changed. */
+export function applyQueueAction(sql: AdminStatements, action: QueueAction, messageId: string | undefined, now: number): number {
+  const statement = { hold: sql.hold, release: sql.release, retry: sql.retry, delete: sql.remove }[action];
+  const changed = statement.run({ now, message: messageId ?? null }).changes;
+  if (changed > 0) sql.actionEvent.run({ now, kind: `operator ${action}`, message: messageId ?? null });
+  return changed;
+}
+

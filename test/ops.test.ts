@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { request } from 'undici';
+import { killSpawnedRelays, type RelayProcess, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from './helpers/relay.ts';
+import { queuedId, sendMail } from './helpers/smtp.ts';
+
+const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
+
+/** Operating the relay: metrics, readiness, the operator's commands next to a running relay. */
+describe('operating the relay', () => {
+  const dir = tempDir('smsrelay-ops-');
+  let env: Record<string, string>;
+  let relay: RelayProcess;
+
+  before(async () => {
+    env = relayEnvironment(dir, {}, { SMSRELAY_WEBHOOK_TOKEN: 'ops-test-token-0123456789' });
+    relay = await spawnRelay(dir, env);
+  });
+  after(async () => {
+    await relay.stop();
+    killSpawnedRelays();
+    removeDir(dir);
+  });
+
+  const cli = (...args: string[]) => {
+    const result = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout;
+  };
+  const get = async (path: string) => {
+    const response = await request(`http://127.0.0.1:${relay.httpPort}${path}`);
+    return { status: response.statusCode, text: await response.body.text() };
+  };
+
+  test('/readyz and /metrics: accepted mails, outcomes, queue depth', async () => {
+    assert.equal((await get('/readyz')).status, 200);
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900191@sms.localhost'], body: 'metrics' })).data);
+    await waitFor('sent', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id));
+    const metrics = await waitFor('the outcome counted', async () => {
+      const { text } = await get('/metrics');
+      return /smsrelay_sms_outcomes_total\{outcome="sent"\} 1/.test(text) && text;
+    });
+    assert.match(metrics, /smsrelay_mails_accepted_total 1/);
+    assert.match(metrics, /smsrelay_queue_depth\{queue="sms"\} 0/);
+    assert.match(metrics, /smsrelay_gateway_request_seconds_count\{result="answered"\} 1/);
+  });
+
+  test('status, log by message id and by number', async () => {
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900192@sms.localhost'], body: 'history' })).data);
+    await waitFor('sent', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id));
+    assert.match(cli('status'), /^dispatch: running\nsms queued: 0 \(held: 0\)/);
+    const log = cli('log', id);
+    assert.match(log, new RegExp(`^message ${id}\\n  \\+447700900192: sent`));
+    assert.match(log, / accepted: 447700900192@sms\.localhost -> \+447700900192/);
+    assert.match(log, / sent: id \d+/);
+    assert.match(cli('log', '+447700900192'), new RegExp(`message ${id}`));
+  });
+
+  test('queue pause keeps SMS queued; hold, release and resume send them', async () => {
+    cli('queue', 'pause');
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900193@sms.localhost'], body: 'paused' })).data);
+    assert.match(cli('status'), /dispatch: paused since .*\nsms queued: 1 \(held: 0\)/);
+    assert.match(cli('queue', 'hold', id), /hold: 1 queued SMS changed/);
+    const [listed] = cli('queue', 'list').trim().split('\n').map((line) => JSON.parse(line) as { messageId: string; held: boolean });
+    assert.deepEqual([listed?.messageId, listed?.held], [id, true]);
+    cli('queue', 'release', 'all');
+    cli('queue', 'resume');
+    cli('queue', 'retry', id);
+    await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
+  });
+
+  test('config check masks secrets; backup makes a consistent copy', () => {
+    const check = cli('config', 'check');
+    assert.match(check, /"webhookToken": "\*\*\*"/);
+    assert.doesNotMatch(check, /ops-test-token/);
+    assert.match(check, /store: journal_mode=wal synchronous=FULL/);
+    const copy = join(dir, 'backup.db');
+    assert.match(cli('backup', copy), /store copied to/);
+    const db = new BetterSqlite3(copy, { readonly: true });
+    const count = (db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n;
+    db.close();
+    assert.ok(count >= 2);
+  });
+});
+
+describe('a nearly full disk', () => {
+  test('new mail gets 452 4.3.1, webhooks 503 and /readyz 503, rather than failing mid-commit', async () => {
+    const dir = tempDir('smsrelay-disk-');
+    const relay = await spawnRelay(dir, relayEnvironment(dir, { store: { minFreeMegabytes: 1_000_000_000 } }));
+    try {
+      const mail = await sendMail(relay.smtpPort, { to: ['447700900194@sms.localhost'] });
+      assert.equal(mail.mail.code, 452);
+      assert.match(mail.mail.text, /^4\.3\.1 Insufficient system storage/);
+      const webhook = await request(`http://127.0.0.1:${relay.httpPort}/webhooks/intellisoftware/mo`, { method: 'POST', body: 'x' });
+      assert.equal(webhook.statusCode, 503);
+      await webhook.body.dump();
+      const ready = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
+      assert.equal(ready.statusCode, 503);
+      await ready.body.dump();
+    } finally {
+      await relay.stop();
+      removeDir(dir);
+    }
+  });
+});
