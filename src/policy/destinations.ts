@@ -1,4 +1,5 @@
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { LRUCache } from 'lru-cache';
 
 /**
  * Number types an SMS relay has no business texting by default: they cost the sender (or earn a
@@ -35,10 +36,16 @@ export function destinationProblem(e164: string, rules: DestinationRules): strin
   return undefined;
 }
 
+/** Typing a number walks libphonenumber's metadata; the same numbers come again and again. */
+const premium = new LRUCache<string, boolean>({ max: 10_000 });
+
 function isPremium(e164: string): boolean {
-  if (PREMIUM_PREFIXES.some((prefix) => e164.startsWith(prefix))) return true;
+  const known = premium.get(e164);
+  if (known !== undefined) return known;
   const type = parsePhoneNumberFromString(e164)?.getType();
-  return type !== undefined && PREMIUM_TYPES.has(type);
+  const result = PREMIUM_PREFIXES.some((prefix) => e164.startsWith(prefix)) || (type !== undefined && PREMIUM_TYPES.has(type));
+  premium.set(e164, result);
+  return result;
 }
 
 /** The number's country; the UK drama range (valid only by our own rule) is British. */

@@ -23,6 +23,7 @@ import {
   type ValidatePhoneNumberLengthResult,
 } from 'libphonenumber-js/max';
 import metadata from 'libphonenumber-js/metadata.max.json';
+import { LRUCache } from 'lru-cache';
 
 export type NumberResult = { ok: true; e164: string } | { ok: false; reason: string };
 
@@ -50,7 +51,22 @@ interface Reading {
 type Refusal = { ok: false; problem: Problem; country?: string | undefined };
 type ReadingOutcome = { ok: true; e164: string } | Refusal;
 
+/**
+ * libphonenumber's full metadata makes a parse cost tens of µs, and the same numbers come again and
+ * again (the on-call phones, a list): results are remembered. Pure function of its inputs.
+ */
+const remembered = new LRUCache<string, NumberResult>({ max: 10_000 });
+
 export function normaliseNumber(input: string, defaultRegion?: CountryCode): NumberResult {
+  const key = `${defaultRegion ?? ''}\u0000${input}`;
+  const known = remembered.get(key);
+  if (known) return known;
+  const result = readNumber(input, defaultRegion);
+  remembered.set(key, result);
+  return result;
+}
+
+function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
   const match = DIALLABLE.exec(input.replace(IGNORED_SEPARATORS, ''));
   const digits = match?.[2];
   if (match === null || digits === undefined) return refuse(input, { ok: false, problem: 'NOT_A_NUMBER' });

@@ -1,0 +1,105 @@
+/** Child processes of the benchmarks: the relay, the gateway, the baselines; and reading their CPU and memory. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
+/** Linux clock ticks per second (USER_HZ), the unit of /proc/<pid>/stat CPU times. */
+const CLOCK_TICKS = 100;
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+export interface Child {
+  readonly process: ChildProcess;
+  /** The next stdout line that satisfies `predicate`. */
+  line(predicate: (line: string) => boolean): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function start(args: readonly string[], env: Record<string, string> = {}, cwd?: string, stdout: 'pipe' | 'ignore' = 'pipe'): Child {
+  const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', stdout, 'inherit'] });
+  const waiters = new Set<{ predicate: (line: string) => boolean; resolve: (line: string) => void }>();
+  if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => {
+    for (const waiter of waiters) {
+      if (waiter.predicate(line)) {
+        waiters.delete(waiter);
+        waiter.resolve(line);
+      }
+    }
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    process: child,
+    line: (predicate) => new Promise((resolve) => waiters.add({ predicate, resolve })),
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export function startTs(file: string, env: Record<string, string> = {}): Child {
+  return start(['--import', 'tsx', fileURLToPath(new URL(file, import.meta.url))], env);
+}
+
+export interface RelayChild extends Child {
+  readonly smtpPort: number;
+  readonly httpPort: number;
+  readonly dir: string;
+}
+
+/** The relay as `npm start` runs it, in a fresh data directory, with `env` on top. */
+export async function startRelay(env: Record<string, string>): Promise<RelayChild> {
+  const dir = mkdtempSync(join(tmpdir(), 'smsrelay-bench-'));
+  const [smtpPort, httpPort] = [await freePort(), await freePort()];
+  const child = start(
+    [BIN, 'start'],
+    { SMSRELAY_SMTP_PORT: String(smtpPort), SMSRELAY_HTTP_PORT: String(httpPort), SMSRELAY_DATA_DIR: join(dir, 'data'), ...env },
+    dir,
+    // The relay logs at info, as it runs in production; reading its lines here would cost the
+    // bench's CPU, so they go to /dev/null.
+    'ignore',
+  );
+  for (;;) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+      if (response.ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    ...child,
+    smtpPort,
+    httpPort,
+    dir,
+    async stop() {
+      await child.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** CPU time (user + system) the process has used, in ms. */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+/** Resident memory now and at its peak, in MB. */
+export function memoryMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
