@@ -7,41 +7,35 @@
  * report form for every accepted SMS, and a received-SMS (MO) form for each MO injected through
  * `POST /simulator/mo` or `sendMo()`, each retried every few minutes until answered HTTP 200.
  */
-import { EventEmitter } from 'node:events';
-import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type RawServerDefault,
-} from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { maskNumber } from '../sms/numbers.ts';
+import {
+  aspNetErrorPage,
+  DEFAULT_WAIT_MS,
+  GatewaySimulator,
+  listenStandalone,
+  readAspNetFields,
+  undeliverableNumbersSchema,
+  useAspNetFormParser,
+  type GatewaySimulatorOptions,
+  type HttpApp,
+  type Standalone,
+  type StandaloneOptions,
+  type WebhookPost,
+} from './simulator-kit.ts';
 
-export interface IntelliSoftwareSimulatorOptions {
+/**
+ * Invalid numbers are answered `ERR:INVALID_NUMBER`. Undeliverable ones are accepted (`ID:`), but
+ * their final delivery report is status 6 (unable to deliver) instead of 4 (delivered). A forward
+ * not answered HTTP 200 is retried every 5 minutes unless `webhookRetryMs` says otherwise.
+ */
+export interface IntelliSoftwareSimulatorOptions extends GatewaySimulatorOptions {
   readonly username: string;
   readonly password: string;
-  readonly logger: Logger;
-  /** International digits the simulated network cannot route: answered `ERR:INVALID_NUMBER`. */
-  readonly invalidNumbers?: readonly string[] | undefined;
-  /**
-   * International digits the gateway accepts (`ID:`) but cannot deliver to: their final delivery
-   * report is status 6 (unable to deliver) instead of 4 (delivered).
-   */
-  readonly undeliverableNumbers?: readonly string[] | undefined;
   /** The account's forwarding URLs; also settable later with `setWebhooks`. */
   readonly webhooks?: SimulatorWebhooks | undefined;
-  /** Wait between attempts of a forward that was not answered HTTP 200. Default 300 000 (the platform's 5 min). */
-  readonly webhookRetryMs?: number | undefined;
-  /** Each forwarding attempt gives up after this long and counts as failed. Default 60 000. */
-  readonly webhookTimeoutMs?: number | undefined;
-  /** How long after the send response has gone out the first delivery report is posted. Default 50. */
-  readonly reportDelayMs?: number | undefined;
 }
 
 /**
@@ -53,19 +47,6 @@ export interface SimulatorWebhooks {
   readonly moUrl?: string | undefined;
   /** Receives the form `msgid, status, toaddr` for each status change of each accepted SMS. */
   readonly drUrl?: string | undefined;
-}
-
-/** One attempt to post to a forwarding URL, whatever came of it. */
-export interface WebhookPost {
-  readonly kind: 'mo' | 'dr';
-  /** As configured, query string included. */
-  readonly url: string;
-  /** The `application/x-www-form-urlencoded` body, identical on every attempt of one forward. */
-  readonly body: string;
-  /** The HTTP status answered, or `'error'` for a connection error, a timeout or a cancelled attempt. */
-  readonly status: number | 'error';
-  /** When the attempt started. */
-  readonly at: Date;
 }
 
 /** A received SMS to forward, as `POST /simulator/mo` takes it (JSON) and `sendMo()` takes it. */
@@ -116,9 +97,6 @@ export type SimulatorBehaviour = z.infer<typeof behaviourSchema>;
 
 export const SEND_PATHS = ['/smsgateway/sendmsg.aspx', '/smsgateway/default.aspx'] as const;
 export const BALANCE_PATHS = ['/smsgateway/getbalance.aspx', '/smsgateway/getbalance/default.aspx'] as const;
-const CONTROL_PATH = '/simulator/control';
-const MESSAGES_PATH = '/simulator/messages';
-const MO_PATH = '/simulator/mo';
 
 /** The vendor documents "a maximum of 100 numbers" per request. */
 const MAX_NUMBERS_PER_REQUEST = 100;
@@ -129,33 +107,23 @@ const MAX_NUMBER_DIGITS = 15;
 const DEFAULT_MAXCONCAT = 1;
 /** Large enough for 100 numbers and 6 parts of percent-encoded UCS-2 text, small enough to refuse junk. */
 const FORM_BODY_LIMIT_BYTES = 64 * 1024;
-/** `GET /simulator/messages` is for eyes and demos, not a full dump. */
-const MESSAGES_LISTED = 100;
-const DEFAULT_WAIT_MS = 5_000;
 /** Credits of a fresh simulated account; each accepted part costs one (credits are charged per part). */
 const STARTING_BALANCE = 10_000;
 
-/** The platform retries a forward that was not answered 200 "every 5 minutes until it succeeds" (§1.4, §1.5). */
-const DEFAULT_WEBHOOK_RETRY_MS = 300_000;
-const DEFAULT_WEBHOOK_TIMEOUT_MS = 60_000;
-const DEFAULT_REPORT_DELAY_MS = 50;
 /** §1.5 status codes the simulator reports. */
 const DR_SENT = 3;
 const DR_DELIVERED = 4;
 const DR_UNABLE_TO_DELIVER = 6;
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
-const WEBHOOK_POST_EVENT = 'webhookPost';
 /** Room for a long concatenated MO; the simulator refuses anything bigger as junk. */
 const MO_TEXT_MAX_CHARS = 10_000;
 const MO_FIELD_MAX_CHARS = 256;
-const MAX_UNDELIVERABLE_NUMBERS = 10_000;
 
 const digitsSchema = z
   .string()
   .regex(new RegExp(`^\\d{${MIN_NUMBER_DIGITS},${MAX_NUMBER_DIGITS}}$`), 'international digits without +');
-const undeliverableSchema = z.array(digitsSchema).max(MAX_UNDELIVERABLE_NUMBERS);
 /** `POST /simulator/control` takes a behaviour, or the numbers whose final delivery report is 6. */
-const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableSchema }).strict()]);
+const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict()]);
 const moSchema = z
   .object({
     from: digitsSchema,
@@ -190,110 +158,41 @@ const GARBAGE_PAGE =
   '<body><h1>Server Error in \'/smsgateway\' Application.</h1>\r\n' +
   '<h2><i>Runtime Error</i></h2></body></html>\r\n';
 
-/** Any plain-HTTP fastify app, whatever logger it was built with (the relay passes its pino). */
-type HttpApp<AppLogger extends FastifyBaseLogger> = FastifyInstance<
-  RawServerDefault,
-  IncomingMessage,
-  ServerResponse,
-  AppLogger
->;
 type Fields = ReadonlyMap<string, string>;
 type SendContent = { readonly type: number; readonly text: string; readonly parts: number };
-type HeldRequest = { readonly answer: () => void; readonly destroy: () => void };
 type Accepted = { readonly body: string; readonly accepted: readonly SimulatedSms[] };
-/** What a forward's log lines say about it besides the URL: never the token, never a whole number. */
-type PostContext = Readonly<Record<string, string | number>>;
 
-export class IntelliSoftwareSimulator extends EventEmitter {
+export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviour> {
   /** Every accepted SMS, oldest first (grows without bound: the simulator is for tests and demos). */
   readonly received: SimulatedSms[] = [];
   balance = STARTING_BALANCE;
-  #requests = 0;
-  #behaviour: SimulatorBehaviour = { mode: 'ok' };
-  #behaviourRemaining: number | undefined;
-  readonly #hanging = new Set<HeldRequest>();
   readonly #username: string;
   readonly #password: string;
   readonly #logger: Logger;
-  readonly #invalidNumbers: ReadonlySet<string>;
-  /** Every attempt to post to a forwarding URL, oldest first (grows without bound, like `received`). */
-  readonly webhookPosts: WebhookPost[] = [];
-  #webhooks: SimulatorWebhooks = {};
-  #undeliverable: ReadonlySet<string>;
-  #webhookRetryMs: number;
-  readonly #webhookTimeoutMs: number;
-  readonly #reportDelayMs: number;
-  /** Aborted by close(): cancels the waits between retries and the attempts in flight. */
-  readonly #closing = new AbortController();
-  /** Forwards (one MO, or one recipient's delivery reports) not yet answered 200 nor cancelled. */
-  readonly #deliveries = new Set<Promise<void>>();
 
   constructor(options: IntelliSoftwareSimulatorOptions) {
-    super();
+    super(options, { behaviourSchema, label: 'simulator', noun: 'webhook', contentType: FORM_MEDIA_TYPE });
     this.#username = options.username;
     this.#password = options.password;
     this.#logger = options.logger;
-    this.#invalidNumbers = new Set(options.invalidNumbers ?? []);
-    this.#undeliverable = new Set(undeliverableSchema.parse(options.undeliverableNumbers ?? []));
-    this.#webhookRetryMs = checkMs('webhookRetryMs', options.webhookRetryMs ?? DEFAULT_WEBHOOK_RETRY_MS, 1);
-    this.#webhookTimeoutMs = checkMs('webhookTimeoutMs', options.webhookTimeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
-    this.#reportDelayMs = checkMs('reportDelayMs', options.reportDelayMs ?? DEFAULT_REPORT_DELAY_MS, 0);
-    if (options.webhooks) this.setWebhooks(options.webhooks);
   }
 
-  /** Send requests seen on either send path, whatever was answered. */
-  get requests(): number {
-    return this.#requests;
+  protected get accepted(): readonly SimulatedSms[] {
+    return this.received;
   }
 
-  /** Requests held by `hang` whose client is still waiting. */
-  get pendingRequests(): number {
-    return this.#hanging.size;
-  }
-
-  get behaviour(): SimulatorBehaviour {
-    return this.#behaviour;
-  }
-
-  get webhooks(): SimulatorWebhooks {
-    return { ...this.#webhooks };
-  }
-
-  /**
-   * Replaces both forwarding URLs (an absent one is unset). Forwards already under way keep the URL
-   * they started with. Throws for a URL that is not absolute http(s) or that carries credentials.
-   */
-  setWebhooks(webhooks: SimulatorWebhooks): void {
-    this.#webhooks = {
-      ...(webhooks.moUrl === undefined ? {} : { moUrl: checkWebhookUrl('moUrl', webhooks.moUrl) }),
-      ...(webhooks.drUrl === undefined ? {} : { drUrl: checkWebhookUrl('drUrl', webhooks.drUrl) }),
-    };
+  /** A standalone simulated gateway (default 127.0.0.1, ephemeral port) for tests and demos. */
+  static listen(options: IntelliSoftwareSimulatorOptions & StandaloneOptions): Promise<Standalone<IntelliSoftwareSimulator>> {
+    return listenStandalone(new IntelliSoftwareSimulator(options), options);
   }
 
   get webhookRetryMs(): number {
-    return this.#webhookRetryMs;
+    return this.forwarder.retryMs;
   }
 
   /** The wait before each later retry; a wait already running keeps its length. */
   setWebhookRetry(ms: number): void {
-    this.#webhookRetryMs = checkMs('webhookRetryMs', ms, 1);
-  }
-
-  get undeliverableNumbers(): readonly string[] {
-    return [...this.#undeliverable];
-  }
-
-  /**
-   * International digits whose final delivery report is 6 (unable to deliver), replacing the list;
-   * applies to SMS whose send response goes out from now on. Throws a ZodError for anything else.
-   */
-  setUndeliverableNumbers(numbers: readonly string[]): void {
-    this.#undeliverable = new Set(undeliverableSchema.parse(numbers));
-  }
-
-  /** Forwards (one MO, or one recipient's delivery reports) not yet answered 200 nor cancelled. */
-  get pendingWebhooks(): number {
-    return this.#deliveries.size;
+    this.forwarder.retryMs = ms;
   }
 
   /**
@@ -303,18 +202,12 @@ export class IntelliSoftwareSimulator extends EventEmitter {
    */
   sendMo(mo: SimulatedMo): string {
     const input = moSchema.parse(mo);
-    const url = this.#webhooks.moUrl;
-    if (url === undefined) throw new Error('simulator: no MO URL set; call setWebhooks({ moUrl }) first');
-    if (this.#closing.signal.aborted) throw new Error('simulator: closed');
+    const url = this.forwarder.moUrlOrThrow();
     const msgid = input.msgid ?? nextMessageId();
     const form = new URLSearchParams({ from: input.from, text: input.text, msgid, sent: w3cdtf(new Date()) });
     if (input.networkcode !== undefined) form.set('networkcode', input.networkcode);
     if (input.usercontext !== undefined) form.set('usercontext', input.usercontext);
-    const body = form.toString();
-    this.#track(async () => {
-      await nextTurn(undefined, { signal: this.#closing.signal });
-      await this.#forward('mo', url, body, { msgid, from: maskNumber(`+${input.from}`) });
-    });
+    this.forwarder.postSoon('mo', url, form.toString(), { msgid, from: maskNumber(`+${input.from}`) });
     return msgid;
   }
 
@@ -322,57 +215,8 @@ export class IntelliSoftwareSimulator extends EventEmitter {
    * Resolves with the first post (already made or still to come) `predicate` accepts; rejects after
    * `timeoutMs`, or when `predicate` throws.
    */
-  waitForWebhookPosts(predicate: (post: WebhookPost) => boolean, timeoutMs = DEFAULT_WAIT_MS): Promise<WebhookPost> {
-    const made = this.webhookPosts.find(predicate);
-    if (made) return Promise.resolve(made);
-    return new Promise((resolve, reject) => {
-      const settle = (outcome: () => void) => {
-        clearTimeout(timer);
-        this.off(WEBHOOK_POST_EVENT, onPost);
-        outcome();
-      };
-      const onPost = (post: WebhookPost) => {
-        let matches: boolean;
-        try {
-          matches = predicate(post);
-        } catch (error) {
-          settle(() => reject(error));
-          return;
-        }
-        if (matches) settle(() => resolve(post));
-      };
-      const timer = setTimeout(() => {
-        settle(() =>
-          reject(new Error(`simulator: no matching webhook post within ${timeoutMs} ms (${this.webhookPosts.length} posts made)`)),
-        );
-      }, timeoutMs);
-      this.on(WEBHOOK_POST_EVENT, onPost);
-    });
-  }
-
-  /**
-   * Cancels every forward still waiting for a retry or in flight, and sends none from now on.
-   * Idempotent; run by `listen()`'s close and when an app the simulator is registered on closes.
-   */
-  async close(): Promise<void> {
-    this.#closing.abort();
-    await Promise.allSettled([...this.#deliveries]);
-  }
-
-  /** Throws a ZodError for a behaviour that does not fit `SimulatorBehaviour`. */
-  setBehaviour(behaviour: SimulatorBehaviour): void {
-    this.#behaviour = behaviourSchema.parse(behaviour);
-    this.#behaviourRemaining = 'times' in this.#behaviour ? this.#behaviour.times : undefined;
-  }
-
-  /** Answers every held request as `ok` would have; returns how many there were. */
-  releaseHanging(): number {
-    return this.#settleHanging((held) => held.answer());
-  }
-
-  /** Drops every held request's connection, as a gateway that went away would. */
-  destroyHanging(): number {
-    return this.#settleHanging((held) => held.destroy());
+  waitForWebhookPosts(predicate: (post: WebhookPost) => boolean, timeoutMs?: number): Promise<WebhookPost> {
+    return this.forwarder.waitFor(predicate, timeoutMs);
   }
 
   /** Resolves once `received.length >= count`. */
@@ -393,59 +237,19 @@ export class IntelliSoftwareSimulator extends EventEmitter {
     });
   }
 
-  /** Adds the gateway's routes to `app`, inside their own scope so their form parser stays theirs. */
-  register<AppLogger extends FastifyBaseLogger>(app: HttpApp<AppLogger>): void {
-    app.register(async (scope) => {
-      useFormParser(scope);
-      scope.addHook('preClose', async () => {
-        this.destroyHanging();
-        await this.close();
-      });
-      for (const url of SEND_PATHS) {
-        scope.route({ method: ['GET', 'POST'], url, handler: (request, reply) => this.#onSend(request, reply) });
-      }
-      for (const url of BALANCE_PATHS) {
-        scope.route({ method: ['GET', 'POST'], url, handler: (request, reply) => this.#onBalance(request, reply) });
-      }
-      scope.post(CONTROL_PATH, async (request, reply) => this.#onControl(request, reply));
-      scope.get(CONTROL_PATH, async () => this.#status());
-      scope.get(MESSAGES_PATH, async () => this.received.slice(-MESSAGES_LISTED));
-      scope.post(MO_PATH, async (request, reply) => this.#onMo(request, reply));
-    });
-  }
-
-  /** A standalone simulated gateway (default 127.0.0.1, ephemeral port) for tests and demos. */
-  static async listen(
-    options: IntelliSoftwareSimulatorOptions & { host?: string; port?: number },
-  ): Promise<{ simulator: IntelliSoftwareSimulator; url: string; close(): Promise<void> }> {
-    const simulator = new IntelliSoftwareSimulator(options);
-    const app = Fastify({
-      loggerInstance: options.logger,
-      // One line per SMS (see #record) says more than a line per request.
-      logController: new LogController({ disableRequestLogging: true }),
-      // Held (`hang`) requests must not keep close() waiting.
-      forceCloseConnections: true,
-    });
-    simulator.register(app);
-    const host = options.host ?? '127.0.0.1';
-    await app.listen({ host, port: options.port ?? 0 });
-    const { port } = app.server.address() as AddressInfo;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    let closing: Promise<void> | undefined;
-    const close = () => {
-      closing ??= (async () => {
-        simulator.destroyHanging();
-        await simulator.close();
-        await app.close();
-      })();
-      return closing;
-    };
-    return { simulator, url, close };
+  /** The form parser is the scope's own, so that it stays off the app's other routes. */
+  protected addGatewayRoutes(scope: HttpApp): void {
+    useAspNetFormParser(scope, FORM_BODY_LIMIT_BYTES);
+    for (const url of SEND_PATHS) {
+      scope.route({ method: ['GET', 'POST'], url, handler: (request, reply) => this.#onSend(request, reply) });
+    }
+    for (const url of BALANCE_PATHS) {
+      scope.route({ method: ['GET', 'POST'], url, handler: (request, reply) => this.#onBalance(request, reply) });
+    }
   }
 
   async #onSend(request: FastifyRequest, reply: FastifyReply): Promise<string> {
-    this.#requests++;
-    const behaviour = this.#takeBehaviour();
+    const behaviour = this.takeBehaviour();
     reply.type('text/plain; charset=utf-8');
     switch (behaviour.mode) {
       case 'error':
@@ -453,15 +257,11 @@ export class IntelliSoftwareSimulator extends EventEmitter {
       case 'delay':
         return `DELAY:${behaviour.seconds}`;
       case 'http':
-        reply.code(behaviour.status).type('text/html; charset=utf-8');
-        return `<html><body><h1>HTTP ${behaviour.status}</h1></body></html>`;
       case 'garbage':
-        reply.type('text/html; charset=utf-8');
-        return GARBAGE_PAGE;
+        return aspNetErrorPage(reply, behaviour, GARBAGE_PAGE);
       case 'hang':
-        return this.#hold(reply, this.#answerSend(request, reply));
       case 'ok':
-        return this.#answerSend(request, reply);
+        return this.answer(reply, behaviour, this.#answerSend(request, reply));
     }
   }
 
@@ -471,53 +271,14 @@ export class IntelliSoftwareSimulator extends EventEmitter {
    */
   #answerSend(request: FastifyRequest, reply: FastifyReply): string {
     const { body, accepted } = this.#processSend(request);
-    const drUrl = this.#webhooks.drUrl;
-    if (accepted.length > 0 && drUrl !== undefined) {
-      reply.raw.once('close', () => this.#reportDelivery(accepted, drUrl));
-    }
+    this.reportWhenAnswered(reply, accepted, (sms, drUrl) => this.#reportDelivery(sms, drUrl));
     return body;
-  }
-
-  /** Consumes one use of the current behaviour and falls back to `ok` when its `times` run out. */
-  #takeBehaviour(): SimulatorBehaviour {
-    const behaviour = this.#behaviour;
-    if (this.#behaviourRemaining !== undefined && --this.#behaviourRemaining <= 0) {
-      this.#behaviour = { mode: 'ok' };
-      this.#behaviourRemaining = undefined;
-    }
-    return behaviour;
-  }
-
-  #hold(reply: FastifyReply, answer: string): Promise<string> {
-    return new Promise((resolve) => {
-      const held: HeldRequest = {
-        answer: () => resolve(answer),
-        destroy: () => {
-          reply.raw.destroy();
-          resolve(answer);
-        },
-      };
-      this.#hanging.add(held);
-      // A client that gave up is no longer pending (the SMS stays received); settling lets fastify
-      // finish the request instead of keeping it open forever.
-      reply.raw.once('close', () => {
-        this.#hanging.delete(held);
-        resolve(answer);
-      });
-    });
-  }
-
-  #settleHanging(settle: (held: HeldRequest) => void): number {
-    const held = [...this.#hanging];
-    this.#hanging.clear();
-    held.forEach(settle);
-    return held.length;
   }
 
   /** Validates like the real gateway, records what it accepts and returns the response body. */
   #processSend(request: FastifyRequest): Accepted {
     const refuse = (body: string): Accepted => ({ body, accepted: [] });
-    const fields = readFields(request);
+    const fields = readAspNetFields(request);
     const loginError = this.#checkLogin(fields);
     if (loginError) return refuse(loginError);
 
@@ -589,183 +350,56 @@ export class IntelliSoftwareSimulator extends EventEmitter {
       /^\d+$/.test(digits) &&
       digits.length >= MIN_NUMBER_DIGITS &&
       digits.length <= MAX_NUMBER_DIGITS &&
-      !this.#invalidNumbers.has(digits)
+      !this.isInvalidNumber(digits)
     );
   }
 
   #record(sms: SimulatedSms, parts: number): void {
     this.received.push(sms);
     this.balance -= parts;
-    this.#logger.info(
-      { simId: sms.id, to: maskNumber(`+${sms.to}`), parts, text: sms.text },
-      'simulator: SMS received',
-    );
+    // Texts are private: info logs carry their length only, debug the text (GET /simulator/messages too).
+    this.#logger.info({ simId: sms.id, to: maskNumber(`+${sms.to}`), parts, chars: sms.text.length }, 'simulator: SMS received');
+    this.#logger.debug({ simId: sms.id, text: sms.text }, 'simulator: SMS text');
     this.emit('sms', sms);
   }
 
   async #onBalance(request: FastifyRequest, reply: FastifyReply): Promise<string> {
     reply.type('text/plain; charset=utf-8');
-    return this.#checkLogin(readFields(request)) ?? `BALANCE:${this.balance}`;
+    return this.#checkLogin(readAspNetFields(request)) ?? `BALANCE:${this.balance}`;
   }
 
-  #onControl(request: FastifyRequest, reply: FastifyReply) {
+  protected onControl(request: FastifyRequest, reply: FastifyReply) {
     const parsed = controlSchema.safeParse(request.body);
     if (!parsed.success) {
       return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
     }
     if ('mode' in parsed.data) this.setBehaviour(parsed.data);
     else this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
-    return this.#status();
+    return this.status();
   }
 
-  #status() {
-    return {
-      behaviour: this.#behaviour,
-      remaining: this.#behaviourRemaining ?? null,
-      requests: this.#requests,
-      received: this.received.length,
-      pendingRequests: this.pendingRequests,
-      undeliverableNumbers: this.undeliverableNumbers,
-      // Whether set, not the URLs: they may carry a secret.
-      webhooks: { mo: this.#webhooks.moUrl !== undefined, dr: this.#webhooks.drUrl !== undefined },
-      webhookPosts: this.webhookPosts.length,
-      pendingWebhooks: this.pendingWebhooks,
-    };
-  }
-
-  #onMo(request: FastifyRequest, reply: FastifyReply) {
+  protected onMo(request: FastifyRequest, reply: FastifyReply) {
     const parsed = moSchema.safeParse(request.body);
     if (!parsed.success) {
       return reply.code(400).send({ error: 'invalid MO', detail: z.prettifyError(parsed.error) });
     }
-    if (this.#webhooks.moUrl === undefined) {
-      return reply.code(409).send({ error: 'no MO URL set: call setWebhooks({ moUrl }) first' });
-    }
-    if (this.#closing.signal.aborted) return reply.code(503).send({ error: 'simulator closed' });
-    return reply.code(202).send({ msgid: this.sendMo(parsed.data) });
+    return this.acceptMo(reply, () => ({ msgid: this.sendMo(parsed.data) }));
   }
 
   /** Each recipient's reports in order, 3 (sent) then 4 or 6, each only once the one before got its 200. */
   #reportDelivery(accepted: readonly SimulatedSms[], drUrl: string): void {
     for (const sms of accepted) {
-      const final = this.#undeliverable.has(sms.to) ? DR_UNABLE_TO_DELIVER : DR_DELIVERED;
-      this.#track(async () => {
-        await pause(this.#reportDelayMs, undefined, { signal: this.#closing.signal });
+      const final = this.isUndeliverable(sms.to) ? DR_UNABLE_TO_DELIVER : DR_DELIVERED;
+      this.forwarder.run(async () => {
+        await this.forwarder.wait(this.reportDelayMs);
         for (const status of [DR_SENT, final]) {
           const body = new URLSearchParams({ msgid: sms.id, status: String(status), toaddr: sms.to }).toString();
           const context = { msgid: sms.id, drStatus: status, to: maskNumber(`+${sms.to}`) };
-          if (!(await this.#forward('dr', drUrl, body, context))) return;
+          if (!(await this.forwarder.deliver('dr', drUrl, body, context))) return;
         }
       });
     }
   }
-
-  /**
-   * Runs a forward in the background and keeps it in `#deliveries` until it ends. After close() a
-   * forward is not started; one already started ends at its next wait or attempt.
-   */
-  #track(forward: () => Promise<void>): void {
-    if (this.#closing.signal.aborted) return;
-    const delivery = (async () => {
-      try {
-        await forward();
-      } catch (error) {
-        if (this.#closing.signal.aborted) return;
-        this.#logger.error({ err: error }, 'simulator: a webhook forward failed unexpectedly');
-      }
-    })();
-    this.#deliveries.add(delivery);
-    void delivery.finally(() => this.#deliveries.delete(delivery));
-  }
-
-  /**
-   * Posts `body` until the answer is HTTP 200, waiting `webhookRetryMs` between attempts: the same
-   * body every time. Returns false when close() cancelled it first.
-   */
-  async #forward(kind: WebhookPost['kind'], target: string, body: string, context: PostContext): Promise<boolean> {
-    for (let attempt = 1; !this.#closing.signal.aborted; attempt++) {
-      if ((await this.#attempt(kind, target, body, context, attempt)) === 200) return true;
-      try {
-        await pause(this.#webhookRetryMs, undefined, { signal: this.#closing.signal });
-      } catch {
-        return false;
-      }
-    }
-    return false;
-  }
-
-  async #attempt(
-    kind: WebhookPost['kind'],
-    target: string,
-    body: string,
-    context: PostContext,
-    attempt: number,
-  ): Promise<number | 'error'> {
-    const at = new Date();
-    let status: number | 'error';
-    let error: string | undefined;
-    try {
-      const response = await fetch(target, {
-        method: 'POST',
-        headers: { 'content-type': FORM_MEDIA_TYPE },
-        body,
-        // A redirect is an answer other than 200 (the platform is not known to follow one).
-        redirect: 'manual',
-        signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(this.#webhookTimeoutMs)]),
-      });
-      status = response.status;
-      // The body is ignored (§1.4), but read so the connection can be reused.
-      await response.arrayBuffer().catch(() => undefined);
-    } catch (cause) {
-      status = 'error';
-      error = this.#closing.signal.aborted ? 'cancelled by close()' : describeFetchError(cause);
-    }
-    const post: WebhookPost = { kind, url: target, body, status, at };
-    this.webhookPosts.push(post);
-    this.#logger.info(
-      { ...context, kind, url: withoutSecrets(target), attempt, httpStatus: status, ...(error ? { error } : {}) },
-      status === 200
-        ? 'simulator: webhook posted'
-        : this.#closing.signal.aborted
-          ? 'simulator: webhook post cancelled'
-          : 'simulator: webhook post not answered 200; will retry',
-    );
-    this.emit(WEBHOOK_POST_EVENT, post);
-    return status;
-  }
-}
-
-/**
- * Form bodies as the gateway's ASP.NET front end takes them: any `application/x-www-form-urlencoded`
- * media type, whatever its parameters (the Java SDK sends the malformed `; charset:utf-8`). The
- * parser lives in the simulator's scope; an inherited one is replaced there, and only there.
- */
-function useFormParser(scope: HttpApp<FastifyBaseLogger>): void {
-  const mediaType = 'application/x-www-form-urlencoded';
-  if (scope.hasContentTypeParser(mediaType)) scope.removeContentTypeParser(mediaType);
-  scope.addContentTypeParser(
-    mediaType,
-    { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT_BYTES },
-    (_request, body, done) => done(null, new URLSearchParams(body as string)),
-  );
-}
-
-/**
- * Query string and form fields together, names case-insensitive and repeated names joined with
- * commas, as ASP.NET's request collections present them. Unknown fields are simply never read.
- */
-function readFields(request: FastifyRequest): Fields {
-  const fields = new Map<string, string>();
-  const query = new URL(request.url, 'http://simulator.invalid').searchParams;
-  const form = request.body instanceof URLSearchParams ? request.body : new URLSearchParams();
-  for (const source of [query, form]) {
-    for (const [name, value] of source) {
-      const key = name.toLowerCase();
-      const previous = fields.get(key);
-      fields.set(key, previous === undefined ? value : `${previous},${value}`);
-    }
-  }
-  return fields;
 }
 
 function endpointPath(request: FastifyRequest): string {
@@ -812,47 +446,9 @@ function countUcs2Parts(units: number): number {
   return units <= UCS2_SINGLE_PART_UNITS ? 1 : Math.ceil(units / UCS2_CONCAT_PART_UNITS);
 }
 
-function checkMs(name: string, ms: number, min: number): number {
-  if (!Number.isSafeInteger(ms) || ms < min) throw new RangeError(`simulator: ${name} must be an integer >= ${min}, got ${ms}`);
-  return ms;
-}
-
-/** An absolute http(s) URL without credentials (fetch refuses those), as given. */
-function checkWebhookUrl(name: string, value: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new TypeError(`simulator: ${name} is not an absolute URL`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new TypeError(`simulator: ${name} must be http or https, not ${parsed.protocol}`);
-  }
-  if (parsed.username !== '' || parsed.password !== '') {
-    throw new TypeError(`simulator: ${name} must not carry credentials; put a token in the query string`);
-  }
-  return value;
-}
-
-/** For logs: the forwarding URL without its query string and fragment, where a token may ride. */
-function withoutSecrets(target: string): string {
-  const parsed = new URL(target);
-  parsed.search = '';
-  parsed.hash = '';
-  return parsed.toString();
-}
-
 /** W3CDTF with a numeric offset, as the platform's `sent` field: `2026-11-23T13:50:05+00:00` (UTC). */
 function w3cdtf(date: Date): string {
   return `${date.toISOString().slice(0, 19)}+00:00`;
-}
-
-/** `ECONNREFUSED`, `TimeoutError`…: what went wrong, without echoing the request (and its URL). */
-function describeFetchError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause;
-  if (cause instanceof Error) return 'code' in cause && typeof cause.code === 'string' ? cause.code : cause.message;
-  return error.name === 'Error' ? error.message : error.name;
 }
 
 /** The gateway answers international digits: `+44…` and `0044…` become `44…`. */

@@ -29,28 +29,27 @@
  * `POST /simulator/mo`, each signed with `SMS-Verify` and retried until answered HTTP 200.
  */
 import { createHash } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type RawServerDefault,
-} from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './provider.ts';
+import {
+  aspNetErrorPage,
+  GatewaySimulator,
+  listenStandalone,
+  readAspNetFields,
+  undeliverableNumbersSchema,
+  useAspNetFormParser,
+  type GatewaySimulatorOptions,
+  type HttpApp,
+  type Standalone,
+  type StandaloneOptions,
+  type WebhookKind,
+} from './simulator-kit.ts';
 
-export interface InteractSmsSimulatorOptions extends SimulatorOptions {
-  /** The account's forwarding URLs; also settable later with `setWebhooks`. */
-  readonly webhooks?: SimulatorWebhooks | undefined;
-  /** Each post attempt gives up after this long and counts as failed. Default 60 000. */
-  readonly webhookTimeoutMs?: number | undefined;
+/** Undeliverable numbers get a receipt saying `SMS-Success=False`. */
+export interface InteractSmsSimulatorOptions extends SimulatorOptions, GatewaySimulatorOptions {
   /** How `SMS-Verify` is computed (PROTOCOLS §3.6). Default `portal`. */
   readonly webhookFormula?: 'portal' | 'kb' | undefined;
   /**
@@ -60,23 +59,6 @@ export interface InteractSmsSimulatorOptions extends SimulatorOptions {
   readonly longCode?: string | undefined;
   /** Time source for `SMS-TimeStamp` (ms since the epoch); tests fix it to compare exact bytes. */
   readonly clock?: (() => number) | undefined;
-}
-
-export interface SimulatorWebhooks {
-  readonly moUrl?: string | undefined;
-  readonly drUrl?: string | undefined;
-}
-
-/** One attempt to post to a webhook URL, whatever came of it. */
-export interface WebhookPost {
-  readonly kind: 'mo' | 'dr';
-  /** As configured, query string included. */
-  readonly url: string;
-  /** The form body, identical on every attempt of one post. */
-  readonly body: string;
-  /** The HTTP status answered, or `'error'` for a connection error, a timeout or a cancelled attempt. */
-  readonly status: number | 'error';
-  readonly at: Date;
 }
 
 const timesSchema = z.number().int().positive().optional();
@@ -103,9 +85,6 @@ const behaviourSchema = z.discriminatedUnion('mode', [
 export type InteractSmsBehaviour = z.infer<typeof behaviourSchema>;
 
 export const SEND_PATHS = ['/api/v1/sendmessage.aspx', '/HTTP_API/V1/sendmessage.aspx'] as const;
-const CONTROL_PATH = '/simulator/control';
-const MESSAGES_PATH = '/simulator/messages';
-const MO_PATH = '/simulator/mo';
 
 const ACCEPTED_BODY = '0\nRequest deferred successfully\n';
 const REFUSALS = {
@@ -131,24 +110,16 @@ const NUMERIC_SENDER = /^\d{1,15}$/;
 const LINE_BREAK_MARK = '\u00ac';
 
 const DEFAULT_LONG_CODE = '353870000000';
-const DEFAULT_WEBHOOK_RETRY_MS = 300_000;
-const DEFAULT_WEBHOOK_TIMEOUT_MS = 60_000;
-const DEFAULT_REPORT_DELAY_MS = 50;
-const DEFAULT_WAIT_MS = 5_000;
 const FORM_BODY_LIMIT_BYTES = 64 * 1024;
-const MESSAGES_LISTED = 100;
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
-const WEBHOOK_POST_EVENT = 'webhookPost';
 const MO_TEXT_MAX_CHARS = 10_000;
-const MAX_UNDELIVERABLE_NUMBERS = 10_000;
 
 const GARBAGE_PAGE =
   '<!DOCTYPE html>\r\n<html><head><title>Runtime Error</title></head>\r\n' +
   "<body><h1>Server Error in '/' Application.</h1></body></html>\r\n";
 
 const digitsSchema = z.string().regex(/^\d{7,15}$/, 'international digits without +');
-const undeliverableSchema = z.array(digitsSchema).max(MAX_UNDELIVERABLE_NUMBERS);
-const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableSchema }).strict()]);
+const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict()]);
 const moSchema = z
   .object({
     from: digitsSchema,
@@ -157,101 +128,43 @@ const moSchema = z
   })
   .strict();
 
-type HttpApp<AppLogger extends FastifyBaseLogger> = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, AppLogger>;
 type Fields = ReadonlyMap<string, string>;
-type HeldRequest = { readonly answer: () => void; readonly destroy: () => void };
 type Processed = { readonly body: string; readonly accepted: readonly SimulatedSmsRecord[] };
-type PostContext = Readonly<Record<string, string | number>>;
 
-export class InteractSmsSimulator extends EventEmitter implements ProviderSimulator {
+export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour> implements ProviderSimulator {
   /** Every SMS accepted (one per number), oldest first. */
   readonly records: SimulatedSmsRecord[] = [];
-  /** Every attempt to post to a webhook URL, oldest first. */
-  readonly webhookPosts: WebhookPost[] = [];
-  #requests = 0;
-  #behaviour: InteractSmsBehaviour = { mode: 'ok' };
-  #behaviourRemaining: number | undefined;
-  readonly #hanging = new Set<HeldRequest>();
   readonly #username: string;
   readonly #password: string;
   readonly #accountId: string | undefined;
   readonly #logger: Logger;
-  readonly #invalidNumbers: ReadonlySet<string>;
-  #undeliverable: ReadonlySet<string>;
-  #webhooks: SimulatorWebhooks = {};
-  readonly #webhookRetryMs: number;
-  readonly #webhookTimeoutMs: number;
-  readonly #reportDelayMs: number;
   readonly #secret: string;
   readonly #formula: 'portal' | 'kb';
   readonly #longCode: string;
   readonly #clock: () => number;
   #nextLocalId = 0;
-  readonly #closing = new AbortController();
-  readonly #deliveries = new Set<Promise<void>>();
 
   constructor(options: InteractSmsSimulatorOptions) {
-    super();
+    const logger = options.logger.child({ component: 'interactsms-simulator' });
+    super({ ...options, logger }, { behaviourSchema, label: 'simulator', noun: 'webhook', contentType: FORM_MEDIA_TYPE });
     this.#username = options.username;
     this.#password = options.password;
     this.#accountId = options.accountId;
-    this.#logger = options.logger.child({ component: 'interactsms-simulator' });
-    this.#invalidNumbers = new Set(options.invalidNumbers ?? []);
-    this.#undeliverable = new Set(undeliverableSchema.parse(options.undeliverableNumbers ?? []));
-    this.#webhookRetryMs = checkMs('webhookRetryMs', options.webhookRetryMs ?? DEFAULT_WEBHOOK_RETRY_MS, 1);
-    this.#webhookTimeoutMs = checkMs('webhookTimeoutMs', options.webhookTimeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
-    this.#reportDelayMs = checkMs('reportDelayMs', options.reportDelayMs ?? DEFAULT_REPORT_DELAY_MS, 0);
+    this.#logger = logger;
     this.#secret = options.webhookSecret ?? options.password;
     this.#formula = options.webhookFormula ?? 'portal';
     this.#longCode = options.longCode ?? DEFAULT_LONG_CODE;
     if (!/^\d{3,15}$/.test(this.#longCode)) throw new RangeError('simulator: longCode must be 3–15 digits');
     this.#clock = options.clock ?? Date.now;
-    if (options.webhooks) this.setWebhooks(options.webhooks);
   }
 
-  /** Send requests seen, whatever was answered. */
-  get requests(): number {
-    return this.#requests;
+  protected get accepted(): readonly SimulatedSmsRecord[] {
+    return this.records;
   }
 
-  /** Requests held by `hang` whose client is still waiting. */
-  get pendingRequests(): number {
-    return this.#hanging.size;
-  }
-
-  /** Posts (one MO, or one number's receipt) not yet answered 200 nor cancelled. */
-  get pendingWebhooks(): number {
-    return this.#deliveries.size;
-  }
-
-  get behaviour(): InteractSmsBehaviour {
-    return this.#behaviour;
-  }
-
-  get undeliverableNumbers(): readonly string[] {
-    return [...this.#undeliverable];
-  }
-
-  /** Throws a ZodError for a behaviour that does not fit `InteractSmsBehaviour`. */
-  setBehaviour(behaviour: InteractSmsBehaviour): void {
-    this.#behaviour = behaviourSchema.parse(behaviour);
-    this.#behaviourRemaining = 'times' in this.#behaviour ? this.#behaviour.times : undefined;
-  }
-
-  /** Numbers (international digits) whose receipt says `SMS-Success=False`, replacing the list. */
-  setUndeliverableNumbers(numbers: readonly string[]): void {
-    this.#undeliverable = new Set(undeliverableSchema.parse(numbers));
-  }
-
-  /**
-   * Replaces both URLs (an absent one is unset); posts already under way keep theirs. Throws for a
-   * URL that is not absolute http(s) or that carries credentials.
-   */
-  setWebhooks(webhooks: SimulatorWebhooks): void {
-    this.#webhooks = {
-      ...(webhooks.moUrl === undefined ? {} : { moUrl: checkWebhookUrl('moUrl', webhooks.moUrl) }),
-      ...(webhooks.drUrl === undefined ? {} : { drUrl: checkWebhookUrl('drUrl', webhooks.drUrl) }),
-    };
+  /** A standalone simulated gateway (default 127.0.0.1, ephemeral port) for tests and demos. */
+  static listen(options: InteractSmsSimulatorOptions & StandaloneOptions): Promise<Standalone<InteractSmsSimulator>> {
+    return listenStandalone(new InteractSmsSimulator(options), options);
   }
 
   /**
@@ -266,153 +179,39 @@ export class InteractSmsSimulator extends EventEmitter implements ProviderSimula
   }
 
   /** Resolves once `count` posts of `kind` were answered 200 in all; rejects after `timeoutMs`. */
-  waitForWebhookPosts(kind: 'mo' | 'dr', count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    const done = () => this.webhookPosts.filter((post) => post.kind === kind && post.status === 200).length >= count;
-    if (done()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onPost = () => {
-        if (!done()) return;
-        clearTimeout(timer);
-        this.off(WEBHOOK_POST_EVENT, onPost);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.off(WEBHOOK_POST_EVENT, onPost);
-        const answered = this.webhookPosts.filter((post) => post.kind === kind && post.status === 200).length;
-        reject(new Error(`simulator: expected ${count} ${kind} posts answered 200 within ${timeoutMs} ms, got ${answered}`));
-      }, timeoutMs);
-      this.on(WEBHOOK_POST_EVENT, onPost);
-    });
+  waitForWebhookPosts(kind: WebhookKind, count: number, timeoutMs?: number): Promise<void> {
+    return this.forwarder.waitForAnswered(kind, count, timeoutMs);
   }
 
-  /** Answers every held request as `ok` would have; returns how many there were. */
-  releaseHanging(): number {
-    return this.#settleHanging((held) => held.answer());
-  }
-
-  /** Drops every held request's connection; returns how many there were. */
-  destroyHanging(): number {
-    return this.#settleHanging((held) => held.destroy());
-  }
-
-  /** Cancels every post waiting for a retry or in flight and starts none from now on. Idempotent. */
-  async close(): Promise<void> {
-    this.#closing.abort();
-    await Promise.allSettled([...this.#deliveries]);
-  }
-
-  /** Adds the routes to `app`, in their own scope so their form parser stays theirs. */
-  register<AppLogger extends FastifyBaseLogger>(app: HttpApp<AppLogger>): void {
-    app.register(async (scope) => {
-      if (scope.hasContentTypeParser(FORM_MEDIA_TYPE)) scope.removeContentTypeParser(FORM_MEDIA_TYPE);
-      scope.addContentTypeParser(
-        FORM_MEDIA_TYPE,
-        { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT_BYTES },
-        (_request, body, done) => done(null, new URLSearchParams(body as string)),
-      );
-      scope.addHook('preClose', async () => {
-        this.destroyHanging();
-        await this.close();
-      });
-      for (const url of SEND_PATHS) {
-        scope.route({ method: ['GET', 'POST'], url, handler: (request, reply) => this.#onSend(request, reply) });
-      }
-      scope.post(CONTROL_PATH, async (request, reply) => this.#onControl(request, reply));
-      scope.get(CONTROL_PATH, async () => this.#status());
-      scope.get(MESSAGES_PATH, async () => this.records.slice(-MESSAGES_LISTED));
-      scope.post(MO_PATH, async (request, reply) => this.#onMo(request, reply));
-    });
-  }
-
-  /** A standalone simulated gateway (default 127.0.0.1, ephemeral port) for tests and demos. */
-  static async listen(
-    options: InteractSmsSimulatorOptions & { host?: string; port?: number },
-  ): Promise<{ simulator: InteractSmsSimulator; url: string; close(): Promise<void> }> {
-    const simulator = new InteractSmsSimulator(options);
-    const app = Fastify({
-      loggerInstance: options.logger,
-      logController: new LogController({ disableRequestLogging: true }),
-      forceCloseConnections: true,
-    });
-    simulator.register(app);
-    const host = options.host ?? '127.0.0.1';
-    await app.listen({ host, port: options.port ?? 0 });
-    const { port } = app.server.address() as AddressInfo;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    let closing: Promise<void> | undefined;
-    const close = () => {
-      closing ??= (async () => {
-        simulator.destroyHanging();
-        await simulator.close();
-        await app.close();
-      })();
-      return closing;
-    };
-    return { simulator, url, close };
+  /** The form parser is the scope's own, so that it stays off the app's other routes. */
+  protected addGatewayRoutes(scope: HttpApp): void {
+    useAspNetFormParser(scope, FORM_BODY_LIMIT_BYTES);
+    for (const url of SEND_PATHS) {
+      scope.route({ method: ['GET', 'POST'], url, handler: (request, reply) => this.#onSend(request, reply) });
+    }
   }
 
   async #onSend(request: FastifyRequest, reply: FastifyReply): Promise<string> {
-    this.#requests++;
-    const behaviour = this.#takeBehaviour();
+    const behaviour = this.takeBehaviour();
     reply.type('text/plain; charset=utf-8');
     switch (behaviour.mode) {
       case 'error':
         return `${behaviour.code}\n${behaviour.text ?? DEFAULT_ERROR_TEXT}\n`;
       case 'http':
-        reply.code(behaviour.status).type('text/html; charset=utf-8');
-        return `<html><body><h1>HTTP ${behaviour.status}</h1></body></html>`;
       case 'garbage':
-        reply.type('text/html; charset=utf-8');
-        return GARBAGE_PAGE;
+        return aspNetErrorPage(reply, behaviour, GARBAGE_PAGE);
       case 'hang':
-        return this.#hold(reply, this.#answerSend(request, reply));
       case 'ok':
-        return this.#answerSend(request, reply);
+        return this.answer(reply, behaviour, this.#answerSend(request, reply));
     }
   }
 
-  /** Processes the request and, once the response has gone out (or was lost), starts the receipts. */
+  /** Processes the request and, once the response has gone out, starts the receipts of SMS sent with a notify id. */
   #answerSend(request: FastifyRequest, reply: FastifyReply): string {
-    const { body, accepted } = this.#processSend(readFields(request));
-    const drUrl = this.#webhooks.drUrl;
+    const { body, accepted } = this.#processSend(readAspNetFields(request));
     const reported = accepted.filter((sms) => sms.tracking !== undefined);
-    if (reported.length > 0 && drUrl !== undefined) {
-      reply.raw.once('close', () => this.#reportDelivery(reported, drUrl));
-    }
+    this.reportWhenAnswered(reply, reported, (sms, drUrl) => this.#reportDelivery(sms, drUrl));
     return body;
-  }
-
-  #takeBehaviour(): InteractSmsBehaviour {
-    const behaviour = this.#behaviour;
-    if (this.#behaviourRemaining !== undefined && --this.#behaviourRemaining <= 0) {
-      this.#behaviour = { mode: 'ok' };
-      this.#behaviourRemaining = undefined;
-    }
-    return behaviour;
-  }
-
-  #hold(reply: FastifyReply, answer: string): Promise<string> {
-    return new Promise((resolve) => {
-      const held: HeldRequest = {
-        answer: () => resolve(answer),
-        destroy: () => {
-          reply.raw.destroy();
-          resolve(answer);
-        },
-      };
-      this.#hanging.add(held);
-      reply.raw.once('close', () => {
-        this.#hanging.delete(held);
-        resolve(answer);
-      });
-    });
-  }
-
-  #settleHanging(settle: (held: HeldRequest) => void): number {
-    const held = [...this.#hanging];
-    this.#hanging.clear();
-    held.forEach(settle);
-    return held.length;
   }
 
   /** Validates in the order of the table above; records what it accepts. */
@@ -434,7 +233,7 @@ export class InteractSmsSimulator extends EventEmitter implements ProviderSimula
     ];
     if (numbers.length === 0) return refuse(REFUSALS.noTo);
     if (numbers.length > MAX_NUMBERS_PER_REQUEST) return refuse(REFUSALS.tooManyNumbers);
-    if (numbers.some((number) => !NUMBER.test(number) || this.#invalidNumbers.has(number))) return refuse(REFUSALS.badNumber);
+    if (numbers.some((number) => !NUMBER.test(number) || this.isInvalidNumber(number))) return refuse(REFUSALS.badNumber);
     const wireText = fields.get('text');
     if (wireText === undefined) return refuse(REFUSALS.noText);
     const text = wireText.replaceAll(LINE_BREAK_MARK, '\n');
@@ -456,41 +255,22 @@ export class InteractSmsSimulator extends EventEmitter implements ProviderSimula
     return { body: ACCEPTED_BODY, accepted };
   }
 
-  #onControl(request: FastifyRequest, reply: FastifyReply) {
+  protected onControl(request: FastifyRequest, reply: FastifyReply) {
     const parsed = controlSchema.safeParse(request.body);
     if (!parsed.success) return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
     if ('mode' in parsed.data) this.setBehaviour(parsed.data);
     else this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
-    return this.#status();
+    return this.status();
   }
 
-  #status() {
-    return {
-      behaviour: this.#behaviour,
-      remaining: this.#behaviourRemaining ?? null,
-      requests: this.#requests,
-      received: this.records.length,
-      pendingRequests: this.pendingRequests,
-      undeliverableNumbers: this.undeliverableNumbers,
-      // Whether set, not the URLs: they may carry a token.
-      webhooks: { mo: this.#webhooks.moUrl !== undefined, dr: this.#webhooks.drUrl !== undefined },
-      webhookPosts: this.webhookPosts.length,
-      pendingWebhooks: this.pendingWebhooks,
-    };
-  }
-
-  #onMo(request: FastifyRequest, reply: FastifyReply) {
+  protected onMo(request: FastifyRequest, reply: FastifyReply) {
     const parsed = moSchema.safeParse(request.body);
     if (!parsed.success) return reply.code(400).send({ error: 'invalid MO', detail: z.prettifyError(parsed.error) });
-    if (this.#webhooks.moUrl === undefined) return reply.code(409).send({ error: 'no MO URL set: call setWebhooks({ moUrl }) first' });
-    if (this.#closing.signal.aborted) return reply.code(503).send({ error: 'simulator closed' });
-    return reply.code(202).send({ id: this.#sendMo(parsed.data) });
+    return this.acceptMo(reply, () => ({ id: this.#sendMo(parsed.data) }));
   }
 
   #sendMo(mo: z.infer<typeof moSchema>): string {
-    const url = this.#webhooks.moUrl;
-    if (url === undefined) throw new Error('simulator: no MO URL set; call setWebhooks({ moUrl }) first');
-    if (this.#closing.signal.aborted) throw new Error('simulator: closed');
+    const url = this.forwarder.moUrlOrThrow();
     const timestamp = gatewayTime(this.#clock());
     const notifyId = mo.notifyId ?? '';
     const keyphrase = mo.text.trim().split(/\s+/)[0] || '*';
@@ -511,10 +291,7 @@ export class InteractSmsSimulator extends EventEmitter implements ProviderSimula
       .update(`${mo.from}\n${this.#longCode}\n${timestamp}\n${mo.text}`, 'utf8')
       .digest('hex')
       .slice(0, 40);
-    this.#track(async () => {
-      await nextTurn(undefined, { signal: this.#closing.signal });
-      await this.#forward('mo', url, body, { moId: id, from: maskNumber(`+${mo.from}`) });
-    });
+    this.forwarder.postSoon('mo', url, body, { moId: id, from: maskNumber(`+${mo.from}`) });
     return id;
   }
 
@@ -522,9 +299,9 @@ export class InteractSmsSimulator extends EventEmitter implements ProviderSimula
   #reportDelivery(accepted: readonly SimulatedSmsRecord[], drUrl: string): void {
     for (const sms of accepted) {
       const notifyId = sms.tracking ?? '';
-      const success = this.#undeliverable.has(sms.to) ? 'False' : 'True';
-      this.#track(async () => {
-        await pause(this.#reportDelayMs, undefined, { signal: this.#closing.signal });
+      const success = this.isUndeliverable(sms.to) ? 'False' : 'True';
+      this.forwarder.run(async () => {
+        await this.forwarder.wait(this.reportDelayMs);
         const body = new URLSearchParams([
           ['SMS-Type', 'Notification'],
           ['SMS-NotifyId', notifyId],
@@ -537,92 +314,10 @@ export class InteractSmsSimulator extends EventEmitter implements ProviderSimula
           ['SMS-TotalFailed', success === 'True' ? '0' : '1'],
           ['SMS-TimeStamp', gatewayTime(this.#clock())],
         ]).toString();
-        await this.#forward('dr', drUrl, body, { notifyId, success, to: maskNumber(`+${sms.to}`) });
+        await this.forwarder.deliver('dr', drUrl, body, { notifyId, success, to: maskNumber(`+${sms.to}`) });
       });
     }
   }
-
-  #track(post: () => Promise<void>): void {
-    if (this.#closing.signal.aborted) return;
-    const delivery = (async () => {
-      try {
-        await post();
-      } catch (error) {
-        if (this.#closing.signal.aborted) return;
-        this.#logger.error({ err: error }, 'simulator: a webhook post failed unexpectedly');
-      }
-    })();
-    this.#deliveries.add(delivery);
-    void delivery.finally(() => this.#deliveries.delete(delivery));
-  }
-
-  /** Posts `body` until answered 200, `webhookRetryMs` apart, the same body every time. */
-  async #forward(kind: WebhookPost['kind'], target: string, body: string, context: PostContext): Promise<void> {
-    for (let attempt = 1; !this.#closing.signal.aborted; attempt++) {
-      if ((await this.#attempt(kind, target, body, context, attempt)) === 200) return;
-      try {
-        await pause(this.#webhookRetryMs, undefined, { signal: this.#closing.signal });
-      } catch {
-        return;
-      }
-    }
-  }
-
-  async #attempt(
-    kind: WebhookPost['kind'],
-    target: string,
-    body: string,
-    context: PostContext,
-    attempt: number,
-  ): Promise<number | 'error'> {
-    const at = new Date();
-    let status: number | 'error';
-    let error: string | undefined;
-    try {
-      const response = await fetch(target, {
-        method: 'POST',
-        headers: { 'content-type': FORM_MEDIA_TYPE },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(this.#webhookTimeoutMs)]),
-      });
-      status = response.status;
-      await response.arrayBuffer().catch(() => undefined);
-    } catch (cause) {
-      status = 'error';
-      error = this.#closing.signal.aborted ? 'cancelled by close()' : describeFetchError(cause);
-    }
-    const post: WebhookPost = { kind, url: target, body, status, at };
-    this.webhookPosts.push(post);
-    this.#logger.info(
-      { ...context, kind, url: withoutQuery(target), attempt, httpStatus: status, ...(error ? { error } : {}) },
-      status === 200
-        ? 'simulator: webhook posted'
-        : this.#closing.signal.aborted
-          ? 'simulator: webhook post cancelled'
-          : 'simulator: webhook post not answered 200; will retry',
-    );
-    this.emit(WEBHOOK_POST_EVENT, post);
-    return status;
-  }
-}
-
-/**
- * Query string and form fields together, names in lower case, a repeated name's values joined
- * with commas: how ASP.NET's request collections present them.
- */
-function readFields(request: FastifyRequest): Fields {
-  const fields = new Map<string, string>();
-  const query = new URL(request.url, 'http://simulator.invalid').searchParams;
-  const form = request.body instanceof URLSearchParams ? request.body : new URLSearchParams();
-  for (const source of [query, form]) {
-    for (const [name, value] of source) {
-      const key = name.toLowerCase();
-      const previous = fields.get(key);
-      fields.set(key, previous === undefined ? value : `${previous},${value}`);
-    }
-  }
-  return fields;
 }
 
 /** `yyyy-MM-dd HH:mm:ss` in UTC, as the platform stamps its posts. */
@@ -632,40 +327,4 @@ function gatewayTime(ms: number): string {
 
 function md5Hex(text: string): string {
   return createHash('md5').update(text, 'utf8').digest('hex');
-}
-
-function checkMs(name: string, ms: number, min: number): number {
-  if (!Number.isSafeInteger(ms) || ms < min) throw new RangeError(`simulator: ${name} must be an integer >= ${min}, got ${ms}`);
-  return ms;
-}
-
-function checkWebhookUrl(name: string, value: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new TypeError(`simulator: ${name} is not an absolute URL`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new TypeError(`simulator: ${name} must be http or https, not ${parsed.protocol}`);
-  }
-  if (parsed.username !== '' || parsed.password !== '') {
-    throw new TypeError(`simulator: ${name} must not carry credentials; put a token in the query string`);
-  }
-  return value;
-}
-
-/** For logs: the URL without query string and fragment, where a token may ride. */
-function withoutQuery(target: string): string {
-  const parsed = new URL(target);
-  parsed.search = '';
-  parsed.hash = '';
-  return parsed.toString();
-}
-
-function describeFetchError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause;
-  if (cause instanceof Error) return 'code' in cause && typeof cause.code === 'string' ? cause.code : cause.message;
-  return error.name === 'Error' ? error.message : error.name;
 }

@@ -11,36 +11,31 @@
  * service's callback URLs: a delivery report `{"dr":[…]}` per accepted SMS, and `{"mo":[…]}` for
  * each reply injected through `reply()` or `POST /simulator/mo`, each retried until answered 200.
  */
-import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type RawServerDefault,
-} from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './provider.ts';
+import {
+  GatewaySimulator,
+  listenStandalone,
+  undeliverableNumbersSchema,
+  type GatewaySimulatorOptions,
+  type HttpApp,
+  type Standalone,
+  type StandaloneOptions,
+  type WebhookKind,
+} from './simulator-kit.ts';
 
-export interface PuzzelSimulatorOptions extends SimulatorOptions {
-  /** The service's callback URLs; also settable later with `setWebhooks`. */
-  readonly webhooks?: PuzzelWebhooks | undefined;
-  /** Each callback attempt gives up after this long and counts as failed. Default 60 000 (§2.7). */
-  readonly webhookTimeoutMs?: number | undefined;
+/**
+ * Undeliverable numbers get delivery report 351 (unknown recipient) instead of 0 (delivered). A
+ * callback attempt gives up after 60 s unless `webhookTimeoutMs` says otherwise, as Puzzel's do (§2.7).
+ */
+export interface PuzzelSimulatorOptions extends SimulatorOptions, GatewaySimulatorOptions {
   /** A fixed header sent with every callback (§2.8 "fixed header"), e.g. `{ 'x-api-key': '…' }`. */
   readonly webhookHeaders?: Readonly<Record<string, string>> | undefined;
-}
-
-export interface PuzzelWebhooks {
-  readonly moUrl?: string | undefined;
-  readonly drUrl?: string | undefined;
 }
 
 /** One SMS the simulated gateway accepted: one per accepted `message`. */
@@ -53,18 +48,6 @@ export interface PuzzelSimulatedSms extends SimulatedSmsRecord {
   readonly autoDetectEncoding: boolean;
   readonly newSession: boolean;
   readonly receivedAt: Date;
-}
-
-/** One attempt to post to a callback URL, whatever came of it. */
-export interface PuzzelWebhookPost {
-  readonly kind: 'mo' | 'dr';
-  /** As configured, query string included. */
-  readonly url: string;
-  /** The JSON body, identical on every attempt of one callback. */
-  readonly body: string;
-  /** The HTTP status answered, or `'error'` for a connection error, a timeout or a cancelled attempt. */
-  readonly status: number | 'error';
-  readonly at: Date;
 }
 
 const timesSchema = z.number().int().positive().optional();
@@ -91,9 +74,6 @@ export type PuzzelSimulatorBehaviour = z.infer<typeof behaviourSchema>;
 export type AuthFailureMode = 'status-code' | 'http-401';
 
 const SEND_PATH = '/gw/rs/sendMessages';
-const CONTROL_PATH = '/simulator/control';
-const MESSAGES_PATH = '/simulator/messages';
-const MO_PATH = '/simulator/mo';
 
 const RESPONSE_NAMESPACE = 'http://chimera.intele.com/gw/xsd/SMSGateway/Response/2013/02';
 const STATUS_OK = 1;
@@ -120,14 +100,8 @@ const MO_TYPE = 1;
 /** The short number simulated MOs were sent to. */
 const MO_SHORT_NUMBER = '1960';
 
-const DEFAULT_WEBHOOK_RETRY_MS = 300_000;
-const DEFAULT_WEBHOOK_TIMEOUT_MS = 60_000;
-const DEFAULT_REPORT_DELAY_MS = 50;
-const DEFAULT_WAIT_MS = 5_000;
-const WEBHOOK_POST_EVENT = 'webhookPost';
 /** Room for 100 messages of 6 UCS-2 parts, JSON-escaped; anything bigger is junk. */
 const BODY_LIMIT_BYTES = 1024 * 1024;
-const MESSAGES_LISTED = 100;
 /** setTimeout's longest wait; a send window further away is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -151,10 +125,9 @@ const GSM_BASIC = new Set(
 const GSM_EXTENDED = new Set('\f^{}\\[~]|€');
 
 const digitsSchema = z.string().regex(new RegExp(`^\\d{${MIN_NUMBER_DIGITS},${MAX_NUMBER_DIGITS}}$`), 'international digits without +');
-const undeliverableSchema = z.array(digitsSchema).max(10_000);
 const controlSchema = z.union([
   behaviourSchema,
-  z.object({ undeliverableNumbers: undeliverableSchema }).strict(),
+  z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict(),
   z.object({ authFailure: z.enum(['status-code', 'http-401']) }).strict(),
 ]);
 const moSchema = z
@@ -165,8 +138,6 @@ const moSchema = z
   })
   .strict();
 
-type HttpApp<AppLogger extends FastifyBaseLogger> = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, AppLogger>;
-type HeldRequest = { readonly answer: () => void; readonly destroy: () => void };
 /** A decoded request body, whatever format it came in: objects, lists and scalar leaves. */
 type Tree = string | number | boolean | null | Tree[] | { [name: string]: Tree };
 type TreeObject = { [name: string]: Tree };
@@ -203,94 +174,45 @@ interface ValidMessage {
 
 type Checked = { readonly ok: true; readonly message: ValidMessage } | { readonly ok: false; readonly statusMessage: string; readonly recipient: string | null };
 
-export class PuzzelSimulator extends EventEmitter implements ProviderSimulator {
+export class PuzzelSimulator extends GatewaySimulator<PuzzelSimulatorBehaviour> implements ProviderSimulator {
   /** Every accepted SMS, oldest first (grows without bound: the simulator is for tests and demos). */
   readonly records: PuzzelSimulatedSms[] = [];
-  /** Every attempt to post to a callback URL, oldest first. */
-  readonly webhookPosts: PuzzelWebhookPost[] = [];
-  #requests = 0;
-  #behaviour: PuzzelSimulatorBehaviour = { mode: 'ok' };
-  #behaviourRemaining: number | undefined;
   #authFailure: AuthFailureMode = 'status-code';
-  readonly #hanging = new Set<HeldRequest>();
   readonly #username: string;
   readonly #password: string;
   /** undefined: the simulator takes any numeric serviceId. */
   readonly #serviceId: number | undefined;
   readonly #logger: Logger;
-  readonly #invalidNumbers: ReadonlySet<string>;
-  #undeliverable: ReadonlySet<string>;
-  #webhooks: PuzzelWebhooks = {};
-  readonly #webhookHeaders: Readonly<Record<string, string>>;
-  readonly #webhookRetryMs: number;
-  readonly #webhookTimeoutMs: number;
-  readonly #reportDelayMs: number;
   /** clientReference → when it was accepted (identifier validation, §2.4). */
   readonly #references = new Map<string, number>();
-  readonly #closing = new AbortController();
-  /** Callbacks not yet answered 200 nor cancelled. */
-  readonly #deliveries = new Set<Promise<void>>();
 
   constructor(options: PuzzelSimulatorOptions) {
-    super();
+    super(options, {
+      behaviourSchema,
+      label: 'puzzel simulator',
+      noun: 'callback',
+      contentType: 'application/json',
+      headers: options.webhookHeaders,
+    });
     this.#username = options.username;
     this.#password = options.password;
     const account = options.accountId?.trim();
     if (account !== undefined && !/^\d{1,9}$/.test(account)) throw new RangeError(`puzzel simulator: accountId must be a numeric service id, got "${account}"`);
     this.#serviceId = account === undefined ? undefined : Number(account);
     this.#logger = options.logger;
-    this.#invalidNumbers = new Set(options.invalidNumbers ?? []);
-    this.#undeliverable = new Set(undeliverableSchema.parse(options.undeliverableNumbers ?? []));
-    this.#webhookHeaders = { ...options.webhookHeaders };
-    this.#webhookRetryMs = checkMs('webhookRetryMs', options.webhookRetryMs ?? DEFAULT_WEBHOOK_RETRY_MS, 1);
-    this.#webhookTimeoutMs = checkMs('webhookTimeoutMs', options.webhookTimeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS, 1);
-    this.#reportDelayMs = checkMs('reportDelayMs', options.reportDelayMs ?? DEFAULT_REPORT_DELAY_MS, 0);
-    if (options.webhooks) this.setWebhooks(options.webhooks);
   }
 
-  /** Send requests seen, whatever was answered. */
-  get requests(): number {
-    return this.#requests;
+  protected get accepted(): readonly PuzzelSimulatedSms[] {
+    return this.records;
   }
 
-  /** Requests held by `hang` whose client is still waiting. */
-  get pendingRequests(): number {
-    return this.#hanging.size;
-  }
-
-  /** Callbacks not yet answered 200 nor cancelled. */
-  get pendingWebhooks(): number {
-    return this.#deliveries.size;
-  }
-
-  get behaviour(): PuzzelSimulatorBehaviour {
-    return this.#behaviour;
-  }
-
-  /** Throws a ZodError for a behaviour that does not fit `PuzzelSimulatorBehaviour`. */
-  setBehaviour(behaviour: PuzzelSimulatorBehaviour): void {
-    this.#behaviour = behaviourSchema.parse(behaviour);
-    this.#behaviourRemaining = 'times' in this.#behaviour ? this.#behaviour.times : undefined;
+  /** A standalone simulated gateway (default 127.0.0.1, ephemeral port) for tests and demos. */
+  static listen(options: PuzzelSimulatorOptions & StandaloneOptions): Promise<Standalone<PuzzelSimulator>> {
+    return listenStandalone(new PuzzelSimulator(options), options);
   }
 
   setAuthFailure(mode: AuthFailureMode): void {
     this.#authFailure = mode;
-  }
-
-  /** International digits whose delivery report is 351 (unknown recipient), replacing the list. */
-  setUndeliverableNumbers(numbers: readonly string[]): void {
-    this.#undeliverable = new Set(undeliverableSchema.parse(numbers));
-  }
-
-  /**
-   * Replaces both callback URLs (an absent one is unset); callbacks under way keep theirs. Throws for
-   * a URL that is not absolute http(s) or that carries credentials.
-   */
-  setWebhooks(webhooks: PuzzelWebhooks): void {
-    this.#webhooks = {
-      ...(webhooks.moUrl === undefined ? {} : { moUrl: checkWebhookUrl('moUrl', webhooks.moUrl) }),
-      ...(webhooks.drUrl === undefined ? {} : { drUrl: checkWebhookUrl('drUrl', webhooks.drUrl) }),
-    };
   }
 
   /**
@@ -303,111 +225,29 @@ export class PuzzelSimulator extends EventEmitter implements ProviderSimulator {
   }
 
   /** Resolves once `count` callback posts of `kind` in all were answered 200. */
-  waitForWebhookPosts(kind: 'mo' | 'dr', count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    const answered = () => this.webhookPosts.filter((post) => post.kind === kind && post.status === 200).length;
-    if (answered() >= count) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const onPost = () => {
-        if (answered() < count) return;
-        clearTimeout(timer);
-        this.off(WEBHOOK_POST_EVENT, onPost);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.off(WEBHOOK_POST_EVENT, onPost);
-        reject(new Error(`puzzel simulator: ${answered()} of ${count} ${kind} posts answered 200 within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.on(WEBHOOK_POST_EVENT, onPost);
-    });
+  waitForWebhookPosts(kind: WebhookKind, count: number, timeoutMs?: number): Promise<void> {
+    return this.forwarder.waitForAnswered(kind, count, timeoutMs);
   }
 
-  /** Answers every held request as `ok` would have; returns how many there were. */
-  releaseHanging(): number {
-    return this.#settleHanging((held) => held.answer());
-  }
-
-  /** Drops every held request's connection, as a gateway that went away would. */
-  destroyHanging(): number {
-    return this.#settleHanging((held) => held.destroy());
-  }
-
-  /** Cancels every callback waiting for a retry or in flight, and starts none from now on. Idempotent. */
-  async close(): Promise<void> {
-    this.#closing.abort();
-    await Promise.allSettled([...this.#deliveries]);
-  }
-
-  /** Adds the gateway's routes to `app`, in their own scope: every body is read as text there. */
-  register<AppLogger extends FastifyBaseLogger>(app: HttpApp<AppLogger>): void {
-    app.register(async (scope) => {
-      scope.removeAllContentTypeParsers();
-      scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
-      scope.addHook('preClose', async () => {
-        this.destroyHanging();
-        await this.close();
-      });
-      scope.route({ method: ['GET', 'POST'], url: SEND_PATH, handler: (request, reply) => this.#onSend(request, reply) });
-      scope.post(CONTROL_PATH, async (request, reply) => this.#onControl(request, reply));
-      scope.get(CONTROL_PATH, async () => this.#status());
-      scope.get(MESSAGES_PATH, async () => this.records.slice(-MESSAGES_LISTED));
-      scope.post(MO_PATH, async (request, reply) => this.#onMo(request, reply));
-    });
-  }
-
-  /** A standalone simulated gateway (default 127.0.0.1, ephemeral port) for tests and demos. */
-  static async listen(
-    options: PuzzelSimulatorOptions & { host?: string; port?: number },
-  ): Promise<{ simulator: PuzzelSimulator; url: string; close(): Promise<void> }> {
-    const simulator = new PuzzelSimulator(options);
-    const app = Fastify({
-      loggerInstance: options.logger,
-      logController: new LogController({ disableRequestLogging: true }),
-      forceCloseConnections: true,
-    });
-    simulator.register(app);
-    const host = options.host ?? '127.0.0.1';
-    await app.listen({ host, port: options.port ?? 0 });
-    const { port } = app.server.address() as AddressInfo;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    let closing: Promise<void> | undefined;
-    const close = () => {
-      closing ??= (async () => {
-        simulator.destroyHanging();
-        await simulator.close();
-        await app.close();
-      })();
-      return closing;
-    };
-    return { simulator, url, close };
+  /** Every body in the simulator's scope is read as text: the send API takes JSON, XML and forms. */
+  protected addGatewayRoutes(scope: HttpApp): void {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
+    scope.route({ method: ['GET', 'POST'], url: SEND_PATH, handler: (request, reply) => this.#onSend(request, reply) });
   }
 
   // -------------------------------------------------------------------------------------------------
   // The send API
 
   async #onSend(request: FastifyRequest, reply: FastifyReply): Promise<string> {
-    this.#requests++;
-    const behaviour = this.#takeBehaviour();
+    const behaviour = this.takeBehaviour();
     const answer =
       behaviour.mode === 'http'
         ? problem(behaviour.status, `Simulated HTTP ${behaviour.status}`)
         : this.#processSend(request, behaviour.mode === 'internal-error');
     reply.code(answer.status).type(answer.contentType);
-    const drUrl = this.#webhooks.drUrl;
-    if (answer.accepted.length > 0 && drUrl !== undefined) {
-      // Reports start once the answer has gone out, or was lost: the gateway has the SMS either way.
-      reply.raw.once('close', () => this.#reportDelivery(answer.accepted, drUrl));
-    }
-    if (behaviour.mode === 'hang') return this.#hold(reply, answer.body);
-    return answer.body;
-  }
-
-  #takeBehaviour(): PuzzelSimulatorBehaviour {
-    const behaviour = this.#behaviour;
-    if (this.#behaviourRemaining !== undefined && --this.#behaviourRemaining <= 0) {
-      this.#behaviour = { mode: 'ok' };
-      this.#behaviourRemaining = undefined;
-    }
-    return behaviour;
+    this.reportWhenAnswered(reply, answer.accepted, (sms, drUrl) => this.#reportDelivery(sms, drUrl));
+    return this.answer(reply, behaviour, answer.body);
   }
 
   #processSend(request: FastifyRequest, internalError: boolean): Answer {
@@ -445,7 +285,7 @@ export class PuzzelSimulator extends EventEmitter implements ProviderSimulator {
       if (!checked.ok) return refusal(index, STATUS_SYNTAX_ERROR, checked.statusMessage, raw, checked.recipient);
       const { message } = checked;
       const to = `+${message.to}`;
-      if (this.#invalidNumbers.has(message.to)) {
+      if (this.isInvalidNumber(message.to)) {
         return refusal(index, STATUS_SYNTAX_ERROR, 'Syntax error: invalid parameter recipient: not a mobile number', raw, to);
       }
       if (message.clientReference !== undefined && this.#seenRecently(message.clientReference, now)) {
@@ -493,40 +333,16 @@ export class PuzzelSimulator extends EventEmitter implements ProviderSimulator {
   #record(sms: PuzzelSimulatedSms): void {
     this.records.push(sms);
     this.#logger.info(
-      { simId: sms.id, to: maskNumber(`+${sms.to}`), text: sms.text, ...(sms.tracking ? { session: sms.tracking } : {}) },
+      { simId: sms.id, to: maskNumber(`+${sms.to}`), chars: sms.text.length, ...(sms.tracking ? { session: sms.tracking } : {}) },
       'puzzel simulator: SMS received',
     );
     this.emit('sms', sms);
   }
 
-  #hold(reply: FastifyReply, body: string): Promise<string> {
-    return new Promise((resolve) => {
-      const held: HeldRequest = {
-        answer: () => resolve(body),
-        destroy: () => {
-          reply.raw.destroy();
-          resolve(body);
-        },
-      };
-      this.#hanging.add(held);
-      reply.raw.once('close', () => {
-        this.#hanging.delete(held);
-        resolve(body);
-      });
-    });
-  }
-
-  #settleHanging(settle: (held: HeldRequest) => void): number {
-    const held = [...this.#hanging];
-    this.#hanging.clear();
-    held.forEach(settle);
-    return held.length;
-  }
-
   // -------------------------------------------------------------------------------------------------
   // Control
 
-  #onControl(request: FastifyRequest, reply: FastifyReply) {
+  protected onControl(request: FastifyRequest, reply: FastifyReply) {
     let body: unknown;
     try {
       body = JSON.parse(typeof request.body === 'string' ? request.body : '');
@@ -538,26 +354,14 @@ export class PuzzelSimulator extends EventEmitter implements ProviderSimulator {
     if ('mode' in parsed.data) this.setBehaviour(parsed.data);
     else if ('authFailure' in parsed.data) this.setAuthFailure(parsed.data.authFailure);
     else this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
-    return this.#status();
+    return this.status();
   }
 
-  #status() {
-    return {
-      behaviour: this.#behaviour,
-      remaining: this.#behaviourRemaining ?? null,
-      authFailure: this.#authFailure,
-      requests: this.#requests,
-      received: this.records.length,
-      pendingRequests: this.pendingRequests,
-      undeliverableNumbers: [...this.#undeliverable],
-      // Whether set, not the URLs: they may carry a secret.
-      webhooks: { mo: this.#webhooks.moUrl !== undefined, dr: this.#webhooks.drUrl !== undefined },
-      webhookPosts: this.webhookPosts.length,
-      pendingWebhooks: this.pendingWebhooks,
-    };
+  protected override status(): Record<string, unknown> {
+    return { ...super.status(), authFailure: this.#authFailure };
   }
 
-  #onMo(request: FastifyRequest, reply: FastifyReply) {
+  protected onMo(request: FastifyRequest, reply: FastifyReply) {
     let body: unknown;
     try {
       body = JSON.parse(typeof request.body === 'string' ? request.body : '');
@@ -566,18 +370,14 @@ export class PuzzelSimulator extends EventEmitter implements ProviderSimulator {
     }
     const parsed = moSchema.safeParse(body);
     if (!parsed.success) return reply.code(400).send({ error: 'invalid MO', detail: z.prettifyError(parsed.error) });
-    if (this.#webhooks.moUrl === undefined) return reply.code(409).send({ error: 'no MO URL set: call setWebhooks({ moUrl }) first' });
-    if (this.#closing.signal.aborted) return reply.code(503).send({ error: 'simulator closed' });
-    return reply.code(202).send({ messageid: this.#sendMo(parsed.data) });
+    return this.acceptMo(reply, () => ({ messageid: this.#sendMo(parsed.data) }));
   }
 
   // -------------------------------------------------------------------------------------------------
   // Callbacks (§2.5–2.7)
 
   #sendMo(mo: z.infer<typeof moSchema>): string {
-    const url = this.#webhooks.moUrl;
-    if (url === undefined) throw new Error('puzzel simulator: no MO URL set; call setWebhooks({ moUrl }) first');
-    if (this.#closing.signal.aborted) throw new Error('puzzel simulator: closed');
+    const url = this.forwarder.moUrlOrThrow();
     const messageid = nextMessageId();
     const body = JSON.stringify({
       mo: [
@@ -593,17 +393,14 @@ export class PuzzelSimulator extends EventEmitter implements ProviderSimulator {
         },
       ],
     });
-    this.#track(async () => {
-      await nextTurn(undefined, { signal: this.#closing.signal });
-      await this.#forward('mo', url, body, { messageid, from: maskNumber(`+${mo.from}`) });
-    });
+    this.forwarder.postSoon('mo', url, body, { messageid, from: maskNumber(`+${mo.from}`) });
     return messageid;
   }
 
   /** One DR per accepted SMS, after `reportDelayMs`, and not before its send window opens. */
   #reportDelivery(accepted: readonly PuzzelSimulatedSms[], drUrl: string): void {
     for (const sms of accepted) {
-      const statuscode = this.#undeliverable.has(sms.to) ? DR_UNKNOWN_RECIPIENT : DR_DELIVERED;
+      const statuscode = this.isUndeliverable(sms.to) ? DR_UNKNOWN_RECIPIENT : DR_DELIVERED;
       const body = JSON.stringify({
         dr: [
           {
@@ -617,80 +414,14 @@ export class PuzzelSimulator extends EventEmitter implements ProviderSimulator {
           },
         ],
       });
-      this.#track(async () => {
-        const due = Math.max(Date.now() + this.#reportDelayMs, sms.sendAt ?? 0);
+      this.forwarder.run(async () => {
+        const due = Math.max(Date.now() + this.reportDelayMs, sms.sendAt ?? 0);
         for (let left = due - Date.now(); left > 0; left = due - Date.now()) {
-          await pause(Math.min(left, MAX_TIMER_MS), undefined, { signal: this.#closing.signal });
+          await this.forwarder.wait(Math.min(left, MAX_TIMER_MS));
         }
-        await this.#forward('dr', drUrl, body, { messageid: sms.id, statuscode, to: maskNumber(`+${sms.to}`) });
+        await this.forwarder.deliver('dr', drUrl, body, { messageid: sms.id, statuscode, to: maskNumber(`+${sms.to}`) });
       });
     }
-  }
-
-  /** Runs a callback in the background, tracked until it ends; none starts after close(). */
-  #track(callback: () => Promise<void>): void {
-    if (this.#closing.signal.aborted) return;
-    const delivery = (async () => {
-      try {
-        await callback();
-      } catch (error) {
-        if (this.#closing.signal.aborted) return;
-        this.#logger.error({ err: error }, 'puzzel simulator: a callback failed unexpectedly');
-      }
-    })();
-    this.#deliveries.add(delivery);
-    void delivery.finally(() => this.#deliveries.delete(delivery));
-  }
-
-  /** Posts `body` until answered 200, waiting `webhookRetryMs` between attempts; false when cancelled. */
-  async #forward(kind: 'mo' | 'dr', target: string, body: string, context: Readonly<Record<string, string | number>>): Promise<boolean> {
-    for (let attempt = 1; !this.#closing.signal.aborted; attempt++) {
-      if ((await this.#attempt(kind, target, body, context, attempt)) === 200) return true;
-      try {
-        await pause(this.#webhookRetryMs, undefined, { signal: this.#closing.signal });
-      } catch {
-        return false;
-      }
-    }
-    return false;
-  }
-
-  async #attempt(
-    kind: 'mo' | 'dr',
-    target: string,
-    body: string,
-    context: Readonly<Record<string, string | number>>,
-    attempt: number,
-  ): Promise<number | 'error'> {
-    const at = new Date();
-    let status: number | 'error';
-    let error: string | undefined;
-    try {
-      const response = await fetch(target, {
-        method: 'POST',
-        headers: { ...this.#webhookHeaders, 'content-type': 'application/json' },
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(this.#webhookTimeoutMs)]),
-      });
-      status = response.status;
-      await response.arrayBuffer().catch(() => undefined);
-    } catch (cause) {
-      status = 'error';
-      error = this.#closing.signal.aborted ? 'cancelled by close()' : describeFetchError(cause);
-    }
-    const post: PuzzelWebhookPost = { kind, url: target, body, status, at };
-    this.webhookPosts.push(post);
-    this.#logger.info(
-      { ...context, kind, url: withoutQuery(target), attempt, httpStatus: status, ...(error ? { error } : {}) },
-      status === 200
-        ? 'puzzel simulator: callback posted'
-        : this.#closing.signal.aborted
-          ? 'puzzel simulator: callback cancelled'
-          : 'puzzel simulator: callback not answered 200; will retry',
-    );
-    this.emit(WEBHOOK_POST_EVENT, post);
-    return status;
   }
 }
 
@@ -1062,7 +793,7 @@ function problem(status: number, detail: string): Answer {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Ids, times, URLs
+// Ids and times
 
 /**
  * 12-character base-36 ids like Puzzel's (`760081j1ll00`), increasing and unique in the process:
@@ -1090,36 +821,4 @@ function generatedBatchReference(): string {
 function puzzelTimestamp(date: Date): string {
   const iso = date.toISOString();
   return `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)} ${iso.slice(11, 19)}`;
-}
-
-function checkMs(name: string, ms: number, min: number): number {
-  if (!Number.isSafeInteger(ms) || ms < min) throw new RangeError(`puzzel simulator: ${name} must be an integer >= ${min}, got ${ms}`);
-  return ms;
-}
-
-function checkWebhookUrl(name: string, value: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(value);
-  } catch {
-    throw new TypeError(`puzzel simulator: ${name} is not an absolute URL`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new TypeError(`puzzel simulator: ${name} must be http or https`);
-  if (parsed.username !== '' || parsed.password !== '') throw new TypeError(`puzzel simulator: ${name} must not carry credentials`);
-  return value;
-}
-
-/** For logs: the URL without query string and fragment, where a token may ride. */
-function withoutQuery(target: string): string {
-  const parsed = new URL(target);
-  parsed.search = '';
-  parsed.hash = '';
-  return parsed.toString();
-}
-
-function describeFetchError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause;
-  if (cause instanceof Error) return 'code' in cause && typeof cause.code === 'string' ? cause.code : cause.message;
-  return error.name === 'Error' ? error.message : error.name;
 }

@@ -1,4 +1,5 @@
 import { convert, type HtmlToTextOptions } from 'html-to-text';
+import { RelayError } from '../errors.ts';
 
 /**
  * Where Outlook (desktop and web) starts the copy of the mail replied to. Outlook always writes
@@ -31,8 +32,17 @@ const OPTIONS: HtmlToTextOptions = {
   ],
 };
 
-/** The visible text of an HTML body, without the quoted mail and signature blocks clients mark. */
+/**
+ * The visible text of an HTML body, without the quoted mail and signature blocks clients mark. HTML
+ * nested thousands of levels deep overflows html-to-text's recursion: that mail can never be read,
+ * so it is refused for good (554), not deferred as a local problem.
+ */
 export function htmlToText(html: string): string {
   const reply = html.search(OUTLOOK_REPLY_HEADER);
-  return convert(reply >= 0 ? html.slice(0, reply) : html, OPTIONS);
+  try {
+    return convert(reply >= 0 ? html.slice(0, reply) : html, OPTIONS);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new RelayError('UNREADABLE_MAIL', 'The mail cannot be read: its HTML is nested too deeply; send it as plain text');
+  }
 }

@@ -16,6 +16,7 @@ import type { Store } from '../store/types.ts';
 import { admitNumber, buildMail, checkNumberCount, type ResolvedRecipients, type Transaction } from './mail-builder.ts';
 import { applySmtpServerPatches } from './patches.ts';
 import { resolveRecipient } from './recipients.ts';
+import { type DataFindings, DataScanner } from './smuggling.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
@@ -136,7 +137,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error: Error | null, message?: string) => void) {
       const started = clock();
       readLimited(stream, config.smtp.maxMessageBytes)
-        .then(async (raw) => {
+        .then(async ({ raw, findings }) => {
+          // Before the size: a smuggled second mail is an attack, whatever its size.
+          if (findings.smuggling) throw new RelayError('SMUGGLING', `Refused: ${findings.smuggling.reason}`);
           if (stream.sizeExceeded || raw === undefined) {
             throw new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${config.smtp.maxMessageBytes} bytes`);
           }
@@ -254,18 +257,22 @@ function listen(server: SMTPServer, port: number, host: string): Promise<number>
 }
 
 /**
- * Buffers the DATA stream up to `limit` bytes. Past the limit the rest is read and discarded (the
- * client must still get its answer after the final dot) and undefined is returned.
+ * Buffers the DATA stream up to `limit` bytes, scanning all of it for smuggled ends of data (a line
+ * of a lone dot with a bare CR or LF: what a lenient MTA downstream would read as two mails, the
+ * 2023 SMTP smuggling attacks). Past the limit the rest is read and discarded (the client must still
+ * get its answer after the final dot) and `raw` is undefined.
  */
-function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Promise<Buffer | undefined> {
+function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Promise<{ raw: Buffer | undefined; findings: DataFindings }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const scanner = new DataScanner();
     let size = 0;
     stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
+      scanner.write(chunk);
       if (size <= limit) chunks.push(chunk);
     });
     stream.once('error', reject);
-    stream.once('end', () => resolve(size <= limit ? Buffer.concat(chunks, size) : undefined));
+    stream.once('end', () => resolve({ raw: size <= limit ? Buffer.concat(chunks, size) : undefined, findings: scanner.end() }));
   });
 }

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { request } from 'undici';
@@ -15,8 +14,11 @@ import {
   type SimulatorBehaviour,
 } from '../../src/gateways/intellisoftware-simulator.ts';
 import { createLogger } from '../../src/log.ts';
-import { sleep, waitFor } from '../helpers/wait.ts';
 import { loadWireFixtures, simulatorFixtures } from '../helpers/fixtures.ts';
+import { describeSimulatorFixtures } from '../helpers/gateway-suites.ts';
+import { sendRaw, type RawRequest } from '../helpers/raw-http.ts';
+import { startWebhookReceiver, TRY_LATER, type ReplayServer } from '../helpers/replay-server.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/intellisoftware/', import.meta.url));
 const fixtures = simulatorFixtures(loadWireFixtures(FIXTURE_DIR));
@@ -38,22 +40,10 @@ function credentialsForm(fields: Record<string, string>): string {
   return new URLSearchParams({ username: USERNAME, password: PASSWORD, ...fields }).toString();
 }
 
-async function send(
-  url: string,
-  options: { method?: 'GET' | 'POST'; path?: string; contentType?: string; body?: string } = {},
-): Promise<{ status: number; contentType: string | undefined; body: string }> {
-  const response = await request(`${url}${options.path ?? '/smsgateway/sendmsg.aspx'}`, {
-    method: options.method ?? 'POST',
-    ...(options.body === undefined
-      ? {}
-      : { body: options.body, headers: { 'content-type': options.contentType ?? FORM } }),
-  });
-  const contentType = response.headers['content-type'];
-  return {
-    status: response.statusCode,
-    contentType: typeof contentType === 'string' ? contentType : undefined,
-    body: await response.body.text(),
-  };
+/** To the send path unless told otherwise; a body is a form unless told otherwise. */
+function send(url: string, options: Partial<RawRequest> = {}) {
+  const contentType = options.body === undefined ? undefined : (options.contentType ?? FORM);
+  return sendRaw(url, { path: '/smsgateway/sendmsg.aspx', ...options, contentType });
 }
 
 /** POSTs the fixtures' account credentials plus `fields` as a form to the send path. */
@@ -67,29 +57,16 @@ function withoutIds(body: string): { shape: string; ids: string[] } {
   return { shape: body.replace(ID_PATTERN, 'ID:<id>'), ids: [...new Set(ids)] };
 }
 
-describe('IntelliSoftware simulator: wire fixtures', () => {
-  it('has fixtures to run', () => {
-    assert.ok(fixtures.length >= 15, `only ${fixtures.length} simulator fixtures found in ${FIXTURE_DIR}`);
-  });
-
-  for (const fixture of fixtures) {
-    it(`${fixture.name}: ${fixture.description}`, async () => {
-      const setup = fixture.simulator === false ? undefined : fixture.simulator;
-      const sim = await IntelliSoftwareSimulator.listen(simulatorOptions({ invalidNumbers: setup?.invalidNumbers }));
-      try {
-        if (setup?.behaviour !== undefined) sim.simulator.setBehaviour(setup.behaviour as SimulatorBehaviour);
-        const response = await send(sim.url, fixture.request);
-
-        assert.equal(response.status, fixture.response.status);
-        const actual = withoutIds(response.body);
-        const expected = withoutIds(fixture.response.body);
-        assert.equal(actual.shape, expected.shape);
-        assert.equal(actual.ids.length, expected.ids.length, 'one id per submission, on every accepted line');
-      } finally {
-        await sim.close();
-      }
-    });
-  }
+describeSimulatorFixtures('IntelliSoftware simulator: wire fixtures', {
+  fixtures,
+  atLeast: 15,
+  listen: (invalidNumbers) => IntelliSoftwareSimulator.listen(simulatorOptions({ invalidNumbers })),
+  checkResponse: (response, fixture) => {
+    const actual = withoutIds(response.body);
+    const expected = withoutIds(fixture.response.body);
+    assert.equal(actual.shape, expected.shape);
+    assert.equal(actual.ids.length, expected.ids.length, 'one id per submission, on every accepted line');
+  },
 });
 
 describe('IntelliSoftware simulator: requests and records', () => {
@@ -403,55 +380,16 @@ describe('IntelliSoftware simulator: mounted on another app', () => {
   });
 });
 
-/** A customer's forwarding endpoint: records each form POST and answers 500 while told to. */
-interface Receiver {
-  readonly url: string;
-  /** Raw bodies in arrival order, with the path (query included) they were posted to. */
-  readonly hits: Array<{ path: string; contentType: string | undefined; body: string }>;
-  /** The next this-many requests are answered 500. */
-  failNext: number;
-  /** Every request is answered 500 while true. */
-  failAlways: boolean;
-  close(): Promise<void>;
-}
-
-/** `stall`, when given, is awaited before answering the request numbered `arrival` (1 = first). */
-async function startReceiver(stall?: (arrival: number) => Promise<unknown> | undefined): Promise<Receiver> {
-  const app = Fastify();
-  app.removeContentTypeParser(FORM);
-  app.addContentTypeParser(FORM, { parseAs: 'string' }, (_request, body, done) => done(null, body));
-  const receiver: Receiver = {
-    url: '',
-    hits: [],
-    failNext: 0,
-    failAlways: false,
-    close: () => app.close(),
-  };
-  app.post('/*', async (request, reply) => {
-    const contentType = request.headers['content-type'];
-    receiver.hits.push({ path: request.url, contentType, body: String(request.body) });
-    await stall?.(receiver.hits.length);
-    if (receiver.failAlways || receiver.failNext > 0) {
-      receiver.failNext = Math.max(0, receiver.failNext - 1);
-      return reply.code(500).send('try later');
-    }
-    return 'OK';
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as AddressInfo;
-  return Object.assign(receiver, { url: `http://127.0.0.1:${port}` });
-}
-
 const drBody = (msgid: string, status: number, toaddr: string) => `msgid=${msgid}&status=${status}&toaddr=${toaddr}`;
 const formOf = (body: string) => Object.fromEntries(new URLSearchParams(body));
-const bodiesTo = (receiver: Receiver, path: string) =>
-  receiver.hits.filter((hit) => hit.path.split('?')[0] === path).map((hit) => hit.body);
+const bodiesTo = (receiver: ReplayServer, path: string) =>
+  receiver.requests.filter((hit) => hit.path.split('?')[0] === path).map((hit) => hit.body);
 
 describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => {
-  let receiver: Receiver;
+  let receiver: ReplayServer;
   let sim: Listening;
   before(async () => {
-    receiver = await startReceiver();
+    receiver = await startWebhookReceiver();
     sim = await IntelliSoftwareSimulator.listen(
       simulatorOptions({
         undeliverableNumbers: ['447700900666'],
@@ -478,7 +416,7 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
       (post) => post.kind === 'dr' && post.body === drBody(id, 4, '447700900123') && post.status === 200,
       2_000,
     );
-    const mine = receiver.hits.filter((hit) => hit.body.startsWith(`msgid=${id}&`));
+    const mine = receiver.requests.filter((hit) => hit.body.startsWith(`msgid=${id}&`));
     assert.deepEqual(
       mine.map((hit) => hit.body),
       [drBody(id, 3, '447700900123'), drBody(id, 4, '447700900123')],
@@ -592,7 +530,7 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
     const post = await sim.simulator.waitForWebhookPosts((p) => p.kind === 'mo' && formOf(p.body).msgid === msgid, 2_000);
     assert.equal(post.status, 200);
     assert.equal(post.url, `${receiver.url}/mo?token=m0`);
-    const hit = receiver.hits.find((h) => h.body === post.body);
+    const hit = receiver.requests.find((h) => h.body === post.body);
     assert.equal(hit?.path, '/mo?token=m0');
     assert.equal(hit?.contentType, FORM);
     const fields = [...new URLSearchParams(post.body)];
@@ -676,7 +614,7 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
 
   it('retries a post answered 500 with the same body until it gets 200, and holds 4 back until 3 got its 200', async () => {
     useWebhooks('retry');
-    receiver.failNext = 2;
+    receiver.next = [TRY_LATER, TRY_LATER];
     const id = withoutIds((await sendForm(sim.url, { to: '447700900125', text: 'again' })).body).ids[0];
     assert.ok(id);
     await sim.simulator.waitForWebhookPosts((post) => post.body === drBody(id, 4, '447700900125') && post.status === 200, 3_000);
@@ -688,11 +626,11 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
     const gaps = attempts.slice(1, 3).map((post, index) => post.at.getTime() - attempts[index]!.at.getTime());
     assert.ok(gaps.every((gap) => gap >= 45), `retried sooner than webhookRetryMs: ${gaps.join(', ')} ms`);
     assert.deepEqual(
-      receiver.hits.filter((hit) => hit.body.startsWith(`msgid=${id}&`)).map((hit) => formOf(hit.body).status),
+      receiver.requests.filter((hit) => hit.body.startsWith(`msgid=${id}&`)).map((hit) => formOf(hit.body).status),
       ['3', '3', '3', '4'],
     );
 
-    receiver.failNext = 2;
+    receiver.next = [TRY_LATER, TRY_LATER];
     const msgid = sim.simulator.sendMo({ from: '447700900123', text: 'keep trying' });
     await sim.simulator.waitForWebhookPosts((post) => post.kind === 'mo' && post.body.includes(msgid) && post.status === 200, 3_000);
     const moAttempts = sim.simulator.webhookPosts.filter((post) => post.body.includes(`msgid=${msgid}`));
@@ -702,7 +640,7 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
   });
 
   it('counts a refused connection as a failed attempt and retries it', async () => {
-    const gone = await startReceiver();
+    const gone = await startWebhookReceiver();
     const goneUrl = `${gone.url}/dr`;
     await gone.close();
     sim.simulator.setWebhooks({ drUrl: goneUrl });
@@ -718,7 +656,7 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
     // Pointing the account elsewhere does not redirect a forward already under way.
     useWebhooks('t');
     await sleep(120);
-    assert.equal(receiver.hits.filter((hit) => hit.body.startsWith(`msgid=${id}&`)).length, 0);
+    assert.equal(receiver.requests.filter((hit) => hit.body.startsWith(`msgid=${id}&`)).length, 0);
   });
 
   it('waitForWebhookPosts finds past posts and rejects clearly on timeout', async () => {
@@ -738,8 +676,8 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
 
 describe('IntelliSoftware simulator: close() and pending forwards', () => {
   it('close() cancels a pending retry at once and posts nothing more', async () => {
-    const receiver = await startReceiver();
-    receiver.failAlways = true;
+    const receiver = await startWebhookReceiver();
+    receiver.answer = TRY_LATER;
     const own = await IntelliSoftwareSimulator.listen(
       simulatorOptions({ webhooks: { drUrl: `${receiver.url}/dr`, moUrl: `${receiver.url}/mo` } }),
     );
@@ -747,7 +685,7 @@ describe('IntelliSoftware simulator: close() and pending forwards', () => {
       assert.equal(own.simulator.webhookRetryMs, 300_000, 'the platform retries every 5 minutes');
       await sendForm(own.url, { to: '447700900123,447700900124', text: 'x' });
       own.simulator.sendMo({ from: '447700900123', text: 'y' });
-      await waitFor('three failed first attempts', () => receiver.hits.length === 3, 2_000);
+      await waitFor('three failed first attempts', () => receiver.requests.length === 3, 2_000);
       assert.equal(own.simulator.pendingWebhooks, 3);
       const started = performance.now();
       await own.close();
@@ -765,11 +703,12 @@ describe('IntelliSoftware simulator: close() and pending forwards', () => {
 
   it('close() cuts an attempt in flight short', async () => {
     // A receiver that never answers: the attempt would otherwise wait for the 60 s timeout.
-    const app = await startReceiver(() => new Promise(() => {}));
+    const app = await startWebhookReceiver();
+    app.respond = () => new Promise(() => {});
     const own = await IntelliSoftwareSimulator.listen(simulatorOptions({ webhooks: { drUrl: `${app.url}/dr` } }));
     try {
       await sendForm(own.url, { to: '447700900123', text: 'x' });
-      await waitFor('the report to arrive', () => app.hits.length === 1, 2_000);
+      await waitFor('the report to arrive', () => app.requests.length === 1, 2_000);
       const started = performance.now();
       await own.close();
       assert.ok(performance.now() - started < 1_000);
@@ -781,7 +720,11 @@ describe('IntelliSoftware simulator: close() and pending forwards', () => {
   });
 
   it('an attempt that outlasts webhookTimeoutMs fails and is retried', async () => {
-    const app = await startReceiver((arrival) => (arrival === 1 ? sleep(300) : undefined));
+    const app = await startWebhookReceiver();
+    app.respond = async (post) => {
+      if (post === app.requests[0]) await sleep(300);
+      return app.answer;
+    };
     const own = await IntelliSoftwareSimulator.listen(
       simulatorOptions({ webhooks: { drUrl: `${app.url}/dr` }, webhookTimeoutMs: 100, webhookRetryMs: 20, reportDelayMs: 0 }),
     );
@@ -797,8 +740,8 @@ describe('IntelliSoftware simulator: close() and pending forwards', () => {
   });
 
   it('closing an app the simulator is registered on cancels its pending retries', async () => {
-    const receiver = await startReceiver();
-    receiver.failAlways = true;
+    const receiver = await startWebhookReceiver();
+    receiver.answer = TRY_LATER;
     const app = Fastify();
     const simulator = new IntelliSoftwareSimulator(simulatorOptions({ webhooks: { moUrl: `${receiver.url}/mo` } }));
     simulator.register(app);
@@ -810,7 +753,7 @@ describe('IntelliSoftware simulator: close() and pending forwards', () => {
         payload: { from: '447700900123', text: 'mounted' },
       });
       assert.equal(response.statusCode, 202);
-      await waitFor('the first attempt', () => receiver.hits.length === 1, 2_000);
+      await waitFor('the first attempt', () => receiver.requests.length === 1, 2_000);
       assert.equal(simulator.pendingWebhooks, 1);
       await app.close();
       assert.equal(simulator.pendingWebhooks, 0);
@@ -821,7 +764,7 @@ describe('IntelliSoftware simulator: close() and pending forwards', () => {
   });
 
   it('reports an SMS sent through app.inject too', async () => {
-    const receiver = await startReceiver();
+    const receiver = await startWebhookReceiver();
     const app = Fastify();
     const simulator = new IntelliSoftwareSimulator(simulatorOptions({ webhooks: { drUrl: `${receiver.url}/dr` }, reportDelayMs: 0 }));
     simulator.register(app);

@@ -3,20 +3,20 @@
  * the simulator), plus transport failures provoked for real on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   createIntelliSoftwareGateway,
   type IntelliSoftwareGatewayOptions,
 } from '../../src/gateways/intellisoftware.ts';
 import type { Gateway, SmsSubmission, SubmissionResult } from '../../src/gateways/types.ts';
-import { createLogger } from '../../src/log.ts';
-import { sleep, waitFor } from '../helpers/wait.ts';
 import { adapterFixtures, formFieldMultiset, loadWireFixtures } from '../helpers/fixtures.ts';
+import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
+import { describeAdapterFixtures, itUsesEndpointsAsGiven } from '../helpers/gateway-suites.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
+import { ReplayServer, serveDuringSuite, type ReplayAnswer } from '../helpers/replay-server.ts';
+import { freePort, startSilentTcpServer } from '../helpers/tcp.ts';
+import { sleep, waitFor } from '../helpers/wait.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/intellisoftware/', import.meta.url));
 const fixtures = adapterFixtures(loadWireFixtures(FIXTURE_DIR));
@@ -29,118 +29,20 @@ const SUBMISSION: SmsSubmission = {
   maxParts: 1,
 };
 
-interface CapturedRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly contentType: string | undefined;
-  readonly body: string;
-  readonly socket: Socket;
-}
+const TEXT_PLAIN = 'text/plain; charset=utf-8';
+const ACCEPTED: ReplayAnswer = { status: 200, body: 'ID:10011000000000000001' };
 
-/** Records every raw request and answers with whatever the current test set. */
-class RecordingServer {
-  readonly requests: CapturedRequest[] = [];
-  answer: { status: number; body: string } = { status: 200, body: 'ID:10011000000000000001' };
-  /** When set, requests are held until the test answers them itself. */
-  hold: ((request: CapturedRequest, response: ServerResponse) => void) | undefined;
-  readonly #server: Server;
-
-  constructor() {
-    this.#server = createServer((request, response) => void this.#onRequest(request, response));
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-
-  async start(): Promise<this> {
-    this.#server.listen(0, '127.0.0.1');
-    await once(this.#server, 'listening');
-    return this;
-  }
-
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    this.#server.close();
-    await once(this.#server, 'close');
-  }
-
-  async #onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const captured: CapturedRequest = {
-      method: request.method ?? '',
-      path: request.url ?? '',
-      contentType: request.headers['content-type'],
-      body: Buffer.concat(chunks).toString('utf8'),
-      socket: request.socket,
-    };
-    this.requests.push(captured);
-    if (this.hold) return this.hold(captured, response);
-    response.writeHead(this.answer.status, { 'content-type': 'text/plain; charset=utf-8' });
-    response.end(this.answer.body);
-  }
-}
-
-/** A TCP listener that does nothing but hold sockets: a gateway that accepted and went silent. */
-async function startSilentTcpServer(onSocket: (socket: Socket) => void = () => {}): Promise<{
-  port: number;
-  close(): Promise<void>;
-}> {
-  const sockets = new Set<Socket>();
-  const server: TcpServer = createTcpServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    onSocket(socket);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
-
-/** A port nothing listens on: bound once by the OS for us, then released. */
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
+/** A stand-in gateway answering every request `ACCEPTED` unless the test says otherwise. */
+function recordingServer(): ReplayServer {
+  return new ReplayServer({ contentType: TEXT_PLAIN, answer: ACCEPTED });
 }
 
 function gatewayOptions(overrides: Partial<IntelliSoftwareGatewayOptions> = {}): IntelliSoftwareGatewayOptions {
-  return {
-    endpoints: ['http://127.0.0.1:1'],
-    username: 'relaytest',
-    password: 'p@ss w0rd&=+',
-    connectTimeoutMs: 1_000,
-    responseTimeoutMs: 2_000,
-    connectionsPerEndpoint: 2,
-    logger: createLogger('silent'),
-    ...overrides,
-  };
+  return { ...TEST_GATEWAY_SETTINGS, username: 'relaytest', password: 'p@ss w0rd&=+', ...overrides };
 }
 
-/** Runs `use` with a fresh gateway and always closes it. */
-async function withGateway<T>(
-  options: IntelliSoftwareGatewayOptions,
-  use: (gateway: Gateway) => Promise<T>,
-): Promise<T> {
-  const gateway = createIntelliSoftwareGateway(options);
-  try {
-    return await use(gateway);
-  } finally {
-    await gateway.close();
-  }
+function withGateway<T>(options: IntelliSoftwareGatewayOptions, use: (gateway: Gateway) => Promise<T>): Promise<T> {
+  return withFreshGateway(createIntelliSoftwareGateway, options, use);
 }
 
 /** Sends the standard submission through a fresh gateway whose only endpoint is `base`. */
@@ -148,51 +50,22 @@ function sendOnce(base: string, overrides: Partial<IntelliSoftwareGatewayOptions
   return withGateway(gatewayOptions({ endpoints: [base], ...overrides }), (gateway) => gateway.send(SUBMISSION, 0));
 }
 
-describe('IntelliSoftware adapter: wire fixtures', () => {
-  const server = new RecordingServer();
-  before(() => server.start());
-  after(() => server.close());
-
-  it('has fixtures to run', () => {
-    assert.ok(fixtures.length >= 12, `only ${fixtures.length} adapter fixtures found in ${FIXTURE_DIR}`);
-  });
-
-  for (const fixture of fixtures) {
-    it(`${fixture.name}: ${fixture.description}`, async () => {
-      server.requests.length = 0;
-      server.answer = fixture.response;
-      const credentials = new URLSearchParams(fixture.request.body ?? '');
-      const options = gatewayOptions({
-        endpoints: [server.url],
-        username: credentials.get('username') ?? '',
-        password: credentials.get('password') ?? '',
-      });
-
-      const result = await withGateway(options, (gateway) => gateway.send(fixture.submission, 0));
-
-      assert.equal(server.requests.length, 1, 'exactly one HTTP request per send');
-      const [captured] = server.requests;
-      assert.ok(captured);
-      assert.equal(captured.method, fixture.request.method);
-      assert.equal(captured.path, fixture.request.path);
-      assert.equal(captured.contentType, fixture.request.contentType);
-      assert.deepEqual(formFieldMultiset(captured.body), formFieldMultiset(fixture.request.body ?? ''));
-      assert.deepEqual(result, fixture.result);
-    });
-  }
+describeAdapterFixtures('IntelliSoftware adapter: wire fixtures', {
+  fixtures,
+  atLeast: 12,
+  contentType: TEXT_PLAIN,
+  send: (fixture, url) => {
+    const credentials = new URLSearchParams(fixture.request.body ?? '');
+    const account = { username: credentials.get('username') ?? '', password: credentials.get('password') ?? '' };
+    return withGateway(gatewayOptions({ endpoints: [url], ...account }), (gateway) => gateway.send(fixture.submission, 0));
+  },
+  checkRequest: (request, fixture) => assert.deepEqual(formFieldMultiset(request.body), formFieldMultiset(fixture.request.body ?? '')),
 });
 
 describe('IntelliSoftware adapter: request shape', () => {
-  const server = new RecordingServer();
-  const backup = new RecordingServer();
-  before(async () => {
-    await server.start();
-    await backup.start();
-  });
-  after(async () => {
-    await server.close();
-    await backup.close();
-  });
+  const server = recordingServer();
+  const backup = recordingServer();
+  serveDuringSuite(server, backup);
 
   it('describes itself as the contract asks', () => {
     const endpoints = ['https://a.example', 'https://b.example'];
@@ -206,23 +79,9 @@ describe('IntelliSoftware adapter: request shape', () => {
     }
   });
 
-  it('keeps a base URL path prefix, with or without a trailing slash', async () => {
-    for (const base of [`${server.url}/gw/`, `${server.url}/gw`]) {
-      server.requests.length = 0;
-      await sendOnce(base);
-      assert.equal(server.requests[0]?.path, '/gw/smsgateway/sendmsg.aspx', base);
-    }
-  });
-
-  it('sends to the endpoint it is asked for', async () => {
-    server.requests.length = 0;
-    backup.requests.length = 0;
-    const options = gatewayOptions({ endpoints: [server.url, backup.url] });
-    const result = await withGateway(options, (gateway) => gateway.send(SUBMISSION, 1));
-    assert.equal(result.kind, 'answered');
-    assert.equal(server.requests.length, 0);
-    assert.equal(backup.requests.length, 1);
-  });
+  itUsesEndpointsAsGiven(server, backup, '/smsgateway/sendmsg.aspx', (endpoints, index) =>
+    withGateway(gatewayOptions({ endpoints }), (gateway) => gateway.send(SUBMISSION, index)),
+  );
 
   it('encodes a 100-recipient request and answers every recipient', async () => {
     const recipients = Array.from({ length: 100 }, (_, index) => `+4477009${String(index).padStart(5, '0')}`);
@@ -242,9 +101,7 @@ describe('IntelliSoftware adapter: request shape', () => {
   it('keeps connections alive and never has two requests in flight on one socket', async () => {
     server.requests.length = 0;
     const held: Array<() => void> = [];
-    server.hold = (_request, response) => {
-      held.push(() => response.end('ID:10011000000000000001'));
-    };
+    server.respond = () => new Promise((answer) => held.push(() => answer(ACCEPTED)));
     try {
       await withGateway(gatewayOptions({ endpoints: [server.url], connectionsPerEndpoint: 2 }), async (gateway) => {
         const sends = Array.from({ length: 4 }, () => gateway.send(SUBMISSION, 0));
@@ -259,21 +116,14 @@ describe('IntelliSoftware adapter: request shape', () => {
         assert.equal(new Set(server.requests.map((request) => request.socket)).size, 2, 'sockets were reused');
       });
     } finally {
-      server.hold = undefined;
+      server.respond = undefined;
     }
   });
 
   it('logs a debug line per send (endpoint, recipients, status, ms), never the password or text', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        lines.push(chunk.toString('utf8'));
-        callback();
-      },
-    });
+    const { logger, lines } = captureLog('debug');
     const password = 'Zebra-Secret-42';
-    const logger = createLogger('debug', sink);
-    server.answer = { status: 200, body: 'ID:10011000000000000001' };
+    server.answer = ACCEPTED;
     await withGateway(gatewayOptions({ endpoints: [server.url], password, logger }), (gateway) =>
       gateway.send({ ...SUBMISSION, text: 'Confidential text 7431' }, 0),
     );
@@ -284,9 +134,7 @@ describe('IntelliSoftware adapter: request shape', () => {
     assert.equal(sendLine.recipients, 1);
     assert.equal(sendLine.status, 200);
     assert.equal(typeof sendLine.ms, 'number');
-    const everything = lines.join('');
-    assert.ok(!everything.includes(password), 'password logged');
-    assert.ok(!everything.includes('Confidential text'), 'message text logged');
+    assertNeverLogged(lines, { password, 'message text': 'Confidential text' });
   });
 
   it('reports an over-long 200 body as UNPARSEABLE without reading it all', async () => {
@@ -375,7 +223,7 @@ describe('IntelliSoftware adapter: transport failures', () => {
   });
 
   it('a TLS handshake failure (https to a plain HTTP server) is connect-phase', async () => {
-    const plain = await new RecordingServer().start();
+    const plain = await recordingServer().start();
     try {
       const result = await sendOnce(plain.url.replace('http:', 'https:'));
       assert.equal(result.kind, 'transport');

@@ -4,15 +4,9 @@
  * hashes were computed outside this code base), and transport failures provoked on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
 import { classifyRecipient } from '../../src/dispatch/outcomes.ts';
 import {
   createInteractSmsGateway,
@@ -28,7 +22,17 @@ import { InteractSmsSimulator } from '../../src/gateways/interactsms-simulator.t
 import type { GatewayOptions, InboundRequest } from '../../src/gateways/provider.ts';
 import type { Gateway, SmsSubmission, SubmissionResult } from '../../src/gateways/types.ts';
 import { createLogger } from '../../src/log.ts';
-import { adapterFixtures, formFieldMultiset, loadWireFixtures } from '../helpers/fixtures.ts';
+import {
+  adapterFixtures,
+  formFieldMultiset,
+  loadInteractSmsInboundFixtures,
+  loadWireFixtures,
+} from '../helpers/fixtures.ts';
+import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
+import { describeAdapterFixtures, itUsesEndpointsAsGiven } from '../helpers/gateway-suites.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
+import { ReplayServer, serveDuringSuite, type RecordedRequest, type Reply } from '../helpers/replay-server.ts';
+import { freePort, startSilentTcpServer } from '../helpers/tcp.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/interactsms/', import.meta.url));
 const INBOUND_DIR = join(FIXTURE_DIR, 'inbound');
@@ -50,43 +54,7 @@ const SUBMISSION: SmsSubmission = {
 // ------------------------------------------------------------------------------------------------
 // Inbound fixtures: the form bodies the gateway posts to the relay.
 
-const inboundFixtureSchema = z
-  .object({
-    description: z.string().min(1),
-    kind: z.enum(['mo', 'dr']),
-    contentType: z.string(),
-    body: z.string(),
-    /** The secret the body's SMS-Verify is checked with; required with `verify`. */
-    secret: z.string().optional(),
-    /** What `verify` must answer with each formula. */
-    verify: z.object({ portal: z.boolean(), kb: z.boolean() }).strict().optional(),
-    /** `reason` of a refusal is a pattern the reason must match. */
-    parsed: z.union([
-      z.object({ ok: z.literal(true), items: z.array(z.record(z.string(), z.unknown())).min(1) }).strict(),
-      z.object({ ok: z.literal(false), reason: z.string() }).strict(),
-    ]),
-    /** How the simulator produces exactly this body (run by the simulator's test). */
-    simulator: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict()
-  .refine((fixture) => (fixture.verify === undefined) === (fixture.secret === undefined), {
-    message: '"verify" and "secret" go together',
-  });
-
-type InboundFixture = z.infer<typeof inboundFixtureSchema> & { readonly name: string };
-
-function loadInboundFixtures(dir: string): InboundFixture[] {
-  return readdirSync(dir)
-    .filter((file) => file.endsWith('.json'))
-    .sort()
-    .map((file) => {
-      const parsed = inboundFixtureSchema.safeParse(JSON.parse(readFileSync(join(dir, file), 'utf8')));
-      if (!parsed.success) throw new Error(`${file}: ${z.prettifyError(parsed.error)}`);
-      return { ...parsed.data, name: file.replace(/\.json$/, '') };
-    });
-}
-
-const inboundFixtures = loadInboundFixtures(INBOUND_DIR);
+const inboundFixtures = loadInteractSmsInboundFixtures(INBOUND_DIR);
 
 function inbound(body: string, contentType = FORM): InboundRequest {
   return { contentType, body, query: new URLSearchParams(), headers: { 'content-type': contentType } };
@@ -100,143 +68,38 @@ function plain(value: unknown): unknown {
 // ------------------------------------------------------------------------------------------------
 // A gateway stand-in that records raw requests.
 
-interface CapturedRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly contentType: string | undefined;
-  readonly body: string;
-}
+const TEXT_PLAIN = 'text/plain; charset=utf-8';
+const ACCEPTED = { status: 200, body: '0\nRequest deferred successfully\n' };
 
-class RecordingServer {
-  readonly requests: CapturedRequest[] = [];
-  answer: { status: number; body: string } = { status: 200, body: '0\nRequest deferred successfully\n' };
-  /** When set, answers each request by its content instead of `answer`; 'destroy' drops the connection. */
-  respond: ((request: CapturedRequest) => { status: number; body: string } | 'destroy') | undefined;
-  readonly #server: Server;
-
-  constructor() {
-    this.#server = createServer((request, response) => void this.#onRequest(request, response));
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-
-  async start(): Promise<this> {
-    this.#server.listen(0, '127.0.0.1');
-    await once(this.#server, 'listening');
-    return this;
-  }
-
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    this.#server.close();
-    await once(this.#server, 'close');
-  }
-
-  async #onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const captured: CapturedRequest = {
-      method: request.method ?? '',
-      path: request.url ?? '',
-      contentType: request.headers['content-type'],
-      body: Buffer.concat(chunks).toString('utf8'),
-    };
-    this.requests.push(captured);
-    const answer = this.respond?.(captured) ?? this.answer;
-    if (answer === 'destroy') {
-      request.socket.destroy();
-      return;
-    }
-    response.writeHead(answer.status, { 'content-type': 'text/plain; charset=utf-8' });
-    response.end(answer.body);
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
+function recordingServer(): ReplayServer {
+  return new ReplayServer({ contentType: TEXT_PLAIN, answer: ACCEPTED });
 }
 
 function gatewayOptions(overrides: Partial<GatewayOptions> = {}): GatewayOptions {
-  return {
-    endpoints: ['http://127.0.0.1:1'],
-    username: 'relaytest',
-    password: 'p@ss w0rd&=+',
-    accountId: '4321',
-    sessions: false,
-    connectTimeoutMs: 1_000,
-    responseTimeoutMs: 2_000,
-    connectionsPerEndpoint: 2,
-    logger: createLogger('silent'),
-    ...overrides,
-  };
+  return { ...TEST_GATEWAY_SETTINGS, username: 'relaytest', password: 'p@ss w0rd&=+', accountId: '4321', sessions: false, ...overrides };
 }
 
-async function withGateway<T>(options: GatewayOptions, use: (gateway: Gateway) => Promise<T>): Promise<T> {
-  const gateway = createInteractSmsGateway(options);
-  try {
-    return await use(gateway);
-  } finally {
-    await gateway.close();
-  }
+function withGateway<T>(options: GatewayOptions, use: (gateway: Gateway) => Promise<T>): Promise<T> {
+  return withFreshGateway(createInteractSmsGateway, options, use);
 }
 
 function sendOnce(base: string, submission: SmsSubmission = SUBMISSION, overrides: Partial<GatewayOptions> = {}): Promise<SubmissionResult> {
   return withGateway(gatewayOptions({ endpoints: [base], ...overrides }), (gateway) => gateway.send(submission, 0));
 }
 
-function logSink(): { lines: string[]; stream: Writable } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      lines.push(chunk.toString('utf8'));
-      callback();
-    },
-  });
-  return { lines, stream };
-}
+describeAdapterFixtures('InteractSMS adapter: wire fixtures', {
+  fixtures,
+  atLeast: 15,
+  contentType: TEXT_PLAIN,
+  send: (fixture, url) => {
+    const form = new URLSearchParams(fixture.request.body ?? '');
+    const account = { username: form.get('user') ?? '', password: form.get('password') ?? '', accountId: form.get('api_id') ?? undefined };
+    return withGateway(gatewayOptions({ endpoints: [url], ...account }), (gateway) => gateway.send(fixture.submission, 0));
+  },
+  checkRequest: (request, fixture) => assert.deepEqual(formFieldMultiset(request.body), formFieldMultiset(fixture.request.body ?? '')),
+});
 
-describe('InteractSMS adapter: wire fixtures', () => {
-  const server = new RecordingServer();
-  before(() => server.start());
-  after(() => server.close());
-
-  it('has fixtures to run', () => {
-    assert.ok(fixtures.length >= 15, `only ${fixtures.length} adapter fixtures found in ${FIXTURE_DIR}`);
-  });
-
-  for (const fixture of fixtures) {
-    it(`${fixture.name}: ${fixture.description}`, async () => {
-      server.requests.length = 0;
-      server.answer = fixture.response;
-      const account = new URLSearchParams(fixture.request.body ?? '');
-      const options = gatewayOptions({
-        endpoints: [server.url],
-        username: account.get('user') ?? '',
-        password: account.get('password') ?? '',
-        accountId: account.get('api_id') ?? undefined,
-      });
-
-      const result = await withGateway(options, (gateway) => gateway.send(fixture.submission, 0));
-
-      assert.equal(server.requests.length, 1, 'exactly one HTTP request per send');
-      const [captured] = server.requests;
-      assert.ok(captured);
-      assert.equal(captured.method, fixture.request.method);
-      assert.equal(captured.path, fixture.request.path);
-      assert.equal(captured.contentType, fixture.request.contentType);
-      assert.deepEqual(formFieldMultiset(captured.body), formFieldMultiset(fixture.request.body ?? ''));
-      assert.deepEqual(result, fixture.result);
-    });
-  }
-
+describe('InteractSMS adapter: what the wire fixtures mean', () => {
   it('the fixtures’ results mean what the outcome table should make of them', () => {
     const expected: Record<string, string> = {
       'single-recipient-ok': 'sent',
@@ -259,16 +122,9 @@ describe('InteractSMS adapter: wire fixtures', () => {
 });
 
 describe('InteractSMS adapter: request shape', () => {
-  const server = new RecordingServer();
-  const backup = new RecordingServer();
-  before(async () => {
-    await server.start();
-    await backup.start();
-  });
-  after(async () => {
-    await server.close();
-    await backup.close();
-  });
+  const server = recordingServer();
+  const backup = recordingServer();
+  serveDuringSuite(server, backup);
 
   it('describes itself as the contract asks', () => {
     assert.equal(interactsmsModule.name, 'interactsms');
@@ -313,7 +169,7 @@ describe('InteractSMS adapter: request shape', () => {
 
   it('sends the same notify_id when a message is retried, and another for another message', async () => {
     server.requests.length = 0;
-    server.answer = { status: 200, body: '0\nRequest deferred successfully\n' };
+    server.answer = ACCEPTED;
     await withGateway(gatewayOptions({ endpoints: [server.url] }), async (gateway) => {
       await gateway.send(SUBMISSION, 0);
       await gateway.send(SUBMISSION, 0);
@@ -348,26 +204,13 @@ describe('InteractSMS adapter: request shape', () => {
     assert.match(server.requests[0]?.body ?? '', /text=a%C2%ACb%0D%C2%ACc/);
   });
 
-  it('keeps a base URL path prefix, with or without a trailing slash', async () => {
-    for (const base of [`${server.url}/gw/`, `${server.url}/gw`]) {
-      server.requests.length = 0;
-      await sendOnce(base);
-      assert.equal(server.requests[0]?.path, '/gw/api/v1/sendmessage.aspx', base);
-    }
-  });
-
-  it('sends to the endpoint it is asked for', async () => {
-    server.requests.length = 0;
-    backup.requests.length = 0;
-    const result = await withGateway(gatewayOptions({ endpoints: [server.url, backup.url] }), (gateway) => gateway.send(SUBMISSION, 1));
-    assert.equal(result.kind, 'answered');
-    assert.equal(server.requests.length, 0);
-    assert.equal(backup.requests.length, 1);
-  });
+  itUsesEndpointsAsGiven(server, backup, '/api/v1/sendmessage.aspx', (endpoints, index) =>
+    withGateway(gatewayOptions({ endpoints }), (gateway) => gateway.send(SUBMISSION, index)),
+  );
 
   it('sends 50 recipients in one request and answers each; refuses 51 (and no recipient) by throwing, without a request', async () => {
     server.requests.length = 0;
-    server.answer = { status: 200, body: '0\nRequest deferred successfully\n' };
+    server.answer = ACCEPTED;
     const recipients = Array.from({ length: 51 }, (_, index) => `+3538612${String(index).padStart(5, '0')}`);
     await withGateway(gatewayOptions({ endpoints: [server.url] }), async (gateway) => {
       const result = await gateway.send({ ...SUBMISSION, recipients: recipients.slice(0, 50) }, 0);
@@ -410,11 +253,11 @@ describe('InteractSMS adapter: request shape', () => {
   });
 
   it('logs a debug line per send with the notify id, never the password or the text; warns about a literal ¬', async () => {
-    const { lines, stream } = logSink();
+    const { logger, lines } = captureLog('debug');
     const password = 'Zebra-Secret-42';
-    server.answer = { status: 200, body: '0\nRequest deferred successfully\n' };
-    await sendOnce(server.url, { ...SUBMISSION, text: 'Confidential text 7431' }, { password, logger: createLogger('debug', stream) });
-    await sendOnce(server.url, { ...SUBMISSION, text: 'Price ¬ 5' }, { logger: createLogger('debug', stream) });
+    server.answer = ACCEPTED;
+    await sendOnce(server.url, { ...SUBMISSION, text: 'Confidential text 7431' }, { password, logger });
+    await sendOnce(server.url, { ...SUBMISSION, text: 'Price ¬ 5' }, { logger });
     const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     const sendLine = parsed.find((line) => 'ms' in line);
     assert.ok(sendLine, `no send line in ${lines.join('')}`);
@@ -424,9 +267,7 @@ describe('InteractSMS adapter: request shape', () => {
     assert.equal(sendLine.status, 200);
     assert.equal(sendLine.code, 'INTERACT:0');
     assert.ok(parsed.some((line) => line.level === 'warn' && /¬/.test(String(line.msg))));
-    const everything = lines.join('');
-    assert.ok(!everything.includes(password), 'password logged');
-    assert.ok(!everything.includes('Confidential text'), 'message text logged');
+    assertNeverLogged(lines, { password, 'message text': 'Confidential text' });
   });
 
   it('reports an over-long 200 body as UNPARSEABLE', async () => {
@@ -438,15 +279,13 @@ describe('InteractSMS adapter: request shape', () => {
 });
 
 describe('InteractSMS adapter: a refused request with several numbers', () => {
-  const server = new RecordingServer();
-  before(() => server.start());
-  after(() => server.close());
-  const OK = { status: 200, body: '0\nRequest deferred successfully\n' };
+  const server = recordingServer();
+  serveDuringSuite(server);
   const INVALID = { status: 200, body: '4\nInvalid destination number\n' };
-  const toOf = (request: CapturedRequest) => new URLSearchParams(request.body).get('to') ?? '';
+  const toOf = (request: RecordedRequest) => new URLSearchParams(request.body).get('to') ?? '';
   const three = ['+353861234567', '+353861234999', '+447700900123'];
 
-  async function run(respond: NonNullable<RecordingServer['respond']>, recipients = three): Promise<SubmissionResult> {
+  async function run(respond: (request: RecordedRequest) => Reply, recipients = three): Promise<SubmissionResult> {
     server.requests.length = 0;
     server.respond = respond;
     try {
@@ -457,7 +296,7 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
   }
 
   it('sends each number alone to learn which one the gateway refuses; the others still go', async () => {
-    const result = await run((request) => (toOf(request).includes('353861234999') ? INVALID : OK));
+    const result = await run((request) => (toOf(request).includes('353861234999') ? INVALID : ACCEPTED));
     assert.deepEqual(server.requests.map(toOf), ['353861234567,353861234999,447700900123', '353861234567', '353861234999', '447700900123']);
     const forms = server.requests.map((request) => new URLSearchParams(request.body));
     for (const form of forms) {
@@ -510,7 +349,7 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
     const result = await run(() => {
       count++;
       if (count === 1) return INVALID;
-      if (count === 2) return OK;
+      if (count === 2) return ACCEPTED;
       return { status: 503, body: 'Service Unavailable' };
     });
     assert.equal(server.requests.length, 3, 'the third number is not sent after the gateway failed');
@@ -538,20 +377,14 @@ describe('InteractSMS adapter: transport failures', () => {
   });
 
   it('a server that never answers is a response-phase headers timeout', async () => {
-    const silent = createTcpServer((socket) => socket.resume());
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    const sockets = new Set<import('node:net').Socket>();
-    silent.on('connection', (socket) => sockets.add(socket));
+    const silent = await startSilentTcpServer((socket) => socket.resume());
     try {
-      const result = await sendOnce(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, SUBMISSION, { responseTimeoutMs: 200 });
+      const result = await sendOnce(`http://127.0.0.1:${silent.port}`, SUBMISSION, { responseTimeoutMs: 200 });
       assert.equal(result.kind, 'transport');
       assert.equal(result.phase, 'response');
       assert.equal(result.code, 'UND_ERR_HEADERS_TIMEOUT');
     } finally {
-      for (const socket of sockets) socket.destroy();
-      silent.close();
-      await once(silent, 'close');
+      await silent.close();
     }
   });
 });

@@ -5,17 +5,10 @@
  * records, behaviours, control, callbacks with retries, and a round trip through the real adapter.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
-import { request } from 'undici';
-import { z } from 'zod';
 import { classifyRecipient } from '../../src/dispatch/outcomes.ts';
 import { parseReceived, parseReport, puzzelModule } from '../../src/gateways/puzzel.ts';
 import {
@@ -24,42 +17,18 @@ import {
   type PuzzelSimulatorOptions,
 } from '../../src/gateways/puzzel-simulator.ts';
 import { createLogger } from '../../src/log.ts';
+import { loadPuzzelWireFixtures, simulatorFixtures } from '../helpers/fixtures.ts';
+import { describeSimulatorFixtures } from '../helpers/gateway-suites.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { sendRaw, type RawRequest, type RawResponse } from '../helpers/raw-http.ts';
+import { startWebhookReceiver, type ReplayServer } from '../helpers/replay-server.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/puzzel/', import.meta.url));
 const SEND_PATH = '/gw/rs/sendMessages';
 const ACCOUNT = { accountId: '1000', username: 'relaytest', password: 'p@ss "w0rd"&<>' };
 
-/** What the simulator reads of the fixtures (the adapter's test validates them in full). */
-const fixtureSchema = z.object({
-  description: z.string(),
-  request: z.object({
-    method: z.enum(['GET', 'POST']),
-    path: z.string(),
-    contentType: z.string().optional(),
-    accept: z.string().optional(),
-    body: z.string().optional(),
-  }),
-  response: z.object({ status: z.number(), contentType: z.string().optional(), body: z.string() }),
-  simulator: z
-    .union([
-      z.literal(false),
-      z
-        .object({
-          invalidNumbers: z.array(z.string()).optional(),
-          behaviour: z.unknown().optional(),
-          authFailure: z.enum(['status-code', 'http-401']).optional(),
-          priorRequests: z.number().int().positive().optional(),
-        })
-        .strict(),
-    ])
-    .optional(),
-});
-const fixtures = readdirSync(FIXTURE_DIR)
-  .filter((file) => file.endsWith('.json'))
-  .sort()
-  .map((file) => ({ name: file.replace(/\.json$/, ''), ...fixtureSchema.parse(JSON.parse(readFileSync(join(FIXTURE_DIR, file), 'utf8'))) }))
-  .filter((fixture) => fixture.simulator !== false);
+const fixtures = simulatorFixtures(loadPuzzelWireFixtures(FIXTURE_DIR));
 
 type Listening = Awaited<ReturnType<typeof PuzzelSimulator.listen>>;
 
@@ -67,26 +36,9 @@ function simulatorOptions(overrides: Partial<PuzzelSimulatorOptions> = {}): Puzz
   return { ...ACCOUNT, logger: createLogger('silent'), ...overrides };
 }
 
-interface Sent {
-  readonly status: number;
-  readonly contentType: string | undefined;
-  readonly body: string;
-}
-
-async function send(
-  url: string,
-  options: { method?: 'GET' | 'POST'; path?: string; contentType?: string | undefined; accept?: string | undefined; body?: string | undefined },
-): Promise<Sent> {
-  const headers: Record<string, string> = {};
-  if (options.contentType !== undefined) headers['content-type'] = options.contentType;
-  if (options.accept !== undefined) headers['accept'] = options.accept;
-  const response = await request(`${url}${options.path ?? SEND_PATH}`, {
-    method: options.method ?? 'POST',
-    headers,
-    ...(options.body === undefined ? {} : { body: options.body }),
-  });
-  const contentType = response.headers['content-type'];
-  return { status: response.statusCode, contentType: typeof contentType === 'string' ? contentType : undefined, body: await response.body.text() };
+/** To the send path unless told otherwise. */
+function send(url: string, options: Partial<RawRequest>): Promise<RawResponse> {
+  return sendRaw(url, { path: SEND_PATH, ...options });
 }
 
 /** A JSON send request in the fixtures' account. */
@@ -122,73 +74,25 @@ function withoutIds(body: string): { shape: string; ids: number; sessions: numbe
   return { shape: body.replace(MESSAGE_ID, '$1<id>').replace(SESSION_ID, '$1<session>'), ids: ids.size, sessions: sessions.size };
 }
 
-/** A raw node:http callback receiver: records each post, answers with `statuses` in turn, then 200. */
-class CallbackReceiver {
-  readonly posts: Array<{ path: string; contentType: string | undefined; headers: IncomingMessage['headers']; body: string; answered: number }> = [];
-  statuses: number[] = [];
-  readonly #server: Server = createServer((request, response) => void this.#onRequest(request, response));
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-
-  async start(): Promise<this> {
-    this.#server.listen(0, '127.0.0.1');
-    await once(this.#server, 'listening');
-    return this;
-  }
-
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    this.#server.close();
-    await once(this.#server, 'close');
-  }
-
-  async #onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const answered = this.statuses.shift() ?? 200;
-    this.posts.push({
-      path: request.url ?? '',
-      contentType: request.headers['content-type'],
-      headers: request.headers,
-      body: Buffer.concat(chunks).toString('utf8'),
-      answered,
-    });
-    response.writeHead(answered).end();
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------
 
-describe('Puzzel simulator: wire fixtures', () => {
-  it('has fixtures to run', () => {
-    assert.ok(fixtures.length >= 20, `only ${fixtures.length} simulator fixtures found in ${FIXTURE_DIR}`);
-  });
-
-  for (const fixture of fixtures) {
-    it(`${fixture.name}: ${fixture.description}`, async () => {
-      const setup = fixture.simulator === false ? undefined : fixture.simulator;
-      const sim = await PuzzelSimulator.listen(simulatorOptions({ invalidNumbers: setup?.invalidNumbers }));
-      try {
-        if (setup?.behaviour !== undefined) sim.simulator.setBehaviour(setup.behaviour as PuzzelSimulatorBehaviour);
-        if (setup?.authFailure !== undefined) sim.simulator.setAuthFailure(setup.authFailure);
-        for (let index = 0; index < (setup?.priorRequests ?? 0); index++) await send(sim.url, fixture.request);
-
-        const response = await send(sim.url, fixture.request);
-
-        assert.equal(response.status, fixture.response.status);
-        assert.equal(response.contentType?.split(';')[0], fixture.response.contentType);
-        const actual = withoutIds(response.body);
-        const expected = withoutIds(fixture.response.body);
-        assert.equal(actual.shape, expected.shape);
-        assert.equal(actual.ids, expected.ids, 'one fresh messageId per accepted message');
-        assert.equal(actual.sessions, expected.sessions, 'one fresh sessionId per new session');
-      } finally {
-        await sim.close();
-      }
-    });
-  }
+describeSimulatorFixtures('Puzzel simulator: wire fixtures', {
+  fixtures,
+  atLeast: 20,
+  listen: (invalidNumbers) => PuzzelSimulator.listen(simulatorOptions({ invalidNumbers })),
+  prepare: async (sim, fixture) => {
+    const setup = fixture.simulator === false ? undefined : fixture.simulator;
+    if (setup?.authFailure !== undefined) sim.simulator.setAuthFailure(setup.authFailure);
+    for (let index = 0; index < (setup?.priorRequests ?? 0); index++) await send(sim.url, fixture.request);
+  },
+  checkResponse: (response, fixture) => {
+    assert.equal(response.contentType?.split(';')[0], fixture.response.contentType);
+    const actual = withoutIds(response.body);
+    const expected = withoutIds(fixture.response.body);
+    assert.equal(actual.shape, expected.shape);
+    assert.equal(actual.ids, expected.ids, 'one fresh messageId per accepted message');
+    assert.equal(actual.sessions, expected.sessions, 'one fresh sessionId per new session');
+  },
 });
 
 describe('Puzzel simulator: requests and records', () => {
@@ -391,7 +295,7 @@ describe('Puzzel simulator: behaviours and control', () => {
   const control = async (body: unknown) => send(sim.url, { path: '/simulator/control', contentType: 'application/json', body: JSON.stringify(body) });
 
   it('http and internal-error answer instead of processing, for `times` requests', async () => {
-    const cases: Array<[PuzzelSimulatorBehaviour, (response: Sent) => void]> = [
+    const cases: Array<[PuzzelSimulatorBehaviour, (response: RawResponse) => void]> = [
       [
         { mode: 'http', status: 500, times: 2 },
         (response) => {
@@ -453,19 +357,13 @@ describe('Puzzel simulator: behaviours and control', () => {
 
 describe('Puzzel simulator: callbacks', () => {
   let sim: Listening;
-  let receiver: CallbackReceiver;
-  const lines: string[] = [];
+  let receiver: ReplayServer;
+  const { logger, lines } = captureLog('info');
   before(async () => {
-    receiver = await new CallbackReceiver().start();
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
+    receiver = await startWebhookReceiver();
     sim = await PuzzelSimulator.listen(
       simulatorOptions({
-        logger: createLogger('info', sink),
+        logger,
         undeliverableNumbers: ['447700900666'],
         webhookRetryMs: 50,
         reportDelayMs: 0,
@@ -480,7 +378,7 @@ describe('Puzzel simulator: callbacks', () => {
   });
 
   it('posts one delivery report per accepted SMS, 0 or 351, naming our references', async () => {
-    const posted = receiver.posts.length;
+    const posted = receiver.requests.length;
     const response = await send(
       sim.url,
       jsonRequest([
@@ -490,8 +388,8 @@ describe('Puzzel simulator: callbacks', () => {
       ]),
     );
     const ids = statuses(response.body).map((status) => status.messageId);
-    await waitFor('three DRs', () => receiver.posts.length >= posted + 3, 5_000);
-    const posts = receiver.posts.slice(posted);
+    await waitFor('three DRs', () => receiver.requests.length >= posted + 3, 5_000);
+    const posts = receiver.requests.slice(posted);
     for (const post of posts) {
       assert.equal(post.path, '/dr?token=s3cret');
       assert.equal(post.contentType, 'application/json');
@@ -529,12 +427,15 @@ describe('Puzzel simulator: callbacks', () => {
   });
 
   it('retries a callback not answered 200 with the same body until it is', async () => {
-    const posted = receiver.posts.length;
-    receiver.statuses = [500, 503];
+    const posted = receiver.requests.length;
+    receiver.next = [
+      { status: 500, body: '' },
+      { status: 503, body: '' },
+    ];
     const answered = sim.simulator.webhookPosts.filter((post) => post.kind === 'mo' && post.status === 200).length;
     const id = sim.simulator.reply('447700900203', 'Yes please');
     await sim.simulator.waitForWebhookPosts('mo', answered + 1, 5_000);
-    const posts = receiver.posts.slice(posted);
+    const posts = receiver.requests.slice(posted);
     assert.deepEqual(
       posts.map((post) => post.answered),
       [500, 503, 200],
@@ -560,7 +461,7 @@ describe('Puzzel simulator: callbacks', () => {
     const [status] = statuses(response.body);
     const record = sim.simulator.records.find((entry) => entry.id === status?.messageId);
     assert.ok(record?.tracking);
-    const posted = receiver.posts.length;
+    const posted = receiver.requests.length;
     sim.simulator.reply('447700900204', 'YES', record);
     const injected = await send(sim.url, {
       path: '/simulator/mo',
@@ -569,8 +470,8 @@ describe('Puzzel simulator: callbacks', () => {
     });
     assert.equal(injected.status, 202);
     const { messageid } = JSON.parse(injected.body) as { messageid: string };
-    await waitFor('two MOs', () => receiver.posts.filter((post, index) => index >= posted && post.path.startsWith('/mo')).length >= 2, 5_000);
-    const mos = receiver.posts.slice(posted).filter((post) => post.path.startsWith('/mo'));
+    await waitFor('two MOs', () => receiver.requests.filter((post, index) => index >= posted && post.path.startsWith('/mo')).length >= 2, 5_000);
+    const mos = receiver.requests.slice(posted).filter((post) => post.path.startsWith('/mo'));
     const parsed = mos.map((post) => parseReceived({ contentType: 'application/json', body: post.body, query: new URLSearchParams(), headers: {} }));
     const items = parsed.flatMap((result) => (result.ok ? result.items : []));
     assert.deepEqual(
@@ -588,7 +489,7 @@ describe('Puzzel simulator: callbacks', () => {
   });
 
   it('holds the delivery report of a scheduled SMS until its send window opens', async () => {
-    const posted = receiver.posts.length;
+    const posted = receiver.requests.length;
     // A whole second (the window has no finer unit), 0.5 to 1.5 s away.
     const start = new Date(Math.ceil((Date.now() + 500) / 1000) * 1000);
     const response = await send(
@@ -603,7 +504,7 @@ describe('Puzzel simulator: callbacks', () => {
       ]),
     );
     assert.equal(statuses(response.body)[0]?.statusCode, 1);
-    await waitFor('the DR', () => receiver.posts.length > posted, 5_000);
+    await waitFor('the DR', () => receiver.requests.length > posted, 5_000);
     assert.ok(Date.now() >= start.getTime(), 'not before the window');
     assert.equal(sim.simulator.records.at(-1)?.sendAt, start.getTime());
   });
@@ -619,13 +520,13 @@ describe('Puzzel simulator: callbacks', () => {
 
 describe('Puzzel simulator: close', () => {
   it('cancels pending retries and refuses new replies', async () => {
-    const receiver = await new CallbackReceiver().start();
-    receiver.statuses = Array.from({ length: 100 }, () => 500);
+    const receiver = await startWebhookReceiver();
+    receiver.answer = { status: 500, body: '' };
     const simulator = new PuzzelSimulator(simulatorOptions({ webhookRetryMs: 60_000 }));
     simulator.setWebhooks({ moUrl: `${receiver.url}/mo` });
     try {
       simulator.reply('447700900207', 'never answered');
-      await waitFor('first attempt', () => receiver.posts.length === 1, 5_000);
+      await waitFor('first attempt', () => receiver.requests.length === 1, 5_000);
       assert.equal(simulator.pendingWebhooks, 1);
       const started = Date.now();
       await simulator.close();
@@ -652,7 +553,7 @@ describe('Puzzel simulator: close', () => {
 
 describe('Puzzel simulator: through the provider module and the real adapter', () => {
   it('registers on an app, takes the adapter\'s requests, and its callbacks parse back to the numbers and session', async () => {
-    const receiver = await new CallbackReceiver().start();
+    const receiver = await startWebhookReceiver();
     const simulator = puzzelModule.createSimulator({ ...ACCOUNT, logger: createLogger('silent'), reportDelayMs: 0, webhookRetryMs: 50 });
     const app = Fastify();
     simulator.register(app);
@@ -693,7 +594,7 @@ describe('Puzzel simulator: through the provider module and the real adapter', (
         ],
       );
       await simulator.waitForWebhookPosts('dr', 2, 5_000);
-      const reports = receiver.posts
+      const reports = receiver.requests
         .filter((post) => post.path === '/dr')
         .flatMap((post) => {
           const parsed = parseReport({ contentType: 'application/json', body: post.body, query: new URLSearchParams(), headers: {} });
@@ -706,7 +607,7 @@ describe('Puzzel simulator: through the provider module and the real adapter', (
       const record = simulator.records[0];
       simulator.reply('447700900301', 'On it', record);
       await simulator.waitForWebhookPosts('mo', 1, 5_000);
-      const mo = receiver.posts.find((post) => post.path === '/mo');
+      const mo = receiver.requests.find((post) => post.path === '/mo');
       const parsed = parseReceived({ contentType: 'application/json', body: mo?.body ?? '', query: new URLSearchParams(), headers: {} });
       assert.ok(parsed.ok);
       assert.equal(parsed.items[0]?.trackingId, classifyRecipient(result, '+447700900301').trackingId);

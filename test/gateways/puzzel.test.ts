@@ -1,21 +1,11 @@
 /**
- * The Puzzel adapter held to the raw wire fixtures, against a plain node:http server (never the
- * simulator); its webhook parsers held to the inbound fixtures; transport failures provoked for
- * real on 127.0.0.1.
- *
- * The fixtures use test/helpers/fixtures.ts's schema, plus what Puzzel needs: the `accept` header,
- * the response's content type, and submission times (`sendAt`/`expiresAt` as ISO strings,
- * `expiresInMs` relative to the send), `newSession`; the simulator setup takes `authFailure` and
- * `priorRequests`. Inbound fixtures live in ./fixtures/puzzel/inbound/.
+ * The Puzzel adapter held to the raw wire fixtures (test/helpers/fixtures.ts's Puzzel schema),
+ * against a plain node:http server (never the simulator); its webhook parsers held to the inbound
+ * fixtures in ./fixtures/puzzel/inbound/; transport failures provoked for real on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { classifyRecipient } from '../../src/dispatch/outcomes.ts';
@@ -34,78 +24,20 @@ import {
   validityFor,
 } from '../../src/gateways/puzzel.ts';
 import type { Gateway, SmsSubmission } from '../../src/gateways/types.ts';
-import { createLogger } from '../../src/log.ts';
+import { loadJsonFixtures, loadPuzzelWireFixtures, type PuzzelWireFixture } from '../helpers/fixtures.ts';
+import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
+import { describeAdapterFixtures, itUsesEndpointsAsGiven } from '../helpers/gateway-suites.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { ReplayServer, serveDuringSuite, type RecordedRequest } from '../helpers/replay-server.ts';
+import { freePort, startSilentTcpServer } from '../helpers/tcp.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/puzzel/', import.meta.url));
 const INBOUND_DIR = join(FIXTURE_DIR, 'inbound');
 const SEND_PATH = '/gw/rs/sendMessages';
+const JSON_TYPE = 'application/json';
 
 // ---------------------------------------------------------------------------------------------------
 // Fixtures
-
-const isoTime = z.iso.datetime().transform((value) => Date.parse(value));
-const submissionSchema = z
-  .object({
-    messageId: z.string(),
-    recipients: z.array(z.string().regex(/^\+\d+$/)).min(1),
-    text: z.string(),
-    encoding: z.enum(['gsm7', 'ucs2']),
-    maxParts: z.number().int().positive(),
-    senderId: z.string().optional(),
-    userContext: z.string().optional(),
-    deliveryReport: z.boolean().optional(),
-    newSession: z.boolean().optional(),
-    sendAt: isoTime.optional(),
-    expiresAt: isoTime.optional(),
-    expiresInMs: z.number().int().positive().optional(),
-  })
-  .strict();
-const recipientResultSchema = z
-  .object({
-    number: z.string(),
-    code: z.string(),
-    providerId: z.string().optional(),
-    trackingId: z.string().optional(),
-    detail: z.string().optional(),
-  })
-  .strict();
-const resultSchema = z.union([
-  z.object({ kind: z.literal('answered'), results: z.array(recipientResultSchema) }).strict(),
-  z.object({ kind: z.literal('refused'), code: z.string(), detail: z.string().optional() }).strict(),
-]);
-const wireFixtureSchema = z
-  .object({
-    description: z.string().min(1),
-    submission: submissionSchema.optional(),
-    request: z
-      .object({
-        method: z.enum(['GET', 'POST']),
-        path: z.string().startsWith('/'),
-        contentType: z.string().optional(),
-        accept: z.string().optional(),
-        body: z.string().optional(),
-      })
-      .strict(),
-    response: z.object({ status: z.number().int(), contentType: z.string().optional(), body: z.string() }).strict(),
-    result: resultSchema.optional(),
-    adapter: z.literal(false).optional(),
-    simulator: z
-      .union([
-        z.literal(false),
-        z
-          .object({
-            invalidNumbers: z.array(z.string()).optional(),
-            behaviour: z.unknown().optional(),
-            authFailure: z.enum(['status-code', 'http-401']).optional(),
-            priorRequests: z.number().int().positive().optional(),
-          })
-          .strict(),
-      ])
-      .optional(),
-  })
-  .strict();
-
-type WireFixture = z.infer<typeof wireFixtureSchema> & { readonly name: string };
 
 const inboundFixtureSchema = z
   .object({
@@ -120,23 +52,11 @@ const inboundFixtureSchema = z
   })
   .strict();
 
-function loadJson<T>(dir: string, schema: z.ZodType<T>): Array<T & { name: string }> {
-  return readdirSync(dir)
-    .filter((file) => file.endsWith('.json'))
-    .sort()
-    .map((file) => {
-      const parsed = schema.safeParse(JSON.parse(readFileSync(join(dir, file), 'utf8')));
-      if (!parsed.success) throw new Error(`${file}: ${z.prettifyError(parsed.error)}`);
-      return { ...parsed.data, name: file.replace(/\.json$/, '') };
-    });
-}
-
-const wireFixtures: WireFixture[] = loadJson(FIXTURE_DIR, wireFixtureSchema);
-const adapterFixtures = wireFixtures.filter((fixture) => fixture.adapter !== false);
-const inboundFixtures = loadJson(INBOUND_DIR, inboundFixtureSchema);
+const adapterFixtures = loadPuzzelWireFixtures(FIXTURE_DIR).filter((fixture) => fixture.adapter !== false);
+const inboundFixtures = loadJsonFixtures(INBOUND_DIR, inboundFixtureSchema);
 
 /** The fixture's submission as the dispatcher would give it, relative times resolved now. */
-function toSubmission(fixture: WireFixture): SmsSubmission {
+function toSubmission(fixture: PuzzelWireFixture): SmsSubmission {
   assert.ok(fixture.submission, `${fixture.name}: an adapter fixture needs a submission`);
   const { expiresInMs, ...submission } = fixture.submission;
   return { ...submission, ...(expiresInMs === undefined ? {} : { expiresAt: Date.now() + expiresInMs }) };
@@ -145,84 +65,19 @@ function toSubmission(fixture: WireFixture): SmsSubmission {
 // ---------------------------------------------------------------------------------------------------
 // Harness
 
-interface CapturedRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly contentType: string | undefined;
-  readonly accept: string | undefined;
-  readonly body: string;
-}
-
-/** Records every raw request and answers with whatever the current test set. */
-class RecordingServer {
-  readonly requests: CapturedRequest[] = [];
-  answer: { status: number; contentType?: string | undefined; body: string } = { status: 200, body: '{}' };
-  /** Computes the answer from the request instead of `answer`. */
-  respond: ((request: CapturedRequest) => { status: number; contentType?: string | undefined; body: string }) | undefined;
-  /** When set, requests are held until the test answers them itself. */
-  hold: ((request: CapturedRequest, response: ServerResponse) => void) | undefined;
-  readonly #server: Server;
-
-  constructor() {
-    this.#server = createServer((request, response) => void this.#onRequest(request, response));
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
-  }
-
-  async start(): Promise<this> {
-    this.#server.listen(0, '127.0.0.1');
-    await once(this.#server, 'listening');
-    return this;
-  }
-
-  async close(): Promise<void> {
-    this.#server.closeAllConnections();
-    this.#server.close();
-    await once(this.#server, 'close');
-  }
-
-  async #onRequest(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const captured: CapturedRequest = {
-      method: request.method ?? '',
-      path: request.url ?? '',
-      contentType: request.headers['content-type'],
-      accept: request.headers.accept,
-      body: Buffer.concat(chunks).toString('utf8'),
-    };
-    this.requests.push(captured);
-    if (this.hold) return this.hold(captured, response);
-    const answer = this.respond ? this.respond(captured) : this.answer;
-    response.writeHead(answer.status, { 'content-type': answer.contentType ?? 'application/json' });
-    response.end(answer.body);
-  }
+/** A stand-in gateway answering JSON unless the test says otherwise. */
+function recordingServer(): ReplayServer {
+  return new ReplayServer({ contentType: JSON_TYPE, answer: { status: 200, body: '{}' } });
 }
 
 const ACCOUNT = { accountId: '1000', username: 'relaytest', password: 'p@ss "w0rd"&<>' };
 
 function gatewayOptions(overrides: Partial<GatewayOptions> = {}): GatewayOptions {
-  return {
-    endpoints: ['http://127.0.0.1:1'],
-    ...ACCOUNT,
-    sessions: false,
-    connectTimeoutMs: 1_000,
-    responseTimeoutMs: 2_000,
-    connectionsPerEndpoint: 2,
-    logger: createLogger('silent'),
-    ...overrides,
-  };
+  return { ...TEST_GATEWAY_SETTINGS, ...ACCOUNT, sessions: false, ...overrides };
 }
 
-async function withGateway<T>(options: GatewayOptions, use: (gateway: Gateway) => Promise<T>): Promise<T> {
-  const gateway = puzzelModule.createGateway(options);
-  try {
-    return await use(gateway);
-  } finally {
-    await gateway.close();
-  }
+function withGateway<T>(options: GatewayOptions, use: (gateway: Gateway) => Promise<T>): Promise<T> {
+  return withFreshGateway(puzzelModule.createGateway, options, use);
 }
 
 const SUBMISSION: SmsSubmission = {
@@ -233,7 +88,7 @@ const SUBMISSION: SmsSubmission = {
   maxParts: 1,
 };
 
-function okAnswer(request: CapturedRequest): { status: number; body: string } {
+function okAnswer(request: RecordedRequest): { status: number; body: string } {
   const sent = JSON.parse(request.body) as { message: Array<{ recipient: string; clientReference: string }> };
   return {
     status: 200,
@@ -251,88 +106,31 @@ function okAnswer(request: CapturedRequest): { status: number; body: string } {
   };
 }
 
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function startSilentTcpServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server: TcpServer = createTcpServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as AddressInfo).port,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
-
 // ---------------------------------------------------------------------------------------------------
 
-describe('Puzzel adapter: wire fixtures', () => {
-  const server = new RecordingServer();
-  before(() => server.start());
-  after(() => server.close());
-
-  it('has fixtures to run', () => {
-    assert.ok(adapterFixtures.length >= 18, `only ${adapterFixtures.length} adapter fixtures found in ${FIXTURE_DIR}`);
-  });
-
-  for (const fixture of adapterFixtures) {
-    it(`${fixture.name}: ${fixture.description}`, async () => {
-      server.requests.length = 0;
-      server.answer = fixture.response;
-      const sent = JSON.parse(fixture.request.body ?? '{}') as { serviceId?: number; username?: string; password?: string };
-      const options = gatewayOptions({
-        endpoints: [server.url],
-        accountId: String(sent.serviceId),
-        username: sent.username ?? '',
-        password: sent.password ?? '',
-      });
-
-      const result = await withGateway(options, (gateway) => gateway.send(toSubmission(fixture), 0));
-
-      assert.equal(server.requests.length, 1, 'exactly one HTTP request per send');
-      const [captured] = server.requests;
-      assert.ok(captured);
-      assert.equal(captured.method, fixture.request.method);
-      assert.equal(captured.path, fixture.request.path);
-      assert.equal(captured.contentType, fixture.request.contentType);
-      assert.equal(captured.accept, fixture.request.accept);
-      // Parsed first for a readable diff, then byte for byte (field order included).
-      assert.deepEqual(JSON.parse(captured.body), JSON.parse(fixture.request.body ?? ''));
-      assert.equal(captured.body, fixture.request.body);
-      assert.deepEqual(result, fixture.result);
-    });
-  }
+describeAdapterFixtures('Puzzel adapter: wire fixtures', {
+  fixtures: adapterFixtures,
+  atLeast: 18,
+  contentType: JSON_TYPE,
+  send: (fixture, url) => {
+    const sent = JSON.parse(fixture.request.body ?? '{}') as { serviceId?: number; username?: string; password?: string };
+    const account = { accountId: String(sent.serviceId), username: sent.username ?? '', password: sent.password ?? '' };
+    return withGateway(gatewayOptions({ endpoints: [url], ...account }), (gateway) => gateway.send(toSubmission(fixture), 0));
+  },
+  checkRequest: (request, fixture) => {
+    assert.equal(request.headers.accept, fixture.request.accept);
+    // Parsed first for a readable diff, then byte for byte (field order included).
+    assert.deepEqual(JSON.parse(request.body), JSON.parse(fixture.request.body ?? ''));
+    assert.equal(request.body, fixture.request.body);
+  },
 });
 
 describe('Puzzel adapter: requests', () => {
-  const server = new RecordingServer();
-  const backup = new RecordingServer();
-  before(async () => {
-    await server.start();
-    await backup.start();
-    server.respond = okAnswer;
-    backup.respond = okAnswer;
-  });
-  after(async () => {
-    await server.close();
-    await backup.close();
-  });
+  const server = recordingServer();
+  const backup = recordingServer();
+  serveDuringSuite(server, backup);
+  server.respond = okAnswer;
+  backup.respond = okAnswer;
 
   const lastBody = () => JSON.parse(server.requests.at(-1)?.body ?? '{}') as Record<string, unknown> & { message: Array<Record<string, unknown>> };
 
@@ -357,20 +155,9 @@ describe('Puzzel adapter: requests', () => {
     }
   });
 
-  it('keeps a base URL path prefix, with or without a trailing slash', async () => {
-    for (const base of [`${server.url}/puzzel/`, `${server.url}/puzzel`]) {
-      await withGateway(gatewayOptions({ endpoints: [base] }), (gateway) => gateway.send(SUBMISSION, 0));
-      assert.equal(server.requests.at(-1)?.path, `/puzzel${SEND_PATH}`, base);
-    }
-  });
-
-  it('sends to the endpoint it is asked for', async () => {
-    const before = { primary: server.requests.length, backup: backup.requests.length };
-    const result = await withGateway(gatewayOptions({ endpoints: [server.url, backup.url] }), (gateway) => gateway.send(SUBMISSION, 1));
-    assert.equal(result.kind, 'answered');
-    assert.equal(server.requests.length, before.primary);
-    assert.equal(backup.requests.length, before.backup + 1);
-  });
+  itUsesEndpointsAsGiven(server, backup, SEND_PATH, (endpoints, index) =>
+    withGateway(gatewayOptions({ endpoints }), (gateway) => gateway.send(SUBMISSION, index)),
+  );
 
   it('sends 100 recipients as 100 messages and answers every one', async () => {
     const recipients = Array.from({ length: 100 }, (_, index) => `+4477009${String(index).padStart(5, '0')}`);
@@ -498,7 +285,7 @@ describe('Puzzel adapter: transport', () => {
   });
 
   it('calls an answer too long to be one unparseable', async () => {
-    const server = await new RecordingServer().start();
+    const server = await recordingServer().start();
     try {
       server.answer = { status: 200, body: `{"messageStatus":[${'{"statusCode":1},'.repeat(5_000)}{}]}` };
       const result = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send(SUBMISSION, 0));
@@ -509,17 +296,11 @@ describe('Puzzel adapter: transport', () => {
   });
 
   it('logs without the password and with masked numbers', async () => {
-    const server = await new RecordingServer().start();
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
+    const server = await recordingServer().start();
+    const { logger, lines } = captureLog('debug');
     try {
       server.answer = { status: 200, body: '{"messageStatus":[]}' };
-      await withGateway(gatewayOptions({ endpoints: [server.url], logger: createLogger('debug', sink) }), (gateway) => gateway.send(SUBMISSION, 0));
+      await withGateway(gatewayOptions({ endpoints: [server.url], logger }), (gateway) => gateway.send(SUBMISSION, 0));
       const log = lines.join('');
       assert.match(log, /puzzel: send/);
       assert.match(log, /answer does not match/);
