@@ -21,7 +21,7 @@ import { Conversations } from './replies/conversations.ts';
 import { DeliveryNotices } from './replies/notices.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir } from './store/lock.ts';
-import { SqliteStore } from './store/sqlite.ts';
+import { openThreadedStore } from './store/threaded.ts';
 import type { Store } from './store/types.ts';
 
 /** The store's file inside the data directory. */
@@ -57,7 +57,7 @@ export async function startRelay(config: Config, logger: Logger, options: { read
   };
   try {
     const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-    const store = SqliteStore.open({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout });
+    const store = await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout });
     stack.push(() => store.close());
     const resumed = await store.releaseStaleLeases(Date.now());
     if (resumed.sms > 0 || resumed.mail > 0) {

@@ -50,7 +50,7 @@ type Outcome = 'accepted' | 'duplicate' | 'undeliverable';
  * A request with several SMS or reports (Puzzel batches) is answered once all of them are committed.
  */
 export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): void {
-  const clock = options.clock ?? Date.now;
+  const clock = options.clock ?? monotonicNow();
   const log = options.logger;
   const { provider } = options;
   const paths = webhookPaths(provider.name);
@@ -163,6 +163,18 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     log.warn({ kind, reason }, 'webhook: request not understood: quarantined (answered 200 so the gateway does not retry it for ever)');
     return reply.send({ status: 'quarantined', reason });
   }
+}
+
+/**
+ * Milliseconds that never repeat: two SMS from one phone in the same millisecond still order, so
+ * "the conversation the phone used last" has one answer.
+ */
+function monotonicNow(): () => number {
+  let last = 0;
+  return () => {
+    last = Math.max(Date.now(), last + 1);
+    return last;
+  };
 }
 
 function refuse(reply: FastifyReply, error: RelayError) {

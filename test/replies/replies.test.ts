@@ -110,9 +110,10 @@ describe('replies and delivery reports', () => {
     assert.notEqual(alice.userContext, bob.userContext);
 
     gateway.simulator.sendMo({ from: '447700900125', text: 'Bob: cleaning up', usercontext: bob.userContext });
-    gateway.simulator.sendMo({ from: '447700900125', text: 'Alice: rerunning backup', usercontext: alice.userContext });
     const toBob = await simpleParser((await mailTo('bob@example.com')).raw);
     assert.match(toBob.text ?? '', /^Bob: cleaning up/);
+    // Alice's older context answers after Bob's newer one.
+    gateway.simulator.sendMo({ from: '447700900125', text: 'Alice: rerunning backup', usercontext: alice.userContext });
     await waitFor('Alice\'s reply', () => mailsTo('alice@example.com').some((mail) => mail.raw.includes('rerunning backup')));
     assert.ok(!mailsTo('bob@example.com').some((mail) => mail.raw.includes('rerunning backup')));
 

@@ -1,0 +1,58 @@
+import { Worker } from 'node:worker_threads';
+import { RelayError, type RelayErrorCode } from '../errors.ts';
+import type { SqliteStoreOptions } from './sqlite.ts';
+import { toBuffers } from './thread-wire.ts';
+import type { Store } from './types.ts';
+
+type Pending = { readonly resolve: (value: unknown) => void; readonly reject: (error: unknown) => void };
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code?: RelayErrorCode; message: string } };
+
+/**
+ * The SQLite store on its own thread (see thread-server.ts), with the same interface: every method
+ * is a message to the thread and a promise for its answer. A RelayError thrown there (the store is
+ * unavailable) arrives here as the same RelayError.
+ */
+export async function openThreadedStore(options: SqliteStoreOptions): Promise<Store> {
+  const worker = new Worker(new URL('./thread.mjs', import.meta.url), { workerData: options });
+  const pending = new Map<number, Pending>();
+  let next = 0;
+  let failure: Error | undefined;
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', (message: { ready: boolean; error?: { message: string } }) =>
+      message.ready ? resolve() : reject(new Error(message.error?.message ?? 'the store thread did not start')),
+    );
+    worker.once('error', reject);
+  });
+  worker.on('message', (reply: Reply) => {
+    const waiting = pending.get(reply.id);
+    if (!waiting) return;
+    pending.delete(reply.id);
+    if (reply.ok) waiting.resolve(toBuffers(reply.value));
+    else waiting.reject(reply.error.code ? new RelayError(reply.error.code, reply.error.message) : new Error(reply.error.message));
+  });
+  // A thread that dies takes every answer with it: the callers get STORE_UNAVAILABLE, not a hang.
+  worker.on('error', (error) => {
+    failure = error;
+    for (const waiting of pending.values()) waiting.reject(new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the store thread failed (${error.message})`));
+    pending.clear();
+  });
+  const call = (method: string, args: unknown[]) =>
+    new Promise((resolve, reject) => {
+      if (failure) return reject(new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the store thread failed (${failure.message})`));
+      const id = next++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, method, args });
+    });
+  return new Proxy({} as Store, {
+    get(_target, method) {
+      if (typeof method !== 'string' || method === 'then') return undefined;
+      if (method === 'close') {
+        return async () => {
+          await call('close', []);
+          await worker.terminate();
+        };
+      }
+      return (...args: unknown[]) => call(method, args);
+    },
+  });
+}
