@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { request } from 'undici';
 import { killSpawnedRelays, type RelayProcess, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from './helpers/relay.ts';
-import { queuedId, sendMail } from './helpers/smtp.ts';
+import { queuedId, SmtpDialog, sendMail } from './helpers/smtp.ts';
 
 const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
 
@@ -84,6 +84,26 @@ describe('operating the relay', () => {
     const count = (db.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n;
     db.close();
     assert.ok(count >= 2);
+  });
+});
+
+describe('graceful shutdown', () => {
+  test('SIGTERM: an open session gets 421 for a new mail, then the relay exits cleanly', async () => {
+    const dir = tempDir('smsrelay-stop-');
+    const relay = await spawnRelay(dir, relayEnvironment(dir, {}));
+    try {
+      const dialog = await SmtpDialog.open(relay.smtpPort);
+      await dialog.command('EHLO client.example.com');
+      const exited = relay.stop();
+      await waitFor('stopping', () => relay.logs.find((line) => line.msg === 'relay: stopping'));
+      const mail = await dialog.command('MAIL FROM:<late@example.com>');
+      assert.equal(mail.code, 421);
+      assert.match(mail.text, /shutting down/i);
+      await dialog.close();
+      assert.equal(await exited, 0);
+    } finally {
+      removeDir(dir);
+    }
   });
 });
 
