@@ -135,6 +135,7 @@ export async function startRelay(config: Config, logger: Logger, options: { read
             token: config.inbound.webhookToken,
             tokenHeader: config.inbound.webhookTokenHeader,
             allowedNetworks: config.inbound.allowedNetworks,
+            perMinute: config.inbound.webhookRequestsPerMinute,
             signature: config.gateway.webhookSecret ? { secret: config.gateway.webhookSecret, formula: config.gateway.verifyFormula } : undefined,
             keywords: { stop: config.policy.stopKeywords, start: config.policy.startKeywords },
             onMailQueued: () => mailer.kick(),

@@ -16,6 +16,8 @@ const DEFAULT_MAX_CONNECTIONS = 100;
 const DEFAULT_SMTP_IDLE_TIMEOUT = '5m';
 /** PROTOCOLS §4.3: Puzzel caps at 6 parts; 6 parts is ~900 GSM-7 characters, plenty for an alert. */
 const DEFAULT_MAX_PARTS = 6;
+/** 100 a second from one address: far above a provider's forwarding, far below a flood. */
+const DEFAULT_WEBHOOK_REQUESTS_PER_MINUTE = 6000;
 /** Room for the WAL, a checkpoint and the queue of a busy hour. */
 const DEFAULT_MIN_FREE_MEGABYTES = 200;
 /** A gateway that does not even accept the TCP connection in 5 s is down: try the backup. */
@@ -268,6 +270,8 @@ export const configSchema = z.strictObject({
       defaultMailbox: z.email('expected a mail address').optional(),
       /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */
       webhookToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+      /** Webhook requests per minute from one address (a provider batches; this only stops floods). */
+      webhookRequestsPerMinute: positiveInt.default(DEFAULT_WEBHOOK_REQUESTS_PER_MINUTE),
       /** Only these source networks may call the webhooks; unset = any (with the token). */
       allowedNetworks: z.array(cidr).optional(),
       /** A header that may carry the token too (Puzzel's "fixed header" option, e.g. X-Api-Key). */

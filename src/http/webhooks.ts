@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { RelayError, toHttpError } from '../errors.ts';
@@ -26,6 +27,8 @@ export interface WebhookOptions {
   readonly token: string | undefined;
   /** Source networks allowed to call; undefined = any. */
   readonly allowedNetworks: readonly string[] | undefined;
+  /** Requests per minute from one address; beyond, 429 (providers retry later). */
+  readonly perMinute: number;
   /** A header that may carry the token, besides `?token=` and `Authorization: Bearer`. */
   readonly tokenHeader: string | undefined;
   /** The provider's own signature secret and formula (InteractSMS), when configured. */
@@ -55,6 +58,15 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
   const { provider } = options;
   const paths = webhookPaths(provider.name);
   app.register(async (scope) => {
+    await scope.register(rateLimit, {
+      max: options.perMinute,
+      timeWindow: 60_000,
+      errorResponseBuilder: (_request, context) => ({
+        statusCode: 429,
+        code: 'RATE_LIMITED',
+        ...toHttpError(new RelayError('RATE_LIMITED', `Too many webhook requests from this address: at most ${context.max} a minute; try again later`)).body,
+      }),
+    });
     // Raw text for every media type: a body the provider's grammar does not fit is quarantined, not refused with a 415.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
