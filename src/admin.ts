@@ -4,6 +4,8 @@
  * it) and print plain text, one line per item, or JSON lines where a script will read them.
  */
 import type { Config } from './config/load.ts';
+import { Templates } from './mailer/templates.ts';
+import { buildReplyMail } from './replies/reply-mail.ts';
 import type { SqliteStore } from './store/sqlite.ts';
 import type { QueueAction } from './store/types.ts';
 
@@ -75,4 +77,18 @@ export async function queue(store: SqliteStore, args: readonly string[], now: nu
   if (!target) throw new Error(`queue ${command} needs a message id, or "all"`);
   const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
   return `${command}: ${changed} queued SMS changed`;
+}
+
+/** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
+export async function rerouteUndeliverable(store: SqliteStore, config: Config, id: string, mailbox: string): Promise<string> {
+  if (!/^[^@\s]+@[^@\s]+$/.test(mailbox)) throw new Error('undeliverable reroute needs an inbound SMS id and a mail address');
+  const sms = await store.undeliverableInboundById(id);
+  if (!sms) throw new Error(`no undeliverable SMS with id ${id} (see smsrelay undeliverable)`);
+  const { mail } = await buildReplyMail(sms, { mailbox, conversation: undefined }, {
+    smsDomain: config.sms.domains[0] ?? 'sms.localhost',
+    hostname: config.smtp.hostname,
+    templates: new Templates(),
+  });
+  await store.rerouteInbound(id, mailbox, { ...mail, messageId: id });
+  return `SMS ${id} queued for ${mailbox}`;
 }

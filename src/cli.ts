@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { text } from 'node:stream/consumers';
-import { configCheck, history, queue, status } from './admin.ts';
+import { configCheck, history, queue, rerouteUndeliverable, status } from './admin.ts';
 import { type Config, ConfigError, type LoadedConfig, loadConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
 import { STORE_FILE, startRelay } from './relay.ts';
@@ -22,7 +22,8 @@ const USAGE = `Usage: smsrelay [command]
 
 Commands:
   start           run the relay (default)
-  undeliverable   list received SMS that no conversation or default mailbox took (newest first)
+  undeliverable   list received SMS that no conversation or default mailbox took (newest first);
+                  undeliverable reroute <id> <mailbox> mails one of them there
   hash-password   read a password on stdin, print its scrypt hash for accounts[].passwordHash
   status          queue depths, dispatch state, last errors
   log <id|number> a message's history (mail, SMS, reports), or every message to a number
@@ -41,7 +42,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'start':
       return start();
     case 'undeliverable':
-      return listUndeliverable();
+      return listUndeliverable(argv.slice(1));
     case 'hash-password':
       return printPasswordHash();
     case 'status':
@@ -96,7 +97,8 @@ function configOrExit(): LoadedConfig {
 }
 
 /** One JSON line per SMS, for an operator to forward by hand or feed to a script. */
-async function listUndeliverable(): Promise<void> {
+async function listUndeliverable(args: readonly string[]): Promise<void> {
+  if (args[0] === 'reroute') return withStore((store, config) => rerouteUndeliverable(store, config, args[1] ?? '', args[2] ?? ''));
   return withStore(async (store) =>
     (await store.undeliverableInbound(UNDELIVERABLE_LISTED)).map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString() })).join('\n'),
   );

@@ -1,7 +1,11 @@
 import type { Logger } from './log.ts';
 
-/** Upper bound of an idle wait, so a clock jump or a missed kick never stalls a queue for long. */
-const MAX_IDLE_WAIT_MS = 30_000;
+/**
+ * Upper bound of an idle wait, so a clock jump, a missed kick or an operator's command from another
+ * process (`smsrelay queue retry`, `undeliverable reroute`) is acted on within seconds. One indexed
+ * query per wait.
+ */
+const MAX_IDLE_WAIT_MS = 5_000;
 /** After the store failed, wait this long before claiming again. */
 const STORE_RETRY_MS = 1_000;
 

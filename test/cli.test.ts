@@ -90,6 +90,12 @@ describe('smsrelay command', () => {
       assert.equal(listed.status, 0, listed.stderr);
       const rows = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { number: string; text: string });
       assert.deepEqual(rows.map((row) => [row.number, row.text]), [['+447700900777', 'Who is this?']]);
+      const [stranger] = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string });
+      const rerouted = spawnSync(process.execPath, [BIN, 'undeliverable', 'reroute', stranger?.id ?? '', 'ops@example.com'], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+      assert.equal(rerouted.status, 0, rerouted.stderr);
+      const mails = await waitFor('the rerouted mail', () => maildirMessages(maildir).length === 2 && maildirMessages(maildir), 15_000);
+      assert.match(mails[1] ?? '', /^To: ops@example\.com/m);
+      assert.match(mails[1] ?? '', /Who is this\?/);
     } finally {
       assert.equal(await relay.stop(), 0);
     }

@@ -82,6 +82,8 @@ export function prepareReplyStatements(db: Database) {
     undeliverable: db.prepare(
       'SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT ?',
     ),
+    undeliverableById: db.prepare('SELECT * FROM inbound WHERE id = ? AND mailbox IS NULL'),
+    setMailbox: db.prepare('UPDATE inbound SET mailbox = ? WHERE id = ? AND mailbox IS NULL'),
     optOut: db.prepare('INSERT INTO opt_outs (number, since, keyword) VALUES (?, ?, ?) ON CONFLICT (number) DO NOTHING'),
     optIn: db.prepare('DELETE FROM opt_outs WHERE number = ?'),
     isOptedOut: db.prepare('SELECT 1 AS yes FROM opt_outs WHERE number = ?'),

@@ -397,6 +397,21 @@ export class SqliteStore implements Store {
     );
   }
 
+  async undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined> {
+    return this.#read(() => {
+      const row = this.#replies.undeliverableById.get(id) as InboundRow | undefined;
+      return row ? toInbound(row) : undefined;
+    });
+  }
+
+  rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail): Promise<boolean> {
+    return this.#write(() => {
+      if (this.#replies.setMailbox.run(mailbox, id).changes === 0) return false;
+      this.#insertMail([mail], Date.now());
+      return true;
+    });
+  }
+
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult> {
     return this.#write(() => applyReport(this.#replies, report));
   }

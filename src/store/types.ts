@@ -287,6 +287,10 @@ export interface ReplyStore {
   numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>>;
   /** The number texted STOP (and not START since). */
   isOptedOut(number: string): Promise<boolean>;
+  /** An undeliverable inbound SMS, by its relay id. */
+  undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined>;
+  /** Gives an undeliverable inbound SMS its mailbox and queues its mail, in one transaction. */
+  rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail): Promise<boolean>;
   /** Inbound SMS no mailbox was found for, newest first. */
   undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>>;
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult>;
