@@ -82,6 +82,11 @@ describe('sender policy', () => {
     });
     await implicit.verify();
     implicit.close();
+    // SIGHUP's work: the key and certificate read again; new sessions use them.
+    relay.relay.reloadTls();
+    const again = erp();
+    await again.verify();
+    again.close();
   });
 
   test('a wrong password is answered slowly and refused; many in a row block that address', async () => {
