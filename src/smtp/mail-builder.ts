@@ -138,7 +138,13 @@ function toRecipients(resolved: ResolvedRecipients, subjectNumbers: readonly str
     rcpt,
     target: 'subject' in target ? { numbers: subjectNumbers.map((number) => recipientNumber(number, config.sms)) } : target,
   }));
-  checkNumberCount(entries, config, principal);
+  try {
+    checkNumberCount(entries, config, principal);
+  } catch (error) {
+    // At RCPT a 452 lets the client send the rest in another mail; the numbers of a subject cannot be
+    // split by the client, so here the refusal is permanent.
+    throw error instanceof RelayError ? new RelayError('BAD_PARAMETER', `${error.message.replace(/; send the rest in another mail$/, '')}: split the numbers over several mails`) : error;
+  }
   const byNumber = new Map<string, NewRecipient>();
   for (const { rcpt, target } of entries) {
     for (const number of 'numbers' in target ? target.numbers : []) {

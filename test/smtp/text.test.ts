@@ -20,6 +20,7 @@ describe('SMTP → SMS text', () => {
     gateway = await startSimulator();
     relay = await startTestRelay({
       ...gatewayYaml(gateway.url),
+      smtp: { maxNumbersPerMail: 3 },
       sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
       text: { senders: [{ match: ['@erp.example.com'], overLength: 'truncate' }] },
     });
@@ -88,6 +89,12 @@ describe('SMTP → SMS text', () => {
     const badNumber = await sendMail(port, { to: ['sendsms@sms.example.com'], subject: 'To:12', body: 'x' });
     assert.equal(badNumber.data?.code, 550);
     assert.match(badNumber.data?.text ?? '', /^5\.1\.3 Bad recipient/);
+  });
+
+  test('IntelliSoftware drop-in: more numbers in the subject than a mail may take is refused for good', async () => {
+    const { data } = await sendMail(port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900191,447700900192,447700900193,447700900194', body: 'x' });
+    assert.equal(data?.code, 554);
+    assert.match(data?.text ?? '', /^5\.6\.0 Too many phone numbers: this mail would go to more than 3: split the numbers over several mails$/);
   });
 
   test('Puzzel drop-in: <number>-<serviceId>@domain goes to the number', async () => {
