@@ -146,17 +146,42 @@ describe('Puzzel specifics through the relay', () => {
     assert.deepEqual(await again.json(), { status: 'duplicate' });
   });
 
-  test('a DR batch applies each report', async () => {
-    const ids: string[] = [];
-    for (const number of ['447700900156', '447700900157']) {
-      const { data } = await sendMail(relay.relay.smtpPort, { to: [`${number}@sms.example.com`], body: 'dr batch' });
-      ids.push(queuedId(data));
+  test('a DR batch of several reports, in JSON and in XML, applies each', async () => {
+    // The simulator's own reports stay off, so the batch posted here is the only news.
+    const hooks = simulator.webhooks;
+    simulator.setWebhooks({ moUrl: hooks.moUrl });
+    try {
+      const sent: Array<{ id: string; digits: string; providerId: string }> = [];
+      for (const digits of ['447700900156', '447700900157', '447700900158']) {
+        const { data } = await sendMail(relay.relay.smtpPort, { to: [`${digits}@sms.example.com`], body: 'dr batch' });
+        const id = queuedId(data);
+        const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === digits));
+        await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+        sent.push({ id, digits, providerId: record.id });
+      }
+      const report = ({ id, digits, providerId }: (typeof sent)[number], statuscode: number) => ({
+        messageid: providerId,
+        customermessagereference: `${id}:${digits}`,
+        serviceid: 1000,
+        type: 6,
+        statuscode,
+      });
+      const [first, second, third] = sent as [(typeof sent)[number], (typeof sent)[number], (typeof sent)[number]];
+      const json = await post(paths.dr, 'application/json', JSON.stringify({ dr: [report(first, 0), report(second, 351)] }));
+      assert.deepEqual(await json.json(), { status: 'accepted', reports: ['advanced', 'advanced'] });
+      const xml = await post(
+        paths.dr,
+        'application/xml',
+        `<dr><message><messageid>${third.providerId}</messageid><customermessagereference>${third.id}:${third.digits}</customermessagereference><serviceid>1000</serviceid><type>6</type><statuscode>0</statuscode></message></dr>`,
+      );
+      assert.deepEqual(await xml.json(), { status: 'advanced' });
+      const states = await Promise.all(sent.map(async ({ id }) => (await relay.relay.store.smsOf(id))[0]?.delivery));
+      assert.deepEqual(states, ['delivered', 'failed', 'delivered']);
+    } finally {
+      simulator.setWebhooks(hooks);
     }
-    await waitFor('delivered twice', async () => {
-      const states = await Promise.all(ids.map(async (id) => (await relay.relay.store.smsOf(id))[0]?.delivery));
-      return states.every((state) => state === 'delivered');
-    });
   });
+
 });
 
 describe('InteractSMS specifics through the relay', () => {
