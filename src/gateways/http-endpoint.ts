@@ -5,6 +5,7 @@
  * have been processed (`response`: a resend may duplicate).
  */
 import { Pool } from 'undici';
+import type { Logger } from '../log.ts';
 import type { SubmissionResult } from './types.ts';
 
 /** Enough of an unexpected body (error page, unknown reply) to recognise it, without filling logs. */
@@ -129,6 +130,39 @@ export class HttpEndpoints {
     this.#closing ??= Promise.all(this.#endpoints.map((endpoint) => endpoint.pool.close())).then(() => undefined);
     return this.#closing;
   }
+}
+
+/**
+ * A submission with no number, too many for one request, or one number twice is a caller's bug to
+ * surface, not a provider answer to report.
+ */
+export function assertRecipients(provider: string, recipients: readonly string[], max: number): void {
+  const count = recipients.length;
+  if (count === 0 || count > max) throw new RangeError(`${provider}: ${count} recipients (1–${max} per request)`);
+  if (new Set(recipients).size !== count) throw new RangeError(`${provider}: recipients must be distinct`);
+}
+
+/** The debug line each adapter writes per request: where, how many numbers, how it ended, how long. */
+export function logRequest(
+  log: Logger,
+  provider: string,
+  request: { readonly endpoint: string | undefined; readonly recipients: number; readonly started: number },
+  outcome: HttpOutcome,
+  result: SubmissionResult,
+  extra: Record<string, unknown> = {},
+): void {
+  log.debug(
+    {
+      endpoint: request.endpoint,
+      recipients: request.recipients,
+      ...extra,
+      ...(outcome.kind === 'http' ? { status: outcome.status } : {}),
+      ms: Math.round(performance.now() - request.started),
+      kind: result.kind,
+      ...(result.kind === 'answered' ? {} : { code: result.code }),
+    },
+    `${provider}: send`,
+  );
 }
 
 /** An answer no grammar of the provider fits: reported with enough of the body to recognise it. */

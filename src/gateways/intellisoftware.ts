@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../log.ts';
 import { maskNumber, toInternationalDigits } from '../sms/numbers.ts';
-import { type HttpOutcome, HttpEndpoints, httpRefusal, unparseable } from './http-endpoint.ts';
+import { assertRecipients, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from './http-endpoint.ts';
 import { describeStatus, parseReceived, parseReport } from './intellisoftware-inbound.ts';
 import { IntelliSoftwareSimulator } from './intellisoftware-simulator.ts';
 import type { ProviderModule, ProviderSimulator } from './provider.ts';
@@ -56,7 +56,7 @@ export function createIntelliSoftwareGateway(options: IntelliSoftwareGatewayOpti
     capabilities: INTELLISOFTWARE_CAPABILITIES,
     endpoints: [...options.endpoints],
     async send(submission, endpointIndex) {
-      assertSubmissionFits(submission);
+      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
       const log = logger.child({ msgId: submission.messageId });
       const started = performance.now();
       const outcome = await endpoints.request(endpointIndex, {
@@ -66,17 +66,7 @@ export function createIntelliSoftwareGateway(options: IntelliSoftwareGatewayOpti
         body: buildSendForm(submission, options).toString(),
       });
       const result = toResult(outcome, submission.recipients, log);
-      log.debug(
-        {
-          endpoint: endpoints.labels[endpointIndex],
-          recipients: submission.recipients.length,
-          ...(outcome.kind === 'http' ? { status: outcome.status } : {}),
-          ms: Math.round(performance.now() - started),
-          kind: result.kind,
-          ...(result.kind === 'answered' ? {} : { code: result.code }),
-        },
-        'intellisoftware: send',
-      );
+      logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: submission.recipients.length, started }, outcome, result);
       return result;
     },
     close: () => endpoints.close(),
@@ -88,14 +78,6 @@ function toResult(outcome: HttpOutcome, recipients: readonly string[], logger: L
   if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome.status, outcome.text);
   if (outcome.truncated) return unparseable(outcome.text);
   return parseSendReply(outcome.text, recipients, logger);
-}
-
-/** A caller breaking the contract is a bug to surface, not a provider answer to report. */
-function assertSubmissionFits(submission: SmsSubmission): void {
-  const count = submission.recipients.length;
-  if (count === 0 || count > MAX_RECIPIENTS_PER_REQUEST) {
-    throw new RangeError(`intellisoftware: ${count} recipients (1–${MAX_RECIPIENTS_PER_REQUEST} per request)`);
-  }
 }
 
 /** The request form (PROTOCOLS §1.2). URLSearchParams percent-encodes UTF-8, as the gateway expects. */

@@ -27,7 +27,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { normaliseNumber, toInternationalDigits } from '../sms/numbers.ts';
-import { type HttpOutcome, HttpEndpoints, httpRefusal, unparseable } from './http-endpoint.ts';
+import { assertRecipients, type HttpOutcome, HttpEndpoints, httpRefusal, unparseable } from './http-endpoint.ts';
 import type { InteractSmsSimulatorOptions } from './interactsms-simulator.ts';
 import { InteractSmsSimulator } from './interactsms-simulator.ts';
 import type {
@@ -126,7 +126,7 @@ export function createInteractSmsGateway(options: GatewayOptions): Gateway {
     capabilities: { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS },
     endpoints: [...options.endpoints],
     async send(submission, endpointIndex) {
-      assertSubmissionFits(submission);
+      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
       const log = logger.child({ msgId: submission.messageId });
       const notifyId = notifyIdFor(submission.messageId);
       if (submission.text.includes(NEWLINE_MARK)) {
@@ -209,14 +209,6 @@ async function sendEachAlone(
     break;
   }
   return { kind: 'answered', results };
-}
-
-/** A caller breaking the contract is a bug to surface, not a provider answer to report. */
-function assertSubmissionFits(submission: SmsSubmission): void {
-  const count = submission.recipients.length;
-  if (count === 0 || count > MAX_RECIPIENTS_PER_REQUEST) {
-    throw new RangeError(`interactsms: ${count} recipients (1–${MAX_RECIPIENTS_PER_REQUEST} per request)`);
-  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { maskNumber, normaliseNumber } from '../sms/numbers.ts';
 import type { DeliveryState } from '../store/types.ts';
-import { type HttpOutcome, HttpEndpoints, httpRefusal, unparseable } from './http-endpoint.ts';
+import { assertRecipients, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from './http-endpoint.ts';
 import type {
   GatewayOptions,
   InboundParse,
@@ -77,7 +77,7 @@ export function createPuzzelGateway(options: GatewayOptions): Gateway {
     capabilities: GATEWAY_CAPABILITIES,
     endpoints: [...options.endpoints],
     async send(submission, endpointIndex) {
-      assertSubmissionFits(submission);
+      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
       const log = logger.child({ msgId: submission.messageId });
       const started = performance.now();
       const messages = submission.recipients.map((number) => ({
@@ -91,17 +91,7 @@ export function createPuzzelGateway(options: GatewayOptions): Gateway {
         body: JSON.stringify(buildSendRequest(submission, messages, account, Date.now())),
       });
       const result = toResult(outcome, messages, log);
-      log.debug(
-        {
-          endpoint: endpoints.labels[endpointIndex],
-          recipients: messages.length,
-          ...(outcome.kind === 'http' ? { status: outcome.status } : {}),
-          ms: Math.round(performance.now() - started),
-          kind: result.kind,
-          ...(result.kind === 'answered' ? {} : { code: result.code }),
-        },
-        'puzzel: send',
-      );
+      logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: messages.length, started }, outcome, result);
       return result;
     },
     close: () => endpoints.close(),
@@ -127,15 +117,6 @@ function readServiceId(accountId: string | undefined): number {
     throw new RangeError(`puzzel: the account id must be the numeric Puzzel service id, got ${accountId === undefined ? 'none' : `"${accountId}"`}`);
   }
   return Number(text);
-}
-
-/** A caller breaking the contract is a bug to surface, not a provider answer to report. */
-function assertSubmissionFits(submission: SmsSubmission): void {
-  const count = submission.recipients.length;
-  if (count === 0 || count > MAX_RECIPIENTS_PER_REQUEST) {
-    throw new RangeError(`puzzel: ${count} recipients (1–${MAX_RECIPIENTS_PER_REQUEST} per request)`);
-  }
-  if (new Set(submission.recipients).size !== count) throw new RangeError('puzzel: recipients must be distinct');
 }
 
 /**
