@@ -155,6 +155,10 @@ export async function startRelay(config: Config, logger: Logger, options: { read
 
     const gateway = createGateway(config, logger, simulator ? ownUrl : undefined);
     stack.push(() => gateway.close());
+    const accountGateways = new Map(
+      config.accounts.flatMap((account) => (account.gateway ? [[account.username, createGateway(config, logger, simulator ? ownUrl : undefined, account.gateway)] as const] : [])),
+    );
+    stack.push(() => Promise.all([...accountGateways.values()].map((own) => own.close())).then(() => undefined));
 
     const dispatcher = new Dispatcher({
       store,
@@ -172,6 +176,7 @@ export async function startRelay(config: Config, logger: Logger, options: { read
       failoverRecoveryMs: config.gateway.failoverRecovery,
       pauseProbeIntervalMs: config.delivery.pauseProbeInterval,
       sessions: config.gateway.sessions,
+      gatewayFor: (account) => accountGateways.get(account),
       metrics,
       report: (kind, message, recipients, retryUntil) =>
         buildReport(kind, message, recipients, retryUntil === undefined ? reportOptions : { ...reportOptions, retryUntil }),

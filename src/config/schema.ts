@@ -133,6 +133,8 @@ const account = z.strictObject({
   passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'expected a hash made by `smsrelay hash-password`'),
   /** The mail's From: must be one of the account's `senders` too (no spoofing another address). */
   holdToOwnFrom: z.boolean().default(false),
+  /** The account's own gateway credentials (its own bill, its own sender ids); unset = the relay's. */
+  gateway: z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
   ...senderLimits,
 });
 

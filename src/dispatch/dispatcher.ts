@@ -33,6 +33,8 @@ export interface DispatcherOptions {
   readonly pauseProbeIntervalMs: number;
   /** Ask the provider for a reply session per SMS (Puzzel). */
   readonly sessions: boolean;
+  /** The gateway with an account's own credentials (`accounts[].gateway`), when it has them. */
+  readonly gatewayFor?: (account: string) => Gateway | undefined;
   readonly metrics?: Metrics | undefined;
   /** Builds a delivery status notification (undefined when none may be sent). */
   readonly report: (
@@ -112,8 +114,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const live = now < giveUpAt ? batch.sms : [];
     const expired: Decision[] = now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), endpoint: undefined }));
     try {
-      const decisions = [...expired, ...(live.length > 0 ? await this.#attempt(batch.message, live, giveUpAt, log) : [])];
-      if (live.length === 0) this.#pause.probeSkipped();
+      const attempted = live.length > 0 ? await this.#attempt(batch.message, live, giveUpAt, log) : [];
+      const decisions = [...expired, ...this.#ownAccountRefusals(batch.message, attempted, log)];
+      // A batch on an account's own credentials says nothing about the relay's account.
+      if (live.length === 0 || batch.message.gatewayAccount) this.#pause.probeSkipped();
       else this.#noteAccountState(decisions, log);
       await this.#record(batch.message, decisions, log);
     } catch (error) {
@@ -132,7 +136,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     let pending = sms;
     for (const [position, endpoint] of order.entries()) {
       const started = this.#clock();
-      const result = await this.#options.gateway.send(toSubmission(message, pending, giveUpAt, this.#options.sessions), endpoint);
+      const result = await this.#gatewayOf(message).send(toSubmission(message, pending, giveUpAt, this.#options.sessions), endpoint);
       logResult(log, result, pending.length, endpoint, this.#clock() - started);
       this.#options.metrics?.gatewaySeconds.observe({ result: result.kind === 'answered' ? 'answered' : result.code }, (this.#clock() - started) / 1000);
       const hasNext = position < order.length - 1;
@@ -150,6 +154,26 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       if (pending.length === 0) break;
     }
     return decisions;
+  }
+
+  #gatewayOf(message: StoredMessage): Gateway {
+    return (message.gatewayAccount ? this.#options.gatewayFor?.(message.gatewayAccount) : undefined) ?? this.#options.gateway;
+  }
+
+  /**
+   * The gateway refusing an account's own credentials must not pause everyone else's SMS: that
+   * account's SMS are retried on the backoff schedule instead (and bounce only at their maximum age).
+   */
+  #ownAccountRefusals(message: StoredMessage, decisions: readonly Decision[], log: Logger): Decision[] {
+    if (!message.gatewayAccount) return [...decisions];
+    return decisions.map((decision) => {
+      if (decision.classified.action !== 'pause') return decision;
+      log.error(
+        { alert: 'gateway-account', account: message.gatewayAccount, code: decision.classified.code },
+        `dispatch: the gateway refuses account ${message.gatewayAccount}'s credentials (${decision.classified.code}); its SMS are retried`,
+      );
+      return { ...decision, classified: { ...decision.classified, action: 'retry' } };
+    });
   }
 
   /** An account refusal pauses sending (alerting once); any other answer ends a pause. */

@@ -19,15 +19,21 @@ export const SIMULATOR_ACCOUNT = { username: 'simulator', password: 'simulator',
 /**
  * The gateway the config selects. A simulated provider speaks its wire format on the relay's own HTTP
  * port, so `simulatorUrl` (that port) replaces the configured URLs and the real adapter is exercised
- * end to end.
+ * end to end. `credentials`: an account's own (`accounts[].gateway`) instead of the relay's.
  */
-export function createGateway(config: Config, logger: Logger, simulatorUrl: string | undefined): Gateway {
+export function createGateway(
+  config: Config,
+  logger: Logger,
+  simulatorUrl: string | undefined,
+  credentials?: { readonly username: string; readonly password: string },
+): Gateway {
   const { gateway } = config;
   const module = PROVIDER_MODULES[gateway.provider];
+  const simulated = simulatorUrl !== undefined && credentials === undefined;
   return module.createGateway({
     endpoints: simulatorUrl ? [simulatorUrl] : [gateway.url, gateway.backupUrl].filter((url): url is string => Boolean(url)),
-    username: simulatorUrl ? SIMULATOR_ACCOUNT.username : (gateway.username ?? ''),
-    password: simulatorUrl ? SIMULATOR_ACCOUNT.password : (gateway.password ?? ''),
+    username: credentials?.username ?? (simulated ? SIMULATOR_ACCOUNT.username : (gateway.username ?? '')),
+    password: credentials?.password ?? (simulated ? SIMULATOR_ACCOUNT.password : (gateway.password ?? '')),
     accountId: simulatorUrl ? SIMULATOR_ACCOUNT.accountId : gateway.accountId,
     sessions: gateway.sessions,
     connectTimeoutMs: gateway.connectTimeout,

@@ -15,6 +15,8 @@ export interface Principal {
   readonly perMinute: number | undefined;
   readonly perDay: number | undefined;
   readonly dailyParts: number | undefined;
+  /** The account whose own gateway credentials send this principal's mail. */
+  readonly gatewayAccount: string | undefined;
 }
 
 type Limits = Config['networks'][number] | Config['accounts'][number];
@@ -101,6 +103,7 @@ export class SenderPolicy {
       perMinute: limits.perMinute,
       perDay: limits.perDay,
       dailyParts: limits.dailyParts,
+      gatewayAccount: kind === 'account' && 'gateway' in limits && limits.gateway ? name : undefined,
     };
   }
 }

@@ -75,6 +75,7 @@ export async function buildMail(
       reportAll: request.reportAll,
       sendAt: request.sendAt,
       holdUntilSendAt: !provider.capabilities.scheduling,
+      gatewayAccount: principal.gatewayAccount,
     },
     cutFrom: sms.cutFrom,
     repeated: repeated.size,

@@ -181,6 +181,10 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) STRICT;
   `,
+  // 7: an account with its own gateway credentials: its mails are sent with them.
+  `
+  ALTER TABLE messages ADD COLUMN gateway_account TEXT;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

@@ -71,6 +71,7 @@ interface MessageRow {
   dsn_envid: string | null;
   report_all: number;
   send_at: number | null;
+  gateway_account: string | null;
 }
 
 interface ClaimedSmsRow {
@@ -156,6 +157,7 @@ export class SqliteStore implements Store {
         duplicate_of: original?.id ?? null,
         report_all: mail.reportAll ? 1 : 0,
         send_at: mail.sendAt ?? null,
+        gateway_account: mail.gatewayAccount ?? null,
       });
       if (original) {
         sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
@@ -553,6 +555,7 @@ function toStoredMessage(row: MessageRow): StoredMessage {
     dsn: { ret: row.dsn_ret ?? undefined, envid: row.dsn_envid ?? undefined },
     reportAll: row.report_all === 1,
     sendAt: row.send_at ?? undefined,
+    gatewayAccount: row.gateway_account ?? undefined,
   };
 }
 
@@ -561,10 +564,10 @@ function prepareStatements(db: Database) {
     insertMessage: db.prepare(`
       INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
         headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of,
-        report_all, send_at)
+        report_all, send_at, gateway_account)
       VALUES (@id, @received_at, @envelope_from, @client_address, @client_helo, @message_id_header, @subject,
         @headers, @text, @encoding, @parts, @max_parts, @sender_id, @user_context, @dsn_ret, @dsn_envid, @fingerprint,
-        @duplicate_of, @report_all, @send_at)`),
+        @duplicate_of, @report_all, @send_at, @gateway_account)`),
     findResubmitted: db.prepare(`
       SELECT id FROM messages WHERE fingerprint = ? AND received_at >= ? AND duplicate_of IS NULL
       ORDER BY received_at DESC LIMIT 1`),

@@ -84,6 +84,8 @@ export interface NewMail {
   readonly sendAt: number | undefined;
   /** The relay holds the SMS until `sendAt` itself (the provider cannot schedule). */
   readonly holdUntilSendAt: boolean;
+  /** The account whose own gateway credentials send it; undefined = the relay's. */
+  readonly gatewayAccount: string | undefined;
 }
 
 export interface OutboundSms {
@@ -129,6 +131,7 @@ export interface StoredMessage extends OutboundSms {
   readonly client: NewMail['client'];
   readonly reportAll: boolean;
   readonly sendAt: number | undefined;
+  readonly gatewayAccount: string | undefined;
 }
 
 export interface ClaimedSms extends NewRecipient {

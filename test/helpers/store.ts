@@ -33,6 +33,7 @@ export function mail(numbers: readonly string[], overrides: Partial<NewMail> = {
     reportAll: false,
     sendAt: undefined,
     holdUntilSendAt: false,
+    gatewayAccount: undefined,
     ...overrides,
   };
 }

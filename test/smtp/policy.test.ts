@@ -5,7 +5,7 @@ import nodemailer from 'nodemailer';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
-import { SmtpDialog, sendMail } from '../helpers/smtp.ts';
+import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -28,7 +28,10 @@ describe('sender policy', () => {
         ...gatewayYaml(gateway.url),
         smtp: { trustedNetworks: ['127.0.0.1/32'], tls: TLS, tlsPort: 0 },
         sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-        accounts: [{ username: 'erp', passwordHash: await hashPassword(PASSWORD), senders: ['@erp.example.com'], holdToOwnFrom: true, perMinute: 2 }],
+        accounts: [
+          { username: 'erp', passwordHash: await hashPassword(PASSWORD), senders: ['@erp.example.com'], holdToOwnFrom: true, perMinute: 2 },
+          { username: 'billing', passwordHash: await hashPassword(PASSWORD), gateway: { username: 'billing-at-gateway', password: 'expired' } },
+        ],
         networks: [{ name: 'printers', cidr: ['127.0.0.3/32'], senders: ['@printers.example.com'], destinations: ['+4477'] }],
         policy: { blockedPrefixes: ['+4479'], alertStormWindow: '10m' },
       },
@@ -165,6 +168,22 @@ describe('sender policy', () => {
       gateway.simulator.received.filter((sms) => sms.to === '447700900187').map((sms) => sms.text).sort(),
       ['CPU high on web1', 'CPU normal on web1'],
     );
+  });
+
+  test('an account with its own gateway credentials sends with them; their refusal holds only its SMS', async () => {
+    const billing = nodemailer.createTransport({ host: '127.0.0.1', port: port(), tls: { rejectUnauthorized: false }, auth: { user: 'billing', pass: PASSWORD } });
+    const info = await billing.sendMail({ from: 'invoices@example.com', to: '447700900189@sms.example.com', text: 'Invoice due' });
+    billing.close();
+    const id = /queued as (\S+)/.exec(info.response)?.[1] ?? '';
+    const events = await waitFor('a deferral', async () => {
+      const history = await relay.relay.store.events(id);
+      return history.some((event) => event.kind === 'deferred') && history;
+    });
+    assert.match(events.find((event) => event.kind === 'deferred')?.detail ?? '', /ERR:LOGIN_INVALID/);
+    // Everyone else's SMS still go: the relay's own account is not paused.
+    const other = queuedId((await sendMail(port(), { to: ['447700900190@sms.example.com'], body: 'not paused' })).data);
+    await waitFor('the other SMS', async () => (await relay.relay.store.smsOf(other))[0]?.status === 'sent');
+    assert.equal((await relay.relay.store.smsOf(id))[0]?.status, 'queued');
   });
 
   test('STOP opts a number out (refused at RCPT, saying so) and START opts it back in', async () => {
