@@ -214,7 +214,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     if ('numbers' in target) for (const number of target.numbers) await admitNumber(principal, number, store, policy);
     const key = address.address.toLowerCase();
     const others = [...recipients].filter(([other]) => other !== key).map(([, entry]) => entry);
-    checkNumberCount([...others, { rcpt: address, target }], config, principal);
+    checkNumberCount([...others, { rcpt: address, target }], config, principal, 'rcpt');
     recipients.set(key, { rcpt: address, target });
   }
 

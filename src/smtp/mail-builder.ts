@@ -38,8 +38,10 @@ export async function buildMail(
   if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
-  const recipients = toRecipients(resolved, request.subjectNumbers, config, principal);
-  for (const { number } of recipients) if (request.subjectNumbers.length > 0) await admitNumber(principal, number, store, senders);
+  // RCPT numbers were admitted at RCPT; the subject's are known only now.
+  const subjectNumbers = request.subjectNumbers.map((number) => recipientNumber(number, config.sms));
+  for (const number of subjectNumbers) await admitNumber(principal, number, store, senders);
+  const recipients = toRecipients(resolved, subjectNumbers, config, principal);
   const partLimit = Math.min(config.sms.maxParts, provider.capabilities.maxParts, principal.maxParts ?? Number.POSITIVE_INFINITY);
   if (request.maxParts !== undefined && request.maxParts > partLimit) {
     throw new RelayError('BAD_PARAMETER', `Invalid maximum parts ${request.maxParts}: this relay sends at most ${partLimit} parts per SMS`);
@@ -137,15 +139,9 @@ function resubmissionOf(messageIdHeader: string | undefined, recipients: readonl
 function toRecipients(resolved: ResolvedRecipients, subjectNumbers: readonly string[], config: Config, principal: Principal): NewRecipient[] {
   const entries = [...resolved.values()].map(({ rcpt, target }) => ({
     rcpt,
-    target: 'subject' in target ? { numbers: subjectNumbers.map((number) => recipientNumber(number, config.sms)) } : target,
+    target: 'subject' in target ? { numbers: subjectNumbers } : target,
   }));
-  try {
-    checkNumberCount(entries, config, principal);
-  } catch (error) {
-    // At RCPT a 452 lets the client send the rest in another mail; the numbers of a subject cannot be
-    // split by the client, so here the refusal is permanent.
-    throw error instanceof RelayError ? new RelayError('BAD_PARAMETER', `${error.message.replace(/; send the rest in another mail$/, '')}: split the numbers over several mails`) : error;
-  }
+  checkNumberCount(entries, config, principal, 'subject');
   const byNumber = new Map<string, NewRecipient>();
   for (const { rcpt, target } of entries) {
     for (const number of 'numbers' in target ? target.numbers : []) {
@@ -156,12 +152,18 @@ function toRecipients(resolved: ResolvedRecipients, subjectNumbers: readonly str
   return [...byNumber.values()];
 }
 
-export function checkNumberCount(entries: readonly { target: ResolvedRecipient }[], config: Config, principal: Principal): void {
+/**
+ * At most `maxNumbersPerMail` (and the sender's `maxRecipients`) distinct numbers per mail. At RCPT
+ * the refusal is temporary (452): the client sends the rest in another mail. The numbers of a
+ * subject (`stage: 'subject'`) cannot be split by the client, so there it is permanent.
+ */
+export function checkNumberCount(entries: readonly { target: ResolvedRecipient }[], config: Config, principal: Principal, stage: 'rcpt' | 'subject'): void {
   const distinct = new Set(entries.flatMap(({ target }) => ('numbers' in target ? target.numbers : [])));
   const limit = Math.min(config.smtp.maxNumbersPerMail, principal.maxRecipients ?? Number.POSITIVE_INFINITY);
-  if (distinct.size > limit) {
-    throw new RelayError('TOO_MANY_NUMBERS', `Too many phone numbers: this mail would go to more than ${limit}; send the rest in another mail`);
-  }
+  if (distinct.size <= limit) return;
+  const tooMany = `Too many phone numbers: this mail would go to more than ${limit}`;
+  if (stage === 'rcpt') throw new RelayError('TOO_MANY_NUMBERS', `${tooMany}; send the rest in another mail`);
+  throw new RelayError('BAD_PARAMETER', `${tooMany}: split the numbers over several mails`);
 }
 
 /** The header block as received (up to the first empty line), for bounces. */
