@@ -121,6 +121,7 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     const context = sms.userContext ?? (sms.trackingId ? await options.store.contextOfTracking(sms.trackingId, sms.number) : undefined);
     const route = await options.conversations.route(sms.number, context, now);
     const id = uuidv7();
+    const optOut = optOutOf(sms.text);
     const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now }, route, options.replyMail));
     const { duplicate } = await options.store.acceptInbound({
       id,
@@ -131,13 +132,13 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
       sentAt: sms.sentAt,
       userContext: context,
       receivedAt: now,
-      optOut: optOutOf(sms.text),
+      optOut,
       route:
         route && built
           ? { mailbox: route.mailbox, context: route.conversation?.context, mail: { ...built.mail, messageId: id }, messageIdHeader: built.messageIdHeader }
           : undefined,
     });
-    const fields = { inboundId: id, providerId: sms.providerId, from: maskNumber(sms.number), context, optOut: optOutOf(sms.text)?.action };
+    const fields = { inboundId: id, providerId: sms.providerId, from: maskNumber(sms.number), context, optOut: optOut?.action };
     if (duplicate) {
       log.info(fields, 'webhook: SMS received again (the gateway retried): already stored, no second mail');
       return { status: 'duplicate' };
