@@ -14,15 +14,19 @@ export function prepareAdminStatements(db: Database) {
     queued: db.prepare(`
       SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' ORDER BY o.id LIMIT ?`),
-    hold: db.prepare("UPDATE outbound SET held = 1, updated_at = @now WHERE status = 'queued' AND held = 0 AND (@message IS NULL OR message_id = @message)"),
-    release: db.prepare("UPDATE outbound SET held = 0, updated_at = @now WHERE status = 'queued' AND held = 1 AND (@message IS NULL OR message_id = @message)"),
-    retry: db.prepare("UPDATE outbound SET next_attempt_at = @now, updated_at = @now WHERE status = 'queued' AND lease_owner IS NULL AND (@message IS NULL OR message_id = @message)"),
+    hold: db.prepare(
+      "UPDATE outbound SET held = 1, updated_at = @now WHERE status = 'queued' AND held = 0 AND (@message IS NULL OR message_id = @message) RETURNING id, message_id",
+    ),
+    release: db.prepare(
+      "UPDATE outbound SET held = 0, updated_at = @now WHERE status = 'queued' AND held = 1 AND (@message IS NULL OR message_id = @message) RETURNING id, message_id",
+    ),
+    retry: db.prepare(`
+      UPDATE outbound SET next_attempt_at = @now, updated_at = @now
+      WHERE status = 'queued' AND lease_owner IS NULL AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
     remove: db.prepare(`
       UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
-      WHERE status = 'queued' AND (@message IS NULL OR message_id = @message)`),
-    actionEvent: db.prepare(`
-      INSERT INTO events (at, message_id, sms_id, kind, detail)
-      SELECT @now, message_id, id, @kind, 'by the operator' FROM outbound WHERE (@message IS NULL OR message_id = @message) AND updated_at = @now`),
+      WHERE status = 'queued' AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
+    actionEvent: db.prepare("INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, 'by the operator')"),
     pause: db.prepare("INSERT INTO control (key, value) VALUES ('dispatch_paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     resume: db.prepare("DELETE FROM control WHERE key = 'dispatch_paused'"),
     paused: db.prepare("SELECT value FROM control WHERE key = 'dispatch_paused'"),
@@ -73,8 +77,8 @@ export function listQueued(sql: AdminStatements, limit: number): QueuedSms[] {
 /** Applies an operator's action to one message's queued SMS (or all); returns how many changed. */
 export function applyQueueAction(sql: AdminStatements, action: QueueAction, messageId: string | undefined, now: number): number {
   const statement = { hold: sql.hold, release: sql.release, retry: sql.retry, delete: sql.remove }[action];
-  const changed = statement.run({ now, message: messageId ?? null }).changes;
-  if (changed > 0) sql.actionEvent.run({ now, kind: `operator ${action}`, message: messageId ?? null });
-  return changed;
+  const changed = statement.all({ now, message: messageId ?? null }) as Array<{ id: number; message_id: string }>;
+  for (const row of changed) sql.actionEvent.run(now, row.message_id, row.id, `operator ${action}`);
+  return changed.length;
 }
 
