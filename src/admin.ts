@@ -5,7 +5,7 @@
  */
 import type { Config } from './config/load.ts';
 import { Templates } from './mailer/templates.ts';
-import { buildReplyMail } from './replies/reply-mail.ts';
+import { buildReplyMail, replyMailOptions } from './replies/reply-mail.ts';
 import type { SqliteStore } from './store/sqlite.ts';
 import type { QueueAction } from './store/types.ts';
 
@@ -84,11 +84,7 @@ export async function rerouteUndeliverable(store: SqliteStore, config: Config, i
   if (!/^[^@\s]+@[^@\s]+$/.test(mailbox)) throw new Error('undeliverable reroute needs an inbound SMS id and a mail address');
   const sms = await store.undeliverableInboundById(id);
   if (!sms) throw new Error(`no undeliverable SMS with id ${id} (see smsrelay undeliverable)`);
-  const { mail } = await buildReplyMail(sms, { mailbox, conversation: undefined }, {
-    smsDomain: config.sms.domains[0] ?? 'sms.localhost',
-    hostname: config.smtp.hostname,
-    templates: new Templates(),
-  });
+  const { mail } = await buildReplyMail(sms, { mailbox, conversation: undefined }, replyMailOptions(config, new Templates()));
   await store.rerouteInbound(id, mailbox, { ...mail, messageId: id });
   return `SMS ${id} queued for ${mailbox}`;
 }

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import DKIM from 'nodemailer/lib/dkim';
 import type { Config } from './config/load.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { createGateway, PROVIDER_MODULES, SIMULATOR_ACCOUNT } from './gateways/index.ts';
@@ -19,6 +18,7 @@ import { Templates } from './mailer/templates.ts';
 import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
 import { Conversations } from './replies/conversations.ts';
 import { DeliveryNotices } from './replies/notices.ts';
+import { replyMailOptions } from './replies/reply-mail.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir } from './store/lock.ts';
 import { openThreadedStore } from './store/threaded.ts';
@@ -130,7 +130,7 @@ export async function startRelay(config: Config, logger: Logger, options: { read
             provider,
             store,
             conversations,
-            replyMail: { smsDomain: firstSmsDomain(config), hostname: config.smtp.hostname, templates, onTemplateError, dkim: dkimSigner(config) },
+            replyMail: replyMailOptions(config, templates, onTemplateError),
             logger: logger.child({ component: 'webhook' }),
             token: config.inbound.webhookToken,
             tokenHeader: config.inbound.webhookTokenHeader,
@@ -233,23 +233,6 @@ export async function startRelay(config: Config, logger: Logger, options: { read
     await stop();
     throw error;
   }
-}
-
-/** The DKIM signer for reply mails, when configured; an unreadable key stops start-up. */
-function dkimSigner(config: Config): DKIM | undefined {
-  const dkim = config.mail.dkim;
-  if (!dkim) return undefined;
-  let privateKey: string;
-  try {
-    privateKey = readFileSync(dkim.privateKeyFile, 'utf8');
-  } catch (error) {
-    throw new Error(`mail.dkim.privateKeyFile: cannot read ${dkim.privateKeyFile}: ${(error as Error).message}`);
-  }
-  return new DKIM({ domainName: firstSmsDomain(config), keySelector: dkim.selector, privateKey });
-}
-
-function firstSmsDomain(config: Config): string {
-  return config.sms.domains[0] ?? 'sms.localhost';
 }
 
 /** The address this process reaches its own HTTP port on, whatever interface it listens on. */

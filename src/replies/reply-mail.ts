@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
-import type DKIM from 'nodemailer/lib/dkim';
+import DKIM from 'nodemailer/lib/dkim';
 import MimeNode from 'nodemailer/lib/mime-node';
 import { v7 as uuidv7 } from 'uuid';
+import type { Config } from '../config/load.ts';
 import { LOOP_HEADER } from '../mail/extract.ts';
 import { rfc5322Date } from '../mailer/dsn.ts';
 import type { Templates } from '../mailer/templates.ts';
@@ -36,6 +38,33 @@ export interface ReplyMailOptions {
   readonly onTemplateError?: (error: unknown) => void;
   /** Signs the mail for the SMS domain, so receivers can trust mail from `<number>@<domain>`. */
   readonly dkim?: DKIM | undefined;
+}
+
+/**
+ * How reply mails are made under this configuration: from the first SMS domain, DKIM-signed when
+ * `mail.dkim` is set (an unreadable key is an error: start-up stops). The relay and `smsrelay
+ * undeliverable reroute` both use it, so a mail reads the same whichever sent it.
+ */
+export function replyMailOptions(config: Config, templates: Templates, onTemplateError?: (error: unknown) => void): ReplyMailOptions {
+  const smsDomain = config.sms.domains[0] ?? 'sms.localhost';
+  return {
+    smsDomain,
+    hostname: config.smtp.hostname,
+    templates,
+    ...(onTemplateError ? { onTemplateError } : {}),
+    dkim: dkimSigner(config.mail.dkim, smsDomain),
+  };
+}
+
+function dkimSigner(dkim: Config['mail']['dkim'], domainName: string): DKIM | undefined {
+  if (!dkim) return undefined;
+  let privateKey: string;
+  try {
+    privateKey = readFileSync(dkim.privateKeyFile, 'utf8');
+  } catch (error) {
+    throw new Error(`mail.dkim.privateKeyFile: cannot read ${dkim.privateKeyFile}: ${(error as Error).message}`);
+  }
+  return new DKIM({ domainName, keySelector: dkim.selector, privateKey });
 }
 
 /**
