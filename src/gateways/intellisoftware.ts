@@ -197,7 +197,6 @@ const SENDER_ID = /^(?:[A-Za-z0-9 ]{1,11}|\+?[0-9]{1,15})$/;
 export const intellisoftwareModule: ProviderModule = {
   name: PROVIDER,
   capabilities: { ...INTELLISOFTWARE_CAPABILITIES, replyTracking: 'usercontext', scheduling: false },
-  defaultUrls: { url: 'https://www.intellisoftware.co.uk', backupUrl: 'https://www.intellisoftware2.co.uk' },
   createGateway: (options) =>
     createIntelliSoftwareGateway({
       endpoints: options.endpoints,

@@ -449,7 +449,6 @@ function malformed<T>(reason: string): InboundParse<T> {
 export const interactsmsModule: ProviderModule = {
   name: PROVIDER,
   capabilities: INTERACTSMS_CAPABILITIES,
-  defaultUrls: { url: 'https://secure.interactsms.com' },
   createGateway: createInteractSmsGateway,
   parseReceived,
   parseReport,

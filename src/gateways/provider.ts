@@ -79,8 +79,6 @@ export type InboundParse<T> = { readonly ok: true; readonly items: readonly T[] 
 export interface ProviderModule {
   readonly name: ProviderName;
   readonly capabilities: ProviderCapabilities;
-  /** The provider's public base URLs (the default when none is configured). */
-  readonly defaultUrls: { readonly url: string; readonly backupUrl?: string };
   createGateway(options: GatewayOptions): Gateway;
   parseReceived(request: InboundRequest): InboundParse<ReceivedSms>;
   parseReport(request: InboundRequest): InboundParse<StatusReport>;

@@ -726,7 +726,6 @@ function xmlFields(element: XmlElement): Record<string, string> {
 export const puzzelModule: ProviderModule = {
   name: PROVIDER,
   capabilities: PUZZEL_CAPABILITIES,
-  defaultUrls: { url: 'https://smsgw.puzzel.com' },
   createGateway: createPuzzelGateway,
   parseReceived,
   parseReport,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { PROVIDER_DEFAULT_URLS } from '../../src/config/schema.ts';
 import { classifyRecipient } from '../../src/dispatch/outcomes.ts';
 import { PROVIDER_MODULES } from '../../src/gateways/index.ts';
 import type { InboundRequest, ProviderModule, ProviderSimulator, ReceivedSms, StatusReport } from '../../src/gateways/provider.ts';
@@ -95,7 +96,7 @@ for (const module of Object.values(PROVIDER_MODULES)) {
     test('capabilities are stated', () => {
       assert.ok(module.capabilities.maxRecipientsPerRequest >= 1);
       assert.ok(module.capabilities.maxParts >= 1);
-      assert.match(module.defaultUrls.url, /^https:\/\//);
+      assert.match(PROVIDER_DEFAULT_URLS[module.name].url, /^https:\/\//);
     });
 
     test('a batch is accepted per recipient, with the ids delivery reports and replies use, and arrives as sent', async () => {

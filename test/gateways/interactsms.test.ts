@@ -3,6 +3,7 @@
  * simulator), its webhook parsing and SMS-Verify held to the inbound fixtures (form bodies whose
  * hashes were computed outside this code base), and transport failures provoked on 127.0.0.1.
  */
+import { PROVIDER_DEFAULT_URLS } from '../../src/config/schema.ts';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -134,7 +135,7 @@ describe('InteractSMS adapter: request shape', () => {
       replyTracking: 'tracking-id',
       scheduling: false,
     });
-    assert.deepEqual(interactsmsModule.defaultUrls, { url: 'https://secure.interactsms.com' });
+    assert.deepEqual(PROVIDER_DEFAULT_URLS.interactsms, { url: 'https://secure.interactsms.com' });
     const gateway = interactsmsModule.createGateway(gatewayOptions({ endpoints: ['https://a.example', 'https://b.example'] }));
     try {
       assert.equal(gateway.provider, 'interactsms');

@@ -3,6 +3,7 @@
  * against a plain node:http server (never the simulator); its webhook parsers held to the inbound
  * fixtures in ./fixtures/puzzel/inbound/; transport failures provoked for real on 127.0.0.1.
  */
+import { PROVIDER_DEFAULT_URLS } from '../../src/config/schema.ts';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -137,7 +138,7 @@ describe('Puzzel adapter: requests', () => {
   it('describes itself as the contract asks', () => {
     assert.equal(puzzelModule.name, 'puzzel');
     assert.deepEqual(puzzelModule.capabilities, { maxRecipientsPerRequest: 100, maxParts: 6, replyTracking: 'tracking-id', scheduling: true });
-    assert.deepEqual(puzzelModule.defaultUrls, { url: 'https://smsgw.puzzel.com' });
+    assert.deepEqual(PROVIDER_DEFAULT_URLS.puzzel, { url: 'https://smsgw.puzzel.com' });
     assert.equal(puzzelModule.verify, undefined, 'Puzzel signs nothing');
     const gateway = puzzelModule.createGateway(gatewayOptions({ endpoints: ['https://a.example', 'https://b.example'] }));
     try {
