@@ -6,6 +6,7 @@
  */
 import { Pool } from 'undici';
 import type { Logger } from '../log.ts';
+import type { GatewayOptions } from './provider.ts';
 import type { SubmissionResult } from './types.ts';
 
 /** Enough of an unexpected body (error page, unknown reply) to recognise it, without filling logs. */
@@ -57,13 +58,8 @@ const CONNECT_PHASE_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_CLOSED',
 ]);
 
-export interface HttpEndpointOptions {
-  /** For error messages. */
-  readonly provider: string;
-  readonly connectTimeoutMs: number;
-  readonly responseTimeoutMs: number;
-  readonly connections: number;
-}
+/** The part of a provider's gateway options this layer needs. */
+export type HttpEndpointOptions = Pick<GatewayOptions, 'endpoints' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'connectionsPerEndpoint'>;
 
 export interface HttpRequest {
   readonly method: 'GET' | 'POST';
@@ -86,15 +82,16 @@ export class HttpEndpoints {
   readonly #provider: string;
   #closing: Promise<void> | undefined;
 
-  constructor(bases: readonly string[], options: HttpEndpointOptions) {
-    if (bases.length === 0) throw new RangeError(`${options.provider}: at least one endpoint is required`);
-    this.#provider = options.provider;
-    const opened = bases.map((base) => {
+  /** `provider` names it in errors; `options.endpoints` are the base URLs, primary first. */
+  constructor(provider: string, options: HttpEndpointOptions) {
+    if (options.endpoints.length === 0) throw new RangeError(`${provider}: at least one endpoint is required`);
+    this.#provider = provider;
+    const opened = options.endpoints.map((base) => {
       const url = new URL(base);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError(`${options.provider}: endpoint must be http(s): ${url.protocol}`);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError(`${provider}: endpoint must be http(s): ${url.protocol}`);
       const prefix = url.pathname.replace(/\/+$/, '');
       const pool = new Pool(url.origin, {
-        connections: options.connections,
+        connections: options.connectionsPerEndpoint,
         // One request per connection at a time: a send is not idempotent, and a connection lost with
         // several pipelined sends on it would leave every one of them in doubt.
         pipelining: 1,

@@ -8,19 +8,8 @@ import { maskNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { assertRecipients, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from './http-endpoint.ts';
 import { describeStatus, parseReceived, parseReport } from './intellisoftware-inbound.ts';
 import { IntelliSoftwareSimulator } from './intellisoftware-simulator.ts';
-import type { ProviderModule, ProviderSimulator } from './provider.ts';
+import type { GatewayOptions, ProviderModule, ProviderSimulator } from './provider.ts';
 import type { Gateway, GatewayCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from './types.ts';
-
-export interface IntelliSoftwareGatewayOptions {
-  /** Base URLs, primary first (e.g. `https://www.intellisoftware.co.uk`); may carry a path prefix. */
-  readonly endpoints: readonly string[];
-  readonly username: string;
-  readonly password: string;
-  readonly connectTimeoutMs: number;
-  readonly responseTimeoutMs: number;
-  readonly connectionsPerEndpoint: number;
-  readonly logger: Logger;
-}
 
 const PROVIDER = 'intellisoftware';
 
@@ -42,13 +31,9 @@ export const INTELLISOFTWARE_CAPABILITIES: GatewayCapabilities = {
   maxParts: MAX_PARTS,
 };
 
-export function createIntelliSoftwareGateway(options: IntelliSoftwareGatewayOptions): Gateway {
-  const endpoints = new HttpEndpoints(options.endpoints, {
-    provider: PROVIDER,
-    connectTimeoutMs: options.connectTimeoutMs,
-    responseTimeoutMs: options.responseTimeoutMs,
-    connections: options.connectionsPerEndpoint,
-  });
+/** Base URLs may carry a path prefix (e.g. `https://www.intellisoftware.co.uk/gw`); `accountId` and `sessions` mean nothing here. */
+export function createIntelliSoftwareGateway(options: GatewayOptions): Gateway {
+  const endpoints = new HttpEndpoints(PROVIDER, options);
   const logger = options.logger.child({ provider: PROVIDER });
 
   return {
@@ -197,16 +182,7 @@ const SENDER_ID = /^(?:[A-Za-z0-9 ]{1,11}|\+?[0-9]{1,15})$/;
 export const intellisoftwareModule: ProviderModule = {
   name: PROVIDER,
   capabilities: { ...INTELLISOFTWARE_CAPABILITIES, replyTracking: 'usercontext', scheduling: false },
-  createGateway: (options) =>
-    createIntelliSoftwareGateway({
-      endpoints: options.endpoints,
-      username: options.username,
-      password: options.password,
-      connectTimeoutMs: options.connectTimeoutMs,
-      responseTimeoutMs: options.responseTimeoutMs,
-      connectionsPerEndpoint: options.connectionsPerEndpoint,
-      logger: options.logger,
-    }),
+  createGateway: createIntelliSoftwareGateway,
   parseReceived,
   parseReport,
   describeStatus,

@@ -113,12 +113,7 @@ export function notifyIdFor(messageId: string): string {
 }
 
 export function createInteractSmsGateway(options: GatewayOptions): Gateway {
-  const endpoints = new HttpEndpoints(options.endpoints, {
-    provider: PROVIDER,
-    connectTimeoutMs: options.connectTimeoutMs,
-    responseTimeoutMs: options.responseTimeoutMs,
-    connections: options.connectionsPerEndpoint,
-  });
+  const endpoints = new HttpEndpoints(PROVIDER, options);
   const logger = options.logger.child({ provider: PROVIDER });
 
   return {

@@ -63,12 +63,7 @@ const CLIENT_REFERENCE = /^[A-Za-z0-9._-]{1,48}:(\d{6,15})$/;
 
 export function createPuzzelGateway(options: GatewayOptions): Gateway {
   const serviceId = readServiceId(options.accountId);
-  const endpoints = new HttpEndpoints(options.endpoints, {
-    provider: PROVIDER,
-    connectTimeoutMs: options.connectTimeoutMs,
-    responseTimeoutMs: options.responseTimeoutMs,
-    connections: options.connectionsPerEndpoint,
-  });
+  const endpoints = new HttpEndpoints(PROVIDER, options);
   const logger = options.logger.child({ provider: PROVIDER });
   const account: Account = { serviceId, username: options.username, password: options.password };
 

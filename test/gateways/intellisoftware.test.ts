@@ -2,12 +2,12 @@
  * The IntelliSoftware adapter held to the raw wire fixtures, against a plain node:http server (never
  * the simulator), plus transport failures provoked for real on 127.0.0.1.
  */
+import type { GatewayOptions } from '../../src/gateways/provider.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   createIntelliSoftwareGateway,
-  type IntelliSoftwareGatewayOptions,
 } from '../../src/gateways/intellisoftware.ts';
 import type { Gateway, SmsSubmission, SubmissionResult } from '../../src/gateways/types.ts';
 import { adapterFixtures, formFieldMultiset, loadWireFixtures } from '../helpers/fixtures.ts';
@@ -37,16 +37,16 @@ function recordingServer(): ReplayServer {
   return new ReplayServer({ contentType: TEXT_PLAIN, answer: ACCEPTED });
 }
 
-function gatewayOptions(overrides: Partial<IntelliSoftwareGatewayOptions> = {}): IntelliSoftwareGatewayOptions {
-  return { ...TEST_GATEWAY_SETTINGS, username: 'relaytest', password: 'p@ss w0rd&=+', ...overrides };
+function gatewayOptions(overrides: Partial<GatewayOptions> = {}): GatewayOptions {
+  return { ...TEST_GATEWAY_SETTINGS, username: 'relaytest', password: 'p@ss w0rd&=+', accountId: undefined, sessions: false, ...overrides };
 }
 
-function withGateway<T>(options: IntelliSoftwareGatewayOptions, use: (gateway: Gateway) => Promise<T>): Promise<T> {
+function withGateway<T>(options: GatewayOptions, use: (gateway: Gateway) => Promise<T>): Promise<T> {
   return withFreshGateway(createIntelliSoftwareGateway, options, use);
 }
 
 /** Sends the standard submission through a fresh gateway whose only endpoint is `base`. */
-function sendOnce(base: string, overrides: Partial<IntelliSoftwareGatewayOptions> = {}): Promise<SubmissionResult> {
+function sendOnce(base: string, overrides: Partial<GatewayOptions> = {}): Promise<SubmissionResult> {
   return withGateway(gatewayOptions({ endpoints: [base], ...overrides }), (gateway) => gateway.send(SUBMISSION, 0));
 }
 
