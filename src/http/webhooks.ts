@@ -195,7 +195,8 @@ function refuse(reply: FastifyReply, error: RelayError) {
   return reply.status(status).send(body);
 }
 
-function inboundOf(request: FastifyRequest): InboundRequest {
+/** A webhook request as the provider modules read it (needs a parser that keeps the body as text). */
+export function inboundOf(request: FastifyRequest): InboundRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   return {

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PROVIDER_DEFAULT_URLS } from '../../src/config/schema.ts';
 import { classifyRecipient } from '../../src/dispatch/outcomes.ts';
+import { inboundOf } from '../../src/http/webhooks.ts';
 import { PROVIDER_MODULES } from '../../src/gateways/index.ts';
 import type { InboundRequest, ProviderModule, ProviderSimulator, ReceivedSms, StatusReport } from '../../src/gateways/provider.ts';
 import type { Gateway, SmsSubmission } from '../../src/gateways/types.ts';
@@ -24,12 +25,7 @@ async function receiver(module: ProviderModule) {
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   for (const kind of ['mo', 'dr'] as const) {
     app.post(`/${kind}`, async (request) => {
-      const inbound: InboundRequest = {
-        contentType: (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '',
-        body: typeof request.body === 'string' ? request.body : '',
-        query: new URL(request.url, 'http://receiver.invalid').searchParams,
-        headers: Object.fromEntries(Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : value])),
-      };
+      const inbound = inboundOf(request);
       if (module.verify && !module.verify(inbound, kind, ACCOUNT.password, 'portal')) failures.push(`${kind}: signature`);
       const parsed = kind === 'mo' ? module.parseReceived(inbound) : module.parseReport(inbound);
       if (!parsed.ok) failures.push(`${kind}: ${parsed.reason}`);
