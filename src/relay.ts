@@ -88,12 +88,13 @@ export async function startRelay(config: Config, logger: Logger, options: { read
     const templates = new Templates();
     const onTemplateError = (error: unknown) => logger.error({ err: error }, 'mailer: a template failed; sent the built-in text instead');
     const reportOptions = { from: config.mail.from, reportingHost: config.smtp.hostname, templates, onTemplateError };
+    const provider = PROVIDER_MODULES[config.gateway.provider];
     const notices = new DeliveryNotices({
       store,
       logger: logger.child({ component: 'notices' }),
       report: (kind, message, recipients) => buildReport(kind, message, recipients, reportOptions),
       onMailQueued: () => mailer.kick(),
-      describeStatus: (code) => PROVIDER_MODULES[config.gateway.provider].describeStatus(code),
+      describeStatus: (code) => provider.describeStatus(code),
     });
     notices.start();
     stack.push(() => notices.stop());
@@ -103,7 +104,6 @@ export async function startRelay(config: Config, logger: Logger, options: { read
       defaultMailbox: config.inbound.defaultMailbox,
     });
 
-    const provider = PROVIDER_MODULES[config.gateway.provider];
     const simulator = config.gateway.simulated
       ? provider.createSimulator({
           ...SIMULATOR_ACCOUNT,
