@@ -1,19 +1,6 @@
 import type { RecipientResult, SubmissionResult } from '../gateways/types.ts';
+import type { OutcomeAction } from '../vocabulary.ts';
 
-/**
- * What the dispatcher does with a gateway outcome:
- * - `sent`: the provider took it;
- * - `failover`: temporary, and the request provably did not reach a working provider host: send to
- *   the next endpoint at once, else retry later;
- * - `delay`: the provider is busy and said how long to wait: retry the same host after that;
- * - `ambiguous`: the request may have been processed (answer lost): retry later on the same host,
- *   never at once elsewhere, and count a possible duplicate;
- * - `retry`: temporary, retry later with backoff;
- * - `pause`: the account or endpoint is unusable (login, credit, wrong URL): every message would fail
- *   alike, so keep the queue and retry; never bounce for it before the message's maximum age;
- * - `fail`: permanent for this recipient: bounce now.
- */
-export type OutcomeAction = 'sent' | 'failover' | 'delay' | 'ambiguous' | 'retry' | 'pause' | 'fail';
 
 export interface Classified {
   readonly action: OutcomeAction;

@@ -4,8 +4,8 @@
  * malformed makes the whole request a `malformed` value, which the webhook quarantines.
  */
 import { normaliseNumber } from '../sms/numbers.ts';
-import type { DeliveryState } from '../store/types.ts';
-import type { InboundParse, InboundRequest, ReceivedSms, StatusReport } from './provider.ts';
+import type { DeliveryState, ReceivedSms, StatusReport } from '../vocabulary.ts';
+import type { InboundParse, InboundRequest } from './provider.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
 

@@ -36,9 +36,8 @@ import type {
   InboundRequest,
   ProviderCapabilities,
   ProviderModule,
-  ReceivedSms,
-  StatusReport,
 } from './provider.ts';
+import type { ReceivedSms, StatusReport } from '../vocabulary.ts';
 import type { Gateway, RecipientResult, SmsSubmission, SubmissionResult } from './types.ts';
 
 const PROVIDER = 'interactsms';

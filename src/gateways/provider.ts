@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../log.ts';
-import type { DeliveryState } from '../store/types.ts';
+import type { ReceivedSms, StatusReport } from '../vocabulary.ts';
 import type { Gateway, GatewayCapabilities } from './types.ts';
 
 export type ProviderName = 'intellisoftware' | 'puzzel' | 'interactsms';
@@ -45,32 +45,6 @@ export interface InboundRequest {
   readonly query: URLSearchParams;
   /** Header names in lower case. */
   readonly headers: Readonly<Record<string, string | undefined>>;
-}
-
-/** An SMS a phone sent us. */
-export interface ReceivedSms {
-  /** The provider's id for it: a repeat is the provider retrying, never a second SMS. */
-  readonly providerId: string;
-  /** E.164 of the phone. */
-  readonly number: string;
-  readonly text: string;
-  /** When the phone sent it (or the provider got it), as the provider wrote it. */
-  readonly sentAt: string | undefined;
-  /** The user context the provider echoed (`replyTracking: 'usercontext'`). */
-  readonly userContext: string | undefined;
-  /** The id of the SMS it answers (`replyTracking: 'tracking-id'`). */
-  readonly trackingId: string | undefined;
-}
-
-/** A delivery report for one SMS to one number. */
-export interface StatusReport {
-  /** The id the send result gave (`RecipientResult.providerId`). */
-  readonly providerId: string;
-  /** E.164. */
-  readonly number: string;
-  /** The provider's status code as a number (stored, and shown through `describeStatus`). */
-  readonly code: number;
-  readonly state: DeliveryState;
 }
 
 /** Several items per request are normal (Puzzel batches); a request that fails to parse is quarantined whole. */

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { maskNumber, normaliseNumber } from '../sms/numbers.ts';
-import type { DeliveryState } from '../store/types.ts';
+import type { DeliveryState, ReceivedSms, StatusReport } from '../vocabulary.ts';
 import { assertRecipients, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from './http-endpoint.ts';
 import type {
   GatewayOptions,
@@ -16,8 +16,6 @@ import type {
   InboundRequest,
   ProviderCapabilities,
   ProviderModule,
-  ReceivedSms,
-  StatusReport,
 } from './provider.ts';
 import { PuzzelSimulator } from './puzzel-simulator.ts';
 import type { Gateway, GatewayCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from './types.ts';

@@ -4,8 +4,7 @@
  * and dispatch/outcomes.ts classifies them (retry, fail over, bounce…) in one table.
  */
 
-/** GSM 03.38 default alphabet (7-bit) or UCS-2 (UTF-16 code units). */
-export type SmsEncoding = 'gsm7' | 'ucs2';
+import type { SmsEncoding } from '../vocabulary.ts';
 
 export interface SmsSubmission {
   /** The relay's message id, for logs and for providers that take an idempotency key. */

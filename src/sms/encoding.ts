@@ -2,7 +2,7 @@
  * SMS text arithmetic: which encoding a text needs, how many units it costs and how many
  * concatenated parts it takes. Table-driven after GSM 03.38 / 3GPP TS 23.038 (PROTOCOLS.md §4).
  */
-import type { SmsEncoding } from '../gateways/types.ts';
+import type { SmsEncoding } from '../vocabulary.ts';
 
 const ESC = '\u001b';
 

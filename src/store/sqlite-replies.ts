@@ -1,8 +1,8 @@
 import type { Database } from 'better-sqlite3';
+import type { DeliveryState } from '../vocabulary.ts';
 import type {
   Conversation,
   DeliveryReportResult,
-  DeliveryState,
   NewConversation,
   NewDeliveryReport,
   NewInbound,

@@ -18,10 +18,10 @@ import {
   toInbound,
   toRecipient,
 } from './sqlite-replies.ts';
+import type { DeliveryState } from '../vocabulary.ts';
 import type {
   Conversation,
   DeliveryReportResult,
-  DeliveryState,
   DueNotice,
   NewDeliveryReport,
   NewInbound,

@@ -1,4 +1,4 @@
-import type { SmsEncoding } from '../gateways/types.ts';
+import type { DeliveryState, SmsEncoding } from '../vocabulary.ts';
 
 /**
  * The store as the rest of the relay sees it. Every method is asynchronous and every write is one
@@ -248,8 +248,6 @@ export interface QuarantinedRequest {
   readonly reason: string;
   readonly body: string;
 }
-
-export type DeliveryState = 'queued' | 'sent' | 'delivered' | 'failed' | 'expired';
 
 export interface NewDeliveryReport {
   readonly provider: string;

@@ -1,0 +1,76 @@
+/**
+ * The words every layer shares, at the bottom of the import graph: this file imports nothing. The
+ * store, the providers, dispatch, the inbound service and the protocol layers all speak these types,
+ * so none of them needs to import another for a name.
+ */
+
+/** GSM 03.38 default alphabet (7-bit) or UCS-2 (UTF-16 code units). */
+export type SmsEncoding = 'gsm7' | 'ucs2';
+
+/** Where an SMS to one number stands, as its delivery reports move it (forward only). */
+export type DeliveryState = 'queued' | 'sent' | 'delivered' | 'failed' | 'expired';
+
+/** The relay's two webhooks per provider: SMS a phone sent (mobile originated) and delivery reports. */
+export type InboundKind = 'mo' | 'dr';
+
+/**
+ * What the dispatcher does with a gateway outcome (a provider's outcome rules map its codes to these):
+ * - `sent`: the provider took it;
+ * - `failover`: temporary, and the request provably did not reach a working provider host: send to
+ *   the next endpoint at once, else retry later;
+ * - `delay`: the provider is busy and said how long to wait: retry the same host after that;
+ * - `ambiguous`: the request may have been processed (answer lost): retry later on the same host,
+ *   never at once elsewhere, and count a possible duplicate;
+ * - `retry`: temporary, retry later with backoff;
+ * - `pause`: the account or endpoint is unusable (login, credit, wrong URL): every message would fail
+ *   alike, so keep the queue and retry; never bounce for it before the message's maximum age;
+ * - `fail`: permanent for this recipient: bounce now.
+ */
+export type OutcomeAction = 'sent' | 'failover' | 'delay' | 'ambiguous' | 'retry' | 'pause' | 'fail';
+
+/** An SMS a phone sent us, as a provider parsed it. */
+export interface ReceivedSms {
+  /** The provider's id for it: a repeat is the provider retrying, never a second SMS. */
+  readonly providerId: string;
+  /** E.164 of the phone. */
+  readonly number: string;
+  readonly text: string;
+  /** When the phone sent it (or the provider got it), as the provider wrote it. */
+  readonly sentAt: string | undefined;
+  /** The user context the provider echoed (`replyTracking: 'usercontext'`). */
+  readonly userContext: string | undefined;
+  /** The id of the SMS it answers (`replyTracking: 'tracking-id'`). */
+  readonly trackingId: string | undefined;
+}
+
+/** A delivery report for one SMS to one number, as a provider parsed it. */
+export interface StatusReport {
+  /** The id the send result gave (`RecipientResult.providerId`). */
+  readonly providerId: string;
+  /** E.164. */
+  readonly number: string;
+  /** The provider's status code as a number (stored, and shown through the provider's `describeStatus`). */
+  readonly code: number;
+  readonly state: DeliveryState;
+}
+
+/** What became of one received SMS: stored and mailed, stored as undeliverable, or seen before. */
+export type ReceivedOutcome =
+  | { readonly status: 'accepted' | 'undeliverable'; readonly id: string }
+  | { readonly status: 'duplicate' };
+
+/** What one delivery report did: moved the SMS forward, waits for its SMS (orphan), or changed nothing. */
+export type ReportOutcome = 'advanced' | 'orphan' | 'duplicate' | 'stale';
+
+/**
+ * Where a provider hands what it received, however it received it (a webhook request, a pushed PDU):
+ * the inbound service, bound to that provider. Each call resolves once its items are durably
+ * committed (or recognised as repeats); it rejects when the store cannot commit, and the provider
+ * must then not acknowledge them (a 503, no deliver_sm_resp), so that the provider retries.
+ */
+export interface InboundSink {
+  received(items: readonly ReceivedSms[]): Promise<readonly ReceivedOutcome[]>;
+  reported(items: readonly StatusReport[]): Promise<readonly ReportOutcome[]>;
+  /** Keeps what could not be understood, for the operator (`smsrelay status`), instead of dropping it. */
+  quarantine(kind: InboundKind, reason: string, body: string): Promise<void>;
+}
