@@ -130,6 +130,12 @@ describe('architecture check', () => {
     assert.match(failing.stderr, /^src\/providers\/puzzel\/adapter\.ts:1 imports '\.\.\/\.\.\/store\/sqlite\.ts' \(src\/store\/sqlite\.ts\): providers never import the store$/m);
   });
 
+  test('a mistyped rules file is refused, not read as no rules', () => {
+    const root = plantTree();
+    writeFileSync(join(root, 'architecture.yaml'), FIXTURE_RULES.replace('may not import: [src/store/]', 'may not imports: [src/store/**]'));
+    assert.throws(() => checkArchitecture(root), /architecture\.yaml: .*may not import/s);
+  });
+
   test('the repository itself keeps its architecture.yaml', () => {
     assert.deepEqual(checkArchitecture(REPOSITORY).violations, []);
   });
