@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { RelayError, toHttpError } from '../errors.ts';
-import type { InboundRequest, ProviderModule } from '../gateways/provider.ts';
+import { type InboundRequest, type WebhookProvider, webhookPaths } from '../providers/contract.ts';
 import type { ReceivedSms } from '../vocabulary.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -13,13 +13,10 @@ import { buildReplyMail, type ReplyMailOptions } from '../replies/reply-mail.ts'
 import { maskNumber } from '../sms/numbers.ts';
 import type { Store } from '../store/types.ts';
 
-/** Where a provider's forwarding posts received SMS (mo) and delivery reports (dr). */
-export function webhookPaths(provider: string): { readonly mo: string; readonly dr: string } {
-  return { mo: `/webhooks/${provider}/mo`, dr: `/webhooks/${provider}/dr` };
-}
+export { webhookPaths };
 
 export interface WebhookOptions {
-  readonly provider: ProviderModule;
+  readonly provider: WebhookProvider;
   readonly store: Store;
   readonly conversations: Conversations;
   readonly replyMail: ReplyMailOptions;

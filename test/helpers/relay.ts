@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { type Config, loadConfig } from '../../src/config/load.ts';
-import { IntelliSoftwareSimulator, type IntelliSoftwareSimulatorOptions } from '../../src/gateways/intellisoftware-simulator.ts';
+import { IntelliSoftwareSimulator, type IntelliSoftwareSimulatorOptions } from '../../src/simulators/intellisoftware.ts';
 import { createLogger, type LogLevel } from '../../src/log.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { PROVIDER_DEFAULT_URLS } from '../../src/config/schema.ts';
-import { classifyRecipient } from '../../src/dispatch/outcomes.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import { inboundOf } from '../../src/http/webhooks.ts';
-import { PROVIDER_MODULES } from '../../src/gateways/index.ts';
-import type { InboundRequest, ProviderModule, ProviderSimulator } from '../../src/gateways/provider.ts';
+import { BUILT_IN_PROVIDERS } from '../../src/providers/registry.ts';
+import { type Gateway, type InboundRequest, type ProviderPlugin, receivesWebhooks, type SmsSubmission, type WebhookParsing } from '../../src/providers/contract.ts';
+import type { ProviderSimulator } from '../../src/simulators/contract.ts';
+import { createSimulator } from '../../src/simulators/index.ts';
 import type { ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
-import type { Gateway, SmsSubmission } from '../../src/gateways/types.ts';
 import { createLogger } from '../../src/log.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -17,7 +17,7 @@ const UNDELIVERABLE = '447700900666';
 const logger = createLogger('silent');
 
 /** A webhook receiver that reads what a simulator posts with the adapter's own parsers. */
-async function receiver(module: ProviderModule) {
+async function receiver(module: ProviderPlugin & WebhookParsing) {
   const received: ReceivedSms[] = [];
   const reports: StatusReport[] = [];
   const failures: string[] = [];
@@ -42,7 +42,8 @@ async function receiver(module: ProviderModule) {
 }
 
 /** The same behaviour from every provider module against its own simulator, over real HTTP. */
-for (const module of Object.values(PROVIDER_MODULES)) {
+for (const module of BUILT_IN_PROVIDERS.filter(receivesWebhooks)) {
+  const { classifyRecipient } = outcomeClassifier(module.outcomeRules);
   describe(`provider contract: ${module.name}`, () => {
     let simulator: ProviderSimulator;
     let app: FastifyInstance;
@@ -52,7 +53,7 @@ for (const module of Object.values(PROVIDER_MODULES)) {
 
     before(async () => {
       hooks = await receiver(module);
-      simulator = module.createSimulator({
+      simulator = await createSimulator(module.name, {
         ...ACCOUNT,
         logger,
         invalidNumbers: [INVALID],
@@ -93,7 +94,7 @@ for (const module of Object.values(PROVIDER_MODULES)) {
     test('capabilities are stated', () => {
       assert.ok(module.capabilities.maxRecipientsPerRequest >= 1);
       assert.ok(module.capabilities.maxParts >= 1);
-      assert.match(PROVIDER_DEFAULT_URLS[module.name].url, /^https:\/\//);
+      assert.match(module.settings.defaultUrls.url, /^https:\/\//);
     });
 
     test('a batch is accepted per recipient, with the ids delivery reports and replies use, and arrives as sent', async () => {

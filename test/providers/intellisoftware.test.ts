@@ -2,14 +2,13 @@
  * The IntelliSoftware adapter held to the raw wire fixtures, against a plain node:http server (never
  * the simulator), plus transport failures provoked for real on 127.0.0.1.
  */
-import type { GatewayOptions } from '../../src/gateways/provider.ts';
+import type { Gateway, GatewayOptions, SmsSubmission, SubmissionResult } from '../../src/providers/contract.ts';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   createIntelliSoftwareGateway,
-} from '../../src/gateways/intellisoftware.ts';
-import type { Gateway, SmsSubmission, SubmissionResult } from '../../src/gateways/types.ts';
+} from '../../src/providers/intellisoftware/adapter.ts';
 import { adapterFixtures, formFieldMultiset, loadWireFixtures } from '../helpers/fixtures.ts';
 import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
 import { describeAdapterFixtures, itUsesEndpointsAsGiven } from '../helpers/gateway-suites.ts';

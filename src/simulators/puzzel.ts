@@ -17,7 +17,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { maskNumber } from '../sms/numbers.ts';
-import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './provider.ts';
+import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './contract.ts';
 import {
   GatewaySimulator,
   listenStandalone,
@@ -27,7 +27,7 @@ import {
   type Standalone,
   type StandaloneOptions,
   type WebhookKind,
-} from './simulator-kit.ts';
+} from './kit.ts';
 
 /**
  * Undeliverable numbers get delivery report 351 (unknown recipient) instead of 0 (delivered). A

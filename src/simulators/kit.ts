@@ -19,7 +19,7 @@ import Fastify, {
 } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
-import type { SimulatorOptions } from './provider.ts';
+import type { SimulatorOptions } from './contract.ts';
 
 /** Any plain-HTTP fastify app, whatever logger it was built with (the relay passes its pino). */
 export type HttpApp<AppLogger extends FastifyBaseLogger = FastifyBaseLogger> = FastifyInstance<

@@ -3,25 +3,18 @@
  * simulator), its webhook parsing and SMS-Verify held to the inbound fixtures (form bodies whose
  * hashes were computed outside this code base), and transport failures provoked on 127.0.0.1.
  */
-import { PROVIDER_DEFAULT_URLS } from '../../src/config/schema.ts';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { classifyRecipient } from '../../src/dispatch/outcomes.ts';
-import {
-  createInteractSmsGateway,
-  describeStatus,
-  interactsmsModule,
-  notifyIdFor,
-  parseReceived,
-  parseReport,
-  senderIdProblem,
-  verify,
-} from '../../src/gateways/interactsms.ts';
-import { InteractSmsSimulator } from '../../src/gateways/interactsms-simulator.ts';
-import type { GatewayOptions, InboundRequest } from '../../src/gateways/provider.ts';
-import type { Gateway, SmsSubmission, SubmissionResult } from '../../src/gateways/types.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import type { Gateway, GatewayOptions, InboundRequest, SmsSubmission, SubmissionResult } from '../../src/providers/contract.ts';
+import { createInteractSmsGateway, notifyIdFor } from '../../src/providers/interactsms/adapter.ts';
+import { describeStatus, parseReceived, parseReport, verify } from '../../src/providers/interactsms/inbound.ts';
+import { interactsmsPlugin as interactsmsModule } from '../../src/providers/interactsms/index.ts';
+import { senderIdProblem } from '../../src/providers/interactsms/sender-id.ts';
+import { InteractSmsSimulator } from '../../src/simulators/interactsms.ts';
+import { createSimulator } from '../../src/simulators/index.ts';
 import { createLogger } from '../../src/log.ts';
 import {
   adapterFixtures,
@@ -36,6 +29,7 @@ import { ReplayServer, serveDuringSuite, type RecordedRequest, type Reply } from
 import { freePort, startSilentTcpServer } from '../helpers/tcp.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/interactsms/', import.meta.url));
+const { classifyRecipient } = outcomeClassifier(interactsmsModule.outcomeRules);
 const INBOUND_DIR = join(FIXTURE_DIR, 'inbound');
 const fixtures = adapterFixtures(loadWireFixtures(FIXTURE_DIR));
 const FORM = 'application/x-www-form-urlencoded';
@@ -135,7 +129,7 @@ describe('InteractSMS adapter: request shape', () => {
       replyTracking: 'tracking-id',
       scheduling: false,
     });
-    assert.deepEqual(PROVIDER_DEFAULT_URLS.interactsms, { url: 'https://secure.interactsms.com' });
+    assert.deepEqual(interactsmsModule.settings.defaultUrls, { url: 'https://secure.interactsms.com' });
     const gateway = interactsmsModule.createGateway(gatewayOptions({ endpoints: ['https://a.example', 'https://b.example'] }));
     try {
       assert.equal(gateway.provider, 'interactsms');
@@ -147,7 +141,7 @@ describe('InteractSMS adapter: request shape', () => {
   });
 
   it('createSimulator builds the InteractSMS simulator with the given account', async () => {
-    const simulator = interactsmsModule.createSimulator({
+    const simulator = await createSimulator('interactsms', {
       username: 'u',
       password: 'p',
       accountId: '1',

@@ -9,13 +9,15 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
-import { classifyRecipient } from '../../src/dispatch/outcomes.ts';
-import { parseReceived, parseReport, puzzelModule } from '../../src/gateways/puzzel.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { parseReceived, parseReport } from '../../src/providers/puzzel/inbound.ts';
+import { puzzelPlugin as puzzelModule } from '../../src/providers/puzzel/index.ts';
+import { createSimulator } from '../../src/simulators/index.ts';
 import {
   PuzzelSimulator,
   type PuzzelSimulatorBehaviour,
   type PuzzelSimulatorOptions,
-} from '../../src/gateways/puzzel-simulator.ts';
+} from '../../src/simulators/puzzel.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadPuzzelWireFixtures, simulatorFixtures } from '../helpers/fixtures.ts';
 import { describeSimulatorFixtures } from '../helpers/gateway-suites.ts';
@@ -24,7 +26,8 @@ import { sendRaw, type RawRequest, type RawResponse } from '../helpers/raw-http.
 import { startWebhookReceiver, type ReplayServer } from '../helpers/replay-server.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
-const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/puzzel/', import.meta.url));
+const FIXTURE_DIR = fileURLToPath(new URL('../providers/fixtures/puzzel/', import.meta.url));
+const { classifyRecipient } = outcomeClassifier(puzzelModule.outcomeRules);
 const SEND_PATH = '/gw/rs/sendMessages';
 const ACCOUNT = { accountId: '1000', username: 'relaytest', password: 'p@ss "w0rd"&<>' };
 
@@ -554,7 +557,7 @@ describe('Puzzel simulator: close', () => {
 describe('Puzzel simulator: through the provider module and the real adapter', () => {
   it('registers on an app, takes the adapter\'s requests, and its callbacks parse back to the numbers and session', async () => {
     const receiver = await startWebhookReceiver();
-    const simulator = puzzelModule.createSimulator({ ...ACCOUNT, logger: createLogger('silent'), reportDelayMs: 0, webhookRetryMs: 50 });
+    const simulator = await createSimulator('puzzel', { ...ACCOUNT, logger: createLogger('silent'), reportDelayMs: 0, webhookRetryMs: 50 });
     const app = Fastify();
     simulator.register(app);
     await app.listen({ host: '127.0.0.1', port: 0 });

@@ -3,28 +3,17 @@
  * against a plain node:http server (never the simulator); its webhook parsers held to the inbound
  * fixtures in ./fixtures/puzzel/inbound/; transport failures provoked for real on 127.0.0.1.
  */
-import { PROVIDER_DEFAULT_URLS } from '../../src/config/schema.ts';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { classifyRecipient } from '../../src/dispatch/outcomes.ts';
-import type { GatewayOptions, InboundRequest } from '../../src/gateways/provider.ts';
-import {
-  batchReferenceFor,
-  clientReferenceFor,
-  describeStatus,
-  originatorFor,
-  parseReceived,
-  parseReport,
-  parseXml,
-  puzzelModule,
-  senderIdProblem,
-  sendWindowFor,
-  validityFor,
-} from '../../src/gateways/puzzel.ts';
-import type { Gateway, SmsSubmission } from '../../src/gateways/types.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import type { Gateway, GatewayOptions, InboundRequest, SmsSubmission } from '../../src/providers/contract.ts';
+import { batchReferenceFor, clientReferenceFor, originatorFor, senderIdProblem, sendWindowFor, validityFor } from '../../src/providers/puzzel/adapter.ts';
+import { describeStatus, parseReceived, parseReport } from '../../src/providers/puzzel/inbound.ts';
+import { puzzelPlugin as puzzelModule } from '../../src/providers/puzzel/index.ts';
+import { parseXml } from '../../src/providers/puzzel/xml.ts';
 import { loadJsonFixtures, loadPuzzelWireFixtures, type PuzzelWireFixture } from '../helpers/fixtures.ts';
 import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
 import { describeAdapterFixtures, itUsesEndpointsAsGiven } from '../helpers/gateway-suites.ts';
@@ -33,6 +22,7 @@ import { ReplayServer, serveDuringSuite, type RecordedRequest } from '../helpers
 import { freePort, startSilentTcpServer } from '../helpers/tcp.ts';
 
 const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/puzzel/', import.meta.url));
+const { classifyRecipient } = outcomeClassifier(puzzelModule.outcomeRules);
 const INBOUND_DIR = join(FIXTURE_DIR, 'inbound');
 const SEND_PATH = '/gw/rs/sendMessages';
 const JSON_TYPE = 'application/json';
@@ -138,7 +128,7 @@ describe('Puzzel adapter: requests', () => {
   it('describes itself as the contract asks', () => {
     assert.equal(puzzelModule.name, 'puzzel');
     assert.deepEqual(puzzelModule.capabilities, { maxRecipientsPerRequest: 100, maxParts: 6, replyTracking: 'tracking-id', scheduling: true });
-    assert.deepEqual(PROVIDER_DEFAULT_URLS.puzzel, { url: 'https://smsgw.puzzel.com' });
+    assert.deepEqual(puzzelModule.settings.defaultUrls, { url: 'https://smsgw.puzzel.com' });
     assert.equal(puzzelModule.verify, undefined, 'Puzzel signs nothing');
     const gateway = puzzelModule.createGateway(gatewayOptions({ endpoints: ['https://a.example', 'https://b.example'] }));
     try {

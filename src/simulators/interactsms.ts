@@ -33,7 +33,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { maskNumber } from '../sms/numbers.ts';
-import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './provider.ts';
+import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './contract.ts';
 import {
   aspNetErrorPage,
   GatewaySimulator,
@@ -46,7 +46,7 @@ import {
   type Standalone,
   type StandaloneOptions,
   type WebhookKind,
-} from './simulator-kit.ts';
+} from './kit.ts';
 
 /** Undeliverable numbers get a receipt saying `SMS-Success=False`. */
 export interface InteractSmsSimulatorOptions extends SimulatorOptions, GatewaySimulatorOptions {

@@ -6,8 +6,7 @@
  */
 import { Pool } from 'undici';
 import type { Logger } from '../log.ts';
-import type { GatewayOptions } from './provider.ts';
-import type { SubmissionResult } from './types.ts';
+import type { Gateway, GatewayOptions, SubmissionResult } from './contract.ts';
 
 /** Enough of an unexpected body (error page, unknown reply) to recognise it, without filling logs. */
 const BODY_DETAIL_CHARS = 200;
@@ -128,6 +127,16 @@ export class HttpEndpoints {
     return this.#closing;
   }
 }
+
+/**
+ * The lifecycle of a gateway that opens a connection per request: nothing to set up before the first
+ * send (its pools connect on demand), and nothing received outside the relay's webhooks. Its health
+ * is each send's own answer, which the dispatcher already acts on.
+ */
+export const HTTP_LIFECYCLE: Pick<Gateway, 'start' | 'health'> = {
+  start: () => Promise.resolve(),
+  health: () => ({ ok: true }),
+};
 
 /**
  * A submission with no number, too many for one request, or one number twice is a caller's bug to

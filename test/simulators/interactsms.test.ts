@@ -9,9 +9,11 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { request } from 'undici';
-import { createInteractSmsGateway, notifyIdFor, parseReceived, parseReport, verify } from '../../src/gateways/interactsms.ts';
-import { InteractSmsSimulator, type InteractSmsSimulatorOptions } from '../../src/gateways/interactsms-simulator.ts';
-import type { InboundRequest, SimulatedSmsRecord } from '../../src/gateways/provider.ts';
+import type { InboundRequest } from '../../src/providers/contract.ts';
+import { createInteractSmsGateway, notifyIdFor } from '../../src/providers/interactsms/adapter.ts';
+import { parseReceived, parseReport, verify } from '../../src/providers/interactsms/inbound.ts';
+import type { SimulatedSmsRecord } from '../../src/simulators/contract.ts';
+import { InteractSmsSimulator, type InteractSmsSimulatorOptions } from '../../src/simulators/interactsms.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadInteractSmsInboundFixtures, loadWireFixtures, simulatorFixtures } from '../helpers/fixtures.ts';
 import { describeSimulatorFixtures } from '../helpers/gateway-suites.ts';
@@ -20,9 +22,9 @@ import { sendRaw, type RawRequest } from '../helpers/raw-http.ts';
 import { startWebhookReceiver, TRY_LATER, type ReplayServer } from '../helpers/replay-server.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
-const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/interactsms/', import.meta.url));
+const FIXTURE_DIR = fileURLToPath(new URL('../providers/fixtures/interactsms/', import.meta.url));
 const fixtures = simulatorFixtures(loadWireFixtures(FIXTURE_DIR));
-const INBOUND_DIR = fileURLToPath(new URL('./fixtures/interactsms/inbound/', import.meta.url));
+const INBOUND_DIR = fileURLToPath(new URL('../providers/fixtures/interactsms/inbound/', import.meta.url));
 
 const inboundFixtures = loadInteractSmsInboundFixtures(INBOUND_DIR);
 

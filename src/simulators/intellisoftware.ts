@@ -11,6 +11,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { maskNumber } from '../sms/numbers.ts';
+import type { ProviderSimulator } from './contract.ts';
 import {
   aspNetErrorPage,
   DEFAULT_WAIT_MS,
@@ -24,7 +25,7 @@ import {
   type Standalone,
   type StandaloneOptions,
   type WebhookPost,
-} from './simulator-kit.ts';
+} from './kit.ts';
 
 /**
  * Invalid numbers are answered `ERR:INVALID_NUMBER`. Undeliverable ones are accepted (`ID:`), but
@@ -475,4 +476,22 @@ function nextMessageId(): string {
   const fromClock = ID_CLOCK_BASE + BigInt(Date.now()) * IDS_PER_MILLISECOND;
   lastIssuedId = fromClock > lastIssuedId ? fromClock : lastIssuedId + 1n;
   return lastIssuedId.toString();
+}
+
+/** The IntelliSoftware simulator seen through the provider-neutral interface the tests and the relay use. */
+export function intellisoftwareSimulatorView(simulator: IntelliSoftwareSimulator): ProviderSimulator & { readonly native: IntelliSoftwareSimulator } {
+  return {
+    native: simulator,
+    register: (app) => simulator.register(app),
+    get records() {
+      return simulator.received.map((sms) => ({ id: sms.id, to: sms.to, text: sms.text, from: sms.from, tracking: sms.userContext }));
+    },
+    setWebhooks: (webhooks) => simulator.setWebhooks(webhooks),
+    reply: (from, text, answering) => simulator.sendMo({ from, text, ...(answering?.tracking ? { usercontext: answering.tracking } : {}) }),
+    waitForWebhookPosts: async (kind, count, timeoutMs) => {
+      const answered = () => simulator.webhookPosts.filter((post) => post.kind === kind && post.status === 200).length >= count;
+      await simulator.waitForWebhookPosts(answered, timeoutMs);
+    },
+    close: () => simulator.close(),
+  };
 }

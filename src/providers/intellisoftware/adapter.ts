@@ -1,17 +1,14 @@
 /**
  * IntelliSoftware (IntelliSMS) legacy HTTP interface: a form POST to `sendmsg.aspx`, answered with
  * a text/plain body of `ID:`/`ERR:` lines (PROTOCOLS.md §1.2). This module only speaks the wire
- * format: what a code means (retry, fail over, bounce) is decided by the outcome table.
+ * format: what a code means (retry, fail over, bounce) is decided by its outcome rules (outcomes.ts).
  */
-import type { Logger } from '../log.ts';
-import { maskNumber, toInternationalDigits } from '../sms/numbers.ts';
-import { assertRecipients, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from './http-endpoint.ts';
-import { describeStatus, parseReceived, parseReport } from './intellisoftware-inbound.ts';
-import { IntelliSoftwareSimulator } from './intellisoftware-simulator.ts';
-import type { GatewayOptions, ProviderModule, ProviderSimulator } from './provider.ts';
-import type { Gateway, GatewayCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from './types.ts';
+import type { Logger } from '../../log.ts';
+import { maskNumber, toInternationalDigits } from '../../sms/numbers.ts';
+import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import type { Gateway, GatewayCapabilities, GatewayOptions, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 
-const PROVIDER = 'intellisoftware';
+export const PROVIDER = 'intellisoftware';
 
 /** The vendor documents "a maximum of 100 numbers" in `to`. */
 const MAX_RECIPIENTS_PER_REQUEST = 100;
@@ -40,6 +37,7 @@ export function createIntelliSoftwareGateway(options: GatewayOptions): Gateway {
     provider: PROVIDER,
     capabilities: INTELLISOFTWARE_CAPABILITIES,
     endpoints: [...options.endpoints],
+    ...HTTP_LIFECYCLE,
     async send(submission, endpointIndex) {
       assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
       const log = logger.child({ msgId: submission.messageId });
@@ -174,37 +172,4 @@ function normaliseReplyNumber(number: string): string {
   if (number.startsWith('+')) return number.slice(1);
   if (number.startsWith('00')) return number.slice(2);
   return number;
-}
-
-/** GSM 03.40 originator as the legacy API takes it: up to 11 alphanumerics, or a number of up to 15 digits. */
-const SENDER_ID = /^(?:[A-Za-z0-9 ]{1,11}|\+?[0-9]{1,15})$/;
-
-export const intellisoftwareModule: ProviderModule = {
-  name: PROVIDER,
-  capabilities: { ...INTELLISOFTWARE_CAPABILITIES, replyTracking: 'usercontext', scheduling: false },
-  createGateway: createIntelliSoftwareGateway,
-  parseReceived,
-  parseReport,
-  describeStatus,
-  senderIdProblem: (senderId) =>
-    SENDER_ID.test(senderId) ? undefined : `IntelliSoftware takes a sender id of up to 11 letters, digits and spaces, or a number of up to 15 digits, not "${senderId.slice(0, 20)}"`,
-  createSimulator: (options) => simulatorView(new IntelliSoftwareSimulator(options)),
-};
-
-/** The IntelliSoftware simulator seen through the provider-neutral interface the tests and the relay use. */
-function simulatorView(simulator: IntelliSoftwareSimulator): ProviderSimulator & { readonly native: IntelliSoftwareSimulator } {
-  return {
-    native: simulator,
-    register: (app) => simulator.register(app),
-    get records() {
-      return simulator.received.map((sms) => ({ id: sms.id, to: sms.to, text: sms.text, from: sms.from, tracking: sms.userContext }));
-    },
-    setWebhooks: (webhooks) => simulator.setWebhooks(webhooks),
-    reply: (from, text, answering) => simulator.sendMo({ from, text, ...(answering?.tracking ? { usercontext: answering.tracking } : {}) }),
-    waitForWebhookPosts: async (kind, count, timeoutMs) => {
-      const answered = () => simulator.webhookPosts.filter((post) => post.kind === kind && post.status === 200).length >= count;
-      await simulator.waitForWebhookPosts(answered, timeoutMs);
-    },
-    close: () => simulator.close(),
-  };
 }

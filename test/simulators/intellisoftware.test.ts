@@ -12,7 +12,7 @@ import {
   IntelliSoftwareSimulator,
   type IntelliSoftwareSimulatorOptions,
   type SimulatorBehaviour,
-} from '../../src/gateways/intellisoftware-simulator.ts';
+} from '../../src/simulators/intellisoftware.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadWireFixtures, simulatorFixtures } from '../helpers/fixtures.ts';
 import { describeSimulatorFixtures } from '../helpers/gateway-suites.ts';
@@ -20,7 +20,7 @@ import { sendRaw, type RawRequest } from '../helpers/raw-http.ts';
 import { startWebhookReceiver, TRY_LATER, type ReplayServer } from '../helpers/replay-server.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
-const FIXTURE_DIR = fileURLToPath(new URL('./fixtures/intellisoftware/', import.meta.url));
+const FIXTURE_DIR = fileURLToPath(new URL('../providers/fixtures/intellisoftware/', import.meta.url));
 const fixtures = simulatorFixtures(loadWireFixtures(FIXTURE_DIR));
 
 /** The account the fixtures are written for (login-invalid sends another password on purpose). */

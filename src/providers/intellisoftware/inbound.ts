@@ -3,9 +3,9 @@
  * message status reports (DR), as legacy form fields. Parsed strictly: a field that is missing or
  * malformed makes the whole request a `malformed` value, which the webhook quarantines.
  */
-import { normaliseNumber } from '../sms/numbers.ts';
-import type { DeliveryState, ReceivedSms, StatusReport } from '../vocabulary.ts';
-import type { InboundParse, InboundRequest } from './provider.ts';
+import { normaliseNumber } from '../../sms/numbers.ts';
+import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import type { InboundParse, InboundRequest } from '../contract.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
 
