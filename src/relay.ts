@@ -278,6 +278,7 @@ function gatewayOptions(
     // One connection per concurrent request, so none waits for a socket.
     connectionsPerEndpoint: gateway.maxConcurrentRequests,
     logger: logger.child({ component: 'gateway' }),
+    settings: gateway.settings,
   };
 }
 

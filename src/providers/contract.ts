@@ -117,8 +117,8 @@ export interface ProviderCapabilities extends GatewayCapabilities {
   readonly scheduling: boolean;
 }
 
-/** What every gateway is created with: the account, the hosts and the transport's limits. */
-export interface GatewayOptions {
+/** What every gateway is created with: the account, the hosts, the transport's limits and its own settings. */
+export interface GatewayOptions<Settings extends object = Readonly<Record<string, unknown>>> {
   /** Base URLs, primary first. */
   readonly endpoints: readonly string[];
   readonly username: string;
@@ -131,6 +131,8 @@ export interface GatewayOptions {
   readonly responseTimeoutMs: number;
   readonly connectionsPerEndpoint: number;
   readonly logger: Logger;
+  /** The plug-in's own `gateway.*` keys, parsed by its `settings.schema` (never the whole config). */
+  readonly settings: Settings;
 }
 
 /** A request to one of the relay's webhooks, as it arrived. */
@@ -192,7 +194,7 @@ export interface ProviderAccount {
  * optional or defaulted: `required` names those a real account must set, which its simulator does
  * not need); `environment` maps `SMSRELAY_*` names to its keys (documented interface: never rename).
  */
-export interface ProviderSettings<Settings extends object = Record<string, unknown>> {
+export interface ProviderSettings<Settings extends object = Readonly<Record<string, unknown>>> {
   readonly schema: z.ZodType<Settings> & { readonly shape: Readonly<Record<string, z.ZodType>> };
   readonly environment: Readonly<Record<string, Extract<keyof Settings, string>>>;
   readonly required: readonly Extract<keyof Settings, string>[];
@@ -202,14 +204,14 @@ export interface ProviderSettings<Settings extends object = Record<string, unkno
 }
 
 /** A provider plug-in, registered by name (`src/providers/registry.ts`). */
-export interface ProviderPlugin<Settings extends object = Record<string, unknown>> extends Partial<WebhookParsing> {
+export interface ProviderPlugin<Settings extends object = Readonly<Record<string, unknown>>> extends Partial<WebhookParsing> {
   /** Names it in config (`gateway.provider`), in logs and in its webhook paths (`/webhooks/<name>/…`). */
   readonly name: string;
   readonly capabilities: ProviderCapabilities;
   readonly settings: ProviderSettings<Settings>;
   /** Its codes → the relay's outcome actions; anything it leaves out falls to the generic rules. */
   readonly outcomeRules: readonly OutcomeRule[];
-  createGateway(options: GatewayOptions): Gateway;
+  createGateway(options: GatewayOptions<Settings>): Gateway;
   /** Plain words for a delivery status code, for the sender's report mail. */
   describeStatus(code: number): string;
   /** Why this sender id cannot go to the provider (shown in the 554), or undefined when it can. */

@@ -12,7 +12,7 @@ import { puzzelPlugin } from './puzzel/index.ts';
 export const BUILT_IN_PROVIDERS: readonly ProviderPlugin[] = [intellisoftwarePlugin, puzzelPlugin, interactsmsPlugin];
 
 /** Why a set of plug-ins cannot make a registry, or a name is none of them. */
-export type ProviderRegistryProblem = 'PROVIDER_UNKNOWN' | 'PROVIDER_INCOMPLETE' | 'PROVIDER_NAME_TAKEN' | 'WEBHOOK_PATH_TAKEN';
+export type ProviderRegistryProblem = 'PROVIDER_UNKNOWN' | 'PROVIDER_INCOMPLETE' | 'PROVIDER_NAME_TAKEN';
 
 export class ProviderRegistryError extends Error {
   constructor(
@@ -24,8 +24,13 @@ export class ProviderRegistryError extends Error {
   }
 }
 
-/** A name names the plug-in, its config value and its webhook paths: lower-case letters, digits, '-'. */
+/**
+ * A name names the plug-in, its config value and its webhook paths: lower-case letters, digits and
+ * '-', so that two names never differ only in case (one webhook path as a case-folding proxy sees it).
+ * `simulator` and `<name>-simulator` are config values for the simulators.
+ */
 const PROVIDER_NAME = /^[a-z][a-z0-9-]*$/;
+const RESERVED_NAME = /^simulator$|-simulator$/;
 
 /** The parts every plug-in must have, whatever its transport. */
 const REQUIRED_PARTS = ['name', 'capabilities', 'settings', 'outcomeRules', 'createGateway', 'describeStatus', 'senderIdProblem'] as const;
@@ -44,18 +49,14 @@ export interface ProviderRegistry {
 export function composeRegistry(extra: readonly ProviderPlugin[] = []): ProviderRegistry {
   const plugins = [...BUILT_IN_PROVIDERS, ...extra];
   const byName = new Map<string, ProviderPlugin>();
-  const pathOwners = new Map<string, string>();
   for (const plugin of plugins) {
     checkParts(plugin);
-    if (byName.has(plugin.name)) throw new ProviderRegistryError('PROVIDER_NAME_TAKEN', `provider plug-in "${plugin.name}" is registered twice`);
-    byName.set(plugin.name, plugin);
-    for (const path of Object.values(webhookPaths(plugin.name))) {
-      const owner = pathOwners.get(path);
-      if (owner !== undefined) {
-        throw new ProviderRegistryError('WEBHOOK_PATH_TAKEN', `provider plug-ins "${owner}" and "${plugin.name}" both claim the webhook path ${path}`);
-      }
-      pathOwners.set(path, plugin.name);
+    // Webhook paths derive from the name: a name taken twice is a webhook path taken twice.
+    if (byName.has(plugin.name)) {
+      const { mo, dr } = webhookPaths(plugin.name);
+      throw new ProviderRegistryError('PROVIDER_NAME_TAKEN', `two provider plug-ins claim the name "${plugin.name}" and its webhook paths ${mo}, ${dr}`);
     }
+    byName.set(plugin.name, plugin);
   }
   const names = [...byName.keys()];
   return {
@@ -80,10 +81,10 @@ function checkParts(plugin: ProviderPlugin): void {
     missing.push(plugin.parseReceived ? 'parseReport' : 'parseReceived');
   }
   if (missing.length > 0) throw new ProviderRegistryError('PROVIDER_INCOMPLETE', `${label} lacks ${missing.join(', ')}`);
-  if (!PROVIDER_NAME.test(plugin.name) || plugin.name.endsWith('-simulator')) {
+  if (!PROVIDER_NAME.test(plugin.name) || RESERVED_NAME.test(plugin.name)) {
     throw new ProviderRegistryError(
       'PROVIDER_INCOMPLETE',
-      `${label}: a name is lower-case letters, digits and "-", and does not end in "-simulator"`,
+      `${label}: a provider name is lower-case letters, digits and "-", and is not "simulator" nor ends in "-simulator"`,
     );
   }
 }

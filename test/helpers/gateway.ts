@@ -8,6 +8,7 @@ export const TEST_GATEWAY_SETTINGS = {
   responseTimeoutMs: 2_000,
   connectionsPerEndpoint: 2,
   logger: createLogger('silent'),
+  settings: {},
 };
 
 /** Runs `use` with a fresh gateway from `create`, and always closes it. */

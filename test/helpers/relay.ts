@@ -57,7 +57,7 @@ export async function startTestRelay(
   dir = tempDir(),
   options: Parameters<typeof startRelay>[2] = {},
 ): Promise<TestRelay> {
-  const { config } = loadConfig(relayEnvironment(dir, yaml, env), dir);
+  const { config } = loadConfig(relayEnvironment(dir, yaml, env), dir, { ...(options.providers ? { providers: options.providers } : {}) });
   const relay = await startRelay(config, createLogger(LOG_LEVEL), options);
   return {
     relay,

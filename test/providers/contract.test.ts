@@ -68,7 +68,7 @@ for (const module of BUILT_IN_PROVIDERS.filter(receivesWebhooks)) {
       const address = app.server.address();
       const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
       simulator.setWebhooks({ moUrl: `${hooks.url}/mo`, drUrl: `${hooks.url}/dr` });
-      const options = { endpoints: [url], ...ACCOUNT, sessions: true, connectTimeoutMs: 2_000, responseTimeoutMs: 5_000, connectionsPerEndpoint: 2, logger };
+      const options = { endpoints: [url], ...ACCOUNT, sessions: true, connectTimeoutMs: 2_000, responseTimeoutMs: 5_000, connectionsPerEndpoint: 2, logger, settings: {} };
       gateway = module.createGateway(options);
       wrongPassword = module.createGateway({ ...options, password: 'wrong' });
     });

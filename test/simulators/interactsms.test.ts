@@ -93,6 +93,7 @@ describe('InteractSMS simulator: records, and the round trip through the real ad
       responseTimeoutMs: 2_000,
       connectionsPerEndpoint: 1,
       logger: createLogger('silent'),
+      settings: {},
     });
     const messageId = '0194f3b2-7c1e-7a3d-8f21-3c4b5d6e7f80';
     const text = 'Meeting moved\nto 3pm\n\nRoom 2 – see you';

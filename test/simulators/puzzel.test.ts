@@ -570,6 +570,7 @@ describe('Puzzel simulator: through the provider module and the real adapter', (
       connectTimeoutMs: 1_000,
       responseTimeoutMs: 2_000,
       connectionsPerEndpoint: 1,
+      settings: {},
       logger: createLogger('silent'),
     });
     try {
