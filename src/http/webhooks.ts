@@ -193,7 +193,7 @@ function refuse(reply: FastifyReply, error: RelayError) {
   return reply.status(status).send(body);
 }
 
-/** A webhook request as the provider modules read it (needs a parser that keeps the body as text). */
+/** A webhook request as the provider plug-ins read it (needs a parser that keeps the body as text). */
 export function inboundOf(request: FastifyRequest): InboundRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;

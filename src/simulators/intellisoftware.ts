@@ -1,9 +1,9 @@
 /**
- * A stand-in for the IntelliSoftware legacy HTTP gateway (PROTOCOLS.md §1, §6), for tests and demos.
+ * A stand-in for the IntelliSoftware legacy HTTP gateway (IntelliSoftware's HTTP interface documentation), for tests and demos.
  * It is written from the protocol notes, independently of the adapter, and shares no code with it:
  * both are held to the same wire fixtures, so neither can hide a mistake of the other.
  *
- * Like the real platform it also calls the customer's forwarding URLs (§1.4, §1.5): a delivery
+ * Like the real platform it also calls the customer's forwarding URLs: a delivery
  * report form for every accepted SMS, and a received-SMS (MO) form for each MO injected through
  * `POST /simulator/mo` or `sendMo()`, each retried every few minutes until answered HTTP 200.
  */
@@ -41,7 +41,7 @@ export interface IntelliSoftwareSimulatorOptions extends GatewaySimulatorOptions
 
 /**
  * The account's forwarding URLs (the platform's Preferences → Forwarding tab). A secret can ride in
- * the query string (§1.8); it is never logged.
+ * the query string; it is never logged.
  */
 export interface SimulatorWebhooks {
   /** Receives each MO as the form `from, text, msgid, sent[, networkcode][, usercontext]`. */
@@ -57,7 +57,7 @@ export interface SimulatedMo {
   readonly text: string;
   /** Forwarded only when given (an empty string is forwarded as an empty field). */
   readonly usercontext?: string | undefined;
-  /** Only for messages received on shortcodes (§1.4); forwarded only when given. */
+  /** Only for messages received on shortcodes; forwarded only when given. */
   readonly networkcode?: string | undefined;
   /** The platform's id for the MO; a fresh 20-digit id when absent. */
   readonly msgid?: string | undefined;
@@ -111,7 +111,7 @@ const FORM_BODY_LIMIT_BYTES = 64 * 1024;
 /** Credits of a fresh simulated account; each accepted part costs one (credits are charged per part). */
 const STARTING_BALANCE = 10_000;
 
-/** §1.5 status codes the simulator reports. */
+/** The documented status codes the simulator reports. */
 const DR_SENT = 3;
 const DR_DELIVERED = 4;
 const DR_UNABLE_TO_DELIVER = 6;
@@ -135,12 +135,12 @@ const moSchema = z
   })
   .strict();
 
-/** GSM 03.38 default alphabet (PROTOCOLS §4.1): one septet each. */
+/** GSM 03.38 default alphabet (3GPP TS 23.038): one septet each. */
 const GSM_BASIC_CHARS = new Set(
   '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' +
     '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
 );
-/** GSM 03.38 extension table (PROTOCOLS §4.2): escape + code, two septets each. */
+/** GSM 03.38 extension table (3GPP TS 23.038): escape + code, two septets each. */
 const GSM_EXTENSION_CHARS = new Set('\f^{}\\[~]|€');
 const GSM_SINGLE_PART_SEPTETS = 160;
 const GSM_CONCAT_PART_SEPTETS = 153;
@@ -294,8 +294,8 @@ export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviou
     if (typeof content === 'string') return refuse(content);
     const maxconcat = readMaxconcat(fields);
     if (maxconcat === undefined) return refuse('ERR:PARAMETER_INVALID');
-    // What the real gateway does with text longer than `maxconcat` parts is unknown (cut or refuse,
-    // PROTOCOLS §8.3). Refusing makes an adapter that forgets `maxconcat` fail loudly in tests.
+    // What the real gateway does with text longer than `maxconcat` parts is unknown (cut or refuse:
+    // the documentation does not say). Refusing makes an adapter that forgets `maxconcat` fail loudly in tests.
     if (content.parts > maxconcat) return refuse('ERR:INVALID_REQUEST');
 
     const sms = { ...content, maxconcat, from: fields.get('from'), userContext: fields.get('usercontext') };
@@ -313,7 +313,7 @@ export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviou
 
   /**
    * One line for a single number, else `<msisdn>,<result>` per (renormalised) number, all accepted
-   * numbers sharing the submission's id. Lines are joined by `\n` (PROTOCOLS §1.2 names `\n`;
+   * numbers sharing the submission's id. Lines are joined by `\n` (the documentation names `\n`;
    * `\r\n` is only "possible"), without a trailing line break.
    */
   #accept(

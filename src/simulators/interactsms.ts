@@ -1,6 +1,6 @@
 /**
- * A stand-in for the InteractSMS (Phonovation) legacy v1 gateway (PROTOCOLS.md §3), for tests and
- * demos. Written from the protocol notes, independently of the adapter (src/gateways/interactsms.ts),
+ * A stand-in for the InteractSMS (Phonovation) legacy v1 gateway (InteractSMS's developer documentation), for tests and
+ * demos. Written from the protocol notes, independently of the adapter (src/providers/interactsms/),
  * sharing no parsing or formatting code with it: both are held to the same wire fixtures.
  *
  * Send API: `GET|POST /api/v1/sendmessage.aspx` (and the older `/HTTP_API/V1/sendmessage.aspx`),
@@ -24,7 +24,7 @@
  * One status line answers the whole request, so one invalid number refuses all of them.
  * `deliverytime` is accepted and ignored (its meaning is disputed; the adapter never sends it).
  *
- * Like the real platform it posts to the customer's URLs (§3.4, §3.5): a delivery receipt for every
+ * Like the real platform it posts to the customer's URLs: a delivery receipt for every
  * accepted number of an SMS sent with a notify id, and a received SMS (MO) for each `reply()` or
  * `POST /simulator/mo`, each signed with `SMS-Verify` and retried until answered HTTP 200.
  */
@@ -50,7 +50,7 @@ import {
 
 /** Undeliverable numbers get a receipt saying `SMS-Success=False`. */
 export interface InteractSmsSimulatorOptions extends SimulatorOptions, GatewaySimulatorOptions {
-  /** How `SMS-Verify` is computed (PROTOCOLS §3.6). Default `portal`. */
+  /** How `SMS-Verify` is computed (InteractSMS's developer documentation). Default `portal`. */
   readonly webhookFormula?: 'portal' | 'kb' | undefined;
   /**
    * The account's long code: `SMS-To` of every MO, and `SMS-From` of delivery receipts of SMS sent

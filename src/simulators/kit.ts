@@ -75,7 +75,7 @@ interface WebhookForwarderOptions {
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /**
    * Wait between attempts of a post not answered 200. Default 300 000: IntelliSoftware retries
-   * "every 5 minutes until it succeeds" (PROTOCOLS §1.4, §1.5); the others do not say.
+   * "every 5 minutes until it succeeds" (the providers' documentation); the others do not say.
    */
   readonly retryMs?: number | undefined;
   /** Each attempt gives up after this long and counts as failed. Default 60 000. */

@@ -1,6 +1,6 @@
 /**
- * A stand-in for the Puzzel SMS Gateway REST interface (PROTOCOLS.md §2, §6), for tests and demos.
- * Written from the protocol notes, independently of the adapter (src/gateways/puzzel.ts): it shares
+ * A stand-in for the Puzzel SMS Gateway REST interface (Puzzel's SMS Gateway documentation), for tests and demos.
+ * Written from the protocol notes, independently of the adapter (src/providers/puzzel/): it shares
  * no parsing or formatting code with it, and both are held to the same wire fixtures, so neither
  * can hide a mistake of the other.
  *
@@ -31,10 +31,10 @@ import {
 
 /**
  * Undeliverable numbers get delivery report 351 (unknown recipient) instead of 0 (delivered). A
- * callback attempt gives up after 60 s unless `webhookTimeoutMs` says otherwise, as Puzzel's do (§2.7).
+ * callback attempt gives up after 60 s unless `webhookTimeoutMs` says otherwise, as Puzzel's do.
  */
 export interface PuzzelSimulatorOptions extends SimulatorOptions, GatewaySimulatorOptions {
-  /** A fixed header sent with every callback (§2.8 "fixed header"), e.g. `{ 'x-api-key': '…' }`. */
+  /** A fixed header sent with every callback (its "fixed header" option), e.g. `{ 'x-api-key': '…' }`. */
   readonly webhookHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
@@ -85,10 +85,10 @@ const MESSAGE_OK = 'Message enqueued for sending';
 const MESSAGE_ACCESS_ERROR = 'Access error: wrong serviceId, username or password';
 const MESSAGE_INTERNAL_ERROR = 'Internal error: please try again later';
 const MESSAGE_NOT_UNIQUE = 'Not unique: clientReference was used within the last hour';
-/** Identifier validation remembers references this long (§2.4). */
+/** Identifier validation remembers references this long. */
 const UNIQUENESS_WINDOW_MS = 60 * 60 * 1000;
 
-/** DR status codes the simulator reports (§2.6). */
+/** DR status codes the simulator reports. */
 const DR_DELIVERED = 0;
 const DR_UNKNOWN_RECIPIENT = 351;
 const DR_DESCRIPTIONS: Readonly<Record<number, string>> = {
@@ -116,12 +116,12 @@ const MAX_VALIDITY = 173;
 /** Without a zone Puzzel reads send window times as CET (modelled as a fixed +01:00, no summer time). */
 const DEFAULT_ZONE_MINUTES = 60;
 
-/** GSM 03.38 basic table (PROTOCOLS §4.1). */
+/** GSM 03.38 basic table (Puzzel's SMS Gateway documentation). */
 const GSM_BASIC = new Set(
   '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' +
     '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
 );
-/** GSM 03.38 extension table (§4.2): two septets each. */
+/** GSM 03.38 extension table: two septets each. */
 const GSM_EXTENDED = new Set('\f^{}\\[~]|€');
 
 const digitsSchema = z.string().regex(new RegExp(`^\\d{${MIN_NUMBER_DIGITS},${MAX_NUMBER_DIGITS}}$`), 'international digits without +');
@@ -183,7 +183,7 @@ export class PuzzelSimulator extends GatewaySimulator<PuzzelSimulatorBehaviour> 
   /** undefined: the simulator takes any numeric serviceId. */
   readonly #serviceId: number | undefined;
   readonly #logger: Logger;
-  /** clientReference → when it was accepted (identifier validation, §2.4). */
+  /** clientReference → when it was accepted (identifier validation). */
   readonly #references = new Map<string, number>();
 
   constructor(options: PuzzelSimulatorOptions) {
@@ -374,7 +374,7 @@ export class PuzzelSimulator extends GatewaySimulator<PuzzelSimulatorBehaviour> 
   }
 
   // -------------------------------------------------------------------------------------------------
-  // Callbacks (§2.5–2.7)
+  // Callbacks
 
   #sendMo(mo: z.infer<typeof moSchema>): string {
     const url = this.forwarder.moUrlOrThrow();
@@ -457,7 +457,7 @@ function isTreeObject(value: unknown): value is TreeObject {
 }
 
 /**
- * Form fields with dotted, indexed names (`message[0].settings.originatorSettings.originator`, §2.3)
+ * Form fields with dotted, indexed names (`message[0].settings.originatorSettings.originator`)
  * as a tree; indexed names become objects keyed by index, which `asList` orders.
  */
 function formTree(fields: URLSearchParams): TreeObject | string {
@@ -669,7 +669,7 @@ function renormalise(recipient: string): string | undefined {
   return digits.length >= MIN_NUMBER_DIGITS && digits.length <= MAX_NUMBER_DIGITS ? digits : undefined;
 }
 
-/** §2.2 originator types; XML writes them `International | Alphanumeric | Network`. */
+/** The documented originator types; XML writes them `International | Alphanumeric | Network`. */
 function checkOriginator(settings: Tree): ValidMessage['originator'] {
   const type = scalar(field(settings, 'originatorType')).toUpperCase();
   const value = scalar(field(settings, 'originator'));
@@ -744,7 +744,7 @@ function wantsJson(request: FastifyRequest): boolean {
   return /\bapplication\/json\b/i.test(request.headers.accept ?? '');
 }
 
-/** §2.4 JSON, fields in the doc's order. */
+/** The documented JSON, fields in the doc's order. */
 function jsonResponse(batchReference: string, statuses: readonly StatusEntry[]): string {
   return JSON.stringify({
     batchReference,
@@ -760,7 +760,7 @@ function jsonResponse(batchReference: string, statuses: readonly StatusEntry[]):
   });
 }
 
-/** §2.4 XML: `ns2:response`, XSD sequence order, absent values left out. */
+/** The documented XML: `ns2:response`, XSD sequence order, absent values left out. */
 function xmlResponse(batchReference: string, statuses: readonly StatusEntry[]): string {
   const element = (name: string, value: string | number | null) => (value === null ? '' : `<${name}>${escapeXml(String(value))}</${name}>`);
   const entries = statuses
@@ -782,7 +782,7 @@ function escapeXml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[char] ?? char);
 }
 
-/** RFC 7807 ProblemDetails, as the OpenAPI-era gateway answers errors (§2.1). */
+/** RFC 7807 ProblemDetails, as the OpenAPI-era gateway answers errors. */
 function problem(status: number, detail: string): Answer {
   return {
     status,

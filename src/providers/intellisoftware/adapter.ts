@@ -1,6 +1,6 @@
 /**
  * IntelliSoftware (IntelliSMS) legacy HTTP interface: a form POST to `sendmsg.aspx`, answered with
- * a text/plain body of `ID:`/`ERR:` lines (PROTOCOLS.md §1.2). This module only speaks the wire
+ * a text/plain body of `ID:`/`ERR:` lines (IntelliSoftware's HTTP interface documentation). This module only speaks the wire
  * format: what a code means (retry, fail over, bounce) is decided by its outcome rules (outcomes.ts).
  */
 import type { Logger } from '../../log.ts';
@@ -63,7 +63,7 @@ function toResult(outcome: HttpOutcome, recipients: readonly string[], logger: L
   return parseSendReply(outcome.text, recipients, logger);
 }
 
-/** The request form (PROTOCOLS §1.2). URLSearchParams percent-encodes UTF-8, as the gateway expects. */
+/** The request form (IntelliSoftware's HTTP interface documentation). URLSearchParams percent-encodes UTF-8, as the gateway expects. */
 function buildSendForm(
   submission: SmsSubmission,
   credentials: { readonly username: string; readonly password: string },
@@ -104,7 +104,7 @@ const RECIPIENT_LINE = /^([^,\s]+)\s*,\s*(.+)$/;
 type LineResult = { readonly id: string } | { readonly code: string; readonly detail?: string };
 
 /**
- * The reply grammar of PROTOCOLS §1.2: one line `ID:`/`ERR:`/`DELAY:` for a single recipient or a
+ * The documented reply grammar: one line `ID:`/`ERR:`/`DELAY:` for a single recipient or a
  * whole-request failure, else one `<msisdn>,<result>` line per recipient. Lines are matched to the
  * submitted numbers by digits, never by position: the gateway renormalises and deduplicates them.
  */

@@ -1,5 +1,5 @@
 /**
- * What IntelliSoftware's forwarding POSTs to the relay (PROTOCOLS §1.4, §1.5): received SMS (MO) and
+ * What IntelliSoftware's forwarding POSTs to the relay (IntelliSoftware's HTTP interface documentation): received SMS (MO) and
  * message status reports (DR), as legacy form fields. Parsed strictly: a field that is missing or
  * malformed makes the whole request a `malformed` value, which the webhook quarantines.
  */
@@ -17,7 +17,7 @@ const W3CDTF = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2
 const MAX_TEXT_CHARS = 10_000;
 
 /**
- * §1.5 status codes. 0–2 are interim (queued), 3 left for the network; 4, 11 and 14 are success;
+ * The documented status codes. 0–2 are interim (queued), 3 left for the network; 4, 11 and 14 are success;
  * 8 is the network giving up (expired); every other known code is a failure or a rejection.
  */
 const STATES: Readonly<Record<number, DeliveryState>> = {

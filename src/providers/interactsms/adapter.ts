@@ -1,9 +1,9 @@
 /**
- * InteractSMS (Phonovation, Ireland) legacy v1 HTTP interface (PROTOCOLS.md §3): a form POST to
+ * InteractSMS (Phonovation, Ireland) legacy v1 HTTP interface (InteractSMS's developer documentation): a form POST to
  * `/api/v1/sendmessage.aspx`, always answered HTTP 200 with a text/plain status line (`0` = taken),
- * and form posts back to the relay for received SMS (MO, §3.4) and delivery receipts (DLR, §3.5),
- * signed with an MD5 `SMS-Verify` (§3.6). This module only speaks the wire format: what a code means
- * (sent, bounce, pause) is decided by the outcome table (src/dispatch/outcomes.ts).
+ * and form posts back to the relay for received SMS (MO) and delivery receipts (DLR),
+ * signed with an MD5 `SMS-Verify`. This module only speaks the wire format: what a code means
+ * (sent, bounce, pause) is decided by its outcome rules (outcomes.ts).
  *
  * Decisions where the vendor's documents are silent or disagree:
  * - Line breaks: the gateway turns `¬` (U+00AC) into a line break, so every LF is sent as `¬`. A
@@ -58,7 +58,7 @@ export const INTERACTSMS_CAPABILITIES: ProviderCapabilities = {
 /** What the gateway answers on the first line for a request it took. */
 const ACCEPTED_STATUS = 0;
 const CODE_PREFIX = 'INTERACT:';
-/** The outcome table pauses on this code (account trouble) instead of bouncing. */
+/** Its outcome rules pause on this code (account trouble) instead of bouncing. */
 export const ACCOUNT_CODE = `${CODE_PREFIX}ACCOUNT`;
 
 /** The gateway turns this character back into a line break. */
@@ -197,7 +197,7 @@ async function sendEachAlone(
 }
 
 /**
- * The request form (PROTOCOLS §3.1), field names as the dev portal writes them. `api_id` is left
+ * The request form (InteractSMS's developer documentation), field names as the dev portal writes them. `api_id` is left
  * out when the account has none configured (the gateway then refuses the login: a pause, not a
  * bounce). `notify_id` is always set: without it the gateway sends no delivery receipts, and
  * replies could not be matched to the SMS they answer.

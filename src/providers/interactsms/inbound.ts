@@ -53,7 +53,7 @@ function field(fields: Fields, name: string): string | undefined {
 }
 
 /**
- * A received SMS (§3.4). One per request. The MO carries no id of its own, yet a retry of the same
+ * A received SMS. One per request. The MO carries no id of its own, yet a retry of the same
  * MO must be recognised as such: its id is derived from the fields a retry repeats unchanged —
  * SHA-256 over the wire values of `SMS-From`, `SMS-To`, `SMS-TimeStamp` (the gateway's receipt
  * time) and `SMS-Content`, joined by LF (content last, the others hold no LF), lower-case hex, the
@@ -89,7 +89,7 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
 }
 
 /**
- * A delivery receipt (§3.5). `SMS-Success` is True only when every part was delivered, so the
+ * A delivery receipt. `SMS-Success` is True only when every part was delivered, so the
  * stored code is 1 (delivered) or 0 (not delivered to every phone), and the state follows it.
  * `SMS-To` names one number; a comma-separated list is read as one report per number.
  */
@@ -120,7 +120,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   return { ok: true, items: [...new Set(numbers)].map((number) => ({ providerId, number, code, state })) };
 }
 
-/** The formulas `verify` knows (PROTOCOLS §3.6). */
+/** The formulas `verify` knows (InteractSMS's developer documentation). */
 export const VERIFY_FORMULAS = ['portal', 'kb'] as const;
 export type VerifyFormula = (typeof VERIFY_FORMULAS)[number];
 

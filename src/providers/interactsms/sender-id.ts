@@ -1,7 +1,7 @@
 const ALPHANUMERIC_SENDER_MAX = 11;
 const NUMERIC_SENDER_MAX = 15;
 
-/** §3.1 `from`: at most 11 letters and digits without spaces, or a long or short code (digits). */
+/** The documented `from`: at most 11 letters and digits without spaces, or a long or short code (digits). */
 export function senderIdProblem(senderId: string): string | undefined {
   const rule = `InteractSMS takes a sender id of at most ${ALPHANUMERIC_SENDER_MAX} letters and digits without spaces, or a phone number or short code of at most ${NUMERIC_SENDER_MAX} digits`;
   if (senderId === '') return `The sender id is empty: ${rule}.`;

@@ -23,7 +23,7 @@ const SEND_PATH = '/gw/rs/sendMessages';
  * characters of content per message) around 100 KB.
  */
 const MAX_RECIPIENTS_PER_REQUEST = 100;
-/** "The platform allows a maximum of six concatenated messages" (§2.2, §4.3). */
+/** "The platform allows a maximum of six concatenated messages". */
 const MAX_PARTS = 6;
 
 export const PUZZEL_CAPABILITIES: ProviderCapabilities = {
@@ -108,7 +108,7 @@ function readServiceId(accountId: string | undefined): number {
 
 /**
  * Deterministic per (message, recipient), so a resend after a lost answer carries the same
- * reference and a service with identifier validation answers 25 instead of sending twice (§2.4).
+ * reference and a service with identifier validation answers 25 instead of sending twice.
  * `<message id>:<international digits>`, at most 64 characters.
  */
 export function clientReferenceFor(messageId: string, number: string): string {
@@ -144,7 +144,7 @@ interface SendWindow {
   readonly startTime: string;
 }
 
-/** Field order follows the XSD sequence (§2.3), which the JSON binding shares. */
+/** Field order follows the XSD sequence, which the JSON binding shares. */
 interface MessageSettings {
   originatorSettings?: OriginatorSettings;
   validity?: number;
@@ -153,7 +153,7 @@ interface MessageSettings {
   autoDetectEncoding?: true;
 }
 
-/** The JSON request (§2.2). `price` is never sent: the relay only sends free messages. */
+/** The JSON request. `price` is never sent: the relay only sends free messages. */
 function buildSendRequest(submission: SmsSubmission, messages: readonly OutgoingMessage[], account: Account, now: number) {
   const settings = messageSettings(submission, now);
   return {
@@ -191,7 +191,7 @@ const DAY_MINUTES = 24 * 60;
 const MAX_VALIDITY = 173;
 
 /**
- * The GSM TP-VP relative value (3GPP TS 23.040 §9.2.3.12.1, PROTOCOLS §2.2) of the longest period
+ * The GSM TP-VP relative value (3GPP TS 23.040 §9.2.3.12.1) of the longest period
  * not beyond `remainingMs`: 0–143 → (v+1)×5 min; 144–167 → 12 h + (v−143)×30 min; 168–173 →
  * (v−166) days. Under 5 minutes left gives 0 (5 minutes), the shortest there is.
  */
@@ -260,7 +260,7 @@ export function senderIdProblem(senderId: string): string | undefined {
 function toResult(outcome: HttpOutcome, messages: readonly OutgoingMessage[], logger: Logger): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
   if (outcome.status === 401) {
-    // The OpenAPI-era gateway answers a refused login with RFC 7807 ProblemDetails (§2.1).
+    // The OpenAPI-era gateway answers a refused login with RFC 7807 ProblemDetails.
     const problem = problemDetail(outcome.text);
     return problem === undefined ? httpRefusal(401, outcome.text) : { kind: 'refused', code: 'HTTP_401', detail: problem };
   }

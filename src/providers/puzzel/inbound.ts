@@ -149,7 +149,7 @@ function malformed<T>(reason: string): Item<T> {
   return { ok: false, reason };
 }
 
-/** §2.6 DR status codes in plain words, for the sender's report mail. */
+/** The documented DR status codes in plain words, for the sender's report mail. */
 const STATUS_WORDS: Readonly<Record<number, string>> = {
   0: 'delivered to the phone',
   350: 'the mobile network is unknown or not valid',
