@@ -116,7 +116,7 @@ const MAX_VALIDITY = 173;
 /** Without a zone Puzzel reads send window times as CET (modelled as a fixed +01:00, no summer time). */
 const DEFAULT_ZONE_MINUTES = 60;
 
-/** GSM 03.38 basic table (Puzzel's SMS Gateway documentation). */
+/** GSM 03.38 basic table (3GPP TS 23.038). */
 const GSM_BASIC = new Set(
   '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' +
     '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',

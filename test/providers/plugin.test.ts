@@ -6,9 +6,11 @@
  * an unknown provider, a plug-in missing a part, two plug-ins claiming one name (and its webhook paths).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
@@ -17,6 +19,7 @@ import type { ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
 import { maildirMessages, relayEnvironment, removeDir, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
+const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 const NAME = 'tinygw';
 const API_KEY = 'tiny-key-123';
 const PHONE = '447700900150';
@@ -196,6 +199,21 @@ describe('provider plug-ins at start-up', () => {
   test('an unknown provider is one line listing the known ones, registered plug-ins included', () => {
     assert.deepEqual(problems({ gateway: { provider: 'carrier-pigeon' } }, [tinyPlugin]), [
       `${dirs.at(-1)}/smsrelay.yaml: gateway.provider: expected one of simulator, intellisoftware, puzzel, interactsms, tinygw, intellisoftware-simulator, puzzel-simulator, interactsms-simulator`,
+    ]);
+  });
+
+  test('the command refuses an unknown provider with exit 78 and one line', () => {
+    const cwd = tempDir('smsrelay-plugin-');
+    dirs.push(cwd);
+    const result = spawnSync(process.execPath, [BIN, 'start'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_GATEWAY: 'carrier-pigeon', SMSRELAY_DATA_DIR: `${cwd}/data` },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 78);
+    assert.deepEqual(result.stderr.trim().split('\n'), [
+      'smsrelay: config: SMSRELAY_GATEWAY="carrier-pigeon": expected one of simulator, intellisoftware, puzzel, interactsms, intellisoftware-simulator, puzzel-simulator, interactsms-simulator',
     ]);
   });
 
