@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/load.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { outcomeClassifier } from './dispatch/outcomes.ts';
@@ -123,6 +124,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         })
       : undefined;
     let smtpUp = false;
+    const gateways: Gateway[] = [];
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -132,9 +134,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         { name: 'store', check: () => store.ping().then(() => true) },
       ],
       metrics,
-      ready: () => smtpUp && unavailable() === undefined,
+      // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready.
+      ready: () => smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok),
       mounts: [
-        ...(receivesWebhooks(provider) ? [(app: Parameters<ProviderSimulator['register']>[0]) =>
+        ...(receivesWebhooks(provider) ? [(app: FastifyInstance) =>
           mountWebhooks(app, {
             metrics,
             unavailable,
@@ -152,7 +155,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
             onMailQueued: () => mailer.kick(),
             onReportApplied: () => notices.kick(),
           })] : []),
-        ...(simulator ? [(app: Parameters<ProviderSimulator['register']>[0]) => simulator.register(app)] : []),
+        ...(simulator ? [(app: FastifyInstance) => simulator.register(app)] : []),
       ],
     });
     stack.push(() => http.close());
@@ -169,6 +172,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const startGateway = async (credentials?: { readonly username: string; readonly password: string }): Promise<Gateway> => {
       const started = provider.createGateway(gatewayOptions(config, logger, simulatorUrl, credentials));
       stack.push(() => started.close());
+      gateways.push(started);
       await started.start(gatewayContext);
       return started;
     };

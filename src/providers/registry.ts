@@ -41,7 +41,6 @@ export interface ProviderRegistry {
   readonly names: readonly string[];
   /** The plug-in of that name; throws PROVIDER_UNKNOWN (listing the known ones) when none. */
   get(name: string): ProviderPlugin;
-  has(name: string): boolean;
   readonly plugins: readonly ProviderPlugin[];
 }
 
@@ -62,7 +61,6 @@ export function composeRegistry(extra: readonly ProviderPlugin[] = []): Provider
   return {
     names,
     plugins: [...byName.values()],
-    has: (name) => byName.has(name),
     get(name) {
       const plugin = byName.get(name);
       if (!plugin) throw new ProviderRegistryError('PROVIDER_UNKNOWN', `unknown provider "${name}"; known: ${names.join(', ')}`);
