@@ -90,7 +90,9 @@ export interface LoadedConfig {
  * Reads `smsrelay.yaml` (or the file SMSRELAY_CONFIG names) and the SMSRELAY_* environment, which
  * wins over the file, validates everything once and returns a deeply frozen object. Every problem is
  * one line naming where the bad value came from; unknown names are warnings, never fatal, so that a
- * newer config runs on an older relay.
+ * newer config runs on an older relay. The provider plug-ins are the built-in ones and
+ * `options.providers`: the selected one's settings schema validates its own `gateway.*` keys, and
+ * every plug-in's `SMSRELAY_*` names are read.
  */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
