@@ -23,7 +23,7 @@
  * - One status line answers a request with several numbers: when it refuses one (not for the
  *   account), each number is sent alone so that one invalid number does not fail the others.
  * - The MO carries no id: the relay's id for it is derived from fields a retry repeats (see
- *   `parseReceived`); the simulator computes the same on its own.
+ *   `parseReceived` in inbound.ts); the simulator computes the same on its own.
  */
 import { createHash } from 'node:crypto';
 import { toInternationalDigits } from '../../sms/numbers.ts';

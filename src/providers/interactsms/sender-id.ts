@@ -1,3 +1,5 @@
+/** The sender ids InteractSMS documents for `from`: an alphanumeric name, or a long or short code. */
+
 const ALPHANUMERIC_SENDER_MAX = 11;
 const NUMERIC_SENDER_MAX = 15;
 
