@@ -3,7 +3,7 @@
  * real gateway is another machine; in the relay's process it would take the relay's CPU). No
  * webhooks: delivery reports are traffic of their own, measured by the MO bench. Prints its URL.
  */
-import { IntelliSoftwareSimulator } from '../src/gateways/intellisoftware-simulator.ts';
+import { IntelliSoftwareSimulator } from '../src/simulators/intellisoftware.ts';
 import { createLogger } from '../src/log.ts';
 
 export const BENCH_ACCOUNT = { username: 'bench', password: 'bench-password' } as const;

@@ -2,10 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import type { Config } from './config/load.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
-import { createGateway, PROVIDER_MODULES, SIMULATOR_ACCOUNT } from './gateways/index.ts';
-import type { ProviderSimulator } from './gateways/provider.ts';
+import { outcomeClassifier } from './dispatch/outcomes.ts';
+import type { Gateway, GatewayOptions, ProviderPlugin } from './providers/contract.ts';
+import { receivesWebhooks } from './providers/contract.ts';
+import { composeRegistry } from './providers/registry.ts';
+import type { ProviderSimulator } from './simulators/contract.ts';
+import { createSimulator, SIMULATOR_ACCOUNT } from './simulators/index.ts';
 import { startHttpServer } from './http/server.ts';
 import { mountWebhooks, webhookPaths } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
@@ -14,6 +19,7 @@ import { Mailer } from './mailer/mailer.ts';
 import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
 import { RelayError } from './errors.ts';
+import type { InboundSink } from './vocabulary.ts';
 import { Templates } from './mailer/templates.ts';
 import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
 import { Conversations } from './replies/conversations.ts';
@@ -44,11 +50,17 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
+export interface RelayOptions {
+  readonly smtpClock?: () => number;
+  /** Provider plug-ins besides the built-in ones (the config must have been loaded with them too). */
+  readonly providers?: readonly ProviderPlugin[];
+}
+
 /**
  * Wires the modules together and starts them, store first and SMTP last: by the time a client can
  * get a 250, everything that carries the message further is running. Stops in the reverse order.
  */
-export async function startRelay(config: Config, logger: Logger, options: { readonly smtpClock?: () => number } = {}): Promise<Relay> {
+export async function startRelay(config: Config, logger: Logger, options: RelayOptions = {}): Promise<Relay> {
   mkdirSync(config.dataDir, { recursive: true });
   const lock = lockDataDir(config.dataDir);
   const stack: Array<() => Promise<void> | void> = [() => lock.release()];
@@ -88,7 +100,7 @@ export async function startRelay(config: Config, logger: Logger, options: { read
     const templates = new Templates();
     const onTemplateError = (error: unknown) => logger.error({ err: error }, 'mailer: a template failed; sent the built-in text instead');
     const reportOptions = { from: config.mail.from, reportingHost: config.smtp.hostname, templates, onTemplateError };
-    const provider = PROVIDER_MODULES[config.gateway.provider];
+    const provider = composeRegistry(options.providers).get(config.gateway.provider);
     const notices = new DeliveryNotices({
       store,
       logger: logger.child({ component: 'notices' }),
@@ -105,13 +117,14 @@ export async function startRelay(config: Config, logger: Logger, options: { read
     });
 
     const simulator = config.gateway.simulated
-      ? provider.createSimulator({
+      ? await createSimulator(provider.name, {
           ...SIMULATOR_ACCOUNT,
           logger: logger.child({ component: 'simulator' }),
-          webhookSecret: config.gateway.webhookSecret,
+          webhookSecret: config.gateway.signature?.secret,
         })
       : undefined;
     let smtpUp = false;
+    const gateways: Gateway[] = [];
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -121,9 +134,10 @@ export async function startRelay(config: Config, logger: Logger, options: { read
         { name: 'store', check: () => store.ping().then(() => true) },
       ],
       metrics,
-      ready: () => smtpUp && unavailable() === undefined,
+      // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready.
+      ready: () => smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok),
       mounts: [
-        (app) =>
+        ...(receivesWebhooks(provider) ? [(app: FastifyInstance) =>
           mountWebhooks(app, {
             metrics,
             unavailable,
@@ -136,12 +150,12 @@ export async function startRelay(config: Config, logger: Logger, options: { read
             tokenHeader: config.inbound.webhookTokenHeader,
             allowedNetworks: config.inbound.allowedNetworks,
             perMinute: config.inbound.webhookRequestsPerMinute,
-            signature: config.gateway.webhookSecret ? { secret: config.gateway.webhookSecret, formula: config.gateway.verifyFormula } : undefined,
+            signature: config.gateway.signature,
             keywords: { stop: config.policy.stopKeywords, start: config.policy.startKeywords },
             onMailQueued: () => mailer.kick(),
             onReportApplied: () => notices.kick(),
-          }),
-        ...(simulator ? [(app: Parameters<ProviderSimulator['register']>[0]) => simulator.register(app)] : []),
+          })] : []),
+        ...(simulator ? [(app: FastifyInstance) => simulator.register(app)] : []),
       ],
     });
     stack.push(() => http.close());
@@ -153,16 +167,25 @@ export async function startRelay(config: Config, logger: Logger, options: { read
       simulator.setWebhooks({ moUrl: `${ownUrl}${paths.mo}${token}`, drUrl: `${ownUrl}${paths.dr}${token}` });
     }
 
-    const gateway = createGateway(config, logger, simulator ? ownUrl : undefined);
-    stack.push(() => gateway.close());
-    const accountGateways = new Map(
-      config.accounts.flatMap((account) => (account.gateway ? [[account.username, createGateway(config, logger, simulator ? ownUrl : undefined, account.gateway)] as const] : [])),
-    );
-    stack.push(() => Promise.all([...accountGateways.values()].map((own) => own.close())).then(() => undefined));
+    const simulatorUrl = simulator ? ownUrl : undefined;
+    const gatewayContext = { inbound: refusingInbound(provider.name) };
+    const startGateway = async (credentials?: { readonly username: string; readonly password: string }): Promise<Gateway> => {
+      const started = provider.createGateway(gatewayOptions(config, logger, simulatorUrl, credentials));
+      stack.push(() => started.close());
+      gateways.push(started);
+      await started.start(gatewayContext);
+      return started;
+    };
+    const gateway = await startGateway();
+    const accountGateways = new Map<string, Gateway>();
+    for (const account of config.accounts) {
+      if (account.gateway) accountGateways.set(account.username, await startGateway(account.gateway));
+    }
 
     const dispatcher = new Dispatcher({
       store,
       gateway,
+      outcomes: outcomeClassifier(provider.outcomeRules),
       owner,
       logger: logger.child({ component: 'dispatch' }),
       maxConcurrentRequests: config.gateway.maxConcurrentRequests,
@@ -233,6 +256,44 @@ export async function startRelay(config: Config, logger: Logger, options: { read
     await stop();
     throw error;
   }
+}
+
+/**
+ * The options of the configured provider's gateway. A simulated provider speaks its wire format on the
+ * relay's own HTTP port, so `simulatorUrl` (that port) replaces the configured URLs and the real
+ * adapter is exercised end to end. `credentials`: an account's own (`accounts[].gateway`).
+ */
+function gatewayOptions(
+  config: Config,
+  logger: Logger,
+  simulatorUrl: string | undefined,
+  credentials: { readonly username: string; readonly password: string } | undefined,
+): GatewayOptions {
+  const { gateway } = config;
+  const simulated = simulatorUrl !== undefined && credentials === undefined;
+  return {
+    endpoints: simulatorUrl ? [simulatorUrl] : [gateway.url, gateway.backupUrl].filter((url): url is string => Boolean(url)),
+    username: credentials?.username ?? (simulated ? SIMULATOR_ACCOUNT.username : (gateway.username ?? '')),
+    password: credentials?.password ?? (simulated ? SIMULATOR_ACCOUNT.password : (gateway.password ?? '')),
+    accountId: simulatorUrl ? SIMULATOR_ACCOUNT.accountId : gateway.accountId,
+    sessions: gateway.sessions,
+    connectTimeoutMs: gateway.connectTimeout,
+    responseTimeoutMs: gateway.responseTimeout,
+    // One connection per concurrent request, so none waits for a socket.
+    connectionsPerEndpoint: gateway.maxConcurrentRequests,
+    logger: logger.child({ component: 'gateway' }),
+    settings: gateway.settings,
+  };
+}
+
+/**
+ * Where a provider would push what it receives over its own connection. Received SMS and reports
+ * reach the relay through its webhooks today (src/http/webhooks.ts), so a pushed item is refused:
+ * a rejection means "not committed", and the provider keeps it and retries (the sink's contract).
+ */
+function refusingInbound(provider: string): InboundSink {
+  const refuse = () => Promise.reject(new RelayError('INTERNAL', `${provider}: the relay takes received SMS and reports over its webhooks only`));
+  return { received: refuse, reported: refuse, quarantine: refuse };
 }
 
 /** The address this process reaches its own HTTP port on, whatever interface it listens on. */

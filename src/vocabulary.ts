@@ -4,6 +4,9 @@
  * so none of them needs to import another for a name.
  */
 
+/** The providers the relay ships with (plug-ins are registered by name: any other name may join them). */
+export type BuiltInProviderName = 'intellisoftware' | 'puzzel' | 'interactsms';
+
 /** GSM 03.38 default alphabet (7-bit) or UCS-2 (UTF-16 code units). */
 export type SmsEncoding = 'gsm7' | 'ucs2';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { IntelliSoftwareSimulator } from '../src/gateways/intellisoftware-simulator.ts';
-import type { ProviderSimulator } from '../src/gateways/provider.ts';
+import type { IntelliSoftwareSimulator } from '../src/simulators/intellisoftware.ts';
+import type { ProviderSimulator } from '../src/simulators/contract.ts';
 import { after, describe, test } from 'node:test';
 import { request } from 'undici';
 import { gatewayYaml, removeDir, startSimulator, startTestRelay, waitFor } from './helpers/relay.ts';

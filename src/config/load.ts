@@ -2,22 +2,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
-import type { ProviderName } from '../gateways/provider.ts';
 import { LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod';
+import type { ProviderPlugin, WebhookSignature } from '../providers/contract.ts';
+import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
+import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
-import {
-  configSchema,
-  PROVIDER_DEFAULT_URLS,
-  type ParsedConfig,
-  type Provider,
-} from './schema.ts';
+import { configSchema, DEFAULT_PROVIDER, gatewaySchema, type ParsedConfig } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
 
 type EnvKind = 'string' | 'list';
-/** Environment names are user interface: each maps to one place in the YAML structure. */
-const ENVIRONMENT: Record<string, { path: readonly string[]; kind: EnvKind }> = {
+type EnvTarget = { readonly path: readonly string[]; readonly kind: EnvKind };
+/** Environment names are user interface: each maps to one place in the YAML structure (providers add theirs). */
+const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_SMTP_HOST: { path: ['smtp', 'host'], kind: 'string' },
   SMSRELAY_SMTP_PORT: { path: ['smtp', 'port'], kind: 'string' },
   SMSRELAY_HTTP_HOST: { path: ['http', 'host'], kind: 'string' },
@@ -29,9 +28,6 @@ const ENVIRONMENT: Record<string, { path: readonly string[]; kind: EnvKind }> = 
   SMSRELAY_GATEWAY_BACKUP_URL: { path: ['gateway', 'backupUrl'], kind: 'string' },
   SMSRELAY_GATEWAY_USERNAME: { path: ['gateway', 'username'], kind: 'string' },
   SMSRELAY_GATEWAY_PASSWORD: { path: ['gateway', 'password'], kind: 'string' },
-  SMSRELAY_GATEWAY_SERVICE_ID: { path: ['gateway', 'serviceId'], kind: 'string' },
-  SMSRELAY_GATEWAY_API_ID: { path: ['gateway', 'apiId'], kind: 'string' },
-  SMSRELAY_GATEWAY_WEBHOOK_SECRET: { path: ['gateway', 'webhookSecret'], kind: 'string' },
   SMSRELAY_MAIL_URL: { path: ['mail', 'url'], kind: 'string' },
   SMSRELAY_DATA_DIR: { path: ['dataDir'], kind: 'string' },
   SMSRELAY_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
@@ -55,12 +51,16 @@ export interface Config {
     readonly lists: Readonly<Record<string, readonly string[]>>;
   };
   readonly gateway: Omit<ParsedConfig['gateway'], 'provider'> & {
-    /** The provider module that speaks to the gateway. */
-    readonly provider: ProviderName;
+    /** The name of the provider plug-in that speaks to the gateway. */
+    readonly provider: string;
     /** Its simulator runs on the relay's HTTP port and takes the place of the gateway. */
     readonly simulated: boolean;
-    /** Puzzel's service id or InteractSMS's api id, as the provider calls it. */
+    /** The plug-in's own `gateway.*` keys, parsed by its settings schema. */
+    readonly settings: Readonly<Record<string, unknown>>;
+    /** What those settings mean to the relay (`ProviderSettings.account`). */
     readonly accountId: string | undefined;
+    readonly sessions: boolean;
+    readonly signature: WebhookSignature | undefined;
   };
   readonly delivery: ParsedConfig['delivery'];
   readonly text: ParsedConfig['text'];
@@ -90,22 +90,31 @@ export interface LoadedConfig {
  * Reads `smsrelay.yaml` (or the file SMSRELAY_CONFIG names) and the SMSRELAY_* environment, which
  * wins over the file, validates everything once and returns a deeply frozen object. Every problem is
  * one line naming where the bad value came from; unknown names are warnings, never fatal, so that a
- * newer config runs on an older relay.
+ * newer config runs on an older relay. The provider plug-ins are the built-in ones and
+ * `options.providers`: the selected one's settings schema validates its own `gateway.*` keys, and
+ * every plug-in's `SMSRELAY_*` names are read.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+  options: { readonly providers?: readonly ProviderPlugin[] } = {},
+): LoadedConfig {
+  const registry = registryOrConfigError(options.providers);
+  const environment = environmentOf(registry);
   const warnings: string[] = [];
   const { raw, file } = readConfigFile(env, cwd);
-  const envSources = applyEnvironment(raw, env, warnings);
+  const envSources = applyEnvironment(raw, env, environment, warnings);
   const describe = (path: readonly PropertyKey[]): string => describePath(path, envSources, file, env);
   const problems: string[] = [];
-  const parsed = parseSections(raw, problems, warnings, describe);
-  checkGateway(parsed.gateway, problems, describe);
+  const selected = selectProvider(raw, registry, problems, describe);
+  const parsed = parseSections(raw, selected?.plugin, problems, warnings, describe);
+  if (selected) checkGateway(parsed.gateway, selected, environment, problems, describe);
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
   const lists = parsed.sms && normaliseLists(parsed.sms, problems, describe);
-  if (problems.length > 0 || !isComplete(parsed) || !lists) throw new ConfigError(problems);
-  return { config: deepFreeze(finish(parsed, lists, file, cwd)), warnings };
+  if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
+  return { config: deepFreeze(finish(parsed, selected as SelectedProvider, lists, file, cwd)), warnings };
 }
 
 type Sections = { [Key in keyof ParsedConfig]?: ParsedConfig[Key] };
@@ -117,6 +126,7 @@ const SECTIONS = Object.keys(configSchema.shape) as Array<keyof ParsedConfig>;
  */
 function parseSections(
   raw: Record<string, unknown>,
+  provider: ProviderPlugin | undefined,
   problems: string[],
   warnings: string[],
   describe: (path: readonly PropertyKey[]) => string,
@@ -126,7 +136,7 @@ function parseSections(
   }
   const parsed: Record<string, unknown> = {};
   for (const section of SECTIONS) {
-    const schema = configSchema.shape[section];
+    const schema = section === 'gateway' && provider ? gatewaySchema.extend(provider.settings.schema.shape).prefault({}) : configSchema.shape[section];
     let result = schema.safeParse(raw[section]);
     const unknown = result.success ? [] : result.error.issues.filter((issue) => issue.code === 'unrecognized_keys');
     if (unknown.length > 0) {
@@ -168,11 +178,16 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
 }
 
 /** Overlays SMSRELAY_* variables on the file settings; returns which paths the environment set. */
-function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, warnings: string[]): Map<string, string> {
+function applyEnvironment(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  environment: Readonly<Record<string, EnvTarget>>,
+  warnings: string[],
+): Map<string, string> {
   const sources = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('SMSRELAY_') || name === CONFIG_FILE_VARIABLE || value === undefined) continue;
-    const target = ENVIRONMENT[name];
+    const target = environment[name];
     if (!target) {
       warnings.push(`${name}: unknown or not yet used setting, ignored`);
       continue;
@@ -204,17 +219,16 @@ function describePath(
 /** Rules across gateway fields, which the per-field schema cannot express. */
 function checkGateway(
   gateway: ParsedConfig['gateway'] | undefined,
+  { plugin, simulated }: SelectedProvider,
+  environment: Readonly<Record<string, EnvTarget>>,
   problems: string[],
   describe: (path: readonly PropertyKey[]) => string,
 ): void {
-  if (!gateway) return;
-  const { name, simulated } = providerOf(gateway.provider);
-  if (simulated) return;
-  const accountKey = ({ puzzel: ['serviceId'], interactsms: ['apiId'], intellisoftware: [] } as const)[name];
-  const required: ReadonlyArray<'username' | 'password' | 'serviceId' | 'apiId'> = ['username', 'password', ...accountKey];
-  for (const key of required) {
-    const variable = Object.entries(ENVIRONMENT).find(([, target]) => target.path.join('.') === `gateway.${key}`)?.[0];
-    if (!gateway[key]) problems.push(`${describe(['gateway', key])}: required for the ${name} gateway${variable ? ` (or set ${variable})` : ''}`);
+  if (!gateway || simulated) return;
+  const values: Readonly<Record<string, unknown>> = gateway;
+  for (const key of ['username', 'password', ...plugin.settings.required]) {
+    const variable = Object.entries(environment).find(([, target]) => target.path.join('.') === `gateway.${key}`)?.[0];
+    if (!values[key]) problems.push(`${describe(['gateway', key])}: required for the ${plugin.name} gateway${variable ? ` (or set ${variable})` : ''}`);
   }
   for (const key of ['url', 'backupUrl'] as const) {
     const value = gateway[key];
@@ -224,11 +238,58 @@ function checkGateway(
   }
 }
 
-/** `simulator` is IntelliSoftware's simulator; `<name>-simulator` any provider's. */
-function providerOf(provider: Provider): { name: ProviderName; simulated: boolean } {
-  if (provider === 'simulator') return { name: 'intellisoftware', simulated: true };
-  const simulated = provider.endsWith('-simulator');
-  return { name: provider.replace(/-simulator$/, '') as ProviderName, simulated };
+interface SelectedProvider {
+  readonly plugin: ProviderPlugin;
+  readonly simulated: boolean;
+}
+
+/**
+ * The plug-in `gateway.provider` names: `<name>`, `<name>-simulator` for a provider with a built-in
+ * simulator, or `simulator` (IntelliSoftware's). Undefined, with the problem, for any other value.
+ */
+function selectProvider(
+  raw: Record<string, unknown>,
+  registry: ProviderRegistry,
+  problems: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+): SelectedProvider | undefined {
+  const section = raw['gateway'];
+  const value = typeof section === 'object' && section !== null ? (section as Record<string, unknown>)['provider'] : undefined;
+  const provider = value ?? DEFAULT_PROVIDER;
+  const simulatable = registry.names.filter((name) => SIMULATED_PROVIDERS.includes(name));
+  const choices = [DEFAULT_PROVIDER, ...registry.names, ...simulatable.map((name) => `${name}${SIMULATOR_SUFFIX}`)];
+  if (typeof provider !== 'string' || !choices.includes(provider)) {
+    // A value of the wrong type is the schema's to report; an unknown name is reported here.
+    if (typeof provider === 'string') problems.push(`${describe(['gateway', 'provider'])}: expected one of ${choices.join(', ')}`);
+    return undefined;
+  }
+  if (provider === DEFAULT_PROVIDER) return { plugin: registry.get(SIMULATOR_DEFAULT_PLUGIN), simulated: true };
+  const simulated = provider.endsWith(SIMULATOR_SUFFIX);
+  return { plugin: registry.get(simulated ? provider.slice(0, -SIMULATOR_SUFFIX.length) : provider), simulated };
+}
+
+/** `gateway.provider: <name>-simulator` runs that provider's simulator. */
+const SIMULATOR_SUFFIX = '-simulator';
+/** Whose simulator `gateway.provider: simulator` (the default) runs. */
+const SIMULATOR_DEFAULT_PLUGIN = 'intellisoftware';
+
+/** The registry of built-in and extra plug-ins; a bad plug-in is one config problem (exit 78). */
+function registryOrConfigError(extra: readonly ProviderPlugin[] | undefined): ProviderRegistry {
+  try {
+    return composeRegistry(extra);
+  } catch (error) {
+    if (error instanceof ProviderRegistryError) throw new ConfigError([error.message]);
+    throw error;
+  }
+}
+
+/** The relay's own variables, and each plug-in's for its `gateway.*` keys. */
+function environmentOf(registry: ProviderRegistry): Readonly<Record<string, EnvTarget>> {
+  const environment: Record<string, EnvTarget> = { ...ENVIRONMENT };
+  for (const plugin of registry.plugins) {
+    for (const [name, key] of Object.entries(plugin.settings.environment)) environment[name] = { path: ['gateway', key], kind: 'string' };
+  }
+  return environment;
 }
 
 /** List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. */
@@ -256,10 +317,16 @@ function normaliseLists(
 }
 
 /** Derived values: absolute paths, provider default URLs, the relay's own sender address. */
-function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, file: string | undefined, cwd: string): Config {
-  const { gateway, sms } = parsed;
-  const { name, simulated } = providerOf(gateway.provider);
-  const defaults = PROVIDER_DEFAULT_URLS[name];
+function finish(
+  parsed: ParsedConfig,
+  { plugin, simulated }: SelectedProvider,
+  lists: Record<string, readonly string[]>,
+  file: string | undefined,
+  cwd: string,
+): Config {
+  const { sms } = parsed;
+  const { gateway, settings } = splitSettings(parsed.gateway, plugin.settings.schema);
+  const defaults = plugin.settings.defaultUrls;
   const firstDomain = sms.domains[0] ?? 'sms.localhost';
   return {
     dataDir: isAbsolute(parsed.dataDir) ? parsed.dataDir : resolve(cwd, parsed.dataDir),
@@ -273,12 +340,13 @@ function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, 
     sms: { ...sms, defaultRegion: sms.defaultRegion as CountryCode | undefined, lists },
     gateway: {
       ...gateway,
-      provider: name,
+      provider: plugin.name,
       simulated,
-      accountId: String((name === 'puzzel' ? gateway.serviceId : name === 'interactsms' ? gateway.apiId : undefined) ?? '') || undefined,
-      url: gateway.url ?? defaults?.url,
+      settings,
+      ...plugin.settings.account(settings),
+      url: gateway.url ?? defaults.url,
       // A configured primary without a backup means "no backup", not "the provider's backup".
-      backupUrl: gateway.backupUrl ?? (gateway.url ? undefined : defaults?.backupUrl),
+      backupUrl: gateway.backupUrl ?? (gateway.url ? undefined : defaults.backupUrl),
     },
     delivery: parsed.delivery,
     text: parsed.text,
@@ -294,6 +362,17 @@ function finish(parsed: ParsedConfig, lists: Record<string, readonly string[]>, 
     store: parsed.store,
     file,
   };
+}
+
+/** The shared gateway keys apart from the plug-in's own (its schema's keys). */
+function splitSettings(
+  parsed: ParsedConfig['gateway'],
+  schema: { readonly shape: Readonly<Record<string, z.ZodType>> },
+): { gateway: ParsedConfig['gateway']; settings: Record<string, unknown> } {
+  const gateway: Record<string, unknown> = {};
+  const settings: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(parsed)) (Object.hasOwn(schema.shape, key) ? settings : gateway)[key] = value;
+  return { gateway: gateway as ParsedConfig['gateway'], settings };
 }
 
 function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {

@@ -1,7 +1,6 @@
 import { isIP } from 'node:net';
 import ms from 'ms';
 import { z } from 'zod';
-import type { ProviderName } from '../gateways/provider.ts';
 import { isCountryCode } from '../sms/numbers.ts';
 
 /** RFC 5321 §4.5.3.1.7: at least 100 recipients must be accepted; more per mail is rarely legitimate. */
@@ -14,7 +13,7 @@ const DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 const DEFAULT_MAX_CONNECTIONS = 100;
 /** RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for the next command. */
 const DEFAULT_SMTP_IDLE_TIMEOUT = '5m';
-/** PROTOCOLS §4.3: Puzzel caps at 6 parts; 6 parts is ~900 GSM-7 characters, plenty for an alert. */
+/** Puzzel caps at 6 parts (its documentation); 6 parts is ~900 GSM-7 characters, plenty for an alert. */
 const DEFAULT_MAX_PARTS = 6;
 /** 100 a second from one address: far above a provider's forwarding, far below a flood. */
 const DEFAULT_WEBHOOK_REQUESTS_PER_MINUTE = 6000;
@@ -27,26 +26,10 @@ const DEFAULT_RESPONSE_TIMEOUT = '30s';
 /** Requests in flight to the gateway at once; duplicates after a crash are bounded by this. */
 const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
 
-/** Real providers, and each one's simulator on the relay's own HTTP port (`simulator` = IntelliSoftware's). */
-const PROVIDERS = [
-  'simulator',
-  'intellisoftware',
-  'puzzel',
-  'interactsms',
-  'intellisoftware-simulator',
-  'puzzel-simulator',
-  'interactsms-simulator',
-] as const;
-export type Provider = (typeof PROVIDERS)[number];
+/** The provider when none is configured: IntelliSoftware's simulator on the relay's own HTTP port. */
+export const DEFAULT_PROVIDER = 'simulator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** Public hosts of each provider (PROTOCOLS §1.1): the default primary and backup base URLs. */
-export const PROVIDER_DEFAULT_URLS: Readonly<Record<ProviderName, { url: string; backupUrl?: string }>> = {
-  intellisoftware: { url: 'https://www.intellisoftware.co.uk', backupUrl: 'https://www.intellisoftware2.co.uk' },
-  puzzel: { url: 'https://smsgw.puzzel.com' },
-  interactsms: { url: 'https://secure.interactsms.com' },
-};
 
 const duration = z.string().transform((value, ctx) => {
   const millis = ms(value as ms.StringValue);
@@ -145,6 +128,24 @@ const network = z.strictObject({
   ...senderLimits,
 });
 
+/**
+ * The `gateway` keys every provider shares. A provider plug-in adds its own (its settings schema):
+ * the config loader extends this section with the selected plug-in's keys.
+ */
+export const gatewaySchema = z.strictObject({
+  /** A registered provider's name, `<name>-simulator` for its simulator, or `simulator` (IntelliSoftware's). */
+  provider: z.string({ error: 'expected a provider name' }).min(1, 'expected a provider name').default(DEFAULT_PROVIDER),
+  url: url.optional(),
+  backupUrl: url.optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  connectTimeout: duration.prefault(DEFAULT_CONNECT_TIMEOUT),
+  responseTimeout: duration.prefault(DEFAULT_RESPONSE_TIMEOUT),
+  maxConcurrentRequests: positiveInt.default(DEFAULT_MAX_CONCURRENT_REQUESTS),
+  /** A host that failed is skipped this long (as IntelliSoftware's SDK does with FailOverRecoverySecs). */
+  failoverRecovery: duration.prefault('300s'),
+});
+
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
@@ -207,30 +208,7 @@ export const configSchema = z.strictObject({
       senders: z.array(textPolicy.partial().extend({ match: z.array(senderPattern).min(1, 'expected at least one address or @domain') })).default([]),
     })
     .prefault({}),
-  gateway: z
-    .strictObject({
-      provider: z.enum(PROVIDERS, { error: `expected one of ${PROVIDERS.join(', ')}` }).default('simulator'),
-      url: url.optional(),
-      backupUrl: url.optional(),
-      username: z.string().optional(),
-      password: z.string().optional(),
-      /** Puzzel's service id (an integer in its portal). */
-      serviceId: positiveInt.optional(),
-      /** InteractSMS's api_id. */
-      apiId: positiveInt.optional(),
-      /** Puzzel: ask for a session per conversation (Norway, NETWORK originators), so replies carry it. */
-      sessions: z.boolean().default(false),
-      /** InteractSMS: the secret its SMS-Verify hashes are made with; unset = not checked. */
-      webhookSecret: z.string().min(1).optional(),
-      /** InteractSMS: which documented SMS-Verify formula the account uses (the vendor's documents disagree). */
-      verifyFormula: z.enum(['portal', 'kb']).default('portal'),
-      connectTimeout: duration.prefault(DEFAULT_CONNECT_TIMEOUT),
-      responseTimeout: duration.prefault(DEFAULT_RESPONSE_TIMEOUT),
-      maxConcurrentRequests: positiveInt.default(DEFAULT_MAX_CONCURRENT_REQUESTS),
-      /** PROTOCOLS §1.1: a host that failed is skipped this long (the vendor SDK's FailOverRecoverySecs). */
-      failoverRecovery: duration.prefault('300s'),
-    })
-    .prefault({}),
+  gateway: gatewaySchema.prefault({}),
   delivery: z
     .strictObject({
       /** First retry after a temporary failure; doubles (with jitter) up to retryMaxDelay. */

@@ -1,4 +1,4 @@
-import type { Gateway, SmsSubmission, SubmissionResult } from '../gateways/types.ts';
+import type { Gateway, SmsSubmission, SubmissionResult } from '../providers/contract.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
@@ -6,7 +6,7 @@ import { maskNumber } from '../sms/numbers.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import { type Classified, classify, classifyRecipient } from './outcomes.ts';
+import type { Classified, OutcomeClassifier } from './outcomes.ts';
 import { AccountPause } from './pause.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy } from './schedule.ts';
 
@@ -19,6 +19,8 @@ const EXPIRED = { category: 'expired', code: 'EXPIRED' } as const;
 export interface DispatcherOptions {
   readonly store: Store;
   readonly gateway: Gateway;
+  /** The active provider's outcome rules, with the generic ones after them. */
+  readonly outcomes: OutcomeClassifier;
   readonly logger: Logger;
   /** Identifies this process's leases. */
   readonly owner: string;
@@ -137,13 +139,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     for (const [position, endpoint] of order.entries()) {
       const started = this.#clock();
       const result = await this.#gatewayOf(message).send(toSubmission(message, pending, giveUpAt, this.#options.sessions), endpoint);
-      logResult(log, result, pending.length, endpoint, this.#clock() - started);
+      logResult(log, this.#options.outcomes, result, pending.length, endpoint, this.#clock() - started);
       this.#options.metrics?.gatewaySeconds.observe({ result: result.kind === 'answered' ? 'answered' : result.code }, (this.#clock() - started) / 1000);
       const hasNext = position < order.length - 1;
       const failOver: ClaimedSms[] = [];
       let hostFailed = false;
       for (const entry of pending) {
-        const classified = classifyRecipient(result, entry.number);
+        const classified = this.#options.outcomes.classifyRecipient(result, entry.number);
         hostFailed ||= classified.action === 'failover';
         if (classified.action === 'failover' && hasNext) failOver.push(entry);
         else decisions.push({ sms: entry, classified, endpoint });
@@ -294,7 +296,7 @@ function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expire
   };
 }
 
-function logResult(log: Logger, result: SubmissionResult, numbers: number, endpoint: number, ms: number): void {
-  const summary = result.kind === 'answered' ? `${result.results.filter((entry) => classify('recipient', entry.code).action === 'sent').length}/${numbers} accepted` : result.code;
+function logResult(log: Logger, outcomes: OutcomeClassifier, result: SubmissionResult, numbers: number, endpoint: number, ms: number): void {
+  const summary = result.kind === 'answered' ? `${result.results.filter((entry) => outcomes.classify('recipient', entry.code).action === 'sent').length}/${numbers} accepted` : result.code;
   log.info({ endpoint, numbers, result: result.kind, summary, ms }, 'dispatch: gateway answered');
 }

@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import { RelayError, toHttpError } from '../errors.ts';
-import type { InboundRequest, ProviderModule } from '../gateways/provider.ts';
+import { type InboundRequest, type WebhookProvider, webhookPaths } from '../providers/contract.ts';
 import type { ReceivedSms } from '../vocabulary.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -13,13 +13,10 @@ import { buildReplyMail, type ReplyMailOptions } from '../replies/reply-mail.ts'
 import { maskNumber } from '../sms/numbers.ts';
 import type { Store } from '../store/types.ts';
 
-/** Where a provider's forwarding posts received SMS (mo) and delivery reports (dr). */
-export function webhookPaths(provider: string): { readonly mo: string; readonly dr: string } {
-  return { mo: `/webhooks/${provider}/mo`, dr: `/webhooks/${provider}/dr` };
-}
+export { webhookPaths };
 
 export interface WebhookOptions {
-  readonly provider: ProviderModule;
+  readonly provider: WebhookProvider;
   readonly store: Store;
   readonly conversations: Conversations;
   readonly replyMail: ReplyMailOptions;
@@ -196,7 +193,7 @@ function refuse(reply: FastifyReply, error: RelayError) {
   return reply.status(status).send(body);
 }
 
-/** A webhook request as the provider modules read it (needs a parser that keeps the body as text). */
+/** A webhook request as the provider plug-ins read it (needs a parser that keeps the body as text). */
 export function inboundOf(request: FastifyRequest): InboundRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;

@@ -18,7 +18,7 @@ export interface RelayParameters {
 const USER_CONTEXT = /^[A-Za-z0-9._-]{1,64}$/;
 /**
  * A sender id is at most 11 characters shown as a name or a number of up to 15 digits (GSM 03.40);
- * which characters a name may use is the provider's rule (ProviderModule.senderIdProblem). Here only
+ * which characters a name may use is the provider's rule (ProviderPlugin.senderIdProblem). Here only
  * what no provider takes is refused.
  */
 const SENDER_ID = /^(?=.*\S)[\x20-\x7E]{1,16}$/;

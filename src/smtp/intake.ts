@@ -4,7 +4,7 @@ import { SMTPServer, type SMTPServerAuthentication, type SMTPServerDataStream, t
 import { v7 as uuidv7 } from 'uuid';
 import type { Config } from '../config/load.ts';
 import { RelayError, toSmtpError } from '../errors.ts';
-import type { ProviderModule } from '../gateways/provider.ts';
+import type { ProviderPlugin } from '../providers/contract.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { LoginThrottle } from '../policy/logins.ts';
@@ -33,7 +33,7 @@ export interface SmtpIntakeOptions {
   readonly store: Store;
   readonly logger: Logger;
   /** The gateway's limits: parts, sender ids, scheduling. */
-  readonly provider: ProviderModule;
+  readonly provider: ProviderPlugin;
   /** Told which conversations a committed mail changed. */
   readonly conversations: Conversations;
   /** Called after each mail is committed, so dispatch can start at once. */

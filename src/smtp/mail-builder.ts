@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { SMTPServerAddress, SMTPServerSession } from 'smtp-server';
 import type { Config } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
-import type { ProviderModule } from '../gateways/provider.ts';
+import type { ProviderPlugin } from '../providers/contract.ts';
 import { extractRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
@@ -27,7 +27,7 @@ export async function buildMail(
   raw: Buffer,
   session: SMTPServerSession,
   { principal, recipients: resolved }: Transaction,
-  { config, store, provider, senders }: { config: Config; store: Store; provider: ProviderModule; senders: SenderPolicy },
+  { config, store, provider, senders }: { config: Config; store: Store; provider: ProviderPlugin; senders: SenderPolicy },
   now: number,
 ): Promise<{ mail: NewMail; cutFrom: number | undefined; repeated: number }> {
   const { mailFrom, dsn } = session.envelope;

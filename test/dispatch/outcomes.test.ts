@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { classify, classifyRecipient } from '../../src/dispatch/outcomes.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
+
+const { classify, classifyRecipient } = outcomeClassifier(intellisoftwarePlugin.outcomeRules);
 
 describe('outcome table', () => {
   const cases: Array<[Parameters<typeof classify>[0], string, string]> = [

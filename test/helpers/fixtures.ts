@@ -7,7 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { SmsSubmission, SubmissionResult } from '../../src/gateways/types.ts';
+import type { SmsSubmission, SubmissionResult } from '../../src/providers/contract.ts';
 
 /** Every `*.json` in `dir`, sorted by name, validated so that a typo fails loudly rather than testing nothing. */
 export function loadJsonFixtures<Fixture>(dir: string, schema: z.ZodType<Fixture>): Array<Fixture & { readonly name: string }> {

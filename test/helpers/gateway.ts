@@ -1,5 +1,5 @@
 import { createLogger } from '../../src/log.ts';
-import type { Gateway } from '../../src/gateways/types.ts';
+import type { Gateway } from '../../src/providers/contract.ts';
 
 /** What a gateway adapter under test gets besides its account: an endpoint nobody answers on, short timeouts, no logs. */
 export const TEST_GATEWAY_SETTINGS = {
@@ -8,6 +8,7 @@ export const TEST_GATEWAY_SETTINGS = {
   responseTimeoutMs: 2_000,
   connectionsPerEndpoint: 2,
   logger: createLogger('silent'),
+  settings: {},
 };
 
 /** Runs `use` with a fresh gateway from `create`, and always closes it. */

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { type Config, loadConfig } from '../../src/config/load.ts';
-import { IntelliSoftwareSimulator, type IntelliSoftwareSimulatorOptions } from '../../src/gateways/intellisoftware-simulator.ts';
+import { IntelliSoftwareSimulator, type IntelliSoftwareSimulatorOptions } from '../../src/simulators/intellisoftware.ts';
 import { createLogger, type LogLevel } from '../../src/log.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 
@@ -57,7 +57,7 @@ export async function startTestRelay(
   dir = tempDir(),
   options: Parameters<typeof startRelay>[2] = {},
 ): Promise<TestRelay> {
-  const { config } = loadConfig(relayEnvironment(dir, yaml, env), dir);
+  const { config } = loadConfig(relayEnvironment(dir, yaml, env), dir, { ...(options.providers ? { providers: options.providers } : {}) });
   const relay = await startRelay(config, createLogger(LOG_LEVEL), options);
   return {
     relay,

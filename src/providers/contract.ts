@@ -1,0 +1,232 @@
+/**
+ * The contract every SMS provider plug-in fulfils. A plug-in is one folder under src/providers/: it
+ * speaks its provider's wire format and transport, says which settings it takes, and maps its own
+ * result codes to the relay's outcome actions. It never touches the store, the config or the
+ * dispatcher: it reports codes (its outcome rules classify them), and it hands what it receives to
+ * the `InboundSink` it is started with, or, for HTTP providers, parses the relay's webhook requests.
+ */
+import type { z } from 'zod';
+import type { Logger } from '../log.ts';
+import type { InboundKind, InboundSink, OutcomeAction, ReceivedSms, SmsEncoding, StatusReport } from '../vocabulary.ts';
+
+export interface SmsSubmission {
+  /** The relay's message id, for logs and for providers that take an idempotency key. */
+  readonly messageId: string;
+  /** E.164 numbers with a leading '+', distinct, at most `capabilities.maxRecipientsPerRequest`. */
+  readonly recipients: readonly string[];
+  /** The text exactly as the phone should show it (line breaks as LF). */
+  readonly text: string;
+  readonly encoding: SmsEncoding;
+  /** Concatenated parts the provider may use per recipient. */
+  readonly maxParts: number;
+  /** Originator shown on the phone; the account default when absent. */
+  readonly senderId?: string | undefined;
+  /** Opaque reply-tracking value the provider echoes with replies. */
+  readonly userContext?: string | undefined;
+  /**
+   * When the relay gives the SMS up (ms since the epoch). Providers with a validity period send the
+   * remaining lifetime, so a network does not deliver an alert after its sender was told it failed.
+   */
+  readonly expiresAt?: number | undefined;
+  /** Ask the provider to report delivery to the handset (its reports arrive on the DR webhook). */
+  readonly deliveryReport?: boolean | undefined;
+  /** Not to be delivered before (ms since the epoch), for providers that schedule (`capabilities.scheduling`). */
+  readonly sendAt?: number | undefined;
+  /** Start a provider session for replies (Puzzel `newSession`), when the account uses sessions. */
+  readonly newSession?: boolean | undefined;
+}
+
+/**
+ * What the provider said about one recipient: its own result code verbatim (`ID` for an
+ * IntelliSoftware id line, `ERR:INVALID_NUMBER`, `PUZZEL:25`, `INTERACT:0` …), which the outcome
+ * rules alone turn into sent / retry / bounce; the provider's id when it gave one.
+ */
+export interface RecipientResult {
+  readonly number: string;
+  readonly code: string;
+  /** The provider's id for this SMS: delivery reports name it. */
+  readonly providerId?: string;
+  /** What the provider's replies to this SMS carry to find it again (a session id, a notify id). */
+  readonly trackingId?: string;
+  readonly detail?: string;
+}
+
+/**
+ * The answer to one submission. Codes are strings the outcome rules match:
+ * provider codes verbatim (`ERR:GATEWAY_ERROR`, `DELAY:5`), `HTTP_<status>` for an unexpected HTTP
+ * status, `UNPARSEABLE` for a body that fits no grammar, `MISSING_RESULT` for a recipient the
+ * provider's reply did not mention, and Node/undici error codes for transport failures
+ * (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`, `UND_ERR_HEADERS_TIMEOUT`, …).
+ */
+export type SubmissionResult =
+  /** The provider answered per recipient: `results` has exactly one entry per submitted number. */
+  | { readonly kind: 'answered'; readonly results: readonly RecipientResult[] }
+  /** The provider refused the whole request (login, credit, busy, server error…). */
+  | { readonly kind: 'refused'; readonly code: string; readonly detail?: string }
+  /**
+   * No usable answer. `phase: 'connect'` means the request never reached the provider (safe to send
+   * elsewhere at once); `phase: 'response'` means it may have been processed (a resend may duplicate).
+   */
+  | { readonly kind: 'transport'; readonly phase: 'connect' | 'response'; readonly code: string; readonly detail: string };
+
+export interface GatewayCapabilities {
+  /** Recipients one HTTP request may carry. */
+  readonly maxRecipientsPerRequest: number;
+  /** Concatenated parts the provider accepts per message. */
+  readonly maxParts: number;
+}
+
+/** What a started gateway gets from the relay. */
+export interface GatewayContext {
+  /** Where a provider that receives over its own connection (SMPP) hands received SMS and reports. */
+  readonly inbound: InboundSink;
+}
+
+/** Whether the gateway can send now, for the relay's health check. */
+export interface GatewayHealth {
+  readonly ok: boolean;
+  readonly detail?: string;
+}
+
+/**
+ * One provider account, from `createGateway` to `close`: `start` before the first `send` (a
+ * connection-based provider binds there and pushes what it receives into `context.inbound`),
+ * `close` once the relay stops (the gateway's stop: nothing is sent after it resolves).
+ */
+export interface Gateway {
+  /** Provider name as used in config (`intellisoftware`, …). */
+  readonly provider: string;
+  readonly capabilities: GatewayCapabilities;
+  /** Base URLs (or hosts) in order of preference: the primary first, then any backup. */
+  readonly endpoints: readonly string[];
+  start(context: GatewayContext): Promise<void>;
+  health(): GatewayHealth;
+  /** Submits to `endpoints[endpoint]`. Never throws for provider or network trouble: reports it. */
+  send(submission: SmsSubmission, endpoint: number): Promise<SubmissionResult>;
+  close(): Promise<void>;
+}
+
+export interface ProviderCapabilities extends GatewayCapabilities {
+  /**
+   * How the provider finds the SMS a reply answers: it echoes our user context (`usercontext`), or
+   * an id it or we gave the SMS (`tracking-id`: a session id, a notify id), or not at all (`none`:
+   * the conversation with the number is found by recency).
+   */
+  readonly replyTracking: 'usercontext' | 'tracking-id' | 'none';
+  /** The provider holds an SMS until a time we give (Puzzel's sendWindow); else the relay holds it. */
+  readonly scheduling: boolean;
+}
+
+/** What every gateway is created with: the account, the hosts, the transport's limits and its own settings. */
+export interface GatewayOptions<Settings extends object = Readonly<Record<string, unknown>>> {
+  /** Base URLs, primary first. */
+  readonly endpoints: readonly string[];
+  readonly username: string;
+  readonly password: string;
+  /** The account id the provider's settings name (Puzzel's service id, InteractSMS's api_id). */
+  readonly accountId: string | undefined;
+  /** Ask the provider for a session per new conversation (Puzzel `newSession`) where it supports them. */
+  readonly sessions: boolean;
+  readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+  readonly connectionsPerEndpoint: number;
+  readonly logger: Logger;
+  /** The plug-in's own `gateway.*` keys, parsed by its `settings.schema` (never the whole config). */
+  readonly settings: Settings;
+}
+
+/** A request to one of the relay's webhooks, as it arrived. */
+export interface InboundRequest {
+  /** Media type, lower case, without parameters ('' when none). */
+  readonly contentType: string;
+  readonly body: string;
+  readonly query: URLSearchParams;
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+}
+
+/** Several items per request are normal (Puzzel batches); a request that fails to parse is quarantined whole. */
+export type InboundParse<T> = { readonly ok: true; readonly items: readonly T[] } | { readonly ok: false; readonly reason: string };
+
+/** A webhook signature's secret and the formula the account signs with (InteractSMS `SMS-Verify`). */
+export interface WebhookSignature {
+  readonly secret: string;
+  readonly formula: string;
+}
+
+/** The optional part of an HTTP provider: it posts what it receives to `/webhooks/<name>/mo|dr`. */
+export interface WebhookParsing {
+  parseReceived(request: InboundRequest): InboundParse<ReceivedSms>;
+  parseReport(request: InboundRequest): InboundParse<StatusReport>;
+  /**
+   * The provider's own webhook signature, checked when the operator configured its secret;
+   * false = forged (403). Absent for providers without one.
+   */
+  verify?(request: InboundRequest, kind: InboundKind, secret: string, formula: string): boolean;
+}
+
+/**
+ * One rule of a provider's outcome table: matched against `<where>/<code>`, where = connect |
+ * response | request | recipient. The first match among the provider's rules, then the relay's
+ * generic ones (transport, HTTP status, unreadable answers), wins.
+ */
+export interface OutcomeRule {
+  readonly match: RegExp;
+  readonly action: OutcomeAction;
+  /** Short stable name for logs and metrics. */
+  readonly category: string;
+  /** Plain words for the sender (bounces) and the operator (logs). */
+  readonly reason: string;
+  /** Seconds the code asks the relay to wait (`delay` rules). */
+  readonly waitSeconds?: (code: string) => number | undefined;
+}
+
+/** What the relay takes from a plug-in's parsed settings. */
+export interface ProviderAccount {
+  readonly accountId: string | undefined;
+  readonly sessions: boolean;
+  /** Set when the operator configured the provider's webhook signature. */
+  readonly signature: WebhookSignature | undefined;
+}
+
+/**
+ * A plug-in's own keys under `gateway:` in the config file. `schema` validates them (each key
+ * optional or defaulted: `required` names those a real account must set, which its simulator does
+ * not need); `environment` maps `SMSRELAY_*` names to its keys (documented interface: never rename).
+ */
+export interface ProviderSettings<Settings extends object = Readonly<Record<string, unknown>>> {
+  readonly schema: z.ZodType<Settings> & { readonly shape: Readonly<Record<string, z.ZodType>> };
+  readonly environment: Readonly<Record<string, Extract<keyof Settings, string>>>;
+  readonly required: readonly Extract<keyof Settings, string>[];
+  /** The provider's public hosts: the default primary and backup base URLs. */
+  readonly defaultUrls: { readonly url: string; readonly backupUrl?: string };
+  account(settings: Settings): ProviderAccount;
+}
+
+/** A provider plug-in, registered by name (`src/providers/registry.ts`). */
+export interface ProviderPlugin<Settings extends object = Readonly<Record<string, unknown>>> extends Partial<WebhookParsing> {
+  /** Names it in config (`gateway.provider`), in logs and in its webhook paths (`/webhooks/<name>/…`). */
+  readonly name: string;
+  readonly capabilities: ProviderCapabilities;
+  readonly settings: ProviderSettings<Settings>;
+  /** Its codes → the relay's outcome actions; anything it leaves out falls to the generic rules. */
+  readonly outcomeRules: readonly OutcomeRule[];
+  createGateway(options: GatewayOptions<Settings>): Gateway;
+  /** Plain words for a delivery status code, for the sender's report mail. */
+  describeStatus(code: number): string;
+  /** Why this sender id cannot go to the provider (shown in the 554), or undefined when it can. */
+  senderIdProblem(senderId: string): string | undefined;
+}
+
+/** A plug-in that takes the relay's webhooks. */
+export type WebhookProvider = Pick<ProviderPlugin, 'name' | 'capabilities'> & WebhookParsing;
+
+/** Where a provider's forwarding posts received SMS (mo) and delivery reports (dr): derived from its name. */
+export function webhookPaths(name: string): { readonly mo: string; readonly dr: string } {
+  return { mo: `/webhooks/${name}/mo`, dr: `/webhooks/${name}/dr` };
+}
+
+/** True when the plug-in receives over the relay's webhooks (both parsers present). */
+export function receivesWebhooks<P extends ProviderPlugin>(plugin: P): plugin is P & WebhookParsing {
+  return typeof plugin.parseReceived === 'function' && typeof plugin.parseReport === 'function';
+}

@@ -1,0 +1,218 @@
+/**
+ * The HTTP side every provider adapter shares: one undici pool per configured base URL, a capped
+ * response body, and the one decision that must not differ between providers: whether a failed
+ * request provably never reached the provider (`connect`: safe to send elsewhere at once) or may
+ * have been processed (`response`: a resend may duplicate).
+ */
+import { Pool } from 'undici';
+import type { Logger } from '../log.ts';
+import type { Gateway, GatewayOptions, SubmissionResult } from './contract.ts';
+
+/** Enough of an unexpected body (error page, unknown reply) to recognise it, without filling logs. */
+const BODY_DETAIL_CHARS = 200;
+
+/**
+ * Send answers are a few KB (IntelliSoftware: one ~40-byte line per recipient, 100 per request;
+ * Puzzel: one small JSON object per message). Anything much longer is an error page.
+ */
+const MAX_RESPONSE_BODY_BYTES = 64 * 1024;
+
+/**
+ * Failures that prove the request never reached the gateway, so the SMS can go to the backup at
+ * once without risking a duplicate: the name did not resolve, the TCP connection was refused or
+ * unreachable, or it (or the TLS handshake, which undici counts in its connect timeout) did not
+ * complete, so no byte of the HTTP request was written. Everything else — resets, socket closes,
+ * header/body timeouts — may come after the gateway processed the request and is reported as
+ * `phase: 'response'`. Codes not listed fall on that conservative side, so only handshake-time TLS
+ * codes are here (an `ERR_SSL_*` alert can also arrive mid-stream).
+ */
+const CONNECT_PHASE_CODES: ReadonlySet<string> = new Set([
+  // DNS
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  // TCP
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  // TLS handshake: certificate verification and protocol negotiation
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_UNSUPPORTED_PROTOCOL',
+  'ERR_SSL_NO_PROTOCOLS_AVAILABLE',
+  'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
+  'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE',
+  'ERR_SSL_TLSV1_UNRECOGNIZED_NAME',
+  // undici refuses to dispatch on a closed pool before touching any socket
+  'UND_ERR_CLOSED',
+]);
+
+/** The part of a provider's gateway options this layer needs. */
+export type HttpEndpointOptions = Pick<GatewayOptions, 'endpoints' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'connectionsPerEndpoint'>;
+
+export interface HttpRequest {
+  readonly method: 'GET' | 'POST';
+  /** Appended to the base URL's path. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+/** An HTTP answer (any status), or the transport failure classified by phase. */
+export type HttpOutcome =
+  | { readonly kind: 'http'; readonly status: number; readonly text: string; readonly truncated: boolean }
+  | Extract<SubmissionResult, { kind: 'transport' }>;
+
+/** The base URLs of one provider account, primary first, each with its own connection pool. */
+export class HttpEndpoints {
+  /** Base URLs as configured, for logs. */
+  readonly labels: readonly string[];
+  readonly #endpoints: ReadonlyArray<{ readonly pool: Pool; readonly prefix: string }>;
+  readonly #provider: string;
+  #closing: Promise<void> | undefined;
+
+  /** `provider` names it in errors; `options.endpoints` are the base URLs, primary first. */
+  constructor(provider: string, options: HttpEndpointOptions) {
+    if (options.endpoints.length === 0) throw new RangeError(`${provider}: at least one endpoint is required`);
+    this.#provider = provider;
+    const opened = options.endpoints.map((base) => {
+      const url = new URL(base);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError(`${provider}: endpoint must be http(s): ${url.protocol}`);
+      const prefix = url.pathname.replace(/\/+$/, '');
+      const pool = new Pool(url.origin, {
+        connections: options.connectionsPerEndpoint,
+        // One request per connection at a time: a send is not idempotent, and a connection lost with
+        // several pipelined sends on it would leave every one of them in doubt.
+        pipelining: 1,
+        connect: { timeout: options.connectTimeoutMs },
+        headersTimeout: options.responseTimeoutMs,
+        bodyTimeout: options.responseTimeoutMs,
+      });
+      return { pool, prefix, label: `${url.origin}${prefix}` };
+    });
+    this.#endpoints = opened;
+    this.labels = opened.map((endpoint) => endpoint.label);
+  }
+
+  /** Sends one request to endpoint `index`; never throws for network trouble, reports it. */
+  async request(index: number, request: HttpRequest): Promise<HttpOutcome> {
+    const endpoint = this.#endpoints[index];
+    if (endpoint === undefined) throw new RangeError(`${this.#provider}: no endpoint #${index}`);
+    try {
+      const response = await endpoint.pool.request({
+        method: request.method,
+        path: `${endpoint.prefix}${request.path}`,
+        headers: request.headers,
+        ...(request.body === undefined ? {} : { body: request.body }),
+      });
+      const body = await readBodyCapped(response.body);
+      return { kind: 'http', status: response.statusCode, ...body };
+    } catch (error) {
+      return transportFailure(error);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= Promise.all(this.#endpoints.map((endpoint) => endpoint.pool.close())).then(() => undefined);
+    return this.#closing;
+  }
+}
+
+/**
+ * The lifecycle of a gateway that opens a connection per request: nothing to set up before the first
+ * send (its pools connect on demand), and nothing received outside the relay's webhooks. Its health
+ * is each send's own answer, which the dispatcher already acts on.
+ */
+export const HTTP_LIFECYCLE: Pick<Gateway, 'start' | 'health'> = {
+  start: () => Promise.resolve(),
+  health: () => ({ ok: true }),
+};
+
+/**
+ * A submission with no number, too many for one request, or one number twice is a caller's bug to
+ * surface, not a provider answer to report.
+ */
+export function assertRecipients(provider: string, recipients: readonly string[], max: number): void {
+  const count = recipients.length;
+  if (count === 0 || count > max) throw new RangeError(`${provider}: ${count} recipients (1–${max} per request)`);
+  if (new Set(recipients).size !== count) throw new RangeError(`${provider}: recipients must be distinct`);
+}
+
+/** The debug line each adapter writes per request: where, how many numbers, how it ended, how long. */
+export function logRequest(
+  log: Logger,
+  provider: string,
+  request: { readonly endpoint: string | undefined; readonly recipients: number; readonly started: number },
+  outcome: HttpOutcome,
+  result: SubmissionResult,
+  extra: Record<string, unknown> = {},
+): void {
+  log.debug(
+    {
+      endpoint: request.endpoint,
+      recipients: request.recipients,
+      ...extra,
+      ...(outcome.kind === 'http' ? { status: outcome.status } : {}),
+      ms: Math.round(performance.now() - request.started),
+      kind: result.kind,
+      ...(result.kind === 'answered' ? {} : { code: result.code }),
+    },
+    `${provider}: send`,
+  );
+}
+
+/** An answer no grammar of the provider fits: reported with enough of the body to recognise it. */
+export function unparseable(body: string): SubmissionResult {
+  return { kind: 'refused', code: 'UNPARSEABLE', detail: body.slice(0, BODY_DETAIL_CHARS) };
+}
+
+/** A non-2xx status the provider's grammar does not cover. */
+export function httpRefusal(status: number, body: string): SubmissionResult {
+  const detail = body.trim().slice(0, BODY_DETAIL_CHARS);
+  return { kind: 'refused', code: `HTTP_${status}`, ...(detail ? { detail } : {}) };
+}
+
+async function readBodyCapped(
+  body: AsyncIterable<Buffer> & { destroy(): unknown },
+): Promise<{ text: string; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > MAX_RESPONSE_BODY_BYTES) {
+      body.destroy();
+      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
+    }
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
+}
+
+function transportFailure(error: unknown): Extract<SubmissionResult, { kind: 'transport' }> {
+  const code = errorCode(error);
+  const detail = (error instanceof Error ? error.message : String(error)).trim() || code;
+  return { kind: 'transport', phase: CONNECT_PHASE_CODES.has(code) ? 'connect' : 'response', code, detail };
+}
+
+/**
+ * Node reports a failed multi-address connect (happy eyeballs) as an AggregateError whose own
+ * `code` may be missing; undici sometimes wraps the socket error as `cause`.
+ */
+function errorCode(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return 'UNKNOWN';
+  const { code, errors, cause, name } = error as Partial<Record<'code' | 'errors' | 'cause' | 'name', unknown>>;
+  if (typeof code === 'string' && code !== '') return code;
+  if (Array.isArray(errors) && errors.length > 0) return errorCode(errors[0]);
+  if (cause !== undefined) return errorCode(cause);
+  return typeof name === 'string' && name !== '' ? name : 'UNKNOWN';
+}

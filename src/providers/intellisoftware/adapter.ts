@@ -1,0 +1,175 @@
+/**
+ * IntelliSoftware (IntelliSMS) legacy HTTP interface: a form POST to `sendmsg.aspx`, answered with
+ * a text/plain body of `ID:`/`ERR:` lines (IntelliSoftware's HTTP interface documentation). This module only speaks the wire
+ * format: what a code means (retry, fail over, bounce) is decided by its outcome rules (outcomes.ts).
+ */
+import type { Logger } from '../../log.ts';
+import { maskNumber, toInternationalDigits } from '../../sms/numbers.ts';
+import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import type { Gateway, GatewayCapabilities, GatewayOptions, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
+
+export const PROVIDER = 'intellisoftware';
+
+/** The vendor documents "a maximum of 100 numbers" in `to`. */
+const MAX_RECIPIENTS_PER_REQUEST = 100;
+
+/**
+ * The vendor documents no ceiling for `maxconcat`; its Java SDK cuts `text` at 800 characters and
+ * `hex` at 400 UTF-16 units, and both need up to 6 concatenated parts (153 septets / 67 units each).
+ */
+const MAX_PARTS = 6;
+
+const SEND_PATH = '/smsgateway/sendmsg.aspx';
+/** The result code of an `ID:` line: the gateway took the SMS. */
+const ACCEPTED = 'ID';
+
+export const INTELLISOFTWARE_CAPABILITIES: GatewayCapabilities = {
+  maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST,
+  maxParts: MAX_PARTS,
+};
+
+/** Base URLs may carry a path prefix (e.g. `https://www.intellisoftware.co.uk/gw`); `accountId` and `sessions` mean nothing here. */
+export function createIntelliSoftwareGateway(options: GatewayOptions): Gateway {
+  const endpoints = new HttpEndpoints(PROVIDER, options);
+  const logger = options.logger.child({ provider: PROVIDER });
+
+  return {
+    provider: PROVIDER,
+    capabilities: INTELLISOFTWARE_CAPABILITIES,
+    endpoints: [...options.endpoints],
+    ...HTTP_LIFECYCLE,
+    async send(submission, endpointIndex) {
+      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
+      const log = logger.child({ msgId: submission.messageId });
+      const started = performance.now();
+      const outcome = await endpoints.request(endpointIndex, {
+        method: 'POST',
+        path: SEND_PATH,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: buildSendForm(submission, options).toString(),
+      });
+      const result = toResult(outcome, submission.recipients, log);
+      logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: submission.recipients.length, started }, outcome, result);
+      return result;
+    },
+    close: () => endpoints.close(),
+  };
+}
+
+function toResult(outcome: HttpOutcome, recipients: readonly string[], logger: Logger): SubmissionResult {
+  if (outcome.kind === 'transport') return outcome;
+  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome.status, outcome.text);
+  if (outcome.truncated) return unparseable(outcome.text);
+  return parseSendReply(outcome.text, recipients, logger);
+}
+
+/** The request form (IntelliSoftware's HTTP interface documentation). URLSearchParams percent-encodes UTF-8, as the gateway expects. */
+function buildSendForm(
+  submission: SmsSubmission,
+  credentials: { readonly username: string; readonly password: string },
+): URLSearchParams {
+  const form = new URLSearchParams();
+  form.set('username', credentials.username);
+  form.set('password', credentials.password);
+  form.set('to', submission.recipients.map(toInternationalDigits).join(','));
+  if (submission.senderId) form.set('from', submission.senderId);
+  if (submission.encoding === 'ucs2') {
+    form.set('type', '2');
+    form.set('hex', utf16BeHex(submission.text));
+  } else {
+    form.set('text', submission.text);
+  }
+  // The gateway's default is 1 part: without this, long texts are cut or refused.
+  form.set('maxconcat', String(submission.maxParts));
+  if (submission.userContext) form.set('usercontext', submission.userContext);
+  if (submission.deliveryReport) form.set('delrpt', '1');
+  return form;
+}
+
+/** UTF-16 code units (emoji are surrogate pairs: two units) as upper-case big-endian hex. */
+function utf16BeHex(text: string): string {
+  let hex = '';
+  for (let index = 0; index < text.length; index++) {
+    hex += text.charCodeAt(index).toString(16).toUpperCase().padStart(4, '0');
+  }
+  return hex;
+}
+
+
+const ID_RESULT = /^ID:([^\s,]+)$/;
+const ERR_RESULT = /^(ERR:[A-Z0-9_]+)(?:\s+(.*))?$/;
+const DELAY_RESULT = /^DELAY:\d+$/;
+const RECIPIENT_LINE = /^([^,\s]+)\s*,\s*(.+)$/;
+
+type LineResult = { readonly id: string } | { readonly code: string; readonly detail?: string };
+
+/**
+ * The documented reply grammar: one line `ID:`/`ERR:`/`DELAY:` for a single recipient or a
+ * whole-request failure, else one `<msisdn>,<result>` line per recipient. Lines are matched to the
+ * submitted numbers by digits, never by position: the gateway renormalises and deduplicates them.
+ */
+function parseSendReply(body: string, recipients: readonly string[], logger: Logger): SubmissionResult {
+  const lines = body
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+  const [first] = lines;
+  if (first === undefined) return unparseable(body);
+  if (lines.length === 1 && !first.includes(',')) {
+    return parseWholeRequestLine(first, recipients) ?? unparseable(body);
+  }
+
+  const byNumber = new Map<string, LineResult>();
+  for (const line of lines) {
+    const match = RECIPIENT_LINE.exec(line);
+    const result = match?.[2] === undefined ? undefined : parseLineResult(match[2]);
+    if (match?.[1] === undefined || result === undefined) return unparseable(body);
+    const digits = normaliseReplyNumber(match[1]);
+    if (!byNumber.has(digits)) byNumber.set(digits, result);
+  }
+
+  const submitted = new Set(recipients.map(toInternationalDigits));
+  const unexpected = [...byNumber.keys()].filter((digits) => !submitted.has(digits));
+  if (unexpected.length > 0) {
+    logger.warn(
+      { numbers: unexpected.map((digits) => maskNumber(`+${digits}`)) },
+      'intellisoftware: reply names numbers that were not submitted; ignored',
+    );
+  }
+  return {
+    kind: 'answered',
+    results: recipients.map((number) => recipientResult(number, byNumber.get(toInternationalDigits(number)))),
+  };
+}
+
+function parseWholeRequestLine(line: string, recipients: readonly string[]): SubmissionResult | undefined {
+  if (DELAY_RESULT.test(line)) return { kind: 'refused', code: line };
+  const result = parseLineResult(line);
+  if (result === undefined) return undefined;
+  if ('code' in result) return { kind: 'refused', ...result };
+  return {
+    kind: 'answered',
+    results: recipients.map((number) => ({ number, code: ACCEPTED, providerId: result.id })),
+  };
+}
+
+function parseLineResult(text: string): LineResult | undefined {
+  const id = ID_RESULT.exec(text)?.[1];
+  if (id !== undefined) return { id };
+  const error = ERR_RESULT.exec(text);
+  if (error?.[1] === undefined) return undefined;
+  return error[2] ? { code: error[1], detail: error[2] } : { code: error[1] };
+}
+
+function recipientResult(number: string, line: LineResult | undefined): RecipientResult {
+  if (line === undefined) return { number, code: 'MISSING_RESULT' };
+  if ('id' in line) return { number, code: ACCEPTED, providerId: line.id };
+  return { number, ...line };
+}
+
+/** The gateway may answer `+44…` or `0044…` for a submitted `44…`. */
+function normaliseReplyNumber(number: string): string {
+  if (number.startsWith('+')) return number.slice(1);
+  if (number.startsWith('00')) return number.slice(2);
+  return number;
+}

@@ -1,0 +1,244 @@
+/**
+ * InteractSMS (Phonovation, Ireland) legacy v1 HTTP interface (InteractSMS's developer documentation): a form POST to
+ * `/api/v1/sendmessage.aspx`, always answered HTTP 200 with a text/plain status line (`0` = taken),
+ * and form posts back to the relay for received SMS (MO) and delivery receipts (DLR),
+ * signed with an MD5 `SMS-Verify`. This module only speaks the wire format: what a code means
+ * (sent, bounce, pause) is decided by its outcome rules (outcomes.ts).
+ *
+ * Decisions where the vendor's documents are silent or disagree:
+ * - Line breaks: the gateway turns `¬` (U+00AC) into a line break, so every LF is sent as `¬`. A
+ *   literal `¬` in the text therefore cannot be expressed: the phone will show a line break. It is
+ *   sent as it is and logged (refusing it belongs at the SMTP stage, outside this module).
+ * - Unicode: the legacy API says nothing about UCS-2. The text goes as UTF-8 in the form (what
+ *   URLSearchParams does, and what an ASP.NET front end decodes by default); whether the gateway
+ *   then sends it as UCS-2 or mangles it is unknown. The `¬` is sent as UTF-8 too (`%C2%AC`); the KB
+ *   calls it "ASCII 172", which a Latin-1 decoder would read differently (unverified).
+ * - Scheduling: the two documents disagree on `deliverytime` (minutes of delay vs a Unix time), so
+ *   it is never sent (`capabilities.scheduling` is false: the relay holds the SMS itself).
+ * - No validity period and no user context exist in this API: `expiresAt` and `userContext` are
+ *   not sent; replies are tracked through `notify_id` instead (`replyTracking: 'tracking-id'`).
+ * - The non-zero status codes are not published: every non-zero line is `INTERACT:<n>` (a failure),
+ *   except an answer whose text is about the account (login, password, api id, credit), which is
+ *   `INTERACT:ACCOUNT` so a password typo pauses the queue instead of bouncing it.
+ * - One status line answers a request with several numbers: when it refuses one (not for the
+ *   account), each number is sent alone so that one invalid number does not fail the others.
+ * - The MO carries no id: the relay's id for it is derived from fields a retry repeats (see
+ *   `parseReceived` in inbound.ts); the simulator computes the same on its own.
+ */
+import { createHash } from 'node:crypto';
+import { toInternationalDigits } from '../../sms/numbers.ts';
+import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
+import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, unparseable } from '../http-endpoint.ts';
+
+export const PROVIDER = 'interactsms';
+
+export const SEND_PATH = '/api/v1/sendmessage.aspx';
+
+/**
+ * `to` takes comma-separated numbers and no limit is documented: 50 is a conservative batch (the
+ * form stays a few KB). The answer is one status line for all of them; when it refuses a request,
+ * each number is then sent alone to learn which one it refuses (see `sendEachAlone`), so at worst
+ * a doomed message costs 51 requests.
+ */
+const MAX_RECIPIENTS_PER_REQUEST = 50;
+
+/**
+ * The legacy API takes `text` of 0–160 characters and documents no concatenation, so the relay
+ * must fit every SMS in one part (160 GSM-7 septets, or 70 UCS-2 units).
+ */
+const MAX_PARTS = 1;
+
+export const INTERACTSMS_CAPABILITIES: ProviderCapabilities = {
+  maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST,
+  maxParts: MAX_PARTS,
+  replyTracking: 'tracking-id',
+  scheduling: false,
+};
+
+/** What the gateway answers on the first line for a request it took. */
+const ACCEPTED_STATUS = 0;
+const CODE_PREFIX = 'INTERACT:';
+/** Its outcome rules pause on this code (account trouble) instead of bouncing. */
+export const ACCOUNT_CODE = `${CODE_PREFIX}ACCOUNT`;
+
+/** The gateway turns this character back into a line break. */
+const NEWLINE_MARK = '\u00ac';
+
+/** The vendor's `notify_id` limit. */
+const NOTIFY_ID_MAX_CHARS = 30;
+/** 128 bits in base 36 need at most 25 digits; padded so every notify id has the same length. */
+const NOTIFY_ID_DIGITS = 25;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Enough of a refusal's text to recognise it, without filling logs or bounces. */
+const DETAIL_MAX_CHARS = 200;
+
+/**
+ * The status reply: an integer on the first line, then the gateway's message (`0\nRequest
+ * deferred successfully\n`). A bare integer is taken too; anything else is no status reply.
+ */
+const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
+
+/**
+ * A refusal whose words are about the account rather than the message: the login, the password,
+ * the api id, credit or balance, authentication. Matched case-insensitively on the gateway's text.
+ */
+const ACCOUNT_WORDS =
+  /\b(?:user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?id|credits?|balance|auth\w*|unauthori[sz]ed)\b/i;
+
+/**
+ * The `notify_id` of the SMS of one relay message: the DLR key and the reply-tracking key, so it
+ * must be unique per message and the same on every attempt (a retry must not change it). The relay's
+ * message ids are UUIDs (v7): their 128 bits in base 36 are 25 characters, within the vendor's 30.
+ * Any other id is hashed (SHA-256, first 128 bits, the same base 36 form).
+ */
+export function notifyIdFor(messageId: string): string {
+  const hex = UUID.test(messageId)
+    ? messageId.replaceAll('-', '')
+    : createHash('sha256').update(messageId, 'utf8').digest('hex').slice(0, 32);
+  const notifyId = BigInt(`0x${hex}`).toString(36).padStart(NOTIFY_ID_DIGITS, '0');
+  if (notifyId.length > NOTIFY_ID_MAX_CHARS) throw new RangeError(`interactsms: notify id too long: ${notifyId}`);
+  return notifyId;
+}
+
+export function createInteractSmsGateway(options: GatewayOptions): Gateway {
+  const endpoints = new HttpEndpoints(PROVIDER, options);
+  const logger = options.logger.child({ provider: PROVIDER });
+
+  return {
+    provider: PROVIDER,
+    capabilities: { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS },
+    endpoints: [...options.endpoints],
+    ...HTTP_LIFECYCLE,
+    async send(submission, endpointIndex) {
+      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
+      const log = logger.child({ msgId: submission.messageId });
+      const notifyId = notifyIdFor(submission.messageId);
+      if (submission.text.includes(NEWLINE_MARK)) {
+        log.warn('interactsms: the text holds a literal "¬", which the gateway turns into a line break');
+      }
+      const post = async (recipients: readonly string[]): Promise<SubmissionResult> => {
+        const started = performance.now();
+        const outcome = await endpoints.request(endpointIndex, {
+          method: 'POST',
+          path: SEND_PATH,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: buildSendForm({ ...submission, recipients }, notifyId, options).toString(),
+        });
+        const result = toResult(outcome, recipients, notifyId);
+        log.debug(
+          {
+            endpoint: endpoints.labels[endpointIndex],
+            recipients: recipients.length,
+            notifyId,
+            ...(outcome.kind === 'http' ? { status: outcome.status } : {}),
+            ms: Math.round(performance.now() - started),
+            kind: result.kind,
+            code: result.kind === 'answered' ? result.results[0]?.code : result.code,
+          },
+          'interactsms: send',
+        );
+        return result;
+      };
+      const result = await post(submission.recipients);
+      if (!refusedAsAWhole(result, submission.recipients)) return result;
+      log.info(
+        { recipients: submission.recipients.length, code: result.results[0]?.code },
+        'interactsms: the gateway refused a request with several numbers; sending each alone to learn which it refuses',
+      );
+      return sendEachAlone(submission.recipients, post);
+    },
+    close: () => endpoints.close(),
+  };
+}
+
+/**
+ * The legacy answer is one status line for the whole request: a refusal of a request with several
+ * numbers does not say which number it is about (one invalid number refuses them all), and the
+ * gateway took none of them. Account refusals concern every number alike and are left as they are.
+ */
+function refusedAsAWhole(
+  result: SubmissionResult,
+  recipients: readonly string[],
+): result is Extract<SubmissionResult, { kind: 'answered' }> {
+  if (result.kind !== 'answered' || recipients.length < 2) return false;
+  const code = result.results[0]?.code;
+  return code !== `${CODE_PREFIX}${ACCEPTED_STATUS}` && code !== ACCOUNT_CODE;
+}
+
+/**
+ * Sends each number of a refused request alone (the same form, the same notify id), so that an
+ * invalid number fails alone and the others still go. Assumes, as the single status line implies,
+ * that a refused request sent nothing (the vendor publishes no code table).
+ *
+ * When a number cannot be asked about (transport failure, HTTP error, unreadable answer): if no
+ * number was taken yet, that result stands for the whole submission (nothing was sent, and its
+ * phase still tells whether the last request may have been processed); once some were taken they
+ * must not be sent again, so the rest are reported one by one with that code (retried later).
+ */
+async function sendEachAlone(
+  recipients: readonly string[],
+  post: (recipients: readonly string[]) => Promise<SubmissionResult>,
+): Promise<SubmissionResult> {
+  const accepted = `${CODE_PREFIX}${ACCEPTED_STATUS}`;
+  const results: RecipientResult[] = [];
+  for (const [index, number] of recipients.entries()) {
+    const alone = await post([number]);
+    if (alone.kind === 'answered') {
+      results.push(...alone.results);
+      continue;
+    }
+    if (!results.some((result) => result.code === accepted)) return alone;
+    const detail = alone.detail?.slice(0, DETAIL_MAX_CHARS);
+    for (const rest of recipients.slice(index)) results.push({ number: rest, code: alone.code, ...(detail ? { detail } : {}) });
+    break;
+  }
+  return { kind: 'answered', results };
+}
+
+/**
+ * The request form (InteractSMS's developer documentation), field names as the dev portal writes them. `api_id` is left
+ * out when the account has none configured (the gateway then refuses the login: a pause, not a
+ * bounce). `notify_id` is always set: without it the gateway sends no delivery receipts, and
+ * replies could not be matched to the SMS they answer.
+ */
+function buildSendForm(
+  submission: SmsSubmission,
+  notifyId: string,
+  account: { readonly username: string; readonly password: string; readonly accountId: string | undefined },
+): URLSearchParams {
+  const form = new URLSearchParams();
+  form.set('user', account.username);
+  form.set('password', account.password);
+  if (account.accountId) form.set('api_id', account.accountId);
+  form.set('to', submission.recipients.map(toInternationalDigits).join(','));
+  form.set('text', submission.text.replaceAll('\n', NEWLINE_MARK));
+  if (submission.senderId) form.set('from', submission.senderId);
+  form.set('notify_id', notifyId);
+  return form;
+}
+
+function toResult(outcome: HttpOutcome, recipients: readonly string[], notifyId: string): SubmissionResult {
+  if (outcome.kind === 'transport') return outcome;
+  // The gateway answers 200 whatever it thinks of the request; anything else is no gateway answer.
+  if (outcome.status !== 200) return httpRefusal(outcome.status, outcome.text);
+  if (outcome.truncated) return unparseable(outcome.text);
+  const match = STATUS_REPLY.exec(outcome.text.replace(/^\uFEFF/, '').trimStart());
+  if (match?.[1] === undefined) return unparseable(outcome.text);
+  const status = Number(match[1]);
+  if (status === ACCEPTED_STATUS) {
+    const code = `${CODE_PREFIX}${ACCEPTED_STATUS}`;
+    return {
+      kind: 'answered',
+      results: recipients.map((number) => ({ number, code, providerId: notifyId, trackingId: notifyId })),
+    };
+  }
+  const detail = (match[2] ?? '').replace(/\s+/g, ' ').trim().slice(0, DETAIL_MAX_CHARS);
+  const code = ACCOUNT_WORDS.test(detail) ? ACCOUNT_CODE : `${CODE_PREFIX}${status}`;
+  // One status line speaks for every number of the request: the legacy API has no per-number answer.
+  // (A refusal of several numbers is then narrowed down by `sendEachAlone`.)
+  return {
+    kind: 'answered',
+    results: recipients.map((number): RecipientResult => ({ number, code, ...(detail ? { detail } : {}) })),
+  };
+}

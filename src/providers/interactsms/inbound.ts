@@ -1,0 +1,172 @@
+/**
+ * What InteractSMS posts to the relay: received SMS (MO) and delivery receipts (DLR) as form posts,
+ * signed with an MD5 `SMS-Verify` when the account has a secret.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { normaliseNumber } from '../../sms/numbers.ts';
+import type { ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import type { InboundParse, InboundRequest } from '../contract.ts';
+
+type Fields = ReadonlyMap<string, string>;
+type FieldsOrReason = { readonly ok: true; readonly fields: Fields } | { readonly ok: false; readonly reason: string };
+
+const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
+/** A received SMS is at most a few concatenated parts; a longer field is no SMS. */
+const MO_TEXT_MAX_CHARS = 10_000;
+/** Other systems (the vendor's web interface) may set notify ids; ours are 25 characters. */
+const NOTIFY_ID_MAX_ACCEPTED_CHARS = 100;
+/** `yyyy-MM-dd HH:mm:ss`, as the gateway writes its times (fractions of a second tolerated). */
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,7})?$/;
+/** GSM format: international digits without `+` (a `+` is tolerated). */
+const PHONE_DIGITS = /^\+?\d{6,15}$/;
+/** The relay's own number or short code (`50123` for opt-outs). */
+const OUR_NUMBER = /^\+?\d{3,15}$/;
+const COUNT = /^\d{1,9}$/;
+const MD5_HEX = /^[0-9a-f]{32}$/i;
+/** The received SMS's id: that many hex digits of a SHA-256 (160 bits: no collision in practice). */
+const MO_ID_HEX_CHARS = 40;
+
+/** Delivery report codes stored for InteractSMS (its DLR says only True or False). */
+export const DLR_DELIVERED = 1;
+export const DLR_FAILED = 0;
+
+/**
+ * The form fields of a webhook post, names in lower case: the gateway is an ASP.NET platform and its
+ * two documents spell the same field differently (`SMS-NotifyId` / `SMS-NotifyID`). A field sent
+ * twice is refused: the signature and the parse must read the same value.
+ */
+function readFields(request: InboundRequest): FieldsOrReason {
+  if (request.contentType !== FORM_MEDIA_TYPE && request.contentType !== '') {
+    return { ok: false, reason: `not a form post (${request.contentType.slice(0, 60)})` };
+  }
+  const fields = new Map<string, string>();
+  for (const [name, value] of new URLSearchParams(request.body)) {
+    const key = name.toLowerCase();
+    if (fields.has(key)) return { ok: false, reason: `field ${name.slice(0, 40)} appears more than once` };
+    fields.set(key, value);
+  }
+  return { ok: true, fields };
+}
+
+function field(fields: Fields, name: string): string | undefined {
+  return fields.get(name.toLowerCase());
+}
+
+/**
+ * A received SMS. One per request. The MO carries no id of its own, yet a retry of the same
+ * MO must be recognised as such: its id is derived from the fields a retry repeats unchanged —
+ * SHA-256 over the wire values of `SMS-From`, `SMS-To`, `SMS-TimeStamp` (the gateway's receipt
+ * time) and `SMS-Content`, joined by LF (content last, the others hold no LF), lower-case hex, the
+ * first 40 digits. Two SMS with the same text from the same phone in the same second count as one.
+ */
+export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms> {
+  const read = readFields(request);
+  if (!read.ok) return read;
+  const { fields } = read;
+  const type = field(fields, 'SMS-Type');
+  if (!type) return malformed('SMS-Type is missing');
+  if (type.toLowerCase() === 'notification') return malformed('a delivery receipt (SMS-Type=Notification), not a received SMS');
+  const from = field(fields, 'SMS-From') ?? '';
+  const number = phone(from);
+  if (!number) return malformed('SMS-From is missing or not a phone number');
+  const to = field(fields, 'SMS-To') ?? '';
+  if (!OUR_NUMBER.test(to)) return malformed('SMS-To is missing or not a number');
+  const text = field(fields, 'SMS-Content');
+  if (text === undefined) return malformed('SMS-Content is missing');
+  if (text.length > MO_TEXT_MAX_CHARS) return malformed(`SMS-Content is longer than ${MO_TEXT_MAX_CHARS} characters`);
+  const timestamp = field(fields, 'SMS-TimeStamp') ?? '';
+  if (!TIMESTAMP.test(timestamp)) return malformed('SMS-TimeStamp is missing or not yyyy-MM-dd HH:mm:ss');
+  const notifyId = (field(fields, 'SMS-NotifyId') ?? '').trim();
+  if (notifyId.length > NOTIFY_ID_MAX_ACCEPTED_CHARS) return malformed(`SMS-NotifyId is longer than ${NOTIFY_ID_MAX_ACCEPTED_CHARS} characters`);
+  const providerId = createHash('sha256')
+    .update([from, to, timestamp, text].join('\n'), 'utf8')
+    .digest('hex')
+    .slice(0, MO_ID_HEX_CHARS);
+  return {
+    ok: true,
+    items: [{ providerId, number, text, sentAt: timestamp, userContext: undefined, trackingId: notifyId || undefined }],
+  };
+}
+
+/**
+ * A delivery receipt. `SMS-Success` is True only when every part was delivered, so the
+ * stored code is 1 (delivered) or 0 (not delivered to every phone), and the state follows it.
+ * `SMS-To` names one number; a comma-separated list is read as one report per number.
+ */
+export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+  const read = readFields(request);
+  if (!read.ok) return read;
+  const { fields } = read;
+  const type = field(fields, 'SMS-Type') ?? '';
+  if (type.toLowerCase() !== 'notification') return malformed('SMS-Type is not Notification');
+  const providerId = (field(fields, 'SMS-NotifyId') ?? '').trim();
+  if (!providerId) return malformed('SMS-NotifyId is missing');
+  if (providerId.length > NOTIFY_ID_MAX_ACCEPTED_CHARS) return malformed(`SMS-NotifyId is longer than ${NOTIFY_ID_MAX_ACCEPTED_CHARS} characters`);
+  const success = (field(fields, 'SMS-Success') ?? '').toLowerCase();
+  if (success !== 'true' && success !== 'false') return malformed('SMS-Success is neither True nor False');
+  for (const name of ['SMS-TotalToSend', 'SMS-TotalSent', 'SMS-TotalFailed']) {
+    const count = field(fields, name);
+    if (count !== undefined && count !== '' && !COUNT.test(count)) return malformed(`${name} is not a count`);
+  }
+  const numbers: string[] = [];
+  for (const digits of (field(fields, 'SMS-To') ?? '').split(',')) {
+    const number = phone(digits.trim());
+    if (!number) return malformed('SMS-To is missing or not a phone number');
+    numbers.push(number);
+  }
+  const delivered = success === 'true';
+  const code = delivered ? DLR_DELIVERED : DLR_FAILED;
+  const state = delivered ? 'delivered' : 'failed';
+  return { ok: true, items: [...new Set(numbers)].map((number) => ({ providerId, number, code, state })) };
+}
+
+/** The formulas `verify` knows (InteractSMS's developer documentation). */
+export const VERIFY_FORMULAS = ['portal', 'kb'] as const;
+export type VerifyFormula = (typeof VERIFY_FORMULAS)[number];
+
+/**
+ * `SMS-Verify`: lower-case hex MD5 over a plain concatenation of wire values (UTF-8) and a secret.
+ * - `portal` (developer portal, current): DLR = NotifyId + Success + secret; MO = From + Content + secret.
+ * - `kb` (older knowledge base): NotifyID + Success + Password for both (an MO has no SMS-Success:
+ *   it counts as empty, and its NotifyId is empty unless it answers an SMS).
+ * A missing or malformed `SMS-Verify` is false; an unknown formula is a configuration bug (throws).
+ */
+export function verify(request: InboundRequest, kind: 'mo' | 'dr', secret: string, formula: string): boolean {
+  if (!isVerifyFormula(formula)) {
+    throw new RangeError(`interactsms: unknown SMS-Verify formula "${formula}" (expected ${VERIFY_FORMULAS.join(' or ')})`);
+  }
+  const read = readFields(request);
+  if (!read.ok) return false;
+  const { fields } = read;
+  const given = field(fields, 'SMS-Verify') ?? '';
+  if (!MD5_HEX.test(given)) return false;
+  const signed =
+    formula === 'portal' && kind === 'mo'
+      ? [field(fields, 'SMS-From'), field(fields, 'SMS-Content')]
+      : [field(fields, 'SMS-NotifyId'), field(fields, 'SMS-Success')];
+  const expected = createHash('md5')
+    .update(`${signed.map((value) => value ?? '').join('')}${secret}`, 'utf8')
+    .digest('hex');
+  return timingSafeEqual(Buffer.from(expected, 'utf8'), Buffer.from(given.toLowerCase(), 'utf8'));
+}
+
+function isVerifyFormula(formula: string): formula is VerifyFormula {
+  return (VERIFY_FORMULAS as readonly string[]).includes(formula);
+}
+
+export function describeStatus(code: number): string {
+  if (code === DLR_DELIVERED) return 'delivered to the phone';
+  if (code === DLR_FAILED) return 'the network could not deliver it to every phone';
+  return `InteractSMS delivery status ${code}`;
+}
+
+/** International digits (GSM format, `+` tolerated) as E.164, or undefined. */
+function phone(value: string): string | undefined {
+  if (!PHONE_DIGITS.test(value)) return undefined;
+  const result = normaliseNumber(value.startsWith('+') ? value : `+${value}`);
+  return result.ok ? result.e164 : undefined;
+}
+
+function malformed<T>(reason: string): InboundParse<T> {
+  return { ok: false, reason };
+}

@@ -1,0 +1,20 @@
+/** The InteractSMS (Phonovation) plug-in: see README.md in this folder for the provider's side. */
+import type { ProviderPlugin } from '../contract.ts';
+import { createInteractSmsGateway, INTERACTSMS_CAPABILITIES, PROVIDER } from './adapter.ts';
+import { describeStatus, parseReceived, parseReport, verify } from './inbound.ts';
+import { INTERACTSMS_OUTCOME_RULES } from './outcomes.ts';
+import { senderIdProblem } from './sender-id.ts';
+import { INTERACTSMS_SETTINGS } from './settings.ts';
+
+export const interactsmsPlugin: ProviderPlugin = {
+  name: PROVIDER,
+  capabilities: INTERACTSMS_CAPABILITIES,
+  settings: INTERACTSMS_SETTINGS,
+  outcomeRules: INTERACTSMS_OUTCOME_RULES,
+  createGateway: createInteractSmsGateway,
+  parseReceived,
+  parseReport,
+  verify,
+  describeStatus,
+  senderIdProblem,
+};

@@ -1,0 +1,19 @@
+/**
+ * InteractSMS's status lines, reported by the adapter as `INTERACT:<n>`. The vendor publishes no
+ * code table: only 0 (taken) is known, and the adapter names a refusal whose text is about the
+ * login, the api id or the credit `INTERACT:ACCOUNT`, so that a wrong password pauses instead of
+ * bouncing the queue.
+ */
+import type { OutcomeRule } from '../contract.ts';
+import { REASONS } from '../outcome-reasons.ts';
+
+export const INTERACTSMS_OUTCOME_RULES: readonly OutcomeRule[] = [
+  { match: /^recipient\/INTERACT:0$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
+  {
+    match: /^(request|recipient)\/INTERACT:ACCOUNT$/,
+    action: 'pause',
+    category: 'account',
+    reason: "the SMS gateway refused the relay's account (login, api id or credit)",
+  },
+  { match: /^(request|recipient)\/INTERACT:-?\d+$/, action: 'fail', category: 'refused', reason: REASONS.refused },
+];

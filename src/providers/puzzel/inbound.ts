@@ -1,0 +1,186 @@
+/**
+ * What Puzzel posts to the relay: received SMS (MO) and delivery reports (DR), batched, as JSON or
+ * XML (the format its service configuration selects).
+ */
+import { normaliseNumber } from '../../sms/numbers.ts';
+import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import type { InboundParse, InboundRequest } from '../contract.ts';
+import { CLIENT_REFERENCE } from './adapter.ts';
+import { isRecord, parseJson, readInteger } from './values.ts';
+import { parseXml } from './xml.ts';
+
+/** Ids Puzzel gives (`7a02c0000f00`): anything printable and short is taken. */
+const PROVIDER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** `yyyyMMdd HH:mm:ss` (zone not stated). */
+const PUZZEL_TIMESTAMP = /^\d{8} \d{2}:\d{2}:\d{2}$/;
+/** An SMS text is at most a few concatenated parts; a longer field is no SMS. */
+const MAX_TEXT_CHARS = 10_000;
+const MAX_SESSION_ID_CHARS = 128;
+
+type Fields = Readonly<Record<string, unknown>>;
+type Item<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+/**
+ * `{"mo":[…]}` or `<mo><message>…</message>…</mo>`, several messages per request. Binary MO (whose
+ * content Puzzel sends as hex) cannot be told from text by any documented field, so content is
+ * always taken as the text.
+ */
+export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms> {
+  return parseCallback(request, 'mo', readReceived);
+}
+
+/**
+ * `{"dr":[…]}` or `<dr><message>…</message>…</dr>`. A DR names no recipient, so the number comes
+ * from `customermessagereference`, the clientReference the adapter wrote (`<message id>:<digits>`).
+ */
+export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+  return parseCallback(request, 'dr', readReport);
+}
+
+function parseCallback<T>(request: InboundRequest, kind: 'mo' | 'dr', read: (fields: Fields) => Item<T>): InboundParse<T> {
+  const records = readCallbackRecords(request, kind);
+  if (typeof records === 'string') return { ok: false, reason: records };
+  const items: T[] = [];
+  for (const [index, fields] of records.entries()) {
+    const item = read(fields);
+    if (!item.ok) return { ok: false, reason: `${kind}[${index}]: ${item.reason}` };
+    items.push(item.value);
+  }
+  return { ok: true, items };
+}
+
+/** The callback's messages as field records, or why the body is not a Puzzel callback of `kind`. */
+function readCallbackRecords(request: InboundRequest, kind: 'mo' | 'dr'): Fields[] | string {
+  const format = callbackFormat(request);
+  if (format === undefined) return `content type "${request.contentType}" is neither JSON nor XML`;
+  if (format === 'json') {
+    const parsed = parseJson(request.body);
+    if (parsed === undefined) return 'the body is not JSON';
+    const list = isRecord(parsed) ? parsed[kind] : undefined;
+    if (!Array.isArray(list)) return `the body has no "${kind}" list`;
+    if (!list.every(isRecord)) return `an entry of "${kind}" is not an object`;
+    return list;
+  }
+  const root = parseXml(request.body);
+  if (typeof root === 'string') return root;
+  if (root.name !== kind) return `the XML root is <${root.name}>, not <${kind}>`;
+  if (root.text.trim() !== '') return `<${kind}> holds text, not <message> elements`;
+  const records: Fields[] = [];
+  for (const message of root.children) {
+    if (message.name !== 'message') return `<${kind}> holds a <${message.name}>, not <message>`;
+    const fields: Record<string, string> = {};
+    for (const field of message.children) {
+      if (field.children.length > 0) return `<${field.name}> of a <message> has child elements`;
+      if (Object.hasOwn(fields, field.name)) return `a <message> has <${field.name}> twice`;
+      fields[field.name] = field.text;
+    }
+    records.push(fields);
+  }
+  return records;
+}
+
+function callbackFormat(request: InboundRequest): 'json' | 'xml' | undefined {
+  const type = request.contentType;
+  if (type === 'application/json' || type.endsWith('+json')) return 'json';
+  if (type === 'application/xml' || type === 'text/xml' || type.endsWith('+xml')) return 'xml';
+  if (type !== '') return undefined;
+  const first = request.body.trimStart()[0];
+  return first === '{' ? 'json' : first === '<' ? 'xml' : undefined;
+}
+
+function readReceived(fields: Fields): Item<ReceivedSms> {
+  const providerId = fields['messageid'];
+  if (typeof providerId !== 'string' || !PROVIDER_ID.test(providerId)) return malformed('messageid is missing or not an id');
+  const number = phone(fields['originator']);
+  if (number === undefined) return malformed('originator is missing or not a phone number');
+  const text = fields['content'];
+  if (typeof text !== 'string') return malformed('content is missing');
+  if (text.length > MAX_TEXT_CHARS) return malformed(`content is longer than ${MAX_TEXT_CHARS} characters`);
+  const timestamp = fields['timestamp'] ?? '';
+  if (typeof timestamp !== 'string' || (timestamp !== '' && !PUZZEL_TIMESTAMP.test(timestamp))) {
+    return malformed('timestamp is not yyyyMMdd HH:mm:ss');
+  }
+  const session = fields['sessionid'] ?? '';
+  if (!(typeof session === 'string' || typeof session === 'number') || String(session).length > MAX_SESSION_ID_CHARS) {
+    return malformed('sessionid is not a session id');
+  }
+  const trackingId = String(session).trim();
+  return {
+    ok: true,
+    value: {
+      providerId,
+      number,
+      text,
+      sentAt: timestamp || undefined,
+      userContext: undefined,
+      trackingId: trackingId || undefined,
+    },
+  };
+}
+
+function readReport(fields: Fields): Item<StatusReport> {
+  const providerId = fields['messageid'];
+  if (typeof providerId !== 'string' || !PROVIDER_ID.test(providerId)) return malformed('messageid is missing or not an id');
+  const code = readInteger(fields['statuscode']);
+  if (code === undefined || code > 999) return malformed('statuscode is missing or not a status code');
+  const reference = fields['customermessagereference'];
+  const digits = typeof reference === 'string' ? CLIENT_REFERENCE.exec(reference)?.[1] : undefined;
+  if (digits === undefined) return malformed('customermessagereference is missing or not a reference the relay gave');
+  const number = phone(`+${digits}`);
+  if (number === undefined) return malformed('customermessagereference does not name a phone number');
+  return { ok: true, value: { providerId, number, code, state: deliveryState(code) } };
+}
+
+/** 0 is the only success; 361 is the validity period running out; everything else did not arrive. */
+function deliveryState(code: number): DeliveryState {
+  if (code === 0) return 'delivered';
+  if (code === 361) return 'expired';
+  return 'failed';
+}
+
+/** E.164 with `+` as Puzzel sends numbers (also taken without it). */
+function phone(value: unknown): string | undefined {
+  if (typeof value !== 'string' || !/^\+?\d{6,15}$/.test(value)) return undefined;
+  const result = normaliseNumber(value.startsWith('+') ? value : `+${value}`);
+  return result.ok ? result.e164 : undefined;
+}
+
+function malformed<T>(reason: string): Item<T> {
+  return { ok: false, reason };
+}
+
+/** The documented DR status codes in plain words, for the sender's report mail. */
+const STATUS_WORDS: Readonly<Record<number, string>> = {
+  0: 'delivered to the phone',
+  350: 'the mobile network is unknown or not valid',
+  351: 'unknown or illegal recipient',
+  354: 'the account may not send bulk messages',
+  355: 'the tariff is missing or not allowed',
+  356: 'the subscriber is temporarily barred',
+  357: 'the subscriber is permanently barred',
+  358: 'the subscriber is barred from premium messages',
+  359: 'the recipient is below the age limit',
+  360: 'the mobile network reported a syntax error',
+  361: 'the phone was unreachable until the message expired',
+  362: 'the message timed out at the network',
+  363: 'the network\'s message centre failed',
+  364: 'the phone is temporarily unreachable',
+  368: 'the gateway was not connected to the mobile network',
+  369: 'the network\'s message centre reported an error',
+  370: 'an unspecified error',
+  371: 'the message could not be passed to the mobile network',
+  380: 'the gateway\'s login at the mobile network was refused',
+  385: 'the function needs a special agreement with the mobile network',
+  386: 'billed but not delivered',
+  390: 'sent, but not billed',
+  650: 'the gateway had a database problem',
+  651: 'there is no route to the recipient',
+  652: 'the gateway is missing system data',
+  653: 'the gateway met unexpected data',
+  654: 'the phone number is not valid',
+  655: 'the service is inactive; the message was discarded',
+};
+
+export function describeStatus(code: number): string {
+  return STATUS_WORDS[code] ?? `the network reported status ${code}`;
+}

@@ -1,0 +1,17 @@
+/**
+ * Puzzel's per-message `statusCode` values (Puzzel SMS Gateway REST documentation, "Status codes"),
+ * reported by the adapter as `PUZZEL:<statusCode>`.
+ */
+import type { OutcomeRule } from '../contract.ts';
+import { REASONS } from '../outcome-reasons.ts';
+
+export const PUZZEL_OUTCOME_RULES: readonly OutcomeRule[] = [
+  { match: /^recipient\/PUZZEL:1$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
+  // Held by its spam filter for approval: accepted.
+  { match: /^recipient\/PUZZEL:24$/, action: 'sent', category: 'held', reason: 'accepted by the SMS gateway and held by its spam filter for approval' },
+  // The clientReference was seen before: our retry of an SMS it already has.
+  { match: /^recipient\/PUZZEL:25$/, action: 'sent', category: 'duplicate', reason: 'the SMS gateway already had this SMS (a retry after a lost answer)' },
+  { match: /^(request|recipient)\/PUZZEL:6$/, action: 'retry', category: 'gateway-error', reason: REASONS.temporary },
+  { match: /^(request|recipient)\/PUZZEL:2$/, action: 'pause', category: 'account', reason: "the SMS gateway refused the relay's account (access error)" },
+  { match: /^(request|recipient)\/PUZZEL:\d+$/, action: 'fail', category: 'refused', reason: REASONS.refused },
+];

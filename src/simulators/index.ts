@@ -1,0 +1,31 @@
+/**
+ * The built-in simulators by provider name, each loaded only when asked for: a relay that talks to a
+ * real gateway never loads simulator code.
+ */
+import type { BuiltInProviderName } from '../vocabulary.ts';
+import type { ProviderSimulator, SimulatorOptions } from './contract.ts';
+
+const SIMULATORS: Readonly<Record<BuiltInProviderName, (options: SimulatorOptions) => Promise<ProviderSimulator>>> = {
+  intellisoftware: async (options) => {
+    const { IntelliSoftwareSimulator, intellisoftwareSimulatorView } = await import('./intellisoftware.ts');
+    return intellisoftwareSimulatorView(new IntelliSoftwareSimulator(options));
+  },
+  puzzel: async (options) => new (await import('./puzzel.ts')).PuzzelSimulator(options),
+  interactsms: async (options) => new (await import('./interactsms.ts')).InteractSmsSimulator(options),
+};
+
+/** The providers that have a simulator (`<name>-simulator` in config). */
+export const SIMULATED_PROVIDERS: readonly string[] = Object.keys(SIMULATORS);
+
+/** The built-in simulators' account; they check it like the real gateway would. */
+export const SIMULATOR_ACCOUNT = { username: 'simulator', password: 'simulator', accountId: '1000' } as const;
+
+function hasSimulator(name: string): name is BuiltInProviderName {
+  return Object.hasOwn(SIMULATORS, name);
+}
+
+/** The simulator of provider `name`; throws a RangeError when it has none (config refuses that name first). */
+export function createSimulator(name: string, options: SimulatorOptions): Promise<ProviderSimulator> {
+  if (!hasSimulator(name)) throw new RangeError(`no simulator for provider "${name}"`);
+  return SIMULATORS[name](options);
+}

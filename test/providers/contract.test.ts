@@ -1,0 +1,158 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { inboundOf } from '../../src/http/webhooks.ts';
+import { BUILT_IN_PROVIDERS } from '../../src/providers/registry.ts';
+import { type Gateway, type InboundRequest, type ProviderPlugin, receivesWebhooks, type SmsSubmission, type WebhookParsing } from '../../src/providers/contract.ts';
+import type { ProviderSimulator } from '../../src/simulators/contract.ts';
+import { createSimulator } from '../../src/simulators/index.ts';
+import type { ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
+import { createLogger } from '../../src/log.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const ACCOUNT = { username: 'contract-user', password: 'contract-secret', accountId: '4711' };
+const INVALID = '447700900999';
+const UNDELIVERABLE = '447700900666';
+const logger = createLogger('silent');
+
+/** A webhook receiver that reads what a simulator posts with the adapter's own parsers. */
+async function receiver(module: ProviderPlugin & WebhookParsing) {
+  const received: ReceivedSms[] = [];
+  const reports: StatusReport[] = [];
+  const failures: string[] = [];
+  const app: FastifyInstance = Fastify();
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+  for (const kind of ['mo', 'dr'] as const) {
+    app.post(`/${kind}`, async (request) => {
+      const inbound = inboundOf(request);
+      if (module.verify && !module.verify(inbound, kind, ACCOUNT.password, 'portal')) failures.push(`${kind}: signature`);
+      const parsed = kind === 'mo' ? module.parseReceived(inbound) : module.parseReport(inbound);
+      if (!parsed.ok) failures.push(`${kind}: ${parsed.reason}`);
+      else if (kind === 'mo') received.push(...(parsed.items as ReceivedSms[]));
+      else reports.push(...(parsed.items as StatusReport[]));
+      return { ok: true };
+    });
+  }
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return { received, reports, failures, url, close: () => app.close() };
+}
+
+/** The same behaviour from every provider module against its own simulator, over real HTTP. */
+for (const module of BUILT_IN_PROVIDERS.filter(receivesWebhooks)) {
+  const { classifyRecipient } = outcomeClassifier(module.outcomeRules);
+  describe(`provider contract: ${module.name}`, () => {
+    let simulator: ProviderSimulator;
+    let app: FastifyInstance;
+    let gateway: Gateway;
+    let wrongPassword: Gateway;
+    let hooks: Awaited<ReturnType<typeof receiver>>;
+
+    before(async () => {
+      hooks = await receiver(module);
+      simulator = await createSimulator(module.name, {
+        ...ACCOUNT,
+        logger,
+        invalidNumbers: [INVALID],
+        undeliverableNumbers: [UNDELIVERABLE],
+        webhookRetryMs: 100,
+        reportDelayMs: 0,
+        webhookSecret: ACCOUNT.password,
+      });
+      app = Fastify();
+      simulator.register(app);
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const address = app.server.address();
+      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+      simulator.setWebhooks({ moUrl: `${hooks.url}/mo`, drUrl: `${hooks.url}/dr` });
+      const options = { endpoints: [url], ...ACCOUNT, sessions: true, connectTimeoutMs: 2_000, responseTimeoutMs: 5_000, connectionsPerEndpoint: 2, logger, settings: {} };
+      gateway = module.createGateway(options);
+      wrongPassword = module.createGateway({ ...options, password: 'wrong' });
+    });
+    after(async () => {
+      await gateway.close();
+      await wrongPassword.close();
+      await simulator.close();
+      await app.close();
+      await hooks.close();
+    });
+
+    const submission = (recipients: string[], text = 'Server down\nCall me: €5 [now]'): SmsSubmission => ({
+      messageId: `0192d3a4-5b6c-7d8e-9f00-${String(Math.floor(Math.random() * 1e12)).padStart(12, '0')}`,
+      recipients,
+      text,
+      encoding: 'gsm7',
+      maxParts: module.capabilities.maxParts,
+      userContext: 'ctx-42',
+      deliveryReport: true,
+      newSession: true,
+    });
+
+    test('capabilities are stated', () => {
+      assert.ok(module.capabilities.maxRecipientsPerRequest >= 1);
+      assert.ok(module.capabilities.maxParts >= 1);
+      assert.match(module.settings.defaultUrls.url, /^https:\/\//);
+    });
+
+    test('a batch is accepted per recipient, with the ids delivery reports and replies use, and arrives as sent', async () => {
+      const numbers = ['+447700900101', '+447700900102'];
+      const result = await gateway.send(submission(numbers), 0);
+      for (const number of numbers) {
+        const classified = classifyRecipient(result, number);
+        assert.equal(classified.action, 'sent', `${number}: ${classified.code}`);
+        assert.ok(classified.providerId, 'a provider id for delivery reports');
+      }
+      const records = simulator.records.filter((record) => ['447700900101', '447700900102'].includes(record.to));
+      assert.equal(records.length, 2);
+      for (const record of records) assert.equal(record.text, 'Server down\nCall me: €5 [now]');
+    });
+
+    test('delivery reports name the id the send gave, and end delivered or failed', async () => {
+      const result = await gateway.send(submission(['+447700900103', `+${UNDELIVERABLE}`], 'report me'), 0);
+      const ids = ['+447700900103', `+${UNDELIVERABLE}`].map((number) => classifyRecipient(result, number).providerId);
+      const final = (number: string) => hooks.reports.filter((report) => report.number === number).at(-1);
+      await waitFor('both final reports', () => ['delivered', 'failed'].every((state, index) => final(index === 0 ? '+447700900103' : `+${UNDELIVERABLE}`)?.state === state));
+      assert.equal(final('+447700900103')?.providerId, ids[0]);
+      assert.equal(final(`+${UNDELIVERABLE}`)?.providerId, ids[1]);
+      assert.ok(module.describeStatus(final(`+${UNDELIVERABLE}`)?.code ?? -1).length > 0);
+    });
+
+    test('a reply to an SMS carries what finds its conversation again', async () => {
+      const result = await gateway.send(submission(['+447700900104'], 'answer me'), 0);
+      const classified = classifyRecipient(result, '+447700900104');
+      const record = simulator.records.find((entry) => entry.to === '447700900104');
+      assert.ok(record);
+      simulator.reply('447700900104', 'On it', record);
+      const mo = await waitFor('the MO', () => hooks.received.find((sms) => sms.number === '+447700900104'));
+      assert.equal(mo.text, 'On it');
+      if (module.capabilities.replyTracking === 'usercontext') assert.equal(mo.userContext, 'ctx-42');
+      if (module.capabilities.replyTracking === 'tracking-id') assert.equal(mo.trackingId, classified.trackingId);
+      assert.deepEqual(hooks.failures, []);
+    });
+
+    test('an invalid number is refused for good, the others still go', async () => {
+      const result = await gateway.send(submission(['+447700900105', `+${INVALID}`], 'one bad'), 0);
+      assert.equal(classifyRecipient(result, `+${INVALID}`).action, 'fail');
+      assert.equal(classifyRecipient(result, '+447700900105').action, 'sent');
+    });
+
+    test('a wrong password pauses sending instead of bouncing', async () => {
+      const result = await wrongPassword.send(submission(['+447700900106']), 0);
+      assert.equal(classifyRecipient(result, '+447700900106').action, 'pause');
+    });
+
+    test('a body that is not the provider\'s format is malformed, never a crash', () => {
+      const junk: InboundRequest = { contentType: 'text/plain', body: '<<garbage>>', query: new URLSearchParams(), headers: {} };
+      assert.equal(module.parseReceived(junk).ok, false);
+      assert.equal(module.parseReport(junk).ok, false);
+    });
+
+    test('a sender id the provider cannot show is explained', () => {
+      assert.equal(module.senderIdProblem('Acme'), undefined);
+      assert.match(module.senderIdProblem('Far Too Long Sender') ?? '', /\w/);
+    });
+  });
+}
