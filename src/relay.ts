@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { AcceptanceService } from './acceptance/service.ts';
+import type { AcceptanceSettings } from './acceptance/types.ts';
 import type { Config } from './config/load.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { createGateway, PROVIDER_MODULES, SIMULATOR_ACCOUNT } from './gateways/index.ts';
@@ -16,9 +18,10 @@ import { DiskWatermark } from './store/disk.ts';
 import { RelayError } from './errors.ts';
 import { Templates } from './mailer/templates.ts';
 import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
-import { Conversations } from './replies/conversations.ts';
+import { InboundService } from './replies/inbound.ts';
 import { DeliveryNotices } from './replies/notices.ts';
 import { replyMailOptions } from './replies/reply-mail.ts';
+import { ReplyTracking } from './replies/tracking.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir } from './store/lock.ts';
 import { openThreadedStore } from './store/threaded.ts';
@@ -37,6 +40,8 @@ export interface Relay {
   /** The provider's simulator, when the config selects it (`simulator`, `puzzel-simulator`…). */
   readonly simulator: ProviderSimulator | undefined;
   readonly store: Store;
+  /** What every submission passes, whatever its input (SMTP, the console). */
+  readonly acceptance: AcceptanceService;
   /** The implicit-TLS SMTP port, when configured. */
   readonly smtpTlsPort: number | undefined;
   /** Reads the TLS key and certificate again (SIGHUP). */
@@ -98,10 +103,20 @@ export async function startRelay(config: Config, logger: Logger, options: { read
     });
     notices.start();
     stack.push(() => notices.stop());
-    const conversations = new Conversations({
+    const tracking = new ReplyTracking({
       store,
       windowMs: config.inbound.conversationWindow,
       defaultMailbox: config.inbound.defaultMailbox,
+    });
+    const inbound = new InboundService({
+      store,
+      tracking,
+      replyMail: replyMailOptions({ smsDomains: config.sms.domains, hostname: config.smtp.hostname, dkim: config.mail.dkim }, templates, onTemplateError),
+      keywords: { stop: config.policy.stopKeywords, start: config.policy.startKeywords },
+      logger: logger.child({ component: 'inbound' }),
+      metrics,
+      onMailQueued: () => mailer.kick(),
+      onReportApplied: () => notices.kick(),
     });
 
     const simulator = config.gateway.simulated
@@ -125,21 +140,15 @@ export async function startRelay(config: Config, logger: Logger, options: { read
       mounts: [
         (app) =>
           mountWebhooks(app, {
-            metrics,
             unavailable,
             provider,
-            store,
-            conversations,
-            replyMail: replyMailOptions(config, templates, onTemplateError),
+            sink: inbound.sinkFor(provider.name),
             logger: logger.child({ component: 'webhook' }),
             token: config.inbound.webhookToken,
             tokenHeader: config.inbound.webhookTokenHeader,
             allowedNetworks: config.inbound.allowedNetworks,
             perMinute: config.inbound.webhookRequestsPerMinute,
             signature: config.gateway.webhookSecret ? { secret: config.gateway.webhookSecret, formula: config.gateway.verifyFormula } : undefined,
-            keywords: { stop: config.policy.stopKeywords, start: config.policy.startKeywords },
-            onMailQueued: () => mailer.kick(),
-            onReportApplied: () => notices.kick(),
           }),
         ...(simulator ? [(app: Parameters<ProviderSimulator['register']>[0]) => simulator.register(app)] : []),
       ],
@@ -198,15 +207,22 @@ export async function startRelay(config: Config, logger: Logger, options: { read
       stack.push(() => clearInterval(timer));
     }
 
-    const smtp = await startSmtpIntake({
-      config,
+    const acceptance = new AcceptanceService({
+      settings: acceptanceSettings(config),
       store,
-      logger: logger.child({ component: 'smtp' }),
-      conversations,
       provider,
+      tracking,
+      logger: logger.child({ component: 'acceptance' }),
       metrics,
       unavailable,
       onAccepted: () => dispatcher.kick(),
+      ...(options.smtpClock ? { clock: options.smtpClock } : {}),
+    });
+    const smtp = await startSmtpIntake({
+      settings: config.smtp,
+      acceptance,
+      logger: logger.child({ component: 'smtp' }),
+      metrics,
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
     });
     smtpUp = true;
@@ -228,11 +244,31 @@ export async function startRelay(config: Config, logger: Logger, options: { read
       },
       'relay: ready',
     );
-    return { smtpPort: smtp.port, smtpTlsPort: smtp.tlsPort, httpPort: http.port, simulator, store, reloadTls: () => smtp.reloadTls(), stop };
+    return { smtpPort: smtp.port, smtpTlsPort: smtp.tlsPort, httpPort: http.port, simulator, store, acceptance, reloadTls: () => smtp.reloadTls(), stop };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** The acceptance rules of a configuration. */
+function acceptanceSettings(config: Config): AcceptanceSettings {
+  return {
+    recipients: config.sms,
+    maxParts: config.sms.maxParts,
+    maxNumbersPerMail: config.smtp.maxNumbersPerMail,
+    text: config.text,
+    senders: {
+      trustedNetworks: config.smtp.trustedNetworks,
+      networks: config.networks,
+      accounts: config.accounts,
+      defaultRegion: config.sms.defaultRegion,
+      premiumBlocklist: config.policy.premiumBlocklist,
+      blockedPrefixes: config.policy.blockedPrefixes,
+    },
+    alertStormWindowMs: config.policy.alertStormWindow,
+    resubmissionWindowMs: config.delivery.resubmissionWindow,
+  };
 }
 
 /** The address this process reaches its own HTTP port on, whatever interface it listens on. */
