@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
 import type { AcceptedMail, Transaction } from '../acceptance/types.ts';
-import { RelayError, toSmtpError } from '../errors.ts';
+import { asRelayError, RelayError, toSmtpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { applySmtpServerPatches } from './patches.ts';
@@ -56,8 +56,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   applySmtpServerPatches();
   const { settings, acceptance, logger, metrics } = options;
   /** The error's SMTP answer, counted by reason. */
-  const refuse = (error: RelayError) => {
-    metrics?.refused.inc({ code: error.code });
+  const refuse = (error: unknown) => {
+    metrics?.refused.inc({ code: asRelayError(error).code });
     return toSmtpError(error);
   };
   const clock = options.clock ?? Date.now;
@@ -100,7 +100,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (error: Error | null, response?: { user: string }) => void) {
       acceptance.authenticate(auth.username ?? '', auth.password ?? '', session.remoteAddress, session.secure).then(
         (outcome) => (outcome.ok ? callback(null, { user: outcome.user }) : callback(refuse(outcome.error))),
-        (error: unknown) => callback(toSmtpError(error)),
+        (error: unknown) => callback(refuse(error)),
       );
     },
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error) => void) {
@@ -122,18 +122,12 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       callback();
     },
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error) => void) {
-      const transaction = transactions.get(session.id);
-      const admitted = transaction ? acceptance.recipient(transaction, address) : Promise.resolve({ ok: false, error: noTransaction() } as const);
-      admitted.then(
-        (outcome) => {
-          if (outcome.ok) {
-            transactions.set(session.id, outcome.transaction);
-            return callback();
-          }
-          logger.info({ rcpt: address.address, reason: outcome.error.message }, 'smtp: recipient refused');
-          callback(refuse(outcome.error));
+      admitRecipient(address, session).then(
+        () => callback(),
+        (error: unknown) => {
+          logger.info({ rcpt: address.address, reason: asRelayError(error).message }, 'smtp: recipient refused');
+          callback(refuse(error));
         },
-        (error: unknown) => callback(toSmtpError(error)),
       );
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error: Error | null, message?: string) => void) {
@@ -146,8 +140,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
           if (stream.sizeExceeded || raw === undefined) {
             throw new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${settings.maxMessageBytes} bytes`);
           }
-          const transaction = transactions.get(session.id);
-          if (!transaction) throw noTransaction();
+          const transaction = transactionOf(session);
           const outcome = await acceptance.message(transaction, raw);
           if (!outcome.ok) throw outcome.error;
           logger.info(
@@ -169,13 +162,24 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
           callback(null, queuedReply(outcome));
         })
         .catch((error: unknown) => {
-          const refusal = error instanceof RelayError ? error : new RelayError('INTERNAL', undefined, { cause: error });
-          const level = refusal.code !== 'STORE_UNAVAILABLE' && refusal.code !== 'INTERNAL' ? 'info' : 'error';
-          logger[level]({ err: error, from: mailFrom }, 'smtp: mail refused');
-          callback(refuse(refusal));
+          const { code } = asRelayError(error);
+          logger[code === 'STORE_UNAVAILABLE' || code === 'INTERNAL' ? 'error' : 'info']({ err: error, from: mailFrom }, 'smtp: mail refused');
+          callback(refuse(error));
         });
     },
   };
+
+  async function admitRecipient(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
+    const outcome = await acceptance.recipient(transactionOf(session), { address: address.address, dsn: address.dsn });
+    if (!outcome.ok) throw outcome.error;
+    transactions.set(session.id, outcome.transaction);
+  }
+
+  function transactionOf(session: SMTPServerSession): Transaction {
+    const transaction = transactions.get(session.id);
+    if (!transaction) throw new RelayError('INTERNAL', 'Temporary local problem: no sender for this transaction');
+    return transaction;
+  }
 
   const plain = new SMTPServer(handlers as ConstructorParameters<typeof SMTPServer>[0]);
   const implicit = settings.tls && settings.tlsPort !== undefined ? new SMTPServer({ ...handlers, secure: true } as ConstructorParameters<typeof SMTPServer>[0]) : undefined;
@@ -203,10 +207,6 @@ function queuedReply(accepted: AcceptedMail): string {
     accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
   ].filter(Boolean);
   return `Ok: queued as ${accepted.id}${note.length > 0 ? ` (${note.join('; ')})` : ''}`;
-}
-
-function noTransaction(): RelayError {
-  return new RelayError('INTERNAL', 'Temporary local problem: no sender for this transaction');
 }
 
 function listen(server: SMTPServer, port: number, host: string): Promise<number> {
