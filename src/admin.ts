@@ -84,7 +84,7 @@ export async function rerouteUndeliverable(store: SqliteStore, config: Config, i
   if (!/^[^@\s]+@[^@\s]+$/.test(mailbox)) throw new Error('undeliverable reroute needs an inbound SMS id and a mail address');
   const sms = await store.undeliverableInboundById(id);
   if (!sms) throw new Error(`no undeliverable SMS with id ${id} (see smsrelay undeliverable)`);
-  const { mail } = await buildReplyMail(sms, { mailbox, conversation: undefined }, replyMailOptions({ smsDomains: config.sms.domains, hostname: config.smtp.hostname, dkim: config.mail.dkim }, new Templates()));
+  const { mail } = await buildReplyMail(sms, { mailbox, conversation: undefined }, replyMailOptions(config, new Templates()));
   await store.rerouteInbound(id, mailbox, { ...mail, messageId: id });
   return `SMS ${id} queued for ${mailbox}`;
 }

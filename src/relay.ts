@@ -111,7 +111,7 @@ export async function startRelay(config: Config, logger: Logger, options: { read
     const inbound = new InboundService({
       store,
       tracking,
-      replyMail: replyMailOptions({ smsDomains: config.sms.domains, hostname: config.smtp.hostname, dkim: config.mail.dkim }, templates, onTemplateError),
+      replyMail: replyMailOptions(config, templates, onTemplateError),
       keywords: { stop: config.policy.stopKeywords, start: config.policy.startKeywords },
       logger: logger.child({ component: 'inbound' }),
       metrics,

@@ -41,7 +41,8 @@ export interface AcceptanceOptions {
  * point per stage of a submission. `sender` decides who is sending (trusted network, listed network
  * or account) and whether that sender may; `recipient` decides each address (valid numbers, allowed,
  * not opted out, not too many); `message` turns the raw mail into SMS text under the sender's rules
- * and limits and commits it with one job per number. Each answers with an Outcome: never throws.
+ * and limits and commits it with one job per number. Each answers with an Outcome: a refusal is a
+ * value with its catalogue code, for the input to put in its own words (an SMTP reply, a JSON error).
  */
 export class AcceptanceService {
   readonly #options: AcceptanceOptions;

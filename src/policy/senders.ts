@@ -36,7 +36,7 @@ export interface AccountRules extends SenderLimits {
   readonly passwordHash: string;
   readonly holdToOwnFrom: boolean;
   /** The account's own gateway credentials, when it has them (only their presence matters here). */
-  readonly gateway?: object | undefined;
+  readonly gateway?: { readonly username: string } | undefined;
 }
 
 export interface NetworkRules extends SenderLimits {

@@ -39,12 +39,11 @@ export interface ReplyMailOptions {
   readonly dkim?: DKIM | undefined;
 }
 
-/** The settings reply mails are made under (`sms.domains`, `smtp.hostname`, `mail.dkim`). */
+/** The settings reply mails are made under: the SMS domains, the relay's name, the DKIM key (undefined = unsigned). */
 export interface ReplyMailSettings {
-  readonly smsDomains: readonly string[];
-  readonly hostname: string;
-  /** The DKIM selector and the file of its private key; undefined = unsigned. */
-  readonly dkim: { readonly selector: string; readonly privateKeyFile: string } | undefined;
+  readonly sms: { readonly domains: readonly string[] };
+  readonly smtp: { readonly hostname: string };
+  readonly mail: { readonly dkim?: { readonly selector: string; readonly privateKeyFile: string } | undefined };
 }
 
 /**
@@ -53,17 +52,17 @@ export interface ReplyMailSettings {
  * undeliverable reroute` both use it, so a mail reads the same whichever sent it.
  */
 export function replyMailOptions(settings: ReplyMailSettings, templates: Templates, onTemplateError?: (error: unknown) => void): ReplyMailOptions {
-  const smsDomain = settings.smsDomains[0] ?? 'sms.localhost';
+  const smsDomain = settings.sms.domains[0] ?? 'sms.localhost';
   return {
     smsDomain,
-    hostname: settings.hostname,
+    hostname: settings.smtp.hostname,
     templates,
     ...(onTemplateError ? { onTemplateError } : {}),
-    dkim: dkimSigner(settings.dkim, smsDomain),
+    dkim: dkimSigner(settings.mail.dkim, smsDomain),
   };
 }
 
-function dkimSigner(dkim: ReplyMailSettings['dkim'], domainName: string): DKIM | undefined {
+function dkimSigner(dkim: ReplyMailSettings['mail']['dkim'], domainName: string): DKIM | undefined {
   if (!dkim) return undefined;
   let privateKey: string;
   try {

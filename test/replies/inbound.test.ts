@@ -52,7 +52,10 @@ describe('the inbound service', () => {
     const inbound = new InboundService({
       store,
       tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
-      replyMail: replyMailOptions({ smsDomains: ['sms.example.com'], hostname: 'relay.example.com', dkim: { selector: 'sms2026', privateKeyFile } }, templates),
+      replyMail: replyMailOptions(
+        { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: { dkim: { selector: 'sms2026', privateKeyFile } } },
+        templates,
+      ),
       keywords: { stop: ['STOP'], start: ['START'] },
       logger: createLogger('silent'),
       onMailQueued: () => {
