@@ -3,6 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { AcceptanceService } from './acceptance/service.ts';
+import type { AcceptanceSettings } from './acceptance/types.ts';
 import type { Config } from './config/load.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { outcomeClassifier } from './dispatch/outcomes.ts';
@@ -19,12 +21,12 @@ import { Mailer } from './mailer/mailer.ts';
 import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
 import { RelayError } from './errors.ts';
-import type { InboundSink } from './vocabulary.ts';
 import { Templates } from './mailer/templates.ts';
 import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
-import { Conversations } from './replies/conversations.ts';
+import { InboundService } from './replies/inbound.ts';
 import { DeliveryNotices } from './replies/notices.ts';
 import { replyMailOptions } from './replies/reply-mail.ts';
+import { ReplyTracking } from './replies/tracking.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir } from './store/lock.ts';
 import { openThreadedStore } from './store/threaded.ts';
@@ -43,6 +45,8 @@ export interface Relay {
   /** The provider's simulator, when the config selects it (`simulator`, `puzzel-simulator`…). */
   readonly simulator: ProviderSimulator | undefined;
   readonly store: Store;
+  /** What every submission passes, whatever its input (SMTP, the console). */
+  readonly acceptance: AcceptanceService;
   /** The implicit-TLS SMTP port, when configured. */
   readonly smtpTlsPort: number | undefined;
   /** Reads the TLS key and certificate again (SIGHUP). */
@@ -110,10 +114,20 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     });
     notices.start();
     stack.push(() => notices.stop());
-    const conversations = new Conversations({
+    const tracking = new ReplyTracking({
       store,
       windowMs: config.inbound.conversationWindow,
       defaultMailbox: config.inbound.defaultMailbox,
+    });
+    const inbound = new InboundService({
+      store,
+      tracking,
+      replyMail: replyMailOptions(config, templates, onTemplateError),
+      keywords: { stop: config.policy.stopKeywords, start: config.policy.startKeywords },
+      logger: logger.child({ component: 'inbound' }),
+      metrics,
+      onMailQueued: () => mailer.kick(),
+      onReportApplied: () => notices.kick(),
     });
 
     const simulator = config.gateway.simulated
@@ -139,21 +153,15 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       mounts: [
         ...(receivesWebhooks(provider) ? [(app: FastifyInstance) =>
           mountWebhooks(app, {
-            metrics,
             unavailable,
             provider,
-            store,
-            conversations,
-            replyMail: replyMailOptions(config, templates, onTemplateError),
+            sink: inbound.sinkFor(provider.name),
             logger: logger.child({ component: 'webhook' }),
             token: config.inbound.webhookToken,
             tokenHeader: config.inbound.webhookTokenHeader,
             allowedNetworks: config.inbound.allowedNetworks,
             perMinute: config.inbound.webhookRequestsPerMinute,
             signature: config.gateway.signature,
-            keywords: { stop: config.policy.stopKeywords, start: config.policy.startKeywords },
-            onMailQueued: () => mailer.kick(),
-            onReportApplied: () => notices.kick(),
           })] : []),
         ...(simulator ? [(app: FastifyInstance) => simulator.register(app)] : []),
       ],
@@ -168,7 +176,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     }
 
     const simulatorUrl = simulator ? ownUrl : undefined;
-    const gatewayContext = { inbound: refusingInbound(provider.name) };
+    const gatewayContext = { inbound: inbound.sinkFor(provider.name) };
     const startGateway = async (credentials?: { readonly username: string; readonly password: string }): Promise<Gateway> => {
       const started = provider.createGateway(gatewayOptions(config, logger, simulatorUrl, credentials));
       stack.push(() => started.close());
@@ -221,15 +229,22 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       stack.push(() => clearInterval(timer));
     }
 
-    const smtp = await startSmtpIntake({
-      config,
+    const acceptance = new AcceptanceService({
+      settings: acceptanceSettings(config),
       store,
-      logger: logger.child({ component: 'smtp' }),
-      conversations,
       provider,
+      tracking,
+      logger: logger.child({ component: 'acceptance' }),
       metrics,
       unavailable,
       onAccepted: () => dispatcher.kick(),
+      ...(options.smtpClock ? { clock: options.smtpClock } : {}),
+    });
+    const smtp = await startSmtpIntake({
+      settings: config.smtp,
+      acceptance,
+      logger: logger.child({ component: 'smtp' }),
+      metrics,
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
     });
     smtpUp = true;
@@ -251,7 +266,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       },
       'relay: ready',
     );
-    return { smtpPort: smtp.port, smtpTlsPort: smtp.tlsPort, httpPort: http.port, simulator, store, reloadTls: () => smtp.reloadTls(), stop };
+    return { smtpPort: smtp.port, smtpTlsPort: smtp.tlsPort, httpPort: http.port, simulator, store, acceptance, reloadTls: () => smtp.reloadTls(), stop };
   } catch (error) {
     await stop();
     throw error;
@@ -286,14 +301,24 @@ function gatewayOptions(
   };
 }
 
-/**
- * Where a provider would push what it receives over its own connection. Received SMS and reports
- * reach the relay through its webhooks today (src/http/webhooks.ts), so a pushed item is refused:
- * a rejection means "not committed", and the provider keeps it and retries (the sink's contract).
- */
-function refusingInbound(provider: string): InboundSink {
-  const refuse = () => Promise.reject(new RelayError('INTERNAL', `${provider}: the relay takes received SMS and reports over its webhooks only`));
-  return { received: refuse, reported: refuse, quarantine: refuse };
+/** The acceptance rules of a configuration. */
+function acceptanceSettings(config: Config): AcceptanceSettings {
+  return {
+    recipients: config.sms,
+    maxParts: config.sms.maxParts,
+    maxNumbersPerMail: config.smtp.maxNumbersPerMail,
+    text: config.text,
+    senders: {
+      trustedNetworks: config.smtp.trustedNetworks,
+      networks: config.networks,
+      accounts: config.accounts,
+      defaultRegion: config.sms.defaultRegion,
+      premiumBlocklist: config.policy.premiumBlocklist,
+      blockedPrefixes: config.policy.blockedPrefixes,
+    },
+    alertStormWindowMs: config.policy.alertStormWindow,
+    resubmissionWindowMs: config.delivery.resubmissionWindow,
+  };
 }
 
 /** The address this process reaches its own HTTP port on, whatever interface it listens on. */

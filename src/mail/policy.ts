@@ -1,12 +1,22 @@
-import type { Config } from '../config/load.ts';
-import type { TextRules } from './extract.ts';
+import type { SubjectUse, TextRules } from './extract.ts';
+
+export type OverLength = 'refuse' | 'truncate';
 
 export interface TextPolicy extends TextRules {
-  readonly overLength: 'refuse' | 'truncate';
+  readonly overLength: OverLength;
+}
+
+/** The operator's text rules: the defaults, and overrides per envelope sender (`alerts@example.com` or `@example.com`). */
+export interface TextSettings extends TextPolicy {
+  readonly senders: ReadonlyArray<{
+    readonly match: readonly string[];
+    readonly subject?: SubjectUse | undefined;
+    readonly overLength?: OverLength | undefined;
+  }>;
 }
 
 /** The text rules for a mail from `envelopeFrom`: the first `text.senders` entry that matches, over the defaults. */
-export function textPolicyFor(text: Config['text'], envelopeFrom: string): TextPolicy {
+export function textPolicyFor(text: TextSettings, envelopeFrom: string): TextPolicy {
   const sender = envelopeFrom.toLowerCase();
   const domain = sender.slice(sender.lastIndexOf('@'));
   const own = sender === '' ? undefined : text.senders.find(({ match }) => match.includes(sender) || match.includes(domain));

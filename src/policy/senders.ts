@@ -1,4 +1,3 @@
-import type { Config } from '../config/load.ts';
 import { networkMatcher } from './networks.ts';
 import { type DestinationRules, destinationProblem } from './destinations.ts';
 
@@ -19,7 +18,44 @@ export interface Principal {
   readonly gatewayAccount: string | undefined;
 }
 
-type Limits = Config['networks'][number] | Config['accounts'][number];
+/** What a listed network or an account may do; unset = no limit. */
+export interface SenderLimits {
+  /** Envelope senders allowed (`alerts@example.com` or `@example.com`); unset = any. */
+  readonly senders?: readonly string[] | undefined;
+  /** Countries (`GB`) or E.164 prefixes (`+353`) that may be texted. */
+  readonly destinations?: readonly string[] | undefined;
+  readonly maxRecipients?: number | undefined;
+  readonly maxParts?: number | undefined;
+  readonly perMinute?: number | undefined;
+  readonly perDay?: number | undefined;
+  readonly dailyParts?: number | undefined;
+}
+
+export interface AccountRules extends SenderLimits {
+  readonly username: string;
+  readonly passwordHash: string;
+  readonly holdToOwnFrom: boolean;
+  /** The account's own gateway credentials, when it has them (only their presence matters here). */
+  readonly gateway?: { readonly username: string } | undefined;
+}
+
+export interface NetworkRules extends SenderLimits {
+  readonly name: string;
+  readonly cidr: readonly string[];
+}
+
+/** The operator's sender rules. */
+export interface SenderSettings {
+  readonly trustedNetworks: readonly string[];
+  readonly networks: readonly NetworkRules[];
+  readonly accounts: readonly AccountRules[];
+  /** Accounts without destinations of their own stay in this region. */
+  readonly defaultRegion: string | undefined;
+  readonly premiumBlocklist: boolean;
+  readonly blockedPrefixes: readonly string[];
+}
+
+type Limits = NetworkRules | AccountRules;
 
 /**
  * Who may send what (issue #7): trusted networks send without AUTH and with no limit but the
@@ -27,24 +63,24 @@ type Limits = Config['networks'][number] | Config['accounts'][number];
  * everyone else authenticates as an account.
  */
 export class SenderPolicy {
-  readonly #config: Config;
+  readonly #settings: SenderSettings;
   readonly #trusted: (address: string) => boolean;
   readonly #networks: ReadonlyArray<{ readonly matches: (address: string) => boolean; readonly principal: Principal }>;
   readonly #accounts: ReadonlyMap<string, { readonly passwordHash: string; readonly principal: Principal }>;
 
-  constructor(config: Config) {
-    this.#config = config;
-    this.#trusted = networkMatcher(config.smtp.trustedNetworks);
-    this.#networks = config.networks.map((network) => ({ matches: networkMatcher(network.cidr), principal: this.#principal('network', network.name, network) }));
+  constructor(settings: SenderSettings) {
+    this.#settings = settings;
+    this.#trusted = networkMatcher(settings.trustedNetworks);
+    this.#networks = settings.networks.map((network) => ({ matches: networkMatcher(network.cidr), principal: this.#principal('network', network.name, network) }));
     this.#accounts = new Map(
-      config.accounts.map((account) => [
+      settings.accounts.map((account) => [
         account.username,
         {
           passwordHash: account.passwordHash,
           // RFC-less but common sense: an account without its own destinations stays in the default region.
           principal: this.#principal('account', account.username, {
             ...account,
-            destinations: account.destinations ?? (config.sms.defaultRegion ? [config.sms.defaultRegion] : undefined),
+            destinations: account.destinations ?? (settings.defaultRegion ? [settings.defaultRegion] : undefined),
           }),
         },
       ]),
@@ -94,8 +130,8 @@ export class SenderPolicy {
       senders: limits.senders,
       holdToOwnFrom: 'holdToOwnFrom' in limits ? (limits.holdToOwnFrom ?? false) : false,
       destinations: {
-        premiumBlocklist: this.#config.policy.premiumBlocklist,
-        blockedPrefixes: this.#config.policy.blockedPrefixes,
+        premiumBlocklist: this.#settings.premiumBlocklist,
+        blockedPrefixes: this.#settings.blockedPrefixes,
         allowed: limits.destinations,
       },
       maxRecipients: limits.maxRecipients,

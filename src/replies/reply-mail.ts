@@ -3,13 +3,12 @@ import { buffer } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
 import MimeNode from 'nodemailer/lib/mime-node';
 import { v7 as uuidv7 } from 'uuid';
-import type { Config } from '../config/load.ts';
 import { LOOP_HEADER } from '../mail/extract.ts';
 import { rfc5322Date } from '../mailer/dsn.ts';
 import type { Templates } from '../mailer/templates.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import type { NewOutgoingMail } from '../store/types.ts';
-import type { Route } from './conversations.ts';
+import type { Route } from './tracking.ts';
 
 /** Subjects are one line; a longer one is cut here (RFC 5322 recommends 78-character lines). */
 const MAX_SUBJECT_CHARS = 200;
@@ -40,23 +39,30 @@ export interface ReplyMailOptions {
   readonly dkim?: DKIM | undefined;
 }
 
+/** The settings reply mails are made under: the SMS domains, the relay's name, the DKIM key (undefined = unsigned). */
+export interface ReplyMailSettings {
+  readonly sms: { readonly domains: readonly string[] };
+  readonly smtp: { readonly hostname: string };
+  readonly mail: { readonly dkim?: { readonly selector: string; readonly privateKeyFile: string } | undefined };
+}
+
 /**
- * How reply mails are made under this configuration: from the first SMS domain, DKIM-signed when
+ * How reply mails are made under these settings: from the first SMS domain, DKIM-signed when
  * `mail.dkim` is set (an unreadable key is an error: start-up stops). The relay and `smsrelay
  * undeliverable reroute` both use it, so a mail reads the same whichever sent it.
  */
-export function replyMailOptions(config: Config, templates: Templates, onTemplateError?: (error: unknown) => void): ReplyMailOptions {
-  const smsDomain = config.sms.domains[0] ?? 'sms.localhost';
+export function replyMailOptions(settings: ReplyMailSettings, templates: Templates, onTemplateError?: (error: unknown) => void): ReplyMailOptions {
+  const smsDomain = settings.sms.domains[0] ?? 'sms.localhost';
   return {
     smsDomain,
-    hostname: config.smtp.hostname,
+    hostname: settings.smtp.hostname,
     templates,
     ...(onTemplateError ? { onTemplateError } : {}),
-    dkim: dkimSigner(config.mail.dkim, smsDomain),
+    dkim: dkimSigner(settings.mail.dkim, smsDomain),
   };
 }
 
-function dkimSigner(dkim: Config['mail']['dkim'], domainName: string): DKIM | undefined {
+function dkimSigner(dkim: ReplyMailSettings['mail']['dkim'], domainName: string): DKIM | undefined {
   if (!dkim) return undefined;
   let privateKey: string;
   try {

@@ -79,6 +79,7 @@ export function prepareReplyStatements(db: Database) {
       INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
       VALUES (@id, @provider, @provider_id, @number, @text, @sent_at, @user_context, @received_at, @mailbox, @context)
       ON CONFLICT (provider, provider_id) DO NOTHING`),
+    knowsInbound: db.prepare('SELECT 1 AS yes FROM inbound WHERE provider = ? AND provider_id = ?'),
     undeliverable: db.prepare(
       'SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT ?',
     ),

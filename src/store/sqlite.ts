@@ -334,6 +334,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  async knowsInbound(provider: string, providerId: string): Promise<boolean> {
+    return this.#read(() => this.#replies.knowsInbound.get(provider, providerId) !== undefined);
+  }
+
   acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
     return this.#write(() => {
       if (!insertInbound(this.#replies, inbound)) return { duplicate: true };

@@ -281,6 +281,8 @@ export interface ReplyStore {
   contextOfTracking(trackingId: string, number: string): Promise<string | undefined>;
   /** The context of the conversation with `number` that one of these Message-IDs belongs to. */
   contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined>;
+  /** Whether an SMS with this provider id is stored: a repeat is the provider retrying (a cheap check before any work). */
+  knowsInbound(provider: string, providerId: string): Promise<boolean>;
   /** Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). */
   acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
   quarantine(request: QuarantinedRequest): Promise<void>;

@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import DKIM from 'nodemailer/lib/dkim';
 import { Templates } from '../../src/mailer/templates.ts';
-import type { Route } from '../../src/replies/conversations.ts';
+import type { Route } from '../../src/replies/tracking.ts';
 import { buildReplyMail, type InboundSms } from '../../src/replies/reply-mail.ts';
 
 const options = { smsDomain: 'sms.example.com', hostname: 'relay.example.com', templates: new Templates() };

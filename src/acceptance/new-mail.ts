@@ -1,0 +1,145 @@
+import { RelayError } from '../errors.ts';
+import { extractRequest, parseMail } from '../mail/extract.ts';
+import { redactSecrets } from '../mail/parameters.ts';
+import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
+import type { SenderPolicy } from '../policy/senders.ts';
+import type { ReplyTracking } from '../replies/tracking.ts';
+import { analyseText, SEGMENT_LIMITS, type SmsText, truncateToParts } from '../sms/encoding.ts';
+import type { NewMail, NewRecipient, Store } from '../store/types.ts';
+import { admitNumber, checkNumberCount } from './number-checks.ts';
+import { recipientNumber } from './recipient-addresses.ts';
+import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
+import type { AcceptanceSettings, ProviderLimits, Transaction } from './types.ts';
+
+export interface NewMailContext {
+  readonly settings: AcceptanceSettings;
+  readonly store: Store;
+  readonly provider: ProviderLimits;
+  readonly senders: SenderPolicy;
+  readonly tracking: ReplyTracking;
+}
+
+/**
+ * The mail to commit for a submission's raw message: parsed once, its text under the sender's text
+ * rules, its parameters and From: checked, its subject's numbers admitted, its length fitted to the
+ * parts limit, numbers that just got the same text left out (alert storms), its conversation tracked.
+ */
+export async function buildNewMail(
+  id: string,
+  raw: Buffer,
+  transaction: Transaction,
+  { settings, store, provider, senders, tracking }: NewMailContext,
+  now: number,
+): Promise<{ mail: NewMail; cutFrom: number | undefined; repeated: number }> {
+  const { principal, envelopeFrom, dsn } = transaction;
+  const textPolicy = textPolicyFor(settings.text, envelopeFrom);
+  const subjectCommand = [...transaction.recipients.values()].some(({ target }) => 'subject' in target);
+  const request = extractRequest(await parseMail(raw), textPolicy, subjectCommand);
+  if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
+  const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
+  if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
+  // RCPT numbers were admitted at RCPT; the subject's are known only now.
+  const subjectNumbers = request.subjectNumbers.map((number) => recipientNumber(number, settings.recipients));
+  for (const number of subjectNumbers) await admitNumber(principal, number, store, senders);
+  const recipients = toRecipients(transaction, subjectNumbers, settings.maxNumbersPerMail);
+  const partLimit = Math.min(settings.maxParts, provider.capabilities.maxParts, principal.maxParts ?? Number.POSITIVE_INFINITY);
+  if (request.maxParts !== undefined && request.maxParts > partLimit) {
+    throw new RelayError('BAD_PARAMETER', `Invalid maximum parts ${request.maxParts}: this relay sends at most ${partLimit} parts per SMS`);
+  }
+  const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
+  if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
+  const maxParts = request.maxParts ?? partLimit;
+  const sms = fitText(request.text, maxParts, textPolicy);
+  const numbers = recipients.map((recipient) => recipient.number);
+  const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
+  const { userContext, conversation } = await tracking.outgoing(request, numbers);
+  return {
+    mail: {
+      id,
+      receivedAt: now,
+      envelopeFrom,
+      client: transaction.client,
+      messageIdHeader: request.messageIdHeader,
+      subject: request.subject === undefined ? undefined : redactSecrets(request.subject),
+      headers: redactSecrets(headerBlock(raw)),
+      sms: {
+        text: sms.text,
+        encoding: sms.encoding,
+        parts: sms.parts,
+        maxParts,
+        senderId: request.senderId,
+        userContext,
+      },
+      dsn,
+      recipients: recipients.filter((recipient) => !repeated.has(recipient.number)),
+      resubmission: resubmissionOf(request.messageIdHeader, numbers, sms.text, now - settings.resubmissionWindowMs),
+      conversation,
+      reportAll: request.reportAll,
+      sendAt: request.sendAt,
+      holdUntilSendAt: !provider.capabilities.scheduling,
+      gatewayAccount: principal.gatewayAccount,
+    },
+    cutFrom: sms.cutFrom,
+    repeated: repeated.size,
+  };
+}
+
+/**
+ * Alert-storm control (`policy.alertStormWindow`, off by default): a flapping monitor sends the same
+ * alert again and again; each number gets a text it already got within the window only once.
+ */
+async function stormRepeats(store: Store, window: number | undefined, numbers: readonly string[], text: string, now: number): Promise<ReadonlySet<string>> {
+  if (window === undefined) return new Set();
+  return store.numbersSentText(numbers, text, now - window);
+}
+
+/** The SMS for a text under the sender's length policy: refused past `maxParts`, or cut to fit. */
+function fitText(text: string, maxParts: number, policy: TextPolicy): SmsText & { cutFrom?: number } {
+  const sms = analyseText(text);
+  if (sms.parts === 0) {
+    const where = policy.subject === 'never' ? 'the body is' : 'the body and the subject are';
+    throw new RelayError('NO_TEXT', `The mail has no text to send as SMS: ${where} empty once quotes, signatures and disclaimers are removed`);
+  }
+  if (sms.parts <= maxParts) return sms;
+  if (policy.overLength === 'truncate') return { ...truncateToParts(text, maxParts), cutFrom: sms.parts };
+  const unit = sms.encoding === 'gsm7' ? 'GSM-7 characters' : 'UCS-2 units';
+  const limits = SEGMENT_LIMITS[sms.encoding];
+  const capacity = maxParts === 1 ? limits.singlePart : maxParts * limits.concatenatedPart;
+  throw new RelayError(
+    'TEXT_TOO_LONG',
+    `Text too long: ${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part' : 'parts'} (${capacity} ${unit})`,
+  );
+}
+
+function resubmissionOf(messageIdHeader: string | undefined, numbers: readonly string[], text: string, since: number) {
+  const fingerprint = resubmissionFingerprint(messageIdHeader, numbers, text);
+  return fingerprint ? { fingerprint, since } : undefined;
+}
+
+/**
+ * One recipient per distinct number; the first RCPT that named a number is the one reported. The
+ * subject address stands for the numbers its subject names, known only now.
+ */
+function toRecipients({ recipients, principal }: Transaction, subjectNumbers: readonly string[], maxNumbersPerMail: number): NewRecipient[] {
+  const entries = [...recipients.values()].map(({ rcpt, target }) => ({
+    rcpt,
+    target: 'subject' in target ? { numbers: subjectNumbers } : target,
+  }));
+  checkNumberCount(entries, maxNumbersPerMail, principal, 'subject');
+  const byNumber = new Map<string, NewRecipient>();
+  for (const { rcpt, target } of entries) {
+    for (const number of 'numbers' in target ? target.numbers : []) {
+      if (byNumber.has(number)) continue;
+      byNumber.set(number, { number, rcpt: rcpt.address, notify: rcpt.dsn?.notify, orcpt: rcpt.dsn?.orcpt });
+    }
+  }
+  return [...byNumber.values()];
+}
+
+/** The header block as received (up to the first empty line), for bounces. */
+function headerBlock(raw: Buffer): string {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf + 2 : lf >= 0 ? lf + 1 : raw.length;
+  return raw.subarray(0, end).toString('utf8');
+}

@@ -1,0 +1,33 @@
+import { RelayError } from '../errors.ts';
+import type { Principal, SenderPolicy } from '../policy/senders.ts';
+import { maskNumber } from '../sms/numbers.ts';
+import type { ReplyStore } from '../store/types.ts';
+import type { ResolvedRecipient } from './recipient-addresses.ts';
+
+/** Whether `principal` may text `number`: destinations (premium, blocked, allowed) and the opt-out list. */
+export async function admitNumber(principal: Principal, number: string, store: Pick<ReplyStore, 'isOptedOut'>, senders: SenderPolicy): Promise<void> {
+  const problem = senders.destinationProblem(principal, number);
+  if (problem) throw new RelayError('POLICY_DENIED', `Recipient refused: ${problem}`);
+  if (await store.isOptedOut(number)) {
+    throw new RelayError('POLICY_DENIED', `Recipient refused: ${maskNumber(number)} has opted out of SMS from this relay (they texted STOP)`);
+  }
+}
+
+/**
+ * At most `maxNumbersPerMail` (and the sender's `maxRecipients`) distinct numbers per mail. At RCPT
+ * the refusal is temporary (452): the client sends the rest in another mail. The numbers of a
+ * subject (`stage: 'subject'`) cannot be split by the client, so there it is permanent.
+ */
+export function checkNumberCount(
+  entries: readonly { readonly target: ResolvedRecipient }[],
+  maxNumbersPerMail: number,
+  principal: Principal,
+  stage: 'rcpt' | 'subject',
+): void {
+  const distinct = new Set(entries.flatMap(({ target }) => ('numbers' in target ? target.numbers : [])));
+  const limit = Math.min(maxNumbersPerMail, principal.maxRecipients ?? Number.POSITIVE_INFINITY);
+  if (distinct.size <= limit) return;
+  const tooMany = `Too many phone numbers: this mail would go to more than ${limit}`;
+  if (stage === 'rcpt') throw new RelayError('TOO_MANY_NUMBERS', `${tooMany}; send the rest in another mail`);
+  throw new RelayError('BAD_PARAMETER', `${tooMany}: split the numbers over several mails`);
+}

@@ -1,0 +1,154 @@
+import { v7 as uuidv7 } from 'uuid';
+import { asRelayError, RelayError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { LoginThrottle } from '../policy/logins.ts';
+import { verifyPassword } from '../policy/passwords.ts';
+import { RateLimits } from '../policy/rates.ts';
+import { SenderPolicy } from '../policy/senders.ts';
+import type { ReplyTracking } from '../replies/tracking.ts';
+import type { Store } from '../store/types.ts';
+import { buildNewMail } from './new-mail.ts';
+import { admitNumber, checkNumberCount } from './number-checks.ts';
+import { resolveRecipient } from './recipient-addresses.ts';
+import type { AcceptanceSettings, AcceptedMail, Outcome, ProviderLimits, RecipientRequest, SenderRequest, Transaction } from './types.ts';
+
+/**
+ * Where a password may travel without TLS: this host's own loopback address only. Not all of 127/8:
+ * tests and local setups use other 127.x addresses to stand for remote clients.
+ */
+const LOOPBACK_ADDRESSES: ReadonlySet<string> = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+/** A valid hash of a random password, verified against when the user name is unknown. */
+const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+export interface AcceptanceOptions {
+  readonly settings: AcceptanceSettings;
+  readonly store: Store;
+  /** The limits of the provider that will send. */
+  readonly provider: ProviderLimits;
+  readonly tracking: ReplyTracking;
+  readonly logger: Logger;
+  /** Called after each mail is committed, so dispatch can start at once. */
+  readonly onAccepted: () => void;
+  readonly metrics?: Metrics | undefined;
+  /** Why the relay cannot take mail now (the disk is nearly full, shutting down), or undefined. */
+  readonly unavailable?: () => RelayError | undefined;
+  readonly clock?: () => number;
+}
+
+/**
+ * What every input (SMTP, the web console) must pass before the relay promises to send: one entry
+ * point per stage of a submission. `sender` decides who is sending (trusted network, listed network
+ * or account) and whether that sender may; `recipient` decides each address (valid numbers, allowed,
+ * not opted out, not too many); `message` turns the raw mail into SMS text under the sender's rules
+ * and limits and commits it with one job per number. Each answers with an Outcome: a refusal is a
+ * value with its catalogue code, for the input to put in its own words (an SMTP reply, a JSON error).
+ */
+export class AcceptanceService {
+  readonly #options: AcceptanceOptions;
+  readonly #clock: () => number;
+  readonly #senders: SenderPolicy;
+  readonly #logins = new LoginThrottle();
+  readonly #rates = new RateLimits();
+
+  constructor(options: AcceptanceOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+    this.#senders = new SenderPolicy(options.settings.senders);
+  }
+
+  /** Whether anyone can sign in at all (an input without accounts offers no sign-in). */
+  get hasAccounts(): boolean {
+    return this.#senders.hasAccounts;
+  }
+
+  /** Clients in the trusted networks: no AUTH, no limits but the destination blocklists. */
+  isTrusted(address: string): boolean {
+    return this.#senders.isTrusted(address);
+  }
+
+  /**
+   * An account's sign-in from `client`: over TLS (`secure`) or from loopback only, slowed and then
+   * blocked per client address after failures. A failure is answered only after its delay.
+   */
+  async authenticate(username: string, password: string, client: string, secure: boolean): Promise<Outcome<{ readonly user: string }>> {
+    if (!secure && !LOOPBACK_ADDRESSES.has(client)) return refused(new RelayError('ENCRYPTION_REQUIRED'));
+    if (this.#logins.blocked(client, this.#clock())) return refused(new RelayError('LOGIN_BLOCKED'));
+    const account = this.#senders.account(username);
+    // A missing account costs the same scrypt as a wrong password: timing tells no user names.
+    const valid = await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH);
+    if (account && valid) {
+      this.#logins.succeeded(client);
+      this.#options.logger.info({ client, user: username }, 'acceptance: authenticated');
+      return { ok: true, user: username };
+    }
+    const delay = this.#logins.failed(client, this.#clock());
+    this.#options.logger.warn({ client, user: username, delayMs: delay }, 'acceptance: authentication failed');
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    return refused(new RelayError('AUTH_FAILED'));
+  }
+
+  /** MAIL: who sends, and whether they may use this envelope sender. Starts a transaction. */
+  sender(request: SenderRequest): Outcome<{ readonly transaction: Transaction }> {
+    const unavailable = this.#options.unavailable?.();
+    if (unavailable) return refused(unavailable);
+    const principal = request.user === undefined ? this.#senders.byAddress(request.client.address) : this.#senders.account(request.user)?.principal;
+    if (!principal) return refused(new RelayError('AUTH_REQUIRED'));
+    const problem = request.envelopeFrom === '' ? undefined : this.#senders.senderProblem(principal, request.envelopeFrom);
+    if (problem) return refused(new RelayError('POLICY_DENIED', `Sender refused: ${problem}`));
+    return { ok: true, transaction: { ...request, principal, recipients: new Map() } };
+  }
+
+  /** RCPT: the numbers an address stands for, each allowed for this sender; the transaction with it added. */
+  async recipient(transaction: Transaction, rcpt: RecipientRequest): Promise<Outcome<{ readonly transaction: Transaction }>> {
+    try {
+      if (transaction.envelopeFrom === '') {
+        throw new RelayError('AUTOMATED_MAIL', 'Mail from the null sender <> (a bounce or an auto-reply) is never sent as SMS');
+      }
+      const { principal } = transaction;
+      const target = resolveRecipient(rcpt.address, this.#options.settings.recipients);
+      if ('numbers' in target) for (const number of target.numbers) await admitNumber(principal, number, this.#options.store, this.#senders);
+      const key = rcpt.address.toLowerCase();
+      const others = [...transaction.recipients].filter(([other]) => other !== key).map(([, entry]) => entry);
+      checkNumberCount([...others, { target }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
+      return { ok: true, transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, { rcpt, target }) } };
+    } catch (error) {
+      return refused(error);
+    }
+  }
+
+  /** DATA: the raw mail made into SMS under the sender's rules and limits, committed, and dispatch told. */
+  async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail>> {
+    try {
+      const { principal } = transaction;
+      const id = uuidv7();
+      const { store, provider, tracking, settings } = this.#options;
+      const { mail, cutFrom, repeated } = await buildNewMail(id, raw, transaction, { settings, store, provider, senders: this.#senders, tracking }, this.#clock());
+      const parts = mail.sms.parts * mail.recipients.length;
+      const limited = this.#rates.problem(principal, parts, this.#clock());
+      if (limited) throw new RelayError('RATE_LIMITED', `Sending limit reached: ${limited}`);
+      const { duplicateOf } = await store.acceptMail(mail);
+      this.#rates.record(principal, parts, this.#clock());
+      if (mail.sms.userContext) tracking.committed(mail.sms.userContext, mail.recipients.map((recipient) => recipient.number));
+      this.#options.onAccepted();
+      this.#options.metrics?.accepted.inc();
+      return {
+        ok: true,
+        id,
+        by: principal.name,
+        numbers: mail.recipients.length,
+        encoding: mail.sms.encoding,
+        parts: mail.sms.parts,
+        cutFrom,
+        repeated,
+        duplicateOf,
+      };
+    } catch (error) {
+      return refused(error);
+    }
+  }
+}
+
+function refused(error: unknown): { readonly ok: false; readonly error: RelayError } {
+  return { ok: false, error: asRelayError(error) };
+}

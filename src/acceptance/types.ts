@@ -1,0 +1,79 @@
+import type { RelayError } from '../errors.ts';
+import type { TextSettings } from '../mail/policy.ts';
+import type { Principal, SenderSettings } from '../policy/senders.ts';
+import type { NewMail } from '../store/types.ts';
+import type { SmsEncoding } from '../vocabulary.ts';
+import type { RecipientRules, ResolvedRecipient } from './recipient-addresses.ts';
+
+/** Every entry point answers with a value: what it accepted, or the catalogue's error for the refusal. */
+export type Outcome<Accepted> = ({ readonly ok: true } & Accepted) | { readonly ok: false; readonly error: RelayError };
+
+/** What acceptance needs of the provider that will send: its limits, nothing of its wire format. */
+export interface ProviderLimits {
+  readonly capabilities: { readonly maxParts: number; readonly scheduling: boolean };
+  /** Why the provider cannot send from this sender id, or undefined. */
+  senderIdProblem(senderId: string): string | undefined;
+}
+
+/** The operator's acceptance rules. */
+export interface AcceptanceSettings {
+  readonly recipients: RecipientRules;
+  /** Concatenated parts per SMS at most (`sms.maxParts`). */
+  readonly maxParts: number;
+  /** Distinct numbers per mail at most, after list expansion. */
+  readonly maxNumbersPerMail: number;
+  readonly text: TextSettings;
+  readonly senders: SenderSettings;
+  /** The same text to the same number within this time is sent once; undefined = off. */
+  readonly alertStormWindowMs: number | undefined;
+  /** The same mail submitted again within this time is accepted but sent once. */
+  readonly resubmissionWindowMs: number;
+}
+
+/** Who submits a mail: the client's address, its greeting, the account it signed in as, the envelope sender. */
+export interface SenderRequest {
+  readonly client: { readonly address: string; readonly helo: string };
+  /** The account the client authenticated as; undefined = none. */
+  readonly user: string | undefined;
+  /** '' for the null sender `<>`. */
+  readonly envelopeFrom: string;
+  /** RFC 3461 RET and ENVID. */
+  readonly dsn: NewMail['dsn'];
+}
+
+/** One recipient address as submitted, with its RFC 3461 NOTIFY and ORCPT. */
+export interface RecipientRequest {
+  readonly address: string;
+  readonly dsn?: { readonly notify?: readonly string[] | undefined; readonly orcpt?: string | undefined } | undefined;
+}
+
+/** A recipient address and what it stands for. */
+export interface AdmittedRecipient {
+  readonly rcpt: RecipientRequest;
+  readonly target: ResolvedRecipient;
+}
+
+/**
+ * One submission in progress: who sends and what its recipients stand for, keyed by lower-cased
+ * address (a repeated address replaces). A value: each stage answers with the next one.
+ */
+export interface Transaction extends SenderRequest {
+  readonly principal: Principal;
+  readonly recipients: ReadonlyMap<string, AdmittedRecipient>;
+}
+
+/** A committed mail: what the submitter is told. */
+export interface AcceptedMail {
+  readonly id: string;
+  /** The principal it was accepted for. */
+  readonly by: string;
+  readonly numbers: number;
+  readonly encoding: SmsEncoding;
+  readonly parts: number;
+  /** The text was cut from this many parts by the sender's policy. */
+  readonly cutFrom: number | undefined;
+  /** Numbers that got this text within the alert-storm window: not sent again. */
+  readonly repeated: number;
+  /** The mail is a resubmission of this one: accepted, sent once. */
+  readonly duplicateOf: string | undefined;
+}

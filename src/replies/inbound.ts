@@ -1,0 +1,137 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { maskNumber } from '../sms/numbers.ts';
+import type { ReplyStore } from '../store/types.ts';
+import type { InboundKind, InboundSink, ReceivedOutcome, ReceivedSms, ReportOutcome, StatusReport } from '../vocabulary.ts';
+import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
+import type { ReplyTracking } from './tracking.ts';
+
+export interface InboundOptions {
+  readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'quarantine'>;
+  readonly tracking: ReplyTracking;
+  readonly replyMail: ReplyMailOptions;
+  /** First words that opt a number out of SMS (STOP) and back in (START). */
+  readonly keywords: { readonly stop: readonly string[]; readonly start: readonly string[] };
+  readonly logger: Logger;
+  /** A reply mail was queued: the mailer can send it. */
+  readonly onMailQueued: () => void;
+  /** A delivery report moved an SMS forward: its sender may be due a notice. */
+  readonly onReportApplied: () => void;
+  readonly metrics?: Metrics | undefined;
+  readonly clock?: () => number;
+}
+
+/**
+ * What becomes of what phones and providers send back, whatever brought it (a webhook, a pushed
+ * PDU). A received SMS: a repeat (the provider retrying) is recognised before any work; otherwise
+ * its conversation is found, a STOP/START keyword noted, its mail built and signed, and all of it
+ * committed at once. A delivery report moves its SMS forward. What cannot be understood is kept.
+ */
+export class InboundService {
+  readonly #options: InboundOptions;
+  readonly #clock: () => number;
+
+  constructor(options: InboundOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? monotonicNow();
+  }
+
+  /** The sink a provider hands its SMS and reports to. */
+  sinkFor(provider: string): InboundSink {
+    return {
+      received: async (items) => {
+        const outcomes = await Promise.all(items.map((sms) => this.#receive(provider, sms)));
+        for (const outcome of outcomes) this.#options.metrics?.inbound.inc({ kind: 'mo', result: outcome.status });
+        return outcomes;
+      },
+      reported: async (items) => {
+        const outcomes = await Promise.all(items.map((report) => this.#report(provider, report)));
+        for (const outcome of outcomes) this.#options.metrics?.inbound.inc({ kind: 'dr', result: outcome });
+        if (outcomes.includes('advanced')) this.#options.onReportApplied();
+        return outcomes;
+      },
+      quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
+    };
+  }
+
+  /** Routes one SMS to its mailbox and commits it with its mail. */
+  async #receive(provider: string, sms: ReceivedSms): Promise<ReceivedOutcome> {
+    const { store, tracking, logger } = this.#options;
+    const seen = { providerId: sms.providerId, from: maskNumber(sms.number) };
+    if (await store.knowsInbound(provider, sms.providerId)) return this.#repeated(seen);
+    const now = this.#clock();
+    const context = await tracking.contextOf(sms);
+    const route = await tracking.route(sms.number, context, now);
+    const id = uuidv7();
+    const optOut = optOutOf(sms.text, this.#options.keywords);
+    const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now }, route, this.#options.replyMail));
+    const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
+    if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
+    const { duplicate } = await store.acceptInbound({
+      id,
+      provider,
+      providerId: sms.providerId,
+      number: sms.number,
+      text: sms.text,
+      sentAt: sms.sentAt,
+      userContext: context,
+      receivedAt: now,
+      optOut,
+      route:
+        route && built
+          ? { mailbox: route.mailbox, context: route.conversation?.context, mail: { ...built.mail, messageId: id }, messageIdHeader: built.messageIdHeader }
+          : undefined,
+    });
+    // Two deliveries of one SMS at the same moment both pass the check above; the store keeps one.
+    if (duplicate) return this.#repeated(fields);
+    if (!route) {
+      logger.warn(fields, 'inbound: SMS received but no conversation or default mailbox: kept as undeliverable');
+      return { status: 'undeliverable', id };
+    }
+    logger.info({ ...fields, via: route.conversation ? `conversation ${route.conversation.context}` : 'default mailbox' }, 'inbound: SMS received and mailed');
+    this.#options.onMailQueued();
+    return { status: 'accepted', id };
+  }
+
+  #repeated(fields: object): ReceivedOutcome {
+    this.#options.logger.info(fields, 'inbound: SMS received again (the provider retried): already stored, no second mail');
+    return { status: 'duplicate' };
+  }
+
+  async #report(provider: string, report: StatusReport): Promise<ReportOutcome> {
+    const { logger } = this.#options;
+    const result = await this.#options.store.applyDeliveryReport({ provider, ...report, receivedAt: this.#clock() });
+    const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };
+    if (result.kind === 'orphan') logger.info(fields, 'inbound: delivery report for an id not (yet) recorded: kept and matched when it is');
+    else if (result.kind === 'advanced') logger.info({ ...fields, smsId: result.smsId }, 'inbound: delivery report applied');
+    else logger.debug({ ...fields, result: result.kind }, 'inbound: delivery report changes nothing');
+    return result.kind;
+  }
+
+  async #quarantine(provider: string, kind: InboundKind, reason: string, body: string): Promise<void> {
+    await this.#options.store.quarantine({ receivedAt: this.#clock(), provider, kind, reason, body });
+    this.#options.metrics?.inbound.inc({ kind, result: 'quarantined' });
+    this.#options.logger.warn({ provider, kind, reason }, 'inbound: request not understood: quarantined');
+  }
+}
+
+/** STOP/START as the SMS's first word (the reply mail still tells the mailbox). */
+function optOutOf(text: string, keywords: InboundOptions['keywords']): { action: 'stop' | 'start'; keyword: string } | undefined {
+  const word = text.trim().split(/\s+/)[0]?.toUpperCase().replace(/[.!]+$/, '') ?? '';
+  if (keywords.stop.some((keyword) => keyword.toUpperCase() === word)) return { action: 'stop', keyword: word };
+  if (keywords.start.some((keyword) => keyword.toUpperCase() === word)) return { action: 'start', keyword: word };
+  return undefined;
+}
+
+/**
+ * Milliseconds that never repeat: two SMS from one phone in the same millisecond still order, so
+ * "the conversation the phone used last" has one answer.
+ */
+function monotonicNow(): () => number {
+  let last = 0;
+  return () => {
+    last = Math.max(Date.now(), last + 1);
+    return last;
+  };
+}
