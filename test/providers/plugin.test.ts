@@ -2,7 +2,9 @@
  * A provider plug-in defined only here, registered by name, end to end over real sockets: its own
  * `gateway:` keys validated by its schema, an SMS sent over SMTP reaching this file's tiny HTTP
  * gateway, a delivery report and a reply posted to `/webhooks/<its name>/…` updating the SMS and
- * landing as a reply mail in the Maildir. No central file names it. Then the start-up refusals:
+ * landing as a reply mail in the Maildir. No central file names it. A second plug-in has no webhooks and
+ * pushes what it receives into the sink its gateway is started with (the shape of a provider with a
+ * persistent connection, such as SMPP). Then the start-up refusals:
  * an unknown provider, a plug-in missing a part, two plug-ins claiming one name (and its webhook paths).
  */
 import assert from 'node:assert/strict';
@@ -15,7 +17,7 @@ import { request } from 'undici';
 import { z } from 'zod';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import type { Gateway, GatewayOptions, InboundParse, InboundRequest, ProviderPlugin } from '../../src/providers/contract.ts';
-import type { ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
+import type { InboundSink, ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
 import { maildirMessages, relayEnvironment, removeDir, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
@@ -168,6 +170,96 @@ describe('a provider plug-in registered by a test', () => {
     const mail = await waitFor('the reply mail', () => maildirMessages(relay.maildir).find((raw) => raw.includes('Emptying it now')));
     assert.match(mail, /^To: .*alice@example\.com/m);
     assert.match(mail, /^In-Reply-To: <tiny-1@example\.com>/m);
+  });
+});
+
+const PUSH_NAME = 'pushgw';
+
+/**
+ * A provider without webhooks: its gateway keeps the sink it is started with and the test pushes a
+ * report and a reply through it, as a connection-based provider pushes what arrives on its socket.
+ */
+function pushPlugin(onStart: (sink: InboundSink) => void, sent: string[]): ProviderPlugin {
+  return {
+    name: PUSH_NAME,
+    capabilities: { maxRecipientsPerRequest: 1, maxParts: 1, replyTracking: 'tracking-id', scheduling: false },
+    settings: {
+      schema: z.object({}),
+      environment: {},
+      required: [],
+      defaultUrls: { url: 'push://127.0.0.1' },
+      account: () => ({ accountId: undefined, sessions: false, signature: undefined }),
+    },
+    outcomeRules: [{ match: /^recipient\/PUSH:OK$/, action: 'sent', category: 'sent', reason: 'taken by the push gateway' }],
+    createGateway: (options) => ({
+      provider: PUSH_NAME,
+      capabilities: { maxRecipientsPerRequest: 1, maxParts: 1 },
+      endpoints: [...options.endpoints],
+      start: ({ inbound }) => {
+        onStart(inbound);
+        return Promise.resolve();
+      },
+      health: () => ({ ok: true }),
+      send: (submission) => {
+        sent.push(submission.text);
+        const id = `push-${sent.length}`;
+        return Promise.resolve({ kind: 'answered', results: [{ number: submission.recipients[0] ?? '', code: 'PUSH:OK', providerId: id, trackingId: id }] });
+      },
+      close: () => Promise.resolve(),
+    }),
+    describeStatus: () => 'delivered to the phone',
+    senderIdProblem: () => undefined,
+  };
+}
+
+describe('a provider plug-in that pushes what it receives', () => {
+  const sent: string[] = [];
+  let sink: InboundSink | undefined;
+  let relay: TestRelay;
+
+  before(async () => {
+    relay = await startTestRelay(
+      { gateway: { provider: PUSH_NAME, username: 'push-user', password: 'push-pass' }, sms: { domains: ['sms.example.com'], defaultRegion: 'GB' } },
+      {},
+      tempDir(),
+      { providers: [pushPlugin((given) => (sink = given), sent)] },
+    );
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('its gateway is started with the inbound service as its sink; reports and replies pushed there are committed once', async () => {
+    const id = queuedId(
+      (
+        await sendMail(relay.relay.smtpPort, {
+          from: 'bob@example.com',
+          to: [`${PHONE}@sms.example.com`],
+          subject: 'Pump 3',
+          body: 'Pump 3 stopped',
+          headers: { From: 'bob@example.com', 'Message-ID': '<push-1@example.com>' },
+        })
+      ).data,
+    );
+    await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+    assert.deepEqual(sent, ['Pump 3 stopped']);
+    assert.ok(sink, 'the gateway was started with a sink');
+
+    assert.deepEqual(await sink.reported([{ providerId: 'push-1', number: `+${PHONE}`, code: 1, state: 'delivered' }]), ['advanced']);
+    assert.equal((await relay.relay.store.smsOf(id))[0]?.delivery, 'delivered');
+
+    const reply: ReceivedSms = { providerId: 'push-mo-1', number: `+${PHONE}`, text: 'Restarting it', sentAt: undefined, userContext: undefined, trackingId: 'push-1' };
+    const [first] = await sink.received([reply]);
+    assert.equal(first?.status, 'accepted');
+    assert.deepEqual(await sink.received([reply]), [{ status: 'duplicate' }], 'a repeated push is recognised, not mailed twice');
+    const mail = await waitFor('the reply mail', () => maildirMessages(relay.maildir).find((raw) => raw.includes('Restarting it')));
+    assert.match(mail, /^In-Reply-To: <push-1@example\.com>/m);
+    assert.equal(maildirMessages(relay.maildir).filter((raw) => raw.includes('Restarting it')).length, 1);
+
+    const webhook = await request(`http://127.0.0.1:${relay.relay.httpPort}/webhooks/${PUSH_NAME}/mo`, { method: 'POST', body: '{}' });
+    await webhook.body.dump();
+    assert.equal(webhook.statusCode, 404, 'a provider without webhook parsers gets no webhook routes');
   });
 });
 
