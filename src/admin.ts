@@ -1,5 +1,5 @@
 /**
- * The operator's commands (`smsrelay status | log | queue | config check | backup`). They open the
+ * The operator's commands (`smsrelay status | log | queue | quarantine | config check | backup`). They open the
  * store file next to a running relay (SQLite in WAL mode takes readers and short writers alongside
  * it) and print plain text, one line per item, or JSON lines where a script will read them.
  */
@@ -77,6 +77,33 @@ export async function queue(store: SqliteStore, args: readonly string[], now: nu
   if (!target) throw new Error(`queue ${command} needs a message id, or "all"`);
   const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
   return `${command}: ${changed} queued SMS changed`;
+}
+
+/**
+ * `quarantine list | show <id> | delete <id|all>`: the webhook requests kept because they could not
+ * be read. `list` prints one JSON line each without the body; `show` prints the request's fields and
+ * then its body exactly as received, for the operator to read or to replay to the webhook by hand.
+ */
+export async function quarantine(store: SqliteStore, args: readonly string[]): Promise<string> {
+  const [command = 'list', target] = args;
+  const when = (entry: { readonly receivedAt: number }) => new Date(entry.receivedAt).toISOString();
+  if (command === 'list') {
+    const entries = await store.listQuarantine(LISTED);
+    if (entries.length === 0) return 'no quarantined requests';
+    return entries.map((entry) => JSON.stringify({ ...entry, receivedAt: when(entry) })).join('\n');
+  }
+  if (command !== 'show' && command !== 'delete') throw new Error(`unknown quarantine command "${command}": use list, show <id> or delete <id|all>`);
+  const id = target === 'all' && command === 'delete' ? undefined : Number(target);
+  if (id !== undefined && !(Number.isInteger(id) && id > 0)) throw new Error(`quarantine ${command} needs a request id${command === 'delete' ? ', or "all"' : ''} (see smsrelay quarantine list)`);
+  if (command === 'delete') {
+    const deleted = await store.deleteQuarantined(id);
+    if (id !== undefined && deleted === 0) throw new Error(`no quarantined request with id ${id}`);
+    return `deleted ${deleted} quarantined request${deleted === 1 ? '' : 's'}`;
+  }
+  const entry = id === undefined ? undefined : await store.quarantined(id);
+  if (!entry) throw new Error(`no quarantined request with id ${target}`);
+  const { body, ...fields } = entry;
+  return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${body === '' ? '(body erased by store.retention)' : body}`;
 }
 
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { text } from 'node:stream/consumers';
-import { configCheck, history, queue, rerouteUndeliverable, status } from './admin.ts';
+import { configCheck, history, quarantine, queue, rerouteUndeliverable, status } from './admin.ts';
 import { type Config, ConfigError, type LoadedConfig, loadConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
 import { STORE_FILE, startRelay } from './relay.ts';
@@ -28,6 +28,8 @@ Commands:
   status          queue depths, dispatch state, last errors
   log <id|number> a message's history (mail, SMS, reports), or every message to a number
   queue <command> list | hold <id|all> | release <id|all> | retry <id|all> | delete <id|all> | pause | resume
+  quarantine <command>
+                  list | show <id> | delete <id|all>: webhook requests kept because they could not be read
   config check    the effective configuration (secrets masked) and the store's durability
   backup <file>   an online copy of the store
   help            show this text
@@ -51,6 +53,8 @@ async function main(argv: readonly string[]): Promise<void> {
       return withStore((store) => history(store, argv[1] ?? ''));
     case 'queue':
       return withStore((store) => queue(store, argv.slice(1), Date.now()));
+    case 'quarantine':
+      return withStore((store) => quarantine(store, argv.slice(1)));
     case 'config':
       if (argv[1] !== 'check') break;
       return withStore((store, config) => configCheck(config, store));

@@ -25,6 +25,12 @@ export const RELAY_ERRORS = {
     text: 'Authentication required: only trusted networks may send without AUTH',
   },
   BAD_NUMBER: { smtp: 550, enhanced: '5.1.3', http: 422, text: 'Not a valid phone number' },
+  NOT_TEXTABLE: {
+    smtp: 550,
+    enhanced: '5.1.1',
+    http: 422,
+    text: 'This address cannot receive SMS: short codes and sender names only send',
+  },
   POLICY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'Not allowed by this relay\'s sender policy' },
   RATE_LIMITED: { smtp: 451, enhanced: '4.7.1', http: 429, text: 'Sending limit reached; try again later' },
   AUTH_FAILED: { smtp: 535, enhanced: '5.7.8', http: 401, text: 'Authentication credentials invalid' },

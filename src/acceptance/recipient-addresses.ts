@@ -1,6 +1,7 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { RelayError } from '../errors.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
+import { canTextBack, NO_REPLY_LOCAL_PART, readSender, senderKind } from '../sms/senders.ts';
 
 export interface RecipientRules {
   readonly domains: readonly string[];
@@ -51,5 +52,28 @@ export function recipientNumber(local: string, rules: Pick<RecipientRules, 'defa
   const withServiceId = NUMBER_WITH_SERVICE_ID.exec(local);
   const withoutServiceId = withServiceId && normaliseNumber(withServiceId[1] ?? '', rules.defaultRegion);
   if (withoutServiceId?.ok) return withoutServiceId.e164;
-  throw new RelayError('BAD_NUMBER', `Bad recipient: ${number.reason}`);
+  throw notANumber(local, number.reason);
+}
+
+/** Why a local part that is no valid number gets no SMS; the no-reply address says what it is for. */
+function notANumber(local: string, reason: string): RelayError {
+  if (local.toLowerCase() === NO_REPLY_LOCAL_PART) {
+    return new RelayError('NOT_TEXTABLE', 'This address takes no mail: it sends the SMS of senders that cannot receive SMS (short codes and sender names)');
+  }
+  return new RelayError('BAD_NUMBER', `Bad recipient: ${reason}`);
+}
+
+/**
+ * A local part refused as a number may name a sender the relay has received SMS from (`knows`): a
+ * number from a range libphonenumber does not list yet (the gateway vouched for it: it is taken), or a
+ * short code or sender name (refused, saying why, for the writer answering its SMS). A sender never
+ * seen stays a bad number, so a typo is still refused as one.
+ */
+export async function knownSenderOf(address: string, knows: (sender: string) => Promise<boolean>): Promise<ResolvedRecipient | undefined> {
+  const local = address.slice(0, Math.max(address.lastIndexOf('@'), 0));
+  const sender = readSender(local);
+  if (sender === undefined || !(await knows(sender))) return undefined;
+  if (canTextBack(sender)) return { numbers: [sender] };
+  const what = senderKind(sender) === 'alphanumeric' ? 'a sender name' : 'a short code';
+  throw new RelayError('NOT_TEXTABLE', `"${local}" is ${what}, not a phone number: it can send SMS but cannot receive them`);
 }

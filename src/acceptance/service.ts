@@ -10,7 +10,7 @@ import type { ReplyTracking } from '../replies/tracking.ts';
 import type { Store } from '../store/types.ts';
 import { buildNewMail } from './new-mail.ts';
 import { admitNumber, checkNumberCount } from './number-checks.ts';
-import { resolveRecipient } from './recipient-addresses.ts';
+import { knownSenderOf, type ResolvedRecipient, resolveRecipient } from './recipient-addresses.ts';
 import type { AcceptanceSettings, AcceptedMail, Outcome, ProviderLimits, RecipientRequest, SenderRequest, Transaction } from './types.ts';
 
 /**
@@ -106,7 +106,7 @@ export class AcceptanceService {
         throw new RelayError('AUTOMATED_MAIL', 'Mail from the null sender <> (a bounce or an auto-reply) is never sent as SMS');
       }
       const { principal } = transaction;
-      const target = resolveRecipient(rcpt.address, this.#options.settings.recipients);
+      const target = await this.#resolve(rcpt.address);
       if ('numbers' in target) for (const number of target.numbers) await admitNumber(principal, number, this.#options.store, this.#senders);
       const key = rcpt.address.toLowerCase();
       const others = [...transaction.recipients].filter(([other]) => other !== key).map(([, entry]) => entry);
@@ -114,6 +114,18 @@ export class AcceptanceService {
       return { ok: true, transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, { rcpt, target }) } };
     } catch (error) {
       return refused(error);
+    }
+  }
+
+  /** The numbers of an address; for a local part that is no valid number, what its SMS said it is. */
+  async #resolve(address: string): Promise<ResolvedRecipient> {
+    try {
+      return resolveRecipient(address, this.#options.settings.recipients);
+    } catch (error) {
+      if (!(error instanceof RelayError && error.code === 'BAD_NUMBER')) throw error;
+      const known = await knownSenderOf(address, (sender) => this.#options.store.knowsSender(sender));
+      if (known === undefined) throw error;
+      return known;
     }
   }
 

@@ -7,6 +7,7 @@ import { LOOP_HEADER } from '../mail/extract.ts';
 import { rfc5322Date } from '../mailer/dsn.ts';
 import type { Templates } from '../mailer/templates.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
+import { canTextBack, NO_REPLY_LOCAL_PART, senderKind } from '../sms/senders.ts';
 import type { NewOutgoingMail } from '../store/types.ts';
 import type { Route } from './tracking.ts';
 
@@ -18,7 +19,7 @@ const REPLY_PREFIXES = /^(?:\s*(?:re|aw|sv|vs|antw|réf|ref|rif|odp|fw|fwd|wg)\s
 const CONTEXT_TAG = /\s*\[\s*UserContext:[^\]]*\]/gi;
 
 export interface InboundSms {
-  /** E.164. */
+  /** The sender: E.164, or a short code or sender name as the gateway gave it. */
   readonly number: string;
   readonly text: string;
   /** When the phone sent it, as the gateway said (W3CDTF), if it said. */
@@ -76,6 +77,8 @@ function dkimSigner(dkim: ReplyMailSettings['mail']['dkim'], domainName: string)
 /**
  * The mail that carries an SMS to its mailbox: from the phone's address (so Reply goes back to the
  * phone), threaded under the mail that started the conversation, its subject carrying the context.
+ * A sender that cannot be texted back (a short code, a sender name) is named, but the mail comes from
+ * `no-reply@<SMS domain>` and says so: a reply is refused by the relay with the reason, not lost.
  * The SMS text is only ever the body: header values are the relay's own or come from the stored
  * conversation, and nodemailer encodes them, so no CR/LF or encoded word from a phone becomes a header.
  */
@@ -84,8 +87,8 @@ export async function buildReplyMail(
   route: Route,
   options: ReplyMailOptions,
 ): Promise<{ readonly mail: NewOutgoingMail; readonly messageIdHeader: string }> {
-  const digits = toInternationalDigits(sms.number);
-  const phoneAddress = `${digits}@${options.smsDomain}`;
+  const textable = canTextBack(sms.number);
+  const phoneAddress = `${textable ? toInternationalDigits(sms.number) : NO_REPLY_LOCAL_PART}@${options.smsDomain}`;
   const number = formatNumber(sms.number);
   const messageIdHeader = `<${uuidv7()}@${options.smsDomain}>`;
   const { conversation } = route;
@@ -95,6 +98,8 @@ export async function buildReplyMail(
     sentAt: sms.sentAt ?? rfc5322Date(new Date(sms.receivedAt)),
     subject: conversation?.subject ? baseSubject(conversation.subject) : undefined,
     context: conversation?.context ?? sms.userContext,
+    /** Why Reply does not reach the sender, or undefined when it does. */
+    noReply: textable ? undefined : `${number} is ${senderKind(sms.number) === 'alphanumeric' ? 'a sender name' : 'a short code'} and cannot receive SMS: a reply to this mail is not delivered.`,
   };
 
   const root = new MimeNode('text/plain; charset=utf-8', { hostname: options.smsDomain, newline: 'windows' });
@@ -109,7 +114,7 @@ export async function buildReplyMail(
   if (conversation?.messageIdHeader) {
     root.setHeader({ 'In-Reply-To': conversation.messageIdHeader, References: conversation.messageIdHeader });
   }
-  root.setContent(render(options, 'reply.txt', data, () => `${sms.text}\n\n-- \nSMS from ${number}\n`));
+  root.setContent(render(options, 'reply.txt', data, () => `${sms.text}\n\n-- \nSMS from ${number}\n${data.noReply ?? ''}\n`));
   const built = await root.build();
   const raw = options.dkim ? await buffer(options.dkim.sign(built)) : built;
   return {

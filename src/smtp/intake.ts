@@ -6,6 +6,7 @@ import type { AcceptedMail, Transaction } from '../acceptance/types.ts';
 import { asRelayError, RelayError, toSmtpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { maskNumber } from '../sms/numbers.ts';
 import { applySmtpServerPatches } from './patches.ts';
 import { type DataFindings, DataScanner } from './smuggling.ts';
 
@@ -125,7 +126,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       admitRecipient(address, session).then(
         () => callback(),
         (error: unknown) => {
-          logger.info({ rcpt: address.address, reason: asRelayError(error).message }, 'smtp: recipient refused');
+          logger.info(maskedRefusal(address.address, asRelayError(error).message), 'smtp: recipient refused');
           callback(refuse(error));
         },
       );
@@ -239,4 +240,15 @@ function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Pr
     stream.once('error', reject);
     stream.once('end', () => resolve({ raw: size <= limit ? Buffer.concat(chunks, size) : undefined, findings: scanner.end() }));
   });
+}
+
+/**
+ * A refused recipient for an info line: its local part (a number, a short code, a name) masked, in
+ * the address and in the reason that quotes it, as numbers are everywhere in info logs.
+ */
+function maskedRefusal(address: string, reason: string): { readonly rcpt: string; readonly reason: string } {
+  const local = address.slice(0, Math.max(address.lastIndexOf('@'), 0));
+  if (local === '') return { rcpt: address, reason };
+  const hidden = maskNumber(local);
+  return { rcpt: `${hidden}${address.slice(local.length)}`, reason: reason.split(local).join(hidden) };
 }

@@ -185,6 +185,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE messages ADD COLUMN gateway_account TEXT;
   `,
+  // 8: an unlisted number may be texted once it has texted the relay: found by sender.
+  `
+  CREATE INDEX inbound_number ON inbound (number);
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { QueueAction, QueuedSms, QueueStats } from './types.ts';
+import type { QuarantineEntry, QueueAction, QueuedSms, QueueStats } from './types.ts';
 
 /** What operators ask of the store (`smsrelay status | log | queue`, `/metrics`). */
 export function prepareAdminStatements(db: Database) {
@@ -11,6 +11,9 @@ export function prepareAdminStatements(db: Database) {
     mailStats: db.prepare("SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM mail_out WHERE status = 'queued'"),
     undeliverableCount: db.prepare('SELECT COUNT(*) AS n FROM inbound WHERE mailbox IS NULL'),
     quarantineCount: db.prepare('SELECT COUNT(*) AS n FROM quarantine'),
+    quarantineList: db.prepare('SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes FROM quarantine ORDER BY id LIMIT ?'),
+    quarantineOne: db.prepare('SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes, body FROM quarantine WHERE id = ?'),
+    quarantineDelete: db.prepare('DELETE FROM quarantine WHERE @id IS NULL OR id = @id'),
     queued: db.prepare(`
       SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' ORDER BY o.id LIMIT ?`),
@@ -82,3 +85,25 @@ export function applyQueueAction(sql: AdminStatements, action: QueueAction, mess
   return changed.length;
 }
 
+
+interface QuarantineRow {
+  id: number;
+  received_at: number;
+  provider: string;
+  kind: string;
+  reason: string;
+  bytes: number;
+}
+
+function quarantineEntry(row: QuarantineRow): QuarantineEntry {
+  return { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes: row.bytes };
+}
+
+export function listQuarantine(sql: AdminStatements, limit: number): QuarantineEntry[] {
+  return (sql.quarantineList.all(limit) as QuarantineRow[]).map(quarantineEntry);
+}
+
+export function quarantinedRequest(sql: AdminStatements, id: number): (QuarantineEntry & { readonly body: string }) | undefined {
+  const row = sql.quarantineOne.get(id) as (QuarantineRow & { body: string }) | undefined;
+  return row && { ...quarantineEntry(row), body: row.body };
+}

@@ -80,6 +80,7 @@ export function prepareReplyStatements(db: Database) {
       VALUES (@id, @provider, @provider_id, @number, @text, @sent_at, @user_context, @received_at, @mailbox, @context)
       ON CONFLICT (provider, provider_id) DO NOTHING`),
     knowsInbound: db.prepare('SELECT 1 AS yes FROM inbound WHERE provider = ? AND provider_id = ?'),
+    knowsSender: db.prepare('SELECT 1 AS yes FROM inbound WHERE number = ? LIMIT 1'),
     undeliverable: db.prepare(
       'SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT ?',
     ),

@@ -4,7 +4,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { RelayError } from '../errors.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { migrate } from './migrations.ts';
-import { type AdminStatements, applyQueueAction, listQueued, prepareAdminStatements, queueStats } from './sqlite-admin.ts';
+import { type AdminStatements, applyQueueAction, listQuarantine, listQueued, prepareAdminStatements, quarantinedRequest, queueStats } from './sqlite-admin.ts';
 import {
   adoptOrphans,
   applyReport,
@@ -25,6 +25,7 @@ import type {
   DueNotice,
   NewDeliveryReport,
   NewInbound,
+  QuarantineEntry,
   QuarantinedRequest,
   QueueAction,
   QueuedSms,
@@ -338,6 +339,10 @@ export class SqliteStore implements Store {
     return this.#read(() => this.#replies.knowsInbound.get(provider, providerId) !== undefined);
   }
 
+  async knowsSender(sender: string): Promise<boolean> {
+    return this.#read(() => this.#replies.knowsSender.get(sender) !== undefined);
+  }
+
   acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
     return this.#write(() => {
       if (!insertInbound(this.#replies, inbound)) return { duplicate: true };
@@ -367,6 +372,18 @@ export class SqliteStore implements Store {
 
   applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number> {
     return this.#write(() => applyQueueAction(this.#admin, action, messageId, now));
+  }
+
+  async listQuarantine(limit: number): Promise<QuarantineEntry[]> {
+    return this.#read(() => listQuarantine(this.#admin, limit));
+  }
+
+  async quarantined(id: number): Promise<(QuarantineEntry & { readonly body: string }) | undefined> {
+    return this.#read(() => quarantinedRequest(this.#admin, id));
+  }
+
+  deleteQuarantined(id: number | undefined): Promise<number> {
+    return this.#write(() => this.#admin.quarantineDelete.run({ id: id ?? null }).changes);
   }
 
   setDispatchPaused(paused: boolean, now: number): Promise<void> {

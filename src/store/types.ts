@@ -47,6 +47,12 @@ export interface Store extends ReplyStore {
   listQueued(limit: number): Promise<QueuedSms[]>;
   /** An operator's hold / release / retry / delete on one message's queued SMS, or on all. */
   applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number>;
+  /** Webhook requests kept because they could not be read, oldest first (without their bodies). */
+  listQuarantine(limit: number): Promise<QuarantineEntry[]>;
+  /** One kept request, with its body as received. */
+  quarantined(id: number): Promise<(QuarantineEntry & { readonly body: string }) | undefined>;
+  /** Deletes one kept request, or all (`id` undefined); how many went. */
+  deleteQuarantined(id: number | undefined): Promise<number>;
   /** Pauses or resumes all dispatch (queued SMS stay queued). */
   setDispatchPaused(paused: boolean, now: number): Promise<void>;
   dispatchPausedSince(): Promise<number | undefined>;
@@ -249,6 +255,12 @@ export interface QuarantinedRequest {
   readonly body: string;
 }
 
+/** A kept request as operators list it: `bytes` is its body's size (0 once retention erased it). */
+export interface QuarantineEntry extends Omit<QuarantinedRequest, 'body'> {
+  readonly id: number;
+  readonly bytes: number;
+}
+
 export interface NewDeliveryReport {
   readonly provider: string;
   readonly providerId: string;
@@ -283,6 +295,8 @@ export interface ReplyStore {
   contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined>;
   /** Whether an SMS with this provider id is stored: a repeat is the provider retrying (a cheap check before any work). */
   knowsInbound(provider: string, providerId: string): Promise<boolean>;
+  /** Whether an SMS from this sender (exactly as stored) was ever received. */
+  knowsSender(sender: string): Promise<boolean>;
   /** Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). */
   acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
   quarantine(request: QuarantinedRequest): Promise<void>;

@@ -3,7 +3,7 @@
  * message status reports (DR), as legacy form fields. Parsed strictly: a field that is missing or
  * malformed makes the whole request a `malformed` value, which the webhook quarantines.
  */
-import { normaliseNumber } from '../../sms/numbers.ts';
+import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import type { InboundParse, InboundRequest } from '../contract.ts';
 
@@ -57,8 +57,8 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   if (!fields) return notAForm(request);
   const providerId = fields.get('msgid') ?? '';
   if (!PROVIDER_ID.test(providerId)) return malformed('msgid is missing or not an id');
-  const number = phone(fields.get('from'));
-  if (!number) return malformed('from is missing or not a phone number');
+  const number = readSender(fields.get('from'));
+  if (!number) return malformed('from is missing or not a sender (a number, a short code or a name of up to 11 characters)');
   const text = fields.get('text');
   if (text === null) return malformed('text is missing');
   if (text.length > MAX_TEXT_CHARS) return malformed(`text is longer than ${MAX_TEXT_CHARS} characters`);
@@ -76,19 +76,12 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   if (!fields) return notAForm(request);
   const providerId = fields.get('msgid') ?? '';
   if (!PROVIDER_ID.test(providerId)) return malformed('msgid is missing or not an id');
-  const number = phone(fields.get('toaddr'));
+  const number = readReportNumber(fields.get('toaddr'));
   if (!number) return malformed('toaddr is missing or not a phone number');
   const status = fields.get('status') ?? '';
   const state = /^\d{1,3}$/.test(status) ? STATES[Number(status)] : undefined;
   if (!state) return malformed(`status "${status.slice(0, 20)}" is not a known status code`);
   return { ok: true, items: [{ providerId, number, code: Number(status), state }] };
-}
-
-/** International digits without `+`, as the platform sends numbers. */
-function phone(value: string | null): string | undefined {
-  if (!value || !/^\+?\d{6,15}$/.test(value)) return undefined;
-  const result = normaliseNumber(value.startsWith('+') ? value : `+${value}`);
-  return result.ok ? result.e164 : undefined;
 }
 
 /** Plain words for a status code (the sender's report mail). */

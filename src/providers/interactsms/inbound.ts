@@ -3,7 +3,7 @@
  * signed with an MD5 `SMS-Verify` when the account has a secret.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { normaliseNumber } from '../../sms/numbers.ts';
+import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import type { InboundParse, InboundRequest } from '../contract.ts';
 
@@ -17,8 +17,6 @@ const MO_TEXT_MAX_CHARS = 10_000;
 const NOTIFY_ID_MAX_ACCEPTED_CHARS = 100;
 /** `yyyy-MM-dd HH:mm:ss`, as the gateway writes its times (fractions of a second tolerated). */
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,7})?$/;
-/** GSM format: international digits without `+` (a `+` is tolerated). */
-const PHONE_DIGITS = /^\+?\d{6,15}$/;
 /** The relay's own number or short code (`50123` for opt-outs). */
 const OUR_NUMBER = /^\+?\d{3,15}$/;
 const COUNT = /^\d{1,9}$/;
@@ -67,8 +65,8 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   if (!type) return malformed('SMS-Type is missing');
   if (type.toLowerCase() === 'notification') return malformed('a delivery receipt (SMS-Type=Notification), not a received SMS');
   const from = field(fields, 'SMS-From') ?? '';
-  const number = phone(from);
-  if (!number) return malformed('SMS-From is missing or not a phone number');
+  const number = readSender(from);
+  if (!number) return malformed('SMS-From is missing or not a sender (a number, a short code or a name of up to 11 characters)');
   const to = field(fields, 'SMS-To') ?? '';
   if (!OUR_NUMBER.test(to)) return malformed('SMS-To is missing or not a number');
   const text = field(fields, 'SMS-Content');
@@ -110,7 +108,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   }
   const numbers: string[] = [];
   for (const digits of (field(fields, 'SMS-To') ?? '').split(',')) {
-    const number = phone(digits.trim());
+    const number = readReportNumber(digits.trim());
     if (!number) return malformed('SMS-To is missing or not a phone number');
     numbers.push(number);
   }
@@ -158,13 +156,6 @@ export function describeStatus(code: number): string {
   if (code === DLR_DELIVERED) return 'delivered to the phone';
   if (code === DLR_FAILED) return 'the network could not deliver it to every phone';
   return `InteractSMS delivery status ${code}`;
-}
-
-/** International digits (GSM format, `+` tolerated) as E.164, or undefined. */
-function phone(value: string): string | undefined {
-  if (!PHONE_DIGITS.test(value)) return undefined;
-  const result = normaliseNumber(value.startsWith('+') ? value : `+${value}`);
-  return result.ok ? result.e164 : undefined;
 }
 
 function malformed<T>(reason: string): InboundParse<T> {

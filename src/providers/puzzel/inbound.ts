@@ -2,7 +2,7 @@
  * What Puzzel posts to the relay: received SMS (MO) and delivery reports (DR), batched, as JSON or
  * XML (the format its service configuration selects).
  */
-import { normaliseNumber } from '../../sms/numbers.ts';
+import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import type { InboundParse, InboundRequest } from '../contract.ts';
 import { CLIENT_REFERENCE } from './adapter.ts';
@@ -91,8 +91,8 @@ function callbackFormat(request: InboundRequest): 'json' | 'xml' | undefined {
 function readReceived(fields: Fields): Item<ReceivedSms> {
   const providerId = fields['messageid'];
   if (typeof providerId !== 'string' || !PROVIDER_ID.test(providerId)) return malformed('messageid is missing or not an id');
-  const number = phone(fields['originator']);
-  if (number === undefined) return malformed('originator is missing or not a phone number');
+  const number = readSender(fields['originator']);
+  if (number === undefined) return malformed('originator is missing or not a sender (a number, a short code or a name of up to 11 characters)');
   const text = fields['content'];
   if (typeof text !== 'string') return malformed('content is missing');
   if (text.length > MAX_TEXT_CHARS) return malformed(`content is longer than ${MAX_TEXT_CHARS} characters`);
@@ -126,7 +126,7 @@ function readReport(fields: Fields): Item<StatusReport> {
   const reference = fields['customermessagereference'];
   const digits = typeof reference === 'string' ? CLIENT_REFERENCE.exec(reference)?.[1] : undefined;
   if (digits === undefined) return malformed('customermessagereference is missing or not a reference the relay gave');
-  const number = phone(`+${digits}`);
+  const number = readReportNumber(`+${digits}`);
   if (number === undefined) return malformed('customermessagereference does not name a phone number');
   return { ok: true, value: { providerId, number, code, state: deliveryState(code) } };
 }
@@ -136,13 +136,6 @@ function deliveryState(code: number): DeliveryState {
   if (code === 0) return 'delivered';
   if (code === 361) return 'expired';
   return 'failed';
-}
-
-/** E.164 with `+` as Puzzel sends numbers (also taken without it). */
-function phone(value: unknown): string | undefined {
-  if (typeof value !== 'string' || !/^\+?\d{6,15}$/.test(value)) return undefined;
-  const result = normaliseNumber(value.startsWith('+') ? value : `+${value}`);
-  return result.ok ? result.e164 : undefined;
 }
 
 function malformed<T>(reason: string): Item<T> {

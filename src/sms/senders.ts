@@ -1,0 +1,66 @@
+/**
+ * Who sent an SMS, as the gateway names it. The gateway knows better than any number metadata: a
+ * short code (`12345`), an alphanumeric sender (`ACME`) and a new number range libphonenumber does
+ * not know yet all reach the relay, and each must reach a mailbox. So any sender the gateway gives is
+ * taken: digits are normalised to E.164 where they can be, else kept; a name of up to 11 characters is
+ * kept as given. Only what cannot be a sender at all is refused (the request is then quarantined).
+ */
+import { normaliseNumber } from './numbers.ts';
+
+/**
+ * The local part reply mails from senders that cannot be texted back come from (`no-reply@<SMS
+ * domain>`): a reply to it reaches the relay, which refuses it with the reason, so the writer's own
+ * server bounces it with that reason instead of the reply vanishing.
+ */
+export const NO_REPLY_LOCAL_PART = 'no-reply';
+
+/** How a phone can be answered: a number can be texted back; a short code or a name cannot. */
+export type SenderKind = 'number' | 'short-code' | 'alphanumeric';
+
+/**
+ * Digits the relay treats as an international number even when libphonenumber's metadata does not
+ * list them (a range opened after the library's release): 8 to 15 digits (E.164's maximum), not
+ * starting with a 0 (a national trunk prefix, which says nothing of the country).
+ */
+const INTERNATIONAL_DIGITS = /^[1-9]\d{7,14}$/;
+/** Short codes and other digit strings the gateway gives: kept as given. */
+const OTHER_DIGITS = /^\d{3,15}$/;
+/** GSM 03.40 alphanumeric originators: at most 11 characters, at least one a letter. */
+const ALPHANUMERIC_SENDER = /^(?=.*\p{L})[\p{L}\p{N} &'._-]{1,11}$/u;
+
+/**
+ * The sender as the relay keeps it (E.164 for numbers: `+447700900123`), or undefined when the value
+ * cannot be one. `+` plus digits is always international.
+ */
+export function readSender(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const given = value.trim();
+  const plus = given.startsWith('+');
+  const digits = plus ? given.slice(1) : given;
+  if (/^\d+$/.test(digits)) {
+    const known = normaliseNumber(`+${digits}`);
+    if (known.ok) return known.e164;
+    if (plus ? /^[1-9]\d{2,14}$/.test(digits) : INTERNATIONAL_DIGITS.test(digits)) return `+${digits}`;
+    return !plus && OTHER_DIGITS.test(digits) ? digits : undefined;
+  }
+  return ALPHANUMERIC_SENDER.test(given) ? given : undefined;
+}
+
+/**
+ * The number a delivery report is about, as the relay stored it when it sent: international digits,
+ * with or without `+`, in E.164. Reports only ever concern numbers the relay texted.
+ */
+export function readReportNumber(value: unknown): string | undefined {
+  const sender = readSender(value);
+  return sender !== undefined && senderKind(sender) === 'number' ? sender : undefined;
+}
+
+export function senderKind(sender: string): SenderKind {
+  if (sender.startsWith('+')) return 'number';
+  return /^\d+$/.test(sender) ? 'short-code' : 'alphanumeric';
+}
+
+/** True when an SMS can be sent back to this sender (it is a number). */
+export function canTextBack(sender: string): boolean {
+  return senderKind(sender) === 'number';
+}
