@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { canTextBack, readReportNumber, readSender, senderKind } from '../../src/sms/senders.ts';
+
+test('any sender a gateway gives is read: numbers to E.164 where they can be, else kept', () => {
+  const cases: ReadonlyArray<readonly [unknown, string | undefined]> = [
+    ['447700900123', '+447700900123'],
+    ['+447700900123', '+447700900123'],
+    [' 4799999999 ', '+4799999999'],
+    ['447700955555', '+447700955555'], // a range libphonenumber does not list: international by shape
+    ['+99912345', '+99912345'], // a `+` always means international
+    ['12345', '12345'], // a short code
+    ['0123456', '0123456'], // national digits: kept as given
+    ['ACME', 'ACME'],
+    ['Bank 24', 'Bank 24'],
+    ['Café-Bar', 'Café-Bar'],
+    ['ABCDEFGHIJK', 'ABCDEFGHIJK'],
+    ['ABCDEFGHIJKL', undefined], // over 11 characters
+    ['12', undefined],
+    ['', undefined],
+    ['<b>x</b>', undefined],
+    ['+44 7700', undefined],
+    [undefined, undefined],
+    [4711, undefined],
+  ];
+  for (const [given, expected] of cases) assert.equal(readSender(given), expected, `readSender(${JSON.stringify(given)})`);
+});
+
+test('who can be texted back, and what a report may name', () => {
+  assert.equal(senderKind('+447700900123'), 'number');
+  assert.equal(senderKind('12345'), 'short-code');
+  assert.equal(senderKind('ACME'), 'alphanumeric');
+  assert.equal(canTextBack('+447700955555'), true);
+  assert.equal(canTextBack('12345'), false);
+  assert.equal(canTextBack('ACME'), false);
+  assert.equal(readReportNumber('447700900123'), '+447700900123');
+  assert.equal(readReportNumber('ACME'), undefined, 'the relay never texts a name, so no report can be about one');
+  assert.equal(readReportNumber('12345'), undefined);
+});
