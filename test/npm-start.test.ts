@@ -1,0 +1,46 @@
+/**
+ * `npm start` is the documented way to run the relay, and operators stop it the way they stop any
+ * process: a SIGTERM to the process they started. npm runs the script through a shell that passes no
+ * signal on, so without `exec` the relay outlived npm and held the data directory's lock.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { removeDir, tempDir, waitFor } from './helpers/relay.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const dir = tempDir();
+after(() => removeDir(dir));
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('a SIGTERM to `npm start` stops the relay gracefully, not only npm', { timeout: 60_000 }, async () => {
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, SMSRELAY_DATA_DIR: join(dir, 'data'), SMSRELAY_SMTP_PORT: '0', SMSRELAY_HTTP_PORT: '0' };
+  const npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<{ pid?: number; msg?: string }> = [];
+  let pending = '';
+  npm.stdout.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8');
+    const complete = pending.split('\n');
+    pending = complete.pop() ?? '';
+    for (const line of complete) if (line.startsWith('{')) lines.push(JSON.parse(line) as { pid?: number; msg?: string });
+  });
+  const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
+  const ready = await waitFor('relay: ready', () => lines.find((line) => line.msg === 'relay: ready'), 30_000);
+  const relayPid = ready.pid ?? 0;
+  assert.notEqual(relayPid, npm.pid, 'the relay runs in its own process under npm');
+
+  npm.kill('SIGTERM');
+  await exited;
+  await waitFor('the relay process gone', () => !isRunning(relayPid), 10_000);
+  assert.ok(lines.some((line) => line.msg === 'relay: stopped'), 'the relay stopped gracefully (its own SIGTERM handler ran)');
+});
