@@ -380,11 +380,7 @@ export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviou
   }
 
   protected onMo(request: FastifyRequest, reply: FastifyReply) {
-    const parsed = moSchema.safeParse(request.body);
-    if (!parsed.success) {
-      return reply.code(400).send({ error: 'invalid MO', detail: z.prettifyError(parsed.error) });
-    }
-    return this.acceptMo(reply, () => ({ msgid: this.sendMo(parsed.data) }));
+    return this.acceptMo(reply, request.body, moSchema, 'usercontext', (mo) => ({ msgid: this.sendMo(mo) }));
   }
 
   /** Each recipient's reports in order, 3 (sent) then 4 or 6, each only once the one before got its 200. */

@@ -264,9 +264,7 @@ export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour>
   }
 
   protected onMo(request: FastifyRequest, reply: FastifyReply) {
-    const parsed = moSchema.safeParse(request.body);
-    if (!parsed.success) return reply.code(400).send({ error: 'invalid MO', detail: z.prettifyError(parsed.error) });
-    return this.acceptMo(reply, () => ({ id: this.#sendMo(parsed.data) }));
+    return this.acceptMo(reply, request.body, moSchema, 'notifyId', (mo) => ({ id: this.#sendMo(mo) }));
   }
 
   #sendMo(mo: z.infer<typeof moSchema>): string {

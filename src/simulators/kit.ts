@@ -445,6 +445,8 @@ const DEFAULT_REPORT_DELAY_MS = 50;
 const CONTROL_PATH = '/simulator/control';
 const MESSAGES_PATH = '/simulator/messages';
 const MO_PATH = '/simulator/mo';
+/** The reply key `POST /simulator/mo` takes on every simulator (README, "Try the whole loop"). */
+const MO_REPLY_KEY = 'usercontext';
 /** `GET /simulator/messages` is for eyes and demos, not a full dump. */
 const MESSAGES_LISTED = 100;
 
@@ -591,8 +593,33 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
     if (accepted.length > 0 && drUrl !== undefined) reply.raw.once('close', () => report(accepted, drUrl));
   }
 
-  /** Answers `POST /simulator/mo` once the MO is read: 202 with what `post` returns, unless it cannot be posted. */
-  protected acceptMo(reply: FastifyReply, post: () => Readonly<Record<string, string>>) {
+  /**
+   * Reads the JSON of `POST /simulator/mo` by the simulator's schema, and answers it: 202 with what
+   * `post` returns, 400 naming what is wrong and every key accepted. Every simulator takes the same
+   * documented reply key, `usercontext` (the value the SMS being answered carried), besides its
+   * provider's own name for it (`nativeReplyKey`: notifyId, sessionid), so one curl line works for each.
+   */
+  protected acceptMo<Mo>(
+    reply: FastifyReply,
+    body: unknown,
+    schema: z.ZodType<Mo> & { readonly shape: Readonly<Record<string, unknown>> },
+    nativeReplyKey: string,
+    post: (mo: Mo) => Readonly<Record<string, string>>,
+  ) {
+    const accepted = [...new Set([...Object.keys(schema.shape), MO_REPLY_KEY])];
+    const given = typeof body === 'object' && body !== null ? { ...(body as Record<string, unknown>) } : body;
+    if (typeof given === 'object' && given !== null && MO_REPLY_KEY in given && nativeReplyKey !== MO_REPLY_KEY) {
+      const record = given as Record<string, unknown>;
+      if (record[nativeReplyKey] === undefined) record[nativeReplyKey] = record[MO_REPLY_KEY];
+      delete record[MO_REPLY_KEY];
+    }
+    const parsed = schema.safeParse(given);
+    if (!parsed.success) return reply.code(400).send({ error: 'invalid MO', detail: z.prettifyError(parsed.error), acceptedKeys: accepted });
+    return this.postMo(reply, () => post(parsed.data));
+  }
+
+  /** Answers a read MO: 202 with what `post` returns, unless it cannot be posted. */
+  protected postMo(reply: FastifyReply, post: () => Readonly<Record<string, string>>) {
     if (this.webhooks.moUrl === undefined) return reply.code(409).send({ error: 'no MO URL set: call setWebhooks({ moUrl }) first' });
     if (this.forwarder.closed) return reply.code(503).send({ error: 'simulator closed' });
     return reply.code(202).send(post());

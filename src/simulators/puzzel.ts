@@ -366,11 +366,9 @@ export class PuzzelSimulator extends GatewaySimulator<PuzzelSimulatorBehaviour> 
     try {
       body = JSON.parse(typeof request.body === 'string' ? request.body : '');
     } catch {
-      return reply.code(400).send({ error: 'the MO must be JSON {from, text, sessionid?}' });
+      return reply.code(400).send({ error: 'the MO must be JSON {from, text, usercontext?}' });
     }
-    const parsed = moSchema.safeParse(body);
-    if (!parsed.success) return reply.code(400).send({ error: 'invalid MO', detail: z.prettifyError(parsed.error) });
-    return this.acceptMo(reply, () => ({ messageid: this.#sendMo(parsed.data) }));
+    return this.acceptMo(reply, body, moSchema, 'sessionid', (mo) => ({ messageid: this.#sendMo(mo) }));
   }
 
   // -------------------------------------------------------------------------------------------------

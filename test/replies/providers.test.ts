@@ -76,6 +76,30 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms'] as const sat
       db.close();
       assert.deepEqual(rows.map((row) => row.context), [context, context], 'the answer continues the conversation');
     });
+
+    test('POST /simulator/mo takes the documented {from, text, usercontext}; an unknown key gets 400 listing the accepted ones', async () => {
+      const phone = '447700900141';
+      await sendMail(relay.relay.smtpPort, {
+        from: 'carol@example.com',
+        to: [`${phone}@sms.example.com`],
+        subject: 'Valve 9',
+        body: 'Valve 9 open',
+        headers: { From: 'carol@example.com', 'Message-ID': `<${provider}-mo@example.com>` },
+      });
+      const sms = await waitFor('the SMS', () => simulator.records.find((record) => record.to === phone));
+      const post = (body: object) =>
+        fetch(`http://127.0.0.1:${relay.relay.httpPort}/simulator/mo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const posted = await post({ from: phone, text: 'Closing it', usercontext: sms.tracking });
+      assert.equal(posted.status, 202, await posted.clone().text());
+      const mail = await waitFor('the reply mail', () => sink.received.find((entry) => entry.raw.includes('Closing it')));
+      assert.equal((await simpleParser(mail.raw)).inReplyTo, `<${provider}-mo@example.com>`);
+
+      const refused = await post({ from: phone, text: 'x', userContext: 'typo' });
+      assert.equal(refused.status, 400);
+      const error = (await refused.json()) as { error: string; acceptedKeys: string[] };
+      assert.equal(error.error, 'invalid MO');
+      assert.ok(error.acceptedKeys.includes('usercontext') && error.acceptedKeys.includes('from') && error.acceptedKeys.includes('text'), JSON.stringify(error));
+    });
   });
 }
 
