@@ -20,6 +20,7 @@ import { buildReport } from './mailer/dsn.ts';
 import { Mailer } from './mailer/mailer.ts';
 import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
+import { StoreHealthMonitor } from './store/health.ts';
 import { RelayError } from './errors.ts';
 import { Templates } from './mailer/templates.ts';
 import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
@@ -74,7 +75,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
   };
   try {
     const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-    const store = await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout });
+    const storeHealth = new StoreHealthMonitor(logger);
+    const store = await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout }, (health) =>
+      storeHealth.update(health),
+    );
     stack.push(() => store.close());
     const resumed = await store.releaseStaleLeases(Date.now());
     if (resumed.sms > 0 || resumed.mail > 0) {
@@ -86,7 +90,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     await disk.start();
     stack.push(() => disk.stop());
     let stopping = false;
-    const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : disk.full ? new RelayError('DISK_FULL') : undefined);
+    const unavailable = () =>
+      stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined));
 
     const transport = config.mail.url ? smarthostTransport(config.mail.url) : maildirTransport(join(config.dataDir, MAILDIR));
     stack.push(() => transport.close());
@@ -149,8 +154,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         { name: 'store', check: () => store.ping().then(() => true) },
       ],
       metrics,
-      // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready.
-      ready: () => smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok),
+      // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready, as do failing commits.
+      ready: async () =>
+        smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok) && (await storeHealth.ready(store)),
       mounts: [
         ...(receivesWebhooks(provider) ? [(app: FastifyInstance) =>
           mountWebhooks(app, {

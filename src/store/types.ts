@@ -54,12 +54,24 @@ export interface Store extends ReplyStore {
   messagesOfNumber(number: string, limit: number): Promise<string[]>;
   /** Throws when the store cannot serve (for /healthz). */
   ping(): Promise<void>;
+  /** Whether commits succeed, with a rate-limited write probe while they fail (for /readyz). */
+  probeWrites(): Promise<StoreHealth>;
   /** History of a message, oldest first. */
   events(messageId: string): Promise<StoredEvent[]>;
   /** Where each number of a message stands. */
   smsOf(messageId: string): Promise<SmsState[]>;
   close(): Promise<void>;
 }
+
+/**
+ * Whether the store can commit (README "Health"): `failing` from a commit that meets a store fault
+ * (read-only, full, locked) until one succeeds; `lost` for good once its file was deleted or replaced
+ * under the running relay. `recovery`: where what it held was copied (undefined while being copied).
+ */
+export type StoreHealth =
+  | { readonly state: 'ok' }
+  | { readonly state: 'failing'; readonly reason: string }
+  | { readonly state: 'lost'; readonly reason: string; readonly recovery: { readonly file: string } | { readonly error: string } | undefined };
 
 export interface NewMail {
   readonly id: string;
