@@ -21,6 +21,7 @@ import { Mailer } from './mailer/mailer.ts';
 import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
 import { StoreHealthMonitor } from './store/health.ts';
+import { Housekeeping } from './store/housekeeping.ts';
 import { RelayError } from './errors.ts';
 import { Templates } from './mailer/templates.ts';
 import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
@@ -35,8 +36,6 @@ import type { Store } from './store/types.ts';
 
 /** The store's file inside the data directory. */
 export const STORE_FILE = 'smsrelay.db';
-/** How often contents past `store.retention` are looked for. */
-const RETENTION_SWEEP_MS = 60 * 60_000;
 /** Where the relay's own mail goes when no smarthost is configured. */
 export const MAILDIR = 'maildir';
 
@@ -223,18 +222,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     dispatcher.start();
     stack.push(() => dispatcher.stop());
 
-    const retention = config.store.retention;
-    if (retention !== undefined) {
-      const purge = () =>
-        store.purgeContent(Date.now() - retention).then(
-          (rows) => rows > 0 && logger.info({ rows, retention }, 'relay: message contents past their retention erased'),
-          (error: unknown) => logger.warn({ err: error }, 'relay: retention purge failed; tried again later'),
-        );
-      void purge();
-      const timer = setInterval(purge, RETENTION_SWEEP_MS);
-      timer.unref();
-      stack.push(() => clearInterval(timer));
-    }
+    const housekeeping = new Housekeeping({
+      store,
+      logger,
+      retentionMs: config.store.retention,
+      orphanReportTtlMs: config.inbound.orphanReportTtl,
+    });
+    housekeeping.start();
+    stack.push(() => housekeeping.stop());
 
     const acceptance = new AcceptanceService({
       settings: acceptanceSettings(config),

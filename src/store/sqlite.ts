@@ -458,6 +458,10 @@ export class SqliteStore implements Store {
     return this.#write(() => applyReport(this.#replies, report));
   }
 
+  expireOrphanReports(before: number): Promise<number> {
+    return this.#write(() => this.#replies.expireOrphans.run(before).changes);
+  }
+
   async dueNotices(limit: number): Promise<DueNotice[]> {
     return this.#read(() =>
       (this.#replies.dueNotices.all(limit) as Array<ClaimedSmsRow & { delivery: DeliveryState; delivery_code: number }>).map((row) => ({

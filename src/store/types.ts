@@ -309,6 +309,8 @@ export interface ReplyStore {
   /** Inbound SMS no mailbox was found for, newest first. */
   undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>>;
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult>;
+  /** Drops delivery reports received before `before` that never matched an SMS; returns how many. */
+  expireOrphanReports(before: number): Promise<number>;
   dueNotices(limit: number): Promise<DueNotice[]>;
   /** Clears the notices' due marks and queues their mails, in one transaction. */
   recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void>;
