@@ -36,6 +36,23 @@ describe('group commit health', () => {
     db.close();
   });
 
+  test('a read-only store (SQLITE_READONLY for real) fails every write of the batch and turns it failing until a commit succeeds', async () => {
+    const db = openDb();
+    const heard: CommitHealth[] = [];
+    const writes = new GroupCommitter(db, { onHealth: (health) => heard.push(health) });
+    const insert = (k: string) => writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v'));
+    db.pragma('query_only = ON');
+    const results = await Promise.allSettled([insert('a'), insert('b')]);
+    assert.deepEqual(results.map((result) => result.status), ['rejected', 'rejected']);
+    assert.equal((results[0] as PromiseRejectedResult).reason.code, 'SQLITE_READONLY');
+    assert.deepEqual(heard.map((health) => health.state), ['failing']);
+    db.pragma('query_only = OFF');
+    await insert('c');
+    assert.deepEqual(heard.map((health) => health.state), ['failing', 'ok']);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n, 1);
+    db.close();
+  });
+
   test('the write probe runs only while commits fail, at most once per interval, and never right after a real commit', async () => {
     const db = openDb();
     let now = 1_000_000;
