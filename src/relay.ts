@@ -20,6 +20,8 @@ import { buildReport } from './mailer/dsn.ts';
 import { Mailer } from './mailer/mailer.ts';
 import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
+import { StoreHealthMonitor } from './store/health.ts';
+import { Housekeeping } from './store/housekeeping.ts';
 import { RelayError } from './errors.ts';
 import { Templates } from './mailer/templates.ts';
 import { maildirTransport, smarthostTransport } from './mailer/transports.ts';
@@ -34,8 +36,6 @@ import type { Store } from './store/types.ts';
 
 /** The store's file inside the data directory. */
 export const STORE_FILE = 'smsrelay.db';
-/** How often contents past `store.retention` are looked for. */
-const RETENTION_SWEEP_MS = 60 * 60_000;
 /** Where the relay's own mail goes when no smarthost is configured. */
 export const MAILDIR = 'maildir';
 
@@ -67,13 +67,17 @@ export interface RelayOptions {
 export async function startRelay(config: Config, logger: Logger, options: RelayOptions = {}): Promise<Relay> {
   mkdirSync(config.dataDir, { recursive: true });
   const lock = lockDataDir(config.dataDir);
+  if (lock.stale) logger.warn({ ...lock.stale, dataDir: config.dataDir }, 'relay: took over the lock of a relay that is gone');
   const stack: Array<() => Promise<void> | void> = [() => lock.release()];
   const stop = async () => {
     for (const step of stack.reverse()) await step();
   };
   try {
     const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-    const store = await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout });
+    const storeHealth = new StoreHealthMonitor(logger);
+    const store = await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout }, (health) =>
+      storeHealth.update(health),
+    );
     stack.push(() => store.close());
     const resumed = await store.releaseStaleLeases(Date.now());
     if (resumed.sms > 0 || resumed.mail > 0) {
@@ -85,7 +89,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     await disk.start();
     stack.push(() => disk.stop());
     let stopping = false;
-    const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : disk.full ? new RelayError('DISK_FULL') : undefined);
+    const unavailable = () =>
+      stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined));
 
     const transport = config.mail.url ? smarthostTransport(config.mail.url) : maildirTransport(join(config.dataDir, MAILDIR));
     stack.push(() => transport.close());
@@ -148,8 +153,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         { name: 'store', check: () => store.ping().then(() => true) },
       ],
       metrics,
-      // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready.
-      ready: () => smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok),
+      // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready, as do failing commits.
+      ready: async () =>
+        smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok) && (await storeHealth.ready(store)),
       mounts: [
         ...(receivesWebhooks(provider) ? [(app: FastifyInstance) =>
           mountWebhooks(app, {
@@ -216,18 +222,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     dispatcher.start();
     stack.push(() => dispatcher.stop());
 
-    const retention = config.store.retention;
-    if (retention !== undefined) {
-      const purge = () =>
-        store.purgeContent(Date.now() - retention).then(
-          (rows) => rows > 0 && logger.info({ rows, retention }, 'relay: message contents past their retention erased'),
-          (error: unknown) => logger.warn({ err: error }, 'relay: retention purge failed; tried again later'),
-        );
-      void purge();
-      const timer = setInterval(purge, RETENTION_SWEEP_MS);
-      timer.unref();
-      stack.push(() => clearInterval(timer));
-    }
+    const housekeeping = new Housekeeping({
+      store,
+      logger,
+      retentionMs: config.store.retention,
+      orphanReportTtlMs: config.inbound.orphanReportTtl,
+    });
+    housekeeping.start();
+    stack.push(() => housekeeping.stop());
 
     const acceptance = new AcceptanceService({
       settings: acceptanceSettings(config),

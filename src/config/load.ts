@@ -33,6 +33,7 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
   SMSRELAY_DEFAULT_MAILBOX: { path: ['inbound', 'defaultMailbox'], kind: 'string' },
   SMSRELAY_WEBHOOK_TOKEN: { path: ['inbound', 'webhookToken'], kind: 'string' },
+  SMSRELAY_ORPHAN_REPORT_TTL: { path: ['inbound', 'orphanReportTtl'], kind: 'string' },
 };
 /** Read before the file, so not part of the structure. */
 const CONFIG_FILE_VARIABLE = 'SMSRELAY_CONFIG';

@@ -246,6 +246,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** An SMS with no or an unknown user context goes to the latest conversation with its number this recent. */
       conversationWindow: duration.prefault('7d'),
+      /**
+       * A delivery report for an id no SMS has (yet) is kept this long for its SMS's send result, then
+       * dropped: a request that hung and was resent got another id, so its first id never comes.
+       */
+      orphanReportTtl: duration.prefault('7d'),
       /** Where an SMS goes that matches no conversation; unset = kept and listed as undeliverable. */
       defaultMailbox: z.email('expected a mail address').optional(),
       /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */

@@ -23,8 +23,8 @@ export interface HttpServerOptions {
   readonly mounts: ReadonlyArray<(app: FastifyInstance) => void>;
   /** Served at /metrics. */
   readonly metrics?: Metrics | undefined;
-  /** /readyz: whether the relay takes traffic now (started, not stopping, disk not full). */
-  readonly ready?: () => boolean;
+  /** /readyz: whether the relay takes traffic now (started, not stopping, disk not full, commits succeed). */
+  readonly ready?: () => boolean | Promise<boolean>;
 }
 
 export interface HttpServer {
@@ -67,7 +67,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'unavailable', checks: Object.fromEntries(results) });
   });
   app.get('/readyz', async (_request, reply) => {
-    const ready = options.ready?.() ?? true;
+    const ready = (await options.ready?.()) ?? true;
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
   });
   const { metrics } = options;

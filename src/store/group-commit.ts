@@ -1,10 +1,21 @@
 import type { Database } from 'better-sqlite3';
+import type { StoreHealth } from './types.ts';
 
 /**
  * Bounds the latency one commit adds to the writes queued behind it, and the memory of a burst.
  * A commit costs one WAL fsync whatever its size, so larger batches are cheaper per write.
  */
 const MAX_WRITES_PER_COMMIT = 512;
+/**
+ * While commits fail, a write probe runs at most this often, and not at all when a real commit was
+ * tried this recently (its result is as fresh): probes never compete with real commits.
+ */
+export const PROBE_INTERVAL_MS = 1_000;
+/**
+ * SQLite result codes that mean the store itself cannot commit (disk, file, lock), as opposed to
+ * one write being wrong (a constraint): only these make the store unhealthy.
+ */
+const STORE_FAULTS = /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB|PERM)/;
 
 type Work<T> = (db: Database) => T;
 
@@ -14,19 +25,37 @@ interface PendingWrite {
   readonly reject: (error: unknown) => void;
 }
 
+/** Whether commits succeed: the last one that met a store fault says why not, the next good one clears it. */
+export type CommitHealth = Exclude<StoreHealth, { readonly state: 'lost' }>;
+
+export interface GroupCommitOptions {
+  /** Runs before each commit; throwing refuses the whole batch (the store file is gone). */
+  readonly guard?: () => void;
+  /** Called when commits start failing and when they succeed again. */
+  readonly onHealth?: (health: CommitHealth) => void;
+  readonly clock?: () => number;
+}
+
 /**
  * Group commit: every write queued during one turn of the event loop runs in one SQLite transaction
  * (one fsync), each in its own savepoint so that one failing write rolls back alone. A write's
  * promise settles only after the COMMIT returned, which is what lets SMTP answer 250 per mail while
- * the disk sees one sync for many mails. If the COMMIT itself fails, every write of the batch fails.
+ * the disk sees one sync for many mails. If the COMMIT itself fails, or a write meets a store fault
+ * (not a constraint: the disk, the file, a lock), every write of the batch fails.
  */
 export class GroupCommitter {
   #pending: PendingWrite[] = [];
   #scheduled = false;
+  #health: CommitHealth = { state: 'ok' };
+  #lastAttemptAt = Number.NEGATIVE_INFINITY;
   readonly #inSavepoint: (work: Work<unknown>) => unknown;
   readonly #commitBatch: (batch: readonly PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
+  readonly #options: GroupCommitOptions;
+  readonly #clock: () => number;
 
-  constructor(db: Database) {
+  constructor(db: Database, options: GroupCommitOptions = {}) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
     // A transaction function called inside another runs as a SAVEPOINT (better-sqlite3).
     this.#inSavepoint = db.transaction((work: Work<unknown>) => work(db));
     const runAll = db.transaction((batch: readonly PendingWrite[]) =>
@@ -34,12 +63,18 @@ export class GroupCommitter {
         try {
           return { ok: true, value: this.#inSavepoint(write.work) };
         } catch (error) {
+          // A store fault (SQLITE_FULL on an insert) may have rolled back the whole transaction: the batch fails with it.
+          if (isStoreFault(error)) throw error;
           return { ok: false, value: error };
         }
       }),
     );
     // IMMEDIATE takes the write lock up front, so the batch cannot fail half-way on a lock upgrade.
     this.#commitBatch = (batch) => runAll.immediate(batch);
+  }
+
+  get health(): CommitHealth {
+    return this.#health;
   }
 
   run<T>(work: Work<T>): Promise<T> {
@@ -50,6 +85,17 @@ export class GroupCommitter {
         setImmediate(() => this.#flush());
       }
     });
+  }
+
+  /**
+   * While commits fail, tries `work` (a small write that needs fresh pages, as a mail does) to learn
+   * whether they succeed again without waiting for traffic, which a not-ready relay does not get.
+   * Rate-limited by PROBE_INTERVAL_MS. Resolves with the health after it.
+   */
+  async probe(work: Work<unknown>): Promise<CommitHealth> {
+    if (this.#health.state === 'ok' || this.#clock() - this.#lastAttemptAt < PROBE_INTERVAL_MS) return this.#health;
+    await this.run(work).catch(() => undefined);
+    return this.#health;
   }
 
   /** Commits what is queued now, synchronously (used at shutdown). */
@@ -69,17 +115,32 @@ export class GroupCommitter {
   #commitNext(): void {
     const batch = this.#pending.splice(0, MAX_WRITES_PER_COMMIT);
     if (batch.length === 0) return;
+    this.#lastAttemptAt = this.#clock();
     let results: Array<{ ok: boolean; value: unknown }>;
     try {
+      this.#options.guard?.();
       results = this.#commitBatch(batch);
     } catch (error) {
+      this.#setHealth(error);
       for (const write of batch) write.reject(error);
       return;
     }
+    this.#setHealth(undefined);
     results.forEach((result, index) => {
       const write = batch[index] as PendingWrite;
       if (result.ok) write.resolve(result.value);
       else write.reject(result.value);
     });
   }
+
+  #setHealth(fault: unknown): void {
+    const failing = fault !== undefined;
+    if (failing === (this.#health.state === 'failing')) return;
+    this.#health = failing ? { state: 'failing', reason: fault instanceof Error ? fault.message : String(fault) } : { state: 'ok' };
+    this.#options.onHealth?.(this.#health);
+  }
+}
+
+function isStoreFault(error: unknown): boolean {
+  return STORE_FAULTS.test(String((error as { code?: unknown } | undefined)?.code ?? ''));
 }

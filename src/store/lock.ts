@@ -4,32 +4,55 @@ import { join } from 'node:path';
 /** Name of the file that marks a data directory as in use by one relay process. */
 const LOCK_FILE = 'smsrelay.pid';
 
+/** A lock file left by a dead relay, taken over: why it was stale. */
+export interface StaleLock {
+  readonly pid: number;
+  readonly reason: 'not running' | 'pid reused';
+}
+
 /**
  * One relay process per data directory: the embedded store has one writer, and start-up frees every
  * lease in the store, which is only right when the process that held them is dead. The lock file
- * holds the owner's pid; a file left by a dead process (kill -9) is taken over.
+ * holds the owner's pid and, where the system tells it (Linux), the owner's start time: a pid alone
+ * cannot tell a live relay from another process that got a dead relay's pid (kill -9, then a reboot
+ * or a busy system), its start time can. A file left by a dead process is taken over.
  */
-export function lockDataDir(dataDir: string): { release(): void } {
+export function lockDataDir(dataDir: string): { readonly stale: StaleLock | undefined; release(): void } {
   const file = join(dataDir, LOCK_FILE);
   const owner = readOwner(file);
-  if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-    throw new Error(`data directory ${dataDir} is in use by another smsrelay (pid ${owner}); stop it or use another SMSRELAY_DATA_DIR`);
+  let stale: StaleLock | undefined;
+  if (owner !== undefined && owner.pid !== process.pid) {
+    if (!isAlive(owner.pid)) stale = { pid: owner.pid, reason: 'not running' };
+    else if (owner.startTime !== undefined && startTimeOf(owner.pid) !== owner.startTime) stale = { pid: owner.pid, reason: 'pid reused' };
+    else {
+      throw new Error(
+        `data directory ${dataDir} is in use by another smsrelay (pid ${owner.pid}); stop it or use another SMSRELAY_DATA_DIR` +
+          (owner.startTime === undefined ? ` (if no smsrelay runs there, delete ${file})` : ''),
+      );
+    }
   }
-  writeFileSync(file, `${process.pid}\n`);
+  const startTime = startTimeOf(process.pid);
+  writeFileSync(file, startTime === undefined ? `${process.pid}\n` : `${process.pid}\n${startTime}\n`);
   return {
+    stale,
     release() {
-      if (readOwner(file) === process.pid) unlinkSync(file);
+      if (readOwner(file)?.pid === process.pid) unlinkSync(file);
     },
   };
 }
 
-function readOwner(file: string): number | undefined {
+function readOwner(file: string): { pid: number; startTime: string | undefined } | undefined {
+  let lines: string[];
   try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    lines = readFileSync(file, 'utf8').split('\n');
   } catch {
     return undefined;
   }
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  // A file written by a relay that could not read start times (or an older one) has the pid only.
+  const startTime = lines[1]?.trim();
+  return { pid, startTime: startTime || undefined };
 }
 
 function isAlive(pid: number): boolean {
@@ -39,5 +62,19 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     // EPERM: the process exists but belongs to someone else: still alive.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * When a process started, in clock ticks since boot: field 22 of /proc/<pid>/stat (after the
+ * command name, which may hold spaces and parentheses, hence the last ')'). Undefined where there is
+ * no /proc: the pid alone decides there.
+ */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }

@@ -107,6 +107,7 @@ export function prepareReplyStatements(db: Database) {
     ),
     numberOfSms: db.prepare('SELECT number FROM outbound WHERE id = ?'),
     adoptReport: db.prepare('UPDATE delivery_reports SET sms_id = ? WHERE id = ?'),
+    expireOrphans: db.prepare('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < ?'),
     dueNotices: db.prepare(`
       SELECT id, message_id, number, rcpt, notify, orcpt, delivery, delivery_code FROM outbound
       WHERE notice_due = 1 ORDER BY id LIMIT ?`),

@@ -1,5 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { RelayError } from '../errors.ts';
 import { GroupCommitter } from './group-commit.ts';
@@ -43,7 +44,14 @@ import type {
   Store,
   StoredEvent,
   StoredMessage,
+  StoreHealth,
 } from './types.ts';
+
+/**
+ * What a write probe writes (and deletes again in the same transaction): more than a page, so it
+ * needs fresh pages as a mail does, and fails as a mail would on a full store.
+ */
+const PROBE_BYTES = 8 * 1024;
 
 /** `PRAGMA synchronous` levels by number. */
 const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
@@ -107,16 +115,29 @@ export class SqliteStore implements Store {
   readonly #sql: ReturnType<typeof prepareStatements>;
   readonly #replies: ReplyStatements;
   readonly #admin: AdminStatements;
+  readonly #file: string;
+  /** The file opened, to notice when the path names another file or none (deleted under the relay). */
+  readonly #opened: { readonly dev: number; readonly ino: number };
+  readonly #onHealth: (health: StoreHealth) => void;
+  #lost: Extract<StoreHealth, { state: 'lost' }> | undefined;
+  #recovering: Promise<void> | undefined;
 
-  private constructor(db: Database) {
+  private constructor(db: Database, file: string, onHealth: (health: StoreHealth) => void) {
     this.#db = db;
-    this.#writes = new GroupCommitter(db);
+    this.#file = file;
+    this.#opened = statSync(file);
+    this.#onHealth = onHealth;
+    this.#writes = new GroupCommitter(db, { guard: () => this.#checkFile(), onHealth: (health) => {
+        if (!this.#lost) onHealth(health);
+      },
+    });
     this.#sql = prepareStatements(db);
     this.#replies = prepareReplyStatements(db);
     this.#admin = prepareAdminStatements(db);
   }
 
-  static open(options: SqliteStoreOptions): SqliteStore {
+  /** `onHealth`: told when commits start failing, succeed again, or the file is lost (see StoreHealth). */
+  static open(options: SqliteStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): SqliteStore {
     mkdirSync(dirname(options.file), { recursive: true });
     const db = new BetterSqlite3(options.file, { timeout: options.busyTimeoutMs });
     try {
@@ -124,7 +145,7 @@ export class SqliteStore implements Store {
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       migrate(db);
-      return new SqliteStore(db);
+      return new SqliteStore(db, options.file, onHealth);
     } catch (error) {
       db.close();
       throw error;
@@ -303,6 +324,21 @@ export class SqliteStore implements Store {
     this.#read(() => this.#sql.ping.get());
   }
 
+  async probeWrites(): Promise<StoreHealth> {
+    if (this.#lost) {
+      const { recovery } = this.#lost;
+      if (recovery && 'error' in recovery) {
+        this.#lost = { ...this.#lost, recovery: undefined };
+        this.#recovering = this.#saveRecovery(this.#lost);
+      }
+      return this.#lost;
+    }
+    return this.#writes.probe(() => {
+      this.#sql.probe.run('x'.repeat(PROBE_BYTES));
+      this.#sql.unprobe.run();
+    });
+  }
+
   async events(messageId: string): Promise<StoredEvent[]> {
     return this.#read(() =>
       (this.#sql.eventsOf.all(messageId) as Array<{ at: number; kind: string; sms_id: number | null; detail: string | null }>).map(
@@ -439,6 +475,10 @@ export class SqliteStore implements Store {
     return this.#write(() => applyReport(this.#replies, report));
   }
 
+  expireOrphanReports(before: number): Promise<number> {
+    return this.#write(() => this.#replies.expireOrphans.run(before).changes);
+  }
+
   async dueNotices(limit: number): Promise<DueNotice[]> {
     return this.#read(() =>
       (this.#replies.dueNotices.all(limit) as Array<ClaimedSmsRow & { delivery: DeliveryState; delivery_code: number }>).map((row) => ({
@@ -465,7 +505,48 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     this.#writes.flushNow();
+    await this.#recovering;
     this.#db.close();
+  }
+
+  /**
+   * Before each commit: is the path still the file opened? A commit into a file deleted (or replaced)
+   * under the relay is durable nowhere a restart looks, so none is made from then on, and what the
+   * open file holds (everything answered 250) is copied where an operator can restore it.
+   */
+  #checkFile(): void {
+    if (!this.#lost) {
+      let now: { dev: number; ino: number } | undefined;
+      try {
+        now = statSync(this.#file);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+      if (now?.dev === this.#opened.dev && now.ino === this.#opened.ino) return;
+      this.#lost = { state: 'lost', reason: `its file ${this.#file} was ${now ? 'replaced' : 'deleted'} while the relay ran`, recovery: undefined };
+      this.#onHealth(this.#lost);
+      this.#recovering = this.#saveRecovery(this.#lost);
+    }
+    throw new Error(this.#lost.reason);
+  }
+
+  /** Copies the open database (SQLite's backup API reads the open handle) next to the lost file, or to the temp dir. */
+  async #saveRecovery(lost: Extract<StoreHealth, { state: 'lost' }>): Promise<void> {
+    const name = `${basename(this.#file)}.recovered-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    let failure: unknown;
+    for (const file of [join(dirname(this.#file), name), join(tmpdir(), name)]) {
+      try {
+        mkdirSync(dirname(file), { recursive: true });
+        await this.#db.backup(file);
+        this.#lost = { ...lost, recovery: { file } };
+        this.#onHealth(this.#lost);
+        return;
+      } catch (error) {
+        failure = error;
+      }
+    }
+    this.#lost = { ...lost, recovery: { error: failure instanceof Error ? failure.message : String(failure) } };
+    this.#onHealth(this.#lost);
   }
 
   #insertMail(mail: readonly NewOutgoingMail[], now: number): void {
@@ -647,6 +728,8 @@ function prepareStatements(db: Database) {
       UPDATE mail_out SET status = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),
     ping: db.prepare('SELECT 1'),
+    probe: db.prepare("INSERT INTO control (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+    unprobe: db.prepare("DELETE FROM control WHERE key = 'write_probe'"),
     sentText: db.prepare(`
       SELECT 1 FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.number = ? AND m.text = ? AND m.received_at >= ? LIMIT 1`),

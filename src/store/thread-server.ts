@@ -14,7 +14,7 @@ if (!port) throw new Error('thread-server runs in a worker thread');
 
 let store: SqliteStore;
 try {
-  store = SqliteStore.open(workerData as SqliteStoreOptions);
+  store = SqliteStore.open(workerData as SqliteStoreOptions, (health) => port.postMessage({ health }));
   port.postMessage({ ready: true });
 } catch (error) {
   port.postMessage({ ready: false, error: { message: error instanceof Error ? error.message : String(error) } });

@@ -2,17 +2,20 @@ import { Worker } from 'node:worker_threads';
 import { RelayError, type RelayErrorCode } from '../errors.ts';
 import type { SqliteStoreOptions } from './sqlite.ts';
 import { toBuffers } from './thread-wire.ts';
-import type { Store } from './types.ts';
+import type { Store, StoreHealth } from './types.ts';
 
 type Pending = { readonly resolve: (value: unknown) => void; readonly reject: (error: unknown) => void };
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code?: RelayErrorCode; message: string } };
+/** Told by the thread, between answers, when the store's health changes. */
+type HealthNote = { health: StoreHealth };
 
 /**
  * The SQLite store on its own thread (see thread-server.ts), with the same interface: every method
  * is a message to the thread and a promise for its answer. A RelayError thrown there (the store is
- * unavailable) arrives here as the same RelayError.
+ * unavailable) arrives here as the same RelayError. `onHealth` hears what SqliteStore.open's does,
+ * and that the thread died.
  */
-export async function openThreadedStore(options: SqliteStoreOptions): Promise<Store> {
+export async function openThreadedStore(options: SqliteStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): Promise<Store> {
   const worker = new Worker(new URL('./thread.mjs', import.meta.url), { workerData: options });
   const pending = new Map<number, Pending>();
   let next = 0;
@@ -23,7 +26,8 @@ export async function openThreadedStore(options: SqliteStoreOptions): Promise<St
     );
     worker.once('error', reject);
   });
-  worker.on('message', (reply: Reply) => {
+  worker.on('message', (reply: Reply | HealthNote) => {
+    if ('health' in reply) return onHealth(reply.health);
     const waiting = pending.get(reply.id);
     if (!waiting) return;
     pending.delete(reply.id);
@@ -33,6 +37,7 @@ export async function openThreadedStore(options: SqliteStoreOptions): Promise<St
   // A thread that dies takes every answer with it: the callers get STORE_UNAVAILABLE, not a hang.
   worker.on('error', (error) => {
     failure = error;
+    onHealth({ state: 'failing', reason: `the store thread failed (${error.message})` });
     for (const waiting of pending.values()) waiting.reject(new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the store thread failed (${error.message})`));
     pending.clear();
   });

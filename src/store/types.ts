@@ -60,12 +60,24 @@ export interface Store extends ReplyStore {
   messagesOfNumber(number: string, limit: number): Promise<string[]>;
   /** Throws when the store cannot serve (for /healthz). */
   ping(): Promise<void>;
+  /** Whether commits succeed, with a rate-limited write probe while they fail (for /readyz). */
+  probeWrites(): Promise<StoreHealth>;
   /** History of a message, oldest first. */
   events(messageId: string): Promise<StoredEvent[]>;
   /** Where each number of a message stands. */
   smsOf(messageId: string): Promise<SmsState[]>;
   close(): Promise<void>;
 }
+
+/**
+ * Whether the store can commit (README "Health"): `failing` from a commit that meets a store fault
+ * (read-only, full, locked) until one succeeds; `lost` for good once its file was deleted or replaced
+ * under the running relay. `recovery`: where what it held was copied (undefined while being copied).
+ */
+export type StoreHealth =
+  | { readonly state: 'ok' }
+  | { readonly state: 'failing'; readonly reason: string }
+  | { readonly state: 'lost'; readonly reason: string; readonly recovery: { readonly file: string } | { readonly error: string } | undefined };
 
 export interface NewMail {
   readonly id: string;
@@ -311,6 +323,8 @@ export interface ReplyStore {
   /** Inbound SMS no mailbox was found for, newest first. */
   undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>>;
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult>;
+  /** Drops delivery reports received before `before` that never matched an SMS; returns how many. */
+  expireOrphanReports(before: number): Promise<number>;
   dueNotices(limit: number): Promise<DueNotice[]>;
   /** Clears the notices' due marks and queues their mails, in one transaction. */
   recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void>;

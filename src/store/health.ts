@@ -1,0 +1,52 @@
+import { RelayError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store, StoreHealth } from './types.ts';
+
+/**
+ * The store's health as the relay acts on it (README "Health"). Failing commits make the relay
+ * not ready at once and ready again with the next good commit (traffic or a write probe), and are
+ * logged once when they start and once when they end. A lost store file stays lost: mail and
+ * webhooks are refused up front, and the line that says so names the copy to restore.
+ */
+export class StoreHealthMonitor {
+  #health: StoreHealth = { state: 'ok' };
+
+  constructor(private readonly logger: Logger) {}
+
+  /** What the store thread reports. */
+  update(health: StoreHealth): void {
+    const before = this.#health;
+    this.#health = health;
+    if (health.state === 'failing' && before.state === 'ok') {
+      this.logger.error({ reason: health.reason, alert: 'store' }, 'store: commits fail: not ready (mail 451, webhooks 503) until one succeeds');
+    } else if (health.state === 'ok' && before.state === 'failing') {
+      this.logger.info('store: commits succeed again: ready');
+    } else if (health.state === 'lost' && health.recovery && 'file' in health.recovery) {
+      this.logger.error(
+        { reason: health.reason, recovery: health.recovery.file, alert: 'store' },
+        `store: lost: ${health.reason}; refusing mail (451) and webhooks (503) from now on; everything accepted is saved in ${health.recovery.file}: stop the relay, put that file back as the store (smsrelay.db in the data directory), start it`,
+      );
+    } else if (health.state === 'lost' && health.recovery && !(before.state === 'lost' && before.recovery && 'error' in before.recovery)) {
+      this.logger.error(
+        { reason: health.reason, recoveryError: 'error' in health.recovery ? health.recovery.error : undefined, alert: 'store' },
+        `store: lost: ${health.reason}; refusing mail (451) and webhooks (503) from now on; copying what was accepted failed: it is only in this running process: keep it running and make room; the copy is tried again with each /readyz`,
+      );
+    }
+  }
+
+  /** Refuses traffic up front once the store is lost (every commit would be refused anyway). */
+  get fault(): RelayError | undefined {
+    return this.#health.state === 'lost'
+      ? new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the message store is unavailable (${this.#health.reason}); try again later`)
+      : undefined;
+  }
+
+  /**
+   * For /readyz: while commits fail, a (rate-limited) write probe may find they succeed again; a lost
+   * store whose copy failed tries the copy again.
+   */
+  async ready(store: Pick<Store, 'probeWrites'>): Promise<boolean> {
+    if (this.#health.state !== 'ok') await store.probeWrites().catch(() => undefined);
+    return this.#health.state === 'ok';
+  }
+}

@@ -1,0 +1,54 @@
+import type { Logger } from '../log.ts';
+import type { Store } from './types.ts';
+
+/** How often the store is swept for what outlived its time (retention, orphan reports: days, not minutes). */
+const SWEEP_INTERVAL_MS = 60 * 60_000;
+
+export interface HousekeepingOptions {
+  readonly store: Pick<Store, 'purgeContent' | 'expireOrphanReports'>;
+  readonly logger: Logger;
+  /** `store.retention`: contents older than this are erased once finished; undefined = kept. */
+  readonly retentionMs: number | undefined;
+  /** `inbound.orphanReportTtl`: delivery reports that matched no SMS for this long are dropped. */
+  readonly orphanReportTtlMs: number;
+  readonly clock?: () => number;
+}
+
+/** Sweeps the store at start and then hourly; a failed sweep is tried again at the next. */
+export class Housekeeping {
+  readonly #options: HousekeepingOptions;
+  readonly #clock: () => number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: HousekeepingOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  start(): void {
+    void this.sweep();
+    this.#timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  async sweep(): Promise<void> {
+    const { store, logger, retentionMs: retention, orphanReportTtlMs: ttl } = this.#options;
+    const now = this.#clock();
+    if (retention !== undefined) {
+      await store.purgeContent(now - retention).then(
+        (rows) => rows > 0 && logger.info({ rows, retention }, 'relay: message contents past their retention erased'),
+        (error: unknown) => logger.warn({ err: error }, 'relay: retention purge failed; tried again later'),
+      );
+    }
+    await store.expireOrphanReports(now - ttl).then(
+      (reports) =>
+        reports > 0 &&
+        logger.info({ reports, ttl }, 'inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped (their requests were resent under other ids)'),
+      (error: unknown) => logger.warn({ err: error }, 'inbound: dropping expired orphan delivery reports failed; tried again later'),
+    );
+  }
+}

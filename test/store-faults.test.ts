@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { request } from 'undici';
+import {
+  freePort,
+  GATEWAY_ACCOUNT,
+  killSpawnedRelays,
+  relayEnvironment,
+  removeDir,
+  spawnRelay,
+  startSimulator,
+  startTestRelay,
+  tempDir,
+  waitFor,
+} from './helpers/relay.ts';
+import { type Reply, sendMail, type Transaction } from './helpers/smtp.ts';
+
+/**
+ * Faults of the store under a running relay (a deleted data directory, a commit that fails): the
+ * relay answers 451/503, never a 250 it cannot keep, and /readyz and /healthz say what the README's
+ * "Health" section says they do.
+ */
+
+const dirs: string[] = [];
+after(() => {
+  killSpawnedRelays();
+  dirs.forEach(removeDir);
+});
+
+/** The reply that refused a mail transaction, whichever step it came at. */
+function refusal(transaction: Transaction): Reply | undefined {
+  return [transaction.mail, ...transaction.rcpt, transaction.data].find((reply) => reply?.code !== 250);
+}
+
+async function status(httpPort: number, path: string): Promise<number> {
+  const response = await request(`http://127.0.0.1:${httpPort}${path}`);
+  await response.body.dump();
+  return response.statusCode;
+}
+
+describe('a data directory deleted under the running relay', () => {
+  test('the next commit gets 451, the relay turns not-ready, and what was answered 250 is saved, named in an error line, and reaches the gateway once restored', async () => {
+    const dir = tempDir('smsrelay-lost-');
+    dirs.push(dir);
+    const gatewayPort = await freePort();
+    const env = relayEnvironment(dir, {
+      gateway: { provider: 'intellisoftware', url: `http://127.0.0.1:${gatewayPort}`, ...GATEWAY_ACCOUNT, connectTimeout: '1s' },
+      delivery: { retryMinDelay: '200ms', retryMaxDelay: '1s' },
+    });
+    const dataDir = join(dir, 'data');
+    const texts = Array.from({ length: 10 }, (_, index) => `before-delete ${index}`);
+    const relay = await spawnRelay(dir, env);
+    for (const [index, text] of texts.entries()) {
+      const sent = await sendMail(relay.smtpPort, { to: [`4477009002${String(index).padStart(2, '0')}@sms.localhost`], body: text });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+
+    // The next commit (this mail's, or the dispatcher's recording a failed attempt) finds the file gone.
+    const next = refusal(await sendMail(relay.smtpPort, { to: ['447700900299@sms.localhost'], body: 'after-delete' }));
+    assert.equal(next?.code, 451, next?.text);
+    assert.match(next?.text ?? '', /^4\.3\.0 .*was deleted while the relay ran/);
+    assert.equal(await status(relay.httpPort, '/readyz'), 503);
+    assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart would start an empty store beside the copy: not a liveness failure');
+    const lost = await waitFor('the error line naming the copy', () =>
+      relay.logs.find((line) => String(line.msg).startsWith('store: lost') && typeof line.recovery === 'string'),
+    );
+    assert.equal(lost.level, 'error');
+    const recovery = String(lost.recovery);
+    assert.ok(String(lost.msg).includes(recovery));
+    assert.ok(existsSync(recovery));
+    const copy = new BetterSqlite3(recovery, { readonly: true });
+    assert.equal((copy.prepare("SELECT COUNT(*) AS n FROM outbound WHERE status = 'queued'").get() as { n: number }).n, texts.length);
+    copy.close();
+    const later = await sendMail(relay.smtpPort, { to: ['447700900298@sms.localhost'], body: 'later' });
+    assert.equal(later.mail.code, 451, 'refused at MAIL FROM from then on');
+    assert.equal(await relay.stop(), 0);
+
+    // The operator restores the copy, the gateway comes back: every mail answered 250 is sent.
+    mkdirSync(dataDir, { recursive: true });
+    renameSync(recovery, join(dataDir, 'smsrelay.db'));
+    assert.equal(basename(recovery).startsWith('smsrelay.db.recovered-'), true);
+    const gateway = await startSimulator({ port: gatewayPort });
+    const restored = await spawnRelay(dir, env);
+    try {
+      await waitFor('every accepted mail at the gateway', () => new Set(gateway.simulator.received.map((sms) => sms.text)).size === texts.length, 20_000);
+      assert.deepEqual(gateway.simulator.received.map((sms) => sms.text).sort(), [...texts].sort());
+    } finally {
+      await restored.stop();
+      await gateway.close();
+    }
+  });
+});
+
+describe('commits that fail', () => {
+  test('/readyz turns 503 at the first failed commit and 200 again when one succeeds (a probe, with no traffic); /healthz stays 200', async () => {
+    const dir = tempDir('smsrelay-busy-');
+    dirs.push(dir);
+    const { relay, config } = await startTestRelay({ store: { busyTimeout: '100ms' } }, {}, dir);
+    try {
+      assert.equal(await status(relay.httpPort, '/readyz'), 200);
+      // Another process holds the store's write lock (an operator's sqlite3 shell): every commit fails.
+      const other = new BetterSqlite3(join(config.dataDir, 'smsrelay.db'));
+      other.exec('BEGIN IMMEDIATE');
+      const refused = await sendMail(relay.smtpPort, { to: ['447700900297@sms.localhost'], body: 'locked out' });
+      assert.equal(refused.data?.code, 451, refused.data?.text);
+      assert.equal(await status(relay.httpPort, '/readyz'), 503);
+      assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart does not cure it');
+      other.exec('ROLLBACK');
+      other.close();
+      await waitFor('ready again', async () => (await status(relay.httpPort, '/readyz')) === 200, 2_000);
+      const accepted = await sendMail(relay.smtpPort, { to: ['447700900296@sms.localhost'], body: 'unlocked' });
+      assert.equal(accepted.data?.code, 250, accepted.data?.text);
+    } finally {
+      await relay.stop();
+    }
+  });
+});

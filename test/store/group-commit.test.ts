@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import BetterSqlite3, { type Database } from 'better-sqlite3';
+import { type CommitHealth, GroupCommitter, PROBE_INTERVAL_MS } from '../../src/store/group-commit.ts';
+import { storeFile } from '../helpers/store.ts';
+
+/** A row bigger than a page: it needs fresh pages, as a mail does. */
+const BIG = 'x'.repeat(8 * 1024);
+
+function openDb(): Database {
+  const db = new BetterSqlite3(storeFile().replace(/data\/smsrelay\.db$/, 'commit.db'));
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+  return db;
+}
+
+describe('group commit health', () => {
+  test('a full store (SQLITE_FULL for real) turns it failing at once, a constraint error does not; the next good commit clears it', async () => {
+    const db = openDb();
+    const heard: CommitHealth[] = [];
+    const writes = new GroupCommitter(db, { onHealth: (health) => heard.push(health) });
+    const insert = (k: string, v = 'small') => writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, v));
+    await insert('a');
+    await assert.rejects(insert('a'), /UNIQUE constraint failed/);
+    assert.deepEqual(heard, []);
+    // The file may not grow: the next insert that needs a page fails as on a full disk.
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    await assert.rejects(insert('b', BIG), (error: Error & { code?: string }) => error.code === 'SQLITE_FULL');
+    assert.deepEqual(heard, [{ state: 'failing', reason: 'database or disk is full' }]);
+    assert.equal(writes.health.state, 'failing');
+    await assert.rejects(insert('c', BIG));
+    assert.equal(heard.length, 1, 'one report per change, not per failed write');
+    db.pragma('max_page_count = 1000000');
+    await insert('d', BIG);
+    assert.deepEqual(heard.at(-1), { state: 'ok' });
+    db.close();
+  });
+
+  test('a read-only store (SQLITE_READONLY for real) fails every write of the batch and turns it failing until a commit succeeds', async () => {
+    const db = openDb();
+    const heard: CommitHealth[] = [];
+    const writes = new GroupCommitter(db, { onHealth: (health) => heard.push(health) });
+    const insert = (k: string) => writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v'));
+    db.pragma('query_only = ON');
+    const results = await Promise.allSettled([insert('a'), insert('b')]);
+    assert.deepEqual(results.map((result) => result.status), ['rejected', 'rejected']);
+    assert.equal((results[0] as PromiseRejectedResult).reason.code, 'SQLITE_READONLY');
+    assert.deepEqual(heard.map((health) => health.state), ['failing']);
+    db.pragma('query_only = OFF');
+    await insert('c');
+    assert.deepEqual(heard.map((health) => health.state), ['failing', 'ok']);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n, 1);
+    db.close();
+  });
+
+  test('the write probe runs only while commits fail, at most once per interval, and never right after a real commit', async () => {
+    const db = openDb();
+    let now = 1_000_000;
+    const writes = new GroupCommitter(db, { clock: () => now });
+    let probes = 0;
+    const probe = () =>
+      writes.probe((conn) => {
+        probes += 1;
+        conn.prepare("INSERT INTO t VALUES ('probe', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v").run(BIG);
+        conn.prepare("DELETE FROM t WHERE k = 'probe'").run();
+      });
+    assert.deepEqual(await probe(), { state: 'ok' });
+    assert.equal(probes, 0, 'no probe while commits succeed');
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    await assert.rejects(writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run('mail', BIG)));
+    assert.equal((await probe()).state, 'failing');
+    assert.equal(probes, 0, 'a real commit was just tried');
+    now += PROBE_INTERVAL_MS;
+    assert.equal((await probe()).state, 'failing');
+    assert.equal(probes, 1, 'the probe fails as a mail would');
+    assert.equal((await probe()).state, 'failing');
+    assert.equal(probes, 1, 'rate-limited');
+    db.pragma('max_page_count = 1000000');
+    now += PROBE_INTERVAL_MS;
+    assert.deepEqual(await probe(), { state: 'ok' });
+    assert.equal(probes, 2);
+    db.close();
+  });
+});

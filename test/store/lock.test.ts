@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { removeDir, startTestRelay, tempDir } from '../helpers/relay.ts';
+
+/** A live process that is not a relay, standing in for whatever got a dead relay's pid. */
+async function unrelatedProcess() {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  await once(child, 'spawn');
+  return { pid: child.pid as number, stop: () => child.kill('SIGKILL') };
+}
+
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+function startTime(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
+}
+
+describe('the data directory lock', { skip: process.platform !== 'linux' && 'process start times are read from /proc' }, () => {
+  test('a pid file whose pid now belongs to another process does not block a restart', async () => {
+    const dir = tempDir('smsrelay-lock-');
+    const other = await unrelatedProcess();
+    try {
+      mkdirSync(join(dir, 'data'));
+      // What a relay killed with -9 leaves, after the system gave its pid to another process.
+      writeFileSync(join(dir, 'data', 'smsrelay.pid'), `${other.pid}\n${Number(startTime(other.pid)) - 1}\n`);
+      const relay = await startTestRelay({}, {}, dir);
+      assert.equal(readFileSync(join(dir, 'data', 'smsrelay.pid'), 'utf8'), `${process.pid}\n${startTime(process.pid)}\n`);
+      await relay.stop();
+    } finally {
+      other.stop();
+      removeDir(dir);
+    }
+  });
+
+  test('a pid file of a process that still runs since it wrote it blocks a second relay', async () => {
+    const dir = tempDir('smsrelay-lock-');
+    const other = await unrelatedProcess();
+    try {
+      mkdirSync(join(dir, 'data'));
+      writeFileSync(join(dir, 'data', 'smsrelay.pid'), `${other.pid}\n${startTime(other.pid)}\n`);
+      await assert.rejects(startTestRelay({}, {}, dir), new RegExp(`in use by another smsrelay \\(pid ${other.pid}\\)`));
+    } finally {
+      other.stop();
+      removeDir(dir);
+    }
+  });
+});
