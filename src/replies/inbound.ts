@@ -103,7 +103,7 @@ export class InboundService {
     const { logger } = this.#options;
     const result = await this.#options.store.applyDeliveryReport({ provider, ...report, receivedAt: this.#clock() });
     const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };
-    if (result.kind === 'orphan') logger.info(fields, 'inbound: delivery report for an id not (yet) recorded: kept and matched when it is');
+    if (result.kind === 'orphan') logger.info(fields, 'inbound: delivery report for an id not (yet) recorded: kept and matched when it is, or dropped after inbound.orphanReportTtl');
     else if (result.kind === 'advanced') logger.info({ ...fields, smsId: result.smsId }, 'inbound: delivery report applied');
     else logger.debug({ ...fields, result: result.kind }, 'inbound: delivery report changes nothing');
     return result.kind;
