@@ -163,7 +163,7 @@ describe('replies and delivery reports', () => {
   test('an authenticated but malformed request is answered 200 and quarantined with its body', async () => {
     const response = await postForm(WEBHOOK_PATHS.mo, { from: 'not-a-number', text: 'x', msgid: '90000000000000000004' });
     assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), { status: 'quarantined', reason: 'from is missing or not a phone number' });
+    assert.deepEqual(await response.json(), { status: 'quarantined', reason: 'from is missing or not a sender (a number, a short code or a name of up to 11 characters)' });
     const json = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${WEBHOOK_PATHS.dr}?token=${TOKEN}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
