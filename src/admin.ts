@@ -10,6 +10,13 @@ import type { SqliteStore } from './store/sqlite.ts';
 import type { QueueAction } from './store/types.ts';
 
 const LISTED = 1000;
+
+/** A command's arguments are missing or wrong: the CLI prints the reason and its usage, exit 64. */
+export class UsageError extends Error {}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
 const SECRET_KEYS = /password|secret|token|passwordHash/i;
 
 /** The effective configuration with every secret masked, and the store's durability. */
@@ -28,10 +35,12 @@ function masked(value: unknown, key = ''): unknown {
   return value;
 }
 
-export async function status(store: SqliteStore, now: number): Promise<string> {
+/** `relay` says whether a relay holds the data directory now (its pid), from its lock file. */
+export async function status(store: SqliteStore, now: number, relay: number | undefined): Promise<string> {
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
   return [
+    `relay: ${relay === undefined ? 'not running (queued SMS wait for it to start)' : `running (pid ${relay})`}`,
     `dispatch: ${paused === undefined ? 'running' : `paused since ${new Date(paused).toISOString()}`}`,
     `sms queued: ${stats.sms.queued} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
@@ -45,6 +54,7 @@ export async function status(store: SqliteStore, now: number): Promise<string> {
 
 /** A message's whole history, or every message to a number (newest first) with theirs. */
 export async function history(store: SqliteStore, subject: string): Promise<string> {
+  if (subject === '') throw new UsageError('log needs a message id or a phone number');
   const ids = subject.startsWith('+') || /^\d{6,15}$/.test(subject) ? await store.messagesOfNumber(subject.startsWith('+') ? subject : `+${subject}`, 20) : [subject];
   const lines: string[] = [];
   for (const id of ids) {
@@ -52,18 +62,28 @@ export async function history(store: SqliteStore, subject: string): Promise<stri
     if (events.length === 0) continue;
     lines.push(`message ${id}`);
     for (const sms of await store.smsOf(id)) {
-      lines.push(`  ${sms.number}: ${sms.status}${sms.delivery ? `, delivery ${sms.delivery}` : ''}, ${sms.attempts} attempts${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`);
+      const delivery = sms.delivery && sms.delivery !== sms.status ? `, delivery report: ${sms.delivery}` : '';
+      lines.push(`  ${sms.number}: ${sms.status}${delivery}, ${plural(sms.attempts, 'attempt')}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`);
     }
-    for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${event.kind}${event.detail ? `: ${event.detail}` : ''}`);
+    for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${describeEvent(event.kind, event.detail)}`);
   }
   return lines.length > 0 ? lines.join('\n') : `nothing known about ${subject}`;
+}
+
+/** An event as a line: `operator hold` reads "held by the operator", not "operator hold: by the operator". */
+function describeEvent(kind: string, detail: string | undefined): string {
+  const operator = /^operator (hold|release|retry|delete)$/.exec(kind)?.[1];
+  if (operator) return `${{ hold: 'held', release: 'released', retry: 'retried now', delete: 'deleted from the queue' }[operator]} by the operator`;
+  return `${kind}${detail ? `: ${detail}` : ''}`;
 }
 
 /** `queue list | hold | release | retry | delete [<message id> | all] | pause | resume`. */
 export async function queue(store: SqliteStore, args: readonly string[], now: number): Promise<string> {
   const [command = 'list', target] = args;
   if (command === 'list') {
-    return (await store.listQueued(LISTED))
+    const queued = await store.listQueued(LISTED);
+    if (queued.length === 0) return 'no queued SMS';
+    return queued
       .map((sms) =>
         JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }),
       )
@@ -73,8 +93,8 @@ export async function queue(store: SqliteStore, args: readonly string[], now: nu
     await store.setDispatchPaused(command === 'pause', now);
     return `dispatch ${command === 'pause' ? 'paused: queued SMS stay queued until `smsrelay queue resume`' : 'resumed'}`;
   }
-  if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new Error(`unknown queue command "${command}"`);
-  if (!target) throw new Error(`queue ${command} needs a message id, or "all"`);
+  if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
+  if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);
   const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
   return `${command}: ${changed} queued SMS changed`;
 }
@@ -92,9 +112,9 @@ export async function quarantine(store: SqliteStore, args: readonly string[]): P
     if (entries.length === 0) return 'no quarantined requests';
     return entries.map((entry) => JSON.stringify({ ...entry, receivedAt: when(entry) })).join('\n');
   }
-  if (command !== 'show' && command !== 'delete') throw new Error(`unknown quarantine command "${command}": use list, show <id> or delete <id|all>`);
+  if (command !== 'show' && command !== 'delete') throw new UsageError(`unknown quarantine command "${command}": use list, show <id> or delete <id|all>`);
   const id = target === 'all' && command === 'delete' ? undefined : Number(target);
-  if (id !== undefined && !(Number.isInteger(id) && id > 0)) throw new Error(`quarantine ${command} needs a request id${command === 'delete' ? ', or "all"' : ''} (see smsrelay quarantine list)`);
+  if (id !== undefined && !(Number.isInteger(id) && id > 0)) throw new UsageError(`quarantine ${command} needs a request id${command === 'delete' ? ', or "all"' : ''} (see smsrelay quarantine list)`);
   if (command === 'delete') {
     const deleted = await store.deleteQuarantined(id);
     if (id !== undefined && deleted === 0) throw new Error(`no quarantined request with id ${id}`);
@@ -108,7 +128,7 @@ export async function quarantine(store: SqliteStore, args: readonly string[]): P
 
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
 export async function rerouteUndeliverable(store: SqliteStore, config: Config, id: string, mailbox: string): Promise<string> {
-  if (!/^[^@\s]+@[^@\s]+$/.test(mailbox)) throw new Error('undeliverable reroute needs an inbound SMS id and a mail address');
+  if (!/^[^@\s]+@[^@\s]+$/.test(mailbox)) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
   const sms = await store.undeliverableInboundById(id);
   if (!sms) throw new Error(`no undeliverable SMS with id ${id} (see smsrelay undeliverable)`);
   const { mail } = await buildReplyMail(sms, { mailbox, conversation: undefined }, replyMailOptions(config, new Templates()));

@@ -1,12 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { text } from 'node:stream/consumers';
-import { configCheck, history, quarantine, queue, rerouteUndeliverable, status } from './admin.ts';
+import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, type LoadedConfig, loadConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
 import { STORE_FILE, startRelay } from './relay.ts';
 import { hashPassword } from './policy/passwords.ts';
+import { runningRelay } from './store/lock.ts';
 import { SqliteStore } from './store/sqlite.ts';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong; a supervisor should not restart in a loop. */
@@ -17,6 +18,10 @@ const MIN_PASSWORD_LENGTH = 8;
 const UNDELIVERABLE_LISTED = 1000;
 /** A second signal while stopping means "now". */
 const EXIT_INTERRUPTED = 130;
+/** sysexits.h EX_USAGE: the command was called wrongly. */
+const EXIT_USAGE = 64;
+/** sysexits.h EX_NOINPUT: there is no relay data where the command looked. */
+const EXIT_NO_DATA = 66;
 
 const USAGE = `Usage: smsrelay [command]
 
@@ -48,7 +53,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'hash-password':
       return printPasswordHash();
     case 'status':
-      return withStore((store) => status(store, Date.now()));
+      return withStore((store, config) => status(store, Date.now(), runningRelay(config.dataDir)));
     case 'log':
       return withStore((store) => history(store, argv[1] ?? ''));
     case 'queue':
@@ -56,10 +61,10 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'quarantine':
       return withStore((store) => quarantine(store, argv.slice(1)));
     case 'config':
-      if (argv[1] !== 'check') break;
+      if (argv[1] !== 'check') return usage('config needs "check"');
       return withStore((store, config) => configCheck(config, store));
     case 'backup':
-      if (!argv[1]) break;
+      if (!argv[1]) return usage('backup needs the file to write the copy to');
       return withStore(async (store) => {
         await store.backup(argv[1] ?? '');
         return `store copied to ${argv[1]}`;
@@ -74,17 +79,36 @@ async function main(argv: readonly string[]): Promise<void> {
       console.log(version());
       return;
   }
-  console.error(`smsrelay: unknown command "${argv.join(' ')}"\n\n${USAGE}`);
-  process.exitCode = 64;
+  usage(`unknown command "${argv.join(' ')}"`);
 }
 
-/** Runs an operator command on the store file of the configured data directory. */
+/** A command called wrongly: the reason, then the usage, on stderr; exit 64. */
+function usage(reason: string): void {
+  console.error(`smsrelay: ${reason}\n\n${USAGE}`);
+  process.exitCode = EXIT_USAGE;
+}
+
+/**
+ * Runs an operator command on the store of the configured data directory, which it names on stderr
+ * (stdout stays the command's output, for scripts). It never creates a store: run in the wrong
+ * place, it says where it looked and how to point it at the relay's data.
+ */
 async function withStore(command: (store: SqliteStore, config: Config) => Promise<string>): Promise<void> {
   const { config } = configOrExit();
-  const store = SqliteStore.open({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout });
+  const file = join(config.dataDir, STORE_FILE);
+  if (!existsSync(file)) {
+    console.error(`smsrelay: no relay data in ${config.dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`);
+    process.exitCode = EXIT_NO_DATA;
+    return;
+  }
+  console.error(`smsrelay: data directory ${config.dataDir}`);
+  const store = SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout });
   try {
     const output = await command(store, config);
     if (output) console.log(output);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    usage(error.message);
   } finally {
     await store.close();
   }
@@ -103,9 +127,12 @@ function configOrExit(): LoadedConfig {
 /** One JSON line per SMS, for an operator to forward by hand or feed to a script. */
 async function listUndeliverable(args: readonly string[]): Promise<void> {
   if (args[0] === 'reroute') return withStore((store, config) => rerouteUndeliverable(store, config, args[1] ?? '', args[2] ?? ''));
-  return withStore(async (store) =>
-    (await store.undeliverableInbound(UNDELIVERABLE_LISTED)).map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString() })).join('\n'),
-  );
+  if (args.length > 0) return usage(`unknown undeliverable command "${args.join(' ')}": use "undeliverable" or "undeliverable reroute <id> <mailbox>"`);
+  return withStore(async (store) => {
+    const kept = await store.undeliverableInbound(UNDELIVERABLE_LISTED);
+    if (kept.length === 0) return 'no undeliverable SMS';
+    return kept.map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString() })).join('\n');
+  });
 }
 
 /** The password comes on stdin (never as an argument: it would sit in the shell history and `ps`). */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -26,9 +27,12 @@ describe('operating the relay', () => {
     removeDir(dir);
   });
 
+  const run = (args: readonly string[], where = dir, environment = env) =>
+    spawnSync(process.execPath, [BIN, ...args], { cwd: where, env: { PATH: process.env.PATH ?? '', ...environment }, encoding: 'utf8', timeout: 30_000 });
   const cli = (...args: string[]) => {
-    const result = spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 30_000 });
+    const result = run(args);
     assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stderr, `smsrelay: data directory ${env.SMSRELAY_DATA_DIR}\n`, 'every command names the data directory it reads');
     return result.stdout;
   };
   const get = async (path: string) => {
@@ -52,9 +56,10 @@ describe('operating the relay', () => {
   test('status, log by message id and by number', async () => {
     const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900192@sms.localhost'], body: 'history' })).data);
     await waitFor('sent', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id));
-    assert.match(cli('status'), /^dispatch: running\nsms queued: 0 \(held: 0\)/);
+    assert.match(cli('status'), new RegExp(`^relay: running \\(pid ${relay.child.pid}\\)\\ndispatch: running\\nsms queued: 0 \\(held: 0\\)`));
     const log = cli('log', id);
-    assert.match(log, new RegExp(`^message ${id}\\n  \\+447700900192: sent`));
+    assert.match(log, new RegExp(`^message ${id}\\n  \\+447700900192: sent(, delivery report: delivered)?, 1 attempt, gateway id`));
+    assert.match(await waitFor('the delivery report in the history', () => { const again = cli('log', id); return / delivery report: delivered \(provider status 4\)/.test(again) && again; }), / sent: id /);
     assert.match(log, / accepted: 447700900192@sms\.localhost -> \+447700900192/);
     assert.match(log, / sent: id \d+/);
     assert.match(cli('log', '+447700900192'), new RegExp(`message ${id}`));
@@ -65,12 +70,45 @@ describe('operating the relay', () => {
     const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900193@sms.localhost'], body: 'paused' })).data);
     assert.match(cli('status'), /dispatch: paused since .*\nsms queued: 1 \(held: 0\)/);
     assert.match(cli('queue', 'hold', id), /hold: 1 queued SMS changed/);
+    assert.match(cli('log', id), / held by the operator\n/);
     const [listed] = cli('queue', 'list').trim().split('\n').map((line) => JSON.parse(line) as { messageId: string; held: boolean });
     assert.deepEqual([listed?.messageId, listed?.held], [id, true]);
     cli('queue', 'release', 'all');
     cli('queue', 'resume');
     cli('queue', 'retry', id);
     await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
+  });
+
+  test('wrong or missing arguments print the reason and the usage, exit 64; empty lists say so', () => {
+    for (const [args, reason] of [
+      [['queue', 'hold'], 'queue hold needs a message id, or "all"'],
+      [['queue', 'frobnicate'], 'unknown queue command "frobnicate"'],
+      [['log'], 'log needs a message id or a phone number'],
+      [['config'], 'config needs "check"'],
+      [['backup'], 'backup needs the file to write the copy to'],
+      [['undeliverable', 'list'], 'unknown undeliverable command "list"'],
+      [['quarantine', 'show'], 'quarantine show needs a request id'],
+    ] as const) {
+      const result = run(args);
+      assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`smsrelay: ${reason.replace(/[()"]/g, '.')}[^\\n]*\\n\\nUsage: smsrelay`), args.join(' '));
+    }
+    assert.equal(cli('undeliverable').trim(), 'no undeliverable SMS');
+    assert.equal(cli('quarantine', 'list').trim(), 'no quarantined requests');
+  });
+
+  test('run where there is no relay data, a command says where it looked and creates nothing', () => {
+    const elsewhere = tempDir('smsrelay-nodata-');
+    try {
+      for (const command of [['status'], ['queue', 'list'], ['log', '+447700900192'], ['undeliverable']]) {
+        const result = run(command, elsewhere, { SMSRELAY_DATA_DIR: join(elsewhere, 'data') });
+        assert.equal(result.status, 66, result.stderr);
+        assert.equal(result.stderr, `smsrelay: no relay data in ${join(elsewhere, 'data')}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)\n`);
+      }
+      assert.equal(existsSync(join(elsewhere, 'data')), false, 'no store, not even the directory, was created');
+    } finally {
+      removeDir(elsewhere);
+    }
   });
 
   test('config check masks secrets; backup makes a consistent copy', () => {

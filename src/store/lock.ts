@@ -22,9 +22,8 @@ export function lockDataDir(dataDir: string): { readonly stale: StaleLock | unde
   const owner = readOwner(file);
   let stale: StaleLock | undefined;
   if (owner !== undefined && owner.pid !== process.pid) {
-    if (!isAlive(owner.pid)) stale = { pid: owner.pid, reason: 'not running' };
-    else if (owner.startTime !== undefined && startTimeOf(owner.pid) !== owner.startTime) stale = { pid: owner.pid, reason: 'pid reused' };
-    else {
+    stale = staleness(owner);
+    if (stale === undefined) {
       throw new Error(
         `data directory ${dataDir} is in use by another smsrelay (pid ${owner.pid}); stop it or use another SMSRELAY_DATA_DIR` +
           (owner.startTime === undefined ? ` (if no smsrelay runs there, delete ${file})` : ''),
@@ -39,6 +38,19 @@ export function lockDataDir(dataDir: string): { readonly stale: StaleLock | unde
       if (readOwner(file)?.pid === process.pid) unlinkSync(file);
     },
   };
+}
+
+/** The pid of the relay that holds the data directory now, or undefined when none does (for `smsrelay status`). */
+export function runningRelay(dataDir: string): number | undefined {
+  const owner = readOwner(join(dataDir, LOCK_FILE));
+  return owner !== undefined && staleness(owner) === undefined ? owner.pid : undefined;
+}
+
+/** Why a lock file's owner no longer holds it, or undefined when it is alive. */
+function staleness(owner: { pid: number; startTime: string | undefined }): StaleLock | undefined {
+  if (!isAlive(owner.pid)) return { pid: owner.pid, reason: 'not running' };
+  if (owner.startTime !== undefined && startTimeOf(owner.pid) !== owner.startTime) return { pid: owner.pid, reason: 'pid reused' };
+  return undefined;
 }
 
 function readOwner(file: string): { pid: number; startTime: string | undefined } | undefined {

@@ -102,6 +102,10 @@ export function prepareReplyStatements(db: Database) {
     outboundById: db.prepare(`
       SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
     advanceDelivery: db.prepare('UPDATE outbound SET delivery = ?, delivery_code = ?, notice_due = ?, updated_at = ? WHERE id = ?'),
+    /** The message's history (`smsrelay log`) shows each report that moved its SMS. */
+    deliveryEvent: db.prepare(
+      "INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'delivery report', ? FROM outbound WHERE id = ?",
+    ),
     orphanReports: db.prepare(
       'SELECT id, code, state FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id',
     ),
@@ -215,6 +219,7 @@ function advance(sql: ReplyStatements, target: OutboundForReport, state: Deliver
   const notify = target.notify === null ? undefined : target.notify.split(',');
   const due = wantsNotice(state, notify, target.report_all === 1);
   sql.advanceDelivery.run(state, code, due ? 1 : 0, now, target.id);
+  sql.deliveryEvent.run(now, `${state} (provider status ${code})`, target.id);
   return true;
 }
 
