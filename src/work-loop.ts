@@ -59,8 +59,8 @@ export class WorkLoop<T> {
 
   /**
    * Claims nothing from now on, and waits for the items in flight at most `graceMs`. Items still in
-   * flight then are abandoned (`abandoned`): their outcome is not recorded and their lease stays,
-   * so the next start takes them up again. A second call returns the first one's promise.
+   * flight then are abandoned (`abandoned` tells the subclass): their lease stays, so the next start
+   * takes them up again. A second call returns the first one's promise.
    */
   stop(graceMs = Infinity): Promise<void> {
     this.#stopping ??= this.#stop(graceMs);

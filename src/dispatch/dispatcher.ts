@@ -163,7 +163,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const expired: Decision[] = now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), endpoint: undefined }));
     const attempted = live.length > 0 ? await this.#attempt(batch.message, live, giveUpAt, log) : [];
     if (this.abandoned) {
-      log.info({ numbers: batch.sms.length }, 'dispatch: answer after the stop gave up waiting; not recorded, the next start sends it again');
+      log.info({ numbers: batch.sms.length }, 'dispatch: request still in flight when the stop gave up waiting; the next start sends it again');
       return;
     }
     const decisions = [...expired, ...this.#ownAccountRefusals(batch.message, attempted, log)];
@@ -224,9 +224,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const ended = this.#silence.requested(gateway.endpoints[endpoint] ?? `endpoint ${endpoint}`, started);
       const result = await gateway.send(toSubmission(message, pending, giveUpAt, this.#options.sessions), endpoint).catch((error: unknown) => {
         // A send must not throw (its contract); if one does, it is no silence of the host.
-        ended('unreachable', this.#clock());
+        ended('dropped', this.#clock());
         throw error;
       });
+      if (this.abandoned) {
+        // The stop gave up on this request and closed the gateway under it: its end means nothing.
+        ended('dropped', this.#clock());
+        break;
+      }
       ended(endingOf(result), this.#clock());
       logResult(log, this.#options.outcomes, result, pending.length, endpoint, this.#clock() - started);
       this.#options.metrics?.gatewaySeconds.observe({ result: result.kind === 'answered' ? 'answered' : result.code }, (this.#clock() - started) / 1000);

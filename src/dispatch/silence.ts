@@ -14,7 +14,9 @@ export type RequestEnding =
   /** It took the request and gave no answer (response timeout, connection lost). */
   | 'unanswered'
   /** It was never reached: the endpoint breaker deals with that, it says nothing about silence. */
-  | 'unreachable';
+  | 'unreachable'
+  /** The relay gave up on it (the stop, a failing send): nothing learnt about the host. */
+  | 'dropped';
 
 interface Waiting {
   readonly host: string;
