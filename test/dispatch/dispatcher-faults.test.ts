@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
@@ -8,7 +9,19 @@ import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index
 import { openThreadedStore } from '../../src/store/threaded.ts';
 import type { Store } from '../../src/store/types.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import { GATEWAY_ACCOUNT, startSimulator, waitFor } from '../helpers/relay.ts';
+import {
+  GATEWAY_ACCOUNT,
+  gatewayYaml,
+  killSpawnedRelays,
+  relayEnvironment,
+  removeDir,
+  spawnRelay,
+  startSimulator,
+  startTestRelay,
+  tempDir,
+  waitFor,
+} from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { mail, storeFile } from '../helpers/store.ts';
 import { sleep } from '../helpers/wait.ts';
 
@@ -21,6 +34,7 @@ import { sleep } from '../helpers/wait.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 after(async () => {
+  killSpawnedRelays();
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
@@ -165,6 +179,31 @@ describe('an outcome the store cannot take (issue #13 item 3)', () => {
     const sentAt = (events: typeof firstEvents) => events.find((event) => event.kind === 'sent')?.at ?? Infinity;
     assert.ok(sentAt(firstEvents) <= sentAt(secondEvents), 'the owed outcome is written first');
     assert.equal(h.simulator.received.length, 2);
+  });
+
+  test('if the relay dies while it owes the outcome, the next start sends the SMS again and counts it', async () => {
+    const gateway = await startSimulator();
+    cleanups.push(() => gateway.close());
+    gateway.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    const dir = tempDir('smsrelay-owed-');
+    cleanups.push(() => removeDir(dir));
+    const yaml = { ...gatewayYaml(gateway.url), store: { busyTimeout: '100ms' } };
+    const relay = await spawnRelay(dir, relayEnvironment(dir, yaml));
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900304@sms.localhost'], body: 'owed' })).data);
+    await waitFor('the request in flight', () => gateway.simulator.pendingRequests === 1, 3_000);
+    const lock = lockWrites(join(dir, 'data', 'smsrelay.db'));
+    gateway.simulator.releaseHanging();
+    await waitFor('the failed record', () => relay.logs.some((line) => /could not record/.test(String(line.msg))), 3_000);
+    await relay.kill9();
+    lock.release();
+    const restarted = await startTestRelay(yaml, {}, dir);
+    cleanups.push(() => restarted.stop());
+    const [state] = await waitFor('sent again', async () => {
+      const sms = await restarted.relay.store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    }, 3_000);
+    assert.equal(gateway.simulator.received.length, 2, 'the gateway got it twice');
+    assert.equal(state?.possibleDuplicates, 1, 'and the relay says so');
   });
 });
 
