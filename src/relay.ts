@@ -104,7 +104,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       retryMaxDelayMs: config.mail.retryMaxDelay,
     });
     mailer.start();
-    stack.push(() => mailer.stop());
+    stack.push(() => mailer.stop(config.shutdownTimeout));
 
     const templates = new Templates();
     const onTemplateError = (error: unknown) => logger.error({ err: error }, 'mailer: a template failed; sent the built-in text instead');
@@ -220,7 +220,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       onMailQueued: () => mailer.kick(),
     });
     dispatcher.start();
-    stack.push(() => dispatcher.stop());
+    stack.push(() => dispatcher.stop(config.shutdownTimeout));
 
     const housekeeping = new Housekeeping({
       store,
@@ -247,14 +247,17 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       acceptance,
       logger: logger.child({ component: 'smtp' }),
       metrics,
+      closeTimeoutMs: config.shutdownTimeout,
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
     });
     smtpUp = true;
     stack.push(async () => {
-      // New transactions get 421 while open sessions finish theirs; then the listener closes.
+      // The stop's first step (README "Stopping"): new transactions get 421 and webhooks 503, and
+      // nothing more is claimed, at once; open sessions and the work in flight then share
+      // `shutdownTimeout`. Whatever is still in flight after it keeps its lease for the next start.
       stopping = true;
       smtpUp = false;
-      await smtp.close();
+      await Promise.all([smtp.close(), dispatcher.stop(config.shutdownTimeout), mailer.stop(config.shutdownTimeout)]);
     });
 
     logger.info(

@@ -33,6 +33,10 @@ export class WorkLoop<T> {
   #running = false;
   #again = false;
   #stopped = false;
+  #stopping: Promise<void> | undefined;
+  #abandoned = false;
+  /** When claiming started failing, while it fails: one line per episode, not one per retry. */
+  #failingSince: number | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: WorkLoopOptions<T>) {
@@ -53,11 +57,35 @@ export class WorkLoop<T> {
     void this.#run();
   }
 
-  /** Stops claiming and waits until the items in flight are processed. */
-  async stop(): Promise<void> {
+  /**
+   * Claims nothing from now on, and waits for the items in flight at most `graceMs`. Items still in
+   * flight then are abandoned (`abandoned` tells the subclass): their lease stays, so the next start
+   * takes them up again. A second call returns the first one's promise.
+   */
+  stop(graceMs = Infinity): Promise<void> {
+    this.#stopping ??= this.#stop(graceMs);
+    return this.#stopping;
+  }
+
+  /** The stop gave up waiting: what the items still in flight learn now is left to the next start. */
+  protected get abandoned(): boolean {
+    return this.#abandoned;
+  }
+
+  async #stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    await Promise.allSettled([...this.#inFlight]);
+    if (this.#inFlight.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = Number.isFinite(graceMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))) : new Promise<void>(() => undefined);
+    await Promise.race([Promise.allSettled([...this.#inFlight]), graceOver]);
+    clearTimeout(timer);
+    if (this.#inFlight.size === 0) return;
+    this.#abandoned = true;
+    this.#options.logger.warn(
+      { inFlight: this.#inFlight.size, graceMs },
+      `${this.#options.name}: stopped with work still in flight; its lease stays and the next start takes it up again`,
+    );
   }
 
   async #run(): Promise<void> {
@@ -70,8 +98,9 @@ export class WorkLoop<T> {
         await this.#claimAndProcess();
       } while (this.#again && !this.#stopped);
       wait = await this.#idleWait();
+      this.#recovered();
     } catch (error) {
-      this.#options.logger.error({ err: error }, `${this.#options.name}: cannot read the queue; retrying shortly`);
+      this.#failed(error);
       wait = STORE_RETRY_MS;
     } finally {
       this.#running = false;
@@ -80,6 +109,22 @@ export class WorkLoop<T> {
       this.#timer = setTimeout(() => this.kick(), wait);
       this.#timer.unref();
     }
+  }
+
+  #failed(error: unknown): void {
+    const { logger, name, clock } = this.#options;
+    if (this.#failingSince !== undefined) {
+      logger.debug({ err: error }, `${name}: the store still fails`);
+      return;
+    }
+    this.#failingSince = clock();
+    logger.error({ err: error, retryEveryMs: STORE_RETRY_MS }, `${name}: the store fails; nothing is claimed until it works again`);
+  }
+
+  #recovered(): void {
+    if (this.#failingSince === undefined) return;
+    this.#options.logger.warn({ failedMs: this.#options.clock() - this.#failingSince }, `${this.#options.name}: the store works again; claiming resumed`);
+    this.#failingSince = undefined;
   }
 
   async #claimAndProcess(): Promise<void> {

@@ -30,6 +30,7 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_GATEWAY_PASSWORD: { path: ['gateway', 'password'], kind: 'string' },
   SMSRELAY_MAIL_URL: { path: ['mail', 'url'], kind: 'string' },
   SMSRELAY_DATA_DIR: { path: ['dataDir'], kind: 'string' },
+  SMSRELAY_SHUTDOWN_TIMEOUT: { path: ['shutdownTimeout'], kind: 'string' },
   SMSRELAY_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
   SMSRELAY_DEFAULT_MAILBOX: { path: ['inbound', 'defaultMailbox'], kind: 'string' },
   SMSRELAY_WEBHOOK_TOKEN: { path: ['inbound', 'webhookToken'], kind: 'string' },
@@ -43,6 +44,7 @@ const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export interface Config {
   readonly dataDir: string;
+  readonly shutdownTimeout: ParsedConfig['shutdownTimeout'];
   readonly log: ParsedConfig['log'];
   readonly smtp: Omit<ParsedConfig['smtp'], 'hostname'> & { readonly hostname: string };
   readonly http: ParsedConfig['http'];
@@ -331,6 +333,7 @@ function finish(
   const firstDomain = sms.domains[0] ?? 'sms.localhost';
   return {
     dataDir: isAbsolute(parsed.dataDir) ? parsed.dataDir : resolve(cwd, parsed.dataDir),
+    shutdownTimeout: parsed.shutdownTimeout,
     log: parsed.log,
     smtp: {
       ...parsed.smtp,

@@ -25,6 +25,12 @@ const DEFAULT_CONNECT_TIMEOUT = '5s';
 const DEFAULT_RESPONSE_TIMEOUT = '30s';
 /** Requests in flight to the gateway at once; duplicates after a crash are bounded by this. */
 const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
+/**
+ * What the stop gives open SMTP sessions and gateway requests in flight: most answers come in well
+ * under a second, and the whole stop stays far inside systemd's TimeoutStopSec (60 s in the README's
+ * unit, 90 s by default), so the relay is never killed in the middle of closing its store.
+ */
+const DEFAULT_SHUTDOWN_TIMEOUT = '20s';
 
 /** The provider when none is configured: IntelliSoftware's simulator on the relay's own HTTP port. */
 export const DEFAULT_PROVIDER = 'simulator';
@@ -148,6 +154,8 @@ export const gatewaySchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
+  /** On SIGTERM: how long open SMTP sessions and gateway requests in flight may still take. */
+  shutdownTimeout: duration.prefault(DEFAULT_SHUTDOWN_TIMEOUT),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
   smtp: z
     .strictObject({

@@ -9,9 +9,13 @@ import { EndpointBreaker } from './endpoints.ts';
 import type { Classified, OutcomeClassifier } from './outcomes.ts';
 import { AccountPause } from './pause.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy } from './schedule.ts';
+import { GatewaySilence, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
 
 /** A lease outlives the longest request (connect + response timeouts) by this much. */
 const LEASE_MARGIN_MS = 60_000;
+
+/** How often the requests in flight are looked at for a silent gateway (the clock says how long they waited). */
+const SILENCE_CHECK_INTERVAL_MS = 1_000;
 
 /** Plain words for an SMS given up at its maximum age, whatever the last failure was. */
 const EXPIRED = { category: 'expired', code: 'EXPIRED' } as const;
@@ -51,6 +55,12 @@ export interface DispatcherOptions {
   readonly random?: () => number;
 }
 
+/** Outcomes of one batch, with the reports they queue: one store transaction. */
+interface Outcomes {
+  readonly outcomes: readonly SmsOutcome[];
+  readonly mail: readonly NewOutgoingMail[];
+}
+
 /** What became of one number in one attempt. */
 interface Decision {
   readonly sms: ClaimedSms;
@@ -65,12 +75,22 @@ interface Decision {
  * sender. Temporary failures go to the backup host at once when the request provably did not get
  * through (a failed host is skipped for a while), else back to the queue with backoff; account
  * refusals pause sending and probe; an SMS is given up exactly at its maximum age.
+ *
+ * An outcome the store cannot take (disk full, lock held) is owed: kept in memory and written before
+ * anything else is claimed, so its SMS is never sent again by this process; if the process dies
+ * first, the next start resumes the lease and counts the resend as a possible duplicate.
  */
 export class Dispatcher extends WorkLoop<SmsBatch> {
   readonly #options: DispatcherOptions;
   readonly #clock: () => number;
   readonly #breaker: EndpointBreaker;
   readonly #pause: AccountPause;
+  readonly #silence: GatewaySilence;
+  #silenceTimer: NodeJS.Timeout | undefined;
+  /** Outcomes the store refused, oldest first, and since when the first waits. */
+  readonly #owed: Outcomes[] = [];
+  #owedSince = 0;
+  #recordingOwed: Promise<void> | undefined;
 
   constructor(options: DispatcherOptions) {
     const clock = options.clock ?? Date.now;
@@ -82,6 +102,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       concurrency: options.maxConcurrentRequests,
       clock,
       claim: async (free) => {
+        // Until the store took what it is owed, those SMS may look due (their lease ran out): claim nothing.
+        await this.#recordOwed();
         const now = clock();
         const allowed = pause.allowance(now, free);
         if (allowed === 0) return [];
@@ -107,6 +129,30 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.#clock = clock;
     this.#breaker = new EndpointBreaker(gateway.endpoints.length, options.failoverRecoveryMs);
     this.#pause = pause;
+    this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
+  }
+
+  override start(): void {
+    super.start();
+    this.#silenceTimer ??= setInterval(() => this.#silence.check(this.#clock()), SILENCE_CHECK_INTERVAL_MS);
+    this.#silenceTimer.unref();
+  }
+
+  /**
+   * Claims nothing from now on; waits for the requests in flight at most `graceMs` and records their
+   * outcomes; then gives the store one last chance to take what it is owed. What stays unrecorded
+   * keeps its lease: the next start sends it again and counts it as a possible duplicate.
+   */
+  override async stop(graceMs?: number): Promise<void> {
+    await super.stop(graceMs);
+    clearInterval(this.#silenceTimer);
+    const owed = this.#owed.reduce((sum, item) => sum + item.outcomes.length, 0);
+    await this.#recordOwed().catch((error: unknown) =>
+      this.#options.logger.error(
+        { err: error, sms: owed },
+        'dispatch: gateway outcomes could not be recorded before the stop; those SMS are sent again at the next start, counted as possible duplicates',
+      ),
+    );
   }
 
   async #sendBatch(batch: SmsBatch): Promise<void> {
@@ -115,17 +161,51 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const now = this.#clock();
     const live = now < giveUpAt ? batch.sms : [];
     const expired: Decision[] = now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), endpoint: undefined }));
-    try {
-      const attempted = live.length > 0 ? await this.#attempt(batch.message, live, giveUpAt, log) : [];
-      const decisions = [...expired, ...this.#ownAccountRefusals(batch.message, attempted, log)];
-      // A batch on an account's own credentials says nothing about the relay's account.
-      if (live.length === 0 || batch.message.gatewayAccount) this.#pause.probeSkipped();
-      else this.#noteAccountState(decisions, log);
-      await this.#record(batch.message, decisions, log);
-    } catch (error) {
-      // Nothing could be recorded: the lease runs out and the jobs are tried again then.
-      log.error({ err: error }, 'dispatch: could not record the gateway outcome; the SMS will be retried when its lease ends');
+    const attempted = live.length > 0 ? await this.#attempt(batch.message, live, giveUpAt, log) : [];
+    if (this.abandoned) {
+      log.info({ numbers: batch.sms.length }, 'dispatch: request still in flight when the stop gave up waiting; the next start sends it again');
+      return;
     }
+    const decisions = [...expired, ...this.#ownAccountRefusals(batch.message, attempted, log)];
+    // A batch on an account's own credentials says nothing about the relay's account.
+    if (live.length === 0 || batch.message.gatewayAccount) this.#pause.probeSkipped();
+    else this.#noteAccountState(decisions, log);
+    const outcomes = await this.#outcomes(batch.message, decisions, log);
+    try {
+      await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail);
+    } catch (error) {
+      if (this.#owed.length === 0) this.#owedSince = this.#clock();
+      this.#owed.push(outcomes);
+      log.error(
+        { err: error, owedBatches: this.#owed.length },
+        'dispatch: could not record the gateway outcome; it is kept until the store takes writes again, and the SMS is not sent again',
+      );
+      return;
+    }
+    this.#recorded(outcomes);
+  }
+
+  /** Writes what the store is owed, in one transaction; throws (keeping it owed) while the store fails. */
+  #recordOwed(): Promise<void> {
+    if (this.#owed.length === 0) return Promise.resolve();
+    this.#recordingOwed ??= (async () => {
+      const owed = [...this.#owed];
+      await this.#options.store.recordSmsOutcomes(owed.flatMap((item) => item.outcomes), owed.flatMap((item) => item.mail));
+      this.#owed.splice(0, owed.length);
+      owed.forEach((item) => this.#recorded(item));
+      this.#options.logger.warn(
+        { sms: owed.reduce((sum, item) => sum + item.outcomes.length, 0), owedMs: this.#clock() - this.#owedSince },
+        'dispatch: gateway outcomes recorded now that the store takes writes again',
+      );
+    })().finally(() => {
+      this.#recordingOwed = undefined;
+    });
+    return this.#recordingOwed;
+  }
+
+  #recorded({ outcomes, mail }: Outcomes): void {
+    for (const outcome of outcomes) this.#options.metrics?.smsOutcomes.inc({ outcome: outcome.kind });
+    if (mail.length > 0) this.#options.onMailQueued();
   }
 
   /**
@@ -137,8 +217,22 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const order = this.#breaker.order(this.#clock());
     let pending = sms;
     for (const [position, endpoint] of order.entries()) {
+      // The stop gave up on this batch: no request to the next host.
+      if (this.abandoned) break;
+      const gateway = this.#gatewayOf(message);
       const started = this.#clock();
-      const result = await this.#gatewayOf(message).send(toSubmission(message, pending, giveUpAt, this.#options.sessions), endpoint);
+      const ended = this.#silence.requested(gateway.endpoints[endpoint] ?? `endpoint ${endpoint}`, started);
+      const result = await gateway.send(toSubmission(message, pending, giveUpAt, this.#options.sessions), endpoint).catch((error: unknown) => {
+        // A send must not throw (its contract); if one does, it is no silence of the host.
+        ended('dropped', this.#clock());
+        throw error;
+      });
+      if (this.abandoned) {
+        // The stop gave up on this request and closed the gateway under it: its end means nothing.
+        ended('dropped', this.#clock());
+        break;
+      }
+      ended(endingOf(result), this.#clock());
       logResult(log, this.#options.outcomes, result, pending.length, endpoint, this.#clock() - started);
       this.#options.metrics?.gatewaySeconds.observe({ result: result.kind === 'answered' ? 'answered' : result.code }, (this.#clock() - started) / 1000);
       const hasNext = position < order.length - 1;
@@ -197,8 +291,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     }
   }
 
-  async #record(message: StoredMessage, decisions: readonly Decision[], log: Logger): Promise<void> {
-    const { store, onMailQueued, report, retry, delayNoticeMs } = this.#options;
+  /** The outcome of each number, with the reports to its sender; logs each. */
+  async #outcomes(message: StoredMessage, decisions: readonly Decision[], log: Logger): Promise<Outcomes> {
+    const { report, retry, delayNoticeMs } = this.#options;
     const now = this.#clock();
     const outcomes: SmsOutcome[] = [];
     const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
@@ -223,9 +318,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const built = await report(kind, message, reported[kind], kind === 'delayed' ? deadline(startOf(message), retry) : undefined);
       if (built) mail.push(built);
     }
-    await store.recordSmsOutcomes(outcomes, mail);
-    for (const outcome of outcomes) this.#options.metrics?.smsOutcomes.inc({ outcome: outcome.kind });
-    if (mail.length > 0) onMailQueued();
+    return { outcomes, mail };
   }
 
   #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number, endpoint: number | undefined): SmsOutcome {
@@ -294,6 +387,11 @@ function toSubmission(message: StoredMessage, sms: readonly ClaimedSms[], expire
     ...(message.sendAt === undefined ? {} : { sendAt: message.sendAt }),
     ...(sessions ? { newSession: true } : {}),
   };
+}
+
+function endingOf(result: SubmissionResult): RequestEnding {
+  if (result.kind !== 'transport') return 'answered';
+  return result.phase === 'connect' ? 'unreachable' : 'unanswered';
 }
 
 function logResult(log: Logger, outcomes: OutcomeClassifier, result: SubmissionResult, numbers: number, endpoint: number, ms: number): void {

@@ -122,8 +122,13 @@ export class HttpEndpoints {
     }
   }
 
+  /**
+   * Ends every connection at once, aborting requests still in flight: the relay closes its gateways
+   * only after the dispatcher waited for them as long as the stop allows, and the next start sends
+   * what they carried again (counted as possible duplicates).
+   */
   close(): Promise<void> {
-    this.#closing ??= Promise.all(this.#endpoints.map((endpoint) => endpoint.pool.close())).then(() => undefined);
+    this.#closing ??= Promise.all(this.#endpoints.map((endpoint) => endpoint.pool.destroy())).then(() => undefined);
     return this.#closing;
   }
 }

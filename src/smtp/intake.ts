@@ -37,6 +37,8 @@ export interface SmtpIntakeOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics | undefined;
   readonly clock?: () => number;
+  /** How long `close` lets open sessions finish before it answers them 421 and hangs up. */
+  readonly closeTimeoutMs?: number;
 }
 
 export interface SmtpIntake {
@@ -75,6 +77,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     socketTimeout: settings.idleTimeout,
     maxCommandLength: MAX_COMMAND_LINE_BYTES,
     maxAllowedUnauthenticatedCommands: MAX_UNAUTHENTICATED_COMMANDS,
+    // smtp-server reads 0 as "its default" (30 s): a zero timeout is the shortest wait instead.
+    ...(options.closeTimeoutMs === undefined ? {} : { closeTimeout: Math.max(1, options.closeTimeoutMs) }),
     // Off by default in smtp-server: senders act on enhanced codes (5.1.3 vs 5.7.1), and bounces
     // honour RFC 3461 NOTIFY/RET/ENVID.
     hideENHANCEDSTATUSCODES: false,

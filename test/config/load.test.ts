@@ -206,4 +206,13 @@ describe('config', () => {
       (config.smtp as { port: number }).port = 1;
     }, TypeError);
   });
+
+  test('shutdownTimeout: 20 s by default, SMSRELAY_SHUTDOWN_TIMEOUT or the file sets it, a bad value names the variable', () => {
+    assert.equal(loadConfig({}, dirWith()).config.shutdownTimeout, 20_000);
+    assert.equal(loadConfig({ SMSRELAY_SHUTDOWN_TIMEOUT: '45s' }, dirWith('shutdownTimeout: 5s\n')).config.shutdownTimeout, 45_000);
+    assert.equal(loadConfig({}, dirWith('shutdownTimeout: 5s\n')).config.shutdownTimeout, 5_000);
+    const [line, ...more] = problems({ SMSRELAY_SHUTDOWN_TIMEOUT: 'soon' });
+    assert.deepEqual(more, []);
+    assert.match(line ?? '', /^SMSRELAY_SHUTDOWN_TIMEOUT="soon".*duration/);
+  });
 });

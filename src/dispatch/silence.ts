@@ -1,0 +1,84 @@
+import type { Logger } from '../log.ts';
+
+/**
+ * A request unanswered this long is far beyond a healthy gateway (its answers take well under a
+ * second) and still well before the default response timeout (30 s): time to tell the operator
+ * while the requests are still waiting.
+ */
+export const SILENCE_WARN_MS = 10_000;
+
+/** How a request to a gateway host ended, as far as its silence goes. */
+export type RequestEnding =
+  /** The host answered something (an id, an error code, an HTTP error status). */
+  | 'answered'
+  /** It took the request and gave no answer (response timeout, connection lost). */
+  | 'unanswered'
+  /** It was never reached: the endpoint breaker deals with that, it says nothing about silence. */
+  | 'unreachable'
+  /** The relay gave up on it (the stop, a failing send): nothing learnt about the host. */
+  | 'dropped';
+
+interface Waiting {
+  readonly host: string;
+  readonly since: number;
+}
+
+/**
+ * Notices a gateway host that takes requests and stops answering them: one warning when a request to
+ * it has waited `thresholdMs` (or ended without an answer first), and one when the host answers
+ * again, per episode, however many requests hang meanwhile. Times come from the caller's clock;
+ * `check` is what a timer calls while requests wait.
+ */
+export class GatewaySilence {
+  readonly #thresholdMs: number;
+  readonly #logger: Logger;
+  readonly #waiting = new Set<Waiting>();
+  readonly #silent = new Map<string, { readonly since: number; unanswered: number }>();
+
+  constructor(thresholdMs: number, logger: Logger) {
+    this.#thresholdMs = thresholdMs;
+    this.#logger = logger;
+  }
+
+  /** A request to `host` starts at `now`; the returned function is told how it ended, and when. */
+  requested(host: string, now: number): (ending: RequestEnding, at: number) => void {
+    const request: Waiting = { host, since: now };
+    this.#waiting.add(request);
+    return (ending, at) => {
+      if (!this.#waiting.delete(request)) return;
+      if (ending === 'answered') this.#answered(host, at);
+      else if (ending === 'unanswered') this.#episode(host, request.since, at).unanswered += 1;
+    };
+  }
+
+  /** Starts an episode for each host with a request waiting past the threshold. */
+  check(now: number): void {
+    for (const request of this.#waiting) {
+      if (now - request.since >= this.#thresholdMs) this.#episode(request.host, request.since, now);
+    }
+  }
+
+  #episode(host: string, since: number, now: number): { readonly since: number; unanswered: number } {
+    const current = this.#silent.get(host);
+    if (current) return current;
+    const waiting = [...this.#waiting].filter((request) => request.host === host);
+    const oldest = Math.min(since, ...waiting.map((request) => request.since));
+    const episode = { since: oldest, unanswered: 0 };
+    this.#silent.set(host, episode);
+    this.#logger.warn(
+      { endpoint: host, waitingMs: now - oldest, inFlight: waiting.length },
+      `dispatch: the SMS gateway at ${host} is not answering; SMS left without an answer are retried later and may reach the phone twice`,
+    );
+    return episode;
+  }
+
+  #answered(host: string, at: number): void {
+    const episode = this.#silent.get(host);
+    if (!episode) return;
+    this.#silent.delete(host);
+    this.#logger.warn(
+      { endpoint: host, silentMs: at - episode.since, unanswered: episode.unanswered },
+      `dispatch: the SMS gateway at ${host} answers again`,
+    );
+  }
+}

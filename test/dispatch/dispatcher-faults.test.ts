@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { createLogger } from '../../src/log.ts';
+import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
+import { openThreadedStore } from '../../src/store/threaded.ts';
+import type { Store } from '../../src/store/types.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import {
+  GATEWAY_ACCOUNT,
+  gatewayYaml,
+  killSpawnedRelays,
+  relayEnvironment,
+  removeDir,
+  spawnRelay,
+  startSimulator,
+  startTestRelay,
+  tempDir,
+  waitFor,
+} from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { mail, storeFile } from '../helpers/store.ts';
+import { sleep } from '../helpers/wait.ts';
+
+/**
+ * Issue #13 items 3 and 7: the dispatcher against a real store file and a real gateway over HTTP
+ * (IntelliSoftware's simulator), with an injected clock so that leases and hangs of minutes take
+ * milliseconds. The store fault is real: another connection holds SQLite's write lock (as an
+ * operator's sqlite3 shell would), so every write of the relay fails after its busy timeout.
+ */
+
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  killSpawnedRelays();
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+/** A write that finds the lock taken fails after this long (the relay's default is 1 s). */
+const BUSY_TIMEOUT_MS = 100;
+
+interface Harness {
+  readonly store: Store;
+  readonly file: string;
+  readonly simulator: Awaited<ReturnType<typeof startSimulator>>['simulator'];
+  readonly dispatcher: Dispatcher;
+  readonly lines: string[];
+  /** The dispatcher's clock: moved by the test only. */
+  readonly clock: { now: number };
+  /** Queues a mail to one number, received now by the dispatcher's clock. */
+  accept(number: string): Promise<string>;
+}
+
+async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
+  const file = storeFile();
+  const store = await openThreadedStore({ file, busyTimeoutMs: BUSY_TIMEOUT_MS });
+  cleanups.push(() => store.close());
+  const gatewayServer = await startSimulator();
+  cleanups.push(() => gatewayServer.close());
+  const gateway = intellisoftwarePlugin.createGateway({
+    endpoints: [gatewayServer.url],
+    ...GATEWAY_ACCOUNT,
+    accountId: undefined,
+    sessions: false,
+    connectTimeoutMs: 1_000,
+    responseTimeoutMs,
+    connectionsPerEndpoint: 4,
+    logger: createLogger('silent'),
+    settings: {},
+  });
+  cleanups.push(() => gateway.close());
+  const { logger, lines } = captureLog('info');
+  const clock = { now: Date.parse('2026-12-02T10:00:00Z') };
+  const dispatcher = new Dispatcher({
+    store,
+    gateway,
+    outcomes: outcomeClassifier(intellisoftwarePlugin.outcomeRules),
+    logger,
+    owner: 'test-owner',
+    maxConcurrentRequests: 4,
+    requestTimeoutMs: 1_000 + responseTimeoutMs,
+    retry: { minDelayMs: 5_000, maxDelayMs: 60_000, maxAgeMs: 24 * 3_600_000 },
+    delayNoticeMs: 3_600_000,
+    failoverRecoveryMs: 300_000,
+    pauseProbeIntervalMs: 60_000,
+    sessions: false,
+    report: async () => undefined,
+    onMailQueued: () => undefined,
+    clock: () => clock.now,
+  });
+  cleanups.push(() => dispatcher.stop());
+  return {
+    store,
+    file,
+    simulator: gatewayServer.simulator,
+    dispatcher,
+    lines,
+    clock,
+    async accept(number) {
+      const queued = mail([number], { receivedAt: clock.now });
+      await store.acceptMail(queued);
+      dispatcher.kick();
+      return queued.id;
+    },
+  };
+}
+
+/** The log lines (parsed) whose message matches. */
+function logged(lines: readonly string[], pattern: RegExp): Array<{ level: string; msg: string } & Record<string, unknown>> {
+  return lines.map((line) => JSON.parse(line) as { level: string; msg: string }).filter((entry) => pattern.test(entry.msg));
+}
+
+/** Another connection takes SQLite's write lock and holds it until released. */
+function lockWrites(file: string): { release(): void } {
+  const db = new BetterSqlite3(file);
+  db.exec('BEGIN IMMEDIATE');
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    db.exec('ROLLBACK');
+    db.close();
+  };
+  cleanups.push(release);
+  return { release };
+}
+
+describe('an outcome the store cannot take (issue #13 item 3)', () => {
+  test('is kept in memory and recorded as soon as the store takes writes again: the SMS is not sent twice', async () => {
+    const h = await harness();
+    h.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    h.dispatcher.start();
+    const id = await h.accept('+447700900301');
+    await waitFor('the request in flight', () => h.simulator.pendingRequests === 1, 3_000);
+    const lock = lockWrites(h.file);
+    h.simulator.releaseHanging();
+    const [failure] = await waitFor('the failed record', () => {
+      const found = logged(h.lines, /could not record/);
+      return found.length > 0 && found;
+    }, 3_000);
+    assert.equal(failure?.level, 'error');
+    assert.match(failure?.msg ?? '', /not sent again/);
+    // Long past the lease: a claim now would take the SMS again if the relay had let it go.
+    h.clock.now += 10 * 60_000;
+    await sleep(300);
+    lock.release();
+    const [state] = await waitFor('the outcome recorded', async () => {
+      const sms = await h.store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    }, 3_000);
+    await sleep(300);
+    assert.equal(h.simulator.received.length, 1, 'the gateway got the SMS once');
+    assert.equal(state?.attempts, 1);
+    assert.equal(state?.possibleDuplicates, 0);
+    assert.equal(logged(h.lines, /recorded now that the store takes writes again/).length, 1);
+    assert.deepEqual(
+      (await h.store.events(id)).map((event) => event.kind),
+      ['accepted', 'sent'],
+    );
+  });
+
+  test('while an outcome waits for the store, nothing new is claimed', async () => {
+    const h = await harness();
+    h.dispatcher.start();
+    h.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    const first = await h.accept('+447700900302');
+    await waitFor('the request in flight', () => h.simulator.pendingRequests === 1, 3_000);
+    const lock = lockWrites(h.file);
+    h.simulator.releaseHanging();
+    await waitFor('the failed record', () => logged(h.lines, /could not record/).length > 0, 3_000);
+    // Released for a moment only: the claim must not take the new SMS before the outcome it owes.
+    lock.release();
+    const second = await h.accept('+447700900303');
+    await waitFor('both sent', async () => (await h.store.smsOf(second))[0]?.status === 'sent', 3_000);
+    const firstEvents = await h.store.events(first);
+    const secondEvents = await h.store.events(second);
+    const sentAt = (events: typeof firstEvents) => events.find((event) => event.kind === 'sent')?.at ?? Infinity;
+    assert.ok(sentAt(firstEvents) <= sentAt(secondEvents), 'the owed outcome is written first');
+    assert.equal(h.simulator.received.length, 2);
+  });
+
+  test('if the relay dies while it owes the outcome, the next start sends the SMS again and counts it', async () => {
+    const gateway = await startSimulator();
+    cleanups.push(() => gateway.close());
+    gateway.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    const dir = tempDir('smsrelay-owed-');
+    cleanups.push(() => removeDir(dir));
+    const yaml = { ...gatewayYaml(gateway.url), store: { busyTimeout: '100ms' } };
+    const relay = await spawnRelay(dir, relayEnvironment(dir, yaml));
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900304@sms.localhost'], body: 'owed' })).data);
+    await waitFor('the request in flight', () => gateway.simulator.pendingRequests === 1, 3_000);
+    const lock = lockWrites(join(dir, 'data', 'smsrelay.db'));
+    gateway.simulator.releaseHanging();
+    await waitFor('the failed record', () => relay.logs.some((line) => /could not record/.test(String(line.msg))), 3_000);
+    await relay.kill9();
+    lock.release();
+    const restarted = await startTestRelay(yaml, {}, dir);
+    cleanups.push(() => restarted.stop());
+    const [state] = await waitFor('sent again', async () => {
+      const sms = await restarted.relay.store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    }, 3_000);
+    assert.equal(gateway.simulator.received.length, 2, 'the gateway got it twice');
+    assert.equal(state?.possibleDuplicates, 1, 'and the relay says so');
+  });
+});
+
+describe('a gateway that stops answering (issue #13 item 7)', () => {
+  test('one warning per episode, however many requests hang, and one when it answers again', async () => {
+    const h = await harness();
+    h.simulator.setBehaviour({ mode: 'hang' });
+    h.dispatcher.start();
+    const ids: string[] = [];
+    for (const number of ['+447700900311', '+447700900312', '+447700900313']) ids.push(await h.accept(number));
+    await waitFor('three requests in flight', () => h.simulator.pendingRequests === 3, 3_000);
+    assert.equal(logged(h.lines, /is not answering/).length, 0, 'nothing yet: the requests are young');
+    h.clock.now += 11_000;
+    const [warning] = await waitFor('the warning', () => {
+      const found = logged(h.lines, /is not answering/);
+      return found.length > 0 && found;
+    }, 2_000);
+    assert.equal(warning?.level, 'warn');
+    assert.equal(warning?.inFlight, 3);
+    h.clock.now += 30_000;
+    await sleep(1_100);
+    assert.equal(logged(h.lines, /is not answering/).length, 1, 'once per episode, not per request nor per check');
+    h.simulator.setBehaviour({ mode: 'ok' });
+    h.simulator.releaseHanging();
+    const [recovered] = await waitFor('the all-clear', () => {
+      const found = logged(h.lines, /answers again/);
+      return found.length > 0 && found;
+    }, 2_000);
+    assert.equal(recovered?.level, 'warn');
+    assert.equal(recovered?.silentMs, 41_000);
+    for (const id of ids) await waitFor('each recorded', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 2_000);
+    assert.equal(logged(h.lines, /answers again/).length, 1);
+    assert.equal(logged(h.lines, /is not answering/).length, 1);
+  });
+});

@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { SqliteStore } from '../src/store/sqlite.ts';
+import {
+  gatewayYaml,
+  killSpawnedRelays,
+  relayEnvironment,
+  removeDir,
+  spawnRelay,
+  startSimulator,
+  startTestRelay,
+  tempDir,
+  waitFor,
+} from './helpers/relay.ts';
+import { queuedId, sendMail, SmtpDialog } from './helpers/smtp.ts';
+
+/**
+ * Issue #13 item 5: the stop fits in the supervisor's stop timeout. It claims nothing once begun,
+ * waits for the gateway requests in flight at most `shutdownTimeout`, and leaves what is still in
+ * flight to the next start, which sends it again and counts it as a possible duplicate.
+ */
+
+const dirs: string[] = [];
+const cleanups: Array<() => Promise<void>> = [];
+after(async () => {
+  killSpawnedRelays();
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  dirs.forEach(removeDir);
+});
+
+async function simulator() {
+  const started = await startSimulator();
+  cleanups.push(() => started.close());
+  return started;
+}
+
+/** Longest a test waits for a stop: the timeout it sets, and room for the closing steps. */
+const STOP_BUDGET_MS = 2_000;
+
+/** The promise's value, or 'still running' after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'still running'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'still running'>((resolve) => (timer = setTimeout(() => resolve('still running'), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('stopping (issue #13 item 5)', () => {
+  test('claims nothing once begun, gives requests in flight shutdownTimeout and no more; the next start sends them again, counted', async () => {
+    const gateway = await simulator();
+    const dir = tempDir('smsrelay-shutdown-');
+    dirs.push(dir);
+    const yaml = {
+      ...gatewayYaml(gateway.url, { maxConcurrentRequests: 2 }),
+      delivery: { retryMinDelay: '800ms', retryMaxDelay: '800ms' },
+      shutdownTimeout: '1s',
+    };
+    const first = await startTestRelay(yaml, {}, dir);
+    const port = first.relay.smtpPort;
+    // One SMS the gateway refuses once: it is due again 400-800 ms later, while the relay stops.
+    gateway.simulator.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR', times: 1 });
+    const due = queuedId((await sendMail(port, { to: ['447700900401@sms.localhost'], body: 'due during the stop' })).data);
+    await waitFor('the first attempt', async () => (await first.relay.store.smsOf(due))[0]?.attempts === 1, 3_000);
+    // One the gateway takes and never answers.
+    gateway.simulator.setBehaviour({ mode: 'hang' });
+    const hung = queuedId((await sendMail(port, { to: ['447700900402@sms.localhost'], body: 'in flight at the stop' })).data);
+    await waitFor('the request in flight', () => gateway.simulator.pendingRequests === 1, 3_000);
+    // A client still connected: its session may finish, but not beyond the same timeout.
+    const session = await SmtpDialog.open(port);
+    await session.command('EHLO client.example.com');
+
+    const requestsAtStop = gateway.simulator.requests;
+    const started = Date.now();
+    const took = await within(first.stop().then(() => Date.now() - started), STOP_BUDGET_MS);
+    assert.equal(gateway.simulator.requests, requestsAtStop, 'no gateway request after the stop began');
+    assert.notEqual(took, 'still running', 'the stop ended within the timeout');
+    assert.ok(Number(took) >= 900, `the stop waited for the request in flight (${took} ms)`);
+    await session.close().catch(() => undefined);
+
+    const store = SqliteStore.open({ file: join(first.config.dataDir, 'smsrelay.db'), busyTimeoutMs: 1_000 });
+    const [left] = await store.smsOf(hung);
+    await store.close();
+    assert.equal(left?.status, 'queued', 'what was in flight stays queued for the next start');
+
+    gateway.simulator.setBehaviour({ mode: 'ok' });
+    const second = await startTestRelay(yaml, {}, dir);
+    cleanups.push(() => second.stop());
+    const [resent] = await waitFor('the resend', async () => {
+      const sms = await second.relay.store.smsOf(hung);
+      return sms[0]?.status === 'sent' && sms;
+    }, 3_000);
+    assert.equal(resent?.possibleDuplicates, 1, 'the resend is counted');
+    await waitFor('the deferred one sent', async () => (await second.relay.store.smsOf(due))[0]?.status === 'sent', 3_000);
+    const texts = gateway.simulator.received.map((sms) => sms.text);
+    assert.deepEqual(texts.filter((text) => text === 'in flight at the stop').length, 2, 'the gateway got the one in flight twice');
+    assert.deepEqual(texts.filter((text) => text === 'due during the stop').length, 1);
+  });
+
+  test('SIGTERM with a gateway that never answers: the process exits after SMSRELAY_SHUTDOWN_TIMEOUT, cleanly', async () => {
+    const gateway = await simulator();
+    gateway.simulator.setBehaviour({ mode: 'hang' });
+    const dir = tempDir('smsrelay-sigterm-');
+    dirs.push(dir);
+    const relay = await spawnRelay(dir, relayEnvironment(dir, gatewayYaml(gateway.url), { SMSRELAY_SHUTDOWN_TIMEOUT: '500ms' }));
+    await sendMail(relay.smtpPort, { to: ['447700900403@sms.localhost'], body: 'hangs' });
+    await waitFor('the request in flight', () => gateway.simulator.pendingRequests === 1, 3_000);
+    const started = Date.now();
+    const code = await within(relay.stop(), STOP_BUDGET_MS);
+    assert.equal(code, 0, 'exit 0, within the budget');
+    assert.ok(Date.now() - started >= 450, 'it waited for the request in flight first');
+    assert.ok(relay.logs.some((line) => line.level === 'warn' && /stopped with work still in flight/.test(String(line.msg))));
+  });
+});
