@@ -1,5 +1,6 @@
+import type { ParsedMail } from 'mailparser';
 import { RelayError } from '../errors.ts';
-import { extractRequest, parseMail } from '../mail/extract.ts';
+import { answeredThread, extractRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
@@ -34,7 +35,10 @@ export async function buildNewMail(
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
   const subjectCommand = [...transaction.recipients.values()].some(({ target }) => 'subject' in target);
-  const request = extractRequest(await parseMail(raw), textPolicy, subjectCommand);
+  const parsed = await parseMail(raw);
+  const rcptNumbers = [...transaction.recipients.values()].flatMap(({ target }) => ('numbers' in target ? target.numbers : []));
+  const request = extractRequest(parsed, textPolicy, subjectCommand, await sentReplyBodies(parsed, rcptNumbers, store));
+  if (request.noNewText) throw new RelayError('NO_NEW_TEXT');
   if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
@@ -82,6 +86,24 @@ export async function buildNewMail(
     cutFrom: sms.cutFrom,
     repeated: repeated.size,
   };
+}
+
+/** The relay's reply mails looked at for thread-first cutting: the newest few of the conversation. */
+const SENT_REPLIES_LOOKED_AT = 5;
+
+/**
+ * The bodies of the relay's reply mails a mail may answer (its reply tag or In-Reply-To/References
+ * name the conversation), for thread-first cutting; undefined when it answers none of the relay's
+ * mails, [] when retention erased what was sent (the general rules decide then).
+ */
+export async function sentReplyBodies(mail: ParsedMail, numbers: readonly string[], store: Pick<Store, 'contextOfMail' | 'sentReplies'>): Promise<string[] | undefined> {
+  const thread = answeredThread(mail);
+  if (numbers.length === 0 || (thread.userContext === undefined && thread.messageIds.length === 0)) return undefined;
+  const context = thread.userContext ?? (await store.contextOfMail(thread.messageIds, numbers));
+  if (context === undefined) return undefined;
+  const raws = await store.sentReplies(context, numbers, SENT_REPLIES_LOOKED_AT);
+  const bodies = await Promise.all(raws.map(async (sent) => (await parseMail(sent)).text ?? ''));
+  return bodies.filter((body) => body.trim() !== '');
 }
 
 /**

@@ -374,9 +374,10 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
       from = above;
       continue;
     }
-    if (HEADER_LINE.test(line)) {
+    // Right above the sent mail, any run of `Label: value` lines is its header block, in any language.
+    if (HEADER_LINE.test(line) || LABEL_LINE.test(line)) {
       let top = above;
-      while (top > 0 && HEADER_LINE.test(unquoted(top - 1))) top--;
+      while (top > 0 && top > above - MAX_HEADER_LINES && (HEADER_LINE.test(unquoted(top - 1)) || LABEL_LINE.test(unquoted(top - 1)))) top--;
       from = top;
       continue;
     }

@@ -80,6 +80,9 @@ export function prepareReplyStatements(db: Database) {
       VALUES (@id, @provider, @provider_id, @number, @text, @sent_at, @user_context, @received_at, @mailbox, @context)
       ON CONFLICT (provider, provider_id) DO NOTHING`),
     knowsInbound: db.prepare('SELECT 1 AS yes FROM inbound WHERE provider = ? AND provider_id = ?'),
+    sentReplies: db.prepare(`
+      SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
+      WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 ORDER BY i.received_at DESC LIMIT ?`),
     undeliverable: db.prepare(
       'SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT ?',
     ),
