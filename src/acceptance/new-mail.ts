@@ -1,6 +1,6 @@
 import type { ParsedMail } from 'mailparser';
 import { RelayError } from '../errors.ts';
-import { answeredThread, extractRequest, parseMail } from '../mail/extract.ts';
+import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
@@ -35,10 +35,8 @@ export async function buildNewMail(
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
   const subjectCommand = [...transaction.recipients.values()].some(({ target }) => 'subject' in target);
-  const parsed = await parseMail(raw);
   const rcptNumbers = [...transaction.recipients.values()].flatMap(({ target }) => ('numbers' in target ? target.numbers : []));
-  const request = extractRequest(parsed, textPolicy, subjectCommand, await sentReplyBodies(parsed, rcptNumbers, store));
-  if (request.noNewText) throw new RelayError('NO_NEW_TEXT');
+  const request = await readText(await parseMail(raw), textPolicy, subjectCommand, rcptNumbers, store);
   if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
@@ -53,7 +51,7 @@ export async function buildNewMail(
   const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
   if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
   const maxParts = request.maxParts ?? partLimit;
-  const sms = fitText(request.text, maxParts, textPolicy);
+  const sms = fitText(request, maxParts, textPolicy);
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const { userContext, conversation } = await tracking.outgoing(request, numbers);
@@ -88,6 +86,22 @@ export async function buildNewMail(
   };
 }
 
+/**
+ * The text stage: the request a parsed mail makes, its text cut thread-first when it answers one
+ * of the relay's reply mails to `numbers` (`store` undefined: not looked up). `smsrelay preview`
+ * runs exactly this and fitText.
+ */
+export async function readText(
+  mail: ParsedMail,
+  policy: TextPolicy,
+  subjectCommand: boolean,
+  numbers: readonly string[],
+  store: Pick<Store, 'contextOfMail' | 'sentReplies'> | undefined,
+): Promise<OutboundRequest> {
+  const sent = store ? await sentReplyBodies(mail, numbers, store) : undefined;
+  return extractRequest(mail, policy, subjectCommand, sent);
+}
+
 /** The relay's reply mails looked at for thread-first cutting: the newest few of the conversation. */
 const SENT_REPLIES_LOOKED_AT = 5;
 
@@ -96,7 +110,7 @@ const SENT_REPLIES_LOOKED_AT = 5;
  * name the conversation), for thread-first cutting; undefined when it answers none of the relay's
  * mails, [] when retention erased what was sent (the general rules decide then).
  */
-export async function sentReplyBodies(mail: ParsedMail, numbers: readonly string[], store: Pick<Store, 'contextOfMail' | 'sentReplies'>): Promise<string[] | undefined> {
+async function sentReplyBodies(mail: ParsedMail, numbers: readonly string[], store: Pick<Store, 'contextOfMail' | 'sentReplies'>): Promise<string[] | undefined> {
   const thread = answeredThread(mail);
   if (numbers.length === 0 || (thread.userContext === undefined && thread.messageIds.length === 0)) return undefined;
   const context = thread.userContext ?? (await store.contextOfMail(thread.messageIds, numbers));
@@ -115,8 +129,12 @@ async function stormRepeats(store: Store, window: number | undefined, numbers: r
   return store.numbersSentText(numbers, text, now - window);
 }
 
-/** The SMS for a text under the sender's length policy: refused past `maxParts`, or cut to fit. */
-function fitText(text: string, maxParts: number, policy: TextPolicy): SmsText & { cutFrom?: number } {
+/**
+ * The SMS for a request's text under the sender's length policy: refused when a reply adds nothing
+ * or nothing is left, refused past `maxParts` or cut to fit.
+ */
+export function fitText({ text, noNewText }: Pick<OutboundRequest, 'text' | 'noNewText'>, maxParts: number, policy: TextPolicy): SmsText & { cutFrom?: number } {
+  if (noNewText) throw new RelayError('NO_NEW_TEXT');
   const sms = analyseText(text);
   if (sms.parts === 0) {
     const where = policy.subject === 'never' ? 'the body is' : 'the body and the subject are';
