@@ -1,9 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { text } from 'node:stream/consumers';
+import { buffer, text } from 'node:stream/consumers';
+import { type Preview, previewMail } from './acceptance/preview.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, type LoadedConfig, loadConfig } from './config/load.ts';
+import { RelayError, toSmtpError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { STORE_FILE, startRelay } from './relay.ts';
 import { hashPassword } from './policy/passwords.ts';
@@ -37,6 +39,9 @@ Commands:
                   list | show <id> | delete <id|all>: webhook requests kept because they could not be read
   config check    the effective configuration (secrets masked) and the store's durability
   backup <file>   an online copy of the store
+  preview [--from <address>] [--to <number>@<sms-domain>] < mail.eml
+                  what the phone would get from a mail (text, encoding, parts, parameters) and
+                  why each removed block was removed, under the configured text.* settings
   help            show this text
   version         print the version
 
@@ -69,6 +74,8 @@ async function main(argv: readonly string[]): Promise<void> {
         await store.backup(argv[1] ?? '');
         return `store copied to ${argv[1]}`;
       });
+    case 'preview':
+      return preview(argv.slice(1));
     case 'help':
     case '--help':
     case '-h':
@@ -122,6 +129,51 @@ function configOrExit(): LoadedConfig {
     for (const problem of error.problems) console.error(`smsrelay: config: ${problem}`);
     process.exit(EXIT_CONFIG);
   }
+}
+
+/** `smsrelay preview`: the acceptance service's text stage on a mail from stdin; the thread is looked up when the store is there. */
+async function preview(args: readonly string[]): Promise<void> {
+  const option = (name: string) => {
+    const at = args.indexOf(name);
+    return at >= 0 ? args[at + 1] : undefined;
+  };
+  const { config } = configOrExit();
+  const file = join(config.dataDir, STORE_FILE);
+  const store = existsSync(file) ? SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout }) : undefined;
+  console.error(store ? `smsrelay: data directory ${config.dataDir}` : `smsrelay: no relay data in ${config.dataDir}: the thread lookup is skipped`);
+  try {
+    const raw = await buffer(process.stdin);
+    const shown = await previewMail(raw, {
+      text: config.text,
+      defaultRegion: config.sms.defaultRegion,
+      maxParts: config.sms.maxParts,
+      envelopeFrom: option('--from') ?? '',
+      to: option('--to'),
+      store,
+    });
+    console.log(formatPreview(shown));
+    if (shown.refused) process.exitCode = 65;
+  } catch (error) {
+    if (!(error instanceof RelayError)) throw error;
+    console.error(`smsrelay: preview: ${error.message}`);
+    process.exitCode = 65;
+  } finally {
+    await store?.close();
+  }
+}
+
+/** One line per fact, the removed blocks below: for an operator answering "why did my SMS say that?". */
+function formatPreview({ request, sms, refused, store }: Preview): string {
+  const thread = !store ? 'skipped (no store here, or no --to number)' : request?.thread === 'cut' ? "the relay's reply mail was found and cut" : request?.thread === 'skipped' ? 'not a reply to the relay' : 'looked up, no quoted copy found';
+  const lines = [
+    refused ? `refused:    ${toSmtpError(refused).responseCode} ${toSmtpError(refused).message}` : `text:       ${JSON.stringify(sms?.text ?? '')}`,
+    ...(sms ? [`encoding:   ${sms.encoding}, ${sms.parts} part${sms.parts === 1 ? '' : 's'}${sms.cutFrom ? ` (cut from ${sms.cutFrom})` : ''}`] : []),
+    `parameters: userContext=${request?.userContext ?? '-'} senderId=${request?.senderId ?? '-'} maxParts=${request?.maxParts ?? '-'}${request?.forward ? ' (a forward: its body is the text)' : ''}`,
+    `thread:     ${thread}`,
+    'removed:',
+    ...(request?.removed.length ? request.removed.map((block) => `  - ${block.reason} (${block.lines} line${block.lines === 1 ? '' : 's'}): ${JSON.stringify(block.first)}`) : ['  (nothing)']),
+  ];
+  return lines.join('\n');
 }
 
 /** One JSON line per SMS, for an operator to forward by hand or feed to a script. */

@@ -56,6 +56,13 @@ export const RELAY_ERRORS = {
   MESSAGE_TOO_BIG: { smtp: 552, enhanced: '5.3.4', http: 413, text: 'Message too big' },
   TEXT_TOO_LONG: { smtp: 554, enhanced: '5.3.4', http: 422, text: 'Text too long for an SMS' },
   NO_TEXT: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'The mail has no text to send as SMS' },
+  /** A reply that only quotes: its subject is the old mail's, not something to send. */
+  NO_NEW_TEXT: {
+    smtp: 554,
+    enhanced: '5.6.0',
+    http: 422,
+    text: 'Not sent as SMS: the reply has no new text above the quoted mail; write the message above the quote',
+  },
   UNREADABLE_MAIL: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'The mail cannot be read' },
   BAD_PARAMETER: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'Invalid relay parameter in the mail' },
   AUTOMATED_MAIL: {

@@ -1,5 +1,6 @@
+import type { ParsedMail } from 'mailparser';
 import { RelayError } from '../errors.ts';
-import { extractRequest, parseMail } from '../mail/extract.ts';
+import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
@@ -34,7 +35,8 @@ export async function buildNewMail(
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
   const subjectCommand = [...transaction.recipients.values()].some(({ target }) => 'subject' in target);
-  const request = extractRequest(await parseMail(raw), textPolicy, subjectCommand);
+  const rcptNumbers = [...transaction.recipients.values()].flatMap(({ target }) => ('numbers' in target ? target.numbers : []));
+  const request = await readText(await parseMail(raw), textPolicy, subjectCommand, rcptNumbers, store);
   if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
@@ -49,7 +51,7 @@ export async function buildNewMail(
   const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
   if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
   const maxParts = request.maxParts ?? partLimit;
-  const sms = fitText(request.text, maxParts, textPolicy);
+  const sms = fitText(request, maxParts, textPolicy);
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const { userContext, conversation } = await tracking.outgoing(request, numbers);
@@ -85,6 +87,40 @@ export async function buildNewMail(
 }
 
 /**
+ * The text stage: the request a parsed mail makes, its text cut thread-first when it answers one
+ * of the relay's reply mails to `numbers` (`store` undefined: not looked up). `smsrelay preview`
+ * runs exactly this and fitText.
+ */
+export async function readText(
+  mail: ParsedMail,
+  policy: TextPolicy,
+  subjectCommand: boolean,
+  numbers: readonly string[],
+  store: Pick<Store, 'contextOfMail' | 'sentReplies'> | undefined,
+): Promise<OutboundRequest> {
+  const sent = store ? await sentReplyBodies(mail, numbers, store) : undefined;
+  return extractRequest(mail, policy, subjectCommand, sent);
+}
+
+/** The relay's reply mails looked at for thread-first cutting: the newest few of the conversation. */
+const SENT_REPLIES_LOOKED_AT = 5;
+
+/**
+ * The bodies of the relay's reply mails a mail may answer (its reply tag or In-Reply-To/References
+ * name the conversation), for thread-first cutting; undefined when it answers none of the relay's
+ * mails, [] when retention erased what was sent (the general rules decide then).
+ */
+async function sentReplyBodies(mail: ParsedMail, numbers: readonly string[], store: Pick<Store, 'contextOfMail' | 'sentReplies'>): Promise<string[] | undefined> {
+  const thread = answeredThread(mail);
+  if (numbers.length === 0 || (thread.userContext === undefined && thread.messageIds.length === 0)) return undefined;
+  const context = thread.userContext ?? (await store.contextOfMail(thread.messageIds, numbers));
+  if (context === undefined) return undefined;
+  const raws = await store.sentReplies(context, numbers, SENT_REPLIES_LOOKED_AT);
+  const bodies = await Promise.all(raws.map(async (sent) => (await parseMail(sent)).text ?? ''));
+  return bodies.filter((body) => body.trim() !== '');
+}
+
+/**
  * Alert-storm control (`policy.alertStormWindow`, off by default): a flapping monitor sends the same
  * alert again and again; each number gets a text it already got within the window only once.
  */
@@ -93,8 +129,12 @@ async function stormRepeats(store: Store, window: number | undefined, numbers: r
   return store.numbersSentText(numbers, text, now - window);
 }
 
-/** The SMS for a text under the sender's length policy: refused past `maxParts`, or cut to fit. */
-function fitText(text: string, maxParts: number, policy: TextPolicy): SmsText & { cutFrom?: number } {
+/**
+ * The SMS for a request's text under the sender's length policy: refused when a reply adds nothing
+ * or nothing is left, refused past `maxParts` or cut to fit.
+ */
+export function fitText({ text, noNewText }: Pick<OutboundRequest, 'text' | 'noNewText'>, maxParts: number, policy: TextPolicy): SmsText & { cutFrom?: number } {
+  if (noNewText) throw new RelayError('NO_NEW_TEXT');
   const sms = analyseText(text);
   if (sms.parts === 0) {
     const where = policy.subject === 'never' ? 'the body is' : 'the body and the subject are';

@@ -9,7 +9,9 @@ import {
   takeLeadingContextLine,
   takeSubjectTokens,
 } from './parameters.ts';
-import { type StripRules, stripBody, tidy } from './strip.ts';
+import { type Removal, type StripRules, stripText, tidy } from './strip.ts';
+import { cutSentCopy } from './thread.ts';
+import { AMBIGUOUS_PREFIXES, anyOf, FORWARD_MARKERS, FORWARD_PREFIXES, HEADER_LABELS, ORIGINAL_MESSAGE, REPLY_PREFIXES } from './wordings.ts';
 
 /** Whether the subject becomes SMS text: only when the body is empty, always in front, or never. */
 export type SubjectUse = 'fallback' | 'prepend' | 'never';
@@ -39,6 +41,20 @@ export interface OutboundRequest extends RelayParameters {
   readonly reportAll: boolean;
   /** `X-SMS-Send-At`: not to be delivered before (ms since the epoch). */
   readonly sendAt: number | undefined;
+  /** A reply whose quote was removed and that has no new text: refused (NO_NEW_TEXT), not sent as its subject. */
+  readonly noNewText: boolean;
+  /** What was removed from the body and why (for `smsrelay preview`). */
+  readonly removed: readonly Removal[];
+  /** The mail forwards another: its forwarded body is the text. */
+  readonly forward: boolean;
+  /** Whether the thread's sent mail was looked for: found and cut, not found in the body, or not given. */
+  readonly thread: 'cut' | 'not-found' | 'skipped';
+}
+
+/** What a mail answers: the context of its reply tag, and the Message-IDs of In-Reply-To and References. */
+export interface AnsweredThread {
+  readonly userContext: string | undefined;
+  readonly messageIds: readonly string[];
 }
 
 /** The header the relay's own mails carry, so that they never come back as SMS. */
@@ -50,19 +66,33 @@ export async function parseMail(raw: Buffer): Promise<ParsedMail> {
   return simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
 }
 
+/** The relay reply a mail may answer: known before its text is cut, so the store can be asked for it. */
+export function answeredThread(mail: ParsedMail): AnsweredThread {
+  const subject = mail.subject?.trim() ?? '';
+  return { userContext: subject ? takeContextTag(subject, 'the subject').userContext : undefined, messageIds: threadIds(mail) };
+}
+
 /**
  * The text a person meant to send and the relay parameters the mail carries. `subjectCommand`: the
  * mail went to the subject address, so its subject holds parameters only and its body is the text.
+ * `sent`: the bodies of the relay's reply mails it may answer (undefined = not looked up): the quoted
+ * copy of one of them is cut first, then the general rules apply.
  */
-export function extractRequest(mail: ParsedMail, rules: TextRules, subjectCommand: boolean): OutboundRequest {
+export function extractRequest(mail: ParsedMail, rules: TextRules, subjectCommand: boolean, sent?: readonly string[]): OutboundRequest {
   const subject = mail.subject?.trim() || undefined;
   const fromHeaders = headerParameters((name) => {
     const value = mail.headers.get(name);
     return value === undefined ? undefined : String(value);
   });
 
-  const leading = takeLeadingContextLine(chosenBody(mail));
-  const body = takeContextTag(stripBody(leading.rest, rules), 'the body');
+  const chosen = chosenBody(mail, subject);
+  const leading = takeLeadingContextLine(chosen.text);
+  let lines = leading.rest.replace(/\r\n?/g, '\n').split('\n');
+  const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;
+  if (cut) lines = cut.lines;
+  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward });
+  const body = takeContextTag(stripped.text, 'the body');
+  const quoteRemoved = chosen.quoteRemoved || stripped.quoteRemoved || cut !== undefined;
 
   let fromSubject: RelayParameters & { readonly to?: readonly string[] } = {};
   let subjectText = '';
@@ -78,8 +108,13 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
   }
 
   const text = tidy(body.rest);
+  const noNewText = text === '' && quoteRemoved && !subjectCommand && !subjectIsNew(subject ?? '', chosen.text);
   return {
-    text: withSubject(text, subjectText, subjectCommand ? 'never' : rules.subject),
+    text: noNewText ? '' : withSubject(text, subjectText, subjectCommand ? 'never' : rules.subject),
+    noNewText,
+    removed: [...(cut ? [cut.removal] : []), ...stripped.removed],
+    forward: chosen.forward,
+    thread: sent === undefined ? 'skipped' : cut ? 'cut' : 'not-found',
     subject,
     messageIdHeader: mail.messageId,
     subjectNumbers: fromSubject.to ?? [],
@@ -94,11 +129,57 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
   };
 }
 
-/** text/plain when the mail has it; else its HTML as text; attachments never. */
-function chosenBody(mail: ParsedMail): string {
-  if (typeof mail.text === 'string' && mail.text.trim() !== '') return mail.text;
-  if (typeof mail.html === 'string') return htmlToText(mail.html);
-  return '';
+/**
+ * text/plain when the mail has it; else its HTML as text; attachments never. Whether it forwards
+ * another mail decides how both are read: a forward's quote is its content.
+ */
+function chosenBody(mail: ParsedMail, subject: string | undefined): { text: string; forward: boolean; quoteRemoved: boolean } {
+  const plain = typeof mail.text === 'string' && mail.text.trim() !== '' ? mail.text : undefined;
+  const html = typeof mail.html === 'string' ? mail.html : undefined;
+  const forward = isForward(subject ?? '', plain ?? html ?? '');
+  if (plain !== undefined) return { text: plain, forward, quoteRemoved: false };
+  if (html !== undefined) return { ...htmlToText(html, forward), forward };
+  return { text: '', forward, quoteRemoved: false };
+}
+
+const FORWARD_SUBJECT = new RegExp(`^\\s*(?:${anyOf(FORWARD_PREFIXES)})\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
+const AMBIGUOUS_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AMBIGUOUS_PREFIXES)})\\s*[:：]`, 'iu');
+const REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(REPLY_PREFIXES)})\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
+const FORWARD_MARKER = new RegExp(`(?:${anyOf(FORWARD_MARKERS)})`, 'i');
+const ORIGINAL_MARKER = new RegExp(`-{3,}\\s*(?:${anyOf(ORIGINAL_MESSAGE)})\\s*-{3,}`, 'i');
+const QUOTED_SUBJECT = new RegExp(`^\\s*[>\\s]*\\*?(?:${anyOf(HEADER_LABELS.subject)})\\s?\\*?\\s?[:：]\\*?\\s*(.*)$`, 'imu');
+const CONTEXT_TAG = /\s*\[\s*UserContext:[^\]]*\]/gi;
+
+/**
+ * A forward (sent to the phone on purpose): a forward prefix in the subject, or a forward or
+ * "Original Message" marker in a mail whose subject does not say it is a reply (or says "VS:",
+ * which is either).
+ */
+function isForward(subject: string, body: string): boolean {
+  if (FORWARD_SUBJECT.test(subject)) return true;
+  const marked = FORWARD_MARKER.test(body) || ORIGINAL_MARKER.test(body);
+  if (AMBIGUOUS_SUBJECT.test(subject)) return marked;
+  return !REPLY_SUBJECT.test(subject) && marked;
+}
+
+/**
+ * Whether a reply's subject says something new: it is not a reply subject, or it differs from the
+ * subject of the mail answered as the quoted header block shows it ("RE: On my way" answering
+ * "SMS from …"). Unknown (no quoted header block): nothing new.
+ */
+function subjectIsNew(subject: string, body: string): boolean {
+  if (!REPLY_SUBJECT.test(subject)) return subject !== '';
+  const quoted = body.match(QUOTED_SUBJECT)?.[1];
+  return quoted !== undefined && baseSubject(quoted) !== baseSubject(subject);
+}
+
+function baseSubject(subject: string): string {
+  let base = subject.replace(CONTEXT_TAG, '').trim();
+  for (let previous = ''; previous !== base; ) {
+    previous = base;
+    base = base.replace(REPLY_SUBJECT, '').replace(FORWARD_SUBJECT, '').trim();
+  }
+  return base.toLowerCase();
 }
 
 function withSubject(body: string, subject: string, use: SubjectUse): string {

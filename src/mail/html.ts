@@ -5,7 +5,8 @@ import { RelayError } from '../errors.ts';
  * Where Outlook (desktop and web) starts the copy of the mail replied to. Outlook always writes
  * above it, so the HTML is cut there; the copy is no element of its own that could be skipped.
  */
-const OUTLOOK_REPLY_HEADER = /<(?:div|hr)\b[^>]*\bid=["']?(?:appendonsend|divRplyFwdMsg|stopSpelling)\b|<div\b[^>]*\bclass=["']?OutlookMessageHeader\b/i;
+const OUTLOOK_REPLY_HEADER =
+  /<(?:div|hr)\b[^>]*\bid=["']?(?:appendonsend|divRplyFwdMsg|stopSpelling|mail-editor-reference-message-container)\b|<div\b[^>]*\bclass=["']?OutlookMessageHeader\b|<div\b[^>]{0,200}\bstyle=["'][^"'>]{0,100}border-top:\s*solid\s+#[0-9a-f]{6}\s+1\.0pt;\s*padding:\s*3\.0pt/i;
 
 /** Elements that hold quoted history or signatures in the HTML of common clients. */
 const QUOTE_AND_SIGNATURE_ELEMENTS = [
@@ -14,13 +15,15 @@ const QUOTE_AND_SIGNATURE_ELEMENTS = [
   'blockquote[type=cite]',
   '.moz-cite-prefix',
   '.moz-signature',
-  'div.yahoo_quoted',
+  'div[class*=yahoo_quoted]',
+  'div.protonmail_quote',
   'blockquote.protonmail_quote',
 ];
 
-const OPTIONS: HtmlToTextOptions = {
-  wordwrap: false,
-  selectors: [
+/** Whether the HTML holds one of the quote elements above (the mail is a reply that quotes). */
+const QUOTE_ELEMENT = /\bclass=["']?[^"'>]*\b(?:gmail_quote|moz-cite-prefix|yahoo_quoted|protonmail_quote)\b|<blockquote\b/i;
+
+const COMMON_SELECTORS: NonNullable<HtmlToTextOptions['selectors']> = [
     { selector: 'a', options: { ignoreHref: true } },
     // Tracking pixels, logos and their alt texts are nothing a phone should show.
     { selector: 'img', format: 'skip' },
@@ -28,19 +31,34 @@ const OPTIONS: HtmlToTextOptions = {
     { selector: 'ul', options: { itemPrefix: '- ' } },
     { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
     { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
-    ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' })),
-  ],
+];
+const REPLY_OPTIONS: HtmlToTextOptions = {
+  wordwrap: false,
+  selectors: [...COMMON_SELECTORS, ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' }))],
 };
+/** A forward's quote elements hold what was forwarded: they are kept, without `>` prefixes. */
+const FORWARD_OPTIONS: HtmlToTextOptions = {
+  wordwrap: false,
+  selectors: [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }],
+};
+
+export interface HtmlText {
+  readonly text: string;
+  /** The quoted mail (a client's quote element or Outlook's reply header and below) was removed. */
+  readonly quoteRemoved: boolean;
+}
 
 /**
  * The visible text of an HTML body, without the quoted mail and signature blocks clients mark. HTML
  * nested thousands of levels deep overflows html-to-text's recursion: that mail can never be read,
  * so it is refused for good (554), not deferred as a local problem.
  */
-export function htmlToText(html: string): string {
-  const reply = html.search(OUTLOOK_REPLY_HEADER);
+export function htmlToText(html: string, forward = false): HtmlText {
   try {
-    return convert(reply >= 0 ? html.slice(0, reply) : html, OPTIONS);
+    if (forward) return { text: convert(html, FORWARD_OPTIONS), quoteRemoved: false };
+    const reply = html.search(OUTLOOK_REPLY_HEADER);
+    const kept = reply >= 0 ? html.slice(0, reply) : html;
+    return { text: convert(kept, REPLY_OPTIONS), quoteRemoved: reply >= 0 || QUOTE_ELEMENT.test(kept) };
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new RelayError('UNREADABLE_MAIL', 'The mail cannot be read: its HTML is nested too deeply; send it as plain text');

@@ -4,9 +4,25 @@
  *
  * Written here rather than taken from a reply parser: the maintained one (email-reply-parser) treats
  * any line starting "Sent from" and any `----` rule as a signature, which deletes most of a monitoring
- * alert ("Sent from nagios01 …"), and its patterns cannot be changed. Every rule below needs either a
- * quote marker, a client's exact wording, or a position near the end of the mail.
+ * alert ("Sent from nagios01 …"), and its patterns cannot be changed. The rules recognise structure,
+ * not sentences: an attribution is a line (or up to three wrapped lines) ending in a colon with a date,
+ * an address or a "wrote" verb, above quoted or copied lines; a header block is a run of `Label: value`
+ * lines whose labels are From/Sent/To/Subject in some language; a device line, a sign-off block or a
+ * contact block counts only at the end. The words of each language are data (wordings.ts). Machine
+ * mail (runs of `Label: value` lines) keeps its last lines. Every rule is one pass over the lines.
  */
+import {
+  anyOf,
+  ATTRIBUTION_VERBS,
+  DEVICE_LINE_ENDS,
+  DEVICE_LINE_STARTS,
+  DISCLAIMER_OPENINGS,
+  DISCLAIMER_WORDS,
+  FORWARD_MARKERS,
+  HEADER_LABELS,
+  ORIGINAL_MESSAGE,
+  SIGN_OFFS,
+} from './wordings.ts';
 
 export interface StripRules {
   /** Text from one of these on is dropped (IntelliSoftware-style `[EndOfMessage]`). */
@@ -17,83 +33,91 @@ export interface StripRules {
   readonly disclaimers: readonly string[];
 }
 
-/** Lines longer than this are never tested against the attribution patterns (they hold `.+`). */
+/** A block of the body that is not the writer's text, and why. */
+export interface Removal {
+  readonly reason: string;
+  /** Its first line, for the operator to recognise it. */
+  readonly first: string;
+  readonly lines: number;
+}
+
+export interface StrippedText {
+  readonly text: string;
+  readonly removed: readonly Removal[];
+  /** A quote of (or the copy below) the mail answered was removed: the mail is a reply. */
+  readonly quoteRemoved: boolean;
+}
+
+export interface StripOptions {
+  /** The mail forwards another: its markers and forwarded header lines go, its body stays. */
+  readonly forward?: boolean;
+}
+
+export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
+
+/** Lines longer than this are never attributions or device lines (and never run through their patterns). */
 const MAX_ATTRIBUTION_LINE = 400;
-/** A sign-off ("Kind regards,") ends the text only when at most this many kept lines follow it. */
-const MAX_LINES_BELOW_SIGN_OFF = 6;
+/** An attribution wrapped by the client spans at most this many lines. */
+const MAX_ATTRIBUTION_LINES = 3;
+/** A sign-off's block (name, title, company, phone) has at most this many lines. */
+const MAX_SIGNATURE_LINES = 6;
+/** A sign-off is looked for among this many last lines (a signature and a disclaimer fit). */
+const MAX_SIGN_OFF_DISTANCE = 60;
+/** A paragraph this long below a signature is legal text, not the writer's. */
+const MIN_DISCLAIMER_CHARS = 120;
+/** A quoted line this long was probably wrapped by the client: its unquoted continuation is quote too. */
+const MIN_WRAPPED_QUOTE = 50;
+/** Device lines and contact-block lines are short. */
+const MAX_DEVICE_LINE = 60;
+/** Machine mail has at least this many `Label: value` lines: its last lines are content, not a signature. */
+const MACHINE_LABEL_LINES = 3;
 
 const QUOTED = /^\s*>/;
+const WRAPPED_ADDRESS_END = /^>\s*[:：]$/;
+const RULE = /^\s*(?:[-_=*~]\s?){4,}\s*$/;
+const SIGNATURE_SEPARATOR = /^--\s?$/;
+/** Outlook's rule above the reply header block. */
+const OUTLOOK_RULE = /^_{10,}$/;
+const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[年년]|\b\d{1,2}[:.]\d{2}\b/;
+/** A date with its year: what the first line of a wrapped attribution carries (or an address or a verb). */
+const DATE_WITH_YEAR = /\b(?:19|20)\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{4}\s?[年년]/;
+const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
+const LABEL_LINE = /^[\p{L}][\p{L}\p{N} /()._-]{0,30}:\s+\S|^-\s+\S+\s+=\s+\S/u;
+const CONTACT_LINE = /[^\s@]+@[^\s@]+\.\w+|\bwww\.|https?:\/\//i;
+/** A phone number: at least this many digits in a run of digits, spaces and ()./- . */
+const PHONE = /\+?\d[\d ()./-]{6,}\d/;
+const MIN_PHONE_DIGITS = 8;
+const SENTENCE_END = /[.!?。！？]$/;
 
-/** "On … wrote:" in the languages mail clients write it, after a two-line wrap is joined. */
-const ATTRIBUTIONS: readonly RegExp[] = [
-  /^On\s.+\swrote:?$/i,
-  /^Am\s.+\sschrieb\s.*:$/,
-  /^(?:Den\s)?.+\sskrev\s.*:$/,
-  /^Le\s.+\sa\s+écrit\s?:$/,
-  /^El\s.+\sescribió:?$/,
-  /^Il\s.+\sha\s+scritto:?$/,
-  /^Em\s.+\sescreveu:?$/,
-  /^Op\s.+\sschreef\s.*:$/,
-  /^(?:W dniu|Dnia)\s.+\s(?:pisze|napisał\(?a?\)?):$/,
-  /^.+<[^<>\s]+@[^<>\s]+>\s+(?:wrote|schrieb|skrev|a écrit|escribió|ha scritto|escreveu|schreef):?$/,
-  /^在.+写道[:：]$/,
-];
 
-/** "Alice wrote:": an attribution only when quoted lines follow it. */
-const SHORT_ATTRIBUTION = /^.{1,100}\s(?:wrote|schrieb|skrev|a écrit|escribió|ha scritto|escreveu|schreef)\s?:$/;
-
-/** Outlook's header block of the mail replied to: a From line, then Sent/Date within two lines. */
-const HEADER_BLOCK_FROM = /^\*?(?:From|Von|De|Van|Da|Från|Fra|Od|Lähettäjä):\*?\s+\S/;
-const HEADER_BLOCK_DATE = /^\*?(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Verzonden|Skickat|Sendt|Inviato|Data|Wysłano|Lähetetty):\*?\s+\S/;
-
-/** Lines that end the text wherever they stand. */
-const ENDS_TEXT: readonly RegExp[] = [
-  // RFC 3676 §4.3 signature separator, and the same with its space lost on the way
-  /^--\s?$/,
-  /^-{3,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|Mensaje original|Messaggio originale|Oorspronkelijk bericht|Ursprungligt meddelande|Oprindelig meddelelse|Opprinnelig melding)\s*-{3,}$/i,
-  // Outlook's rule above the reply header block
-  /^_{10,}$/,
-  // device and app lines
-  /^Sent from my \S.{0,60}$/,
-  /^Sent from (?:Mail for Windows|Outlook|Yahoo Mail|Proton Mail|ProtonMail)\b.{0,60}$/,
-  /^(?:Get|Download) Outlook for \S.{0,40}$/,
-  /^Von meinem .{1,40} gesendet\.?$/,
-  /^Gesendet von .{1,40}$/,
-  /^Envoyé (?:de|depuis) mon .{1,40}$/,
-  /^Enviado (?:desde|de) mi .{1,40}$/,
-  /^Enviado do meu .{1,40}$/,
-  /^Verzonden (?:vanaf|met) mijn .{1,40}$/,
-  /^Skickat från min .{1,40}$/,
-  /^Sendt fra min .{1,40}$/,
-  /^Inviato da(?:l mio)? .{1,40}$/,
-  /^Wysłane z .{1,40}$/,
-];
-
-/** Closing words that end the text when they are near its end (the name below them goes too). */
-const SIGN_OFF =
-  /^(?:(?:kind|best|warm|warmest|with kind|many)\s+)?regards[,.!]?$|^best wishes[,.!]?$|^cheers[,.!]*$|^(?:mit freundlichen grüßen|viele grüße|liebe grüße|cordialement|bien à vous|saludos|un saludo|cordiali saluti|met vriendelijke groet(?:en)?|med vänliga hälsningar|mvh|med venlig hilsen)[,.!]?$/i;
-
-/** Openings of the legal text companies append to every mail. */
-export const BUILT_IN_DISCLAIMERS: readonly string[] = [
-  'This e-mail and any attachments',
-  'This email and any attachments',
-  'This message and any attachments',
-  'This e-mail is confidential',
-  'This email is confidential',
-  'CONFIDENTIALITY NOTICE',
-  'DISCLAIMER',
-  'The information contained in this e-mail',
-  'The information contained in this email',
-  'The information contained in this message',
-  'The information in this e-mail',
-  'The information in this email',
-  'Please consider the environment before printing',
-];
+const VERB = new RegExp(`(?:^|[\\s,(])(?:${anyOf(ATTRIBUTION_VERBS)})`, 'iu');
+/** Zoho's "---- On … Ana wrote ----". */
+const DASHED_ATTRIBUTION = /^-{2,}\s+(.+?)\s+-{2,}$/;
+/** The most lines a header block has (From, Sent, To, Cc, Bcc, Subject, Importance…): bounds each look. */
+const MAX_HEADER_LINES = 10;
+const HEADER_LINE = new RegExp(
+  `^\\*?(${anyOf([...HEADER_LABELS.from, ...HEADER_LABELS.sent, ...HEADER_LABELS.to, ...HEADER_LABELS.subject])})\\s?\\*?\\s?[:：]\\*?(?:\\s|$)`,
+  'i',
+);
+const FROM_LABELS = new Set(HEADER_LABELS.from.map((label) => label.toLowerCase()));
+const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(ORIGINAL_MESSAGE)})[-_=\\s]*$`, 'i');
+const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*:?[-_=\\s]*$`, 'i');
+// JavaScript's \\b knows only ASCII letters: "Отправлено с iPhone" needs a Unicode word end.
+const DEVICE_START = new RegExp(`^(?:${anyOf(DEVICE_LINE_STARTS)})(?![\\p{L}\\p{N}])`, 'iu');
+const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS)})$`, 'iu');
+const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
+const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
 
 /** The new text of a mail body, tidied: see the module comment for what goes. */
-export function stripBody(body: string, rules: StripRules): string {
+export function stripBody(body: string, rules: StripRules, options: StripOptions = {}): string {
+  return stripText(body, rules, options).text;
+}
+
+/** The new text of a mail body and what was removed from it, and why. */
+export function stripText(body: string, rules: StripRules, options: StripOptions = {}): StrippedText {
   const marked = withinMarkers(body.replace(/\r\n?/g, '\n'), rules);
-  return tidy(newLines(marked.split('\n'), rules).join('\n'));
+  const scan = new Scan(marked.split('\n'), rules, options.forward ?? false);
+  return { text: tidy(scan.text()), removed: scan.removed, quoteRemoved: scan.quoteRemoved };
 }
 
 function withinMarkers(text: string, rules: StripRules): string {
@@ -109,51 +133,329 @@ function withinMarkers(text: string, rules: StripRules): string {
   return result;
 }
 
-/** The lines a person wrote: top to bottom, quotes dropped, up to the first line that ends the text. */
-function newLines(lines: readonly string[], rules: StripRules): string[] {
-  const disclaimers = [...BUILT_IN_DISCLAIMERS, ...rules.disclaimers].map((start) => start.toLowerCase());
-  const kept: string[] = [];
-  const signOffs: number[] = [];
-  for (let index = 0; index < lines.length; index++) {
-    const line = (lines[index] ?? '').trim();
-    if (QUOTED.test(line)) continue;
-    const attribution = attributionLength(lines, index);
-    const after = nextNonBlank(lines, index + Math.max(attribution, 1));
-    const aboveQuote = after < lines.length && QUOTED.test(lines[after] ?? '');
-    // An attribution above quoted lines goes with them; one above unquoted text starts a copy.
-    if (attribution > 0 && aboveQuote) {
-      index += attribution - 1;
+/** One pass over a body's lines: what is kept, what is removed and why. */
+class Scan {
+  readonly removed: Removal[] = [];
+  quoteRemoved = false;
+  readonly #lines: readonly string[];
+  readonly #disclaimers: readonly string[];
+  readonly #forward: boolean;
+  readonly #kept: string[] = [];
+
+  constructor(lines: readonly string[], rules: StripRules, forward: boolean) {
+    this.#lines = lines;
+    this.#disclaimers = [...BUILT_IN_DISCLAIMERS, ...rules.disclaimers].map((start) => start.toLowerCase());
+    this.#forward = forward;
+  }
+
+  text(): string {
+    this.#scan();
+    this.#trimEnd();
+    if (!this.#isMachineMail()) {
+      this.#dropDeviceLine();
+      this.#dropSignOff();
+      this.#dropContactBlock();
+    }
+    return this.#kept.join('\n');
+  }
+
+  #remove(reason: string, from: number, to: number): void {
+    const first = (this.#lines[from] ?? '').trim();
+    const last = this.removed.at(-1);
+    // Consecutive quoted lines are one block.
+    if (last && last.reason === reason && reason === QUOTE_REASON && this.#lastRemovedEnd === from - 1) {
+      this.removed[this.removed.length - 1] = { ...last, lines: last.lines + to - from + 1 };
+    } else {
+      this.removed.push({ reason, first: first.slice(0, 80), lines: to - from + 1 });
+    }
+    this.#lastRemovedEnd = to;
+  }
+
+  #lastRemovedEnd = -2;
+
+  #scan(): void {
+    const lines = this.#lines;
+    for (let index = 0; index < lines.length; index++) {
+      const line = (lines[index] ?? '').trim();
+      if (QUOTED.test(line)) {
+        this.#remove(QUOTE_REASON, index, index);
+        this.quoteRemoved = true;
+        continue;
+      }
+      if (line === '') {
+        this.#kept.push('');
+        continue;
+      }
+      if (this.#isOrphanedContinuation(index)) {
+        this.#remove(QUOTE_REASON, index, index);
+        continue;
+      }
+      const attribution = this.#attributionEnd(index);
+      if (attribution !== undefined) {
+        const next = nextNonBlank(lines, attribution + 1);
+        if (next < lines.length && QUOTED.test(lines[next] ?? '')) {
+          this.#dropRuleAbove();
+          this.#remove('reply attribution above the quote', index, attribution);
+          index = attribution;
+          continue;
+        }
+        if (isStrongAttribution(joinLines(lines, index, attribution))) {
+          this.#dropRuleAbove();
+          this.#end('attribution above a copy of the mail answered', index);
+          return;
+        }
+      }
+      if (RULE.test(line) && this.#ruleGoesWithQuote(index)) {
+        this.#remove('rule line beside the quote', index, index);
+        continue;
+      }
+      if (FORWARD_MARKER.test(line) || (this.#forward && (ORIGINAL_MARKER.test(line) || RULE.test(line)))) {
+        this.#remove('forward marker', index, index);
+        index = this.#skipForwardHeader(index + 1) - 1;
+        continue;
+      }
+      const header = headerBlockEnd(lines, index);
+      if (header !== undefined && this.#forward) {
+        this.#remove('forwarded message header', index, header);
+        index = header;
+        continue;
+      }
+      if (header !== undefined && (this.#hasText() || this.#ruleOrMarkerAbove(index))) {
+        this.#dropRuleAbove();
+        this.#end('header block of the mail answered', index);
+        return;
+      }
+      const ending = this.#endsText(line);
+      if (ending) {
+        this.#end(ending, index);
+        return;
+      }
+      this.#kept.push(line);
+    }
+  }
+
+  /** Everything from `index` on is removed. */
+  #end(reason: string, index: number): void {
+    this.#remove(reason, index, this.#lines.length - 1);
+    if (reason !== SIGNATURE_REASON && reason !== DISCLAIMER_REASON) this.quoteRemoved = true;
+  }
+
+  #endsText(line: string): string | undefined {
+    if (SIGNATURE_SEPARATOR.test(line)) return SIGNATURE_REASON;
+    if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
+    if (OUTLOOK_RULE.test(line)) return 'Outlook rule above the mail answered';
+    const lower = line.toLowerCase();
+    if (this.#disclaimers.some((start) => lower.startsWith(start))) return DISCLAIMER_REASON;
+    return undefined;
+  }
+
+  #hasText(): boolean {
+    return this.#kept.some((line) => line !== '');
+  }
+
+  /** The last line of a run of attribution lines starting at `index`, or undefined. */
+  #attributionEnd(index: number): number | undefined {
+    const lines = this.#lines;
+    for (let end = index; end < Math.min(lines.length, index + MAX_ATTRIBUTION_LINES); end++) {
+      const line = (lines[end] ?? '').trim();
+      // ">:" is the end of an address wrapped by the client ("Ana Silva <" / "ana@…" / ">:"), not a quote.
+      if (line === '' || (QUOTED.test(line) && !WRAPPED_ADDRESS_END.test(line)) || line.length > MAX_ATTRIBUTION_LINE) return undefined;
+      if (!isAttribution(joinLines(lines, index, end))) continue;
+      if (end === index || opensAttribution(line0(lines, index))) return end;
+      // The writer's own last line ("Hello", "See you at 10") is never the start of a wrapped
+      // attribution: when the lines below it are one, they are.
+      for (let later = index + 1; later <= end; later++) if (isAttribution(joinLines(lines, later, end))) return undefined;
+      return end;
+    }
+    return undefined;
+  }
+
+  /** An unquoted line right below a long quoted line that did not end its sentence: the client wrapped it. */
+  #isOrphanedContinuation(index: number): boolean {
+    const above = this.#lines[index - 1] ?? '';
+    if (!QUOTED.test(above)) return false;
+    const quoted = above.replace(/^[\s>]+/, '').trim();
+    if (quoted.length < MIN_WRAPPED_QUOTE || /[.!?:;。]$/.test(quoted)) return false;
+    const next = this.#lines[index + 1];
+    return next === undefined || next.trim() === '' || QUOTED.test(next);
+  }
+
+  #ruleGoesWithQuote(index: number): boolean {
+    if (this.#lastRemovedEnd >= 0 && nextNonBlank(this.#lines, this.#lastRemovedEnd + 1) === index) return true;
+    const next = nextNonBlank(this.#lines, index + 1);
+    if (next >= this.#lines.length) return true;
+    const line = (this.#lines[next] ?? '').trim();
+    return QUOTED.test(line) || this.#attributionEnd(next) !== undefined || headerBlockEnd(this.#lines, next) !== undefined;
+  }
+
+  #ruleOrMarkerAbove(index: number): boolean {
+    let above = index - 1;
+    while (above >= 0 && (this.#lines[above] ?? '').trim() === '') above--;
+    const line = (this.#lines[above] ?? '').trim();
+    return above >= 0 && (RULE.test(line) || ORIGINAL_MARKER.test(line) || FORWARD_MARKER.test(line));
+  }
+
+  /** A rule line kept just above a block that turned out to be the quote goes with it. */
+  #dropRuleAbove(): void {
+    while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || RULE.test(this.#kept.at(-1) ?? ''))) this.#kept.pop();
+  }
+
+  /** After a forward marker: blank lines and the forwarded header lines. */
+  #skipForwardHeader(from: number): number {
+    let index = nextNonBlank(this.#lines, from);
+    const end = headerBlockEnd(this.#lines, index);
+    if (end !== undefined) {
+      this.#remove('forwarded message header', index, end);
+      index = end + 1;
+    }
+    return index;
+  }
+
+  #trimEnd(): void {
+    while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || RULE.test(this.#kept.at(-1) ?? ''))) this.#kept.pop();
+  }
+
+  /** Alerts are runs of `Label: value`: their last lines (contacts, links) are content. */
+  #isMachineMail(): boolean {
+    return this.#kept.filter((line) => LABEL_LINE.test(line)).length >= MACHINE_LABEL_LINES;
+  }
+
+  #dropDeviceLine(): void {
+    const last = this.#kept.at(-1) ?? '';
+    // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
+    const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
+    if (bare.length > MAX_DEVICE_LINE || !(DEVICE_START.test(bare) || DEVICE_END.test(bare)) || /[,;:]/.test(bare)) return;
+    this.#kept.pop();
+    this.removed.push({ reason: 'device or app line', first: last, lines: 1 });
+    this.#trimEnd();
+  }
+
+  /** "Kind regards," with a short block under it, and nothing below but legal text or contacts. */
+  #dropSignOff(): void {
+    const kept = this.#kept;
+    const nearEnd = Math.max(0, kept.length - MAX_SIGN_OFF_DISTANCE);
+    const at = kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && isTrailer(kept, index));
+    if (at < 0) return;
+    this.removed.push({ reason: 'sign-off and signature block', first: kept[at] ?? '', lines: kept.length - at });
+    kept.length = at;
+    this.#trimEnd();
+  }
+
+  /** A last paragraph of name, phone, mail and web lines below the text. */
+  #dropContactBlock(): void {
+    const kept = this.#kept;
+    const blank = kept.lastIndexOf('');
+    if (blank < 0) return;
+    const block = kept.slice(blank + 1);
+    if (block.length > MAX_SIGNATURE_LINES || !isContactBlock(block)) return;
+    this.removed.push({ reason: 'contact-block signature', first: block[0] ?? '', lines: block.length });
+    kept.length = blank;
+    this.#trimEnd();
+  }
+}
+
+const QUOTE_REASON = 'quoted text of the mail answered';
+const SIGNATURE_REASON = 'signature (below "-- ")';
+const DISCLAIMER_REASON = 'disclaimer';
+
+/**
+ * Where the quote of a block starting at `start` begins: the attribution, header block, marker and
+ * rule lines right above it (thread-first cutting found the block itself).
+ */
+export function quoteHeaderStart(lines: readonly string[], start: number): number {
+  const unquoted = (index: number) => (lines[index] ?? '').replace(/^[\s>]+/, '').trim();
+  let from = start;
+  for (;;) {
+    let above = from - 1;
+    while (above >= 0 && unquoted(above) === '') above--;
+    if (above < 0) return from;
+    const line = unquoted(above);
+    if (RULE.test(line) || ORIGINAL_MARKER.test(line) || FORWARD_MARKER.test(line)) {
+      from = above;
       continue;
     }
-    if (attribution > 0) break;
-    if (aboveQuote && SHORT_ATTRIBUTION.test(line)) continue;
-    if (endsText(lines, index, line, disclaimers)) break;
-    if (SIGN_OFF.test(line)) signOffs.push(kept.length);
-    kept.push(line);
+    // Right above the sent mail, any run of `Label: value` lines is its header block, in any language.
+    if (HEADER_LINE.test(line) || LABEL_LINE.test(line)) {
+      let top = above;
+      while (top > 0 && top > above - MAX_HEADER_LINES && (HEADER_LINE.test(unquoted(top - 1)) || LABEL_LINE.test(unquoted(top - 1)))) top--;
+      from = top;
+      continue;
+    }
+    let attribution: number | undefined;
+    for (let first = above; first >= Math.max(0, above - MAX_ATTRIBUTION_LINES + 1) && unquoted(first) !== ''; first--) {
+      const text = Array.from({ length: above - first + 1 }, (_, offset) => unquoted(first + offset)).join(' ');
+      if (isAttribution(text)) {
+        attribution = first;
+        break;
+      }
+    }
+    if (attribution === undefined) return from;
+    from = attribution;
   }
-  // A sign-off ends the text when little follows it in what is kept (its name, a title, a phone).
-  const signOff = signOffs.find((at) => kept.slice(at + 1).filter((line) => line !== '').length <= MAX_LINES_BELOW_SIGN_OFF);
-  return signOff === undefined ? kept : kept.slice(0, signOff);
 }
 
-/** 1 or 2 when the line (or it joined with the next) is a reply attribution, else 0. */
-function attributionLength(lines: readonly string[], index: number): number {
-  const line = (lines[index] ?? '').trim();
-  if (line === '' || line.length > MAX_ATTRIBUTION_LINE) return 0;
-  if (ATTRIBUTIONS.some((pattern) => pattern.test(line))) return 1;
-  const joined = `${line} ${(lines[index + 1] ?? '').trim()}`;
-  if (joined.length <= MAX_ATTRIBUTION_LINE && ATTRIBUTIONS.some((pattern) => pattern.test(joined))) return 2;
-  return 0;
+function opensAttribution(line: string): boolean {
+  return DATE_WITH_YEAR.test(line) || ADDRESS.test(line) || VERB.test(line);
 }
 
-function endsText(lines: readonly string[], index: number, line: string, disclaimers: readonly string[]): boolean {
-  if (ENDS_TEXT.some((pattern) => pattern.test(line))) return true;
-  const lower = line.toLowerCase();
-  if (disclaimers.some((start) => lower.startsWith(start))) return true;
-  if (HEADER_BLOCK_FROM.test(line)) {
-    for (const next of lines.slice(index + 1, index + 3)) if (HEADER_BLOCK_DATE.test(next.trim())) return true;
+function line0(lines: readonly string[], index: number): string {
+  return (lines[index] ?? '').trim();
+}
+
+function joinLines(lines: readonly string[], from: number, to: number): string {
+  return lines
+    .slice(from, to + 1)
+    .map((line) => line.trim())
+    .join(' ');
+}
+
+/** Ends in a colon and carries a date, an address or a "wrote" verb: "On … Ana <ana@…> wrote:". */
+function isAttribution(text: string): boolean {
+  if (text.length > MAX_ATTRIBUTION_LINE || text.length < 8) return false;
+  const dashed = text.match(DASHED_ATTRIBUTION);
+  if (dashed) return VERB.test(dashed[1] ?? '') || ADDRESS.test(dashed[1] ?? '');
+  if (!/[:：]$/.test(text)) return false;
+  return VERB.test(text) || ADDRESS.test(text) || DATE.test(text);
+}
+
+/** An attribution certain enough to end the text when no quote follows it (a copy without `>`). */
+function isStrongAttribution(text: string): boolean {
+  if (DASHED_ATTRIBUTION.test(text)) return true;
+  const verb = VERB.test(text);
+  const address = ADDRESS.test(text);
+  return (DATE.test(text) && (verb || address)) || (verb && address);
+}
+
+/** The last line of 3+ header lines (From/Sent/To/Subject family, a From among them), or of 2 after a rule. */
+function headerBlockEnd(lines: readonly string[], index: number): number | undefined {
+  let end = index;
+  let from = false;
+  while (end < lines.length && end - index < MAX_HEADER_LINES) {
+    const match = (lines[end] ?? '').trim().match(HEADER_LINE);
+    if (!match) break;
+    if (FROM_LABELS.has((match[1] ?? '').toLowerCase())) from = true;
+    end++;
   }
-  return false;
+  const count = end - index;
+  if (!from || count < 2) return undefined;
+  if (count >= 3) return end - 1;
+  const above = (lines[index - 1] ?? '').trim();
+  return RULE.test(above) || ORIGINAL_MARKER.test(above) ? end - 1 : undefined;
+}
+
+/** Below `index`: a short block (name, title…), then only legal text, contacts or device lines. */
+function isTrailer(kept: readonly string[], index: number): boolean {
+  const below = kept.slice(index + 1);
+  if (below.filter((line) => line !== '').length <= MAX_SIGNATURE_LINES) return true;
+  const paragraphs = below.join('\n').split(/\n{2,}/).map((paragraph) => paragraph.trim()).filter((paragraph) => paragraph !== '');
+  const [signature, ...rest] = paragraphs;
+  if (!signature || signature.split('\n').length > MAX_SIGNATURE_LINES) return false;
+  return rest.every((paragraph) => (paragraph.length >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph)) || isContactBlock(paragraph.split('\n')));
+}
+
+function isContactBlock(block: readonly string[]): boolean {
+  if (block.length === 0 || block.some((line) => line.length > MAX_DEVICE_LINE || SENTENCE_END.test(line))) return false;
+  return block.filter((line) => CONTACT_LINE.test(line) || (line.match(PHONE)?.[0].replace(/\D/g, '').length ?? 0) >= MIN_PHONE_DIGITS).length >= 2;
 }
 
 function nextNonBlank(lines: readonly string[], from: number): number {

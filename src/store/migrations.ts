@@ -189,6 +189,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX inbound_number ON inbound (number);
   `,
+  // 9: thread-first text cutting: the reply mails sent in a conversation, found from its context.
+  `
+  CREATE INDEX inbound_conversation ON inbound (context, number, received_at) WHERE context IS NOT NULL;
+  CREATE INDEX mail_out_message ON mail_out (message_id) WHERE message_id IS NOT NULL;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

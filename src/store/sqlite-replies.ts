@@ -81,6 +81,9 @@ export function prepareReplyStatements(db: Database) {
       ON CONFLICT (provider, provider_id) DO NOTHING`),
     knowsInbound: db.prepare('SELECT 1 AS yes FROM inbound WHERE provider = ? AND provider_id = ?'),
     knowsSender: db.prepare('SELECT 1 AS yes FROM inbound WHERE number = ? LIMIT 1'),
+    sentReplies: db.prepare(`
+      SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
+      WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 ORDER BY i.received_at DESC LIMIT ?`),
     undeliverable: db.prepare(
       'SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT ?',
     ),

@@ -371,6 +371,12 @@ export class SqliteStore implements Store {
     });
   }
 
+  async sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]> {
+    return this.#read(() =>
+      numbers.flatMap((number) => (this.#replies.sentReplies.all(context, number, limit) as Array<{ raw: Buffer }>).map((row) => row.raw)).slice(0, limit),
+    );
+  }
+
   async knowsInbound(provider: string, providerId: string): Promise<boolean> {
     return this.#read(() => this.#replies.knowsInbound.get(provider, providerId) !== undefined);
   }

@@ -305,6 +305,11 @@ export interface ReplyStore {
   contextOfTracking(trackingId: string, number: string): Promise<string | undefined>;
   /** The context of the conversation with `number` that one of these Message-IDs belongs to. */
   contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined>;
+  /**
+   * The reply mails (raw) the relay sent to the mailbox of conversation `context` for SMS from
+   * `numbers`, newest first; those whose content retention erased are not among them.
+   */
+  sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]>;
   /** Whether an SMS with this provider id is stored: a repeat is the provider retrying (a cheap check before any work). */
   knowsInbound(provider: string, providerId: string): Promise<boolean>;
   /** Whether an SMS from this sender (exactly as stored) was ever received. */

@@ -34,3 +34,38 @@ export function loadMailFixtures(): MailFixture[] {
       };
     });
 }
+
+const CORPUS_DIR = fileURLToPath(new URL('../mail/corpus/', import.meta.url));
+
+const corpusSchema = z.strictObject({
+  description: z.string(),
+  client: z.string(),
+  language: z.string(),
+  shape: z.string(),
+  /** The SMS text the writer meant ('' when the mail must be refused). */
+  text: z.string(),
+  outcome: z.literal('no-new-text').optional(),
+  /** The body of the relay's reply mail this mail answers (thread-first cutting). */
+  answers: z.string().optional(),
+});
+
+export interface CorpusFixture {
+  readonly name: string;
+  readonly raw: Buffer;
+  readonly expected: z.infer<typeof corpusSchema>;
+}
+
+/**
+ * test/mail/corpus/<set>: the text-fidelity corpus written by test/mail/corpus/generate.ts; `tuning`
+ * is what rules may be tuned on, `held-back` is only ever measured.
+ */
+export function loadCorpus(set: 'tuning' | 'held-back'): CorpusFixture[] {
+  const dir = `${CORPUS_DIR}${set}/`;
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.eml'))
+    .sort()
+    .map((file) => {
+      const name = file.slice(0, -'.eml'.length);
+      return { name, raw: readFileSync(`${dir}${file}`), expected: corpusSchema.parse(JSON.parse(readFileSync(`${dir}${name}.json`, 'utf8'))) };
+    });
+}

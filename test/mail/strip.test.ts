@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type StripRules, stripBody, tidy } from '../../src/mail/strip.ts';
+import { type StripOptions, type StripRules, stripBody, tidy } from '../../src/mail/strip.ts';
 
 const RULES: StripRules = { endMarkers: ['[EndOfMessage]'], startMarkers: ['[StartOfMessage]'], disclaimers: [] };
-const strip = (text: string, rules: Partial<StripRules> = {}) => stripBody(text, { ...RULES, ...rules });
+const strip = (text: string, rules: Partial<StripRules> = {}, options: StripOptions = {}) => stripBody(text, { ...RULES, ...rules }, options);
 
 describe('stripBody: quoted history', () => {
   it('drops a top-posted reply\'s attribution and quote', () => {
@@ -80,6 +80,75 @@ describe('stripBody: disclaimers and markers', () => {
     assert.equal(strip('Header junk\n[StartOfMessage]\nThe text\n[EndOfMessage]\nFooter junk'), 'The text');
     assert.equal(strip('Call me [EndOfMessage] footer'), 'Call me');
     assert.equal(strip('Call me #end footer', { endMarkers: ['#end'] }), 'Call me');
+  });
+});
+
+describe('stripBody: structure over wording (issue #14 shapes)', () => {
+  for (const [shape, attribution] of [
+    ['date first', '2026-03-20 8:48 GMT+01:00 Ana Silva <ana@example.com>:'],
+    ['Finnish', 'Ana Silva (ana@example.com) kirjoitti ti 20.3.2026 klo 8.48:'],
+    ['Hungarian', 'Ana Silva <ana@example.com> ezt írta (időpont: 2026. márc. 20., K, 8:48):'],
+    ['Russian', 'вт, 20 мар. 2026 г. в 08:48, Ana Silva <ana@example.com>:'],
+    ['Japanese', '2026年3月20日(火) 8:48 Ana Silva <ana@example.com>:'],
+    ['Korean', '2026년 3월 20일 (화) 오전 8:48, Ana Silva <ana@example.com>님이 작성:'],
+    ['Catalan', 'El dt., 20 de març 2026 a les 8:48, Ana Silva (<ana@example.com>) va escriure:'],
+    ['wrapped over three lines', 'On Tue, 20 Mar 2026 at 08:48, Ana Silva\n<ana@example.com>\nwrote:'],
+  ] as const) {
+    it(`knows an attribution by its structure: ${shape}`, () => {
+      assert.equal(strip(`Ja\n\n${attribution}\n> alt\n`), 'Ja');
+    });
+  }
+
+  it('knows "---- Ana wrote ----" above an unquoted copy', () => {
+    assert.equal(strip('On it.\n\n---- Ana Silva wrote ----\n\nIs the gate open?\n'), 'On it.');
+  });
+
+  for (const [language, block] of [
+    ['French', 'De : Ana <ana@example.fr>\nEnvoyé : mardi 20 mars 2026 08:48\nÀ : Bob\nObjet : RE : Usine'],
+    ['Polish', 'Od: Ana <ana@example.pl>\nWysłano: wtorek, 20 marca 2026 08:48\nDo: Bob\nTemat: Magazyn'],
+    ['Russian', 'От: Ana <ana@example.ru>\nОтправлено: 20 марта 2026 г. 8:48\nКому: Bob\nТема: Склад'],
+    ['Japanese', '差出人: Ana <ana@example.jp>\n送信日時: 2026年3月20日 8:48\n宛先: Bob\n件名: 倉庫'],
+    ['Chinese', '发件人: Ana <ana@example.cn>\n发送时间: 2026年3月20日 8:48\n收件人: Bob\n主题: 仓库'],
+  ] as const) {
+    it(`cuts at a ${language} header block`, () => {
+      assert.equal(strip(`Oui.\n\n${block}\n\nold text\n`), 'Oui.');
+    });
+  }
+
+  it('never drops the writer\'s line right above a quoted attribution', () => {
+    assert.equal(strip('Hello\n> On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\n> > old\n'), 'Hello');
+  });
+
+  it('removes a rule line and an orphaned quote continuation with the quote', () => {
+    assert.equal(strip('Yes.\n\n----------\nOn Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\n> old\n'), 'Yes.');
+    assert.equal(strip('Yes.\n\n> Can you check whether the backup job on db2 finished before you leave\ntonight?\n> Thanks\n'), 'Yes.');
+  });
+
+  it('drops device lines only at the end: "Sent from my desk, …" in running text stays', () => {
+    assert.equal(strip('On it.\n\nSent from Mailbox for iPhone\n'), 'On it.');
+    assert.equal(strip('Готово.\n\nОтправлено с iPhone\n'), 'Готово.');
+    const running = 'I answered.\nSent from my desk, it is much easier than my phone.\nCall me.';
+    assert.equal(strip(running), running);
+    assert.equal(strip('Use the arrow >>> next to Settings.'), 'Use the arrow >>> next to Settings.');
+  });
+
+  it('drops a contact-block signature and a sign-off block above a disclaimer it does not know', () => {
+    assert.equal(strip('On it.\n\nAna Silva\nana@example.com\n+44 20 7946 0321\nwww.example.com\n'), 'On it.');
+    const legal = 'This message is intended only for the addressee and may contain privileged or confidential information. If you are not the intended recipient, delete it.';
+    assert.equal(strip(`On it.\n\nKind regards,\nAna Silva\nShift Supervisor\nExample Ltd\n\n${legal.replace(/(.{60}) /g, '$1\n')}\n`), 'On it.');
+  });
+
+  it('keeps machine mail whole: Label: value runs with a date and contact lines at the end', () => {
+    const alert = 'Host: db1\nState: CRITICAL\nDate: 2026-03-20 08:48\n\nContact: ops\n+44 20 7946 0000\nnoc@example.com';
+    assert.equal(strip(alert), alert);
+    const voicemail = 'From: +44 20 7946 0000\nTo: Reception\nDate: 20 March 2026 08:48\nDuration: 0:42';
+    assert.equal(strip(voicemail), voicemail);
+  });
+
+  it('keeps a forward\'s body: only its marker and forwarded header lines go', () => {
+    const forward = 'FYI\n\n---------- Forwarded message ---------\nFrom: Ana <ana@example.com>\nDate: Tue, 20 Mar 2026\nSubject: Gate\nTo: Bob\n\nThe gate is stuck.\n';
+    assert.equal(strip(forward, {}, { forward: true }), 'FYI\n\nThe gate is stuck.');
+    assert.equal(strip('-----Original Message-----\nVon: Ana\nGesendet: Dienstag\nAn: Bob\nBetreff: Tor\n\nDas Tor klemmt.\n', {}, { forward: true }), 'Das Tor klemmt.');
   });
 });
 

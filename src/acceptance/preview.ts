@@ -1,0 +1,50 @@
+import { RelayError } from '../errors.ts';
+import { type OutboundRequest, parseMail } from '../mail/extract.ts';
+import { type TextSettings, textPolicyFor } from '../mail/policy.ts';
+import type { SmsText } from '../sms/encoding.ts';
+import type { Store } from '../store/types.ts';
+import { fitText, readText } from './new-mail.ts';
+import { type RecipientRules, recipientNumber } from './recipient-addresses.ts';
+
+/** What a mail becomes on the phone, by the acceptance service's own text stage. */
+export interface Preview {
+  readonly request: OutboundRequest | undefined;
+  readonly sms: (SmsText & { cutFrom?: number }) | undefined;
+  readonly refused: RelayError | undefined;
+  /** Whether the store was there to look up the thread. */
+  readonly store: boolean;
+}
+
+export interface PreviewOptions {
+  readonly text: TextSettings;
+  readonly defaultRegion: RecipientRules['defaultRegion'];
+  readonly maxParts: number;
+  readonly envelopeFrom: string;
+  /** The RCPT address, `<number>@<sms-domain>`; its number is the thread's. */
+  readonly to: string | undefined;
+  readonly store: Pick<Store, 'contextOfMail' | 'sentReplies'> | undefined;
+}
+
+/** A mail starts with header fields ("Name: value"); anything else is not one. */
+const HEADER_FIELD = /^[\x21-\x39\x3b-\x7e]+:/;
+
+/** The text stage run on `raw` as a submission from `envelopeFrom` to `to` would run it. */
+export async function previewMail(raw: Buffer, options: PreviewOptions): Promise<Preview> {
+  const start = raw.subarray(0, 1000).toString('latin1').replace(/^\uFEFF/, '');
+  if (!HEADER_FIELD.test(start)) {
+    throw new RelayError('UNREADABLE_MAIL', 'The input is not a mail: a mail (RFC 5322) starts with header fields such as "From: …"; give the raw .eml on stdin');
+  }
+  const policy = textPolicyFor(options.text, options.envelopeFrom);
+  const local = options.to?.includes('@') ? options.to.slice(0, options.to.lastIndexOf('@')) : options.to;
+  const numbers = local ? [recipientNumber(local, { defaultRegion: options.defaultRegion })] : [];
+  const store = numbers.length > 0 ? options.store : undefined;
+  let request: OutboundRequest | undefined;
+  try {
+    request = await readText(await parseMail(raw), policy, false, numbers, store);
+    const sms = fitText(request, request.maxParts ?? options.maxParts, policy);
+    return { request, sms, refused: undefined, store: store !== undefined };
+  } catch (error) {
+    if (!(error instanceof RelayError)) throw error;
+    return { request, sms: undefined, refused: error, store: store !== undefined };
+  }
+}

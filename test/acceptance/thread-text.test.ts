@@ -1,0 +1,106 @@
+/**
+ * Thread-first cutting over real SMTP and the real SQLite store: the relay mailed an SMS to a mailbox
+ * (its real reply mail, kept in the store); the mailbox answers it from a client whose quote the
+ * general rules cannot read (an Albanian Outlook header block). The relay finds the quoted copy of what it
+ * sent and sends only the new text; after retention erased the reply mail it falls back to the
+ * general rules. A reply with no new text is refused with NO_NEW_TEXT, not sent as its subject.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { STORE_FILE } from '../../src/relay.ts';
+import { Templates } from '../../src/mailer/templates.ts';
+import { buildReplyMail, replyMailOptions } from '../../src/replies/reply-mail.ts';
+import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { sendMail } from '../helpers/smtp.ts';
+
+type Simulator = Awaited<ReturnType<typeof startSimulator>>;
+
+const PHONE = '+447700900123';
+const PHONE_ADDRESS = '447700900123@sms.example.com';
+
+describe('thread-first text: the quoted copy of the relay\'s own reply mail is cut', () => {
+  let gateway: Simulator;
+  let relay: TestRelay;
+  let sentBody = '';
+  let replyId = '';
+
+  before(async () => {
+    gateway = await startSimulator();
+    relay = await startTestRelay({
+      ...gatewayYaml(gateway.url),
+      smtp: { trustedNetworks: ['127.0.0.1/32'] },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+    });
+    const options = replyMailOptions(relay.config, new Templates());
+    const received = { number: PHONE, text: 'Πού είσαι; Η πύλη είναι κλειστή.', sentAt: '2026-03-20T08:47:55Z', receivedAt: Date.now(), userContext: 'ctx-greek' };
+    const route = { mailbox: 'alice@example.com', conversation: undefined };
+    const built = await buildReplyMail(received, route, options);
+    replyId = built.messageIdHeader;
+    sentBody = built.mail.raw.toString('utf8').split('\r\n\r\n').slice(1).join('\r\n\r\n');
+    await relay.relay.store.acceptInbound({
+      id: 'mo-1',
+      provider: 'intellisoftware',
+      providerId: 'mo-1',
+      number: PHONE,
+      text: received.text,
+      sentAt: received.sentAt,
+      userContext: received.userContext,
+      receivedAt: received.receivedAt,
+      route: { mailbox: route.mailbox, context: 'ctx-greek', mail: { ...built.mail, messageId: 'mo-1' }, messageIdHeader: built.messageIdHeader },
+    });
+  });
+  after(async () => {
+    await relay.stop();
+    await gateway.close();
+    removeDir(relay.dir);
+  });
+
+  /** Albanian Outlook: a header block in a language the general rules do not know, the copy unquoted. */
+  function albanianReply(text: string): string {
+    const quoted = decodeQuotedPrintable(sentBody);
+    return `${text}\r\n\r\nNga: ${PHONE_ADDRESS}\r\nDërguar: e premte, 20 mars 2026 8:48 pd\r\nPër: Alice\r\nSubjekti: SMS from +44 7700 900123\r\n\r\n${quoted}`;
+  }
+
+  async function sendReply(body: string, subject = 'PËRGJ: SMS from +44 7700 900123'): Promise<ReturnType<typeof sendMail>> {
+    return sendMail(relay.relay.smtpPort, { to: [PHONE_ADDRESS], subject, body, headers: { 'In-Reply-To': replyId, References: replyId } });
+  }
+
+  test('an Albanian Outlook reply: only the new text reaches the phone', async () => {
+    const smtp = await sendReply(albanianReply('Έρχομαι σε δέκα λεπτά.'));
+    assert.equal(smtp.data?.code, 250, smtp.data?.text);
+    await waitFor('the SMS', () => gateway.simulator.received.some((sms) => sms.to === '447700900123' && sms.text.startsWith('Έρχομαι')));
+    const sms = gateway.simulator.received.find((entry) => entry.text.startsWith('Έρχομαι'));
+    assert.equal(sms?.text, 'Έρχομαι σε δέκα λεπτά.');
+  });
+
+  test('a reply with nothing above the quote is refused with 554 5.6.0, not sent as its subject', async () => {
+    const smtp = await sendMail(relay.relay.smtpPort, {
+      to: [PHONE_ADDRESS],
+      subject: 'Re: SMS from +44 7700 900123',
+      body: `On Fri, 20 Mar 2026 at 08:48, ${PHONE_ADDRESS} wrote:\r\n> Where are you?\r\n`,
+      headers: { 'In-Reply-To': replyId },
+    });
+    assert.equal(smtp.data?.code, 554);
+    assert.equal(smtp.data?.enhanced, '5.6.0');
+    assert.match(smtp.data?.text ?? '', /the reply has no new text above the quoted mail/);
+  });
+
+  test('after retention erased the reply mail, the general rules decide (the unknown block stays)', async () => {
+    // What `store.retention` does to a sent mail's content (this one is still queued: no mail server here).
+    const db = new Database(join(relay.config.dataDir, STORE_FILE));
+    db.prepare("UPDATE mail_out SET raw = x'' WHERE kind = 'reply'").run();
+    db.close();
+    const smtp = await sendReply(albanianReply('Ναι, ανοίγω τώρα.'));
+    assert.equal(smtp.data?.code, 250, smtp.data?.text);
+    await waitFor('the SMS', () => gateway.simulator.received.some((sms) => sms.text.startsWith('Ναι, ανοίγω')));
+    const sms = gateway.simulator.received.find((entry) => entry.text.startsWith('Ναι, ανοίγω'));
+    assert.match(sms?.text ?? '', /^Ναι, ανοίγω τώρα\.\n\nNga: /);
+  });
+});
+
+function decodeQuotedPrintable(text: string): string {
+  const bytes = text.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+  return Buffer.from(bytes, 'latin1').toString('utf8');
+}

@@ -1,0 +1,53 @@
+/**
+ * Issue #14's outcomes at the text stage: a reply that adds nothing is refused with its own code
+ * (not sent as its subject), a subject-only alert still goes out, a forward's body is its text and an
+ * over-long forward follows text.overLength like any text.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { fitText } from '../../src/acceptance/new-mail.ts';
+import { configSchema } from '../../src/config/schema.ts';
+import { RelayError, toSmtpError } from '../../src/errors.ts';
+import { extractRequest, parseMail } from '../../src/mail/extract.ts';
+import { textPolicyFor } from '../../src/mail/policy.ts';
+
+const POLICY = textPolicyFor(configSchema.shape.text.parse(undefined), 'sender@example.com');
+const mail = (subject: string, body: string) =>
+  parseMail(Buffer.from(`From: bob@example.org\r\nTo: 447700900123@sms.example.com\r\nSubject: ${subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}`));
+
+describe('the text stage\'s outcome for replies, alerts and forwards', () => {
+  test('a reply with nothing above its quote: NO_NEW_TEXT, 554 5.6.0, the subject is not sent', async () => {
+    const request = extractRequest(await mail('Re: Gate', 'On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\r\n> Is the gate open?\r\n'), POLICY, false);
+    assert.equal(request.noNewText, true);
+    assert.throws(
+      () => fitText(request, 1, POLICY),
+      (error: unknown) => {
+        const smtp = toSmtpError(error);
+        return error instanceof RelayError && error.code === 'NO_NEW_TEXT' && smtp.responseCode === 554 && smtp.message.startsWith('5.6.0 ');
+      },
+    );
+  });
+
+  test('the writer\'s one line above a quoted attribution is the text, not the subject', async () => {
+    const request = extractRequest(await mail('Re: Gate', 'Hello\r\n> On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\r\n> > Is the gate open?\r\n'), POLICY, false);
+    assert.equal(request.text, 'Hello');
+  });
+
+  test('a subject-only alert still goes out: empty body, or only a device line', async () => {
+    assert.equal(extractRequest(await mail('Disk full on db1', ''), POLICY, false).text, 'Disk full on db1');
+    const device = extractRequest(await mail('Door 3 forced open', 'Sent from my iPhone\r\n'), POLICY, false);
+    assert.equal(device.noNewText, false);
+    assert.equal(device.text, 'Door 3 forced open');
+  });
+
+  test('a forward (WG:) keeps the forwarded body; an over-long one follows text.overLength', async () => {
+    const body = `-----Ursprüngliche Nachricht-----\r\nVon: Ana <ana@example.com>\r\nGesendet: Dienstag, 20. März 2026 08:48\r\nAn: Bob\r\nBetreff: Tor\r\n\r\n${'Das Tor klemmt. '.repeat(30)}\r\n`;
+    const request = extractRequest(await mail('WG: Tor', body), POLICY, false);
+    assert.equal(request.forward, true);
+    assert.ok(request.text.startsWith('Das Tor klemmt.'), request.text);
+    assert.throws(() => fitText(request, 2, POLICY), (error: unknown) => error instanceof RelayError && error.code === 'TEXT_TOO_LONG');
+    const cut = fitText(request, 2, { ...POLICY, overLength: 'truncate' });
+    assert.equal(cut.parts, 2);
+    assert.equal(cut.cutFrom, 4);
+  });
+});

@@ -1,0 +1,55 @@
+/**
+ * `smsrelay preview < mail.eml`: the acceptance service's text stage on a mail from stdin, run as the
+ * real command: what the phone gets, and why each removed block was removed.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { relayEnvironment, removeDir, tempDir } from './helpers/relay.ts';
+
+const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
+const CORPUS = fileURLToPath(new URL('./mail/corpus/tuning/', import.meta.url));
+const dirs: string[] = [];
+after(() => dirs.forEach(removeDir));
+
+function preview(input: Buffer | string, args: readonly string[] = []) {
+  const cwd = tempDir('smsrelay-preview-');
+  dirs.push(cwd);
+  return spawnSync(process.execPath, [BIN, 'preview', ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', ...relayEnvironment(cwd, { text: { subject: 'fallback' } }) },
+    input,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+}
+
+describe('smsrelay preview', () => {
+  test('prints the text, its encoding and parts, the parameters, and each removed block with its reason', () => {
+    const result = preview(readFileSync(`${CORPUS}reply-outlook-web-de-5.eml`), ['--to', '447700900123@sms.localhost']);
+    assert.equal(result.status, 0, result.stderr);
+    const lines = result.stdout.trim().split('\n');
+    assert.equal(lines[0], 'text:       "Kannst du Oma um drei vom Arzt abholen?"');
+    assert.equal(lines[1], 'encoding:   gsm7, 1 part');
+    assert.match(lines[2] ?? '', /^parameters: userContext=- senderId=- maxParts=-$/);
+    assert.equal(lines[3], 'thread:     skipped (no store here, or no --to number)');
+    assert.equal(lines[4], 'removed:');
+    assert.match(lines[5] ?? '', /^ {2}- rule line beside the quote \(1 line\): "_{32}"$/);
+    assert.equal(lines[6], '  - header block of the mail answered (8 lines): "Von: Ana Silva <ana.silva@example.com>"');
+  });
+
+  test('a reply that adds nothing: the refusal it would get, and what was removed (exit 65)', () => {
+    const result = preview(readFileSync(`${CORPUS}no-new-text-gmail-web-en-0.eml`));
+    assert.equal(result.status, 65);
+    assert.match(result.stdout, /^refused: {4}554 5\.6\.0 Not sent as SMS: the reply has no new text above the quoted mail/);
+    assert.match(result.stdout, /- reply attribution above the quote \(1 line\): "On Tue, 20 Mar 2026/);
+  });
+
+  test('input that is not a mail gets a clear error (exit 65)', () => {
+    const result = preview('just some words\nnot a header\n');
+    assert.equal(result.status, 65);
+    assert.equal(result.stderr.trim().split('\n').at(-1), 'smsrelay: preview: The input is not a mail: a mail (RFC 5322) starts with header fields such as "From: …"; give the raw .eml on stdin');
+  });
+});
