@@ -1,12 +1,17 @@
 /**
  * The baseline the relay is measured against: a bare smtp-server that parses each mail with
  * mailparser's simpleParser and answers 250 — what any Node SMTP service does at minimum, with no
- * store, no fsync and no gateway. Prints its port on stdout.
+ * store, no fsync and no gateway. Like the relay for trusted networks, it greets at once (without
+ * smtp-server's 100 ms early-talker pause), so a connection per mail compares like with like.
+ * Prints its port on stdout.
  */
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { applySmtpServerPatches } from '../src/smtp/patches.ts';
 
+applySmtpServerPatches();
 const server = new SMTPServer({
+  ...{ skipGreetingDelay: () => true },
   disabledCommands: ['STARTTLS', 'AUTH'],
   authOptional: true,
   disableReverseLookup: true,

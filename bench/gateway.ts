@@ -10,10 +10,21 @@ export const BENCH_ACCOUNT = { username: 'bench', password: 'bench-password' } a
 
 const { url, simulator, close } = await IntelliSoftwareSimulator.listen({ ...BENCH_ACCOUNT, logger: createLogger('silent') });
 console.log(JSON.stringify({ url }));
-// The bench asks for arrival times by line on stdin: "times" prints one JSON line of [text, ms].
+// The bench asks by line on stdin: "count" prints {count} (every SMS since the start); "times" prints
+// one JSON line of [text, ms] of the SMS since the last "times" or "forget", which drop them (a soak
+// of 100,000 long texts would otherwise grow this process by the texts).
+let forgotten = 0;
+const forget = () => {
+  forgotten += simulator.received.length;
+  simulator.received.length = 0;
+};
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (chunk: string) => {
-  if (chunk.includes('times')) console.log(JSON.stringify(simulator.received.map((sms) => [sms.text, sms.receivedAt.getTime()])));
-  if (chunk.includes('count')) console.log(JSON.stringify({ count: simulator.received.length }));
+  if (chunk.includes('times')) {
+    console.log(JSON.stringify(simulator.received.map((sms) => [sms.text, sms.receivedAt.getTime()])));
+    forget();
+  }
+  if (chunk.includes('forget')) forget();
+  if (chunk.includes('count')) console.log(JSON.stringify({ count: forgotten + simulator.received.length }));
 });
 process.on('SIGTERM', () => void close().then(() => process.exit(0)));

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
+/** The relay of this checkout; a baseline relay (another commit) runs from its own checkout. */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Linux clock ticks per second (USER_HZ), the unit of /proc/<pid>/stat CPU times. */
 const CLOCK_TICKS = 100;
 
@@ -58,12 +59,19 @@ export interface RelayChild extends Child {
   readonly dir: string;
 }
 
-/** The relay as `npm start` runs it, in a fresh data directory, with `env` on top. */
-export async function startRelay(env: Record<string, string>): Promise<RelayChild> {
+export interface RelayStart {
+  /** The checkout whose bin/smsrelay.js runs (default: this one). */
+  readonly root?: string;
+  /** Node's own flags before the script (--cpu-prof, --heapsnapshot-signal). */
+  readonly nodeArgs?: readonly string[];
+}
+
+/** The relay as `npm start` runs it, in a fresh data directory (its cwd), with `env` on top. */
+export async function startRelay(env: Record<string, string>, how: RelayStart = {}): Promise<RelayChild> {
   const dir = mkdtempSync(join(tmpdir(), 'smsrelay-bench-'));
   const [smtpPort, httpPort] = [await freePort(), await freePort()];
   const child = start(
-    [BIN, 'start'],
+    [...(how.nodeArgs ?? []), join(how.root ?? ROOT, 'bin/smsrelay.js'), 'start'],
     { SMSRELAY_SMTP_PORT: String(smtpPort), SMSRELAY_HTTP_PORT: String(httpPort), SMSRELAY_DATA_DIR: join(dir, 'data'), ...env },
     dir,
     // The relay logs at info, as it runs in production; reading its lines here would cost the
@@ -89,6 +97,17 @@ export async function startRelay(env: Record<string, string>): Promise<RelayChil
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The relay's counters from GET /metrics (name with labels → value); an unknown name reads as undefined. */
+export async function relayCounters(relay: RelayChild): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${relay.httpPort}/metrics`)).text();
+  const counters = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^(smsrelay_[a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/.exec(line);
+    if (match?.[1] && match[2]) counters.set(match[1], Number(match[2]));
+  }
+  return counters;
 }
 
 /** CPU time (user + system) the process has used, in ms. */

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Store } from './store/types.ts';
+import type { CommitStats, Store } from './store/types.ts';
 
 /**
  * What an operator graphs and alerts on, in Prometheus form at `GET /metrics`: traffic in and out,
@@ -50,6 +50,16 @@ export class Metrics {
         oldest.set({ queue: 'mail' }, stats.mail.oldestAgeSeconds);
       },
     });
+    // Group commit: commits are WAL fsyncs; writes per commit is the group size a load gets.
+    const commitCounter = (name: string, help: string, read: (stats: CommitStats) => number) => {
+      const counter: Counter = new Counter({ name, help, registers: [this.registry], async collect() {
+        counter.reset();
+        counter.inc(read(await store.commitStats()));
+      } });
+    };
+    commitCounter('smsrelay_store_commits_total', 'Store commits (one WAL fsync each)', (stats) => stats.commits);
+    commitCounter('smsrelay_store_committed_writes_total', 'Writes (a mail, an outcome, an inbound SMS) the store commits carried', (stats) => stats.writes);
+    commitCounter('smsrelay_store_commit_seconds_total', 'Time spent in store commits', (stats) => stats.seconds);
     const oldest = new Gauge({
       name: 'smsrelay_queue_oldest_age_seconds',
       help: 'Age of the oldest queued item by queue (0 when empty)',

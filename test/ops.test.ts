@@ -51,6 +51,11 @@ describe('operating the relay', () => {
     assert.match(metrics, /smsrelay_mails_accepted_total 1/);
     assert.match(metrics, /smsrelay_queue_depth\{queue="sms"\} 0/);
     assert.match(metrics, /smsrelay_gateway_request_seconds_count\{result="answered"\} 1/);
+    // Group commit: the mail and its outcome were committed (the migration's and others' commits too).
+    const counter = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(metrics)?.[1]);
+    assert.ok(counter('smsrelay_store_commits_total') >= 2, 'commits counted');
+    assert.ok(counter('smsrelay_store_committed_writes_total') >= counter('smsrelay_store_commits_total'), 'each commit carries a write or more');
+    assert.ok(counter('smsrelay_store_commit_seconds_total') > 0, 'their time counted');
   });
 
   test('status, log by message id and by number', async () => {

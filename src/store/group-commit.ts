@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { StoreHealth } from './types.ts';
+import type { CommitStats, StoreHealth } from './types.ts';
 
 /**
  * Bounds the latency one commit adds to the writes queued behind it, and the memory of a burst.
@@ -48,6 +48,7 @@ export class GroupCommitter {
   #scheduled = false;
   #health: CommitHealth = { state: 'ok' };
   #lastAttemptAt = Number.NEGATIVE_INFINITY;
+  #stats = { commits: 0, writes: 0, seconds: 0 };
   readonly #inSavepoint: (work: Work<unknown>) => unknown;
   readonly #commitBatch: (batch: readonly PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
   readonly #options: GroupCommitOptions;
@@ -75,6 +76,10 @@ export class GroupCommitter {
 
   get health(): CommitHealth {
     return this.#health;
+  }
+
+  get stats(): CommitStats {
+    return { ...this.#stats };
   }
 
   run<T>(work: Work<T>): Promise<T> {
@@ -117,6 +122,7 @@ export class GroupCommitter {
     if (batch.length === 0) return;
     this.#lastAttemptAt = this.#clock();
     let results: Array<{ ok: boolean; value: unknown }>;
+    const started = performance.now();
     try {
       this.#options.guard?.();
       results = this.#commitBatch(batch);
@@ -125,6 +131,9 @@ export class GroupCommitter {
       for (const write of batch) write.reject(error);
       return;
     }
+    this.#stats.commits++;
+    this.#stats.writes += batch.length;
+    this.#stats.seconds += (performance.now() - started) / 1000;
     this.#setHealth(undefined);
     results.forEach((result, index) => {
       const write = batch[index] as PendingWrite;

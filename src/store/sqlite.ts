@@ -21,6 +21,7 @@ import {
 } from './sqlite-replies.ts';
 import type { DeliveryState } from '../vocabulary.ts';
 import type {
+  CommitStats,
   Conversation,
   DeliveryReportResult,
   DueNotice,
@@ -210,6 +211,10 @@ export class SqliteStore implements Store {
       for (const row of rows) sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
       return this.#groupIntoBatches(rows, request.batchSize);
     });
+  }
+
+  async commitStats(): Promise<CommitStats> {
+    return this.#writes.stats;
   }
 
   async nextSmsDueAt(): Promise<number | undefined> {

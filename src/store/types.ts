@@ -43,6 +43,8 @@ export interface Store extends ReplyStore {
   purgeContent(before: number): Promise<number>;
   /** Queue depths and ages, for metrics and `smsrelay status`. */
   queueStats(now: number): Promise<QueueStats>;
+  /** Commits, the writes they carried and their time since the store opened, for metrics. */
+  commitStats(): Promise<CommitStats>;
   /** Queued SMS, oldest first. */
   listQueued(limit: number): Promise<QueuedSms[]>;
   /** An operator's hold / release / retry / delete on one message's queued SMS, or on all. */
@@ -333,6 +335,16 @@ export interface ReplyStore {
   dueNotices(limit: number): Promise<DueNotice[]>;
   /** Clears the notices' due marks and queues their mails, in one transaction. */
   recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void>;
+}
+
+/**
+ * What group commit has done since the store opened, for `GET /metrics`: commits (each one WAL
+ * fsync), the writes they carried (writes / commits = the group size) and the time spent in them.
+ */
+export interface CommitStats {
+  readonly commits: number;
+  readonly writes: number;
+  readonly seconds: number;
 }
 
 export interface QueueStats {

@@ -81,4 +81,18 @@ describe('group commit health', () => {
     assert.equal(probes, 2);
     db.close();
   });
+
+  test('stats count commits, the writes they carried and their time: writes of one turn share one commit', async () => {
+    const db = openDb();
+    const writes = new GroupCommitter(db);
+    const insert = (k: string) => writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v'));
+    await Promise.all([insert('a'), insert('b'), insert('c')]);
+    await insert('d');
+    await assert.rejects(insert('a'), /UNIQUE constraint failed/);
+    const stats = writes.stats;
+    assert.equal(stats.commits, 3);
+    assert.equal(stats.writes, 5, 'a write that failed alone still rode in its commit');
+    assert.ok(stats.seconds > 0);
+    db.close();
+  });
 });
