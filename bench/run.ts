@@ -178,13 +178,13 @@ async function relayRun(target: Extract<Target, { kind: 'relay' }>, gateway: Chi
 }
 
 /** The relays to measure: this checkout's and the baselines', each against the same gateway. */
-async function startRelays(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<Array<Extract<Target, { kind: 'relay' }>>> {
+async function startRelays(env: (index: number) => Record<string, string>, nodeArgs: readonly string[] = []): Promise<Array<Extract<Target, { kind: 'relay' }>>> {
   const relays = [];
-  const current = await startRelay(env, { nodeArgs: CPU_PROF ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : nodeArgs });
+  const current = await startRelay(env(0), { nodeArgs: CPU_PROF ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : nodeArgs });
   relays.push({ name: 'relay', kind: 'relay' as const, port: current.smtpPort, relay: current, commit: 'this checkout' });
-  for (const ref of BASELINES) {
+  for (const [index, ref] of BASELINES.entries()) {
     const checkout = baselineCheckout(ref);
-    const relay = await startRelay(env, { root: checkout.root, nodeArgs });
+    const relay = await startRelay(env(index + 1), { root: checkout.root, nodeArgs });
     relays.push({ name: `relay@${ref}`, kind: 'relay' as const, port: relay.smtpPort, relay, commit: checkout.commit });
   }
   return relays;
@@ -198,7 +198,7 @@ const progress = (message: string) => console.error(`bench ${new Date().toISOStr
 async function mt(withPostfix: boolean) {
   const gateway = startTs('./gateway.ts');
   const { url } = await jsonLine<{ url: string }>(gateway);
-  const relays = await startRelays({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT });
+  const relays = await startRelays(() => ({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT }));
   const bare = startTs('./bare-sink.ts');
   const { port: barePort } = await jsonLine<{ port: number }>(bare);
   const sink = withPostfix ? await startSmtpSink(await freePort()) : undefined;
@@ -300,25 +300,34 @@ async function mt(withPostfix: boolean) {
 async function mo() {
   const bare = startTs('./bare-webhook.ts');
   const { port: barePort } = await jsonLine<{ port: number }>(bare);
-  const mailSink = await new SmtpSink().start();
-  const relays = await startRelays({ SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com', SMSRELAY_MAIL_URL: mailSink.url });
+  // A mailbox server per relay: each relay's reply mails are counted apart.
+  const mailSinks = await Promise.all([0, ...BASELINES].map(() => new SmtpSink().start()));
+  const relays = await startRelays((index) => ({ SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com', SMSRELAY_MAIL_URL: mailSinks[index]?.url ?? '' }));
   const bareRates: number[] = [];
   const results = new Map<string, Array<{ committed: number; toMail: number; mailsPerCommit: number | undefined }>>(relays.map((target) => [target.name, []]));
   for (let pass = 0; pass < RUNS; pass++) {
+    progress(`MO run ${pass + 1}/${RUNS}`);
     bareRates.push(rate(MO, await post(barePort, '/mo', `base${pass}`)));
-    for (const target of relays) {
+    for (const [index, target] of relays.entries()) {
+      const mailSink = mailSinks[index] as SmtpSink;
       const before = await relayCounters(target.relay);
       const mailedBefore = mailSink.received.length;
       const started = performance.now();
-      const committed = await post(target.relay.httpPort, '/webhooks/intellisoftware/mo', `${target.name}${pass}x`);
-      while (mailSink.received.length < mailedBefore + MO) await new Promise((resolve) => setTimeout(resolve, 10));
+      const committed = await post(target.relay.httpPort, '/webhooks/intellisoftware/mo', `${target.name.replace(/\W/g, '')}${pass}x`);
+      let [mailed, progressAt] = [mailSink.received.length, performance.now()];
+      while (mailed < mailedBefore + MO && performance.now() - progressAt < ARRIVAL_PATIENCE_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        if (mailSink.received.length > mailed) [mailed, progressAt] = [mailSink.received.length, performance.now()];
+        if (process.env.BENCH_DEBUG) progress(`mailed ${mailed - mailedBefore}`);
+      }
+      if (mailed < mailedBefore + MO) failures.push(`MO ${target.name} run ${pass}: ${mailedBefore + MO - mailed} of ${MO} received SMS never reached the mailbox`);
       const toMail = performance.now() - started;
       const after = await relayCounters(target.relay);
       const commits = (after.get('smsrelay_store_commits_total') ?? Number.NaN) - (before.get('smsrelay_store_commits_total') ?? 0);
       results.get(target.name)?.push({ committed: rate(MO, committed), toMail: rate(MO, toMail), mailsPerCommit: Number.isNaN(commits) ? undefined : round(MO / commits, 2) });
     }
   }
-  await Promise.all([...relays.map((target) => target.relay.stop()), bare.stop(), mailSink.stop()]);
+  await Promise.all([...relays.map((target) => target.relay.stop()), bare.stop(), ...mailSinks.map((sink) => sink.stop())]);
   const barePerSec = median(bareRates);
   return relays.map((target) => {
     const runs = results.get(target.name) ?? [];

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { RelayError } from '../errors.ts';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 import { toBuffers } from './thread-wire.ts';
+import type { Call } from './threaded.ts';
 
 const port = parentPort;
 if (!port) throw new Error('thread-server runs in a worker thread');
@@ -21,15 +22,45 @@ try {
   throw error;
 }
 
-port.on('message', async ({ id, method, args }: { id: number; method: string; args: unknown[] }) => {
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code: string | undefined; message: string } };
+/** Answers of this turn, sent together (see ThreadedStore). */
+let outbox: Reply[] = [];
+const send = () => {
+  const replies = outbox;
+  outbox = [];
+  if (replies.length === 0) return;
+  try {
+    port.postMessage({ replies });
+  } catch {
+    // A value that cannot be cloned fails its own call, not the others of its turn.
+    for (const reply of replies) {
+      try {
+        port.postMessage({ replies: [reply] });
+      } catch (error) {
+        port.postMessage({ replies: [{ id: reply.id, ok: false, error: { code: undefined, message: error instanceof Error ? error.message : String(error) } }] });
+      }
+    }
+  }
+};
+const answer = (reply: Reply) => {
+  if (outbox.push(reply) === 1) setImmediate(send);
+};
+
+const serve = async ({ id, method, args }: Call): Promise<void> => {
   try {
     const target = (store as unknown as Record<string, (...values: unknown[]) => Promise<unknown>>)[method];
     if (typeof target !== 'function') throw new Error(`the store has no method ${method}`);
-    const value = await target.apply(store, toBuffers(args) as unknown[]);
-    port.postMessage({ id, ok: true, value });
-    if (method === 'close') port.close();
+    answer({ id, ok: true, value: await target.apply(store, toBuffers(args) as unknown[]) });
   } catch (error) {
     const code = error instanceof RelayError ? error.code : undefined;
-    port.postMessage({ id, ok: false, error: { code, message: error instanceof Error ? error.message : String(error) } });
+    answer({ id, ok: false, error: { code, message: error instanceof Error ? error.message : String(error) } });
   }
+  if (method === 'close') {
+    send();
+    port.close();
+  }
+};
+
+port.on('message', ({ calls }: { calls: Call[] }) => {
+  for (const call of calls) void serve(call);
 });

@@ -8,12 +8,15 @@ type Pending = { readonly resolve: (value: unknown) => void; readonly reject: (e
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code?: RelayErrorCode; message: string } };
 /** Told by the thread, between answers, when the store's health changes. */
 type HealthNote = { health: StoreHealth };
+export type Call = { readonly id: number; readonly method: string; readonly args: unknown[] };
 
 /**
  * The SQLite store on its own thread (see thread-server.ts), with the same interface: every method
  * is a message to the thread and a promise for its answer. A RelayError thrown there (the store is
  * unavailable) arrives here as the same RelayError. `onHealth` hears what SqliteStore.open's does,
- * and that the thread died.
+ * and that the thread died. Calls made during one turn of the event loop travel as one message, and
+ * the thread answers a turn's results as one (a commit group's 250s together): a message costs a
+ * structured clone and a wake-up of the other thread, whatever it carries.
  */
 export async function openThreadedStore(options: SqliteStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): Promise<Store> {
   const worker = new Worker(new URL('./thread.mjs', import.meta.url), { workerData: options });
@@ -26,13 +29,15 @@ export async function openThreadedStore(options: SqliteStoreOptions, onHealth: (
     );
     worker.once('error', reject);
   });
-  worker.on('message', (reply: Reply | HealthNote) => {
-    if ('health' in reply) return onHealth(reply.health);
-    const waiting = pending.get(reply.id);
-    if (!waiting) return;
-    pending.delete(reply.id);
-    if (reply.ok) waiting.resolve(toBuffers(reply.value));
-    else waiting.reject(reply.error.code ? new RelayError(reply.error.code, reply.error.message) : new Error(reply.error.message));
+  worker.on('message', (message: { replies: Reply[] } | HealthNote) => {
+    if ('health' in message) return onHealth(message.health);
+    for (const reply of message.replies) {
+      const waiting = pending.get(reply.id);
+      if (!waiting) continue;
+      pending.delete(reply.id);
+      if (reply.ok) waiting.resolve(toBuffers(reply.value));
+      else waiting.reject(reply.error.code ? new RelayError(reply.error.code, reply.error.message) : new Error(reply.error.message));
+    }
   });
   // A thread that dies takes every answer with it: the callers get STORE_UNAVAILABLE, not a hang.
   worker.on('error', (error) => {
@@ -41,12 +46,18 @@ export async function openThreadedStore(options: SqliteStoreOptions, onHealth: (
     for (const waiting of pending.values()) waiting.reject(new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the store thread failed (${error.message})`));
     pending.clear();
   });
+  let outbox: Call[] = [];
+  const send = () => {
+    const calls = outbox;
+    outbox = [];
+    worker.postMessage({ calls });
+  };
   const call = (method: string, args: unknown[]) =>
     new Promise((resolve, reject) => {
       if (failure) return reject(new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the store thread failed (${failure.message})`));
       const id = next++;
       pending.set(id, { resolve, reject });
-      worker.postMessage({ id, method, args });
+      if (outbox.push({ id, method, args }) === 1) setImmediate(send);
     });
   return new Proxy({} as Store, {
     get(_target, method) {
