@@ -373,11 +373,12 @@ async function soak() {
   const { url } = await jsonLine<{ url: string }>(gateway);
   const relay = await startRelay({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT }, { nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] });
   const pid = relay.process.pid ?? 0;
-  const mail = rotation(corpus.length ? corpus : corpusMessages(), 'soak', benchRecipient);
+  const messages = corpus.length ? corpus : corpusMessages();
   const warm = Math.min(10_000, Math.round(SOAK / 10));
-  await load({ port: relay.smtpPort, sessions: 10, mails: warm, persistent: true, pipelining: true, label: 'soak-warm', mail });
-  await awaitArrivals(gateway, warm);
+  await load({ port: relay.smtpPort, sessions: 10, mails: warm, persistent: true, pipelining: true, label: 'soak-warm', mail: rotation(messages, 'soak-warm', benchRecipient) });
+  progress(`soak: warm-up ${warm} mails, ${await awaitArrivals(gateway, warm)} at the gateway`);
   gateway.process.stdin?.write('forget\n');
+  const rssBeforeSnapshotMb = memoryMb(pid).rss;
   const first = await takeHeapSnapshot(relay.dir, pid);
   const samples: number[] = [];
   const sampler = setInterval(() => {
@@ -385,7 +386,8 @@ async function soak() {
     gateway.process.stdin?.write('forget\n');
   }, 1000);
   const started = performance.now();
-  const run = await load({ port: relay.smtpPort, sessions: 10, mails: SOAK, persistent: true, pipelining: true, label: 'soak', mail });
+  const run = await load({ port: relay.smtpPort, sessions: 10, mails: SOAK, persistent: true, pipelining: true, label: 'soak', mail: rotation(messages, 'soak', benchRecipient) });
+  progress(`soak: ${SOAK} mails sent, ${(await gatewayCount(gateway)) - warm} at the gateway`);
   const arrived = (await awaitArrivals(gateway, warm + SOAK)) - warm;
   const elapsed = performance.now() - started;
   clearInterval(sampler);
@@ -397,6 +399,7 @@ async function soak() {
   return {
     mails: SOAK,
     mailsPerSec: rate(SOAK, elapsed),
+    rssBeforeSnapshotMb,
     rssFirstMb: samples[0] ?? 0,
     rssMaxMb: Math.max(...samples),
     rssLastMb: samples.at(-1) ?? 0,
@@ -445,7 +448,7 @@ for (const row of mtResult.paced) console.log(`${row.target}: at a steady 500 ma
 for (const row of moResult) console.log(`MO ${row.target}: bare ${row.bareWebhooksPerSec}/s, committed ${row.committedWebhooksPerSec}/s (${row.ofBare}×), SMS → mail ${row.smsToMailPerSec}/s; received SMS per commit (the mailer's outcomes commit too) ${row.smsPerCommit.join(', ')}`);
 if (soakResult) {
   console.log(
-    `soak: ${soakResult.mails} mails at ${soakResult.mailsPerSec}/s; RSS first ${soakResult.rssFirstMb} MB, max ${soakResult.rssMaxMb} MB, last ${soakResult.rssLastMb} MB, second-half growth ${soakResult.secondHalfGrowthMb} MB`,
+    `soak: ${soakResult.mails} mails at ${soakResult.mailsPerSec}/s; RSS ${soakResult.rssBeforeSnapshotMb} MB before the first heap snapshot, ${soakResult.rssFirstMb} MB after it, max ${soakResult.rssMaxMb} MB, last ${soakResult.rssLastMb} MB, second-half growth ${soakResult.secondHalfGrowthMb} MB`,
   );
   console.log(`heap (main thread) ${soakResult.heap.firstMb} → ${soakResult.heap.lastMb} MB; largest growth by constructor:`);
   for (const entry of soakResult.heap.growth) console.log(`  ${entry.name}: ${entry.countDelta >= 0 ? '+' : ''}${entry.countDelta} objects, ${entry.bytesDelta >= 0 ? '+' : ''}${round(entry.bytesDelta / 1024)} KB`);
