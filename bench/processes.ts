@@ -1,6 +1,6 @@
 /** Child processes of the benchmarks: the relay, the gateway, the baselines; and reading their CPU and memory. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,12 +64,15 @@ export interface RelayStart {
   readonly root?: string;
   /** Node's own flags before the script (--cpu-prof, --heapsnapshot-signal). */
   readonly nodeArgs?: readonly string[];
+  /** smsrelay.yaml in the relay's working directory, for settings without an environment name. */
+  readonly config?: string;
 }
 
 /** The relay as `npm start` runs it, in a fresh data directory (its cwd), with `env` on top. */
 export async function startRelay(env: Record<string, string>, how: RelayStart = {}): Promise<RelayChild> {
   const dir = mkdtempSync(join(tmpdir(), 'smsrelay-bench-'));
   const [smtpPort, httpPort] = [await freePort(), await freePort()];
+  if (how.config) writeFileSync(join(dir, 'smsrelay.yaml'), how.config);
   const child = start(
     [...(how.nodeArgs ?? []), join(how.root ?? ROOT, 'bin/smsrelay.js'), 'start'],
     { SMSRELAY_SMTP_PORT: String(smtpPort), SMSRELAY_HTTP_PORT: String(httpPort), SMSRELAY_DATA_DIR: join(dir, 'data'), ...env },
