@@ -28,8 +28,10 @@ export async function stageMicros(messages: readonly string[], budgetMs = 400): 
   const policy = textPolicyFor(configSchema.shape.text.parse(undefined), 'bench@example.com');
   const raws = messages.map((message) => Buffer.from(message, 'latin1'));
   const parsed = await Promise.all(raws.map((raw) => parseMail(raw)));
-  const htmlOnly = parsed.filter((mail) => mail.text === undefined && typeof mail.html === 'string').map((mail) => mail.html as string);
-  const bodies = parsed.map((mail) => mail.text ?? (typeof mail.html === 'string' ? htmlToText(mail.html).text : ''));
+  // As the relay chooses (chosenBody): the text part unless it is blank, else the HTML as text.
+  const plainOf = (mail: (typeof parsed)[number]) => (typeof mail.text === 'string' && mail.text.trim() !== '' ? mail.text : undefined);
+  const htmlOnly = parsed.filter((mail) => plainOf(mail) === undefined && typeof mail.html === 'string').map((mail) => mail.html as string);
+  const bodies = parsed.map((mail) => plainOf(mail) ?? (typeof mail.html === 'string' ? htmlToText(mail.html).text : ''));
   const texts = parsed.map((mail) => extractRequest(mail, policy, false).text);
 
   const perItem = async (items: number, work: (index: number) => unknown): Promise<number> => {
