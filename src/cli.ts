@@ -46,7 +46,7 @@ Commands:
   version         print the version
 
 Configuration: smsrelay.yaml in the working directory (or the file SMSRELAY_CONFIG names) and
-SMSRELAY_* environment variables; see README.md.`;
+SMSRELAY_* environment variables; see docs/configuration.md.`;
 
 async function main(argv: readonly string[]): Promise<void> {
   const command = argv[0] ?? 'start';

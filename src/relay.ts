@@ -252,7 +252,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     });
     smtpUp = true;
     stack.push(async () => {
-      // The stop's first step (README "Stopping"): new transactions get 421 and webhooks 503, and
+      // The stop's first step (docs/operations.md, "Stopping"): new transactions get 421 and webhooks 503, and
       // nothing more is claimed, at once; open sessions and the work in flight then share
       // `shutdownTimeout`. Whatever is still in flight after it keeps its lease for the next start.
       stopping = true;

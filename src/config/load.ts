@@ -287,7 +287,7 @@ function registryOrConfigError(extra: readonly ProviderPlugin[] | undefined): Pr
 }
 
 /** The relay's own variables, and each plug-in's for its `gateway.*` keys. */
-function environmentOf(registry: ProviderRegistry): Readonly<Record<string, EnvTarget>> {
+export function environmentOf(registry: ProviderRegistry): Readonly<Record<string, EnvTarget>> {
   const environment: Record<string, EnvTarget> = { ...ENVIRONMENT };
   for (const plugin of registry.plugins) {
     for (const [name, key] of Object.entries(plugin.settings.environment)) environment[name] = { path: ['gateway', key], kind: 'string' };

@@ -27,8 +27,8 @@ const DEFAULT_RESPONSE_TIMEOUT = '30s';
 const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
 /**
  * What the stop gives open SMTP sessions and gateway requests in flight: most answers come in well
- * under a second, and the whole stop stays far inside systemd's TimeoutStopSec (60 s in the README's
- * unit, 90 s by default), so the relay is never killed in the middle of closing its store.
+ * under a second, and the whole stop stays far inside systemd's TimeoutStopSec (60 s in the unit of
+ * docs/operations.md, 90 s by default), so the relay is never killed in the middle of closing its store.
  */
 const DEFAULT_SHUTDOWN_TIMEOUT = '20s';
 

@@ -445,7 +445,7 @@ const DEFAULT_REPORT_DELAY_MS = 50;
 const CONTROL_PATH = '/simulator/control';
 const MESSAGES_PATH = '/simulator/messages';
 const MO_PATH = '/simulator/mo';
-/** The reply key `POST /simulator/mo` takes on every simulator (README, "Try the whole loop"). */
+/** The reply key `POST /simulator/mo` takes on every simulator (docs/replies.md, "Try the whole loop"). */
 const MO_REPLY_KEY = 'usercontext';
 /** `GET /simulator/messages` is for eyes and demos, not a full dump. */
 const MESSAGES_LISTED = 100;

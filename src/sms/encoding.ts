@@ -1,6 +1,6 @@
 /**
  * SMS text arithmetic: which encoding a text needs, how many units it costs and how many
- * concatenated parts it takes. Table-driven after GSM 03.38 / 3GPP TS 23.038 (PROTOCOLS.md §4).
+ * concatenated parts it takes. Table-driven after GSM 03.38 / 3GPP TS 23.038 (docs/text.md).
  */
 import type { SmsEncoding } from '../vocabulary.ts';
 

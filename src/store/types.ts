@@ -70,7 +70,7 @@ export interface Store extends ReplyStore {
 }
 
 /**
- * Whether the store can commit (README "Health"): `failing` from a commit that meets a store fault
+ * Whether the store can commit (docs/operations.md, "Health"): `failing` from a commit that meets a store fault
  * (read-only, full, locked) until one succeeds; `lost` for good once its file was deleted or replaced
  * under the running relay. `recovery`: where what it held was copied (undefined while being copied).
  */
