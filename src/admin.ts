@@ -55,8 +55,13 @@ export async function status(store: SqliteStore, now: number, relay: number | un
 /** A message's whole history, or every message to a number (newest first) with theirs. */
 export async function history(store: SqliteStore, subject: string): Promise<string> {
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
-  const ids = subject.startsWith('+') || /^\d{6,15}$/.test(subject) ? await store.messagesOfNumber(subject.startsWith('+') ? subject : `+${subject}`, 20) : [subject];
+  const number = subject.startsWith('+') || /^\d{6,15}$/.test(subject) ? (subject.startsWith('+') ? subject : `+${subject}`) : undefined;
+  const ids = number ? await store.messagesOfNumber(number, 20) : [subject];
   const lines: string[] = [];
+  for (const reply of number ? await store.repliesOfNumber(number, 20) : []) {
+    const mailed = !reply.mailbox ? 'no mailbox: kept as undeliverable' : `to ${reply.mailbox}${reply.mail ? `, mail ${reply.mail.status}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : ''}`;
+    lines.push(`reply ${reply.id} ${new Date(reply.receivedAt).toISOString()}${reply.context ? ` [UserContext: ${reply.context}]` : ''}: ${mailed}`);
+  }
   for (const id of ids) {
     const events = await store.events(id);
     if (events.length === 0) continue;

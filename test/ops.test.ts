@@ -63,6 +63,19 @@ describe('operating the relay', () => {
     assert.match(log, / accepted: 447700900192@sms\.localhost -> \+447700900192/);
     assert.match(log, / sent: id \d+/);
     assert.match(cli('log', '+447700900192'), new RegExp(`message ${id}`));
+
+    const posted = await request(`http://127.0.0.1:${relay.httpPort}/simulator/mo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ from: '447700900192', text: 'seen' }),
+    });
+    assert.equal(posted.statusCode, 202);
+    await posted.body.dump();
+    const withReply = await waitFor('the reply in the number\'s history', () => {
+      const shown = cli('log', '447700900192');
+      return /^reply \S+ \S+ \[UserContext: [^\]]+\]: to alice@example\.com, mail sent$/m.test(shown) && shown;
+    });
+    assert.match(withReply, new RegExp(`message ${id}`), 'the replies first, then the messages to the number');
   });
 
   test('queue pause keeps SMS queued; hold, release and resume send them', async () => {

@@ -5,7 +5,7 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { RelayError } from '../errors.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { migrate } from './migrations.ts';
-import { type AdminStatements, applyQueueAction, listQuarantine, listQueued, prepareAdminStatements, quarantinedRequest, queueStats } from './sqlite-admin.ts';
+import { type AdminStatements, applyQueueAction, listQuarantine, listQueued, prepareAdminStatements, quarantinedRequest, queueStats, repliesOfNumber } from './sqlite-admin.ts';
 import {
   adoptOrphans,
   applyReport,
@@ -27,6 +27,7 @@ import type {
   NewDeliveryReport,
   NewInbound,
   QuarantineEntry,
+  ReceivedReply,
   QuarantinedRequest,
   QueueAction,
   QueuedSms,
@@ -440,6 +441,10 @@ export class SqliteStore implements Store {
       const row = this.#admin.paused.get() as { value: string } | undefined;
       return row ? Number(row.value) : undefined;
     });
+  }
+
+  async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
+    return this.#read(() => repliesOfNumber(this.#admin, number, limit));
   }
 
   async messagesOfNumber(number: string, limit: number): Promise<string[]> {

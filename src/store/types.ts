@@ -58,6 +58,8 @@ export interface Store extends ReplyStore {
   dispatchPausedSince(): Promise<number | undefined>;
   /** The relay message ids that went to a number, newest first. */
   messagesOfNumber(number: string, limit: number): Promise<string[]>;
+  /** The SMS received from a number, newest first, with where each was mailed. */
+  repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]>;
   /** Throws when the store cannot serve (for /healthz). */
   ping(): Promise<void>;
   /** Whether commits succeed, with a rate-limited write probe while they fail (for /readyz). */
@@ -265,6 +267,15 @@ export interface QuarantinedRequest {
   readonly kind: string;
   readonly reason: string;
   readonly body: string;
+}
+
+/** An SMS from a phone as `smsrelay log <number>` shows it: its mailbox (none = undeliverable) and its mail. */
+export interface ReceivedReply {
+  readonly id: string;
+  readonly receivedAt: number;
+  readonly mailbox: string | undefined;
+  readonly context: string | undefined;
+  readonly mail: { readonly status: 'queued' | 'sent' | 'failed'; readonly error: string | undefined } | undefined;
 }
 
 /** A kept request as operators list it: `bytes` is its body's size (0 once retention erased it). */
