@@ -56,6 +56,8 @@ export interface Relay {
 
 export interface RelayOptions {
   readonly smtpClock?: () => number;
+  /** How a failed sign-in's answer is delayed (tests record the delays instead of waiting them). */
+  readonly loginPause?: (ms: number) => Promise<void>;
   /** Provider plug-ins besides the built-in ones (the config must have been loaded with them too). */
   readonly providers?: readonly ProviderPlugin[];
 }
@@ -241,6 +243,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       unavailable,
       onAccepted: () => dispatcher.kick(),
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
+      ...(options.loginPause ? { pause: options.loginPause } : {}),
     });
     const smtp = await startSmtpIntake({
       settings: config.smtp,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { v7 as uuidv7 } from 'uuid';
 import { asRelayError, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -34,6 +35,8 @@ export interface AcceptanceOptions {
   /** Why the relay cannot take mail now (the disk is nearly full, shutting down), or undefined. */
   readonly unavailable?: () => RelayError | undefined;
   readonly clock?: () => number;
+  /** How a failed sign-in's answer waits (a timer; tests record the delays instead of sleeping them). */
+  readonly pause?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -84,7 +87,7 @@ export class AcceptanceService {
     }
     const delay = this.#logins.failed(client, this.#clock());
     this.#options.logger.warn({ client, user: username, delayMs: delay }, 'acceptance: authentication failed');
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await (this.#options.pause ?? sleep)(delay);
     return refused(new RelayError('AUTH_FAILED'));
   }
 
