@@ -4,8 +4,6 @@
  * it) and print plain text, one line per item, or JSON lines where a script will read them.
  */
 import type { Config } from './config/load.ts';
-import { Templates } from './mailer/templates.ts';
-import { buildReplyMail, replyMailOptions } from './replies/reply-mail.ts';
 import type { SqliteStore } from './store/sqlite.ts';
 import type { QueueAction } from './store/types.ts';
 
@@ -134,6 +132,8 @@ export async function quarantine(store: SqliteStore, args: readonly string[]): P
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
 export async function rerouteUndeliverable(store: SqliteStore, config: Config, id: string, mailbox: string): Promise<string> {
   if (!/^[^@\s]+@[^@\s]+$/.test(mailbox)) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
+  // Mail building (nodemailer, the templates) loads only for this command.
+  const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);
   const sms = await store.undeliverableInboundById(id);
   if (!sms) throw new Error(`no undeliverable SMS with id ${id} (see smsrelay undeliverable)`);
   const { mail } = await buildReplyMail(sms, { mailbox, conversation: undefined }, replyMailOptions(config, new Templates()));

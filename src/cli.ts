@@ -2,14 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buffer, text } from 'node:stream/consumers';
-import { type Preview, previewMail } from './acceptance/preview.ts';
+import type { Preview } from './acceptance/preview.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, type LoadedConfig, loadConfig } from './config/load.ts';
 import { RelayError, toSmtpError } from './errors.ts';
-import { createLogger } from './log.ts';
-import { STORE_FILE, startRelay } from './relay.ts';
-import { hashPassword } from './policy/passwords.ts';
-import { runningRelay } from './store/lock.ts';
+import { runningRelay, STORE_FILE } from './store/lock.ts';
 import { SqliteStore } from './store/sqlite.ts';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong; a supervisor should not restart in a loop. */
@@ -143,6 +140,7 @@ async function preview(args: readonly string[]): Promise<void> {
   console.error(store ? `smsrelay: data directory ${config.dataDir}` : `smsrelay: no relay data in ${config.dataDir}: the thread lookup is skipped`);
   try {
     const raw = await buffer(process.stdin);
+    const { previewMail } = await import('./acceptance/preview.ts');
     const shown = await previewMail(raw, {
       text: config.text,
       defaultRegion: config.sms.defaultRegion,
@@ -197,6 +195,7 @@ async function printPasswordHash(): Promise<void> {
     process.exitCode = 65;
     return;
   }
+  const { hashPassword } = await import('./policy/passwords.ts');
   console.log(await hashPassword(password));
 }
 
@@ -212,6 +211,8 @@ function firstLine(): Promise<string> {
 
 async function start(): Promise<void> {
   const { config, warnings } = configOrExit();
+  // The relay's modules load only to run it: the operator's commands start in a fraction of the time.
+  const [{ createLogger }, { startRelay }] = await Promise.all([import('./log.ts'), import('./relay.ts')]);
   const logger = createLogger(config.log.level);
   for (const warning of warnings) logger.warn(`config: ${warning}`);
   const relay = await startRelay(config, logger);

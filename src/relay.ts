@@ -30,12 +30,11 @@ import { DeliveryNotices } from './replies/notices.ts';
 import { replyMailOptions } from './replies/reply-mail.ts';
 import { ReplyTracking } from './replies/tracking.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
-import { lockDataDir } from './store/lock.ts';
+import { lockDataDir, STORE_FILE } from './store/lock.ts';
 import { openThreadedStore } from './store/threaded.ts';
 import type { Store } from './store/types.ts';
 
-/** The store's file inside the data directory. */
-export const STORE_FILE = 'smsrelay.db';
+export { STORE_FILE };
 /** Where the relay's own mail goes when no smarthost is configured. */
 export const MAILDIR = 'maildir';
 
