@@ -93,6 +93,10 @@ describe('faults under load', () => {
       const accepted = await load(relay.smtpPort, 'gateway-down', 300);
       assert.equal(accepted.length, 300);
       await waitFor('refused attempts', () => relay.logs.filter((line) => String(line.msg).startsWith('dispatch: SMS deferred')).length >= 50, 20_000);
+      assert.ok(
+        relay.logs.filter((line) => String(line.msg).startsWith('dispatch: SMS deferred')).every((line) => line.action === 'retry'),
+        'with no backup host, nothing is logged as failing over',
+      );
       const gateway = await startSimulator({ port: gatewayPort });
       try {
         await waitFor('all 300 at the gateway', () => new Set(gateway.simulator.received.map((sms) => sms.text)).size === 300, 30_000);

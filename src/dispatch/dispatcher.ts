@@ -242,7 +242,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         const classified = this.#options.outcomes.classifyRecipient(result, entry.number);
         hostFailed ||= classified.action === 'failover';
         if (classified.action === 'failover' && hasNext) failOver.push(entry);
-        else decisions.push({ sms: entry, classified, endpoint });
+        // Without a host left to fail over to, the SMS waits for its retry like any temporary failure.
+        else decisions.push({ sms: entry, classified: classified.action === 'failover' ? { ...classified, action: 'retry' } : classified, endpoint });
       }
       if (hostFailed) this.#breaker.markFailed(endpoint, this.#clock());
       else if (result.kind === 'answered') this.#breaker.markWorking(endpoint);
