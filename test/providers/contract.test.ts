@@ -24,7 +24,12 @@ const INVALID = '447700900999';
 const UNDELIVERABLE = '447700900666';
 const logger = createLogger('silent');
 /** Each provider's own settings a real account needs to send at all (Twilio's sender). */
-const SETTINGS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = { twilio: { messagingServiceSid: `MG${'0'.repeat(32)}` } };
+const SETTINGS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
+  twilio: { messagingServiceSid: `MG${'0'.repeat(32)}` },
+  vonage: { from: '447700900000' },
+};
+/** The signature formula each provider's receiver checks with (the simulators sign with the default). */
+const FORMULAS: Readonly<Record<string, string>> = { vonage: 'md5hash' };
 
 /** A webhook receiver that reads what a simulator posts with the adapter's own parsers. */
 async function receiver(module: ProviderPlugin & WebhookParsing) {
@@ -37,7 +42,7 @@ async function receiver(module: ProviderPlugin & WebhookParsing) {
   for (const kind of ['mo', 'dr'] as const) {
     app.route({ method: [...(module.webhookMethods ?? ['POST'])], url: `/${kind}`, handler: async (request) => {
       const inbound = inboundOf(request);
-      if (module.verify && !module.verify(inbound, kind, ACCOUNT.password, 'portal')) failures.push(`${kind}: signature`);
+      if (module.verify && !module.verify(inbound, kind, ACCOUNT.password, FORMULAS[module.name] ?? 'portal')) failures.push(`${kind}: signature`);
       const parsed = kind === 'mo' ? module.parseReceived(inbound) : module.parseReport(inbound);
       if (!parsed.ok) failures.push(`${kind}: ${parsed.reason}`);
       else if (kind === 'mo') received.push(...(parsed.items as ReceivedSms[]));

@@ -20,9 +20,10 @@ import { SmtpSink } from '../helpers/smtp-sink.ts';
 /** What a provider's account needs besides the simulator's defaults (Twilio: its sender, and the token it signs with). */
 const GATEWAY_SETTINGS: Partial<Record<ProviderName, object>> = {
   twilio: { messagingServiceSid: `MG${'1'.repeat(32)}`, authToken: 'loop-auth-token' },
+  vonage: { from: '447700900000', signatureSecret: 'loop-signature-secret', signatureMethod: 'sha256' },
 };
 
-for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio'] as const satisfies readonly ProviderName[]) {
+for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage'] as const satisfies readonly ProviderName[]) {
   describe(`the full loop through ${provider}`, () => {
     let relay: TestRelay;
     let sink: SmtpSink;
