@@ -139,6 +139,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const simulator = config.gateway.simulated
       ? await createSimulator(provider.name, {
           ...SIMULATOR_ACCOUNT,
+          webhookSigning: config.gateway.signature?.formula,
           logger: logger.child({ component: 'simulator' }),
           webhookSecret: config.gateway.signature?.secret,
         })
@@ -169,6 +170,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
             allowedNetworks: config.inbound.allowedNetworks,
             perMinute: config.inbound.webhookRequestsPerMinute,
             signature: config.gateway.signature,
+            publicUrl: config.gateway.publicUrl,
           })] : []),
         ...(simulator ? [(app: FastifyInstance) => simulator.register(app)] : []),
       ],
@@ -177,9 +179,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const ownUrl = `http://${loopbackFor(config.http.host)}:${http.port}`;
     if (simulator) {
       // The built-in gateway forwards replies and reports to this relay, as the real one is told to.
-      const token = config.inbound.webhookToken ? `?token=${encodeURIComponent(config.inbound.webhookToken)}` : '';
-      const paths = webhookPaths(provider.name);
-      simulator.setWebhooks({ moUrl: `${ownUrl}${paths.mo}${token}`, drUrl: `${ownUrl}${paths.dr}${token}` });
+      const urls = webhookUrlsAt(ownUrl, config);
+      simulator.setWebhooks({ moUrl: urls.mo, drUrl: urls.dr });
     }
 
     const simulatorUrl = simulator ? ownUrl : undefined;
@@ -305,7 +306,21 @@ function gatewayOptions(
     connectionsPerEndpoint: gateway.maxConcurrentRequests,
     logger: logger.child({ component: 'gateway' }),
     settings: gateway.settings,
+    webhookUrls: publicWebhookUrls(config),
   };
+}
+
+/** Where the provider reaches the relay's webhooks from outside (`gateway.publicUrl`), when configured. */
+function publicWebhookUrls(config: Config): GatewayOptions['webhookUrls'] {
+  return config.gateway.publicUrl === undefined ? undefined : webhookUrlsAt(config.gateway.publicUrl, config);
+}
+
+/** The provider's webhook URLs under `base`, with the relay's webhook token when one is set. */
+function webhookUrlsAt(base: string, config: Config): { readonly mo: string; readonly dr: string } {
+  const token = config.inbound.webhookToken ? `?token=${encodeURIComponent(config.inbound.webhookToken)}` : '';
+  const paths = webhookPaths(config.gateway.provider);
+  const root = base.replace(/\/+$/, '');
+  return { mo: `${root}${paths.mo}${token}`, dr: `${root}${paths.dr}${token}` };
 }
 
 /** The acceptance rules of a configuration. */

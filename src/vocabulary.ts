@@ -5,7 +5,7 @@
  */
 
 /** The providers the relay ships with (plug-ins are registered by name: any other name may join them). */
-export type BuiltInProviderName = 'intellisoftware' | 'puzzel' | 'interactsms';
+export type BuiltInProviderName = 'intellisoftware' | 'puzzel' | 'interactsms' | 'twilio' | 'vonage';
 
 /** GSM 03.38 default alphabet (7-bit) or UCS-2 (UTF-16 code units). */
 export type SmsEncoding = 'gsm7' | 'ucs2';

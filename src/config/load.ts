@@ -26,6 +26,7 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_GATEWAY: { path: ['gateway', 'provider'], kind: 'string' },
   SMSRELAY_GATEWAY_URL: { path: ['gateway', 'url'], kind: 'string' },
   SMSRELAY_GATEWAY_BACKUP_URL: { path: ['gateway', 'backupUrl'], kind: 'string' },
+  SMSRELAY_GATEWAY_PUBLIC_URL: { path: ['gateway', 'publicUrl'], kind: 'string' },
   SMSRELAY_GATEWAY_USERNAME: { path: ['gateway', 'username'], kind: 'string' },
   SMSRELAY_GATEWAY_PASSWORD: { path: ['gateway', 'password'], kind: 'string' },
   SMSRELAY_MAIL_URL: { path: ['mail', 'url'], kind: 'string' },

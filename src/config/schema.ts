@@ -143,6 +143,12 @@ export const gatewaySchema = z.strictObject({
   provider: z.string({ error: 'expected a provider name' }).min(1, 'expected a provider name').default(DEFAULT_PROVIDER),
   url: url.optional(),
   backupUrl: url.optional(),
+  /**
+   * The relay's HTTP port as the provider reaches it (`https://sms.example.com`, through a proxy):
+   * the base of the webhook URLs a provider is told per message (Twilio's StatusCallback), and the
+   * URL signatures over the URL (Twilio's) are checked against. Unset = what the relay sees.
+   */
+  publicUrl: url.optional(),
   username: z.string().optional(),
   password: z.string().optional(),
   connectTimeout: duration.prefault(DEFAULT_CONNECT_TIMEOUT),

@@ -12,6 +12,8 @@ const SIMULATORS: Readonly<Record<BuiltInProviderName, (options: SimulatorOption
   },
   puzzel: async (options) => new (await import('./puzzel.ts')).PuzzelSimulator(options),
   interactsms: async (options) => new (await import('./interactsms.ts')).InteractSmsSimulator(options),
+  twilio: async (options) => new (await import('./twilio.ts')).TwilioSimulator(options),
+  vonage: async (options) => new (await import('./vonage.ts')).VonageSimulator(options),
 };
 
 /** The providers that have a simulator (`<name>-simulator` in config). */

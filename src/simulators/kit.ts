@@ -64,6 +64,14 @@ export interface WebhookPost {
 /** What a post's log lines say about it besides the URL: never a token, never a whole number. */
 type PostContext = Readonly<Record<string, string | number>>;
 
+/** How one post goes besides its body, for gateways that sign each (Twilio) or call by GET (Vonage). */
+export interface PostShape {
+  /** Added to the forwarder's headers for this post (a signature over its URL and body). */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** GET sends the body as the URL's query (after any query the URL has), with no content type. */
+  readonly method?: 'GET' | 'POST' | undefined;
+}
+
 interface WebhookForwarderOptions {
   /** Starts every log line and error message, e.g. `puzzel simulator`. */
   readonly label: string;
@@ -158,10 +166,10 @@ class WebhookForwarder {
   }
 
   /** Posts `body` once the current call has returned, so that its caller can hand out the id first. */
-  postSoon(kind: WebhookKind, url: string, body: string, context: PostContext): void {
+  postSoon(kind: WebhookKind, url: string, body: string, context: PostContext, shape: PostShape = {}): void {
     this.run(async () => {
       await nextTurn(undefined, { signal: this.#closing.signal });
-      await this.deliver(kind, url, body, context);
+      await this.deliver(kind, url, body, context, shape);
     });
   }
 
@@ -189,9 +197,9 @@ class WebhookForwarder {
   }
 
   /** Posts `body` until answered HTTP 200; false when close() cancelled it first. */
-  async deliver(kind: WebhookKind, url: string, body: string, context: PostContext): Promise<boolean> {
+  async deliver(kind: WebhookKind, url: string, body: string, context: PostContext, shape: PostShape = {}): Promise<boolean> {
     for (let attempt = 1; !this.closed; attempt++) {
-      if ((await this.#attempt(kind, url, body, context, attempt)) === 200) return true;
+      if ((await this.#attempt(kind, url, body, context, attempt, shape)) === 200) return true;
       try {
         await this.wait(this.#retryMs);
       } catch {
@@ -250,16 +258,24 @@ class WebhookForwarder {
     await Promise.allSettled([...this.#running]);
   }
 
-  async #attempt(kind: WebhookKind, url: string, body: string, context: PostContext, attempt: number): Promise<number | 'error'> {
+  async #attempt(
+    kind: WebhookKind,
+    url: string,
+    body: string,
+    context: PostContext,
+    attempt: number,
+    shape: PostShape,
+  ): Promise<number | 'error'> {
     const { label, noun, logger, contentType, headers } = this.#options;
     const at = new Date();
+    const get = shape.method === 'GET';
     let status: number | 'error';
     let error: string | undefined;
     try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': contentType },
-        body,
+      const response = await fetch(get ? `${url}${url.includes('?') ? '&' : '?'}${body}` : url, {
+        method: get ? 'GET' : 'POST',
+        headers: { ...headers, ...shape.headers, ...(get ? {} : { 'content-type': contentType }) },
+        ...(get ? {} : { body }),
         // A redirect is an answer other than 200 (no platform is known to follow one).
         redirect: 'manual',
         signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(this.#timeoutMs)]),

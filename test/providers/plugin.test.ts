@@ -290,7 +290,7 @@ describe('provider plug-ins at start-up', () => {
 
   test('an unknown provider is one line listing the known ones, registered plug-ins included', () => {
     assert.deepEqual(problems({ gateway: { provider: 'carrier-pigeon' } }, [tinyPlugin]), [
-      `${dirs.at(-1)}/smsrelay.yaml: gateway.provider: expected one of simulator, intellisoftware, puzzel, interactsms, tinygw, intellisoftware-simulator, puzzel-simulator, interactsms-simulator`,
+      `${dirs.at(-1)}/smsrelay.yaml: gateway.provider: expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, tinygw, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator`,
     ]);
   });
 
@@ -305,7 +305,7 @@ describe('provider plug-ins at start-up', () => {
     });
     assert.equal(result.status, 78);
     assert.deepEqual(result.stderr.trim().split('\n'), [
-      'smsrelay: config: SMSRELAY_GATEWAY="carrier-pigeon": expected one of simulator, intellisoftware, puzzel, interactsms, intellisoftware-simulator, puzzel-simulator, interactsms-simulator',
+      'smsrelay: config: SMSRELAY_GATEWAY="carrier-pigeon": expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator',
     ]);
   });
 

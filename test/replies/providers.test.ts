@@ -17,7 +17,13 @@ import { SmtpSink } from '../helpers/smtp-sink.ts';
  * Each provider's whole loop on its simulator, over real sockets: mail → SMS → delivery report →
  * the phone's reply → reply mail → the mailbox's answer → SMS in the same conversation.
  */
-for (const provider of ['intellisoftware', 'puzzel', 'interactsms'] as const satisfies readonly ProviderName[]) {
+/** What a provider's account needs besides the simulator's defaults (Twilio: its sender, and the token it signs with). */
+const GATEWAY_SETTINGS: Partial<Record<ProviderName, object>> = {
+  twilio: { messagingServiceSid: `MG${'1'.repeat(32)}`, authToken: 'loop-auth-token' },
+  vonage: { from: '447700900000', signatureSecret: 'loop-signature-secret', signatureMethod: 'sha256' },
+};
+
+for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage'] as const satisfies readonly ProviderName[]) {
   describe(`the full loop through ${provider}`, () => {
     let relay: TestRelay;
     let sink: SmtpSink;
@@ -26,7 +32,7 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms'] as const sat
     before(async () => {
       sink = await new SmtpSink().start();
       relay = await startTestRelay({
-        gateway: { provider: `${provider}-simulator` },
+        gateway: { provider: `${provider}-simulator`, ...GATEWAY_SETTINGS[provider] },
         sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
         mail: { url: sink.url, retryMinDelay: '100ms', retryMaxDelay: '300ms' },
       });
