@@ -55,6 +55,8 @@ export interface Relay {
 
 export interface RelayOptions {
   readonly smtpClock?: () => number;
+  /** The dispatcher's clock (retries, the failover breaker, silences): tests move it instead of waiting. */
+  readonly dispatchClock?: () => number;
   /** How a failed sign-in's answer is delayed (tests record the delays instead of waiting them). */
   readonly loginPause?: (ms: number) => Promise<void>;
   /** Provider plug-ins besides the built-in ones (the config must have been loaded with them too). */
@@ -199,6 +201,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     }
 
     const dispatcher = new Dispatcher({
+      ...(options.dispatchClock ? { clock: options.dispatchClock } : {}),
       store,
       gateway,
       outcomes: outcomeClassifier(provider.outcomeRules),
