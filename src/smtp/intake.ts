@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import { applySmtpServerPatches } from './patches.ts';
-import { type DataFindings, DataScanner } from './smuggling.ts';
+import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
@@ -139,9 +139,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       const started = clock();
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined;
       readLimited(stream, settings.maxMessageBytes)
-        .then(async ({ raw, findings }) => {
+        .then(async ({ raw, smuggling }) => {
           // Before the size: a smuggled second mail is an attack, whatever its size.
-          if (findings.smuggling) throw new RelayError('SMUGGLING', `Refused: ${findings.smuggling.reason}`);
+          if (smuggling) throw new RelayError('SMUGGLING', `Refused: ${smuggling.reason}`);
           if (stream.sizeExceeded || raw === undefined) {
             throw new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${settings.maxMessageBytes} bytes`);
           }
@@ -231,7 +231,7 @@ function listen(server: SMTPServer, port: number, host: string): Promise<number>
  * 2023 SMTP smuggling attacks). Past the limit the rest is read and discarded (the client must still
  * get its answer after the final dot) and `raw` is undefined.
  */
-function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Promise<{ raw: Buffer | undefined; findings: DataFindings }> {
+function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Promise<{ raw: Buffer | undefined; smuggling: SmugglingFinding | undefined }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const scanner = new DataScanner();
@@ -242,7 +242,7 @@ function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Pr
       if (size <= limit) chunks.push(chunk);
     });
     stream.once('error', reject);
-    stream.once('end', () => resolve({ raw: size <= limit ? Buffer.concat(chunks, size) : undefined, findings: scanner.end() }));
+    stream.once('end', () => resolve({ raw: size <= limit ? Buffer.concat(chunks, size) : undefined, smuggling: scanner.end() }));
   });
 }
 

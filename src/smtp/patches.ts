@@ -1,8 +1,10 @@
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
 /**
- * Two narrow adjustments to smtp-server, applied once. Both are covered by tests that fail if a
- * newer smtp-server changes the behaviour they rely on (test/smtp/intake.test.ts).
+ * Narrow adjustments to smtp-server's internals, applied once. Each is covered by tests that fail if
+ * a newer smtp-server changes the behaviour it relies on (test/smtp/intake.test.ts); package.json pins
+ * smtp-server to an exact version for the same reason: an upgrade is a deliberate step with those
+ * tests run, never a side effect of `npm install`.
  */
 
 const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
