@@ -4,8 +4,8 @@ import { createInterface } from 'node:readline';
 import { buffer, text } from 'node:stream/consumers';
 import { type Preview, previewMail } from './acceptance/preview.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
-import { type Config, ConfigError, type LoadedConfig, loadConfig } from './config/load.ts';
-import { RelayError, toSmtpError } from './errors.ts';
+import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
+import { ListenError, RelayError, toSmtpError } from './errors.ts';
 import { createLogger } from './log.ts';
 import { STORE_FILE, startRelay } from './relay.ts';
 import { hashPassword } from './policy/passwords.ts';
@@ -214,7 +214,13 @@ async function start(): Promise<void> {
   const { config, warnings } = configOrExit();
   const logger = createLogger(config.log.level);
   for (const warning of warnings) logger.warn(`config: ${warning}`);
-  const relay = await startRelay(config, logger);
+  const relay = await startRelay(config, logger).catch((error: unknown) => {
+    if (!(error instanceof ListenError)) throw error;
+    // A port taken or not allowed: only the configuration (or stopping the other program) helps.
+    logger.flush();
+    console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
+    process.exit(EXIT_CONFIG);
+  });
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
 import type { AcceptedMail, Transaction } from '../acceptance/types.ts';
-import { asRelayError, RelayError, toSmtpError } from '../errors.ts';
+import { asRelayError, ListenError, RelayError, toSmtpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumber } from '../sms/numbers.ts';
@@ -189,9 +189,17 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   const plain = new SMTPServer(handlers as ConstructorParameters<typeof SMTPServer>[0]);
   const implicit = settings.tls && settings.tlsPort !== undefined ? new SMTPServer({ ...handlers, secure: true } as ConstructorParameters<typeof SMTPServer>[0]) : undefined;
   const servers = [plain, ...(implicit ? [implicit] : [])];
-  for (const server of servers) server.on('error', (error) => logger.warn({ err: error }, 'smtp: connection error'));
-  const port = await listen(plain, settings.port, settings.host);
-  const tlsPort = implicit ? await listen(implicit, settings.tlsPort ?? 0, settings.host) : undefined;
+  // A failure to bind is the caller's (a ListenError), not a connection error to log.
+  for (const server of servers) server.on('error', (error) => server.server.listening && logger.warn({ err: error }, 'smtp: connection error'));
+  const port = await listen(plain, settings.port, settings.host).catch((error: unknown) => {
+    throw new ListenError('SMTP', { host: 'smtp.host', port: 'smtp.port' }, `${settings.host}:${settings.port}`, error);
+  });
+  const tlsPort = implicit
+    ? await listen(implicit, settings.tlsPort ?? 0, settings.host).catch(async (error: unknown) => {
+        await new Promise<void>((resolve) => plain.close(() => resolve()));
+        throw new ListenError('SMTP TLS', { host: 'smtp.host', port: 'smtp.tlsPort' }, `${settings.host}:${settings.tlsPort}`, error);
+      })
+    : undefined;
   return {
     port,
     tlsPort,
