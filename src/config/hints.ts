@@ -68,21 +68,44 @@ function editDistance(a: string, b: string): number {
  * the element), for "did you mean" on an unknown key there.
  */
 export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let node: z.core.$ZodType | undefined = schema;
-  let index = 0;
-  while (node) {
-    const def = node._zod.def as unknown as Readonly<Record<string, z.core.$ZodType | undefined>> & { readonly type: string; readonly shape?: Readonly<Record<PropertyKey, z.core.$ZodType>> };
-    if (WRAPPERS.has(def.type)) node = def['innerType'];
-    // A transform's pipe leads to the schema it feeds (preprocess) or came from (string → duration).
-    else if (def.type === 'pipe') node = def['in']?._zod.def.type === 'transform' ? def['out'] : def['in'];
-    else if (index === path.length) return def.shape ? Object.keys(def.shape) : [];
-    else if (def.shape) node = def.shape[path[index++] as PropertyKey];
-    else if (def.type === 'array' || def.type === 'record') {
-      node = def['element'] ?? def['valueType'];
-      index++;
-    } else return [];
+  let node = unwrap(schema);
+  for (let index = 0; node && index < path.length; index++) {
+    const def = defOf(node);
+    node = unwrap(def.shape ? def.shape[path[index] as PropertyKey] : def.type === 'array' || def.type === 'record' ? (def['element'] ?? def['valueType']) : undefined);
   }
-  return [];
+  const shape = node && defOf(node).shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+/** The dotted paths of the settings, in nested objects, whose schema is `leaf` (e.g. every duration). */
+export function pathsOf(schema: z.ZodType, leaf: z.ZodType, prefix = ''): string[] {
+  const node = unwrapTo(schema, leaf);
+  if (node === leaf) return [prefix];
+  const shape = node && defOf(node).shape;
+  if (!shape) return [];
+  return Object.entries(shape).flatMap(([key, child]) => pathsOf(child as z.ZodType, leaf, prefix ? `${prefix}.${key}` : key));
+}
+
+type Def = Readonly<Record<string, z.core.$ZodType | undefined>> & { readonly type: string; readonly shape?: Readonly<Record<PropertyKey, z.core.$ZodType>> };
+
+function defOf(node: z.core.$ZodType): Def {
+  return node._zod.def as unknown as Def;
 }
 
 const WRAPPERS: ReadonlySet<string> = new Set(['optional', 'nullable', 'default', 'prefault', 'readonly']);
+
+/** Through optional/default wrappers and preprocess pipes to the schema that holds the value. */
+function unwrap(node: z.core.$ZodType | undefined): z.core.$ZodType | undefined {
+  return unwrapTo(node, undefined);
+}
+
+function unwrapTo(node: z.core.$ZodType | undefined, stop: z.core.$ZodType | undefined): z.core.$ZodType | undefined {
+  while (node && node !== stop) {
+    const def = defOf(node);
+    if (WRAPPERS.has(def.type)) node = def['innerType'];
+    // A transform's pipe leads to the schema it feeds (preprocess) or came from (string → duration).
+    else if (def.type === 'pipe') node = def['in']?._zod.def.type === 'transform' ? def['out'] : def['in'];
+    else break;
+  }
+  return node;
+}

@@ -8,8 +8,8 @@ import type { ProviderPlugin, WebhookSignature } from '../providers/contract.ts'
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
-import { didYouMean, keysAt, plainHint } from './hints.ts';
-import { configSchema, DEFAULT_PROVIDER, gatewaySchema, type ParsedConfig } from './schema.ts';
+import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
+import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, type ParsedConfig } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
@@ -235,6 +235,9 @@ function describePath(
   }
   return `${file ?? DEFAULT_CONFIG_FILE}: ${dotted}`;
 }
+
+/** The dotted paths of the duration settings (milliseconds in Config), to show them as written: `5m`. */
+export const DURATION_SETTINGS: ReadonlySet<string> = new Set(pathsOf(configSchema, duration));
 
 /**
  * Where a setting's value came from, as a config problem names it: its variable, its file key, or

@@ -39,7 +39,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 const DURATION_HINT = 'write a duration such as 30s, 5m or 24h';
 
-const duration = z.string({ error: (issue) => `${DURATION_HINT}${typeof issue.input === 'number' ? ` (a number needs its unit: ${issue.input}s, ${issue.input}m…)` : ''}` }).transform((value, ctx) => {
+/** Written `30s`, `5m`, `24h`; milliseconds once parsed. */
+export const duration = z.string({ error: (issue) => `${DURATION_HINT}${typeof issue.input === 'number' ? ` (a number needs its unit: ${issue.input}s, ${issue.input}m…)` : ''}` }).transform((value, ctx) => {
   const millis = ms(value as ms.StringValue);
   if (typeof millis !== 'number' || !Number.isFinite(millis) || millis < 0 || !/[a-z]\s*$/i.test(value)) {
     ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, not "${value}"` });
