@@ -124,6 +124,26 @@ describe('SMTP intake → gateway', () => {
     assert.equal(result.data, undefined);
   });
 
+  test('a number written with spaces gets 501 5.1.3 saying how to write it, not smtp-server\'s syntax error', async () => {
+    const dialog = await SmtpDialog.open(port);
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alice@example.com>');
+    for (const [address, written] of [
+      ['447 700 900123@sms.localhost', '447700900123@sms.localhost'],
+      ['"+44 7700 900123"@sms.example.com', '+447700900123@sms.example.com'],
+      ['07700 900-123@sms.localhost', '07700900-123@sms.localhost'],
+    ] as const) {
+      const reply = await dialog.command(`RCPT TO:<${address}>`);
+      assert.equal(`${reply.code} ${reply.enhanced}`, '501 5.1.3', `${address}: ${reply.text}`);
+      assert.equal(reply.text, `5.1.3 Write the number without spaces: <${written}>`);
+    }
+    assert.equal((await dialog.command('RCPT TO:<447700900123@sms.localhost>')).code, 250, 'written as the reply says, it is taken');
+    const other = await dialog.command('RCPT TO:<alice smith@sms.localhost>');
+    assert.equal(other.code, 501, 'a name with a space is no number: smtp-server\'s own answer');
+    assert.match(other.text, /Bad recipient address syntax/);
+    await dialog.close();
+  });
+
   test('SIZE: a declared size over the limit is refused at MAIL, a bigger body at end of DATA (552 5.3.4)', async () => {
     const declared = await sendMail(port, { to: ['447700900150@sms.localhost'], mailParams: 'SIZE=50000' });
     assert.equal(declared.mail.code, 552);
