@@ -218,6 +218,7 @@ function queuedReply(accepted: AcceptedMail): string {
     accepted.cutFrom ? `text cut from ${accepted.cutFrom} to ${accepted.parts} parts by policy` : '',
     accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
     accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
+    accepted.attachments ?? '',
   ].filter(Boolean);
   return `Ok: queued as ${accepted.id}${note.length > 0 ? ` (${note.join('; ')})` : ''}`;
 }

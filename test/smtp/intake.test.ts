@@ -68,6 +68,38 @@ describe('SMTP intake → gateway', () => {
     assert.equal(sms?.maxconcat, 6);
   });
 
+  test('an attachment is named as not sent, in the 250 and in the "no text" 554; a signature image inside the HTML is not', async () => {
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+    try {
+      const info = await client.sendMail({
+        from: 'alice@example.com',
+        to: '447700900124@sms.localhost',
+        text: 'Report attached',
+        html: '<p>Report attached</p><img src="cid:logo@example.com">',
+        attachments: [
+          { filename: 'report.pdf', content: Buffer.from('%PDF-1.4 not really') },
+          { filename: 'logo.png', content: Buffer.from('png'), cid: 'logo@example.com' },
+        ],
+      });
+      assert.match(info.response, /^250 2\.6\.0 Ok: queued as [0-9a-f-]{36} \(the attachment "report\.pdf" is not sent: an SMS carries text only\)$/);
+      const refused = await client
+        .sendMail({
+          from: 'alice@example.com',
+          to: '447700900124@sms.localhost',
+          text: '',
+          attachments: [{ filename: 'scan1.jpg', content: Buffer.from('a') }, { filename: 'scan2.jpg', content: Buffer.from('b') }],
+        })
+        .then(
+          () => assert.fail('a mail with nothing but attachments must be refused'),
+          (error: { responseCode?: number; response?: string }) => error,
+        );
+      assert.equal(refused.responseCode, 554);
+      assert.match(refused.response ?? '', /^554 5\.6\.0 The mail has no text to send as SMS: .*; 2 attachments "scan1\.jpg" and "scan2\.jpg" are not sent: an SMS carries text only$/);
+    } finally {
+      client.close();
+    }
+  });
+
   test('several recipients of one mail go in one gateway request', async () => {
     const before = gateway.simulator.requests;
     const result = await sendMail(port, {
