@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buffer, text } from 'node:stream/consumers';
+import { attachmentsNote } from './acceptance/new-mail.ts';
 import { type Preview, previewMail } from './acceptance/preview.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
@@ -170,6 +171,7 @@ function formatPreview({ request, sms, refused, store }: Preview): string {
     ...(sms ? [`encoding:   ${sms.encoding}, ${sms.parts} part${sms.parts === 1 ? '' : 's'}${sms.cutFrom ? ` (cut from ${sms.cutFrom})` : ''}`] : []),
     `parameters: userContext=${request?.userContext ?? '-'} senderId=${request?.senderId ?? '-'} maxParts=${request?.maxParts ?? '-'}${request?.forward ? ' (a forward: its body is the text)' : ''}`,
     `thread:     ${thread}`,
+    ...(request?.attachments.length ? [`attachments: ${attachmentsNote(request.attachments)}`] : []),
     'removed:',
     ...(request?.removed.length ? request.removed.map((block) => `  - ${block.reason} (${block.lines} line${block.lines === 1 ? '' : 's'}): ${JSON.stringify(block.first)}`) : ['  (nothing)']),
   ];
