@@ -3,7 +3,7 @@
  * store file next to a running relay (SQLite in WAL mode takes readers and short writers alongside
  * it) and print plain text, one line per item, or JSON lines where a script will read them.
  */
-import type { Config } from './config/load.ts';
+import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { SqliteStore } from './store/sqlite.ts';
 import type { QueueAction } from './store/types.ts';
 
@@ -17,21 +17,34 @@ function plural(count: number, noun: string): string {
 }
 const SECRET_KEYS = /password|secret|token|passwordHash/i;
 
-/** The effective configuration with every secret masked, and the store's durability. */
+/** The effective configuration with every secret masked and durations as written (`5m`), and the store's durability. */
 export async function configCheck(config: Config, store: SqliteStore): Promise<string> {
   const durability = await store.durability();
   return `${JSON.stringify(masked(config), null, 2)}\nstore: journal_mode=${durability.journalMode} synchronous=${durability.synchronous}`;
 }
 
-function masked(value: unknown, key = ''): unknown {
+function masked(value: unknown, key = '', path = ''): unknown {
   if (SECRET_KEYS.test(key) && value !== undefined) return '***';
+  if (DURATION_SETTINGS.has(path) && typeof value === 'number') return formatDuration(value);
   if (Array.isArray(value)) return value.map((item) => masked(item));
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, masked(item, name)]));
+    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, masked(item, name, path ? `${path}.${name}` : name)]));
   }
   if (key === 'url' && typeof value === 'string') return value.replace(/\/\/[^@/]*@/, '//***@');
   return value;
 }
+
+/**
+ * A duration as a file would have it, in the largest unit that shows it exactly: 300000 → `5m`,
+ * 90000 → `90s` (ms() would round it to `2m`). Days only from two on: a day reads `24h`, as the
+ * README's defaults are written.
+ */
+function formatDuration(millis: number): string {
+  const [unit, size] = DURATION_UNITS.find(([, size, least]) => millis >= size * least && millis % size === 0) ?? ['ms', 1];
+  return `${millis / size}${unit}`;
+}
+
+const DURATION_UNITS = [['d', 86_400_000, 2], ['h', 3_600_000, 1], ['m', 60_000, 1], ['s', 1000, 1]] as const;
 
 /** `relay` says whether a relay holds the data directory now (its pid), from its lock file. */
 export async function status(store: SqliteStore, now: number, relay: number | undefined): Promise<string> {

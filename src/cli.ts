@@ -4,8 +4,8 @@ import { createInterface } from 'node:readline';
 import { buffer, text } from 'node:stream/consumers';
 import type { Preview } from './acceptance/preview.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
-import { type Config, ConfigError, type LoadedConfig, loadConfig } from './config/load.ts';
-import { RelayError, toSmtpError } from './errors.ts';
+import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
+import { ListenError, RelayError, toSmtpError } from './errors.ts';
 import { runningRelay, STORE_FILE } from './store/lock.ts';
 import { SqliteStore } from './store/sqlite.ts';
 
@@ -140,7 +140,7 @@ async function preview(args: readonly string[]): Promise<void> {
   console.error(store ? `smsrelay: data directory ${config.dataDir}` : `smsrelay: no relay data in ${config.dataDir}: the thread lookup is skipped`);
   try {
     const raw = await buffer(process.stdin);
-    const { previewMail } = await import('./acceptance/preview.ts');
+    const [{ previewMail }, { attachmentsNote }] = await Promise.all([import('./acceptance/preview.ts'), import('./acceptance/new-mail.ts')]);
     const shown = await previewMail(raw, {
       text: config.text,
       defaultRegion: config.sms.defaultRegion,
@@ -149,7 +149,7 @@ async function preview(args: readonly string[]): Promise<void> {
       to: option('--to'),
       store,
     });
-    console.log(formatPreview(shown));
+    console.log(formatPreview(shown, attachmentsNote));
     if (shown.refused) process.exitCode = 65;
   } catch (error) {
     if (!(error instanceof RelayError)) throw error;
@@ -161,13 +161,14 @@ async function preview(args: readonly string[]): Promise<void> {
 }
 
 /** One line per fact, the removed blocks below: for an operator answering "why did my SMS say that?". */
-function formatPreview({ request, sms, refused, store }: Preview): string {
+function formatPreview({ request, sms, refused, store }: Preview, attachmentsNote: (names: readonly string[]) => string | undefined): string {
   const thread = !store ? 'skipped (no store here, or no --to number)' : request?.thread === 'cut' ? "the relay's reply mail was found and cut" : request?.thread === 'skipped' ? 'not a reply to the relay' : 'looked up, no quoted copy found';
   const lines = [
     refused ? `refused:    ${toSmtpError(refused).responseCode} ${toSmtpError(refused).message}` : `text:       ${JSON.stringify(sms?.text ?? '')}`,
     ...(sms ? [`encoding:   ${sms.encoding}, ${sms.parts} part${sms.parts === 1 ? '' : 's'}${sms.cutFrom ? ` (cut from ${sms.cutFrom})` : ''}`] : []),
     `parameters: userContext=${request?.userContext ?? '-'} senderId=${request?.senderId ?? '-'} maxParts=${request?.maxParts ?? '-'}${request?.forward ? ' (a forward: its body is the text)' : ''}`,
     `thread:     ${thread}`,
+    ...(request?.attachments.length ? [`attachments: ${attachmentsNote(request.attachments)}`] : []),
     'removed:',
     ...(request?.removed.length ? request.removed.map((block) => `  - ${block.reason} (${block.lines} line${block.lines === 1 ? '' : 's'}): ${JSON.stringify(block.first)}`) : ['  (nothing)']),
   ];
@@ -215,7 +216,13 @@ async function start(): Promise<void> {
   const [{ createLogger }, { startRelay }] = await Promise.all([import('./log.ts'), import('./relay.ts')]);
   const logger = createLogger(config.log.level);
   for (const warning of warnings) logger.warn(`config: ${warning}`);
-  const relay = await startRelay(config, logger);
+  const relay = await startRelay(config, logger).catch((error: unknown) => {
+    if (!(error instanceof ListenError)) throw error;
+    // A port taken or not allowed: only the configuration (or stopping the other program) helps.
+    logger.flush();
+    console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
+    process.exit(EXIT_CONFIG);
+  });
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {

@@ -131,3 +131,29 @@ export function toHttpError(error: unknown): { status: number; body: { error: Re
   const relayError = asRelayError(error);
   return { status: relayError.spec.http, body: { error: relayError.code, message: relayError.message } };
 }
+
+/** Why a listener could not bind, in the words an operator acts on; the setting to change is `host` for the last two. */
+const LISTEN_FAILURES: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the port is in use by another program (another relay on this machine?); stop it or choose another port',
+  EACCES: 'permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port above 1023',
+  EADDRNOTAVAIL: "the address is not one of this machine's; use 127.0.0.1, 0.0.0.0 or an address of this host",
+  ENOTFOUND: 'the host name does not resolve; use an IP address or a name of this host',
+};
+
+/**
+ * A listener could not bind its address at start-up. Only a change of its setting (or stopping
+ * whatever holds the port) helps, so the CLI reports it as a configuration problem (exit 78): one
+ * line naming the listener and the setting, e.g. `smtp.port`.
+ */
+export class ListenError extends Error {
+  /** The dotted setting to change: the port's, or the host's when the address itself is wrong. */
+  readonly setting: string;
+
+  constructor(listener: string, settings: { readonly host: string; readonly port: string }, address: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? '';
+    const reason = LISTEN_FAILURES[code] ?? (cause instanceof Error ? cause.message : String(cause));
+    super(`the ${listener} listener cannot listen on ${address}: ${reason}`, { cause });
+    this.name = 'ListenError';
+    this.setting = code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' ? settings.host : settings.port;
+  }
+}

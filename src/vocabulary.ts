@@ -38,7 +38,10 @@ export interface ReceivedSms {
   /** E.164 of the phone. */
   readonly number: string;
   readonly text: string;
-  /** When the phone sent it (or the provider got it), as the provider wrote it. */
+  /**
+   * When the phone sent it (or the provider got it): ISO 8601 with its offset, `2026-03-14T09:26:53+00:00`,
+   * whatever form the provider wrote (its inbound parser converts; src/timestamps.ts).
+   */
   readonly sentAt: string | undefined;
   /** The user context the provider echoed (`replyTracking: 'usercontext'`). */
   readonly userContext: string | undefined;

@@ -51,6 +51,9 @@ describe('operating the relay', () => {
     assert.match(metrics, /smsrelay_mails_accepted_total 1/);
     assert.match(metrics, /smsrelay_queue_depth\{queue="sms"\} 0/);
     assert.match(metrics, /smsrelay_gateway_request_seconds_count\{result="answered"\} 1/);
+    assert.match(metrics, /^smsrelay_process_cpu_user_seconds_total /m);
+    assert.match(metrics, /^smsrelay_nodejs_eventloop_lag_seconds /m);
+    assert.doesNotMatch(metrics, /process_process/);
   });
 
   test('status, log by message id and by number', async () => {
@@ -129,6 +132,12 @@ describe('operating the relay', () => {
     assert.match(check, /"webhookToken": "\*\*\*"/);
     assert.doesNotMatch(check, /ops-test-token/);
     assert.match(check, /store: journal_mode=wal synchronous=FULL/);
+    // Durations as a file has them, not milliseconds.
+    assert.match(check, /"shutdownTimeout": "20s"/);
+    assert.match(check, /"idleTimeout": "5m"/);
+    assert.match(check, /"maxAge": "24h"/);
+    assert.match(check, /"conversationWindow": "7d"/);
+    assert.match(check, /"busyTimeout": "1s"/);
     const copy = join(dir, 'backup.db');
     assert.match(cli('backup', copy), /store copied to/);
     const db = new BetterSqlite3(copy, { readonly: true });

@@ -138,7 +138,7 @@ export class AcceptanceService {
       const { principal } = transaction;
       const id = uuidv7();
       const { store, provider, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated } = await buildNewMail(id, raw, transaction, { settings, store, provider, senders: this.#senders, tracking }, this.#clock());
+      const { mail, cutFrom, repeated, attachments } = await buildNewMail(id, raw, transaction, { settings, store, provider, senders: this.#senders, tracking }, this.#clock());
       const parts = mail.sms.parts * mail.recipients.length;
       const limited = this.#rates.problem(principal, parts, this.#clock());
       if (limited) throw new RelayError('RATE_LIMITED', `Sending limit reached: ${limited}`);
@@ -157,6 +157,7 @@ export class AcceptanceService {
         cutFrom,
         repeated,
         duplicateOf,
+        attachments,
       };
     } catch (error) {
       return refused(error);

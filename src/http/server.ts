@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { RelayError, toHttpError } from '../errors.ts';
+import { ListenError, RelayError, toHttpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -76,7 +76,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   }
   for (const mount of options.mounts) mount(app);
 
-  await app.listen({ host: options.host, port: options.port });
+  await app.listen({ host: options.host, port: options.port }).catch(async (error: unknown) => {
+    await app.close();
+    throw new ListenError('HTTP', { host: 'http.host', port: 'http.port' }, `${options.host}:${options.port}`, error);
+  });
   const address = app.server.address();
   return {
     port: typeof address === 'object' && address ? address.port : options.port,

@@ -49,6 +49,8 @@ export interface OutboundRequest extends RelayParameters {
   readonly forward: boolean;
   /** Whether the thread's sent mail was looked for: found and cut, not found in the body, or not given. */
   readonly thread: 'cut' | 'not-found' | 'skipped';
+  /** Attachments an SMS cannot carry, by file name (or type when unnamed); images inside the HTML (a signature logo) are not counted. */
+  readonly attachments: readonly string[];
 }
 
 /** What a mail answers: the context of its reply tag, and the Message-IDs of In-Reply-To and References. */
@@ -125,6 +127,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
     automated: automation(mail),
     reportAll: String(mail.headers.get('x-sms-delivery-report') ?? '').trim().toLowerCase() === 'all',
     sendAt: sendAtOf(mail),
+    attachments: mail.attachments.filter((attachment) => !attachment.related).map((attachment) => attachment.filename?.trim() || attachment.contentType),
     ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
   };
 }

@@ -23,10 +23,6 @@ export async function hashPassword(password: string): Promise<string> {
 
 const HASH = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
 
-export function isPasswordHash(text: string): boolean {
-  return HASH.test(text);
-}
-
 /** Constant-time comparison of the derived key; a malformed hash never matches. */
 export async function verifyPassword(password: string, hash: string): Promise<boolean> {
   const match = HASH.exec(hash);

@@ -145,12 +145,13 @@ export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour>
   #nextLocalId = 0;
 
   constructor(options: InteractSmsSimulatorOptions) {
-    const logger = options.logger.child({ component: 'interactsms-simulator' });
-    super({ ...options, logger }, { behaviourSchema, label: 'simulator', noun: 'webhook', contentType: FORM_MEDIA_TYPE });
+    // The host names the component (the relay's child logger says "simulator"); a second `component`
+    // here would put the key twice on every line.
+    super(options, { behaviourSchema, label: 'simulator', noun: 'webhook', contentType: FORM_MEDIA_TYPE });
     this.#username = options.username;
     this.#password = options.password;
     this.#accountId = options.accountId;
-    this.#logger = logger;
+    this.#logger = options.logger;
     this.#secret = options.webhookSecret ?? options.password;
     this.#formula = options.webhookFormula ?? 'portal';
     this.#longCode = options.longCode ?? DEFAULT_LONG_CODE;

@@ -65,6 +65,7 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'v
       assert.match(reply.subject ?? '', /^Re: Pump 3 \[UserContext: [A-Za-z0-9._-]+\]$/);
       assert.equal(reply.inReplyTo, `<${provider}-1@example.com>`);
       assert.match(reply.text ?? '', /^Restarting it/);
+      assert.match(reply.text ?? '', /^SMS from \+44[\d ]+, \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/m, 'the time in one form (ISO 8601 with offset) whatever the provider wrote');
 
       const answer = await sendMail(relay.relay.smtpPort, {
         from: 'alice@example.com',

@@ -433,6 +433,19 @@ describe('InteractSMS simulator: formulas, logs and close()', () => {
     assertNeverLogged(lines, { 'a whole number': '353861234567', 'another whole number': '447700900123', 'the webhook token': 'Sekrit99' });
   });
 
+  it('logs under the component its host names, once per line (no second "component" key)', async () => {
+    const { logger, lines } = captureLog('info');
+    const sim = await InteractSmsSimulator.listen(simulatorOptions({ logger: logger.child({ component: 'simulator' }) }));
+    try {
+      await sendForm(sim.url, { to: '353861234567', text: 'x', notify_id: 'n-component' });
+    } finally {
+      await sim.close();
+    }
+    const simulatorLines = lines.filter((line) => line.includes('"msg":"simulator:'));
+    assert.ok(simulatorLines.length > 0, lines.join(''));
+    for (const line of simulatorLines) assert.equal(line.match(/"component":/g)?.length, 1, line);
+  });
+
   it('close() cancels a pending retry at once and posts nothing more', async () => {
     const receiver = await startWebhookReceiver();
     receiver.answer = TRY_LATER;
