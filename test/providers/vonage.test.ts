@@ -57,7 +57,7 @@ describe('Vonage payloads', () => {
       assert.deepEqual(vonagePlugin.parseReport!(shape(receipt)), { ok: true, items: [{ providerId: '0A0000001234567B', number: '+447700900000', code: 0, state: 'delivered' }] });
       const parsed = vonagePlugin.parseReceived!(shape(inbound));
       assert.ok(parsed.ok);
-      assert.deepEqual(parsed.items[0], { providerId: '0A0000000123ABCD1', number: '+447700900001', text: 'Hello world', sentAt: '2020-01-01 12:00:00', userContext: undefined, trackingId: undefined });
+      assert.deepEqual(parsed.items[0], { providerId: '0A0000000123ABCD1', number: '+447700900001', text: 'Hello world', sentAt: '2020-01-01T12:00:00+00:00', userContext: undefined, trackingId: undefined });
     }
   });
 

@@ -9,6 +9,12 @@ import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import type { InboundParse, InboundRequest } from '../contract.ts';
 import { isSignatureMethod, validVonageSignature } from './signature.ts';
+import { readWallTime } from '../../timestamps.ts';
+
+/** `message-timestamp`: `yyyy-MM-dd HH:mm:ss` in UTC (Vonage's inbound SMS webhook reference); another form leaves the relay's own time. */
+const VONAGE_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
+const VONAGE_TIME_ZONE = 'UTC';
+
 
 type Fields = ReadonlyMap<string, string>;
 
@@ -130,7 +136,7 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   const text = fields.get('text');
   if (text === undefined) return { ok: false, reason: 'no text' };
   if (text.length > MO_TEXT_MAX_CHARS) return { ok: false, reason: `text longer than ${MO_TEXT_MAX_CHARS} characters` };
-  const sentAt = fields.get('message-timestamp');
+  const sentAt = readWallTime(fields.get('message-timestamp') ?? '', VONAGE_TIMESTAMP, VONAGE_TIME_ZONE);
   const sms = (providerId: string, whole: string): ReceivedSms => ({ providerId, number, text: whole, sentAt, userContext: undefined, trackingId: undefined });
   if (fields.get('concat') !== 'true') return { ok: true, items: [sms(messageId, text)] };
 
