@@ -44,7 +44,12 @@ function formatDuration(millis: number): string {
   return `${millis / size}${unit}`;
 }
 
-const DURATION_UNITS = [['d', 86_400_000, 2], ['h', 3_600_000, 1], ['m', 60_000, 1], ['s', 1000, 1]] as const;
+const DURATION_UNITS = [
+  ['d', 86_400_000, 2],
+  ['h', 3_600_000, 1],
+  ['m', 60_000, 1],
+  ['s', 1000, 1],
+] as const;
 
 /** `relay` says whether a relay holds the data directory now (its pid), from its lock file. */
 export async function status(store: SqliteStore, now: number, relay: number | undefined): Promise<string> {
@@ -57,9 +62,7 @@ export async function status(store: SqliteStore, now: number, relay: number | un
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
-    ...(await store.listQueued(5))
-      .filter((sms) => sms.lastError)
-      .map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
+    ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
   ].join('\n');
 }
 
@@ -70,7 +73,9 @@ export async function history(store: SqliteStore, subject: string): Promise<stri
   const ids = number ? await store.messagesOfNumber(number, 20) : [subject];
   const lines: string[] = [];
   for (const reply of number ? await store.repliesOfNumber(number, 20) : []) {
-    const mailed = !reply.mailbox ? 'no mailbox: kept as undeliverable' : `to ${reply.mailbox}${reply.mail ? `, mail ${reply.mail.status}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : ''}`;
+    const mailed = !reply.mailbox
+      ? 'no mailbox: kept as undeliverable'
+      : `to ${reply.mailbox}${reply.mail ? `, mail ${reply.mail.status}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : ''}`;
     lines.push(`reply ${reply.id} ${new Date(reply.receivedAt).toISOString()}${reply.context ? ` [UserContext: ${reply.context}]` : ''}: ${mailed}`);
   }
   for (const id of ids) {
@@ -100,9 +105,7 @@ export async function queue(store: SqliteStore, args: readonly string[], now: nu
     const queued = await store.listQueued(LISTED);
     if (queued.length === 0) return 'no queued SMS';
     return queued
-      .map((sms) =>
-        JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }),
-      )
+      .map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }))
       .join('\n');
   }
   if (command === 'pause' || command === 'resume') {
@@ -130,7 +133,8 @@ export async function quarantine(store: SqliteStore, args: readonly string[]): P
   }
   if (command !== 'show' && command !== 'delete') throw new UsageError(`unknown quarantine command "${command}": use list, show <id> or delete <id|all>`);
   const id = target === 'all' && command === 'delete' ? undefined : Number(target);
-  if (id !== undefined && !(Number.isInteger(id) && id > 0)) throw new UsageError(`quarantine ${command} needs a request id${command === 'delete' ? ', or "all"' : ''} (see smsrelay quarantine list)`);
+  if (id !== undefined && !(Number.isInteger(id) && id > 0))
+    throw new UsageError(`quarantine ${command} needs a request id${command === 'delete' ? ', or "all"' : ''} (see smsrelay quarantine list)`);
   if (command === 'delete') {
     const deleted = await store.deleteQuarantined(id);
     if (id !== undefined && deleted === 0) throw new Error(`no quarantined request with id ${id}`);

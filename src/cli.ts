@@ -101,7 +101,9 @@ async function withStore(command: (store: SqliteStore, config: Config) => Promis
   const { config } = configOrExit();
   const file = join(config.dataDir, STORE_FILE);
   if (!existsSync(file)) {
-    console.error(`smsrelay: no relay data in ${config.dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`);
+    console.error(
+      `smsrelay: no relay data in ${config.dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`,
+    );
     process.exitCode = EXIT_NO_DATA;
     return;
   }
@@ -162,7 +164,13 @@ async function preview(args: readonly string[]): Promise<void> {
 
 /** One line per fact, the removed blocks below: for an operator answering "why did my SMS say that?". */
 function formatPreview({ request, sms, refused, store }: Preview, attachmentsNote: (names: readonly string[]) => string | undefined): string {
-  const thread = !store ? 'skipped (no store here, or no --to number)' : request?.thread === 'cut' ? "the relay's reply mail was found and cut" : request?.thread === 'skipped' ? 'not a reply to the relay' : 'looked up, no quoted copy found';
+  const thread = !store
+    ? 'skipped (no store here, or no --to number)'
+    : request?.thread === 'cut'
+      ? "the relay's reply mail was found and cut"
+      : request?.thread === 'skipped'
+        ? 'not a reply to the relay'
+        : 'looked up, no quoted copy found';
   const lines = [
     refused ? `refused:    ${toSmtpError(refused).responseCode} ${toSmtpError(refused).message}` : `text:       ${JSON.stringify(sms?.text ?? '')}`,
     ...(sms ? [`encoding:   ${sms.encoding}, ${sms.parts} part${sms.parts === 1 ? '' : 's'}${sms.cutFrom ? ` (cut from ${sms.cutFrom})` : ''}`] : []),
@@ -170,7 +178,9 @@ function formatPreview({ request, sms, refused, store }: Preview, attachmentsNot
     `thread:     ${thread}`,
     ...(request?.attachments.length ? [`attachments: ${attachmentsNote(request.attachments)}`] : []),
     'removed:',
-    ...(request?.removed.length ? request.removed.map((block) => `  - ${block.reason} (${block.lines} line${block.lines === 1 ? '' : 's'}): ${JSON.stringify(block.first)}`) : ['  (nothing)']),
+    ...(request?.removed.length
+      ? request.removed.map((block) => `  - ${block.reason} (${block.lines} line${block.lines === 1 ? '' : 's'}): ${JSON.stringify(block.first)}`)
+      : ['  (nothing)']),
   ];
   return lines.join('\n');
 }

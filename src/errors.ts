@@ -31,7 +31,7 @@ export const RELAY_ERRORS = {
     http: 422,
     text: 'This address cannot receive SMS: short codes and sender names only send',
   },
-  POLICY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'Not allowed by this relay\'s sender policy' },
+  POLICY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: "Not allowed by this relay's sender policy" },
   RATE_LIMITED: { smtp: 451, enhanced: '4.7.1', http: 429, text: 'Sending limit reached; try again later' },
   AUTH_FAILED: { smtp: 535, enhanced: '5.7.8', http: 401, text: 'Authentication credentials invalid' },
   ENCRYPTION_REQUIRED: {
@@ -69,7 +69,7 @@ export const RELAY_ERRORS = {
     smtp: 550,
     enhanced: '5.7.1',
     http: 422,
-    text: 'Automatic mail (bounces, auto-replies, the relay\'s own mail) is never sent as SMS',
+    text: "Automatic mail (bounces, auto-replies, the relay's own mail) is never sent as SMS",
   },
   UNAUTHORIZED: { smtp: 530, enhanced: '5.7.0', http: 401, text: 'Missing or wrong webhook token' },
   FORBIDDEN: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'The request signature does not match: not from the provider' },

@@ -92,8 +92,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     await disk.start();
     stack.push(() => disk.stop());
     let stopping = false;
-    const unavailable = () =>
-      stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined));
+    const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined)));
 
     const transport = config.mail.url ? smarthostTransport(config.mail.url) : maildirTransport(join(config.dataDir, MAILDIR));
     stack.push(() => transport.close());
@@ -158,22 +157,25 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       ],
       metrics,
       // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready, as do failing commits.
-      ready: async () =>
-        smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok) && (await storeHealth.ready(store)),
+      ready: async () => smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok) && (await storeHealth.ready(store)),
       mounts: [
-        ...(receivesWebhooks(provider) ? [(app: FastifyInstance) =>
-          mountWebhooks(app, {
-            unavailable,
-            provider,
-            sink: inbound.sinkFor(provider.name),
-            logger: logger.child({ component: 'webhook' }),
-            token: config.inbound.webhookToken,
-            tokenHeader: config.inbound.webhookTokenHeader,
-            allowedNetworks: config.inbound.allowedNetworks,
-            perMinute: config.inbound.webhookRequestsPerMinute,
-            signature: config.gateway.signature,
-            publicUrl: config.gateway.publicUrl,
-          })] : []),
+        ...(receivesWebhooks(provider)
+          ? [
+              (app: FastifyInstance) =>
+                mountWebhooks(app, {
+                  unavailable,
+                  provider,
+                  sink: inbound.sinkFor(provider.name),
+                  logger: logger.child({ component: 'webhook' }),
+                  token: config.inbound.webhookToken,
+                  tokenHeader: config.inbound.webhookTokenHeader,
+                  allowedNetworks: config.inbound.allowedNetworks,
+                  perMinute: config.inbound.webhookRequestsPerMinute,
+                  signature: config.gateway.signature,
+                  publicUrl: config.gateway.publicUrl,
+                }),
+            ]
+          : []),
         ...(simulator ? [(app: FastifyInstance) => simulator.register(app)] : []),
       ],
     });

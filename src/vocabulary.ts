@@ -61,9 +61,7 @@ export interface StatusReport {
 }
 
 /** What became of one received SMS: stored and mailed, stored as undeliverable, or seen before. */
-export type ReceivedOutcome =
-  | { readonly status: 'accepted' | 'undeliverable'; readonly id: string }
-  | { readonly status: 'duplicate' };
+export type ReceivedOutcome = { readonly status: 'accepted' | 'undeliverable'; readonly id: string } | { readonly status: 'duplicate' };
 
 /** What one delivery report did: moved the SMS forward, waits for its SMS (orphan), or changed nothing. */
 export type ReportOutcome = 'advanced' | 'orphan' | 'duplicate' | 'stale';

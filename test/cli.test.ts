@@ -76,12 +76,16 @@ describe('smsrelay command', () => {
       const cwd = dir();
       const smtp = refusedStart(cwd, { SMSRELAY_SMTP_PORT: port });
       assert.equal(smtp.status, 78);
-      assert.deepEqual(smtp.lines, [`smsrelay: config: SMSRELAY_SMTP_PORT="${port}": the SMTP listener cannot listen on 127.0.0.1:${port}: the port is in use by another program (another relay on this machine?); stop it or choose another port`]);
+      assert.deepEqual(smtp.lines, [
+        `smsrelay: config: SMSRELAY_SMTP_PORT="${port}": the SMTP listener cannot listen on 127.0.0.1:${port}: the port is in use by another program (another relay on this machine?); stop it or choose another port`,
+      ]);
       assert.doesNotMatch(smtp.stdout, /EADDRINUSE|stack/, 'no error object in the log either');
       writeFileSync(join(cwd, 'smsrelay.yaml'), `http:\n  port: ${port}\n`);
       const http = refusedStart(cwd, { SMSRELAY_HTTP_PORT: '' });
       assert.equal(http.status, 78);
-      assert.deepEqual(http.lines, [`smsrelay: config: ${join(cwd, 'smsrelay.yaml')}: http.port: the HTTP listener cannot listen on 127.0.0.1:${port}: the port is in use by another program (another relay on this machine?); stop it or choose another port`]);
+      assert.deepEqual(http.lines, [
+        `smsrelay: config: ${join(cwd, 'smsrelay.yaml')}: http.port: the HTTP listener cannot listen on 127.0.0.1:${port}: the port is in use by another program (another relay on this machine?); stop it or choose another port`,
+      ]);
     } finally {
       taken.close();
     }
@@ -112,7 +116,7 @@ describe('smsrelay command', () => {
     }
   });
 
-  test('the embedded default shows the whole loop: a reply from POST /simulator/mo lands in the Maildir; a stranger\'s SMS is listed', async () => {
+  test("the embedded default shows the whole loop: a reply from POST /simulator/mo lands in the Maildir; a stranger's SMS is listed", async () => {
     const cwd = dir();
     const env = relayEnvironment(cwd, {});
     const relay = await spawnRelay(cwd, env);
@@ -122,7 +126,10 @@ describe('smsrelay command', () => {
       const messages = await request(`http://127.0.0.1:${relay.httpPort}/simulator/messages`);
       const [sms] = (await messages.body.json()) as Array<{ userContext: string }>;
       assert.ok(sent && sms?.userContext);
-      for (const mo of [{ from: '447700900123', text: 'On it', usercontext: sms.userContext }, { from: '447700900777', text: 'Who is this?' }]) {
+      for (const mo of [
+        { from: '447700900123', text: 'On it', usercontext: sms.userContext },
+        { from: '447700900777', text: 'Who is this?' },
+      ]) {
         const posted = await request(`http://127.0.0.1:${relay.httpPort}/simulator/mo`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -135,13 +142,26 @@ describe('smsrelay command', () => {
       const [reply] = await waitFor('the reply mail', () => maildirMessages(maildir).length === 1 && maildirMessages(maildir));
       assert.match(reply ?? '', /^Subject: Re: Server down \[UserContext: /m);
       assert.match(reply ?? '', /^To: alice@example\.com/m);
-      await waitFor('the stranger\'s SMS kept', () => relay.logs.find((line) => String(line.msg).includes('kept as undeliverable')));
+      await waitFor("the stranger's SMS kept", () => relay.logs.find((line) => String(line.msg).includes('kept as undeliverable')));
       const listed = spawnSync(process.execPath, [BIN, 'undeliverable'], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
       assert.equal(listed.status, 0, listed.stderr);
-      const rows = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { number: string; text: string });
-      assert.deepEqual(rows.map((row) => [row.number, row.text]), [['+447700900777', 'Who is this?']]);
-      const [stranger] = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string });
-      const rerouted = spawnSync(process.execPath, [BIN, 'undeliverable', 'reroute', stranger?.id ?? '', 'ops@example.com'], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+      const rows = listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { number: string; text: string });
+      assert.deepEqual(
+        rows.map((row) => [row.number, row.text]),
+        [['+447700900777', 'Who is this?']],
+      );
+      const [stranger] = listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { id: string });
+      const rerouted = spawnSync(process.execPath, [BIN, 'undeliverable', 'reroute', stranger?.id ?? '', 'ops@example.com'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+      });
       assert.equal(rerouted.status, 0, rerouted.stderr);
       const mails = await waitFor('the rerouted mail', () => maildirMessages(maildir).length === 2 && maildirMessages(maildir), 15_000);
       assert.match(mails[1] ?? '', /^To: ops@example\.com/m);

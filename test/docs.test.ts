@@ -60,7 +60,10 @@ const ABSENT = new Set(['none', 'off', 'keep', 'any']);
 /** Whether the documented default cell says what the schema does; durations compare as milliseconds. */
 function defaultMatches(cell: string, actual: unknown): boolean {
   const written = code(cell);
-  const empty = actual === undefined || (Array.isArray(actual) && actual.length === 0) || (typeof actual === 'object' && actual !== null && Object.keys(actual).length === 0);
+  const empty =
+    actual === undefined ||
+    (Array.isArray(actual) && actual.length === 0) ||
+    (typeof actual === 'object' && actual !== null && Object.keys(actual).length === 0);
   // Prose, or a value with a <placeholder>: computed at start-up, so the schema has none.
   if (written === undefined || written.includes('<')) return ABSENT.has(cell) || cell.startsWith('none') ? empty : actual === undefined;
   const value: unknown = parseYaml(written);
@@ -103,5 +106,9 @@ test('docs/configuration.md lists every setting once, with its variable and its 
 test('docs/smtp-replies.md lists every catalogue code with its replies and text', () => {
   const rows = tableRows(docs('smtp-replies.md'), 'The catalogue');
   const expected = Object.entries(RELAY_ERRORS).map(([name, spec]) => `\`${name}\` | \`${spec.smtp} ${spec.enhanced}\` | ${spec.http} | ${spec.text}`);
-  assert.deepEqual(rows.map((cells) => cells.join(' | ')), expected, 'the catalogue table, one row per code in src/errors.ts order');
+  assert.deepEqual(
+    rows.map((cells) => cells.join(' | ')),
+    expected,
+    'the catalogue table, one row per code in src/errors.ts order',
+  );
 });

@@ -62,7 +62,13 @@ describe('operating the relay', () => {
     assert.match(cli('status'), new RegExp(`^relay: running \\(pid ${relay.child.pid}\\)\\ndispatch: running\\nsms queued: 0 \\(held: 0\\)`));
     const log = cli('log', id);
     assert.match(log, new RegExp(`^message ${id}\\n  \\+447700900192: sent(, delivery report: delivered)?, 1 attempt, gateway id`));
-    assert.match(await waitFor('the delivery report in the history', () => { const again = cli('log', id); return / delivery report: delivered \(provider status 4\)/.test(again) && again; }), / sent: id /);
+    assert.match(
+      await waitFor('the delivery report in the history', () => {
+        const again = cli('log', id);
+        return / delivery report: delivered \(provider status 4\)/.test(again) && again;
+      }),
+      / sent: id /,
+    );
     assert.match(log, / accepted: 447700900192@sms\.localhost -> \+447700900192/);
     assert.match(log, / sent: id \d+/);
     assert.match(cli('log', '+447700900192'), new RegExp(`message ${id}`));
@@ -74,7 +80,7 @@ describe('operating the relay', () => {
     });
     assert.equal(posted.statusCode, 202);
     await posted.body.dump();
-    const withReply = await waitFor('the reply in the number\'s history', () => {
+    const withReply = await waitFor("the reply in the number's history", () => {
       const shown = cli('log', '447700900192');
       return /^reply \S+ \S+ \[UserContext: [^\]]+\]: to alice@example\.com, mail sent$/m.test(shown) && shown;
     });
@@ -87,7 +93,10 @@ describe('operating the relay', () => {
     assert.match(cli('status'), /dispatch: paused since .*\nsms queued: 1 \(held: 0\)/);
     assert.match(cli('queue', 'hold', id), /hold: 1 queued SMS changed/);
     assert.match(cli('log', id), / held by the operator\n/);
-    const [listed] = cli('queue', 'list').trim().split('\n').map((line) => JSON.parse(line) as { messageId: string; held: boolean });
+    const [listed] = cli('queue', 'list')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { messageId: string; held: boolean });
     assert.deepEqual([listed?.messageId, listed?.held], [id, true]);
     cli('queue', 'release', 'all');
     cli('queue', 'resume');
@@ -119,7 +128,10 @@ describe('operating the relay', () => {
       for (const command of [['status'], ['queue', 'list'], ['log', '+447700900192'], ['undeliverable']]) {
         const result = run(command, elsewhere, { SMSRELAY_DATA_DIR: join(elsewhere, 'data') });
         assert.equal(result.status, 66, result.stderr);
-        assert.equal(result.stderr, `smsrelay: no relay data in ${join(elsewhere, 'data')}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)\n`);
+        assert.equal(
+          result.stderr,
+          `smsrelay: no relay data in ${join(elsewhere, 'data')}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)\n`,
+        );
       }
       assert.equal(existsSync(join(elsewhere, 'data')), false, 'no store, not even the directory, was created');
     } finally {

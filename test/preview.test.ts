@@ -76,6 +76,9 @@ describe('smsrelay preview', () => {
   test('input that is not a mail gets a clear error (exit 65)', () => {
     const result = preview('just some words\nnot a header\n');
     assert.equal(result.status, 65);
-    assert.equal(result.stderr.trim().split('\n').at(-1), 'smsrelay: preview: The input is not a mail: a mail (RFC 5322) starts with header fields such as "From: …"; give the raw .eml on stdin');
+    assert.equal(
+      result.stderr.trim().split('\n').at(-1),
+      'smsrelay: preview: The input is not a mail: a mail (RFC 5322) starts with header fields such as "From: …"; give the raw .eml on stdin',
+    );
   });
 });

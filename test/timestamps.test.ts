@@ -13,7 +13,7 @@ describe('times in one form: ISO 8601 with offset', () => {
     assert.equal(normaliseOffsetTime('2010-02-03T13:50:05'), undefined, 'no offset');
   });
 
-  test('a wall time without a zone is read in the gateway\'s zone, summer time included', () => {
+  test("a wall time without a zone is read in the gateway's zone, summer time included", () => {
     assert.equal(readWallTime('20250314 09:26:53', COMPACT, 'Europe/Oslo'), '2025-03-14T09:26:53+01:00');
     assert.equal(readWallTime('20250714 09:26:53', COMPACT, 'Europe/Oslo'), '2025-07-14T09:26:53+02:00');
     assert.equal(readWallTime('20260714 23:59:59', COMPACT, 'Europe/London'), '2026-07-14T23:59:59+01:00');

@@ -111,7 +111,11 @@ const SENT_REPLIES_LOOKED_AT = 5;
  * name the conversation), for thread-first cutting; undefined when it answers none of the relay's
  * mails, [] when retention erased what was sent (the general rules decide then).
  */
-async function sentReplyBodies(mail: ParsedMail, numbers: readonly string[], store: Pick<Store, 'contextOfMail' | 'sentReplies'>): Promise<string[] | undefined> {
+async function sentReplyBodies(
+  mail: ParsedMail,
+  numbers: readonly string[],
+  store: Pick<Store, 'contextOfMail' | 'sentReplies'>,
+): Promise<string[] | undefined> {
   const thread = answeredThread(mail);
   if (numbers.length === 0 || (thread.userContext === undefined && thread.messageIds.length === 0)) return undefined;
   const context = thread.userContext ?? (await store.contextOfMail(thread.messageIds, numbers));
@@ -144,7 +148,10 @@ export function fitText(
   if (sms.parts === 0) {
     const where = policy.subject === 'never' ? 'the body is' : 'the body and the subject are';
     const dropped = attachmentsNote(attachments);
-    throw new RelayError('NO_TEXT', `The mail has no text to send as SMS: ${where} empty once quotes, signatures and disclaimers are removed${dropped ? `; ${dropped}` : ''}`);
+    throw new RelayError(
+      'NO_TEXT',
+      `The mail has no text to send as SMS: ${where} empty once quotes, signatures and disclaimers are removed${dropped ? `; ${dropped}` : ''}`,
+    );
   }
   if (sms.parts <= maxParts) return sms;
   if (policy.overLength === 'truncate') return { ...truncateToParts(text, maxParts), cutFrom: sms.parts };
@@ -168,7 +175,13 @@ const ATTACHMENT_NAME_CHARS = 40;
  */
 export function attachmentsNote(names: readonly string[]): string | undefined {
   if (names.length === 0) return undefined;
-  const shown = names.slice(0, NAMED_ATTACHMENTS).map((name) => `"${name.replace(/[^\x20-\x7e]/g, '?').replaceAll('"', "'").slice(0, ATTACHMENT_NAME_CHARS)}"`);
+  const shown = names.slice(0, NAMED_ATTACHMENTS).map(
+    (name) =>
+      `"${name
+        .replace(/[^\x20-\x7e]/g, '?')
+        .replaceAll('"', "'")
+        .slice(0, ATTACHMENT_NAME_CHARS)}"`,
+  );
   const more = names.length - shown.length;
   const listed = new Intl.ListFormat('en').format(more > 0 ? [...shown, `${more} more`] : shown);
   return `${names.length === 1 ? 'the attachment' : `${names.length} attachments`} ${listed} ${names.length === 1 ? 'is' : 'are'} not sent: an SMS carries text only`;

@@ -138,13 +138,23 @@ export class AcceptanceService {
       const { principal } = transaction;
       const id = uuidv7();
       const { store, provider, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments } = await buildNewMail(id, raw, transaction, { settings, store, provider, senders: this.#senders, tracking }, this.#clock());
+      const { mail, cutFrom, repeated, attachments } = await buildNewMail(
+        id,
+        raw,
+        transaction,
+        { settings, store, provider, senders: this.#senders, tracking },
+        this.#clock(),
+      );
       const parts = mail.sms.parts * mail.recipients.length;
       const limited = this.#rates.problem(principal, parts, this.#clock());
       if (limited) throw new RelayError('RATE_LIMITED', `Sending limit reached: ${limited}`);
       const { duplicateOf } = await store.acceptMail(mail);
       this.#rates.record(principal, parts, this.#clock());
-      if (mail.sms.userContext) tracking.committed(mail.sms.userContext, mail.recipients.map((recipient) => recipient.number));
+      if (mail.sms.userContext)
+        tracking.committed(
+          mail.sms.userContext,
+          mail.recipients.map((recipient) => recipient.number),
+        );
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
       return {

@@ -71,7 +71,9 @@ export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[
   let node = unwrap(schema);
   for (let index = 0; node && index < path.length; index++) {
     const def = defOf(node);
-    node = unwrap(def.shape ? def.shape[path[index] as PropertyKey] : def.type === 'array' || def.type === 'record' ? (def['element'] ?? def['valueType']) : undefined);
+    node = unwrap(
+      def.shape ? def.shape[path[index] as PropertyKey] : def.type === 'array' || def.type === 'record' ? (def['element'] ?? def['valueType']) : undefined,
+    );
   }
   const shape = node && defOf(node).shape;
   return shape ? Object.keys(shape) : [];

@@ -153,7 +153,8 @@ function parseSections(
       for (const issue of unknown) {
         for (const key of issue.keys) {
           const where = describe([section, ...issue.path, key]);
-          const owner = section === 'gateway' && issue.path.length === 0 ? registry.plugins.find((plugin) => Object.hasOwn(plugin.settings.schema.shape, key)) : undefined;
+          const owner =
+            section === 'gateway' && issue.path.length === 0 ? registry.plugins.find((plugin) => Object.hasOwn(plugin.settings.schema.shape, key)) : undefined;
           if (owner) warnings.push(`${where}: a setting of the ${owner.name} gateway, not used with ${provider?.name ?? 'this one'}; ignored`);
           else problems.push(unknownKey(where, key, keysAt(schema, issue.path)));
         }
@@ -186,9 +187,7 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   const lineCounter = new LineCounter();
   const document = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false, lineCounter });
   if (document.errors.length > 0) {
-    throw new ConfigError(
-      document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`),
-    );
+    throw new ConfigError(document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`));
   }
   const raw: unknown = document.toJS() ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -214,19 +213,20 @@ function applyEnvironment(
       continue;
     }
     if (value.trim() === '') continue;
-    const parsed = target.kind === 'list' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value.trim();
+    const parsed =
+      target.kind === 'list'
+        ? value
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean)
+        : value.trim();
     setPath(raw, target.path, parsed);
     sources.set(target.path.join('.'), name);
   }
   return sources;
 }
 
-function describePath(
-  path: readonly PropertyKey[],
-  envSources: ReadonlyMap<string, string>,
-  file: string | undefined,
-  env: NodeJS.ProcessEnv,
-): string {
+function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<string, string>, file: string | undefined, env: NodeJS.ProcessEnv): string {
   const dotted = path.map(String).join('.');
   for (const [envPath, name] of envSources) {
     if (dotted === envPath || dotted.startsWith(`${envPath}.`)) {
@@ -246,7 +246,9 @@ export const DURATION_SETTINGS: ReadonlySet<string> = new Set(pathsOf(configSche
  */
 export function describeSetting(path: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
   const { raw, file } = readConfigFile(env, cwd);
-  const fromFile = path.split('.').reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), raw);
+  const fromFile = path
+    .split('.')
+    .reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), raw);
   const sources = applyEnvironment(raw, env, ENVIRONMENT, []);
   if (sources.has(path) || fromFile !== undefined) return describePath(path.split('.'), sources, file, env);
   const variable = Object.entries(ENVIRONMENT).find(([, target]) => target.path.join('.') === path)?.[0];
@@ -341,11 +343,7 @@ export function environmentOf(registry: ProviderRegistry): Readonly<Record<strin
 }
 
 /** List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. */
-function normaliseLists(
-  sms: ParsedConfig['sms'],
-  problems: string[],
-  describe: (path: readonly PropertyKey[]) => string,
-): Record<string, readonly string[]> {
+function normaliseLists(sms: ParsedConfig['sms'], problems: string[], describe: (path: readonly PropertyKey[]) => string): Record<string, readonly string[]> {
   const lists: Record<string, readonly string[]> = Object.create(null);
   for (const [address, members] of Object.entries(sms.lists)) {
     const [local, listDomain, ...rest] = address.toLowerCase().split('@');

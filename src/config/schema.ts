@@ -40,14 +40,16 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 const DURATION_HINT = 'write a duration such as 30s, 5m or 24h';
 
 /** Written `30s`, `5m`, `24h`; milliseconds once parsed. */
-export const duration = z.string({ error: (issue) => `${DURATION_HINT}${typeof issue.input === 'number' ? ` (a number needs its unit: ${issue.input}s, ${issue.input}m…)` : ''}` }).transform((value, ctx) => {
-  const millis = ms(value as ms.StringValue);
-  if (typeof millis !== 'number' || !Number.isFinite(millis) || millis < 0 || !/[a-z]\s*$/i.test(value)) {
-    ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, not "${value}"` });
-    return z.NEVER;
-  }
-  return millis;
-});
+export const duration = z
+  .string({ error: (issue) => `${DURATION_HINT}${typeof issue.input === 'number' ? ` (a number needs its unit: ${issue.input}s, ${issue.input}m…)` : ''}` })
+  .transform((value, ctx) => {
+    const millis = ms(value as ms.StringValue);
+    if (typeof millis !== 'number' || !Number.isFinite(millis) || millis < 0 || !/[a-z]\s*$/i.test(value)) {
+      ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, not "${value}"` });
+      return z.NEVER;
+    }
+    return millis;
+  });
 
 /**
  * A list; a single value written without brackets (`domains: sms.example.com`) is taken as a list
@@ -140,7 +142,10 @@ const senderLimits = {
 };
 
 const account = z.strictObject({
-  username: z.string().min(1).regex(/^[^\s:]+$/, 'expected a user name without spaces or colons'),
+  username: z
+    .string()
+    .min(1)
+    .regex(/^[^\s:]+$/, 'expected a user name without spaces or colons'),
   /** Made by `smsrelay hash-password`; never the password itself. */
   passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'expected a hash made by `smsrelay hash-password`'),
   /** The mail's From: must be one of the account's `senders` too (no spoofing another address). */
@@ -219,9 +224,11 @@ export const configSchema = z.strictObject({
         .optional(),
       maxParts: positiveInt.max(255, 'expected at most 255 parts').default(DEFAULT_MAX_PARTS),
       /** Distribution lists: `oncall@sms.example.com: ["+447700900123", …]`. */
-      lists: z.record(z.string(), list(z.string(), '["+447700900123", "07700 900124"]', 'a list needs at least one number'), {
-        error: 'write the lists indented under it: oncall@sms.example.com: ["+447700900123"]',
-      }).default({}),
+      lists: z
+        .record(z.string(), list(z.string(), '["+447700900123", "07700 900124"]', 'a list needs at least one number'), {
+          error: 'write the lists indented under it: oncall@sms.example.com: ["+447700900123"]',
+        })
+        .default({}),
       /**
        * Local part that, on every SMS domain, takes the IntelliSoftware email interface's subject
        * format `To:<number> From:<id> UserContext:<ctx>` (drop-in for systems set up for it); '' = off.
@@ -303,7 +310,10 @@ export const configSchema = z.strictObject({
       /** Only these source networks may call the webhooks; unset = any (with the token). */
       allowedNetworks: list(cidr, '[203.0.113.0/24]').optional(),
       /** A header that may carry the token too (Puzzel's "fixed header" option, e.g. X-Api-Key). */
-      webhookTokenHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'expected a header name such as X-Api-Key').optional(),
+      webhookTokenHeader: z
+        .string()
+        .regex(/^[A-Za-z0-9-]+$/, 'expected a header name such as X-Api-Key')
+        .optional(),
     })
     .prefault({}),
   mail: z

@@ -60,9 +60,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
 
   app.get('/healthz', async (_request, reply) => {
-    const results = await Promise.all(
-      options.health.map(async (item) => [item.name, await item.check().catch(() => false)] as const),
-    );
+    const results = await Promise.all(options.health.map(async (item) => [item.name, await item.check().catch(() => false)] as const));
     const healthy = results.every(([, ok]) => ok);
     return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'unavailable', checks: Object.fromEntries(results) });
   });

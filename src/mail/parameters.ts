@@ -60,11 +60,7 @@ export function headerParameters(header: (name: string) => string | undefined): 
     }
     return undefined;
   };
-  return build(
-    first('userContext', ['usercontext', 'x-usercontext']),
-    first('senderId', ['x-sms-from']),
-    first('maxParts', ['x-sms-max-parts']),
-  );
+  return build(first('userContext', ['usercontext', 'x-usercontext']), first('senderId', ['x-sms-from']), first('maxParts', ['x-sms-max-parts']));
 }
 
 /** The reply tag `[UserContext: value]`, wherever it stands. */

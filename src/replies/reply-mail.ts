@@ -100,7 +100,9 @@ export async function buildReplyMail(
     subject: conversation?.subject ? baseSubject(conversation.subject) : undefined,
     context: conversation?.context ?? sms.userContext,
     /** Why Reply does not reach the sender, or undefined when it does. */
-    noReply: textable ? undefined : `${number} is ${senderKind(sms.number) === 'alphanumeric' ? 'a sender name' : 'a short code'} and cannot receive SMS: a reply to this mail is not delivered.`,
+    noReply: textable
+      ? undefined
+      : `${number} is ${senderKind(sms.number) === 'alphanumeric' ? 'a sender name' : 'a short code'} and cannot receive SMS: a reply to this mail is not delivered.`,
   };
 
   const root = new MimeNode('text/plain; charset=utf-8', { hostname: options.smsDomain, newline: 'windows' });
@@ -138,5 +140,8 @@ function baseSubject(subject: string): string {
 }
 
 function oneLine(text: string): string {
-  return text.replace(/[\r\n\t]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+  return text
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
 }

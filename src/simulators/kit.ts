@@ -9,25 +9,13 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type RawServerDefault,
-} from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { SimulatorOptions } from './contract.ts';
 
 /** Any plain-HTTP fastify app, whatever logger it was built with (the relay passes its pino). */
-export type HttpApp<AppLogger extends FastifyBaseLogger = FastifyBaseLogger> = FastifyInstance<
-  RawServerDefault,
-  IncomingMessage,
-  ServerResponse,
-  AppLogger
->;
+export type HttpApp<AppLogger extends FastifyBaseLogger = FastifyBaseLogger> = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, AppLogger>;
 
 export const DEFAULT_WAIT_MS = 5_000;
 
@@ -258,14 +246,7 @@ class WebhookForwarder {
     await Promise.allSettled([...this.#running]);
   }
 
-  async #attempt(
-    kind: WebhookKind,
-    url: string,
-    body: string,
-    context: PostContext,
-    attempt: number,
-    shape: PostShape,
-  ): Promise<number | 'error'> {
+  async #attempt(kind: WebhookKind, url: string, body: string, context: PostContext, attempt: number, shape: PostShape): Promise<number | 'error'> {
     const { label, noun, logger, contentType, headers } = this.#options;
     const at = new Date();
     const get = shape.method === 'GET';
@@ -291,11 +272,7 @@ class WebhookForwarder {
     this.posts.push(post);
     logger.info(
       { ...context, kind, url: withoutQuery(url), attempt, httpStatus: status, ...(error ? { error } : {}) },
-      status === 200
-        ? `${label}: ${noun} posted`
-        : this.closed
-          ? `${label}: ${noun} cancelled`
-          : `${label}: ${noun} not answered 200; will retry`,
+      status === 200 ? `${label}: ${noun} posted` : this.closed ? `${label}: ${noun} cancelled` : `${label}: ${noun} not answered 200; will retry`,
     );
     for (const notify of [...this.#onPost]) notify(post);
     return status;
@@ -600,11 +577,7 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
    * Once the send response has gone out (or was lost: the gateway has the SMS all the same), hands
    * what it accepted to `report` with the DR URL set now; nothing when none is set.
    */
-  protected reportWhenAnswered<Sms>(
-    reply: FastifyReply,
-    accepted: readonly Sms[],
-    report: (accepted: readonly Sms[], drUrl: string) => void,
-  ): void {
+  protected reportWhenAnswered<Sms>(reply: FastifyReply, accepted: readonly Sms[], report: (accepted: readonly Sms[], drUrl: string) => void): void {
     const drUrl = this.webhooks.drUrl;
     if (accepted.length > 0 && drUrl !== undefined) reply.raw.once('close', () => report(accepted, drUrl));
   }
@@ -690,9 +663,7 @@ const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
  */
 export function useAspNetFormParser(scope: HttpApp, bodyLimit: number): void {
   if (scope.hasContentTypeParser(FORM_MEDIA_TYPE)) scope.removeContentTypeParser(FORM_MEDIA_TYPE);
-  scope.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'string', bodyLimit }, (_request, body, done) =>
-    done(null, new URLSearchParams(body as string)),
-  );
+  scope.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
 }
 
 /**

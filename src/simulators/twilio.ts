@@ -82,7 +82,11 @@ const MO_TEXT_MAX_CHARS = 1_600;
 const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: z.array(z.string().regex(/^\d{7,15}$/)).max(10_000) }).strict()]);
 /** `usercontext` is taken and ignored: Twilio's incoming messages name no message they answer. */
 const moSchema = z
-  .object({ from: z.string().regex(/^\d{7,15}$/, 'international digits without +'), text: z.string().max(MO_TEXT_MAX_CHARS), usercontext: z.string().optional() })
+  .object({
+    from: z.string().regex(/^\d{7,15}$/, 'international digits without +'),
+    text: z.string().max(MO_TEXT_MAX_CHARS),
+    usercontext: z.string().optional(),
+  })
   .strict();
 
 interface TwilioSms extends SimulatedSmsRecord {
@@ -246,7 +250,13 @@ export class TwilioSimulator extends GatewaySimulator<TwilioBehaviour> implement
             ...(sms.messagingServiceSid ? ([['MessagingServiceSid', sms.messagingServiceSid]] as Array<[string, string]>) : []),
             ...(status === 'undelivered' ? ([['ErrorCode', UNREACHABLE_ERROR]] as Array<[string, string]>) : []),
           ];
-          const delivered = await this.forwarder.deliver('dr', url, new URLSearchParams(fields).toString(), { sid: sms.id, status, to: maskNumber(`+${sms.to}`) }, this.#signed(url, fields));
+          const delivered = await this.forwarder.deliver(
+            'dr',
+            url,
+            new URLSearchParams(fields).toString(),
+            { sid: sms.id, status, to: maskNumber(`+${sms.to}`) },
+            this.#signed(url, fields),
+          );
           if (!delivered) return;
         }
       });
@@ -288,9 +298,7 @@ export class TwilioSimulator extends GatewaySimulator<TwilioBehaviour> implement
 
   /** `X-Twilio-Signature`: base64 HMAC-SHA1 of the URL and every field's name and value, sorted by name. */
   #signed(url: string, fields: ReadonlyArray<readonly [string, string]>): { headers: Record<string, string> } {
-    const data = [...fields]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .reduce((text, [name, value]) => `${text}${name}${value}`, url);
+    const data = [...fields].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).reduce((text, [name, value]) => `${text}${name}${value}`, url);
     return { headers: { 'x-twilio-signature': createHmac('sha1', this.#authToken).update(data, 'utf8').digest('base64') } };
   }
 }

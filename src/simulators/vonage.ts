@@ -19,7 +19,15 @@ import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './contract.ts';
-import { GatewaySimulator, listenStandalone, type GatewaySimulatorOptions, type HttpApp, type Standalone, type StandaloneOptions, type WebhookKind } from './kit.ts';
+import {
+  GatewaySimulator,
+  listenStandalone,
+  type GatewaySimulatorOptions,
+  type HttpApp,
+  type Standalone,
+  type StandaloneOptions,
+  type WebhookKind,
+} from './kit.ts';
 
 export type VonageWebhookMethod = 'GET' | 'POST' | 'POST-JSON';
 
@@ -48,7 +56,9 @@ const DIGITS = /^\d{7,15}$/;
 const METHODS = { md5hash: 'md5', md5: 'md5', sha1: 'sha1', sha256: 'sha256', sha512: 'sha512' } as const;
 const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: z.array(z.string().regex(DIGITS)).max(10_000) }).strict()]);
 /** `usercontext` is taken and ignored: an inbound SMS names no message it answers. */
-const moSchema = z.object({ from: z.string().regex(DIGITS, 'international digits without +'), text: z.string().min(1).max(2_000), usercontext: z.string().optional() }).strict();
+const moSchema = z
+  .object({ from: z.string().regex(DIGITS, 'international digits without +'), text: z.string().min(1).max(2_000), usercontext: z.string().optional() })
+  .strict();
 
 interface VonageSms extends SimulatedSmsRecord {
   readonly parts: readonly string[];
@@ -71,7 +81,8 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
     this.#logger = logger;
     this.#method = options.webhookMethod ?? 'GET';
     this.#virtualNumber = options.virtualNumber ?? '447700900000';
-    if (options.webhookSigning !== undefined && !Object.hasOwn(METHODS, options.webhookSigning)) throw new RangeError(`vonage simulator: unknown signature method ${options.webhookSigning}`);
+    if (options.webhookSigning !== undefined && !Object.hasOwn(METHODS, options.webhookSigning))
+      throw new RangeError(`vonage simulator: unknown signature method ${options.webhookSigning}`);
   }
 
   protected get accepted(): readonly SimulatedSmsRecord[] {
@@ -93,7 +104,9 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
 
   protected addGatewayRoutes(scope: HttpApp): void {
     if (scope.hasContentTypeParser(FORM_MEDIA_TYPE)) scope.removeContentTypeParser(FORM_MEDIA_TYPE);
-    scope.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
+    scope.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) =>
+      done(null, new URLSearchParams(body as string)),
+    );
     scope.route({ method: ['GET', 'POST'], url: SEND_PATH, handler: (request, reply) => this.#onSend(request, reply) });
   }
 
@@ -105,7 +118,8 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
     }
     reply.type('application/json; charset=utf-8');
     const fields = requestFields(request);
-    const refuse = (status: number, errorText: string) => JSON.stringify({ 'message-count': '1', messages: [{ to: fields.get('to') ?? '', status: String(status), 'error-text': errorText }] });
+    const refuse = (status: number, errorText: string) =>
+      JSON.stringify({ 'message-count': '1', messages: [{ to: fields.get('to') ?? '', status: String(status), 'error-text': errorText }] });
     if (behaviour.mode === 'error') return refuse(behaviour.status, 'Simulated error');
     if (fields.get('api_key') !== this.#options.username || fields.get('api_secret') !== this.#options.password) return refuse(4, 'Bad Credentials');
     const from = fields.get('from');
@@ -135,7 +149,15 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
       behaviour,
       JSON.stringify({
         'message-count': String(parts.length),
-        messages: sms.parts.map((id) => ({ to, 'message-id': id, status: '0', 'remaining-balance': '10.00', 'message-price': '0.0333', network: '23410', ...(sms.clientRef ? { 'client-ref': sms.clientRef } : {}) })),
+        messages: sms.parts.map((id) => ({
+          to,
+          'message-id': id,
+          status: '0',
+          'remaining-balance': '10.00',
+          'message-price': '0.0333',
+          network: '23410',
+          ...(sms.clientRef ? { 'client-ref': sms.clientRef } : {}),
+        })),
       }),
     );
   }
@@ -198,7 +220,12 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
         ['messageId', ids[index] ?? ''],
         ['text', parts[index] ?? ''],
         ...(parts.length > 1
-          ? ([['concat', 'true'], ['concat-ref', String(reference)], ['concat-total', String(parts.length)], ['concat-part', String(index + 1)]] as Array<[string, string]>)
+          ? ([
+              ['concat', 'true'],
+              ['concat-ref', String(reference)],
+              ['concat-total', String(parts.length)],
+              ['concat-part', String(index + 1)],
+            ] as Array<[string, string]>)
           : []),
       ];
       this.forwarder.run(() => this.#call('mo', url, fields, { moId: ids[index] ?? '', from: maskNumber(`+${mo.from}`) }).then(() => undefined));
@@ -224,7 +251,12 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, value]) => `&${name}=${value.replaceAll('&', '_').replaceAll('=', '_')}`)
       .join('');
-    const sig = method === 'md5hash' ? createHash('md5').update(data + secret).digest('hex') : createHmac(METHODS[method], secret).update(data).digest('hex');
+    const sig =
+      method === 'md5hash'
+        ? createHash('md5')
+            .update(data + secret)
+            .digest('hex')
+        : createHmac(METHODS[method], secret).update(data).digest('hex');
     return [...all, ['sig', sig]];
   }
 }

@@ -187,7 +187,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   }
 
   const plain = new SMTPServer(handlers as ConstructorParameters<typeof SMTPServer>[0]);
-  const implicit = settings.tls && settings.tlsPort !== undefined ? new SMTPServer({ ...handlers, secure: true } as ConstructorParameters<typeof SMTPServer>[0]) : undefined;
+  const implicit =
+    settings.tls && settings.tlsPort !== undefined ? new SMTPServer({ ...handlers, secure: true } as ConstructorParameters<typeof SMTPServer>[0]) : undefined;
   const servers = [plain, ...(implicit ? [implicit] : [])];
   // A failure to bind is the caller's (a ListenError), not a connection error to log.
   for (const server of servers) server.on('error', (error) => server.server.listening && logger.warn({ err: error }, 'smtp: connection error'));

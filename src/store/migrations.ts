@@ -200,9 +200,7 @@ export const MIGRATIONS: readonly string[] = [
 export function migrate(db: Database): { from: number; to: number } {
   const from = db.pragma('user_version', { simple: true }) as number;
   if (from > MIGRATIONS.length) {
-    throw new Error(
-      `the store was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length}); upgrade smsrelay`,
-    );
+    throw new Error(`the store was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length}); upgrade smsrelay`);
   }
   const apply = db.transaction((version: number, sql: string) => {
     db.exec(sql);

@@ -89,7 +89,6 @@ export function applyQueueAction(sql: AdminStatements, action: QueueAction, mess
   return changed.length;
 }
 
-
 interface QuarantineRow {
   id: number;
   received_at: number;

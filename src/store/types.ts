@@ -258,7 +258,9 @@ export interface NewInbound {
   /** The SMS was a STOP (the number opts out) or START (it opts in again) keyword. */
   readonly optOut?: { readonly action: 'stop' | 'start'; readonly keyword: string } | undefined;
   /** Where it goes; undefined = no mailbox found: kept and listed as undeliverable. */
-  readonly route: { readonly mailbox: string; readonly context: string | undefined; readonly mail: NewOutgoingMail; readonly messageIdHeader: string } | undefined;
+  readonly route:
+    | { readonly mailbox: string; readonly context: string | undefined; readonly mail: NewOutgoingMail; readonly messageIdHeader: string }
+    | undefined;
 }
 
 export interface QuarantinedRequest {

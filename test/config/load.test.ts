@@ -82,10 +82,7 @@ describe('config', () => {
   });
 
   test('IntelliSoftware defaults to the provider public hosts, primary and backup', () => {
-    const { config } = loadConfig(
-      { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' },
-      dirWith(),
-    );
+    const { config } = loadConfig({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' }, dirWith());
     assert.equal(config.gateway.url, 'https://www.intellisoftware.co.uk');
     assert.equal(config.gateway.backupUrl, 'https://www.intellisoftware2.co.uk');
   });
@@ -115,7 +112,10 @@ describe('config', () => {
   });
 
   test('an unknown file key stops start-up, naming the key meant: a mistyped sms.domain never runs on the default domain', () => {
-    const lines = problems({}, 'sms:\n  domain: sms.example.com\nsmpt:\n  port: 25\naccounts:\n  - username: erp\n    passwordHash: x\n    perMinut: 5\nwhatever: 1\n');
+    const lines = problems(
+      {},
+      'sms:\n  domain: sms.example.com\nsmpt:\n  port: 25\naccounts:\n  - username: erp\n    passwordHash: x\n    perMinut: 5\nwhatever: 1\n',
+    );
     assert.deepEqual(lines.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')).toSorted(), [
       'smsrelay.yaml: accounts.0.passwordHash: expected a hash made by `smsrelay hash-password`',
       'smsrelay.yaml: accounts.0.perMinut: unknown setting; did you mean perMinute?',
@@ -197,7 +197,10 @@ describe('config', () => {
       dirWith(),
     );
     const missing = problems({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_PASSWORD: 'hunter2', SMSRELAY_SMTP_PORT: 'x' });
-    assert.ok(missing.some((line) => /^SMSRELAY_GATEWAY_USERNAME: required for the intellisoftware gateway/.test(line)), missing.join('\n'));
+    assert.ok(
+      missing.some((line) => /^SMSRELAY_GATEWAY_USERNAME: required for the intellisoftware gateway/.test(line)),
+      missing.join('\n'),
+    );
     assert.ok(missing.every((line) => !line.includes('hunter2')));
   });
 
@@ -210,17 +213,23 @@ describe('config', () => {
       { SMSRELAY_GATEWAY: 'puzzel', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p', SMSRELAY_GATEWAY_SERVICE_ID: '1000' },
       dirWith(''),
     );
-    assert.deepEqual([config.gateway.provider, config.gateway.simulated, config.gateway.accountId, config.gateway.url], ['puzzel', false, '1000', 'https://smsgw.puzzel.com']);
+    assert.deepEqual(
+      [config.gateway.provider, config.gateway.simulated, config.gateway.accountId, config.gateway.url],
+      ['puzzel', false, '1000', 'https://smsgw.puzzel.com'],
+    );
     const simulated = loadConfig({ SMSRELAY_GATEWAY: 'interactsms-simulator' }, dirWith('')).config.gateway;
     assert.deepEqual([simulated.provider, simulated.simulated], ['interactsms', true]);
   });
 
   test('accounts need a hash, not a password; an implicit-TLS port needs a key and certificate', () => {
     const lines = problems({}, 'accounts:\n  - username: erp\n    passwordHash: hunter2\nsmtp:\n  tlsPort: 465\n');
-    assert.deepEqual(lines.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')), [
-      'smsrelay.yaml: accounts.0.passwordHash: expected a hash made by `smsrelay hash-password`',
-      'smsrelay.yaml: smtp.tlsPort: needs smtp.tls (a key and a certificate)',
-    ]);
+    assert.deepEqual(
+      lines.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')),
+      [
+        'smsrelay.yaml: accounts.0.passwordHash: expected a hash made by `smsrelay hash-password`',
+        'smsrelay.yaml: smtp.tlsPort: needs smtp.tls (a key and a certificate)',
+      ],
+    );
   });
 
   test('distribution lists are normalised to E.164 once, and bad members are refused', () => {

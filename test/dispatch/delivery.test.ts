@@ -1,15 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import {
-  freePort,
-  gatewayYaml,
-  maildirMessages,
-  removeDir,
-  startSimulator,
-  startTestRelay,
-  type TestRelay,
-  waitFor,
-} from '../helpers/relay.ts';
+import { freePort, gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
 
@@ -155,7 +146,10 @@ describe('delivery semantics', () => {
     assert.match(bounce ?? '', /Action: failed/);
     assert.match(bounce ?? '', /Status: 4\.4\.7/);
     assert.match(bounce ?? '', /too old to be useful/);
-    assert.deepEqual((await relay.relay.store.smsOf(id)).map((sms) => sms.status), ['expired']);
+    assert.deepEqual(
+      (await relay.relay.store.smsOf(id)).map((sms) => sms.status),
+      ['expired'],
+    );
   });
 
   test('one delay notice (Action: delayed) after the configured time, none when NOTIFY excludes DELAY', async () => {

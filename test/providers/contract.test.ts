@@ -40,15 +40,19 @@ async function receiver(module: ProviderPlugin & WebhookParsing) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   for (const kind of ['mo', 'dr'] as const) {
-    app.route({ method: [...(module.webhookMethods ?? ['POST'])], url: `/${kind}`, handler: async (request) => {
-      const inbound = inboundOf(request);
-      if (module.verify && !module.verify(inbound, kind, ACCOUNT.password, FORMULAS[module.name] ?? 'portal')) failures.push(`${kind}: signature`);
-      const parsed = kind === 'mo' ? module.parseReceived(inbound) : module.parseReport(inbound);
-      if (!parsed.ok) failures.push(`${kind}: ${parsed.reason}`);
-      else if (kind === 'mo') received.push(...(parsed.items as ReceivedSms[]));
-      else reports.push(...(parsed.items as StatusReport[]));
-      return { ok: true };
-    } });
+    app.route({
+      method: [...(module.webhookMethods ?? ['POST'])],
+      url: `/${kind}`,
+      handler: async (request) => {
+        const inbound = inboundOf(request);
+        if (module.verify && !module.verify(inbound, kind, ACCOUNT.password, FORMULAS[module.name] ?? 'portal')) failures.push(`${kind}: signature`);
+        const parsed = kind === 'mo' ? module.parseReceived(inbound) : module.parseReport(inbound);
+        if (!parsed.ok) failures.push(`${kind}: ${parsed.reason}`);
+        else if (kind === 'mo') received.push(...(parsed.items as ReceivedSms[]));
+        else reports.push(...(parsed.items as StatusReport[]));
+        return { ok: true };
+      },
+    });
   }
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
@@ -98,7 +102,16 @@ for (const module of BUILT_IN_PROVIDERS.filter(receivesWebhooks)) {
       const address = app.server.address();
       const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
       simulator.setWebhooks({ moUrl: `${hooks.url}/mo`, drUrl: `${hooks.url}/dr` });
-      const options = { endpoints: [url], ...ACCOUNT, sessions: true, connectTimeoutMs: 2_000, responseTimeoutMs: 5_000, connectionsPerEndpoint: 2, logger, settings: SETTINGS[module.name] ?? {} };
+      const options = {
+        endpoints: [url],
+        ...ACCOUNT,
+        sessions: true,
+        connectTimeoutMs: 2_000,
+        responseTimeoutMs: 5_000,
+        connectionsPerEndpoint: 2,
+        logger,
+        settings: SETTINGS[module.name] ?? {},
+      };
       gateway = module.createGateway(options);
       wrongPassword = module.createGateway({ ...options, password: 'wrong' });
     });
@@ -144,7 +157,9 @@ for (const module of BUILT_IN_PROVIDERS.filter(receivesWebhooks)) {
       const result = await sendAll(gateway, submission(['+447700900103', `+${UNDELIVERABLE}`], 'report me'));
       const ids = ['+447700900103', `+${UNDELIVERABLE}`].map((number) => classifyRecipient(result, number).providerId);
       const final = (number: string) => hooks.reports.filter((report) => report.number === number).at(-1);
-      await waitFor('both final reports', () => ['delivered', 'failed'].every((state, index) => final(index === 0 ? '+447700900103' : `+${UNDELIVERABLE}`)?.state === state));
+      await waitFor('both final reports', () =>
+        ['delivered', 'failed'].every((state, index) => final(index === 0 ? '+447700900103' : `+${UNDELIVERABLE}`)?.state === state),
+      );
       assert.equal(final('+447700900103')?.providerId, ids[0]);
       assert.equal(final(`+${UNDELIVERABLE}`)?.providerId, ids[1]);
       assert.ok(module.describeStatus(final(`+${UNDELIVERABLE}`)?.code ?? -1).length > 0);
@@ -174,7 +189,7 @@ for (const module of BUILT_IN_PROVIDERS.filter(receivesWebhooks)) {
       assert.equal(classifyRecipient(result, '+447700900106').action, 'pause');
     });
 
-    test('a body that is not the provider\'s format is malformed, never a crash', () => {
+    test("a body that is not the provider's format is malformed, never a crash", () => {
       const junk: InboundRequest = { contentType: 'text/plain', body: '<<garbage>>', query: new URLSearchParams(), headers: {} };
       assert.equal(module.parseReceived(junk).ok, false);
       assert.equal(module.parseReport(junk).ok, false);

@@ -26,7 +26,10 @@ const NAME = 'tinygw';
 const API_KEY = 'tiny-key-123';
 const PHONE = '447700900150';
 
-const tinySettings = z.object({ apiKey: z.string().min(8, 'expected an API key of at least 8 characters').optional(), region: z.enum(['eu', 'us']).default('eu') });
+const tinySettings = z.object({
+  apiKey: z.string().min(8, 'expected an API key of at least 8 characters').optional(),
+  region: z.enum(['eu', 'us']).default('eu'),
+});
 type TinySettings = z.output<typeof tinySettings>;
 
 /** The wire format: a JSON POST to `/send`, answered `{"id": …}`; MO and DR come back as JSON posts. */
@@ -249,7 +252,14 @@ describe('a provider plug-in that pushes what it receives', () => {
     assert.deepEqual(await sink.reported([{ providerId: 'push-1', number: `+${PHONE}`, code: 1, state: 'delivered' }]), ['advanced']);
     assert.equal((await relay.relay.store.smsOf(id))[0]?.delivery, 'delivered');
 
-    const reply: ReceivedSms = { providerId: 'push-mo-1', number: `+${PHONE}`, text: 'Restarting it', sentAt: undefined, userContext: undefined, trackingId: 'push-1' };
+    const reply: ReceivedSms = {
+      providerId: 'push-mo-1',
+      number: `+${PHONE}`,
+      text: 'Restarting it',
+      sentAt: undefined,
+      userContext: undefined,
+      trackingId: 'push-1',
+    };
     const [first] = await sink.received([reply]);
     assert.equal(first?.status, 'accepted');
     assert.deepEqual(await sink.received([reply]), [{ status: 'duplicate' }], 'a repeated push is recognised, not mailed twice');

@@ -21,7 +21,14 @@ const FORM = 'application/x-www-form-urlencoded';
 const verify = twilioPlugin.verify!;
 
 function request(url: string, body: string, signature: string | undefined, contentType = FORM): InboundRequest {
-  return { contentType, body, query: new URL(url).searchParams, headers: signature === undefined ? {} : { 'x-twilio-signature': signature }, url, method: 'POST' };
+  return {
+    contentType,
+    body,
+    query: new URL(url).searchParams,
+    headers: signature === undefined ? {} : { 'x-twilio-signature': signature },
+    url,
+    method: 'POST',
+  };
 }
 
 /**
@@ -30,8 +37,20 @@ function request(url: string, body: string, signature: string | undefined, conte
  */
 describe('Twilio signature: the published examples', () => {
   const url = 'https://mycompany.com/myapp.php?foo=1&bar=2';
-  const docsForm = new URLSearchParams({ CallSid: 'CA1234567890ABCDE', Caller: '+14158675310', Digits: '1234', From: '+14158675310', To: '+18005551212' }).toString();
-  const libraryForm = new URLSearchParams({ CallSid: 'CA1234567890ABCDE', Caller: '+12349013030', Digits: '1234', From: '+12349013030', To: '+18005551212' }).toString();
+  const docsForm = new URLSearchParams({
+    CallSid: 'CA1234567890ABCDE',
+    Caller: '+14158675310',
+    Digits: '1234',
+    From: '+14158675310',
+    To: '+18005551212',
+  }).toString();
+  const libraryForm = new URLSearchParams({
+    CallSid: 'CA1234567890ABCDE',
+    Caller: '+12349013030',
+    Digits: '1234',
+    From: '+12349013030',
+    To: '+18005551212',
+  }).toString();
 
   test('the security page example and the library vector (form parameters) validate', () => {
     assert.equal(verify(request(url, docsForm, 'GvWf1cFY/Q7PnoempGyD5oXAezc='), 'mo', '12345', 'hmac-sha1'), true);
@@ -42,10 +61,13 @@ describe('Twilio signature: the published examples', () => {
     const jsonUrl = `${url}&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620`;
     const body = '{"property": "value", "boolean": true}';
     assert.equal(verify(request(jsonUrl, body, 'a9nBmqA0ju/hNViExpshrM61xv4=', 'application/json'), 'dr', '12345', 'hmac-sha1'), true);
-    assert.equal(verify(request(jsonUrl, body.replace('value', 'other'), 'a9nBmqA0ju/hNViExpshrM61xv4=', 'application/json'), 'dr', '12345', 'hmac-sha1'), false);
+    assert.equal(
+      verify(request(jsonUrl, body.replace('value', 'other'), 'a9nBmqA0ju/hNViExpshrM61xv4=', 'application/json'), 'dr', '12345', 'hmac-sha1'),
+      false,
+    );
   });
 
-  test('the URL with the default port written out validates too (as Twilio\'s libraries accept)', () => {
+  test("the URL with the default port written out validates too (as Twilio's libraries accept)", () => {
     const withPort = 'https://mycompany.com:443/myapp.php?foo=1&bar=2';
     assert.equal(verify(request(withPort, libraryForm, '0/KCTR6DLpKmkAf8muzZqo1nDgQ='), 'mo', '12345', 'hmac-sha1'), true);
   });
@@ -86,7 +108,16 @@ describe('Twilio payloads', () => {
     const parsed = twilioPlugin.parseReceived!({ contentType: FORM, body: incoming, query: new URLSearchParams(), headers: {} });
     assert.deepEqual(parsed, {
       ok: true,
-      items: [{ providerId: 'SM1f0e8ae6ade43cb3c0ce4525424e404f', number: '+447700900123', text: 'Hello there ✓', sentAt: undefined, userContext: undefined, trackingId: undefined }],
+      items: [
+        {
+          providerId: 'SM1f0e8ae6ade43cb3c0ce4525424e404f',
+          number: '+447700900123',
+          text: 'Hello there ✓',
+          sentAt: undefined,
+          userContext: undefined,
+          trackingId: undefined,
+        },
+      ],
     });
   });
 
@@ -94,7 +125,15 @@ describe('Twilio payloads', () => {
     const callback = (fields: Record<string, string>) =>
       twilioPlugin.parseReport!({
         contentType: FORM,
-        body: new URLSearchParams({ AccountSid: 'AC1234567890abcdef1234567890abcdef', ApiVersion: '2010-04-01', From: '+14155552345', MessageSid: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11', SmsSid: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11', To: '+447700900123', ...fields }).toString(),
+        body: new URLSearchParams({
+          AccountSid: 'AC1234567890abcdef1234567890abcdef',
+          ApiVersion: '2010-04-01',
+          From: '+14155552345',
+          MessageSid: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11',
+          SmsSid: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11',
+          To: '+447700900123',
+          ...fields,
+        }).toString(),
         query: new URLSearchParams(),
         headers: {},
       });
@@ -103,17 +142,33 @@ describe('Twilio payloads', () => {
       assert.ok(parsed.ok);
       return parsed.items[0];
     };
-    assert.deepEqual(item({ MessageStatus: 'delivered', SmsStatus: 'delivered' }), { providerId: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11', number: '+447700900123', code: 0, state: 'delivered' });
-    assert.deepEqual(item({ MessageStatus: 'undelivered', ErrorCode: '30003' }), { providerId: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11', number: '+447700900123', code: 30003, state: 'failed' });
+    assert.deepEqual(item({ MessageStatus: 'delivered', SmsStatus: 'delivered' }), {
+      providerId: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11',
+      number: '+447700900123',
+      code: 0,
+      state: 'delivered',
+    });
+    assert.deepEqual(item({ MessageStatus: 'undelivered', ErrorCode: '30003' }), {
+      providerId: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11',
+      number: '+447700900123',
+      code: 30003,
+      state: 'failed',
+    });
     assert.equal(item({ MessageStatus: 'sent' })?.state, 'sent');
     assert.equal(callback({ MessageStatus: 'teleported' }).ok, false);
     assert.match(twilioPlugin.describeStatus(30003), /switched off|out of reach/);
   });
 
-  test('the create form: To, Body, the Messaging Service, From for a mail\'s own sender, StatusCallback and ValidityPeriod', () => {
+  test("the create form: To, Body, the Messaging Service, From for a mail's own sender, StatusCallback and ValidityPeriod", () => {
     const service = `MG${'a'.repeat(32)}`;
     const base = { messageId: 'm1', recipients: ['+447700900123'], text: 'Pump 3\nstopped', encoding: 'gsm7' as const, maxParts: 10 };
-    const form = buildMessageForm({ ...base, expiresAt: 1_000_000 + 90_500 }, '+447700900123', service, 'https://relay.example.com/webhooks/twilio/dr?token=t', 1_000_000);
+    const form = buildMessageForm(
+      { ...base, expiresAt: 1_000_000 + 90_500 },
+      '+447700900123',
+      service,
+      'https://relay.example.com/webhooks/twilio/dr?token=t',
+      1_000_000,
+    );
     assert.deepEqual(Object.fromEntries(form), {
       To: '+447700900123',
       Body: 'Pump 3\nstopped',
@@ -123,7 +178,7 @@ describe('Twilio payloads', () => {
     });
     const own = buildMessageForm({ ...base, senderId: 'Acme', expiresAt: 1_000_000 + 86_400_000 }, '+447700900123', service, undefined, 1_000_000);
     assert.equal(own.get('From'), 'Acme');
-    assert.equal(own.get('ValidityPeriod'), '36000', 'clamped to Twilio\'s maximum');
+    assert.equal(own.get('ValidityPeriod'), '36000', "clamped to Twilio's maximum");
     const otherService = `MG${'b'.repeat(32)}`;
     const asService = buildMessageForm({ ...base, senderId: otherService }, '+447700900123', service, undefined, 0);
     assert.equal(asService.get('MessagingServiceSid'), otherService);
@@ -181,10 +236,23 @@ describe('Twilio through the relay', () => {
   /** Signed as Twilio signs a request to the public URL the relay is configured with. */
   const signedFor = (publicPath: string, form: URLSearchParams, token = AUTH_TOKEN) =>
     createHmac('sha1', token)
-      .update(`${PUBLIC_URL}${publicPath}${[...form].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}${v}`).join('')}`)
+      .update(
+        `${PUBLIC_URL}${publicPath}${[...form]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([k, v]) => `${k}${v}`)
+          .join('')}`,
+      )
       .digest('base64');
   const mo = (sid: string, body: string) =>
-    new URLSearchParams({ MessageSid: `SM${sid.padStart(32, '0')}`, SmsSid: `SM${sid.padStart(32, '0')}`, AccountSid: `AC${'0'.repeat(32)}`, From: '+447700900171', To: '+15005550006', Body: body, NumMedia: '0' });
+    new URLSearchParams({
+      MessageSid: `SM${sid.padStart(32, '0')}`,
+      SmsSid: `SM${sid.padStart(32, '0')}`,
+      AccountSid: `AC${'0'.repeat(32)}`,
+      From: '+447700900171',
+      To: '+15005550006',
+      Body: body,
+      NumMedia: '0',
+    });
   const post = (path: string, form: URLSearchParams, signature?: string) =>
     fetch(url(path), { method: 'POST', headers: { 'content-type': FORM, ...(signature ? { 'x-twilio-signature': signature } : {}) }, body: form.toString() });
 
@@ -204,7 +272,14 @@ describe('Twilio through the relay', () => {
   test('a forged or missing signature, or one made for the URL the relay sees instead of the public one: 403 and one log line each', async () => {
     const form = mo('a2', 'Forged');
     const before = lines.length;
-    const local = createHmac('sha1', AUTH_TOKEN).update(`${url(paths.mo)}${[...form].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}${v}`).join('')}`).digest('base64');
+    const local = createHmac('sha1', AUTH_TOKEN)
+      .update(
+        `${url(paths.mo)}${[...form]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([k, v]) => `${k}${v}`)
+          .join('')}`,
+      )
+      .digest('base64');
     for (const signature of [signedFor(paths.mo, form, 'another-token'), undefined, local]) {
       const answer = await post(paths.mo, form, signature);
       assert.equal(answer.status, 403);
@@ -213,7 +288,10 @@ describe('Twilio through the relay', () => {
     const refusals = lines.slice(before).filter((line) => String(line.msg).startsWith('webhook: refused'));
     assert.equal(refusals.length, 3);
     assert.ok(refusals.every((line) => line.level === 'warn' && line.provider === 'twilio'));
-    assert.equal(sink.received.some((mail) => mail.raw.includes('Forged')), false);
+    assert.equal(
+      sink.received.some((mail) => mail.raw.includes('Forged')),
+      false,
+    );
   });
 
   test('a signed payload that cannot be read is quarantined and acknowledged (TwiML), not retried for ever', async () => {

@@ -12,12 +12,28 @@ import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const get = (fields: Record<string, string>): InboundRequest => ({ contentType: '', body: '', query: new URLSearchParams(fields), headers: {}, method: 'GET' });
-const form = (fields: Record<string, string>): InboundRequest => ({ contentType: 'application/x-www-form-urlencoded', body: new URLSearchParams(fields).toString(), query: new URLSearchParams(), headers: {}, method: 'POST' });
-const json = (fields: Record<string, string>): InboundRequest => ({ contentType: 'application/json', body: JSON.stringify(fields), query: new URLSearchParams(), headers: {}, method: 'POST' });
+const form = (fields: Record<string, string>): InboundRequest => ({
+  contentType: 'application/x-www-form-urlencoded',
+  body: new URLSearchParams(fields).toString(),
+  query: new URLSearchParams(),
+  headers: {},
+  method: 'POST',
+});
+const json = (fields: Record<string, string>): InboundRequest => ({
+  contentType: 'application/json',
+  body: JSON.stringify(fields),
+  query: new URLSearchParams(),
+  headers: {},
+  method: 'POST',
+});
 
 /** The signature examples of Vonage's server SDK tests (secret "secret"), https://developer.vonage.com/en/getting-started/concepts/signing-messages. */
 describe('Vonage signatures: the published vectors', () => {
-  const fields = new Map([['a', '1'], ['b', '2'], ['timestamp', '1461605396']]);
+  const fields = new Map([
+    ['a', '1'],
+    ['b', '2'],
+    ['timestamp', '1461605396'],
+  ]);
   const vectors = {
     md5hash: '6af838ef94998832dbfc29020b564830',
     sha1: '3e19a4e6880fdc2c1426bfd0587c98b9532f0210',
@@ -50,20 +66,40 @@ describe('Vonage payloads', () => {
     'message-timestamp': '2020-01-01 12:00:00',
   };
   // The inbound example of https://developer.vonage.com/en/messaging/sms/guides/inbound-sms.
-  const inbound = { msisdn: '447700900001', to: '447700900000', messageId: '0A0000000123ABCD1', text: 'Hello world', type: 'text', keyword: 'HELLO', 'api-key': 'abcd1234', 'message-timestamp': '2020-01-01 12:00:00' };
+  const inbound = {
+    msisdn: '447700900001',
+    to: '447700900000',
+    messageId: '0A0000000123ABCD1',
+    text: 'Hello world',
+    type: 'text',
+    keyword: 'HELLO',
+    'api-key': 'abcd1234',
+    'message-timestamp': '2020-01-01 12:00:00',
+  };
 
   test('the documented receipt and inbound SMS read the same by GET, form POST and JSON POST', () => {
     for (const shape of [get, form, json]) {
-      assert.deepEqual(vonagePlugin.parseReport!(shape(receipt)), { ok: true, items: [{ providerId: '0A0000001234567B', number: '+447700900000', code: 0, state: 'delivered' }] });
+      assert.deepEqual(vonagePlugin.parseReport!(shape(receipt)), {
+        ok: true,
+        items: [{ providerId: '0A0000001234567B', number: '+447700900000', code: 0, state: 'delivered' }],
+      });
       const parsed = vonagePlugin.parseReceived!(shape(inbound));
       assert.ok(parsed.ok);
-      assert.deepEqual(parsed.items[0], { providerId: '0A0000000123ABCD1', number: '+447700900001', text: 'Hello world', sentAt: '2020-01-01T12:00:00+00:00', userContext: undefined, trackingId: undefined });
+      assert.deepEqual(parsed.items[0], {
+        providerId: '0A0000000123ABCD1',
+        number: '+447700900001',
+        text: 'Hello world',
+        sentAt: '2020-01-01T12:00:00+00:00',
+        userContext: undefined,
+        trackingId: undefined,
+      });
     }
   });
 
-  test('a long SMS\'s receipts combine under our client-ref: sent until every part is delivered; a failed part fails it at once', () => {
+  test("a long SMS's receipts combine under our client-ref: sent until every part is delivered; a failed part fails it at once", () => {
     const ref = `${'a'.repeat(25)}.2`;
-    const part = (messageId: string, status: string, errCode = '0') => vonagePlugin.parseReport!(get({ ...receipt, messageId, status, 'err-code': errCode, 'client-ref': ref }));
+    const part = (messageId: string, status: string, errCode = '0') =>
+      vonagePlugin.parseReport!(get({ ...receipt, messageId, status, 'err-code': errCode, 'client-ref': ref }));
     const state = (parsed: ReturnType<typeof part>) => (parsed.ok ? parsed.items[0]?.state : parsed.reason);
     assert.deepEqual(part('0A01', 'delivered'), { ok: true, items: [{ providerId: ref, number: '+447700900000', code: 1001, state: 'sent' }] });
     assert.equal(state(part('0A01', 'delivered')), 'sent', 'the same part again counts once');
@@ -74,18 +110,35 @@ describe('Vonage payloads', () => {
     assert.match(vonagePlugin.describeStatus(3), /out of reach/);
   });
 
-  test('inbound concat parts: waiting until the last, then one SMS under the first part\'s id; repeats give it again', () => {
+  test("inbound concat parts: waiting until the last, then one SMS under the first part's id; repeats give it again", () => {
     const part = (index: number, text: string) =>
-      vonagePlugin.parseReceived!(get({ ...inbound, msisdn: '447700900009', messageId: `0C0${index}`, text, concat: 'true', 'concat-ref': '77', 'concat-total': '3', 'concat-part': String(index) }));
+      vonagePlugin.parseReceived!(
+        get({
+          ...inbound,
+          msisdn: '447700900009',
+          messageId: `0C0${index}`,
+          text,
+          concat: 'true',
+          'concat-ref': '77',
+          'concat-total': '3',
+          'concat-part': String(index),
+        }),
+      );
     assert.deepEqual(part(3, 'three'), { ok: true, items: [], waiting: 'part 3 of 3, 1 here' });
     const second = part(1, 'one ');
     assert.equal(second.ok && second.waiting, 'part 1 of 3, 2 here');
     const whole = part(2, 'two ');
     assert.ok(whole.ok);
-    assert.deepEqual(whole.items.map((sms) => [sms.providerId, sms.text]), [['0C01', 'one two three']]);
+    assert.deepEqual(
+      whole.items.map((sms) => [sms.providerId, sms.text]),
+      [['0C01', 'one two three']],
+    );
     const again = part(3, 'three');
     assert.ok(again.ok);
-    assert.deepEqual(again.items.map((sms) => sms.providerId), ['0C01']);
+    assert.deepEqual(
+      again.items.map((sms) => sms.providerId),
+      ['0C01'],
+    );
   });
 });
 
@@ -124,7 +177,7 @@ describe('Vonage through the relay', () => {
     removeDir(relay.dir);
   });
 
-  test('a long SMS goes out in parts, and is delivered once every part\'s receipt is in', async () => {
+  test("a long SMS goes out in parts, and is delivered once every part's receipt is in", async () => {
     const { data } = await sendMail(relay.relay.smtpPort, { to: ['447700900180@sms.example.com'], body: 'x'.repeat(300) });
     const id = queuedId(data);
     const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900180'));
@@ -146,10 +199,18 @@ describe('Vonage through the relay', () => {
     const base = `http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`;
     const byGet = await fetch(`${base}?${new URLSearchParams({ ...fields, sig: 'ab'.repeat(64) })}`);
     assert.equal(byGet.status, 403);
-    const byPost = await fetch(base, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+    const byPost = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
     assert.equal(byPost.status, 403);
     const signed = vonageSignature('relay-signature', 'sha512', new Map(Object.entries(fields)));
-    const taken = await fetch(base, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...fields, sig: signed }).toString() });
+    const taken = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...fields, sig: signed }).toString(),
+    });
     assert.equal(taken.status, 200);
   });
 });

@@ -65,7 +65,11 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'v
       assert.match(reply.subject ?? '', /^Re: Pump 3 \[UserContext: [A-Za-z0-9._-]+\]$/);
       assert.equal(reply.inReplyTo, `<${provider}-1@example.com>`);
       assert.match(reply.text ?? '', /^Restarting it/);
-      assert.match(reply.text ?? '', /^SMS from \+44[\d ]+, \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/m, 'the time in one form (ISO 8601 with offset) whatever the provider wrote');
+      assert.match(
+        reply.text ?? '',
+        /^SMS from \+44[\d ]+, \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/m,
+        'the time in one form (ISO 8601 with offset) whatever the provider wrote',
+      );
 
       const answer = await sendMail(relay.relay.smtpPort, {
         from: 'alice@example.com',
@@ -81,7 +85,11 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'v
       const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE), { readonly: true });
       const rows = db.prepare('SELECT user_context AS context FROM messages WHERE id IN (?, ?)').all(id, queuedId(answer.data)) as Array<{ context: string }>;
       db.close();
-      assert.deepEqual(rows.map((row) => row.context), [context, context], 'the answer continues the conversation');
+      assert.deepEqual(
+        rows.map((row) => row.context),
+        [context, context],
+        'the answer continues the conversation',
+      );
     });
 
     test('POST /simulator/mo takes the documented {from, text, usercontext}; an unknown key gets 400 listing the accepted ones', async () => {
@@ -95,7 +103,11 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'v
       });
       const sms = await waitFor('the SMS', () => simulator.records.find((record) => record.to === phone));
       const post = (body: object) =>
-        fetch(`http://127.0.0.1:${relay.relay.httpPort}/simulator/mo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        fetch(`http://127.0.0.1:${relay.relay.httpPort}/simulator/mo`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
       const posted = await post({ from: phone, text: 'Closing it', usercontext: sms.tracking });
       assert.equal(posted.status, 202, await posted.clone().text());
       const mail = await waitFor('the reply mail', () => sink.received.find((entry) => entry.raw.includes('Closing it')));
@@ -105,7 +117,10 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'v
       assert.equal(refused.status, 400);
       const error = (await refused.json()) as { error: string; acceptedKeys: string[] };
       assert.equal(error.error, 'invalid MO');
-      assert.ok(error.acceptedKeys.includes('usercontext') && error.acceptedKeys.includes('from') && error.acceptedKeys.includes('text'), JSON.stringify(error));
+      assert.ok(
+        error.acceptedKeys.includes('usercontext') && error.acceptedKeys.includes('from') && error.acceptedKeys.includes('text'),
+        JSON.stringify(error),
+      );
     });
   });
 }
@@ -164,8 +179,21 @@ describe('Puzzel specifics through the relay', () => {
   });
 
   test('several MOs in one JSON request, and an XML one: each mailed once', async () => {
-    const mo = (id: string, from: string, content: string) => ({ messageid: id, serviceid: 1000, sno: '1960', originator: from, content, type: 1, timestamp: '20261123 10:00:00', sessionid: '' });
-    const json = await post(paths.mo, 'application/json', JSON.stringify({ mo: [mo('pz-mo-1', '+447700900153', 'first'), mo('pz-mo-2', '+447700900154', 'second')] }));
+    const mo = (id: string, from: string, content: string) => ({
+      messageid: id,
+      serviceid: 1000,
+      sno: '1960',
+      originator: from,
+      content,
+      type: 1,
+      timestamp: '20261123 10:00:00',
+      sessionid: '',
+    });
+    const json = await post(
+      paths.mo,
+      'application/json',
+      JSON.stringify({ mo: [mo('pz-mo-1', '+447700900153', 'first'), mo('pz-mo-2', '+447700900154', 'second')] }),
+    );
     assert.equal(json.status, 200);
     const xml = await post(
       paths.mo,
@@ -213,7 +241,6 @@ describe('Puzzel specifics through the relay', () => {
       simulator.setWebhooks(hooks);
     }
   });
-
 });
 
 describe('InteractSMS specifics through the relay', () => {

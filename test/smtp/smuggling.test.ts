@@ -105,13 +105,7 @@ describe('SMTP smuggling in the DATA stream', () => {
   });
 
   test('sequences split at every possible chunk boundary are still caught', () => {
-    const cases = [
-      ...SMUGGLED.map(({ bytes }) => `hello${bytes}world\r\n`),
-      'a\r\n.\r\nb\r\n',
-      '\0x\r\r\n..\n',
-      '.\n',
-      'a\r',
-    ];
+    const cases = [...SMUGGLED.map(({ bytes }) => `hello${bytes}world\r\n`), 'a\r\n.\r\nb\r\n', '\0x\r\r\n..\n', '.\n', 'a\r'];
     for (const text of cases) {
       const raw = Buffer.from(text, 'latin1');
       const whole = summary(scan(raw));

@@ -49,7 +49,7 @@ const STATUS_WORDS: Readonly<Record<number, string>> = {
   8: 'the network gave up: the phone was unreachable until the message expired',
   11: 'acknowledged by the recipient',
   12: 'rejected by the recipient',
-  13: 'rejected by the network\'s spam filter',
+  13: "rejected by the network's spam filter",
   14: 'read by the recipient',
 };
 

@@ -83,10 +83,7 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   if (!sentAt) return malformed('SMS-TimeStamp is missing or not yyyy-MM-dd HH:mm:ss');
   const notifyId = (field(fields, 'SMS-NotifyId') ?? '').trim();
   if (notifyId.length > NOTIFY_ID_MAX_ACCEPTED_CHARS) return malformed(`SMS-NotifyId is longer than ${NOTIFY_ID_MAX_ACCEPTED_CHARS} characters`);
-  const providerId = createHash('sha256')
-    .update([from, to, timestamp, text].join('\n'), 'utf8')
-    .digest('hex')
-    .slice(0, MO_ID_HEX_CHARS);
+  const providerId = createHash('sha256').update([from, to, timestamp, text].join('\n'), 'utf8').digest('hex').slice(0, MO_ID_HEX_CHARS);
   return {
     ok: true,
     items: [{ providerId, number, text, sentAt, userContext: undefined, trackingId: notifyId || undefined }],

@@ -74,7 +74,13 @@ export function createTwilioGateway(options: GatewayOptions<TwilioSettings>): Ga
         body: buildMessageForm(submission, number, options.settings.messagingServiceSid, options.webhookUrls?.dr, Date.now()).toString(),
       });
       const result = toResult(outcome, number);
-      logRequest(logger.child({ msgId: submission.messageId }), PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: 1, started }, outcome, result);
+      logRequest(
+        logger.child({ msgId: submission.messageId }),
+        PROVIDER,
+        { endpoint: endpoints.labels[endpointIndex], recipients: 1, started },
+        outcome,
+        result,
+      );
       return result;
     },
     close: () => endpoints.close(),

@@ -19,7 +19,12 @@ export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'account',
     reason: "the SMS gateway refused the relay's account (credentials, Account SID or permissions)",
   },
-  { match: /^recipient\/TWILIO:(21211|21614)$/, action: 'fail', category: 'invalid-number', reason: 'the SMS gateway says the number is not a valid mobile number' },
+  {
+    match: /^recipient\/TWILIO:(21211|21614)$/,
+    action: 'fail',
+    category: 'invalid-number',
+    reason: 'the SMS gateway says the number is not a valid mobile number',
+  },
   { match: /^recipient\/TWILIO:21610$/, action: 'fail', category: 'opted-out', reason: "the recipient has opted out (replied STOP to the account's number)" },
   { match: /^recipient\/TWILIO:21612$/, action: 'fail', category: 'unreachable', reason: 'the SMS gateway cannot reach that number by SMS' },
   { match: /^recipient\/TWILIO:21408$/, action: 'fail', category: 'region', reason: 'the Twilio account may not send SMS to that country' },
@@ -27,7 +32,7 @@ export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
     match: /^recipient\/TWILIO:(21212|21606)$/,
     action: 'fail',
     category: 'sender',
-    reason: "the sender id is not one the Twilio account may send from",
+    reason: 'the sender id is not one the Twilio account may send from',
   },
   { match: /^recipient\/TWILIO:\d+$/, action: 'fail', category: 'refused', reason: REASONS.refused },
 ];

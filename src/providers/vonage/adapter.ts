@@ -76,7 +76,10 @@ export function createVonageGateway(options: GatewayOptions<VonageSettings>): Ga
       });
       const result = toResult(outcome, number, clientRef);
       if (outcome.kind === 'http' && result.kind === 'answered' && partsAnswered(outcome.text) !== parts) {
-        log.warn({ parts, answered: partsAnswered(outcome.text) }, 'vonage: the gateway split the SMS into another number of parts than the relay counted; its receipts may not combine');
+        log.warn(
+          { parts, answered: partsAnswered(outcome.text) },
+          'vonage: the gateway split the SMS into another number of parts than the relay counted; its receipts may not combine',
+        );
       }
       logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: 1, started }, outcome, result, { clientRef });
       return result;

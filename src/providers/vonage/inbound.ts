@@ -15,7 +15,6 @@ import { readWallTime } from '../../timestamps.ts';
 const VONAGE_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 const VONAGE_TIME_ZONE = 'UTC';
 
-
 type Fields = ReadonlyMap<string, string>;
 
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';

@@ -5,7 +5,10 @@ import { SIGNATURE_METHODS } from './signature.ts';
 
 const schema = z.object({
   /** The sender when a mail names none: the account's virtual number (international digits) or an alphanumeric id. */
-  from: z.string().regex(/^(?:\d{3,15}|[A-Za-z0-9 ]{1,11})$/, 'expected a number in international digits or up to 11 letters and digits').optional(),
+  from: z
+    .string()
+    .regex(/^(?:\d{3,15}|[A-Za-z0-9 ]{1,11})$/, 'expected a number in international digits or up to 11 letters and digits')
+    .optional(),
   /** The account's signature secret; set = every webhook must be signed with it. */
   signatureSecret: z.string().min(1).optional(),
   /** The signature method chosen in the dashboard. */
