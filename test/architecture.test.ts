@@ -39,7 +39,9 @@ const PASSING_TREE: Record<string, string> = {
 };
 
 const trees: string[] = [];
-after(() => trees.forEach((tree) => rmSync(tree, { recursive: true, force: true })));
+after(() => {
+  for (const tree of trees) rmSync(tree, { recursive: true, force: true });
+});
 
 function plantTree(changes: Record<string, string> = {}): string {
   const root = mkdtempSync(join(tmpdir(), 'smsrelay-architecture-'));

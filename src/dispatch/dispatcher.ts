@@ -195,7 +195,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         owed.flatMap((item) => item.mail),
       );
       this.#owed.splice(0, owed.length);
-      owed.forEach((item) => this.#recorded(item));
+      for (const item of owed) this.#recorded(item);
       this.#options.logger.warn(
         { sms: owed.reduce((sum, item) => sum + item.outcomes.length, 0), owedMs: this.#clock() - this.#owedSince },
         'dispatch: gateway outcomes recorded now that the store takes writes again',

@@ -678,7 +678,7 @@ function checkOriginator(settings: Tree): ValidMessage['originator'] {
     NETWORK: /^\d{1,14}$/,
   };
   const rule = rules[type];
-  return rule !== undefined && rule.test(value) ? { type, value } : undefined;
+  return rule?.test(value) ? { type, value } : undefined;
 }
 
 /**

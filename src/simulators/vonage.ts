@@ -204,7 +204,8 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
     const unicode = /[^\x20-\x7e\n\r]/.test(mo.text);
     const parts = split(mo.text, unicode);
     const ids = parts.map(() => randomId());
-    const reference = (this.#nextConcatRef = (this.#nextConcatRef + 1) % 256);
+    this.#nextConcatRef = (this.#nextConcatRef + 1) % 256;
+    const reference = this.#nextConcatRef;
     const common: Array<[string, string]> = [
       ['msisdn', mo.from],
       ['to', this.#virtualNumber],

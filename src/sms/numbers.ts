@@ -78,7 +78,7 @@ function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
       return {
         ok: false,
         reason:
-          `"${input}" is a national number; the relay has no default region (set SMSRELAY_DEFAULT_REGION)` + ' — write it in international form, e.g. +44…',
+          `"${input}" is a national number; the relay has no default region (set SMSRELAY_DEFAULT_REGION) — write it in international form, e.g. +44…`,
       };
     }
     return readAs(input, { text: digits, region: defaultRegion });

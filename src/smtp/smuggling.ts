@@ -91,8 +91,10 @@ export class DataScanner {
         // Nothing pending: only the next CR or LF can matter. A short look byte by byte finds it in
         // ordinary text; a long line is skipped with indexOf (memchr).
         const stop = Math.min(length, i + NEAR);
-        do i += 1;
-        while (i < stop && (byte = chunk[i]!) !== CR && byte !== LF);
+        do {
+          i += 1;
+          byte = i < stop ? chunk[i]! : byte;
+        } while (i < stop && byte !== CR && byte !== LF);
         if (i === stop) {
           if (i === length) break;
           if (nextCr !== -1 && nextCr < i) nextCr = chunk.indexOf(CR, i);

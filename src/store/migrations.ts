@@ -206,6 +206,6 @@ export function migrate(db: Database): { from: number; to: number } {
     db.exec(sql);
     db.pragma(`user_version = ${version}`);
   });
-  MIGRATIONS.slice(from).forEach((sql, index) => apply.immediate(from + index + 1, sql));
+  for (const [index, sql] of MIGRATIONS.slice(from).entries()) apply.immediate(from + index + 1, sql);
   return { from, to: MIGRATIONS.length };
 }

@@ -720,7 +720,7 @@ function subject(rng: Rng, tags: string[], longText: boolean): string | Buffer {
         'From:ACME UserContext:x alert',
         'To:447700900123 From:ACME',
         'To:abc To:447700900124 Username:x Password:y',
-        'UserContext:' + 'u'.repeat(300),
+        `UserContext:${'u'.repeat(300)}`,
         '[UserContext: \u0000]',
         'Unknown:token To:',
       ]);
@@ -927,7 +927,7 @@ function quotedPrintableBody(rng: Rng, content: Buffer, tags: string[], longText
   if (kind !== 'valid') tags.push(`qp=${kind}`);
   switch (kind) {
     case 'bad-escape':
-      out = out.replace(/=[0-9A-F]{2}/, '=ZZ') + '=G1=\u0000=';
+      out = `${out.replace(/=[0-9A-F]{2}/, '=ZZ')}=G1=\u0000=`;
       break;
     case 'dangling':
       out += '=';
@@ -1321,7 +1321,11 @@ export class FuzzDriver {
     const problems: string[] = [];
     let dialog: SmtpDialog;
     try {
-      dialog = fuzzCase.fresh ? await this.#open(problems) : (this.#shared ??= await this.#open(problems, 'EHLO fuzz.example.com'));
+      if (fuzzCase.fresh) dialog = await this.#open(problems);
+      else {
+        this.#shared ??= await this.#open(problems, 'EHLO fuzz.example.com');
+        dialog = this.#shared;
+      }
     } catch (error) {
       problems.push(`cannot connect: ${(error as Error).message}`);
       return { fuzzCase, replies, dataReplies, problems, ms: performance.now() - started };

@@ -103,9 +103,9 @@ describe('IntelliSoftware adapter: request shape', () => {
         await waitFor('server.requests.length === 2', () => server.requests.length === 2, 2_000);
         await sleep(50);
         assert.equal(server.requests.length, 2, 'two connections, one request in flight on each, the rest queued');
-        held.splice(0).forEach((answer) => answer());
+        for (const answer of held.splice(0)) answer();
         await waitFor('server.requests.length === 4', () => server.requests.length === 4, 2_000);
-        held.splice(0).forEach((answer) => answer());
+        for (const answer of held.splice(0)) answer();
         const results = await Promise.all(sends);
         assert.ok(results.every((result) => result.kind === 'answered'));
         assert.equal(new Set(server.requests.map((request) => request.socket)).size, 2, 'sockets were reused');

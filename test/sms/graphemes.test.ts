@@ -86,7 +86,7 @@ test('grapheme clusters are exactly what Intl.Segmenter finds, on 5,000 random t
 });
 
 test('packing never splits a cluster and fills parts greedily, with and without clustering characters', () => {
-  const gsm = 'x'.repeat(152) + '€' + 'y'.repeat(10);
+  const gsm = `${'x'.repeat(152)}€${'y'.repeat(10)}`;
   assert.deepEqual(
     splitIntoParts(analyseText(gsm)).map((part) => part.length),
     [152, 11],
@@ -97,7 +97,7 @@ test('packing never splits a cluster and fills parts greedily, with and without 
     splitIntoParts(analyseText(cyrillic)).map((part) => part.length),
     [67, 67, 6],
   );
-  const flags = 'a'.repeat(66) + '🇬🇧' + 'b';
+  const flags = `${'a'.repeat(66)}🇬🇧b`;
   assert.deepEqual(splitIntoParts(analyseText(flags)), ['a'.repeat(66), '🇬🇧b'], 'a flag is never cut in half');
 });
 
