@@ -77,8 +77,7 @@ function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
     if (defaultRegion === undefined) {
       return {
         ok: false,
-        reason:
-          `"${input}" is a national number; the relay has no default region (set SMSRELAY_DEFAULT_REGION) — write it in international form, e.g. +44…`,
+        reason: `"${input}" is a national number; the relay has no default region (set SMSRELAY_DEFAULT_REGION) — write it in international form, e.g. +44…`,
       };
     }
     return readAs(input, { text: digits, region: defaultRegion });
