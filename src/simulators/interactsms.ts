@@ -40,7 +40,7 @@ import {
   listenStandalone,
   readAspNetFields,
   undeliverableNumbersSchema,
-  useAspNetFormParser,
+  useFormParser,
   type GatewaySimulatorOptions,
   type HttpApp,
   type Standalone,
@@ -190,7 +190,7 @@ export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour>
 
   /** The form parser is the scope's own, so that it stays off the app's other routes. */
   protected addGatewayRoutes(scope: HttpApp): void {
-    useAspNetFormParser(scope, FORM_BODY_LIMIT_BYTES);
+    useFormParser(scope, FORM_BODY_LIMIT_BYTES);
     for (const url of SEND_PATHS) {
       scope.route({ method: ['GET', 'POST'], url, handler: (request, reply) => this.#onSend(request, reply) });
     }

@@ -657,11 +657,11 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
 
 /**
- * Form bodies as an ASP.NET front end takes them: any `application/x-www-form-urlencoded` media type,
- * whatever its parameters (IntelliSoftware's Java SDK sends the malformed `; charset:utf-8`). The
+ * Form bodies as the gateways' front ends take them: any `application/x-www-form-urlencoded` media
+ * type, whatever its parameters (IntelliSoftware's Java SDK sends the malformed `; charset:utf-8`). The
  * parser lives in the simulator's scope; an inherited one is replaced there, and only there.
  */
-export function useAspNetFormParser(scope: HttpApp, bodyLimit: number): void {
+export function useFormParser(scope: HttpApp, bodyLimit: number): void {
   if (scope.hasContentTypeParser(FORM_MEDIA_TYPE)) scope.removeContentTypeParser(FORM_MEDIA_TYPE);
   scope.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
 }

@@ -37,6 +37,7 @@ import {
   type Standalone,
   type StandaloneOptions,
   type WebhookKind,
+  useFormParser,
 } from './kit.ts';
 
 export interface TwilioSimulatorOptions extends SimulatorOptions, GatewaySimulatorOptions {
@@ -141,10 +142,7 @@ export class TwilioSimulator extends GatewaySimulator<TwilioBehaviour> implement
   }
 
   protected addGatewayRoutes(scope: HttpApp): void {
-    if (scope.hasContentTypeParser(FORM_MEDIA_TYPE)) scope.removeContentTypeParser(FORM_MEDIA_TYPE);
-    scope.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT_BYTES }, (_request, body, done) =>
-      done(null, new URLSearchParams(body as string)),
-    );
+    useFormParser(scope, FORM_BODY_LIMIT_BYTES);
     scope.post(SEND_PATH, (request, reply) => this.#onSend(request, reply));
   }
 

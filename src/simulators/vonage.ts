@@ -27,6 +27,7 @@ import {
   type Standalone,
   type StandaloneOptions,
   type WebhookKind,
+  useFormParser,
 } from './kit.ts';
 
 export type VonageWebhookMethod = 'GET' | 'POST' | 'POST-JSON';
@@ -103,10 +104,7 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
   }
 
   protected addGatewayRoutes(scope: HttpApp): void {
-    if (scope.hasContentTypeParser(FORM_MEDIA_TYPE)) scope.removeContentTypeParser(FORM_MEDIA_TYPE);
-    scope.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) =>
-      done(null, new URLSearchParams(body as string)),
-    );
+    useFormParser(scope, BODY_LIMIT_BYTES);
     scope.route({ method: ['GET', 'POST'], url: SEND_PATH, handler: (request, reply) => this.#onSend(request, reply) });
   }
 
