@@ -20,7 +20,14 @@ const SECRET_KEYS = /password|secret|token|passwordHash/i;
 /** The effective configuration with every secret masked and durations as written (`5m`), and the store's durability. */
 export async function configCheck(config: Config, store: SqliteStore): Promise<string> {
   const durability = await store.durability();
-  return `${JSON.stringify(masked(config), null, 2)}\nstore: journal_mode=${durability.journalMode} synchronous=${durability.synchronous}`;
+  return `${JSON.stringify(masked(asRun(config)), null, 2)}\nstore: journal_mode=${durability.journalMode} synchronous=${durability.synchronous}`;
+}
+
+/** What the relay talks to: a simulated provider runs on the relay's own HTTP port, not at the provider's public hosts. */
+function asRun(config: Config): Config {
+  if (!config.gateway.simulated) return config;
+  const onOwnPort = `the built-in simulator on the relay's HTTP port (${config.http.host}:${config.http.port})`;
+  return { ...config, gateway: { ...config.gateway, url: onOwnPort, backupUrl: undefined } };
 }
 
 function masked(value: unknown, key = '', path = ''): unknown {
