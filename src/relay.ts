@@ -12,7 +12,7 @@ import type { Gateway, GatewayOptions, ProviderPlugin } from './providers/contra
 import { receivesWebhooks } from './providers/contract.ts';
 import { composeRegistry } from './providers/registry.ts';
 import type { ProviderSimulator } from './simulators/contract.ts';
-import { createSimulator, SIMULATOR_ACCOUNT } from './simulators/index.ts';
+import { createSimulator, SIMULATOR_ACCOUNT, simulatedSettings } from './simulators/index.ts';
 import { startHttpServer } from './http/server.ts';
 import { mountWebhooks, webhookPaths } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
@@ -310,7 +310,7 @@ function gatewayOptions(
     // One connection per concurrent request, so none waits for a socket.
     connectionsPerEndpoint: gateway.maxConcurrentRequests,
     logger: logger.child({ component: 'gateway' }),
-    settings: gateway.settings,
+    settings: simulated ? simulatedSettings(gateway.provider, gateway.settings) : gateway.settings,
     webhookUrls: publicWebhookUrls(config),
   };
 }

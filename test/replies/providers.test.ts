@@ -299,3 +299,21 @@ describe('InteractSMS specifics through the relay', () => {
     assert.equal(sink.received.filter((mail) => mail.raw.includes('forged')).length, 1);
   });
 });
+
+describe('every simulator sends with nothing configured but its name', () => {
+  for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage'] as const) {
+    test(`${provider}-simulator takes the SMS (no bounce) out of the box`, async () => {
+      const relay = await startTestRelay({ gateway: { provider: `${provider}-simulator` } });
+      try {
+        const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900150@sms.localhost'], body: 'out of the box' })).data);
+        const simulator = relay.relay.simulator;
+        assert.ok(simulator);
+        await waitFor('the SMS at the simulator', () => simulator.records.find((record) => record.text === 'out of the box'));
+        await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+      } finally {
+        await relay.stop();
+        removeDir(relay.dir);
+      }
+    });
+  }
+});
