@@ -74,13 +74,7 @@ function sourceFiles(root: string): string[] {
  */
 function resolveRelative(importer: string, specifier: string, known: ReadonlySet<string>): string {
   const path = posix.normalize(posix.join(posix.dirname(importer), specifier));
-  const candidates = [
-    path,
-    path.replace(/\.js$/, '.ts'),
-    path.replace(/\.mjs$/, '.mts'),
-    `${path}.ts`,
-    `${path}/index.ts`,
-  ];
+  const candidates = [path, path.replace(/\.js$/, '.ts'), path.replace(/\.mjs$/, '.mts'), `${path}.ts`, `${path}/index.ts`];
   return candidates.find((candidate) => known.has(candidate)) ?? path;
 }
 

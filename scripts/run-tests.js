@@ -21,9 +21,5 @@ const args = process.argv.slice(2);
 const explicit = args.filter((arg) => !arg.startsWith('-'));
 const flags = args.filter((arg) => arg.startsWith('-'));
 const files = explicit.length > 0 ? explicit : findTests('test').sort();
-const child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${TEST_FILE_CONCURRENCY}`, ...flags, ...files],
-  { stdio: 'inherit' },
-);
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${TEST_FILE_CONCURRENCY}`, ...flags, ...files], { stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -3,9 +3,7 @@
  * store file next to a running relay (SQLite in WAL mode takes readers and short writers alongside
  * it) and print plain text, one line per item, or JSON lines where a script will read them.
  */
-import type { Config } from './config/load.ts';
-import { Templates } from './mailer/templates.ts';
-import { buildReplyMail, replyMailOptions } from './replies/reply-mail.ts';
+import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { SqliteStore } from './store/sqlite.ts';
 import type { QueueAction } from './store/types.ts';
 
@@ -19,21 +17,46 @@ function plural(count: number, noun: string): string {
 }
 const SECRET_KEYS = /password|secret|token|passwordHash/i;
 
-/** The effective configuration with every secret masked, and the store's durability. */
+/** The effective configuration with every secret masked and durations as written (`5m`), and the store's durability. */
 export async function configCheck(config: Config, store: SqliteStore): Promise<string> {
   const durability = await store.durability();
-  return `${JSON.stringify(masked(config), null, 2)}\nstore: journal_mode=${durability.journalMode} synchronous=${durability.synchronous}`;
+  return `${JSON.stringify(masked(asRun(config)), null, 2)}\nstore: journal_mode=${durability.journalMode} synchronous=${durability.synchronous}`;
 }
 
-function masked(value: unknown, key = ''): unknown {
+/** What the relay talks to: a simulated provider runs on the relay's own HTTP port, not at the provider's public hosts. */
+function asRun(config: Config): Config {
+  if (!config.gateway.simulated) return config;
+  const onOwnPort = `the built-in simulator on the relay's HTTP port (${config.http.host}:${config.http.port})`;
+  return { ...config, gateway: { ...config.gateway, url: onOwnPort, backupUrl: undefined } };
+}
+
+function masked(value: unknown, key = '', path = ''): unknown {
   if (SECRET_KEYS.test(key) && value !== undefined) return '***';
+  if (DURATION_SETTINGS.has(path) && typeof value === 'number') return formatDuration(value);
   if (Array.isArray(value)) return value.map((item) => masked(item));
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, masked(item, name)]));
+    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, masked(item, name, path ? `${path}.${name}` : name)]));
   }
   if (key === 'url' && typeof value === 'string') return value.replace(/\/\/[^@/]*@/, '//***@');
   return value;
 }
+
+/**
+ * A duration as a file would have it, in the largest unit that shows it exactly: 300000 → `5m`,
+ * 90000 → `90s` (ms() would round it to `2m`). Days only from two on: a day reads `24h`, as the
+ * README's defaults are written.
+ */
+function formatDuration(millis: number): string {
+  const [unit, size] = DURATION_UNITS.find(([, size, least]) => millis >= size * least && millis % size === 0) ?? ['ms', 1];
+  return `${millis / size}${unit}`;
+}
+
+const DURATION_UNITS = [
+  ['d', 86_400_000, 2],
+  ['h', 3_600_000, 1],
+  ['m', 60_000, 1],
+  ['s', 1000, 1],
+] as const;
 
 /** `relay` says whether a relay holds the data directory now (its pid), from its lock file. */
 export async function status(store: SqliteStore, now: number, relay: number | undefined): Promise<string> {
@@ -46,17 +69,22 @@ export async function status(store: SqliteStore, now: number, relay: number | un
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
-    ...(await store.listQueued(5))
-      .filter((sms) => sms.lastError)
-      .map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
+    ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
   ].join('\n');
 }
 
 /** A message's whole history, or every message to a number (newest first) with theirs. */
 export async function history(store: SqliteStore, subject: string): Promise<string> {
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
-  const ids = subject.startsWith('+') || /^\d{6,15}$/.test(subject) ? await store.messagesOfNumber(subject.startsWith('+') ? subject : `+${subject}`, 20) : [subject];
+  const number = subject.startsWith('+') || /^\d{6,15}$/.test(subject) ? (subject.startsWith('+') ? subject : `+${subject}`) : undefined;
+  const ids = number ? await store.messagesOfNumber(number, 20) : [subject];
   const lines: string[] = [];
+  for (const reply of number ? await store.repliesOfNumber(number, 20) : []) {
+    const mailed = !reply.mailbox
+      ? 'no mailbox: kept as undeliverable'
+      : `to ${reply.mailbox}${reply.mail ? `, mail ${reply.mail.status}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : ''}`;
+    lines.push(`reply ${reply.id} ${new Date(reply.receivedAt).toISOString()}${reply.context ? ` [UserContext: ${reply.context}]` : ''}: ${mailed}`);
+  }
   for (const id of ids) {
     const events = await store.events(id);
     if (events.length === 0) continue;
@@ -84,9 +112,7 @@ export async function queue(store: SqliteStore, args: readonly string[], now: nu
     const queued = await store.listQueued(LISTED);
     if (queued.length === 0) return 'no queued SMS';
     return queued
-      .map((sms) =>
-        JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }),
-      )
+      .map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }))
       .join('\n');
   }
   if (command === 'pause' || command === 'resume') {
@@ -114,7 +140,8 @@ export async function quarantine(store: SqliteStore, args: readonly string[]): P
   }
   if (command !== 'show' && command !== 'delete') throw new UsageError(`unknown quarantine command "${command}": use list, show <id> or delete <id|all>`);
   const id = target === 'all' && command === 'delete' ? undefined : Number(target);
-  if (id !== undefined && !(Number.isInteger(id) && id > 0)) throw new UsageError(`quarantine ${command} needs a request id${command === 'delete' ? ', or "all"' : ''} (see smsrelay quarantine list)`);
+  if (id !== undefined && !(Number.isInteger(id) && id > 0))
+    throw new UsageError(`quarantine ${command} needs a request id${command === 'delete' ? ', or "all"' : ''} (see smsrelay quarantine list)`);
   if (command === 'delete') {
     const deleted = await store.deleteQuarantined(id);
     if (id !== undefined && deleted === 0) throw new Error(`no quarantined request with id ${id}`);
@@ -129,6 +156,8 @@ export async function quarantine(store: SqliteStore, args: readonly string[]): P
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
 export async function rerouteUndeliverable(store: SqliteStore, config: Config, id: string, mailbox: string): Promise<string> {
   if (!/^[^@\s]+@[^@\s]+$/.test(mailbox)) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
+  // Mail building (nodemailer, the templates) loads only for this command.
+  const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);
   const sms = await store.undeliverableInboundById(id);
   if (!sms) throw new Error(`no undeliverable SMS with id ${id} (see smsrelay undeliverable)`);
   const { mail } = await buildReplyMail(sms, { mailbox, conversation: undefined }, replyMailOptions(config, new Templates()));

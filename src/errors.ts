@@ -31,7 +31,7 @@ export const RELAY_ERRORS = {
     http: 422,
     text: 'This address cannot receive SMS: short codes and sender names only send',
   },
-  POLICY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'Not allowed by this relay\'s sender policy' },
+  POLICY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: "Not allowed by this relay's sender policy" },
   RATE_LIMITED: { smtp: 451, enhanced: '4.7.1', http: 429, text: 'Sending limit reached; try again later' },
   AUTH_FAILED: { smtp: 535, enhanced: '5.7.8', http: 401, text: 'Authentication credentials invalid' },
   ENCRYPTION_REQUIRED: {
@@ -69,7 +69,7 @@ export const RELAY_ERRORS = {
     smtp: 550,
     enhanced: '5.7.1',
     http: 422,
-    text: 'Automatic mail (bounces, auto-replies, the relay\'s own mail) is never sent as SMS',
+    text: "Automatic mail (bounces, auto-replies, the relay's own mail) is never sent as SMS",
   },
   UNAUTHORIZED: { smtp: 530, enhanced: '5.7.0', http: 401, text: 'Missing or wrong webhook token' },
   FORBIDDEN: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'The request signature does not match: not from the provider' },
@@ -78,6 +78,12 @@ export const RELAY_ERRORS = {
     enhanced: '4.3.1',
     http: 503,
     text: 'Insufficient system storage: the relay is not taking mail until disk space is freed; try again later',
+  },
+  PART_PENDING: {
+    smtp: 451,
+    enhanced: '4.3.0',
+    http: 503,
+    text: 'This is one part of a long SMS whose other parts have not arrived yet: it is taken with them; send it again',
   },
   SHUTTING_DOWN: { smtp: 421, enhanced: '4.3.2', http: 503, text: 'The relay is shutting down; try again in a moment' },
   STORE_UNAVAILABLE: {
@@ -124,4 +130,30 @@ export function toSmtpError(error: unknown): Error & { responseCode: number } {
 export function toHttpError(error: unknown): { status: number; body: { error: RelayErrorCode; message: string } } {
   const relayError = asRelayError(error);
   return { status: relayError.spec.http, body: { error: relayError.code, message: relayError.message } };
+}
+
+/** Why a listener could not bind, in the words an operator acts on; the setting to change is `host` for the last two. */
+const LISTEN_FAILURES: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the port is in use by another program (another relay on this machine?); stop it or choose another port',
+  EACCES: 'permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port above 1023',
+  EADDRNOTAVAIL: "the address is not one of this machine's; use 127.0.0.1, 0.0.0.0 or an address of this host",
+  ENOTFOUND: 'the host name does not resolve; use an IP address or a name of this host',
+};
+
+/**
+ * A listener could not bind its address at start-up. Only a change of its setting (or stopping
+ * whatever holds the port) helps, so the CLI reports it as a configuration problem (exit 78): one
+ * line naming the listener and the setting, e.g. `smtp.port`.
+ */
+export class ListenError extends Error {
+  /** The dotted setting to change: the port's, or the host's when the address itself is wrong. */
+  readonly setting: string;
+
+  constructor(listener: string, settings: { readonly host: string; readonly port: string }, address: string, cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? '';
+    const reason = LISTEN_FAILURES[code] ?? (cause instanceof Error ? cause.message : String(cause));
+    super(`the ${listener} listener cannot listen on ${address}: ${reason}`, { cause });
+    this.name = 'ListenError';
+    this.setting = code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' ? settings.host : settings.port;
+  }
 }

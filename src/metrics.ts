@@ -36,7 +36,8 @@ export class Metrics {
   });
 
   constructor(store: Store) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'smsrelay_process_' });
+    // prom-client's names already say what they are (process_cpu_…, nodejs_eventloop_…): the prefix only namespaces them.
+    collectDefaultMetrics({ register: this.registry, prefix: 'smsrelay_' });
     const depth = new Gauge({
       name: 'smsrelay_queue_depth',
       help: 'Queued items by queue (sms, mail)',

@@ -12,7 +12,7 @@ import type { Gateway, GatewayOptions, ProviderPlugin } from './providers/contra
 import { receivesWebhooks } from './providers/contract.ts';
 import { composeRegistry } from './providers/registry.ts';
 import type { ProviderSimulator } from './simulators/contract.ts';
-import { createSimulator, SIMULATOR_ACCOUNT } from './simulators/index.ts';
+import { createSimulator, SIMULATOR_ACCOUNT, simulatedSettings } from './simulators/index.ts';
 import { startHttpServer } from './http/server.ts';
 import { mountWebhooks, webhookPaths } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
@@ -30,12 +30,11 @@ import { DeliveryNotices } from './replies/notices.ts';
 import { replyMailOptions } from './replies/reply-mail.ts';
 import { ReplyTracking } from './replies/tracking.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
-import { lockDataDir } from './store/lock.ts';
+import { lockDataDir, STORE_FILE } from './store/lock.ts';
 import { openThreadedStore } from './store/threaded.ts';
 import type { Store } from './store/types.ts';
 
-/** The store's file inside the data directory. */
-export const STORE_FILE = 'smsrelay.db';
+export { STORE_FILE };
 /** Where the relay's own mail goes when no smarthost is configured. */
 export const MAILDIR = 'maildir';
 
@@ -56,6 +55,10 @@ export interface Relay {
 
 export interface RelayOptions {
   readonly smtpClock?: () => number;
+  /** The dispatcher's clock (retries, the failover breaker, silences): tests move it instead of waiting. */
+  readonly dispatchClock?: () => number;
+  /** How a failed sign-in's answer is delayed (tests record the delays instead of waiting them). */
+  readonly loginPause?: (ms: number) => Promise<void>;
   /** Provider plug-ins besides the built-in ones (the config must have been loaded with them too). */
   readonly providers?: readonly ProviderPlugin[];
 }
@@ -89,8 +92,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     await disk.start();
     stack.push(() => disk.stop());
     let stopping = false;
-    const unavailable = () =>
-      stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined));
+    const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined)));
 
     const transport = config.mail.url ? smarthostTransport(config.mail.url) : maildirTransport(join(config.dataDir, MAILDIR));
     stack.push(() => transport.close());
@@ -138,6 +140,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const simulator = config.gateway.simulated
       ? await createSimulator(provider.name, {
           ...SIMULATOR_ACCOUNT,
+          webhookSigning: config.gateway.signature?.formula,
           logger: logger.child({ component: 'simulator' }),
           webhookSecret: config.gateway.signature?.secret,
         })
@@ -154,21 +157,25 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       ],
       metrics,
       // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready, as do failing commits.
-      ready: async () =>
-        smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok) && (await storeHealth.ready(store)),
+      ready: async () => smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok) && (await storeHealth.ready(store)),
       mounts: [
-        ...(receivesWebhooks(provider) ? [(app: FastifyInstance) =>
-          mountWebhooks(app, {
-            unavailable,
-            provider,
-            sink: inbound.sinkFor(provider.name),
-            logger: logger.child({ component: 'webhook' }),
-            token: config.inbound.webhookToken,
-            tokenHeader: config.inbound.webhookTokenHeader,
-            allowedNetworks: config.inbound.allowedNetworks,
-            perMinute: config.inbound.webhookRequestsPerMinute,
-            signature: config.gateway.signature,
-          })] : []),
+        ...(receivesWebhooks(provider)
+          ? [
+              (app: FastifyInstance) =>
+                mountWebhooks(app, {
+                  unavailable,
+                  provider,
+                  sink: inbound.sinkFor(provider.name),
+                  logger: logger.child({ component: 'webhook' }),
+                  token: config.inbound.webhookToken,
+                  tokenHeader: config.inbound.webhookTokenHeader,
+                  allowedNetworks: config.inbound.allowedNetworks,
+                  perMinute: config.inbound.webhookRequestsPerMinute,
+                  signature: config.gateway.signature,
+                  publicUrl: config.gateway.publicUrl,
+                }),
+            ]
+          : []),
         ...(simulator ? [(app: FastifyInstance) => simulator.register(app)] : []),
       ],
     });
@@ -176,9 +183,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const ownUrl = `http://${loopbackFor(config.http.host)}:${http.port}`;
     if (simulator) {
       // The built-in gateway forwards replies and reports to this relay, as the real one is told to.
-      const token = config.inbound.webhookToken ? `?token=${encodeURIComponent(config.inbound.webhookToken)}` : '';
-      const paths = webhookPaths(provider.name);
-      simulator.setWebhooks({ moUrl: `${ownUrl}${paths.mo}${token}`, drUrl: `${ownUrl}${paths.dr}${token}` });
+      const urls = webhookUrlsAt(ownUrl, config);
+      simulator.setWebhooks({ moUrl: urls.mo, drUrl: urls.dr });
     }
 
     const simulatorUrl = simulator ? ownUrl : undefined;
@@ -197,6 +203,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     }
 
     const dispatcher = new Dispatcher({
+      ...(options.dispatchClock ? { clock: options.dispatchClock } : {}),
       store,
       gateway,
       outcomes: outcomeClassifier(provider.outcomeRules),
@@ -241,6 +248,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       unavailable,
       onAccepted: () => dispatcher.kick(),
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
+      ...(options.loginPause ? { pause: options.loginPause } : {}),
     });
     const smtp = await startSmtpIntake({
       settings: config.smtp,
@@ -252,7 +260,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     });
     smtpUp = true;
     stack.push(async () => {
-      // The stop's first step (README "Stopping"): new transactions get 421 and webhooks 503, and
+      // The stop's first step (docs/operations.md, "Stopping"): new transactions get 421 and webhooks 503, and
       // nothing more is claimed, at once; open sessions and the work in flight then share
       // `shutdownTimeout`. Whatever is still in flight after it keeps its lease for the next start.
       stopping = true;
@@ -302,8 +310,22 @@ function gatewayOptions(
     // One connection per concurrent request, so none waits for a socket.
     connectionsPerEndpoint: gateway.maxConcurrentRequests,
     logger: logger.child({ component: 'gateway' }),
-    settings: gateway.settings,
+    settings: simulated ? simulatedSettings(gateway.provider, gateway.settings) : gateway.settings,
+    webhookUrls: publicWebhookUrls(config),
   };
+}
+
+/** Where the provider reaches the relay's webhooks from outside (`gateway.publicUrl`), when configured. */
+function publicWebhookUrls(config: Config): GatewayOptions['webhookUrls'] {
+  return config.gateway.publicUrl === undefined ? undefined : webhookUrlsAt(config.gateway.publicUrl, config);
+}
+
+/** The provider's webhook URLs under `base`, with the relay's webhook token when one is set. */
+function webhookUrlsAt(base: string, config: Config): { readonly mo: string; readonly dr: string } {
+  const token = config.inbound.webhookToken ? `?token=${encodeURIComponent(config.inbound.webhookToken)}` : '';
+  const paths = webhookPaths(config.gateway.provider);
+  const root = base.replace(/\/+$/, '');
+  return { mo: `${root}${paths.mo}${token}`, dr: `${root}${paths.dr}${token}` };
 }
 
 /** The acceptance rules of a configuration. */

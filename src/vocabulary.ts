@@ -5,7 +5,7 @@
  */
 
 /** The providers the relay ships with (plug-ins are registered by name: any other name may join them). */
-export type BuiltInProviderName = 'intellisoftware' | 'puzzel' | 'interactsms';
+export type BuiltInProviderName = 'intellisoftware' | 'puzzel' | 'interactsms' | 'twilio' | 'vonage';
 
 /** GSM 03.38 default alphabet (7-bit) or UCS-2 (UTF-16 code units). */
 export type SmsEncoding = 'gsm7' | 'ucs2';
@@ -38,7 +38,10 @@ export interface ReceivedSms {
   /** E.164 of the phone. */
   readonly number: string;
   readonly text: string;
-  /** When the phone sent it (or the provider got it), as the provider wrote it. */
+  /**
+   * When the phone sent it (or the provider got it): ISO 8601 with its offset, `2026-03-14T09:26:53+00:00`,
+   * whatever form the provider wrote (its inbound parser converts; src/timestamps.ts).
+   */
   readonly sentAt: string | undefined;
   /** The user context the provider echoed (`replyTracking: 'usercontext'`). */
   readonly userContext: string | undefined;
@@ -58,9 +61,7 @@ export interface StatusReport {
 }
 
 /** What became of one received SMS: stored and mailed, stored as undeliverable, or seen before. */
-export type ReceivedOutcome =
-  | { readonly status: 'accepted' | 'undeliverable'; readonly id: string }
-  | { readonly status: 'duplicate' };
+export type ReceivedOutcome = { readonly status: 'accepted' | 'undeliverable'; readonly id: string } | { readonly status: 'duplicate' };
 
 /** What one delivery report did: moved the SMS forward, waits for its SMS (orphan), or changed nothing. */
 export type ReportOutcome = 'advanced' | 'orphan' | 'duplicate' | 'stale';

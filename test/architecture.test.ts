@@ -39,7 +39,9 @@ const PASSING_TREE: Record<string, string> = {
 };
 
 const trees: string[] = [];
-after(() => trees.forEach((tree) => rmSync(tree, { recursive: true, force: true })));
+after(() => {
+  for (const tree of trees) rmSync(tree, { recursive: true, force: true });
+});
 
 function plantTree(changes: Record<string, string> = {}): string {
   const root = mkdtempSync(join(tmpdir(), 'smsrelay-architecture-'));
@@ -92,9 +94,7 @@ describe('architecture check', () => {
     const report = checkArchitecture(
       plantTree({ 'src/vocabulary.ts': `import type { Store } from './store/types.ts';\nexport type DeliveryState = keyof Store;\n` }),
     );
-    assert.deepEqual(report.violations, [
-      'import cycle src/store/types.ts → src/vocabulary.ts → src/store/types.ts: no import cycles',
-    ]);
+    assert.deepEqual(report.violations, ['import cycle src/store/types.ts → src/vocabulary.ts → src/store/types.ts: no import cycles']);
   });
 
   test('imports inside comments, strings and templates are not counted; a quote in a regular expression hides none', () => {
@@ -127,7 +127,10 @@ describe('architecture check', () => {
 
     const failing = run(plantTree({ 'src/providers/puzzel/adapter.ts': `import '../../store/sqlite.ts';\n` }));
     assert.equal(failing.status, 1);
-    assert.match(failing.stderr, /^src\/providers\/puzzel\/adapter\.ts:1 imports '\.\.\/\.\.\/store\/sqlite\.ts' \(src\/store\/sqlite\.ts\): providers never import the store$/m);
+    assert.match(
+      failing.stderr,
+      /^src\/providers\/puzzel\/adapter\.ts:1 imports '\.\.\/\.\.\/store\/sqlite\.ts' \(src\/store\/sqlite\.ts\): providers never import the store$/m,
+    );
   });
 
   test('a mistyped rules file is refused, not read as no rules', () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { request } from 'undici';
@@ -37,12 +39,64 @@ describe('smsrelay command', () => {
     assert.match(lines[1] ?? '', /^smsrelay: config: SMSRELAY_SMS_DOMAINS="not a domain": expected a domain name/);
   });
 
+  /** `smsrelay start` in `cwd` with only these variables; it is expected to refuse to start. */
+  function refusedStart(cwd: string, env: Record<string, string>) {
+    const result = spawnSync(process.execPath, [BIN, 'start'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: `${cwd}/data`, SMSRELAY_HTTP_PORT: '0', ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    return { status: result.status, lines: result.stderr.trim().split('\n'), stderr: result.stderr, stdout: result.stdout };
+  }
+
+  test('config errors name the true source and the fix: the variable when there is no file, GB for UK, the key a typo meant', () => {
+    const cwd = dir();
+    const gateway = refusedStart(cwd, { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_DEFAULT_REGION: 'UK' });
+    assert.equal(gateway.status, 78);
+    assert.deepEqual(gateway.lines.toSorted(), [
+      'smsrelay: config: SMSRELAY_DEFAULT_REGION="UK": UK is not an ISO country code: use GB',
+      'smsrelay: config: SMSRELAY_GATEWAY_PASSWORD: required for the intellisoftware gateway (or gateway.password in smsrelay.yaml)',
+      'smsrelay: config: SMSRELAY_GATEWAY_USERNAME: required for the intellisoftware gateway (or gateway.username in smsrelay.yaml)',
+    ]);
+    writeFileSync(join(cwd, 'smsrelay.yaml'), 'sms:\n  domain: sms.example.com\ndelivery:\n  maxAge: 24\n');
+    const file = refusedStart(cwd, {});
+    assert.equal(file.status, 78, 'a mistyped key never starts the relay on the default domain');
+    assert.deepEqual(file.lines.toSorted(), [
+      `smsrelay: config: ${join(cwd, 'smsrelay.yaml')}: delivery.maxAge: write a duration such as 30s, 5m or 24h (a number needs its unit: 24s, 24m…)`,
+      `smsrelay: config: ${join(cwd, 'smsrelay.yaml')}: sms.domain: unknown setting; did you mean domains?`,
+    ]);
+  });
+
+  test('a port in use is one line naming the listener and its setting, exit 78, no stack trace', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      const cwd = dir();
+      const smtp = refusedStart(cwd, { SMSRELAY_SMTP_PORT: port });
+      assert.equal(smtp.status, 78);
+      assert.deepEqual(smtp.lines, [
+        `smsrelay: config: SMSRELAY_SMTP_PORT="${port}": the SMTP listener cannot listen on 127.0.0.1:${port}: the port is in use by another program (another relay on this machine?); stop it or choose another port`,
+      ]);
+      assert.doesNotMatch(smtp.stdout, /EADDRINUSE|stack/, 'no error object in the log either');
+      writeFileSync(join(cwd, 'smsrelay.yaml'), `http:\n  port: ${port}\n`);
+      const http = refusedStart(cwd, { SMSRELAY_HTTP_PORT: '' });
+      assert.equal(http.status, 78);
+      assert.deepEqual(http.lines, [
+        `smsrelay: config: ${join(cwd, 'smsrelay.yaml')}: http.port: the HTTP listener cannot listen on 127.0.0.1:${port}: the port is in use by another program (another relay on this machine?); stop it or choose another port`,
+      ]);
+    } finally {
+      taken.close();
+    }
+  });
+
   test('on the embedded default the built-in simulator takes the SMS and logs it; unknown variables are warned', async () => {
     const cwd = dir();
     const relay = await spawnRelay(cwd, { ...relayEnvironment(cwd, {}), SMSRELAY_BOGUS: '1' });
     try {
       const warning = relay.logs.find((line) => line.level === 'warn' && String(line.msg).includes('SMSRELAY_BOGUS'));
-      assert.equal(warning?.msg, 'config: SMSRELAY_BOGUS: unknown or not yet used setting, ignored');
+      assert.equal(warning?.msg, 'config: SMSRELAY_BOGUS: unknown variable, ignored');
 
       const result = await sendMail(relay.smtpPort, { to: ['447700900123@sms.localhost'], body: 'hi' });
       const id = queuedId(result.data);
@@ -62,7 +116,7 @@ describe('smsrelay command', () => {
     }
   });
 
-  test('the embedded default shows the whole loop: a reply from POST /simulator/mo lands in the Maildir; a stranger\'s SMS is listed', async () => {
+  test("the embedded default shows the whole loop: a reply from POST /simulator/mo lands in the Maildir; a stranger's SMS is listed", async () => {
     const cwd = dir();
     const env = relayEnvironment(cwd, {});
     const relay = await spawnRelay(cwd, env);
@@ -72,7 +126,10 @@ describe('smsrelay command', () => {
       const messages = await request(`http://127.0.0.1:${relay.httpPort}/simulator/messages`);
       const [sms] = (await messages.body.json()) as Array<{ userContext: string }>;
       assert.ok(sent && sms?.userContext);
-      for (const mo of [{ from: '447700900123', text: 'On it', usercontext: sms.userContext }, { from: '447700900777', text: 'Who is this?' }]) {
+      for (const mo of [
+        { from: '447700900123', text: 'On it', usercontext: sms.userContext },
+        { from: '447700900777', text: 'Who is this?' },
+      ]) {
         const posted = await request(`http://127.0.0.1:${relay.httpPort}/simulator/mo`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -85,13 +142,26 @@ describe('smsrelay command', () => {
       const [reply] = await waitFor('the reply mail', () => maildirMessages(maildir).length === 1 && maildirMessages(maildir));
       assert.match(reply ?? '', /^Subject: Re: Server down \[UserContext: /m);
       assert.match(reply ?? '', /^To: alice@example\.com/m);
-      await waitFor('the stranger\'s SMS kept', () => relay.logs.find((line) => String(line.msg).includes('kept as undeliverable')));
+      await waitFor("the stranger's SMS kept", () => relay.logs.find((line) => String(line.msg).includes('kept as undeliverable')));
       const listed = spawnSync(process.execPath, [BIN, 'undeliverable'], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
       assert.equal(listed.status, 0, listed.stderr);
-      const rows = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { number: string; text: string });
-      assert.deepEqual(rows.map((row) => [row.number, row.text]), [['+447700900777', 'Who is this?']]);
-      const [stranger] = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string });
-      const rerouted = spawnSync(process.execPath, [BIN, 'undeliverable', 'reroute', stranger?.id ?? '', 'ops@example.com'], { cwd, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+      const rows = listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { number: string; text: string });
+      assert.deepEqual(
+        rows.map((row) => [row.number, row.text]),
+        [['+447700900777', 'Who is this?']],
+      );
+      const [stranger] = listed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { id: string });
+      const rerouted = spawnSync(process.execPath, [BIN, 'undeliverable', 'reroute', stranger?.id ?? '', 'ops@example.com'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+      });
       assert.equal(rerouted.status, 0, rerouted.stderr);
       const mails = await waitFor('the rerouted mail', () => maildirMessages(maildir).length === 2 && maildirMessages(maildir), 15_000);
       assert.match(mails[1] ?? '', /^To: ops@example\.com/m);

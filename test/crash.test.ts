@@ -1,16 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import {
-  freePort,
-  GATEWAY_ACCOUNT,
-  killSpawnedRelays,
-  relayEnvironment,
-  removeDir,
-  spawnRelay,
-  startSimulator,
-  tempDir,
-  waitFor,
-} from './helpers/relay.ts';
+import { freePort, GATEWAY_ACCOUNT, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, tempDir, waitFor } from './helpers/relay.ts';
 import { sendMail } from './helpers/smtp.ts';
 
 /**
@@ -66,7 +56,10 @@ describe('kill -9', () => {
       await waitFor('every accepted mail at the gateway', () => new Set(gateway.simulator.received.map((sms) => sms.text)).size === texts.length, 20_000);
       const counts = tally(gateway.simulator.received.map((sms) => sms.text));
       assert.deepEqual([...counts.keys()].sort(), [...texts].sort());
-      assert.ok([...counts.values()].every((count) => count === 1), 'nothing was in flight, so nothing is sent twice');
+      assert.ok(
+        [...counts.values()].every((count) => count === 1),
+        'nothing was in flight, so nothing is sent twice',
+      );
     } finally {
       await second.stop();
       await gateway.close();

@@ -2,17 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
 import { request } from 'undici';
-import {
-  freePort,
-  GATEWAY_ACCOUNT,
-  killSpawnedRelays,
-  relayEnvironment,
-  removeDir,
-  spawnRelay,
-  startSimulator,
-  tempDir,
-  waitFor,
-} from './helpers/relay.ts';
+import { freePort, GATEWAY_ACCOUNT, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, tempDir, waitFor } from './helpers/relay.ts';
 import { SmtpSink } from './helpers/smtp-sink.ts';
 
 /**
@@ -56,7 +46,10 @@ describe('faults under load', () => {
   test('kill -9 in the middle of a load: every mail answered 250 reaches the gateway; duplicates only for requests in flight, and counted', async () => {
     const gateway = await startSimulator();
     const cwd = dir();
-    const env = relayEnvironment(cwd, { gateway: { provider: 'intellisoftware', url: gateway.url, ...GATEWAY_ACCOUNT }, delivery: { retryMinDelay: '100ms', retryMaxDelay: '500ms' } });
+    const env = relayEnvironment(cwd, {
+      gateway: { provider: 'intellisoftware', url: gateway.url, ...GATEWAY_ACCOUNT },
+      delivery: { retryMinDelay: '100ms', retryMaxDelay: '500ms' },
+    });
     try {
       const first = await spawnRelay(cwd, env);
       let killed: Promise<void> | undefined;
@@ -93,6 +86,10 @@ describe('faults under load', () => {
       const accepted = await load(relay.smtpPort, 'gateway-down', 300);
       assert.equal(accepted.length, 300);
       await waitFor('refused attempts', () => relay.logs.filter((line) => String(line.msg).startsWith('dispatch: SMS deferred')).length >= 50, 20_000);
+      assert.ok(
+        relay.logs.filter((line) => String(line.msg).startsWith('dispatch: SMS deferred')).every((line) => line.action === 'retry'),
+        'with no backup host, nothing is logged as failing over',
+      );
       const gateway = await startSimulator({ port: gatewayPort });
       try {
         await waitFor('all 300 at the gateway', () => new Set(gateway.simulator.received.map((sms) => sms.text)).size === 300, 30_000);
@@ -109,7 +106,11 @@ describe('faults under load', () => {
     const sinkPort = sink.port;
     await sink.stop();
     const cwd = dir();
-    const env = relayEnvironment(cwd, { mail: { url: `smtp://127.0.0.1:${sinkPort}`, retryMinDelay: '100ms', retryMaxDelay: '500ms' } }, { SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com' });
+    const env = relayEnvironment(
+      cwd,
+      { mail: { url: `smtp://127.0.0.1:${sinkPort}`, retryMinDelay: '100ms', retryMaxDelay: '500ms' } },
+      { SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com' },
+    );
     const relay = await spawnRelay(cwd, env);
     try {
       await Promise.all(

@@ -42,5 +42,8 @@ test('a SIGTERM to `npm start` stops the relay gracefully, not only npm', { time
   npm.kill('SIGTERM');
   await exited;
   await waitFor('the relay process gone', () => !isRunning(relayPid), 10_000);
-  assert.ok(lines.some((line) => line.msg === 'relay: stopped'), 'the relay stopped gracefully (its own SIGTERM handler ran)');
+  assert.ok(
+    lines.some((line) => line.msg === 'relay: stopped'),
+    'the relay stopped gracefully (its own SIGTERM handler ran)',
+  );
 });

@@ -56,6 +56,9 @@ describe('operating the relay', () => {
     assert.ok(counter('smsrelay_store_commits_total') >= 2, 'commits counted');
     assert.ok(counter('smsrelay_store_committed_writes_total') >= counter('smsrelay_store_commits_total'), 'each commit carries a write or more');
     assert.ok(counter('smsrelay_store_commit_seconds_total') > 0, 'their time counted');
+    assert.match(metrics, /^smsrelay_process_cpu_user_seconds_total /m);
+    assert.match(metrics, /^smsrelay_nodejs_eventloop_lag_seconds /m);
+    assert.doesNotMatch(metrics, /process_process/);
   });
 
   test('status, log by message id and by number', async () => {
@@ -64,10 +67,29 @@ describe('operating the relay', () => {
     assert.match(cli('status'), new RegExp(`^relay: running \\(pid ${relay.child.pid}\\)\\ndispatch: running\\nsms queued: 0 \\(held: 0\\)`));
     const log = cli('log', id);
     assert.match(log, new RegExp(`^message ${id}\\n  \\+447700900192: sent(, delivery report: delivered)?, 1 attempt, gateway id`));
-    assert.match(await waitFor('the delivery report in the history', () => { const again = cli('log', id); return / delivery report: delivered \(provider status 4\)/.test(again) && again; }), / sent: id /);
+    assert.match(
+      await waitFor('the delivery report in the history', () => {
+        const again = cli('log', id);
+        return / delivery report: delivered \(provider status 4\)/.test(again) && again;
+      }),
+      / sent: id /,
+    );
     assert.match(log, / accepted: 447700900192@sms\.localhost -> \+447700900192/);
     assert.match(log, / sent: id \d+/);
     assert.match(cli('log', '+447700900192'), new RegExp(`message ${id}`));
+
+    const posted = await request(`http://127.0.0.1:${relay.httpPort}/simulator/mo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ from: '447700900192', text: 'seen' }),
+    });
+    assert.equal(posted.statusCode, 202);
+    await posted.body.dump();
+    const withReply = await waitFor("the reply in the number's history", () => {
+      const shown = cli('log', '447700900192');
+      return /^reply \S+ \S+ \[UserContext: [^\]]+\]: to alice@example\.com, mail sent$/m.test(shown) && shown;
+    });
+    assert.match(withReply, new RegExp(`message ${id}`), 'the replies first, then the messages to the number');
   });
 
   test('queue pause keeps SMS queued; hold, release and resume send them', async () => {
@@ -76,7 +98,10 @@ describe('operating the relay', () => {
     assert.match(cli('status'), /dispatch: paused since .*\nsms queued: 1 \(held: 0\)/);
     assert.match(cli('queue', 'hold', id), /hold: 1 queued SMS changed/);
     assert.match(cli('log', id), / held by the operator\n/);
-    const [listed] = cli('queue', 'list').trim().split('\n').map((line) => JSON.parse(line) as { messageId: string; held: boolean });
+    const [listed] = cli('queue', 'list')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { messageId: string; held: boolean });
     assert.deepEqual([listed?.messageId, listed?.held], [id, true]);
     cli('queue', 'release', 'all');
     cli('queue', 'resume');
@@ -108,7 +133,10 @@ describe('operating the relay', () => {
       for (const command of [['status'], ['queue', 'list'], ['log', '+447700900192'], ['undeliverable']]) {
         const result = run(command, elsewhere, { SMSRELAY_DATA_DIR: join(elsewhere, 'data') });
         assert.equal(result.status, 66, result.stderr);
-        assert.equal(result.stderr, `smsrelay: no relay data in ${join(elsewhere, 'data')}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)\n`);
+        assert.equal(
+          result.stderr,
+          `smsrelay: no relay data in ${join(elsewhere, 'data')}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)\n`,
+        );
       }
       assert.equal(existsSync(join(elsewhere, 'data')), false, 'no store, not even the directory, was created');
     } finally {
@@ -121,6 +149,14 @@ describe('operating the relay', () => {
     assert.match(check, /"webhookToken": "\*\*\*"/);
     assert.doesNotMatch(check, /ops-test-token/);
     assert.match(check, /store: journal_mode=wal synchronous=FULL/);
+    assert.match(check, /"url": "the built-in simulator on the relay's HTTP port/, 'a simulated gateway is not shown at its public host');
+    assert.doesNotMatch(check, /intellisoftware\.co\.uk/);
+    // Durations as a file has them, not milliseconds.
+    assert.match(check, /"shutdownTimeout": "20s"/);
+    assert.match(check, /"idleTimeout": "5m"/);
+    assert.match(check, /"maxAge": "24h"/);
+    assert.match(check, /"conversationWindow": "7d"/);
+    assert.match(check, /"busyTimeout": "1s"/);
     const copy = join(dir, 'backup.db');
     assert.match(cli('backup', copy), /store copied to/);
     const db = new BetterSqlite3(copy, { readonly: true });

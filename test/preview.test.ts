@@ -47,9 +47,38 @@ describe('smsrelay preview', () => {
     assert.match(result.stdout, /- reply attribution above the quote \(1 line\): "On Tue, 20 Mar 2026/);
   });
 
+  test('says which attachments the SMS leaves out', () => {
+    const mail = [
+      'From: alice@example.com',
+      'Subject: Report',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain',
+      '',
+      'Report attached',
+      '--b',
+      'Content-Type: application/pdf; name="report.pdf"',
+      'Content-Disposition: attachment; filename="report.pdf"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      'JVBERi0xLjQ=',
+      '--b--',
+      '',
+    ].join('\r\n');
+    const result = preview(mail);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^text: {7}"Report attached"$/m);
+    assert.match(result.stdout, /^attachments: the attachment "report\.pdf" is not sent: an SMS carries text only$/m);
+  });
+
   test('input that is not a mail gets a clear error (exit 65)', () => {
     const result = preview('just some words\nnot a header\n');
     assert.equal(result.status, 65);
-    assert.equal(result.stderr.trim().split('\n').at(-1), 'smsrelay: preview: The input is not a mail: a mail (RFC 5322) starts with header fields such as "From: …"; give the raw .eml on stdin');
+    assert.equal(
+      result.stderr.trim().split('\n').at(-1),
+      'smsrelay: preview: The input is not a mail: a mail (RFC 5322) starts with header fields such as "From: …"; give the raw .eml on stdin',
+    );
   });
 });

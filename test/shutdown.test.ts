@@ -2,17 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SqliteStore } from '../src/store/sqlite.ts';
-import {
-  gatewayYaml,
-  killSpawnedRelays,
-  relayEnvironment,
-  removeDir,
-  spawnRelay,
-  startSimulator,
-  startTestRelay,
-  tempDir,
-  waitFor,
-} from './helpers/relay.ts';
+import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from './helpers/relay.ts';
 import { queuedId, sendMail, SmtpDialog } from './helpers/smtp.ts';
 
 /**
@@ -75,7 +65,10 @@ describe('stopping (issue #13 item 5)', () => {
 
     const requestsAtStop = gateway.simulator.requests;
     const started = Date.now();
-    const took = await within(first.stop().then(() => Date.now() - started), STOP_BUDGET_MS);
+    const took = await within(
+      first.stop().then(() => Date.now() - started),
+      STOP_BUDGET_MS,
+    );
     assert.equal(gateway.simulator.requests, requestsAtStop, 'no gateway request after the stop began');
     assert.notEqual(took, 'still running', 'the stop ended within the timeout');
     assert.ok(Number(took) >= 900, `the stop waited for the request in flight (${took} ms)`);
@@ -89,10 +82,14 @@ describe('stopping (issue #13 item 5)', () => {
     gateway.simulator.setBehaviour({ mode: 'ok' });
     const second = await startTestRelay(yaml, {}, dir);
     cleanups.push(() => second.stop());
-    const [resent] = await waitFor('the resend', async () => {
-      const sms = await second.relay.store.smsOf(hung);
-      return sms[0]?.status === 'sent' && sms;
-    }, 3_000);
+    const [resent] = await waitFor(
+      'the resend',
+      async () => {
+        const sms = await second.relay.store.smsOf(hung);
+        return sms[0]?.status === 'sent' && sms;
+      },
+      3_000,
+    );
     assert.equal(resent?.possibleDuplicates, 1, 'the resend is counted');
     await waitFor('the deferred one sent', async () => (await second.relay.store.smsOf(due))[0]?.status === 'sent', 3_000);
     const texts = gateway.simulator.received.map((sms) => sms.text);

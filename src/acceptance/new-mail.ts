@@ -31,7 +31,7 @@ export async function buildNewMail(
   transaction: Transaction,
   { settings, store, provider, senders, tracking }: NewMailContext,
   now: number,
-): Promise<{ mail: NewMail; cutFrom: number | undefined; repeated: number }> {
+): Promise<{ mail: NewMail; cutFrom: number | undefined; repeated: number; attachments: string | undefined }> {
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
   const subjectCommand = [...transaction.recipients.values()].some(({ target }) => 'subject' in target);
@@ -83,6 +83,7 @@ export async function buildNewMail(
     },
     cutFrom: sms.cutFrom,
     repeated: repeated.size,
+    attachments: attachmentsNote(request.attachments),
   };
 }
 
@@ -110,7 +111,11 @@ const SENT_REPLIES_LOOKED_AT = 5;
  * name the conversation), for thread-first cutting; undefined when it answers none of the relay's
  * mails, [] when retention erased what was sent (the general rules decide then).
  */
-async function sentReplyBodies(mail: ParsedMail, numbers: readonly string[], store: Pick<Store, 'contextOfMail' | 'sentReplies'>): Promise<string[] | undefined> {
+async function sentReplyBodies(
+  mail: ParsedMail,
+  numbers: readonly string[],
+  store: Pick<Store, 'contextOfMail' | 'sentReplies'>,
+): Promise<string[] | undefined> {
   const thread = answeredThread(mail);
   if (numbers.length === 0 || (thread.userContext === undefined && thread.messageIds.length === 0)) return undefined;
   const context = thread.userContext ?? (await store.contextOfMail(thread.messageIds, numbers));
@@ -133,12 +138,20 @@ async function stormRepeats(store: Store, window: number | undefined, numbers: r
  * The SMS for a request's text under the sender's length policy: refused when a reply adds nothing
  * or nothing is left, refused past `maxParts` or cut to fit.
  */
-export function fitText({ text, noNewText }: Pick<OutboundRequest, 'text' | 'noNewText'>, maxParts: number, policy: TextPolicy): SmsText & { cutFrom?: number } {
+export function fitText(
+  { text, noNewText, attachments }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'>,
+  maxParts: number,
+  policy: TextPolicy,
+): SmsText & { cutFrom?: number } {
   if (noNewText) throw new RelayError('NO_NEW_TEXT');
   const sms = analyseText(text);
   if (sms.parts === 0) {
     const where = policy.subject === 'never' ? 'the body is' : 'the body and the subject are';
-    throw new RelayError('NO_TEXT', `The mail has no text to send as SMS: ${where} empty once quotes, signatures and disclaimers are removed`);
+    const dropped = attachmentsNote(attachments);
+    throw new RelayError(
+      'NO_TEXT',
+      `The mail has no text to send as SMS: ${where} empty once quotes, signatures and disclaimers are removed${dropped ? `; ${dropped}` : ''}`,
+    );
   }
   if (sms.parts <= maxParts) return sms;
   if (policy.overLength === 'truncate') return { ...truncateToParts(text, maxParts), cutFrom: sms.parts };
@@ -149,6 +162,29 @@ export function fitText({ text, noNewText }: Pick<OutboundRequest, 'text' | 'noN
     'TEXT_TOO_LONG',
     `Text too long: ${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part' : 'parts'} (${capacity} ${unit})`,
   );
+}
+
+/** Attachment names shown in a reply: this many, then "and N more"; each cut to this length. */
+const NAMED_ATTACHMENTS = 3;
+const ATTACHMENT_NAME_CHARS = 40;
+
+/**
+ * What the sender is told about attachments (in the 250 and in the "no text" 554), or undefined for
+ * none: a mail with a PDF must not look as if the PDF went to the phone. Names go into an SMTP reply
+ * line, so they are cut short and kept to printable ASCII.
+ */
+export function attachmentsNote(names: readonly string[]): string | undefined {
+  if (names.length === 0) return undefined;
+  const shown = names.slice(0, NAMED_ATTACHMENTS).map(
+    (name) =>
+      `"${name
+        .replace(/[^\x20-\x7e]/g, '?')
+        .replaceAll('"', "'")
+        .slice(0, ATTACHMENT_NAME_CHARS)}"`,
+  );
+  const more = names.length - shown.length;
+  const listed = new Intl.ListFormat('en').format(more > 0 ? [...shown, `${more} more`] : shown);
+  return `${names.length === 1 ? 'the attachment' : `${names.length} attachments`} ${listed} ${names.length === 1 ? 'is' : 'are'} not sent: an SMS carries text only`;
 }
 
 function resubmissionOf(messageIdHeader: string | undefined, numbers: readonly string[], text: string, since: number) {

@@ -14,7 +14,7 @@ export interface RecipientRules {
 /** The numbers a RCPT stands for; `subject` when they come from the mail's subject (known at DATA). */
 export type ResolvedRecipient = { readonly numbers: readonly string[] } | { readonly subject: true };
 
-/** Puzzel's email interface addresses `<number>-<serviceId>@…` (PROTOCOLS §2.3); the service id is its own. */
+/** Puzzel's email interface addresses `<number>-<serviceId>@…` (src/providers/puzzel/README.md); the service id is its own. */
 const NUMBER_WITH_SERVICE_ID = /^(.+)-([0-9]{1,10})$/;
 
 /**

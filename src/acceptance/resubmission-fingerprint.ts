@@ -6,11 +6,7 @@ import { createHash } from 'node:crypto';
  * the relay must not text the phone twice. Without a Message-ID nothing identifies a mail as a
  * resubmission rather than a second alert with the same words, so none is recognised.
  */
-export function resubmissionFingerprint(
-  messageIdHeader: string | undefined,
-  numbers: readonly string[],
-  text: string,
-): string | undefined {
+export function resubmissionFingerprint(messageIdHeader: string | undefined, numbers: readonly string[], text: string): string | undefined {
   if (!messageIdHeader) return undefined;
   return createHash('sha256')
     .update(`${messageIdHeader}\n${[...numbers].sort().join(',')}\n${text}`)

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { v7 as uuidv7 } from 'uuid';
 import { asRelayError, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -34,6 +35,8 @@ export interface AcceptanceOptions {
   /** Why the relay cannot take mail now (the disk is nearly full, shutting down), or undefined. */
   readonly unavailable?: () => RelayError | undefined;
   readonly clock?: () => number;
+  /** How a failed sign-in's answer waits (a timer; tests record the delays instead of sleeping them). */
+  readonly pause?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -84,7 +87,7 @@ export class AcceptanceService {
     }
     const delay = this.#logins.failed(client, this.#clock());
     this.#options.logger.warn({ client, user: username, delayMs: delay }, 'acceptance: authentication failed');
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await (this.#options.pause ?? sleep)(delay);
     return refused(new RelayError('AUTH_FAILED'));
   }
 
@@ -135,13 +138,23 @@ export class AcceptanceService {
       const { principal } = transaction;
       const id = uuidv7();
       const { store, provider, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated } = await buildNewMail(id, raw, transaction, { settings, store, provider, senders: this.#senders, tracking }, this.#clock());
+      const { mail, cutFrom, repeated, attachments } = await buildNewMail(
+        id,
+        raw,
+        transaction,
+        { settings, store, provider, senders: this.#senders, tracking },
+        this.#clock(),
+      );
       const parts = mail.sms.parts * mail.recipients.length;
       const limited = this.#rates.problem(principal, parts, this.#clock());
       if (limited) throw new RelayError('RATE_LIMITED', `Sending limit reached: ${limited}`);
       const { duplicateOf } = await store.acceptMail(mail);
       this.#rates.record(principal, parts, this.#clock());
-      if (mail.sms.userContext) tracking.committed(mail.sms.userContext, mail.recipients.map((recipient) => recipient.number));
+      if (mail.sms.userContext)
+        tracking.committed(
+          mail.sms.userContext,
+          mail.recipients.map((recipient) => recipient.number),
+        );
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
       return {
@@ -154,6 +167,7 @@ export class AcceptanceService {
         cutFrom,
         repeated,
         duplicateOf,
+        attachments,
       };
     } catch (error) {
       return refused(error);

@@ -76,4 +76,6 @@ export interface AcceptedMail {
   readonly repeated: number;
   /** The mail is a resubmission of this one: accepted, sent once. */
   readonly duplicateOf: string | undefined;
+  /** What became of its attachments (not sent), in words for the reply; undefined when it had none. */
+  readonly attachments: string | undefined;
 }

@@ -8,7 +8,8 @@ import type { ProviderPlugin, WebhookSignature } from '../providers/contract.ts'
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
-import { configSchema, DEFAULT_PROVIDER, gatewaySchema, type ParsedConfig } from './schema.ts';
+import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
+import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, type ParsedConfig } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
@@ -26,6 +27,7 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_GATEWAY: { path: ['gateway', 'provider'], kind: 'string' },
   SMSRELAY_GATEWAY_URL: { path: ['gateway', 'url'], kind: 'string' },
   SMSRELAY_GATEWAY_BACKUP_URL: { path: ['gateway', 'backupUrl'], kind: 'string' },
+  SMSRELAY_GATEWAY_PUBLIC_URL: { path: ['gateway', 'publicUrl'], kind: 'string' },
   SMSRELAY_GATEWAY_USERNAME: { path: ['gateway', 'username'], kind: 'string' },
   SMSRELAY_GATEWAY_PASSWORD: { path: ['gateway', 'password'], kind: 'string' },
   SMSRELAY_MAIL_URL: { path: ['mail', 'url'], kind: 'string' },
@@ -92,8 +94,10 @@ export interface LoadedConfig {
 /**
  * Reads `smsrelay.yaml` (or the file SMSRELAY_CONFIG names) and the SMSRELAY_* environment, which
  * wins over the file, validates everything once and returns a deeply frozen object. Every problem is
- * one line naming where the bad value came from; unknown names are warnings, never fatal, so that a
- * newer config runs on an older relay. The provider plug-ins are the built-in ones and
+ * one line naming where the bad value came from and what to write instead. An unknown file key is a
+ * problem (a mistyped `sms.domain` must not start the relay on the default domain), with the known key
+ * it is closest to; an unknown SMSRELAY_* variable is a warning (the environment holds other
+ * programs' variables too, and a newer relay's), with "did you mean" as well. The provider plug-ins are the built-in ones and
  * `options.providers`: the selected one's settings schema validates its own `gateway.*` keys, and
  * every plug-in's `SMSRELAY_*` names are read.
  */
@@ -110,8 +114,8 @@ export function loadConfig(
   const describe = (path: readonly PropertyKey[]): string => describePath(path, envSources, file, env);
   const problems: string[] = [];
   const selected = selectProvider(raw, registry, problems, describe);
-  const parsed = parseSections(raw, selected?.plugin, problems, warnings, describe);
-  if (selected) checkGateway(parsed.gateway, selected, environment, problems, describe);
+  const parsed = parseSections(raw, selected?.plugin, registry, problems, warnings, describe);
+  if (selected) checkGateway(parsed.gateway, selected, environment, problems, describe, file === undefined);
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
@@ -125,34 +129,48 @@ const SECTIONS = Object.keys(configSchema.shape) as Array<keyof ParsedConfig>;
 
 /**
  * Each top-level section is validated on its own, so that one bad section does not hide the
- * problems of another: the operator sees every problem in one run. Unknown keys are warnings.
+ * problems of another: the operator sees every problem in one run. An unknown key is a problem
+ * naming the key it is closest to; a key of another provider's plug-in (left over from a switch of
+ * provider) is a warning.
  */
 function parseSections(
   raw: Record<string, unknown>,
   provider: ProviderPlugin | undefined,
+  registry: ProviderRegistry,
   problems: string[],
   warnings: string[],
   describe: (path: readonly PropertyKey[]) => string,
 ): Sections {
   for (const key of Object.keys(raw)) {
-    if (!(SECTIONS as string[]).includes(key)) warnings.push(`${describe([key])}: unknown setting, ignored`);
+    if (!(SECTIONS as string[]).includes(key)) problems.push(unknownKey(describe([key]), key, SECTIONS));
   }
   const parsed: Record<string, unknown> = {};
   for (const section of SECTIONS) {
     const schema = section === 'gateway' && provider ? gatewaySchema.extend(provider.settings.schema.shape).prefault({}) : configSchema.shape[section];
-    let result = schema.safeParse(raw[section]);
+    let result = schema.safeParse(raw[section], { error: plainHint });
     const unknown = result.success ? [] : result.error.issues.filter((issue) => issue.code === 'unrecognized_keys');
     if (unknown.length > 0) {
       for (const issue of unknown) {
-        for (const key of issue.keys) warnings.push(`${describe([section, ...issue.path, key])}: unknown setting, ignored`);
+        for (const key of issue.keys) {
+          const where = describe([section, ...issue.path, key]);
+          const owner =
+            section === 'gateway' && issue.path.length === 0 ? registry.plugins.find((plugin) => Object.hasOwn(plugin.settings.schema.shape, key)) : undefined;
+          if (owner) warnings.push(`${where}: a setting of the ${owner.name} gateway, not used with ${provider?.name ?? 'this one'}; ignored`);
+          else problems.push(unknownKey(where, key, keysAt(schema, issue.path)));
+        }
         deleteKeys(raw[section], issue.path, issue.keys);
       }
-      result = schema.safeParse(raw[section]);
+      result = schema.safeParse(raw[section], { error: plainHint });
     }
     if (result.success) parsed[section] = result.data;
     else for (const issue of result.error.issues) problems.push(`${describe([section, ...issue.path])}: ${issue.message}`);
   }
   return parsed as Sections;
+}
+
+function unknownKey(where: string, key: string, known: readonly string[]): string {
+  const suggestion = didYouMean(key, known);
+  return `${where}: unknown setting${suggestion ? `; did you mean ${suggestion}?` : known.length > 0 ? ` (known here: ${known.join(', ')})` : ''}`;
 }
 
 function isComplete(parsed: Sections): parsed is ParsedConfig {
@@ -169,9 +187,7 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   const lineCounter = new LineCounter();
   const document = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false, lineCounter });
   if (document.errors.length > 0) {
-    throw new ConfigError(
-      document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`),
-    );
+    throw new ConfigError(document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`));
   }
   const raw: unknown = document.toJS() ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -192,23 +208,25 @@ function applyEnvironment(
     if (!name.startsWith('SMSRELAY_') || name === CONFIG_FILE_VARIABLE || value === undefined) continue;
     const target = environment[name];
     if (!target) {
-      warnings.push(`${name}: unknown or not yet used setting, ignored`);
+      const suggestion = didYouMean(name, [CONFIG_FILE_VARIABLE, ...Object.keys(environment)]);
+      warnings.push(`${name}: unknown variable, ignored${suggestion ? `; did you mean ${suggestion}?` : ''}`);
       continue;
     }
     if (value.trim() === '') continue;
-    const parsed = target.kind === 'list' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value.trim();
+    const parsed =
+      target.kind === 'list'
+        ? value
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean)
+        : value.trim();
     setPath(raw, target.path, parsed);
     sources.set(target.path.join('.'), name);
   }
   return sources;
 }
 
-function describePath(
-  path: readonly PropertyKey[],
-  envSources: ReadonlyMap<string, string>,
-  file: string | undefined,
-  env: NodeJS.ProcessEnv,
-): string {
+function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<string, string>, file: string | undefined, env: NodeJS.ProcessEnv): string {
   const dotted = path.map(String).join('.');
   for (const [envPath, name] of envSources) {
     if (dotted === envPath || dotted.startsWith(`${envPath}.`)) {
@@ -219,19 +237,45 @@ function describePath(
   return `${file ?? DEFAULT_CONFIG_FILE}: ${dotted}`;
 }
 
-/** Rules across gateway fields, which the per-field schema cannot express. */
+/** The dotted paths of the duration settings (milliseconds in Config), to show them as written: `5m`. */
+export const DURATION_SETTINGS: ReadonlySet<string> = new Set(pathsOf(configSchema, duration));
+
+/**
+ * Where a setting's value came from, as a config problem names it: its variable, its file key, or
+ * the default and where to set it. For problems found after loading (a port in use).
+ */
+export function describeSetting(path: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  const { raw, file } = readConfigFile(env, cwd);
+  const fromFile = path
+    .split('.')
+    .reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), raw);
+  const sources = applyEnvironment(raw, env, ENVIRONMENT, []);
+  if (sources.has(path) || fromFile !== undefined) return describePath(path.split('.'), sources, file, env);
+  const variable = Object.entries(ENVIRONMENT).find(([, target]) => target.path.join('.') === path)?.[0];
+  return `${path} (the default; set ${variable ? `${variable} or ` : ''}${path} in ${file ?? DEFAULT_CONFIG_FILE})`;
+}
+
+/**
+ * Rules across gateway fields, which the per-field schema cannot express. A missing account setting
+ * is named where the operator configures: the variable when there is no file (a container set up by
+ * environment), the file key when there is one.
+ */
 function checkGateway(
   gateway: ParsedConfig['gateway'] | undefined,
   { plugin, simulated }: SelectedProvider,
   environment: Readonly<Record<string, EnvTarget>>,
   problems: string[],
   describe: (path: readonly PropertyKey[]) => string,
+  noFile: boolean,
 ): void {
   if (!gateway || simulated) return;
   const values: Readonly<Record<string, unknown>> = gateway;
   for (const key of ['username', 'password', ...plugin.settings.required]) {
+    if (values[key]) continue;
     const variable = Object.entries(environment).find(([, target]) => target.path.join('.') === `gateway.${key}`)?.[0];
-    if (!values[key]) problems.push(`${describe(['gateway', key])}: required for the ${plugin.name} gateway${variable ? ` (or set ${variable})` : ''}`);
+    const needed = `required for the ${plugin.name} gateway`;
+    if (variable && noFile) problems.push(`${variable}: ${needed} (or gateway.${key} in ${DEFAULT_CONFIG_FILE})`);
+    else problems.push(`${describe(['gateway', key])}: ${needed}${variable ? ` (or set ${variable})` : ''}`);
   }
   for (const key of ['url', 'backupUrl'] as const) {
     const value = gateway[key];
@@ -263,7 +307,10 @@ function selectProvider(
   const choices = [DEFAULT_PROVIDER, ...registry.names, ...simulatable.map((name) => `${name}${SIMULATOR_SUFFIX}`)];
   if (typeof provider !== 'string' || !choices.includes(provider)) {
     // A value of the wrong type is the schema's to report; an unknown name is reported here.
-    if (typeof provider === 'string') problems.push(`${describe(['gateway', 'provider'])}: expected one of ${choices.join(', ')}`);
+    if (typeof provider === 'string') {
+      const suggestion = didYouMean(provider, choices);
+      problems.push(`${describe(['gateway', 'provider'])}: expected one of ${choices.join(', ')}${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
+    }
     return undefined;
   }
   if (provider === DEFAULT_PROVIDER) return { plugin: registry.get(SIMULATOR_DEFAULT_PLUGIN), simulated: true };
@@ -287,7 +334,7 @@ function registryOrConfigError(extra: readonly ProviderPlugin[] | undefined): Pr
 }
 
 /** The relay's own variables, and each plug-in's for its `gateway.*` keys. */
-function environmentOf(registry: ProviderRegistry): Readonly<Record<string, EnvTarget>> {
+export function environmentOf(registry: ProviderRegistry): Readonly<Record<string, EnvTarget>> {
   const environment: Record<string, EnvTarget> = { ...ENVIRONMENT };
   for (const plugin of registry.plugins) {
     for (const [name, key] of Object.entries(plugin.settings.environment)) environment[name] = { path: ['gateway', key], kind: 'string' };
@@ -296,11 +343,7 @@ function environmentOf(registry: ProviderRegistry): Readonly<Record<string, EnvT
 }
 
 /** List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. */
-function normaliseLists(
-  sms: ParsedConfig['sms'],
-  problems: string[],
-  describe: (path: readonly PropertyKey[]) => string,
-): Record<string, readonly string[]> {
+function normaliseLists(sms: ParsedConfig['sms'], problems: string[], describe: (path: readonly PropertyKey[]) => string): Record<string, readonly string[]> {
   const lists: Record<string, readonly string[]> = Object.create(null);
   for (const [address, members] of Object.entries(sms.lists)) {
     const [local, listDomain, ...rest] = address.toLowerCase().split('@');

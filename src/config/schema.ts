@@ -27,8 +27,8 @@ const DEFAULT_RESPONSE_TIMEOUT = '30s';
 const DEFAULT_MAX_CONCURRENT_REQUESTS = 8;
 /**
  * What the stop gives open SMTP sessions and gateway requests in flight: most answers come in well
- * under a second, and the whole stop stays far inside systemd's TimeoutStopSec (60 s in the README's
- * unit, 90 s by default), so the relay is never killed in the middle of closing its store.
+ * under a second, and the whole stop stays far inside systemd's TimeoutStopSec (60 s in the unit of
+ * docs/operations.md, 90 s by default), so the relay is never killed in the middle of closing its store.
  */
 const DEFAULT_SHUTDOWN_TIMEOUT = '20s';
 
@@ -37,14 +37,33 @@ export const DEFAULT_PROVIDER = 'simulator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-const duration = z.string().transform((value, ctx) => {
-  const millis = ms(value as ms.StringValue);
-  if (typeof millis !== 'number' || !Number.isFinite(millis) || millis < 0 || !/[a-z]\s*$/i.test(value)) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 5m or 24h, got "${value}"` });
-    return z.NEVER;
-  }
-  return millis;
-});
+const DURATION_HINT = 'write a duration such as 30s, 5m or 24h';
+
+/** Written `30s`, `5m`, `24h`; milliseconds once parsed. */
+export const duration = z
+  .string({ error: (issue) => `${DURATION_HINT}${typeof issue.input === 'number' ? ` (a number needs its unit: ${issue.input}s, ${issue.input}m…)` : ''}` })
+  .transform((value, ctx) => {
+    const millis = ms(value as ms.StringValue);
+    if (typeof millis !== 'number' || !Number.isFinite(millis) || millis < 0 || !/[a-z]\s*$/i.test(value)) {
+      ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, not "${value}"` });
+      return z.NEVER;
+    }
+    return millis;
+  });
+
+/**
+ * A list; a single value written without brackets (`domains: sms.example.com`) is taken as a list
+ * of one, since that is what it means. `example` shows the list form in the hint for anything else.
+ */
+function list<Item extends z.ZodType>(item: Item, example: string, atLeastOne?: string) {
+  const array = z.array(item, { error: `write a list: ${example}` });
+  return z.preprocess((value) => (typeof value === 'string' ? [value] : value), atLeastOne ? array.min(1, atLeastOne) : array);
+}
+
+/** ISO 3166 codes; the United Kingdom's is GB ("UK" is only reserved), the mistake everyone makes once. */
+function countryCodeHint(value: unknown): string {
+  return String(value).toUpperCase() === 'UK' ? 'UK is not an ISO country code: use GB' : 'expected a two-letter country code such as GB or US';
+}
 
 const port = z.coerce
   .number({ error: 'expected a port number' })
@@ -52,7 +71,7 @@ const port = z.coerce
   .min(0, 'expected a port number from 0 to 65535')
   .max(65535, 'expected a port number from 0 to 65535');
 
-const positiveInt = z.coerce.number().int('expected a whole number').positive('expected a number above 0');
+const positiveInt = z.coerce.number({ error: 'write a whole number above 0' }).int('expected a whole number').positive('expected a number above 0');
 
 const host = z.string().min(1, 'expected a host name or IP address');
 
@@ -104,9 +123,15 @@ const senderPattern = z
 /** What a sender may do; unset = no limit. Trusted networks have none; accounts and networks may. */
 const senderLimits = {
   /** Envelope senders allowed (`alerts@example.com` or `@example.com`); unset = any. */
-  senders: z.array(senderPattern).optional(),
+  senders: list(senderPattern, '[alerts@example.com, "@example.com"]').optional(),
   /** Countries (`GB`) or E.164 prefixes (`+353`) that may be texted; accounts default to the default region. */
-  destinations: z.array(z.string().regex(/^(?:[A-Z]{2}|\+\d{1,15})$/, 'expected a country code such as GB or a prefix such as +4477')).optional(),
+  destinations: list(
+    z
+      .string()
+      .regex(/^(?:[A-Z]{2}|\+\d{1,15})$/, 'expected a country code such as GB or a prefix such as +4477')
+      .refine((value) => value.startsWith('+') || isCountryCode(value), { error: (issue) => countryCodeHint(issue.input) }),
+    '[GB, "+353"]',
+  ).optional(),
   maxRecipients: positiveInt.optional(),
   maxParts: positiveInt.optional(),
   /** Mails per minute and per day; beyond, 451 4.7.1 (the client retries later). */
@@ -117,7 +142,10 @@ const senderLimits = {
 };
 
 const account = z.strictObject({
-  username: z.string().min(1).regex(/^[^\s:]+$/, 'expected a user name without spaces or colons'),
+  username: z
+    .string()
+    .min(1)
+    .regex(/^[^\s:]+$/, 'expected a user name without spaces or colons'),
   /** Made by `smsrelay hash-password`; never the password itself. */
   passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'expected a hash made by `smsrelay hash-password`'),
   /** The mail's From: must be one of the account's `senders` too (no spoofing another address). */
@@ -130,7 +158,7 @@ const account = z.strictObject({
 const network = z.strictObject({
   /** A name for logs and refusals. */
   name: z.string().min(1),
-  cidr: z.array(cidr).min(1),
+  cidr: list(cidr, '[10.1.0.0/16]', 'expected at least one network'),
   ...senderLimits,
 });
 
@@ -143,6 +171,12 @@ export const gatewaySchema = z.strictObject({
   provider: z.string({ error: 'expected a provider name' }).min(1, 'expected a provider name').default(DEFAULT_PROVIDER),
   url: url.optional(),
   backupUrl: url.optional(),
+  /**
+   * The relay's HTTP port as the provider reaches it (`https://sms.example.com`, through a proxy):
+   * the base of the webhook URLs a provider is told per message (Twilio's StatusCallback), and the
+   * URL signatures over the URL (Twilio's) are checked against. Unset = what the relay sees.
+   */
+  publicUrl: url.optional(),
   username: z.string().optional(),
   password: z.string().optional(),
   connectTimeout: duration.prefault(DEFAULT_CONNECT_TIMEOUT),
@@ -172,7 +206,7 @@ export const configSchema = z.strictObject({
        * Clients that may send without AUTH, with no limit but the destination blocklists. Loopback
        * only by default. An MTA in front of the relay on this host makes all it forwards "trusted".
        */
-      trustedNetworks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
+      trustedNetworks: list(cidr, '[127.0.0.0/8, 10.0.0.0/8]').default(['127.0.0.0/8', '::1/128']),
       /** The operator's key and certificate (PEM files): STARTTLS on the port, and the TLS port. Reloaded on SIGHUP. */
       tls: z.strictObject({ key: z.string().min(1), cert: z.string().min(1) }).optional(),
       /** A second listener with implicit TLS (RFC 8314 submissions, usually 465); needs `tls`. */
@@ -182,15 +216,19 @@ export const configSchema = z.strictObject({
   http: z.strictObject({ host: host.default('127.0.0.1'), port: port.default(8080) }).prefault({}),
   sms: z
     .strictObject({
-      domains: z.array(domain).min(1, 'expected at least one SMS domain').default(['sms.localhost']),
+      domains: list(domain, '[sms.example.com]', 'expected at least one SMS domain').default(['sms.localhost']),
       defaultRegion: z
         .string()
         .toUpperCase()
-        .refine(isCountryCode, 'expected a two-letter country code such as GB or US')
+        .refine(isCountryCode, { error: (issue) => countryCodeHint(issue.input) })
         .optional(),
       maxParts: positiveInt.max(255, 'expected at most 255 parts').default(DEFAULT_MAX_PARTS),
       /** Distribution lists: `oncall@sms.example.com: ["+447700900123", …]`. */
-      lists: z.record(z.string(), z.array(z.string()).min(1, 'a list needs at least one number')).default({}),
+      lists: z
+        .record(z.string(), list(z.string(), '["+447700900123", "07700 900124"]', 'a list needs at least one number'), {
+          error: 'write the lists indented under it: oncall@sms.example.com: ["+447700900123"]',
+        })
+        .default({}),
       /**
        * Local part that, on every SMS domain, takes the IntelliSoftware email interface's subject
        * format `To:<number> From:<id> UserContext:<ctx>` (drop-in for systems set up for it); '' = off.
@@ -207,13 +245,17 @@ export const configSchema = z.strictObject({
       subject: textPolicy.shape.subject.default('fallback'),
       overLength: textPolicy.shape.overLength.default('refuse'),
       /** Line beginnings (besides the built-in ones) that open a legal disclaimer: it and all below go. */
-      disclaimers: z.array(z.string().trim().min(1)).default([]),
+      disclaimers: list(z.string().trim().min(1), '["Confidentiality notice"]').default([]),
       /** Text from one of these on is not sent. */
-      endMarkers: z.array(z.string().min(1)).default(['[EndOfMessage]']),
+      endMarkers: list(z.string().min(1), '["[EndOfMessage]"]').default(['[EndOfMessage]']),
       /** Text up to and including one of these is not sent. */
-      startMarkers: z.array(z.string().min(1)).default(['[StartOfMessage]']),
+      startMarkers: list(z.string().min(1), '["[StartOfMessage]"]').default(['[StartOfMessage]']),
       /** Per envelope sender (`alerts@example.com` or `@example.com`), the first that matches wins. */
-      senders: z.array(textPolicy.partial().extend({ match: z.array(senderPattern).min(1, 'expected at least one address or @domain') })).default([]),
+      senders: z
+        .array(textPolicy.partial().extend({ match: list(senderPattern, '["@erp.example.com"]', 'expected at least one address or @domain') }), {
+          error: 'write a list: - match: ["@erp.example.com"]',
+        })
+        .default([]),
     })
     .prefault({}),
   gateway: gatewaySchema.prefault({}),
@@ -233,21 +275,21 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   /** Authenticated senders (SMTP AUTH PLAIN/LOGIN, only over TLS or from loopback). */
-  accounts: z.array(account).default([]),
+  accounts: z.array(account, { error: 'write a list of accounts, each starting "- username: …"' }).default([]),
   /** Legacy systems that cannot AUTH: source networks allowed to send, with their own rules. */
-  networks: z.array(network).default([]),
+  networks: z.array(network, { error: 'write a list of networks, each starting "- name: …"' }).default([]),
   policy: z
     .strictObject({
       /** Refuse premium-rate and shared-cost numbers for everyone (SMS pumping). */
       premiumBlocklist: z.boolean().default(true),
       /** E.164 prefixes no one may text. */
-      blockedPrefixes: z.array(z.string().regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490')).default([]),
+      blockedPrefixes: list(z.string().regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490'), '["+4490", "+4487"]').default([]),
       /** The same text to the same number within this window is sent once (flapping monitors); unset = off. */
       alertStormWindow: duration.optional(),
       /** Inbound SMS whose first word is one of these put the number on the opt-out list… */
-      stopKeywords: z.array(z.string().min(1)).default(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']),
+      stopKeywords: list(z.string().min(1), '[STOP, UNSUBSCRIBE]').default(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']),
       /** …and these take it off again. */
-      startKeywords: z.array(z.string().min(1)).default(['START', 'UNSTOP']),
+      startKeywords: list(z.string().min(1), '[START, UNSTOP]').default(['START', 'UNSTOP']),
     })
     .prefault({}),
   inbound: z
@@ -266,9 +308,12 @@ export const configSchema = z.strictObject({
       /** Webhook requests per minute from one address (a provider batches; this only stops floods). */
       webhookRequestsPerMinute: positiveInt.default(DEFAULT_WEBHOOK_REQUESTS_PER_MINUTE),
       /** Only these source networks may call the webhooks; unset = any (with the token). */
-      allowedNetworks: z.array(cidr).optional(),
+      allowedNetworks: list(cidr, '[203.0.113.0/24]').optional(),
       /** A header that may carry the token too (Puzzel's "fixed header" option, e.g. X-Api-Key). */
-      webhookTokenHeader: z.string().regex(/^[A-Za-z0-9-]+$/, 'expected a header name such as X-Api-Key').optional(),
+      webhookTokenHeader: z
+        .string()
+        .regex(/^[A-Za-z0-9-]+$/, 'expected a header name such as X-Api-Key')
+        .optional(),
     })
     .prefault({}),
   mail: z

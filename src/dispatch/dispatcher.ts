@@ -190,9 +190,12 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     if (this.#owed.length === 0) return Promise.resolve();
     this.#recordingOwed ??= (async () => {
       const owed = [...this.#owed];
-      await this.#options.store.recordSmsOutcomes(owed.flatMap((item) => item.outcomes), owed.flatMap((item) => item.mail));
+      await this.#options.store.recordSmsOutcomes(
+        owed.flatMap((item) => item.outcomes),
+        owed.flatMap((item) => item.mail),
+      );
       this.#owed.splice(0, owed.length);
-      owed.forEach((item) => this.#recorded(item));
+      for (const item of owed) this.#recorded(item);
       this.#options.logger.warn(
         { sms: owed.reduce((sum, item) => sum + item.outcomes.length, 0), owedMs: this.#clock() - this.#owedSince },
         'dispatch: gateway outcomes recorded now that the store takes writes again',
@@ -242,7 +245,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         const classified = this.#options.outcomes.classifyRecipient(result, entry.number);
         hostFailed ||= classified.action === 'failover';
         if (classified.action === 'failover' && hasNext) failOver.push(entry);
-        else decisions.push({ sms: entry, classified, endpoint });
+        // Without a host left to fail over to, the SMS waits for its retry like any temporary failure.
+        else decisions.push({ sms: entry, classified: classified.action === 'failover' ? { ...classified, action: 'retry' } : classified, endpoint });
       }
       if (hostFailed) this.#breaker.markFailed(endpoint, this.#clock());
       else if (result.kind === 'answered') this.#breaker.markWorking(endpoint);
@@ -306,7 +310,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         reported.relayed.push(recipient);
       } else if (outcome.kind === 'retry') {
         if (now - startOf(message) >= delayNoticeMs) reported.delayed.push(recipient);
-        log.info({ to, code: classified.code, action: classified.action, retryInMs: outcome.nextAttemptAt - now }, `dispatch: SMS deferred: ${classified.reason}`);
+        log.info(
+          { to, code: classified.code, action: classified.action, retryInMs: outcome.nextAttemptAt - now },
+          `dispatch: SMS deferred: ${classified.reason}`,
+        );
       } else {
         reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...EXPIRED } : recipient);
         log.warn({ to, code: classified.code, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
@@ -395,6 +402,9 @@ function endingOf(result: SubmissionResult): RequestEnding {
 }
 
 function logResult(log: Logger, outcomes: OutcomeClassifier, result: SubmissionResult, numbers: number, endpoint: number, ms: number): void {
-  const summary = result.kind === 'answered' ? `${result.results.filter((entry) => outcomes.classify('recipient', entry.code).action === 'sent').length}/${numbers} accepted` : result.code;
+  const summary =
+    result.kind === 'answered'
+      ? `${result.results.filter((entry) => outcomes.classify('recipient', entry.code).action === 'sent').length}/${numbers} accepted`
+      : result.code;
   log.info({ endpoint, numbers, result: result.kind, summary, ms }, 'dispatch: gateway answered');
 }

@@ -1,5 +1,5 @@
 /**
- * Which gateway host to try, and in what order: the vendor SDK's failover rule (PROTOCOLS §1.1).
+ * Which gateway host to try, and in what order: the vendor SDK's failover rule (docs/delivery.md).
  * A host that failed in a way that proves the request did not get through is skipped for
  * `recoveryMs` (300 s by default), then the primary is preferred again. When every host is marked
  * failed, all are tried in preference order anyway: one of them may be back, and an SMS waiting for

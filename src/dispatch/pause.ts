@@ -16,10 +16,6 @@ export class AccountPause {
     return this.#state !== undefined;
   }
 
-  get reason(): string | undefined {
-    return this.#state?.reason;
-  }
-
   /** When paused, the next probe time (nothing is due before it); undefined when not paused. */
   get nextProbeAt(): number | undefined {
     return this.#state?.nextProbeAt;

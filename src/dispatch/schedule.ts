@@ -13,7 +13,7 @@ export interface RetryPolicy {
 }
 
 /**
- * Vendor SDK rule for `DELAY:n` (PROTOCOLS §1.1): wait n seconds, but a wait above 120 s is taken as
+ * Vendor SDK rule for `DELAY:n` (docs/delivery.md): wait n seconds, but a wait above 120 s is taken as
  * 15 s — a provider asking for minutes is better probed again soon than trusted blindly.
  */
 const MAX_HONOURED_DELAY_SECONDS = 120;

@@ -76,9 +76,6 @@ export class GatewaySilence {
     const episode = this.#silent.get(host);
     if (!episode) return;
     this.#silent.delete(host);
-    this.#logger.warn(
-      { endpoint: host, silentMs: at - episode.since, unanswered: episode.unanswered },
-      `dispatch: the SMS gateway at ${host} answers again`,
-    );
+    this.#logger.warn({ endpoint: host, silentMs: at - episode.since, unanswered: episode.unanswered }, `dispatch: the SMS gateway at ${host} answers again`);
   }
 }

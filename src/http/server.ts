@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { RelayError, toHttpError } from '../errors.ts';
+import { ListenError, RelayError, toHttpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 
@@ -60,9 +60,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
 
   app.get('/healthz', async (_request, reply) => {
-    const results = await Promise.all(
-      options.health.map(async (item) => [item.name, await item.check().catch(() => false)] as const),
-    );
+    const results = await Promise.all(options.health.map(async (item) => [item.name, await item.check().catch(() => false)] as const));
     const healthy = results.every(([, ok]) => ok);
     return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'unavailable', checks: Object.fromEntries(results) });
   });
@@ -76,7 +74,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   }
   for (const mount of options.mounts) mount(app);
 
-  await app.listen({ host: options.host, port: options.port });
+  await app.listen({ host: options.host, port: options.port }).catch(async (error: unknown) => {
+    await app.close();
+    throw new ListenError('HTTP', { host: 'http.host', port: 'http.port' }, `${options.host}:${options.port}`, error);
+  });
   const address = app.server.address();
   return {
     port: typeof address === 'object' && address ? address.port : options.port,

@@ -11,7 +11,7 @@ export { webhookPaths };
 
 export interface WebhookOptions {
   /** How the provider's requests read: its name (the paths), its parsers, its signature check. */
-  readonly provider: Pick<WebhookProvider, 'name' | 'parseReceived' | 'parseReport' | 'verify'>;
+  readonly provider: Pick<WebhookProvider, 'name' | 'parseReceived' | 'parseReport' | 'verify' | 'acknowledge' | 'webhookMethods'>;
   /** The inbound service, bound to this provider: decides and commits everything. */
   readonly sink: InboundSink;
   readonly logger: Logger;
@@ -25,6 +25,11 @@ export interface WebhookOptions {
   readonly tokenHeader: string | undefined;
   /** The provider's own signature secret and formula (InteractSMS), when configured. */
   readonly signature: { readonly secret: string; readonly formula: string } | undefined;
+  /**
+   * The base URL the provider calls the relay's HTTP port by (`gateway.publicUrl`), when a proxy
+   * stands between them: URL signatures are checked against it, not against what the relay sees.
+   */
+  readonly publicUrl?: string | undefined;
   /** Why the relay cannot take data now (the disk is nearly full): a 503, and the provider retries. */
   readonly unavailable?: () => RelayError | undefined;
 }
@@ -68,28 +73,52 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
       }
     });
 
-    scope.post(paths.mo, async (request, reply) => {
-      const inbound = inboundOf(request);
-      if (!signed(inbound, 'mo')) return forged(reply, 'mo');
+    const methods = provider.webhookMethods ?? ['POST'];
+    /** One webhook: signed, then parsed (or quarantined), then taken by the sink and acknowledged. */
+    type Taken = { readonly reason: string } | { readonly waiting: string } | { readonly outcome: unknown };
+    const route = (kind: InboundKind, take: (inbound: InboundRequest) => Promise<Taken>) =>
+      scope.route({
+        method: [...methods],
+        url: paths[kind],
+        handler: async (request, reply) => {
+          const inbound = inboundOf(request, options.publicUrl);
+          if (!signed(inbound, kind)) return forged(reply, kind);
+          const taken = await take(inbound);
+          if ('reason' in taken) return quarantine(reply, kind, taken.reason, inbound);
+          if ('waiting' in taken) return waiting(reply, taken.waiting);
+          return acknowledged(reply, kind, taken.outcome);
+        },
+      });
+    route('mo', async (inbound) => {
       const parsed = provider.parseReceived(inbound);
-      if (!parsed.ok) return quarantine(reply, 'mo', parsed.reason, inbound);
+      if (!parsed.ok) return parsed;
+      if (parsed.waiting !== undefined) return { waiting: parsed.waiting };
       const outcomes = await sink.received(parsed.items);
-      return reply.send(outcomes.length === 1 ? outcomes[0] : { status: 'accepted', messages: outcomes });
+      return { outcome: outcomes.length === 1 ? outcomes[0] : { status: 'accepted', messages: outcomes } };
     });
-
-    scope.post(paths.dr, async (request, reply) => {
-      const inbound = inboundOf(request);
-      if (!signed(inbound, 'dr')) return forged(reply, 'dr');
+    route('dr', async (inbound) => {
       const parsed = provider.parseReport(inbound);
-      if (!parsed.ok) return quarantine(reply, 'dr', parsed.reason, inbound);
+      if (!parsed.ok) return parsed;
       const outcomes = await sink.reported(parsed.items);
-      return reply.send(outcomes.length === 1 ? { status: outcomes[0] } : { status: 'accepted', reports: outcomes });
+      return { outcome: outcomes.length === 1 ? { status: outcomes[0] } : { status: 'accepted', reports: outcomes } };
     });
   });
+
+  /** The provider's own acknowledgement (TwiML), or the relay's JSON outcome. */
+  function acknowledged(reply: FastifyReply, kind: InboundKind, outcome: unknown) {
+    const own = provider.acknowledge?.(kind);
+    return own ? reply.type(own.contentType).send(own.body) : reply.send(outcome);
+  }
 
   function signed(inbound: InboundRequest, kind: InboundKind): boolean {
     if (!options.signature || !provider.verify) return true;
     return provider.verify(inbound, kind, options.signature.secret, options.signature.formula);
+  }
+
+  /** A part of a long SMS whose other parts are still to come: not acknowledged, so the provider sends it again. */
+  function waiting(reply: FastifyReply, progress: string) {
+    log.info({ provider: provider.name, progress }, 'webhook: one part of a long SMS kept until the others arrive; not acknowledged yet');
+    return refuse(reply, new RelayError('PART_PENDING', `Waiting for the other parts of a long SMS (${progress}); send this part again`));
   }
 
   function forged(reply: FastifyReply, kind: InboundKind) {
@@ -99,9 +128,16 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
 
   /** Answered 200 so the gateway does not retry it for ever; the operator finds it in `smsrelay status`. */
   async function quarantine(reply: FastifyReply, kind: InboundKind, reason: string, inbound: InboundRequest) {
-    await sink.quarantine(kind, reason, inbound.body);
-    return reply.send({ status: 'quarantined', reason });
+    await sink.quarantine(kind, reason, inbound.method === 'GET' ? fieldsOfGet(inbound.query) : inbound.body);
+    return acknowledged(reply, kind, { status: 'quarantined', reason });
   }
+}
+
+/** A GET carries its fields in the query: they are what is kept, less the relay's token. */
+function fieldsOfGet(query: URLSearchParams): string {
+  const fields = new URLSearchParams(query);
+  fields.delete('token');
+  return fields.toString();
 }
 
 function refuse(reply: FastifyReply, error: RelayError) {
@@ -109,8 +145,11 @@ function refuse(reply: FastifyReply, error: RelayError) {
   return reply.status(status).send(body);
 }
 
-/** A webhook request as the provider plug-ins read it (needs a parser that keeps the body as text). */
-export function inboundOf(request: FastifyRequest): InboundRequest {
+/**
+ * A webhook request as the provider plug-ins read it (needs a parser that keeps the body as text).
+ * `publicUrl`: the base URL the provider calls (`gateway.publicUrl`), else what the relay saw.
+ */
+export function inboundOf(request: FastifyRequest, publicUrl?: string): InboundRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   return {
@@ -118,6 +157,8 @@ export function inboundOf(request: FastifyRequest): InboundRequest {
     body: typeof request.body === 'string' ? request.body : '',
     query: new URL(request.url, 'http://relay.invalid').searchParams,
     headers,
+    url: `${publicUrl === undefined ? `${request.protocol}://${request.host}` : publicUrl.replace(/\/+$/, '')}${request.url}`,
+    method: request.method === 'GET' ? 'GET' : 'POST',
   };
 }
 

@@ -1,14 +1,7 @@
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { htmlToText } from './html.ts';
-import {
-  headerParameters,
-  parseSubjectCommand,
-  type RelayParameters,
-  takeContextTag,
-  takeLeadingContextLine,
-  takeSubjectTokens,
-} from './parameters.ts';
+import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { type Removal, type StripRules, stripText, tidy } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
 import { AMBIGUOUS_PREFIXES, anyOf, FORWARD_MARKERS, FORWARD_PREFIXES, HEADER_LABELS, ORIGINAL_MESSAGE, REPLY_PREFIXES } from './wordings.ts';
@@ -49,6 +42,8 @@ export interface OutboundRequest extends RelayParameters {
   readonly forward: boolean;
   /** Whether the thread's sent mail was looked for: found and cut, not found in the body, or not given. */
   readonly thread: 'cut' | 'not-found' | 'skipped';
+  /** Attachments an SMS cannot carry, by file name (or type when unnamed); images inside the HTML (a signature logo) are not counted. */
+  readonly attachments: readonly string[];
 }
 
 /** What a mail answers: the context of its reply tag, and the Message-IDs of In-Reply-To and References. */
@@ -123,8 +118,12 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
     mailbox: mail.replyTo?.value[0]?.address || mail.from?.value[0]?.address || undefined,
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
     automated: automation(mail),
-    reportAll: String(mail.headers.get('x-sms-delivery-report') ?? '').trim().toLowerCase() === 'all',
+    reportAll:
+      String(mail.headers.get('x-sms-delivery-report') ?? '')
+        .trim()
+        .toLowerCase() === 'all',
     sendAt: sendAtOf(mail),
+    attachments: mail.attachments.filter((attachment) => !attachment.related).map((attachment) => attachment.filename?.trim() || attachment.contentType),
     ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
   };
 }
@@ -199,7 +198,6 @@ function pick(...sources: readonly RelayParameters[]): RelayParameters {
   return Object.fromEntries(Object.entries(result).filter(([, value]) => value !== undefined));
 }
 
-
 function threadIds(mail: ParsedMail): string[] {
   const references = typeof mail.references === 'string' ? [mail.references] : (mail.references ?? []);
   return [...(mail.inReplyTo ? [mail.inReplyTo] : []), ...references.toReversed()].filter((id, index, all) => all.indexOf(id) === index);
@@ -211,7 +209,9 @@ function threadIds(mail: ParsedMail): string[] {
  */
 function automation(mail: ParsedMail): string | undefined {
   if (mail.headers.has(LOOP_HEADER.toLowerCase())) return `it carries ${LOOP_HEADER}: it is the relay's own mail`;
-  const autoSubmitted = String(mail.headers.get('auto-submitted') ?? '').trim().toLowerCase();
+  const autoSubmitted = String(mail.headers.get('auto-submitted') ?? '')
+    .trim()
+    .toLowerCase();
   if (autoSubmitted.startsWith('auto-replied')) return 'it is an auto-reply (Auto-Submitted: auto-replied)';
   return undefined;
 }
@@ -227,7 +227,10 @@ function sendAtOf(mail: ParsedMail): number | undefined {
   const at = Date.parse(text);
   const zoned = /(?:Z|[+-]\d{2}:?\d{2}|GMT|UT|[ECMP][SD]T)$/i.test(text);
   if (Number.isNaN(at) || !zoned) {
-    throw new RelayError('BAD_PARAMETER', `Invalid X-SMS-Send-At "${text.slice(0, 60)}": expected a date with a time zone, e.g. 2026-11-24T08:00:00+01:00 or Tue, 24 Nov 2026 08:00:00 +0100`);
+    throw new RelayError(
+      'BAD_PARAMETER',
+      `Invalid X-SMS-Send-At "${text.slice(0, 60)}": expected a date with a time zone, e.g. 2026-11-24T08:00:00+01:00 or Tue, 24 Nov 2026 08:00:00 +0100`,
+    );
   }
   if (at - Date.now() > MAX_SCHEDULE_AHEAD_MS) {
     throw new RelayError('BAD_PARAMETER', `Invalid X-SMS-Send-At "${text.slice(0, 60)}": at most 30 days ahead`);

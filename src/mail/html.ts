@@ -24,13 +24,13 @@ const QUOTE_AND_SIGNATURE_ELEMENTS = [
 const QUOTE_ELEMENT = /\bclass=["']?[^"'>]*\b(?:gmail_quote|moz-cite-prefix|yahoo_quoted|protonmail_quote)\b|<blockquote\b/i;
 
 const COMMON_SELECTORS: NonNullable<HtmlToTextOptions['selectors']> = [
-    { selector: 'a', options: { ignoreHref: true } },
-    // Tracking pixels, logos and their alt texts are nothing a phone should show.
-    { selector: 'img', format: 'skip' },
-    ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
-    { selector: 'ul', options: { itemPrefix: '- ' } },
-    { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
-    { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
+  { selector: 'a', options: { ignoreHref: true } },
+  // Tracking pixels, logos and their alt texts are nothing a phone should show.
+  { selector: 'img', format: 'skip' },
+  ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
+  { selector: 'ul', options: { itemPrefix: '- ' } },
+  { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
+  { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
 ];
 const REPLY_OPTIONS: HtmlToTextOptions = {
   wordwrap: false,

@@ -12,7 +12,7 @@ export interface RelayParameters {
 }
 
 /**
- * PROTOCOLS §1.7: the token syntax of providers' email interfaces is unknown beyond `Name:Value`;
+ * The token syntax of providers' email interfaces is not documented beyond `Name:Value`;
  * values made of these characters survive every provider and every subject line unquoted.
  */
 const USER_CONTEXT = /^[A-Za-z0-9._-]{1,64}$/;
@@ -60,11 +60,7 @@ export function headerParameters(header: (name: string) => string | undefined): 
     }
     return undefined;
   };
-  return build(
-    first('userContext', ['usercontext', 'x-usercontext']),
-    first('senderId', ['x-sms-from']),
-    first('maxParts', ['x-sms-max-parts']),
-  );
+  return build(first('userContext', ['usercontext', 'x-usercontext']), first('senderId', ['x-sms-from']), first('maxParts', ['x-sms-max-parts']));
 }
 
 /** The reply tag `[UserContext: value]`, wherever it stands. */
@@ -113,7 +109,7 @@ export function takeSubjectTokens(subject: string): { readonly rest: string; rea
 }
 
 /**
- * The IntelliSoftware email interface's "Format Option 1" (PROTOCOLS §1.7): a subject made only of
+ * The IntelliSoftware email interface's "Format Option 1" (docs/configuration.md, `sms.subjectAddress`): a subject made only of
  * `Name:Value` tokens, `To:` naming the numbers. `Username`/`Password` are accepted and ignored (the
  * relay sends with its own gateway account); anything else unknown is refused, never guessed at.
  */

@@ -89,7 +89,6 @@ const PHONE = /\+?\d[\d ()./-]{6,}\d/;
 const MIN_PHONE_DIGITS = 8;
 const SENTENCE_END = /[.!?。！？]$/;
 
-
 const VERB = new RegExp(`(?:^|[\\s,(])(?:${anyOf(ATTRIBUTION_VERBS)})`, 'iu');
 /** Zoho's "---- On … Ana wrote ----". */
 const DASHED_ATTRIBUTION = /^-{2,}\s+(.+?)\s+-{2,}$/;
@@ -447,7 +446,11 @@ function headerBlockEnd(lines: readonly string[], index: number): number | undef
 function isTrailer(kept: readonly string[], index: number): boolean {
   const below = kept.slice(index + 1);
   if (below.filter((line) => line !== '').length <= MAX_SIGNATURE_LINES) return true;
-  const paragraphs = below.join('\n').split(/\n{2,}/).map((paragraph) => paragraph.trim()).filter((paragraph) => paragraph !== '');
+  const paragraphs = below
+    .join('\n')
+    .split(/\n{2,}/)
+    .map((paragraph) => paragraph.trim())
+    .filter((paragraph) => paragraph !== '');
   const [signature, ...rest] = paragraphs;
   if (!signature || signature.split('\n').length > MAX_SIGNATURE_LINES) return false;
   return rest.every((paragraph) => (paragraph.length >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph)) || isContactBlock(paragraph.split('\n')));

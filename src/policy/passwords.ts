@@ -1,7 +1,12 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
-const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, length: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
+const scryptAsync = promisify(scrypt) as (
+  password: string,
+  salt: Buffer,
+  length: number,
+  options: { N: number; r: number; p: number; maxmem: number },
+) => Promise<Buffer>;
 
 /**
  * scrypt with N = 2^15, r = 8, p = 1 (OWASP's minimum for interactive logins): about 50 ms and
@@ -22,10 +27,6 @@ export async function hashPassword(password: string): Promise<string> {
 }
 
 const HASH = /^scrypt\$(\d+)\$(\d+)\$(\d+)\$([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+)$/;
-
-export function isPasswordHash(text: string): boolean {
-  return HASH.test(text);
-}
 
 /** Constant-time comparison of the derived key; a malformed hash never matches. */
 export async function verifyPassword(password: string, hash: string): Promise<boolean> {

@@ -71,7 +71,10 @@ export class SenderPolicy {
   constructor(settings: SenderSettings) {
     this.#settings = settings;
     this.#trusted = networkMatcher(settings.trustedNetworks);
-    this.#networks = settings.networks.map((network) => ({ matches: networkMatcher(network.cidr), principal: this.#principal('network', network.name, network) }));
+    this.#networks = settings.networks.map((network) => ({
+      matches: networkMatcher(network.cidr),
+      principal: this.#principal('network', network.name, network),
+    }));
     this.#accounts = new Map(
       settings.accounts.map((account) => [
         account.username,

@@ -133,6 +133,12 @@ export interface GatewayOptions<Settings extends object = Readonly<Record<string
   readonly logger: Logger;
   /** The plug-in's own `gateway.*` keys, parsed by its `settings.schema` (never the whole config). */
   readonly settings: Settings;
+  /**
+   * The relay's webhook URLs as the provider must call them (from `gateway.publicUrl`, the relay's
+   * webhook token included), for providers told per message where to report (Twilio's
+   * `StatusCallback`); undefined when no public URL is configured.
+   */
+  readonly webhookUrls?: { readonly mo: string; readonly dr: string } | undefined;
 }
 
 /** A request to one of the relay's webhooks, as it arrived. */
@@ -143,10 +149,24 @@ export interface InboundRequest {
   readonly query: URLSearchParams;
   /** Header names in lower case. */
   readonly headers: Readonly<Record<string, string | undefined>>;
+  /**
+   * The URL the provider called, query included: `gateway.publicUrl` followed by the path and query
+   * as they arrived, or, without it, the scheme, Host and path the relay saw (signatures over the
+   * URL, Twilio's, depend on it; a proxy changes what the relay sees). Unknown when absent.
+   */
+  readonly url?: string | undefined;
+  /** GET (the fields are in `query`) or POST (also when absent). */
+  readonly method?: 'GET' | 'POST' | undefined;
 }
 
-/** Several items per request are normal (Puzzel batches); a request that fails to parse is quarantined whole. */
-export type InboundParse<T> = { readonly ok: true; readonly items: readonly T[] } | { readonly ok: false; readonly reason: string };
+/**
+ * Several items per request are normal (Puzzel batches); a request that fails to parse is quarantined
+ * whole. `waiting`: the request is one part of a long SMS whose other parts have not arrived (no
+ * items): it is not acknowledged, so that the provider sends it again (src/sms/concat.ts).
+ */
+export type InboundParse<T> =
+  | { readonly ok: true; readonly items: readonly T[]; readonly waiting?: string | undefined }
+  | { readonly ok: false; readonly reason: string };
 
 /** A webhook signature's secret and the formula the account signs with (InteractSMS `SMS-Verify`). */
 export interface WebhookSignature {
@@ -163,6 +183,14 @@ export interface WebhookParsing {
    * false = forged (403). Absent for providers without one.
    */
   verify?(request: InboundRequest, kind: InboundKind, secret: string, formula: string): boolean;
+  /**
+   * The body of the 200 that acknowledges a request of `kind` the relay took (committed, seen before
+   * or quarantined), for providers that read it (Twilio wants TwiML on MO); undefined, or absent,
+   * = the relay's JSON outcome.
+   */
+  acknowledge?(kind: InboundKind): { readonly contentType: string; readonly body: string } | undefined;
+  /** The HTTP methods the provider calls the webhooks with; absent = POST only. */
+  readonly webhookMethods?: readonly ('GET' | 'POST')[];
 }
 
 /**

@@ -187,9 +187,7 @@ export function httpRefusal(status: number, body: string): SubmissionResult {
   return { kind: 'refused', code: `HTTP_${status}`, ...(detail ? { detail } : {}) };
 }
 
-async function readBodyCapped(
-  body: AsyncIterable<Buffer> & { destroy(): unknown },
-): Promise<{ text: string; truncated: boolean }> {
+async function readBodyCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<{ text: string; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

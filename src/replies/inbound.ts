@@ -103,7 +103,8 @@ export class InboundService {
     const { logger } = this.#options;
     const result = await this.#options.store.applyDeliveryReport({ provider, ...report, receivedAt: this.#clock() });
     const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };
-    if (result.kind === 'orphan') logger.info(fields, 'inbound: delivery report for an id not (yet) recorded: kept and matched when it is, or dropped after inbound.orphanReportTtl');
+    if (result.kind === 'orphan')
+      logger.info(fields, 'inbound: delivery report for an id not (yet) recorded: kept and matched when it is, or dropped after inbound.orphanReportTtl');
     else if (result.kind === 'advanced') logger.info({ ...fields, smsId: result.smsId }, 'inbound: delivery report applied');
     else logger.debug({ ...fields, result: result.kind }, 'inbound: delivery report changes nothing');
     return result.kind;
@@ -118,7 +119,12 @@ export class InboundService {
 
 /** STOP/START as the SMS's first word (the reply mail still tells the mailbox). */
 function optOutOf(text: string, keywords: InboundOptions['keywords']): { action: 'stop' | 'start'; keyword: string } | undefined {
-  const word = text.trim().split(/\s+/)[0]?.toUpperCase().replace(/[.!]+$/, '') ?? '';
+  const word =
+    text
+      .trim()
+      .split(/\s+/)[0]
+      ?.toUpperCase()
+      .replace(/[.!]+$/, '') ?? '';
   if (keywords.stop.some((keyword) => keyword.toUpperCase() === word)) return { action: 'stop', keyword: word };
   if (keywords.start.some((keyword) => keyword.toUpperCase() === word)) return { action: 'start', keyword: word };
   return undefined;

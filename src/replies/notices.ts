@@ -72,9 +72,15 @@ export class DeliveryNotices {
       for (const notice of due) {
         const built = await report(notice.state === 'delivered' ? 'delivered' : 'failed', notice.message, [reported(notice, this.#options.describeStatus)]);
         if (built) mail.push({ ...built, onceKey: `report:${notice.smsId}:${notice.state}` });
-        logger.info({ msgId: notice.message.id, to: maskNumber(notice.recipient.number), state: notice.state, code: notice.code }, 'notices: delivery report mailed to the sender');
+        logger.info(
+          { msgId: notice.message.id, to: maskNumber(notice.recipient.number), state: notice.state, code: notice.code },
+          'notices: delivery report mailed to the sender',
+        );
       }
-      await store.recordNotices(due.map((notice) => notice.smsId), mail);
+      await store.recordNotices(
+        due.map((notice) => notice.smsId),
+        mail,
+      );
       if (mail.length > 0) onMailQueued();
     }
   }

@@ -4,11 +4,11 @@ import DKIM from 'nodemailer/lib/dkim';
 import MimeNode from 'nodemailer/lib/mime-node';
 import { v7 as uuidv7 } from 'uuid';
 import { LOOP_HEADER } from '../mail/extract.ts';
-import { rfc5322Date } from '../mailer/dsn.ts';
 import type { Templates } from '../mailer/templates.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, senderKind } from '../sms/senders.ts';
 import type { NewOutgoingMail } from '../store/types.ts';
+import { isoInZone } from '../timestamps.ts';
 import type { Route } from './tracking.ts';
 
 /** Subjects are one line; a longer one is cut here (RFC 5322 recommends 78-character lines). */
@@ -22,7 +22,7 @@ export interface InboundSms {
   /** The sender: E.164, or a short code or sender name as the gateway gave it. */
   readonly number: string;
   readonly text: string;
-  /** When the phone sent it, as the gateway said (W3CDTF), if it said. */
+  /** When the phone sent it, if the gateway said: ISO 8601 with offset (the provider's parser converts). */
   readonly sentAt: string | undefined;
   readonly receivedAt: number;
   /** The context the gateway echoed (for a mail without a conversation). */
@@ -95,11 +95,14 @@ export async function buildReplyMail(
   const data = {
     number,
     text: sms.text,
-    sentAt: sms.sentAt ?? rfc5322Date(new Date(sms.receivedAt)),
+    // Every provider's time in one form; without one, when the relay got it, in the relay's zone.
+    sentAt: sms.sentAt ?? isoInZone(sms.receivedAt),
     subject: conversation?.subject ? baseSubject(conversation.subject) : undefined,
     context: conversation?.context ?? sms.userContext,
     /** Why Reply does not reach the sender, or undefined when it does. */
-    noReply: textable ? undefined : `${number} is ${senderKind(sms.number) === 'alphanumeric' ? 'a sender name' : 'a short code'} and cannot receive SMS: a reply to this mail is not delivered.`,
+    noReply: textable
+      ? undefined
+      : `${number} is ${senderKind(sms.number) === 'alphanumeric' ? 'a sender name' : 'a short code'} and cannot receive SMS: a reply to this mail is not delivered.`,
   };
 
   const root = new MimeNode('text/plain; charset=utf-8', { hostname: options.smsDomain, newline: 'windows' });
@@ -137,5 +140,8 @@ function baseSubject(subject: string): string {
 }
 
 function oneLine(text: string): string {
-  return text.replace(/[\r\n\t]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+  return text
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/ {2,}/g, ' ')
+    .trim();
 }

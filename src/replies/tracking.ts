@@ -97,7 +97,10 @@ export class ReplyTracking {
  * unique enough per number, short enough for any gateway field.
  */
 function newUserContext(): string {
-  return BigInt(`0x${randomBytes(8).toString('hex')}`).toString(36).slice(0, 8).padStart(8, '0');
+  return BigInt(`0x${randomBytes(8).toString('hex')}`)
+    .toString(36)
+    .slice(0, 8)
+    .padStart(8, '0');
 }
 
 function key(context: string, number: string): string {

@@ -22,6 +22,8 @@ export interface SimulatorOptions {
   readonly reportDelayMs?: number | undefined;
   /** For providers that sign their posts (InteractSMS): the secret and formula it signs with. */
   readonly webhookSecret?: string | undefined;
+  /** How the account signs them, where the provider offers a choice (Vonage's signature method). */
+  readonly webhookSigning?: string | undefined;
 }
 
 /** One SMS a simulator accepted, the same shape for every provider (tests compare them). */

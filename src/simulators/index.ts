@@ -12,6 +12,8 @@ const SIMULATORS: Readonly<Record<BuiltInProviderName, (options: SimulatorOption
   },
   puzzel: async (options) => new (await import('./puzzel.ts')).PuzzelSimulator(options),
   interactsms: async (options) => new (await import('./interactsms.ts')).InteractSmsSimulator(options),
+  twilio: async (options) => new (await import('./twilio.ts')).TwilioSimulator(options),
+  vonage: async (options) => new (await import('./vonage.ts')).VonageSimulator(options),
 };
 
 /** The providers that have a simulator (`<name>-simulator` in config). */
@@ -19,6 +21,22 @@ export const SIMULATED_PROVIDERS: readonly string[] = Object.keys(SIMULATORS);
 
 /** The built-in simulators' account; they check it like the real gateway would. */
 export const SIMULATOR_ACCOUNT = { username: 'simulator', password: 'simulator', accountId: '1000' } as const;
+
+/**
+ * What a provider needs besides the account to send at all, given to it when it runs against its
+ * simulator and the configuration names none: `SMSRELAY_GATEWAY=twilio-simulator npm start` sends
+ * out of the box, as the real provider would once its sender is set up.
+ */
+const SIMULATED_SETTINGS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
+  twilio: { messagingServiceSid: `MG${'0'.repeat(32)}` },
+  vonage: { from: 'SMSRelay' },
+};
+
+/** The provider's settings as it runs against its simulator: the configured ones, the simulator's where none is set. */
+export function simulatedSettings(name: string, configured: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  const set = Object.fromEntries(Object.entries(configured).filter(([, value]) => value !== undefined));
+  return { ...SIMULATED_SETTINGS[name], ...set };
+}
 
 function hasSimulator(name: string): name is BuiltInProviderName {
   return Object.hasOwn(SIMULATORS, name);

@@ -19,7 +19,7 @@ import {
   listenStandalone,
   readAspNetFields,
   undeliverableNumbersSchema,
-  useAspNetFormParser,
+  useFormParser,
   type GatewaySimulatorOptions,
   type HttpApp,
   type Standalone,
@@ -120,9 +120,7 @@ const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
 const MO_TEXT_MAX_CHARS = 10_000;
 const MO_FIELD_MAX_CHARS = 256;
 
-const digitsSchema = z
-  .string()
-  .regex(new RegExp(`^\\d{${MIN_NUMBER_DIGITS},${MAX_NUMBER_DIGITS}}$`), 'international digits without +');
+const digitsSchema = z.string().regex(new RegExp(`^\\d{${MIN_NUMBER_DIGITS},${MAX_NUMBER_DIGITS}}$`), 'international digits without +');
 /** `POST /simulator/control` takes a behaviour, or the numbers whose final delivery report is 6. */
 const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict()]);
 const moSchema = z
@@ -130,15 +128,20 @@ const moSchema = z
     from: digitsSchema,
     text: z.string().max(MO_TEXT_MAX_CHARS),
     usercontext: z.string().max(MO_FIELD_MAX_CHARS).optional(),
-    networkcode: z.string().regex(/^\d{1,10}$/).optional(),
-    msgid: z.string().regex(/^[A-Za-z0-9]{1,64}$/).optional(),
+    networkcode: z
+      .string()
+      .regex(/^\d{1,10}$/)
+      .optional(),
+    msgid: z
+      .string()
+      .regex(/^[A-Za-z0-9]{1,64}$/)
+      .optional(),
   })
   .strict();
 
 /** GSM 03.38 default alphabet (3GPP TS 23.038): one septet each. */
 const GSM_BASIC_CHARS = new Set(
-  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' +
-    '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
+  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' + '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
 );
 /** GSM 03.38 extension table (3GPP TS 23.038): escape + code, two septets each. */
 const GSM_EXTENSION_CHARS = new Set('\f^{}\\[~]|€');
@@ -156,7 +159,7 @@ const TYPE_UNICODE = 2;
  */
 const GARBAGE_PAGE =
   '<!DOCTYPE html>\r\n<html><head><title>Runtime Error</title></head>\r\n' +
-  '<body><h1>Server Error in \'/smsgateway\' Application.</h1>\r\n' +
+  "<body><h1>Server Error in '/smsgateway' Application.</h1>\r\n" +
   '<h2><i>Runtime Error</i></h2></body></html>\r\n';
 
 type Fields = ReadonlyMap<string, string>;
@@ -240,7 +243,7 @@ export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviou
 
   /** The form parser is the scope's own, so that it stays off the app's other routes. */
   protected addGatewayRoutes(scope: HttpApp): void {
-    useAspNetFormParser(scope, FORM_BODY_LIMIT_BYTES);
+    useFormParser(scope, FORM_BODY_LIMIT_BYTES);
     for (const url of SEND_PATHS) {
       scope.route({ method: ['GET', 'POST'], url, handler: (request, reply) => this.#onSend(request, reply) });
     }
@@ -347,12 +350,7 @@ export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviou
   }
 
   #isRoutable(digits: string): boolean {
-    return (
-      /^\d+$/.test(digits) &&
-      digits.length >= MIN_NUMBER_DIGITS &&
-      digits.length <= MAX_NUMBER_DIGITS &&
-      !this.isInvalidNumber(digits)
-    );
+    return /^\d+$/.test(digits) && digits.length >= MIN_NUMBER_DIGITS && digits.length <= MAX_NUMBER_DIGITS && !this.isInvalidNumber(digits);
   }
 
   #record(sms: SimulatedSms, parts: number): void {

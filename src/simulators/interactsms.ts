@@ -40,7 +40,7 @@ import {
   listenStandalone,
   readAspNetFields,
   undeliverableNumbersSchema,
-  useAspNetFormParser,
+  useFormParser,
   type GatewaySimulatorOptions,
   type HttpApp,
   type Standalone,
@@ -67,7 +67,12 @@ const behaviourSchema = z.discriminatedUnion('mode', [
   z
     .object({
       mode: z.literal('error'),
-      code: z.number().int().min(-999_999).max(999_999).refine((code) => code !== 0, 'an error code is not 0'),
+      code: z
+        .number()
+        .int()
+        .min(-999_999)
+        .max(999_999)
+        .refine((code) => code !== 0, 'an error code is not 0'),
       text: z.string().max(500).optional(),
       times: timesSchema,
     })
@@ -115,8 +120,7 @@ const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
 const MO_TEXT_MAX_CHARS = 10_000;
 
 const GARBAGE_PAGE =
-  '<!DOCTYPE html>\r\n<html><head><title>Runtime Error</title></head>\r\n' +
-  "<body><h1>Server Error in '/' Application.</h1></body></html>\r\n";
+  '<!DOCTYPE html>\r\n<html><head><title>Runtime Error</title></head>\r\n' + "<body><h1>Server Error in '/' Application.</h1></body></html>\r\n";
 
 const digitsSchema = z.string().regex(/^\d{7,15}$/, 'international digits without +');
 const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict()]);
@@ -145,12 +149,13 @@ export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour>
   #nextLocalId = 0;
 
   constructor(options: InteractSmsSimulatorOptions) {
-    const logger = options.logger.child({ component: 'interactsms-simulator' });
-    super({ ...options, logger }, { behaviourSchema, label: 'simulator', noun: 'webhook', contentType: FORM_MEDIA_TYPE });
+    // The host names the component (the relay's child logger says "simulator"); a second `component`
+    // here would put the key twice on every line.
+    super(options, { behaviourSchema, label: 'simulator', noun: 'webhook', contentType: FORM_MEDIA_TYPE });
     this.#username = options.username;
     this.#password = options.password;
     this.#accountId = options.accountId;
-    this.#logger = logger;
+    this.#logger = options.logger;
     this.#secret = options.webhookSecret ?? options.password;
     this.#formula = options.webhookFormula ?? 'portal';
     this.#longCode = options.longCode ?? DEFAULT_LONG_CODE;
@@ -185,7 +190,7 @@ export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour>
 
   /** The form parser is the scope's own, so that it stays off the app's other routes. */
   protected addGatewayRoutes(scope: HttpApp): void {
-    useAspNetFormParser(scope, FORM_BODY_LIMIT_BYTES);
+    useFormParser(scope, FORM_BODY_LIMIT_BYTES);
     for (const url of SEND_PATHS) {
       scope.route({ method: ['GET', 'POST'], url, handler: (request, reply) => this.#onSend(request, reply) });
     }
@@ -272,8 +277,7 @@ export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour>
     const timestamp = gatewayTime(this.#clock());
     const notifyId = mo.notifyId ?? '';
     const keyphrase = mo.text.trim().split(/\s+/)[0] || '*';
-    const verify =
-      this.#formula === 'portal' ? md5Hex(`${mo.from}${mo.text}${this.#secret}`) : md5Hex(`${notifyId}${this.#secret}`);
+    const verify = this.#formula === 'portal' ? md5Hex(`${mo.from}${mo.text}${this.#secret}`) : md5Hex(`${notifyId}${this.#secret}`);
     const body = new URLSearchParams([
       ['SMS-Type', 'Text'],
       ['SMS-Content', mo.text],
@@ -285,10 +289,7 @@ export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour>
       ['SMS-TimeStamp', timestamp],
       ['SMS-Verify', verify],
     ]).toString();
-    const id = createHash('sha256')
-      .update(`${mo.from}\n${this.#longCode}\n${timestamp}\n${mo.text}`, 'utf8')
-      .digest('hex')
-      .slice(0, 40);
+    const id = createHash('sha256').update(`${mo.from}\n${this.#longCode}\n${timestamp}\n${mo.text}`, 'utf8').digest('hex').slice(0, 40);
     this.forwarder.postSoon('mo', url, body, { moId: id, from: maskNumber(`+${mo.from}`) });
     return id;
   }

@@ -9,25 +9,13 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
-import Fastify, {
-  LogController,
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-  type RawServerDefault,
-} from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { SimulatorOptions } from './contract.ts';
 
 /** Any plain-HTTP fastify app, whatever logger it was built with (the relay passes its pino). */
-export type HttpApp<AppLogger extends FastifyBaseLogger = FastifyBaseLogger> = FastifyInstance<
-  RawServerDefault,
-  IncomingMessage,
-  ServerResponse,
-  AppLogger
->;
+export type HttpApp<AppLogger extends FastifyBaseLogger = FastifyBaseLogger> = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, AppLogger>;
 
 export const DEFAULT_WAIT_MS = 5_000;
 
@@ -63,6 +51,14 @@ export interface WebhookPost {
 
 /** What a post's log lines say about it besides the URL: never a token, never a whole number. */
 type PostContext = Readonly<Record<string, string | number>>;
+
+/** How one post goes besides its body, for gateways that sign each (Twilio) or call by GET (Vonage). */
+export interface PostShape {
+  /** Added to the forwarder's headers for this post (a signature over its URL and body). */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** GET sends the body as the URL's query (after any query the URL has), with no content type. */
+  readonly method?: 'GET' | 'POST' | undefined;
+}
 
 interface WebhookForwarderOptions {
   /** Starts every log line and error message, e.g. `puzzel simulator`. */
@@ -158,10 +154,10 @@ class WebhookForwarder {
   }
 
   /** Posts `body` once the current call has returned, so that its caller can hand out the id first. */
-  postSoon(kind: WebhookKind, url: string, body: string, context: PostContext): void {
+  postSoon(kind: WebhookKind, url: string, body: string, context: PostContext, shape: PostShape = {}): void {
     this.run(async () => {
       await nextTurn(undefined, { signal: this.#closing.signal });
-      await this.deliver(kind, url, body, context);
+      await this.deliver(kind, url, body, context, shape);
     });
   }
 
@@ -189,9 +185,9 @@ class WebhookForwarder {
   }
 
   /** Posts `body` until answered HTTP 200; false when close() cancelled it first. */
-  async deliver(kind: WebhookKind, url: string, body: string, context: PostContext): Promise<boolean> {
+  async deliver(kind: WebhookKind, url: string, body: string, context: PostContext, shape: PostShape = {}): Promise<boolean> {
     for (let attempt = 1; !this.closed; attempt++) {
-      if ((await this.#attempt(kind, url, body, context, attempt)) === 200) return true;
+      if ((await this.#attempt(kind, url, body, context, attempt, shape)) === 200) return true;
       try {
         await this.wait(this.#retryMs);
       } catch {
@@ -250,16 +246,17 @@ class WebhookForwarder {
     await Promise.allSettled([...this.#running]);
   }
 
-  async #attempt(kind: WebhookKind, url: string, body: string, context: PostContext, attempt: number): Promise<number | 'error'> {
+  async #attempt(kind: WebhookKind, url: string, body: string, context: PostContext, attempt: number, shape: PostShape): Promise<number | 'error'> {
     const { label, noun, logger, contentType, headers } = this.#options;
     const at = new Date();
+    const get = shape.method === 'GET';
     let status: number | 'error';
     let error: string | undefined;
     try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { ...headers, 'content-type': contentType },
-        body,
+      const response = await fetch(get ? `${url}${url.includes('?') ? '&' : '?'}${body}` : url, {
+        method: get ? 'GET' : 'POST',
+        headers: { ...headers, ...shape.headers, ...(get ? {} : { 'content-type': contentType }) },
+        ...(get ? {} : { body }),
         // A redirect is an answer other than 200 (no platform is known to follow one).
         redirect: 'manual',
         signal: AbortSignal.any([this.#closing.signal, AbortSignal.timeout(this.#timeoutMs)]),
@@ -275,11 +272,7 @@ class WebhookForwarder {
     this.posts.push(post);
     logger.info(
       { ...context, kind, url: withoutQuery(url), attempt, httpStatus: status, ...(error ? { error } : {}) },
-      status === 200
-        ? `${label}: ${noun} posted`
-        : this.closed
-          ? `${label}: ${noun} cancelled`
-          : `${label}: ${noun} not answered 200; will retry`,
+      status === 200 ? `${label}: ${noun} posted` : this.closed ? `${label}: ${noun} cancelled` : `${label}: ${noun} not answered 200; will retry`,
     );
     for (const notify of [...this.#onPost]) notify(post);
     return status;
@@ -445,7 +438,7 @@ const DEFAULT_REPORT_DELAY_MS = 50;
 const CONTROL_PATH = '/simulator/control';
 const MESSAGES_PATH = '/simulator/messages';
 const MO_PATH = '/simulator/mo';
-/** The reply key `POST /simulator/mo` takes on every simulator (README, "Try the whole loop"). */
+/** The reply key `POST /simulator/mo` takes on every simulator (docs/replies.md, "Try the whole loop"). */
 const MO_REPLY_KEY = 'usercontext';
 /** `GET /simulator/messages` is for eyes and demos, not a full dump. */
 const MESSAGES_LISTED = 100;
@@ -584,11 +577,7 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
    * Once the send response has gone out (or was lost: the gateway has the SMS all the same), hands
    * what it accepted to `report` with the DR URL set now; nothing when none is set.
    */
-  protected reportWhenAnswered<Sms>(
-    reply: FastifyReply,
-    accepted: readonly Sms[],
-    report: (accepted: readonly Sms[], drUrl: string) => void,
-  ): void {
+  protected reportWhenAnswered<Sms>(reply: FastifyReply, accepted: readonly Sms[], report: (accepted: readonly Sms[], drUrl: string) => void): void {
     const drUrl = this.webhooks.drUrl;
     if (accepted.length > 0 && drUrl !== undefined) reply.raw.once('close', () => report(accepted, drUrl));
   }
@@ -668,15 +657,13 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
 
 /**
- * Form bodies as an ASP.NET front end takes them: any `application/x-www-form-urlencoded` media type,
- * whatever its parameters (IntelliSoftware's Java SDK sends the malformed `; charset:utf-8`). The
+ * Form bodies as the gateways' front ends take them: any `application/x-www-form-urlencoded` media
+ * type, whatever its parameters (IntelliSoftware's Java SDK sends the malformed `; charset:utf-8`). The
  * parser lives in the simulator's scope; an inherited one is replaced there, and only there.
  */
-export function useAspNetFormParser(scope: HttpApp, bodyLimit: number): void {
+export function useFormParser(scope: HttpApp, bodyLimit: number): void {
   if (scope.hasContentTypeParser(FORM_MEDIA_TYPE)) scope.removeContentTypeParser(FORM_MEDIA_TYPE);
-  scope.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'string', bodyLimit }, (_request, body, done) =>
-    done(null, new URLSearchParams(body as string)),
-  );
+  scope.addContentTypeParser(FORM_MEDIA_TYPE, { parseAs: 'string', bodyLimit }, (_request, body, done) => done(null, new URLSearchParams(body as string)));
 }
 
 /**

@@ -118,8 +118,7 @@ const DEFAULT_ZONE_MINUTES = 60;
 
 /** GSM 03.38 basic table (3GPP TS 23.038). */
 const GSM_BASIC = new Set(
-  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' +
-    '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
+  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?' + '¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
 );
 /** GSM 03.38 extension table: two septets each. */
 const GSM_EXTENDED = new Set('\f^{}\\[~]|€');
@@ -172,7 +171,9 @@ interface ValidMessage {
   readonly sendAt: number | undefined;
 }
 
-type Checked = { readonly ok: true; readonly message: ValidMessage } | { readonly ok: false; readonly statusMessage: string; readonly recipient: string | null };
+type Checked =
+  | { readonly ok: true; readonly message: ValidMessage }
+  | { readonly ok: false; readonly statusMessage: string; readonly recipient: string | null };
 
 export class PuzzelSimulator extends GatewaySimulator<PuzzelSimulatorBehaviour> implements ProviderSimulator {
   /** Every accepted SMS, oldest first (grows without bound: the simulator is for tests and demos). */
@@ -677,7 +678,7 @@ function checkOriginator(settings: Tree): ValidMessage['originator'] {
     NETWORK: /^\d{1,14}$/,
   };
   const rule = rules[type];
-  return rule !== undefined && rule.test(value) ? { type, value } : undefined;
+  return rule?.test(value) ? { type, value } : undefined;
 }
 
 /**
@@ -808,7 +809,10 @@ function nextMessageId(): string {
 
 /** 20 base-36 characters, like the doc's `01bxmt7f8b8h3zkwe2vg`. */
 function newSessionId(): string {
-  return BigInt(`0x${randomBytes(13).toString('hex')}`).toString(36).padStart(20, '0').slice(-20);
+  return BigInt(`0x${randomBytes(13).toString('hex')}`)
+    .toString(36)
+    .padStart(20, '0')
+    .slice(-20);
 }
 
 function generatedBatchReference(): string {

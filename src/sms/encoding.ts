@@ -1,6 +1,6 @@
 /**
  * SMS text arithmetic: which encoding a text needs, how many units it costs and how many
- * concatenated parts it takes. Table-driven after GSM 03.38 / 3GPP TS 23.038 (PROTOCOLS.md §4).
+ * concatenated parts it takes. Table-driven after GSM 03.38 / 3GPP TS 23.038 (docs/text.md).
  */
 import type { SmsEncoding } from '../vocabulary.ts';
 
@@ -61,11 +61,7 @@ const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: st
 ];
 
 const LOOKALIKE_PATTERN = new RegExp(`[${TYPOGRAPHIC_LOOKALIKES.map(([, chars]) => chars).join('')}]`, 'g');
-const LOOKALIKE = new Map(
-  TYPOGRAPHIC_LOOKALIKES.flatMap(([replacement, chars]) =>
-    [...chars].map((char) => [char, replacement] as const),
-  ),
-);
+const LOOKALIKE = new Map(TYPOGRAPHIC_LOOKALIKES.flatMap(([replacement, chars]) => [...chars].map((char) => [char, replacement] as const)));
 
 export interface SmsText {
   /** What is sent: line breaks as LF, typography mapped when that made the text GSM-7. */
@@ -132,7 +128,8 @@ export function splitIntoParts({ text, encoding }: Pick<SmsText, 'text' | 'encod
  * character on Node 20 (800 characters: 0.8 ms, most of the text stage), so it only ever sees the
  * few characters around these, and a text without them is packed in one pass over its code units.
  */
-const MAY_CLUSTER_SOURCE = '[\\p{M}\\p{Cf}\\uFF9E\\uFF9F\\u0E33\\u0EB3\\u0D4E\\u1100-\\u11FF\\uA960-\\uA97F\\uD7B0-\\uD7FF\\u{10000}-\\u{10FFFF}\\uD800-\\uDFFF\\r]+';
+const MAY_CLUSTER_SOURCE =
+  '[\\p{M}\\p{Cf}\\uFF9E\\uFF9F\\u0E33\\u0EB3\\u0D4E\\u1100-\\u11FF\\uA960-\\uA97F\\uD7B0-\\uD7FF\\u{10000}-\\u{10FFFF}\\uD800-\\uDFFF\\r]+';
 const MAY_CLUSTER = new RegExp(MAY_CLUSTER_SOURCE, 'u');
 
 /** True when some grapheme cluster of the text may span more than one UTF-16 unit. */

@@ -77,9 +77,7 @@ function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
     if (defaultRegion === undefined) {
       return {
         ok: false,
-        reason:
-          `"${input}" is a national number; the relay has no default region (set SMSRELAY_DEFAULT_REGION)` +
-          ' — write it in international form, e.g. +44…',
+        reason: `"${input}" is a national number; the relay has no default region (set SMSRELAY_DEFAULT_REGION) — write it in international form, e.g. +44…`,
       };
     }
     return readAs(input, { text: digits, region: defaultRegion });
@@ -112,10 +110,7 @@ function check({ text, region }: Reading): ReadingOutcome {
 
 /** "United Kingdom (+44)": the region read in, or the main country of the calling code. */
 function describeCallingCode(callingCode: string, region: CountryCode | undefined): string | undefined {
-  const country =
-    region !== undefined && getCountryCallingCode(region) === callingCode
-      ? region
-      : metadata.country_calling_codes[callingCode]?.[0];
+  const country = region !== undefined && getCountryCallingCode(region) === callingCode ? region : metadata.country_calling_codes[callingCode]?.[0];
   if (country === undefined) return undefined;
   return `${regionNames.of(country) ?? country} (+${callingCode})`;
 }

@@ -3,12 +3,12 @@ import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
 import type { AcceptedMail, Transaction } from '../acceptance/types.ts';
-import { asRelayError, RelayError, toSmtpError } from '../errors.ts';
+import { asRelayError, ListenError, RelayError, toSmtpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import { applySmtpServerPatches } from './patches.ts';
-import { type DataFindings, DataScanner } from './smuggling.ts';
+import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
@@ -139,9 +139,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       const started = clock();
       const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined;
       readLimited(stream, settings.maxMessageBytes)
-        .then(async ({ raw, findings }) => {
+        .then(async ({ raw, smuggling }) => {
           // Before the size: a smuggled second mail is an attack, whatever its size.
-          if (findings.smuggling) throw new RelayError('SMUGGLING', `Refused: ${findings.smuggling.reason}`);
+          if (smuggling) throw new RelayError('SMUGGLING', `Refused: ${smuggling.reason}`);
           if (stream.sizeExceeded || raw === undefined) {
             throw new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${settings.maxMessageBytes} bytes`);
           }
@@ -187,11 +187,20 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   }
 
   const plain = new SMTPServer(handlers as ConstructorParameters<typeof SMTPServer>[0]);
-  const implicit = settings.tls && settings.tlsPort !== undefined ? new SMTPServer({ ...handlers, secure: true } as ConstructorParameters<typeof SMTPServer>[0]) : undefined;
+  const implicit =
+    settings.tls && settings.tlsPort !== undefined ? new SMTPServer({ ...handlers, secure: true } as ConstructorParameters<typeof SMTPServer>[0]) : undefined;
   const servers = [plain, ...(implicit ? [implicit] : [])];
-  for (const server of servers) server.on('error', (error) => logger.warn({ err: error }, 'smtp: connection error'));
-  const port = await listen(plain, settings.port, settings.host);
-  const tlsPort = implicit ? await listen(implicit, settings.tlsPort ?? 0, settings.host) : undefined;
+  // A failure to bind is the caller's (a ListenError), not a connection error to log.
+  for (const server of servers) server.on('error', (error) => server.server.listening && logger.warn({ err: error }, 'smtp: connection error'));
+  const port = await listen(plain, settings.port, settings.host).catch((error: unknown) => {
+    throw new ListenError('SMTP', { host: 'smtp.host', port: 'smtp.port' }, `${settings.host}:${settings.port}`, error);
+  });
+  const tlsPort = implicit
+    ? await listen(implicit, settings.tlsPort ?? 0, settings.host).catch(async (error: unknown) => {
+        await new Promise<void>((resolve) => plain.close(() => resolve()));
+        throw new ListenError('SMTP TLS', { host: 'smtp.host', port: 'smtp.tlsPort' }, `${settings.host}:${settings.tlsPort}`, error);
+      })
+    : undefined;
   return {
     port,
     tlsPort,
@@ -210,6 +219,7 @@ function queuedReply(accepted: AcceptedMail): string {
     accepted.cutFrom ? `text cut from ${accepted.cutFrom} to ${accepted.parts} parts by policy` : '',
     accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
     accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
+    accepted.attachments ?? '',
   ].filter(Boolean);
   return `Ok: queued as ${accepted.id}${note.length > 0 ? ` (${note.join('; ')})` : ''}`;
 }
@@ -231,7 +241,7 @@ function listen(server: SMTPServer, port: number, host: string): Promise<number>
  * 2023 SMTP smuggling attacks). Past the limit the rest is read and discarded (the client must still
  * get its answer after the final dot) and `raw` is undefined.
  */
-function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Promise<{ raw: Buffer | undefined; findings: DataFindings }> {
+function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Promise<{ raw: Buffer | undefined; smuggling: SmugglingFinding | undefined }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const scanner = new DataScanner();
@@ -242,7 +252,7 @@ function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Pr
       if (size <= limit) chunks.push(chunk);
     });
     stream.once('error', reject);
-    stream.once('end', () => resolve({ raw: size <= limit ? Buffer.concat(chunks, size) : undefined, findings: scanner.end() }));
+    stream.once('end', () => resolve({ raw: size <= limit ? Buffer.concat(chunks, size) : undefined, smuggling: scanner.end() }));
   });
 }
 

@@ -1,8 +1,10 @@
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
 /**
- * Two narrow adjustments to smtp-server, applied once. Both are covered by tests that fail if a
- * newer smtp-server changes the behaviour they rely on (test/smtp/intake.test.ts).
+ * Narrow adjustments to smtp-server's internals, applied once. Each is covered by tests that fail if
+ * a newer smtp-server changes the behaviour it relies on (test/smtp/intake.test.ts); package.json pins
+ * smtp-server to an exact version for the same reason: an upgrade is a deliberate step with those
+ * tests run, never a side effect of `npm install`.
  */
 
 const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
@@ -48,6 +50,32 @@ function skipGreetingDelayForTrusted(): void {
   };
 }
 
+/** `RCPT TO:<447 700 900123@sms.example.com>`, the local part quoted or not: a number with spaces. */
+const SPACED_RECIPIENT = /^RCPT\s+TO\s*:\s*<\s*("?)([^<>@"]*?\s[^<>@"]*?)\1\s*@([^<>\s@]+)>/i;
+/** What is left of the local part once the spaces are out: a number as people write it. */
+const WRITTEN_NUMBER = /^\+?\(?\d[\d().-]*\d$/;
+
+/**
+ * smtp-server splits a command at whitespace, so a number pasted as it is printed
+ * (`RCPT TO:<447 700 900123@sms.example.com>`) gets its "501 Bad recipient address syntax" before
+ * any handler sees the address. A recipient whose local part is a phone number written with spaces
+ * gets the relay's answer instead: what to write (501 5.1.3, a bad destination mailbox address).
+ * Anything else keeps smtp-server's own reply.
+ */
+function explainSpacedNumbers(): void {
+  const handle = SMTPConnection.prototype.handler_RCPT;
+  SMTPConnection.prototype.handler_RCPT = function rcptWithSpacedNumber(command, callback) {
+    const spaced = SPACED_RECIPIENT.exec(command.toString());
+    const number = spaced?.[2]?.replace(/\s+/g, '');
+    if (spaced && number && WRITTEN_NUMBER.test(number)) {
+      this.send(501, `5.1.3 Write the number without spaces: <${number}@${spaced[3]}>`);
+      callback();
+      return;
+    }
+    handle.call(this, command, callback);
+  };
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
@@ -55,4 +83,5 @@ export function applySmtpServerPatches(): void {
   applied = true;
   keepHandlerEnhancedCodes();
   skipGreetingDelayForTrusted();
+  explainSpacedNumbers();
 }

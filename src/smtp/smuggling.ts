@@ -11,44 +11,24 @@
  *
  * One linear pass, no regular expressions and no string conversion of the message: within a line the
  * scanner looks for the next CR or LF a few bytes at a time, then skips the rest of a long line with
- * `indexOf` (memchr), and only around CR, LF and line-start dots does it step byte by byte; NUL is one
- * `indexOf(0)` per chunk. A 10 MB message takes about 10 ms (30–50 ms if it is all 3-byte lines).
+ * `indexOf` (memchr), and only around CR, LF and line-start dots does it step byte by byte. A 10 MB message takes about 10 ms (30–50 ms if it is all 3-byte lines).
  *
- * Findings, each reported for its first occurrence only (byte offsets count from the first byte of
- * the DATA stream as delivered, i.e. after un-dot-stuffing, not as sent on the wire):
- * - `smuggling`: a line holding only a dot, with a bare LF or bare CR on either side of it (the start
- *   of the data counts as a proper line start). The offset is the dot's. `<CR><LF>.<CR><LF>` itself
- *   is no finding: it is what a client's correctly stuffed `..` line becomes. A reason to refuse
- *   mail outright (Postfix: 550 5.5.2), whatever else the policy is.
- * - `bareLf`: an LF not preceded by CR (RFC 5321 §2.3.8: clients MUST NOT send it). Common from
- *   sloppy scripts; Postfix `smtpd_forbid_bare_newline` refuses it, most servers repair it.
- * - `bareCr`: a CR not followed by LF (same rule). Rare and never needed in mail text.
- * - `nul`: a NUL byte. Not allowed in 7bit or 8bit MIME data (RFC 2045 §2.7, §2.8); only BINARYMIME,
- *   which the relay does not offer, allows it. Some servers drop NUL, so `<CR><LF><NUL>.<CR><LF>` can
- *   also end a message early downstream.
- *
- * A smuggling finding always comes with a `bareLf` or `bareCr` finding for the same bytes.
+ * The finding, reported for the first occurrence only: a line holding only a dot, with a bare LF or
+ * bare CR on either side of it (the start of the data counts as a proper line start). Its offset is
+ * the dot's, counted from the first byte of the DATA stream as delivered (after un-dot-stuffing, not
+ * as sent on the wire). `<CR><LF>.<CR><LF>` itself is no finding: it is what a client's correctly
+ * stuffed `..` line becomes. A reason to refuse mail outright (Postfix: 550 5.5.2), whatever else the
+ * policy is. Bare line endings elsewhere (sloppy scripts) are not: the mail parser reads them.
  */
 
-/** What a finding is about; see the module comment. */
-export type DataFindingKind = 'smuggling' | 'bareLf' | 'bareCr' | 'nul';
-
-export interface DataFinding {
-  readonly kind: DataFindingKind;
-  /** Byte offset in the DATA stream: of the lone dot (smuggling), of the bare LF or CR, of the NUL. */
+/** A smuggled end of data; see the module comment. */
+export interface SmugglingFinding {
+  /** Byte offset of the lone dot in the DATA stream. */
   readonly offset: number;
-  /** The offending bytes, spelled out: `<LF>.<CR><LF>`, `<LF>`, `<CR>`, `<NUL>`. */
+  /** The offending bytes, spelled out: `<LF>.<CR><LF>`. */
   readonly sequence: string;
   /** One line for a log or an SMTP reply: `bare LF before a dot at byte 1234: a smuggled end of data (<LF>.<CR><LF>)`. */
   readonly reason: string;
-}
-
-/** The first finding of each kind; a clean message has none. */
-export interface DataFindings {
-  readonly smuggling?: DataFinding;
-  readonly bareLf?: DataFinding;
-  readonly bareCr?: DataFinding;
-  readonly nul?: DataFinding;
 }
 
 const CR = 0x0d;
@@ -82,8 +62,7 @@ const NAMED: Readonly<Record<Ending, string | undefined>> = { [START]: undefined
 
 /**
  * The streaming scanner: feed it the DATA stream chunk by chunk (`write`), then `end()`. It keeps the
- * few bytes of state a sequence split across chunks needs. `findings` may be read at any time (for
- * an early decision); a sequence whose last byte has not arrived yet is not in it until it has.
+ * few bytes of state a sequence split across chunks needs.
  */
 export class DataScanner {
   #state: State = LINE_START;
@@ -91,40 +70,17 @@ export class DataScanner {
   /** Bytes written before the current chunk. */
   #consumed = 0;
   #dotAt = -1;
-  #crAt = -1;
   #ended = false;
-  #smuggling: DataFinding | undefined;
-  #bareLf: DataFinding | undefined;
-  #bareCr: DataFinding | undefined;
-  #nul: DataFinding | undefined;
-
-  /** Bytes scanned so far. */
-  get bytes(): number {
-    return this.#consumed;
-  }
-
-  get findings(): DataFindings {
-    return {
-      ...(this.#smuggling ? { smuggling: this.#smuggling } : {}),
-      ...(this.#bareLf ? { bareLf: this.#bareLf } : {}),
-      ...(this.#bareCr ? { bareCr: this.#bareCr } : {}),
-      ...(this.#nul ? { nul: this.#nul } : {}),
-    };
-  }
+  #smuggling: SmugglingFinding | undefined;
 
   write(chunk: Uint8Array): this {
     if (this.#ended) throw new Error('DataScanner: write after end');
     const base = this.#consumed;
     const length = chunk.length;
-    if (!this.#nul) {
-      const at = chunk.indexOf(0);
-      if (at >= 0) this.#nul = nulFinding(base + at);
-    }
     // The state lives in locals while the chunk is scanned (private fields cost on every byte).
     let state = this.#state;
     let before = this.#before;
     let dotAt = this.#dotAt;
-    let crAt = this.#crAt;
     // Positions of the next CR and LF at or after i in this chunk: -2 not looked up yet, -1 none left.
     let nextCr = -2;
     let nextLf = -2;
@@ -135,8 +91,10 @@ export class DataScanner {
         // Nothing pending: only the next CR or LF can matter. A short look byte by byte finds it in
         // ordinary text; a long line is skipped with indexOf (memchr).
         const stop = Math.min(length, i + NEAR);
-        do i += 1;
-        while (i < stop && (byte = chunk[i]!) !== CR && byte !== LF);
+        do {
+          i += 1;
+          byte = i < stop ? chunk[i]! : byte;
+        } while (i < stop && byte !== CR && byte !== LF);
         if (i === stop) {
           if (i === length) break;
           if (nextCr !== -1 && nextCr < i) nextCr = chunk.indexOf(CR, i);
@@ -155,16 +113,13 @@ export class DataScanner {
             i += 1;
             continue;
           }
-          this.#bareCrAt(crAt);
           state = LINE_START;
           before = BARE_CR;
           break; // this byte starts the next line: judged below
         case LINE_DOT:
           if (byte === CR) {
             state = LINE_DOT_CR;
-            crAt = base + i;
           } else if (byte === LF) {
-            this.#bareLfAt(base + i);
             this.#smuggled(before, BARE_LF, dotAt);
             state = LINE_START;
             before = BARE_LF;
@@ -181,7 +136,6 @@ export class DataScanner {
             i += 1;
             continue;
           }
-          this.#bareCrAt(crAt);
           this.#smuggled(before, BARE_CR, dotAt);
           state = LINE_START;
           before = BARE_CR;
@@ -190,9 +144,7 @@ export class DataScanner {
       // MID_LINE or LINE_START
       if (byte === CR) {
         state = AFTER_CR;
-        crAt = base + i;
       } else if (byte === LF) {
-        this.#bareLfAt(base + i);
         state = LINE_START;
         before = BARE_LF;
       } else if (byte === DOT && state === LINE_START) {
@@ -206,22 +158,17 @@ export class DataScanner {
     this.#state = state;
     this.#before = before;
     this.#dotAt = dotAt;
-    this.#crAt = crAt;
     this.#consumed = base + length;
     return this;
   }
 
-  /** Ends the stream (a CR or a lone dot and CR at the very end are judged now) and returns the findings. */
-  end(): DataFindings {
+  /** Ends the stream (a lone dot and CR at the very end are judged now): the smuggled end of data, if any. */
+  end(): SmugglingFinding | undefined {
     if (!this.#ended) {
       this.#ended = true;
-      if (this.#state === AFTER_CR) this.#bareCrAt(this.#crAt);
-      else if (this.#state === LINE_DOT_CR) {
-        this.#bareCrAt(this.#crAt);
-        this.#smuggled(this.#before, BARE_CR, this.#dotAt);
-      }
+      if (this.#state === LINE_DOT_CR) this.#smuggled(this.#before, BARE_CR, this.#dotAt);
     }
-    return this.findings;
+    return this.#smuggling;
   }
 
   #smuggled(before: Ending, after: Ending, dotAt: number): void {
@@ -238,48 +185,9 @@ export class DataScanner {
           ? `${bareBefore} before`
           : `${bareAfter ?? 'bare line ending'} after`;
     this.#smuggling = {
-      kind: 'smuggling',
       offset: dotAt,
       sequence,
       reason: `${what} a dot at byte ${dotAt}: a smuggled end of data (${sequence})`,
     };
   }
-
-  #bareLfAt(at: number): void {
-    this.#bareLf ??= { kind: 'bareLf', offset: at, sequence: '<LF>', reason: `bare LF at byte ${at}: lines must end in CR LF (RFC 5321 §2.3.8)` };
-  }
-
-  #bareCrAt(at: number): void {
-    this.#bareCr ??= { kind: 'bareCr', offset: at, sequence: '<CR>', reason: `bare CR at byte ${at}: lines must end in CR LF (RFC 5321 §2.3.8)` };
-  }
-}
-
-function nulFinding(at: number): DataFinding {
-  return { kind: 'nul', offset: at, sequence: '<NUL>', reason: `NUL at byte ${at}: not allowed in mail text (RFC 2045 §2.7, §2.8)` };
-}
-
-/** Every finding of a whole message in one pass. */
-export function scanData(raw: Uint8Array): DataFindings {
-  return new DataScanner().write(raw).end();
-}
-
-/**
- * The smuggling check alone: undefined for a clean message, else the reason, e.g.
- * `bare LF before a dot at byte 1234: a smuggled end of data (<LF>.<CR><LF>)`.
- */
-export function findSmuggling(raw: Uint8Array): string | undefined {
-  return scanData(raw).smuggling?.reason;
-}
-
-/** The first bare LF or bare CR, whichever comes first: undefined, or its reason. */
-export function findBareLineEnding(raw: Uint8Array): string | undefined {
-  const { bareLf, bareCr } = scanData(raw);
-  const first = bareLf && bareCr ? (bareLf.offset < bareCr.offset ? bareLf : bareCr) : (bareLf ?? bareCr);
-  return first?.reason;
-}
-
-/** The first NUL byte: undefined, or its reason. */
-export function findNul(raw: Uint8Array): string | undefined {
-  const at = raw.indexOf(0);
-  return at < 0 ? undefined : nulFinding(at).reason;
 }

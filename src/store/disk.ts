@@ -40,7 +40,8 @@ export class DiskWatermark {
       const free = stats.bavail * stats.bsize;
       const full = free < this.minFreeBytes;
       if (full !== this.#full) {
-        if (full) this.logger.error({ freeBytes: free, minFreeBytes: this.minFreeBytes, alert: 'disk' }, 'relay: disk nearly full: refusing new mail and webhooks');
+        if (full)
+          this.logger.error({ freeBytes: free, minFreeBytes: this.minFreeBytes, alert: 'disk' }, 'relay: disk nearly full: refusing new mail and webhooks');
         else this.logger.info({ freeBytes: free }, 'relay: disk space freed: taking mail again');
       }
       this.#full = full;

@@ -3,7 +3,7 @@ import type { Logger } from '../log.ts';
 import type { Store, StoreHealth } from './types.ts';
 
 /**
- * The store's health as the relay acts on it (README "Health"). Failing commits make the relay
+ * The store's health as the relay acts on it (docs/operations.md, "Health"). Failing commits make the relay
  * not ready at once and ready again with the next good commit (traffic or a write probe), and are
  * logged once when they start and once when they end. A lost store file stays lost: mail and
  * webhooks are refused up front, and the line that says so names the copy to restore.

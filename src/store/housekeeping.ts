@@ -47,7 +47,10 @@ export class Housekeeping {
     await store.expireOrphanReports(now - ttl).then(
       (reports) =>
         reports > 0 &&
-        logger.info({ reports, ttl }, 'inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped (their requests were resent under other ids)'),
+        logger.info(
+          { reports, ttl },
+          'inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped (their requests were resent under other ids)',
+        ),
       (error: unknown) => logger.warn({ err: error }, 'inbound: dropping expired orphan delivery reports failed; tried again later'),
     );
   }

@@ -1,6 +1,9 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** The store's file inside the data directory. */
+export const STORE_FILE = 'smsrelay.db';
+
 /** Name of the file that marks a data directory as in use by one relay process. */
 const LOCK_FILE = 'smsrelay.pid';
 

@@ -200,14 +200,12 @@ export const MIGRATIONS: readonly string[] = [
 export function migrate(db: Database): { from: number; to: number } {
   const from = db.pragma('user_version', { simple: true }) as number;
   if (from > MIGRATIONS.length) {
-    throw new Error(
-      `the store was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length}); upgrade smsrelay`,
-    );
+    throw new Error(`the store was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length}); upgrade smsrelay`);
   }
   const apply = db.transaction((version: number, sql: string) => {
     db.exec(sql);
     db.pragma(`user_version = ${version}`);
   });
-  MIGRATIONS.slice(from).forEach((sql, index) => apply.immediate(from + index + 1, sql));
+  for (const [index, sql] of MIGRATIONS.slice(from).entries()) apply.immediate(from + index + 1, sql);
   return { from, to: MIGRATIONS.length };
 }

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { QuarantineEntry, QueueAction, QueuedSms, QueueStats } from './types.ts';
+import type { QuarantineEntry, QueueAction, QueuedSms, QueueStats, ReceivedReply } from './types.ts';
 
 /** What operators ask of the store (`smsrelay status | log | queue`, `/metrics`). */
 export function prepareAdminStatements(db: Database) {
@@ -34,6 +34,10 @@ export function prepareAdminStatements(db: Database) {
     resume: db.prepare("DELETE FROM control WHERE key = 'dispatch_paused'"),
     paused: db.prepare("SELECT value FROM control WHERE key = 'dispatch_paused'"),
     messagesOfNumber: db.prepare('SELECT DISTINCT message_id FROM outbound WHERE number = ? ORDER BY id DESC LIMIT ?'),
+    repliesOfNumber: db.prepare(`
+      SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error
+      FROM inbound i LEFT JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
+      WHERE i.number = ? ORDER BY i.received_at DESC LIMIT ?`),
   };
 }
 
@@ -85,7 +89,6 @@ export function applyQueueAction(sql: AdminStatements, action: QueueAction, mess
   return changed.length;
 }
 
-
 interface QuarantineRow {
   id: number;
   received_at: number;
@@ -106,4 +109,22 @@ export function listQuarantine(sql: AdminStatements, limit: number): QuarantineE
 export function quarantinedRequest(sql: AdminStatements, id: number): (QuarantineEntry & { readonly body: string }) | undefined {
   const row = sql.quarantineOne.get(id) as (QuarantineRow & { body: string }) | undefined;
   return row && { ...quarantineEntry(row), body: row.body };
+}
+
+export function repliesOfNumber(sql: AdminStatements, number: string, limit: number): ReceivedReply[] {
+  const rows = sql.repliesOfNumber.all(number, limit) as Array<{
+    id: string;
+    received_at: number;
+    mailbox: string | null;
+    context: string | null;
+    mail_status: 'queued' | 'sent' | 'failed' | null;
+    mail_error: string | null;
+  }>;
+  return rows.map((row) => ({
+    id: row.id,
+    receivedAt: row.received_at,
+    mailbox: row.mailbox ?? undefined,
+    context: row.context ?? undefined,
+    mail: row.mail_status === null ? undefined : { status: row.mail_status, error: row.mail_error ?? undefined },
+  }));
 }

@@ -1,14 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { DeliveryState } from '../vocabulary.ts';
-import type {
-  Conversation,
-  DeliveryReportResult,
-  NewConversation,
-  NewDeliveryReport,
-  NewInbound,
-  NewMail,
-  NewRecipient,
-} from './types.ts';
+import type { Conversation, DeliveryReportResult, NewConversation, NewDeliveryReport, NewInbound, NewMail, NewRecipient } from './types.ts';
 
 /** States only move forward: a late "sent" never undoes "delivered"; the first final state stays. */
 const RANK: Readonly<Record<DeliveryState, number>> = { queued: 0, sent: 1, delivered: 2, failed: 2, expired: 2 };
@@ -63,13 +55,9 @@ export function prepareReplyStatements(db: Database) {
         message_id_header = CASE WHEN @continues THEN message_id_header ELSE excluded.message_id_header END,
         message_id = excluded.message_id,
         last_used_at = excluded.last_used_at`),
-    insertConversationMail: db.prepare(
-      'INSERT OR IGNORE INTO conversation_mail (message_id_header, number, context) VALUES (?, ?, ?)',
-    ),
+    insertConversationMail: db.prepare('INSERT OR IGNORE INTO conversation_mail (message_id_header, number, context) VALUES (?, ?, ?)'),
     conversation: db.prepare('SELECT * FROM conversations WHERE context = ? AND number = ?'),
-    latestConversation: db.prepare(
-      'SELECT * FROM conversations WHERE number = ? AND last_used_at >= ? ORDER BY last_used_at DESC, rowid DESC LIMIT 1',
-    ),
+    latestConversation: db.prepare('SELECT * FROM conversations WHERE number = ? AND last_used_at >= ? ORDER BY last_used_at DESC, rowid DESC LIMIT 1'),
     contextOfTracking: db.prepare(`
       SELECT m.user_context AS context FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.tracking_id = ? AND o.number = ? ORDER BY o.id DESC LIMIT 1`),
@@ -84,17 +72,13 @@ export function prepareReplyStatements(db: Database) {
     sentReplies: db.prepare(`
       SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
       WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 ORDER BY i.received_at DESC LIMIT ?`),
-    undeliverable: db.prepare(
-      'SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT ?',
-    ),
+    undeliverable: db.prepare('SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT ?'),
     undeliverableById: db.prepare('SELECT * FROM inbound WHERE id = ? AND mailbox IS NULL'),
     setMailbox: db.prepare('UPDATE inbound SET mailbox = ? WHERE id = ? AND mailbox IS NULL'),
     optOut: db.prepare('INSERT INTO opt_outs (number, since, keyword) VALUES (?, ?, ?) ON CONFLICT (number) DO NOTHING'),
     optIn: db.prepare('DELETE FROM opt_outs WHERE number = ?'),
     isOptedOut: db.prepare('SELECT 1 AS yes FROM opt_outs WHERE number = ?'),
-    insertQuarantine: db.prepare(
-      'INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (?, ?, ?, ?, ?)',
-    ),
+    insertQuarantine: db.prepare('INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (?, ?, ?, ?, ?)'),
     insertReport: db.prepare(`
       INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
       VALUES (@provider, @provider_id, @number, @code, @state, @received_at, @sms_id)
@@ -109,9 +93,7 @@ export function prepareReplyStatements(db: Database) {
     deliveryEvent: db.prepare(
       "INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'delivery report', ? FROM outbound WHERE id = ?",
     ),
-    orphanReports: db.prepare(
-      'SELECT id, code, state FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id',
-    ),
+    orphanReports: db.prepare('SELECT id, code, state FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id'),
     numberOfSms: db.prepare('SELECT number FROM outbound WHERE id = ?'),
     adoptReport: db.prepare('UPDATE delivery_reports SET sms_id = ? WHERE id = ?'),
     expireOrphans: db.prepare('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < ?'),

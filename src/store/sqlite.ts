@@ -5,7 +5,16 @@ import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { RelayError } from '../errors.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { migrate } from './migrations.ts';
-import { type AdminStatements, applyQueueAction, listQuarantine, listQueued, prepareAdminStatements, quarantinedRequest, queueStats } from './sqlite-admin.ts';
+import {
+  type AdminStatements,
+  applyQueueAction,
+  listQuarantine,
+  listQueued,
+  prepareAdminStatements,
+  quarantinedRequest,
+  queueStats,
+  repliesOfNumber,
+} from './sqlite-admin.ts';
 import {
   adoptOrphans,
   applyReport,
@@ -28,6 +37,7 @@ import type {
   NewDeliveryReport,
   NewInbound,
   QuarantineEntry,
+  ReceivedReply,
   QuarantinedRequest,
   QueueAction,
   QueuedSms,
@@ -128,7 +138,9 @@ export class SqliteStore implements Store {
     this.#file = file;
     this.#opened = statSync(file);
     this.#onHealth = onHealth;
-    this.#writes = new GroupCommitter(db, { guard: () => this.#checkFile(), onHealth: (health) => {
+    this.#writes = new GroupCommitter(db, {
+      guard: () => this.#checkFile(),
+      onHealth: (health) => {
         if (!this.#lost) onHealth(health);
       },
     });
@@ -305,15 +317,17 @@ export class SqliteStore implements Store {
 
   async smsOf(messageId: string): Promise<SmsState[]> {
     return this.#read(() =>
-      (this.#sql.smsOf.all(messageId) as Array<{
-        number: string;
-        status: SmsState['status'];
-        attempts: number;
-        possible_duplicates: number;
-        provider_id: string | null;
-        last_error: string | null;
-        delivery: DeliveryState | null;
-      }>).map((row) => ({
+      (
+        this.#sql.smsOf.all(messageId) as Array<{
+          number: string;
+          status: SmsState['status'];
+          attempts: number;
+          possible_duplicates: number;
+          provider_id: string | null;
+          last_error: string | null;
+          delivery: DeliveryState | null;
+        }>
+      ).map((row) => ({
         number: row.number,
         status: row.status,
         attempts: row.attempts,
@@ -346,9 +360,12 @@ export class SqliteStore implements Store {
 
   async events(messageId: string): Promise<StoredEvent[]> {
     return this.#read(() =>
-      (this.#sql.eventsOf.all(messageId) as Array<{ at: number; kind: string; sms_id: number | null; detail: string | null }>).map(
-        (row) => ({ at: row.at, kind: row.kind, smsId: row.sms_id ?? undefined, detail: row.detail ?? undefined }),
-      ),
+      (this.#sql.eventsOf.all(messageId) as Array<{ at: number; kind: string; sms_id: number | null; detail: string | null }>).map((row) => ({
+        at: row.at,
+        kind: row.kind,
+        smsId: row.sms_id ?? undefined,
+        detail: row.detail ?? undefined,
+      })),
     );
   }
 
@@ -447,6 +464,10 @@ export class SqliteStore implements Store {
     });
   }
 
+  async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
+    return this.#read(() => repliesOfNumber(this.#admin, number, limit));
+  }
+
   async messagesOfNumber(number: string, limit: number): Promise<string[]> {
     return this.#read(() => (this.#admin.messagesOfNumber.all(number, limit) as Array<{ message_id: string }>).map((row) => row.message_id));
   }
@@ -462,9 +483,7 @@ export class SqliteStore implements Store {
   }
 
   async undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>> {
-    return this.#read(() =>
-      (this.#replies.undeliverable.all(limit) as InboundRow[]).map(toInbound),
-    );
+    return this.#read(() => (this.#replies.undeliverable.all(limit) as InboundRow[]).map(toInbound));
   }
 
   async undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined> {
@@ -688,12 +707,8 @@ function prepareStatements(db: Database) {
       INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
       VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),
     insertEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
-    insertEventForSms: db.prepare(
-      'INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?',
-    ),
-    insertEventForMail: db.prepare(
-      'INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?',
-    ),
+    insertEventForSms: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
+    insertEventForMail: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?'),
     dueSms: db.prepare(`
       SELECT id, message_id, number, rcpt, notify, orcpt, attempts FROM outbound
       WHERE status = 'queued' AND held = 0 AND next_attempt_at <= ?
@@ -751,9 +766,7 @@ function prepareStatements(db: Database) {
     purgeInbound: db.prepare("UPDATE inbound SET text = '' WHERE received_at < ? AND text != ''"),
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
     purgeQuarantine: db.prepare("UPDATE quarantine SET body = '' WHERE received_at < ? AND body != ''"),
-    smsOf: db.prepare(
-      'SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id',
-    ),
+    smsOf: db.prepare('SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id'),
     eventsOf: db.prepare('SELECT at, kind, sms_id, detail FROM events WHERE message_id = ? ORDER BY id'),
   };
 }

@@ -43,7 +43,8 @@ export async function openThreadedStore(options: SqliteStoreOptions, onHealth: (
   worker.on('error', (error) => {
     failure = error;
     onHealth({ state: 'failing', reason: `the store thread failed (${error.message})` });
-    for (const waiting of pending.values()) waiting.reject(new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the store thread failed (${error.message})`));
+    for (const waiting of pending.values())
+      waiting.reject(new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the store thread failed (${error.message})`));
     pending.clear();
   });
   let outbox: Call[] = [];

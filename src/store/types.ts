@@ -60,6 +60,8 @@ export interface Store extends ReplyStore {
   dispatchPausedSince(): Promise<number | undefined>;
   /** The relay message ids that went to a number, newest first. */
   messagesOfNumber(number: string, limit: number): Promise<string[]>;
+  /** The SMS received from a number, newest first, with where each was mailed. */
+  repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]>;
   /** Throws when the store cannot serve (for /healthz). */
   ping(): Promise<void>;
   /** Whether commits succeed, with a rate-limited write probe while they fail (for /readyz). */
@@ -72,7 +74,7 @@ export interface Store extends ReplyStore {
 }
 
 /**
- * Whether the store can commit (README "Health"): `failing` from a commit that meets a store fault
+ * Whether the store can commit (docs/operations.md, "Health"): `failing` from a commit that meets a store fault
  * (read-only, full, locked) until one succeeds; `lost` for good once its file was deleted or replaced
  * under the running relay. `recovery`: where what it held was copied (undefined while being copied).
  */
@@ -258,7 +260,9 @@ export interface NewInbound {
   /** The SMS was a STOP (the number opts out) or START (it opts in again) keyword. */
   readonly optOut?: { readonly action: 'stop' | 'start'; readonly keyword: string } | undefined;
   /** Where it goes; undefined = no mailbox found: kept and listed as undeliverable. */
-  readonly route: { readonly mailbox: string; readonly context: string | undefined; readonly mail: NewOutgoingMail; readonly messageIdHeader: string } | undefined;
+  readonly route:
+    | { readonly mailbox: string; readonly context: string | undefined; readonly mail: NewOutgoingMail; readonly messageIdHeader: string }
+    | undefined;
 }
 
 export interface QuarantinedRequest {
@@ -267,6 +271,15 @@ export interface QuarantinedRequest {
   readonly kind: string;
   readonly reason: string;
   readonly body: string;
+}
+
+/** An SMS from a phone as `smsrelay log <number>` shows it: its mailbox (none = undeliverable) and its mail. */
+export interface ReceivedReply {
+  readonly id: string;
+  readonly receivedAt: number;
+  readonly mailbox: string | undefined;
+  readonly context: string | undefined;
+  readonly mail: { readonly status: 'queued' | 'sent' | 'failed'; readonly error: string | undefined } | undefined;
 }
 
 /** A kept request as operators list it: `bytes` is its body's size (0 once retention erased it). */

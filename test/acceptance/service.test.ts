@@ -49,7 +49,12 @@ describe('the acceptance service: one entry point per stage, for every input', (
   /** A submission without SMTP: sender, each recipient, the message; the first refusal or the accepted mail. */
   async function submit(to: readonly string[], body: string) {
     const from = 'console@example.com';
-    const sender = service.sender({ client: { address: '127.0.0.1', helo: 'console' }, user: undefined, envelopeFrom: from, dsn: { ret: undefined, envid: undefined } });
+    const sender = service.sender({
+      client: { address: '127.0.0.1', helo: 'console' },
+      user: undefined,
+      envelopeFrom: from,
+      dsn: { ret: undefined, envid: undefined },
+    });
     if (!sender.ok) return sender;
     let { transaction } = sender;
     for (const address of to) {

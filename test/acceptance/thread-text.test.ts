@@ -20,7 +20,7 @@ type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 const PHONE = '+447700900123';
 const PHONE_ADDRESS = '447700900123@sms.example.com';
 
-describe('thread-first text: the quoted copy of the relay\'s own reply mail is cut', () => {
+describe("thread-first text: the quoted copy of the relay's own reply mail is cut", () => {
   let gateway: Simulator;
   let relay: TestRelay;
   let sentBody = '';
@@ -34,7 +34,13 @@ describe('thread-first text: the quoted copy of the relay\'s own reply mail is c
       sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
     });
     const options = replyMailOptions(relay.config, new Templates());
-    const received = { number: PHONE, text: 'Πού είσαι; Η πύλη είναι κλειστή.', sentAt: '2026-03-20T08:47:55Z', receivedAt: Date.now(), userContext: 'ctx-greek' };
+    const received = {
+      number: PHONE,
+      text: 'Πού είσαι; Η πύλη είναι κλειστή.',
+      sentAt: '2026-03-20T08:47:55Z',
+      receivedAt: Date.now(),
+      userContext: 'ctx-greek',
+    };
     const route = { mailbox: 'alice@example.com', conversation: undefined };
     const built = await buildReplyMail(received, route, options);
     replyId = built.messageIdHeader;

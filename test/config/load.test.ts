@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { configSchema } from '../../src/config/schema.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
 
 const dirs: string[] = [];
@@ -81,10 +82,7 @@ describe('config', () => {
   });
 
   test('IntelliSoftware defaults to the provider public hosts, primary and backup', () => {
-    const { config } = loadConfig(
-      { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' },
-      dirWith(),
-    );
+    const { config } = loadConfig({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' }, dirWith());
     assert.equal(config.gateway.url, 'https://www.intellisoftware.co.uk');
     assert.equal(config.gateway.backupUrl, 'https://www.intellisoftware2.co.uk');
   });
@@ -100,16 +98,66 @@ describe('config', () => {
     assert.equal(config.delivery.maxAge, 2 * 3600_000);
   });
 
-  test('an unknown SMSRELAY_* variable or file key is only a warning', () => {
+  test('an unknown SMSRELAY_* variable is a warning naming the variable meant', () => {
     const { config, warnings } = loadConfig(
-      { SMSRELAY_SMTP_PORTT: '1', SMSRELAY_RETENTION: '30d', SMSRELAY_SMTP_PORT: '2601' },
-      dirWith('smtp:\n  colour: blue\n'),
+      { SMSRELAY_SMTP_PROT: '1', SMSRELAY_GATEWAY_SERVICEID: 'x', SMSRELAY_BOGUS: '1', SMSRELAY_SMTP_PORT: '2601' },
+      dirWith('smtp:\n  maxRecipients: 5\n'),
     );
     assert.equal(config.smtp.port, 2601);
-    assert.equal(warnings.length, 3);
-    assert.ok(warnings.some((line) => line.startsWith('SMSRELAY_SMTP_PORTT: unknown')));
-    assert.ok(warnings.some((line) => line.startsWith('SMSRELAY_RETENTION: unknown or not yet used')));
-    assert.ok(warnings.some((line) => /smsrelay\.yaml: smtp\.colour: unknown setting/.test(line)));
+    assert.deepEqual(warnings.toSorted(), [
+      'SMSRELAY_BOGUS: unknown variable, ignored',
+      'SMSRELAY_GATEWAY_SERVICEID: unknown variable, ignored; did you mean SMSRELAY_GATEWAY_SERVICE_ID?',
+      'SMSRELAY_SMTP_PROT: unknown variable, ignored; did you mean SMSRELAY_SMTP_PORT?',
+    ]);
+  });
+
+  test('an unknown file key stops start-up, naming the key meant: a mistyped sms.domain never runs on the default domain', () => {
+    const lines = problems(
+      {},
+      'sms:\n  domain: sms.example.com\nsmpt:\n  port: 25\naccounts:\n  - username: erp\n    passwordHash: x\n    perMinut: 5\nwhatever: 1\n',
+    );
+    assert.deepEqual(lines.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')).toSorted(), [
+      'smsrelay.yaml: accounts.0.passwordHash: expected a hash made by `smsrelay hash-password`',
+      'smsrelay.yaml: accounts.0.perMinut: unknown setting; did you mean perMinute?',
+      'smsrelay.yaml: smpt: unknown setting; did you mean smtp?',
+      'smsrelay.yaml: sms.domain: unknown setting; did you mean domains?',
+      `smsrelay.yaml: whatever: unknown setting (known here: ${Object.keys(configSchema.shape).join(', ')})`,
+    ]);
+  });
+
+  test('a setting of another provider (left from a switch) is only a warning', () => {
+    const { warnings } = loadConfig({ SMSRELAY_GATEWAY_API_ID: '42' }, dirWith('gateway:\n  serviceId: 1000\n'));
+    assert.deepEqual(warnings.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')).toSorted(), [
+      'SMSRELAY_GATEWAY_API_ID="42": a setting of the interactsms gateway, not used with intellisoftware; ignored',
+      'smsrelay.yaml: gateway.serviceId: a setting of the puzzel gateway, not used with intellisoftware; ignored',
+    ]);
+  });
+
+  test('plain hints say what to write: GB for UK, a list, a duration with its unit, one of the choices', () => {
+    assert.deepEqual(problems({ SMSRELAY_DEFAULT_REGION: 'UK' }), ['SMSRELAY_DEFAULT_REGION="UK": UK is not an ISO country code: use GB']);
+    const lines = problems(
+      { SMSRELAY_GATEWAY: 'intelisoftware' },
+      'delivery:\n  maxAge: 24\n  retryMinDelay: soon\ntext:\n  subject: prepnd\npolicy:\n  premiumBlocklist: yes please\nnetworks:\n  - name: erp\n    cidr: 10.1.0.0/16\n    destinations: [UK]\naccounts:\n  username: erp\nsmtp: 5\nsms:\n  lists:\n    oncall@sms.localhost: 7\n  maxParts: many\n',
+    );
+    assert.deepEqual(lines.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')).toSorted(), [
+      'SMSRELAY_GATEWAY="intelisoftware": expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator (did you mean intellisoftware?)',
+      'smsrelay.yaml: accounts: write a list of accounts, each starting "- username: …"',
+      'smsrelay.yaml: delivery.maxAge: write a duration such as 30s, 5m or 24h (a number needs its unit: 24s, 24m…)',
+      'smsrelay.yaml: delivery.retryMinDelay: write a duration such as 30s, 5m or 24h, not "soon"',
+      'smsrelay.yaml: networks.0.destinations.0: UK is not an ISO country code: use GB',
+      'smsrelay.yaml: policy.premiumBlocklist: write true or false',
+      'smsrelay.yaml: sms.lists.oncall@sms.localhost: write a list: ["+447700900123", "07700 900124"]',
+      'smsrelay.yaml: sms.maxParts: write a whole number above 0',
+      'smsrelay.yaml: smtp: write its settings indented under it, one "key: value" per line',
+      'smsrelay.yaml: text.subject: write one of: fallback, prepend, never (did you mean prepend?)',
+    ]);
+  });
+
+  test('a single value where a list is expected is a list of one', () => {
+    const { config } = loadConfig({}, dirWith('sms:\n  domains: sms.example.com\nsmtp:\n  trustedNetworks: 10.0.0.0/8\npolicy:\n  blockedPrefixes: "+4490"\n'));
+    assert.deepEqual(config.sms.domains, ['sms.example.com']);
+    assert.deepEqual(config.smtp.trustedNetworks, ['10.0.0.0/8']);
+    assert.deepEqual(config.policy.blockedPrefixes, ['+4490']);
   });
 
   test('the webhook token and default mailbox come from the environment; a short token is refused without being shown', () => {
@@ -149,30 +197,39 @@ describe('config', () => {
       dirWith(),
     );
     const missing = problems({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_PASSWORD: 'hunter2', SMSRELAY_SMTP_PORT: 'x' });
-    assert.ok(missing.some((line) => /gateway\.username: required/.test(line)));
+    assert.ok(
+      missing.some((line) => /^SMSRELAY_GATEWAY_USERNAME: required for the intellisoftware gateway/.test(line)),
+      missing.join('\n'),
+    );
     assert.ok(missing.every((line) => !line.includes('hunter2')));
   });
 
   test('each provider needs its own account settings; its simulator needs none', () => {
     const puzzel = problems({ SMSRELAY_GATEWAY: 'puzzel', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' });
-    assert.deepEqual(puzzel, ['smsrelay.yaml: gateway.serviceId: required for the puzzel gateway (or set SMSRELAY_GATEWAY_SERVICE_ID)']);
+    assert.deepEqual(puzzel, ['SMSRELAY_GATEWAY_SERVICE_ID: required for the puzzel gateway (or gateway.serviceId in smsrelay.yaml)']);
     const interact = problems({ SMSRELAY_GATEWAY: 'interactsms', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' });
-    assert.deepEqual(interact, ['smsrelay.yaml: gateway.apiId: required for the interactsms gateway (or set SMSRELAY_GATEWAY_API_ID)']);
+    assert.deepEqual(interact, ['SMSRELAY_GATEWAY_API_ID: required for the interactsms gateway (or gateway.apiId in smsrelay.yaml)']);
     const { config } = loadConfig(
       { SMSRELAY_GATEWAY: 'puzzel', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p', SMSRELAY_GATEWAY_SERVICE_ID: '1000' },
       dirWith(''),
     );
-    assert.deepEqual([config.gateway.provider, config.gateway.simulated, config.gateway.accountId, config.gateway.url], ['puzzel', false, '1000', 'https://smsgw.puzzel.com']);
+    assert.deepEqual(
+      [config.gateway.provider, config.gateway.simulated, config.gateway.accountId, config.gateway.url],
+      ['puzzel', false, '1000', 'https://smsgw.puzzel.com'],
+    );
     const simulated = loadConfig({ SMSRELAY_GATEWAY: 'interactsms-simulator' }, dirWith('')).config.gateway;
     assert.deepEqual([simulated.provider, simulated.simulated], ['interactsms', true]);
   });
 
   test('accounts need a hash, not a password; an implicit-TLS port needs a key and certificate', () => {
     const lines = problems({}, 'accounts:\n  - username: erp\n    passwordHash: hunter2\nsmtp:\n  tlsPort: 465\n');
-    assert.deepEqual(lines.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')), [
-      'smsrelay.yaml: accounts.0.passwordHash: expected a hash made by `smsrelay hash-password`',
-      'smsrelay.yaml: smtp.tlsPort: needs smtp.tls (a key and a certificate)',
-    ]);
+    assert.deepEqual(
+      lines.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')),
+      [
+        'smsrelay.yaml: accounts.0.passwordHash: expected a hash made by `smsrelay hash-password`',
+        'smsrelay.yaml: smtp.tlsPort: needs smtp.tls (a key and a certificate)',
+      ],
+    );
   });
 
   test('distribution lists are normalised to E.164 once, and bad members are refused', () => {

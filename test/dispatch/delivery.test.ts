@@ -1,15 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import {
-  freePort,
-  gatewayYaml,
-  maildirMessages,
-  removeDir,
-  startSimulator,
-  startTestRelay,
-  type TestRelay,
-  waitFor,
-} from '../helpers/relay.ts';
+import { freePort, gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
 
@@ -31,8 +22,8 @@ async function simulator(options: Parameters<typeof startSimulator>[0] = {}) {
   return started;
 }
 
-async function relayWith(yaml: object): Promise<TestRelay> {
-  const relay = await startTestRelay(yaml);
+async function relayWith(yaml: object, options: Parameters<typeof startTestRelay>[3] = {}): Promise<TestRelay> {
+  const relay = await startTestRelay(yaml, {}, undefined, options);
   dirs.push(relay.dir);
   cleanups.push(() => relay.stop());
   return relay;
@@ -61,10 +52,14 @@ describe('delivery semantics', () => {
   test('primary refusing connections → backup; the primary is skipped for the recovery time, then preferred again', async () => {
     const primaryPort = await freePort();
     const backup = await simulator();
-    const relay = await relayWith({
-      ...gatewayYaml(`http://127.0.0.1:${primaryPort}`, { backupUrl: backup.url, failoverRecovery: '3s', connectTimeout: '1s' }),
-      delivery: { retryMinDelay: '30s' },
-    });
+    let skipped = 0;
+    const relay = await relayWith(
+      {
+        ...gatewayYaml(`http://127.0.0.1:${primaryPort}`, { backupUrl: backup.url, failoverRecovery: '3s', connectTimeout: '1s' }),
+        delivery: { retryMinDelay: '30s' },
+      },
+      { dispatchClock: () => Date.now() + skipped },
+    );
     const port = relay.relay.smtpPort;
     queuedId((await sendMail(port, { to: ['447700900211@sms.localhost'], body: 'one' })).data);
     await backup.simulator.waitForMessages(1, 5_000);
@@ -72,7 +67,7 @@ describe('delivery semantics', () => {
     queuedId((await sendMail(port, { to: ['447700900212@sms.localhost'], body: 'two' })).data);
     await backup.simulator.waitForMessages(2, 5_000);
     assert.equal(primary.simulator.requests, 0, 'while the breaker is open the primary is not tried');
-    await sleep(3_100);
+    skipped += 3_100; // the recovery time passes for the dispatcher, without the test waiting it
     queuedId((await sendMail(port, { to: ['447700900213@sms.localhost'], body: 'three' })).data);
     await primary.simulator.waitForMessages(1, 5_000);
     assert.equal(primary.simulator.received[0]?.text, 'three');
@@ -151,7 +146,10 @@ describe('delivery semantics', () => {
     assert.match(bounce ?? '', /Action: failed/);
     assert.match(bounce ?? '', /Status: 4\.4\.7/);
     assert.match(bounce ?? '', /too old to be useful/);
-    assert.deepEqual((await relay.relay.store.smsOf(id)).map((sms) => sms.status), ['expired']);
+    assert.deepEqual(
+      (await relay.relay.store.smsOf(id)).map((sms) => sms.status),
+      ['expired'],
+    );
   });
 
   test('one delay notice (Action: delayed) after the configured time, none when NOTIFY excludes DELAY', async () => {

@@ -136,20 +136,28 @@ describe('an outcome the store cannot take (issue #13 item 3)', () => {
     await waitFor('the request in flight', () => h.simulator.pendingRequests === 1, 3_000);
     const lock = lockWrites(h.file);
     h.simulator.releaseHanging();
-    const [failure] = await waitFor('the failed record', () => {
-      const found = logged(h.lines, /could not record/);
-      return found.length > 0 && found;
-    }, 3_000);
+    const [failure] = await waitFor(
+      'the failed record',
+      () => {
+        const found = logged(h.lines, /could not record/);
+        return found.length > 0 && found;
+      },
+      3_000,
+    );
     assert.equal(failure?.level, 'error');
     assert.match(failure?.msg ?? '', /not sent again/);
     // Long past the lease: a claim now would take the SMS again if the relay had let it go.
     h.clock.now += 10 * 60_000;
     await sleep(300);
     lock.release();
-    const [state] = await waitFor('the outcome recorded', async () => {
-      const sms = await h.store.smsOf(id);
-      return sms[0]?.status === 'sent' && sms;
-    }, 3_000);
+    const [state] = await waitFor(
+      'the outcome recorded',
+      async () => {
+        const sms = await h.store.smsOf(id);
+        return sms[0]?.status === 'sent' && sms;
+      },
+      3_000,
+    );
     await sleep(300);
     assert.equal(h.simulator.received.length, 1, 'the gateway got the SMS once');
     assert.equal(state?.attempts, 1);
@@ -198,10 +206,14 @@ describe('an outcome the store cannot take (issue #13 item 3)', () => {
     lock.release();
     const restarted = await startTestRelay(yaml, {}, dir);
     cleanups.push(() => restarted.stop());
-    const [state] = await waitFor('sent again', async () => {
-      const sms = await restarted.relay.store.smsOf(id);
-      return sms[0]?.status === 'sent' && sms;
-    }, 3_000);
+    const [state] = await waitFor(
+      'sent again',
+      async () => {
+        const sms = await restarted.relay.store.smsOf(id);
+        return sms[0]?.status === 'sent' && sms;
+      },
+      3_000,
+    );
     assert.equal(gateway.simulator.received.length, 2, 'the gateway got it twice');
     assert.equal(state?.possibleDuplicates, 1, 'and the relay says so');
   });
@@ -217,10 +229,14 @@ describe('a gateway that stops answering (issue #13 item 7)', () => {
     await waitFor('three requests in flight', () => h.simulator.pendingRequests === 3, 3_000);
     assert.equal(logged(h.lines, /is not answering/).length, 0, 'nothing yet: the requests are young');
     h.clock.now += 11_000;
-    const [warning] = await waitFor('the warning', () => {
-      const found = logged(h.lines, /is not answering/);
-      return found.length > 0 && found;
-    }, 2_000);
+    const [warning] = await waitFor(
+      'the warning',
+      () => {
+        const found = logged(h.lines, /is not answering/);
+        return found.length > 0 && found;
+      },
+      2_000,
+    );
     assert.equal(warning?.level, 'warn');
     assert.equal(warning?.inFlight, 3);
     h.clock.now += 30_000;
@@ -228,10 +244,14 @@ describe('a gateway that stops answering (issue #13 item 7)', () => {
     assert.equal(logged(h.lines, /is not answering/).length, 1, 'once per episode, not per request nor per check');
     h.simulator.setBehaviour({ mode: 'ok' });
     h.simulator.releaseHanging();
-    const [recovered] = await waitFor('the all-clear', () => {
-      const found = logged(h.lines, /answers again/);
-      return found.length > 0 && found;
-    }, 2_000);
+    const [recovered] = await waitFor(
+      'the all-clear',
+      () => {
+        const found = logged(h.lines, /answers again/);
+        return found.length > 0 && found;
+      },
+      2_000,
+    );
     assert.equal(recovered?.level, 'warn');
     assert.equal(recovered?.silentMs, 41_000);
     for (const id of ids) await waitFor('each recorded', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 2_000);

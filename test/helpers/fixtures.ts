@@ -72,12 +72,12 @@ const responseSchema = z.object({ status: z.number().int(), body: z.string() }).
 const simulatorSetupSchema = z.object({ invalidNumbers: z.array(z.string()).optional(), behaviour: z.unknown().optional() }).strict();
 
 /** A wire fixture whose parts a provider may extend with what its protocol needs. */
-function wireFixtureSchema<
-  Submission extends z.ZodType,
-  Request extends z.ZodType,
-  Response extends z.ZodType,
-  SimulatorSetup extends z.ZodType,
->(parts: { submission: Submission; request: Request; response: Response; simulatorSetup: SimulatorSetup }) {
+function wireFixtureSchema<Submission extends z.ZodType, Request extends z.ZodType, Response extends z.ZodType, SimulatorSetup extends z.ZodType>(parts: {
+  submission: Submission;
+  request: Request;
+  response: Response;
+  simulatorSetup: SimulatorSetup;
+}) {
   return z
     .object({
       description: z.string().min(1),

@@ -308,7 +308,11 @@ function esmtpParams(rng: Rng, forRcpt: boolean): string {
 /** Parameters a well-behaved client sends (sometimes). */
 function validParams(rng: Rng, forRcpt: boolean): string {
   if (rng.chance(0.85)) return '';
-  return rng.pick(forRcpt ? ['NOTIFY=NEVER', 'NOTIFY=SUCCESS,FAILURE', 'ORCPT=rfc822;bob@example.com'] : ['SIZE=2000', 'BODY=8BITMIME', 'RET=HDRS', 'ENVID=abc123', 'SMTPUTF8', 'BODY=8BITMIME SIZE=100 RET=FULL']);
+  return rng.pick(
+    forRcpt
+      ? ['NOTIFY=NEVER', 'NOTIFY=SUCCESS,FAILURE', 'ORCPT=rfc822;bob@example.com']
+      : ['SIZE=2000', 'BODY=8BITMIME', 'RET=HDRS', 'ENVID=abc123', 'SMTPUTF8', 'BODY=8BITMIME SIZE=100 RET=FULL'],
+  );
 }
 
 function mailFrom(rng: Rng, odd: boolean): string {
@@ -347,9 +351,38 @@ function mailSteps(rng: Rng, tags: string[]): FuzzStep[] {
 }
 
 const VERBS = [
-  'HELO', 'EHLO', 'LHLO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'NOOP', 'QUIT', 'VRFY', 'EXPN', 'HELP', 'TURN', 'ETRN', 'BDAT',
-  'AUTH', 'STARTTLS', 'XCLIENT', 'XFORWARD', 'WIZ', 'SHELL', 'KILL', 'SEND', 'SOML', 'SAML', 'ATRN', 'CHUNKING',
-  '__PROTO__', 'CONSTRUCTOR', 'TOSTRING', 'HASOWNPROPERTY', 'VALUEOF',
+  'HELO',
+  'EHLO',
+  'LHLO',
+  'MAIL',
+  'RCPT',
+  'DATA',
+  'RSET',
+  'NOOP',
+  'QUIT',
+  'VRFY',
+  'EXPN',
+  'HELP',
+  'TURN',
+  'ETRN',
+  'BDAT',
+  'AUTH',
+  'STARTTLS',
+  'XCLIENT',
+  'XFORWARD',
+  'WIZ',
+  'SHELL',
+  'KILL',
+  'SEND',
+  'SOML',
+  'SAML',
+  'ATRN',
+  'CHUNKING',
+  '__PROTO__',
+  'CONSTRUCTOR',
+  'TOSTRING',
+  'HASOWNPROPERTY',
+  'VALUEOF',
 ];
 
 /** One random command line (without terminator). DATA only when `allowData`. */
@@ -453,20 +486,122 @@ const NO_LF = Buffer.from(Array.from({ length: 256 }, (_, i) => i).filter((byte)
 const BASE64_ALPHABET = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=');
 
 const WORDS = [
-  'disk', 'full', 'on', 'db1', 'alert', 'CPU', '95%', 'server', 'down', 'restart', 'ok', 'backup', 'failed', 'Grüße', 'naïve',
-  'café', '€', '£', 'ß', 'ÆØÅ', '日本語', '中文', 'русский', 'العربية', 'עברית', '😀', '👨‍👩‍👧', 'e\u0301', '\u200b', '\u202e',
-  '\ufeff', '{', '}', '[', ']', '~', '^', '|', '\\', 'UserContext:', '[UserContext: abc12345]', '[UserContext: ]', 'MaxParts:3',
-  'From:ACME', 'To:447700900123', '--', '-- ', '> quoted', 'On Mon, Alice wrote:', 'Sent from my iPhone', '=', '=?', '?=',
-  '&amp;', '<b>', '%s', '$(id)', '@', '.', '..', 'CONFIDENTIALITY NOTICE:', '\t', '\u00a0', '\ud83d', 'null', 'undefined', '__proto__',
+  'disk',
+  'full',
+  'on',
+  'db1',
+  'alert',
+  'CPU',
+  '95%',
+  'server',
+  'down',
+  'restart',
+  'ok',
+  'backup',
+  'failed',
+  'Grüße',
+  'naïve',
+  'café',
+  '€',
+  '£',
+  'ß',
+  'ÆØÅ',
+  '日本語',
+  '中文',
+  'русский',
+  'العربية',
+  'עברית',
+  '😀',
+  '👨‍👩‍👧',
+  'e\u0301',
+  '\u200b',
+  '\u202e',
+  '\ufeff',
+  '{',
+  '}',
+  '[',
+  ']',
+  '~',
+  '^',
+  '|',
+  '\\',
+  'UserContext:',
+  '[UserContext: abc12345]',
+  '[UserContext: ]',
+  'MaxParts:3',
+  'From:ACME',
+  'To:447700900123',
+  '--',
+  '-- ',
+  '> quoted',
+  'On Mon, Alice wrote:',
+  'Sent from my iPhone',
+  '=',
+  '=?',
+  '?=',
+  '&amp;',
+  '<b>',
+  '%s',
+  '$(id)',
+  '@',
+  '.',
+  '..',
+  'CONFIDENTIALITY NOTICE:',
+  '\t',
+  '\u00a0',
+  '\ud83d',
+  'null',
+  'undefined',
+  '__proto__',
 ];
 
 const CHARSETS = [
-  'utf-8', 'UTF-8', 'us-ascii', 'iso-8859-1', 'windows-1252', 'iso-8859-15', 'koi8-r', 'utf-16', 'utf-16le', 'utf-32', 'utf-7',
-  'iso-2022-jp', 'shift_jis', 'gb2312', 'gb18030', 'big5', 'euc-kr', 'x-unknown', '', '"', '"utf-8', 'utf-8"', 'utf8',
-  'unicode-1-1-utf-7', 'binary', 'ANSI_X3.4-1968', 'ÿ', 'cp65001', 'x-mac-roman', '*', 'utf-8; charset=koi8-r',
+  'utf-8',
+  'UTF-8',
+  'us-ascii',
+  'iso-8859-1',
+  'windows-1252',
+  'iso-8859-15',
+  'koi8-r',
+  'utf-16',
+  'utf-16le',
+  'utf-32',
+  'utf-7',
+  'iso-2022-jp',
+  'shift_jis',
+  'gb2312',
+  'gb18030',
+  'big5',
+  'euc-kr',
+  'x-unknown',
+  '',
+  '"',
+  '"utf-8',
+  'utf-8"',
+  'utf8',
+  'unicode-1-1-utf-7',
+  'binary',
+  'ANSI_X3.4-1968',
+  'ÿ',
+  'cp65001',
+  'x-mac-roman',
+  '*',
+  'utf-8; charset=koi8-r',
 ];
 
-const ENCODINGS = ['7bit', '8bit', 'base64', 'quoted-printable', 'binary', 'x-uuencode', '', 'BASE64', 'Quoted-Printable', 'base64 quoted-printable', '7bit; x=y'];
+const ENCODINGS = [
+  '7bit',
+  '8bit',
+  'base64',
+  'quoted-printable',
+  'binary',
+  'x-uuencode',
+  '',
+  'BASE64',
+  'Quoted-Printable',
+  'base64 quoted-printable',
+  '7bit; x=y',
+];
 
 /** How a message ends its lines: almost always CRLF, sometimes bare LF, rarely a mix. */
 type EolStyle = 'crlf' | 'lf' | 'mixed';
@@ -538,7 +673,10 @@ function encodedWord(rng: Rng): string {
   const encoding = rng.pick(['B', 'Q', 'b', 'q', 'X', '']);
   const payload = rng.pick([
     () => Buffer.from(words(rng, rng.range(1, 6))).toString('base64'),
-    () => Buffer.from(words(rng, rng.range(1, 6))).toString('base64').slice(0, -2),
+    () =>
+      Buffer.from(words(rng, rng.range(1, 6)))
+        .toString('base64')
+        .slice(0, -2),
     () => '!!!not base64***',
     () => '=ZZ=E2=82=AC_hello_=',
     () => '=E2=82',
@@ -582,7 +720,7 @@ function subject(rng: Rng, tags: string[], longText: boolean): string | Buffer {
         'From:ACME UserContext:x alert',
         'To:447700900123 From:ACME',
         'To:abc To:447700900124 Username:x Password:y',
-        'UserContext:' + 'u'.repeat(300),
+        `UserContext:${'u'.repeat(300)}`,
         '[UserContext: \u0000]',
         'Unknown:token To:',
       ]);
@@ -647,15 +785,32 @@ function messageHeaders(w: Writer, tags: string[]): void {
     const value = subject(rng, tags, w.longText);
     header(w, 'Subject', value);
   }
-  if (keep(0.3)) header(w, 'Message-ID', rng.pick([`<${rng.hex(16)}@example.com>`, `<${rng.hex(16)}@example.com>`, '', '<>', 'no-brackets', `<${'m'.repeat(rng.range(500, 5000))}@x>`, '<a@b> <c@d>']));
-  if (keep(0.3)) header(w, 'Date', rng.pick(['Tue, 24 Nov 2026 08:00:00 +0100', 'yesterday', '', 'Thu, 01 Jan 1970 00:00:00 +0000', 'Fri, 31 Dec 9999 23:59:60 -9999']));
+  if (keep(0.3))
+    header(
+      w,
+      'Message-ID',
+      rng.pick([
+        `<${rng.hex(16)}@example.com>`,
+        `<${rng.hex(16)}@example.com>`,
+        '',
+        '<>',
+        'no-brackets',
+        `<${'m'.repeat(rng.range(500, 5000))}@x>`,
+        '<a@b> <c@d>',
+      ]),
+    );
+  if (keep(0.3))
+    header(w, 'Date', rng.pick(['Tue, 24 Nov 2026 08:00:00 +0100', 'yesterday', '', 'Thu, 01 Jan 1970 00:00:00 +0000', 'Fri, 31 Dec 9999 23:59:60 -9999']));
   if (rng.chance(0.7)) header(w, 'MIME-Version', rng.pick(['1.0', '1.0', '2.0', '', '1.0 (produced by fuzz)']));
   if (rng.chance(0.15)) {
     tags.push('relay-headers');
     const relayHeaders: ReadonlyArray<readonly [string, () => string]> = [
       ['X-SMS-From', () => rng.pick(['ACME', '', '!!!!', 'A'.repeat(40), '447700900123', 'ÄCME'])],
       ['X-SMS-Max-Parts', () => rng.pick(['1', '0', '-1', '3', '255', '256', 'abc', '1e3', ''])],
-      ['X-SMS-Send-At', () => rng.pick(['2026-11-24T08:00:00+01:00', 'tomorrow', '', '2099-01-01T00:00:00Z', '1970-01-01T00:00:00Z', 'Tue, 24 Nov 2026 08:00:00'])],
+      [
+        'X-SMS-Send-At',
+        () => rng.pick(['2026-11-24T08:00:00+01:00', 'tomorrow', '', '2099-01-01T00:00:00Z', '1970-01-01T00:00:00Z', 'Tue, 24 Nov 2026 08:00:00']),
+      ],
       ['UserContext', () => rng.pick(['abc12345', '', ' ', 'x'.repeat(200), 'a b', '\u00ff'])],
       ['X-UserContext', () => rng.pick(['abc12345', ''])],
       ['X-SMS-Delivery-Report', () => rng.pick(['all', 'ALL', 'none', ''])],
@@ -706,7 +861,9 @@ function messageHeaders(w: Writer, tags: string[]): void {
 }
 
 function contentType(rng: Rng, type: string, parameters: string): string {
-  return rng.chance(0.95) ? `${type}${parameters}` : rng.pick([`${type}`, `${type};;;==`, `${type}; ${parameters}; ${parameters}`, 'text', '/', ';', `${type.toUpperCase()}${parameters}`]);
+  return rng.chance(0.95)
+    ? `${type}${parameters}`
+    : rng.pick([`${type}`, `${type};;;==`, `${type}; ${parameters}; ${parameters}`, 'text', '/', ';', `${type.toUpperCase()}${parameters}`]);
 }
 
 function charsetParameter(rng: Rng, tags: string[]): string {
@@ -770,7 +927,7 @@ function quotedPrintableBody(rng: Rng, content: Buffer, tags: string[], longText
   if (kind !== 'valid') tags.push(`qp=${kind}`);
   switch (kind) {
     case 'bad-escape':
-      out = out.replace(/=[0-9A-F]{2}/, '=ZZ') + '=G1=\u0000=';
+      out = `${out.replace(/=[0-9A-F]{2}/, '=ZZ')}=G1=\u0000=`;
       break;
     case 'dangling':
       out += '=';
@@ -807,10 +964,40 @@ function html(rng: Rng, tags: string[]): Buffer {
     const tag = rng.pick(['div', 'b', 'blockquote', 'table', 'ul', 'span']);
     return Buffer.from(`<html><body>${`<${tag}>`.repeat(depth)}deep${rng.chance(0.5) ? `</${tag}>`.repeat(depth) : ''}</body></html>`);
   }
-  const tagsPool = ['p', 'div', 'br', 'b', 'i', 'a href="x"', 'table', 'tr', 'td', 'span style="display:none"', 'style', 'script', 'title', 'head', 'body', 'html', '!--', '![CDATA[', 'img src=x onerror=alert(1)', 'blockquote', 'pre', 'li', 'ol', 'hr', '/div', '/p', '/td'];
+  const tagsPool = [
+    'p',
+    'div',
+    'br',
+    'b',
+    'i',
+    'a href="x"',
+    'table',
+    'tr',
+    'td',
+    'span style="display:none"',
+    'style',
+    'script',
+    'title',
+    'head',
+    'body',
+    'html',
+    '!--',
+    '![CDATA[',
+    'img src=x onerror=alert(1)',
+    'blockquote',
+    'pre',
+    'li',
+    'ol',
+    'hr',
+    '/div',
+    '/p',
+    '/td',
+  ];
   let out = rng.chance(0.8) ? '<html><body>' : '';
   for (let i = rng.range(1, 40); i > 0; i--) {
-    out += rng.chance(0.5) ? `<${rng.pick(tagsPool)}>` : `${words(rng, rng.range(1, 6))}${rng.pick(['', '&amp;', '&#xFFFFFFFF;', '&#0;', '&nbsp;', '&bogus;', '&#x1F600;', '<', '>', '&'])}`;
+    out += rng.chance(0.5)
+      ? `<${rng.pick(tagsPool)}>`
+      : `${words(rng, rng.range(1, 6))}${rng.pick(['', '&amp;', '&#xFFFFFFFF;', '&#0;', '&nbsp;', '&bogus;', '&#x1F600;', '<', '>', '&'])}`;
   }
   return Buffer.from(out, 'utf8');
 }
@@ -883,7 +1070,8 @@ function entity(w: Writer, depth: number, tags: string[], maxDepth: number): voi
       return;
     case 'octet':
       header(w, 'Content-Type', `application/octet-stream; name="${rng.pick(['a.bin', '../../etc/passwd', '', '=?utf-8?B?w6Q=?=.pdf'])}"`);
-      if (rng.chance(0.5)) header(w, 'Content-Disposition', rng.pick(['attachment; filename="a.bin"', 'inline', 'attachment; filename*=utf-8\'\'%E2%82%AC.txt', 'garbage;;;']));
+      if (rng.chance(0.5))
+        header(w, 'Content-Disposition', rng.pick(['attachment; filename="a.bin"', 'inline', "attachment; filename*=utf-8''%E2%82%AC.txt", 'garbage;;;']));
       encodedBody(w, rng.bytes(rng.range(0, 2000)), tags);
       return;
     case 'empty':
@@ -892,12 +1080,30 @@ function entity(w: Writer, depth: number, tags: string[], maxDepth: number): voi
       w.line();
       return;
     case 'no-content-type':
-      w.line().raw(dirtyText(rng, rng.range(0, 40), tags)).line();
+      w.line()
+        .raw(dirtyText(rng, rng.range(0, 40), tags))
+        .line();
       return;
     case 'garbage-type':
       tags.push('garbage-type');
-      header(w, 'Content-Type', rng.pick(['garbage', 'text/', '/plain', 'multipart/mixed', 'multipart/alternative; boundary', 'message/rfc822', 'text/plain; charset', 'x/x; a="b', 'multipart/mixed; boundary="x"; boundary="y"']));
-      w.line().raw(dirtyText(rng, rng.range(0, 40), tags)).line();
+      header(
+        w,
+        'Content-Type',
+        rng.pick([
+          'garbage',
+          'text/',
+          '/plain',
+          'multipart/mixed',
+          'multipart/alternative; boundary',
+          'message/rfc822',
+          'text/plain; charset',
+          'x/x; a="b',
+          'multipart/mixed; boundary="x"; boundary="y"',
+        ]),
+      );
+      w.line()
+        .raw(dirtyText(rng, rng.range(0, 40), tags))
+        .line();
       return;
     case 'rfc822':
       header(w, 'Content-Type', 'message/rfc822');
@@ -1115,7 +1321,11 @@ export class FuzzDriver {
     const problems: string[] = [];
     let dialog: SmtpDialog;
     try {
-      dialog = fuzzCase.fresh ? await this.#open(problems) : (this.#shared ??= await this.#open(problems, 'EHLO fuzz.example.com'));
+      if (fuzzCase.fresh) dialog = await this.#open(problems);
+      else {
+        this.#shared ??= await this.#open(problems, 'EHLO fuzz.example.com');
+        dialog = this.#shared;
+      }
     } catch (error) {
       problems.push(`cannot connect: ${(error as Error).message}`);
       return { fuzzCase, replies, dataReplies, problems, ms: performance.now() - started };
@@ -1311,9 +1521,15 @@ export async function runFuzz(options: RunOptions): Promise<FuzzSummary> {
 export function formatSummary(summary: FuzzSummary): string[] {
   const seconds = summary.ms / 1000;
   return [
-    `seed 0x${summary.seed.toString(16)}: ${summary.cases} cases (${Object.entries(summary.byKind).map(([kind, n]) => `${kind} ${n}`).join(', ')}) in ${seconds.toFixed(1)} s, ${(summary.cases / seconds).toFixed(0)} cases/s, ${summary.replies} replies`,
-    `end of DATA: ${Object.entries(summary.dataReplies).map(([key, n]) => `${key} ×${n}`).join(', ')}`,
-    `all replies: ${Object.entries(summary.replyCodes).map(([key, n]) => `${key} ×${n}`).join(', ')}`,
+    `seed 0x${summary.seed.toString(16)}: ${summary.cases} cases (${Object.entries(summary.byKind)
+      .map(([kind, n]) => `${kind} ${n}`)
+      .join(', ')}) in ${seconds.toFixed(1)} s, ${(summary.cases / seconds).toFixed(0)} cases/s, ${summary.replies} replies`,
+    `end of DATA: ${Object.entries(summary.dataReplies)
+      .map(([key, n]) => `${key} ×${n}`)
+      .join(', ')}`,
+    `all replies: ${Object.entries(summary.replyCodes)
+      .map(([key, n]) => `${key} ×${n}`)
+      .join(', ')}`,
     ...(summary.slowest ? [`slowest: case ${summary.slowest.index} (${summary.slowest.label}) ${summary.slowest.ms.toFixed(0)} ms`] : []),
     `451 4.3.0 (an internal error answered as temporary) at end of DATA: ${summary.internalErrors.length}`,
     ...summary.internalErrors.slice(0, 20).map((entry) => `  case ${entry.index} (${entry.label}): ${entry.reply}`),
@@ -1324,7 +1540,9 @@ export function formatSummary(summary: FuzzSummary): string[] {
 
 /** A case spelled out byte for byte, to reproduce a failure by hand. */
 export function describeCase(fuzzCase: FuzzCase, max = 4000): string {
-  const lines = [`case ${fuzzCase.index} of seed 0x${fuzzCase.seed.toString(16)}: ${fuzzCase.label}${fuzzCase.fresh ? ' (fresh connection)' : ' (shared connection, after EHLO)'}`];
+  const lines = [
+    `case ${fuzzCase.index} of seed 0x${fuzzCase.seed.toString(16)}: ${fuzzCase.label}${fuzzCase.fresh ? ' (fresh connection)' : ' (shared connection, after EHLO)'}`,
+  ];
   for (const step of fuzzCase.steps) {
     if (step.kind === 'line') lines.push(`  C: ${show(step.bytes, max)}`);
     else lines.push(`  C (pipelined): ${show(Buffer.concat(step.lines), max)}`);

@@ -70,9 +70,7 @@ export async function startTestRelay(
   };
 }
 
-export async function startSimulator(
-  options: Partial<Omit<IntelliSoftwareSimulatorOptions, 'username' | 'password' | 'logger'>> & { port?: number } = {},
-) {
+export async function startSimulator(options: Partial<Omit<IntelliSoftwareSimulatorOptions, 'username' | 'password' | 'logger'>> & { port?: number } = {}) {
   return IntelliSoftwareSimulator.listen({ ...GATEWAY_ACCOUNT, logger: createLogger(LOG_LEVEL), ...options });
 }
 

@@ -37,4 +37,3 @@ export function mail(numbers: readonly string[], overrides: Partial<NewMail> = {
     ...overrides,
   };
 }
-

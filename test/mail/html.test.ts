@@ -23,7 +23,7 @@ describe('htmlToText', () => {
     assert.equal(toText('<blockquote type="cite">old</blockquote><div>New text</div>'), 'New text');
   });
 
-  it('cuts at Outlook\'s reply header and everything after it', () => {
+  it("cuts at Outlook's reply header and everything after it", () => {
     assert.equal(toText('<p>Will do</p><div id="appendonsend"></div><hr><div id="divRplyFwdMsg"><b>From:</b> Alice</div><div>old</div>'), 'Will do');
   });
 });

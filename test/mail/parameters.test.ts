@@ -1,22 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RelayError } from '../../src/errors.ts';
-import {
-  headerParameters,
-  parseSubjectCommand,
-  redactSecrets,
-  takeContextTag,
-  takeLeadingContextLine,
-  takeSubjectTokens,
-} from '../../src/mail/parameters.ts';
+import { headerParameters, parseSubjectCommand, redactSecrets, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from '../../src/mail/parameters.ts';
 
-const badParameter = (pattern: RegExp) => (error: unknown) =>
-  error instanceof RelayError && error.code === 'BAD_PARAMETER' && pattern.test(error.message);
+const badParameter = (pattern: RegExp) => (error: unknown) => error instanceof RelayError && error.code === 'BAD_PARAMETER' && pattern.test(error.message);
 
 describe('relay parameters', () => {
   it('reads headers, first UserContext then X-UserContext', () => {
     const headers: Record<string, string> = { 'x-usercontext': 'b', usercontext: 'a', 'x-sms-from': 'Acme', 'x-sms-max-parts': '2' };
-    assert.deepEqual(headerParameters((name) => headers[name]), { userContext: 'a', senderId: 'Acme', maxParts: 2 });
+    assert.deepEqual(
+      headerParameters((name) => headers[name]),
+      { userContext: 'a', senderId: 'Acme', maxParts: 2 },
+    );
   });
 
   it('refuses a value outside the safe syntax, naming where it was', () => {

@@ -13,11 +13,17 @@ import { textPolicyFor } from '../../src/mail/policy.ts';
 
 const POLICY = textPolicyFor(configSchema.shape.text.parse(undefined), 'sender@example.com');
 const mail = (subject: string, body: string) =>
-  parseMail(Buffer.from(`From: bob@example.org\r\nTo: 447700900123@sms.example.com\r\nSubject: ${subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}`));
+  parseMail(
+    Buffer.from(`From: bob@example.org\r\nTo: 447700900123@sms.example.com\r\nSubject: ${subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}`),
+  );
 
-describe('the text stage\'s outcome for replies, alerts and forwards', () => {
+describe("the text stage's outcome for replies, alerts and forwards", () => {
   test('a reply with nothing above its quote: NO_NEW_TEXT, 554 5.6.0, the subject is not sent', async () => {
-    const request = extractRequest(await mail('Re: Gate', 'On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\r\n> Is the gate open?\r\n'), POLICY, false);
+    const request = extractRequest(
+      await mail('Re: Gate', 'On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\r\n> Is the gate open?\r\n'),
+      POLICY,
+      false,
+    );
     assert.equal(request.noNewText, true);
     assert.throws(
       () => fitText(request, 1, POLICY),
@@ -28,8 +34,12 @@ describe('the text stage\'s outcome for replies, alerts and forwards', () => {
     );
   });
 
-  test('the writer\'s one line above a quoted attribution is the text, not the subject', async () => {
-    const request = extractRequest(await mail('Re: Gate', 'Hello\r\n> On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\r\n> > Is the gate open?\r\n'), POLICY, false);
+  test("the writer's one line above a quoted attribution is the text, not the subject", async () => {
+    const request = extractRequest(
+      await mail('Re: Gate', 'Hello\r\n> On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\r\n> > Is the gate open?\r\n'),
+      POLICY,
+      false,
+    );
     assert.equal(request.text, 'Hello');
   });
 
@@ -45,7 +55,10 @@ describe('the text stage\'s outcome for replies, alerts and forwards', () => {
     const request = extractRequest(await mail('WG: Tor', body), POLICY, false);
     assert.equal(request.forward, true);
     assert.ok(request.text.startsWith('Das Tor klemmt.'), request.text);
-    assert.throws(() => fitText(request, 2, POLICY), (error: unknown) => error instanceof RelayError && error.code === 'TEXT_TOO_LONG');
+    assert.throws(
+      () => fitText(request, 2, POLICY),
+      (error: unknown) => error instanceof RelayError && error.code === 'TEXT_TOO_LONG',
+    );
     const cut = fitText(request, 2, { ...POLICY, overLength: 'truncate' });
     assert.equal(cut.parts, 2);
     assert.equal(cut.cutFrom, 4);

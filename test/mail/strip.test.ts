@@ -6,7 +6,7 @@ const RULES: StripRules = { endMarkers: ['[EndOfMessage]'], startMarkers: ['[Sta
 const strip = (text: string, rules: Partial<StripRules> = {}, options: StripOptions = {}) => stripBody(text, { ...RULES, ...rules }, options);
 
 describe('stripBody: quoted history', () => {
-  it('drops a top-posted reply\'s attribution and quote', () => {
+  it("drops a top-posted reply's attribution and quote", () => {
     assert.equal(strip('On my way\n\nOn Mon, 23 Nov 2026 at 09:14, Alice <alice@example.com> wrote:\n> Server down\n'), 'On my way');
   });
 
@@ -49,7 +49,14 @@ describe('stripBody: signatures and device lines', () => {
   });
 
   it('cuts at device lines in several languages', () => {
-    for (const line of ['Sent from my iPhone', 'Get Outlook for Android', 'Von meinem iPhone gesendet', 'Envoyé de mon iPad', 'Skickat från min iPhone', 'Inviato da iPhone']) {
+    for (const line of [
+      'Sent from my iPhone',
+      'Get Outlook for Android',
+      'Von meinem iPhone gesendet',
+      'Envoyé de mon iPad',
+      'Skickat från min iPhone',
+      'Inviato da iPhone',
+    ]) {
       assert.equal(strip(`Yes\n\n${line}\n`), 'Yes', line);
     }
   });
@@ -115,7 +122,7 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
     });
   }
 
-  it('never drops the writer\'s line right above a quoted attribution', () => {
+  it("never drops the writer's line right above a quoted attribution", () => {
     assert.equal(strip('Hello\n> On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\n> > old\n'), 'Hello');
   });
 
@@ -134,7 +141,8 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
 
   it('drops a contact-block signature and a sign-off block above a disclaimer it does not know', () => {
     assert.equal(strip('On it.\n\nAna Silva\nana@example.com\n+44 20 7946 0321\nwww.example.com\n'), 'On it.');
-    const legal = 'This message is intended only for the addressee and may contain privileged or confidential information. If you are not the intended recipient, delete it.';
+    const legal =
+      'This message is intended only for the addressee and may contain privileged or confidential information. If you are not the intended recipient, delete it.';
     assert.equal(strip(`On it.\n\nKind regards,\nAna Silva\nShift Supervisor\nExample Ltd\n\n${legal.replace(/(.{60}) /g, '$1\n')}\n`), 'On it.');
   });
 
@@ -145,10 +153,14 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
     assert.equal(strip(voicemail), voicemail);
   });
 
-  it('keeps a forward\'s body: only its marker and forwarded header lines go', () => {
-    const forward = 'FYI\n\n---------- Forwarded message ---------\nFrom: Ana <ana@example.com>\nDate: Tue, 20 Mar 2026\nSubject: Gate\nTo: Bob\n\nThe gate is stuck.\n';
+  it("keeps a forward's body: only its marker and forwarded header lines go", () => {
+    const forward =
+      'FYI\n\n---------- Forwarded message ---------\nFrom: Ana <ana@example.com>\nDate: Tue, 20 Mar 2026\nSubject: Gate\nTo: Bob\n\nThe gate is stuck.\n';
     assert.equal(strip(forward, {}, { forward: true }), 'FYI\n\nThe gate is stuck.');
-    assert.equal(strip('-----Original Message-----\nVon: Ana\nGesendet: Dienstag\nAn: Bob\nBetreff: Tor\n\nDas Tor klemmt.\n', {}, { forward: true }), 'Das Tor klemmt.');
+    assert.equal(
+      strip('-----Original Message-----\nVon: Ana\nGesendet: Dienstag\nAn: Bob\nBetreff: Tor\n\nDas Tor klemmt.\n', {}, { forward: true }),
+      'Das Tor klemmt.',
+    );
   });
 });
 

@@ -4,7 +4,15 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import { inboundOf } from '../../src/http/webhooks.ts';
 import { BUILT_IN_PROVIDERS } from '../../src/providers/registry.ts';
-import { type Gateway, type InboundRequest, type ProviderPlugin, receivesWebhooks, type SmsSubmission, type WebhookParsing } from '../../src/providers/contract.ts';
+import {
+  type Gateway,
+  type InboundRequest,
+  type ProviderPlugin,
+  receivesWebhooks,
+  type SmsSubmission,
+  type SubmissionResult,
+  type WebhookParsing,
+} from '../../src/providers/contract.ts';
 import type { ProviderSimulator } from '../../src/simulators/contract.ts';
 import { createSimulator } from '../../src/simulators/index.ts';
 import type { ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
@@ -15,6 +23,13 @@ const ACCOUNT = { username: 'contract-user', password: 'contract-secret', accoun
 const INVALID = '447700900999';
 const UNDELIVERABLE = '447700900666';
 const logger = createLogger('silent');
+/** Each provider's own settings a real account needs to send at all (Twilio's sender). */
+const SETTINGS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
+  twilio: { messagingServiceSid: `MG${'0'.repeat(32)}` },
+  vonage: { from: '447700900000' },
+};
+/** The signature formula each provider's receiver checks with (the simulators sign with the default). */
+const FORMULAS: Readonly<Record<string, string>> = { vonage: 'md5hash' };
 
 /** A webhook receiver that reads what a simulator posts with the adapter's own parsers. */
 async function receiver(module: ProviderPlugin & WebhookParsing) {
@@ -25,20 +40,39 @@ async function receiver(module: ProviderPlugin & WebhookParsing) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
   for (const kind of ['mo', 'dr'] as const) {
-    app.post(`/${kind}`, async (request) => {
-      const inbound = inboundOf(request);
-      if (module.verify && !module.verify(inbound, kind, ACCOUNT.password, 'portal')) failures.push(`${kind}: signature`);
-      const parsed = kind === 'mo' ? module.parseReceived(inbound) : module.parseReport(inbound);
-      if (!parsed.ok) failures.push(`${kind}: ${parsed.reason}`);
-      else if (kind === 'mo') received.push(...(parsed.items as ReceivedSms[]));
-      else reports.push(...(parsed.items as StatusReport[]));
-      return { ok: true };
+    app.route({
+      method: [...(module.webhookMethods ?? ['POST'])],
+      url: `/${kind}`,
+      handler: async (request) => {
+        const inbound = inboundOf(request);
+        if (module.verify && !module.verify(inbound, kind, ACCOUNT.password, FORMULAS[module.name] ?? 'portal')) failures.push(`${kind}: signature`);
+        const parsed = kind === 'mo' ? module.parseReceived(inbound) : module.parseReport(inbound);
+        if (!parsed.ok) failures.push(`${kind}: ${parsed.reason}`);
+        else if (kind === 'mo') received.push(...(parsed.items as ReceivedSms[]));
+        else reports.push(...(parsed.items as StatusReport[]));
+        return { ok: true };
+      },
     });
   }
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   return { received, reports, failures, url, close: () => app.close() };
+}
+
+/**
+ * Sends `submission` in requests of at most the provider's `maxRecipientsPerRequest` numbers (one
+ * for Twilio and Vonage), as the dispatcher does, and merges the answers.
+ */
+async function sendAll(gateway: Gateway, submission: SmsSubmission): Promise<SubmissionResult> {
+  const size = gateway.capabilities.maxRecipientsPerRequest;
+  const results: Extract<SubmissionResult, { kind: 'answered' }>['results'][number][] = [];
+  for (let start = 0; start < submission.recipients.length; start += size) {
+    const result = await gateway.send({ ...submission, recipients: submission.recipients.slice(start, start + size) }, 0);
+    if (result.kind !== 'answered') return result;
+    results.push(...result.results);
+  }
+  return { kind: 'answered', results };
 }
 
 /** The same behaviour from every provider module against its own simulator, over real HTTP. */
@@ -68,7 +102,16 @@ for (const module of BUILT_IN_PROVIDERS.filter(receivesWebhooks)) {
       const address = app.server.address();
       const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
       simulator.setWebhooks({ moUrl: `${hooks.url}/mo`, drUrl: `${hooks.url}/dr` });
-      const options = { endpoints: [url], ...ACCOUNT, sessions: true, connectTimeoutMs: 2_000, responseTimeoutMs: 5_000, connectionsPerEndpoint: 2, logger, settings: {} };
+      const options = {
+        endpoints: [url],
+        ...ACCOUNT,
+        sessions: true,
+        connectTimeoutMs: 2_000,
+        responseTimeoutMs: 5_000,
+        connectionsPerEndpoint: 2,
+        logger,
+        settings: SETTINGS[module.name] ?? {},
+      };
       gateway = module.createGateway(options);
       wrongPassword = module.createGateway({ ...options, password: 'wrong' });
     });
@@ -99,7 +142,7 @@ for (const module of BUILT_IN_PROVIDERS.filter(receivesWebhooks)) {
 
     test('a batch is accepted per recipient, with the ids delivery reports and replies use, and arrives as sent', async () => {
       const numbers = ['+447700900101', '+447700900102'];
-      const result = await gateway.send(submission(numbers), 0);
+      const result = await sendAll(gateway, submission(numbers));
       for (const number of numbers) {
         const classified = classifyRecipient(result, number);
         assert.equal(classified.action, 'sent', `${number}: ${classified.code}`);
@@ -111,17 +154,19 @@ for (const module of BUILT_IN_PROVIDERS.filter(receivesWebhooks)) {
     });
 
     test('delivery reports name the id the send gave, and end delivered or failed', async () => {
-      const result = await gateway.send(submission(['+447700900103', `+${UNDELIVERABLE}`], 'report me'), 0);
+      const result = await sendAll(gateway, submission(['+447700900103', `+${UNDELIVERABLE}`], 'report me'));
       const ids = ['+447700900103', `+${UNDELIVERABLE}`].map((number) => classifyRecipient(result, number).providerId);
       const final = (number: string) => hooks.reports.filter((report) => report.number === number).at(-1);
-      await waitFor('both final reports', () => ['delivered', 'failed'].every((state, index) => final(index === 0 ? '+447700900103' : `+${UNDELIVERABLE}`)?.state === state));
+      await waitFor('both final reports', () =>
+        ['delivered', 'failed'].every((state, index) => final(index === 0 ? '+447700900103' : `+${UNDELIVERABLE}`)?.state === state),
+      );
       assert.equal(final('+447700900103')?.providerId, ids[0]);
       assert.equal(final(`+${UNDELIVERABLE}`)?.providerId, ids[1]);
       assert.ok(module.describeStatus(final(`+${UNDELIVERABLE}`)?.code ?? -1).length > 0);
     });
 
     test('a reply to an SMS carries what finds its conversation again', async () => {
-      const result = await gateway.send(submission(['+447700900104'], 'answer me'), 0);
+      const result = await sendAll(gateway, submission(['+447700900104'], 'answer me'));
       const classified = classifyRecipient(result, '+447700900104');
       const record = simulator.records.find((entry) => entry.to === '447700900104');
       assert.ok(record);
@@ -134,17 +179,17 @@ for (const module of BUILT_IN_PROVIDERS.filter(receivesWebhooks)) {
     });
 
     test('an invalid number is refused for good, the others still go', async () => {
-      const result = await gateway.send(submission(['+447700900105', `+${INVALID}`], 'one bad'), 0);
+      const result = await sendAll(gateway, submission(['+447700900105', `+${INVALID}`], 'one bad'));
       assert.equal(classifyRecipient(result, `+${INVALID}`).action, 'fail');
       assert.equal(classifyRecipient(result, '+447700900105').action, 'sent');
     });
 
     test('a wrong password pauses sending instead of bouncing', async () => {
-      const result = await wrongPassword.send(submission(['+447700900106']), 0);
+      const result = await sendAll(wrongPassword, submission(['+447700900106']));
       assert.equal(classifyRecipient(result, '+447700900106').action, 'pause');
     });
 
-    test('a body that is not the provider\'s format is malformed, never a crash', () => {
+    test("a body that is not the provider's format is malformed, never a crash", () => {
       const junk: InboundRequest = { contentType: 'text/plain', body: '<<garbage>>', query: new URLSearchParams(), headers: {} };
       assert.equal(module.parseReceived(junk).ok, false);
       assert.equal(module.parseReport(junk).ok, false);

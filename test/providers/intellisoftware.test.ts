@@ -6,9 +6,7 @@ import type { Gateway, GatewayOptions, SmsSubmission, SubmissionResult } from '.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  createIntelliSoftwareGateway,
-} from '../../src/providers/intellisoftware/adapter.ts';
+import { createIntelliSoftwareGateway } from '../../src/providers/intellisoftware/adapter.ts';
 import { adapterFixtures, formFieldMultiset, loadWireFixtures } from '../helpers/fixtures.ts';
 import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
 import { describeAdapterFixtures, itUsesEndpointsAsGiven } from '../helpers/gateway-suites.ts';
@@ -85,9 +83,7 @@ describe('IntelliSoftware adapter: request shape', () => {
   it('encodes a 100-recipient request and answers every recipient', async () => {
     const recipients = Array.from({ length: 100 }, (_, index) => `+4477009${String(index).padStart(5, '0')}`);
     server.requests.length = 0;
-    const result = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) =>
-      gateway.send({ ...SUBMISSION, recipients }, 0),
-    );
+    const result = await withGateway(gatewayOptions({ endpoints: [server.url] }), (gateway) => gateway.send({ ...SUBMISSION, recipients }, 0));
     const to = new URLSearchParams(server.requests[0]?.body ?? '').get('to');
     assert.equal(to, recipients.map((number) => number.slice(1)).join(','));
     assert.equal(result.kind, 'answered');
@@ -107,9 +103,9 @@ describe('IntelliSoftware adapter: request shape', () => {
         await waitFor('server.requests.length === 2', () => server.requests.length === 2, 2_000);
         await sleep(50);
         assert.equal(server.requests.length, 2, 'two connections, one request in flight on each, the rest queued');
-        held.splice(0).forEach((answer) => answer());
+        for (const answer of held.splice(0)) answer();
         await waitFor('server.requests.length === 4', () => server.requests.length === 4, 2_000);
-        held.splice(0).forEach((answer) => answer());
+        for (const answer of held.splice(0)) answer();
         const results = await Promise.all(sends);
         assert.ok(results.every((result) => result.kind === 'answered'));
         assert.equal(new Set(server.requests.map((request) => request.socket)).size, 2, 'sockets were reused');
@@ -170,10 +166,7 @@ describe('IntelliSoftware adapter: transport failures', () => {
     try {
       const started = performance.now();
       const result = await sendOnce(`http://127.0.0.1:${silent.port}`, { responseTimeoutMs: 200 });
-      assert.deepEqual(
-        { kind: result.kind, phase: result.kind === 'transport' ? result.phase : undefined },
-        { kind: 'transport', phase: 'response' },
-      );
+      assert.deepEqual({ kind: result.kind, phase: result.kind === 'transport' ? result.phase : undefined }, { kind: 'transport', phase: 'response' });
       assert.equal(result.kind === 'transport' && result.code, 'UND_ERR_HEADERS_TIMEOUT');
       assert.ok(performance.now() - started < 2_000, 'the response timeout was not applied');
     } finally {

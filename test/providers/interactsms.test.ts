@@ -16,12 +16,7 @@ import { senderIdProblem } from '../../src/providers/interactsms/sender-id.ts';
 import { InteractSmsSimulator } from '../../src/simulators/interactsms.ts';
 import { createSimulator } from '../../src/simulators/index.ts';
 import { createLogger } from '../../src/log.ts';
-import {
-  adapterFixtures,
-  formFieldMultiset,
-  loadInteractSmsInboundFixtures,
-  loadWireFixtures,
-} from '../helpers/fixtures.ts';
+import { adapterFixtures, formFieldMultiset, loadInteractSmsInboundFixtures, loadWireFixtures } from '../helpers/fixtures.ts';
 import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
 import { describeAdapterFixtures, itUsesEndpointsAsGiven } from '../helpers/gateway-suites.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
@@ -214,7 +209,13 @@ describe('InteractSMS adapter: request shape', () => {
         result.results.map((entry) => [entry.number, entry.code, entry.providerId, entry.trackingId]),
         recipients.slice(0, 50).map((number) => [number, 'INTERACT:0', NOTIFY_ID, NOTIFY_ID]),
       );
-      assert.equal(new URLSearchParams(server.requests[0]?.body ?? '').get('to'), recipients.slice(0, 50).map((number) => number.slice(1)).join(','));
+      assert.equal(
+        new URLSearchParams(server.requests[0]?.body ?? '').get('to'),
+        recipients
+          .slice(0, 50)
+          .map((number) => number.slice(1))
+          .join(','),
+      );
       await assert.rejects(gateway.send({ ...SUBMISSION, recipients }, 0), RangeError);
       await assert.rejects(gateway.send({ ...SUBMISSION, recipients: [] }, 0), RangeError);
       await assert.rejects(gateway.send(SUBMISSION, 2), RangeError);
@@ -307,7 +308,10 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
         { number: '+447700900123', code: 'INTERACT:0', providerId: NOTIFY_ID, trackingId: NOTIFY_ID },
       ],
     });
-    assert.deepEqual(three.map((number) => classifyRecipient(result, number).action), ['sent', 'fail', 'sent']);
+    assert.deepEqual(
+      three.map((number) => classifyRecipient(result, number).action),
+      ['sent', 'fail', 'sent'],
+    );
   });
 
   it('a refusal that concerns every number (the text) fails each, after asking about each', async () => {

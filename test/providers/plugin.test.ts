@@ -26,7 +26,10 @@ const NAME = 'tinygw';
 const API_KEY = 'tiny-key-123';
 const PHONE = '447700900150';
 
-const tinySettings = z.object({ apiKey: z.string().min(8, 'expected an API key of at least 8 characters').optional(), region: z.enum(['eu', 'us']).default('eu') });
+const tinySettings = z.object({
+  apiKey: z.string().min(8, 'expected an API key of at least 8 characters').optional(),
+  region: z.enum(['eu', 'us']).default('eu'),
+});
 type TinySettings = z.output<typeof tinySettings>;
 
 /** The wire format: a JSON POST to `/send`, answered `{"id": …}`; MO and DR come back as JSON posts. */
@@ -249,7 +252,14 @@ describe('a provider plug-in that pushes what it receives', () => {
     assert.deepEqual(await sink.reported([{ providerId: 'push-1', number: `+${PHONE}`, code: 1, state: 'delivered' }]), ['advanced']);
     assert.equal((await relay.relay.store.smsOf(id))[0]?.delivery, 'delivered');
 
-    const reply: ReceivedSms = { providerId: 'push-mo-1', number: `+${PHONE}`, text: 'Restarting it', sentAt: undefined, userContext: undefined, trackingId: 'push-1' };
+    const reply: ReceivedSms = {
+      providerId: 'push-mo-1',
+      number: `+${PHONE}`,
+      text: 'Restarting it',
+      sentAt: undefined,
+      userContext: undefined,
+      trackingId: 'push-1',
+    };
     const [first] = await sink.received([reply]);
     assert.equal(first?.status, 'accepted');
     assert.deepEqual(await sink.received([reply]), [{ status: 'duplicate' }], 'a repeated push is recognised, not mailed twice');
@@ -290,7 +300,7 @@ describe('provider plug-ins at start-up', () => {
 
   test('an unknown provider is one line listing the known ones, registered plug-ins included', () => {
     assert.deepEqual(problems({ gateway: { provider: 'carrier-pigeon' } }, [tinyPlugin]), [
-      `${dirs.at(-1)}/smsrelay.yaml: gateway.provider: expected one of simulator, intellisoftware, puzzel, interactsms, tinygw, intellisoftware-simulator, puzzel-simulator, interactsms-simulator`,
+      `${dirs.at(-1)}/smsrelay.yaml: gateway.provider: expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, tinygw, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator`,
     ]);
   });
 
@@ -305,7 +315,7 @@ describe('provider plug-ins at start-up', () => {
     });
     assert.equal(result.status, 78);
     assert.deepEqual(result.stderr.trim().split('\n'), [
-      'smsrelay: config: SMSRELAY_GATEWAY="carrier-pigeon": expected one of simulator, intellisoftware, puzzel, interactsms, intellisoftware-simulator, puzzel-simulator, interactsms-simulator',
+      'smsrelay: config: SMSRELAY_GATEWAY="carrier-pigeon": expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator',
     ]);
   });
 

@@ -407,7 +407,12 @@ describe('Puzzel webhooks: inbound fixtures', () => {
 
   it('reads a body without a content type by its first character', () => {
     const json = parseReceived(inbound('', ' {"mo":[{"messageid":"a1","originator":"+447700900123","content":"x","sessionid":""}]}'));
-    const xml = parseReport(inbound('', '<dr><message><messageid>b1</messageid><customermessagereference>m:447700900123</customermessagereference><statuscode>0</statuscode></message></dr>'));
+    const xml = parseReport(
+      inbound(
+        '',
+        '<dr><message><messageid>b1</messageid><customermessagereference>m:447700900123</customermessagereference><statuscode>0</statuscode></message></dr>',
+      ),
+    );
     assert.equal(json.ok && json.items[0]?.number, '+447700900123');
     assert.equal(xml.ok && xml.items[0]?.state, 'delivered');
     assert.deepEqual(parseReceived(inbound('', 'junk')), { ok: false, reason: 'content type "" is neither JSON nor XML' });

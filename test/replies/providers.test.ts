@@ -17,7 +17,13 @@ import { SmtpSink } from '../helpers/smtp-sink.ts';
  * Each provider's whole loop on its simulator, over real sockets: mail → SMS → delivery report →
  * the phone's reply → reply mail → the mailbox's answer → SMS in the same conversation.
  */
-for (const provider of ['intellisoftware', 'puzzel', 'interactsms'] as const satisfies readonly ProviderName[]) {
+/** What a provider's account needs besides the simulator's defaults (Twilio: its sender, and the token it signs with). */
+const GATEWAY_SETTINGS: Partial<Record<ProviderName, object>> = {
+  twilio: { messagingServiceSid: `MG${'1'.repeat(32)}`, authToken: 'loop-auth-token' },
+  vonage: { from: '447700900000', signatureSecret: 'loop-signature-secret', signatureMethod: 'sha256' },
+};
+
+for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage'] as const satisfies readonly ProviderName[]) {
   describe(`the full loop through ${provider}`, () => {
     let relay: TestRelay;
     let sink: SmtpSink;
@@ -26,7 +32,7 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms'] as const sat
     before(async () => {
       sink = await new SmtpSink().start();
       relay = await startTestRelay({
-        gateway: { provider: `${provider}-simulator` },
+        gateway: { provider: `${provider}-simulator`, ...GATEWAY_SETTINGS[provider] },
         sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
         mail: { url: sink.url, retryMinDelay: '100ms', retryMaxDelay: '300ms' },
       });
@@ -59,6 +65,11 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms'] as const sat
       assert.match(reply.subject ?? '', /^Re: Pump 3 \[UserContext: [A-Za-z0-9._-]+\]$/);
       assert.equal(reply.inReplyTo, `<${provider}-1@example.com>`);
       assert.match(reply.text ?? '', /^Restarting it/);
+      assert.match(
+        reply.text ?? '',
+        /^SMS from \+44[\d ]+, \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/m,
+        'the time in one form (ISO 8601 with offset) whatever the provider wrote',
+      );
 
       const answer = await sendMail(relay.relay.smtpPort, {
         from: 'alice@example.com',
@@ -74,7 +85,11 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms'] as const sat
       const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE), { readonly: true });
       const rows = db.prepare('SELECT user_context AS context FROM messages WHERE id IN (?, ?)').all(id, queuedId(answer.data)) as Array<{ context: string }>;
       db.close();
-      assert.deepEqual(rows.map((row) => row.context), [context, context], 'the answer continues the conversation');
+      assert.deepEqual(
+        rows.map((row) => row.context),
+        [context, context],
+        'the answer continues the conversation',
+      );
     });
 
     test('POST /simulator/mo takes the documented {from, text, usercontext}; an unknown key gets 400 listing the accepted ones', async () => {
@@ -88,7 +103,11 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms'] as const sat
       });
       const sms = await waitFor('the SMS', () => simulator.records.find((record) => record.to === phone));
       const post = (body: object) =>
-        fetch(`http://127.0.0.1:${relay.relay.httpPort}/simulator/mo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        fetch(`http://127.0.0.1:${relay.relay.httpPort}/simulator/mo`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
       const posted = await post({ from: phone, text: 'Closing it', usercontext: sms.tracking });
       assert.equal(posted.status, 202, await posted.clone().text());
       const mail = await waitFor('the reply mail', () => sink.received.find((entry) => entry.raw.includes('Closing it')));
@@ -98,7 +117,10 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms'] as const sat
       assert.equal(refused.status, 400);
       const error = (await refused.json()) as { error: string; acceptedKeys: string[] };
       assert.equal(error.error, 'invalid MO');
-      assert.ok(error.acceptedKeys.includes('usercontext') && error.acceptedKeys.includes('from') && error.acceptedKeys.includes('text'), JSON.stringify(error));
+      assert.ok(
+        error.acceptedKeys.includes('usercontext') && error.acceptedKeys.includes('from') && error.acceptedKeys.includes('text'),
+        JSON.stringify(error),
+      );
     });
   });
 }
@@ -157,8 +179,21 @@ describe('Puzzel specifics through the relay', () => {
   });
 
   test('several MOs in one JSON request, and an XML one: each mailed once', async () => {
-    const mo = (id: string, from: string, content: string) => ({ messageid: id, serviceid: 1000, sno: '1960', originator: from, content, type: 1, timestamp: '20261123 10:00:00', sessionid: '' });
-    const json = await post(paths.mo, 'application/json', JSON.stringify({ mo: [mo('pz-mo-1', '+447700900153', 'first'), mo('pz-mo-2', '+447700900154', 'second')] }));
+    const mo = (id: string, from: string, content: string) => ({
+      messageid: id,
+      serviceid: 1000,
+      sno: '1960',
+      originator: from,
+      content,
+      type: 1,
+      timestamp: '20261123 10:00:00',
+      sessionid: '',
+    });
+    const json = await post(
+      paths.mo,
+      'application/json',
+      JSON.stringify({ mo: [mo('pz-mo-1', '+447700900153', 'first'), mo('pz-mo-2', '+447700900154', 'second')] }),
+    );
     assert.equal(json.status, 200);
     const xml = await post(
       paths.mo,
@@ -206,7 +241,6 @@ describe('Puzzel specifics through the relay', () => {
       simulator.setWebhooks(hooks);
     }
   });
-
 });
 
 describe('InteractSMS specifics through the relay', () => {
@@ -264,4 +298,22 @@ describe('InteractSMS specifics through the relay', () => {
     await waitFor('the signed one mailed', () => sink.received.some((mail) => mail.raw.includes('forged')));
     assert.equal(sink.received.filter((mail) => mail.raw.includes('forged')).length, 1);
   });
+});
+
+describe('every simulator sends with nothing configured but its name', () => {
+  for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage'] as const) {
+    test(`${provider}-simulator takes the SMS (no bounce) out of the box`, async () => {
+      const relay = await startTestRelay({ gateway: { provider: `${provider}-simulator` } });
+      try {
+        const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900150@sms.localhost'], body: 'out of the box' })).data);
+        const simulator = relay.relay.simulator;
+        assert.ok(simulator);
+        await waitFor('the SMS at the simulator', () => simulator.records.find((record) => record.text === 'out of the box'));
+        await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+      } finally {
+        await relay.stop();
+        removeDir(relay.dir);
+      }
+    });
+  }
 });

@@ -71,7 +71,7 @@ describe('replies and delivery reports', () => {
     return queuedId(data);
   };
 
-  test('the Alice loop: her mail, the phone\'s reply in her mailbox, threaded, and her answer back on the phone', async () => {
+  test("the Alice loop: her mail, the phone's reply in her mailbox, threaded, and her answer back on the phone", async () => {
     await write('alice@example.com', '447700900123', 'Server down', 'db1 is not answering', { 'Message-ID': '<alice-1@example.com>' });
     const sms = await smsTo('447700900123');
     assert.ok(sms.userContext, 'every SMS carries a user context');
@@ -83,7 +83,7 @@ describe('replies and delivery reports', () => {
     assert.equal(reply.subject, `Re: Server down [UserContext: ${sms.userContext}]`);
     assert.equal(reply.inReplyTo, '<alice-1@example.com>');
     assert.match(reply.text ?? '', /^On it\n/);
-    assert.equal(reply.headers.get('auto-submitted'), undefined, 'a person\'s message, not an automatic one');
+    assert.equal(reply.headers.get('auto-submitted'), undefined, "a person's message, not an automatic one");
 
     // Alice hits Reply: her client quotes the SMS and adds her signature.
     const answer = `Thanks, restarting now\r\n\r\nOn Mon, 23 Nov 2026 at 09:20, +44 7700 900123 <447700900123@sms.example.com> wrote:\r\n> On it\r\n>\r\n\r\n-- \r\nAlice\r\nOps team\r\n`;
@@ -114,7 +114,7 @@ describe('replies and delivery reports', () => {
     assert.match(toBob.text ?? '', /^Bob: cleaning up/);
     // Alice's older context answers after Bob's newer one.
     gateway.simulator.sendMo({ from: '447700900125', text: 'Alice: rerunning backup', usercontext: alice.userContext });
-    await waitFor('Alice\'s reply', () => mailsTo('alice@example.com').some((mail) => mail.raw.includes('rerunning backup')));
+    await waitFor("Alice's reply", () => mailsTo('alice@example.com').some((mail) => mail.raw.includes('rerunning backup')));
     assert.ok(!mailsTo('bob@example.com').some((mail) => mail.raw.includes('rerunning backup')));
 
     // No context, or one the relay never gave out: the conversation with the number active most
@@ -163,7 +163,10 @@ describe('replies and delivery reports', () => {
   test('an authenticated but malformed request is answered 200 and quarantined with its body', async () => {
     const response = await postForm(WEBHOOK_PATHS.mo, { from: 'not-a-number', text: 'x', msgid: '90000000000000000004' });
     assert.equal(response.status, 200);
-    assert.deepEqual(await response.json(), { status: 'quarantined', reason: 'from is missing or not a sender (a number, a short code or a name of up to 11 characters)' });
+    assert.deepEqual(await response.json(), {
+      status: 'quarantined',
+      reason: 'from is missing or not a sender (a number, a short code or a name of up to 11 characters)',
+    });
     const json = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${WEBHOOK_PATHS.dr}?token=${TOKEN}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -265,7 +268,7 @@ describe('replies and delivery reports', () => {
     assert.equal(sink.received.at(-1)?.to.join(), 'ops@example.com');
   });
 
-  test('the relay\'s own mail, auto-replies and bounces never become SMS', async () => {
+  test("the relay's own mail, auto-replies and bounces never become SMS", async () => {
     const before = gateway.simulator.received.length;
     const automatic: Array<Record<string, string>> = [{ 'X-SMSRelay-Loop': 'relay.example.com' }, { 'Auto-Submitted': 'auto-replied' }];
     for (const headers of automatic) {

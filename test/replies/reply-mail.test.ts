@@ -38,7 +38,11 @@ describe('the reply mail', () => {
 
   test('signed with DKIM for the SMS domain when a key is configured', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const dkim = new DKIM({ domainName: 'sms.example.com', keySelector: 'sms2026', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+    const dkim = new DKIM({
+      domainName: 'sms.example.com',
+      keySelector: 'sms2026',
+      privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    });
     const { mail } = await buildReplyMail(sms, conversation('Server down'), { ...options, dkim });
     const signature = /^DKIM-Signature: (.+(?:\r\n[ \t].+)*)/m.exec(mail.raw.toString())?.[1] ?? '';
     assert.match(signature, /d=sms\.example\.com/);

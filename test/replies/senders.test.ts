@@ -36,7 +36,11 @@ describe('senders that are not known phone numbers', () => {
 
   before(async () => {
     gateway = await startSimulator({ reportDelayMs: 0 });
-    const yaml = { ...gatewayYaml(gateway.url), sms: { domains: ['sms.example.com'], defaultRegion: 'GB' }, inbound: { defaultMailbox: MAILBOX, webhookToken: TOKEN } };
+    const yaml = {
+      ...gatewayYaml(gateway.url),
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      inbound: { defaultMailbox: MAILBOX, webhookToken: TOKEN },
+    };
     env = relayEnvironment(dir, yaml);
     const { config } = loadConfig(env, dir);
     relay = await startRelay(config, logger);
@@ -58,11 +62,16 @@ describe('senders that are not known phone numbers', () => {
     assert.equal(response.status, 200);
     return (await response.json()) as { status: string };
   };
-  const mailWith = (text: string) =>
-    waitFor(`the mail of "${text}"`, () => maildirMessages(join(dir, 'data', 'maildir')).find((raw) => raw.includes(text)));
+  const mailWith = (text: string) => waitFor(`the mail of "${text}"`, () => maildirMessages(join(dir, 'data', 'maildir')).find((raw) => raw.includes(text)));
   /** Mails `local@` the SMS domain: the RCPT reply, and the end-of-data reply when the RCPT was taken. */
   const rcpt = async (local: string) => {
-    const sent = await sendMail(relay.smtpPort, { from: MAILBOX, to: [`${local}@sms.example.com`], subject: 'Re: x', body: 'Thanks', headers: { From: MAILBOX } });
+    const sent = await sendMail(relay.smtpPort, {
+      from: MAILBOX,
+      to: [`${local}@sms.example.com`],
+      subject: 'Re: x',
+      body: 'Thanks',
+      headers: { From: MAILBOX },
+    });
     return sent.data ?? sent.rcpt[0];
   };
 
@@ -116,10 +125,14 @@ describe('senders that are not known phone numbers', () => {
   });
 
   test('smsrelay quarantine lists, shows and deletes the kept requests', () => {
-    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, 'quarantine', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, 'quarantine', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
     const listed = run('list');
     assert.equal(listed.status, 0, listed.stderr);
-    const [entry, ...others] = listed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: number; provider: string; kind: string; reason: string; bytes: number });
+    const [entry, ...others] = listed.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { id: number; provider: string; kind: string; reason: string; bytes: number });
     assert.equal(others.length, 0);
     assert.equal(entry?.provider, 'intellisoftware');
     assert.equal(entry?.kind, 'mo');

@@ -21,12 +21,17 @@ describe('reply tracking', () => {
   const commit = async (context: string, mailbox: string, messageIdHeader: string, receivedAt = 1_000) => {
     const { conversation } = await tracking.outgoing({ ...NO_CLUES, userContext: context, mailbox }, [PHONE]);
     await store.acceptMail(
-      mail([PHONE], { receivedAt, messageIdHeader, conversation, sms: { text: 'x', encoding: 'gsm7', parts: 1, maxParts: 6, senderId: undefined, userContext: context } }),
+      mail([PHONE], {
+        receivedAt,
+        messageIdHeader,
+        conversation,
+        sms: { text: 'x', encoding: 'gsm7', parts: 1, maxParts: 6, senderId: undefined, userContext: context },
+      }),
     );
     tracking.committed(context, [PHONE]);
   };
 
-  test('a mail without clues gets a new context; a reply mail continues its thread\'s', async () => {
+  test("a mail without clues gets a new context; a reply mail continues its thread's", async () => {
     const fresh = await tracking.outgoing(NO_CLUES, [PHONE]);
     assert.match(fresh.userContext, /^[0-9a-z]{8}$/);
     assert.equal(fresh.conversation, undefined);
@@ -35,7 +40,7 @@ describe('reply tracking', () => {
     assert.deepEqual(reply, { userContext: 'c1', conversation: { mailbox: 'alice@example.com', continues: true } });
   });
 
-  test('an SMS goes to its context\'s mailbox, else the latest conversation, else the default mailbox', async () => {
+  test("an SMS goes to its context's mailbox, else the latest conversation, else the default mailbox", async () => {
     assert.deepEqual(await tracking.route(PHONE, undefined, 2_000), { mailbox: 'ops@example.com', conversation: undefined });
     await commit('c1', 'alice@example.com', '<alice-1@example.com>', 1_000);
     await commit('c2', 'bob@example.com', '<bob-1@example.com>', 1_500);

@@ -8,11 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { request } from 'undici';
-import {
-  IntelliSoftwareSimulator,
-  type IntelliSoftwareSimulatorOptions,
-  type SimulatorBehaviour,
-} from '../../src/simulators/intellisoftware.ts';
+import { IntelliSoftwareSimulator, type IntelliSoftwareSimulatorOptions, type SimulatorBehaviour } from '../../src/simulators/intellisoftware.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadWireFixtures, simulatorFixtures } from '../helpers/fixtures.ts';
 import { describeSimulatorFixtures } from '../helpers/gateway-suites.ts';
@@ -382,8 +378,7 @@ describe('IntelliSoftware simulator: mounted on another app', () => {
 
 const drBody = (msgid: string, status: number, toaddr: string) => `msgid=${msgid}&status=${status}&toaddr=${toaddr}`;
 const formOf = (body: string) => Object.fromEntries(new URLSearchParams(body));
-const bodiesTo = (receiver: ReplayServer, path: string) =>
-  receiver.requests.filter((hit) => hit.path.split('?')[0] === path).map((hit) => hit.body);
+const bodiesTo = (receiver: ReplayServer, path: string) => receiver.requests.filter((hit) => hit.path.split('?')[0] === path).map((hit) => hit.body);
 
 describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => {
   let receiver: ReplayServer;
@@ -403,8 +398,7 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
     await sim.close();
     await receiver.close();
   });
-  const useWebhooks = (token: string) =>
-    sim.simulator.setWebhooks({ moUrl: `${receiver.url}/mo?token=${token}`, drUrl: `${receiver.url}/dr?token=${token}` });
+  const useWebhooks = (token: string) => sim.simulator.setWebhooks({ moUrl: `${receiver.url}/mo?token=${token}`, drUrl: `${receiver.url}/dr?token=${token}` });
 
   it('posts status 3 then 4 with the answered ID', async () => {
     useWebhooks('s3cret');
@@ -428,7 +422,10 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
     const posts = sim.simulator.webhookPosts.filter((post) => post.body.startsWith(`msgid=${id}&`));
     assert.equal(posts.length, 2);
     assert.equal(posts[0]?.url, `${receiver.url}/dr?token=s3cret`);
-    assert.deepEqual(posts.map((post) => post.status), [200, 200]);
+    assert.deepEqual(
+      posts.map((post) => post.status),
+      [200, 200],
+    );
     assert.equal(posts[1], delivered);
   });
 
@@ -440,11 +437,7 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
     const [sms] = (await sim.simulator.waitForMessages(before + 1, 2_000)).slice(before);
     assert.ok(sms);
     await sleep(150);
-    assert.equal(
-      sim.simulator.webhookPosts.filter((post) => post.body.includes(`msgid=${sms.id}&`)).length,
-      0,
-      'reported while the answer was held',
-    );
+    assert.equal(sim.simulator.webhookPosts.filter((post) => post.body.includes(`msgid=${sms.id}&`)).length, 0, 'reported while the answer was held');
     assert.equal(sim.simulator.releaseHanging(), 1);
     assert.equal((await pending).body, `ID:${sms.id}`);
     await sim.simulator.waitForWebhookPosts((post) => post.body === drBody(sms.id, 4, '447700900124'), 2_000);
@@ -621,10 +614,18 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
     const attempts = sim.simulator.webhookPosts.filter((post) => post.body.startsWith(`msgid=${id}&`));
     assert.deepEqual(
       attempts.map((post) => [formOf(post.body).status, post.status]),
-      [['3', 500], ['3', 500], ['3', 200], ['4', 200]],
+      [
+        ['3', 500],
+        ['3', 500],
+        ['3', 200],
+        ['4', 200],
+      ],
     );
     const gaps = attempts.slice(1, 3).map((post, index) => post.at.getTime() - attempts[index]!.at.getTime());
-    assert.ok(gaps.every((gap) => gap >= 45), `retried sooner than webhookRetryMs: ${gaps.join(', ')} ms`);
+    assert.ok(
+      gaps.every((gap) => gap >= 45),
+      `retried sooner than webhookRetryMs: ${gaps.join(', ')} ms`,
+    );
     assert.deepEqual(
       receiver.requests.filter((hit) => hit.body.startsWith(`msgid=${id}&`)).map((hit) => formOf(hit.body).status),
       ['3', '3', '3', '4'],
@@ -634,7 +635,10 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
     const msgid = sim.simulator.sendMo({ from: '447700900123', text: 'keep trying' });
     await sim.simulator.waitForWebhookPosts((post) => post.kind === 'mo' && post.body.includes(msgid) && post.status === 200, 3_000);
     const moAttempts = sim.simulator.webhookPosts.filter((post) => post.body.includes(`msgid=${msgid}`));
-    assert.deepEqual(moAttempts.map((post) => post.status), [500, 500, 200]);
+    assert.deepEqual(
+      moAttempts.map((post) => post.status),
+      [500, 500, 200],
+    );
     assert.equal(new Set(moAttempts.map((post) => post.body)).size, 1, 'the same body (and sent time) on every attempt');
     await waitFor('no pending webhooks', () => sim.simulator.pendingWebhooks === 0, 2_000);
   });
@@ -646,11 +650,7 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
     sim.simulator.setWebhooks({ drUrl: goneUrl });
     const id = withoutIds((await sendForm(sim.url, { to: '447700900126', text: 'nobody home' })).body).ids[0];
     assert.ok(id);
-    await waitFor(
-      'two failed attempts',
-      () => sim.simulator.webhookPosts.filter((post) => post.body.startsWith(`msgid=${id}&`)).length >= 2,
-      3_000,
-    );
+    await waitFor('two failed attempts', () => sim.simulator.webhookPosts.filter((post) => post.body.startsWith(`msgid=${id}&`)).length >= 2, 3_000);
     const attempts = sim.simulator.webhookPosts.filter((post) => post.body.startsWith(`msgid=${id}&`));
     assert.ok(attempts.every((post) => post.status === 'error' && post.body === drBody(id, 3, '447700900126')));
     // Pointing the account elsewhere does not redirect a forward already under way.
@@ -663,7 +663,10 @@ describe('IntelliSoftware simulator: forwarding delivery reports and MO', () => 
     const first = sim.simulator.webhookPosts[0];
     assert.ok(first);
     assert.equal(await sim.simulator.waitForWebhookPosts((post) => post === first, 10), first);
-    await assert.rejects(sim.simulator.waitForWebhookPosts(() => false, 30), /no matching webhook post within 30 ms/);
+    await assert.rejects(
+      sim.simulator.waitForWebhookPosts(() => false, 30),
+      /no matching webhook post within 30 ms/,
+    );
   });
 
   it('refuses forwarding URLs it could not post to', () => {
@@ -678,9 +681,7 @@ describe('IntelliSoftware simulator: close() and pending forwards', () => {
   it('close() cancels a pending retry at once and posts nothing more', async () => {
     const receiver = await startWebhookReceiver();
     receiver.answer = TRY_LATER;
-    const own = await IntelliSoftwareSimulator.listen(
-      simulatorOptions({ webhooks: { drUrl: `${receiver.url}/dr`, moUrl: `${receiver.url}/mo` } }),
-    );
+    const own = await IntelliSoftwareSimulator.listen(simulatorOptions({ webhooks: { drUrl: `${receiver.url}/dr`, moUrl: `${receiver.url}/mo` } }));
     try {
       assert.equal(own.simulator.webhookRetryMs, 300_000, 'the platform retries every 5 minutes');
       await sendForm(own.url, { to: '447700900123,447700900124', text: 'x' });
@@ -712,7 +713,10 @@ describe('IntelliSoftware simulator: close() and pending forwards', () => {
       const started = performance.now();
       await own.close();
       assert.ok(performance.now() - started < 1_000);
-      assert.deepEqual(own.simulator.webhookPosts.map((post) => post.status), ['error']);
+      assert.deepEqual(
+        own.simulator.webhookPosts.map((post) => post.status),
+        ['error'],
+      );
     } finally {
       await own.close();
       await app.close();
@@ -732,7 +736,10 @@ describe('IntelliSoftware simulator: close() and pending forwards', () => {
       const id = withoutIds((await sendForm(own.url, { to: '447700900123', text: 'x' })).body).ids[0];
       assert.ok(id);
       await own.simulator.waitForWebhookPosts((post) => post.body === drBody(id, 4, '447700900123'), 2_000);
-      assert.deepEqual(own.simulator.webhookPosts.map((post) => post.status), ['error', 200, 200]);
+      assert.deepEqual(
+        own.simulator.webhookPosts.map((post) => post.status),
+        ['error', 200, 200],
+      );
     } finally {
       await own.close();
       await app.close();

@@ -119,12 +119,15 @@ describe('InteractSMS simulator: records, and the round trip through the real ad
         { messageId: '0194f3b2-7c1e-7a3d-8f21-3c4b5d6e7f82', recipients: ['+353861234999', '+353861234568'], text: 'x', encoding: 'gsm7', maxParts: 1 },
         0,
       );
-      assert.deepEqual(
-        mixed.kind === 'answered' && mixed.results.map((entry) => [entry.number, entry.code]),
-        [['+353861234999', 'INTERACT:4'], ['+353861234568', 'INTERACT:0']],
-      );
+      assert.deepEqual(mixed.kind === 'answered' && mixed.results.map((entry) => [entry.number, entry.code]), [
+        ['+353861234999', 'INTERACT:4'],
+        ['+353861234568', 'INTERACT:0'],
+      ]);
       assert.equal(sim.simulator.requests, requests + 3);
-      assert.deepEqual(sim.simulator.records.slice(records).map((record) => record.to), ['353861234568']);
+      assert.deepEqual(
+        sim.simulator.records.slice(records).map((record) => record.to),
+        ['353861234568'],
+      );
     } finally {
       await gateway.close();
     }
@@ -147,7 +150,10 @@ describe('InteractSMS simulator: records, and the round trip through the real ad
     assert.equal(response.body, ACCEPTED);
     assert.deepEqual(
       sim.simulator.records.slice(-2).map((record) => [record.to, record.text]),
-      [['353861234567', 'a\nb'], ['447700900123', 'a\nb']],
+      [
+        ['353861234567', 'a\nb'],
+        ['447700900123', 'a\nb'],
+      ],
     );
   });
 
@@ -279,17 +285,14 @@ describe('InteractSMS simulator: webhooks', () => {
   let sim: Listening;
   before(async () => {
     receiver = await startWebhookReceiver();
-    sim = await InteractSmsSimulator.listen(
-      simulatorOptions({ undeliverableNumbers: ['447700900666'], webhookRetryMs: 50, reportDelayMs: 5 }),
-    );
+    sim = await InteractSmsSimulator.listen(simulatorOptions({ undeliverableNumbers: ['447700900666'], webhookRetryMs: 50, reportDelayMs: 5 }));
     sim.simulator.setWebhooks({ moUrl: `${receiver.url}/mo?token=s3cret`, drUrl: `${receiver.url}/dr?token=s3cret` });
   });
   after(async () => {
     await sim.close();
     await receiver.close();
   });
-  const postsFor = (notifyId: string) =>
-    sim.simulator.webhookPosts.filter((post) => new URLSearchParams(post.body).get('SMS-NotifyId') === notifyId);
+  const postsFor = (notifyId: string) => sim.simulator.webhookPosts.filter((post) => new URLSearchParams(post.body).get('SMS-NotifyId') === notifyId);
 
   it('posts one receipt per accepted number, False for an undeliverable one, signed with the password by default', async () => {
     const answered = sim.simulator.webhookPosts.filter((post) => post.kind === 'dr' && post.status === 200).length;
@@ -308,7 +311,10 @@ describe('InteractSMS simulator: webhooks', () => {
       const parsed = parseReport(inboundOf(post.body));
       return parsed.ok ? parsed.items.map((item) => [item.number, item.state]) : [];
     });
-    assert.deepEqual(reports.sort(), [['+353861234567', 'delivered'], ['+447700900666', 'failed']]);
+    assert.deepEqual(reports.sort(), [
+      ['+353861234567', 'delivered'],
+      ['+447700900666', 'failed'],
+    ]);
   });
 
   it('posts no receipt for an SMS sent without notify id', async () => {
@@ -371,10 +377,16 @@ describe('InteractSMS simulator: webhooks', () => {
     await sendForm(sim.url, { to: '353861234567', text: 'again', notify_id: 'n-retry' });
     await sim.simulator.waitForWebhookPosts('dr', answered + 1, 3_000);
     const attempts = postsFor('n-retry');
-    assert.deepEqual(attempts.map((post) => post.status), [500, 500, 200]);
+    assert.deepEqual(
+      attempts.map((post) => post.status),
+      [500, 500, 200],
+    );
     assert.equal(new Set(attempts.map((post) => post.body)).size, 1, 'the same body (and time stamp) every attempt');
     const gaps = attempts.slice(1).map((post, index) => post.at.getTime() - attempts[index]!.at.getTime());
-    assert.ok(gaps.every((gap) => gap >= 45), `retried sooner than webhookRetryMs: ${gaps.join(', ')} ms`);
+    assert.ok(
+      gaps.every((gap) => gap >= 45),
+      `retried sooner than webhookRetryMs: ${gaps.join(', ')} ms`,
+    );
     await waitFor('no pending posts', () => sim.simulator.pendingWebhooks === 0, 2_000);
   });
 
@@ -433,12 +445,23 @@ describe('InteractSMS simulator: formulas, logs and close()', () => {
     assertNeverLogged(lines, { 'a whole number': '353861234567', 'another whole number': '447700900123', 'the webhook token': 'Sekrit99' });
   });
 
+  it('logs under the component its host names, once per line (no second "component" key)', async () => {
+    const { logger, lines } = captureLog('info');
+    const sim = await InteractSmsSimulator.listen(simulatorOptions({ logger: logger.child({ component: 'simulator' }) }));
+    try {
+      await sendForm(sim.url, { to: '353861234567', text: 'x', notify_id: 'n-component' });
+    } finally {
+      await sim.close();
+    }
+    const simulatorLines = lines.filter((line) => line.includes('"msg":"simulator:'));
+    assert.ok(simulatorLines.length > 0, lines.join(''));
+    for (const line of simulatorLines) assert.equal(line.match(/"component":/g)?.length, 1, line);
+  });
+
   it('close() cancels a pending retry at once and posts nothing more', async () => {
     const receiver = await startWebhookReceiver();
     receiver.answer = TRY_LATER;
-    const sim = await InteractSmsSimulator.listen(
-      simulatorOptions({ webhookRetryMs: 60_000, reportDelayMs: 0, webhooks: { drUrl: `${receiver.url}/dr` } }),
-    );
+    const sim = await InteractSmsSimulator.listen(simulatorOptions({ webhookRetryMs: 60_000, reportDelayMs: 0, webhooks: { drUrl: `${receiver.url}/dr` } }));
     try {
       await sendForm(sim.url, { to: '353861234567', text: 'x', notify_id: 'n-close' });
       await waitFor('the first attempt', () => sim.simulator.webhookPosts.length === 1, 2_000);

@@ -13,11 +13,7 @@ import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import { parseReceived, parseReport } from '../../src/providers/puzzel/inbound.ts';
 import { puzzelPlugin as puzzelModule } from '../../src/providers/puzzel/index.ts';
 import { createSimulator } from '../../src/simulators/index.ts';
-import {
-  PuzzelSimulator,
-  type PuzzelSimulatorBehaviour,
-  type PuzzelSimulatorOptions,
-} from '../../src/simulators/puzzel.ts';
+import { PuzzelSimulator, type PuzzelSimulatorBehaviour, type PuzzelSimulatorOptions } from '../../src/simulators/puzzel.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadPuzzelWireFixtures, simulatorFixtures } from '../helpers/fixtures.ts';
 import { describeSimulatorFixtures } from '../helpers/gateway-suites.ts';
@@ -169,7 +165,11 @@ describe('Puzzel simulator: requests and records', () => {
       await send(sim.url, jsonRequest([{ recipient: '+447700900123', content: 'w', settings: { sendWindow } }]));
       assert.equal(sim.simulator.records.at(-1)?.sendAt, Date.parse(expected), JSON.stringify(sendWindow));
     }
-    for (const sendWindow of [{ startDate: '2099-02-30', startTime: '09:00:00' }, { startDate: '2099-01-15', startTime: '24:00:00' }, { startTime: '09:00:00' }]) {
+    for (const sendWindow of [
+      { startDate: '2099-02-30', startTime: '09:00:00' },
+      { startDate: '2099-01-15', startTime: '24:00:00' },
+      { startTime: '09:00:00' },
+    ]) {
       const response = await send(sim.url, jsonRequest([{ recipient: '+447700900123', content: 'w', settings: { sendWindow } }]));
       assert.equal(statuses(response.body)[0]?.statusMessage, 'Syntax error: invalid parameter settings.sendWindow', JSON.stringify(sendWindow));
     }
@@ -192,7 +192,9 @@ describe('Puzzel simulator: requests and records', () => {
     }
     const priced = await send(
       sim.url,
-      jsonRequest([{ recipient: '+447700900123', content: 'x', price: 200, settings: { originatorSettings: { originatorType: 'ALPHANUMERIC', originator: 'Acme' } } }]),
+      jsonRequest([
+        { recipient: '+447700900123', content: 'x', price: 200, settings: { originatorSettings: { originatorType: 'ALPHANUMERIC', originator: 'Acme' } } },
+      ]),
     );
     assert.equal(statuses(priced.body)[0]?.statusMessage, 'Syntax error: invalid parameter settings.originatorSettings: not allowed with a price');
   });
@@ -294,7 +296,11 @@ describe('Puzzel simulator: behaviours and control', () => {
   });
   after(() => sim.close());
 
-  const two = () => jsonRequest([{ recipient: '+447700900123', content: 'a' }, { recipient: '+447700900124', content: 'b' }]);
+  const two = () =>
+    jsonRequest([
+      { recipient: '+447700900123', content: 'a' },
+      { recipient: '+447700900124', content: 'b' },
+    ]);
   const control = async (body: unknown) => send(sim.url, { path: '/simulator/control', contentType: 'application/json', body: JSON.stringify(body) });
 
   it('http and internal-error answer instead of processing, for `times` requests', async () => {
@@ -303,12 +309,25 @@ describe('Puzzel simulator: behaviours and control', () => {
         { mode: 'http', status: 500, times: 2 },
         (response) => {
           assert.equal(response.status, 500);
-          assert.deepEqual(JSON.parse(response.body), { type: 'about:blank', title: 'Internal Server Error', status: 500, detail: 'Simulated HTTP 500', instance: SEND_PATH });
+          assert.deepEqual(JSON.parse(response.body), {
+            type: 'about:blank',
+            title: 'Internal Server Error',
+            status: 500,
+            detail: 'Simulated HTTP 500',
+            instance: SEND_PATH,
+          });
         },
       ],
       [
         { mode: 'internal-error', times: 1 },
-        (response) => assert.deepEqual(statuses(response.body).map((status) => [status.statusCode, status.messageId]), [[6, null], [6, null]]),
+        (response) =>
+          assert.deepEqual(
+            statuses(response.body).map((status) => [status.statusCode, status.messageId]),
+            [
+              [6, null],
+              [6, null],
+            ],
+          ),
       ],
     ];
     for (const [behaviour, check] of cases) {
@@ -316,7 +335,11 @@ describe('Puzzel simulator: behaviours and control', () => {
       const records = sim.simulator.records.length;
       for (let time = 0; time < ('times' in behaviour ? (behaviour.times ?? 1) : 1); time++) check(await send(sim.url, two()));
       assert.equal(sim.simulator.records.length, records, `${behaviour.mode} must not record anything`);
-      assert.deepEqual(statuses((await send(sim.url, two())).body).map((status) => status.statusCode), [1, 1], `${behaviour.mode} did not wear off`);
+      assert.deepEqual(
+        statuses((await send(sim.url, two())).body).map((status) => status.statusCode),
+        [1, 1],
+        `${behaviour.mode} did not wear off`,
+      );
     }
   });
 
@@ -340,7 +363,11 @@ describe('Puzzel simulator: behaviours and control', () => {
     void pending.then(() => (settled = true));
     await sleep(100);
     assert.equal(settled, false);
-    assert.deepEqual(statuses((await send(sim.url, two())).body).map((status) => status.statusCode), [1, 1], 'times: 1');
+    assert.deepEqual(
+      statuses((await send(sim.url, two())).body).map((status) => status.statusCode),
+      [1, 1],
+      'times: 1',
+    );
     assert.equal(sim.simulator.releaseHanging(), 1);
     const released = await pending;
     assert.deepEqual(
@@ -445,16 +472,19 @@ describe('Puzzel simulator: callbacks', () => {
     );
     assert.equal(new Set(posts.map((post) => post.body)).size, 1, 'the same body every time');
     const body = JSON.parse(posts[0]?.body ?? '{}') as { mo: Array<Record<string, unknown>> };
-    assert.deepEqual({ ...body.mo[0], timestamp: undefined }, {
-      messageid: id,
-      serviceid: 1000,
-      sno: '1960',
-      originator: '+447700900203',
-      content: 'Yes please',
-      timestamp: undefined,
-      type: 1,
-      sessionid: '',
-    });
+    assert.deepEqual(
+      { ...body.mo[0], timestamp: undefined },
+      {
+        messageid: id,
+        serviceid: 1000,
+        sno: '1960',
+        originator: '+447700900203',
+        content: 'Yes please',
+        timestamp: undefined,
+        type: 1,
+        sessionid: '',
+      },
+    );
     assert.match(String(body.mo[0]?.['timestamp']), /^\d{8} \d{2}:\d{2}:\d{2}$/);
     assert.match(id, /^[0-9a-z]{12}$/);
   });
@@ -477,13 +507,10 @@ describe('Puzzel simulator: callbacks', () => {
     const mos = receiver.requests.slice(posted).filter((post) => post.path.startsWith('/mo'));
     const parsed = mos.map((post) => parseReceived({ contentType: 'application/json', body: post.body, query: new URLSearchParams(), headers: {} }));
     const items = parsed.flatMap((result) => (result.ok ? result.items : []));
-    assert.deepEqual(
-      items.map((item) => [item.number, item.text, item.trackingId]).sort(),
-      [
-        ['+447700900204', 'YES', record.tracking],
-        ['+447700900205', 'Hi', 'abc'],
-      ],
-    );
+    assert.deepEqual(items.map((item) => [item.number, item.text, item.trackingId]).sort(), [
+      ['+447700900204', 'YES', record.tracking],
+      ['+447700900205', 'Hi', 'abc'],
+    ]);
     assert.ok(items.some((item) => item.providerId === messageid));
     for (const body of [{ from: '+447700900205', text: 'x' }, { from: '447700900205' }, { from: '447700900205', text: 'x', extra: 1 }]) {
       const refused = await send(sim.url, { path: '/simulator/mo', contentType: 'application/json', body: JSON.stringify(body) });
@@ -555,7 +582,7 @@ describe('Puzzel simulator: close', () => {
 });
 
 describe('Puzzel simulator: through the provider module and the real adapter', () => {
-  it('registers on an app, takes the adapter\'s requests, and its callbacks parse back to the numbers and session', async () => {
+  it("registers on an app, takes the adapter's requests, and its callbacks parse back to the numbers and session", async () => {
     const receiver = await startWebhookReceiver();
     const simulator = await createSimulator('puzzel', { ...ACCOUNT, logger: createLogger('silent'), reportDelayMs: 0, webhookRetryMs: 50 });
     const app = Fastify();

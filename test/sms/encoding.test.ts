@@ -32,8 +32,19 @@ describe('GSM 03.38 tables', () => {
   it('has the basic table in septet order', () => {
     assert.equal(GSM7_BASIC_TABLE.length, 128);
     const septets: Record<string, number> = {
-      '@': 0x00, $: 0x02, '\n': 0x0a, '\r': 0x0d, Δ: 0x10, _: 0x11, '\u001b': 0x1b,
-      ' ': 0x20, '¤': 0x24, '¡': 0x40, '§': 0x5f, '¿': 0x60, à: 0x7f,
+      '@': 0x00,
+      $: 0x02,
+      '\n': 0x0a,
+      '\r': 0x0d,
+      Δ: 0x10,
+      _: 0x11,
+      '\u001b': 0x1b,
+      ' ': 0x20,
+      '¤': 0x24,
+      '¡': 0x40,
+      '§': 0x5f,
+      '¿': 0x60,
+      à: 0x7f,
     };
     for (const [char, septet] of Object.entries(septets)) {
       assert.equal(GSM7_BASIC_TABLE.indexOf(char), septet, char);
@@ -106,7 +117,7 @@ describe('analyseText: GSM-7', () => {
 describe('analyseText: typographic mapping', () => {
   it('maps curly quotes when the rest is GSM-7', () => {
     const analysed = analyseText('“Hello” ‘world’, it’s me');
-    assert.equal(analysed.text, '"Hello" \'world\', it\'s me');
+    assert.equal(analysed.text, "\"Hello\" 'world', it's me");
     assert.deepEqual(counts(analysed), gsm7(24, 1, 160, true));
   });
 
@@ -160,7 +171,11 @@ describe('analyseText: UCS-2', () => {
     assert.equal(analyseText(FLAG_GB).units, 4);
   });
 
-  const sequences = [['skin tone', THUMB_MEDIUM], ['ZWJ family', FAMILY], ['flag', FLAG_GB]] as const;
+  const sequences = [
+    ['skin tone', THUMB_MEDIUM],
+    ['ZWJ family', FAMILY],
+    ['flag', FLAG_GB],
+  ] as const;
   for (const [name, grapheme] of sequences) {
     it(`keeps a ${name} sequence whole across a part boundary`, () => {
       const text = `${'a'.repeat(65)}${grapheme}${'b'.repeat(70)}`;
@@ -176,7 +191,10 @@ describe('analyseText: UCS-2', () => {
   it('cuts a grapheme longer than a part between code points', () => {
     const text = `e${'\u0301'.repeat(100)}`; // one grapheme: e + 100 combining acute accents
     const parts = splitIntoParts(analyseText(text));
-    assert.deepEqual(parts.map((part) => part.length), [67, 34]);
+    assert.deepEqual(
+      parts.map((part) => part.length),
+      [67, 34],
+    );
     assert.equal(parts.join(''), text);
   });
 });

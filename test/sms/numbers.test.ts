@@ -1,13 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  formatNumber,
-  isCountryCode,
-  maskNumber,
-  normaliseNumber,
-  toInternationalDigits,
-  type NumberResult,
-} from '../../src/sms/numbers.ts';
+import { formatNumber, isCountryCode, maskNumber, normaliseNumber, toInternationalDigits, type NumberResult } from '../../src/sms/numbers.ts';
 
 const accepted = (e164: string): NumberResult => ({ ok: true, e164 });
 
@@ -67,14 +60,8 @@ describe('normaliseNumber', () => {
   it('refuses numbers that are too short or too long', () => {
     assert.equal(reasonFor(normaliseNumber('12')), '"12" is too short to be a phone number');
     assert.equal(reasonFor(normaliseNumber('12', 'GB')), '"12" is too short to be a phone number');
-    assert.equal(
-      reasonFor(normaliseNumber('+441234')),
-      '"+441234" is too short to be a phone number in United Kingdom (+44)',
-    );
-    assert.equal(
-      reasonFor(normaliseNumber('4477009001234567890')),
-      '"4477009001234567890" is too long to be a phone number in United Kingdom (+44)',
-    );
+    assert.equal(reasonFor(normaliseNumber('+441234')), '"+441234" is too short to be a phone number in United Kingdom (+44)');
+    assert.equal(reasonFor(normaliseNumber('4477009001234567890')), '"4477009001234567890" is too long to be a phone number in United Kingdom (+44)');
   });
 
   it('refuses anything that is not digits', () => {
@@ -90,21 +77,12 @@ describe('normaliseNumber', () => {
   });
 
   it("gives the national reading's reason when the digits have no known country code", () => {
-    assert.equal(
-      reasonFor(normaliseNumber('999123456', 'GB')),
-      '"999123456" is not a valid number for United Kingdom (+44)',
-    );
+    assert.equal(reasonFor(normaliseNumber('999123456', 'GB')), '"999123456" is not a valid number for United Kingdom (+44)');
   });
 
   it('refuses a number of the right length that the country does not use', () => {
-    assert.equal(
-      reasonFor(normaliseNumber('+441111111111')),
-      '"+441111111111" is not a valid number for United Kingdom (+44)',
-    );
-    assert.equal(
-      reasonFor(normaliseNumber('+1 555 555 0123')),
-      '"+1 555 555 0123" is not a valid number for United States (+1)',
-    );
+    assert.equal(reasonFor(normaliseNumber('+441111111111')), '"+441111111111" is not a valid number for United Kingdom (+44)');
+    assert.equal(reasonFor(normaliseNumber('+1 555 555 0123')), '"+1 555 555 0123" is not a valid number for United States (+1)');
   });
 });
 

@@ -37,7 +37,9 @@ describe('SMTP/MIME fuzz against one relay', () => {
     removeDir(relay.dir);
   });
 
-  test(`${CASES} seeded cases (mulberry32, seed ${SEED}): every command answered in time, every DATA answered 2xx/4xx/5xx with text, the relay still up`, { timeout: 180_000 }, async (t) => {
+  test(`${CASES} seeded cases (mulberry32, seed ${SEED}): every command answered in time, every DATA answered 2xx/4xx/5xx with text, the relay still up`, {
+    timeout: 180_000,
+  }, async (t) => {
     const summary = await runFuzz({ port, seed: FUZZ_SEED, cases: CASES, concurrency: 4, replyTimeoutMs: 5000 });
     for (const line of formatSummary(summary)) t.diagnostic(line);
     t.diagnostic(`reproduce one case: FUZZ_SEED=${SEED} FUZZ_CASE=<index> node --import tsx bench/fuzz.ts`);
@@ -49,7 +51,9 @@ describe('SMTP/MIME fuzz against one relay', () => {
     );
     // The fuzzer reaches both ends of the intake: mail that becomes SMS and mail that is refused.
     const accepted = summary.dataReplies['250 2.6.0'] ?? 0;
-    const refused = Object.entries(summary.dataReplies).filter(([key]) => key.startsWith('5')).reduce((sum, [, n]) => sum + n, 0);
+    const refused = Object.entries(summary.dataReplies)
+      .filter(([key]) => key.startsWith('5'))
+      .reduce((sum, [, n]) => sum + n, 0);
     assert.ok(accepted > CASES / 10, `only ${accepted} mails accepted`);
     assert.ok(refused > CASES / 10, `only ${refused} mails refused`);
     assert.ok((summary.byKind.smuggling ?? 0) > CASES / 20 && (summary.byKind.commands ?? 0) > CASES / 10);

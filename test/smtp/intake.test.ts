@@ -4,15 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import nodemailer from 'nodemailer';
 import { STORE_FILE } from '../../src/relay.ts';
-import {
-  gatewayYaml,
-  maildirMessages,
-  removeDir,
-  startSimulator,
-  startTestRelay,
-  type TestRelay,
-  waitFor,
-} from '../helpers/relay.ts';
+import { gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
@@ -68,13 +60,54 @@ describe('SMTP intake → gateway', () => {
     assert.equal(sms?.maxconcat, 6);
   });
 
+  test('an attachment is named as not sent, in the 250 and in the "no text" 554; a signature image inside the HTML is not', async () => {
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+    try {
+      const info = await client.sendMail({
+        from: 'alice@example.com',
+        to: '447700900124@sms.localhost',
+        text: 'Report attached',
+        html: '<p>Report attached</p><img src="cid:logo@example.com">',
+        attachments: [
+          { filename: 'report.pdf', content: Buffer.from('%PDF-1.4 not really') },
+          { filename: 'logo.png', content: Buffer.from('png'), cid: 'logo@example.com' },
+        ],
+      });
+      assert.match(info.response, /^250 2\.6\.0 Ok: queued as [0-9a-f-]{36} \(the attachment "report\.pdf" is not sent: an SMS carries text only\)$/);
+      const refused = await client
+        .sendMail({
+          from: 'alice@example.com',
+          to: '447700900124@sms.localhost',
+          text: '',
+          attachments: [
+            { filename: 'scan1.jpg', content: Buffer.from('a') },
+            { filename: 'scan2.jpg', content: Buffer.from('b') },
+          ],
+        })
+        .then(
+          () => assert.fail('a mail with nothing but attachments must be refused'),
+          (error: { responseCode?: number; response?: string }) => error,
+        );
+      assert.equal(refused.responseCode, 554);
+      assert.match(
+        refused.response ?? '',
+        /^554 5\.6\.0 The mail has no text to send as SMS: .*; 2 attachments "scan1\.jpg" and "scan2\.jpg" are not sent: an SMS carries text only$/,
+      );
+    } finally {
+      client.close();
+    }
+  });
+
   test('several recipients of one mail go in one gateway request', async () => {
     const before = gateway.simulator.requests;
     const result = await sendMail(port, {
       to: ['447700900131@sms.localhost', '+447700900132@sms.localhost', '00447700900133@sms.localhost'],
       body: 'three at once',
     });
-    assert.deepEqual(result.rcpt.map((reply) => reply.code), [250, 250, 250]);
+    assert.deepEqual(
+      result.rcpt.map((reply) => reply.code),
+      [250, 250, 250],
+    );
     assert.equal(result.data?.code, 250);
     await waitFor('three SMS', () => ['447700900131', '447700900132', '447700900133'].every((to) => received(to).length === 1));
     assert.equal(gateway.simulator.requests - before, 1);
@@ -117,11 +150,34 @@ describe('SMTP intake → gateway', () => {
 
   test('a bad number is refused at RCPT with 550 5.1.3 and the reason', async () => {
     const result = await sendMail(port, { to: ['12@sms.localhost', 'hello@sms.localhost', '+999123456@sms.localhost'] });
-    assert.deepEqual(result.rcpt.map((reply) => `${reply.code} ${reply.enhanced}`), ['550 5.1.3', '550 5.1.3', '550 5.1.3']);
+    assert.deepEqual(
+      result.rcpt.map((reply) => `${reply.code} ${reply.enhanced}`),
+      ['550 5.1.3', '550 5.1.3', '550 5.1.3'],
+    );
     assert.match(result.rcpt[0]?.text ?? '', /"12" is too short/);
     assert.match(result.rcpt[1]?.text ?? '', /not a phone number/);
     assert.match(result.rcpt[2]?.text ?? '', /country code/);
     assert.equal(result.data, undefined);
+  });
+
+  test("a number written with spaces gets 501 5.1.3 saying how to write it, not smtp-server's syntax error", async () => {
+    const dialog = await SmtpDialog.open(port);
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alice@example.com>');
+    for (const [address, written] of [
+      ['447 700 900123@sms.localhost', '447700900123@sms.localhost'],
+      ['"+44 7700 900123"@sms.example.com', '+447700900123@sms.example.com'],
+      ['07700 900-123@sms.localhost', '07700900-123@sms.localhost'],
+    ] as const) {
+      const reply = await dialog.command(`RCPT TO:<${address}>`);
+      assert.equal(`${reply.code} ${reply.enhanced}`, '501 5.1.3', `${address}: ${reply.text}`);
+      assert.equal(reply.text, `5.1.3 Write the number without spaces: <${written}>`);
+    }
+    assert.equal((await dialog.command('RCPT TO:<447700900123@sms.localhost>')).code, 250, 'written as the reply says, it is taken');
+    const other = await dialog.command('RCPT TO:<alice smith@sms.localhost>');
+    assert.equal(other.code, 501, "a name with a space is no number: smtp-server's own answer");
+    assert.match(other.text, /Bad recipient address syntax/);
+    await dialog.close();
   });
 
   test('SIZE: a declared size over the limit is refused at MAIL, a bigger body at end of DATA (552 5.3.4)', async () => {
@@ -137,7 +193,10 @@ describe('SMTP intake → gateway', () => {
   test('the recipient limit answers 452 4.5.3 and the accepted ones are still sent', async () => {
     const to = Array.from({ length: 6 }, (_, index) => `4477009001${60 + index}@sms.localhost`);
     const result = await sendMail(port, { to, body: 'limit' });
-    assert.deepEqual(result.rcpt.map((reply) => reply.code), [250, 250, 250, 250, 250, 452]);
+    assert.deepEqual(
+      result.rcpt.map((reply) => reply.code),
+      [250, 250, 250, 250, 250, 452],
+    );
     assert.equal(result.rcpt[5]?.enhanced, '4.5.3');
     assert.equal(result.data?.code, 250);
     await waitFor('five SMS', () => to.slice(0, 5).every((address) => received(address.split('@')[0] ?? '').length === 1));

@@ -20,6 +20,8 @@ describe('sender policy', () => {
   let gateway: Simulator;
   let relay: TestRelay;
   let offset = 0;
+  /** The delays failed sign-ins were answered after, as the relay asked for them. */
+  const loginDelays: number[] = [];
 
   before(async () => {
     gateway = await startSimulator({ webhookRetryMs: 100, reportDelayMs: 0 });
@@ -37,7 +39,7 @@ describe('sender policy', () => {
       },
       {},
       undefined,
-      { smtpClock: () => Date.now() + offset },
+      { smtpClock: () => Date.now() + offset, loginPause: async (ms) => void loginDelays.push(ms) },
     );
     const base = `http://127.0.0.1:${relay.relay.httpPort}`;
     gateway.simulator.setWebhooks({ moUrl: `${base}${webhookPaths('intellisoftware').mo}`, drUrl: `${base}${webhookPaths('intellisoftware').dr}` });
@@ -93,14 +95,28 @@ describe('sender policy', () => {
   });
 
   test('a wrong password is answered slowly and refused; many in a row block that address', async () => {
-    const started = Date.now();
-    const wrong = nodemailer.createTransport({ host: '127.0.0.1', port: port(), requireTLS: true, localAddress: '127.0.0.4', tls: { rejectUnauthorized: false }, auth: { user: 'erp', pass: 'guess' } });
+    loginDelays.length = 0;
+    const wrong = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: port(),
+      requireTLS: true,
+      localAddress: '127.0.0.4',
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'erp', pass: 'guess' },
+    });
     await assert.rejects(wrong.verify(), (error: Error & { responseCode?: number }) => error.responseCode === 535);
-    assert.ok(Date.now() - started >= 450, 'the failure is delayed');
+    assert.deepEqual(loginDelays, [500], 'the failure is answered after a delay');
     wrong.close();
     let last: number | undefined;
     for (let attempt = 0; attempt < 10; attempt++) {
-      const again = nodemailer.createTransport({ host: '127.0.0.1', port: port(), requireTLS: true, localAddress: '127.0.0.4', tls: { rejectUnauthorized: false }, auth: { user: 'erp', pass: `guess${attempt}` } });
+      const again = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: port(),
+        requireTLS: true,
+        localAddress: '127.0.0.4',
+        tls: { rejectUnauthorized: false },
+        auth: { user: 'erp', pass: `guess${attempt}` },
+      });
       await again.verify().catch((error: Error & { responseCode?: number }) => {
         last = error.responseCode;
       });
@@ -108,6 +124,11 @@ describe('sender policy', () => {
       if (last === 454) break;
     }
     assert.equal(last, 454, 'blocked after repeated failures');
+    assert.deepEqual(
+      loginDelays,
+      [500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000],
+      'each failure waits longer, up to 5 s; a blocked address is refused at once',
+    );
   });
 
   test('allowlists: an account keeps to its senders and its own From; a listed network sends without AUTH within its rules', async () => {
@@ -118,11 +139,16 @@ describe('sender policy', () => {
     );
     await assert.rejects(
       client.sendMail({ envelope: { from: 'orders@erp.example.com', to: '447700900183@sms.example.com' }, from: 'ceo@bank.example', text: 'x' }),
-      (error: Error & { response?: string }) => /^550 5\.7\.1 Sender refused: the From: address ceo@bank\.example is not one of account erp's own addresses/.test(error.response ?? ''),
+      (error: Error & { response?: string }) =>
+        /^550 5\.7\.1 Sender refused: the From: address ceo@bank\.example is not one of account erp's own addresses/.test(error.response ?? ''),
     );
     client.close();
 
-    const printer = await sendMail(port(), { from: 'hp@printers.example.com', to: ['447700900184@sms.example.com'], body: 'Toner low' }, { localAddress: '127.0.0.3' });
+    const printer = await sendMail(
+      port(),
+      { from: 'hp@printers.example.com', to: ['447700900184@sms.example.com'], body: 'Toner low' },
+      { localAddress: '127.0.0.3' },
+    );
     assert.equal(printer.data?.code, 250);
     const stranger = await sendMail(port(), { from: 'x@example.com', to: ['447700900184@sms.example.com'] }, { localAddress: '127.0.0.3' });
     assert.match(stranger.mail.text, /^5\.7\.1 Sender refused: x@example\.com may not send through printers/);
@@ -138,7 +164,8 @@ describe('sender policy', () => {
     const client = erp();
     await assert.rejects(
       client.sendMail({ from: 'orders@erp.example.com', to: '33612345678@sms.example.com', text: 'x' }),
-      (error: Error & { response?: string }) => /^550 5\.7\.1 Recipient refused: \+33612345678 is outside the destinations allowed for this sender \(GB\)/.test(error.response ?? ''),
+      (error: Error & { response?: string }) =>
+        /^550 5\.7\.1 Recipient refused: \+33612345678 is outside the destinations allowed for this sender \(GB\)/.test(error.response ?? ''),
     );
     client.close();
   });
@@ -148,7 +175,9 @@ describe('sender policy', () => {
     const send = () => client.sendMail({ from: 'orders@erp.example.com', to: '447700900185@sms.example.com', text: 'rate' });
     await send();
     await send().catch(() => undefined);
-    await assert.rejects(send(), (error: Error & { response?: string }) => /^451 4\.7\.1 Sending limit reached: erp may send 2 mails a minute/.test(error.response ?? ''));
+    await assert.rejects(send(), (error: Error & { response?: string }) =>
+      /^451 4\.7\.1 Sending limit reached: erp may send 2 mails a minute/.test(error.response ?? ''),
+    );
     offset += 61_000;
     const later = await send();
     assert.match(later.response, /^250 /);
@@ -165,13 +194,21 @@ describe('sender policy', () => {
     assert.equal(other.data?.code, 250);
     await waitFor('two different texts', () => gateway.simulator.received.filter((sms) => sms.to === '447700900187').length === 2);
     assert.deepEqual(
-      gateway.simulator.received.filter((sms) => sms.to === '447700900187').map((sms) => sms.text).sort(),
+      gateway.simulator.received
+        .filter((sms) => sms.to === '447700900187')
+        .map((sms) => sms.text)
+        .sort(),
       ['CPU high on web1', 'CPU normal on web1'],
     );
   });
 
   test('an account with its own gateway credentials sends with them; their refusal holds only its SMS', async () => {
-    const billing = nodemailer.createTransport({ host: '127.0.0.1', port: port(), tls: { rejectUnauthorized: false }, auth: { user: 'billing', pass: PASSWORD } });
+    const billing = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: port(),
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'billing', pass: PASSWORD },
+    });
     const info = await billing.sendMail({ from: 'invoices@example.com', to: '447700900189@sms.example.com', text: 'Invoice due' });
     billing.close();
     const id = /queued as (\S+)/.exec(info.response)?.[1] ?? '';

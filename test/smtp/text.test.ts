@@ -46,11 +46,12 @@ describe('SMTP → SMS text', () => {
       { to: '447700900103', body: 'UserContext: 42\r\nPump 3 stopped', context: '42' },
       { to: '447700900104', subject: 'Re: Pump alarm [UserContext: ab12]', body: 'On my way', context: 'ab12' },
     ];
-    for (const form of forms) await accepted({ to: [`${form.to}@sms.example.com`], subject: form.subject ?? 'alarm', body: form.body, headers: form.headers ?? {} });
+    for (const form of forms)
+      await accepted({ to: [`${form.to}@sms.example.com`], subject: form.subject ?? 'alarm', body: form.body, headers: form.headers ?? {} });
     for (const form of forms) {
       const sms = await smsTo(form.to);
       assert.equal(sms.userContext, form.context);
-      assert.equal(sms.text, form.text ?? (form.body.split('\r\n').at(-1) ?? ''));
+      assert.equal(sms.text, form.text ?? form.body.split('\r\n').at(-1) ?? '');
     }
   });
 

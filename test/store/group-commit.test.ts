@@ -43,12 +43,21 @@ describe('group commit health', () => {
     const insert = (k: string) => writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v'));
     db.pragma('query_only = ON');
     const results = await Promise.allSettled([insert('a'), insert('b')]);
-    assert.deepEqual(results.map((result) => result.status), ['rejected', 'rejected']);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['rejected', 'rejected'],
+    );
     assert.equal((results[0] as PromiseRejectedResult).reason.code, 'SQLITE_READONLY');
-    assert.deepEqual(heard.map((health) => health.state), ['failing']);
+    assert.deepEqual(
+      heard.map((health) => health.state),
+      ['failing'],
+    );
     db.pragma('query_only = OFF');
     await insert('c');
-    assert.deepEqual(heard.map((health) => health.state), ['failing', 'ok']);
+    assert.deepEqual(
+      heard.map((health) => health.state),
+      ['failing', 'ok'],
+    );
     assert.equal((db.prepare('SELECT COUNT(*) AS n FROM t').get() as { n: number }).n, 1);
     db.close();
   });

@@ -63,7 +63,10 @@ describe('SQLite store: conversations, inbound SMS, delivery reports', () => {
     };
     assert.deepEqual(await store.acceptInbound(inbound), { duplicate: false });
     assert.deepEqual(await store.acceptInbound({ ...inbound, id: 'in-2' }), { duplicate: true });
-    assert.deepEqual((await store.undeliverableInbound(10)).map((row) => row.id), ['in-1']);
+    assert.deepEqual(
+      (await store.undeliverableInbound(10)).map((row) => row.id),
+      ['in-1'],
+    );
   });
 
   test('a report that arrives before its send result is kept and applied when the result is recorded', async () => {

@@ -64,10 +64,7 @@ function toResult(outcome: HttpOutcome, recipients: readonly string[], logger: L
 }
 
 /** The request form (IntelliSoftware's HTTP interface documentation). URLSearchParams percent-encodes UTF-8, as the gateway expects. */
-function buildSendForm(
-  submission: SmsSubmission,
-  credentials: { readonly username: string; readonly password: string },
-): URLSearchParams {
+function buildSendForm(submission: SmsSubmission, credentials: { readonly username: string; readonly password: string }): URLSearchParams {
   const form = new URLSearchParams();
   form.set('username', credentials.username);
   form.set('password', credentials.password);
@@ -94,7 +91,6 @@ function utf16BeHex(text: string): string {
   }
   return hex;
 }
-
 
 const ID_RESULT = /^ID:([^\s,]+)$/;
 const ERR_RESULT = /^(ERR:[A-Z0-9_]+)(?:\s+(.*))?$/;
@@ -131,10 +127,7 @@ function parseSendReply(body: string, recipients: readonly string[], logger: Log
   const submitted = new Set(recipients.map(toInternationalDigits));
   const unexpected = [...byNumber.keys()].filter((digits) => !submitted.has(digits));
   if (unexpected.length > 0) {
-    logger.warn(
-      { numbers: unexpected.map((digits) => maskNumber(`+${digits}`)) },
-      'intellisoftware: reply names numbers that were not submitted; ignored',
-    );
+    logger.warn({ numbers: unexpected.map((digits) => maskNumber(`+${digits}`)) }, 'intellisoftware: reply names numbers that were not submitted; ignored');
   }
   return {
     kind: 'answered',

@@ -5,6 +5,7 @@
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import { normaliseOffsetTime } from '../../timestamps.ts';
 import type { InboundParse, InboundRequest } from '../contract.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -48,7 +49,7 @@ const STATUS_WORDS: Readonly<Record<number, string>> = {
   8: 'the network gave up: the phone was unreachable until the message expired',
   11: 'acknowledged by the recipient',
   12: 'rejected by the recipient',
-  13: 'rejected by the network\'s spam filter',
+  13: "rejected by the network's spam filter",
   14: 'read by the recipient',
 };
 
@@ -63,11 +64,12 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   if (text === null) return malformed('text is missing');
   if (text.length > MAX_TEXT_CHARS) return malformed(`text is longer than ${MAX_TEXT_CHARS} characters`);
   const sent = fields.get('sent') ?? '';
-  if (sent !== '' && !W3CDTF.test(sent)) return malformed('sent is not a W3CDTF time');
+  const sentAt = sent === '' || !W3CDTF.test(sent) ? undefined : normaliseOffsetTime(sent);
+  if (sent !== '' && !sentAt) return malformed('sent is not a W3CDTF time');
   const userContext = fields.get('usercontext') ?? '';
   return {
     ok: true,
-    items: [{ providerId, number, text, sentAt: sent || undefined, userContext: userContext.trim() || undefined, trackingId: undefined }],
+    items: [{ providerId, number, text, sentAt, userContext: userContext.trim() || undefined, trackingId: undefined }],
   };
 }
 

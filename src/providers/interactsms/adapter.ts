@@ -83,8 +83,7 @@ const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
  * A refusal whose words are about the account rather than the message: the login, the password,
  * the api id, credit or balance, authentication. Matched case-insensitively on the gateway's text.
  */
-const ACCOUNT_WORDS =
-  /\b(?:user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?id|credits?|balance|auth\w*|unauthori[sz]ed)\b/i;
+const ACCOUNT_WORDS = /\b(?:user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?id|credits?|balance|auth\w*|unauthori[sz]ed)\b/i;
 
 /**
  * The `notify_id` of the SMS of one relay message: the DLR key and the reply-tracking key, so it
@@ -93,9 +92,7 @@ const ACCOUNT_WORDS =
  * Any other id is hashed (SHA-256, first 128 bits, the same base 36 form).
  */
 export function notifyIdFor(messageId: string): string {
-  const hex = UUID.test(messageId)
-    ? messageId.replaceAll('-', '')
-    : createHash('sha256').update(messageId, 'utf8').digest('hex').slice(0, 32);
+  const hex = UUID.test(messageId) ? messageId.replaceAll('-', '') : createHash('sha256').update(messageId, 'utf8').digest('hex').slice(0, 32);
   const notifyId = BigInt(`0x${hex}`).toString(36).padStart(NOTIFY_ID_DIGITS, '0');
   if (notifyId.length > NOTIFY_ID_MAX_CHARS) throw new RangeError(`interactsms: notify id too long: ${notifyId}`);
   return notifyId;
@@ -157,10 +154,7 @@ export function createInteractSmsGateway(options: GatewayOptions): Gateway {
  * numbers does not say which number it is about (one invalid number refuses them all), and the
  * gateway took none of them. Account refusals concern every number alike and are left as they are.
  */
-function refusedAsAWhole(
-  result: SubmissionResult,
-  recipients: readonly string[],
-): result is Extract<SubmissionResult, { kind: 'answered' }> {
+function refusedAsAWhole(result: SubmissionResult, recipients: readonly string[]): result is Extract<SubmissionResult, { kind: 'answered' }> {
   if (result.kind !== 'answered' || recipients.length < 2) return false;
   const code = result.results[0]?.code;
   return code !== `${CODE_PREFIX}${ACCEPTED_STATUS}` && code !== ACCOUNT_CODE;
@@ -176,10 +170,7 @@ function refusedAsAWhole(
  * phase still tells whether the last request may have been processed); once some were taken they
  * must not be sent again, so the rest are reported one by one with that code (retried later).
  */
-async function sendEachAlone(
-  recipients: readonly string[],
-  post: (recipients: readonly string[]) => Promise<SubmissionResult>,
-): Promise<SubmissionResult> {
+async function sendEachAlone(recipients: readonly string[], post: (recipients: readonly string[]) => Promise<SubmissionResult>): Promise<SubmissionResult> {
   const accepted = `${CODE_PREFIX}${ACCEPTED_STATUS}`;
   const results: RecipientResult[] = [];
   for (const [index, number] of recipients.entries()) {

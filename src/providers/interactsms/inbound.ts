@@ -5,6 +5,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import { readWallTime } from '../../timestamps.ts';
 import type { InboundParse, InboundRequest } from '../contract.ts';
 
 type Fields = ReadonlyMap<string, string>;
@@ -16,7 +17,12 @@ const MO_TEXT_MAX_CHARS = 10_000;
 /** Other systems (the vendor's web interface) may set notify ids; ours are 25 characters. */
 const NOTIFY_ID_MAX_ACCEPTED_CHARS = 100;
 /** `yyyy-MM-dd HH:mm:ss`, as the gateway writes its times (fractions of a second tolerated). */
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d{1,7})?$/;
+const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,7})?$/;
+/**
+ * `SMS-TimeStamp` carries no zone. InteractSMS is a UK platform and its documentation gives times
+ * without one: they are read as UK local time (GMT, or BST in summer).
+ */
+const TIMESTAMP_ZONE = 'Europe/London';
 /** The relay's own number or short code (`50123` for opt-outs). */
 const OUR_NUMBER = /^\+?\d{3,15}$/;
 const COUNT = /^\d{1,9}$/;
@@ -73,16 +79,14 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   if (text === undefined) return malformed('SMS-Content is missing');
   if (text.length > MO_TEXT_MAX_CHARS) return malformed(`SMS-Content is longer than ${MO_TEXT_MAX_CHARS} characters`);
   const timestamp = field(fields, 'SMS-TimeStamp') ?? '';
-  if (!TIMESTAMP.test(timestamp)) return malformed('SMS-TimeStamp is missing or not yyyy-MM-dd HH:mm:ss');
+  const sentAt = readWallTime(timestamp, TIMESTAMP, TIMESTAMP_ZONE);
+  if (!sentAt) return malformed('SMS-TimeStamp is missing or not yyyy-MM-dd HH:mm:ss');
   const notifyId = (field(fields, 'SMS-NotifyId') ?? '').trim();
   if (notifyId.length > NOTIFY_ID_MAX_ACCEPTED_CHARS) return malformed(`SMS-NotifyId is longer than ${NOTIFY_ID_MAX_ACCEPTED_CHARS} characters`);
-  const providerId = createHash('sha256')
-    .update([from, to, timestamp, text].join('\n'), 'utf8')
-    .digest('hex')
-    .slice(0, MO_ID_HEX_CHARS);
+  const providerId = createHash('sha256').update([from, to, timestamp, text].join('\n'), 'utf8').digest('hex').slice(0, MO_ID_HEX_CHARS);
   return {
     ok: true,
-    items: [{ providerId, number, text, sentAt: timestamp, userContext: undefined, trackingId: notifyId || undefined }],
+    items: [{ providerId, number, text, sentAt, userContext: undefined, trackingId: notifyId || undefined }],
   };
 }
 

@@ -126,7 +126,10 @@ export function clientReferenceFor(messageId: string, number: string): string {
  * reference, as an idempotent retry should.
  */
 export function batchReferenceFor(messageId: string, recipients: readonly string[]): string {
-  const numbers = createHash('sha256').update([...recipients].sort().join(',')).digest('hex').slice(0, 8);
+  const numbers = createHash('sha256')
+    .update([...recipients].sort().join(','))
+    .digest('hex')
+    .slice(0, 8);
   return `${referenceId(messageId)}.${numbers}`;
 }
 
@@ -134,7 +137,6 @@ function referenceId(messageId: string): string {
   if (REFERENCE_ID.test(messageId)) return messageId;
   return createHash('sha256').update(messageId).digest('hex').slice(0, HASHED_ID_CHARS);
 }
-
 
 interface SendWindow {
   readonly startDate: string;

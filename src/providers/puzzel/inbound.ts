@@ -4,6 +4,7 @@
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import { readWallTime } from '../../timestamps.ts';
 import type { InboundParse, InboundRequest } from '../contract.ts';
 import { CLIENT_REFERENCE } from './adapter.ts';
 import { isRecord, parseJson, readInteger } from './values.ts';
@@ -12,7 +13,12 @@ import { parseXml } from './xml.ts';
 /** Ids Puzzel gives (`7a02c0000f00`): anything printable and short is taken. */
 const PROVIDER_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** `yyyyMMdd HH:mm:ss` (zone not stated). */
-const PUZZEL_TIMESTAMP = /^\d{8} \d{2}:\d{2}:\d{2}$/;
+const PUZZEL_TIMESTAMP = /^(\d{4})(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
+/**
+ * `timestamp` carries no zone. Puzzel is a Norwegian platform and its documentation gives times
+ * without one: they are read as Norwegian local time (CET, or CEST in summer).
+ */
+const TIMESTAMP_ZONE = 'Europe/Oslo';
 /** An SMS text is at most a few concatenated parts; a longer field is no SMS. */
 const MAX_TEXT_CHARS = 10_000;
 const MAX_SESSION_ID_CHARS = 128;
@@ -97,7 +103,8 @@ function readReceived(fields: Fields): Item<ReceivedSms> {
   if (typeof text !== 'string') return malformed('content is missing');
   if (text.length > MAX_TEXT_CHARS) return malformed(`content is longer than ${MAX_TEXT_CHARS} characters`);
   const timestamp = fields['timestamp'] ?? '';
-  if (typeof timestamp !== 'string' || (timestamp !== '' && !PUZZEL_TIMESTAMP.test(timestamp))) {
+  const sentAt = typeof timestamp === 'string' ? readWallTime(timestamp, PUZZEL_TIMESTAMP, TIMESTAMP_ZONE) : undefined;
+  if (typeof timestamp !== 'string' || (timestamp !== '' && !sentAt)) {
     return malformed('timestamp is not yyyyMMdd HH:mm:ss');
   }
   const session = fields['sessionid'] ?? '';
@@ -111,7 +118,7 @@ function readReceived(fields: Fields): Item<ReceivedSms> {
       providerId,
       number,
       text,
-      sentAt: timestamp || undefined,
+      sentAt,
       userContext: undefined,
       trackingId: trackingId || undefined,
     },
@@ -156,13 +163,13 @@ const STATUS_WORDS: Readonly<Record<number, string>> = {
   360: 'the mobile network reported a syntax error',
   361: 'the phone was unreachable until the message expired',
   362: 'the message timed out at the network',
-  363: 'the network\'s message centre failed',
+  363: "the network's message centre failed",
   364: 'the phone is temporarily unreachable',
   368: 'the gateway was not connected to the mobile network',
-  369: 'the network\'s message centre reported an error',
+  369: "the network's message centre reported an error",
   370: 'an unspecified error',
   371: 'the message could not be passed to the mobile network',
-  380: 'the gateway\'s login at the mobile network was refused',
+  380: "the gateway's login at the mobile network was refused",
   385: 'the function needs a special agreement with the mobile network',
   386: 'billed but not delivered',
   390: 'sent, but not billed',

@@ -29,11 +29,7 @@ const SENDER_ID_RULE =
   'Puzzel takes a sender id of at most 11 letters, digits, spaces and % & - + . , or an international number (+ and up to 15 digits), or a short number (3 to 8 digits)';
 
 export function senderIdProblem(senderId: string): string | undefined {
-  if (
-    NETWORK_ORIGINATOR.test(senderId) ||
-    INTERNATIONAL_ORIGINATOR.test(senderId) ||
-    ALPHANUMERIC_ORIGINATOR.test(senderId)
-  ) {
+  if (NETWORK_ORIGINATOR.test(senderId) || INTERNATIONAL_ORIGINATOR.test(senderId) || ALPHANUMERIC_ORIGINATOR.test(senderId)) {
     return undefined;
   }
   const chars = [...senderId];

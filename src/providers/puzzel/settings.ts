@@ -15,5 +15,9 @@ export const PUZZEL_SETTINGS: ProviderSettings<z.output<typeof schema>> = {
   environment: { SMSRELAY_GATEWAY_SERVICE_ID: 'serviceId' },
   required: ['serviceId'],
   defaultUrls: { url: 'https://smsgw.puzzel.com' },
-  account: (settings) => ({ accountId: settings.serviceId === undefined ? undefined : String(settings.serviceId), sessions: settings.sessions, signature: undefined }),
+  account: (settings) => ({
+    accountId: settings.serviceId === undefined ? undefined : String(settings.serviceId),
+    sessions: settings.sessions,
+    signature: undefined,
+  }),
 };

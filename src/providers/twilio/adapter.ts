@@ -1,0 +1,142 @@
+/**
+ * Twilio Programmable Messaging, the Messages API
+ * (https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource): a form
+ * POST to `/2010-04-01/Accounts/{AccountSid}/Messages.json` with HTTP Basic authentication (the
+ * Account SID and auth token, or an API key SID and secret), one number per request, answered 201
+ * with the Message resource (`sid`: its delivery reports name it) or an error object
+ * `{ code, message, more_info, status }` (https://www.twilio.com/docs/api/errors). This module only
+ * speaks the wire format: what a code means is decided by its outcome rules (outcomes.ts).
+ *
+ * Decisions:
+ * - The sender is the account's Messaging Service (`MessagingServiceSid`); a mail's own sender id
+ *   goes as `From` (a number of the service's pool, a short code or an alphanumeric id), or, when
+ *   it is itself a Messaging Service SID, replaces the configured one.
+ * - `StatusCallback` is set per message when the relay knows its public URL (`gateway.publicUrl`);
+ *   without it Twilio reports to the Messaging Service's own status callback URL, if one is set.
+ * - `ValidityPeriod` carries the SMS's remaining lifetime (Twilio honours it for Messaging
+ *   Service sends only), clamped to Twilio's 1–36 000 seconds.
+ * - Twilio takes the whole text and splits it itself (at most 1 600 characters, about 10 parts).
+ */
+import { toInternationalDigits } from '../../sms/numbers.ts';
+import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
+import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+
+export const PROVIDER = 'twilio';
+
+/** The Messages API creates one message per request. */
+const MAX_RECIPIENTS_PER_REQUEST = 1;
+/** `Body` takes at most 1 600 characters (error 21617): 10 parts of 153 GSM-7 characters fit, 11 do not. */
+const MAX_PARTS = 10;
+/** Twilio's `ValidityPeriod` range, in seconds. */
+const VALIDITY_MIN_SECONDS = 1;
+const VALIDITY_MAX_SECONDS = 36_000;
+
+export const TWILIO_CAPABILITIES: ProviderCapabilities = {
+  maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST,
+  maxParts: MAX_PARTS,
+  // Twilio's inbound message names no message it answers: conversations are found by number.
+  replyTracking: 'none',
+  scheduling: false,
+};
+
+export const CODE_PREFIX = 'TWILIO:';
+/** The code of a message Twilio created (queued, accepted or scheduled). */
+export const ACCEPTED_CODE = `${CODE_PREFIX}ACCEPTED`;
+const MESSAGING_SERVICE_SID = /^MG[0-9a-fA-F]{32}$/;
+const MESSAGE_SID = /^(?:SM|MM)[0-9a-fA-F]{32}$/;
+/** Enough of an error's message to recognise it, without filling logs or bounces. */
+const DETAIL_MAX_CHARS = 200;
+
+interface TwilioSettings {
+  readonly messagingServiceSid?: string | undefined;
+}
+
+export function createTwilioGateway(options: GatewayOptions<TwilioSettings>): Gateway {
+  const endpoints = new HttpEndpoints(PROVIDER, options);
+  const logger = options.logger.child({ provider: PROVIDER });
+  const accountSid = options.accountId ?? options.username;
+  const path = `/2010-04-01/Accounts/${encodeURIComponent(accountSid)}/Messages.json`;
+  const authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`, 'utf8').toString('base64')}`;
+
+  return {
+    provider: PROVIDER,
+    capabilities: { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS },
+    endpoints: [...options.endpoints],
+    ...HTTP_LIFECYCLE,
+    async send(submission, endpointIndex) {
+      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
+      const [number] = submission.recipients as [string];
+      const started = performance.now();
+      const outcome = await endpoints.request(endpointIndex, {
+        method: 'POST',
+        path,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization },
+        body: buildMessageForm(submission, number, options.settings.messagingServiceSid, options.webhookUrls?.dr, Date.now()).toString(),
+      });
+      const result = toResult(outcome, number);
+      logRequest(
+        logger.child({ msgId: submission.messageId }),
+        PROVIDER,
+        { endpoint: endpoints.labels[endpointIndex], recipients: 1, started },
+        outcome,
+        result,
+      );
+      return result;
+    },
+    close: () => endpoints.close(),
+  };
+}
+
+/** The Message resource's create parameters, names as Twilio writes them. */
+export function buildMessageForm(
+  submission: SmsSubmission,
+  number: string,
+  messagingServiceSid: string | undefined,
+  statusCallback: string | undefined,
+  now: number,
+): URLSearchParams {
+  const form = new URLSearchParams();
+  form.set('To', `+${toInternationalDigits(number)}`);
+  form.set('Body', submission.text);
+  const sender = submission.senderId;
+  const service = sender !== undefined && MESSAGING_SERVICE_SID.test(sender) ? sender : messagingServiceSid;
+  if (service !== undefined) form.set('MessagingServiceSid', service);
+  if (sender !== undefined && sender !== service) form.set('From', sender);
+  if (statusCallback !== undefined && submission.deliveryReport !== false) form.set('StatusCallback', statusCallback);
+  if (submission.expiresAt !== undefined) {
+    const seconds = Math.ceil((submission.expiresAt - now) / 1000);
+    form.set('ValidityPeriod', String(Math.min(VALIDITY_MAX_SECONDS, Math.max(VALIDITY_MIN_SECONDS, seconds))));
+  }
+  return form;
+}
+
+/**
+ * 201 with a Message resource: taken. A 400 error object is about this message (its number, its
+ * sender, its text); any other status with an error object is about the account or the service
+ * (401 authentication, 404 a wrong Account SID, 429 too many requests).
+ */
+function toResult(outcome: HttpOutcome, number: string): SubmissionResult {
+  if (outcome.kind === 'transport') return outcome;
+  if (outcome.truncated) return unparseable(outcome.text);
+  const body = readJson(outcome.text);
+  if (outcome.status >= 200 && outcome.status < 300) {
+    const sid = body?.['sid'];
+    if (typeof sid !== 'string' || !MESSAGE_SID.test(sid)) return unparseable(outcome.text);
+    return { kind: 'answered', results: [{ number, code: ACCEPTED_CODE, providerId: sid }] };
+  }
+  const code = body?.['code'];
+  if (typeof code !== 'number' || !Number.isSafeInteger(code)) return httpRefusal(outcome.status, outcome.text);
+  const message = body?.['message'];
+  const detail = typeof message === 'string' ? message.slice(0, DETAIL_MAX_CHARS) : undefined;
+  if (outcome.status === 400) return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${code}`, ...(detail ? { detail } : {}) }] };
+  return { kind: 'refused', code: `${CODE_PREFIX}${code}`, ...(detail ? { detail } : {}) };
+}
+
+function readJson(text: string): Readonly<Record<string, unknown>> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * What Twilio posts to the relay (https://www.twilio.com/docs/messaging/guides/webhook-request):
+ * an incoming message (MO) and status callbacks, each a form POST signed with `X-Twilio-Signature`,
+ * and the TwiML an incoming-message webhook is answered with.
+ */
+import { readReportNumber, readSender } from '../../sms/senders.ts';
+import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import type { InboundParse, InboundRequest } from '../contract.ts';
+import { validTwilioSignature } from './signature.ts';
+
+const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
+const MESSAGE_SID = /^(?:SM|MM)[0-9a-fA-F]{32}$/;
+/** A received SMS is at most 1 600 characters; a longer field is no SMS. */
+const MO_TEXT_MAX_CHARS = 10_000;
+const ERROR_CODE = /^\d{1,9}$/;
+
+/**
+ * An empty TwiML document: "received, nothing to answer". Twilio reads the answer to an
+ * incoming-message webhook as instructions; JSON there is an error (12300) in the console.
+ */
+export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
+
+/**
+ * `MessageStatus` → the relay's delivery state and the status code it stores (an `ErrorCode`
+ * takes its place when Twilio gives one). `sent` is "handed to the carrier", not final.
+ */
+const STATUSES: Readonly<Record<string, { readonly state: DeliveryState; readonly code: number }>> = {
+  delivered: { state: 'delivered', code: 0 },
+  read: { state: 'delivered', code: 0 },
+  accepted: { state: 'sent', code: 1 },
+  scheduled: { state: 'sent', code: 1 },
+  queued: { state: 'sent', code: 1 },
+  sending: { state: 'sent', code: 2 },
+  sent: { state: 'sent', code: 3 },
+  undelivered: { state: 'failed', code: 4 },
+  failed: { state: 'failed', code: 5 },
+  canceled: { state: 'failed', code: 6 },
+};
+
+/** Plain words for the codes of `STATUSES` and the delivery errors Twilio reports most. */
+const DESCRIPTIONS: Readonly<Record<number, string>> = {
+  0: 'delivered to the phone',
+  1: 'queued by Twilio',
+  2: 'being sent by Twilio',
+  3: 'handed to the mobile network',
+  4: 'the mobile network could not deliver it',
+  5: 'Twilio could not send it',
+  6: 'cancelled before it was sent',
+  21610: 'the recipient has opted out of messages from this sender',
+  30003: 'the phone is switched off or out of reach',
+  30004: 'the recipient blocks messages from this sender',
+  30005: 'the number is unknown or no longer in service',
+  30006: 'the number is a landline or cannot receive SMS',
+  30007: 'the mobile network filtered it as spam',
+  30008: 'the mobile network gave no reason',
+};
+
+type Fields = ReadonlyMap<string, string>;
+
+/** The form's fields; a field sent twice is refused: the signature and the parse must read the same value. */
+function readFields(request: InboundRequest): { ok: true; fields: Fields } | { ok: false; reason: string } {
+  if (request.contentType !== FORM_MEDIA_TYPE) return { ok: false, reason: `not a form post (${request.contentType.slice(0, 60) || 'no content type'})` };
+  const fields = new Map<string, string>();
+  for (const [name, value] of new URLSearchParams(request.body)) {
+    if (fields.has(name)) return { ok: false, reason: `field ${name.slice(0, 40)} appears more than once` };
+    fields.set(name, value);
+  }
+  return { ok: true, fields };
+}
+
+/** The form of a post about one message, and that message's SID. */
+function readMessage(request: InboundRequest): { ok: true; fields: Fields; sid: string } | { ok: false; reason: string } {
+  const read = readFields(request);
+  if (!read.ok) return read;
+  const sid = read.fields.get('MessageSid') ?? read.fields.get('SmsSid');
+  return sid !== undefined && MESSAGE_SID.test(sid) ? { ok: true, fields: read.fields, sid } : { ok: false, reason: 'no MessageSid' };
+}
+
+/** An incoming message: Twilio joins a long SMS's parts itself, so each request is one whole SMS. */
+export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms> {
+  const read = readMessage(request);
+  if (!read.ok) return read;
+  const { fields, sid: providerId } = read;
+  const number = readSender(fields.get('From'));
+  if (number === undefined) return { ok: false, reason: 'From is not a sender' };
+  const text = fields.get('Body');
+  if (text === undefined) return { ok: false, reason: 'no Body' };
+  if (text.length > MO_TEXT_MAX_CHARS) return { ok: false, reason: `Body longer than ${MO_TEXT_MAX_CHARS} characters` };
+  return { ok: true, items: [{ providerId, number, text, sentAt: undefined, userContext: undefined, trackingId: undefined }] };
+}
+
+/** A status callback: one message's `MessageStatus`, with an `ErrorCode` when it failed. */
+export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+  const read = readMessage(request);
+  if (!read.ok) return read;
+  const { fields, sid: providerId } = read;
+  const number = readReportNumber(fields.get('To'));
+  if (number === undefined) return { ok: false, reason: 'To is not a number' };
+  const status = STATUSES[(fields.get('MessageStatus') ?? fields.get('SmsStatus') ?? '').toLowerCase()];
+  if (status === undefined) return { ok: false, reason: `unknown MessageStatus ${(fields.get('MessageStatus') ?? '').slice(0, 20)}` };
+  const errorCode = fields.get('ErrorCode');
+  if (errorCode !== undefined && errorCode !== '' && !ERROR_CODE.test(errorCode)) return { ok: false, reason: 'ErrorCode is not a number' };
+  const failedWith = errorCode && status.state === 'failed' ? Number(errorCode) : undefined;
+  return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state }] };
+}
+
+/** `X-Twilio-Signature` over the URL Twilio called and the form, with the account's primary auth token. */
+export function verify(request: InboundRequest, _kind: InboundKind, authToken: string): boolean {
+  const given = request.headers['x-twilio-signature'];
+  if (!given || request.url === undefined) return false;
+  return validTwilioSignature(authToken, given, request.url, request.method === 'GET' ? '' : request.body);
+}
+
+/** Twilio reads the answer to an incoming message as TwiML; a status callback's answer is ignored. */
+export function acknowledge(kind: InboundKind): { readonly contentType: string; readonly body: string } | undefined {
+  return kind === 'mo' ? { contentType: 'text/xml; charset=utf-8', body: EMPTY_TWIML } : undefined;
+}
+
+export function describeStatus(code: number): string {
+  return DESCRIPTIONS[code] ?? `Twilio error ${code} (https://www.twilio.com/docs/api/errors/${code})`;
+}

@@ -1,0 +1,21 @@
+/** The Twilio plug-in: see README.md in this folder for the provider's side. */
+import type { ProviderPlugin } from '../contract.ts';
+import { createTwilioGateway, PROVIDER, TWILIO_CAPABILITIES } from './adapter.ts';
+import { acknowledge, describeStatus, parseReceived, parseReport, verify } from './inbound.ts';
+import { TWILIO_OUTCOME_RULES } from './outcomes.ts';
+import { senderIdProblem } from './sender-id.ts';
+import { TWILIO_SETTINGS } from './settings.ts';
+
+export const twilioPlugin: ProviderPlugin = {
+  name: PROVIDER,
+  capabilities: TWILIO_CAPABILITIES,
+  settings: TWILIO_SETTINGS,
+  outcomeRules: TWILIO_OUTCOME_RULES,
+  createGateway: createTwilioGateway,
+  parseReceived,
+  parseReport,
+  verify,
+  acknowledge,
+  describeStatus,
+  senderIdProblem,
+};

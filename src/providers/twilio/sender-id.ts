@@ -1,0 +1,19 @@
+/**
+ * The senders Twilio takes in `From` (https://www.twilio.com/docs/messaging/api/message-resource):
+ * an E.164 number of the account, a short code, an alphanumeric sender id (at most 11 letters,
+ * digits and spaces, at least one letter), or a Messaging Service SID in place of the configured one.
+ */
+const ALPHANUMERIC_SENDER_MAX = 11;
+const E164 = /^\+[1-9]\d{6,14}$/;
+const SHORT_CODE = /^\d{3,8}$/;
+const MESSAGING_SERVICE_SID = /^MG[0-9a-fA-F]{32}$/;
+
+export function senderIdProblem(senderId: string): string | undefined {
+  const rule = `Twilio takes a number in international form (+447700900123), a short code, a Messaging Service SID (MG…), or an alphanumeric sender id of at most ${ALPHANUMERIC_SENDER_MAX} letters, digits and spaces with at least one letter`;
+  if (E164.test(senderId) || SHORT_CODE.test(senderId) || MESSAGING_SERVICE_SID.test(senderId)) return undefined;
+  if (/^\d+$/.test(senderId)) return `The sender id "${senderId}" is a number without "+": ${rule}.`;
+  if (!/^[A-Za-z0-9 ]+$/.test(senderId)) return `The sender id "${senderId}" contains characters other than letters, digits and spaces: ${rule}.`;
+  if (!/[A-Za-z]/.test(senderId)) return `The sender id "${senderId}" has no letter: ${rule}.`;
+  if (senderId.length > ALPHANUMERIC_SENDER_MAX) return `The sender id "${senderId}" is longer than ${ALPHANUMERIC_SENDER_MAX} characters: ${rule}.`;
+  return undefined;
+}

@@ -1,0 +1,152 @@
+/**
+ * Vonage (formerly Nexmo) SMS API (https://developer.vonage.com/en/api/sms): a form POST to
+ * `/sms/json` with `api_key` and `api_secret`, one number per request, answered 200 with one entry
+ * per part of the SMS (`messages[]`, each its own `message-id` and `status`, "0" = taken). The
+ * account's default SMS setting must be the SMS API, not the Messages API: otherwise its webhooks
+ * arrive in the Messages API's format, which this plug-in does not read.
+ *
+ * Decisions:
+ * - Each part has its own message id and its own delivery receipt, so the id the relay keeps is
+ *   ours: `client-ref`, which every part's receipt echoes, made of a key unique to the message and
+ *   number and the number of parts (`<key>.<parts>`), from which the receipts are combined
+ *   (inbound.ts): delivered once every part is, failed at the first part that fails.
+ * - `callback` names the relay's DR URL per message when `gateway.publicUrl` is set; otherwise the
+ *   account's default delivery receipt URL is used.
+ * - `ttl` carries the SMS's remaining lifetime, clamped to Vonage's 20 s – 7 days.
+ */
+import { createHash } from 'node:crypto';
+import { splitIntoParts } from '../../sms/encoding.ts';
+import { toInternationalDigits } from '../../sms/numbers.ts';
+import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
+import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+
+export const PROVIDER = 'vonage';
+export const SEND_PATH = '/sms/json';
+
+const MAX_RECIPIENTS_PER_REQUEST = 1;
+/** Vonage splits a long text itself; it documents no limit below the 255 parts a UDH can count. 10 keeps costs sane. */
+const MAX_PARTS = 10;
+const TTL_MIN_MS = 20_000;
+const TTL_MAX_MS = 604_800_000;
+
+export const VONAGE_CAPABILITIES: ProviderCapabilities = {
+  maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST,
+  maxParts: MAX_PARTS,
+  // An inbound SMS names no message it answers: conversations are found by number.
+  replyTracking: 'none',
+  scheduling: false,
+};
+
+export const CODE_PREFIX = 'VONAGE:';
+const DETAIL_MAX_CHARS = 200;
+/** 128 bits in base 36. */
+const KEY_DIGITS = 25;
+
+interface VonageSettings {
+  readonly from?: string | undefined;
+}
+
+/** Our id of the SMS to one number, which every part's receipt echoes: a key and the number of parts. */
+export function clientRefFor(messageId: string, number: string, parts: number): string {
+  const hex = createHash('sha256').update(`${messageId}\n${number}`, 'utf8').digest('hex').slice(0, 32);
+  return `${BigInt(`0x${hex}`).toString(36).padStart(KEY_DIGITS, '0')}.${parts}`;
+}
+
+export function createVonageGateway(options: GatewayOptions<VonageSettings>): Gateway {
+  const endpoints = new HttpEndpoints(PROVIDER, options);
+  const logger = options.logger.child({ provider: PROVIDER });
+  return {
+    provider: PROVIDER,
+    capabilities: { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS },
+    endpoints: [...options.endpoints],
+    ...HTTP_LIFECYCLE,
+    async send(submission, endpointIndex) {
+      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
+      const [number] = submission.recipients as [string];
+      const log = logger.child({ msgId: submission.messageId });
+      const parts = splitIntoParts(submission).length;
+      const clientRef = clientRefFor(submission.messageId, number, parts);
+      const started = performance.now();
+      const form = buildSendForm(submission, number, clientRef, options, Date.now());
+      const outcome = await endpoints.request(endpointIndex, {
+        method: 'POST',
+        path: SEND_PATH,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: form.toString(),
+      });
+      const result = toResult(outcome, number, clientRef);
+      if (outcome.kind === 'http' && result.kind === 'answered' && partsAnswered(outcome.text) !== parts) {
+        log.warn(
+          { parts, answered: partsAnswered(outcome.text) },
+          'vonage: the gateway split the SMS into another number of parts than the relay counted; its receipts may not combine',
+        );
+      }
+      logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: 1, started }, outcome, result, { clientRef });
+      return result;
+    },
+    close: () => endpoints.close(),
+  };
+}
+
+export function buildSendForm(
+  submission: SmsSubmission,
+  number: string,
+  clientRef: string,
+  account: Pick<GatewayOptions<VonageSettings>, 'username' | 'password' | 'settings' | 'webhookUrls'>,
+  now: number,
+): URLSearchParams {
+  const form = new URLSearchParams();
+  form.set('api_key', account.username);
+  form.set('api_secret', account.password);
+  const from = submission.senderId ?? account.settings.from;
+  if (from !== undefined) form.set('from', from.replace(/^\+/, ''));
+  form.set('to', toInternationalDigits(number));
+  form.set('text', submission.text);
+  form.set('type', submission.encoding === 'ucs2' ? 'unicode' : 'text');
+  form.set('client-ref', clientRef);
+  if (submission.deliveryReport !== false) form.set('status-report-req', '1');
+  if (account.webhookUrls !== undefined && submission.deliveryReport !== false) form.set('callback', account.webhookUrls.dr);
+  if (submission.expiresAt !== undefined) form.set('ttl', String(Math.min(TTL_MAX_MS, Math.max(TTL_MIN_MS, submission.expiresAt - now))));
+  return form;
+}
+
+type PartAnswer = { readonly status: string; readonly errorText: string | undefined };
+
+/** The answer's parts; undefined when it is no SMS API answer. */
+function readParts(text: string): PartAnswer[] | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const messages = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['messages'] : undefined;
+  if (!Array.isArray(messages) || messages.length === 0) return undefined;
+  const parts: PartAnswer[] = [];
+  for (const message of messages as unknown[]) {
+    const fields = typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : {};
+    const status = fields['status'];
+    if (typeof status !== 'string' || !/^\d{1,3}$/.test(status)) return undefined;
+    const errorText = fields['error-text'];
+    parts.push({ status, errorText: typeof errorText === 'string' ? errorText.slice(0, DETAIL_MAX_CHARS) : undefined });
+  }
+  return parts;
+}
+
+function partsAnswered(text: string): number {
+  return readParts(text)?.length ?? 0;
+}
+
+/** Every part taken: sent, under our client-ref; else the first refused part's status speaks for the SMS. */
+function toResult(outcome: HttpOutcome, number: string, clientRef: string): SubmissionResult {
+  if (outcome.kind === 'transport') return outcome;
+  if (outcome.status !== 200) return httpRefusal(outcome.status, outcome.text);
+  if (outcome.truncated) return unparseable(outcome.text);
+  const parts = readParts(outcome.text);
+  if (parts === undefined) return unparseable(outcome.text);
+  const refused = parts.find((part) => part.status !== '0');
+  const result: RecipientResult = refused
+    ? { number, code: `${CODE_PREFIX}${Number(refused.status)}`, ...(refused.errorText ? { detail: refused.errorText } : {}) }
+    : { number, code: `${CODE_PREFIX}0`, providerId: clientRef };
+  return { kind: 'answered', results: [result] };
+}

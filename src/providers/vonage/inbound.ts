@@ -1,0 +1,208 @@
+/**
+ * What Vonage's SMS API sends the relay: inbound SMS (https://developer.vonage.com/en/messaging/sms/guides/inbound-sms)
+ * and delivery receipts (https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts),
+ * by GET (fields in the query), POST (a form) or POST-JSON, as the account's dashboard says; each
+ * signed (`sig`, with `timestamp` and `nonce`) when the account has signed webhooks.
+ */
+import { MAX_CONCAT_PARTS, PartAssembler } from '../../sms/concat.ts';
+import { readReportNumber, readSender } from '../../sms/senders.ts';
+import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
+import type { InboundParse, InboundRequest } from '../contract.ts';
+import { isSignatureMethod, validVonageSignature } from './signature.ts';
+import { readWallTime } from '../../timestamps.ts';
+
+/** `message-timestamp`: `yyyy-MM-dd HH:mm:ss` in UTC (Vonage's inbound SMS webhook reference); another form leaves the relay's own time. */
+const VONAGE_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
+const VONAGE_TIME_ZONE = 'UTC';
+
+type Fields = ReadonlyMap<string, string>;
+
+const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
+const JSON_MEDIA_TYPE = 'application/json';
+/** The relay's own webhook token rides in the query; it is none of Vonage's fields. */
+const TOKEN_FIELD = 'token';
+const MO_TEXT_MAX_CHARS = 10_000;
+const ID = /^[0-9A-Za-z-]{1,64}$/;
+const CLIENT_REF = /^([0-9a-z]{25})\.(\d{1,3})$/;
+const ERR_CODE = /^\d{1,4}$/;
+
+/** A part's siblings are awaited this long before the SMS goes out with the gap marked (Vonage retries for 24 hours). */
+const CONCAT_GIVE_UP_MS = 10 * 60_000;
+/** Completed sets are kept this long, so that repeats of their parts (retries of unacknowledged ones) are recognised. */
+const CONCAT_KEEP_MS = 24 * 60 * 60_000;
+/** Long SMS being assembled at once; beyond, the oldest is forgotten (none of its parts was acknowledged). */
+const CONCAT_MAX_SETS = 10_000;
+/** Long SMS whose receipts are being combined at once; beyond, the oldest is forgotten (it then stays "sent"). */
+const RECEIPT_MAX_SETS = 10_000;
+/**
+ * The code stored for "some parts of a long SMS delivered" (this base + how many): the store keeps
+ * one report per id and code, so the final "delivered" (err-code 0) must not share its code.
+ */
+const PARTS_DELIVERED_CODE = 1000;
+
+const assembler = new PartAssembler({ clock: Date.now, giveUpMs: CONCAT_GIVE_UP_MS, keepMs: CONCAT_KEEP_MS, maxSets: CONCAT_MAX_SETS });
+
+/**
+ * The delivered parts of each long SMS, by our client-ref: the SMS is delivered once all are. Kept in
+ * memory only: after a restart a long SMS whose receipts were under way stays "sent" (never wrongly
+ * "delivered").
+ */
+const deliveredParts = new Map<string, Set<string>>();
+
+/** DLR `status` → the relay's state. `accepted` and `buffered` are on the way; `unknown` says nothing final. */
+const STATES: Readonly<Record<string, DeliveryState>> = {
+  delivered: 'delivered',
+  expired: 'expired',
+  failed: 'failed',
+  rejected: 'failed',
+  accepted: 'sent',
+  buffered: 'sent',
+  unknown: 'sent',
+};
+
+/** DLR `err-code` (https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts#dlr-error-codes). */
+const ERR_CODES: Readonly<Record<number, string>> = {
+  0: 'delivered to the phone',
+  1: 'the network gave no reason',
+  2: 'the phone was out of reach (temporarily)',
+  3: 'the phone was out of reach (permanently)',
+  4: 'the recipient bars SMS',
+  5: 'the number was ported and could not be routed',
+  6: 'the network rejected it as spam',
+  7: 'the phone was busy',
+  8: 'a network error',
+  9: 'the number is invalid',
+  10: 'the message is invalid',
+  11: 'the number cannot be routed',
+  12: 'the destination is unreachable',
+  13: 'the recipient is under an age restriction',
+  14: 'the network blocks the number',
+  15: 'the prepaid recipient has no credit',
+  16: 'the gateway quota was exceeded',
+  50: 'filtered (entity)',
+  51: 'filtered (header)',
+  52: 'filtered (content)',
+  53: 'filtered (consent)',
+  54: 'refused by regulation',
+  99: 'a general network error',
+};
+
+/** The request's fields, wherever the account's method puts them; a field sent twice is refused. */
+function readFields(request: InboundRequest): { ok: true; fields: Fields } | { ok: false; reason: string } {
+  const fields = new Map<string, string>();
+  const add = (name: string, value: string) => {
+    if (fields.has(name)) return `field ${name.slice(0, 40)} appears more than once`;
+    fields.set(name, value);
+    return undefined;
+  };
+  if (request.method === 'GET') {
+    for (const [name, value] of request.query) {
+      const problem = name === TOKEN_FIELD ? undefined : add(name, value);
+      if (problem) return { ok: false, reason: problem };
+    }
+  } else if (request.contentType === FORM_MEDIA_TYPE) {
+    for (const [name, value] of new URLSearchParams(request.body)) {
+      const problem = add(name, value);
+      if (problem) return { ok: false, reason: problem };
+    }
+  } else if (request.contentType === JSON_MEDIA_TYPE) {
+    let body: unknown;
+    try {
+      body = JSON.parse(request.body);
+    } catch {
+      return { ok: false, reason: 'the JSON body does not parse' };
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, reason: 'the JSON body is not an object' };
+    for (const [name, value] of Object.entries(body)) {
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') add(name, String(value));
+    }
+  } else {
+    return { ok: false, reason: `neither a query, a form nor JSON (${request.contentType.slice(0, 60) || 'no content type'})` };
+  }
+  return { ok: true, fields };
+}
+
+/** An inbound SMS; a part of a long one is held until its siblings are here (src/sms/concat.ts). */
+export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms> {
+  const read = readFields(request);
+  if (!read.ok) return read;
+  const { fields } = read;
+  const messageId = fields.get('messageId');
+  if (messageId === undefined || !ID.test(messageId)) return { ok: false, reason: 'no messageId' };
+  const number = readSender(fields.get('msisdn'));
+  if (number === undefined) return { ok: false, reason: 'msisdn is not a sender' };
+  if (fields.get('type') === 'binary') return { ok: false, reason: 'a binary SMS (no text to mail)' };
+  const text = fields.get('text');
+  if (text === undefined) return { ok: false, reason: 'no text' };
+  if (text.length > MO_TEXT_MAX_CHARS) return { ok: false, reason: `text longer than ${MO_TEXT_MAX_CHARS} characters` };
+  const sentAt = readWallTime(fields.get('message-timestamp') ?? '', VONAGE_TIMESTAMP, VONAGE_TIME_ZONE);
+  const sms = (providerId: string, whole: string): ReceivedSms => ({ providerId, number, text: whole, sentAt, userContext: undefined, trackingId: undefined });
+  if (fields.get('concat') !== 'true') return { ok: true, items: [sms(messageId, text)] };
+
+  const [reference, total, index] = ['concat-ref', 'concat-total', 'concat-part'].map((name) => Number(fields.get(name) ?? 'x'));
+  if (![reference, total, index].every((value) => Number.isInteger(value)) || total! < 2 || total! > MAX_CONCAT_PARTS || index! < 1 || index! > total!) {
+    return { ok: false, reason: 'concat fields (concat-ref, concat-total, concat-part) out of range' };
+  }
+  const assembled = assembler.add({ sender: number, reference: reference!, total: total!, index: index!, partId: messageId, text });
+  if (!assembled.complete) return { ok: true, items: [], waiting: `part ${index} of ${total}, ${assembled.have} here` };
+  return { ok: true, items: [sms(assembled.providerId, assembled.text)] };
+}
+
+/** A delivery receipt for one part; a long SMS's are combined under our client-ref. */
+export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
+  const read = readFields(request);
+  if (!read.ok) return read;
+  const { fields } = read;
+  const partId = fields.get('messageId');
+  if (partId === undefined || !ID.test(partId)) return { ok: false, reason: 'no messageId' };
+  const number = readReportNumber(fields.get('msisdn'));
+  if (number === undefined) return { ok: false, reason: 'msisdn is not a number' };
+  const status = (fields.get('status') ?? '').toLowerCase();
+  const reported = STATES[status];
+  if (reported === undefined) return { ok: false, reason: `unknown status ${status.slice(0, 20)}` };
+  const errCode = fields.get('err-code') ?? '0';
+  if (!ERR_CODE.test(errCode)) return { ok: false, reason: 'err-code is not a number' };
+  const ref = CLIENT_REF.exec(fields.get('client-ref') ?? '');
+  // Without our client-ref (an SMS sent from elsewhere) the part's own id is all there is.
+  const providerId = ref ? (ref[0] ?? partId) : partId;
+  const parts = ref ? Number(ref[2]) : 1;
+  const state = combined(providerId, partId, parts, reported);
+  const code = reported === 'delivered' && state === 'sent' ? PARTS_DELIVERED_CODE + (deliveredParts.get(providerId)?.size ?? 0) : Number(errCode);
+  return { ok: true, items: [{ providerId, number, code, state }] };
+}
+
+/** A part delivered counts towards its SMS; the SMS is delivered when every part is. Anything else speaks at once. */
+function combined(providerId: string, partId: string, parts: number, state: DeliveryState): DeliveryState {
+  if (state !== 'delivered' || parts <= 1) return state;
+  const delivered = deliveredParts.get(providerId) ?? new Set<string>();
+  delivered.add(partId);
+  if (delivered.size >= parts) {
+    deliveredParts.delete(providerId);
+    return 'delivered';
+  }
+  deliveredParts.set(providerId, delivered);
+  for (const oldest of deliveredParts.keys()) {
+    if (deliveredParts.size <= RECEIPT_MAX_SETS) break;
+    deliveredParts.delete(oldest);
+  }
+  return 'sent';
+}
+
+/**
+ * `sig` over the fields, with the account's signature secret and method. For a GET the relay's
+ * token is in the query too: whether Vonage counts the configured URL's own query is not
+ * documented, so the fields are checked without it, then with it.
+ */
+export function verify(request: InboundRequest, _kind: InboundKind, secret: string, method: string): boolean {
+  if (!isSignatureMethod(method)) return false;
+  const read = readFields(request);
+  if (!read.ok) return false;
+  if (validVonageSignature(secret, method, read.fields)) return true;
+  const token = request.method === 'GET' ? request.query.get(TOKEN_FIELD) : null;
+  return token !== null && validVonageSignature(secret, method, new Map([...read.fields, [TOKEN_FIELD, token]]));
+}
+
+export function describeStatus(code: number): string {
+  if (code > PARTS_DELIVERED_CODE && code <= PARTS_DELIVERED_CODE + MAX_CONCAT_PARTS) return `${code - PARTS_DELIVERED_CODE} of its parts delivered so far`;
+  return ERR_CODES[code] ?? `Vonage delivery error ${code}`;
+}

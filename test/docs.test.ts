@@ -1,0 +1,114 @@
+/**
+ * The docs that mirror the code are held to it: every setting in docs/configuration.md once, with its
+ * variable and its default as the schema has them; every code of the error catalogue in
+ * docs/smtp-replies.md with its SMTP reply, enhanced status, HTTP status and text. A setting added
+ * without its row, or a default changed without its page, fails here, naming the row to write.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import ms from 'ms';
+import { parse as parseYaml } from 'yaml';
+import { environmentOf } from '../src/config/load.ts';
+import { configSchema } from '../src/config/schema.ts';
+import { RELAY_ERRORS } from '../src/errors.ts';
+import { composeRegistry } from '../src/providers/registry.ts';
+
+const docs = (name: string) => readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
+
+/** The rows of the Markdown table under `## <heading>`, each as its cells. */
+function tableRows(markdown: string, heading: string): string[][] {
+  const section = markdown.split(/^## /m).find((part) => part.startsWith(`${heading}\n`));
+  assert.ok(section, `a "## ${heading}" section`);
+  return section
+    .split('\n')
+    .filter((line) => line.startsWith('| ') && !line.startsWith('| ---'))
+    .slice(1)
+    .map((line) => line.slice(2, -2).split(' | '));
+}
+
+const code = (cell: string | undefined) => /^`(.*)`$/.exec(cell ?? '')?.[1];
+
+interface Field {
+  readonly _zod: { readonly def: { readonly type: string; readonly innerType?: Field } };
+  readonly shape?: Readonly<Record<string, Field>>;
+  safeParse(value: unknown): { success: boolean; data?: unknown };
+}
+
+/** Settings that are one value each though written as objects. */
+const WHOLE_OBJECTS = new Set(['smtp.tls', 'mail.dkim']);
+
+/** Every setting of a schema shape, by dotted key, with its default (undefined = none). */
+function settingsOf(shape: Readonly<Record<string, Field>>, prefix = ''): Map<string, unknown> {
+  const settings = new Map<string, unknown>();
+  for (const [name, field] of Object.entries(shape)) {
+    const key = `${prefix}${name}`;
+    let inner = field;
+    while (inner._zod.def.innerType && ['prefault', 'default', 'optional'].includes(inner._zod.def.type)) inner = inner._zod.def.innerType;
+    if (inner._zod.def.type === 'object' && inner.shape && !WHOLE_OBJECTS.has(key)) {
+      for (const [nested, value] of settingsOf(inner.shape, `${key}.`)) settings.set(nested, value);
+    } else {
+      const parsed = field.safeParse(undefined);
+      settings.set(key, parsed.success ? parsed.data : undefined);
+    }
+  }
+  return settings;
+}
+
+const ABSENT = new Set(['none', 'off', 'keep', 'any']);
+
+/** Whether the documented default cell says what the schema does; durations compare as milliseconds. */
+function defaultMatches(cell: string, actual: unknown): boolean {
+  const written = code(cell);
+  const empty =
+    actual === undefined ||
+    (Array.isArray(actual) && actual.length === 0) ||
+    (typeof actual === 'object' && actual !== null && Object.keys(actual).length === 0);
+  // Prose, or a value with a <placeholder>: computed at start-up, so the schema has none.
+  if (written === undefined || written.includes('<')) return ABSENT.has(cell) || cell.startsWith('none') ? empty : actual === undefined;
+  const value: unknown = parseYaml(written);
+  if (typeof actual === 'number' && typeof value === 'string') return ms(value as ms.StringValue) === actual;
+  return JSON.stringify(value) === JSON.stringify(actual);
+}
+
+function checkTable(rows: readonly string[][], settings: ReadonlyMap<string, unknown>, variables: ReadonlyMap<string, string>, where: string): void {
+  const documented = rows.map(([key]) => code(key) ?? '');
+  assert.deepEqual([...new Set(documented)].length, documented.length, `${where}: a setting listed twice`);
+  const missing = [...settings.keys()].filter((key) => !documented.includes(key));
+  assert.deepEqual(missing, [], `${where}: settings without a row (add "| \`key\` | variable | default | meaning |")`);
+  const unknown = documented.filter((key) => !settings.has(key));
+  assert.deepEqual(unknown, [], `${where}: rows for settings the schema does not have`);
+  for (const [key, variable = '', written = ''] of rows) {
+    const name = code(key) ?? '';
+    assert.equal(variable, variables.has(name) ? `\`${variables.get(name)}\`` : '—', `${where}: ${name}'s variable`);
+    assert.ok(defaultMatches(written, settings.get(name)), `${where}: ${name}'s default is ${JSON.stringify(settings.get(name))}, the page says ${written}`);
+  }
+}
+
+test('docs/configuration.md lists every setting once, with its variable and its default', () => {
+  const registry = composeRegistry();
+  const variables = new Map(Object.entries(environmentOf(registry)).map(([name, target]) => [target.path.join('.'), name]));
+  const page = docs('configuration.md');
+  checkTable(tableRows(page, 'Settings'), settingsOf(configSchema.shape as unknown as Record<string, Field>), variables, 'Settings');
+
+  const providerRows = tableRows(page, 'Provider settings');
+  for (const plugin of registry.plugins) {
+    const own = providerRows.filter(([provider]) => provider === plugin.name).map((row) => row.slice(1));
+    checkTable(own, settingsOf(plugin.settings.schema.shape as unknown as Record<string, Field>, 'gateway.'), variables, `Provider settings, ${plugin.name}`);
+  }
+  assert.deepEqual(
+    [...new Set(providerRows.map(([provider]) => provider))].filter((provider) => !registry.names.includes(provider ?? '')),
+    [],
+    'rows for providers that are not registered',
+  );
+});
+
+test('docs/smtp-replies.md lists every catalogue code with its replies and text', () => {
+  const rows = tableRows(docs('smtp-replies.md'), 'The catalogue');
+  const expected = Object.entries(RELAY_ERRORS).map(([name, spec]) => `\`${name}\` | \`${spec.smtp} ${spec.enhanced}\` | ${spec.http} | ${spec.text}`);
+  assert.deepEqual(
+    rows.map((cells) => cells.join(' | ')),
+    expected,
+    'the catalogue table, one row per code in src/errors.ts order',
+  );
+});

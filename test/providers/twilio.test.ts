@@ -1,0 +1,325 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { loadConfig } from '../../src/config/load.ts';
+import { webhookPaths } from '../../src/http/webhooks.ts';
+import { createLogger } from '../../src/log.ts';
+import type { InboundRequest } from '../../src/providers/contract.ts';
+import { buildMessageForm } from '../../src/providers/twilio/adapter.ts';
+import { twilioPlugin } from '../../src/providers/twilio/index.ts';
+import { EMPTY_TWIML } from '../../src/providers/twilio/inbound.ts';
+import { startRelay, STORE_FILE, type Relay } from '../../src/relay.ts';
+import type { TwilioSimulator } from '../../src/simulators/twilio.ts';
+import { relayEnvironment, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
+import { sendMail } from '../helpers/smtp.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
+
+const FORM = 'application/x-www-form-urlencoded';
+const verify = twilioPlugin.verify!;
+
+function request(url: string, body: string, signature: string | undefined, contentType = FORM): InboundRequest {
+  return {
+    contentType,
+    body,
+    query: new URL(url).searchParams,
+    headers: signature === undefined ? {} : { 'x-twilio-signature': signature },
+    url,
+    method: 'POST',
+  };
+}
+
+/**
+ * Twilio's published request-validation examples (https://www.twilio.com/docs/usage/webhooks/webhooks-security,
+ * and the test vectors of Twilio's helper libraries): auth token 12345.
+ */
+describe('Twilio signature: the published examples', () => {
+  const url = 'https://mycompany.com/myapp.php?foo=1&bar=2';
+  const docsForm = new URLSearchParams({
+    CallSid: 'CA1234567890ABCDE',
+    Caller: '+14158675310',
+    Digits: '1234',
+    From: '+14158675310',
+    To: '+18005551212',
+  }).toString();
+  const libraryForm = new URLSearchParams({
+    CallSid: 'CA1234567890ABCDE',
+    Caller: '+12349013030',
+    Digits: '1234',
+    From: '+12349013030',
+    To: '+18005551212',
+  }).toString();
+
+  test('the security page example and the library vector (form parameters) validate', () => {
+    assert.equal(verify(request(url, docsForm, 'GvWf1cFY/Q7PnoempGyD5oXAezc='), 'mo', '12345', 'hmac-sha1'), true);
+    assert.equal(verify(request(url, libraryForm, '0/KCTR6DLpKmkAf8muzZqo1nDgQ='), 'mo', '12345', 'hmac-sha1'), true);
+  });
+
+  test('a JSON body is bound by bodySHA256 in the URL', () => {
+    const jsonUrl = `${url}&bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620`;
+    const body = '{"property": "value", "boolean": true}';
+    assert.equal(verify(request(jsonUrl, body, 'a9nBmqA0ju/hNViExpshrM61xv4=', 'application/json'), 'dr', '12345', 'hmac-sha1'), true);
+    assert.equal(
+      verify(request(jsonUrl, body.replace('value', 'other'), 'a9nBmqA0ju/hNViExpshrM61xv4=', 'application/json'), 'dr', '12345', 'hmac-sha1'),
+      false,
+    );
+  });
+
+  test("the URL with the default port written out validates too (as Twilio's libraries accept)", () => {
+    const withPort = 'https://mycompany.com:443/myapp.php?foo=1&bar=2';
+    assert.equal(verify(request(withPort, libraryForm, '0/KCTR6DLpKmkAf8muzZqo1nDgQ='), 'mo', '12345', 'hmac-sha1'), true);
+  });
+
+  test('another token, a changed field, another URL or no signature at all is forged', () => {
+    assert.equal(verify(request(url, libraryForm, '0/KCTR6DLpKmkAf8muzZqo1nDgQ='), 'mo', '54321', 'hmac-sha1'), false);
+    assert.equal(verify(request(url, libraryForm.replace('1234', '9999'), '0/KCTR6DLpKmkAf8muzZqo1nDgQ='), 'mo', '12345', 'hmac-sha1'), false);
+    assert.equal(verify(request(`${url}&x=1`, libraryForm, '0/KCTR6DLpKmkAf8muzZqo1nDgQ='), 'mo', '12345', 'hmac-sha1'), false);
+    assert.equal(verify(request(url, libraryForm, undefined), 'mo', '12345', 'hmac-sha1'), false);
+  });
+});
+
+describe('Twilio payloads', () => {
+  // The incoming-message fields of Twilio's webhook request page (https://www.twilio.com/docs/messaging/guides/webhook-request).
+  const incoming = new URLSearchParams({
+    ToCountry: 'US',
+    ToState: 'CA',
+    SmsMessageSid: 'SM1f0e8ae6ade43cb3c0ce4525424e404f',
+    NumMedia: '0',
+    ToCity: '',
+    FromZip: '',
+    SmsSid: 'SM1f0e8ae6ade43cb3c0ce4525424e404f',
+    FromState: '',
+    SmsStatus: 'received',
+    FromCity: '',
+    Body: 'Hello there ✓',
+    FromCountry: 'GB',
+    To: '+14155552345',
+    ToZip: '',
+    NumSegments: '1',
+    MessageSid: 'SM1f0e8ae6ade43cb3c0ce4525424e404f',
+    AccountSid: 'AC1234567890abcdef1234567890abcdef',
+    From: '+447700900123',
+    ApiVersion: '2010-04-01',
+  }).toString();
+
+  test('an incoming message: its MessageSid, the phone and the whole text; no reply tracking', () => {
+    const parsed = twilioPlugin.parseReceived!({ contentType: FORM, body: incoming, query: new URLSearchParams(), headers: {} });
+    assert.deepEqual(parsed, {
+      ok: true,
+      items: [
+        {
+          providerId: 'SM1f0e8ae6ade43cb3c0ce4525424e404f',
+          number: '+447700900123',
+          text: 'Hello there ✓',
+          sentAt: undefined,
+          userContext: undefined,
+          trackingId: undefined,
+        },
+      ],
+    });
+  });
+
+  test('status callbacks: delivered, undelivered with its ErrorCode, sent not final; an unknown status is unreadable', () => {
+    const callback = (fields: Record<string, string>) =>
+      twilioPlugin.parseReport!({
+        contentType: FORM,
+        body: new URLSearchParams({
+          AccountSid: 'AC1234567890abcdef1234567890abcdef',
+          ApiVersion: '2010-04-01',
+          From: '+14155552345',
+          MessageSid: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11',
+          SmsSid: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11',
+          To: '+447700900123',
+          ...fields,
+        }).toString(),
+        query: new URLSearchParams(),
+        headers: {},
+      });
+    const item = (fields: Record<string, string>) => {
+      const parsed = callback(fields);
+      assert.ok(parsed.ok);
+      return parsed.items[0];
+    };
+    assert.deepEqual(item({ MessageStatus: 'delivered', SmsStatus: 'delivered' }), {
+      providerId: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11',
+      number: '+447700900123',
+      code: 0,
+      state: 'delivered',
+    });
+    assert.deepEqual(item({ MessageStatus: 'undelivered', ErrorCode: '30003' }), {
+      providerId: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11',
+      number: '+447700900123',
+      code: 30003,
+      state: 'failed',
+    });
+    assert.equal(item({ MessageStatus: 'sent' })?.state, 'sent');
+    assert.equal(callback({ MessageStatus: 'teleported' }).ok, false);
+    assert.match(twilioPlugin.describeStatus(30003), /switched off|out of reach/);
+  });
+
+  test("the create form: To, Body, the Messaging Service, From for a mail's own sender, StatusCallback and ValidityPeriod", () => {
+    const service = `MG${'a'.repeat(32)}`;
+    const base = { messageId: 'm1', recipients: ['+447700900123'], text: 'Pump 3\nstopped', encoding: 'gsm7' as const, maxParts: 10 };
+    const form = buildMessageForm(
+      { ...base, expiresAt: 1_000_000 + 90_500 },
+      '+447700900123',
+      service,
+      'https://relay.example.com/webhooks/twilio/dr?token=t',
+      1_000_000,
+    );
+    assert.deepEqual(Object.fromEntries(form), {
+      To: '+447700900123',
+      Body: 'Pump 3\nstopped',
+      MessagingServiceSid: service,
+      StatusCallback: 'https://relay.example.com/webhooks/twilio/dr?token=t',
+      ValidityPeriod: '91',
+    });
+    const own = buildMessageForm({ ...base, senderId: 'Acme', expiresAt: 1_000_000 + 86_400_000 }, '+447700900123', service, undefined, 1_000_000);
+    assert.equal(own.get('From'), 'Acme');
+    assert.equal(own.get('ValidityPeriod'), '36000', "clamped to Twilio's maximum");
+    const otherService = `MG${'b'.repeat(32)}`;
+    const asService = buildMessageForm({ ...base, senderId: otherService }, '+447700900123', service, undefined, 0);
+    assert.equal(asService.get('MessagingServiceSid'), otherService);
+    assert.equal(asService.has('From'), false);
+  });
+
+  test('error codes: an invalid number or an opt-out bounces, authentication pauses, 20429 retries', async () => {
+    const { outcomeClassifier } = await import('../../src/dispatch/outcomes.ts');
+    const { classifyRecipient } = outcomeClassifier(twilioPlugin.outcomeRules);
+    const answered = (code: string) => ({ kind: 'answered' as const, results: [{ number: '+447700900123', code }] });
+    assert.equal(classifyRecipient(answered('TWILIO:21211'), '+447700900123').action, 'fail');
+    assert.equal(classifyRecipient(answered('TWILIO:21610'), '+447700900123').action, 'fail');
+    assert.equal(classifyRecipient({ kind: 'refused', code: 'TWILIO:20003' }, '+447700900123').action, 'pause');
+    assert.equal(classifyRecipient({ kind: 'refused', code: 'TWILIO:20429' }, '+447700900123').action, 'retry');
+  });
+});
+
+describe('Twilio through the relay', () => {
+  const AUTH_TOKEN = 'relay-auth-token';
+  const PUBLIC_URL = 'https://sms.example.com/relay';
+  const paths = webhookPaths('twilio');
+  let dir: string;
+  let relay: Relay;
+  let sink: SmtpSink;
+  let simulator: TwilioSimulator;
+  const lines: Array<Record<string, unknown>> = [];
+
+  before(async () => {
+    dir = tempDir('smsrelay-twilio-');
+    sink = await new SmtpSink().start();
+    const yaml = {
+      gateway: { provider: 'twilio-simulator', messagingServiceSid: `MG${'1'.repeat(32)}`, authToken: AUTH_TOKEN, publicUrl: PUBLIC_URL },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      mail: { url: sink.url },
+      inbound: { defaultMailbox: 'ops@example.com' },
+      store: { busyTimeout: '100ms' },
+    };
+    const { config } = loadConfig(relayEnvironment(dir, yaml), dir);
+    const capture = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    relay = await startRelay(config, createLogger('info', capture));
+    simulator = relay.simulator as TwilioSimulator;
+  });
+  after(async () => {
+    await relay.stop();
+    await sink.stop();
+    removeDir(dir);
+  });
+
+  const url = (path: string) => `http://127.0.0.1:${relay.httpPort}${path}`;
+  /** Signed as Twilio signs a request to the public URL the relay is configured with. */
+  const signedFor = (publicPath: string, form: URLSearchParams, token = AUTH_TOKEN) =>
+    createHmac('sha1', token)
+      .update(
+        `${PUBLIC_URL}${publicPath}${[...form]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([k, v]) => `${k}${v}`)
+          .join('')}`,
+      )
+      .digest('base64');
+  const mo = (sid: string, body: string) =>
+    new URLSearchParams({
+      MessageSid: `SM${sid.padStart(32, '0')}`,
+      SmsSid: `SM${sid.padStart(32, '0')}`,
+      AccountSid: `AC${'0'.repeat(32)}`,
+      From: '+447700900171',
+      To: '+15005550006',
+      Body: body,
+      NumMedia: '0',
+    });
+  const post = (path: string, form: URLSearchParams, signature?: string) =>
+    fetch(url(path), { method: 'POST', headers: { 'content-type': FORM, ...(signature ? { 'x-twilio-signature': signature } : {}) }, body: form.toString() });
+
+  test('the StatusCallback is the public URL; an MO signed for the public URL is answered with empty TwiML', async () => {
+    await sendMail(relay.smtpPort, { to: ['447700900170@sms.example.com'], body: 'callback?' });
+    const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900170'));
+    assert.equal(record.statusCallback, `${PUBLIC_URL}${paths.dr}`);
+
+    const form = mo('a1', 'Signed for the public URL');
+    const answer = await post(paths.mo, form, signedFor(paths.mo, form));
+    assert.equal(answer.status, 200);
+    assert.match(answer.headers.get('content-type') ?? '', /^text\/xml/);
+    assert.equal(await answer.text(), EMPTY_TWIML);
+    await waitFor('the mail', () => sink.received.find((mail) => mail.raw.includes('Signed for the public URL')));
+  });
+
+  test('a forged or missing signature, or one made for the URL the relay sees instead of the public one: 403 and one log line each', async () => {
+    const form = mo('a2', 'Forged');
+    const before = lines.length;
+    const local = createHmac('sha1', AUTH_TOKEN)
+      .update(
+        `${url(paths.mo)}${[...form]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([k, v]) => `${k}${v}`)
+          .join('')}`,
+      )
+      .digest('base64');
+    for (const signature of [signedFor(paths.mo, form, 'another-token'), undefined, local]) {
+      const answer = await post(paths.mo, form, signature);
+      assert.equal(answer.status, 403);
+      assert.equal(((await answer.json()) as { error: string }).error, 'FORBIDDEN');
+    }
+    const refusals = lines.slice(before).filter((line) => String(line.msg).startsWith('webhook: refused'));
+    assert.equal(refusals.length, 3);
+    assert.ok(refusals.every((line) => line.level === 'warn' && line.provider === 'twilio'));
+    assert.equal(
+      sink.received.some((mail) => mail.raw.includes('Forged')),
+      false,
+    );
+  });
+
+  test('a signed payload that cannot be read is quarantined and acknowledged (TwiML), not retried for ever', async () => {
+    const form = new URLSearchParams({ MessageSid: 'not-a-sid', From: '+447700900172', Body: 'x' });
+    const answer = await post(paths.mo, form, signedFor(paths.mo, form));
+    assert.equal(answer.status, 200);
+    assert.equal(await answer.text(), EMPTY_TWIML);
+    const db = new BetterSqlite3(join(dir, 'data', STORE_FILE), { readonly: true });
+    const rows = db.prepare("SELECT reason FROM quarantine WHERE reason LIKE '%MessageSid%'").all();
+    db.close();
+    assert.equal(rows.length, 1);
+  });
+
+  test('while the store cannot commit an MO gets 503 (no TwiML: Twilio keeps it for its fallback or retry), then it is taken', async () => {
+    const other = new BetterSqlite3(join(dir, 'data', STORE_FILE));
+    other.exec('BEGIN IMMEDIATE');
+    const form = mo('a3', 'During the outage');
+    try {
+      const answer = await post(paths.mo, form, signedFor(paths.mo, form));
+      assert.equal(answer.status, 503);
+      assert.notEqual(await answer.text(), EMPTY_TWIML);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    await waitFor('ready again', async () => (await fetch(url('/readyz'))).status === 200, 2_000);
+    const retried = await post(paths.mo, form, signedFor(paths.mo, form));
+    assert.equal(retried.status, 200);
+    await waitFor('the mail', () => sink.received.find((mail) => mail.raw.includes('During the outage')));
+  });
+});

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { simpleParser } from 'mailparser';
+import { webhookPaths } from '../../src/http/webhooks.ts';
+import type { InboundRequest } from '../../src/providers/contract.ts';
+import { vonagePlugin } from '../../src/providers/vonage/index.ts';
+import { vonageSignature } from '../../src/providers/vonage/signature.ts';
+import { MISSING_PART_MARK, PartAssembler } from '../../src/sms/concat.ts';
+import type { VonageSimulator } from '../../src/simulators/vonage.ts';
+import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
+
+const get = (fields: Record<string, string>): InboundRequest => ({ contentType: '', body: '', query: new URLSearchParams(fields), headers: {}, method: 'GET' });
+const form = (fields: Record<string, string>): InboundRequest => ({
+  contentType: 'application/x-www-form-urlencoded',
+  body: new URLSearchParams(fields).toString(),
+  query: new URLSearchParams(),
+  headers: {},
+  method: 'POST',
+});
+const json = (fields: Record<string, string>): InboundRequest => ({
+  contentType: 'application/json',
+  body: JSON.stringify(fields),
+  query: new URLSearchParams(),
+  headers: {},
+  method: 'POST',
+});
+
+/** The signature examples of Vonage's server SDK tests (secret "secret"), https://developer.vonage.com/en/getting-started/concepts/signing-messages. */
+describe('Vonage signatures: the published vectors', () => {
+  const fields = new Map([
+    ['a', '1'],
+    ['b', '2'],
+    ['timestamp', '1461605396'],
+  ]);
+  const vectors = {
+    md5hash: '6af838ef94998832dbfc29020b564830',
+    sha1: '3e19a4e6880fdc2c1426bfd0587c98b9532f0210',
+    sha256: 'a321e824b9b816be7c3f28859a31749a098713d39f613c80d455bbaffae1cd24',
+    sha512: '812a18f76680fa0fe1b8bd9ee1625466ceb1bd96242e4d050d2cfd9a7b40166c63ed26ec9702168781b6edcf1633db8ff95af9341701004eec3fcf9550572ee8',
+  } as const;
+  for (const [method, sig] of Object.entries(vectors)) {
+    test(`${method}: computed, and a request carrying it verifies (GET, form and JSON alike); one changed field does not`, () => {
+      assert.equal(vonageSignature('secret', method as keyof typeof vectors, fields), sig);
+      const signed = { a: '1', b: '2', timestamp: '1461605396', sig: sig.toUpperCase() };
+      for (const request of [get(signed), form(signed), json(signed)]) assert.equal(vonagePlugin.verify!(request, 'mo', 'secret', method), true);
+      assert.equal(vonagePlugin.verify!(get({ ...signed, b: '3' }), 'mo', 'secret', method), false);
+      assert.equal(vonagePlugin.verify!(get({ a: '1', b: '2', timestamp: '1461605396' }), 'mo', 'secret', method), false, 'no sig');
+    });
+  }
+});
+
+describe('Vonage payloads', () => {
+  // The delivery receipt example of https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts.
+  const receipt = {
+    msisdn: '447700900000',
+    to: 'AcmeInc',
+    'network-code': '12345',
+    messageId: '0A0000001234567B',
+    price: '0.03330000',
+    status: 'delivered',
+    scts: '2001011400',
+    'err-code': '0',
+    'api-key': 'abcd1234',
+    'message-timestamp': '2020-01-01 12:00:00',
+  };
+  // The inbound example of https://developer.vonage.com/en/messaging/sms/guides/inbound-sms.
+  const inbound = {
+    msisdn: '447700900001',
+    to: '447700900000',
+    messageId: '0A0000000123ABCD1',
+    text: 'Hello world',
+    type: 'text',
+    keyword: 'HELLO',
+    'api-key': 'abcd1234',
+    'message-timestamp': '2020-01-01 12:00:00',
+  };
+
+  test('the documented receipt and inbound SMS read the same by GET, form POST and JSON POST', () => {
+    for (const shape of [get, form, json]) {
+      assert.deepEqual(vonagePlugin.parseReport!(shape(receipt)), {
+        ok: true,
+        items: [{ providerId: '0A0000001234567B', number: '+447700900000', code: 0, state: 'delivered' }],
+      });
+      const parsed = vonagePlugin.parseReceived!(shape(inbound));
+      assert.ok(parsed.ok);
+      assert.deepEqual(parsed.items[0], {
+        providerId: '0A0000000123ABCD1',
+        number: '+447700900001',
+        text: 'Hello world',
+        sentAt: '2020-01-01T12:00:00+00:00',
+        userContext: undefined,
+        trackingId: undefined,
+      });
+    }
+  });
+
+  test("a long SMS's receipts combine under our client-ref: sent until every part is delivered; a failed part fails it at once", () => {
+    const ref = `${'a'.repeat(25)}.2`;
+    const part = (messageId: string, status: string, errCode = '0') =>
+      vonagePlugin.parseReport!(get({ ...receipt, messageId, status, 'err-code': errCode, 'client-ref': ref }));
+    const state = (parsed: ReturnType<typeof part>) => (parsed.ok ? parsed.items[0]?.state : parsed.reason);
+    assert.deepEqual(part('0A01', 'delivered'), { ok: true, items: [{ providerId: ref, number: '+447700900000', code: 1001, state: 'sent' }] });
+    assert.equal(state(part('0A01', 'delivered')), 'sent', 'the same part again counts once');
+    assert.equal(state(part('0A02', 'delivered')), 'delivered');
+    const other = `${'b'.repeat(25)}.3`;
+    const failed = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', status: 'failed', 'err-code': '3', 'client-ref': other }));
+    assert.deepEqual(failed, { ok: true, items: [{ providerId: other, number: '+447700900000', code: 3, state: 'failed' }] });
+    assert.match(vonagePlugin.describeStatus(3), /out of reach/);
+  });
+
+  test("inbound concat parts: waiting until the last, then one SMS under the first part's id; repeats give it again", () => {
+    const part = (index: number, text: string) =>
+      vonagePlugin.parseReceived!(
+        get({
+          ...inbound,
+          msisdn: '447700900009',
+          messageId: `0C0${index}`,
+          text,
+          concat: 'true',
+          'concat-ref': '77',
+          'concat-total': '3',
+          'concat-part': String(index),
+        }),
+      );
+    assert.deepEqual(part(3, 'three'), { ok: true, items: [], waiting: 'part 3 of 3, 1 here' });
+    const second = part(1, 'one ');
+    assert.equal(second.ok && second.waiting, 'part 1 of 3, 2 here');
+    const whole = part(2, 'two ');
+    assert.ok(whole.ok);
+    assert.deepEqual(
+      whole.items.map((sms) => [sms.providerId, sms.text]),
+      [['0C01', 'one two three']],
+    );
+    const again = part(3, 'three');
+    assert.ok(again.ok);
+    assert.deepEqual(
+      again.items.map((sms) => sms.providerId),
+      ['0C01'],
+    );
+  });
+});
+
+describe('the shared part assembler', () => {
+  test('a set whose missing part never comes is given out after giveUpMs, the gap marked', () => {
+    let now = 0;
+    const assembler = new PartAssembler({ clock: () => now, giveUpMs: 1_000, keepMs: 5_000, maxSets: 10 });
+    const part = (index: number) => assembler.add({ sender: '+447700900001', reference: 5, total: 3, index, partId: `p${index}`, text: `<${index}>` });
+    assert.equal(part(2).complete, false);
+    now = 1_000;
+    assert.deepEqual(part(3), { complete: true, providerId: 'p2', text: `${MISSING_PART_MARK}<2><3>`, missing: 1 });
+    now = 6_000;
+    assert.equal(part(3).complete, false, 'forgotten after keepMs: a new set');
+  });
+});
+
+describe('Vonage through the relay', () => {
+  let relay: TestRelay;
+  let sink: SmtpSink;
+  let simulator: VonageSimulator;
+  const paths = webhookPaths('vonage');
+
+  before(async () => {
+    sink = await new SmtpSink().start();
+    relay = await startTestRelay({
+      gateway: { provider: 'vonage-simulator', from: '447700900000', signatureSecret: 'relay-signature', signatureMethod: 'sha512' },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      mail: { url: sink.url },
+      inbound: { defaultMailbox: 'ops@example.com' },
+    });
+    simulator = relay.relay.simulator as VonageSimulator;
+  });
+  after(async () => {
+    await relay.stop();
+    await sink.stop();
+    removeDir(relay.dir);
+  });
+
+  test("a long SMS goes out in parts, and is delivered once every part's receipt is in", async () => {
+    const { data } = await sendMail(relay.relay.smtpPort, { to: ['447700900180@sms.example.com'], body: 'x'.repeat(300) });
+    const id = queuedId(data);
+    const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900180'));
+    assert.equal(record.parts.length, 2);
+    await waitFor('delivered', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered');
+  });
+
+  test('a long reply arrives in parts, last first: the early parts get 503, and one mail carries the whole text', async () => {
+    const text = `${'Restarting pump three now. '.repeat(8)}Done.`;
+    simulator.reply('447700900181', text);
+    const mail = await waitFor('the reply mail', () => sink.received.find((entry) => entry.raw.includes('Done.')));
+    assert.equal(((await simpleParser(mail.raw)).text ?? '').includes(text.slice(0, 60)), true);
+    const early = simulator.webhookPosts.filter((post) => post.kind === 'mo' && post.status === 503);
+    assert.equal(early.length, 1, 'the part that came first was not acknowledged');
+  });
+
+  test('a forged or missing sig: 403, by GET and by POST', async () => {
+    const fields = { msisdn: '447700900182', to: '447700900000', messageId: '0F000001', text: 'forged', type: 'text', timestamp: '1764700000', nonce: 'n' };
+    const base = `http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`;
+    const byGet = await fetch(`${base}?${new URLSearchParams({ ...fields, sig: 'ab'.repeat(64) })}`);
+    assert.equal(byGet.status, 403);
+    const byPost = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
+    });
+    assert.equal(byPost.status, 403);
+    const signed = vonageSignature('relay-signature', 'sha512', new Map(Object.entries(fields)));
+    const taken = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...fields, sig: signed }).toString(),
+    });
+    assert.equal(taken.status, 200);
+  });
+});
