@@ -36,7 +36,11 @@ function readJson(file: string): { outcome?: string } | undefined {
 }
 
 /** Mail `index` of the rotation over `messages`, to `recipient(index)`, with a Message-ID unique to `label` and `index`. */
-export function rotation(messages: ReadonlyArray<{ readonly message: string }>, label: string, recipient: (index: number) => string): (index: number) => BenchMail {
+export function rotation(
+  messages: ReadonlyArray<{ readonly message: string }>,
+  label: string,
+  recipient: (index: number) => string,
+): (index: number) => BenchMail {
   const bodies = messages.map(({ message }) => {
     const split = message.search(/\r?\n\r?\n/);
     const headers = message.slice(0, split).replace(/^Message-ID:.*(?:\r?\n[ \t].*)*\r?\n?/gim, '');

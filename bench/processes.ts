@@ -30,14 +30,15 @@ export interface Child {
 export function start(args: readonly string[], env: Record<string, string> = {}, cwd?: string, stdout: 'pipe' | 'ignore' = 'pipe'): Child {
   const child = spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', stdout, 'inherit'] });
   const waiters = new Set<{ predicate: (line: string) => boolean; resolve: (line: string) => void }>();
-  if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => {
-    for (const waiter of waiters) {
-      if (waiter.predicate(line)) {
-        waiters.delete(waiter);
-        waiter.resolve(line);
+  if (child.stdout)
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      for (const waiter of waiters) {
+        if (waiter.predicate(line)) {
+          waiters.delete(waiter);
+          waiter.resolve(line);
+        }
       }
-    }
-  });
+    });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     process: child,

@@ -16,7 +16,8 @@ const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]
 const byId = new Map(profile.nodes.map((node) => [node.id, node]));
 const parent = new Map<number, number>();
 for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-const label = (node: ProfileNode) => `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(node_modules\/|src\/)/, '$1')}:${node.callFrame.lineNumber + 1}`;
+const label = (node: ProfileNode) =>
+  `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(node_modules\/|src\/)/, '$1')}:${node.callFrame.lineNumber + 1}`;
 const self = new Map<string, number>();
 const inclusive = new Map<string, number>();
 for (const id of profile.samples) {
@@ -36,5 +37,9 @@ console.log(`${total} samples`);
 for (const [name, count] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`self ${share(count).padStart(6)}  ${name}`);
 if (pattern) {
   const match = new RegExp(pattern);
-  for (const [name, count] of [...inclusive].filter(([name]) => match.test(name)).sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`incl ${share(count).padStart(6)}  ${name}`);
+  for (const [name, count] of [...inclusive]
+    .filter(([name]) => match.test(name))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 30))
+    console.log(`incl ${share(count).padStart(6)}  ${name}`);
 }

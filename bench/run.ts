@@ -81,7 +81,10 @@ async function awaitArrivals(gateway: Child, total: number): Promise<number> {
 
 /** The raw message smtp-source sends (its headers and -l body, or its default body), for the stage timings. */
 function smtpSourceMessage(length: number | undefined): string {
-  const body = length === undefined ? [1, 2, 3, 4].map((line) => `La de da de da ${line}.`) : [...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((line) => `${line}${'X'.repeat(77)}`), 'X'.repeat(80)];
+  const body =
+    length === undefined
+      ? [1, 2, 3, 4].map((line) => `La de da de da ${line}.`)
+      : [...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((line) => `${line}${'X'.repeat(77)}`), 'X'.repeat(80)];
   return `From: <bench@example.com>\r\nTo: <${SOURCE_TO}>\r\nDate: Wed, 2 Dec 2026 10:00:00 +0000 (UTC)\r\nMessage-Id: <5d8d.0003.0000@bench>\r\n\r\n${body.join('\r\n')}\r\n`;
 }
 
@@ -209,7 +212,14 @@ async function mt(withPostfix: boolean) {
   const candidates = corpusMessages();
   const keep = new Set(candidates.map((_, index) => index));
   for (const target of relays) {
-    const probe = await load({ port: target.port, sessions: 1, mails: candidates.length, persistent: true, label: 'probe', mail: rotation(candidates, `probe-${target.name}`, benchRecipient) });
+    const probe = await load({
+      port: target.port,
+      sessions: 1,
+      mails: candidates.length,
+      persistent: true,
+      label: 'probe',
+      mail: rotation(candidates, `probe-${target.name}`, benchRecipient),
+    });
     for (const index of probe.refusedIndexes) keep.delete(index);
     progress(`${target.name} refuses ${probe.refusedIndexes.length} of ${candidates.length} fixtures`);
   }
@@ -285,12 +295,26 @@ async function mt(withPostfix: boolean) {
     const p99s: number[] = [];
     const p50s: number[] = [];
     for (let pass = 0; pass < RUNS; pass++) {
-      const run = await load({ port: target.port, sessions: 10, mails: MAILS, persistent: true, pipelining: true, label: `paced-${target.name}-${pass}`, perSecond: 500 });
-      if (refusedCount(run.refusals) > 0) failures.push(`${target.name}, paced run ${pass}: ${[...run.refusals].map(([reason, count]) => `${count} × ${reason}`).join('; ')}`);
+      const run = await load({
+        port: target.port,
+        sessions: 10,
+        mails: MAILS,
+        persistent: true,
+        pipelining: true,
+        label: `paced-${target.name}-${pass}`,
+        perSecond: 500,
+      });
+      if (refusedCount(run.refusals) > 0)
+        failures.push(`${target.name}, paced run ${pass}: ${[...run.refusals].map(([reason, count]) => `${count} × ${reason}`).join('; ')}`);
       p50s.push(percentile(run.latencies, 50));
       p99s.push(percentile(run.latencies, 99));
     }
-    paced.push({ target: target.name, p50To250Ms: round(median(p50s)), p99To250Ms: round(median(p99s)), peakRssMb: memoryMb(target.relay.process.pid ?? 0).peak });
+    paced.push({
+      target: target.name,
+      p50To250Ms: round(median(p50s)),
+      p99To250Ms: round(median(p99s)),
+      peakRssMb: memoryMb(target.relay.process.pid ?? 0).peak,
+    });
   }
   await Promise.all([...relays.map((target) => target.relay.stop()), bare.stop(), gateway.stop(), sink?.stop()]);
   return { rows, paced, corpus: { mails: corpus.length, excluded } };
@@ -328,11 +352,14 @@ async function mo() {
         if (mailSink.received.length > mailed) [mailed, progressAt] = [mailSink.received.length, performance.now()];
         if (process.env.BENCH_DEBUG) progress(`mailed ${mailed - mailedBefore}`);
       }
-      if (mailed < mailedBefore + MO) failures.push(`MO ${target.name} run ${pass}: ${mailedBefore + MO - mailed} of ${MO} received SMS never reached the mailbox`);
+      if (mailed < mailedBefore + MO)
+        failures.push(`MO ${target.name} run ${pass}: ${mailedBefore + MO - mailed} of ${MO} received SMS never reached the mailbox`);
       const toMail = performance.now() - started;
       const after = await relayCounters(target.relay);
       const commits = (after.get('smsrelay_store_commits_total') ?? Number.NaN) - (before.get('smsrelay_store_commits_total') ?? 0);
-      results.get(target.name)?.push({ committed: rate(MO, committed), toMail: rate(MO, toMail), mailsPerCommit: Number.isNaN(commits) ? undefined : round(MO / commits, 2) });
+      results
+        .get(target.name)
+        ?.push({ committed: rate(MO, committed), toMail: rate(MO, toMail), mailsPerCommit: Number.isNaN(commits) ? undefined : round(MO / commits, 2) });
     }
   }
   await Promise.all([...relays.map((target) => target.relay.stop()), bare.stop(), ...mailSinks.map((sink) => sink.stop())]);
@@ -359,7 +386,12 @@ async function post(port: number, path: string, label: string): Promise<number> 
   await Promise.all(
     Array.from({ length: 50 }, async () => {
       for (let index = next++; index < MO; index = next++) {
-        const body = new URLSearchParams({ from: `447700${String(900000 + (index % 1000))}`, text: textOf(label, index), msgid: `${label}${index}`, sent: '2026-11-23T10:00:00+00:00' });
+        const body = new URLSearchParams({
+          from: `447700${String(900000 + (index % 1000))}`,
+          text: textOf(label, index),
+          msgid: `${label}${index}`,
+          sent: '2026-11-23T10:00:00+00:00',
+        });
         const response = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
         await response.body.dump();
         if (response.statusCode !== 200) throw new Error(`webhook answered ${response.statusCode}`);
@@ -379,11 +411,22 @@ async function soak() {
   if (SOAK === 0) return undefined;
   const gateway = startTs('./gateway.ts');
   const { url } = await jsonLine<{ url: string }>(gateway);
-  const relay = await startRelay({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT }, { nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] });
+  const relay = await startRelay(
+    { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT },
+    { nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] },
+  );
   const pid = relay.process.pid ?? 0;
   const messages = corpus.length ? corpus : corpusMessages();
   const warm = Math.min(10_000, Math.round(SOAK / 10));
-  await load({ port: relay.smtpPort, sessions: 10, mails: warm, persistent: true, pipelining: true, label: 'soak-warm', mail: rotation(messages, 'soak-warm', benchRecipient) });
+  await load({
+    port: relay.smtpPort,
+    sessions: 10,
+    mails: warm,
+    persistent: true,
+    pipelining: true,
+    label: 'soak-warm',
+    mail: rotation(messages, 'soak-warm', benchRecipient),
+  });
   progress(`soak: warm-up ${warm} mails, ${await awaitArrivals(gateway, warm)} at the gateway`);
   gateway.process.stdin?.write('forget\n');
   const rssBeforeSnapshotMb = memoryMb(pid).rss;
@@ -394,7 +437,15 @@ async function soak() {
     gateway.process.stdin?.write('forget\n');
   }, 1000);
   const started = performance.now();
-  const run = await load({ port: relay.smtpPort, sessions: 10, mails: SOAK, persistent: true, pipelining: true, label: 'soak', mail: rotation(messages, 'soak', benchRecipient) });
+  const run = await load({
+    port: relay.smtpPort,
+    sessions: 10,
+    mails: SOAK,
+    persistent: true,
+    pipelining: true,
+    label: 'soak',
+    mail: rotation(messages, 'soak', benchRecipient),
+  });
   progress(`soak: ${SOAK} mails sent, ${(await gatewayCount(gateway)) - warm} at the gateway`);
   const arrived = (await awaitArrivals(gateway, warm + SOAK)) - warm;
   const elapsed = performance.now() - started;
@@ -443,7 +494,9 @@ const cell = (value: number | undefined) => (value === undefined ? '—' : Strin
 console.log(`\nsmsrelay bench ${startedAt} — ${machine.cpus} × ${machine.cpu}, Node ${machine.node}; ${MAILS} mails per run, median of ${RUNS}`);
 console.log(`load average before ${loadBefore.map((value) => value.toFixed(2)).join(' ')}, after ${loadAfter.map((value) => value.toFixed(2)).join(' ')}`);
 console.log(`corpus rotation: ${mtResult.corpus.mails} mails (${mtResult.corpus.excluded} fixtures left out: a relay refuses them by design)\n`);
-console.log('| shape | relay | smtp-sink/s | bare sink/s | 250/s | end to end/s | of smtp-sink | of bare | CPU µs/mail | commits/s | mails/commit | writes/commit | commit µs/mail | p50/p99 →250 ms |');
+console.log(
+  '| shape | relay | smtp-sink/s | bare sink/s | 250/s | end to end/s | of smtp-sink | of bare | CPU µs/mail | commits/s | mails/commit | writes/commit | commit µs/mail | p50/p99 →250 ms |',
+);
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const row of mtResult.rows) {
   console.log(
@@ -451,17 +504,41 @@ for (const row of mtResult.rows) {
   );
 }
 console.log('\ntext stages, µs per mail: | shape | parse | HTML→text | strip | extract (all text work) | encoding |');
-for (const stage of stages) console.log(`| ${stage.shape} | ${round(stage.parse)} | ${stage.htmlMails ? round(stage.htmlToText) : '—'} | ${round(stage.strip)} | ${round(stage.extract)} | ${round(stage.encoding, 2)} |`);
-for (const row of mtResult.paced) console.log(`${row.target}: at a steady 500 mails/s p50/p99 end of DATA → 250 = ${row.p50To250Ms}/${row.p99To250Ms} ms; peak RSS ${row.peakRssMb} MB`);
-for (const row of moResult) console.log(`MO ${row.target}: bare ${row.bareWebhooksPerSec}/s, committed ${row.committedWebhooksPerSec}/s (${row.ofBare}×), SMS → mail ${row.smsToMailPerSec}/s; received SMS per commit (the mailer's outcomes commit too) ${row.smsPerCommit.join(', ')}`);
+for (const stage of stages)
+  console.log(
+    `| ${stage.shape} | ${round(stage.parse)} | ${stage.htmlMails ? round(stage.htmlToText) : '—'} | ${round(stage.strip)} | ${round(stage.extract)} | ${round(stage.encoding, 2)} |`,
+  );
+for (const row of mtResult.paced)
+  console.log(`${row.target}: at a steady 500 mails/s p50/p99 end of DATA → 250 = ${row.p50To250Ms}/${row.p99To250Ms} ms; peak RSS ${row.peakRssMb} MB`);
+for (const row of moResult)
+  console.log(
+    `MO ${row.target}: bare ${row.bareWebhooksPerSec}/s, committed ${row.committedWebhooksPerSec}/s (${row.ofBare}×), SMS → mail ${row.smsToMailPerSec}/s; received SMS per commit (the mailer's outcomes commit too) ${row.smsPerCommit.join(', ')}`,
+  );
 if (soakResult) {
   console.log(
     `soak: ${soakResult.mails} mails at ${soakResult.mailsPerSec}/s; RSS ${soakResult.rssBeforeSnapshotMb} MB before the first heap snapshot, ${soakResult.rssFirstMb} MB after it, max ${soakResult.rssMaxMb} MB, last ${soakResult.rssLastMb} MB, second-half growth ${soakResult.secondHalfGrowthMb} MB`,
   );
   console.log(`heap (main thread) ${soakResult.heap.firstMb} → ${soakResult.heap.lastMb} MB; largest growth by constructor:`);
-  for (const entry of soakResult.heap.growth) console.log(`  ${entry.name}: ${entry.countDelta >= 0 ? '+' : ''}${entry.countDelta} objects, ${entry.bytesDelta >= 0 ? '+' : ''}${round(entry.bytesDelta / 1024)} KB`);
+  for (const entry of soakResult.heap.growth)
+    console.log(
+      `  ${entry.name}: ${entry.countDelta >= 0 ? '+' : ''}${entry.countDelta} objects, ${entry.bytesDelta >= 0 ? '+' : ''}${round(entry.bytesDelta / 1024)} KB`,
+    );
 }
-const result = { bench: 'smsrelay', startedAt, machine, loadBefore, loadAfter, mails: MAILS, runs: RUNS, baselines: BASELINES, stages, mt: mtResult, mo: moResult, soak: soakResult, failures };
+const result = {
+  bench: 'smsrelay',
+  startedAt,
+  machine,
+  loadBefore,
+  loadAfter,
+  mails: MAILS,
+  runs: RUNS,
+  baselines: BASELINES,
+  stages,
+  mt: mtResult,
+  mo: moResult,
+  soak: soakResult,
+  failures,
+};
 if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));
 if (failures.length > 0) {

@@ -53,10 +53,15 @@ export class Metrics {
     });
     // Group commit: commits are WAL fsyncs; writes per commit is the group size a load gets.
     const commitCounter = (name: string, help: string, read: (stats: CommitStats) => number) => {
-      const counter: Counter = new Counter({ name, help, registers: [this.registry], async collect() {
-        counter.reset();
-        counter.inc(read(await store.commitStats()));
-      } });
+      const counter: Counter = new Counter({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          counter.reset();
+          counter.inc(read(await store.commitStats()));
+        },
+      });
     };
     commitCounter('smsrelay_store_commits_total', 'Store commits (one WAL fsync each)', (stats) => stats.commits);
     commitCounter('smsrelay_store_committed_writes_total', 'Writes (a mail, an outcome, an inbound SMS) the store commits carried', (stats) => stats.writes);

@@ -37,7 +37,9 @@ const send = () => {
       try {
         port.postMessage({ replies: [reply] });
       } catch (error) {
-        port.postMessage({ replies: [{ id: reply.id, ok: false, error: { code: undefined, message: error instanceof Error ? error.message : String(error) } }] });
+        port.postMessage({
+          replies: [{ id: reply.id, ok: false, error: { code: undefined, message: error instanceof Error ? error.message : String(error) } }],
+        });
       }
     }
   }
