@@ -18,7 +18,6 @@ import {
   GatewaySimulator,
   listenStandalone,
   readAspNetFields,
-  undeliverableNumbersSchema,
   useFormParser,
   type GatewaySimulatorOptions,
   type HttpApp,
@@ -122,7 +121,6 @@ const MO_FIELD_MAX_CHARS = 256;
 
 const digitsSchema = z.string().regex(new RegExp(`^\\d{${MIN_NUMBER_DIGITS},${MAX_NUMBER_DIGITS}}$`), 'international digits without +');
 /** `POST /simulator/control` takes a behaviour, or the numbers whose final delivery report is 6. */
-const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict()]);
 const moSchema = z
   .object({
     from: digitsSchema,
@@ -365,16 +363,6 @@ export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviou
   async #onBalance(request: FastifyRequest, reply: FastifyReply): Promise<string> {
     reply.type('text/plain; charset=utf-8');
     return this.#checkLogin(readAspNetFields(request)) ?? `BALANCE:${this.balance}`;
-  }
-
-  protected onControl(request: FastifyRequest, reply: FastifyReply) {
-    const parsed = controlSchema.safeParse(request.body);
-    if (!parsed.success) {
-      return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
-    }
-    if ('mode' in parsed.data) this.setBehaviour(parsed.data);
-    else this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
-    return this.status();
   }
 
   protected onMo(request: FastifyRequest, reply: FastifyReply) {

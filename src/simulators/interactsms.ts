@@ -39,7 +39,6 @@ import {
   GatewaySimulator,
   listenStandalone,
   readAspNetFields,
-  undeliverableNumbersSchema,
   useFormParser,
   type GatewaySimulatorOptions,
   type HttpApp,
@@ -123,7 +122,6 @@ const GARBAGE_PAGE =
   '<!DOCTYPE html>\r\n<html><head><title>Runtime Error</title></head>\r\n' + "<body><h1>Server Error in '/' Application.</h1></body></html>\r\n";
 
 const digitsSchema = z.string().regex(/^\d{7,15}$/, 'international digits without +');
-const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict()]);
 const moSchema = z
   .object({
     from: digitsSchema,
@@ -258,14 +256,6 @@ export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour>
       this.emit('sms', sms);
     }
     return { body: ACCEPTED_BODY, accepted };
-  }
-
-  protected onControl(request: FastifyRequest, reply: FastifyReply) {
-    const parsed = controlSchema.safeParse(request.body);
-    if (!parsed.success) return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
-    if ('mode' in parsed.data) this.setBehaviour(parsed.data);
-    else this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
-    return this.status();
   }
 
   protected onMo(request: FastifyRequest, reply: FastifyReply) {

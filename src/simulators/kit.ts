@@ -454,6 +454,8 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
   /** How long after the send response has gone out the first delivery report is posted. */
   protected readonly reportDelayMs: number;
   readonly #behaviour: CountedBehaviour<Behaviour>;
+  /** `POST /simulator/control` takes a behaviour or the undeliverable numbers. */
+  readonly #controlSchema: z.ZodType<Behaviour | { readonly undeliverableNumbers: string[] }>;
   readonly #held = new HeldRequests();
   readonly #invalidNumbers: ReadonlySet<string>;
   #undeliverable: ReadonlySet<string>;
@@ -463,6 +465,7 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
     super();
     const { behaviourSchema, label, noun, contentType, headers } = traits;
     this.#behaviour = new CountedBehaviour(behaviourSchema, behaviourSchema.parse({ mode: 'ok' }));
+    this.#controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict()]);
     this.#invalidNumbers = new Set(options.invalidNumbers ?? []);
     this.#undeliverable = new Set(undeliverableNumbersSchema.parse(options.undeliverableNumbers ?? []));
     this.forwarder = new WebhookForwarder({
@@ -482,8 +485,17 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
   protected abstract get accepted(): readonly object[];
   /** Adds the gateway's own routes, and the body parsers they need, to the simulator's scope. */
   protected abstract addGatewayRoutes(scope: HttpApp): void;
-  /** `POST /simulator/control`: answers `status()` once it has applied the request. */
-  protected abstract onControl(request: FastifyRequest, reply: FastifyReply): unknown;
+  /**
+   * `POST /simulator/control`: a behaviour or the undeliverable numbers, answered with `status()` once
+   * applied. A simulator with more controls (Puzzel's auth failures) overrides it.
+   */
+  protected onControl(request: FastifyRequest, reply: FastifyReply): unknown {
+    const parsed = this.#controlSchema.safeParse(request.body);
+    if (!parsed.success) return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
+    if ('undeliverableNumbers' in parsed.data) this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
+    else this.setBehaviour(parsed.data);
+    return this.status();
+  }
   /** `POST /simulator/mo`: an MO to post as the gateway would. */
   protected abstract onMo(request: FastifyRequest, reply: FastifyReply): unknown;
 

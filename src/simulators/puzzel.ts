@@ -343,7 +343,7 @@ export class PuzzelSimulator extends GatewaySimulator<PuzzelSimulatorBehaviour> 
   // -------------------------------------------------------------------------------------------------
   // Control
 
-  protected onControl(request: FastifyRequest, reply: FastifyReply) {
+  protected override onControl(request: FastifyRequest, reply: FastifyReply) {
     let body: unknown;
     try {
       body = JSON.parse(typeof request.body === 'string' ? request.body : '');

@@ -80,7 +80,6 @@ const DEFAULT_ACCOUNT_NUMBER = '+15005550006';
 const UNREACHABLE_ERROR = '30003';
 const MO_TEXT_MAX_CHARS = 1_600;
 
-const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: z.array(z.string().regex(/^\d{7,15}$/)).max(10_000) }).strict()]);
 /** `usercontext` is taken and ignored: Twilio's incoming messages name no message they answer. */
 const moSchema = z
   .object({
@@ -259,14 +258,6 @@ export class TwilioSimulator extends GatewaySimulator<TwilioBehaviour> implement
         }
       });
     });
-  }
-
-  protected onControl(request: FastifyRequest, reply: FastifyReply) {
-    const parsed = controlSchema.safeParse(request.body);
-    if (!parsed.success) return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
-    if ('mode' in parsed.data) this.setBehaviour(parsed.data);
-    else this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
-    return this.status();
   }
 
   protected onMo(request: FastifyRequest, reply: FastifyReply) {

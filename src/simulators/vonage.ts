@@ -55,7 +55,6 @@ const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
 const BODY_LIMIT_BYTES = 64 * 1024;
 const DIGITS = /^\d{7,15}$/;
 const METHODS = { md5hash: 'md5', md5: 'md5', sha1: 'sha1', sha256: 'sha256', sha512: 'sha512' } as const;
-const controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: z.array(z.string().regex(DIGITS)).max(10_000) }).strict()]);
 /** `usercontext` is taken and ignored: an inbound SMS names no message it answers. */
 const moSchema = z
   .object({ from: z.string().regex(DIGITS, 'international digits without +'), text: z.string().min(1).max(2_000), usercontext: z.string().optional() })
@@ -183,14 +182,6 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
         if (!(await this.#call('dr', url, fields, { partId, status: failed ? 'failed' : 'delivered' }))) return;
       }
     });
-  }
-
-  protected onControl(request: FastifyRequest, reply: FastifyReply) {
-    const parsed = controlSchema.safeParse(request.body);
-    if (!parsed.success) return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
-    if ('mode' in parsed.data) this.setBehaviour(parsed.data);
-    else this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
-    return this.status();
   }
 
   protected onMo(request: FastifyRequest, reply: FastifyReply) {
