@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AcceptanceService } from './acceptance/service.ts';
@@ -76,13 +74,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     for (const step of stack.reverse()) await step();
   };
   try {
-    const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+    // Stable across restarts: at start the relay takes back its own leases and no other relay's live ones.
+    const owner = config.store.relayName;
     const storeHealth = new StoreHealthMonitor(logger);
     const store = await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout }, (health) =>
       storeHealth.update(health),
     );
     stack.push(() => store.close());
-    const resumed = await store.releaseStaleLeases(Date.now());
+    const resumed = await store.releaseStaleLeases(owner, Date.now());
     if (resumed.sms > 0 || resumed.mail > 0) {
       logger.warn(resumed, 'relay: resuming work that was in flight when the relay last stopped (an SMS among it may reach the gateway twice)');
     }

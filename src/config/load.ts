@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { ProviderPlugin, WebhookSignature } from '../providers/contract.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
+import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, type ParsedConfig } from './schema.ts';
@@ -37,6 +38,8 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_DEFAULT_MAILBOX: { path: ['inbound', 'defaultMailbox'], kind: 'string' },
   SMSRELAY_WEBHOOK_TOKEN: { path: ['inbound', 'webhookToken'], kind: 'string' },
   SMSRELAY_ORPHAN_REPORT_TTL: { path: ['inbound', 'orphanReportTtl'], kind: 'string' },
+  SMSRELAY_DATABASE_URL: { path: ['store', 'url'], kind: 'string' },
+  SMSRELAY_RELAY_NAME: { path: ['store', 'relayName'], kind: 'string' },
 };
 /** Read before the file, so not part of the structure. */
 const CONFIG_FILE_VARIABLE = 'SMSRELAY_CONFIG';
@@ -74,7 +77,7 @@ export interface Config {
   readonly networks: ParsedConfig['networks'];
   readonly policy: ParsedConfig['policy'];
   readonly mail: ParsedConfig['mail'] & { readonly from: string };
-  readonly store: ParsedConfig['store'];
+  readonly store: Omit<ParsedConfig['store'], 'relayName'> & { readonly relayName: string };
   /** Where the file settings came from, if any (for `config check` and messages). */
   readonly file: string | undefined;
 }
@@ -230,7 +233,7 @@ function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<stri
   const dotted = path.map(String).join('.');
   for (const [envPath, name] of envSources) {
     if (dotted === envPath || dotted.startsWith(`${envPath}.`)) {
-      const shown = /_(?:PASSWORD|TOKEN)$/.test(name) ? '***' : env[name];
+      const shown = /_(?:PASSWORD|TOKEN)$/.test(name) ? '***' : name === 'SMSRELAY_DATABASE_URL' ? redactUrl(env[name] ?? '') : env[name];
       return `${name}="${shown}"`;
     }
   }
@@ -406,7 +409,7 @@ function finish(
       from: parsed.mail.from ?? `MAILER-DAEMON@${firstDomain}`,
       dkim: parsed.mail.dkim && { ...parsed.mail.dkim, privateKeyFile: resolve(cwd, parsed.mail.dkim.privateKeyFile) },
     },
-    store: parsed.store,
+    store: { ...parsed.store, relayName: parsed.store.relayName ?? hostname() },
     file,
   };
 }

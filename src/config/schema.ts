@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import ms from 'ms';
 import { z } from 'zod';
+import { databaseUrlProblem } from '../store/postgres/url.ts';
 import { isCountryCode } from '../sms/numbers.ts';
 
 /** RFC 5321 §4.5.3.1.7: at least 100 recipients must be accepted; more per mail is rarely legitimate. */
@@ -348,6 +349,22 @@ export const configSchema = z.strictObject({
       minFreeMegabytes: positiveInt.default(DEFAULT_MIN_FREE_MEGABYTES),
       /** Message texts and headers older than this are erased once every SMS of them is final; unset = kept. */
       retention: duration.optional(),
+      /** PostgreSQL instead of the SQLite file (postgres://user:password@host:port/database?sslmode=…); unset = SQLite. */
+      url: z
+        .string()
+        .superRefine((value, context) => {
+          const problem = databaseUrlProblem(value);
+          if (problem) context.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
+      /**
+       * This relay's stable name, the owner of the leases it takes: at start it frees only its own and
+       * expired ones (another relay's live lease on a shared database is its work in flight). The hostname when unset.
+       */
+      relayName: z
+        .string()
+        .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'expected a name of letters, digits, ".", "_", ":" or "-"')
+        .optional(),
     })
     .prefault({}),
 });

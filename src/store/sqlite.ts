@@ -2,9 +2,9 @@ import { mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { RelayError } from '../errors.ts';
 import { GroupCommitter } from './group-commit.ts';
 import { migrate } from './migrations.ts';
+import { asStoreError, RESUMED_DETAIL, type ClaimedSmsRow, groupIntoBatches, type MessageRow, selectBatchRows, toStoredMessage } from './rows.ts';
 import {
   type AdminStatements,
   applyQueueAction,
@@ -43,7 +43,6 @@ import type {
   QueuedSms,
   QueueStats,
   ClaimedMail,
-  ClaimedSms,
   ClaimRequest,
   MailOutcome,
   SmsClaimRequest,
@@ -54,7 +53,6 @@ import type {
   SmsState,
   Store,
   StoredEvent,
-  StoredMessage,
   StoreHealth,
 } from './types.ts';
 
@@ -70,38 +68,6 @@ const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
 export interface SqliteStoreOptions {
   readonly file: string;
   readonly busyTimeoutMs: number;
-}
-
-interface MessageRow {
-  id: string;
-  received_at: number;
-  envelope_from: string;
-  client_address: string;
-  client_helo: string;
-  message_id_header: string | null;
-  subject: string | null;
-  headers: string;
-  text: string;
-  encoding: 'gsm7' | 'ucs2';
-  parts: number;
-  max_parts: number;
-  sender_id: string | null;
-  user_context: string | null;
-  dsn_ret: 'FULL' | 'HDRS' | null;
-  dsn_envid: string | null;
-  report_all: number;
-  send_at: number | null;
-  gateway_account: string | null;
-}
-
-interface ClaimedSmsRow {
-  id: number;
-  message_id: string;
-  number: string;
-  rcpt: string;
-  notify: string | null;
-  orcpt: string | null;
-  attempts: number;
 }
 
 interface MailRow {
@@ -295,15 +261,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  releaseStaleLeases(now: number): Promise<{ sms: number; mail: number }> {
+  releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
     return this.#write(() => {
       const sql = this.#sql;
-      const leased = sql.leasedSmsIds.all() as Array<{ id: number }>;
+      const leased = sql.leasedSmsIds.all(owner, now) as Array<{ id: number }>;
       for (const { id } of leased) {
-        sql.insertEventForSms.run(now, 'resumed', 'was in flight when the relay stopped; may reach the gateway twice', id);
+        sql.insertEventForSms.run(now, 'resumed', RESUMED_DETAIL, id);
       }
-      const sms = sql.releaseSms.run(now).changes;
-      const mail = sql.releaseMail.run(now).changes;
+      const sms = sql.releaseSms.run(now, owner, now).changes;
+      const mail = sql.releaseMail.run(now, owner, now).changes;
       return { sms, mail };
     });
   }
@@ -596,28 +562,7 @@ export class SqliteStore implements Store {
   }
 
   #groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: number): SmsBatch[] {
-    const perMessage = new Map<string, ClaimedSms[]>();
-    for (const row of rows) {
-      const sms: ClaimedSms = {
-        id: row.id,
-        number: row.number,
-        rcpt: row.rcpt,
-        notify: row.notify === null ? undefined : row.notify.split(','),
-        orcpt: row.orcpt ?? undefined,
-        attempts: row.attempts,
-      };
-      const list = perMessage.get(row.message_id);
-      if (list) list.push(sms);
-      else perMessage.set(row.message_id, [sms]);
-    }
-    const batches: SmsBatch[] = [];
-    for (const [messageId, sms] of perMessage) {
-      const message = toStoredMessage(this.#sql.messageById.get(messageId) as MessageRow);
-      for (let start = 0; start < sms.length; start += batchSize) {
-        batches.push({ message, sms: sms.slice(start, start + batchSize) });
-      }
-    }
-    return batches;
+    return groupIntoBatches(rows, batchSize, (id) => toStoredMessage(this.#sql.messageById.get(id) as MessageRow));
   }
 
   /** Store failures are one error to callers: temporary, "the store is unavailable". */
@@ -636,59 +581,6 @@ export class SqliteStore implements Store {
       throw asStoreError(error);
     }
   }
-}
-
-/**
- * Walks due jobs in due order and keeps those that fit in `maxBatches` gateway requests of at most
- * `batchSize` numbers each, numbers of one mail together. Stops at the first job that would need one
- * batch too many, so a claim never takes more than the dispatcher can send at once (a job leased but
- * left waiting could outlive its lease and be sent twice).
- */
-function selectBatchRows(due: IterableIterator<ClaimedSmsRow>, request: SmsClaimRequest): ClaimedSmsRow[] {
-  const selected: ClaimedSmsRow[] = [];
-  const openBatchSize = new Map<string, number>();
-  let batches = 0;
-  for (const row of due) {
-    const size = openBatchSize.get(row.message_id);
-    if (size === undefined || size === request.batchSize) {
-      if (batches === request.maxBatches) break;
-      batches += 1;
-      openBatchSize.set(row.message_id, 1);
-    } else {
-      openBatchSize.set(row.message_id, size + 1);
-    }
-    selected.push(row);
-  }
-  return selected;
-}
-
-function asStoreError(error: unknown): RelayError {
-  const reason = error instanceof Error ? error.message : String(error);
-  return new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the message store is unavailable (${reason}); try again later`, {
-    cause: error,
-  });
-}
-
-function toStoredMessage(row: MessageRow): StoredMessage {
-  return {
-    id: row.id,
-    receivedAt: row.received_at,
-    envelopeFrom: row.envelope_from,
-    client: { address: row.client_address, helo: row.client_helo },
-    messageIdHeader: row.message_id_header ?? undefined,
-    subject: row.subject ?? undefined,
-    headers: row.headers,
-    text: row.text,
-    encoding: row.encoding,
-    parts: row.parts,
-    maxParts: row.max_parts,
-    senderId: row.sender_id ?? undefined,
-    userContext: row.user_context ?? undefined,
-    dsn: { ret: row.dsn_ret ?? undefined, envid: row.dsn_envid ?? undefined },
-    reportAll: row.report_all === 1,
-    sendAt: row.send_at ?? undefined,
-    gatewayAccount: row.gateway_account ?? undefined,
-  };
 }
 
 function prepareStatements(db: Database) {
@@ -728,14 +620,14 @@ function prepareStatements(db: Database) {
     smsFinal: db.prepare(`
       UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),
-    leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL'),
+    leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),
         possible_duplicates = possible_duplicates + 1
-      WHERE lease_owner IS NOT NULL`),
+      WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
     releaseMail: db.prepare(`
       UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?)
-      WHERE lease_owner IS NOT NULL`),
+      WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
     insertMail: db.prepare(`
       INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at,
         once_key)

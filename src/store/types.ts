@@ -29,13 +29,20 @@ export interface Store extends ReplyStore {
   recordMailOutcome(outcome: MailOutcome): Promise<void>;
 
   /**
-   * Frees every lease that a previous (dead) process holds and makes those jobs due now. Returns how
-   * many SMS jobs were in flight: each may reach the gateway twice.
+   * At start: frees the leases that `owner` (this relay's stable name: its previous process died or
+   * stopped with work in flight) holds and those that expired, and makes those jobs due at `now`. A live
+   * lease of another owner stays: that relay is sending it (several relays on one database). A lease
+   * expires at its `next_attempt_at` (the lease's end while `lease_owner` is set), compared with the
+   * database's own clock on PostgreSQL. Returns how many jobs were in flight: an SMS among them may
+   * reach the gateway twice.
    */
-  releaseStaleLeases(now: number): Promise<{ sms: number; mail: number }>;
+  releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }>;
 
-  /** How durable a commit is, for operators (`config check`) and tests. */
-  durability(): Promise<{ readonly journalMode: string; readonly synchronous: string }>;
+  /**
+   * How durable a commit is, for operators (`config check`) and tests. SQLite: its journal mode and
+   * `synchronous`; PostgreSQL: `server` (its version) and `synchronous_commit`.
+   */
+  durability(): Promise<{ readonly journalMode: string; readonly synchronous: string; readonly server?: string }>;
   /**
    * Erases what people wrote (texts, headers, subjects, mail bodies) of everything older than
    * `before` that is finished (no SMS or mail of it still queued). Returns how many rows lost content.

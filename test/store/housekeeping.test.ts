@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load.ts';
 import { Housekeeping } from '../../src/store/housekeeping.ts';
-import { SqliteStore } from '../../src/store/sqlite.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
-import { mail, storeFile } from '../helpers/store.ts';
+import { mail } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
 
 const DAY = 24 * 3600_000;
 const PHONE = '+447700900123';
@@ -26,43 +26,45 @@ describe('orphan delivery reports', () => {
     }
   });
 
-  test('a report that matched no SMS within the TTL is dropped with an info line; younger ones and matched ones stay', async () => {
-    const store = SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
-    const report = (providerId: string, receivedAt: number) =>
-      store.applyDeliveryReport({ provider: 'intellisoftware', providerId, number: PHONE, code: 6, state: 'failed', receivedAt });
-    /** Accepts a mail to PHONE and records its SMS as sent with `providerId`: its delivery state after. */
-    const sendAs = async (providerId: string) => {
-      const accepted = mail([PHONE]);
-      await store.acceptMail(accepted);
-      const [batch] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
-      await store.recordSmsOutcomes([{ smsId: batch?.sms[0]?.id ?? 0, kind: 'sent', providerId }]);
-      return (await store.smsOf(accepted.id))[0]?.delivery;
-    };
-    assert.equal(await sendAs('MATCHED'), undefined);
-    assert.deepEqual(await report('MATCHED', T0), { kind: 'advanced', smsId: 1 });
-    // The gateway's report for a request that hung (the relay resent it and got another id)…
-    assert.deepEqual(await report('HUNG', T0), { kind: 'orphan' });
-    // …and one for an SMS whose send result is not recorded yet.
-    assert.deepEqual(await report('EARLY', T0 + 6 * DAY), { kind: 'orphan' });
+  forEachStore((kind) =>
+    test('a report that matched no SMS within the TTL is dropped with an info line; younger ones and matched ones stay', async () => {
+      const store = await kind.fresh();
+      const report = (providerId: string, receivedAt: number) =>
+        store.applyDeliveryReport({ provider: 'intellisoftware', providerId, number: PHONE, code: 6, state: 'failed', receivedAt });
+      /** Accepts a mail to PHONE and records its SMS as sent with `providerId`: its delivery state after. */
+      const sendAs = async (providerId: string) => {
+        const accepted = mail([PHONE]);
+        await store.acceptMail(accepted);
+        const [batch] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
+        await store.recordSmsOutcomes([{ smsId: batch?.sms[0]?.id ?? 0, kind: 'sent', providerId }]);
+        return (await store.smsOf(accepted.id))[0]?.delivery;
+      };
+      assert.equal(await sendAs('MATCHED'), undefined);
+      assert.deepEqual(await report('MATCHED', T0), { kind: 'advanced', smsId: 1 });
+      // The gateway's report for a request that hung (the relay resent it and got another id)…
+      assert.deepEqual(await report('HUNG', T0), { kind: 'orphan' });
+      // …and one for an SMS whose send result is not recorded yet.
+      assert.deepEqual(await report('EARLY', T0 + 6 * DAY), { kind: 'orphan' });
 
-    let now = T0 + 7 * DAY;
-    const { logger, lines } = captureLog('info');
-    const housekeeping = new Housekeeping({ store, logger, retentionMs: undefined, orphanReportTtlMs: 7 * DAY, clock: () => now });
-    await housekeeping.sweep();
-    assert.deepEqual(lines, [], 'exactly 7 days old: kept');
-    now += 1;
-    await housekeeping.sweep();
-    assert.equal(lines.length, 1);
-    const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
-    assert.equal(line.level, 'info');
-    assert.equal(line.reports, 1);
-    assert.match(String(line.msg), /inbound\.orphanReportTtl/);
-    await housekeeping.sweep();
-    assert.equal(lines.length, 1, 'nothing more to drop, nothing logged');
+      let now = T0 + 7 * DAY;
+      const { logger, lines } = captureLog('info');
+      const housekeeping = new Housekeeping({ store, logger, retentionMs: undefined, orphanReportTtlMs: 7 * DAY, clock: () => now });
+      await housekeeping.sweep();
+      assert.deepEqual(lines, [], 'exactly 7 days old: kept');
+      now += 1;
+      await housekeeping.sweep();
+      assert.equal(lines.length, 1);
+      const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+      assert.equal(line.level, 'info');
+      assert.equal(line.reports, 1);
+      assert.match(String(line.msg), /inbound\.orphanReportTtl/);
+      await housekeeping.sweep();
+      assert.equal(lines.length, 1, 'nothing more to drop, nothing logged');
 
-    assert.equal(await sendAs('EARLY'), 'failed', 'a younger orphan is still matched when its SMS is recorded');
-    assert.equal(await sendAs('HUNG'), undefined, 'the expired one is gone');
-    assert.deepEqual(await report('MATCHED', T0), { kind: 'duplicate' }, 'a matched report is never dropped');
-    await store.close();
-  });
+      assert.equal(await sendAs('EARLY'), 'failed', 'a younger orphan is still matched when its SMS is recorded');
+      assert.equal(await sendAs('HUNG'), undefined, 'the expired one is gone');
+      assert.deepEqual(await report('MATCHED', T0), { kind: 'duplicate' }, 'a matched report is never dropped');
+      await store.close();
+    }),
+  );
 });

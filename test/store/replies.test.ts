@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
-import { SqliteStore } from '../../src/store/sqlite.ts';
-import type { NewInbound } from '../../src/store/types.ts';
-import { mail, storeFile } from '../helpers/store.ts';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { NewInbound, Store } from '../../src/store/types.ts';
+import { mail } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
 
 const PHONE = '+447700900123';
 const withContext = (context: string, mailbox: string, continues = false, receivedAt = 1_000) =>
@@ -13,93 +13,96 @@ const withContext = (context: string, mailbox: string, continues = false, receiv
     subject: `from ${mailbox}`,
   });
 
-describe('SQLite store: conversations, inbound SMS, delivery reports', () => {
-  let store: SqliteStore;
-  beforeEach(() => {
-    store = SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
-  });
+forEachStore((kind) =>
+  describe('store: conversations, inbound SMS, delivery reports', () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await kind.fresh();
+    });
+    afterEach(() => store.close());
 
-  /** Sends the only queued SMS: the gateway answered with `providerId`. */
-  const send = async (providerId: string) => {
-    const [batch] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
-    const sms = batch?.sms[0];
-    assert.ok(sms);
-    await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId }]);
-    return batch.message.id;
-  };
-  const report = (code: number, state: 'queued' | 'sent' | 'delivered' | 'failed' | 'expired', providerId = 'P1') =>
-    store.applyDeliveryReport({ provider: 'intellisoftware', providerId, number: PHONE, code, state, receivedAt: 9_000 });
-
-  test('a mail records its conversation; a continuing mail keeps mailbox and thread, a new one takes over', async () => {
-    const first = withContext('c1', 'alice@example.com');
-    await store.acceptMail(first);
-    await store.acceptMail(withContext('c1', 'carol@example.com', true, 2_000));
-    assert.equal((await store.conversation('c1', PHONE))?.mailbox, 'alice@example.com');
-    assert.equal((await store.conversation('c1', PHONE))?.lastUsedAt, 2_000);
-    await store.acceptMail(withContext('c1', 'bob@example.com', false, 3_000));
-    assert.equal((await store.conversation('c1', PHONE))?.mailbox, 'bob@example.com');
-    assert.equal(await store.contextOfMail(['<nope@example.com>', first.messageIdHeader ?? ''], [PHONE]), 'c1');
-    assert.equal(await store.contextOfMail([first.messageIdHeader ?? ''], ['+447700900999']), undefined);
-  });
-
-  test('the latest conversation with a number, only within the window', async () => {
-    await store.acceptMail(withContext('old', 'alice@example.com', false, 1_000));
-    await store.acceptMail(withContext('new', 'bob@example.com', false, 2_000));
-    assert.equal((await store.latestConversation(PHONE, 0))?.context, 'new');
-    assert.equal(await store.latestConversation(PHONE, 2_001), undefined);
-  });
-
-  test('an inbound SMS is stored once per gateway id; one without a route is listed as undeliverable', async () => {
-    const inbound: NewInbound = {
-      id: 'in-1',
-      provider: 'intellisoftware',
-      providerId: 'G1',
-      number: PHONE,
-      text: 'hello',
-      sentAt: undefined,
-      userContext: undefined,
-      receivedAt: 1_000,
-      route: undefined,
+    /** Sends the only queued SMS: the gateway answered with `providerId`. */
+    const send = async (providerId: string) => {
+      const [batch] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
+      const sms = batch?.sms[0];
+      assert.ok(sms);
+      await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId }]);
+      return batch.message.id;
     };
-    assert.deepEqual(await store.acceptInbound(inbound), { duplicate: false });
-    assert.deepEqual(await store.acceptInbound({ ...inbound, id: 'in-2' }), { duplicate: true });
-    assert.deepEqual(
-      (await store.undeliverableInbound(10)).map((row) => row.id),
-      ['in-1'],
-    );
-  });
+    const report = (code: number, state: 'queued' | 'sent' | 'delivered' | 'failed' | 'expired', providerId = 'P1') =>
+      store.applyDeliveryReport({ provider: 'intellisoftware', providerId, number: PHONE, code, state, receivedAt: 9_000 });
 
-  test('a report that arrives before its send result is kept and applied when the result is recorded', async () => {
-    await store.acceptMail(withContext('c1', 'alice@example.com'));
-    assert.deepEqual(await report(6, 'failed'), { kind: 'orphan' });
-    const id = await send('P1');
-    assert.equal((await store.smsOf(id))[0]?.delivery, 'failed');
-    const [notice] = await store.dueNotices(10);
-    assert.equal(notice?.state, 'failed');
-    assert.equal(notice?.code, 6);
-    await store.recordNotices([notice?.smsId ?? 0], []);
-    assert.deepEqual(await store.dueNotices(10), []);
-  });
+    test('a mail records its conversation; a continuing mail keeps mailbox and thread, a new one takes over', async () => {
+      const first = withContext('c1', 'alice@example.com');
+      await store.acceptMail(first);
+      await store.acceptMail(withContext('c1', 'carol@example.com', true, 2_000));
+      assert.equal((await store.conversation('c1', PHONE))?.mailbox, 'alice@example.com');
+      assert.equal((await store.conversation('c1', PHONE))?.lastUsedAt, 2_000);
+      await store.acceptMail(withContext('c1', 'bob@example.com', false, 3_000));
+      assert.equal((await store.conversation('c1', PHONE))?.mailbox, 'bob@example.com');
+      assert.equal(await store.contextOfMail(['<nope@example.com>', first.messageIdHeader ?? ''], [PHONE]), 'c1');
+      assert.equal(await store.contextOfMail([first.messageIdHeader ?? ''], ['+447700900999']), undefined);
+    });
 
-  test('states only move forward, repeats change nothing, and success is due only when asked', async () => {
-    await store.acceptMail(withContext('c1', 'alice@example.com'));
-    const id = await send('P1');
-    assert.equal((await report(3, 'sent')).kind, 'advanced');
-    assert.equal((await report(4, 'delivered')).kind, 'advanced');
-    assert.deepEqual(await report(4, 'delivered'), { kind: 'duplicate' });
-    assert.deepEqual(await report(2, 'queued'), { kind: 'stale' });
-    assert.deepEqual(await report(6, 'failed'), { kind: 'stale' });
-    assert.equal((await store.smsOf(id))[0]?.delivery, 'delivered');
-    assert.deepEqual(await store.dueNotices(10), []);
-  });
+    test('the latest conversation with a number, only within the window', async () => {
+      await store.acceptMail(withContext('old', 'alice@example.com', false, 1_000));
+      await store.acceptMail(withContext('new', 'bob@example.com', false, 2_000));
+      assert.equal((await store.latestConversation(PHONE, 0))?.context, 'new');
+      assert.equal(await store.latestConversation(PHONE, 2_001), undefined);
+    });
 
-  test('retention erases what people wrote once it is finished, and keeps what is still queued', async () => {
-    const done = withContext('c1', 'alice@example.com');
-    await store.acceptMail(done);
-    await send('P9');
-    await store.acceptMail(withContext('c2', 'bob@example.com', false, 1_500));
-    assert.equal(await store.purgeContent(2_000), 1);
-    const [queued] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
-    assert.equal(queued?.message.text, 'x', 'a queued SMS keeps its text');
-  });
-});
+    test('an inbound SMS is stored once per gateway id; one without a route is listed as undeliverable', async () => {
+      const inbound: NewInbound = {
+        id: 'in-1',
+        provider: 'intellisoftware',
+        providerId: 'G1',
+        number: PHONE,
+        text: 'hello',
+        sentAt: undefined,
+        userContext: undefined,
+        receivedAt: 1_000,
+        route: undefined,
+      };
+      assert.deepEqual(await store.acceptInbound(inbound), { duplicate: false });
+      assert.deepEqual(await store.acceptInbound({ ...inbound, id: 'in-2' }), { duplicate: true });
+      assert.deepEqual(
+        (await store.undeliverableInbound(10)).map((row) => row.id),
+        ['in-1'],
+      );
+    });
+
+    test('a report that arrives before its send result is kept and applied when the result is recorded', async () => {
+      await store.acceptMail(withContext('c1', 'alice@example.com'));
+      assert.deepEqual(await report(6, 'failed'), { kind: 'orphan' });
+      const id = await send('P1');
+      assert.equal((await store.smsOf(id))[0]?.delivery, 'failed');
+      const [notice] = await store.dueNotices(10);
+      assert.equal(notice?.state, 'failed');
+      assert.equal(notice?.code, 6);
+      await store.recordNotices([notice?.smsId ?? 0], []);
+      assert.deepEqual(await store.dueNotices(10), []);
+    });
+
+    test('states only move forward, repeats change nothing, and success is due only when asked', async () => {
+      await store.acceptMail(withContext('c1', 'alice@example.com'));
+      const id = await send('P1');
+      assert.equal((await report(3, 'sent')).kind, 'advanced');
+      assert.equal((await report(4, 'delivered')).kind, 'advanced');
+      assert.deepEqual(await report(4, 'delivered'), { kind: 'duplicate' });
+      assert.deepEqual(await report(2, 'queued'), { kind: 'stale' });
+      assert.deepEqual(await report(6, 'failed'), { kind: 'stale' });
+      assert.equal((await store.smsOf(id))[0]?.delivery, 'delivered');
+      assert.deepEqual(await store.dueNotices(10), []);
+    });
+
+    test('retention erases what people wrote once it is finished, and keeps what is still queued', async () => {
+      const done = withContext('c1', 'alice@example.com');
+      await store.acceptMail(done);
+      await send('P9');
+      await store.acceptMail(withContext('c2', 'bob@example.com', false, 1_500));
+      assert.equal(await store.purgeContent(2_000), 1);
+      const [queued] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
+      assert.equal(queued?.message.text, 'x', 'a queued SMS keeps its text');
+    });
+  }),
+);

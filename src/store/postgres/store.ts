@@ -1,0 +1,984 @@
+import pg from 'pg';
+import { PROBE_INTERVAL_MS } from '../group-commit.ts';
+import { asStoreError, type ClaimedSmsRow, groupIntoBatches, type MessageRow, RESUMED_DETAIL, selectBatchRows, toStoredMessage } from '../rows.ts';
+import {
+  type ConversationRow,
+  type InboundRow,
+  isForward,
+  type OutboundForReport,
+  toConversation,
+  toInbound,
+  toRecipient,
+  wantsNotice,
+} from '../sqlite-replies.ts';
+import type {
+  ClaimedMail,
+  ClaimRequest,
+  CommitStats,
+  Conversation,
+  DeliveryReportResult,
+  DueNotice,
+  MailOutcome,
+  NewDeliveryReport,
+  NewInbound,
+  NewMail,
+  NewOutgoingMail,
+  QuarantinedRequest,
+  QuarantineEntry,
+  QueueAction,
+  QueuedSms,
+  QueueStats,
+  ReceivedReply,
+  SmsBatch,
+  SmsClaimRequest,
+  SmsOutcome,
+  SmsState,
+  Store,
+  StoredEvent,
+  StoreHealth,
+} from '../types.ts';
+import type { DeliveryState } from '../../vocabulary.ts';
+import { migrate, SchemaError } from './migrate.ts';
+import { databaseUrl, redactUrl } from './url.ts';
+
+/** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value we store is far below 2^53. */
+const INT8_OID = 20;
+/** Reconnecting at start: first wait, and the most it grows to (doubling). */
+const CONNECT_RETRY_MIN_MS = 1_000;
+const CONNECT_RETRY_MAX_MS = 30_000;
+
+/** The database's clock in ms since the epoch: lease deadlines are set and compared with it, not a relay's. */
+const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+
+/**
+ * SQLSTATEs that no retry fixes: wrong password or user (28P01, 28000), no such database (3D000),
+ * no permission to connect or to create our tables (42501).
+ */
+const CONFIG_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
+
+/** The database refuses this relay for good (bad credentials, no such database, another application's): a config error, exit 78. */
+export class StoreConfigError extends Error {}
+
+export interface PostgresStoreOptions {
+  readonly url: string;
+  /** After the schema is current and before the store reports ok: the relay's start-up work (its stale leases). */
+  readonly onConnected?: (store: PostgresStore) => Promise<void>;
+}
+
+type Client = pg.PoolClient;
+
+/**
+ * The store on PostgreSQL, behind the same contract as SQLite's, on the same tables and columns.
+ * Every write is one short transaction on a pooled connection, resolved only after COMMIT returned
+ * (durable as the server's `synchronous_commit` makes it; `config check` shows it). Claims lock the
+ * due rows with `FOR UPDATE SKIP LOCKED`, so relays sharing the database never claim one job twice,
+ * and no transaction is ever open across a gateway request. Unreachable at start, the store is not
+ * ready (every call fails with STORE_UNAVAILABLE: SMTP 451, webhooks 503) and connects in the
+ * background with backoff; a connection lost later fails the calls meanwhile and heals by itself.
+ */
+export class PostgresStore implements Store {
+  readonly #pool: pg.Pool;
+  readonly #url: string;
+  readonly #sslMode: string;
+  readonly #onHealth: (health: StoreHealth) => void;
+  #health: StoreHealth = { state: 'ok' };
+  /** Until the schema is current nothing else may touch the database. */
+  #ready = false;
+  #closed = false;
+  #retry: NodeJS.Timeout | undefined;
+  #lastProbe = 0;
+  #stats = { commits: 0, writes: 0, seconds: 0 };
+
+  private constructor(url: string, onHealth: (health: StoreHealth) => void) {
+    const { pool, sslMode } = databaseUrl(url);
+    this.#url = url;
+    this.#sslMode = sslMode;
+    this.#onHealth = onHealth;
+    this.#pool = new pg.Pool({
+      ...pool,
+      types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) },
+    } as pg.PoolConfig);
+    // An idle connection the server dropped (a restart): the next checkout opens a new one; the error is not a crash.
+    this.#pool.on('error', (error) => this.#failing(error));
+  }
+
+  /**
+   * Connects and brings the schema up to date. A database that refuses us for good throws
+   * StoreConfigError; an unreachable one gives a store that is not ready and keeps trying.
+   */
+  static async open(options: PostgresStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): Promise<PostgresStore> {
+    const store = new PostgresStore(options.url, onHealth);
+    try {
+      await store.#connect(options);
+    } catch (error) {
+      if (isConfigError(error)) {
+        await store.#pool.end();
+        throw new StoreConfigError(`${redactUrl(options.url)}: ${describe(error)}`);
+      }
+      store.#failing(error);
+      store.#retryConnect(options, CONNECT_RETRY_MIN_MS);
+    }
+    return store;
+  }
+
+  async #connect(options: PostgresStoreOptions): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await migrate(client);
+    } finally {
+      client.release();
+    }
+    this.#ready = true;
+    await options.onConnected?.(this);
+    this.#ok();
+  }
+
+  #retryConnect(options: PostgresStoreOptions, delay: number): void {
+    this.#retry = setTimeout(() => {
+      if (this.#closed) return;
+      this.#connect(options).catch((error: unknown) => {
+        this.#ready = false;
+        this.#failing(error);
+        if (!this.#closed) this.#retryConnect(options, Math.min(delay * 2, CONNECT_RETRY_MAX_MS));
+      });
+    }, delay);
+    this.#retry.unref();
+  }
+
+  #failing(error: unknown): void {
+    const reason = describe(error);
+    if (this.#health.state === 'failing' && this.#health.reason === reason) return;
+    this.#health = { state: 'failing', reason };
+    this.#onHealth(this.#health);
+  }
+
+  #ok(): void {
+    if (this.#health.state === 'ok') return;
+    this.#health = { state: 'ok' };
+    this.#onHealth(this.#health);
+  }
+
+  /** One transaction: resolves after COMMIT returned. A failure rolls back and is STORE_UNAVAILABLE to the caller. */
+  async #write<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    this.#usable();
+    const started = performance.now();
+    let client: Client | undefined;
+    try {
+      client = await this.#pool.connect();
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      client.release();
+      this.#stats = { commits: this.#stats.commits + 1, writes: this.#stats.writes + 1, seconds: this.#stats.seconds + (performance.now() - started) / 1000 };
+      this.#ok();
+      return result;
+    } catch (error) {
+      if (client) {
+        const broken = isConnectionError(error);
+        if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+        client.release(broken ? asError(error) : undefined);
+      }
+      if (isConnectionError(error)) this.#failing(error);
+      throw asStoreError(error);
+    }
+  }
+
+  async #rows<R extends pg.QueryResultRow>(sql: string, values: readonly unknown[] = []): Promise<R[]> {
+    this.#usable();
+    try {
+      return (await this.#pool.query<R>(sql, values as unknown[])).rows;
+    } catch (error) {
+      if (isConnectionError(error)) this.#failing(error);
+      throw asStoreError(error);
+    }
+  }
+
+  async #row<R extends pg.QueryResultRow>(sql: string, values: readonly unknown[] = []): Promise<R | undefined> {
+    return (await this.#rows<R>(sql, values))[0];
+  }
+
+  #usable(): void {
+    if (this.#closed) throw asStoreError(new Error('the store is closed'));
+    if (!this.#ready) throw asStoreError(new Error(this.#health.state === 'failing' ? this.#health.reason : 'not connected to PostgreSQL yet'));
+  }
+
+  acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
+    return this.#write(async (client) => {
+      const original = mail.resubmission
+        ? (
+            await client.query<{ id: string }>(
+              'SELECT id FROM messages WHERE fingerprint = $1 AND received_at >= $2 AND duplicate_of IS NULL ORDER BY received_at DESC LIMIT 1',
+              [mail.resubmission.fingerprint, mail.resubmission.since],
+            )
+          ).rows[0]
+        : undefined;
+      const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
+      const recipients = original ? [] : mail.recipients;
+      // The mail, its SMS jobs and their history lines in one statement: one round trip whatever the number count.
+      await client.query(
+        `WITH message AS (
+          INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
+            headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of,
+            report_all, send_at, gateway_account)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+        ), sms AS (
+          INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
+          SELECT $1, t.number, t.rcpt, t.notify, t.orcpt, 'queued', $22, $2
+          FROM unnest($23::text[], $24::text[], $25::text[], $26::text[]) WITH ORDINALITY AS t(number, rcpt, notify, orcpt, position)
+          ORDER BY t.position
+          RETURNING id, number, rcpt
+        )
+        INSERT INTO events (at, message_id, sms_id, kind, detail)
+        SELECT $2, $1, id, 'accepted', rcpt || ' -> ' || number FROM sms ORDER BY id`,
+        [
+          mail.id,
+          mail.receivedAt,
+          mail.envelopeFrom,
+          mail.client.address,
+          mail.client.helo,
+          mail.messageIdHeader ?? null,
+          mail.subject ?? null,
+          mail.headers,
+          mail.sms.text,
+          mail.sms.encoding,
+          mail.sms.parts,
+          mail.sms.maxParts,
+          mail.sms.senderId ?? null,
+          mail.sms.userContext ?? null,
+          mail.dsn.ret ?? null,
+          mail.dsn.envid ?? null,
+          mail.resubmission?.fingerprint ?? null,
+          original?.id ?? null,
+          mail.reportAll ? 1 : 0,
+          mail.sendAt ?? null,
+          mail.gatewayAccount ?? null,
+          due,
+          recipients.map((recipient) => recipient.number),
+          recipients.map((recipient) => recipient.rcpt),
+          recipients.map((recipient) => recipient.notify?.join(',') ?? null),
+          recipients.map((recipient) => recipient.orcpt ?? null),
+        ],
+      );
+      if (original) {
+        await client.query('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES ($1, $2, NULL, $3, $4), ($1, $5, NULL, $6, $7)', [
+          mail.receivedAt,
+          mail.id,
+          'resubmission',
+          `same mail as ${original.id}, sent once`,
+          original.id,
+          'resubmitted',
+          `the client sent it again as ${mail.id}`,
+        ]);
+        return { duplicateOf: original.id };
+      }
+      if (mail.conversation && mail.sms.userContext) {
+        const numbers = mail.recipients.map((recipient) => recipient.number);
+        await client.query(
+          `WITH upserted AS (
+            INSERT INTO conversations (context, number, mailbox, subject, message_id_header, message_id, created_at, last_used_at)
+            SELECT $1, number, $3, $4, $5, $6, $7, $7 FROM unnest($2::text[]) AS number
+            ON CONFLICT (context, number) DO UPDATE SET
+              mailbox = CASE WHEN $8 THEN conversations.mailbox ELSE excluded.mailbox END,
+              subject = CASE WHEN $8 THEN conversations.subject ELSE excluded.subject END,
+              message_id_header = CASE WHEN $8 THEN conversations.message_id_header ELSE excluded.message_id_header END,
+              message_id = excluded.message_id,
+              last_used_at = excluded.last_used_at
+          )
+          INSERT INTO conversation_mail (message_id_header, number, context)
+          SELECT $5, number, $1 FROM unnest($2::text[]) AS number WHERE $5::text IS NOT NULL
+          ON CONFLICT DO NOTHING`,
+          [
+            mail.sms.userContext,
+            numbers,
+            mail.conversation.mailbox,
+            mail.subject ?? null,
+            mail.messageIdHeader ?? null,
+            mail.id,
+            mail.receivedAt,
+            mail.conversation.continues,
+          ],
+        );
+      }
+      return { duplicateOf: undefined };
+    });
+  }
+
+  claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
+    return this.#write(async (client) => {
+      const due = await client.query<ClaimedSmsRow>(
+        `SELECT id, message_id, number, rcpt, notify, orcpt, attempts FROM outbound
+        WHERE status = 'queued' AND held = 0 AND next_attempt_at <= $1
+          AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
+        ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [request.now, request.maxBatches * request.batchSize],
+      );
+      const rows = selectBatchRows(due.rows, request);
+      if (rows.length === 0) return [];
+      await client.query(`UPDATE outbound SET lease_owner = $1, next_attempt_at = ${DB_NOW_MS} + $2 WHERE id = ANY($3::bigint[])`, [
+        request.owner,
+        request.leaseUntil - request.now,
+        rows.map((row) => row.id),
+      ]);
+      const messages = await client.query<MessageRow>('SELECT * FROM messages WHERE id = ANY($1::text[])', [[...new Set(rows.map((row) => row.message_id))]]);
+      const byId = new Map(messages.rows.map((row) => [row.id, toStoredMessage(row)]));
+      return groupIntoBatches(rows, request.batchSize, (id) => byId.get(id) as NonNullable<ReturnType<typeof byId.get>>);
+    });
+  }
+
+  async commitStats(): Promise<CommitStats> {
+    return this.#stats;
+  }
+
+  async nextSmsDueAt(): Promise<number | undefined> {
+    const row = await this.#row<{ at: number | null }>(`
+      SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
+        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`);
+    return row?.at ?? undefined;
+  }
+
+  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = []): Promise<void> {
+    return this.#write(async (client) => {
+      const now = Date.now();
+      const sent = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'sent' }> => outcome.kind === 'sent');
+      const retries = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'retry' }> => outcome.kind === 'retry');
+      const finals = outcomes.filter(
+        (outcome): outcome is Extract<SmsOutcome, { kind: 'failed' | 'expired' }> => outcome.kind === 'failed' || outcome.kind === 'expired',
+      );
+      if (sent.length > 0) {
+        await client.query(
+          `WITH done AS (
+            UPDATE outbound o SET status = 'sent', provider_id = t.provider_id, tracking_id = t.tracking_id, attempts = o.attempts + 1,
+              lease_owner = NULL, last_error = NULL, updated_at = $1
+            FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t(id, provider_id, tracking_id, detail)
+            WHERE o.id = t.id RETURNING o.id, o.message_id, t.detail
+          )
+          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done ORDER BY id`,
+          [
+            now,
+            sent.map((outcome) => outcome.smsId),
+            sent.map((outcome) => outcome.providerId),
+            sent.map((outcome) => outcome.trackingId ?? null),
+            sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
+          ],
+        );
+        await adoptOrphans(
+          client,
+          sent.map((outcome) => outcome.smsId),
+          now,
+        );
+      }
+      if (retries.length > 0) {
+        await client.query(
+          `WITH deferred AS (
+            UPDATE outbound o SET next_attempt_at = t.next_attempt_at, last_error = t.error, attempts = o.attempts + t.attempted,
+              possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, updated_at = $1
+            FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::int[]) AS t(id, next_attempt_at, error, attempted, duplicate)
+            WHERE o.id = t.id RETURNING o.id, o.message_id, t.error
+          )
+          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'deferred', error FROM deferred ORDER BY id`,
+          [
+            now,
+            retries.map((outcome) => outcome.smsId),
+            retries.map((outcome) => outcome.nextAttemptAt),
+            retries.map((outcome) => outcome.error),
+            retries.map((outcome) => (outcome.attempted ? 1 : 0)),
+            retries.map((outcome) => (outcome.possibleDuplicate ? 1 : 0)),
+          ],
+        );
+      }
+      if (finals.length > 0) {
+        await client.query(
+          `WITH ended AS (
+            UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + 1, lease_owner = NULL, updated_at = $1
+            FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, status, error)
+            WHERE o.id = t.id RETURNING o.id, o.message_id, t.status, t.error
+          )
+          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, error FROM ended ORDER BY id`,
+          [now, finals.map((outcome) => outcome.smsId), finals.map((outcome) => outcome.kind), finals.map((outcome) => outcome.error)],
+        );
+      }
+      await insertMail(client, mail, now);
+    });
+  }
+
+  enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void> {
+    return this.#write((client) => insertMail(client, mail, Date.now()));
+  }
+
+  claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
+    return this.#write(async (client) => {
+      const { rows } = await client.query<{
+        id: number;
+        created_at: number;
+        kind: NewOutgoingMail['kind'];
+        message_id: string | null;
+        envelope_from: string;
+        recipients: string;
+        raw: Buffer;
+        attempts: number;
+      }>(
+        `SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
+        WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [request.now, request.limit],
+      );
+      if (rows.length === 0) return [];
+      await client.query(`UPDATE mail_out SET lease_owner = $1, next_attempt_at = ${DB_NOW_MS} + $2 WHERE id = ANY($3::bigint[])`, [
+        request.owner,
+        request.leaseUntil - request.now,
+        rows.map((row) => row.id),
+      ]);
+      return rows.map((row) => ({
+        id: row.id,
+        createdAt: row.created_at,
+        kind: row.kind,
+        messageId: row.message_id ?? undefined,
+        envelopeFrom: row.envelope_from,
+        recipients: JSON.parse(row.recipients) as string[],
+        raw: row.raw,
+        attempts: row.attempts,
+      }));
+    });
+  }
+
+  async nextMailDueAt(): Promise<number | undefined> {
+    return (await this.#row<{ at: number | null }>("SELECT MIN(next_attempt_at) AS at FROM mail_out WHERE status = 'queued'"))?.at ?? undefined;
+  }
+
+  recordMailOutcome(outcome: MailOutcome): Promise<void> {
+    return this.#write(async (client) => {
+      const now = Date.now();
+      if (outcome.kind === 'retry') {
+        await client.query(
+          'UPDATE mail_out SET next_attempt_at = $1, last_error = $2, attempts = attempts + 1, lease_owner = NULL, updated_at = $3 WHERE id = $4',
+          [outcome.nextAttemptAt, outcome.error, now, outcome.id],
+        );
+      } else {
+        await client.query('UPDATE mail_out SET status = $1, last_error = $2, attempts = attempts + 1, lease_owner = NULL, updated_at = $3 WHERE id = $4', [
+          outcome.kind,
+          outcome.kind === 'sent' ? null : outcome.error,
+          now,
+          outcome.id,
+        ]);
+      }
+      const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
+      await client.query('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, NULL, $2, $3 FROM mail_out WHERE id = $4', [
+        now,
+        `mail ${outcome.kind === 'retry' ? 'deferred' : outcome.kind}`,
+        detail,
+        outcome.id,
+      ]);
+    });
+  }
+
+  releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
+    return this.#write(async (client) => {
+      const stale = `lease_owner IS NOT NULL AND (lease_owner = $2 OR next_attempt_at <= ${DB_NOW_MS})`;
+      const sms = await client.query(
+        `WITH released AS (
+          UPDATE outbound SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1), possible_duplicates = possible_duplicates + 1
+          WHERE ${stale} RETURNING id, message_id
+        )
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'resumed', $3 FROM released ORDER BY id`,
+        [now, owner, RESUMED_DETAIL],
+      );
+      const mail = await client.query(`UPDATE mail_out SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1) WHERE ${stale}`, [now, owner]);
+      return { sms: sms.rowCount ?? 0, mail: mail.rowCount ?? 0 };
+    });
+  }
+
+  async durability(): Promise<{ journalMode: string; synchronous: string; server: string }> {
+    const row = await this.#row<{ server: string; synchronous: string }>(
+      "SELECT current_setting('server_version') AS server, current_setting('synchronous_commit') AS synchronous",
+    );
+    return { journalMode: `postgresql (sslmode=${this.#sslMode})`, synchronous: row?.synchronous ?? 'unknown', server: `PostgreSQL ${row?.server ?? '?'}` };
+  }
+
+  /** Where the store is, for operators: the URL without its password. */
+  get location(): string {
+    return redactUrl(this.#url);
+  }
+
+  purgeContent(before: number): Promise<number> {
+    return this.#write(async (client) => {
+      const statements = [
+        `UPDATE messages SET text = '', headers = '', subject = NULL
+        WHERE received_at < $1 AND (text != '' OR headers != '')
+          AND NOT EXISTS (SELECT 1 FROM outbound WHERE outbound.message_id = messages.id AND outbound.status = 'queued')`,
+        "UPDATE inbound SET text = '' WHERE received_at < $1 AND text != ''",
+        "UPDATE mail_out SET raw = ''::bytea WHERE created_at < $1 AND status != 'queued' AND length(raw) > 0",
+        "UPDATE quarantine SET body = '' WHERE received_at < $1 AND body != ''",
+      ];
+      let changed = 0;
+      for (const sql of statements) changed += (await client.query(sql, [before])).rowCount ?? 0;
+      return changed;
+    });
+  }
+
+  async numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>> {
+    const rows = await this.#rows<{ number: string }>(
+      `SELECT DISTINCT o.number FROM outbound o JOIN messages m ON m.id = o.message_id
+      WHERE o.number = ANY($1::text[]) AND m.text = $2 AND m.received_at >= $3`,
+      [numbers, text, since],
+    );
+    return new Set(rows.map((row) => row.number));
+  }
+
+  async queueStats(now: number): Promise<QueueStats> {
+    const row = await this.#row<{
+      queued: number;
+      held: number;
+      oldest: number | null;
+      mail_queued: number;
+      mail_oldest: number | null;
+      undeliverable: number;
+      quarantined: number;
+    }>(`
+      SELECT s.queued, s.held, s.oldest, m.queued AS mail_queued, m.oldest AS mail_oldest,
+        (SELECT COUNT(*) FROM inbound WHERE mailbox IS NULL) AS undeliverable, (SELECT COUNT(*) FROM quarantine) AS quarantined
+      FROM (SELECT COUNT(*) FILTER (WHERE held = 0) AS queued, COUNT(*) FILTER (WHERE held = 1) AS held, MIN(m.received_at) AS oldest
+            FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued') s,
+        (SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM mail_out WHERE status = 'queued') m`);
+    const age = (oldest: number | null | undefined) => (oldest === null || oldest === undefined ? 0 : Math.max(0, Math.round((now - oldest) / 1000)));
+    return {
+      sms: { queued: row?.queued ?? 0, held: row?.held ?? 0, oldestAgeSeconds: age(row?.oldest) },
+      mail: { queued: row?.mail_queued ?? 0, oldestAgeSeconds: age(row?.mail_oldest) },
+      undeliverableInbound: row?.undeliverable ?? 0,
+      quarantined: row?.quarantined ?? 0,
+    };
+  }
+
+  async listQueued(limit: number): Promise<QueuedSms[]> {
+    const rows = await this.#rows<{
+      id: number;
+      message_id: string;
+      number: string;
+      attempts: number;
+      next_attempt_at: number;
+      last_error: string | null;
+      held: number;
+      received_at: number;
+      envelope_from: string;
+    }>(
+      `SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
+      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' ORDER BY o.id LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => ({
+      smsId: row.id,
+      messageId: row.message_id,
+      number: row.number,
+      from: row.envelope_from,
+      receivedAt: row.received_at,
+      attempts: row.attempts,
+      nextAttemptAt: row.next_attempt_at,
+      lastError: row.last_error ?? undefined,
+      held: row.held === 1,
+    }));
+  }
+
+  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number> {
+    const change = {
+      hold: "held = 1, updated_at = $1 WHERE status = 'queued' AND held = 0",
+      release: "held = 0, updated_at = $1 WHERE status = 'queued' AND held = 1",
+      retry: "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND lease_owner IS NULL",
+      delete: "status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1 WHERE status = 'queued'",
+    }[action];
+    return this.#write(async (client) => {
+      const { rowCount } = await client.query(
+        `WITH changed AS (UPDATE outbound SET ${change} AND ($2::text IS NULL OR message_id = $2) RETURNING id, message_id)
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $3, 'by the operator' FROM changed ORDER BY id`,
+        [now, messageId ?? null, `operator ${action}`],
+      );
+      return rowCount ?? 0;
+    });
+  }
+
+  async listQuarantine(limit: number): Promise<QuarantineEntry[]> {
+    const rows = await this.#rows<QuarantineRow>(
+      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes FROM quarantine ORDER BY id LIMIT $1',
+      [limit],
+    );
+    return rows.map(quarantineEntry);
+  }
+
+  async quarantined(id: number): Promise<(QuarantineEntry & { readonly body: string }) | undefined> {
+    const row = await this.#row<QuarantineRow & { body: string }>(
+      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes, body FROM quarantine WHERE id = $1',
+      [id],
+    );
+    return row && { ...quarantineEntry(row), body: row.body };
+  }
+
+  deleteQuarantined(id: number | undefined): Promise<number> {
+    return this.#write(async (client) => (await client.query('DELETE FROM quarantine WHERE $1::bigint IS NULL OR id = $1', [id ?? null])).rowCount ?? 0);
+  }
+
+  setDispatchPaused(paused: boolean, now: number): Promise<void> {
+    return this.#write(async (client) => {
+      if (paused) {
+        await client.query("INSERT INTO control (key, value) VALUES ('dispatch_paused', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [
+          String(now),
+        ]);
+      } else {
+        await client.query("DELETE FROM control WHERE key = 'dispatch_paused'");
+      }
+    });
+  }
+
+  async dispatchPausedSince(): Promise<number | undefined> {
+    const row = await this.#row<{ value: string }>("SELECT value FROM control WHERE key = 'dispatch_paused'");
+    return row ? Number(row.value) : undefined;
+  }
+
+  async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
+    const rows = await this.#rows<{
+      id: string;
+      received_at: number;
+      mailbox: string | null;
+      context: string | null;
+      mail_status: 'queued' | 'sent' | 'failed' | null;
+      mail_error: string | null;
+    }>(
+      `SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error
+      FROM inbound i LEFT JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
+      WHERE i.number = $1 ORDER BY i.received_at DESC LIMIT $2`,
+      [number, limit],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      receivedAt: row.received_at,
+      mailbox: row.mailbox ?? undefined,
+      context: row.context ?? undefined,
+      mail: row.mail_status === null ? undefined : { status: row.mail_status, error: row.mail_error ?? undefined },
+    }));
+  }
+
+  async messagesOfNumber(number: string, limit: number): Promise<string[]> {
+    const rows = await this.#rows<{ message_id: string }>(
+      'SELECT message_id FROM outbound WHERE number = $1 GROUP BY message_id ORDER BY MAX(id) DESC LIMIT $2',
+      [number, limit],
+    );
+    return rows.map((row) => row.message_id);
+  }
+
+  async isOptedOut(number: string): Promise<boolean> {
+    return (await this.#row('SELECT 1 AS yes FROM opt_outs WHERE number = $1', [number])) !== undefined;
+  }
+
+  quarantine(request: QuarantinedRequest): Promise<void> {
+    return this.#write(async (client) => {
+      await client.query('INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES ($1, $2, $3, $4, $5)', [
+        request.receivedAt,
+        request.provider,
+        request.kind,
+        request.reason,
+        request.body,
+      ]);
+    });
+  }
+
+  async undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>> {
+    return (await this.#rows<InboundRow>('SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT $1', [limit])).map(toInbound);
+  }
+
+  async undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined> {
+    const row = await this.#row<InboundRow>('SELECT * FROM inbound WHERE id = $1 AND mailbox IS NULL', [id]);
+    return row ? toInbound(row) : undefined;
+  }
+
+  rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail): Promise<boolean> {
+    return this.#write(async (client) => {
+      if ((await client.query('UPDATE inbound SET mailbox = $1 WHERE id = $2 AND mailbox IS NULL', [mailbox, id])).rowCount === 0) return false;
+      await insertMail(client, [mail], Date.now());
+      return true;
+    });
+  }
+
+  applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult> {
+    return this.#write(async (client) => {
+      const target = (
+        await client.query<OutboundForReport>(
+          `SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
+          WHERE o.provider_id = $1 AND o.number = $2 FOR UPDATE OF o`,
+          [report.providerId, report.number],
+        )
+      ).rows[0];
+      const { rowCount } = await client.query(
+        `INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_id, number, code) DO NOTHING`,
+        [report.provider, report.providerId, report.number, report.code, report.state, report.receivedAt, target?.id ?? null],
+      );
+      if (rowCount === 0) return { kind: 'duplicate' };
+      if (!target) return { kind: 'orphan' };
+      return (await advance(client, target, report.state, report.code, report.receivedAt)) ? { kind: 'advanced', smsId: target.id } : { kind: 'stale' };
+    });
+  }
+
+  expireOrphanReports(before: number): Promise<number> {
+    return this.#write(
+      async (client) => (await client.query('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < $1', [before])).rowCount ?? 0,
+    );
+  }
+
+  async dueNotices(limit: number): Promise<DueNotice[]> {
+    const rows = await this.#rows<ClaimedSmsRow & { delivery: DeliveryState; delivery_code: number; message: MessageRow }>(
+      `SELECT o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.delivery, o.delivery_code, to_jsonb(m) AS message
+      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.notice_due = 1 ORDER BY o.id LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => ({
+      smsId: row.id,
+      message: toStoredMessage(row.message),
+      recipient: toRecipient(row),
+      state: row.delivery,
+      code: row.delivery_code,
+    }));
+  }
+
+  recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void> {
+    return this.#write(async (client) => {
+      await client.query('UPDATE outbound SET notice_due = 0 WHERE id = ANY($1::bigint[])', [smsIds]);
+      await insertMail(client, mail, Date.now());
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.#rows('SELECT 1');
+  }
+
+  async probeWrites(): Promise<StoreHealth> {
+    if (this.#health.state === 'ok' || !this.#ready) return this.#health;
+    const now = Date.now();
+    if (now - this.#lastProbe < PROBE_INTERVAL_MS) return this.#health;
+    this.#lastProbe = now;
+    await this.#write(async (client) => {
+      await client.query("INSERT INTO control (key, value) VALUES ('write_probe', 'x') ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+      await client.query("DELETE FROM control WHERE key = 'write_probe'");
+    }).catch(() => undefined);
+    return this.#health;
+  }
+
+  async events(messageId: string): Promise<StoredEvent[]> {
+    const rows = await this.#rows<{ at: number; kind: string; sms_id: number | null; detail: string | null }>(
+      'SELECT at, kind, sms_id, detail FROM events WHERE message_id = $1 ORDER BY id',
+      [messageId],
+    );
+    return rows.map((row) => ({ at: row.at, kind: row.kind, smsId: row.sms_id ?? undefined, detail: row.detail ?? undefined }));
+  }
+
+  async smsOf(messageId: string): Promise<SmsState[]> {
+    const rows = await this.#rows<{
+      number: string;
+      status: SmsState['status'];
+      attempts: number;
+      possible_duplicates: number;
+      provider_id: string | null;
+      last_error: string | null;
+      delivery: DeliveryState | null;
+    }>('SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = $1 ORDER BY id', [messageId]);
+    return rows.map((row) => ({
+      number: row.number,
+      status: row.status,
+      attempts: row.attempts,
+      possibleDuplicates: row.possible_duplicates,
+      providerId: row.provider_id ?? undefined,
+      lastError: row.last_error ?? undefined,
+      delivery: row.delivery ?? undefined,
+    }));
+  }
+
+  async conversation(context: string, number: string): Promise<Conversation | undefined> {
+    return toConversation(await this.#row<ConversationRow>('SELECT * FROM conversations WHERE context = $1 AND number = $2', [context, number]));
+  }
+
+  async latestConversation(number: string, since: number): Promise<Conversation | undefined> {
+    return toConversation(
+      await this.#row<ConversationRow>(
+        'SELECT * FROM conversations WHERE number = $1 AND last_used_at >= $2 ORDER BY last_used_at DESC, created_at DESC LIMIT 1',
+        [number, since],
+      ),
+    );
+  }
+
+  async contextOfTracking(trackingId: string, number: string): Promise<string | undefined> {
+    const row = await this.#row<{ context: string | null }>(
+      `SELECT m.user_context AS context FROM outbound o JOIN messages m ON m.id = o.message_id
+      WHERE o.tracking_id = $1 AND o.number = $2 ORDER BY o.id DESC LIMIT 1`,
+      [trackingId, number],
+    );
+    return row?.context ?? undefined;
+  }
+
+  async contextOfMail(messageIdHeaders: readonly string[], numbers: readonly string[]): Promise<string | undefined> {
+    if (messageIdHeaders.length === 0 || numbers.length === 0) return undefined;
+    // The first header (then number) that matches wins, as the caller ordered them.
+    const row = await this.#row<{ context: string }>(
+      `SELECT context FROM conversation_mail WHERE message_id_header = ANY($1::text[]) AND number = ANY($2::text[])
+      ORDER BY array_position($1::text[], message_id_header), array_position($2::text[], number) LIMIT 1`,
+      [messageIdHeaders, numbers],
+    );
+    return row?.context;
+  }
+
+  async sentReplies(context: string, numbers: readonly string[], limit: number): Promise<Buffer[]> {
+    const rows = await this.#rows<{ raw: Buffer }>(
+      `SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
+      WHERE i.context = $1 AND i.number = ANY($2::text[]) AND length(m.raw) > 0
+      ORDER BY array_position($2::text[], i.number), i.received_at DESC LIMIT $3`,
+      [context, numbers, limit],
+    );
+    return rows.map((row) => row.raw);
+  }
+
+  async knowsInbound(provider: string, providerId: string): Promise<boolean> {
+    return (await this.#row('SELECT 1 AS yes FROM inbound WHERE provider = $1 AND provider_id = $2', [provider, providerId])) !== undefined;
+  }
+
+  async knowsSender(sender: string): Promise<boolean> {
+    return (await this.#row('SELECT 1 AS yes FROM inbound WHERE number = $1 LIMIT 1', [sender])) !== undefined;
+  }
+
+  acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
+    return this.#write(async (client) => {
+      const { rowCount } = await client.query(
+        `INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING`,
+        [
+          inbound.id,
+          inbound.provider,
+          inbound.providerId,
+          inbound.number,
+          inbound.text,
+          inbound.sentAt ?? null,
+          inbound.userContext ?? null,
+          inbound.receivedAt,
+          inbound.route?.mailbox ?? null,
+          inbound.route?.context ?? null,
+        ],
+      );
+      if (rowCount === 0) return { duplicate: true };
+      if (inbound.optOut?.action === 'stop') {
+        await client.query('INSERT INTO opt_outs (number, since, keyword) VALUES ($1, $2, $3) ON CONFLICT (number) DO NOTHING', [
+          inbound.number,
+          inbound.receivedAt,
+          inbound.optOut.keyword,
+        ]);
+      }
+      if (inbound.optOut?.action === 'start') await client.query('DELETE FROM opt_outs WHERE number = $1', [inbound.number]);
+      const route = inbound.route;
+      if (route?.context) {
+        await client.query('UPDATE conversations SET last_used_at = $1 WHERE context = $2 AND number = $3', [
+          inbound.receivedAt,
+          route.context,
+          inbound.number,
+        ]);
+        await client.query('INSERT INTO conversation_mail (message_id_header, number, context) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+          route.messageIdHeader,
+          inbound.number,
+          route.context,
+        ]);
+      }
+      if (route) await insertMail(client, [route.mail], inbound.receivedAt);
+      return { duplicate: false };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    await this.#pool.end();
+  }
+}
+
+interface QuarantineRow {
+  id: number;
+  received_at: number;
+  provider: string;
+  kind: string;
+  reason: string;
+  bytes: number;
+}
+
+function quarantineEntry(row: QuarantineRow): QuarantineEntry {
+  return { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes: row.bytes };
+}
+
+/** Queues mail (at most one per once-key) with its history line: one statement per mail. */
+async function insertMail(client: Client, mail: readonly NewOutgoingMail[], now: number): Promise<void> {
+  for (const item of mail) {
+    await client.query(
+      `WITH queued AS (
+        INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at, once_key)
+        VALUES ($1, $2, $3, $4, $5, $6, 'queued', $1, $1, $7)
+        ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING RETURNING id
+      )
+      INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, $3, NULL, $2 || ' queued', 'mail ' || id || ' to ' || $8 FROM queued`,
+      [now, item.kind, item.messageId ?? null, item.envelopeFrom, JSON.stringify(item.recipients), item.raw, item.onceKey ?? null, item.recipients.join(', ')],
+    );
+  }
+}
+
+/** Reports that arrived before their SMS's send result, applied now that it is committed (see sqlite-replies.ts). */
+async function adoptOrphans(client: Client, smsIds: readonly number[], now: number): Promise<void> {
+  const orphans = await client.query<{ id: number; code: number; state: DeliveryState; sms_id: number }>(
+    `SELECT d.id, d.code, d.state, o.id AS sms_id FROM outbound o
+    JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
+    WHERE o.id = ANY($1::bigint[]) ORDER BY d.id`,
+    [smsIds],
+  );
+  for (const orphan of orphans.rows) {
+    await client.query('UPDATE delivery_reports SET sms_id = $1 WHERE id = $2', [orphan.sms_id, orphan.id]);
+    const target = (
+      await client.query<OutboundForReport>(
+        'SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = $1',
+        [orphan.sms_id],
+      )
+    ).rows[0];
+    if (target) await advance(client, target, orphan.state, orphan.code, now);
+  }
+}
+
+async function advance(client: Client, target: OutboundForReport, state: DeliveryState, code: number, now: number): Promise<boolean> {
+  if (!isForward(target.delivery, state)) return false;
+  const notify = target.notify === null ? undefined : target.notify.split(',');
+  const due = wantsNotice(state, notify, target.report_all === 1);
+  await client.query('UPDATE outbound SET delivery = $1, delivery_code = $2, notice_due = $3, updated_at = $4 WHERE id = $5', [
+    state,
+    code,
+    due ? 1 : 0,
+    now,
+    target.id,
+  ]);
+  await client.query("INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'delivery report', $2 FROM outbound WHERE id = $3", [
+    now,
+    `${state} (provider status ${code})`,
+    target.id,
+  ]);
+  return true;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function describe(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return describe(error.errors[0]);
+  return error instanceof Error ? error.message || (error as NodeJS.ErrnoException).code || error.name : String(error);
+}
+
+function isConfigError(error: unknown): boolean {
+  return error instanceof SchemaError || CONFIG_SQLSTATES.has((error as { code?: string }).code ?? '');
+}
+
+/**
+ * The server or the way to it failed (refused, reset, timed out, shutting down, too many
+ * connections): temporary, the store is failing until a commit succeeds. Anything else (a constraint,
+ * a bad value) is this write's own problem and says nothing of the store's health.
+ */
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? '';
+  if (/^(08|53|57P|58)/.test(code)) return true;
+  if (/^[0-9A-Z]{5}$/.test(code)) return false;
+  return true;
+}

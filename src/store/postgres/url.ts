@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import type { PoolConfig } from 'pg';
+
+/**
+ * What `sslmode` in `store.url` can say, as node-postgres (`pg`) honours it here. libpq's `allow` and
+ * `prefer` (try TLS, fall back to a clear connection) are refused: the client cannot fall back, and a
+ * relay that silently runs in clear is what an operator asking for TLS least expects.
+ */
+export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** The URL parameters the relay reads; any other is refused (a typo must not weaken TLS silently). */
+const PARAMETERS = new Set(['sslmode', 'sslrootcert']);
+
+/** Hosts a clear connection only reaches on this machine: without `sslmode` they get none, all others `verify-full`. */
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Connections one relay opens at most. Acceptance, dispatch claims, outcomes, the mailer and
+ * housekeeping each hold one for a short transaction at a time, so a handful covers a busy relay;
+ * a bound keeps a relay that meets a slow server from piling up connections until the server's
+ * `max_connections` refuses every relay on it (#15 runs several against one database).
+ */
+export const POOL_MAX_CONNECTIONS = 10;
+/** A connection attempt slower than this counts as the database unreachable (the relay is not ready, it retries). */
+export const CONNECT_TIMEOUT_MS = 5_000;
+
+export interface DatabaseUrl {
+  readonly sslMode: SslMode;
+  readonly pool: PoolConfig;
+}
+
+/** Why `url` cannot be used, as the end of a config problem; undefined when it can. */
+export function databaseUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'expected postgres://user:password@host:port/database';
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    return `expected postgres://user:password@host:port/database, not a ${parsed.protocol}// URL`;
+  }
+  if (!parsed.hostname) return 'the URL names no host: expected postgres://user:password@host:port/database';
+  if (parsed.pathname.replace(/^\//, '') === '') return 'the URL names no database: expected postgres://user:password@host:port/database';
+  for (const key of parsed.searchParams.keys()) {
+    if (!PARAMETERS.has(key)) return `unknown URL parameter "${key}" (known: ${[...PARAMETERS].join(', ')})`;
+  }
+  const mode = parsed.searchParams.get('sslmode');
+  if (mode !== null && !(SSL_MODES as readonly string[]).includes(mode)) {
+    const why = mode === 'prefer' || mode === 'allow' ? ' (falling back to a clear connection is not supported: use require or disable)' : '';
+    return `unknown sslmode "${mode}"${why}; use one of ${SSL_MODES.join(', ')}`;
+  }
+  return undefined;
+}
+
+/** The URL with its password replaced by `***`: the only form of it that may be logged or shown. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+  }
+}
+
+/** The pool settings of a URL that `databaseUrlProblem` accepted: TLS per its sslmode, bounded, with a connect timeout. */
+export function databaseUrl(url: string): DatabaseUrl {
+  const parsed = new URL(url);
+  const host = parsed.hostname;
+  const sslMode = (parsed.searchParams.get('sslmode') as SslMode | null) ?? (LOOPBACK_HOSTS.has(host) ? 'disable' : 'verify-full');
+  const rootCert = parsed.searchParams.get('sslrootcert');
+  const ca = rootCert ? readFileSync(rootCert, 'utf8') : undefined;
+  const ssl =
+    sslMode === 'disable'
+      ? false
+      : sslMode === 'require'
+        ? { rejectUnauthorized: false }
+        : sslMode === 'verify-ca'
+          ? { ca, checkServerIdentity: () => undefined }
+          : { ca };
+  return {
+    sslMode,
+    pool: {
+      host: host.replace(/^\[(.*)\]$/, '$1'),
+      port: parsed.port ? Number(parsed.port) : 5432,
+      user: decodeURIComponent(parsed.username),
+      password: decodeURIComponent(parsed.password),
+      database: decodeURIComponent(parsed.pathname.replace(/^\//, '')),
+      ssl,
+      max: POOL_MAX_CONNECTIONS,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      application_name: 'smsrelay',
+    },
+  };
+}

@@ -1,0 +1,119 @@
+import { RelayError } from '../errors.ts';
+import type { ClaimedSms, SmsBatch, SmsClaimRequest, StoredMessage } from './types.ts';
+
+/** Row shapes and conversions shared by the SQLite and PostgreSQL stores (same tables, same columns). */
+
+/** The history line of a job whose lease was released at start. */
+export const RESUMED_DETAIL = 'was in flight when the relay stopped; may reach the gateway twice';
+
+export interface MessageRow {
+  id: string;
+  received_at: number;
+  envelope_from: string;
+  client_address: string;
+  client_helo: string;
+  message_id_header: string | null;
+  subject: string | null;
+  headers: string;
+  text: string;
+  encoding: 'gsm7' | 'ucs2';
+  parts: number;
+  max_parts: number;
+  sender_id: string | null;
+  user_context: string | null;
+  dsn_ret: 'FULL' | 'HDRS' | null;
+  dsn_envid: string | null;
+  report_all: number;
+  send_at: number | null;
+  gateway_account: string | null;
+}
+
+export interface ClaimedSmsRow {
+  id: number;
+  message_id: string;
+  number: string;
+  rcpt: string;
+  notify: string | null;
+  orcpt: string | null;
+  attempts: number;
+}
+
+/**
+ * Walks due jobs in due order and keeps those that fit in `maxBatches` gateway requests of at most
+ * `batchSize` numbers each, numbers of one mail together. Stops at the first job that would need one
+ * batch too many, so a claim never takes more than the dispatcher can send at once (a job leased but
+ * left waiting could outlive its lease and be sent twice).
+ */
+export function selectBatchRows(due: Iterable<ClaimedSmsRow>, request: SmsClaimRequest): ClaimedSmsRow[] {
+  const selected: ClaimedSmsRow[] = [];
+  const openBatchSize = new Map<string, number>();
+  let batches = 0;
+  for (const row of due) {
+    const size = openBatchSize.get(row.message_id);
+    if (size === undefined || size === request.batchSize) {
+      if (batches === request.maxBatches) break;
+      batches += 1;
+      openBatchSize.set(row.message_id, 1);
+    } else {
+      openBatchSize.set(row.message_id, size + 1);
+    }
+    selected.push(row);
+  }
+  return selected;
+}
+
+/** Claimed jobs as gateway requests: the numbers of one mail together, at most `batchSize` per request. */
+export function groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: number, message: (id: string) => StoredMessage): SmsBatch[] {
+  const perMessage = new Map<string, ClaimedSms[]>();
+  for (const row of rows) {
+    const sms: ClaimedSms = {
+      id: row.id,
+      number: row.number,
+      rcpt: row.rcpt,
+      notify: row.notify === null ? undefined : row.notify.split(','),
+      orcpt: row.orcpt ?? undefined,
+      attempts: row.attempts,
+    };
+    const list = perMessage.get(row.message_id);
+    if (list) list.push(sms);
+    else perMessage.set(row.message_id, [sms]);
+  }
+  const batches: SmsBatch[] = [];
+  for (const [messageId, sms] of perMessage) {
+    const stored = message(messageId);
+    for (let start = 0; start < sms.length; start += batchSize) {
+      batches.push({ message: stored, sms: sms.slice(start, start + batchSize) });
+    }
+  }
+  return batches;
+}
+
+/** Store failures are one error to callers: temporary, "the store is unavailable". */
+export function asStoreError(error: unknown): RelayError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the message store is unavailable (${reason}); try again later`, {
+    cause: error,
+  });
+}
+
+export function toStoredMessage(row: MessageRow): StoredMessage {
+  return {
+    id: row.id,
+    receivedAt: row.received_at,
+    envelopeFrom: row.envelope_from,
+    client: { address: row.client_address, helo: row.client_helo },
+    messageIdHeader: row.message_id_header ?? undefined,
+    subject: row.subject ?? undefined,
+    headers: row.headers,
+    text: row.text,
+    encoding: row.encoding,
+    parts: row.parts,
+    maxParts: row.max_parts,
+    senderId: row.sender_id ?? undefined,
+    userContext: row.user_context ?? undefined,
+    dsn: { ret: row.dsn_ret ?? undefined, envid: row.dsn_envid ?? undefined },
+    reportAll: row.report_all === 1,
+    sendAt: row.send_at ?? undefined,
+    gatewayAccount: row.gateway_account ?? undefined,
+  };
+}

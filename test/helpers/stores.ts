@@ -1,0 +1,50 @@
+import { describe, test } from 'node:test';
+import { PostgresStore } from '../../src/store/postgres/store.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
+import type { Store } from '../../src/store/types.ts';
+import { freshDatabase, POSTGRES_SKIP } from './postgres.ts';
+import { storeFile } from './store.ts';
+
+/** One of the store implementations, as the contract suite drives it. */
+export interface StoreUnderTest {
+  readonly name: 'SQLite' | 'PostgreSQL';
+  /** A store on fresh, empty data. */
+  fresh(): Promise<Store>;
+  /** Another store on the data of the last `fresh()`: the relay restarted (close the previous one first). */
+  reopen(): Promise<Store>;
+}
+
+/**
+ * Declares the same suite once per store implementation: SQLite (a fresh file per store) and
+ * PostgreSQL (a fresh database per store on the run's server). Without a PostgreSQL server its suite
+ * is one skipped test with the reason, announced loudly by freshDatabase (a failure under CI=true).
+ */
+export function forEachStore(define: (kind: StoreUnderTest) => void): void {
+  describe('on SQLite', () => {
+    let file = '';
+    define({
+      name: 'SQLite',
+      fresh: async () => {
+        file = storeFile();
+        return SqliteStore.open({ file, busyTimeoutMs: 100 });
+      },
+      reopen: async () => SqliteStore.open({ file, busyTimeoutMs: 100 }),
+    });
+  });
+  describe('on PostgreSQL', async () => {
+    // Probed once for the suite: a run without a server skips it whole.
+    if ((await freshDatabase()) === undefined) {
+      test('the PostgreSQL store', { skip: POSTGRES_SKIP }, () => undefined);
+      return;
+    }
+    let url = '';
+    define({
+      name: 'PostgreSQL',
+      fresh: async () => {
+        url = (await freshDatabase()) ?? '';
+        return PostgresStore.open({ url });
+      },
+      reopen: async () => PostgresStore.open({ url }),
+    });
+  });
+}

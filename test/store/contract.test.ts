@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, test } from 'node:test';
+import { RelayError } from '../../src/errors.ts';
+import type { Store } from '../../src/store/types.ts';
+import { mail } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
+
+const numbers = (count: number, from = 100): string[] => Array.from({ length: count }, (_, index) => `+447700900${from + index}`);
+const claim = (store: Store, maxBatches: number, batchSize: number, now = 2_000, owner = 'test', leaseMs = 60_000) =>
+  store.claimDueSms({ owner, now, leaseUntil: now + leaseMs, maxBatches, batchSize });
+
+/** The store contract (src/store/types.ts), the same tests on SQLite and on PostgreSQL. */
+forEachStore((kind) =>
+  describe('store contract', () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await kind.fresh();
+    });
+
+    test('an accepted mail survives closing and reopening, one SMS job per number', async () => {
+      await store.acceptMail(mail(['+447700900123', '+447700900124']));
+      await store.close();
+      store = await kind.reopen();
+      const batches = await claim(store, 10, 100);
+      assert.equal(batches.length, 1);
+      assert.deepEqual(
+        batches[0]?.sms.map((sms) => sms.number),
+        ['+447700900123', '+447700900124'],
+      );
+      assert.equal(batches[0]?.message.subject, 'Server down');
+      await store.close();
+    });
+
+    test('group commit: writes queued together commit together, and one failing write fails alone', async () => {
+      const first = mail(['+447700900123']);
+      const results = await Promise.allSettled([
+        store.acceptMail(first),
+        store.acceptMail(mail(['+447700900124'])),
+        store.acceptMail({ ...first, recipients: [] }), // same id: the primary key refuses it
+        store.acceptMail(mail(['+447700900125'])),
+      ]);
+      assert.deepEqual(
+        results.map((result) => result.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+      );
+      const refused = (results[2] as PromiseRejectedResult).reason;
+      assert.ok(refused instanceof RelayError && refused.code === 'STORE_UNAVAILABLE');
+      const batches = await claim(store, 10, 100);
+      assert.equal(batches.length, 3);
+      await store.close();
+    });
+
+    test('claims never take more batches than asked, numbers of one mail together, at most batchSize each', async () => {
+      await store.acceptMail(mail(numbers(250)));
+      await store.acceptMail(mail(['+447700900999']));
+      const batches = await claim(store, 2, 100);
+      assert.deepEqual(
+        batches.map((batch) => batch.sms.length),
+        [100, 100],
+      );
+      const rest = await claim(store, 5, 100);
+      assert.deepEqual(
+        rest.map((batch) => batch.sms.length),
+        [50, 1],
+      );
+      assert.deepEqual(await claim(store, 5, 100), [], 'leased jobs are not due');
+      await store.close();
+    });
+
+    test('outcomes: sent is final, retry comes back when due, failed/expired are final', async () => {
+      await store.acceptMail(mail(numbers(4)));
+      const [batch] = await claim(store, 1, 100);
+      const [a, b, c, d] = batch?.sms ?? [];
+      assert.ok(a && b && c && d);
+      await store.recordSmsOutcomes([
+        { smsId: a.id, kind: 'sent', providerId: 'ID1' },
+        { smsId: b.id, kind: 'retry', nextAttemptAt: 5_000, error: 'ERR:GATEWAY_ERROR', attempted: true },
+        { smsId: c.id, kind: 'failed', error: 'ERR:INVALID_NUMBER' },
+        { smsId: d.id, kind: 'expired', error: 'too old' },
+      ]);
+      assert.equal(await store.nextSmsDueAt(), 5_000);
+      assert.deepEqual(await claim(store, 5, 100, 4_999), []);
+      const again = await claim(store, 5, 100, 5_000);
+      assert.equal(again[0]?.sms.length, 1);
+      assert.equal(again[0]?.sms[0]?.number, b.number);
+      assert.equal(again[0]?.sms[0]?.attempts, 1);
+      const kinds = (await store.events(batch?.message.id ?? '')).map((event) => event.kind);
+      assert.deepEqual(kinds.slice(4), ['sent', 'deferred', 'failed', 'expired']);
+      await store.close();
+    });
+
+    test('a restart frees the leases of its own dead process and makes those jobs due at once', async () => {
+      await store.acceptMail(mail(numbers(3)));
+      await claim(store, 1, 100);
+      assert.deepEqual(await claim(store, 1, 100, 61_999), [], 'leased until the lease ends');
+      await store.close();
+      store = await kind.reopen();
+      assert.deepEqual(await store.releaseStaleLeases('test', 3_000), { sms: 3, mail: 0 });
+      assert.equal(await store.nextSmsDueAt(), 3_000);
+      const [batch] = await claim(store, 1, 100, 3_000);
+      assert.equal(batch?.sms.length, 3);
+      const kinds = (await store.events(batch?.message.id ?? '')).map((event) => event.kind);
+      assert.equal(kinds.filter((kind) => kind === 'resumed').length, 3);
+      await store.close();
+    });
+
+    test('outgoing mail queue: enqueue, claim with a lease, retry, sent', async () => {
+      await store.enqueueMail([{ kind: 'bounce', messageId: undefined, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
+      const now = Date.now();
+      const [claimed] = await store.claimDueMail({ owner: 'test', now, leaseUntil: now + 1000, limit: 5 });
+      assert.ok(claimed);
+      assert.deepEqual(claimed.recipients, ['alice@example.com']);
+      assert.equal(claimed.raw.toString(), 'x');
+      assert.deepEqual(await store.claimDueMail({ owner: 'test', now, leaseUntil: now + 1000, limit: 5 }), []);
+      await store.recordMailOutcome({ id: claimed.id, kind: 'retry', nextAttemptAt: now + 10, error: 'smarthost down' });
+      const [retried] = await store.claimDueMail({ owner: 'test', now: now + 10, leaseUntil: now + 1000, limit: 5 });
+      assert.equal(retried?.attempts, 1);
+      await store.recordMailOutcome({ id: claimed.id, kind: 'sent', response: '250 ok' });
+      assert.equal(await store.nextMailDueAt(), undefined);
+      await store.close();
+    });
+
+    test('at start a relay frees its own and expired leases, never a live lease of another relay', async () => {
+      const now = Date.now();
+      const [mine, others, expired] = [mail(['+447700900101']), mail(['+447700900102']), mail(['+447700900103'])];
+      for (const accepted of [mine, others, expired]) await store.acceptMail({ ...accepted, receivedAt: now - 1_000 });
+      assert.equal((await claim(store, 1, 1, now, 'relay-a')).length, 1);
+      assert.equal((await claim(store, 1, 1, now, 'relay-b')).length, 1, 'relay-b sends this one right now');
+      assert.equal((await claim(store, 1, 1, now, 'relay-c', -1)).length, 1, 'relay-c died and its lease ran out');
+      await store.close();
+      store = await kind.reopen();
+      assert.deepEqual(await store.releaseStaleLeases('relay-a', now), { sms: 2, mail: 0 });
+      const resumed = await claim(store, 5, 1, now + 1);
+      assert.deepEqual(resumed.map((batch) => batch.message.id).sort(), [mine.id, expired.id].sort(), 'the live lease of relay-b stays its own');
+      assert.deepEqual(
+        (await store.events(others.id)).map((event) => event.kind),
+        ['accepted'],
+      );
+      await store.close();
+    });
+  }),
+);
