@@ -8,6 +8,7 @@ import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfi
 import { ListenError, RelayError, toSmtpError } from './errors.ts';
 import { runningRelay, STORE_FILE } from './store/lock.ts';
 import { SqliteStore } from './store/sqlite.ts';
+import type { Store } from './store/types.ts';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong; a supervisor should not restart in a loop. */
 const EXIT_CONFIG = 78;
@@ -21,6 +22,10 @@ const EXIT_INTERRUPTED = 130;
 const EXIT_USAGE = 64;
 /** sysexits.h EX_NOINPUT: there is no relay data where the command looked. */
 const EXIT_NO_DATA = 66;
+/** sysexits.h EX_UNAVAILABLE: the database cannot be reached now. */
+const EXIT_UNAVAILABLE = 69;
+/** sysexits.h EX_CANTCREAT: the copy's target cannot take it (not empty) or it did not verify. */
+const EXIT_CANNOT_CREATE = 73;
 
 const USAGE = `Usage: smsrelay [command]
 
@@ -35,7 +40,9 @@ Commands:
   quarantine <command>
                   list | show <id> | delete <id|all>: webhook requests kept because they could not be read
   config check    the effective configuration (secrets masked) and the store's durability
-  backup <file>   an online copy of the store
+  backup <file>   an online copy of the store (SQLite; on PostgreSQL use pg_dump)
+  store copy --from <sqlite file> --to <postgres url>
+                  copies a SQLite store into a new, empty PostgreSQL database, verified
   preview [--from <address>] [--to <number>@<sms-domain>] < mail.eml
                   what the phone would get from a mail (text, encoding, parts, parameters) and
                   why each removed block was removed, under the configured text.* settings
@@ -67,10 +74,17 @@ async function main(argv: readonly string[]): Promise<void> {
       return withStore((store, config) => configCheck(config, store));
     case 'backup':
       if (!argv[1]) return usage('backup needs the file to write the copy to');
+      if (configOrExit().config.store.url) {
+        console.error(`smsrelay: ${POSTGRES_BACKUP}`);
+        process.exitCode = EXIT_USAGE;
+        return;
+      }
       return withStore(async (store) => {
-        await store.backup(argv[1] ?? '');
+        await (store as SqliteStore).backup(argv[1] ?? '');
         return `store copied to ${argv[1]}`;
       });
+    case 'store':
+      return storeCommand(argv.slice(1));
     case 'preview':
       return preview(argv.slice(1));
     case 'help':
@@ -97,8 +111,9 @@ function usage(reason: string): void {
  * (stdout stays the command's output, for scripts). It never creates a store: run in the wrong
  * place, it says where it looked and how to point it at the relay's data.
  */
-async function withStore(command: (store: SqliteStore, config: Config) => Promise<string>): Promise<void> {
+async function withStore(command: (store: Store, config: Config) => Promise<string>): Promise<void> {
   const { config } = configOrExit();
+  if (config.store.url) return withPostgres(config, command);
   const file = join(config.dataDir, STORE_FILE);
   if (!existsSync(file)) {
     console.error(
@@ -117,6 +132,71 @@ async function withStore(command: (store: SqliteStore, config: Config) => Promis
     usage(error.message);
   } finally {
     await store.close();
+  }
+}
+
+/** `withStore` on PostgreSQL: an unreachable database or one that refuses us is said in one line, exit 69 or 78. */
+async function withPostgres(config: Config, command: (store: Store, config: Config) => Promise<string>): Promise<void> {
+  const { PostgresStore, StoreConfigError } = await import('./store/postgres/store.ts');
+  let store: Awaited<ReturnType<typeof PostgresStore.open>>;
+  try {
+    store = await PostgresStore.open({ url: config.store.url ?? '' });
+  } catch (error) {
+    if (!(error instanceof StoreConfigError)) throw error;
+    console.error(`smsrelay: config: ${describeSetting('store.url')}: ${error.message}`);
+    process.exit(EXIT_CONFIG);
+  }
+  console.error(`smsrelay: store ${store.location}`);
+  try {
+    const output = await command(store, config);
+    if (output) console.log(output);
+  } catch (error) {
+    if (error instanceof UsageError) usage(error.message);
+    else if (error instanceof RelayError && error.code === 'STORE_UNAVAILABLE') {
+      console.error(`smsrelay: ${error.message}`);
+      process.exitCode = EXIT_UNAVAILABLE;
+    } else throw error;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `smsrelay backup` has no PostgreSQL copy of its own: the database's tools do it better (consistent, online, restorable). */
+const POSTGRES_BACKUP =
+  "backup copies the SQLite store; on PostgreSQL use pg_dump, e.g. pg_dump --format=custom --file=smsrelay.dump 'postgres://…' (pg_restore brings it back), or the server's own backups";
+
+/** `smsrelay store copy --from <sqlite file> --to <postgres url>`, with a progress bar on stderr. */
+async function storeCommand(args: readonly string[]): Promise<void> {
+  const option = (name: string) => {
+    const at = args.indexOf(name);
+    return at >= 0 ? args[at + 1] : undefined;
+  };
+  const from = option('--from');
+  const to = option('--to');
+  if (args[0] !== 'copy' || !from || !to) return usage('store needs "copy --from <sqlite file> --to <postgres url>"');
+  const [{ copySqliteToPostgres, CopyError }, { databaseUrlProblem, redactUrl }, { StoreConfigError }] = await Promise.all([
+    import('./store/postgres/copy.ts'),
+    import('./store/postgres/url.ts'),
+    import('./store/postgres/store.ts'),
+  ]);
+  const problem = databaseUrlProblem(to);
+  if (problem) return usage(`--to ${redactUrl(to)}: ${problem}`);
+  if (!existsSync(from)) return usage(`--from ${from}: no such file`);
+  const started = Date.now();
+  try {
+    const tables = await copySqliteToPostgres(from, to, ({ table, copied, total }) => {
+      const width = 30;
+      const filled = total === 0 ? width : Math.round((copied / total) * width);
+      process.stderr.write(`\r${table.padEnd(18)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${copied}/${total}${copied === total ? '\n' : ''}`);
+    });
+    const rows = tables.map((table) => `${table.table.padEnd(18)} ${String(table.rows).padStart(9)} rows  sha256 ${table.checksum}`);
+    console.log(
+      `${rows.join('\n')}\ncopied ${redactUrl(from)} to ${redactUrl(to)} in ${((Date.now() - started) / 1000).toFixed(1)} s; every table's count and checksum verified`,
+    );
+  } catch (error) {
+    if (!(error instanceof CopyError || error instanceof StoreConfigError || (error as { code?: string }).code !== undefined)) throw error;
+    console.error(`\nsmsrelay: store copy: ${(error as Error).message}`);
+    process.exitCode = error instanceof CopyError ? EXIT_CANNOT_CREATE : EXIT_UNAVAILABLE;
   }
 }
 
@@ -226,11 +306,13 @@ async function start(): Promise<void> {
   const [{ createLogger }, { startRelay }] = await Promise.all([import('./log.ts'), import('./relay.ts')]);
   const logger = createLogger(config.log.level);
   for (const warning of warnings) logger.warn(`config: ${warning}`);
+  const { StoreConfigError } = await import('./store/postgres/store.ts');
   const relay = await startRelay(config, logger).catch((error: unknown) => {
-    if (!(error instanceof ListenError)) throw error;
-    // A port taken or not allowed: only the configuration (or stopping the other program) helps.
+    // A port taken or not allowed, a database that refuses us: only the configuration (or stopping the other program) helps.
+    const setting = error instanceof ListenError ? error.setting : error instanceof StoreConfigError ? 'store.url' : undefined;
+    if (setting === undefined) throw error;
     logger.flush();
-    console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
+    console.error(`smsrelay: config: ${describeSetting(setting)}: ${(error as Error).message}`);
     process.exit(EXIT_CONFIG);
   });
 

@@ -30,7 +30,8 @@ import { ReplyTracking } from './replies/tracking.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir, STORE_FILE } from './store/lock.ts';
 import { openThreadedStore } from './store/threaded.ts';
-import type { Store } from './store/types.ts';
+import { PostgresStore } from './store/postgres/store.ts';
+import type { Store, StoreHealth } from './store/types.ts';
 
 export { STORE_FILE };
 /** Where the relay's own mail goes when no smarthost is configured. */
@@ -77,14 +78,19 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // Stable across restarts: at start the relay takes back its own leases and no other relay's live ones.
     const owner = config.store.relayName;
     const storeHealth = new StoreHealthMonitor(logger);
-    const store = await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout }, (health) =>
-      storeHealth.update(health),
-    );
+    const resumeLeases = async (opened: Store) => {
+      const resumed = await opened.releaseStaleLeases(owner, Date.now());
+      if (resumed.sms > 0 || resumed.mail > 0) {
+        logger.warn(resumed, 'relay: resuming work that was in flight when the relay last stopped (an SMS among it may reach the gateway twice)');
+      }
+    };
+    const onHealth = (health: StoreHealth) => storeHealth.update(health);
+    // PostgreSQL unreachable at start: the relay runs, not ready, and the store connects (and resumes leases) when it can.
+    const store = config.store.url
+      ? await PostgresStore.open({ url: config.store.url, onConnected: resumeLeases }, onHealth)
+      : await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout }, onHealth);
     stack.push(() => store.close());
-    const resumed = await store.releaseStaleLeases(owner, Date.now());
-    if (resumed.sms > 0 || resumed.mail > 0) {
-      logger.warn(resumed, 'relay: resuming work that was in flight when the relay last stopped (an SMS among it may reach the gateway twice)');
-    }
+    if (!config.store.url) await resumeLeases(store);
 
     const metrics = new Metrics(store);
     const disk = new DiskWatermark(config.dataDir, config.store.minFreeMegabytes * 1024 * 1024, logger);

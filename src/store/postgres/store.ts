@@ -113,7 +113,7 @@ export class PostgresStore implements Store {
     } catch (error) {
       if (isConfigError(error)) {
         await store.#pool.end();
-        throw new StoreConfigError(`${redactUrl(options.url)}: ${describe(error)}`);
+        throw new StoreConfigError(describe(error));
       }
       store.#failing(error);
       store.#retryConnect(options, CONNECT_RETRY_MIN_MS);
@@ -490,7 +490,7 @@ export class PostgresStore implements Store {
     const row = await this.#row<{ server: string; synchronous: string }>(
       "SELECT current_setting('server_version') AS server, current_setting('synchronous_commit') AS synchronous",
     );
-    return { journalMode: `postgresql (sslmode=${this.#sslMode})`, synchronous: row?.synchronous ?? 'unknown', server: `PostgreSQL ${row?.server ?? '?'}` };
+    return { journalMode: `sslmode=${this.#sslMode}`, synchronous: row?.synchronous ?? 'unknown', server: `PostgreSQL ${row?.server ?? '?'}` };
   }
 
   /** Where the store is, for operators: the URL without its password. */

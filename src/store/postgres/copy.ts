@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { migrate as migrateSqlite } from '../migrations.ts';
+import { migrate, TABLES } from './migrate.ts';
+import { databaseUrl } from './url.ts';
+
+/** Rows per INSERT: a multi-row statement well under PostgreSQL's 65,535 parameters for our widest table. */
+const ROWS_PER_INSERT = 500;
+
+/** Where a copy stands, for a progress bar. */
+export interface CopyProgress {
+  readonly table: string;
+  readonly copied: number;
+  readonly total: number;
+}
+
+export interface TableCopy {
+  readonly table: string;
+  readonly rows: number;
+  /** SHA-256 over the table's rows, the same on both sides (see rowDigest). */
+  readonly checksum: string;
+}
+
+/** The copy cannot be made or does not match; nothing was committed to the target. */
+export class CopyError extends Error {}
+
+/**
+ * Copies a SQLite store into an empty PostgreSQL database, table by table (the tables and columns
+ * are the same on both: src/store/postgres/migrate.ts), in one transaction: an interrupted or failed
+ * copy leaves the target empty. Refuses a target holding any row. At the end every table's row count
+ * and checksum are read back from the target and compared with the source's before COMMIT. The
+ * source should not be in use by a relay (stop it first): what it commits meanwhile is not copied.
+ */
+export async function copySqliteToPostgres(from: string, to: string, onProgress: (progress: CopyProgress) => void = () => undefined): Promise<TableCopy[]> {
+  const source = new BetterSqlite3(from, { fileMustExist: true });
+  const client = new pg.Client({
+    ...databaseUrl(to).pool,
+    types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) },
+  } as pg.ClientConfig);
+  try {
+    migrateSqlite(source);
+    await client.connect();
+    await migrate(client);
+    for (const table of TABLES) {
+      const { rows } = await client.query(`SELECT 1 FROM ${table} LIMIT 1`);
+      if (rows.length > 0) throw new CopyError(`the target database is not empty (table ${table} holds rows): copy only into a new, empty database`);
+    }
+    await client.query('BEGIN');
+    const copied: TableCopy[] = [];
+    for (const table of TABLES) copied.push(await copyTable(source, client, table, onProgress));
+    for (const expected of copied) {
+      const actual = await targetChecksum(client, expected.table, columnsOf(source, expected.table));
+      if (actual.rows !== expected.rows || actual.checksum !== expected.checksum) {
+        throw new CopyError(
+          `table ${expected.table} differs after the copy (source ${expected.rows} rows ${expected.checksum.slice(0, 12)}, target ${actual.rows} rows ${actual.checksum.slice(0, 12)}); nothing was committed`,
+        );
+      }
+    }
+    await client.query('COMMIT');
+    return copied;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    source.close();
+    await client.end().catch(() => undefined);
+  }
+}
+
+interface Column {
+  readonly name: string;
+  readonly primaryKey: number;
+}
+
+function columnsOf(source: BetterSqlite3.Database, table: string): Column[] {
+  return (source.pragma(`table_info(${table})`) as Array<{ name: string; pk: number }>).map((column) => ({ name: column.name, primaryKey: column.pk }));
+}
+
+async function copyTable(source: BetterSqlite3.Database, client: pg.Client, table: string, onProgress: (progress: CopyProgress) => void): Promise<TableCopy> {
+  const columns = columnsOf(source, table);
+  const names = columns.map((column) => column.name);
+  const total = (source.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const digest = new Checksum();
+  let batch: unknown[][] = [];
+  let copied = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const values = batch.flat();
+    const tuples = batch.map((_, row) => `(${names.map((__, column) => `$${row * names.length + column + 1}`).join(', ')})`);
+    await client.query(`INSERT INTO ${table} (${names.join(', ')}) VALUES ${tuples.join(', ')}`, values);
+    copied += batch.length;
+    batch = [];
+    onProgress({ table, copied, total });
+  };
+  onProgress({ table, copied: 0, total });
+  for (const row of source
+    .prepare(`SELECT ${names.join(', ')} FROM ${table}`)
+    .raw()
+    .iterate() as IterableIterator<unknown[]>) {
+    digest.add(row);
+    batch.push(row);
+    if (batch.length === ROWS_PER_INSERT) await flush();
+  }
+  await flush();
+  // Identity columns continue after the copied ids (explicit ids do not move their sequence).
+  const sequence = names.includes('id')
+    ? (await client.query<{ name: string | null }>('SELECT pg_get_serial_sequence($1, $2) AS name', [table, 'id'])).rows[0]?.name
+    : undefined;
+  if (sequence) await client.query(`SELECT setval($1, GREATEST((SELECT MAX(id) FROM ${table}), 1))`, [sequence]);
+  return { table, rows: copied, checksum: digest.value };
+}
+
+async function targetChecksum(client: pg.Client, table: string, columns: readonly Column[]): Promise<{ rows: number; checksum: string }> {
+  const digest = new Checksum();
+  const { rows } = await client.query({ text: `SELECT ${columns.map((column) => column.name).join(', ')} FROM ${table}`, rowMode: 'array' });
+  for (const row of rows as unknown[][]) digest.add(row);
+  return { rows: rows.length, checksum: digest.value };
+}
+
+/**
+ * An order-independent checksum of a table: the XOR of each row's SHA-256 over its values (numbers
+ * as decimal, text as UTF-8, blobs as hex, NULL apart from every value). Rows are distinct (every
+ * table has a primary key), so a missing, extra or changed row changes it.
+ */
+class Checksum {
+  readonly #sum = Buffer.alloc(32);
+
+  add(row: readonly unknown[]): void {
+    const hash = createHash('sha256');
+    for (const value of row) {
+      const text = value === null ? '\u0000NULL' : Buffer.isBuffer(value) ? `x${value.toString('hex')}` : `v${String(value)}`;
+      hash.update(`${text.length}:${text}`);
+    }
+    const digest = hash.digest();
+    for (let index = 0; index < 32; index += 1) this.#sum[index] = (this.#sum[index] ?? 0) ^ (digest[index] ?? 0);
+  }
+
+  get value(): string {
+    return this.#sum.toString('hex');
+  }
+}
