@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { webhookPaths } from '../../src/http/webhooks.ts';
+import { copySqliteToPostgres } from '../../src/store/postgres/copy.ts';
+import { freshDatabase, ownPostgres, POSTGRES_SKIP, withDatabase } from '../helpers/postgres.ts';
+import {
+  gatewayYaml,
+  killSpawnedRelays,
+  maildirMessages,
+  relayEnvironment,
+  removeDir,
+  spawnRelay,
+  startSimulator,
+  startTestRelay,
+  tempDir,
+  waitFor,
+} from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+
+const PHONE = '447700900123';
+const TOKEN = 'test-webhook-token-0123456789';
+
+after(killSpawnedRelays);
+
+/** A mail from alice (who gets the replies) to PHONE; the SMTP end-of-data reply, or the RCPT reply when that refused it. */
+const mailTo = async (port: number, text: string) => {
+  const sent = await sendMail(port, { to: [`${PHONE}@sms.localhost`], subject: text, body: text, headers: { From: 'alice@example.com' } });
+  return sent.data ?? sent.rcpt[0];
+};
+
+describe('the relay on PostgreSQL', async () => {
+  const probe = await freshDatabase();
+  if (probe === undefined) {
+    test('the relay on PostgreSQL', { skip: POSTGRES_SKIP }, () => undefined);
+    return;
+  }
+
+  test('the whole loop: mail → SMS at the simulator, the phone answers (MO webhook) → reply mail in the Maildir', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const relay = await startTestRelay({}, { SMSRELAY_DATABASE_URL: url });
+    try {
+      const simulator = relay.relay.simulator;
+      assert.ok(simulator);
+      queuedId(await mailTo(relay.relay.smtpPort, 'Disk full on db1'));
+      const sms = await waitFor('the SMS at the simulator', () => simulator.records.find((record) => record.to === PHONE));
+      assert.match(sms.text, /Disk full on db1/);
+      simulator.reply(PHONE, 'On it', sms);
+      const reply = await waitFor('the reply mail', () => maildirMessages(relay.maildir).find((raw) => raw.includes('On it')));
+      assert.match(reply, /^To: .*alice@example\.com/m);
+    } finally {
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+
+  test('store copy: a relay started on the copy delivers the queued mail and routes a reply of a copied conversation', async () => {
+    const dir = tempDir();
+    const first = await startTestRelay({}, {}, dir);
+    await first.relay.store.setDispatchPaused(true, Date.now());
+    const id = queuedId(await mailTo(first.relay.smtpPort, 'Queued before the move'));
+    await first.stop();
+
+    const url = (await freshDatabase()) ?? '';
+    const tables = await copySqliteToPostgres(join(first.config.dataDir, 'smsrelay.db'), url);
+    assert.equal(tables.find((table) => table.table === 'messages')?.rows, 1);
+    await assert.rejects(copySqliteToPostgres(join(first.config.dataDir, 'smsrelay.db'), url), /not empty/, 'a second copy into it is refused');
+
+    const second = await startTestRelay({}, { SMSRELAY_DATABASE_URL: url }, dir);
+    try {
+      const simulator = second.relay.simulator;
+      assert.ok(simulator);
+      assert.equal((await second.relay.store.smsOf(id))[0]?.status, 'queued');
+      await second.relay.store.setDispatchPaused(false, Date.now());
+      const sms = await waitFor('the copied SMS at the simulator', () => simulator.records.find((record) => record.to === PHONE));
+      assert.match(sms.text, /Queued before the move/);
+      simulator.reply(PHONE, 'Reply after the move', sms);
+      const reply = await waitFor('the reply mail', () => maildirMessages(second.maildir).find((raw) => raw.includes('Reply after the move')));
+      assert.match(reply, /^To: .*alice@example\.com/m);
+    } finally {
+      await second.stop();
+      removeDir(dir);
+    }
+  });
+
+  test('PostgreSQL down at start, then restarted under load: 451 4.3.0 / 503 / not ready meanwhile, every mail answered 250 reaches the gateway, the relay never restarts', async () => {
+    const server = await ownPostgres();
+    const url = withDatabase(server.url, 'postgres');
+    const gateway = await startSimulator();
+    const dir = tempDir();
+    await server.stop();
+    const relay = await spawnRelay(
+      dir,
+      relayEnvironment(dir, { ...gatewayYaml(gateway.url), inbound: { webhookToken: TOKEN } }, { SMSRELAY_DATABASE_URL: url }),
+    );
+    const get = (path: string) => fetch(`http://127.0.0.1:${relay.httpPort}${path}`);
+    try {
+      const refused = await mailTo(relay.smtpPort, 'while down');
+      assert.equal(refused?.code, 451);
+      assert.match(refused?.text ?? '', /^4\.3\.0 /);
+      assert.equal((await get('/readyz')).status, 503);
+      const webhook = await fetch(`http://127.0.0.1:${relay.httpPort}${webhookPaths('intellisoftware').mo}?token=${TOKEN}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ msgid: 'mo-1', from: PHONE, text: 'hi' }).toString(),
+      });
+      assert.equal(webhook.status, 503);
+
+      await server.start();
+      await waitFor('ready once PostgreSQL is up', async () => (await get('/readyz')).status === 200, 15_000);
+
+      const accepted: string[] = [];
+      const load = (async () => {
+        for (let index = 0; index < 300; index += 1) {
+          const reply = await mailTo(relay.smtpPort, `load ${index}`);
+          if (reply?.code === 250) accepted.push(`load ${index}`);
+          else assert.match(`${reply?.code} ${reply?.text}`, /^451 4\.3\.0 /, 'anything but 250 is a temporary 451');
+        }
+      })();
+      await waitFor('some mail accepted', () => accepted.length >= 50, 15_000);
+      await server.stop();
+      await server.start();
+      await load;
+      assert.ok(accepted.length >= 100, `${accepted.length} of 300 accepted`);
+      await waitFor(
+        'every accepted mail at the gateway',
+        () => accepted.every((text) => gateway.simulator.received.some((record) => record.text.includes(text))),
+        30_000,
+      );
+      assert.equal(relay.child.exitCode, null, 'the relay kept running');
+    } finally {
+      await relay.stop();
+      await gateway.close();
+      removeDir(dir);
+    }
+  });
+});
