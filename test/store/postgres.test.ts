@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import pg from 'pg';
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
+import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { removeDir, tempDir } from '../helpers/relay.ts';
+
+/** What only PostgreSQL has: its URL, its refusals of a database that is not ours. The contract is in contract.test.ts. */
+describe('store.url', () => {
+  const problems = (url: string) => {
+    const dir = tempDir();
+    try {
+      loadConfig({ SMSRELAY_DATABASE_URL: url }, dir);
+      return [];
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.problems;
+    } finally {
+      removeDir(dir);
+    }
+  };
+
+  test('a malformed URL or an unknown sslmode is a config error naming the variable, with the password masked', () => {
+    const [malformed] = problems('postgres//user:s3cret@host/db');
+    assert.match(malformed ?? '', /^SMSRELAY_DATABASE_URL=".*": expected postgres:\/\/user:password@host:port\/database/);
+    const [mode] = problems('postgres://user:s3cret@db.example.com/relay?sslmode=prefer');
+    assert.equal(
+      mode,
+      'SMSRELAY_DATABASE_URL="postgres://user:***@db.example.com/relay?sslmode=prefer": unknown sslmode "prefer" (falling back to a clear connection is not supported: use require or disable); use one of disable, require, verify-ca, verify-full',
+    );
+    assert.deepEqual(problems('postgres://user:s3cret@db.example.com/relay?sslmode=verify-full'), []);
+  });
+});
+
+describe('the PostgreSQL store refuses a database that is not its own', async () => {
+  const probe = await freshDatabase();
+  if (probe === undefined) {
+    test('PostgreSQL', { skip: POSTGRES_SKIP }, () => undefined);
+    return;
+  }
+  const run = async (url: string, sql: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(sql);
+    await client.end();
+  };
+
+  test("another application's tables, a newer schema, a wrong password: StoreConfigError with one clear line", async () => {
+    const foreign = (await freshDatabase()) ?? '';
+    await run(foreign, 'CREATE TABLE invoices (id int)');
+    await assert.rejects(PostgresStore.open({ url: foreign }), (error: unknown) => {
+      assert.ok(error instanceof StoreConfigError);
+      assert.match(error.message, /holds tables that are not smsrelay's \(invoices\)/);
+      return true;
+    });
+
+    const newer = (await freshDatabase()) ?? '';
+    await (await PostgresStore.open({ url: newer })).close();
+    await run(newer, `UPDATE smsrelay_schema SET version = ${MIGRATIONS.length + 1}`);
+    await assert.rejects(PostgresStore.open({ url: newer }), /written by a newer smsrelay/);
+
+    const wrong = new URL(newer);
+    wrong.password = 'not-the-password';
+    await assert.rejects(
+      PostgresStore.open({ url: wrong.toString() }),
+      (error: unknown) => error instanceof StoreConfigError && /password/.test(error.message),
+    );
+  });
+
+  test('relays starting together migrate once (advisory lock), and the schema records its version', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const stores = await Promise.all([1, 2, 3].map(() => PostgresStore.open({ url })));
+    for (const store of stores) await store.close();
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    assert.equal(Number((await client.query('SELECT version FROM smsrelay_schema')).rows[0]?.version), MIGRATIONS.length);
+    await client.end();
+  });
+});
