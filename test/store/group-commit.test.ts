@@ -14,6 +14,7 @@ function openDb(): Database {
   return db;
 }
 
+/** SQLite only: group commit is how the one SQLite writer batches commits (PostgreSQL runs each write as its own transaction). */
 describe('group commit health', () => {
   test('a full store (SQLITE_FULL for real) turns it failing at once, a constraint error does not; the next good commit clears it', async () => {
     const db = openDb();

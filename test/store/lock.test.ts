@@ -19,6 +19,7 @@ function startTime(pid: number): string {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] as string;
 }
 
+/** The data directory's lock file, whatever the store: one relay per data directory (its Maildir; its SQLite file). */
 describe('the data directory lock', { skip: process.platform !== 'linux' && 'process start times are read from /proc' }, () => {
   test('a pid file whose pid now belongs to another process does not block a restart', async () => {
     const dir = tempDir('smsrelay-lock-');

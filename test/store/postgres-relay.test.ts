@@ -54,6 +54,24 @@ describe('the relay on PostgreSQL', async () => {
     }
   });
 
+  test('wrong credentials or a missing database at start: one config line naming the setting (password masked), exit 78', async () => {
+    const dir = tempDir();
+    try {
+      const wrong = new URL(probe);
+      wrong.password = 'not-the-password';
+      await assert.rejects(
+        spawnRelay(dir, relayEnvironment(dir, {}, { SMSRELAY_DATABASE_URL: wrong.toString() })),
+        /relay exited \(78\) before it was ready: smsrelay: config: SMSRELAY_DATABASE_URL="postgres:\/\/postgres:\*\*\*@[^"]+": password authentication failed/,
+      );
+      await assert.rejects(
+        spawnRelay(dir, relayEnvironment(dir, {}, { SMSRELAY_DATABASE_URL: withDatabase(probe, 'no_such_database') })),
+        /relay exited \(78\) before it was ready: .*database "no_such_database" does not exist/,
+      );
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   test('store copy: a relay started on the copy delivers the queued mail and routes a reply of a copied conversation', async () => {
     const dir = tempDir();
     const first = await startTestRelay({}, {}, dir);
@@ -110,17 +128,25 @@ describe('the relay on PostgreSQL', async () => {
       await waitFor('ready once PostgreSQL is up', async () => (await get('/readyz')).status === 200, 15_000);
 
       const accepted: string[] = [];
+      let refusedWhileRunning = 0;
       const load = (async () => {
         for (let index = 0; index < 300; index += 1) {
           const reply = await mailTo(relay.smtpPort, `load ${index}`);
           if (reply?.code === 250) accepted.push(`load ${index}`);
-          else assert.match(`${reply?.code} ${reply?.text}`, /^451 4\.3\.0 /, 'anything but 250 is a temporary 451');
+          else {
+            assert.match(`${reply?.code} ${reply?.text}`, /^451 4\.3\.0 /, 'anything but 250 is a temporary 451');
+            refusedWhileRunning += 1;
+          }
         }
       })();
       await waitFor('some mail accepted', () => accepted.length >= 50, 15_000);
       await server.stop();
+      await waitFor('a mail refused while PostgreSQL is down', () => refusedWhileRunning > 0, 15_000);
+      assert.equal((await get('/readyz')).status, 503, 'not ready while the database is away');
+      assert.equal((await get('/healthz')).status, 200, 'alive: a restart would cure nothing');
       await server.start();
       await load;
+      await waitFor('ready again, without a restart', async () => (await get('/readyz')).status === 200, 15_000);
       assert.ok(accepted.length >= 100, `${accepted.length} of 300 accepted`);
       await waitFor(
         'every accepted mail at the gateway',
@@ -128,6 +154,7 @@ describe('the relay on PostgreSQL', async () => {
         30_000,
       );
       assert.equal(relay.child.exitCode, null, 'the relay kept running');
+      assert.ok(!JSON.stringify(relay.logs).includes(`:${new URL(url).password}@`), 'the password is in no log line');
     } finally {
       await relay.stop();
       await gateway.close();

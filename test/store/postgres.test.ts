@@ -1,11 +1,30 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
+import { mail, storeFile } from '../helpers/store.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
+/** The installed command in a directory of its own, with only these variables. */
+const smsrelay = (env: Record<string, string>, ...args: string[]) => {
+  const dir = tempDir();
+  try {
+    return spawnSync(process.execPath, [BIN, ...args], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: `${dir}/data`, ...env },
+      encoding: 'utf8',
+    });
+  } finally {
+    removeDir(dir);
+  }
+};
 
 /** What only PostgreSQL has: its URL, its refusals of a database that is not ours. The contract is in contract.test.ts. */
 describe('store.url', () => {
@@ -34,7 +53,7 @@ describe('store.url', () => {
   });
 });
 
-describe('the PostgreSQL store refuses a database that is not its own', async () => {
+describe('PostgreSQL: databases that are not ours, and the commands', async () => {
   const probe = await freshDatabase();
   if (probe === undefined) {
     test('PostgreSQL', { skip: POSTGRES_SKIP }, () => undefined);
@@ -77,5 +96,33 @@ describe('the PostgreSQL store refuses a database that is not its own', async ()
     await client.connect();
     assert.equal(Number((await client.query('SELECT version FROM smsrelay_schema')).rows[0]?.version), MIGRATIONS.length);
     await client.end();
+  });
+
+  test('smsrelay store copy: progress on stderr, counts and checksums on stdout; a second copy into the same database is refused', async () => {
+    const file = storeFile();
+    const source = SqliteStore.open({ file, busyTimeoutMs: 100 });
+    for (let index = 0; index < 3; index += 1) await source.acceptMail(mail(['+447700900123', '+447700900124']));
+    await source.close();
+    const url = (await freshDatabase()) ?? '';
+    const copy = smsrelay({}, 'store', 'copy', '--from', file, '--to', url);
+    assert.equal(copy.status, 0, copy.stderr);
+    assert.match(copy.stderr, /messages +\[#+\] 3\/3/);
+    assert.match(copy.stdout, /^outbound +6 rows  sha256 [0-9a-f]{64}$/m);
+    assert.match(copy.stdout, /every table's count and checksum verified/);
+    assert.ok(!copy.stdout.includes(new URL(url).password), 'the password is not printed');
+    const again = smsrelay({}, 'store', 'copy', '--from', file, '--to', url);
+    assert.equal(again.status, 73);
+    assert.match(again.stderr, /the target database is not empty \(table messages holds rows\)/);
+  });
+
+  test('config check shows the server version and synchronous_commit; backup names pg_dump', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const check = smsrelay({ SMSRELAY_DATABASE_URL: url }, 'config', 'check');
+    assert.equal(check.status, 0, check.stderr);
+    assert.match(check.stdout, /^store: PostgreSQL \d+\.\d+ sslmode=disable synchronous_commit=on$/m);
+    assert.ok(!check.stdout.includes(new URL(url).password), 'the password is masked');
+    const backup = smsrelay({ SMSRELAY_DATABASE_URL: url }, 'backup', 'copy.db');
+    assert.equal(backup.status, 64);
+    assert.match(backup.stderr, /on PostgreSQL use pg_dump/);
   });
 });
