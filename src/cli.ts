@@ -218,8 +218,18 @@ async function preview(args: readonly string[]): Promise<void> {
   };
   const { config } = configOrExit();
   const file = join(config.dataDir, STORE_FILE);
-  const store = existsSync(file) ? SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout }) : undefined;
-  console.error(store ? `smsrelay: data directory ${config.dataDir}` : `smsrelay: no relay data in ${config.dataDir}: the thread lookup is skipped`);
+  const store: Store | undefined = config.store.url
+    ? await (await import('./store/postgres/store.ts')).PostgresStore.open({ url: config.store.url })
+    : existsSync(file)
+      ? SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout })
+      : undefined;
+  console.error(
+    config.store.url
+      ? 'smsrelay: store on PostgreSQL'
+      : store
+        ? `smsrelay: data directory ${config.dataDir}`
+        : `smsrelay: no relay data in ${config.dataDir}: the thread lookup is skipped`,
+  );
   try {
     const raw = await buffer(process.stdin);
     const [{ previewMail }, { attachmentsNote }] = await Promise.all([import('./acceptance/preview.ts'), import('./acceptance/new-mail.ts')]);

@@ -31,6 +31,7 @@ import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir, STORE_FILE } from './store/lock.ts';
 import { openThreadedStore } from './store/threaded.ts';
 import { PostgresStore } from './store/postgres/store.ts';
+import { redactUrl } from './store/postgres/url.ts';
 import type { Store, StoreHealth } from './store/types.ts';
 
 export { STORE_FILE };
@@ -282,6 +283,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         gateway: `${config.gateway.provider}${config.gateway.simulated ? ' (simulator)' : ''}`,
         mail: transport.description,
         dataDir: config.dataDir,
+        store: config.store.url ? redactUrl(config.store.url) : 'sqlite',
       },
       'relay: ready',
     );
