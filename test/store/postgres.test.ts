@@ -50,6 +50,11 @@ describe('store.url', () => {
       'SMSRELAY_DATABASE_URL="postgres://user:***@db.example.com/relay?sslmode=prefer": unknown sslmode "prefer" (falling back to a clear connection is not supported: use require or disable); use one of disable, require, verify-ca, verify-full',
     );
     assert.deepEqual(problems('postgres://user:s3cret@db.example.com/relay?sslmode=verify-full'), []);
+    assert.match(
+      problems('postgres://user:s3cret@db.example.com/relay?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem')[0] ?? '',
+      /sslrootcert \/nonexistent\/ca\.pem cannot be read \(ENOENT\)/,
+    );
+    assert.match(problems('postgres://user:s3cret@db.example.com/relay?ssl=true')[0] ?? '', /unknown URL parameter "ssl" \(known: sslmode, sslrootcert\)/);
   });
 });
 

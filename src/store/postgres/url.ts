@@ -51,6 +51,14 @@ export function databaseUrlProblem(url: string): string | undefined {
     const why = mode === 'prefer' || mode === 'allow' ? ' (falling back to a clear connection is not supported: use require or disable)' : '';
     return `unknown sslmode "${mode}"${why}; use one of ${SSL_MODES.join(', ')}`;
   }
+  const rootCert = parsed.searchParams.get('sslrootcert');
+  if (rootCert !== null) {
+    try {
+      readFileSync(rootCert);
+    } catch (error) {
+      return `sslrootcert ${rootCert} cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)}): name the CA certificate's PEM file`;
+    }
+  }
   return undefined;
 }
 
