@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buffer, text } from 'node:stream/consumers';
 import type { Preview } from './acceptance/preview.ts';
@@ -182,6 +182,13 @@ async function storeCommand(args: readonly string[]): Promise<void> {
   const problem = databaseUrlProblem(to);
   if (problem) return usage(`--to ${redactUrl(to)}: ${problem}`);
   if (!existsSync(from)) return usage(`--from ${from}: no such file`);
+  // What a running relay commits during the copy would be missing from it.
+  const relay = runningRelay(dirname(from));
+  if (relay !== undefined) {
+    console.error(`smsrelay: store copy: a relay (pid ${relay}) is running on ${from}: stop it first, then copy`);
+    process.exitCode = EXIT_UNAVAILABLE;
+    return;
+  }
   const started = Date.now();
   try {
     const tables = await copySqliteToPostgres(from, to, ({ table, copied, total }) => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { copySqliteToPostgres } from '../../src/store/postgres/copy.ts';
 import { freshDatabase, ownPostgres, POSTGRES_SKIP, withDatabase } from '../helpers/postgres.ts';
@@ -18,6 +20,7 @@ import {
 } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
+const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 const PHONE = '447700900123';
 const TOKEN = 'test-webhook-token-0123456789';
 
@@ -77,9 +80,15 @@ describe('the relay on PostgreSQL', async () => {
     const first = await startTestRelay({}, {}, dir);
     await first.relay.store.setDispatchPaused(true, Date.now());
     const id = queuedId(await mailTo(first.relay.smtpPort, 'Queued before the move'));
+    const url = (await freshDatabase()) ?? '';
+    const whileRunning = spawnSync(process.execPath, [BIN, 'store', 'copy', '--from', join(first.config.dataDir, 'smsrelay.db'), '--to', url], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    assert.equal(whileRunning.status, 69);
+    assert.match(whileRunning.stderr, /a relay \(pid \d+\) is running on .*smsrelay\.db: stop it first/);
     await first.stop();
 
-    const url = (await freshDatabase()) ?? '';
     const tables = await copySqliteToPostgres(join(first.config.dataDir, 'smsrelay.db'), url);
     assert.equal(tables.find((table) => table.table === 'messages')?.rows, 1);
     await assert.rejects(copySqliteToPostgres(join(first.config.dataDir, 'smsrelay.db'), url), /not empty/, 'a second copy into it is refused');
