@@ -135,13 +135,20 @@ async function withStore(command: (store: Store, config: Config) => Promise<stri
   }
 }
 
-/** `withStore` on PostgreSQL: an unreachable database or one that refuses us is said in one line, exit 69 or 78. */
+/** `withStore` on PostgreSQL: an empty, unreachable or refusing database is said in one line, exit 66, 69 or 78. */
 async function withPostgres(config: Config, command: (store: Store, config: Config) => Promise<string>): Promise<void> {
-  const { PostgresStore, StoreConfigError } = await import('./store/postgres/store.ts');
+  const [{ PostgresStore, StoreConfigError }, { NoStoreError }] = await Promise.all([
+    import('./store/postgres/store.ts'),
+    import('./store/postgres/migrate.ts'),
+  ]);
   let store: Awaited<ReturnType<typeof PostgresStore.open>>;
   try {
-    store = await PostgresStore.open({ url: config.store.url ?? '' });
+    store = await PostgresStore.open({ url: config.store.url ?? '', create: false });
   } catch (error) {
+    if (error instanceof NoStoreError) {
+      console.error(`smsrelay: ${describeSetting('store.url')}: ${error.message}`);
+      process.exit(EXIT_NO_DATA);
+    }
     if (!(error instanceof StoreConfigError)) throw error;
     console.error(`smsrelay: config: ${describeSetting('store.url')}: ${error.message}`);
     process.exit(EXIT_CONFIG);
@@ -226,13 +233,13 @@ async function preview(args: readonly string[]): Promise<void> {
   const { config } = configOrExit();
   const file = join(config.dataDir, STORE_FILE);
   const store: Store | undefined = config.store.url
-    ? await (await import('./store/postgres/store.ts')).PostgresStore.open({ url: config.store.url })
+    ? await (await import('./store/postgres/store.ts')).PostgresStore.open({ url: config.store.url, create: false }).catch(() => undefined)
     : existsSync(file)
       ? SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout })
       : undefined;
   console.error(
     config.store.url
-      ? 'smsrelay: store on PostgreSQL'
+      ? `smsrelay: store on PostgreSQL${store ? '' : ' not reachable or empty: the thread lookup is skipped'}`
       : store
         ? `smsrelay: data directory ${config.dataDir}`
         : `smsrelay: no relay data in ${config.dataDir}: the thread lookup is skipped`,

@@ -120,8 +120,12 @@ describe('PostgreSQL: databases that are not ours, and the commands', async () =
     assert.match(again.stderr, /the target database is not empty \(table messages holds rows\)/);
   });
 
-  test('config check shows the server version and synchronous_commit; backup names pg_dump', async () => {
+  test('config check shows the server version and synchronous_commit; backup names pg_dump; no command creates a store', async () => {
     const url = (await freshDatabase()) ?? '';
+    const empty = smsrelay({ SMSRELAY_DATABASE_URL: url }, 'status');
+    assert.equal(empty.status, 66);
+    assert.match(empty.stderr, /^smsrelay: SMSRELAY_DATABASE_URL="postgres:\/\/postgres:\*\*\*@[^"]+": the database holds no smsrelay store yet/);
+    await (await PostgresStore.open({ url })).close();
     const check = smsrelay({ SMSRELAY_DATABASE_URL: url }, 'config', 'check');
     assert.equal(check.status, 0, check.stderr);
     assert.match(check.stdout, /^store: PostgreSQL \d+\.\d+ sslmode=disable synchronous_commit=on$/m);

@@ -30,12 +30,16 @@ const MIGRATION_LOCK = 0x736d7372656c6179n;
 /** A database that is not one smsrelay can use: another application's, or one written by a newer relay. */
 export class SchemaError extends Error {}
 
+/** The database holds no smsrelay store, and the caller (an operator's command) must not create one. */
+export class NoStoreError extends Error {}
+
 /**
  * Brings the database to the newest schema under an advisory lock, each step in its own
  * transaction with its version. Refuses a database written by a newer relay, and one holding tables
- * that are not ours (another application's database: the relay must not write into it).
+ * that are not ours (another application's database: the relay must not write into it). `create`:
+ * false for the operator's commands, which never create a store.
  */
-export async function migrate(client: pg.ClientBase): Promise<{ from: number; to: number }> {
+export async function migrate(client: pg.ClientBase, options: { readonly create: boolean } = { create: true }): Promise<{ from: number; to: number }> {
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
   try {
     const tables = (await client.query<{ name: string }>('SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1')).rows.map(
@@ -52,6 +56,7 @@ export async function migrate(client: pg.ClientBase): Promise<{ from: number; to
         `the database holds tables that are not smsrelay's (${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', …' : ''}): give smsrelay a database of its own (CREATE DATABASE smsrelay OWNER …)`,
       );
     }
+    if (!ours && !options.create) throw new NoStoreError('the database holds no smsrelay store yet (a relay creates it at its first start)');
     if (!ours) await client.query(`CREATE TABLE ${VERSION_TABLE} (version BIGINT NOT NULL); INSERT INTO ${VERSION_TABLE} VALUES (0)`);
     for (const [index, sql] of MIGRATIONS.slice(from).entries()) {
       await client.query('BEGIN');

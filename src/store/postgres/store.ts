@@ -38,7 +38,7 @@ import type {
   StoreHealth,
 } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
-import { migrate, SchemaError } from './migrate.ts';
+import { migrate, NoStoreError, SchemaError } from './migrate.ts';
 import { databaseUrl, redactUrl } from './url.ts';
 
 /** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value we store is far below 2^53. */
@@ -63,6 +63,8 @@ export interface PostgresStoreOptions {
   readonly url: string;
   /** After the schema is current and before the store reports ok: the relay's start-up work (its stale leases). */
   readonly onConnected?: (store: PostgresStore) => Promise<void>;
+  /** Creates the schema in an empty database (the relay); false: NoStoreError instead (the operator's commands). */
+  readonly create?: boolean;
 }
 
 type Client = pg.PoolClient;
@@ -111,6 +113,10 @@ export class PostgresStore implements Store {
     try {
       await store.#connect(options);
     } catch (error) {
+      if (error instanceof NoStoreError) {
+        await store.#pool.end();
+        throw error;
+      }
       if (isConfigError(error)) {
         await store.#pool.end();
         throw new StoreConfigError(describe(error));
@@ -124,7 +130,7 @@ export class PostgresStore implements Store {
   async #connect(options: PostgresStoreOptions): Promise<void> {
     const client = await this.#pool.connect();
     try {
-      await migrate(client);
+      await migrate(client, { create: options.create ?? true });
     } finally {
       client.release();
     }
