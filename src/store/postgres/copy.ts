@@ -38,6 +38,8 @@ export async function copySqliteToPostgres(from: string, to: string, onProgress:
     ...databaseUrl(to).pool,
     types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) },
   } as pg.ClientConfig);
+  // A connection lost between statements fails the next one (and so the copy), not the process.
+  client.on('error', () => undefined);
   try {
     migrateSqlite(source);
     await client.connect();
