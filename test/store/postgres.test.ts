@@ -134,4 +134,26 @@ describe('PostgreSQL: databases that are not ours, and the commands', async () =
     assert.equal(backup.status, 64);
     assert.match(backup.stderr, /on PostgreSQL use pg_dump/);
   });
+
+  test('connections the server kills in the middle of transactions: each write resolves or fails with STORE_UNAVAILABLE, the process lives, the next write succeeds', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const store = await PostgresStore.open({ url });
+    const killer = new pg.Client({ connectionString: url });
+    await killer.connect();
+    let writing = true;
+    const kills = (async () => {
+      while (writing) {
+        await killer.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'smsrelay' AND pid <> pg_backend_pid()");
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      }
+    })();
+    const results = await Promise.allSettled(Array.from({ length: 200 }, () => store.acceptMail(mail(['+447700900123', '+447700900124']))));
+    writing = false;
+    await kills;
+    await killer.end();
+    for (const result of results) if (result.status === 'rejected') assert.equal((result.reason as { code?: string }).code, 'STORE_UNAVAILABLE');
+    await store.acceptMail(mail(['+447700900125']));
+    assert.deepEqual(await store.probeWrites(), { state: 'ok' });
+    await store.close();
+  });
 });

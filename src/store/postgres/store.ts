@@ -102,6 +102,10 @@ export class PostgresStore implements Store {
     } as pg.PoolConfig);
     // An idle connection the server dropped (a restart): the next checkout opens a new one; the error is not a crash.
     this.#pool.on('error', (error) => this.#failing(error));
+    // The pool listens on its idle connections only: one the server drops while checked out (between two
+    // statements, or as it is released) would emit an unhandled 'error' and end the process. The statement
+    // in progress, or the next, fails instead, and that failure is handled.
+    this.#pool.on('connect', (client) => client.on('error', (error) => this.#failing(error)));
   }
 
   /**
@@ -169,23 +173,17 @@ export class PostgresStore implements Store {
     this.#usable();
     const started = performance.now();
     let client: Client | undefined;
-    // A checked-out connection has no listener of the pool's: one the server drops between two statements
-    // would emit an unhandled 'error' and end the process. The next statement fails instead, and is handled.
-    const onError = (error: Error) => this.#failing(error);
     try {
       client = await this.#pool.connect();
-      client.on('error', onError);
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
-      client.off('error', onError);
       client.release();
       this.#stats = { commits: this.#stats.commits + 1, writes: this.#stats.writes + 1, seconds: this.#stats.seconds + (performance.now() - started) / 1000 };
       this.#ok();
       return result;
     } catch (error) {
       if (client) {
-        client.off('error', onError);
         const broken = isConnectionError(error);
         if (!broken) await client.query('ROLLBACK').catch(() => undefined);
         client.release(broken ? asError(error) : undefined);
