@@ -56,8 +56,6 @@ export interface AnsweredThread {
 /** The header the relay's own mails carry, so that they never come back as SMS. */
 export const LOOP_HEADER = 'X-SMSRelay-Loop';
 
-export type { ParsedMail } from './mime.ts';
-
 /**
  * Mail parsing done once per mail; the parts the relay never needs are not produced. `readMail`
  * reads the usual structures synchronously; what it leaves (embedded messages, malformed structure)

@@ -66,8 +66,8 @@ interface Part {
 export function readMail(raw: Buffer): ParsedMail | undefined {
   const root = splitParts(raw);
   if (!root) return undefined;
-  const leaves = walk(root);
-  if (leaves.some(({ node }) => typeof node.contentType === 'string' && node.contentType.startsWith('message/'))) return undefined;
+  const parts = walk(root);
+  if (parts.some(({ node }) => typeof node.contentType === 'string' && node.contentType.startsWith('message/'))) return undefined;
   const headers = new HeaderView(root.node);
   const content = textContent(root, raw);
   return {
@@ -79,7 +79,7 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
     ...(headers.has('from') ? { from: headers.get('from') as { value: MailAddress[] } } : {}),
     ...(headers.has('reply-to') ? { replyTo: headers.get('reply-to') as { value: MailAddress[] } } : {}),
     ...content,
-    attachments: leaves.filter(isAttachment).map(attachmentOf),
+    attachments: parts.filter(isAttachment).map(attachmentOf),
   };
 }
 

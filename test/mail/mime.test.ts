@@ -9,8 +9,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
-import { MAILPARSER_OPTIONS, type ParsedMail } from '../../src/mail/extract.ts';
-import { readMail } from '../../src/mail/mime.ts';
+import { MAILPARSER_OPTIONS } from '../../src/mail/extract.ts';
+import { type ParsedMail, readMail } from '../../src/mail/mime.ts';
 
 const MAIL = fileURLToPath(new URL('./', import.meta.url));
 /** Every header the relay reads (extract.ts, parameters.ts). */
