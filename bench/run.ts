@@ -488,7 +488,7 @@ for (const row of mtResult.rows) {
     `| ${row.shapeName} | ${row.target} | ${cell(row.smtpSinkPerSec)} | ${row.bareSinkPerSec} | ${row.reported ? cell(row.acceptedPerSec) : 'REFUSED'} | ${cell(row.endToEndPerSec)} | ${cell(row.ofSmtpSink)} | ${cell(row.ofBareSink)} | ${cell(row.cpuMicrosPerMail)} | ${cell(row.commitsPerSec)} | ${cell(row.mailsPerCommit)} | ${cell(row.writesPerCommit)} | ${cell(row.commitMicrosPerMail)} | ${row.p50To250Ms === undefined ? '—' : `${row.p50To250Ms} / ${row.p99To250Ms}`} |`,
   );
 }
-console.log('\ntext stages, µs per mail: | shape | parse | HTML→text | strip | extract (all text work) | encoding |');
+console.log('\ntext stages, µs of CPU per mail: | shape | parse | HTML→text | strip | extract (all text work) | encoding |');
 for (const stage of stages)
   console.log(
     `| ${stage.shape} | ${round(stage.parse)} | ${stage.htmlMails ? round(stage.htmlToText) : '—'} | ${round(stage.strip)} | ${round(stage.extract)} | ${round(stage.encoding, 2)} |`,
