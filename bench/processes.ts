@@ -76,7 +76,8 @@ export async function startRelay(env: Record<string, string>, how: RelayStart = 
   if (how.config) writeFileSync(join(dir, 'smsrelay.yaml'), how.config);
   const child = start(
     [...(how.nodeArgs ?? []), join(how.root ?? ROOT, 'bin/smsrelay.js'), 'start'],
-    { SMSRELAY_SMTP_PORT: String(smtpPort), SMSRELAY_HTTP_PORT: String(httpPort), SMSRELAY_DATA_DIR: join(dir, 'data'), ...env },
+    // MALLOC_ARENA_MAX as `npm start` sets it (every relay measured, baselines too, gets the same).
+    { MALLOC_ARENA_MAX: '2', SMSRELAY_SMTP_PORT: String(smtpPort), SMSRELAY_HTTP_PORT: String(httpPort), SMSRELAY_DATA_DIR: join(dir, 'data'), ...env },
     dir,
     // The relay logs at info, as it runs in production; reading its lines here would cost the
     // bench's CPU, so they go to /dev/null.

@@ -16,7 +16,7 @@ import { corpusMessages, rotation } from './corpus.ts';
 import { heapDiff, takeHeapSnapshot } from './heap.ts';
 import { ensurePostfixTools, smtpSource, startSmtpSink } from './postfix.ts';
 import { type Child, cpuMs, freePort, memoryMb, type RelayChild, relayCounters, startRelay, startTs } from './processes.ts';
-import { stageMicros } from './stages.ts';
+import { stageMicros, stageShapes } from './stages.ts';
 
 const numberOf = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const MAILS = numberOf('BENCH_MAILS', 3000);
@@ -77,15 +77,6 @@ async function awaitArrivals(gateway: Child, total: number): Promise<number> {
     count = now;
   }
   return count;
-}
-
-/** The raw message smtp-source sends (its headers and -l body, or its default body), for the stage timings. */
-function smtpSourceMessage(length: number | undefined): string {
-  const body =
-    length === undefined
-      ? [1, 2, 3, 4].map((line) => `La de da de da ${line}.`)
-      : [...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((line) => `${line}${'X'.repeat(77)}`), 'X'.repeat(80)];
-  return `From: <bench@example.com>\r\nTo: <${SOURCE_TO}>\r\nDate: Wed, 2 Dec 2026 10:00:00 +0000 (UTC)\r\nMessage-Id: <5d8d.0003.0000@bench>\r\n\r\n${body.join('\r\n')}\r\n`;
 }
 
 type Target =
@@ -473,14 +464,8 @@ const withPostfix = SHAPES.some((shape) => shape.client === 'smtp-source') ? awa
 if (!withPostfix) for (const shape of SHAPES) if (shape.client === 'smtp-source') failures.push(`${shape.name}: smtp-source unavailable, not measured`);
 const measuredShapes = SHAPES.filter((shape) => withPostfix || shape.client !== 'smtp-source');
 SHAPES.splice(0, SHAPES.length, ...measuredShapes);
-const stageShapes: Array<[string, string[]]> = [
-  ['source-800', [smtpSourceMessage(800)]],
-  ['source-default', [smtpSourceMessage(undefined)]],
-  ['corpus', corpusMessages().map(({ message }) => message)],
-  ['short', [`From: bench@example.com\r\nTo: x@sms.localhost\r\nSubject: s 1\r\nMessage-ID: <s-1@bench.example.com>\r\n\r\n${textOf('short', 1)}\r\n`]],
-];
 const stages = [];
-for (const [shape, messages] of stageShapes) stages.push({ shape, ...(await stageMicros(messages)) });
+for (const [shape, messages] of stageShapes(SOURCE_TO)) stages.push({ shape, ...(await stageMicros(messages)) });
 progress('text stages timed');
 const mtResult = await mt(withPostfix);
 progress('MT done');
@@ -503,7 +488,7 @@ for (const row of mtResult.rows) {
     `| ${row.shapeName} | ${row.target} | ${cell(row.smtpSinkPerSec)} | ${row.bareSinkPerSec} | ${row.reported ? cell(row.acceptedPerSec) : 'REFUSED'} | ${cell(row.endToEndPerSec)} | ${cell(row.ofSmtpSink)} | ${cell(row.ofBareSink)} | ${cell(row.cpuMicrosPerMail)} | ${cell(row.commitsPerSec)} | ${cell(row.mailsPerCommit)} | ${cell(row.writesPerCommit)} | ${cell(row.commitMicrosPerMail)} | ${row.p50To250Ms === undefined ? '—' : `${row.p50To250Ms} / ${row.p99To250Ms}`} |`,
   );
 }
-console.log('\ntext stages, µs per mail: | shape | parse | HTML→text | strip | extract (all text work) | encoding |');
+console.log('\ntext stages, µs of CPU per mail: | shape | parse | HTML→text | strip | extract (all text work) | encoding |');
 for (const stage of stages)
   console.log(
     `| ${stage.shape} | ${round(stage.parse)} | ${stage.htmlMails ? round(stage.htmlToText) : '—'} | ${round(stage.strip)} | ${round(stage.extract)} | ${round(stage.encoding, 2)} |`,

@@ -1,16 +1,22 @@
 /**
- * µs per mail of each text stage the relay runs on a mail, on the bench's shapes, in this process:
- * MIME parse (mailparser, as parseMail does it), HTML→text (for mails whose text comes from HTML),
- * quote and signature stripping (stripText on the chosen body), the whole extraction
+ * µs of CPU per mail (the process's user + system time: GC and compiler threads count, time waiting
+ * does not, so a shared machine's other load weighs less than on the clock) of each text stage the
+ * relay runs on a mail, on the bench's shapes, in this process:
+ * MIME parse (parseMail: readMail, or mailparser for what it leaves), HTML→text (for mails whose text
+ * comes from HTML), quote and signature stripping (stripText on the chosen body), the whole extraction
  * (extractRequest, which includes the two before), and SMS encoding (analyseText on the result).
  * The commit's share comes from the relay's own counters in the live runs (run.ts).
+ * Alone, without the load runs: node --import tsx bench/stages.ts
  */
+import { fileURLToPath } from 'node:url';
 import { configSchema } from '../src/config/schema.ts';
 import { extractRequest, parseMail } from '../src/mail/extract.ts';
 import { htmlToText } from '../src/mail/html.ts';
 import { textPolicyFor } from '../src/mail/policy.ts';
 import { stripText } from '../src/mail/strip.ts';
 import { analyseText } from '../src/sms/encoding.ts';
+import { textOf } from './client.ts';
+import { corpusMessages } from './corpus.ts';
 
 export interface StageMicros {
   readonly parse: number;
@@ -38,8 +44,10 @@ export async function stageMicros(messages: readonly string[], budgetMs = 400): 
     if (items === 0) return 0;
     let done = 0;
     const started = performance.now();
+    const cpu = process.cpuUsage();
     while (performance.now() - started < budgetMs || done < items) await work(done++ % items);
-    return ((performance.now() - started) * 1000) / done;
+    const { user, system } = process.cpuUsage(cpu);
+    return (user + system) / done;
   };
   return {
     parse: await perItem(raws.length, (index) => parseMail(raws[index] as Buffer)),
@@ -50,4 +58,34 @@ export async function stageMicros(messages: readonly string[], budgetMs = 400): 
     htmlMails: htmlOnly.length,
     mails: messages.length,
   };
+}
+
+/** The raw message smtp-source sends (its headers and -l body, or its default body). */
+function smtpSourceMessage(length: number | undefined, to: string): string {
+  const body =
+    length === undefined
+      ? [1, 2, 3, 4].map((line) => `La de da de da ${line}.`)
+      : [...[1, 2, 3, 4, 5, 6, 7, 8, 9].map((line) => `${line}${'X'.repeat(77)}`), 'X'.repeat(80)];
+  return `From: <bench@example.com>\r\nTo: <${to}>\r\nDate: Wed, 2 Dec 2026 10:00:00 +0000 (UTC)\r\nMessage-Id: <5d8d.0003.0000@bench>\r\n\r\n${body.join('\r\n')}\r\n`;
+}
+
+/** The bench's shapes as raw messages: smtp-source's -l 800 and default bodies to `sourceTo`, the corpus rotation, a short alert. */
+export function stageShapes(sourceTo: string): Array<[string, string[]]> {
+  return [
+    ['source-800', [smtpSourceMessage(800, sourceTo)]],
+    ['source-default', [smtpSourceMessage(undefined, sourceTo)]],
+    ['corpus', corpusMessages().map(({ message }) => message)],
+    ['short', [`From: bench@example.com\r\nTo: x@sms.localhost\r\nSubject: s 1\r\nMessage-ID: <s-1@bench.example.com>\r\n\r\n${textOf('short', 1)}\r\n`]],
+  ];
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  console.log('| shape | MIME parse | HTML→text | stripping | extraction (all text work) | encoding |');
+  for (const [shape, messages] of stageShapes('447700900123@sms.localhost')) {
+    const stage = await stageMicros(messages);
+    const round = (value: number) => value.toFixed(1);
+    console.log(
+      `| ${shape} | ${round(stage.parse)} | ${stage.htmlMails ? `${round(stage.htmlToText)} (${stage.htmlMails} of ${stage.mails})` : '—'} | ${round(stage.strip)} | ${round(stage.extract)} | ${stage.encoding.toFixed(2)} |`,
+    );
+  }
 }

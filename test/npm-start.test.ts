@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,8 @@ test('a SIGTERM to `npm start` stops the relay gracefully, not only npm', { time
   const ready = await waitFor('relay: ready', () => lines.find((line) => line.msg === 'relay: ready'), 30_000);
   const relayPid = ready.pid ?? 0;
   assert.notEqual(relayPid, npm.pid, 'the relay runs in its own process under npm');
+  // glibc reads it at exec: two malloc arenas instead of one per allocating thread (docs/operations.md, Memory).
+  const environment = readFileSync(`/proc/${relayPid}/environ`, 'utf8').split('\0');
 
   npm.kill('SIGTERM');
   await exited;
@@ -46,4 +49,5 @@ test('a SIGTERM to `npm start` stops the relay gracefully, not only npm', { time
     lines.some((line) => line.msg === 'relay: stopped'),
     'the relay stopped gracefully (its own SIGTERM handler ran)',
   );
+  assert.ok(environment.includes('MALLOC_ARENA_MAX=2'), 'npm start runs the relay with MALLOC_ARENA_MAX=2');
 });

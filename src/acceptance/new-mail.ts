@@ -1,4 +1,4 @@
-import type { ParsedMail } from 'mailparser';
+import type { ParsedMail } from '../mail/mime.ts';
 import { RelayError } from '../errors.ts';
 import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';

@@ -1,6 +1,7 @@
-import { type ParsedMail, simpleParser } from 'mailparser';
+import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { htmlToText } from './html.ts';
+import { type ParsedMail, readMail } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { type Removal, type StripRules, stripText, tidy } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
@@ -55,11 +56,18 @@ export interface AnsweredThread {
 /** The header the relay's own mails carry, so that they never come back as SMS. */
 export const LOOP_HEADER = 'X-SMSRelay-Loop';
 
-/** Mail parsing done once per mail; the parts the relay never needs are not produced. */
+/**
+ * Mail parsing done once per mail; the parts the relay never needs are not produced. `readMail`
+ * reads the usual structures synchronously; what it leaves (embedded messages, malformed structure)
+ * goes through mailparser, which gives the same result for everything `readMail` reads.
+ */
 export async function parseMail(raw: Buffer): Promise<ParsedMail> {
   // skipHtmlToText: mailparser's own conversion would hide whether there was a text/plain part.
-  return simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true });
+  return readMail(raw) ?? simpleParser(raw, MAILPARSER_OPTIONS);
 }
+
+/** What the relay asks of mailparser; `readMail` follows the same options. */
+export const MAILPARSER_OPTIONS = { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true } as const;
 
 /** The relay reply a mail may answer: known before its text is cut, so the store can be asked for it. */
 export function answeredThread(mail: ParsedMail): AnsweredThread {

@@ -5,6 +5,7 @@ import MimeNode from 'nodemailer/lib/mime-node';
 import { v7 as uuidv7 } from 'uuid';
 import { LOOP_HEADER } from '../mail/extract.ts';
 import type { Templates } from '../mailer/templates.ts';
+import { buildTextMail } from '../mailer/text-mail.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, senderKind } from '../sms/senders.ts';
 import type { NewOutgoingMail } from '../store/types.ts';
@@ -117,8 +118,10 @@ export async function buildReplyMail(
   if (conversation?.messageIdHeader) {
     root.setHeader({ 'In-Reply-To': conversation.messageIdHeader, References: conversation.messageIdHeader });
   }
-  root.setContent(render(options, 'reply.txt', data, () => `${sms.text}\n\n-- \nSMS from ${number}\n${data.noReply ?? ''}\n`));
-  const built = await root.build();
+  const built = buildTextMail(
+    root,
+    render(options, 'reply.txt', data, () => `${sms.text}\n\n-- \nSMS from ${number}\n${data.noReply ?? ''}\n`),
+  );
   const raw = options.dkim ? await buffer(options.dkim.sign(built)) : built;
   return {
     mail: { kind: 'reply', messageId: undefined, envelopeFrom: phoneAddress, recipients: [route.mailbox], raw },

@@ -152,9 +152,17 @@ export function maskNumber(e164: string): string {
   return `${plus}${digits.slice(0, head)}${'*'.repeat(hidden)}${digits.slice(digits.length - tail)}`;
 }
 
+/** Display forms, remembered as parses are (above): every reply mail names its sender's number. */
+const displayed = new LRUCache<string, string>({ max: 10_000 });
+
 /** International display format, `+44 7700 900123`; the input unchanged if it cannot be parsed. */
 export function formatNumber(e164: string): string {
-  return parsePhoneNumberFromString(e164)?.formatInternational() ?? e164;
+  let shown = displayed.get(e164);
+  if (shown === undefined) {
+    shown = parsePhoneNumberFromString(e164)?.formatInternational() ?? e164;
+    displayed.set(e164, shown);
+  }
+  return shown;
 }
 
 /** `447700900123`: the digits without '+', as IntelliSoftware wants them. */

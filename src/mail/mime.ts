@@ -1,0 +1,392 @@
+/**
+ * A synchronous reading of a mail's MIME structure for what the relay uses: the top-level headers it
+ * reads, the text and HTML mailparser's `simpleParser` would give (with the options `parseMail`
+ * passes), and the attachments' names and types. simpleParser builds every part's headers, address
+ * HTML, attachment streams and hashes, and hops the event loop per chunk: ~220–420 µs per mail, most
+ * of the relay's text work. This reader uses the same pieces mailparser is built on (mailsplit's
+ * MimeNode for each part's headers, libmime, libqp, libbase64, pinned to the versions mailparser
+ * pins) and follows its rules; whatever it does not follow exactly (embedded messages, delivery
+ * status parts, malformed structure, huge headers or lines) is left to simpleParser: `readMail`
+ * answers undefined.
+ */
+import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
+import { decode as decodeBase64 } from 'libbase64';
+import libmime from 'libmime';
+import { decode as decodeCharset } from 'libmime/lib/charset.js';
+import { decode as decodeQuotedPrintable } from 'libqp';
+import addressparser from 'nodemailer/lib/addressparser';
+
+export interface MailAddress {
+  readonly address?: string | undefined;
+  readonly name: string;
+  readonly group?: readonly MailAddress[] | undefined;
+}
+
+export interface MailAttachment {
+  readonly contentType: string;
+  readonly filename?: string | undefined;
+  /** An image inside the HTML (a Content-ID within multipart/related), not a file the sender attached. */
+  readonly related?: boolean | undefined;
+}
+
+/** The parsed mail as the relay reads it; mailparser's `ParsedMail` has this shape too. */
+export interface ParsedMail {
+  /** Top-level headers by lower-case name, decoded as mailparser decodes them. */
+  readonly headers: { get(name: string): unknown; has(name: string): boolean };
+  readonly subject?: string | undefined;
+  readonly messageId?: string | undefined;
+  readonly inReplyTo?: string | undefined;
+  readonly references?: string | string[] | undefined;
+  readonly from?: { readonly value: readonly MailAddress[] } | undefined;
+  readonly replyTo?: { readonly value: readonly MailAddress[] } | undefined;
+  readonly text?: string | undefined;
+  readonly html?: string | false | undefined;
+  readonly attachments: readonly MailAttachment[];
+}
+
+/** mailsplit's limit is 1 MiB; a mail with a larger header block gets simpleParser's answer. */
+const MAX_HEADER_BYTES = 64 * 1024;
+/** Lines this long are split by mailsplit's pending-line limit (64 KiB), which this reader does not follow. */
+const MAX_LINE_BYTES = 60 * 1024;
+/** mailsplit refuses more than 1,000 parts; a mail with this many is left to it. */
+const MAX_PARTS = 100;
+
+type Node = InstanceType<typeof MimeNode>;
+
+interface Part {
+  readonly node: Node;
+  readonly parent: Part | undefined;
+  readonly children: Part[];
+  /** The body's bytes: [start, end) of the raw message; end is set when the part's body ends. */
+  start: number;
+  end: number;
+}
+
+/** The mail read synchronously, or undefined when its structure is one this reader leaves to simpleParser. */
+export function readMail(raw: Buffer): ParsedMail | undefined {
+  const root = splitParts(raw);
+  if (!root) return undefined;
+  const parts = walk(root);
+  if (parts.some(({ node }) => typeof node.contentType === 'string' && node.contentType.startsWith('message/'))) return undefined;
+  const headers = new HeaderView(root.node);
+  const content = textContent(root, raw);
+  return {
+    headers,
+    ...(headers.has('subject') ? { subject: headers.get('subject') as string } : {}),
+    ...(headers.has('references') ? { references: headers.get('references') as string | string[] } : {}),
+    ...(headers.has('message-id') ? { messageId: headers.get('message-id') as string } : {}),
+    ...(headers.has('in-reply-to') ? { inReplyTo: headers.get('in-reply-to') as string } : {}),
+    ...(headers.has('from') ? { from: headers.get('from') as { value: MailAddress[] } } : {}),
+    ...(headers.has('reply-to') ? { replyTo: headers.get('reply-to') as { value: MailAddress[] } } : {}),
+    ...content,
+    attachments: parts.filter(isAttachment).map(attachmentOf),
+  };
+}
+
+/** Every part in document order. */
+function walk(part: Part): Part[] {
+  return [part, ...part.children.flatMap(walk)];
+}
+
+/**
+ * mailsplit's splitting: header blocks end at the first empty line; a line `--boundary` (of the
+ * current multipart or of an enclosing one) starts a part, `--boundary--` ends the multipart; the
+ * line break before a delimiter line belongs to the delimiter. Undefined for what it would read
+ * differently or refuse: a part without an empty line after its headers, a multipart without its
+ * closing delimiter, oversized headers or lines, too many parts.
+ */
+function splitParts(raw: Buffer): Part | undefined {
+  const root: Part = { node: new MimeNode(false), parent: undefined, children: [], start: raw.length, end: raw.length };
+  let part = root;
+  let inHeader = true;
+  let inEpilogue = false;
+  let parts = 1;
+  for (let lineStart = 0; lineStart < raw.length; ) {
+    const newline = raw.indexOf(0x0a, lineStart);
+    const lineEnd = newline < 0 ? raw.length : newline + 1;
+    const line = raw.subarray(lineStart, lineEnd);
+    const nested = insideMultipart(part);
+    // mailsplit also takes a delimiter after a bare CR, and cuts lines past 64 KiB: not followed here.
+    if (nested && (lineEnd - lineStart > MAX_LINE_BYTES || (line[0] === 0x0d && line[1] === 0x2d))) return undefined;
+    const delimiter = nested ? delimiterOf(line, part, inEpilogue) : undefined;
+    if (delimiter) {
+      if (inHeader) return undefined;
+      // The line break before the delimiter line is the delimiter's, not the part's; mailsplit
+      // keeps it when it is the whole body and another part follows.
+      if (!part.node.multipart) part.end = trimLineEnd(raw, part.start, lineStart, !delimiter.close);
+      if (delimiter.close) {
+        // mailsplit leaves a multipart that closes before any part open (its own delimiter), as it was.
+        if (delimiter.owner !== part) {
+          part = delimiter.owner;
+          inEpilogue = true;
+        }
+      } else {
+        if (++parts > MAX_PARTS) return undefined;
+        part = { node: new MimeNode(delimiter.owner.node), parent: delimiter.owner, children: [], start: raw.length, end: raw.length };
+        delimiter.owner.children.push(part);
+        inHeader = true;
+        inEpilogue = false;
+      }
+    } else if (inHeader) {
+      const endsBlock = part.node.addHeaderChunk(line);
+      if (part.node._headerlen > MAX_HEADER_BYTES) return undefined;
+      if (endsBlock || lineEnd === raw.length) {
+        part.node.parseHeaders();
+        part.start = lineEnd;
+        inHeader = false;
+        // A single part's body is the rest of the mail: nothing more to split.
+        if (part === root && !root.node._boundary) return root;
+      }
+    }
+    lineStart = lineEnd;
+  }
+  // A part whose headers never ended, or a multipart without its closing delimiter, mailsplit reads by rules of its own.
+  return part === root && !inHeader ? root : undefined;
+}
+
+function insideMultipart(part: Part): boolean {
+  for (let owner: Part | undefined = part; owner; owner = owner.parent) if (owner.node._boundary) return true;
+  return false;
+}
+
+/** Which multipart a delimiter line belongs to and whether it closes it (mailsplit's checkBoundary). */
+function delimiterOf(line: Buffer, part: Part, inEpilogue: boolean): { owner: Part; close: boolean } | undefined {
+  if (line.length < 4 || line[0] !== 0x2d || line[1] !== 0x2d) return undefined;
+  if (!inEpilogue && part.node._boundary) {
+    const match = compareBoundary(line, part.node._boundary);
+    if (match) return { owner: part, close: match === 'close' };
+  }
+  for (let owner = part.parent; owner; owner = owner.parent) {
+    if (!owner.node._boundary) continue;
+    const match = compareBoundary(line, owner.node._boundary);
+    if (match) return { owner, close: match === 'close' };
+  }
+  return undefined;
+}
+
+/** mailsplit's rule for trailing whitespace after a boundary, and its line-length cap. */
+const BOUNDARY_LINE_SUFFIX = 2 + 2 + 998 + 2;
+
+function compareBoundary(line: Buffer, boundary: Buffer): 'open' | 'close' | undefined {
+  if (line.length < boundary.length + 3 || line.length > boundary.length + BOUNDARY_LINE_SUFFIX) return undefined;
+  if (line.compare(boundary, 0, boundary.length, 2, 2 + boundary.length) !== 0) return undefined;
+  let index = boundary.length + 2;
+  let result: 'open' | 'close' = 'open';
+  if (line[index] === 0x2d) {
+    if (line[index + 1] !== 0x2d) return undefined;
+    result = 'close';
+    index += 2;
+  }
+  while (index < line.length && (line[index] === 0x20 || line[index] === 0x09)) index++;
+  if (index === line.length) return result === 'close' ? 'close' : undefined;
+  while (index < line.length && line[index] === 0x0d) index++;
+  if (index < line.length && line[index] === 0x0a) index++;
+  return index === line.length ? result : undefined;
+}
+
+function trimLineEnd(raw: Buffer, start: number, end: number, keepLoneBreak: boolean): number {
+  let trimmed = end;
+  if (trimmed > start && raw[trimmed - 1] === 0x0a) {
+    trimmed--;
+    if (trimmed > start && raw[trimmed - 1] === 0x0d) trimmed--;
+  }
+  return trimmed === start && keepLoneBreak ? end : trimmed;
+}
+
+/** mailparser reads these types as text unless they are attachments. */
+const TEXT_TYPES = ['text/plain', 'text/html', 'message/delivery-status'];
+
+/** mailparser's disposition of a leaf: inline or attachment. */
+function dispositionOf(node: Node): 'inline' | 'attachment' {
+  const disposition = node.disposition;
+  if (disposition && disposition !== 'attachment' && disposition !== 'inline') return 'attachment';
+  if (!disposition && !TEXT_TYPES.includes(node.contentType || '')) return 'attachment';
+  return disposition === 'attachment' ? 'attachment' : 'inline';
+}
+
+function isAttachment(part: Part): boolean {
+  if (part.node.multipart) return false;
+  return !TEXT_TYPES.includes(part.node.contentType || '') || dispositionOf(part.node) !== 'inline';
+}
+
+function attachmentOf(part: Part): MailAttachment {
+  const { node } = part;
+  const declared = node.contentType || '';
+  const contentType = declared === 'application/octet-stream' && node.filename ? libmime.detectMimeType(node.filename) || declared : declared;
+  let related = false;
+  if (contentIdOf(node)) for (let owner = part.parent; owner; owner = owner.parent) if (owner.node.contentType === 'multipart/related') related = true;
+  return { contentType, ...(node.filename ? { filename: node.filename } : {}), ...(related ? { related } : {}) };
+}
+
+function contentIdOf(node: Node): string {
+  if (!node.headers) return '';
+  const line = node.headers.getList().find(({ key }) => key === 'content-id');
+  return line ? headerValue(line.line) : '';
+}
+
+/** A leaf's text as mailparser decodes it: transfer encoding, format=flowed, charset, LF line ends. */
+function decodedText(part: Part, raw: Buffer): string {
+  const { node } = part;
+  const body = raw.subarray(part.start, Math.max(part.start, part.end));
+  let bytes = node.encoding === 'base64' ? base64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
+  if (node.flowed) bytes = Buffer.from(libmime.decodeFlowed(bytes.toString('binary'), node.delSp), 'binary');
+  const charset = node.charset || 'utf-8';
+  const text = ['ascii', 'usascii', 'utf8'].includes(charset.toLowerCase().replace(/[^a-z0-9]+/g, ''))
+    ? bytes.toString()
+    : // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
+      Buffer.from(decodeCharset(bytes, charset)).toString();
+  return text.replace(/\r?\n/g, '\n');
+}
+
+/** libbase64's Decoder given the whole body at once: padded segments, then the rest at the end. */
+function base64(body: Buffer): Buffer {
+  let input = body.toString('latin1');
+  if (/[^a-zA-Z0-9+/=]/.test(input)) input = input.replace(/[^a-zA-Z0-9+/=]/g, '');
+  const lastPad = input.lastIndexOf('=');
+  const padded = lastPad >= 0 ? input.slice(0, lastPad + 1) : '';
+  let rest = lastPad >= 0 ? input.slice(lastPad + 1) : input;
+  let tail = '';
+  if (rest.length < 4) {
+    tail = rest;
+    rest = '';
+  } else if (rest.length % 4) {
+    tail = rest.slice(-(rest.length % 4));
+    rest = rest.slice(0, rest.length - tail.length);
+  }
+  const head = padded + rest;
+  const chunks = [...(head ? [decodeBase64(head)] : []), ...(tail ? [decodeBase64(tail)] : [])];
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+}
+
+/**
+ * mailparser's getTextContent with skipHtmlToText and skipTextToHtml: text parts joined by a line
+ * break, HTML parts by `<br/>\n`; an HTML part outside an alternative beside text parts, or an
+ * HTML-only root, adds an empty text; a text part outside an alternative beside HTML adds an empty HTML.
+ */
+function textContent(root: Part, raw: Buffer): { text?: string; html: string | false } {
+  const inline = walk(root).filter((part) => !part.node.multipart && !isAttachment(part));
+  const hasText = inline.some(({ node }) => node.contentType === 'text/plain');
+  const hasHtml = inline.some(({ node }) => node.contentType === 'text/html');
+  const texts: string[] = [];
+  const htmls: string[] = [];
+  const visit = (part: Part, alternative: boolean) => {
+    const content = !part.node.multipart && !isAttachment(part) ? decodedText(part, raw) : '';
+    if (content) {
+      if (part.node.contentType === 'text/plain') {
+        texts.push(content);
+        if (!alternative && hasHtml) htmls.push('');
+      } else if (part.node.contentType === 'text/html') {
+        if ((!alternative && hasText) || (part === root && !hasText)) texts.push('');
+        htmls.push(content);
+      }
+    }
+    const nested = alternative || part.node.contentType === 'multipart/alternative';
+    for (const child of part.children) visit(child, nested);
+  };
+  visit(root, false);
+  return { ...(texts.length > 0 ? { text: texts.join('\n') } : {}), html: htmls.length > 0 ? htmls.join('<br/>\n') : false };
+}
+
+function headerValue(line: string): string {
+  const value = (libmime.decodeHeader(line).value || '').toString().trim();
+  return Buffer.from(value, 'binary').toString();
+}
+
+/** mailparser keeps only the first of these when a mail repeats them. */
+const SINGLE_KEYS = new Set(['message-id', 'from', 'sender', 'in-reply-to', 'reply-to', 'subject', 'date', 'disposition-notification-to']);
+const ADDRESS_KEYS = new Set(['from', 'to', 'cc', 'bcc', 'sender', 'reply-to', 'delivered-to', 'return-path', 'disposition-notification-to']);
+/** Headers mailparser files under another name (priority, list) or parses into structures the relay never reads. */
+const UNREAD_KEYS = /^(?:priority|x-priority|x-msmail-priority|importance|list-.*|content-type|content-disposition|dkim-signature)$/;
+
+/**
+ * The top-level headers, each decoded on first use as mailparser's processHeaders decodes it: words
+ * decoded, Message-IDs in angle brackets, References a list, addresses parsed, Date a Date; a
+ * repeated header a list (the first value for single ones); an empty one absent.
+ */
+class HeaderView {
+  readonly #lines: ReadonlyArray<{ key: string; line: string }>;
+  readonly #values = new Map<string, unknown>();
+
+  constructor(node: Node) {
+    this.#lines = node.headers ? node.headers.getList() : [];
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  get(name: string): unknown {
+    const key = name.toLowerCase();
+    if (UNREAD_KEYS.test(key)) throw new Error(`readMail does not decode the ${key} header`);
+    if (!this.#values.has(key)) this.#values.set(key, this.#decode(key));
+    return this.#values.get(key);
+  }
+
+  #decode(key: string): unknown {
+    const values: unknown[] = [];
+    let list = false;
+    for (const line of this.#lines) {
+      if (line.key !== key) continue;
+      const value = decodeValue(key, headerValue(line.line));
+      // References is a list, kept even when empty; other empty values are dropped.
+      if (Array.isArray(value)) {
+        list = true;
+        values.push(...value);
+      } else if (value) values.push(value);
+      if (SINGLE_KEYS.has(key) && values.length > 0) break;
+    }
+    if (values.length === 1) return values[0];
+    return values.length > 0 || list ? values : undefined;
+  }
+}
+
+function decodeValue(key: string, value: string): unknown {
+  switch (key) {
+    case 'date': {
+      const date = new Date(value);
+      return Number.isNaN(date.getTime()) ? new Date() : date;
+    }
+    case 'subject':
+      return decodeWords(value);
+    case 'references':
+      return decodeWords(value)
+        .split(/\s+/)
+        .map(messageIdFormat)
+        .filter((id) => id);
+    case 'message-id':
+    case 'in-reply-to':
+      return messageIdFormat(decodeWords(value));
+    default:
+      if (!ADDRESS_KEYS.has(key)) return value;
+      return { value: decodeAddresses(addressparser(value) as MailAddress[]) };
+  }
+}
+
+function decodeWords(value: string): string {
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
+}
+
+function messageIdFormat(value: string): string | false {
+  if (!value.length) return false;
+  return `${value.startsWith('<') ? '' : '<'}${value}${value.endsWith('>') ? '' : '>'}`;
+}
+
+/** RFC 2047 encoded word: allowed in a display name, never in the address itself. */
+const ENCODED_WORD = /[=]\?[^?]+\?[BbQq]\?[^?]*\?[=]/;
+
+/** mailparser's decodeAddresses: encoded words in names decoded; an encoded word in an address only when it decodes to a plain one. */
+function decodeAddresses(addresses: readonly MailAddress[]): MailAddress[] {
+  return addresses.map((entry) => {
+    const name = entry.name ? decodeWords(entry.name.toString().trim()) : '';
+    let address = entry.address;
+    if (address && ENCODED_WORD.test(address)) {
+      const decoded = decodeWords(address);
+      address = /^[^\s@]+@[^\s@]+$/.test(decoded) && !/[=]\?/.test(decoded) ? decoded : '';
+    }
+    return { ...entry, name, address, ...(entry.group ? { group: decodeAddresses(entry.group) } : {}) };
+  });
+}

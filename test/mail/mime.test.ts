@@ -1,0 +1,216 @@
+/**
+ * readMail (the synchronous MIME reader) against mailparser's simpleParser, field by field, on every
+ * mail of the text corpus and the fixtures and on structures made to find where the two could part:
+ * what readMail reads must be what simpleParser gives, and what it cannot read the same it must
+ * leave to simpleParser (undefined).
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { simpleParser } from 'mailparser';
+import { MAILPARSER_OPTIONS } from '../../src/mail/extract.ts';
+import { type ParsedMail, readMail } from '../../src/mail/mime.ts';
+
+const MAIL = fileURLToPath(new URL('./', import.meta.url));
+/** Every header the relay reads (extract.ts, parameters.ts). */
+const READ_HEADERS = [
+  'usercontext',
+  'x-usercontext',
+  'x-sms-from',
+  'x-sms-max-parts',
+  'x-sms-delivery-report',
+  'auto-submitted',
+  'x-sms-send-at',
+  'x-smsrelay-loop',
+];
+
+function view(mail: ParsedMail) {
+  return {
+    subject: mail.subject,
+    messageId: mail.messageId,
+    inReplyTo: mail.inReplyTo,
+    references: mail.references,
+    from: mail.from?.value.map(({ address, name }) => ({ address, name })),
+    replyTo: mail.replyTo?.value.map(({ address, name }) => ({ address, name })),
+    text: mail.text,
+    html: mail.html,
+    attachments: mail.attachments.map(({ contentType, filename, related }) => ({ contentType, filename, related: related === true })),
+    headers: Object.fromEntries(READ_HEADERS.map((name) => [name, [mail.headers.has(name), mail.headers.get(name)]])),
+  };
+}
+
+async function assertSameAsMailparser(raw: Buffer, label: string): Promise<void> {
+  const read = readMail(raw);
+  assert.ok(read, `${label}: readMail left it to simpleParser`);
+  assert.deepEqual(view(read), view(await simpleParser(raw, MAILPARSER_OPTIONS)), label);
+}
+
+const mime = (headers: string, body: string) => Buffer.from(`${headers.trim().split('\n').join('\r\n')}\r\n\r\n${body.split('\n').join('\r\n')}`, 'latin1');
+
+describe('readMail reads what simpleParser reads', () => {
+  const files = ['corpus/tuning', 'corpus/held-back', 'fixtures'].flatMap((directory) =>
+    readdirSync(`${MAIL}${directory}`)
+      .filter((file) => file.endsWith('.eml'))
+      .map((file) => `${directory}/${file}`),
+  );
+
+  test('every corpus and fixture mail, field by field', async () => {
+    assert.ok(files.length > 350, `only ${files.length} mails`);
+    for (const file of files) await assertSameAsMailparser(readFileSync(`${MAIL}${file}`), file);
+  });
+
+  const made: Array<[string, Buffer]> = [
+    [
+      'text and HTML side by side in multipart/mixed',
+      mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n\nHello\n--b\nContent-Type: text/html\n\n<p>Hi</p>\n--b--\n'),
+    ],
+    ['an HTML-only mail', mime('Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\nContent-Type: text/html; charset=utf-8', '<p>Hallo</p>\n')],
+    [
+      'alternative inside mixed, an inline image in related, attachments by name and by octet-stream',
+      mime(
+        'Content-Type: multipart/mixed; boundary="outer"',
+        [
+          'preamble',
+          '--outer',
+          'Content-Type: multipart/alternative; boundary=alt',
+          '',
+          '--alt',
+          'Content-Type: text/plain; charset=iso-8859-1',
+          'Content-Transfer-Encoding: quoted-printable',
+          '',
+          'Gr=FC=DFe aus K=F6ln =',
+          'und mehr',
+          '--alt',
+          'Content-Type: multipart/related; boundary=rel',
+          '',
+          '--rel',
+          'Content-Type: text/html',
+          '',
+          '<p>Gr&uuml;&szlig;e <img src="cid:logo@x"></p>',
+          '--rel',
+          'Content-Type: image/png',
+          'Content-ID: <logo@x>',
+          'Content-Transfer-Encoding: base64',
+          '',
+          'iVBORw0KGgo=',
+          '--rel--',
+          '--alt--',
+          '--outer',
+          'Content-Type: application/octet-stream',
+          'Content-Disposition: attachment; filename="report.pdf"',
+          'Content-Transfer-Encoding: base64',
+          '',
+          'JVBERi0xLjQK',
+          '--outer',
+          'Content-Type: text/plain; name="notes.txt"',
+          "Content-Disposition: attachment; filename*=utf-8''n%C3%B6tes.txt",
+          '',
+          'attached text',
+          '--outer  ',
+          'Content-Type: text/plain',
+          'Content-Disposition: something-else',
+          '',
+          'odd disposition',
+          '--outer--',
+          'epilogue',
+        ].join('\n'),
+      ),
+    ],
+    ['base64 UTF-8 with padding inside', mime('Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64', 'SGVsbG8=\nIPCfmoA=\nd29ybGQ\n')],
+    ['format=flowed with delsp', mime('Content-Type: text/plain; charset=utf-8; format=flowed; delsp=yes', 'A line that wa \nps and one that \n\ndoes not\n')],
+    [
+      'windows-1252 and an unknown charset',
+      mime(
+        'Content-Type: multipart/mixed; boundary=b',
+        '--b\nContent-Type: text/plain; charset=windows-1252\n\n\x80 5 \x93quoted\x94\n--b\nContent-Type: text/plain; charset=x-unknown\n\nplain\n--b--\n',
+      ),
+    ],
+    ['ISO-2022-JP', mime('Content-Type: text/plain; charset=ISO-2022-JP\nContent-Transfer-Encoding: 7bit', '\x1b$B$3$s$K$A$O\x1b(B\n')],
+    ['UTF-7 is not decoded', mime('Content-Type: text/plain; charset=utf-7', 'Hi +ADw-b+AD4-\n')],
+    ['headers only', Buffer.from('Subject: nothing else\r\nFrom: a@example.com\r\n')],
+    ['no line break at the end, LF only', Buffer.from('Subject: lf\nContent-Type: text/plain\n\nline one\nline two')],
+    [
+      'the headers the relay reads: repeated, empty, encoded, grouped',
+      mime(
+        [
+          'From: =?UTF-8?B?Sm9zw6k=?= <jose@example.com>, "Team" <team@example.com>',
+          'Reply-To: Friends: ann@example.com, bob@example.com;',
+          'X-UserContext: first',
+          'X-UserContext: second',
+          'UserContext:',
+          'References:',
+          'References: <a@x> b@y',
+          'In-Reply-To: c@z',
+          'Message-ID: <m@x>',
+          'Message-ID: <second@x>',
+          'X-SMS-Send-At: Tue, 24 Nov 2026 08:00:00 +0100',
+          'X-SMSRelay-Loop:',
+          'Auto-Submitted: auto-generated',
+          'Subject: =?ISO-8859-1?Q?caf=E9?= ok',
+        ].join('\n'),
+        'body\n',
+      ),
+    ],
+    [
+      'parts whose whole body is a line break',
+      mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n\none\n--b\n\n\n--b\n\n\n--b--\n'),
+    ],
+    [
+      'a multipart that closes before any part',
+      mime('Content-Type: multipart/mixed; boundary=b', 'pre\n--b--\n--b\nContent-Type: text/plain\n\nafter the end\n--b--\n'),
+    ],
+  ];
+  for (const [label, raw] of made) test(label, () => assertSameAsMailparser(raw, label));
+
+  test('mutants of the corpus (lines dropped, repeated, cut, blank lines added): readMail agrees or leaves them', async () => {
+    let seed = 15;
+    const random = (below: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * below);
+    };
+    let read = 0;
+    for (let round = 0; round < 400; round++) {
+      const file = files[random(files.length)] as string;
+      const lines = readFileSync(`${MAIL}${file}`, 'latin1').split(/(?<=\n)/);
+      for (let change = 0; change <= random(3); change++) {
+        const at = random(lines.length);
+        const kind = random(5);
+        if (kind === 0) lines.splice(at, 1);
+        else if (kind === 1) lines.splice(at, 0, lines[random(lines.length)] ?? '');
+        else if (kind === 2) lines.splice(at);
+        else if (kind === 3) lines.splice(at, 0, '\r\n');
+        else lines[at] = (lines[at] ?? '').replace(/\r\n$/, '\n');
+      }
+      const raw = Buffer.from(lines.join(''), 'latin1');
+      const mail = readMail(raw);
+      if (!mail) continue;
+      read++;
+      assert.deepEqual(view(mail), view(await simpleParser(raw, MAILPARSER_OPTIONS)), `mutant ${round} of ${file}`);
+    }
+    assert.ok(read > 300, `readMail read only ${read} of 400 mutants`);
+  });
+
+  const left: Array<[string, Buffer]> = [
+    [
+      'an embedded message',
+      mime(
+        'Content-Type: multipart/mixed; boundary=b',
+        '--b\nContent-Type: text/plain\n\nsee below\n--b\nContent-Type: message/rfc822\nContent-Disposition: inline\n\nSubject: inner\n\ninner text\n--b--\n',
+      ),
+    ],
+    [
+      'a delivery status',
+      mime(
+        'Content-Type: multipart/report; boundary=b',
+        '--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nStatus: 5.0.0\n--b--\n',
+      ),
+    ],
+    ['a multipart without its closing delimiter', mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n\nno end\n')],
+    ['a part whose headers never end', mime('Content-Type: multipart/mixed; boundary=b', '--b\nContent-Type: text/plain\n--b--\n')],
+    ['a delimiter after a bare CR', Buffer.from('Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\ntext\n\r--b--\r\n')],
+  ];
+  for (const [label, raw] of left) {
+    test(`left to simpleParser: ${label}`, () => assert.equal(readMail(raw), undefined));
+  }
+});
