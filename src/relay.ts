@@ -354,7 +354,7 @@ function gatewayOptions(
     responseTimeoutMs: responseTimeout,
     // One connection per concurrent request, so none waits for a socket.
     connectionsPerEndpoint: maxConcurrentRequests,
-    logger: logger.child({ component: 'gateway', ...(config.gateway.routes ? { provider: gateway.provider } : {}) }),
+    logger: logger.child({ component: 'gateway' }),
     settings: simulated ? simulatedSettings(gateway.provider, gateway.settings) : gateway.settings,
     webhookUrls: config.gateway.publicUrl === undefined ? undefined : webhookUrlsAt(config.gateway.publicUrl, config, gateway.provider),
   };

@@ -256,6 +256,8 @@ function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<stri
   const dotted = path.map(String).join('.');
   for (const [envPath, name] of envSources) {
     if (dotted === envPath || dotted.startsWith(`${envPath}.`)) {
+      // A structure in one variable: the place inside it, not the whole (secret-bearing) value.
+      if (dotted !== envPath && ENVIRONMENT[name]?.kind === 'json') return `${name} at ${dotted.slice(envPath.length + 1)}`;
       const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name) ? '***' : env[name];
       return `${name}="${shown}"`;
     }
