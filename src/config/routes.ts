@@ -108,7 +108,7 @@ export function configureRoutes(input: RoutingInput): GatewayRoute[] | undefined
       const claimed = plugins.get(selected.plugin.name);
       if (claimed !== undefined && claimed !== name) {
         problems.push(
-          `${where} names ${name}, another routes' ${claimed}: the relay runs one account per provider (its webhooks are /webhooks/${selected.plugin.name}/…); name the same one`,
+          `${where} names ${name}, another route ${claimed}: the relay runs one account per provider (its webhooks are /webhooks/${selected.plugin.name}/…); name the same one`,
         );
         complete = false;
         continue;

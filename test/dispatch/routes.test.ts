@@ -7,7 +7,19 @@ import { after, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { compileRoutes } from '../../src/dispatch/routes.ts';
 import type { ProviderSimulator } from '../../src/simulators/contract.ts';
-import { freePort, GATEWAY_ACCOUNT, removeDir, startSimulator, startTestRelay, type TestRelay, tempDir, waitFor } from '../helpers/relay.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import {
+  freePort,
+  GATEWAY_ACCOUNT,
+  maildirMessages,
+  relayEnvironment,
+  removeDir,
+  startSimulator,
+  startTestRelay,
+  type TestRelay,
+  tempDir,
+  waitFor,
+} from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
 /**
@@ -130,6 +142,13 @@ describe('routes across providers', () => {
     assert.equal(delivered.length, 2);
     await sentVia(relay, id, 'puzzel');
     await sentVia(relay, id, 'twilio');
+    // Each phone's reply comes through its own provider's webhook to the mailbox that wrote.
+    puzzel.reply(NORWAY, 'On it from Oslo', puzzel.records[0]);
+    twilio.reply(BRITAIN, 'On it from London', twilio.records[0]);
+    await waitFor('both replies mailed', () => {
+      const mails = maildirMessages(relay.maildir).filter((mail) => /^To: alice@example\.com/m.test(mail));
+      return ['On it from Oslo', 'On it from London'].every((text) => mails.some((mail) => mail.includes(text)));
+    });
     // Several simulators run at once, each under its own path; the unprefixed paths would be ambiguous.
     const base = `http://127.0.0.1:${relay.relay.httpPort}`;
     for (const [provider, to] of [
@@ -287,6 +306,52 @@ describe('routes that cannot start', () => {
       `smsrelay: config: ${file}: gateway.routes.1: route britain names an unknown provider "twillio"; expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator (did you mean twilio?)`,
       `smsrelay: config: ${file}: gateway.routes.2: route rest leaves * with no provider: name at least one under providers`,
       `smsrelay: config: ${file}: gateway.routes.3: route telenor: "+47" is matched by route norway too, at the same specificity: which of the two takes such a number is ambiguous; keep it in one route`,
+    ]);
+  });
+
+  test('one account per provider, a list member without route, an account beyond its provider, a prefix YAML read as a number: each one line', () => {
+    const dir = tempDir('smsrelay-routes-');
+    dirs.push(dir);
+    const problems = (yaml: object): readonly string[] => {
+      try {
+        loadConfig(relayEnvironment(dir, yaml), dir);
+      } catch (error) {
+        return (error as { problems: readonly string[] }).problems.map((problem) => problem.replace(`${join(dir, 'smsrelay.yaml')}: `, '')).toSorted();
+      }
+      assert.fail('the config loaded');
+    };
+    assert.deepEqual(
+      problems({
+        sms: { lists: { 'oncall@sms.localhost': ['+4791234567', '+447700900123'] } },
+        gateway: {
+          routes: [
+            { name: 'norway', match: ['NO'], providers: ['twilio-simulator'] },
+            { name: 'sweden', match: [46], providers: ['twilio'] },
+          ],
+          providers: { 'twilio-simulator': { maxParts: 20 } },
+        },
+      }),
+      ['gateway.routes.1.match.0: write the prefix in quotes: "+46" (YAML reads +47 as the number 47)'],
+    );
+    assert.deepEqual(
+      problems({
+        sms: { lists: { 'oncall@sms.localhost': ['+4791234567', '+447700900123'] } },
+        gateway: {
+          routes: [
+            { name: 'norway', match: ['NO'], providers: ['twilio-simulator'] },
+            { name: 'sweden', match: ['+46'], providers: ['twilio'] },
+          ],
+          providers: { 'twilio-simulator': { maxParts: 20 } },
+        },
+      }),
+      [
+        'gateway.providers.twilio-simulator.maxParts: twilio sends at most 10 parts per SMS',
+        'gateway.routes.1: route sweden names twilio, another route twilio-simulator: the relay runs one account per provider (its webhooks are /webhooks/twilio/…); name the same one',
+        'sms.lists.oncall@sms.localhost: +447700900123 matches no route of gateway.routes (add its prefix or country, or a route for *)',
+      ],
+    );
+    assert.deepEqual(problems({ gateway: { providers: { puzzel: { username: 'acme' } } } }), [
+      'gateway.providers: used only by gateway.routes, which is not set',
     ]);
   });
 
