@@ -46,6 +46,18 @@ async function relayWith(yaml: object, options: Parameters<typeof startTestRelay
   return relay;
 }
 
+/** A relay whose dispatcher's clock the test moves on (`advance`) instead of waiting. */
+async function relayWithClock(yaml: object): Promise<{ relay: TestRelay; advance(ms: number): void }> {
+  let skipped = 0;
+  const relay = await relayWith(yaml, { dispatchClock: () => Date.now() + skipped });
+  return { relay, advance: (ms) => (skipped += ms) };
+}
+
+/** IntelliSoftware at `url` first, with this relay's account. */
+function intellisoftwareAt(url: string) {
+  return { intellisoftware: { url, ...GATEWAY_ACCOUNT } };
+}
+
 async function standalone(options: Parameters<typeof startSimulator>[0] = {}) {
   const started = await startSimulator(options);
   cleanups.push(() => started.close());
@@ -166,22 +178,18 @@ describe('routes across providers', () => {
 
   test('the first provider down: the second delivers at once; a breaker per provider skips the first for failoverRecovery, and another route is untouched', async () => {
     const port = await freePort();
-    let skipped = 0;
-    const relay = await relayWith(
-      {
-        gateway: {
-          failoverRecovery: '3s',
-          connectTimeout: '1s',
-          routes: [
-            { name: 'norway', match: ['+47'], providers: ['intellisoftware', 'twilio-simulator'] },
-            { name: 'rest', match: '*', providers: ['vonage-simulator'] },
-          ],
-          providers: { intellisoftware: { url: `http://127.0.0.1:${port}`, ...GATEWAY_ACCOUNT } },
-        },
-        delivery: { retryMinDelay: '30s' },
+    const { relay, advance } = await relayWithClock({
+      gateway: {
+        failoverRecovery: '3s',
+        connectTimeout: '1s',
+        routes: [
+          { name: 'norway', match: ['+47'], providers: ['intellisoftware', 'twilio-simulator'] },
+          { name: 'rest', match: '*', providers: ['vonage-simulator'] },
+        ],
+        providers: intellisoftwareAt(`http://127.0.0.1:${port}`),
       },
-      { dispatchClock: () => Date.now() + skipped },
-    );
+      delivery: { retryMinDelay: '30s' },
+    });
     const twilio = simulatorOf(relay, 'twilio');
     const vonage = simulatorOf(relay, 'vonage');
     const smtpPort = relay.relay.smtpPort;
@@ -195,7 +203,7 @@ describe('routes across providers', () => {
     await waitFor('the second provider again, and the other route', () => twilio.records.length === 2 && vonage.records.length === 1, 5_000);
     assert.equal(intellisoftware.simulator.requests, 0, 'while its breaker is open the first provider is not tried');
 
-    skipped += 3_100; // failoverRecovery passes for the dispatcher, without the test waiting it
+    advance(3_100); // failoverRecovery passes for the dispatcher, without the test waiting it
     const third = queuedId((await sendMail(smtpPort, { to: [`${NORWAY}@sms.localhost`], body: 'three' })).data);
     await intellisoftware.simulator.waitForMessages(1, 5_000);
     assert.equal(intellisoftware.simulator.received[0]?.text, 'three');
@@ -205,18 +213,14 @@ describe('routes across providers', () => {
 
   test('a temporary refusal goes to the next provider at once; an account refusal too, and pauses only that provider until its probe', async () => {
     const intellisoftware = await standalone();
-    let skipped = 0;
-    const relay = await relayWith(
-      {
-        gateway: {
-          failoverRecovery: '1s',
-          routes: [{ name: 'everything', match: '*', providers: ['intellisoftware', 'twilio-simulator'] }],
-          providers: { intellisoftware: { url: intellisoftware.url, ...GATEWAY_ACCOUNT } },
-        },
-        delivery: { retryMinDelay: '30s', pauseProbeInterval: '1m' },
+    const { relay, advance } = await relayWithClock({
+      gateway: {
+        failoverRecovery: '1s',
+        routes: [{ name: 'everything', match: '*', providers: ['intellisoftware', 'twilio-simulator'] }],
+        providers: intellisoftwareAt(intellisoftware.url),
       },
-      { dispatchClock: () => Date.now() + skipped },
-    );
+      delivery: { retryMinDelay: '30s', pauseProbeInterval: '1m' },
+    });
     const twilio = simulatorOf(relay, 'twilio');
     const smtpPort = relay.relay.smtpPort;
     intellisoftware.simulator.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR', times: 1 });
@@ -227,7 +231,7 @@ describe('routes across providers', () => {
 
     assert.equal(intellisoftware.simulator.requests, 1);
 
-    skipped += 1_100; // its breaker closes again
+    advance(1_100); // its breaker closes again
     intellisoftware.simulator.setBehaviour({ mode: 'error', code: 'LOGIN_INVALID' });
     queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'refused account' })).data);
     await waitFor('the next provider took it', () => twilio.records.length === 2, 5_000);
@@ -238,7 +242,7 @@ describe('routes across providers', () => {
     assert.equal(intellisoftware.simulator.requests, requests, 'the refusing provider is paused, not asked for every SMS');
 
     intellisoftware.simulator.setBehaviour({ mode: 'ok' });
-    skipped += 61_000; // its probe is due
+    advance(61_000); // its probe is due
     queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'probe' })).data);
     await intellisoftware.simulator.waitForMessages(1, 5_000);
     assert.equal(intellisoftware.simulator.received[0]?.text, 'probe');
