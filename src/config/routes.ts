@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { compileRoutes } from '../dispatch/routes.ts';
 import type { ProviderPlugin, WebhookSignature } from '../providers/contract.ts';
 import { didYouMean, keysAt, plainHint } from './hints.ts';
-import { type ParsedConfig, positiveInt, url } from './schema.ts';
+import { DEFAULT_PROVIDER, type ParsedConfig, positiveInt, url } from './schema.ts';
 
 /** One provider account: the top-level `gateway`'s, or an entry of `gateway.providers`. */
 export interface GatewayAccount {
@@ -120,6 +120,9 @@ export function configureRoutes(input: RoutingInput): GatewayRoute[] | undefined
         else complete = false;
       }
     }
+  }
+  if (input.topLevelName !== DEFAULT_PROVIDER && !routes.some((route) => route.providers.includes(input.topLevelName))) {
+    warnings.push(`${describe(['gateway', 'provider'])}: named by no route of gateway.routes; its account sends nothing`);
   }
   for (const name of Object.keys(entries)) {
     if (!routes.some((route) => route.providers.includes(name))) warnings.push(`${describe(['gateway', 'providers', name])}: named by no route; ignored`);

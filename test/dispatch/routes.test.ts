@@ -313,7 +313,7 @@ describe('routes that cannot start', () => {
     ]);
   });
 
-  test('one account per provider, a list member without route, an account beyond its provider, a prefix YAML read as a number: each one line', () => {
+  test('one account per provider, a list member without route, an account beyond its provider, a prefix YAML read as a number: each one line; an account no route names is a warning', () => {
     const dir = tempDir('smsrelay-routes-');
     dirs.push(dir);
     const problems = (yaml: object): readonly string[] => {
@@ -341,6 +341,16 @@ describe('routes that cannot start', () => {
       'gateway.providers.twilio-simulator.maxParts: twilio sends at most 10 parts per SMS',
       'gateway.routes.1: route sweden names twilio, another route twilio-simulator: the relay runs one account per provider (its webhooks are /webhooks/twilio/…); name the same one',
       'sms.lists.oncall@sms.localhost: +447700900123 matches no route of gateway.routes (add its prefix or country, or a route for *)',
+    ]);
+    const { warnings } = loadConfig(
+      relayEnvironment(dir, {
+        gateway: { provider: 'vonage-simulator', routes: [{ match: '*', providers: ['twilio-simulator'] }], providers: { puzzel: {} } },
+      }),
+      dir,
+    );
+    assert.deepEqual(warnings.map((warning) => warning.replace(`${join(dir, 'smsrelay.yaml')}: `, '')).toSorted(), [
+      'gateway.provider: named by no route of gateway.routes; its account sends nothing',
+      'gateway.providers.puzzel: named by no route; ignored',
     ]);
     assert.deepEqual(problems({ gateway: { providers: { puzzel: { username: 'acme' } } } }), [
       'gateway.providers: used only by gateway.routes, which is not set',
