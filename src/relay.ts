@@ -119,7 +119,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const registry = composeRegistry(options.providers);
     const accounts = accountsOf(config);
     const routes = config.gateway.routes && routeTable(config.gateway.routes);
-    /** The provider a number's SMS goes to first (all of them without routes): its limits apply at RCPT and DATA. */
+    /**
+     * The provider a number's SMS goes to first (the one provider without routes), whose words describe
+     * the status codes of its delivery reports (a report after a failover has the next provider's codes).
+     */
     const firstProviderOf = (number: string) =>
       registry.get(routes ? (routes.routeOf(number)?.providers[0]?.provider ?? config.gateway.provider) : config.gateway.provider);
     const notices = new DeliveryNotices({
