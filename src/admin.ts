@@ -4,6 +4,7 @@
  * it) and print plain text, one line per item, or JSON lines where a script will read them.
  */
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
+import type { GatewayAccount } from './config/routes.ts';
 import type { QueueAction, Store } from './store/types.ts';
 
 const LISTED = 1000;
@@ -27,9 +28,15 @@ export async function configCheck(config: Config, store: Store): Promise<string>
 
 /** What the relay talks to: a simulated provider runs on the relay's own HTTP port, not at the provider's public hosts. */
 function asRun(config: Config): Config {
-  if (!config.gateway.simulated) return config;
   const onOwnPort = `the built-in simulator on the relay's HTTP port (${config.http.host}:${config.http.port})`;
-  return { ...config, gateway: { ...config.gateway, url: onOwnPort, backupUrl: undefined } };
+  const run = <Account extends GatewayAccount>(account: Account, under: string): Account =>
+    account.simulated ? { ...account, url: `${onOwnPort}${under}`, backupUrl: undefined } : account;
+  // Routes name several simulators, each under its own path.
+  const routes = config.gateway.routes?.map((route) => ({
+    ...route,
+    providers: route.providers.map((account) => run(account, ` under /simulator/${account.provider}/`)),
+  }));
+  return { ...config, gateway: { ...run(config.gateway, ''), routes } };
 }
 
 function masked(value: unknown, key = '', path = ''): unknown {

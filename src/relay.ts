@@ -4,8 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import { AcceptanceService } from './acceptance/service.ts';
 import type { AcceptanceSettings } from './acceptance/types.ts';
 import type { Config } from './config/load.ts';
+import type { GatewayAccount } from './config/routes.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { outcomeClassifier } from './dispatch/outcomes.ts';
+import { type DispatchProvider, routedProviders, routeTable, singleProvider } from './dispatch/routing.ts';
+import { routeLimits } from './acceptance/route-limits.ts';
 import type { Gateway, GatewayOptions, ProviderPlugin } from './providers/contract.ts';
 import { receivesWebhooks } from './providers/contract.ts';
 import { composeRegistry } from './providers/registry.ts';
@@ -41,8 +44,10 @@ export const MAILDIR = 'maildir';
 export interface Relay {
   readonly smtpPort: number;
   readonly httpPort: number;
-  /** The provider's simulator, when the config selects it (`simulator`, `puzzel-simulator`…). */
+  /** The provider's simulator, when the config selects it (`simulator`, `puzzel-simulator`…) and only one. */
   readonly simulator: ProviderSimulator | undefined;
+  /** Every simulator, by provider name (the routes may name several), each under `/simulator/<name>/`. */
+  readonly simulators: ReadonlyMap<string, ProviderSimulator>;
   readonly store: Store;
   /** What every submission passes, whatever its input (SMTP, the console). */
   readonly acceptance: AcceptanceService;
@@ -117,13 +122,21 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const templates = new Templates();
     const onTemplateError = (error: unknown) => logger.error({ err: error }, 'mailer: a template failed; sent the built-in text instead');
     const reportOptions = { from: config.mail.from, reportingHost: config.smtp.hostname, templates, onTemplateError };
-    const provider = composeRegistry(options.providers).get(config.gateway.provider);
+    const registry = composeRegistry(options.providers);
+    const accounts = accountsOf(config);
+    const routes = config.gateway.routes && routeTable(config.gateway.routes);
+    /**
+     * The provider a number's SMS goes to first (the one provider without routes), whose words describe
+     * the status codes of its delivery reports (a report after a failover has the next provider's codes).
+     */
+    const firstProviderOf = (number: string) =>
+      registry.get(routes ? (routes.routeOf(number)?.providers[0]?.provider ?? config.gateway.provider) : config.gateway.provider);
     const notices = new DeliveryNotices({
       store,
       logger: logger.child({ component: 'notices' }),
       report: (kind, message, recipients) => buildReport(kind, message, recipients, reportOptions),
       onMailQueued: () => mailer.kick(),
-      describeStatus: (code) => provider.describeStatus(code),
+      describeStatus: (code, number) => firstProviderOf(number).describeStatus(code),
     });
     notices.start();
     stack.push(() => notices.stop());
@@ -143,14 +156,21 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       onReportApplied: () => notices.kick(),
     });
 
-    const simulator = config.gateway.simulated
-      ? await createSimulator(provider.name, {
+    const simulators = new Map<string, ProviderSimulator>();
+    for (const account of accounts.filter((candidate) => candidate.simulated)) {
+      const simulatorLogger = logger.child({ component: 'simulator', ...(accounts.length > 1 ? { provider: account.provider } : {}) });
+      simulators.set(
+        account.provider,
+        await createSimulator(account.provider, {
           ...SIMULATOR_ACCOUNT,
-          webhookSigning: config.gateway.signature?.formula,
-          logger: logger.child({ component: 'simulator' }),
-          webhookSecret: config.gateway.signature?.secret,
-        })
-      : undefined;
+          webhookSigning: account.signature?.formula,
+          logger: simulatorLogger,
+          webhookSecret: account.signature?.secret,
+        }),
+      );
+    }
+    // One simulator also answers at the paths documented before routes (`/simulator/control`, its send API at the root).
+    const [onlySimulator] = simulators.size === 1 ? simulators.values() : [];
     let smtpUp = false;
     const gateways: Gateway[] = [];
     const http = await startHttpServer({
@@ -166,54 +186,70 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready, as do failing commits.
       ready: async () => smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok) && (await storeHealth.ready(store)),
       mounts: [
-        ...(receivesWebhooks(provider)
-          ? [
-              (app: FastifyInstance) =>
-                mountWebhooks(app, {
-                  unavailable,
-                  provider,
-                  sink: inbound.sinkFor(provider.name),
-                  logger: logger.child({ component: 'webhook' }),
-                  token: config.inbound.webhookToken,
-                  tokenHeader: config.inbound.webhookTokenHeader,
-                  allowedNetworks: config.inbound.allowedNetworks,
-                  perMinute: config.inbound.webhookRequestsPerMinute,
-                  signature: config.gateway.signature,
-                  publicUrl: config.gateway.publicUrl,
-                }),
-            ]
-          : []),
-        ...(simulator ? [(app: FastifyInstance) => simulator.register(app)] : []),
+        ...accounts.flatMap((account) => {
+          const plugin = registry.get(account.provider);
+          if (!receivesWebhooks(plugin)) return [];
+          return [
+            (app: FastifyInstance) =>
+              mountWebhooks(app, {
+                unavailable,
+                provider: plugin,
+                sink: inbound.sinkFor(plugin.name),
+                logger: logger.child({ component: 'webhook' }),
+                token: config.inbound.webhookToken,
+                tokenHeader: config.inbound.webhookTokenHeader,
+                allowedNetworks: config.inbound.allowedNetworks,
+                perMinute: config.inbound.webhookRequestsPerMinute,
+                signature: account.signature,
+                publicUrl: config.gateway.publicUrl,
+              }),
+          ];
+        }),
+        ...[...simulators].map(
+          ([name, simulator]) =>
+            (app: FastifyInstance) =>
+              simulator.register(app, { prefix: simulatorPath(name) }),
+        ),
+        ...(onlySimulator ? [(app: FastifyInstance) => onlySimulator.register(app)] : []),
       ],
     });
     stack.push(() => http.close());
     const ownUrl = `http://${loopbackFor(config.http.host)}:${http.port}`;
-    if (simulator) {
+    for (const [name, simulator] of simulators) {
       // The built-in gateway forwards replies and reports to this relay, as the real one is told to.
-      const urls = webhookUrlsAt(ownUrl, config);
+      const urls = webhookUrlsAt(ownUrl, config, name);
       simulator.setWebhooks({ moUrl: urls.mo, drUrl: urls.dr });
     }
 
-    const simulatorUrl = simulator ? ownUrl : undefined;
-    const gatewayContext = { inbound: inbound.sinkFor(provider.name) };
-    const startGateway = async (credentials?: { readonly username: string; readonly password: string }): Promise<Gateway> => {
-      const started = provider.createGateway(gatewayOptions(config, logger, simulatorUrl, credentials));
+    const startGateway = async (account: GatewayAccount, credentials?: { readonly username: string; readonly password: string }): Promise<Gateway> => {
+      const simulatorUrl = simulators.has(account.provider) ? `${ownUrl}${simulatorPath(account.provider)}` : undefined;
+      const started = registry.get(account.provider).createGateway(gatewayOptions(config, account, logger, simulatorUrl, credentials));
       stack.push(() => started.close());
       gateways.push(started);
-      await started.start(gatewayContext);
+      await started.start({ inbound: inbound.sinkFor(account.provider) });
       return started;
     };
-    const gateway = await startGateway();
-    const accountGateways = new Map<string, Gateway>();
-    for (const account of config.accounts) {
-      if (account.gateway) accountGateways.set(account.username, await startGateway(account.gateway));
+    const dispatchProviders = new Map<string, DispatchProvider>();
+    for (const account of accounts) {
+      const gateway = await startGateway(account);
+      // `accounts[].gateway` are credentials of `gateway.provider`: its SMS use them wherever a route names that provider.
+      const own = account.provider === config.gateway.provider ? new Map<string, Gateway>() : undefined;
+      for (const sender of own ? config.accounts : []) {
+        if (sender.gateway) own?.set(sender.username, await startGateway(account, sender.gateway));
+      }
+      dispatchProviders.set(account.provider, {
+        name: account.provider,
+        gateway,
+        outcomes: outcomeClassifier(registry.get(account.provider).outcomeRules),
+        sessions: account.sessions,
+        gatewayFor: own && ((sender) => own.get(sender)),
+      });
     }
 
     const dispatcher = new Dispatcher({
       ...(options.dispatchClock ? { clock: options.dispatchClock } : {}),
       store,
-      gateway,
-      outcomes: outcomeClassifier(provider.outcomeRules),
+      routing: routes ? routedProviders(routes, dispatchProviders) : singleProvider(dispatchProviders.get(config.gateway.provider) as DispatchProvider),
       owner,
       logger: logger.child({ component: 'dispatch' }),
       maxConcurrentRequests: config.gateway.maxConcurrentRequests,
@@ -226,8 +262,6 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       delayNoticeMs: config.delivery.delayNotice,
       failoverRecoveryMs: config.gateway.failoverRecovery,
       pauseProbeIntervalMs: config.delivery.pauseProbeInterval,
-      sessions: config.gateway.sessions,
-      gatewayFor: (account) => accountGateways.get(account),
       metrics,
       report: (kind, message, recipients, retryUntil) =>
         buildReport(kind, message, recipients, retryUntil === undefined ? reportOptions : { ...reportOptions, retryUntil }),
@@ -248,7 +282,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const acceptance = new AcceptanceService({
       settings: acceptanceSettings(config),
       store,
-      provider,
+      provider: registry.get(config.gateway.provider),
+      routes: routes && routeLimits(routes, registry),
       tracking,
       logger: logger.child({ component: 'acceptance' }),
       metrics,
@@ -280,14 +315,26 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         smtp: `${config.smtp.host}:${smtp.port}`,
         http: `${config.http.host}:${http.port}`,
         smsDomains: config.sms.domains,
-        gateway: `${config.gateway.provider}${config.gateway.simulated ? ' (simulator)' : ''}`,
+        gateway: config.gateway.routes
+          ? config.gateway.routes.map((route) => `${route.name}: ${route.providers.map(describeAccount).join(' → ')}`).join('; ')
+          : describeAccount(config.gateway),
         mail: transport.description,
         dataDir: config.dataDir,
         store: config.store.url ? redactUrl(config.store.url) : 'sqlite',
       },
       'relay: ready',
     );
-    return { smtpPort: smtp.port, smtpTlsPort: smtp.tlsPort, httpPort: http.port, simulator, store, acceptance, reloadTls: () => smtp.reloadTls(), stop };
+    return {
+      smtpPort: smtp.port,
+      smtpTlsPort: smtp.tlsPort,
+      httpPort: http.port,
+      simulator: onlySimulator,
+      simulators,
+      store,
+      acceptance,
+      reloadTls: () => smtp.reloadTls(),
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
@@ -301,11 +348,12 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
  */
 function gatewayOptions(
   config: Config,
+  gateway: GatewayAccount,
   logger: Logger,
   simulatorUrl: string | undefined,
   credentials: { readonly username: string; readonly password: string } | undefined,
 ): GatewayOptions {
-  const { gateway } = config;
+  const { connectTimeout, responseTimeout, maxConcurrentRequests } = config.gateway;
   const simulated = simulatorUrl !== undefined && credentials === undefined;
   return {
     endpoints: simulatorUrl ? [simulatorUrl] : [gateway.url, gateway.backupUrl].filter((url): url is string => Boolean(url)),
@@ -313,25 +361,39 @@ function gatewayOptions(
     password: credentials?.password ?? (simulated ? SIMULATOR_ACCOUNT.password : (gateway.password ?? '')),
     accountId: simulatorUrl ? SIMULATOR_ACCOUNT.accountId : gateway.accountId,
     sessions: gateway.sessions,
-    connectTimeoutMs: gateway.connectTimeout,
-    responseTimeoutMs: gateway.responseTimeout,
+    connectTimeoutMs: connectTimeout,
+    responseTimeoutMs: responseTimeout,
     // One connection per concurrent request, so none waits for a socket.
-    connectionsPerEndpoint: gateway.maxConcurrentRequests,
+    connectionsPerEndpoint: maxConcurrentRequests,
     logger: logger.child({ component: 'gateway' }),
     settings: simulated ? simulatedSettings(gateway.provider, gateway.settings) : gateway.settings,
-    webhookUrls: publicWebhookUrls(config),
+    webhookUrls: config.gateway.publicUrl === undefined ? undefined : webhookUrlsAt(config.gateway.publicUrl, config, gateway.provider),
   };
 }
 
-/** Where the provider reaches the relay's webhooks from outside (`gateway.publicUrl`), when configured. */
-function publicWebhookUrls(config: Config): GatewayOptions['webhookUrls'] {
-  return config.gateway.publicUrl === undefined ? undefined : webhookUrlsAt(config.gateway.publicUrl, config);
+/** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
+function accountsOf(config: Config): GatewayAccount[] {
+  const { routes } = config.gateway;
+  if (!routes) return [config.gateway];
+  const byProvider = new Map<string, GatewayAccount>();
+  for (const account of routes.flatMap((route) => route.providers)) byProvider.set(account.provider, account);
+  return [...byProvider.values()];
+}
+
+/** Where provider `name`'s simulator is mounted on the relay's HTTP port (several may run at once). */
+function simulatorPath(name: string): string {
+  return `/simulator/${name}`;
+}
+
+/** An account as the ready line names it. */
+function describeAccount(account: GatewayAccount): string {
+  return `${account.provider}${account.simulated ? ' (simulator)' : ''}`;
 }
 
 /** The provider's webhook URLs under `base`, with the relay's webhook token when one is set. */
-function webhookUrlsAt(base: string, config: Config): { readonly mo: string; readonly dr: string } {
+function webhookUrlsAt(base: string, config: Config, provider: string): { readonly mo: string; readonly dr: string } {
   const token = config.inbound.webhookToken ? `?token=${encodeURIComponent(config.inbound.webhookToken)}` : '';
-  const paths = webhookPaths(config.gateway.provider);
+  const paths = webhookPaths(provider);
   const root = base.replace(/\/+$/, '');
   return { mo: `${root}${paths.mo}${token}`, dr: `${root}${paths.dr}${token}` };
 }

@@ -93,11 +93,13 @@ export class WorkLoop<T> {
     clearTimeout(this.#timer);
     let wait: number | undefined;
     try {
+      // A kick while the idle wait is worked out is new work too: look again rather than sleep on it.
       do {
         this.#again = false;
         await this.#claimAndProcess();
+        if (this.#again) continue;
+        wait = await this.#idleWait();
       } while (this.#again && !this.#stopped);
-      wait = await this.#idleWait();
       this.#recovered();
     } catch (error) {
       this.#failed(error);

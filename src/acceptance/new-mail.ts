@@ -7,15 +7,17 @@ import type { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import { analyseText, SEGMENT_LIMITS, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
-import { admitNumber, checkNumberCount } from './number-checks.ts';
+import { admitNumber, checkNumberCount, limitsFor } from './number-checks.ts';
 import { recipientNumber } from './recipient-addresses.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
-import type { AcceptanceSettings, ProviderLimits, Transaction } from './types.ts';
+import type { AcceptanceSettings, ProviderLimits, Routes, Transaction } from './types.ts';
 
 export interface NewMailContext {
   readonly settings: AcceptanceSettings;
   readonly store: Store;
   readonly provider: ProviderLimits;
+  /** Routes across providers: the limits of the routes the numbers take apply instead of `provider`'s. */
+  readonly routes?: Routes | undefined;
   readonly senders: SenderPolicy;
   readonly tracking: ReplyTracking;
 }
@@ -29,7 +31,7 @@ export async function buildNewMail(
   id: string,
   raw: Buffer,
   transaction: Transaction,
-  { settings, store, provider, senders, tracking }: NewMailContext,
+  { settings, store, provider: single, routes, senders, tracking }: NewMailContext,
   now: number,
 ): Promise<{ mail: NewMail; cutFrom: number | undefined; repeated: number; attachments: string | undefined }> {
   const { principal, envelopeFrom, dsn } = transaction;
@@ -44,6 +46,11 @@ export async function buildNewMail(
   const subjectNumbers = request.subjectNumbers.map((number) => recipientNumber(number, settings.recipients));
   for (const number of subjectNumbers) await admitNumber(principal, number, store, senders);
   const recipients = toRecipients(transaction, subjectNumbers, settings.maxNumbersPerMail);
+  const provider = limitsFor(
+    recipients.map((recipient) => recipient.number),
+    single,
+    routes,
+  );
   const partLimit = Math.min(settings.maxParts, provider.capabilities.maxParts, principal.maxParts ?? Number.POSITIVE_INFINITY);
   if (request.maxParts !== undefined && request.maxParts > partLimit) {
     throw new RelayError('BAD_PARAMETER', `Invalid maximum parts ${request.maxParts}: this relay sends at most ${partLimit} parts per SMS`);

@@ -3,6 +3,36 @@ import type { Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ReplyStore } from '../store/types.ts';
 import type { ResolvedRecipient } from './recipient-addresses.ts';
+import type { ProviderLimits, RouteLimits, Routes } from './types.ts';
+
+/** The limits of the route that takes `number`; NO_ROUTE (550 5.1.1) when none does. */
+export function routeOf(number: string, routes: Routes): RouteLimits {
+  const limits = routes.limitsOf(number);
+  if (!limits) throw new RelayError('NO_ROUTE', `No route: no SMS provider of this relay takes ${maskNumber(number)} (routes: ${routes.described})`);
+  return limits;
+}
+
+/**
+ * What a mail to `numbers` must fit: the provider's limits, or with routes those of every route its
+ * numbers take — the fewest parts, and each route's first provider's sender-id rules.
+ */
+export function limitsFor(numbers: readonly string[], provider: ProviderLimits, routes: Routes | undefined): ProviderLimits {
+  if (!routes) return provider;
+  const taken = [...new Set(numbers.map((number) => routeOf(number, routes)))];
+  return {
+    capabilities: {
+      maxParts: Math.min(...taken.map((limits) => limits.capabilities.maxParts)),
+      scheduling: taken.every((limits) => limits.capabilities.scheduling),
+    },
+    senderIdProblem(senderId) {
+      for (const limits of taken) {
+        const problem = limits.senderIdProblem(senderId);
+        if (problem) return `${problem} (route ${limits.route})`;
+      }
+      return undefined;
+    },
+  };
+}
 
 /** Whether `principal` may text `number`: destinations (premium, blocked, allowed) and the opt-out list. */
 export async function admitNumber(principal: Principal, number: string, store: Pick<ReplyStore, 'isOptedOut'>, senders: SenderPolicy): Promise<void> {

@@ -10,9 +10,9 @@ import { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import type { Store } from '../store/types.ts';
 import { buildNewMail } from './new-mail.ts';
-import { admitNumber, checkNumberCount } from './number-checks.ts';
+import { admitNumber, checkNumberCount, routeOf } from './number-checks.ts';
 import { knownSenderOf, type ResolvedRecipient, resolveRecipient } from './recipient-addresses.ts';
-import type { AcceptanceSettings, AcceptedMail, Outcome, ProviderLimits, RecipientRequest, SenderRequest, Transaction } from './types.ts';
+import type { AcceptanceSettings, AcceptedMail, Outcome, ProviderLimits, RecipientRequest, Routes, SenderRequest, Transaction } from './types.ts';
 
 /**
  * Where a password may travel without TLS: this host's own loopback address only. Not all of 127/8:
@@ -27,6 +27,8 @@ export interface AcceptanceOptions {
   readonly store: Store;
   /** The limits of the provider that will send. */
   readonly provider: ProviderLimits;
+  /** Routes across providers (`gateway.routes`): each number's route's limits apply instead; unset = `provider`'s. */
+  readonly routes?: Routes | undefined;
   readonly tracking: ReplyTracking;
   readonly logger: Logger;
   /** Called after each mail is committed, so dispatch can start at once. */
@@ -110,7 +112,11 @@ export class AcceptanceService {
       }
       const { principal } = transaction;
       const target = await this.#resolve(rcpt.address);
-      if ('numbers' in target) for (const number of target.numbers) await admitNumber(principal, number, this.#options.store, this.#senders);
+      const { routes } = this.#options;
+      for (const number of 'numbers' in target ? target.numbers : []) {
+        if (routes) routeOf(number, routes);
+        await admitNumber(principal, number, this.#options.store, this.#senders);
+      }
       const key = rcpt.address.toLowerCase();
       const others = [...transaction.recipients].filter(([other]) => other !== key).map(([, entry]) => entry);
       checkNumberCount([...others, { target }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
@@ -137,12 +143,12 @@ export class AcceptanceService {
     try {
       const { principal } = transaction;
       const id = uuidv7();
-      const { store, provider, tracking, settings } = this.#options;
+      const { store, provider, routes, tracking, settings } = this.#options;
       const { mail, cutFrom, repeated, attachments } = await buildNewMail(
         id,
         raw,
         transaction,
-        { settings, store, provider, senders: this.#senders, tracking },
+        { settings, store, provider, routes, senders: this.#senders, tracking },
         this.#clock(),
       );
       const parts = mail.sms.parts * mail.recipients.length;

@@ -15,6 +15,18 @@ export interface ProviderLimits {
   senderIdProblem(senderId: string): string | undefined;
 }
 
+/** A route's limits (`gateway.routes`): those of the provider its SMS go to first, and the route's name. */
+export interface RouteLimits extends ProviderLimits {
+  readonly route: string;
+}
+
+/** The route that takes a number and its limits, or undefined when none does; `routes` lists them all for refusals. */
+export interface Routes {
+  limitsOf(e164: string): RouteLimits | undefined;
+  /** The routes in words (`norway +47, NO; rest *`), for the sender of a number none takes. */
+  readonly described: string;
+}
+
 /** The operator's acceptance rules. */
 export interface AcceptanceSettings {
   readonly recipients: RecipientRules;

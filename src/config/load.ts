@@ -4,18 +4,20 @@ import { isAbsolute, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import type { ProviderPlugin, WebhookSignature } from '../providers/contract.ts';
+import type { ProviderPlugin } from '../providers/contract.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
+import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, type ParsedConfig } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
 
-type EnvKind = 'string' | 'list';
+/** `json`: a structure in one variable (`gateway.routes`), for containers set up by environment. */
+type EnvKind = 'string' | 'list' | 'json';
 type EnvTarget = { readonly path: readonly string[]; readonly kind: EnvKind };
 /** Environment names are user interface: each maps to one place in the YAML structure (providers add theirs). */
 const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
@@ -40,6 +42,8 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_ORPHAN_REPORT_TTL: { path: ['inbound', 'orphanReportTtl'], kind: 'string' },
   SMSRELAY_DATABASE_URL: { path: ['store', 'url'], kind: 'string' },
   SMSRELAY_RELAY_NAME: { path: ['store', 'relayName'], kind: 'string' },
+  SMSRELAY_GATEWAY_ROUTES: { path: ['gateway', 'routes'], kind: 'json' },
+  SMSRELAY_GATEWAY_PROVIDERS: { path: ['gateway', 'providers'], kind: 'json' },
 };
 /** Read before the file, so not part of the structure. */
 const CONFIG_FILE_VARIABLE = 'SMSRELAY_CONFIG';
@@ -58,18 +62,11 @@ export interface Config {
     /** Lower-cased list address → distinct E.164 numbers (a null-prototype record: no inherited keys). */
     readonly lists: Readonly<Record<string, readonly string[]>>;
   };
-  readonly gateway: Omit<ParsedConfig['gateway'], 'provider'> & {
-    /** The name of the provider plug-in that speaks to the gateway. */
-    readonly provider: string;
-    /** Its simulator runs on the relay's HTTP port and takes the place of the gateway. */
-    readonly simulated: boolean;
-    /** The plug-in's own `gateway.*` keys, parsed by its settings schema. */
-    readonly settings: Readonly<Record<string, unknown>>;
-    /** What those settings mean to the relay (`ProviderSettings.account`). */
-    readonly accountId: string | undefined;
-    readonly sessions: boolean;
-    readonly signature: WebhookSignature | undefined;
-  };
+  readonly gateway: Omit<ParsedConfig['gateway'], 'provider' | 'routes' | 'providers'> &
+    GatewayAccount & {
+      /** The routes across providers (`gateway.routes`); undefined = this account sends everything. */
+      readonly routes: readonly GatewayRoute[] | undefined;
+    };
   readonly delivery: ParsedConfig['delivery'];
   readonly text: ParsedConfig['text'];
   readonly inbound: ParsedConfig['inbound'];
@@ -123,8 +120,26 @@ export function loadConfig(
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
   const lists = parsed.sms && normaliseLists(parsed.sms, problems, describe);
+  const routes =
+    parsed.gateway && lists && selected
+      ? configureRoutes({
+          gateway: parsed.gateway,
+          topLevelName: String(parsed.gateway.provider),
+          topLevel: () => accountOf(parsed.gateway as ParsedConfig['gateway'], selected),
+          lists,
+          choices: providerChoices(registry),
+          select: (name) => providerNamed(name, registry),
+          account: (values, entry, path) => {
+            checkAccount(values, entry, environment, problems, (key) => describe([...path, ...key]), file === undefined, path.join('.'));
+            return accountOf(values, entry);
+          },
+          describe,
+          problems,
+          warnings,
+        })
+      : undefined;
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
-  return { config: deepFreeze(finish(parsed, selected as SelectedProvider, lists, file, cwd)), warnings };
+  return { config: deepFreeze(finish(parsed, selected as SelectedProvider, lists, routes, file, cwd)), warnings };
 }
 
 type Sections = { [Key in keyof ParsedConfig]?: ParsedConfig[Key] };
@@ -222,18 +237,31 @@ function applyEnvironment(
             .split(',')
             .map((item) => item.trim())
             .filter(Boolean)
-        : value.trim();
+        : target.kind === 'json'
+          ? jsonOrText(value)
+          : value.trim();
     setPath(raw, target.path, parsed);
     sources.set(target.path.join('.'), name);
   }
   return sources;
 }
 
+/** A JSON variable's structure; text that is no JSON stays text, for the schema to name what to write. */
+function jsonOrText(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value.trim();
+  }
+}
+
 function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<string, string>, file: string | undefined, env: NodeJS.ProcessEnv): string {
   const dotted = path.map(String).join('.');
   for (const [envPath, name] of envSources) {
     if (dotted === envPath || dotted.startsWith(`${envPath}.`)) {
-      const shown = /_(?:PASSWORD|TOKEN)$/.test(name) ? '***' : name === 'SMSRELAY_DATABASE_URL' ? redactUrl(env[name] ?? '') : env[name];
+      // A structure in one variable: the place inside it, not the whole (secret-bearing) value.
+      if (dotted !== envPath && ENVIRONMENT[name]?.kind === 'json') return `${name} at ${dotted.slice(envPath.length + 1)}`;
+      const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name) ? '***' : name === 'SMSRELAY_DATABASE_URL' ? redactUrl(env[name] ?? '') : env[name];
       return `${name}="${shown}"`;
     }
   }
@@ -265,32 +293,42 @@ export function describeSetting(path: string, env: NodeJS.ProcessEnv = process.e
  */
 function checkGateway(
   gateway: ParsedConfig['gateway'] | undefined,
-  { plugin, simulated }: SelectedProvider,
+  selected: SelectedProvider,
   environment: Readonly<Record<string, EnvTarget>>,
   problems: string[],
   describe: (path: readonly PropertyKey[]) => string,
   noFile: boolean,
 ): void {
-  if (!gateway || simulated) return;
-  const values: Readonly<Record<string, unknown>> = gateway;
-  for (const key of ['username', 'password', ...plugin.settings.required]) {
-    if (values[key]) continue;
-    const variable = Object.entries(environment).find(([, target]) => target.path.join('.') === `gateway.${key}`)?.[0];
-    const needed = `required for the ${plugin.name} gateway`;
-    if (variable && noFile) problems.push(`${variable}: ${needed} (or gateway.${key} in ${DEFAULT_CONFIG_FILE})`);
-    else problems.push(`${describe(['gateway', key])}: ${needed}${variable ? ` (or set ${variable})` : ''}`);
-  }
-  for (const key of ['url', 'backupUrl'] as const) {
-    const value = gateway[key];
-    if (value && new URL(value).protocol === 'http:' && !LOOPBACK_HOSTNAMES.has(new URL(value).hostname)) {
-      problems.push(`${describe(['gateway', key])}: plain http would send the gateway password in clear; use https://`);
-    }
-  }
+  if (gateway) checkAccount(gateway, selected, environment, problems, (path) => describe(['gateway', ...path]), noFile, 'gateway');
 }
 
-interface SelectedProvider {
-  readonly plugin: ProviderPlugin;
-  readonly simulated: boolean;
+/**
+ * One account's keys: what a real provider requires, and its password never in clear but to loopback.
+ * `describe` names a key of the account; `at` is the account's dotted place (`gateway.providers.puzzel`).
+ */
+function checkAccount(
+  values: Readonly<Record<string, unknown>>,
+  { plugin, simulated }: SelectedProvider,
+  environment: Readonly<Record<string, EnvTarget>>,
+  problems: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+  noFile: boolean,
+  at: string,
+): void {
+  if (simulated) return;
+  for (const key of ['username', 'password', ...plugin.settings.required]) {
+    if (values[key]) continue;
+    const variable = Object.entries(environment).find(([, target]) => target.path.join('.') === `${at}.${key}`)?.[0];
+    const needed = `required for the ${plugin.name} gateway`;
+    if (variable && noFile) problems.push(`${variable}: ${needed} (or ${at}.${key} in ${DEFAULT_CONFIG_FILE})`);
+    else problems.push(`${describe([key])}: ${needed}${variable ? ` (or set ${variable})` : ''}`);
+  }
+  for (const key of ['url', 'backupUrl'] as const) {
+    const value = values[key];
+    if (typeof value === 'string' && new URL(value).protocol === 'http:' && !LOOPBACK_HOSTNAMES.has(new URL(value).hostname)) {
+      problems.push(`${describe([key])}: plain http would send the gateway password in clear; use https://`);
+    }
+  }
 }
 
 /**
@@ -306,16 +344,25 @@ function selectProvider(
   const section = raw['gateway'];
   const value = typeof section === 'object' && section !== null ? (section as Record<string, unknown>)['provider'] : undefined;
   const provider = value ?? DEFAULT_PROVIDER;
-  const simulatable = registry.names.filter((name) => SIMULATED_PROVIDERS.includes(name));
-  const choices = [DEFAULT_PROVIDER, ...registry.names, ...simulatable.map((name) => `${name}${SIMULATOR_SUFFIX}`)];
-  if (typeof provider !== 'string' || !choices.includes(provider)) {
-    // A value of the wrong type is the schema's to report; an unknown name is reported here.
-    if (typeof provider === 'string') {
-      const suggestion = didYouMean(provider, choices);
-      problems.push(`${describe(['gateway', 'provider'])}: expected one of ${choices.join(', ')}${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
-    }
-    return undefined;
+  const selected = typeof provider === 'string' ? providerNamed(provider, registry) : undefined;
+  // A value of the wrong type is the schema's to report; an unknown name is reported here.
+  if (!selected && typeof provider === 'string') {
+    const choices = providerChoices(registry);
+    const suggestion = didYouMean(provider, choices);
+    problems.push(`${describe(['gateway', 'provider'])}: expected one of ${choices.join(', ')}${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
   }
+  return selected;
+}
+
+/** Every value that names a provider: `simulator`, each plug-in, each simulator. */
+function providerChoices(registry: ProviderRegistry): string[] {
+  const simulatable = registry.names.filter((name) => SIMULATED_PROVIDERS.includes(name));
+  return [DEFAULT_PROVIDER, ...registry.names, ...simulatable.map((name) => `${name}${SIMULATOR_SUFFIX}`)];
+}
+
+/** The plug-in a provider value names (and whether its simulator), or undefined when it names none. */
+function providerNamed(provider: string, registry: ProviderRegistry): SelectedProvider | undefined {
+  if (!providerChoices(registry).includes(provider)) return undefined;
   if (provider === DEFAULT_PROVIDER) return { plugin: registry.get(SIMULATOR_DEFAULT_PLUGIN), simulated: true };
   const simulated = provider.endsWith(SIMULATOR_SUFFIX);
   return { plugin: registry.get(simulated ? provider.slice(0, -SIMULATOR_SUFFIX.length) : provider), simulated };
@@ -368,14 +415,14 @@ function normaliseLists(sms: ParsedConfig['sms'], problems: string[], describe: 
 /** Derived values: absolute paths, provider default URLs, the relay's own sender address. */
 function finish(
   parsed: ParsedConfig,
-  { plugin, simulated }: SelectedProvider,
+  selected: SelectedProvider,
   lists: Record<string, readonly string[]>,
+  routes: readonly GatewayRoute[] | undefined,
   file: string | undefined,
   cwd: string,
 ): Config {
   const { sms } = parsed;
-  const { gateway, settings } = splitSettings(parsed.gateway, plugin.settings.schema);
-  const defaults = plugin.settings.defaultUrls;
+  const { routes: _routes, providers: _providers, ...shared } = splitSettings(parsed.gateway, selected.plugin.settings.schema).gateway;
   const firstDomain = sms.domains[0] ?? 'sms.localhost';
   return {
     dataDir: isAbsolute(parsed.dataDir) ? parsed.dataDir : resolve(cwd, parsed.dataDir),
@@ -388,16 +435,7 @@ function finish(
     },
     http: parsed.http,
     sms: { ...sms, defaultRegion: sms.defaultRegion as CountryCode | undefined, lists },
-    gateway: {
-      ...gateway,
-      provider: plugin.name,
-      simulated,
-      settings,
-      ...plugin.settings.account(settings),
-      url: gateway.url ?? defaults.url,
-      // A configured primary without a backup means "no backup", not "the provider's backup".
-      backupUrl: gateway.backupUrl ?? (gateway.url ? undefined : defaults.backupUrl),
-    },
+    gateway: { ...shared, ...accountOf(parsed.gateway, selected), routes },
     delivery: parsed.delivery,
     text: parsed.text,
     inbound: parsed.inbound,
@@ -414,9 +452,29 @@ function finish(
   };
 }
 
+/** An account's values as the relay uses them: the plug-in's own settings apart, the provider's hosts by default. */
+function accountOf(values: Readonly<Record<string, unknown>>, { plugin, simulated }: SelectedProvider): GatewayAccount {
+  const { gateway, settings } = splitSettings(values as ParsedConfig['gateway'], plugin.settings.schema);
+  const defaults = plugin.settings.defaultUrls;
+  const { url, backupUrl, username, password } = gateway;
+  const maxParts = (values as { readonly maxParts?: number }).maxParts;
+  return {
+    provider: plugin.name,
+    simulated,
+    username,
+    password,
+    settings,
+    ...plugin.settings.account(settings),
+    url: url ?? defaults.url,
+    // A configured primary without a backup means "no backup", not "the provider's backup".
+    backupUrl: backupUrl ?? (url ? undefined : defaults.backupUrl),
+    maxParts,
+  };
+}
+
 /** The shared gateway keys apart from the plug-in's own (its schema's keys). */
 function splitSettings(
-  parsed: ParsedConfig['gateway'],
+  parsed: Readonly<Record<string, unknown>>,
   schema: { readonly shape: Readonly<Record<string, z.ZodType>> },
 ): { gateway: ParsedConfig['gateway']; settings: Record<string, unknown> } {
   const gateway: Record<string, unknown> = {};

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import ms from 'ms';
 import { z } from 'zod';
+import { ROUTE_MATCH } from '../dispatch/routes.ts';
 import { databaseUrlProblem } from '../store/postgres/url.ts';
 import { isCountryCode } from '../sms/numbers.ts';
 
@@ -72,7 +73,7 @@ const port = z.coerce
   .min(0, 'expected a port number from 0 to 65535')
   .max(65535, 'expected a port number from 0 to 65535');
 
-const positiveInt = z.coerce.number({ error: 'write a whole number above 0' }).int('expected a whole number').positive('expected a number above 0');
+export const positiveInt = z.coerce.number({ error: 'write a whole number above 0' }).int('expected a whole number').positive('expected a number above 0');
 
 const host = z.string().min(1, 'expected a host name or IP address');
 
@@ -91,7 +92,7 @@ const cidr = z.string().refine((value) => {
   return Number.isInteger(prefix) && prefix >= 0 && prefix <= (family === 4 ? 32 : 128);
 }, 'expected an IP address or network such as 10.0.0.0/8 or ::1/128');
 
-const url = z.string().refine((value) => {
+export const url = z.string().refine((value) => {
   try {
     const parsed = new URL(value);
     return parsed.protocol === 'http:' || parsed.protocol === 'https:';
@@ -163,6 +164,30 @@ const network = z.strictObject({
   ...senderLimits,
 });
 
+const ROUTES_HINT = 'write a list of routes, each "- match: [\'+47\']" with "providers: [puzzel, twilio]"';
+
+/** One route of `gateway.routes`: what it matches and its providers, first preferred. */
+const gatewayRoute = z.strictObject({
+  /** Names the route in config problems and logs; its matches when unset. */
+  name: z.string().trim().min(1, 'expected a name such as norway').optional(),
+  match: list(
+    z
+      .string({
+        error: (issue) =>
+          typeof issue.input === 'number'
+            ? `write the prefix in quotes: "+${issue.input}" (YAML reads +47 as the number 47)`
+            : 'expected a prefix, country or *',
+      })
+      .trim()
+      .toUpperCase()
+      .regex(ROUTE_MATCH, 'expected a prefix such as +47, a country such as NO, or * for every other number')
+      .refine((value) => value.length !== 2 || isCountryCode(value), { error: (issue) => countryCodeHint(issue.input) }),
+    '["+47", NO]',
+    'expected at least one prefix, country or *',
+  ),
+  providers: list(z.string().trim().min(1, 'expected a provider name'), '[puzzel, twilio]'),
+});
+
 /**
  * The `gateway` keys every provider shares. A provider plug-in adds its own (its settings schema):
  * the config loader extends this section with the selected plug-in's keys.
@@ -185,6 +210,20 @@ export const gatewaySchema = z.strictObject({
   maxConcurrentRequests: positiveInt.default(DEFAULT_MAX_CONCURRENT_REQUESTS),
   /** A host that failed is skipped this long (as IntelliSoftware's SDK does with FailOverRecoverySecs). */
   failoverRecovery: duration.prefault('300s'),
+  /**
+   * Routing across providers (#21): ordered providers per destination prefix or country; unset =
+   * `provider` sends everything. Checked as a whole by the loader (src/dispatch/routes.ts).
+   */
+  routes: z.array(gatewayRoute, { error: ROUTES_HINT }).min(1, ROUTES_HINT).optional(),
+  /**
+   * The accounts the routes name, by provider (`puzzel`) or simulator (`twilio-simulator`): each the
+   * shared account keys and the plug-in's own, validated by that plug-in's schema in the loader.
+   */
+  providers: z
+    .record(z.string(), z.record(z.string(), z.unknown(), { error: 'write the settings of this provider indented under its name' }), {
+      error: 'write each provider by its name: puzzel: {username: …, password: …}',
+    })
+    .optional(),
 });
 
 export const configSchema = z.strictObject({

@@ -6,8 +6,9 @@ import { maskNumber } from '../sms/numbers.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import type { Classified, OutcomeClassifier } from './outcomes.ts';
+import type { Classified } from './outcomes.ts';
 import { AccountPause } from './pause.ts';
+import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy } from './schedule.ts';
 import { GatewaySilence, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
 
@@ -22,9 +23,8 @@ const EXPIRED = { category: 'expired', code: 'EXPIRED' } as const;
 
 export interface DispatcherOptions {
   readonly store: Store;
-  readonly gateway: Gateway;
-  /** The active provider's outcome rules, with the generic ones after them. */
-  readonly outcomes: OutcomeClassifier;
+  /** The providers, and which of them each number goes to (`singleProvider` without routes). */
+  readonly routing: DispatchRouting;
   readonly logger: Logger;
   /** Identifies this process's leases. */
   readonly owner: string;
@@ -37,10 +37,6 @@ export interface DispatcherOptions {
   readonly failoverRecoveryMs: number;
   /** While the account is refused, one probe request this often. */
   readonly pauseProbeIntervalMs: number;
-  /** Ask the provider for a reply session per SMS (Puzzel). */
-  readonly sessions: boolean;
-  /** The gateway with an account's own credentials (`accounts[].gateway`), when it has them. */
-  readonly gatewayFor?: (account: string) => Gateway | undefined;
   readonly metrics?: Metrics | undefined;
   /** Builds a delivery status notification (undefined when none may be sent). */
   readonly report: (
@@ -61,20 +57,52 @@ interface Outcomes {
   readonly mail: readonly NewOutgoingMail[];
 }
 
+/** One provider with its breaker (a host that failed is skipped) and its account's pause. */
+interface Lane {
+  readonly provider: DispatchProvider;
+  readonly breaker: EndpointBreaker;
+  readonly pause: AccountPause;
+}
+
+/** Where a request went: a provider and one of its hosts. */
+interface Host {
+  readonly lane: Lane;
+  readonly endpoint: number;
+}
+
 /** What became of one number in one attempt. */
 interface Decision {
   readonly sms: ClaimedSms;
   readonly classified: Classified;
-  /** The endpoint that gave the answer; undefined when no request was made (expired). */
-  readonly endpoint: number | undefined;
+  /**
+   * The host that gave the answer; undefined when no request was made: the SMS expired (`fail`), its
+   * route's every provider refuses the relay's account until its probe (`pause`), or no route takes it.
+   */
+  readonly via: Host | undefined;
 }
+
+/** The decisions of one batch, and what each provider asked said of the relay's account (a refusal, or undefined). */
+interface Attempt {
+  readonly decisions: Decision[];
+  readonly asked: Map<Lane, Classified | undefined>;
+}
+
+/** An SMS whose number no route takes any more: the routes changed after it was accepted. Waits for a fix, bounces at its age. */
+const NO_ROUTE: Classified = {
+  action: 'retry',
+  category: 'no-route',
+  code: 'NO_ROUTE',
+  reason: 'no route of gateway.routes takes this number any more (the routes changed after the mail was accepted)',
+};
 
 /**
  * The outbound worker: claims due SMS jobs with a lease, sends each batch (one mail's numbers, one
- * gateway request) and records every number's outcome in one transaction, with any report to the
- * sender. Temporary failures go to the backup host at once when the request provably did not get
- * through (a failed host is skipped for a while), else back to the queue with backoff; account
- * refusals pause sending and probe; an SMS is given up exactly at its maximum age.
+ * gateway request per route) and records every number's outcome in one transaction, with any report
+ * to the sender. Temporary failures go to the next host at once when the request provably did not
+ * get through — the provider's backup, then the next provider of the route (a failed host is skipped
+ * for a while, a provider all of whose hosts failed is tried last) — else back to the queue with
+ * backoff; an account refusal pauses that provider and probes it (the route's next provider takes
+ * its SMS meanwhile); an SMS is given up exactly at its maximum age.
  *
  * An outcome the store cannot take (disk full, lock held) is owed: kept in memory and written before
  * anything else is claimed, so its SMS is never sent again by this process; if the process dies
@@ -83,8 +111,7 @@ interface Decision {
 export class Dispatcher extends WorkLoop<SmsBatch> {
   readonly #options: DispatcherOptions;
   readonly #clock: () => number;
-  readonly #breaker: EndpointBreaker;
-  readonly #pause: AccountPause;
+  readonly #lanes: ReadonlyMap<string, Lane>;
   readonly #silence: GatewaySilence;
   #silenceTimer: NodeJS.Timeout | undefined;
   /** Outcomes the store refused, oldest first, and since when the first waits. */
@@ -94,8 +121,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   constructor(options: DispatcherOptions) {
     const clock = options.clock ?? Date.now;
-    const { store, gateway, owner, requestTimeoutMs } = options;
-    const pause = new AccountPause(options.pauseProbeIntervalMs);
+    const { store, routing, owner, requestTimeoutMs } = options;
+    const lanes = routing.providers.map((provider) => ({
+      provider,
+      breaker: new EndpointBreaker(provider.gateway.endpoints.length, options.failoverRecoveryMs),
+      pause: new AccountPause(options.pauseProbeIntervalMs),
+    }));
+    // Every provider can take a batch whole, whichever route its numbers take.
+    const batchSize = Math.min(...routing.providers.map((provider) => provider.gateway.capabilities.maxRecipientsPerRequest));
     super({
       name: 'dispatch',
       logger: options.logger,
@@ -105,30 +138,30 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         // Until the store took what it is owed, those SMS may look due (their lease ran out): claim nothing.
         await this.#recordOwed();
         const now = clock();
-        const allowed = pause.allowance(now, free);
+        const allowed = allowance(lanes, now, free);
         if (allowed === 0) return [];
-        if (pause.paused) pause.probeStarted();
         const batches = await store.claimDueSms({
           owner,
           now,
           leaseUntil: now + requestTimeoutMs + LEASE_MARGIN_MS,
           maxBatches: allowed,
-          batchSize: gateway.capabilities.maxRecipientsPerRequest,
+          batchSize,
         });
-        if (batches.length === 0) pause.probeSkipped();
+        if (batches.length === 0) for (const lane of lanes) lane.pause.probeSkipped();
         return batches;
       },
       process: (batch) => this.#sendBatch(batch),
       nextDueAt: async () => {
         const due = await store.nextSmsDueAt();
-        const probe = pause.nextProbeAt;
-        return due === undefined || probe === undefined ? due : Math.max(due, probe);
+        // While every provider refuses the account, nothing is due before the first probe.
+        const probes = lanes.map((lane) => lane.pause.nextProbeAt);
+        if (due === undefined || probes.includes(undefined)) return due;
+        return Math.max(due, Math.min(...(probes as number[])));
       },
     });
     this.#options = options;
     this.#clock = clock;
-    this.#breaker = new EndpointBreaker(gateway.endpoints.length, options.failoverRecoveryMs);
-    this.#pause = pause;
+    this.#lanes = new Map(lanes.map((lane) => [lane.provider.name, lane]));
     this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
   }
 
@@ -160,16 +193,19 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const giveUpAt = deadline(startOf(batch.message), this.#options.retry);
     const now = this.#clock();
     const live = now < giveUpAt ? batch.sms : [];
-    const expired: Decision[] = now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), endpoint: undefined }));
-    const attempted = live.length > 0 ? await this.#attempt(batch.message, live, giveUpAt, log) : [];
+    const expired: Decision[] = now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), via: undefined }));
+    const attempted: Attempt = live.length > 0 ? await this.#attempt(batch.message, live, giveUpAt, log) : { decisions: [], asked: new Map() };
     if (this.abandoned) {
       log.info({ numbers: batch.sms.length }, 'dispatch: request still in flight when the stop gave up waiting; the next start sends it again');
       return;
     }
-    const decisions = [...expired, ...this.#ownAccountRefusals(batch.message, attempted, log)];
-    // A batch on an account's own credentials says nothing about the relay's account.
-    if (live.length === 0 || batch.message.gatewayAccount) this.#pause.probeSkipped();
-    else this.#noteAccountState(decisions, log);
+    const decisions = [...expired, ...this.#ownAccountRefusals(batch.message, attempted.decisions, log)];
+    for (const lane of this.#lanes.values()) {
+      const asked = attempted.asked.has(lane);
+      // A batch on an account's own credentials says nothing about the relay's account.
+      if (!asked || batch.message.gatewayAccount) lane.pause.probeSkipped();
+      else this.#noteAccountState(lane, attempted.asked.get(lane), log);
+    }
     const outcomes = await this.#outcomes(batch.message, decisions, log);
     try {
       await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail);
@@ -212,20 +248,56 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   }
 
   /**
-   * Sends to the best endpoint, and at once to the next for the numbers whose outcome says the
-   * request never reached a working host. Returns one decision per number.
+   * Sends each route's numbers to its best host, and at once to the next for the numbers whose
+   * outcome says the request never reached a working host, or whose provider refuses the relay's
+   * account (nothing was sent: the route's next provider takes them). One decision per number.
    */
-  async #attempt(message: StoredMessage, sms: readonly ClaimedSms[], giveUpAt: number, log: Logger): Promise<Decision[]> {
-    const decisions: Decision[] = [];
-    const order = this.#breaker.order(this.#clock());
+  async #attempt(message: StoredMessage, sms: readonly ClaimedSms[], giveUpAt: number, log: Logger): Promise<Attempt> {
+    const attempt: Attempt = { decisions: [], asked: new Map() };
+    const byRoute = new Map<readonly DispatchProvider[], ClaimedSms[]>();
+    for (const entry of sms) {
+      const providers = this.#options.routing.providersOf(entry.number);
+      byRoute.set(providers, [...(byRoute.get(providers) ?? []), entry]);
+    }
+    for (const [providers, numbers] of byRoute) {
+      if (this.abandoned) break;
+      if (providers.length === 0) {
+        log.error({ numbers: numbers.length }, `dispatch: ${NO_ROUTE.reason}; the SMS waits for a route and bounces at its maximum age`);
+        attempt.decisions.push(...numbers.map((entry) => ({ sms: entry, classified: NO_ROUTE, via: undefined })));
+      } else await this.#attemptRoute(message, providers, numbers, giveUpAt, log, attempt);
+    }
+    return attempt;
+  }
+
+  async #attemptRoute(
+    message: StoredMessage,
+    providers: readonly DispatchProvider[],
+    sms: readonly ClaimedSms[],
+    giveUpAt: number,
+    log: Logger,
+    attempt: Attempt,
+  ): Promise<void> {
+    const hosts = this.#hostsOf(providers, this.#clock());
+    if (hosts.length === 0) {
+      // Every provider of the route refuses the relay's account: the SMS waits for a probe, no request is made.
+      const lane = this.#laneOf(providers[0] as DispatchProvider);
+      const refused: Classified = { action: 'pause', category: 'account', code: 'PAUSED', reason: lane.pause.reason ?? 'the SMS gateway refuses the account' };
+      attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: refused, via: undefined })));
+      return;
+    }
+    const refusedLanes = new Set<Lane>();
     let pending = sms;
-    for (const [position, endpoint] of order.entries()) {
+    for (const [position, host] of hosts.entries()) {
       // The stop gave up on this batch: no request to the next host.
       if (this.abandoned) break;
-      const gateway = this.#gatewayOf(message);
+      const { lane, endpoint } = host;
+      if (refusedLanes.has(lane)) continue;
+      if (lane.pause.paused) lane.pause.probeStarted();
+      const gateway = this.#gatewayOf(message, lane.provider);
       const started = this.#clock();
       const ended = this.#silence.requested(gateway.endpoints[endpoint] ?? `endpoint ${endpoint}`, started);
-      const result = await gateway.send(toSubmission(message, pending, giveUpAt, this.#options.sessions), endpoint).catch((error: unknown) => {
+      const submission = toSubmission(message, pending, giveUpAt, lane.provider.sessions);
+      const result = await gateway.send(submission, endpoint).catch((error: unknown) => {
         // A send must not throw (its contract); if one does, it is no silence of the host.
         ended('dropped', this.#clock());
         throw error;
@@ -236,28 +308,60 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         break;
       }
       ended(endingOf(result), this.#clock());
-      logResult(log, this.#options.outcomes, result, pending.length, endpoint, this.#clock() - started);
+      logResult(log, lane.provider, result, pending.length, endpoint, this.#clock() - started);
       this.#options.metrics?.gatewaySeconds.observe({ result: result.kind === 'answered' ? 'answered' : result.code }, (this.#clock() - started) / 1000);
-      const hasNext = position < order.length - 1;
+      const later = hosts.slice(position + 1).filter((next) => !refusedLanes.has(next.lane));
+      const hasNext = later.length > 0;
+      // Another provider of the route can take what this account may not send: nothing was sent here.
+      const nextProvider = !message.gatewayAccount && later.some((next) => next.lane !== lane);
       const failOver: ClaimedSms[] = [];
       let hostFailed = false;
+      let refusal = attempt.asked.get(lane);
       for (const entry of pending) {
-        const classified = this.#options.outcomes.classifyRecipient(result, entry.number);
+        const classified = lane.provider.outcomes.classifyRecipient(result, entry.number);
         hostFailed ||= classified.action === 'failover';
-        if (classified.action === 'failover' && hasNext) failOver.push(entry);
+        if (classified.action === 'pause') refusal ??= classified;
+        if ((classified.action === 'failover' && hasNext) || (classified.action === 'pause' && nextProvider)) failOver.push(entry);
         // Without a host left to fail over to, the SMS waits for its retry like any temporary failure.
-        else decisions.push({ sms: entry, classified: classified.action === 'failover' ? { ...classified, action: 'retry' } : classified, endpoint });
+        else attempt.decisions.push({ sms: entry, classified: classified.action === 'failover' ? { ...classified, action: 'retry' } : classified, via: host });
       }
-      if (hostFailed) this.#breaker.markFailed(endpoint, this.#clock());
-      else if (result.kind === 'answered') this.#breaker.markWorking(endpoint);
+      attempt.asked.set(lane, refusal);
+      if (refusal) refusedLanes.add(lane);
+      if (hostFailed) lane.breaker.markFailed(endpoint, this.#clock());
+      else if (result.kind === 'answered') lane.breaker.markWorking(endpoint);
+      if (failOver.length > 0 && hasNext) {
+        const next = later.find((candidate) => !refusedLanes.has(candidate.lane));
+        if (next && next.lane !== lane) {
+          log.warn(
+            { numbers: failOver.length, from: lane.provider.name, to: next.lane.provider.name },
+            'dispatch: failing over to the next provider of the route',
+          );
+        }
+      }
       pending = failOver;
       if (pending.length === 0) break;
     }
-    return decisions;
   }
 
-  #gatewayOf(message: StoredMessage): Gateway {
-    return (message.gatewayAccount ? this.#options.gatewayFor?.(message.gatewayAccount) : undefined) ?? this.#options.gateway;
+  /**
+   * The hosts to try for a route, best first: its providers in order, those with a host not skipped
+   * by the breaker before those whose every host failed lately, each provider's hosts in its
+   * breaker's order. A provider refusing the relay's account is left out until its probe is due.
+   */
+  #hostsOf(providers: readonly DispatchProvider[], now: number): Host[] {
+    const lanes = providers.map((provider) => this.#laneOf(provider)).filter((lane) => lane.pause.mayTry(now));
+    const ordered = [...lanes.filter((lane) => lane.breaker.healthy(now)), ...lanes.filter((lane) => !lane.breaker.healthy(now))];
+    return ordered.flatMap((lane) => lane.breaker.order(now).map((endpoint) => ({ lane, endpoint })));
+  }
+
+  #laneOf(provider: DispatchProvider): Lane {
+    const lane = this.#lanes.get(provider.name);
+    if (!lane) throw new RangeError(`dispatch: provider ${provider.name} is not one of the routing's providers`);
+    return lane;
+  }
+
+  #gatewayOf(message: StoredMessage, provider: DispatchProvider): Gateway {
+    return (message.gatewayAccount ? provider.gatewayFor?.(message.gatewayAccount) : undefined) ?? provider.gateway;
   }
 
   /**
@@ -276,23 +380,34 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     });
   }
 
-  /** An account refusal pauses sending (alerting once); any other answer ends a pause. */
-  #noteAccountState(decisions: readonly Decision[], log: Logger): void {
-    const refusal = decisions.find((decision) => decision.classified.action === 'pause');
+  /**
+   * A provider's refusal of the relay's account pauses it (alerting once): its SMS go to the route's
+   * next provider, or wait for its probe; any other answer of it ends its pause.
+   */
+  #noteAccountState(lane: Lane, refusal: Classified | undefined, log: Logger): void {
+    const provider = this.#providerLabel(lane);
     if (refusal) {
-      const starts = this.#pause.refused(`${refusal.classified.code}: ${refusal.classified.reason}`, this.#clock());
+      const starts = lane.pause.refused(`${refusal.code}: ${refusal.reason}`, this.#clock());
       if (starts) {
         log.error(
-          { alert: 'gateway-account', code: refusal.classified.code, probeEveryMs: this.#options.pauseProbeIntervalMs },
-          `dispatch: sending paused, the gateway refuses the account (${refusal.classified.code}); the queue is kept and probed`,
+          { alert: 'gateway-account', ...provider, code: refusal.code, probeEveryMs: this.#options.pauseProbeIntervalMs },
+          `dispatch: sending paused, the gateway refuses the account (${refusal.code}); the queue is kept and probed`,
         );
       }
       return;
     }
-    const ended = this.#pause.answered();
+    const ended = lane.pause.answered();
     if (ended) {
-      log.warn({ pausedMs: this.#clock() - ended.since, reason: ended.reason }, 'dispatch: the gateway accepts the account again; sending resumed');
+      log.warn(
+        { ...provider, pausedMs: this.#clock() - ended.since, reason: ended.reason },
+        'dispatch: the gateway accepts the account again; sending resumed',
+      );
     }
+  }
+
+  /** The provider's name in a log line, when there are several. */
+  #providerLabel(lane: Lane): { provider?: string } {
+    return this.#lanes.size > 1 ? { provider: lane.provider.name } : {};
   }
 
   /** The outcome of each number, with the reports to its sender; logs each. */
@@ -301,8 +416,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const now = this.#clock();
     const outcomes: SmsOutcome[] = [];
     const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
-    for (const { sms, classified, endpoint } of decisions) {
-      const outcome = this.#decide(message, sms, classified, now, endpoint);
+    for (const { sms, classified, via } of decisions) {
+      const outcome = this.#decide(message, sms, classified, now, via);
       outcomes.push(outcome);
       const recipient: ReportedRecipient = { ...sms, category: classified.category, reason: classified.reason, code: classified.code };
       const to = maskNumber(sms.number);
@@ -328,17 +443,18 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     return { outcomes, mail };
   }
 
-  #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number, endpoint: number | undefined): SmsOutcome {
-    const { retry, random, gateway } = this.#options;
-    if (endpoint === undefined) return { smsId: sms.id, kind: 'expired', error: classified.reason };
-    if (classified.action === 'sent') {
-      const via = gateway.endpoints.length > 1 ? `via ${gateway.endpoints[endpoint]}` : undefined;
+  #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number, via: Host | undefined): SmsOutcome {
+    const { retry, random } = this.#options;
+    // Only an expired SMS is given up without a request.
+    if (via === undefined && classified.action === 'fail') return { smsId: sms.id, kind: 'expired', error: classified.reason };
+    if (classified.action === 'sent' && via) {
+      const note = this.#sentVia(via);
       return {
         smsId: sms.id,
         kind: 'sent',
         providerId: classified.providerId ?? '',
         ...(classified.trackingId === undefined ? {} : { trackingId: classified.trackingId }),
-        ...(via ? { note: via } : {}),
+        ...(note ? { note } : {}),
       };
     }
     const error = `${classified.code}: ${classified.reason}`;
@@ -354,6 +470,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       attempted: classified.action !== 'pause',
       possibleDuplicate: classified.action === 'ambiguous',
     };
+  }
+
+  /** What the SMS's history says took it: the provider when there are several, the host when it has several. */
+  #sentVia({ lane, endpoint }: Host): string | undefined {
+    const { name, gateway } = lane.provider;
+    const host = gateway.endpoints.length > 1 ? gateway.endpoints[endpoint] : undefined;
+    if (this.#lanes.size === 1) return host && `via ${host}`;
+    return `via ${name}${host ? ` at ${host}` : ''}`;
   }
 
   /** A wait the provider or the pause decides; undefined means the backoff schedule. */
@@ -401,10 +525,21 @@ function endingOf(result: SubmissionResult): RequestEnding {
   return result.phase === 'connect' ? 'unreachable' : 'unanswered';
 }
 
-function logResult(log: Logger, outcomes: OutcomeClassifier, result: SubmissionResult, numbers: number, endpoint: number, ms: number): void {
+function logResult(log: Logger, provider: DispatchProvider, result: SubmissionResult, numbers: number, endpoint: number, ms: number): void {
   const summary =
     result.kind === 'answered'
-      ? `${result.results.filter((entry) => outcomes.classify('recipient', entry.code).action === 'sent').length}/${numbers} accepted`
+      ? `${result.results.filter((entry) => provider.outcomes.classify('recipient', entry.code).action === 'sent').length}/${numbers} accepted`
       : result.code;
-  log.info({ endpoint, numbers, result: result.kind, summary, ms }, 'dispatch: gateway answered');
+  log.info({ provider: provider.name, endpoint, numbers, result: result.kind, summary, ms }, 'dispatch: gateway answered');
+}
+
+/**
+ * Batches that may be claimed now: all while some provider takes the relay's account; while every
+ * one refuses it, one probe when one of them is due (each due provider is probed with it).
+ */
+function allowance(lanes: readonly Lane[], now: number, free: number): number {
+  if (lanes.some((lane) => !lane.pause.paused)) return free;
+  const due = lanes.filter((lane) => lane.pause.allowance(now, free) > 0);
+  for (const lane of due) lane.pause.probeStarted();
+  return due.length === 0 ? 0 : Math.min(free, 1);
 }

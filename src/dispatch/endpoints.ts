@@ -21,6 +21,11 @@ export class EndpointBreaker {
     return healthy.length > 0 ? healthy : all;
   }
 
+  /** Whether some endpoint is not skipped now (a provider all of whose hosts failed is tried after the others). */
+  healthy(now: number): boolean {
+    return this.#failedAt.some((_, index) => !this.#isOpen(index, now));
+  }
+
   markFailed(endpoint: number, now: number): void {
     this.#failedAt[endpoint] = now;
   }

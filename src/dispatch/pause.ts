@@ -21,6 +21,20 @@ export class AccountPause {
     return this.#state?.nextProbeAt;
   }
 
+  /** Why the account is refused (`<code>: <reason>`), while it is. */
+  get reason(): string | undefined {
+    return this.#state?.reason;
+  }
+
+  /**
+   * Whether a request may go to the provider now: not paused, or its probe is under way or due.
+   * (Routes across providers ask this per provider; a refused one is passed over until its probe.)
+   */
+  mayTry(now: number): boolean {
+    const state = this.#state;
+    return state === undefined || state.probing || now >= state.nextProbeAt;
+  }
+
   /** Batches that may be sent now: all of them when not paused, one probe when it is due. */
   allowance(now: number, free: number): number {
     const state = this.#state;

@@ -16,8 +16,8 @@ export interface DeliveryNoticeOptions {
   readonly logger: Logger;
   readonly report: (kind: ReportKind, message: StoredMessage, recipients: readonly ReportedRecipient[]) => Promise<NewOutgoingMail | undefined>;
   readonly onMailQueued: () => void;
-  /** The provider's plain words for a delivery status code. */
-  readonly describeStatus: (code: number) => string;
+  /** The plain words for a delivery status code of the provider that sent to `number` (its route's, with routes). */
+  readonly describeStatus: (code: number, number: string) => string;
 }
 
 /**
@@ -86,14 +86,14 @@ export class DeliveryNotices {
   }
 }
 
-function reported(notice: DueNotice, describeStatus: (code: number) => string): ReportedRecipient {
+function reported(notice: DueNotice, describeStatus: (code: number, number: string) => string): ReportedRecipient {
   const { recipient, state, code, message } = notice;
   const asked = message.reportAll && state === 'delivered' ? { notify: ['SUCCESS'] } : {};
   return {
     ...recipient,
     ...asked,
     category: state === 'expired' ? 'expired' : 'undeliverable',
-    reason: describeStatus(code),
+    reason: describeStatus(code, recipient.number),
     code: `status ${code}`,
   };
 }

@@ -41,9 +41,17 @@ export interface SimulatedSmsRecord {
   readonly sendAt?: number | undefined;
 }
 
+export interface SimulatorMount {
+  readonly prefix?: string | undefined;
+}
+
 export interface ProviderSimulator {
-  /** Adds the simulator's routes (its send API, `/simulator/*`) to a fastify app. */
-  register(app: FastifyInstance): void;
+  /**
+   * Adds the simulator's routes to a fastify app: its send API and `/simulator/control`, `/messages`,
+   * `/mo`; or, with `mount.prefix` (`/simulator/vonage`), all of them under it (`<prefix>/sms/json`,
+   * `<prefix>/control`…), so that several simulators share one port (routes across providers).
+   */
+  register(app: FastifyInstance, mount?: SimulatorMount): void;
   /** Every SMS accepted, oldest first. */
   readonly records: readonly SimulatedSmsRecord[];
   setWebhooks(webhooks: { readonly moUrl?: string | undefined; readonly drUrl?: string | undefined }): void;

@@ -464,7 +464,7 @@ function nextMessageId(): string {
 export function intellisoftwareSimulatorView(simulator: IntelliSoftwareSimulator): ProviderSimulator & { readonly native: IntelliSoftwareSimulator } {
   return {
     native: simulator,
-    register: (app) => simulator.register(app),
+    register: (app, mount) => simulator.register(app, mount),
     get records() {
       return simulator.received.map((sms) => ({ id: sms.id, to: sms.to, text: sms.text, from: sms.from, tracking: sms.userContext }));
     },

@@ -12,7 +12,7 @@ import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promi
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
-import type { SimulatorOptions } from './contract.ts';
+import type { SimulatorMount, SimulatorOptions } from './contract.ts';
 
 /** Any plain-HTTP fastify app, whatever logger it was built with (the relay passes its pino). */
 export type HttpApp<AppLogger extends FastifyBaseLogger = FastifyBaseLogger> = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, AppLogger>;
@@ -435,9 +435,10 @@ export interface GatewayTraits<Behaviour> {
 }
 
 const DEFAULT_REPORT_DELAY_MS = 50;
-const CONTROL_PATH = '/simulator/control';
-const MESSAGES_PATH = '/simulator/messages';
-const MO_PATH = '/simulator/mo';
+const SIMULATOR_ROOT = '/simulator';
+const CONTROL_PATH = `${SIMULATOR_ROOT}/control`;
+const MESSAGES_PATH = `${SIMULATOR_ROOT}/messages`;
+const MO_PATH = `${SIMULATOR_ROOT}/mo`;
 /** The reply key `POST /simulator/mo` takes on every simulator (docs/replies.md, "Try the whole loop"). */
 const MO_REPLY_KEY = 'usercontext';
 /** `GET /simulator/messages` is for eyes and demos, not a full dump. */
@@ -570,19 +571,26 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
     return this.forwarder.close();
   }
 
-  /** Adds the gateway's routes and `/simulator/*` to `app`, in a scope of their own. */
-  register<AppLogger extends FastifyBaseLogger>(app: HttpApp<AppLogger>): void {
-    app.register(async (scope) => {
-      this.addGatewayRoutes(scope);
-      scope.addHook('preClose', async () => {
-        this.destroyHanging();
-        await this.close();
-      });
-      scope.post(CONTROL_PATH, async (request, reply) => this.onControl(request, reply));
-      scope.get(CONTROL_PATH, async () => this.status());
-      scope.get(MESSAGES_PATH, async () => this.accepted.slice(-MESSAGES_LISTED));
-      scope.post(MO_PATH, async (request, reply) => this.onMo(request, reply));
-    });
+  /**
+   * Adds the gateway's routes and `/simulator/*` to `app`, in a scope of their own; with a prefix,
+   * all of them under it, the control routes without their `/simulator` (`<prefix>/control`).
+   */
+  register<AppLogger extends FastifyBaseLogger>(app: HttpApp<AppLogger>, mount: SimulatorMount = {}): void {
+    const control = (path: string) => (mount.prefix ? path.slice(SIMULATOR_ROOT.length) : path);
+    app.register(
+      async (scope) => {
+        this.addGatewayRoutes(scope);
+        scope.addHook('preClose', async () => {
+          this.destroyHanging();
+          await this.close();
+        });
+        scope.post(control(CONTROL_PATH), async (request, reply) => this.onControl(request, reply));
+        scope.get(control(CONTROL_PATH), async () => this.status());
+        scope.get(control(MESSAGES_PATH), async () => this.accepted.slice(-MESSAGES_LISTED));
+        scope.post(control(MO_PATH), async (request, reply) => this.onMo(request, reply));
+      },
+      mount.prefix ? { prefix: mount.prefix } : {},
+    );
   }
 
   /**

@@ -4,6 +4,7 @@ import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { singleProvider } from '../../src/dispatch/routing.ts';
 import { createLogger } from '../../src/log.ts';
 import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
@@ -75,8 +76,7 @@ async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
   const clock = { now: Date.parse('2026-12-02T10:00:00Z') };
   const dispatcher = new Dispatcher({
     store,
-    gateway,
-    outcomes: outcomeClassifier(intellisoftwarePlugin.outcomeRules),
+    routing: singleProvider({ name: 'intellisoftware', gateway, outcomes: outcomeClassifier(intellisoftwarePlugin.outcomeRules), sessions: false }),
     logger,
     owner: 'test-owner',
     maxConcurrentRequests: 4,
@@ -85,7 +85,6 @@ async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
     delayNoticeMs: 3_600_000,
     failoverRecoveryMs: 300_000,
     pauseProbeIntervalMs: 60_000,
-    sessions: false,
     report: async () => undefined,
     onMailQueued: () => undefined,
     clock: () => clock.now,

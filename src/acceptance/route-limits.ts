@@ -1,0 +1,39 @@
+/**
+ * The limits a route sets at RCPT and DATA (`gateway.routes`, #21): its first provider's sender-id
+ * rules, and what every provider of the route can carry, since any of them may send the SMS after a
+ * failover: the fewest parts (the plug-in's limit, or the account's `maxParts`), and scheduling by the
+ * provider only when each of them schedules (else the relay holds the SMS until its time).
+ */
+import type { ProviderLimits, RouteLimits, Routes } from './types.ts';
+
+interface LimitedRoute {
+  readonly name: string;
+  readonly match: readonly string[];
+  readonly providers: readonly { readonly provider: string; readonly maxParts: number | undefined }[];
+}
+
+export function routeLimits<Route extends LimitedRoute>(
+  table: { readonly routes: readonly Route[]; routeOf(e164: string): Route | undefined },
+  registry: { get(name: string): ProviderLimits },
+): Routes {
+  const byRoute = new Map<Route, RouteLimits>();
+  for (const route of table.routes) {
+    const plugins = route.providers.map((account) => ({ account, limits: registry.get(account.provider) }));
+    const first = plugins[0]?.limits;
+    byRoute.set(route, {
+      route: route.name,
+      capabilities: {
+        maxParts: Math.min(...plugins.map(({ account, limits }) => Math.min(limits.capabilities.maxParts, account.maxParts ?? Number.POSITIVE_INFINITY))),
+        scheduling: plugins.every(({ limits }) => limits.capabilities.scheduling),
+      },
+      senderIdProblem: (senderId) => first?.senderIdProblem(senderId),
+    });
+  }
+  return {
+    limitsOf: (e164) => {
+      const route = table.routeOf(e164);
+      return route && byRoute.get(route);
+    },
+    described: table.routes.map((route) => `${route.name === route.match.join(', ') ? '' : `${route.name} `}${route.match.join(', ')}`).join('; '),
+  };
+}
