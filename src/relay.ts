@@ -187,7 +187,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       simulator.setWebhooks({ moUrl: urls.mo, drUrl: urls.dr });
     }
 
-    const simulatorUrl = simulator ? ownUrl : undefined;
+    // A simulator with a protocol of its own (SMPP) listens on a port of its own.
+    const simulatorUrl = simulator ? ((await simulator.listen?.()) ?? ownUrl) : undefined;
     const gatewayContext = { inbound: inbound.sinkFor(provider.name) };
     const startGateway = async (credentials?: { readonly username: string; readonly password: string }): Promise<Gateway> => {
       const started = provider.createGateway(gatewayOptions(config, logger, simulatorUrl, credentials));
@@ -241,7 +242,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const acceptance = new AcceptanceService({
       settings: acceptanceSettings(config),
       store,
-      provider,
+      provider: { capabilities: provider.capabilities, segmentLimits: config.gateway.segmentLimits, senderIdProblem: (id) => provider.senderIdProblem(id) },
       tracking,
       logger: logger.child({ component: 'acceptance' }),
       metrics,

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import type { ProviderPlugin, WebhookSignature } from '../providers/contract.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
+import type { SegmentLimits } from '../sms/encoding.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, type ParsedConfig } from './schema.ts';
@@ -66,6 +67,7 @@ export interface Config {
     readonly accountId: string | undefined;
     readonly sessions: boolean;
     readonly signature: WebhookSignature | undefined;
+    readonly segmentLimits?: SegmentLimits | undefined;
   };
   readonly delivery: ParsedConfig['delivery'];
   readonly text: ParsedConfig['text'];

@@ -7,6 +7,7 @@
  */
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
+import type { SegmentLimits } from '../sms/encoding.ts';
 import type { InboundKind, InboundSink, OutcomeAction, ReceivedSms, SmsEncoding, StatusReport } from '../vocabulary.ts';
 
 export interface SmsSubmission {
@@ -215,6 +216,12 @@ export interface ProviderAccount {
   readonly sessions: boolean;
   /** Set when the operator configured the provider's webhook signature. */
   readonly signature: WebhookSignature | undefined;
+  /**
+   * Units per part as the account concatenates, when its settings choose (SMPP's 16-bit UDH
+   * reference: 152/66): the relay counts parts, and refuses too long a text at DATA, by them.
+   * Undefined = 153/67 (8-bit reference).
+   */
+  readonly segmentLimits?: SegmentLimits | undefined;
 }
 
 /**
