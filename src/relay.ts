@@ -135,7 +135,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       metrics,
       onMailQueued: () => mailer.kick(),
       onReportApplied: () => notices.kick(),
+      reassembly: { store, timeoutMs: config.inbound.reassemblyTimeout },
     });
+    inbound.start();
+    stack.push(() => inbound.stop());
 
     const simulator = config.gateway.simulated
       ? await createSimulator(provider.name, {

@@ -72,8 +72,14 @@ export interface StatusReport {
   readonly state: DeliveryState;
 }
 
-/** What became of one received SMS: stored and mailed, stored as undeliverable, or seen before. */
-export type ReceivedOutcome = { readonly status: 'accepted' | 'undeliverable'; readonly id: string } | { readonly status: 'duplicate' };
+/**
+ * What became of one received SMS: stored and mailed, stored as undeliverable, or seen before; or,
+ * for one part of a long SMS, kept until the others arrive (`have` of `total` here).
+ */
+export type ReceivedOutcome =
+  | { readonly status: 'accepted' | 'undeliverable'; readonly id: string }
+  | { readonly status: 'duplicate' }
+  | { readonly status: 'part'; readonly have: number; readonly total: number };
 
 /** What one delivery report did: moved the SMS forward, waits for its SMS (orphan), or changed nothing. */
 export type ReportOutcome = 'advanced' | 'orphan' | 'duplicate' | 'stale';
