@@ -374,6 +374,8 @@ export class SmppSimulator implements ProviderSimulator {
         source_addr: to,
         destination_addr: '',
         esm_class: 0x04,
+        // The package would call the text ASCII (1); an SMSC writes its receipts in its default alphabet.
+        data_coding: 0,
         short_message: `id:${textId} sub:001 dlvrd:${delivered ? '001' : '000'} submit date:${date} done date:${date} stat:${stat} err:${err} text:`,
         // The TLVs only where the text keeps the submitted form: a converting SMSC is the text-only kind.
         ...(this.#receiptIds === 'as-submitted' ? { receipted_message_id: id, message_state: delivered ? 2 : 5 } : {}),
