@@ -38,6 +38,8 @@ const moSchema = z.strictObject({
   concatenation: z.enum(['udh8', 'udh16', 'sar']).default('udh8'),
   /** Parts (1-based) never sent: a part lost in the network. */
   withhold: z.array(z.number().int().positive()).default([]),
+  /** The concatenation reference to use (a part sent late names its SMS's); unset = the next one. */
+  reference: z.number().int().min(0).max(0xffff).optional(),
 });
 type MoShape = z.output<typeof moSchema>;
 
@@ -191,7 +193,7 @@ export class SmppSimulator implements ProviderSimulator {
     const chunks = Array.from({ length: Math.ceil(text.length / size) }, (_, index) => text.slice(index * size, (index + 1) * size));
     const mo = this.#mo;
     this.#reference = (this.#reference + 1) % (mo.concatenation === 'udh8' ? 0x100 : 0x10000);
-    const reference = this.#reference;
+    const reference = mo.reference ?? this.#reference;
     const parts = chunks.map((chunk, index): Delivery => {
       const total = chunks.length;
       const seq = index + 1;
@@ -315,6 +317,8 @@ export class SmppSimulator implements ProviderSimulator {
     }
     const behaviour = this.#take();
     if (behaviour.mode === 'drop') {
+      // Taken, and maybe sent on, but never answered: the relay cannot know, and sends it again.
+      this.#record((++this.#nextId).toString(16).toUpperCase(), String(pdu['destination_addr']), pdu);
       if (this.#remaining === 0 || this.#remaining === undefined) setImmediate(() => this.dropBinds());
       return;
     }

@@ -6,7 +6,7 @@
  * Decisions:
  * - The id the relay keeps for an SMS of one part is its submit_sm_resp message_id, which receipts
  *   name. An SMS of several parts has an id per part and a receipt per part: the relay keeps
- *   `<first part's id>/<parts>` and combines the parts' receipts in memory (delivered once every
+ *   `parts:<a digest of the message and number>/<parts>` and combines the parts' receipts in memory (delivered once every
  *   part is, failed or expired at the first part that is). After a restart between two parts'
  *   receipts the SMS stays "sent", never wrongly "delivered".
  * - What arrives on a bind (receipts, SMS from phones, their parts) goes to the relay's inbound sink;
@@ -54,6 +54,11 @@ const REPEAT_WINDOW_MS = 10 * 60_000;
 const MEMORY_ENTRIES = 100_000;
 /** How much of an unreadable PDU is kept in quarantine (hex). */
 const QUARANTINE_OCTETS = 4_096;
+
+/** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
+function partsKey(messageId: string, number: string, parts: number): string {
+  return `parts:${createHash('sha256').update(`${messageId}\n${number}`, 'utf8').digest('hex').slice(0, 24)}/${parts}`;
+}
 
 interface PartsOfSms {
   readonly key: string;
@@ -204,17 +209,24 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     },
     async send(submission) {
       const [number] = submission.recipients as [string];
-      const log = logger.child({ msgId: submission.messageId });
       const bind = pickBind();
       if (!bind) return notBound();
       const bodies = submitBodies(submission, number);
-      const answers = await Promise.all(bodies.map((body) => bind.submit(body)));
-      const result = toResult(answers, number);
-      if (result.kind === 'answered' && result.results[0]?.providerId !== undefined && answers.length > 1) {
-        const ids = answers.map((answer) => (answer.kind === 'answered' ? submittedIdKey(answer.messageId, settings.receiptIdFormat) : ''));
-        const sms: PartsOfSms = { key: result.results[0].providerId, number, parts: ids.length, delivered: new Set() };
-        for (const id of ids) partsOf.set(id, sms);
-        log.info({ parts: ids }, 'smpp: SMS taken in parts, each with its own id and receipt');
+      // Parts are known by their ids as soon as each is answered: a part's receipt may come before the next part's answer.
+      const sms: PartsOfSms | undefined =
+        bodies.length > 1 ? { key: partsKey(submission.messageId, number, bodies.length), number, parts: bodies.length, delivered: new Set() } : undefined;
+      const answers = await Promise.all(
+        bodies.map(async (body) => {
+          const answer = await bind.submit(body);
+          if (sms && answer.kind === 'answered' && answer.status === STATUS.ESME_ROK)
+            partsOf.set(submittedIdKey(answer.messageId, settings.receiptIdFormat), sms);
+          return answer;
+        }),
+      );
+      const result = toResult(answers, number, sms?.key);
+      if (sms && result.kind === 'answered' && result.results[0]?.providerId !== undefined) {
+        const ids = answers.map((answer) => (answer.kind === 'answered' ? answer.messageId : ''));
+        logger.info({ msgId: submission.messageId, parts: ids }, 'smpp: SMS taken in parts, each with its own id and receipt');
       }
       return result;
     },
@@ -276,7 +288,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   }
 
   /** Every part taken: sent; else the first part's trouble speaks for the SMS. */
-  function toResult(answers: readonly SubmitAnswer[], number: string): SubmissionResult {
+  function toResult(answers: readonly SubmitAnswer[], number: string, partsKey: string | undefined): SubmissionResult {
     const refused = answers.find((answer) => answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK);
     if (refused?.kind === 'answered') return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${statusName(refused.status)}` }] };
     if (answers.some((answer) => answer.kind === 'unbound') && answers.every((answer) => answer.kind !== 'answered')) return notBound();
@@ -290,8 +302,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         detail: `${answers.filter((answer) => answer.kind === 'answered').length} of ${answers.length} parts answered`,
       };
     }
-    const ids = answers.map((answer) => (answer.kind === 'answered' ? submittedIdKey(answer.messageId, settings.receiptIdFormat) : ''));
-    const providerId = ids.length === 1 ? ids[0] : `${ids[0]}/${ids.length}`;
+    const [only] = answers;
+    const providerId = partsKey ?? (only?.kind === 'answered' ? submittedIdKey(only.messageId, settings.receiptIdFormat) : undefined);
     return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}ESME_ROK`, ...(providerId ? { providerId } : {}) }] };
   }
 }
