@@ -164,6 +164,7 @@ export class SmppSimulator implements ProviderSimulator {
       received: this.#records.length,
       binds: this.bindCount,
       mo: this.#mo,
+      answered: { ...this.#answered },
     };
   }
 

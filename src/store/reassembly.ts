@@ -47,7 +47,7 @@ export type PartAdded =
 export interface ReassemblyStore {
   /** Keeps a part (durably, once); says whether it is new, a repeat or late. */
   addPart(part: NewSmsPart): Promise<PartAdded>;
-  /** Open sets first seen before `before`, oldest first: due to be mailed with what arrived. */
+  /** Open sets first seen at or before `before`, oldest first: due to be mailed with what arrived. */
   overduePartSets(before: number, limit: number): Promise<PartSet[]>;
   /** The set's text was mailed: closed (a later part of it is late). */
   closePartSet(id: number, closedAt: number): Promise<void>;

@@ -18,7 +18,7 @@ export function prepareReassemblyStatements(db: Database) {
     insertSet: db.prepare('INSERT INTO part_sets (provider, sender, reference, total, first_seen) VALUES (?, ?, ?, ?, ?) RETURNING id'),
     partsOf: db.prepare('SELECT part_index, provider_id, text FROM sms_parts WHERE set_id = ? ORDER BY part_index'),
     insertPart: db.prepare('INSERT INTO sms_parts (set_id, part_index, provider_id, text, received_at) VALUES (?, ?, ?, ?, ?)'),
-    overdue: db.prepare('SELECT * FROM part_sets WHERE closed_at IS NULL AND first_seen < ? ORDER BY first_seen, id LIMIT ?'),
+    overdue: db.prepare('SELECT * FROM part_sets WHERE closed_at IS NULL AND first_seen <= ? ORDER BY first_seen, id LIMIT ?'),
     close: db.prepare('UPDATE part_sets SET closed_at = ? WHERE id = ? AND closed_at IS NULL'),
     expireParts: db.prepare('DELETE FROM sms_parts WHERE set_id IN (SELECT id FROM part_sets WHERE closed_at IS NOT NULL AND closed_at < ?)'),
     expireSets: db.prepare('DELETE FROM part_sets WHERE closed_at IS NOT NULL AND closed_at < ?'),
