@@ -11,6 +11,7 @@ import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Gateway, SmsSubmission } from '../../src/providers/contract.ts';
 import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
+import type { Timers } from '../../src/providers/smpp/bind.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
 import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
@@ -46,18 +47,44 @@ function collectingSink() {
   return { sink, received, reports, quarantined, state };
 }
 
-function gatewayTo(url: string, settings: object = {}, logger = silent): Gateway {
-  return createSmppGateway({
-    endpoints: [url],
-    ...ACCOUNT,
-    accountId: undefined,
-    sessions: false,
-    connectTimeoutMs: 2_000,
-    responseTimeoutMs: 2_000,
-    connectionsPerEndpoint: 1,
-    logger,
-    settings: smppPlugin.settings.schema.parse(settings),
-  });
+function gatewayTo(url: string, settings: object = {}, logger = silent, timers?: Timers): Gateway {
+  return createSmppGateway(
+    {
+      endpoints: [url],
+      ...ACCOUNT,
+      accountId: undefined,
+      sessions: false,
+      connectTimeoutMs: 2_000,
+      responseTimeoutMs: 2_000,
+      connectionsPerEndpoint: 1,
+      logger,
+      settings: smppPlugin.settings.schema.parse(settings),
+    },
+    timers,
+  );
+}
+
+/** Timers that only record what is scheduled; the test runs them, so no backoff is waited for. */
+function recordedTimers() {
+  const scheduled: Array<{ readonly ms: number; readonly run: () => void }> = [];
+  const timers: Timers = {
+    now: () => 0,
+    setTimeout: (run, ms) => {
+      scheduled.push({ ms, run });
+      return {};
+    },
+    clearTimeout: () => undefined,
+  };
+  return { scheduled, timers };
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address ? address.port : 1;
 }
 
 const sms = (number: string, text: string): SmsSubmission => ({
@@ -180,6 +207,49 @@ describe('SMPP against the simulated SMSC', () => {
       assert.deepEqual([classified.action, classified.code], ['pause', 'SMPP_BIND:ESME_RBINDFAIL']);
     } finally {
       await refused.close();
+    }
+  });
+});
+
+describe('SMPP reconnect backoff, on injected timers', () => {
+  test('an SMSC that is down: tried again after 250 ms, then 500, 1000, 2000 (doubling up to a minute)', async () => {
+    const { scheduled, timers } = recordedTimers();
+    const gateway = gatewayTo(`smpp://127.0.0.1:${await closedPort()}`, {}, silent, timers);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      assert.equal(gateway.health().ok, false);
+      assert.match(gateway.health().detail ?? '', /not bound: connect ECONNREFUSED/);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const count = scheduled.length;
+        scheduled.at(-1)?.run();
+        await waitFor('the next attempt scheduled', () => scheduled.length > count);
+      }
+      assert.deepEqual(
+        scheduled.map((timer) => timer.ms),
+        [250, 500, 1_000, 2_000],
+      );
+      assert.equal(classifyRecipient(await gateway.send(sms('+447700900210', 'down'), 0), '+447700900210').action, 'failover', 'not bound: never sent');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  test('a refused bind is tried again no sooner than 5 s', async () => {
+    const simulator = new SmppSimulator({ ...ACCOUNT, accountId: undefined, logger: silent });
+    simulator.setBehaviour({ mode: 'refuse-binds' });
+    const { scheduled, timers } = recordedTimers();
+    const gateway = gatewayTo(await simulator.listen(), {}, silent, timers);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      await waitFor('the retry scheduled', () => scheduled.find((timer) => timer.ms !== 2_000));
+      assert.deepEqual(
+        scheduled.filter((timer) => timer.ms !== 2_000).map((timer) => timer.ms),
+        [5_000],
+        'besides the bind_resp timeout (connectTimeout)',
+      );
+    } finally {
+      await gateway.close();
+      await simulator.close();
     }
   });
 });
