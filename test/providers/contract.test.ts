@@ -15,7 +15,8 @@ import {
 } from '../../src/providers/contract.ts';
 import type { ProviderSimulator } from '../../src/simulators/contract.ts';
 import { createSimulator } from '../../src/simulators/index.ts';
-import type { InboundSink, ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
+import type { ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
+import { collectingSink } from '../helpers/gateway.ts';
 import { createLogger } from '../../src/log.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -63,23 +64,8 @@ async function receiver(module: ProviderPlugin & WebhookParsing) {
 
 /** What a provider that pushes what it receives (SMPP) hands its gateway's sink, collected the same way. */
 function pushed() {
-  const received: ReceivedSms[] = [];
-  const reports: StatusReport[] = [];
-  const sink: InboundSink = {
-    received: async (items) => {
-      received.push(...items);
-      return items.map(() => ({ status: 'accepted', id: 'contract' }));
-    },
-    reported: async (items) => {
-      reports.push(...items);
-      return items.map(() => 'advanced');
-    },
-    quarantine: async (kind, reason) => {
-      failures.push(`${kind}: ${reason}`);
-    },
-  };
-  const failures: string[] = [];
-  return { received, reports, failures, url: undefined, sink, close: () => Promise.resolve() };
+  const { sink, received, reports, quarantined } = collectingSink();
+  return { received, reports, failures: quarantined, url: undefined, sink, close: () => Promise.resolve() };
 }
 
 /**

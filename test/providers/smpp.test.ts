@@ -15,37 +15,13 @@ import type { Timers } from '../../src/providers/smpp/bind.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
 import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
-import type { InboundSink, ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
+import { collectingSink } from '../helpers/gateway.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ACCOUNT = { username: 'smpp-test', password: 'smpp-pw' };
 const silent = createLogger('silent');
 const { classifyRecipient } = outcomeClassifier(smppPlugin.outcomeRules);
-
-/** What the gateway pushed; `failing` makes the store "unable to commit". */
-function collectingSink() {
-  const received: ReceivedSms[] = [];
-  const reports: StatusReport[] = [];
-  const quarantined: string[] = [];
-  const state = { failing: false, calls: 0 };
-  const sink: InboundSink = {
-    received: async (items) => {
-      state.calls++;
-      if (state.failing) throw new Error('the store cannot commit');
-      received.push(...items);
-      return items.map(() => ({ status: 'accepted', id: 'x' }));
-    },
-    reported: async (items) => {
-      reports.push(...items);
-      return items.map(() => 'advanced');
-    },
-    quarantine: async (kind, reason) => {
-      quarantined.push(`${kind}: ${reason}`);
-    },
-  };
-  return { sink, received, reports, quarantined, state };
-}
 
 function gatewayTo(url: string, settings: object = {}, logger = silent, timers?: Timers): Gateway {
   return createSmppGateway(

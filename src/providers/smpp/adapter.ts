@@ -23,7 +23,7 @@ import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '
 import { readSender } from '../../sms/senders.ts';
 import type { DeliveryState, InboundSink, StatusReport } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
-import { type BindKind, type SmscAddress, SmppBind, type SubmitAnswer, type Timers } from './bind.ts';
+import { type BindKind, REAL_TIMERS, type SmscAddress, SmppBind, type SubmitAnswer, type Timers } from './bind.ts';
 import { decodeShortMessage, ESM_CLASS, encodeShortMessage, type Pdu, PduError, type ShortMessage, STATUS, statusName, TAG } from './pdu.ts';
 import { readReceipt, submittedIdKey } from './receipts.ts';
 import { sourceAddress } from './sender-id.ts';
@@ -78,6 +78,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const gsm7Codes = [0, settings.dataCoding];
   const partsOf = new LRUCache<string, PartsOfSms>({ max: MEMORY_ENTRIES });
   const recentMo = new LRUCache<string, string>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
+  const clock = timers ?? REAL_TIMERS;
   let reference = Math.floor(Math.random() * 0x10000);
   let sink: InboundSink | undefined;
   let next = 0;
@@ -144,7 +145,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       return refuse('mo', status, `part ${part.index} of ${part.total} cannot be`, pdu);
     }
     const digest = createHash('sha256').update(pdu.body).digest('hex').slice(0, 24);
-    const providerId = recentMo.get(digest) ?? `${digest}.${Date.now()}`;
+    const providerId = recentMo.get(digest) ?? `${digest}.${clock.now()}`;
     recentMo.set(digest, providerId);
     await sink?.received([
       {
@@ -258,7 +259,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       protocolId: 0,
       priority: 0,
       scheduleDeliveryTime: '',
-      validityPeriod: submission.expiresAt === undefined ? '' : relativeValidity(submission.expiresAt - Date.now()),
+      validityPeriod: submission.expiresAt === undefined ? '' : relativeValidity(submission.expiresAt - clock.now()),
       registeredDelivery: submission.deliveryReport === false ? 0 : RECEIPT_REQUESTED,
       dataCoding,
     };
