@@ -337,6 +337,32 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(inbound.quarantined.filter((entry) => entry.includes('cannot be')).length, 2);
   });
 
+  test("a part's receipt in the same packet as its submit_sm_resp still counts for its SMS", async () => {
+    const text = `${'Boiler 2 lost pressure at the north site, check it. '.repeat(4)}End.`;
+    const sending = gateway.send(sms('+447700900305', text), 0);
+    const submits = await waitFor('both submit_sm', () => {
+      const found = smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm);
+      return found.length === 2 ? found : undefined;
+    });
+    const receipt = (id: string, sequence: number) =>
+      deliverSm(sequence, {
+        source: '447700900305',
+        esmClass: 0x04,
+        message: Buffer.from(`id:${id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:`, 'latin1'),
+      });
+    submits.forEach((submit, index) => {
+      const id = `P${index + 1}`;
+      smsc.socket?.write(Buffer.concat([encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, encodeMessageId(id)), receipt(id, 200 + index)]));
+    });
+    const sent = classifyRecipient(await sending, '+447700900305');
+    assert.equal(sent.action, 'sent');
+    await waitFor('both receipts answered', () => smsc.pdus.filter((pdu) => pdu.sequence >= 200 && pdu.sequence <= 201).length === 2);
+    assert.deepEqual(
+      inbound.reports.filter((report) => report.number === '+447700900305'),
+      [{ providerId: sent.providerId, number: '+447700900305', code: 0, state: 'delivered' }],
+    );
+  });
+
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {
     smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, 0x7654321, encodeMessageId('STRAY')));
     const answer = await smsc.send(deliverSm(106, { source: '447700900304', message: Buffer.from('Still here') }), 106);

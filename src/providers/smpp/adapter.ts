@@ -186,13 +186,14 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     return { providerId: sms.key, number: sms.number, code, state };
   }
 
+  /** The bound bind with the least outstanding; round robin among equals. */
   function pickBind(): SmppBind | undefined {
     const bound = senders.filter((bind) => bind.bound);
     if (bound.length === 0) return undefined;
-    next = (next + 1) % bound.length;
-    // Round robin among the least loaded.
     const least = Math.min(...bound.map((bind) => bind.load));
-    return bound.filter((bind) => bind.load === least)[next % bound.filter((bind) => bind.load === least).length];
+    const candidates = bound.filter((bind) => bind.load === least);
+    next = (next + 1) % candidates.length;
+    return candidates[next];
   }
 
   return {
@@ -213,16 +214,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const bind = pickBind();
       if (!bind) return notBound();
       const bodies = submitBodies(submission, number);
-      // Parts are known by their ids as soon as each is answered: a part's receipt may come before the next part's answer.
+      // Parts are known by their ids as each answer is read: a part's receipt may follow it in the same packet.
       const sms: PartsOfSms | undefined =
         bodies.length > 1 ? { key: partsKey(submission.messageId, number, bodies.length), number, parts: bodies.length, delivered: new Set() } : undefined;
       const answers = await Promise.all(
-        bodies.map(async (body) => {
-          const answer = await bind.submit(body);
-          if (sms && answer.kind === 'answered' && answer.status === STATUS.ESME_ROK)
-            partsOf.set(submittedIdKey(answer.messageId, settings.receiptIdFormat), sms);
-          return answer;
-        }),
+        bodies.map((body) =>
+          bind.submit(body, (messageId) => {
+            if (sms) partsOf.set(submittedIdKey(messageId, settings.receiptIdFormat), sms);
+          }),
+        ),
       );
       const result = toResult(answers, number, sms?.key);
       if (sms && result.kind === 'answered' && result.results[0]?.providerId !== undefined) {
