@@ -78,9 +78,14 @@ export class PartReassembly {
       return this.#options.deliver(provider, { ...whole, text: `${latePartNote(index, total)}\n${sms.text}` });
     }
     if (added.set.parts.length < total) {
+      if (added.repeat) {
+        logger.info(fields, 'inbound: part of a long SMS received again: already kept');
+        return { status: 'duplicate' };
+      }
       logger.info({ ...fields, have: added.set.parts.length }, 'inbound: part of a long SMS kept until the others arrive');
       return { status: 'part', have: added.set.parts.length, total };
     }
+    // Complete: mailed now; a repeat here means the mail failed before (the store recognises a second mail).
     return this.#mail(added.set, sms);
   }
 

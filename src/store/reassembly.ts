@@ -37,9 +37,12 @@ export interface PartSet {
 }
 
 export type PartAdded =
-  /** Kept in an open set: `set` as it stands now (complete when it has `total` parts). */
-  | { readonly kind: 'stored'; readonly set: PartSet }
-  /** Already kept (the provider sent it again). */
+  /**
+   * In an open set: `set` as it stands now (complete when it has `total` parts); `repeat` when the
+   * part was already there (a complete set still open was not mailed yet: its mail failed).
+   */
+  | { readonly kind: 'stored'; readonly set: PartSet; readonly repeat: boolean }
+  /** Already kept in a set that was mailed (the provider sent it again). */
   | { readonly kind: 'repeat' }
   /** A part its set was mailed without (after the timeout): kept, to be mailed on its own. */
   | { readonly kind: 'late'; readonly closedAt: number };

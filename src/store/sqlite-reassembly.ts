@@ -53,9 +53,8 @@ export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded 
   if (latest) {
     const present = partsOf(sql, latest.id).find((stored) => stored.index === part.index);
     if (latest.closed_at === null) {
-      if (present) return { kind: 'repeat' };
-      sql.insertPart.run(latest.id, part.index, part.providerId, part.text, part.receivedAt);
-      return { kind: 'stored', set: toSet(sql, latest) };
+      if (!present) sql.insertPart.run(latest.id, part.index, part.providerId, part.text, part.receivedAt);
+      return { kind: 'stored', set: toSet(sql, latest), repeat: present !== undefined };
     }
     if (present?.text === part.text) return { kind: 'repeat' };
     // A part the closed set lacks is late; anything else is a new SMS that reuses the reference.
@@ -68,6 +67,7 @@ export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded 
   sql.insertPart.run(id, part.index, part.providerId, part.text, part.receivedAt);
   return {
     kind: 'stored',
+    repeat: false,
     set: {
       id,
       provider: part.provider,

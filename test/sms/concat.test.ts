@@ -65,6 +65,34 @@ describe('long SMS reassembly (src/sms/concat.ts)', () => {
     assert.equal(mailed.length, 1);
   });
 
+  test('the store fails while the completed set is mailed: the part is not acknowledged, and its redelivery mails the set', async () => {
+    const { store, mailed, part } = harness();
+    stores.push(store);
+    const failing = new PartReassembly({
+      store,
+      timeoutMs: TIMEOUT_MS,
+      clock: () => 1_000_000,
+      logger: createLogger('silent'),
+      deliver: () => Promise.reject(new Error('the store cannot commit')),
+    });
+    await part(1, 'one ', 15, 2);
+    await assert.rejects(
+      failing.add('smpp', {
+        providerId: 'x',
+        number: '+447700900501',
+        text: 'two',
+        sentAt: undefined,
+        userContext: undefined,
+        trackingId: undefined,
+        part: { reference: 15, total: 2, index: 2 },
+      }),
+      /cannot commit/,
+    );
+    assert.equal(mailed.length, 0);
+    assert.equal((await part(2, 'two', 15, 2)).status, 'accepted', 'the redelivered part completes the set again');
+    assert.equal(mailed[0]?.text, 'one two');
+  });
+
   test('a missing part: mailed by the sweep once the timeout passes (not before), the gap named; the late part on its own', async () => {
     const { store, clock, mailed, reassembly, part } = harness();
     stores.push(store);
