@@ -251,6 +251,7 @@ async function preview(args: readonly string[]): Promise<void> {
       text: config.text,
       defaultRegion: config.sms.defaultRegion,
       maxParts: config.sms.maxParts,
+      segmentLimits: config.gateway.segmentLimits,
       envelopeFrom: option('--from') ?? '',
       to: option('--to'),
       store,

@@ -81,12 +81,6 @@ export const RELAY_ERRORS = {
     http: 503,
     text: 'Insufficient system storage: the relay is not taking mail until disk space is freed; try again later',
   },
-  PART_PENDING: {
-    smtp: 451,
-    enhanced: '4.3.0',
-    http: 503,
-    text: 'This is one part of a long SMS whose other parts have not arrived yet: it is taken with them; send it again',
-  },
   SHUTTING_DOWN: { smtp: 421, enhanced: '4.3.2', http: 503, text: 'The relay is shutting down; try again in a moment' },
   STORE_UNAVAILABLE: {
     smtp: 451,

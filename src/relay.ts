@@ -154,7 +154,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       metrics,
       onMailQueued: () => mailer.kick(),
       onReportApplied: () => notices.kick(),
+      reassembly: { store, timeoutMs: config.inbound.reassemblyTimeout },
     });
+    inbound.start();
+    stack.push(() => inbound.stop());
 
     const simulators = new Map<string, ProviderSimulator>();
     for (const account of accounts.filter((candidate) => candidate.simulated)) {
@@ -221,9 +224,11 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       simulator.setWebhooks({ moUrl: urls.mo, drUrl: urls.dr });
     }
 
+    // A simulator with a protocol of its own (SMPP) listens on a port of its own; the others answer under their path here.
+    const simulatorUrls = new Map<string, string>();
+    for (const [name, simulator] of simulators) simulatorUrls.set(name, (await simulator.listen?.()) ?? `${ownUrl}${simulatorPath(name)}`);
     const startGateway = async (account: GatewayAccount, credentials?: { readonly username: string; readonly password: string }): Promise<Gateway> => {
-      const simulatorUrl = simulators.has(account.provider) ? `${ownUrl}${simulatorPath(account.provider)}` : undefined;
-      const started = registry.get(account.provider).createGateway(gatewayOptions(config, account, logger, simulatorUrl, credentials));
+      const started = registry.get(account.provider).createGateway(gatewayOptions(config, account, logger, simulatorUrls.get(account.provider), credentials));
       stack.push(() => started.close());
       gateways.push(started);
       await started.start({ inbound: inbound.sinkFor(account.provider) });
@@ -279,10 +284,15 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     housekeeping.start();
     stack.push(() => housekeeping.stop());
 
+    const firstPlugin = registry.get(config.gateway.provider);
     const acceptance = new AcceptanceService({
       settings: acceptanceSettings(config),
       store,
-      provider: registry.get(config.gateway.provider),
+      provider: {
+        capabilities: firstPlugin.capabilities,
+        segmentLimits: config.gateway.segmentLimits,
+        senderIdProblem: (id) => firstPlugin.senderIdProblem(id),
+      },
       routes: routes && routeLimits(routes, registry),
       tracking,
       logger: logger.child({ component: 'acceptance' }),

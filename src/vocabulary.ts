@@ -5,7 +5,7 @@
  */
 
 /** The providers the relay ships with (plug-ins are registered by name: any other name may join them). */
-export type BuiltInProviderName = 'intellisoftware' | 'puzzel' | 'interactsms' | 'twilio' | 'vonage';
+export type BuiltInProviderName = 'intellisoftware' | 'puzzel' | 'interactsms' | 'twilio' | 'vonage' | 'smpp';
 
 /** GSM 03.38 default alphabet (7-bit) or UCS-2 (UTF-16 code units). */
 export type SmsEncoding = 'gsm7' | 'ucs2';
@@ -47,6 +47,18 @@ export interface ReceivedSms {
   readonly userContext: string | undefined;
   /** The id of the SMS it answers (`replyTracking: 'tracking-id'`). */
   readonly trackingId: string | undefined;
+  /** Set when it is one part of a long SMS (the relay reassembles the parts: src/sms/concat.ts). */
+  readonly part?: SmsPart | undefined;
+}
+
+/** Where a part sits in a long SMS (concatenated SMS, 3GPP TS 23.040 §9.2.3.24.1): references are per sender. */
+export interface SmsPart {
+  /** The concatenation reference (0–255, or 0–65535 with a 16-bit reference). */
+  readonly reference: number;
+  /** Parts in the SMS, 2–255. */
+  readonly total: number;
+  /** This part's index, 1-based. */
+  readonly index: number;
 }
 
 /** A delivery report for one SMS to one number, as a provider parsed it. */
@@ -60,8 +72,14 @@ export interface StatusReport {
   readonly state: DeliveryState;
 }
 
-/** What became of one received SMS: stored and mailed, stored as undeliverable, or seen before. */
-export type ReceivedOutcome = { readonly status: 'accepted' | 'undeliverable'; readonly id: string } | { readonly status: 'duplicate' };
+/**
+ * What became of one received SMS: stored and mailed, stored as undeliverable, or seen before; or,
+ * for one part of a long SMS, kept until the others arrive (`have` of `total` here).
+ */
+export type ReceivedOutcome =
+  | { readonly status: 'accepted' | 'undeliverable'; readonly id: string }
+  | { readonly status: 'duplicate' }
+  | { readonly status: 'part'; readonly have: number; readonly total: number };
 
 /** What one delivery report did: moved the SMS forward, waits for its SMS (orphan), or changed nothing. */
 export type ReportOutcome = 'advanced' | 'orphan' | 'duplicate' | 'stale';

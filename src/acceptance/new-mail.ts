@@ -5,7 +5,7 @@ import { redactSecrets } from '../mail/parameters.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
-import { analyseText, SEGMENT_LIMITS, type SmsText, truncateToParts } from '../sms/encoding.ts';
+import { analyseText, SEGMENT_LIMITS, type SegmentLimits, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitNumber, checkNumberCount, limitsFor } from './number-checks.ts';
 import { recipientNumber } from './recipient-addresses.ts';
@@ -58,7 +58,7 @@ export async function buildNewMail(
   const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
   if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
   const maxParts = request.maxParts ?? partLimit;
-  const sms = fitText(request, maxParts, textPolicy);
+  const sms = fitText(request, maxParts, textPolicy, provider.segmentLimits);
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const { userContext, conversation } = await tracking.outgoing(request, numbers);
@@ -149,9 +149,10 @@ export function fitText(
   { text, noNewText, attachments }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'>,
   maxParts: number,
   policy: TextPolicy,
+  segmentLimits: SegmentLimits = SEGMENT_LIMITS,
 ): SmsText & { cutFrom?: number } {
   if (noNewText) throw new RelayError('NO_NEW_TEXT');
-  const sms = analyseText(text);
+  const sms = analyseText(text, segmentLimits);
   if (sms.parts === 0) {
     const where = policy.subject === 'never' ? 'the body is' : 'the body and the subject are';
     const dropped = attachmentsNote(attachments);
@@ -161,9 +162,9 @@ export function fitText(
     );
   }
   if (sms.parts <= maxParts) return sms;
-  if (policy.overLength === 'truncate') return { ...truncateToParts(text, maxParts), cutFrom: sms.parts };
+  if (policy.overLength === 'truncate') return { ...truncateToParts(text, maxParts, segmentLimits), cutFrom: sms.parts };
   const unit = sms.encoding === 'gsm7' ? 'GSM-7 characters' : 'UCS-2 units';
-  const limits = SEGMENT_LIMITS[sms.encoding];
+  const limits = segmentLimits[sms.encoding];
   const capacity = maxParts === 1 ? limits.singlePart : maxParts * limits.concatenatedPart;
   throw new RelayError(
     'TEXT_TOO_LONG',

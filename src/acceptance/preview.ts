@@ -1,7 +1,7 @@
 import { RelayError } from '../errors.ts';
 import { type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { type TextSettings, textPolicyFor } from '../mail/policy.ts';
-import type { SmsText } from '../sms/encoding.ts';
+import type { SegmentLimits, SmsText } from '../sms/encoding.ts';
 import type { Store } from '../store/types.ts';
 import { fitText, readText } from './new-mail.ts';
 import { type RecipientRules, recipientNumber } from './recipient-addresses.ts';
@@ -19,6 +19,8 @@ export interface PreviewOptions {
   readonly text: TextSettings;
   readonly defaultRegion: RecipientRules['defaultRegion'];
   readonly maxParts: number;
+  /** Units per part as the configured provider concatenates; undefined = 153/67. */
+  readonly segmentLimits?: SegmentLimits | undefined;
   readonly envelopeFrom: string;
   /** The RCPT address, `<number>@<sms-domain>`; its number is the thread's. */
   readonly to: string | undefined;
@@ -47,7 +49,7 @@ export async function previewMail(raw: Buffer, options: PreviewOptions): Promise
   let request: OutboundRequest | undefined;
   try {
     request = await readText(await parseMail(raw), policy, false, numbers, store);
-    const sms = fitText(request, request.maxParts ?? options.maxParts, policy);
+    const sms = fitText(request, request.maxParts ?? options.maxParts, policy, options.segmentLimits);
     return { request, sms, refused: undefined, store: store !== undefined };
   } catch (error) {
     if (!(error instanceof RelayError)) throw error;

@@ -2,6 +2,7 @@ import type { RelayError } from '../errors.ts';
 import type { TextSettings } from '../mail/policy.ts';
 import type { Principal, SenderSettings } from '../policy/senders.ts';
 import type { NewMail } from '../store/types.ts';
+import type { SegmentLimits } from '../sms/encoding.ts';
 import type { SmsEncoding } from '../vocabulary.ts';
 import type { RecipientRules, ResolvedRecipient } from './recipient-addresses.ts';
 
@@ -11,6 +12,8 @@ export type Outcome<Accepted> = ({ readonly ok: true } & Accepted) | { readonly 
 /** What acceptance needs of the provider that will send: its limits, nothing of its wire format. */
 export interface ProviderLimits {
   readonly capabilities: { readonly maxParts: number; readonly scheduling: boolean };
+  /** Units per part as the provider's account concatenates (an SMPP account with 16-bit references); undefined = 153/67. */
+  readonly segmentLimits?: SegmentLimits | undefined;
   /** Why the provider cannot send from this sender id, or undefined. */
   senderIdProblem(senderId: string): string | undefined;
 }

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { compileRoutes } from '../dispatch/routes.ts';
 import type { ProviderPlugin, WebhookSignature } from '../providers/contract.ts';
+import type { SegmentLimits } from '../sms/encoding.ts';
 import { didYouMean, keysAt, plainHint } from './hints.ts';
 import { DEFAULT_PROVIDER, type ParsedConfig, positiveInt, url } from './schema.ts';
 
@@ -27,6 +28,8 @@ export interface GatewayAccount {
   readonly signature: WebhookSignature | undefined;
   /** SMS parts this account may send, below the plug-in's own limit; undefined = the plug-in's. */
   readonly maxParts: number | undefined;
+  /** Units per part as the account concatenates (`ProviderAccount.segmentLimits`); undefined = 153/67. */
+  readonly segmentLimits?: SegmentLimits | undefined;
 }
 
 /** A route as the relay runs it: what it matches, and its accounts, the first preferred. */

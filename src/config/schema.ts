@@ -354,6 +354,8 @@ export const configSchema = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9-]+$/, 'expected a header name such as X-Api-Key')
         .optional(),
+      /** A long SMS still missing parts this long after its first is mailed with what arrived, the missing parts named (#20). */
+      reassemblyTimeout: duration.prefault('10m'),
     })
     .prefault({}),
   mail: z

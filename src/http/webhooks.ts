@@ -75,7 +75,7 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
 
     const methods = provider.webhookMethods ?? ['POST'];
     /** One webhook: signed, then parsed (or quarantined), then taken by the sink and acknowledged. */
-    type Taken = { readonly reason: string } | { readonly waiting: string } | { readonly outcome: unknown };
+    type Taken = { readonly reason: string } | { readonly outcome: unknown };
     const route = (kind: InboundKind, take: (inbound: InboundRequest) => Promise<Taken>) =>
       scope.route({
         method: [...methods],
@@ -85,14 +85,12 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
           if (!signed(inbound, kind)) return forged(reply, kind);
           const taken = await take(inbound);
           if ('reason' in taken) return quarantine(reply, kind, taken.reason, inbound);
-          if ('waiting' in taken) return waiting(reply, taken.waiting);
           return acknowledged(reply, kind, taken.outcome);
         },
       });
     route('mo', async (inbound) => {
       const parsed = provider.parseReceived(inbound);
       if (!parsed.ok) return parsed;
-      if (parsed.waiting !== undefined) return { waiting: parsed.waiting };
       const outcomes = await sink.received(parsed.items);
       return { outcome: outcomes.length === 1 ? outcomes[0] : { status: 'accepted', messages: outcomes } };
     });
@@ -113,12 +111,6 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
   function signed(inbound: InboundRequest, kind: InboundKind): boolean {
     if (!options.signature || !provider.verify) return true;
     return provider.verify(inbound, kind, options.signature.secret, options.signature.formula);
-  }
-
-  /** A part of a long SMS whose other parts are still to come: not acknowledged, so the provider sends it again. */
-  function waiting(reply: FastifyReply, progress: string) {
-    log.info({ provider: provider.name, progress }, 'webhook: one part of a long SMS kept until the others arrive; not acknowledged yet');
-    return refuse(reply, new RelayError('PART_PENDING', `Waiting for the other parts of a long SMS (${progress}); send this part again`));
   }
 
   function forged(reply: FastifyReply, kind: InboundKind) {

@@ -7,6 +7,7 @@
  */
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
+import type { SegmentLimits } from '../sms/encoding.ts';
 import type { InboundKind, InboundSink, OutcomeAction, ReceivedSms, SmsEncoding, StatusReport } from '../vocabulary.ts';
 
 export interface SmsSubmission {
@@ -161,12 +162,10 @@ export interface InboundRequest {
 
 /**
  * Several items per request are normal (Puzzel batches); a request that fails to parse is quarantined
- * whole. `waiting`: the request is one part of a long SMS whose other parts have not arrived (no
- * items): it is not acknowledged, so that the provider sends it again (src/sms/concat.ts).
+ * whole. A part of a long SMS is an item like any other, with its `part` set: the relay keeps it
+ * until its SMS is whole (src/sms/concat.ts).
  */
-export type InboundParse<T> =
-  | { readonly ok: true; readonly items: readonly T[]; readonly waiting?: string | undefined }
-  | { readonly ok: false; readonly reason: string };
+export type InboundParse<T> = { readonly ok: true; readonly items: readonly T[] } | { readonly ok: false; readonly reason: string };
 
 /** A webhook signature's secret and the formula the account signs with (InteractSMS `SMS-Verify`). */
 export interface WebhookSignature {
@@ -215,6 +214,12 @@ export interface ProviderAccount {
   readonly sessions: boolean;
   /** Set when the operator configured the provider's webhook signature. */
   readonly signature: WebhookSignature | undefined;
+  /**
+   * Units per part as the account concatenates, when its settings choose (SMPP's 16-bit UDH
+   * reference: 152/66): the relay counts parts, and refuses too long a text at DATA, by them.
+   * Undefined = 153/67 (8-bit reference).
+   */
+  readonly segmentLimits?: SegmentLimits | undefined;
 }
 
 /**

@@ -7,11 +7,12 @@ import { type ProviderPlugin, webhookPaths } from './contract.ts';
 import { intellisoftwarePlugin } from './intellisoftware/index.ts';
 import { interactsmsPlugin } from './interactsms/index.ts';
 import { puzzelPlugin } from './puzzel/index.ts';
+import { smppPlugin } from './smpp/index.ts';
 import { twilioPlugin } from './twilio/index.ts';
 import { vonagePlugin } from './vonage/index.ts';
 
 /** The providers this relay ships with. */
-export const BUILT_IN_PROVIDERS: readonly ProviderPlugin[] = [intellisoftwarePlugin, puzzelPlugin, interactsmsPlugin, twilioPlugin, vonagePlugin];
+export const BUILT_IN_PROVIDERS: readonly ProviderPlugin[] = [intellisoftwarePlugin, puzzelPlugin, interactsmsPlugin, twilioPlugin, vonagePlugin, smppPlugin];
 
 /** Why a set of plug-ins cannot make a registry, or a name is none of them. */
 export type ProviderRegistryProblem = 'PROVIDER_UNKNOWN' | 'PROVIDER_INCOMPLETE' | 'PROVIDER_NAME_TAKEN';

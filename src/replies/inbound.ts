@@ -1,7 +1,9 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { PartReassembly } from '../sms/concat.ts';
 import { maskNumber } from '../sms/numbers.ts';
+import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { ReplyStore } from '../store/types.ts';
 import type { InboundKind, InboundSink, ReceivedOutcome, ReceivedSms, ReportOutcome, StatusReport } from '../vocabulary.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
@@ -20,6 +22,8 @@ export interface InboundOptions {
   readonly onReportApplied: () => void;
   readonly metrics?: Metrics | undefined;
   readonly clock?: () => number;
+  /** Where the parts of long SMS are kept until whole (`inbound.reassemblyTimeout`); without it a part is mailed as it comes. */
+  readonly reassembly?: { readonly store: ReassemblyStore; readonly timeoutMs: number } | undefined;
 }
 
 /**
@@ -31,17 +35,44 @@ export interface InboundOptions {
 export class InboundService {
   readonly #options: InboundOptions;
   readonly #clock: () => number;
+  readonly #reassembly: PartReassembly | undefined;
 
   constructor(options: InboundOptions) {
     this.#options = options;
     this.#clock = options.clock ?? monotonicNow();
+    this.#reassembly =
+      options.reassembly &&
+      new PartReassembly({
+        ...options.reassembly,
+        clock: this.#clock,
+        logger: options.logger,
+        deliver: (provider, sms) => this.#receive(provider, sms),
+      });
+  }
+
+  /** Starts mailing long SMS whose missing parts are overdue (`inbound.reassemblyTimeout`). */
+  start(): void {
+    this.#reassembly?.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.#reassembly?.stop();
+  }
+
+  /** Mails the long SMS overdue by now (what the timer does; tests call it after moving the clock). */
+  sweepParts(): Promise<void> {
+    return this.#reassembly?.sweep() ?? Promise.resolve();
   }
 
   /** The sink a provider hands its SMS and reports to. */
   sinkFor(provider: string): InboundSink {
     return {
       received: async (items) => {
-        const outcomes = await Promise.all(items.map((sms) => this.#receive(provider, sms)));
+        const outcomes = await Promise.all(
+          items.map(({ part, ...sms }) =>
+            part && part.total > 1 && this.#reassembly ? this.#reassembly.add(provider, { ...sms, part }) : this.#receive(provider, sms),
+          ),
+        );
         for (const outcome of outcomes) this.#options.metrics?.inbound.inc({ kind: 'mo', result: outcome.status });
         return outcomes;
       },

@@ -60,6 +60,11 @@ export interface ProviderSimulator {
    * reply-tracking value the provider's MO then carries. Returns the MO's id.
    */
   reply(from: string, text: string, answering?: SimulatedSmsRecord): string;
+  /**
+   * A simulator of a provider with a protocol of its own (SMPP) listens on a port of its own: resolves
+   * to the URL the provider's adapter connects to (`smpp://127.0.0.1:<port>`). Absent = the relay's HTTP port.
+   */
+  listen?(): Promise<string>;
   /** Resolves when a webhook post of `kind` was answered 200 `count` times in all. */
   waitForWebhookPosts(kind: 'mo' | 'dr', count: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;

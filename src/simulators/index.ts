@@ -14,13 +14,14 @@ const SIMULATORS: Readonly<Record<BuiltInProviderName, (options: SimulatorOption
   interactsms: async (options) => new (await import('./interactsms.ts')).InteractSmsSimulator(options),
   twilio: async (options) => new (await import('./twilio.ts')).TwilioSimulator(options),
   vonage: async (options) => new (await import('./vonage.ts')).VonageSimulator(options),
+  smpp: async (options) => new (await import('./smpp.ts')).SmppSimulator(options),
 };
 
 /** The providers that have a simulator (`<name>-simulator` in config). */
 export const SIMULATED_PROVIDERS: readonly string[] = Object.keys(SIMULATORS);
 
-/** The built-in simulators' account; they check it like the real gateway would. */
-export const SIMULATOR_ACCOUNT = { username: 'simulator', password: 'simulator', accountId: '1000' } as const;
+/** The built-in simulators' account; they check it like the real gateway would (an SMPP password is at most 8 characters). */
+export const SIMULATOR_ACCOUNT = { username: 'simulator', password: 'sim-pass', accountId: '1000' } as const;
 
 /**
  * What a provider needs besides the account to send at all, given to it when it runs against its

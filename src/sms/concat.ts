@@ -1,116 +1,147 @@
 /**
  * Reassembling a long SMS a phone sent, which reaches the relay as separate parts (concatenated SMS,
- * 3GPP TS 23.040 §9.2.3.24.1: a reference, the number of parts, this part's index). Vonage's SMS API
- * posts each part on its own; an SMPP provider's deliver_sm carries the same three numbers.
+ * 3GPP TS 23.040 §9.2.3.24.1: a reference, the number of parts, this part's index), whatever brought
+ * them: Vonage posts each part on its own, an SMPP deliver_sm carries a UDH or SAR parameters. The
+ * one place that does it, for every provider (they only say where a part belongs: `ReceivedSms.part`).
  *
- * Nothing may be lost, so a part is never acknowledged on its own: until every part of its SMS has
- * arrived, `add` answers `waiting` and the provider must not acknowledge the part (a non-200, a
- * temporary deliver_sm_resp error), so that it sends it again. The parts seen are kept here, in
- * memory: the part that completes the set yields the whole SMS, which is committed like any other,
- * and every later repeat of any of its parts yields the same SMS again (the store then recognises a
- * repeat). A restart forgets the parts, which costs nothing, since none was acknowledged.
- *
- * A part that never comes would hold the others for ever (the provider gives up in the end: Vonage
- * after 24 hours): once a set is older than `giveUpMs`, the next part of it yields what arrived,
- * each missing part marked, rather than nothing.
- *
- * Lives in sms/ because it is about SMS parts alone: providers may import it, and it imports nothing.
+ * Each part is kept durably as it arrives (src/store/reassembly.ts) and then acknowledged like any
+ * SMS, so nothing waits in memory and a restart loses nothing. The part that completes its set has
+ * the whole text mailed once, in order; a repeated part changes nothing. A set still missing parts
+ * `timeoutMs` after its first part is mailed with what arrived, each missing part named, by `sweep`
+ * (run on a timer, not only when the next part comes); a part arriving after that is mailed on its
+ * own, saying which earlier message it belongs to.
  */
+import type { Logger } from '../log.ts';
+import type { PartSet, ReassemblyStore } from '../store/reassembly.ts';
+import type { ReceivedOutcome, ReceivedSms } from '../vocabulary.ts';
 
-/** One part as the provider delivered it. */
-export interface ConcatPart {
-  /** Who sent it (E.164): references are per sender. */
-  readonly sender: string;
-  /** The concatenation reference (0–255 or 0–65535). */
-  readonly reference: number;
-  /** Parts in the SMS, 2–255. */
-  readonly total: number;
-  /** This part's index, 1-based. */
-  readonly index: number;
-  /** The provider's id for this part (a repeat has the same). */
-  readonly partId: string;
-  readonly text: string;
-}
-
-export type Assembly =
-  /** Every part is here (or the rest was given up): the SMS, with the id of its first part present. */
-  | { readonly complete: true; readonly providerId: string; readonly text: string; readonly missing: number }
-  /** Parts are still missing: do not acknowledge this one. */
-  | { readonly complete: false; readonly have: number; readonly total: number };
-
-/** Where a part that never arrived stands in the text. */
-export const MISSING_PART_MARK = '[…]';
 /** Parts a concatenated SMS may have (one octet in the UDH). */
 export const MAX_CONCAT_PARTS = 255;
+/** Mailed sets are kept this long, so that repeats of their parts (and late parts) are recognised. */
+const KEEP_CLOSED_MS = 24 * 60 * 60_000;
+/** Overdue sets mailed per sweep; the rest go at the next. */
+const SWEEP_BATCH = 100;
+/** The sweep runs this often at most, and at least ten times per timeout. */
+const MAX_SWEEP_INTERVAL_MS = 30_000;
 
-interface PartSet {
-  readonly firstSeen: number;
-  readonly total: number;
-  readonly parts: Map<number, { readonly partId: string; readonly text: string }>;
+/** Where a part that never arrived stands in the text. */
+export function missingPartMark(index: number, total: number): string {
+  return `[part ${index} of ${total} did not arrive]`;
 }
 
-export interface PartAssemblerOptions {
+/** What a late part's text is mailed with. */
+export function latePartNote(index: number, total: number): string {
+  return `[part ${index} of ${total} of an earlier long SMS, which was mailed without it]`;
+}
+
+export interface ReassemblyOptions {
+  readonly store: ReassemblyStore;
+  /** `inbound.reassemblyTimeout`. */
+  readonly timeoutMs: number;
   readonly clock: () => number;
-  /** How long a set waits for its missing parts before it is delivered with them marked. */
-  readonly giveUpMs: number;
-  /** How long a set is kept at all (so repeats of its parts are recognised); above `giveUpMs`. */
-  readonly keepMs: number;
-  /** Sets kept at most; the oldest goes first (its parts were not acknowledged, so they come again). */
-  readonly maxSets: number;
+  /** Commits and mails one whole SMS (the inbound service's own path for any SMS). */
+  readonly deliver: (provider: string, sms: ReceivedSms) => Promise<ReceivedOutcome>;
+  readonly logger: Logger;
 }
 
-export class PartAssembler {
-  readonly #options: PartAssemblerOptions;
-  /** Insertion order = age order, which eviction relies on. */
-  readonly #sets = new Map<string, PartSet>();
+export class PartReassembly {
+  readonly #options: ReassemblyOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #sweeping: Promise<void> | undefined;
 
-  constructor(options: PartAssemblerOptions) {
-    if (!(options.keepMs > options.giveUpMs)) throw new RangeError('PartAssembler: keepMs must be above giveUpMs');
+  constructor(options: ReassemblyOptions) {
     this.#options = options;
   }
 
-  /** Sets held now. */
-  get size(): number {
-    return this.#sets.size;
+  /** Keeps one part; mails its SMS when it completes the set, or on its own when it is late. Throws what the store throws. */
+  async add(provider: string, sms: ReceivedSms & { readonly part: NonNullable<ReceivedSms['part']> }): Promise<ReceivedOutcome> {
+    const { store, logger } = this.#options;
+    const { reference, total, index } = sms.part;
+    const added = await store.addPart({
+      provider,
+      sender: sms.number,
+      reference,
+      total,
+      index,
+      providerId: sms.providerId,
+      text: sms.text,
+      receivedAt: this.#options.clock(),
+    });
+    const fields = { provider, providerId: sms.providerId, reference, part: `${index}/${total}` };
+    if (added.kind === 'repeat') {
+      logger.info(fields, 'inbound: part of a long SMS received again: already kept');
+      return { status: 'duplicate' };
+    }
+    if (added.kind === 'late') {
+      logger.warn(fields, 'inbound: part of a long SMS that was mailed without it (after inbound.reassemblyTimeout): mailed on its own');
+      const { part: _part, ...whole } = sms;
+      return this.#options.deliver(provider, { ...whole, text: `${latePartNote(index, total)}\n${sms.text}` });
+    }
+    if (added.set.parts.length < total) {
+      if (added.repeat) {
+        logger.info(fields, 'inbound: part of a long SMS received again: already kept');
+        return { status: 'duplicate' };
+      }
+      logger.info({ ...fields, have: added.set.parts.length }, 'inbound: part of a long SMS kept until the others arrive');
+      return { status: 'part', have: added.set.parts.length, total };
+    }
+    // Complete: mailed now; a repeat here means the mail failed before (the store recognises a second mail).
+    return this.#mail(added.set, sms);
   }
 
-  /** Records `part` and says whether its SMS is whole. Throws a RangeError for an impossible part. */
-  add(part: ConcatPart): Assembly {
-    if (!Number.isInteger(part.total) || part.total < 2 || part.total > MAX_CONCAT_PARTS) throw new RangeError(`concat: ${part.total} parts`);
-    if (!Number.isInteger(part.index) || part.index < 1 || part.index > part.total) throw new RangeError(`concat: part ${part.index} of ${part.total}`);
-    const now = this.#options.clock();
-    this.#expire(now);
-    const key = `${part.sender}\u0000${part.reference}\u0000${part.total}`;
-    let set = this.#sets.get(key);
-    if (!set) {
-      set = { firstSeen: now, total: part.total, parts: new Map() };
-      this.#sets.set(key, set);
-      this.#evict();
-    }
-    if (!set.parts.has(part.index)) set.parts.set(part.index, { partId: part.partId, text: part.text });
-    const overdue = now - set.firstSeen >= this.#options.giveUpMs;
-    if (set.parts.size < set.total && !overdue) return { complete: false, have: set.parts.size, total: set.total };
-    const indexes = Array.from({ length: set.total }, (_, offset) => offset + 1);
-    const first = indexes.map((index) => set.parts.get(index)).find((present) => present !== undefined);
-    return {
-      complete: true,
-      providerId: first?.partId ?? part.partId,
-      text: indexes.map((index) => set.parts.get(index)?.text ?? MISSING_PART_MARK).join(''),
-      missing: set.total - set.parts.size,
-    };
+  /** Mails every set overdue by now with what arrived, and forgets old mailed sets. */
+  sweep(): Promise<void> {
+    this.#sweeping ??= this.#sweep().finally(() => {
+      this.#sweeping = undefined;
+    });
+    return this.#sweeping;
   }
 
-  #expire(now: number): void {
-    for (const [key, set] of this.#sets) {
-      if (now - set.firstSeen < this.#options.keepMs) break;
-      this.#sets.delete(key);
+  start(): void {
+    const every = Math.min(MAX_SWEEP_INTERVAL_MS, Math.max(1, Math.floor(this.#options.timeoutMs / 10)));
+    this.#timer = setInterval(() => void this.sweep(), every);
+    this.#timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#sweeping;
+  }
+
+  async #sweep(): Promise<void> {
+    const { store, logger, timeoutMs, clock } = this.#options;
+    const now = clock();
+    try {
+      for (const set of await store.overduePartSets(now - timeoutMs, SWEEP_BATCH)) {
+        logger.warn(
+          { provider: set.provider, reference: set.reference, have: set.parts.length, total: set.total },
+          'inbound: long SMS still missing parts after inbound.reassemblyTimeout: mailed with what arrived',
+        );
+        await this.#mail(set, undefined);
+      }
+      await store.expirePartSets(now - KEEP_CLOSED_MS);
+    } catch (error) {
+      logger.warn({ err: error }, 'inbound: reassembling long SMS failed (the store cannot commit); tried again at the next sweep');
     }
   }
 
-  #evict(): void {
-    for (const key of this.#sets.keys()) {
-      if (this.#sets.size <= this.#options.maxSets) break;
-      this.#sets.delete(key);
-    }
+  /**
+   * Mails the set's text (its missing parts named) under an id of the set, then closes the set. A
+   * crash in between leaves it open: the next sweep mails it again under the same id, which the
+   * store recognises as a repeat.
+   */
+  async #mail(set: PartSet, last: ReceivedSms | undefined): Promise<ReceivedOutcome> {
+    const byIndex = new Map(set.parts.map((part) => [part.index, part.text] as const));
+    const text = Array.from({ length: set.total }, (_, offset) => byIndex.get(offset + 1) ?? missingPartMark(offset + 1, set.total)).join('');
+    const outcome = await this.#options.deliver(set.provider, {
+      providerId: `part-set:${set.id}`,
+      number: set.sender,
+      text,
+      sentAt: last?.sentAt,
+      userContext: last?.userContext,
+      trackingId: last?.trackingId,
+    });
+    await this.#options.store.closePartSet(set.id, this.#options.clock());
+    return outcome;
   }
 }

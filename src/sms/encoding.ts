@@ -30,15 +30,27 @@ const GSM7_SEPTETS = new Uint8Array(0x10000);
 for (const char of GSM7_BASIC_TABLE) if (char !== ESC) GSM7_SEPTETS[char.charCodeAt(0)] = 1;
 for (const char of GSM7_EXTENSION_CHARS) GSM7_SEPTETS[char.charCodeAt(0)] = 2;
 
+/** Units a single part and each part of a concatenated SMS carry, per encoding. */
+export type SegmentLimits = Readonly<Record<SmsEncoding, { readonly singlePart: number; readonly concatenatedPart: number }>>;
+
 /**
  * TP-UD holds 140 octets. A single part fills them: 160 septets or 70 UCS-2 units. A concatenated
  * part gives 6 octets to the UDH (05 00 03 ref total seq): 134 octets = 1072 bits = 153 septets
- * (plus a fill bit) or 67 UCS-2 units.
+ * (plus a fill bit) or 67 UCS-2 units. What every provider uses unless it says otherwise.
  */
 export const SEGMENT_LIMITS = {
   gsm7: { singlePart: 160, concatenatedPart: 153 },
   ucs2: { singlePart: 70, concatenatedPart: 67 },
-} as const satisfies Record<SmsEncoding, { singlePart: number; concatenatedPart: number }>;
+} as const satisfies SegmentLimits;
+
+/**
+ * With a 16-bit reference the UDH takes 7 octets (06 08 04 ref ref total seq): 133 octets = 1064
+ * bits = 152 septets or 66 UCS-2 units per part (an SMPP account configured for it).
+ */
+export const SEGMENT_LIMITS_16BIT_REFERENCE = {
+  gsm7: { singlePart: 160, concatenatedPart: 152 },
+  ucs2: { singlePart: 70, concatenatedPart: 66 },
+} as const satisfies SegmentLimits;
 
 /**
  * Typography from word processors and mail clients that has a GSM-7 look-alike. Only characters that
@@ -81,12 +93,12 @@ export interface SmsText {
  * that makes all of it fit; else UCS-2 with the original characters (a message that needs UCS-2
  * anyway keeps its curly quotes).
  */
-export function analyseText(input: string): SmsText {
+export function analyseText(input: string, limits: SegmentLimits = SEGMENT_LIMITS): SmsText {
   const text = input.replace(/\r\n?/g, '\n');
-  if (fitsGsm7(text)) return describe(text, 'gsm7', false);
+  if (fitsGsm7(text)) return describe(text, 'gsm7', false, limits);
   const mapped = mapTypography(text);
-  if (fitsGsm7(mapped)) return describe(mapped, 'gsm7', true);
-  return describe(text, 'ucs2', false);
+  if (fitsGsm7(mapped)) return describe(mapped, 'gsm7', true, limits);
+  return describe(text, 'ucs2', false, limits);
 }
 
 /**
@@ -94,8 +106,8 @@ export function analyseText(input: string): SmsText {
  * (so neither an extension pair nor a surrogate pair, ZWJ sequence, flag or combining mark), except
  * a single grapheme longer than a part, which is cut between code points.
  */
-export function splitIntoParts({ text, encoding }: Pick<SmsText, 'text' | 'encoding'>): string[] {
-  const limits = SEGMENT_LIMITS[encoding];
+export function splitIntoParts({ text, encoding }: Pick<SmsText, 'text' | 'encoding'>, segmentLimits: SegmentLimits = SEGMENT_LIMITS): string[] {
+  const limits = segmentLimits[encoding];
   const units = unitsOf(text, encoding);
   if (units === 0) return [];
   if (units <= limits.singlePart) return [text];
@@ -232,11 +244,13 @@ function* packablePieces(text: string, encoding: SmsEncoding, capacity: number):
  */
 const MAX_CONCATENATED_PARTS = 255;
 
-function describe(text: string, encoding: SmsEncoding, mapped: boolean): SmsText {
-  const limits = SEGMENT_LIMITS[encoding];
+function describe(text: string, encoding: SmsEncoding, mapped: boolean, segmentLimits: SegmentLimits): SmsText {
+  const limits = segmentLimits[encoding];
   const units = unitsOf(text, encoding);
   const parts =
-    units > MAX_CONCATENATED_PARTS * limits.concatenatedPart ? Math.ceil(units / limits.concatenatedPart) : splitIntoParts({ text, encoding }).length;
+    units > MAX_CONCATENATED_PARTS * limits.concatenatedPart
+      ? Math.ceil(units / limits.concatenatedPart)
+      : splitIntoParts({ text, encoding }, segmentLimits).length;
   const perPart = parts > 1 ? limits.concatenatedPart : limits.singlePart;
   return { text, encoding, units, parts, perPart, mapped };
 }
@@ -264,13 +278,13 @@ export const CUT_MARK = '\u2026';
  * The longest start of the text, cut at a grapheme boundary and ended with `CUT_MARK`, that fits in
  * `maxParts` parts. The cut text may need a cheaper encoding than the whole (an emoji past the cut).
  */
-export function truncateToParts(input: string, maxParts: number): SmsText {
-  const whole = analyseText(input);
+export function truncateToParts(input: string, maxParts: number, limits: SegmentLimits = SEGMENT_LIMITS): SmsText {
+  const whole = analyseText(input, limits);
   if (whole.parts <= maxParts) return whole;
   // Every character costs at least one unit: nothing past this many characters can be in the cut.
   const reach = maxParts * SEGMENT_LIMITS.gsm7.singlePart + 1;
   const pieces = [...graphemesOf(input.replace(/\r\n?/g, '\n').slice(0, reach))];
-  const cut = (count: number) => analyseText(`${pieces.slice(0, count).join('').trimEnd()}${CUT_MARK}`);
+  const cut = (count: number) => analyseText(`${pieces.slice(0, count).join('').trimEnd()}${CUT_MARK}`, limits);
   // The part count grows with the length: binary search for the last length that fits.
   let fits = 0;
   let tooLong = pieces.length;

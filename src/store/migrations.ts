@@ -194,6 +194,29 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX inbound_conversation ON inbound (context, number, received_at) WHERE context IS NOT NULL;
   CREATE INDEX mail_out_message ON mail_out (message_id) WHERE message_id IS NOT NULL;
   `,
+  // #20 (SMPP, reserved position 11): the parts of long SMS from phones, kept as they arrive until
+  // their SMS is mailed (src/store/reassembly.ts), then a day longer to recognise repeats and late parts.
+  `
+  CREATE TABLE part_sets (
+    id         INTEGER PRIMARY KEY,
+    provider   TEXT NOT NULL,
+    sender     TEXT NOT NULL,
+    reference  INTEGER NOT NULL,
+    total      INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,
+    closed_at  INTEGER
+  ) STRICT;
+  CREATE INDEX part_sets_key ON part_sets (provider, sender, reference, total, id);
+  CREATE INDEX part_sets_open ON part_sets (first_seen) WHERE closed_at IS NULL;
+  CREATE TABLE sms_parts (
+    set_id      INTEGER NOT NULL REFERENCES part_sets (id),
+    part_index  INTEGER NOT NULL,
+    provider_id TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (set_id, part_index)
+  ) STRICT;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

@@ -15,6 +15,8 @@ import {
   queueStats,
   repliesOfNumber,
 } from './sqlite-admin.ts';
+import type { NewSmsPart, PartAdded, PartSet } from './reassembly.ts';
+import { addPart, expirePartSets, overduePartSets, prepareReassemblyStatements, type ReassemblyStatements } from './sqlite-reassembly.ts';
 import {
   adoptOrphans,
   applyReport,
@@ -92,6 +94,7 @@ export class SqliteStore implements Store {
   readonly #sql: ReturnType<typeof prepareStatements>;
   readonly #replies: ReplyStatements;
   readonly #admin: AdminStatements;
+  readonly #reassembly: ReassemblyStatements;
   readonly #file: string;
   /** The file opened, to notice when the path names another file or none (deleted under the relay). */
   readonly #opened: { readonly dev: number; readonly ino: number };
@@ -113,6 +116,7 @@ export class SqliteStore implements Store {
     this.#sql = prepareStatements(db);
     this.#replies = prepareReplyStatements(db);
     this.#admin = prepareAdminStatements(db);
+    this.#reassembly = prepareReassemblyStatements(db);
   }
 
   /** `onHealth`: told when commits start failing, succeed again, or the file is lost (see StoreHealth). */
@@ -495,6 +499,22 @@ export class SqliteStore implements Store {
   }
 
   /** An online copy of the store (consistent while the relay writes), for backups. */
+  addPart(part: NewSmsPart): Promise<PartAdded> {
+    return this.#write(() => addPart(this.#reassembly, part));
+  }
+
+  async overduePartSets(before: number, limit: number): Promise<PartSet[]> {
+    return this.#read(() => overduePartSets(this.#reassembly, before, limit));
+  }
+
+  closePartSet(id: number, closedAt: number): Promise<void> {
+    return this.#write(() => void this.#reassembly.close.run(closedAt, id));
+  }
+
+  expirePartSets(before: number): Promise<number> {
+    return this.#write(() => expirePartSets(this.#reassembly, before));
+  }
+
   async backup(file: string): Promise<void> {
     await this.#db.backup(file);
   }

@@ -140,7 +140,7 @@ describe('config', () => {
       'delivery:\n  maxAge: 24\n  retryMinDelay: soon\ntext:\n  subject: prepnd\npolicy:\n  premiumBlocklist: yes please\nnetworks:\n  - name: erp\n    cidr: 10.1.0.0/16\n    destinations: [UK]\naccounts:\n  username: erp\nsmtp: 5\nsms:\n  lists:\n    oncall@sms.localhost: 7\n  maxParts: many\n',
     );
     assert.deepEqual(lines.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')).toSorted(), [
-      'SMSRELAY_GATEWAY="intelisoftware": expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator (did you mean intellisoftware?)',
+      'SMSRELAY_GATEWAY="intelisoftware": expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, smpp, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator, smpp-simulator (did you mean intellisoftware?)',
       'smsrelay.yaml: accounts: write a list of accounts, each starting "- username: …"',
       'smsrelay.yaml: delivery.maxAge: write a duration such as 30s, 5m or 24h (a number needs its unit: 24s, 24m…)',
       'smsrelay.yaml: delivery.retryMinDelay: write a duration such as 30s, 5m or 24h, not "soon"',

@@ -300,7 +300,7 @@ describe('provider plug-ins at start-up', () => {
 
   test('an unknown provider is one line listing the known ones, registered plug-ins included', () => {
     assert.deepEqual(problems({ gateway: { provider: 'carrier-pigeon' } }, [tinyPlugin]), [
-      `${dirs.at(-1)}/smsrelay.yaml: gateway.provider: expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, tinygw, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator`,
+      `${dirs.at(-1)}/smsrelay.yaml: gateway.provider: expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, smpp, tinygw, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator, smpp-simulator`,
     ]);
   });
 
@@ -315,7 +315,7 @@ describe('provider plug-ins at start-up', () => {
     });
     assert.equal(result.status, 78);
     assert.deepEqual(result.stderr.trim().split('\n'), [
-      'smsrelay: config: SMSRELAY_GATEWAY="carrier-pigeon": expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator',
+      'smsrelay: config: SMSRELAY_GATEWAY="carrier-pigeon": expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, smpp, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator, smpp-simulator',
     ]);
   });
 

@@ -5,7 +5,6 @@ import { webhookPaths } from '../../src/http/webhooks.ts';
 import type { InboundRequest } from '../../src/providers/contract.ts';
 import { vonagePlugin } from '../../src/providers/vonage/index.ts';
 import { vonageSignature } from '../../src/providers/vonage/signature.ts';
-import { MISSING_PART_MARK, PartAssembler } from '../../src/sms/concat.ts';
 import type { VonageSimulator } from '../../src/simulators/vonage.ts';
 import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -110,7 +109,7 @@ describe('Vonage payloads', () => {
     assert.match(vonagePlugin.describeStatus(3), /out of reach/);
   });
 
-  test("inbound concat parts: waiting until the last, then one SMS under the first part's id; repeats give it again", () => {
+  test('inbound concat parts: each is an SMS with its place in the long one (the relay reassembles them)', () => {
     const part = (index: number, text: string) =>
       vonagePlugin.parseReceived!(
         get({
@@ -124,34 +123,13 @@ describe('Vonage payloads', () => {
           'concat-part': String(index),
         }),
       );
-    assert.deepEqual(part(3, 'three'), { ok: true, items: [], waiting: 'part 3 of 3, 1 here' });
-    const second = part(1, 'one ');
-    assert.equal(second.ok && second.waiting, 'part 1 of 3, 2 here');
-    const whole = part(2, 'two ');
-    assert.ok(whole.ok);
+    const third = part(3, 'three');
+    assert.ok(third.ok);
     assert.deepEqual(
-      whole.items.map((sms) => [sms.providerId, sms.text]),
-      [['0C01', 'one two three']],
+      third.items.map((sms) => [sms.providerId, sms.text, sms.part]),
+      [['0C03', 'three', { reference: 77, total: 3, index: 3 }]],
     );
-    const again = part(3, 'three');
-    assert.ok(again.ok);
-    assert.deepEqual(
-      again.items.map((sms) => sms.providerId),
-      ['0C01'],
-    );
-  });
-});
-
-describe('the shared part assembler', () => {
-  test('a set whose missing part never comes is given out after giveUpMs, the gap marked', () => {
-    let now = 0;
-    const assembler = new PartAssembler({ clock: () => now, giveUpMs: 1_000, keepMs: 5_000, maxSets: 10 });
-    const part = (index: number) => assembler.add({ sender: '+447700900001', reference: 5, total: 3, index, partId: `p${index}`, text: `<${index}>` });
-    assert.equal(part(2).complete, false);
-    now = 1_000;
-    assert.deepEqual(part(3), { complete: true, providerId: 'p2', text: `${MISSING_PART_MARK}<2><3>`, missing: 1 });
-    now = 6_000;
-    assert.equal(part(3).complete, false, 'forgotten after keepMs: a new set');
+    assert.equal(part(4, 'four').ok, false, 'a part beyond the total is refused (quarantined)');
   });
 });
 
@@ -185,13 +163,14 @@ describe('Vonage through the relay', () => {
     await waitFor('delivered', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered');
   });
 
-  test('a long reply arrives in parts, last first: the early parts get 503, and one mail carries the whole text', async () => {
+  test('a long reply arrives in parts, last first: every part is kept and acknowledged at once, and one mail carries the whole text', async () => {
     const text = `${'Restarting pump three now. '.repeat(8)}Done.`;
     simulator.reply('447700900181', text);
     const mail = await waitFor('the reply mail', () => sink.received.find((entry) => entry.raw.includes('Done.')));
     assert.equal(((await simpleParser(mail.raw)).text ?? '').includes(text.slice(0, 60)), true);
-    const early = simulator.webhookPosts.filter((post) => post.kind === 'mo' && post.status === 503);
-    assert.equal(early.length, 1, 'the part that came first was not acknowledged');
+    const refused = simulator.webhookPosts.filter((post) => post.kind === 'mo' && post.status !== 200);
+    assert.equal(refused.length, 0, 'a part is acknowledged once it is stored, not held back until its siblings come');
+    assert.equal(sink.received.filter((entry) => entry.raw.includes('Done.')).length, 1);
   });
 
   test('a forged or missing sig: 403, by GET and by POST', async () => {

@@ -23,7 +23,7 @@ const GATEWAY_SETTINGS: Partial<Record<ProviderName, object>> = {
   vonage: { from: '447700900000', signatureSecret: 'loop-signature-secret', signatureMethod: 'sha256' },
 };
 
-for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage'] as const satisfies readonly ProviderName[]) {
+for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage', 'smpp'] as const satisfies readonly ProviderName[]) {
   describe(`the full loop through ${provider}`, () => {
     let relay: TestRelay;
     let sink: SmtpSink;
@@ -301,7 +301,7 @@ describe('InteractSMS specifics through the relay', () => {
 });
 
 describe('every simulator sends with nothing configured but its name', () => {
-  for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage'] as const) {
+  for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'vonage', 'smpp'] as const) {
     test(`${provider}-simulator takes the SMS (no bounce) out of the box`, async () => {
       const relay = await startTestRelay({ gateway: { provider: `${provider}-simulator` } });
       try {

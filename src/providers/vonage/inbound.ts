@@ -4,7 +4,7 @@
  * by GET (fields in the query), POST (a form) or POST-JSON, as the account's dashboard says; each
  * signed (`sig`, with `timestamp` and `nonce`) when the account has signed webhooks.
  */
-import { MAX_CONCAT_PARTS, PartAssembler } from '../../sms/concat.ts';
+import { MAX_CONCAT_PARTS } from '../../sms/concat.ts';
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import type { InboundParse, InboundRequest } from '../contract.ts';
@@ -26,12 +26,6 @@ const ID = /^[0-9A-Za-z-]{1,64}$/;
 const CLIENT_REF = /^([0-9a-z]{25})\.(\d{1,3})$/;
 const ERR_CODE = /^\d{1,4}$/;
 
-/** A part's siblings are awaited this long before the SMS goes out with the gap marked (Vonage retries for 24 hours). */
-const CONCAT_GIVE_UP_MS = 10 * 60_000;
-/** Completed sets are kept this long, so that repeats of their parts (retries of unacknowledged ones) are recognised. */
-const CONCAT_KEEP_MS = 24 * 60 * 60_000;
-/** Long SMS being assembled at once; beyond, the oldest is forgotten (none of its parts was acknowledged). */
-const CONCAT_MAX_SETS = 10_000;
 /** Long SMS whose receipts are being combined at once; beyond, the oldest is forgotten (it then stays "sent"). */
 const RECEIPT_MAX_SETS = 10_000;
 /**
@@ -39,8 +33,6 @@ const RECEIPT_MAX_SETS = 10_000;
  * one report per id and code, so the final "delivered" (err-code 0) must not share its code.
  */
 const PARTS_DELIVERED_CODE = 1000;
-
-const assembler = new PartAssembler({ clock: Date.now, giveUpMs: CONCAT_GIVE_UP_MS, keepMs: CONCAT_KEEP_MS, maxSets: CONCAT_MAX_SETS });
 
 /**
  * The delivered parts of each long SMS, by our client-ref: the SMS is delivered once all are. Kept in
@@ -122,7 +114,7 @@ function readFields(request: InboundRequest): { ok: true; fields: Fields } | { o
   return { ok: true, fields };
 }
 
-/** An inbound SMS; a part of a long one is held until its siblings are here (src/sms/concat.ts). */
+/** An inbound SMS, or one part of a long one (the relay reassembles them: src/sms/concat.ts). */
 export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms> {
   const read = readFields(request);
   if (!read.ok) return read;
@@ -136,16 +128,14 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   if (text === undefined) return { ok: false, reason: 'no text' };
   if (text.length > MO_TEXT_MAX_CHARS) return { ok: false, reason: `text longer than ${MO_TEXT_MAX_CHARS} characters` };
   const sentAt = readWallTime(fields.get('message-timestamp') ?? '', VONAGE_TIMESTAMP, VONAGE_TIME_ZONE);
-  const sms = (providerId: string, whole: string): ReceivedSms => ({ providerId, number, text: whole, sentAt, userContext: undefined, trackingId: undefined });
-  if (fields.get('concat') !== 'true') return { ok: true, items: [sms(messageId, text)] };
+  const sms: ReceivedSms = { providerId: messageId, number, text, sentAt, userContext: undefined, trackingId: undefined };
+  if (fields.get('concat') !== 'true') return { ok: true, items: [sms] };
 
   const [reference, total, index] = ['concat-ref', 'concat-total', 'concat-part'].map((name) => Number(fields.get(name) ?? 'x'));
   if (![reference, total, index].every((value) => Number.isInteger(value)) || total! < 2 || total! > MAX_CONCAT_PARTS || index! < 1 || index! > total!) {
     return { ok: false, reason: 'concat fields (concat-ref, concat-total, concat-part) out of range' };
   }
-  const assembled = assembler.add({ sender: number, reference: reference!, total: total!, index: index!, partId: messageId, text });
-  if (!assembled.complete) return { ok: true, items: [], waiting: `part ${index} of ${total}, ${assembled.have} here` };
-  return { ok: true, items: [sms(assembled.providerId, assembled.text)] };
+  return { ok: true, items: [{ ...sms, part: { reference: reference!, total: total!, index: index! } }] };
 }
 
 /** A delivery receipt for one part; a long SMS's are combined under our client-ref. */

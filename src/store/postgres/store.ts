@@ -38,7 +38,9 @@ import type {
   StoreHealth,
 } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
+import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
+import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
 import { databaseUrl, redactUrl } from './url.ts';
 
 /** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value we store is far below 2^53. */
@@ -842,6 +844,23 @@ export class PostgresStore implements Store {
 
   async knowsInbound(provider: string, providerId: string): Promise<boolean> {
     return (await this.#row('SELECT 1 AS yes FROM inbound WHERE provider = $1 AND provider_id = $2', [provider, providerId])) !== undefined;
+  }
+
+  addPart(part: NewSmsPart): Promise<PartAdded> {
+    return this.#write((client) => addPart(client, part));
+  }
+
+  /** A read of several statements, so one connection in one transaction (a consistent set with its parts). */
+  overduePartSets(before: number, limit: number): Promise<PartSet[]> {
+    return this.#write((client) => overduePartSets(client, before, limit));
+  }
+
+  closePartSet(id: number, closedAt: number): Promise<void> {
+    return this.#write(async (client) => void (await client.query('UPDATE part_sets SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL', [closedAt, id])));
+  }
+
+  expirePartSets(before: number): Promise<number> {
+    return this.#write((client) => expirePartSets(client, before));
   }
 
   async knowsSender(sender: string): Promise<boolean> {

@@ -1,0 +1,328 @@
+/**
+ * SMPP 3.4 to an SMSC or aggregator: `binds` transceiver binds (or as many transmitter and receiver
+ * pairs), each with its window of outstanding submit_sm; one submit_sm per part of an SMS, the parts
+ * carrying a UDH (8- or 16-bit reference) or the whole text going in message_payload.
+ *
+ * Decisions:
+ * - The id the relay keeps for an SMS of one part is its submit_sm_resp message_id, which receipts
+ *   name. An SMS of several parts has an id per part and a receipt per part: the relay keeps
+ *   `parts:<a digest of the message and number>/<parts>` and combines the parts' receipts in memory (delivered once every
+ *   part is, failed or expired at the first part that is). After a restart between two parts'
+ *   receipts the SMS stays "sent", never wrongly "delivered".
+ * - What arrives on a bind (receipts, SMS from phones, their parts) goes to the relay's inbound sink;
+ *   deliver_sm_resp is written only once the sink has committed it, ESME_RX_T_APPN while the store
+ *   cannot commit (the SMSC delivers it again). A deliver_sm that cannot be read is kept in
+ *   quarantine and answered with the status that names its fault.
+ * - An SMS from a phone has no id in SMPP: its id is a digest of what it carries plus when it was
+ *   first seen, and the same deliver_sm seen again within REPEAT_WINDOW_MS (the SMSC redelivering
+ *   what the relay committed but could not acknowledge) gets the same id, so it is stored once.
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
+import { readSender } from '../../sms/senders.ts';
+import type { DeliveryState, InboundSink, StatusReport } from '../../vocabulary.ts';
+import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
+import { type BindKind, REAL_TIMERS, type SmscAddress, SmppBind, type SubmitAnswer, type Timers } from './bind.ts';
+import { decodeShortMessage, ESM_CLASS, encodeShortMessage, type Pdu, PduError, type ShortMessage, STATUS, statusName, TAG } from './pdu.ts';
+import { readReceipt, submittedIdKey } from './receipts.ts';
+import { sourceAddress } from './sender-id.ts';
+import type { SmppSettings } from './settings.ts';
+import { concatenationUdh, DATA_CODING_UCS2, encodeGsm7, encodeUcs2, readText } from './text.ts';
+
+export const PROVIDER = 'smpp';
+
+const MAX_RECIPIENTS_PER_REQUEST = 1;
+/** A UDH counts parts in one octet; 10 keeps costs sane, as for the other providers. */
+const MAX_PARTS = 10;
+
+export const SMPP_CAPABILITIES: ProviderCapabilities = {
+  maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST,
+  maxParts: MAX_PARTS,
+  // deliver_sm echoes nothing of the SMS it answers: conversations are found by number.
+  replyTracking: 'none',
+  scheduling: false,
+};
+
+export const CODE_PREFIX = 'SMPP:';
+export const BIND_CODE_PREFIX = 'SMPP_BIND:';
+/** registered_delivery: an SMSC delivery receipt on success and failure (§5.2.17). */
+const RECEIPT_REQUESTED = 0x01;
+/** The same deliver_sm from a phone again within this time is the SMSC redelivering it. */
+const REPEAT_WINDOW_MS = 10 * 60_000;
+/** Long SMS whose receipts are being combined, and recent MO digests, kept at most. */
+const MEMORY_ENTRIES = 100_000;
+/** How much of an unreadable PDU is kept in quarantine (hex). */
+const QUARANTINE_OCTETS = 4_096;
+
+/** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
+function partsKey(messageId: string, number: string, parts: number): string {
+  return `parts:${createHash('sha256').update(`${messageId}\n${number}`, 'utf8').digest('hex').slice(0, 24)}/${parts}`;
+}
+
+interface PartsOfSms {
+  readonly key: string;
+  readonly number: string;
+  readonly parts: number;
+  readonly delivered: Set<string>;
+}
+
+export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?: Timers): Gateway {
+  const { settings } = options;
+  // The bind's fields are C-octet strings of 16 and 9 octets (§4.1.1): say which setting is too long, at start.
+  if (options.username.length > 15) throw new RangeError('gateway.username: an SMPP system_id is at most 15 characters');
+  if (options.password.length > 8) throw new RangeError('gateway.password: an SMPP password is at most 8 characters');
+  const logger = options.logger.child({ provider: PROVIDER });
+  const address = smscAddress(settings, options.endpoints);
+  const limits = settings.longText === 'udh16' ? SEGMENT_LIMITS_16BIT_REFERENCE : SEGMENT_LIMITS;
+  const gsm7Codes = [0, settings.dataCoding];
+  const partsOf = new LRUCache<string, PartsOfSms>({ max: MEMORY_ENTRIES });
+  const recentMo = new LRUCache<string, string>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
+  const clock = timers ?? REAL_TIMERS;
+  let reference = Math.floor(Math.random() * 0x10000);
+  let sink: InboundSink | undefined;
+  let next = 0;
+
+  const kinds: BindKind[] = settings.bindMode === 'transceiver' ? ['transceiver'] : ['transmitter', 'receiver'];
+  const binds = kinds.flatMap((kind) =>
+    Array.from(
+      { length: settings.binds },
+      (_, index) =>
+        new SmppBind({
+          address,
+          kind,
+          account: { systemId: options.username, password: options.password, systemType: settings.systemType },
+          windowSize: settings.windowSize,
+          submitTimeoutMs: settings.submitTimeout,
+          enquireLinkMs: settings.enquireLinkInterval,
+          connectTimeoutMs: options.connectTimeoutMs,
+          logger: logger.child({ bind: `${kind}-${index + 1}` }),
+          onDeliver: (pdu) => deliver(pdu),
+          ...(timers ? { timers } : {}),
+        }),
+    ),
+  );
+  const senders = binds.filter((bind) => bind.kind !== 'receiver');
+
+  /** A deliver_sm: a receipt or an SMS (or one part of one), committed before it is answered. */
+  async function deliver(pdu: Pdu): Promise<number> {
+    if (!sink) return STATUS.ESME_RX_T_APPN;
+    let sm: ShortMessage;
+    let text: ReturnType<typeof readText>;
+    try {
+      sm = decodeShortMessage(pdu.body);
+      text = readText(sm, gsm7Codes);
+    } catch (error) {
+      if (!(error instanceof PduError)) throw error;
+      return refuse('mo', error.status, error.message, pdu);
+    }
+    const receipt = (sm.esmClass & ESM_CLASS.TYPE_MASK) === ESM_CLASS.DELIVERY_RECEIPT;
+    try {
+      if (receipt) return await deliverReceipt(sm, text.text, pdu);
+      return await deliverSms(sm, text, pdu);
+    } catch (error) {
+      // The store cannot commit: the SMSC keeps it and delivers it again.
+      logger.warn({ err: error, receipt }, 'smpp: deliver_sm not committed; answered ESME_RX_T_APPN so that the SMSC delivers it again');
+      return STATUS.ESME_RX_T_APPN;
+    }
+  }
+
+  async function deliverReceipt(sm: ShortMessage, text: string, pdu: Pdu): Promise<number> {
+    const found = readReceipt(sm, text, settings.receiptIdFormat);
+    // The receipt is about the SMS sent to its source_addr.
+    const number = readSender(`+${sm.source.replace(/^\+/, '')}`);
+    if (!found || number === undefined) return refuse('dr', STATUS.ESME_ROK, 'a delivery receipt without a message id, a state or a number', pdu);
+    const report = combined(found.messageId, number, found.state, found.code);
+    if (report) await sink?.reported([report]);
+    return STATUS.ESME_ROK;
+  }
+
+  async function deliverSms(sm: ShortMessage, { text, part }: ReturnType<typeof readText>, pdu: Pdu): Promise<number> {
+    const number = readSender(sm.sourceTon === 1 ? `+${sm.source.replace(/^\+/, '')}` : sm.source);
+    if (number === undefined) return refuse('mo', STATUS.ESME_RINVSRCADR, `source_addr "${sm.source.slice(0, 21)}" is no sender`, pdu);
+    if (part && (part.total < 1 || part.index < 1 || part.index > part.total)) {
+      const status = sm.tlvs.has(TAG.sar_segment_seqnum) ? STATUS.ESME_RINVOPTPARAMVAL : STATUS.ESME_RINVESMCLASS;
+      return refuse('mo', status, `part ${part.index} of ${part.total} cannot be`, pdu);
+    }
+    const digest = createHash('sha256').update(pdu.body).digest('hex').slice(0, 24);
+    const providerId = recentMo.get(digest) ?? `${digest}.${clock.now()}`;
+    recentMo.set(digest, providerId);
+    await sink?.received([
+      {
+        providerId,
+        number,
+        text,
+        sentAt: undefined,
+        userContext: undefined,
+        trackingId: undefined,
+        ...(part && part.total > 1 ? { part } : {}),
+      },
+    ]);
+    return STATUS.ESME_ROK;
+  }
+
+  /** Kept for the operator and answered with the status naming the fault; one log line. */
+  async function refuse(kind: 'mo' | 'dr', status: number, reason: string, pdu: Pdu): Promise<number> {
+    logger.warn({ kind, status: statusName(status), reason }, 'smpp: deliver_sm not understood: quarantined');
+    try {
+      await sink?.quarantine(kind, `smpp: ${reason}`, pdu.body.subarray(0, QUARANTINE_OCTETS).toString('hex'));
+    } catch {
+      return STATUS.ESME_RX_T_APPN;
+    }
+    return status;
+  }
+
+  /** A part's receipt: the SMS's report once its parts say so; undefined while that is not known yet. */
+  function combined(partId: string, number: string, state: DeliveryState, code: number): StatusReport | undefined {
+    const sms = partsOf.get(partId);
+    if (!sms) return { providerId: partId, number, code, state };
+    if (state === 'sent') return undefined;
+    if (state === 'delivered') {
+      sms.delivered.add(partId);
+      if (sms.delivered.size < sms.parts) return undefined;
+    }
+    // A final state: the other parts' receipts change nothing more.
+    for (const [id, entry] of partsOf.entries()) if (entry === sms) partsOf.delete(id);
+    return { providerId: sms.key, number: sms.number, code, state };
+  }
+
+  /** The bound bind with the least outstanding; round robin among equals. */
+  function pickBind(): SmppBind | undefined {
+    const bound = senders.filter((bind) => bind.bound);
+    if (bound.length === 0) return undefined;
+    const least = Math.min(...bound.map((bind) => bind.load));
+    const candidates = bound.filter((bind) => bind.load === least);
+    next = (next + 1) % candidates.length;
+    return candidates[next];
+  }
+
+  return {
+    provider: PROVIDER,
+    capabilities: { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS },
+    endpoints: [`${address.tls ? 'smpps' : 'smpp'}://${address.host}:${address.port}`],
+    async start(context) {
+      sink = context.inbound;
+      await Promise.all(binds.map((bind) => bind.start()));
+    },
+    health() {
+      if (senders.some((bind) => bind.bound)) return { ok: true };
+      const refused = senders.find((bind) => bind.refusal !== undefined);
+      return { ok: false, detail: refused ? `bind refused: ${statusName(refused.refusal ?? 0)}` : `not bound: ${senders[0]?.lastError ?? 'connecting'}` };
+    },
+    async send(submission) {
+      const [number] = submission.recipients as [string];
+      const bind = pickBind();
+      if (!bind) return notBound();
+      const bodies = submitBodies(submission, number);
+      // Parts are known by their ids as each answer is read: a part's receipt may follow it in the same packet.
+      const sms: PartsOfSms | undefined =
+        bodies.length > 1 ? { key: partsKey(submission.messageId, number, bodies.length), number, parts: bodies.length, delivered: new Set() } : undefined;
+      const answers = await Promise.all(
+        bodies.map((body) =>
+          bind.submit(body, (messageId) => {
+            if (sms) partsOf.set(submittedIdKey(messageId, settings.receiptIdFormat), sms);
+          }),
+        ),
+      );
+      const result = toResult(answers, number, sms?.key);
+      if (sms && result.kind === 'answered' && result.results[0]?.providerId !== undefined) {
+        const ids = answers.map((answer) => (answer.kind === 'answered' ? answer.messageId : ''));
+        logger.info({ msgId: submission.messageId, parts: ids }, 'smpp: SMS taken in parts, each with its own id and receipt');
+      }
+      return result;
+    },
+    async close() {
+      await Promise.all(binds.map((bind) => bind.close()));
+    },
+  };
+
+  function notBound(): SubmissionResult {
+    const refused = senders.find((bind) => bind.refusal !== undefined);
+    if (refused) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${statusName(refused.refusal ?? 0)}`, detail: 'the SMSC refused the bind' };
+    return { kind: 'transport', phase: 'connect', code: 'SMPP_NOT_BOUND', detail: senders[0]?.lastError ?? 'no bind to the SMSC' };
+  }
+
+  /** One submit_sm body per part (or one with message_payload). */
+  function submitBodies(submission: SmsSubmission, number: string): Buffer[] {
+    const encode = submission.encoding === 'ucs2' ? encodeUcs2 : encodeGsm7;
+    const dataCoding = submission.encoding === 'ucs2' ? DATA_CODING_UCS2 : settings.dataCoding;
+    const sender = submission.senderId ?? settings.from;
+    const source = sender === undefined ? { ton: 0, npi: 0, address: '' } : sourceAddress(sender);
+    const base = {
+      serviceType: '',
+      sourceTon: source.ton,
+      sourceNpi: source.npi,
+      source: source.address,
+      destinationTon: 1,
+      destinationNpi: 1,
+      destination: number.replace(/^\+/, ''),
+      protocolId: 0,
+      priority: 0,
+      scheduleDeliveryTime: '',
+      validityPeriod: submission.expiresAt === undefined ? '' : relativeValidity(submission.expiresAt - clock.now()),
+      registeredDelivery: submission.deliveryReport === false ? 0 : RECEIPT_REQUESTED,
+      dataCoding,
+    };
+    const parts = splitIntoParts(submission, limits);
+    if (parts.length <= 1 || settings.longText === 'payload') {
+      const octets = encode(submission.text);
+      const payload = octets.length > 254 || parts.length > 1;
+      return [
+        encodeShortMessage({
+          ...base,
+          esmClass: 0,
+          shortMessage: payload ? Buffer.alloc(0) : octets,
+          tlvs: new Map(payload ? [[TAG.message_payload, octets]] : []),
+        }),
+      ];
+    }
+    reference = (reference + 1) % (settings.longText === 'udh16' ? 0x10000 : 0x100);
+    const method = settings.longText === 'udh16' ? 'udh16' : 'udh8';
+    return parts.map((text, index) =>
+      encodeShortMessage({
+        ...base,
+        esmClass: ESM_CLASS.UDHI,
+        shortMessage: Buffer.concat([concatenationUdh(method, reference, parts.length, index + 1), encode(text)]),
+        tlvs: new Map(),
+      }),
+    );
+  }
+
+  /** Every part taken: sent; else the first part's trouble speaks for the SMS. */
+  function toResult(answers: readonly SubmitAnswer[], number: string, partsKey: string | undefined): SubmissionResult {
+    const refused = answers.find((answer) => answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK);
+    if (refused?.kind === 'answered') return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${statusName(refused.status)}` }] };
+    if (answers.some((answer) => answer.kind === 'unbound') && answers.every((answer) => answer.kind !== 'answered')) return notBound();
+    const lost = answers.find((answer) => answer.kind !== 'answered');
+    if (lost) {
+      const code = lost.kind === 'timeout' ? 'SMPP_SUBMIT_TIMEOUT' : 'SMPP_BIND_DROPPED';
+      return {
+        kind: 'transport',
+        phase: 'response',
+        code,
+        detail: `${answers.filter((answer) => answer.kind === 'answered').length} of ${answers.length} parts answered`,
+      };
+    }
+    const [only] = answers;
+    const providerId = partsKey ?? (only?.kind === 'answered' ? submittedIdKey(only.messageId, settings.receiptIdFormat) : undefined);
+    return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}ESME_ROK`, ...(providerId ? { providerId } : {}) }] };
+  }
+}
+
+/** host/port/tls from the settings, or the simulator's `smpp://host:port` when it stands in. */
+function smscAddress(settings: SmppSettings, endpoints: readonly string[]): SmscAddress {
+  if (settings.host !== undefined) return { host: settings.host, port: settings.port, tls: settings.tls };
+  const url = new URL(endpoints[0] ?? 'smpp://127.0.0.1:2775');
+  return { host: url.hostname, port: Number(url.port) || settings.port, tls: url.protocol === 'smpps:' };
+}
+
+/** validity_period in the relative form `YYMMDDhhmmss000R` (§7.1.1), at least a minute. */
+function relativeValidity(ms: number): string {
+  let seconds = Math.max(60, Math.floor(ms / 1000));
+  const units = [365 * 86_400, 30 * 86_400, 86_400, 3_600, 60, 1].map((size) => {
+    const count = Math.floor(seconds / size);
+    seconds -= count * size;
+    return String(Math.min(99, count)).padStart(2, '0');
+  });
+  return `${units.join('')}000R`;
+}

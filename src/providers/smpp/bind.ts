@@ -1,0 +1,400 @@
+/**
+ * One SMPP bind: a TCP (or TLS) connection, bound as transceiver, transmitter or receiver, kept
+ * alive with enquire_link and made again with backoff when it drops or the SMSC refuses it. It
+ * holds at most `windowSize` submit_sm outstanding; a submit_sm not answered in `submitTimeoutMs`
+ * is given up (the SMS may have gone). After ESME_RTHROTTLED or ESME_RMSGQFUL it waits before the
+ * next submit_sm, longer each time, until one is taken again.
+ */
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
+import type { Logger } from '../../log.ts';
+import {
+  type BindFields,
+  COMMAND,
+  commandName,
+  decodeMessageId,
+  encodeBind,
+  encodeMessageId,
+  encodePdu,
+  type Pdu,
+  PduError,
+  PduReader,
+  RESPONSE_BIT,
+  STATUS,
+  statusName,
+} from './pdu.ts';
+
+export type BindKind = 'transceiver' | 'transmitter' | 'receiver';
+
+export interface SmscAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: boolean;
+}
+
+/** Timers the bind runs on: tests give their own to move time instead of waiting. */
+export interface Timers {
+  readonly now: () => number;
+  readonly setTimeout: (run: () => void, ms: number) => { unref?: () => unknown };
+  readonly clearTimeout: (timer: unknown) => void;
+}
+
+export const REAL_TIMERS: Timers = {
+  now: Date.now,
+  setTimeout: (run, ms) => setTimeout(run, ms),
+  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
+};
+
+export interface BindOptions {
+  readonly address: SmscAddress;
+  readonly kind: BindKind;
+  readonly account: BindFields;
+  readonly windowSize: number;
+  readonly submitTimeoutMs: number;
+  readonly enquireLinkMs: number;
+  readonly connectTimeoutMs: number;
+  readonly logger: Logger;
+  /** A deliver_sm from the SMSC: resolves to the command_status of its deliver_sm_resp. */
+  readonly onDeliver: (pdu: Pdu) => Promise<number>;
+  readonly timers?: Timers;
+}
+
+export type SubmitAnswer =
+  | { readonly kind: 'answered'; readonly status: number; readonly messageId: string }
+  /** No answer within the submit timeout, or the bind dropped first: the SMS may have gone. */
+  | { readonly kind: 'timeout' | 'dropped' }
+  /** Not bound: the submit_sm was never written. */
+  | { readonly kind: 'unbound' };
+
+/** Reconnect backoff: the first try soon, doubling up to a minute; a refused bind waits at least this long. */
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 60_000;
+const REFUSED_MIN_MS = 5_000;
+/** Throttling backoff: the pause after the first ESME_RTHROTTLED, doubling up to the maximum. */
+const THROTTLE_MIN_MS = 200;
+const THROTTLE_MAX_MS = 10_000;
+/** How long an unbind waits for its unbind_resp before the connection is closed anyway. */
+const UNBIND_WAIT_MS = 1_000;
+/** Sequence numbers run 1 … 0x7FFFFFFF (§5.1.4). */
+const MAX_SEQUENCE = 0x7fffffff;
+
+const BIND_COMMANDS: Readonly<Record<BindKind, number>> = {
+  transceiver: COMMAND.bind_transceiver,
+  transmitter: COMMAND.bind_transmitter,
+  receiver: COMMAND.bind_receiver,
+};
+
+type Outstanding = { readonly command: number; readonly settle: (pdu: Pdu | undefined) => void; readonly timer: unknown };
+
+export class SmppBind {
+  readonly #options: BindOptions;
+  readonly #timers: Timers;
+  readonly #log: Logger;
+  #socket: Socket | undefined;
+  #state: 'idle' | 'connecting' | 'bound' | 'closed' = 'idle';
+  #sequence = 0;
+  readonly #outstanding = new Map<number, Outstanding>();
+  /** submit_sm waiting for a window slot. */
+  #queue: Array<() => void> = [];
+  #submitting = 0;
+  #reconnectMs = RECONNECT_MIN_MS;
+  #reconnectTimer: unknown;
+  #enquireTimer: unknown;
+  #throttleMs = 0;
+  #slowUntil = 0;
+  /** Why the last bind attempt failed: the SMSC's refusal, or the connection's error. */
+  #lastRefusal: number | undefined;
+  #lastError: string | undefined;
+  /** Settled at each bind attempt's end, for start(). */
+  #attempted: Array<() => void> = [];
+
+  constructor(options: BindOptions) {
+    this.#options = options;
+    this.#timers = options.timers ?? REAL_TIMERS;
+    this.#log = options.logger;
+  }
+
+  get kind(): BindKind {
+    return this.#options.kind;
+  }
+
+  get bound(): boolean {
+    return this.#state === 'bound';
+  }
+
+  /** submit_sm written and not yet answered, plus those waiting for a slot. */
+  get load(): number {
+    return this.#submitting + this.#queue.length;
+  }
+
+  /** The SMSC refused the last bind with this status (undefined once a bind succeeds). */
+  get refusal(): number | undefined {
+    return this.#lastRefusal;
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  /** Connects and binds; resolves after the first attempt, bound or not (it keeps trying). */
+  start(): Promise<void> {
+    const attempted = new Promise<void>((resolve) => this.#attempted.push(resolve));
+    this.#connect();
+    return attempted;
+  }
+
+  /**
+   * Sends a submit_sm body and resolves with its answer; never rejects. `onTaken` hears the message
+   * id as the answer is read, before any PDU after it (a receipt for it may be in the same packet).
+   */
+  async submit(body: Buffer, onTaken?: (messageId: string) => void): Promise<SubmitAnswer> {
+    if (!this.bound) return { kind: 'unbound' };
+    await this.#slot();
+    if (!this.bound) {
+      this.#release();
+      return { kind: 'unbound' };
+    }
+    const wait = this.#slowUntil - this.#timers.now();
+    if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
+    try {
+      const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs, (answer) => {
+        if (answer.status === STATUS.ESME_ROK) onTaken?.(safeMessageId(answer.body));
+      });
+      if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
+      this.#paceAfter(pdu.status);
+      return { kind: 'answered', status: pdu.status, messageId: pdu.status === STATUS.ESME_ROK ? safeMessageId(pdu.body) : '' };
+    } finally {
+      this.#release();
+    }
+  }
+
+  /** Unbinds (waiting briefly for unbind_resp) and closes; no reconnect after it. */
+  async close(): Promise<void> {
+    const wasBound = this.bound;
+    this.#state = 'closed';
+    this.#timers.clearTimeout(this.#reconnectTimer);
+    this.#timers.clearTimeout(this.#enquireTimer);
+    if (wasBound) await this.#request(COMMAND.unbind, Buffer.alloc(0), UNBIND_WAIT_MS);
+    this.#socket?.destroy();
+    this.#dropOutstanding();
+  }
+
+  #connect(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'connecting';
+    const { address, connectTimeoutMs } = this.#options;
+    const socket = address.tls
+      ? connectTls({ host: address.host, port: address.port, ...(isIP(address.host) ? {} : { servername: address.host }) })
+      : connectTcp({ host: address.host, port: address.port });
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    socket.setTimeout(connectTimeoutMs, () => socket.destroy(new Error(`no connection within ${connectTimeoutMs} ms`)));
+    const reader = new PduReader();
+    socket.once(address.tls ? 'secureConnect' : 'connect', () => {
+      socket.setTimeout(0);
+      void this.#bind();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      let pdus: Pdu[];
+      try {
+        pdus = reader.push(chunk);
+      } catch (error) {
+        // Where the next PDU starts is unknown: say so (§2.9) and make the bind again.
+        this.#log.warn({ err: error }, 'smpp: the SMSC sent a PDU that cannot be framed; answered generic_nack, reconnecting');
+        socket.end(encodePdu(COMMAND.generic_nack, error instanceof PduError ? error.status : STATUS.ESME_RINVCMDLEN, 0));
+        socket.destroy();
+        return;
+      }
+      for (const pdu of pdus) this.#receive(pdu);
+    });
+    socket.on('error', (error) => {
+      this.#lastError = error.message;
+    });
+    socket.on('close', () => {
+      if (this.#socket !== socket) return;
+      const wasBound = this.#state === 'bound';
+      this.#socket = undefined;
+      this.#timers.clearTimeout(this.#enquireTimer);
+      this.#dropOutstanding();
+      this.#settleAttempt();
+      if (this.#state === 'closed') return;
+      this.#state = 'idle';
+      const delay = this.#lastRefusal === undefined ? this.#reconnectMs : Math.max(this.#reconnectMs, REFUSED_MIN_MS);
+      this.#log[wasBound ? 'warn' : 'info'](
+        { reason: this.#lastError, retryInMs: delay },
+        wasBound ? 'smpp: bind lost; binding again' : 'smpp: no bind; trying again',
+      );
+      this.#reconnectMs = Math.min(RECONNECT_MAX_MS, this.#reconnectMs * 2);
+      this.#reconnectTimer = this.#timers.setTimeout(() => this.#connect(), delay);
+      (this.#reconnectTimer as { unref?: () => unknown }).unref?.();
+    });
+  }
+
+  async #bind(): Promise<void> {
+    const { kind, account, connectTimeoutMs } = this.#options;
+    const answer = await this.#request(BIND_COMMANDS[kind], encodeBind(account), connectTimeoutMs);
+    if (this.#state !== 'connecting') return;
+    if (answer === undefined || answer.status !== STATUS.ESME_ROK) {
+      this.#lastRefusal = answer?.status;
+      this.#lastError = answer ? `bind refused: ${statusName(answer.status)}` : `no bind_resp within ${connectTimeoutMs} ms`;
+      this.#log.error(
+        { kind, status: answer && statusName(answer.status) },
+        `smpp: the SMSC refused the ${kind} bind (system_id, password, system_type or too many binds)`,
+      );
+      this.#socket?.destroy();
+      return;
+    }
+    this.#state = 'bound';
+    this.#lastRefusal = undefined;
+    this.#lastError = undefined;
+    this.#reconnectMs = RECONNECT_MIN_MS;
+    this.#log.info({ kind }, 'smpp: bound');
+    this.#settleAttempt();
+    this.#scheduleEnquireLink();
+  }
+
+  #settleAttempt(): void {
+    const waiting = this.#attempted;
+    this.#attempted = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  #scheduleEnquireLink(): void {
+    this.#enquireTimer = this.#timers.setTimeout(async () => {
+      if (!this.bound) return;
+      const answer = await this.#request(COMMAND.enquire_link, Buffer.alloc(0), this.#options.submitTimeoutMs);
+      if (!this.bound) return;
+      if (answer === undefined) {
+        this.#lastError = 'enquire_link not answered';
+        this.#log.warn('smpp: enquire_link not answered; dropping the bind and binding again');
+        this.#socket?.destroy();
+        return;
+      }
+      this.#scheduleEnquireLink();
+    }, this.#options.enquireLinkMs);
+    (this.#enquireTimer as { unref?: () => unknown }).unref?.();
+  }
+
+  /** Writes a request; resolves with its response, or undefined after `timeoutMs` or a dropped connection. */
+  #request(command: number, body: Buffer, timeoutMs: number, onAnswer?: (pdu: Pdu) => void): Promise<Pdu | undefined> {
+    const socket = this.#socket;
+    if (!socket || socket.destroyed) return Promise.resolve(undefined);
+    this.#sequence = this.#sequence >= MAX_SEQUENCE ? 1 : this.#sequence + 1;
+    const sequence = this.#sequence;
+    return new Promise((resolve) => {
+      const timer = this.#timers.setTimeout(() => {
+        if (this.#outstanding.delete(sequence)) resolve(undefined);
+      }, timeoutMs);
+      this.#outstanding.set(sequence, {
+        command,
+        timer,
+        settle: (pdu) => {
+          this.#timers.clearTimeout(timer);
+          if (pdu) onAnswer?.(pdu);
+          resolve(pdu);
+        },
+      });
+      socket.write(encodePdu(command, 0, sequence, body));
+    });
+  }
+
+  #receive(pdu: Pdu): void {
+    if (pdu.commandId & RESPONSE_BIT) {
+      this.#response(pdu);
+      return;
+    }
+    switch (pdu.commandId) {
+      case COMMAND.enquire_link: {
+        this.#answer(COMMAND.enquire_link_resp, STATUS.ESME_ROK, pdu.sequence);
+        return;
+      }
+      case COMMAND.unbind:
+        this.#log.warn('smpp: the SMSC unbound; binding again');
+        this.#answer(COMMAND.unbind_resp, STATUS.ESME_ROK, pdu.sequence);
+        this.#socket?.end();
+        return;
+      case COMMAND.deliver_sm:
+        if (this.#options.kind === 'transmitter') {
+          this.#answer(COMMAND.deliver_sm_resp, STATUS.ESME_RINVBNDSTS, pdu.sequence, encodeMessageId(''));
+          return;
+        }
+        void this.#options.onDeliver(pdu).then((status) => this.#answer(COMMAND.deliver_sm_resp, status, pdu.sequence, encodeMessageId('')));
+        return;
+      default:
+        this.#log.warn(
+          { command: commandName(pdu.commandId), sequence: pdu.sequence },
+          'smpp: the SMSC sent a command the relay does not take; answered generic_nack',
+        );
+        {
+          this.#answer(COMMAND.generic_nack, STATUS.ESME_RINVCMDID, pdu.sequence);
+          return;
+        }
+    }
+  }
+
+  #response(pdu: Pdu): void {
+    const outstanding = this.#outstanding.get(pdu.sequence);
+    // A generic_nack answers whatever request had its sequence number.
+    if (!outstanding || (pdu.commandId !== COMMAND.generic_nack && pdu.commandId !== (outstanding.command | RESPONSE_BIT) >>> 0)) {
+      this.#log.warn(
+        { command: commandName(pdu.commandId), sequence: pdu.sequence, status: statusName(pdu.status) },
+        'smpp: a response to no request the relay has outstanding (a late answer after its timeout, or a wrong sequence number); ignored',
+      );
+      return;
+    }
+    this.#outstanding.delete(pdu.sequence);
+    outstanding.settle(pdu);
+  }
+
+  #answer(command: number, status: number, sequence: number, body?: Buffer): void {
+    const socket = this.#socket;
+    if (socket && !socket.destroyed) socket.write(encodePdu(command, status, sequence, body));
+  }
+
+  #paceAfter(status: number): void {
+    if (status === STATUS.ESME_RTHROTTLED || status === STATUS.ESME_RMSGQFUL) {
+      this.#throttleMs = Math.min(THROTTLE_MAX_MS, Math.max(THROTTLE_MIN_MS, this.#throttleMs * 2));
+      this.#slowUntil = this.#timers.now() + this.#throttleMs;
+      this.#log.warn({ status: statusName(status), pauseMs: this.#throttleMs }, 'smpp: the SMSC asks the relay to slow down; pausing submits');
+    } else if (status === STATUS.ESME_ROK) this.#throttleMs = 0;
+  }
+
+  #slot(): Promise<void> {
+    if (this.#submitting < this.#options.windowSize) {
+      this.#submitting++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.#queue.push(() => {
+        this.#submitting++;
+        resolve();
+      }),
+    );
+  }
+
+  #release(): void {
+    this.#submitting--;
+    this.#queue.shift()?.();
+  }
+
+  /** Every outstanding request ends unanswered; queued submits go on and find the bind down. */
+  #dropOutstanding(): void {
+    const outstanding = [...this.#outstanding.values()];
+    this.#outstanding.clear();
+    for (const entry of outstanding) {
+      this.#timers.clearTimeout(entry.timer);
+      entry.settle(undefined);
+    }
+    const queued = this.#queue;
+    this.#queue = [];
+    for (const next of queued) next();
+  }
+}
+
+function safeMessageId(body: Buffer): string {
+  try {
+    return decodeMessageId(body);
+  } catch {
+    return '';
+  }
+}

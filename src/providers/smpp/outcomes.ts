@@ -1,0 +1,40 @@
+/**
+ * submit_sm_resp command_status values (SMPP 3.4 §5.1.3), reported by the adapter as
+ * `SMPP:<ESME_… name>` (or `SMPP:0x…` for a code the specification does not name); a bind the SMSC
+ * refused as `request/SMPP_BIND:<name>`.
+ */
+import type { OutcomeRule } from '../contract.ts';
+import { REASONS } from '../outcome-reasons.ts';
+
+export const SMPP_OUTCOME_RULES: readonly OutcomeRule[] = [
+  { match: /^recipient\/SMPP:ESME_ROK$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
+  // The bind already slows down by itself (adapter.ts); the SMS waits its turn in the queue.
+  {
+    match: /^recipient\/SMPP:(ESME_RTHROTTLED|ESME_RMSGQFUL)$/,
+    action: 'retry',
+    category: 'busy',
+    reason: 'the SMSC is busy (throttled or its queue is full)',
+  },
+  // Number errors: the destination address, its TON or NPI.
+  {
+    match: /^recipient\/SMPP:(ESME_RINVDSTADR|ESME_RINVDSTTON|ESME_RINVDSTNPI)$/,
+    action: 'fail',
+    category: 'invalid-number',
+    reason: 'the SMSC refused the number',
+  },
+  {
+    match: /^recipient\/SMPP:(ESME_RINVSRCADR|ESME_RINVSRCTON|ESME_RINVSRCNPI)$/,
+    action: 'fail',
+    category: 'sender',
+    reason: 'the SMSC refused the sender id',
+  },
+  // The bind is not (or no longer) what the SMSC expects: the account is the problem, not the SMS.
+  {
+    match: /^(recipient\/SMPP:(ESME_RINVBNDSTS|ESME_RBINDFAIL|ESME_RINVPASWD|ESME_RINVSYSID)|request\/SMPP_BIND:.*)$/,
+    action: 'pause',
+    category: 'account',
+    reason: "the SMSC refused the relay's bind (system_id, password, system_type or the number of binds)",
+  },
+  { match: /^recipient\/SMPP:(ESME_RSYSERR|ESME_RSUBMITFAIL|ESME_RX_T_APPN)$/, action: 'retry', category: 'gateway-error', reason: REASONS.temporary },
+  { match: /^recipient\/SMPP:/, action: 'fail', category: 'refused', reason: REASONS.refused },
+];

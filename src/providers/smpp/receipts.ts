@@ -1,0 +1,84 @@
+/**
+ * Delivery receipts: a deliver_sm whose esm_class says "SMSC delivery receipt" (SMPP 3.4 §5.2.12),
+ * naming the message in the receipted_message_id TLV (§5.3.2.12) with message_state (§5.3.2.35), or
+ * only in its text, whose usual form is the specification's Appendix B:
+ * `id:IIIIIIIIII sub:SSS dlvrd:DDD submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:DDDDDDD err:E text: …`.
+ */
+import type { DeliveryState } from '../../vocabulary.ts';
+import { type ShortMessage, TAG, tlvString } from './pdu.ts';
+
+/** How receipts write the message id, against submit_sm_resp's form (`receiptIdFormat`). */
+export type ReceiptIdFormat = 'as-submitted' | 'decimal' | 'hex';
+
+export interface Receipt {
+  /** The message id as submit_sm_resp gave it (converted back per `receiptIdFormat`). */
+  readonly messageId: string;
+  readonly state: DeliveryState;
+  /** `err:` (or network_error_code's error), else message_state. */
+  readonly code: number;
+}
+
+/** The final and non-final states of Appendix B's `stat:` and of message_state. */
+const STATS: Readonly<Record<string, DeliveryState>> = {
+  DELIVRD: 'delivered',
+  EXPIRED: 'expired',
+  DELETED: 'failed',
+  UNDELIV: 'failed',
+  REJECTD: 'failed',
+  ACCEPTD: 'sent',
+  ENROUTE: 'sent',
+  UNKNOWN: 'sent',
+};
+const MESSAGE_STATES: Readonly<Record<number, DeliveryState>> = {
+  1: 'sent',
+  2: 'delivered',
+  3: 'expired',
+  4: 'failed',
+  5: 'failed',
+  6: 'sent',
+  7: 'sent',
+  8: 'failed',
+};
+
+const TEXT_ID = /(?:^|\s)id:([0-9A-Za-z-]{1,65})(?:\s|$)/i;
+const TEXT_STAT = /(?:^|\s)stat:([A-Z]{7})(?:\s|$)/i;
+const TEXT_ERR = /(?:^|\s)err:([0-9A-Fa-f]{1,3})(?:\s|$)/i;
+
+/** The receipt's message id, state and code; undefined when the deliver_sm names no message or state. */
+export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFormat): Receipt | undefined {
+  const tlvId = tlvString(sm.tlvs.get(TAG.receipted_message_id));
+  const tlvState = sm.tlvs.get(TAG.message_state)?.[0];
+  const textId = TEXT_ID.exec(text)?.[1];
+  const stat = TEXT_STAT.exec(text)?.[1]?.toUpperCase();
+  const state = (stat === undefined ? undefined : STATS[stat]) ?? (tlvState === undefined ? undefined : MESSAGE_STATES[tlvState]);
+  // The TLV is the submit_sm_resp id by definition; only the text's id may be written otherwise.
+  const messageId = tlvId ? submittedIdKey(tlvId, format) : textId === undefined ? undefined : fromReceiptForm(textId, format);
+  if (messageId === undefined || state === undefined) return undefined;
+  const err = TEXT_ERR.exec(text)?.[1];
+  const network = sm.tlvs.get(TAG.network_error_code);
+  const code = err !== undefined ? Number.parseInt(err, 10) || 0 : network?.length === 3 ? network.readUInt16BE(1) : (tlvState ?? 0);
+  return { messageId, state, code };
+}
+
+/** The text's id in submit_sm_resp's form: `decimal` receipts for hex ids, `hex` receipts for decimal ones. */
+function fromReceiptForm(id: string, format: ReceiptIdFormat): string | undefined {
+  if (format === 'as-submitted') return id;
+  try {
+    return format === 'decimal' ? BigInt(id).toString(16) : BigInt(`0x${id}`).toString(10);
+  } catch {
+    return undefined;
+  }
+}
+
+/** submit_sm_resp's id as receipts will name it after fromReceiptForm: hex ids lower case without leading zeros. */
+export function submittedIdKey(id: string, format: ReceiptIdFormat): string {
+  if (format === 'decimal' && /^[0-9A-Fa-f]+$/.test(id)) return BigInt(`0x${id}`).toString(16);
+  if (format === 'hex' && /^\d+$/.test(id)) return BigInt(id).toString(10);
+  return id;
+}
+
+/** Plain words for a receipt's code, for the sender's report mail. */
+export function describeStatus(code: number): string {
+  if (code === 0) return 'no error reported by the SMSC';
+  return `SMSC delivery error ${code}`;
+}

@@ -1,0 +1,97 @@
+/** ReassemblyStore on PostgreSQL (src/store/reassembly.ts): the same tables and decisions as sqlite-reassembly.ts. */
+import type pg from 'pg';
+import { type NewSmsPart, type PartAdded, type PartSet, placePart, type StoredPart } from '../reassembly.ts';
+
+type Client = pg.ClientBase;
+
+interface SetRow {
+  id: number;
+  provider: string;
+  sender: string;
+  reference: number;
+  total: number;
+  first_seen: number;
+  closed_at: number | null;
+}
+
+async function partsOf(client: Client, id: number): Promise<StoredPart[]> {
+  const { rows } = await client.query<{ part_index: number; provider_id: string; text: string }>(
+    'SELECT part_index, provider_id, text FROM sms_parts WHERE set_id = $1 ORDER BY part_index',
+    [id],
+  );
+  return rows.map((row) => ({ index: row.part_index, providerId: row.provider_id, text: row.text }));
+}
+
+async function toSet(client: Client, row: SetRow): Promise<PartSet> {
+  return {
+    id: row.id,
+    provider: row.provider,
+    sender: row.sender,
+    reference: row.reference,
+    total: row.total,
+    firstSeen: row.first_seen,
+    parts: await partsOf(client, row.id),
+  };
+}
+
+async function insertPart(client: Client, setId: number, part: NewSmsPart): Promise<void> {
+  await client.query('INSERT INTO sms_parts (set_id, part_index, provider_id, text, received_at) VALUES ($1, $2, $3, $4, $5)', [
+    setId,
+    part.index,
+    part.providerId,
+    part.text,
+    part.receivedAt,
+  ]);
+}
+
+/** Runs inside a write transaction; the set's row is locked so that two relays' parts of one set do not race. */
+export async function addPart(client: Client, part: NewSmsPart): Promise<PartAdded> {
+  const { rows } = await client.query<SetRow>(
+    'SELECT * FROM part_sets WHERE provider = $1 AND sender = $2 AND reference = $3 AND total = $4 ORDER BY id DESC LIMIT 1 FOR UPDATE',
+    [part.provider, part.sender, part.reference, part.total],
+  );
+  const latest = rows[0];
+  const present = latest && (await partsOf(client, latest.id)).find((stored) => stored.index === part.index);
+  const placement = placePart(latest && { closedAt: latest.closed_at }, present?.text, part.text);
+  if (latest && placement === 'into-latest') {
+    if (!present) await insertPart(client, latest.id, part);
+    return { kind: 'stored', set: await toSet(client, latest), repeat: present !== undefined };
+  }
+  if (placement === 'repeat-of-closed') return { kind: 'repeat' };
+  if (latest && placement === 'late') {
+    await insertPart(client, latest.id, part);
+    return { kind: 'late', closedAt: latest.closed_at ?? part.receivedAt };
+  }
+  const inserted = await client.query<{ id: number }>(
+    'INSERT INTO part_sets (provider, sender, reference, total, first_seen) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+    [part.provider, part.sender, part.reference, part.total, part.receivedAt],
+  );
+  const id = inserted.rows[0]?.id ?? 0;
+  await insertPart(client, id, part);
+  return {
+    kind: 'stored',
+    repeat: false,
+    set: await toSet(client, {
+      id,
+      provider: part.provider,
+      sender: part.sender,
+      reference: part.reference,
+      total: part.total,
+      first_seen: part.receivedAt,
+      closed_at: null,
+    }),
+  };
+}
+
+export async function overduePartSets(client: Client, before: number, limit: number): Promise<PartSet[]> {
+  const { rows } = await client.query<SetRow>('SELECT * FROM part_sets WHERE closed_at IS NULL AND first_seen <= $1 ORDER BY first_seen, id LIMIT $2', [
+    before,
+    limit,
+  ]);
+  return Promise.all(rows.map((row) => toSet(client, row)));
+}
+
+export async function expirePartSets(client: Client, before: number): Promise<number> {
+  await client.query('DELETE FROM sms_parts WHERE set_id IN (SELECT id FROM part_sets WHERE closed_at IS NOT NULL AND closed_at < $1)', [before]);
+  return (await client.query('DELETE FROM part_sets WHERE closed_at IS NOT NULL AND closed_at < $1', [before])).rowCount ?? 0;
+}

@@ -1,0 +1,74 @@
+/**
+ * The store's part of reassembling long SMS from phones (#20): each part is kept durably as it
+ * arrives, so that it can be acknowledged at once and nothing waits in memory. A set of parts is
+ * one long SMS from one sender under one reference; it is open until its text is mailed (complete,
+ * or after `inbound.reassemblyTimeout` with what arrived), then closed and kept a day, so that a
+ * repeat of one of its parts is recognised and a part that comes after the timeout is known as late.
+ * Kept plain (integer ms, no SQLite-only functions) for a PostgreSQL implementation.
+ */
+
+export interface NewSmsPart {
+  readonly provider: string;
+  /** E.164 or the sender as the provider named it: references are per sender. */
+  readonly sender: string;
+  readonly reference: number;
+  readonly total: number;
+  readonly index: number;
+  readonly providerId: string;
+  readonly text: string;
+  readonly receivedAt: number;
+}
+
+export interface StoredPart {
+  readonly index: number;
+  readonly providerId: string;
+  readonly text: string;
+}
+
+export interface PartSet {
+  readonly id: number;
+  readonly provider: string;
+  readonly sender: string;
+  readonly reference: number;
+  readonly total: number;
+  readonly firstSeen: number;
+  /** The parts present, by index. */
+  readonly parts: readonly StoredPart[];
+}
+
+export type PartAdded =
+  /**
+   * In an open set: `set` as it stands now (complete when it has `total` parts); `repeat` when the
+   * part was already there (a complete set still open was not mailed yet: its mail failed).
+   */
+  | { readonly kind: 'stored'; readonly set: PartSet; readonly repeat: boolean }
+  /** Already kept in a set that was mailed (the provider sent it again). */
+  | { readonly kind: 'repeat' }
+  /** A part its set was mailed without (after the timeout): kept, to be mailed on its own. */
+  | { readonly kind: 'late'; readonly closedAt: number };
+
+export interface ReassemblyStore {
+  /** Keeps a part (durably, once); says whether it is new, a repeat or late. */
+  addPart(part: NewSmsPart): Promise<PartAdded>;
+  /** Open sets first seen at or before `before`, oldest first: due to be mailed with what arrived. */
+  overduePartSets(before: number, limit: number): Promise<PartSet[]>;
+  /** The set's text was mailed: closed (a later part of it is late). */
+  closePartSet(id: number, closedAt: number): Promise<void>;
+  /** Forgets sets closed before `before`; returns how many. */
+  expirePartSets(before: number): Promise<number>;
+}
+
+/** Where a part goes, given the latest set of its sender, reference and total (both stores decide alike). */
+export type Placement = 'into-latest' | 'repeat-of-closed' | 'late' | 'new-set';
+
+/**
+ * `latest`: that set (open when `closedAt` is null); `present`: the text of the part's index already in it.
+ * An open set takes the part (or already has it); a closed one has it already (a repeat), lacks it (late),
+ * or holds another text there: a new SMS that reuses the reference.
+ */
+export function placePart(latest: { readonly closedAt: number | null } | undefined, present: string | undefined, text: string): Placement {
+  if (!latest) return 'new-set';
+  if (latest.closedAt === null) return 'into-latest';
+  if (present === undefined) return 'late';
+  return present === text ? 'repeat-of-closed' : 'new-set';
+}

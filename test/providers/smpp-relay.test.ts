@@ -1,0 +1,142 @@
+/**
+ * SMPP through a whole relay on the simulated SMSC (`smpp-simulator`), over real SMTP, TCP and
+ * SQLite: a bind dropped with submit_sm in flight loses nothing and doubles only what was in flight;
+ * a long reply's parts (in order, out of order, repeated, one missing past the timeout, one late)
+ * become the mails they should; the part count and the 554 at DATA follow the configured UDH.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { SmppSimulator } from '../../src/simulators/smpp.ts';
+import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+
+const SMS = { domains: ['sms.example.com'], defaultRegion: 'GB', maxParts: 2 };
+
+describe('SMPP through the relay', () => {
+  let relay: TestRelay;
+  let simulator: SmppSimulator;
+
+  before(async () => {
+    relay = await startTestRelay({
+      gateway: { provider: 'smpp-simulator' },
+      sms: SMS,
+      delivery: { retryMinDelay: '100ms', retryMaxDelay: '300ms' },
+      inbound: { defaultMailbox: 'ops@example.com', reassemblyTimeout: '1s' },
+    });
+    simulator = relay.relay.simulator as SmppSimulator;
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  const mailTo = async (phone: string, body: string) =>
+    sendMail(relay.relay.smtpPort, { from: 'alice@example.com', to: [`${phone}@sms.example.com`], subject: 'x', body, headers: { From: 'alice@example.com' } });
+  const mails = (text: string) => maildirMessages(relay.maildir).filter((raw) => raw.replace(/=\r?\n/g, '').includes(text));
+
+  test('the SMSC drops the bind with submit_sm in flight: every SMS ends sent, only those in flight may go twice', async () => {
+    simulator.setBehaviour({ mode: 'drop', times: 2 });
+    const phones = ['447700900401', '447700900402', '447700900403', '447700900404', '447700900405'];
+    const ids = await Promise.all(phones.map(async (phone) => queuedId((await mailTo(phone, `Reading for ${phone}`)).data)));
+    for (const id of ids) await waitFor(`${id} sent`, async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
+    const copies = phones.map((phone) => simulator.records.filter((record) => record.to === phone).length);
+    assert.ok(
+      copies.every((count) => count >= 1),
+      `every SMS reached the SMSC: ${copies}`,
+    );
+    const doubled = copies.reduce((sum, count) => sum + count - 1, 0);
+    assert.ok(doubled <= 2, `at most the 2 in flight went twice, not ${doubled}`);
+    const flagged = (await Promise.all(ids.map(async (id) => (await relay.relay.store.smsOf(id))[0]?.possibleDuplicates ?? 0))).reduce((a, b) => a + b, 0);
+    assert.ok(flagged >= doubled, 'each SMS that may have gone twice is counted as a possible duplicate');
+    assert.ok(simulator.bindCount >= 1, 'bound again');
+  });
+
+  test('a long reply in order: one mail with the whole text', async () => {
+    simulator.control({ mo: { order: 'in-order', repeat: false } });
+    const text = `In order: ${'the level is back to normal now. '.repeat(6)}End one.`;
+    simulator.reply('447700900411', text);
+    await waitFor('the mail', () => mails('End one.')[0]);
+    assert.equal(mails('End one.').length, 1);
+    assert.ok(
+      mails('End one.')[0]
+        ?.replace(/=\r?\n/g, '')
+        .includes('the level is back to normal now. the level'),
+    );
+  });
+
+  test('a long reply last part first and one part twice: one mail, in order, once', async () => {
+    simulator.control({ mo: { order: 'last-first', repeat: true } });
+    const text = `Out of order: ${'valve three closed, pressure falling slowly. '.repeat(5)}End two.`;
+    const answered = (simulator.status()['answered'] as { mo: number }).mo;
+    simulator.reply('447700900412', text);
+    // Every part, and the repeated one, answered ESME_ROK.
+    await simulator.waitForWebhookPosts('mo', answered + Math.ceil(text.length / 153) + 1);
+    await waitFor('the mail', () => mails('End two.')[0]);
+    assert.equal(mails('End two.').length, 1);
+    assert.ok(
+      mails('End two.')[0]
+        ?.replace(/=\r?\n/g, '')
+        .includes('Out of order: valve three'),
+    );
+  });
+
+  test('a part missing past inbound.reassemblyTimeout: what arrived is mailed with the gap named; the late part comes on its own', async () => {
+    simulator.control({ mo: { order: 'in-order', repeat: false, withhold: [2], reference: 200 } });
+    const text = `Gap: ${'first part of a reply that loses its middle part. '.repeat(3)}${'second part lost in the network. '.repeat(5)}${'third part arrives. '.repeat(3)}End three.`;
+    simulator.reply('447700900413', text);
+    const gapped = await waitFor('the mail with the gap', () => mails('End three.')[0], 5_000);
+    const flat = gapped.replace(/=\r?\n/g, '').replace(/\r?\n/g, ' ');
+    assert.match(flat, /\[part 2 of \d+ did not arrive\]/);
+
+    simulator.control({ mo: { order: 'in-order', repeat: false, withhold: [1, 3, 4, 5, 6], reference: 200 } });
+    simulator.reply('447700900413', text);
+    const late = await waitFor('the late part', () => mails('of an earlier long SMS')[0], 5_000);
+    assert.match(late.replace(/=\r?\n/g, '').replace(/\r?\n/g, ' '), /\[part 2 of \d+ of an earlier long SMS, which was mailed without it\]/);
+    assert.equal(mails('End three.').length, 1, 'the gapped SMS is not mailed again');
+  });
+
+  test('the parts are counted with the 8-bit UDH: 306 GSM-7 characters take 2 parts (153 each) and are taken', async () => {
+    const sent = await mailTo('447700900414', 'x'.repeat(306));
+    assert.equal(sent.data?.code, 250, sent.data?.text);
+  });
+});
+
+describe('SMPP with 16-bit UDH references', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    relay = await startTestRelay({ gateway: { provider: 'smpp-simulator', longText: 'udh16' }, sms: SMS });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('the 554 at DATA counts 152 per part: 306 GSM-7 characters need 3 parts, over sms.maxParts 2', async () => {
+    const sent = await sendMail(relay.relay.smtpPort, {
+      from: 'alice@example.com',
+      to: ['447700900415@sms.example.com'],
+      subject: 'x',
+      body: 'x'.repeat(306),
+      headers: { From: 'alice@example.com' },
+    });
+    assert.equal(sent.data?.code, 554);
+    assert.match(sent.data?.text ?? '', /306 GSM-7 characters need 3 SMS parts; the limit is 2 parts \(304 GSM-7 characters\)/);
+  });
+
+  test('304 characters fit in 2 parts and go as two submit_sm, each with a 16-bit reference UDH', async () => {
+    const simulator = relay.relay.simulator as SmppSimulator;
+    const before = simulator.requests;
+    const sent = await sendMail(relay.relay.smtpPort, {
+      from: 'alice@example.com',
+      to: ['447700900416@sms.example.com'],
+      subject: 'x',
+      body: 'y'.repeat(304),
+      headers: { From: 'alice@example.com' },
+    });
+    assert.equal(sent.data?.code, 250, sent.data?.text);
+    const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900416'));
+    assert.equal(record.text, 'y'.repeat(304));
+    assert.equal(simulator.requests - before, 2);
+  });
+});

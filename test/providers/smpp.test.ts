@@ -1,0 +1,374 @@
+/**
+ * The SMPP plug-in against the simulated SMSC over real TCP: throttling, refused binds, per-part ids
+ * and receipts, deliver_sm_resp only after the commit; and against a hand-driven SMSC for bad input
+ * (malformed PDUs, unknown commands, receipts for unknown ids, impossible parts, stray responses),
+ * which must be answered per the specification, logged once, and never stop the bind.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type Server, type Socket } from 'node:net';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { createLogger } from '../../src/log.ts';
+import type { Gateway, SmsSubmission } from '../../src/providers/contract.ts';
+import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
+import type { Timers } from '../../src/providers/smpp/bind.ts';
+import { smppPlugin } from '../../src/providers/smpp/index.ts';
+import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS } from '../../src/providers/smpp/pdu.ts';
+import { SmppSimulator } from '../../src/simulators/smpp.ts';
+import { collectingSink } from '../helpers/gateway.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const ACCOUNT = { username: 'smpp-test', password: 'smpp-pw' };
+const silent = createLogger('silent');
+const { classifyRecipient } = outcomeClassifier(smppPlugin.outcomeRules);
+
+function gatewayTo(url: string, settings: object = {}, logger = silent, timers?: Timers): Gateway {
+  return createSmppGateway(
+    {
+      endpoints: [url],
+      ...ACCOUNT,
+      accountId: undefined,
+      sessions: false,
+      connectTimeoutMs: 2_000,
+      responseTimeoutMs: 2_000,
+      connectionsPerEndpoint: 1,
+      logger,
+      settings: smppPlugin.settings.schema.parse(settings),
+    },
+    timers,
+  );
+}
+
+/** Timers that only record what is scheduled; the test runs them, so no backoff is waited for. */
+function recordedTimers() {
+  const scheduled: Array<{ readonly ms: number; readonly run: () => void }> = [];
+  const timers: Timers = {
+    now: () => 0,
+    setTimeout: (run, ms) => {
+      scheduled.push({ ms, run });
+      return {};
+    },
+    clearTimeout: () => undefined,
+  };
+  return { scheduled, timers };
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address ? address.port : 1;
+}
+
+const sms = (number: string, text: string): SmsSubmission => ({
+  messageId: `m-${number}-${text.length}`,
+  recipients: [number],
+  text,
+  encoding: 'gsm7',
+  maxParts: 10,
+  deliveryReport: true,
+});
+
+describe('SMPP against the simulated SMSC', () => {
+  let simulator: SmppSimulator;
+  let url: string;
+  let gateway: Gateway;
+  let inbound: ReturnType<typeof collectingSink>;
+
+  before(async () => {
+    simulator = new SmppSimulator({
+      ...ACCOUNT,
+      accountId: undefined,
+      logger: silent,
+      undeliverableNumbers: ['447700900666'],
+      reportDelayMs: 0,
+      webhookRetryMs: 100,
+    });
+    url = await simulator.listen();
+    inbound = collectingSink();
+    gateway = gatewayTo(url);
+    await gateway.start({ inbound: inbound.sink });
+  });
+  after(async () => {
+    await gateway.close();
+    await simulator.close();
+  });
+  afterEach(() => simulator.setBehaviour({ mode: 'ok' }));
+
+  test('ESME_RTHROTTLED and ESME_RMSGQFUL are retried later, and the bind waits before its next submit_sm', async () => {
+    simulator.setBehaviour({ mode: 'throttle', times: 1 });
+    const throttled = classifyRecipient(await gateway.send(sms('+447700900201', 'slow down'), 0), '+447700900201');
+    assert.deepEqual([throttled.action, throttled.category, throttled.code], ['retry', 'busy', 'SMPP:ESME_RTHROTTLED']);
+    const started = performance.now();
+    const next = classifyRecipient(await gateway.send(sms('+447700900201', 'slow down'), 0), '+447700900201');
+    assert.equal(next.action, 'sent');
+    assert.ok(performance.now() - started >= 150, 'the next submit_sm waited for the throttling pause');
+    simulator.setBehaviour({ mode: 'queue-full', times: 1 });
+    assert.equal(classifyRecipient(await gateway.send(sms('+447700900202', 'queue'), 0), '+447700900202').code, 'SMPP:ESME_RMSGQFUL');
+  });
+
+  test('a long SMS goes as parts with their own ids; it is delivered once every part is, failed at the first part that fails', async () => {
+    const text = `${'Tank 7 pressure above limit, valve 3 closed. '.repeat(5)}End.`;
+    const delivered = classifyRecipient(await gateway.send(sms('+447700900203', text), 0), '+447700900203');
+    assert.equal(delivered.action, 'sent');
+    assert.match(delivered.providerId ?? '', /^parts:[0-9a-f]{24}\/2$/, 'an id of the SMS and its number of parts');
+    const record = await waitFor('the SMS at the SMSC', () => simulator.records.find((entry) => entry.to === '447700900203'));
+    assert.equal(record.text, text);
+    const report = await waitFor('the final report', () => inbound.reports.find((entry) => entry.number === '+447700900203'));
+    assert.deepEqual(report, { providerId: delivered.providerId, number: '+447700900203', code: 0, state: 'delivered' });
+    assert.equal(inbound.reports.filter((entry) => entry.number === '+447700900203').length, 1, 'one report for the SMS, not one per part');
+
+    const failed = classifyRecipient(await gateway.send(sms('+447700900666', text), 0), '+447700900666');
+    const failure = await waitFor('the failure', () => inbound.reports.find((entry) => entry.number === '+447700900666'));
+    assert.deepEqual([failure.providerId, failure.state], [failed.providerId, 'failed']);
+  });
+
+  test('receipts that write the id in decimal match submit_sm_resp hex ids when receiptIdFormat says so', async () => {
+    // An SMSC of its own: it delivers receipts to any bind of the account.
+    const converting = new SmppSimulator({ ...ACCOUNT, accountId: undefined, logger: silent, reportDelayMs: 0 });
+    converting.control({ receiptIds: 'decimal' });
+    const decimal = gatewayTo(await converting.listen(), { receiptIdFormat: 'decimal' });
+    const own = collectingSink();
+    await decimal.start({ inbound: own.sink });
+    try {
+      const sent = classifyRecipient(await decimal.send(sms('+447700900204', 'decimal ids'), 0), '+447700900204');
+      const report = await waitFor('the report', () => own.reports.find((entry) => entry.number === '+447700900204'));
+      assert.equal(report.providerId, sent.providerId);
+      assert.equal(report.state, 'delivered');
+    } finally {
+      await decimal.close();
+      await converting.close();
+    }
+  });
+
+  test('deliver_sm_resp only after the commit: ESME_RX_T_APPN while the store cannot commit, and the SMSC delivers it again', async () => {
+    inbound.state.failing = true;
+    const before = inbound.state.calls;
+    simulator.reply('447700900205', 'Are you there?');
+    await waitFor('a refused delivery', () => inbound.state.calls > before);
+    assert.equal(inbound.received.filter((entry) => entry.number === '+447700900205').length, 0);
+    inbound.state.failing = false;
+    const mo = await waitFor('the redelivered SMS', () => inbound.received.find((entry) => entry.number === '+447700900205'));
+    assert.equal(mo.text, 'Are you there?');
+    assert.ok(inbound.state.calls - before >= 2, 'delivered again after ESME_RX_T_APPN');
+  });
+
+  test('a long reply comes as parts, each with its place, out of order and one repeated', async () => {
+    const text = `${'The pump is restarting, give it ten minutes please. '.repeat(4)}Done.`;
+    simulator.reply('447700900206', text);
+    const parts = await waitFor('every part', () => {
+      const got = inbound.received.filter((entry) => entry.number === '+447700900206');
+      return got.length === 3 ? got : undefined;
+    });
+    assert.deepEqual(
+      parts.map((part) => part.part?.index),
+      [2, 1, 2],
+      'last first, then the first, and the first sent once more',
+    );
+    assert.equal(parts[0]?.providerId, parts[2]?.providerId, 'a repeated deliver_sm has the same id');
+    assert.equal(parts.map((part) => part.text).join('') !== '', true);
+  });
+
+  test('a refused bind pauses the account rather than bouncing', async () => {
+    simulator.setBehaviour({ mode: 'refuse-binds' });
+    const refused = gatewayTo(url);
+    try {
+      await refused.start({ inbound: collectingSink().sink });
+      assert.equal(refused.health().ok, false);
+      assert.match(refused.health().detail ?? '', /ESME_RBINDFAIL/);
+      const classified = classifyRecipient(await refused.send(sms('+447700900207', 'nope'), 0), '+447700900207');
+      assert.deepEqual([classified.action, classified.code], ['pause', 'SMPP_BIND:ESME_RBINDFAIL']);
+    } finally {
+      await refused.close();
+    }
+  });
+});
+
+describe('SMPP reconnect backoff, on injected timers', () => {
+  test('an SMSC that is down: tried again after 250 ms, then 500, 1000, 2000 (doubling up to a minute)', async () => {
+    const { scheduled, timers } = recordedTimers();
+    const gateway = gatewayTo(`smpp://127.0.0.1:${await closedPort()}`, {}, silent, timers);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      assert.equal(gateway.health().ok, false);
+      assert.match(gateway.health().detail ?? '', /not bound: connect ECONNREFUSED/);
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const count = scheduled.length;
+        scheduled.at(-1)?.run();
+        await waitFor('the next attempt scheduled', () => scheduled.length > count);
+      }
+      assert.deepEqual(
+        scheduled.map((timer) => timer.ms),
+        [250, 500, 1_000, 2_000],
+      );
+      assert.equal(classifyRecipient(await gateway.send(sms('+447700900210', 'down'), 0), '+447700900210').action, 'failover', 'not bound: never sent');
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  test('a refused bind is tried again no sooner than 5 s', async () => {
+    const simulator = new SmppSimulator({ ...ACCOUNT, accountId: undefined, logger: silent });
+    simulator.setBehaviour({ mode: 'refuse-binds' });
+    const { scheduled, timers } = recordedTimers();
+    const gateway = gatewayTo(await simulator.listen(), {}, silent, timers);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      await waitFor('the retry scheduled', () => scheduled.find((timer) => timer.ms !== 2_000));
+      assert.deepEqual(
+        scheduled.filter((timer) => timer.ms !== 2_000).map((timer) => timer.ms),
+        [5_000],
+        'besides the bind_resp timeout (connectTimeout)',
+      );
+    } finally {
+      await gateway.close();
+      await simulator.close();
+    }
+  });
+});
+
+/** An SMSC the test drives octet by octet: it binds whoever asks and hands the test each PDU. */
+class HandSmsc {
+  readonly server: Server;
+  socket: Socket | undefined;
+  readonly pdus: Pdu[] = [];
+  readonly #reader = new PduReader();
+
+  constructor() {
+    this.server = createServer((socket) => {
+      this.socket = socket;
+      socket.on('data', (chunk: Buffer) => {
+        for (const pdu of this.#reader.push(chunk)) {
+          if (pdu.commandId === COMMAND.bind_transceiver) socket.write(encodePdu(COMMAND.bind_transceiver_resp, 0, pdu.sequence, encodeMessageId('HAND')));
+          else this.pdus.push(pdu);
+        }
+      });
+      socket.on('error', () => undefined);
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    return `smpp://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+
+  /** Writes raw octets; resolves with the relay's answer to `sequence`. */
+  async send(octets: Buffer, sequence: number): Promise<Pdu> {
+    this.socket?.write(octets);
+    return waitFor(`the answer to ${sequence}`, () => this.pdus.find((pdu) => pdu.sequence === sequence));
+  }
+
+  close(): Promise<void> {
+    this.socket?.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A deliver_sm body from its parts (hex of the mandatory fields, then short_message and TLVs). */
+function deliverSm(sequence: number, fields: { source: string; esmClass?: number; message: Buffer; tlvs?: Buffer }): Buffer {
+  const body = Buffer.concat([
+    Buffer.from([0, 1, 1]),
+    Buffer.from(`${fields.source}\0`, 'latin1'),
+    Buffer.from([0, 0, 0]),
+    Buffer.from([fields.esmClass ?? 0, 0, 0, 0, 0, 0, 0, 0, 0, fields.message.length]),
+    fields.message,
+    fields.tlvs ?? Buffer.alloc(0),
+  ]);
+  return encodePdu(COMMAND.deliver_sm, 0, sequence, body);
+}
+
+describe('SMPP bad input from the SMSC', () => {
+  let smsc: HandSmsc;
+  let gateway: Gateway;
+  let inbound: ReturnType<typeof collectingSink>;
+  let log: ReturnType<typeof captureLog>;
+
+  before(async () => {
+    smsc = new HandSmsc();
+    const url = await smsc.listen();
+    inbound = collectingSink();
+    log = captureLog('info');
+    gateway = gatewayTo(url, {}, log.logger);
+    await gateway.start({ inbound: inbound.sink });
+    assert.equal(gateway.health().ok, true);
+  });
+  after(async () => {
+    await gateway.close();
+    await smsc.close();
+  });
+
+  const warnings = (pattern: RegExp) => log.lines.filter((line) => pattern.test(line)).length;
+
+  test('a deliver_sm whose short_message runs past its end: ESME_RINVMSGLEN, quarantined, logged once', async () => {
+    const octets = deliverSm(101, { source: '447700900301', message: Buffer.from('short') });
+    octets[octets.length - 6] = 200; // sm_length says 200 octets; 5 follow
+    const answer = await smsc.send(octets, 101);
+    assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RINVMSGLEN]);
+    assert.equal(inbound.quarantined.length, 1);
+    assert.match(inbound.quarantined[0] ?? '', /^mo: smpp: short_message runs past the end/);
+    assert.equal(warnings(/deliver_sm not understood/), 1);
+  });
+
+  test('an unknown command: generic_nack with ESME_RINVCMDID, logged once', async () => {
+    const answer = await smsc.send(encodePdu(0x00001234, 0, 102), 102);
+    assert.deepEqual([answer.commandId, answer.status], [COMMAND.generic_nack, STATUS.ESME_RINVCMDID]);
+    assert.equal(warnings(/a command the relay does not take/), 1);
+  });
+
+  test('a receipt for an id the relay never sent: taken (the store keeps it as an orphan) and answered ESME_ROK', async () => {
+    const text = Buffer.from('id:FFFF0001 sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:', 'latin1');
+    const answer = await smsc.send(deliverSm(103, { source: '447700900302', esmClass: 0x04, message: text }), 103);
+    assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
+    assert.deepEqual(inbound.reports.at(-1), { providerId: 'FFFF0001', number: '+447700900302', code: 0, state: 'delivered' });
+  });
+
+  test('a part with an impossible index (4 of 3): ESME_RINVESMCLASS by UDH, ESME_RINVOPTPARAMVAL by SAR; quarantined', async () => {
+    const udh = Buffer.concat([Buffer.from([0x05, 0x00, 0x03, 0x11, 0x03, 0x04]), Buffer.from('part')]);
+    const byUdh = await smsc.send(deliverSm(104, { source: '447700900303', esmClass: 0x40, message: udh }), 104);
+    assert.equal(byUdh.status, STATUS.ESME_RINVESMCLASS);
+    const sar = Buffer.from('020c00020011' + '020e000103' + '020f000100', 'hex');
+    const bySar = await smsc.send(deliverSm(105, { source: '447700900303', message: Buffer.from('part'), tlvs: sar }), 105);
+    assert.equal(bySar.status, STATUS.ESME_RINVOPTPARAMVAL);
+    assert.equal(inbound.received.filter((entry) => entry.number === '+447700900303').length, 0);
+    assert.equal(inbound.quarantined.filter((entry) => entry.includes('cannot be')).length, 2);
+  });
+
+  test("a part's receipt in the same packet as its submit_sm_resp still counts for its SMS", async () => {
+    const text = `${'Boiler 2 lost pressure at the north site, check it. '.repeat(4)}End.`;
+    const sending = gateway.send(sms('+447700900305', text), 0);
+    const submits = await waitFor('both submit_sm', () => {
+      const found = smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm);
+      return found.length === 2 ? found : undefined;
+    });
+    const receipt = (id: string, sequence: number) =>
+      deliverSm(sequence, {
+        source: '447700900305',
+        esmClass: 0x04,
+        message: Buffer.from(`id:${id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:`, 'latin1'),
+      });
+    submits.forEach((submit, index) => {
+      const id = `P${index + 1}`;
+      smsc.socket?.write(Buffer.concat([encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, encodeMessageId(id)), receipt(id, 200 + index)]));
+    });
+    const sent = classifyRecipient(await sending, '+447700900305');
+    assert.equal(sent.action, 'sent');
+    await waitFor('both receipts answered', () => smsc.pdus.filter((pdu) => pdu.sequence >= 200 && pdu.sequence <= 201).length === 2);
+    assert.deepEqual(
+      inbound.reports.filter((report) => report.number === '+447700900305'),
+      [{ providerId: sent.providerId, number: '+447700900305', code: 0, state: 'delivered' }],
+    );
+  });
+
+  test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {
+    smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, 0x7654321, encodeMessageId('STRAY')));
+    const answer = await smsc.send(deliverSm(106, { source: '447700900304', message: Buffer.from('Still here') }), 106);
+    assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
+    assert.equal(warnings(/a response to no request/), 1);
+    assert.equal(inbound.received.at(-1)?.text, 'Still here');
+    assert.equal(gateway.health().ok, true);
+  });
+});
