@@ -1,11 +1,11 @@
 /**
- * The operator's commands (`smsrelay status | log | queue | quarantine | config check | backup`). They open the
- * store file next to a running relay (SQLite in WAL mode takes readers and short writers alongside
- * it) and print plain text, one line per item, or JSON lines where a script will read them.
+ * The operator's commands (`smsrelay status | log | queue | quarantine | config check | backup`), and the
+ * web console's actions (the same code). The CLI opens the store file next to a running relay (SQLite in
+ * WAL mode takes readers and short writers alongside it); they print plain text, one line per item, or
+ * JSON lines where a script will read them.
  */
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
-import type { SqliteStore } from './store/sqlite.ts';
-import type { QueueAction } from './store/types.ts';
+import type { QueueAction, Store } from './store/types.ts';
 
 const LISTED = 1000;
 
@@ -18,7 +18,7 @@ function plural(count: number, noun: string): string {
 const SECRET_KEYS = /password|secret|token|passwordHash/i;
 
 /** The effective configuration with every secret masked and durations as written (`5m`), and the store's durability. */
-export async function configCheck(config: Config, store: SqliteStore): Promise<string> {
+export async function configCheck(config: Config, store: Store): Promise<string> {
   const durability = await store.durability();
   return `${JSON.stringify(masked(asRun(config)), null, 2)}\nstore: journal_mode=${durability.journalMode} synchronous=${durability.synchronous}`;
 }
@@ -59,7 +59,7 @@ const DURATION_UNITS = [
 ] as const;
 
 /** `relay` says whether a relay holds the data directory now (its pid), from its lock file. */
-export async function status(store: SqliteStore, now: number, relay: number | undefined): Promise<string> {
+export async function status(store: Store, now: number, relay: number | undefined): Promise<string> {
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
   return [
@@ -74,7 +74,7 @@ export async function status(store: SqliteStore, now: number, relay: number | un
 }
 
 /** A message's whole history, or every message to a number (newest first) with theirs. */
-export async function history(store: SqliteStore, subject: string): Promise<string> {
+export async function history(store: Store, subject: string): Promise<string> {
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
   const number = subject.startsWith('+') || /^\d{6,15}$/.test(subject) ? (subject.startsWith('+') ? subject : `+${subject}`) : undefined;
   const ids = number ? await store.messagesOfNumber(number, 20) : [subject];
@@ -106,7 +106,7 @@ function describeEvent(kind: string, detail: string | undefined): string {
 }
 
 /** `queue list | hold | release | retry | delete [<message id> | all] | pause | resume`. */
-export async function queue(store: SqliteStore, args: readonly string[], now: number): Promise<string> {
+export async function queue(store: Store, args: readonly string[], now: number): Promise<string> {
   const [command = 'list', target] = args;
   if (command === 'list') {
     const queued = await store.listQueued(LISTED);
@@ -130,7 +130,7 @@ export async function queue(store: SqliteStore, args: readonly string[], now: nu
  * be read. `list` prints one JSON line each without the body; `show` prints the request's fields and
  * then its body exactly as received, for the operator to read or to replay to the webhook by hand.
  */
-export async function quarantine(store: SqliteStore, args: readonly string[]): Promise<string> {
+export async function quarantine(store: Store, args: readonly string[]): Promise<string> {
   const [command = 'list', target] = args;
   const when = (entry: { readonly receivedAt: number }) => new Date(entry.receivedAt).toISOString();
   if (command === 'list') {
@@ -154,7 +154,7 @@ export async function quarantine(store: SqliteStore, args: readonly string[]): P
 }
 
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
-export async function rerouteUndeliverable(store: SqliteStore, config: Config, id: string, mailbox: string): Promise<string> {
+export async function rerouteUndeliverable(store: Store, config: Config, id: string, mailbox: string): Promise<string> {
   if (!/^[^@\s]+@[^@\s]+$/.test(mailbox)) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
   // Mail building (nodemailer, the templates) loads only for this command.
   const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);

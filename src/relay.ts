@@ -13,6 +13,7 @@ import { receivesWebhooks } from './providers/contract.ts';
 import { composeRegistry } from './providers/registry.ts';
 import type { ProviderSimulator } from './simulators/contract.ts';
 import { createSimulator, SIMULATOR_ACCOUNT, simulatedSettings } from './simulators/index.ts';
+import { mountConsole } from './console/routes.ts';
 import { startHttpServer } from './http/server.ts';
 import { mountWebhooks, webhookPaths } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
@@ -31,6 +32,7 @@ import { replyMailOptions } from './replies/reply-mail.ts';
 import { ReplyTracking } from './replies/tracking.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir, STORE_FILE } from './store/lock.ts';
+import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { openThreadedStore } from './store/threaded.ts';
 import type { Store } from './store/types.ts';
 
@@ -59,6 +61,8 @@ export interface RelayOptions {
   readonly dispatchClock?: () => number;
   /** How a failed sign-in's answer is delayed (tests record the delays instead of waiting them). */
   readonly loginPause?: (ms: number) => Promise<void>;
+  /** The web console's clock (session expiry, the sign-in throttle): tests move it instead of waiting. */
+  readonly consoleClock?: () => number;
   /** Provider plug-ins besides the built-in ones (the config must have been loaded with them too). */
   readonly providers?: readonly ProviderPlugin[];
 }
@@ -147,6 +151,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       : undefined;
     let smtpUp = false;
     const gateways: Gateway[] = [];
+    // The web console (docs/console.md): off until a user is configured; its reads on their own connections.
+    const consoleStore = config.console.users.length > 0 ? SqliteConsoleStore.open(join(config.dataDir, STORE_FILE), config.store.busyTimeout) : undefined;
+    if (consoleStore) stack.push(() => consoleStore.close());
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -177,6 +184,23 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
             ]
           : []),
         ...(simulator ? [(app: FastifyInstance) => simulator.register(app)] : []),
+        ...(consoleStore
+          ? [
+              (app: FastifyInstance) =>
+                mountConsole(app, {
+                  config,
+                  store,
+                  consoleStore,
+                  acceptance: () => acceptance,
+                  gateway: () => ({ hosts: (gateways[0]?.endpoints ?? []).map(hostOf), health: gateways.map((started) => started.health()) }),
+                  mailTransport: transport.description,
+                  onMailQueued: () => mailer.kick(),
+                  logger: logger.child({ component: 'console' }),
+                  pause: options.loginPause,
+                  clock: options.consoleClock,
+                }),
+            ]
+          : []),
       ],
     });
     stack.push(() => http.close());
@@ -346,6 +370,15 @@ function acceptanceSettings(config: Config): AcceptanceSettings {
     alertStormWindowMs: config.policy.alertStormWindow,
     resubmissionWindowMs: config.delivery.resubmissionWindow,
   };
+}
+
+/** A gateway URL's host, without any credentials or path. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 /** The address this process reaches its own HTTP port on, whatever interface it listens on. */

@@ -75,6 +75,7 @@ export interface Config {
   readonly policy: ParsedConfig['policy'];
   readonly mail: ParsedConfig['mail'] & { readonly from: string };
   readonly store: ParsedConfig['store'];
+  readonly console: ParsedConfig['console'];
   /** Where the file settings came from, if any (for `config check` and messages). */
   readonly file: string | undefined;
 }
@@ -120,6 +121,7 @@ export function loadConfig(
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
   const lists = parsed.sms && normaliseLists(parsed.sms, problems, describe);
+  if (parsed.console && parsed.accounts) checkConsoleUsers(parsed.console, parsed.accounts, problems, describe);
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
   return { config: deepFreeze(finish(parsed, selected as SelectedProvider, lists, file, cwd)), warnings };
 }
@@ -342,6 +344,23 @@ export function environmentOf(registry: ProviderRegistry): Readonly<Record<strin
   return environment;
 }
 
+/** Console user names are unique, and each test-send account is an `accounts` entry (issue #19). */
+function checkConsoleUsers(
+  settings: ParsedConfig['console'],
+  accounts: ParsedConfig['accounts'],
+  problems: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+): void {
+  const seen = new Set<string>();
+  settings.users.forEach((user, index) => {
+    if (seen.has(user.name)) problems.push(`${describe(['console', 'users', index, 'name'])}: "${user.name}" is listed twice`);
+    seen.add(user.name);
+    if (user.account !== undefined && !accounts.some((account) => account.username === user.account)) {
+      problems.push(`${describe(['console', 'users', index, 'account'])}: no accounts entry has username "${user.account}"`);
+    }
+  });
+}
+
 /** List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. */
 function normaliseLists(sms: ParsedConfig['sms'], problems: string[], describe: (path: readonly PropertyKey[]) => string): Record<string, readonly string[]> {
   const lists: Record<string, readonly string[]> = Object.create(null);
@@ -407,6 +426,7 @@ function finish(
       dkim: parsed.mail.dkim && { ...parsed.mail.dkim, privateKeyFile: resolve(cwd, parsed.mail.dkim.privateKeyFile) },
     },
     store: parsed.store,
+    console: parsed.console,
     file,
   };
 }
