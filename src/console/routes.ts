@@ -176,7 +176,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           }
           return page(reply, 'conversation', request.console, {
             title: 'Conversation',
-            number: number.e164,
+            peer: number.e164,
             items: await consoleStore.thread(number.e164, THREAD_ITEMS),
           });
         }
@@ -185,7 +185,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/conversations/:ref', async (request: ConsoleRequest, reply) => {
         const number = await consoleStore.numberOfRef((request.params as { ref: string }).ref);
         if (!number) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', 'No such conversation'), request.console);
-        return page(reply, 'conversation', request.console, { title: 'Conversation', number, items: await consoleStore.thread(number, THREAD_ITEMS) });
+        return page(reply, 'conversation', request.console, { title: 'Conversation', peer: number, items: await consoleStore.thread(number, THREAD_ITEMS) });
       });
 
       scope.get('/queue', async (request: ConsoleRequest, reply) => {
