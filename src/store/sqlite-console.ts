@@ -181,7 +181,8 @@ export class SqliteConsoleStore implements ConsoleStore {
       failed: 0,
     }));
     for (const row of rows) {
-      const bucket = buckets[row.slot];
+      // Bound numbers arrive as reals, so the division may not be whole: the bucket is its floor.
+      const bucket = buckets[Math.floor(row.slot)];
       if (bucket) Object.assign(bucket, { sent: row.sent, delivered: row.delivered, failed: row.failed });
     }
     return buckets;

@@ -87,11 +87,13 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
   /** axe-core on the page as it is: no violations at all. */
   async function accessible(page: Page, what: string): Promise<void> {
     await page.addScriptTag({ path: AXE });
+    // Runs in the page: axe-core checks the whole document it is given.
     const violations = (await page.evaluate(async () => {
-      const axe = (
-        globalThis as unknown as { axe: { run: (context: Document) => Promise<{ violations: Array<{ id: string; help: string; nodes: unknown[] }> }> } }
-      ).axe;
-      return (await axe.run(document)).violations.map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.length})`);
+      const scope = globalThis as unknown as {
+        axe: { run: (context: unknown) => Promise<{ violations: Array<{ id: string; help: string; nodes: unknown[] }> }> };
+        document: unknown;
+      };
+      return (await scope.axe.run(scope.document)).violations.map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.length})`);
     })) as string[];
     assert.deepEqual(violations, [], `${what}: accessibility violations`);
   }
@@ -144,6 +146,7 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       copyFileSync(`${OUTPUT}timeline-desktop.png`, `${DOCS}console-timeline.png`);
 
       await page.goto(`${base}/console`);
+      assert.match(await page.locator('.legend').innerText(), /sent: 1 last hour, 1 in 7 days[\s\S]*delivered: 1 last hour/, 'the chart counts the SMS');
       await screenshots(page, 'overview');
       copyFileSync(`${OUTPUT}overview-desktop.png`, `${DOCS}console-overview.png`);
     } finally {
