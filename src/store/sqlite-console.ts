@@ -173,7 +173,13 @@ export class SqliteConsoleStore implements ConsoleStore {
   }
 
   async activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]> {
-    const rows = this.#sql.activity.all({ since, until, bucket: bucketMs }) as Array<{ slot: number; sent: number; delivered: number; failed: number }>;
+    // Bound as integers (BigInt), so the division is whole and each bucket is one group.
+    const rows = this.#sql.activity.all({ since: BigInt(since), until: BigInt(until), bucket: BigInt(bucketMs) }) as Array<{
+      slot: number;
+      sent: number;
+      delivered: number;
+      failed: number;
+    }>;
     const buckets = Array.from({ length: Math.ceil((until - since) / bucketMs) }, (_, slot) => ({
       at: since + slot * bucketMs,
       sent: 0,
@@ -181,9 +187,11 @@ export class SqliteConsoleStore implements ConsoleStore {
       failed: 0,
     }));
     for (const row of rows) {
-      // Bound numbers arrive as reals, so the division may not be whole: the bucket is its floor.
-      const bucket = buckets[Math.floor(row.slot)];
-      if (bucket) Object.assign(bucket, { sent: row.sent, delivered: row.delivered, failed: row.failed });
+      const bucket = buckets[row.slot];
+      if (!bucket) continue;
+      bucket.sent += row.sent;
+      bucket.delivered += row.delivered;
+      bucket.failed += row.failed;
     }
     return buckets;
   }

@@ -146,7 +146,7 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       copyFileSync(`${OUTPUT}timeline-desktop.png`, `${DOCS}console-timeline.png`);
 
       await page.goto(`${base}/console`);
-      // Seen once under full-suite load: "sent: 0" on the first look while "delivered: 1"; looked at again until it holds.
+      // The counts are committed with the delivery report the test waited for; looked at again in case a refresh lags.
       await waitFor('the chart counting the SMS', async () => {
         await page.goto(`${base}/console`);
         return /sent: 1 last hour, 1 in 7 days[\s\S]*delivered: 1 last hour/.test(await page.locator('.legend').innerText());
