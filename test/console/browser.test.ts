@@ -1,3 +1,4 @@
+// biome-ignore-all lint/performance/useDomNodeTextContent: Playwright locators, not DOM nodes: innerText() is what a person sees (textContent would include hidden text)
 /**
  * The web console in a real browser (issue #19): Playwright (playwright-core) driving Debian's
  * Chromium against a relay on loopback, with its simulator as the gateway. One browser and one relay
