@@ -32,7 +32,8 @@ export function activityChart(
   const bar = Math.max(0.5, (slot * 0.8) / SERIES.length);
   const y = (value: number) => TOP + plotHeight - (value / top) * plotHeight;
   const parts: string[] = [];
-  for (const tick of [0, top / 2, top]) {
+  // Counts are whole: no 0.5 tick when the peak is 1.
+  for (const tick of [0, top / 2, top].filter(Number.isInteger)) {
     parts.push(`<line x1="${LEFT}" x2="${WIDTH}" y1="${y(tick)}" y2="${y(tick)}" stroke="#bbb" stroke-width="0.5"/>`);
     parts.push(`<text x="${LEFT - 4}" y="${y(tick) + 4}" text-anchor="end" font-size="10" fill="#333">${tick}</text>`);
   }
