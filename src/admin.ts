@@ -1,7 +1,8 @@
 /**
- * The operator's commands (`smsrelay status | log | queue | quarantine | config check | backup`). They open the
- * store file next to a running relay (SQLite in WAL mode takes readers and short writers alongside
- * it) and print plain text, one line per item, or JSON lines where a script will read them.
+ * The operator's commands (`smsrelay status | log | queue | quarantine | config check | backup`), and the
+ * web console's actions (the same code). The CLI opens the store file next to a running relay (SQLite in
+ * WAL mode takes readers and short writers alongside it); they print plain text, one line per item, or
+ * JSON lines where a script will read them.
  */
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';

@@ -14,6 +14,7 @@ import { receivesWebhooks } from './providers/contract.ts';
 import { composeRegistry } from './providers/registry.ts';
 import type { ProviderSimulator } from './simulators/contract.ts';
 import { createSimulator, SIMULATOR_ACCOUNT, simulatedSettings } from './simulators/index.ts';
+import { mountConsole } from './console/routes.ts';
 import { startHttpServer } from './http/server.ts';
 import { mountWebhooks, webhookPaths } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
@@ -32,6 +33,7 @@ import { replyMailOptions } from './replies/reply-mail.ts';
 import { ReplyTracking } from './replies/tracking.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir, STORE_FILE } from './store/lock.ts';
+import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { openThreadedStore } from './store/threaded.ts';
 import { PostgresStore } from './store/postgres/store.ts';
 import { redactUrl } from './store/postgres/url.ts';
@@ -64,6 +66,8 @@ export interface RelayOptions {
   readonly dispatchClock?: () => number;
   /** How a failed sign-in's answer is delayed (tests record the delays instead of waiting them). */
   readonly loginPause?: (ms: number) => Promise<void>;
+  /** The web console's clock (session expiry, the sign-in throttle): tests move it instead of waiting. */
+  readonly consoleClock?: () => number;
   /** Provider plug-ins besides the built-in ones (the config must have been loaded with them too). */
   readonly providers?: readonly ProviderPlugin[];
 }
@@ -176,6 +180,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const [onlySimulator] = simulators.size === 1 ? simulators.values() : [];
     let smtpUp = false;
     const gateways: Gateway[] = [];
+    // The web console (docs/console.md): off until a user is configured; its reads on their own connections.
+    const consoleStore = config.console.users.length > 0 ? SqliteConsoleStore.open(join(config.dataDir, STORE_FILE), config.store.busyTimeout) : undefined;
+    if (consoleStore) stack.push(() => consoleStore.close());
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -214,6 +221,23 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
               simulator.register(app, { prefix: simulatorPath(name) }),
         ),
         ...(onlySimulator ? [(app: FastifyInstance) => onlySimulator.register(app)] : []),
+        ...(consoleStore
+          ? [
+              (app: FastifyInstance) =>
+                mountConsole(app, {
+                  config,
+                  store,
+                  consoleStore,
+                  acceptance: () => acceptance,
+                  gateway: () => ({ hosts: (gateways[0]?.endpoints ?? []).map(hostOf), health: gateways.map((started) => started.health()) }),
+                  mailTransport: transport.description,
+                  onMailQueued: () => mailer.kick(),
+                  logger: logger.child({ component: 'console' }),
+                  pause: options.loginPause,
+                  clock: options.consoleClock,
+                }),
+            ]
+          : []),
       ],
     });
     stack.push(() => http.close());
@@ -426,6 +450,15 @@ function acceptanceSettings(config: Config): AcceptanceSettings {
     alertStormWindowMs: config.policy.alertStormWindow,
     resubmissionWindowMs: config.delivery.resubmissionWindow,
   };
+}
+
+/** A gateway URL's host, without any credentials or path. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 /** The address this process reaches its own HTTP port on, whatever interface it listens on. */

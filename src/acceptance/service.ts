@@ -18,9 +18,9 @@ import type { AcceptanceSettings, AcceptedMail, Outcome, ProviderLimits, Recipie
  * Where a password may travel without TLS: this host's own loopback address only. Not all of 127/8:
  * tests and local setups use other 127.x addresses to stand for remote clients.
  */
-const LOOPBACK_ADDRESSES: ReadonlySet<string> = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+export const LOOPBACK_ADDRESSES: ReadonlySet<string> = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 /** A valid hash of a random password, verified against when the user name is unknown. */
-const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+export const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
 export interface AcceptanceOptions {
   readonly settings: AcceptanceSettings;

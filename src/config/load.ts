@@ -75,6 +75,7 @@ export interface Config {
   readonly policy: ParsedConfig['policy'];
   readonly mail: ParsedConfig['mail'] & { readonly from: string };
   readonly store: Omit<ParsedConfig['store'], 'relayName'> & { readonly relayName: string };
+  readonly console: ParsedConfig['console'];
   /** Where the file settings came from, if any (for `config check` and messages). */
   readonly file: string | undefined;
 }
@@ -138,6 +139,13 @@ export function loadConfig(
           warnings,
         })
       : undefined;
+  if (parsed.console && parsed.accounts) checkConsoleUsers(parsed.console, parsed.accounts, problems, describe);
+  // The console's sessions, audit and searches are written for the SQLite store so far (docs/console.md).
+  if (parsed.console?.users.length && parsed.store?.url) {
+    problems.push(
+      `${describe(['console', 'users'])}: the web console runs on the SQLite store only in this version; remove console.users or store.url (SMSRELAY_DATABASE_URL)`,
+    );
+  }
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
   return { config: deepFreeze(finish(parsed, selected as SelectedProvider, lists, routes, file, cwd)), warnings };
 }
@@ -392,6 +400,23 @@ export function environmentOf(registry: ProviderRegistry): Readonly<Record<strin
   return environment;
 }
 
+/** Console user names are unique, and each test-send account is an `accounts` entry (issue #19). */
+function checkConsoleUsers(
+  settings: ParsedConfig['console'],
+  accounts: ParsedConfig['accounts'],
+  problems: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+): void {
+  const seen = new Set<string>();
+  settings.users.forEach((user, index) => {
+    if (seen.has(user.name)) problems.push(`${describe(['console', 'users', index, 'name'])}: "${user.name}" is listed twice`);
+    seen.add(user.name);
+    if (user.account !== undefined && !accounts.some((account) => account.username === user.account)) {
+      problems.push(`${describe(['console', 'users', index, 'account'])}: no accounts entry has username "${user.account}"`);
+    }
+  });
+}
+
 /** List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. */
 function normaliseLists(sms: ParsedConfig['sms'], problems: string[], describe: (path: readonly PropertyKey[]) => string): Record<string, readonly string[]> {
   const lists: Record<string, readonly string[]> = Object.create(null);
@@ -448,6 +473,7 @@ function finish(
       dkim: parsed.mail.dkim && { ...parsed.mail.dkim, privateKeyFile: resolve(cwd, parsed.mail.dkim.privateKeyFile) },
     },
     store: { ...parsed.store, relayName: parsed.store.relayName ?? hostname() },
+    console: parsed.console,
     file,
   };
 }

@@ -157,6 +157,20 @@ const account = z.strictObject({
   ...senderLimits,
 });
 
+/** A console user (issue #19): `operator` acts and sees full numbers; `viewer` reads, numbers masked. */
+const consoleUser = z.strictObject({
+  name: z
+    .string()
+    .min(1)
+    .regex(/^[^\s:]+$/, 'expected a user name without spaces or colons'),
+  passwordHash: account.shape.passwordHash,
+  role: z.enum(['viewer', 'operator'], { error: 'expected viewer or operator' }),
+  /** The `accounts` entry the user's test sends go out as (its policy and limits); unset = no test send. */
+  account: z.string().min(1).optional(),
+  /** The envelope sender of those test sends; the account's first listed sender when unset. */
+  sender: z.email('expected a mail address').optional(),
+});
+
 const network = z.strictObject({
   /** A name for logs and refusals. */
   name: z.string().min(1),
@@ -406,6 +420,23 @@ export const configSchema = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9._:-]{1,100}$/, 'expected a name of letters, digits, ".", "_", ":" or "-"')
         .optional(),
+    })
+    .prefault({}),
+  /** The web console under /console (issue #19); off until a user is configured. */
+  console: z
+    .strictObject({
+      /** Who may sign in: a scrypt hash from `smsrelay hash-password` and a role each. */
+      users: z.array(consoleUser, { error: 'write a list of console users, each starting "- name: …"' }).default([]),
+      /** Source networks the console answers at all; others get 403. */
+      allowedNetworks: list(cidr, '[127.0.0.0/8, 10.0.0.0/8]').default(['127.0.0.0/8', '::1/128']),
+      /** The console's address as people reach it; `https://` declares that every request arrives over TLS. */
+      publicUrl: url.optional(),
+      /** Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed; anyone else's are ignored. */
+      trustedProxies: list(cidr, '[127.0.0.1/32]').default([]),
+      /** A session unused this long ends (sign in again). */
+      sessionIdleTimeout: duration.prefault('30m'),
+      /** A session ends this long after sign-in however busy. */
+      sessionMaxAge: duration.prefault('12h'),
     })
     .prefault({}),
 });

@@ -194,7 +194,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX inbound_conversation ON inbound (context, number, received_at) WHERE context IS NOT NULL;
   CREATE INDEX mail_out_message ON mail_out (message_id) WHERE message_id IS NOT NULL;
   `,
-  // #20 (SMPP, reserved position 11): the parts of long SMS from phones, kept as they arrive until
+  // 10 (issue #20, SMPP): the parts of long SMS from phones, kept as they arrive until
   // their SMS is mailed (src/store/reassembly.ts), then a day longer to recognise repeats and late parts.
   `
   CREATE TABLE part_sets (
@@ -216,6 +216,38 @@ export const MIGRATIONS: readonly string[] = [
     received_at INTEGER NOT NULL,
     PRIMARY KEY (set_id, part_index)
   ) STRICT;
+  `,
+  // 11 (issue #19, the web console): its sessions (by the hash of the
+  // cookie's token), failed sign-ins per client, the audit of its actions; and indexes for its bounded
+  // reads: mails by time and by sender, events by time (the activity chart), inbound SMS by time.
+  `
+  CREATE TABLE console_sessions (
+    id           TEXT PRIMARY KEY,
+    username     TEXT NOT NULL,
+    csrf         TEXT NOT NULL,
+    client       TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE console_login_failures (
+    id     INTEGER PRIMARY KEY,
+    client TEXT NOT NULL,
+    at     INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX console_login_failures_client ON console_login_failures (client, at);
+  CREATE TABLE console_actions (
+    id       INTEGER PRIMARY KEY,
+    at       INTEGER NOT NULL,
+    username TEXT NOT NULL,
+    client   TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    target   TEXT,
+    detail   TEXT
+  ) STRICT;
+  CREATE INDEX messages_received ON messages (received_at);
+  CREATE INDEX messages_sender ON messages (envelope_from, received_at);
+  CREATE INDEX events_at ON events (at);
+  CREATE INDEX inbound_received ON inbound (received_at);
   `,
 ];
 

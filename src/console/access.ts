@@ -1,0 +1,185 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyRequest } from 'fastify';
+import { DUMMY_HASH, LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
+import type { Config } from '../config/load.ts';
+import { RelayError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { failureDelay, LOGIN_WINDOW_MS, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
+import { networkMatcher } from '../policy/networks.ts';
+import { verifyPassword } from '../policy/passwords.ts';
+import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
+
+export const SESSION_COOKIE = 'smsrelay_console';
+/** 256 bits: a session token or CSRF token cannot be guessed. */
+const TOKEN_BYTES = 32;
+/** A session's last use is written at most this often (not on every page view). */
+const TOUCH_INTERVAL_MS = 60_000;
+
+export type ConsoleSettings = Config['console'];
+export type ConsoleUser = ConsoleSettings['users'][number];
+
+/** Where a request comes from, as the console judges it. */
+export interface Channel {
+  /** The client: the socket's peer, or the address a trusted proxy forwarded for. */
+  readonly address: string;
+  /** The request reached the relay over TLS (declared by an https `console.publicUrl`, or said by a trusted proxy). */
+  readonly tls: boolean;
+  /** The client is this host itself, with no proxy in between. */
+  readonly loopback: boolean;
+}
+
+export interface SignedIn {
+  readonly session: ConsoleSession;
+  readonly user: ConsoleUser;
+}
+
+/**
+ * Who may use the console and how (docs/console.md, "Access"): the network check, sign-in over TLS
+ * or from loopback only, the store-kept throttle, sessions with idle and absolute expiry, the CSRF
+ * token of each session. A forwarded header counts only from a `console.trustedProxies` address.
+ */
+export class ConsoleAccess {
+  readonly #settings: ConsoleSettings;
+  readonly #store: ConsoleStore;
+  readonly #clock: () => number;
+  readonly #pause: (ms: number) => Promise<void>;
+  readonly #logger: Logger;
+  readonly #allowed: (address: string) => boolean;
+  readonly #proxy: (address: string) => boolean;
+  readonly #declaredTls: boolean;
+
+  constructor(options: {
+    readonly settings: ConsoleSettings;
+    readonly store: ConsoleStore;
+    readonly clock: () => number;
+    readonly logger: Logger;
+    readonly pause?: ((ms: number) => Promise<void>) | undefined;
+  }) {
+    this.#settings = options.settings;
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    this.#pause = options.pause ?? sleep;
+    this.#allowed = networkMatcher(options.settings.allowedNetworks);
+    this.#proxy = networkMatcher(options.settings.trustedProxies);
+    this.#declaredTls = options.settings.publicUrl?.startsWith('https:') ?? false;
+  }
+
+  channel(request: FastifyRequest): Channel {
+    const peer = request.socket.remoteAddress ?? '';
+    if (!this.#proxy(peer)) return { address: peer, tls: this.#declaredTls, loopback: LOOPBACK_ADDRESSES.has(peer) };
+    // The nearest hop that is not one of our proxies is the client; the proxy nearest us says the scheme.
+    const hops = headerList(request.headers['x-forwarded-for']);
+    const client = [...hops].reverse().find((hop) => !this.#proxy(hop)) ?? peer;
+    const proto = headerList(request.headers['x-forwarded-proto']).at(-1);
+    return { address: client, tls: this.#declaredTls || proto === 'https', loopback: hops.length === 0 && LOOPBACK_ADDRESSES.has(peer) };
+  }
+
+  allowed(channel: Channel): boolean {
+    return this.#allowed(channel.address);
+  }
+
+  /** Signs a user in; the refusal says why (and, when throttled, how long to wait). */
+  async signIn(
+    name: string,
+    password: string,
+    channel: Channel,
+  ): Promise<{ ok: true; token: string; user: ConsoleUser } | { ok: false; error: RelayError; retryAfterSeconds?: number }> {
+    if (!channel.tls && !channel.loopback) {
+      const where = this.#settings.publicUrl ? `: use ${this.#settings.publicUrl}` : ' (set console.publicUrl or console.trustedProxies for a TLS proxy)';
+      return { ok: false, error: new RelayError('ENCRYPTION_REQUIRED', `Sign-in needs HTTPS from anywhere but this host${where}`) };
+    }
+    const now = this.#clock();
+    const failures = await this.#store.loginFailures(channel.address, now - LOGIN_WINDOW_MS);
+    if (failures.length >= MAX_LOGIN_FAILURES) {
+      const waitMs = (failures[failures.length - MAX_LOGIN_FAILURES] ?? now) + LOGIN_WINDOW_MS - now;
+      const minutes = Math.max(1, Math.ceil(waitMs / 60_000));
+      return {
+        ok: false,
+        error: new RelayError('LOGIN_BLOCKED', `Too many failed sign-ins from your address: wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again`),
+        retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+      };
+    }
+    const user = this.#settings.users.find((candidate) => candidate.name === name);
+    // An unknown name costs the same scrypt as a wrong password: timing tells no user names.
+    const valid = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
+    if (!user || !valid) {
+      await this.#store.recordLoginFailure(channel.address, now);
+      const delay = failureDelay(failures.length + 1);
+      this.#logger.warn({ client: channel.address, user: name, delayMs: delay }, 'console: sign-in failed');
+      await this.#pause(delay);
+      return { ok: false, error: new RelayError('AUTH_FAILED', 'Wrong user name or password') };
+    }
+    await this.#store.clearLoginFailures(channel.address);
+    await this.#store.expireSessions(now - this.#settings.sessionIdleTimeout, now - this.#settings.sessionMaxAge);
+    const token = randomBytes(TOKEN_BYTES).toString('base64url');
+    await this.#store.createSession({
+      id: sessionId(token),
+      username: user.name,
+      csrf: randomBytes(TOKEN_BYTES).toString('base64url'),
+      client: channel.address,
+      createdAt: now,
+      lastSeenAt: now,
+    });
+    this.#logger.info({ client: channel.address, user: user.name }, 'console: signed in');
+    return { ok: true, token, user };
+  }
+
+  /** The session of the request's cookie: 'expired' when it ran out (or its user was removed), undefined when there is none. */
+  async session(request: FastifyRequest): Promise<SignedIn | 'expired' | undefined> {
+    const token = cookieValue(request.headers.cookie, SESSION_COOKIE);
+    if (!token) return undefined;
+    const session = await this.#store.session(sessionId(token));
+    if (!session) return 'expired';
+    const now = this.#clock();
+    const user = this.#settings.users.find((candidate) => candidate.name === session.username);
+    if (!user || now - session.lastSeenAt > this.#settings.sessionIdleTimeout || now - session.createdAt > this.#settings.sessionMaxAge) {
+      await this.#store.deleteSession(session.id);
+      return 'expired';
+    }
+    if (now - session.lastSeenAt > TOUCH_INTERVAL_MS) await this.#store.touchSession(session.id, now);
+    return { session, user };
+  }
+
+  async signOut(session: ConsoleSession): Promise<void> {
+    await this.#store.deleteSession(session.id);
+  }
+
+  /** The session's CSRF token, compared in constant time. */
+  csrfValid(session: ConsoleSession, token: unknown): boolean {
+    if (typeof token !== 'string') return false;
+    const given = Buffer.from(token);
+    const expected = Buffer.from(session.csrf);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  /** The Set-Cookie value: HttpOnly, SameSite=Strict, Secure under TLS, for the console's path only. */
+  cookie(token: string, channel: Channel): string {
+    return `${SESSION_COOKIE}=${token}; Path=/console; HttpOnly; SameSite=Strict${channel.tls ? '; Secure' : ''}`;
+  }
+
+  clearedCookie(channel: Channel): string {
+    return `${SESSION_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0${channel.tls ? '; Secure' : ''}`;
+  }
+}
+
+/** The store keeps the token's hash: a copy of the store signs no one in. */
+function sessionId(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function headerList(value: string | string[] | undefined): string[] {
+  return (Array.isArray(value) ? value.join(',') : (value ?? ''))
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const [key, ...value] = part.trim().split('=');
+    if (key === name) return value.join('=');
+  }
+  return undefined;
+}

@@ -1,0 +1,36 @@
+import { Eta } from 'eta';
+import { maskNumber } from '../sms/numbers.ts';
+import type { ConsoleUser } from './access.ts';
+
+const eta = new Eta({ views: new URL('./views', import.meta.url).pathname, autoEscape: true, cache: true });
+
+/** Numbers in free text (event details, addresses): `+447700900123` and `447700900123@sms.example.com`. */
+const NUMBER_IN_TEXT = /\+?\d{7,15}/g;
+
+/** What every page's template gets besides its own data: how to show times and numbers to this user. */
+export function helpers(user: ConsoleUser | undefined, csrf: string | undefined) {
+  const operator = user?.role === 'operator';
+  return {
+    user,
+    csrf,
+    operator,
+    /** A number as this user may see it: in full for operators, masked as in info logs for viewers. */
+    number: (e164: string) => (operator ? e164 : maskNumber(e164)),
+    /** Free text with every number in it masked for viewers. */
+    masked: (text: string) => (operator ? text : text.replace(NUMBER_IN_TEXT, (digits) => maskNumber(digits.startsWith('+') ? digits : `+${digits}`))),
+    time: (at: number | undefined) => (at === undefined ? '—' : new Date(at).toISOString().replace('T', ' ').slice(0, 19)),
+    ago: (seconds: number) => duration(seconds),
+  };
+}
+
+export function render(view: string, data: Record<string, unknown>): string {
+  return eta.render(view, data);
+}
+
+/** 3725 → "1 h 2 min": ages and uptimes as people read them. */
+export function duration(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+  return `${Math.floor(seconds / 86_400)} d ${Math.floor((seconds % 86_400) / 3600)} h`;
+}

@@ -1,0 +1,430 @@
+import { readFileSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { v7 as uuidv7 } from 'uuid';
+import type { AcceptanceService } from '../acceptance/service.ts';
+import { configCheck, quarantine, queue, rerouteUndeliverable } from '../admin.ts';
+import type { Config } from '../config/load.ts';
+import { RelayError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { GatewayHealth } from '../providers/contract.ts';
+import { normaliseNumber } from '../sms/numbers.ts';
+import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
+import type { Store } from '../store/types.ts';
+import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
+import { activityChart, CHART_SERIES } from './chart.ts';
+import { duration, helpers, render } from './render.ts';
+
+/** Rows per page of search results, and the most a page of any list shows. */
+const PAGE_SIZE = 50;
+/** A conversation shows this many mails and replies each (newest). */
+const THREAD_ITEMS = 100;
+/** Search terms longer than this are no number, address or id: refused before any query. */
+const MAX_TERM_LENGTH = 320;
+/** Minute buckets over the last hour, hour buckets over the last 7 days. */
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+const STATUSES = ['queued', 'sent', 'delivered', 'failed'] as const;
+const ASSETS: Readonly<Record<string, string>> = { 'console.css': 'text/css; charset=utf-8', 'console.js': 'text/javascript; charset=utf-8' };
+/** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+  'cache-control': 'no-store',
+};
+
+export interface ConsoleOptions {
+  readonly config: Config;
+  readonly store: Store;
+  readonly consoleStore: ConsoleStore;
+  /** The relay's acceptance service (test sends), there once the relay has started. */
+  readonly acceptance: () => AcceptanceService;
+  /** The gateway's hosts and the health of each started gateway (the relay's and accounts' own). */
+  readonly gateway: () => { readonly hosts: readonly string[]; readonly health: readonly GatewayHealth[] };
+  /** Where the relay's own mail goes (smarthost or Maildir), in words. */
+  readonly mailTransport: string;
+  readonly onMailQueued: () => void;
+  readonly logger: Logger;
+  readonly clock?: (() => number) | undefined;
+  readonly pause?: ((ms: number) => Promise<void>) | undefined;
+}
+
+type Form = Record<string, string>;
+type Context = { readonly channel: Channel; readonly signedIn: SignedIn };
+type ConsoleRequest = FastifyRequest & { console?: Context };
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The web console under /console (docs/console.md): server-rendered pages, forms that work without script. */
+export function mountConsole(app: FastifyInstance, options: ConsoleOptions): void {
+  const clock = options.clock ?? Date.now;
+  const startedAt = clock();
+  const access = new ConsoleAccess({ settings: options.config.console, store: options.consoleStore, clock, logger: options.logger, pause: options.pause });
+  const { store, consoleStore, config } = options;
+
+  app.register(
+    async (scope) => {
+      scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
+        done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+      );
+
+      scope.addHook('onRequest', async (request: ConsoleRequest, reply) => {
+        reply.headers(SECURITY_HEADERS);
+        const channel = access.channel(request);
+        if (!access.allowed(channel)) {
+          return problem(request, reply, 403, new RelayError('FORBIDDEN', `The console does not answer ${channel.address} (console.allowedNetworks)`));
+        }
+        const path = request.url.split('?')[0] ?? '';
+        if (path.startsWith('/console/assets/') || path === '/console/signin') return;
+        const signedIn = await access.session(request);
+        if (signedIn === undefined || signedIn === 'expired') {
+          const why = signedIn === 'expired' ? 'Your session has expired: sign in again' : 'Sign in first';
+          if (request.method === 'GET' && !wantsJson(request)) {
+            const next = encodeURIComponent(request.url);
+            return reply.redirect(`/console/signin?next=${next}${signedIn === 'expired' ? '&expired=1' : ''}`, 303);
+          }
+          return problem(request, reply, 401, new RelayError('UNAUTHORIZED', why));
+        }
+        request.console = { channel, signedIn };
+      });
+      // State changes need the session's CSRF token (form field or header) and, but for signing out, an operator.
+      scope.addHook('preHandler', async (request: ConsoleRequest, reply) => {
+        const context = request.console;
+        if (request.method !== 'POST' || !context) return;
+        const body = (request.body ?? {}) as Form;
+        if (!access.csrfValid(context.signedIn.session, body._csrf ?? request.headers['x-csrf-token'])) {
+          return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Missing or wrong CSRF token: reload the page and try again'), context);
+        }
+        if (request.url !== '/console/signout' && context.signedIn.user.role !== 'operator') {
+          return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Viewers can look but not act: ask an operator'), context);
+        }
+      });
+
+      scope.get('/assets/:file', async (request, reply) => {
+        const file = (request.params as { file: string }).file;
+        const type = ASSETS[file];
+        if (!type) return reply.status(404).send({ error: 'NOT_FOUND', message: `no asset ${file}` });
+        return reply
+          .type(type)
+          .header('cache-control', 'public, max-age=3600')
+          .send(readFileSync(new URL(`./assets/${file}`, import.meta.url)));
+      });
+
+      scope.get('/signin', async (request, reply) => {
+        const query = request.query as { next?: string; expired?: string };
+        const notice = query.expired ? 'Your session has expired: sign in again.' : undefined;
+        return page(reply, 'signin', undefined, { title: 'Sign in', next: safeNext(query.next), notice, error: undefined });
+      });
+      scope.post('/signin', async (request, reply) => {
+        const channel = access.channel(request);
+        const body = (request.body ?? {}) as Form;
+        const next = safeNext(body.next);
+        const result = await access.signIn(body.name ?? '', body.password ?? '', channel);
+        if (!result.ok) {
+          if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
+          reply.status(result.error.spec.http);
+          return page(reply, 'signin', undefined, { title: 'Sign in', next, notice: undefined, error: result.error.message });
+        }
+        await consoleStore.recordAction({
+          at: clock(),
+          username: result.user.name,
+          client: channel.address,
+          action: 'sign in',
+          target: undefined,
+          detail: undefined,
+        });
+        return reply.header('set-cookie', access.cookie(result.token, channel)).redirect(next, 303);
+      });
+      scope.post('/signout', async (request: ConsoleRequest, reply) => {
+        const { channel, signedIn } = request.console as Context;
+        await access.signOut(signedIn.session);
+        await audit(request, 'sign out');
+        return reply.header('set-cookie', access.clearedCookie(channel)).redirect('/console/signin', 303);
+      });
+
+      scope.get('/', async (request: ConsoleRequest, reply) => page(reply, 'overview', request.console, { title: 'Overview', ...(await overview()) }));
+
+      scope.get('/messages', async (request: ConsoleRequest, reply) => {
+        const query = request.query as Form;
+        const parsed = parseSearch(query, config);
+        if ('problem' in parsed) {
+          reply.status(400);
+          return page(reply, 'messages', request.console, { title: 'Messages', query, problem: parsed.problem, results: [], older: undefined });
+        }
+        const results = await consoleStore.searchMessages(parsed.search, PAGE_SIZE);
+        const last = results.at(-1);
+        const older = results.length === PAGE_SIZE && last ? `?${new URLSearchParams({ ...query, before: last.id })}` : undefined;
+        return page(reply, 'messages', request.console, { title: 'Messages', query, problem: undefined, results, older });
+      });
+      scope.get('/messages/:id', async (request: ConsoleRequest, reply) => {
+        const id = (request.params as { id: string }).id;
+        const message = await consoleStore.message(id);
+        if (!message) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', `No message with id ${id}`), request.console);
+        const [sms, events] = await Promise.all([store.smsOf(id), store.events(id)]);
+        return page(reply, 'message', request.console, { title: `Message ${id}`, message, sms, events });
+      });
+
+      scope.get('/conversations', async (request: ConsoleRequest, reply) => {
+        const query = request.query as Form;
+        if (query.number) {
+          const number = normaliseNumber(query.number, config.sms.defaultRegion);
+          if (!number.ok) {
+            reply.status(400);
+            return page(reply, 'conversations', request.console, { title: 'Conversations', problem: `Number: ${number.reason}`, list: [] });
+          }
+          return page(reply, 'conversation', request.console, {
+            title: 'Conversation',
+            peer: number.e164,
+            items: await consoleStore.thread(number.e164, THREAD_ITEMS),
+          });
+        }
+        return page(reply, 'conversations', request.console, { title: 'Conversations', problem: undefined, list: await consoleStore.conversations(PAGE_SIZE) });
+      });
+      scope.get('/conversations/:ref', async (request: ConsoleRequest, reply) => {
+        const number = await consoleStore.numberOfRef((request.params as { ref: string }).ref);
+        if (!number) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', 'No such conversation'), request.console);
+        return page(reply, 'conversation', request.console, { title: 'Conversation', peer: number, items: await consoleStore.thread(number, THREAD_ITEMS) });
+      });
+
+      scope.get('/queue', async (request: ConsoleRequest, reply) => {
+        const query = request.query as Form;
+        const [queued, paused, undeliverable, quarantined] = await Promise.all([
+          store.listQueued(PAGE_SIZE),
+          store.dispatchPausedSince(),
+          store.undeliverableInbound(PAGE_SIZE),
+          store.listQuarantine(PAGE_SIZE),
+        ]);
+        return page(reply, 'queue', request.console, { title: 'Queue', queued, paused, undeliverable, quarantined, done: query.done });
+      });
+      scope.post('/queue', async (request: ConsoleRequest, reply) => {
+        const body = request.body as Form;
+        const action = body.action ?? '';
+        const target = body.target?.trim() || undefined;
+        return act(request, reply, `queue ${action}`, target, () => queue(store, target ? [action, target] : [action], clock()), body.back);
+      });
+      scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {
+        const id = (request.params as { id: string }).id;
+        const mailbox = ((request.body as Form).mailbox ?? '').trim();
+        return act(request, reply, 'reroute', id, async () => {
+          const done = await rerouteUndeliverable(store, config, id, mailbox);
+          options.onMailQueued();
+          return done;
+        });
+      });
+      scope.get('/quarantine/:id', async (request: ConsoleRequest, reply) => {
+        const id = Number((request.params as { id: string }).id);
+        const entry = Number.isInteger(id) ? await store.quarantined(id) : undefined;
+        if (!entry) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', 'No such quarantined request'), request.console);
+        return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry });
+      });
+      scope.post('/quarantine/:id/delete', async (request: ConsoleRequest, reply) => {
+        const id = (request.params as { id: string }).id;
+        return act(request, reply, 'quarantine delete', id, () => quarantine(store, ['delete', id]));
+      });
+
+      scope.get('/send', async (request: ConsoleRequest, reply) =>
+        page(reply, 'send', request.console, { title: 'Test send', ...sendAs(request), form: {}, result: undefined, error: undefined }),
+      );
+      scope.post('/send', async (request: ConsoleRequest, reply) => {
+        const form = request.body as Form;
+        const as = sendAs(request);
+        const outcome = await testSend(request, as, form);
+        if (!outcome.ok) reply.status(outcome.error.spec.http);
+        return page(reply, 'send', request.console, {
+          title: 'Test send',
+          ...as,
+          form,
+          result: outcome.ok ? outcome : undefined,
+          error: outcome.ok ? undefined : outcome.error.message,
+        });
+      });
+
+      scope.get('/settings', async (request: ConsoleRequest, reply) =>
+        page(reply, 'settings', request.console, {
+          title: 'Settings',
+          settings: await configCheck(config, store),
+          actions: await consoleStore.recentActions(PAGE_SIZE),
+        }),
+      );
+
+      /** An operator's action through the CLI's own code, recorded with who did it; the answer is the page it came from. */
+      async function act(
+        request: ConsoleRequest,
+        reply: FastifyReply,
+        action: string,
+        target: string | undefined,
+        run: () => Promise<string>,
+        back = '/console/queue',
+      ) {
+        let done: string;
+        try {
+          done = await run();
+        } catch (error) {
+          if (error instanceof RelayError) throw error;
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)), request.console);
+        }
+        const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
+        await audit(request, action, target, done, messageId);
+        const path = back.startsWith('/console/') ? back.split('?')[0] : '/console/queue';
+        return reply.redirect(`${path}?${new URLSearchParams({ done })}`, 303);
+      }
+
+      async function audit(request: ConsoleRequest, action: string, target?: string, detail?: string, messageId?: string): Promise<void> {
+        const { channel, signedIn } = request.console as Context;
+        await consoleStore.recordAction({ at: clock(), username: signedIn.user.name, client: channel.address, action, target, detail, messageId });
+        options.logger.info({ user: signedIn.user.name, client: channel.address, action, msgId: messageId }, 'console: action');
+      }
+
+      function sendAs(request: ConsoleRequest) {
+        const user = (request.console as Context).signedIn.user;
+        const account = config.accounts.find((candidate) => candidate.username === user.account);
+        const sender = user.sender ?? account?.senders?.find((pattern) => !pattern.startsWith('@'));
+        return { account: account?.username, sender, domain: config.sms.domains[0] ?? 'sms.localhost' };
+      }
+
+      /** A test SMS through the acceptance service, as the user's account: its sender rules, destinations and limits apply. */
+      async function testSend(request: ConsoleRequest, as: ReturnType<typeof sendAs>, form: Form) {
+        const { channel } = request.console as Context;
+        if (!as.account || !as.sender) {
+          return {
+            ok: false as const,
+            error: new RelayError('POLICY_DENIED', 'No account to send as: set console.users[].account (and sender) for your user'),
+          };
+        }
+        const to = (form.to ?? '').trim();
+        const text = form.text ?? '';
+        if (to === '' || text.trim() === '') return { ok: false as const, error: new RelayError('BAD_PARAMETER', 'Write a number and a text') };
+        const acceptance = options.acceptance();
+        const sender = acceptance.sender({
+          client: { address: channel.address, helo: 'console' },
+          user: as.account,
+          envelopeFrom: as.sender,
+          dsn: { ret: undefined, envid: undefined },
+        });
+        if (!sender.ok) return sender;
+        const recipient = await acceptance.recipient(sender.transaction, { address: `${to.replace(/[\s()-]/g, '')}@${as.domain}` });
+        if (!recipient.ok) return recipient;
+        const accepted = await acceptance.message(recipient.transaction, testMail(as.sender, `${to}@${as.domain}`, text, clock()));
+        if (accepted.ok) await audit(request, 'test send', accepted.id, `as ${as.account}`, accepted.id);
+        return accepted;
+      }
+
+      async function overview() {
+        const now = clock();
+        const hourStart = Math.floor(now / MINUTE_MS) * MINUTE_MS - 59 * MINUTE_MS;
+        const weekStart = Math.floor(now / HOUR_MS) * HOUR_MS - 167 * HOUR_MS;
+        const [stats, paused, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
+          store.queueStats(now),
+          store.dispatchPausedSince(),
+          consoleStore.activity(hourStart, hourStart + 60 * MINUTE_MS, MINUTE_MS),
+          consoleStore.activity(weekStart, weekStart + 168 * HOUR_MS, HOUR_MS),
+          consoleStore.gatewayActivity(),
+          consoleStore.mailActivity(),
+          statfs(config.dataDir).then((stats) => stats.bavail * stats.bsize),
+        ]);
+        const clockOf = (at: number) => new Date(at).toISOString().slice(11, 16);
+        const dayOf = (at: number) => new Date(at).toISOString().slice(5, 10);
+        return {
+          stats,
+          paused,
+          series: CHART_SERIES,
+          hourChart: activityChart(minutes, { id: 'hour', title: 'SMS per minute, last hour (UTC)', label: clockOf, labelEvery: 10 }),
+          weekChart: activityChart(hours, { id: 'week', title: 'SMS per hour, last 7 days (UTC)', label: dayOf, labelEvery: 24 }),
+          totals: {
+            hour: CHART_SERIES.map((series) => minutes.reduce((sum, bucket) => sum + bucket[series.key], 0)),
+            week: CHART_SERIES.map((series) => hours.reduce((sum, bucket) => sum + bucket[series.key], 0)),
+          },
+          gateway: { provider: config.gateway.provider, simulated: config.gateway.simulated, ...options.gateway(), ...gatewayActivity },
+          mail: { transport: options.mailTransport, queued: stats.mail.queued, oldest: stats.mail.oldestAgeSeconds, ...mailActivity },
+          disk: { freeMegabytes: Math.floor(disk / 1024 / 1024), minFreeMegabytes: config.store.minFreeMegabytes },
+          version: VERSION,
+          uptime: duration((now - startedAt) / 1000),
+          now,
+        };
+      }
+    },
+    { prefix: '/console' },
+  );
+}
+
+/** Renders a page, with the user's helpers (masking, times) and the layout. */
+function page(reply: FastifyReply, view: string, context: Context | undefined, data: Record<string, unknown>) {
+  const signedIn = context?.signedIn;
+  return reply.type('text/html; charset=utf-8').send(render(view, { ...helpers(signedIn?.user, signedIn?.session.csrf), ...data }));
+}
+
+/** A refusal: JSON `{error, message}` for scripts, the problem page for people. */
+function problem(request: FastifyRequest, reply: FastifyReply, status: number, error: RelayError, context?: Context) {
+  reply.status(status);
+  if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
+  return page(reply, 'problem', context, { title: `${status}`, status, message: error.message });
+}
+
+function wantsJson(request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? '';
+  return accept.includes('application/json') && !accept.includes('text/html');
+}
+
+/** Where to go after signing in: a console page only (never another site). */
+function safeNext(next: string | undefined): string {
+  return next?.startsWith('/console') && !next.startsWith('/console/signin') ? next : '/console';
+}
+
+/** The search form's fields, checked: each bad one is named. */
+function parseSearch(query: Form, config: Config): { search: MessageSearch } | { problem: string } {
+  for (const [name, value] of Object.entries(query)) {
+    if (value.length > MAX_TERM_LENGTH) return { problem: `${name}: too long (at most ${MAX_TERM_LENGTH} characters)` };
+  }
+  const search: { -readonly [Key in keyof MessageSearch]: MessageSearch[Key] } = {};
+  if (query.number) {
+    const number = normaliseNumber(query.number, config.sms.defaultRegion);
+    if (!number.ok) return { problem: `Number: ${number.reason}` };
+    search.number = number.e164;
+  }
+  if (query.sender) {
+    const sender = query.sender.trim().toLowerCase();
+    if (!/^[^@\s]*@[^@\s]+$/.test(sender)) return { problem: 'Sender: write an address such as alerts@example.com or a domain such as @example.com' };
+    search.sender = sender;
+  }
+  if (query.id) {
+    if (!/^[0-9a-f-]{36}$/i.test(query.id.trim())) return { problem: 'Message id: expected a relay message id such as 0190a4e2-7c3b-7d6e-9f10-2b3c4d5e6f70' };
+    search.messageId = query.id.trim().toLowerCase();
+  }
+  if (query.status) {
+    if (!(STATUSES as readonly string[]).includes(query.status)) return { problem: `Status: expected one of ${STATUSES.join(', ')}` };
+    search.status = query.status as MessageSearch['status'];
+  }
+  for (const field of ['since', 'until'] as const) {
+    const value = query[field];
+    if (!value) continue;
+    const at = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);
+    if (Number.isNaN(at)) return { problem: `${field === 'since' ? 'From' : 'To'}: expected a date and time such as 2026-01-31T14:00 (UTC)` };
+    search[field] = at;
+  }
+  if (search.since !== undefined && search.until !== undefined && search.since >= search.until) return { problem: 'From must be before To' };
+  if (query.before) {
+    if (!/^[0-9a-f-]{36}$/i.test(query.before)) return { problem: 'Page: not a position in the results; start the search again' };
+    search.before = query.before.toLowerCase();
+  }
+  return { search };
+}
+
+/** A plain-text mail as a client would submit it, for the acceptance service to read like any other. */
+function testMail(from: string, to: string, text: string, now: number): Buffer {
+  return Buffer.from(
+    [
+      `From: <${from}>`,
+      `To: <${to}>`,
+      `Date: ${new Date(now).toUTCString()}`,
+      `Message-ID: <${uuidv7()}@console.smsrelay>`,
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: base64',
+      '',
+      Buffer.from(text.replace(/\r?\n/g, '\r\n'), 'utf8').toString('base64').replace(/.{76}/g, '$&\r\n'),
+      '',
+    ].join('\r\n'),
+  );
+}

@@ -1,0 +1,116 @@
+/**
+ * What the web console (issue #19) keeps and reads beside the relay's own store: its sessions, its
+ * sign-in throttle and its audit of actions (all shared by every relay on the store), and the bounded,
+ * indexed reads behind its pages. Separate from `Store` so that the console's reads run on their own
+ * connection and never queue behind the relay's commits. Timestamps are integer milliseconds.
+ */
+export interface ConsoleStore {
+  createSession(session: ConsoleSession): Promise<void>;
+  /** The session whose id (the hash of its cookie's token) this is, or undefined. */
+  session(id: string): Promise<ConsoleSession | undefined>;
+  touchSession(id: string, at: number): Promise<void>;
+  deleteSession(id: string): Promise<void>;
+  /** Drops sessions unused since `idleBefore` or created before `createdBefore`; how many went. */
+  expireSessions(idleBefore: number, createdBefore: number): Promise<number>;
+
+  recordLoginFailure(client: string, at: number): Promise<void>;
+  /** The failed sign-ins from `client` since `since`, oldest first (their times). */
+  loginFailures(client: string, since: number): Promise<number[]>;
+  clearLoginFailures(client: string): Promise<void>;
+
+  /** An action as the audit keeps it; with `messageId`, it joins that message's history too. */
+  recordAction(action: ConsoleAction): Promise<void>;
+  recentActions(limit: number): Promise<ConsoleAction[]>;
+
+  /** Mails matching `search`, newest first (ids are time-ordered), at most `limit`. */
+  searchMessages(search: MessageSearch, limit: number): Promise<MessageSummary[]>;
+  message(id: string): Promise<MessageDetail | undefined>;
+  /** SMS sent, delivered and failed per bucket of `bucketMs` from `since` to `until`. */
+  activity(since: number, until: number, bucketMs: number): Promise<ActivityBucket[]>;
+  /** The latest gateway problem (a deferred or failed SMS) and the latest send, for the overview. */
+  gatewayActivity(): Promise<{ readonly lastError: TimedDetail | undefined; readonly lastSent: number | undefined }>;
+  /** The same for the relay's own mail (bounces, replies) through the smarthost or the Maildir. */
+  mailActivity(): Promise<{ readonly lastError: TimedDetail | undefined; readonly lastSent: number | undefined }>;
+  /** Numbers with recent traffic either way, newest first. */
+  conversations(limit: number): Promise<ConversationSummary[]>;
+  /** The number an outbound SMS (`o<id>`) or an inbound one (`i<id>`) is with. */
+  numberOfRef(ref: string): Promise<string | undefined>;
+  /** A number's mails and replies, newest first, at most `limit` of each. */
+  thread(number: string, limit: number): Promise<ThreadItem[]>;
+  close(): Promise<void>;
+}
+
+export interface ConsoleSession {
+  readonly id: string;
+  readonly username: string;
+  readonly csrf: string;
+  readonly client: string;
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+}
+
+export interface ConsoleAction {
+  readonly at: number;
+  readonly username: string;
+  readonly client: string;
+  readonly action: string;
+  readonly target: string | undefined;
+  readonly detail: string | undefined;
+  readonly messageId?: string | undefined;
+}
+
+export interface MessageSearch {
+  readonly number?: string | undefined;
+  /** Envelope sender, exactly or `@domain`. */
+  readonly sender?: string | undefined;
+  readonly messageId?: string | undefined;
+  readonly status?: 'queued' | 'sent' | 'delivered' | 'failed' | undefined;
+  readonly since?: number | undefined;
+  readonly until?: number | undefined;
+  /** Only mails older than this message id (the next page). */
+  readonly before?: string | undefined;
+}
+
+export interface MessageSummary {
+  readonly id: string;
+  readonly receivedAt: number;
+  readonly envelopeFrom: string;
+  readonly text: string;
+  readonly numbers: readonly string[];
+  readonly statuses: readonly string[];
+}
+
+export interface MessageDetail extends MessageSummary {
+  readonly client: { readonly address: string; readonly helo: string };
+  readonly subject: string | undefined;
+  readonly encoding: string;
+  readonly parts: number;
+  readonly senderId: string | undefined;
+  readonly userContext: string | undefined;
+  readonly gatewayAccount: string | undefined;
+  readonly duplicateOf: string | undefined;
+  /** Retention erased its text and headers. */
+  readonly erased: boolean;
+}
+
+export interface ActivityBucket {
+  readonly at: number;
+  readonly sent: number;
+  readonly delivered: number;
+  readonly failed: number;
+}
+
+export interface TimedDetail {
+  readonly at: number;
+  readonly detail: string;
+}
+
+export interface ConversationSummary {
+  readonly ref: string;
+  readonly number: string;
+  readonly lastAt: number;
+}
+
+export type ThreadItem =
+  | { readonly kind: 'mail'; readonly at: number; readonly id: string; readonly from: string; readonly text: string; readonly status: string }
+  | { readonly kind: 'reply'; readonly at: number; readonly id: string; readonly text: string; readonly mailbox: string | undefined };

@@ -1,0 +1,154 @@
+/** Console access rules over real HTTP (issue #19): off without users, TLS-only sign-in off loopback, throttle, config errors. */
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { hashPassword } from '../../src/policy/passwords.ts';
+import { relayEnvironment, removeDir, startTestRelay, type TestRelay, tempDir, waitFor } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+
+const PASSWORD = 'correct horse battery';
+
+/** A form POST from a chosen local address (127.0.0.2 stands for a remote client). */
+function post(port: number, path: string, form: string, headers: Record<string, string> = {}, localAddress = '127.0.0.1') {
+  return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, method: 'POST', localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(form);
+  });
+}
+
+describe('console access', () => {
+  let relay: TestRelay;
+  let off: TestRelay;
+  const pauses: number[] = [];
+  /** The console's clock: the expiry test moves it instead of waiting half an hour. */
+  let now = Date.now();
+
+  before(async () => {
+    const hash = await hashPassword(PASSWORD);
+    relay = await startTestRelay(
+      {
+        console: {
+          users: [{ name: 'olivia', passwordHash: hash, role: 'operator' }],
+          // 127.0.0.3 is a TLS proxy in front of the relay; 127.0.0.4 is not allowed at all.
+          allowedNetworks: ['127.0.0.1/32', '127.0.0.2/32', '127.0.0.3/32', '192.0.2.0/24'],
+          trustedProxies: ['127.0.0.3/32'],
+        },
+      },
+      {},
+      tempDir(),
+      {
+        loginPause: async (ms) => {
+          pauses.push(ms);
+        },
+        consoleClock: () => now,
+      },
+    );
+    off = await startTestRelay();
+  });
+  after(async () => {
+    await relay.stop();
+    await off.stop();
+    removeDir(relay.dir);
+    removeDir(off.dir);
+  });
+
+  test('the console is off until a user is configured', async () => {
+    const response = await fetch(`http://127.0.0.1:${off.relay.httpPort}/console`);
+    assert.equal(response.status, 404);
+  });
+
+  test('plain HTTP sign-in from another address is refused, and a forged X-Forwarded-Proto does not help', async () => {
+    const form = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
+    const remote = await post(relay.relay.httpPort, '/console/signin', form, { 'x-forwarded-proto': 'https' }, '127.0.0.2');
+    assert.equal(remote.status, 403);
+    assert.match(remote.body, /Sign-in needs HTTPS/);
+    assert.equal(remote.headers['set-cookie'], undefined);
+    const local = await post(relay.relay.httpPort, '/console/signin', form);
+    assert.equal(local.status, 303);
+    assert.match(String(local.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
+  });
+
+  test('an address outside console.allowedNetworks gets 403 before anything else', async () => {
+    const refused = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`, {}, '127.0.0.4');
+    assert.equal(refused.status, 403);
+    assert.match(refused.body, /does not answer 127\.0\.0\.4 \(console\.allowedNetworks\)/);
+  });
+
+  test('behind a trusted TLS proxy sign-in works for the forwarded client, and the cookie is Secure', async () => {
+    const form = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
+    const proxied = await post(relay.relay.httpPort, '/console/signin', form, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.7' }, '127.0.0.3');
+    assert.equal(proxied.status, 303);
+    assert.match(String(proxied.headers['set-cookie']), /; Secure/);
+    const plain = await post(relay.relay.httpPort, '/console/signin', form, { 'x-forwarded-proto': 'http', 'x-forwarded-for': '192.0.2.7' }, '127.0.0.3');
+    assert.equal(plain.status, 403, 'the proxy says the client came over plain HTTP');
+  });
+
+  test('a session unused for console.sessionIdleTimeout ends: the page asks to sign in again', async () => {
+    const signedIn = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+    const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
+    const page = `http://127.0.0.1:${relay.relay.httpPort}/console/queue`;
+    assert.equal((await fetch(page, { headers: { cookie } })).status, 200);
+    now += 31 * 60_000;
+    const expired = await fetch(page, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(expired.status, 303);
+    assert.equal(expired.headers.get('location'), '/console/signin?next=%2Fconsole%2Fqueue&expired=1');
+    const signin = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${expired.headers.get('location')}`);
+    assert.match(await signin.text(), /Your session has expired: sign in again/);
+  });
+
+  test('a text erased by store.retention says so on its page', async () => {
+    const signedIn = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+    const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
+    const sent = await sendMail(relay.relay.smtpPort, { to: ['447700900321@sms.localhost'], body: 'soon forgotten' });
+    const id = queuedId(sent.data);
+    await waitFor('the SMS sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+    const page = `http://127.0.0.1:${relay.relay.httpPort}/console/messages/${id}`;
+    assert.match(await (await fetch(page, { headers: { cookie } })).text(), /soon forgotten/);
+    await relay.relay.store.purgeContent(Date.now() + 1000);
+    const erased = await (await fetch(page, { headers: { cookie } })).text();
+    assert.doesNotMatch(erased, /soon forgotten/);
+    assert.match(erased, /Erased by store\.retention/);
+  });
+
+  test('a POST without a session is 401; too many failed sign-ins get 429 with a wait', async () => {
+    const anonymous = await post(relay.relay.httpPort, '/console/queue', 'action=pause', { accept: 'application/json' });
+    assert.equal(anonymous.status, 401);
+    assert.equal(JSON.parse(anonymous.body).message, 'Sign in first');
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const wrong = await post(relay.relay.httpPort, '/console/signin', 'name=olivia&password=wrong-password', {}, '127.0.0.1');
+      assert.equal(wrong.status, 401);
+    }
+    assert.equal(pauses.length, 10, 'each failure was slowed');
+    const blocked = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+    assert.equal(blocked.status, 429);
+    assert.match(blocked.body, /wait 15 minutes/);
+    assert.ok(Number(blocked.headers['retry-after']) > 0);
+  });
+
+  test('an invalid console.users entry stops the start with one line naming it', () => {
+    const dir = tempDir();
+    try {
+      const env = relayEnvironment(dir, { console: { users: [{ name: 'olivia', passwordHash: 'hunter2', role: 'admin' }] } });
+      assert.throws(
+        () => loadConfig(env, dir),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.problems.some((problem) => /console\.users\.0\.passwordHash: expected a hash made by `smsrelay hash-password`/.test(problem)) &&
+          error.problems.some((problem) => /console\.users\.0\.role: expected viewer or operator/.test(problem)),
+      );
+    } finally {
+      removeDir(dir);
+    }
+  });
+});

@@ -1,0 +1,280 @@
+// biome-ignore-all lint/performance/useDomNodeTextContent: Playwright locators, not DOM nodes: innerText() is what a person sees (textContent would include hidden text)
+/**
+ * The web console in a real browser (issue #19): Playwright (playwright-core) driving Debian's
+ * Chromium against a relay on loopback, with its simulator as the gateway. One browser and one relay
+ * for the file. Without Chromium the file skips loudly; under CI=true that is a failure.
+ * Screenshots of each page (desktop and phone) go to test-output/console/.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { hashPassword } from '../../src/policy/passwords.ts';
+import { maskNumber } from '../../src/sms/numbers.ts';
+import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+
+const OUTPUT = new URL('../../test-output/console/', import.meta.url).pathname;
+const DOCS = new URL('../../docs/', import.meta.url).pathname;
+const AXE = new URL('../../node_modules/axe-core/axe.min.js', import.meta.url).pathname;
+const PASSWORD = 'correct horse battery';
+/** SMSRELAY_TEST_UPDATE_SCREENSHOTS=1 also refreshes docs/console-*.png (committed for the README); a plain run leaves docs/ alone. */
+const UPDATE_DOCS = process.env.SMSRELAY_TEST_UPDATE_SCREENSHOTS === '1';
+const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } } as const;
+/** Debian's Chromium, as the README says; Playwright's own download cannot be reached from here. */
+const LAUNCH_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+function chromiumPath(): string | undefined {
+  if (process.env.SMSRELAY_TEST_CHROMIUM) return existsSync(process.env.SMSRELAY_TEST_CHROMIUM) ? process.env.SMSRELAY_TEST_CHROMIUM : undefined;
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const executable = chromiumPath();
+if (!executable) {
+  process.stderr.write("\n*** NO CHROMIUM: THE CONSOLE BROWSER TESTS ARE SKIPPED *** install Debian's chromium or set SMSRELAY_TEST_CHROMIUM\n\n");
+  if (process.env.CI === 'true') throw new Error('CI=true and no Chromium for the console browser tests (apt-get install -y chromium)');
+}
+
+describe('web console in a real browser', { skip: executable ? false : 'no Chromium (see docs/console.md)' }, () => {
+  let browser: Browser;
+  let relay: TestRelay;
+  let base: string;
+
+  before(async () => {
+    const hash = await hashPassword(PASSWORD);
+    relay = await startTestRelay({
+      sms: { defaultRegion: 'GB' },
+      // A failed attempt waits long: only the console's "retry" sends it again within the test.
+      delivery: { retryMinDelay: '10m', retryMaxDelay: '10m' },
+      accounts: [{ username: 'tester', passwordHash: hash, senders: ['alerts@example.com'] }],
+      console: {
+        users: [
+          { name: 'olivia', passwordHash: hash, role: 'operator', account: 'tester', sender: 'alerts@example.com' },
+          { name: 'victor', passwordHash: hash, role: 'viewer' },
+        ],
+      },
+    });
+    base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    const launched = Date.now();
+    browser = await chromium.launch({ executablePath: executable, headless: true, args: LAUNCH_ARGS });
+    const playwright = JSON.parse(readFileSync(new URL('../../node_modules/playwright-core/package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stderr.write(
+      `console browser tests: playwright-core ${playwright.version}, Chromium ${browser.version()} (${executable}), launched in ${Date.now() - launched} ms\n`,
+    );
+    mkdirSync(OUTPUT, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await relay?.stop();
+    if (relay) removeDir(relay.dir);
+  });
+
+  async function signedIn(name: string): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await browser.newContext({ viewport: VIEWPORTS.desktop, bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(`${base}/console`);
+    assert.match(page.url(), /\/console\/signin\?next=/, 'no session: the page sends to sign-in');
+    await page.getByLabel('User name').fill(name);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${base}/console`);
+    return { context, page };
+  }
+
+  /** axe-core on the page as it is: no violations at all. */
+  async function accessible(page: Page, what: string): Promise<void> {
+    await page.addScriptTag({ path: AXE });
+    // Runs in the page: axe-core checks the whole document it is given.
+    const violations = (await page.evaluate(async () => {
+      const scope = globalThis as unknown as {
+        axe: { run: (context: unknown) => Promise<{ violations: Array<{ id: string; help: string; nodes: unknown[] }> }> };
+        document: unknown;
+      };
+      return (await scope.axe.run(scope.document)).violations.map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.length})`);
+    })) as string[];
+    assert.deepEqual(violations, [], `${what}: accessibility violations`);
+  }
+
+  async function screenshots(page: Page, name: string): Promise<void> {
+    for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+      await page.setViewportSize(viewport);
+      await page.screenshot({ path: `${OUTPUT}${name}-${size}.png`, fullPage: true });
+    }
+    await page.setViewportSize(VIEWPORTS.desktop);
+  }
+
+  test('an operator signs in, finds a mail sent over SMTP with its timeline; a gateway failure shows and the held SMS is retried and delivered', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      const control = await fetch(`${base}/simulator/control`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ mode: 'error', code: 'GATEWAY_ERROR', times: 1 }),
+      });
+      assert.equal(control.status, 200);
+      const sent = await sendMail(relay.relay.smtpPort, { from: 'nagios@example.com', to: ['447700900123@sms.localhost'], body: 'Disk full on db1' });
+      const id = queuedId(sent.data);
+      await waitFor('the failed attempt', async () => (await relay.relay.store.smsOf(id))[0]?.lastError);
+
+      await page.goto(`${base}/console`);
+      assert.match(await page.locator('main').innerText(), /Last gateway error[\s\S]*GATEWAY_ERROR|Last gateway error[\s\S]*\d{4}-\d\d-\d\d/);
+      await accessible(page, 'overview');
+
+      await page.goto(`${base}/console/messages`);
+      await page.getByLabel('Number').fill('07700 900123');
+      await page.getByRole('button', { name: 'Search' }).click();
+      await page.locator(`a[href="/console/messages/${id}"]`).click();
+      await page.waitForURL(`${base}/console/messages/${id}`);
+      const timeline = await page.locator('.timeline').innerText();
+      assert.match(timeline, /accepted/);
+      assert.match(timeline, /deferred/);
+      assert.match(await page.locator('main').innerText(), /Disk full on db1/);
+
+      await page.getByRole('button', { name: 'Retry now' }).click();
+      await page.waitForURL(/\/console\/messages\/.*done=/);
+      await waitFor('the retried SMS at the gateway', () => relay.relay.simulator?.records.some((sms) => sms.text === 'Disk full on db1'));
+      await waitFor('the delivery report', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered');
+      await page.goto(`${base}/console/messages/${id}`);
+      const after = await page.locator('.timeline').innerText();
+      assert.match(after, /console queue retry: by olivia from 127\.0\.0\.1/, 'the action is in the timeline with the user');
+      assert.match(after, /delivery report: delivered/);
+      await accessible(page, 'message timeline');
+      await screenshots(page, 'timeline');
+      if (UPDATE_DOCS) copyFileSync(`${OUTPUT}timeline-desktop.png`, `${DOCS}console-timeline.png`);
+
+      await page.goto(`${base}/console`);
+      // The counts are committed with the delivery report the test waited for; looked at again in case a refresh lags.
+      await waitFor('the chart counting the SMS', async () => {
+        await page.goto(`${base}/console`);
+        return /sent: 1 last hour, 1 in 7 days[\s\S]*delivered: 1 last hour/.test(await page.locator('.legend').innerText());
+      });
+      await screenshots(page, 'overview');
+      if (UPDATE_DOCS) copyFileSync(`${OUTPUT}overview-desktop.png`, `${DOCS}console-overview.png`);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('an undeliverable reply is rerouted to a mailbox from the queue page and arrives', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      relay.relay.simulator?.reply('447700900555', 'who is this?');
+      await waitFor('the undeliverable reply', async () => (await relay.relay.store.undeliverableInbound(10)).length > 0);
+      await page.goto(`${base}/console/queue`);
+      await accessible(page, 'queue');
+      await page.getByLabel('Reroute to mailbox').fill('oncall@example.com');
+      await page.getByRole('button', { name: 'Reroute' }).click();
+      await page.waitForURL(/\/console\/queue\?done=/);
+      assert.match(await page.locator('[role=status]').innerText(), /queued for oncall@example\.com/);
+      await waitFor('the rerouted mail', () =>
+        maildirMessages(relay.maildir).some((mail) => mail.includes('oncall@example.com') && mail.includes('who is this?')),
+      );
+      await screenshots(page, 'queue');
+      await page.goto(`${base}/console/conversations`);
+      await page.locator('.conversations a').first().click();
+      assert.match(await page.locator('.chat').innerText(), /who is this\?/);
+      assert.match(await page.locator('.chat').innerText(), /mailed to oncall@example\.com/);
+      await accessible(page, 'conversation');
+      await screenshots(page, 'conversation');
+      await page.goto(`${base}/console/conversations`);
+      await accessible(page, 'conversations');
+      await screenshots(page, 'conversations');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('an SMS text with <script> shows as text; test send goes through the account; settings are redacted', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      await page.goto(`${base}/console/send`);
+      await page.getByLabel('Number').fill('+447700900777');
+      await page.getByLabel('Text').fill('<script>window.__owned = 1</script><b>bold?</b>');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await page.locator('[role=status]').waitFor();
+      assert.match(await page.locator('[role=status]').innerText(), /Accepted as/);
+      await accessible(page, 'test send');
+      await screenshots(page, 'send');
+      await page.locator('[role=status] a').click();
+      assert.match(await page.locator('.facts').innerText(), /<script>window\.__owned = 1<\/script><b>bold\?<\/b>/);
+      assert.equal(await page.evaluate(() => (globalThis as { __owned?: number }).__owned), undefined, 'the script did not run');
+      assert.equal(await page.locator('main b').count(), 0, 'no markup from the text');
+      assert.match(await page.locator('.timeline').innerText(), /console test send: by olivia/);
+
+      await page.goto(`${base}/console/settings`);
+      const settings = await page.locator('pre').innerText();
+      assert.match(settings, /"passwordHash": "\*\*\*"/);
+      assert.doesNotMatch(settings, /scrypt\$/);
+      await accessible(page, 'settings');
+      await screenshots(page, 'settings');
+      await page.goto(`${base}/console/messages?status=nonsense`);
+      assert.match(await page.locator('[role=alert]').innerText(), /Status: expected one of queued, sent, delivered, failed/);
+      await page.goto(`${base}/console/messages`);
+      await accessible(page, 'messages');
+      await screenshots(page, 'messages');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a POST without the CSRF token is refused with 403', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      const refused = await page.request.post(`${base}/console/queue`, { form: { action: 'pause' } });
+      assert.equal(refused.status(), 403);
+      assert.match(await refused.text(), /CSRF token/);
+      assert.equal(await relay.relay.store.dispatchPausedSince(), undefined, 'nothing was paused');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('a viewer sees masked numbers and cannot act', async () => {
+    const { context, page } = await signedIn('victor');
+    try {
+      await page.goto(`${base}/console/messages?number=%2B447700900123`);
+      const listed = await page.locator('main').innerText();
+      assert.ok(listed.includes(maskNumber('+447700900123')), 'the masked number is shown');
+      assert.ok(!listed.includes('447700900123'), 'the full number is not');
+      await page.goto(`${base}/console/queue`);
+      assert.equal(await page.getByRole('button', { name: /Pause|Retry|Reroute/ }).count(), 0, 'no action buttons for a viewer');
+      const csrf = await page.locator('input[name=_csrf]').first().inputValue();
+      const refused = await page.request.post(`${base}/console/queue`, { form: { action: 'pause', _csrf: csrf } });
+      assert.equal(refused.status(), 403);
+      assert.match(await refused.text(), /Viewers can look but not act/);
+      await accessible(page, 'queue as viewer');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('signing out ends the session: its cookie no longer opens a page', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      const [cookie] = await context.cookies();
+      assert.ok(cookie);
+      assert.equal(cookie.httpOnly, true);
+      assert.equal(cookie.sameSite, 'Strict');
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL(`${base}/console/signin`);
+      await accessible(page, 'sign-in');
+      await screenshots(page, 'signin');
+      const reused = await fetch(`${base}/console/queue`, {
+        method: 'POST',
+        headers: { cookie: `${cookie.name}=${cookie.value}`, accept: 'application/json' },
+      });
+      assert.equal(reused.status, 401);
+      const again = await fetch(`${base}/console`, { headers: { cookie: `${cookie.name}=${cookie.value}` }, redirect: 'manual' });
+      assert.equal(again.status, 303);
+      assert.match(again.headers.get('location') ?? '', /\/console\/signin\?next=.*expired=1/);
+    } finally {
+      await context.close();
+    }
+  });
+});
