@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import smpp, { type PDU } from 'smpp';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
-import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './contract.ts';
+import type { ProviderSimulator, SimulatedSmsRecord, SimulatorMount, SimulatorOptions } from './contract.ts';
 import { DEFAULT_WAIT_MS, undeliverableNumbersSchema } from './kit.ts';
 
 const behaviourSchema = z.discriminatedUnion('mode', [
@@ -122,18 +122,23 @@ export class SmppSimulator implements ProviderSimulator {
     return `smpp://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   }
 
-  register(app: FastifyInstance): void {
+  /**
+   * Its control routes on the relay's HTTP port (the SMSC itself listens on a port of its own): at
+   * `/simulator/*`, or with a prefix (several simulators at once, `gateway.routes`) at `<prefix>/*`.
+   */
+  register(app: FastifyInstance, mount: SimulatorMount = {}): void {
+    const root = mount.prefix ?? '/simulator';
     app.register(async (scope) => {
       scope.addHook('preClose', async () => this.close());
-      scope.post('/simulator/control', async (request, reply) => {
+      scope.post(`${root}/control`, async (request, reply) => {
         const parsed = controlSchema.safeParse(request.body);
         if (!parsed.success) return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
         this.control(parsed.data);
         return this.status();
       });
-      scope.get('/simulator/control', async () => this.status());
-      scope.get('/simulator/messages', async () => this.#records.slice(-MESSAGES_LISTED));
-      scope.post('/simulator/mo', async (request, reply) => {
+      scope.get(`${root}/control`, async () => this.status());
+      scope.get(`${root}/messages`, async () => this.#records.slice(-MESSAGES_LISTED));
+      scope.post(`${root}/mo`, async (request, reply) => {
         const parsed = moBodySchema.safeParse(request.body);
         if (!parsed.success)
           return reply.code(400).send({ error: 'invalid MO', detail: z.prettifyError(parsed.error), acceptedKeys: ['from', 'text', 'usercontext'] });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { configSchema } from '../../src/config/schema.ts';
+import { hashPassword } from '../../src/policy/passwords.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
 
 const dirs: string[] = [];
@@ -27,6 +28,19 @@ function problems(env: Record<string, string>, yaml?: string): readonly string[]
 }
 
 describe('config', () => {
+  test('the web console with the PostgreSQL store is refused, naming console.users (its queries are SQLite-only so far)', async () => {
+    const hash = await hashPassword('a long console password');
+    const found = problems(
+      { SMSRELAY_DATABASE_URL: 'postgres://relay:secret@127.0.0.1:5432/smsrelay' },
+      `console:\n  users:\n    - {name: olivia, passwordHash: "${hash}", role: operator}\n`,
+    );
+    assert.ok(
+      found.some((problem) => /console\.users.*SQLite store only.*SMSRELAY_DATABASE_URL/.test(problem)),
+      found.join('\n'),
+    );
+    assert.ok(!found.join('\n').includes('secret'), 'the password is never shown');
+  });
+
   test('embedded defaults need no file and no environment', () => {
     const dir = dirWith();
     const { config, warnings } = loadConfig({}, dir);

@@ -307,7 +307,7 @@ describe('routes that cannot start', () => {
     });
     assert.equal(status, 78);
     assert.deepEqual(lines, [
-      `smsrelay: config: ${file}: gateway.routes.1: route britain names an unknown provider "twillio"; expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator (did you mean twilio?)`,
+      `smsrelay: config: ${file}: gateway.routes.1: route britain names an unknown provider "twillio"; expected one of simulator, intellisoftware, puzzel, interactsms, twilio, vonage, smpp, intellisoftware-simulator, puzzel-simulator, interactsms-simulator, twilio-simulator, vonage-simulator, smpp-simulator (did you mean twilio?)`,
       `smsrelay: config: ${file}: gateway.routes.2: route rest leaves * with no provider: name at least one under providers`,
       `smsrelay: config: ${file}: gateway.routes.3: route telenor: "+47" is matched by route norway too, at the same specificity: which of the two takes such a number is ambiguous; keep it in one route`,
     ]);
