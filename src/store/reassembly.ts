@@ -72,3 +72,14 @@ export function placePart(latest: { readonly closedAt: number | null } | undefin
   if (present === undefined) return 'late';
   return present === text ? 'repeat-of-closed' : 'new-set';
 }
+
+/** A part_sets row, as both stores read it. */
+export interface PartSetRow {
+  id: number;
+  provider: string;
+  sender: string;
+  reference: number;
+  total: number;
+  first_seen: number;
+  closed_at: number | null;
+}

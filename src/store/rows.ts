@@ -1,5 +1,5 @@
 import { RelayError } from '../errors.ts';
-import type { ClaimedSms, SmsBatch, SmsClaimRequest, StoredMessage } from './types.ts';
+import type { ClaimedMail, ClaimedSms, NewOutgoingMail, QuarantineEntry, SmsBatch, SmsClaimRequest, StoredMessage } from './types.ts';
 
 /** Row shapes and conversions shared by the SQLite and PostgreSQL stores (same tables, same columns). */
 
@@ -116,4 +116,43 @@ export function toStoredMessage(row: MessageRow): StoredMessage {
     sendAt: row.send_at ?? undefined,
     gatewayAccount: row.gateway_account ?? undefined,
   };
+}
+
+/** A queued mail of the relay's own (mail_out) as claimed. */
+export interface MailRow {
+  id: number;
+  created_at: number;
+  kind: NewOutgoingMail['kind'];
+  message_id: string | null;
+  envelope_from: string;
+  recipients: string;
+  raw: Buffer;
+  attempts: number;
+}
+
+export function toClaimedMail(row: MailRow): ClaimedMail {
+  return {
+    id: row.id,
+    createdAt: row.created_at,
+    kind: row.kind,
+    messageId: row.message_id ?? undefined,
+    envelopeFrom: row.envelope_from,
+    recipients: JSON.parse(row.recipients) as string[],
+    raw: row.raw,
+    attempts: row.attempts,
+  };
+}
+
+/** A kept webhook request, without its body. */
+export interface QuarantineRow {
+  id: number;
+  received_at: number;
+  provider: string;
+  kind: string;
+  reason: string;
+  bytes: number;
+}
+
+export function quarantineEntry(row: QuarantineRow): QuarantineEntry {
+  return { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes: row.bytes };
 }

@@ -1,3 +1,4 @@
+import { type QuarantineRow, quarantineEntry } from './rows.ts';
 import type { Database } from 'better-sqlite3';
 import type { QuarantineEntry, QueueAction, QueuedSms, QueueStats, ReceivedReply } from './types.ts';
 
@@ -87,19 +88,6 @@ export function applyQueueAction(sql: AdminStatements, action: QueueAction, mess
   const changed = statement.all({ now, message: messageId ?? null }) as Array<{ id: number; message_id: string }>;
   for (const row of changed) sql.actionEvent.run(now, row.message_id, row.id, `operator ${action}`);
   return changed.length;
-}
-
-interface QuarantineRow {
-  id: number;
-  received_at: number;
-  provider: string;
-  kind: string;
-  reason: string;
-  bytes: number;
-}
-
-function quarantineEntry(row: QuarantineRow): QuarantineEntry {
-  return { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes: row.bytes };
 }
 
 export function listQuarantine(sql: AdminStatements, limit: number): QuarantineEntry[] {

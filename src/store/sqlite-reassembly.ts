@@ -1,16 +1,6 @@
 /** ReassemblyStore on SQLite (src/store/reassembly.ts): the part_sets and sms_parts tables of migration 10 (#20). */
 import type { Database } from 'better-sqlite3';
-import { type NewSmsPart, type PartAdded, type PartSet, placePart, type StoredPart } from './reassembly.ts';
-
-interface SetRow {
-  id: number;
-  provider: string;
-  sender: string;
-  reference: number;
-  total: number;
-  first_seen: number;
-  closed_at: number | null;
-}
+import { type NewSmsPart, type PartAdded, type PartSet, type PartSetRow as SetRow, placePart, type StoredPart } from './reassembly.ts';
 
 export function prepareReassemblyStatements(db: Database) {
   return {

@@ -4,7 +4,17 @@ import { basename, dirname, join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { GroupCommitter } from './group-commit.ts';
 import { migrate } from './migrations.ts';
-import { asStoreError, RESUMED_DETAIL, type ClaimedSmsRow, groupIntoBatches, type MessageRow, selectBatchRows, toStoredMessage } from './rows.ts';
+import {
+  asStoreError,
+  RESUMED_DETAIL,
+  type ClaimedSmsRow,
+  groupIntoBatches,
+  type MessageRow,
+  selectBatchRows,
+  toStoredMessage,
+  type MailRow,
+  toClaimedMail,
+} from './rows.ts';
 import {
   type AdminStatements,
   applyQueueAction,
@@ -70,17 +80,6 @@ const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
 export interface SqliteStoreOptions {
   readonly file: string;
   readonly busyTimeoutMs: number;
-}
-
-interface MailRow {
-  id: number;
-  created_at: number;
-  kind: NewOutgoingMail['kind'];
-  message_id: string | null;
-  envelope_from: string;
-  recipients: string;
-  raw: Buffer;
-  attempts: number;
 }
 
 /**
@@ -237,16 +236,7 @@ export class SqliteStore implements Store {
     return this.#write(() => {
       const rows = this.#sql.dueMail.all(request.now, request.limit) as MailRow[];
       for (const row of rows) this.#sql.leaseMail.run(request.owner, request.leaseUntil, row.id);
-      return rows.map((row) => ({
-        id: row.id,
-        createdAt: row.created_at,
-        kind: row.kind,
-        messageId: row.message_id ?? undefined,
-        envelopeFrom: row.envelope_from,
-        recipients: JSON.parse(row.recipients) as string[],
-        raw: row.raw,
-        attempts: row.attempts,
-      }));
+      return rows.map(toClaimedMail);
     });
   }
 

@@ -1,18 +1,8 @@
 /** ReassemblyStore on PostgreSQL (src/store/reassembly.ts): the same tables and decisions as sqlite-reassembly.ts. */
 import type pg from 'pg';
-import { type NewSmsPart, type PartAdded, type PartSet, placePart, type StoredPart } from '../reassembly.ts';
+import { type NewSmsPart, type PartAdded, type PartSet, type PartSetRow as SetRow, placePart, type StoredPart } from '../reassembly.ts';
 
 type Client = pg.ClientBase;
-
-interface SetRow {
-  id: number;
-  provider: string;
-  sender: string;
-  reference: number;
-  total: number;
-  first_seen: number;
-  closed_at: number | null;
-}
 
 async function partsOf(client: Client, id: number): Promise<StoredPart[]> {
   const { rows } = await client.query<{ part_index: number; provider_id: string; text: string }>(

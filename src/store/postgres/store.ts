@@ -1,6 +1,18 @@
 import pg from 'pg';
 import { PROBE_INTERVAL_MS } from '../group-commit.ts';
-import { asStoreError, type ClaimedSmsRow, groupIntoBatches, type MessageRow, RESUMED_DETAIL, selectBatchRows, toStoredMessage } from '../rows.ts';
+import {
+  asStoreError,
+  type ClaimedSmsRow,
+  type MailRow,
+  groupIntoBatches,
+  type MessageRow,
+  RESUMED_DETAIL,
+  selectBatchRows,
+  toStoredMessage,
+  toClaimedMail,
+  type QuarantineRow,
+  quarantineEntry,
+} from '../rows.ts';
 import {
   type ConversationRow,
   type InboundRow,
@@ -419,16 +431,7 @@ export class PostgresStore implements Store {
 
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
     return this.#write(async (client) => {
-      const { rows } = await client.query<{
-        id: number;
-        created_at: number;
-        kind: NewOutgoingMail['kind'];
-        message_id: string | null;
-        envelope_from: string;
-        recipients: string;
-        raw: Buffer;
-        attempts: number;
-      }>(
+      const { rows } = await client.query<MailRow>(
         `SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
         WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [request.now, request.limit],
@@ -439,16 +442,7 @@ export class PostgresStore implements Store {
         request.leaseUntil - request.now,
         rows.map((row) => row.id),
       ]);
-      return rows.map((row) => ({
-        id: row.id,
-        createdAt: row.created_at,
-        kind: row.kind,
-        messageId: row.message_id ?? undefined,
-        envelopeFrom: row.envelope_from,
-        recipients: JSON.parse(row.recipients) as string[],
-        raw: row.raw,
-        attempts: row.attempts,
-      }));
+      return rows.map(toClaimedMail);
     });
   }
 
@@ -918,19 +912,6 @@ export class PostgresStore implements Store {
     clearTimeout(this.#retry);
     await this.#pool.end();
   }
-}
-
-interface QuarantineRow {
-  id: number;
-  received_at: number;
-  provider: string;
-  kind: string;
-  reason: string;
-  bytes: number;
-}
-
-function quarantineEntry(row: QuarantineRow): QuarantineEntry {
-  return { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes: row.bytes };
 }
 
 /** Queues mail (at most one per once-key) with its history line: one statement per mail. */
