@@ -1,5 +1,6 @@
 /**
- * The one reassembly of long SMS from phones (src/sms/concat.ts) over a real SQLite store file, with
+ * The one reassembly of long SMS from phones (src/sms/concat.ts) over each real store (a SQLite file,
+ * a PostgreSQL database), with
  * an injected clock: parts kept as they come and mailed once, in order; a repeated part changes
  * nothing; a set whose part never comes is mailed after the timeout by the sweep (its timer, not the
  * next part), the gap named; a late part is mailed on its own; a restart loses no kept part.
@@ -8,15 +9,14 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { PartReassembly } from '../../src/sms/concat.ts';
-import { SqliteStore } from '../../src/store/sqlite.ts';
+import type { Store } from '../../src/store/types.ts';
 import type { ReceivedOutcome, ReceivedSms } from '../../src/vocabulary.ts';
-import { storeFile } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const TIMEOUT_MS = 10 * 60_000;
 
-function harness(file = storeFile()) {
-  const store = SqliteStore.open({ file, busyTimeoutMs: 1_000 });
+function harness(store: Store) {
   const clock = { now: 1_000_000 };
   const mailed: ReceivedSms[] = [];
   const reassembly = new PartReassembly({
@@ -40,111 +40,112 @@ function harness(file = storeFile()) {
       trackingId: undefined,
       part: { reference, total, index },
     });
-  return { store, clock, mailed, reassembly, part, file };
+  return { store, clock, mailed, reassembly, part };
 }
 
-describe('long SMS reassembly (src/sms/concat.ts)', () => {
-  const stores: SqliteStore[] = [];
-  after(async () => {
-    for (const store of stores) await store.close();
-  });
-
-  test('out of order and repeated: kept, acknowledged, mailed once in order when the last arrives', async () => {
-    const { store, mailed, part } = harness();
-    stores.push(store);
-    assert.deepEqual(await part(3, 'three'), { status: 'part', have: 1, total: 3 });
-    assert.deepEqual(await part(3, 'three'), { status: 'duplicate' }, 'a repeated part');
-    assert.deepEqual(await part(1, 'one '), { status: 'part', have: 2, total: 3 });
-    assert.equal(mailed.length, 0);
-    assert.equal((await part(2, 'two ')).status, 'accepted');
-    assert.deepEqual(
-      mailed.map((sms) => [sms.number, sms.text]),
-      [['+447700900501', 'one two three']],
-    );
-    assert.deepEqual(await part(2, 'two '), { status: 'duplicate' }, 'a repeat after it was mailed');
-    assert.equal(mailed.length, 1);
-  });
-
-  test('the store fails while the completed set is mailed: the part is not acknowledged, and its redelivery mails the set', async () => {
-    const { store, mailed, part } = harness();
-    stores.push(store);
-    const failing = new PartReassembly({
-      store,
-      timeoutMs: TIMEOUT_MS,
-      clock: () => 1_000_000,
-      logger: createLogger('silent'),
-      deliver: () => Promise.reject(new Error('the store cannot commit')),
+describe('long SMS reassembly (src/sms/concat.ts)', () =>
+  forEachStore((kind) => {
+    const stores: Store[] = [];
+    after(async () => {
+      for (const store of stores) await store.close();
     });
-    await part(1, 'one ', 15, 2);
-    await assert.rejects(
-      failing.add('smpp', {
-        providerId: 'x',
-        number: '+447700900501',
-        text: 'two',
-        sentAt: undefined,
-        userContext: undefined,
-        trackingId: undefined,
-        part: { reference: 15, total: 2, index: 2 },
-      }),
-      /cannot commit/,
-    );
-    assert.equal(mailed.length, 0);
-    assert.equal((await part(2, 'two', 15, 2)).status, 'accepted', 'the redelivered part completes the set again');
-    assert.equal(mailed[0]?.text, 'one two');
-  });
 
-  test('a missing part: mailed by the sweep once the timeout passes (not before), the gap named; the late part on its own', async () => {
-    const { store, clock, mailed, reassembly, part } = harness();
-    stores.push(store);
-    await part(1, 'first ', 9);
-    await part(3, ' third', 9);
-    clock.now += TIMEOUT_MS - 1;
-    await reassembly.sweep();
-    assert.equal(mailed.length, 0, 'not before the timeout');
-    clock.now += 1;
-    await reassembly.sweep();
-    assert.deepEqual(
-      mailed.map((sms) => sms.text),
-      ['first [part 2 of 3 did not arrive] third'],
-    );
-    clock.now += 60_000;
-    assert.equal((await part(2, 'second', 9)).status, 'accepted');
-    assert.equal(mailed[1]?.text, '[part 2 of 3 of an earlier long SMS, which was mailed without it]\nsecond');
-    assert.deepEqual(await part(2, 'second', 9), { status: 'duplicate' }, 'the late part repeated');
-    assert.deepEqual(await part(1, 'a new SMS', 9), { status: 'part', have: 1, total: 3 }, 'the reference used again by a new SMS');
-  });
-
-  test("the timer sweeps by itself: a started reassembly mails an overdue set without another part's help", async () => {
-    const { store, clock, mailed, part } = harness();
-    stores.push(store);
-    const timed = new PartReassembly({
-      store,
-      timeoutMs: 20,
-      clock: () => clock.now,
-      logger: createLogger('silent'),
-      deliver: async (_provider, sms) => {
-        mailed.push(sms);
-        return { status: 'accepted', id: sms.providerId };
-      },
+    test('out of order and repeated: kept, acknowledged, mailed once in order when the last arrives', async () => {
+      const { store, mailed, part } = harness(await kind.fresh());
+      stores.push(store);
+      assert.deepEqual(await part(3, 'three'), { status: 'part', have: 1, total: 3 });
+      assert.deepEqual(await part(3, 'three'), { status: 'duplicate' }, 'a repeated part');
+      assert.deepEqual(await part(1, 'one '), { status: 'part', have: 2, total: 3 });
+      assert.equal(mailed.length, 0);
+      assert.equal((await part(2, 'two ')).status, 'accepted');
+      assert.deepEqual(
+        mailed.map((sms) => [sms.number, sms.text]),
+        [['+447700900501', 'one two three']],
+      );
+      assert.deepEqual(await part(2, 'two '), { status: 'duplicate' }, 'a repeat after it was mailed');
+      assert.equal(mailed.length, 1);
     });
-    await part(1, 'alone', 11, 2);
-    clock.now += 21;
-    timed.start();
-    try {
-      const sms = await waitFor('the overdue set mailed by the timer', () => mailed[0], 2_000);
-      assert.equal(sms.text, 'alone[part 2 of 2 did not arrive]');
-    } finally {
-      await timed.stop();
-    }
-  });
 
-  test('parts are durable: after a restart the set completes with the part kept before it', async () => {
-    const first = harness();
-    await first.part(1, 'before ', 13, 2);
-    await first.store.close();
-    const second = harness(first.file);
-    stores.push(second.store);
-    assert.equal((await second.part(2, 'after', 13, 2)).status, 'accepted');
-    assert.equal(second.mailed[0]?.text, 'before after');
-  });
-});
+    test('the store fails while the completed set is mailed: the part is not acknowledged, and its redelivery mails the set', async () => {
+      const { store, mailed, part } = harness(await kind.fresh());
+      stores.push(store);
+      const failing = new PartReassembly({
+        store,
+        timeoutMs: TIMEOUT_MS,
+        clock: () => 1_000_000,
+        logger: createLogger('silent'),
+        deliver: () => Promise.reject(new Error('the store cannot commit')),
+      });
+      await part(1, 'one ', 15, 2);
+      await assert.rejects(
+        failing.add('smpp', {
+          providerId: 'x',
+          number: '+447700900501',
+          text: 'two',
+          sentAt: undefined,
+          userContext: undefined,
+          trackingId: undefined,
+          part: { reference: 15, total: 2, index: 2 },
+        }),
+        /cannot commit/,
+      );
+      assert.equal(mailed.length, 0);
+      assert.equal((await part(2, 'two', 15, 2)).status, 'accepted', 'the redelivered part completes the set again');
+      assert.equal(mailed[0]?.text, 'one two');
+    });
+
+    test('a missing part: mailed by the sweep once the timeout passes (not before), the gap named; the late part on its own', async () => {
+      const { store, clock, mailed, reassembly, part } = harness(await kind.fresh());
+      stores.push(store);
+      await part(1, 'first ', 9);
+      await part(3, ' third', 9);
+      clock.now += TIMEOUT_MS - 1;
+      await reassembly.sweep();
+      assert.equal(mailed.length, 0, 'not before the timeout');
+      clock.now += 1;
+      await reassembly.sweep();
+      assert.deepEqual(
+        mailed.map((sms) => sms.text),
+        ['first [part 2 of 3 did not arrive] third'],
+      );
+      clock.now += 60_000;
+      assert.equal((await part(2, 'second', 9)).status, 'accepted');
+      assert.equal(mailed[1]?.text, '[part 2 of 3 of an earlier long SMS, which was mailed without it]\nsecond');
+      assert.deepEqual(await part(2, 'second', 9), { status: 'duplicate' }, 'the late part repeated');
+      assert.deepEqual(await part(1, 'a new SMS', 9), { status: 'part', have: 1, total: 3 }, 'the reference used again by a new SMS');
+    });
+
+    test("the timer sweeps by itself: a started reassembly mails an overdue set without another part's help", async () => {
+      const { store, clock, mailed, part } = harness(await kind.fresh());
+      stores.push(store);
+      const timed = new PartReassembly({
+        store,
+        timeoutMs: 20,
+        clock: () => clock.now,
+        logger: createLogger('silent'),
+        deliver: async (_provider, sms) => {
+          mailed.push(sms);
+          return { status: 'accepted', id: sms.providerId };
+        },
+      });
+      await part(1, 'alone', 11, 2);
+      clock.now += 21;
+      timed.start();
+      try {
+        const sms = await waitFor('the overdue set mailed by the timer', () => mailed[0], 2_000);
+        assert.equal(sms.text, 'alone[part 2 of 2 did not arrive]');
+      } finally {
+        await timed.stop();
+      }
+    });
+
+    test('parts are durable: after a restart the set completes with the part kept before it', async () => {
+      const first = harness(await kind.fresh());
+      await first.part(1, 'before ', 13, 2);
+      await first.store.close();
+      const second = harness(await kind.reopen());
+      stores.push(second.store);
+      assert.equal((await second.part(2, 'after', 13, 2)).status, 'accepted');
+      assert.equal(second.mailed[0]?.text, 'before after');
+    });
+  }));
