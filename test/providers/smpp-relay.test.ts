@@ -44,10 +44,11 @@ describe('SMPP through the relay', () => {
       copies.every((count) => count >= 1),
       `every SMS reached the SMSC: ${copies}`,
     );
+    // How many submit_sm were outstanding when a bind dropped depends on timing (the window holds
+    // several): the guarantee is that only those went twice, each one known to the relay as in flight.
     const doubled = copies.reduce((sum, count) => sum + count - 1, 0);
-    assert.ok(doubled <= 2, `at most the 2 in flight went twice, not ${doubled}`);
     const flagged = (await Promise.all(ids.map(async (id) => (await relay.relay.store.smsOf(id))[0]?.possibleDuplicates ?? 0))).reduce((a, b) => a + b, 0);
-    assert.ok(flagged >= doubled, 'each SMS that may have gone twice is counted as a possible duplicate');
+    assert.ok(doubled <= flagged, `only SMS in flight at a drop went twice: ${doubled} doubled, ${flagged} in flight`);
     assert.ok(simulator.bindCount >= 1, 'bound again');
   });
 
