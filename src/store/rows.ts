@@ -1,5 +1,6 @@
 import { RelayError } from '../errors.ts';
-import type { ClaimedMail, ClaimedSms, NewOutgoingMail, QuarantineEntry, SmsBatch, SmsClaimRequest, StoredMessage } from './types.ts';
+import type { DeliveryState } from '../vocabulary.ts';
+import type { ClaimedMail, ClaimedSms, NewOutgoingMail, QuarantineEntry, QueuedSms, SmsBatch, SmsClaimRequest, SmsState, StoredMessage } from './types.ts';
 
 /** Row shapes and conversions shared by the SQLite and PostgreSQL stores (same tables, same columns). */
 
@@ -155,4 +156,54 @@ export interface QuarantineRow {
 
 export function quarantineEntry(row: QuarantineRow): QuarantineEntry {
   return { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes: row.bytes };
+}
+
+/** A queued SMS job with its mail's sender and time, as `listQueued` selects it. */
+export interface QueuedRow {
+  id: number;
+  message_id: string;
+  number: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  held: number;
+  received_at: number;
+  envelope_from: string;
+}
+
+export function toQueuedSms(row: QueuedRow): QueuedSms {
+  return {
+    smsId: row.id,
+    messageId: row.message_id,
+    number: row.number,
+    from: row.envelope_from,
+    receivedAt: row.received_at,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    lastError: row.last_error ?? undefined,
+    held: row.held === 1,
+  };
+}
+
+/** One number of a message, as `smsOf` selects it. */
+export interface SmsStateRow {
+  number: string;
+  status: SmsState['status'];
+  attempts: number;
+  possible_duplicates: number;
+  provider_id: string | null;
+  last_error: string | null;
+  delivery: DeliveryState | null;
+}
+
+export function toSmsState(row: SmsStateRow): SmsState {
+  return {
+    number: row.number,
+    status: row.status,
+    attempts: row.attempts,
+    possibleDuplicates: row.possible_duplicates,
+    providerId: row.provider_id ?? undefined,
+    lastError: row.last_error ?? undefined,
+    delivery: row.delivery ?? undefined,
+  };
 }

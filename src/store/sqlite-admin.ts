@@ -1,4 +1,4 @@
-import { type QuarantineRow, quarantineEntry } from './rows.ts';
+import { type QuarantineRow, quarantineEntry, type QueuedRow, toQueuedSms } from './rows.ts';
 import type { Database } from 'better-sqlite3';
 import type { QuarantineEntry, QueueAction, QueuedSms, QueueStats, ReceivedReply } from './types.ts';
 
@@ -57,29 +57,7 @@ export function queueStats(sql: AdminStatements, now: number): QueueStats {
 }
 
 export function listQueued(sql: AdminStatements, limit: number): QueuedSms[] {
-  return (
-    sql.queued.all(limit) as Array<{
-      id: number;
-      message_id: string;
-      number: string;
-      attempts: number;
-      next_attempt_at: number;
-      last_error: string | null;
-      held: number;
-      received_at: number;
-      envelope_from: string;
-    }>
-  ).map((row) => ({
-    smsId: row.id,
-    messageId: row.message_id,
-    number: row.number,
-    from: row.envelope_from,
-    receivedAt: row.received_at,
-    attempts: row.attempts,
-    nextAttemptAt: row.next_attempt_at,
-    lastError: row.last_error ?? undefined,
-    held: row.held === 1,
-  }));
+  return (sql.queued.all(limit) as QueuedRow[]).map(toQueuedSms);
 }
 
 /** Applies an operator's action to one message's queued SMS (or all); returns how many changed. */

@@ -14,6 +14,8 @@ import {
   toStoredMessage,
   type MailRow,
   toClaimedMail,
+  type SmsStateRow,
+  toSmsState,
 } from './rows.ts';
 import {
   type AdminStatements,
@@ -276,27 +278,7 @@ export class SqliteStore implements Store {
   }
 
   async smsOf(messageId: string): Promise<SmsState[]> {
-    return this.#read(() =>
-      (
-        this.#sql.smsOf.all(messageId) as Array<{
-          number: string;
-          status: SmsState['status'];
-          attempts: number;
-          possible_duplicates: number;
-          provider_id: string | null;
-          last_error: string | null;
-          delivery: DeliveryState | null;
-        }>
-      ).map((row) => ({
-        number: row.number,
-        status: row.status,
-        attempts: row.attempts,
-        possibleDuplicates: row.possible_duplicates,
-        providerId: row.provider_id ?? undefined,
-        lastError: row.last_error ?? undefined,
-        delivery: row.delivery ?? undefined,
-      })),
-    );
+    return this.#read(() => (this.#sql.smsOf.all(messageId) as SmsStateRow[]).map(toSmsState));
   }
 
   async ping(): Promise<void> {

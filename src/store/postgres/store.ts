@@ -12,6 +12,10 @@ import {
   toClaimedMail,
   type QuarantineRow,
   quarantineEntry,
+  type QueuedRow,
+  toQueuedSms,
+  type SmsStateRow,
+  toSmsState,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -554,32 +558,12 @@ export class PostgresStore implements Store {
   }
 
   async listQueued(limit: number): Promise<QueuedSms[]> {
-    const rows = await this.#rows<{
-      id: number;
-      message_id: string;
-      number: string;
-      attempts: number;
-      next_attempt_at: number;
-      last_error: string | null;
-      held: number;
-      received_at: number;
-      envelope_from: string;
-    }>(
+    const rows = await this.#rows<QueuedRow>(
       `SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' ORDER BY o.id LIMIT $1`,
       [limit],
     );
-    return rows.map((row) => ({
-      smsId: row.id,
-      messageId: row.message_id,
-      number: row.number,
-      from: row.envelope_from,
-      receivedAt: row.received_at,
-      attempts: row.attempts,
-      nextAttemptAt: row.next_attempt_at,
-      lastError: row.last_error ?? undefined,
-      held: row.held === 1,
-    }));
+    return rows.map(toQueuedSms);
   }
 
   applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number> {
@@ -773,24 +757,11 @@ export class PostgresStore implements Store {
   }
 
   async smsOf(messageId: string): Promise<SmsState[]> {
-    const rows = await this.#rows<{
-      number: string;
-      status: SmsState['status'];
-      attempts: number;
-      possible_duplicates: number;
-      provider_id: string | null;
-      last_error: string | null;
-      delivery: DeliveryState | null;
-    }>('SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = $1 ORDER BY id', [messageId]);
-    return rows.map((row) => ({
-      number: row.number,
-      status: row.status,
-      attempts: row.attempts,
-      possibleDuplicates: row.possible_duplicates,
-      providerId: row.provider_id ?? undefined,
-      lastError: row.last_error ?? undefined,
-      delivery: row.delivery ?? undefined,
-    }));
+    const rows = await this.#rows<SmsStateRow>(
+      'SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = $1 ORDER BY id',
+      [messageId],
+    );
+    return rows.map(toSmsState);
   }
 
   async conversation(context: string, number: string): Promise<Conversation | undefined> {
