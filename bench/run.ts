@@ -395,37 +395,46 @@ async function post(port: number, path: string, label: string): Promise<number> 
 }
 
 /**
- * A long run of the corpus rotation with RSS sampled every second, and a heap snapshot of the main
- * thread after the warm-up and at the end (SIGUSR2, --heapsnapshot-signal), diffed by constructor.
+ * Two long runs of the corpus rotation, each on a fresh relay after a warm-up. The first samples RSS
+ * every second and takes no heap snapshot: a snapshot costs the process 50-140 MB that glibc keeps,
+ * which would be measured as the relay's level. The second takes a heap snapshot of the main thread
+ * after its warm-up and at its end (SIGUSR2, --heapsnapshot-signal), diffed by constructor.
  */
-async function soak() {
-  if (SOAK === 0) return undefined;
+async function soakPass(snapshots: boolean) {
   const gateway = startTs('./gateway.ts');
   const { url } = await jsonLine<{ url: string }>(gateway);
   const relay = await startRelay(
     { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT },
-    { nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] },
+    snapshots ? { nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] } : {},
   );
   const pid = relay.process.pid ?? 0;
   const messages = corpus.length ? corpus : corpusMessages();
   const warm = Math.min(10_000, Math.round(SOAK / 10));
+  const pass = snapshots ? 'soak (heap)' : 'soak (RSS)';
   await load({
     port: relay.smtpPort,
     sessions: 10,
     mails: warm,
     persistent: true,
     pipelining: true,
-    label: 'soak-warm',
-    mail: rotation(messages, 'soak-warm', benchRecipient),
+    label: `${pass}-warm`,
+    mail: rotation(messages, `${pass}-warm`, benchRecipient),
   });
-  progress(`soak: warm-up ${warm} mails, ${await awaitArrivals(gateway, warm)} at the gateway`);
+  progress(`${pass}: warm-up ${warm} mails, ${await awaitArrivals(gateway, warm)} at the gateway`);
   gateway.process.stdin?.write('forget\n');
-  const rssBeforeSnapshotMb = memoryMb(pid).rss;
-  const first = await takeHeapSnapshot(relay.dir, pid);
+  const rssAfterWarmUpMb = memoryMb(pid).rss;
+  const first = snapshots ? await takeHeapSnapshot(relay.dir, pid) : undefined;
   const samples: number[] = [];
+  /** The main thread's JS heap in use (MB), beside the RSS: V8 lets it grow until a major collection. */
+  const heapUsed: number[] = [];
   const sampler = setInterval(() => {
     samples.push(memoryMb(pid).rss);
     gateway.process.stdin?.write('forget\n');
+    if (!snapshots)
+      void relayCounters(relay).then(
+        (counters) => heapUsed.push(Math.round((counters.get('smsrelay_nodejs_heap_size_used_bytes') ?? 0) / 2 ** 20)),
+        () => undefined,
+      );
   }, 1000);
   const started = performance.now();
   const run = await load({
@@ -434,28 +443,33 @@ async function soak() {
     mails: SOAK,
     persistent: true,
     pipelining: true,
-    label: 'soak',
-    mail: rotation(messages, 'soak', benchRecipient),
+    label: pass,
+    mail: rotation(messages, pass, benchRecipient),
   });
-  progress(`soak: ${SOAK} mails sent, ${(await gatewayCount(gateway)) - warm} at the gateway`);
+  progress(`${pass}: ${SOAK} mails sent, ${(await gatewayCount(gateway)) - warm} at the gateway`);
   const arrived = (await awaitArrivals(gateway, warm + SOAK)) - warm;
   const elapsed = performance.now() - started;
   clearInterval(sampler);
-  if (refusedCount(run.refusals) > 0 || arrived < SOAK) failures.push(`soak: ${refusedCount(run.refusals)} refused, ${SOAK - arrived} not at the gateway`);
-  const last = await takeHeapSnapshot(relay.dir, pid);
-  const diff = heapDiff(first, last);
+  if (refusedCount(run.refusals) > 0 || arrived < SOAK) failures.push(`${pass}: ${refusedCount(run.refusals)} refused, ${SOAK - arrived} not at the gateway`);
+  const heap = first && heapDiff(first, await takeHeapSnapshot(relay.dir, pid));
   const half = samples.slice(Math.floor(samples.length / 2));
   await Promise.all([relay.stop(), gateway.stop()]);
   return {
-    mails: SOAK,
     mailsPerSec: rate(SOAK, elapsed),
-    rssBeforeSnapshotMb,
-    rssFirstMb: samples[0] ?? 0,
+    rssAfterWarmUpMb,
     rssMaxMb: Math.max(...samples),
     rssLastMb: samples.at(-1) ?? 0,
     secondHalfGrowthMb: (half.at(-1) ?? 0) - (half[0] ?? 0),
-    heap: diff,
+    ...(heapUsed.length ? { heapUsedMinMb: Math.min(...heapUsed), heapUsedMaxMb: Math.max(...heapUsed) } : {}),
+    heap,
   };
+}
+
+async function soak() {
+  if (SOAK === 0) return undefined;
+  const rss = await soakPass(false);
+  const { heap, ...withSnapshots } = await soakPass(true);
+  return { mails: SOAK, rss, withSnapshots, heap };
 }
 
 const loadBefore = loadavg();
@@ -500,14 +514,20 @@ for (const row of moResult)
     `MO ${row.target}: bare ${row.bareWebhooksPerSec}/s, committed ${row.committedWebhooksPerSec}/s (${row.ofBare}×), SMS → mail ${row.smsToMailPerSec}/s; received SMS per commit (the mailer's outcomes commit too) ${row.smsPerCommit.join(', ')}`,
   );
 if (soakResult) {
+  const { rss, withSnapshots, heap } = soakResult;
   console.log(
-    `soak: ${soakResult.mails} mails at ${soakResult.mailsPerSec}/s; RSS ${soakResult.rssBeforeSnapshotMb} MB before the first heap snapshot, ${soakResult.rssFirstMb} MB after it, max ${soakResult.rssMaxMb} MB, last ${soakResult.rssLastMb} MB, second-half growth ${soakResult.secondHalfGrowthMb} MB`,
+    `soak without snapshots: ${soakResult.mails} mails at ${rss.mailsPerSec}/s; RSS ${rss.rssAfterWarmUpMb} MB after the warm-up, max ${rss.rssMaxMb} MB, last ${rss.rssLastMb} MB, second-half growth ${rss.secondHalfGrowthMb} MB; main-thread JS heap in use ${rss.heapUsedMinMb}–${rss.heapUsedMaxMb} MB`,
   );
-  console.log(`heap (main thread) ${soakResult.heap.firstMb} → ${soakResult.heap.lastMb} MB; largest growth by constructor:`);
-  for (const entry of soakResult.heap.growth)
-    console.log(
-      `  ${entry.name}: ${entry.countDelta >= 0 ? '+' : ''}${entry.countDelta} objects, ${entry.bytesDelta >= 0 ? '+' : ''}${round(entry.bytesDelta / 1024)} KB`,
-    );
+  console.log(
+    `soak with heap snapshots: ${soakResult.mails} mails at ${withSnapshots.mailsPerSec}/s; RSS ${withSnapshots.rssAfterWarmUpMb} MB before the first snapshot, max ${withSnapshots.rssMaxMb} MB, last ${withSnapshots.rssLastMb} MB, second-half growth ${withSnapshots.secondHalfGrowthMb} MB`,
+  );
+  if (heap) {
+    console.log(`heap (main thread) ${heap.firstMb} → ${heap.lastMb} MB; largest growth by constructor:`);
+    for (const entry of heap.growth)
+      console.log(
+        `  ${entry.name}: ${entry.countDelta >= 0 ? '+' : ''}${entry.countDelta} objects, ${entry.bytesDelta >= 0 ? '+' : ''}${round(entry.bytesDelta / 1024)} KB`,
+      );
+  }
 }
 const result = {
   bench: 'smsrelay',
