@@ -74,11 +74,11 @@ export interface SharedStateStore {
   /** Undoes a `takeRate` whose mail was not committed. */
   releaseRate(id: number): Promise<void>;
   /** Failed logins from `client` within the last `windowMs`. */
-  loginFailures(client: string, windowMs: number, now: number): Promise<number>;
+  authFailures(client: string, windowMs: number, now: number): Promise<number>;
   /** Records a failed login; returns the failures within the window, this one included. */
-  addLoginFailure(client: string, windowMs: number, now: number): Promise<number>;
+  addAuthFailure(client: string, windowMs: number, now: number): Promise<number>;
   /** A successful login forgets the client's failures. */
-  clearLoginFailures(client: string): Promise<void>;
+  clearAuthFailures(client: string): Promise<void>;
   /** The pauses and failed hosts of every provider. */
   gatewayState(now: number): Promise<SharedGatewayState>;
   /** The gateway refused `provider`'s account: paused (since the first refusal), the next probe in `probeInMs`. `starts`: no pause was on. */

@@ -24,7 +24,7 @@ export function prepareSharedStateStatements(db: Database) {
     deleteRate: db.prepare('DELETE FROM rate_events WHERE id = ?'),
     loginFailures: db.prepare('SELECT count(*) AS failures FROM login_failures WHERE client = ? AND at > ?'),
     insertLoginFailure: db.prepare('INSERT INTO login_failures (client, at) VALUES (?, ?)'),
-    clearLoginFailures: db.prepare('DELETE FROM login_failures WHERE client = ?'),
+    clearAuthFailures: db.prepare('DELETE FROM login_failures WHERE client = ?'),
     pauses: db.prepare('SELECT provider, reason, since, next_probe_at AS nextProbeAt FROM gateway_pauses'),
     failures: db.prepare('SELECT provider, endpoint, failed_at AS failedAt FROM gateway_host_failures'),
     pauseOf: db.prepare('SELECT 1 FROM gateway_pauses WHERE provider = ?'),
@@ -55,7 +55,7 @@ export function takeRate(sql: SharedStateStatements, principal: string, limits: 
 }
 
 /** Runs inside a write transaction. */
-export function addLoginFailure(sql: SharedStateStatements, client: string, windowMs: number, now: number): number {
+export function addAuthFailure(sql: SharedStateStatements, client: string, windowMs: number, now: number): number {
   sql.insertLoginFailure.run(client, now);
   return (sql.loginFailures.get(client, now - windowMs) as { failures: number }).failures;
 }

@@ -499,16 +499,16 @@ export class SqliteStore implements Store {
     return this.#write(() => void this.#shared.deleteRate.run(id));
   }
 
-  async loginFailures(client: string, windowMs: number, now: number): Promise<number> {
+  async authFailures(client: string, windowMs: number, now: number): Promise<number> {
     return this.#read(() => (this.#shared.loginFailures.get(client, now - windowMs) as { failures: number }).failures);
   }
 
-  addLoginFailure(client: string, windowMs: number, now: number): Promise<number> {
-    return this.#write(() => shared.addLoginFailure(this.#shared, client, windowMs, now));
+  addAuthFailure(client: string, windowMs: number, now: number): Promise<number> {
+    return this.#write(() => shared.addAuthFailure(this.#shared, client, windowMs, now));
   }
 
-  clearLoginFailures(client: string): Promise<void> {
-    return this.#write(() => void this.#shared.clearLoginFailures.run(client));
+  clearAuthFailures(client: string): Promise<void> {
+    return this.#write(() => void this.#shared.clearAuthFailures.run(client));
   }
 
   async gatewayState(): Promise<SharedGatewayState> {

@@ -78,20 +78,20 @@ forEachStore((kind) => {
   test(`${kind.name}: failed logins count per client within the window, and a success forgets them`, async () => {
     const store = await fresh();
     const window = 15 * RATE_MINUTE_MS;
-    assert.equal(await store.addLoginFailure('192.0.2.7', window, start), 1);
-    assert.equal(await store.addLoginFailure('192.0.2.7', window, start + 1_000), 2);
-    assert.equal(await store.addLoginFailure('192.0.2.8', window, start + 1_000), 1);
-    assert.equal(await store.loginFailures('192.0.2.7', window, start + 2_000), 2);
-    assert.equal(await store.loginFailures('192.0.2.7', window, start + window + SLACK_MS), 1, 'the first left the window');
-    await store.clearLoginFailures('192.0.2.7');
-    assert.equal(await store.loginFailures('192.0.2.7', window, start + 2_000), 0);
-    assert.equal(await store.loginFailures('192.0.2.8', window, start + 2_000), 1, 'another client keeps its failures');
+    assert.equal(await store.addAuthFailure('192.0.2.7', window, start), 1);
+    assert.equal(await store.addAuthFailure('192.0.2.7', window, start + 1_000), 2);
+    assert.equal(await store.addAuthFailure('192.0.2.8', window, start + 1_000), 1);
+    assert.equal(await store.authFailures('192.0.2.7', window, start + 2_000), 2);
+    assert.equal(await store.authFailures('192.0.2.7', window, start + window + SLACK_MS), 1, 'the first left the window');
+    await store.clearAuthFailures('192.0.2.7');
+    assert.equal(await store.authFailures('192.0.2.7', window, start + 2_000), 0);
+    assert.equal(await store.authFailures('192.0.2.8', window, start + 2_000), 1, 'another client keeps its failures');
   });
 
   test(`${kind.name}: housekeeping prunes counted mails and failed logins older than a day`, async () => {
     const store = await fresh();
     await store.takeRate('account:ops', { perDay: 100 }, 1, start);
-    await store.addLoginFailure('192.0.2.7', HOUR_MS, start);
+    await store.addAuthFailure('192.0.2.7', HOUR_MS, start);
     await store.takeRate('account:ops', { perDay: 100 }, 1, start + HOUR_MS);
     assert.equal(await store.pruneSharedState(start + RATE_DAY_MS + SLACK_MS), 2);
     assert.equal(await store.pruneSharedState(start + RATE_DAY_MS + SLACK_MS), 0);

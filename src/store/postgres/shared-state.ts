@@ -65,7 +65,7 @@ export async function releaseRate(query: Query, id: number): Promise<void> {
   await query('DELETE FROM rate_events WHERE id = $1', [id]);
 }
 
-export async function loginFailures(query: Query, client: string, windowMs: number, now: number): Promise<number> {
+export async function authFailures(query: Query, client: string, windowMs: number, now: number): Promise<number> {
   const [row] = await query<{ failures: number }>(`SELECT count(*) AS failures FROM login_failures WHERE client = $1 AND at > ${clusterNow(2)} - $3::bigint`, [
     client,
     skewOf(now),
@@ -75,12 +75,12 @@ export async function loginFailures(query: Query, client: string, windowMs: numb
 }
 
 /** Runs inside a write transaction. */
-export async function addLoginFailure(query: Query, client: string, windowMs: number, now: number): Promise<number> {
+export async function addAuthFailure(query: Query, client: string, windowMs: number, now: number): Promise<number> {
   await query(`INSERT INTO login_failures (client, at) VALUES ($1, ${clusterNow(2)})`, [client, skewOf(now)]);
-  return loginFailures(query, client, windowMs, now);
+  return authFailures(query, client, windowMs, now);
 }
 
-export async function clearLoginFailures(query: Query, client: string): Promise<void> {
+export async function clearAuthFailures(query: Query, client: string): Promise<void> {
   await query('DELETE FROM login_failures WHERE client = $1', [client]);
 }
 

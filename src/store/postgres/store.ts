@@ -838,16 +838,16 @@ export class PostgresStore implements Store {
     return this.#write((client) => shared.releaseRate(shared.queryOf(client), id));
   }
 
-  loginFailures(client: string, windowMs: number, now: number): Promise<number> {
-    return shared.loginFailures(this.#query, client, windowMs, now);
+  authFailures(client: string, windowMs: number, now: number): Promise<number> {
+    return shared.authFailures(this.#query, client, windowMs, now);
   }
 
-  addLoginFailure(client: string, windowMs: number, now: number): Promise<number> {
-    return this.#write((connection) => shared.addLoginFailure(shared.queryOf(connection), client, windowMs, now));
+  addAuthFailure(client: string, windowMs: number, now: number): Promise<number> {
+    return this.#write((connection) => shared.addAuthFailure(shared.queryOf(connection), client, windowMs, now));
   }
 
-  clearLoginFailures(client: string): Promise<void> {
-    return this.#write((connection) => shared.clearLoginFailures(shared.queryOf(connection), client));
+  clearAuthFailures(client: string): Promise<void> {
+    return this.#write((connection) => shared.clearAuthFailures(shared.queryOf(connection), client));
   }
 
   gatewayState(now: number): Promise<SharedGatewayState> {
