@@ -7,9 +7,9 @@ import { forEachStore } from '../helpers/stores.ts';
 const HOUR_MS = 60 * RATE_MINUTE_MS;
 /**
  * PostgreSQL keeps the database's time, given back in the caller's clock: off by the real time the
- * calls took (milliseconds), so times are compared to within this.
+ * calls took (milliseconds, more on a loaded machine), so times are compared to within this.
  */
-const SLACK_MS = 500;
+const SLACK_MS = 1_500;
 
 /** Each time field within SLACK_MS of the expected one, every other field equal. */
 function assertTimes<T extends object>(actual: readonly T[], expected: readonly T[]): void {
@@ -79,9 +79,9 @@ forEachStore((kind) => {
     const store = await fresh();
     const window = 15 * RATE_MINUTE_MS;
     assert.equal(await store.addAuthFailure('192.0.2.7', window, start), 1);
-    assert.equal(await store.addAuthFailure('192.0.2.7', window, start + 1_000), 2);
+    assert.equal(await store.addAuthFailure('192.0.2.7', window, start + 5_000), 2);
     assert.equal(await store.addAuthFailure('192.0.2.8', window, start + 1_000), 1);
-    assert.equal(await store.authFailures('192.0.2.7', window, start + 2_000), 2);
+    assert.equal(await store.authFailures('192.0.2.7', window, start + 6_000), 2);
     assert.equal(await store.authFailures('192.0.2.7', window, start + window + SLACK_MS), 1, 'the first left the window');
     await store.clearAuthFailures('192.0.2.7');
     assert.equal(await store.authFailures('192.0.2.7', window, start + 2_000), 0);
@@ -105,14 +105,14 @@ forEachStore((kind) => {
     assert.deepEqual(await store.pauseAccount('vonage', 'CREDIT: none left', 60_000, start + 5_000), { starts: false });
     const { pauses } = await store.gatewayState(start + 5_000);
     assertTimes(pauses, [{ provider: 'vonage', reason: 'CREDIT: none left', since: start, nextProbeAt: start + 65_000 }]);
-    assert.equal(await store.claimProbe('vonage', 60_000, start + 64_000), 'wait', 'not due yet');
+    assert.equal(await store.claimProbe('vonage', 60_000, start + 63_000), 'wait', 'not due yet');
     const claims = await Promise.all([
       store.claimProbe('vonage', 60_000, start + 65_000 + SLACK_MS),
       store.claimProbe('vonage', 60_000, start + 65_000 + SLACK_MS),
     ]);
     assert.deepEqual(claims.sort(), ['probe', 'wait'], 'one caller probes');
     await store.releaseProbe('vonage', start + 66_000);
-    assert.equal(await store.claimProbe('vonage', 60_000, start + 66_000), 'probe', 'a released probe may go at once');
+    assert.equal(await store.claimProbe('vonage', 60_000, start + 66_000 + SLACK_MS), 'probe', 'a released probe may go at once');
     assertTimes([(await store.resumeAccount('vonage', start + 70_000)) ?? { reason: 'none', since: 0 }], [{ reason: 'CREDIT: none left', since: start }]);
     assert.equal(await store.resumeAccount('vonage', start + 70_000), undefined, 'ended once');
     assert.equal(await store.claimProbe('vonage', 60_000, start + 70_000), 'not-paused');
