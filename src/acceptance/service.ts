@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { asRelayError, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { LoginThrottle } from '../policy/logins.ts';
+import { LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { SenderPolicy } from '../policy/senders.ts';
@@ -53,13 +53,15 @@ export class AcceptanceService {
   readonly #options: AcceptanceOptions;
   readonly #clock: () => number;
   readonly #senders: SenderPolicy;
-  readonly #logins = new LoginThrottle();
-  readonly #rates = new RateLimits();
+  readonly #logins: LoginThrottle;
+  readonly #rates: RateLimits;
 
   constructor(options: AcceptanceOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
     this.#senders = new SenderPolicy(options.settings.senders);
+    this.#logins = new LoginThrottle(options.store);
+    this.#rates = new RateLimits(options.store);
   }
 
   /** Whether anyone can sign in at all (an input without accounts offers no sign-in). */
@@ -74,23 +76,29 @@ export class AcceptanceService {
 
   /**
    * An account's sign-in from `client`: over TLS (`secure`) or from loopback only, slowed and then
-   * blocked per client address after failures. A failure is answered only after its delay.
+   * blocked per client address after failures (counted across the relays sharing the store). A
+   * failure is answered only after its delay; a store that cannot count answers STORE_UNAVAILABLE.
    */
   async authenticate(username: string, password: string, client: string, secure: boolean): Promise<Outcome<{ readonly user: string }>> {
     if (!secure && !LOOPBACK_ADDRESSES.has(client)) return refused(new RelayError('ENCRYPTION_REQUIRED'));
-    if (this.#logins.blocked(client, this.#clock())) return refused(new RelayError('LOGIN_BLOCKED'));
-    const account = this.#senders.account(username);
-    // A missing account costs the same scrypt as a wrong password: timing tells no user names.
-    const valid = await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH);
-    if (account && valid) {
-      this.#logins.succeeded(client);
-      this.#options.logger.info({ client, user: username }, 'acceptance: authenticated');
-      return { ok: true, user: username };
+    try {
+      const failures = await this.#logins.failures(client, this.#clock());
+      if (failures >= MAX_LOGIN_FAILURES) return refused(new RelayError('LOGIN_BLOCKED'));
+      const account = this.#senders.account(username);
+      // A missing account costs the same scrypt as a wrong password: timing tells no user names.
+      const valid = await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH);
+      if (account && valid) {
+        await this.#logins.succeeded(client, failures);
+        this.#options.logger.info({ client, user: username }, 'acceptance: authenticated');
+        return { ok: true, user: username };
+      }
+      const delay = await this.#logins.failed(client, this.#clock());
+      this.#options.logger.warn({ client, user: username, delayMs: delay }, 'acceptance: authentication failed');
+      await (this.#options.pause ?? sleep)(delay);
+      return refused(new RelayError('AUTH_FAILED'));
+    } catch (error) {
+      return refused(error);
     }
-    const delay = this.#logins.failed(client, this.#clock());
-    this.#options.logger.warn({ client, user: username, delayMs: delay }, 'acceptance: authentication failed');
-    await (this.#options.pause ?? sleep)(delay);
-    return refused(new RelayError('AUTH_FAILED'));
   }
 
   /** MAIL: who sends, and whether they may use this envelope sender. Starts a transaction. */
@@ -152,10 +160,11 @@ export class AcceptanceService {
         this.#clock(),
       );
       const parts = mail.sms.parts * mail.recipients.length;
-      const limited = this.#rates.problem(principal, parts, this.#clock());
-      if (limited) throw new RelayError('RATE_LIMITED', `Sending limit reached: ${limited}`);
-      const { duplicateOf } = await store.acceptMail(mail);
-      this.#rates.record(principal, parts, this.#clock());
+      const ticket = await this.#rates.take(principal, parts, this.#clock());
+      const { duplicateOf } = await store.acceptMail(mail).catch(async (error: unknown) => {
+        await this.#rates.release(ticket);
+        throw error;
+      });
       if (mail.sms.userContext)
         tracking.committed(
           mail.sms.userContext,

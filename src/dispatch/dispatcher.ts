@@ -18,6 +18,13 @@ const LEASE_MARGIN_MS = 60_000;
 /** How often the requests in flight are looked at for a silent gateway (the clock says how long they waited). */
 const SILENCE_CHECK_INTERVAL_MS = 1_000;
 
+/**
+ * How stale the view of the account pauses and failed hosts that every relay on the store shares
+ * may be: it is read again at a claim at most this often (one small read a second per relay), and
+ * written through at once on each change. Real time: the injected clock may stand still in tests.
+ */
+const SHARED_STATE_REFRESH_MS = 1_000;
+
 /** Plain words for an SMS given up at its maximum age, whatever the last failure was. */
 const EXPIRED = { category: 'expired', code: 'EXPIRED' } as const;
 
@@ -118,14 +125,18 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   readonly #owed: Outcomes[] = [];
   #owedSince = 0;
   #recordingOwed: Promise<void> | undefined;
+  /** When the shared state was last read (performance.now()). */
+  #sharedReadAt = -Infinity;
 
   constructor(options: DispatcherOptions) {
     const clock = options.clock ?? Date.now;
     const { store, routing, owner, requestTimeoutMs } = options;
+    const storeFailed = (error: unknown) =>
+      options.logger.warn({ err: error }, 'dispatch: the shared pause or failover state could not be written; this relay goes by its own view meanwhile');
     const lanes = routing.providers.map((provider) => ({
       provider,
-      breaker: new EndpointBreaker(provider.gateway.endpoints.length, options.failoverRecoveryMs),
-      pause: new AccountPause(options.pauseProbeIntervalMs),
+      breaker: new EndpointBreaker(provider.name, provider.gateway.endpoints, options.failoverRecoveryMs, store, storeFailed),
+      pause: new AccountPause(provider.name, options.pauseProbeIntervalMs, store, storeFailed),
     }));
     // Every provider can take a batch whole, whichever route its numbers take.
     const batchSize = Math.min(...routing.providers.map((provider) => provider.gateway.capabilities.maxRecipientsPerRequest));
@@ -137,8 +148,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       claim: async (free) => {
         // Until the store took what it is owed, those SMS may look due (their lease ran out): claim nothing.
         await this.#recordOwed();
+        await this.#readShared();
         const now = clock();
-        const allowed = allowance(lanes, now, free);
+        const allowed = await allowance(lanes, now, free);
         if (allowed === 0) return [];
         const batches = await store.claimDueSms({
           owner,
@@ -147,7 +159,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           maxBatches: allowed,
           batchSize,
         });
-        if (batches.length === 0) for (const lane of lanes) lane.pause.probeSkipped();
+        if (batches.length === 0) for (const lane of lanes) await lane.pause.probeSkipped(now);
         return batches;
       },
       process: (batch) => this.#sendBatch(batch),
@@ -163,6 +175,28 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.#clock = clock;
     this.#lanes = new Map(lanes.map((lane) => [lane.provider.name, lane]));
     this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
+  }
+
+  /**
+   * The pauses and failed hosts as the store has them (other relays' findings too), at most every
+   * SHARED_STATE_REFRESH_MS. A failed read keeps the last view: the claim after it fails alike and says so.
+   */
+  async #readShared(): Promise<void> {
+    const at = performance.now();
+    if (at - this.#sharedReadAt < SHARED_STATE_REFRESH_MS) return;
+    this.#sharedReadAt = at;
+    const lanes = [...this.#lanes.values()];
+    const marks = lanes.map((lane) => [lane.pause.mark, lane.breaker.mark] as const);
+    const state = await this.#options.store.gatewayState(this.#clock()).catch(() => undefined);
+    if (!state) return;
+    for (const [index, lane] of lanes.entries()) {
+      const [pauseMark, breakerMark] = marks[index] ?? [-1, -1];
+      lane.pause.load(
+        state.pauses.find((pause) => pause.provider === lane.provider.name),
+        pauseMark,
+      );
+      lane.breaker.load(state.failures, breakerMark);
+    }
   }
 
   override start(): void {
@@ -203,8 +237,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     for (const lane of this.#lanes.values()) {
       const asked = attempted.asked.has(lane);
       // A batch on an account's own credentials says nothing about the relay's account.
-      if (!asked || batch.message.gatewayAccount) lane.pause.probeSkipped();
-      else this.#noteAccountState(lane, attempted.asked.get(lane), log);
+      if (!asked || batch.message.gatewayAccount) await lane.pause.probeSkipped(this.#clock());
+      else await this.#noteAccountState(lane, attempted.asked.get(lane), log);
     }
     const outcomes = await this.#outcomes(batch.message, decisions, log);
     try {
@@ -277,7 +311,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     log: Logger,
     attempt: Attempt,
   ): Promise<void> {
-    const hosts = this.#hostsOf(providers, this.#clock());
+    const hosts = await this.#hostsOf(providers, this.#clock());
     if (hosts.length === 0) {
       // Every provider of the route refuses the relay's account: the SMS waits for a probe, no request is made.
       const lane = this.#laneOf(providers[0] as DispatchProvider);
@@ -292,7 +326,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       if (this.abandoned) break;
       const { lane, endpoint } = host;
       if (refusedLanes.has(lane)) continue;
-      if (lane.pause.paused) lane.pause.probeStarted();
       const gateway = this.#gatewayOf(message, lane.provider);
       const started = this.#clock();
       const ended = this.#silence.requested(gateway.endpoints[endpoint] ?? `endpoint ${endpoint}`, started);
@@ -327,8 +360,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       }
       attempt.asked.set(lane, refusal);
       if (refusal) refusedLanes.add(lane);
-      if (hostFailed) lane.breaker.markFailed(endpoint, this.#clock());
-      else if (result.kind === 'answered') lane.breaker.markWorking(endpoint);
+      if (hostFailed) await lane.breaker.markFailed(endpoint, this.#clock());
+      else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
       if (failOver.length > 0 && hasNext) {
         const next = later.find((candidate) => !refusedLanes.has(candidate.lane));
         if (next && next.lane !== lane) {
@@ -346,10 +379,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   /**
    * The hosts to try for a route, best first: its providers in order, those with a host not skipped
    * by the breaker before those whose every host failed lately, each provider's hosts in its
-   * breaker's order. A provider refusing the relay's account is left out until its probe is due.
+   * breaker's order. A provider refusing the relay's account is left out until this relay takes its due probe.
    */
-  #hostsOf(providers: readonly DispatchProvider[], now: number): Host[] {
-    const lanes = providers.map((provider) => this.#laneOf(provider)).filter((lane) => lane.pause.mayTry(now));
+  async #hostsOf(providers: readonly DispatchProvider[], now: number): Promise<Host[]> {
+    const lanes: Lane[] = [];
+    for (const lane of providers.map((provider) => this.#laneOf(provider))) if (await lane.pause.mayTry(now)) lanes.push(lane);
     const ordered = [...lanes.filter((lane) => lane.breaker.healthy(now)), ...lanes.filter((lane) => !lane.breaker.healthy(now))];
     return ordered.flatMap((lane) => lane.breaker.order(now).map((endpoint) => ({ lane, endpoint })));
   }
@@ -384,10 +418,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * A provider's refusal of the relay's account pauses it (alerting once): its SMS go to the route's
    * next provider, or wait for its probe; any other answer of it ends its pause.
    */
-  #noteAccountState(lane: Lane, refusal: Classified | undefined, log: Logger): void {
+  async #noteAccountState(lane: Lane, refusal: Classified | undefined, log: Logger): Promise<void> {
     const provider = this.#providerLabel(lane);
     if (refusal) {
-      const starts = lane.pause.refused(`${refusal.code}: ${refusal.reason}`, this.#clock());
+      const starts = await lane.pause.refused(`${refusal.code}: ${refusal.reason}`, this.#clock());
       if (starts) {
         log.error(
           { alert: 'gateway-account', ...provider, code: refusal.code, probeEveryMs: this.#options.pauseProbeIntervalMs },
@@ -396,7 +430,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       }
       return;
     }
-    const ended = lane.pause.answered();
+    const ended = await lane.pause.answered(this.#clock());
     if (ended) {
       log.warn(
         { ...provider, pausedMs: this.#clock() - ended.since, reason: ended.reason },
@@ -535,11 +569,13 @@ function logResult(log: Logger, provider: DispatchProvider, result: SubmissionRe
 
 /**
  * Batches that may be claimed now: all while some provider takes the relay's account; while every
- * one refuses it, one probe when one of them is due (each due provider is probed with it).
+ * one refuses it, one probe when this relay takes the due probe of one of them (each provider whose
+ * probe it takes is probed with it).
  */
-function allowance(lanes: readonly Lane[], now: number, free: number): number {
+async function allowance(lanes: readonly Lane[], now: number, free: number): Promise<number> {
   if (lanes.some((lane) => !lane.pause.paused)) return free;
-  const due = lanes.filter((lane) => lane.pause.allowance(now, free) > 0);
-  for (const lane of due) lane.pause.probeStarted();
-  return due.length === 0 ? 0 : Math.min(free, 1);
+  let probes = 0;
+  for (const lane of lanes) if (await lane.pause.takeDueProbe(now)) probes++;
+  if (lanes.some((lane) => !lane.pause.paused)) return free;
+  return probes === 0 ? 0 : Math.min(free, 1);
 }

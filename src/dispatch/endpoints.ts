@@ -1,17 +1,33 @@
+import type { SharedHostFailure, SharedStateStore } from '../store/shared-state-types.ts';
+
+export type BreakerStore = Pick<SharedStateStore, 'markHostFailed' | 'markHostWorking'>;
+
 /**
  * Which gateway host to try, and in what order: the vendor SDK's failover rule (docs/delivery.md).
  * A host that failed in a way that proves the request did not get through is skipped for
  * `recoveryMs` (300 s by default), then the primary is preferred again. When every host is marked
  * failed, all are tried in preference order anyway: one of them may be back, and an SMS waiting for
- * a breaker to close helps nobody.
+ * a breaker to close helps nobody. The failures are kept in the store by provider and host URL, so
+ * that every relay on the database skips a host one of them found failed; this object is the
+ * dispatcher's snapshot (`load`), written through when a host fails or works again.
  */
 export class EndpointBreaker {
+  readonly #provider: string;
+  readonly #endpoints: readonly string[];
   readonly #failedAt: Array<number | undefined>;
   readonly #recoveryMs: number;
+  readonly #store: BreakerStore;
+  readonly #storeFailed: (error: unknown) => void;
+  /** Counts local changes, so that a snapshot read before one does not undo it. */
+  #changes = 0;
 
-  constructor(endpointCount: number, recoveryMs: number) {
-    this.#failedAt = Array.from({ length: endpointCount }, () => undefined);
+  constructor(provider: string, endpoints: readonly string[], recoveryMs: number, store: BreakerStore, storeFailed: (error: unknown) => void) {
+    this.#provider = provider;
+    this.#endpoints = endpoints;
+    this.#failedAt = endpoints.map(() => undefined);
     this.#recoveryMs = recoveryMs;
+    this.#store = store;
+    this.#storeFailed = storeFailed;
   }
 
   /** Endpoint indexes to try now, best first. */
@@ -26,12 +42,31 @@ export class EndpointBreaker {
     return this.#failedAt.some((_, index) => !this.#isOpen(index, now));
   }
 
-  markFailed(endpoint: number, now: number): void {
-    this.#failedAt[endpoint] = now;
+  /** A mark to hand back to `load`: a snapshot read after it was taken. */
+  get mark(): number {
+    return this.#changes;
   }
 
-  markWorking(endpoint: number): void {
+  /** The store's failures (of every provider: this one's are picked), unless this relay changed one since `mark`. */
+  load(failures: readonly SharedHostFailure[], mark: number): void {
+    if (mark !== this.#changes) return;
+    for (const [index, endpoint] of this.#endpoints.entries()) {
+      this.#failedAt[index] = failures.find((failure) => failure.provider === this.#provider && failure.endpoint === endpoint)?.failedAt;
+    }
+  }
+
+  async markFailed(endpoint: number, now: number): Promise<void> {
+    this.#changes++;
+    this.#failedAt[endpoint] = now;
+    await this.#store.markHostFailed(this.#provider, this.#endpoints[endpoint] ?? '', now).catch(this.#storeFailed);
+  }
+
+  /** No store call for a host this relay knows no failure of (every answered request says so). */
+  async markWorking(endpoint: number): Promise<void> {
+    if (this.#failedAt[endpoint] === undefined) return;
+    this.#changes++;
     this.#failedAt[endpoint] = undefined;
+    await this.#store.markHostWorking(this.#provider, this.#endpoints[endpoint] ?? '').catch(this.#storeFailed);
   }
 
   #isOpen(endpoint: number, now: number): boolean {

@@ -1,15 +1,31 @@
+import type { ProbeClaim, SharedPause, SharedStateStore } from '../store/shared-state-types.ts';
+
+export type PauseStore = Pick<SharedStateStore, 'pauseAccount' | 'claimProbe' | 'releaseProbe' | 'resumeAccount'>;
+
 /**
  * An account-wide stop: the gateway refused the relay itself (login, credit, allowance, a wrong URL),
  * so every SMS would fail alike. Sending stops, the queue is kept, and one request is let through
- * every `probeIntervalMs` to see whether the account works again. In memory: after a restart the
- * first request finds out afresh.
+ * every `probeIntervalMs` to see whether the account works again. Kept in the store, so that every
+ * relay on the database stops together and only one of them probes; what this object holds is the
+ * dispatcher's snapshot of it (`load`, about every second), written through on each change. A store
+ * that fails a write leaves this relay deciding alone, as a relay of its own would.
  */
 export class AccountPause {
+  readonly #provider: string;
   readonly #probeIntervalMs: number;
-  #state: { readonly reason: string; readonly since: number; nextProbeAt: number; probing: boolean } | undefined;
+  readonly #store: PauseStore;
+  readonly #storeFailed: (error: unknown) => void;
+  #state: { readonly reason: string; readonly since: number; readonly nextProbeAt: number } | undefined;
+  /** This relay holds the probe: its request decides. */
+  #probing = false;
+  /** Counts local changes, so that a snapshot read before one does not undo it. */
+  #changes = 0;
 
-  constructor(probeIntervalMs: number) {
+  constructor(provider: string, probeIntervalMs: number, store: PauseStore, storeFailed: (error: unknown) => void) {
+    this.#provider = provider;
     this.#probeIntervalMs = probeIntervalMs;
+    this.#store = store;
+    this.#storeFailed = storeFailed;
   }
 
   get paused(): boolean {
@@ -26,44 +42,86 @@ export class AccountPause {
     return this.#state?.reason;
   }
 
+  /** A mark to hand back to `load`: a snapshot read after it was taken. */
+  get mark(): number {
+    return this.#changes;
+  }
+
+  /** The store's view (no row: not paused), unless this relay changed the pause since `mark`. */
+  load(row: SharedPause | undefined, mark: number): void {
+    if (mark !== this.#changes) return;
+    this.#state = row && { reason: row.reason, since: row.since, nextProbeAt: row.nextProbeAt };
+    if (!row) this.#probing = false;
+  }
+
   /**
-   * Whether a request may go to the provider now: not paused, or its probe is under way or due.
-   * (Routes across providers ask this per provider; a refused one is passed over until its probe.)
+   * Whether a request may go to the provider now: not paused, or this relay holds the probe, or the
+   * probe is due and this relay takes it. (Routes across providers ask this per provider; a refused
+   * one is passed over until its probe.)
    */
-  mayTry(now: number): boolean {
+  async mayTry(now: number): Promise<boolean> {
     const state = this.#state;
-    return state === undefined || state.probing || now >= state.nextProbeAt;
+    if (state === undefined || this.#probing) return true;
+    return now >= state.nextProbeAt && (await this.#claim(now));
   }
 
-  /** Batches that may be sent now: all of them when not paused, one probe when it is due. */
-  allowance(now: number, free: number): number {
+  /** While paused and no probe is under way: takes the probe if it is due. Whether this relay probes now. */
+  async takeDueProbe(now: number): Promise<boolean> {
     const state = this.#state;
-    if (!state) return free;
-    if (state.probing || now < state.nextProbeAt) return 0;
-    return Math.min(free, 1);
+    if (state === undefined || this.#probing || now < state.nextProbeAt) return false;
+    return this.#claim(now);
   }
 
-  /** A probe batch was claimed: no other until its outcome is known. */
-  probeStarted(): void {
-    if (this.#state) this.#state.probing = true;
+  async #claim(now: number): Promise<boolean> {
+    this.#changes++;
+    const claim: ProbeClaim = await this.#store.claimProbe(this.#provider, this.#probeIntervalMs, now).catch((error: unknown) => {
+      this.#storeFailed(error);
+      return 'probe' as const;
+    });
+    if (claim === 'not-paused') {
+      this.#state = undefined;
+      return true;
+    }
+    // Taken (by this relay or another): the next is one interval away.
+    if (this.#state) this.#state = { ...this.#state, nextProbeAt: now + this.#probeIntervalMs };
+    this.#probing = claim === 'probe';
+    return this.#probing;
   }
 
-  /** The gateway refused the account. Returns true when this starts a pause (to alert once). */
-  refused(reason: string, now: number): boolean {
-    const starts = this.#state === undefined;
-    this.#state = { reason, since: this.#state?.since ?? now, nextProbeAt: now + this.#probeIntervalMs, probing: false };
+  /** The gateway refused the account. Returns true when this starts a pause, on any relay (to alert once). */
+  async refused(reason: string, now: number): Promise<boolean> {
+    this.#changes++;
+    const wasPaused = this.#state !== undefined;
+    this.#state = { reason, since: this.#state?.since ?? now, nextProbeAt: now + this.#probeIntervalMs };
+    this.#probing = false;
+    const { starts } = await this.#store.pauseAccount(this.#provider, reason, this.#probeIntervalMs, now).catch((error: unknown) => {
+      this.#storeFailed(error);
+      return { starts: !wasPaused };
+    });
     return starts;
   }
 
-  /** The gateway answered something other than an account refusal. Returns the ended pause, if any. */
-  answered(): { reason: string; since: number } | undefined {
-    const ended = this.#state;
+  /**
+   * The gateway answered something other than an account refusal. Returns the ended pause, to the
+   * one relay that ends it; no store call when this relay knows of no pause.
+   */
+  async answered(now: number): Promise<{ reason: string; since: number } | undefined> {
+    const known = this.#state;
+    if (!known && !this.#probing) return undefined;
+    this.#changes++;
     this.#state = undefined;
-    return ended && { reason: ended.reason, since: ended.since };
+    this.#probing = false;
+    return this.#store.resumeAccount(this.#provider, now).catch((error: unknown) => {
+      this.#storeFailed(error);
+      return known && { reason: known.reason, since: known.since };
+    });
   }
 
-  /** A claimed probe never reached the gateway (its SMS were all past their age): allow the next. */
-  probeSkipped(): void {
-    if (this.#state) this.#state.probing = false;
+  /** A probe this relay took never reached the gateway (no SMS to send, or all past their age): the next may go. */
+  async probeSkipped(now: number): Promise<void> {
+    if (!this.#probing) return;
+    this.#changes++;
+    this.#probing = false;
+    await this.#store.releaseProbe(this.#provider, now).catch(this.#storeFailed);
   }
 }

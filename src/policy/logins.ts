@@ -1,3 +1,5 @@
+import type { SharedStateStore } from '../store/shared-state-types.ts';
+
 /** Failed logins from one address counted over this window. */
 export const LOGIN_WINDOW_MS = 15 * 60_000;
 /** After this many failures in the window, AUTH from that address is refused until the window passes. */
@@ -11,30 +13,29 @@ export function failureDelay(failures: number): number {
   return Math.min(DELAY_STEP_MS * failures, MAX_DELAY_MS);
 }
 
-/** Slows and then stops password guessing, per client address. */
+/**
+ * Slows and then stops password guessing, per client address. The failures are kept in the store:
+ * relays sharing a database add up an address's failures, so spreading guesses over them gains nothing.
+ */
 export class LoginThrottle {
-  readonly #failures = new Map<string, number[]>();
+  readonly #store: Pick<SharedStateStore, 'authFailures' | 'addAuthFailure' | 'clearAuthFailures'>;
 
-  blocked(address: string, now: number): boolean {
-    return this.#recent(address, now).length >= MAX_LOGIN_FAILURES;
+  constructor(store: Pick<SharedStateStore, 'authFailures' | 'addAuthFailure' | 'clearAuthFailures'>) {
+    this.#store = store;
+  }
+
+  /** The address's failures in the window (the caller blocks at MAX_LOGIN_FAILURES, and clears them on success). */
+  failures(address: string, now: number): Promise<number> {
+    return this.#store.authFailures(address, LOGIN_WINDOW_MS, now);
   }
 
   /** Records a failure; returns how long to wait before answering it. */
-  failed(address: string, now: number): number {
-    const recent = [...this.#recent(address, now), now];
-    this.#failures.set(address, recent);
-    return failureDelay(recent.length);
+  async failed(address: string, now: number): Promise<number> {
+    return failureDelay(await this.#store.addAuthFailure(address, LOGIN_WINDOW_MS, now));
   }
 
-  succeeded(address: string): void {
-    this.#failures.delete(address);
-  }
-
-  /** The failures still in the window; an address with none is forgotten, so the map stays small. */
-  #recent(address: string, now: number): number[] {
-    const kept = (this.#failures.get(address) ?? []).filter((at) => at > now - LOGIN_WINDOW_MS);
-    if (kept.length === 0) this.#failures.delete(address);
-    else this.#failures.set(address, kept);
-    return kept;
+  /** A success forgets the address's failures; `failures` as read before: none to forget costs no write. */
+  async succeeded(address: string, failures: number): Promise<void> {
+    if (failures > 0) await this.#store.clearAuthFailures(address);
   }
 }

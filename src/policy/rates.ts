@@ -1,46 +1,42 @@
+import { RelayError } from '../errors.ts';
+import type { SharedStateStore } from '../store/shared-state-types.ts';
 import type { Principal } from './senders.ts';
 
-const MINUTE_MS = 60_000;
-const DAY_MS = 24 * 60 * MINUTE_MS;
-
-interface Sent {
-  readonly at: number;
-  readonly parts: number;
-}
+/** A mail counted against its sender's limits: release it when the mail was not committed after all. */
+export type RateTicket = { readonly id: number } | undefined;
 
 /**
  * Mails per minute and per day and SMS parts per day, per principal, over sliding windows. Kept in
- * memory: a restart forgets the counts (a limit is a brake on runaway senders, not an invoice).
+ * the store, so that every relay on one database counts the same mails (a limit of 100 a day is 100
+ * a day across the relays) and a restart forgets nothing. A principal without limits costs nothing:
+ * no store call.
  */
 export class RateLimits {
-  readonly #sent = new Map<string, Sent[]>();
+  readonly #store: Pick<SharedStateStore, 'takeRate' | 'releaseRate'>;
 
-  /** Why one more mail of `parts` parts (to `numbers` numbers) would exceed a limit, or undefined. */
-  problem(principal: Principal, parts: number, now: number): string | undefined {
-    const history = this.#recent(principal, now);
-    const lastMinute = history.filter((sent) => sent.at > now - MINUTE_MS).length;
-    if (principal.perMinute !== undefined && lastMinute >= principal.perMinute) {
-      return `${principal.name} may send ${principal.perMinute} mails a minute; try again in a minute`;
-    }
-    if (principal.perDay !== undefined && history.length >= principal.perDay) {
-      return `${principal.name} may send ${principal.perDay} mails a day; try again later`;
-    }
-    const partsToday = history.reduce((sum, sent) => sum + sent.parts, 0);
-    if (principal.dailyParts !== undefined && partsToday + parts > principal.dailyParts) {
-      return `${principal.name} has a budget of ${principal.dailyParts} SMS parts a day (${partsToday} used); try again later`;
-    }
-    return undefined;
+  constructor(store: Pick<SharedStateStore, 'takeRate' | 'releaseRate'>) {
+    this.#store = store;
   }
 
-  record(principal: Principal, parts: number, now: number): void {
-    if (principal.perMinute === undefined && principal.perDay === undefined && principal.dailyParts === undefined) return;
-    this.#recent(principal, now).push({ at: now, parts });
+  /**
+   * Counts one more mail of `parts` parts for the principal, or throws RATE_LIMITED saying which
+   * limit it would exceed: checked and counted at once, so two relays cannot both take the last one.
+   */
+  async take(principal: Principal, parts: number, now: number): Promise<RateTicket> {
+    const { perMinute, perDay, dailyParts } = principal;
+    if (perMinute === undefined && perDay === undefined && dailyParts === undefined) return undefined;
+    const taken = await this.#store.takeRate(`${principal.kind}:${principal.name}`, { perMinute, perDay, dailyParts }, parts, now);
+    if (taken.taken) return { id: taken.id };
+    const problem = {
+      perMinute: `${principal.name} may send ${perMinute} mails a minute; try again in a minute`,
+      perDay: `${principal.name} may send ${perDay} mails a day; try again later`,
+      dailyParts: `${principal.name} has a budget of ${dailyParts} SMS parts a day (${taken.counts.partsToday} used); try again later`,
+    }[taken.exceeded];
+    throw new RelayError('RATE_LIMITED', `Sending limit reached: ${problem}`);
   }
 
-  #recent(principal: Principal, now: number): Sent[] {
-    const key = `${principal.kind}:${principal.name}`;
-    const kept = (this.#sent.get(key) ?? []).filter((sent) => sent.at > now - DAY_MS);
-    this.#sent.set(key, kept);
-    return kept;
+  /** The mail was not committed: it does not count. Best effort (the store that failed the commit may fail this too). */
+  async release(ticket: RateTicket): Promise<void> {
+    if (ticket) await this.#store.releaseRate(ticket.id).catch(() => undefined);
   }
 }

@@ -5,7 +5,7 @@ import type { Store } from './types.ts';
 const SWEEP_INTERVAL_MS = 60 * 60_000;
 
 export interface HousekeepingOptions {
-  readonly store: Pick<Store, 'purgeContent' | 'expireOrphanReports'>;
+  readonly store: Pick<Store, 'purgeContent' | 'expireOrphanReports' | 'pruneSharedState'>;
   readonly logger: Logger;
   /** `store.retention`: contents older than this are erased once finished; undefined = kept. */
   readonly retentionMs: number | undefined;
@@ -52,6 +52,11 @@ export class Housekeeping {
           'inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped (their requests were resent under other ids)',
         ),
       (error: unknown) => logger.warn({ err: error }, 'inbound: dropping expired orphan delivery reports failed; tried again later'),
+    );
+    // Mails counted against sending limits and failed logins, past every window (the store's own clock on PostgreSQL).
+    await store.pruneSharedState(now).then(
+      (rows) => rows > 0 && logger.debug({ rows }, 'relay: sending-limit counts and failed logins older than a day pruned'),
+      (error: unknown) => logger.warn({ err: error }, 'relay: pruning old sending-limit counts and failed logins failed; tried again later'),
     );
   }
 }

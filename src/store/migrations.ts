@@ -249,6 +249,38 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_at ON events (at);
   CREATE INDEX inbound_received ON inbound (received_at);
   `,
+  // 13 (issue #18 item 4, cluster-wide state): what relays sharing the database must agree on. Mails
+  // counted against sending limits, failed SMTP logins per client (both pruned after a day), each
+  // provider's account pause with its next probe, and the gateway hosts the failover breaker skips.
+  `
+  CREATE TABLE rate_events (
+    id        INTEGER PRIMARY KEY,
+    principal TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    parts     INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX rate_events_principal ON rate_events (principal, at);
+  CREATE INDEX rate_events_at ON rate_events (at);
+  CREATE TABLE login_failures (
+    id     INTEGER PRIMARY KEY,
+    client TEXT NOT NULL,
+    at     INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX login_failures_client ON login_failures (client, at);
+  CREATE INDEX login_failures_at ON login_failures (at);
+  CREATE TABLE gateway_pauses (
+    provider      TEXT PRIMARY KEY,
+    reason        TEXT NOT NULL,
+    since         INTEGER NOT NULL,
+    next_probe_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE gateway_host_failures (
+    provider  TEXT NOT NULL,
+    endpoint  TEXT NOT NULL,
+    failed_at INTEGER NOT NULL,
+    PRIMARY KEY (provider, endpoint)
+  ) STRICT;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

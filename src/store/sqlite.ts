@@ -29,6 +29,8 @@ import {
 } from './sqlite-admin.ts';
 import type { NewSmsPart, PartAdded, PartSet } from './reassembly.ts';
 import { addPart, expirePartSets, overduePartSets, prepareReassemblyStatements, type ReassemblyStatements } from './sqlite-reassembly.ts';
+import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from './shared-state-types.ts';
+import * as shared from './sqlite-shared-state.ts';
 import {
   adoptOrphans,
   applyReport,
@@ -96,6 +98,7 @@ export class SqliteStore implements Store {
   readonly #replies: ReplyStatements;
   readonly #admin: AdminStatements;
   readonly #reassembly: ReassemblyStatements;
+  readonly #shared: shared.SharedStateStatements;
   readonly #file: string;
   /** The file opened, to notice when the path names another file or none (deleted under the relay). */
   readonly #opened: { readonly dev: number; readonly ino: number };
@@ -118,6 +121,7 @@ export class SqliteStore implements Store {
     this.#replies = prepareReplyStatements(db);
     this.#admin = prepareAdminStatements(db);
     this.#reassembly = prepareReassemblyStatements(db);
+    this.#shared = shared.prepareSharedStateStatements(db);
   }
 
   /** `onHealth`: told when commits start failing, succeed again, or the file is lost (see StoreHealth). */
@@ -485,6 +489,58 @@ export class SqliteStore implements Store {
 
   expirePartSets(before: number): Promise<number> {
     return this.#write(() => expirePartSets(this.#reassembly, before));
+  }
+
+  takeRate(principal: string, limits: RateLimitSettings, parts: number, now: number): Promise<RateTaken> {
+    return this.#write(() => shared.takeRate(this.#shared, principal, limits, parts, now));
+  }
+
+  releaseRate(id: number): Promise<void> {
+    return this.#write(() => void this.#shared.deleteRate.run(id));
+  }
+
+  async authFailures(client: string, windowMs: number, now: number): Promise<number> {
+    return this.#read(() => (this.#shared.loginFailures.get(client, now - windowMs) as { failures: number }).failures);
+  }
+
+  addAuthFailure(client: string, windowMs: number, now: number): Promise<number> {
+    return this.#write(() => shared.addAuthFailure(this.#shared, client, windowMs, now));
+  }
+
+  clearAuthFailures(client: string): Promise<void> {
+    return this.#write(() => void this.#shared.clearAuthFailures.run(client));
+  }
+
+  async gatewayState(): Promise<SharedGatewayState> {
+    return this.#read(() => shared.gatewayState(this.#shared));
+  }
+
+  pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<{ readonly starts: boolean }> {
+    return this.#write(() => shared.pauseAccount(this.#shared, provider, reason, probeInMs, now));
+  }
+
+  claimProbe(provider: string, probeInMs: number, now: number): Promise<ProbeClaim> {
+    return this.#write(() => shared.claimProbe(this.#shared, provider, probeInMs, now));
+  }
+
+  releaseProbe(provider: string, now: number): Promise<void> {
+    return this.#write(() => void this.#shared.releaseProbe.run(now, provider));
+  }
+
+  resumeAccount(provider: string): Promise<{ readonly reason: string; readonly since: number } | undefined> {
+    return this.#write(() => this.#shared.resume.get(provider) as { reason: string; since: number } | undefined);
+  }
+
+  markHostFailed(provider: string, endpoint: string, now: number): Promise<void> {
+    return this.#write(() => void this.#shared.hostFailed.run(provider, endpoint, now));
+  }
+
+  markHostWorking(provider: string, endpoint: string): Promise<void> {
+    return this.#write(() => void this.#shared.hostWorking.run(provider, endpoint));
+  }
+
+  pruneSharedState(now: number): Promise<number> {
+    return this.#write(() => shared.pruneSharedState(this.#shared, now));
   }
 
   async backup(file: string): Promise<void> {

@@ -57,6 +57,8 @@ import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
+import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
+import * as shared from './shared-state.ts';
 import { databaseUrl, redactUrl } from './url.ts';
 
 /** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value we store is far below 2^53. */
@@ -827,6 +829,61 @@ export class PostgresStore implements Store {
   expirePartSets(before: number): Promise<number> {
     return this.#write((client) => expirePartSets(client, before));
   }
+
+  takeRate(principal: string, limits: RateLimitSettings, parts: number, now: number): Promise<RateTaken> {
+    return this.#write((client) => shared.takeRate(shared.queryOf(client), principal, limits, parts, now));
+  }
+
+  releaseRate(id: number): Promise<void> {
+    return this.#write((client) => shared.releaseRate(shared.queryOf(client), id));
+  }
+
+  authFailures(client: string, windowMs: number, now: number): Promise<number> {
+    return shared.authFailures(this.#query, client, windowMs, now);
+  }
+
+  addAuthFailure(client: string, windowMs: number, now: number): Promise<number> {
+    return this.#write((connection) => shared.addAuthFailure(shared.queryOf(connection), client, windowMs, now));
+  }
+
+  clearAuthFailures(client: string): Promise<void> {
+    return this.#write((connection) => shared.clearAuthFailures(shared.queryOf(connection), client));
+  }
+
+  gatewayState(now: number): Promise<SharedGatewayState> {
+    return shared.gatewayState(this.#query, now);
+  }
+
+  pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<{ readonly starts: boolean }> {
+    return this.#write((client) => shared.pauseAccount(shared.queryOf(client), provider, reason, probeInMs, now));
+  }
+
+  claimProbe(provider: string, probeInMs: number, now: number): Promise<ProbeClaim> {
+    return this.#write((client) => shared.claimProbe(shared.queryOf(client), provider, probeInMs, now));
+  }
+
+  releaseProbe(provider: string, now: number): Promise<void> {
+    return this.#write((client) => shared.releaseProbe(shared.queryOf(client), provider, now));
+  }
+
+  resumeAccount(provider: string, now: number): Promise<{ readonly reason: string; readonly since: number } | undefined> {
+    return this.#write((client) => shared.resumeAccount(shared.queryOf(client), provider, now));
+  }
+
+  markHostFailed(provider: string, endpoint: string, now: number): Promise<void> {
+    return this.#write((client) => shared.markHostFailed(shared.queryOf(client), provider, endpoint, now));
+  }
+
+  markHostWorking(provider: string, endpoint: string): Promise<void> {
+    return this.#write((client) => shared.markHostWorking(shared.queryOf(client), provider, endpoint));
+  }
+
+  pruneSharedState(now: number): Promise<number> {
+    return this.#write((client) => shared.pruneSharedState(shared.queryOf(client), now));
+  }
+
+  /** A single statement on the pool (no transaction), as the shared-state reads run it. */
+  readonly #query: shared.Query = (sql, values) => this.#rows(sql, values);
 
   async knowsSender(sender: string): Promise<boolean> {
     return (await this.#row('SELECT 1 AS yes FROM inbound WHERE number = $1 LIMIT 1', [sender])) !== undefined;
