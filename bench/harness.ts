@@ -104,7 +104,7 @@ export async function drive(
     const refusals = new Map<string, number>();
     for (const run of runs) {
       for (const line of run.complaints) refusals.set(`smtp-source: ${line}`, (refusals.get(`smtp-source: ${line}`) ?? 0) + 1);
-      if (run.exitCode !== 0) refusals.set(`smtp-source exited ${run.exitCode}`, 1);
+      if (run.exitCode !== 0) refusals.set(`smtp-source exited ${run.exitCode}`, (refusals.get(`smtp-source exited ${run.exitCode}`) ?? 0) + 1);
     }
     return { elapsedMs: performance.now() - started, refusals, latencies: [] };
   }
@@ -140,10 +140,12 @@ export function runProblems(
 ): string[] {
   const problems = [...refusals].map(([reason, count]) => `${count} × ${reason}`);
   let accepted = 0;
-  for (const { before, after } of relays) {
+  for (const [index, { before, after }] of relays.entries()) {
     accepted += counterDelta(before, after)('smsrelay_mails_accepted_total') ?? 0;
+    const which = relays.length > 1 ? `relay ${index + 1}: ` : '';
     for (const [name, value] of after) {
-      if (name.startsWith('smsrelay_smtp_refused_total') && value > (before.get(name) ?? 0)) problems.push(`${value - (before.get(name) ?? 0)} × ${name}`);
+      if (name.startsWith('smsrelay_smtp_refused_total') && value > (before.get(name) ?? 0))
+        problems.push(`${which}${value - (before.get(name) ?? 0)} × ${name}`);
     }
   }
   if (accepted < mails) problems.push(`${mails - accepted} of ${mails} mails not accepted (250)`);
