@@ -9,7 +9,7 @@
  * first), retried gateway attempts, every lease/claim/notify counter a relay exports, and SMS the
  * gateway got twice. A run with a refused or lost mail is not reported.
  */
-import { cpuMs, type RelayChild, relayCounters, startTs } from './processes.ts';
+import { type Child, cpuMs, type RelayChild, relayCounters, startTs } from './processes.ts';
 import {
   acceptedSoFar,
   awaitArrivals,
@@ -76,7 +76,7 @@ async function settledCounters(relays: readonly RelayChild[], before: ReadonlyAr
 }
 
 /** One run of `shape` split across `relays` (one or two); a refusal or a loss throws, naming them. */
-async function clusterRun(relays: readonly RelayChild[], options: ClusterOptions, gateway: ReturnType<typeof startTs>, shape: Shape, label: string) {
+async function clusterRun(relays: readonly RelayChild[], options: ClusterOptions, gateway: Child, shape: Shape, label: string) {
   const before = await Promise.all(relays.map((relay) => relayCounters(relay)));
   const arrivedBefore = await gatewayCount(gateway);
   const cpuBefore = relays.map((relay) => cpuMs(relay.process.pid ?? 0));
@@ -128,20 +128,33 @@ async function clusterRun(relays: readonly RelayChild[], options: ClusterOptions
 }
 
 export async function clusterBench(options: ClusterOptions) {
-  const gateway = startTs('./gateway.ts');
-  const { url } = await jsonLine<{ url: string }>(gateway);
-  const env = { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT };
-  const one = [await options.postgres.startRelay('bench-one', env)];
-  const shared = await options.postgres.freshDatabase();
-  const two = [
-    await options.postgres.startRelay('bench-a', { ...env, SMSRELAY_DATABASE_URL: shared }),
-    await options.postgres.startRelay('bench-b', { ...env, SMSRELAY_DATABASE_URL: shared }),
-  ];
-  const setups = [
-    { relays: 1, children: one },
-    { relays: 2, children: two },
-  ];
-  progress('cluster: one relay and two relays on PostgreSQL up');
+  // Whatever was started is stopped, also when a relay refuses to start (a config rule) midway.
+  const started: Child[] = [];
+  const relay = async (name: string, env: Record<string, string>) => {
+    const child = await options.postgres.startRelay(name, env);
+    started.push(child);
+    return child;
+  };
+  try {
+    const gateway = startTs('./gateway.ts');
+    started.push(gateway);
+    const { url } = await jsonLine<{ url: string }>(gateway);
+    const env = { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT };
+    const one = [await relay('bench-one', env)];
+    const shared = await options.postgres.freshDatabase();
+    const two = [await relay('bench-a', { ...env, SMSRELAY_DATABASE_URL: shared }), await relay('bench-b', { ...env, SMSRELAY_DATABASE_URL: shared })];
+    progress('cluster: one relay and two relays on PostgreSQL up');
+    return await measureCluster(options, gateway, [
+      { relays: 1, children: one },
+      { relays: 2, children: two },
+    ]);
+  } finally {
+    await Promise.all(started.map((child) => child.stop()));
+  }
+}
+
+/** Warms both setups up on every shape, then RUNS rounds of each shape, each round both setups once. */
+async function measureCluster(options: ClusterOptions, gateway: Child, setups: ReadonlyArray<{ readonly relays: number; readonly children: RelayChild[] }>) {
   for (const shape of options.shapes)
     for (const setup of setups)
       await drive(
@@ -151,7 +164,7 @@ export async function clusterBench(options: ClusterOptions) {
         Math.min(500, options.mails),
         options.corpus,
       );
-  await awaitArrivals(gateway, await acceptedSoFar([...one, ...two]));
+  await awaitArrivals(gateway, await acceptedSoFar(setups.flatMap((setup) => setup.children)));
   gateway.process.stdin?.write('forget\n');
 
   const rows = [];
@@ -200,12 +213,10 @@ export async function clusterBench(options: ClusterOptions) {
       });
     }
   }
-  await Promise.all([...one, ...two].map((relay) => relay.stop()));
-  await gateway.stop();
   return rows;
 }
 
-type ClusterRow = Awaited<ReturnType<typeof clusterBench>>[number];
+type ClusterRow = Awaited<ReturnType<typeof measureCluster>>[number];
 
 /** The cluster table: one and two relays per shape, two against one, and what coordination cost. */
 export function printCluster(rows: readonly ClusterRow[]): void {

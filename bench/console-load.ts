@@ -11,7 +11,8 @@ import { Pool } from 'undici';
 import { hashPassword } from '../src/policy/passwords.ts';
 import { load, percentile } from './client.ts';
 import { awaitArrivals, cell, GATEWAY_ACCOUNT, gatewayCount, jsonLine, median, progress, round, runProblems } from './harness.ts';
-import { type RelayChild, relayCounters, startRelay, startTs } from './processes.ts';
+import type { BenchPostgres } from './postgres.ts';
+import { type Child, type RelayChild, relayCounters, startRelay, startTs } from './processes.ts';
 
 export interface ConsoleOptions {
   readonly mails: number;
@@ -19,6 +20,8 @@ export interface ConsoleOptions {
   /** Search pages the console client asks for per second. */
   readonly pagesPerSecond: number;
   readonly failures: string[];
+  /** The relay on this PostgreSQL server (a fresh database) instead of SQLite. */
+  readonly postgres?: BenchPostgres;
 }
 
 /** The steady load of the target's condition (#19 item 9, as #15's latency target). */
@@ -94,12 +97,11 @@ async function startPaging(httpPort: number, perSecond: number): Promise<Paging>
 }
 
 /** The relay with one console user (a viewer: reads only, as the person looking would). */
-async function consoleRelay(gatewayUrl: string): Promise<RelayChild> {
+async function consoleRelay(gatewayUrl: string, postgres: BenchPostgres | undefined): Promise<RelayChild> {
   const hash = await hashPassword(PASSWORD);
-  return startRelay(
-    { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: gatewayUrl, ...GATEWAY_ACCOUNT },
-    { config: `console:\n  users:\n    - name: ${USER}\n      passwordHash: "${hash}"\n      role: viewer\n` },
-  );
+  const env = { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: gatewayUrl, ...GATEWAY_ACCOUNT };
+  const how = { config: `console:\n  users:\n    - name: ${USER}\n      passwordHash: "${hash}"\n      role: viewer\n` };
+  return postgres ? postgres.startRelay('bench-console', env, how) : startRelay(env, how);
 }
 
 interface PacedRun {
@@ -113,8 +115,21 @@ interface PacedRun {
 
 export async function consoleBench(options: ConsoleOptions) {
   const gateway = startTs('./gateway.ts');
-  const { url } = await jsonLine<{ url: string }>(gateway);
-  const relay = await consoleRelay(url);
+  try {
+    const { url } = await jsonLine<{ url: string }>(gateway);
+    const relay = await consoleRelay(url, options.postgres);
+    try {
+      return await measureConsole(options, gateway, relay);
+    } finally {
+      await relay.stop();
+    }
+  } finally {
+    await gateway.stop();
+  }
+}
+
+/** The paced runs, alone and with the console client, alternating in every round. */
+async function measureConsole(options: ConsoleOptions, gateway: Child, relay: RelayChild) {
   await load({ port: relay.smtpPort, sessions: SESSIONS, mails: PREFILL, persistent: true, pipelining: true, label: 'console-prefill' });
   await awaitArrivals(gateway, PREFILL);
   gateway.process.stdin?.write('forget\n');
@@ -165,8 +180,6 @@ export async function consoleBench(options: ConsoleOptions) {
       });
     }
   }
-  await relay.stop();
-  await gateway.stop();
   const summary = (list: readonly PacedRun[]) => {
     const pick = (key: keyof PacedRun) => {
       const values = list.map((run) => run[key]).filter((value): value is number => value !== undefined);
@@ -182,12 +195,18 @@ export async function consoleBench(options: ConsoleOptions) {
       pageP99Ms: pick('pageP99Ms'),
     };
   };
-  return { mailsPerSecond: MAILS_PER_SECOND, pagesPerSecond: options.pagesPerSecond, alone: summary(runs.alone), withConsole: summary(runs.console) };
+  return {
+    store: options.postgres ? 'PostgreSQL' : 'SQLite',
+    mailsPerSecond: MAILS_PER_SECOND,
+    pagesPerSecond: options.pagesPerSecond,
+    alone: summary(runs.alone),
+    withConsole: summary(runs.console),
+  };
 }
 
 /** The two paced rows and the target (#19: p99 ≤ 25 ms while a client pages). */
-export function printConsole(result: Awaited<ReturnType<typeof consoleBench>>): void {
-  console.log(`\nat a steady ${result.mailsPerSecond} mails/s (SQLite), end of DATA → 250, with and without a console client paging search results:`);
+export function printConsole(result: Awaited<ReturnType<typeof measureConsole>>): void {
+  console.log(`\nat a steady ${result.mailsPerSecond} mails/s (${result.store}), end of DATA → 250, with and without a console client paging search results:`);
   console.log('| run | p50 ms | p99 ms | console pages | pages/s | page p50 / p99 ms |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const [name, row] of [

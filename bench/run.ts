@@ -51,6 +51,8 @@ const ONLY = process.env.BENCH_SHAPES?.split(',').filter(Boolean);
 const WITH_POSTGRES = process.env.BENCH_POSTGRES !== '0';
 const WITH_CLUSTER = WITH_POSTGRES && process.env.BENCH_CLUSTER !== '0';
 const WITH_CONSOLE = process.env.BENCH_CONSOLE !== '0';
+/** `postgres`: the console run's relay on PostgreSQL instead of SQLite. */
+const CONSOLE_ON_POSTGRES = process.env.BENCH_CONSOLE_STORE === 'postgres';
 /** A directory: the current relay runs with --cpu-prof (both threads) and writes its profiles there. */
 const CPU_PROF = process.env.BENCH_CPU_PROF;
 /** The issue's target for one relay on PostgreSQL against the same relay on SQLite (#17). */
@@ -441,9 +443,29 @@ const mtResult = await mt(withPostfix);
 progress('MT done');
 const moResult = process.env.BENCH_MO === '0' ? [] : await mo();
 progress('MO done');
-const clusterResult = WITH_CLUSTER && postgres ? await clusterBench({ postgres, shapes: SHAPES, mails: MAILS, runs: RUNS, corpus, failures }) : undefined;
+/** A part that cannot run at all (a relay refused to start) is named as a failure; the others still run. */
+const unless = (part: string) => (error: Error) => {
+  failures.push(`${part}: ${error.message}`);
+  console.error(`REFUSED TO REPORT: ${part}: ${error.message}`);
+  return undefined;
+};
+const clusterResult =
+  WITH_CLUSTER && postgres
+    ? await clusterBench({ postgres, shapes: SHAPES, mails: MAILS, runs: RUNS, corpus, failures }).catch(unless('one and two relays on PostgreSQL'))
+    : undefined;
 progress('cluster done');
-const consoleResult = WITH_CONSOLE ? await consoleBench({ mails: MAILS, runs: RUNS, pagesPerSecond: numberOf('BENCH_CONSOLE_PAGES', 5), failures }) : undefined;
+if (WITH_CONSOLE && CONSOLE_ON_POSTGRES && !postgres)
+  failures.push('BENCH_CONSOLE_STORE=postgres without PostgreSQL in the run: the console run is not measured');
+const consoleResult =
+  WITH_CONSOLE && (!CONSOLE_ON_POSTGRES || postgres)
+    ? await consoleBench({
+        mails: MAILS,
+        runs: RUNS,
+        pagesPerSecond: numberOf('BENCH_CONSOLE_PAGES', 5),
+        failures,
+        postgres: CONSOLE_ON_POSTGRES ? postgres : undefined,
+      }).catch(unless('the console run'))
+    : undefined;
 progress('console done');
 const soakResult = await soak();
 await postgres?.destroy();
