@@ -38,8 +38,8 @@ export interface ClusterOptions {
   readonly failures: string[];
 }
 
-/** Counters that tell how relays coordinate, whatever the store exports of them (leases, claims, notifications). */
-const COORDINATION = /lease|claim|conflict|takeover|notif|heartbeat/;
+/** Counters that tell how relays coordinate, whatever the relays export of them (leases, claims, notifications): their change over a run. */
+const COORDINATION = /lease|claim|conflict|takeover|notif/;
 const SENT = 'smsrelay_sms_outcomes_total{outcome="sent"}';
 const RETRIED = 'smsrelay_sms_outcomes_total{outcome="retry"}';
 /** How long the relays' outcome counters may lag the gateway's count. */

@@ -407,14 +407,28 @@ function postgresAgainstSqlite(rows: Awaited<ReturnType<typeof mt>>['rows'], moR
   const ratio = (sqlite: number | undefined, pg: number | undefined) => (sqlite && pg !== undefined ? round(pg / sqlite, 2) : undefined);
   const lines = [];
   for (const row of rows.filter((candidate) => candidate.target === 'relay-pg')) {
-    const sqlite = rows.find((candidate) => candidate.target === 'relay' && candidate.shape === row.shape)?.endToEndPerSec;
-    lines.push({ load: `MT ${row.shapeName}, end to end`, sqlitePerSec: sqlite, postgresPerSec: row.endToEndPerSec, ratio: ratio(sqlite, row.endToEndPerSec) });
+    const sqlite = rows.find((candidate) => candidate.target === 'relay' && candidate.shape === row.shape);
+    lines.push({
+      load: `MT ${row.shapeName}, end to end`,
+      sqlitePerSec: sqlite?.endToEndPerSec,
+      postgresPerSec: row.endToEndPerSec,
+      ratio: ratio(sqlite?.endToEndPerSec, row.endToEndPerSec),
+      cpuMicrosPerMail: `${cell(sqlite?.cpuMicrosPerMail)} / ${cell(row.cpuMicrosPerMail)}`,
+      serverCpuMicrosPerMail: row.serverCpuMicrosPerMail,
+    });
   }
   const moPostgres = moRows.find((row) => row.target === 'relay-pg');
   const moSqlite = moRows.find((row) => row.target === 'relay');
   if (moPostgres && moSqlite) {
     const [sqlite, pg] = [moSqlite.committedWebhooksPerSec, moPostgres.committedWebhooksPerSec];
-    lines.push({ load: 'MO webhooks, 50 concurrent, committed', sqlitePerSec: sqlite, postgresPerSec: pg, ratio: ratio(sqlite, pg) });
+    lines.push({
+      load: 'MO webhooks, 50 concurrent, committed',
+      sqlitePerSec: sqlite,
+      postgresPerSec: pg,
+      ratio: ratio(sqlite, pg),
+      cpuMicrosPerMail: undefined,
+      serverCpuMicrosPerMail: undefined,
+    });
   }
   return lines;
 }
@@ -493,11 +507,11 @@ for (const row of mtResult.rows) {
 const postgresRatios = postgresAgainstSqlite(mtResult.rows, moResult);
 if (postgresRatios.length > 0) {
   console.log(`\nthe relay on PostgreSQL against the relay on SQLite, same run (#17 target ≥ ${POSTGRES_TARGET_RATIO}):`);
-  console.log('| load | SQLite /s | PostgreSQL /s | PostgreSQL / SQLite | |');
-  console.log('| --- | ---: | ---: | ---: | --- |');
+  console.log('| load | SQLite /s | PostgreSQL /s | PostgreSQL / SQLite | relay CPU µs/mail SQLite / PostgreSQL | PostgreSQL CPU µs/mail | |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const row of postgresRatios)
     console.log(
-      `| ${row.load} | ${cell(row.sqlitePerSec)} | ${cell(row.postgresPerSec)} | ${cell(row.ratio)} | ${row.ratio === undefined ? '—' : row.ratio >= POSTGRES_TARGET_RATIO ? 'met' : 'MISSED'} |`,
+      `| ${row.load} | ${cell(row.sqlitePerSec)} | ${cell(row.postgresPerSec)} | ${cell(row.ratio)} | ${cell(row.cpuMicrosPerMail)} | ${cell(row.serverCpuMicrosPerMail)} | ${row.ratio === undefined ? '—' : row.ratio >= POSTGRES_TARGET_RATIO ? 'met' : 'MISSED'} |`,
     );
 }
 if (clusterResult) printCluster(clusterResult);
