@@ -9,7 +9,8 @@
 import { connect, type Socket } from 'node:net';
 
 export interface LoadOptions {
-  readonly port: number;
+  /** One port, or several (relays sharing one database): session i connects to port i mod their count. */
+  readonly port: number | readonly number[];
   readonly sessions: number;
   readonly mails: number;
   readonly persistent: boolean;
@@ -167,11 +168,13 @@ export async function load(options: LoadOptions): Promise<LoadResult> {
     // A recipient refused while the mail itself was taken is a refusal too.
     else if (refusal) refuse(refusal, index);
   };
+  const ports = typeof options.port === 'number' ? [options.port] : options.port;
   await Promise.all(
-    Array.from({ length: options.sessions }, async () => {
-      let session = options.persistent ? await Session.open(options.port) : undefined;
+    Array.from({ length: options.sessions }, async (_, number) => {
+      const port = ports[number % ports.length] ?? 0;
+      let session = options.persistent ? await Session.open(port) : undefined;
       for (let index = next++; index < options.mails; index = next++) {
-        const current = session ?? (await Session.open(options.port));
+        const current = session ?? (await Session.open(port));
         await send(current, index);
         if (!options.persistent) current.close();
       }

