@@ -24,9 +24,22 @@ function isRunning(pid: number): boolean {
   }
 }
 
-test('a SIGTERM to `npm start` stops the relay gracefully, not only npm', { timeout: 60_000 }, async () => {
+/** Whatever a failed assertion leaves running (npm and the relay under it) must not hold the suite open. */
+let started: number | undefined;
+after(() => {
+  if (started === undefined) return;
+  try {
+    process.kill(-started, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+});
+
+test('a SIGTERM to `npm start` stops the relay gracefully, not only npm', { timeout: 120_000 }, async () => {
   const env = { PATH: process.env.PATH ?? '', HOME: dir, SMSRELAY_DATA_DIR: join(dir, 'data'), SMSRELAY_SMTP_PORT: '0', SMSRELAY_HTTP_PORT: '0' };
-  const npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so that `after` can end npm and the relay together if the test fails.
+  const npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  started = npm.pid;
   const lines: Array<{ pid?: number; msg?: string }> = [];
   let pending = '';
   npm.stdout.on('data', (chunk: Buffer) => {
@@ -36,7 +49,7 @@ test('a SIGTERM to `npm start` stops the relay gracefully, not only npm', { time
     for (const line of complete) if (line.startsWith('{')) lines.push(JSON.parse(line) as { pid?: number; msg?: string });
   });
   const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
-  const ready = await waitFor('relay: ready', () => lines.find((line) => line.msg === 'relay: ready'), 30_000);
+  const ready = await waitFor('relay: ready', () => lines.find((line) => line.msg === 'relay: ready'), 60_000);
   const relayPid = ready.pid ?? 0;
   assert.notEqual(relayPid, npm.pid, 'the relay runs in its own process under npm');
   // glibc reads it at exec: two malloc arenas instead of one per allocating thread (docs/operations.md, Memory).
