@@ -45,7 +45,7 @@ describe('smsrelay command', () => {
       cwd,
       env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: `${cwd}/data`, SMSRELAY_HTTP_PORT: '0', ...env },
       encoding: 'utf8',
-      timeout: 30_000,
+      timeout: 60_000, // a start that opens the store and its listeners, on a loaded 2-core machine
     });
     return { status: result.status, lines: result.stderr.trim().split('\n'), stderr: result.stderr, stdout: result.stdout };
   }
