@@ -249,6 +249,23 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_at ON events (at);
   CREATE INDEX inbound_received ON inbound (received_at);
   `,
+  // 12 (#18, several relays on one database): the relays that share it, each one row under its name,
+  // a heartbeat by the database's clock; the leases a relay holds are found by their owner (renewed
+  // with the heartbeat, counted by `smsrelay status`, indexed since 1). Additive (src/store/schema-readers.ts).
+  `
+  CREATE TABLE relays (
+    name           TEXT PRIMARY KEY,
+    instance       TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    started_at     INTEGER NOT NULL,
+    heartbeat_at   INTEGER NOT NULL,
+    stopped_at     INTEGER,
+    pid            INTEGER NOT NULL,
+    host           TEXT NOT NULL,
+    mail           TEXT NOT NULL
+  ) STRICT;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

@@ -29,6 +29,8 @@ import {
 } from './sqlite-admin.ts';
 import type { NewSmsPart, PartAdded, PartSet } from './reassembly.ts';
 import { addPart, expirePartSets, overduePartSets, prepareReassemblyStatements, type ReassemblyStatements } from './sqlite-reassembly.ts';
+import type { RelayMember, RelaySeen } from './cluster-types.ts';
+import { type ClusterStatements, heartbeat, leaveCluster, prepareClusterStatements, relaysSeen } from './sqlite-cluster.ts';
 import {
   adoptOrphans,
   applyReport,
@@ -96,6 +98,7 @@ export class SqliteStore implements Store {
   readonly #replies: ReplyStatements;
   readonly #admin: AdminStatements;
   readonly #reassembly: ReassemblyStatements;
+  readonly #cluster: ClusterStatements;
   readonly #file: string;
   /** The file opened, to notice when the path names another file or none (deleted under the relay). */
   readonly #opened: { readonly dev: number; readonly ino: number };
@@ -118,6 +121,7 @@ export class SqliteStore implements Store {
     this.#replies = prepareReplyStatements(db);
     this.#admin = prepareAdminStatements(db);
     this.#reassembly = prepareReassemblyStatements(db);
+    this.#cluster = prepareClusterStatements(db);
   }
 
   /** `onHealth`: told when commits start failing, succeed again, or the file is lost (see StoreHealth). */
@@ -268,6 +272,18 @@ export class SqliteStore implements Store {
       const mail = sql.releaseMail.run(now, owner, now).changes;
       return { sms, mail };
     });
+  }
+
+  heartbeat(member: RelayMember, leaseTtlMs: number): Promise<void> {
+    return this.#write(() => heartbeat(this.#cluster, member, leaseTtlMs, Date.now()));
+  }
+
+  async relaysSeen(withinMs: number): Promise<RelaySeen[]> {
+    return this.#read(() => relaysSeen(this.#cluster, withinMs, Date.now()));
+  }
+
+  leaveCluster(member: RelayMember): Promise<void> {
+    return this.#write(() => leaveCluster(this.#cluster, member, Date.now()));
   }
 
   async durability(): Promise<{ journalMode: string; synchronous: string }> {
