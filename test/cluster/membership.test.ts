@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { status } from '../../src/admin.ts';
+import { relayVersion } from '../../src/cluster/membership.ts';
 import type { RelayMember } from '../../src/store/cluster-types.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
@@ -128,7 +130,7 @@ describe('several relays on one PostgreSQL', async () => {
     }
   });
 
-  test('a live relay keeps its lease while its request runs longer than leaseTtl: the other relay does not send it too', async () => {
+  test('a live relay keeps its lease while its request runs longer than leaseTtl: the other relay does not send it too; status and /metrics list both relays and the lease', async () => {
     const url = (await freshDatabase()) ?? '';
     const standalone = await startSimulator();
     const gateway = standalone.simulator;
@@ -140,6 +142,25 @@ describe('several relays on one PostgreSQL', async () => {
     try {
       await mailTo(alpha.relay.smtpPort, 'Disk full on db2');
       await waitFor('the request in flight', () => gateway.pendingRequests === 1);
+      // Meanwhile `smsrelay status` and /metrics show both relays, and the lease the sender holds.
+      const holder = (await alpha.relay.store.relaysSeen(60_000)).find((relay) => relay.leases.sms === 1)?.name;
+      assert.ok(holder === 'alpha' || holder === 'beta');
+      const shown = await status(alpha.relay.store, Date.now(), undefined);
+      for (const name of ['alpha', 'beta']) {
+        const leases = name === holder ? 1 : 0;
+        assert.match(
+          shown,
+          new RegExp(
+            `^  ${name}: running, version ${relayVersion()} \\(schema ${MIGRATIONS.length}\\), pid ${process.pid} on \\S+, last heartbeat [0-3] s ago, leases: ${leases} SMS, 0 mails$`,
+            'm',
+          ),
+        );
+      }
+      assert.match(shown, /^relays seen in the last hour: 2$/m);
+      const metrics = await (await fetch(`http://127.0.0.1:${beta.relay.httpPort}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^smsrelay_relays_seen\\{relay="alpha",version="${relayVersion()}"\\} 1$`, 'm'));
+      assert.match(metrics, new RegExp(`^smsrelay_relay_leases\\{relay="${holder}",queue="sms"\\} 1$`, 'm'));
+      assert.match(metrics, /^smsrelay_relay_heartbeat_age_seconds\{relay="beta"\} [0-3](\.\d+)?$/m);
       await waitFor('the response timeout', () => gateway.pendingRequests === 0, 8_000);
       assert.equal(gateway.requests, 1, 'no second request while the first ran');
     } finally {
