@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import pg from 'pg';
 import { createLogger } from '../../src/log.ts';
 import type { WorkQueue } from '../../src/store/postgres/notify.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
-import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { freshDatabase, POSTGRES_SKIP, withClient } from '../helpers/postgres.ts';
 import { gatewayYaml, removeDir, startSimulator, startTestRelay, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -17,16 +16,10 @@ import { mail } from '../helpers/store.ts';
 
 /** Ends the listening connection of relay `name` from the server's side, as a failover or an operator would. */
 async function killListener(url: string, name: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
-      `smsrelay listener ${name}`,
-    ]);
-    assert.equal(rowCount, 1, 'one listening connection');
-  } finally {
-    await client.end();
-  }
+  const { rowCount } = await withClient(url, (client) =>
+    client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`smsrelay listener ${name}`]),
+  );
+  assert.equal(rowCount, 1, 'one listening connection');
 }
 
 describe('wake-ups across relays on PostgreSQL', async () => {

@@ -6,12 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import pg from 'pg';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { migrate, SchemaError } from '../../src/store/postgres/migrate.ts';
 import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
 import { ADDITIVE_MIGRATIONS, BREAKING_MIGRATIONS, FIRST_CLASSIFIED, minimumReader } from '../../src/store/schema-readers.ts';
-import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { freshDatabase, POSTGRES_SKIP, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 
 const KNOWN = MIGRATIONS.length;
@@ -34,15 +33,6 @@ describe('schema versions on PostgreSQL', async () => {
     test('schema versions', { skip: POSTGRES_SKIP }, () => undefined);
     return;
   }
-  const withClient = async <T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return await work(client);
-    } finally {
-      await client.end();
-    }
-  };
   const schemaRow = (url: string) =>
     withClient(
       url,
