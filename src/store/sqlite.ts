@@ -614,7 +614,10 @@ function prepareStatements(db: Database) {
       WHERE status = 'queued' AND held = 0 AND next_attempt_at <= ?
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
-    leaseSms: db.prepare('UPDATE outbound SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
+    // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
+    leaseSms: db.prepare(
+      'UPDATE outbound SET possible_duplicates = possible_duplicates + (lease_owner IS NOT NULL), lease_owner = ?, next_attempt_at = ? WHERE id = ?',
+    ),
     nextSmsDue: db.prepare(`
       SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),

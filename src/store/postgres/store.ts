@@ -356,11 +356,12 @@ export class PostgresStore implements Store, ClusterStore {
       );
       const rows = selectBatchRows(due.rows, request);
       if (rows.length === 0) return [];
-      await client.query(`UPDATE outbound SET lease_owner = $1, next_attempt_at = ${DB_NOW_MS} + $2 WHERE id = ANY($3::bigint[])`, [
-        request.owner,
-        request.leaseUntil - request.now,
-        rows.map((row) => row.id),
-      ]);
+      // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
+      const takenOver = 'CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END';
+      await client.query(
+        `UPDATE outbound SET possible_duplicates = possible_duplicates + ${takenOver}, lease_owner = $1, next_attempt_at = ${DB_NOW_MS} + $2 WHERE id = ANY($3::bigint[])`,
+        [request.owner, request.leaseUntil - request.now, rows.map((row) => row.id)],
+      );
       const messages = await client.query<MessageRow>('SELECT * FROM messages WHERE id = ANY($1::text[])', [[...new Set(rows.map((row) => row.message_id))]]);
       const byId = new Map(messages.rows.map((row) => [row.id, toStoredMessage(row)]));
       return groupIntoBatches(rows, request.batchSize, (id) => byId.get(id) as NonNullable<ReturnType<typeof byId.get>>);
