@@ -116,6 +116,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       },
       leaseTtlMs: config.delivery.leaseTtl,
       logger,
+      shared: config.store.url !== undefined,
     });
     // It joins (refused: a live relay of its name, a Maildir among several) before it takes back any lease.
     const joinAndResume = async (opened: Store) => {

@@ -28,6 +28,8 @@ export interface MembershipOptions {
   readonly member: RelayMember;
   readonly leaseTtlMs: number;
   readonly logger: Logger;
+  /** Other relays may share the store (PostgreSQL); on SQLite the data directory's lock already keeps a second relay out. */
+  readonly shared: boolean;
 }
 
 export class Membership {
@@ -43,16 +45,16 @@ export class Membership {
   }
 
   /**
-   * Before the relay takes back any lease: refuses (ClusterError) a second live relay of this name and
-   * a Maildir among several relays, then writes the first heartbeat and keeps writing them. A heartbeat
+   * Before the relay takes back any lease: on a shared store, refuses (ClusterError) a second live relay
+   * of this name and a Maildir among several relays; then writes the first heartbeat and keeps writing them. A heartbeat
    * under this name from another process may be this relay's own before a crash: when that process is
    * provably gone (same host, no such pid) the relay goes on at once; otherwise it watches the
    * heartbeat until it moves (a live relay: refused) or goes stale (gone: goes on), at most RELAY_STALE_MS.
    */
   async join(store: ClusterStore): Promise<void> {
-    const { member, logger, leaseTtlMs } = this.#options;
+    const { member, logger, leaseTtlMs, shared } = this.#options;
     let watched: RelaySeen | undefined;
-    for (;;) {
+    while (shared) {
       const live = (await store.relaysSeen(RELAY_STALE_MS)).filter((relay) => relay.stoppedAt === undefined);
       const twin = live.find((relay) => relay.name === member.name && relay.instance !== member.instance && !provablyGone(relay, member));
       if (twin) {
@@ -76,12 +78,12 @@ export class Membership {
         member,
         live.filter((relay) => relay.name !== member.name),
       );
-      await store.heartbeat(member, leaseTtlMs);
-      this.#store = store;
-      this.#timer = setInterval(() => void this.#beat(), heartbeatInterval(leaseTtlMs));
-      this.#timer.unref();
-      return;
+      break;
     }
+    await store.heartbeat(member, leaseTtlMs);
+    this.#store = store;
+    this.#timer = setInterval(() => void this.#beat(), heartbeatInterval(leaseTtlMs));
+    this.#timer.unref();
   }
 
   async #beat(): Promise<void> {
