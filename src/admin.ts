@@ -6,6 +6,7 @@
  */
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
+import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import type { QueueAction, Store } from './store/types.ts';
 
 const LISTED = 1000;
@@ -80,7 +81,26 @@ export async function status(store: Store, now: number, relay: number | undefine
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
     ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
+    ...relayLines(await store.relaysSeen(RELAYS_SEEN_MS)),
   ].join('\n');
+}
+
+/** The relays on the store heard from in the last hour (several on one PostgreSQL: docs/several-relays.md), one line each. */
+function relayLines(relays: readonly RelaySeen[]): string[] {
+  const state = (relay: RelaySeen) =>
+    relay.stoppedAt !== undefined
+      ? `stopped ${new Date(relay.stoppedAt).toISOString()}`
+      : relay.heartbeatAgeMs > RELAY_STALE_MS
+        ? 'silent (not stopped cleanly: its leases are taken over as they end)'
+        : 'running';
+  return [
+    `relays seen in the last hour: ${relays.length}`,
+    ...relays.map(
+      (relay) =>
+        `  ${relay.name}: ${state(relay)}, version ${relay.version} (schema ${relay.schema}), pid ${relay.pid} on ${relay.host}, ` +
+        `last heartbeat ${Math.round(relay.heartbeatAgeMs / 1000)} s ago, leases: ${relay.leases.sms} SMS, ${plural(relay.leases.mail, 'mail')}`,
+    ),
+  ];
 }
 
 /** A message's whole history, or every message to a number (newest first) with theirs. */

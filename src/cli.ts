@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buffer, text } from 'node:stream/consumers';
 import type { Preview } from './acceptance/preview.ts';
+import { relayVersion } from './cluster/membership.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
 import { ListenError, RelayError, toSmtpError } from './errors.ts';
@@ -94,7 +95,7 @@ async function main(argv: readonly string[]): Promise<void> {
       return;
     case 'version':
     case '--version':
-      console.log(version());
+      console.log(relayVersion());
       return;
   }
   usage(`unknown command "${argv.join(' ')}"`);
@@ -331,10 +332,18 @@ async function start(): Promise<void> {
   const [{ createLogger }, { startRelay }] = await Promise.all([import('./log.ts'), import('./relay.ts')]);
   const logger = createLogger(config.log.level);
   for (const warning of warnings) logger.warn(`config: ${warning}`);
-  const { StoreConfigError } = await import('./store/postgres/store.ts');
+  const [{ StoreConfigError }, { ClusterError }] = await Promise.all([import('./store/postgres/store.ts'), import('./store/cluster-types.ts')]);
   const relay = await startRelay(config, logger).catch((error: unknown) => {
-    // A port taken or not allowed, a database that refuses us: only the configuration (or stopping the other program) helps.
-    const setting = error instanceof ListenError ? error.setting : error instanceof StoreConfigError ? 'store.url' : undefined;
+    // A port taken or not allowed, a database that refuses us, a relay of this name or a Maildir among several:
+    // only the configuration (or stopping the other program) helps.
+    const setting =
+      error instanceof ListenError
+        ? error.setting
+        : error instanceof StoreConfigError
+          ? 'store.url'
+          : error instanceof ClusterError
+            ? error.setting
+            : undefined;
     if (setting === undefined) throw error;
     logger.flush();
     console.error(`smsrelay: config: ${describeSetting(setting)}: ${(error as Error).message}`);
@@ -367,11 +376,6 @@ async function start(): Promise<void> {
       logger.error({ err: error }, 'relay: TLS reload failed; the previous key and certificate stay in use');
     }
   });
-}
-
-function version(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return manifest.version;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

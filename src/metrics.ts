@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import type { CommitStats, Store } from './store/types.ts';
 
 /**
@@ -71,6 +72,45 @@ export class Metrics {
       help: 'Age of the oldest queued item by queue (0 when empty)',
       labelNames: ['queue'] as const,
       registers: [this.registry],
+    });
+    // The relays sharing the store (docs/several-relays.md), as the store last heard of each. prom-client collects
+    // the gauges of one scrape together: they share one query.
+    let reading: Promise<RelaySeen[]> | undefined;
+    const relays = () => {
+      reading ??= store.relaysSeen(RELAYS_SEEN_MS).finally(() => setImmediate(() => (reading = undefined)));
+      return reading;
+    };
+    const relayGauge = <Label extends string>(
+      name: string,
+      help: string,
+      labelNames: readonly Label[],
+      set: (gauge: Gauge<Label>, relay: RelaySeen) => void,
+    ) => {
+      const gauge: Gauge<Label> = new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        async collect() {
+          const seen = await relays();
+          gauge.reset();
+          for (const relay of seen) set(gauge, relay);
+        },
+      });
+    };
+    relayGauge(
+      'smsrelay_relays_seen',
+      'Relays that wrote a heartbeat in the last hour: 1 while live, 0 once stopped or silent',
+      ['relay', 'version'],
+      (gauge, relay) =>
+        gauge.set({ relay: relay.name, version: relay.version }, relay.stoppedAt === undefined && relay.heartbeatAgeMs <= RELAY_STALE_MS ? 1 : 0),
+    );
+    relayGauge('smsrelay_relay_heartbeat_age_seconds', "Time since each relay's last heartbeat, by the store's clock", ['relay'], (gauge, relay) =>
+      gauge.set({ relay: relay.name }, relay.heartbeatAgeMs / 1000),
+    );
+    relayGauge('smsrelay_relay_leases', 'Queued items each relay holds a lease on (is sending), by queue', ['relay', 'queue'], (gauge, relay) => {
+      gauge.set({ relay: relay.name, queue: 'sms' }, relay.leases.sms);
+      gauge.set({ relay: relay.name, queue: 'mail' }, relay.leases.mail);
     });
   }
 }

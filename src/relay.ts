@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AcceptanceService } from './acceptance/service.ts';
@@ -38,6 +40,8 @@ import { openThreadedStore } from './store/threaded.ts';
 import { PostgresStore } from './store/postgres/store.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { Store, StoreHealth } from './store/types.ts';
+import { Membership, relayVersion } from './cluster/membership.ts';
+import { MIGRATIONS } from './store/migrations.ts';
 
 export { STORE_FILE };
 /** Where the relay's own mail goes when no smarthost is configured. */
@@ -70,6 +74,8 @@ export interface RelayOptions {
   readonly consoleClock?: () => number;
   /** Provider plug-ins besides the built-in ones (the config must have been loaded with them too). */
   readonly providers?: readonly ProviderPlugin[];
+  /** The work loops' longest idle wait: tests lengthen it to show what else wakes them (other relays' notifications). */
+  readonly idleWaitMs?: number;
 }
 
 /**
@@ -95,12 +101,36 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       }
     };
     const onHealth = (health: StoreHealth) => storeHealth.update(health);
+    // One relay among those sharing the database (docs/several-relays.md); the instance tells this process from another of its name.
+    const instance = randomBytes(8).toString('hex');
+    const membership = new Membership({
+      member: {
+        name: owner,
+        instance,
+        version: relayVersion(),
+        schema: MIGRATIONS.length,
+        startedAt: Date.now(),
+        pid: process.pid,
+        host: hostname(),
+        mail: config.mail.url ? 'smarthost' : 'maildir',
+      },
+      leaseTtlMs: config.delivery.leaseTtl,
+      logger,
+      shared: config.store.url !== undefined,
+    });
+    // It joins (refused: a live relay of its name, a Maildir among several) before it takes back any lease.
+    const joinAndResume = async (opened: Store) => {
+      await membership.join(opened);
+      await resumeLeases(opened);
+    };
     // PostgreSQL unreachable at start: the relay runs, not ready, and the store connects (and resumes leases) when it can.
     const store = config.store.url
-      ? await PostgresStore.open({ url: config.store.url, onConnected: resumeLeases }, onHealth)
+      ? await PostgresStore.open({ url: config.store.url, onConnected: joinAndResume, wakeTag: instance }, onHealth)
       : await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout }, onHealth);
     stack.push(() => store.close());
-    if (!config.store.url) await resumeLeases(store);
+    // Last before the store closes: the heartbeat renews the leases of the work in flight until the loops stopped.
+    stack.push(() => membership.stop());
+    if (!config.store.url) await joinAndResume(store);
 
     const metrics = new Metrics(store);
     const disk = new DiskWatermark(config.dataDir, config.store.minFreeMegabytes * 1024 * 1024, logger);
@@ -116,6 +146,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       store,
       transport,
       owner,
+      leaseMs: config.delivery.leaseTtl,
+      idleWaitMs: options.idleWaitMs,
       logger: logger.child({ component: 'mailer' }),
       retryMinDelayMs: config.mail.retryMinDelay,
       retryMaxDelayMs: config.mail.retryMaxDelay,
@@ -282,7 +314,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       owner,
       logger: logger.child({ component: 'dispatch' }),
       maxConcurrentRequests: config.gateway.maxConcurrentRequests,
-      requestTimeoutMs: config.gateway.connectTimeout + config.gateway.responseTimeout,
+      leaseMs: config.delivery.leaseTtl,
+      idleWaitMs: options.idleWaitMs,
       retry: {
         minDelayMs: config.delivery.retryMinDelay,
         maxDelayMs: config.delivery.retryMaxDelay,
@@ -298,6 +331,18 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     });
     dispatcher.start();
     stack.push(() => dispatcher.stop(config.shutdownTimeout));
+    if (store instanceof PostgresStore) {
+      // Work another relay committed wakes this one's loops at once, not at their next poll.
+      const listener = store.listenForWork(
+        owner,
+        (queues) => {
+          if (queues.includes('sms')) dispatcher.kick();
+          if (queues.includes('mail')) mailer.kick();
+        },
+        logger.child({ component: 'store' }),
+      );
+      stack.push(() => listener.stop());
+    }
 
     const housekeeping = new Housekeeping({
       store,

@@ -3,7 +3,8 @@ import type { Logger } from './log.ts';
 /**
  * Upper bound of an idle wait, so a clock jump, a missed kick or an operator's command from another
  * process (`smsrelay queue retry`, `undeliverable reroute`) is acted on within seconds. One indexed
- * query per wait.
+ * query per wait. On PostgreSQL other relays' work wakes the loop at once (store/postgres/notify.ts):
+ * this stays the floor under a lost notification.
  */
 const MAX_IDLE_WAIT_MS = 5_000;
 /** After the store failed, wait this long before claiming again. */
@@ -20,6 +21,8 @@ export interface WorkLoopOptions<T> {
   /** When the next queued item becomes due, if any. */
   readonly nextDueAt: () => Promise<number | undefined>;
   readonly clock: () => number;
+  /** The longest idle wait; MAX_IDLE_WAIT_MS unless a test shows that something else wakes the loop. */
+  readonly idleWaitMs?: number | undefined;
 }
 
 /**
@@ -150,7 +153,8 @@ export class WorkLoop<T> {
   async #idleWait(): Promise<number | undefined> {
     if (this.#inFlight.size >= this.#options.concurrency) return undefined;
     const next = await this.#options.nextDueAt();
-    if (next === undefined) return this.#inFlight.size > 0 ? undefined : MAX_IDLE_WAIT_MS;
-    return Math.min(MAX_IDLE_WAIT_MS, Math.max(0, next - this.#options.clock()));
+    const longest = this.#options.idleWaitMs ?? MAX_IDLE_WAIT_MS;
+    if (next === undefined) return this.#inFlight.size > 0 ? undefined : longest;
+    return Math.min(longest, Math.max(0, next - this.#options.clock()));
   }
 }

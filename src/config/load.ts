@@ -11,7 +11,7 @@ import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
-import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, type ParsedConfig } from './schema.ts';
+import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
@@ -44,6 +44,7 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_RELAY_NAME: { path: ['store', 'relayName'], kind: 'string' },
   SMSRELAY_GATEWAY_ROUTES: { path: ['gateway', 'routes'], kind: 'json' },
   SMSRELAY_GATEWAY_PROVIDERS: { path: ['gateway', 'providers'], kind: 'json' },
+  SMSRELAY_DELIVERY_LEASE_TTL: { path: ['delivery', 'leaseTtl'], kind: 'string' },
 };
 /** Read before the file, so not part of the structure. */
 const CONFIG_FILE_VARIABLE = 'SMSRELAY_CONFIG';
@@ -145,6 +146,9 @@ export function loadConfig(
     problems.push(
       `${describe(['console', 'users'])}: the web console runs on the SQLite store only in this version; remove console.users or store.url (SMSRELAY_DATABASE_URL)`,
     );
+  }
+  if (parsed.delivery && parsed.delivery.leaseTtl < MIN_LEASE_TTL_MS) {
+    problems.push(`${describe(['delivery', 'leaseTtl'])}: expected at least ${MIN_LEASE_TTL_MS / 1000}s (a lease outlives three heartbeats)`);
   }
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
   return { config: deepFreeze(finish(parsed, selected as SelectedProvider, lists, routes, file, cwd)), warnings };

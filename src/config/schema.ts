@@ -39,6 +39,9 @@ export const DEFAULT_PROVIDER = 'simulator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** The shortest `delivery.leaseTtl`: three heartbeats of a second each (checked by the loader). */
+export const MIN_LEASE_TTL_MS = 3_000;
+
 const DURATION_HINT = 'write a duration such as 30s, 5m or 24h';
 
 /** Written `30s`, `5m`, `24h`; milliseconds once parsed. */
@@ -326,6 +329,12 @@ export const configSchema = z.strictObject({
       resubmissionWindow: duration.prefault('10m'),
       /** While the gateway refuses the account (login, credit), one probe request this often. */
       pauseProbeInterval: duration.prefault('1m'),
+      /**
+       * A relay's leases on the work it sends end this long after its last heartbeat (which renews
+       * them every third of it, at most 5 s apart): another relay on the database takes over a dead
+       * relay's work after this (#18). At least 3 s, so that a heartbeat a second late loses nothing.
+       */
+      leaseTtl: duration.prefault('30s'),
     })
     .prefault({}),
   /** Authenticated senders (SMTP AUTH PLAIN/LOGIN, only over TLS or from loopback). */

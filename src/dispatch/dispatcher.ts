@@ -12,9 +12,6 @@ import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy } from './schedule.ts';
 import { GatewaySilence, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
 
-/** A lease outlives the longest request (connect + response timeouts) by this much. */
-const LEASE_MARGIN_MS = 60_000;
-
 /** How often the requests in flight are looked at for a silent gateway (the clock says how long they waited). */
 const SILENCE_CHECK_INTERVAL_MS = 1_000;
 
@@ -36,7 +33,10 @@ export interface DispatcherOptions {
   /** Identifies this process's leases. */
   readonly owner: string;
   readonly maxConcurrentRequests: number;
-  readonly requestTimeoutMs: number;
+  /** A claim's lease (`delivery.leaseTtl`): the heartbeat renews it while the request runs (src/cluster/membership.ts). */
+  readonly leaseMs: number;
+  /** The work loop's longest idle wait (tests). */
+  readonly idleWaitMs?: number | undefined;
   readonly retry: RetryPolicy;
   /** A sender whose SMS still waits after this long gets one delay notice. */
   readonly delayNoticeMs: number;
@@ -130,7 +130,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   constructor(options: DispatcherOptions) {
     const clock = options.clock ?? Date.now;
-    const { store, routing, owner, requestTimeoutMs } = options;
+    const { store, routing, owner, leaseMs } = options;
     const storeFailed = (error: unknown) =>
       options.logger.warn({ err: error }, 'dispatch: the shared pause or failover state could not be written; this relay goes by its own view meanwhile');
     const lanes = routing.providers.map((provider) => ({
@@ -145,6 +145,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       logger: options.logger,
       concurrency: options.maxConcurrentRequests,
       clock,
+      idleWaitMs: options.idleWaitMs,
       claim: async (free) => {
         // Until the store took what it is owed, those SMS may look due (their lease ran out): claim nothing.
         await this.#recordOwed();
@@ -155,7 +156,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         const batches = await store.claimDueSms({
           owner,
           now,
-          leaseUntil: now + requestTimeoutMs + LEASE_MARGIN_MS,
+          leaseUntil: now + leaseMs,
           maxBatches: allowed,
           batchSize,
         });

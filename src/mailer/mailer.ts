@@ -6,14 +6,16 @@ import type { MailTransport } from './transports.ts';
 
 /** Mails handed to the transport at once; matches a small smarthost connection pool. */
 const CONCURRENT_DELIVERIES = 4;
-/** A delivery (one SMTP transaction or one fsync'd file) that takes longer than this is retried. */
-const DELIVERY_LEASE_MS = 5 * 60_000;
 
 export interface MailerOptions {
   readonly store: Store;
   readonly transport: MailTransport;
   readonly logger: Logger;
   readonly owner: string;
+  /** A claim's lease (`delivery.leaseTtl`): the heartbeat renews it while the delivery runs (src/cluster/membership.ts). */
+  readonly leaseMs: number;
+  /** The work loop's longest idle wait (tests). */
+  readonly idleWaitMs?: number | undefined;
   readonly retryMinDelayMs: number;
   readonly retryMaxDelayMs: number;
   readonly clock?: () => number;
@@ -35,9 +37,10 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       logger: options.logger,
       concurrency: CONCURRENT_DELIVERIES,
       clock,
+      idleWaitMs: options.idleWaitMs,
       claim: (free) => {
         const now = clock();
-        return options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + DELIVERY_LEASE_MS, limit: free });
+        return options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + options.leaseMs, limit: free });
       },
       process: (mail) => this.#deliver(mail, clock),
       nextDueAt: () => options.store.nextMailDueAt(),

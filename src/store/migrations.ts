@@ -249,9 +249,27 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_at ON events (at);
   CREATE INDEX inbound_received ON inbound (received_at);
   `,
+  // 12 (#18, several relays on one database): the relays that share it, each one row under its name,
+  // a heartbeat by the database's clock; the leases a relay holds are found by their owner (renewed
+  // with the heartbeat, counted by `smsrelay status`, indexed since 1). Additive (src/store/schema-readers.ts).
+  `
+  CREATE TABLE relays (
+    name           TEXT PRIMARY KEY,
+    instance       TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    started_at     INTEGER NOT NULL,
+    heartbeat_at   INTEGER NOT NULL,
+    stopped_at     INTEGER,
+    pid            INTEGER NOT NULL,
+    host           TEXT NOT NULL,
+    mail           TEXT NOT NULL
+  ) STRICT;
+  `,
   // 13 (issue #18 item 4, cluster-wide state): what relays sharing the database must agree on. Mails
   // counted against sending limits, failed SMTP logins per client (both pruned after a day), each
   // provider's account pause with its next probe, and the gateway hosts the failover breaker skips.
+  // Additive (src/store/schema-readers.ts).
   `
   CREATE TABLE rate_events (
     id        INTEGER PRIMARY KEY,

@@ -31,6 +31,8 @@ import type { NewSmsPart, PartAdded, PartSet } from './reassembly.ts';
 import { addPart, expirePartSets, overduePartSets, prepareReassemblyStatements, type ReassemblyStatements } from './sqlite-reassembly.ts';
 import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from './shared-state-types.ts';
 import * as shared from './sqlite-shared-state.ts';
+import type { RelayMember, RelaySeen } from './cluster-types.ts';
+import { type ClusterStatements, heartbeat, leaveCluster, prepareClusterStatements, relaysSeen } from './sqlite-cluster.ts';
 import {
   adoptOrphans,
   applyReport,
@@ -99,6 +101,7 @@ export class SqliteStore implements Store {
   readonly #admin: AdminStatements;
   readonly #reassembly: ReassemblyStatements;
   readonly #shared: shared.SharedStateStatements;
+  readonly #cluster: ClusterStatements;
   readonly #file: string;
   /** The file opened, to notice when the path names another file or none (deleted under the relay). */
   readonly #opened: { readonly dev: number; readonly ino: number };
@@ -122,6 +125,7 @@ export class SqliteStore implements Store {
     this.#admin = prepareAdminStatements(db);
     this.#reassembly = prepareReassemblyStatements(db);
     this.#shared = shared.prepareSharedStateStatements(db);
+    this.#cluster = prepareClusterStatements(db);
   }
 
   /** `onHealth`: told when commits start failing, succeed again, or the file is lost (see StoreHealth). */
@@ -272,6 +276,18 @@ export class SqliteStore implements Store {
       const mail = sql.releaseMail.run(now, owner, now).changes;
       return { sms, mail };
     });
+  }
+
+  heartbeat(member: RelayMember, leaseTtlMs: number): Promise<void> {
+    return this.#write(() => heartbeat(this.#cluster, member, leaseTtlMs, Date.now()));
+  }
+
+  async relaysSeen(withinMs: number): Promise<RelaySeen[]> {
+    return this.#read(() => relaysSeen(this.#cluster, withinMs, Date.now()));
+  }
+
+  leaveCluster(member: RelayMember): Promise<void> {
+    return this.#write(() => leaveCluster(this.#cluster, member, Date.now()));
   }
 
   async durability(): Promise<{ journalMode: string; synchronous: string }> {
@@ -654,7 +670,10 @@ function prepareStatements(db: Database) {
       WHERE status = 'queued' AND held = 0 AND next_attempt_at <= ?
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
-    leaseSms: db.prepare('UPDATE outbound SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
+    // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
+    leaseSms: db.prepare(
+      'UPDATE outbound SET possible_duplicates = possible_duplicates + (lease_owner IS NOT NULL), lease_owner = ?, next_attempt_at = ? WHERE id = ?',
+    ),
     nextSmsDue: db.prepare(`
       SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),

@@ -1,5 +1,6 @@
 import type { DeliveryState, SmsEncoding } from '../vocabulary.ts';
 import type { ReassemblyStore } from './reassembly.ts';
+import type { ClusterStore } from './cluster-types.ts';
 import type { SharedStateStore } from './shared-state-types.ts';
 
 /**
@@ -7,7 +8,7 @@ import type { SharedStateStore } from './shared-state-types.ts';
  * transaction, so that a networked backend (PostgreSQL, for several relay instances) can implement
  * the same interface. Writes resolve only after their transaction is durable.
  */
-export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore {
+export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, ClusterStore {
   /**
    * Commits a mail and one SMS job per distinct number atomically; resolve = safe to answer 250.
    * A resubmission (same fingerprint since `mail.resubmission.since`) is recorded without SMS jobs,

@@ -5,6 +5,7 @@ import { randomBytes, scryptSync } from 'node:crypto';
 import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
 import { freePort, gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 /** The network whose mails count against the shared daily limit (its own loopback address). */
 const MONITORING = '127.0.0.9';
@@ -36,6 +37,9 @@ describe('two relays on one PostgreSQL share their limits and the gateway state'
   const gateway = await startSimulator({ reportDelayMs: 0 });
   cleanups.push(() => gateway.close());
   const passwordHash = cheapHash(PASSWORD);
+  // Relays sharing a database send their own mail through a smarthost (a Maildir each is refused).
+  const smarthost = await new SmtpSink().start();
+  cleanups.push(() => smarthost.stop());
   const url = (await freshDatabase()) ?? '';
   /** Both dispatchers' clock: the test moves it past the probe interval instead of waiting a minute. */
   let offset = 0;
@@ -50,7 +54,7 @@ describe('two relays on one PostgreSQL share their limits and the gateway state'
         policy: { alertStormWindow: '10m' },
         delivery: { pauseProbeInterval: '1m', retryMinDelay: '100ms', retryMaxDelay: '400ms' },
       },
-      { SMSRELAY_DATABASE_URL: url, SMSRELAY_RELAY_NAME: name },
+      { SMSRELAY_DATABASE_URL: url, SMSRELAY_RELAY_NAME: name, SMSRELAY_MAIL_URL: smarthost.url },
       undefined,
       // Failed sign-ins are answered without their delay (recorded by the relay, not waited here).
       { dispatchClock: () => Date.now() + offset, loginPause: async () => undefined },

@@ -80,7 +80,7 @@ async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
     logger,
     owner: 'test-owner',
     maxConcurrentRequests: 4,
-    requestTimeoutMs: 1_000 + responseTimeoutMs,
+    leaseMs: 1_000 + responseTimeoutMs,
     retry: { minDelayMs: 5_000, maxDelayMs: 60_000, maxAgeMs: 24 * 3_600_000 },
     delayNoticeMs: 3_600_000,
     failoverRecoveryMs: 300_000,

@@ -40,7 +40,15 @@ describe('mail-out queue', () => {
 
   function startMailer(chosen: MailTransport): Mailer {
     transport = chosen;
-    mailer = new Mailer({ store, transport: chosen, logger: createLogger('silent'), owner: 'test', retryMinDelayMs: 50, retryMaxDelayMs: 200 });
+    mailer = new Mailer({
+      store,
+      transport: chosen,
+      logger: createLogger('silent'),
+      owner: 'test',
+      leaseMs: 30_000,
+      retryMinDelayMs: 50,
+      retryMaxDelayMs: 200,
+    });
     mailer.start();
     return mailer;
   }

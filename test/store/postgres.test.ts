@@ -82,7 +82,7 @@ describe('PostgreSQL: databases that are not ours, and the commands', async () =
 
     const newer = (await freshDatabase()) ?? '';
     await (await PostgresStore.open({ url: newer })).close();
-    await run(newer, `UPDATE smsrelay_schema SET version = ${MIGRATIONS.length + 1}`);
+    await run(newer, `UPDATE smsrelay_schema SET version = ${MIGRATIONS.length + 1}, min_reader = ${MIGRATIONS.length + 1}`);
     await assert.rejects(PostgresStore.open({ url: newer }), /written by a newer smsrelay/);
 
     const wrong = new URL(newer);

@@ -1,5 +1,8 @@
 import type pg from 'pg';
 import { MIGRATIONS } from '../migrations.ts';
+import { minimumReader, UPGRADE_ORDER } from '../schema-readers.ts';
+import { RELAY_STALE_MS } from '../cluster-types.ts';
+import { DB_NOW_MS } from './clock.ts';
 
 /**
  * The schema on PostgreSQL: SQLite's migrations, step for step, with SQLite's types spelled as
@@ -15,7 +18,7 @@ export function toPostgres(sql: string): string {
     .replace(/\)\s*STRICT\s*;/g, ');');
 }
 
-/** Where the schema's version is recorded (SQLite keeps it in `PRAGMA user_version`). */
+/** Where the schema's version and its minimum reader (schema-readers.ts) are recorded (SQLite keeps the version in `PRAGMA user_version`). */
 export const VERSION_TABLE = 'smsrelay_schema';
 
 /** The tables the migrations create, in creation order (parents before children): the copy's order. */
@@ -35,20 +38,39 @@ export class NoStoreError extends Error {}
 
 /**
  * Brings the database to the newest schema under an advisory lock, each step in its own
- * transaction with its version. Refuses a database written by a newer relay, and one holding tables
- * that are not ours (another application's database: the relay must not write into it). `create`:
- * false for the operator's commands, which never create a store.
+ * transaction with its version. A database written by a newer relay is used as it is when its
+ * minimum reader is at most what this relay knows (the newer migrations were additive), else
+ * refused; so is one holding tables that are not ours (another application's database: the relay
+ * must not write into it), and a breaking migration while relays that cannot read its result
+ * still run. `create`: false for the operator's commands, which never create a store.
  */
-export async function migrate(client: pg.ClientBase, options: { readonly create: boolean } = { create: true }): Promise<{ from: number; to: number }> {
+export async function migrate(
+  client: pg.ClientBase,
+  options: { readonly create: boolean; readonly migrations?: readonly string[] } = { create: true },
+): Promise<{ from: number; to: number }> {
+  const migrations = options.migrations ?? MIGRATIONS;
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
   try {
     const tables = (await client.query<{ name: string }>('SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY 1')).rows.map(
       (row) => row.name,
     );
     const ours = tables.includes(VERSION_TABLE);
-    const from = ours ? Number((await client.query<{ version: string }>(`SELECT version FROM ${VERSION_TABLE}`)).rows[0]?.version ?? 0) : 0;
-    if (from > MIGRATIONS.length) {
-      throw new SchemaError(`the database was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length}); upgrade smsrelay`);
+    // The minimum reader came with #18: a database from before has none yet (0: every relay that knows its version reads it).
+    if (ours) await client.query(`ALTER TABLE ${VERSION_TABLE} ADD COLUMN IF NOT EXISTS min_reader BIGINT NOT NULL DEFAULT 0`);
+    const recorded = ours
+      ? (await client.query<{ version: number; min_reader: number }>(`SELECT version::int, min_reader::int FROM ${VERSION_TABLE}`)).rows[0]
+      : undefined;
+    const from = recorded?.version ?? 0;
+    if (from > migrations.length) {
+      // 0: none recorded, so every step counts as breaking.
+      const reader = recorded?.min_reader || from;
+      if (reader > migrations.length) {
+        throw new SchemaError(
+          `the database was written by a newer smsrelay (schema ${from}, read by relays that know schema ${reader} or later; this one knows ${migrations.length}): ${UPGRADE_ORDER}`,
+        );
+      }
+      // A newer relay added only what this one does without (schema-readers.ts): run on it as it is.
+      return { from, to: from };
     }
     const foreign = tables.filter((name) => name !== VERSION_TABLE && !TABLES.includes(name));
     if (foreign.length > 0) {
@@ -57,20 +79,40 @@ export async function migrate(client: pg.ClientBase, options: { readonly create:
       );
     }
     if (!ours && !options.create) throw new NoStoreError('the database holds no smsrelay store yet (a relay creates it at its first start)');
-    if (!ours) await client.query(`CREATE TABLE ${VERSION_TABLE} (version BIGINT NOT NULL); INSERT INTO ${VERSION_TABLE} VALUES (0)`);
-    for (const [index, sql] of MIGRATIONS.slice(from).entries()) {
+    if (!ours)
+      await client.query(
+        `CREATE TABLE ${VERSION_TABLE} (version BIGINT NOT NULL, min_reader BIGINT NOT NULL DEFAULT 0); INSERT INTO ${VERSION_TABLE} VALUES (0, 0)`,
+      );
+    await refuseBreakingUnderLiveRelays(client, tables, from, migrations.length);
+    for (const [index, sql] of migrations.slice(from).entries()) {
       await client.query('BEGIN');
       try {
         await client.query(toPostgres(sql));
-        await client.query(`UPDATE ${VERSION_TABLE} SET version = $1`, [from + index + 1]);
+        await client.query(`UPDATE ${VERSION_TABLE} SET version = $1, min_reader = $2`, [from + index + 1, minimumReader(from + index + 1)]);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK');
         throw error;
       }
     }
-    return { from, to: MIGRATIONS.length };
+    return { from, to: migrations.length };
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK.toString()]);
   }
+}
+
+/**
+ * A breaking migration (schema-readers.ts) waits until no relay that cannot read its result runs: the
+ * upgraded relay refuses to start, saying how to upgrade, rather than pull the schema from under them.
+ */
+async function refuseBreakingUnderLiveRelays(client: pg.ClientBase, tables: readonly string[], from: number, to: number): Promise<void> {
+  const reader = minimumReader(to);
+  if (to <= from || reader <= from || !tables.includes('relays')) return;
+  const { rows } = await client.query<{ name: string; schema_version: number }>(
+    `SELECT name, schema_version::int FROM relays WHERE stopped_at IS NULL AND heartbeat_at >= ${DB_NOW_MS} - $1 AND schema_version < $2 ORDER BY name`,
+    [RELAY_STALE_MS, reader],
+  );
+  if (rows.length === 0) return;
+  const running = rows.map((row) => `${row.name} (schema ${row.schema_version})`).join(', ');
+  throw new SchemaError(`schema ${to} (this relay's) cannot be read by relays still running on this database: ${running}; ${UPGRADE_ORDER}`);
 }

@@ -55,7 +55,12 @@ import type {
 } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
+import { ClusterError, type ClusterStore, type RelayMember, type RelaySeen } from '../cluster-types.ts';
+import type { Logger } from '../../log.ts';
+import { DB_NOW_MS } from './clock.ts';
+import { heartbeat, leaveCluster, relaysSeen } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
+import { notifyStatement, WorkListener, type WorkQueue } from './notify.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
 import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
 import * as shared from './shared-state.ts';
@@ -66,9 +71,6 @@ const INT8_OID = 20;
 /** Reconnecting at start: first wait, and the most it grows to (doubling). */
 const CONNECT_RETRY_MIN_MS = 1_000;
 const CONNECT_RETRY_MAX_MS = 30_000;
-
-/** The database's clock in ms since the epoch: lease deadlines are set and compared with it, not a relay's. */
-const DB_NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 
 /**
  * SQLSTATEs that no retry fixes: wrong password or user (28P01, 28000), no such database (3D000),
@@ -85,6 +87,8 @@ export interface PostgresStoreOptions {
   readonly onConnected?: (store: PostgresStore) => Promise<void>;
   /** Creates the schema in an empty database (the relay); false: NoStoreError instead (the operator's commands). */
   readonly create?: boolean;
+  /** This process's tag in the notifications its writes send (see notify.ts); none by default. */
+  readonly wakeTag?: string;
 }
 
 type Client = pg.PoolClient;
@@ -98,9 +102,18 @@ type Client = pg.PoolClient;
  * ready (every call fails with STORE_UNAVAILABLE: SMTP 451, webhooks 503) and connects in the
  * background with backoff; a connection lost later fails the calls meanwhile and heals by itself.
  */
-export class PostgresStore implements Store {
+/**
+ * When a queued row is due: `next_attempt_at` holds either a relay's schedule (a retry, by the
+ * relay's injected clock, `$1`) or, while the row is leased, the lease's end by the database's clock
+ * (`delivery.leaseTtl`, renewed by the heartbeat). A lease is judged by the database's clock only, so
+ * a relay whose clock runs ahead never takes a live lease from another.
+ */
+const DUE = `(CASE WHEN lease_owner IS NULL THEN next_attempt_at <= $1 ELSE next_attempt_at <= ${DB_NOW_MS} END)`;
+
+export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
   readonly #url: string;
+  #wakeTag = '';
   readonly #sslMode: string;
   readonly #onHealth: (health: StoreHealth) => void;
   #health: StoreHealth = { state: 'ok' };
@@ -134,10 +147,11 @@ export class PostgresStore implements Store {
    */
   static async open(options: PostgresStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): Promise<PostgresStore> {
     const store = new PostgresStore(options.url, onHealth);
+    store.#wakeTag = options.wakeTag ?? '';
     try {
       await store.#connect(options);
     } catch (error) {
-      if (error instanceof NoStoreError) {
+      if (error instanceof NoStoreError || error instanceof ClusterError) {
         await store.#pool.end();
         throw error;
       }
@@ -188,8 +202,11 @@ export class PostgresStore implements Store {
     this.#onHealth(this.#health);
   }
 
-  /** One transaction: resolves after COMMIT returned. A failure rolls back and is STORE_UNAVAILABLE to the caller. */
-  async #write<T>(work: (client: Client) => Promise<T>): Promise<T> {
+  /**
+   * One transaction: resolves after COMMIT returned. A failure rolls back and is STORE_UNAVAILABLE to the
+   * caller. `wakes`: the queues it adds due work to, notified to the other relays with the COMMIT.
+   */
+  async #write<T>(work: (client: Client) => Promise<T>, wakes: readonly WorkQueue[] = []): Promise<T> {
     this.#usable();
     const started = performance.now();
     let client: Client | undefined;
@@ -197,7 +214,7 @@ export class PostgresStore implements Store {
       client = await this.#pool.connect();
       await client.query('BEGIN');
       const result = await work(client);
-      await client.query('COMMIT');
+      await client.query(wakes.length > 0 ? `${notifyStatement(wakes, this.#wakeTag)}COMMIT` : 'COMMIT');
       client.release();
       this.#stats = { commits: this.#stats.commits + 1, writes: this.#stats.writes + 1, seconds: this.#stats.seconds + (performance.now() - started) / 1000 };
       this.#ok();
@@ -211,6 +228,11 @@ export class PostgresStore implements Store {
       if (isConnectionError(error)) this.#failing(error);
       throw asStoreError(error);
     }
+  }
+
+  /** A write that adds due work to `wakes`: the other relays' loops hear of it with its COMMIT. */
+  #queueing<T>(wakes: readonly WorkQueue[], work: (client: Client) => Promise<T>): Promise<T> {
+    return this.#write(work, wakes);
   }
 
   async #rows<R extends pg.QueryResultRow>(sql: string, values: readonly unknown[] = []): Promise<R[]> {
@@ -233,7 +255,7 @@ export class PostgresStore implements Store {
   }
 
   acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
-    return this.#write(async (client) => {
+    return this.#queueing(['sms'], async (client) => {
       const original = mail.resubmission
         ? (
             await client.query<{ id: string }>(
@@ -337,18 +359,19 @@ export class PostgresStore implements Store {
     return this.#write(async (client) => {
       const due = await client.query<ClaimedSmsRow>(
         `SELECT id, message_id, number, rcpt, notify, orcpt, attempts FROM outbound
-        WHERE status = 'queued' AND held = 0 AND next_attempt_at <= $1
+        WHERE status = 'queued' AND held = 0 AND ${DUE}
           AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
         ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [request.now, request.maxBatches * request.batchSize],
       );
       const rows = selectBatchRows(due.rows, request);
       if (rows.length === 0) return [];
-      await client.query(`UPDATE outbound SET lease_owner = $1, next_attempt_at = ${DB_NOW_MS} + $2 WHERE id = ANY($3::bigint[])`, [
-        request.owner,
-        request.leaseUntil - request.now,
-        rows.map((row) => row.id),
-      ]);
+      // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
+      const takenOver = 'CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END';
+      await client.query(
+        `UPDATE outbound SET possible_duplicates = possible_duplicates + ${takenOver}, lease_owner = $1, next_attempt_at = ${DB_NOW_MS} + $2 WHERE id = ANY($3::bigint[])`,
+        [request.owner, request.leaseUntil - request.now, rows.map((row) => row.id)],
+      );
       const messages = await client.query<MessageRow>('SELECT * FROM messages WHERE id = ANY($1::text[])', [[...new Set(rows.map((row) => row.message_id))]]);
       const byId = new Map(messages.rows.map((row) => [row.id, toStoredMessage(row)]));
       return groupIntoBatches(rows, request.batchSize, (id) => byId.get(id) as NonNullable<ReturnType<typeof byId.get>>);
@@ -367,7 +390,7 @@ export class PostgresStore implements Store {
   }
 
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = []): Promise<void> {
-    return this.#write(async (client) => {
+    return this.#queueing(mail.length > 0 ? ['mail'] : [], async (client) => {
       const now = Date.now();
       const sent = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'sent' }> => outcome.kind === 'sent');
       const retries = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'retry' }> => outcome.kind === 'retry');
@@ -432,14 +455,14 @@ export class PostgresStore implements Store {
   }
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void> {
-    return this.#write((client) => insertMail(client, mail, Date.now()));
+    return this.#queueing(['mail'], (client) => insertMail(client, mail, Date.now()));
   }
 
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
     return this.#write(async (client) => {
       const { rows } = await client.query<MailRow>(
         `SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
-        WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        WHERE status = 'queued' AND ${DUE} ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [request.now, request.limit],
       );
       if (rows.length === 0) return [];
@@ -483,7 +506,7 @@ export class PostgresStore implements Store {
   }
 
   releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
-    return this.#write(async (client) => {
+    return this.#queueing(['sms', 'mail'], async (client) => {
       const stale = `lease_owner IS NOT NULL AND (lease_owner = $2 OR next_attempt_at <= ${DB_NOW_MS})`;
       const sms = await client.query(
         `WITH released AS (
@@ -575,7 +598,7 @@ export class PostgresStore implements Store {
       retry: "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND lease_owner IS NULL",
       delete: "status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1 WHERE status = 'queued'",
     }[action];
-    return this.#write(async (client) => {
+    return this.#queueing(action === 'retry' || action === 'release' ? ['sms'] : [], async (client) => {
       const { rowCount } = await client.query(
         `WITH changed AS (UPDATE outbound SET ${change} AND ($2::text IS NULL OR message_id = $2) RETURNING id, message_id)
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $3, 'by the operator' FROM changed ORDER BY id`,
@@ -606,7 +629,7 @@ export class PostgresStore implements Store {
   }
 
   setDispatchPaused(paused: boolean, now: number): Promise<void> {
-    return this.#write(async (client) => {
+    return this.#queueing(paused ? [] : ['sms'], async (client) => {
       if (paused) {
         await client.query("INSERT INTO control (key, value) VALUES ('dispatch_paused', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [
           String(now),
@@ -679,7 +702,7 @@ export class PostgresStore implements Store {
   }
 
   rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail): Promise<boolean> {
-    return this.#write(async (client) => {
+    return this.#queueing(['mail'], async (client) => {
       if ((await client.query('UPDATE inbound SET mailbox = $1 WHERE id = $2 AND mailbox IS NULL', [mailbox, id])).rowCount === 0) return false;
       await insertMail(client, [mail], Date.now());
       return true;
@@ -728,7 +751,7 @@ export class PostgresStore implements Store {
   }
 
   recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void> {
-    return this.#write(async (client) => {
+    return this.#queueing(mail.length > 0 ? ['mail'] : [], async (client) => {
       await client.query('UPDATE outbound SET notice_due = 0 WHERE id = ANY($1::bigint[])', [smsIds]);
       await insertMail(client, mail, Date.now());
     });
@@ -890,7 +913,7 @@ export class PostgresStore implements Store {
   }
 
   acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
-    return this.#write(async (client) => {
+    return this.#queueing(inbound.route ? ['mail'] : [], async (client) => {
       const { rowCount } = await client.query(
         `INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING`,
@@ -932,6 +955,35 @@ export class PostgresStore implements Store {
       if (route) await insertMail(client, [route.mail], inbound.receivedAt);
       return { duplicate: false };
     });
+  }
+
+  heartbeat(member: RelayMember, leaseTtlMs: number): Promise<void> {
+    return this.#write((client) => heartbeat(client, member, leaseTtlMs));
+  }
+
+  async relaysSeen(withinMs: number): Promise<RelaySeen[]> {
+    this.#usable();
+    try {
+      return await relaysSeen(this.#pool, withinMs);
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  leaveCluster(member: RelayMember): Promise<void> {
+    return this.#write((client) => leaveCluster(client, member));
+  }
+
+  /** Hears the other relays' notifications (notify.ts) on a connection of its own; stop it before closing the store. */
+  listenForWork(relayName: string, onWake: (queues: readonly WorkQueue[]) => void, logger: Logger): WorkListener {
+    const listener = new WorkListener({
+      connection: { ...databaseUrl(this.#url).pool, application_name: `smsrelay listener ${relayName}` } as pg.ClientConfig,
+      tag: this.#wakeTag,
+      onWake,
+      logger,
+    });
+    listener.start();
+    return listener;
   }
 
   async close(): Promise<void> {

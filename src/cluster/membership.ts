@@ -1,0 +1,152 @@
+/**
+ * A relay among several on one database (#18, docs/several-relays.md): it joins by checking that it
+ * may (no live relay of its name, no Maildir among several relays), then writes its heartbeat every
+ * few seconds. The heartbeat renews the leases it holds, so a live relay keeps its leases however long
+ * a request runs, and a dead one's end `delivery.leaseTtl` after its last heartbeat.
+ */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../log.ts';
+import { ClusterError, type ClusterStore, HEARTBEAT_INTERVAL_MS, RELAY_STALE_MS, type RelayMember, type RelaySeen } from '../store/cluster-types.ts';
+
+/** While another process's heartbeat under this relay's name may still be live, look this often whether it moves. */
+const JOIN_LOOK_MS = 1_000;
+/** A lease is renewed at least this many times before it would end. */
+const RENEWALS_PER_LEASE = 3;
+
+/** This relay's version, as package.json says. */
+export function relayVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** How often a relay with leases of `leaseTtlMs` writes its heartbeat. */
+export function heartbeatInterval(leaseTtlMs: number): number {
+  return Math.min(HEARTBEAT_INTERVAL_MS, Math.floor(leaseTtlMs / RENEWALS_PER_LEASE));
+}
+
+export interface MembershipOptions {
+  readonly member: RelayMember;
+  readonly leaseTtlMs: number;
+  readonly logger: Logger;
+  /** Other relays may share the store (PostgreSQL); on SQLite the data directory's lock already keeps a second relay out. */
+  readonly shared: boolean;
+}
+
+export class Membership {
+  readonly #options: MembershipOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #beating: Promise<void> | undefined;
+  /** Since when heartbeats fail, while they do: one line per episode. */
+  #failingSince: number | undefined;
+  #store: ClusterStore | undefined;
+
+  constructor(options: MembershipOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Before the relay takes back any lease: on a shared store, refuses (ClusterError) a second live relay
+   * of this name and a Maildir among several relays; then writes the first heartbeat and keeps writing them. A heartbeat
+   * under this name from another process may be this relay's own before a crash: when that process is
+   * provably gone (same host, no such pid) the relay goes on at once; otherwise it watches the
+   * heartbeat until it moves (a live relay: refused) or goes stale (gone: goes on), at most RELAY_STALE_MS.
+   */
+  async join(store: ClusterStore): Promise<void> {
+    const { member, logger, leaseTtlMs, shared } = this.#options;
+    let watched: RelaySeen | undefined;
+    while (shared) {
+      const live = (await store.relaysSeen(RELAY_STALE_MS)).filter((relay) => relay.stoppedAt === undefined);
+      const twin = live.find((relay) => relay.name === member.name && relay.instance !== member.instance && !provablyGone(relay, member));
+      if (twin) {
+        if (watched && twin.heartbeatAt !== watched.heartbeatAt) {
+          throw new ClusterError(
+            'store.relayName',
+            `another relay named "${member.name}" is running on this database (pid ${twin.pid} on ${twin.host}): give each relay its own store.relayName`,
+          );
+        }
+        if (!watched) {
+          logger.warn(
+            { pid: twin.pid, host: twin.host, heartbeatAgeMs: twin.heartbeatAgeMs },
+            `relay: a relay named "${member.name}" wrote a heartbeat ${Math.round(twin.heartbeatAgeMs / 1000)} s ago; waiting up to ${RELAY_STALE_MS / 1000} s to tell whether it still runs`,
+          );
+        }
+        watched = twin;
+        await sleep(JOIN_LOOK_MS);
+        continue;
+      }
+      refuseMaildir(
+        member,
+        live.filter((relay) => relay.name !== member.name),
+      );
+      break;
+    }
+    await store.heartbeat(member, leaseTtlMs);
+    this.#store = store;
+    this.#timer = setInterval(() => void this.#beat(), heartbeatInterval(leaseTtlMs));
+    this.#timer.unref();
+  }
+
+  async #beat(): Promise<void> {
+    const store = this.#store;
+    if (!store || this.#beating) return;
+    const { member, leaseTtlMs, logger } = this.#options;
+    this.#beating = store.heartbeat(member, leaseTtlMs).then(
+      () => {
+        if (this.#failingSince === undefined) return;
+        logger.warn({ failedMs: Date.now() - this.#failingSince }, 'relay: heartbeats written again; leases renewed');
+        this.#failingSince = undefined;
+      },
+      (error: unknown) => {
+        if (this.#failingSince !== undefined) return;
+        this.#failingSince = Date.now();
+        logger.error(
+          { err: error, leaseTtlMs },
+          'relay: cannot write its heartbeat; if this lasts longer than delivery.leaseTtl, other relays take over the work in flight (an SMS may reach the gateway twice)',
+        );
+      },
+    );
+    await this.#beating;
+    this.#beating = undefined;
+  }
+
+  /** After the work loops stopped: no more heartbeats, and the row says the relay stopped (its leases, if any, run out). */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    const store = this.#store;
+    this.#store = undefined;
+    await this.#beating;
+    await store
+      ?.leaveCluster(this.#options.member)
+      .catch((error: unknown) => this.#options.logger.warn({ err: error }, 'relay: could not record its stop; it shows as gone once its heartbeat is stale'));
+  }
+}
+
+/** A heartbeat of this name from a process on this host that no longer exists: this relay before a crash. */
+function provablyGone(relay: RelaySeen, member: RelayMember): boolean {
+  if (relay.host !== member.host) return false;
+  try {
+    process.kill(relay.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Each relay's own mail must reach the same mailboxes whichever relay sends it: a Maildir is one machine's. */
+function refuseMaildir(member: RelayMember, others: readonly RelaySeen[]): void {
+  if (others.length === 0) return;
+  const names = others.map((relay) => relay.name).join(', ');
+  if (member.mail === 'maildir') {
+    throw new ClusterError(
+      'mail.url',
+      `unset (a Maildir in the data directory), but relays ${names} share this database: a relay's own mail goes through the smarthost when several relays run; set mail.url on every relay`,
+    );
+  }
+  const maildir = others.filter((relay) => relay.mail === 'maildir').map((relay) => relay.name);
+  if (maildir.length > 0) {
+    throw new ClusterError(
+      'mail.url',
+      `relay ${maildir.join(', ')} on this database delivers its own mail to a Maildir: a relay's own mail goes through the smarthost when several relays run; set mail.url on it and restart it first`,
+    );
+  }
+}

@@ -1,0 +1,36 @@
+/** ClusterStore on PostgreSQL (src/store/cluster-types.ts): the statements SQLite runs, on the database's clock. */
+import type pg from 'pg';
+import { CLUSTER_SQL, type RelayMember, type RelayRow, type RelaySeen, toRelaySeen } from '../cluster-types.ts';
+import { DB_NOW_MS } from './clock.ts';
+
+/** A transaction's connection, or the pool for a read. */
+type Queryable = pg.ClientBase | pg.Pool;
+
+/** A statement of CLUSTER_SQL with `$now` as the database's clock and its `@names` as positions, in order of appearance. */
+function positional(sql: string, values: Readonly<Record<string, unknown>>): { text: string; values: unknown[] } {
+  const names: string[] = [];
+  const text = sql.replaceAll('$now', DB_NOW_MS).replace(/@(\w+)/g, (_match, name: string) => {
+    if (!names.includes(name)) names.push(name);
+    return `$${names.indexOf(name) + 1}`;
+  });
+  return { text, values: names.map((name) => values[name]) };
+}
+
+async function run<R extends pg.QueryResultRow>(client: Queryable, sql: string, values: Readonly<Record<string, unknown>>): Promise<R[]> {
+  const statement = positional(sql, values);
+  return (await client.query<R>(statement.text, statement.values)).rows;
+}
+
+export async function heartbeat(client: Queryable, member: RelayMember, leaseTtlMs: number): Promise<void> {
+  await run(client, CLUSTER_SQL.upsert, { ...member });
+  await run(client, CLUSTER_SQL.renewSms, { name: member.name, ttl: leaseTtlMs });
+  await run(client, CLUSTER_SQL.renewMail, { name: member.name, ttl: leaseTtlMs });
+}
+
+export async function relaysSeen(client: Queryable, withinMs: number): Promise<RelaySeen[]> {
+  return (await run<RelayRow>(client, CLUSTER_SQL.seen, { within: withinMs })).map(toRelaySeen);
+}
+
+export async function leaveCluster(client: Queryable, member: RelayMember): Promise<void> {
+  await run(client, CLUSTER_SQL.leave, { name: member.name, instance: member.instance });
+}

@@ -1,0 +1,115 @@
+/**
+ * Wake-ups across relays (#18): a write that queued work notifies the channel in its own transaction
+ * (PostgreSQL delivers a notification only if it commits, one per transaction); each relay listens on
+ * a connection of its own, outside the pool (a pooled connection goes back to the pool between
+ * statements, and a transaction-pooling proxy would drop the LISTEN), and kicks its loops. A
+ * notification sent while the listener was disconnected is lost, so every (re)connection kicks once to
+ * catch up; the loops' idle poll stays the floor under all of it.
+ */
+import pg from 'pg';
+import type { Logger } from '../../log.ts';
+
+export const WORK_CHANNEL = 'smsrelay_work';
+
+/** Which loop a notification wakes: the SMS dispatcher or the outgoing-mail worker. */
+export type WorkQueue = 'sms' | 'mail';
+const QUEUES: readonly WorkQueue[] = ['sms', 'mail'];
+
+/** Reconnecting the listener: first wait, and the most it grows to (doubling). */
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 30_000;
+
+/**
+ * The statement sent with COMMIT, in the same round trip: `queues` woken, from `tag` (the sender's
+ * process: it kicked its own loops already and ignores its own notification). Both are plain words.
+ */
+export function notifyStatement(queues: readonly WorkQueue[], tag: string): string {
+  return `SELECT pg_notify('${WORK_CHANNEL}', '${queues.join(',')}/${tag.replace(/[^A-Za-z0-9]/g, '')}'); `;
+}
+
+function readPayload(payload: string | undefined): { queues: WorkQueue[]; tag: string } {
+  const [queues = '', tag = ''] = (payload ?? '').split('/');
+  return { queues: QUEUES.filter((queue) => queues.split(',').includes(queue)), tag };
+}
+
+export interface WorkListenerOptions {
+  readonly connection: pg.ClientConfig;
+  /** This process's tag: its own notifications are not news to it. */
+  readonly tag: string;
+  readonly onWake: (queues: readonly WorkQueue[]) => void;
+  readonly logger: Logger;
+}
+
+/** The listening connection: connects, LISTENs, kicks, and reconnects with backoff when it is lost. */
+export class WorkListener {
+  readonly #options: WorkListenerOptions;
+  #client: pg.Client | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #delay = RECONNECT_MIN_MS;
+  /** Since when the listener is down, while it is: one line per episode. */
+  #lostSince: number | undefined;
+  #stopped = false;
+
+  constructor(options: WorkListenerOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    void this.#connect();
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#stopped) return;
+    const { connection, tag, onWake, logger } = this.#options;
+    const client = new pg.Client(connection);
+    this.#client = client;
+    let lost = false;
+    const onLost = (error: unknown) => {
+      if (lost || this.#stopped) return;
+      lost = true;
+      client.end().catch(() => undefined);
+      this.#lost(error);
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost(new Error('the connection ended')));
+    client.on('notification', (message) => {
+      if (message.channel !== WORK_CHANNEL) return;
+      const { queues, tag: from } = readPayload(message.payload);
+      if (from !== tag && queues.length > 0) onWake(queues);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${WORK_CHANNEL}`);
+    } catch (error) {
+      onLost(error);
+      return;
+    }
+    if (this.#stopped) return;
+    this.#delay = RECONNECT_MIN_MS;
+    if (this.#lostSince !== undefined) {
+      logger.info({ downMs: Date.now() - this.#lostSince }, "store: listening for other relays' work again; looking for what came meanwhile");
+      this.#lostSince = undefined;
+    }
+    // Whatever was committed while nobody listened: look once.
+    onWake(QUEUES);
+  }
+
+  #lost(error: unknown): void {
+    if (this.#lostSince === undefined) {
+      this.#lostSince = Date.now();
+      this.#options.logger.warn(
+        { err: error },
+        "store: lost the connection that hears other relays' work; their work is seen at the next poll until it is back",
+      );
+    }
+    this.#retry = setTimeout(() => void this.#connect(), this.#delay);
+    this.#retry.unref();
+    this.#delay = Math.min(this.#delay * 2, RECONNECT_MAX_MS);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    await this.#client?.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * Rolling upgrades (#18): which schema versions an older relay still reads. A migration is additive
+ * when a relay that does not know it works on as before (a new table, a new nullable column, an
+ * index); it is breaking when such a relay would misread or miswrite (a column renamed, dropped or
+ * given a new meaning). The database keeps, beside its version, the lowest schema a relay must know to
+ * use it (its "minimum reader"): a newer relay writes it when it migrates, an older one reads it at start.
+ */
+/** Migrations before this one predate the rule: a relay must know every one of them. */
+export const FIRST_CLASSIFIED = 12;
+
+/** Every migration from FIRST_CLASSIFIED on is in exactly one of these two (test/cluster/upgrade.test.ts holds to it). */
+export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([12, 13]);
+export const BREAKING_MIGRATIONS: ReadonlySet<number> = new Set<number>();
+
+/** The lowest schema a relay must know to run on schema `version`: its latest breaking (or unclassified) migration. */
+export function minimumReader(version: number): number {
+  let minimum = Math.min(version, FIRST_CLASSIFIED - 1);
+  for (let step = FIRST_CLASSIFIED; step <= version; step++) if (!ADDITIVE_MIGRATIONS.has(step)) minimum = step;
+  return minimum;
+}
+
+/** How to upgrade when a relay cannot read the schema, in one line (docs/several-relays.md, "Rolling upgrade"). */
+export const UPGRADE_ORDER = 'stop every relay, upgrade them all, then start them (docs/several-relays.md#rolling-upgrade)';

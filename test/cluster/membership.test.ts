@@ -1,0 +1,234 @@
+/**
+ * Several relays on one database (#18): membership and leases. The heartbeat lists a relay and renews
+ * its leases (both stores); on PostgreSQL a dead relay's work is taken over within `delivery.leaseTtl`
+ * plus a poll, a live relay keeps its lease however long its request runs, and the start refuses a
+ * second live relay of the same name and a Maildir among several relays.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { status } from '../../src/admin.ts';
+import { relayVersion } from '../../src/cluster/membership.ts';
+import type { RelayMember } from '../../src/store/cluster-types.ts';
+import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { mail } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
+
+after(killSpawnedRelays);
+
+const member = (name: string, overrides: Partial<RelayMember> = {}): RelayMember => ({
+  name,
+  instance: `${name}-1`,
+  version: '9.9.9',
+  schema: MIGRATIONS.length,
+  startedAt: 1_000,
+  pid: 4242,
+  host: 'relay-host',
+  mail: 'smarthost',
+  ...overrides,
+});
+
+describe('the heartbeat', () => {
+  forEachStore((kind) => {
+    test(`${kind.name}: lists the relay with its version, schema and leases, renews its leases, records a clean stop`, async () => {
+      const store = await kind.fresh();
+      try {
+        const now = Date.now();
+        await store.acceptMail(mail(['+447700900001', '+447700900002'], { receivedAt: now }));
+        const [batch] = await store.claimDueSms({ owner: 'alpha', now, leaseUntil: now + 1_000, maxBatches: 1, batchSize: 1 });
+        assert.ok(batch);
+        const leaseEnd = async () => (await store.listQueued(10)).find((sms) => sms.smsId === batch.sms[0]?.id)?.nextAttemptAt ?? 0;
+        assert.ok((await leaseEnd()) < Date.now() + 5_000, 'claimed with a lease of a second');
+
+        await store.heartbeat(member('alpha'), 60_000);
+        await store.heartbeat(member('beta', { mail: 'maildir' }), 60_000);
+        assert.ok((await leaseEnd()) >= now + 55_000, 'the heartbeat renewed the lease to leaseTtl from now');
+        const other = (await store.listQueued(10)).find((sms) => sms.smsId !== batch.sms[0]?.id);
+        assert.ok(other && other.nextAttemptAt <= now, 'a job nobody leased stays due');
+
+        const seen = await store.relaysSeen(60_000);
+        assert.deepEqual(
+          seen.map((relay) => [relay.name, relay.version, relay.schema, relay.mail, relay.leases.sms, relay.stoppedAt]),
+          [
+            ['alpha', '9.9.9', MIGRATIONS.length, 'smarthost', 1, undefined],
+            ['beta', '9.9.9', MIGRATIONS.length, 'maildir', 0, undefined],
+          ],
+        );
+        assert.ok(seen.every((relay) => relay.heartbeatAgeMs < 5_000));
+
+        await store.leaveCluster(member('alpha'));
+        assert.notEqual((await store.relaysSeen(60_000)).find((relay) => relay.name === 'alpha')?.stoppedAt, undefined);
+        await store.leaveCluster(member('beta', { instance: 'another process' }));
+        assert.equal((await store.relaysSeen(60_000)).find((relay) => relay.name === 'beta')?.stoppedAt, undefined, "another instance's stop is not beta's");
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
+
+describe('a lease that ended', () => {
+  forEachStore((kind) => {
+    test(`${kind.name}: is taken over by the next claim, counted as a possible duplicate (it may have reached the gateway)`, async () => {
+      const store = await kind.fresh();
+      try {
+        const now = Date.now();
+        await store.acceptMail(mail(['+447700900001'], { receivedAt: now }));
+        const [first] = await store.claimDueSms({ owner: 'alpha', now, leaseUntil: now + 1, maxBatches: 1, batchSize: 1 });
+        assert.ok(first);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        const later = Date.now() + 50;
+        const [again] = await store.claimDueSms({ owner: 'beta', now: later, leaseUntil: later + 30_000, maxBatches: 1, batchSize: 1 });
+        assert.equal(again?.sms[0]?.id, first.sms[0]?.id, "beta took over alpha's ended lease");
+        assert.deepEqual(
+          (await store.smsOf(first.message.id)).map((sms) => sms.possibleDuplicates),
+          [1],
+        );
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
+
+const PHONE = '447700900123';
+const mailTo = async (port: number, text: string) =>
+  queuedId((await sendMail(port, { to: [`${PHONE}@sms.localhost`], subject: text, body: text, headers: { From: 'alice@example.com' } })).data);
+
+describe('several relays on one PostgreSQL', async () => {
+  if ((await freshDatabase()) === undefined) {
+    test('several relays on one PostgreSQL', { skip: POSTGRES_SKIP }, () => undefined);
+    return;
+  }
+  const sink = await new SmtpSink().start();
+  after(() => sink.stop());
+  /** A relay's environment: this database, the smarthost, a short lease so the test waits seconds. */
+  const clusterEnv = (url: string, name: string, extra: Record<string, string> = {}) => ({
+    SMSRELAY_DATABASE_URL: url,
+    SMSRELAY_RELAY_NAME: name,
+    SMSRELAY_MAIL_URL: sink.url,
+    SMSRELAY_DELIVERY_LEASE_TTL: '3s',
+    ...extra,
+  });
+
+  test('a relay killed with a request in flight: the other relay sends its SMS within leaseTtl + one poll; the killed relay restarts at once', async (t) => {
+    const url = (await freshDatabase()) ?? '';
+    const standalone = await startSimulator();
+    const gateway = standalone.simulator;
+    const dir = tempDir();
+    // The first request is processed (the SMS reached the gateway) and never answered: the relay dies waiting.
+    gateway.setBehaviour({ mode: 'hang', times: 1 });
+    const env = relayEnvironment(dir, gatewayYaml(standalone.url), clusterEnv(url, 'alpha'));
+    const alpha = await spawnRelay(dir, env);
+    let beta: Awaited<ReturnType<typeof startTestRelay>> | undefined;
+    try {
+      const id = await mailTo(alpha.smtpPort, 'Disk full on db1');
+      await waitFor('alpha sending it', () => gateway.pendingRequests === 1);
+      // Started now, beta finds the SMS leased to alpha and leaves it alone while alpha lives.
+      beta = await startTestRelay(gatewayYaml(standalone.url), clusterEnv(url, 'beta'));
+      await alpha.kill9();
+      const killedAt = Date.now();
+      await waitFor('beta sending it again', () => gateway.requests === 2, 15_000);
+      const takeover = Date.now() - killedAt;
+      t.diagnostic(`takeover after ${takeover} ms (leaseTtl 3 s)`);
+      assert.ok(takeover <= 3_000 + 5_000, `taken over within leaseTtl + one poll (${takeover} ms)`);
+      const store = beta.relay.store;
+      const sms = await waitFor('the SMS sent', async () => (await store.smsOf(id)).find((state) => state.status === 'sent'));
+      assert.equal(sms.status, 'sent');
+      assert.equal(gateway.requests, 2, 'sent twice: once by alpha (in flight when it died), once by beta');
+
+      // Its own crashed process (same host, pid gone) is not waited out (up to the 15 s staleness bound).
+      const again = await spawnRelay(dir, env);
+      await again.stop();
+      assert.deepEqual(
+        again.logs.filter((line) => /waiting up to/.test(String(line.msg))),
+        [],
+        'the restart after the crash did not wait for its old heartbeat to go stale',
+      );
+    } finally {
+      await beta?.stop();
+      await standalone.close();
+      removeDir(dir);
+      if (beta) removeDir(beta.dir);
+    }
+  });
+
+  test('a live relay keeps its lease while its request runs longer than leaseTtl: the other relay does not send it too; status and /metrics list both relays and the lease', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const standalone = await startSimulator();
+    const gateway = standalone.simulator;
+    gateway.setBehaviour({ mode: 'hang', times: 1 });
+    // The request hangs until its 5 s response timeout: longer than the 3 s lease.
+    const yaml = gatewayYaml(standalone.url, { responseTimeout: '5s' });
+    const alpha = await startTestRelay(yaml, clusterEnv(url, 'alpha'));
+    const beta = await startTestRelay(yaml, clusterEnv(url, 'beta'));
+    try {
+      await mailTo(alpha.relay.smtpPort, 'Disk full on db2');
+      await waitFor('the request in flight', () => gateway.pendingRequests === 1);
+      // Meanwhile `smsrelay status` and /metrics show both relays, and the lease the sender holds.
+      const holder = (await alpha.relay.store.relaysSeen(60_000)).find((relay) => relay.leases.sms === 1)?.name;
+      assert.ok(holder === 'alpha' || holder === 'beta');
+      const shown = await status(alpha.relay.store, Date.now(), undefined);
+      for (const name of ['alpha', 'beta']) {
+        const leases = name === holder ? 1 : 0;
+        assert.match(
+          shown,
+          new RegExp(
+            `^  ${name}: running, version ${relayVersion()} \\(schema ${MIGRATIONS.length}\\), pid ${process.pid} on \\S+, last heartbeat [0-3] s ago, leases: ${leases} SMS, 0 mails$`,
+            'm',
+          ),
+        );
+      }
+      assert.match(shown, /^relays seen in the last hour: 2$/m);
+      const metrics = await (await fetch(`http://127.0.0.1:${beta.relay.httpPort}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^smsrelay_relays_seen\\{relay="alpha",version="${relayVersion()}"\\} 1$`, 'm'));
+      assert.match(metrics, new RegExp(`^smsrelay_relay_leases\\{relay="${holder}",queue="sms"\\} 1$`, 'm'));
+      assert.match(metrics, /^smsrelay_relay_heartbeat_age_seconds\{relay="beta"\} [0-3](\.\d+)?$/m);
+      await waitFor('the response timeout', () => gateway.pendingRequests === 0, 8_000);
+      assert.equal(gateway.requests, 1, 'no second request while the first ran');
+    } finally {
+      await Promise.all([alpha.stop(), beta.stop()]);
+      await standalone.close();
+      removeDir(alpha.dir);
+      removeDir(beta.dir);
+    }
+  });
+
+  test('a second live relay of the same name is refused at start: exit 78, one line', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const alpha = await startTestRelay({}, clusterEnv(url, 'alpha'));
+    const dir = tempDir();
+    try {
+      await assert.rejects(
+        spawnRelay(dir, relayEnvironment(dir, {}, clusterEnv(url, 'alpha'))),
+        /relay exited \(78\) before it was ready: smsrelay: config: SMSRELAY_RELAY_NAME="alpha": another relay named "alpha" is running on this database \(pid \d+ on [^)]+\): give each relay its own store\.relayName\n$/,
+      );
+    } finally {
+      await alpha.stop();
+      removeDir(alpha.dir);
+      removeDir(dir);
+    }
+  });
+
+  test('a Maildir among several relays is refused, naming mail.url', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const alpha = await startTestRelay({}, clusterEnv(url, 'alpha'));
+    try {
+      const { SMSRELAY_MAIL_URL: _smarthost, ...withoutSmarthost } = clusterEnv(url, 'beta');
+      await assert.rejects(startTestRelay({}, withoutSmarthost), (error: Error & { setting?: string }) => {
+        assert.equal(error.setting, 'mail.url');
+        assert.match(
+          error.message,
+          /^unset \(a Maildir in the data directory\), but relays alpha share this database: a relay's own mail goes through the smarthost/,
+        );
+        return true;
+      });
+    } finally {
+      await alpha.stop();
+      removeDir(alpha.dir);
+    }
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * Wake-ups across relays (#18 item 2): a write that queues work notifies the other relays with its
+ * COMMIT, and their loops look at once instead of at their next poll; the listening connection, killed
+ * by the server, reconnects and looks once for what it missed.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createLogger } from '../../src/log.ts';
+import type { WorkQueue } from '../../src/store/postgres/notify.ts';
+import { PostgresStore } from '../../src/store/postgres/store.ts';
+import { freshDatabase, POSTGRES_SKIP, withClient } from '../helpers/postgres.ts';
+import { gatewayYaml, removeDir, startSimulator, startTestRelay, waitFor } from '../helpers/relay.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { mail } from '../helpers/store.ts';
+
+/** Ends the listening connection of relay `name` from the server's side, as a failover or an operator would. */
+async function killListener(url: string, name: string): Promise<void> {
+  const { rowCount } = await withClient(url, (client) =>
+    client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`smsrelay listener ${name}`]),
+  );
+  assert.equal(rowCount, 1, 'one listening connection');
+}
+
+describe('wake-ups across relays on PostgreSQL', async () => {
+  if ((await freshDatabase()) === undefined) {
+    test('wake-ups across relays', { skip: POSTGRES_SKIP }, () => undefined);
+    return;
+  }
+
+  test("a commit that queued work wakes the other relay's listener, not its own; a killed listener reconnects and looks once", async () => {
+    const url = (await freshDatabase()) ?? '';
+    const alpha = await PostgresStore.open({ url, wakeTag: 'alpha' });
+    const beta = await PostgresStore.open({ url, wakeTag: 'beta' });
+    const heard: WorkQueue[][] = [];
+    const listener = beta.listenForWork('beta', (queues) => heard.push([...queues]), createLogger('silent'));
+    try {
+      await waitFor('the first look', () => heard.length === 1);
+      assert.deepEqual(heard.shift(), ['sms', 'mail'], 'listening starts with a look');
+      await alpha.acceptMail(mail(['+447700900001'], { receivedAt: Date.now() }));
+      assert.deepEqual(await waitFor('the SMS wake-up', () => heard.shift(), 1_000), ['sms']);
+      await alpha.enqueueMail([{ kind: 'bounce', messageId: undefined, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
+      assert.deepEqual(await waitFor('the mail wake-up', () => heard.shift(), 1_000), ['mail']);
+      await beta.acceptMail(mail(['+447700900002'], { receivedAt: Date.now() }));
+      await alpha.heartbeat({ name: 'alpha', instance: 'a', version: '1', schema: 1, startedAt: 0, pid: 1, host: 'h', mail: 'smarthost' }, 30_000);
+      await alpha.acceptMail(mail(['+447700900003'], { receivedAt: Date.now() }));
+      assert.deepEqual(await waitFor('the next wake-up', () => heard.shift(), 1_000), ['sms']);
+      assert.deepEqual(heard, [], "beta's own commit and a heartbeat (no work queued) woke nobody");
+
+      await killListener(url, 'beta');
+      assert.deepEqual(await waitFor('the look after reconnecting', () => heard.shift(), 2_000), ['sms', 'mail']);
+      await alpha.acceptMail(mail(['+447700900004'], { receivedAt: Date.now() }));
+      assert.deepEqual(await waitFor('a wake-up on the new connection', () => heard.shift(), 1_000), ['sms']);
+    } finally {
+      await listener.stop();
+      await Promise.all([alpha.close(), beta.close()]);
+    }
+  });
+
+  test('relay beta, idle poll 60 s, sends what relay alpha accepted within a second; again after its listener was killed', async (t) => {
+    const url = (await freshDatabase()) ?? '';
+    const sink = await new SmtpSink().start();
+    const standalone = await startSimulator();
+    const gateway = standalone.simulator;
+    const env = (name: string) => ({ SMSRELAY_DATABASE_URL: url, SMSRELAY_RELAY_NAME: name, SMSRELAY_MAIL_URL: sink.url });
+    // Alpha's dispatcher lives in 1970: nothing it accepts is due by its clock, so only beta can send it.
+    const alpha = await startTestRelay(gatewayYaml(standalone.url), env('alpha'), undefined, { dispatchClock: () => 0 });
+    const beta = await startTestRelay(gatewayYaml(standalone.url), env('beta'), undefined, { idleWaitMs: 60_000 });
+    const send = async (text: string) => {
+      const started = Date.now();
+      queuedId((await sendMail(alpha.relay.smtpPort, { to: ['447700900123@sms.localhost'], subject: text, body: text })).data);
+      const accepted = Date.now();
+      const before = gateway.requests;
+      await waitFor(`beta sending "${text}"`, () => gateway.requests > before, 5_000);
+      t.diagnostic(`"${text}": sent by beta ${Date.now() - accepted} ms after alpha's 250 (SMTP transaction ${accepted - started} ms)`);
+      return Date.now() - accepted;
+    };
+    try {
+      // Beta is idle: its loop sleeps its 60 s idle wait.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok((await send('Disk full on db1')) < 1_000, 'woken by the notification, not the poll');
+      await killListener(url, 'beta');
+      assert.ok((await send('Disk full on db2')) < 2_000, 'the listener reconnected');
+    } finally {
+      await Promise.all([alpha.stop(), beta.stop()]);
+      await standalone.close();
+      await sink.stop();
+      removeDir(alpha.dir);
+      removeDir(beta.dir);
+    }
+  });
+});
