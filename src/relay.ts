@@ -35,6 +35,7 @@ import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir, STORE_FILE } from './store/lock.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { openThreadedStore } from './store/threaded.ts';
+import { PostgresConsoleStore } from './store/postgres/console.ts';
 import { PostgresStore } from './store/postgres/store.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { Store, StoreHealth } from './store/types.ts';
@@ -181,7 +182,12 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     let smtpUp = false;
     const gateways: Gateway[] = [];
     // The web console (docs/console.md): off until a user is configured; its reads on their own connections.
-    const consoleStore = config.console.users.length > 0 ? SqliteConsoleStore.open(join(config.dataDir, STORE_FILE), config.store.busyTimeout) : undefined;
+    const consoleStore =
+      config.console.users.length === 0
+        ? undefined
+        : config.store.url
+          ? PostgresConsoleStore.open(config.store.url)
+          : SqliteConsoleStore.open(join(config.dataDir, STORE_FILE), config.store.busyTimeout);
     if (consoleStore) stack.push(() => consoleStore.close());
     const http = await startHttpServer({
       host: config.http.host,

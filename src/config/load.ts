@@ -140,12 +140,6 @@ export function loadConfig(
         })
       : undefined;
   if (parsed.console && parsed.accounts) checkConsoleUsers(parsed.console, parsed.accounts, problems, describe);
-  // The console's sessions, audit and searches are written for the SQLite store so far (docs/console.md).
-  if (parsed.console?.users.length && parsed.store?.url) {
-    problems.push(
-      `${describe(['console', 'users'])}: the web console runs on the SQLite store only in this version; remove console.users or store.url (SMSRELAY_DATABASE_URL)`,
-    );
-  }
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
   return { config: deepFreeze(finish(parsed, selected as SelectedProvider, lists, routes, file, cwd)), warnings };
 }
