@@ -5,9 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
 import type { ConsoleStore } from '../../src/store/console-types.ts';
+import { PostgresConsoleStore } from '../../src/store/postgres/console.ts';
+import { PostgresStore } from '../../src/store/postgres/store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { mail } from '../helpers/store.ts';
+import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
 const MINUTE_MS = 60_000;
@@ -208,5 +212,42 @@ describe('console store', () => {
         ],
       );
     });
+  });
+});
+
+describe('console store on PostgreSQL: connections of its own', () => {
+  test('searches answer while its write connection waits on a lock, on at most 3 connections, none of them the relay’s', async (t) => {
+    const url = await freshDatabase();
+    if (url === undefined) return t.skip(POSTGRES_SKIP);
+    const store = await PostgresStore.open({ url });
+    const consoleStore = PostgresConsoleStore.open(url);
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    try {
+      await store.acceptMail(mail([A], { id: ID(1) }));
+      const connections = async (application: string) =>
+        Number(
+          (
+            await blocker.query<{ count: string }>('SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [
+              application,
+            ])
+          ).rows[0]?.count,
+        );
+      const relayConnections = await connections('smsrelay');
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE console_actions IN ACCESS EXCLUSIVE MODE');
+      const audit = consoleStore.recordAction({ at: 1, username: 'olivia', client: '127.0.0.1', action: 'pause', target: undefined, detail: undefined });
+      const searches = await Promise.all(Array.from({ length: 20 }, () => consoleStore.searchMessages({ number: A }, 50)));
+      assert.ok(searches.every((found) => found.length === 1 && found[0]?.id === ID(1)));
+      assert.ok((await connections('smsrelay console')) <= 3, 'two read connections and one for writes at most');
+      assert.equal(await connections('smsrelay'), relayConnections, 'the relay’s pool was not used');
+      await blocker.query('COMMIT');
+      await audit;
+      assert.equal((await consoleStore.recentActions(1))[0]?.action, 'pause');
+    } finally {
+      await blocker.end();
+      await consoleStore.close();
+      await store.close();
+    }
   });
 });
