@@ -181,6 +181,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const [onlySimulator] = simulators.size === 1 ? simulators.values() : [];
     let smtpUp = false;
     const gateways: Gateway[] = [];
+    // The dispatcher's breakers and pauses for the console, once the dispatcher exists (it starts after the HTTP server).
+    let dispatchHealth: () => ReturnType<Dispatcher['health']> = () => [];
     // The web console (docs/console.md): off until a user is configured; its reads on their own connections.
     const consoleStore =
       config.console.users.length === 0
@@ -235,7 +237,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
                   store,
                   consoleStore,
                   acceptance: () => acceptance,
-                  gateway: () => ({ hosts: (gateways[0]?.endpoints ?? []).map(hostOf), health: gateways.map((started) => started.health()) }),
+                  gateway: () => ({
+                    hosts: (gateways[0]?.endpoints ?? []).map(hostOf),
+                    health: gateways.map((started) => started.health()),
+                    providers: dispatchHealth().map((provider) => ({
+                      ...provider,
+                      hosts: provider.hosts.map(({ endpoint, failed }) => ({ host: hostOf(endpoint), failed })),
+                    })),
+                  }),
                   mailTransport: transport.description,
                   onMailQueued: () => mailer.kick(),
                   logger: logger.child({ component: 'console' }),
@@ -302,6 +311,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         buildReport(kind, message, recipients, retryUntil === undefined ? reportOptions : { ...reportOptions, retryUntil }),
       onMailQueued: () => mailer.kick(),
     });
+    dispatchHealth = () => dispatcher.health();
     dispatcher.start();
     stack.push(() => dispatcher.stop(config.shutdownTimeout));
 

@@ -66,4 +66,9 @@ export class AccountPause {
   probeSkipped(): void {
     if (this.#state) this.#state.probing = false;
   }
+
+  /** Since when the account is refused, while it is (the console's overview). */
+  get since(): number | undefined {
+    return this.#state?.since;
+  }
 }
