@@ -166,6 +166,11 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
 
       await page.goto(`${base}/console`);
       assert.match(await page.locator('main').innerText(), /Last gateway error[\s\S]*GATEWAY_ERROR|Last gateway error[\s\S]*\d{4}-\d\d-\d\d/);
+      // GATEWAY_ERROR proves the request did not get through: the breaker skips the host (until the retry's answer).
+      assert.match(
+        await page.locator('main').innerText(),
+        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ failed \(skipped by the breaker\); account: sending/,
+      );
       await accessible(page, 'overview');
 
       await page.goto(`${base}/console/messages`);
