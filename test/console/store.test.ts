@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
+import { RelayError } from '../../src/errors.ts';
 import type { ConsoleStore } from '../../src/store/console-types.ts';
 import { PostgresConsoleStore } from '../../src/store/postgres/console.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
@@ -248,6 +249,21 @@ describe('console store on PostgreSQL: connections of its own', () => {
       await blocker.end();
       await consoleStore.close();
       await store.close();
+    }
+  });
+
+  test('a database that cannot be reached is STORE_UNAVAILABLE (answered 503), never a crash', async () => {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    const consoleStore = PostgresConsoleStore.open('postgres://relay:secret@127.0.0.1:1/smsrelay');
+    try {
+      await assert.rejects(consoleStore.searchMessages({}, 50), (error: unknown) => error instanceof RelayError && error.code === 'STORE_UNAVAILABLE');
+      await assert.rejects(consoleStore.session('h1'), (error: unknown) => error instanceof RelayError && error.code === 'STORE_UNAVAILABLE');
+      await assert.rejects(
+        consoleStore.recordAction({ at: 1, username: 'olivia', client: '127.0.0.1', action: 'pause', target: undefined, detail: undefined }),
+        (error: unknown) => error instanceof RelayError && error.code === 'STORE_UNAVAILABLE' && !error.message.includes('secret'),
+      );
+    } finally {
+      await consoleStore.close();
     }
   });
 });

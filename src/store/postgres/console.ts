@@ -43,6 +43,7 @@ import type {
   ThreadItem,
   TimedDetail,
 } from '../console-types.ts';
+import { asStoreError } from '../rows.ts';
 import { databaseUrl } from './url.ts';
 
 /** Read connections: two people's pages at once; a third waits its turn rather than take from the relay. */
@@ -83,12 +84,21 @@ export class PostgresConsoleStore implements ConsoleStore {
     return new PostgresConsoleStore(make(CONSOLE_READ_CONNECTIONS, '-c default_transaction_read_only=on'), make(CONSOLE_WRITE_CONNECTIONS, undefined));
   }
 
+  /** One statement; a database that cannot answer is STORE_UNAVAILABLE (503), as for the relay's store. */
+  async #query<R extends pg.QueryResultRow>(pool: pg.Pool, sql: string, values: readonly unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      return await pool.query<R>(sql, values as unknown[]);
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
   async #rows<R extends pg.QueryResultRow>(name: ConsoleStatement, values: readonly unknown[]): Promise<R[]> {
-    return (await this.#read.query<R>(STATEMENTS[name], values as unknown[])).rows;
+    return (await this.#query<R>(this.#read, STATEMENTS[name], values)).rows;
   }
 
   async #run(name: ConsoleStatement, values: readonly unknown[]): Promise<number> {
-    return (await this.#write.query(STATEMENTS[name], values as unknown[])).rowCount ?? 0;
+    return (await this.#query(this.#write, STATEMENTS[name], values)).rowCount ?? 0;
   }
 
   async createSession(session: ConsoleSession): Promise<void> {
@@ -125,7 +135,9 @@ export class PostgresConsoleStore implements ConsoleStore {
   }
 
   async recordAction(action: ConsoleAction): Promise<void> {
-    const client = await this.#write.connect();
+    const client = await this.#write.connect().catch((error: unknown) => {
+      throw asStoreError(error);
+    });
     try {
       await client.query('BEGIN');
       await client.query(STATEMENTS.insertAction, [action.at, action.username, action.client, action.action, action.target ?? null, action.detail ?? null]);
@@ -138,7 +150,7 @@ export class PostgresConsoleStore implements ConsoleStore {
       await client.query('ROLLBACK').catch(() => undefined);
       // A connection that failed mid-transaction is not given back to the pool.
       client.release(true);
-      throw error;
+      throw asStoreError(error);
     }
   }
 
@@ -148,7 +160,7 @@ export class PostgresConsoleStore implements ConsoleStore {
 
   async searchMessages(search: MessageSearch, limit: number): Promise<MessageSummary[]> {
     const { sql, values } = searchStatement(search, limit, 'ILIKE');
-    return this.#withSms((await this.#read.query<MessageRow>(numbered(sql), values)).rows);
+    return this.#withSms((await this.#query<MessageRow>(this.#read, numbered(sql), values)).rows);
   }
 
   async message(id: string): Promise<MessageDetail | undefined> {
