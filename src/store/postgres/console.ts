@@ -48,6 +48,11 @@ import { databaseUrl } from './url.ts';
 
 /** Read connections: two people's pages at once; a third waits its turn rather than take from the relay. */
 export const CONSOLE_READ_CONNECTIONS = 2;
+/**
+ * A console read running longer than this is cancelled by the server: every page's query is bounded
+ * and indexed and takes milliseconds, so one this slow is a fault, and it must not hold a connection.
+ */
+const CONSOLE_QUERY_TIMEOUT_MS = 10_000;
 /** One connection for the console's writes: each is a single short statement or transaction. */
 const CONSOLE_WRITE_CONNECTIONS = 1;
 /** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value stored is far below 2^53. */
@@ -81,7 +86,10 @@ export class PostgresConsoleStore implements ConsoleStore {
       created.on('connect', (client) => client.on('error', () => undefined));
       return created;
     };
-    return new PostgresConsoleStore(make(CONSOLE_READ_CONNECTIONS, '-c default_transaction_read_only=on'), make(CONSOLE_WRITE_CONNECTIONS, undefined));
+    return new PostgresConsoleStore(
+      make(CONSOLE_READ_CONNECTIONS, `-c default_transaction_read_only=on -c statement_timeout=${CONSOLE_QUERY_TIMEOUT_MS}`),
+      make(CONSOLE_WRITE_CONNECTIONS, undefined),
+    );
   }
 
   /** One statement; a database that cannot answer is STORE_UNAVAILABLE (503), as for the relay's store. */
