@@ -37,6 +37,7 @@ import { startSmtpIntake } from './smtp/intake.ts';
 import { lockDataDir, STORE_FILE } from './store/lock.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { openThreadedStore } from './store/threaded.ts';
+import { PostgresConsoleStore } from './store/postgres/console.ts';
 import { PostgresStore } from './store/postgres/store.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { Store, StoreHealth } from './store/types.ts';
@@ -212,8 +213,15 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const [onlySimulator] = simulators.size === 1 ? simulators.values() : [];
     let smtpUp = false;
     const gateways: Gateway[] = [];
+    // The dispatcher's breakers and pauses for the console, once the dispatcher exists (it starts after the HTTP server).
+    let dispatchHealth: () => ReturnType<Dispatcher['health']> = () => [];
     // The web console (docs/console.md): off until a user is configured; its reads on their own connections.
-    const consoleStore = config.console.users.length > 0 ? SqliteConsoleStore.open(join(config.dataDir, STORE_FILE), config.store.busyTimeout) : undefined;
+    const consoleStore =
+      config.console.users.length === 0
+        ? undefined
+        : config.store.url
+          ? PostgresConsoleStore.open(config.store.url)
+          : SqliteConsoleStore.open(join(config.dataDir, STORE_FILE), config.store.busyTimeout);
     if (consoleStore) stack.push(() => consoleStore.close());
     const http = await startHttpServer({
       host: config.http.host,
@@ -261,7 +269,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
                   store,
                   consoleStore,
                   acceptance: () => acceptance,
-                  gateway: () => ({ hosts: (gateways[0]?.endpoints ?? []).map(hostOf), health: gateways.map((started) => started.health()) }),
+                  gateway: () => ({
+                    hosts: (gateways[0]?.endpoints ?? []).map(hostOf),
+                    health: gateways.map((started) => started.health()),
+                    providers: dispatchHealth().map((provider) => ({
+                      ...provider,
+                      hosts: provider.hosts.map(({ endpoint, failed }) => ({ host: hostOf(endpoint), failed })),
+                    })),
+                  }),
                   mailTransport: transport.description,
                   onMailQueued: () => mailer.kick(),
                   logger: logger.child({ component: 'console' }),
@@ -329,6 +344,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         buildReport(kind, message, recipients, retryUntil === undefined ? reportOptions : { ...reportOptions, retryUntil }),
       onMailQueued: () => mailer.kick(),
     });
+    dispatchHealth = () => dispatcher.health();
     dispatcher.start();
     stack.push(() => dispatcher.stop(config.shutdownTimeout));
     if (store instanceof PostgresStore) {

@@ -141,12 +141,6 @@ export function loadConfig(
         })
       : undefined;
   if (parsed.console && parsed.accounts) checkConsoleUsers(parsed.console, parsed.accounts, problems, describe);
-  // The console's sessions, audit and searches are written for the SQLite store so far (docs/console.md).
-  if (parsed.console?.users.length && parsed.store?.url) {
-    problems.push(
-      `${describe(['console', 'users'])}: the web console runs on the SQLite store only in this version; remove console.users or store.url (SMSRELAY_DATABASE_URL)`,
-    );
-  }
   if (parsed.delivery && parsed.delivery.leaseTtl < MIN_LEASE_TTL_MS) {
     problems.push(`${describe(['delivery', 'leaseTtl'])}: expected at least ${MIN_LEASE_TTL_MS / 1000}s (a lease outlives three heartbeats)`);
   }

@@ -41,14 +41,28 @@ export interface ConsoleOptions {
   readonly consoleStore: ConsoleStore;
   /** The relay's acceptance service (test sends), there once the relay has started. */
   readonly acceptance: () => AcceptanceService;
-  /** The gateway's hosts and the health of each started gateway (the relay's and accounts' own). */
-  readonly gateway: () => { readonly hosts: readonly string[]; readonly health: readonly GatewayHealth[] };
+  /**
+   * The gateway's hosts, the health of each started gateway (the relay's and accounts' own), and each
+   * provider's failover breaker and account pause as the dispatcher holds them.
+   */
+  readonly gateway: () => {
+    readonly hosts: readonly string[];
+    readonly health: readonly GatewayHealth[];
+    readonly providers: readonly ProviderStatus[];
+  };
   /** Where the relay's own mail goes (smarthost or Maildir), in words. */
   readonly mailTransport: string;
   readonly onMailQueued: () => void;
   readonly logger: Logger;
   readonly clock?: (() => number) | undefined;
   readonly pause?: ((ms: number) => Promise<void>) | undefined;
+}
+
+/** A provider's hosts (failed: skipped by the failover breaker now) and its account pause, as the dispatcher reports them. */
+export interface ProviderStatus {
+  readonly provider: string;
+  readonly hosts: readonly { readonly host: string; readonly failed: boolean }[];
+  readonly pause: { readonly since: number; readonly reason: string; readonly nextProbeAt: number } | undefined;
 }
 
 type Form = Record<string, string>;

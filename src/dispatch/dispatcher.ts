@@ -521,6 +521,20 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     if (classified.action === 'pause') return this.#options.pauseProbeIntervalMs;
     return undefined;
   }
+
+  /** Each provider's hosts (a failed one is skipped by the breaker now) and its account pause: a plain snapshot (the console's overview). */
+  health() {
+    const now = this.#clock();
+    return [...this.#lanes.values()].map(({ provider, breaker, pause }) => {
+      // With every host failed the breaker tries them all anyway, but each is still failed.
+      const working = new Set(breaker.healthy(now) ? breaker.order(now) : []);
+      return {
+        provider: provider.name,
+        hosts: provider.gateway.endpoints.map((endpoint, index) => ({ endpoint, failed: !working.has(index) })),
+        pause: pause.paused ? { since: pause.since ?? now, reason: pause.reason ?? '', nextProbeAt: pause.nextProbeAt ?? now } : undefined,
+      };
+    });
+  }
 }
 
 function expiredOutcome(sms: ClaimedSms): Classified {

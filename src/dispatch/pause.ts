@@ -124,4 +124,9 @@ export class AccountPause {
     this.#probing = false;
     await this.#store.releaseProbe(this.#provider, now).catch(this.#storeFailed);
   }
+
+  /** Since when the account is refused, while it is (the console's overview). */
+  get since(): number | undefined {
+    return this.#state?.since;
+  }
 }

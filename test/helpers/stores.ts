@@ -1,6 +1,9 @@
 import { describe, test } from 'node:test';
+import type { ConsoleStore } from '../../src/store/console-types.ts';
+import { PostgresConsoleStore } from '../../src/store/postgres/console.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import { SqliteConsoleStore } from '../../src/store/sqlite-console.ts';
 import type { Store } from '../../src/store/types.ts';
 import { freshDatabase, POSTGRES_SKIP } from './postgres.ts';
 import { storeFile } from './store.ts';
@@ -12,6 +15,8 @@ export interface StoreUnderTest {
   fresh(): Promise<Store>;
   /** Another store on the data of the last `fresh()`: the relay restarted (close the previous one first). */
   reopen(): Promise<Store>;
+  /** The web console's store on the data of the last `fresh()`, as the relay opens it beside its store. */
+  console(): ConsoleStore;
 }
 
 /**
@@ -29,6 +34,7 @@ export function forEachStore(define: (kind: StoreUnderTest) => void): void {
         return SqliteStore.open({ file, busyTimeoutMs: 100 });
       },
       reopen: async () => SqliteStore.open({ file, busyTimeoutMs: 100 }),
+      console: () => SqliteConsoleStore.open(file, 100),
     });
   });
   describe('on PostgreSQL', async () => {
@@ -45,6 +51,7 @@ export function forEachStore(define: (kind: StoreUnderTest) => void): void {
         return PostgresStore.open({ url });
       },
       reopen: async () => PostgresStore.open({ url }),
+      console: () => PostgresConsoleStore.open(url),
     });
   });
 }

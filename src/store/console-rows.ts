@@ -1,0 +1,247 @@
+/**
+ * The console's queries and row conversions, shared by the SQLite and PostgreSQL console stores
+ * (same tables, same columns): each backend only runs them. SQL is written with `?` placeholders
+ * (SQLite's own; PostgreSQL's store numbers them), so that both run the very same statement.
+ */
+import type {
+  ActivityBucket,
+  ConsoleAction,
+  ConsoleSession,
+  ConversationSummary,
+  MessageDetail,
+  MessageSearch,
+  MessageSummary,
+  ThreadItem,
+} from './console-types.ts';
+
+/** Rows looked at to list recent conversations: the newest traffic either way, enough for a page. */
+export const RECENT_TRAFFIC_ROWS = 500;
+
+export interface MessageRow {
+  id: string;
+  received_at: number;
+  envelope_from: string;
+  text: string;
+}
+
+export interface MessageDetailRow extends MessageRow {
+  client_address: string;
+  client_helo: string;
+  subject: string | null;
+  encoding: string;
+  parts: number;
+  sender_id: string | null;
+  user_context: string | null;
+  gateway_account: string | null;
+  duplicate_of: string | null;
+}
+
+export interface SessionRow {
+  id: string;
+  username: string;
+  csrf: string;
+  client: string;
+  created_at: number;
+  last_seen_at: number;
+}
+
+export interface ActionRow {
+  at: number;
+  username: string;
+  client: string;
+  action: string;
+  target: string | null;
+  detail: string | null;
+}
+
+export interface SmsRow {
+  message_id: string;
+  number: string;
+  status: string;
+  delivery: string | null;
+}
+
+export interface ActivityRow {
+  slot: number;
+  sent: number;
+  delivered: number;
+  failed: number;
+}
+
+export type TrafficRow = { id: number | string; number: string; at: number };
+export type MailToRow = MessageRow & { status: string; delivery: string | null };
+export type ReplyRow = { id: string; received_at: number; text: string; mailbox: string | null };
+
+/** An SMS's state as people ask for it: a final delivery report wins over "sent". */
+const STATUS_CONDITIONS: Readonly<Record<NonNullable<MessageSearch['status']>, string>> = {
+  queued: "o.status = 'queued'",
+  sent: "o.status = 'sent' AND (o.delivery IS NULL OR o.delivery NOT IN ('delivered', 'failed', 'expired'))",
+  delivered: "o.delivery = 'delivered'",
+  failed: "(o.status IN ('failed', 'expired') OR o.delivery IN ('failed', 'expired'))",
+};
+
+/** Every fixed statement of the console, by name. */
+export const CONSOLE_SQL = {
+  insertSession: 'INSERT INTO console_sessions (id, username, csrf, client, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)',
+  session: 'SELECT id, username, csrf, client, created_at, last_seen_at FROM console_sessions WHERE id = ?',
+  touchSession: 'UPDATE console_sessions SET last_seen_at = ? WHERE id = ?',
+  deleteSession: 'DELETE FROM console_sessions WHERE id = ?',
+  expireSessions: 'DELETE FROM console_sessions WHERE last_seen_at < ? OR created_at < ?',
+  insertFailure: 'INSERT INTO console_login_failures (client, at) VALUES (?, ?)',
+  failures: 'SELECT at FROM console_login_failures WHERE client = ? AND at >= ? ORDER BY at',
+  clearFailures: 'DELETE FROM console_login_failures WHERE client = ?',
+  insertAction: 'INSERT INTO console_actions (at, username, client, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)',
+  insertEvent: 'INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, NULL, ?, ?)',
+  actions: 'SELECT at, username, client, action, target, detail FROM console_actions ORDER BY id DESC LIMIT ?',
+  message: `
+    SELECT id, received_at, envelope_from, text, client_address, client_helo, subject, encoding, parts, sender_id, user_context,
+      gateway_account, duplicate_of
+    FROM messages WHERE id = ?`,
+  // Parameters: since, bucket, since, until (see activityValues). Grouped by the first column: the same slot expression.
+  activity: `
+    SELECT (at - ?) / ? AS slot,
+      SUM(CASE WHEN kind = 'sent' THEN 1 ELSE 0 END) AS sent,
+      SUM(CASE WHEN kind = 'delivery report' AND detail LIKE 'delivered%' THEN 1 ELSE 0 END) AS delivered,
+      SUM(CASE WHEN kind IN ('failed', 'expired') OR (kind = 'delivery report' AND (detail LIKE 'failed%' OR detail LIKE 'expired%'))
+        THEN 1 ELSE 0 END) AS failed
+    FROM events WHERE at >= ? AND at < ? AND kind IN ('sent', 'failed', 'expired', 'delivery report')
+    GROUP BY 1`,
+  lastSmsError: "SELECT at, detail FROM events WHERE kind IN ('deferred', 'failed', 'expired') AND detail IS NOT NULL ORDER BY at DESC LIMIT 1",
+  lastSmsSent: "SELECT at FROM events WHERE kind = 'sent' ORDER BY at DESC LIMIT 1",
+  lastMailError: "SELECT at, detail FROM events WHERE kind IN ('mail deferred', 'mail failed') AND detail IS NOT NULL ORDER BY at DESC LIMIT 1",
+  lastMailSent: "SELECT at FROM events WHERE kind = 'mail sent' ORDER BY at DESC LIMIT 1",
+  recentOutbound: 'SELECT o.id, o.number, m.received_at AS at FROM outbound o JOIN messages m ON m.id = o.message_id ORDER BY o.id DESC LIMIT ?',
+  recentInbound: 'SELECT id, number, received_at AS at FROM inbound ORDER BY received_at DESC LIMIT ?',
+  outboundNumber: 'SELECT number FROM outbound WHERE id = ?',
+  inboundNumber: 'SELECT number FROM inbound WHERE id = ?',
+  mailsTo: `
+    SELECT m.id, m.received_at, m.envelope_from, m.text, o.status, o.delivery FROM outbound o JOIN messages m ON m.id = o.message_id
+    WHERE o.number = ? ORDER BY o.id DESC LIMIT ?`,
+  repliesFrom: 'SELECT id, received_at, text, mailbox FROM inbound WHERE number = ? ORDER BY received_at DESC LIMIT ?',
+} as const;
+
+export type ConsoleStatement = keyof typeof CONSOLE_SQL;
+
+/** The activity statement's parameters, in the order of its placeholders. */
+export function activityValues<T>(since: T, until: T, bucket: T): T[] {
+  return [since, bucket, since, until];
+}
+
+/**
+ * The search as one statement with only the conditions asked for (each can use its index), and its
+ * values. `like` is the backend's case-insensitive LIKE (SQLite's LIKE is; PostgreSQL's ILIKE).
+ */
+export function searchStatement(search: MessageSearch, limit: number, like: 'LIKE' | 'ILIKE'): { sql: string; values: Array<string | number> } {
+  const conditions: string[] = [];
+  const values: Array<string | number> = [];
+  const add = (condition: string, value: string | number | undefined) => {
+    if (value === undefined) return;
+    conditions.push(condition);
+    values.push(value);
+  };
+  add('m.id < ?', search.before);
+  add('m.id = ?', search.messageId);
+  if (search.sender?.startsWith('@')) add(`m.envelope_from ${like} ?`, `%${search.sender}`);
+  else add('m.envelope_from = ?', search.sender);
+  add('m.received_at >= ?', search.since);
+  add('m.received_at < ?', search.until);
+  add('m.id IN (SELECT message_id FROM outbound WHERE number = ?)', search.number);
+  if (search.status) conditions.push(`EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND ${STATUS_CONDITIONS[search.status]})`);
+  values.push(limit);
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+  return { sql: `SELECT m.id, m.received_at, m.envelope_from, m.text FROM messages m ${where} ORDER BY m.id DESC LIMIT ?`, values };
+}
+
+/** The SMS of a page of mails (one query for the page). */
+export function smsOfStatement(count: number): string {
+  return `SELECT message_id, number, status, delivery FROM outbound WHERE message_id IN (${Array.from({ length: count }, () => '?').join(', ')}) ORDER BY id`;
+}
+
+export function toSession(row: SessionRow): ConsoleSession {
+  return { id: row.id, username: row.username, csrf: row.csrf, client: row.client, createdAt: row.created_at, lastSeenAt: row.last_seen_at };
+}
+
+export function toAction(row: ActionRow): ConsoleAction {
+  return { ...row, target: row.target ?? undefined, detail: row.detail ?? undefined };
+}
+
+/** Each mail with its numbers and their states. */
+export function toSummaries(rows: readonly MessageRow[], sms: readonly SmsRow[]): MessageSummary[] {
+  return rows.map((row) => {
+    const own = sms.filter((item) => item.message_id === row.id);
+    return {
+      id: row.id,
+      receivedAt: row.received_at,
+      envelopeFrom: row.envelope_from,
+      text: row.text,
+      numbers: own.map((item) => item.number),
+      statuses: own.map((item) => item.delivery ?? item.status),
+    };
+  });
+}
+
+export function toDetail(row: MessageDetailRow, summary: MessageSummary): MessageDetail {
+  return {
+    ...summary,
+    client: { address: row.client_address, helo: row.client_helo },
+    subject: row.subject ?? undefined,
+    encoding: row.encoding,
+    parts: row.parts,
+    senderId: row.sender_id ?? undefined,
+    userContext: row.user_context ?? undefined,
+    gatewayAccount: row.gateway_account ?? undefined,
+    duplicateOf: row.duplicate_of ?? undefined,
+    // A mail is never accepted without text: an empty one was erased by store.retention.
+    erased: row.text === '',
+  };
+}
+
+/** Every bucket from `since` to `until`, empty ones too, with the counted slots filled in. */
+export function toBuckets(rows: readonly ActivityRow[], since: number, until: number, bucketMs: number): ActivityBucket[] {
+  const buckets = Array.from({ length: Math.ceil((until - since) / bucketMs) }, (_, slot) => ({
+    at: since + slot * bucketMs,
+    sent: 0,
+    delivered: 0,
+    failed: 0,
+  }));
+  for (const row of rows) {
+    const bucket = buckets[Number(row.slot)];
+    if (!bucket) continue;
+    bucket.sent += Number(row.sent);
+    bucket.delivered += Number(row.delivered);
+    bucket.failed += Number(row.failed);
+  }
+  return buckets;
+}
+
+/** The latest traffic per number, newest first, from the newest outbound and inbound rows. */
+export function toConversations(outbound: readonly TrafficRow[], inbound: readonly TrafficRow[], limit: number): ConversationSummary[] {
+  const traffic = [...outbound.map((row) => ({ ...row, ref: `o${row.id}` })), ...inbound.map((row) => ({ ...row, ref: `i${row.id}` }))].sort(
+    (a, b) => b.at - a.at,
+  );
+  const latest = new Map<string, ConversationSummary>();
+  for (const row of traffic) if (!latest.has(row.number)) latest.set(row.number, { ref: row.ref, number: row.number, lastAt: row.at });
+  return [...latest.values()].slice(0, limit);
+}
+
+/** A reference's kind and id, when it is one (`o<number>` or `i<id>`). */
+export function parseRef(ref: string): { kind: 'outbound'; id: number } | { kind: 'inbound'; id: string } | undefined {
+  const id = ref.slice(1);
+  if (ref.charAt(0) === 'o' && /^\d+$/.test(id)) return { kind: 'outbound', id: Number(id) };
+  if (ref.charAt(0) === 'i') return { kind: 'inbound', id };
+  return undefined;
+}
+
+export function toThread(mails: readonly MailToRow[], replies: readonly ReplyRow[]): ThreadItem[] {
+  return [
+    ...mails.map((row) => ({
+      kind: 'mail' as const,
+      at: row.received_at,
+      id: row.id,
+      from: row.envelope_from,
+      text: row.text,
+      status: row.delivery ?? row.status,
+    })),
+    ...replies.map((row) => ({ kind: 'reply' as const, at: row.received_at, id: row.id, text: row.text, mailbox: row.mailbox ?? undefined })),
+  ].sort((a, b) => b.at - a.at);
+}

@@ -1,0 +1,269 @@
+/**
+ * The console's store (issue #19) on SQLite and PostgreSQL alike: sessions, the sign-in throttle,
+ * the audit and its events, searches, message details, the charts' counts, the health lines,
+ * conversations and threads give the same results on both, from data the relay's own store wrote.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
+import { RelayError } from '../../src/errors.ts';
+import type { ConsoleStore } from '../../src/store/console-types.ts';
+import { PostgresConsoleStore } from '../../src/store/postgres/console.ts';
+import { PostgresStore } from '../../src/store/postgres/store.ts';
+import type { Store } from '../../src/store/types.ts';
+import { mail } from '../helpers/store.ts';
+import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { forEachStore } from '../helpers/stores.ts';
+
+const MINUTE_MS = 60_000;
+const A = '+447700900001';
+const B = '+447700900002';
+const C = '+447700900003';
+/** Message ids as the relay makes them (UUIDv7: time-ordered), oldest first. */
+const ID = (n: number) => `0190a4e2-7c3b-7d6e-9f10-2b3c4d5e6f7${n}`;
+
+describe('console store', () => {
+  forEachStore((kind) => {
+    let store: Store;
+    let consoleStore: ConsoleStore;
+
+    beforeEach(async () => {
+      store = await kind.fresh();
+      consoleStore = kind.console();
+    });
+    afterEach(async () => {
+      await consoleStore.close();
+      await store.close();
+    });
+
+    /** Three mails: 1 from nagios to A (sent, delivered), 2 from Ops@Example.COM to A and B (B failed), 3 to C (queued). */
+    async function traffic(): Promise<void> {
+      await store.acceptMail(mail([A], { id: ID(1), receivedAt: 1_000, envelopeFrom: 'nagios@example.com' }));
+      await store.acceptMail(mail([A, B], { id: ID(2), receivedAt: 2_000, envelopeFrom: 'Ops@Example.COM' }));
+      await store.acceptMail(mail([C], { id: ID(3), receivedAt: 3_000, envelopeFrom: 'cron@other.example' }));
+      const batches = await store.claimDueSms({ owner: 'test', now: 3_000, leaseUntil: 60_000, maxBatches: 2, batchSize: 10 });
+      const sms = batches.flatMap((batch) => batch.sms);
+      const id = (messageId: string, number: string) =>
+        batches.find((batch) => batch.message.id === messageId)?.sms.find((item) => item.number === number)?.id ?? assert.fail(`${messageId} ${number}`);
+      assert.equal(sms.length, 3);
+      await store.recordSmsOutcomes([
+        { smsId: id(ID(1), A), kind: 'sent', providerId: 'P1' },
+        { smsId: id(ID(2), A), kind: 'sent', providerId: 'P2' },
+        { smsId: id(ID(2), B), kind: 'failed', error: 'ERR:INVALID_NUMBER' },
+      ]);
+      await store.applyDeliveryReport({ provider: 'intellisoftware', providerId: 'P1', number: A, code: 0, state: 'delivered', receivedAt: Date.now() });
+    }
+
+    test(`${kind.name}: sessions are created, read, touched, expired and deleted`, async () => {
+      const session = { id: 'h1', username: 'olivia', csrf: 'c1', client: '127.0.0.1', createdAt: 1_000, lastSeenAt: 1_000 };
+      await consoleStore.createSession(session);
+      await consoleStore.createSession({ ...session, id: 'h2', createdAt: 5_000, lastSeenAt: 5_000 });
+      assert.deepEqual(await consoleStore.session('h1'), session);
+      await consoleStore.touchSession('h1', 9_000);
+      assert.equal((await consoleStore.session('h1'))?.lastSeenAt, 9_000);
+      assert.equal(await consoleStore.expireSessions(6_000, 0), 1, 'h2 idle since 5 000');
+      assert.equal(await consoleStore.session('h2'), undefined);
+      await consoleStore.deleteSession('h1');
+      assert.equal(await consoleStore.session('h1'), undefined);
+      assert.equal(await consoleStore.session('never'), undefined);
+    });
+
+    test(`${kind.name}: failed sign-ins are kept per client, counted since a time and cleared`, async () => {
+      for (const at of [1_000, 2_000, 3_000]) await consoleStore.recordLoginFailure('192.0.2.1', at);
+      await consoleStore.recordLoginFailure('192.0.2.2', 2_500);
+      assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 2_000), [2_000, 3_000]);
+      await consoleStore.clearLoginFailures('192.0.2.1');
+      assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 0), []);
+      assert.deepEqual(await consoleStore.loginFailures('192.0.2.2', 0), [2_500]);
+    });
+
+    test(`${kind.name}: an action is audited with its user, newest first, and joins its message's history`, async () => {
+      await store.acceptMail(mail([A], { id: ID(1) }));
+      await consoleStore.recordAction({
+        at: 5_000,
+        username: 'olivia',
+        client: '127.0.0.1',
+        action: 'queue hold',
+        target: ID(1),
+        detail: '1 SMS',
+        messageId: ID(1),
+      });
+      await consoleStore.recordAction({ at: 6_000, username: 'olivia', client: '127.0.0.1', action: 'pause', target: undefined, detail: undefined });
+      assert.deepEqual(
+        (await consoleStore.recentActions(10)).map((action) => [action.action, action.target, action.detail]),
+        [
+          ['pause', undefined, undefined],
+          ['queue hold', ID(1), '1 SMS'],
+        ],
+      );
+      assert.equal((await consoleStore.recentActions(1)).length, 1, 'bounded by the limit');
+      const events = await store.events(ID(1));
+      assert.ok(
+        events.some((event) => event.kind === 'console queue hold' && event.detail === 'by olivia from 127.0.0.1'),
+        JSON.stringify(events),
+      );
+    });
+
+    test(`${kind.name}: searches by number, sender, domain, id, status, time, and page by page`, async () => {
+      await traffic();
+      const ids = async (search: Parameters<ConsoleStore['searchMessages']>[0], limit = 50) =>
+        (await consoleStore.searchMessages(search, limit)).map((found) => found.id);
+      assert.deepEqual(await ids({}), [ID(3), ID(2), ID(1)], 'newest first');
+      assert.deepEqual(await ids({ number: A }), [ID(2), ID(1)]);
+      assert.deepEqual(await ids({ sender: 'nagios@example.com' }), [ID(1)]);
+      assert.deepEqual(await ids({ sender: '@example.com' }), [ID(2), ID(1)], 'a domain matches whatever the case');
+      assert.deepEqual(await ids({ messageId: ID(2) }), [ID(2)]);
+      assert.deepEqual(await ids({ status: 'queued' }), [ID(3)]);
+      assert.deepEqual(await ids({ status: 'sent' }), [ID(2)], 'a delivered SMS is no longer only sent');
+      assert.deepEqual(await ids({ status: 'delivered' }), [ID(1)]);
+      assert.deepEqual(await ids({ status: 'failed' }), [ID(2)]);
+      assert.deepEqual(await ids({ since: 2_000, until: 3_000 }), [ID(2)]);
+      assert.deepEqual(await ids({}, 2), [ID(3), ID(2)], 'bounded by the limit');
+      assert.deepEqual(await ids({ before: ID(2) }, 2), [ID(1)], 'the next page');
+      assert.deepEqual(await ids({ number: C, status: 'delivered' }), []);
+      const [second] = await consoleStore.searchMessages({ messageId: ID(2) }, 1);
+      assert.deepEqual(second?.numbers, [A, B]);
+      assert.deepEqual(second?.statuses, ['sent', 'failed']);
+      assert.equal(second?.envelopeFrom, 'Ops@Example.COM');
+    });
+
+    test(`${kind.name}: a message's details, and none for an unknown id`, async () => {
+      await traffic();
+      const detail = await consoleStore.message(ID(1));
+      assert.ok(detail);
+      assert.equal(detail.receivedAt, 1_000);
+      assert.deepEqual(detail.client, { address: '127.0.0.1', helo: 'client.example.com' });
+      assert.equal(detail.subject, 'Server down');
+      assert.equal(detail.encoding, 'gsm7');
+      assert.equal(detail.parts, 1);
+      assert.equal(detail.senderId, undefined);
+      assert.equal(detail.erased, false);
+      assert.deepEqual(detail.statuses, ['delivered']);
+      assert.equal(await consoleStore.message(ID(9)), undefined);
+    });
+
+    test(`${kind.name}: the charts count sent, delivered and failed SMS per bucket; the health lines show the latest`, async () => {
+      const start = Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - 30 * MINUTE_MS;
+      const empty = await consoleStore.gatewayActivity();
+      assert.deepEqual(empty, { lastError: undefined, lastSent: undefined });
+      await traffic();
+      const buckets = await consoleStore.activity(start, start + 60 * MINUTE_MS, MINUTE_MS);
+      assert.equal(buckets.length, 60);
+      assert.deepEqual(
+        buckets.map((bucket) => bucket.at),
+        Array.from({ length: 60 }, (_, slot) => start + slot * MINUTE_MS),
+      );
+      const sum = (key: 'sent' | 'delivered' | 'failed') => buckets.reduce((total, bucket) => total + bucket[key], 0);
+      assert.deepEqual([sum('sent'), sum('delivered'), sum('failed')], [2, 1, 1]);
+      const now = buckets.filter((bucket) => bucket.sent > 0);
+      assert.equal(now.length, 1, 'both sends in the minute they happened');
+      assert.equal(typeof now[0]?.sent, 'number');
+      const hours = await consoleStore.activity(start - 3_600_000 * 10, start - 3_600_000, 3_600_000);
+      assert.deepEqual(
+        hours.map((bucket) => bucket.sent + bucket.delivered + bucket.failed),
+        Array.from({ length: 9 }, () => 0),
+        'nothing outside the range',
+      );
+      const gateway = await consoleStore.gatewayActivity();
+      assert.equal(gateway.lastError?.detail, 'ERR:INVALID_NUMBER');
+      assert.ok(gateway.lastSent && gateway.lastSent >= start);
+
+      assert.deepEqual(await consoleStore.mailActivity(), { lastError: undefined, lastSent: undefined });
+      await store.enqueueMail([{ kind: 'bounce', messageId: ID(2), envelopeFrom: '', recipients: ['ops@example.com'], raw: Buffer.from('x') }]);
+      const [claimed] = await store.claimDueMail({ owner: 'test', now: Date.now(), leaseUntil: Date.now() + 60_000, limit: 1 });
+      assert.ok(claimed);
+      await store.recordMailOutcome({ id: claimed.id, kind: 'retry', nextAttemptAt: Date.now(), error: '451 4.3.0 try later' });
+      assert.equal((await consoleStore.mailActivity()).lastError?.detail, '451 4.3.0 try later');
+    });
+
+    test(`${kind.name}: conversations by number, newest first; a thread holds mails and replies; references name their number`, async () => {
+      await traffic();
+      await store.acceptInbound({
+        id: 'in-1',
+        provider: 'intellisoftware',
+        providerId: 'G1',
+        number: A,
+        text: 'on it',
+        sentAt: undefined,
+        userContext: undefined,
+        receivedAt: 2_500,
+        route: undefined,
+      });
+      const list = await consoleStore.conversations(10);
+      assert.deepEqual(
+        list.map((item) => [item.number, item.lastAt]),
+        [
+          [C, 3_000],
+          [A, 2_500],
+          [B, 2_000],
+        ],
+      );
+      assert.equal(list[1]?.ref, 'iin-1');
+      assert.equal((await consoleStore.conversations(1)).length, 1);
+      for (const item of list) assert.equal(await consoleStore.numberOfRef(item.ref), item.number);
+      assert.equal(await consoleStore.numberOfRef('o999999'), undefined);
+      assert.equal(await consoleStore.numberOfRef('x1'), undefined);
+      const thread = await consoleStore.thread(A, 10);
+      assert.deepEqual(
+        thread.map((item) => [item.kind, item.at, item.kind === 'mail' ? item.status : item.mailbox]),
+        [
+          ['reply', 2_500, undefined],
+          ['mail', 2_000, 'sent'],
+          ['mail', 1_000, 'delivered'],
+        ],
+      );
+    });
+  });
+});
+
+describe('console store on PostgreSQL: connections of its own', () => {
+  test('searches answer while its write connection waits on a lock, on at most 3 connections, none of them the relay’s', async (t) => {
+    const url = await freshDatabase();
+    if (url === undefined) return t.skip(POSTGRES_SKIP);
+    const store = await PostgresStore.open({ url });
+    const consoleStore = PostgresConsoleStore.open(url);
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    try {
+      await store.acceptMail(mail([A], { id: ID(1) }));
+      const connections = async (application: string) =>
+        Number(
+          (
+            await blocker.query<{ count: string }>('SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [
+              application,
+            ])
+          ).rows[0]?.count,
+        );
+      const relayConnections = await connections('smsrelay');
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE console_actions IN ACCESS EXCLUSIVE MODE');
+      const audit = consoleStore.recordAction({ at: 1, username: 'olivia', client: '127.0.0.1', action: 'pause', target: undefined, detail: undefined });
+      const searches = await Promise.all(Array.from({ length: 20 }, () => consoleStore.searchMessages({ number: A }, 50)));
+      assert.ok(searches.every((found) => found.length === 1 && found[0]?.id === ID(1)));
+      assert.ok((await connections('smsrelay console')) <= 3, 'two read connections and one for writes at most');
+      assert.equal(await connections('smsrelay'), relayConnections, 'the relay’s pool was not used');
+      await blocker.query('COMMIT');
+      await audit;
+      assert.equal((await consoleStore.recentActions(1))[0]?.action, 'pause');
+    } finally {
+      await blocker.end();
+      await consoleStore.close();
+      await store.close();
+    }
+  });
+
+  test('a database that cannot be reached is STORE_UNAVAILABLE (answered 503), never a crash', async () => {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    const consoleStore = PostgresConsoleStore.open('postgres://relay:secret@127.0.0.1:1/smsrelay');
+    try {
+      await assert.rejects(consoleStore.searchMessages({}, 50), (error: unknown) => error instanceof RelayError && error.code === 'STORE_UNAVAILABLE');
+      await assert.rejects(consoleStore.session('h1'), (error: unknown) => error instanceof RelayError && error.code === 'STORE_UNAVAILABLE');
+      await assert.rejects(
+        consoleStore.recordAction({ at: 1, username: 'olivia', client: '127.0.0.1', action: 'pause', target: undefined, detail: undefined }),
+        (error: unknown) => error instanceof RelayError && error.code === 'STORE_UNAVAILABLE' && !error.message.includes('secret'),
+      );
+    } finally {
+      await consoleStore.close();
+    }
+  });
+});
