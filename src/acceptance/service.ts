@@ -156,11 +156,6 @@ export class AcceptanceService {
       if (limited) throw new RelayError('RATE_LIMITED', `Sending limit reached: ${limited}`);
       const { duplicateOf } = await store.acceptMail(mail);
       this.#rates.record(principal, parts, this.#clock());
-      if (mail.sms.userContext)
-        tracking.committed(
-          mail.sms.userContext,
-          mail.recipients.map((recipient) => recipient.number),
-        );
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
       return {
