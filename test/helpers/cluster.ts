@@ -116,6 +116,7 @@ export class MailLoad {
   /** A mail refused for good (a bug, not a fault): the waits on this load stop at once. */
   failure: Error | undefined;
   readonly #relays: () => readonly ClusterRelay[];
+  #stopped = false;
 
   constructor(relays: () => readonly ClusterRelay[]) {
     this.#relays = relays;
@@ -130,7 +131,7 @@ export class MailLoad {
   async run(count: number, concurrency: number, to: (index: number) => string): Promise<void> {
     let next = 0;
     const worker = async () => {
-      for (let index = next++; index < count && !this.failure; index = next++) await this.#send(index, to(index));
+      for (let index = next++; index < count && !this.failure && !this.#stopped; index = next++) await this.#send(index, to(index));
     };
     try {
       await Promise.all(Array.from({ length: concurrency }, worker));
@@ -138,6 +139,11 @@ export class MailLoad {
       this.failure = error as Error;
       throw error;
     }
+  }
+
+  /** Sends no further mail (the test ends, passed or not): the relays' shutdown answers must not read as the load's failure. */
+  stop(): void {
+    this.#stopped = true;
   }
 
   /** The mails answered 250 so far; throws the load's failure, so that a wait on the load ends with it. */
@@ -170,6 +176,7 @@ export class MailLoad {
         this.accepted.add(index);
         return;
       }
+      if (this.#stopped) return;
       if (reply && reply.code !== 451) throw new Error(`mail ${index}: ${reply.code} ${reply.text}`);
       this.retried += 1;
       // A 451 (the store away) is worth a short pause before the next host; a lost connection is not.
