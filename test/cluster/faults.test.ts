@@ -35,6 +35,20 @@ function tally(texts: readonly string[], accepted: ReadonlySet<number>): { dupli
   return { duplicates, lost };
 }
 
+/** The tally once every mail answered 250 reached the gateway (or the wait gave up). */
+async function atTheGateway(
+  gateway: { readonly received: readonly { readonly text: string }[] },
+  load: MailLoad,
+): Promise<{ duplicates: number; lost: number }> {
+  const now = () =>
+    tally(
+      gateway.received.map((sms) => sms.text),
+      load.accepted,
+    );
+  await waitEvery('every mail answered 250 at the gateway', () => now().lost === 0, PATIENCE_MS);
+  return now();
+}
+
 const stopAll = async (relays: readonly ClusterRelay[]) => {
   for (const relay of relays) {
     if (relay.process.child.exitCode === null && relay.process.child.signalCode === null) await relay.process.stop();
@@ -80,19 +94,7 @@ describe('a cluster of relays under faults', { concurrency: true }, async () => 
       const loadSeconds = (performance.now() - started) / 1000;
       await waitEvery("relay-b took relay-a's SMS in flight over", () => allSettled(url, inFlight), PATIENCE_MS);
       const takeoverSeconds = inFlight.length > 0 ? (performance.now() - killedAt) / 1000 : 0;
-      await waitEvery(
-        'every mail answered 250 at the gateway',
-        () =>
-          tally(
-            gateway.simulator.received.map((sms) => sms.text),
-            load.accepted,
-          ).lost === 0,
-        PATIENCE_MS,
-      );
-      const { duplicates, lost } = tally(
-        gateway.simulator.received.map((sms) => sms.text),
-        load.accepted,
-      );
+      const { duplicates, lost } = await atTheGateway(gateway.simulator, load);
       console.log(
         `faults (a) kill under load: mails=${MAILS} accepted=${load.accepted.size} kills=1 resent-by-client=${load.retried} ` +
           `in-flight-at-kill=${inFlight.length} sms+${smtpOpenAtKill} smtp duplicates=${duplicates} lost=${lost} takeover=${takeoverSeconds.toFixed(1)}s load=${loadSeconds.toFixed(1)}s`,
@@ -226,19 +228,7 @@ describe('a cluster of relays under faults', { concurrency: true }, async () => 
         PATIENCE_MS,
       );
       const recoveredSeconds = (performance.now() - downAt) / 1000;
-      await waitEvery(
-        'every mail answered 250 at the gateway',
-        () =>
-          tally(
-            gateway.simulator.received.map((sms) => sms.text),
-            load.accepted,
-          ).lost === 0,
-        PATIENCE_MS,
-      );
-      const { duplicates, lost } = tally(
-        gateway.simulator.received.map((sms) => sms.text),
-        load.accepted,
-      );
+      const { duplicates, lost } = await atTheGateway(gateway.simulator, load);
       console.log(
         `faults (c) PostgreSQL restart under load: mails=${COUNT} accepted=${load.accepted.size} restarts=1 refused-451-then-resent=${load.retried} ` +
           `duplicates=${duplicates} lost=${lost} down-to-ready=${recoveredSeconds.toFixed(1)}s relay-restarts=0`,
