@@ -165,11 +165,6 @@ export class AcceptanceService {
         await this.#rates.release(ticket);
         throw error;
       });
-      if (mail.sms.userContext)
-        tracking.committed(
-          mail.sms.userContext,
-          mail.recipients.map((recipient) => recipient.number),
-        );
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
       return {

@@ -1,10 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import type { Conversation, NewConversation, ReplyStore } from '../store/types.ts';
 import type { ReceivedSms } from '../vocabulary.ts';
-
-/** Conversations looked up by (context, number) kept in memory: each MO needs one, most repeat. */
-const CACHED_CONVERSATIONS = 10_000;
 
 /** Where an inbound SMS goes: a conversation's mailbox, or the default mailbox without one. */
 export type Route = { readonly mailbox: string; readonly conversation: Conversation | undefined };
@@ -40,10 +36,14 @@ export interface OutgoingTracking {
  * gateway echoes the user context of the SMS being answered (or a tracking id it stands for), so
  * (context, number) names the conversation even when several mailboxes write to one phone; without a
  * known context, the latest conversation with that number wins, else the default mailbox.
+ *
+ * Nothing here is kept in memory: every route is read from the store. Relays sharing a database each
+ * take mail and webhooks, and a conversation one relay takes over (another mailbox under the same
+ * context) must route the next reply there on every relay at once; one indexed read per SMS from a
+ * phone is cheap next to the commit that follows it.
  */
 export class ReplyTracking {
   readonly #options: ReplyTrackingOptions;
-  readonly #cache = new LRUCache<string, Conversation>({ max: CACHED_CONVERSATIONS });
 
   constructor(options: ReplyTrackingOptions) {
     this.#options = options;
@@ -58,20 +58,17 @@ export class ReplyTracking {
     };
   }
 
-  /** A committed mail changed these conversations: the next lookup reads the store. */
-  committed(context: string, numbers: readonly string[]): void {
-    for (const number of numbers) this.#cache.delete(key(context, number));
-  }
-
   /** The context a received SMS answers: echoed by the provider, or the one its tracking id stands for. */
   async contextOf(sms: Pick<ReceivedSms, 'userContext' | 'trackingId' | 'number'>): Promise<string | undefined> {
     if (sms.userContext !== undefined) return sms.userContext;
     return sms.trackingId ? this.#options.store.contextOfTracking(sms.trackingId, sms.number) : undefined;
   }
 
+  /** `now` is the relay's clock, which decides the window on SQLite only (see ReplyStore.latestConversation). */
   async route(number: string, context: string | undefined, now: number): Promise<Route | undefined> {
-    const known = context ? await this.#byContext(context, number) : undefined;
-    const conversation = known ?? (await this.#options.store.latestConversation(number, now - this.#options.windowMs));
+    const { store, windowMs } = this.#options;
+    const known = context ? await store.conversation(context, number) : undefined;
+    const conversation = known ?? (await store.latestConversation(number, windowMs, now));
     if (conversation) return { mailbox: conversation.mailbox, conversation };
     return this.#options.defaultMailbox ? { mailbox: this.#options.defaultMailbox, conversation: undefined } : undefined;
   }
@@ -80,14 +77,6 @@ export class ReplyTracking {
   async #threadContext(threadIds: readonly string[], numbers: readonly string[]): Promise<string | undefined> {
     if (threadIds.length === 0) return undefined;
     return this.#options.store.contextOfMail(threadIds, numbers);
-  }
-
-  async #byContext(context: string, number: string): Promise<Conversation | undefined> {
-    const cached = this.#cache.get(key(context, number));
-    if (cached) return cached;
-    const stored = await this.#options.store.conversation(context, number);
-    if (stored) this.#cache.set(key(context, number), stored);
-    return stored;
   }
 }
 
@@ -101,8 +90,4 @@ function newUserContext(): string {
     .toString(36)
     .slice(0, 8)
     .padStart(8, '0');
-}
-
-function key(context: string, number: string): string {
-  return `${context}\u0000${number}`;
 }

@@ -335,8 +335,8 @@ export class SqliteStore implements Store {
     return this.#read(() => toConversation(this.#replies.conversation.get(context, number) as ConversationRow | undefined));
   }
 
-  async latestConversation(number: string, since: number): Promise<Conversation | undefined> {
-    return this.#read(() => toConversation(this.#replies.latestConversation.get(number, since) as ConversationRow | undefined));
+  async latestConversation(number: string, windowMs: number, now: number): Promise<Conversation | undefined> {
+    return this.#read(() => toConversation(this.#replies.latestConversation.get(number, now - windowMs) as ConversationRow | undefined));
   }
 
   async contextOfTracking(trackingId: string, number: string): Promise<string | undefined> {

@@ -324,8 +324,12 @@ export interface DueNotice {
 /** The SMS → email half of the store: conversations, inbound SMS, delivery reports. */
 export interface ReplyStore {
   conversation(context: string, number: string): Promise<Conversation | undefined>;
-  /** The conversation with `number` used most recently since `since`. */
-  latestConversation(number: string, since: number): Promise<Conversation | undefined>;
+  /**
+   * The conversation with `number` used most recently, within `windowMs` of now. "Now" and "used" are
+   * the store's one clock: the relay's (`now`) on SQLite, one process; the database's on PostgreSQL,
+   * where relays' clocks may disagree (`now` is not used there).
+   */
+  latestConversation(number: string, windowMs: number, now: number): Promise<Conversation | undefined>;
   /** The context of the SMS to `number` the provider knows by this tracking id (session, notify id). */
   contextOfTracking(trackingId: string, number: string): Promise<string | undefined>;
   /** The context of the conversation with `number` that one of these Message-IDs belongs to. */

@@ -50,6 +50,9 @@ export class SmtpSink {
         });
       },
     });
+    // A client that goes away mid-session (a relay killed while it delivers) resets its connection:
+    // smtp-server reports that as an 'error' event, which is no failure of the sink.
+    server.on('error', () => undefined);
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
     const address = server.server.address();
     this.#port = typeof address === 'object' && address ? address.port : port;

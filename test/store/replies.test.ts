@@ -37,7 +37,10 @@ forEachStore((kind) =>
       await store.acceptMail(first);
       await store.acceptMail(withContext('c1', 'carol@example.com', true, 2_000));
       assert.equal((await store.conversation('c1', PHONE))?.mailbox, 'alice@example.com');
-      assert.equal((await store.conversation('c1', PHONE))?.lastUsedAt, 2_000);
+      // SQLite keeps the relay's clock, PostgreSQL the database's (later than 2_000 ms after the epoch in any case).
+      const lastUsedAt = (await store.conversation('c1', PHONE))?.lastUsedAt ?? 0;
+      if (kind.name === 'SQLite') assert.equal(lastUsedAt, 2_000);
+      else assert.ok(lastUsedAt > Date.now() - 60_000, 'the database clock');
       await store.acceptMail(withContext('c1', 'bob@example.com', false, 3_000));
       assert.equal((await store.conversation('c1', PHONE))?.mailbox, 'bob@example.com');
       assert.equal(await store.contextOfMail(['<nope@example.com>', first.messageIdHeader ?? ''], [PHONE]), 'c1');
@@ -47,8 +50,43 @@ forEachStore((kind) =>
     test('the latest conversation with a number, only within the window', async () => {
       await store.acceptMail(withContext('old', 'alice@example.com', false, 1_000));
       await store.acceptMail(withContext('new', 'bob@example.com', false, 2_000));
-      assert.equal((await store.latestConversation(PHONE, 0))?.context, 'new');
-      assert.equal(await store.latestConversation(PHONE, 2_001), undefined);
+      if (kind.name === 'SQLite') {
+        assert.equal((await store.latestConversation(PHONE, 2_000, 2_000))?.context, 'new');
+        assert.equal(await store.latestConversation(PHONE, 1_000, 3_001), undefined);
+      } else {
+        // The database's clock: the relay's `now` is not asked; the mails were used moments ago.
+        assert.equal((await store.latestConversation(PHONE, 60_000, 0))?.context, 'new');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(await store.latestConversation(PHONE, 10, Date.now()), undefined);
+      }
+    });
+
+    test("which conversation is latest: the store's one clock decides (the relay's on SQLite, the database's on PostgreSQL)", async () => {
+      // Alice's mail came through a relay whose clock ran ten minutes ahead; Bob's after it, through one on time.
+      const skewed = Date.now() + 10 * 60_000;
+      await store.acceptMail(withContext('alice', 'alice@example.com', false, skewed));
+      await store.acceptMail(withContext('bob', 'bob@example.com', false, Date.now()));
+      const latest = await store.latestConversation(PHONE, 60 * 60_000, skewed);
+      // One SQLite file has one relay, whose clock is the truth; on PostgreSQL the database saw Bob's last.
+      assert.equal(latest?.context, kind.name === 'SQLite' ? 'alice' : 'bob');
+      // An SMS answering Alice's conversation makes it the latest again, whatever the relay's clock says.
+      await store.acceptInbound({
+        id: 'in-alice',
+        provider: 'intellisoftware',
+        providerId: 'G-alice',
+        number: PHONE,
+        text: 'to alice',
+        sentAt: undefined,
+        userContext: 'alice',
+        receivedAt: kind.name === 'SQLite' ? skewed + 1 : 1_000,
+        route: {
+          mailbox: 'alice@example.com',
+          context: 'alice',
+          mail: { kind: 'reply', messageId: 'in-alice', envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') },
+          messageIdHeader: '<in-alice@relay>',
+        },
+      });
+      assert.equal((await store.latestConversation(PHONE, 60 * 60_000, skewed + 1))?.context, 'alice');
     });
 
     test('an inbound SMS is stored once per gateway id; one without a route is listed as undeliverable', async () => {

@@ -76,6 +76,9 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const address = smscAddress(settings, options.endpoints);
   const limits = settings.longText === 'udh16' ? SEGMENT_LIMITS_16BIT_REFERENCE : SEGMENT_LIMITS;
   const gsm7Codes = [0, settings.dataCoding];
+  // Both per relay (docs/replies.md, "Several relays on one database"): a part's receipt delivered on
+  // another relay's bind is an orphan there, and a deliver_sm redelivered there after this relay died
+  // between commit and deliver_sm_resp is a second SMS (it was in flight).
   const partsOf = new LRUCache<string, PartsOfSms>({ max: MEMORY_ENTRIES });
   const recentMo = new LRUCache<string, string>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
   const clock = timers ?? REAL_TIMERS;

@@ -36,8 +36,9 @@ const PARTS_DELIVERED_CODE = 1000;
 
 /**
  * The delivered parts of each long SMS, by our client-ref: the SMS is delivered once all are. Kept in
- * memory only: after a restart a long SMS whose receipts were under way stays "sent" (never wrongly
- * "delivered").
+ * memory only: after a restart, or with several relays when the parts' receipts reach different ones,
+ * a long SMS stays "sent" (never wrongly "delivered"); a failed part needs no count and is reported by
+ * any relay (docs/replies.md, "Several relays on one database").
  */
 const deliveredParts = new Map<string, Set<string>>();
 

@@ -73,6 +73,14 @@ const CONNECT_RETRY_MIN_MS = 1_000;
 const CONNECT_RETRY_MAX_MS = 30_000;
 
 /**
+ * When a conversation with the number `numberSql` (SQL) is used: the database's clock, and later than any use of
+ * that number's conversations so far, so "the phone's latest conversation" has one answer whichever
+ * relay (with whatever clock) wrote it.
+ */
+const conversationUsedAt = (numberSql: string) =>
+  `GREATEST(${DB_NOW_MS}, (SELECT COALESCE(MAX(used.last_used_at) + 1, 0) FROM conversations used WHERE used.number = ${numberSql}))`;
+
+/**
  * SQLSTATEs that no retry fixes: wrong password or user (28P01, 28000), no such database (3D000),
  * no permission to connect or to create our tables (42501).
  */
@@ -328,7 +336,7 @@ export class PostgresStore implements Store, ClusterStore {
         await client.query(
           `WITH upserted AS (
             INSERT INTO conversations (context, number, mailbox, subject, message_id_header, message_id, created_at, last_used_at)
-            SELECT $1, number, $3, $4, $5, $6, $7, $7 FROM unnest($2::text[]) AS number
+            SELECT $1, t.number, $3, $4, $5, $6, $7, ${conversationUsedAt('t.number')} FROM unnest($2::text[]) AS t(number)
             ON CONFLICT (context, number) DO UPDATE SET
               mailbox = CASE WHEN $8 THEN conversations.mailbox ELSE excluded.mailbox END,
               subject = CASE WHEN $8 THEN conversations.subject ELSE excluded.subject END,
@@ -793,11 +801,12 @@ export class PostgresStore implements Store, ClusterStore {
     return toConversation(await this.#row<ConversationRow>('SELECT * FROM conversations WHERE context = $1 AND number = $2', [context, number]));
   }
 
-  async latestConversation(number: string, since: number): Promise<Conversation | undefined> {
+  /** By the database's clock (see ReplyStore): the relays' own may be minutes apart. */
+  async latestConversation(number: string, windowMs: number): Promise<Conversation | undefined> {
     return toConversation(
       await this.#row<ConversationRow>(
-        'SELECT * FROM conversations WHERE number = $1 AND last_used_at >= $2 ORDER BY last_used_at DESC, created_at DESC LIMIT 1',
-        [number, since],
+        `SELECT * FROM conversations WHERE number = $1 AND last_used_at >= ${DB_NOW_MS} - $2 ORDER BY last_used_at DESC, created_at DESC LIMIT 1`,
+        [number, windowMs],
       ),
     );
   }
@@ -941,8 +950,7 @@ export class PostgresStore implements Store, ClusterStore {
       if (inbound.optOut?.action === 'start') await client.query('DELETE FROM opt_outs WHERE number = $1', [inbound.number]);
       const route = inbound.route;
       if (route?.context) {
-        await client.query('UPDATE conversations SET last_used_at = $1 WHERE context = $2 AND number = $3', [
-          inbound.receivedAt,
+        await client.query(`UPDATE conversations SET last_used_at = ${conversationUsedAt('$2')} WHERE context = $1 AND number = $2`, [
           route.context,
           inbound.number,
         ]);
