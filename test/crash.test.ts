@@ -120,11 +120,15 @@ describe('kill -9', () => {
         }
       };
       const clients = Array.from({ length: 4 }, client);
-      await waitFor('some mail accepted', () => accepted.length >= 40);
-      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 200)));
-      await first.kill9();
-      killed = true;
-      await Promise.all(clients);
+      try {
+        await waitFor('some mail accepted', () => accepted.length >= 40, 60_000);
+        await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * 200)));
+      } finally {
+        // Also when the wait fails: the clients stop with the relay instead of looping for ever.
+        await first.kill9();
+        killed = true;
+        await Promise.all(clients);
+      }
 
       const second = await spawnRelay(dir, env);
       try {
