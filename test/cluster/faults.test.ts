@@ -94,10 +94,13 @@ describe('a cluster of relays under faults', { concurrency: true }, async () => 
       // The survivor's held requests are answered (no resend); the dead relay's went with its sockets.
       gateway.simulator.setBehaviour({ mode: 'ok' });
       gateway.simulator.releaseHanging();
+      // Timed while the load goes on: from the kill until the survivor has sent the dead relay's SMS.
+      const takeover = waitEvery("relay-b took relay-a's SMS in flight over", () => allSettled(url, inFlight), PATIENCE_MS).then(
+        () => (performance.now() - killedAt) / 1000,
+      );
       await running;
       const loadSeconds = (performance.now() - started) / 1000;
-      await waitEvery("relay-b took relay-a's SMS in flight over", () => allSettled(url, inFlight), PATIENCE_MS);
-      const takeoverSeconds = (performance.now() - killedAt) / 1000;
+      const takeoverSeconds = await takeover;
       const { duplicates, lost } = await atTheGateway(gateway.simulator, load);
       console.log(
         `faults (a) kill under load: mails=${MAILS} accepted=${load.accepted.size} kills=1 resent-by-client=${load.retried} ` +
