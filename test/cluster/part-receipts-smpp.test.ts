@@ -51,6 +51,7 @@ describe('SMPP: two relays, each with its own bind; the SMSC delivers the receip
       );
     // The SMSC delivers on the first bind that can receive: the relay bound first gets every receipt.
     receiver = await relay('relay-b');
+    await waitEvery("relay B's bind", () => smsc.bindCount === 1, PATIENCE_MS);
     sender = await relay('relay-a');
   });
   after(async () => {
@@ -62,11 +63,18 @@ describe('SMPP: two relays, each with its own bind; the SMSC delivers the receip
     removeDir(receiver.dir);
   });
 
+  /** Delivery reports relay `relay` took, by what became of them (its /metrics). */
+  const reportsTaken = async (relay: TestRelay) => {
+    const text = await (await fetch(`http://127.0.0.1:${relay.relay.httpPort}/metrics`)).text();
+    return [...text.matchAll(/^smsrelay_webhook_items_total\{kind="dr",result="(\w+)"\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[2]), 0);
+  };
+
   test("a long SMS sent by A, its parts' receipts delivered on B's bind: found (no orphans), delivered, one success notice", async () => {
     const id = await mailLong(sender.relay.smtpPort, '447700900511', 'Valve two', 'dave@example.com');
     await waitEvery('delivered', async () => (await smsRow(url, id)).delivery === 'delivered', PATIENCE_MS);
     const orphans = await query<{ n: string }>(url, "SELECT COUNT(*) AS n FROM sent_parts WHERE provider_id IS NULL AND number = '+447700900511'");
     assert.equal(Number(orphans[0]?.n), 0, 'every part receipt found its SMS');
+    assert.deepEqual([await reportsTaken(sender), await reportsTaken(receiver)], [0, 3], "every receipt came on B's bind");
     await waitEvery('the success notice', () => noticesOf(sink, 'dave@example.com', 'Valve two').length > 0, PATIENCE_MS);
     await sleep(SETTLE_MS);
     assert.equal(noticesOf(sink, 'dave@example.com', 'Valve two').length, 1);
