@@ -13,8 +13,7 @@ import { query, waitEvery } from '../helpers/cluster.ts';
 import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
-import { sleep } from '../helpers/wait.ts';
-import { mailLong, noticesOf, PART_SMS, PATIENCE_MS, SETTLE_MS, smsRow } from '../helpers/part-receipts.ts';
+import { endsOnceNoticed, mailLong, PART_SMS, PATIENCE_MS } from '../helpers/part-receipts.ts';
 
 describe('SMPP: two relays, each with its own bind; the SMSC delivers the receipts on the other relay’s bind', async () => {
   const url = await freshDatabase();
@@ -71,21 +70,14 @@ describe('SMPP: two relays, each with its own bind; the SMSC delivers the receip
 
   test("a long SMS sent by A, its parts' receipts delivered on B's bind: found (no orphans), delivered, one success notice", async () => {
     const id = await mailLong(sender.relay.smtpPort, '447700900511', 'Valve two', 'dave@example.com');
-    await waitEvery('delivered', async () => (await smsRow(url, id)).delivery === 'delivered', PATIENCE_MS);
+    await endsOnceNoticed(url, id, 'delivered', sink, 'dave@example.com', 'Valve two');
     const orphans = await query<{ n: string }>(url, "SELECT COUNT(*) AS n FROM sent_parts WHERE provider_id IS NULL AND number = '+447700900511'");
     assert.equal(Number(orphans[0]?.n), 0, 'every part receipt found its SMS');
     assert.deepEqual([await reportsTaken(sender), await reportsTaken(receiver)], [0, 3], "every receipt came on B's bind");
-    await waitEvery('the success notice', () => noticesOf(sink, 'dave@example.com', 'Valve two').length > 0, PATIENCE_MS);
-    await sleep(SETTLE_MS);
-    assert.equal(noticesOf(sink, 'dave@example.com', 'Valve two').length, 1);
   });
 
   test("a long SMS whose parts fail, their receipts on B's bind: failed, the failure notice mailed once", async () => {
     const id = await mailLong(sender.relay.smtpPort, UNDELIVERABLE, 'Valve three', 'erin@example.com');
-    await waitEvery('failed', async () => (await smsRow(url, id)).delivery === 'failed', PATIENCE_MS);
-    await waitEvery('the failure notice', () => noticesOf(sink, 'erin@example.com', 'Valve three').length > 0, PATIENCE_MS);
-    await sleep(SETTLE_MS);
-    assert.equal(noticesOf(sink, 'erin@example.com', 'Valve three').length, 1);
-    assert.match(noticesOf(sink, 'erin@example.com', 'Valve three')[0]?.raw ?? '', /^Subject: Undelivered SMS: Valve three/m);
+    await endsOnceNoticed(url, id, 'failed', sink, 'erin@example.com', 'Valve three');
   });
 });

@@ -15,8 +15,7 @@ import { waitEvery } from '../helpers/cluster.ts';
 import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
 import { GATEWAY_ACCOUNT, killSpawnedRelays, type RelayProcess, relayEnvironment, removeDir, spawnRelay, tempDir } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
-import { sleep } from '../helpers/wait.ts';
-import { mailLong, noticesOf, PART_SMS, PATIENCE_MS, SETTLE_MS, smsRow } from '../helpers/part-receipts.ts';
+import { endsOnceNoticed, mailLong, noticesOf, PART_SMS, PATIENCE_MS, smsRow } from '../helpers/part-receipts.ts';
 
 const TOKEN = 'part-receipts-webhook-token-0123';
 
@@ -92,11 +91,7 @@ describe("Vonage: the receipts of a long SMS's parts posted alternately to two r
     // Vonage retrying two of them, on the other relay.
     await receipt(1, parts[2] as (typeof parts)[0]);
     await receipt(0, parts[1] as (typeof parts)[0]);
-    await waitEvery('delivered', async () => (await smsRow(url, id)).delivery === 'delivered', PATIENCE_MS);
-    await waitEvery('the success notice', () => noticesOf(sink, 'alice@example.com', 'Pump four').length > 0, PATIENCE_MS);
-    await sleep(SETTLE_MS);
-    assert.equal(noticesOf(sink, 'alice@example.com', 'Pump four').length, 1);
-    assert.match(noticesOf(sink, 'alice@example.com', 'Pump four')[0]?.raw ?? '', /^Subject: SMS delivered: Pump four/m);
+    await endsOnceNoticed(url, id, 'delivered', sink, 'alice@example.com', 'Pump four');
   });
 
   test('a part fails (its receipt on B, the others on A): failed once, the failure notice mailed once', async () => {
@@ -106,11 +101,7 @@ describe("Vonage: the receipts of a long SMS's parts posted alternately to two r
     await receipt(0, { phone, partId: first ?? '', clientRef: sms.clientRef, status: 'delivered', errCode: '0' });
     await receipt(1, { phone, partId: second ?? '', clientRef: sms.clientRef, status: 'failed', errCode: '3' });
     await receipt(0, { phone, partId: third ?? '', clientRef: sms.clientRef, status: 'failed', errCode: '3' });
-    await waitEvery('failed', async () => (await smsRow(url, id)).delivery === 'failed', PATIENCE_MS);
-    await waitEvery('the failure notice', () => noticesOf(sink, 'bob@example.com', 'Pump five').length > 0, PATIENCE_MS);
-    await sleep(SETTLE_MS);
-    assert.equal(noticesOf(sink, 'bob@example.com', 'Pump five').length, 1);
-    assert.match(noticesOf(sink, 'bob@example.com', 'Pump five')[0]?.raw ?? '', /^Subject: Undelivered SMS: Pump five/m);
+    await endsOnceNoticed(url, id, 'failed', sink, 'bob@example.com', 'Pump five');
   });
 
   test('both relays restart between two parts’ receipts: the parts delivered before count', async () => {

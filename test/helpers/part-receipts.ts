@@ -1,7 +1,9 @@
 /** What the tests of long SMS's part receipts across relays share (test/cluster/part-receipts-*.test.ts). */
-import { query } from './cluster.ts';
+import assert from 'node:assert/strict';
+import { query, waitEvery } from './cluster.ts';
 import { queuedId, sendMail } from './smtp.ts';
 import type { SmtpSink } from './smtp-sink.ts';
+import { sleep } from './wait.ts';
 
 export const PART_SMS = { domains: ['sms.example.com'], defaultRegion: 'GB' };
 /** Time for anything doubled to show up after the first copy did. */
@@ -33,4 +35,21 @@ export async function smsRow(url: string, messageId: string): Promise<{ status: 
 /** The notices mailed to `to` about `subject`: 'SMS delivered: …' / 'Undelivered SMS: …'. */
 export function noticesOf(sink: SmtpSink, to: string, subject: string) {
   return sink.received.filter((mail) => mail.to.includes(to) && new RegExp(`^Subject: (SMS delivered|Undelivered SMS): ${subject}`, 'm').test(mail.raw));
+}
+
+/** The SMS `messageId` ends `state` in the shared database, and its sender `to` gets exactly one notice of it. */
+export async function endsOnceNoticed(
+  url: string,
+  messageId: string,
+  state: 'delivered' | 'failed',
+  sink: SmtpSink,
+  to: string,
+  subject: string,
+): Promise<void> {
+  await waitEvery(state, async () => (await smsRow(url, messageId)).delivery === state, PATIENCE_MS);
+  await waitEvery('the notice', () => noticesOf(sink, to, subject).length > 0, PATIENCE_MS);
+  await sleep(SETTLE_MS);
+  const notices = noticesOf(sink, to, subject);
+  assert.equal(notices.length, 1, 'one notice');
+  assert.match(notices[0]?.raw ?? '', new RegExp(`^Subject: ${state === 'delivered' ? 'SMS delivered' : 'Undelivered SMS'}: ${subject}`, 'm'));
 }
