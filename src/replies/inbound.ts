@@ -252,7 +252,7 @@ export class InboundService {
  * A long SMS's state from its parts' receipts, oldest first: failed or expired at the first part that
  * is, delivered once every part is (with the last receipt's code); undefined while it is on its way.
  */
-export function stateOfParts(sms: PartsOfSms): { readonly state: DeliveryState; readonly code: number } | undefined {
+function stateOfParts(sms: PartsOfSms): { readonly state: DeliveryState; readonly code: number } | undefined {
   const failed = sms.reported.find((part) => part.state === 'failed' || part.state === 'expired');
   if (failed) return { state: failed.state, code: failed.code };
   const delivered = sms.reported.filter((part) => part.state === 'delivered');
