@@ -79,7 +79,7 @@ export function createVonageGateway(options: GatewayOptions<VonageSettings>): Ga
       if (outcome.kind === 'http' && result.kind === 'answered' && partsAnswered(outcome.text) !== parts) {
         log.warn(
           { parts, answered: partsAnswered(outcome.text) },
-          'vonage: the gateway split the SMS into another number of parts than the relay counted; its receipts may not combine',
+          "vonage: the gateway split the SMS into another number of parts than the relay counted (it charges by its own); the parts' receipts are combined by its answer",
         );
       }
       logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: 1, started }, outcome, result, { clientRef });
