@@ -299,7 +299,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const simulatorUrls = new Map<string, string>();
     for (const [name, simulator] of simulators) simulatorUrls.set(name, (await simulator.listen?.()) ?? `${ownUrl}${simulatorPath(name)}`);
     const startGateway = async (account: GatewayAccount, credentials?: { readonly username: string; readonly password: string }): Promise<Gateway> => {
-      const started = registry.get(account.provider).createGateway(gatewayOptions(config, account, logger, simulatorUrls.get(account.provider), credentials));
+      const created = registry.get(account.provider).createGateway(gatewayOptions(config, account, logger, simulatorUrls.get(account.provider), credentials));
+      // The part ids of a long SMS go to the store before its result reaches the dispatcher: any relay's receipts find it.
+      const started = inbound.keepingParts(account.provider, created);
       stack.push(() => started.close());
       gateways.push(started);
       await started.start({ inbound: inbound.sinkFor(account.provider) });

@@ -70,6 +70,13 @@ export interface StatusReport {
   /** The provider's status code as a number (stored, and shown through the provider's `describeStatus`). */
   readonly code: number;
   readonly state: DeliveryState;
+  /**
+   * Set when the receipt may be about one part of an SMS sent in parts (`RecipientResult.parts`):
+   * the part's id. With `of`, the receipt names its SMS (Vonage's client-ref): it is one of `of` parts
+   * of the SMS `providerId`. Without it, `providerId` is the part's id too, which may as well be an
+   * SMS of one part (an SMPP receipt names only a message id): the store knows which.
+   */
+  readonly part?: { readonly id: string; readonly of?: number } | undefined;
 }
 
 /**

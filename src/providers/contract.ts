@@ -50,6 +50,12 @@ export interface RecipientResult {
   /** What the provider's replies to this SMS carry to find it again (a session id, a notify id). */
   readonly trackingId?: string;
   readonly detail?: string;
+  /**
+   * The provider's id of each part, when it took the SMS in several parts that each have their own
+   * delivery receipt (SMPP, Vonage): the relay keeps them in the store, so that whichever relay gets a
+   * part's receipt finds its SMS and knows when every part is delivered.
+   */
+  readonly parts?: readonly string[];
 }
 
 /**

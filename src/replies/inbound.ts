@@ -1,16 +1,19 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
 import { maskNumber } from '../sms/numbers.ts';
+import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { ReplyStore } from '../store/types.ts';
-import type { InboundKind, InboundSink, ReceivedOutcome, ReceivedSms, ReportOutcome, StatusReport } from '../vocabulary.ts';
+import type { DeliveryState, InboundKind, InboundSink, ReceivedOutcome, ReceivedSms, ReportOutcome, StatusReport } from '../vocabulary.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
 import type { ReplyTracking } from './tracking.ts';
 
 export interface InboundOptions {
-  readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'quarantine'>;
+  readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'quarantine'> &
+    Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
   readonly tracking: ReplyTracking;
   readonly replyMail: ReplyMailOptions;
   /** First words that opt a number out of SMS (STOP) and back in (START). */
@@ -31,6 +34,9 @@ export interface InboundOptions {
  * PDU). A received SMS: a repeat (the provider retrying) is recognised before any work; otherwise
  * its conversation is found, a STOP/START keyword noted, its mail built and signed, and all of it
  * committed at once. A delivery report moves its SMS forward. What cannot be understood is kept.
+ * A long SMS sent in parts, each with its own receipt: the parts' ids and states are kept in the store
+ * (whichever relay sent it or gets a receipt), and the SMS is failed or expired at the first part that
+ * is, delivered once every part is, decided from the stored states alone.
  */
 export class InboundService {
   readonly #options: InboundOptions;
@@ -86,6 +92,48 @@ export class InboundService {
     };
   }
 
+  /**
+   * `gateway` whose send results' part ids are kept before the result goes on (to the dispatcher),
+   * so that a part's receipt on any relay finds its SMS; what receipts said before is applied then.
+   */
+  keepingParts(provider: string, gateway: Gateway): Gateway {
+    return {
+      provider: gateway.provider,
+      capabilities: gateway.capabilities,
+      endpoints: gateway.endpoints,
+      start: (context) => gateway.start(context),
+      health: () => gateway.health(),
+      close: () => gateway.close(),
+      send: async (submission, endpoint) => {
+        const result = await gateway.send(submission, endpoint);
+        if (result.kind === 'answered') {
+          const sent = result.results.filter((entry) => entry.providerId !== undefined && (entry.parts?.length ?? 0) > 1);
+          await Promise.all(sent.map((entry) => this.#keepParts(provider, entry, submission.messageId)));
+        }
+        return result;
+      },
+    };
+  }
+
+  async #keepParts(provider: string, result: RecipientResult, msgId: string): Promise<void> {
+    const { store, logger } = this.#options;
+    const fields = { msgId, to: maskNumber(result.number), providerId: result.providerId, parts: result.parts?.length };
+    try {
+      const sms = await store.recordSentParts({
+        provider,
+        providerId: result.providerId ?? '',
+        number: result.number,
+        partIds: result.parts ?? [],
+        sentAt: this.#clock(),
+      });
+      // Receipts of its parts may have come first (on this relay's bind, or on another relay).
+      if (sms.reported.length > 0 && (await this.#decide(sms, fields)) === 'advanced') this.#options.onReportApplied();
+    } catch (error) {
+      // The SMS was sent: its result must reach the dispatcher. Its parts' receipts then stay orphans and it stays "sent".
+      logger.warn({ ...fields, err: error }, "inbound: the ids of a long SMS's parts could not be kept: its parts' receipts will not find it");
+    }
+  }
+
   /** Routes one SMS to its mailbox and commits it with its mail. */
   async #receive(provider: string, sms: ReceivedSms): Promise<ReceivedOutcome> {
     const { store, tracking, logger } = this.#options;
@@ -130,14 +178,66 @@ export class InboundService {
     return { status: 'duplicate' };
   }
 
-  async #report(provider: string, report: StatusReport): Promise<ReportOutcome> {
+  async #report(provider: string, { part, ...report }: StatusReport): Promise<ReportOutcome> {
     const { logger } = this.#options;
-    const result = await this.#options.store.applyDeliveryReport({ provider, ...report, receivedAt: this.#clock() });
+    const receivedAt = this.#clock();
     const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };
+    // A receipt naming its SMS and its parts is about one part: it never speaks for the whole SMS alone.
+    if (part?.of !== undefined && part.of > 1) return this.#partReport(provider, { ...report, part }, receivedAt, fields);
+    const result = await this.#options.store.applyDeliveryReport({ provider, ...report, receivedAt });
+    // An id that is no SMS may be a part of one; a repeat may be a part's whose first delivery did not get that far.
+    if (part && (result.kind === 'orphan' || result.kind === 'duplicate')) {
+      const outcome = await this.#partReport(provider, { ...report, part }, receivedAt, fields);
+      if (outcome !== 'orphan') return outcome;
+    }
     if (result.kind === 'orphan')
       logger.info(fields, 'inbound: delivery report for an id not (yet) recorded: kept and matched when it is, or dropped after inbound.orphanReportTtl');
     else if (result.kind === 'advanced') logger.info({ ...fields, smsId: result.smsId }, 'inbound: delivery report applied');
     else logger.debug({ ...fields, result: result.kind }, 'inbound: delivery report changes nothing');
+    return result.kind;
+  }
+
+  /** One part's receipt: kept with its part; its SMS moves once its parts' states decide. */
+  async #partReport(
+    provider: string,
+    report: StatusReport & { readonly part: NonNullable<StatusReport['part']> },
+    receivedAt: number,
+    fields: object,
+  ): Promise<ReportOutcome> {
+    const { part } = report;
+    const result = await this.#options.store.applyPartReceipt({
+      provider,
+      partId: part.id,
+      number: report.number,
+      state: report.state,
+      code: report.code,
+      receivedAt,
+      sms: part.of === undefined ? undefined : { providerId: report.providerId, parts: part.of },
+    });
+    if (result.kind === 'unknown') return 'orphan';
+    const decided = await this.#decide(result.sms, { ...fields, partId: part.id });
+    if (decided !== undefined) return decided;
+    return result.changed ? 'advanced' : 'duplicate';
+  }
+
+  /** Applies the SMS's state once its parts decide it; undefined while they do not yet. */
+  async #decide(sms: PartsOfSms, fields: object): Promise<ReportOutcome | undefined> {
+    const { logger } = this.#options;
+    const decided = stateOfParts(sms);
+    const progress = { ...fields, smsProviderId: sms.providerId, parts: sms.parts, reported: sms.reported.length };
+    if (decided === undefined) {
+      logger.debug(progress, "inbound: a long SMS's part reported; the SMS waits for its other parts");
+      return undefined;
+    }
+    const result = await this.#options.store.applyDeliveryReport({
+      provider: sms.provider,
+      providerId: sms.providerId,
+      number: sms.number,
+      ...decided,
+      receivedAt: this.#clock(),
+    });
+    if (result.kind === 'advanced') logger.info({ ...progress, ...decided, smsId: result.smsId }, "inbound: a long SMS's parts decided its delivery state");
+    else logger.debug({ ...progress, ...decided, result: result.kind }, "inbound: a long SMS's parts decided what its delivery state already says");
     return result.kind;
   }
 
@@ -146,6 +246,18 @@ export class InboundService {
     this.#options.metrics?.inbound.inc({ kind, result: 'quarantined' });
     this.#options.logger.warn({ provider, kind, reason }, 'inbound: request not understood: quarantined');
   }
+}
+
+/**
+ * A long SMS's state from its parts' receipts, oldest first: failed or expired at the first part that
+ * is, delivered once every part is (with the last receipt's code); undefined while it is on its way.
+ */
+function stateOfParts(sms: PartsOfSms): { readonly state: DeliveryState; readonly code: number } | undefined {
+  const failed = sms.reported.find((part) => part.state === 'failed' || part.state === 'expired');
+  if (failed) return { state: failed.state, code: failed.code };
+  const delivered = sms.reported.filter((part) => part.state === 'delivered');
+  const last = delivered.at(-1);
+  return last && delivered.length >= sms.parts ? { state: 'delivered', code: last.code } : undefined;
 }
 
 /** STOP/START as the SMS's first word (the reply mail still tells the mailbox). */

@@ -5,11 +5,11 @@ import type { Store } from './types.ts';
 const SWEEP_INTERVAL_MS = 60 * 60_000;
 
 export interface HousekeepingOptions {
-  readonly store: Pick<Store, 'purgeContent' | 'expireOrphanReports' | 'pruneSharedState'>;
+  readonly store: Pick<Store, 'purgeContent' | 'expireOrphanReports' | 'pruneSharedState' | 'expireSentParts'>;
   readonly logger: Logger;
   /** `store.retention`: contents older than this are erased once finished; undefined = kept. */
   readonly retentionMs: number | undefined;
-  /** `inbound.orphanReportTtl`: delivery reports that matched no SMS for this long are dropped. */
+  /** `inbound.orphanReportTtl`: delivery reports that matched no SMS for this long are dropped, and the part ids of long SMS sent that long ago. */
   readonly orphanReportTtlMs: number;
   readonly clock?: () => number;
 }
@@ -52,6 +52,11 @@ export class Housekeeping {
           'inbound: delivery reports that matched no SMS within inbound.orphanReportTtl dropped (their requests were resent under other ids)',
         ),
       (error: unknown) => logger.warn({ err: error }, 'inbound: dropping expired orphan delivery reports failed; tried again later'),
+    );
+    // A part's receipt may come as late as an orphan report may: as long as the gateway tries to deliver (Vonage: up to 7 days).
+    await store.expireSentParts(now - ttl).then(
+      (parts) => parts > 0 && logger.debug({ parts, ttl }, 'inbound: the part ids of long SMS sent more than inbound.orphanReportTtl ago forgotten'),
+      (error: unknown) => logger.warn({ err: error }, 'inbound: forgetting old part ids of long SMS failed; tried again later'),
     );
     // Mails counted against sending limits and failed logins, past every window (the store's own clock on PostgreSQL).
     await store.pruneSharedState(now).then(

@@ -299,6 +299,26 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (provider, endpoint)
   ) STRICT;
   `,
+  // 14 (#18, receipts of a long SMS's parts on any relay): the id of each part of a long SMS sent, with
+  // its SMS and the state its receipt reported (src/store/part-receipts-types.ts); a receipt before
+  // its part is known keeps a row without an SMS. Dropped after `inbound.orphanReportTtl`.
+  // Additive (src/store/schema-readers.ts).
+  `
+  CREATE TABLE sent_parts (
+    provider    TEXT NOT NULL,
+    part_id     TEXT NOT NULL,
+    number      TEXT NOT NULL,
+    provider_id TEXT,
+    parts       INTEGER,
+    state       TEXT,
+    code        INTEGER,
+    created_at  INTEGER NOT NULL,
+    reported_at INTEGER,
+    PRIMARY KEY (provider, part_id, number)
+  ) STRICT;
+  CREATE INDEX sent_parts_sms ON sent_parts (provider, provider_id, number) WHERE provider_id IS NOT NULL;
+  CREATE INDEX sent_parts_created ON sent_parts (created_at);
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

@@ -47,6 +47,8 @@ import {
   toRecipient,
 } from './sqlite-replies.ts';
 import type { DeliveryState } from '../vocabulary.ts';
+import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from './part-receipts-types.ts';
+import * as sentParts from './sqlite-part-receipts.ts';
 import type {
   CommitStats,
   Conversation,
@@ -102,6 +104,7 @@ export class SqliteStore implements Store {
   readonly #reassembly: ReassemblyStatements;
   readonly #shared: shared.SharedStateStatements;
   readonly #cluster: ClusterStatements;
+  readonly #parts: sentParts.PartReceiptStatements;
   readonly #file: string;
   /** The file opened, to notice when the path names another file or none (deleted under the relay). */
   readonly #opened: { readonly dev: number; readonly ino: number };
@@ -126,6 +129,7 @@ export class SqliteStore implements Store {
     this.#reassembly = prepareReassemblyStatements(db);
     this.#shared = shared.prepareSharedStateStatements(db);
     this.#cluster = prepareClusterStatements(db);
+    this.#parts = sentParts.preparePartReceiptStatements(db);
   }
 
   /** `onHealth`: told when commits start failing, succeed again, or the file is lost (see StoreHealth). */
@@ -557,6 +561,18 @@ export class SqliteStore implements Store {
 
   pruneSharedState(now: number): Promise<number> {
     return this.#write(() => shared.pruneSharedState(this.#shared, now));
+  }
+
+  recordSentParts(sent: SentParts): Promise<PartsOfSms> {
+    return this.#write(() => sentParts.recordSentParts(this.#parts, sent));
+  }
+
+  applyPartReceipt(receipt: PartReceipt): Promise<PartReceiptResult> {
+    return this.#write(() => sentParts.applyPartReceipt(this.#parts, receipt));
+  }
+
+  expireSentParts(before: number): Promise<number> {
+    return this.#write(() => sentParts.expireSentParts(this.#parts, before));
   }
 
   async backup(file: string): Promise<void> {

@@ -95,17 +95,20 @@ describe('Vonage payloads', () => {
     }
   });
 
-  test("a long SMS's receipts combine under our client-ref: sent until every part is delivered; a failed part fails it at once", () => {
+  test("a long SMS's receipts name its client-ref and each its part (the relay combines them); a receipt without our client-ref is its own", () => {
     const ref = `${'a'.repeat(25)}.2`;
     const part = (messageId: string, status: string, errCode = '0') =>
       vonagePlugin.parseReport!(get({ ...receipt, messageId, status, 'err-code': errCode, 'client-ref': ref }));
-    const state = (parsed: ReturnType<typeof part>) => (parsed.ok ? parsed.items[0]?.state : parsed.reason);
-    assert.deepEqual(part('0A01', 'delivered'), { ok: true, items: [{ providerId: ref, number: '+447700900000', code: 1001, state: 'sent' }] });
-    assert.equal(state(part('0A01', 'delivered')), 'sent', 'the same part again counts once');
-    assert.equal(state(part('0A02', 'delivered')), 'delivered');
-    const other = `${'b'.repeat(25)}.3`;
-    const failed = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', status: 'failed', 'err-code': '3', 'client-ref': other }));
-    assert.deepEqual(failed, { ok: true, items: [{ providerId: other, number: '+447700900000', code: 3, state: 'failed' }] });
+    assert.deepEqual(part('0A01', 'delivered'), {
+      ok: true,
+      items: [{ providerId: ref, number: '+447700900000', code: 0, state: 'delivered', part: { id: '0A01', of: 2 } }],
+    });
+    assert.deepEqual(part('0A02', 'failed', '3'), {
+      ok: true,
+      items: [{ providerId: ref, number: '+447700900000', code: 3, state: 'failed', part: { id: '0A02', of: 2 } }],
+    });
+    const single = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', 'client-ref': `${'b'.repeat(25)}.1` }));
+    assert.deepEqual(single, { ok: true, items: [{ providerId: `${'b'.repeat(25)}.1`, number: '+447700900000', code: 0, state: 'delivered' }] });
     assert.match(vonagePlugin.describeStatus(3), /out of reach/);
   });
 

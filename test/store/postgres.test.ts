@@ -143,7 +143,9 @@ describe('PostgreSQL: databases that are not ours, and the commands', async () =
     let writing = true;
     const kills = (async () => {
       while (writing) {
-        await killer.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'smsrelay' AND pid <> pg_backend_pid()");
+        await killer.query(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'smsrelay' AND datname = current_database() AND pid <> pg_backend_pid()",
+        );
         await new Promise((resolve) => setTimeout(resolve, 3));
       }
     })();

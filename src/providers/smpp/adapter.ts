@@ -6,9 +6,11 @@
  * Decisions:
  * - The id the relay keeps for an SMS of one part is its submit_sm_resp message_id, which receipts
  *   name. An SMS of several parts has an id per part and a receipt per part: the relay keeps
- *   `parts:<a digest of the message and number>/<parts>` and combines the parts' receipts in memory (delivered once every
- *   part is, failed or expired at the first part that is). After a restart between two parts'
- *   receipts the SMS stays "sent", never wrongly "delivered".
+ *   `parts:<a digest of the message and number>/<parts>`, the send result lists the parts' ids, and
+ *   each receipt names its message id as a part's (it may be one): the relay keeps the parts in its
+ *   store and combines their receipts there (src/replies/inbound.ts: delivered once every part is,
+ *   failed or expired at the first part that is), whichever relay's bind the SMSC delivers them on,
+ *   across restarts.
  * - What arrives on a bind (receipts, SMS from phones, their parts) goes to the relay's inbound sink;
  *   deliver_sm_resp is written only once the sink has committed it, ESME_RX_T_APPN while the store
  *   cannot commit (the SMSC delivers it again). A deliver_sm that cannot be read is kept in
@@ -21,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
 import { readSender } from '../../sms/senders.ts';
-import type { DeliveryState, InboundSink, StatusReport } from '../../vocabulary.ts';
+import type { InboundSink } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { type BindKind, REAL_TIMERS, type SmscAddress, SmppBind, type SubmitAnswer, type Timers } from './bind.ts';
 import { decodeShortMessage, ESM_CLASS, encodeShortMessage, type Pdu, PduError, type ShortMessage, STATUS, statusName, TAG } from './pdu.ts';
@@ -50,7 +52,7 @@ export const BIND_CODE_PREFIX = 'SMPP_BIND:';
 const RECEIPT_REQUESTED = 0x01;
 /** The same deliver_sm from a phone again within this time is the SMSC redelivering it. */
 const REPEAT_WINDOW_MS = 10 * 60_000;
-/** Long SMS whose receipts are being combined, and recent MO digests, kept at most. */
+/** Recent MO digests kept at most. */
 const MEMORY_ENTRIES = 100_000;
 /** How much of an unreadable PDU is kept in quarantine (hex). */
 const QUARANTINE_OCTETS = 4_096;
@@ -58,13 +60,6 @@ const QUARANTINE_OCTETS = 4_096;
 /** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
 function partsKey(messageId: string, number: string, parts: number): string {
   return `parts:${createHash('sha256').update(`${messageId}\n${number}`, 'utf8').digest('hex').slice(0, 24)}/${parts}`;
-}
-
-interface PartsOfSms {
-  readonly key: string;
-  readonly number: string;
-  readonly parts: number;
-  readonly delivered: Set<string>;
 }
 
 export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?: Timers): Gateway {
@@ -76,10 +71,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const address = smscAddress(settings, options.endpoints);
   const limits = settings.longText === 'udh16' ? SEGMENT_LIMITS_16BIT_REFERENCE : SEGMENT_LIMITS;
   const gsm7Codes = [0, settings.dataCoding];
-  // Both per relay (docs/replies.md, "Several relays on one database"): a part's receipt delivered on
-  // another relay's bind is an orphan there, and a deliver_sm redelivered there after this relay died
-  // between commit and deliver_sm_resp is a second SMS (it was in flight).
-  const partsOf = new LRUCache<string, PartsOfSms>({ max: MEMORY_ENTRIES });
+  // Per relay (docs/replies.md, "Several relays on one database"): a deliver_sm redelivered on another
+  // relay's bind after this relay died between commit and deliver_sm_resp is a second SMS (it was in flight).
   const recentMo = new LRUCache<string, string>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
   const clock = timers ?? REAL_TIMERS;
   let reference = Math.floor(Math.random() * 0x10000);
@@ -135,8 +128,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     // The receipt is about the SMS sent to its source_addr.
     const number = readSender(`+${sm.source.replace(/^\+/, '')}`);
     if (!found || number === undefined) return refuse('dr', STATUS.ESME_ROK, 'a delivery receipt without a message id, a state or a number', pdu);
-    const report = combined(found.messageId, number, found.state, found.code);
-    if (report) await sink?.reported([report]);
+    // The id may be a part's of a long SMS, which the relay's store resolves (on any relay's bind).
+    await sink?.reported([{ providerId: found.messageId, number, code: found.code, state: found.state, part: { id: found.messageId } }]);
     return STATUS.ESME_ROK;
   }
 
@@ -175,20 +168,6 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     return status;
   }
 
-  /** A part's receipt: the SMS's report once its parts say so; undefined while that is not known yet. */
-  function combined(partId: string, number: string, state: DeliveryState, code: number): StatusReport | undefined {
-    const sms = partsOf.get(partId);
-    if (!sms) return { providerId: partId, number, code, state };
-    if (state === 'sent') return undefined;
-    if (state === 'delivered') {
-      sms.delivered.add(partId);
-      if (sms.delivered.size < sms.parts) return undefined;
-    }
-    // A final state: the other parts' receipts change nothing more.
-    for (const [id, entry] of partsOf.entries()) if (entry === sms) partsOf.delete(id);
-    return { providerId: sms.key, number: sms.number, code, state };
-  }
-
   /** The bound bind with the least outstanding; round robin among equals. */
   function pickBind(): SmppBind | undefined {
     const bound = senders.filter((bind) => bind.bound);
@@ -217,20 +196,11 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const bind = pickBind();
       if (!bind) return notBound();
       const bodies = submitBodies(submission, number);
-      // Parts are known by their ids as each answer is read: a part's receipt may follow it in the same packet.
-      const sms: PartsOfSms | undefined =
-        bodies.length > 1 ? { key: partsKey(submission.messageId, number, bodies.length), number, parts: bodies.length, delivered: new Set() } : undefined;
-      const answers = await Promise.all(
-        bodies.map((body) =>
-          bind.submit(body, (messageId) => {
-            if (sms) partsOf.set(submittedIdKey(messageId, settings.receiptIdFormat), sms);
-          }),
-        ),
-      );
-      const result = toResult(answers, number, sms?.key);
-      if (sms && result.kind === 'answered' && result.results[0]?.providerId !== undefined) {
-        const ids = answers.map((answer) => (answer.kind === 'answered' ? answer.messageId : ''));
-        logger.info({ msgId: submission.messageId, parts: ids }, 'smpp: SMS taken in parts, each with its own id and receipt');
+      const answers = await Promise.all(bodies.map((body) => bind.submit(body)));
+      const key = bodies.length > 1 ? partsKey(submission.messageId, number, bodies.length) : undefined;
+      const result = toResult(answers, number, key);
+      if (key && result.kind === 'answered' && result.results[0]?.providerId !== undefined) {
+        logger.info({ msgId: submission.messageId, parts: result.results[0].parts }, 'smpp: SMS taken in parts, each with its own id and receipt');
       }
       return result;
     },
@@ -306,9 +276,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         detail: `${answers.filter((answer) => answer.kind === 'answered').length} of ${answers.length} parts answered`,
       };
     }
-    const [only] = answers;
-    const providerId = partsKey ?? (only?.kind === 'answered' ? submittedIdKey(only.messageId, settings.receiptIdFormat) : undefined);
-    return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}ESME_ROK`, ...(providerId ? { providerId } : {}) }] };
+    // Each id as its receipts will name it.
+    const ids = answers.map((answer) => (answer.kind === 'answered' ? submittedIdKey(answer.messageId, settings.receiptIdFormat) : ''));
+    const providerId = partsKey ?? ids[0];
+    return {
+      kind: 'answered',
+      results: [{ number, code: `${CODE_PREFIX}ESME_ROK`, ...(providerId ? { providerId } : {}), ...(partsKey ? { parts: ids } : {}) }],
+    };
   }
 }
 

@@ -143,11 +143,8 @@ export class SmppBind {
     return attempted;
   }
 
-  /**
-   * Sends a submit_sm body and resolves with its answer; never rejects. `onTaken` hears the message
-   * id as the answer is read, before any PDU after it (a receipt for it may be in the same packet).
-   */
-  async submit(body: Buffer, onTaken?: (messageId: string) => void): Promise<SubmitAnswer> {
+  /** Sends a submit_sm body and resolves with its answer; never rejects. */
+  async submit(body: Buffer): Promise<SubmitAnswer> {
     if (!this.bound) return { kind: 'unbound' };
     await this.#slot();
     if (!this.bound) {
@@ -157,9 +154,7 @@ export class SmppBind {
     const wait = this.#slowUntil - this.#timers.now();
     if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
     try {
-      const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs, (answer) => {
-        if (answer.status === STATUS.ESME_ROK) onTaken?.(safeMessageId(answer.body));
-      });
+      const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
       if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
       this.#paceAfter(pdu.status);
       return { kind: 'answered', status: pdu.status, messageId: pdu.status === STATUS.ESME_ROK ? safeMessageId(pdu.body) : '' };
@@ -276,7 +271,7 @@ export class SmppBind {
   }
 
   /** Writes a request; resolves with its response, or undefined after `timeoutMs` or a dropped connection. */
-  #request(command: number, body: Buffer, timeoutMs: number, onAnswer?: (pdu: Pdu) => void): Promise<Pdu | undefined> {
+  #request(command: number, body: Buffer, timeoutMs: number): Promise<Pdu | undefined> {
     const socket = this.#socket;
     if (!socket || socket.destroyed) return Promise.resolve(undefined);
     this.#sequence = this.#sequence >= MAX_SEQUENCE ? 1 : this.#sequence + 1;
@@ -290,7 +285,6 @@ export class SmppBind {
         timer,
         settle: (pdu) => {
           this.#timers.clearTimeout(timer);
-          if (pdu) onAnswer?.(pdu);
           resolve(pdu);
         },
       });

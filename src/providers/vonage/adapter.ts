@@ -8,8 +8,9 @@
  * Decisions:
  * - Each part has its own message id and its own delivery receipt, so the id the relay keeps is
  *   ours: `client-ref`, which every part's receipt echoes, made of a key unique to the message and
- *   number and the number of parts (`<key>.<parts>`), from which the receipts are combined
- *   (inbound.ts): delivered once every part is, failed at the first part that fails.
+ *   number and the number of parts (`<key>.<parts>`). The answer's part ids go with the result and
+ *   each receipt names its part (inbound.ts); the relay combines them in the store
+ *   (src/replies/inbound.ts): delivered once every part is, failed at the first part that fails.
  * - `callback` names the relay's DR URL per message when `gateway.publicUrl` is set; otherwise the
  *   account's default delivery receipt URL is used.
  * - `ttl` carries the SMS's remaining lifetime, clamped to Vonage's 20 s – 7 days.
@@ -78,7 +79,7 @@ export function createVonageGateway(options: GatewayOptions<VonageSettings>): Ga
       if (outcome.kind === 'http' && result.kind === 'answered' && partsAnswered(outcome.text) !== parts) {
         log.warn(
           { parts, answered: partsAnswered(outcome.text) },
-          'vonage: the gateway split the SMS into another number of parts than the relay counted; its receipts may not combine',
+          "vonage: the gateway split the SMS into another number of parts than the relay counted (it charges by its own); the parts' receipts are combined by its answer",
         );
       }
       logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: 1, started }, outcome, result, { clientRef });
@@ -110,7 +111,7 @@ export function buildSendForm(
   return form;
 }
 
-type PartAnswer = { readonly status: string; readonly errorText: string | undefined };
+type PartAnswer = { readonly status: string; readonly errorText: string | undefined; readonly id: string | undefined };
 
 /** The answer's parts; undefined when it is no SMS API answer. */
 function readParts(text: string): PartAnswer[] | undefined {
@@ -128,7 +129,12 @@ function readParts(text: string): PartAnswer[] | undefined {
     const status = fields['status'];
     if (typeof status !== 'string' || !/^\d{1,3}$/.test(status)) return undefined;
     const errorText = fields['error-text'];
-    parts.push({ status, errorText: typeof errorText === 'string' ? errorText.slice(0, DETAIL_MAX_CHARS) : undefined });
+    const id = fields['message-id'];
+    parts.push({
+      status,
+      errorText: typeof errorText === 'string' ? errorText.slice(0, DETAIL_MAX_CHARS) : undefined,
+      id: typeof id === 'string' && id !== '' ? id : undefined,
+    });
   }
   return parts;
 }
@@ -137,7 +143,11 @@ function partsAnswered(text: string): number {
   return readParts(text)?.length ?? 0;
 }
 
-/** Every part taken: sent, under our client-ref; else the first refused part's status speaks for the SMS. */
+/**
+ * Every part taken: sent, under our client-ref, with each part's message-id when there are several
+ * (the relay keeps them: their receipts combine on any relay); else the first refused part's status
+ * speaks for the SMS.
+ */
 function toResult(outcome: HttpOutcome, number: string, clientRef: string): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
   if (outcome.status !== 200) return httpRefusal(outcome.status, outcome.text);
@@ -147,6 +157,11 @@ function toResult(outcome: HttpOutcome, number: string, clientRef: string): Subm
   const refused = parts.find((part) => part.status !== '0');
   const result: RecipientResult = refused
     ? { number, code: `${CODE_PREFIX}${Number(refused.status)}`, ...(refused.errorText ? { detail: refused.errorText } : {}) }
-    : { number, code: `${CODE_PREFIX}0`, providerId: clientRef };
+    : { number, code: `${CODE_PREFIX}0`, providerId: clientRef, ...partIds(parts) };
   return { kind: 'answered', results: [result] };
+}
+
+function partIds(parts: readonly PartAnswer[]): { parts?: string[] } {
+  const ids = parts.flatMap((part) => (part.id === undefined ? [] : [part.id]));
+  return parts.length > 1 && ids.length === parts.length ? { parts: ids } : {};
 }

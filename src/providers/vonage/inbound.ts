@@ -26,22 +26,6 @@ const ID = /^[0-9A-Za-z-]{1,64}$/;
 const CLIENT_REF = /^([0-9a-z]{25})\.(\d{1,3})$/;
 const ERR_CODE = /^\d{1,4}$/;
 
-/** Long SMS whose receipts are being combined at once; beyond, the oldest is forgotten (it then stays "sent"). */
-const RECEIPT_MAX_SETS = 10_000;
-/**
- * The code stored for "some parts of a long SMS delivered" (this base + how many): the store keeps
- * one report per id and code, so the final "delivered" (err-code 0) must not share its code.
- */
-const PARTS_DELIVERED_CODE = 1000;
-
-/**
- * The delivered parts of each long SMS, by our client-ref: the SMS is delivered once all are. Kept in
- * memory only: after a restart, or with several relays when the parts' receipts reach different ones,
- * a long SMS stays "sent" (never wrongly "delivered"); a failed part needs no count and is reported by
- * any relay (docs/replies.md, "Several relays on one database").
- */
-const deliveredParts = new Map<string, Set<string>>();
-
 /** DLR `status` → the relay's state. `accepted` and `buffered` are on the way; `unknown` says nothing final. */
 const STATES: Readonly<Record<string, DeliveryState>> = {
   delivered: 'delivered',
@@ -139,7 +123,10 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   return { ok: true, items: [{ ...sms, part: { reference: reference!, total: total!, index: index! } }] };
 }
 
-/** A delivery receipt for one part; a long SMS's are combined under our client-ref. */
+/**
+ * A delivery receipt for one part. A long SMS's receipts name it by our client-ref and each its
+ * part: the relay combines them (src/replies/inbound.ts), whichever relay each reaches.
+ */
 export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
   const read = readFields(request);
   if (!read.ok) return read;
@@ -149,34 +136,15 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const number = readReportNumber(fields.get('msisdn'));
   if (number === undefined) return { ok: false, reason: 'msisdn is not a number' };
   const status = (fields.get('status') ?? '').toLowerCase();
-  const reported = STATES[status];
-  if (reported === undefined) return { ok: false, reason: `unknown status ${status.slice(0, 20)}` };
+  const state = STATES[status];
+  if (state === undefined) return { ok: false, reason: `unknown status ${status.slice(0, 20)}` };
   const errCode = fields.get('err-code') ?? '0';
   if (!ERR_CODE.test(errCode)) return { ok: false, reason: 'err-code is not a number' };
   const ref = CLIENT_REF.exec(fields.get('client-ref') ?? '');
+  const parts = Number(ref?.[2] ?? 1);
+  const report: StatusReport = { providerId: ref?.[0] ?? partId, number, code: Number(errCode), state };
   // Without our client-ref (an SMS sent from elsewhere) the part's own id is all there is.
-  const providerId = ref ? (ref[0] ?? partId) : partId;
-  const parts = ref ? Number(ref[2]) : 1;
-  const state = combined(providerId, partId, parts, reported);
-  const code = reported === 'delivered' && state === 'sent' ? PARTS_DELIVERED_CODE + (deliveredParts.get(providerId)?.size ?? 0) : Number(errCode);
-  return { ok: true, items: [{ providerId, number, code, state }] };
-}
-
-/** A part delivered counts towards its SMS; the SMS is delivered when every part is. Anything else speaks at once. */
-function combined(providerId: string, partId: string, parts: number, state: DeliveryState): DeliveryState {
-  if (state !== 'delivered' || parts <= 1) return state;
-  const delivered = deliveredParts.get(providerId) ?? new Set<string>();
-  delivered.add(partId);
-  if (delivered.size >= parts) {
-    deliveredParts.delete(providerId);
-    return 'delivered';
-  }
-  deliveredParts.set(providerId, delivered);
-  for (const oldest of deliveredParts.keys()) {
-    if (deliveredParts.size <= RECEIPT_MAX_SETS) break;
-    deliveredParts.delete(oldest);
-  }
-  return 'sent';
+  return { ok: true, items: [ref && parts > 1 ? { ...report, part: { id: partId, of: parts } } : report] };
 }
 
 /**
@@ -194,6 +162,5 @@ export function verify(request: InboundRequest, _kind: InboundKind, secret: stri
 }
 
 export function describeStatus(code: number): string {
-  if (code > PARTS_DELIVERED_CODE && code <= PARTS_DELIVERED_CODE + MAX_CONCAT_PARTS) return `${code - PARTS_DELIVERED_CODE} of its parts delivered so far`;
   return ERR_CODES[code] ?? `Vonage delivery error ${code}`;
 }

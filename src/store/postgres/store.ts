@@ -65,6 +65,8 @@ import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
 import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
 import * as shared from './shared-state.ts';
 import { databaseUrl, redactUrl } from './url.ts';
+import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from '../part-receipts-types.ts';
+import * as sentParts from './part-receipts.ts';
 
 /** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value we store is far below 2^53. */
 const INT8_OID = 20;
@@ -983,6 +985,18 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /** Hears the other relays' notifications (notify.ts) on a connection of its own; stop it before closing the store. */
+  recordSentParts(sent: SentParts): Promise<PartsOfSms> {
+    return this.#write((client) => sentParts.recordSentParts(client, sent));
+  }
+
+  applyPartReceipt(receipt: PartReceipt): Promise<PartReceiptResult> {
+    return this.#write((client) => sentParts.applyPartReceipt(client, receipt));
+  }
+
+  expireSentParts(before: number): Promise<number> {
+    return this.#write((client) => sentParts.expireSentParts(client, before));
+  }
+
   listenForWork(relayName: string, onWake: (queues: readonly WorkQueue[]) => void, logger: Logger): WorkListener {
     const listener = new WorkListener({
       connection: { ...databaseUrl(this.#url).pool, application_name: `smsrelay listener ${relayName}` } as pg.ClientConfig,

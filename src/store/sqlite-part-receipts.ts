@@ -1,0 +1,79 @@
+/** PartReceiptStore on SQLite (src/store/part-receipts-types.ts): the sent_parts table of migration 14. One writer: nothing races. */
+import type { Database } from 'better-sqlite3';
+import {
+  type PartReceipt,
+  type PartReceiptResult,
+  type PartsOfSms,
+  partMovesForward,
+  type SentPartRow,
+  type SentParts,
+  toPartsOfSms,
+} from './part-receipts-types.ts';
+
+export function preparePartReceiptStatements(db: Database) {
+  return {
+    part: db.prepare('SELECT part_id, provider_id, parts, state, code, reported_at FROM sent_parts WHERE provider = ? AND part_id = ? AND number = ?'),
+    partsOfSms: db.prepare(
+      'SELECT part_id, provider_id, parts, state, code, reported_at FROM sent_parts WHERE provider = ? AND provider_id = ? AND number = ? ORDER BY part_id',
+    ),
+    /** A part sent: joins its SMS, keeping what an earlier receipt said of it. */
+    sent: db.prepare(`
+      INSERT INTO sent_parts (provider, part_id, number, provider_id, parts, created_at) VALUES (@provider, @part_id, @number, @provider_id, @parts, @at)
+      ON CONFLICT (provider, part_id, number) DO UPDATE SET provider_id = excluded.provider_id, parts = excluded.parts`),
+    insertReceipt: db.prepare(`
+      INSERT INTO sent_parts (provider, part_id, number, provider_id, parts, state, code, created_at, reported_at)
+      VALUES (@provider, @part_id, @number, @provider_id, @parts, @state, @code, @at, @at)`),
+    updateReceipt: db.prepare(`
+      UPDATE sent_parts SET state = @state, code = @code, reported_at = @at,
+        provider_id = COALESCE(provider_id, @provider_id), parts = COALESCE(parts, @parts)
+      WHERE provider = @provider AND part_id = @part_id AND number = @number`),
+    expire: db.prepare('DELETE FROM sent_parts WHERE created_at < ?'),
+  };
+}
+
+export type PartReceiptStatements = ReturnType<typeof preparePartReceiptStatements>;
+
+function partsOfSms(sql: PartReceiptStatements, provider: string, providerId: string, number: string): PartsOfSms {
+  const rows = sql.partsOfSms.all(provider, providerId, number) as SentPartRow[];
+  return toPartsOfSms(provider, number, rows) ?? { provider, providerId, number, parts: 0, reported: [] };
+}
+
+/** Runs inside a write transaction. */
+export function recordSentParts(sql: PartReceiptStatements, sent: SentParts): PartsOfSms {
+  for (const partId of sent.partIds) {
+    sql.sent.run({
+      provider: sent.provider,
+      part_id: partId,
+      number: sent.number,
+      provider_id: sent.providerId,
+      parts: sent.partIds.length,
+      at: sent.sentAt,
+    });
+  }
+  return partsOfSms(sql, sent.provider, sent.providerId, sent.number);
+}
+
+/** Runs inside a write transaction. */
+export function applyPartReceipt(sql: PartReceiptStatements, receipt: PartReceipt): PartReceiptResult {
+  const values = {
+    provider: receipt.provider,
+    part_id: receipt.partId,
+    number: receipt.number,
+    provider_id: receipt.sms?.providerId ?? null,
+    parts: receipt.sms?.parts ?? null,
+    state: receipt.state,
+    code: receipt.code,
+    at: receipt.receivedAt,
+  };
+  const row = sql.part.get(receipt.provider, receipt.partId, receipt.number) as SentPartRow | undefined;
+  const changed = row === undefined || partMovesForward(row.state, receipt.state);
+  if (row === undefined) sql.insertReceipt.run(values);
+  else if (changed) sql.updateReceipt.run(values);
+  const providerId = row?.provider_id ?? receipt.sms?.providerId;
+  if (providerId === undefined) return { kind: 'unknown' };
+  return { kind: 'part', changed, sms: partsOfSms(sql, receipt.provider, providerId, receipt.number) };
+}
+
+export function expireSentParts(sql: PartReceiptStatements, before: number): number {
+  return sql.expire.run(before).changes;
+}
