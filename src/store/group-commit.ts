@@ -21,9 +21,18 @@ type Work<T> = (db: Database) => T;
 
 interface PendingWrite {
   readonly work: Work<unknown>;
+  readonly synced: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
+
+/** The commit counts of CommitStats, and how many of those commits waited for the disk (an fsync of the WAL). */
+export interface GroupCommitStats extends CommitStats {
+  readonly synced: number;
+}
+
+/** `PRAGMA synchronous` at NORMAL: in WAL mode a commit is written to the WAL but not fsynced. */
+const SYNCHRONOUS_NORMAL = 1;
 
 /** Whether commits succeed: the last one that met a store fault says why not, the next good one clears it. */
 export type CommitHealth = Exclude<StoreHealth, { readonly state: 'lost' }>;
@@ -42,13 +51,24 @@ export interface GroupCommitOptions {
  * promise settles only after the COMMIT returned, which is what lets SMTP answer 250 per mail while
  * the disk sees one sync for many mails. If the COMMIT itself fails, or a write meets a store fault
  * (not a constraint: the disk, the file, a lock), every write of the batch fails.
+ *
+ * A write is `synced` unless its caller says nobody was promised anything on it (a lease, an outcome
+ * after the next hop took the message: a power loss can cost a resend, never a message). A batch
+ * with any synced write commits at the connection's own level (`synchronous=FULL`: the WAL is
+ * fsynced); a batch of only unsynced writes commits at NORMAL (written to the WAL, which the OS
+ * keeps through a crash of the relay, fsynced with the next synced commit or checkpoint), and the
+ * connection is set back at once, so every other commit and reader sees the level it was opened with.
  */
 export class GroupCommitter {
   #pending: PendingWrite[] = [];
   #scheduled = false;
   #health: CommitHealth = { state: 'ok' };
   #lastAttemptAt = Number.NEGATIVE_INFINITY;
-  #stats = { commits: 0, writes: 0, seconds: 0 };
+  #stats = { commits: 0, writes: 0, seconds: 0, synced: 0 };
+  readonly #relax: () => void;
+  readonly #restore: () => void;
+  /** The connection's level when the committer was made: what synced commits keep. */
+  readonly #syncedLevel: number;
   readonly #inSavepoint: (work: Work<unknown>) => unknown;
   readonly #commitBatch: (batch: readonly PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
   readonly #options: GroupCommitOptions;
@@ -57,6 +77,10 @@ export class GroupCommitter {
   constructor(db: Database, options: GroupCommitOptions = {}) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
+    this.#syncedLevel = Number(db.pragma('synchronous', { simple: true }));
+    // Not prepared once: SQLite applies this pragma when the statement is compiled.
+    this.#relax = () => db.exec(`PRAGMA synchronous = ${SYNCHRONOUS_NORMAL}`);
+    this.#restore = () => db.exec(`PRAGMA synchronous = ${this.#syncedLevel}`);
     // A transaction function called inside another runs as a SAVEPOINT (better-sqlite3).
     this.#inSavepoint = db.transaction((work: Work<unknown>) => work(db));
     const runAll = db.transaction((batch: readonly PendingWrite[]) =>
@@ -78,13 +102,14 @@ export class GroupCommitter {
     return this.#health;
   }
 
-  get stats(): CommitStats {
+  get stats(): GroupCommitStats {
     return { ...this.#stats };
   }
 
-  run<T>(work: Work<T>): Promise<T> {
+  /** `synced: false` only for a write nobody was promised anything on (see the class). */
+  run<T>(work: Work<T>, { synced = true }: { synced?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.#pending.push({ work, synced, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => this.#flush());
@@ -123,15 +148,23 @@ export class GroupCommitter {
     this.#lastAttemptAt = this.#clock();
     let results: Array<{ ok: boolean; value: unknown }>;
     const started = performance.now();
+    const relaxed = this.#syncedLevel > SYNCHRONOUS_NORMAL && !batch.some((write) => write.synced);
     try {
       this.#options.guard?.();
-      results = this.#commitBatch(batch);
+      // The level can only change outside a transaction.
+      if (relaxed) this.#relax();
+      try {
+        results = this.#commitBatch(batch);
+      } finally {
+        if (relaxed) this.#restore();
+      }
     } catch (error) {
       this.#setHealth(error);
       for (const write of batch) write.reject(error);
       return;
     }
     this.#stats.commits++;
+    if (!relaxed && this.#syncedLevel > SYNCHRONOUS_NORMAL) this.#stats.synced++;
     this.#stats.writes += batch.length;
     this.#stats.seconds += (performance.now() - started) / 1000;
     this.#setHealth(undefined);

@@ -106,3 +106,43 @@ describe('group commit health', () => {
     db.close();
   });
 });
+
+/** SQLite only: PostgreSQL flushes every commit (synchronous_commit is the server's). */
+describe('group commit: the fsync follows what the batch holds', () => {
+  /** Each write reports the level its own commit runs at (set before BEGIN, so visible inside the transaction). */
+  const levelSeen = (writes: GroupCommitter, synced: boolean) => writes.run((conn) => conn.pragma('synchronous', { simple: true }) as number, { synced });
+
+  test('only unsynced writes commit at NORMAL (no fsync); one synced write makes its whole batch FULL; the connection stays FULL between', async () => {
+    const db = openDb();
+    db.pragma('synchronous = FULL');
+    const writes = new GroupCommitter(db);
+    // One turn, one batch each: unsynced alone, then mixed, then synced alone.
+    assert.deepEqual(await Promise.all([levelSeen(writes, false), levelSeen(writes, false)]), [1, 1]);
+    assert.equal(db.pragma('synchronous', { simple: true }), 2, 'set back after the unsynced commit');
+    assert.deepEqual(await Promise.all([levelSeen(writes, false), levelSeen(writes, true), levelSeen(writes, false)]), [2, 2, 2]);
+    assert.deepEqual(await Promise.all([levelSeen(writes, true)]), [2]);
+    assert.deepEqual(await Promise.all([levelSeen(writes, false)]), [1]);
+    assert.deepEqual(writes.stats, { ...writes.stats, commits: 4, writes: 7, synced: 2 });
+    assert.equal(db.pragma('synchronous', { simple: true }), 2);
+    db.close();
+  });
+
+  test('a failing unsynced commit still leaves the connection at its own level', async () => {
+    const db = openDb();
+    db.pragma('synchronous = FULL');
+    const writes = new GroupCommitter(db);
+    db.pragma('query_only = ON');
+    await assert.rejects(levelSeen(writes, false), (error: Error & { code?: string }) => error.code === 'SQLITE_READONLY');
+    assert.equal(db.pragma('synchronous', { simple: true }), 2);
+    db.close();
+  });
+
+  test('a connection opened below FULL is never raised, and none of its commits counts as synced', async () => {
+    const db = openDb();
+    db.pragma('synchronous = NORMAL');
+    const writes = new GroupCommitter(db);
+    assert.deepEqual(await Promise.all([levelSeen(writes, true), levelSeen(writes, false)]), [1, 1]);
+    assert.equal(writes.stats.synced, 0);
+    db.close();
+  });
+});
