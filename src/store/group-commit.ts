@@ -47,7 +47,9 @@ export interface GroupCommitOptions {
 
 /**
  * Group commit: every write queued during one turn of the event loop runs in one SQLite transaction
- * (one fsync), each in its own savepoint so that one failing write rolls back alone. A write's
+ * (one fsync), and one failing write fails alone: the batch runs first as one plain transaction,
+ * and only when a write in it fails again with each write in its own savepoint (so a write must
+ * change nothing but the database: it may run twice). A write's
  * promise settles only after the COMMIT returned, which is what lets SMTP answer 250 per mail while
  * the disk sees one sync for many mails. If the COMMIT itself fails, or a write meets a store fault
  * (not a constraint: the disk, the file, a lock), every write of the batch fails.
@@ -69,7 +71,6 @@ export class GroupCommitter {
   readonly #restore: () => void;
   /** The connection's level when the committer was made: what synced commits keep. */
   readonly #syncedLevel: number;
-  readonly #inSavepoint: (work: Work<unknown>) => unknown;
   readonly #commitBatch: (batch: readonly PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
   readonly #options: GroupCommitOptions;
   readonly #clock: () => number;
@@ -82,11 +83,11 @@ export class GroupCommitter {
     this.#relax = () => db.exec(`PRAGMA synchronous = ${SYNCHRONOUS_NORMAL}`);
     this.#restore = () => db.exec(`PRAGMA synchronous = ${this.#syncedLevel}`);
     // A transaction function called inside another runs as a SAVEPOINT (better-sqlite3).
-    this.#inSavepoint = db.transaction((work: Work<unknown>) => work(db));
-    const runAll = db.transaction((batch: readonly PendingWrite[]) =>
+    const inSavepoint = db.transaction((work: Work<unknown>) => work(db));
+    const isolated = db.transaction((batch: readonly PendingWrite[]) =>
       batch.map((write) => {
         try {
-          return { ok: true, value: this.#inSavepoint(write.work) };
+          return { ok: true, value: inSavepoint(write.work) };
         } catch (error) {
           // A store fault (SQLITE_FULL on an insert) may have rolled back the whole transaction: the batch fails with it.
           if (isStoreFault(error)) throw error;
@@ -94,8 +95,21 @@ export class GroupCommitter {
         }
       }),
     );
+    const together = db.transaction((batch: readonly PendingWrite[]) => batch.map((write) => ({ ok: true, value: write.work(db) })));
     // IMMEDIATE takes the write lock up front, so the batch cannot fail half-way on a lock upgrade.
-    this.#commitBatch = (batch) => runAll.immediate(batch);
+    this.#commitBatch = (batch) => {
+      // First without a savepoint per write: a savepoint costs its statements and a sub-journal of
+      // every page it changes first (#15: ~50 µs of CPU and ~100 µs of system time per mail). A write
+      // that fails rolls the whole transaction back; then the batch runs again, each write in its own
+      // savepoint, so that it fails alone. Writes change nothing but the database, so running again is safe.
+      try {
+        return together.immediate(batch);
+      } catch (error) {
+        if (isStoreFault(error)) throw error;
+        if (batch.length === 1) return [{ ok: false, value: error }];
+        return isolated.immediate(batch);
+      }
+    };
   }
 
   get health(): CommitHealth {

@@ -92,6 +92,36 @@ describe('group commit health', () => {
     db.close();
   });
 
+  test('a write that fails in a batch fails alone: the batch runs again write by write, the others commit; a batch without failure runs each write once', async () => {
+    const db = openDb();
+    const writes = new GroupCommitter(db);
+    const runs = new Map<string, number>();
+    const insert = (k: string) =>
+      writes.run((conn) => {
+        runs.set(k, (runs.get(k) ?? 0) + 1);
+        return conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v').changes;
+      });
+    assert.deepEqual(await Promise.all([insert('a'), insert('b')]), [1, 1]);
+    assert.deepEqual(
+      [...runs],
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      'one plain transaction',
+    );
+    const results = await Promise.allSettled([insert('c'), insert('a'), insert('d')]);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /UNIQUE constraint failed/);
+    assert.deepEqual(db.prepare('SELECT k FROM t ORDER BY k').pluck().all(), ['a', 'b', 'c', 'd']);
+    assert.equal(runs.get('c'), 2, 'rolled back with the failed write, then run again in its own savepoint');
+    assert.equal(writes.stats.commits, 2);
+    db.close();
+  });
+
   test('stats count commits, the writes they carried and their time: writes of one turn share one commit', async () => {
     const db = openDb();
     const writes = new GroupCommitter(db);
