@@ -141,11 +141,15 @@ describe('group commit health', () => {
 describe('group commit: the fsync follows what the batch holds', () => {
   /** Each write reports the level its own commit runs at (set before BEGIN, so visible inside the transaction). */
   const levelSeen = (writes: GroupCommitter, synced: boolean) => writes.run((conn) => conn.pragma('synchronous', { simple: true }) as number, { synced });
+  /** A committer on a connection opened at `level`. */
+  const committer = (level: 'FULL' | 'NORMAL') => {
+    const db = openDb();
+    db.pragma(`synchronous = ${level}`);
+    return { db, writes: new GroupCommitter(db) };
+  };
 
   test('only unsynced writes commit at NORMAL (no fsync); one synced write makes its whole batch FULL; the connection stays FULL between', async () => {
-    const db = openDb();
-    db.pragma('synchronous = FULL');
-    const writes = new GroupCommitter(db);
+    const { db, writes } = committer('FULL');
     // One turn, one batch each: unsynced alone, then mixed, then synced alone.
     assert.deepEqual(await Promise.all([levelSeen(writes, false), levelSeen(writes, false)]), [1, 1]);
     assert.equal(db.pragma('synchronous', { simple: true }), 2, 'set back after the unsynced commit');
@@ -158,9 +162,7 @@ describe('group commit: the fsync follows what the batch holds', () => {
   });
 
   test('a failing unsynced commit still leaves the connection at its own level', async () => {
-    const db = openDb();
-    db.pragma('synchronous = FULL');
-    const writes = new GroupCommitter(db);
+    const { db, writes } = committer('FULL');
     db.pragma('query_only = ON');
     await assert.rejects(levelSeen(writes, false), (error: Error & { code?: string }) => error.code === 'SQLITE_READONLY');
     assert.equal(db.pragma('synchronous', { simple: true }), 2);
@@ -168,9 +170,7 @@ describe('group commit: the fsync follows what the batch holds', () => {
   });
 
   test('a connection opened below FULL is never raised, and none of its commits counts as synced', async () => {
-    const db = openDb();
-    db.pragma('synchronous = NORMAL');
-    const writes = new GroupCommitter(db);
+    const { db, writes } = committer('NORMAL');
     assert.deepEqual(await Promise.all([levelSeen(writes, true), levelSeen(writes, false)]), [1, 1]);
     assert.equal(writes.stats.synced, 0);
     db.close();
