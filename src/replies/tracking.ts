@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomUint64 } from '../random-ids.ts';
 import type { Conversation, NewConversation, ReplyStore } from '../store/types.ts';
 import type { ReceivedSms } from '../vocabulary.ts';
 
@@ -87,23 +87,4 @@ export class ReplyTracking {
  */
 function newUserContext(): string {
   return randomUint64().toString(36).slice(0, 8).padStart(8, '0');
-}
-
-/**
- * Random bytes are drawn from one buffer filled RANDOM_POOL_BYTES at a time (the same generator):
- * a randomBytes call per mail, and its hex string, cost a trip into OpenSSL each (#15: 0.5% of the
- * main thread under load).
- */
-const RANDOM_POOL_BYTES = 4096;
-const randomPool = Buffer.alloc(RANDOM_POOL_BYTES);
-let randomTaken = RANDOM_POOL_BYTES;
-
-function randomUint64(): bigint {
-  if (randomTaken + 8 > RANDOM_POOL_BYTES) {
-    randomFillSync(randomPool);
-    randomTaken = 0;
-  }
-  const value = randomPool.readBigUInt64BE(randomTaken);
-  randomTaken += 8;
-  return value;
 }
