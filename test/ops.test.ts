@@ -56,6 +56,9 @@ describe('operating the relay', () => {
     assert.ok(counter('smsrelay_store_commits_total') >= 2, 'commits counted');
     assert.ok(counter('smsrelay_store_committed_writes_total') >= counter('smsrelay_store_commits_total'), 'each commit carries a write or more');
     assert.ok(counter('smsrelay_store_commit_seconds_total') > 0, 'their time counted');
+    // The mail was fsynced before its 250; its lease and its sent outcome need no fsync of their own.
+    const synced = counter('smsrelay_store_synced_commits_total');
+    assert.ok(synced >= 1 && synced < counter('smsrelay_store_commits_total'), `synced commits ${synced} counted apart`);
     assert.match(metrics, /^smsrelay_process_cpu_user_seconds_total /m);
     assert.match(metrics, /^smsrelay_nodejs_eventloop_lag_seconds /m);
     assert.doesNotMatch(metrics, /process_process/);

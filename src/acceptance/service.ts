@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { v7 as uuidv7 } from 'uuid';
 import { asRelayError, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -7,6 +6,7 @@ import { LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { SenderPolicy } from '../policy/senders.ts';
+import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import type { Store } from '../store/types.ts';
 import { buildNewMail } from './new-mail.ts';
@@ -150,7 +150,7 @@ export class AcceptanceService {
   async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail>> {
     try {
       const { principal } = transaction;
-      const id = uuidv7();
+      const id = newMessageId();
       const { store, provider, routes, tracking, settings } = this.#options;
       const { mail, cutFrom, repeated, attachments } = await buildNewMail(
         id,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUint64 } from '../random-ids.ts';
 import type { Conversation, NewConversation, ReplyStore } from '../store/types.ts';
 import type { ReceivedSms } from '../vocabulary.ts';
 
@@ -86,8 +86,5 @@ export class ReplyTracking {
  * unique enough per number, short enough for any gateway field.
  */
 function newUserContext(): string {
-  return BigInt(`0x${randomBytes(8).toString('hex')}`)
-    .toString(36)
-    .slice(0, 8)
-    .padStart(8, '0');
+  return randomUint64().toString(36).slice(0, 8).padStart(8, '0');
 }

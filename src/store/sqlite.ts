@@ -2,7 +2,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { GroupCommitter } from './group-commit.ts';
+import { type GroupCommitStats, GroupCommitter } from './group-commit.ts';
 import { migrate } from './migrations.ts';
 import {
   asStoreError,
@@ -50,7 +50,6 @@ import type { DeliveryState } from '../vocabulary.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from './part-receipts-types.ts';
 import * as sentParts from './sqlite-part-receipts.ts';
 import type {
-  CommitStats,
   Conversation,
   DeliveryReportResult,
   DueNotice,
@@ -81,6 +80,13 @@ import type {
  * needs fresh pages as a mail does, and fails as a mail would on a full store.
  */
 const PROBE_BYTES = 8 * 1024;
+
+/**
+ * The writes nobody was promised anything on (docs/delivery.md, "How it keeps messages"): a claim's
+ * lease, and an outcome that says the next hop took the message with nothing queued on it. A power
+ * loss can cost such a write, and with it the SMS or mail is sent again; never a message lost.
+ */
+const UNPROMISED = { synced: false } as const;
 
 /** `PRAGMA synchronous` levels by number. */
 const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
@@ -205,10 +211,10 @@ export class SqliteStore implements Store {
       const rows = selectBatchRows(sql.dueSms.iterate(request.now) as IterableIterator<ClaimedSmsRow>, request);
       for (const row of rows) sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
       return this.#groupIntoBatches(rows, request.batchSize);
-    });
+    }, UNPROMISED);
   }
 
-  async commitStats(): Promise<CommitStats> {
+  async commitStats(): Promise<GroupCommitStats> {
     return this.#writes.stats;
   }
 
@@ -217,6 +223,7 @@ export class SqliteStore implements Store {
   }
 
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = []): Promise<void> {
+    const durability = mail.length === 0 && outcomes.every((outcome) => outcome.kind === 'sent') ? UNPROMISED : undefined;
     return this.#write(() => {
       const now = Date.now();
       const sql = this.#sql;
@@ -239,7 +246,7 @@ export class SqliteStore implements Store {
         }
       }
       this.#insertMail(mail, now);
-    });
+    }, durability);
   }
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void> {
@@ -251,7 +258,7 @@ export class SqliteStore implements Store {
       const rows = this.#sql.dueMail.all(request.now, request.limit) as MailRow[];
       for (const row of rows) this.#sql.leaseMail.run(request.owner, request.leaseUntil, row.id);
       return rows.map(toClaimedMail);
-    });
+    }, UNPROMISED);
   }
 
   async nextMailDueAt(): Promise<number | undefined> {
@@ -259,6 +266,7 @@ export class SqliteStore implements Store {
   }
 
   recordMailOutcome(outcome: MailOutcome): Promise<void> {
+    const durability = outcome.kind === 'sent' ? UNPROMISED : undefined;
     return this.#write(() => {
       const now = Date.now();
       const sql = this.#sql;
@@ -266,7 +274,7 @@ export class SqliteStore implements Store {
       else sql.mailFinal.run(outcome.kind, outcome.kind === 'sent' ? null : outcome.error, now, outcome.id);
       const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
       sql.insertEventForMail.run(now, `mail ${outcome.kind === 'retry' ? 'deferred' : outcome.kind}`, detail, outcome.id);
-    });
+    }, durability);
   }
 
   releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
@@ -645,10 +653,10 @@ export class SqliteStore implements Store {
     return groupIntoBatches(rows, batchSize, (id) => toStoredMessage(this.#sql.messageById.get(id) as MessageRow));
   }
 
-  /** Store failures are one error to callers: temporary, "the store is unavailable". */
-  async #write<T>(work: (db: Database) => T): Promise<T> {
+  /** Store failures are one error to callers: temporary, "the store is unavailable". Synced unless `durability` says otherwise. */
+  async #write<T>(work: (db: Database) => T, durability?: typeof UNPROMISED): Promise<T> {
     try {
-      return await this.#writes.run(work);
+      return await this.#writes.run(work, durability);
     } catch (error) {
       throw asStoreError(error);
     }

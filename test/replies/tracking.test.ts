@@ -30,6 +30,13 @@ describe('reply tracking', () => {
     );
   };
 
+  test('new contexts stay random across refills of the random pool: 2,000 mails, 2,000 contexts', async () => {
+    const contexts = new Set<string>();
+    for (let index = 0; index < 2_000; index++) contexts.add((await tracking.outgoing(NO_CLUES, [PHONE])).userContext);
+    assert.equal(contexts.size, 2_000);
+    for (const context of contexts) assert.match(context, /^[0-9a-z]{8}$/);
+  });
+
   test("a mail without clues gets a new context; a reply mail continues its thread's", async () => {
     const fresh = await tracking.outgoing(NO_CLUES, [PHONE]);
     assert.match(fresh.userContext, /^[0-9a-z]{8}$/);

@@ -92,6 +92,36 @@ describe('group commit health', () => {
     db.close();
   });
 
+  test('a write that fails in a batch fails alone: the batch runs again write by write, the others commit; a batch without failure runs each write once', async () => {
+    const db = openDb();
+    const writes = new GroupCommitter(db);
+    const runs = new Map<string, number>();
+    const insert = (k: string) =>
+      writes.run((conn) => {
+        runs.set(k, (runs.get(k) ?? 0) + 1);
+        return conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v').changes;
+      });
+    assert.deepEqual(await Promise.all([insert('a'), insert('b')]), [1, 1]);
+    assert.deepEqual(
+      [...runs],
+      [
+        ['a', 1],
+        ['b', 1],
+      ],
+      'one plain transaction',
+    );
+    const results = await Promise.allSettled([insert('c'), insert('a'), insert('d')]);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /UNIQUE constraint failed/);
+    assert.deepEqual(db.prepare('SELECT k FROM t ORDER BY k').pluck().all(), ['a', 'b', 'c', 'd']);
+    assert.equal(runs.get('c'), 2, 'rolled back with the failed write, then run again in its own savepoint');
+    assert.equal(writes.stats.commits, 2);
+    db.close();
+  });
+
   test('stats count commits, the writes they carried and their time: writes of one turn share one commit', async () => {
     const db = openDb();
     const writes = new GroupCommitter(db);
@@ -103,6 +133,46 @@ describe('group commit health', () => {
     assert.equal(stats.commits, 3);
     assert.equal(stats.writes, 5, 'a write that failed alone still rode in its commit');
     assert.ok(stats.seconds > 0);
+    db.close();
+  });
+});
+
+/** SQLite only: PostgreSQL flushes every commit (synchronous_commit is the server's). */
+describe('group commit: the fsync follows what the batch holds', () => {
+  /** Each write reports the level its own commit runs at (set before BEGIN, so visible inside the transaction). */
+  const levelSeen = (writes: GroupCommitter, synced: boolean) => writes.run((conn) => conn.pragma('synchronous', { simple: true }) as number, { synced });
+  /** A committer on a connection opened at `level`. */
+  const committer = (level: 'FULL' | 'NORMAL') => {
+    const db = openDb();
+    db.pragma(`synchronous = ${level}`);
+    return { db, writes: new GroupCommitter(db) };
+  };
+
+  test('only unsynced writes commit at NORMAL (no fsync); one synced write makes its whole batch FULL; the connection stays FULL between', async () => {
+    const { db, writes } = committer('FULL');
+    // One turn, one batch each: unsynced alone, then mixed, then synced alone.
+    assert.deepEqual(await Promise.all([levelSeen(writes, false), levelSeen(writes, false)]), [1, 1]);
+    assert.equal(db.pragma('synchronous', { simple: true }), 2, 'set back after the unsynced commit');
+    assert.deepEqual(await Promise.all([levelSeen(writes, false), levelSeen(writes, true), levelSeen(writes, false)]), [2, 2, 2]);
+    assert.deepEqual(await Promise.all([levelSeen(writes, true)]), [2]);
+    assert.deepEqual(await Promise.all([levelSeen(writes, false)]), [1]);
+    assert.deepEqual(writes.stats, { ...writes.stats, commits: 4, writes: 7, synced: 2 });
+    assert.equal(db.pragma('synchronous', { simple: true }), 2);
+    db.close();
+  });
+
+  test('a failing unsynced commit still leaves the connection at its own level', async () => {
+    const { db, writes } = committer('FULL');
+    db.pragma('query_only = ON');
+    await assert.rejects(levelSeen(writes, false), (error: Error & { code?: string }) => error.code === 'SQLITE_READONLY');
+    assert.equal(db.pragma('synchronous', { simple: true }), 2);
+    db.close();
+  });
+
+  test('a connection opened below FULL is never raised, and none of its commits counts as synced', async () => {
+    const { db, writes } = committer('NORMAL');
+    assert.deepEqual(await Promise.all([levelSeen(writes, true), levelSeen(writes, false)]), [1, 1]);
+    assert.equal(writes.stats.synced, 0);
     db.close();
   });
 });

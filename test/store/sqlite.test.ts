@@ -37,6 +37,41 @@ describe('SQLite store', () => {
     await store.close();
   });
 
+  test('the fsync follows what a commit holds: a mail, a failure, a bounce are synced; a lease and a sent outcome alone are not', async () => {
+    const synced = async () => {
+      const { commits, synced } = await store.commitStats();
+      return { commits, synced };
+    };
+    const claim = (now: number) => store.claimDueSms({ owner: 'test', now, leaseUntil: now + 60_000, maxBatches: 10, batchSize: 1 });
+    await store.acceptMail(mail(['+447700900123', '+447700900124']));
+    assert.deepEqual(await synced(), { commits: 1, synced: 1 }, 'a mail before its 250');
+    const [first, second] = (await claim(2_000)).flatMap((batch) => batch.sms);
+    assert.ok(first && second);
+    assert.deepEqual(await synced(), { commits: 2, synced: 1 }, 'a lease');
+    await store.recordSmsOutcomes([{ smsId: first.id, kind: 'sent', providerId: 'p1' }]);
+    assert.deepEqual(await synced(), { commits: 3, synced: 1 }, 'the gateway took it');
+    const bounce = { kind: 'bounce', messageId: undefined, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('bounce') } as const;
+    await store.recordSmsOutcomes([{ smsId: second.id, kind: 'sent', providerId: 'p2' }], [bounce]);
+    assert.deepEqual(await synced(), { commits: 4, synced: 2 }, 'a sent outcome that queues a mail');
+    await store.acceptMail(mail(['+447700900125']));
+    const [third] = (await claim(3_000)).flatMap((batch) => batch.sms);
+    assert.ok(third);
+    await store.recordSmsOutcomes([{ smsId: third.id, kind: 'failed', error: 'ERR: no such number' }]);
+    assert.deepEqual(await synced(), { commits: 7, synced: 4 }, 'a mail, a lease, a failure');
+    // One turn: a lease and a mail share a commit, which the mail makes synced.
+    const [accepted] = await Promise.all([store.acceptMail(mail(['+447700900126'])), claim(4_000)]);
+    assert.equal(accepted.duplicateOf, undefined);
+    assert.deepEqual(await synced(), { commits: 8, synced: 5 });
+    // The bounce was queued at the real time (the store's own clock).
+    const [queued] = await store.claimDueMail({ owner: 'test', now: Date.now(), leaseUntil: Date.now() + 60_000, limit: 10 });
+    assert.ok(queued);
+    assert.deepEqual(await synced(), { commits: 9, synced: 5 }, "the mailer's lease");
+    await store.recordMailOutcome({ id: queued.id, kind: 'sent', response: '250 ok' });
+    assert.deepEqual(await synced(), { commits: 10, synced: 5 }, 'the smarthost took it');
+    assert.deepEqual(await store.durability(), { journalMode: 'wal', synchronous: 'FULL' }, 'the connection is back at FULL between commits');
+    await store.close();
+  });
+
   test('a database written by a newer relay is refused rather than misread', async () => {
     await store.close();
     const db = new BetterSqlite3(file);
