@@ -57,7 +57,7 @@ describe('wake-ups across relays on PostgreSQL', async () => {
     }
   });
 
-  test('relay beta, idle poll 60 s, sends what relay alpha accepted within a second; again after its listener was killed', async (t) => {
+  test('relay beta, idle poll 60 s, sends what relay alpha accepted within 3 s (not after its 60 s poll); again after its listener was killed', async (t) => {
     const url = (await freshDatabase()) ?? '';
     const sink = await new SmtpSink().start();
     const standalone = await startSimulator();
@@ -78,9 +78,10 @@ describe('wake-ups across relays on PostgreSQL', async () => {
     try {
       // Beta is idle: its loop sleeps its 60 s idle wait.
       await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.ok((await send('Disk full on db1')) < 1_000, 'woken by the notification, not the poll');
+      // 3 s, not less: well under the 60 s poll, and above what a loaded CI machine takes (1.2 s was seen at load 25).
+      assert.ok((await send('Disk full on db1')) < 3_000, 'woken by the notification, not the poll');
       await killListener(url, 'beta');
-      assert.ok((await send('Disk full on db2')) < 2_000, 'the listener reconnected');
+      assert.ok((await send('Disk full on db2')) < 3_000, 'the listener reconnected');
     } finally {
       await Promise.all([alpha.stop(), beta.stop()]);
       await standalone.close();
