@@ -60,7 +60,9 @@ import type { Logger } from '../../log.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { heartbeat, leaveCluster, relaysSeen } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
-import { notifyStatement, WorkListener, type WorkQueue } from './notify.ts';
+import { GroupWriter } from './group-writer.ts';
+import { WorkListener, type WorkQueue } from './notify.ts';
+import { prepareStatements } from './prepared.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
 import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
 import * as shared from './shared-state.ts';
@@ -103,8 +105,9 @@ type Client = pg.PoolClient;
 
 /**
  * The store on PostgreSQL, behind the same contract as SQLite's, on the same tables and columns.
- * Every write is one short transaction on a pooled connection, resolved only after COMMIT returned
- * (durable as the server's `synchronous_commit` makes it; `config check` shows it). Claims lock the
+ * Writes are group-committed (group-writer.ts): those that arrive while a commit is in flight share
+ * the next transaction, and each resolves only after that COMMIT returned (durable as the server's
+ * `synchronous_commit` makes it; `config check` shows it). Statements are prepared (prepared.ts). Claims lock the
  * due rows with `FOR UPDATE SKIP LOCKED`, so relays sharing the database never claim one job twice,
  * and no transaction is ever open across a gateway request. Unreachable at start, the store is not
  * ready (every call fails with STORE_UNAVAILABLE: SMTP 451, webhooks 503) and connects in the
@@ -120,6 +123,7 @@ const DUE = `(CASE WHEN lease_owner IS NULL THEN next_attempt_at <= $1 ELSE next
 
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
+  readonly #writer: GroupWriter;
   readonly #url: string;
   #wakeTag = '';
   readonly #sslMode: string;
@@ -146,7 +150,20 @@ export class PostgresStore implements Store, ClusterStore {
     // The pool listens on its idle connections only: one the server drops while checked out (between two
     // statements, or as it is released) would emit an unhandled 'error' and end the process. The statement
     // in progress, or the next, fails instead, and that failure is handled.
-    this.#pool.on('connect', (client) => client.on('error', (error) => this.#failing(error)));
+    this.#pool.on('connect', (client) => {
+      client.on('error', (error) => this.#failing(error));
+      prepareStatements(client);
+    });
+    this.#writer = new GroupWriter({
+      pool: this.#pool,
+      wakeTag: () => this.#wakeTag,
+      isConnectionError,
+      onCommit: (writes, seconds) => {
+        this.#stats = { commits: this.#stats.commits + 1, writes: this.#stats.writes + writes, seconds: this.#stats.seconds + seconds };
+        this.#ok();
+      },
+      onConnectionError: (error) => this.#failing(error),
+    });
   }
 
   /**
@@ -211,29 +228,15 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * One transaction: resolves after COMMIT returned. A failure rolls back and is STORE_UNAVAILABLE to the
-   * caller. `wakes`: the queues it adds due work to, notified to the other relays with the COMMIT.
+   * A write in the next commit group (group-writer.ts): resolves after the COMMIT that holds it
+   * returned. A failure is STORE_UNAVAILABLE to the caller. `wakes`: the queues it adds due work to,
+   * notified to the other relays with the COMMIT.
    */
   async #write<T>(work: (client: Client) => Promise<T>, wakes: readonly WorkQueue[] = []): Promise<T> {
     this.#usable();
-    const started = performance.now();
-    let client: Client | undefined;
     try {
-      client = await this.#pool.connect();
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query(wakes.length > 0 ? `${notifyStatement(wakes, this.#wakeTag)}COMMIT` : 'COMMIT');
-      client.release();
-      this.#stats = { commits: this.#stats.commits + 1, writes: this.#stats.writes + 1, seconds: this.#stats.seconds + (performance.now() - started) / 1000 };
-      this.#ok();
-      return result;
+      return await this.#writer.run(work, wakes);
     } catch (error) {
-      if (client) {
-        const broken = isConnectionError(error);
-        if (!broken) await client.query('ROLLBACK').catch(() => undefined);
-        client.release(broken ? asError(error) : undefined);
-      }
-      if (isConnectionError(error)) this.#failing(error);
       throw asStoreError(error);
     }
   }
@@ -998,6 +1001,7 @@ export class PostgresStore implements Store, ClusterStore {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#retry);
+    await this.#writer.drained();
     await this.#pool.end();
   }
 }
@@ -1054,10 +1058,6 @@ async function advance(client: Client, target: OutboundForReport, state: Deliver
     target.id,
   ]);
   return true;
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 function describe(error: unknown): string {
