@@ -122,7 +122,7 @@ export class GroupWriter {
       const together = await this.#transaction(client, group);
       if (together.ok) {
         this.#options.onCommit(group.length, (performance.now() - started) / 1000);
-        group.forEach((write, index) => write.resolve(together.results[index]));
+        for (const [index, write] of group.entries()) write.resolve(together.results[index]);
       } else if (group.length === 1) {
         group[0]?.reject(together.error);
       } else {

@@ -120,6 +120,16 @@ type Client = pg.PoolClient;
  * a relay whose clock runs ahead never takes a live lease from another.
  */
 const DUE = `(CASE WHEN lease_owner IS NULL THEN next_attempt_at <= $1 ELSE next_attempt_at <= ${DB_NOW_MS} END)`;
+/**
+ * A bound that every row DUE takes lies within, in a form the `(next_attempt_at, id)` index can stop
+ * at (DUE, a CASE on the clock that is read anew per row, cannot): without it a claim read every queued
+ * row to find that none is due, say 10,000 retries waiting for a gateway to come back, at every claim.
+ * `statement_timestamp()` is at most the per-row `clock_timestamp()`: a lease that ended within this
+ * statement waits for the next claim.
+ */
+const DUE_BOUND = 'next_attempt_at <= GREATEST($1, (extract(epoch from statement_timestamp()) * 1000)::bigint)';
+/** The operator has not paused dispatching (`smsrelay queue pause`). */
+const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
@@ -366,26 +376,38 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
+  /**
+   * Two statements: the due candidates (no lock: they are more rows than the batches take when a mail
+   * has fewer numbers than a request holds, and a row lock writes to the row), the batches chosen
+   * from them, then those rows locked (`SKIP LOCKED`: another relay's claim has them), checked due
+   * again, leased and returned with their messages in one statement.
+   */
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     return this.#write(async (client) => {
-      const due = await client.query<ClaimedSmsRow>(
-        `SELECT id, message_id, number, rcpt, notify, orcpt, attempts FROM outbound
-        WHERE status = 'queued' AND held = 0 AND ${DUE}
-          AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
-        ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      const due = await client.query<Pick<ClaimedSmsRow, 'id' | 'message_id'>>(
+        `SELECT id, message_id FROM outbound
+        WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
+        ORDER BY next_attempt_at, id LIMIT $2`,
         [request.now, request.maxBatches * request.batchSize],
       );
-      const rows = selectBatchRows(due.rows, request);
-      if (rows.length === 0) return [];
+      const chosen = selectBatchRows(due.rows, request).map((row) => row.id);
+      if (chosen.length === 0) return [];
       // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
-      const takenOver = 'CASE WHEN lease_owner IS NULL THEN 0 ELSE 1 END';
-      await client.query(
-        `UPDATE outbound SET possible_duplicates = possible_duplicates + ${takenOver}, lease_owner = $1, next_attempt_at = ${DB_NOW_MS} + $2 WHERE id = ANY($3::bigint[])`,
-        [request.owner, request.leaseUntil - request.now, rows.map((row) => row.id)],
+      const claimed = await client.query<ClaimedSmsRow & { message: MessageRow }>(
+        `WITH claimed AS (
+          UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
+            lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
+          FROM (SELECT id FROM outbound WHERE id = ANY($4::bigint[]) AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
+            FOR UPDATE SKIP LOCKED) c
+          WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts
+        )
+        SELECT claimed.*, to_jsonb(m) AS message FROM claimed JOIN messages m ON m.id = claimed.message_id`,
+        [request.now, request.owner, request.leaseUntil - request.now, chosen],
       );
-      const messages = await client.query<MessageRow>('SELECT * FROM messages WHERE id = ANY($1::text[])', [[...new Set(rows.map((row) => row.message_id))]]);
-      const byId = new Map(messages.rows.map((row) => [row.id, toStoredMessage(row)]));
-      return groupIntoBatches(rows, request.batchSize, (id) => byId.get(id) as NonNullable<ReturnType<typeof byId.get>>);
+      const order = new Map(chosen.map((id, index) => [id, index]));
+      const rows = claimed.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+      const messages = new Map(rows.map((row) => [row.message_id, toStoredMessage(row.message)]));
+      return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as NonNullable<ReturnType<typeof messages.get>>);
     });
   }
 
@@ -395,8 +417,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   async nextSmsDueAt(): Promise<number | undefined> {
     const row = await this.#row<{ at: number | null }>(`
-      SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
-        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`);
+      SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0 AND ${NOT_PAUSED}`);
     return row?.at ?? undefined;
   }
 
@@ -469,20 +490,17 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#queueing(['mail'], (client) => insertMail(client, mail, Date.now()));
   }
 
+  /** One statement: the due mail locked (`SKIP LOCKED`), leased and returned, in due order. */
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
     return this.#write(async (client) => {
-      const { rows } = await client.query<MailRow>(
-        `SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
-        WHERE status = 'queued' AND ${DUE} ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-        [request.now, request.limit],
+      const { rows } = await client.query<MailRow & { due: number }>(
+        `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
+        FROM (SELECT id, next_attempt_at AS due FROM mail_out WHERE status = 'queued' AND ${DUE_BOUND} AND ${DUE}
+          ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) c
+        WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.due`,
+        [request.now, request.owner, request.leaseUntil - request.now, request.limit],
       );
-      if (rows.length === 0) return [];
-      await client.query(`UPDATE mail_out SET lease_owner = $1, next_attempt_at = ${DB_NOW_MS} + $2 WHERE id = ANY($3::bigint[])`, [
-        request.owner,
-        request.leaseUntil - request.now,
-        rows.map((row) => row.id),
-      ]);
-      return rows.map(toClaimedMail);
+      return rows.sort((a, b) => a.due - b.due || a.id - b.id).map(toClaimedMail);
     });
   }
 
