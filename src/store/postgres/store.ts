@@ -130,6 +130,9 @@ const DUE = `(CASE WHEN lease_owner IS NULL THEN next_attempt_at <= $1 ELSE next
 const DUE_BOUND = 'next_attempt_at <= GREATEST($1, (extract(epoch from statement_timestamp()) * 1000)::bigint)';
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
+/** The SMS a claim at `$1` (the relay's clock) chooses its batches from, at most `$2`, in due order. Exported for a test of its plan. */
+export const SMS_CANDIDATES = `SELECT id, message_id FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
+  ORDER BY next_attempt_at, id LIMIT $2`;
 
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
@@ -384,12 +387,7 @@ export class PostgresStore implements Store, ClusterStore {
    */
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     return this.#write(async (client) => {
-      const due = await client.query<Pick<ClaimedSmsRow, 'id' | 'message_id'>>(
-        `SELECT id, message_id FROM outbound
-        WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
-        ORDER BY next_attempt_at, id LIMIT $2`,
-        [request.now, request.maxBatches * request.batchSize],
-      );
+      const due = await client.query<Pick<ClaimedSmsRow, 'id' | 'message_id'>>(SMS_CANDIDATES, [request.now, request.maxBatches * request.batchSize]);
       const chosen = selectBatchRows(due.rows, request).map((row) => row.id);
       if (chosen.length === 0) return [];
       // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
