@@ -64,6 +64,34 @@ forEachStore((kind) =>
       assert.equal((await store.events(first.id)).filter((event) => event.kind === 'accepted').length, 1);
       await store.close();
     });
+
+    test('a resubmission (accepted in one statement on PostgreSQL): linked to its original both ways, no SMS, its conversation left alone', async () => {
+      const resubmission = { fingerprint: 'fp-1', since: 500 };
+      const conversation = { mailbox: 'alice@example.com', continues: false };
+      const original = mail(['+447700900123'], { resubmission, conversation, sms: { ...mail([]).sms, userContext: 'ctx-1' } });
+      assert.deepEqual(await store.acceptMail(original), { duplicateOf: undefined });
+      const again = mail(['+447700900123'], {
+        resubmission,
+        conversation: { mailbox: 'bob@example.com', continues: false },
+        sms: { ...mail([]).sms, userContext: 'ctx-1' },
+      });
+      assert.deepEqual(await store.acceptMail(again), { duplicateOf: original.id });
+      assert.deepEqual(await store.smsOf(again.id), []);
+      assert.deepEqual(
+        (await store.events(again.id)).map((event) => [event.kind, event.detail]),
+        [['resubmission', `same mail as ${original.id}, sent once`]],
+      );
+      assert.deepEqual(
+        (await store.events(original.id)).map((event) => event.kind),
+        ['accepted', 'resubmitted'],
+      );
+      assert.equal((await store.conversation('ctx-1', '+447700900123'))?.mailbox, 'alice@example.com');
+      // Outside the window it is a mail of its own.
+      const later = mail(['+447700900123'], { resubmission: { fingerprint: 'fp-1', since: 1_500 } });
+      assert.deepEqual(await store.acceptMail(later), { duplicateOf: undefined });
+      assert.equal((await store.smsOf(later.id)).length, 1);
+      await store.close();
+    });
   }),
 );
 

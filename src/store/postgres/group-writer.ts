@@ -1,7 +1,8 @@
 /**
  * Group commit on PostgreSQL, as SQLite's store thread does it (src/store/group-commit.ts): the
- * writes that arrive while a commit is in flight go together into the next transaction, on one
- * connection, with one COMMIT (one WAL flush) and one NOTIFY for all of them. Before it, each write
+ * writes that arrive while commits are in flight go together into the next transaction, on one
+ * connection, with one COMMIT (one WAL flush) and one NOTIFY for all of them; unlike SQLite's single
+ * writer, up to MAX_GROUPS_IN_FLIGHT groups commit at once, on connections of their own. Before it, each write
  * was a transaction of its own (pool checkout, BEGIN, statements, COMMIT): 2.35 commits per mail
  * through a relay, 0.43 mails per commit.
  *
@@ -21,6 +22,14 @@ import { notifyStatement, type WorkQueue } from './notify.ts';
  * one group is one COMMIT whatever its size, so larger groups are cheaper per write.
  */
 const MAX_WRITES_PER_GROUP = 256;
+/**
+ * Groups committing at once, each on a connection of its own. One group at a time (as on SQLite) left
+ * the relay waiting on round trips: a group's statements go one after the other, and on a busy
+ * machine each waits for the relay's event loop and the server's backend to be scheduled. While
+ * fewer are in flight a write starts a group at the next turn; when all are busy, writes gather
+ * for the first one that ends. Well under the pool's POOL_MAX_CONNECTIONS, which reads share.
+ */
+export const MAX_GROUPS_IN_FLIGHT = 3;
 
 /** A write's statements, on the group's connection inside the group's transaction. */
 export type Work<T> = (client: pg.PoolClient) => Promise<T>;
@@ -61,8 +70,8 @@ class GroupLost {
 export class GroupWriter {
   readonly #options: GroupWriterOptions;
   #pending: PendingWrite[] = [];
-  /** A group is being committed: new writes wait for the next one. */
-  #busy = false;
+  /** Groups being committed: while MAX_GROUPS_IN_FLIGHT are, new writes wait for the next one. */
+  #inFlight = 0;
   #scheduled = false;
   #idle: Array<() => void> = [];
 
@@ -80,14 +89,14 @@ export class GroupWriter {
 
   /** Resolves when every write queued so far has settled (before the pool is closed). */
   drained(): Promise<void> {
-    if (!this.#busy && !this.#scheduled && this.#pending.length === 0) return Promise.resolve();
+    if (this.#inFlight === 0 && !this.#scheduled && this.#pending.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   #schedule(): void {
-    if (this.#busy || this.#scheduled) return;
+    if (this.#inFlight === MAX_GROUPS_IN_FLIGHT || this.#scheduled) return;
     if (this.#pending.length === 0) {
-      for (const resolve of this.#idle.splice(0)) resolve();
+      if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
       return;
     }
     // The writes of this turn of the event loop go together (as on SQLite), the next ones wait for its COMMIT.
@@ -100,11 +109,14 @@ export class GroupWriter {
 
   async #commitNext(): Promise<void> {
     const group = this.#pending.splice(0, MAX_WRITES_PER_GROUP);
-    this.#busy = true;
+    if (group.length === 0) return this.#schedule();
+    this.#inFlight += 1;
+    // More may be waiting than one group takes, and another connection may be free.
+    this.#schedule();
     try {
       await this.#commitGroup(group);
     } finally {
-      this.#busy = false;
+      this.#inFlight -= 1;
       this.#schedule();
     }
   }

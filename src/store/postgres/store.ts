@@ -278,34 +278,52 @@ export class PostgresStore implements Store, ClusterStore {
     if (!this.#ready) throw asStoreError(new Error(this.#health.state === 'failing' ? this.#health.reason : 'not connected to PostgreSQL yet'));
   }
 
+  /**
+   * One statement, one round trip: the resubmission check, the mail, its SMS jobs and their history
+   * lines (or, for a resubmission, the two lines that link it to the original), and its conversations.
+   */
   acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
     return this.#queueing(['sms'], async (client) => {
-      const original = mail.resubmission
-        ? (
-            await client.query<{ id: string }>(
-              'SELECT id FROM messages WHERE fingerprint = $1 AND received_at >= $2 AND duplicate_of IS NULL ORDER BY received_at DESC LIMIT 1',
-              [mail.resubmission.fingerprint, mail.resubmission.since],
-            )
-          ).rows[0]
-        : undefined;
       const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
-      const recipients = original ? [] : mail.recipients;
-      // The mail, its SMS jobs and their history lines in one statement: one round trip whatever the number count.
-      await client.query(
-        `WITH message AS (
+      const { rows } = await client.query<{ duplicate_of: string | null }>(
+        `WITH original AS (
+          SELECT id FROM messages WHERE fingerprint = $17 AND received_at >= $27 AND duplicate_of IS NULL ORDER BY received_at DESC LIMIT 1
+        ), message AS (
           INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
             headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, fingerprint, duplicate_of,
             report_all, send_at, gateway_account)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, (SELECT id FROM original), $18, $19, $20
         ), sms AS (
           INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
-          SELECT $1, t.number, t.rcpt, t.notify, t.orcpt, 'queued', $22, $2
-          FROM unnest($23::text[], $24::text[], $25::text[], $26::text[]) WITH ORDINALITY AS t(number, rcpt, notify, orcpt, position)
+          SELECT $1, t.number, t.rcpt, t.notify, t.orcpt, 'queued', $21, $2
+          FROM unnest($22::text[], $23::text[], $24::text[], $25::text[]) WITH ORDINALITY AS t(number, rcpt, notify, orcpt, position)
+          WHERE NOT EXISTS (SELECT 1 FROM original)
           ORDER BY t.position
           RETURNING id, number, rcpt
+        ), accepted AS (
+          INSERT INTO events (at, message_id, sms_id, kind, detail)
+          SELECT $2, $1, id, 'accepted', rcpt || ' -> ' || number FROM sms ORDER BY id
+        ), resubmitted AS (
+          INSERT INTO events (at, message_id, sms_id, kind, detail)
+          SELECT $2, $1, NULL::bigint, 'resubmission', 'same mail as ' || id || ', sent once' FROM original
+          UNION ALL SELECT $2, id, NULL, 'resubmitted', 'the client sent it again as ' || $1 FROM original
+        ), upserted AS (
+          INSERT INTO conversations (context, number, mailbox, subject, message_id_header, message_id, created_at, last_used_at)
+          SELECT $14, t.number, $28, $7, $6, $1, $2, ${conversationUsedAt('t.number')} FROM unnest($22::text[]) AS t(number)
+          WHERE $28::text IS NOT NULL AND $14::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM original)
+          ON CONFLICT (context, number) DO UPDATE SET
+            mailbox = CASE WHEN $26 THEN conversations.mailbox ELSE excluded.mailbox END,
+            subject = CASE WHEN $26 THEN conversations.subject ELSE excluded.subject END,
+            message_id_header = CASE WHEN $26 THEN conversations.message_id_header ELSE excluded.message_id_header END,
+            message_id = excluded.message_id,
+            last_used_at = excluded.last_used_at
+        ), linked AS (
+          INSERT INTO conversation_mail (message_id_header, number, context)
+          SELECT $6, number, $14 FROM unnest($22::text[]) AS number
+          WHERE $6::text IS NOT NULL AND $28::text IS NOT NULL AND $14::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM original)
+          ON CONFLICT DO NOTHING
         )
-        INSERT INTO events (at, message_id, sms_id, kind, detail)
-        SELECT $2, $1, id, 'accepted', rcpt || ' -> ' || number FROM sms ORDER BY id`,
+        SELECT (SELECT id FROM original) AS duplicate_of`,
         [
           mail.id,
           mail.receivedAt,
@@ -324,58 +342,20 @@ export class PostgresStore implements Store, ClusterStore {
           mail.dsn.ret ?? null,
           mail.dsn.envid ?? null,
           mail.resubmission?.fingerprint ?? null,
-          original?.id ?? null,
           mail.reportAll ? 1 : 0,
           mail.sendAt ?? null,
           mail.gatewayAccount ?? null,
           due,
-          recipients.map((recipient) => recipient.number),
-          recipients.map((recipient) => recipient.rcpt),
-          recipients.map((recipient) => recipient.notify?.join(',') ?? null),
-          recipients.map((recipient) => recipient.orcpt ?? null),
+          mail.recipients.map((recipient) => recipient.number),
+          mail.recipients.map((recipient) => recipient.rcpt),
+          mail.recipients.map((recipient) => recipient.notify?.join(',') ?? null),
+          mail.recipients.map((recipient) => recipient.orcpt ?? null),
+          mail.conversation?.continues ?? false,
+          mail.resubmission?.since ?? 0,
+          mail.conversation?.mailbox ?? null,
         ],
       );
-      if (original) {
-        await client.query('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES ($1, $2, NULL, $3, $4), ($1, $5, NULL, $6, $7)', [
-          mail.receivedAt,
-          mail.id,
-          'resubmission',
-          `same mail as ${original.id}, sent once`,
-          original.id,
-          'resubmitted',
-          `the client sent it again as ${mail.id}`,
-        ]);
-        return { duplicateOf: original.id };
-      }
-      if (mail.conversation && mail.sms.userContext) {
-        const numbers = mail.recipients.map((recipient) => recipient.number);
-        await client.query(
-          `WITH upserted AS (
-            INSERT INTO conversations (context, number, mailbox, subject, message_id_header, message_id, created_at, last_used_at)
-            SELECT $1, t.number, $3, $4, $5, $6, $7, ${conversationUsedAt('t.number')} FROM unnest($2::text[]) AS t(number)
-            ON CONFLICT (context, number) DO UPDATE SET
-              mailbox = CASE WHEN $8 THEN conversations.mailbox ELSE excluded.mailbox END,
-              subject = CASE WHEN $8 THEN conversations.subject ELSE excluded.subject END,
-              message_id_header = CASE WHEN $8 THEN conversations.message_id_header ELSE excluded.message_id_header END,
-              message_id = excluded.message_id,
-              last_used_at = excluded.last_used_at
-          )
-          INSERT INTO conversation_mail (message_id_header, number, context)
-          SELECT $5, number, $1 FROM unnest($2::text[]) AS number WHERE $5::text IS NOT NULL
-          ON CONFLICT DO NOTHING`,
-          [
-            mail.sms.userContext,
-            numbers,
-            mail.conversation.mailbox,
-            mail.subject ?? null,
-            mail.messageIdHeader ?? null,
-            mail.id,
-            mail.receivedAt,
-            mail.conversation.continues,
-          ],
-        );
-      }
-      return { duplicateOf: undefined };
+      return { duplicateOf: rows[0]?.duplicate_of ?? undefined };
     });
   }
 
@@ -428,14 +408,18 @@ export class PostgresStore implements Store, ClusterStore {
         (outcome): outcome is Extract<SmsOutcome, { kind: 'failed' | 'expired' }> => outcome.kind === 'failed' || outcome.kind === 'expired',
       );
       if (sent.length > 0) {
-        await client.query(
+        // The reports that arrived before their SMS's send result come back from the same statement.
+        const orphans = await client.query<OrphanReport>(
           `WITH done AS (
             UPDATE outbound o SET status = 'sent', provider_id = t.provider_id, tracking_id = t.tracking_id, attempts = o.attempts + 1,
               lease_owner = NULL, last_error = NULL, updated_at = $1
             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t(id, provider_id, tracking_id, detail)
-            WHERE o.id = t.id RETURNING o.id, o.message_id, t.detail
+            WHERE o.id = t.id RETURNING o.id, o.message_id, o.provider_id, o.number, t.detail
+          ), logged AS (
+            INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done ORDER BY id
           )
-          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done ORDER BY id`,
+          SELECT d.id, d.code, d.state, done.id AS sms_id FROM done
+          JOIN delivery_reports d ON d.provider_id = done.provider_id AND d.number = done.number AND d.sms_id IS NULL ORDER BY d.id`,
           [
             now,
             sent.map((outcome) => outcome.smsId),
@@ -444,11 +428,7 @@ export class PostgresStore implements Store, ClusterStore {
             sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
           ],
         );
-        await adoptOrphans(
-          client,
-          sent.map((outcome) => outcome.smsId),
-          now,
-        );
+        await adoptOrphans(client, orphans.rows, now);
       }
       if (retries.length > 0) {
         await client.query(
@@ -1037,15 +1017,17 @@ async function insertMail(client: Client, mail: readonly NewOutgoingMail[], now:
   }
 }
 
+/** A delivery report that arrived before its SMS's send result, and that SMS. */
+interface OrphanReport {
+  readonly id: number;
+  readonly code: number;
+  readonly state: DeliveryState;
+  readonly sms_id: number;
+}
+
 /** Reports that arrived before their SMS's send result, applied now that it is committed (see sqlite-replies.ts). */
-async function adoptOrphans(client: Client, smsIds: readonly number[], now: number): Promise<void> {
-  const orphans = await client.query<{ id: number; code: number; state: DeliveryState; sms_id: number }>(
-    `SELECT d.id, d.code, d.state, o.id AS sms_id FROM outbound o
-    JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
-    WHERE o.id = ANY($1::bigint[]) ORDER BY d.id`,
-    [smsIds],
-  );
-  for (const orphan of orphans.rows) {
+async function adoptOrphans(client: Client, orphans: readonly OrphanReport[], now: number): Promise<void> {
+  for (const orphan of orphans) {
     await client.query('UPDATE delivery_reports SET sms_id = $1 WHERE id = $2', [orphan.sms_id, orphan.id]);
     const target = (
       await client.query<OutboundForReport>(
