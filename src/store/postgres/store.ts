@@ -130,9 +130,20 @@ const DUE = `(CASE WHEN lease_owner IS NULL THEN next_attempt_at <= $1 ELSE next
 const DUE_BOUND = 'next_attempt_at <= GREATEST($1, (extract(epoch from statement_timestamp()) * 1000)::bigint)';
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
-/** The SMS a claim at `$1` (the relay's clock) chooses its batches from, at most `$2`, in due order. Exported for a test of its plan. */
-export const SMS_CANDIDATES = `SELECT id, message_id FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
-  ORDER BY next_attempt_at, id LIMIT $2`;
+/**
+ * The SMS a claim at `$1` (the relay's clock) chooses its batches from, in due order: of the first `$2`
+ * due (what the batches could hold at most), those of the first `$3` mails (the most batches asked
+ * for). The claim takes batches mail by mail, so the others would only be read and sent back for
+ * nothing: with one-number mails that was every due row at every claim, 196 rows for 3 taken in the
+ * 09:40 profile. Exported for a test of its plan.
+ */
+export const SMS_CANDIDATES = `WITH due AS MATERIALIZED (
+    SELECT id, message_id, next_attempt_at FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
+    ORDER BY next_attempt_at, id LIMIT $2
+  ), first AS (
+    SELECT message_id FROM due GROUP BY message_id ORDER BY min(next_attempt_at), min(id) LIMIT $3
+  )
+  SELECT id, message_id FROM due WHERE message_id IN (SELECT message_id FROM first) ORDER BY next_attempt_at, id`;
 
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
@@ -360,14 +371,17 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * Two statements: the due candidates (no lock: they are more rows than the batches take when a mail
-   * has fewer numbers than a request holds, and a row lock writes to the row), the batches chosen
-   * from them, then those rows locked (`SKIP LOCKED`: another relay's claim has them), checked due
+   * Two statements: the due candidates (SMS_CANDIDATES; no lock: they may be more rows than the
+   * batches take, and a row lock writes to the row), the batches chosen from them, then those rows locked (`SKIP LOCKED`: another relay's claim has them), checked due
    * again, leased and returned with their messages in one statement.
    */
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     return this.#write(async (client) => {
-      const due = await client.query<Pick<ClaimedSmsRow, 'id' | 'message_id'>>(SMS_CANDIDATES, [request.now, request.maxBatches * request.batchSize]);
+      const due = await client.query<Pick<ClaimedSmsRow, 'id' | 'message_id'>>(SMS_CANDIDATES, [
+        request.now,
+        request.maxBatches * request.batchSize,
+        request.maxBatches,
+      ]);
       const chosen = selectBatchRows(due.rows, request).map((row) => row.id);
       if (chosen.length === 0) return [];
       // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
