@@ -1,7 +1,7 @@
 /**
  * Group commit on PostgreSQL, as SQLite's store thread does it (src/store/group-commit.ts): the
  * writes that arrive while commits are in flight go together into the next transaction, on one
- * connection, with one COMMIT (one WAL flush) and one NOTIFY for all of them; unlike SQLite's single
+ * connection, with one COMMIT (one WAL flush) for all of them, then their notification; unlike SQLite's single
  * writer, up to MAX_GROUPS_IN_FLIGHT groups commit at once, on connections of their own. Before it, each write
  * was a transaction of its own (pool checkout, BEGIN, statements, COMMIT): 2.35 commits per mail
  * through a relay, 0.43 mails per commit.
@@ -15,7 +15,7 @@
  * rare group that meets an error.) The server or the way to it failing fails the whole group.
  */
 import type pg from 'pg';
-import { notifyStatement, type WorkQueue } from './notify.ts';
+import type { WorkQueue } from './notify.ts';
 
 /**
  * Bounds the latency one group adds to the writes queued behind it, and the memory of a burst:
@@ -36,7 +36,7 @@ export type Work<T> = (client: pg.PoolClient) => Promise<T>;
 
 interface PendingWrite {
   readonly work: Work<unknown>;
-  /** The queues it adds due work to: notified to the other relays with the COMMIT. */
+  /** The queues it adds due work to: notified to the other relays after the COMMIT. */
   readonly wakes: readonly WorkQueue[];
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
@@ -44,8 +44,8 @@ interface PendingWrite {
 
 export interface GroupWriterOptions {
   readonly pool: pg.Pool;
-  /** This process's tag in its notifications (see notify.ts). */
-  readonly wakeTag: () => string;
+  /** A group committed that added due work to `queues`: tell the other relays (notify.ts, WakeSender). */
+  readonly wake: (queues: readonly WorkQueue[]) => void;
   /** The server or the way to it failed (as opposed to one write being wrong). */
   readonly isConnectionError: (error: unknown) => boolean;
   /** A group committed: how many writes, in how long. */
@@ -168,15 +168,15 @@ export class GroupWriter {
     client: pg.PoolClient,
     writes: readonly PendingWrite[],
   ): Promise<{ readonly ok: true; readonly results: unknown[] } | { readonly ok: false; readonly error: unknown }> {
-    const { isConnectionError, wakeTag } = this.#options;
+    const { isConnectionError, wake } = this.#options;
     try {
       await client.query('BEGIN');
       const results: unknown[] = [];
       for (const write of writes) results.push(await write.work(client));
-      const wakes = [...new Set(writes.flatMap((write) => write.wakes))];
-      const committed = await client.query(wakes.length > 0 ? `${notifyStatement(wakes, wakeTag())}COMMIT` : 'COMMIT');
+      const committed = await client.query('COMMIT');
       // COMMIT of a transaction that an error aborted (one a write caught and went on from) rolls back without an error.
-      if ([committed].flat().at(-1)?.command !== 'COMMIT') throw new RolledBack();
+      if (committed.command !== 'COMMIT') throw new RolledBack();
+      wake(writes.flatMap((write) => write.wakes));
       return { ok: true, results };
     } catch (error) {
       if (isConnectionError(error)) throw new GroupLost(error);

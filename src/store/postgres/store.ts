@@ -61,7 +61,7 @@ import { DB_NOW_MS } from './clock.ts';
 import { heartbeat, leaveCluster, relaysSeen } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
 import { GroupWriter } from './group-writer.ts';
-import { WorkListener, type WorkQueue } from './notify.ts';
+import { WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
 import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
@@ -148,6 +148,10 @@ export const SMS_CANDIDATES = `WITH due AS MATERIALIZED (
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
   readonly #writer: GroupWriter;
+  readonly #wakes = new WakeSender(
+    (sql) => this.#pool.query(sql),
+    () => this.#wakeTag,
+  );
   readonly #url: string;
   #wakeTag = '';
   readonly #sslMode: string;
@@ -180,7 +184,7 @@ export class PostgresStore implements Store, ClusterStore {
     });
     this.#writer = new GroupWriter({
       pool: this.#pool,
-      wakeTag: () => this.#wakeTag,
+      wake: (queues) => this.#wakes.wake(queues),
       isConnectionError,
       onCommit: (writes, seconds) => {
         this.#stats = { commits: this.#stats.commits + 1, writes: this.#stats.writes + writes, seconds: this.#stats.seconds + seconds };
@@ -254,7 +258,7 @@ export class PostgresStore implements Store, ClusterStore {
   /**
    * A write in the next commit group (group-writer.ts): resolves after the COMMIT that holds it
    * returned. A failure is STORE_UNAVAILABLE to the caller. `wakes`: the queues it adds due work to,
-   * notified to the other relays with the COMMIT.
+   * notified to the other relays after the COMMIT.
    */
   async #write<T>(work: (client: Client) => Promise<T>, wakes: readonly WorkQueue[] = []): Promise<T> {
     this.#usable();
@@ -265,7 +269,7 @@ export class PostgresStore implements Store, ClusterStore {
     }
   }
 
-  /** A write that adds due work to `wakes`: the other relays' loops hear of it with its COMMIT. */
+  /** A write that adds due work to `wakes`: the other relays' loops hear of it after its COMMIT. */
   #queueing<T>(wakes: readonly WorkQueue[], work: (client: Client) => Promise<T>): Promise<T> {
     return this.#write(work, wakes);
   }
