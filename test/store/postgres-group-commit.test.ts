@@ -65,6 +65,25 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('a write whose values cannot even be sent fails alone, and says nothing of the store: the others of its group commit, the store stays healthy', async () => {
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      const unsendable = { ...mail(['+447700900125']), headers: circular as unknown as string };
+      const results = await Promise.allSettled([
+        store.acceptMail(mail(['+447700900123'])),
+        store.acceptMail(unsendable),
+        store.acceptMail(mail(['+447700900124'])),
+      ]);
+      assert.deepEqual(
+        results.map((result) => result.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.equal(((results[1] as PromiseRejectedResult).reason as RelayError).code, 'STORE_UNAVAILABLE');
+      assert.deepEqual(await store.probeWrites(), { state: 'ok' });
+      assert.equal((await claim(store, 10, 1)).length, 2);
+      await store.close();
+    });
+
     test('a resubmission (accepted in one statement on PostgreSQL): linked to its original both ways, no SMS, its conversation left alone', async () => {
       const resubmission = { fingerprint: 'fp-1', since: 500 };
       const conversation = { mailbox: 'alice@example.com', continues: false };

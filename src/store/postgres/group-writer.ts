@@ -179,11 +179,14 @@ export class GroupWriter {
       wake(writes.flatMap((write) => write.wakes));
       return { ok: true, results };
     } catch (error) {
-      if (isConnectionError(error)) throw new GroupLost(error);
+      // The server's word that the connection failed: it goes. Anything else without a word of the server
+      // (a connection that ended, or one write's own code throwing) is told apart by whether ROLLBACK works.
+      const coded = typeof (error as { code?: unknown }).code === 'string';
+      if (coded && isConnectionError(error)) throw new GroupLost(error);
       try {
         await client.query('ROLLBACK');
       } catch (rollback) {
-        throw new GroupLost(rollback);
+        throw new GroupLost(isConnectionError(error) ? error : rollback);
       }
       return { ok: false, error };
     }

@@ -1092,7 +1092,8 @@ function isConfigError(error: unknown): boolean {
  */
 function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: string }).code ?? '';
-  if (/^(08|53|57P|58)/.test(code)) return true;
+  // 26000: a statement this connection prepared is gone (a proxy that does not keep them): the connection goes.
+  if (/^(08|53|57P|58)/.test(code) || code === '26000') return true;
   if (/^[0-9A-Z]{5}$/.test(code)) return false;
   return true;
 }
