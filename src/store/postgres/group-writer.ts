@@ -129,11 +129,14 @@ export class GroupWriter {
       this.#lost(group, error);
       return;
     }
+    // The queues the committed writes added work to: notified once the connection is back in the pool, for the notification to take.
+    const woken: WorkQueue[] = [];
     try {
       const started = performance.now();
       const together = await this.#transaction(client, group);
       if (together.ok) {
         this.#options.onCommit(group.length, (performance.now() - started) / 1000);
+        woken.push(...group.flatMap((write) => write.wakes));
         for (const [index, write] of group.entries()) write.resolve(together.results[index]);
       } else if (group.length === 1) {
         group[0]?.reject(together.error);
@@ -147,6 +150,7 @@ export class GroupWriter {
             continue;
           }
           this.#options.onCommit(1, (performance.now() - started) / 1000);
+          woken.push(...write.wakes);
           write.resolve(alone.results[0]);
         }
       }
@@ -157,6 +161,7 @@ export class GroupWriter {
       client.release(cause instanceof Error ? cause : new Error(String(cause)));
       this.#lost(group, cause);
     }
+    if (woken.length > 0) this.#options.wake(woken);
   }
 
   /**
@@ -168,7 +173,7 @@ export class GroupWriter {
     client: pg.PoolClient,
     writes: readonly PendingWrite[],
   ): Promise<{ readonly ok: true; readonly results: unknown[] } | { readonly ok: false; readonly error: unknown }> {
-    const { isConnectionError, wake } = this.#options;
+    const { isConnectionError } = this.#options;
     try {
       await client.query('BEGIN');
       const results: unknown[] = [];
@@ -176,7 +181,6 @@ export class GroupWriter {
       const committed = await client.query('COMMIT');
       // COMMIT of a transaction that an error aborted (one a write caught and went on from) rolls back without an error.
       if (committed.command !== 'COMMIT') throw new RolledBack();
-      wake(writes.flatMap((write) => write.wakes));
       return { ok: true, results };
     } catch (error) {
       // The server's word that the connection failed: it goes. Anything else without a word of the server
