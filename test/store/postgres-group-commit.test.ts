@@ -84,6 +84,32 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test("a delivery report racing its SMS's send result (in another commit group) is applied all the same", async () => {
+      const numbers = Array.from({ length: 40 }, (_, index) => `+4477009${String(index).padStart(5, '0')}`);
+      await store.acceptMail(mail(numbers));
+      const sms = (await claim(store, 40, 1)).flatMap((batch) => batch.sms);
+      assert.equal(sms.length, 40);
+      await Promise.all(
+        sms.map(async (item) => {
+          const sent = store.recordSmsOutcomes([{ smsId: item.id, kind: 'sent', providerId: `p-${item.id}` }]);
+          // The report arrives while the send result is being committed, as a gateway's fast webhook does.
+          await new Promise((resolve) => setImmediate(resolve));
+          const report = store.applyDeliveryReport({
+            provider: 'test',
+            providerId: `p-${item.id}`,
+            number: item.number,
+            code: 0,
+            state: 'delivered',
+            receivedAt: 3_000,
+          });
+          await Promise.all([sent, report]);
+        }),
+      );
+      const delivered = (await store.smsOf((await store.messagesOfNumber(numbers[0] ?? '', 1))[0] ?? '')).filter((item) => item.delivery === 'delivered');
+      assert.equal(delivered.length, 40);
+      await store.close();
+    });
+
     test('a resubmission (accepted in one statement on PostgreSQL): linked to its original both ways, no SMS, its conversation left alone', async () => {
       const resubmission = { fingerprint: 'fp-1', since: 500 };
       const conversation = { mailbox: 'alice@example.com', continues: false };

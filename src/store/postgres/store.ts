@@ -128,6 +128,15 @@ const DUE = `(CASE WHEN lease_owner IS NULL THEN next_attempt_at <= $1 ELSE next
  * statement waits for the next claim.
  */
 const DUE_BOUND = 'next_attempt_at <= GREATEST($1, (extract(epoch from statement_timestamp()) * 1000)::bigint)';
+/**
+ * The advisory-lock class (the text "smdr") that orders a delivery report with its SMS's send result.
+ * Without it a report could miss its SMS for good: it finds no SMS with its provider id while the
+ * result is not committed yet and is kept as an orphan, and the result's transaction, which adopts
+ * the orphans it finds, had looked before the report committed (group commits run side by side,
+ * so that window is a commit long). The key is the provider id and number, hashed.
+ */
+const REPORT_LOCK_CLASS = 0x736d6472;
+const reportLockKey = (providerId: string, number: string) => `hashtext(${providerId} || ' ' || ${number})`;
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
@@ -426,8 +435,9 @@ export class PostgresStore implements Store, ClusterStore {
         (outcome): outcome is Extract<SmsOutcome, { kind: 'failed' | 'expired' }> => outcome.kind === 'failed' || outcome.kind === 'expired',
       );
       if (sent.length > 0) {
-        // The reports that arrived before their SMS's send result come back from the same statement.
-        const orphans = await client.query<OrphanReport>(
+        // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
+        // read in the next statement: after any report that could not see this result yet has committed.
+        await client.query(
           `WITH done AS (
             UPDATE outbound o SET status = 'sent', provider_id = t.provider_id, tracking_id = t.tracking_id, attempts = o.attempts + 1,
               lease_owner = NULL, last_error = NULL, updated_at = $1
@@ -436,8 +446,7 @@ export class PostgresStore implements Store, ClusterStore {
           ), logged AS (
             INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done ORDER BY id
           )
-          SELECT d.id, d.code, d.state, done.id AS sms_id FROM done
-          JOIN delivery_reports d ON d.provider_id = done.provider_id AND d.number = done.number AND d.sms_id IS NULL ORDER BY d.id`,
+          SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (SELECT DISTINCT ${reportLockKey('provider_id', 'number')} AS key FROM done ORDER BY key) keys`,
           [
             now,
             sent.map((outcome) => outcome.smsId),
@@ -445,6 +454,12 @@ export class PostgresStore implements Store, ClusterStore {
             sent.map((outcome) => outcome.trackingId ?? null),
             sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
           ],
+        );
+        const orphans = await client.query<OrphanReport>(
+          `SELECT d.id, d.code, d.state, o.id AS sms_id FROM outbound o
+          JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
+          WHERE o.id = ANY($1::bigint[]) ORDER BY d.id`,
+          [sent.map((outcome) => outcome.smsId)],
         );
         await adoptOrphans(client, orphans.rows, now);
       }
@@ -736,6 +751,8 @@ export class PostgresStore implements Store, ClusterStore {
 
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult> {
     return this.#write(async (client) => {
+      // Waits for a send result of this SMS being committed; the next statement then sees it (REPORT_LOCK_CLASS).
+      await client.query(`SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('$1::text', '$2::text')})`, [report.providerId, report.number]);
       const target = (
         await client.query<OutboundForReport>(
           `SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
