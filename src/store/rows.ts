@@ -45,8 +45,8 @@ export interface ClaimedSmsRow {
  * batch too many, so a claim never takes more than the dispatcher can send at once (a job leased but
  * left waiting could outlive its lease and be sent twice).
  */
-export function selectBatchRows(due: Iterable<ClaimedSmsRow>, request: SmsClaimRequest): ClaimedSmsRow[] {
-  const selected: ClaimedSmsRow[] = [];
+export function selectBatchRows<Row extends Pick<ClaimedSmsRow, 'message_id'>>(due: Iterable<Row>, request: SmsClaimRequest): Row[] {
+  const selected: Row[] = [];
   const openBatchSize = new Map<string, number>();
   let batches = 0;
   for (const row of due) {

@@ -1,6 +1,6 @@
 /**
- * Wake-ups across relays (#18): a write that queued work notifies the channel in its own transaction
- * (PostgreSQL delivers a notification only if it commits, one per transaction); each relay listens on
+ * Wake-ups across relays (#18): once a write that queued work has committed, the channel is notified
+ * (WakeSender: never before the commit, so a relay woken finds the work); each relay listens on
  * a connection of its own, outside the pool (a pooled connection goes back to the pool between
  * statements, and a transaction-pooling proxy would drop the LISTEN), and kicks its loops. A
  * notification sent while the listener was disconnected is lost, so every (re)connection kicks once to
@@ -20,11 +20,49 @@ const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 30_000;
 
 /**
- * The statement sent with COMMIT, in the same round trip: `queues` woken, from `tag` (the sender's
- * process: it kicked its own loops already and ignores its own notification). Both are plain words.
+ * The notification of `queues` woken, from `tag` (the sender's process: it kicked its own loops
+ * already and ignores its own notification). Both are plain words.
  */
 export function notifyStatement(queues: readonly WorkQueue[], tag: string): string {
-  return `SELECT pg_notify('${WORK_CHANNEL}', '${queues.join(',')}/${tag.replace(/[^A-Za-z0-9]/g, '')}'); `;
+  return `SELECT pg_notify('${WORK_CHANNEL}', '${queues.join(',')}/${tag.replace(/[^A-Za-z0-9]/g, '')}')`;
+}
+
+/**
+ * Sends the notifications of committed writes, in a statement of their own after the COMMIT, one at a
+ * time: what commits while one is on its way goes in the next. Inside the writes' transactions they
+ * cost every relay's throughput: PostgreSQL serialises the commits of transactions that notify under
+ * one lock held through their WAL flush (measured 2026-12-03: commits queued on `Lock:object`
+ * behind one another); a transaction that only notifies writes no WAL to flush. A notification lost
+ * with the process between the COMMIT and its sending is covered by the listeners' idle poll, as one
+ * lost while a listener is disconnected.
+ */
+export class WakeSender {
+  readonly #send: (sql: string) => Promise<unknown>;
+  readonly #tag: () => string;
+  #waiting = new Set<WorkQueue>();
+  #sending = false;
+
+  constructor(send: (sql: string) => Promise<unknown>, tag: () => string) {
+    this.#send = send;
+    this.#tag = tag;
+  }
+
+  /** `queues` got work in a commit that has returned. */
+  wake(queues: readonly WorkQueue[]): void {
+    for (const queue of queues) this.#waiting.add(queue);
+    if (!this.#sending && this.#waiting.size > 0) void this.#sendWaiting();
+  }
+
+  async #sendWaiting(): Promise<void> {
+    this.#sending = true;
+    while (this.#waiting.size > 0) {
+      const queues = QUEUES.filter((queue) => this.#waiting.has(queue));
+      this.#waiting.clear();
+      // A notification that fails (the database going away) is left to the listeners' poll.
+      await this.#send(notifyStatement(queues, this.#tag())).catch(() => undefined);
+    }
+    this.#sending = false;
+  }
 }
 
 function readPayload(payload: string | undefined): { queues: WorkQueue[]; tag: string } {

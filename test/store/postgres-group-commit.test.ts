@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, test } from 'node:test';
+import { RelayError } from '../../src/errors.ts';
+import { PostgresStore, SMS_CANDIDATES } from '../../src/store/postgres/store.ts';
+import type { Store } from '../../src/store/types.ts';
+import { freshDatabase, POSTGRES_SKIP, withClient } from '../helpers/postgres.ts';
+import { mail } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
+
+const claim = (store: Store, maxBatches: number, batchSize: number, now = 2_000) =>
+  store.claimDueSms({ owner: 'test', now, leaseUntil: now + 60_000, maxBatches, batchSize });
+
+/** #17 item 8: PostgreSQL commits writes in groups as SQLite does, with the same answer to each write. */
+forEachStore((kind) =>
+  describe('group commit', () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await kind.fresh();
+    });
+
+    test('writes that arrive together share commits: far fewer commits than writes, every write resolved and kept', async () => {
+      const before = await store.commitStats();
+      const mails = Array.from({ length: 60 }, (_, index) => mail([`+4477009${String(index).padStart(5, '0')}`]));
+      await Promise.all(mails.map((item) => store.acceptMail(item)));
+      const after = await store.commitStats();
+      assert.equal(after.writes - before.writes, 60);
+      // Each write alone would be 60 commits; the first goes alone, the others wait for its COMMIT together.
+      assert.ok(after.commits - before.commits <= 6, `${after.commits - before.commits} commits for 60 writes`);
+      await store.close();
+      store = await kind.reopen();
+      assert.equal((await claim(store, 100, 1)).length, 60);
+      await store.close();
+    });
+
+    test("a write failing in a group with a claim: the group's other writes commit once each, in order, and only the faulty one is refused", async () => {
+      const first = mail(['+447700900123']);
+      const second = mail(['+447700900124']);
+      const results = await Promise.allSettled([
+        store.acceptMail(first),
+        claim(store, 10, 1),
+        store.acceptMail({ ...first, recipients: [] }), // same id: the primary key refuses it
+        store.acceptMail(second),
+      ]);
+      assert.deepEqual(
+        results.map((result) => result.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+      );
+      const refused = (results[2] as PromiseRejectedResult).reason;
+      assert.ok(refused instanceof RelayError && refused.code === 'STORE_UNAVAILABLE');
+      // The claim ran after the first mail and before the second, and (if the group ran again alone) once.
+      const claimed = (results[1] as PromiseFulfilledResult<Awaited<ReturnType<typeof claim>>>).value;
+      assert.deepEqual(
+        claimed.map((batch) => batch.message.id),
+        [first.id],
+      );
+      assert.deepEqual(
+        (await store.smsOf(first.id)).map((sms) => [sms.status, sms.possibleDuplicates]),
+        [['queued', 0]],
+      );
+      assert.deepEqual(
+        (await claim(store, 10, 1)).map((batch) => batch.message.id),
+        [second.id],
+      );
+      assert.equal((await store.events(first.id)).filter((event) => event.kind === 'accepted').length, 1);
+      await store.close();
+    });
+
+    test('a write whose values cannot even be sent fails alone, and says nothing of the store: the others of its group commit, the store stays healthy', async () => {
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      const unsendable = { ...mail(['+447700900125']), headers: circular as unknown as string };
+      const results = await Promise.allSettled([
+        store.acceptMail(mail(['+447700900123'])),
+        store.acceptMail(unsendable),
+        store.acceptMail(mail(['+447700900124'])),
+      ]);
+      assert.deepEqual(
+        results.map((result) => result.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.equal(((results[1] as PromiseRejectedResult).reason as RelayError).code, 'STORE_UNAVAILABLE');
+      assert.deepEqual(await store.probeWrites(), { state: 'ok' });
+      assert.equal((await claim(store, 10, 1)).length, 2);
+      await store.close();
+    });
+
+    test("a delivery report racing its SMS's send result (in another commit group) is applied all the same", async () => {
+      const numbers = Array.from({ length: 40 }, (_, index) => `+4477009${String(index).padStart(5, '0')}`);
+      await store.acceptMail(mail(numbers));
+      const sms = (await claim(store, 40, 1)).flatMap((batch) => batch.sms);
+      assert.equal(sms.length, 40);
+      await Promise.all(
+        sms.map(async (item) => {
+          const sent = store.recordSmsOutcomes([{ smsId: item.id, kind: 'sent', providerId: `p-${item.id}` }]);
+          // The report arrives while the send result is being committed, as a gateway's fast webhook does.
+          await new Promise((resolve) => setImmediate(resolve));
+          const report = store.applyDeliveryReport({
+            provider: 'test',
+            providerId: `p-${item.id}`,
+            number: item.number,
+            code: 0,
+            state: 'delivered',
+            receivedAt: 3_000,
+          });
+          await Promise.all([sent, report]);
+        }),
+      );
+      const delivered = (await store.smsOf((await store.messagesOfNumber(numbers[0] ?? '', 1))[0] ?? '')).filter((item) => item.delivery === 'delivered');
+      assert.equal(delivered.length, 40);
+      await store.close();
+    });
+
+    test('a resubmission (accepted in one statement on PostgreSQL): linked to its original both ways, no SMS, its conversation left alone', async () => {
+      const resubmission = { fingerprint: 'fp-1', since: 500 };
+      const conversation = { mailbox: 'alice@example.com', continues: false };
+      const original = mail(['+447700900123'], { resubmission, conversation, sms: { ...mail([]).sms, userContext: 'ctx-1' } });
+      assert.deepEqual(await store.acceptMail(original), { duplicateOf: undefined });
+      const again = mail(['+447700900123'], {
+        resubmission,
+        conversation: { mailbox: 'bob@example.com', continues: false },
+        sms: { ...mail([]).sms, userContext: 'ctx-1' },
+      });
+      assert.deepEqual(await store.acceptMail(again), { duplicateOf: original.id });
+      assert.deepEqual(await store.smsOf(again.id), []);
+      assert.deepEqual(
+        (await store.events(again.id)).map((event) => [event.kind, event.detail]),
+        [['resubmission', `same mail as ${original.id}, sent once`]],
+      );
+      assert.deepEqual(
+        (await store.events(original.id)).map((event) => event.kind),
+        ['accepted', 'resubmitted'],
+      );
+      assert.equal((await store.conversation('ctx-1', '+447700900123'))?.mailbox, 'alice@example.com');
+      // Outside the window it is a mail of its own.
+      const later = mail(['+447700900123'], { resubmission: { fingerprint: 'fp-1', since: 1_500 } });
+      assert.deepEqual(await store.acceptMail(later), { duplicateOf: undefined });
+      assert.equal((await store.smsOf(later.id)).length, 1);
+      await store.close();
+    });
+  }),
+);
+
+describe('PostgreSQL statements', async () => {
+  const url = await freshDatabase();
+  if (url === undefined) {
+    test('PostgreSQL', { skip: POSTGRES_SKIP }, () => undefined);
+    return;
+  }
+
+  test('a claim among thousands of deferred SMS reads none of them: the bound is a condition the due index stops at', async () => {
+    const store = await PostgresStore.open({ url });
+    const numbers = Array.from({ length: 3_000 }, (_, index) => `+4477009${String(index).padStart(5, '0')}`);
+    await store.acceptMail(mail(numbers));
+    const batches = await claim(store, 30, 100);
+    const ids = batches.flatMap((batch) => batch.sms.map((sms) => sms.id));
+    assert.equal(ids.length, 3_000);
+    // Deferred for an hour by the relay's clock, here the real one (the bound is the later of it and the database's).
+    const now = Date.now();
+    await store.recordSmsOutcomes(ids.map((smsId) => ({ smsId, kind: 'retry', nextAttemptAt: now + 3_600_000, error: 'gateway down', attempted: true })));
+    assert.deepEqual(await claim(store, 30, 100, now), []);
+    await store.close();
+    const plan = await withClient(url, async (client) => {
+      // On a table this small the planner may well read it whole; what is tested is that the index can stop at the bound.
+      await client.query('SET enable_seqscan = off');
+      const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${SMS_CANDIDATES}`, [now, 3_000, 30]);
+      return explained.rows[0]?.['QUERY PLAN'][0]?.Plan;
+    });
+    const scans = nodes(plan).filter((node) => node['Relation Name'] === 'outbound');
+    assert.ok(scans.length > 0, JSON.stringify(plan));
+    for (const scan of scans) {
+      assert.equal(scan['Actual Rows'], 0);
+      assert.equal(scan['Rows Removed by Filter'] ?? 0, 0, `the scan read the deferred rows: ${JSON.stringify(scan)}`);
+    }
+  });
+
+  test("a column a newer relay added (an additive migration) breaks none of a running relay's prepared statements", async () => {
+    const url = (await freshDatabase()) ?? '';
+    const store = await PostgresStore.open({ url });
+    const conversation = { mailbox: 'alice@example.com', continues: false };
+    const before = mail(['+447700900123'], { conversation, sms: { ...mail([]).sms, userContext: 'ctx1' } });
+    await store.acceptMail(before);
+    assert.equal((await store.conversation('ctx1', '+447700900123'))?.mailbox, 'alice@example.com');
+    assert.equal((await claim(store, 10, 10)).length, 1);
+    await withClient(url, async (client) => {
+      for (const table of ['messages', 'outbound', 'conversations', 'inbound', 'mail_out'])
+        await client.query(`ALTER TABLE ${table} ADD COLUMN newer_relay BIGINT`);
+    });
+    const after = mail(['+447700900124'], { conversation, sms: { ...mail([]).sms, userContext: 'ctx2' } });
+    await store.acceptMail(after);
+    assert.equal((await store.conversation('ctx1', '+447700900123'))?.mailbox, 'alice@example.com');
+    assert.equal((await store.conversation('ctx2', '+447700900124'))?.mailbox, 'alice@example.com');
+    assert.deepEqual(
+      (await claim(store, 10, 10)).map((batch) => batch.message.id),
+      [after.id],
+    );
+    await store.close();
+  });
+});
+
+interface PlanNode {
+  readonly 'Relation Name'?: string;
+  readonly 'Actual Rows'?: number;
+  readonly 'Rows Removed by Filter'?: number;
+  readonly Plans?: readonly PlanNode[];
+}
+
+function nodes(plan: PlanNode | undefined): PlanNode[] {
+  return plan ? [plan, ...(plan.Plans ?? []).flatMap(nodes)] : [];
+}
