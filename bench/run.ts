@@ -81,6 +81,8 @@ interface RelayRun {
   readonly cpuMicrosPerMail: number;
   readonly serverCpuMicrosPerMail: number | undefined;
   readonly commitsPerSec: number | undefined;
+  /** Commits that waited for the disk (`smsrelay_store_synced_commits_total`, since the third round of #15): fsyncs on SQLite. */
+  readonly fsyncsPerSec: number | undefined;
   readonly mailsPerCommit: number | undefined;
   readonly writesPerCommit: number | undefined;
   readonly commitMicrosPerMail: number | undefined;
@@ -113,6 +115,7 @@ async function relayRun(target: Extract<Target, { kind: 'relay' }>, gateway: Chi
       })
     : (gateway.process.stdin?.write('forget\n'), []);
   const commits = delta('smsrelay_store_commits_total');
+  const fsyncs = delta('smsrelay_store_synced_commits_total');
   const writes = delta('smsrelay_store_committed_writes_total');
   const commitSeconds = delta('smsrelay_store_commit_seconds_total');
   return {
@@ -121,6 +124,7 @@ async function relayRun(target: Extract<Target, { kind: 'relay' }>, gateway: Chi
     cpuMicrosPerMail: Math.round((cpu * 1000) / MAILS),
     serverCpuMicrosPerMail: serverCpu === undefined ? undefined : Math.round((serverCpu * 1000) / MAILS),
     commitsPerSec: commits === undefined ? undefined : rate(commits, endToEnd),
+    fsyncsPerSec: fsyncs === undefined ? undefined : rate(fsyncs, endToEnd),
     mailsPerCommit: commits ? round(MAILS / commits, 2) : undefined,
     writesPerCommit: commits && writes !== undefined ? round(writes / commits, 2) : undefined,
     commitMicrosPerMail: commitSeconds === undefined ? undefined : Math.round((commitSeconds * 1e6) / MAILS),
@@ -236,6 +240,7 @@ async function mt(withPostfix: boolean) {
         cpuMicrosPerMail: pick('cpuMicrosPerMail'),
         serverCpuMicrosPerMail: pick('serverCpuMicrosPerMail'),
         commitsPerSec: pick('commitsPerSec'),
+        fsyncsPerSec: pick('fsyncsPerSec'),
         mailsPerCommit: pick('mailsPerCommit'),
         writesPerCommit: pick('writesPerCommit'),
         commitMicrosPerMail: pick('commitMicrosPerMail'),
@@ -510,12 +515,12 @@ if (postgres) {
 }
 console.log(`corpus rotation: ${mtResult.corpus.mails} mails (${mtResult.corpus.excluded} fixtures left out: a relay refuses them by design)\n`);
 console.log(
-  '| shape | relay | smtp-sink/s | bare sink/s | 250/s | end to end/s | of smtp-sink | of bare | CPU µs/mail | PostgreSQL CPU µs/mail | commits/s | mails/commit | writes/commit | commit µs/mail | p50/p99 →250 ms |',
+  '| shape | relay | smtp-sink/s | bare sink/s | 250/s | end to end/s | of smtp-sink | of bare | CPU µs/mail | PostgreSQL CPU µs/mail | commits/s | fsyncs/s | mails/commit | writes/commit | commit µs/mail | p50/p99 →250 ms |',
 );
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const row of mtResult.rows) {
   console.log(
-    `| ${row.shapeName} | ${row.target} | ${cell(row.smtpSinkPerSec)} | ${row.bareSinkPerSec} | ${row.reported ? cell(row.acceptedPerSec) : 'REFUSED'} | ${cell(row.endToEndPerSec)} | ${cell(row.ofSmtpSink)} | ${cell(row.ofBareSink)} | ${cell(row.cpuMicrosPerMail)} | ${cell(row.serverCpuMicrosPerMail)} | ${cell(row.commitsPerSec)} | ${cell(row.mailsPerCommit)} | ${cell(row.writesPerCommit)} | ${cell(row.commitMicrosPerMail)} | ${row.p50To250Ms === undefined ? '—' : `${row.p50To250Ms} / ${row.p99To250Ms}`} |`,
+    `| ${row.shapeName} | ${row.target} | ${cell(row.smtpSinkPerSec)} | ${row.bareSinkPerSec} | ${row.reported ? cell(row.acceptedPerSec) : 'REFUSED'} | ${cell(row.endToEndPerSec)} | ${cell(row.ofSmtpSink)} | ${cell(row.ofBareSink)} | ${cell(row.cpuMicrosPerMail)} | ${cell(row.serverCpuMicrosPerMail)} | ${cell(row.commitsPerSec)} | ${cell(row.fsyncsPerSec)} | ${cell(row.mailsPerCommit)} | ${cell(row.writesPerCommit)} | ${cell(row.commitMicrosPerMail)} | ${row.p50To250Ms === undefined ? '—' : `${row.p50To250Ms} / ${row.p99To250Ms}`} |`,
   );
 }
 const postgresRatios = postgresAgainstSqlite(mtResult.rows, moResult);
