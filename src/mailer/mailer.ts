@@ -42,18 +42,16 @@ export class Mailer extends WorkLoop<ClaimedMail> {
         const now = clock();
         return options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + options.leaseMs, limit: free });
       },
-      process: (mail, release) => this.#deliver(mail, clock, release),
+      process: (mail) => this.#deliver(mail, clock),
       nextDueAt: () => options.store.nextMailDueAt(),
     });
     this.#options = options;
   }
 
-  /** Delivers one mail; its slot frees (`release`) once the transport answered, and its outcome is committed after. */
-  async #deliver(mail: ClaimedMail, clock: () => number, release: () => void): Promise<void> {
+  async #deliver(mail: ClaimedMail, clock: () => number): Promise<void> {
     const { store, transport, logger, retryMinDelayMs, retryMaxDelayMs } = this.#options;
     const log = logger.child({ msgId: mail.messageId, mailId: mail.id, kind: mail.kind });
     const result = await transport.deliver(mail);
-    release();
     if (result.ok) {
       log.info({ via: transport.description, response: result.response }, 'mailer: mail delivered');
       await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });
