@@ -9,6 +9,12 @@ import type { Logger } from './log.ts';
 const MAX_IDLE_WAIT_MS = 5_000;
 /** After the store failed, wait this long before claiming again. */
 const STORE_RETRY_MS = 1_000;
+/**
+ * Items past their slot whose outcome is still being committed, per slot: a store whose commits are
+ * slow does not hold the next request back, but one that stops answering gathers at most this many
+ * pending outcomes before no further item starts.
+ */
+const COMMITTING_PER_SLOT = 2;
 
 export interface WorkLoopOptions<T> {
   readonly name: string;
@@ -16,8 +22,12 @@ export interface WorkLoopOptions<T> {
   readonly concurrency: number;
   /** Leases up to `free` due items; [] when none is due. */
   readonly claim: (free: number) => Promise<readonly T[]>;
-  /** Works one claimed item to its recorded outcome; must not throw for expected failures. */
-  readonly process: (item: T) => Promise<void>;
+  /**
+   * Works one claimed item to its recorded outcome; must not throw for expected failures. It calls
+   * `release` once the scarce part is done (the gateway answered, the smarthost took the mail): its
+   * slot starts the next item while the outcome is committed. Without a call the slot frees at the end.
+   */
+  readonly process: (item: T, release: () => void) => Promise<void>;
   /** When the next queued item becomes due, if any. */
   readonly nextDueAt: () => Promise<number | undefined>;
   readonly clock: () => number;
@@ -26,13 +36,19 @@ export interface WorkLoopOptions<T> {
 }
 
 /**
- * A durable queue's worker loop: claim what is due (bounded by `concurrency`), process each item,
- * and sleep until the next item is due or `kick()` says new work arrived. Shared by the SMS
- * dispatcher and the outgoing-mail worker.
+ * A durable queue's worker loop: claim what is due, process each item with at most `concurrency`
+ * in their slot at once, and sleep until the next item is due or `kick()` says new work arrived.
+ * An item leaves its slot when it releases it and counts as in flight (for the stop's grace, and its
+ * lease stays) until its outcome is committed. Nothing is claimed ahead of a free slot: a lease says
+ * the item may be at the gateway, and a restart after a crash counts it as a possible duplicate.
+ * Shared by the SMS dispatcher and the outgoing-mail worker.
  */
 export class WorkLoop<T> {
   readonly #options: WorkLoopOptions<T>;
+  /** Items started and not finished (outcome committed), in their slot or past it. */
   readonly #inFlight = new Set<Promise<void>>();
+  /** Items in their slot. */
+  #busy = 0;
   #running = false;
   #again = false;
   #stopped = false;
@@ -133,28 +149,51 @@ export class WorkLoop<T> {
   }
 
   async #claimAndProcess(): Promise<void> {
-    const { concurrency, claim, process, logger, name } = this.#options;
-    while (!this.#stopped && this.#inFlight.size < concurrency) {
-      const items = await claim(concurrency - this.#inFlight.size);
+    const { concurrency, claim } = this.#options;
+    for (;;) {
+      // As many as start now: free slots, within the bound on outcomes waiting for their commit.
+      const free = Math.min(concurrency - this.#busy, concurrency * COMMITTING_PER_SLOT - this.#committing());
+      if (this.#stopped || free <= 0) return;
+      const items = await claim(free);
       if (items.length === 0) return;
-      for (const item of items) {
-        const work = process(item)
-          .catch((error: unknown) => logger.error({ err: error }, `${name}: unexpected failure; the item is retried when its lease ends`))
-          .finally(() => {
-            this.#inFlight.delete(work);
-            this.kick();
-          });
-        this.#inFlight.add(work);
-      }
+      for (const item of items) this.#start(item);
     }
+  }
+
+  /** Items past their slot, their outcome being committed. */
+  #committing(): number {
+    return this.#inFlight.size - this.#busy;
+  }
+
+  #start(item: T): void {
+    const { process, logger, name } = this.#options;
+    this.#busy++;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#busy--;
+      this.kick();
+    };
+    const work = process(item, release)
+      .catch((error: unknown) => logger.error({ err: error }, `${name}: unexpected failure; the item is retried when its lease ends`))
+      .finally(() => {
+        this.#inFlight.delete(work);
+        // A committed outcome may lift the bound on those pending.
+        if (released) this.kick();
+        else release();
+      });
+    this.#inFlight.add(work);
   }
 
   /** Time until the next item is due; undefined when work in flight will wake us anyway. */
   async #idleWait(): Promise<number | undefined> {
-    if (this.#inFlight.size >= this.#options.concurrency) return undefined;
+    // Every slot busy, or outcomes pending up to their bound: a freed slot or a commit wakes the loop.
+    const { concurrency } = this.#options;
+    if (this.#busy >= concurrency || this.#committing() >= concurrency * COMMITTING_PER_SLOT) return undefined;
     const next = await this.#options.nextDueAt();
     const longest = this.#options.idleWaitMs ?? MAX_IDLE_WAIT_MS;
-    if (next === undefined) return this.#inFlight.size > 0 ? undefined : longest;
+    if (next === undefined) return this.#busy > 0 ? undefined : longest;
     return Math.min(longest, Math.max(0, next - this.#options.clock()));
   }
 }

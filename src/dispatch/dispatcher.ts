@@ -163,7 +163,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         if (batches.length === 0) for (const lane of lanes) await lane.pause.probeSkipped(now);
         return batches;
       },
-      process: (batch) => this.#sendBatch(batch),
+      process: (batch, release) => this.#sendBatch(batch, release),
       nextDueAt: async () => {
         const due = await store.nextSmsDueAt();
         // While every provider refuses the account, nothing is due before the first probe.
@@ -223,13 +223,16 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     );
   }
 
-  async #sendBatch(batch: SmsBatch): Promise<void> {
+  /** Sends one batch; its slot frees (`release`) once the gateway answered, and its outcome is committed after. */
+  async #sendBatch(batch: SmsBatch, release: () => void): Promise<void> {
     const log = this.#options.logger.child({ msgId: batch.message.id });
     const giveUpAt = deadline(startOf(batch.message), this.#options.retry);
     const now = this.#clock();
     const live = now < giveUpAt ? batch.sms : [];
     const expired: Decision[] = now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), via: undefined }));
     const attempted: Attempt = live.length > 0 ? await this.#attempt(batch.message, live, giveUpAt, log) : { decisions: [], asked: new Map() };
+    // The slot bounds gateway requests: the next batch's request need not wait for this one's commit.
+    release();
     if (this.abandoned) {
       log.info({ numbers: batch.sms.length }, 'dispatch: request still in flight when the stop gave up waiting; the next start sends it again');
       return;
