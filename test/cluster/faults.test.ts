@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { after, test } from 'node:test';
 import { allSettled, type ClusterRelay, leasedSms, MailLoad, postWebhook, query, startCluster, waitEvery } from '../helpers/cluster.ts';
-import { freshDatabase, ownPostgres, POSTGRES_SKIP, withDatabase } from '../helpers/postgres.ts';
+import { describeOnPostgres, freshDatabase, ownPostgres, withDatabase } from '../helpers/postgres.ts';
 import { killSpawnedRelays, removeDir, startSimulator } from '../helpers/relay.ts';
 import { sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -61,13 +61,7 @@ const stopAll = async (relays: readonly ClusterRelay[]) => {
  * spawned as `bin/smsrelay.js start` on one database, mail over SMTP, webhooks over HTTP, one relay
  * killed with SIGKILL or the database restarted under load. Each scenario prints its figures on one line.
  */
-describe('a cluster of relays under faults', { concurrency: true }, async () => {
-  const probe = await freshDatabase();
-  if (probe === undefined) {
-    test('a cluster of relays under faults', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
-
+describeOnPostgres('a cluster of relays under faults', { concurrency: true }, async () => {
   test('(a) 2,000 mails over SMTP split across two relays, one killed with SIGKILL mid-load: every 250 reaches the gateway, duplicates within what was in flight', async () => {
     const url = (await freshDatabase()) ?? '';
     const gateway = await startSimulator();

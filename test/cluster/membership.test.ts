@@ -10,7 +10,7 @@ import { status } from '../../src/admin.ts';
 import { relayVersion } from '../../src/cluster/membership.ts';
 import type { RelayMember } from '../../src/store/cluster-types.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
-import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -98,11 +98,7 @@ const PHONE = '447700900123';
 const mailTo = async (port: number, text: string) =>
   queuedId((await sendMail(port, { to: [`${PHONE}@sms.localhost`], subject: text, body: text, headers: { From: 'alice@example.com' } })).data);
 
-describe('several relays on one PostgreSQL', async () => {
-  if ((await freshDatabase()) === undefined) {
-    test('several relays on one PostgreSQL', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
+describeOnPostgres('several relays on one PostgreSQL', async () => {
   const sink = await new SmtpSink().start();
   after(() => sink.stop());
   /** A relay's environment: this database, the smarthost, a short lease so the test waits seconds. */

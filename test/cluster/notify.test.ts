@@ -4,11 +4,11 @@
  * by the server, reconnects and looks once for what it missed.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import type { WorkQueue } from '../../src/store/postgres/notify.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
-import { freshDatabase, POSTGRES_SKIP, withClient } from '../helpers/postgres.ts';
+import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
 import { gatewayYaml, removeDir, startSimulator, startTestRelay, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
@@ -22,12 +22,7 @@ async function killListener(url: string, name: string): Promise<void> {
   assert.equal(rowCount, 1, 'one listening connection');
 }
 
-describe('wake-ups across relays on PostgreSQL', async () => {
-  if ((await freshDatabase()) === undefined) {
-    test('wake-ups across relays', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
-
+describeOnPostgres('wake-ups across relays on PostgreSQL', async () => {
   test("a commit that queued work wakes the other relay's listener, not its own; a killed listener reconnects and looks once", async () => {
     const url = (await freshDatabase()) ?? '';
     const alpha = await PostgresStore.open({ url, wakeTag: 'alpha' });

@@ -6,21 +6,16 @@
  * at the first part that fails, and its sender hears of it once. Vonage: part-receipts-vonage.test.ts.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
 import { query, waitEvery } from '../helpers/cluster.ts';
-import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { describeOnPostgres } from '../helpers/postgres.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { endsOnceNoticed, mailLong, PART_SMS, PATIENCE_MS } from '../helpers/part-receipts.ts';
 
-describe('SMPP: two relays, each with its own bind; the SMSC delivers the receipts on the other relay’s bind', async () => {
-  const url = await freshDatabase();
-  if (url === undefined) {
-    test('SMPP part receipts across relays', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
+describeOnPostgres('SMPP: two relays, each with its own bind; the SMSC delivers the receipts on the other relay’s bind', async (url) => {
   const UNDELIVERABLE = '447700900666';
   /**
    * The receipts come once the sending relay has recorded the send, as from a real network. (One that

@@ -7,12 +7,12 @@
  * between two parts' receipts. SMPP: part-receipts-smpp.test.ts.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { VonageSimulator } from '../../src/simulators/vonage.ts';
 import type { Standalone } from '../../src/simulators/kit.ts';
 import { waitEvery } from '../helpers/cluster.ts';
-import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { describeOnPostgres } from '../helpers/postgres.ts';
 import { GATEWAY_ACCOUNT, killSpawnedRelays, type RelayProcess, relayEnvironment, removeDir, spawnRelay, tempDir } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { endsOnceNoticed, mailLong, noticesOf, PART_SMS, PATIENCE_MS, smsRow } from '../helpers/part-receipts.ts';
@@ -21,12 +21,7 @@ const TOKEN = 'part-receipts-webhook-token-0123';
 
 after(() => killSpawnedRelays());
 
-describe("Vonage: the receipts of a long SMS's parts posted alternately to two relay processes", async () => {
-  const url = await freshDatabase();
-  if (url === undefined) {
-    test('Vonage part receipts across relays', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
+describeOnPostgres("Vonage: the receipts of a long SMS's parts posted alternately to two relay processes", async (url) => {
   const sink = new SmtpSink();
   let gateway: Standalone<VonageSimulator>;
   const relays: Array<{ dir: string; env: Record<string, string>; process: RelayProcess }> = [];

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, describe, test } from 'node:test';
+import { after, test } from 'node:test';
 import { randomBytes, scryptSync } from 'node:crypto';
-import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { freePort, gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -26,12 +26,7 @@ after(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-describe('two relays on one PostgreSQL share their limits and the gateway state', async () => {
-  if ((await freshDatabase()) === undefined) {
-    test('two relays sharing state', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
-
+describeOnPostgres('two relays on one PostgreSQL share their limits and the gateway state', async () => {
   // The primary host refuses connections at first (the breaker opens on it); the backup is the gateway.
   const primaryPort = await freePort();
   const gateway = await startSimulator({ reportDelayMs: 0 });

@@ -5,12 +5,12 @@
  * under relays that cannot read its result.
  */
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { migrate, SchemaError } from '../../src/store/postgres/migrate.ts';
 import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
 import { ADDITIVE_MIGRATIONS, BREAKING_MIGRATIONS, FIRST_CLASSIFIED, minimumReader } from '../../src/store/schema-readers.ts';
-import { freshDatabase, POSTGRES_SKIP, withClient } from '../helpers/postgres.ts';
+import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 
 const KNOWN = MIGRATIONS.length;
@@ -28,11 +28,7 @@ test('every migration since the rule says whether an older relay still reads the
   assert.equal(minimumReader(KNOWN + 1), KNOWN + 1, 'an unclassified step counts as breaking');
 });
 
-describe('schema versions on PostgreSQL', async () => {
-  if ((await freshDatabase()) === undefined) {
-    test('schema versions', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
+describeOnPostgres('schema versions on PostgreSQL', async () => {
   const schemaRow = (url: string) =>
     withClient(
       url,

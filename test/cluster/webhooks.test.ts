@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { webhookPaths } from '../../src/http/webhooks.ts';
-import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { describeOnPostgres } from '../helpers/postgres.ts';
 import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -16,12 +16,7 @@ const SKEW_MS = 10 * 60_000;
  * through one smarthost: a phone's reply goes where it would on one relay, whichever relay the
  * webhook reaches and whichever relay took the mails.
  */
-describe('webhooks on any relay of a cluster', async () => {
-  const url = await freshDatabase();
-  if (url === undefined) {
-    test('webhooks on any relay', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
+describeOnPostgres('webhooks on any relay of a cluster', async (url) => {
   const sink = new SmtpSink();
   let ahead: TestRelay;
   let behind: TestRelay;

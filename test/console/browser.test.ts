@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { maskNumber } from '../../src/sms/numbers.ts';
-import { freshDatabase, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
@@ -69,11 +69,7 @@ describe('web console in a real browser', { skip: executable ? false : 'no Chrom
       async () => ({}),
       true,
     ));
-  describe('on PostgreSQL', async () => {
-    if ((await freshDatabase()) === undefined) {
-      test('the console on PostgreSQL', { skip: POSTGRES_SKIP }, () => undefined);
-      return;
-    }
+  describeOnPostgres('on PostgreSQL', async () => {
     scenarios(
       () => browser,
       async () => ({ SMSRELAY_DATABASE_URL: (await freshDatabase()) ?? '' }),

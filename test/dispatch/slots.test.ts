@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { test } from 'node:test';
 import pg from 'pg';
-import { freshDatabase, POSTGRES_SKIP, withClient } from '../helpers/postgres.ts';
+import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
 import { gatewayYaml, removeDir, startSimulator, startTestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
@@ -14,13 +14,7 @@ const HOLD = '4242, 17';
 const mailTo = async (port: number, phone: string) =>
   queuedId((await sendMail(port, { to: [`${phone}@sms.localhost`], subject: phone, body: `to ${phone}`, headers: { From: 'alice@example.com' } })).data);
 
-describe('dispatch slots bound gateway requests, not commits', async () => {
-  const probe = await freshDatabase();
-  if (probe === undefined) {
-    test('dispatch slots on PostgreSQL', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
-
+describeOnPostgres('dispatch slots bound gateway requests, not commits', async () => {
   test('an outcome whose commit is slow frees its slot: the gateway sees gateway.maxConcurrentRequests requests at once; nothing lost or sent twice', async () => {
     const url = (await freshDatabase()) ?? '';
     const gateway = await startSimulator();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { after } from 'node:test';
+import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { startThrowawayPostgres } from '../../scripts/throwaway-postgres.js';
 
@@ -71,4 +71,25 @@ export async function ownPostgres(): Promise<Server> {
   const server = await startThrowawayPostgres();
   after(() => server.destroy());
   return server;
+}
+
+type PostgresSuite = (url: string) => void | Promise<void>;
+
+/**
+ * A suite that needs PostgreSQL, with `describe`'s arguments. `body` gets a fresh database (for tests
+ * that share one; the others take their own with freshDatabase()). Without a server the suite is one
+ * test skipped with POSTGRES_SKIP, announced loudly; under CI=true freshDatabase() fails instead.
+ */
+export function describeOnPostgres(title: string, body: PostgresSuite): void;
+export function describeOnPostgres(title: string, options: { readonly concurrency?: boolean }, body: PostgresSuite): void;
+export function describeOnPostgres(title: string, ...args: [PostgresSuite] | [{ readonly concurrency?: boolean }, PostgresSuite]): void {
+  const [options, body] = args.length === 1 ? [{}, args[0]] : args;
+  describe(title, options, async () => {
+    const url = await freshDatabase();
+    if (url === undefined) {
+      test(title, { skip: POSTGRES_SKIP }, () => undefined);
+      return;
+    }
+    await body(url);
+  });
 }

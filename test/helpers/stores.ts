@@ -1,11 +1,11 @@
-import { describe, test } from 'node:test';
+import { describe } from 'node:test';
 import type { ConsoleStore } from '../../src/store/console-types.ts';
 import { PostgresConsoleStore } from '../../src/store/postgres/console.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { SqliteConsoleStore } from '../../src/store/sqlite-console.ts';
 import type { Store } from '../../src/store/types.ts';
-import { freshDatabase, POSTGRES_SKIP } from './postgres.ts';
+import { freshDatabase, describeOnPostgres } from './postgres.ts';
 import { storeFile } from './store.ts';
 
 /** One of the store implementations, as the contract suite drives it. */
@@ -37,12 +37,7 @@ export function forEachStore(define: (kind: StoreUnderTest) => void): void {
       console: () => SqliteConsoleStore.open(file, 100),
     });
   });
-  describe('on PostgreSQL', async () => {
-    // Probed once for the suite: a run without a server skips it whole.
-    if ((await freshDatabase()) === undefined) {
-      test('the PostgreSQL store', { skip: POSTGRES_SKIP }, () => undefined);
-      return;
-    }
+  describeOnPostgres('on PostgreSQL', async () => {
     let url = '';
     define({
       name: 'PostgreSQL',

@@ -3,7 +3,7 @@ import { beforeEach, describe, test } from 'node:test';
 import { RelayError } from '../../src/errors.ts';
 import { PostgresStore, SMS_CANDIDATES } from '../../src/store/postgres/store.ts';
 import type { Store } from '../../src/store/types.ts';
-import { freshDatabase, POSTGRES_SKIP, withClient } from '../helpers/postgres.ts';
+import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
@@ -140,13 +140,7 @@ forEachStore((kind) =>
   }),
 );
 
-describe('PostgreSQL statements', async () => {
-  const url = await freshDatabase();
-  if (url === undefined) {
-    test('PostgreSQL', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
-
+describeOnPostgres('PostgreSQL statements', async (url) => {
   test('a claim among thousands of deferred SMS reads none of them: the bound is a condition the due index stops at', async () => {
     const store = await PostgresStore.open({ url });
     const numbers = Array.from({ length: 3_000 }, (_, index) => `+4477009${String(index).padStart(5, '0')}`);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { copySqliteToPostgres } from '../../src/store/postgres/copy.ts';
-import { freshDatabase, ownPostgres, POSTGRES_SKIP, withDatabase } from '../helpers/postgres.ts';
+import { freshDatabase, ownPostgres, withDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import {
   gatewayYaml,
   killSpawnedRelays,
@@ -32,13 +32,7 @@ const mailTo = async (port: number, text: string) => {
   return sent.data ?? sent.rcpt[0];
 };
 
-describe('the relay on PostgreSQL', async () => {
-  const probe = await freshDatabase();
-  if (probe === undefined) {
-    test('the relay on PostgreSQL', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
-
+describeOnPostgres('the relay on PostgreSQL', async (probe) => {
   test('the whole loop: mail → SMS at the simulator, the phone answers (MO webhook) → reply mail in the Maildir', async () => {
     const url = (await freshDatabase()) ?? '';
     const relay = await startTestRelay({}, { SMSRELAY_DATABASE_URL: url });

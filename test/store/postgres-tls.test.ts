@@ -3,22 +3,18 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { databaseUrl } from '../../src/store/postgres/url.ts';
-import { freshDatabase, ownPostgres, POSTGRES_SKIP } from '../helpers/postgres.ts';
+import { ownPostgres, describeOnPostgres } from '../helpers/postgres.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
 
 /** The tests' self-signed certificate (CN=localhost, SAN localhost and 127.0.0.1). */
 const TLS = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
 
 /** What docs/operations.md's sslmode table says each mode verifies, against a server with that certificate. */
-describe('sslmode, as documented', async () => {
-  if ((await freshDatabase()) === undefined) {
-    test('sslmode', { skip: POSTGRES_SKIP }, () => undefined);
-    return;
-  }
+describeOnPostgres('sslmode, as documented', async () => {
   const server = await ownPostgres();
   const dir = tempDir('smsrelay-pg-tls-');
   after(() => removeDir(dir));
