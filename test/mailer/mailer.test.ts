@@ -74,6 +74,21 @@ describe('mail-out queue', () => {
     }
   });
 
+  test('the smarthost gets the stored bytes as they are, many mails over the pool\'s two reused connections', async () => {
+    const sink = await new SmtpSink().start();
+    try {
+      const mails = Array.from({ length: 30 }, (_, index) => ({ ...report(`pooled ${index}`), messageId: `p-${index}` }));
+      await store.enqueueMail(mails);
+      startMailer(smarthostTransport(sink.url));
+      await waitFor('every mail at the smarthost', () => sink.received.length === mails.length);
+      const sent = new Map(mails.map((mail) => [mail.raw.toString(), mail]));
+      for (const mail of sink.received) assert.ok(sent.has(mail.raw), `sent byte for byte: ${JSON.stringify(mail.raw)}`);
+      assert.ok(sink.connections <= 2, `${sink.connections} connections for ${mails.length} mails`);
+    } finally {
+      await sink.stop();
+    }
+  });
+
   test('a temporary refusal (451) is retried; a permanent one (554) ends the mail without retrying', async () => {
     const sink = await new SmtpSink().start();
     try {
