@@ -74,7 +74,7 @@ describe('mail-out queue', () => {
     }
   });
 
-  test('the smarthost gets the stored bytes as they are, many mails over the pool\'s two reused connections', async () => {
+  test("the smarthost gets the stored bytes as they are, many mails over the pool's two reused connections", async () => {
     const sink = await new SmtpSink().start();
     try {
       const mails = Array.from({ length: 30 }, (_, index) => ({ ...report(`pooled ${index}`), messageId: `p-${index}` }));
