@@ -93,7 +93,13 @@ export function smarthostTransport(url: string): MailTransport {
 
   /** Back to the idle list, or closed once it carried its share or after a refusal it could not reset. */
   const release = async (session: Session, refused: boolean) => {
-    if (!session.dead && refused) await new Promise<void>((resolve) => session.connection.reset((error) => (error ? (retire(session), resolve()) : resolve())));
+    if (!session.dead && refused)
+      await new Promise<void>((resolve) =>
+        session.connection.reset((error) => {
+          if (error) retire(session);
+          resolve();
+        }),
+      );
     if (closed || session.dead || session.sent >= MESSAGES_PER_CONNECTION) {
       retire(session);
       session.connection.quit();
