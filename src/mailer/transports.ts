@@ -5,8 +5,6 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ClaimedMail } from '../store/types.ts';
 
-export { smarthostTransport } from './smarthost.ts';
-
 export type DeliveryResult = { ok: true; response: string } | { ok: false; permanent: boolean; error: string };
 
 /** Where the relay's own mail goes: a smarthost, or a Maildir when none is configured. */

@@ -1,6 +1,6 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
 import { maskNumber } from '../sms/numbers.ts';
@@ -142,7 +142,7 @@ export class InboundService {
     const now = this.#clock();
     const context = await tracking.contextOf(sms);
     const route = await tracking.route(sms.number, context, now);
-    const id = uuidv7();
+    const id = newMessageId();
     const optOut = optOutOf(sms.text, this.#options.keywords);
     const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now }, route, this.#options.replyMail));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
