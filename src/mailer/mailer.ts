@@ -2,10 +2,14 @@ import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { ClaimedMail, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
+import { SMARTHOST_POOL_SIZE } from './smarthost.ts';
 import type { MailTransport } from './transports.ts';
 
-/** Mails handed to the transport at once; matches a small smarthost connection pool. */
-const CONCURRENT_DELIVERIES = 4;
+/**
+ * Mails in delivery at once. A slot is held through the outcome's commit too, so twice the smarthost
+ * pool keeps every connection sending while the last mail's outcome commits.
+ */
+const CONCURRENT_DELIVERIES = 2 * SMARTHOST_POOL_SIZE;
 
 export interface MailerOptions {
   readonly store: Store;

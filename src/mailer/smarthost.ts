@@ -2,8 +2,12 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { ClaimedMail } from '../store/types.ts';
 import type { DeliveryResult, MailTransport } from './transports.ts';
 
-/** Connections kept open to the smarthost; outgoing mail is a trickle next to SMS traffic. */
-const SMARTHOST_POOL_SIZE = 2;
+/**
+ * Connections kept open to the smarthost. Every SMS from a phone is a mail, so under a burst of
+ * replies this is the mailer's pace: each connection carries one mail per two round trips (the
+ * pipelined envelope, then the data). Four is far below any MTA's per-client limit (Postfix: 50).
+ */
+export const SMARTHOST_POOL_SIZE = 4;
 /** Messages one connection carries before it is replaced (nodemailer's pool default, which the relay used before). */
 const MESSAGES_PER_CONNECTION = 100;
 /**
