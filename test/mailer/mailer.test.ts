@@ -90,6 +90,28 @@ describe('mail-out queue', () => {
     }
   });
 
+  test('a smarthost restarted between two mails: the second goes out on a new connection at once, not deferred', async () => {
+    const sink = await new SmtpSink().start();
+    try {
+      await store.enqueueMail([report('before the restart')]);
+      startMailer(smarthostTransport(sink.url));
+      await waitFor('the first mail', () => sink.received.length === 1);
+      await sink.stop();
+      await sink.start();
+      await store.enqueueMail([{ ...report('after the restart'), messageId: 'm-2' }]);
+      mailer?.kick();
+      await waitFor('the second mail', () => sink.received.length === 2);
+      assert.deepEqual(
+        (await store.events('m-2')).filter((event) => event.kind === 'mail deferred'),
+        [],
+        'no deferral',
+      );
+      assert.equal(sink.connections, 2, 'one connection before the restart, one after');
+    } finally {
+      await sink.stop();
+    }
+  });
+
   test('a temporary refusal (451) is retried; a permanent one (554) ends the mail without retrying', async () => {
     const sink = await new SmtpSink().start();
     try {
