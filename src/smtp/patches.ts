@@ -86,7 +86,8 @@ const READY = 220;
  * and DATA's 354 come together once the store answered) now leave in one write at the end of that
  * turn: the socket is corked at the first of them and uncorked by setImmediate. Same bytes, same
  * order, no reply waits for anything but the current turn; smtp-server's close() ends the socket,
- * which writes what is corked first. A 220 is never held back.
+ * which writes what is corked first. A 220 is never held back, and a client that greeted with HELO
+ * cannot pipeline (PIPELINING is an ESMTP extension): its replies are written as they come.
  */
 function coalesceReplies(): void {
   const send = SMTPConnection.prototype.send;
@@ -94,7 +95,7 @@ function coalesceReplies(): void {
     const socket = this._socket;
     if (code === READY) {
       while (socket.writableCorked > 0) socket.uncork();
-    } else if (socket.writableCorked === 0 && !socket.destroyed) {
+    } else if (this.openingCommand === 'EHLO' && socket.writableCorked === 0 && !socket.destroyed) {
       socket.cork();
       setImmediate(() => socket.uncork());
     }
