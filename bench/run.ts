@@ -295,7 +295,9 @@ async function mo() {
     'inbound:\n  webhookRequestsPerMinute: 100000000\n',
   );
   const bareRates: number[] = [];
-  const results = new Map<string, Array<{ committed: number; toMail: number; mailsPerCommit: number | undefined }>>(relays.map((target) => [target.name, []]));
+  const results = new Map<string, Array<{ committed: number; toMail: number; mailsPerCommit: number | undefined; cpuMicros: number }>>(
+    relays.map((target) => [target.name, []]),
+  );
   for (let pass = 0; pass < RUNS; pass++) {
     progress(`MO run ${pass + 1}/${RUNS}`);
     bareRates.push(rate(MO, await postMo(barePort, '/mo', `base${pass}`, MO)));
@@ -303,6 +305,7 @@ async function mo() {
       const mailSink = mailSinks[index] as SmtpSink;
       const before = await relayCounters(target.relay);
       const mailedBefore = mailSink.received.length;
+      const cpuBefore = cpuMs(target.relay.process.pid ?? 0);
       const started = performance.now();
       const committed = await postMo(target.relay.httpPort, '/webhooks/intellisoftware/mo', `${target.name.replace(/\W/g, '')}${pass}x`, MO).catch(
         (error: Error) => {
@@ -320,11 +323,16 @@ async function mo() {
       if (mailed < mailedBefore + MO)
         failures.push(`MO ${target.name} run ${pass}: ${mailedBefore + MO - mailed} of ${MO} received SMS never reached the mailbox`);
       const toMail = performance.now() - started;
+      // Both threads, from the first post until the last reply mail: the webhook and its reply mail (#15); robust to others' load.
+      const cpuMicros = Math.round(((cpuMs(target.relay.process.pid ?? 0) - cpuBefore) * 1000) / MO);
       const after = await relayCounters(target.relay);
       const commits = (after.get('smsrelay_store_commits_total') ?? Number.NaN) - (before.get('smsrelay_store_commits_total') ?? 0);
-      results
-        .get(target.name)
-        ?.push({ committed: rate(MO, committed), toMail: rate(MO, toMail), mailsPerCommit: Number.isNaN(commits) ? undefined : round(MO / commits, 2) });
+      results.get(target.name)?.push({
+        committed: rate(MO, committed),
+        toMail: rate(MO, toMail),
+        mailsPerCommit: Number.isNaN(commits) ? undefined : round(MO / commits, 2),
+        cpuMicros,
+      });
     }
   }
   await Promise.all([...relays.map((target) => target.relay.stop()), bare.stop(), ...mailSinks.map((sink) => sink.stop())]);
@@ -339,6 +347,7 @@ async function mo() {
       ofBare: round(committed / barePerSec, 3),
       smsToMailPerSec: median(runs.map((run) => run.toMail)),
       smsPerCommit: runs.map((run) => run.mailsPerCommit),
+      cpuMicrosPerSms: median(runs.map((run) => run.cpuMicros)),
     };
   });
 }
@@ -544,7 +553,7 @@ for (const row of mtResult.paced)
   console.log(`${row.target}: at a steady 500 mails/s p50/p99 end of DATA → 250 = ${row.p50To250Ms}/${row.p99To250Ms} ms; peak RSS ${row.peakRssMb} MB`);
 for (const row of moResult)
   console.log(
-    `MO ${row.target}: bare ${row.bareWebhooksPerSec}/s, committed ${row.committedWebhooksPerSec}/s (${row.ofBare}×), SMS → mail ${row.smsToMailPerSec}/s; received SMS per commit (the mailer's outcomes commit too) ${row.smsPerCommit.join(', ')}`,
+    `MO ${row.target}: bare ${row.bareWebhooksPerSec}/s, committed ${row.committedWebhooksPerSec}/s (${row.ofBare}×), SMS → mail ${row.smsToMailPerSec}/s, relay CPU ${row.cpuMicrosPerSms} µs per SMS (webhook and reply mail); received SMS per commit (the mailer's outcomes commit too) ${row.smsPerCommit.join(', ')}`,
   );
 if (soakResult) {
   const { rss, withSnapshots, heap } = soakResult;

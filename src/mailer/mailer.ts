@@ -2,10 +2,14 @@ import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { ClaimedMail, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
+import { SMARTHOST_POOL_SIZE } from './smarthost.ts';
 import type { MailTransport } from './transports.ts';
 
-/** Mails handed to the transport at once; matches a small smarthost connection pool. */
-const CONCURRENT_DELIVERIES = 4;
+/**
+ * Mails in delivery at once. A slot is held through the outcome's commit too, so twice the smarthost
+ * pool keeps every connection sending while the last mail's outcome commits.
+ */
+const CONCURRENT_DELIVERIES = 2 * SMARTHOST_POOL_SIZE;
 
 export interface MailerOptions {
   readonly store: Store;
@@ -50,17 +54,18 @@ export class Mailer extends WorkLoop<ClaimedMail> {
 
   async #deliver(mail: ClaimedMail, clock: () => number): Promise<void> {
     const { store, transport, logger, retryMinDelayMs, retryMaxDelayMs } = this.#options;
-    const log = logger.child({ msgId: mail.messageId, mailId: mail.id, kind: mail.kind });
+    // One line per mail: the ids go in it, not in a child logger made for that one line (#15).
+    const about = { msgId: mail.messageId, mailId: mail.id, kind: mail.kind, via: transport.description };
     const result = await transport.deliver(mail);
     if (result.ok) {
-      log.info({ via: transport.description, response: result.response }, 'mailer: mail delivered');
+      logger.info({ ...about, response: result.response }, 'mailer: mail delivered');
       await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });
     } else if (result.permanent) {
-      log.error({ via: transport.description, error: result.error }, 'mailer: mail refused for good; not retried');
+      logger.error({ ...about, error: result.error }, 'mailer: mail refused for good; not retried');
       await store.recordMailOutcome({ id: mail.id, kind: 'failed', error: result.error });
     } else {
       const nextAttemptAt = clock() + retryDelay(mail.attempts + 1, retryMinDelayMs, retryMaxDelayMs);
-      log.warn({ via: transport.description, error: result.error, nextAttemptAt }, 'mailer: delivery deferred');
+      logger.warn({ ...about, error: result.error, nextAttemptAt }, 'mailer: delivery deferred');
       await store.recordMailOutcome({ id: mail.id, kind: 'retry', nextAttemptAt, error: result.error });
     }
   }

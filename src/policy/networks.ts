@@ -1,4 +1,12 @@
 import { BlockList, isIPv6 } from 'node:net';
+import { LRUCache } from 'lru-cache';
+
+/**
+ * Client addresses whose answer is remembered. A BlockList check builds a SocketAddress each time,
+ * ~1% of the main thread under SMTP load, asked at connect and again at every MAIL FROM; the clients
+ * of a relay (its applications, its provider's webhook hosts) are a few addresses asking again and again.
+ */
+const REMEMBERED_ADDRESSES = 1024;
 
 /** A predicate for "this client address is in one of these networks" (IPv4-mapped IPv6 included). */
 export function networkMatcher(cidrs: readonly string[]): (address: string) => boolean {
@@ -9,11 +17,21 @@ export function networkMatcher(cidrs: readonly string[]): (address: string) => b
     if (bits === undefined) list.addAddress(network, family);
     else list.addSubnet(network, Number(bits), family);
   }
+  const remembered = new LRUCache<string, boolean>({ max: REMEMBERED_ADDRESSES });
   return (address) => {
-    try {
-      return list.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
-    } catch {
-      return false;
+    let inside = remembered.get(address);
+    if (inside === undefined) {
+      inside = check(list, address);
+      remembered.set(address, inside);
     }
+    return inside;
   };
+}
+
+function check(list: BlockList, address: string): boolean {
+  try {
+    return list.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,6 @@
-import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { newMessageId } from '../random-ids.ts';
 import type { Gateway, RecipientResult } from '../providers/contract.ts';
 import { PartReassembly } from '../sms/concat.ts';
 import { maskNumber } from '../sms/numbers.ts';
@@ -138,11 +138,12 @@ export class InboundService {
   async #receive(provider: string, sms: ReceivedSms): Promise<ReceivedOutcome> {
     const { store, tracking, logger } = this.#options;
     const seen = { providerId: sms.providerId, from: maskNumber(sms.number) };
-    if (await store.knowsInbound(provider, sms.providerId)) return this.#repeated(seen);
     const now = this.#clock();
-    const context = await tracking.contextOf(sms);
-    const route = await tracking.route(sms.number, context, now);
-    const id = uuidv7();
+    // The repeat check and the route's reads go to the store together: a webhook waits for one answer, not two in turn (#15).
+    const routing = tracking.contextOf(sms).then(async (context) => ({ context, route: await tracking.route(sms.number, context, now) }));
+    const [known, { context, route }] = await Promise.all([store.knowsInbound(provider, sms.providerId), routing]);
+    if (known) return this.#repeated(seen);
+    const id = newMessageId();
     const optOut = optOutOf(sms.text, this.#options.keywords);
     const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now }, route, this.#options.replyMail));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };

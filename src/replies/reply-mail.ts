@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
 import MimeNode from 'nodemailer/lib/mime-node';
-import { v7 as uuidv7 } from 'uuid';
 import { LOOP_HEADER } from '../mail/extract.ts';
 import type { Templates } from '../mailer/templates.ts';
 import { buildTextMail } from '../mailer/text-mail.ts';
+import { newMessageId } from '../random-ids.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, senderKind } from '../sms/senders.ts';
 import type { NewOutgoingMail } from '../store/types.ts';
@@ -91,7 +91,7 @@ export async function buildReplyMail(
   const textable = canTextBack(sms.number);
   const phoneAddress = `${textable ? toInternationalDigits(sms.number) : NO_REPLY_LOCAL_PART}@${options.smsDomain}`;
   const number = formatNumber(sms.number);
-  const messageIdHeader = `<${uuidv7()}@${options.smsDomain}>`;
+  const messageIdHeader = `<${newMessageId()}@${options.smsDomain}>`;
   const { conversation } = route;
   const data = {
     number,

@@ -14,6 +14,8 @@ export class SmtpSink {
   readonly received: SunkMail[] = [];
   /** When set, every DATA is answered with this code (e.g. 451 or 554). */
   refuseWith: number | undefined;
+  /** SMTP sessions opened by clients so far (a pooled client opens few). */
+  connections = 0;
   #server: SMTPServer | undefined;
   #port = 0;
 
@@ -33,6 +35,10 @@ export class SmtpSink {
       logger: false,
       // An outage is abrupt: close() drops pooled client connections instead of waiting 30 s for them.
       closeTimeout: 100,
+      onConnect: (_session, callback) => {
+        this.connections += 1;
+        callback();
+      },
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { Mailer } from '../../src/mailer/mailer.ts';
-import { maildirTransport, type MailTransport, smarthostTransport } from '../../src/mailer/transports.ts';
+import { SMARTHOST_POOL_SIZE, smarthostTransport } from '../../src/mailer/smarthost.ts';
+import { maildirTransport, type MailTransport } from '../../src/mailer/transports.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { NewOutgoingMail } from '../../src/store/types.ts';
 import { removeDir, tempDir, waitFor } from '../helpers/relay.ts';
@@ -69,6 +70,43 @@ describe('mail-out queue', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       assert.equal(sink.received.length, 1, 'sent once');
       assert.equal(await store.nextMailDueAt(), undefined, 'nothing left in the queue');
+    } finally {
+      await sink.stop();
+    }
+  });
+
+  test("the smarthost gets the stored bytes as they are, many mails over the pool's few reused connections", async () => {
+    const sink = await new SmtpSink().start();
+    try {
+      const mails = Array.from({ length: 30 }, (_, index) => ({ ...report(`pooled ${index}`), messageId: `p-${index}` }));
+      await store.enqueueMail(mails);
+      startMailer(smarthostTransport(sink.url));
+      await waitFor('every mail at the smarthost', () => sink.received.length === mails.length);
+      const sent = new Map(mails.map((mail) => [mail.raw.toString(), mail]));
+      for (const mail of sink.received) assert.ok(sent.has(mail.raw), `sent byte for byte: ${JSON.stringify(mail.raw)}`);
+      assert.ok(sink.connections <= SMARTHOST_POOL_SIZE, `${sink.connections} connections for ${mails.length} mails`);
+    } finally {
+      await sink.stop();
+    }
+  });
+
+  test('a smarthost restarted between two mails: the second goes out on a new connection at once, not deferred', async () => {
+    const sink = await new SmtpSink().start();
+    try {
+      await store.enqueueMail([report('before the restart')]);
+      startMailer(smarthostTransport(sink.url));
+      await waitFor('the first mail', () => sink.received.length === 1);
+      await sink.stop();
+      await sink.start();
+      await store.enqueueMail([{ ...report('after the restart'), messageId: 'm-2' }]);
+      mailer?.kick();
+      await waitFor('the second mail', () => sink.received.length === 2);
+      assert.deepEqual(
+        (await store.events('m-2')).filter((event) => event.kind === 'mail deferred'),
+        [],
+        'no deferral',
+      );
+      assert.equal(sink.connections, 2, 'one connection before the restart, one after');
     } finally {
       await sink.stop();
     }
