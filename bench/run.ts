@@ -407,7 +407,7 @@ async function soakPass(snapshots: boolean) {
   if (refusedCount(run.refusals) > 0 || arrived < SOAK) failures.push(`${pass}: ${refusedCount(run.refusals)} refused, ${SOAK - arrived} not at the gateway`);
   const last = inspector && (await threadSnapshots(inspector, relay.dir, 'last'));
   const heap = first && last && { main: heapDiff(first.main, last.main), store: heapDiff(first.store, last.store) };
-  const parts = inspector && (await residentBreakdown(inspector, pid));
+  const parts = await residentBreakdown(relay, inspector);
   inspector?.close();
   const half = samples.slice(Math.floor(samples.length / 2));
   await Promise.all([relay.stop(), gateway.stop()]);
@@ -431,16 +431,18 @@ async function threadSnapshots(inspector: RelayInspector, dir: string, name: str
   };
 }
 
-/** What the relay's RSS is made of at the end of the soak, in MB: the mappings and each thread's JS heap. */
-async function residentBreakdown(inspector: RelayInspector, pid: number) {
-  const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
-  const [main, store] = [await inspector.memoryUsage('main'), await inspector.memoryUsage(inspector.store)];
+/**
+ * What the relay's RSS is made of at the end of a soak pass, in MB: the mappings, the main thread's JS
+ * heap and the memory outside it (`/metrics`), and the store thread's JS heap where the inspector is on.
+ */
+async function residentBreakdown(relay: RelayChild, inspector: RelayInspector | undefined) {
+  const mb = (bytes: number | undefined) => Math.round((bytes ?? 0) / 2 ** 20);
+  const counters = await relayCounters(relay);
   return {
-    ...residentParts(pid),
-    mainHeapMb: mb(main.heapTotal),
-    storeHeapMb: mb(store.heapTotal),
-    /** Buffers and other memory outside the heaps that V8 knows of (both threads). */
-    externalMb: mb(main.external + store.external),
+    ...residentParts(relay.process.pid ?? 0),
+    mainHeapMb: mb(counters.get('smsrelay_nodejs_heap_size_total_bytes')),
+    mainExternalMb: mb(counters.get('smsrelay_nodejs_external_memory_bytes')),
+    storeHeapMb: inspector && mb((await inspector.memoryUsage(inspector.store)).heapTotal),
   };
 }
 
@@ -584,12 +586,13 @@ if (soakResult) {
   console.log(
     `soak with heap snapshots: ${soakResult.mails} mails at ${withSnapshots.mailsPerSec}/s; RSS ${withSnapshots.rssAfterWarmUpMb} MB before the first snapshot, max ${withSnapshots.rssMaxMb} MB, last ${withSnapshots.rssLastMb} MB, second-half growth ${withSnapshots.secondHalfGrowthMb} MB`,
   );
-  if (withSnapshots.parts) {
-    const parts = withSnapshots.parts;
+  for (const [pass, parts] of [
+    ['RSS pass', rss.parts],
+    ['heap pass, after its snapshots', withSnapshots.parts],
+  ] as const)
     console.log(
-      `RSS at the end of the heap pass ${parts.total} MB: files (Node, libraries, addons) ${parts.files}, glibc main arena ${parts.mainArena}, thread arenas ${parts.threadArenas}, other anonymous ${parts.otherAnonymous} (of it JS heaps: main thread ${parts.mainHeapMb}, store thread ${parts.storeHeapMb}); outside the heaps ${parts.externalMb}`,
+      `RSS at the end of the ${pass}: ${parts.total} MB = files (Node, libraries, addons) ${parts.files} + glibc main arena ${parts.mainArena} + thread arenas ${parts.threadArenas} + other anonymous ${parts.otherAnonymous} (V8's heaps and code, stacks, large mallocs; the main thread's JS heap ${parts.mainHeapMb}${parts.storeHeapMb === undefined ? '' : `, the store thread's ${parts.storeHeapMb}`}); outside the main thread's heap ${parts.mainExternalMb}`,
     );
-  }
   for (const [thread, diff] of Object.entries(heap ?? {})) {
     console.log(`heap (${thread} thread) ${diff.firstMb} → ${diff.lastMb} MB; largest growth by constructor:`);
     for (const entry of diff.growth)

@@ -341,7 +341,8 @@ const HEAP_GROWING_PERCENT = 50;
  * read at each full collection), unless the operator gave Node one; returns the percent in force.
  */
 function boundHeapGrowth(): number {
-  const own = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].find((arg) => /^--heap[-_]growing[-_]percent=/.test(arg));
+  // Not allowed in NODE_OPTIONS: only on Node's command line.
+  const own = process.execArgv.find((arg) => /^--heap[-_]growing[-_]percent=/.test(arg));
   if (own) return Number(own.slice(own.indexOf('=') + 1));
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   return HEAP_GROWING_PERCENT;
