@@ -1,26 +1,9 @@
 /**
- * Heap snapshots of the relay's main thread (Node's --heapsnapshot-signal=SIGUSR2, written into the
- * relay's working directory) and their difference by constructor: what the heap grew by between two
- * moments, so that RSS growth is explained, not guessed at.
+ * Heap snapshots of the relay's threads (over the inspector: `inspectRelay`) and their difference by
+ * constructor: what each heap grew by between two moments, so that RSS growth is explained, not
+ * guessed at; and what the process's resident memory is made of (`residentParts`).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-
-/** Signals the relay and resolves with the new snapshot's path once it is written completely. */
-export async function takeHeapSnapshot(dir: string, pid: number): Promise<string> {
-  const existing = new Set(readdirSync(dir).filter((file) => file.endsWith('.heapsnapshot')));
-  process.kill(pid, 'SIGUSR2');
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const file = readdirSync(dir).find((name) => name.endsWith('.heapsnapshot') && !existing.has(name));
-    if (!file) continue;
-    const path = join(dir, file);
-    const size = statSync(path).size;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    // Written in one go by the relay's main thread: a file that stopped growing and parses is complete.
-    if (size > 0 && statSync(path).size === size && readFileSync(path, 'utf8').trimEnd().endsWith('}')) return path;
-  }
-}
+import { readFileSync, writeFileSync } from 'node:fs';
 
 interface Snapshot {
   snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
@@ -66,4 +49,134 @@ export function heapDiff(firstPath: string, lastPath: string): HeapDiff {
   growth.sort((a, b) => b.bytesDelta - a.bytesDelta);
   const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
   return { firstMb: mb(first.total), lastMb: mb(last.total), growth: growth.slice(0, 12) };
+}
+
+/** One JS thread of the relay as the inspector sees it: the main thread, or a worker by its session. */
+type Thread = 'main' | { readonly session: string };
+
+/**
+ * The relay's threads over the DevTools protocol (the relay started with `--inspect=127.0.0.1:<port>`):
+ * the main thread directly, the store thread through `NodeWorker` — a worker takes no signal, and
+ * `--heapsnapshot-signal` writes the main thread's heap only.
+ */
+export interface RelayInspector {
+  /** The store thread's session: the relay's only worker of its own. */
+  readonly store: Thread;
+  /** A heap snapshot of `thread`, written to `path`. */
+  snapshot(thread: Thread, path: string): Promise<string>;
+  /** `process.memoryUsage()` as `thread` sees it (heapTotal, heapUsed are that thread's isolate). */
+  memoryUsage(thread: Thread): Promise<NodeJS.MemoryUsage>;
+  close(): void;
+}
+
+/** An answer (by id) or an event (by method) of the DevTools protocol. */
+interface ProtocolMessage {
+  readonly id?: number;
+  readonly method?: string;
+  readonly params?: { readonly chunk?: string };
+  readonly result?: unknown;
+  readonly error?: { readonly message: string };
+}
+
+export async function inspectRelay(port: number): Promise<RelayInspector> {
+  const { WebSocket } = await import('undici');
+  const [target] = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
+  if (!target) throw new Error('the relay lists no inspector target');
+  const socket = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  let next = 0;
+  const waiting = new Map<string, (message: ProtocolMessage) => void>();
+  const chunks = new Map<string, string[]>();
+  const workers: string[] = [];
+  /** A protocol message of `thread`: answers by "<session>:<id>", snapshot chunks by session. */
+  const receive = (session: string, message: ProtocolMessage) => {
+    if (message.id !== undefined) waiting.get(`${session}:${message.id}`)?.(message);
+    else if (message.method === 'HeapProfiler.addHeapSnapshotChunk') chunks.get(session)?.push(message.params?.chunk ?? '');
+  };
+  socket.onmessage = (event) => {
+    const message = JSON.parse(String(event.data));
+    if (message.method === 'NodeWorker.attachedToWorker') workers.push(message.params.sessionId);
+    else if (message.method === 'NodeWorker.receivedMessageFromWorker') receive(message.params.sessionId, JSON.parse(message.params.message));
+    else receive('main', message);
+  };
+  const send = (thread: Thread, method: string, params: Record<string, unknown> = {}) =>
+    new Promise<unknown>((resolve, reject) => {
+      const id = next++;
+      const session = thread === 'main' ? 'main' : thread.session;
+      waiting.set(`${session}:${id}`, (message) => {
+        waiting.delete(`${session}:${id}`);
+        if (message.error) reject(new Error(`${method}: ${message.error.message}`));
+        else resolve(message.result);
+      });
+      const text = JSON.stringify({ id, method, params });
+      if (thread === 'main') socket.send(text);
+      else socket.send(JSON.stringify({ id: next++, method: 'NodeWorker.sendMessageToWorker', params: { sessionId: thread.session, message: text } }));
+    });
+  await send('main', 'NodeWorker.enable', { waitForDebuggerOnStart: false });
+  for (let tries = 0; workers.length === 0 && tries < 100; tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+  const session = workers[0];
+  if (!session) throw new Error('the inspector shows no store thread');
+  const store: Thread = { session };
+  return {
+    store,
+    async snapshot(thread, path) {
+      const key = thread === 'main' ? 'main' : thread.session;
+      chunks.set(key, []);
+      await send(thread, 'HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+      writeFileSync(path, (chunks.get(key) ?? []).join(''));
+      chunks.delete(key);
+      return path;
+    },
+    async memoryUsage(thread) {
+      const answer = (await send(thread, 'Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())', returnByValue: true })) as {
+        result: { value: string };
+      };
+      return JSON.parse(answer.result.value) as NodeJS.MemoryUsage;
+    },
+    close: () => socket.close(),
+  };
+}
+
+/** glibc reserves each thread arena as a 64 MiB region aligned to its size (HEAP_MAX_SIZE on 64-bit). */
+const ARENA_BYTES = 64 * 2 ** 20;
+
+/**
+ * The process's resident memory by kind of mapping (/proc/<pid>/smaps), in MB: files (the Node binary,
+ * libraries, native addons: shared with other processes running them), glibc's main arena (`[heap]`),
+ * its thread arenas (a read-write mapping at a 64 MiB boundary whose unreadable reservation runs on to
+ * the next one), and the other anonymous memory (V8's heaps and code of every thread, large mallocs
+ * mapped on their own, thread stacks).
+ */
+export function residentParts(pid: number): { files: number; mainArena: number; threadArenas: number; otherAnonymous: number; total: number } {
+  const maps = readFileSync(`/proc/${pid}/smaps`, 'utf8')
+    .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
+    .map((block) => {
+      const [range = '', mode = '', , , inode = '0', name = ''] = block.split('\n', 1)[0]?.split(/\s+/) ?? [];
+      const [start = 0, end = 0] = range.split('-').map((hex) => Number.parseInt(hex, 16));
+      return { start, end, mode, file: inode !== '0', name, rss: Number(/\nRss:\s+(\d+)/.exec(block)?.[1] ?? 0) / 1024 };
+    });
+  const parts = { files: 0, mainArena: 0, threadArenas: 0, otherAnonymous: 0, total: 0 };
+  for (const [index, map] of maps.entries()) {
+    const reservation = maps[index + 1];
+    const arena =
+      map.mode === 'rw-p' &&
+      map.start % ARENA_BYTES === 0 &&
+      (map.end - map.start === ARENA_BYTES || (reservation?.mode === '---p' && reservation.start === map.end && reservation.end === map.start + ARENA_BYTES));
+    parts.total += map.rss;
+    if (map.name === '[heap]') parts.mainArena += map.rss;
+    else if (map.file) parts.files += map.rss;
+    else if (arena) parts.threadArenas += map.rss;
+    else parts.otherAnonymous += map.rss;
+  }
+  const mb = Math.round;
+  return {
+    files: mb(parts.files),
+    mainArena: mb(parts.mainArena),
+    threadArenas: mb(parts.threadArenas),
+    otherAnonymous: mb(parts.otherAnonymous),
+    total: mb(parts.total),
+  };
 }

@@ -7,6 +7,7 @@
  * any mail is not reported: the bench names it and exits 1. See bench/README.md.
  */
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { SmtpSink } from '../test/helpers/smtp-sink.ts';
 import { baselineCheckout } from './baseline.ts';
@@ -34,7 +35,7 @@ import {
   SOURCE_TO,
   ARRIVAL_PATIENCE_MS,
 } from './harness.ts';
-import { heapDiff, takeHeapSnapshot } from './heap.ts';
+import { heapDiff, inspectRelay, type RelayInspector, residentParts } from './heap.ts';
 import { ensurePostfixTools, startSmtpSink } from './postfix.ts';
 import { type BenchPostgres, startBenchPostgres } from './postgres.ts';
 import { type Child, cpuMs, freePort, memoryMb, type RelayChild, relayCounters, startRelay, startTs } from './processes.ts';
@@ -355,15 +356,18 @@ async function mo() {
 /**
  * Two long runs of the corpus rotation, each on a fresh relay after a warm-up. The first samples RSS
  * every second and takes no heap snapshot: a snapshot costs the process 50-140 MB that glibc keeps,
- * which would be measured as the relay's level. The second takes a heap snapshot of the main thread
- * after its warm-up and at its end (SIGUSR2, --heapsnapshot-signal), diffed by constructor.
+ * which would be measured as the relay's level. The second runs the relay with the inspector and
+ * takes heap snapshots of both threads (the main thread and the store's) after its warm-up and at its
+ * end, diffed by constructor, and reads each thread's heap and the process's mappings at the end: the
+ * parts the RSS is made of.
  */
 async function soakPass(snapshots: boolean) {
   const gateway = startTs('./gateway.ts');
   const { url } = await jsonLine<{ url: string }>(gateway);
+  const inspectorPort = await freePort();
   const relay = await startRelay(
     { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT },
-    snapshots ? { nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] } : {},
+    snapshots ? { nodeArgs: [`--inspect=127.0.0.1:${inspectorPort}`] } : {},
   );
   const pid = relay.process.pid ?? 0;
   const messages = corpus.length ? corpus : corpusMessages();
@@ -381,7 +385,8 @@ async function soakPass(snapshots: boolean) {
   progress(`${pass}: warm-up ${warm} mails, ${await awaitArrivals(gateway, warm)} at the gateway`);
   gateway.process.stdin?.write('forget\n');
   const rssAfterWarmUpMb = memoryMb(pid).rss;
-  const first = snapshots ? await takeHeapSnapshot(relay.dir, pid) : undefined;
+  const inspector = snapshots ? await inspectRelay(inspectorPort) : undefined;
+  const first = inspector && (await threadSnapshots(inspector, relay.dir, 'first'));
   const samples: number[] = [];
   /** The main thread's JS heap in use (MB), beside the RSS: V8 lets it grow until a major collection. */
   const heapUsed: number[] = [];
@@ -409,7 +414,10 @@ async function soakPass(snapshots: boolean) {
   const elapsed = performance.now() - started;
   clearInterval(sampler);
   if (refusedCount(run.refusals) > 0 || arrived < SOAK) failures.push(`${pass}: ${refusedCount(run.refusals)} refused, ${SOAK - arrived} not at the gateway`);
-  const heap = first && heapDiff(first, await takeHeapSnapshot(relay.dir, pid));
+  const last = inspector && (await threadSnapshots(inspector, relay.dir, 'last'));
+  const heap = first && last && { main: heapDiff(first.main, last.main), store: heapDiff(first.store, last.store) };
+  const parts = await residentBreakdown(relay, inspector);
+  inspector?.close();
   const half = samples.slice(Math.floor(samples.length / 2));
   await Promise.all([relay.stop(), gateway.stop()]);
   return {
@@ -420,6 +428,30 @@ async function soakPass(snapshots: boolean) {
     secondHalfGrowthMb: (half.at(-1) ?? 0) - (half[0] ?? 0),
     ...(heapUsed.length ? { heapUsedMinMb: Math.min(...heapUsed), heapUsedMaxMb: Math.max(...heapUsed) } : {}),
     heap,
+    parts,
+  };
+}
+
+/** Heap snapshots of the relay's main and store threads, written into its working directory. */
+async function threadSnapshots(inspector: RelayInspector, dir: string, name: string) {
+  return {
+    main: await inspector.snapshot('main', join(dir, `${name}-main.heapsnapshot`)),
+    store: await inspector.snapshot(inspector.store, join(dir, `${name}-store.heapsnapshot`)),
+  };
+}
+
+/**
+ * What the relay's RSS is made of at the end of a soak pass, in MB: the mappings, the main thread's JS
+ * heap and the memory outside it (`/metrics`), and the store thread's JS heap where the inspector is on.
+ */
+async function residentBreakdown(relay: RelayChild, inspector: RelayInspector | undefined) {
+  const mb = (bytes: number | undefined) => Math.round((bytes ?? 0) / 2 ** 20);
+  const counters = await relayCounters(relay);
+  return {
+    ...residentParts(relay.process.pid ?? 0),
+    mainHeapMb: mb(counters.get('smsrelay_nodejs_heap_size_total_bytes')),
+    mainExternalMb: mb(counters.get('smsrelay_nodejs_external_memory_bytes')),
+    storeHeapMb: inspector && mb((await inspector.memoryUsage(inspector.store)).heapTotal),
   };
 }
 
@@ -563,9 +595,16 @@ if (soakResult) {
   console.log(
     `soak with heap snapshots: ${soakResult.mails} mails at ${withSnapshots.mailsPerSec}/s; RSS ${withSnapshots.rssAfterWarmUpMb} MB before the first snapshot, max ${withSnapshots.rssMaxMb} MB, last ${withSnapshots.rssLastMb} MB, second-half growth ${withSnapshots.secondHalfGrowthMb} MB`,
   );
-  if (heap) {
-    console.log(`heap (main thread) ${heap.firstMb} → ${heap.lastMb} MB; largest growth by constructor:`);
-    for (const entry of heap.growth)
+  for (const [pass, parts] of [
+    ['RSS pass', rss.parts],
+    ['heap pass, after its snapshots', withSnapshots.parts],
+  ] as const)
+    console.log(
+      `RSS at the end of the ${pass}: ${parts.total} MB = files (Node, libraries, addons) ${parts.files} + glibc main arena ${parts.mainArena} + thread arenas ${parts.threadArenas} + other anonymous ${parts.otherAnonymous} (V8's heaps and code, stacks, large mallocs; the main thread's JS heap ${parts.mainHeapMb}${parts.storeHeapMb === undefined ? '' : `, the store thread's ${parts.storeHeapMb}`}); outside the main thread's heap ${parts.mainExternalMb}`,
+    );
+  for (const [thread, diff] of Object.entries(heap ?? {})) {
+    console.log(`heap (${thread} thread) ${diff.firstMb} → ${diff.lastMb} MB; largest growth by constructor:`);
+    for (const entry of diff.growth)
       console.log(
         `  ${entry.name}: ${entry.countDelta >= 0 ? '+' : ''}${entry.countDelta} objects, ${entry.bytesDelta >= 0 ? '+' : ''}${round(entry.bytesDelta / 1024)} KB`,
       );

@@ -40,13 +40,13 @@ test('a SIGTERM to `npm start` stops the relay gracefully, not only npm', { time
   // Its own process group, so that `after` can end npm and the relay together if the test fails.
   const npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   started = npm.pid;
-  const lines: Array<{ pid?: number; msg?: string }> = [];
+  const lines: Array<{ pid?: number; msg?: string; level?: string; heapGrowingPercent?: number; mallocArenaMax?: string }> = [];
   let pending = '';
   npm.stdout.on('data', (chunk: Buffer) => {
     pending += chunk.toString('utf8');
     const complete = pending.split('\n');
     pending = complete.pop() ?? '';
-    for (const line of complete) if (line.startsWith('{')) lines.push(JSON.parse(line) as { pid?: number; msg?: string });
+    for (const line of complete) if (line.startsWith('{')) lines.push(JSON.parse(line) as (typeof lines)[number]);
   });
   const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)));
   const ready = await waitFor('relay: ready', () => lines.find((line) => line.msg === 'relay: ready'), 60_000);
@@ -54,6 +54,8 @@ test('a SIGTERM to `npm start` stops the relay gracefully, not only npm', { time
   assert.notEqual(relayPid, npm.pid, 'the relay runs in its own process under npm');
   // glibc reads it at exec: two malloc arenas instead of one per allocating thread (docs/operations.md, Memory).
   const environment = readFileSync(`/proc/${relayPid}/environ`, 'utf8').split('\0');
+  // V8 sizes the young generation when the process starts: only the command line can (docs/operations.md, Memory).
+  const commandLine = readFileSync(`/proc/${relayPid}/cmdline`, 'utf8').split('\0');
 
   npm.kill('SIGTERM');
   await exited;
@@ -63,4 +65,11 @@ test('a SIGTERM to `npm start` stops the relay gracefully, not only npm', { time
     'the relay stopped gracefully (its own SIGTERM handler ran)',
   );
   assert.ok(environment.includes('MALLOC_ARENA_MAX=2'), 'npm start runs the relay with MALLOC_ARENA_MAX=2');
+  assert.ok(commandLine.includes('--max-semi-space-size=8'), `npm start runs the relay with 8 MB semi-spaces (${commandLine.join(' ')})`);
+  const memory = lines.find((line) => line.msg?.startsWith('memory: '));
+  assert.deepEqual(
+    { level: memory?.level, heapGrowingPercent: memory?.heapGrowingPercent, mallocArenaMax: memory?.mallocArenaMax, msg: memory?.msg },
+    { level: 'info', heapGrowingPercent: 50, mallocArenaMax: '2', msg: 'memory: heap growth and malloc arenas bounded' },
+    'the relay says how its memory is bounded',
+  );
 });
