@@ -156,6 +156,26 @@ export const SMS_CANDIDATES = `WITH due AS MATERIALIZED (
   )
   SELECT id, message_id FROM due WHERE message_id IN (SELECT message_id FROM first) ORDER BY next_attempt_at, id`;
 
+/**
+ * SMS sent (`$2` ids, `$3` provider ids, `$4` tracking ids, `$5` history details, at `$1`): each row
+ * marked sent with its history line, and its report lock (REPORT_LOCK_CLASS) taken. Exported, with
+ * SENT_ORPHANS, for a test of its plan.
+ */
+export const SMS_SENT = `WITH done AS (
+    UPDATE outbound o SET status = 'sent', provider_id = t.provider_id, tracking_id = t.tracking_id, attempts = o.attempts + 1,
+      lease_owner = NULL, last_error = NULL, updated_at = $1
+    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t(id, provider_id, tracking_id, detail)
+    WHERE o.id = t.id RETURNING o.id, o.message_id, o.provider_id, o.number, t.detail
+  ), logged AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done ORDER BY id
+  )
+  SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (SELECT DISTINCT ${reportLockKey('provider_id', 'number')} AS key FROM done ORDER BY key) keys`;
+
+/** The delivery reports that arrived before the send results of the SMS `$1` (ids), with their SMS. */
+export const SENT_ORPHANS = `SELECT d.id, d.code, d.state, o.id AS sms_id FROM outbound o
+  JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
+  WHERE o.id = ANY($1::bigint[]) ORDER BY d.id`;
+
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
   readonly #writer: GroupWriter;
@@ -439,30 +459,14 @@ export class PostgresStore implements Store, ClusterStore {
       if (sent.length > 0) {
         // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
         // read in the next statement: after any report that could not see this result yet has committed.
-        await client.query(
-          `WITH done AS (
-            UPDATE outbound o SET status = 'sent', provider_id = t.provider_id, tracking_id = t.tracking_id, attempts = o.attempts + 1,
-              lease_owner = NULL, last_error = NULL, updated_at = $1
-            FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t(id, provider_id, tracking_id, detail)
-            WHERE o.id = t.id RETURNING o.id, o.message_id, o.provider_id, o.number, t.detail
-          ), logged AS (
-            INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done ORDER BY id
-          )
-          SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (SELECT DISTINCT ${reportLockKey('provider_id', 'number')} AS key FROM done ORDER BY key) keys`,
-          [
-            now,
-            sent.map((outcome) => outcome.smsId),
-            sent.map((outcome) => outcome.providerId),
-            sent.map((outcome) => outcome.trackingId ?? null),
-            sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
-          ],
-        );
-        const orphans = await client.query<OrphanReport>(
-          `SELECT d.id, d.code, d.state, o.id AS sms_id FROM outbound o
-          JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
-          WHERE o.id = ANY($1::bigint[]) ORDER BY d.id`,
-          [sent.map((outcome) => outcome.smsId)],
-        );
+        await client.query(SMS_SENT, [
+          now,
+          sent.map((outcome) => outcome.smsId),
+          sent.map((outcome) => outcome.providerId),
+          sent.map((outcome) => outcome.trackingId ?? null),
+          sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
+        ]);
+        const orphans = await client.query<OrphanReport>(SENT_ORPHANS, [sent.map((outcome) => outcome.smsId)]);
         await adoptOrphans(client, orphans.rows, now);
       }
       if (retries.length > 0) {
