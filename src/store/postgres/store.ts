@@ -156,6 +156,26 @@ export const SMS_CANDIDATES = `WITH due AS MATERIALIZED (
   )
   SELECT id, message_id FROM due WHERE message_id IN (SELECT message_id FROM first) ORDER BY next_attempt_at, id`;
 
+/**
+ * SMS sent (`$2` ids, `$3` provider ids, `$4` tracking ids, `$5` history details, at `$1`): each row
+ * marked sent with its history line, and its report lock (REPORT_LOCK_CLASS) taken. Exported, with
+ * SENT_ORPHANS, for a test of its plan.
+ */
+export const SMS_SENT = `WITH done AS (
+    UPDATE outbound o SET status = 'sent', provider_id = t.provider_id, tracking_id = t.tracking_id, attempts = o.attempts + 1,
+      lease_owner = NULL, last_error = NULL, updated_at = $1
+    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t(id, provider_id, tracking_id, detail)
+    WHERE o.id = t.id RETURNING o.id, o.message_id, o.provider_id, o.number, t.detail
+  ), logged AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done ORDER BY id
+  )
+  SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (SELECT DISTINCT ${reportLockKey('provider_id', 'number')} AS key FROM done ORDER BY key) keys`;
+
+/** The delivery reports that arrived before the send results of the SMS `$1` (ids), with their SMS. */
+export const SENT_ORPHANS = `SELECT d.id, d.code, d.state, o.id AS sms_id FROM outbound o
+  JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
+  WHERE o.id = ANY($1::bigint[]) ORDER BY d.id`;
+
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
   readonly #writer: GroupWriter;
@@ -439,30 +459,14 @@ export class PostgresStore implements Store, ClusterStore {
       if (sent.length > 0) {
         // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
         // read in the next statement: after any report that could not see this result yet has committed.
-        await client.query(
-          `WITH done AS (
-            UPDATE outbound o SET status = 'sent', provider_id = t.provider_id, tracking_id = t.tracking_id, attempts = o.attempts + 1,
-              lease_owner = NULL, last_error = NULL, updated_at = $1
-            FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t(id, provider_id, tracking_id, detail)
-            WHERE o.id = t.id RETURNING o.id, o.message_id, o.provider_id, o.number, t.detail
-          ), logged AS (
-            INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done ORDER BY id
-          )
-          SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (SELECT DISTINCT ${reportLockKey('provider_id', 'number')} AS key FROM done ORDER BY key) keys`,
-          [
-            now,
-            sent.map((outcome) => outcome.smsId),
-            sent.map((outcome) => outcome.providerId),
-            sent.map((outcome) => outcome.trackingId ?? null),
-            sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
-          ],
-        );
-        const orphans = await client.query<OrphanReport>(
-          `SELECT d.id, d.code, d.state, o.id AS sms_id FROM outbound o
-          JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
-          WHERE o.id = ANY($1::bigint[]) ORDER BY d.id`,
-          [sent.map((outcome) => outcome.smsId)],
-        );
+        await client.query(SMS_SENT, [
+          now,
+          sent.map((outcome) => outcome.smsId),
+          sent.map((outcome) => outcome.providerId),
+          sent.map((outcome) => outcome.trackingId ?? null),
+          sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
+        ]);
+        const orphans = await client.query<OrphanReport>(SENT_ORPHANS, [sent.map((outcome) => outcome.smsId)]);
         await adoptOrphans(client, orphans.rows, now);
       }
       if (retries.length > 0) {
@@ -521,29 +525,29 @@ export class PostgresStore implements Store, ClusterStore {
     return (await this.#row<{ at: number | null }>("SELECT MIN(next_attempt_at) AS at FROM mail_out WHERE status = 'queued'"))?.at ?? undefined;
   }
 
+  /** One statement: the outcome and its history line. */
   recordMailOutcome(outcome: MailOutcome): Promise<void> {
     return this.#write(async (client) => {
-      const now = Date.now();
-      if (outcome.kind === 'retry') {
-        await client.query(
-          'UPDATE mail_out SET next_attempt_at = $1, last_error = $2, attempts = attempts + 1, lease_owner = NULL, updated_at = $3 WHERE id = $4',
-          [outcome.nextAttemptAt, outcome.error, now, outcome.id],
-        );
-      } else {
-        await client.query('UPDATE mail_out SET status = $1, last_error = $2, attempts = attempts + 1, lease_owner = NULL, updated_at = $3 WHERE id = $4', [
-          outcome.kind,
-          outcome.kind === 'sent' ? null : outcome.error,
-          now,
-          outcome.id,
-        ]);
-      }
+      const retry = outcome.kind === 'retry';
       const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
-      await client.query('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, NULL, $2, $3 FROM mail_out WHERE id = $4', [
-        now,
-        `mail ${outcome.kind === 'retry' ? 'deferred' : outcome.kind}`,
-        detail,
-        outcome.id,
-      ]);
+      await client.query(
+        `WITH done AS (
+          UPDATE mail_out SET status = CASE WHEN $1 THEN status ELSE $2 END, next_attempt_at = CASE WHEN $1 THEN $3 ELSE next_attempt_at END,
+            last_error = $4, attempts = attempts + 1, lease_owner = NULL, updated_at = $5
+          WHERE id = $6 RETURNING message_id
+        )
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $5, message_id, NULL, $7, $8 FROM done`,
+        [
+          retry,
+          retry ? 'queued' : outcome.kind,
+          retry ? outcome.nextAttemptAt : 0,
+          outcome.kind === 'sent' ? null : outcome.error,
+          Date.now(),
+          outcome.id,
+          `mail ${retry ? 'deferred' : outcome.kind}`,
+          detail,
+        ],
+      );
     });
   }
 
@@ -959,9 +963,27 @@ export class PostgresStore implements Store, ClusterStore {
 
   acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
     return this.#queueing(inbound.route ? ['mail'] : [], async (client) => {
-      const { rowCount } = await client.query(
-        `INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING`,
+      const route = inbound.route;
+      const mail = route?.mail;
+      // One statement for the SMS, its conversation's use and link, and its reply mail with the mail's history line.
+      const { rows } = await client.query<{ kept: number }>(
+        `WITH kept AS (
+          INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id
+        ), used AS (
+          UPDATE conversations SET last_used_at = ${conversationUsedAt('$4')}
+          WHERE context = $10 AND number = $4 AND EXISTS (SELECT 1 FROM kept)
+        ), linked AS (
+          INSERT INTO conversation_mail (message_id_header, number, context) SELECT $11, $4, $10
+          WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept) ON CONFLICT DO NOTHING
+        ), queued AS (
+          INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at, once_key)
+          SELECT $8, $12, $13, $14, $15, $16, 'queued', $8, $8, $17 WHERE $12::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept)
+          ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING RETURNING id
+        ), logged AS (
+          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $8, $13, NULL, $12 || ' queued', 'mail ' || id || ' to ' || $18 FROM queued
+        )
+        SELECT count(*)::int AS kept FROM kept`,
         [
           inbound.id,
           inbound.provider,
@@ -971,11 +993,19 @@ export class PostgresStore implements Store, ClusterStore {
           inbound.sentAt ?? null,
           inbound.userContext ?? null,
           inbound.receivedAt,
-          inbound.route?.mailbox ?? null,
-          inbound.route?.context ?? null,
+          route?.mailbox ?? null,
+          route?.context ?? null,
+          route?.messageIdHeader ?? null,
+          mail?.kind ?? null,
+          mail?.messageId ?? null,
+          mail?.envelopeFrom ?? null,
+          mail ? JSON.stringify(mail.recipients) : null,
+          mail?.raw ?? null,
+          mail?.onceKey ?? null,
+          mail?.recipients.join(', ') ?? null,
         ],
       );
-      if (rowCount === 0) return { duplicate: true };
+      if (rows[0]?.kept === 0) return { duplicate: true };
       if (inbound.optOut?.action === 'stop') {
         await client.query('INSERT INTO opt_outs (number, since, keyword) VALUES ($1, $2, $3) ON CONFLICT (number) DO NOTHING', [
           inbound.number,
@@ -984,19 +1014,6 @@ export class PostgresStore implements Store, ClusterStore {
         ]);
       }
       if (inbound.optOut?.action === 'start') await client.query('DELETE FROM opt_outs WHERE number = $1', [inbound.number]);
-      const route = inbound.route;
-      if (route?.context) {
-        await client.query(`UPDATE conversations SET last_used_at = ${conversationUsedAt('$2')} WHERE context = $1 AND number = $2`, [
-          route.context,
-          inbound.number,
-        ]);
-        await client.query('INSERT INTO conversation_mail (message_id_header, number, context) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-          route.messageIdHeader,
-          inbound.number,
-          route.context,
-        ]);
-      }
-      if (route) await insertMail(client, [route.mail], inbound.receivedAt);
       return { duplicate: false };
     });
   }
