@@ -976,13 +976,7 @@ export class PostgresStore implements Store, ClusterStore {
         ), linked AS (
           INSERT INTO conversation_mail (message_id_header, number, context) SELECT $11, $4, $10
           WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept) ON CONFLICT DO NOTHING
-        ), queued AS (
-          INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at, once_key)
-          SELECT $8, $12, $13, $14, $15, $16, 'queued', $8, $8, $17 WHERE $12::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept)
-          ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING RETURNING id
-        ), logged AS (
-          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $8, $13, NULL, $12 || ' queued', 'mail ' || id || ' to ' || $18 FROM queued
-        )
+        ), ${queuedMail('$8', 12, '$12::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept)')}
         SELECT count(*)::int AS kept FROM kept`,
         [
           inbound.id,
@@ -1068,18 +1062,40 @@ export class PostgresStore implements Store, ClusterStore {
   }
 }
 
+/**
+ * The CTEs `queued` and `logged` of a statement that queues one outgoing mail (at most one per
+ * once-key) with its history line, when `when` holds: the one place of that rule, for a mail queued
+ * alone and for a reply mail queued with its received SMS. The time is the parameter `at`; the mail's
+ * kind, message id, envelope sender, recipients (JSON), raw bytes, once-key and recipients as the
+ * history line lists them are the seven parameters from `$first` on.
+ */
+function queuedMail(at: string, first: number, when = 'TRUE'): string {
+  const [kind, messageId, envelopeFrom, recipients, raw, onceKey, recipientList] = Array.from({ length: 7 }, (_, index) => `$${first + index}`);
+  return `queued AS (
+    INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at, once_key)
+    SELECT ${at}, ${kind}, ${messageId}, ${envelopeFrom}, ${recipients}, ${raw}, 'queued', ${at}, ${at}, ${onceKey} WHERE ${when}
+    ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING RETURNING id
+  ), logged AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT ${at}, ${messageId}, NULL, ${kind} || ' queued', 'mail ' || id || ' to ' || ${recipientList} FROM queued
+  )`;
+}
+
+const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
+
 /** Queues mail (at most one per once-key) with its history line: one statement per mail. */
 async function insertMail(client: Client, mail: readonly NewOutgoingMail[], now: number): Promise<void> {
   for (const item of mail) {
-    await client.query(
-      `WITH queued AS (
-        INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at, once_key)
-        VALUES ($1, $2, $3, $4, $5, $6, 'queued', $1, $1, $7)
-        ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING RETURNING id
-      )
-      INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, $3, NULL, $2 || ' queued', 'mail ' || id || ' to ' || $8 FROM queued`,
-      [now, item.kind, item.messageId ?? null, item.envelopeFrom, JSON.stringify(item.recipients), item.raw, item.onceKey ?? null, item.recipients.join(', ')],
-    );
+    await client.query(QUEUE_MAIL, [
+      now,
+      item.kind,
+      item.messageId ?? null,
+      item.envelopeFrom,
+      JSON.stringify(item.recipients),
+      item.raw,
+      item.onceKey ?? null,
+      item.recipients.join(', '),
+    ]);
   }
 }
 
