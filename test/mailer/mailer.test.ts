@@ -90,6 +90,47 @@ describe('mail-out queue', () => {
     }
   });
 
+  test("a mail's slot frees once the smarthost took it: mail keeps going out while outcomes wait for their commit", async () => {
+    const sink = await new SmtpSink().start();
+    // The real store, its outcome writes held back (a slow disk) until the test lets them through.
+    let letThrough: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    const slowOutcomes = new Proxy(store, {
+      get: (target, name) => {
+        if (name === 'recordMailOutcome')
+          return async (...args: Parameters<SqliteStore['recordMailOutcome']>) => {
+            await held;
+            return target.recordMailOutcome(...args);
+          };
+        const value = Reflect.get(target, name);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    try {
+      // More mails than slots (twice the pool), within the work loop's bound on outcomes waiting for their commit.
+      const mails = Array.from({ length: 4 * SMARTHOST_POOL_SIZE }, (_, index) => ({ ...report(`slot ${index}`), messageId: `s-${index}` }));
+      await store.enqueueMail(mails);
+      transport = smarthostTransport(sink.url);
+      mailer = new Mailer({
+        store: slowOutcomes,
+        transport,
+        logger: createLogger('silent'),
+        owner: 'test',
+        leaseMs: 30_000,
+        retryMinDelayMs: 50,
+        retryMaxDelayMs: 200,
+      });
+      mailer.start();
+      await waitFor('every mail at the smarthost while no outcome is committed', () => sink.received.length === mails.length);
+      letThrough();
+      await waitFor('every outcome committed', async () => (await store.nextMailDueAt()) === undefined);
+      assert.equal(sink.received.length, mails.length, 'each sent once');
+    } finally {
+      letThrough();
+      await sink.stop();
+    }
+  });
+
   test('a smarthost restarted between two mails: the second goes out on a new connection at once, not deferred', async () => {
     const sink = await new SmtpSink().start();
     try {
