@@ -4,6 +4,8 @@ import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 /** Waiting for the TCP (and TLS) connection: nodemailer's `connectionTimeout`, which the relay used before. */
 const CONNECT_TIMEOUT_MS = 120_000;
+/** Waiting for the server's greeting once connected: nodemailer's `greetingTimeout`, which the relay used before. */
+const GREETING_TIMEOUT_MS = 30_000;
 /** Waiting for any one reply while a command is out: nodemailer's `socketTimeout`, which the relay used before. */
 const REPLY_TIMEOUT_MS = 600_000;
 /** A reply longer than this is no SMTP server's (RFC 5321 §4.5.3.1.5: 512 octets a line, a few lines). */
@@ -85,7 +87,9 @@ export class SmtpSession {
     session.#attach(socket);
     try {
       await session.#connected(socket, options.secure ? 'secureConnect' : 'connect');
+      socket.setTimeout(GREETING_TIMEOUT_MS);
       await session.#expect(session.#next(), 220, 'ECONNECTION', 'the smarthost did not greet');
+      socket.setTimeout(REPLY_TIMEOUT_MS);
       await session.#hello();
       if (!options.secure && (session.#extensions.includes('STARTTLS') || options.requireTLS)) await session.#startTls(servername);
       if (options.auth && session.#extensions.some((line) => /^AUTH[\s=]/i.test(line))) await session.#login(options.auth);
