@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
-import { Mailer } from '../../src/mailer/mailer.ts';
+import { Mailer, type MailerOptions } from '../../src/mailer/mailer.ts';
 import { SMARTHOST_POOL_SIZE, smarthostTransport } from '../../src/mailer/smarthost.ts';
 import { maildirTransport, type MailTransport } from '../../src/mailer/transports.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
@@ -39,10 +39,11 @@ describe('mail-out queue', () => {
     await store.close();
   });
 
-  function startMailer(chosen: MailTransport): Mailer {
+  /** `through`: the store as the mailer sees it (the test's own, unless a test holds some of its writes back). */
+  function startMailer(chosen: MailTransport, through: MailerOptions['store'] = store): Mailer {
     transport = chosen;
     mailer = new Mailer({
-      store,
+      store: through,
       transport: chosen,
       logger: createLogger('silent'),
       owner: 'test',
@@ -110,17 +111,7 @@ describe('mail-out queue', () => {
       // More mails than slots (twice the pool), within the work loop's bound on outcomes waiting for their commit.
       const mails = Array.from({ length: 4 * SMARTHOST_POOL_SIZE }, (_, index) => ({ ...report(`slot ${index}`), messageId: `s-${index}` }));
       await store.enqueueMail(mails);
-      transport = smarthostTransport(sink.url);
-      mailer = new Mailer({
-        store: slowOutcomes,
-        transport,
-        logger: createLogger('silent'),
-        owner: 'test',
-        leaseMs: 30_000,
-        retryMinDelayMs: 50,
-        retryMaxDelayMs: 200,
-      });
-      mailer.start();
+      startMailer(smarthostTransport(sink.url), slowOutcomes);
       await waitFor('every mail at the smarthost while no outcome is committed', () => sink.received.length === mails.length);
       letThrough();
       await waitFor('every outcome committed', async () => (await store.nextMailDueAt()) === undefined);
