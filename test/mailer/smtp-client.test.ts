@@ -58,85 +58,91 @@ describe('the smarthost client', () => {
     }
   });
 
-  test('STARTTLS when the smarthost offers it, then AUTH PLAIN; a wrong password is a permanent failure with its reply', async () => {
-    const sessions: Array<{ secure: boolean; user: string | undefined }> = [];
-    const received: string[] = [];
-    const server = new SMTPServer({
-      ...TLS,
-      logger: false,
-      disableReverseLookup: true,
-      onAuth: (auth, _session, callback) =>
-        auth.username === 'relay' && auth.password === 'pa:ss word'
-          ? callback(null, { user: auth.username })
-          : callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 })),
-      onData: (stream, session, callback) => {
-        sessions.push({ secure: session.secure, user: typeof session.user === 'string' ? session.user : undefined });
-        void buffer(stream).then((raw) => {
-          received.push(raw.toString());
-          callback();
-        });
-      },
+  for (const authMethods of [['PLAIN', 'LOGIN'], ['LOGIN']])
+    test(`STARTTLS when the smarthost offers it, then AUTH ${authMethods[0]}; a wrong password is a permanent failure with its reply`, async () => {
+      const sessions: Array<{ secure: boolean; user: string | undefined }> = [];
+      const received: string[] = [];
+      const server = new SMTPServer({
+        ...TLS,
+        authMethods,
+        logger: false,
+        disableReverseLookup: true,
+        onAuth: (auth, _session, callback) =>
+          auth.username === 'relay' && auth.password === 'pa:ss word'
+            ? callback(null, { user: auth.username })
+            : callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 })),
+        onData: (stream, session, callback) => {
+          sessions.push({ secure: session.secure, user: typeof session.user === 'string' ? session.user : undefined });
+          void buffer(stream).then((raw) => {
+            received.push(raw.toString());
+            callback();
+          });
+        },
+      });
+      server.on('error', () => undefined);
+      const port = await listening(server);
+      // The fixture's certificate is self-signed; the relay trusts only the system's roots (or NODE_EXTRA_CA_CERTS).
+      const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+      const good = smarthostTransport(`smtp://relay:${encodeURIComponent('pa:ss word')}@localhost:${port}`);
+      const bad = smarthostTransport(`smtp://relay:wrong@localhost:${port}`);
+      try {
+        const result = await good.deliver(mail(1));
+        assert.ok(result.ok, JSON.stringify(result));
+        assert.deepEqual(sessions, [{ secure: true, user: 'relay' }]);
+        assert.equal(received[0], mail(1).raw.toString());
+        const refused = await bad.deliver(mail(2));
+        assert.equal(refused.ok, false);
+        assert.ok(!refused.ok && refused.permanent, 'a refused login is permanent (5xx)');
+        assert.match(!refused.ok ? refused.error : '', /^535 .*credentials invalid/);
+      } finally {
+        process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+        if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+        await Promise.all([good.close(), bad.close()]);
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     });
-    server.on('error', () => undefined);
-    const port = await listening(server);
-    // The fixture's certificate is self-signed; the relay trusts only the system's roots (or NODE_EXTRA_CA_CERTS).
-    const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
-    const good = smarthostTransport(`smtp://relay:${encodeURIComponent('pa:ss word')}@localhost:${port}`);
-    const bad = smarthostTransport(`smtp://relay:wrong@localhost:${port}`);
-    try {
-      const result = await good.deliver(mail(1));
-      assert.ok(result.ok, JSON.stringify(result));
-      assert.deepEqual(sessions, [{ secure: true, user: 'relay' }]);
-      assert.equal(received[0], mail(1).raw.toString());
-      const refused = await bad.deliver(mail(2));
-      assert.equal(refused.ok, false);
-      assert.ok(!refused.ok && refused.permanent, 'a refused login is permanent (5xx)');
-      assert.match(!refused.ok ? refused.error : '', /^535 .*credentials invalid/);
-    } finally {
-      process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
-      if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-      await Promise.all([good.close(), bad.close()]);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  });
 
-  test('a refused recipient is RSET and the connection carries the next mail', async () => {
-    let connections = 0;
-    const received: string[] = [];
-    const server = new SMTPServer({
-      logger: false,
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      disableReverseLookup: true,
-      onConnect: (_session, callback) => {
-        connections += 1;
-        callback();
-      },
-      onRcptTo: (address, _session, callback) =>
-        address.address === 'nobody@example.com' ? callback(Object.assign(new Error('5.1.1 no such mailbox'), { responseCode: 550 })) : callback(),
-      onData: (stream, _session, callback) => {
-        void buffer(stream).then((raw) => {
-          received.push(raw.toString());
+  for (const hidePIPELINING of [false, true])
+    test(`a refused recipient is RSET and the connection carries the next mail (${hidePIPELINING ? 'one command at a time' : 'PIPELINING'})`, async () => {
+      let connections = 0;
+      const received: string[] = [];
+      const server = new SMTPServer({
+        hidePIPELINING,
+        logger: false,
+        authOptional: true,
+        disabledCommands: ['STARTTLS', 'AUTH'],
+        disableReverseLookup: true,
+        onConnect: (_session, callback) => {
+          connections += 1;
           callback();
-        });
-      },
+        },
+        onRcptTo: (address, _session, callback) =>
+          address.address === 'nobody@example.com' ? callback(Object.assign(new Error('5.1.1 no such mailbox'), { responseCode: 550 })) : callback(),
+        onData: (stream, _session, callback) => {
+          void buffer(stream).then((raw) => {
+            received.push(raw.toString());
+            callback();
+          });
+        },
+      });
+      const port = await listening(server);
+      const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
+      try {
+        const refused = await transport.deliver(mail(1, 'nobody@example.com'));
+        assert.ok(!refused.ok && refused.permanent, JSON.stringify(refused));
+        assert.match(!refused.ok ? refused.error : '', /^550 5\.1\.1 no such mailbox/);
+        for (const index of [2, 3]) {
+          const next = await transport.deliver(mail(index));
+          assert.ok(next.ok, JSON.stringify(next));
+        }
+        assert.deepEqual(received, [mail(2).raw.toString(), mail(3).raw.toString()]);
+        assert.equal(connections, 1, 'the refusal did not end the session');
+      } finally {
+        await transport.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     });
-    const port = await listening(server);
-    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
-    try {
-      const refused = await transport.deliver(mail(1, 'nobody@example.com'));
-      assert.ok(!refused.ok && refused.permanent, JSON.stringify(refused));
-      assert.match(!refused.ok ? refused.error : '', /^550 5\.1\.1 no such mailbox/);
-      const next = await transport.deliver(mail(2));
-      assert.ok(next.ok, JSON.stringify(next));
-      assert.deepEqual(received, [mail(2).raw.toString()]);
-      assert.equal(connections, 1, 'the refusal did not end the session');
-    } finally {
-      await transport.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  });
 
   // A server that holds its reply to a mail's content until the next mail's MAIL FROM arrives (or 1 s
   // passes): a client that waits for each reply before the next envelope (no pipelining across mails)
