@@ -6,8 +6,9 @@ import { SMARTHOST_POOL_SIZE } from './smarthost.ts';
 import type { MailTransport } from './transports.ts';
 
 /**
- * Mails in delivery at once. A slot is held through the outcome's commit too, so twice the smarthost
- * pool keeps every connection sending while the last mail's outcome commits.
+ * Mails in their slot at once: twice the smarthost pool, so each connection finds its next mail
+ * waiting when it is done with one. A slot frees once the smarthost answered; the outcome commits
+ * outside it (the work loop bounds how many wait for their commit).
  */
 const CONCURRENT_DELIVERIES = 2 * SMARTHOST_POOL_SIZE;
 
@@ -46,17 +47,19 @@ export class Mailer extends WorkLoop<ClaimedMail> {
         const now = clock();
         return options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + options.leaseMs, limit: free });
       },
-      process: (mail) => this.#deliver(mail, clock),
+      process: (mail, release) => this.#deliver(mail, clock, release),
       nextDueAt: () => options.store.nextMailDueAt(),
     });
     this.#options = options;
   }
 
-  async #deliver(mail: ClaimedMail, clock: () => number): Promise<void> {
+  async #deliver(mail: ClaimedMail, clock: () => number, release: () => void): Promise<void> {
     const { store, transport, logger, retryMinDelayMs, retryMaxDelayMs } = this.#options;
     // One line per mail: the ids go in it, not in a child logger made for that one line (#15).
     const about = { msgId: mail.messageId, mailId: mail.id, kind: mail.kind, via: transport.description };
     const result = await transport.deliver(mail);
+    // The smarthost answered: the next mail starts while this outcome commits; its lease stays until then (#15).
+    release();
     if (result.ok) {
       logger.info({ ...about, response: result.response }, 'mailer: mail delivered');
       await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });

@@ -1,11 +1,11 @@
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { ClaimedMail } from '../store/types.ts';
+import { type SmtpError, SmtpSession } from './smtp-client.ts';
 import type { DeliveryResult, MailTransport } from './transports.ts';
 
 /**
  * Connections kept open to the smarthost. Every SMS from a phone is a mail, so under a burst of
- * replies this is the mailer's pace: each connection carries one mail per two round trips (the
- * pipelined envelope, then the data). Four is far below any MTA's per-client limit (Postfix: 50).
+ * replies this is the mailer's pace: with PIPELINING each connection carries one mail per round
+ * trip (a mail's content and the next mail's envelope in one write). Four is far below any MTA's per-client limit (Postfix: 50).
  */
 export const SMARTHOST_POOL_SIZE = 4;
 /** Messages one connection carries before it is replaced (nodemailer's pool default, which the relay used before). */
@@ -18,11 +18,8 @@ const IDLE_CLOSE_MS = 30_000;
 /** Hosts to which the smarthost password may travel without TLS. */
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
-/** What nodemailer's SMTP client puts on its errors. */
-type SmtpFailure = Error & { code?: string; responseCode?: number; response?: string; permanent?: boolean };
-
 interface Session {
-  readonly connection: SMTPConnection;
+  readonly connection: SmtpSession;
   sent: number;
   /** The server ended it or it failed: it takes no more mail. */
   dead: boolean;
@@ -30,12 +27,12 @@ interface Session {
 }
 
 /**
- * SMTP to `SMSRELAY_MAIL_URL` over a small pool of nodemailer's SMTP client connections; 5xx answers
- * are permanent, the rest temporary. The stored mail is already the finished message, so it goes to
- * the connection as it is: nodemailer's `sendMail` would wrap it in a MIME node, give it a Message-ID
- * it never uses and stream it through a pipeline per mail, which was two fifths of the main thread's
- * work while it mailed SMS replies (#15). The client pipelines MAIL/RCPT/DATA (RFC 2920) when the
- * smarthost offers it, negotiates STARTTLS and logs in.
+ * SMTP to `SMSRELAY_MAIL_URL` over a small pool of SMTP client sessions (`smtp-client.ts`); 5xx
+ * answers are permanent, the rest temporary. The stored mail is already the finished message, so it
+ * goes to the session as it is: nodemailer's `sendMail` would wrap it in a MIME node, give it a
+ * Message-ID it never uses and stream it through a pipeline per mail, which was two fifths of the main
+ * thread's work while it mailed SMS replies (#15). The client pipelines (RFC 2920) when the smarthost
+ * offers it, also from one mail to the next, negotiates STARTTLS and logs in.
  */
 export function smarthostTransport(url: string): MailTransport {
   const parsed = new URL(url);
@@ -46,8 +43,8 @@ export function smarthostTransport(url: string): MailTransport {
     secure: parsed.protocol === 'smtps:',
     // Credentials only over TLS, unless the smarthost is this machine.
     requireTLS: sendsPassword && !LOOPBACK_HOSTS.has(parsed.hostname),
+    auth: sendsPassword ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
   };
-  const auth = sendsPassword ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined;
   const idle: Session[] = [];
   const waiting: Array<{ readonly mail: ClaimedMail; readonly done: (result: DeliveryResult) => void }> = [];
   let lanes = 0;
@@ -60,50 +57,16 @@ export function smarthostTransport(url: string): MailTransport {
     if (at >= 0) idle.splice(at, 1);
   };
 
-  const open = () =>
-    new Promise<Session>((resolve, reject) => {
-      const connection = new SMTPConnection(options);
-      const session: Session = { connection, sent: 0, dead: false };
-      let opening = true;
-      const failed = (error: SmtpFailure) => {
-        retire(session);
-        connection.close();
-        if (opening) reject(error);
-        opening = false;
-      };
-      // Errors outside a send (the server dropped an idle connection) only retire it; a send's own error reaches its callback.
-      connection.on('error', failed);
-      connection.once('end', () => retire(session));
-      connection.connect((error) => {
-        if (error) return failed(error);
-        if (!auth || !connection.allowsAuth) {
-          opening = false;
-          return resolve(session);
-        }
-        connection.login(auth, (loginError) => {
-          if (loginError) return failed(loginError);
-          opening = false;
-          resolve(session);
-        });
-      });
-    });
+  const open = async (): Promise<Session> => {
+    const connection = await SmtpSession.open(options);
+    const session: Session = { connection, sent: 0, dead: false };
+    // The server dropped an idle session, or a send failed: it is retired; a send's own error reaches its caller.
+    connection.onEnd(() => retire(session));
+    return session;
+  };
 
-  const send = (session: Session, mail: ClaimedMail) =>
-    new Promise<string>((resolve, reject) =>
-      session.connection.send({ from: mail.envelopeFrom, to: [...mail.recipients] }, mail.raw, (error, info) =>
-        error ? reject(error) : resolve(info?.response ?? ''),
-      ),
-    );
-
-  /** Back to the idle list, or closed once it carried its share or after a refusal it could not reset. */
-  const release = async (session: Session, refused: boolean) => {
-    if (!session.dead && refused)
-      await new Promise<void>((resolve) =>
-        session.connection.reset((error) => {
-          if (error) retire(session);
-          resolve();
-        }),
-      );
+  /** Back to the idle list, or closed once it carried its share; QUIT follows any reply still due. */
+  const release = (session: Session) => {
     if (closed || session.dead || session.sent >= MESSAGES_PER_CONNECTION) {
       retire(session);
       session.connection.quit();
@@ -116,37 +79,47 @@ export function smarthostTransport(url: string): MailTransport {
     idle.push(session);
   };
 
-  const attempt = async (mail: ClaimedMail, mayRetry: boolean): Promise<DeliveryResult> => {
+  /**
+   * Starts `mail` on a pooled session; resolves once that session can take the next mail (its content
+   * is written, see SmtpSession.send), with the mail's result still to come.
+   */
+  const start = async (mail: ClaimedMail, mayRetry: boolean): Promise<{ readonly result: Promise<DeliveryResult> }> => {
     const reused = idle.pop();
     if (reused) clearTimeout(reused.idleTimer);
     let session: Session;
     try {
       session = reused ?? (await open());
     } catch (error) {
-      return failure(error as SmtpFailure);
+      return { result: Promise.resolve(failure(error as SmtpError)) };
     }
-    try {
-      const response = await send(session, mail);
-      session.sent += 1;
-      await release(session, false);
-      return { ok: true, response };
-    } catch (error) {
-      const smtp = error as SmtpFailure;
-      session.sent += 1;
-      // A refusal of this mail leaves the session usable; anything else (421, a dropped connection) ends it.
-      const refusal = (smtp.code === 'EENVELOPE' || smtp.code === 'EMESSAGE') && smtp.responseCode !== 421;
-      if (!refusal) retire(session);
-      await release(session, refusal);
-      // A connection the server dropped while it sat idle: the mail goes once more, on a fresh one.
-      if (reused && mayRetry && smtp.responseCode === undefined) return attempt(mail, false);
-      return failure(smtp);
-    }
+    session.sent += 1;
+    let written: () => void = () => undefined;
+    const turnFree = new Promise<void>((resolve) => (written = resolve));
+    const result = session.connection.send(mail.envelopeFrom, mail.recipients, mail.raw, written).then(
+      (response): DeliveryResult => ({ ok: true, response }),
+      async (error: SmtpError): Promise<DeliveryResult> => {
+        // A refusal of this mail leaves the session usable; anything else (421, a dropped connection) ends it.
+        const refusal = (error.code === 'EENVELOPE' || error.code === 'EMESSAGE') && error.responseCode !== 421;
+        if (!refusal) retire(session);
+        // A connection the server dropped while it sat idle: the mail goes once more, on a fresh one.
+        if (reused && mayRetry && error.responseCode === undefined) return (await start(mail, false)).result;
+        return failure(error);
+      },
+    );
+    await turnFree;
+    release(session);
+    return { result };
   };
 
+  /** Each lane keeps one mail being written; its result is awaited apart, so the session's next mail follows at once. */
   const lane = async () => {
     lanes += 1;
     try {
-      for (let job = waiting.shift(); job; job = waiting.shift()) job.done(await attempt(job.mail, true));
+      for (let job = waiting.shift(); job; job = waiting.shift()) {
+        const { done } = job;
+        const { result } = await start(job.mail, true);
+        void result.then(done);
+      }
     } finally {
       lanes -= 1;
     }
@@ -171,6 +144,6 @@ export function smarthostTransport(url: string): MailTransport {
   };
 }
 
-function failure(error: SmtpFailure): DeliveryResult {
+function failure(error: SmtpError): DeliveryResult {
   return { ok: false, permanent: error.permanent === true, error: error.response ?? error.message ?? String(error) };
 }

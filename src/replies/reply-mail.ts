@@ -1,10 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
-import MimeNode from 'nodemailer/lib/mime-node';
 import { LOOP_HEADER } from '../mail/extract.ts';
 import type { Templates } from '../mailer/templates.ts';
-import { buildTextMail } from '../mailer/text-mail.ts';
+import { buildTextMail, textNode } from '../mailer/text-mail.ts';
 import { newMessageId } from '../random-ids.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, senderKind } from '../sms/senders.ts';
@@ -106,7 +105,7 @@ export async function buildReplyMail(
       : `${number} is ${senderKind(sms.number) === 'alphanumeric' ? 'a sender name' : 'a short code'} and cannot receive SMS: a reply to this mail is not delivered.`,
   };
 
-  const root = new MimeNode('text/plain; charset=utf-8', { hostname: options.smsDomain, newline: 'windows' });
+  const root = textNode(options.smsDomain);
   root.setHeader({
     From: { name: number, address: phoneAddress },
     To: route.mailbox,

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
-import { Mailer } from '../../src/mailer/mailer.ts';
+import { Mailer, type MailerOptions } from '../../src/mailer/mailer.ts';
 import { SMARTHOST_POOL_SIZE, smarthostTransport } from '../../src/mailer/smarthost.ts';
 import { maildirTransport, type MailTransport } from '../../src/mailer/transports.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
@@ -39,10 +39,11 @@ describe('mail-out queue', () => {
     await store.close();
   });
 
-  function startMailer(chosen: MailTransport): Mailer {
+  /** `through`: the store as the mailer sees it (the test's own, unless a test holds some of its writes back). */
+  function startMailer(chosen: MailTransport, through: MailerOptions['store'] = store): Mailer {
     transport = chosen;
     mailer = new Mailer({
-      store,
+      store: through,
       transport: chosen,
       logger: createLogger('silent'),
       owner: 'test',
@@ -86,6 +87,37 @@ describe('mail-out queue', () => {
       for (const mail of sink.received) assert.ok(sent.has(mail.raw), `sent byte for byte: ${JSON.stringify(mail.raw)}`);
       assert.ok(sink.connections <= SMARTHOST_POOL_SIZE, `${sink.connections} connections for ${mails.length} mails`);
     } finally {
+      await sink.stop();
+    }
+  });
+
+  test("a mail's slot frees once the smarthost took it: mail keeps going out while outcomes wait for their commit", async () => {
+    const sink = await new SmtpSink().start();
+    // The real store, its outcome writes held back (a slow disk) until the test lets them through.
+    let letThrough: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    const slowOutcomes = new Proxy(store, {
+      get: (target, name) => {
+        if (name === 'recordMailOutcome')
+          return async (...args: Parameters<SqliteStore['recordMailOutcome']>) => {
+            await held;
+            return target.recordMailOutcome(...args);
+          };
+        const value = Reflect.get(target, name);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    try {
+      // More mails than slots (twice the pool), within the work loop's bound on outcomes waiting for their commit.
+      const mails = Array.from({ length: 4 * SMARTHOST_POOL_SIZE }, (_, index) => ({ ...report(`slot ${index}`), messageId: `s-${index}` }));
+      await store.enqueueMail(mails);
+      startMailer(smarthostTransport(sink.url), slowOutcomes);
+      await waitFor('every mail at the smarthost while no outcome is committed', () => sink.received.length === mails.length);
+      letThrough();
+      await waitFor('every outcome committed', async () => (await store.nextMailDueAt()) === undefined);
+      assert.equal(sink.received.length, mails.length, 'each sent once');
+    } finally {
+      letThrough();
       await sink.stop();
     }
   });

@@ -3,13 +3,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import MimeNode from 'nodemailer/lib/mime-node';
-import { buildTextMail } from '../../src/mailer/text-mail.ts';
+import { buildTextMail, textNode } from '../../src/mailer/text-mail.ts';
 
 const FIXTURES = fileURLToPath(new URL('../mail/fixtures/', import.meta.url));
 
 /** The reply mail's node as reply-mail.ts makes it, with a subject and sender name of the text's own kind. */
-function node(text: string): MimeNode {
-  const root = new MimeNode('text/plain; charset=utf-8', { hostname: 'sms.example.com', newline: 'windows' });
+function node(text: string, root = new MimeNode('text/plain; charset=utf-8', { hostname: 'sms.example.com', newline: 'windows' })): MimeNode {
   root.setHeader({
     From: { name: `+44 7700 900123 ${text.slice(0, 12)}`, address: '447700900123@sms.example.com' },
     To: 'alice@example.com',
@@ -56,6 +55,12 @@ describe('buildTextMail', () => {
       for (const body of [content, sms]) {
         const built = await node(sms).setContent(body).build();
         assert.equal(buildTextMail(node(sms), body).toString('latin1'), built.toString('latin1'), JSON.stringify(body.slice(0, 60)));
+        // The relay's own node (header names remembered, no random boundary) makes the same bytes.
+        assert.equal(
+          buildTextMail(node(sms, textNode('sms.example.com')), body).toString('latin1'),
+          built.toString('latin1'),
+          JSON.stringify(body.slice(0, 60)),
+        );
       }
     }
   });

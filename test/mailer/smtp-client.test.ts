@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { after, describe, test } from 'node:test';
+import { buffer } from 'node:stream/consumers';
+import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
+import { SMTPServer } from 'smtp-server';
+import { SMARTHOST_POOL_SIZE, smarthostTransport } from '../../src/mailer/smarthost.ts';
+import { dotStuffed } from '../../src/mailer/smtp-client.ts';
+import type { ClaimedMail } from '../../src/store/types.ts';
+
+const TLS = {
+  key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)),
+  cert: readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+};
+
+const mail = (index: number, to = 'alice@example.com'): ClaimedMail => ({
+  id: index,
+  kind: 'reply',
+  messageId: `m-${index}`,
+  envelopeFrom: '447700900123@sms.example.com',
+  recipients: [to],
+  raw: Buffer.from(`From: 447700900123@sms.example.com\r\nTo: ${to}\r\nSubject: ${index}\r\n\r\nreply ${index}\r\n`),
+  attempts: 0,
+  createdAt: 0,
+});
+
+const listening = (server: Server | SMTPServer) =>
+  new Promise<number>((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const address = (server instanceof SMTPServer ? server.server : server).address();
+      resolve(typeof address === 'object' && address ? address.port : 0);
+    }),
+  );
+
+describe('the smarthost client', () => {
+  test("the content goes as nodemailer's DataStream sent it: dots doubled, bare CR and LF made CRLF, the final dot line", async () => {
+    const contents = [
+      '',
+      'x',
+      'line\r\n',
+      '.',
+      '.starts with a dot\r\n..two\r\n',
+      'a\r\n.\r\nb',
+      'bare LF\nand .dot after it\n.\n',
+      'bare CR\r.dot\rend\r',
+      'CR LF then bare CR\r\n\r.\r\n',
+      'ends without a break',
+      '\n.leading LF',
+      '\r',
+      'héllo ☕ .\r\n.',
+    ];
+    for (const content of contents) {
+      const stream = new DataStream();
+      const output = buffer(stream);
+      stream.end(Buffer.from(content));
+      assert.equal(dotStuffed(Buffer.from(content)).toString('latin1'), (await output).toString('latin1'), JSON.stringify(content));
+    }
+  });
+
+  for (const authMethods of [['PLAIN', 'LOGIN'], ['LOGIN']])
+    test(`STARTTLS when the smarthost offers it, then AUTH ${authMethods[0]}; a wrong password is a permanent failure with its reply`, async () => {
+      const sessions: Array<{ secure: boolean; user: string | undefined }> = [];
+      const received: string[] = [];
+      const server = new SMTPServer({
+        ...TLS,
+        authMethods,
+        logger: false,
+        disableReverseLookup: true,
+        onAuth: (auth, _session, callback) =>
+          auth.username === 'relay' && auth.password === 'pa:ss word'
+            ? callback(null, { user: auth.username })
+            : callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 })),
+        onData: (stream, session, callback) => {
+          sessions.push({ secure: session.secure, user: typeof session.user === 'string' ? session.user : undefined });
+          void buffer(stream).then((raw) => {
+            received.push(raw.toString());
+            callback();
+          });
+        },
+      });
+      server.on('error', () => undefined);
+      const port = await listening(server);
+      // The fixture's certificate is self-signed; the relay trusts only the system's roots (or NODE_EXTRA_CA_CERTS).
+      const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+      const good = smarthostTransport(`smtp://relay:${encodeURIComponent('pa:ss word')}@localhost:${port}`);
+      const bad = smarthostTransport(`smtp://relay:wrong@localhost:${port}`);
+      try {
+        const result = await good.deliver(mail(1));
+        assert.ok(result.ok, JSON.stringify(result));
+        assert.deepEqual(sessions, [{ secure: true, user: 'relay' }]);
+        assert.equal(received[0], mail(1).raw.toString());
+        const refused = await bad.deliver(mail(2));
+        assert.equal(refused.ok, false);
+        assert.ok(!refused.ok && refused.permanent, 'a refused login is permanent (5xx)');
+        assert.match(!refused.ok ? refused.error : '', /^535 .*credentials invalid/);
+      } finally {
+        process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
+        if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+        await Promise.all([good.close(), bad.close()]);
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
+  for (const hidePIPELINING of [false, true])
+    test(`a refused recipient is RSET and the connection carries the next mail (${hidePIPELINING ? 'one command at a time' : 'PIPELINING'})`, async () => {
+      let connections = 0;
+      const received: string[] = [];
+      const server = new SMTPServer({
+        hidePIPELINING,
+        logger: false,
+        authOptional: true,
+        disabledCommands: ['STARTTLS', 'AUTH'],
+        disableReverseLookup: true,
+        onConnect: (_session, callback) => {
+          connections += 1;
+          callback();
+        },
+        onRcptTo: (address, _session, callback) =>
+          address.address === 'nobody@example.com' ? callback(Object.assign(new Error('5.1.1 no such mailbox'), { responseCode: 550 })) : callback(),
+        onData: (stream, _session, callback) => {
+          void buffer(stream).then((raw) => {
+            received.push(raw.toString());
+            callback();
+          });
+        },
+      });
+      const port = await listening(server);
+      const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
+      try {
+        const refused = await transport.deliver(mail(1, 'nobody@example.com'));
+        assert.ok(!refused.ok && refused.permanent, JSON.stringify(refused));
+        assert.match(!refused.ok ? refused.error : '', /^550 5\.1\.1 no such mailbox/);
+        for (const index of [2, 3]) {
+          const next = await transport.deliver(mail(index));
+          assert.ok(next.ok, JSON.stringify(next));
+        }
+        assert.deepEqual(received, [mail(2).raw.toString(), mail(3).raw.toString()]);
+        assert.equal(connections, 1, 'the refusal did not end the session');
+      } finally {
+        await transport.close();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
+  // A server that holds its reply to a mail's content until the next mail's MAIL FROM arrives (or 1 s
+  // passes): a client that waits for each reply before the next envelope (no pipelining across mails)
+  // gets every reply only after the wait.
+  const servers: Server[] = [];
+  after(() => {
+    for (const server of servers) server.close();
+  });
+
+  test("with PIPELINING the next mail's envelope follows the content without waiting for its reply (RFC 2920 §3.1)", async () => {
+    let connections = 0;
+    let followed = 0;
+    let timedOut = 0;
+    const server = createServer((socket: Socket) => {
+      connections += 1;
+      socket.write('220 holding sink\r\n');
+      let buffered = '';
+      let inData = false;
+      let held: NodeJS.Timeout | undefined;
+      const answerHeld = () => {
+        clearTimeout(held);
+        held = undefined;
+        socket.write('250 2.0.0 queued\r\n');
+      };
+      socket.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('latin1');
+        for (;;) {
+          if (inData) {
+            const end = buffered.indexOf('\r\n.\r\n');
+            if (end < 0) return;
+            buffered = buffered.slice(end + 5);
+            inData = false;
+            held = setTimeout(() => {
+              timedOut += 1;
+              answerHeld();
+            }, 1_000);
+            continue;
+          }
+          const lineEnd = buffered.indexOf('\r\n');
+          if (lineEnd < 0) return;
+          const line = buffered.slice(0, lineEnd).toUpperCase();
+          buffered = buffered.slice(lineEnd + 2);
+          if (line.startsWith('EHLO')) socket.write('250-holding sink\r\n250 PIPELINING\r\n');
+          else if (line.startsWith('MAIL')) {
+            if (held) {
+              followed += 1;
+              answerHeld();
+            }
+            socket.write('250 2.1.0 ok\r\n');
+          } else if (line.startsWith('DATA')) {
+            socket.write('354 go ahead\r\n');
+            inData = true;
+            buffered = `\r\n${buffered}`;
+          } else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
+          else socket.write('250 ok\r\n');
+        }
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => clearTimeout(held));
+    });
+    servers.push(server);
+    const port = await listening(server);
+    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
+    try {
+      const mails = Array.from({ length: 24 }, (_, index) => mail(index));
+      const started = performance.now();
+      const results = await Promise.all(mails.map((each) => transport.deliver(each)));
+      assert.ok(
+        results.every((result) => result.ok),
+        JSON.stringify(results.find((result) => !result.ok)),
+      );
+      assert.ok(connections <= SMARTHOST_POOL_SIZE, `${connections} connections`);
+      // Only each connection's last mail has no follower and waits for the timer.
+      assert.ok(timedOut <= connections, `${timedOut} replies waited for the next envelope in vain over ${connections} connections`);
+      assert.equal(followed + timedOut, mails.length);
+      assert.ok(performance.now() - started < 5_000);
+    } finally {
+      await transport.close();
+    }
+  });
+});
