@@ -7,14 +7,13 @@ import type { CommitStats, StoreHealth } from './types.ts';
  */
 const MAX_WRITES_PER_COMMIT = 512;
 /**
- * How long a batch of only unsynced writes (a claim's lease, an outcome after the gateway took the
- * SMS) waits for a synced write to share its commit. A commit's CPU is mostly the pages it writes to
- * the WAL, and a claim or an outcome touches the very pages of the mails it follows: alone it costs
- * the store thread ~100 µs, inside a mail's commit a fraction of that (#15: measured in one process,
- * 313 → 214 µs of store CPU per mail at two mails per commit; under smtp-source -l 800 the relay's
- * commits per mail fell from 0.58 to 0.40). Under load a mail comes well within the wait; idle, a
- * claim starts this much later, which no SMS sender notices, and nobody waits on an unsynced write
- * for a reply. Short, as the dispatcher claims one batch of work at a time.
+ * How long a batch of only writes that may wait (`waits`: an outcome after the gateway took the SMS,
+ * unsynced and awaited by nobody) waits for another write to share its commit. A commit's CPU is
+ * mostly the pages it writes to the WAL, and an outcome touches the very pages of the mails around
+ * it: alone it costs the store thread ~100 µs, inside a mail's commit a fraction of that (#15:
+ * measured in one process, 313 → 214 µs of store CPU per mail at two mails per commit with claims
+ * and outcomes inside the mails' commits). Under load a mail comes well within the wait. A claim does
+ * not wait: dispatch claims one batch of work at a time and would send no faster than one claim per wait.
  */
 export const UNSYNCED_WAIT_MS = 2;
 /**
@@ -33,6 +32,7 @@ type Work<T> = (db: Database) => T;
 interface PendingWrite {
   readonly work: Work<unknown>;
   readonly synced: boolean;
+  readonly waits: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -77,7 +77,7 @@ export interface GroupCommitOptions {
 export class GroupCommitter {
   #pending: PendingWrite[] = [];
   #scheduled = false;
-  /** The timer of a batch of only unsynced writes waiting for a synced one (UNSYNCED_WAIT_MS). */
+  /** The timer of a batch of only writes that may wait, waiting for another (UNSYNCED_WAIT_MS). */
   #waiting: NodeJS.Timeout | undefined;
   #health: CommitHealth = { state: 'ok' };
   #lastAttemptAt = Number.NEGATIVE_INFINITY;
@@ -136,14 +136,16 @@ export class GroupCommitter {
   }
 
   /**
-   * `synced: false` only for a write nobody was promised anything on (see the class). A synced write
-   * commits at the next turn of the event loop with everything queued; a batch of only unsynced
-   * writes waits up to UNSYNCED_WAIT_MS for a synced one to commit with.
+   * `synced: false` only for a write nobody was promised anything on (see the class); `waits` only
+   * for one of those that nobody awaits either (an outcome). A write commits at the next turn of the
+   * event loop with everything queued; a batch of only writes that may wait waits up to
+   * UNSYNCED_WAIT_MS for another write to commit with.
    */
-  run<T>(work: Work<T>, { synced = true }: { synced?: boolean } = {}): Promise<T> {
+  run<T>(work: Work<T>, { synced = true, waits = false }: { synced?: boolean; waits?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ work, synced, resolve: resolve as (value: unknown) => void, reject });
-      this.#schedule(synced);
+      const mayWait = waits && !synced;
+      this.#pending.push({ work, synced, waits: mayWait, resolve: resolve as (value: unknown) => void, reject });
+      this.#schedule(mayWait);
     });
   }
 
@@ -165,9 +167,9 @@ export class GroupCommitter {
     while (this.#pending.length > 0) this.#commitNext();
   }
 
-  #schedule(synced: boolean): void {
+  #schedule(mayWait: boolean): void {
     if (this.#scheduled) return;
-    if (synced) {
+    if (!mayWait) {
       clearTimeout(this.#waiting);
       this.#waiting = undefined;
       this.#scheduled = true;
@@ -183,7 +185,7 @@ export class GroupCommitter {
   #flush(): void {
     this.#scheduled = false;
     this.#commitNext();
-    if (this.#pending.length > 0) this.#schedule(this.#pending.some((write) => write.synced));
+    if (this.#pending.length > 0) this.#schedule(this.#pending.every((write) => write.waits));
   }
 
   #commitNext(): void {

@@ -177,34 +177,48 @@ describe('group commit: the fsync follows what the batch holds', () => {
   });
 });
 
-describe('group commit: unsynced writes wait for a synced one to share its commit', () => {
+describe('group commit: an outcome nobody awaits waits for another write to share its commit', () => {
   /** Long enough that a turn of the event loop on a loaded machine never reaches it. */
   const WAIT_MS = 300;
-  const insert = (writes: GroupCommitter, k: string, synced: boolean) =>
-    writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v'), { synced });
+  const insert = (writes: GroupCommitter, k: string, how: { synced: boolean; waits?: boolean }) =>
+    writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v'), how);
+  const OUTCOME = { synced: false, waits: true };
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
-  test('a claim or an outcome queued alone does not commit at the next turn; the mail queued after it takes it into its own commit', async () => {
+  test('an outcome queued alone does not commit at the next turn; the mail queued after it takes it into its own commit', async () => {
     const db = openDb();
     db.pragma('synchronous = FULL');
     const writes = new GroupCommitter(db, { unsyncedWaitMs: WAIT_MS });
-    const lease = insert(writes, 'lease', false);
+    const outcome = insert(writes, 'outcome', OUTCOME);
     await nextTurn();
     await nextTurn();
-    assert.equal(writes.stats.commits, 0, 'the unsynced write waits');
-    await Promise.all([insert(writes, 'mail', true), lease]);
+    assert.equal(writes.stats.commits, 0, 'the outcome waits');
+    await Promise.all([insert(writes, 'mail', { synced: true }), outcome]);
     assert.deepEqual(writes.stats, { ...writes.stats, commits: 1, writes: 2, synced: 1 });
     db.close();
   });
 
-  test('one queued alone commits after the wait, at NORMAL, with whatever else unsynced came meanwhile', async () => {
+  test('a claim (unsynced, awaited) does not wait, and takes the waiting outcomes with it at NORMAL', async () => {
     const db = openDb();
     db.pragma('synchronous = FULL');
     const writes = new GroupCommitter(db, { unsyncedWaitMs: WAIT_MS });
     const started = performance.now();
-    const first = insert(writes, 'a', false);
+    const outcome = insert(writes, 'outcome', OUTCOME);
     await nextTurn();
-    const second = insert(writes, 'b', false);
+    await Promise.all([insert(writes, 'claim', { synced: false }), outcome]);
+    assert.ok(performance.now() - started < WAIT_MS, 'committed at the next turn, not after the wait');
+    assert.deepEqual(writes.stats, { ...writes.stats, commits: 1, writes: 2, synced: 0 });
+    db.close();
+  });
+
+  test('outcomes queued alone commit after the wait, at NORMAL, together', async () => {
+    const db = openDb();
+    db.pragma('synchronous = FULL');
+    const writes = new GroupCommitter(db, { unsyncedWaitMs: WAIT_MS });
+    const started = performance.now();
+    const first = insert(writes, 'a', OUTCOME);
+    await nextTurn();
+    const second = insert(writes, 'b', OUTCOME);
     await Promise.all([first, second]);
     assert.ok(performance.now() - started >= WAIT_MS - 5, 'committed after the wait, not before');
     assert.deepEqual(writes.stats, { ...writes.stats, commits: 1, writes: 2, synced: 0 });
@@ -212,10 +226,10 @@ describe('group commit: unsynced writes wait for a synced one to share its commi
   });
 
   test('the wait is short by default, and a shutdown commits what waits at once', async () => {
-    assert.ok(UNSYNCED_WAIT_MS <= 5, 'a few milliseconds at most: an idle claim starts this much later');
+    assert.ok(UNSYNCED_WAIT_MS <= 5, 'a few milliseconds at most: an outcome is recorded this much later');
     const db = openDb();
     const writes = new GroupCommitter(db, { unsyncedWaitMs: WAIT_MS });
-    const waiting = insert(writes, 'a', false);
+    const waiting = insert(writes, 'a', OUTCOME);
     writes.flushNow();
     assert.equal(writes.stats.commits, 1);
     await waiting;
