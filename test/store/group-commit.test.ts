@@ -184,11 +184,15 @@ describe('group commit: an outcome nobody awaits waits for another write to shar
     writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v'), how);
   const OUTCOME = { synced: false, waits: true };
   const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-
-  test('an outcome queued alone does not commit at the next turn; the mail queued after it takes it into its own commit', async () => {
+  /** A committer on a connection at FULL, whose outcomes wait WAIT_MS. */
+  const fullCommitter = () => {
     const db = openDb();
     db.pragma('synchronous = FULL');
-    const writes = new GroupCommitter(db, { unsyncedWaitMs: WAIT_MS });
+    return { db, writes: new GroupCommitter(db, { unsyncedWaitMs: WAIT_MS }) };
+  };
+
+  test('an outcome queued alone does not commit at the next turn; the mail queued after it takes it into its own commit', async () => {
+    const { db, writes } = fullCommitter();
     const outcome = insert(writes, 'outcome', OUTCOME);
     await nextTurn();
     await nextTurn();
@@ -199,9 +203,7 @@ describe('group commit: an outcome nobody awaits waits for another write to shar
   });
 
   test('a claim (unsynced, awaited) does not wait, and takes the waiting outcomes with it at NORMAL', async () => {
-    const db = openDb();
-    db.pragma('synchronous = FULL');
-    const writes = new GroupCommitter(db, { unsyncedWaitMs: WAIT_MS });
+    const { db, writes } = fullCommitter();
     const started = performance.now();
     const outcome = insert(writes, 'outcome', OUTCOME);
     await nextTurn();
@@ -212,9 +214,7 @@ describe('group commit: an outcome nobody awaits waits for another write to shar
   });
 
   test('outcomes queued alone commit after the wait, at NORMAL, together', async () => {
-    const db = openDb();
-    db.pragma('synchronous = FULL');
-    const writes = new GroupCommitter(db, { unsyncedWaitMs: WAIT_MS });
+    const { db, writes } = fullCommitter();
     const started = performance.now();
     const first = insert(writes, 'a', OUTCOME);
     await nextTurn();
