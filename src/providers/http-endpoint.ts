@@ -104,22 +104,32 @@ export class HttpEndpoints {
     this.labels = opened.map((endpoint) => endpoint.label);
   }
 
-  /** Sends one request to endpoint `index`; never throws for network trouble, reports it. */
-  async request(index: number, request: HttpRequest): Promise<HttpOutcome> {
+  /**
+   * Sends one request to endpoint `index`; never throws for network trouble, reports it. Dispatched
+   * with a handler of its own rather than `pool.request`: that one wraps every answer in an async
+   * resource, a header object and a readable stream read back chunk by chunk, which the relay
+   * paid per SMS request (#15: undici was 13% of the main thread's time under load). The bytes on
+   * the wire are the same.
+   */
+  request(index: number, request: HttpRequest): Promise<HttpOutcome> {
     const endpoint = this.#endpoints[index];
-    if (endpoint === undefined) throw new RangeError(`${this.#provider}: no endpoint #${index}`);
-    try {
-      const response = await endpoint.pool.request({
-        method: request.method,
-        path: `${endpoint.prefix}${request.path}`,
-        headers: request.headers,
-        ...(request.body === undefined ? {} : { body: request.body }),
-      });
-      const body = await readBodyCapped(response.body);
-      return { kind: 'http', status: response.statusCode, ...body };
-    } catch (error) {
-      return transportFailure(error);
-    }
+    if (endpoint === undefined) return Promise.reject(new RangeError(`${this.#provider}: no endpoint #${index}`));
+    return new Promise((resolve) => {
+      const answer = new CappedAnswer(resolve);
+      try {
+        endpoint.pool.dispatch(
+          {
+            method: request.method,
+            path: `${endpoint.prefix}${request.path}`,
+            headers: request.headers,
+            ...(request.body === undefined ? {} : { body: request.body }),
+          },
+          answer,
+        );
+      } catch (error) {
+        answer.onError(error);
+      }
+    });
   }
 
   /**
@@ -187,18 +197,55 @@ export function httpRefusal(status: number, body: string): SubmissionResult {
   return { kind: 'refused', code: `HTTP_${status}`, ...(detail ? { detail } : {}) };
 }
 
-async function readBodyCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<{ text: string; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size > MAX_RESPONSE_BODY_BYTES) {
-      body.destroy();
-      return { text: Buffer.concat(chunks).toString('utf8'), truncated: true };
-    }
+/**
+ * undici's handler for one request: the status and the body up to MAX_RESPONSE_BODY_BYTES (a longer
+ * body ends the request, as an error page would be read no further), then one outcome. A transport
+ * error reported after the outcome (the abort of a body too long) changes nothing.
+ */
+class CappedAnswer {
+  readonly #resolve: (outcome: HttpOutcome) => void;
+  readonly #chunks: Buffer[] = [];
+  #size = 0;
+  #status = 0;
+  #abort: ((reason?: Error) => void) | undefined;
+  #settled = false;
+
+  constructor(resolve: (outcome: HttpOutcome) => void) {
+    this.#resolve = resolve;
   }
-  return { text: Buffer.concat(chunks).toString('utf8'), truncated: false };
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.#abort = abort;
+  }
+
+  onHeaders(statusCode: number): boolean {
+    // 1xx (103 Early Hints) precede the answer; the final status comes with its own headers.
+    if (statusCode >= 200) this.#status = statusCode;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.#chunks.push(chunk);
+    this.#size += chunk.length;
+    if (this.#size <= MAX_RESPONSE_BODY_BYTES) return true;
+    this.#settle({ kind: 'http', status: this.#status, text: Buffer.concat(this.#chunks).toString('utf8'), truncated: true });
+    this.#abort?.(new Error(`response body longer than ${MAX_RESPONSE_BODY_BYTES} bytes`));
+    return false;
+  }
+
+  onComplete(): void {
+    this.#settle({ kind: 'http', status: this.#status, text: Buffer.concat(this.#chunks, this.#size).toString('utf8'), truncated: false });
+  }
+
+  onError(error: unknown): void {
+    this.#settle(transportFailure(error));
+  }
+
+  #settle(outcome: HttpOutcome): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#resolve(outcome);
+  }
 }
 
 function transportFailure(error: unknown): Extract<SubmissionResult, { kind: 'transport' }> {

@@ -87,6 +87,12 @@ const PROBE_BYTES = 8 * 1024;
  * loss can cost such a write, and with it the SMS or mail is sent again; never a message lost.
  */
 const UNPROMISED = { synced: false } as const;
+/**
+ * An unpromised write that nobody awaits either (an SMS's outcome once the gateway took it): it
+ * may wait a moment for the next commit to ride in (group-commit.ts, UNSYNCED_WAIT_MS). A claim's
+ * lease does not: dispatch waits for it.
+ */
+const UNPROMISED_UNAWAITED = { synced: false, waits: true } as const;
 
 /** `PRAGMA synchronous` levels by number. */
 const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
@@ -223,7 +229,7 @@ export class SqliteStore implements Store {
   }
 
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = []): Promise<void> {
-    const durability = mail.length === 0 && outcomes.every((outcome) => outcome.kind === 'sent') ? UNPROMISED : undefined;
+    const durability = mail.length === 0 && outcomes.every((outcome) => outcome.kind === 'sent') ? UNPROMISED_UNAWAITED : undefined;
     return this.#write(() => {
       const now = Date.now();
       const sql = this.#sql;
@@ -654,7 +660,7 @@ export class SqliteStore implements Store {
   }
 
   /** Store failures are one error to callers: temporary, "the store is unavailable". Synced unless `durability` says otherwise. */
-  async #write<T>(work: (db: Database) => T, durability?: typeof UNPROMISED): Promise<T> {
+  async #write<T>(work: (db: Database) => T, durability?: typeof UNPROMISED | typeof UNPROMISED_UNAWAITED): Promise<T> {
     try {
       return await this.#writes.run(work, durability);
     } catch (error) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { type CommitHealth, GroupCommitter, PROBE_INTERVAL_MS } from '../../src/store/group-commit.ts';
+import { type CommitHealth, GroupCommitter, PROBE_INTERVAL_MS, UNSYNCED_WAIT_MS } from '../../src/store/group-commit.ts';
 import { storeFile } from '../helpers/store.ts';
 
 /** A row bigger than a page: it needs fresh pages, as a mail does. */
@@ -173,6 +173,67 @@ describe('group commit: the fsync follows what the batch holds', () => {
     const { db, writes } = committer('NORMAL');
     assert.deepEqual(await Promise.all([levelSeen(writes, true), levelSeen(writes, false)]), [1, 1]);
     assert.equal(writes.stats.synced, 0);
+    db.close();
+  });
+});
+
+describe('group commit: an outcome nobody awaits waits for another write to share its commit', () => {
+  /** Long enough that a turn of the event loop on a loaded machine never reaches it. */
+  const WAIT_MS = 300;
+  const insert = (writes: GroupCommitter, k: string, how: { synced: boolean; waits?: boolean }) =>
+    writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v'), how);
+  const OUTCOME = { synced: false, waits: true };
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+  /** A committer on a connection at FULL, whose outcomes wait WAIT_MS. */
+  const fullCommitter = () => {
+    const db = openDb();
+    db.pragma('synchronous = FULL');
+    return { db, writes: new GroupCommitter(db, { unsyncedWaitMs: WAIT_MS }) };
+  };
+
+  test('an outcome queued alone does not commit at the next turn; the mail queued after it takes it into its own commit', async () => {
+    const { db, writes } = fullCommitter();
+    const outcome = insert(writes, 'outcome', OUTCOME);
+    await nextTurn();
+    await nextTurn();
+    assert.equal(writes.stats.commits, 0, 'the outcome waits');
+    await Promise.all([insert(writes, 'mail', { synced: true }), outcome]);
+    assert.deepEqual(writes.stats, { ...writes.stats, commits: 1, writes: 2, synced: 1 });
+    db.close();
+  });
+
+  test('a claim (unsynced, awaited) does not wait, and takes the waiting outcomes with it at NORMAL', async () => {
+    const { db, writes } = fullCommitter();
+    const started = performance.now();
+    const outcome = insert(writes, 'outcome', OUTCOME);
+    await nextTurn();
+    await Promise.all([insert(writes, 'claim', { synced: false }), outcome]);
+    assert.ok(performance.now() - started < WAIT_MS, 'committed at the next turn, not after the wait');
+    assert.deepEqual(writes.stats, { ...writes.stats, commits: 1, writes: 2, synced: 0 });
+    db.close();
+  });
+
+  test('outcomes queued alone commit after the wait, at NORMAL, together', async () => {
+    const { db, writes } = fullCommitter();
+    const started = performance.now();
+    const first = insert(writes, 'a', OUTCOME);
+    await nextTurn();
+    const second = insert(writes, 'b', OUTCOME);
+    await Promise.all([first, second]);
+    assert.ok(performance.now() - started >= WAIT_MS - 5, 'committed after the wait, not before');
+    assert.deepEqual(writes.stats, { ...writes.stats, commits: 1, writes: 2, synced: 0 });
+    db.close();
+  });
+
+  test('the wait is short by default, and a shutdown commits what waits at once', async () => {
+    assert.ok(UNSYNCED_WAIT_MS <= 5, 'a few milliseconds at most: an outcome is recorded this much later');
+    const db = openDb();
+    const writes = new GroupCommitter(db, { unsyncedWaitMs: WAIT_MS });
+    const waiting = insert(writes, 'a', OUTCOME);
+    writes.flushNow();
+    assert.equal(writes.stats.commits, 1);
+    await waiting;
+    assert.equal((db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n, 1);
     db.close();
   });
 });
