@@ -250,6 +250,9 @@ export class SmtpSession {
 
   async #startTls(servername: string | undefined): Promise<void> {
     await this.#expect(this.#command('STARTTLS'), 220, 'ETLS', 'the smarthost could not start TLS');
+    // Bytes after the 220 came in clear and would be read as the first answers inside TLS (CVE-2011-0411's
+    // injection): a smarthost, or someone on the way, that sends them gets no session.
+    if (this.#buffered !== '') throw new SmtpError('ETLS', 'the smarthost sent data after its STARTTLS reply');
     const plain = this.#socket;
     plain.removeAllListeners('data');
     plain.removeAllListeners('timeout');

@@ -103,6 +103,32 @@ describe('the smarthost client', () => {
       }
     });
 
+  test('bytes sent in clear after the STARTTLS reply end the session before TLS (no injected answers read inside it)', async () => {
+    let secured = false;
+    const server = createServer((socket: Socket) => {
+      socket.write('220 injecting sink\r\n');
+      socket.on('data', (chunk: Buffer) => {
+        const line = chunk.toString('latin1').toUpperCase();
+        if (line.startsWith('EHLO')) socket.write('250-injecting sink\r\n250 STARTTLS\r\n');
+        else if (line.startsWith('STARTTLS')) socket.write('220 go ahead\r\n250-injected');
+        // A TLS ClientHello: the client went on into TLS.
+        else if (chunk[0] === 0x16) secured = true;
+      });
+      socket.on('error', () => undefined);
+    });
+    const port = await listening(server);
+    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
+    try {
+      const result = await transport.deliver(mail(1));
+      assert.ok(!result.ok && !result.permanent, JSON.stringify(result));
+      assert.match(!result.ok ? result.error : '', /data after its STARTTLS reply/);
+      assert.equal(secured, false, 'the client started TLS over the injected bytes');
+    } finally {
+      await transport.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   for (const hidePIPELINING of [false, true])
     test(`a refused recipient is RSET and the connection carries the next mail (${hidePIPELINING ? 'one command at a time' : 'PIPELINING'})`, async () => {
       let connections = 0;
