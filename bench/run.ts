@@ -109,12 +109,14 @@ async function relayRun(target: Extract<Target, { kind: 'relay' }>, gateway: Chi
   const delta = counterDelta(before, after);
   const problems = runProblems(MAILS, run.refusals, [{ before, after }], arrived);
   if (problems.length > 0) throw new Error(`${target.name}, ${shape.name}, ${label}: ${problems.join('; ')}`);
+  // The gateway keeps each SMS's arrival time for the own client's runs; smtp-source's are dropped.
+  if (!run.own) gateway.process.stdin?.write('forget\n');
   const toGateway = run.own
     ? (await jsonLine<Array<[string, number]>>(gateway, 'times')).flatMap(([text, at]) => {
         const end = run.own?.dataEndAt.get(text);
         return end === undefined ? [] : [at - end];
       })
-    : (gateway.process.stdin?.write('forget\n'), []);
+    : [];
   const commits = delta('smsrelay_store_commits_total');
   const fsyncs = delta('smsrelay_store_synced_commits_total');
   const writes = delta('smsrelay_store_committed_writes_total');
