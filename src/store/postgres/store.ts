@@ -58,7 +58,7 @@ import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
 import { DB_NOW_MS } from './clock.ts';
-import { heartbeat, leaveCluster, relaysSeen } from './cluster.ts';
+import { heartbeatStatements, leaveCluster, relaysSeen } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
 import type { Statement } from './batch.ts';
 import { GroupWriter, type Work } from './group-writer.ts';
@@ -172,10 +172,44 @@ export const SMS_SENT = `WITH done AS (
   )
   SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (SELECT DISTINCT ${reportLockKey('provider_id', 'number')} AS key FROM done ORDER BY key) keys`;
 
-/** The delivery reports that arrived before the send results of the SMS `$1` (ids), with their SMS. */
-export const SENT_ORPHANS = `SELECT d.id, d.code, d.state, o.id AS sms_id FROM outbound o
-  JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
-  WHERE o.id = ANY($1::bigint[]) ORDER BY d.id`;
+/** A delivery state's rank (sqlite-replies.ts, RANK): a report moves an SMS's state only forward. */
+const rankOf = (state: string) =>
+  `CASE ${state} WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 WHEN 'expired' THEN 2 END`;
+
+/**
+ * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
+ * SQLite applies them one by one in arrival order (sqlite-replies.ts, advance), each moves its SMS's
+ * state only forward of the state before it, gets a history line when it does, and the last that does
+ * sets the state, its code and whether a notice is due (wantsNotice). One statement, in the group's
+ * round trip: read in JS first, they made every group with a sent outcome wait for the answer before
+ * its COMMIT. Exported, with SMS_SENT, for a test of its plan.
+ */
+export const SENT_ORPHANS = `WITH found AS (
+    SELECT d.id, d.code, d.state, o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
+      COALESCE(${rankOf('o.delivery')}, -1) AS from_rank
+    FROM outbound o JOIN messages m ON m.id = o.message_id
+    JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
+    WHERE o.id = ANY($2::bigint[])
+  ), applied AS (
+    SELECT * FROM (
+      SELECT found.*, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
+      FROM found
+    ) ordered WHERE forward
+  ), adopted AS (
+    UPDATE delivery_reports d SET sms_id = found.sms_id FROM found WHERE d.id = found.id
+  ), advanced AS (
+    UPDATE outbound o SET delivery = last.state, delivery_code = last.code, updated_at = $1,
+      notice_due = CASE WHEN CASE last.state
+        WHEN 'delivered' THEN last.report_all = 1 OR 'SUCCESS' = ANY(string_to_array(last.notify, ','))
+        WHEN 'failed' THEN last.notify IS NULL OR 'FAILURE' = ANY(string_to_array(last.notify, ','))
+        WHEN 'expired' THEN last.notify IS NULL OR 'FAILURE' = ANY(string_to_array(last.notify, ','))
+        ELSE FALSE END THEN 1 ELSE 0 END
+    FROM (SELECT DISTINCT ON (sms_id) * FROM applied ORDER BY sms_id, id DESC) last WHERE o.id = last.sms_id
+  ), logged AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT $1, message_id, sms_id, 'delivery report', state || ' (provider status ' || code || ')' FROM applied ORDER BY id
+  )
+  SELECT count(*)::int AS adopted FROM found`;
 
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
@@ -195,6 +229,15 @@ export class PostgresStore implements Store, ClusterStore {
   #retry: NodeJS.Timeout | undefined;
   #lastProbe = 0;
   #stats = { commits: 0, writes: 0, seconds: 0 };
+  /**
+   * Whether another relay may be listening for this one's notifications (notify.ts): a relay alone sent
+   * a NOTIFY after 0.3 commits per mail (2026-12-03) that nobody heard (it kicks its own loops itself).
+   * Each heartbeat says whether another relay ran lately; undefined until the first, and in processes
+   * that send none (the operator's commands that release or retry queued work): then it notifies. A
+   * relay whose heartbeat finds others says hello (a notification) and whoever hears one notifies
+   * again, so a relay that joins is woken at once, not from the others' next heartbeat.
+   */
+  #othersAlive: boolean | undefined;
 
   private constructor(url: string, onHealth: (health: StoreHealth) => void) {
     const { pool, sslMode } = databaseUrl(url);
@@ -214,7 +257,9 @@ export class PostgresStore implements Store, ClusterStore {
     });
     this.#writer = new GroupWriter({
       pool: this.#pool,
-      wake: (queues) => this.#wakes.wake(queues),
+      wake: (queues) => {
+        if (this.#othersAlive !== false) this.#wakes.wake(queues);
+      },
       isConnectionError,
       onCommit: (writes, seconds) => {
         this.#stats = { commits: this.#stats.commits + 1, writes: this.#stats.writes + writes, seconds: this.#stats.seconds + seconds };
@@ -449,10 +494,8 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * The sent outcomes (SMS_SENT) and the reports that arrived before them (SENT_ORPHANS), the retries, the
-   * final failures and the mail to queue, in that order. Without sent outcomes every statement goes with
-   * the group's others; with them, the orphans found decide what comes next, so the statements after them
-   * run once those are adopted.
+   * The sent outcomes (SMS_SENT) and the reports that arrived before them adopted (SENT_ORPHANS), the
+   * retries, the final failures and the mail to queue, in that order, with the group's other statements.
    */
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = []): Promise<void> {
     const now = Date.now();
@@ -461,9 +504,27 @@ export class PostgresStore implements Store, ClusterStore {
     const finals = outcomes.filter(
       (outcome): outcome is Extract<SmsOutcome, { kind: 'failed' | 'expired' }> => outcome.kind === 'failed' || outcome.kind === 'expired',
     );
-    const rest: Statement[] = [];
+    const statements: Statement[] = [];
+    if (sent.length > 0) {
+      const ids = sent.map((outcome) => outcome.smsId);
+      // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
+      // adopted in the next statement: after any report that could not see this result yet has committed.
+      statements.push(
+        {
+          text: SMS_SENT,
+          values: [
+            now,
+            ids,
+            sent.map((outcome) => outcome.providerId),
+            sent.map((outcome) => outcome.trackingId ?? null),
+            sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
+          ],
+        },
+        { text: SENT_ORPHANS, values: [now, ids] },
+      );
+    }
     if (retries.length > 0) {
-      rest.push({
+      statements.push({
         text: `WITH deferred AS (
           UPDATE outbound o SET next_attempt_at = t.next_attempt_at, last_error = t.error, attempts = o.attempts + t.attempted,
             possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, updated_at = $1
@@ -482,7 +543,7 @@ export class PostgresStore implements Store, ClusterStore {
       });
     }
     if (finals.length > 0) {
-      rest.push({
+      statements.push({
         text: `WITH ended AS (
           UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + 1, lease_owner = NULL, updated_at = $1
           FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, status, error)
@@ -492,31 +553,8 @@ export class PostgresStore implements Store, ClusterStore {
         values: [now, finals.map((outcome) => outcome.smsId), finals.map((outcome) => outcome.kind), finals.map((outcome) => outcome.error)],
       });
     }
-    rest.push(...mailStatements(mail, now));
-    const wakes: WorkQueue[] = mail.length > 0 ? ['mail'] : [];
-    if (sent.length === 0) return this.#queueing(wakes, { statements: rest, result: () => undefined });
-    const ids = sent.map((outcome) => outcome.smsId);
-    return this.#queueing(wakes, {
-      // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
-      // read in the next statement: after any report that could not see this result yet has committed.
-      statements: [
-        {
-          text: SMS_SENT,
-          values: [
-            now,
-            ids,
-            sent.map((outcome) => outcome.providerId),
-            sent.map((outcome) => outcome.trackingId ?? null),
-            sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
-          ],
-        },
-        { text: SENT_ORPHANS, values: [ids] },
-      ],
-      followUp: async ([, orphans], client) => {
-        await adoptOrphans(client, (orphans?.rows ?? []) as OrphanReport[], now);
-        for (const { text, values } of rest) await client.query(text, values as unknown[]);
-      },
-    });
+    statements.push(...mailStatements(mail, now));
+    return this.#queueing(mail.length > 0 ? ['mail'] : [], { statements, result: () => undefined });
   }
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void> {
@@ -1039,7 +1077,14 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   heartbeat(member: RelayMember, leaseTtlMs: number): Promise<void> {
-    return this.#write((client) => heartbeat(client, member, leaseTtlMs));
+    return this.#write({
+      statements: heartbeatStatements(member, leaseTtlMs),
+      result: (results) => {
+        const others = (results.at(-1)?.rows[0] as { others: number } | undefined)?.others !== 0;
+        if (others && this.#othersAlive !== true) this.#wakes.hello();
+        this.#othersAlive = others;
+      },
+    });
   }
 
   async relaysSeen(withinMs: number): Promise<RelaySeen[]> {
@@ -1073,6 +1118,9 @@ export class PostgresStore implements Store, ClusterStore {
       connection: { ...databaseUrl(this.#url).pool, application_name: `smsrelay listener ${relayName}` } as pg.ClientConfig,
       tag: this.#wakeTag,
       onWake,
+      onHeard: () => {
+        this.#othersAlive = true;
+      },
       logger,
     });
     listener.start();
@@ -1129,28 +1177,6 @@ function mailStatements(mail: readonly NewOutgoingMail[], now: number): Statemen
 /** As mailStatements, on a write's connection. */
 async function insertMail(client: Client, mail: readonly NewOutgoingMail[], now: number): Promise<void> {
   for (const { text, values } of mailStatements(mail, now)) await client.query(text, values as unknown[]);
-}
-
-/** A delivery report that arrived before its SMS's send result, and that SMS. */
-interface OrphanReport {
-  readonly id: number;
-  readonly code: number;
-  readonly state: DeliveryState;
-  readonly sms_id: number;
-}
-
-/** Reports that arrived before their SMS's send result, applied now that it is committed (see sqlite-replies.ts). */
-async function adoptOrphans(client: Client, orphans: readonly OrphanReport[], now: number): Promise<void> {
-  for (const orphan of orphans) {
-    await client.query('UPDATE delivery_reports SET sms_id = $1 WHERE id = $2', [orphan.sms_id, orphan.id]);
-    const target = (
-      await client.query<OutboundForReport>(
-        'SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = $1',
-        [orphan.sms_id],
-      )
-    ).rows[0];
-    if (target) await advance(client, target, orphan.state, orphan.code, now);
-  }
 }
 
 async function advance(client: Client, target: OutboundForReport, state: DeliveryState, code: number, now: number): Promise<boolean> {
