@@ -11,13 +11,26 @@ import { createLogger } from '../../src/log.ts';
 import { runBatch, type Statement } from '../../src/store/postgres/batch.ts';
 import { prepareStatements, statementName, toWire } from '../../src/store/postgres/prepared.ts';
 import { PostgresStore, SENT_ORPHANS, SMS_CANDIDATES, SMS_SENT } from '../../src/store/postgres/store.ts';
-import type { Store } from '../../src/store/types.ts';
+import type { NewInbound, Store } from '../../src/store/types.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 import { waitFor } from '../helpers/relay.ts';
 
 const PHONE = '+447700900123';
+/** An SMS from PHONE that opts it out. */
+const stop: NewInbound = {
+  id: 'in-stop',
+  provider: 'test',
+  providerId: 'mo-stop',
+  number: PHONE,
+  text: 'STOP',
+  sentAt: undefined,
+  userContext: undefined,
+  receivedAt: 3_000,
+  route: undefined,
+  optOut: { action: 'stop', keyword: 'STOP' },
+};
 const member = (name: string) => ({ name, instance: name, version: '1', schema: 1, startedAt: 0, pid: 1, host: 'h', mail: 'smarthost' as const });
 
 /** The store's type parsers (int8 as a number), for a client of the test's own. */
@@ -89,18 +102,7 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
         ...sms.map((item) => store.recordSmsOutcomes([{ smsId: item.id, kind: 'sent', providerId: `p-${item.id}` }])),
         store.recordMailOutcome({ id: queued.id, kind: 'sent', response: '250 ok' }),
         store.claimDueMail({ owner: 'alone', now: Date.now(), leaseUntil: Date.now() + 60_000, limit: 5 }),
-        store.acceptInbound({
-          id: 'in-1',
-          provider: 'test',
-          providerId: 'mo-1',
-          number: PHONE,
-          text: 'STOP',
-          sentAt: undefined,
-          userContext: undefined,
-          receivedAt: 3_000,
-          route: undefined,
-          optOut: { action: 'stop', keyword: 'STOP' },
-        }),
+        store.acceptInbound(stop),
       ];
       await Promise.all(writes);
       // Nothing else on the store's connections while the writes were committed: every round trip was a group's.
@@ -112,6 +114,22 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
         (await store.smsOf((await store.messagesOfNumber('+44770090010', 1))[0] ?? '')).map((item) => item.status),
         ['sent'],
       );
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+
+  test('the opt-out checks of one turn of the event loop are one round trip, each answered for its own number', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const proxy = await countingProxy(url);
+    const store = await PostgresStore.open({ url: proxy.url });
+    try {
+      await store.acceptInbound(stop);
+      const before = proxy.roundTrips();
+      const numbers = [PHONE, '+447700900124', PHONE, '+447700900125'];
+      assert.deepEqual(await Promise.all(numbers.map((number) => store.isOptedOut(number))), [true, false, true, false]);
+      assert.equal(proxy.roundTrips() - before, 1);
     } finally {
       await store.close();
       await proxy.close();
@@ -262,6 +280,14 @@ forEachStore((kind) =>
       );
       // Adopted: a report repeated now is a duplicate, not an orphan again.
       assert.deepEqual(await report(4, 'delivered'), { kind: 'duplicate' });
+      await store.close();
+    });
+
+    test('opt-out checks asked together are each answered for their own number', async () => {
+      await store.acceptInbound(stop);
+      const numbers = [PHONE, '+447700900124', PHONE];
+      assert.deepEqual(await Promise.all(numbers.map((number) => store.isOptedOut(number))), [true, false, true]);
+      assert.equal(await store.isOptedOut('+447700900124'), false);
       await store.close();
     });
   }),

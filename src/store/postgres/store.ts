@@ -238,6 +238,8 @@ export class PostgresStore implements Store, ClusterStore {
    * again, so a relay that joins is woken at once, not from the others' next heartbeat.
    */
   #othersAlive: boolean | undefined;
+  /** The opt-out checks waiting for this turn's statement (isOptedOut), by number. */
+  #optOutChecks = new Map<string, Array<{ resolve: (out: boolean) => void; reject: (error: unknown) => void }>>();
 
   private constructor(url: string, onHealth: (health: StoreHealth) => void) {
     const { pool, sslMode } = databaseUrl(url);
@@ -781,8 +783,29 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map((row) => row.message_id);
   }
 
-  async isOptedOut(number: string): Promise<boolean> {
-    return (await this.#row('SELECT 1 AS yes FROM opt_outs WHERE number = $1', [number])) !== undefined;
+  /**
+   * The opt-out checks of one turn of the event loop (the RCPTs of every SMTP session that arrived
+   * together) in one statement: a round trip per recipient before, one per mail of the 2026-12-03 runs.
+   */
+  isOptedOut(number: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.#optOutChecks.get(number);
+      if (waiting) waiting.push({ resolve, reject });
+      else this.#optOutChecks.set(number, [{ resolve, reject }]);
+      if (this.#optOutChecks.size === 1 && waiting === undefined) setImmediate(() => void this.#checkOptOuts());
+    });
+  }
+
+  async #checkOptOuts(): Promise<void> {
+    const checks = this.#optOutChecks;
+    this.#optOutChecks = new Map();
+    try {
+      const rows = await this.#rows<{ number: string }>('SELECT number FROM opt_outs WHERE number = ANY($1::text[])', [[...checks.keys()]]);
+      const out = new Set(rows.map((row) => row.number));
+      for (const [number, waiting] of checks) for (const { resolve } of waiting) resolve(out.has(number));
+    } catch (error) {
+      for (const waiting of checks.values()) for (const { reject } of waiting) reject(error);
+    }
   }
 
   quarantine(request: QuarantinedRequest): Promise<void> {
