@@ -10,7 +10,7 @@ import pg from 'pg';
 import { createLogger } from '../../src/log.ts';
 import { runBatch, type Statement } from '../../src/store/postgres/batch.ts';
 import { prepareStatements, statementName, toWire } from '../../src/store/postgres/prepared.ts';
-import { PostgresStore, SENT_ORPHANS, SMS_CLAIM, SMS_SENT } from '../../src/store/postgres/store.ts';
+import { PostgresStore, SENT_ORPHANS, SMS_CANDIDATES, SMS_SENT } from '../../src/store/postgres/store.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
@@ -176,7 +176,7 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
     try {
       const ids = (await client.query<{ id: number }>('SELECT id FROM outbound ORDER BY id', [])).rows.map((row) => row.id);
       const statements: Statement[] = [
-        { text: SMS_CLAIM, values: [2_000, 10, 10, 'test', 60_000, 1] },
+        { text: SMS_CANDIDATES, values: [2_000, 10, 10] },
         {
           text: 'SELECT o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, to_jsonb(m) AS message FROM outbound o JOIN messages m ON m.id = o.message_id ORDER BY o.id',
           values: [],

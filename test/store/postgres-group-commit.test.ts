@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { RelayError } from '../../src/errors.ts';
-import { PostgresStore, SMS_CLAIM } from '../../src/store/postgres/store.ts';
+import { PostgresStore, SMS_CANDIDATES } from '../../src/store/postgres/store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
@@ -156,14 +156,7 @@ describeOnPostgres('PostgreSQL statements', async (url) => {
     const plan = await withClient(url, async (client) => {
       // On a table this small the planner may well read it whole; what is tested is that the index can stop at the bound.
       await client.query('SET enable_seqscan = off');
-      const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${SMS_CLAIM}`, [
-        now,
-        3_000,
-        30,
-        'test',
-        60_000,
-        100,
-      ]);
+      const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${SMS_CANDIDATES}`, [now, 3_000, 30]);
       return explained.rows[0]?.['QUERY PLAN'][0]?.Plan;
     });
     const scans = nodes(plan).filter((node) => node['Relation Name'] === 'outbound');

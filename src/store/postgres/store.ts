@@ -7,6 +7,7 @@ import {
   groupIntoBatches,
   type MessageRow,
   RESUMED_DETAIL,
+  selectBatchRows,
   toStoredMessage,
   toClaimedMail,
   type QuarantineRow,
@@ -142,39 +143,19 @@ const reportLockKey = (providerId: string, number: string) => `hashtext(${provid
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
- * A claim at `$1` (the relay's clock) by `$4` for `$5` ms (the database's clock), in one statement. The
- * candidates, in due order: of the first `$2` due (what the batches could hold at most), those of the
- * first `$3` mails (the most batches asked for); the claim takes batches mail by mail, so the others
- * would only be read and sent back for nothing (196 rows for 3 taken in the 09:40 profile). Chosen of
- * them as selectBatchRows (rows.ts) chooses: in due order, a row opens a batch when it is the first of
- * its mail or its mail's open batch has `$6` already, and the claim stops before the row that would
- * open batch `$3` + 1. Those rows are then locked (`SKIP LOCKED`: another relay's claim has them),
- * checked due again and leased, and come back with their messages in the chosen order. The candidates
- * carry no row lock (it would write to rows the claim does not take). Two statements before, the
- * second waiting for the first's rows in the relay. Exported for a test of its plan.
+ * The SMS a claim at `$1` (the relay's clock) chooses its batches from, in due order: of the first `$2`
+ * due (what the batches could hold at most), those of the first `$3` mails (the most batches asked
+ * for). The claim takes batches mail by mail, so the others would only be read and sent back for
+ * nothing: with one-number mails that was every due row at every claim, 196 rows for 3 taken in the
+ * 09:40 profile. Exported for a test of its plan.
  */
-export const SMS_CLAIM = `WITH due AS MATERIALIZED (
+export const SMS_CANDIDATES = `WITH due AS MATERIALIZED (
     SELECT id, message_id, next_attempt_at FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
     ORDER BY next_attempt_at, id LIMIT $2
   ), first AS (
     SELECT message_id FROM due GROUP BY message_id ORDER BY min(next_attempt_at), min(id) LIMIT $3
-  ), candidates AS (
-    SELECT id, next_attempt_at, row_number() OVER (PARTITION BY message_id ORDER BY next_attempt_at, id) - 1 AS within
-    FROM due WHERE message_id IN (SELECT message_id FROM first)
-  ), chosen AS (
-    SELECT id, position FROM (
-      SELECT id, row_number() OVER running AS position, sum(CASE WHEN within % $6 = 0 THEN 1 ELSE 0 END) OVER running AS batches
-      FROM candidates WINDOW running AS (ORDER BY next_attempt_at, id ROWS UNBOUNDED PRECEDING)
-    ) counted WHERE batches <= $3
-  ), claimed AS (
-    UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
-      lease_owner = $4, next_attempt_at = ${DB_NOW_MS} + $5
-    FROM (SELECT id FROM outbound WHERE id IN (SELECT id FROM chosen) AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
-      FOR UPDATE SKIP LOCKED) c
-    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts
   )
-  SELECT claimed.*, to_jsonb(m) AS message FROM claimed JOIN messages m ON m.id = claimed.message_id
-  JOIN chosen ON chosen.id = claimed.id ORDER BY chosen.position`;
+  SELECT id, message_id FROM due WHERE message_id IN (SELECT message_id FROM first) ORDER BY next_attempt_at, id`;
 
 /**
  * SMS sent (`$2` ids, `$3` provider ids, `$4` tracking ids, `$5` history details, at `$1`): each row
@@ -473,18 +454,31 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  /** One statement (SMS_CLAIM). */
+  /**
+   * Two statements: the due candidates (SMS_CANDIDATES; no lock: they may be more rows than the
+   * batches take, and a row lock writes to the row), the batches chosen from them, then those rows locked (`SKIP LOCKED`: another relay's claim has them), checked due
+   * again, leased and returned with their messages in one statement.
+   */
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     return this.#write({
-      statements: [
-        {
-          text: SMS_CLAIM,
-          values: [request.now, request.maxBatches * request.batchSize, request.maxBatches, request.owner, request.leaseUntil - request.now, request.batchSize],
-        },
-      ],
-      result: ([claimed]) => {
-        // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway (SMS_CLAIM).
-        const rows = (claimed?.rows ?? []) as Array<ClaimedSmsRow & { message: MessageRow }>;
+      statements: [{ text: SMS_CANDIDATES, values: [request.now, request.maxBatches * request.batchSize, request.maxBatches] }],
+      followUp: async ([due], client) => {
+        const chosen = selectBatchRows((due?.rows ?? []) as Array<Pick<ClaimedSmsRow, 'id' | 'message_id'>>, request).map((row) => row.id);
+        if (chosen.length === 0) return [];
+        // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
+        const claimed = await client.query<ClaimedSmsRow & { message: MessageRow }>(
+          `WITH claimed AS (
+            UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
+              lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
+            FROM (SELECT id FROM outbound WHERE id = ANY($4::bigint[]) AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
+              FOR UPDATE SKIP LOCKED) c
+            WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts
+          )
+          SELECT claimed.*, to_jsonb(m) AS message FROM claimed JOIN messages m ON m.id = claimed.message_id`,
+          [request.now, request.owner, request.leaseUntil - request.now, chosen],
+        );
+        const order = new Map(chosen.map((id, index) => [id, index]));
+        const rows = claimed.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
         const messages = new Map(rows.map((row) => [row.message_id, toStoredMessage(row.message)]));
         return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as NonNullable<ReturnType<typeof messages.get>>);
       },
