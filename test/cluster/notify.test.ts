@@ -37,6 +37,8 @@ describeOnPostgres('wake-ups across relays on PostgreSQL', async () => {
       await alpha.enqueueMail([{ kind: 'bounce', messageId: undefined, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
       assert.deepEqual(await waitFor('the mail wake-up', () => heard.shift(), 1_000), ['mail']);
       await beta.acceptMail(mail(['+447700900002'], { receivedAt: Date.now() }));
+      // Beta is a relay that runs (its heartbeat): alpha's heartbeat sees it and alpha keeps notifying.
+      await beta.heartbeat({ name: 'beta', instance: 'b', version: '1', schema: 1, startedAt: 0, pid: 2, host: 'h', mail: 'smarthost' }, 30_000);
       await alpha.heartbeat({ name: 'alpha', instance: 'a', version: '1', schema: 1, startedAt: 0, pid: 1, host: 'h', mail: 'smarthost' }, 30_000);
       await alpha.acceptMail(mail(['+447700900003'], { receivedAt: Date.now() }));
       assert.deepEqual(await waitFor('the next wake-up', () => heard.shift(), 1_000), ['sms']);

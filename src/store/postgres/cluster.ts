@@ -1,6 +1,7 @@
 /** ClusterStore on PostgreSQL (src/store/cluster-types.ts): the statements SQLite runs, on the database's clock. */
 import type pg from 'pg';
-import { CLUSTER_SQL, type RelayMember, type RelayRow, type RelaySeen, toRelaySeen } from '../cluster-types.ts';
+import { CLUSTER_SQL, RELAY_STALE_MS, type RelayMember, type RelayRow, type RelaySeen, toRelaySeen } from '../cluster-types.ts';
+import type { Statement } from './batch.ts';
 import { DB_NOW_MS } from './clock.ts';
 
 /** A transaction's connection, or the pool for a read. */
@@ -21,10 +22,20 @@ async function run<R extends pg.QueryResultRow>(client: Queryable, sql: string, 
   return (await client.query<R>(statement.text, statement.values)).rows;
 }
 
-export async function heartbeat(client: Queryable, member: RelayMember, leaseTtlMs: number): Promise<void> {
-  await run(client, CLUSTER_SQL.upsert, { ...member });
-  await run(client, CLUSTER_SQL.renewSms, { name: member.name, ttl: leaseTtlMs });
-  await run(client, CLUSTER_SQL.renewMail, { name: member.name, ttl: leaseTtlMs });
+/**
+ * A heartbeat's statements (this relay's row, its leases renewed), and last how many other relays ran
+ * within RELAY_STALE_MS (`others`): while none does, nobody listens to this relay's notifications.
+ */
+export function heartbeatStatements(member: RelayMember, leaseTtlMs: number): Statement[] {
+  return [
+    positional(CLUSTER_SQL.upsert, { ...member }),
+    positional(CLUSTER_SQL.renewSms, { name: member.name, ttl: leaseTtlMs }),
+    positional(CLUSTER_SQL.renewMail, { name: member.name, ttl: leaseTtlMs }),
+    positional('SELECT COUNT(*)::int AS others FROM relays WHERE name <> @name AND stopped_at IS NULL AND heartbeat_at >= $now - @within', {
+      name: member.name,
+      within: RELAY_STALE_MS,
+    }),
+  ];
 }
 
 export async function relaysSeen(client: Queryable, withinMs: number): Promise<RelaySeen[]> {

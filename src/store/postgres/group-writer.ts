@@ -15,7 +15,9 @@
  * rare group that meets an error.) The server or the way to it failing fails the whole group.
  */
 import type pg from 'pg';
+import { runBatch, type Statement } from './batch.ts';
 import type { WorkQueue } from './notify.ts';
+import { toWire } from './prepared.ts';
 
 /**
  * Bounds the latency one group adds to the writes queued behind it, and the memory of a burst:
@@ -42,9 +44,23 @@ export const MAX_GROUPS_IN_FLIGHT = 3;
  * same round trip; a statement with no index to use still scans. Exported for a test of the plans.
  */
 export const BEGIN = 'BEGIN; SET LOCAL enable_seqscan = off';
+/** BEGIN as the statements of a batch (one statement each in the extended protocol). */
+const BEGIN_STATEMENTS: readonly Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
+const COMMIT: Statement = { text: 'COMMIT', values: [] };
 
-/** A write's statements, on the group's connection inside the group's transaction. */
-export type Work<T> = (client: pg.PoolClient) => Promise<T>;
+/**
+ * A write said up front: its statements go with the group's others in one round trip (batch.ts), and
+ * `result` makes its answer of their results. Only where the results decide what comes next, a
+ * `followUp` runs on the group's connection once they are back (the statements before it are sent
+ * first, the next write's after it), and makes the answer itself.
+ */
+export type Statements<T> = { readonly statements: readonly Statement[] } & (
+  | { readonly result: (results: readonly pg.QueryResult[]) => T }
+  | { readonly followUp: (results: readonly pg.QueryResult[], client: pg.PoolClient) => Promise<T> }
+);
+
+/** A write as code on the group's connection inside the group's transaction (a round trip per statement), or as Statements. */
+export type Work<T> = ((client: pg.PoolClient) => Promise<T>) | Statements<T>;
 
 interface PendingWrite {
   readonly work: Work<unknown>;
@@ -64,6 +80,8 @@ export interface GroupWriterOptions {
   readonly onCommit: (writes: number, seconds: number) => void;
   /** A group failed because the server or the way to it did. */
   readonly onConnectionError: (error: unknown) => void;
+  /** The pool's type parsers, for the results of batches as for the client's own queries. */
+  readonly types: unknown;
 }
 
 /** The server answered COMMIT with ROLLBACK: the transaction had failed. in_failed_sql_transaction, a write's own fault. */
@@ -71,6 +89,19 @@ class RolledBack extends Error {
   readonly code = '25P02';
   constructor() {
     super('the transaction failed and was rolled back');
+  }
+}
+
+/** A write's answer, made once its group committed (a mapping that throws fails that write alone, after the COMMIT). */
+interface Answer {
+  readonly of: () => unknown;
+}
+
+function settle(write: PendingWrite, answer: Answer | undefined): void {
+  try {
+    write.resolve(answer?.of());
+  } catch (error) {
+    write.reject(error);
   }
 }
 
@@ -94,7 +125,9 @@ export class GroupWriter {
   /** Runs `work` in the next group; resolves with its result once that group's COMMIT returned. */
   run<T>(work: Work<T>, wakes: readonly WorkQueue[]): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ work: work as Work<unknown>, wakes, resolve: resolve as (value: unknown) => void, reject });
+      // A value that cannot be sent fails its write alone, before it joins a group.
+      const ready = typeof work === 'function' ? work : { ...work, statements: work.statements.map(({ text, values }) => ({ text, values: toWire(values) })) };
+      this.#pending.push({ work: ready as Work<unknown>, wakes, resolve: resolve as (value: unknown) => void, reject });
       this.#schedule();
     });
   }
@@ -149,7 +182,7 @@ export class GroupWriter {
       if (together.ok) {
         this.#options.onCommit(group.length, (performance.now() - started) / 1000);
         woken.push(...group.flatMap((write) => write.wakes));
-        for (const [index, write] of group.entries()) write.resolve(together.results[index]);
+        for (const [index, write] of group.entries()) settle(write, together.results[index]);
       } else if (group.length === 1) {
         group[0]?.reject(together.error);
       } else {
@@ -163,7 +196,7 @@ export class GroupWriter {
           }
           this.#options.onCommit(1, (performance.now() - started) / 1000);
           woken.push(...write.wakes);
-          write.resolve(alone.results[0]);
+          settle(write, alone.results[0]);
         }
       }
       client.release();
@@ -177,22 +210,56 @@ export class GroupWriter {
   }
 
   /**
-   * One transaction for `writes`: their results in order once COMMIT returned, or the error of the
+   * One transaction for `writes`: their answers in order once COMMIT returned, or the error of the
    * write that failed for its own reason (the transaction rolled back). Throws GroupLost when the
-   * server or the way to it failed.
+   * server or the way to it failed. The statements go in as few round trips as the writes allow:
+   * BEGIN, every write's statements and COMMIT in one, unless a write is code or has a follow-up.
    */
   async #transaction(
     client: pg.PoolClient,
     writes: readonly PendingWrite[],
-  ): Promise<{ readonly ok: true; readonly results: unknown[] } | { readonly ok: false; readonly error: unknown }> {
-    const { isConnectionError } = this.#options;
+  ): Promise<{ readonly ok: true; readonly results: Answer[] } | { readonly ok: false; readonly error: unknown }> {
+    const { isConnectionError, types } = this.#options;
+    let batch: Statement[] = [...BEGIN_STATEMENTS];
+    /** The writes whose statements are in `batch`, with where they start in it. */
+    let mapped: Array<{ readonly index: number; readonly from: number }> = [];
+    const results: Answer[] = [];
+    /** Sends what is batched; each mapped write's answer is made of its results once COMMIT returned. */
+    const send = async (): Promise<pg.QueryResult[]> => {
+      if (batch.length === 0) return [];
+      const answers = await runBatch(client, batch, types);
+      for (const { index, from } of mapped) {
+        const work = writes[index]?.work as Statements<unknown>;
+        const own = answers.slice(from, from + work.statements.length);
+        if ('result' in work) results[index] = { of: () => work.result(own) };
+      }
+      batch = [];
+      mapped = [];
+      return answers;
+    };
     try {
-      await client.query(BEGIN);
-      const results: unknown[] = [];
-      for (const write of writes) results.push(await write.work(client));
-      const committed = await client.query('COMMIT');
+      for (const [index, write] of writes.entries()) {
+        const work = write.work;
+        if (typeof work === 'function') {
+          await send();
+          const value = await work(client);
+          results[index] = { of: () => value };
+          continue;
+        }
+        const from = batch.length;
+        batch.push(...work.statements);
+        if ('result' in work) {
+          mapped.push({ index, from });
+          continue;
+        }
+        const answers = await send();
+        const value = await work.followUp(answers.slice(from, from + work.statements.length), client);
+        results[index] = { of: () => value };
+      }
+      batch.push(COMMIT);
+      const committed = (await send()).at(-1);
       // COMMIT of a transaction that an error aborted (one a write caught and went on from) rolls back without an error.
-      if (committed.command !== 'COMMIT') throw new RolledBack();
+      if (committed?.command !== 'COMMIT') throw new RolledBack();
       return { ok: true, results };
     } catch (error) {
       // The server's word that the connection failed: it goes. Anything else without a word of the server

@@ -53,6 +53,11 @@ export class WakeSender {
     if (!this.#sending && this.#waiting.size > 0) void this.#sendWaiting();
   }
 
+  /** A notification that wakes no loop: it tells the listeners that this process runs (WorkListener's onHeard). */
+  hello(): void {
+    this.#send(notifyStatement([], this.#tag())).catch(() => undefined);
+  }
+
   async #sendWaiting(): Promise<void> {
     this.#sending = true;
     while (this.#waiting.size > 0) {
@@ -75,6 +80,8 @@ export interface WorkListenerOptions {
   /** This process's tag: its own notifications are not news to it. */
   readonly tag: string;
   readonly onWake: (queues: readonly WorkQueue[]) => void;
+  /** Another process notified: someone else runs on this database. */
+  readonly onHeard?: () => void;
   readonly logger: Logger;
 }
 
@@ -98,7 +105,7 @@ export class WorkListener {
 
   async #connect(): Promise<void> {
     if (this.#stopped) return;
-    const { connection, tag, onWake, logger } = this.#options;
+    const { connection, tag, onWake, onHeard, logger } = this.#options;
     const client = new pg.Client(connection);
     this.#client = client;
     let lost = false;
@@ -113,7 +120,9 @@ export class WorkListener {
     client.on('notification', (message) => {
       if (message.channel !== WORK_CHANNEL) return;
       const { queues, tag: from } = readPayload(message.payload);
-      if (from !== tag && queues.length > 0) onWake(queues);
+      if (from === tag) return;
+      onHeard?.();
+      if (queues.length > 0) onWake(queues);
     });
     try {
       await client.connect();

@@ -34,6 +34,11 @@ export function statementName(text: string): string | undefined {
   return name;
 }
 
+/** `values` converted for the wire as node-postgres converts them; throws on a value that cannot be sent. */
+export function toWire(values: readonly unknown[]): unknown[] {
+  return values.map((value) => prepareValue(value));
+}
+
 /**
  * Makes `client.query(text, values)` run `text` as a named statement. Only calls with a values
  * array: a text without them goes by the simple protocol, which may hold several statements.
@@ -51,7 +56,7 @@ export function prepareStatements(client: pg.ClientBase): void {
     if (name === undefined) return query(...args);
     let wire: unknown[];
     try {
-      wire = (values as unknown[]).map((value) => prepareValue(value));
+      wire = toWire(values as unknown[]);
     } catch (error) {
       // pool.query passes a callback; the client's own callers take the promise.
       if (typeof callback !== 'function') return Promise.reject(error);

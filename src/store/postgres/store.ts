@@ -58,9 +58,10 @@ import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
 import { DB_NOW_MS } from './clock.ts';
-import { heartbeat, leaveCluster, relaysSeen } from './cluster.ts';
+import { heartbeatStatements, leaveCluster, relaysSeen } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
-import { GroupWriter } from './group-writer.ts';
+import type { Statement } from './batch.ts';
+import { GroupWriter, type Work } from './group-writer.ts';
 import { WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
@@ -171,10 +172,44 @@ export const SMS_SENT = `WITH done AS (
   )
   SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (SELECT DISTINCT ${reportLockKey('provider_id', 'number')} AS key FROM done ORDER BY key) keys`;
 
-/** The delivery reports that arrived before the send results of the SMS `$1` (ids), with their SMS. */
-export const SENT_ORPHANS = `SELECT d.id, d.code, d.state, o.id AS sms_id FROM outbound o
-  JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
-  WHERE o.id = ANY($1::bigint[]) ORDER BY d.id`;
+/** A delivery state's rank (sqlite-replies.ts, RANK): a report moves an SMS's state only forward. */
+const rankOf = (state: string) =>
+  `CASE ${state} WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 WHEN 'expired' THEN 2 END`;
+
+/**
+ * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
+ * SQLite applies them one by one in arrival order (sqlite-replies.ts, advance), each moves its SMS's
+ * state only forward of the state before it, gets a history line when it does, and the last that does
+ * sets the state, its code and whether a notice is due (wantsNotice). One statement, in the group's
+ * round trip: read in JS first, they made every group with a sent outcome wait for the answer before
+ * its COMMIT. Exported, with SMS_SENT, for a test of its plan.
+ */
+export const SENT_ORPHANS = `WITH found AS (
+    SELECT d.id, d.code, d.state, o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
+      COALESCE(${rankOf('o.delivery')}, -1) AS from_rank
+    FROM outbound o JOIN messages m ON m.id = o.message_id
+    JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
+    WHERE o.id = ANY($2::bigint[])
+  ), applied AS (
+    SELECT * FROM (
+      SELECT found.*, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
+      FROM found
+    ) ordered WHERE forward
+  ), adopted AS (
+    UPDATE delivery_reports d SET sms_id = found.sms_id FROM found WHERE d.id = found.id
+  ), advanced AS (
+    UPDATE outbound o SET delivery = last.state, delivery_code = last.code, updated_at = $1,
+      notice_due = CASE WHEN CASE last.state
+        WHEN 'delivered' THEN last.report_all = 1 OR 'SUCCESS' = ANY(string_to_array(last.notify, ','))
+        WHEN 'failed' THEN last.notify IS NULL OR 'FAILURE' = ANY(string_to_array(last.notify, ','))
+        WHEN 'expired' THEN last.notify IS NULL OR 'FAILURE' = ANY(string_to_array(last.notify, ','))
+        ELSE FALSE END THEN 1 ELSE 0 END
+    FROM (SELECT DISTINCT ON (sms_id) * FROM applied ORDER BY sms_id, id DESC) last WHERE o.id = last.sms_id
+  ), logged AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT $1, message_id, sms_id, 'delivery report', state || ' (provider status ' || code || ')' FROM applied ORDER BY id
+  )
+  SELECT count(*)::int AS adopted FROM found`;
 
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
@@ -194,16 +229,25 @@ export class PostgresStore implements Store, ClusterStore {
   #retry: NodeJS.Timeout | undefined;
   #lastProbe = 0;
   #stats = { commits: 0, writes: 0, seconds: 0 };
+  /**
+   * Whether another relay may be listening for this one's notifications (notify.ts): a relay alone sent
+   * a NOTIFY after 0.3 commits per mail (2026-12-03) that nobody heard (it kicks its own loops itself).
+   * Each heartbeat says whether another relay ran lately; undefined until the first, and in processes
+   * that send none (the operator's commands that release or retry queued work): then it notifies. A
+   * relay whose heartbeat finds others says hello (a notification) and whoever hears one notifies
+   * again, so a relay that joins is woken at once, not from the others' next heartbeat.
+   */
+  #othersAlive: boolean | undefined;
+  /** The opt-out checks waiting for this turn's statement (isOptedOut), by number. */
+  #optOutChecks = new Map<string, Array<{ resolve: (out: boolean) => void; reject: (error: unknown) => void }>>();
 
   private constructor(url: string, onHealth: (health: StoreHealth) => void) {
     const { pool, sslMode } = databaseUrl(url);
     this.#url = url;
     this.#sslMode = sslMode;
     this.#onHealth = onHealth;
-    this.#pool = new pg.Pool({
-      ...pool,
-      types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) },
-    } as pg.PoolConfig);
+    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) };
+    this.#pool = new pg.Pool({ ...pool, types } as pg.PoolConfig);
     // An idle connection the server dropped (a restart): the next checkout opens a new one; the error is not a crash.
     this.#pool.on('error', (error) => this.#failing(error));
     // The pool listens on its idle connections only: one the server drops while checked out (between two
@@ -215,13 +259,16 @@ export class PostgresStore implements Store, ClusterStore {
     });
     this.#writer = new GroupWriter({
       pool: this.#pool,
-      wake: (queues) => this.#wakes.wake(queues),
+      wake: (queues) => {
+        if (this.#othersAlive !== false) this.#wakes.wake(queues);
+      },
       isConnectionError,
       onCommit: (writes, seconds) => {
         this.#stats = { commits: this.#stats.commits + 1, writes: this.#stats.writes + writes, seconds: this.#stats.seconds + seconds };
         this.#ok();
       },
       onConnectionError: (error) => this.#failing(error),
+      types,
     });
   }
 
@@ -291,7 +338,7 @@ export class PostgresStore implements Store, ClusterStore {
    * returned. A failure is STORE_UNAVAILABLE to the caller. `wakes`: the queues it adds due work to,
    * notified to the other relays after the COMMIT.
    */
-  async #write<T>(work: (client: Client) => Promise<T>, wakes: readonly WorkQueue[] = []): Promise<T> {
+  async #write<T>(work: Work<T>, wakes: readonly WorkQueue[] = []): Promise<T> {
     this.#usable();
     try {
       return await this.#writer.run(work, wakes);
@@ -301,7 +348,7 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /** A write that adds due work to `wakes`: the other relays' loops hear of it after its COMMIT. */
-  #queueing<T>(wakes: readonly WorkQueue[], work: (client: Client) => Promise<T>): Promise<T> {
+  #queueing<T>(wakes: readonly WorkQueue[], work: Work<T>): Promise<T> {
     return this.#write(work, wakes);
   }
 
@@ -329,10 +376,11 @@ export class PostgresStore implements Store, ClusterStore {
    * lines (or, for a resubmission, the two lines that link it to the original), and its conversations.
    */
   acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
-    return this.#queueing(['sms'], async (client) => {
-      const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
-      const { rows } = await client.query<{ duplicate_of: string | null }>(
-        `WITH original AS (
+    const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
+    return this.#queueing(['sms'], {
+      statements: [
+        {
+          text: `WITH original AS (
           SELECT id FROM messages WHERE fingerprint = $17 AND received_at >= $27 AND duplicate_of IS NULL ORDER BY received_at DESC LIMIT 1
         ), message AS (
           INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
@@ -370,38 +418,39 @@ export class PostgresStore implements Store, ClusterStore {
           ON CONFLICT DO NOTHING
         )
         SELECT (SELECT id FROM original) AS duplicate_of`,
-        [
-          mail.id,
-          mail.receivedAt,
-          mail.envelopeFrom,
-          mail.client.address,
-          mail.client.helo,
-          mail.messageIdHeader ?? null,
-          mail.subject ?? null,
-          mail.headers,
-          mail.sms.text,
-          mail.sms.encoding,
-          mail.sms.parts,
-          mail.sms.maxParts,
-          mail.sms.senderId ?? null,
-          mail.sms.userContext ?? null,
-          mail.dsn.ret ?? null,
-          mail.dsn.envid ?? null,
-          mail.resubmission?.fingerprint ?? null,
-          mail.reportAll ? 1 : 0,
-          mail.sendAt ?? null,
-          mail.gatewayAccount ?? null,
-          due,
-          mail.recipients.map((recipient) => recipient.number),
-          mail.recipients.map((recipient) => recipient.rcpt),
-          mail.recipients.map((recipient) => recipient.notify?.join(',') ?? null),
-          mail.recipients.map((recipient) => recipient.orcpt ?? null),
-          mail.conversation?.continues ?? false,
-          mail.resubmission?.since ?? 0,
-          mail.conversation?.mailbox ?? null,
-        ],
-      );
-      return { duplicateOf: rows[0]?.duplicate_of ?? undefined };
+          values: [
+            mail.id,
+            mail.receivedAt,
+            mail.envelopeFrom,
+            mail.client.address,
+            mail.client.helo,
+            mail.messageIdHeader ?? null,
+            mail.subject ?? null,
+            mail.headers,
+            mail.sms.text,
+            mail.sms.encoding,
+            mail.sms.parts,
+            mail.sms.maxParts,
+            mail.sms.senderId ?? null,
+            mail.sms.userContext ?? null,
+            mail.dsn.ret ?? null,
+            mail.dsn.envid ?? null,
+            mail.resubmission?.fingerprint ?? null,
+            mail.reportAll ? 1 : 0,
+            mail.sendAt ?? null,
+            mail.gatewayAccount ?? null,
+            due,
+            mail.recipients.map((recipient) => recipient.number),
+            mail.recipients.map((recipient) => recipient.rcpt),
+            mail.recipients.map((recipient) => recipient.notify?.join(',') ?? null),
+            mail.recipients.map((recipient) => recipient.orcpt ?? null),
+            mail.conversation?.continues ?? false,
+            mail.resubmission?.since ?? 0,
+            mail.conversation?.mailbox ?? null,
+          ],
+        },
+      ],
+      result: ([accepted]) => ({ duplicateOf: (accepted?.rows[0] as { duplicate_of: string | null } | undefined)?.duplicate_of ?? undefined }),
     });
   }
 
@@ -411,30 +460,28 @@ export class PostgresStore implements Store, ClusterStore {
    * again, leased and returned with their messages in one statement.
    */
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
-    return this.#write(async (client) => {
-      const due = await client.query<Pick<ClaimedSmsRow, 'id' | 'message_id'>>(SMS_CANDIDATES, [
-        request.now,
-        request.maxBatches * request.batchSize,
-        request.maxBatches,
-      ]);
-      const chosen = selectBatchRows(due.rows, request).map((row) => row.id);
-      if (chosen.length === 0) return [];
-      // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
-      const claimed = await client.query<ClaimedSmsRow & { message: MessageRow }>(
-        `WITH claimed AS (
-          UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
-            lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
-          FROM (SELECT id FROM outbound WHERE id = ANY($4::bigint[]) AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
-            FOR UPDATE SKIP LOCKED) c
-          WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts
-        )
-        SELECT claimed.*, to_jsonb(m) AS message FROM claimed JOIN messages m ON m.id = claimed.message_id`,
-        [request.now, request.owner, request.leaseUntil - request.now, chosen],
-      );
-      const order = new Map(chosen.map((id, index) => [id, index]));
-      const rows = claimed.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
-      const messages = new Map(rows.map((row) => [row.message_id, toStoredMessage(row.message)]));
-      return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as NonNullable<ReturnType<typeof messages.get>>);
+    return this.#write({
+      statements: [{ text: SMS_CANDIDATES, values: [request.now, request.maxBatches * request.batchSize, request.maxBatches] }],
+      followUp: async ([due], client) => {
+        const chosen = selectBatchRows((due?.rows ?? []) as Array<Pick<ClaimedSmsRow, 'id' | 'message_id'>>, request).map((row) => row.id);
+        if (chosen.length === 0) return [];
+        // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
+        const claimed = await client.query<ClaimedSmsRow & { message: MessageRow }>(
+          `WITH claimed AS (
+            UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
+              lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
+            FROM (SELECT id FROM outbound WHERE id = ANY($4::bigint[]) AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
+              FOR UPDATE SKIP LOCKED) c
+            WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts
+          )
+          SELECT claimed.*, to_jsonb(m) AS message FROM claimed JOIN messages m ON m.id = claimed.message_id`,
+          [request.now, request.owner, request.leaseUntil - request.now, chosen],
+        );
+        const order = new Map(chosen.map((id, index) => [id, index]));
+        const rows = claimed.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
+        const messages = new Map(rows.map((row) => [row.message_id, toStoredMessage(row.message)]));
+        return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as NonNullable<ReturnType<typeof messages.get>>);
+      },
     });
   }
 
@@ -448,76 +495,87 @@ export class PostgresStore implements Store, ClusterStore {
     return row?.at ?? undefined;
   }
 
+  /**
+   * The sent outcomes (SMS_SENT) and the reports that arrived before them adopted (SENT_ORPHANS), the
+   * retries, the final failures and the mail to queue, in that order, with the group's other statements.
+   */
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = []): Promise<void> {
-    return this.#queueing(mail.length > 0 ? ['mail'] : [], async (client) => {
-      const now = Date.now();
-      const sent = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'sent' }> => outcome.kind === 'sent');
-      const retries = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'retry' }> => outcome.kind === 'retry');
-      const finals = outcomes.filter(
-        (outcome): outcome is Extract<SmsOutcome, { kind: 'failed' | 'expired' }> => outcome.kind === 'failed' || outcome.kind === 'expired',
-      );
-      if (sent.length > 0) {
-        // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
-        // read in the next statement: after any report that could not see this result yet has committed.
-        await client.query(SMS_SENT, [
-          now,
-          sent.map((outcome) => outcome.smsId),
-          sent.map((outcome) => outcome.providerId),
-          sent.map((outcome) => outcome.trackingId ?? null),
-          sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
-        ]);
-        const orphans = await client.query<OrphanReport>(SENT_ORPHANS, [sent.map((outcome) => outcome.smsId)]);
-        await adoptOrphans(client, orphans.rows, now);
-      }
-      if (retries.length > 0) {
-        await client.query(
-          `WITH deferred AS (
-            UPDATE outbound o SET next_attempt_at = t.next_attempt_at, last_error = t.error, attempts = o.attempts + t.attempted,
-              possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, updated_at = $1
-            FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::int[]) AS t(id, next_attempt_at, error, attempted, duplicate)
-            WHERE o.id = t.id RETURNING o.id, o.message_id, t.error
-          )
-          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'deferred', error FROM deferred ORDER BY id`,
-          [
+    const now = Date.now();
+    const sent = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'sent' }> => outcome.kind === 'sent');
+    const retries = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'retry' }> => outcome.kind === 'retry');
+    const finals = outcomes.filter(
+      (outcome): outcome is Extract<SmsOutcome, { kind: 'failed' | 'expired' }> => outcome.kind === 'failed' || outcome.kind === 'expired',
+    );
+    const statements: Statement[] = [];
+    if (sent.length > 0) {
+      const ids = sent.map((outcome) => outcome.smsId);
+      // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
+      // adopted in the next statement: after any report that could not see this result yet has committed.
+      statements.push(
+        {
+          text: SMS_SENT,
+          values: [
             now,
-            retries.map((outcome) => outcome.smsId),
-            retries.map((outcome) => outcome.nextAttemptAt),
-            retries.map((outcome) => outcome.error),
-            retries.map((outcome) => (outcome.attempted ? 1 : 0)),
-            retries.map((outcome) => (outcome.possibleDuplicate ? 1 : 0)),
+            ids,
+            sent.map((outcome) => outcome.providerId),
+            sent.map((outcome) => outcome.trackingId ?? null),
+            sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
           ],
-        );
-      }
-      if (finals.length > 0) {
-        await client.query(
-          `WITH ended AS (
-            UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + 1, lease_owner = NULL, updated_at = $1
-            FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, status, error)
-            WHERE o.id = t.id RETURNING o.id, o.message_id, t.status, t.error
-          )
-          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, error FROM ended ORDER BY id`,
-          [now, finals.map((outcome) => outcome.smsId), finals.map((outcome) => outcome.kind), finals.map((outcome) => outcome.error)],
-        );
-      }
-      await insertMail(client, mail, now);
-    });
+        },
+        { text: SENT_ORPHANS, values: [now, ids] },
+      );
+    }
+    if (retries.length > 0) {
+      statements.push({
+        text: `WITH deferred AS (
+          UPDATE outbound o SET next_attempt_at = t.next_attempt_at, last_error = t.error, attempts = o.attempts + t.attempted,
+            possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, updated_at = $1
+          FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::int[]) AS t(id, next_attempt_at, error, attempted, duplicate)
+          WHERE o.id = t.id RETURNING o.id, o.message_id, t.error
+        )
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'deferred', error FROM deferred ORDER BY id`,
+        values: [
+          now,
+          retries.map((outcome) => outcome.smsId),
+          retries.map((outcome) => outcome.nextAttemptAt),
+          retries.map((outcome) => outcome.error),
+          retries.map((outcome) => (outcome.attempted ? 1 : 0)),
+          retries.map((outcome) => (outcome.possibleDuplicate ? 1 : 0)),
+        ],
+      });
+    }
+    if (finals.length > 0) {
+      statements.push({
+        text: `WITH ended AS (
+          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + 1, lease_owner = NULL, updated_at = $1
+          FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, status, error)
+          WHERE o.id = t.id RETURNING o.id, o.message_id, t.status, t.error
+        )
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, error FROM ended ORDER BY id`,
+        values: [now, finals.map((outcome) => outcome.smsId), finals.map((outcome) => outcome.kind), finals.map((outcome) => outcome.error)],
+      });
+    }
+    statements.push(...mailStatements(mail, now));
+    return this.#queueing(mail.length > 0 ? ['mail'] : [], { statements, result: () => undefined });
   }
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void> {
-    return this.#queueing(['mail'], (client) => insertMail(client, mail, Date.now()));
+    return this.#queueing(['mail'], { statements: mailStatements(mail, Date.now()), result: () => undefined });
   }
 
   /** One statement: the due mail locked (`SKIP LOCKED`), leased and returned, in due order. */
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
-    return this.#write(async (client) => {
-      const { rows } = await client.query<MailRow & { due: number }>(
-        `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
-        FROM (SELECT id, next_attempt_at AS due FROM mail_out WHERE status = 'queued' AND ${DUE_BOUND} AND ${DUE}
-          ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) c
-        WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.due`,
-        [request.now, request.owner, request.leaseUntil - request.now, request.limit],
-      );
-      return rows.sort((a, b) => a.due - b.due || a.id - b.id).map(toClaimedMail);
+    return this.#write({
+      statements: [
+        {
+          text: `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
+          FROM (SELECT id, next_attempt_at AS due FROM mail_out WHERE status = 'queued' AND ${DUE_BOUND} AND ${DUE}
+            ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) c
+          WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.due`,
+          values: [request.now, request.owner, request.leaseUntil - request.now, request.limit],
+        },
+      ],
+      result: ([claimed]) => ((claimed?.rows ?? []) as Array<MailRow & { due: number }>).sort((a, b) => a.due - b.due || a.id - b.id).map(toClaimedMail),
     });
   }
 
@@ -527,27 +585,30 @@ export class PostgresStore implements Store, ClusterStore {
 
   /** One statement: the outcome and its history line. */
   recordMailOutcome(outcome: MailOutcome): Promise<void> {
-    return this.#write(async (client) => {
-      const retry = outcome.kind === 'retry';
-      const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
-      await client.query(
-        `WITH done AS (
-          UPDATE mail_out SET status = CASE WHEN $1 THEN status ELSE $2 END, next_attempt_at = CASE WHEN $1 THEN $3 ELSE next_attempt_at END,
-            last_error = $4, attempts = attempts + 1, lease_owner = NULL, updated_at = $5
-          WHERE id = $6 RETURNING message_id
-        )
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $5, message_id, NULL, $7, $8 FROM done`,
-        [
-          retry,
-          retry ? 'queued' : outcome.kind,
-          retry ? outcome.nextAttemptAt : 0,
-          outcome.kind === 'sent' ? null : outcome.error,
-          Date.now(),
-          outcome.id,
-          `mail ${retry ? 'deferred' : outcome.kind}`,
-          detail,
-        ],
-      );
+    const retry = outcome.kind === 'retry';
+    const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
+    return this.#write({
+      statements: [
+        {
+          text: `WITH done AS (
+            UPDATE mail_out SET status = CASE WHEN $1 THEN status ELSE $2 END, next_attempt_at = CASE WHEN $1 THEN $3 ELSE next_attempt_at END,
+              last_error = $4, attempts = attempts + 1, lease_owner = NULL, updated_at = $5
+            WHERE id = $6 RETURNING message_id
+          )
+          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $5, message_id, NULL, $7, $8 FROM done`,
+          values: [
+            retry,
+            retry ? 'queued' : outcome.kind,
+            retry ? outcome.nextAttemptAt : 0,
+            outcome.kind === 'sent' ? null : outcome.error,
+            Date.now(),
+            outcome.id,
+            `mail ${retry ? 'deferred' : outcome.kind}`,
+            detail,
+          ],
+        },
+      ],
+      result: () => undefined,
     });
   }
 
@@ -722,8 +783,29 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map((row) => row.message_id);
   }
 
-  async isOptedOut(number: string): Promise<boolean> {
-    return (await this.#row('SELECT 1 AS yes FROM opt_outs WHERE number = $1', [number])) !== undefined;
+  /**
+   * The opt-out checks of one turn of the event loop (the RCPTs of every SMTP session that arrived
+   * together) in one statement: a round trip per recipient before, one per mail of the 2026-12-03 runs.
+   */
+  isOptedOut(number: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const waiting = this.#optOutChecks.get(number);
+      if (waiting) waiting.push({ resolve, reject });
+      else this.#optOutChecks.set(number, [{ resolve, reject }]);
+      if (this.#optOutChecks.size === 1 && waiting === undefined) setImmediate(() => void this.#checkOptOuts());
+    });
+  }
+
+  async #checkOptOuts(): Promise<void> {
+    const checks = this.#optOutChecks;
+    this.#optOutChecks = new Map();
+    try {
+      const rows = await this.#rows<{ number: string }>('SELECT number FROM opt_outs WHERE number = ANY($1::text[])', [[...checks.keys()]]);
+      const out = new Set(rows.map((row) => row.number));
+      for (const [number, waiting] of checks) for (const { resolve } of waiting) resolve(out.has(number));
+    } catch (error) {
+      for (const waiting of checks.values()) for (const { reject } of waiting) reject(error);
+    }
   }
 
   quarantine(request: QuarantinedRequest): Promise<void> {
@@ -755,25 +837,29 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
+  /** The report lock and the report's SMS with the group's other statements; what follows depends on whether it was found. */
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult> {
-    return this.#write(async (client) => {
-      // Waits for a send result of this SMS being committed; the next statement then sees it (REPORT_LOCK_CLASS).
-      await client.query(`SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('$1::text', '$2::text')})`, [report.providerId, report.number]);
-      const target = (
-        await client.query<OutboundForReport>(
-          `SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
+    return this.#write({
+      statements: [
+        // Waits for a send result of this SMS being committed; the next statement then sees it (REPORT_LOCK_CLASS).
+        { text: `SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('$1::text', '$2::text')})`, values: [report.providerId, report.number] },
+        {
+          text: `SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
           WHERE o.provider_id = $1 AND o.number = $2 FOR UPDATE OF o`,
-          [report.providerId, report.number],
-        )
-      ).rows[0];
-      const { rowCount } = await client.query(
-        `INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
-        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_id, number, code) DO NOTHING`,
-        [report.provider, report.providerId, report.number, report.code, report.state, report.receivedAt, target?.id ?? null],
-      );
-      if (rowCount === 0) return { kind: 'duplicate' };
-      if (!target) return { kind: 'orphan' };
-      return (await advance(client, target, report.state, report.code, report.receivedAt)) ? { kind: 'advanced', smsId: target.id } : { kind: 'stale' };
+          values: [report.providerId, report.number],
+        },
+      ],
+      followUp: async ([, found], client) => {
+        const target = found?.rows[0] as OutboundForReport | undefined;
+        const { rowCount } = await client.query(
+          `INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
+          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_id, number, code) DO NOTHING`,
+          [report.provider, report.providerId, report.number, report.code, report.state, report.receivedAt, target?.id ?? null],
+        );
+        if (rowCount === 0) return { kind: 'duplicate' };
+        if (!target) return { kind: 'orphan' };
+        return (await advance(client, target, report.state, report.code, report.receivedAt)) ? { kind: 'advanced', smsId: target.id } : { kind: 'stale' };
+      },
     });
   }
 
@@ -799,9 +885,10 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void> {
-    return this.#queueing(mail.length > 0 ? ['mail'] : [], async (client) => {
-      await client.query('UPDATE outbound SET notice_due = 0 WHERE id = ANY($1::bigint[])', [smsIds]);
-      await insertMail(client, mail, Date.now());
+    const now = Date.now();
+    return this.#queueing(mail.length > 0 ? ['mail'] : [], {
+      statements: [{ text: 'UPDATE outbound SET notice_due = 0 WHERE id = ANY($1::bigint[])', values: [smsIds] }, ...mailStatements(mail, now)],
+      result: () => undefined,
     });
   }
 
@@ -962,58 +1049,65 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
-    return this.#queueing(inbound.route ? ['mail'] : [], async (client) => {
-      const route = inbound.route;
-      const mail = route?.mail;
-      // One statement for the SMS, its conversation's use and link, and its reply mail with the mail's history line.
-      const { rows } = await client.query<{ kept: number }>(
-        `WITH kept AS (
-          INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id
-        ), used AS (
-          UPDATE conversations SET last_used_at = ${conversationUsedAt('$4')}
-          WHERE context = $10 AND number = $4 AND EXISTS (SELECT 1 FROM kept)
-        ), linked AS (
-          INSERT INTO conversation_mail (message_id_header, number, context) SELECT $11, $4, $10
-          WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept) ON CONFLICT DO NOTHING
-        ), ${queuedMail('$8', 12, '$12::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept)')}
-        SELECT count(*)::int AS kept FROM kept`,
-        [
-          inbound.id,
-          inbound.provider,
-          inbound.providerId,
-          inbound.number,
-          inbound.text,
-          inbound.sentAt ?? null,
-          inbound.userContext ?? null,
-          inbound.receivedAt,
-          route?.mailbox ?? null,
-          route?.context ?? null,
-          route?.messageIdHeader ?? null,
-          mail?.kind ?? null,
-          mail?.messageId ?? null,
-          mail?.envelopeFrom ?? null,
-          mail ? JSON.stringify(mail.recipients) : null,
-          mail?.raw ?? null,
-          mail?.onceKey ?? null,
-          mail?.recipients.join(', ') ?? null,
-        ],
-      );
-      if (rows[0]?.kept === 0) return { duplicate: true };
-      if (inbound.optOut?.action === 'stop') {
-        await client.query('INSERT INTO opt_outs (number, since, keyword) VALUES ($1, $2, $3) ON CONFLICT (number) DO NOTHING', [
-          inbound.number,
-          inbound.receivedAt,
-          inbound.optOut.keyword,
-        ]);
-      }
-      if (inbound.optOut?.action === 'start') await client.query('DELETE FROM opt_outs WHERE number = $1', [inbound.number]);
-      return { duplicate: false };
+    const route = inbound.route;
+    const mail = route?.mail;
+    // One statement for the SMS, its conversation's use and link, its reply mail with the mail's history line, and its opt-out or in.
+    return this.#queueing(route ? ['mail'] : [], {
+      statements: [
+        {
+          text: `WITH kept AS (
+            INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id
+          ), used AS (
+            UPDATE conversations SET last_used_at = ${conversationUsedAt('$4')}
+            WHERE context = $10 AND number = $4 AND EXISTS (SELECT 1 FROM kept)
+          ), linked AS (
+            INSERT INTO conversation_mail (message_id_header, number, context) SELECT $11, $4, $10
+            WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept) ON CONFLICT DO NOTHING
+          ), ${queuedMail('$8', 12, '$12::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept)')}, opted_out AS (
+            INSERT INTO opt_outs (number, since, keyword) SELECT $4, $8, $20 WHERE $19 = 'stop' AND EXISTS (SELECT 1 FROM kept)
+            ON CONFLICT (number) DO NOTHING
+          ), opted_in AS (
+            DELETE FROM opt_outs WHERE $19 = 'start' AND number = $4 AND EXISTS (SELECT 1 FROM kept)
+          )
+          SELECT count(*)::int AS kept FROM kept`,
+          values: [
+            inbound.id,
+            inbound.provider,
+            inbound.providerId,
+            inbound.number,
+            inbound.text,
+            inbound.sentAt ?? null,
+            inbound.userContext ?? null,
+            inbound.receivedAt,
+            route?.mailbox ?? null,
+            route?.context ?? null,
+            route?.messageIdHeader ?? null,
+            mail?.kind ?? null,
+            mail?.messageId ?? null,
+            mail?.envelopeFrom ?? null,
+            mail ? JSON.stringify(mail.recipients) : null,
+            mail?.raw ?? null,
+            mail?.onceKey ?? null,
+            mail?.recipients.join(', ') ?? null,
+            inbound.optOut?.action ?? null,
+            inbound.optOut?.action === 'stop' ? inbound.optOut.keyword : null,
+          ],
+        },
+      ],
+      result: ([kept]) => ({ duplicate: (kept?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
     });
   }
 
   heartbeat(member: RelayMember, leaseTtlMs: number): Promise<void> {
-    return this.#write((client) => heartbeat(client, member, leaseTtlMs));
+    return this.#write({
+      statements: heartbeatStatements(member, leaseTtlMs),
+      result: (results) => {
+        const others = (results.at(-1)?.rows[0] as { others: number } | undefined)?.others !== 0;
+        if (others && this.#othersAlive !== true) this.#wakes.hello();
+        this.#othersAlive = others;
+      },
+    });
   }
 
   async relaysSeen(withinMs: number): Promise<RelaySeen[]> {
@@ -1047,6 +1141,9 @@ export class PostgresStore implements Store, ClusterStore {
       connection: { ...databaseUrl(this.#url).pool, application_name: `smsrelay listener ${relayName}` } as pg.ClientConfig,
       tag: this.#wakeTag,
       onWake,
+      onHeard: () => {
+        this.#othersAlive = true;
+      },
       logger,
     });
     listener.start();
@@ -1084,9 +1181,10 @@ function queuedMail(at: string, first: number, when = 'TRUE'): string {
 const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
 
 /** Queues mail (at most one per once-key) with its history line: one statement per mail. */
-async function insertMail(client: Client, mail: readonly NewOutgoingMail[], now: number): Promise<void> {
-  for (const item of mail) {
-    await client.query(QUEUE_MAIL, [
+function mailStatements(mail: readonly NewOutgoingMail[], now: number): Statement[] {
+  return mail.map((item) => ({
+    text: QUEUE_MAIL,
+    values: [
       now,
       item.kind,
       item.messageId ?? null,
@@ -1095,30 +1193,13 @@ async function insertMail(client: Client, mail: readonly NewOutgoingMail[], now:
       item.raw,
       item.onceKey ?? null,
       item.recipients.join(', '),
-    ]);
-  }
+    ],
+  }));
 }
 
-/** A delivery report that arrived before its SMS's send result, and that SMS. */
-interface OrphanReport {
-  readonly id: number;
-  readonly code: number;
-  readonly state: DeliveryState;
-  readonly sms_id: number;
-}
-
-/** Reports that arrived before their SMS's send result, applied now that it is committed (see sqlite-replies.ts). */
-async function adoptOrphans(client: Client, orphans: readonly OrphanReport[], now: number): Promise<void> {
-  for (const orphan of orphans) {
-    await client.query('UPDATE delivery_reports SET sms_id = $1 WHERE id = $2', [orphan.sms_id, orphan.id]);
-    const target = (
-      await client.query<OutboundForReport>(
-        'SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = $1',
-        [orphan.sms_id],
-      )
-    ).rows[0];
-    if (target) await advance(client, target, orphan.state, orphan.code, now);
-  }
+/** As mailStatements, on a write's connection. */
+async function insertMail(client: Client, mail: readonly NewOutgoingMail[], now: number): Promise<void> {
+  for (const { text, values } of mailStatements(mail, now)) await client.query(text, values as unknown[]);
 }
 
 async function advance(client: Client, target: OutboundForReport, state: DeliveryState, code: number, now: number): Promise<boolean> {
