@@ -105,6 +105,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const onHealth = (health: StoreHealth) => storeHealth.update(health);
     // One relay among those sharing the database (docs/several-relays.md); the instance tells this process from another of its name.
     const instance = randomBytes(8).toString('hex');
+    // The work loops start after the store opens; until then they hold no lease.
+    const loops: { dispatcher?: Dispatcher; mailer?: Mailer } = {};
     const membership = new Membership({
       member: {
         name: owner,
@@ -119,6 +121,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       leaseTtlMs: config.delivery.leaseTtl,
       logger,
       shared: config.store.url !== undefined,
+      held: () => ({ sms: loops.dispatcher?.held() ?? [], mail: loops.mailer?.held() ?? [] }),
     });
     // It joins (refused: a live relay of its name, a Maildir among several) before it takes back any lease.
     const joinAndResume = async (opened: Store) => {
@@ -154,6 +157,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       retryMinDelayMs: config.mail.retryMinDelay,
       retryMaxDelayMs: config.mail.retryMaxDelay,
     });
+    loops.mailer = mailer;
     mailer.start();
     stack.push(() => mailer.stop(config.shutdownTimeout));
 
@@ -347,6 +351,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         buildReport(kind, message, recipients, retryUntil === undefined ? reportOptions : { ...reportOptions, retryUntil }),
       onMailQueued: () => mailer.kick(),
     });
+    loops.dispatcher = dispatcher;
     dispatchHealth = () => dispatcher.health();
     dispatcher.start();
     stack.push(() => dispatcher.stop(config.shutdownTimeout));

@@ -30,6 +30,8 @@ export interface WorkLoopOptions<T> {
   readonly process: (item: T, release: () => void) => Promise<void>;
   /** When the next queued item becomes due, if any. */
   readonly nextDueAt: () => Promise<number | undefined>;
+  /** The ids an item holds leases on (`held()`, which the heartbeat renews). */
+  readonly leaseIds: (item: T) => readonly number[];
   readonly clock: () => number;
   /** The longest idle wait; MAX_IDLE_WAIT_MS unless a test shows that something else wakes the loop. */
   readonly idleWaitMs?: number | undefined;
@@ -45,8 +47,8 @@ export interface WorkLoopOptions<T> {
  */
 export class WorkLoop<T> {
   readonly #options: WorkLoopOptions<T>;
-  /** Items started and not finished (outcome committed), in their slot or past it. */
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Items started and not finished (outcome committed), in their slot or past it, by their work. */
+  readonly #inFlight = new Map<Promise<void>, T>();
   /** Items in their slot. */
   #busy = 0;
   #running = false;
@@ -97,7 +99,7 @@ export class WorkLoop<T> {
     if (this.#inFlight.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const graceOver = Number.isFinite(graceMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))) : new Promise<void>(() => undefined);
-    await Promise.race([Promise.allSettled([...this.#inFlight]), graceOver]);
+    await Promise.race([Promise.allSettled([...this.#inFlight.keys()]), graceOver]);
     clearTimeout(timer);
     if (this.#inFlight.size === 0) return;
     this.#abandoned = true;
@@ -183,7 +185,12 @@ export class WorkLoop<T> {
         if (released) this.kick();
         else release();
       });
-    this.#inFlight.add(work);
+    this.#inFlight.set(work, item);
+  }
+
+  /** The ids of the leases this loop holds: its items in flight, until their outcome is committed. */
+  held(): number[] {
+    return [...this.#inFlight.values()].flatMap((item) => this.#options.leaseIds(item));
   }
 
   /** Time until the next item is due; undefined when work in flight will wake us anyway. */

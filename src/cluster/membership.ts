@@ -1,13 +1,22 @@
 /**
  * A relay among several on one database (#18, docs/several-relays.md): it joins by checking that it
  * may (no live relay of its name, no Maildir among several relays), then writes its heartbeat every
- * few seconds. The heartbeat renews the leases it holds, so a live relay keeps its leases however long
- * a request runs, and a dead one's end `delivery.leaseTtl` after its last heartbeat.
+ * few seconds. The heartbeat renews the leases its work loops hold, so a live relay keeps its leases however long
+ * a request runs, and a dead one's end `delivery.leaseTtl` after its last heartbeat (as does a lease
+ * no loop holds: a claim whose answer was lost with the connection).
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
-import { ClusterError, type ClusterStore, HEARTBEAT_INTERVAL_MS, RELAY_STALE_MS, type RelayMember, type RelaySeen } from '../store/cluster-types.ts';
+import {
+  ClusterError,
+  type ClusterStore,
+  HEARTBEAT_INTERVAL_MS,
+  type HeldLeases,
+  RELAY_STALE_MS,
+  type RelayMember,
+  type RelaySeen,
+} from '../store/cluster-types.ts';
 
 /** While another process's heartbeat under this relay's name may still be live, look this often whether it moves. */
 const JOIN_LOOK_MS = 1_000;
@@ -30,6 +39,8 @@ export interface MembershipOptions {
   readonly logger: Logger;
   /** Other relays may share the store (PostgreSQL); on SQLite the data directory's lock already keeps a second relay out. */
   readonly shared: boolean;
+  /** The leases the relay's work loops hold now: the heartbeat renews these, and no other lease under its name. */
+  readonly held: () => HeldLeases;
 }
 
 export class Membership {
@@ -80,7 +91,7 @@ export class Membership {
       );
       break;
     }
-    await store.heartbeat(member, leaseTtlMs);
+    await store.heartbeat(member, leaseTtlMs, this.#options.held());
     this.#store = store;
     this.#timer = setInterval(() => void this.#beat(), heartbeatInterval(leaseTtlMs));
     this.#timer.unref();
@@ -89,8 +100,8 @@ export class Membership {
   async #beat(): Promise<void> {
     const store = this.#store;
     if (!store || this.#beating) return;
-    const { member, leaseTtlMs, logger } = this.#options;
-    this.#beating = store.heartbeat(member, leaseTtlMs).then(
+    const { member, leaseTtlMs, logger, held } = this.#options;
+    this.#beating = store.heartbeat(member, leaseTtlMs, held()).then(
       () => {
         if (this.#failingSince === undefined) return;
         logger.warn({ failedMs: Date.now() - this.#failingSince }, 'relay: heartbeats written again; leases renewed');

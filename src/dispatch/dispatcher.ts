@@ -164,6 +164,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         return batches;
       },
       process: (batch, release) => this.#sendBatch(batch, release),
+      leaseIds: (batch) => batch.sms.map((sms) => sms.id),
       nextDueAt: async () => {
         const due = await store.nextSmsDueAt();
         // While every provider refuses the account, nothing is due before the first probe.
@@ -176,6 +177,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.#clock = clock;
     this.#lanes = new Map(lanes.map((lane) => [lane.provider.name, lane]));
     this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
+  }
+
+  /** Besides the batches in flight, the SMS whose outcome is owed: their lease stays until it is written. */
+  override held(): number[] {
+    return [...super.held(), ...this.#owed.flatMap(({ outcomes }) => outcomes.map((outcome) => outcome.smsId))];
   }
 
   /**

@@ -49,6 +49,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       },
       process: (mail, release) => this.#deliver(mail, clock, release),
       nextDueAt: () => options.store.nextMailDueAt(),
+      leaseIds: (mail) => [mail.id],
     });
     this.#options = options;
   }

@@ -46,12 +46,23 @@ export interface RelaySeen extends RelayMember {
   readonly leases: { readonly sms: number; readonly mail: number };
 }
 
+/**
+ * The leases a relay's work loops hold now (SMS and mail ids in flight). Only these are renewed: a
+ * lease under the relay's name that no loop holds — a claim that committed while its answer was lost
+ * with the connection to PostgreSQL — runs out `leaseTtlMs` later and its work is claimed again,
+ * instead of being renewed for as long as the relay lives.
+ */
+export interface HeldLeases {
+  readonly sms: readonly number[];
+  readonly mail: readonly number[];
+}
+
 export interface ClusterStore {
   /**
-   * Records `member`'s heartbeat now and renews every lease it holds to end `leaseTtlMs` from now,
-   * in one transaction.
+   * Records `member`'s heartbeat now and renews the leases in `held` that it still holds to end
+   * `leaseTtlMs` from now, in one transaction.
    */
-  heartbeat(member: RelayMember, leaseTtlMs: number): Promise<void>;
+  heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<void>;
   /** The relays whose last heartbeat is at most `withinMs` old, by name. */
   relaysSeen(withinMs: number): Promise<RelaySeen[]>;
   /** `member` stopped cleanly: no longer live (its row stays, for `status`). */
@@ -115,8 +126,6 @@ export const CLUSTER_SQL = {
     ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, version = excluded.version, schema_version = excluded.schema_version,
       started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, pid = excluded.pid, host = excluded.host,
       mail = excluded.mail`,
-  renewSms: `UPDATE outbound SET next_attempt_at = $now + @ttl WHERE lease_owner = @name AND status = 'queued'`,
-  renewMail: `UPDATE mail_out SET next_attempt_at = $now + @ttl WHERE lease_owner = @name AND status = 'queued'`,
   seen: `SELECT r.*, $now - r.heartbeat_at AS age,
       (SELECT COUNT(*) FROM outbound o WHERE o.lease_owner = r.name AND o.status = 'queued') AS sms_leases,
       (SELECT COUNT(*) FROM mail_out m WHERE m.lease_owner = r.name AND m.status = 'queued') AS mail_leases

@@ -1,13 +1,17 @@
 /** ClusterStore on SQLite (src/store/cluster-types.ts): one relay per file, so the row only shows it in `status`. */
 import type { Database } from 'better-sqlite3';
-import { CLUSTER_SQL, type RelayMember, type RelayRow, type RelaySeen, toRelaySeen } from './cluster-types.ts';
+import { CLUSTER_SQL, type HeldLeases, type RelayMember, type RelayRow, type RelaySeen, toRelaySeen } from './cluster-types.ts';
+
+/** A lease renewed: only one its relay holds (HeldLeases), the ids as a JSON array. */
+const renew = (table: 'outbound' | 'mail_out') =>
+  `UPDATE ${table} SET next_attempt_at = @now + @ttl WHERE lease_owner = @name AND status = 'queued' AND id IN (SELECT value FROM json_each(@ids))`;
 
 export function prepareClusterStatements(db: Database) {
   const prepare = (sql: string) => db.prepare(sql.replaceAll('$now', '@now'));
   return {
     upsert: prepare(CLUSTER_SQL.upsert),
-    renewSms: prepare(CLUSTER_SQL.renewSms),
-    renewMail: prepare(CLUSTER_SQL.renewMail),
+    renewSms: prepare(renew('outbound')),
+    renewMail: prepare(renew('mail_out')),
     seen: prepare(CLUSTER_SQL.seen),
     leave: prepare(CLUSTER_SQL.leave),
   };
@@ -15,10 +19,10 @@ export function prepareClusterStatements(db: Database) {
 
 export type ClusterStatements = ReturnType<typeof prepareClusterStatements>;
 
-export function heartbeat(sql: ClusterStatements, member: RelayMember, leaseTtlMs: number, now: number): void {
+export function heartbeat(sql: ClusterStatements, member: RelayMember, leaseTtlMs: number, held: HeldLeases, now: number): void {
   sql.upsert.run({ ...member, now });
-  sql.renewSms.run({ name: member.name, ttl: leaseTtlMs, now });
-  sql.renewMail.run({ name: member.name, ttl: leaseTtlMs, now });
+  if (held.sms.length > 0) sql.renewSms.run({ name: member.name, ttl: leaseTtlMs, now, ids: JSON.stringify(held.sms) });
+  if (held.mail.length > 0) sql.renewMail.run({ name: member.name, ttl: leaseTtlMs, now, ids: JSON.stringify(held.mail) });
 }
 
 export function relaysSeen(sql: ClusterStatements, withinMs: number, now: number): RelaySeen[] {

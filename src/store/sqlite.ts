@@ -31,7 +31,7 @@ import type { NewSmsPart, PartAdded, PartSet } from './reassembly.ts';
 import { addPart, expirePartSets, overduePartSets, prepareReassemblyStatements, type ReassemblyStatements } from './sqlite-reassembly.ts';
 import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from './shared-state-types.ts';
 import * as shared from './sqlite-shared-state.ts';
-import type { RelayMember, RelaySeen } from './cluster-types.ts';
+import type { HeldLeases, RelayMember, RelaySeen } from './cluster-types.ts';
 import { type ClusterStatements, heartbeat, leaveCluster, prepareClusterStatements, relaysSeen } from './sqlite-cluster.ts';
 import {
   adoptOrphans,
@@ -296,8 +296,8 @@ export class SqliteStore implements Store {
     });
   }
 
-  heartbeat(member: RelayMember, leaseTtlMs: number): Promise<void> {
-    return this.#write(() => heartbeat(this.#cluster, member, leaseTtlMs, Date.now()));
+  heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<void> {
+    return this.#write(() => heartbeat(this.#cluster, member, leaseTtlMs, held, Date.now()));
   }
 
   async relaysSeen(withinMs: number): Promise<RelaySeen[]> {

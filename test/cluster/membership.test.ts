@@ -33,27 +33,30 @@ const member = (name: string, overrides: Partial<RelayMember> = {}): RelayMember
 
 describe('the heartbeat', () => {
   forEachStore((kind) => {
-    test(`${kind.name}: lists the relay with its version, schema and leases, renews its leases, records a clean stop`, async () => {
+    test(`${kind.name}: lists the relay with its version, schema and leases, renews the leases it holds, records a clean stop`, async () => {
       const store = await kind.fresh();
       try {
         const now = Date.now();
-        await store.acceptMail(mail(['+447700900001', '+447700900002'], { receivedAt: now }));
-        const [batch] = await store.claimDueSms({ owner: 'alpha', now, leaseUntil: now + 1_000, maxBatches: 1, batchSize: 1 });
-        assert.ok(batch);
-        const leaseEnd = async () => (await store.listQueued(10)).find((sms) => sms.smsId === batch.sms[0]?.id)?.nextAttemptAt ?? 0;
-        assert.ok((await leaseEnd()) < Date.now() + 5_000, 'claimed with a lease of a second');
+        await store.acceptMail(mail(['+447700900001', '+447700900002', '+447700900003'], { receivedAt: now }));
+        const [batch, lost] = await store.claimDueSms({ owner: 'alpha', now, leaseUntil: now + 1_000, maxBatches: 2, batchSize: 1 });
+        assert.ok(batch && lost);
+        const leaseEnd = async (id: number | undefined) => (await store.listQueued(10)).find((sms) => sms.smsId === id)?.nextAttemptAt ?? 0;
+        const held = batch.sms[0]?.id;
+        assert.ok((await leaseEnd(held)) < Date.now() + 5_000, 'claimed with a lease of a second');
 
-        await store.heartbeat(member('alpha'), 60_000);
-        await store.heartbeat(member('beta', { mail: 'maildir' }), 60_000);
-        assert.ok((await leaseEnd()) >= now + 55_000, 'the heartbeat renewed the lease to leaseTtl from now');
-        const other = (await store.listQueued(10)).find((sms) => sms.smsId !== batch.sms[0]?.id);
+        // `lost` stands for a claim that committed while its answer was lost: alpha's loops do not hold it.
+        await store.heartbeat(member('alpha'), 60_000, { sms: held === undefined ? [] : [held], mail: [] });
+        await store.heartbeat(member('beta', { mail: 'maildir' }), 60_000, { sms: lost.sms.map((sms) => sms.id), mail: [] });
+        assert.ok((await leaseEnd(held)) >= now + 55_000, 'the heartbeat renewed the lease to leaseTtl from now');
+        assert.ok((await leaseEnd(lost.sms[0]?.id)) < now + 5_000, "a lease alpha's loops do not hold is not renewed, nor by another relay");
+        const other = (await store.listQueued(10)).find((sms) => sms.smsId !== held && sms.smsId !== lost.sms[0]?.id);
         assert.ok(other && other.nextAttemptAt <= now, 'a job nobody leased stays due');
 
         const seen = await store.relaysSeen(60_000);
         assert.deepEqual(
           seen.map((relay) => [relay.name, relay.version, relay.schema, relay.mail, relay.leases.sms, relay.stoppedAt]),
           [
-            ['alpha', '9.9.9', MIGRATIONS.length, 'smarthost', 1, undefined],
+            ['alpha', '9.9.9', MIGRATIONS.length, 'smarthost', 2, undefined],
             ['beta', '9.9.9', MIGRATIONS.length, 'maildir', 0, undefined],
           ],
         );

@@ -11,7 +11,7 @@ import { migrate, SchemaError } from '../../src/store/postgres/migrate.ts';
 import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
 import { ADDITIVE_MIGRATIONS, BREAKING_MIGRATIONS, FIRST_CLASSIFIED, minimumReader } from '../../src/store/schema-readers.ts';
 import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
-import { mail } from '../helpers/store.ts';
+import { mail, NONE_HELD } from '../helpers/store.ts';
 
 const KNOWN = MIGRATIONS.length;
 
@@ -66,7 +66,7 @@ describeOnPostgres('schema versions on PostgreSQL', async () => {
     const url = (await freshDatabase()) ?? '';
     const running = await PostgresStore.open({ url });
     const alpha = { name: 'alpha', instance: 'a1', version: '1.0.0', schema: KNOWN, startedAt: Date.now(), pid: 1, host: 'h1', mail: 'smarthost' } as const;
-    await running.heartbeat(alpha, 30_000);
+    await running.heartbeat(alpha, 30_000, NONE_HELD);
     const newer = [...MIGRATIONS, 'CREATE TABLE renamed_things (id INTEGER PRIMARY KEY) STRICT;'];
     await withClient(url, async (client) => {
       await assert.rejects(

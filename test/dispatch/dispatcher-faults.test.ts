@@ -145,6 +145,7 @@ describe('an outcome the store cannot take (issue #13 item 3)', () => {
     );
     assert.equal(failure?.level, 'error');
     assert.match(failure?.msg ?? '', /not sent again/);
+    assert.equal(h.dispatcher.held().length, 1, 'the owed SMS stays among the leases the heartbeat renews');
     // Long past the lease: a claim now would take the SMS again if the relay had let it go.
     h.clock.now += 10 * 60_000;
     await sleep(300);

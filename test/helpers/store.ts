@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { after } from 'node:test';
+import type { HeldLeases } from '../../src/store/cluster-types.ts';
 import type { NewMail } from '../../src/store/types.ts';
 import { removeDir, tempDir } from './relay.ts';
 
@@ -7,6 +8,9 @@ const dirs: string[] = [];
 after(() => dirs.forEach(removeDir));
 
 /** A store file in a fresh directory, removed after the test file. */
+/** A heartbeat's leases when the test's relay holds none. */
+export const NONE_HELD: HeldLeases = { sms: [], mail: [] };
+
 export function storeFile(): string {
   const dir = tempDir('smsrelay-store-');
   dirs.push(dir);

@@ -111,11 +111,13 @@ describe('mail-out queue', () => {
       // More mails than slots (twice the pool), within the work loop's bound on outcomes waiting for their commit.
       const mails = Array.from({ length: 4 * SMARTHOST_POOL_SIZE }, (_, index) => ({ ...report(`slot ${index}`), messageId: `s-${index}` }));
       await store.enqueueMail(mails);
-      startMailer(smarthostTransport(sink.url), slowOutcomes);
+      const running = startMailer(smarthostTransport(sink.url), slowOutcomes);
       await waitFor('every mail at the smarthost while no outcome is committed', () => sink.received.length === mails.length);
+      assert.equal(new Set(running.held()).size, mails.length, 'the leases the heartbeat renews: every mail whose outcome waits');
       letThrough();
       await waitFor('every outcome committed', async () => (await store.nextMailDueAt()) === undefined);
       assert.equal(sink.received.length, mails.length, 'each sent once');
+      await waitFor('no lease held once every outcome is committed', () => running.held().length === 0);
     } finally {
       letThrough();
       await sink.stop();

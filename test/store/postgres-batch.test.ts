@@ -13,7 +13,7 @@ import { prepareStatements, statementName, toWire } from '../../src/store/postgr
 import { PostgresStore, SENT_ORPHANS, SMS_CANDIDATES, SMS_SENT } from '../../src/store/postgres/store.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
-import { mail } from '../helpers/store.ts';
+import { mail, NONE_HELD } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 import { waitFor } from '../helpers/relay.ts';
 
@@ -88,7 +88,7 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
     const store = await PostgresStore.open({ url: proxy.url });
     try {
       // A relay alone: its heartbeat sees no other relay, so nothing notifies after the commits.
-      await store.heartbeat(member('alone'), 30_000);
+      await store.heartbeat(member('alone'), 30_000, NONE_HELD);
       await Promise.all(Array.from({ length: 4 }, (_, index) => store.acceptMail(mail([`+4477009001${index}`]))));
       const sms = (await store.claimDueSms({ owner: 'alone', now: 2_000, leaseUntil: 62_000, maxBatches: 4, batchSize: 1 })).flatMap((batch) => batch.sms);
       assert.equal(sms.length, 4);
@@ -145,14 +145,14 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
     const listener = beta.listenForWork('beta', (queues) => heard.push([...queues]), createLogger('silent'));
     try {
       await waitFor('the first look', () => heard.shift());
-      await alpha.heartbeat(member('alpha'), 30_000);
+      await alpha.heartbeat(member('alpha'), 30_000, NONE_HELD);
       await alpha.acceptMail(mail([PHONE], { receivedAt: Date.now() }));
       await operator.enqueueMail([{ kind: 'bounce', messageId: undefined, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
       // Alpha's notification, had it sent one, would come first (it committed first) and say 'sms'.
       assert.deepEqual(await waitFor("the operator's wake-up", () => heard.shift(), 1_000), ['mail']);
       assert.deepEqual(heard, [], 'alpha, alone by its heartbeat, notified nobody');
-      await beta.heartbeat(member('beta'), 30_000);
-      await alpha.heartbeat(member('alpha'), 30_000);
+      await beta.heartbeat(member('beta'), 30_000, NONE_HELD);
+      await alpha.heartbeat(member('alpha'), 30_000, NONE_HELD);
       await alpha.acceptMail(mail([PHONE], { receivedAt: Date.now() }));
       assert.deepEqual(await waitFor("alpha's wake-up", () => heard.shift(), 1_000), ['sms']);
     } finally {

@@ -1,6 +1,6 @@
 /** ClusterStore on PostgreSQL (src/store/cluster-types.ts): the statements SQLite runs, on the database's clock. */
 import type pg from 'pg';
-import { CLUSTER_SQL, RELAY_STALE_MS, type RelayMember, type RelayRow, type RelaySeen, toRelaySeen } from '../cluster-types.ts';
+import { CLUSTER_SQL, type HeldLeases, RELAY_STALE_MS, type RelayMember, type RelayRow, type RelaySeen, toRelaySeen } from '../cluster-types.ts';
 import type { Statement } from './batch.ts';
 import { DB_NOW_MS } from './clock.ts';
 
@@ -26,14 +26,26 @@ async function run<R extends pg.QueryResultRow>(client: Queryable, sql: string, 
  * A heartbeat's statements (this relay's row, its leases renewed), and last how many other relays ran
  * within RELAY_STALE_MS (`others`): while none does, nobody listens to this relay's notifications.
  */
-export function heartbeatStatements(member: RelayMember, leaseTtlMs: number): Statement[] {
+export function heartbeatStatements(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Statement[] {
   return [
     positional(CLUSTER_SQL.upsert, { ...member }),
-    positional(CLUSTER_SQL.renewSms, { name: member.name, ttl: leaseTtlMs }),
-    positional(CLUSTER_SQL.renewMail, { name: member.name, ttl: leaseTtlMs }),
+    ...renewals('outbound', held.sms, member.name, leaseTtlMs),
+    ...renewals('mail_out', held.mail, member.name, leaseTtlMs),
     positional('SELECT COUNT(*)::int AS others FROM relays WHERE name <> @name AND stopped_at IS NULL AND heartbeat_at >= $now - @within', {
       name: member.name,
       within: RELAY_STALE_MS,
+    }),
+  ];
+}
+
+/** The leases of `ids` this relay still holds, renewed (HeldLeases); none when it holds none. */
+function renewals(table: 'outbound' | 'mail_out', ids: readonly number[], name: string, ttl: number): Statement[] {
+  if (ids.length === 0) return [];
+  return [
+    positional(`UPDATE ${table} SET next_attempt_at = $now + @ttl WHERE lease_owner = @name AND status = 'queued' AND id = ANY(@ids::bigint[])`, {
+      name,
+      ttl,
+      ids,
     }),
   ];
 }

@@ -55,7 +55,7 @@ import type {
 } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
-import { ClusterError, type ClusterStore, type RelayMember, type RelaySeen } from '../cluster-types.ts';
+import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { heartbeatStatements, leaveCluster, relaysSeen } from './cluster.ts';
@@ -1099,9 +1099,9 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  heartbeat(member: RelayMember, leaseTtlMs: number): Promise<void> {
+  heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<void> {
     return this.#write({
-      statements: heartbeatStatements(member, leaseTtlMs),
+      statements: heartbeatStatements(member, leaseTtlMs, held),
       result: (results) => {
         const others = (results.at(-1)?.rows[0] as { others: number } | undefined)?.others !== 0;
         if (others && this.#othersAlive !== true) this.#wakes.hello();
