@@ -177,6 +177,21 @@ const rankOf = (state: string) =>
   `CASE ${state} WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 WHEN 'expired' THEN 2 END`;
 
 /**
+ * A claim's lease on the SMS chosen from SMS_CANDIDATES (`$4`): locked (`SKIP LOCKED`: another relay's claim
+ * has them), checked due again, leased and returned with their messages. Exported for a test that it runs
+ * as a named statement.
+ */
+export const SMS_LEASE = `WITH claimed AS (
+    UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
+      lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
+    FROM (SELECT id FROM outbound WHERE id = ANY($4::bigint[]) AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
+      FOR UPDATE SKIP LOCKED) c
+    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts
+  )
+  SELECT claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts, to_jsonb(m) AS message
+  FROM claimed JOIN messages m ON m.id = claimed.message_id`;
+
+/**
  * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
  * SQLite applies them one by one in arrival order (sqlite-replies.ts, advance), each moves its SMS's
  * state only forward of the state before it, gets a history line when it does, and the last that does
@@ -191,8 +206,8 @@ export const SENT_ORPHANS = `WITH found AS (
     JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
     WHERE o.id = ANY($2::bigint[])
   ), applied AS (
-    SELECT * FROM (
-      SELECT found.*, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
+    SELECT id, code, state, sms_id, message_id, notify, report_all FROM (
+      SELECT id, code, state, sms_id, message_id, notify, report_all, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
       FROM found
     ) ordered WHERE forward
   ), adopted AS (
@@ -204,7 +219,7 @@ export const SENT_ORPHANS = `WITH found AS (
         WHEN 'failed' THEN last.notify IS NULL OR 'FAILURE' = ANY(string_to_array(last.notify, ','))
         WHEN 'expired' THEN last.notify IS NULL OR 'FAILURE' = ANY(string_to_array(last.notify, ','))
         ELSE FALSE END THEN 1 ELSE 0 END
-    FROM (SELECT DISTINCT ON (sms_id) * FROM applied ORDER BY sms_id, id DESC) last WHERE o.id = last.sms_id
+    FROM (SELECT DISTINCT ON (sms_id) sms_id, state, code, notify, report_all FROM applied ORDER BY sms_id, id DESC) last WHERE o.id = last.sms_id
   ), logged AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
     SELECT $1, message_id, sms_id, 'delivery report', state || ' (provider status ' || code || ')' FROM applied ORDER BY id
@@ -466,17 +481,12 @@ export class PostgresStore implements Store, ClusterStore {
         const chosen = selectBatchRows((due?.rows ?? []) as Array<Pick<ClaimedSmsRow, 'id' | 'message_id'>>, request).map((row) => row.id);
         if (chosen.length === 0) return [];
         // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
-        const claimed = await client.query<ClaimedSmsRow & { message: MessageRow }>(
-          `WITH claimed AS (
-            UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
-              lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
-            FROM (SELECT id FROM outbound WHERE id = ANY($4::bigint[]) AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
-              FOR UPDATE SKIP LOCKED) c
-            WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts
-          )
-          SELECT claimed.*, to_jsonb(m) AS message FROM claimed JOIN messages m ON m.id = claimed.message_id`,
-          [request.now, request.owner, request.leaseUntil - request.now, chosen],
-        );
+        const claimed = await client.query<ClaimedSmsRow & { message: MessageRow }>(SMS_LEASE, [
+          request.now,
+          request.owner,
+          request.leaseUntil - request.now,
+          chosen,
+        ]);
         const order = new Map(chosen.map((id, index) => [id, index]));
         const rows = claimed.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
         const messages = new Map(rows.map((row) => [row.message_id, toStoredMessage(row.message)]));
