@@ -1,5 +1,5 @@
 import type { ClaimedMail } from '../store/types.ts';
-import { type SmtpError, SmtpSession } from './smtp-client.ts';
+import { type SmtpClientOptions, type SmtpError, SmtpSession } from './smtp-client.ts';
 import type { DeliveryResult, MailTransport } from './transports.ts';
 
 /**
@@ -27,6 +27,23 @@ interface Session {
 }
 
 /**
+ * Where and how the client connects for `url`. An IPv6 literal is bracketed in a URL (`smtp://[::1]:2525`)
+ * but not in a socket's host: with its brackets it was looked up as a name, and never connected.
+ */
+export function smarthostOptions(url: string): SmtpClientOptions {
+  const parsed = new URL(url);
+  const sendsPassword = parsed.username !== '' || parsed.password !== '';
+  return {
+    host: decodeURIComponent(parsed.hostname).replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port ? Number(parsed.port) : parsed.protocol === 'smtps:' ? 465 : 25,
+    secure: parsed.protocol === 'smtps:',
+    // Credentials only over TLS, unless the smarthost is this machine.
+    requireTLS: sendsPassword && !LOOPBACK_HOSTS.has(parsed.hostname),
+    auth: sendsPassword ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
+  };
+}
+
+/**
  * SMTP to `SMSRELAY_MAIL_URL` over a small pool of SMTP client sessions (`smtp-client.ts`); 5xx
  * answers are permanent, the rest temporary. The stored mail is already the finished message, so it
  * goes to the session as it is: nodemailer's `sendMail` would wrap it in a MIME node, give it a
@@ -36,15 +53,7 @@ interface Session {
  */
 export function smarthostTransport(url: string): MailTransport {
   const parsed = new URL(url);
-  const sendsPassword = parsed.username !== '' || parsed.password !== '';
-  const options = {
-    host: decodeURIComponent(parsed.hostname),
-    port: parsed.port ? Number(parsed.port) : parsed.protocol === 'smtps:' ? 465 : 25,
-    secure: parsed.protocol === 'smtps:',
-    // Credentials only over TLS, unless the smarthost is this machine.
-    requireTLS: sendsPassword && !LOOPBACK_HOSTS.has(parsed.hostname),
-    auth: sendsPassword ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
-  };
+  const options = smarthostOptions(url);
   const idle: Session[] = [];
   const waiting: Array<{ readonly mail: ClaimedMail; readonly done: (result: DeliveryResult) => void }> = [];
   let lanes = 0;
@@ -126,7 +135,7 @@ export function smarthostTransport(url: string): MailTransport {
   };
 
   return {
-    description: `smarthost ${parsed.hostname}:${parsed.port || 25}`,
+    description: `smarthost ${parsed.hostname}:${options.port}`,
     deliver(mail) {
       if (closed) return Promise.resolve({ ok: false, permanent: false, error: 'the smarthost transport is closed' });
       return new Promise((done) => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { Mailer, type MailerOptions } from '../../src/mailer/mailer.ts';
-import { SMARTHOST_POOL_SIZE, smarthostTransport } from '../../src/mailer/smarthost.ts';
+import { SMARTHOST_POOL_SIZE, smarthostOptions, smarthostTransport } from '../../src/mailer/smarthost.ts';
 import { maildirTransport, type MailTransport } from '../../src/mailer/transports.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { NewOutgoingMail } from '../../src/store/types.ts';
@@ -177,5 +177,20 @@ describe('mail-out queue', () => {
     assert.deepEqual(readdirSync(join(maildir, 'tmp')), []);
     const text = readFileSync(join(maildir, 'new', name ?? ''), 'utf8');
     assert.match(text, /^Return-Path: <>\r\nDelivered-To: alice@example\.com\r\nFrom: MAILER-DAEMON@sms\.localhost/);
+  });
+});
+
+describe('the smarthost URL', () => {
+  test('an IPv6 literal connects without its brackets, and counts as loopback only when it is ::1', () => {
+    const loopback = smarthostOptions('smtp://relay:secret@[::1]:2525');
+    assert.equal(loopback.host, '::1');
+    assert.equal(loopback.port, 2525);
+    assert.equal(loopback.requireTLS, false, 'a password may go to this machine without TLS');
+    const remote = smarthostOptions('smtp://relay:secret@[2001:db8::25]');
+    assert.equal(remote.host, '2001:db8::25');
+    assert.equal(remote.port, 25);
+    assert.equal(remote.requireTLS, true, 'a password to another machine only over TLS');
+    assert.equal(smarthostOptions('smtps://mail.example.com').port, 465);
+    assert.deepEqual(smarthostOptions('smtp://user%40example.com:p%3Ass@mail.example.com').auth, { user: 'user@example.com', pass: 'p:ss' });
   });
 });
