@@ -87,11 +87,12 @@ export async function openThreadedStore(options: SqliteStoreOptions, onHealth: (
 const NOT_OPTED_OUT_REMEMBERED = 10_000;
 
 /**
- * Which numbers the store last said are not opted out. Correct because on SQLite this relay is the
- * only writer (one process per data directory, lock.ts) and an opt-out changes only through
- * acceptInbound (a STOP or START received): every such write forgets everything when it starts and
- * again when it ends, whatever its outcome, and an answer is remembered only when no such write
- * began or ran while it was asked. "Opted out" is never remembered: that answer stays the store's.
+ * Which numbers the store last said are not opted out. Correct because on SQLite one relay process
+ * owns the data directory (lock.ts), and opt-outs change only through its acceptInbound (a STOP or
+ * START received; neither the console nor a command line tool writes them): every such write forgets
+ * everything when it starts and again when it ends, whatever its outcome, and an answer is remembered
+ * only when no such write began or ran while it was asked. "Opted out" is never remembered: that
+ * answer stays the store's.
  */
 class NotOptedOut {
   readonly #numbers = new Set<string>();
