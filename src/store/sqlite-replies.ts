@@ -94,7 +94,6 @@ export function prepareReplyStatements(db: Database) {
       "INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'delivery report', ? FROM outbound WHERE id = ?",
     ),
     orphanReports: db.prepare('SELECT id, code, state FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id'),
-    numberOfSms: db.prepare('SELECT number FROM outbound WHERE id = ?'),
     adoptReport: db.prepare('UPDATE delivery_reports SET sms_id = ? WHERE id = ?'),
     expireOrphans: db.prepare('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < ?'),
     dueNotices: db.prepare(`
@@ -189,8 +188,7 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
 }
 
 /** Reports that arrived before their SMS's send result, applied now that it is committed. */
-export function adoptOrphans(sql: ReplyStatements, smsId: number, providerId: string, now: number): void {
-  const { number } = sql.numberOfSms.get(smsId) as { number: string };
+export function adoptOrphans(sql: ReplyStatements, smsId: number, number: string, providerId: string, now: number): void {
   const orphans = sql.orphanReports.all(providerId, number) as Array<{ id: number; code: number; state: DeliveryState }>;
   for (const orphan of orphans) {
     sql.adoptReport.run(smsId, orphan.id);

@@ -102,6 +102,9 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs: number;
 }
 
+/** What an SMS's `sent` update returns: what its orphan reports and its history line need. */
+type SentSms = { readonly number: string; readonly message_id: string };
+
 /**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk
  * (WAL fsynced) before any promise resolves. One connection, one writer: all writes go through the
@@ -235,11 +238,20 @@ export class SqliteStore implements Store {
       const sql = this.#sql;
       for (const outcome of outcomes) {
         switch (outcome.kind) {
-          case 'sent':
-            sql.smsSent.run(outcome.providerId, outcome.trackingId ?? null, now, outcome.smsId);
-            adoptOrphans(this.#replies, outcome.smsId, outcome.providerId, now);
-            sql.insertEventForSms.run(now, 'sent', outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`, outcome.smsId);
+          case 'sent': {
+            // The row's number and message come back with the update: no statement of their own.
+            const sms = sql.smsSent.get(outcome.providerId, outcome.trackingId ?? null, now, outcome.smsId) as SentSms | undefined;
+            if (!sms) break; // an SMS no longer in the store has no reports to adopt nor history
+            adoptOrphans(this.#replies, outcome.smsId, sms.number, outcome.providerId, now);
+            sql.insertEvent.run(
+              now,
+              sms.message_id,
+              outcome.smsId,
+              'sent',
+              outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`,
+            );
             break;
+          }
           case 'retry':
             sql.smsRetry.run(outcome.nextAttemptAt, outcome.error, outcome.attempted ? 1 : 0, outcome.possibleDuplicate ? 1 : 0, now, outcome.smsId);
             sql.insertEventForSms.run(now, 'deferred', outcome.error, outcome.smsId);
@@ -710,7 +722,7 @@ function prepareStatements(db: Database) {
     messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
     smsSent: db.prepare(`
       UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = ?, attempts = attempts + 1, lease_owner = NULL,
-        last_error = NULL, updated_at = ? WHERE id = ?`),
+        last_error = NULL, updated_at = ? WHERE id = ? RETURNING number, message_id`),
     smsRetry: db.prepare(`
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
         possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),

@@ -1,0 +1,99 @@
+/**
+ * #15: the opt-out check at RCPT. On SQLite the store thread's client remembers the numbers it was
+ * told are not opted out (src/store/threaded.ts), so a regular recipient's check needs no round trip
+ * to the thread; every STOP or START received makes it forget. The same sequence holds on every store.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { openThreadedStore } from '../../src/store/threaded.ts';
+import type { NewInbound, Store } from '../../src/store/types.ts';
+import { storeFile } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
+
+const PHONE = '+447700900123';
+let sequence = 0;
+/** An SMS received from `number` with the keyword `action`. */
+function keyword(action: 'stop' | 'start', number = PHONE): NewInbound {
+  sequence += 1;
+  return {
+    id: `in-${sequence}`,
+    provider: 'test',
+    providerId: `mo-${sequence}`,
+    number,
+    text: action.toUpperCase(),
+    sentAt: undefined,
+    userContext: undefined,
+    receivedAt: 3_000 + sequence,
+    route: undefined,
+    optOut: { action, keyword: action.toUpperCase() },
+  };
+}
+
+/** Checks, a STOP, checks, a START, checks: each answer as the store holds it at that moment. */
+async function checkAroundKeywords(store: Store): Promise<void> {
+  assert.equal(await store.isOptedOut(PHONE), false);
+  assert.equal(await store.isOptedOut(PHONE), false);
+  await store.acceptInbound(keyword('stop'));
+  assert.equal(await store.isOptedOut(PHONE), true);
+  assert.equal(await store.isOptedOut('+447700900124'), false);
+  await store.acceptInbound(keyword('start'));
+  assert.equal(await store.isOptedOut(PHONE), false);
+  await store.acceptInbound(keyword('stop'));
+  assert.equal(await store.isOptedOut(PHONE), true);
+}
+
+describe('opt-out checks around STOP and START', () => {
+  forEachStore((kind) => {
+    test(`${kind.name}: a STOP counts at the next check, a START too`, async () => {
+      const store = await kind.fresh();
+      try {
+        await checkAroundKeywords(store);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
+
+describe('SQLite on its thread: numbers not opted out are remembered', () => {
+  const stores: Store[] = [];
+  after(() => Promise.all(stores.map((store) => store.close())));
+  const open = async () => {
+    const store = await openThreadedStore({ file: storeFile(), busyTimeoutMs: 100 });
+    stores.push(store);
+    return store;
+  };
+  /** Whether the check was answered before a round trip to the thread could be (it is sent by a setImmediate). */
+  const answeredAtOnce = async (check: Promise<boolean>) => {
+    const first = await Promise.race([check.then((optedOut) => ({ optedOut })), new Promise((resolve) => setImmediate(() => resolve('the thread')))]);
+    await check;
+    return first;
+  };
+
+  test('a number checked before is answered without the thread; a STOP or START forgets it', async () => {
+    const store = await open();
+    await checkAroundKeywords(store);
+    await store.acceptInbound(keyword('start'));
+    assert.equal(await answeredAtOnce(store.isOptedOut(PHONE)), 'the thread');
+    assert.deepEqual(await answeredAtOnce(store.isOptedOut(PHONE)), { optedOut: false });
+    // A STOP from another number forgets every number too: it is rare, and safe whatever its spelling.
+    await store.acceptInbound(keyword('stop', '+447700900125'));
+    assert.equal(await answeredAtOnce(store.isOptedOut(PHONE)), 'the thread');
+  });
+
+  test('an answer asked while a STOP was being written is not remembered', async () => {
+    const store = await open();
+    assert.equal(await store.isOptedOut(PHONE), false);
+    await store.acceptInbound(keyword('start'));
+    // Both checks leave in the STOP's message, one before it, one after it; the thread answers them
+    // before the STOP's commit (a read sees what is committed): "not opted out" both, neither remembered.
+    const before = store.isOptedOut(PHONE);
+    const stop = store.acceptInbound(keyword('stop'));
+    const during = store.isOptedOut(PHONE);
+    assert.equal(await before, false);
+    assert.equal(await during, false);
+    await stop;
+    assert.equal(await answeredAtOnce(store.isOptedOut(PHONE)), 'the thread');
+    assert.equal(await store.isOptedOut(PHONE), true);
+  });
+});
