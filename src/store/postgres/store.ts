@@ -190,6 +190,25 @@ const rankOf = (state: string) =>
   `CASE ${state} WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 WHEN 'expired' THEN 2 END`;
 
 /**
+ * A delivery report kept (`$1`–`$7`: provider, provider id, number, code, state, received at, its SMS or
+ * null) and, unless it is a repeat, applied to its SMS when it moves the state forward (`$8`, decided
+ * from the SMS's row read before under its lock: sqlite-replies.ts, isForward) with whether a notice is
+ * due (`$9`, wantsNotice) and its history line (`$10`): one round trip after that read, where the
+ * insert, the state's update and the history line were one each, holding the group's connection and
+ * the writes grouped with the report for each.
+ */
+const REPORT_KEPT = `WITH kept AS (
+    INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_id, number, code) DO NOTHING RETURNING id
+  ), advanced AS (
+    UPDATE outbound SET delivery = $5, delivery_code = $4, notice_due = $9, updated_at = $6
+    WHERE id = $7 AND $8 AND EXISTS (SELECT 1 FROM kept) RETURNING id, message_id
+  ), logged AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $6, message_id, id, 'delivery report', $10 FROM advanced
+  )
+  SELECT (SELECT count(*) FROM kept)::int AS kept, (SELECT count(*) FROM advanced)::int AS advanced`;
+
+/**
  * A claim's lease on the SMS chosen from SMS_CANDIDATES (`$4`): locked (`SKIP LOCKED`: another relay's claim
  * has them), checked due again, leased and returned with their messages. Exported for a test that it runs
  * as a named statement.
@@ -892,14 +911,25 @@ export class PostgresStore implements Store, ClusterStore {
       ],
       followUp: async ([, found], client) => {
         const target = found?.rows[0] as OutboundForReport | undefined;
-        const { rowCount } = await client.query(
-          `INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
-          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_id, number, code) DO NOTHING`,
-          [report.provider, report.providerId, report.number, report.code, report.state, report.receivedAt, target?.id ?? null],
-        );
-        if (rowCount === 0) return { kind: 'duplicate' };
+        const forward = target !== undefined && isForward(target.delivery, report.state);
+        const due = forward && wantsNotice(report.state, target.notify === null ? undefined : target.notify.split(','), target.report_all === 1);
+        const [kept] = (
+          await client.query<{ kept: number; advanced: number }>(REPORT_KEPT, [
+            report.provider,
+            report.providerId,
+            report.number,
+            report.code,
+            report.state,
+            report.receivedAt,
+            target?.id ?? null,
+            forward,
+            due ? 1 : 0,
+            `${report.state} (provider status ${report.code})`,
+          ])
+        ).rows;
+        if (kept?.kept === 0) return { kind: 'duplicate' };
         if (!target) return { kind: 'orphan' };
-        return (await advance(client, target, report.state, report.code, report.receivedAt)) ? { kind: 'advanced', smsId: target.id } : { kind: 'stale' };
+        return kept?.advanced === 1 ? { kind: 'advanced', smsId: target.id } : { kind: 'stale' };
       },
     });
   }
@@ -1236,25 +1266,6 @@ function mailStatements(mail: readonly NewOutgoingMail[], now: number): Statemen
 /** As mailStatements, on a write's connection. */
 async function insertMail(client: Client, mail: readonly NewOutgoingMail[], now: number): Promise<void> {
   for (const { text, values } of mailStatements(mail, now)) await client.query(text, values as unknown[]);
-}
-
-async function advance(client: Client, target: OutboundForReport, state: DeliveryState, code: number, now: number): Promise<boolean> {
-  if (!isForward(target.delivery, state)) return false;
-  const notify = target.notify === null ? undefined : target.notify.split(',');
-  const due = wantsNotice(state, notify, target.report_all === 1);
-  await client.query('UPDATE outbound SET delivery = $1, delivery_code = $2, notice_due = $3, updated_at = $4 WHERE id = $5', [
-    state,
-    code,
-    due ? 1 : 0,
-    now,
-    target.id,
-  ]);
-  await client.query("INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'delivery report', $2 FROM outbound WHERE id = $3", [
-    now,
-    `${state} (provider status ${code})`,
-    target.id,
-  ]);
-  return true;
 }
 
 function describe(error: unknown): string {

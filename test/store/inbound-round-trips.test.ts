@@ -9,7 +9,7 @@ import { describeOnPostgres } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
-/** The reads a received SMS waits for before its write (#17 item 8): many webhooks at once, as one turn's. */
+/** The round trips of the MO path on PostgreSQL (#17 item 8): a received SMS's reads, many webhooks at once, and a delivery report. */
 const numbers = Array.from({ length: 20 }, (_, index) => `+4477009001${String(index).padStart(2, '0')}`);
 const withConversation = (number: string) =>
   mail([number], {
@@ -114,24 +114,64 @@ async function countingProxy(target: URL): Promise<{ server: Server; port: numbe
   return { server, port, writes: () => writes };
 }
 
-describeOnPostgres('PostgreSQL: the reads of one turn', async (url) => {
+/** A store on `url` through a counting proxy: its socket writes to the server, one per round trip (a batch goes as one). */
+async function proxiedStore(url: string) {
+  const proxy = await countingProxy(new URL(url));
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(proxy.port);
+  const store = await PostgresStore.open({ url: proxied.toString() });
+  return {
+    store,
+    writes: proxy.writes,
+    async close() {
+      await store.close();
+      proxy.server.close();
+    },
+  };
+}
+
+describeOnPostgres('PostgreSQL: round trips of the MO path', async (url) => {
   test('the reads of many received SMS asked in one turn go to the server in one round trip, not one each', async () => {
-    const proxy = await countingProxy(new URL(url));
-    const proxied = new URL(url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
-    const store = await PostgresStore.open({ url: proxied.toString() });
+    const { store, writes, close } = await proxiedStore(url);
     try {
       for (const number of numbers.slice(0, 10)) await store.acceptMail(withConversation(number));
       await readTogether(store);
-      const before = proxy.writes();
+      const before = writes();
       const answers = await readTogether(store);
       assert.equal(answers.length, 60);
-      // One socket write per round trip (a batch goes as one); 60 reads alone were 60.
-      assert.ok(proxy.writes() - before <= 2, `${proxy.writes() - before} writes for 60 reads`);
+      // 60 reads alone were 60.
+      assert.ok(writes() - before <= 2, `${writes() - before} writes for 60 reads`);
     } finally {
-      await store.close();
-      proxy.server.close();
+      await close();
+    }
+  });
+
+  test('a delivery report takes three round trips (its lock and read, its keeping and applying, COMMIT), not one per statement', async () => {
+    const { store, writes, close } = await proxiedStore(url);
+    try {
+      const number = numbers[0] ?? '';
+      await store.acceptMail(mail([number]));
+      const [batch] = await store.claimDueSms({ owner: 't', now: Date.now(), leaseUntil: Date.now() + 60_000, maxBatches: 1, batchSize: 10 });
+      const sms = batch?.sms[0];
+      assert.ok(sms);
+      await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId: 'P1' }]);
+      const report = (code: number, state: 'delivered' | 'sent') =>
+        store.applyDeliveryReport({ provider: 'intellisoftware', providerId: 'P1', number, code, state, receivedAt: Date.now() });
+      const before = writes();
+      assert.deepEqual(await report(2, 'delivered'), { kind: 'advanced', smsId: sms.id });
+      // Five before: the insert, the update and the history line went one by one.
+      assert.equal(writes() - before, 3);
+      assert.deepEqual(await report(2, 'delivered'), { kind: 'duplicate' });
+      assert.deepEqual(await report(1, 'sent'), { kind: 'stale' });
+      const events = (await store.events(batch?.message.id ?? '')).filter((event) => event.kind === 'delivery report');
+      assert.deepEqual(
+        events.map((event) => event.detail),
+        ['delivered (provider status 2)'],
+      );
+      assert.equal((await store.smsOf(batch?.message.id ?? ''))[0]?.delivery, 'delivered');
+    } finally {
+      await close();
     }
   });
 });
