@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { statementName } from '../../src/store/postgres/prepared.ts';
 import { CONVERSATION, LATEST_CONVERSATION, PostgresStore } from '../../src/store/postgres/store.ts';
@@ -8,6 +7,7 @@ import type { NewInbound, Store } from '../../src/store/types.ts';
 import { describeOnPostgres } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
+import { startSilentTcpServer } from '../helpers/tcp.ts';
 
 /** The round trips of the MO path on PostgreSQL (#17 item 8): a received SMS's reads, many webhooks at once, and a delivery report. */
 const numbers = Array.from({ length: 20 }, (_, index) => `+4477009001${String(index).padStart(2, '0')}`);
@@ -86,32 +86,19 @@ forEachStore((kind) =>
 );
 
 /** A TCP relay in front of PostgreSQL that counts what the store writes to it: its round trips. */
-async function countingProxy(target: URL): Promise<{ server: Server; port: number; writes: () => number }> {
+async function countingProxy(target: URL): Promise<{ port: number; close(): Promise<void>; writes: () => number }> {
   let writes = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
+  const listener = await startSilentTcpServer((client) => {
     const upstream = connect(Number(target.port), target.hostname);
-    sockets.add(client).add(upstream);
     client.on('data', (chunk) => {
       writes++;
       upstream.write(chunk);
     });
     upstream.pipe(client);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', close).on('error', close);
-    upstream.on('close', close).on('error', close);
+    upstream.on('error', () => client.destroy()).on('close', () => client.destroy());
+    client.on('close', () => upstream.destroy());
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  server.on('close', () => {
-    for (const socket of sockets) socket.destroy();
-  });
-  return { server, port, writes: () => writes };
+  return { ...listener, writes: () => writes };
 }
 
 /** A store on `url` through a counting proxy: its socket writes to the server, one per round trip (a batch goes as one). */
@@ -126,7 +113,7 @@ async function proxiedStore(url: string) {
     writes: proxy.writes,
     async close() {
       await store.close();
-      proxy.server.close();
+      await proxy.close();
     },
   };
 }
