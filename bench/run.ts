@@ -298,9 +298,10 @@ async function mo() {
     'inbound:\n  webhookRequestsPerMinute: 100000000\n',
   );
   const bareRates: number[] = [];
-  const results = new Map<string, Array<{ committed: number; toMail: number; mailsPerCommit: number | undefined; cpuMicros: number }>>(
-    relays.map((target) => [target.name, []]),
-  );
+  const results = new Map<
+    string,
+    Array<{ committed: number; toMail: number; mailsPerCommit: number | undefined; cpuMicros: number; serverCpuMicros: number | undefined }>
+  >(relays.map((target) => [target.name, []]));
   for (let pass = 0; pass < RUNS; pass++) {
     progress(`MO run ${pass + 1}/${RUNS}`);
     bareRates.push(rate(MO, await postMo(barePort, '/mo', `base${pass}`, MO)));
@@ -309,6 +310,7 @@ async function mo() {
       const before = await relayCounters(target.relay);
       const mailedBefore = mailSink.received.length;
       const cpuBefore = cpuMs(target.relay.process.pid ?? 0);
+      const serverCpuBefore = target.serverCpuMs?.();
       const started = performance.now();
       const committed = await postMo(target.relay.httpPort, '/webhooks/intellisoftware/mo', `${target.name.replace(/\W/g, '')}${pass}x`, MO).catch(
         (error: Error) => {
@@ -328,6 +330,8 @@ async function mo() {
       const toMail = performance.now() - started;
       // Both threads, from the first post until the last reply mail: the webhook and its reply mail (#15); robust to others' load.
       const cpuMicros = Math.round(((cpuMs(target.relay.process.pid ?? 0) - cpuBefore) * 1000) / MO);
+      // The PostgreSQL server's, over the same span (#17 item 8): the relay's figure leaves out the half of the MO path it runs.
+      const serverCpuMicros = serverCpuBefore === undefined ? undefined : Math.round((((target.serverCpuMs?.() ?? 0) - serverCpuBefore) * 1000) / MO);
       const after = await relayCounters(target.relay);
       const commits = (after.get('smsrelay_store_commits_total') ?? Number.NaN) - (before.get('smsrelay_store_commits_total') ?? 0);
       results.get(target.name)?.push({
@@ -335,6 +339,7 @@ async function mo() {
         toMail: rate(MO, toMail),
         mailsPerCommit: Number.isNaN(commits) ? undefined : round(MO / commits, 2),
         cpuMicros,
+        serverCpuMicros,
       });
     }
   }
@@ -351,6 +356,7 @@ async function mo() {
       smsToMailPerSec: median(runs.map((run) => run.toMail)),
       smsPerCommit: runs.map((run) => run.mailsPerCommit),
       cpuMicrosPerSms: median(runs.map((run) => run.cpuMicros)),
+      serverCpuMicrosPerSms: target.serverCpuMs ? median(runs.flatMap((run) => (run.serverCpuMicros === undefined ? [] : [run.serverCpuMicros]))) : undefined,
     };
   });
 }
@@ -488,8 +494,8 @@ function postgresAgainstSqlite(rows: Awaited<ReturnType<typeof mt>>['rows'], moR
       sqlitePerSec: sqlite,
       postgresPerSec: pg,
       ratio: ratio(sqlite, pg),
-      cpuMicrosPerMail: undefined,
-      serverCpuMicrosPerMail: undefined,
+      cpuMicrosPerMail: `${cell(moSqlite.cpuMicrosPerSms)} / ${cell(moPostgres.cpuMicrosPerSms)}`,
+      serverCpuMicrosPerMail: moPostgres.serverCpuMicrosPerSms,
     });
   }
   return lines;
@@ -587,7 +593,7 @@ for (const row of mtResult.paced)
   console.log(`${row.target}: at a steady 500 mails/s p50/p99 end of DATA → 250 = ${row.p50To250Ms}/${row.p99To250Ms} ms; peak RSS ${row.peakRssMb} MB`);
 for (const row of moResult)
   console.log(
-    `MO ${row.target}: bare ${row.bareWebhooksPerSec}/s, committed ${row.committedWebhooksPerSec}/s (${row.ofBare}×), SMS → mail ${row.smsToMailPerSec}/s, relay CPU ${row.cpuMicrosPerSms} µs per SMS (webhook and reply mail); received SMS per commit (the mailer's outcomes commit too) ${row.smsPerCommit.join(', ')}`,
+    `MO ${row.target}: bare ${row.bareWebhooksPerSec}/s, committed ${row.committedWebhooksPerSec}/s (${row.ofBare}×), SMS → mail ${row.smsToMailPerSec}/s, relay CPU ${row.cpuMicrosPerSms} µs per SMS (webhook and reply mail)${row.serverCpuMicrosPerSms === undefined ? '' : `, PostgreSQL server CPU ${row.serverCpuMicrosPerSms} µs per SMS`}; received SMS per commit (the mailer's outcomes commit too) ${row.smsPerCommit.join(', ')}`,
   );
 if (soakResult) {
   const { rss, withSnapshots, heap } = soakResult;

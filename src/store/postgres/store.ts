@@ -65,6 +65,7 @@ import { GroupWriter, type Work } from './group-writer.ts';
 import { WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
+import { TurnReads } from './turn-reads.ts';
 import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
 import * as shared from './shared-state.ts';
 import { databaseUrl, redactUrl } from './url.ts';
@@ -89,6 +90,18 @@ const conversationUsedAt = (numberSql: string) =>
  * SQLSTATEs that no retry fixes: wrong password or user (28P01, 28000), no such database (3D000),
  * no permission to connect or to create our tables (42501).
  */
+/**
+ * A conversation's columns by name: a text with `*` in its result runs unnamed (prepared.ts), parsed and
+ * planned at every call, and the route's look-up runs for every received SMS (71 µs of planning per SMS
+ * in the MO driver, 2026-12-03).
+ */
+const CONVERSATION_COLUMNS = 'context, number, mailbox, subject, message_id_header, last_used_at';
+/** A conversation by its context and number (exported, with LATEST_CONVERSATION, for a test that both run named). */
+export const CONVERSATION = `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE context = $1 AND number = $2`;
+/** The number's conversation used last within `$2` ms of the database's now. */
+export const LATEST_CONVERSATION = `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE number = $1 AND last_used_at >= ${DB_NOW_MS} - $2
+  ORDER BY last_used_at DESC, created_at DESC LIMIT 1`;
+
 const CONFIG_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
 
 /** The database refuses this relay for good (bad credentials, no such database, another application's): a config error, exit 78. */
@@ -177,6 +190,25 @@ const rankOf = (state: string) =>
   `CASE ${state} WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 WHEN 'expired' THEN 2 END`;
 
 /**
+ * A delivery report kept (`$1`–`$7`: provider, provider id, number, code, state, received at, its SMS or
+ * null) and, unless it is a repeat, applied to its SMS when it moves the state forward (`$8`, decided
+ * from the SMS's row read before under its lock: sqlite-replies.ts, isForward) with whether a notice is
+ * due (`$9`, wantsNotice) and its history line (`$10`): one round trip after that read, where the
+ * insert, the state's update and the history line were one each, holding the group's connection and
+ * the writes grouped with the report for each.
+ */
+const REPORT_KEPT = `WITH kept AS (
+    INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_id, number, code) DO NOTHING RETURNING id
+  ), advanced AS (
+    UPDATE outbound SET delivery = $5, delivery_code = $4, notice_due = $9, updated_at = $6
+    WHERE id = $7 AND $8 AND EXISTS (SELECT 1 FROM kept) RETURNING id, message_id
+  ), logged AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $6, message_id, id, 'delivery report', $10 FROM advanced
+  )
+  SELECT (SELECT count(*) FROM kept)::int AS kept, (SELECT count(*) FROM advanced)::int AS advanced`;
+
+/**
  * A claim's lease on the SMS chosen from SMS_CANDIDATES (`$4`): locked (`SKIP LOCKED`: another relay's claim
  * has them), checked due again, leased and returned with their messages. Exported for a test that it runs
  * as a named statement.
@@ -253,6 +285,8 @@ export class PostgresStore implements Store, ClusterStore {
    * again, so a relay that joins is woken at once, not from the others' next heartbeat.
    */
   #othersAlive: boolean | undefined;
+  /** A received SMS's reads before its write, with the other webhooks' of the turn in one round trip. */
+  readonly #turnReads: TurnReads;
   /** The opt-out checks waiting for this turn's statement (isOptedOut), by number. */
   #optOutChecks = new Map<string, Array<{ resolve: (out: boolean) => void; reject: (error: unknown) => void }>>();
 
@@ -271,6 +305,16 @@ export class PostgresStore implements Store, ClusterStore {
     this.#pool.on('connect', (client) => {
       client.on('error', (error) => this.#failing(error));
       prepareStatements(client);
+    });
+    this.#turnReads = new TurnReads({
+      pool: this.#pool,
+      types,
+      alone: (text, values) => this.#rows(text, values),
+      isConnectionError,
+      failed: (error) => {
+        if (isConnectionError(error)) this.#failing(error);
+        return asStoreError(error);
+      },
     });
     this.#writer = new GroupWriter({
       pool: this.#pool,
@@ -379,6 +423,12 @@ export class PostgresStore implements Store, ClusterStore {
 
   async #row<R extends pg.QueryResultRow>(sql: string, values: readonly unknown[] = []): Promise<R | undefined> {
     return (await this.#rows<R>(sql, values))[0];
+  }
+
+  /** A read of a received SMS before its write (turn-reads.ts): with the others of this turn in one round trip. */
+  async #turnRow<R extends pg.QueryResultRow>(sql: string, values: readonly unknown[]): Promise<R | undefined> {
+    this.#usable();
+    return (await this.#turnReads.rows<R>(sql, values))[0];
   }
 
   #usable(): void {
@@ -861,14 +911,25 @@ export class PostgresStore implements Store, ClusterStore {
       ],
       followUp: async ([, found], client) => {
         const target = found?.rows[0] as OutboundForReport | undefined;
-        const { rowCount } = await client.query(
-          `INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
-          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_id, number, code) DO NOTHING`,
-          [report.provider, report.providerId, report.number, report.code, report.state, report.receivedAt, target?.id ?? null],
-        );
-        if (rowCount === 0) return { kind: 'duplicate' };
+        const forward = target !== undefined && isForward(target.delivery, report.state);
+        const due = forward && wantsNotice(report.state, target.notify === null ? undefined : target.notify.split(','), target.report_all === 1);
+        const [kept] = (
+          await client.query<{ kept: number; advanced: number }>(REPORT_KEPT, [
+            report.provider,
+            report.providerId,
+            report.number,
+            report.code,
+            report.state,
+            report.receivedAt,
+            target?.id ?? null,
+            forward,
+            due ? 1 : 0,
+            `${report.state} (provider status ${report.code})`,
+          ])
+        ).rows;
+        if (kept?.kept === 0) return { kind: 'duplicate' };
         if (!target) return { kind: 'orphan' };
-        return (await advance(client, target, report.state, report.code, report.receivedAt)) ? { kind: 'advanced', smsId: target.id } : { kind: 'stale' };
+        return kept?.advanced === 1 ? { kind: 'advanced', smsId: target.id } : { kind: 'stale' };
       },
     });
   }
@@ -935,21 +996,16 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   async conversation(context: string, number: string): Promise<Conversation | undefined> {
-    return toConversation(await this.#row<ConversationRow>('SELECT * FROM conversations WHERE context = $1 AND number = $2', [context, number]));
+    return toConversation(await this.#turnRow<ConversationRow>(CONVERSATION, [context, number]));
   }
 
   /** By the database's clock (see ReplyStore): the relays' own may be minutes apart. */
   async latestConversation(number: string, windowMs: number): Promise<Conversation | undefined> {
-    return toConversation(
-      await this.#row<ConversationRow>(
-        `SELECT * FROM conversations WHERE number = $1 AND last_used_at >= ${DB_NOW_MS} - $2 ORDER BY last_used_at DESC, created_at DESC LIMIT 1`,
-        [number, windowMs],
-      ),
-    );
+    return toConversation(await this.#turnRow<ConversationRow>(LATEST_CONVERSATION, [number, windowMs]));
   }
 
   async contextOfTracking(trackingId: string, number: string): Promise<string | undefined> {
-    const row = await this.#row<{ context: string | null }>(
+    const row = await this.#turnRow<{ context: string | null }>(
       `SELECT m.user_context AS context FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.tracking_id = $1 AND o.number = $2 ORDER BY o.id DESC LIMIT 1`,
       [trackingId, number],
@@ -979,7 +1035,7 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   async knowsInbound(provider: string, providerId: string): Promise<boolean> {
-    return (await this.#row('SELECT 1 AS yes FROM inbound WHERE provider = $1 AND provider_id = $2', [provider, providerId])) !== undefined;
+    return (await this.#turnRow('SELECT 1 AS yes FROM inbound WHERE provider = $1 AND provider_id = $2', [provider, providerId])) !== undefined;
   }
 
   addPart(part: NewSmsPart): Promise<PartAdded> {
@@ -1210,25 +1266,6 @@ function mailStatements(mail: readonly NewOutgoingMail[], now: number): Statemen
 /** As mailStatements, on a write's connection. */
 async function insertMail(client: Client, mail: readonly NewOutgoingMail[], now: number): Promise<void> {
   for (const { text, values } of mailStatements(mail, now)) await client.query(text, values as unknown[]);
-}
-
-async function advance(client: Client, target: OutboundForReport, state: DeliveryState, code: number, now: number): Promise<boolean> {
-  if (!isForward(target.delivery, state)) return false;
-  const notify = target.notify === null ? undefined : target.notify.split(',');
-  const due = wantsNotice(state, notify, target.report_all === 1);
-  await client.query('UPDATE outbound SET delivery = $1, delivery_code = $2, notice_due = $3, updated_at = $4 WHERE id = $5', [
-    state,
-    code,
-    due ? 1 : 0,
-    now,
-    target.id,
-  ]);
-  await client.query("INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'delivery report', $2 FROM outbound WHERE id = $3", [
-    now,
-    `${state} (provider status ${code})`,
-    target.id,
-  ]);
-  return true;
 }
 
 function describe(error: unknown): string {
