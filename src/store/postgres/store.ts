@@ -87,10 +87,6 @@ const conversationUsedAt = (numberSql: string) =>
   `GREATEST(${DB_NOW_MS}, (SELECT COALESCE(MAX(used.last_used_at) + 1, 0) FROM conversations used WHERE used.number = ${numberSql}))`;
 
 /**
- * SQLSTATEs that no retry fixes: wrong password or user (28P01, 28000), no such database (3D000),
- * no permission to connect or to create our tables (42501).
- */
-/**
  * A conversation's columns by name: a text with `*` in its result runs unnamed (prepared.ts), parsed and
  * planned at every call, and the route's look-up runs for every received SMS (71 µs of planning per SMS
  * in the MO driver, 2026-12-03).
@@ -102,6 +98,10 @@ export const CONVERSATION = `SELECT ${CONVERSATION_COLUMNS} FROM conversations W
 export const LATEST_CONVERSATION = `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE number = $1 AND last_used_at >= ${DB_NOW_MS} - $2
   ORDER BY last_used_at DESC, created_at DESC LIMIT 1`;
 
+/**
+ * SQLSTATEs that no retry fixes: wrong password or user (28P01, 28000), no such database (3D000),
+ * no permission to connect or to create our tables (42501).
+ */
 const CONFIG_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
 
 /** The database refuses this relay for good (bad credentials, no such database, another application's): a config error, exit 78. */
