@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BEGIN } from '../../src/store/postgres/group-writer.ts';
-import { PostgresStore, SENT_ORPHANS, SMS_SENT } from '../../src/store/postgres/store.ts';
+import { runBatch } from '../../src/store/postgres/batch.ts';
+import { prepareStatements, toWire } from '../../src/store/postgres/prepared.ts';
+import { PostgresStore, SENT_ORPHANS, SMS_SENT, sentStatements } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 
@@ -30,5 +32,39 @@ describeOnPostgres('PostgreSQL plans of the writes', async (url) => {
     });
     assert.ok(scans.length >= 2, JSON.stringify(scans));
     for (const scan of scans) assert.notEqual(scan['Node Type'], 'Seq Scan', JSON.stringify(scans));
+  });
+
+  test('an SMS sent runs its generic plan, planned once per connection: not planned again for the values of every call', async () => {
+    const store = await PostgresStore.open({ url });
+    const accepted = Array.from({ length: 12 }, (_, index) => mail([`+44770090200${String(index).padStart(2, '0')}`]));
+    for (const item of accepted) await store.acceptMail(item);
+    const ids = (await store.claimDueSms({ owner: 'plans', now: Date.now(), leaseUntil: Date.now() + 60_000, maxBatches: 12, batchSize: 1 })).map(
+      (batch) => batch.sms[0]?.id ?? 0,
+    );
+    await store.close();
+    const plans = await withClient(url, async (client) => {
+      prepareStatements(client);
+      // The statements of a group with one SMS sent, as the store sends them: past the fifth call the server
+      // settles on a generic plan or keeps planning each call (a custom plan).
+      for (const smsId of ids) {
+        const statements = [
+          { text: 'BEGIN', values: [] },
+          ...sentStatements(Date.now(), [{ smsId, kind: 'sent', providerId: `p-${smsId}` }]),
+          { text: 'COMMIT', values: [] },
+        ];
+        await runBatch(
+          client,
+          statements.map(({ text, values }) => ({ text, values: toWire(values) })),
+          undefined,
+        );
+      }
+      return (
+        await client.query<{ generic_plans: number; custom_plans: number }>(
+          'SELECT generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE statement = $1',
+          [SMS_SENT],
+        )
+      ).rows[0];
+    });
+    assert.deepEqual(plans, { generic_plans: ids.length, custom_plans: 0 });
   });
 });
