@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import { PostgresStore } from '../../src/store/postgres/store.ts';
+import { PostgresStore, SMS_LEASE } from '../../src/store/postgres/store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
@@ -75,5 +75,24 @@ describeOnPostgres('PostgreSQL: what a claim reads', async () => {
     // could take); then the lease may find the four taken by their ids through this index too.
     const read = (await indexRowsRead()) - before;
     assert.ok(read <= 5 + 4, `${read} index rows read for 4 SMS taken`);
+  });
+
+  test("a claim's lease returns its mails' columns the dispatcher reads, each a column of its own, not the whole row as one JSON value", async () => {
+    const url = (await freshDatabase()) ?? '';
+    const store = await PostgresStore.open({ url });
+    const accepted = mail(['+447700900401']);
+    await store.acceptMail(accepted);
+    await store.close();
+    const fields = await withClient(url, async (client) => {
+      await client.query('BEGIN');
+      const id = (await client.query<{ id: string }>('SELECT id FROM outbound')).rows[0]?.id;
+      const leased = await client.query(SMS_LEASE, [2_000, 'test', 60_000, [Number(id)]]);
+      await client.query('ROLLBACK');
+      assert.equal(leased.rowCount, 1);
+      return leased.fields.map((field) => field.name);
+    });
+    for (const unread of ['message', 'fingerprint', 'duplicate_of']) assert.ok(!fields.includes(unread), `${unread} in ${fields.join(', ')}`);
+    for (const read of ['message_id', 'number', 'attempts', 'received_at', 'headers', 'text', 'gateway_account'])
+      assert.ok(fields.includes(read), `${read} missing`);
   });
 });
