@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import { PostgresStore, SMS_LEASE } from '../../src/store/postgres/store.ts';
+import { PostgresStore, SMS_CLAIM } from '../../src/store/postgres/store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
@@ -85,8 +85,7 @@ describeOnPostgres('PostgreSQL: what a claim reads', async () => {
     await store.close();
     const fields = await withClient(url, async (client) => {
       await client.query('BEGIN');
-      const id = (await client.query<{ id: string }>('SELECT id FROM outbound')).rows[0]?.id;
-      const leased = await client.query(SMS_LEASE, [2_000, 'test', 60_000, [Number(id)]]);
+      const leased = await client.query(SMS_CLAIM, [2_000, 2, 1, 10, 'test', 60_000]);
       await client.query('ROLLBACK');
       assert.equal(leased.rowCount, 1);
       return leased.fields.map((field) => field.name);

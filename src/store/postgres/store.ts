@@ -7,7 +7,6 @@ import {
   groupIntoBatches,
   type MessageRow,
   RESUMED_DETAIL,
-  selectBatchRows,
   toStoredMessage,
   toClaimedMail,
   type QuarantineRow,
@@ -144,11 +143,10 @@ const reportLockKey = (providerId: string, number: string) => `hashtext(${provid
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
- * The first `$2` SMS due at `$1` (the relay's clock), in due order: a claim takes a prefix of them
- * (selectBatchRows, as on SQLite), so it reads only as many as it may take (claimDueSms). Exported for
- * a test of its plan.
+ * The first `$2` SMS due at `$1` (the relay's clock), in due order, that a claim chooses from (SMS_CLAIM).
+ * Exported for a test of its plan.
  */
-export const SMS_CANDIDATES = `SELECT id, message_id FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
+export const SMS_CANDIDATES = `SELECT id, message_id, next_attempt_at FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
   ORDER BY next_attempt_at, id LIMIT $2`;
 
 /**
@@ -197,20 +195,37 @@ const LEASED_MESSAGE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof MessageRow>;
 
 /**
- * A claim's lease on the SMS chosen from SMS_CANDIDATES (`$4`): locked (`SKIP LOCKED`: another relay's claim
- * has them), checked due again, leased and returned with their messages. Exported for a test that it runs
- * as a named statement.
+ * A claim in one statement, so that it goes in its commit group's round trip (group-writer.ts): of the
+ * first `$2` due SMS (SMS_CANDIDATES), the prefix that fits in `$3` batches of at most `$4` numbers of
+ * one mail (selectBatchRows, as on SQLite: an SMS starts a batch when it is the first of its mail or its
+ * mail's batch is full, and the count of batches started only grows along the due order), locked
+ * (`SKIP LOCKED`: another relay's claim has them), checked due again, leased to `$5` for `$6` ms by the
+ * database's clock (one still leased had its lease end with no outcome: it may have reached the gateway,
+ * a possible duplicate), and returned with their mails' columns. That prefix is the claim's only when the
+ * candidates decide it: fewer than `$2` were due, or the last needs a batch too many. Otherwise
+ * (`decided` false: mails of several numbers) nothing is leased, and the claim asks again for as many
+ * as the batches could hold. One row with `decided` and no SMS when none is leased. Exported for tests
+ * of its plan and its result.
  */
-export const SMS_LEASE = `WITH claimed AS (
+export const SMS_CLAIM = `WITH due AS MATERIALIZED (${SMS_CANDIDATES}
+  ), batched AS (
+    SELECT id, sum(starts) OVER (ORDER BY next_attempt_at, id ROWS UNBOUNDED PRECEDING) AS batch FROM (
+      SELECT id, next_attempt_at,
+        CASE WHEN (row_number() OVER (PARTITION BY message_id ORDER BY next_attempt_at, id) - 1) % $4 = 0 THEN 1 ELSE 0 END AS starts
+      FROM due) numbered
+  ), decided AS (
+    SELECT count(*) < $2 OR COALESCE(max(batch) > $3, FALSE) AS decided FROM batched
+  ), claimed AS (
     UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
-      lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
-    FROM (SELECT id FROM outbound WHERE id = ANY($4::bigint[]) AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
+      lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
+    FROM (SELECT id, next_attempt_at AS due FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
+      AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
       FOR UPDATE SKIP LOCKED) c
-    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts
+    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, c.due
   )
-  SELECT claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts,
+  SELECT decided.decided, claimed.due, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts,
     ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
-  FROM claimed JOIN messages m ON m.id = claimed.message_id`;
+  FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON TRUE`;
 
 /**
  * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
@@ -252,7 +267,8 @@ export const SENT_ORPHANS = `WITH found AS (
  * SMS_SENT's generic plan is costed for a parameter array's assumed 10 SMS, its custom plan for the one or
  * few of a group, so the server kept choosing a plan of its own for each call's values: measured through a
  * relay (driver, 2,500 mails of 800 B, 2026-12-03), planning cost it 150–220 µs per mail, a seventh of its CPU,
- * at equal execution with the generic plan (postgres-plans.test.ts checks that plan goes by index).
+ * at equal execution with the generic plan. SMS_CLAIM likewise (a `LIMIT` of a parameter). postgres-plans.test.ts
+ * checks that their generic plans go by index.
  */
 const GENERIC_PLANS: Statement = { text: 'SET LOCAL plan_cache_mode = force_generic_plan', values: [] };
 const CHOSEN_PLANS: Statement = { text: 'SET LOCAL plan_cache_mode TO DEFAULT', values: [] };
@@ -277,6 +293,15 @@ export function sentStatements(now: number, sent: ReadonlyArray<Extract<SmsOutco
       ],
     },
     { text: SENT_ORPHANS, values: [now, ids] },
+    CHOSEN_PLANS,
+  ];
+}
+
+/** The statements of a claim (SMS_CLAIM) choosing from the first `candidates` due SMS. Exported for a test of their plans. */
+export function claimStatements(request: SmsClaimRequest, candidates: number): Statement[] {
+  return [
+    GENERIC_PLANS,
+    { text: SMS_CLAIM, values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now] },
     CHOSEN_PLANS,
   ];
 }
@@ -525,45 +550,27 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * Two statements: the due candidates (SMS_CANDIDATES; no lock: a row lock writes to the row), the
-   * batches chosen from them, then those rows locked (`SKIP LOCKED`: another relay's claim has them),
-   * checked due again, leased and returned with their mails in one statement (SMS_LEASE).
-   *
-   * The candidates read are those the claim may take: first one per batch and the one that would
-   * need a batch too many (one-number mails, the usual alert), and only when every one of them fits
-   * (mails of several numbers) as many as the batches could hold. Reading that many at every claim
-   * read 130 index rows per claim to take ~4 through a relay with a backlog (driver, 2026-12-03).
+   * One statement (SMS_CLAIM), in its group's round trip, reading the due SMS the claim may take: one
+   * per batch and the one that would need a batch too many, which decides the claim for one-number
+   * mails (the usual alert). Only when every one of them fits (mails of several numbers) does a
+   * second claim read as many as the batches could hold. Before, a claim read that many every time
+   * (130 index rows for ~4 taken through a relay with a backlog) and took two round trips more in its
+   * group, candidates and lease (driver, 2026-12-03).
    */
-  claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
+  async claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     const most = request.maxBatches * request.batchSize + 1;
-    const first = Math.min(request.maxBatches + 1, most);
-    return this.#write({
-      statements: [{ text: SMS_CANDIDATES, values: [request.now, first] }],
-      followUp: async ([due], client) => {
-        type Candidate = Pick<ClaimedSmsRow, 'id' | 'message_id'>;
-        let candidates = (due?.rows ?? []) as Candidate[];
-        let chosen = selectBatchRows(candidates, request);
-        // Every candidate read fits and more are due: the batches could take some of them too.
-        if (chosen.length === candidates.length && candidates.length === first) {
-          candidates = (await client.query<Candidate>(SMS_CANDIDATES, [request.now, most])).rows;
-          chosen = selectBatchRows(candidates, request);
-        }
-        if (chosen.length === 0) return [];
-        const ids = chosen.map((row) => row.id);
-        // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
-        const claimed = await client.query<ClaimedSmsRow & Omit<MessageRow, 'id'>>(SMS_LEASE, [
-          request.now,
-          request.owner,
-          request.leaseUntil - request.now,
-          ids,
-        ]);
-        const order = new Map(ids.map((id, index) => [id, index]));
-        const rows = claimed.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
-        const messages = new Map<string, StoredMessage>();
-        for (const row of rows) if (!messages.has(row.message_id)) messages.set(row.message_id, toStoredMessage({ ...row, id: row.message_id }));
-        return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as StoredMessage);
-      },
-    });
+    const claim = (candidates: number) =>
+      this.#write({
+        statements: claimStatements(request, candidates),
+        result: ([, claimed]) => (claimed?.rows ?? []) as Array<{ decided: boolean; due: number } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
+      });
+    let claimed = await claim(Math.min(request.maxBatches + 1, most));
+    if (claimed[0]?.decided === false) claimed = await claim(most);
+    // The row of a claim that leased nothing has no SMS; the others in due order, as chosen.
+    const rows = claimed.filter((row) => row.id !== null).sort((a, b) => a.due - b.due || a.id - b.id);
+    const messages = new Map<string, StoredMessage>();
+    for (const row of rows) if (!messages.has(row.message_id)) messages.set(row.message_id, toStoredMessage({ ...row, id: row.message_id }));
+    return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as StoredMessage);
   }
 
   async commitStats(): Promise<CommitStats> {
