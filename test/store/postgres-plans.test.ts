@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { BEGIN } from '../../src/store/postgres/group-writer.ts';
 import { runBatch } from '../../src/store/postgres/batch.ts';
 import { prepareStatements, toWire } from '../../src/store/postgres/prepared.ts';
-import { claimStatements, PostgresStore, SENT_ORPHANS, SMS_CLAIM, SMS_SENT, sentStatements } from '../../src/store/postgres/store.ts';
+import { PostgresStore, SENT_ORPHANS, SMS_CLAIM, SMS_SENT } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 
@@ -44,25 +44,24 @@ describeOnPostgres('PostgreSQL plans of the writes', async (url) => {
     await store.close();
     const plans = await withClient(url, async (client) => {
       prepareStatements(client);
-      // The statements of a group with one SMS sent, as the store sends them: past the fifth call the server
+      // Groups with an SMS sent and with a claim, opened as the store opens them: past the fifth call the server
       // settles on a generic plan or keeps planning each call (a custom plan).
+      const group = async (text: string, values: unknown[]) => {
+        await client.query(BEGIN);
+        await runBatch(
+          client,
+          [
+            { text, values: toWire(values) },
+            { text: 'COMMIT', values: [] },
+          ],
+          undefined,
+        );
+      };
       for (const smsId of ids) {
-        const statements = [
-          { text: 'BEGIN', values: [] },
-          ...sentStatements(Date.now(), [{ smsId, kind: 'sent', providerId: `p-${smsId}` }]),
-          { text: 'COMMIT', values: [] },
-        ];
-        await runBatch(
-          client,
-          statements.map(({ text, values }) => ({ text, values: toWire(values) })),
-          undefined,
-        );
-        const claim = claimStatements({ owner: 'plans', now: Date.now(), leaseUntil: Date.now() + 60_000, maxBatches: 4, batchSize: 1 }, 5);
-        await runBatch(
-          client,
-          [{ text: 'BEGIN', values: [] }, ...claim, { text: 'COMMIT', values: [] }].map(({ text, values }) => ({ text, values: toWire(values) })),
-          undefined,
-        );
+        const now = Date.now();
+        await group(SMS_SENT, [now, [smsId], [`p-${smsId}`], [null], [`id p-${smsId}`]]);
+        await group(SENT_ORPHANS, [now, [smsId]]);
+        await group(SMS_CLAIM, [now, 5, 4, 1, 'plans', 60_000]);
       }
       const plans = await client.query<{ statement: string; generic_plans: number; custom_plans: number }>(
         'SELECT statement, generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE statement = ANY($1)',

@@ -262,50 +262,6 @@ export const SENT_ORPHANS = `WITH found AS (
   )
   SELECT count(*)::int AS adopted FROM found`;
 
-/**
- * Named statements of a group that run with their generic plan, then the server's own choice again.
- * SMS_SENT's generic plan is costed for a parameter array's assumed 10 SMS, its custom plan for the one or
- * few of a group, so the server kept choosing a plan of its own for each call's values: measured through a
- * relay (driver, 2,500 mails of 800 B, 2026-12-03), planning cost it 150–220 µs per mail, a seventh of its CPU,
- * at equal execution with the generic plan. SMS_CLAIM likewise (a `LIMIT` of a parameter). postgres-plans.test.ts
- * checks that their generic plans go by index.
- */
-const GENERIC_PLANS: Statement = { text: 'SET LOCAL plan_cache_mode = force_generic_plan', values: [] };
-const CHOSEN_PLANS: Statement = { text: 'SET LOCAL plan_cache_mode TO DEFAULT', values: [] };
-
-/**
- * The statements of SMS sent at `now`: each SMS's report lock (REPORT_LOCK_CLASS) is taken with its result, and
- * the reports that arrived before it are adopted in the next statement, after any report that could not see
- * this result yet has committed. Exported for a test of their plans.
- */
-export function sentStatements(now: number, sent: ReadonlyArray<Extract<SmsOutcome, { kind: 'sent' }>>): Statement[] {
-  const ids = sent.map((outcome) => outcome.smsId);
-  return [
-    GENERIC_PLANS,
-    {
-      text: SMS_SENT,
-      values: [
-        now,
-        ids,
-        sent.map((outcome) => outcome.providerId),
-        sent.map((outcome) => outcome.trackingId ?? null),
-        sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
-      ],
-    },
-    { text: SENT_ORPHANS, values: [now, ids] },
-    CHOSEN_PLANS,
-  ];
-}
-
-/** The statements of a claim (SMS_CLAIM) choosing from the first `candidates` due SMS. Exported for a test of their plans. */
-export function claimStatements(request: SmsClaimRequest, candidates: number): Statement[] {
-  return [
-    GENERIC_PLANS,
-    { text: SMS_CLAIM, values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now] },
-    CHOSEN_PLANS,
-  ];
-}
-
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
   readonly #writer: GroupWriter;
@@ -561,8 +517,13 @@ export class PostgresStore implements Store, ClusterStore {
     const most = request.maxBatches * request.batchSize + 1;
     const claim = (candidates: number) =>
       this.#write({
-        statements: claimStatements(request, candidates),
-        result: ([, claimed]) => (claimed?.rows ?? []) as Array<{ decided: boolean; due: number } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
+        statements: [
+          {
+            text: SMS_CLAIM,
+            values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now],
+          },
+        ],
+        result: ([claimed]) => (claimed?.rows ?? []) as Array<{ decided: boolean; due: number } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
       });
     let claimed = await claim(Math.min(request.maxBatches + 1, most));
     if (claimed[0]?.decided === false) claimed = await claim(most);
@@ -594,7 +555,25 @@ export class PostgresStore implements Store, ClusterStore {
     const finals = outcomes.filter(
       (outcome): outcome is Extract<SmsOutcome, { kind: 'failed' | 'expired' }> => outcome.kind === 'failed' || outcome.kind === 'expired',
     );
-    const statements: Statement[] = sent.length > 0 ? sentStatements(now, sent) : [];
+    const statements: Statement[] = [];
+    if (sent.length > 0) {
+      const ids = sent.map((outcome) => outcome.smsId);
+      // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
+      // adopted in the next statement: after any report that could not see this result yet has committed.
+      statements.push(
+        {
+          text: SMS_SENT,
+          values: [
+            now,
+            ids,
+            sent.map((outcome) => outcome.providerId),
+            sent.map((outcome) => outcome.trackingId ?? null),
+            sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`)),
+          ],
+        },
+        { text: SENT_ORPHANS, values: [now, ids] },
+      );
+    }
     if (retries.length > 0) {
       statements.push({
         text: `WITH deferred AS (
