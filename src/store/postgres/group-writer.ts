@@ -60,7 +60,14 @@ const COMMIT: Statement = { text: 'COMMIT', values: [] };
  * `followUp` runs on the group's connection once they are back (the statements before it are sent
  * first, the next write's after it), and makes the answer itself.
  */
-export type Statements<T> = { readonly statements: readonly Statement[] } & (
+export type Statements<T> = {
+  readonly statements: readonly Statement[];
+  /**
+   * In a transaction of its own, not grouped with others: a write whose caller must not wait for the
+   * slowest write of a group (a claim, which the dispatcher's slots wait for).
+   */
+  readonly alone?: boolean;
+} & (
   | { readonly result: (results: readonly pg.QueryResult[]) => T }
   | { readonly followUp: (results: readonly pg.QueryResult[], client: pg.PoolClient) => Promise<T> }
 );
@@ -111,6 +118,8 @@ function settle(write: PendingWrite, answer: Answer | undefined): void {
   }
 }
 
+const isAlone = (write: PendingWrite) => typeof write.work !== 'function' && write.work.alone === true;
+
 /** A group failed for the server's reason: every write of it fails with `error`. */
 class GroupLost {
   constructor(readonly error: unknown) {}
@@ -159,7 +168,8 @@ export class GroupWriter {
   }
 
   async #commitNext(): Promise<void> {
-    const group = this.#pending.splice(0, MAX_WRITES_PER_GROUP);
+    const alone = this.#pending.findIndex(isAlone);
+    const group = this.#pending.splice(0, alone === 0 ? 1 : alone > 0 ? Math.min(alone, MAX_WRITES_PER_GROUP) : MAX_WRITES_PER_GROUP);
     if (group.length === 0) return this.#schedule();
     this.#inFlight += 1;
     // More may be waiting than one group takes, and another connection may be free.

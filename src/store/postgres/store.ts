@@ -195,7 +195,7 @@ const LEASED_MESSAGE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof MessageRow>;
 
 /**
- * A claim in one statement, so that it goes in its commit group's round trip (group-writer.ts): of the
+ * A claim in one statement, so that its transaction is one round trip (group-writer.ts): of the
  * first `$2` due SMS (SMS_CANDIDATES), the prefix that fits in `$3` batches of at most `$4` numbers of
  * one mail (selectBatchRows, as on SQLite: an SMS starts a batch when it is the first of its mail or its
  * mail's batch is full, and the count of batches started only grows along the due order), locked
@@ -506,17 +506,20 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * One statement (SMS_CLAIM), in its group's round trip, reading the due SMS the claim may take: one
+   * One statement (SMS_CLAIM), one round trip, reading the due SMS the claim may take: one
    * per batch and the one that would need a batch too many, which decides the claim for one-number
    * mails (the usual alert). Only when every one of them fits (mails of several numbers) does a
    * second claim read as many as the batches could hold. Before, a claim read that many every time
    * (130 index rows for ~4 taken through a relay with a backlog) and took two round trips more in its
-   * group, candidates and lease (driver, 2026-12-03).
+   * group, candidates and lease (driver, 2026-12-03). In a transaction of its own (`alone`): grouped, it
+   * waited for its group's slowest write (test/dispatch/slots.test.ts).
    */
   async claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     const most = request.maxBatches * request.batchSize + 1;
     const claim = (candidates: number) =>
       this.#write({
+        // Its own transaction: a claim in a group whose other write waits (a lock, a slow disk) would hold the dispatcher's free slots with it.
+        alone: true,
         statements: [
           {
             text: SMS_CLAIM,
