@@ -10,7 +10,7 @@ import pg from 'pg';
 import { createLogger } from '../../src/log.ts';
 import { runBatch, type Statement } from '../../src/store/postgres/batch.ts';
 import { prepareStatements, statementName, toWire } from '../../src/store/postgres/prepared.ts';
-import { PostgresStore, SENT_ORPHANS, SMS_CANDIDATES, SMS_LEASE, SMS_SENT } from '../../src/store/postgres/store.ts';
+import { PostgresStore, SENT_ORPHANS, SMS_CANDIDATES, SMS_CLAIM, SMS_SENT } from '../../src/store/postgres/store.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
 import { mail, NONE_HELD } from '../helpers/store.ts';
@@ -82,7 +82,7 @@ async function countingProxy(url: string): Promise<{ url: string; roundTrips: ()
 }
 
 describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
-  test('the hot writes of a group (mail accepted, SMS sent with their orphan reports, mail claimed and sent, an SMS received) are one round trip per group: BEGIN, statements and COMMIT together; a relay alone sends no NOTIFY', async () => {
+  test('the hot writes of a group (mail accepted, SMS claimed, SMS sent with their orphan reports, mail claimed and sent, an SMS received) are one round trip per group: BEGIN, statements and COMMIT together; a relay alone sends no NOTIFY', async () => {
     const url = (await freshDatabase()) ?? '';
     const proxy = await countingProxy(url);
     const store = await PostgresStore.open({ url: proxy.url });
@@ -102,6 +102,7 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
         ...sms.map((item) => store.recordSmsOutcomes([{ smsId: item.id, kind: 'sent', providerId: `p-${item.id}` }])),
         store.recordMailOutcome({ id: queued.id, kind: 'sent', response: '250 ok' }),
         store.claimDueMail({ owner: 'alone', now: Date.now(), leaseUntil: Date.now() + 60_000, limit: 5 }),
+        store.claimDueSms({ owner: 'alone', now: 2_000, leaseUntil: 62_000, maxBatches: 4, batchSize: 1 }),
         store.acceptInbound(stop),
       ];
       await Promise.all(writes);
@@ -176,7 +177,7 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
     try {
       const ids = (await client.query<{ id: number }>('SELECT id FROM outbound ORDER BY id', [])).rows.map((row) => row.id);
       const statements: Statement[] = [
-        { text: SMS_CANDIDATES, values: [2_000, 10, 10] },
+        { text: SMS_CANDIDATES, values: [2_000, 10] },
         {
           text: 'SELECT o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, to_jsonb(m) AS message FROM outbound o JOIN messages m ON m.id = o.message_id ORDER BY o.id',
           values: [],
@@ -296,7 +297,7 @@ forEachStore((kind) =>
 test("the hot statements run named, planned once per connection: none has a result column from '*' (such a text runs unnamed, parsed and planned at every call)", () => {
   // Measured 2026-12-03 (driver, 2,500 mails of 800 B): SENT_ORPHANS and the claim's lease, unnamed for a `*` inside, cost the
   // server 1.0–1.3 ms of planning per mail, a third of its CPU.
-  for (const [name, text] of Object.entries({ SMS_SENT, SENT_ORPHANS, SMS_CANDIDATES, SMS_LEASE })) {
+  for (const [name, text] of Object.entries({ SMS_SENT, SENT_ORPHANS, SMS_CLAIM })) {
     assert.notEqual(statementName(text), undefined, `${name} runs unnamed`);
   }
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BEGIN } from '../../src/store/postgres/group-writer.ts';
-import { PostgresStore, SENT_ORPHANS, SMS_SENT } from '../../src/store/postgres/store.ts';
+import { runBatch } from '../../src/store/postgres/batch.ts';
+import { prepareStatements, toWire } from '../../src/store/postgres/prepared.ts';
+import { PostgresStore, SENT_ORPHANS, SMS_CLAIM, SMS_SENT } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 
@@ -15,7 +17,7 @@ const nodes = (plan: PlanNode | undefined): PlanNode[] => (plan ? [plan, ...(pla
 
 /** #17 item 8: where the PostgreSQL server's CPU per mail went. */
 describeOnPostgres('PostgreSQL plans of the writes', async (url) => {
-  test("the sent outcome and its orphans' look-up go by index in a fresh database: the plan a named statement keeps must not read the whole queue once it has grown", async () => {
+  test("the sent outcome, its orphans' look-up and the claim go by index in a fresh database: the plan a named statement keeps must not read the whole queue once it has grown", async () => {
     const store = await PostgresStore.open({ url });
     // A fresh database's first mails: a few rows in never-analysed tables, when a named statement gets the plan it keeps (its sixth use).
     for (let index = 0; index < 8; index++) await store.acceptMail(mail([0, 1, 2, 3, 4].map((n) => `+447700901${index}${n}`)));
@@ -24,11 +26,51 @@ describeOnPostgres('PostgreSQL plans of the writes', async (url) => {
       await client.query(BEGIN);
       const explain = async (sql: string) =>
         (await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql}`)).rows[0]?.['QUERY PLAN'][0]?.Plan;
-      const plans = [await explain(SMS_SENT), await explain(SENT_ORPHANS)];
+      const plans = [await explain(SMS_SENT), await explain(SENT_ORPHANS), await explain(SMS_CLAIM)];
       await client.query('ROLLBACK');
       return plans.flatMap(nodes).filter((node) => node['Relation Name'] === 'outbound' && node['Node Type'].endsWith('Scan'));
     });
-    assert.ok(scans.length >= 2, JSON.stringify(scans));
+    assert.ok(scans.length >= 4, JSON.stringify(scans));
     for (const scan of scans) assert.notEqual(scan['Node Type'], 'Seq Scan', JSON.stringify(scans));
+  });
+
+  test('an SMS sent and a claim run their generic plans, planned once per connection: not planned again for the values of every call', async () => {
+    const store = await PostgresStore.open({ url });
+    const accepted = Array.from({ length: 12 }, (_, index) => mail([`+44770090200${String(index).padStart(2, '0')}`]));
+    for (const item of accepted) await store.acceptMail(item);
+    const ids = (await store.claimDueSms({ owner: 'plans', now: Date.now(), leaseUntil: Date.now() + 60_000, maxBatches: 12, batchSize: 1 })).map(
+      (batch) => batch.sms[0]?.id ?? 0,
+    );
+    await store.close();
+    const plans = await withClient(url, async (client) => {
+      prepareStatements(client);
+      // Groups with an SMS sent and with a claim, opened as the store opens them: past the fifth call the server
+      // settles on a generic plan or keeps planning each call (a custom plan).
+      const group = async (text: string, values: unknown[]) => {
+        await client.query(BEGIN);
+        await runBatch(
+          client,
+          [
+            { text, values: toWire(values) },
+            { text: 'COMMIT', values: [] },
+          ],
+          undefined,
+        );
+      };
+      for (const smsId of ids) {
+        const now = Date.now();
+        await group(SMS_SENT, [now, [smsId], [`p-${smsId}`], [null], [`id p-${smsId}`]]);
+        await group(SENT_ORPHANS, [now, [smsId]]);
+        await group(SMS_CLAIM, [now, 5, 4, 1, 'plans', 60_000]);
+      }
+      const plans = await client.query<{ statement: string; generic_plans: number; custom_plans: number }>(
+        'SELECT statement, generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE statement = ANY($1)',
+        [[SMS_SENT, SMS_CLAIM]],
+      );
+      return Object.fromEntries(
+        plans.rows.map((row) => [row.statement === SMS_SENT ? 'sent' : 'claim', { generic: row.generic_plans, custom: row.custom_plans }]),
+      );
+    });
+    assert.deepEqual(plans, { sent: { generic: ids.length, custom: 0 }, claim: { generic: ids.length, custom: 0 } });
   });
 });

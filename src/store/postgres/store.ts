@@ -7,7 +7,6 @@ import {
   groupIntoBatches,
   type MessageRow,
   RESUMED_DETAIL,
-  selectBatchRows,
   toStoredMessage,
   toClaimedMail,
   type QuarantineRow,
@@ -52,6 +51,7 @@ import type {
   Store,
   StoredEvent,
   StoreHealth,
+  StoredMessage,
 } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
@@ -156,19 +156,11 @@ const reportLockKey = (providerId: string, number: string) => `hashtext(${provid
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
- * The SMS a claim at `$1` (the relay's clock) chooses its batches from, in due order: of the first `$2`
- * due (what the batches could hold at most), those of the first `$3` mails (the most batches asked
- * for). The claim takes batches mail by mail, so the others would only be read and sent back for
- * nothing: with one-number mails that was every due row at every claim, 196 rows for 3 taken in the
- * 09:40 profile. Exported for a test of its plan.
+ * The first `$2` SMS due at `$1` (the relay's clock), in due order, that a claim chooses from (SMS_CLAIM).
+ * Exported for a test of its plan.
  */
-export const SMS_CANDIDATES = `WITH due AS MATERIALIZED (
-    SELECT id, message_id, next_attempt_at FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
-    ORDER BY next_attempt_at, id LIMIT $2
-  ), first AS (
-    SELECT message_id FROM due GROUP BY message_id ORDER BY min(next_attempt_at), min(id) LIMIT $3
-  )
-  SELECT id, message_id FROM due WHERE message_id IN (SELECT message_id FROM first) ORDER BY next_attempt_at, id`;
+export const SMS_CANDIDATES = `SELECT id, message_id, next_attempt_at FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
+  ORDER BY next_attempt_at, id LIMIT $2`;
 
 /**
  * SMS sent (`$2` ids, `$3` provider ids, `$4` tracking ids, `$5` history details, at `$1`): each row
@@ -209,19 +201,63 @@ const REPORT_KEPT = `WITH kept AS (
   SELECT (SELECT count(*) FROM kept)::int AS kept, (SELECT count(*) FROM advanced)::int AS advanced`;
 
 /**
- * A claim's lease on the SMS chosen from SMS_CANDIDATES (`$4`): locked (`SKIP LOCKED`: another relay's claim
- * has them), checked due again, leased and returned with their messages. Exported for a test that it runs
- * as a named statement.
+ * The columns of a leased SMS's mail that the dispatcher reads (a StoredMessage), each its own result
+ * column: the whole row as one JSON value (`to_jsonb(m)`) cost the server its build and text output
+ * and the relay its parse, for columns no one reads.
  */
-export const SMS_LEASE = `WITH claimed AS (
+const LEASED_MESSAGE_COLUMNS = [
+  'received_at',
+  'envelope_from',
+  'client_address',
+  'client_helo',
+  'message_id_header',
+  'subject',
+  'headers',
+  'text',
+  'encoding',
+  'parts',
+  'max_parts',
+  'sender_id',
+  'user_context',
+  'dsn_ret',
+  'dsn_envid',
+  'report_all',
+  'send_at',
+  'gateway_account',
+] as const satisfies ReadonlyArray<keyof MessageRow>;
+
+/**
+ * A claim in one statement, so that its transaction is one round trip (group-writer.ts): of the
+ * first `$2` due SMS (SMS_CANDIDATES), the prefix that fits in `$3` batches of at most `$4` numbers of
+ * one mail (selectBatchRows, as on SQLite: an SMS starts a batch when it is the first of its mail or its
+ * mail's batch is full, and the count of batches started only grows along the due order), locked
+ * (`SKIP LOCKED`: another relay's claim has them), checked due again, leased to `$5` for `$6` ms by the
+ * database's clock (one still leased had its lease end with no outcome: it may have reached the gateway,
+ * a possible duplicate), and returned with their mails' columns. That prefix is the claim's only when the
+ * candidates decide it: fewer than `$2` were due, or the last needs a batch too many. Otherwise
+ * (`decided` false: mails of several numbers) nothing is leased, and the claim asks again for as many
+ * as the batches could hold. One row with `decided` and no SMS when none is leased. Exported for tests
+ * of its plan and its result.
+ */
+export const SMS_CLAIM = `WITH due AS MATERIALIZED (${SMS_CANDIDATES}
+  ), batched AS (
+    SELECT id, sum(starts) OVER (ORDER BY next_attempt_at, id ROWS UNBOUNDED PRECEDING) AS batch FROM (
+      SELECT id, next_attempt_at,
+        CASE WHEN (row_number() OVER (PARTITION BY message_id ORDER BY next_attempt_at, id) - 1) % $4 = 0 THEN 1 ELSE 0 END AS starts
+      FROM due) numbered
+  ), decided AS (
+    SELECT count(*) < $2 OR COALESCE(max(batch) > $3, FALSE) AS decided FROM batched
+  ), claimed AS (
     UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
-      lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
-    FROM (SELECT id FROM outbound WHERE id = ANY($4::bigint[]) AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
+      lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
+    FROM (SELECT id, next_attempt_at AS due FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
+      AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
       FOR UPDATE SKIP LOCKED) c
-    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts
+    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, c.due
   )
-  SELECT claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts, to_jsonb(m) AS message
-  FROM claimed JOIN messages m ON m.id = claimed.message_id`;
+  SELECT decided.decided, claimed.due, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts,
+    ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
+  FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON TRUE`;
 
 /**
  * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
@@ -520,29 +556,35 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * Two statements: the due candidates (SMS_CANDIDATES; no lock: they may be more rows than the
-   * batches take, and a row lock writes to the row), the batches chosen from them, then those rows locked (`SKIP LOCKED`: another relay's claim has them), checked due
-   * again, leased and returned with their messages in one statement.
+   * One statement (SMS_CLAIM), one round trip, reading the due SMS the claim may take: one
+   * per batch and the one that would need a batch too many, which decides the claim for one-number
+   * mails (the usual alert). Only when every one of them fits (mails of several numbers) does a
+   * second claim read as many as the batches could hold. Before, a claim read that many every time
+   * (130 index rows for ~4 taken through a relay with a backlog) and took two round trips more in its
+   * group, candidates and lease (driver, 2026-12-03). In a transaction of its own (`alone`): grouped, it
+   * waited for its group's slowest write (test/dispatch/slots.test.ts).
    */
-  claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
-    return this.#write({
-      statements: [{ text: SMS_CANDIDATES, values: [request.now, request.maxBatches * request.batchSize, request.maxBatches] }],
-      followUp: async ([due], client) => {
-        const chosen = selectBatchRows((due?.rows ?? []) as Array<Pick<ClaimedSmsRow, 'id' | 'message_id'>>, request).map((row) => row.id);
-        if (chosen.length === 0) return [];
-        // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
-        const claimed = await client.query<ClaimedSmsRow & { message: MessageRow }>(SMS_LEASE, [
-          request.now,
-          request.owner,
-          request.leaseUntil - request.now,
-          chosen,
-        ]);
-        const order = new Map(chosen.map((id, index) => [id, index]));
-        const rows = claimed.rows.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0));
-        const messages = new Map(rows.map((row) => [row.message_id, toStoredMessage(row.message)]));
-        return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as NonNullable<ReturnType<typeof messages.get>>);
-      },
-    });
+  async claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
+    const most = request.maxBatches * request.batchSize + 1;
+    const claim = (candidates: number) =>
+      this.#write({
+        // Its own transaction: a claim in a group whose other write waits (a lock, a slow disk) would hold the dispatcher's free slots with it.
+        alone: true,
+        statements: [
+          {
+            text: SMS_CLAIM,
+            values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now],
+          },
+        ],
+        result: ([claimed]) => (claimed?.rows ?? []) as Array<{ decided: boolean; due: number } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
+      });
+    let claimed = await claim(Math.min(request.maxBatches + 1, most));
+    if (claimed[0]?.decided === false) claimed = await claim(most);
+    // The row of a claim that leased nothing has no SMS; the others in due order, as chosen.
+    const rows = claimed.filter((row) => row.id !== null).sort((a, b) => a.due - b.due || a.id - b.id);
+    const messages = new Map<string, StoredMessage>();
+    for (const row of rows) if (!messages.has(row.message_id)) messages.set(row.message_id, toStoredMessage({ ...row, id: row.message_id }));
+    return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as StoredMessage);
   }
 
   async commitStats(): Promise<CommitStats> {

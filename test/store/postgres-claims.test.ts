@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, test } from 'node:test';
+import { PostgresStore, SMS_CLAIM } from '../../src/store/postgres/store.ts';
+import type { Store } from '../../src/store/types.ts';
+import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
+import { mail } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const claim = (store: Store, maxBatches: number, batchSize: number, now = 2_000) =>
+  store.claimDueSms({ owner: 'test', now, leaseUntil: now + 60_000, maxBatches, batchSize });
+
+/** #17 item 8: what a claim of due SMS takes, the same on both stores, and what it reads on PostgreSQL to find it. */
+forEachStore((kind) =>
+  describe('claims of due SMS', () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await kind.fresh();
+    });
+
+    test('a claim takes SMS in due order and stops at the first that would need a batch too many, even where a later SMS of a mail it took would fit that batch', async () => {
+      const first = mail(['+447700900101', '+447700900102']);
+      const second = mail(['+447700900201']);
+      await store.acceptMail(first);
+      await store.acceptMail(second);
+      const sms = (await claim(store, 10, 10)).flatMap((batch) => batch.sms.map((item) => ({ ...item, message: batch.message.id })));
+      // Due again in the order first's first number, second's number, first's second number.
+      const retryAt = new Map([
+        ['+447700900101', 3_000],
+        ['+447700900201', 3_100],
+        ['+447700900102', 3_200],
+      ]);
+      await store.recordSmsOutcomes(
+        sms.map((item) => ({ smsId: item.id, kind: 'retry', nextAttemptAt: retryAt.get(item.number) ?? 0, error: 'ERR:GATEWAY_ERROR', attempted: true })),
+      );
+      const batches = await claim(store, 1, 10, 4_000);
+      assert.deepEqual(
+        batches.map((batch) => [batch.message.id, batch.sms.map((item) => item.number)]),
+        [[first.id, ['+447700900101']]],
+      );
+      assert.deepEqual(
+        (await claim(store, 2, 10, 4_000)).map((batch) => [batch.message.id, batch.sms.map((item) => item.number)]),
+        [
+          [second.id, ['+447700900201']],
+          [first.id, ['+447700900102']],
+        ],
+      );
+      await store.close();
+    });
+  }),
+);
+
+describeOnPostgres('PostgreSQL: what a claim reads', async () => {
+  test('a claim among many due one-number mails reads one due SMS per batch it may take and the one that stops it, not what its batches could hold', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const store = await PostgresStore.open({ url });
+    for (let index = 0; index < 60; index++) await store.acceptMail(mail([`+4477009003${String(index).padStart(2, '0')}`]));
+    // A backend's statistics reach the server's views when it ends: each store's connections end with the store.
+    await store.close();
+    const indexRowsRead = async () =>
+      Number(
+        (
+          await withClient(url, (client) =>
+            client.query<{ read: string }>("SELECT idx_tup_read AS read FROM pg_stat_user_indexes WHERE indexrelname = 'outbound_due'"),
+          )
+        ).rows[0]?.read,
+      );
+    const before = await indexRowsRead();
+    const claiming = await PostgresStore.open({ url });
+    const batches = await claim(claiming, 4, 100);
+    await claiming.close();
+    assert.equal(batches.length, 4);
+    await waitFor('the claim to reach the statistics', async () => (await indexRowsRead()) > before);
+    // The candidates: four batches and the SMS that would need a fifth, not the 60 due (the 100 per batch the gateway
+    // could take); then the lease may find the four taken by their ids through this index too.
+    const read = (await indexRowsRead()) - before;
+    assert.ok(read <= 5 + 4, `${read} index rows read for 4 SMS taken`);
+  });
+
+  test("a claim's lease returns its mails' columns the dispatcher reads, each a column of its own, not the whole row as one JSON value", async () => {
+    const url = (await freshDatabase()) ?? '';
+    const store = await PostgresStore.open({ url });
+    const accepted = mail(['+447700900401']);
+    await store.acceptMail(accepted);
+    await store.close();
+    const fields = await withClient(url, async (client) => {
+      await client.query('BEGIN');
+      const leased = await client.query(SMS_CLAIM, [2_000, 2, 1, 10, 'test', 60_000]);
+      await client.query('ROLLBACK');
+      assert.equal(leased.rowCount, 1);
+      return leased.fields.map((field) => field.name);
+    });
+    for (const unread of ['message', 'fingerprint', 'duplicate_of']) assert.ok(!fields.includes(unread), `${unread} in ${fields.join(', ')}`);
+    for (const read of ['message_id', 'number', 'attempts', 'received_at', 'headers', 'text', 'gateway_account'])
+      assert.ok(fields.includes(read), `${read} missing`);
+  });
+});
