@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { after } from 'node:test';
 import type { HeldLeases } from '../../src/store/cluster-types.ts';
-import type { NewMail } from '../../src/store/types.ts';
+import type { NewMail, Store } from '../../src/store/types.ts';
 import { removeDir, tempDir } from './relay.ts';
 
 const dirs: string[] = [];
@@ -41,3 +41,7 @@ export function mail(numbers: readonly string[], overrides: Partial<NewMail> = {
     ...overrides,
   };
 }
+
+/** A claim of due SMS by the owner 'test' at `now` (the injected clock's ms), leased for a minute. */
+export const claim = (store: Store, maxBatches: number, batchSize: number, now = 2_000) =>
+  store.claimDueSms({ owner: 'test', now, leaseUntil: now + 60_000, maxBatches, batchSize });

@@ -3,12 +3,9 @@ import { beforeEach, describe, test } from 'node:test';
 import { PostgresStore, SMS_CLAIM } from '../../src/store/postgres/store.ts';
 import type { Store } from '../../src/store/types.ts';
 import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
-import { mail } from '../helpers/store.ts';
+import { claim, mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 import { waitFor } from '../helpers/wait.ts';
-
-const claim = (store: Store, maxBatches: number, batchSize: number, now = 2_000) =>
-  store.claimDueSms({ owner: 'test', now, leaseUntil: now + 60_000, maxBatches, batchSize });
 
 /** #17 item 8: what a claim of due SMS takes, the same on both stores, and what it reads on PostgreSQL to find it. */
 forEachStore((kind) =>
