@@ -131,4 +131,10 @@ export const CLUSTER_SQL = {
       (SELECT COUNT(*) FROM mail_out m WHERE m.lease_owner = r.name AND m.status = 'queued') AS mail_leases
     FROM relays r WHERE r.heartbeat_at >= $now - @within ORDER BY r.name`,
   leave: `UPDATE relays SET stopped_at = $now WHERE name = @name AND instance = @instance`,
+  /**
+   * The leases of `table` held under @name that its loops still hold (HeldLeases), renewed for @ttl ms;
+   * `heldIds` is how the store's SQL says "id among the held ids" (@ids).
+   */
+  renew: (table: 'outbound' | 'mail_out', heldIds: string) =>
+    `UPDATE ${table} SET next_attempt_at = $now + @ttl WHERE lease_owner = @name AND status = 'queued' AND id ${heldIds}`,
 } as const;

@@ -2,16 +2,15 @@
 import type { Database } from 'better-sqlite3';
 import { CLUSTER_SQL, type HeldLeases, type RelayMember, type RelayRow, type RelaySeen, toRelaySeen } from './cluster-types.ts';
 
-/** A lease renewed: only one its relay holds (HeldLeases), the ids as a JSON array. */
-const renew = (table: 'outbound' | 'mail_out') =>
-  `UPDATE ${table} SET next_attempt_at = @now + @ttl WHERE lease_owner = @name AND status = 'queued' AND id IN (SELECT value FROM json_each(@ids))`;
+/** The held ids (CLUSTER_SQL.renew) as a JSON array. */
+const HELD_IDS = 'IN (SELECT value FROM json_each(@ids))';
 
 export function prepareClusterStatements(db: Database) {
   const prepare = (sql: string) => db.prepare(sql.replaceAll('$now', '@now'));
   return {
     upsert: prepare(CLUSTER_SQL.upsert),
-    renewSms: prepare(renew('outbound')),
-    renewMail: prepare(renew('mail_out')),
+    renewSms: prepare(CLUSTER_SQL.renew('outbound', HELD_IDS)),
+    renewMail: prepare(CLUSTER_SQL.renew('mail_out', HELD_IDS)),
     seen: prepare(CLUSTER_SQL.seen),
     leave: prepare(CLUSTER_SQL.leave),
   };

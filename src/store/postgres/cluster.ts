@@ -41,13 +41,7 @@ export function heartbeatStatements(member: RelayMember, leaseTtlMs: number, hel
 /** The leases of `ids` this relay still holds, renewed (HeldLeases); none when it holds none. */
 function renewals(table: 'outbound' | 'mail_out', ids: readonly number[], name: string, ttl: number): Statement[] {
   if (ids.length === 0) return [];
-  return [
-    positional(`UPDATE ${table} SET next_attempt_at = $now + @ttl WHERE lease_owner = @name AND status = 'queued' AND id = ANY(@ids::bigint[])`, {
-      name,
-      ttl,
-      ids,
-    }),
-  ];
+  return [positional(CLUSTER_SQL.renew(table, '= ANY(@ids::bigint[])'), { name, ttl, ids })];
 }
 
 export async function relaysSeen(client: Queryable, withinMs: number): Promise<RelaySeen[]> {
