@@ -14,7 +14,7 @@ import { acceptStatement } from '../src/store/postgres/accept.ts';
 import { runBatch, type Statement } from '../src/store/postgres/batch.ts';
 import { BEGIN } from '../src/store/postgres/group-writer.ts';
 import { prepareStatements, toWire } from '../src/store/postgres/prepared.ts';
-import { PostgresStore, SENT_ORPHANS, SMS_SENT } from '../src/store/postgres/store.ts';
+import { ONE_SMS_SENT, PostgresStore, SENT_ORPHANS, SMS_SENT } from '../src/store/postgres/store.ts';
 import { mail } from '../test/helpers/store.ts';
 
 const COUNT = Number(process.env.COUNT ?? 3_000);
@@ -85,6 +85,10 @@ const ids = (await client.query<{ id: string }>("SELECT id FROM outbound WHERE s
 const smsId = (index: number) => ids[index % ids.length] ?? 0;
 const sent = (index: number): Statement => ({ text: SMS_SENT, values: [5_000, [smsId(index)], [`p-${index}`], [null], [`id p-${index}`]] });
 await measure('SMS_SENT', (index) => sent(index));
+await measure('ONE_SMS_SENT', (index) => ({
+  text: ONE_SMS_SENT,
+  values: [5_000, smsId(index + Math.floor(ids.length / 2)), `p-${index}`, null, `id p-${index}`],
+}));
 await measure('SENT_ORPHANS', (index) => ({ text: SENT_ORPHANS, values: [5_000, [smsId(index)]] }));
 await client.end();
 await server.destroy();
