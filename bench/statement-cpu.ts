@@ -1,0 +1,101 @@
+/**
+ * The PostgreSQL server's CPU per execution of the store's hot statements (issue #17, item 8): a fresh
+ * database with the relay's migrations, each statement run COUNT times as the group writer sends it
+ * (BEGIN, the statement, COMMIT in one round trip, named), and the backend's CPU read from
+ * /proc/<pg_backend_pid()>/schedstat before and after. The empty transaction's cost is measured too and
+ * taken off, so each figure is the statement's own. Needs the server on this machine (the throwaway one).
+ *
+ *   flock /tmp/bench.lock node --import tsx bench/statement-cpu.ts   (COUNT=3000 by default)
+ */
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { startThrowawayPostgres } from '../scripts/throwaway-postgres.js';
+import { acceptStatement } from '../src/store/postgres/accept.ts';
+import { runBatch, type Statement } from '../src/store/postgres/batch.ts';
+import { BEGIN } from '../src/store/postgres/group-writer.ts';
+import { prepareStatements, toWire } from '../src/store/postgres/prepared.ts';
+import { ONE_SMS_SENT, PostgresStore, SENT_ORPHANS, SMS_SENT } from '../src/store/postgres/store.ts';
+import { mail } from '../test/helpers/store.ts';
+
+const COUNT = Number(process.env.COUNT ?? 3_000);
+/** Statements per transaction: a commit group of a relay under load holds several writes. */
+const GROUP = 4;
+/** Runs of COUNT executions per statement, the least taken: other processes on the machine only add. */
+const RUNS = 3;
+/** Executions before each measured run: the connection prepares the statement and the server caches its plan. */
+const WARM_UP = 25;
+const server = await startThrowawayPostgres();
+const url = new URL(server.url);
+url.pathname = '/statements';
+{
+  const admin = new pg.Client({ connectionString: server.url });
+  await admin.connect();
+  await admin.query('CREATE DATABASE statements');
+  await admin.end();
+}
+await (await PostgresStore.open({ url: url.toString() })).close();
+
+const client = new pg.Client({ connectionString: url.toString() });
+await client.connect();
+prepareStatements(client);
+const backend = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+/** The backend's time on a CPU (µs): /proc's schedstat counts it in ns, where its stat has 10 ms ticks. */
+const backendCpuUs = () => Number(readFileSync(`/proc/${backend}/schedstat`, 'utf8').split(' ')[0]) / 1_000;
+
+const beginStatements: Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
+const inTransaction = (statements: readonly Statement[]) =>
+  runBatch(
+    client,
+    [...beginStatements, ...statements.map((statement) => ({ text: statement.text, values: toWire(statement.values) })), { text: 'COMMIT', values: [] }],
+    undefined,
+  );
+
+/** The backend's CPU (µs) per transaction of `statements(index)`: the least of RUNS runs of COUNT / GROUP, after WARM_UP. */
+async function cpuPerTransaction(statements: (index: number) => Statement[]): Promise<number> {
+  let index = 0;
+  for (const end = WARM_UP; index < end; index++) await inTransaction(statements(index));
+  let least = Number.POSITIVE_INFINITY;
+  for (let run = 0; run < RUNS; run++) {
+    const before = backendCpuUs();
+    for (const end = index + COUNT / GROUP; index < end; index++) await inTransaction(statements(index));
+    least = Math.min(least, (backendCpuUs() - before) / (COUNT / GROUP));
+  }
+  return least;
+}
+
+const figures: Record<string, number> = {};
+const empty = await cpuPerTransaction(() => []);
+figures['empty transaction'] = empty;
+/** The CPU of one execution of `statement(index)`, GROUP to a transaction (the commit's share is in it). */
+const measure = async (name: string, statement: (index: number) => Statement) => {
+  const group = (index: number) => Array.from({ length: GROUP }, (_, position) => statement(index * GROUP + position));
+  figures[name] = ((await cpuPerTransaction(group)) - empty) / GROUP;
+};
+
+const number = (index: number) => `+4477009${String(index).padStart(5, '0')}`;
+await measure('accept, plain', (index) => acceptStatement(mail([number(index)]), 1_000));
+await measure('accept, fingerprint', (index) => acceptStatement(mail([number(index)], { resubmission: { fingerprint: `f${index}`, since: 0 } }), 1_000));
+await measure('accept, conversation', (index) =>
+  acceptStatement(
+    mail([number(index)], { conversation: { mailbox: 'alice@example.com', continues: false }, sms: { ...mail([]).sms, userContext: `c${index}` } }),
+    1_000,
+  ),
+);
+const ids = (await client.query<{ id: string }>("SELECT id FROM outbound WHERE status = 'queued' ORDER BY id")).rows.map((row) => Number(row.id));
+const smsId = (index: number) => ids[index % ids.length] ?? 0;
+const sent = (index: number): Statement => ({ text: SMS_SENT, values: [5_000, [smsId(index)], [`p-${index}`], [null], [`id p-${index}`]] });
+await measure('SMS_SENT', (index) => sent(index));
+await measure('ONE_SMS_SENT', (index) => ({
+  text: ONE_SMS_SENT,
+  values: [5_000, smsId(index + Math.floor(ids.length / 2)), `p-${index}`, null, `id p-${index}`],
+}));
+await measure('SENT_ORPHANS', (index) => ({ text: SENT_ORPHANS, values: [5_000, [smsId(index)]] }));
+await client.end();
+await server.destroy();
+console.log(
+  JSON.stringify({
+    count: COUNT,
+    group: GROUP,
+    serverCpuUsPerExecution: Object.fromEntries(Object.entries(figures).map(([name, us]) => [name, Math.round(us)])),
+  }),
+);

@@ -1,0 +1,146 @@
+/**
+ * A mail accepted on PostgreSQL in one statement: the mail, its SMS jobs and their history lines, and
+ * only what this mail needs besides. The server initialises every part of a statement's plan at each
+ * execution, run or not, so one text with every branch made every mail pay for the conversations'
+ * upsert and link (most mails have no conversation) and for the resubmission check and its two history
+ * lines (a mail without a Message-ID has no fingerprint), all finding nothing. Each shape has its own
+ * text (its own named statement, prepared.ts). Server CPU per accept (bench/statement-cpu.ts,
+ * 2026-12-04, 4 to a transaction): with a fingerprint and no conversation, the usual mail, 135–146 µs
+ * where the one text cost 153–159; with neither, 109–114 where it cost 150–157.
+ */
+import type { NewMail } from '../types.ts';
+import type { Statement } from './batch.ts';
+import { DB_NOW_MS } from './clock.ts';
+
+/**
+ * When a conversation with the number `numberSql` (SQL) is used: the database's clock, and later than any use of
+ * that number's conversations so far, so "the phone's latest conversation" has one answer whichever
+ * relay (with whatever clock) wrote it.
+ */
+export const conversationUsedAt = (numberSql: string) =>
+  `GREATEST(${DB_NOW_MS}, (SELECT COALESCE(MAX(used.last_used_at) + 1, 0) FROM conversations used WHERE used.number = ${numberSql}))`;
+
+/** What a mail's statement must do besides storing the mail and its SMS. */
+export interface AcceptShape {
+  /** It has a fingerprint: it may be a resubmission of an earlier mail (then stored without SMS, linked to it). */
+  readonly resubmission: boolean;
+  /** It has a mailbox for replies and a user context: its numbers' conversations are upserted and linked. */
+  readonly conversation: boolean;
+}
+
+/** The values every shape takes, `$1`–`$24`; a shape's own follow, in the order of acceptText. */
+const COMMON_VALUES = 24;
+
+/**
+ * The statement of a mail of `shape`. The values (acceptValues): `$1` id, `$2` received at, `$3`–`$19`
+ * the mail's columns, `$20` first due, `$21`–`$24` the recipients' numbers, RCPTs, NOTIFYs and ORCPTs;
+ * then for a resubmission its fingerprint and the earliest original, for a conversation whether it
+ * continues one and its mailbox. Its one result row, for a resubmission, has the original's id (or null).
+ */
+export function acceptText(shape: AcceptShape): string {
+  let next = COMMON_VALUES + 1;
+  const value = () => `$${next++}`;
+  const [fingerprint, since] = shape.resubmission ? [value(), value()] : [];
+  const [continues, mailbox] = shape.conversation ? [value(), value()] : [];
+  const parts: string[] = [];
+  if (shape.resubmission)
+    parts.push(`original AS (
+    SELECT id FROM messages WHERE fingerprint = ${fingerprint} AND received_at >= ${since} AND duplicate_of IS NULL ORDER BY received_at DESC LIMIT 1
+  )`);
+  const notResubmission = shape.resubmission ? 'WHERE NOT EXISTS (SELECT 1 FROM original)' : '';
+  const andNotResubmission = shape.resubmission ? 'AND NOT EXISTS (SELECT 1 FROM original)' : '';
+  parts.push(
+    `message AS (
+    INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, message_id_header, subject,
+      headers, text, encoding, parts, max_parts, sender_id, user_context, dsn_ret, dsn_envid, report_all, send_at, gateway_account
+      ${shape.resubmission ? ', fingerprint, duplicate_of' : ''})
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
+      ${shape.resubmission ? `, ${fingerprint}, (SELECT id FROM original)` : ''})
+  )`,
+    `sms AS (
+    INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
+    SELECT $1, t.number, t.rcpt, t.notify, t.orcpt, 'queued', $20, $2
+    FROM unnest($21::text[], $22::text[], $23::text[], $24::text[]) WITH ORDINALITY AS t(number, rcpt, notify, orcpt, position)
+    ${notResubmission}
+    ORDER BY t.position
+    RETURNING id, number, rcpt
+  )`,
+  );
+  if (shape.resubmission)
+    parts.push(`resubmitted AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT $2, $1, NULL::bigint, 'resubmission', 'same mail as ' || id || ', sent once' FROM original
+    UNION ALL SELECT $2, id, NULL, 'resubmitted', 'the client sent it again as ' || $1 FROM original
+  )`);
+  if (shape.conversation)
+    parts.push(
+      `upserted AS (
+    INSERT INTO conversations (context, number, mailbox, subject, message_id_header, message_id, created_at, last_used_at)
+    SELECT $14, t.number, ${mailbox}, $7, $6, $1, $2, ${conversationUsedAt('t.number')} FROM unnest($21::text[]) AS t(number)
+    ${notResubmission}
+    ON CONFLICT (context, number) DO UPDATE SET
+      mailbox = CASE WHEN ${continues} THEN conversations.mailbox ELSE excluded.mailbox END,
+      subject = CASE WHEN ${continues} THEN conversations.subject ELSE excluded.subject END,
+      message_id_header = CASE WHEN ${continues} THEN conversations.message_id_header ELSE excluded.message_id_header END,
+      message_id = excluded.message_id,
+      last_used_at = excluded.last_used_at
+  )`,
+      `linked AS (
+    INSERT INTO conversation_mail (message_id_header, number, context)
+    SELECT $6, number, $14 FROM unnest($21::text[]) AS number
+    WHERE $6::text IS NOT NULL ${andNotResubmission}
+    ON CONFLICT DO NOTHING
+  )`,
+    );
+  const accepted = "INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $2, $1, id, 'accepted', rcpt || ' -> ' || number FROM sms ORDER BY id";
+  // Without a resubmission check there is nothing to answer: the history lines are the statement itself.
+  if (!shape.resubmission) return `WITH ${parts.join(', ')}\n${accepted}`;
+  parts.push(`accepted AS (${accepted})`);
+  return `WITH ${parts.join(', ')}\nSELECT (SELECT id FROM original) AS duplicate_of`;
+}
+
+/** Each shape's text, built once: by whether it is a resubmission, then whether it has a conversation. */
+const TEXTS = {
+  false: { false: acceptText({ resubmission: false, conversation: false }), true: acceptText({ resubmission: false, conversation: true }) },
+  true: { false: acceptText({ resubmission: true, conversation: false }), true: acceptText({ resubmission: true, conversation: true }) },
+} as const;
+
+/** What `mail` needs: a conversation only with both a mailbox and a user context to key it. */
+export const shapeOf = (mail: NewMail): AcceptShape => ({
+  resubmission: mail.resubmission !== undefined,
+  conversation: mail.conversation !== undefined && mail.sms.userContext !== undefined,
+});
+
+/** The statement that accepts `mail`, first due at `due`. */
+export function acceptStatement(mail: NewMail, due: number): Statement {
+  const shape = shapeOf(mail);
+  const values: unknown[] = [
+    mail.id,
+    mail.receivedAt,
+    mail.envelopeFrom,
+    mail.client.address,
+    mail.client.helo,
+    mail.messageIdHeader ?? null,
+    mail.subject ?? null,
+    mail.headers,
+    mail.sms.text,
+    mail.sms.encoding,
+    mail.sms.parts,
+    mail.sms.maxParts,
+    mail.sms.senderId ?? null,
+    mail.sms.userContext ?? null,
+    mail.dsn.ret ?? null,
+    mail.dsn.envid ?? null,
+    mail.reportAll ? 1 : 0,
+    mail.sendAt ?? null,
+    mail.gatewayAccount ?? null,
+    due,
+    mail.recipients.map((recipient) => recipient.number),
+    mail.recipients.map((recipient) => recipient.rcpt),
+    mail.recipients.map((recipient) => recipient.notify?.join(',') ?? null),
+    mail.recipients.map((recipient) => recipient.orcpt ?? null),
+  ];
+  if (mail.resubmission) values.push(mail.resubmission.fingerprint, mail.resubmission.since);
+  if (shape.conversation && mail.conversation) values.push(mail.conversation.continues, mail.conversation.mailbox);
+  return { text: TEXTS[`${shape.resubmission}`][`${shape.conversation}`], values };
+}
