@@ -34,9 +34,10 @@ const MAX_WRITES_PER_GROUP = 256;
 export const MAX_GROUPS_IN_FLIGHT = 3;
 
 /**
- * Opens a group's explicit transaction (one with code or a follow-up; the others need no BEGIN, see #transaction). Every write finds its rows through an index (claims stop at the due
- * index, outcomes go by primary key), but a named statement keeps the plan made at its sixth use, and
- * on a fresh database that is while the queue tables are a few pages, never analysed: PostgreSQL
+ * Opens a group's explicit transaction (a group with code or a follow-up; the others need no BEGIN, see
+ * #transaction) and sets its plans' settings. Every write finds its rows through an index (claims stop
+ * at the due index, outcomes go by primary key), but a named statement keeps the plan made at its
+ * sixth use, and on a fresh database that is while the queue tables are a few pages, never analysed: PostgreSQL
  * then plans a sequential scan and keeps it as the table grows (autoanalyze, which would replan,
  * comes only after a minute). Measured through a relay (2026-12-03, 3,300 mails in a fresh
  * database): the sent outcome and its orphan look-up read all of `outbound` at every group, 2.6 ms
