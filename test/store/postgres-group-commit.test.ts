@@ -160,7 +160,7 @@ describeOnPostgres('PostgreSQL statements', async (url) => {
     }
   });
 
-  test('a group of statements only is one transaction without BEGIN (the Sync commits it): a write failing in it rolls back the others, which then commit once each', async () => {
+  test('a write failing after others in its group rolls them back with it, and they then commit once each, alone', async () => {
     const url = (await freshDatabase()) ?? '';
     const store = await PostgresStore.open({ url });
     const first = mail(['+447700900123']);
@@ -179,7 +179,7 @@ describeOnPostgres('PostgreSQL statements', async (url) => {
     await store.close();
   });
 
-  test("every group's transaction plans with the writer's settings (group-writer.ts, BEGIN), in a group of statements (a claim) as in one with code (the stale leases released)", async () => {
+  test("every group's transaction plans with the writer's settings (group-writer.ts, BEGIN), in a claim's own transaction as in a group with code (the stale leases released)", async () => {
     const url = (await freshDatabase()) ?? '';
     const store = await PostgresStore.open({ url });
     await store.acceptMail(mail(['+447700900123']));

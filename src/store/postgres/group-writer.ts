@@ -34,30 +34,24 @@ const MAX_WRITES_PER_GROUP = 256;
 export const MAX_GROUPS_IN_FLIGHT = 3;
 
 /**
- * Opens a group's explicit transaction (a group with code or a follow-up; the others need no BEGIN, see
- * #transaction) and sets its plans' settings. Every write finds its rows through an index (claims stop
- * at the due index, outcomes go by primary key), but a named statement keeps the plan made at its
- * sixth use, and on a fresh database that is while the queue tables are a few pages, never analysed: PostgreSQL
+ * Opens a group's transaction. Every write finds its rows through an index (claims stop at the due
+ * index, outcomes go by primary key), but a named statement keeps the plan made at its sixth use, and
+ * on a fresh database that is while the queue tables are a few pages, never analysed: PostgreSQL
  * then plans a sequential scan and keeps it as the table grows (autoanalyze, which would replan,
  * comes only after a minute). Measured through a relay (2026-12-03, 3,300 mails in a fresh
  * database): the sent outcome and its orphan look-up read all of `outbound` at every group, 2.6 ms
- * of the server's 3.5 ms of statements per mail, growing with the table. Sent first in every group, in
- * the same round trip; a statement with no index to use still scans.
+ * of the server's 3.5 ms of statements per mail, growing with the table. Sent with BEGIN, in the
+ * same round trip; a statement with no index to use still scans.
  *
  * And every named statement of the group runs its generic plan, planned once per connection: left to
  * choose, the server planned the sent outcome anew for each call's values (its generic plan is costed
  * for a parameter array's assumed 10 rows, a group's custom plan for its one or few), 150–220 µs of
  * its CPU per mail, as much as running it (driver, 2,500 mails of 800 B, 2026-12-03); the generic plan
  * ran as fast. Both settings in one statement. Exported for a test of the plans.
- *
- * For the transaction only, not the connection (startup `options` or a SET once per connection): PgBouncer
- * refuses a connection whose startup `options` set a parameter it does not track (enable_seqscan is its
- * own example, pgbouncer#878), and in its transaction mode, which docs/operations.md allows with
- * `max_prepared_statements`, a session's SET would stay on a server connection other clients then get.
  */
 export const BEGIN = "BEGIN; SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)";
-/** BEGIN as the statements of a batch (one statement each in the extended protocol): the transaction's start and its settings. */
-const [BEGIN_STATEMENT, SETTINGS] = BEGIN.split('; ').map((text): Statement => ({ text, values: [] })) as [Statement, Statement];
+/** BEGIN as the statements of a batch (one statement each in the extended protocol). */
+const BEGIN_STATEMENTS: readonly Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
 const COMMIT: Statement = { text: 'COMMIT', values: [] };
 
 /**
@@ -236,18 +230,13 @@ export class GroupWriter {
    * write that failed for its own reason (the transaction rolled back). Throws GroupLost when the
    * server or the way to it failed. The statements go in as few round trips as the writes allow:
    * BEGIN, every write's statements and COMMIT in one, unless a write is code or has a follow-up.
-   * When none is, they go without BEGIN and COMMIT: the extended protocol runs the statements before
-   * a Sync in one implicit transaction, committed at the Sync as durably as by a COMMIT (rolled back
-   * whole when one fails), and SETTINGS, local to a transaction, hold for it as for an explicit one.
-   * Two statements fewer per group: a claim is two, where it was four.
    */
   async #transaction(
     client: pg.PoolClient,
     writes: readonly PendingWrite[],
   ): Promise<{ readonly ok: true; readonly results: Answer[] } | { readonly ok: false; readonly error: unknown }> {
     const { isConnectionError, types } = this.#options;
-    const explicit = writes.some(({ work }) => typeof work === 'function' || !('result' in work));
-    let batch: Statement[] = explicit ? [BEGIN_STATEMENT, SETTINGS] : [SETTINGS];
+    let batch: Statement[] = [...BEGIN_STATEMENTS];
     /** The writes whose statements are in `batch`, with where they start in it. */
     let mapped: Array<{ readonly index: number; readonly from: number }> = [];
     const results: Answer[] = [];
@@ -282,10 +271,6 @@ export class GroupWriter {
         const answers = await send();
         const value = await work.followUp(answers.slice(from, from + work.statements.length), client);
         results[index] = { of: () => value };
-      }
-      if (!explicit) {
-        await send();
-        return { ok: true, results };
       }
       batch.push(COMMIT);
       const committed = (await send()).at(-1);
