@@ -160,6 +160,45 @@ describeOnPostgres('PostgreSQL statements', async (url) => {
     }
   });
 
+  test('a write failing after others in its group rolls them back with it, and they then commit once each, alone', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const store = await PostgresStore.open({ url });
+    const first = mail(['+447700900123']);
+    const second = mail(['+447700900124']);
+    const before = (await store.commitStats()).commits;
+    // One turn, no claim among them: one group, whose third write the primary key refuses after the first two ran.
+    const results = await Promise.allSettled([store.acceptMail(second), store.acceptMail(first), store.acceptMail({ ...first, recipients: [] })]);
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['fulfilled', 'fulfilled', 'rejected'],
+    );
+    // The group rolled back (no commit), then the two good writes committed alone.
+    assert.equal((await store.commitStats()).commits - before, 2);
+    for (const item of [first, second]) assert.equal((await store.events(item.id)).filter((event) => event.kind === 'accepted').length, 1);
+    assert.equal((await claim(store, 10, 1)).length, 2);
+    await store.close();
+  });
+
+  test("every group's transaction plans with the writer's settings (group-writer.ts, BEGIN), in a claim's own transaction as in a group with code (the stale leases released)", async () => {
+    const url = (await freshDatabase()) ?? '';
+    const store = await PostgresStore.open({ url });
+    await store.acceptMail(mail(['+447700900123']));
+    await withClient(url, (client) =>
+      client.query(`
+        CREATE TABLE writer_settings (seqscan text, plans text);
+        CREATE FUNCTION note_settings() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+          INSERT INTO writer_settings VALUES (current_setting('enable_seqscan'), current_setting('plan_cache_mode')); RETURN NULL; END $$;
+        CREATE TRIGGER note_settings AFTER UPDATE ON outbound FOR EACH STATEMENT EXECUTE FUNCTION note_settings();`),
+    );
+    assert.equal((await claim(store, 10, 1)).length, 1);
+    // Code on the group's connection (the statement trigger fires whether or not a lease was stale).
+    await store.releaseStaleLeases('nobody', Date.now());
+    await store.close();
+    const settings = await withClient(url, async (client) => (await client.query('SELECT seqscan, plans FROM writer_settings')).rows);
+    assert.ok(settings.length >= 2, JSON.stringify(settings));
+    for (const row of settings) assert.deepEqual(row, { seqscan: 'off', plans: 'force_generic_plan' });
+  });
+
   test("a column a newer relay added (an additive migration) breaks none of a running relay's prepared statements", async () => {
     const url = (await freshDatabase()) ?? '';
     const store = await PostgresStore.open({ url });
