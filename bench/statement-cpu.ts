@@ -5,7 +5,7 @@
  * /proc/<pg_backend_pid()>/schedstat before and after. The empty transaction's cost is measured too and
  * taken off, so each figure is the statement's own. Needs the server on this machine (the throwaway one).
  *
- *   flock /tmp/bench.lock node --import tsx bench/statement-cpu.ts   (COUNT=3000 by default)
+ *   node --import tsx bench/statement-cpu.ts   (COUNT=3000 by default; on an otherwise idle machine)
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
