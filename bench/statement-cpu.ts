@@ -12,7 +12,7 @@ import pg from 'pg';
 import { startThrowawayPostgres } from '../scripts/throwaway-postgres.js';
 import { acceptStatement } from '../src/store/postgres/accept.ts';
 import { runBatch, type Statement } from '../src/store/postgres/batch.ts';
-import { BEGIN } from '../src/store/postgres/group-writer.ts';
+import { BEGIN_STATEMENTS } from '../src/store/postgres/group-writer.ts';
 import { prepareStatements, toWire } from '../src/store/postgres/prepared.ts';
 import { ONE_SMS_SENT, PostgresStore, SENT_ORPHANS, SMS_SENT } from '../src/store/postgres/store.ts';
 import { mail } from '../test/helpers/store.ts';
@@ -42,11 +42,10 @@ const backend = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS
 /** The backend's time on a CPU (µs): /proc's schedstat counts it in ns, where its stat has 10 ms ticks. */
 const backendCpuUs = () => Number(readFileSync(`/proc/${backend}/schedstat`, 'utf8').split(' ')[0]) / 1_000;
 
-const beginStatements: Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
 const inTransaction = (statements: readonly Statement[]) =>
   runBatch(
     client,
-    [...beginStatements, ...statements.map((statement) => ({ text: statement.text, values: toWire(statement.values) })), { text: 'COMMIT', values: [] }],
+    [...BEGIN_STATEMENTS, ...statements.map((statement) => ({ text: statement.text, values: toWire(statement.values) })), { text: 'COMMIT', values: [] }],
     undefined,
   );
 

@@ -57,8 +57,8 @@ export const MAX_GROUPS_IN_FLIGHT = 6;
  * ran as fast. Both settings in one statement. Exported for a test of the plans.
  */
 export const BEGIN = "BEGIN; SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)";
-/** BEGIN as the statements of a batch (one statement each in the extended protocol). */
-const BEGIN_STATEMENTS: readonly Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
+/** BEGIN as the statements of a batch (one statement each in the extended protocol); bench/statement-cpu.ts sends it too. */
+export const BEGIN_STATEMENTS: readonly Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
 const COMMIT: Statement = { text: 'COMMIT', values: [] };
 
 /**

@@ -155,14 +155,17 @@ const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paus
 export const SMS_CANDIDATES = `SELECT id, message_id, next_attempt_at FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
   ORDER BY next_attempt_at, id LIMIT $2`;
 
+/** What a sent SMS's row becomes (at `$1`), with its provider's ids from `providerId` and `trackingId` (SQL): SMS_SENT and ONE_SMS_SENT. */
+const sentColumns = (providerId: string, trackingId: string) =>
+  `status = 'sent', provider_id = ${providerId}, tracking_id = ${trackingId}, attempts = attempts + 1, lease_owner = NULL, last_error = NULL, updated_at = $1`;
+
 /**
  * SMS sent (`$2` ids, `$3` provider ids, `$4` tracking ids, `$5` history details, at `$1`): each row
  * marked sent with its history line, and its report lock (REPORT_LOCK_CLASS) taken. Exported, with
  * SENT_ORPHANS, for a test of its plan.
  */
 export const SMS_SENT = `WITH done AS (
-    UPDATE outbound o SET status = 'sent', provider_id = t.provider_id, tracking_id = t.tracking_id, attempts = o.attempts + 1,
-      lease_owner = NULL, last_error = NULL, updated_at = $1
+    UPDATE outbound o SET ${sentColumns('t.provider_id', 't.tracking_id')}
     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t(id, provider_id, tracking_id, detail)
     WHERE o.id = t.id RETURNING o.id, o.message_id, o.provider_id, o.number, t.detail
   ), logged AS (
@@ -177,8 +180,7 @@ export const SMS_SENT = `WITH done AS (
  * SMS_SENT costs 103–106 (bench/statement-cpu.ts, 2026-12-04). Exported for a test of its plan.
  */
 export const ONE_SMS_SENT = `WITH done AS (
-    UPDATE outbound SET status = 'sent', provider_id = $3, tracking_id = $4, attempts = attempts + 1,
-      lease_owner = NULL, last_error = NULL, updated_at = $1
+    UPDATE outbound SET ${sentColumns('$3', '$4')}
     WHERE id = $2 RETURNING id, message_id, provider_id, number
   ), logged AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', $5 FROM done
