@@ -5,6 +5,7 @@
  * through results never holds one of the connections the relay commits mail on; the console's few
  * writes (a sign-in, a session touch, an audit line) take one connection of their own.
  */
+import { SilenceWatch } from './silence-watch.ts';
 import pg from 'pg';
 import {
   type ActionRow,
@@ -69,26 +70,35 @@ const STATEMENTS = Object.fromEntries(Object.entries(CONSOLE_SQL).map(([name, sq
 export class PostgresConsoleStore implements ConsoleStore {
   readonly #read: pg.Pool;
   readonly #write: pg.Pool;
+  readonly #silence: SilenceWatch;
 
-  private constructor(read: pg.Pool, write: pg.Pool) {
+  private constructor(read: pg.Pool, write: pg.Pool, silence: SilenceWatch) {
     this.#read = read;
     this.#write = write;
+    this.#silence = silence;
   }
 
   /** Pools on the relay's database (`store.url`), which the relay's store has already migrated. Connects lazily. */
   static open(url: string): PostgresConsoleStore {
     const { pool } = databaseUrl(url);
     const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) };
+    // A database gone silent: the console's statements fail (503) instead of waiting for TCP to give up.
+    // It has no health of its own to report: the relay's store reports the same database's.
+    const silence = new SilenceWatch({ connection: pool, onSilent: () => undefined });
     const make = (max: number, options: string | undefined) => {
       const created = new pg.Pool({ ...pool, max, types, application_name: 'smsrelay console', ...(options ? { options } : {}) } as pg.PoolConfig);
       // An idle connection the server dropped: the next query opens another (and fails, answered as 503, while it cannot).
       created.on('error', () => undefined);
-      created.on('connect', (client) => client.on('error', () => undefined));
+      created.on('connect', (client) => {
+        client.on('error', () => undefined);
+        silence.watch(client);
+      });
       return created;
     };
     return new PostgresConsoleStore(
       make(CONSOLE_READ_CONNECTIONS, `-c default_transaction_read_only=on -c statement_timeout=${CONSOLE_QUERY_TIMEOUT_MS}`),
       make(CONSOLE_WRITE_CONNECTIONS, undefined),
+      silence,
     );
   }
 
@@ -213,6 +223,7 @@ export class PostgresConsoleStore implements ConsoleStore {
 
   async close(): Promise<void> {
     await Promise.all([this.#read.end(), this.#write.end()]);
+    this.#silence.stop();
   }
 
   async #withSms(rows: readonly MessageRow[]): Promise<MessageSummary[]> {

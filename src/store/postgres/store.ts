@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { PROBE_INTERVAL_MS } from '../group-commit.ts';
+import { SilenceWatch } from './silence-watch.ts';
 import {
   asStoreError,
   type ClaimedSmsRow,
@@ -78,6 +79,9 @@ const INT8_OID = 20;
 /** Reconnecting at start: first wait, and the most it grows to (doubling). */
 const CONNECT_RETRY_MIN_MS = 1_000;
 const CONNECT_RETRY_MAX_MS = 30_000;
+
+/** The longest /readyz waits for a write probe: load balancers give up on a health check after 2–5 s. */
+const READY_PROBE_WAIT_MS = 1_000;
 
 /**
  * A conversation's columns by name: a text with `*` in its result runs unnamed (prepared.ts), parsed and
@@ -321,6 +325,10 @@ export class PostgresStore implements Store, ClusterStore {
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
   #lastProbe = 0;
+  /** The write probe in flight (probeWrites), while one is. */
+  #writeProbe: Promise<void> | undefined;
+  /** Cuts the connections of a database that stopped answering without closing them (silence-watch.ts). */
+  readonly #silence: SilenceWatch;
   #stats = { commits: 0, writes: 0, seconds: 0 };
   /**
    * Whether another relay may be listening for this one's notifications (notify.ts): a relay alone sent
@@ -343,6 +351,7 @@ export class PostgresStore implements Store, ClusterStore {
     this.#onHealth = onHealth;
     const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) };
     this.#pool = new pg.Pool({ ...pool, types } as pg.PoolConfig);
+    this.#silence = new SilenceWatch({ connection: pool, onSilent: (reason) => this.#failing(new Error(reason)) });
     // An idle connection the server dropped (a restart): the next checkout opens a new one; the error is not a crash.
     this.#pool.on('error', (error) => this.#failing(error));
     // The pool listens on its idle connections only: one the server drops while checked out (between two
@@ -351,6 +360,7 @@ export class PostgresStore implements Store, ClusterStore {
     this.#pool.on('connect', (client) => {
       client.on('error', (error) => this.#failing(error));
       prepareStatements(client);
+      this.#silence.watch(client);
     });
     this.#turnReads = new TurnReads({
       pool: this.#pool,
@@ -947,15 +957,31 @@ export class PostgresStore implements Store, ClusterStore {
     await this.#rows('SELECT 1');
   }
 
+  /**
+   * While commits fail, a small write (at most every PROBE_INTERVAL_MS, one at a time) finds out whether
+   * they succeed again. /readyz waits for it at most READY_PROBE_WAIT_MS: a database that does not answer
+   * at all would otherwise hold every health check for the connect timeout; the probe goes on and its
+   * result serves the next one.
+   */
   async probeWrites(): Promise<StoreHealth> {
     if (this.#health.state === 'ok' || !this.#ready) return this.#health;
     const now = Date.now();
-    if (now - this.#lastProbe < PROBE_INTERVAL_MS) return this.#health;
-    this.#lastProbe = now;
-    await this.#write(async (client) => {
-      await client.query("INSERT INTO control (key, value) VALUES ('write_probe', 'x') ON CONFLICT (key) DO UPDATE SET value = excluded.value");
-      await client.query("DELETE FROM control WHERE key = 'write_probe'");
-    }).catch(() => undefined);
+    if (this.#writeProbe === undefined && now - this.#lastProbe >= PROBE_INTERVAL_MS) {
+      this.#lastProbe = now;
+      this.#writeProbe = this.#write(async (client) => {
+        await client.query("INSERT INTO control (key, value) VALUES ('write_probe', 'x') ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+        await client.query("DELETE FROM control WHERE key = 'write_probe'");
+      })
+        .catch(() => undefined)
+        .finally(() => {
+          this.#writeProbe = undefined;
+        });
+    }
+    if (this.#writeProbe !== undefined) {
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([this.#writeProbe, new Promise((resolve) => (waited = setTimeout(resolve, READY_PROBE_WAIT_MS)))]);
+      clearTimeout(waited);
+    }
     return this.#health;
   }
 
@@ -1202,6 +1228,7 @@ export class PostgresStore implements Store, ClusterStore {
     clearTimeout(this.#retry);
     await this.#writer.drained();
     await this.#pool.end();
+    this.#silence.stop();
   }
 }
 
