@@ -15,7 +15,7 @@
  * rare group that meets an error.) The server or the way to it failing fails the whole group.
  */
 import type pg from 'pg';
-import { runBatch, type Statement } from './batch.ts';
+import { runBatch, type Statement, type TypeParsers } from './batch.ts';
 import type { WorkQueue } from './notify.ts';
 import { toWire } from './prepared.ts';
 
@@ -101,7 +101,7 @@ export interface GroupWriterOptions {
   /** A group failed because the server or the way to it did. */
   readonly onConnectionError: (error: unknown) => void;
   /** The pool's type parsers, for the results of batches as for the client's own queries. */
-  readonly types: unknown;
+  readonly types: TypeParsers;
 }
 
 /** The server answered COMMIT with ROLLBACK: the transaction had failed. in_failed_sql_transaction, a write's own fault. */
