@@ -2,65 +2,21 @@
  * #17 item 8: a named statement is described once per connection (src/store/postgres/batch.ts,
  * shapesOf). Its later executions go without a Describe, so the server sends no RowDescription or
  * NoData for them, and their rows are still read with the columns and type parsers of the first.
- * The server's messages are counted by type through a TCP proxy on 127.0.0.1.
+ * The server's messages are counted by type through a TCP proxy (test/helpers/postgres-messages.ts).
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import pg from 'pg';
 import { runBatch, type Statement } from '../../src/store/postgres/batch.ts';
 import { toWire } from '../../src/store/postgres/prepared.ts';
 import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
+import { messageCountingProxy } from '../helpers/postgres-messages.ts';
 
 const ROW_DESCRIPTION = 0x54;
 const NO_DATA = 0x6e;
 
 /** The store's type parsers (int8 as a number), as src/store/postgres/store.ts gives them to its pool. */
 const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };
-
-/** A proxy to the server of `url` that counts the server's messages by their type byte. */
-async function messageCountingProxy(url: string): Promise<{ url: string; count: (type: number) => number; close: () => Promise<void> }> {
-  const target = new URL(url);
-  const counts = new Map<number, number>();
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    // The server's first answer to the start-up (an 'N' to an SSL request, or authentication) is a message too.
-    let pending = Buffer.alloc(0);
-    upstream.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 5) {
-        const length = pending.readUInt32BE(1);
-        if (pending.length < 1 + length) break;
-        const type = pending[0] ?? 0;
-        counts.set(type, (counts.get(type) ?? 0) + 1);
-        pending = pending.subarray(1 + length);
-      }
-    });
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const proxied = new URL(url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String((server.address() as AddressInfo).port);
-  return {
-    url: proxied.toString(),
-    count: (type) => counts.get(type) ?? 0,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
 
 const wire = (text: string, values: unknown[] = []): Statement => ({ text, values: toWire(values) });
 

@@ -1,11 +1,11 @@
 /**
  * Several statements in one round trip: Parse (only where the connection lacks the named
  * statement), Bind, Describe (only where the connection has not run it yet: shapesOf) and Execute for
- * each, then one Sync. The server runs them in order and
- * answers all at once; after an error it skips to the Sync, so the statements after the failed one do
- * not run. A commit group (group-writer.ts) goes as BEGIN, its writes' statements and COMMIT in one
- * socket write: one wake-up, read, ReadyForQuery and send of the server instead of one per statement
- * (6.4 round trips per mail through a relay before, 2026-12-03).
+ * each, then one Sync. The server runs them in order and answers all at once; after an error it skips
+ * to the Sync, so the statements after the failed one do not run. Without a BEGIN among them they are
+ * one implicit transaction, committed at the Sync. A commit group (group-writer.ts) goes as its writes'
+ * statements in one socket write: one wake-up, read, ReadyForQuery and send of the server instead of
+ * one per statement (6.4 round trips per mail through a relay before, 2026-12-03).
  *
  * Hand-written as a node-postgres Submittable (the object `client.query()` accepts, as pg-cursor is)
  * because node-postgres sends a query only after the previous one's ReadyForQuery, and its

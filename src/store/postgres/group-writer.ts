@@ -59,7 +59,19 @@ export const MAX_GROUPS_IN_FLIGHT = 6;
 export const BEGIN = "BEGIN; SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)";
 /** BEGIN as the statements of a batch (one statement each in the extended protocol); bench/statement-cpu.ts sends it too. */
 export const BEGIN_STATEMENTS: readonly Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
+/** BEGIN's settings alone, for a group whose transaction is its round trip's (oneRoundTrip). */
+const SETTINGS: readonly Statement[] = BEGIN_STATEMENTS.filter(({ text }) => text !== 'BEGIN');
 const COMMIT: Statement = { text: 'COMMIT', values: [] };
+
+/**
+ * Whether every write of `writes` is statements whose answer needs nothing from the server until the
+ * commit: then the group is one round trip, and that round trip is its transaction. The server runs
+ * the statements up to a Sync that no BEGIN opened as one implicit transaction, committed at the Sync
+ * (as `synchronous_commit` says, before its ReadyForQuery) and rolled back whole by any error among
+ * them: the same transaction as BEGIN … COMMIT, for two statements fewer per group, each a Bind and
+ * Execute the relay encodes and the server runs and answers.
+ */
+const oneRoundTrip = (writes: readonly PendingWrite[]) => writes.every(({ work }) => typeof work !== 'function' && 'result' in work);
 
 /**
  * A write said up front: its statements go with the group's others in one round trip (batch.ts), and
@@ -236,14 +248,16 @@ export class GroupWriter {
    * One transaction for `writes`: their answers in order once COMMIT returned, or the error of the
    * write that failed for its own reason (the transaction rolled back). Throws GroupLost when the
    * server or the way to it failed. The statements go in as few round trips as the writes allow:
-   * BEGIN, every write's statements and COMMIT in one, unless a write is code or has a follow-up.
+   * every write's statements in one, as the implicit transaction of that round trip (oneRoundTrip),
+   * unless a write is code or has a follow-up: then BEGIN opens it and COMMIT ends it.
    */
   async #transaction(
     client: pg.PoolClient,
     writes: readonly PendingWrite[],
   ): Promise<{ readonly ok: true; readonly results: Answer[] } | { readonly ok: false; readonly error: unknown }> {
     const { isConnectionError, types } = this.#options;
-    let batch: Statement[] = [...BEGIN_STATEMENTS];
+    const implicit = oneRoundTrip(writes);
+    let batch: Statement[] = [...(implicit ? SETTINGS : BEGIN_STATEMENTS)];
     /** The writes whose statements are in `batch`, with where they start in it. */
     let mapped: Array<{ readonly index: number; readonly from: number }> = [];
     const results: Answer[] = [];
@@ -279,6 +293,11 @@ export class GroupWriter {
         const value = await work.followUp(answers.slice(from, from + work.statements.length), client);
         results[index] = { of: () => value };
       }
+      if (implicit) {
+        // Answered without an error: the implicit transaction committed at the Sync.
+        await send();
+        return { ok: true, results };
+      }
       batch.push(COMMIT);
       const committed = (await send()).at(-1);
       // COMMIT of a transaction that an error aborted (one a write caught and went on from) rolls back without an error.
@@ -289,6 +308,8 @@ export class GroupWriter {
       // (a connection that ended, or one write's own code throwing) is told apart by whether ROLLBACK works.
       const coded = typeof (error as { code?: unknown }).code === 'string';
       if (coded && isConnectionError(error)) throw new GroupLost(error);
+      // The server's error ended an implicit transaction at its Sync: there is none to roll back.
+      if (coded && implicit) return { ok: false, error };
       try {
         await client.query('ROLLBACK');
       } catch (rollback) {
