@@ -98,13 +98,8 @@ class Batch {
   /** The names whose Parse was sent and not answered yet, in order ('' for an unnamed statement). */
   #parsing: string[] = [];
   #connection: Connection | undefined;
-  readonly #parsed = () => {
-    const name = this.#parsing.shift();
-    if (!name || !this.#connection) return;
-    const connection = this.#connection;
-    connection.parsedStatements[name] = connection.submittedNamedStatements[name] ?? '';
-    delete connection.submittedNamedStatements[name];
-  };
+  /** Listens for the ParseCompletes while some are due: most batches parse nothing (the connection has their statements). */
+  #onParsed: (() => void) | undefined;
   #settled = false;
   /** A row the type parsers could not read: the batch fails with it once the server has answered (as a Query does). */
   #unreadable: unknown;
@@ -123,7 +118,6 @@ class Batch {
       shapes = new Map();
       shapesOf.set(connection, shapes);
     }
-    connection.on('parseComplete', this.#parsed);
     connection.stream.cork?.();
     try {
       for (const { text, values } of this.#statements) {
@@ -143,6 +137,11 @@ class Batch {
       connection.sync();
     } finally {
       connection.stream.uncork?.();
+    }
+    // Before any answer: the server's messages are read at a later turn of the event loop.
+    if (this.#parsing.length > 0) {
+      this.#onParsed = this.#parsed.bind(this);
+      connection.on('parseComplete', this.#onParsed);
     }
     this.#shape = this.#sent[0]?.shape;
     return null;
@@ -217,8 +216,16 @@ class Batch {
     this.#settle(() => (unreadable === undefined ? this.#resolve(this.#results) : this.#reject(unreadable)));
   }
 
+  #parsed(): void {
+    const name = this.#parsing.shift();
+    if (!name || !this.#connection) return;
+    const connection = this.#connection;
+    connection.parsedStatements[name] = connection.submittedNamedStatements[name] ?? '';
+    delete connection.submittedNamedStatements[name];
+  }
+
   #end(): void {
-    this.#connection?.off('parseComplete', this.#parsed);
+    if (this.#onParsed) this.#connection?.off('parseComplete', this.#onParsed);
   }
 
   #settle(settle: () => void): void {

@@ -124,14 +124,18 @@ class RolledBack extends Error {
   }
 }
 
-/** A write's answer, made once its group committed (a mapping that throws fails that write alone, after the COMMIT). */
-interface Answer {
-  readonly of: () => unknown;
-}
+/** Statements whose answer `result` makes of their results. */
+type Mapped = Statements<unknown> & { readonly result: (results: readonly pg.QueryResult[]) => unknown };
+
+/**
+ * A write's answer once its group committed: its value, or its statements' results for its `result` to
+ * map (a mapping that throws fails that write alone, after the COMMIT). Data, not a closure per write.
+ */
+type Answer = { readonly value: unknown } | { readonly work: Mapped; readonly results: readonly pg.QueryResult[] };
 
 function settle(write: PendingWrite, answer: Answer | undefined): void {
   try {
-    write.resolve(answer?.of());
+    write.resolve(answer === undefined ? undefined : 'value' in answer ? answer.value : answer.work.result(answer.results));
   } catch (error) {
     write.reject(error);
   }
@@ -255,54 +259,10 @@ export class GroupWriter {
     client: pg.PoolClient,
     writes: readonly PendingWrite[],
   ): Promise<{ readonly ok: true; readonly results: Answer[] } | { readonly ok: false; readonly error: unknown }> {
-    const { isConnectionError, types } = this.#options;
+    const { isConnectionError } = this.#options;
     const implicit = oneRoundTrip(writes);
-    let batch: Statement[] = [...(implicit ? SETTINGS : BEGIN_STATEMENTS)];
-    /** The writes whose statements are in `batch`, with where they start in it. */
-    let mapped: Array<{ readonly index: number; readonly from: number }> = [];
-    const results: Answer[] = [];
-    /** Sends what is batched; each mapped write's answer is made of its results once COMMIT returned. */
-    const send = async (): Promise<pg.QueryResult[]> => {
-      if (batch.length === 0) return [];
-      const answers = await runBatch(client, batch, types);
-      for (const { index, from } of mapped) {
-        const work = writes[index]?.work as Statements<unknown>;
-        const own = answers.slice(from, from + work.statements.length);
-        if ('result' in work) results[index] = { of: () => work.result(own) };
-      }
-      batch = [];
-      mapped = [];
-      return answers;
-    };
     try {
-      for (const [index, write] of writes.entries()) {
-        const work = write.work;
-        if (typeof work === 'function') {
-          await send();
-          const value = await work(client);
-          results[index] = { of: () => value };
-          continue;
-        }
-        const from = batch.length;
-        batch.push(...work.statements);
-        if ('result' in work) {
-          mapped.push({ index, from });
-          continue;
-        }
-        const answers = await send();
-        const value = await work.followUp(answers.slice(from, from + work.statements.length), client);
-        results[index] = { of: () => value };
-      }
-      if (implicit) {
-        // Answered without an error: the implicit transaction committed at the Sync.
-        await send();
-        return { ok: true, results };
-      }
-      batch.push(COMMIT);
-      const committed = (await send()).at(-1);
-      // COMMIT of a transaction that an error aborted (one a write caught and went on from) rolls back without an error.
-      if (committed?.command !== 'COMMIT') throw new RolledBack();
-      return { ok: true, results };
+      return { ok: true, results: implicit ? await this.#inOneRoundTrip(client, writes) : await this.#inRoundTrips(client, writes) };
     } catch (error) {
       // The server's word that the connection failed: it goes. Anything else without a word of the server
       // (a connection that ended, or one write's own code throwing) is told apart by whether ROLLBACK works.
@@ -317,6 +277,62 @@ export class GroupWriter {
       }
       return { ok: false, error };
     }
+  }
+
+  /** `writes` (oneRoundTrip) as the implicit transaction of one round trip: answered without an error, it committed at the Sync. */
+  async #inOneRoundTrip(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Answer[]> {
+    const batch: Statement[] = [...SETTINGS];
+    for (const write of writes) batch.push(...(write.work as Statements<unknown>).statements);
+    const answers = await runBatch(client, batch, this.#options.types);
+    let from = SETTINGS.length;
+    return writes.map((write) => {
+      const work = write.work as Mapped;
+      const results = answers.slice(from, from + work.statements.length);
+      from += work.statements.length;
+      return { work, results };
+    });
+  }
+
+  /** `writes` between BEGIN and COMMIT, in as few round trips as their code and follow-ups allow. */
+  async #inRoundTrips(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Answer[]> {
+    const { types } = this.#options;
+    let batch: Statement[] = [...BEGIN_STATEMENTS];
+    /** The writes whose statements are in `batch`, with where they start in it. */
+    let mapped: Array<{ readonly index: number; readonly from: number }> = [];
+    const results: Answer[] = [];
+    /** Sends what is batched; each mapped write's answer is made of its results once COMMIT returned. */
+    const send = async (): Promise<pg.QueryResult[]> => {
+      if (batch.length === 0) return [];
+      const answers = await runBatch(client, batch, types);
+      for (const { index, from } of mapped) {
+        const work = writes[index]?.work as Mapped;
+        results[index] = { work, results: answers.slice(from, from + work.statements.length) };
+      }
+      batch = [];
+      mapped = [];
+      return answers;
+    };
+    for (const [index, write] of writes.entries()) {
+      const work = write.work;
+      if (typeof work === 'function') {
+        await send();
+        results[index] = { value: await work(client) };
+        continue;
+      }
+      const from = batch.length;
+      batch.push(...work.statements);
+      if ('result' in work) {
+        mapped.push({ index, from });
+        continue;
+      }
+      const answers = await send();
+      results[index] = { value: await work.followUp(answers.slice(from, from + work.statements.length), client) };
+    }
+    batch.push(COMMIT);
+    const committed = (await send()).at(-1);
+    // COMMIT of a transaction that an error aborted (one a write caught and went on from) rolls back without an error.
+    if (committed?.command !== 'COMMIT') throw new RolledBack();
+    return results;
   }
 
   #lost(group: readonly PendingWrite[], error: unknown): void {
