@@ -1,13 +1,14 @@
 /**
  * Group commit on PostgreSQL, as SQLite's store thread does it (src/store/group-commit.ts): the
  * writes that arrive while commits are in flight go together into the next transaction, on one
- * connection, with one COMMIT (one WAL flush) for all of them, then their notification; unlike SQLite's single
+ * connection, with one commit (one WAL flush) for all of them, then their notification; unlike SQLite's single
  * writer, up to MAX_GROUPS_IN_FLIGHT groups commit at once, on connections of their own. Before it, each write
  * was a transaction of its own (pool checkout, BEGIN, statements, COMMIT): 2.35 commits per mail
  * through a relay, 0.43 mails per commit.
  *
- * Durability is unchanged: a write's promise settles only after the COMMIT that holds it returned,
- * so a 250 or a webhook 200 still follows a commit made as the server's `synchronous_commit` says.
+ * Durability is unchanged: a write's promise settles only after the commit that holds it returned
+ * (its group's COMMIT, or the Sync that ends its group's implicit transaction: oneRoundTrip), so a
+ * 250 or a webhook 200 still follows a commit made as the server's `synchronous_commit` says.
  * A write that fails for a reason of its own (a constraint, a bad value, a deadlock) aborts the
  * transaction of its whole group, so the group is rolled back and each of its writes runs again
  * alone, in order: only the faulty one fails, the others commit as if they had come alone. (No
