@@ -1,13 +1,14 @@
 /**
  * Group commit on PostgreSQL, as SQLite's store thread does it (src/store/group-commit.ts): the
  * writes that arrive while commits are in flight go together into the next transaction, on one
- * connection, with one COMMIT (one WAL flush) for all of them, then their notification; unlike SQLite's single
+ * connection, with one commit (one WAL flush) for all of them, then their notification; unlike SQLite's single
  * writer, up to MAX_GROUPS_IN_FLIGHT groups commit at once, on connections of their own. Before it, each write
  * was a transaction of its own (pool checkout, BEGIN, statements, COMMIT): 2.35 commits per mail
  * through a relay, 0.43 mails per commit.
  *
- * Durability is unchanged: a write's promise settles only after the COMMIT that holds it returned,
- * so a 250 or a webhook 200 still follows a commit made as the server's `synchronous_commit` says.
+ * Durability is unchanged: a write's promise settles only after the commit that holds it returned
+ * (its group's COMMIT, or the Sync that ends its group's implicit transaction: oneRoundTrip), so a
+ * 250 or a webhook 200 still follows a commit made as the server's `synchronous_commit` says.
  * A write that fails for a reason of its own (a constraint, a bad value, a deadlock) aborts the
  * transaction of its whole group, so the group is rolled back and each of its writes runs again
  * alone, in order: only the faulty one fails, the others commit as if they had come alone. (No
@@ -15,7 +16,7 @@
  * rare group that meets an error.) The server or the way to it failing fails the whole group.
  */
 import type pg from 'pg';
-import { runBatch, type Statement } from './batch.ts';
+import { runBatch, type Statement, type TypeParsers } from './batch.ts';
 import type { WorkQueue } from './notify.ts';
 import { toWire } from './prepared.ts';
 
@@ -59,7 +60,19 @@ export const MAX_GROUPS_IN_FLIGHT = 6;
 export const BEGIN = "BEGIN; SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)";
 /** BEGIN as the statements of a batch (one statement each in the extended protocol); bench/statement-cpu.ts sends it too. */
 export const BEGIN_STATEMENTS: readonly Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
+/** BEGIN's settings alone, for a group whose transaction is its round trip's (oneRoundTrip). */
+const SETTINGS: readonly Statement[] = BEGIN_STATEMENTS.filter(({ text }) => text !== 'BEGIN');
 const COMMIT: Statement = { text: 'COMMIT', values: [] };
+
+/**
+ * Whether every write of `writes` is statements whose answer needs nothing from the server until the
+ * commit: then the group is one round trip, and that round trip is its transaction. The server runs
+ * the statements up to a Sync that no BEGIN opened as one implicit transaction, committed at the Sync
+ * (as `synchronous_commit` says, before its ReadyForQuery) and rolled back whole by any error among
+ * them: the same transaction as BEGIN … COMMIT, for two statements fewer per group, each a Bind and
+ * Execute the relay encodes and the server runs and answers.
+ */
+const oneRoundTrip = (writes: readonly PendingWrite[]) => writes.every(({ work }) => typeof work !== 'function' && 'result' in work);
 
 /**
  * A write said up front: its statements go with the group's others in one round trip (batch.ts), and
@@ -101,7 +114,7 @@ export interface GroupWriterOptions {
   /** A group failed because the server or the way to it did. */
   readonly onConnectionError: (error: unknown) => void;
   /** The pool's type parsers, for the results of batches as for the client's own queries. */
-  readonly types: unknown;
+  readonly types: TypeParsers;
 }
 
 /** The server answered COMMIT with ROLLBACK: the transaction had failed. in_failed_sql_transaction, a write's own fault. */
@@ -112,14 +125,18 @@ class RolledBack extends Error {
   }
 }
 
-/** A write's answer, made once its group committed (a mapping that throws fails that write alone, after the COMMIT). */
-interface Answer {
-  readonly of: () => unknown;
-}
+/** Statements whose answer `result` makes of their results. */
+type Mapped = Statements<unknown> & { readonly result: (results: readonly pg.QueryResult[]) => unknown };
+
+/**
+ * A write's answer once its group committed: its value, or its statements' results for its `result` to
+ * map (a mapping that throws fails that write alone, after the COMMIT). Data, not a closure per write.
+ */
+type Answer = { readonly value: unknown } | { readonly work: Mapped; readonly results: readonly pg.QueryResult[] };
 
 function settle(write: PendingWrite, answer: Answer | undefined): void {
   try {
-    write.resolve(answer?.of());
+    write.resolve(answer === undefined ? undefined : 'value' in answer ? answer.value : answer.work.result(answer.results));
   } catch (error) {
     write.reject(error);
   }
@@ -236,13 +253,50 @@ export class GroupWriter {
    * One transaction for `writes`: their answers in order once COMMIT returned, or the error of the
    * write that failed for its own reason (the transaction rolled back). Throws GroupLost when the
    * server or the way to it failed. The statements go in as few round trips as the writes allow:
-   * BEGIN, every write's statements and COMMIT in one, unless a write is code or has a follow-up.
+   * every write's statements in one, as the implicit transaction of that round trip (oneRoundTrip),
+   * unless a write is code or has a follow-up: then BEGIN opens it and COMMIT ends it.
    */
   async #transaction(
     client: pg.PoolClient,
     writes: readonly PendingWrite[],
   ): Promise<{ readonly ok: true; readonly results: Answer[] } | { readonly ok: false; readonly error: unknown }> {
-    const { isConnectionError, types } = this.#options;
+    const { isConnectionError } = this.#options;
+    const implicit = oneRoundTrip(writes);
+    try {
+      return { ok: true, results: implicit ? await this.#inOneRoundTrip(client, writes) : await this.#inRoundTrips(client, writes) };
+    } catch (error) {
+      // The server's word that the connection failed: it goes. Anything else without a word of the server
+      // (a connection that ended, or one write's own code throwing) is told apart by whether ROLLBACK works.
+      const coded = typeof (error as { code?: unknown }).code === 'string';
+      if (coded && isConnectionError(error)) throw new GroupLost(error);
+      // The server's error ended an implicit transaction at its Sync: there is none to roll back.
+      if (coded && implicit) return { ok: false, error };
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollback) {
+        throw new GroupLost(isConnectionError(error) ? error : rollback);
+      }
+      return { ok: false, error };
+    }
+  }
+
+  /** `writes` (oneRoundTrip) as the implicit transaction of one round trip: answered without an error, it committed at the Sync. */
+  async #inOneRoundTrip(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Answer[]> {
+    const batch: Statement[] = [...SETTINGS];
+    for (const write of writes) batch.push(...(write.work as Statements<unknown>).statements);
+    const answers = await runBatch(client, batch, this.#options.types);
+    let from = SETTINGS.length;
+    return writes.map((write) => {
+      const work = write.work as Mapped;
+      const results = answers.slice(from, from + work.statements.length);
+      from += work.statements.length;
+      return { work, results };
+    });
+  }
+
+  /** `writes` between BEGIN and COMMIT, in as few round trips as their code and follow-ups allow. */
+  async #inRoundTrips(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Answer[]> {
+    const { types } = this.#options;
     let batch: Statement[] = [...BEGIN_STATEMENTS];
     /** The writes whose statements are in `batch`, with where they start in it. */
     let mapped: Array<{ readonly index: number; readonly from: number }> = [];
@@ -252,50 +306,34 @@ export class GroupWriter {
       if (batch.length === 0) return [];
       const answers = await runBatch(client, batch, types);
       for (const { index, from } of mapped) {
-        const work = writes[index]?.work as Statements<unknown>;
-        const own = answers.slice(from, from + work.statements.length);
-        if ('result' in work) results[index] = { of: () => work.result(own) };
+        const work = writes[index]?.work as Mapped;
+        results[index] = { work, results: answers.slice(from, from + work.statements.length) };
       }
       batch = [];
       mapped = [];
       return answers;
     };
-    try {
-      for (const [index, write] of writes.entries()) {
-        const work = write.work;
-        if (typeof work === 'function') {
-          await send();
-          const value = await work(client);
-          results[index] = { of: () => value };
-          continue;
-        }
-        const from = batch.length;
-        batch.push(...work.statements);
-        if ('result' in work) {
-          mapped.push({ index, from });
-          continue;
-        }
-        const answers = await send();
-        const value = await work.followUp(answers.slice(from, from + work.statements.length), client);
-        results[index] = { of: () => value };
+    for (const [index, write] of writes.entries()) {
+      const work = write.work;
+      if (typeof work === 'function') {
+        await send();
+        results[index] = { value: await work(client) };
+        continue;
       }
-      batch.push(COMMIT);
-      const committed = (await send()).at(-1);
-      // COMMIT of a transaction that an error aborted (one a write caught and went on from) rolls back without an error.
-      if (committed?.command !== 'COMMIT') throw new RolledBack();
-      return { ok: true, results };
-    } catch (error) {
-      // The server's word that the connection failed: it goes. Anything else without a word of the server
-      // (a connection that ended, or one write's own code throwing) is told apart by whether ROLLBACK works.
-      const coded = typeof (error as { code?: unknown }).code === 'string';
-      if (coded && isConnectionError(error)) throw new GroupLost(error);
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollback) {
-        throw new GroupLost(isConnectionError(error) ? error : rollback);
+      const from = batch.length;
+      batch.push(...work.statements);
+      if ('result' in work) {
+        mapped.push({ index, from });
+        continue;
       }
-      return { ok: false, error };
+      const answers = await send();
+      results[index] = { value: await work.followUp(answers.slice(from, from + work.statements.length), client) };
     }
+    batch.push(COMMIT);
+    const committed = (await send()).at(-1);
+    // COMMIT of a transaction that an error aborted (one a write caught and went on from) rolls back without an error.
+    if (committed?.command !== 'COMMIT') throw new RolledBack();
+    return results;
   }
 
   #lost(group: readonly PendingWrite[], error: unknown): void {

@@ -11,7 +11,7 @@
  * stops the batch, so then each read of it runs again alone and only the faulty one fails.
  */
 import type pg from 'pg';
-import { runBatch, type Statement } from './batch.ts';
+import { runBatch, type Statement, type TypeParsers } from './batch.ts';
 import { toWire } from './prepared.ts';
 
 /**
@@ -30,7 +30,7 @@ interface PendingRead {
 export interface TurnReadsOptions {
   readonly pool: pg.Pool;
   /** The pool's type parsers, for the results of batches as for the client's own queries. */
-  readonly types: unknown;
+  readonly types: TypeParsers;
   /** One read alone, as the store runs any read (its errors mapped as the store maps them). */
   readonly alone: (text: string, values: readonly unknown[]) => Promise<pg.QueryResultRow[]>;
   /** The server or the way to it failed (as opposed to one read being wrong). */

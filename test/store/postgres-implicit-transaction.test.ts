@@ -1,0 +1,112 @@
+/**
+ * #17 item 8: a commit group of statements only is its round trip's implicit transaction
+ * (src/store/postgres/group-writer.ts, oneRoundTrip): no BEGIN or COMMIT goes to the server, yet the
+ * group is one transaction with its settings, committed before its writes are answered, rolled back
+ * whole by a write's error, and its settings end with it. A group with a follow-up keeps BEGIN … COMMIT.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pg from 'pg';
+import { GroupWriter, type Statements } from '../../src/store/postgres/group-writer.ts';
+import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
+import { messageCountingProxy } from '../helpers/postgres-messages.ts';
+
+const SETTINGS = "SELECT current_setting('enable_seqscan') AS seqscan, current_setting('plan_cache_mode') AS plans";
+
+/** A write inserting `label`, answered with how many rows the insert made. */
+const insert = (label: string): Statements<number | null> => ({
+  statements: [{ text: 'INSERT INTO labels (label) VALUES ($1)', values: [label] }],
+  result: ([inserted]) => inserted?.rowCount ?? null,
+});
+
+const settingsRead: Statements<unknown> = { statements: [{ text: SETTINGS, values: [] }], result: ([read]) => read?.rows[0] };
+
+/** The group writer over a pool of one connection through `url`. */
+function writerOn(url: string): { writer: GroupWriter; pool: pg.Pool; errors: unknown[] } {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  const errors: unknown[] = [];
+  const writer = new GroupWriter({
+    pool,
+    wake: () => undefined,
+    isConnectionError: () => false,
+    onCommit: () => undefined,
+    onConnectionError: (error) => errors.push(error),
+    types: { getTypeParser: (oid, format) => pg.types.getTypeParser(oid, format) },
+  });
+  return { writer, pool, errors };
+}
+
+const labels = (url: string) => withClient(url, async (client) => (await client.query('SELECT label FROM labels ORDER BY id')).rows.map((row) => row.label));
+
+describeOnPostgres('PostgreSQL: a group of statements is its round trip’s implicit transaction', async () => {
+  test('no BEGIN or COMMIT is sent; the writes are committed when answered, ran with the settings, which end with the group', async () => {
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, (client) => client.query('CREATE TABLE labels (id bigserial PRIMARY KEY, label text UNIQUE)'));
+    const proxy = await messageCountingProxy(url);
+    const { writer, pool } = writerOn(proxy.url);
+    try {
+      const [first, settings, second] = await Promise.all([writer.run(insert('a'), []), writer.run(settingsRead, []), writer.run(insert('b'), [])]);
+      assert.deepEqual([first, second], [1, 1]);
+      assert.deepEqual(settings, { seqscan: 'off', plans: 'force_generic_plan' });
+      assert.deepEqual(
+        proxy.tags().filter((tag) => tag === 'BEGIN' || tag === 'COMMIT'),
+        [],
+      );
+      // Committed: another connection sees them at once.
+      assert.deepEqual(await labels(url), ['a', 'b']);
+      // The pool's one connection, after the group: the settings were the transaction's only.
+      assert.deepEqual((await pool.query(SETTINGS)).rows[0], { seqscan: 'on', plans: 'auto' });
+    } finally {
+      await writer.drained();
+      await pool.end();
+      await proxy.close();
+    }
+  });
+
+  test("a write's error rolls back its group's implicit transaction: the others commit once each when run again alone", async () => {
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, (client) =>
+      client.query("CREATE TABLE labels (id bigserial PRIMARY KEY, label text UNIQUE); INSERT INTO labels (label) VALUES ('taken')"),
+    );
+    const { writer, pool } = writerOn(url);
+    try {
+      const results = await Promise.allSettled([writer.run(insert('c'), []), writer.run(insert('taken'), []), writer.run(insert('d'), [])]);
+      assert.deepEqual(
+        results.map((result) => result.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.deepEqual(await labels(url), ['taken', 'c', 'd']);
+      // The connection is usable after the error (no transaction left open on it).
+      assert.equal(await writer.run(insert('e'), []), 1);
+    } finally {
+      await writer.drained();
+      await pool.end();
+    }
+  });
+
+  test('a group with a follow-up (a round trip inside it) still opens with BEGIN and ends with COMMIT', async () => {
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, (client) => client.query('CREATE TABLE labels (id bigserial PRIMARY KEY, label text UNIQUE)'));
+    const proxy = await messageCountingProxy(url);
+    const { writer, pool } = writerOn(proxy.url);
+    try {
+      const followed: Statements<string> = {
+        statements: [{ text: SETTINGS, values: [] }],
+        followUp: async ([read], client) => {
+          await client.query('INSERT INTO labels (label) VALUES ($1)', [String(read?.rows[0]?.seqscan)]);
+          return 'done';
+        },
+      };
+      assert.deepEqual(await Promise.all([writer.run(insert('f'), []), writer.run(followed, [])]), [1, 'done']);
+      assert.deepEqual(
+        proxy.tags().filter((tag) => tag === 'BEGIN' || tag === 'COMMIT'),
+        ['BEGIN', 'COMMIT'],
+      );
+      assert.deepEqual(await labels(url), ['f', 'off']);
+    } finally {
+      await writer.drained();
+      await pool.end();
+      await proxy.close();
+    }
+  });
+});
