@@ -111,7 +111,7 @@ for (const due of DUE_COUNTS) {
   for (const [position, name] of Object.keys(forms).entries()) {
     const { us, rows } = measured[position] ?? { us: Number.NaN, rows: 0 };
     const own = us - emptyUs;
-    figures[name] = { ...figures[name], [due]: `${Math.round(own)} µs, ${rows} SMS, ${rows > 0 ? Math.round(own / rows) : '-'} µs/SMS` };
+    figures[name] = { ...figures[name], [due]: `${Math.round(own)} µs, ${rows} SMS returned, ${rows > 0 ? Math.round(own / rows) : '-'} µs/SMS` };
   }
 }
 await client.end();

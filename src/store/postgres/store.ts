@@ -281,8 +281,11 @@ export const SMS_CLAIM = `WITH due AS MATERIALIZED (${SMS_CANDIDATES}
  * mail's or a batch is one number (`$4` = 1): then every SMS starts a batch and SMS_CLAIM, for `$2` = `$3`
  * + 1, chooses just those. Otherwise (`decided` false) nothing is leased and SMS_CLAIM claims. Without
  * SMS_CLAIM's batch numbering (two window functions over a materialised set) and second look-up of
- * the rows to lock, it costs the server 185–250 µs less per claim: 227/288/397 µs at 1/3/10 due SMS
- * against 438/542/656 (bench/claim-cpu.ts, 2026-12-04). Exported for tests of its plan and its result.
+ * the rows to lock, it costs the server 44–72 µs (15%) less per claim: 259/297/393 µs at 1/3/10 due SMS
+ * against 303/349/465 (bench/claim-cpu.ts, 2026-12-04). The lease's new entries in every index of
+ * `outbound` (it changes two keys) are not what costs most: leasing without changing a key column took
+ * 25–57 µs less per claim in the same runs, too little for a schema change. Exported for tests of its
+ * plan and its result.
  */
 export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (
     SELECT id, message_id, next_attempt_at FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
@@ -522,7 +525,7 @@ export class PostgresStore implements Store, ClusterStore {
    * reads (one per batch and the one that would need a batch too many) are of distinct mails (the
    * usual alert). Only when a mail of several numbers is among them does SMS_CLAIM read as many as the
    * batches could hold, which decides always. Before, SMS_CLAIM read that prefix first and decided the
-   * same claims at 185–250 µs more of the server's CPU (bench/claim-cpu.ts, 2026-12-04), and before that
+   * same claims at 44–72 µs more of the server's CPU (bench/claim-cpu.ts, 2026-12-04), and before that
    * a claim read all the batches could hold every time (130 index rows for ~4 taken through a relay
    * with a backlog) and took two round trips more in its group (driver, 2026-12-03). In a transaction
    * of its own (`alone`): grouped, it waited for its group's slowest write (test/dispatch/slots.test.ts).
