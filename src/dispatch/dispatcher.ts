@@ -260,6 +260,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         { err: error, owedBatches: this.#owed.length },
         'dispatch: could not record the gateway outcome; it is kept until the store takes writes again, and the SMS is not sent again',
       );
+      // New work for the loop: the next claim writes what is owed first, even when the last found nothing more due.
+      this.kick();
       return;
     }
     this.#recorded(outcomes);

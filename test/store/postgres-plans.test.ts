@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { BEGIN } from '../../src/store/postgres/group-writer.ts';
 import { runBatch } from '../../src/store/postgres/batch.ts';
 import { prepareStatements, toWire } from '../../src/store/postgres/prepared.ts';
-import { ONE_SMS_SENT, PostgresStore, SENT_ORPHANS, SMS_CLAIM, SMS_SENT } from '../../src/store/postgres/store.ts';
+import { ONE_SMS_SENT, PostgresStore, SENT_ORPHANS, SMS_CLAIM, SMS_CLAIM_ONE_PER_BATCH, SMS_SENT } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 
@@ -26,11 +26,17 @@ describeOnPostgres('PostgreSQL plans of the writes', async (url) => {
       await client.query(BEGIN);
       const explain = async (sql: string) =>
         (await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql}`)).rows[0]?.['QUERY PLAN'][0]?.Plan;
-      const plans = [await explain(SMS_SENT), await explain(ONE_SMS_SENT), await explain(SENT_ORPHANS), await explain(SMS_CLAIM)];
+      const plans = [
+        await explain(SMS_SENT),
+        await explain(ONE_SMS_SENT),
+        await explain(SENT_ORPHANS),
+        await explain(SMS_CLAIM),
+        await explain(SMS_CLAIM_ONE_PER_BATCH),
+      ];
       await client.query('ROLLBACK');
       return plans.flatMap(nodes).filter((node) => node['Relation Name'] === 'outbound' && node['Node Type'].endsWith('Scan'));
     });
-    assert.ok(scans.length >= 5, JSON.stringify(scans));
+    assert.ok(scans.length >= 6, JSON.stringify(scans));
     for (const scan of scans) assert.notEqual(scan['Node Type'], 'Seq Scan', JSON.stringify(scans));
   });
 
@@ -62,15 +68,20 @@ describeOnPostgres('PostgreSQL plans of the writes', async (url) => {
         await group(SMS_SENT, [now, [smsId], [`p-${smsId}`], [null], [`id p-${smsId}`]]);
         await group(SENT_ORPHANS, [now, [smsId]]);
         await group(SMS_CLAIM, [now, 5, 4, 1, 'plans', 60_000]);
+        await group(SMS_CLAIM_ONE_PER_BATCH, [now, 5, 4, 1, 'plans', 60_000]);
       }
       const plans = await client.query<{ statement: string; generic_plans: number; custom_plans: number }>(
         'SELECT statement, generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE statement = ANY($1)',
-        [[SMS_SENT, SMS_CLAIM]],
+        [[SMS_SENT, SMS_CLAIM, SMS_CLAIM_ONE_PER_BATCH]],
       );
-      return Object.fromEntries(
-        plans.rows.map((row) => [row.statement === SMS_SENT ? 'sent' : 'claim', { generic: row.generic_plans, custom: row.custom_plans }]),
-      );
+      const names = new Map([
+        [SMS_SENT, 'sent'],
+        [SMS_CLAIM, 'claim'],
+        [SMS_CLAIM_ONE_PER_BATCH, 'claim, one per batch'],
+      ]);
+      return Object.fromEntries(plans.rows.map((row) => [names.get(row.statement), { generic: row.generic_plans, custom: row.custom_plans }]));
     });
-    assert.deepEqual(plans, { sent: { generic: ids.length, custom: 0 }, claim: { generic: ids.length, custom: 0 } });
+    const once = { generic: ids.length, custom: 0 };
+    assert.deepEqual(plans, { sent: once, claim: once, 'claim, one per batch': once });
   });
 });

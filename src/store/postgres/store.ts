@@ -241,17 +241,30 @@ const LEASED_MESSAGE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof MessageRow>;
 
 /**
+ * The lease of the SMS a claim chose (`c`: their ids and due times; `decided` says whether it chose):
+ * leased to `$5` for `$6` ms by the database's clock (one still leased had its lease end with no outcome:
+ * it may have reached the gateway, a possible duplicate), and returned with their mails' columns. One
+ * row with `decided` and no SMS when none is leased. The end of SMS_CLAIM and SMS_CLAIM_ONE_PER_BATCH.
+ */
+const leaseChosen = (chosen: string) => `claimed AS (
+    UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
+      lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
+    FROM (${chosen}) c
+    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, c.due
+  )
+  SELECT decided.decided, claimed.due, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts,
+    ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
+  FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON TRUE`;
+
+/**
  * A claim in one statement, so that its transaction is one round trip (group-writer.ts): of the
  * first `$2` due SMS (SMS_CANDIDATES), the prefix that fits in `$3` batches of at most `$4` numbers of
  * one mail (selectBatchRows, as on SQLite: an SMS starts a batch when it is the first of its mail or its
  * mail's batch is full, and the count of batches started only grows along the due order), locked
- * (`SKIP LOCKED`: another relay's claim has them), checked due again, leased to `$5` for `$6` ms by the
- * database's clock (one still leased had its lease end with no outcome: it may have reached the gateway,
- * a possible duplicate), and returned with their mails' columns. That prefix is the claim's only when the
- * candidates decide it: fewer than `$2` were due, or the last needs a batch too many. Otherwise
- * (`decided` false: mails of several numbers) nothing is leased, and the claim asks again for as many
- * as the batches could hold. One row with `decided` and no SMS when none is leased. Exported for tests
- * of its plan and its result.
+ * (`SKIP LOCKED`: another relay's claim has them), checked due again and leased (leaseChosen). That
+ * prefix is the claim's only when the candidates decide it: fewer than `$2` were due, or the last needs
+ * a batch too many. Otherwise (`decided` false) nothing is leased. Exported for tests of its plan and
+ * its result.
  */
 export const SMS_CLAIM = `WITH due AS MATERIALIZED (${SMS_CANDIDATES}
   ), batched AS (
@@ -261,17 +274,29 @@ export const SMS_CLAIM = `WITH due AS MATERIALIZED (${SMS_CANDIDATES}
       FROM due) numbered
   ), decided AS (
     SELECT count(*) < $2 OR COALESCE(max(batch) > $3, FALSE) AS decided FROM batched
-  ), claimed AS (
-    UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
-      lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
-    FROM (SELECT id, next_attempt_at AS due FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
+  ), ${leaseChosen(`SELECT id, next_attempt_at AS due FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
       AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
-      FOR UPDATE SKIP LOCKED) c
-    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, c.due
-  )
-  SELECT decided.decided, claimed.due, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts,
-    ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
-  FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON TRUE`;
+      FOR UPDATE SKIP LOCKED`)}`;
+
+/**
+ * SMS_CLAIM where each SMS is a batch of its own (the usual alert: a mail to one number), with the same
+ * values: the first `$2` due SMS that no other claim has locked (`SKIP LOCKED`, checked due again as
+ * they are locked), the first `$3` of them leased (leaseChosen), decided when no two of them are one
+ * mail's or a batch is one number (`$4` = 1): then every SMS starts a batch and SMS_CLAIM, for `$2` = `$3`
+ * + 1, chooses just those. Otherwise (`decided` false) nothing is leased and SMS_CLAIM claims. Without
+ * SMS_CLAIM's batch numbering (two window functions over a materialised set) and second look-up of
+ * the rows to lock, it costs the server 44–72 µs (15%) less per claim: 259/297/393 µs at 1/3/10 due SMS
+ * against 303/349/465 (bench/claim-cpu.ts, 2026-12-04). The lease's new entries in every index of
+ * `outbound` (it changes two keys) are not what costs most: leasing without changing a key column took
+ * 25–57 µs less per claim in the same runs, too little for a schema change. Exported for tests of its
+ * plan and its result.
+ */
+export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (
+    SELECT id, message_id, next_attempt_at FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
+    ORDER BY next_attempt_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+  ), decided AS (
+    SELECT $4::int = 1 OR count(DISTINCT message_id) = count(*) AS decided FROM due
+  ), ${leaseChosen('SELECT id, next_attempt_at AS due FROM due WHERE (SELECT decided FROM decided) ORDER BY next_attempt_at, id LIMIT $3')}`;
 
 /**
  * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
@@ -506,30 +531,30 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * One statement (SMS_CLAIM), one round trip, reading the due SMS the claim may take: one
-   * per batch and the one that would need a batch too many, which decides the claim for one-number
-   * mails (the usual alert). Only when every one of them fits (mails of several numbers) does a
-   * second claim read as many as the batches could hold. Before, a claim read that many every time
-   * (130 index rows for ~4 taken through a relay with a backlog) and took two round trips more in its
-   * group, candidates and lease (driver, 2026-12-03). In a transaction of its own (`alone`): grouped, it
-   * waited for its group's slowest write (test/dispatch/slots.test.ts).
+   * One statement, one round trip: SMS_CLAIM_ONE_PER_BATCH, which decides the claim when the due SMS it
+   * reads (one per batch and the one that would need a batch too many) are of distinct mails (the
+   * usual alert). Only when a mail of several numbers is among them does SMS_CLAIM read as many as the
+   * batches could hold, which decides always. Before, SMS_CLAIM read that prefix first and decided the
+   * same claims at 44–72 µs more of the server's CPU (bench/claim-cpu.ts, 2026-12-04), and before that
+   * a claim read all the batches could hold every time (130 index rows for ~4 taken through a relay
+   * with a backlog) and took two round trips more in its group (driver, 2026-12-03). In a transaction
+   * of its own (`alone`): grouped, it waited for its group's slowest write (test/dispatch/slots.test.ts).
    */
   async claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
-    const most = request.maxBatches * request.batchSize + 1;
-    const claim = (candidates: number) =>
+    const claim = (text: string, candidates: number) =>
       this.#write({
         // Its own transaction: a claim in a group whose other write waits (a lock, a slow disk) would hold the dispatcher's free slots with it.
         alone: true,
         statements: [
           {
-            text: SMS_CLAIM,
+            text,
             values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now],
           },
         ],
         result: ([claimed]) => (claimed?.rows ?? []) as Array<{ decided: boolean; due: number } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
       });
-    let claimed = await claim(Math.min(request.maxBatches + 1, most));
-    if (claimed[0]?.decided === false) claimed = await claim(most);
+    let claimed = await claim(SMS_CLAIM_ONE_PER_BATCH, request.maxBatches + 1);
+    if (claimed[0]?.decided === false) claimed = await claim(SMS_CLAIM, request.maxBatches * request.batchSize + 1);
     // The row of a claim that leased nothing has no SMS; the others in due order, as chosen.
     const rows = claimed.filter((row) => row.id !== null).sort((a, b) => a.due - b.due || a.id - b.id);
     const messages = new Map<string, StoredMessage>();
