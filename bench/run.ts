@@ -15,7 +15,7 @@ import { benchRecipient, load, percentile, refusedCount } from './client.ts';
 import { clusterBench, printCluster } from './cluster.ts';
 import { consoleBench, printConsole } from './console-load.ts';
 import { corpusMessages, rotation } from './corpus.ts';
-import { chooseGateway, type GatewayChoice, startGateway } from './gateways.ts';
+import { chooseGateway, type GatewayKind, startGateway } from './gateways.ts';
 import {
   ALL_SHAPES,
   acceptedSoFar,
@@ -165,7 +165,7 @@ async function startRelays(env: (index: number) => Record<string, string>, confi
 const failures: string[] = [];
 
 /** MT: each shape, RUNS rounds, each round every target once. */
-async function mt(withPostfix: boolean, gatewayKind: GatewayChoice['kind']) {
+async function mt(withPostfix: boolean, gatewayKind: GatewayKind) {
   const { child: gateway, url } = await startGateway(gatewayKind);
   const relays = await startRelays(() => ({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT }));
   const bare = startTs('./bare-sink.ts');
@@ -369,7 +369,7 @@ async function mo() {
  * end, diffed by constructor, and reads each thread's heap and the process's mappings at the end: the
  * parts the RSS is made of.
  */
-async function soakPass(snapshots: boolean, gatewayKind: GatewayChoice['kind']) {
+async function soakPass(snapshots: boolean, gatewayKind: GatewayKind) {
   const { child: gateway, url } = await startGateway(gatewayKind);
   const inspectorPort = await freePort();
   const relay = await startRelay(
@@ -462,7 +462,7 @@ async function residentBreakdown(relay: RelayChild, inspector: RelayInspector | 
   };
 }
 
-async function soak(gatewayKind: GatewayChoice['kind']) {
+async function soak(gatewayKind: GatewayKind) {
   if (SOAK === 0) return undefined;
   const rss = await soakPass(false, gatewayKind);
   const { heap, ...withSnapshots } = await soakPass(true, gatewayKind);
