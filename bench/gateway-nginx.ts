@@ -40,6 +40,8 @@ const LOG_READ_CHUNK = 1 << 20;
  * one more process on the bench's two cores. The echo module reads the body (`echo_read_request_body`)
  * so that `$request_body` is set: nginx's core reads it only for a proxy or FastCGI pass, and njs or
  * Lua would run a script per request. Buffer-less access log: each line is written at the request's end.
+ * Every path nginx would default to under /var (logs, temp files) is set into the directory, so that it
+ * runs without root and writes nothing outside it.
  */
 function nginxConfig(dir: string, port: number): string {
   return `load_module ${ECHO_MODULE};
