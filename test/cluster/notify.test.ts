@@ -14,10 +14,16 @@ import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { mail, NONE_HELD } from '../helpers/store.ts';
 
-/** Ends the listening connection of relay `name` from the server's side, as a failover or an operator would. */
+/**
+ * Ends the listening connection of relay `name` on this test's database from the server's side, as a
+ * failover or an operator would. Only this database's: test files running at once share the server,
+ * and test/cluster/membership.test.ts runs a relay named alpha too.
+ */
 async function killListener(url: string, name: string): Promise<void> {
   const { rowCount } = await withClient(url, (client) =>
-    client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`smsrelay listener ${name}`]),
+    client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [
+      `smsrelay listener ${name}`,
+    ]),
   );
   assert.equal(rowCount, 1, 'one listening connection');
 }
