@@ -54,7 +54,7 @@ describe('store.url', () => {
       problems('postgres://user:s3cret@db.example.com/relay?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem')[0] ?? '',
       /sslrootcert \/nonexistent\/ca\.pem cannot be read \(ENOENT\)/,
     );
-    assert.match(problems('postgres://user:s3cret@db.example.com/relay?ssl=true')[0] ?? '', /unknown URL parameter "ssl" \(known: sslmode, sslrootcert\)/);
+    assert.match(problems('postgres://user:s3cret@db.example.com/relay?ssl=true')[0] ?? '', /unknown URL parameter "ssl" \(known: sslmode, sslrootcert, host\)/);
   });
 });
 

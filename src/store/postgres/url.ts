@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import type { PoolConfig } from 'pg';
 
 /**
@@ -10,7 +11,7 @@ export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as c
 export type SslMode = (typeof SSL_MODES)[number];
 
 /** The URL parameters the relay reads; any other is refused (a typo must not weaken TLS silently). */
-const PARAMETERS = new Set(['sslmode', 'sslrootcert']);
+const PARAMETERS = new Set(['sslmode', 'sslrootcert', 'host']);
 
 /** Hosts a clear connection only reaches on this machine: without `sslmode` they get none, all others `verify-full`. */
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -30,23 +31,44 @@ export interface DatabaseUrl {
   readonly pool: PoolConfig;
 }
 
+/**
+ * `url` parsed, with `hostname` empty when it names none. libpq writes a Unix socket's URL with
+ * credentials and no host (`postgres://user:password@/database?host=/dir`), which the URL standard
+ * refuses: a stand-in host is parsed and blanked.
+ */
+function parseUrl(url: string): { readonly parsed: URL; readonly hostname: string } {
+  const noHost = /^postgres(?:ql)?:\/\/[^/?#]*@\//.test(url);
+  const parsed = new URL(noHost ? url.replace('@/', '@localhost/') : url);
+  return { parsed, hostname: noHost ? '' : parsed.hostname };
+}
+
 /** Why `url` cannot be used, as the end of a config problem; undefined when it can. */
 export function databaseUrlProblem(url: string): string | undefined {
   let parsed: URL;
+  let hostname: string;
   try {
-    parsed = new URL(url);
+    ({ parsed, hostname } = parseUrl(url));
   } catch {
     return 'expected postgres://user:password@host:port/database';
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     return `expected postgres://user:password@host:port/database, not a ${parsed.protocol}// URL`;
   }
-  if (!parsed.hostname) return 'the URL names no host: expected postgres://user:password@host:port/database';
+  if (!hostname && !parsed.searchParams.has('host')) return 'the URL names no host: expected postgres://user:password@host:port/database';
   if (parsed.pathname.replace(/^\//, '') === '') return 'the URL names no database: expected postgres://user:password@host:port/database';
   for (const key of parsed.searchParams.keys()) {
     if (!PARAMETERS.has(key)) return `unknown URL parameter "${key}" (known: ${[...PARAMETERS].join(', ')})`;
   }
   const mode = parsed.searchParams.get('sslmode');
+  const socketDir = parsed.searchParams.get('host');
+  if (socketDir !== null) {
+    if (!isAbsolute(socketDir)) {
+      return `host="${socketDir}" is not a directory path: the host parameter names the directory of the server's Unix socket (e.g. host=/var/run/postgresql); a server's name goes before the database`;
+    }
+    if (mode !== null && mode !== 'disable') {
+      return `sslmode "${mode}" with host=${socketDir}: a Unix socket is never encrypted (it only reaches this machine): leave sslmode out or use disable`;
+    }
+  }
   if (mode !== null && !(SSL_MODES as readonly string[]).includes(mode)) {
     const why = mode === 'prefer' || mode === 'allow' ? ' (falling back to a clear connection is not supported: use require or disable)' : '';
     return `unknown sslmode "${mode}"${why}; use one of ${SSL_MODES.join(', ')}`;
@@ -75,9 +97,9 @@ export function redactUrl(url: string): string {
 
 /** The pool settings of a URL that `databaseUrlProblem` accepted: TLS per its sslmode, bounded, with a connect timeout. */
 export function databaseUrl(url: string): DatabaseUrl {
-  const parsed = new URL(url);
-  const host = parsed.hostname;
-  const sslMode = (parsed.searchParams.get('sslmode') as SslMode | null) ?? (LOOPBACK_HOSTS.has(host) ? 'disable' : 'verify-full');
+  const { parsed, hostname: host } = parseUrl(url);
+  const socketDir = parsed.searchParams.get('host');
+  const sslMode = (parsed.searchParams.get('sslmode') as SslMode | null) ?? (socketDir !== null || LOOPBACK_HOSTS.has(host) ? 'disable' : 'verify-full');
   const rootCert = parsed.searchParams.get('sslrootcert');
   const ca = rootCert ? readFileSync(rootCert, 'utf8') : undefined;
   const ssl =
@@ -91,7 +113,8 @@ export function databaseUrl(url: string): DatabaseUrl {
   return {
     sslMode,
     pool: {
-      host: host.replace(/^\[(.*)\]$/, '$1'),
+      // A directory is node-postgres's way to a Unix socket (`<dir>/.s.PGSQL.<port>`), as libpq's.
+      host: socketDir ?? host.replace(/^\[(.*)\]$/, '$1'),
       port: parsed.port ? Number(parsed.port) : 5432,
       user: decodeURIComponent(parsed.username),
       password: decodeURIComponent(parsed.password),
