@@ -9,15 +9,13 @@
  *
  *   node --import tsx bench/claim-cpu.ts   (COUNT=300 by default; on an otherwise idle machine)
  */
-import { readFileSync } from 'node:fs';
-import pg from 'pg';
-import { startThrowawayPostgres } from '../scripts/throwaway-postgres.js';
 import { acceptStatement } from '../src/store/postgres/accept.ts';
 import { runBatch, type Statement } from '../src/store/postgres/batch.ts';
 import { BEGIN_STATEMENTS } from '../src/store/postgres/group-writer.ts';
-import { prepareStatements, toWire } from '../src/store/postgres/prepared.ts';
-import { PostgresStore, SMS_CANDIDATES, SMS_CLAIM, SMS_CLAIM_ONE_PER_BATCH } from '../src/store/postgres/store.ts';
+import { toWire } from '../src/store/postgres/prepared.ts';
+import { SMS_CANDIDATES, SMS_CLAIM, SMS_CLAIM_ONE_PER_BATCH } from '../src/store/postgres/store.ts';
 import { mail } from '../test/helpers/store.ts';
+import { measuredBackend } from './measured-backend.ts';
 
 const COUNT = Number(process.env.COUNT ?? 300);
 /** Claims before the measured ones: the connection prepares the statement and the server caches its plan. */
@@ -30,28 +28,14 @@ const MAX_BATCHES = 8;
 const BATCH_SIZE = 10;
 const LEASE_MS = 60_000;
 
-const server = await startThrowawayPostgres();
-const url = new URL(server.url);
-url.pathname = '/claims';
-{
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  await admin.query('CREATE DATABASE claims');
-  await admin.end();
-}
-await (await PostgresStore.open({ url: url.toString() })).close();
-
-const client = new pg.Client({ connectionString: url.toString() });
-await client.connect();
-prepareStatements(client);
-const backend = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
-const waiting = () => readFileSync(`/proc/${backend}/stat`, 'utf8').split(') ')[1]?.startsWith('S') === true;
-/** The backend's time on a CPU (µs) once it waits for the next message: /proc's schedstat counts it in ns. */
+const measured = await measuredBackend('claims');
+const { client } = measured;
+/** The backend's time on a CPU (µs) once it waits for the next message. */
 const backendCpuUs = () => {
-  while (!waiting()) {
+  while (!measured.waiting()) {
     // The backend still finishes its answer (it sent ReadyForQuery before it went to sleep).
   }
-  return Number(readFileSync(`/proc/${backend}/schedstat`, 'utf8').split(' ')[0]) / 1_000;
+  return measured.cpuUs();
 };
 
 const inTransaction = (statements: readonly Statement[]) =>
@@ -114,6 +98,5 @@ for (const due of DUE_COUNTS) {
     figures[name] = { ...figures[name], [due]: `${Math.round(own)} µs, ${rows} SMS returned, ${rows > 0 ? Math.round(own / rows) : '-'} µs/SMS` };
   }
 }
-await client.end();
-await server.destroy();
+await measured.close();
 console.log(JSON.stringify({ count: COUNT, maxBatches: MAX_BATCHES, batchSize: BATCH_SIZE, serverCpuPerClaimByDueSms: figures }, null, 1));

@@ -10,12 +10,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Arrival, answerBench } from './gateway-protocol.ts';
 import { ECHO_MODULE, NGINX } from './gateway-nginx-install.ts';
-import { freePort } from './processes.ts';
+import { freePort, portOpen } from './processes.ts';
 
 const SEND_PATH = '/smsgateway/sendmsg.aspx';
 /**
@@ -106,20 +105,9 @@ function logFollower(path: string): () => Arrival[] {
   };
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 async function waitUntilListening(nginx: ChildProcess, port: number): Promise<void> {
   const deadline = performance.now() + START_PATIENCE_MS;
-  while (!(await listening(port))) {
+  while (!(await portOpen(port))) {
     if (nginx.exitCode !== null || nginx.signalCode !== null) throw new Error(`nginx exited (${nginx.exitCode ?? nginx.signalCode}) before it listened`);
     if (performance.now() > deadline) throw new Error(`nginx did not listen on 127.0.0.1:${port} within ${START_PATIENCE_MS} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
+import { portOpen } from './processes.ts';
 
 const SMTP_SOURCE = '/usr/sbin/smtp-source';
 const SMTP_SINK = '/usr/sbin/smtp-sink';
@@ -16,17 +16,6 @@ const SINK_BACKLOG = 256;
 
 function loud(message: string): void {
   console.error(`\n!!!!!!!! bench: ${message}\n`);
-}
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** Stops a postfix master the package (or anyone) started; true when nothing listens on port 25 afterwards. */

@@ -7,15 +7,13 @@
  *
  *   node --import tsx bench/statement-cpu.ts   (COUNT=3000 by default; on an otherwise idle machine)
  */
-import { readFileSync } from 'node:fs';
-import pg from 'pg';
-import { startThrowawayPostgres } from '../scripts/throwaway-postgres.js';
 import { acceptStatement } from '../src/store/postgres/accept.ts';
 import { runBatch, type Statement } from '../src/store/postgres/batch.ts';
 import { BEGIN_STATEMENTS } from '../src/store/postgres/group-writer.ts';
-import { prepareStatements, toWire } from '../src/store/postgres/prepared.ts';
-import { ONE_SMS_SENT, PostgresStore, SENT_ORPHANS, SMS_SENT } from '../src/store/postgres/store.ts';
+import { toWire } from '../src/store/postgres/prepared.ts';
+import { ONE_SMS_SENT, SENT_ORPHANS, SMS_SENT } from '../src/store/postgres/store.ts';
 import { mail } from '../test/helpers/store.ts';
+import { measuredBackend } from './measured-backend.ts';
 
 const COUNT = Number(process.env.COUNT ?? 3_000);
 /** Statements per transaction: a commit group of a relay under load holds several writes. */
@@ -24,23 +22,9 @@ const GROUP = 4;
 const RUNS = 3;
 /** Executions before each measured run: the connection prepares the statement and the server caches its plan. */
 const WARM_UP = 25;
-const server = await startThrowawayPostgres();
-const url = new URL(server.url);
-url.pathname = '/statements';
-{
-  const admin = new pg.Client({ connectionString: server.url });
-  await admin.connect();
-  await admin.query('CREATE DATABASE statements');
-  await admin.end();
-}
-await (await PostgresStore.open({ url: url.toString() })).close();
-
-const client = new pg.Client({ connectionString: url.toString() });
-await client.connect();
-prepareStatements(client);
-const backend = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
-/** The backend's time on a CPU (µs): /proc's schedstat counts it in ns, where its stat has 10 ms ticks. */
-const backendCpuUs = () => Number(readFileSync(`/proc/${backend}/schedstat`, 'utf8').split(' ')[0]) / 1_000;
+const measured = await measuredBackend('statements');
+const { client } = measured;
+const backendCpuUs = () => measured.cpuUs();
 
 const inTransaction = (statements: readonly Statement[]) =>
   runBatch(
@@ -89,8 +73,7 @@ await measure('ONE_SMS_SENT', (index) => ({
   values: [5_000, smsId(index + Math.floor(ids.length / 2)), `p-${index}`, null, `id p-${index}`],
 }));
 await measure('SENT_ORPHANS', (index) => ({ text: SENT_ORPHANS, values: [5_000, [smsId(index)]] }));
-await client.end();
-await server.destroy();
+await measured.close();
 console.log(
   JSON.stringify({
     count: COUNT,

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
-import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
-import { singleProvider } from '../../src/dispatch/routing.ts';
 import { createLogger } from '../../src/log.ts';
-import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
 import type { Store } from '../../src/store/types.ts';
-import { GATEWAY_ACCOUNT, startSimulator } from '../helpers/relay.ts';
+import { simulatorRoute, TEST_DISPATCH_POLICY } from '../helpers/gateway.ts';
+import { startSimulator } from '../helpers/relay.ts';
 import { mail, storeFile } from '../helpers/store.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
@@ -52,32 +50,17 @@ async function harness(): Promise<{ dispatcher: Dispatcher; store: Store; counte
   });
   const gatewayServer = await startSimulator();
   cleanups.push(() => gatewayServer.close());
-  const gateway = intellisoftwarePlugin.createGateway({
-    endpoints: [gatewayServer.url],
-    ...GATEWAY_ACCOUNT,
-    accountId: undefined,
-    sessions: false,
-    connectTimeoutMs: 1_000,
-    responseTimeoutMs: 5_000,
-    connectionsPerEndpoint: SLOTS,
-    logger: createLogger('silent'),
-    settings: {},
-  });
+  const { gateway, routing } = simulatorRoute(gatewayServer.url, { connections: SLOTS, responseTimeoutMs: 5_000 });
   cleanups.push(() => gateway.close());
   const dispatcher = new Dispatcher({
     store: counting,
-    routing: singleProvider({ name: 'intellisoftware', gateway, outcomes: outcomeClassifier(intellisoftwarePlugin.outcomeRules), sessions: false }),
+    routing,
     logger: createLogger('silent'),
     owner: 'cadence',
     maxConcurrentRequests: SLOTS,
     leaseMs: 60_000,
     idleWaitMs: IDLE_WAIT_MS,
-    retry: { minDelayMs: 5_000, maxDelayMs: 60_000, maxAgeMs: 24 * 3_600_000 },
-    delayNoticeMs: 3_600_000,
-    failoverRecoveryMs: 300_000,
-    pauseProbeIntervalMs: 60_000,
-    report: async () => undefined,
-    onMailQueued: () => undefined,
+    ...TEST_DISPATCH_POLICY,
   });
   cleanups.push(() => dispatcher.stop());
   return { dispatcher, store, counted };

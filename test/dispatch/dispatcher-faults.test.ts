@@ -3,25 +3,11 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
-import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
-import { singleProvider } from '../../src/dispatch/routing.ts';
-import { createLogger } from '../../src/log.ts';
-import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
 import type { Store } from '../../src/store/types.ts';
+import { simulatorRoute, TEST_DISPATCH_POLICY } from '../helpers/gateway.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import {
-  GATEWAY_ACCOUNT,
-  gatewayYaml,
-  killSpawnedRelays,
-  relayEnvironment,
-  removeDir,
-  spawnRelay,
-  startSimulator,
-  startTestRelay,
-  tempDir,
-  waitFor,
-} from '../helpers/relay.ts';
+import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { mail, storeFile } from '../helpers/store.ts';
 import { sleep } from '../helpers/wait.ts';
@@ -60,33 +46,18 @@ async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
   cleanups.push(() => store.close());
   const gatewayServer = await startSimulator();
   cleanups.push(() => gatewayServer.close());
-  const gateway = intellisoftwarePlugin.createGateway({
-    endpoints: [gatewayServer.url],
-    ...GATEWAY_ACCOUNT,
-    accountId: undefined,
-    sessions: false,
-    connectTimeoutMs: 1_000,
-    responseTimeoutMs,
-    connectionsPerEndpoint: 4,
-    logger: createLogger('silent'),
-    settings: {},
-  });
+  const { gateway, routing } = simulatorRoute(gatewayServer.url, { connections: 4, responseTimeoutMs });
   cleanups.push(() => gateway.close());
   const { logger, lines } = captureLog('info');
   const clock = { now: Date.parse('2026-12-02T10:00:00Z') };
   const dispatcher = new Dispatcher({
     store,
-    routing: singleProvider({ name: 'intellisoftware', gateway, outcomes: outcomeClassifier(intellisoftwarePlugin.outcomeRules), sessions: false }),
+    routing,
     logger,
     owner: 'test-owner',
     maxConcurrentRequests: 4,
     leaseMs: 1_000 + responseTimeoutMs,
-    retry: { minDelayMs: 5_000, maxDelayMs: 60_000, maxAgeMs: 24 * 3_600_000 },
-    delayNoticeMs: 3_600_000,
-    failoverRecoveryMs: 300_000,
-    pauseProbeIntervalMs: 60_000,
-    report: async () => undefined,
-    onMailQueued: () => undefined,
+    ...TEST_DISPATCH_POLICY,
     clock: () => clock.now,
   });
   cleanups.push(() => dispatcher.stop());

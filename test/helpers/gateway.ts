@@ -1,5 +1,9 @@
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { singleProvider } from '../../src/dispatch/routing.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Gateway } from '../../src/providers/contract.ts';
+import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
+import { GATEWAY_ACCOUNT } from './relay.ts';
 import type { InboundSink, ReceivedSms, StatusReport } from '../../src/vocabulary.ts';
 
 /** What a gateway adapter under test gets besides its account: an endpoint nobody answers on, short timeouts, no logs. */
@@ -10,6 +14,38 @@ export const TEST_GATEWAY_SETTINGS = {
   connectionsPerEndpoint: 2,
   logger: createLogger('silent'),
   settings: {},
+};
+
+/**
+ * The IntelliSoftware adapter on the simulator at `url`, as a dispatcher's only route: at most
+ * `connections` requests at once, each answered within `responseTimeoutMs`.
+ */
+export function simulatorRoute(url: string, options: { readonly connections: number; readonly responseTimeoutMs: number }) {
+  const gateway = intellisoftwarePlugin.createGateway({
+    endpoints: [url],
+    ...GATEWAY_ACCOUNT,
+    accountId: undefined,
+    sessions: false,
+    connectTimeoutMs: 1_000,
+    responseTimeoutMs: options.responseTimeoutMs,
+    connectionsPerEndpoint: options.connections,
+    logger: createLogger('silent'),
+    settings: {},
+  });
+  return {
+    gateway,
+    routing: singleProvider({ name: 'intellisoftware', gateway, outcomes: outcomeClassifier(intellisoftwarePlugin.outcomeRules), sessions: false }),
+  };
+}
+
+/** A test dispatcher's retry, notice, failover and pause policy (the defaults' order of magnitude), reporting nothing. */
+export const TEST_DISPATCH_POLICY = {
+  retry: { minDelayMs: 5_000, maxDelayMs: 60_000, maxAgeMs: 24 * 3_600_000 },
+  delayNoticeMs: 3_600_000,
+  failoverRecoveryMs: 300_000,
+  pauseProbeIntervalMs: 60_000,
+  report: async () => undefined,
+  onMailQueued: () => undefined,
 };
 
 /** Runs `use` with a fresh gateway from `create`, and always closes it. */

@@ -177,3 +177,12 @@ export function queuedId(reply: Reply | undefined): string {
   if (!id) throw new Error(`not a queued reply: ${reply?.code} ${reply?.text}`);
   return id;
 }
+
+/**
+ * A mail from alice@example.com (who gets the replies) to `phone`@sms.localhost with `text` as subject
+ * and body: the end-of-data reply, or the RCPT reply when that refused it.
+ */
+export async function textTo(port: number, phone: string, text: string): Promise<Reply | undefined> {
+  const sent = await sendMail(port, { to: [`${phone}@sms.localhost`], subject: text, body: text, headers: { From: 'alice@example.com' } });
+  return sent.data ?? sent.rcpt[0];
+}

@@ -2,7 +2,7 @@
  * #17 item 8: a named statement is described once per connection (src/store/postgres/batch.ts,
  * shapesOf). Its later executions go without a Describe, so the server sends no RowDescription or
  * NoData for them, and their rows are still read with the columns and type parsers of the first.
- * The server's messages are counted by type through a TCP proxy (test/helpers/postgres-messages.ts).
+ * The server's messages are counted by type through a TCP proxy (test/helpers/postgres-proxy.ts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import pg from 'pg';
 import { runBatch, type Statement } from '../../src/store/postgres/batch.ts';
 import { toWire } from '../../src/store/postgres/prepared.ts';
 import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
-import { messageCountingProxy } from '../helpers/postgres-messages.ts';
+import { postgresProxy } from '../helpers/postgres-proxy.ts';
 
 const ROW_DESCRIPTION = 0x54;
 const NO_DATA = 0x6e;
@@ -36,7 +36,7 @@ describeOnPostgres('PostgreSQL: a named statement described once per connection'
   test('the second run of the same statements on a connection gets no RowDescription or NoData, and reads the same rows; another connection describes them again', async () => {
     const url = (await freshDatabase()) ?? '';
     await withClient(url, (client) => client.query('CREATE TABLE shapes (id bigserial PRIMARY KEY, label text)'));
-    const proxy = await messageCountingProxy(url);
+    const proxy = await postgresProxy(url);
     const described = () => proxy.count(ROW_DESCRIPTION) + proxy.count(NO_DATA);
     try {
       await withClient(proxy.url, async (client) => {
@@ -92,7 +92,7 @@ describeOnPostgres('PostgreSQL: a named statement described once per connection'
   test('an unnamed statement (it reads `*`) is described at every run, beside named ones that are not', async () => {
     const url = (await freshDatabase()) ?? '';
     await withClient(url, (client) => client.query("CREATE TABLE shapes (id bigserial PRIMARY KEY, label text); INSERT INTO shapes (label) VALUES ('s')"));
-    const proxy = await messageCountingProxy(url);
+    const proxy = await postgresProxy(url);
     try {
       await withClient(proxy.url, async (client) => {
         const statements = [wire('SELECT * FROM shapes'), wire('SELECT $1::int AS n', [7])];
@@ -112,7 +112,7 @@ describeOnPostgres('PostgreSQL: a named statement described once per connection'
 
   test('a statement parsed again after a failed batch is described again and read right', async () => {
     const url = (await freshDatabase()) ?? '';
-    const proxy = await messageCountingProxy(url);
+    const proxy = await postgresProxy(url);
     try {
       await withClient(proxy.url, async (client) => {
         const named = wire('SELECT $1::int * 2 AS doubled', [4]);

@@ -3,8 +3,6 @@
  * as the server's ReadyForQuery messages on their way to the relay, through a TCP proxy on 127.0.0.1.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { createLogger } from '../../src/log.ts';
@@ -12,6 +10,7 @@ import { runBatch, type Statement } from '../../src/store/postgres/batch.ts';
 import { prepareStatements, statementName, toWire } from '../../src/store/postgres/prepared.ts';
 import { ONE_SMS_SENT, PostgresStore, SENT_ORPHANS, SMS_CANDIDATES, SMS_CLAIM, SMS_SENT } from '../../src/store/postgres/store.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
+import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
 import { mail, NONE_HELD } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
@@ -36,55 +35,10 @@ const member = (name: string) => ({ name, instance: name, version: '1', schema: 
 /** The store's type parsers (int8 as a number), for a client of the test's own. */
 const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };
 
-/** A proxy to the server of `url` that counts the ReadyForQuery messages after each connection's start-up: one per round trip. */
-async function countingProxy(url: string): Promise<{ url: string; roundTrips: () => number; close: () => Promise<void> }> {
-  const target = new URL(url);
-  let roundTrips = 0;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    let pending = Buffer.alloc(0);
-    let started = false;
-    upstream.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      while (pending.length >= 5) {
-        const length = pending.readUInt32BE(1);
-        if (pending.length < 1 + length) break;
-        if (pending[0] === 0x5a) {
-          if (started) roundTrips += 1;
-          started = true;
-        }
-        pending = pending.subarray(1 + length);
-      }
-    });
-    client.pipe(upstream);
-    upstream.pipe(client);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const proxied = new URL(url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String((server.address() as AddressInfo).port);
-  return {
-    url: proxied.toString(),
-    roundTrips: () => roundTrips,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
-
 describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
   test('the hot writes of a group (mail accepted, SMS claimed, SMS sent with their orphan reports, mail claimed and sent, an SMS received) are one round trip per group: BEGIN, statements and COMMIT together; a relay alone sends no NOTIFY', async () => {
     const url = (await freshDatabase()) ?? '';
-    const proxy = await countingProxy(url);
+    const proxy = await postgresProxy(url);
     const store = await PostgresStore.open({ url: proxy.url });
     try {
       // A relay alone: its heartbeat sees no other relay, so nothing notifies after the commits.
@@ -123,7 +77,7 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
 
   test('the opt-out checks of one turn of the event loop are one round trip, each answered for its own number', async () => {
     const url = (await freshDatabase()) ?? '';
-    const proxy = await countingProxy(url);
+    const proxy = await postgresProxy(url);
     const store = await PostgresStore.open({ url: proxy.url });
     try {
       await store.acceptInbound(stop);

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { GroupWriter, type Statements } from '../../src/store/postgres/group-writer.ts';
 import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
-import { messageCountingProxy } from '../helpers/postgres-messages.ts';
+import { postgresProxy } from '../helpers/postgres-proxy.ts';
 
 const SETTINGS = "SELECT current_setting('enable_seqscan') AS seqscan, current_setting('plan_cache_mode') AS plans";
 
@@ -42,7 +42,7 @@ describeOnPostgres('PostgreSQL: a group of statements is its round trip’s impl
   test('no BEGIN or COMMIT is sent; the writes are committed when answered, ran with the settings, which end with the group', async () => {
     const url = (await freshDatabase()) ?? '';
     await withClient(url, (client) => client.query('CREATE TABLE labels (id bigserial PRIMARY KEY, label text UNIQUE)'));
-    const proxy = await messageCountingProxy(url);
+    const proxy = await postgresProxy(url);
     const { writer, pool } = writerOn(proxy.url);
     try {
       const [first, settings, second] = await Promise.all([writer.run(insert('a'), []), writer.run(settingsRead, []), writer.run(insert('b'), [])]);
@@ -87,7 +87,7 @@ describeOnPostgres('PostgreSQL: a group of statements is its round trip’s impl
   test('a group with a follow-up (a round trip inside it) still opens with BEGIN and ends with COMMIT', async () => {
     const url = (await freshDatabase()) ?? '';
     await withClient(url, (client) => client.query('CREATE TABLE labels (id bigserial PRIMARY KEY, label text UNIQUE)'));
-    const proxy = await messageCountingProxy(url);
+    const proxy = await postgresProxy(url);
     const { writer, pool } = writerOn(proxy.url);
     try {
       const followed: Statements<string> = {

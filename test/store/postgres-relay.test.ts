@@ -18,7 +18,7 @@ import {
   tempDir,
   waitFor,
 } from '../helpers/relay.ts';
-import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { queuedId, textTo } from '../helpers/smtp.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 const PHONE = '447700900123';
@@ -26,11 +26,8 @@ const TOKEN = 'test-webhook-token-0123456789';
 
 after(killSpawnedRelays);
 
-/** A mail from alice (who gets the replies) to PHONE; the SMTP end-of-data reply, or the RCPT reply when that refused it. */
-const mailTo = async (port: number, text: string) => {
-  const sent = await sendMail(port, { to: [`${PHONE}@sms.localhost`], subject: text, body: text, headers: { From: 'alice@example.com' } });
-  return sent.data ?? sent.rcpt[0];
-};
+/** A mail from alice (who gets the replies) to PHONE: the end-of-data reply, or the RCPT reply when that refused it. */
+const mailTo = (port: number, text: string) => textTo(port, PHONE, text);
 
 describeOnPostgres('the relay on PostgreSQL', async (probe) => {
   test('the whole loop: mail → SMS at the simulator, the phone answers (MO webhook) → reply mail in the Maildir', async () => {

@@ -6,88 +6,30 @@
  * nothing, and new connections are accepted and never answered.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import pg from 'pg';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
+import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { describeOnPostgres, freshDatabase, ownPostgres, withDatabase } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, tempDir, waitFor } from '../helpers/relay.ts';
-import { sendMail } from '../helpers/smtp.ts';
+import { textTo } from '../helpers/smtp.ts';
 
 const PHONE = '447700900123';
 const TOKEN = 'test-webhook-token-0123456789';
 
 after(killSpawnedRelays);
 
-interface SilentProxy {
-  readonly url: string;
-  /** From now on nothing passes, either way, on old connections or new ones; nothing is closed. */
-  silence(): void;
-  /** The host is back: new connections pass (the silenced ones stay dead, as after a real outage). */
-  heal(): void;
-  close(): Promise<void>;
-}
-
-async function silentProxy(url: string): Promise<SilentProxy> {
-  const target = new URL(url);
-  const sockets = new Set<Socket>();
-  let silent = false;
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  };
-  const server: Server = createServer((client) => {
-    track(client);
-    if (silent) return;
-    const upstream = connect(Number(target.port), target.hostname);
-    track(upstream);
-    const forward = (from: Socket, to: Socket) => {
-      from.on('data', (chunk: Buffer) => {
-        if (!silent) to.write(chunk);
-      });
-      from.on('end', () => {
-        if (!silent) to.end();
-      });
-    };
-    forward(client, upstream);
-    forward(upstream, client);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const proxied = new URL(url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String((server.address() as AddressInfo).port);
-  return {
-    url: proxied.toString(),
-    silence: () => {
-      silent = true;
-    },
-    heal: () => {
-      silent = false;
-    },
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
-
-const mailTo = async (port: number, text: string) => {
-  const sent = await sendMail(port, { to: [`${PHONE}@sms.localhost`], subject: text, body: text, headers: { From: 'alice@example.com' } });
-  return sent.data ?? sent.rcpt[0];
-};
+/** A mail from alice (who gets the replies) to PHONE: the end-of-data reply, or the RCPT reply when that refused it. */
+const mailTo = (port: number, text: string) => textTo(port, PHONE, text);
 
 describeOnPostgres('the relay on PostgreSQL whose host goes silent', async () => {
   test('a database that stops answering without closing: 451 4.3.0 / 503 / not ready within seconds, nothing answered 250 is lost, ready again without a restart when it answers', {
     timeout: 60_000,
   }, async () => {
     const server = await ownPostgres();
-    const proxy = await silentProxy(withDatabase(server.url, 'postgres'));
+    const proxy = await postgresProxy(withDatabase(server.url, 'postgres'));
     const gateway = await startSimulator();
     const dir = tempDir();
     const relay = await spawnRelay(
@@ -138,7 +80,7 @@ describeOnPostgres('the relay on PostgreSQL whose host goes silent', async () =>
 
   test('a slow statement on a server that answers is not cut: a mail whose commit waits 8 s on a lock is accepted', { timeout: 60_000 }, async () => {
     const url = (await freshDatabase()) ?? '';
-    const proxy = await silentProxy(url);
+    const proxy = await postgresProxy(url);
     const healths: string[] = [];
     const store = await PostgresStore.open({ url: proxy.url }, (health) => healths.push(health.state));
     const locker = new pg.Client({ connectionString: url });

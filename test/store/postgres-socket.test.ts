@@ -1,55 +1,15 @@
 /**
  * `store.url` naming the server's Unix socket directory (`?host=/dir`, as libpq reads it): the way to a
- * database on the relay's own machine, without TCP. Config rules, and a real store over the socket of
- * the test server.
+ * database on the relay's own machine, without TCP. A real store over the socket of the test server (the
+ * URL's rules: postgres.test.ts).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/load.ts';
+import { test } from 'node:test';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
-import { databaseUrl } from '../../src/store/postgres/url.ts';
 import { describeOnPostgres, freshDatabase, withClient } from '../helpers/postgres.ts';
-import { removeDir, tempDir } from '../helpers/relay.ts';
 import { mail } from '../helpers/store.ts';
-
-const problems = (url: string) => {
-  const dir = tempDir();
-  try {
-    loadConfig({ SMSRELAY_DATABASE_URL: url }, dir);
-    return [];
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems;
-  } finally {
-    removeDir(dir);
-  }
-};
-
-describe('store.url with a Unix socket directory', () => {
-  test('host=/dir is taken, with or without a host before the database; clear by default, since it only reaches this machine', () => {
-    assert.deepEqual(problems('postgres://relay:s3cret@/relay?host=/var/run/postgresql'), []);
-    assert.deepEqual(problems('postgres://relay:s3cret@localhost:5433/relay?host=/var/run/postgresql&sslmode=disable'), []);
-    const { pool, sslMode } = databaseUrl('postgres://relay:s3cret@/relay?host=/var/run/postgresql');
-    assert.equal(sslMode, 'disable');
-    assert.equal(pool.host, '/var/run/postgresql');
-    assert.equal(pool.ssl, false);
-    assert.equal(pool.port, 5432);
-  });
-
-  test('a host parameter that is not a directory path, or TLS asked of a socket: a config error naming the fix', () => {
-    assert.match(
-      problems('postgres://relay:s3cret@/relay?host=db.example.com')[0] ?? '',
-      /host="db\.example\.com" is not a directory path: the host parameter names the directory of the server's Unix socket/,
-    );
-    assert.match(
-      problems('postgres://relay:s3cret@/relay?host=/var/run/postgresql&sslmode=verify-full')[0] ?? '',
-      /sslmode "verify-full" with host=\/var\/run\/postgresql: a Unix socket is never encrypted .*: leave sslmode out or use disable/,
-    );
-    assert.match(problems('postgres://relay:s3cret@/relay')[0] ?? '', /the URL names no host/);
-  });
-});
 
 describeOnPostgres('PostgreSQL over its Unix socket', async () => {
   test('a store opened on host=<socket directory> connects over the socket and commits', async (t) => {

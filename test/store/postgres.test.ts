@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
+import { databaseUrl } from '../../src/store/postgres/url.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
@@ -54,7 +55,32 @@ describe('store.url', () => {
       problems('postgres://user:s3cret@db.example.com/relay?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem')[0] ?? '',
       /sslrootcert \/nonexistent\/ca\.pem cannot be read \(ENOENT\)/,
     );
-    assert.match(problems('postgres://user:s3cret@db.example.com/relay?ssl=true')[0] ?? '', /unknown URL parameter "ssl" \(known: sslmode, sslrootcert, host\)/);
+    assert.match(
+      problems('postgres://user:s3cret@db.example.com/relay?ssl=true')[0] ?? '',
+      /unknown URL parameter "ssl" \(known: sslmode, sslrootcert, host\)/,
+    );
+  });
+
+  test('host=/dir is taken, with or without a host before the database; clear by default, since it only reaches this machine', () => {
+    assert.deepEqual(problems('postgres://relay:s3cret@/relay?host=/var/run/postgresql'), []);
+    assert.deepEqual(problems('postgres://relay:s3cret@localhost:5433/relay?host=/var/run/postgresql&sslmode=disable'), []);
+    const { pool, sslMode } = databaseUrl('postgres://relay:s3cret@/relay?host=/var/run/postgresql');
+    assert.equal(sslMode, 'disable');
+    assert.equal(pool.host, '/var/run/postgresql');
+    assert.equal(pool.ssl, false);
+    assert.equal(pool.port, 5432);
+  });
+
+  test('a host parameter that is not a directory path, or TLS asked of a socket: a config error naming the fix', () => {
+    assert.match(
+      problems('postgres://relay:s3cret@/relay?host=db.example.com')[0] ?? '',
+      /host="db\.example\.com" is not a directory path: the host parameter names the directory of the server's Unix socket/,
+    );
+    assert.match(
+      problems('postgres://relay:s3cret@/relay?host=/var/run/postgresql&sslmode=verify-full')[0] ?? '',
+      /sslmode "verify-full" with host=\/var\/run\/postgresql: a Unix socket is never encrypted .*: leave sslmode out or use disable/,
+    );
+    assert.match(problems('postgres://relay:s3cret@/relay')[0] ?? '', /the URL names no host/);
   });
 });
 
