@@ -33,6 +33,8 @@ export async function postgresProxy(url: string): Promise<PostgresProxy> {
   const sockets = new Set<Socket>();
   let roundTrips = 0;
   let silent = false;
+  /** Each proxied connection's way through: cut for good by a silence, as a real one stays dead. */
+  const ways: Array<{ dead: boolean }> = [];
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on('error', () => undefined);
@@ -43,6 +45,8 @@ export async function postgresProxy(url: string): Promise<PostgresProxy> {
     if (silent) return;
     const upstream = connect(Number(target.port), target.hostname);
     track(upstream);
+    const way = { dead: false };
+    ways.push(way);
     let pending = Buffer.alloc(0);
     let started = false;
     const read = (chunk: Buffer) => {
@@ -63,12 +67,12 @@ export async function postgresProxy(url: string): Promise<PostgresProxy> {
     };
     const forward = (from: Socket, to: Socket, seen?: (chunk: Buffer) => void) => {
       from.on('data', (chunk: Buffer) => {
-        if (silent) return;
+        if (way.dead) return;
         seen?.(chunk);
         to.write(chunk);
       });
       from.on('end', () => {
-        if (!silent) to.end();
+        if (!way.dead) to.end();
       });
     };
     forward(client, upstream);
@@ -86,6 +90,7 @@ export async function postgresProxy(url: string): Promise<PostgresProxy> {
     roundTrips: () => roundTrips,
     silence: () => {
       silent = true;
+      for (const way of ways) way.dead = true;
     },
     heal: () => {
       silent = false;

@@ -9,9 +9,11 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import pg from 'pg';
+import { notifyStatement, WorkListener, type WorkQueue } from '../../src/store/postgres/notify.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
+import { createLogger } from '../../src/log.ts';
 import { postgresProxy } from '../helpers/postgres-proxy.ts';
-import { describeOnPostgres, freshDatabase, ownPostgres, withDatabase } from '../helpers/postgres.ts';
+import { describeOnPostgres, freshDatabase, ownPostgres, withClient, withDatabase } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, tempDir, waitFor } from '../helpers/relay.ts';
 import { textTo } from '../helpers/smtp.ts';
@@ -101,6 +103,33 @@ describeOnPostgres('the relay on PostgreSQL whose host goes silent', async () =>
     } finally {
       await locker.end();
       await store.close();
+      await proxy.close();
+    }
+  });
+
+  test("the connection that hears other relays' work goes silent: its check notices, it connects again and hears again", { timeout: 60_000 }, async () => {
+    const url = (await freshDatabase()) ?? '';
+    const proxy = await postgresProxy(url);
+    const woken: WorkQueue[][] = [];
+    const listener = new WorkListener({
+      connection: { connectionString: proxy.url },
+      tag: 'this',
+      onWake: (queues) => woken.push([...queues]),
+      logger: createLogger('silent'),
+      checkEveryMs: 500,
+    });
+    listener.start();
+    try {
+      // Each connection, the first included, looks once for what came while nobody listened.
+      await waitFor('listening', () => woken.length === 1, 10_000);
+      proxy.silence();
+      proxy.heal();
+      await waitFor('listening again on a new connection', () => woken.length === 2, 20_000);
+      await withClient(url, (client) => client.query(notifyStatement(['sms'], 'other')));
+      await waitFor("another relay's notification heard", () => woken.length === 3, 10_000);
+      assert.deepEqual(woken[2], ['sms']);
+    } finally {
+      await listener.stop();
       await proxy.close();
     }
   });

@@ -18,6 +18,13 @@ const QUEUES: readonly WorkQueue[] = ['sms', 'mail'];
 /** Reconnecting the listener: first wait, and the most it grows to (doubling). */
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 30_000;
+/**
+ * The listening connection only reads, so a database gone silent (its host lost, a partition: nothing
+ * closes the connection) would leave it deaf for good; it asks the server this often whether it is
+ * there, and a question unanswered within LISTENER_ANSWER_MS counts as the connection lost.
+ */
+const LISTENER_CHECK_MS = 30_000;
+const LISTENER_ANSWER_MS = 5_000;
 
 /**
  * The notification of `queues` woken, from `tag` (the sender's process: it kicked its own loops
@@ -83,6 +90,8 @@ export interface WorkListenerOptions {
   /** Another process notified: someone else runs on this database. */
   readonly onHeard?: () => void;
   readonly logger: Logger;
+  /** How often the connection is checked: LISTENER_CHECK_MS unless a test needs it sooner. */
+  readonly checkEveryMs?: number;
 }
 
 /** The listening connection: connects, LISTENs, kicks, and reconnects with backoff when it is lost. */
@@ -90,6 +99,7 @@ export class WorkListener {
   readonly #options: WorkListenerOptions;
   #client: pg.Client | undefined;
   #retry: NodeJS.Timeout | undefined;
+  #check: NodeJS.Timeout | undefined;
   #delay = RECONNECT_MIN_MS;
   /** Since when the listener is down, while it is: one line per episode. */
   #lostSince: number | undefined;
@@ -112,7 +122,9 @@ export class WorkListener {
     const onLost = (error: unknown) => {
       if (lost || this.#stopped) return;
       lost = true;
-      client.end().catch(() => undefined);
+      clearInterval(this.#check);
+      // end() waits for the server's goodbye, which a silent server never sends.
+      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
       this.#lost(error);
     };
     client.on('error', onLost);
@@ -132,6 +144,16 @@ export class WorkListener {
       return;
     }
     if (this.#stopped) return;
+    this.#check = setInterval(() => {
+      let deadline: NodeJS.Timeout | undefined;
+      const unanswered = new Promise<never>((_, reject) => {
+        deadline = setTimeout(() => reject(new Error(`the database did not answer within ${LISTENER_ANSWER_MS / 1000} s`)), LISTENER_ANSWER_MS);
+      });
+      Promise.race([client.query('SELECT 1'), unanswered])
+        .catch(onLost)
+        .finally(() => clearTimeout(deadline));
+    }, this.#options.checkEveryMs ?? LISTENER_CHECK_MS);
+    this.#check.unref();
     this.#delay = RECONNECT_MIN_MS;
     if (this.#lostSince !== undefined) {
       logger.info({ downMs: Date.now() - this.#lostSince }, "store: listening for other relays' work again; looking for what came meanwhile");
@@ -157,6 +179,7 @@ export class WorkListener {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retry);
+    clearInterval(this.#check);
     await this.#client?.end().catch(() => undefined);
   }
 }
