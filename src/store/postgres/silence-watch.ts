@@ -63,12 +63,10 @@ export interface SilenceWatchOptions {
   readonly connection: pg.ClientConfig;
   /** The database did not answer: the reason, for the store's health. */
   readonly onSilent: (reason: string) => void;
-  readonly now?: () => number;
 }
 
 export class SilenceWatch {
   readonly #options: SilenceWatchOptions;
-  readonly #now: () => number;
   readonly #watched = new Map<pg.ClientBase, Watched>();
   readonly #timer: NodeJS.Timeout;
   #probing = false;
@@ -76,8 +74,8 @@ export class SilenceWatch {
 
   constructor(options: SilenceWatchOptions) {
     this.#options = options;
-    this.#now = options.now ?? Date.now;
-    this.#timer = setInterval(() => this.tick(), WATCH_TICK_MS);
+    // Real time: what is watched is real sockets waiting (the tests make a real silence).
+    this.#timer = setInterval(() => this.#tick(), WATCH_TICK_MS);
     this.#timer.unref();
   }
 
@@ -94,9 +92,9 @@ export class SilenceWatch {
     socket.once('close', () => this.#watched.delete(client));
   }
 
-  /** One look at every socket; public for tests that drive the clock. */
-  tick(): void {
-    const now = this.#now();
+  /** One look at every socket. */
+  #tick(): void {
+    const now = Date.now();
     const suspects: Watched[] = [];
     for (const watched of this.#watched.values()) {
       if (watched.socket.bytesWritten <= watched.writtenWhenHeard) continue;
@@ -117,12 +115,12 @@ export class SilenceWatch {
     try {
       backendStates = await this.#ask(backends);
     } catch (error) {
-      const waited = Math.round((this.#now() - Math.min(...suspects.map((suspect) => suspect.waitingSince ?? this.#now()))) / 1000);
+      const waited = Math.round((Date.now() - Math.min(...suspects.map((suspect) => suspect.waitingSince ?? Date.now()))) / 1000);
       this.#options.onSilent(`the database has not answered for ${waited} s (${(error as Error).message}): its connections are closed and opened again`);
       for (const watched of this.#watched.values()) watched.socket.destroy();
       return;
     }
-    const now = this.#now();
+    const now = Date.now();
     for (const suspect of suspects) {
       // Answered while the server was asked: not lost.
       if (suspect.waitingSince === undefined) continue;
