@@ -8,6 +8,7 @@
  */
 import pg from 'pg';
 import type { Logger } from '../../log.ts';
+import { cutConnection } from './silence-watch.ts';
 
 export const WORK_CHANNEL = 'smsrelay_work';
 
@@ -123,8 +124,7 @@ export class WorkListener {
       if (lost || this.#stopped) return;
       lost = true;
       clearInterval(this.#check);
-      // end() waits for the server's goodbye, which a silent server never sends.
-      (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      cutConnection(client);
       this.#lost(error);
     };
     client.on('error', onLost);

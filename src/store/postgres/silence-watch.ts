@@ -58,6 +58,11 @@ interface Watched {
   waitingSince: number | undefined;
 }
 
+/** Closes `client`'s socket at once: end() waits for the server's goodbye, which a silent server never sends. */
+export function cutConnection(client: pg.ClientBase): void {
+  (client as unknown as Partial<ClientInternals>).connection?.stream.destroy();
+}
+
 export interface SilenceWatchOptions {
   /** How the probe connects: the pool's own settings (host, TLS, credentials, connect timeout). */
   readonly connection: pg.ClientConfig;
@@ -151,8 +156,7 @@ export class SilenceWatch {
       return await Promise.race([asked, timeout]);
     } finally {
       clearTimeout(deadline);
-      // end() waits for the server's goodbye, which a silent server never sends.
-      (client as unknown as Partial<ClientInternals>).connection?.stream.destroy();
+      cutConnection(client);
     }
   }
 
