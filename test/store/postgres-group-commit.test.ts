@@ -233,3 +233,33 @@ interface PlanNode {
 function nodes(plan: PlanNode | undefined): PlanNode[] {
   return plan ? [plan, ...(plan.Plans ?? []).flatMap(nodes)] : [];
 }
+
+describeOnPostgres('PostgreSQL: which commits wait for the WAL flush', async () => {
+  test('as on SQLite, a claim and a sent outcome commit without waiting (synchronous_commit off for their transaction); a mail and a retry wait', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const store = await PostgresStore.open({ url });
+    await withClient(url, (client) =>
+      client.query(`
+        CREATE TABLE flush_levels (id bigserial, operation text, level text);
+        CREATE FUNCTION note_level() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+          INSERT INTO flush_levels (operation, level) VALUES (TG_OP, current_setting('synchronous_commit')); RETURN NULL; END $$;
+        CREATE TRIGGER note_level AFTER INSERT OR UPDATE ON outbound FOR EACH STATEMENT EXECUTE FUNCTION note_level();`),
+    );
+    const before = await store.commitStats();
+    await store.acceptMail(mail(['+447700900123', '+447700900124']));
+    const [first, second] = (await claim(store, 10, 1)).flatMap((batch) => batch.sms);
+    assert.ok(first && second);
+    await store.recordSmsOutcomes([{ smsId: first.id, kind: 'sent', providerId: 'p-1' }]);
+    await store.recordSmsOutcomes([{ smsId: second.id, kind: 'retry', nextAttemptAt: Date.now() + 60_000, error: 'busy', attempted: true }]);
+    const after = await store.commitStats();
+    await store.close();
+    const levels = await withClient(url, async (client) => (await client.query('SELECT operation, level FROM flush_levels ORDER BY id')).rows);
+    assert.deepEqual(
+      levels.map((row) => `${row.operation} ${row.level}`),
+      // The mail; the claim; the sent outcome and its look-up of reports that came first (SENT_ORPHANS); the retry.
+      ['INSERT on', 'UPDATE off', 'UPDATE off', 'UPDATE off', 'UPDATE on'],
+    );
+    const { commits, synced } = before;
+    assert.deepEqual([after.commits - commits, after.synced - synced], [4, 2]);
+  });
+});

@@ -84,6 +84,32 @@ describeOnPostgres('PostgreSQL: a group of statements is its round trip’s impl
     }
   });
 
+  test('writes nobody was promised anything on commit in groups of their own without waiting for the WAL flush; the others wait for it', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const { writer, pool } = writerOn(url);
+    const flushWait: Statements<unknown> = {
+      statements: [{ text: "SELECT current_setting('synchronous_commit') AS level", values: [] }],
+      result: ([read]) => read?.rows[0]?.level,
+    };
+    const followed: Statements<unknown> = { statements: flushWait.statements, followUp: async ([read]) => read?.rows[0]?.level };
+    try {
+      // Queued in one turn, in mixed order: each kind in its own group(s), whatever the order.
+      const levels = await Promise.all([
+        writer.run(flushWait, []),
+        writer.run(flushWait, [], { synced: false }),
+        writer.run(flushWait, []),
+        writer.run(followed, [], { synced: false }),
+        writer.run(followed, []),
+      ]);
+      assert.deepEqual(levels, ['on', 'off', 'on', 'off', 'on']);
+      // The level was the transaction's only: the pool's one connection is back at the server's.
+      assert.equal((await pool.query('SHOW synchronous_commit')).rows[0]?.synchronous_commit, 'on');
+    } finally {
+      await writer.drained();
+      await pool.end();
+    }
+  });
+
   test('a group with a follow-up (a round trip inside it) still opens with BEGIN and ends with COMMIT', async () => {
     const url = (await freshDatabase()) ?? '';
     await withClient(url, (client) => client.query('CREATE TABLE labels (id bigserial PRIMARY KEY, label text UNIQUE)'));

@@ -62,6 +62,20 @@ export const BEGIN = "BEGIN; SELECT set_config('enable_seqscan', 'off', true), s
 export const BEGIN_STATEMENTS: readonly Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
 /** BEGIN's settings alone, for a group whose transaction is its round trip's (oneRoundTrip). */
 const SETTINGS: readonly Statement[] = BEGIN_STATEMENTS.filter(({ text }) => text !== 'BEGIN');
+/**
+ * The settings of a group of writes nobody was promised anything on (a lease, a sent outcome: see
+ * `run`): its COMMIT returns without waiting for the WAL flush, as SQLite commits such a group at
+ * `synchronous=NORMAL` (src/store/group-commit.ts). The server's WAL writer flushes it within a few
+ * hundred milliseconds, and any later synchronous commit flushes it first (the WAL is written in
+ * order), so a crash of the server can lose only the last of them: an SMS sent again, never a mail.
+ */
+const UNSYNCED_SETTINGS: readonly Statement[] = [
+  {
+    text: "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true), set_config('synchronous_commit', 'off', true)",
+    values: [],
+  },
+];
+const settingsOf = (synced: boolean) => (synced ? SETTINGS : UNSYNCED_SETTINGS);
 const COMMIT: Statement = { text: 'COMMIT', values: [] };
 
 /**
@@ -97,6 +111,8 @@ export type Work<T> = ((client: pg.PoolClient) => Promise<T>) | Statements<T>;
 
 interface PendingWrite {
   readonly work: Work<unknown>;
+  /** Whether its COMMIT must wait for the WAL flush (`run`). */
+  readonly synced: boolean;
   /** The queues it adds due work to: notified to the other relays after the COMMIT. */
   readonly wakes: readonly WorkQueue[];
   readonly resolve: (value: unknown) => void;
@@ -109,8 +125,8 @@ export interface GroupWriterOptions {
   readonly wake: (queues: readonly WorkQueue[]) => void;
   /** The server or the way to it failed (as opposed to one write being wrong). */
   readonly isConnectionError: (error: unknown) => boolean;
-  /** A group committed: how many writes, in how long. */
-  readonly onCommit: (writes: number, seconds: number) => void;
+  /** A group committed: how many writes, in how long, and whether its COMMIT waited for the WAL flush. */
+  readonly onCommit: (writes: number, seconds: number, synced: boolean) => void;
   /** A group failed because the server or the way to it did. */
   readonly onConnectionError: (error: unknown) => void;
   /** The pool's type parsers, for the results of batches as for the client's own queries. */
@@ -161,12 +177,17 @@ export class GroupWriter {
     this.#options = options;
   }
 
-  /** Runs `work` in the next group; resolves with its result once that group's COMMIT returned. */
-  run<T>(work: Work<T>, wakes: readonly WorkQueue[]): Promise<T> {
+  /**
+   * Runs `work` in the next group; resolves with its result once that group's COMMIT returned.
+   * `synced: false` only for a write nobody was promised anything on (a lease, an outcome saying the
+   * next hop took the message with nothing queued on it): it goes in a group of such writes only,
+   * committed without waiting for the WAL flush (UNSYNCED_SETTINGS), so neither kind waits for the other's.
+   */
+  run<T>(work: Work<T>, wakes: readonly WorkQueue[], { synced = true }: { readonly synced?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       // A value that cannot be sent fails its write alone, before it joins a group.
       const ready = typeof work === 'function' ? work : { ...work, statements: work.statements.map(({ text, values }) => ({ text, values: toWire(values) })) };
-      this.#pending.push({ work: ready as Work<unknown>, wakes, resolve: resolve as (value: unknown) => void, reject });
+      this.#pending.push({ work: ready as Work<unknown>, synced, wakes, resolve: resolve as (value: unknown) => void, reject });
       this.#schedule();
     });
   }
@@ -192,8 +213,7 @@ export class GroupWriter {
   }
 
   async #commitNext(): Promise<void> {
-    const alone = this.#pending.findIndex(isAlone);
-    const group = this.#pending.splice(0, alone === 0 ? 1 : alone > 0 ? Math.min(alone, MAX_WRITES_PER_GROUP) : MAX_WRITES_PER_GROUP);
+    const group = this.#takeGroup();
     if (group.length === 0) return this.#schedule();
     this.#inFlight += 1;
     // More may be waiting than one group takes, and another connection may be free.
@@ -206,6 +226,25 @@ export class GroupWriter {
     }
   }
 
+  /**
+   * The next group: an `alone` write by itself; else the writes queued before the next `alone` one
+   * that are synced as the first is (up to MAX_WRITES_PER_GROUP), the others left in their order.
+   */
+  #takeGroup(): PendingWrite[] {
+    const [first] = this.#pending;
+    if (first === undefined || isAlone(first)) return this.#pending.splice(0, 1);
+    const group: PendingWrite[] = [];
+    const left: PendingWrite[] = [];
+    let open = true;
+    for (const write of this.#pending) {
+      if (isAlone(write)) open = false;
+      if (open && write.synced === first.synced && group.length < MAX_WRITES_PER_GROUP) group.push(write);
+      else left.push(write);
+    }
+    this.#pending = left;
+    return group;
+  }
+
   async #commitGroup(group: readonly PendingWrite[]): Promise<void> {
     let client: pg.PoolClient;
     try {
@@ -216,11 +255,13 @@ export class GroupWriter {
     }
     // The queues the committed writes added work to: notified once the connection is back in the pool, for the notification to take.
     const woken: WorkQueue[] = [];
+    // A group's writes are all synced or all not (#takeGroup).
+    const synced = group[0]?.synced ?? true;
     try {
       const started = performance.now();
       const together = await this.#transaction(client, group);
       if (together.ok) {
-        this.#options.onCommit(group.length, (performance.now() - started) / 1000);
+        this.#options.onCommit(group.length, (performance.now() - started) / 1000, synced);
         woken.push(...group.flatMap((write) => write.wakes));
         for (const [index, write] of group.entries()) settle(write, together.results[index]);
       } else if (group.length === 1) {
@@ -234,7 +275,7 @@ export class GroupWriter {
             write.reject(alone.error);
             continue;
           }
-          this.#options.onCommit(1, (performance.now() - started) / 1000);
+          this.#options.onCommit(1, (performance.now() - started) / 1000, synced);
           woken.push(...write.wakes);
           settle(write, alone.results[0]);
         }
@@ -282,10 +323,11 @@ export class GroupWriter {
 
   /** `writes` (oneRoundTrip) as the implicit transaction of one round trip: answered without an error, it committed at the Sync. */
   async #inOneRoundTrip(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Answer[]> {
-    const batch: Statement[] = [...SETTINGS];
+    const settings = settingsOf(writes[0]?.synced ?? true);
+    const batch: Statement[] = [...settings];
     for (const write of writes) batch.push(...(write.work as Statements<unknown>).statements);
     const answers = await runBatch(client, batch, this.#options.types);
-    let from = SETTINGS.length;
+    let from = settings.length;
     return writes.map((write) => {
       const work = write.work as Mapped;
       const results = answers.slice(from, from + work.statements.length);
@@ -297,7 +339,7 @@ export class GroupWriter {
   /** `writes` between BEGIN and COMMIT, in as few round trips as their code and follow-ups allow. */
   async #inRoundTrips(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Answer[]> {
     const { types } = this.#options;
-    let batch: Statement[] = [...BEGIN_STATEMENTS];
+    let batch: Statement[] = [{ text: 'BEGIN', values: [] }, ...settingsOf(writes[0]?.synced ?? true)];
     /** The writes whose statements are in `batch`, with where they start in it. */
     let mapped: Array<{ readonly index: number; readonly from: number }> = [];
     const results: Answer[] = [];

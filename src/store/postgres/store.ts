@@ -116,6 +116,17 @@ export interface PostgresStoreOptions {
 
 type Client = pg.PoolClient;
 
+/** Whether a write's COMMIT waits for the WAL flush (GroupWriter.run). */
+type Durability = { readonly synced: boolean };
+/** A write someone is answered on (a 250, a webhook's 200) or that queues a message: its COMMIT waits for the flush. */
+const PROMISED: Durability = { synced: true };
+/**
+ * A write nobody was promised anything on, as on SQLite (sqlite.ts, UNPROMISED): a claim's lease, an
+ * outcome saying the next hop took the message with nothing queued on it. A crash of the server can
+ * cost such a write, and with it the SMS or mail is sent again; never a message lost.
+ */
+const UNPROMISED: Durability = { synced: false };
+
 /**
  * The store on PostgreSQL, behind the same contract as SQLite's, on the same tables and columns.
  * Writes are group-committed (group-writer.ts): those that arrive while a commit is in flight share
@@ -352,7 +363,8 @@ export class PostgresStore implements Store, ClusterStore {
   #writeProbe: Promise<void> | undefined;
   /** Cuts the connections of a database that stopped answering without closing them (silence-watch.ts). */
   readonly #silence: SilenceWatch;
-  #stats = { commits: 0, writes: 0, seconds: 0 };
+  /** As SQLite's (GroupCommitStats): `synced` counts the commits that waited for the WAL flush. */
+  #stats = { commits: 0, writes: 0, seconds: 0, synced: 0 };
   /**
    * Whether another relay may be listening for this one's notifications (notify.ts): a relay alone sent
    * a NOTIFY after 0.3 commits per mail (2026-12-03) that nobody heard (it kicks its own loops itself).
@@ -401,8 +413,9 @@ export class PostgresStore implements Store, ClusterStore {
         if (this.#othersAlive !== false) this.#wakes.wake(queues);
       },
       isConnectionError,
-      onCommit: (writes, seconds) => {
-        this.#stats = { commits: this.#stats.commits + 1, writes: this.#stats.writes + writes, seconds: this.#stats.seconds + seconds };
+      onCommit: (writes, seconds, synced) => {
+        const { commits, writes: before, seconds: took, synced: flushed } = this.#stats;
+        this.#stats = { commits: commits + 1, writes: before + writes, seconds: took + seconds, synced: flushed + (synced ? 1 : 0) };
         this.#ok();
       },
       onConnectionError: (error) => this.#failing(error),
@@ -476,10 +489,10 @@ export class PostgresStore implements Store, ClusterStore {
    * returned. A failure is STORE_UNAVAILABLE to the caller. `wakes`: the queues it adds due work to,
    * notified to the other relays after the COMMIT.
    */
-  async #write<T>(work: Work<T>, wakes: readonly WorkQueue[] = []): Promise<T> {
+  async #write<T>(work: Work<T>, wakes: readonly WorkQueue[] = [], durability: Durability = PROMISED): Promise<T> {
     this.#usable();
     try {
-      return await this.#writer.run(work, wakes);
+      return await this.#writer.run(work, wakes, durability);
     } catch (error) {
       throw asStoreError(error);
     }
@@ -540,17 +553,21 @@ export class PostgresStore implements Store, ClusterStore {
    */
   async claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     const claim = (text: string, candidates: number) =>
-      this.#write({
-        // Its own transaction: a claim in a group whose other write waits (a lock, a slow disk) would hold the dispatcher's free slots with it.
-        alone: true,
-        statements: [
-          {
-            text,
-            values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now],
-          },
-        ],
-        result: ([claimed]) => (claimed?.rows ?? []) as Array<{ decided: boolean; due: number } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
-      });
+      this.#write(
+        {
+          // Its own transaction: a claim in a group whose other write waits (a lock, a slow disk) would hold the dispatcher's free slots with it.
+          alone: true,
+          statements: [
+            {
+              text,
+              values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now],
+            },
+          ],
+          result: ([claimed]) => (claimed?.rows ?? []) as Array<{ decided: boolean; due: number } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
+        },
+        [],
+        UNPROMISED,
+      );
     let claimed = await claim(SMS_CLAIM_ONE_PER_BATCH, request.maxBatches + 1);
     if (claimed[0]?.decided === false) claimed = await claim(SMS_CLAIM, request.maxBatches * request.batchSize + 1);
     // The row of a claim that leased nothing has no SMS; the others in due order, as chosen.
@@ -560,7 +577,7 @@ export class PostgresStore implements Store, ClusterStore {
     return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as StoredMessage);
   }
 
-  async commitStats(): Promise<CommitStats> {
+  async commitStats(): Promise<CommitStats & { readonly synced: number }> {
     return this.#stats;
   }
 
@@ -629,7 +646,8 @@ export class PostgresStore implements Store, ClusterStore {
       });
     }
     statements.push(...mailStatements(mail, now));
-    return this.#queueing(mail.length > 0 ? ['mail'] : [], { statements, result: () => undefined });
+    const durability = mail.length === 0 && sent.length === outcomes.length ? UNPROMISED : PROMISED;
+    return this.#write({ statements, result: () => undefined }, mail.length > 0 ? ['mail'] : [], durability);
   }
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void> {
@@ -638,18 +656,22 @@ export class PostgresStore implements Store, ClusterStore {
 
   /** One statement: the due mail locked (`SKIP LOCKED`), leased and returned, in due order. */
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
-    return this.#write({
-      statements: [
-        {
-          text: `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
+    return this.#write(
+      {
+        statements: [
+          {
+            text: `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
           FROM (SELECT id, next_attempt_at AS due FROM mail_out WHERE status = 'queued' AND ${DUE_BOUND} AND ${DUE}
             ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) c
           WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.due`,
-          values: [request.now, request.owner, request.leaseUntil - request.now, request.limit],
-        },
-      ],
-      result: ([claimed]) => ((claimed?.rows ?? []) as Array<MailRow & { due: number }>).sort((a, b) => a.due - b.due || a.id - b.id).map(toClaimedMail),
-    });
+            values: [request.now, request.owner, request.leaseUntil - request.now, request.limit],
+          },
+        ],
+        result: ([claimed]) => ((claimed?.rows ?? []) as Array<MailRow & { due: number }>).sort((a, b) => a.due - b.due || a.id - b.id).map(toClaimedMail),
+      },
+      [],
+      UNPROMISED,
+    );
   }
 
   async nextMailDueAt(): Promise<number | undefined> {
@@ -660,29 +682,33 @@ export class PostgresStore implements Store, ClusterStore {
   recordMailOutcome(outcome: MailOutcome): Promise<void> {
     const retry = outcome.kind === 'retry';
     const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
-    return this.#write({
-      statements: [
-        {
-          text: `WITH done AS (
+    return this.#write(
+      {
+        statements: [
+          {
+            text: `WITH done AS (
             UPDATE mail_out SET status = CASE WHEN $1 THEN status ELSE $2 END, next_attempt_at = CASE WHEN $1 THEN $3 ELSE next_attempt_at END,
               last_error = $4, attempts = attempts + 1, lease_owner = NULL, updated_at = $5
             WHERE id = $6 RETURNING message_id
           )
           INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $5, message_id, NULL, $7, $8 FROM done`,
-          values: [
-            retry,
-            retry ? 'queued' : outcome.kind,
-            retry ? outcome.nextAttemptAt : 0,
-            outcome.kind === 'sent' ? null : outcome.error,
-            Date.now(),
-            outcome.id,
-            `mail ${retry ? 'deferred' : outcome.kind}`,
-            detail,
-          ],
-        },
-      ],
-      result: () => undefined,
-    });
+            values: [
+              retry,
+              retry ? 'queued' : outcome.kind,
+              retry ? outcome.nextAttemptAt : 0,
+              outcome.kind === 'sent' ? null : outcome.error,
+              Date.now(),
+              outcome.id,
+              `mail ${retry ? 'deferred' : outcome.kind}`,
+              detail,
+            ],
+          },
+        ],
+        result: () => undefined,
+      },
+      [],
+      outcome.kind === 'sent' ? UNPROMISED : PROMISED,
+    );
   }
 
   releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
