@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { RelayError, type RelayErrorCode } from '../errors.ts';
+import { NotOptedOut } from './not-opted-out.ts';
 import type { SqliteStoreOptions } from './sqlite.ts';
 import { toBuffers } from './thread-wire.ts';
 import type { NewInbound, Store, StoreHealth } from './types.ts';
@@ -77,57 +78,4 @@ export async function openThreadedStore(options: SqliteStoreOptions, onHealth: (
       return (...args: unknown[]) => call(method, args);
     },
   });
-}
-
-/**
- * Numbers remembered as not opted out (a recipient's number), so that the check at RCPT of a
- * number seen before needs no round trip to the store thread (a message each way, a read). Bounded:
- * a relay's regular recipients fit, a stream of new numbers only turns the oldest out.
- */
-const NOT_OPTED_OUT_REMEMBERED = 10_000;
-
-/**
- * Which numbers the store last said are not opted out. Correct because on SQLite one relay process
- * owns the data directory (lock.ts), and opt-outs change only through its acceptInbound (a STOP or
- * START received; neither the console nor a command line tool writes them): every such write forgets
- * everything when it starts and again when it ends, whatever its outcome, and an answer is remembered
- * only when no such write began or ran while it was asked. "Opted out" is never remembered: that
- * answer stays the store's.
- */
-class NotOptedOut {
-  readonly #numbers = new Set<string>();
-  /** Opt-out writes sent to the thread and not answered yet. */
-  #writing = 0;
-  /** Counts the forgettings: an answer asked before one is not remembered. */
-  #generation = 0;
-
-  check(number: string, ask: () => Promise<boolean>): Promise<boolean> {
-    if (this.#numbers.has(number)) return Promise.resolve(false);
-    const generation = this.#generation;
-    return ask().then((optedOut) => {
-      if (!optedOut && this.#writing === 0 && generation === this.#generation) this.#remember(number);
-      return optedOut;
-    });
-  }
-
-  async changing<T>(write: () => Promise<T>): Promise<T> {
-    this.#forget();
-    this.#writing++;
-    try {
-      return await write();
-    } finally {
-      this.#writing--;
-      this.#forget();
-    }
-  }
-
-  #remember(number: string): void {
-    if (this.#numbers.size >= NOT_OPTED_OUT_REMEMBERED) this.#numbers.delete(this.#numbers.values().next().value as string);
-    this.#numbers.add(number);
-  }
-
-  #forget(): void {
-    this.#numbers.clear();
-    this.#generation++;
-  }
 }

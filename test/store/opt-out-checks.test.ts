@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { NotOptedOut } from '../../src/store/not-opted-out.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { storeFile } from '../helpers/store.ts';
@@ -95,5 +96,27 @@ describe('SQLite on its thread: numbers not opted out are remembered', () => {
     await stop;
     assert.equal(await answeredAtOnce(store.isOptedOut(PHONE)), 'the thread');
     assert.equal(await store.isOptedOut(PHONE), true);
+  });
+});
+
+describe('NotOptedOut with a time limit (PostgreSQL: a change elsewhere whose notice was lost)', () => {
+  test('an answer is trusted for rememberMs by the clock given, then the store is asked again', async () => {
+    let now = 0;
+    const remembered = new NotOptedOut({ rememberMs: 30_000, clock: () => now });
+    let asked = 0;
+    const ask = async () => {
+      asked += 1;
+      return false;
+    };
+    assert.equal(await remembered.check(PHONE, ask), false);
+    now = 29_999;
+    assert.equal(await remembered.check(PHONE, ask), false);
+    assert.equal(asked, 1);
+    now = 30_000;
+    assert.equal(await remembered.check(PHONE, ask), false);
+    assert.equal(asked, 2);
+    remembered.forget();
+    assert.equal(await remembered.check(PHONE, ask), false);
+    assert.equal(asked, 3);
   });
 });

@@ -17,7 +17,7 @@
  */
 import type pg from 'pg';
 import { runBatch, type Statement, type TypeParsers } from './batch.ts';
-import type { WorkQueue } from './notify.ts';
+import type { Notice } from './notify.ts';
 import { toWire } from './prepared.ts';
 
 /**
@@ -114,7 +114,7 @@ interface PendingWrite {
   /** Whether its COMMIT must wait for the WAL flush (`run`). */
   readonly synced: boolean;
   /** The queues it adds due work to: notified to the other relays after the COMMIT. */
-  readonly wakes: readonly WorkQueue[];
+  readonly wakes: readonly Notice[];
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -122,7 +122,7 @@ interface PendingWrite {
 export interface GroupWriterOptions {
   readonly pool: pg.Pool;
   /** A group committed that added due work to `queues`: tell the other relays (notify.ts, WakeSender). */
-  readonly wake: (queues: readonly WorkQueue[]) => void;
+  readonly wake: (queues: readonly Notice[]) => void;
   /** The server or the way to it failed (as opposed to one write being wrong). */
   readonly isConnectionError: (error: unknown) => boolean;
   /** A group committed: how many writes, in how long, and whether its COMMIT waited for the WAL flush. */
@@ -183,7 +183,7 @@ export class GroupWriter {
    * next hop took the message with nothing queued on it): it goes in a group of such writes only,
    * committed without waiting for the WAL flush (UNSYNCED_SETTINGS), so neither kind waits for the other's.
    */
-  run<T>(work: Work<T>, wakes: readonly WorkQueue[], { synced = true }: { readonly synced?: boolean } = {}): Promise<T> {
+  run<T>(work: Work<T>, wakes: readonly Notice[], { synced = true }: { readonly synced?: boolean } = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       // A value that cannot be sent fails its write alone, before it joins a group.
       const ready = typeof work === 'function' ? work : { ...work, statements: work.statements.map(({ text, values }) => ({ text, values: toWire(values) })) };
@@ -254,7 +254,7 @@ export class GroupWriter {
       return;
     }
     // The queues the committed writes added work to: notified once the connection is back in the pool, for the notification to take.
-    const woken: WorkQueue[] = [];
+    const woken: Notice[] = [];
     // A group's writes are all synced or all not (#takeGroup).
     const synced = group[0]?.synced ?? true;
     try {

@@ -15,6 +15,12 @@ export const WORK_CHANNEL = 'smsrelay_work';
 /** Which loop a notification wakes: the SMS dispatcher or the outgoing-mail worker. */
 export type WorkQueue = 'sms' | 'mail';
 const QUEUES: readonly WorkQueue[] = ['sms', 'mail'];
+/**
+ * What a notification tells: work queued, or `opt-outs` changed (a STOP or START received): every
+ * other relay forgets the numbers it remembered as not opted out (src/store/not-opted-out.ts).
+ */
+export type Notice = WorkQueue | 'opt-outs';
+const NOTICES: readonly Notice[] = [...QUEUES, 'opt-outs'];
 
 /** Reconnecting the listener: first wait, and the most it grows to (doubling). */
 const RECONNECT_MIN_MS = 250;
@@ -31,7 +37,7 @@ const LISTENER_ANSWER_MS = 5_000;
  * The notification of `queues` woken, from `tag` (the sender's process: it kicked its own loops
  * already and ignores its own notification). Both are plain words.
  */
-export function notifyStatement(queues: readonly WorkQueue[], tag: string): string {
+export function notifyStatement(queues: readonly Notice[], tag: string): string {
   return `SELECT pg_notify('${WORK_CHANNEL}', '${queues.join(',')}/${tag.replace(/[^A-Za-z0-9]/g, '')}')`;
 }
 
@@ -47,7 +53,7 @@ export function notifyStatement(queues: readonly WorkQueue[], tag: string): stri
 export class WakeSender {
   readonly #send: (sql: string) => Promise<unknown>;
   readonly #tag: () => string;
-  #waiting = new Set<WorkQueue>();
+  #waiting = new Set<Notice>();
   #sending = false;
 
   constructor(send: (sql: string) => Promise<unknown>, tag: () => string) {
@@ -55,8 +61,8 @@ export class WakeSender {
     this.#tag = tag;
   }
 
-  /** `queues` got work in a commit that has returned. */
-  wake(queues: readonly WorkQueue[]): void {
+  /** `queues` got work (or opt-outs changed) in a commit that has returned. */
+  wake(queues: readonly Notice[]): void {
     for (const queue of queues) this.#waiting.add(queue);
     if (!this.#sending && this.#waiting.size > 0) void this.#sendWaiting();
   }
@@ -69,7 +75,7 @@ export class WakeSender {
   async #sendWaiting(): Promise<void> {
     this.#sending = true;
     while (this.#waiting.size > 0) {
-      const queues = QUEUES.filter((queue) => this.#waiting.has(queue));
+      const queues = NOTICES.filter((notice) => this.#waiting.has(notice));
       this.#waiting.clear();
       // A notification that fails (the database going away) is left to the listeners' poll.
       await this.#send(notifyStatement(queues, this.#tag())).catch(() => undefined);
@@ -78,9 +84,10 @@ export class WakeSender {
   }
 }
 
-function readPayload(payload: string | undefined): { queues: WorkQueue[]; tag: string } {
-  const [queues = '', tag = ''] = (payload ?? '').split('/');
-  return { queues: QUEUES.filter((queue) => queues.split(',').includes(queue)), tag };
+function readPayload(payload: string | undefined): { queues: WorkQueue[]; optOuts: boolean; tag: string } {
+  const [notices = '', tag = ''] = (payload ?? '').split('/');
+  const told = notices.split(',');
+  return { queues: QUEUES.filter((queue) => told.includes(queue)), optOuts: told.includes('opt-outs'), tag };
 }
 
 export interface WorkListenerOptions {
@@ -90,6 +97,13 @@ export interface WorkListenerOptions {
   readonly onWake: (queues: readonly WorkQueue[]) => void;
   /** Another process notified: someone else runs on this database. */
   readonly onHeard?: () => void;
+  /** Another process changed the opt-outs. */
+  readonly onOptOuts?: () => void;
+  /**
+   * Whether every notification is heard from now on (LISTEN in place) or some may be missed (the
+   * connection lost, or stopped): told at each change.
+   */
+  readonly onListening?: (listening: boolean) => void;
   readonly logger: Logger;
   /** How often the connection is checked: LISTENER_CHECK_MS unless a test needs it sooner. */
   readonly checkEveryMs?: number;
@@ -116,13 +130,14 @@ export class WorkListener {
 
   async #connect(): Promise<void> {
     if (this.#stopped) return;
-    const { connection, tag, onWake, onHeard, logger } = this.#options;
+    const { connection, tag, onWake, onHeard, onOptOuts, onListening, logger } = this.#options;
     const client = new pg.Client(connection);
     this.#client = client;
     let lost = false;
     const onLost = (error: unknown) => {
       if (lost || this.#stopped) return;
       lost = true;
+      onListening?.(false);
       clearInterval(this.#check);
       cutConnection(client);
       this.#lost(error);
@@ -131,9 +146,10 @@ export class WorkListener {
     client.on('end', () => onLost(new Error('the connection ended')));
     client.on('notification', (message) => {
       if (message.channel !== WORK_CHANNEL) return;
-      const { queues, tag: from } = readPayload(message.payload);
+      const { queues, optOuts, tag: from } = readPayload(message.payload);
       if (from === tag) return;
       onHeard?.();
+      if (optOuts) onOptOuts?.();
       if (queues.length > 0) onWake(queues);
     });
     try {
@@ -144,6 +160,7 @@ export class WorkListener {
       return;
     }
     if (this.#stopped) return;
+    onListening?.(true);
     this.#check = setInterval(() => {
       let deadline: NodeJS.Timeout | undefined;
       const unanswered = new Promise<never>((_, reject) => {
@@ -178,6 +195,7 @@ export class WorkListener {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#options.onListening?.(false);
     clearTimeout(this.#retry);
     clearInterval(this.#check);
     await this.#client?.end().catch(() => undefined);

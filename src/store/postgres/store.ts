@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { PROBE_INTERVAL_MS } from '../group-commit.ts';
+import { NotOptedOut } from '../not-opted-out.ts';
 import { SilenceWatch } from './silence-watch.ts';
 import {
   asStoreError,
@@ -64,7 +65,7 @@ import { heartbeatStatements, leaveCluster, relaysSeen } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
 import type { Statement } from './batch.ts';
 import { GroupWriter, type Work } from './group-writer.ts';
-import { WakeSender, WorkListener, type WorkQueue } from './notify.ts';
+import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
 import { prepareStatements } from './prepared.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
 import { TurnReads } from './turn-reads.ts';
@@ -82,6 +83,12 @@ const CONNECT_RETRY_MAX_MS = 30_000;
 
 /** The longest /readyz waits for a write probe: load balancers give up on a health check after 2–5 s. */
 const READY_PROBE_WAIT_MS = 1_000;
+/**
+ * How long a "not opted out" answer is trusted without news (#notOptedOut): another relay's STOP is
+ * heard at once, unless its notification was lost with that relay between its commit and the notice;
+ * then a regular recipient's check asks the database again within this.
+ */
+const NOT_OPTED_OUT_TRUSTED_MS = 30_000;
 
 /**
  * A conversation's columns by name: a text with `*` in its result runs unnamed (prepared.ts), parsed and
@@ -376,6 +383,14 @@ export class PostgresStore implements Store, ClusterStore {
   #othersAlive: boolean | undefined;
   /** A received SMS's reads before its write, with the other webhooks' of the turn in one round trip. */
   readonly #turnReads: TurnReads;
+  /**
+   * The numbers the database said are not opted out, trusted only while the listener hears every other
+   * relay's opt-out change (listenForWork; each notice forgets them all), and for NOT_OPTED_OUT_TRUSTED_MS
+   * at most in case a notice was lost with its sender between its commit and its notification.
+   */
+  readonly #notOptedOut = new NotOptedOut({ rememberMs: NOT_OPTED_OUT_TRUSTED_MS });
+  /** Whether the listener hears the other relays now (listenForWork): until then every check asks the database. */
+  #hearsOthers = false;
   /** The opt-out checks waiting for this turn's statement (isOptedOut), by number. */
   #optOutChecks = new Map<string, Array<{ resolve: (out: boolean) => void; reject: (error: unknown) => void }>>();
 
@@ -410,7 +425,8 @@ export class PostgresStore implements Store, ClusterStore {
     this.#writer = new GroupWriter({
       pool: this.#pool,
       wake: (queues) => {
-        if (this.#othersAlive !== false) this.#wakes.wake(queues);
+        // An opt-out change is told even when no other relay seemed to run: one that starts now must not miss it.
+        if (this.#othersAlive !== false || queues.includes('opt-outs')) this.#wakes.wake(queues);
       },
       isConnectionError,
       onCommit: (writes, seconds, synced) => {
@@ -489,7 +505,7 @@ export class PostgresStore implements Store, ClusterStore {
    * returned. A failure is STORE_UNAVAILABLE to the caller. `wakes`: the queues it adds due work to,
    * notified to the other relays after the COMMIT.
    */
-  async #write<T>(work: Work<T>, wakes: readonly WorkQueue[] = [], durability: Durability = PROMISED): Promise<T> {
+  async #write<T>(work: Work<T>, wakes: readonly Notice[] = [], durability: Durability = PROMISED): Promise<T> {
     this.#usable();
     try {
       return await this.#writer.run(work, wakes, durability);
@@ -499,7 +515,7 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /** A write that adds due work to `wakes`: the other relays' loops hear of it after its COMMIT. */
-  #queueing<T>(wakes: readonly WorkQueue[], work: Work<T>): Promise<T> {
+  #queueing<T>(wakes: readonly Notice[], work: Work<T>): Promise<T> {
     return this.#write(work, wakes);
   }
 
@@ -887,6 +903,10 @@ export class PostgresStore implements Store, ClusterStore {
    * together) in one statement: a round trip per recipient before, one per mail of the 2026-12-03 runs.
    */
   isOptedOut(number: string): Promise<boolean> {
+    return this.#hearsOthers ? this.#notOptedOut.check(number, () => this.#askOptedOut(number)) : this.#askOptedOut(number);
+  }
+
+  #askOptedOut(number: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const waiting = this.#optOutChecks.get(number);
       if (waiting) waiting.push({ resolve, reject });
@@ -1173,10 +1193,14 @@ export class PostgresStore implements Store, ClusterStore {
     const route = inbound.route;
     const mail = route?.mail;
     // One statement for the SMS, its conversation's use and link, its reply mail with the mail's history line, and its opt-out or in.
-    return this.#queueing(route ? ['mail'] : [], {
-      statements: [
-        {
-          text: `WITH kept AS (
+    const notices: Notice[] = route ? ['mail'] : [];
+    // The other relays forget the numbers they remembered as not opted out (isOptedOut), and so does this one.
+    if (inbound.optOut) notices.push('opt-outs');
+    const write = () =>
+      this.#queueing(notices, {
+        statements: [
+          {
+            text: `WITH kept AS (
             INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id
           ), used AS (
@@ -1192,32 +1216,33 @@ export class PostgresStore implements Store, ClusterStore {
             DELETE FROM opt_outs WHERE $19 = 'start' AND number = $4 AND EXISTS (SELECT 1 FROM kept)
           )
           SELECT count(*)::int AS kept FROM kept`,
-          values: [
-            inbound.id,
-            inbound.provider,
-            inbound.providerId,
-            inbound.number,
-            inbound.text,
-            inbound.sentAt ?? null,
-            inbound.userContext ?? null,
-            inbound.receivedAt,
-            route?.mailbox ?? null,
-            route?.context ?? null,
-            route?.messageIdHeader ?? null,
-            mail?.kind ?? null,
-            mail?.messageId ?? null,
-            mail?.envelopeFrom ?? null,
-            mail ? JSON.stringify(mail.recipients) : null,
-            mail?.raw ?? null,
-            mail?.onceKey ?? null,
-            mail?.recipients.join(', ') ?? null,
-            inbound.optOut?.action ?? null,
-            inbound.optOut?.action === 'stop' ? inbound.optOut.keyword : null,
-          ],
-        },
-      ],
-      result: ([kept]) => ({ duplicate: (kept?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
-    });
+            values: [
+              inbound.id,
+              inbound.provider,
+              inbound.providerId,
+              inbound.number,
+              inbound.text,
+              inbound.sentAt ?? null,
+              inbound.userContext ?? null,
+              inbound.receivedAt,
+              route?.mailbox ?? null,
+              route?.context ?? null,
+              route?.messageIdHeader ?? null,
+              mail?.kind ?? null,
+              mail?.messageId ?? null,
+              mail?.envelopeFrom ?? null,
+              mail ? JSON.stringify(mail.recipients) : null,
+              mail?.raw ?? null,
+              mail?.onceKey ?? null,
+              mail?.recipients.join(', ') ?? null,
+              inbound.optOut?.action ?? null,
+              inbound.optOut?.action === 'stop' ? inbound.optOut.keyword : null,
+            ],
+          },
+        ],
+        result: ([kept]) => ({ duplicate: (kept?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
+      });
+    return inbound.optOut ? this.#notOptedOut.changing(write) : write();
   }
 
   heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<void> {
@@ -1264,6 +1289,11 @@ export class PostgresStore implements Store, ClusterStore {
       onWake,
       onHeard: () => {
         this.#othersAlive = true;
+      },
+      onOptOuts: () => this.#notOptedOut.forget(),
+      onListening: (listening) => {
+        this.#hearsOthers = listening;
+        this.#notOptedOut.forget();
       },
       logger,
     });

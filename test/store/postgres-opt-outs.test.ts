@@ -1,0 +1,83 @@
+/**
+ * #17 and #15: the opt-out check at RCPT on PostgreSQL. A relay remembers the numbers the database
+ * said are not opted out (src/store/not-opted-out.ts) only while its listener hears every other
+ * relay's notifications (src/store/postgres/notify.ts): a STOP or START received by any relay
+ * notifies `opt-outs` after its commit, and every relay that hears it forgets them all. Before the
+ * listener is up, and once it is down, every check asks the database.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLogger } from '../../src/log.ts';
+import { PostgresStore } from '../../src/store/postgres/store.ts';
+import type { NewInbound } from '../../src/store/types.ts';
+import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
+import { NONE_HELD } from '../helpers/store.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const PHONE = '+447700900123';
+let sequence = 0;
+function keyword(action: 'stop' | 'start', number = PHONE): NewInbound {
+  sequence += 1;
+  return {
+    id: `in-${sequence}`,
+    provider: 'test',
+    providerId: `mo-${sequence}`,
+    number,
+    text: action.toUpperCase(),
+    sentAt: undefined,
+    userContext: undefined,
+    receivedAt: 3_000 + sequence,
+    route: undefined,
+    optOut: { action, keyword: action.toUpperCase() },
+  };
+}
+const member = (name: string) => ({ name, instance: name, version: '1', schema: 1, startedAt: 0, pid: 1, host: 'h', mail: 'smarthost' as const });
+
+/** Whether the check was answered before the database could be asked (its statement leaves at a setImmediate). */
+async function answeredAtOnce(check: Promise<boolean>): Promise<unknown> {
+  const first = await Promise.race([check.then((optedOut) => ({ optedOut })), new Promise((resolve) => setImmediate(() => resolve('the database')))]);
+  await check;
+  return first;
+}
+
+/** Waits until `store` answers a number it was told about at once, from memory: its listener is up. */
+const listening = (store: PostgresStore) =>
+  waitFor('the listener', async () => {
+    await store.isOptedOut('+447700900999');
+    return (await answeredAtOnce(store.isOptedOut('+447700900999'))) !== 'the database';
+  });
+
+describeOnPostgres('PostgreSQL: numbers not opted out are remembered while every change is heard', async () => {
+  test('asked of the database until the listener is up; then from memory; a STOP here or at another relay forgets them; asked again once the listener stops', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const alpha = await PostgresStore.open({ url, wakeTag: 'alpha' });
+    const beta = await PostgresStore.open({ url, wakeTag: 'beta' });
+    try {
+      assert.equal(await alpha.isOptedOut(PHONE), false);
+      assert.equal(await answeredAtOnce(alpha.isOptedOut(PHONE)), 'the database', 'no listener: nothing remembered');
+      const listener = alpha.listenForWork('alpha', () => undefined, createLogger('silent'));
+      await listening(alpha);
+      assert.equal(await alpha.isOptedOut(PHONE), false);
+      assert.deepEqual(await answeredAtOnce(alpha.isOptedOut(PHONE)), { optedOut: false });
+
+      // A STOP received here: forgotten at once, the database's answer after its commit.
+      await alpha.acceptInbound(keyword('stop'));
+      assert.equal(await alpha.isOptedOut(PHONE), true);
+      await alpha.acceptInbound(keyword('start'));
+      assert.equal(await alpha.isOptedOut(PHONE), false);
+      assert.deepEqual(await answeredAtOnce(alpha.isOptedOut(PHONE)), { optedOut: false });
+
+      // A STOP received by another relay, which by its heartbeat runs alone (it notifies no work then): alpha hears of it.
+      await beta.heartbeat(member('beta'), 30_000, NONE_HELD);
+      await beta.acceptInbound(keyword('stop'));
+      await waitFor("beta's STOP at alpha", async () => (await alpha.isOptedOut(PHONE)) === true, 2_000);
+
+      await listener.stop();
+      await alpha.acceptInbound(keyword('start'));
+      assert.equal(await alpha.isOptedOut(PHONE), false);
+      assert.equal(await answeredAtOnce(alpha.isOptedOut(PHONE)), 'the database', 'listener stopped: nothing remembered');
+    } finally {
+      await Promise.all([alpha.close(), beta.close()]);
+    }
+  });
+});
