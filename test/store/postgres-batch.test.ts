@@ -62,9 +62,7 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
       await Promise.all(writes);
       // Nothing else on the store's connections while the writes were committed: every round trip was a group's.
       const commits = (await store.commitStats()).commits - before.commits;
-      // At most: the mails, the unpromised writes (sent outcomes, the mail's outcome and claim: no WAL flush
-      // waited for), the SMS claim alone, and the SMS received (queued after the claim).
-      assert.ok(commits >= 1 && commits <= 4, `${commits} groups for ${writes.length} writes`);
+      assert.ok(commits >= 1 && commits <= 3, `${commits} groups for ${writes.length} writes`);
       // And one notification: the STOP's, which every relay hears (opt-outs changed), alone or not.
       await waitFor("the STOP's notice", () => proxy.roundTrips() - before.trips > commits, 2_000);
       assert.equal(proxy.roundTrips() - before.trips, commits + 1, 'one round trip per commit group, and the notice');
