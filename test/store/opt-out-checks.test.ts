@@ -7,28 +7,12 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { NotOptedOut } from '../../src/store/not-opted-out.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
-import type { NewInbound, Store } from '../../src/store/types.ts';
+import type { Store } from '../../src/store/types.ts';
+import { keyword, OPT_OUT_PHONE } from '../helpers/opt-outs.ts';
 import { storeFile } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
-const PHONE = '+447700900123';
-let sequence = 0;
-/** An SMS received from `number` with the keyword `action`. */
-function keyword(action: 'stop' | 'start', number = PHONE): NewInbound {
-  sequence += 1;
-  return {
-    id: `in-${sequence}`,
-    provider: 'test',
-    providerId: `mo-${sequence}`,
-    number,
-    text: action.toUpperCase(),
-    sentAt: undefined,
-    userContext: undefined,
-    receivedAt: 3_000 + sequence,
-    route: undefined,
-    optOut: { action, keyword: action.toUpperCase() },
-  };
-}
+const PHONE = OPT_OUT_PHONE;
 
 /** Checks, a STOP, checks, a START, checks: each answer as the store holds it at that moment. */
 async function checkAroundKeywords(store: Store): Promise<void> {

@@ -9,28 +9,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
-import type { NewInbound } from '../../src/store/types.ts';
+import { keyword, OPT_OUT_PHONE } from '../helpers/opt-outs.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
 import { NONE_HELD } from '../helpers/store.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const PHONE = '+447700900123';
-let sequence = 0;
-function keyword(action: 'stop' | 'start', number = PHONE): NewInbound {
-  sequence += 1;
-  return {
-    id: `in-${sequence}`,
-    provider: 'test',
-    providerId: `mo-${sequence}`,
-    number,
-    text: action.toUpperCase(),
-    sentAt: undefined,
-    userContext: undefined,
-    receivedAt: 3_000 + sequence,
-    route: undefined,
-    optOut: { action, keyword: action.toUpperCase() },
-  };
-}
+const PHONE = OPT_OUT_PHONE;
 const member = (name: string) => ({ name, instance: name, version: '1', schema: 1, startedAt: 0, pid: 1, host: 'h', mail: 'smarthost' as const });
 
 /** Whether the check was answered before the database could be asked (its statement leaves at a setImmediate). */
