@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { copySqliteToPostgres } from '../../src/store/postgres/copy.ts';
-import { freshDatabase, ownPostgres, withDatabase, describeOnPostgres } from '../helpers/postgres.ts';
+import { describeOnPostgres, freshDatabase, ownPostgres, withClient, withDatabase } from '../helpers/postgres.ts';
 import {
   gatewayYaml,
   killSpawnedRelays,
@@ -83,6 +83,15 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
     const tables = await copySqliteToPostgres(join(first.config.dataDir, 'smsrelay.db'), url);
     assert.equal(tables.find((table) => table.table === 'messages')?.rows, 1);
     await assert.rejects(copySqliteToPostgres(join(first.config.dataDir, 'smsrelay.db'), url), /not empty/, 'a second copy into it is refused');
+    // Analysed with the copy: the planner knows the copied rows (a never-analysed table has reltuples -1).
+    const planned = await withClient(
+      url,
+      async (client) => (await client.query("SELECT relname, reltuples FROM pg_class WHERE relname IN ('messages', 'outbound')")).rows,
+    );
+    assert.deepEqual(planned.map((row) => [row.relname, row.reltuples]).sort(), [
+      ['messages', 1],
+      ['outbound', 1],
+    ]);
 
     const second = await startTestRelay({}, { SMSRELAY_DATABASE_URL: url }, dir);
     try {
