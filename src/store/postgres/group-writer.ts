@@ -8,7 +8,8 @@
  *
  * Durability is unchanged: a write's promise settles only after the commit that holds it returned
  * (its group's COMMIT, or the Sync that ends its group's implicit transaction: oneRoundTrip), so a
- * 250 or a webhook 200 still follows a commit made as the server's `synchronous_commit` says.
+ * 250 or a webhook 200 still follows a commit made as the server's `synchronous_commit` says (only
+ * a group of writes nobody was promised anything on commits without waiting for the flush: `run`).
  * A write that fails for a reason of its own (a constraint, a bad value, a deadlock) aborts the
  * transaction of its whole group, so the group is rolled back and each of its writes runs again
  * alone, in order: only the faulty one fails, the others commit as if they had come alone. (No
@@ -60,8 +61,8 @@ export const MAX_GROUPS_IN_FLIGHT = 6;
 export const BEGIN = "BEGIN; SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)";
 /** BEGIN as the statements of a batch (one statement each in the extended protocol); bench/statement-cpu.ts sends it too. */
 export const BEGIN_STATEMENTS: readonly Statement[] = BEGIN.split('; ').map((text) => ({ text, values: [] }));
-/** BEGIN's settings alone, for a group whose transaction is its round trip's (oneRoundTrip). */
-const SETTINGS: readonly Statement[] = BEGIN_STATEMENTS.filter(({ text }) => text !== 'BEGIN');
+/** BEGIN itself, and its settings alone (SETTINGS: for a group whose transaction is its round trip's, oneRoundTrip). */
+const [BEGIN_STATEMENT, ...SETTINGS] = BEGIN_STATEMENTS as [Statement, ...Statement[]];
 /**
  * The settings of a group of writes nobody was promised anything on (a lease, a sent outcome: see
  * `run`): its COMMIT returns without waiting for the WAL flush, as SQLite commits such a group at
@@ -69,12 +70,10 @@ const SETTINGS: readonly Statement[] = BEGIN_STATEMENTS.filter(({ text }) => tex
  * hundred milliseconds, and any later synchronous commit flushes it first (the WAL is written in
  * order), so a crash of the server can lose only the last of them: an SMS sent again, never a mail.
  */
-const UNSYNCED_SETTINGS: readonly Statement[] = [
-  {
-    text: "SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true), set_config('synchronous_commit', 'off', true)",
-    values: [],
-  },
-];
+const UNSYNCED_SETTINGS: readonly Statement[] = SETTINGS.map(({ text, values }) => ({
+  text: `${text}, set_config('synchronous_commit', 'off', true)`,
+  values,
+}));
 const settingsOf = (synced: boolean) => (synced ? SETTINGS : UNSYNCED_SETTINGS);
 const COMMIT: Statement = { text: 'COMMIT', values: [] };
 
@@ -332,7 +331,7 @@ export class GroupWriter {
   /** `writes` between BEGIN and COMMIT, in as few round trips as their code and follow-ups allow. */
   async #inRoundTrips(client: pg.PoolClient, writes: readonly PendingWrite[]): Promise<Answer[]> {
     const { types } = this.#options;
-    let batch: Statement[] = [{ text: 'BEGIN', values: [] }, ...settingsOf(isSynced(writes))];
+    let batch: Statement[] = [BEGIN_STATEMENT, ...settingsOf(isSynced(writes))];
     /** The writes whose statements are in `batch`, with where they start in it. */
     let mapped: Array<{ readonly index: number; readonly from: number }> = [];
     const results: Answer[] = [];
