@@ -9,12 +9,15 @@
  * the bench asks. Prints {url, nginx: {pid, dir}}, then answers the bench (gateway-protocol.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Arrival, answerBench } from './gateway-protocol.ts';
 import { ECHO_MODULE, NGINX } from './gateway-nginx-install.ts';
 import { freePort, portOpen } from './processes.ts';
+
+/** util-linux's setpriv, for nginx's parent-death signal. */
+const SETPRIV = '/usr/bin/setpriv';
 
 const SEND_PATH = '/smsgateway/sendmsg.aspx';
 /**
@@ -122,7 +125,12 @@ const logPath = join(dir, 'sms.log');
 // Created before nginx starts, so that the follower can open it at once (nginx appends to it).
 closeSync(openSync(logPath, 'a'));
 // -e: the error log from the start, before the config is read (the default, /var/log/nginx, is root's).
-const nginx = spawn(NGINX, ['-p', dir, '-c', configPath, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'inherit'] });
+const nginxArgs = [NGINX, '-p', dir, '-c', configPath, '-e', join(dir, 'error.log')];
+// Under util-linux's setpriv (Debian's essential util-linux), nginx gets SIGQUIT (its graceful stop)
+// when this process dies, even by SIGKILL (an interrupted bench), instead of serving on as an orphan.
+// setpriv execs nginx: the pid stays nginx's master.
+const [command = NGINX, ...args] = existsSync(SETPRIV) ? [SETPRIV, '--pdeathsig', 'QUIT', ...nginxArgs] : nginxArgs;
+const nginx = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'] });
 const exited = new Promise<void>((resolve) => nginx.once('exit', () => resolve()));
 // Answering (and stopping nginx on SIGTERM) from now on: the bench may stop this process as soon as it reads the URL.
 answerBench(logFollower(logPath), async () => {

@@ -7,7 +7,7 @@
  * does) the nginx parts skip loudly; under CI=true that is a failure.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { load, textOf } from '../bench/client.ts';
 import { nginxInstalled } from '../bench/gateway-nginx-install.ts';
@@ -142,5 +142,18 @@ describe('bench gateway: nginx answering ID:…', { skip: NO_NGINX }, () => {
     await own.child.stop();
     for (const process of [String(pid), ...workers]) assert.equal(existsSync(`/proc/${process}`), false, `nginx process ${process} still runs`);
     assert.equal(existsSync(dir), false, `${dir} left behind`);
+  });
+
+  test('leaves no nginx process behind when its gateway process is killed outright (an interrupted bench)', async () => {
+    const own = await startGateway('nginx');
+    assert.ok(own.nginx);
+    const { pid, dir } = own.nginx;
+    const workers = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean);
+    try {
+      own.child.process.kill('SIGKILL');
+      for (const process of [String(pid), ...workers]) await waitFor(`nginx process ${process} gone`, () => !existsSync(`/proc/${process}`), 5_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
