@@ -65,10 +65,8 @@ export class Metrics {
       });
     };
     commitCounter('smsrelay_store_commits_total', 'Store commits', (stats) => stats.commits);
-    // SQLite commits only the writes nobody was promised anything on without an fsync (store/group-commit.ts); PostgreSQL flushes every commit.
-    commitCounter('smsrelay_store_synced_commits_total', 'Store commits that waited for the disk (a WAL fsync or flush)', (stats) =>
-      'synced' in stats && typeof stats.synced === 'number' ? stats.synced : stats.commits,
-    );
+    // Both stores commit a group of only writes nobody was promised anything on without waiting for the disk (store/group-commit.ts, store/postgres/group-writer.ts).
+    commitCounter('smsrelay_store_synced_commits_total', 'Store commits that waited for the disk (a WAL fsync or flush)', (stats) => stats.synced);
     commitCounter('smsrelay_store_committed_writes_total', 'Writes (a mail, an outcome, an inbound SMS) the store commits carried', (stats) => stats.writes);
     commitCounter('smsrelay_store_commit_seconds_total', 'Time spent in store commits', (stats) => stats.seconds);
     const oldest = new Gauge({

@@ -37,11 +37,6 @@ interface PendingWrite {
   readonly reject: (error: unknown) => void;
 }
 
-/** The commit counts of CommitStats, and how many of those commits waited for the disk (an fsync of the WAL). */
-export interface GroupCommitStats extends CommitStats {
-  readonly synced: number;
-}
-
 /** `PRAGMA synchronous` at NORMAL: in WAL mode a commit is written to the WAL but not fsynced. */
 const SYNCHRONOUS_NORMAL = 1;
 
@@ -131,7 +126,7 @@ export class GroupCommitter {
     return this.#health;
   }
 
-  get stats(): GroupCommitStats {
+  get stats(): CommitStats {
     return { ...this.#stats };
   }
 

@@ -2,7 +2,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { type GroupCommitStats, GroupCommitter } from './group-commit.ts';
+import { GroupCommitter } from './group-commit.ts';
 import { migrate } from './migrations.ts';
 import {
   asStoreError,
@@ -62,6 +62,7 @@ import type {
   QueuedSms,
   QueueStats,
   ClaimedMail,
+  CommitStats,
   ClaimRequest,
   MailOutcome,
   SmsClaimRequest,
@@ -223,7 +224,7 @@ export class SqliteStore implements Store {
     }, UNPROMISED);
   }
 
-  async commitStats(): Promise<GroupCommitStats> {
+  async commitStats(): Promise<CommitStats> {
     return this.#writes.stats;
   }
 

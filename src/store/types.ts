@@ -366,13 +366,15 @@ export interface ReplyStore {
 }
 
 /**
- * What group commit has done since the store opened, for `GET /metrics`: commits (each one WAL
- * fsync), the writes they carried (writes / commits = the group size) and the time spent in them.
+ * What group commit has done since the store opened, for `GET /metrics`: commits, the writes they
+ * carried (writes / commits = the group size), the time spent in them, and how many of them waited
+ * for the disk (a WAL fsync or flush: all but those holding only writes nobody was promised anything on).
  */
 export interface CommitStats {
   readonly commits: number;
   readonly writes: number;
   readonly seconds: number;
+  readonly synced: number;
 }
 
 export interface QueueStats {

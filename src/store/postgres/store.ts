@@ -370,7 +370,6 @@ export class PostgresStore implements Store, ClusterStore {
   #writeProbe: Promise<void> | undefined;
   /** Cuts the connections of a database that stopped answering without closing them (silence-watch.ts). */
   readonly #silence: SilenceWatch;
-  /** As SQLite's (GroupCommitStats): `synced` counts the commits that waited for the WAL flush. */
   #stats = { commits: 0, writes: 0, seconds: 0, synced: 0 };
   /**
    * Whether another relay may be listening for this one's notifications (notify.ts): a relay alone sent
@@ -593,7 +592,7 @@ export class PostgresStore implements Store, ClusterStore {
     return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as StoredMessage);
   }
 
-  async commitStats(): Promise<CommitStats & { readonly synced: number }> {
+  async commitStats(): Promise<CommitStats> {
     return this.#stats;
   }
 
