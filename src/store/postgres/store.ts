@@ -429,8 +429,8 @@ export class PostgresStore implements Store, ClusterStore {
       },
       isConnectionError,
       onCommit: (writes, seconds, synced) => {
-        const { commits, writes: before, seconds: took, synced: flushed } = this.#stats;
-        this.#stats = { commits: commits + 1, writes: before + writes, seconds: took + seconds, synced: flushed + (synced ? 1 : 0) };
+        const stats = this.#stats;
+        this.#stats = { commits: stats.commits + 1, writes: stats.writes + writes, seconds: stats.seconds + seconds, synced: stats.synced + (synced ? 1 : 0) };
         this.#ok();
       },
       onConnectionError: (error) => this.#failing(error),
@@ -513,7 +513,7 @@ export class PostgresStore implements Store, ClusterStore {
     }
   }
 
-  /** A write that adds due work to `wakes`: the other relays' loops hear of it after its COMMIT. */
+  /** A write that adds due work (or an opt-out change) to `wakes`: the other relays hear of it after its COMMIT. */
   #queueing<T>(wakes: readonly Notice[], work: Work<T>): Promise<T> {
     return this.#write(work, wakes);
   }
