@@ -8,7 +8,7 @@
  */
 import pg from 'pg';
 import type { Logger } from '../../log.ts';
-import { cutConnection } from './silence-watch.ts';
+import { answerWithin, cutConnection } from './silence-watch.ts';
 
 export const WORK_CHANNEL = 'smsrelay_work';
 
@@ -162,13 +162,7 @@ export class WorkListener {
     if (this.#stopped) return;
     onListening?.(true);
     this.#check = setInterval(() => {
-      let deadline: NodeJS.Timeout | undefined;
-      const unanswered = new Promise<never>((_, reject) => {
-        deadline = setTimeout(() => reject(new Error(`the database did not answer within ${LISTENER_ANSWER_MS / 1000} s`)), LISTENER_ANSWER_MS);
-      });
-      Promise.race([client.query('SELECT 1'), unanswered])
-        .catch(onLost)
-        .finally(() => clearTimeout(deadline));
+      answerWithin(client.query('SELECT 1'), LISTENER_ANSWER_MS, `the database did not answer within ${LISTENER_ANSWER_MS / 1000} s`).catch(onLost);
     }, this.#options.checkEveryMs ?? LISTENER_CHECK_MS);
     this.#check.unref();
     this.#delay = RECONNECT_MIN_MS;

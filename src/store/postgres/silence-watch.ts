@@ -63,6 +63,19 @@ export function cutConnection(client: pg.ClientBase): void {
   (client as unknown as Partial<ClientInternals>).connection?.stream.destroy();
 }
 
+/** `work`'s answer, or an Error saying `message` when none came within `ms`: for a server that may never answer. */
+export async function answerWithin<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let deadline: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    deadline = setTimeout(() => reject(new Error(message)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(deadline);
+  }
+}
+
 export interface SilenceWatchOptions {
   /** How the probe connects: the pool's own settings (host, TLS, credentials, connect timeout). */
   readonly connection: pg.ClientConfig;
@@ -139,23 +152,17 @@ export class SilenceWatch {
   async #ask(backends: readonly number[]): Promise<ReadonlyMap<number, BackendState>> {
     const client = new pg.Client(this.#options.connection);
     client.on('error', () => undefined);
-    let deadline: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      deadline = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS);
-    });
+    const asked = async () => {
+      await client.connect();
+      const { rows } = await client.query<{ pid: number; state: string | null; idle_ms: number | null }>(
+        'SELECT pid, state, (extract(epoch FROM now() - state_change) * 1000)::float8 AS idle_ms FROM pg_stat_activity WHERE pid = ANY($1::int[])',
+        [backends],
+      );
+      return new Map(rows.map((row) => [row.pid, { state: row.state ?? '', idleMs: row.idle_ms ?? 0 }]));
+    };
     try {
-      const asked = (async () => {
-        await client.connect();
-        const { rows } = await client.query<{ pid: number; state: string | null; idle_ms: number | null }>(
-          'SELECT pid, state, (extract(epoch FROM now() - state_change) * 1000)::float8 AS idle_ms FROM pg_stat_activity WHERE pid = ANY($1::int[])',
-          [backends],
-        );
-        return new Map(rows.map((row) => [row.pid, { state: row.state ?? '', idleMs: row.idle_ms ?? 0 }]));
-      })();
-      asked.catch(() => undefined);
-      return await Promise.race([asked, timeout]);
+      return await answerWithin(asked(), PROBE_TIMEOUT_MS, `no answer within ${PROBE_TIMEOUT_MS / 1000} s`);
     } finally {
-      clearTimeout(deadline);
       cutConnection(client);
     }
   }
