@@ -11,7 +11,8 @@ import { acceptStatement } from '../src/store/postgres/accept.ts';
 import { runBatch, type Statement } from '../src/store/postgres/batch.ts';
 import { BEGIN_STATEMENTS } from '../src/store/postgres/group-writer.ts';
 import { toWire } from '../src/store/postgres/prepared.ts';
-import { ONE_SMS_SENT, SENT_ORPHANS, SMS_SENT } from '../src/store/postgres/store.ts';
+import { ADOPT_ORPHANS, SENT_ORPHANS } from '../src/store/postgres/migrations.ts';
+import { ONE_SMS_SENT, SMS_SENT } from '../src/store/postgres/store.ts';
 import { mail } from '../test/helpers/store.ts';
 import { measuredBackend } from './measured-backend.ts';
 
@@ -73,6 +74,7 @@ await measure('ONE_SMS_SENT', (index) => ({
   values: [5_000, smsId(index + Math.floor(ids.length / 2)), `p-${index}`, null, `id p-${index}`],
 }));
 await measure('SENT_ORPHANS', (index) => ({ text: SENT_ORPHANS, values: [5_000, [smsId(index)]] }));
+await measure('ADOPT_ORPHANS', (index) => ({ text: ADOPT_ORPHANS, values: [5_000, [smsId(index)]] }));
 await measured.close();
 console.log(
   JSON.stringify({

@@ -319,6 +319,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX sent_parts_sms ON sent_parts (provider, provider_id, number) WHERE provider_id IS NOT NULL;
   CREATE INDEX sent_parts_created ON sent_parts (created_at);
   `,
+  // 15 (#17): on PostgreSQL, a function that adopts the delivery reports that came before their SMS's send
+  // result (src/store/postgres/migrations.ts); SQLite adopts them in its own code. Additive: an older relay
+  // adopts them with a statement of its own.
+  '-- PostgreSQL only',
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

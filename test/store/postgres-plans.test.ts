@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { BEGIN } from '../../src/store/postgres/group-writer.ts';
 import { runBatch } from '../../src/store/postgres/batch.ts';
 import { prepareStatements, toWire } from '../../src/store/postgres/prepared.ts';
-import { ONE_SMS_SENT, PostgresStore, SENT_ORPHANS, SMS_CLAIM, SMS_CLAIM_ONE_PER_BATCH, SMS_SENT } from '../../src/store/postgres/store.ts';
+import { ADOPT_ORPHANS, SENT_ORPHANS } from '../../src/store/postgres/migrations.ts';
+import { ONE_SMS_SENT, PostgresStore, SMS_CLAIM, SMS_CLAIM_ONE_PER_BATCH, SMS_SENT } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 
@@ -66,7 +67,7 @@ describeOnPostgres('PostgreSQL plans of the writes', async (url) => {
       for (const smsId of ids) {
         const now = Date.now();
         await group(SMS_SENT, [now, [smsId], [`p-${smsId}`], [null], [`id p-${smsId}`]]);
-        await group(SENT_ORPHANS, [now, [smsId]]);
+        await group(ADOPT_ORPHANS, [now, [smsId]]);
         await group(SMS_CLAIM, [now, 5, 4, 1, 'plans', 60_000]);
         await group(SMS_CLAIM_ONE_PER_BATCH, [now, 5, 4, 1, 'plans', 60_000]);
       }

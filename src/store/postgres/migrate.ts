@@ -3,6 +3,7 @@ import { MIGRATIONS } from '../migrations.ts';
 import { minimumReader, UPGRADE_ORDER } from '../schema-readers.ts';
 import { RELAY_STALE_MS } from '../cluster-types.ts';
 import { DB_NOW_MS } from './clock.ts';
+import { POSTGRES_STEPS } from './migrations.ts';
 
 /**
  * The schema on PostgreSQL: SQLite's migrations, step for step, with SQLite's types spelled as
@@ -88,6 +89,8 @@ export async function migrate(
       await client.query('BEGIN');
       try {
         await client.query(toPostgres(sql));
+        const own = POSTGRES_STEPS.get(from + index + 1);
+        if (own) await client.query(own);
         await client.query(`UPDATE ${VERSION_TABLE} SET version = $1, min_reader = $2`, [from + index + 1, minimumReader(from + index + 1)]);
         await client.query('COMMIT');
       } catch (error) {

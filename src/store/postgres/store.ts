@@ -2,6 +2,7 @@ import pg from 'pg';
 import { PROBE_INTERVAL_MS } from '../group-commit.ts';
 import { NotOptedOut } from '../not-opted-out.ts';
 import { SilenceWatch } from './silence-watch.ts';
+import { ADOPT_ORPHANS } from './migrations.ts';
 import {
   asStoreError,
   type ClaimedSmsRow,
@@ -184,7 +185,7 @@ const sentColumns = (providerId: string, trackingId: string) =>
 /**
  * SMS sent (`$2` ids, `$3` provider ids, `$4` tracking ids, `$5` history details, at `$1`): each row
  * marked sent with its history line, and its report lock (REPORT_LOCK_CLASS) taken. Exported, with
- * SENT_ORPHANS, for a test of its plan.
+ * the adoption of the reports that came before (ADOPT_ORPHANS), for a test of its plan.
  */
 export const SMS_SENT = `WITH done AS (
     UPDATE outbound o SET ${sentColumns('t.provider_id', 't.tracking_id')}
@@ -208,10 +209,6 @@ export const ONE_SMS_SENT = `WITH done AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', $5 FROM done
   )
   SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('provider_id', 'number')}) FROM done`;
-
-/** A delivery state's rank (sqlite-replies.ts, RANK): a report moves an SMS's state only forward. */
-const rankOf = (state: string) =>
-  `CASE ${state} WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 WHEN 'expired' THEN 2 END`;
 
 /**
  * A delivery report kept (`$1`–`$7`: provider, provider id, number, code, state, received at, its SMS or
@@ -313,41 +310,6 @@ export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (${SMS_CANDIDATES} FOR UPDAT
   ), decided AS (
     SELECT $4::int = 1 OR count(DISTINCT message_id) = count(*) AS decided FROM due
   ), ${leaseChosen('SELECT id, next_attempt_at AS due FROM due WHERE (SELECT decided FROM decided) ORDER BY next_attempt_at, id LIMIT $3')}`;
-
-/**
- * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
- * SQLite applies them one by one in arrival order (sqlite-replies.ts, advance), each moves its SMS's
- * state only forward of the state before it, gets a history line when it does, and the last that does
- * sets the state, its code and whether a notice is due (wantsNotice). One statement, in the group's
- * round trip: read in JS first, they made every group with a sent outcome wait for the answer before
- * its COMMIT. Exported, with SMS_SENT, for a test of its plan.
- */
-export const SENT_ORPHANS = `WITH found AS (
-    SELECT d.id, d.code, d.state, o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
-      COALESCE(${rankOf('o.delivery')}, -1) AS from_rank
-    FROM outbound o JOIN messages m ON m.id = o.message_id
-    JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
-    WHERE o.id = ANY($2::bigint[])
-  ), applied AS (
-    SELECT id, code, state, sms_id, message_id, notify, report_all FROM (
-      SELECT id, code, state, sms_id, message_id, notify, report_all, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
-      FROM found
-    ) ordered WHERE forward
-  ), adopted AS (
-    UPDATE delivery_reports d SET sms_id = found.sms_id FROM found WHERE d.id = found.id
-  ), advanced AS (
-    UPDATE outbound o SET delivery = last.state, delivery_code = last.code, updated_at = $1,
-      notice_due = CASE WHEN CASE last.state
-        WHEN 'delivered' THEN last.report_all = 1 OR 'SUCCESS' = ANY(string_to_array(last.notify, ','))
-        WHEN 'failed' THEN last.notify IS NULL OR 'FAILURE' = ANY(string_to_array(last.notify, ','))
-        WHEN 'expired' THEN last.notify IS NULL OR 'FAILURE' = ANY(string_to_array(last.notify, ','))
-        ELSE FALSE END THEN 1 ELSE 0 END
-    FROM (SELECT DISTINCT ON (sms_id) sms_id, state, code, notify, report_all FROM applied ORDER BY sms_id, id DESC) last WHERE o.id = last.sms_id
-  ), logged AS (
-    INSERT INTO events (at, message_id, sms_id, kind, detail)
-    SELECT $1, message_id, sms_id, 'delivery report', state || ' (provider status ' || code || ')' FROM applied ORDER BY id
-  )
-  SELECT count(*)::int AS adopted FROM found`;
 
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
@@ -603,7 +565,7 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * The sent outcomes (SMS_SENT) and the reports that arrived before them adopted (SENT_ORPHANS), the
+   * The sent outcomes (SMS_SENT) and the reports that arrived before them adopted (ADOPT_ORPHANS), the
    * retries, the final failures and the mail to queue, in that order, with the group's other statements.
    */
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = []): Promise<void> {
@@ -627,7 +589,7 @@ export class PostgresStore implements Store, ClusterStore {
               text: SMS_SENT,
               values: [now, ids, sent.map((outcome) => outcome.providerId), sent.map((outcome) => outcome.trackingId ?? null), details],
             },
-        { text: SENT_ORPHANS, values: [now, ids] },
+        { text: ADOPT_ORPHANS, values: [now, ids] },
       );
     }
     if (retries.length > 0) {

@@ -1,0 +1,79 @@
+/**
+ * What steps of the shared migrations (src/store/migrations.ts) add on PostgreSQL alone: functions
+ * of the server's, for work SQLite's store does in its own code. Each runs in its step's transaction,
+ * after the step's shared SQL. As with the shared steps, a step that has shipped is never edited: a
+ * change is a new step (CREATE OR REPLACE, or a new name).
+ */
+
+/** A delivery state's rank (sqlite-replies.ts, RANK): a report moves an SMS's state only forward. */
+const rankOf = (state: string) =>
+  `CASE ${state} WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 WHEN 'expired' THEN 2 END`;
+
+/**
+ * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
+ * SQLite applies them one by one in arrival order (sqlite-replies.ts, advance), each moves its SMS's
+ * state only forward of the state before it, gets a history line when it does, and the last that does
+ * sets the state, its code and whether a notice is due (wantsNotice). Run by ADOPTION_STEP's
+ * function, inside it as it shipped (edit nothing here: a change is a new step). Exported for tests of
+ * its plan and its result.
+ */
+const ORPHANS_ADOPTED = `WITH found AS (
+    SELECT d.id, d.code, d.state, o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
+      COALESCE(${rankOf('o.delivery')}, -1) AS from_rank
+    FROM outbound o JOIN messages m ON m.id = o.message_id
+    JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
+    WHERE o.id = ANY($2::bigint[])
+  ), applied AS (
+    SELECT id, code, state, sms_id, message_id, notify, report_all FROM (
+      SELECT id, code, state, sms_id, message_id, notify, report_all, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
+      FROM found
+    ) ordered WHERE forward
+  ), adopted AS (
+    UPDATE delivery_reports d SET sms_id = found.sms_id FROM found WHERE d.id = found.id
+  ), advanced AS (
+    UPDATE outbound o SET delivery = last.state, delivery_code = last.code, updated_at = $1,
+      notice_due = CASE WHEN CASE last.state
+        WHEN 'delivered' THEN last.report_all = 1 OR 'SUCCESS' = ANY(string_to_array(last.notify, ','))
+        WHEN 'failed' THEN last.notify IS NULL OR 'FAILURE' = ANY(string_to_array(last.notify, ','))
+        WHEN 'expired' THEN last.notify IS NULL OR 'FAILURE' = ANY(string_to_array(last.notify, ','))
+        ELSE FALSE END THEN 1 ELSE 0 END
+    FROM (SELECT DISTINCT ON (sms_id) sms_id, state, code, notify, report_all FROM applied ORDER BY sms_id, id DESC) last WHERE o.id = last.sms_id
+  ), logged AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT $1, message_id, sms_id, 'delivery report', state || ' (provider status ' || code || ')' FROM applied ORDER BY id
+  )`;
+export const SENT_ORPHANS = `${ORPHANS_ADOPTED}
+  SELECT count(*)::int AS adopted FROM found`;
+
+/**
+ * Step 15: `smsrelay_adopt_orphans(at, ids)`, SENT_ORPHANS behind a look at the orphans' index. The
+ * server initialises every part of a statement's plan at each execution, run or not: SENT_ORPHANS cost
+ * 46–48 µs of its CPU per send result though it nearly always finds nothing (bench/statement-cpu.ts,
+ * 2026-12-04); its own statement in the function runs only when a report came first, and the look
+ * costs 17 µs. Without SENT_ORPHANS at all the server took 435 µs per mail where it took 488, and the
+ * relay 4% more mails per second (driver, -l 800, three pairs): what the look spares most of. A function
+ * and not a look from the relay: what the look finds would decide the group's next statement, a round
+ * trip inside its transaction. Its statements take their snapshot after the report lock the send result's
+ * statement took before it (ONE_SMS_SENT), as SENT_ORPHANS did as a statement of its own. Returns how
+ * many reports it adopted.
+ */
+const ADOPTION_STEP = `CREATE OR REPLACE FUNCTION smsrelay_adopt_orphans(BIGINT, BIGINT[]) RETURNS INTEGER LANGUAGE plpgsql AS $adopt$
+DECLARE adopted INTEGER;
+BEGIN
+  IF NOT EXISTS (
+    SELECT 1 FROM outbound o JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
+    WHERE o.id = ANY($2)
+  ) THEN
+    RETURN 0;
+  END IF;
+  ${ORPHANS_ADOPTED}
+  SELECT count(*)::int INTO adopted FROM found;
+  RETURN adopted;
+END
+$adopt$`;
+
+/** The statement that adopts the reports that came before the send results of the SMS `$2` (ids), at `$1` (step 15). */
+export const ADOPT_ORPHANS = 'SELECT smsrelay_adopt_orphans($1::bigint, $2::bigint[]) AS adopted';
+
+/** By step number: what the step adds on PostgreSQL. */
+export const POSTGRES_STEPS: ReadonlyMap<number, string> = new Map([[15, ADOPTION_STEP]]);
