@@ -15,6 +15,15 @@ const STORE_RETRY_MS = 1_000;
  * pending outcomes before no further item starts.
  */
 const COMMITTING_PER_SLOT = 2;
+/**
+ * While items are in flight, the look-up of when the next item is due runs at most this often: each
+ * completion wakes the loop anyway, and under load a claim that takes what is due, then a look-up, came
+ * after nearly every item. Measured on PostgreSQL (2026-12-04, 50 concurrent webhooks, 3,000 per run): the
+ * mailer's look-ups were 0.73 queries per received SMS, and without them the relay's CPU per SMS fell from
+ * 477–483 µs to 390–397 and the server's from 359–371 to 321–332. What becomes due meanwhile (a retry, a
+ * scheduled mail) waits this much at most.
+ */
+const IN_FLIGHT_DUE_LOOKUP_MS = 100;
 
 export interface WorkLoopOptions<T> {
   readonly name: string;
@@ -66,6 +75,9 @@ export class WorkLoop<T> {
   /** When claiming started failing, while it fails: one line per episode, not one per retry. */
   #failingSince: number | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** When the next due item was last looked up (performance.now()), and the look-up due while items are in flight. */
+  #dueLookedUpAt = -Infinity;
+  #lookAgain: NodeJS.Timeout | undefined;
 
   constructor(options: WorkLoopOptions<T>) {
     this.#options = options;
@@ -114,6 +126,7 @@ export class WorkLoop<T> {
   async #stop(graceMs: number): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#lookAgain);
     if (this.#inFlight.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const graceOver = Number.isFinite(graceMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))) : new Promise<void>(() => undefined);
@@ -225,6 +238,18 @@ export class WorkLoop<T> {
     // Every slot busy, or outcomes pending up to their bound: a freed slot or a commit wakes the loop.
     const { concurrency } = this.#options;
     if (this.#busy >= concurrency || this.#committing() >= concurrency * COMMITTING_PER_SLOT) return undefined;
+    if (this.#inFlight.size > 0) {
+      const wait = this.#dueLookedUpAt + IN_FLIGHT_DUE_LOOKUP_MS - performance.now();
+      if (wait > 0) {
+        this.#lookAgain ??= setTimeout(() => {
+          this.#lookAgain = undefined;
+          this.#wake();
+        }, wait);
+        this.#lookAgain.unref();
+        return undefined;
+      }
+    }
+    this.#dueLookedUpAt = performance.now();
     const next = await this.#options.nextDueAt();
     const longest = this.#options.idleWaitMs ?? MAX_IDLE_WAIT_MS;
     if (next === undefined) return this.#busy > 0 ? undefined : longest;

@@ -13,9 +13,8 @@ const rankOf = (state: string) =>
  * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
  * SQLite applies them one by one in arrival order (sqlite-replies.ts, advance), each moves its SMS's
  * state only forward of the state before it, gets a history line when it does, and the last that does
- * sets the state, its code and whether a notice is due (wantsNotice). Run by ADOPTION_STEP's
- * function, inside it as it shipped (edit nothing here: a change is a new step). Exported for tests of
- * its plan and its result.
+ * sets the state, its code and whether a notice is due (wantsNotice). Inside ADOPTION_STEP's function
+ * as it shipped: edit nothing here, a change is a new step.
  */
 const ORPHANS_ADOPTED = `WITH found AS (
     SELECT d.id, d.code, d.state, o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
@@ -42,6 +41,7 @@ const ORPHANS_ADOPTED = `WITH found AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
     SELECT $1, message_id, sms_id, 'delivery report', state || ' (provider status ' || code || ')' FROM applied ORDER BY id
   )`;
+/** ORPHANS_ADOPTED as a statement of its own, answering how many it adopted: for tests of its plan and its result. */
 export const SENT_ORPHANS = `${ORPHANS_ADOPTED}
   SELECT count(*)::int AS adopted FROM found`;
 

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createLogger } from '../src/log.ts';
+import { WorkLoop } from '../src/work-loop.ts';
+import { sleep, waitFor } from './helpers/wait.ts';
+
+/** An item of the loop's queue: due at `dueAt` (ms, the loop's clock); its work ends when `finish` is called. */
+interface Item {
+  readonly id: number;
+  readonly dueAt: number;
+}
+
+/**
+ * The loop over a queue held here (the loop's contract is these functions; the stores behind the
+ * dispatcher and the mailer are tested on their own): what it claimed, and how often it looked up
+ * when the next item is due.
+ */
+function queueLoop() {
+  const queue: Item[] = [];
+  const finishers = new Map<number, () => void>();
+  const counted = { lookUps: 0, claimed: [] as number[] };
+  const loop = new WorkLoop<Item>({
+    name: 'test',
+    logger: createLogger('silent'),
+    concurrency: 4,
+    clock: Date.now,
+    claim: async (free) => {
+      const due = queue.filter((item) => item.dueAt <= Date.now()).slice(0, free);
+      for (const item of due) queue.splice(queue.indexOf(item), 1);
+      counted.claimed.push(...due.map((item) => item.id));
+      return due;
+    },
+    process: (item) => new Promise<void>((resolve) => finishers.set(item.id, resolve)),
+    nextDueAt: async () => {
+      counted.lookUps++;
+      return queue.length === 0 ? undefined : Math.min(...queue.map((item) => item.dueAt));
+    },
+    leaseIds: (item) => [item.id],
+    idleWaitMs: 60_000,
+  });
+  const finish = (id: number) => finishers.get(id)?.();
+  return { loop, queue, counted, finish };
+}
+
+test('while an item is in flight, the look-up of the next due item runs at most every 100 ms, not after every claim that emptied the queue', async () => {
+  const { loop, queue, counted, finish } = queueLoop();
+  queue.push({ id: 0, dueAt: 0 });
+  loop.start();
+  await waitFor('the long item claimed', () => counted.claimed.includes(0) || undefined);
+  const before = counted.lookUps;
+  // Twenty items, each kicked in, claimed and finished while the first stays in flight: within 100 ms.
+  for (let id = 1; id <= 20; id++) {
+    queue.push({ id, dueAt: 0 });
+    loop.kick();
+    await waitFor(`item ${id} claimed`, () => counted.claimed.includes(id) || undefined);
+    finish(id);
+    await sleep(1);
+  }
+  assert.ok(counted.lookUps - before <= 2, `${counted.lookUps - before} look-ups for 20 claims`);
+  finish(0);
+  await loop.stop();
+});
+
+test('an item that becomes due while others are in flight, with no kick (a retry written by an outcome), is claimed within that 100 ms of its time', async () => {
+  const { loop, queue, counted, finish } = queueLoop();
+  queue.push({ id: 0, dueAt: 0 });
+  loop.start();
+  await waitFor('the long item claimed', () => counted.claimed.includes(0) || undefined);
+  queue.push({ id: 1, dueAt: 0 });
+  loop.kick();
+  await waitFor('the second item claimed', () => counted.claimed.includes(1) || undefined);
+  // Its outcome schedules a retry 50 ms ahead, then it ends: the loop wakes, finds nothing due and the first still in flight.
+  const retryAt = Date.now() + 50;
+  queue.push({ id: 2, dueAt: retryAt });
+  finish(1);
+  await waitFor('the retry claimed', () => counted.claimed.includes(2) || undefined, 2_000);
+  const late = Date.now() - retryAt;
+  assert.ok(late >= 0 && late < 100 + 50, `claimed ${late} ms after it was due`);
+  finish(0);
+  finish(2);
+  await loop.stop();
+});
