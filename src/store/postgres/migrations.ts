@@ -9,6 +9,10 @@
 const rankOf = (state: string) =>
   `CASE ${state} WHEN 'queued' THEN 0 WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'failed' THEN 2 WHEN 'expired' THEN 2 END`;
 
+/** The SMS `o` of `$2` (ids) joined to the reports that arrived before their send result, `d` (the orphans' index). */
+const ORPHANS_OF_SMS = `JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
+    WHERE o.id = ANY($2::bigint[])`;
+
 /**
  * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
  * SQLite applies them one by one in arrival order (sqlite-replies.ts, advance), each moves its SMS's
@@ -20,8 +24,7 @@ const ORPHANS_ADOPTED = `WITH found AS (
     SELECT d.id, d.code, d.state, o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
       COALESCE(${rankOf('o.delivery')}, -1) AS from_rank
     FROM outbound o JOIN messages m ON m.id = o.message_id
-    JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
-    WHERE o.id = ANY($2::bigint[])
+    ${ORPHANS_OF_SMS}
   ), applied AS (
     SELECT id, code, state, sms_id, message_id, notify, report_all FROM (
       SELECT id, code, state, sms_id, message_id, notify, report_all, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
@@ -50,8 +53,8 @@ export const SENT_ORPHANS = `${ORPHANS_ADOPTED}
  * server initialises every part of a statement's plan at each execution, run or not: SENT_ORPHANS cost
  * 46–48 µs of its CPU per send result though it nearly always finds nothing (bench/statement-cpu.ts,
  * 2026-12-04); its own statement in the function runs only when a report came first, and the look
- * costs 17 µs. Without SENT_ORPHANS at all the server took 435 µs per mail where it took 488, and the
- * relay 4% more mails per second (driver, -l 800, three pairs): what the look spares most of. A function
+ * costs 17 µs. Without SENT_ORPHANS at all the server took 420–445 µs per mail where it took 475–498, and
+ * the relay 1.5–6% more mails per second (driver, -l 800, three pairs): what the look spares most of. A function
  * and not a look from the relay: what the look finds would decide the group's next statement, a round
  * trip inside its transaction. Its statements take their snapshot after the report lock the send result's
  * statement took before it (ONE_SMS_SENT), as SENT_ORPHANS did as a statement of its own. Returns how
@@ -60,10 +63,7 @@ export const SENT_ORPHANS = `${ORPHANS_ADOPTED}
 const ADOPTION_STEP = `CREATE OR REPLACE FUNCTION smsrelay_adopt_orphans(BIGINT, BIGINT[]) RETURNS INTEGER LANGUAGE plpgsql AS $adopt$
 DECLARE adopted INTEGER;
 BEGIN
-  IF NOT EXISTS (
-    SELECT 1 FROM outbound o JOIN delivery_reports d ON d.provider_id = o.provider_id AND d.number = o.number AND d.sms_id IS NULL
-    WHERE o.id = ANY($2)
-  ) THEN
+  IF NOT EXISTS (SELECT 1 FROM outbound o ${ORPHANS_OF_SMS}) THEN
     RETURN 0;
   END IF;
   ${ORPHANS_ADOPTED}
