@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ONE_SMS_SENT, PostgresStore, SMS_SENT } from '../../src/store/postgres/store.ts';
+import { ONE_SMS_SENT, PostgresStore, REPORT_LOCK_CLASS, SMS_SENT } from '../../src/store/postgres/store.ts';
 import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
-import { mail } from '../helpers/store.ts';
+import { claim, mail } from '../helpers/store.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describeOnPostgres('The outcome of one SMS sent on PostgreSQL', async (url) => {
   test('ONE_SMS_SENT writes what SMS_SENT writes for the same SMS, and takes the same report lock', async () => {
@@ -40,5 +41,44 @@ describeOnPostgres('The outcome of one SMS sent on PostgreSQL', async (url) => {
     assert.equal(one.row?.events.length, 1);
     assert.deepEqual(many.locks, [many.key]);
     assert.deepEqual(one.locks, [one.key]);
+  });
+});
+
+describeOnPostgres('A delivery report that races its send result on PostgreSQL', async (url) => {
+  test('a report committed while the send result waits for its lock is adopted by that send result: its SMS delivered, the report no orphan', async () => {
+    const relay = await PostgresStore.open({ url });
+    const webhook = await PostgresStore.open({ url });
+    const number = '+447700900031';
+    await relay.acceptMail(mail([number], { reportAll: true }));
+    const [batch] = await claim(relay, 1, 1);
+    const smsId = batch?.sms[0]?.id ?? 0;
+    const waiting = () =>
+      withClient(url, async (client) =>
+        Number((await client.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]?.n),
+      );
+    // The report lock of ('P-31', number) held here, so that the report queues first and the send result after it.
+    const outcome = await withClient(url, async (holder) => {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, hashtext($1 || ' ' || $2))`, ['P-31', number]);
+      const report = webhook.applyDeliveryReport({ provider: 'intellisoftware', providerId: 'P-31', number, code: 4, state: 'delivered', receivedAt: 3_000 });
+      await waitFor('the report waiting for the lock', async () => (await waiting()) === 1 || undefined);
+      const sent = relay.recordSmsOutcomes([{ smsId, kind: 'sent', providerId: 'P-31' }]);
+      await waitFor('the send result waiting behind it', async () => (await waiting()) === 2 || undefined);
+      await holder.query('COMMIT');
+      // The report found no SMS sent with that id yet: an orphan, committed before the send result's statement got the lock.
+      const result = await report;
+      await sent;
+      return result;
+    });
+    assert.deepEqual(outcome, { kind: 'orphan' });
+    assert.equal((await relay.smsOf(batch?.message.id ?? ''))[0]?.delivery, 'delivered');
+    const orphans = await withClient(
+      url,
+      async (client) => (await client.query('SELECT count(*)::int AS n FROM delivery_reports WHERE sms_id IS NULL')).rows[0]?.n,
+    );
+    assert.equal(orphans, 0);
+    assert.equal((await relay.dueNotices(10)).length, 1);
+    await webhook.close();
+    await relay.close();
   });
 });

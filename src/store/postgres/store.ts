@@ -167,7 +167,7 @@ const DUE_BOUND = 'next_attempt_at <= GREATEST($1, (extract(epoch from statement
  * the orphans it finds, had looked before the report committed (group commits run side by side,
  * so that window is a commit long). The key is the provider id and number, hashed.
  */
-const REPORT_LOCK_CLASS = 0x736d6472;
+export const REPORT_LOCK_CLASS = 0x736d6472;
 const reportLockKey = (providerId: string, number: string) => `hashtext(${providerId} || ' ' || ${number})`;
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
