@@ -54,7 +54,13 @@ describeOnPostgres('A delivery report that races its send result on PostgreSQL',
     const smsId = batch?.sms[0]?.id ?? 0;
     const waiting = () =>
       withClient(url, async (client) =>
-        Number((await client.query("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]?.n),
+        Number(
+          (
+            await client.query(
+              "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            )
+          ).rows[0]?.n,
+        ),
       );
     // The report lock of ('P-31', number) held here, so that the report queues first and the send result after it.
     const outcome = await withClient(url, async (holder) => {
