@@ -236,6 +236,25 @@ function nodes(plan: PlanNode | undefined): PlanNode[] {
 }
 
 describeOnPostgres('PostgreSQL: which commits wait for the WAL flush', async () => {
+  test('a sent outcome run again alone, after a mail in its group failed, commits and counts as unsynced, as it runs', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const store = await PostgresStore.open({ url });
+    const first = mail(['+447700900125']);
+    await store.acceptMail(first);
+    const [sms] = (await claim(store, 1, 1)).flatMap((batch) => batch.sms);
+    assert.ok(sms);
+    const before = await store.commitStats();
+    // One turn: one group, which the mail's primary key fails; each write then runs alone.
+    const results = await Promise.allSettled([store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId: 'p-5' }]), store.acceptMail(first)]);
+    const after = await store.commitStats();
+    await store.close();
+    assert.deepEqual(
+      results.map((result) => result.status),
+      ['fulfilled', 'rejected'],
+    );
+    assert.deepEqual([after.commits - before.commits, after.synced - before.synced], [1, 0]);
+  });
+
   test('as on SQLite, a claim and a sent outcome commit without waiting (synchronous_commit off for their transaction); a mail and a retry wait', async () => {
     const url = (await freshDatabase()) ?? '';
     const store = await PostgresStore.open({ url });

@@ -267,7 +267,8 @@ export class GroupWriter {
             write.reject(alone.error);
             continue;
           }
-          this.#options.onCommit(1, (performance.now() - started) / 1000, synced);
+          // Alone, it commits as its own durability says (#transaction), not its group's.
+          this.#options.onCommit(1, (performance.now() - started) / 1000, write.synced);
           woken.push(...write.wakes);
           settle(write, alone.results[0]);
         }
