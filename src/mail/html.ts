@@ -23,10 +23,23 @@ const QUOTE_AND_SIGNATURE_ELEMENTS = [
 /** Whether the HTML holds one of the quote elements above (the mail is a reply that quotes). */
 const QUOTE_ELEMENT = /\bclass=["']?[^"'>]*\b(?:gmail_quote|moz-cite-prefix|yahoo_quoted|protonmail_quote)\b|<blockquote\b/i;
 
+/**
+ * Inline styles and the attribute that hide an element: a newsletter's preheader (the line a mailbox
+ * shows beside the subject) is `display:none`, for Outlook also `mso-hide:all`. An attribute selector
+ * outranks a type selector, so a hidden `<p>` or `<table>` is skipped, not formatted.
+ */
+const HIDDEN = [
+  ...['display:none', 'display: none', 'visibility:hidden', 'visibility: hidden', 'mso-hide:all', 'mso-hide: all'].map((style) => `[style*="${style}" i]`),
+  '[hidden]',
+];
+/** Elements whose content no mail client shows as text: templates, embedded documents and images. */
+const UNSHOWN_ELEMENTS = ['template', 'iframe', 'object', 'embed', 'svg'];
+
 const COMMON_SELECTORS: NonNullable<HtmlToTextOptions['selectors']> = [
   { selector: 'a', options: { ignoreHref: true } },
   // Tracking pixels, logos and their alt texts are nothing a phone should show.
   { selector: 'img', format: 'skip' },
+  ...[...HIDDEN, ...UNSHOWN_ELEMENTS].map((selector) => ({ selector, format: 'skip' })),
   ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
   { selector: 'ul', options: { itemPrefix: '- ' } },
   { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },

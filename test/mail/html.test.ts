@@ -18,6 +18,15 @@ describe('htmlToText', () => {
     assert.equal(toText(html).replace(/ +/g, ' '), '- one\n- two\n\nHost State\ndb1 DOWN');
   });
 
+  it('sends only the visible text: no hidden preheader, no template, frame, object or SVG text', () => {
+    const html = `<body><div style="display: none; max-height: 0; overflow: hidden; mso-hide: all">Preheader: 50% off</div>
+      <span style="DISPLAY:NONE !important">hidden</span><table style="mso-hide:all"><tr><td>Outlook only</td></tr></table>
+      <p hidden>not yet</p><p style="visibility:hidden">spacer</p><h1>Disk full</h1><p>Host db1</p>
+      <template><p>row</p></template><iframe>frame</iframe><object>object</object><svg><text>chart</text></svg><p>End</p></body>`;
+    assert.equal(toText(html), 'Disk full\n\nHost db1\n\nEnd');
+    assert.equal(htmlToText('<div style="display:none">preheader</div><blockquote>forwarded</blockquote>', true).text, 'forwarded');
+  });
+
   it('drops Gmail and Apple quotes but keeps a bottom-posted reply', () => {
     assert.equal(toText('<div>Ok</div><div class="gmail_quote">On Mon wrote:<blockquote>old</blockquote></div>'), 'Ok');
     assert.equal(toText('<blockquote type="cite">old</blockquote><div>New text</div>'), 'New text');
