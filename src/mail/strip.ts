@@ -61,7 +61,7 @@ const MAX_ATTRIBUTION_LINE = 400;
 const MAX_ATTRIBUTION_LINES = 3;
 /** A sign-off's block (name, title, company, phone) has at most this many lines. */
 const MAX_SIGNATURE_LINES = 6;
-/** A sign-off is looked for among this many last lines (a signature and a disclaimer fit). */
+/** A sign-off is looked for among this many last lines, and what follows a bare `--` within as many (a signature and a disclaimer fit). */
 const MAX_SIGN_OFF_DISTANCE = 60;
 /** A paragraph this long below a signature is legal text, not the writer's. */
 const MIN_DISCLAIMER_CHARS = 120;
@@ -75,7 +75,10 @@ const MACHINE_LABEL_LINES = 3;
 const QUOTED = /^\s*>/;
 const WRAPPED_ADDRESS_END = /^>\s*[:：]$/;
 const RULE = /^\s*(?:[-_=*~]\s?){4,}\s*$/;
-const SIGNATURE_SEPARATOR = /^--\s?$/;
+/** RFC 3676 §4.3's signature delimiter, "-- " (a client may add more blanks). */
+const SIGNATURE_SEPARATOR = /^\s*--[ \t]+$/;
+/** Two dashes alone: a signature delimiter that lost its space, or a separator inside the content. */
+const BARE_SEPARATOR = '--';
 /** Outlook's rule above the reply header block. */
 const OUTLOOK_RULE = /^_{10,}$/;
 const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[年년]|\b\d{1,2}[:.]\d{2}\b/;
@@ -224,7 +227,7 @@ class Scan {
         this.#end('header block of the mail answered', index);
         return;
       }
-      const ending = this.#endsText(line);
+      const ending = this.#endsText(line, index);
       if (ending) {
         this.#end(ending, index);
         return;
@@ -239,13 +242,25 @@ class Scan {
     if (reason !== SIGNATURE_REASON && reason !== DISCLAIMER_REASON) this.quoteRemoved = true;
   }
 
-  #endsText(line: string): string | undefined {
-    if (SIGNATURE_SEPARATOR.test(line)) return SIGNATURE_REASON;
+  #endsText(line: string, index: number): string | undefined {
+    if (SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '') || (line === BARE_SEPARATOR && this.#signatureBelow(index))) return SIGNATURE_REASON;
     if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
     if (OUTLOOK_RULE.test(line)) return 'Outlook rule above the mail answered';
     const lower = line.toLowerCase();
     if (this.#disclaimers.some((start) => lower.startsWith(start))) return DISCLAIMER_REASON;
     return undefined;
+  }
+
+  /**
+   * Whether what follows a bare `--` looks like a signature: a short first block (name, title,
+   * contacts), not the mail's data (machine mail's `Label: value` lines, see #isMachineMail).
+   */
+  #signatureBelow(index: number): boolean {
+    const below = this.#lines.slice(index + 1, index + 1 + MAX_SIGN_OFF_DISTANCE).map((line) => line.trim());
+    if (below.filter((line) => LABEL_LINE.test(line)).length >= MACHINE_LABEL_LINES) return false;
+    const first = nextNonBlank(below, 0);
+    const blank = below.indexOf('', first);
+    return (blank < 0 ? below.length : blank) - first <= MAX_SIGNATURE_LINES;
   }
 
   #hasText(): boolean {

@@ -48,6 +48,15 @@ describe('stripBody: signatures and device lines', () => {
     assert.equal(strip('Call me\n--\nJohn\n'), 'Call me');
   });
 
+  it('keeps what follows a bare "--" when it holds the data lines or is no short signature block; "-- " always cuts', () => {
+    const report = 'Daily report\n--\nHosts down: 5\nDisk alerts: 2\nBackups failed: 1';
+    assert.equal(strip(report), report);
+    const notes = `Minutes\n--\n${'an agreed point of the meeting\n'.repeat(8)}`;
+    assert.equal(strip(notes), tidy(notes));
+    assert.equal(strip('Call me\n--\nJohn Smith\nACME Ltd\n\nThis e-mail and any attachments are confidential.\n'), 'Call me');
+    assert.equal(strip('Call me\n-- \nJohn Smith\nPhone: 020 7946 0000\nMobile: 07700 900123\nE-mail: john@example.com\n'), 'Call me');
+  });
+
   it('cuts at device lines in several languages', () => {
     for (const line of [
       'Sent from my iPhone',
