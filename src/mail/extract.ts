@@ -3,7 +3,7 @@ import { RelayError } from '../errors.ts';
 import { htmlToText } from './html.ts';
 import { type ParsedMail, readMail } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
-import { type Removal, type StripRules, stripText, tidy } from './strip.ts';
+import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
 import { AMBIGUOUS_PREFIXES, anyOf, FORWARD_MARKERS, FORWARD_PREFIXES, HEADER_LABELS, ORIGINAL_MESSAGE, REPLY_PREFIXES } from './wordings.ts';
 
@@ -82,14 +82,14 @@ export function answeredThread(mail: ParsedMail): AnsweredThread {
  * copy of one of them is cut first, then the general rules apply.
  */
 export function extractRequest(mail: ParsedMail, rules: TextRules, subjectCommand: boolean, sent?: readonly string[]): OutboundRequest {
-  const subject = mail.subject?.trim() || undefined;
+  const subject = withoutControls(mail.subject ?? '').trim() || undefined;
   const fromHeaders = headerParameters((name) => {
     const value = mail.headers.get(name);
     return value === undefined ? undefined : String(value);
   });
 
   const chosen = chosenBody(mail, subject);
-  const leading = takeLeadingContextLine(chosen.text);
+  const leading = takeLeadingContextLine(withoutControls(chosen.text));
   let lines = leading.rest.replace(/\r\n?/g, '\n').split('\n');
   const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;
   if (cut) lines = cut.lines;

@@ -483,6 +483,21 @@ function nextNonBlank(lines: readonly string[], from: number): number {
 }
 
 /**
+ * Control characters show nothing on a phone, and any of them makes the SMS UCS-2 (GSM 03.38 has
+ * only LF and CR): terminal escape sequences (cron and script output in colour) and the C0 and C1
+ * controls are removed, vertical tab and form feed become a space (tabs are spaces to tidy), line
+ * breaks stay. Tested first: almost no mail has any.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds.
+const CONTROL = /\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/;
+const CONTROLS = new RegExp(CONTROL.source, 'g');
+
+export function withoutControls(text: string): string {
+  if (!CONTROL.test(text)) return text;
+  return text.replace(CONTROLS, (control) => (control === '\v' || control === '\f' ? ' ' : ''));
+}
+
+/**
  * Each line trimmed with its inner runs of spaces and tabs made one space, at most one blank line in
  * a row, none at the edges: what costs characters on a phone and carries no meaning.
  */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type StripOptions, type StripRules, stripBody, tidy } from '../../src/mail/strip.ts';
+import { type StripOptions, type StripRules, stripBody, tidy, withoutControls } from '../../src/mail/strip.ts';
 
 const RULES: StripRules = { endMarkers: ['[EndOfMessage]'], startMarkers: ['[StartOfMessage]'], disclaimers: [] };
 const strip = (text: string, rules: Partial<StripRules> = {}, options: StripOptions = {}) => stripBody(text, { ...RULES, ...rules }, options);
@@ -170,6 +170,14 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
       strip('-----Original Message-----\nVon: Ana\nGesendet: Dienstag\nAn: Bob\nBetreff: Tor\n\nDas Tor klemmt.\n', {}, { forward: true }),
       'Das Tor klemmt.',
     );
+  });
+});
+
+describe('withoutControls', () => {
+  it('removes C0 and C1 controls and terminal colour sequences, makes vertical tab and form feed a space, keeps line breaks and tabs', () => {
+    assert.equal(withoutControls('ab\x07c\x1bd\r\n\x1b[1;31mred\x1b[0m\tx\fy\vz\x00\x7f\x85\n'), 'abcd\r\nred\tx y z\n');
+    const text = 'Grüße 👍\nHost: db1';
+    assert.equal(withoutControls(text), text);
   });
 });
 
