@@ -1,7 +1,7 @@
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { htmlToText } from './html.ts';
-import { type ParsedMail, readMail } from './mime.ts';
+import { type ParsedMail, readMail, withHeaderEnd } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
@@ -62,8 +62,9 @@ export const LOOP_HEADER = 'X-SMSRelay-Loop';
  * goes through mailparser, which gives the same result for everything `readMail` reads.
  */
 export async function parseMail(raw: Buffer): Promise<ParsedMail> {
+  const mail = withHeaderEnd(raw);
   // skipHtmlToText: mailparser's own conversion would hide whether there was a text/plain part.
-  return readMail(raw) ?? simpleParser(raw, MAILPARSER_OPTIONS);
+  return readMail(mail) ?? simpleParser(mail, MAILPARSER_OPTIONS);
 }
 
 /** What the relay asks of mailparser; `readMail` follows the same options. */

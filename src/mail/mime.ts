@@ -83,6 +83,48 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
   };
 }
 
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * The mail with an empty line where its header section ends. Legacy systems (scripts piping to
+ * sendmail, devices) often omit that line; Postfix and sendmail then end the header section at the
+ * first line that is neither a header field nor a continuation line, and everything from there is
+ * body. mailsplit would read such lines as headers and the text would be lost. A first line
+ * `From ` is an mbox separator, which mailsplit skips.
+ */
+export function withHeaderEnd(raw: Buffer): Buffer {
+  for (let lineStart = 0; lineStart < raw.length; ) {
+    const newline = raw.indexOf(0x0a, lineStart);
+    const lineEnd = newline < 0 ? raw.length : newline + 1;
+    const first = raw[lineStart];
+    if (first === 0x0a || (first === 0x0d && raw[lineStart + 1] === 0x0a)) return raw;
+    const continuation = lineStart > 0 && (first === 0x20 || first === 0x09);
+    const mbox = lineStart === 0 && raw.subarray(0, 5).toString('latin1').toLowerCase() === 'from ';
+    if (!continuation && !mbox && !isHeaderField(raw, lineStart, lineEnd)) {
+      return Buffer.concat([raw.subarray(0, lineStart), CRLF, raw.subarray(lineStart)]);
+    }
+    lineStart = lineEnd;
+  }
+  return raw;
+}
+
+/**
+ * RFC 5322 §2.2: a field name of printable US-ASCII other than the colon, then the colon; white
+ * space before the colon is the obsolete syntax (§4.5) Postfix accepts too, white space inside the
+ * name is not.
+ */
+function isHeaderField(raw: Buffer, start: number, end: number): boolean {
+  let index = start;
+  while (index < end && isFieldNameByte(raw[index] ?? 0)) index++;
+  if (index === start) return false;
+  while (index < end && (raw[index] === 0x20 || raw[index] === 0x09)) index++;
+  return raw[index] === 0x3a;
+}
+
+function isFieldNameByte(byte: number): boolean {
+  return byte > 0x20 && byte < 0x7f && byte !== 0x3a;
+}
+
 /** Every part in document order. */
 function walk(part: Part): Part[] {
   return [part, ...part.children.flatMap(walk)];

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
-import { MAILPARSER_OPTIONS } from '../../src/mail/extract.ts';
+import { MAILPARSER_OPTIONS, parseMail } from '../../src/mail/extract.ts';
 import { type ParsedMail, readMail } from '../../src/mail/mime.ts';
 
 const MAIL = fileURLToPath(new URL('./', import.meta.url));
@@ -212,5 +212,22 @@ describe('readMail reads what simpleParser reads', () => {
   ];
   for (const [label, raw] of left) {
     test(`left to simpleParser: ${label}`, () => assert.equal(readMail(raw), undefined));
+  }
+});
+
+describe('the header section ends where Postfix ends it', () => {
+  const cases: Array<[string, string, { subject?: string; text: string }]> = [
+    ['no header at all', 'Hello there, the server is down\nplease check\n', { text: 'Hello there, the server is down\nplease check\n' }],
+    ['a header, then the body with no empty line', 'Subject: alert\nDisk full on db1\n', { subject: 'alert', text: 'Disk full on db1\n' }],
+    ['a first line with a space in its "field name"', 'Server down: db1\n\nplease check\n', { text: 'Server down: db1\n\nplease check\n' }],
+    ['From/To, then the body', 'From: a@example.com\nTo: b@example.com\nPump 3 failure\n', { text: 'Pump 3 failure\n' }],
+    ['folded headers and the obsolete space before the colon stay headers', 'Subject : a\n b\nX-Y:z\n\nbody\n', { subject: 'a b', text: 'body\n' }],
+    ['an mbox From_ line stays the header preamble', 'From a@example.com Mon Jan  1 00:00:00 2026\nSubject: s\n\nbody\n', { subject: 's', text: 'body\n' }],
+  ];
+  for (const [label, raw, want] of cases) {
+    test(label, async () => {
+      const mail = await parseMail(Buffer.from(raw.split('\n').join('\r\n')));
+      assert.deepEqual({ ...(mail.subject === undefined ? {} : { subject: mail.subject }), text: mail.text }, want);
+    });
   }
 });
