@@ -7,8 +7,10 @@
  * MimeNode for each part's headers, libmime, libqp, libbase64, pinned to the versions mailparser
  * pins) and follows its rules; whatever it does not follow exactly (embedded messages, delivery
  * status parts, malformed structure, huge headers or lines) is left to simpleParser: `readMail`
- * answers undefined.
+ * answers undefined. It departs from mailparser on purpose where mailparser's text is garbage: bytes
+ * read as UTF-8 that are not UTF-8 are windows-1252 (legacyText), not U+FFFD.
  */
+import { isUtf8 } from 'node:buffer';
 import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
 import { decode as decodeBase64 } from 'libbase64';
 import libmime from 'libmime';
@@ -273,11 +275,34 @@ function decodedText(part: Part, raw: Buffer): string {
   let bytes = node.encoding === 'base64' ? base64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
   if (node.flowed) bytes = Buffer.from(libmime.decodeFlowed(bytes.toString('binary'), node.delSp), 'binary');
   const charset = node.charset || 'utf-8';
-  const text = ['ascii', 'usascii', 'utf8'].includes(charset.toLowerCase().replace(/[^a-z0-9]+/g, ''))
+  const utf8 = ['ascii', 'usascii', 'utf8'].includes(charset.toLowerCase().replace(/[^a-z0-9]+/g, ''));
+  const text = utf8
     ? bytes.toString()
     : // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
       Buffer.from(decodeCharset(bytes, charset)).toString();
-  return text.replace(/\r?\n/g, '\n');
+  const decoded = text.includes('\uFFFD') && !isUtf8(bytes) && (utf8 || readsAsUtf8(charset)) ? legacyText(bytes) : text;
+  return decoded.replace(/\r?\n/g, '\n');
+}
+
+/**
+ * Bytes with no charset, or one libmime reads as UTF-8 (a UTF-8 or US-ASCII label, a name it does
+ * not know such as `unknown-8bit`), that are not UTF-8 come from a legacy mailer: read as
+ * windows-1252, their de-facto charset (the WHATWG Encoding standard reads `iso-8859-1` and
+ * `us-ascii` labels so too), which maps every byte, so the phone never gets the U+FFFD mailparser
+ * gives for each such byte.
+ */
+function legacyText(bytes: Buffer): string {
+  // One character per byte; the five bytes windows-1252 leaves undefined become the C1 controls
+  // the WHATWG standard maps them to (removed from the SMS text later), not U+FFFD. Node's own
+  // TextDecoder reads this label as ISO-8859-1, without € and the curly quotes.
+  return decodeCharset(bytes, 'windows-1252').replace(/\uFFFD/g, (_, offset: number) => String.fromCharCode(bytes[offset] ?? 0));
+}
+
+/** `é` in UTF-8: a charset that decodes it to `é` is read as UTF-8. */
+const UTF8_PROBE = Buffer.from([0xc3, 0xa9]);
+
+function readsAsUtf8(charset: string): boolean {
+  return decodeCharset(UTF8_PROBE, charset) === 'é';
 }
 
 /** libbase64's Decoder given the whole body at once: padded segments, then the rest at the end. */
@@ -330,8 +355,9 @@ function textContent(root: Part, raw: Buffer): { text?: string; html: string | f
 }
 
 function headerValue(line: string): string {
-  const value = (libmime.decodeHeader(line).value || '').toString().trim();
-  return Buffer.from(value, 'binary').toString();
+  const value = Buffer.from((libmime.decodeHeader(line).value || '').toString().trim(), 'binary');
+  // Raw 8-bit in a header (RFC 5322 allows none; RFC 6532 allows UTF-8) that is not UTF-8: see legacyText.
+  return isUtf8(value) ? value.toString() : legacyText(value);
 }
 
 /** mailparser keeps only the first of these when a mail repeats them. */

@@ -6,7 +6,7 @@ import nodemailer from 'nodemailer';
 import { STORE_FILE } from '../../src/relay.ts';
 import { loadMailFixtures } from '../helpers/mail-fixtures.ts';
 import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
-import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
@@ -145,6 +145,31 @@ describe('SMTP → SMS text', () => {
     await accepted({ to: ['447700900161@sms.example.com'], body: 'Thumbs 👍🏽 family 👨‍👩‍👧‍👦 会议改到三点' });
     const sms = await smsTo('447700900161');
     assert.deepEqual([sms.type, sms.text], [2, 'Thumbs 👍🏽 family 👨‍👩‍👧‍👦 会议改到三点']);
+  });
+
+  /** A mail exactly as a legacy system writes it (bare LF, 8-bit bytes), CRLF on the wire: the final reply. */
+  const sendRaw = async (digits: string, raw: Buffer) => {
+    const dialog = await SmtpDialog.open(port);
+    try {
+      await dialog.command('EHLO legacy.example.com');
+      await dialog.command('MAIL FROM:<alice@example.com>');
+      await dialog.command(`RCPT TO:<${digits}@sms.example.com>`);
+      assert.equal((await dialog.command('DATA')).code, 354);
+      dialog.write(Buffer.concat([Buffer.from(raw.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1'), Buffer.from('.\r\n')]));
+      return await dialog.reply();
+    } finally {
+      await dialog.close();
+    }
+  };
+
+  test('8-bit text without a (valid) charset reaches the phone as windows-1252, never as U+FFFD', async () => {
+    const mails: Array<[string, string, string]> = [
+      ['447700900201', 'Subject: s\n\nCaf\xe9 cr\xe8me\n', 'Café crème'],
+      ['447700900202', 'Subject: St\xf6rung\n\n', 'Störung'],
+      ['447700900203', 'Content-Type: text/plain; charset=utf-8\n\nPreis: 5 \x80\n', 'Preis: 5 €'],
+    ];
+    for (const [digits, raw] of mails) assert.equal((await sendRaw(digits, Buffer.from(raw, 'latin1'))).code, 250);
+    for (const [digits, , text] of mails) assert.equal((await smsTo(digits)).text, text);
   });
 
   test('every real-world fixture mail, sent by a real SMTP client, reaches the phone as its expected text', async () => {
