@@ -8,7 +8,8 @@
  * pins) and follows its rules; whatever it does not follow exactly (embedded messages, delivery
  * status parts, malformed structure, huge headers or lines) is left to simpleParser: `readMail`
  * answers undefined. It departs from mailparser on purpose where mailparser's text is garbage: bytes
- * read as UTF-8 that are not UTF-8 are windows-1252 (legacyText), not U+FFFD.
+ * read as UTF-8 that are not UTF-8 are windows-1252 (legacyText), not U+FFFD, and a base64 text part
+ * with other characters in it is refused (checkedBase64).
  */
 import { isUtf8 } from 'node:buffer';
 import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
@@ -17,6 +18,7 @@ import libmime from 'libmime';
 import { decode as decodeCharset } from 'libmime/lib/charset.js';
 import { decode as decodeQuotedPrintable } from 'libqp';
 import addressparser from 'nodemailer/lib/addressparser';
+import { RelayError } from '../errors.ts';
 
 export interface MailAddress {
   readonly address?: string | undefined;
@@ -272,7 +274,7 @@ function contentIdOf(node: Node): string {
 function decodedText(part: Part, raw: Buffer): string {
   const { node } = part;
   const body = raw.subarray(part.start, Math.max(part.start, part.end));
-  let bytes = node.encoding === 'base64' ? base64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
+  let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
   if (node.flowed) bytes = Buffer.from(libmime.decodeFlowed(bytes.toString('binary'), node.delSp), 'binary');
   const charset = node.charset || 'utf-8';
   const utf8 = ['ascii', 'usascii', 'utf8'].includes(charset.toLowerCase().replace(/[^a-z0-9]+/g, ''));
@@ -305,9 +307,26 @@ function readsAsUtf8(charset: string): boolean {
   return decodeCharset(UTF8_PROBE, charset) === 'é';
 }
 
+/** The base64 alphabet with the line breaks RFC 2045 §6.8 puts in it (and the blanks some mailers end lines with). */
+const BASE64_TEXT = /^[a-zA-Z0-9+/= \t\r\n]*$/;
+
+/**
+ * A base64 text part with other characters in it is corrupt (RFC 2045 §6.8: they "indicate a
+ * transmission error", for which rejection may be appropriate): decoding around them shifts every
+ * character after them and gives binary garbage, never the text, so the mail is refused.
+ */
+function checkedBase64(body: Buffer): Buffer {
+  const input = body.toString('latin1');
+  if (!BASE64_TEXT.test(input)) {
+    const line = input.split('\n').findIndex((candidate) => !BASE64_TEXT.test(candidate)) + 1;
+    throw new RelayError('UNREADABLE_MAIL', `The mail cannot be read: line ${line} of its base64 text part is not base64 (the part is corrupt)`);
+  }
+  return base64(input);
+}
+
 /** libbase64's Decoder given the whole body at once: padded segments, then the rest at the end. */
-function base64(body: Buffer): Buffer {
-  let input = body.toString('latin1');
+function base64(text: string): Buffer {
+  let input = text;
   if (/[^a-zA-Z0-9+/=]/.test(input)) input = input.replace(/[^a-zA-Z0-9+/=]/g, '');
   const lastPad = input.lastIndexOf('=');
   const padded = lastPad >= 0 ? input.slice(0, lastPad + 1) : '';

@@ -172,6 +172,13 @@ describe('SMTP → SMS text', () => {
     for (const [digits, , text] of mails) assert.equal((await smsTo(digits)).text, text);
   });
 
+  test('a base64 text part with lines that are not base64 is refused as unreadable, not sent as garbage', async () => {
+    const raw = 'Subject: s\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nSGVsbG8g\n*** garbage ***\nd29ybGQ=\n';
+    const reply = await sendRaw('447700900204', Buffer.from(raw));
+    assert.equal(reply.code, 554);
+    assert.equal(reply.text, '5.6.0 The mail cannot be read: line 2 of its base64 text part is not base64 (the part is corrupt)');
+  });
+
   test('every real-world fixture mail, sent by a real SMTP client, reaches the phone as its expected text', async () => {
     const fixtures = loadMailFixtures();
     const client = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true });
