@@ -317,3 +317,19 @@ describe('every simulator sends with nothing configured but its name', () => {
     });
   }
 });
+
+describe('a simulator fills in only what is not configured', () => {
+  test('puzzel-simulator with gateway.serviceId: the relay sends that serviceId, and the simulator takes it', async () => {
+    const relay = await startTestRelay({ gateway: { provider: 'puzzel-simulator', serviceId: 4242 } });
+    try {
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900160@sms.localhost'], body: 'own service' })).data);
+      const simulator = relay.relay.simulator as PuzzelSimulator;
+      const record = await waitFor('the SMS at the simulator', () => simulator.records.find((entry) => entry.text === 'own service'));
+      assert.equal(record.serviceId, 4242);
+      await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+    } finally {
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
+});
