@@ -179,8 +179,8 @@ export async function quarantine(store: Store, args: readonly string[]): Promise
   }
   const entry = id === undefined ? undefined : await store.quarantined(id);
   if (!entry) throw new Error(`no quarantined request with id ${target}`);
-  const { body, ...fields } = entry;
-  return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${body === '' ? '(body erased by store.retention)' : body}`;
+  const { body, erased, ...fields } = entry;
+  return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${erased ? '(body erased by store.retention)' : body === '' ? '(empty body)' : body}`;
 }
 
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */

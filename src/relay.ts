@@ -207,7 +207,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       simulators.set(
         account.provider,
         await createSimulator(account.provider, {
-          ...SIMULATOR_ACCOUNT,
+          ...simulatorAccount(account),
           webhookSigning: account.signature?.formula,
           logger: simulatorLogger,
           webhookSecret: account.signature?.secret,
@@ -462,7 +462,7 @@ function gatewayOptions(
     endpoints: simulatorUrl ? [simulatorUrl] : [gateway.url, gateway.backupUrl].filter((url): url is string => Boolean(url)),
     username: credentials?.username ?? (simulated ? SIMULATOR_ACCOUNT.username : (gateway.username ?? '')),
     password: credentials?.password ?? (simulated ? SIMULATOR_ACCOUNT.password : (gateway.password ?? '')),
-    accountId: simulatorUrl ? SIMULATOR_ACCOUNT.accountId : gateway.accountId,
+    accountId: simulatorUrl ? simulatorAccount(gateway).accountId : gateway.accountId,
     sessions: gateway.sessions,
     connectTimeoutMs: connectTimeout,
     responseTimeoutMs: responseTimeout,
@@ -472,6 +472,15 @@ function gatewayOptions(
     settings: simulated ? simulatedSettings(gateway.provider, gateway.settings) : gateway.settings,
     webhookUrls: config.gateway.publicUrl === undefined ? undefined : webhookUrlsAt(config.gateway.publicUrl, config, gateway.provider),
   };
+}
+
+/**
+ * The account a simulator takes and the relay sends with: the simulator's built-in one, with the
+ * account id the configuration names (Puzzel's `serviceId`, InteractSMS's `apiId`, Twilio's
+ * `accountSid`) where it names one, as a simulator fills in only what is not configured.
+ */
+function simulatorAccount(account: Pick<GatewayAccount, 'accountId'>): { readonly username: string; readonly password: string; readonly accountId: string } {
+  return { ...SIMULATOR_ACCOUNT, accountId: account.accountId ?? SIMULATOR_ACCOUNT.accountId };
 }
 
 /** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */

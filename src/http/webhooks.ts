@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RelayError, toHttpError } from '../errors.ts';
-import { type InboundRequest, type WebhookProvider, webhookPaths } from '../providers/contract.ts';
+import { type InboundParse, type InboundRequest, type WebhookProvider, webhookPaths } from '../providers/contract.ts';
 import type { Logger } from '../log.ts';
 import { networkMatcher } from '../policy/networks.ts';
 import type { InboundKind, InboundSink } from '../vocabulary.ts';
@@ -40,7 +40,10 @@ export interface WebhookOptions {
  * 5 minutes, for ever): so a 200 means "durably stored" (or "seen before"), a request that cannot be
  * understood is kept in quarantine and answered 200 too, and only a store outage is a 503 (the retry
  * then keeps the SMS). A missing or wrong token is a 401, a forged signature a 403: operator matters.
- * A request with several SMS or reports (Puzzel batches) is answered once all of them are committed.
+ * A request with several SMS or reports (Puzzel batches) is answered once all of them are committed;
+ * when some of its items cannot be read, the others are committed first, then the request is
+ * quarantined for those (a replay of it takes only what was not taken: the others are repeats), and
+ * the answer lists them under `quarantined`.
  */
 export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): void {
   const log = options.logger;
@@ -75,7 +78,7 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
 
     const methods = provider.webhookMethods ?? ['POST'];
     /** One webhook: signed, then parsed (or quarantined), then taken by the sink and acknowledged. */
-    type Taken = { readonly reason: string } | { readonly outcome: unknown };
+    type Taken = { readonly reason: string } | { readonly outcome: object; readonly unreadable: readonly string[] };
     const route = (kind: InboundKind, take: (inbound: InboundRequest) => Promise<Taken>) =>
       scope.route({
         method: [...methods],
@@ -85,20 +88,31 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
           if (!signed(inbound, kind)) return forged(reply, kind);
           const taken = await take(inbound);
           if ('reason' in taken) return quarantine(reply, kind, taken.reason, inbound);
-          return acknowledged(reply, kind, taken.outcome);
+          if (taken.unreadable.length === 0) return acknowledged(reply, kind, taken.outcome);
+          // The readable items are committed: the request is kept for the others alone.
+          await keep(kind, `${taken.unreadable.join('; ')} (the request's other items were taken)`, inbound);
+          return acknowledged(reply, kind, { ...taken.outcome, quarantined: taken.unreadable });
         },
       });
     route('mo', async (inbound) => {
-      const parsed = provider.parseReceived(inbound);
-      if (!parsed.ok) return parsed;
+      const parsed = readable(provider.parseReceived(inbound));
+      if ('reason' in parsed) return parsed;
       const outcomes = await sink.received(parsed.items);
-      return { outcome: outcomes.length === 1 ? outcomes[0] : { status: 'accepted', messages: outcomes } };
+      const [one] = outcomes;
+      return {
+        outcome: one && outcomes.length === 1 && parsed.unreadable.length === 0 ? one : { status: 'accepted', messages: outcomes },
+        unreadable: parsed.unreadable,
+      };
     });
     route('dr', async (inbound) => {
-      const parsed = provider.parseReport(inbound);
-      if (!parsed.ok) return parsed;
+      const parsed = readable(provider.parseReport(inbound));
+      if ('reason' in parsed) return parsed;
       const outcomes = await sink.reported(parsed.items);
-      return { outcome: outcomes.length === 1 ? { status: outcomes[0] } : { status: 'accepted', reports: outcomes } };
+      const [one] = outcomes;
+      return {
+        outcome: one && outcomes.length === 1 && parsed.unreadable.length === 0 ? { status: one } : { status: 'accepted', reports: outcomes },
+        unreadable: parsed.unreadable,
+      };
     });
   });
 
@@ -120,9 +134,18 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
 
   /** Answered 200 so the gateway does not retry it for ever; the operator finds it in `smsrelay status`. */
   async function quarantine(reply: FastifyReply, kind: InboundKind, reason: string, inbound: InboundRequest) {
-    await sink.quarantine(kind, reason, inbound.method === 'GET' ? fieldsOfGet(inbound.query) : inbound.body);
+    await keep(kind, reason, inbound);
     return acknowledged(reply, kind, { status: 'quarantined', reason });
   }
+
+  function keep(kind: InboundKind, reason: string, inbound: InboundRequest): Promise<void> {
+    return sink.quarantine(kind, reason, inbound.method === 'GET' ? fieldsOfGet(inbound.query) : inbound.body);
+  }
+}
+
+/** The items to take and why the others cannot be, or why the request cannot be read at all. */
+function readable<T>(parsed: InboundParse<T>): { readonly reason: string } | { readonly items: readonly T[]; readonly unreadable: readonly string[] } {
+  return parsed.ok ? { items: parsed.items, unreadable: parsed.unreadable ?? [] } : { reason: parsed.reason };
 }
 
 /** A GET carries its fields in the query: they are what is kept, less the relay's token. */

@@ -16,7 +16,9 @@ export interface MailTransport {
 
 /**
  * Delivers into a Maildir (tmp/ → fsync → rename into new/), the embedded default: `npm start`
- * needs no mail server, and any mail client or `cat` can read what the relay sent.
+ * needs no mail server, and any mail client or `cat` can read what the relay sent. Lines end in LF
+ * there, as in every Maildir (Dovecot, Courier and mutt read a CR as part of the line); the queue
+ * keeps the mail as SMTP sends it, with CRLF.
  */
 export function maildirTransport(directory: string): MailTransport {
   for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(directory, sub), { recursive: true });
@@ -32,7 +34,7 @@ export function maildirTransport(directory: string): MailTransport {
         const file = await open(temporary, 'wx');
         try {
           await file.writeFile(deliveryHeaders(mail));
-          await file.writeFile(mail.raw);
+          await file.writeFile(withLfLines(mail.raw));
           await file.sync();
         } finally {
           await file.close();
@@ -49,5 +51,10 @@ export function maildirTransport(directory: string): MailTransport {
 
 /** What an MTA adds on local delivery, so that a reader of the Maildir sees the envelope. */
 function deliveryHeaders(mail: ClaimedMail): string {
-  return `Return-Path: <${mail.envelopeFrom}>\r\nDelivered-To: ${mail.recipients.join(', ')}\r\n`;
+  return `Return-Path: <${mail.envelopeFrom}>\nDelivered-To: ${mail.recipients.join(', ')}\n`;
+}
+
+/** The mail's CRLF line ends as LF; every other octet as it is (latin1 maps each octet to one character and back). */
+function withLfLines(raw: Buffer): Buffer {
+  return Buffer.from(raw.toString('latin1').replaceAll('\r\n', '\n'), 'latin1');
 }

@@ -167,11 +167,24 @@ export interface InboundRequest {
 }
 
 /**
- * Several items per request are normal (Puzzel batches); a request that fails to parse is quarantined
- * whole. A part of a long SMS is an item like any other, with its `part` set: the relay keeps it
- * until its SMS is whole (src/sms/concat.ts).
+ * Several items per request are normal (Puzzel batches, InteractSMS's reports for several numbers).
+ * A request that is not the provider's at all (not its format, no list of items) is `ok: false` and
+ * quarantined whole. In a batch, an item that cannot be read does not cost the others: the readable
+ * ones are `items`, taken as usual, and `unreadable` says why each other one could not be read
+ * (`mo[1]: originator is missing…`, without the item's values: reasons are logged); the request is
+ * then quarantined too, for those. A request none of whose items can be read is quarantined whole.
+ * A part of a long SMS is an item like any other, with its `part` set: the relay keeps it until its
+ * SMS is whole (src/sms/concat.ts).
  */
-export type InboundParse<T> = { readonly ok: true; readonly items: readonly T[] } | { readonly ok: false; readonly reason: string };
+export type InboundParse<T> =
+  | { readonly ok: true; readonly items: readonly T[]; readonly unreadable?: readonly string[] | undefined }
+  | { readonly ok: false; readonly reason: string };
+
+/** A batch's parse from its readable items and why each other one is not: none readable, the request is unreadable whole. */
+export function batchParse<T>(items: readonly T[], unreadable: readonly string[]): InboundParse<T> {
+  if (items.length === 0 && unreadable.length > 0) return { ok: false, reason: unreadable.join('; ') };
+  return unreadable.length === 0 ? { ok: true, items } : { ok: true, items, unreadable };
+}
 
 /** A webhook signature's secret and the formula the account signs with (InteractSMS `SMS-Verify`). */
 export interface WebhookSignature {

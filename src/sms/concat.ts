@@ -13,6 +13,7 @@
  */
 import type { Logger } from '../log.ts';
 import type { PartSet, ReassemblyStore } from '../store/reassembly.ts';
+import { isoInZone } from '../timestamps.ts';
 import type { ReceivedOutcome, ReceivedSms } from '../vocabulary.ts';
 
 /** Parts a concatenated SMS may have (one octet in the UDH). */
@@ -65,6 +66,7 @@ export class PartReassembly {
       index,
       providerId: sms.providerId,
       text: sms.text,
+      sentAt: sms.sentAt,
       receivedAt: this.#options.clock(),
     });
     const fields = { provider, providerId: sms.providerId, reference, part: `${index}/${total}` };
@@ -126,22 +128,51 @@ export class PartReassembly {
   }
 
   /**
-   * Mails the set's text (its missing parts named) under an id of the set, then closes the set. A
+   * Mails the set's text (its missing parts named) and the time its phone sent it under an id of the set, then closes the set. A
    * crash in between leaves it open: the next sweep mails it again under the same id, which the
    * store recognises as a repeat.
    */
   async #mail(set: PartSet, last: ReceivedSms | undefined): Promise<ReceivedOutcome> {
-    const byIndex = new Map(set.parts.map((part) => [part.index, part.text] as const));
-    const text = Array.from({ length: set.total }, (_, offset) => byIndex.get(offset + 1) ?? missingPartMark(offset + 1, set.total)).join('');
     const outcome = await this.#options.deliver(set.provider, {
       providerId: `part-set:${set.id}`,
       number: set.sender,
-      text,
-      sentAt: last?.sentAt,
+      text: textOfParts(set),
+      sentAt: sentAtOfParts(set),
       userContext: last?.userContext,
       trackingId: last?.trackingId,
     });
     await this.#options.store.closePartSet(set.id, this.#options.clock());
     return outcome;
   }
+}
+
+/**
+ * The parts' texts in order, as the phone split them (mid-word: joined with nothing between); a
+ * missing part's mark stands on a line of its own, so that it is never read as part of a word.
+ */
+function textOfParts(set: Pick<PartSet, 'total' | 'parts'>): string {
+  const byIndex = new Map(set.parts.map((part) => [part.index, part.text] as const));
+  let text = '';
+  let afterMark = false;
+  for (let index = 1; index <= set.total; index++) {
+    const part = byIndex.get(index);
+    if (part === undefined) {
+      text += `${text === '' || text.endsWith('\n') ? '' : '\n'}${missingPartMark(index, set.total)}`;
+    } else {
+      text += `${afterMark && !part.startsWith('\n') ? '\n' : ''}${part}`;
+    }
+    afterMark = part === undefined;
+  }
+  return text;
+}
+
+/**
+ * When the phone sent the SMS: the earliest time its parts carry (each part has the gateway's time of
+ * that part), else when the relay got its first part, not when the set was mailed (a set mailed at
+ * the timeout would otherwise carry the timeout's time).
+ */
+function sentAtOfParts(set: PartSet): string {
+  const times = set.parts.flatMap((part) => (part.sentAt === undefined || Number.isNaN(Date.parse(part.sentAt)) ? [] : [part.sentAt]));
+  const earliest = times.reduce<string | undefined>((first, time) => (first === undefined || Date.parse(time) < Date.parse(first) ? time : first), undefined);
+  return earliest ?? isoInZone(set.firstSeen);
 }

@@ -323,6 +323,13 @@ export const MIGRATIONS: readonly string[] = [
   // result (src/store/postgres/migrations.ts); SQLite adopts them in its own code. Additive: an older relay
   // adopts them with a statement of its own.
   '-- PostgreSQL only',
+  // 16: when the phone sent each part of a long SMS (the gateway's time, ISO 8601 with its offset), so
+  // that a set mailed after the timeout carries the phone's time, not the sweep's; and when
+  // store.retention erased a quarantined request's body (1), so that an empty body is not taken for an erased one.
+  `
+  ALTER TABLE sms_parts ADD COLUMN sent_at TEXT;
+  ALTER TABLE quarantine ADD COLUMN body_erased INTEGER;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

@@ -16,6 +16,8 @@ export interface NewSmsPart {
   readonly index: number;
   readonly providerId: string;
   readonly text: string;
+  /** When the phone sent it, as the gateway said (ISO 8601 with its offset); undefined without a time. */
+  readonly sentAt: string | undefined;
   readonly receivedAt: number;
 }
 
@@ -23,6 +25,20 @@ export interface StoredPart {
   readonly index: number;
   readonly providerId: string;
   readonly text: string;
+  /** As `NewSmsPart.sentAt` (undefined too for a part kept before schema 16). */
+  readonly sentAt: string | undefined;
+}
+
+/** An sms_parts row as both stores read it. */
+export interface StoredPartRow {
+  part_index: number;
+  provider_id: string;
+  text: string;
+  sent_at: string | null;
+}
+
+export function toStoredPart(row: StoredPartRow): StoredPart {
+  return { index: row.part_index, providerId: row.provider_id, text: row.text, sentAt: row.sent_at ?? undefined };
 }
 
 export interface PartSet {

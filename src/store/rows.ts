@@ -1,6 +1,17 @@
 import { RelayError } from '../errors.ts';
 import type { DeliveryState } from '../vocabulary.ts';
-import type { ClaimedMail, ClaimedSms, NewOutgoingMail, QuarantineEntry, QueuedSms, SmsBatch, SmsClaimRequest, SmsState, StoredMessage } from './types.ts';
+import type {
+  ClaimedMail,
+  ClaimedSms,
+  NewOutgoingMail,
+  QuarantinedBody,
+  QuarantineEntry,
+  QueuedSms,
+  SmsBatch,
+  SmsClaimRequest,
+  SmsState,
+  StoredMessage,
+} from './types.ts';
 
 /** Row shapes and conversions shared by the SQLite and PostgreSQL stores (same tables, same columns). */
 
@@ -156,6 +167,17 @@ export interface QuarantineRow {
 
 export function quarantineEntry(row: QuarantineRow): QuarantineEntry {
   return { id: row.id, receivedAt: row.received_at, provider: row.provider, kind: row.kind, reason: row.reason, bytes: row.bytes };
+}
+
+/** A kept webhook request with its body. */
+export interface QuarantineBodyRow extends QuarantineRow {
+  body: string;
+  /** 1 once store.retention erased the body; NULL while it is as received (or was written by a relay before schema 16). */
+  body_erased: number | null;
+}
+
+export function quarantinedBody(row: QuarantineBodyRow): QuarantinedBody {
+  return { ...quarantineEntry(row), body: row.body, erased: row.body_erased === 1 };
 }
 
 /** A queued SMS job with its mail's sender and time, as `listQueued` selects it. */

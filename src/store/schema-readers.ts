@@ -11,7 +11,8 @@ export const FIRST_CLASSIFIED = 12;
 /** Every migration from FIRST_CLASSIFIED on is in exactly one of these two (test/cluster/upgrade.test.ts holds to it). */
 // 14 adds a table an older relay never reads: it combines parts' receipts in memory as before.
 // 15 adds a function on PostgreSQL an older relay never calls.
-export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([12, 13, 14, 15]);
+// 16 adds nullable columns an older relay neither reads nor writes: its parts carry no phone time, its erasures no mark.
+export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([12, 13, 14, 15, 16]);
 export const BREAKING_MIGRATIONS: ReadonlySet<number> = new Set<number>();
 
 /** The lowest schema a relay must know to run on schema `version`: its latest breaking (or unclassified) migration. */

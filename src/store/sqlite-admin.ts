@@ -1,6 +1,6 @@
-import { type QuarantineRow, quarantineEntry, type QueuedRow, toQueuedSms } from './rows.ts';
+import { type QuarantineBodyRow, type QuarantineRow, quarantinedBody, quarantineEntry, type QueuedRow, toQueuedSms } from './rows.ts';
 import type { Database } from 'better-sqlite3';
-import type { QuarantineEntry, QueueAction, QueuedSms, QueueStats, ReceivedReply } from './types.ts';
+import type { QuarantinedBody, QuarantineEntry, QueueAction, QueuedSms, QueueStats, ReceivedReply } from './types.ts';
 
 /** What operators ask of the store (`smsrelay status | log | queue`, `/metrics`). */
 export function prepareAdminStatements(db: Database) {
@@ -13,7 +13,9 @@ export function prepareAdminStatements(db: Database) {
     undeliverableCount: db.prepare('SELECT COUNT(*) AS n FROM inbound WHERE mailbox IS NULL'),
     quarantineCount: db.prepare('SELECT COUNT(*) AS n FROM quarantine'),
     quarantineList: db.prepare('SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes FROM quarantine ORDER BY id LIMIT ?'),
-    quarantineOne: db.prepare('SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes, body FROM quarantine WHERE id = ?'),
+    quarantineOne: db.prepare(
+      'SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes, body, body_erased FROM quarantine WHERE id = ?',
+    ),
     quarantineDelete: db.prepare('DELETE FROM quarantine WHERE @id IS NULL OR id = @id'),
     queued: db.prepare(`
       SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
@@ -72,9 +74,9 @@ export function listQuarantine(sql: AdminStatements, limit: number): QuarantineE
   return (sql.quarantineList.all(limit) as QuarantineRow[]).map(quarantineEntry);
 }
 
-export function quarantinedRequest(sql: AdminStatements, id: number): (QuarantineEntry & { readonly body: string }) | undefined {
-  const row = sql.quarantineOne.get(id) as (QuarantineRow & { body: string }) | undefined;
-  return row && { ...quarantineEntry(row), body: row.body };
+export function quarantinedRequest(sql: AdminStatements, id: number): QuarantinedBody | undefined {
+  const row = sql.quarantineOne.get(id) as QuarantineBodyRow | undefined;
+  return row && quarantinedBody(row);
 }
 
 export function repliesOfNumber(sql: AdminStatements, number: string, limit: number): ReceivedReply[] {

@@ -1,13 +1,22 @@
 /** ReassemblyStore on SQLite (src/store/reassembly.ts): the part_sets and sms_parts tables of migration 10 (#20). */
 import type { Database } from 'better-sqlite3';
-import { type NewSmsPart, type PartAdded, type PartSet, type PartSetRow as SetRow, placePart, type StoredPart } from './reassembly.ts';
+import {
+  type NewSmsPart,
+  type PartAdded,
+  type PartSet,
+  type PartSetRow as SetRow,
+  placePart,
+  type StoredPart,
+  type StoredPartRow,
+  toStoredPart,
+} from './reassembly.ts';
 
 export function prepareReassemblyStatements(db: Database) {
   return {
     latestSet: db.prepare('SELECT * FROM part_sets WHERE provider = ? AND sender = ? AND reference = ? AND total = ? ORDER BY id DESC LIMIT 1'),
     insertSet: db.prepare('INSERT INTO part_sets (provider, sender, reference, total, first_seen) VALUES (?, ?, ?, ?, ?) RETURNING id'),
-    partsOf: db.prepare('SELECT part_index, provider_id, text FROM sms_parts WHERE set_id = ? ORDER BY part_index'),
-    insertPart: db.prepare('INSERT INTO sms_parts (set_id, part_index, provider_id, text, received_at) VALUES (?, ?, ?, ?, ?)'),
+    partsOf: db.prepare('SELECT part_index, provider_id, text, sent_at FROM sms_parts WHERE set_id = ? ORDER BY part_index'),
+    insertPart: db.prepare('INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, received_at) VALUES (?, ?, ?, ?, ?, ?)'),
     overdue: db.prepare('SELECT * FROM part_sets WHERE closed_at IS NULL AND first_seen <= ? ORDER BY first_seen, id LIMIT ?'),
     close: db.prepare('UPDATE part_sets SET closed_at = ? WHERE id = ? AND closed_at IS NULL'),
     expireParts: db.prepare('DELETE FROM sms_parts WHERE set_id IN (SELECT id FROM part_sets WHERE closed_at IS NOT NULL AND closed_at < ?)'),
@@ -18,11 +27,7 @@ export function prepareReassemblyStatements(db: Database) {
 export type ReassemblyStatements = ReturnType<typeof prepareReassemblyStatements>;
 
 function partsOf(sql: ReassemblyStatements, id: number): StoredPart[] {
-  return (sql.partsOf.all(id) as Array<{ part_index: number; provider_id: string; text: string }>).map((row) => ({
-    index: row.part_index,
-    providerId: row.provider_id,
-    text: row.text,
-  }));
+  return (sql.partsOf.all(id) as StoredPartRow[]).map(toStoredPart);
 }
 
 function toSet(sql: ReassemblyStatements, row: SetRow): PartSet {
@@ -37,22 +42,26 @@ function toSet(sql: ReassemblyStatements, row: SetRow): PartSet {
   };
 }
 
+function insertPart(sql: ReassemblyStatements, setId: number, part: NewSmsPart): void {
+  sql.insertPart.run(setId, part.index, part.providerId, part.text, part.sentAt ?? null, part.receivedAt);
+}
+
 /** Runs inside a write transaction. */
 export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded {
   const latest = sql.latestSet.get(part.provider, part.sender, part.reference, part.total) as SetRow | undefined;
   const present = latest && partsOf(sql, latest.id).find((stored) => stored.index === part.index);
   const placement = placePart(latest && { closedAt: latest.closed_at }, present?.text, part.text);
   if (latest && placement === 'into-latest') {
-    if (!present) sql.insertPart.run(latest.id, part.index, part.providerId, part.text, part.receivedAt);
+    if (!present) insertPart(sql, latest.id, part);
     return { kind: 'stored', set: toSet(sql, latest), repeat: present !== undefined };
   }
   if (placement === 'repeat-of-closed') return { kind: 'repeat' };
   if (latest && placement === 'late') {
-    sql.insertPart.run(latest.id, part.index, part.providerId, part.text, part.receivedAt);
+    insertPart(sql, latest.id, part);
     return { kind: 'late', closedAt: latest.closed_at ?? part.receivedAt };
   }
   const { id } = sql.insertSet.get(part.provider, part.sender, part.reference, part.total, part.receivedAt) as { id: number };
-  sql.insertPart.run(id, part.index, part.providerId, part.text, part.receivedAt);
+  insertPart(sql, id, part);
   return {
     kind: 'stored',
     repeat: false,

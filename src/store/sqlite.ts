@@ -55,6 +55,7 @@ import type {
   DueNotice,
   NewDeliveryReport,
   NewInbound,
+  QuarantinedBody,
   QuarantineEntry,
   ReceivedReply,
   QuarantinedRequest,
@@ -435,7 +436,7 @@ export class SqliteStore implements Store {
     return this.#read(() => listQuarantine(this.#admin, limit));
   }
 
-  async quarantined(id: number): Promise<(QuarantineEntry & { readonly body: string }) | undefined> {
+  async quarantined(id: number): Promise<QuarantinedBody | undefined> {
     return this.#read(() => quarantinedRequest(this.#admin, id));
   }
 
@@ -767,7 +768,7 @@ function prepareStatements(db: Database) {
         AND NOT EXISTS (SELECT 1 FROM outbound WHERE outbound.message_id = messages.id AND outbound.status = 'queued')`),
     purgeInbound: db.prepare("UPDATE inbound SET text = '' WHERE received_at < ? AND text != ''"),
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
-    purgeQuarantine: db.prepare("UPDATE quarantine SET body = '' WHERE received_at < ? AND body != ''"),
+    purgeQuarantine: db.prepare("UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < ? AND body != ''"),
     smsOf: db.prepare('SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id'),
     eventsOf: db.prepare('SELECT at, kind, sms_id, detail FROM events WHERE message_id = ? ORDER BY id'),
   };

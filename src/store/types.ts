@@ -63,7 +63,7 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   /** Webhook requests kept because they could not be read, oldest first (without their bodies). */
   listQuarantine(limit: number): Promise<QuarantineEntry[]>;
   /** One kept request, with its body as received. */
-  quarantined(id: number): Promise<(QuarantineEntry & { readonly body: string }) | undefined>;
+  quarantined(id: number): Promise<QuarantinedBody | undefined>;
   /** Deletes one kept request, or all (`id` undefined); how many went. */
   deleteQuarantined(id: number | undefined): Promise<number>;
   /** Pauses or resumes all dispatch (queued SMS stay queued). */
@@ -297,6 +297,12 @@ export interface ReceivedReply {
 export interface QuarantineEntry extends Omit<QuarantinedRequest, 'body'> {
   readonly id: number;
   readonly bytes: number;
+}
+
+/** One kept request with its body: '' when the request's body was empty, or when `store.retention` erased it (`erased`). */
+export interface QuarantinedBody extends QuarantineEntry {
+  readonly body: string;
+  readonly erased: boolean;
 }
 
 export interface NewDeliveryReport {

@@ -171,7 +171,7 @@ const interactSmsInboundFixtureSchema = z
     verify: z.object({ portal: z.boolean(), kb: z.boolean() }).strict().optional(),
     /** `reason` of a refusal is a pattern the reason must match. */
     parsed: z.union([
-      z.object({ ok: z.literal(true), items: z.array(z.record(z.string(), z.unknown())).min(1) }).strict(),
+      z.object({ ok: z.literal(true), items: z.array(z.record(z.string(), z.unknown())).min(1), unreadable: z.array(z.string()).min(1).optional() }).strict(),
       z.object({ ok: z.literal(false), reason: z.string() }).strict(),
     ]),
     /** How the simulator produces exactly this body (run by the simulator's test). */

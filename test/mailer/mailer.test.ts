@@ -175,8 +175,34 @@ describe('mail-out queue', () => {
       return names.length > 0 && names;
     });
     assert.deepEqual(readdirSync(join(maildir, 'tmp')), []);
-    const text = readFileSync(join(maildir, 'new', name ?? ''), 'utf8');
-    assert.match(text, /^Return-Path: <>\r\nDelivered-To: alice@example\.com\r\nFrom: MAILER-DAEMON@sms\.localhost/);
+    const bytes = readFileSync(join(maildir, 'new', name ?? ''));
+    assert.deepEqual(
+      bytes,
+      Buffer.from(
+        'Return-Path: <>\nDelivered-To: alice@example.com\nFrom: MAILER-DAEMON@sms.localhost\nTo: alice@example.com\nSubject: to the maildir\n\nto the maildir\n',
+      ),
+      'LF line ends, as Maildir readers expect: no CR anywhere',
+    );
+  });
+
+  test('a Maildir file keeps every octet but the CR of CRLF: 8-bit text and a lone CR stay', async () => {
+    const maildir = join(dir, 'maildir-8bit');
+    const body = Buffer.from(
+      'Subject: =?UTF-8?Q?caf=C3=A9?=\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncafé \xff\rx\r\n',
+      'latin1',
+    );
+    await store.enqueueMail([{ ...report('8bit'), raw: body }]);
+    startMailer(maildirTransport(maildir));
+    const [name] = await waitFor('a file in new/', () => {
+      const names = readdirSync(join(maildir, 'new'));
+      return names.length > 0 && names;
+    });
+    const bytes = readFileSync(join(maildir, 'new', name ?? ''));
+    const expected = Buffer.from(
+      'Subject: =?UTF-8?Q?caf=C3=A9?=\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\ncafé \xff\rx\n',
+      'latin1',
+    );
+    assert.deepEqual(bytes.subarray(bytes.length - expected.length), expected);
   });
 });
 

@@ -38,7 +38,7 @@ const inboundFixtureSchema = z
     contentType: z.string(),
     body: z.string(),
     expected: z.union([
-      z.object({ ok: z.literal(true), items: z.array(z.record(z.string(), z.unknown())) }).strict(),
+      z.object({ ok: z.literal(true), items: z.array(z.record(z.string(), z.unknown())), unreadable: z.array(z.string()).min(1).optional() }).strict(),
       z.object({ ok: z.literal(false), reason: z.string() }).strict(),
     ]),
   })
@@ -421,7 +421,16 @@ describe('Puzzel webhooks: inbound fixtures', () => {
   it('takes JSON media types with a suffix and refuses other shapes', () => {
     assert.equal(parseReceived(inbound('application/vnd.puzzel+json', '{"mo":[]}')).ok, true);
     assert.deepEqual(parseReceived(inbound('application/json', '{"mo":{"messageid":"a"}}')), { ok: false, reason: 'the body has no "mo" list' });
-    assert.deepEqual(parseReceived(inbound('application/json', '{"mo":["a"]}')), { ok: false, reason: 'an entry of "mo" is not an object' });
+    assert.deepEqual(parseReceived(inbound('application/json', '{"mo":["a"]}')), { ok: false, reason: 'mo[0]: not an object' });
+    const mixed = parseReceived(inbound('application/json', '{"mo":["a",{"messageid":"a1","originator":"+447700900123","content":"x"}]}'));
+    assert.deepEqual(mixed.ok && [mixed.items.map((item) => item.providerId), mixed.unreadable], [['a1'], ['mo[0]: not an object']]);
+    const xml = parseReceived(
+      inbound(
+        'application/xml',
+        '<mo><message><messageid>a2</messageid><messageid>a3</messageid></message><message><messageid>a4</messageid><originator>+447700900123</originator><content>y</content></message></mo>',
+      ),
+    );
+    assert.deepEqual(xml.ok && [xml.items.map((item) => item.providerId), xml.unreadable], [['a4'], ['mo[0]: <messageid> appears twice']]);
     assert.deepEqual(parseReport(inbound('application/json', '{"dr":')), { ok: false, reason: 'the body is not JSON' });
     assert.deepEqual(parseReceived(inbound('application/xml', '<mo>junk</mo>')), { ok: false, reason: '<mo> holds text, not <message> elements' });
     assert.deepEqual(parseReceived(inbound('application/xml', '<mo/>')), { ok: true, items: [] });

@@ -121,6 +121,26 @@ describe('Twilio payloads', () => {
     });
   });
 
+  test('an MMS: the text says how many media items the phone sent, with their URLs and types as plain text', () => {
+    const media = 'https://api.twilio.com/2010-04-01/Accounts/AC1234567890abcdef1234567890abcdef/Messages/MM1f0e8ae6ade43cb3c0ce4525424e404f/Media/ME';
+    const mms = (fields: Record<string, string>) => {
+      const form = new URLSearchParams(incoming);
+      for (const [name, value] of Object.entries(fields)) form.set(name, value);
+      const parsed = twilioPlugin.parseReceived!({ contentType: FORM, body: form.toString(), query: new URLSearchParams(), headers: {} });
+      return parsed.ok ? parsed.items[0]?.text : parsed.reason;
+    };
+    assert.equal(
+      mms({ Body: '', NumMedia: '1', MediaUrl0: `${media}1`, MediaContentType0: 'image/jpeg' }),
+      `[the phone sent 1 media item, kept at Twilio (not fetched by the relay):]\n${media}1 (image/jpeg)`,
+    );
+    assert.equal(
+      mms({ Body: 'Look', NumMedia: '2', MediaUrl0: `${media}1`, MediaContentType0: 'image/png', MediaUrl1: 'javascript:alert(1)\r\nBcc: x@example.com' }),
+      `Look\n\n[the phone sent 2 media items, kept at Twilio (not fetched by the relay):]\n${media}1 (image/png)\n(no readable URL)`,
+    );
+    assert.equal(mms({ NumMedia: '0' }), 'Hello there ✓', 'an SMS is its text alone');
+    assert.equal(mms({ NumMedia: '11' }), 'NumMedia is not a count of up to 10');
+  });
+
   test('status callbacks: delivered, undelivered with its ErrorCode, sent not final; an unknown status is unreadable', () => {
     const callback = (fields: Record<string, string>) =>
       twilioPlugin.parseReport!({

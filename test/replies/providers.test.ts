@@ -206,6 +206,44 @@ describe('Puzzel specifics through the relay', () => {
     assert.deepEqual(await again.json(), { status: 'duplicate' });
   });
 
+  test('a batch with one unreadable MO: the readable one is mailed, the request quarantined for the other, and a replay mails nothing twice', async () => {
+    const body = JSON.stringify({
+      mo: [
+        {
+          messageid: 'pz-mixed-1',
+          serviceid: 1000,
+          sno: '1960',
+          originator: '+447700900159',
+          content: 'valid in a bad batch',
+          timestamp: '20261123 10:00:00',
+          sessionid: '',
+        },
+        { messageid: 'pz-mixed-2', serviceid: 1000, sno: '1960', originator: '', content: 'broken', timestamp: '20261123 10:00:01', sessionid: '' },
+      ],
+    });
+    const unreadable = 'mo[1]: originator is missing or not a sender (a number, a short code or a name of up to 11 characters)';
+    const before = (await relay.relay.store.listQuarantine(100)).length;
+    const answer = await post(paths.mo, 'application/json', body);
+    assert.equal(answer.status, 200);
+    const outcome = (await answer.json()) as { status: string; messages: Array<{ status: string }>; quarantined: string[] };
+    assert.deepEqual([outcome.status, outcome.messages.map((message) => message.status), outcome.quarantined], ['accepted', ['accepted'], [unreadable]]);
+    await waitFor('the valid MO mailed', () => sink.received.some((mail) => mail.raw.includes('valid in a bad batch')));
+    const kept = (await relay.relay.store.listQuarantine(100)).slice(before);
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0]?.reason, `${unreadable} (the request's other items were taken)`);
+    assert.equal((await relay.relay.store.quarantined(kept[0]?.id ?? 0))?.body, body, 'the whole request, to read or replay');
+
+    const replay = await post(paths.mo, 'application/json', body);
+    const again = (await replay.json()) as { messages: Array<{ status: string }> };
+    assert.deepEqual(
+      again.messages.map((message) => message.status),
+      ['duplicate'],
+      'the readable MO is recognised by its id: no second mail',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(sink.received.filter((mail) => mail.raw.includes('valid in a bad batch')).length, 1);
+  });
+
   test('a DR batch of several reports, in JSON and in XML, applies each', async () => {
     // The simulator's own reports stay off, so the batch posted here is the only news.
     const hooks = simulator.webhooks;
@@ -316,4 +354,20 @@ describe('every simulator sends with nothing configured but its name', () => {
       }
     });
   }
+});
+
+describe('a simulator fills in only what is not configured', () => {
+  test('puzzel-simulator with gateway.serviceId: the relay sends that serviceId, and the simulator takes it', async () => {
+    const relay = await startTestRelay({ gateway: { provider: 'puzzel-simulator', serviceId: 4242 } });
+    try {
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900160@sms.localhost'], body: 'own service' })).data);
+      const simulator = relay.relay.simulator as PuzzelSimulator;
+      const record = await waitFor('the SMS at the simulator', () => simulator.records.find((entry) => entry.text === 'own service'));
+      assert.equal(record.serviceId, 4242);
+      await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+    } finally {
+      await relay.stop();
+      removeDir(relay.dir);
+    }
+  });
 });

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { PartReassembly } from '../../src/sms/concat.ts';
+import { isoInZone } from '../../src/timestamps.ts';
 import type { Store } from '../../src/store/types.ts';
 import type { ReceivedOutcome, ReceivedSms } from '../../src/vocabulary.ts';
 import { forEachStore } from '../helpers/stores.ts';
@@ -30,12 +31,12 @@ function harness(store: Store) {
       return { status: 'accepted', id: sms.providerId };
     },
   });
-  const part = (index: number, text: string, reference = 7, total = 3) =>
+  const part = (index: number, text: string, reference = 7, total = 3, sentAt: string | undefined = undefined) =>
     reassembly.add('smpp', {
       providerId: `p${reference}-${index}-${text.length}`,
       number: '+447700900501',
       text,
-      sentAt: undefined,
+      sentAt,
       userContext: undefined,
       trackingId: undefined,
       part: { reference, total, index },
@@ -106,13 +107,50 @@ describe('long SMS reassembly (src/sms/concat.ts)', () =>
       await reassembly.sweep();
       assert.deepEqual(
         mailed.map((sms) => sms.text),
-        ['first [part 2 of 3 did not arrive] third'],
+        ['first \n[part 2 of 3 did not arrive]\n third'],
       );
       clock.now += 60_000;
       assert.equal((await part(2, 'second', 9)).status, 'accepted');
       assert.equal(mailed[1]?.text, '[part 2 of 3 of an earlier long SMS, which was mailed without it]\nsecond');
       assert.deepEqual(await part(2, 'second', 9), { status: 'duplicate' }, 'the late part repeated');
       assert.deepEqual(await part(1, 'a new SMS', 9), { status: 'part', have: 1, total: 3 }, 'the reference used again by a new SMS');
+    });
+
+    test('a missing part is named on a line of its own, between parts split mid-word', async () => {
+      const { store, clock, mailed, reassembly, part } = harness(await kind.fresh());
+      stores.push(store);
+      await part(1, 'gap-one', 17, 5);
+      await part(3, 'gap-three', 17, 5);
+      await part(5, 'gap-five', 17, 5);
+      clock.now += TIMEOUT_MS;
+      await reassembly.sweep();
+      assert.equal(mailed[0]?.text, 'gap-one\n[part 2 of 5 did not arrive]\ngap-three\n[part 4 of 5 did not arrive]\ngap-five');
+      await part(2, 'x', 19, 3);
+      clock.now += TIMEOUT_MS;
+      await reassembly.sweep();
+      assert.equal(mailed[1]?.text, '[part 1 of 3 did not arrive]\nx\n[part 3 of 3 did not arrive]');
+    });
+
+    test("the SMS's time is its parts' (the earliest), else its first part's arrival: never the sweep's", async () => {
+      const { store, clock, mailed, reassembly, part } = harness(await kind.fresh());
+      stores.push(store);
+      const firstArrival = clock.now;
+      await part(3, 'three', 21, 3, '2026-03-14T10:00:09+01:00');
+      clock.now += 5_000;
+      await part(1, 'one', 21, 3, '2026-03-14T09:00:05+00:00');
+      await part(1, 'alone', 23, 2);
+      clock.now += TIMEOUT_MS;
+      await reassembly.sweep();
+      assert.deepEqual(
+        mailed.map((sms) => [sms.text.split('\n')[0], sms.sentAt]),
+        [
+          ['one', '2026-03-14T09:00:05+00:00'],
+          ['alone', isoInZone(firstArrival + 5_000)],
+        ],
+      );
+      await part(1, 'uno ', 25, 2, '2026-03-14T11:00:00+01:00');
+      assert.equal((await part(2, 'dos', 25, 2, '2026-03-14T11:00:02+01:00')).status, 'accepted');
+      assert.equal(mailed[2]?.sentAt, '2026-03-14T11:00:00+01:00', 'a complete set too: its first part sent, not its last');
     });
 
     test("the timer sweeps by itself: a started reassembly mails an overdue set without another part's help", async () => {
@@ -133,7 +171,7 @@ describe('long SMS reassembly (src/sms/concat.ts)', () =>
       timed.start();
       try {
         const sms = await waitFor('the overdue set mailed by the timer', () => mailed[0], 2_000);
-        assert.equal(sms.text, 'alone[part 2 of 2 did not arrive]');
+        assert.equal(sms.text, 'alone\n[part 2 of 2 did not arrive]', 'the mark on a line of its own, not glued to the text');
       } finally {
         await timed.stop();
       }

@@ -224,9 +224,9 @@ describe('SMTP intake → gateway', () => {
     const id = queuedId(result.data);
     await waitFor('two SMS', () => received('447700900171').length === 1 && received('447700900172').length === 1);
     const bounce = await waitFor('the bounce', () => maildirMessages(relay.maildir).find((mail) => mail.includes(id)));
-    assert.match(bounce, /^Return-Path: <>\r\n/);
-    assert.match(bounce, /^Delivered-To: carol@example\.com\r$/m);
-    assert.match(bounce, /^Subject: Undelivered SMS: Deploy done\r$/m);
+    assert.match(bounce, /^Return-Path: <>\n/);
+    assert.match(bounce, /^Delivered-To: carol@example\.com$/m);
+    assert.match(bounce, /^Subject: Undelivered SMS: Deploy done$/m);
     assert.match(bounce, /Content-Type: multipart\/report; report-type=delivery-status/);
     assert.match(bounce, /\+44 7700 900999/);
     assert.match(bounce, /Final-Recipient: rfc822; 447700900999@sms\.localhost/);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
+import { quarantine } from '../../src/admin.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
@@ -141,6 +142,20 @@ forEachStore((kind) =>
       assert.equal(await store.purgeContent(2_000), 1);
       const [queued] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
       assert.equal(queued?.message.text, 'x', 'a queued SMS keeps its text');
+    });
+
+    test('quarantine show tells an empty body from one store.retention erased', async () => {
+      const kept = (reason: string, body: string) => store.quarantine({ receivedAt: 1_000, provider: 'puzzel', kind: 'mo', reason, body });
+      await kept('empty', '');
+      await kept('full', '{"mo":[]}');
+      const [empty, full] = await store.listQuarantine(10);
+      const show = async (id: number | undefined) => (await quarantine(store, ['show', String(id)])).split('\n')[1];
+      assert.equal(await show(empty?.id), '(empty body)');
+      assert.equal(await show(full?.id), '{"mo":[]}');
+      await store.purgeContent(2_000);
+      assert.equal(await show(full?.id), '(body erased by store.retention)');
+      assert.equal(await show(empty?.id), '(empty body)', 'nothing to erase: still empty');
+      assert.equal((await store.quarantined(full?.id ?? 0))?.erased, true);
     });
   }),
 );

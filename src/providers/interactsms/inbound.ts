@@ -6,7 +6,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import { readWallTime } from '../../timestamps.ts';
-import type { InboundParse, InboundRequest } from '../contract.ts';
+import { batchParse, type InboundParse, type InboundRequest } from '../contract.ts';
 
 type Fields = ReadonlyMap<string, string>;
 type FieldsOrReason = { readonly ok: true; readonly fields: Fields } | { readonly ok: false; readonly reason: string };
@@ -111,15 +111,20 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
     if (count !== undefined && count !== '' && !COUNT.test(count)) return malformed(`${name} is not a count`);
   }
   const numbers: string[] = [];
-  for (const digits of (field(fields, 'SMS-To') ?? '').split(',')) {
+  const unreadable: string[] = [];
+  // One report per number: a number that cannot be read costs only its own report (named by position: reasons are logged).
+  for (const [index, digits] of (field(fields, 'SMS-To') ?? '').split(',').entries()) {
     const number = readReportNumber(digits.trim());
-    if (!number) return malformed('SMS-To is missing or not a phone number');
-    numbers.push(number);
+    if (number) numbers.push(number);
+    else unreadable.push(`SMS-To number ${index + 1} is missing or not a phone number`);
   }
   const delivered = success === 'true';
   const code = delivered ? DLR_DELIVERED : DLR_FAILED;
   const state = delivered ? 'delivered' : 'failed';
-  return { ok: true, items: [...new Set(numbers)].map((number) => ({ providerId, number, code, state })) };
+  return batchParse(
+    [...new Set(numbers)].map((number) => ({ providerId, number, code, state })),
+    unreadable,
+  );
 }
 
 /** The formulas `verify` knows (InteractSMS's developer documentation). */

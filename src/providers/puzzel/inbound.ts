@@ -5,10 +5,10 @@
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import { readWallTime } from '../../timestamps.ts';
-import type { InboundParse, InboundRequest } from '../contract.ts';
+import { batchParse, type InboundParse, type InboundRequest } from '../contract.ts';
 import { CLIENT_REFERENCE } from './adapter.ts';
 import { isRecord, parseJson, readInteger } from './values.ts';
-import { parseXml } from './xml.ts';
+import { parseXml, type XmlElement } from './xml.ts';
 
 /** Ids Puzzel gives (`7a02c0000f00`): anything printable and short is taken. */
 const PROVIDER_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -43,20 +43,25 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   return parseCallback(request, 'dr', readReport);
 }
 
+/** Each message of the batch on its own: one that cannot be read is named in `unreadable`, the others are taken. */
 function parseCallback<T>(request: InboundRequest, kind: 'mo' | 'dr', read: (fields: Fields) => Item<T>): InboundParse<T> {
   const records = readCallbackRecords(request, kind);
   if (typeof records === 'string') return { ok: false, reason: records };
   const items: T[] = [];
+  const unreadable: string[] = [];
   for (const [index, fields] of records.entries()) {
-    const item = read(fields);
-    if (!item.ok) return { ok: false, reason: `${kind}[${index}]: ${item.reason}` };
-    items.push(item.value);
+    const item = typeof fields === 'string' ? malformed<T>(fields) : read(fields);
+    if (item.ok) items.push(item.value);
+    else unreadable.push(`${kind}[${index}]: ${item.reason}`);
   }
-  return { ok: true, items };
+  return batchParse(items, unreadable);
 }
 
-/** The callback's messages as field records, or why the body is not a Puzzel callback of `kind`. */
-function readCallbackRecords(request: InboundRequest, kind: 'mo' | 'dr'): Fields[] | string {
+/**
+ * The callback's messages as field records (or why one message is not one), or why the body is not a
+ * Puzzel callback of `kind` at all.
+ */
+function readCallbackRecords(request: InboundRequest, kind: 'mo' | 'dr'): (Fields | string)[] | string {
   const format = callbackFormat(request);
   if (format === undefined) return `content type "${request.contentType}" is neither JSON nor XML`;
   if (format === 'json') {
@@ -64,25 +69,29 @@ function readCallbackRecords(request: InboundRequest, kind: 'mo' | 'dr'): Fields
     if (parsed === undefined) return 'the body is not JSON';
     const list = isRecord(parsed) ? parsed[kind] : undefined;
     if (!Array.isArray(list)) return `the body has no "${kind}" list`;
-    if (!list.every(isRecord)) return `an entry of "${kind}" is not an object`;
-    return list;
+    return list.map((entry: unknown) => (isRecord(entry) ? entry : 'not an object'));
   }
   const root = parseXml(request.body);
   if (typeof root === 'string') return root;
   if (root.name !== kind) return `the XML root is <${root.name}>, not <${kind}>`;
   if (root.text.trim() !== '') return `<${kind}> holds text, not <message> elements`;
-  const records: Fields[] = [];
+  const records: (Fields | string)[] = [];
   for (const message of root.children) {
     if (message.name !== 'message') return `<${kind}> holds a <${message.name}>, not <message>`;
-    const fields: Record<string, string> = {};
-    for (const field of message.children) {
-      if (field.children.length > 0) return `<${field.name}> of a <message> has child elements`;
-      if (Object.hasOwn(fields, field.name)) return `a <message> has <${field.name}> twice`;
-      fields[field.name] = field.text;
-    }
-    records.push(fields);
+    records.push(messageFields(message));
   }
   return records;
+}
+
+/** One `<message>`'s fields, or why they are not plain fields. */
+function messageFields(message: XmlElement): Fields | string {
+  const fields: Record<string, string> = {};
+  for (const field of message.children) {
+    if (field.children.length > 0) return `<${field.name}> has child elements`;
+    if (Object.hasOwn(fields, field.name)) return `<${field.name}> appears twice`;
+    fields[field.name] = field.text;
+  }
+  return fields;
 }
 
 function callbackFormat(request: InboundRequest): 'json' | 'xml' | undefined {

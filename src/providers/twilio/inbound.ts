@@ -13,6 +13,12 @@ const MESSAGE_SID = /^(?:SM|MM)[0-9a-fA-F]{32}$/;
 /** A received SMS is at most 1 600 characters; a longer field is no SMS. */
 const MO_TEXT_MAX_CHARS = 10_000;
 const ERROR_CODE = /^\d{1,9}$/;
+/** Twilio takes at most 10 media items per MMS; `NumMedia` above it is no count of Twilio's. */
+const MAX_MEDIA = 10;
+/** A media URL is Twilio's own (`https://api.twilio.com/…/Media/ME…`); a longer one is not taken. */
+const MAX_MEDIA_URL_CHARS = 2_000;
+/** `type/subtype` (RFC 6838 names), as `MediaContentType<N>` gives it. */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 
 /**
  * An empty TwiML document: "received, nothing to answer". Twilio reads the answer to an
@@ -76,17 +82,39 @@ function readMessage(request: InboundRequest): { ok: true; fields: Fields; sid: 
   return sid !== undefined && MESSAGE_SID.test(sid) ? { ok: true, fields: read.fields, sid } : { ok: false, reason: 'no MessageSid' };
 }
 
-/** An incoming message: Twilio joins a long SMS's parts itself, so each request is one whole SMS. */
+/**
+ * An incoming message: Twilio joins a long SMS's parts itself, so each request is one whole SMS. An
+ * MMS's media (`NumMedia`, `MediaUrl<N>`, `MediaContentType<N>`) stay at Twilio: the text says how
+ * many the phone sent and where, as plain text (the relay never fetches them).
+ */
 export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms> {
   const read = readMessage(request);
   if (!read.ok) return read;
   const { fields, sid: providerId } = read;
   const number = readSender(fields.get('From'));
   if (number === undefined) return { ok: false, reason: 'From is not a sender' };
-  const text = fields.get('Body');
-  if (text === undefined) return { ok: false, reason: 'no Body' };
-  if (text.length > MO_TEXT_MAX_CHARS) return { ok: false, reason: `Body longer than ${MO_TEXT_MAX_CHARS} characters` };
+  const body = fields.get('Body');
+  if (body === undefined) return { ok: false, reason: 'no Body' };
+  if (body.length > MO_TEXT_MAX_CHARS) return { ok: false, reason: `Body longer than ${MO_TEXT_MAX_CHARS} characters` };
+  const count = fields.get('NumMedia') ?? '0';
+  if (!/^\d{1,2}$/.test(count) || Number(count) > MAX_MEDIA) return { ok: false, reason: `NumMedia is not a count of up to ${MAX_MEDIA}` };
+  const media = Array.from({ length: Number(count) }, (_, index) => mediaLine(fields, index));
+  const text = media.length === 0 ? body : [...(body === '' ? [] : [body, '']), mediaNote(media.length), ...media].join('\n');
   return { ok: true, items: [{ providerId, number, text, sentAt: undefined, userContext: undefined, trackingId: undefined }] };
+}
+
+/** What the mail says of an MMS's media, above one line per item. */
+function mediaNote(count: number): string {
+  return `[the phone sent ${count} media item${count === 1 ? '' : 's'}, kept at Twilio (not fetched by the relay):]`;
+}
+
+/** One media item as a line: its URL (an http(s) URL, written as the URL parser reads it) and its type. */
+function mediaLine(fields: Fields, index: number): string {
+  const given = fields.get(`MediaUrl${index}`) ?? '';
+  const url = given.length <= MAX_MEDIA_URL_CHARS && URL.canParse(given) ? new URL(given) : undefined;
+  const type = fields.get(`MediaContentType${index}`) ?? '';
+  const where = url && (url.protocol === 'https:' || url.protocol === 'http:') ? url.href : '(no readable URL)';
+  return MEDIA_TYPE.test(type) ? `${where} (${type})` : where;
 }
 
 /** A status callback: one message's `MessageStatus`, with an `ErrorCode` when it failed. */

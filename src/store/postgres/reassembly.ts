@@ -1,15 +1,23 @@
 /** ReassemblyStore on PostgreSQL (src/store/reassembly.ts): the same tables and decisions as sqlite-reassembly.ts. */
 import type pg from 'pg';
-import { type NewSmsPart, type PartAdded, type PartSet, type PartSetRow as SetRow, placePart, type StoredPart } from '../reassembly.ts';
+import {
+  type NewSmsPart,
+  type PartAdded,
+  type PartSet,
+  type PartSetRow as SetRow,
+  placePart,
+  type StoredPart,
+  type StoredPartRow,
+  toStoredPart,
+} from '../reassembly.ts';
 
 type Client = pg.ClientBase;
 
 async function partsOf(client: Client, id: number): Promise<StoredPart[]> {
-  const { rows } = await client.query<{ part_index: number; provider_id: string; text: string }>(
-    'SELECT part_index, provider_id, text FROM sms_parts WHERE set_id = $1 ORDER BY part_index',
-    [id],
-  );
-  return rows.map((row) => ({ index: row.part_index, providerId: row.provider_id, text: row.text }));
+  const { rows } = await client.query<StoredPartRow>('SELECT part_index, provider_id, text, sent_at FROM sms_parts WHERE set_id = $1 ORDER BY part_index', [
+    id,
+  ]);
+  return rows.map(toStoredPart);
 }
 
 async function toSet(client: Client, row: SetRow): Promise<PartSet> {
@@ -25,11 +33,12 @@ async function toSet(client: Client, row: SetRow): Promise<PartSet> {
 }
 
 async function insertPart(client: Client, setId: number, part: NewSmsPart): Promise<void> {
-  await client.query('INSERT INTO sms_parts (set_id, part_index, provider_id, text, received_at) VALUES ($1, $2, $3, $4, $5)', [
+  await client.query('INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, received_at) VALUES ($1, $2, $3, $4, $5, $6)', [
     setId,
     part.index,
     part.providerId,
     part.text,
+    part.sentAt ?? null,
     part.receivedAt,
   ]);
 }

@@ -12,7 +12,9 @@ import {
   RESUMED_DETAIL,
   toStoredMessage,
   toClaimedMail,
+  type QuarantineBodyRow,
   type QuarantineRow,
+  quarantinedBody,
   quarantineEntry,
   type QueuedRow,
   toQueuedSms,
@@ -42,6 +44,7 @@ import type {
   NewMail,
   NewOutgoingMail,
   QuarantinedRequest,
+  QuarantinedBody,
   QuarantineEntry,
   QueueAction,
   QueuedSms,
@@ -724,7 +727,7 @@ export class PostgresStore implements Store, ClusterStore {
           AND NOT EXISTS (SELECT 1 FROM outbound WHERE outbound.message_id = messages.id AND outbound.status = 'queued')`,
         "UPDATE inbound SET text = '' WHERE received_at < $1 AND text != ''",
         "UPDATE mail_out SET raw = ''::bytea WHERE created_at < $1 AND status != 'queued' AND length(raw) > 0",
-        "UPDATE quarantine SET body = '' WHERE received_at < $1 AND body != ''",
+        "UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < $1 AND body != ''",
       ];
       let changed = 0;
       for (const sql of statements) changed += (await client.query(sql, [before])).rowCount ?? 0;
@@ -799,12 +802,12 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map(quarantineEntry);
   }
 
-  async quarantined(id: number): Promise<(QuarantineEntry & { readonly body: string }) | undefined> {
-    const row = await this.#row<QuarantineRow & { body: string }>(
-      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes, body FROM quarantine WHERE id = $1',
+  async quarantined(id: number): Promise<QuarantinedBody | undefined> {
+    const row = await this.#row<QuarantineBodyRow>(
+      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes, body, body_erased FROM quarantine WHERE id = $1',
       [id],
     );
-    return row && { ...quarantineEntry(row), body: row.body };
+    return row && quarantinedBody(row);
   }
 
   deleteQuarantined(id: number | undefined): Promise<number> {
