@@ -55,6 +55,11 @@ describe('store.url', () => {
       problems('postgres://user:s3cret@db.example.com/relay?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem')[0] ?? '',
       /sslrootcert \/nonexistent\/ca\.pem cannot be read \(ENOENT\)/,
     );
+    const [badEscape] = problems('postgres://postgres:p%ZZs3cret@127.0.0.1:5432/relay1');
+    assert.equal(
+      badEscape,
+      'SMSRELAY_DATABASE_URL="postgres://postgres:***@127.0.0.1:5432/relay1": the password holds a "%" that does not start an escape (%XX, hex): write "%" itself as %25',
+    );
     assert.match(
       problems('postgres://user:s3cret@db.example.com/relay?ssl=true')[0] ?? '',
       /unknown URL parameter "ssl" \(known: sslmode, sslrootcert, host\)/,
