@@ -146,6 +146,19 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
     assert.match(again.stderr, /the target database is not empty \(table messages holds rows\)/);
   });
 
+  test('sslmode=require against a server without TLS: StoreConfigError naming the fix (the relay exits 78), not a store that retries for ever', async () => {
+    const url = new URL((await freshDatabase()) ?? '');
+    url.search = 'sslmode=require';
+    await assert.rejects(PostgresStore.open({ url: url.toString() }), (error: unknown) => {
+      assert.ok(error instanceof StoreConfigError, String(error));
+      assert.match(
+        error.message,
+        /The server does not support SSL connections: turn TLS on at the server \(ssl = on\), or, on a network you trust, add sslmode=disable/,
+      );
+      return true;
+    });
+  });
+
   test('config check shows the server version and synchronous_commit; backup names pg_dump; no command creates a store', async () => {
     const url = (await freshDatabase()) ?? '';
     const empty = smsrelay({ SMSRELAY_DATABASE_URL: url }, 'status');
