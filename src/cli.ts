@@ -75,7 +75,11 @@ async function main(argv: readonly string[]): Promise<void> {
       return withStore((store) => quarantine(store, argv.slice(1)));
     case 'config':
       if (argv[1] !== 'check') return usage('config needs "check"');
-      return withStore((store, config) => configCheck(config, store));
+      return withStore((store, config) =>
+        configCheck(config, store, () => {
+          process.exitCode = EXIT_UNAVAILABLE;
+        }),
+      );
     case 'backup':
       if (!argv[1]) return usage('backup needs the file to write the copy to');
       if (configOrExit().config.store.url) {

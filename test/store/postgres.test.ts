@@ -244,6 +244,14 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
     assert.equal(check.status, 0, check.stderr);
     assert.match(check.stdout, /^store: PostgreSQL \d+\.\d+ sslmode=disable synchronous_commit=on$/m);
     assert.ok(!check.stdout.includes(new URL(url).password), 'the password is masked');
+    assert.match(check.stdout, /"url": "postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+"/, 'the user is shown, as docs/operations.md says');
+    const unreachable = new URL(url);
+    unreachable.port = '1';
+    const down = smsrelay({ SMSRELAY_DATABASE_URL: unreachable.toString() }, 'config', 'check');
+    assert.equal(down.status, 69, down.stderr);
+    assert.match(down.stdout, /"relayName": /, 'the configuration is printed all the same');
+    assert.match(down.stdout, /^store: cannot be reached now \(connect ECONNREFUSED 127\.0\.0\.1:1\)$/m);
+    assert.ok(!down.stdout.includes(new URL(url).password), 'the password is masked');
     const backup = smsrelay({ SMSRELAY_DATABASE_URL: url }, 'backup', 'copy.db');
     assert.equal(backup.status, 64);
     assert.match(backup.stderr, /on PostgreSQL use pg_dump/);
