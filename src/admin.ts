@@ -6,7 +6,9 @@
  */
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
+import { RelayError } from './errors.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
+import { redactUrl } from './store/postgres/url.ts';
 import type { QueueAction, Store } from './store/types.ts';
 
 const LISTED = 1000;
@@ -19,13 +21,26 @@ function plural(count: number, noun: string): string {
 }
 const SECRET_KEYS = /password|secret|token|passwordHash/i;
 
-/** The effective configuration with every secret masked and durations as written (`5m`), and the store's durability. */
-export async function configCheck(config: Config, store: Store): Promise<string> {
-  const durability = await store.durability();
+/**
+ * The effective configuration with every secret masked and durations as written (`5m`), and the store's
+ * durability. A store that cannot be reached now does not hide the configuration (the first thing to
+ * read when it cannot be reached): its line says so, and `unreachable` is told.
+ */
+export async function configCheck(config: Config, store: Store, unreachable: () => void = () => undefined): Promise<string> {
+  const shown = JSON.stringify(masked(asRun(config)), null, 2);
+  let durability: Awaited<ReturnType<Store['durability']>>;
+  try {
+    durability = await store.durability();
+  } catch (error) {
+    if (!(error instanceof RelayError && error.code === 'STORE_UNAVAILABLE')) throw error;
+    unreachable();
+    const reason = error.cause instanceof Error ? error.cause.message : error.message;
+    return `${shown}\nstore: cannot be reached now (${reason})`;
+  }
   const line = durability.server
     ? `store: ${durability.server} ${durability.journalMode} synchronous_commit=${durability.synchronous}`
     : `store: journal_mode=${durability.journalMode} synchronous=${durability.synchronous}`;
-  return `${JSON.stringify(masked(asRun(config)), null, 2)}\n${line}`;
+  return `${shown}\n${line}`;
 }
 
 /** What the relay talks to: a simulated provider runs on the relay's own HTTP port, not at the provider's public hosts. */
@@ -48,6 +63,8 @@ function masked(value: unknown, key = '', path = ''): unknown {
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, masked(item, name, path ? `${path}.${name}` : name)]));
   }
+  // The database's user helps to tell which account a relay uses; its password never shows.
+  if (path === 'store.url' && typeof value === 'string') return redactUrl(value);
   if (key === 'url' && typeof value === 'string') return value.replace(/\/\/[^@/]*@/, '//***@');
   return value;
 }

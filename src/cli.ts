@@ -24,6 +24,8 @@ const EXIT_INTERRUPTED = 130;
 const EXIT_USAGE = 64;
 /** sysexits.h EX_NOINPUT: there is no relay data where the command looked. */
 const EXIT_NO_DATA = 66;
+/** sysexits.h EX_DATAERR: the input is of a form the command cannot take (a store copy's source of another schema version). */
+const EXIT_DATA = 65;
 /** sysexits.h EX_UNAVAILABLE: the database cannot be reached now. */
 const EXIT_UNAVAILABLE = 69;
 /** sysexits.h EX_CANTCREAT: the copy's target cannot take it (not empty) or it did not verify. */
@@ -73,7 +75,11 @@ async function main(argv: readonly string[]): Promise<void> {
       return withStore((store) => quarantine(store, argv.slice(1)));
     case 'config':
       if (argv[1] !== 'check') return usage('config needs "check"');
-      return withStore((store, config) => configCheck(config, store));
+      return withStore((store, config) =>
+        configCheck(config, store, () => {
+          process.exitCode = EXIT_UNAVAILABLE;
+        }),
+      );
     case 'backup':
       if (!argv[1]) return usage('backup needs the file to write the copy to');
       if (configOrExit().config.store.url) {
@@ -183,14 +189,19 @@ async function storeCommand(args: readonly string[]): Promise<void> {
   const from = option('--from');
   const to = option('--to');
   if (args[0] !== 'copy' || !from || !to) return usage('store needs "copy --from <sqlite file> --to <postgres url>"');
-  const [{ copySqliteToPostgres, CopyError }, { databaseUrlProblem, redactUrl }, { StoreConfigError }] = await Promise.all([
+  const [{ copySqliteToPostgres, CopyError, SourceError }, { databaseUrlProblem, redactUrl }, { StoreConfigError }, { TABLES }] = await Promise.all([
     import('./store/postgres/copy.ts'),
     import('./store/postgres/url.ts'),
     import('./store/postgres/store.ts'),
+    import('./store/postgres/migrate.ts'),
   ]);
   const problem = databaseUrlProblem(to);
   if (problem) return usage(`--to ${redactUrl(to)}: ${problem}`);
-  if (!existsSync(from)) return usage(`--from ${from}: no such file`);
+  if (!existsSync(from)) {
+    console.error(`smsrelay: store copy: --from ${from}: no such file; name the smsrelay.db in the relay's data directory`);
+    process.exitCode = EXIT_NO_DATA;
+    return;
+  }
   // What a running relay commits during the copy would be missing from it.
   const relay = runningRelay(dirname(from));
   if (relay !== undefined) {
@@ -199,20 +210,36 @@ async function storeCommand(args: readonly string[]): Promise<void> {
     return;
   }
   const started = Date.now();
+  const nameWidth = Math.max(...TABLES.map((table) => table.length));
+  /** A progress bar is drawn and not finished: an error starts on a line of its own. */
+  let midLine = false;
   try {
     const tables = await copySqliteToPostgres(from, to, ({ table, copied, total }) => {
       const width = 30;
       const filled = total === 0 ? width : Math.round((copied / total) * width);
-      process.stderr.write(`\r${table.padEnd(18)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${copied}/${total}${copied === total ? '\n' : ''}`);
+      midLine = copied !== total;
+      process.stderr.write(`\r${table.padEnd(nameWidth)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${copied}/${total}${midLine ? '' : '\n'}`);
     });
-    const rows = tables.map((table) => `${table.table.padEnd(18)} ${String(table.rows).padStart(9)} rows  sha256 ${table.checksum}`);
+    const rows = tables.map((table) => `${table.table.padEnd(nameWidth)} ${String(table.rows).padStart(9)} rows  sha256 ${table.checksum}`);
     console.log(
       `${rows.join('\n')}\ncopied ${redactUrl(from)} to ${redactUrl(to)} in ${((Date.now() - started) / 1000).toFixed(1)} s; every table's count and checksum verified`,
     );
   } catch (error) {
-    if (!(error instanceof CopyError || error instanceof StoreConfigError || (error as { code?: string }).code !== undefined)) throw error;
-    console.error(`\nsmsrelay: store copy: ${(error as Error).message}`);
-    process.exitCode = error instanceof CopyError ? EXIT_CANNOT_CREATE : EXIT_UNAVAILABLE;
+    if (!(error instanceof CopyError || error instanceof SourceError || error instanceof StoreConfigError || (error as { code?: string }).code !== undefined)) {
+      throw error;
+    }
+    const ofSource = error instanceof SourceError || error instanceof CopyError || /^SQLITE_/.test((error as { code?: string }).code ?? '');
+    console.error(`${midLine ? '\n' : ''}smsrelay: store copy: ${ofSource ? '' : `--to ${redactUrl(to)}: `}${(error as Error).message}`);
+    process.exitCode =
+      error instanceof CopyError
+        ? EXIT_CANNOT_CREATE
+        : error instanceof SourceError
+          ? error.notAStore
+            ? EXIT_NO_DATA
+            : EXIT_DATA
+          : error instanceof StoreConfigError
+            ? EXIT_CONFIG
+            : EXIT_UNAVAILABLE;
   }
 }
 

@@ -413,7 +413,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       await Promise.all([smtp.close(), dispatcher.stop(config.shutdownTimeout), mailer.stop(config.shutdownTimeout)]);
     });
 
-    logger.info(
+    logger[storeHealth.ok ? 'info' : 'warn'](
       {
         smtp: `${config.smtp.host}:${smtp.port}`,
         http: `${config.http.host}:${http.port}`,
@@ -425,7 +425,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         dataDir: config.dataDir,
         store: config.store.url ? redactUrl(config.store.url) : 'sqlite',
       },
-      'relay: ready',
+      // A database unreachable at start: the relay listens, but answers 451 and 503 until its store connects.
+      storeHealth.ok ? 'relay: ready' : 'relay: listening, store not ready (mail 451, webhooks 503) until it connects',
     );
     return {
       smtpPort: smtp.port,

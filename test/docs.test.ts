@@ -5,7 +5,7 @@
  * without its row, or a default changed without its page, fails here, naming the row to write.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import ms from 'ms';
 import { parse as parseYaml } from 'yaml';
@@ -111,4 +111,21 @@ test('docs/smtp-replies.md lists every catalogue code with its replies and text'
     expected,
     'the catalogue table, one row per code in src/errors.ts order',
   );
+});
+
+test("the docs' prose gives a setting's default as the schema has it", () => {
+  const settings = settingsOf(configSchema.shape as unknown as Record<string, Field>);
+  // "`gateway.maxConcurrentRequests` counts per relay: three relays with the default of 8": a setting, then its default, in one sentence.
+  const stated = /`([a-z]+(?:\.[A-Za-z]+)+)`[^`\n.]*?\bdefault(?: of| is)? `?(\d+)`?/g;
+  const wrong: string[] = [];
+  let seen = 0;
+  for (const name of readdirSync(new URL('../docs/', import.meta.url)).filter((file) => file.endsWith('.md'))) {
+    for (const [, key = '', value] of docs(name).matchAll(stated)) {
+      if (!settings.has(key)) continue;
+      seen += 1;
+      if (Number(value) !== settings.get(key)) wrong.push(`${name}: ${key} "the default of ${value}", the schema's is ${String(settings.get(key))}`);
+    }
+  }
+  assert.ok(seen > 0, 'the pattern finds the defaults the prose states');
+  assert.deepEqual(wrong, []);
 });

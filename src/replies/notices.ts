@@ -1,3 +1,4 @@
+import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
 import { maskNumber } from '../sms/numbers.ts';
@@ -30,6 +31,8 @@ export class DeliveryNotices {
   readonly #options: DeliveryNoticeOptions;
   #running: Promise<void> | undefined;
   #again = false;
+  /** A pass found the store unavailable and said so; quiet until a pass succeeds. */
+  #storeDown = false;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(options: DeliveryNoticeOptions) {
@@ -48,7 +51,21 @@ export class DeliveryNotices {
       return;
     }
     this.#running = this.#drain()
-      .catch((error: unknown) => this.#options.logger.error({ err: error }, 'notices: pass failed; retried at the next sweep'))
+      .then(
+        () => {
+          this.#storeDown = false;
+        },
+        (error: unknown) => {
+          // The store's outage is logged by the store's health (one line each way); a pass says it once, without a stack.
+          if (error instanceof RelayError && error.code === 'STORE_UNAVAILABLE') {
+            if (!this.#storeDown)
+              this.#options.logger.warn({ reason: error.message }, 'notices: the store is unavailable; passes are retried at each sweep until it answers');
+            this.#storeDown = true;
+            return;
+          }
+          this.#options.logger.error({ err: error }, 'notices: pass failed; retried at the next sweep');
+        },
+      )
       .finally(() => {
         this.#running = undefined;
         if (this.#again) {

@@ -3,24 +3,52 @@ import type { Logger } from '../log.ts';
 import type { Store, StoreHealth } from './types.ts';
 
 /**
+ * How long commits must keep succeeding before an outage is logged as over. As a database goes away its
+ * pooled connections fail one by one while a commit on one still open succeeds: each flip was a pair of
+ * lines (6 in 40 ms). Readiness follows each flip at once; only the log waits for the outage to be over.
+ */
+export const RECOVERY_SETTLED_MS = 1_000;
+
+/**
  * The store's health as the relay acts on it (docs/operations.md, "Health"). Failing commits make the relay
  * not ready at once and ready again with the next good commit (traffic or a write probe), and are
- * logged once when they start and once when they end. A lost store file stays lost: mail and
+ * logged once when they start and once when they have ended (RECOVERY_SETTLED_MS). A lost store file stays lost: mail and
  * webhooks are refused up front, and the line that says so names the copy to restore.
  */
 export class StoreHealthMonitor {
   #health: StoreHealth = { state: 'ok' };
+  /** The outage logged as begun and not yet as ended; `settling` while commits succeed again but not yet for RECOVERY_SETTLED_MS. */
+  #outage: { readonly since: number; settling?: NodeJS.Timeout } | undefined;
 
   constructor(private readonly logger: Logger) {}
 
-  /** What the store thread reports. */
+  /** Whether commits succeed now (the relay is not ready while they fail). */
+  get ok(): boolean {
+    return this.#health.state === 'ok';
+  }
+
+  /** What the store thread reports. Readiness follows every report at once; the log one line per outage each way. */
   update(health: StoreHealth): void {
     const before = this.#health;
     this.#health = health;
+    const outage = this.#outage;
     if (health.state === 'failing' && before.state === 'ok') {
-      this.logger.error({ reason: health.reason, alert: 'store' }, 'store: commits fail: not ready (mail 451, webhooks 503) until one succeeds');
+      if (outage) {
+        // Still the same outage: it had not stayed over for RECOVERY_SETTLED_MS.
+        clearTimeout(outage.settling);
+        outage.settling = undefined;
+      } else {
+        this.#outage = { since: Date.now() };
+        this.logger.error({ reason: health.reason, alert: 'store' }, 'store: commits fail: not ready (mail 451, webhooks 503) until one succeeds');
+      }
     } else if (health.state === 'ok' && before.state === 'failing') {
-      this.logger.info('store: commits succeed again: ready');
+      if (outage && !outage.settling) {
+        outage.settling = setTimeout(() => {
+          this.#outage = undefined;
+          this.logger.info({ outageMs: Date.now() - outage.since }, 'store: commits succeed again: ready');
+        }, RECOVERY_SETTLED_MS);
+        outage.settling.unref();
+      }
     } else if (health.state === 'lost' && health.recovery && 'file' in health.recovery) {
       this.logger.error(
         { reason: health.reason, recovery: health.recovery.file, alert: 'store' },

@@ -122,6 +122,11 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
     );
     const get = (path: string) => fetch(`http://127.0.0.1:${relay.httpPort}${path}`);
     try {
+      assert.ok(
+        relay.logs.some((line) => line.level === 'warn' && line.msg === 'relay: listening, store not ready (mail 451, webhooks 503) until it connects'),
+        'the start says the store is not ready',
+      );
+      assert.ok(!relay.logs.some((line) => line.msg === 'relay: ready'), 'never "ready" while the store is unreachable');
       const refused = await mailTo(relay.smtpPort, 'while down');
       assert.equal(refused?.code, 451);
       assert.match(refused?.text ?? '', /^4\.3\.0 /);

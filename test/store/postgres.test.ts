@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { describe, test } from 'node:test';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
 import { databaseUrl } from '../../src/store/postgres/url.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
-import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
+import { freshDatabase, describeOnPostgres, withClient } from '../helpers/postgres.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
 import { mail, storeFile } from '../helpers/store.ts';
@@ -54,6 +57,11 @@ describe('store.url', () => {
     assert.match(
       problems('postgres://user:s3cret@db.example.com/relay?sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem')[0] ?? '',
       /sslrootcert \/nonexistent\/ca\.pem cannot be read \(ENOENT\)/,
+    );
+    const [badEscape] = problems('postgres://postgres:p%ZZs3cret@127.0.0.1:5432/relay1');
+    assert.equal(
+      badEscape,
+      'SMSRELAY_DATABASE_URL="postgres://postgres:***@127.0.0.1:5432/relay1": the password holds a "%" that does not start an escape (%XX, hex): write "%" itself as %25',
     );
     assert.match(
       problems('postgres://user:s3cret@db.example.com/relay?ssl=true')[0] ?? '',
@@ -135,10 +143,95 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
     assert.match(copy.stderr, /messages +\[#+\] 3\/3/);
     assert.match(copy.stdout, /^outbound +6 rows {2}sha256 [0-9a-f]{64}$/m);
     assert.match(copy.stdout, /every table's count and checksum verified/);
+    const counts = copy.stdout.split('\n').filter((line) => line.includes(' rows  sha256 '));
+    assert.ok(
+      counts.some((line) => /^\w{19,} /.test(line)),
+      'a table name longer than 18 characters is listed',
+    );
+    assert.equal(new Set(counts.map((line) => line.indexOf(' rows  sha256'))).size, 1, `the counts line up:\n${copy.stdout}`);
     assert.ok(!copy.stdout.includes(new URL(url).password), 'the password is not printed');
     const again = smsrelay({}, 'store', 'copy', '--from', file, '--to', url);
     assert.equal(again.status, 73);
     assert.match(again.stderr, /the target database is not empty \(table messages holds rows\)/);
+  });
+
+  test('store copy only reads its source: a file that is no smsrelay store is refused unchanged (exit 66), an older schema names the fix (exit 65)', async () => {
+    const dir = tempDir();
+    after(() => removeDir(dir));
+    const url = (await freshDatabase()) ?? '';
+    const other = join(dir, 'other.db');
+    const otherDb = new BetterSqlite3(other);
+    otherDb.exec('CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER)');
+    otherDb.close();
+    const older = storeFile();
+    await SqliteStore.open({ file: older, busyTimeoutMs: 100 }).close();
+    const olderDb = new BetterSqlite3(older);
+    olderDb.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+    olderDb.close();
+    const files: Record<string, string | Buffer> = { 'empty.db': '', 'one-byte.db': 'x', 'text.db': 'not a database\n' };
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+    const cases = [
+      { file: other, status: 66, stderr: /other\.db is not a smsrelay store: it holds tables that are not smsrelay's \(invoices\)/ },
+      { file: join(dir, 'empty.db'), status: 66, stderr: /empty\.db is not a smsrelay store: it has no smsrelay schema version/ },
+      { file: join(dir, 'one-byte.db'), status: 66, stderr: /one-byte\.db is not a smsrelay store/ },
+      { file: join(dir, 'text.db'), status: 66, stderr: /text\.db is not a smsrelay store: it is not a SQLite database/ },
+      { file: join(dir, 'missing.db'), status: 66, stderr: /--from .*missing\.db: no such file/ },
+      { file: older, status: 65, stderr: new RegExp(`holds schema ${MIGRATIONS.length - 1} of an older smsrelay.*start this smsrelay on it once`) },
+    ];
+    for (const { file, status, stderr } of cases) {
+      const before = existsSync(file) ? readFileSync(file) : undefined;
+      const copy = smsrelay({}, 'store', 'copy', '--from', file, '--to', url);
+      assert.equal(copy.status, status, `${file}: ${copy.stderr}`);
+      assert.match(copy.stderr, stderr);
+      assert.equal(copy.stderr.trim().split('\n').length, 1, `one line: ${copy.stderr}`);
+      assert.equal(copy.stdout, '');
+      assert.deepEqual(existsSync(file) ? readFileSync(file) : undefined, before, `${file} is unchanged`);
+    }
+    const tables = await withClient(url, (client) => client.query('SELECT tablename FROM pg_tables WHERE schemaname = current_schema()'));
+    assert.equal(tables.rowCount, 0, 'nothing was created in the target');
+  });
+
+  test('store copy exit codes as the other commands: a target that refuses (password, database, foreign tables, TLS it lacks) 78, one not reachable 69', async () => {
+    const file = storeFile();
+    await SqliteStore.open({ file, busyTimeoutMs: 100 }).close();
+    const url = (await freshDatabase()) ?? '';
+    const foreign = (await freshDatabase()) ?? '';
+    await run(foreign, 'CREATE TABLE invoices (id int)');
+    const wrongPassword = new URL(url);
+    wrongPassword.password = 'not-the-password';
+    const missing = new URL(url);
+    missing.pathname = '/no_such_database';
+    const tls = new URL(url);
+    tls.search = 'sslmode=require';
+    const unreachable = new URL(url);
+    unreachable.port = '1';
+    const cases = [
+      { to: wrongPassword.toString(), status: 78, stderr: /password authentication failed/ },
+      { to: missing.toString(), status: 78, stderr: /database "no_such_database" does not exist/ },
+      { to: foreign, status: 78, stderr: /holds tables that are not smsrelay's \(invoices\)/ },
+      { to: tls.toString(), status: 78, stderr: /does not support SSL connections: turn TLS on at the server .* sslmode=disable/ },
+      { to: unreachable.toString(), status: 69, stderr: /ECONNREFUSED/ },
+    ];
+    for (const { to, status, stderr } of cases) {
+      const copy = smsrelay({}, 'store', 'copy', '--from', file, '--to', to);
+      assert.equal(copy.status, status, `${to}: ${copy.stderr}`);
+      assert.match(copy.stderr, /^smsrelay: store copy: --to postgres:\/\/postgres:\*\*\*@/);
+      assert.match(copy.stderr, stderr);
+      assert.ok(!copy.stderr.includes(new URL(url).password), 'the password is not printed');
+    }
+  });
+
+  test('sslmode=require against a server without TLS: StoreConfigError naming the fix (the relay exits 78), not a store that retries for ever', async () => {
+    const url = new URL((await freshDatabase()) ?? '');
+    url.search = 'sslmode=require';
+    await assert.rejects(PostgresStore.open({ url: url.toString() }), (error: unknown) => {
+      assert.ok(error instanceof StoreConfigError, String(error));
+      assert.match(
+        error.message,
+        /The server does not support SSL connections: turn TLS on at the server \(ssl = on\), or, on a network you trust, add sslmode=disable/,
+      );
+      return true;
+    });
   });
 
   test('config check shows the server version and synchronous_commit; backup names pg_dump; no command creates a store', async () => {
@@ -151,6 +244,14 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
     assert.equal(check.status, 0, check.stderr);
     assert.match(check.stdout, /^store: PostgreSQL \d+\.\d+ sslmode=disable synchronous_commit=on$/m);
     assert.ok(!check.stdout.includes(new URL(url).password), 'the password is masked');
+    assert.match(check.stdout, /"url": "postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/\w+"/, 'the user is shown, as docs/operations.md says');
+    const unreachable = new URL(url);
+    unreachable.port = '1';
+    const down = smsrelay({ SMSRELAY_DATABASE_URL: unreachable.toString() }, 'config', 'check');
+    assert.equal(down.status, 69, down.stderr);
+    assert.match(down.stdout, /"relayName": /, 'the configuration is printed all the same');
+    assert.match(down.stdout, /^store: cannot be reached now \(connect ECONNREFUSED 127\.0\.0\.1:1\)$/m);
+    assert.ok(!down.stdout.includes(new URL(url).password), 'the password is masked');
     const backup = smsrelay({ SMSRELAY_DATABASE_URL: url }, 'backup', 'copy.db');
     assert.equal(backup.status, 64);
     assert.match(backup.stderr, /on PostgreSQL use pg_dump/);

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { migrate as migrateSqlite } from '../migrations.ts';
-import { migrate, TABLES } from './migrate.ts';
+import { MIGRATIONS } from '../migrations.ts';
+import { migrate, TABLES, tablesOf } from './migrate.ts';
+import { configProblem, StoreConfigError } from './store.ts';
 import { databaseUrl } from './url.ts';
 
 /** Rows per INSERT: a multi-row statement well under PostgreSQL's 65,535 parameters for our widest table. */
@@ -26,23 +27,91 @@ export interface TableCopy {
 export class CopyError extends Error {}
 
 /**
+ * The source is no smsrelay store (`notAStore`: not SQLite, no schema of ours, other tables), or one of
+ * another schema version than this smsrelay's; it was only read, and nothing was written anywhere.
+ */
+export class SourceError extends Error {
+  constructor(
+    message: string,
+    readonly notAStore: boolean,
+  ) {
+    super(message);
+  }
+}
+
+function notAStore(from: string, why: string): SourceError {
+  return new SourceError(`${from} is not a smsrelay store: ${why}; name the smsrelay.db in the relay's data directory`, true);
+}
+
+/**
+ * The source, opened read-only and checked to be a smsrelay store of this version's schema: the copy
+ * never writes into the file it reads, so a wrong `--from` (another program's database, an empty
+ * file) is refused as it was found. A store of an older schema is refused rather than read: its
+ * upgrade is the relay's (migrations.ts), which the copy does not repeat on its own.
+ */
+function openSource(from: string): BetterSqlite3.Database {
+  let source: BetterSqlite3.Database;
+  try {
+    source = new BetterSqlite3(from, { readonly: true, fileMustExist: true });
+  } catch (error) {
+    throw new SourceError(`${from} cannot be opened: ${(error as Error).message}`, true);
+  }
+  try {
+    const version = source.pragma('user_version', { simple: true }) as number;
+    const tables = source.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").pluck().all() as string[];
+    const foreign = tables.filter((name) => !TABLES.includes(name));
+    const missing = tablesOf(MIGRATIONS.slice(0, version)).filter((name) => !tables.includes(name));
+    const listed = (names: readonly string[]) => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`;
+    const why =
+      foreign.length > 0
+        ? `it holds tables that are not smsrelay's (${listed(foreign)})`
+        : version === 0
+          ? 'it has no smsrelay schema version'
+          : missing.length > 0
+            ? `it lacks tables of smsrelay's schema ${version} (${listed(missing)})`
+            : undefined;
+    if (why) throw notAStore(from, why);
+    if (version > MIGRATIONS.length) {
+      throw new SourceError(
+        `${from} was written by a newer smsrelay (schema ${version}, this one knows ${MIGRATIONS.length}): copy it with that version`,
+        false,
+      );
+    }
+    if (version < MIGRATIONS.length) {
+      throw new SourceError(
+        `${from} holds schema ${version} of an older smsrelay, this one copies schema ${MIGRATIONS.length}: start this smsrelay on it once (it upgrades the store at start), stop it, then copy`,
+        false,
+      );
+    }
+    return source;
+  } catch (error) {
+    source.close();
+    if ((error as { code?: string }).code === 'SQLITE_NOTADB') throw notAStore(from, 'it is not a SQLite database');
+    throw error;
+  }
+}
+
+/**
  * Copies a SQLite store into an empty PostgreSQL database, table by table (the tables and columns
  * are the same on both: src/store/postgres/migrate.ts), in one transaction: an interrupted or failed
- * copy leaves the target empty. Refuses a target holding any row. At the end every table's row count
+ * copy leaves the target empty. Refuses a target holding any row, and a source that is not a
+ * smsrelay store of this version's schema (SourceError; it is only read). A target that refuses us
+ * for good (credentials, no such database, another application's tables, no TLS) is StoreConfigError. At the end every table's row count
  * and checksum are read back from the target and compared with the source's before COMMIT. The
  * source should not be in use by a relay (stop it first): what it commits meanwhile is not copied.
  */
 export async function copySqliteToPostgres(from: string, to: string, onProgress: (progress: CopyProgress) => void = () => undefined): Promise<TableCopy[]> {
-  const source = new BetterSqlite3(from, { fileMustExist: true });
+  const source = openSource(from);
   const client = new pg.Client({
     ...databaseUrl(to).pool,
     types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) },
   } as pg.ClientConfig);
   // A connection lost between statements fails the next one (and so the copy), not the process.
   client.on('error', () => undefined);
+  let connected = false;
   try {
-    migrateSqlite(source);
     await client.connect();
+    connected = true;
     await migrate(client);
     for (const table of TABLES) {
       const { rows } = await client.query(`SELECT 1 FROM ${table} LIMIT 1`);
@@ -66,8 +135,10 @@ export async function copySqliteToPostgres(from: string, to: string, onProgress:
     await client.query('COMMIT');
     return copied;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    // A statement on a client that never connected waits for a connection forever.
+    if (connected) await client.query('ROLLBACK').catch(() => undefined);
+    const problem = configProblem(error);
+    throw problem === undefined ? error : new StoreConfigError(problem);
   } finally {
     source.close();
     await client.end().catch(() => undefined);

@@ -22,8 +22,13 @@ export function toPostgres(sql: string): string {
 /** Where the schema's version and its minimum reader (schema-readers.ts) are recorded (SQLite keeps the version in `PRAGMA user_version`). */
 export const VERSION_TABLE = 'smsrelay_schema';
 
-/** The tables the migrations create, in creation order (parents before children): the copy's order. */
-export const TABLES: readonly string[] = MIGRATIONS.flatMap((sql) => [...sql.matchAll(/CREATE TABLE (\w+)/g)].map((match) => match[1] ?? ''));
+/** The tables `migrations` create, in creation order (parents before children). */
+export function tablesOf(migrations: readonly string[]): string[] {
+  return migrations.flatMap((sql) => [...sql.matchAll(/CREATE TABLE (\w+)/g)].map((match) => match[1] ?? ''));
+}
+
+/** The tables of the newest schema, in creation order: the copy's order. */
+export const TABLES: readonly string[] = tablesOf(MIGRATIONS);
 
 /**
  * Held while migrating, so that relays starting together on one database migrate it once: the

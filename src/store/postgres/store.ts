@@ -112,7 +112,7 @@ export const LATEST_CONVERSATION = `SELECT ${CONVERSATION_COLUMNS} FROM conversa
  */
 const CONFIG_SQLSTATES = new Set(['28P01', '28000', '3D000', '42501']);
 
-/** The database refuses this relay for good (bad credentials, no such database, another application's): a config error, exit 78. */
+/** The database refuses this relay for good (bad credentials, no such database, another application's, no TLS where sslmode asks for it): a config error, exit 78. */
 export class StoreConfigError extends Error {}
 
 export interface PostgresStoreOptions {
@@ -417,9 +417,10 @@ export class PostgresStore implements Store, ClusterStore {
         await store.#pool.end();
         throw error;
       }
-      if (isConfigError(error)) {
+      const problem = configProblem(error);
+      if (problem !== undefined) {
         await store.#pool.end();
-        throw new StoreConfigError(describe(error));
+        throw new StoreConfigError(problem);
       }
       store.#failing(error);
       store.#retryConnect(options, CONNECT_RETRY_MIN_MS);
@@ -1323,8 +1324,19 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message || (error as NodeJS.ErrnoException).code || error.name : String(error);
 }
 
-function isConfigError(error: unknown): boolean {
-  return error instanceof SchemaError || CONFIG_SQLSTATES.has((error as { code?: string }).code ?? '');
+/**
+ * node-postgres's error (no SQLSTATE: the server answered the TLS request with a plain "no") when the
+ * URL's sslmode asks for TLS of a server that has none: no retry fixes it, as no retry fixes a wrong password.
+ */
+const NO_TLS = 'The server does not support SSL connections';
+
+/** Why the database refuses us for good, with the fix where it is ours to name; undefined for a failure a retry may cure. */
+export function configProblem(error: unknown): string | undefined {
+  if (error instanceof SchemaError || CONFIG_SQLSTATES.has((error as { code?: string }).code ?? '')) return describe(error);
+  if (error instanceof Error && error.message === NO_TLS) {
+    return `${NO_TLS}: turn TLS on at the server (ssl = on), or, on a network you trust, add sslmode=disable to the URL`;
+  }
+  return undefined;
 }
 
 /**

@@ -56,6 +56,17 @@ export function databaseUrlProblem(url: string): string | undefined {
   }
   if (!hostname && !parsed.searchParams.has('host')) return 'the URL names no host: expected postgres://user:password@host:port/database';
   if (parsed.pathname.replace(/^\//, '') === '') return 'the URL names no database: expected postgres://user:password@host:port/database';
+  for (const [part, text] of [
+    ['user', parsed.username],
+    ['password', parsed.password],
+    ['database', parsed.pathname],
+  ] as const) {
+    try {
+      decodeURIComponent(text);
+    } catch {
+      return `the ${part} holds a "%" that does not start an escape (%XX, hex): write "%" itself as %25`;
+    }
+  }
   for (const key of parsed.searchParams.keys()) {
     if (!PARAMETERS.has(key)) return `unknown URL parameter "${key}" (known: ${[...PARAMETERS].join(', ')})`;
   }
