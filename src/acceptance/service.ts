@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { asRelayError, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
+import { LoginThrottle, sharedLoginFailures } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { SenderPolicy } from '../policy/senders.ts';
@@ -60,7 +60,7 @@ export class AcceptanceService {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
     this.#senders = new SenderPolicy(options.settings.senders);
-    this.#logins = new LoginThrottle(options.store);
+    this.#logins = new LoginThrottle(sharedLoginFailures(options.store));
     this.#rates = new RateLimits(options.store);
   }
 
@@ -82,19 +82,18 @@ export class AcceptanceService {
   async authenticate(username: string, password: string, client: string, secure: boolean): Promise<Outcome<{ readonly user: string }>> {
     if (!secure && !LOOPBACK_ADDRESSES.has(client)) return refused(new RelayError('ENCRYPTION_REQUIRED'));
     try {
-      const failures = await this.#logins.failures(client, this.#clock());
-      if (failures >= MAX_LOGIN_FAILURES) return refused(new RelayError('LOGIN_BLOCKED'));
       const account = this.#senders.account(username);
       // A missing account costs the same scrypt as a wrong password: timing tells no user names.
-      const valid = await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH);
-      if (account && valid) {
-        await this.#logins.succeeded(client, failures);
+      const attempt = await this.#logins.attempt(client, this.#clock(), async () =>
+        (await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH)) ? account : undefined,
+      );
+      if (attempt.outcome === 'blocked') return refused(new RelayError('LOGIN_BLOCKED'));
+      if (attempt.outcome === 'passed') {
         this.#options.logger.info({ client, user: username }, 'acceptance: authenticated');
         return { ok: true, user: username };
       }
-      const delay = await this.#logins.failed(client, this.#clock());
-      this.#options.logger.warn({ client, user: username, delayMs: delay }, 'acceptance: authentication failed');
-      await (this.#options.pause ?? sleep)(delay);
+      this.#options.logger.warn({ client, user: username, delayMs: attempt.delayMs }, 'acceptance: authentication failed');
+      await (this.#options.pause ?? sleep)(attempt.delayMs);
       return refused(new RelayError('AUTH_FAILED'));
     } catch (error) {
       return refused(error);

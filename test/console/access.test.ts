@@ -136,6 +136,21 @@ describe('console access', () => {
     assert.ok(Number(blocked.headers['retry-after']) > 0);
   });
 
+  test('wrong passwords sent in parallel are stopped after as many as sent one by one; the right one among them is blocked too', async () => {
+    const before = pauses.length;
+    const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.30' };
+    const wrong = await Promise.all(
+      Array.from({ length: 30 }, (_, index) => post(relay.relay.httpPort, '/console/signin', `name=olivia&password=wrong${index}`, proxied, '127.0.0.3')),
+    );
+    const statuses = wrong.map((response) => response.status);
+    assert.equal(statuses.filter((status) => status === 401).length, 10, `checked: ${statuses.join(' ')}`);
+    assert.equal(statuses.filter((status) => status === 429).length, 20);
+    assert.equal(pauses.length - before, 10, 'only the checked ones were failures');
+    const right = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`, proxied, '127.0.0.3');
+    assert.equal(right.status, 429);
+    assert.equal(right.headers['set-cookie'], undefined);
+  });
+
   test('an invalid console.users entry stops the start with one line naming it', () => {
     const dir = tempDir();
     try {

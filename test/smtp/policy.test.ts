@@ -131,6 +131,32 @@ describe('sender policy', () => {
     );
   });
 
+  test('wrong passwords sent in parallel are stopped after as many as sent one by one; the right one among them is blocked too', async () => {
+    loginDelays.length = 0;
+    const attempt = (pass: string) => {
+      const client = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: port(),
+        requireTLS: true,
+        localAddress: '127.0.0.9',
+        tls: { rejectUnauthorized: false },
+        auth: { user: 'erp', pass },
+      });
+      return client
+        .verify()
+        .then(
+          () => 235,
+          (error: Error & { responseCode?: number }) => error.responseCode,
+        )
+        .finally(() => client.close());
+    };
+    const codes = await Promise.all(Array.from({ length: 30 }, (_, index) => attempt(`guess${index}`)));
+    assert.equal(codes.filter((code) => code === 535).length, 10, `checked: ${codes.join(' ')}`);
+    assert.equal(codes.filter((code) => code === 454).length, 20);
+    assert.equal(loginDelays.length, 10, 'only the checked ones were failures');
+    assert.equal(await attempt(PASSWORD), 454);
+  });
+
   test('allowlists: an account keeps to its senders and its own From; a listed network sends without AUTH within its rules', async () => {
     const client = erp();
     await assert.rejects(
