@@ -145,11 +145,14 @@ export class AcceptanceService {
     }
   }
 
-  /** DATA: the raw mail made into SMS under the sender's rules and limits, committed, and dispatch told. */
-  async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail>> {
+  /**
+   * DATA: the raw mail made into SMS under the sender's rules and limits, committed, and dispatch
+   * told. A refusal names the id the mail would have had, for the log.
+   */
+  async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail> & { readonly id: string }> {
+    const id = newMessageId();
     try {
       const { principal } = transaction;
-      const id = newMessageId();
       const { store, provider, routes, tracking, settings } = this.#options;
       const { mail, cutFrom, repeated, attachments } = await buildNewMail(
         id,
@@ -179,7 +182,7 @@ export class AcceptanceService {
         attachments,
       };
     } catch (error) {
-      return refused(error);
+      return { ...refused(error), id };
     }
   }
 }
