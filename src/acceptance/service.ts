@@ -74,13 +74,19 @@ export class AcceptanceService {
     return this.#senders.isTrusted(address);
   }
 
+  /** Why `client` may not send a password on this connection (no TLS, and not this host itself), or undefined. */
+  insecureAuth(client: string, secure: boolean): RelayError | undefined {
+    return secure || LOOPBACK_ADDRESSES.has(client) ? undefined : new RelayError('ENCRYPTION_REQUIRED');
+  }
+
   /**
    * An account's sign-in from `client`: over TLS (`secure`) or from loopback only, slowed and then
    * blocked per client address after failures (counted across the relays sharing the store). A
    * failure is answered only after its delay; a store that cannot count answers STORE_UNAVAILABLE.
    */
   async authenticate(username: string, password: string, client: string, secure: boolean): Promise<Outcome<{ readonly user: string }>> {
-    if (!secure && !LOOPBACK_ADDRESSES.has(client)) return refused(new RelayError('ENCRYPTION_REQUIRED'));
+    const insecure = this.insecureAuth(client, secure);
+    if (insecure) return refused(insecure);
     try {
       const account = this.#senders.account(username);
       // A missing account costs the same scrypt as a wrong password: timing tells no user names.

@@ -88,9 +88,14 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     disabledCommands: [...(settings.tls ? [] : ['STARTTLS']), ...(acceptance.hasAccounts ? [] : ['AUTH'])],
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: true,
-    // AUTH is offered everywhere; the service refuses it without TLS except from loopback (smtp-server's
-    // own switch would refuse loopback too, where TLS protects nothing).
+    // smtp-server's own switch would refuse AUTH without TLS from loopback too, where TLS protects
+    // nothing: the service decides per client instead, and a refused client is not offered AUTH and
+    // is refused at the AUTH command, before it sends a password (patches.ts).
     allowInsecureAuth: true,
+    authRefusal(address: string) {
+      const refusal = acceptance.insecureAuth(address, false);
+      return refusal && refuse(refusal);
+    },
     ...tls(),
     logger: false,
     skipGreetingDelay: (address: string) => acceptance.isTrusted(address),

@@ -66,11 +66,27 @@ describe('sender policy', () => {
     const anonymous = await sendMail(port(), { to: ['447700900181@sms.example.com'] }, { localAddress: '127.0.0.2' });
     assert.match(`${anonymous.mail.code} ${anonymous.mail.text}`, /^530 5\.7\.0 /);
     const dialog = await SmtpDialog.open(port(), { localAddress: '127.0.0.2' });
-    await dialog.command('EHLO client.example.com');
+    const ehlo = await dialog.command('EHLO client.example.com');
+    assert.ok(ehlo.lines.some((line) => /^250[- ]STARTTLS$/.test(line)));
+    assert.ok(!ehlo.lines.some((line) => /^250[- ]AUTH/.test(line)), `AUTH not offered in clear: ${ehlo.lines.join(' | ')}`);
     const auth = await dialog.command(`AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`);
-    await dialog.close();
     assert.equal(auth.code, 538);
     assert.match(auth.text, /^5\.7\.11 Encryption required/);
+    // AUTH LOGIN is refused at once: no prompt for the user name and password to be sent in clear.
+    const login = await dialog.command('AUTH LOGIN');
+    await dialog.close();
+    assert.equal(login.code, 538);
+    assert.match(login.text, /^5\.7\.11 Encryption required/);
+  });
+
+  test('loopback itself is offered AUTH without TLS', async () => {
+    const dialog = await SmtpDialog.open(port());
+    const ehlo = await dialog.command('EHLO client.example.com');
+    await dialog.close();
+    assert.ok(
+      ehlo.lines.some((line) => /^250[- ]AUTH PLAIN LOGIN$/.test(line)),
+      ehlo.lines.join(' | '),
+    );
   });
 
   test('an account sends after STARTTLS and AUTH, and on the implicit-TLS port', async () => {
