@@ -9,6 +9,11 @@ interface ErrorSpec {
   readonly http: number;
   /** Default human text; a RelayError may carry a more specific detail. */
   readonly text: string;
+  /**
+   * The relay's own failure: its detail (a database's or a library's words, addresses, ports) is for
+   * the log; a reply or an HTTP answer carries `text` only.
+   */
+  readonly internal?: true;
 }
 
 export const RELAY_ERRORS = {
@@ -87,8 +92,9 @@ export const RELAY_ERRORS = {
     enhanced: '4.3.0',
     http: 503,
     text: 'Temporary local problem: the message store is unavailable, try again later',
+    internal: true,
   },
-  INTERNAL: { smtp: 451, enhanced: '4.3.0', http: 500, text: 'Temporary local problem, try again later' },
+  INTERNAL: { smtp: 451, enhanced: '4.3.0', http: 500, text: 'Temporary local problem, try again later', internal: true },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type RelayErrorCode = keyof typeof RELAY_ERRORS;
@@ -105,6 +111,11 @@ export class RelayError extends Error {
   get spec(): ErrorSpec {
     return RELAY_ERRORS[this.code];
   }
+
+  /** What a client is told: the detail, or for the relay's own failures the catalogue's text only. */
+  get publicReason(): string {
+    return this.spec.internal ? this.spec.text : this.message;
+  }
 }
 
 /** Any thrown value as a RelayError; unknown failures become INTERNAL (a temporary 4xx, never a 250). */
@@ -116,7 +127,7 @@ export function asRelayError(error: unknown): RelayError {
 /** The error shape smtp-server expects from its handlers: `responseCode` and the reply text. */
 export function toSmtpError(error: unknown): Error & { responseCode: number } {
   const relayError = asRelayError(error);
-  const reply = Object.assign(new Error(`${relayError.spec.enhanced} ${relayError.message}`), {
+  const reply = Object.assign(new Error(`${relayError.spec.enhanced} ${relayError.publicReason}`), {
     responseCode: relayError.spec.smtp,
   });
   return reply;
@@ -125,7 +136,7 @@ export function toSmtpError(error: unknown): Error & { responseCode: number } {
 /** The JSON body and status of an HTTP error answer. */
 export function toHttpError(error: unknown): { status: number; body: { error: RelayErrorCode; message: string } } {
   const relayError = asRelayError(error);
-  return { status: relayError.spec.http, body: { error: relayError.code, message: relayError.message } };
+  return { status: relayError.spec.http, body: { error: relayError.code, message: relayError.publicReason } };
 }
 
 /** Why a listener could not bind, in the words an operator acts on; the setting to change is `host` for the last two. */

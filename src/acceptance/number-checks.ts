@@ -46,9 +46,9 @@ export async function admitNumber(principal: Principal, number: string, store: P
 }
 
 /**
- * At most `maxNumbersPerMail` (and the sender's `maxRecipients`) distinct numbers per mail. At RCPT
- * the refusal is temporary (452): the client sends the rest in another mail. The numbers of a
- * subject (`stage: 'subject'`) cannot be split by the client, so there it is permanent.
+ * At most `maxNumbersPerMail` (and the sender's `maxRecipients`) distinct numbers per mail:
+ * TOO_MANY_NUMBERS, as the catalogue maps it, at RCPT and for the numbers of a subject
+ * (`stage: 'subject'`) alike; only the advice differs.
  */
 export function checkNumberCount(
   entries: readonly { readonly target: ResolvedRecipient }[],
@@ -60,6 +60,5 @@ export function checkNumberCount(
   const limit = Math.min(maxNumbersPerMail, principal.maxRecipients ?? Number.POSITIVE_INFINITY);
   if (distinct.size <= limit) return;
   const tooMany = `Too many phone numbers: this mail would go to more than ${limit}`;
-  if (stage === 'rcpt') throw new RelayError('TOO_MANY_NUMBERS', `${tooMany}; send the rest in another mail`);
-  throw new RelayError('BAD_PARAMETER', `${tooMany}: split the numbers over several mails`);
+  throw new RelayError('TOO_MANY_NUMBERS', stage === 'rcpt' ? `${tooMany}; send the rest in another mail` : `${tooMany}: split the numbers over several mails`);
 }

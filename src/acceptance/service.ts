@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { asRelayError, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
+import { LoginThrottle, sharedLoginFailures } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { SenderPolicy } from '../policy/senders.ts';
@@ -60,7 +60,7 @@ export class AcceptanceService {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
     this.#senders = new SenderPolicy(options.settings.senders);
-    this.#logins = new LoginThrottle(options.store);
+    this.#logins = new LoginThrottle(sharedLoginFailures(options.store));
     this.#rates = new RateLimits(options.store);
   }
 
@@ -74,27 +74,32 @@ export class AcceptanceService {
     return this.#senders.isTrusted(address);
   }
 
+  /** Why `client` may not send a password on this connection (no TLS, and not this host itself), or undefined. */
+  insecureAuth(client: string, secure: boolean): RelayError | undefined {
+    return secure || LOOPBACK_ADDRESSES.has(client) ? undefined : new RelayError('ENCRYPTION_REQUIRED');
+  }
+
   /**
    * An account's sign-in from `client`: over TLS (`secure`) or from loopback only, slowed and then
    * blocked per client address after failures (counted across the relays sharing the store). A
    * failure is answered only after its delay; a store that cannot count answers STORE_UNAVAILABLE.
    */
   async authenticate(username: string, password: string, client: string, secure: boolean): Promise<Outcome<{ readonly user: string }>> {
-    if (!secure && !LOOPBACK_ADDRESSES.has(client)) return refused(new RelayError('ENCRYPTION_REQUIRED'));
+    const insecure = this.insecureAuth(client, secure);
+    if (insecure) return refused(insecure);
     try {
-      const failures = await this.#logins.failures(client, this.#clock());
-      if (failures >= MAX_LOGIN_FAILURES) return refused(new RelayError('LOGIN_BLOCKED'));
       const account = this.#senders.account(username);
       // A missing account costs the same scrypt as a wrong password: timing tells no user names.
-      const valid = await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH);
-      if (account && valid) {
-        await this.#logins.succeeded(client, failures);
+      const attempt = await this.#logins.attempt(client, this.#clock(), async () =>
+        (await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH)) ? account : undefined,
+      );
+      if (attempt.outcome === 'blocked') return refused(new RelayError('LOGIN_BLOCKED'));
+      if (attempt.outcome === 'passed') {
         this.#options.logger.info({ client, user: username }, 'acceptance: authenticated');
         return { ok: true, user: username };
       }
-      const delay = await this.#logins.failed(client, this.#clock());
-      this.#options.logger.warn({ client, user: username, delayMs: delay }, 'acceptance: authentication failed');
-      await (this.#options.pause ?? sleep)(delay);
+      this.#options.logger.warn({ client, user: username, delayMs: attempt.delayMs }, 'acceptance: authentication failed');
+      await (this.#options.pause ?? sleep)(attempt.delayMs);
       return refused(new RelayError('AUTH_FAILED'));
     } catch (error) {
       return refused(error);
@@ -146,11 +151,14 @@ export class AcceptanceService {
     }
   }
 
-  /** DATA: the raw mail made into SMS under the sender's rules and limits, committed, and dispatch told. */
-  async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail>> {
+  /**
+   * DATA: the raw mail made into SMS under the sender's rules and limits, committed, and dispatch
+   * told. A refusal names the id the mail would have had, for the log.
+   */
+  async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail> & { readonly id: string }> {
+    const id = newMessageId();
     try {
       const { principal } = transaction;
-      const id = newMessageId();
       const { store, provider, routes, tracking, settings } = this.#options;
       const { mail, cutFrom, repeated, attachments } = await buildNewMail(
         id,
@@ -180,7 +188,7 @@ export class AcceptanceService {
         attachments,
       };
     } catch (error) {
-      return refused(error);
+      return { ...refused(error), id };
     }
   }
 }

@@ -5,7 +5,7 @@ import { DUMMY_HASH, LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import type { Config } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { failureDelay, LOGIN_WINDOW_MS, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
+import { LOGIN_WINDOW_MS, type LoginFailureStore, LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
 import { networkMatcher } from '../policy/networks.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
@@ -48,6 +48,7 @@ export class ConsoleAccess {
   readonly #allowed: (address: string) => boolean;
   readonly #proxy: (address: string) => boolean;
   readonly #declaredTls: boolean;
+  readonly #logins: LoginThrottle;
 
   constructor(options: {
     readonly settings: ConsoleSettings;
@@ -64,6 +65,7 @@ export class ConsoleAccess {
     this.#allowed = networkMatcher(options.settings.allowedNetworks);
     this.#proxy = networkMatcher(options.settings.trustedProxies);
     this.#declaredTls = options.settings.publicUrl?.startsWith('https:') ?? false;
+    this.#logins = new LoginThrottle(consoleLoginFailures(options.store));
   }
 
   channel(request: FastifyRequest): Channel {
@@ -91,8 +93,14 @@ export class ConsoleAccess {
       return { ok: false, error: new RelayError('ENCRYPTION_REQUIRED', `Sign-in needs HTTPS from anywhere but this host${where}`) };
     }
     const now = this.#clock();
-    const failures = await this.#store.loginFailures(channel.address, now - LOGIN_WINDOW_MS);
-    if (failures.length >= MAX_LOGIN_FAILURES) {
+    // An unknown name costs the same scrypt as a wrong password: timing tells no user names.
+    const named = this.#settings.users.find((candidate) => candidate.name === name);
+    const attempt = await this.#logins.attempt(channel.address, now, async () =>
+      (await verifyPassword(password, named?.passwordHash ?? DUMMY_HASH)) ? named : undefined,
+    );
+    if (attempt.outcome === 'blocked') {
+      const failures = await this.#store.loginFailures(channel.address, now - LOGIN_WINDOW_MS);
+      // The block lifts as the MAX_LOGIN_FAILURES-th latest failure leaves the window; one still in flight counts from now.
       const waitMs = (failures[failures.length - MAX_LOGIN_FAILURES] ?? now) + LOGIN_WINDOW_MS - now;
       const minutes = Math.max(1, Math.ceil(waitMs / 60_000));
       return {
@@ -101,17 +109,12 @@ export class ConsoleAccess {
         retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
       };
     }
-    const user = this.#settings.users.find((candidate) => candidate.name === name);
-    // An unknown name costs the same scrypt as a wrong password: timing tells no user names.
-    const valid = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
-    if (!user || !valid) {
-      await this.#store.recordLoginFailure(channel.address, now);
-      const delay = failureDelay(failures.length + 1);
-      this.#logger.warn({ client: channel.address, user: name, delayMs: delay }, 'console: sign-in failed');
-      await this.#pause(delay);
+    if (attempt.outcome === 'failed') {
+      this.#logger.warn({ client: channel.address, user: name, delayMs: attempt.delayMs }, 'console: sign-in failed');
+      await this.#pause(attempt.delayMs);
       return { ok: false, error: new RelayError('AUTH_FAILED', 'Wrong user name or password') };
     }
-    await this.#store.clearLoginFailures(channel.address);
+    const user = attempt.who;
     await this.#store.expireSessions(now - this.#settings.sessionIdleTimeout, now - this.#settings.sessionMaxAge);
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
     await this.#store.createSession({
@@ -182,4 +185,17 @@ function cookieValue(header: string | undefined, name: string): string | undefin
     if (key === name) return value.join('=');
   }
   return undefined;
+}
+
+/** The console's failed sign-ins, kept in its own table (their times give the wait of a blocked address). */
+function consoleLoginFailures(store: ConsoleStore): LoginFailureStore {
+  const failures = async (address: string, now: number) => (await store.loginFailures(address, now - LOGIN_WINDOW_MS)).length;
+  return {
+    failures,
+    add: async (address, now) => {
+      await store.recordLoginFailure(address, now);
+      return failures(address, now);
+    },
+    clear: (address) => store.clearLoginFailures(address),
+  };
 }

@@ -1,11 +1,8 @@
 import { Eta } from 'eta';
-import { maskNumber } from '../sms/numbers.ts';
+import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { ConsoleUser } from './access.ts';
 
 const eta = new Eta({ views: new URL('./views', import.meta.url).pathname, autoEscape: true, cache: true });
-
-/** Numbers in free text (event details, addresses): `+447700900123` and `447700900123@sms.example.com`. */
-const NUMBER_IN_TEXT = /\+?\d{7,15}/g;
 
 /** What every page's template gets besides its own data: how to show times and numbers to this user. */
 export function helpers(user: ConsoleUser | undefined, csrf: string | undefined) {
@@ -17,7 +14,7 @@ export function helpers(user: ConsoleUser | undefined, csrf: string | undefined)
     /** A number as this user may see it: in full for operators, masked as in info logs for viewers. */
     number: (e164: string) => (operator ? e164 : maskNumber(e164)),
     /** Free text with every number in it masked for viewers. */
-    masked: (text: string) => (operator ? text : text.replace(NUMBER_IN_TEXT, (digits) => maskNumber(digits.startsWith('+') ? digits : `+${digits}`))),
+    masked: (text: string) => (operator ? text : maskNumbersIn(text)),
     time: (at: number | undefined) => (at === undefined ? '—' : new Date(at).toISOString().replace('T', ' ').slice(0, 19)),
     ago: (seconds: number) => duration(seconds),
   };

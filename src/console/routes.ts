@@ -25,7 +25,16 @@ const MAX_TERM_LENGTH = 320;
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const STATUSES = ['queued', 'sent', 'delivered', 'failed'] as const;
-const ASSETS: Readonly<Record<string, string>> = { 'console.css': 'text/css; charset=utf-8', 'console.js': 'text/javascript; charset=utf-8' };
+/** A Map, not an object: an asset name such as `constructor` must find nothing. */
+const ASSETS: ReadonlyMap<string, string> = new Map([
+  ['console.css', 'text/css; charset=utf-8'],
+  ['console.js', 'text/javascript; charset=utf-8'],
+]);
+/**
+ * A path of this console, optionally with a query, in printable ASCII without a backslash: the only
+ * redirect target taken from a request (no other site, no header-breaking CR or LF).
+ */
+const CONSOLE_PATH = /^\/console(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/;
 /** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */
 const SECURITY_HEADERS = {
   'content-security-policy':
@@ -118,7 +127,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       scope.get('/assets/:file', async (request, reply) => {
         const file = (request.params as { file: string }).file;
-        const type = ASSETS[file];
+        const type = ASSETS.get(file);
         if (!type) return reply.status(404).send({ error: 'NOT_FOUND', message: `no asset ${file}` });
         return reply
           .type(type)
@@ -281,7 +290,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
         const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
         await audit(request, action, target, done, messageId);
-        const path = back.startsWith('/console/') ? back.split('?')[0] : '/console/queue';
+        const path = CONSOLE_PATH.test(back) ? back.split('?')[0] : '/console/queue';
         return reply.redirect(`${path}?${new URLSearchParams({ done })}`, 303);
       }
 
@@ -381,9 +390,9 @@ function wantsJson(request: FastifyRequest): boolean {
   return accept.includes('application/json') && !accept.includes('text/html');
 }
 
-/** Where to go after signing in: a console page only (never another site). */
+/** Where to go after signing in: a plain console path only (never another site), else the overview. */
 function safeNext(next: string | undefined): string {
-  return next?.startsWith('/console') && !next.startsWith('/console/signin') ? next : '/console';
+  return next !== undefined && CONSOLE_PATH.test(next) && !next.startsWith('/console/signin') ? next : '/console';
 }
 
 /** The search form's fields, checked: each bad one is named. */

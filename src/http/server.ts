@@ -52,7 +52,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (status >= 500) request.log.error({ err: error, path: request.url.split('?')[0] }, 'http: request failed');
       return reply.status(status).send(body);
     }
-    // fastify's own client errors (bad JSON, body too large, unsupported media type) keep their status.
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const { status, body } = toHttpError(new RelayError('MESSAGE_TOO_BIG', `Request body too big: the limit is ${MAX_BODY_BYTES / 1024} KB`));
+      return reply.status(status).send(body);
+    }
+    // fastify's other client errors (bad JSON, unsupported media type) keep their status.
     return reply.status(error.statusCode).send({ error: error.code ?? 'BAD_REQUEST', message: error.message });
   });
   app.setNotFoundHandler((request, reply) => {

@@ -51,6 +51,9 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
   const paths = webhookPaths(provider.name);
   app.register(async (scope) => {
     await scope.register(rateLimit, {
+      // Not per route (its hook would run after the token check below): every request from an
+      // address counts, one with a wrong token too, so guessing the token is limited as well.
+      global: false,
       max: options.perMinute,
       timeWindow: 60_000,
       errorResponseBuilder: (_request, context) => ({
@@ -63,6 +66,7 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
     const allowed = options.allowedNetworks ? networkMatcher(options.allowedNetworks) : () => true;
+    scope.addHook('onRequest', scope.rateLimit());
     scope.addHook('onRequest', async (request, reply) => {
       if (!allowed(request.ip)) {
         log.warn({ path: request.url.split('?')[0], client: request.ip }, 'webhook: refused: not from an allowed network');

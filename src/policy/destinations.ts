@@ -1,5 +1,6 @@
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { LRUCache } from 'lru-cache';
+import { maskNumber } from '../sms/numbers.ts';
 
 /**
  * Number types an SMS relay has no business texting by default: they cost the sender (or earn a
@@ -23,15 +24,18 @@ export interface DestinationRules {
   readonly allowed: readonly string[] | undefined;
 }
 
-/** Why `e164` must not be texted under these rules, or undefined when it may. */
+/**
+ * Why `e164` must not be texted under these rules, or undefined when it may. The number is masked
+ * (as an opted-out one is): the reason goes to the sender and into info logs.
+ */
 export function destinationProblem(e164: string, rules: DestinationRules): string | undefined {
   if (rules.premiumBlocklist && isPremium(e164)) {
-    return `${e164} is a premium-rate or shared-cost number; this relay does not text those`;
+    return `${maskNumber(e164)} is a premium-rate or shared-cost number; this relay does not text those`;
   }
   const blocked = rules.blockedPrefixes.find((prefix) => e164.startsWith(prefix));
   if (blocked) return `numbers starting ${blocked} are blocked on this relay`;
   if (rules.allowed && !rules.allowed.some((entry) => (entry.startsWith('+') ? e164.startsWith(entry) : countryOf(e164) === entry))) {
-    return `${e164} is outside the destinations allowed for this sender (${rules.allowed.join(', ')})`;
+    return `${maskNumber(e164)} is outside the destinations allowed for this sender (${rules.allowed.join(', ')})`;
   }
   return undefined;
 }

@@ -13,29 +13,67 @@ export function failureDelay(failures: number): number {
   return Math.min(DELAY_STEP_MS * failures, MAX_DELAY_MS);
 }
 
+/** Where an input keeps its failed logins per client address, within LOGIN_WINDOW_MS of `now`. */
+export interface LoginFailureStore {
+  failures(address: string, now: number): Promise<number>;
+  /** Records one; returns the failures in the window, this one included. */
+  add(address: string, now: number): Promise<number>;
+  clear(address: string): Promise<void>;
+}
+
+/** SMTP AUTH's failures: the shared state every relay on the database counts. */
+export function sharedLoginFailures(store: Pick<SharedStateStore, 'authFailures' | 'addAuthFailure' | 'clearAuthFailures'>): LoginFailureStore {
+  return {
+    failures: (address, now) => store.authFailures(address, LOGIN_WINDOW_MS, now),
+    add: (address, now) => store.addAuthFailure(address, LOGIN_WINDOW_MS, now),
+    clear: (address) => store.clearAuthFailures(address),
+  };
+}
+
+/** A login attempt's outcome: blocked unchecked, passed (with who signed in), or failed (answer after `delayMs`). */
+export type LoginAttempt<T> =
+  | { readonly outcome: 'blocked' }
+  | { readonly outcome: 'passed'; readonly who: T }
+  | { readonly outcome: 'failed'; readonly delayMs: number };
+
 /**
  * Slows and then stops password guessing, per client address. The failures are kept in the store:
  * relays sharing a database add up an address's failures, so spreading guesses over them gains nothing.
+ * An attempt counts from the moment it starts, not once its (slow) password check has failed: guesses
+ * sent in parallel are stopped after MAX_LOGIN_FAILURES exactly as guesses sent one after another.
  */
 export class LoginThrottle {
-  readonly #store: Pick<SharedStateStore, 'authFailures' | 'addAuthFailure' | 'clearAuthFailures'>;
+  readonly #store: LoginFailureStore;
+  /** Attempts per address started and not yet counted in the store. */
+  readonly #inFlight = new Map<string, number>();
 
-  constructor(store: Pick<SharedStateStore, 'authFailures' | 'addAuthFailure' | 'clearAuthFailures'>) {
+  constructor(store: LoginFailureStore) {
     this.#store = store;
   }
 
-  /** The address's failures in the window (the caller blocks at MAX_LOGIN_FAILURES, and clears them on success). */
-  failures(address: string, now: number): Promise<number> {
-    return this.#store.authFailures(address, LOGIN_WINDOW_MS, now);
-  }
-
-  /** Records a failure; returns how long to wait before answering it. */
-  async failed(address: string, now: number): Promise<number> {
-    return failureDelay(await this.#store.addAuthFailure(address, LOGIN_WINDOW_MS, now));
-  }
-
-  /** A success forgets the address's failures; `failures` as read before: none to forget costs no write. */
-  async succeeded(address: string, failures: number): Promise<void> {
-    if (failures > 0) await this.#store.clearAuthFailures(address);
+  /**
+   * One attempt from `address`: blocked at MAX_LOGIN_FAILURES (failures in the store and attempts in
+   * flight), else `verify` decides (who signs in, or undefined). A failure is recorded; a success
+   * forgets the address's failures (none to forget costs no write). The caller waits `delayMs`
+   * before answering a failure.
+   */
+  async attempt<T>(address: string, now: number, verify: () => Promise<T | undefined>): Promise<LoginAttempt<T>> {
+    // Taken before the first await: parallel attempts each see the ones started before them.
+    const others = this.#inFlight.get(address) ?? 0;
+    this.#inFlight.set(address, others + 1);
+    try {
+      const failures = await this.#store.failures(address, now);
+      if (failures + others >= MAX_LOGIN_FAILURES) return { outcome: 'blocked' };
+      const who = await verify();
+      if (who !== undefined) {
+        if (failures > 0) await this.#store.clear(address);
+        return { outcome: 'passed', who };
+      }
+      return { outcome: 'failed', delayMs: failureDelay(await this.#store.add(address, now)) };
+    } finally {
+      const left = (this.#inFlight.get(address) ?? 1) - 1;
+      if (left > 0) this.#inFlight.set(address, left);
+      else this.#inFlight.delete(address);
+    }
   }
 }

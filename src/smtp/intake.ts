@@ -6,7 +6,7 @@ import type { AcceptedMail, Transaction } from '../acceptance/types.ts';
 import { asRelayError, ListenError, RelayError, toSmtpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { maskNumber } from '../sms/numbers.ts';
+import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { applySmtpServerPatches } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
@@ -88,9 +88,14 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     disabledCommands: [...(settings.tls ? [] : ['STARTTLS']), ...(acceptance.hasAccounts ? [] : ['AUTH'])],
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: true,
-    // AUTH is offered everywhere; the service refuses it without TLS except from loopback (smtp-server's
-    // own switch would refuse loopback too, where TLS protects nothing).
+    // smtp-server's own switch would refuse AUTH without TLS from loopback too, where TLS protects
+    // nothing: the service decides per client instead, and a refused client is not offered AUTH and
+    // is refused at the AUTH command, before it sends a password (patches.ts).
     allowInsecureAuth: true,
+    authRefusal(address: string) {
+      const refusal = acceptance.insecureAuth(address, false);
+      return refusal && refuse(refusal);
+    },
     ...tls(),
     logger: false,
     skipGreetingDelay: (address: string) => acceptance.isTrusted(address),
@@ -120,7 +125,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
         dsn: { ret: dsn?.ret === 'FULL' || dsn?.ret === 'HDRS' ? dsn.ret : undefined, envid: dsn?.envid ?? undefined },
       });
       if (!outcome.ok) {
-        logger.info({ client: session.remoteAddress, user: session.user, reason: outcome.error.message }, 'smtp: sender refused');
+        logRefusal(logger, outcome.error, { client: session.remoteAddress, user: session.user }, 'smtp: sender refused');
         return callback(refuse(outcome.error));
       }
       transactions.set(session.id, outcome.transaction);
@@ -130,47 +135,57 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       admitRecipient(address, session).then(
         () => callback(),
         (error: unknown) => {
-          logger.info(maskedRefusal(address.address, asRelayError(error).message), 'smtp: recipient refused');
+          const { rcpt, quoted } = maskedRecipient(address.address);
+          logRefusal(logger, asRelayError(error), { client: session.remoteAddress, rcpt }, 'smtp: recipient refused', quoted);
           callback(refuse(error));
         },
       );
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error: Error | null, message?: string) => void) {
       const started = clock();
-      const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined;
+      const about = { client: session.remoteAddress, from: session.envelope.mailFrom ? session.envelope.mailFrom.address || '<>' : undefined };
+      const refuseMail = (error: RelayError, msgId?: string) => {
+        logRefusal(logger, error, { msgId, ...about }, 'smtp: mail refused');
+        callback(refuse(error));
+      };
       readLimited(stream, settings.maxMessageBytes)
-        .then(async ({ raw, smuggling }) => {
-          // Before the size: a smuggled second mail is an attack, whatever its size.
-          if (smuggling) throw new RelayError('SMUGGLING', `Refused: ${smuggling.reason}`);
-          if (stream.sizeExceeded || raw === undefined) {
-            throw new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${settings.maxMessageBytes} bytes`);
-          }
-          const transaction = transactionOf(session);
-          const outcome = await acceptance.message(transaction, raw);
-          if (!outcome.ok) throw outcome.error;
-          logger.info(
-            {
-              msgId: outcome.id,
-              from: transaction.envelopeFrom || '<>',
-              by: outcome.by,
-              numbers: outcome.numbers,
-              encoding: outcome.encoding,
-              parts: outcome.parts,
-              ...(outcome.cutFrom ? { cutFromParts: outcome.cutFrom } : {}),
-              ...(outcome.repeated ? { alertStormRepeats: outcome.repeated } : {}),
-              bytes: raw.length,
-              ms: clock() - started,
-              ...(outcome.duplicateOf ? { resubmissionOf: outcome.duplicateOf } : {}),
-            },
-            outcome.duplicateOf ? 'smtp: mail accepted again (resubmission): not sent twice' : 'smtp: mail accepted',
-          );
-          callback(null, queuedReply(outcome));
-        })
-        .catch((error: unknown) => {
-          const { code } = asRelayError(error);
-          logger[code === 'STORE_UNAVAILABLE' || code === 'INTERNAL' ? 'error' : 'info']({ err: error, from: mailFrom }, 'smtp: mail refused');
-          callback(refuse(error));
-        });
+        .then(
+          async ({ raw, smuggling }) => {
+            // Before the size: a smuggled second mail is an attack, whatever its size.
+            if (smuggling) return refuseMail(new RelayError('SMUGGLING', `Refused: ${smuggling.reason}`));
+            if (stream.sizeExceeded || raw === undefined) {
+              return refuseMail(new RelayError('MESSAGE_TOO_BIG', `Message too big: the limit is ${settings.maxMessageBytes} bytes`));
+            }
+            const transaction = transactions.get(session.id);
+            if (!transaction) return refuseMail(noTransaction());
+            const outcome = await acceptance.message(transaction, raw);
+            if (!outcome.ok) return refuseMail(outcome.error, outcome.id);
+            logger.info(
+              {
+                msgId: outcome.id,
+                from: transaction.envelopeFrom || '<>',
+                by: outcome.by,
+                numbers: outcome.numbers,
+                encoding: outcome.encoding,
+                parts: outcome.parts,
+                ...(outcome.cutFrom ? { cutFromParts: outcome.cutFrom } : {}),
+                ...(outcome.repeated ? { alertStormRepeats: outcome.repeated } : {}),
+                bytes: raw.length,
+                ms: clock() - started,
+                ...(outcome.duplicateOf ? { resubmissionOf: outcome.duplicateOf } : {}),
+              },
+              outcome.duplicateOf ? 'smtp: mail accepted again (resubmission): not sent twice' : 'smtp: mail accepted',
+            );
+            callback(null, queuedReply(outcome));
+          },
+          (error: unknown) => {
+            // The client closed the connection (or went silent) before the final dot: nothing to answer, and no fault of the relay.
+            logger.info({ ...about, reason: error instanceof Error ? error.message : String(error) }, 'smtp: client left during DATA; nothing accepted');
+            callback(toSmtpError(error));
+          },
+        )
+        // A bug past this point must still be answered (451) and logged, not left an unhandled rejection.
+        .catch((error: unknown) => refuseMail(asRelayError(error)));
     },
   };
 
@@ -182,7 +197,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
 
   function transactionOf(session: SMTPServerSession): Transaction {
     const transaction = transactions.get(session.id);
-    if (!transaction) throw new RelayError('INTERNAL', 'Temporary local problem: no sender for this transaction');
+    if (!transaction) throw noTransaction();
     return transaction;
   }
 
@@ -256,13 +271,39 @@ function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Pr
   });
 }
 
+/** A stage reached without the MAIL that starts a transaction: smtp-server's order makes it a bug of the relay. */
+function noTransaction(): RelayError {
+  return new RelayError('INTERNAL', 'Temporary local problem: no sender for this transaction');
+}
+
+/**
+ * A refusal in the log. A client's is at info: its code and reason with every number masked (and
+ * `quoted`, what the reason quotes of the client's input), without a stack, as no fault of the relay.
+ * The relay's own failure (the store, a bug) is at error with all its detail; the client's reply
+ * carries none of it.
+ */
+function logRefusal(
+  logger: Logger,
+  error: RelayError,
+  fields: Readonly<Record<string, unknown>>,
+  message: string,
+  quoted?: { readonly text: string; readonly masked: string },
+): void {
+  if (error.spec.internal) {
+    logger.error({ ...fields, code: error.code, err: error }, message);
+    return;
+  }
+  const reason = quoted ? error.message.split(quoted.text).join(quoted.masked) : error.message;
+  logger.info({ ...fields, code: error.code, reason: maskNumbersIn(reason) }, message);
+}
+
 /**
  * A refused recipient for an info line: its local part (a number, a short code, a name) masked, in
- * the address and in the reason that quotes it, as numbers are everywhere in info logs.
+ * the address and wherever the reason quotes it.
  */
-function maskedRefusal(address: string, reason: string): { readonly rcpt: string; readonly reason: string } {
+function maskedRecipient(address: string): { readonly rcpt: string; readonly quoted?: { readonly text: string; readonly masked: string } } {
   const local = address.slice(0, Math.max(address.lastIndexOf('@'), 0));
-  if (local === '') return { rcpt: address, reason };
-  const hidden = maskNumber(local);
-  return { rcpt: `${hidden}${address.slice(local.length)}`, reason: reason.split(local).join(hidden) };
+  if (local === '') return { rcpt: address };
+  const masked = maskNumber(local);
+  return { rcpt: `${masked}${address.slice(local.length)}`, quoted: { text: local, masked } };
 }

@@ -76,6 +76,46 @@ function explainSpacedNumbers(): void {
   };
 }
 
+/** A refusal of AUTH on this connection (a password must not travel in clear from there), or undefined. */
+type AuthRefusal = (address: string) => (Error & { responseCode: number }) | undefined;
+
+/**
+ * smtp-server offers AUTH before STARTTLS either to every client (`allowInsecureAuth`) or to none,
+ * and refuses AUTH LOGIN only after the client has sent its user name and password. The relay lets
+ * this host's own loopback authenticate in clear and no one else: the server's `authRefusal(address)`
+ * says which. To a refused client without TLS, EHLO does not offer AUTH, and the AUTH command itself
+ * gets the refusal before any credential is sent.
+ */
+function authOnlyWherePasswordsMayTravel(): void {
+  const refusalOf = (connection: SMTPConnection) =>
+    connection.secure ? undefined : (connection._server.options as { authRefusal?: AuthRefusal }).authRefusal?.(connection.remoteAddress);
+  const ehlo = SMTPConnection.prototype.handler_EHLO;
+  SMTPConnection.prototype.handler_EHLO = function ehloWithoutRefusedAuth(command, callback) {
+    if (!refusalOf(this)) {
+      ehlo.call(this, command, callback);
+      return;
+    }
+    // handler_EHLO writes its features synchronously: for this one call, its reply goes out without the AUTH line.
+    const send = this.send;
+    this.send = (code, data, context) => send.call(this, code, Array.isArray(data) ? data.filter((line) => !line.startsWith('AUTH ')) : data, context);
+    try {
+      ehlo.call(this, command, callback);
+    } finally {
+      this.send = send;
+    }
+  };
+  const auth = SMTPConnection.prototype.handler_AUTH;
+  SMTPConnection.prototype.handler_AUTH = function authRefusedBeforeCredentials(command, callback) {
+    const refusal = refusalOf(this);
+    if (!refusal) {
+      auth.call(this, command, callback);
+      return;
+    }
+    this.send(refusal.responseCode, refusal.message);
+    callback();
+  };
+}
+
 /** The greeting and STARTTLS's go-ahead: written at once, as the TLS handshake after the latter writes below the stream. */
 const READY = 220;
 
@@ -111,5 +151,6 @@ export function applySmtpServerPatches(): void {
   keepHandlerEnhancedCodes();
   skipGreetingDelayForTrusted();
   explainSpacedNumbers();
+  authOnlyWherePasswordsMayTravel();
   coalesceReplies();
 }

@@ -136,6 +136,43 @@ describe('console access', () => {
     assert.ok(Number(blocked.headers['retry-after']) > 0);
   });
 
+  test('wrong passwords sent in parallel are stopped after as many as sent one by one; the right one among them is blocked too', async () => {
+    const before = pauses.length;
+    const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.30' };
+    const wrong = await Promise.all(
+      Array.from({ length: 30 }, (_, index) => post(relay.relay.httpPort, '/console/signin', `name=olivia&password=wrong${index}`, proxied, '127.0.0.3')),
+    );
+    const statuses = wrong.map((response) => response.status);
+    assert.equal(statuses.filter((status) => status === 401).length, 10, `checked: ${statuses.join(' ')}`);
+    assert.equal(statuses.filter((status) => status === 429).length, 20);
+    assert.equal(pauses.length - before, 10, 'only the checked ones were failures');
+    const right = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`, proxied, '127.0.0.3');
+    assert.equal(right.status, 429);
+    assert.equal(right.headers['set-cookie'], undefined);
+  });
+
+  test('sign-in goes on only to a plain console path: a CR/LF, another site or a look-alike path gets the overview', async () => {
+    const form = (next: string) => `name=olivia&password=${encodeURIComponent(PASSWORD)}&next=${encodeURIComponent(next)}`;
+    // From a client of its own: an earlier test blocked loopback's sign-ins.
+    const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.31' };
+    for (const next of ['/console/\r\nX-Injected: yes', '//evil.example/console', 'https://evil.example/', '/consoleevil', '/console/\\evil']) {
+      const signedIn = await post(relay.relay.httpPort, '/console/signin', form(next), proxied, '127.0.0.3');
+      assert.equal(signedIn.status, 303, JSON.stringify(next));
+      assert.equal(signedIn.headers.location, '/console', JSON.stringify(next));
+      assert.equal(signedIn.headers['x-injected'], undefined);
+    }
+    const kept = await post(relay.relay.httpPort, '/console/signin', form('/console/messages?status=failed'), proxied, '127.0.0.3');
+    assert.equal(kept.headers.location, '/console/messages?status=failed');
+  });
+
+  test('an asset name that is a property of every object is no asset: 404, without signing in', async () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      const response = await fetch(`http://127.0.0.1:${relay.relay.httpPort}/console/assets/${name}`);
+      assert.equal(response.status, 404, name);
+    }
+    assert.equal((await fetch(`http://127.0.0.1:${relay.relay.httpPort}/console/assets/console.css`)).status, 200);
+  });
+
   test('an invalid console.users entry stops the start with one line naming it', () => {
     const dir = tempDir();
     try {

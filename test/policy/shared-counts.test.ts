@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { RelayError } from '../../src/errors.ts';
-import { LoginThrottle, MAX_LOGIN_FAILURES } from '../../src/policy/logins.ts';
+import { LoginThrottle, MAX_LOGIN_FAILURES, sharedLoginFailures } from '../../src/policy/logins.ts';
 import { RateLimits } from '../../src/policy/rates.ts';
 import type { Principal } from '../../src/policy/senders.ts';
 import type { SharedStateStore } from '../../src/store/shared-state-types.ts';
@@ -70,15 +70,45 @@ test('a mail whose commit failed is released: it does not count', async () => {
 
 test('login throttle: a success without failures writes nothing; failures slow, then block, and a success forgets them', async () => {
   const { store: spied, calls } = counted();
-  const logins = new LoginThrottle(spied);
+  const logins = new LoginThrottle(sharedLoginFailures(spied));
   const now = 9_000_000;
-  await logins.succeeded('192.0.2.10', await logins.failures('192.0.2.10', now));
+  const right = async () => 'erp';
+  const wrong = async () => undefined;
+  assert.deepEqual(await logins.attempt('192.0.2.10', now, right), { outcome: 'passed', who: 'erp' });
   assert.deepEqual(calls, ['authFailures'], 'one read, no write');
   const delays = [];
-  for (let index = 0; index < MAX_LOGIN_FAILURES; index++) delays.push(await logins.failed('192.0.2.10', now + index));
+  for (let index = 0; index < MAX_LOGIN_FAILURES; index++) {
+    const failed = await logins.attempt('192.0.2.10', now + index, wrong);
+    assert.equal(failed.outcome, 'failed');
+    delays.push('delayMs' in failed ? failed.delayMs : undefined);
+  }
   assert.deepEqual(delays.slice(0, 3), [500, 1_000, 1_500]);
   assert.equal(delays.at(-1), 5_000, 'capped');
-  assert.equal(await logins.failures('192.0.2.10', now + 20), MAX_LOGIN_FAILURES);
-  await logins.succeeded('192.0.2.10', MAX_LOGIN_FAILURES);
-  assert.equal(await logins.failures('192.0.2.10', now + 21), 0);
+  let checked = false;
+  const blocked = await logins.attempt('192.0.2.10', now + 20, async () => {
+    checked = true;
+    return 'erp';
+  });
+  assert.deepEqual(blocked, { outcome: 'blocked' });
+  assert.equal(checked, false, 'a blocked address gets no password check');
+  await store.clearAuthFailures('192.0.2.10');
+  await logins.attempt('192.0.2.10', now + 21, wrong);
+  assert.equal((await logins.attempt('192.0.2.10', now + 22, right)).outcome, 'passed');
+  assert.equal(await store.authFailures('192.0.2.10', 60_000, now + 23), 0, 'the success forgot the failure');
+});
+
+test('login throttle: attempts in flight count, so parallel guesses are stopped after as many as sequential ones', async () => {
+  const logins = new LoginThrottle(sharedLoginFailures(store));
+  const now = 9_500_000;
+  let checked = 0;
+  // A slow check (scrypt takes ~50 ms): all the attempts are in flight at once.
+  const slowWrong = async () => {
+    checked++;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return undefined;
+  };
+  const outcomes = await Promise.all(Array.from({ length: 30 }, () => logins.attempt('192.0.2.11', now, slowWrong)));
+  assert.equal(checked, MAX_LOGIN_FAILURES, 'only as many passwords checked as sequential guessing gets');
+  assert.equal(outcomes.filter((attempt) => attempt.outcome === 'blocked').length, 30 - MAX_LOGIN_FAILURES);
+  assert.equal((await logins.attempt('192.0.2.11', now + 1, async () => 'erp')).outcome, 'blocked', 'even the right password');
 });

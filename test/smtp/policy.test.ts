@@ -66,11 +66,27 @@ describe('sender policy', () => {
     const anonymous = await sendMail(port(), { to: ['447700900181@sms.example.com'] }, { localAddress: '127.0.0.2' });
     assert.match(`${anonymous.mail.code} ${anonymous.mail.text}`, /^530 5\.7\.0 /);
     const dialog = await SmtpDialog.open(port(), { localAddress: '127.0.0.2' });
-    await dialog.command('EHLO client.example.com');
+    const ehlo = await dialog.command('EHLO client.example.com');
+    assert.ok(ehlo.lines.some((line) => /^250[- ]STARTTLS$/.test(line)));
+    assert.ok(!ehlo.lines.some((line) => /^250[- ]AUTH/.test(line)), `AUTH not offered in clear: ${ehlo.lines.join(' | ')}`);
     const auth = await dialog.command(`AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`);
-    await dialog.close();
     assert.equal(auth.code, 538);
     assert.match(auth.text, /^5\.7\.11 Encryption required/);
+    // AUTH LOGIN is refused at once: no prompt for the user name and password to be sent in clear.
+    const login = await dialog.command('AUTH LOGIN');
+    await dialog.close();
+    assert.equal(login.code, 538);
+    assert.match(login.text, /^5\.7\.11 Encryption required/);
+  });
+
+  test('loopback itself is offered AUTH without TLS', async () => {
+    const dialog = await SmtpDialog.open(port());
+    const ehlo = await dialog.command('EHLO client.example.com');
+    await dialog.close();
+    assert.ok(
+      ehlo.lines.some((line) => /^250[- ]AUTH PLAIN LOGIN$/.test(line)),
+      ehlo.lines.join(' | '),
+    );
   });
 
   test('an account sends after STARTTLS and AUTH, and on the implicit-TLS port', async () => {
@@ -131,6 +147,32 @@ describe('sender policy', () => {
     );
   });
 
+  test('wrong passwords sent in parallel are stopped after as many as sent one by one; the right one among them is blocked too', async () => {
+    loginDelays.length = 0;
+    const attempt = (pass: string) => {
+      const client = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: port(),
+        requireTLS: true,
+        localAddress: '127.0.0.9',
+        tls: { rejectUnauthorized: false },
+        auth: { user: 'erp', pass },
+      });
+      return client
+        .verify()
+        .then(
+          () => 235,
+          (error: Error & { responseCode?: number }) => error.responseCode,
+        )
+        .finally(() => client.close());
+    };
+    const codes = await Promise.all(Array.from({ length: 30 }, (_, index) => attempt(`guess${index}`)));
+    assert.equal(codes.filter((code) => code === 535).length, 10, `checked: ${codes.join(' ')}`);
+    assert.equal(codes.filter((code) => code === 454).length, 20);
+    assert.equal(loginDelays.length, 10, 'only the checked ones were failures');
+    assert.equal(await attempt(PASSWORD), 454);
+  });
+
   test('allowlists: an account keeps to its senders and its own From; a listed network sends without AUTH within its rules', async () => {
     const client = erp();
     await assert.rejects(
@@ -153,19 +195,23 @@ describe('sender policy', () => {
     const stranger = await sendMail(port(), { from: 'x@example.com', to: ['447700900184@sms.example.com'] }, { localAddress: '127.0.0.3' });
     assert.match(stranger.mail.text, /^5\.7\.1 Sender refused: x@example\.com may not send through printers/);
     const abroad = await sendMail(port(), { from: 'hp@printers.example.com', to: ['353861234567@sms.example.com'] }, { localAddress: '127.0.0.3' });
-    assert.match(abroad.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+353861234567 is outside the destinations allowed for this sender \(\+4477\)/);
+    assert.match(abroad.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+3538\*{6}67 is outside the destinations allowed for this sender \(\+4477\)/);
   });
 
   test('a premium-rate number, a blocked prefix and (for an account) a foreign country are refused at RCPT', async () => {
     const trusted = await sendMail(port(), { to: ['449012345678@sms.example.com', '447912345678@sms.example.com'] });
     assert.equal(trusted.rcpt[0]?.code, 550);
-    assert.match(trusted.rcpt[0]?.text ?? '', /premium-rate or shared-cost number/);
+    assert.match(
+      trusted.rcpt[0]?.text ?? '',
+      /^5\.7\.1 Recipient refused: \+4490\*{6}78 is a premium-rate or shared-cost number/,
+      'masked, as an opted-out number is',
+    );
     assert.match(trusted.rcpt[1]?.text ?? '', /numbers starting \+4479 are blocked/);
     const client = erp();
     await assert.rejects(
       client.sendMail({ from: 'orders@erp.example.com', to: '33612345678@sms.example.com', text: 'x' }),
       (error: Error & { response?: string }) =>
-        /^550 5\.7\.1 Recipient refused: \+33612345678 is outside the destinations allowed for this sender \(GB\)/.test(error.response ?? ''),
+        /^550 5\.7\.1 Recipient refused: \+3361\*{5}78 is outside the destinations allowed for this sender \(GB\)/.test(error.response ?? ''),
     );
     client.close();
   });

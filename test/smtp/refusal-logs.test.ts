@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import { type Config, loadConfig } from '../../src/config/load.ts';
+import { type Relay, STORE_FILE, startRelay } from '../../src/relay.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
+import { relayEnvironment, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
+import { SmtpDialog, sendMail } from '../helpers/smtp.ts';
+
+/** Premium-rate numbers written nationally and internationally, and a number where a parameter was expected. */
+const PREMIUM_NATIONAL = '09001234567';
+const PREMIUM_INTERNATIONAL = '00449001234567';
+const NUMBER_AS_PARAMETER = '447700900965';
+
+/**
+ * What the relay's info log and its replies say about refusals (over real SMTP, the log captured):
+ * no whole number and no stack for a client's refusal, the relay's own failures at error with their
+ * detail and message id, and that detail never in the reply.
+ */
+describe('refusals in the log and in the reply', () => {
+  let relay: Relay;
+  let config: Config;
+  let dir: string;
+  const log = captureLog('info');
+  const lines = () => log.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  before(async () => {
+    dir = tempDir();
+    ({ config } = loadConfig(relayEnvironment(dir, { sms: { defaultRegion: 'GB' }, store: { busyTimeout: '100ms' } }), dir));
+    relay = await startRelay(config, log.logger);
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(dir);
+  });
+
+  test("a premium-rate number written nationally is masked in the reply and in the log's reason, without a stack", async () => {
+    const sent = await sendMail(relay.smtpPort, { to: [`${PREMIUM_NATIONAL}@sms.localhost`, `${PREMIUM_INTERNATIONAL}@sms.localhost`] });
+    for (const reply of sent.rcpt) {
+      assert.equal(reply.code, 550);
+      assert.match(reply.text, /^5\.7\.1 Recipient refused: \+4490\*{6}67 is a premium-rate or shared-cost number/);
+    }
+    const refused = lines().filter((line) => line.msg === 'smtp: recipient refused');
+    assert.equal(refused.length, 2);
+    for (const line of refused) {
+      assert.equal(line.level, 'info');
+      assert.equal(line.code, 'POLICY_DENIED');
+      assert.equal(line.err, undefined, 'no stack for a refusal');
+    }
+  });
+
+  test('a sendsms refusal is logged at info with its reason masked and no stack', async () => {
+    const unknown = await sendMail(relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To: ${NUMBER_AS_PARAMETER}`, body: 'x' });
+    assert.match(unknown.data?.text ?? '', /^5\.6\.0 Unknown parameter/);
+    const premium = await sendMail(relay.smtpPort, { to: ['sendsms@sms.localhost'], subject: `To:${PREMIUM_NATIONAL}`, body: 'x' });
+    assert.equal(premium.data?.code, 550, premium.data?.text);
+    const refused = lines().filter((line) => line.msg === 'smtp: mail refused');
+    assert.deepEqual(
+      refused.map((line) => [line.level, line.code, line.err]),
+      [
+        ['info', 'BAD_PARAMETER', undefined],
+        ['info', 'POLICY_DENIED', undefined],
+      ],
+    );
+    assert.match(String(refused[0]?.reason), /^Unknown parameter "4477\*{6}65" in the subject/);
+    assert.match(String(refused[0]?.msgId), /^[0-9a-f-]{36}$/);
+  });
+
+  test('a client leaving in the middle of DATA is logged at info without a stack, not as an error of the relay', async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alerts@example.com>');
+    await dialog.command('RCPT TO:<447700900123@sms.localhost>');
+    assert.equal((await dialog.command('DATA')).code, 354);
+    dialog.write('Subject: half\r\n\r\nonly the first line');
+    await dialog.close();
+    const left = await waitFor('the line about the client leaving', () =>
+      lines().find((line) => line.msg === 'smtp: client left during DATA; nothing accepted'),
+    );
+    assert.equal(left.level, 'info');
+    assert.equal(left.err, undefined);
+    assert.equal(
+      lines().find((line) => line.level === 'error'),
+      undefined,
+    );
+  });
+
+  test("a store outage is answered with the catalogue's reason only; its detail is logged at error with the message id", async () => {
+    // Another process holds the store's write lock: the commit fails with the database's own words.
+    const other = new BetterSqlite3(join(config.dataDir, STORE_FILE));
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const refused = await sendMail(relay.smtpPort, { to: ['447700900124@sms.localhost'], body: 'locked out' });
+      assert.equal(refused.data?.code, 451);
+      assert.equal(refused.data?.text, '4.3.0 Temporary local problem: the message store is unavailable, try again later');
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    const failed = lines().find((line) => line.msg === 'smtp: mail refused' && line.code === 'STORE_UNAVAILABLE');
+    assert.equal(failed?.level, 'error');
+    assert.match(String(failed?.msgId), /^[0-9a-f-]{36}$/);
+    assert.match(String((failed?.err as { message?: string } | undefined)?.message), /message store is unavailable \(.*locked/);
+  });
+
+  test('no whole number reached the log', () => {
+    assertNeverLogged(log.lines, { 'the national premium number': PREMIUM_NATIONAL.slice(1), 'the number given as a parameter': NUMBER_AS_PARAMETER });
+  });
+});
