@@ -46,9 +46,10 @@ export async function admitNumber(principal: Principal, number: string, store: P
 }
 
 /**
- * At most `maxNumbersPerMail` (and the sender's `maxRecipients`) distinct numbers per mail:
- * TOO_MANY_NUMBERS, as the catalogue maps it, at RCPT and for the numbers of a subject
- * (`stage: 'subject'`) alike; only the advice differs.
+ * At most `maxNumbersPerMail` (and the sender's `maxRecipients`) distinct numbers per mail. At RCPT
+ * the refusal is temporary (TOO_MANY_NUMBERS, 452): the client sends the rest in another mail. The
+ * numbers of a subject (`stage: 'subject'`) are refused at the end of DATA, where a 4xx would have the
+ * client's server retry for days a mail that can never pass: a bad relay parameter, permanent.
  */
 export function checkNumberCount(
   entries: readonly { readonly target: ResolvedRecipient }[],
@@ -60,5 +61,6 @@ export function checkNumberCount(
   const limit = Math.min(maxNumbersPerMail, principal.maxRecipients ?? Number.POSITIVE_INFINITY);
   if (distinct.size <= limit) return;
   const tooMany = `Too many phone numbers: this mail would go to more than ${limit}`;
-  throw new RelayError('TOO_MANY_NUMBERS', stage === 'rcpt' ? `${tooMany}; send the rest in another mail` : `${tooMany}: split the numbers over several mails`);
+  if (stage === 'rcpt') throw new RelayError('TOO_MANY_NUMBERS', `${tooMany}; send the rest in another mail`);
+  throw new RelayError('BAD_PARAMETER', `${tooMany}: split the numbers over several mails`);
 }

@@ -92,10 +92,10 @@ describe('SMTP → SMS text', () => {
     assert.match(badNumber.data?.text ?? '', /^5\.1\.3 Bad recipient/);
   });
 
-  test("IntelliSoftware drop-in: more numbers in the subject than a mail may take get the catalogue's TOO_MANY_NUMBERS reply", async () => {
+  test('IntelliSoftware drop-in: more numbers in the subject than a mail may take are refused for good at end of DATA (the client cannot split them)', async () => {
     const { data } = await sendMail(port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900191,447700900192,447700900193,447700900194', body: 'x' });
-    assert.equal(data?.code, 452);
-    assert.match(data?.text ?? '', /^4\.5\.3 Too many phone numbers: this mail would go to more than 3: split the numbers over several mails$/);
+    assert.equal(data?.code, 554);
+    assert.match(data?.text ?? '', /^5\.6\.0 Too many phone numbers: this mail would go to more than 3: split the numbers over several mails$/);
   });
 
   test('Puzzel drop-in: <number>-<serviceId>@domain goes to the number', async () => {
