@@ -33,11 +33,12 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     reason: 'the SMS gateway did not answer in time; the message may have been sent',
   },
   { match: /^request\/HTTP_5\d\d$/, action: 'failover', category: 'gateway-error', reason: 'the SMS gateway had a temporary problem' },
+  // A 2xx says the gateway took the request: a body the adapter cannot read may still mean it sent the SMS.
   {
     match: /^request\/UNPARSEABLE$/,
-    action: 'failover',
-    category: 'gateway-error',
-    reason: 'the SMS gateway gave an answer the relay could not read',
+    action: 'ambiguous',
+    category: 'no-answer',
+    reason: 'the SMS gateway took the request but gave an answer the relay could not read; the message may have been sent',
   },
   { match: /^request\/HTTP_429$/, action: 'retry', category: 'busy', reason: 'the SMS gateway is busy' },
   {

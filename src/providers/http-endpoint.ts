@@ -186,7 +186,10 @@ export function logRequest(
   );
 }
 
-/** An answer no grammar of the provider fits: reported with enough of the body to recognise it. */
+/**
+ * A 2xx answer no grammar of the provider fits, reported with enough of the body to recognise it.
+ * Only for a 2xx: the gateway took the request, so the SMS may have gone (a non-2xx is `httpRefusal`).
+ */
 export function unparseable(body: string): SubmissionResult {
   return { kind: 'refused', code: 'UNPARSEABLE', detail: body.slice(0, BODY_DETAIL_CHARS) };
 }

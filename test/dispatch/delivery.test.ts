@@ -108,6 +108,24 @@ describe('delivery semantics', () => {
     assert.equal(state?.attempts, 2);
   });
 
+  test('an HTTP 200 the adapter cannot read is no reason to fail over: retried later on the same host, counted as a possible duplicate', async () => {
+    const primary = await simulator();
+    const backup = await simulator();
+    primary.simulator.setBehaviour({ mode: 'garbage', times: 1 });
+    const relay = await relayWith({
+      ...gatewayYaml(primary.url, { backupUrl: backup.url }),
+      delivery: { retryMinDelay: '200ms', retryMaxDelay: '200ms' },
+    });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900232@sms.localhost'], body: 'unreadable' })).data);
+    const [state] = await waitFor('the SMS sent', async () => {
+      const sms = await relay.relay.store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    });
+    assert.equal(backup.simulator.requests, 0, 'never failed over: the gateway may have taken it');
+    assert.equal(primary.simulator.requests, 2);
+    assert.equal(state?.possibleDuplicates, 1);
+  });
+
   test('ERR:LOGIN_INVALID pauses sending (probing only) and resumes when the gateway accepts again, with no bounce', async () => {
     const gateway = await simulator();
     gateway.simulator.setBehaviour({ mode: 'error', code: 'LOGIN_INVALID' });

@@ -15,7 +15,7 @@ describe('outcome table', () => {
     ['request', 'ERR:GATEWAY_ERROR', 'failover'],
     ['request', 'ERR:INTERNAL_ERROR', 'failover'],
     ['request', 'HTTP_503', 'failover'],
-    ['request', 'UNPARSEABLE', 'failover'],
+    ['request', 'UNPARSEABLE', 'ambiguous'],
     ['request', 'DELAY:5', 'delay'],
     ['request', 'HTTP_429', 'retry'],
     ['request', 'ERR:LOGIN_INVALID', 'pause'],

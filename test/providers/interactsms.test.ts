@@ -98,7 +98,7 @@ describe('InteractSMS adapter: what the wire fixtures mean', () => {
       'credit-exhausted': 'pause',
       'invalid-number': 'fail',
       'text-too-long': 'fail',
-      'garbage-html': 'failover',
+      'garbage-html': 'ambiguous',
       'http-503': 'failover',
     };
     for (const [name, action] of Object.entries(expected)) {

@@ -254,8 +254,8 @@ interface MessageStatus {
  * The answer's `messageStatus` entries, from JSON (what the adapter asks for) or, leniently, XML
  * (the gateway's default). Undefined when the body is neither, or has no `messageStatus` list. An
  * entry that is not readable is left out: its message then has no result (`MISSING_RESULT`, which
- * retries on the same host) rather than the whole answer being unreadable (which would send every
- * message of a possibly processed request again elsewhere).
+ * retries on the same host) rather than the whole answer being unreadable (which would leave every
+ * message of the request in doubt, those with a readable entry too).
  */
 function readSendResponse(body: string): MessageStatus[] | undefined {
   const trimmed = body.trim();
