@@ -89,7 +89,7 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[]): Outcom
           return classify('request', result.code);
         case 'answered': {
           const own = result.results.find((entry) => entry.number === number);
-          return own ? withIds(classify('recipient', own.code), own) : classify('recipient', 'MISSING_RESULT');
+          return own ? withIds(classify(own.failure ?? 'recipient', own.code), own) : classify('recipient', 'MISSING_RESULT');
         }
       }
     },

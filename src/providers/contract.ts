@@ -51,6 +51,13 @@ export interface RecipientResult {
   readonly trackingId?: string;
   readonly detail?: string;
   /**
+   * Set when the provider gave no answer for this number because a request of its own failed (an
+   * adapter that sends some numbers alone): `code` is then classified as that request's failure
+   * would be, by its phase (`connect`, `response`) or as a refusal of the request (`request`), so
+   * that a timeout of it counts as a possible duplicate as for a single-number request.
+   */
+  readonly failure?: 'connect' | 'response' | 'request';
+  /**
    * The provider's id of each part, when it took the SMS in several parts that each have their own
    * delivery receipt (SMPP, Vonage): the relay keeps them in the store, so that whichever relay gets a
    * part's receipt finds its SMS and knows when every part is delivered.

@@ -372,13 +372,42 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
       kind: 'answered',
       results: [
         { number: '+353861234567', code: 'INTERACT:0', providerId: NOTIFY_ID, trackingId: NOTIFY_ID },
-        { number: '+353861234999', code: 'HTTP_503', detail: 'Service Unavailable' },
+        { number: '+353861234999', code: 'HTTP_503', failure: 'request', detail: 'Service Unavailable' },
         { number: '+447700900123', code: 'HTTP_503', detail: 'Service Unavailable' },
       ],
     });
+    assert.equal(classifyRecipient(result, '+353861234999').action, 'failover', 'its own request failed as a 503 does');
     assert.equal(classifyRecipient(result, '+353861234567').action, 'sent');
     assert.notEqual(classifyRecipient(result, '+447700900123').action, 'fail', 'never bounced for the gateway failing');
     assert.notEqual(classifyRecipient(result, '+447700900123').action, 'sent');
+  });
+});
+
+describe('InteractSMS adapter: a number sent alone whose request times out', () => {
+  const server = recordingServer();
+  serveDuringSuite(server);
+  const three = ['+353861234567', '+353861234999', '+447700900123'];
+
+  it('is ambiguous (counted as a possible duplicate) as a single-number timeout is; the numbers never sent are not', async () => {
+    let count = 0;
+    server.respond = () => {
+      count++;
+      if (count === 1) return { status: 200, body: '4\nInvalid destination number\n' };
+      if (count === 2) return ACCEPTED;
+      return new Promise<Reply>(() => undefined);
+    };
+    try {
+      const result = await sendOnce(server.url, { ...SUBMISSION, recipients: three }, { responseTimeoutMs: 300 });
+      assert.equal(server.requests.length, 3, 'the third number is not sent after the second timed out');
+      assert.deepEqual(
+        three.map((number) => classifyRecipient(result, number).action),
+        ['sent', 'ambiguous', 'retry'],
+      );
+      const single = await sendOnce(server.url, SUBMISSION, { responseTimeoutMs: 300 });
+      assert.equal(classifyRecipient(result, '+353861234999').category, classifyRecipient(single, SUBMISSION.recipients[0] ?? '').category);
+    } finally {
+      server.respond = undefined;
+    }
   });
 });
 

@@ -181,7 +181,8 @@ function refusedAsAWhole(result: SubmissionResult, recipients: readonly string[]
  * When a number cannot be asked about (transport failure, HTTP error, unreadable answer): if no
  * number was taken yet, that result stands for the whole submission (nothing was sent, and its
  * phase still tells whether the last request may have been processed); once some were taken they
- * must not be sent again, so the rest are reported one by one with that code (retried later).
+ * must not be sent again: the number whose request failed carries that failure as its own (a
+ * timeout of it may have sent it, as for a single number), and the rest, never sent, that code.
  */
 async function sendEachAlone(recipients: readonly string[], post: (recipients: readonly string[]) => Promise<SubmissionResult>): Promise<SubmissionResult> {
   const accepted = `${CODE_PREFIX}${ACCEPTED_STATUS}`;
@@ -194,7 +195,9 @@ async function sendEachAlone(recipients: readonly string[], post: (recipients: r
     }
     if (!results.some((result) => result.code === accepted)) return alone;
     const detail = alone.detail?.slice(0, DETAIL_MAX_CHARS);
-    for (const rest of recipients.slice(index)) results.push({ number: rest, code: alone.code, ...(detail ? { detail } : {}) });
+    const failure = alone.kind === 'transport' ? alone.phase : 'request';
+    results.push({ number, code: alone.code, failure, ...(detail ? { detail } : {}) });
+    for (const rest of recipients.slice(index + 1)) results.push({ number: rest, code: alone.code, ...(detail ? { detail } : {}) });
     break;
   }
   return { kind: 'answered', results };
