@@ -89,10 +89,28 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[]): Outcom
           return classify('request', result.code);
         case 'answered': {
           const own = result.results.find((entry) => entry.number === number);
-          return own ? withIds(classify(own.failure ?? 'recipient', own.code), own) : classify('recipient', 'MISSING_RESULT');
+          return own ? withIds(partly(classify(own.failure ?? 'recipient', own.code), own), own) : classify('recipient', 'MISSING_RESULT');
         }
       }
     },
+  };
+}
+
+/** Outcomes after which nothing is sent again: the others resend the whole text. */
+const FINAL_ACTIONS: ReadonlySet<OutcomeAction> = new Set(['sent', 'fail']);
+
+/**
+ * Some parts of a long SMS taken and another refused: whatever the refusal asks (a retry, a wait,
+ * another host), a resend texts the phone the taken parts again, so it is retried later on the same
+ * host and counted as a possible duplicate, with the reason saying so.
+ */
+function partly(classified: Classified, result: RecipientResult): Classified {
+  if (!result.partsTaken || FINAL_ACTIONS.has(classified.action)) return classified;
+  const { waitSeconds: _, ...rest } = classified;
+  return {
+    ...rest,
+    action: 'ambiguous',
+    reason: `${classified.reason}; the gateway had already taken ${result.partsTaken} part${result.partsTaken === 1 ? '' : 's'} of it, which the phone may get twice`,
   };
 }
 

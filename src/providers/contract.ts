@@ -58,6 +58,11 @@ export interface RecipientResult {
    */
   readonly failure?: 'connect' | 'response' | 'request';
   /**
+   * How many parts of a long SMS the provider took when it refused another (`code` is the refused
+   * part's): the phone may already have those, and a resend sends the whole text again.
+   */
+  readonly partsTaken?: number;
+  /**
    * The provider's id of each part, when it took the SMS in several parts that each have their own
    * delivery receipt (SMPP, Vonage): the relay keeps them in the store, so that whichever relay gets a
    * part's receipt finds its SMS and knows when every part is delivered.
