@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { history } from '../../src/admin.ts';
 import { freePort, gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
@@ -106,6 +107,7 @@ describe('delivery semantics', () => {
     assert.equal(primary.simulator.received.length, 2, 'the gateway did get it twice: the duplicate the legacy API cannot prevent');
     assert.equal(state?.possibleDuplicates, 1);
     assert.equal(state?.attempts, 2);
+    assert.match(await history(relay.relay.store, id), /: sent, 2 attempts \(1 possible duplicate\), gateway id /, 'smsrelay log shows the count');
   });
 
   test('an HTTP 200 the adapter cannot read is no reason to fail over: retried later on the same host, counted as a possible duplicate', async () => {
