@@ -9,7 +9,7 @@ import { EndpointBreaker } from './endpoints.ts';
 import type { Classified } from './outcomes.ts';
 import { AccountPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
-import { deadline, nextStep, providerDelayMs, type RetryPolicy } from './schedule.ts';
+import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
 import { GatewaySilence, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
 
 /** How often the requests in flight are looked at for a silent gateway (the clock says how long they waited). */
@@ -505,7 +505,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     }
     const error = `${classified.code}: ${classified.reason}`;
     if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error };
-    const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs: this.#waitFor(classified) }, retry, random);
+    const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs: this.#waitFor(classified, now) }, retry, random);
     if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age` };
     return {
       smsId: sms.id,
@@ -526,9 +526,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     return `via ${name}${host ? ` at ${host}` : ''}`;
   }
 
-  /** A wait the provider or the pause decides; undefined means the backoff schedule. */
-  #waitFor(classified: Classified): number | undefined {
+  /** A wait the provider (`DELAY:n`, an HTTP `Retry-After`) or the pause decides; undefined means the backoff schedule. */
+  #waitFor(classified: Classified, now: number): number | undefined {
     if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds);
+    if (classified.action === 'retry' && classified.retryAfter !== undefined) return retryAfterMs(classified.retryAfter, now, this.#options.retry.minDelayMs);
     if (classified.action === 'pause') return this.#options.pauseProbeIntervalMs;
     return undefined;
   }

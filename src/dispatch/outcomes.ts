@@ -12,6 +12,8 @@ export interface Classified {
   readonly code: string;
   /** Seconds the provider asked to wait (`DELAY:n`). */
   readonly waitSeconds?: number;
+  /** The HTTP `Retry-After` of a refused request, as it came. */
+  readonly retryAfter?: string;
   /** The provider's id for an accepted message. */
   readonly providerId?: string;
   /** What the provider's replies to it carry (session or notify id). */
@@ -85,8 +87,10 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[]): Outcom
       switch (result.kind) {
         case 'transport':
           return classify(result.phase, result.code);
-        case 'refused':
-          return classify('request', result.code);
+        case 'refused': {
+          const classified = classify('request', result.code);
+          return result.retryAfter === undefined ? classified : { ...classified, retryAfter: result.retryAfter };
+        }
         case 'answered': {
           const own = result.results.find((entry) => entry.number === number);
           return own ? withIds(partly(classify(own.failure ?? 'recipient', own.code), own), own) : classify('recipient', 'MISSING_RESULT');

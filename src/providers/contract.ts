@@ -80,8 +80,11 @@ export interface RecipientResult {
 export type SubmissionResult =
   /** The provider answered per recipient: `results` has exactly one entry per submitted number. */
   | { readonly kind: 'answered'; readonly results: readonly RecipientResult[] }
-  /** The provider refused the whole request (login, credit, busy, server error…). */
-  | { readonly kind: 'refused'; readonly code: string; readonly detail?: string }
+  /**
+   * The provider refused the whole request (login, credit, busy, server error…). `retryAfter`: its
+   * HTTP `Retry-After` as it came (seconds or an HTTP date), which the relay honours when it retries.
+   */
+  | { readonly kind: 'refused'; readonly code: string; readonly detail?: string; readonly retryAfter?: string }
   /**
    * No usable answer. `phase: 'connect'` means the request never reached the provider (safe to send
    * elsewhere at once); `phase: 'response'` means it may have been processed (a resend may duplicate).

@@ -4,6 +4,7 @@ import { history } from '../../src/admin.ts';
 import { freePort, gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
+import { ReplayServer } from '../helpers/replay-server.ts';
 
 /**
  * Issue #3: what happens after the 250 when the gateway misbehaves. Real relay, real simulated
@@ -126,6 +127,27 @@ describe('delivery semantics', () => {
     assert.equal(backup.simulator.requests, 0, 'never failed over: the gateway may have taken it');
     assert.equal(primary.simulator.requests, 2);
     assert.equal(state?.possibleDuplicates, 1);
+  });
+
+  test("HTTP 429's Retry-After, in seconds or as an HTTP date, is when the SMS is tried again (dispatcher clock)", async () => {
+    const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:1' } }).start();
+    cleanups.push(() => gateway.close());
+    // The dispatcher's clock stands still a minute ahead: every wait it decides is read off the queue exactly.
+    const now = Math.ceil(Date.now() / 1000) * 1000 + 60_000;
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { retryMinDelay: '2s' } }, { dispatchClock: () => now });
+    const cases: Array<[string, number]> = [
+      ['7', 7_000],
+      [new Date(now + 42_000).toUTCString(), 42_000],
+      ['0', 2_000],
+    ];
+    for (const [retryAfter, wait] of cases) {
+      gateway.next = [{ status: 429, body: 'Too Many Requests', headers: { 'retry-after': retryAfter } }];
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900233@sms.localhost'], body: `busy ${retryAfter}` })).data);
+      const queued = await waitFor('the retry scheduled', async () =>
+        (await relay.relay.store.listQueued(10)).find((sms) => sms.messageId === id && sms.attempts === 1),
+      );
+      assert.equal(queued.nextAttemptAt - now, wait, `Retry-After: ${retryAfter}`);
+    }
   });
 
   test('ERR:LOGIN_INVALID pauses sending (probing only) and resumes when the gateway accepts again, with no bounce', async () => {

@@ -228,7 +228,7 @@ function buildSendForm(
 function toResult(outcome: HttpOutcome, recipients: readonly string[], notifyId: string): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
   // The gateway answers 200 whatever it thinks of the request; a non-2xx is no gateway answer.
-  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome.status, outcome.text);
+  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
   const match = STATUS_REPLY.exec(outcome.text.replace(/^\uFEFF/, '').trimStart());
   if (match?.[1] === undefined) return unparseable(outcome.text);

@@ -219,10 +219,9 @@ function toResult(outcome: HttpOutcome, messages: readonly OutgoingMessage[], lo
   if (outcome.kind === 'transport') return outcome;
   if (outcome.status === 401) {
     // The OpenAPI-era gateway answers a refused login with RFC 7807 ProblemDetails.
-    const problem = problemDetail(outcome.text);
-    return problem === undefined ? httpRefusal(401, outcome.text) : { kind: 'refused', code: 'HTTP_401', detail: problem };
+    return httpRefusal(outcome, problemDetail(outcome.text));
   }
-  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome.status, outcome.text);
+  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
   const statuses = readSendResponse(outcome.text);
   if (statuses === undefined) return unparseable(outcome.text);

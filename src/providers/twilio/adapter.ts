@@ -126,11 +126,11 @@ function toResult(outcome: HttpOutcome, number: string): SubmissionResult {
   }
   const body = outcome.truncated ? undefined : readJson(outcome.text);
   const code = body?.['code'];
-  if (typeof code !== 'number' || !Number.isSafeInteger(code)) return httpRefusal(outcome.status, outcome.text);
+  if (typeof code !== 'number' || !Number.isSafeInteger(code)) return httpRefusal(outcome);
   const message = body?.['message'];
   const detail = typeof message === 'string' ? message.slice(0, DETAIL_MAX_CHARS) : undefined;
   if (outcome.status === 400) return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${code}`, ...(detail ? { detail } : {}) }] };
-  return { kind: 'refused', code: `HTTP_${outcome.status}`, detail: `${CODE_PREFIX}${code}${detail ? ` ${detail}` : ''}` };
+  return httpRefusal(outcome, `${CODE_PREFIX}${code}${detail ? ` ${detail}` : ''}`);
 }
 
 function readJson(text: string): Readonly<Record<string, unknown>> | undefined {

@@ -150,7 +150,7 @@ function partsAnswered(text: string): number {
  */
 function toResult(outcome: HttpOutcome, number: string, clientRef: string): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
-  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome.status, outcome.text);
+  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
   const parts = readParts(outcome.text);
   if (parts === undefined) return unparseable(outcome.text);
