@@ -14,6 +14,8 @@ export interface Classified {
   readonly waitSeconds?: number;
   /** The HTTP `Retry-After` of a refused request, as it came. */
   readonly retryAfter?: string;
+  /** The gateway's own words about it (its error text), on one line and bounded: see `gatewayText`. */
+  readonly detail?: string;
   /** The provider's id for an accepted message. */
   readonly providerId?: string;
   /** What the provider's replies to it carry (session or notify id). */
@@ -88,16 +90,41 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[]): Outcom
         case 'transport':
           return classify(result.phase, result.code);
         case 'refused': {
-          const classified = classify('request', result.code);
+          const classified = withDetail(classify('request', result.code), result.detail);
           return result.retryAfter === undefined ? classified : { ...classified, retryAfter: result.retryAfter };
         }
         case 'answered': {
           const own = result.results.find((entry) => entry.number === number);
-          return own ? withIds(partly(classify(own.failure ?? 'recipient', own.code), own), own) : classify('recipient', 'MISSING_RESULT');
+          if (!own) return classify('recipient', 'MISSING_RESULT');
+          return withIds(withDetail(partly(classify(own.failure ?? 'recipient', own.code), own), own.detail), own);
         }
       }
     },
   };
+}
+
+/**
+ * Enough of the gateway's own words to say what it meant (Twilio's and Vonage's run to a sentence),
+ * without letting an error page fill a bounce, a history line or a log line.
+ */
+export const GATEWAY_TEXT_MAX_CHARS = 200;
+const CUT_MARK = '...';
+
+/**
+ * The gateway's error text as the relay passes it on to bounces, histories and logs: control
+ * characters (CR and LF among them: it goes into header-like lines) and runs of blanks become one
+ * space, and it is cut at GATEWAY_TEXT_MAX_CHARS; undefined when nothing is left.
+ */
+function gatewayText(text: string | undefined): string | undefined {
+  const line = text?.replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ').trim();
+  if (!line) return undefined;
+  // An ASCII mark: the text also goes into a US-ASCII Diagnostic-Code.
+  return line.length > GATEWAY_TEXT_MAX_CHARS ? `${line.slice(0, GATEWAY_TEXT_MAX_CHARS - CUT_MARK.length)}${CUT_MARK}` : line;
+}
+
+function withDetail(classified: Classified, detail: string | undefined): Classified {
+  const text = gatewayText(detail);
+  return text === undefined ? classified : { ...classified, detail: text };
 }
 
 /** Outcomes after which nothing is sent again: the others resend the whole text. */

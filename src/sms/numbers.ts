@@ -152,6 +152,17 @@ export function maskNumber(e164: string): string {
   return `${plus}${digits.slice(0, head)}${'*'.repeat(hidden)}${digits.slice(digits.length - tail)}`;
 }
 
+/**
+ * A number in free text, as written (`+447700900123`, `09001234567`, `447700900123@sms.example.com`,
+ * `From=%2B447700900123`): a whole run of 7 or more digits, but not a group of a message id (UUID).
+ */
+const NUMBER_IN_TEXT = /(?<![\d-])\+?\d{7,}(?![\d-])/g;
+
+/** Free text (a refusal's reason, an event's detail) with every number in it masked as `maskNumber` does. */
+export function maskNumbersIn(text: string): string {
+  return text.replace(NUMBER_IN_TEXT, (number) => maskNumber(number));
+}
+
 /** Display forms, remembered as parses are (above): every reply mail names its sender's number. */
 const displayed = new LRUCache<string, string>({ max: 10_000 });
 

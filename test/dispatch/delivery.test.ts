@@ -1,7 +1,23 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { history } from '../../src/admin.ts';
-import { freePort, gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.ts';
+import { GATEWAY_TEXT_MAX_CHARS } from '../../src/dispatch/outcomes.ts';
+import { startRelay } from '../../src/relay.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import {
+  freePort,
+  gatewayYaml,
+  maildirMessages,
+  relayEnvironment,
+  removeDir,
+  startSimulator,
+  startTestRelay,
+  type TestRelay,
+  tempDir,
+  waitFor,
+} from '../helpers/relay.ts';
 import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
 import { ReplayServer } from '../helpers/replay-server.ts';
@@ -260,5 +276,43 @@ describe('delivery semantics', () => {
       gateway.simulator.received.map((sms) => sms.text),
       ['only once', 'changed'],
     );
+  });
+});
+
+describe("the gateway's own words", () => {
+  test('reach the bounce (Diagnostic-Code and plain words), the history and the log line: on one line, bounded, the number masked in the log', async () => {
+    const gateway = await new ReplayServer({ contentType: 'application/json' }).start();
+    cleanups.push(() => gateway.close());
+    const said = `Syntax error: invalid parameter recipient +447700900235\r\nX-Injected: yes ${'x'.repeat(400)}`;
+    gateway.respond = (request) => {
+      const [message] = (JSON.parse(request.body) as { message: Array<{ clientReference: string }> }).message;
+      return { status: 200, body: JSON.stringify({ messageStatus: [{ statusCode: 5, statusMessage: said, clientReference: message?.clientReference }] }) };
+    };
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(
+      relayEnvironment(dir, { gateway: { provider: 'puzzel', url: gateway.url, username: 'acme', password: 'secret', serviceId: 1000 } }),
+      dir,
+    );
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900235@sms.localhost'], subject: 'Words', body: 'bounce me' })).data);
+    const maildir = join(config.dataDir, 'maildir');
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const found = maildirMessages(maildir).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
+      return found.length > 0 && found;
+    });
+    const diagnostic = /^Diagnostic-Code: X-SMS; PUZZEL:5 \(.*; the gateway said: "(.*)"\)\r$/m.exec(bounce);
+    assert.ok(diagnostic, bounce);
+    const words = diagnostic[1] ?? '';
+    assert.match(words, /^Syntax error: invalid parameter recipient \+447700900235 X-Injected: yes x+\.\.\.$/);
+    assert.equal(words.length, GATEWAY_TEXT_MAX_CHARS);
+    assert.doesNotMatch(bounce, /^X-Injected/m, 'no header injected');
+    assert.ok(bounce.includes('(the gateway said: "Syntax error: invalid parameter recipient'), 'in the plain words too');
+    const failed = (await relay.store.events(id)).find((event) => event.kind === 'failed');
+    assert.ok(failed?.detail?.includes(`the gateway said: "${words}"`), failed?.detail);
+    const line = lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msg?.toString().startsWith('dispatch: SMS failed'));
+    assert.match(String(line?.gatewayText), /^Syntax error: invalid parameter recipient \+4477\*+35 X-Injected/);
   });
 });
