@@ -138,7 +138,11 @@ export async function history(store: Store, subject: string): Promise<string> {
     lines.push(`message ${id}`);
     for (const sms of await store.smsOf(id)) {
       const delivery = sms.delivery && sms.delivery !== sms.status ? `, delivery report: ${sms.delivery}` : '';
-      lines.push(`  ${sms.number}: ${sms.status}${delivery}, ${plural(sms.attempts, 'attempt')}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`);
+      // A request that may have reached the gateway without an answer: the phone may have this SMS twice.
+      const duplicates = sms.possibleDuplicates > 0 ? ` (${plural(sms.possibleDuplicates, 'possible duplicate')})` : '';
+      lines.push(
+        `  ${sms.number}: ${sms.status}${delivery}, ${plural(sms.attempts, 'attempt')}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
+      );
     }
     for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${describeEvent(event.kind, event.detail)}`);
   }

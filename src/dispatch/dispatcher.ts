@@ -2,14 +2,14 @@ import type { Gateway, SmsSubmission, SubmissionResult } from '../providers/cont
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
-import { maskNumber } from '../sms/numbers.ts';
+import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { EndpointBreaker } from './endpoints.ts';
 import type { Classified } from './outcomes.ts';
 import { AccountPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
-import { deadline, nextStep, providerDelayMs, type RetryPolicy } from './schedule.ts';
+import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
 import { GatewaySilence, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
 
 /** How often the requests in flight are looked at for a silent gateway (the clock says how long they waited). */
@@ -465,19 +465,27 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     for (const { sms, classified, via } of decisions) {
       const outcome = this.#decide(message, sms, classified, now, via);
       outcomes.push(outcome);
-      const recipient: ReportedRecipient = { ...sms, category: classified.category, reason: classified.reason, code: classified.code };
+      const recipient: ReportedRecipient = {
+        ...sms,
+        category: classified.category,
+        reason: classified.reason,
+        code: classified.code,
+        ...(classified.detail === undefined ? {} : { detail: classified.detail }),
+      };
       const to = maskNumber(sms.number);
+      // The gateway's words may name the number: masked as the number is at info.
+      const said = classified.detail === undefined ? {} : { gatewayText: maskNumbersIn(classified.detail) };
       if (outcome.kind === 'sent') {
         reported.relayed.push(recipient);
       } else if (outcome.kind === 'retry') {
         if (now - startOf(message) >= delayNoticeMs) reported.delayed.push(recipient);
         log.info(
-          { to, code: classified.code, action: classified.action, retryInMs: outcome.nextAttemptAt - now },
+          { to, code: classified.code, ...said, action: classified.action, retryInMs: outcome.nextAttemptAt - now },
           `dispatch: SMS deferred: ${classified.reason}`,
         );
       } else {
         reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...EXPIRED } : recipient);
-        log.warn({ to, code: classified.code, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
+        log.warn({ to, code: classified.code, ...said, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
       }
     }
     const mail: NewOutgoingMail[] = [];
@@ -503,9 +511,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         ...(note ? { note } : {}),
       };
     }
-    const error = `${classified.code}: ${classified.reason}`;
+    const error = `${classified.code}: ${classified.reason}${classified.detail === undefined ? '' : ` (the gateway said: "${classified.detail}")`}`;
     if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error };
-    const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs: this.#waitFor(classified) }, retry, random);
+    const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs: this.#waitFor(classified, now) }, retry, random);
     if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age` };
     return {
       smsId: sms.id,
@@ -526,9 +534,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     return `via ${name}${host ? ` at ${host}` : ''}`;
   }
 
-  /** A wait the provider or the pause decides; undefined means the backoff schedule. */
-  #waitFor(classified: Classified): number | undefined {
+  /** A wait the provider (`DELAY:n`, an HTTP `Retry-After`) or the pause decides; undefined means the backoff schedule. */
+  #waitFor(classified: Classified, now: number): number | undefined {
     if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds);
+    if (classified.action === 'retry' && classified.retryAfter !== undefined) return retryAfterMs(classified.retryAfter, now, this.#options.retry.minDelayMs);
     if (classified.action === 'pause') return this.#options.pauseProbeIntervalMs;
     return undefined;
   }

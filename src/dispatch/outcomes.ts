@@ -12,6 +12,10 @@ export interface Classified {
   readonly code: string;
   /** Seconds the provider asked to wait (`DELAY:n`). */
   readonly waitSeconds?: number;
+  /** The HTTP `Retry-After` of a refused request, as it came. */
+  readonly retryAfter?: string;
+  /** The gateway's own words about it (its error text), on one line and bounded: see `gatewayText`. */
+  readonly detail?: string;
   /** The provider's id for an accepted message. */
   readonly providerId?: string;
   /** What the provider's replies to it carry (session or notify id). */
@@ -33,11 +37,12 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     reason: 'the SMS gateway did not answer in time; the message may have been sent',
   },
   { match: /^request\/HTTP_5\d\d$/, action: 'failover', category: 'gateway-error', reason: 'the SMS gateway had a temporary problem' },
+  // A 2xx says the gateway took the request: a body the adapter cannot read may still mean it sent the SMS.
   {
     match: /^request\/UNPARSEABLE$/,
-    action: 'failover',
-    category: 'gateway-error',
-    reason: 'the SMS gateway gave an answer the relay could not read',
+    action: 'ambiguous',
+    category: 'no-answer',
+    reason: 'the SMS gateway took the request but gave an answer the relay could not read; the message may have been sent',
   },
   { match: /^request\/HTTP_429$/, action: 'retry', category: 'busy', reason: 'the SMS gateway is busy' },
   {
@@ -84,14 +89,59 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[]): Outcom
       switch (result.kind) {
         case 'transport':
           return classify(result.phase, result.code);
-        case 'refused':
-          return classify('request', result.code);
+        case 'refused': {
+          const classified = withDetail(classify('request', result.code), result.detail);
+          return result.retryAfter === undefined ? classified : { ...classified, retryAfter: result.retryAfter };
+        }
         case 'answered': {
           const own = result.results.find((entry) => entry.number === number);
-          return own ? withIds(classify('recipient', own.code), own) : classify('recipient', 'MISSING_RESULT');
+          if (!own) return classify('recipient', 'MISSING_RESULT');
+          return withIds(withDetail(partly(classify(own.failure ?? 'recipient', own.code), own), own.detail), own);
         }
       }
     },
+  };
+}
+
+/**
+ * Enough of the gateway's own words to say what it meant (Twilio's and Vonage's run to a sentence),
+ * without letting an error page fill a bounce, a history line or a log line.
+ */
+export const GATEWAY_TEXT_MAX_CHARS = 200;
+const CUT_MARK = '...';
+
+/**
+ * The gateway's error text as the relay passes it on to bounces, histories and logs: control
+ * characters (CR and LF among them: it goes into header-like lines) and runs of blanks become one
+ * space, and it is cut at GATEWAY_TEXT_MAX_CHARS; undefined when nothing is left.
+ */
+function gatewayText(text: string | undefined): string | undefined {
+  const line = text?.replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ').trim();
+  if (!line) return undefined;
+  // An ASCII mark: the text also goes into a US-ASCII Diagnostic-Code.
+  return line.length > GATEWAY_TEXT_MAX_CHARS ? `${line.slice(0, GATEWAY_TEXT_MAX_CHARS - CUT_MARK.length)}${CUT_MARK}` : line;
+}
+
+function withDetail(classified: Classified, detail: string | undefined): Classified {
+  const text = gatewayText(detail);
+  return text === undefined ? classified : { ...classified, detail: text };
+}
+
+/** Outcomes after which nothing is sent again: the others resend the whole text. */
+const FINAL_ACTIONS: ReadonlySet<OutcomeAction> = new Set(['sent', 'fail']);
+
+/**
+ * Some parts of a long SMS taken and another refused: whatever the refusal asks (a retry, a wait,
+ * another host), a resend texts the phone the taken parts again, so it is retried later on the same
+ * host and counted as a possible duplicate, with the reason saying so.
+ */
+function partly(classified: Classified, result: RecipientResult): Classified {
+  if (!result.partsTaken || FINAL_ACTIONS.has(classified.action)) return classified;
+  const { waitSeconds: _, ...rest } = classified;
+  return {
+    ...rest,
+    action: 'ambiguous',
+    reason: `${classified.reason}; the gateway had already taken ${result.partsTaken} part${result.partsTaken === 1 ? '' : 's'} of it, which the phone may get twice`,
   };
 }
 

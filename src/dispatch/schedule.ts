@@ -20,13 +20,29 @@ const MAX_HONOURED_DELAY_SECONDS = 120;
 const DELAY_FALLBACK_SECONDS = 15;
 
 /**
+ * The longest HTTP `Retry-After` honoured: a gateway asking for more is asked again after this, so
+ * that one header cannot hold an SMS for much of its maximum age (the default backoff cap alike).
+ */
+const MAX_RETRY_AFTER_MS = 10 * 60_000;
+
+/**
  * Delay before retry number `attempt` (1 = the first retry): exponential from `minMs`, capped at
- * `maxMs`, with "equal jitter" (between half and all of the step) so that a burst of failures does
- * not come back as a burst.
+ * `maxMs`, with "equal jitter" (between half and all of a step of twice that) so that a burst of
+ * failures does not come back as a burst; never below `minMs`, the operator's promise to the gateway.
  */
 export function retryDelay(attempt: number, minMs: number, maxMs: number, random: () => number = Math.random): number {
-  const step = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(step / 2 + (random() * step) / 2);
+  const step = Math.min(maxMs, minMs * 2 ** Math.max(1, attempt));
+  return Math.max(minMs, Math.round(step / 2 + (random() * step) / 2));
+}
+
+/**
+ * An HTTP `Retry-After` (RFC 9110 §10.2.3: delay-seconds or an HTTP date) as a wait from `now`, not
+ * below `minMs` nor above MAX_RETRY_AFTER_MS; undefined when it is neither form.
+ */
+export function retryAfterMs(value: string, now: number, minMs: number): number | undefined {
+  const at = /^\d+$/.test(value) ? now + Number(value) * 1000 : Date.parse(value);
+  if (!Number.isFinite(at)) return undefined;
+  return Math.min(MAX_RETRY_AFTER_MS, Math.max(minMs, at - now));
 }
 
 export function providerDelayMs(seconds: number): number {

@@ -42,6 +42,8 @@ export interface ReportedRecipient extends NewRecipient {
   readonly reason: string;
   /** The provider's code, for Diagnostic-Code. */
   readonly code: string;
+  /** The gateway's own words about it, on one line and bounded (src/dispatch/outcomes.ts `gatewayText`). */
+  readonly detail?: string;
 }
 
 export interface ReportOptions {
@@ -127,7 +129,9 @@ function humanPart(
     });
   } catch (error) {
     options.onTemplateError?.(error);
-    const lines = recipients.map((recipient) => `  ${recipient.number}: ${recipient.reason}.`);
+    const lines = recipients.map(
+      (recipient) => `  ${recipient.number}: ${recipient.reason}${recipient.detail === undefined ? '' : ` (the gateway said: "${recipient.detail}")`}.`,
+    );
     return `${style.subject}${message.subject ? `: ${message.subject}` : ''}\n\n${lines.join('\n')}\n`;
   }
 }
@@ -153,12 +157,17 @@ function deliveryStatus(
       `Final-Recipient: rfc822; ${recipient.address}`,
       `Action: ${STYLES[kind].action}`,
       `Status: ${statuses[recipient.category] ?? statuses.default}`,
-      `Diagnostic-Code: X-SMS; ${recipient.code} (${recipient.reason})`,
+      `Diagnostic-Code: X-SMS; ${recipient.code} (${recipient.reason}${recipient.detail === undefined ? '' : `; the gateway said: "${asciiText(recipient.detail)}"`})`,
       `Last-Attempt-Date: ${rfc5322Date(now)}`,
       ...(retryUntil === undefined ? [] : [`Will-Retry-Until: ${rfc5322Date(new Date(retryUntil))}`]),
     ].join('\r\n'),
   );
   return `${[perMessage.join('\r\n'), ...perRecipient].join('\r\n\r\n')}\r\n`;
+}
+
+/** A delivery-status field is US-ASCII text (RFC 3464 §2.1.2): anything else becomes `?`. */
+function asciiText(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?');
 }
 
 /** RFC 3461 ORCPT when the client gave one; else the RCPT address when it differs (a list). */

@@ -51,6 +51,18 @@ export interface RecipientResult {
   readonly trackingId?: string;
   readonly detail?: string;
   /**
+   * Set when the provider gave no answer for this number because a request of its own failed (an
+   * adapter that sends some numbers alone): `code` is then classified as that request's failure
+   * would be, by its phase (`connect`, `response`) or as a refusal of the request (`request`), so
+   * that a timeout of it counts as a possible duplicate as for a single-number request.
+   */
+  readonly failure?: 'connect' | 'response' | 'request';
+  /**
+   * How many parts of a long SMS the provider took when it refused another (`code` is the refused
+   * part's): the phone may already have those, and a resend sends the whole text again.
+   */
+  readonly partsTaken?: number;
+  /**
    * The provider's id of each part, when it took the SMS in several parts that each have their own
    * delivery receipt (SMPP, Vonage): the relay keeps them in the store, so that whichever relay gets a
    * part's receipt finds its SMS and knows when every part is delivered.
@@ -61,15 +73,18 @@ export interface RecipientResult {
 /**
  * The answer to one submission. Codes are strings the outcome rules match:
  * provider codes verbatim (`ERR:GATEWAY_ERROR`, `DELAY:5`), `HTTP_<status>` for an unexpected HTTP
- * status, `UNPARSEABLE` for a body that fits no grammar, `MISSING_RESULT` for a recipient the
+ * status, `UNPARSEABLE` for a 2xx answer whose body fits no grammar (the gateway took the request: it may have sent the SMS), `MISSING_RESULT` for a recipient the
  * provider's reply did not mention, and Node/undici error codes for transport failures
  * (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`, `UND_ERR_HEADERS_TIMEOUT`, …).
  */
 export type SubmissionResult =
   /** The provider answered per recipient: `results` has exactly one entry per submitted number. */
   | { readonly kind: 'answered'; readonly results: readonly RecipientResult[] }
-  /** The provider refused the whole request (login, credit, busy, server error…). */
-  | { readonly kind: 'refused'; readonly code: string; readonly detail?: string }
+  /**
+   * The provider refused the whole request (login, credit, busy, server error…). `retryAfter`: its
+   * HTTP `Retry-After` as it came (seconds or an HTTP date), which the relay honours when it retries.
+   */
+  | { readonly kind: 'refused'; readonly code: string; readonly detail?: string; readonly retryAfter?: string }
   /**
    * No usable answer. `phase: 'connect'` means the request never reached the provider (safe to send
    * elsewhere at once); `phase: 'response'` means it may have been processed (a resend may duplicate).

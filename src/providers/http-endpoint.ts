@@ -70,7 +70,7 @@ export interface HttpRequest {
 
 /** An HTTP answer (any status), or the transport failure classified by phase. */
 export type HttpOutcome =
-  | { readonly kind: 'http'; readonly status: number; readonly text: string; readonly truncated: boolean }
+  | { readonly kind: 'http'; readonly status: number; readonly text: string; readonly truncated: boolean; readonly retryAfter?: string }
   | Extract<SubmissionResult, { kind: 'transport' }>;
 
 /** The base URLs of one provider account, primary first, each with its own connection pool. */
@@ -186,15 +186,25 @@ export function logRequest(
   );
 }
 
-/** An answer no grammar of the provider fits: reported with enough of the body to recognise it. */
+/**
+ * A 2xx answer no grammar of the provider fits, reported with enough of the body to recognise it.
+ * Only for a 2xx: the gateway took the request, so the SMS may have gone (a non-2xx is `httpRefusal`).
+ */
 export function unparseable(body: string): SubmissionResult {
   return { kind: 'refused', code: 'UNPARSEABLE', detail: body.slice(0, BODY_DETAIL_CHARS) };
 }
 
-/** A non-2xx status the provider's grammar does not cover. */
-export function httpRefusal(status: number, body: string): SubmissionResult {
-  const detail = body.trim().slice(0, BODY_DETAIL_CHARS);
-  return { kind: 'refused', code: `HTTP_${status}`, ...(detail ? { detail } : {}) };
+/**
+ * A non-2xx status the provider's grammar does not cover, with its `Retry-After`; the detail is the
+ * start of the body unless the adapter read a better one from it (`detail`).
+ */
+export function httpRefusal(outcome: Extract<HttpOutcome, { kind: 'http' }>, detail = outcome.text.trim().slice(0, BODY_DETAIL_CHARS)): SubmissionResult {
+  return {
+    kind: 'refused',
+    code: `HTTP_${outcome.status}`,
+    ...(detail ? { detail } : {}),
+    ...(outcome.retryAfter === undefined ? {} : { retryAfter: outcome.retryAfter }),
+  };
 }
 
 /**
@@ -207,6 +217,7 @@ class CappedAnswer {
   readonly #chunks: Buffer[] = [];
   #size = 0;
   #status = 0;
+  #retryAfter: string | undefined;
   #abort: ((reason?: Error) => void) | undefined;
   #settled = false;
 
@@ -218,9 +229,14 @@ class CappedAnswer {
     this.#abort = abort;
   }
 
-  onHeaders(statusCode: number): boolean {
+  onHeaders(statusCode: number, headers: Buffer[] | null): boolean {
     // 1xx (103 Early Hints) precede the answer; the final status comes with its own headers.
-    if (statusCode >= 200) this.#status = statusCode;
+    if (statusCode < 200) return true;
+    this.#status = statusCode;
+    // undici's raw headers: name, value, name, value…
+    for (let index = 0; headers && index + 1 < headers.length; index += 2) {
+      if (headers[index]?.toString('latin1').toLowerCase() === 'retry-after') this.#retryAfter = headers[index + 1]?.toString('latin1').trim();
+    }
     return true;
   }
 
@@ -228,13 +244,17 @@ class CappedAnswer {
     this.#chunks.push(chunk);
     this.#size += chunk.length;
     if (this.#size <= MAX_RESPONSE_BODY_BYTES) return true;
-    this.#settle({ kind: 'http', status: this.#status, text: Buffer.concat(this.#chunks).toString('utf8'), truncated: true });
+    this.#settle(this.#answer(Buffer.concat(this.#chunks).toString('utf8'), true));
     this.#abort?.(new Error(`response body longer than ${MAX_RESPONSE_BODY_BYTES} bytes`));
     return false;
   }
 
   onComplete(): void {
-    this.#settle({ kind: 'http', status: this.#status, text: Buffer.concat(this.#chunks, this.#size).toString('utf8'), truncated: false });
+    this.#settle(this.#answer(Buffer.concat(this.#chunks, this.#size).toString('utf8'), false));
+  }
+
+  #answer(text: string, truncated: boolean): HttpOutcome {
+    return { kind: 'http', status: this.#status, text, truncated, ...(this.#retryAfter ? { retryAfter: this.#retryAfter } : {}) };
   }
 
   onError(error: unknown): void {

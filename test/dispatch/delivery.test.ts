@@ -1,8 +1,26 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { freePort, gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { history } from '../../src/admin.ts';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.ts';
+import { GATEWAY_TEXT_MAX_CHARS } from '../../src/dispatch/outcomes.ts';
+import { startRelay } from '../../src/relay.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import {
+  freePort,
+  gatewayYaml,
+  maildirMessages,
+  relayEnvironment,
+  removeDir,
+  startSimulator,
+  startTestRelay,
+  type TestRelay,
+  tempDir,
+  waitFor,
+} from '../helpers/relay.ts';
 import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
+import { ReplayServer } from '../helpers/replay-server.ts';
 
 /**
  * Issue #3: what happens after the 250 when the gateway misbehaves. Real relay, real simulated
@@ -106,6 +124,46 @@ describe('delivery semantics', () => {
     assert.equal(primary.simulator.received.length, 2, 'the gateway did get it twice: the duplicate the legacy API cannot prevent');
     assert.equal(state?.possibleDuplicates, 1);
     assert.equal(state?.attempts, 2);
+    assert.match(await history(relay.relay.store, id), /: sent, 2 attempts \(1 possible duplicate\), gateway id /, 'smsrelay log shows the count');
+  });
+
+  test('an HTTP 200 the adapter cannot read is no reason to fail over: retried later on the same host, counted as a possible duplicate', async () => {
+    const primary = await simulator();
+    const backup = await simulator();
+    primary.simulator.setBehaviour({ mode: 'garbage', times: 1 });
+    const relay = await relayWith({
+      ...gatewayYaml(primary.url, { backupUrl: backup.url }),
+      delivery: { retryMinDelay: '200ms', retryMaxDelay: '200ms' },
+    });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900232@sms.localhost'], body: 'unreadable' })).data);
+    const [state] = await waitFor('the SMS sent', async () => {
+      const sms = await relay.relay.store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    });
+    assert.equal(backup.simulator.requests, 0, 'never failed over: the gateway may have taken it');
+    assert.equal(primary.simulator.requests, 2);
+    assert.equal(state?.possibleDuplicates, 1);
+  });
+
+  test("HTTP 429's Retry-After, in seconds or as an HTTP date, is when the SMS is tried again (dispatcher clock)", async () => {
+    const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: 'ID:1' } }).start();
+    cleanups.push(() => gateway.close());
+    // The dispatcher's clock stands still a minute ahead: every wait it decides is read off the queue exactly.
+    const now = Math.ceil(Date.now() / 1000) * 1000 + 60_000;
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { retryMinDelay: '2s' } }, { dispatchClock: () => now });
+    const cases: Array<[string, number]> = [
+      ['7', 7_000],
+      [new Date(now + 42_000).toUTCString(), 42_000],
+      ['0', 2_000],
+    ];
+    for (const [retryAfter, wait] of cases) {
+      gateway.next = [{ status: 429, body: 'Too Many Requests', headers: { 'retry-after': retryAfter } }];
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900233@sms.localhost'], body: `busy ${retryAfter}` })).data);
+      const queued = await waitFor('the retry scheduled', async () =>
+        (await relay.relay.store.listQueued(10)).find((sms) => sms.messageId === id && sms.attempts === 1),
+      );
+      assert.equal(queued.nextAttemptAt - now, wait, `Retry-After: ${retryAfter}`);
+    }
   });
 
   test('ERR:LOGIN_INVALID pauses sending (probing only) and resumes when the gateway accepts again, with no bounce', async () => {
@@ -218,5 +276,43 @@ describe('delivery semantics', () => {
       gateway.simulator.received.map((sms) => sms.text),
       ['only once', 'changed'],
     );
+  });
+});
+
+describe("the gateway's own words", () => {
+  test('reach the bounce (Diagnostic-Code and plain words), the history and the log line: on one line, bounded, the number masked in the log', async () => {
+    const gateway = await new ReplayServer({ contentType: 'application/json' }).start();
+    cleanups.push(() => gateway.close());
+    const said = `Syntax error: invalid parameter recipient +447700900235\r\nX-Injected: yes ${'x'.repeat(400)}`;
+    gateway.respond = (request) => {
+      const [message] = (JSON.parse(request.body) as { message: Array<{ clientReference: string }> }).message;
+      return { status: 200, body: JSON.stringify({ messageStatus: [{ statusCode: 5, statusMessage: said, clientReference: message?.clientReference }] }) };
+    };
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(
+      relayEnvironment(dir, { gateway: { provider: 'puzzel', url: gateway.url, username: 'acme', password: 'secret', serviceId: 1000 } }),
+      dir,
+    );
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900235@sms.localhost'], subject: 'Words', body: 'bounce me' })).data);
+    const maildir = join(config.dataDir, 'maildir');
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const found = maildirMessages(maildir).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
+      return found.length > 0 && found;
+    });
+    const diagnostic = /^Diagnostic-Code: X-SMS; PUZZEL:5 \(.*; the gateway said: "(.*)"\)\r$/m.exec(bounce);
+    assert.ok(diagnostic, bounce);
+    const words = diagnostic[1] ?? '';
+    assert.match(words, /^Syntax error: invalid parameter recipient \+447700900235 X-Injected: yes x+\.\.\.$/);
+    assert.equal(words.length, GATEWAY_TEXT_MAX_CHARS);
+    assert.doesNotMatch(bounce, /^X-Injected/m, 'no header injected');
+    assert.ok(bounce.includes('(the gateway said: "Syntax error: invalid parameter recipient'), 'in the plain words too');
+    const failed = (await relay.store.events(id)).find((event) => event.kind === 'failed');
+    assert.ok(failed?.detail?.includes(`the gateway said: "${words}"`), failed?.detail);
+    const line = lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msg?.toString().startsWith('dispatch: SMS failed'));
+    assert.match(String(line?.gatewayText), /^Syntax error: invalid parameter recipient \+4477\*+35 X-Injected/);
   });
 });

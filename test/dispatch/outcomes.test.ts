@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { outcomeClassifier, type Where } from '../../src/dispatch/outcomes.ts';
+import type { ProviderPlugin } from '../../src/providers/contract.ts';
 import { intellisoftwarePlugin } from '../../src/providers/intellisoftware/index.ts';
+import { interactsmsPlugin } from '../../src/providers/interactsms/index.ts';
+import { puzzelPlugin } from '../../src/providers/puzzel/index.ts';
+import { twilioPlugin } from '../../src/providers/twilio/index.ts';
+import { vonagePlugin } from '../../src/providers/vonage/index.ts';
 
 const { classify, classifyRecipient } = outcomeClassifier(intellisoftwarePlugin.outcomeRules);
 
@@ -15,7 +20,7 @@ describe('outcome table', () => {
     ['request', 'ERR:GATEWAY_ERROR', 'failover'],
     ['request', 'ERR:INTERNAL_ERROR', 'failover'],
     ['request', 'HTTP_503', 'failover'],
-    ['request', 'UNPARSEABLE', 'failover'],
+    ['request', 'UNPARSEABLE', 'ambiguous'],
     ['request', 'DELAY:5', 'delay'],
     ['request', 'HTTP_429', 'retry'],
     ['request', 'ERR:LOGIN_INVALID', 'pause'],
@@ -61,4 +66,22 @@ describe('outcome table', () => {
     assert.equal(classifyRecipient(result, '+447700900124').action, 'fail');
     assert.equal(classifyRecipient(result, '+447700900125').action, 'ambiguous');
   });
+});
+
+describe('every provider: an answer nobody classified is retried, never bounced', () => {
+  const unknown: Array<[ProviderPlugin, Where, string]> = [
+    [interactsmsPlugin, 'recipient', 'INTERACT:-1'],
+    [interactsmsPlugin, 'recipient', 'INTERACT:42'],
+    [puzzelPlugin, 'recipient', 'PUZZEL:42'],
+    [vonagePlugin, 'recipient', 'VONAGE:42'],
+    [twilioPlugin, 'recipient', 'TWILIO:29999'],
+    [intellisoftwarePlugin, 'recipient', 'ERR:SOMETHING_NEW'],
+  ];
+  for (const [plugin, where, code] of unknown) {
+    test(`${plugin.name}: ${where}/${code} → retry`, () => {
+      const classified = outcomeClassifier(plugin.outcomeRules).classify(where, code);
+      assert.equal(classified.action, 'retry');
+      assert.equal(classified.category, 'unclassified');
+    });
+  }
 });

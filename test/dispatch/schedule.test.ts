@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { deadline, nextStep, providerDelayMs, retryDelay, type RetryPolicy } from '../../src/dispatch/schedule.ts';
+import { deadline, nextStep, providerDelayMs, retryAfterMs, retryDelay, type RetryPolicy } from '../../src/dispatch/schedule.ts';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DEFAULTS: RetryPolicy = { minDelayMs: 5 * SECOND, maxDelayMs: 10 * MINUTE, maxAgeMs: 24 * HOUR };
-/** Jitter pinned to its top (the full step) or bottom (half a step). */
+/** Jitter pinned to its top (the full step) or bottom (half a step, never below the minimum). */
 const top = () => 1;
 const bottom = () => 0;
 
@@ -24,18 +24,31 @@ describe('retry schedule (fake clock)', () => {
     }
     assert.deepEqual(
       waits.map((ms) => ms / SECOND),
-      [5, 10, 20, 40, 80, 160, 320, 600, 600, 600, 600, 600],
+      [10, 20, 40, 80, 160, 320, 600, 600, 600, 600, 600, 600],
     );
   });
 
-  test('jitter keeps each wait between half and all of its step', () => {
-    assert.equal(retryDelay(1, 5 * SECOND, 10 * MINUTE, bottom), 2.5 * SECOND);
-    assert.equal(retryDelay(4, 5 * SECOND, 10 * MINUTE, bottom), 20 * SECOND);
+  test('jitter keeps each wait between half and all of its step, and never below the configured minimum', () => {
+    assert.equal(retryDelay(1, 5 * SECOND, 10 * MINUTE, bottom), 5 * SECOND);
+    assert.equal(retryDelay(4, 5 * SECOND, 10 * MINUTE, bottom), 40 * SECOND);
     assert.equal(retryDelay(30, 5 * SECOND, 10 * MINUTE, bottom), 5 * MINUTE);
     for (let sample = 0; sample < 100; sample += 1) {
       const wait = retryDelay(3, 5 * SECOND, 10 * MINUTE);
-      assert.ok(wait >= 10 * SECOND && wait <= 20 * SECOND, String(wait));
+      assert.ok(wait >= 20 * SECOND && wait <= 40 * SECOND, String(wait));
+      const first = retryDelay(1, 2 * SECOND, 10 * MINUTE);
+      assert.ok(first >= 2 * SECOND && first <= 4 * SECOND, `retryMinDelay 2s: ${first} ms`);
     }
+    assert.equal(retryDelay(1, 2 * SECOND, 3 * SECOND, bottom), 2 * SECOND, 'a cap below twice the minimum still keeps the minimum');
+  });
+
+  test('an HTTP Retry-After, in seconds or as a date, is the wait from now, kept between the minimum and its maximum', () => {
+    const now = Date.UTC(2026, 10, 23, 8, 0, 0);
+    assert.equal(retryAfterMs('30', now, 5 * SECOND), 30 * SECOND);
+    assert.equal(retryAfterMs(new Date(now + 90 * SECOND).toUTCString(), now, 5 * SECOND), 90 * SECOND);
+    assert.equal(retryAfterMs('0', now, 5 * SECOND), 5 * SECOND, 'not below the minimum');
+    assert.equal(retryAfterMs(new Date(now - MINUTE).toUTCString(), now, 5 * SECOND), 5 * SECOND, 'a date past is the minimum');
+    assert.equal(retryAfterMs('86400', now, 5 * SECOND), 10 * MINUTE, 'a day is bounded');
+    assert.equal(retryAfterMs('soon', now, 5 * SECOND), undefined);
   });
 
   test('the last retry is at the deadline, and at the deadline the SMS is given up (bounced)', () => {
@@ -46,7 +59,7 @@ describe('retry schedule (fake clock)', () => {
     assert.deepEqual(nextStep({ attempts: 51, receivedAt, now: DEFAULTS.maxAgeMs + 1 }, DEFAULTS, top), { kind: 'expire' });
   });
 
-  test('the whole life of an SMS that never gets through in 24 h: 150 sends, then the bounce', () => {
+  test('the whole life of an SMS that never gets through in 24 h: 149 sends, then the bounce', () => {
     const receivedAt = 0;
     let now = receivedAt;
     let attempts = 0;
@@ -57,9 +70,9 @@ describe('retry schedule (fake clock)', () => {
       now = step.at;
     }
     assert.equal(now, DEFAULTS.maxAgeMs, 'given up exactly at the maximum age');
-    // 7 growing waits (635 s), 142 capped 10-minute waits, one shortened to the deadline: 150 sends;
-    // the 151st decision, at the deadline, gives up without sending.
-    assert.equal(attempts, 151);
+    // 6 growing waits (630 s), 142 capped 10-minute waits, one shortened to the deadline: 149 sends;
+    // the 150th decision, at the deadline, gives up without sending.
+    assert.equal(attempts, 150);
   });
 
   test('a provider- or pause-decided wait replaces the backoff, still capped by the deadline', () => {

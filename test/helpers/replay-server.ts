@@ -25,6 +25,8 @@ export interface ReplayAnswer {
   /** Default: the server's. */
   readonly contentType?: string | undefined;
   readonly body: string;
+  /** Further response headers. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /** An answer, or `'destroy'` to drop the connection unanswered. */
@@ -83,7 +85,7 @@ export class ReplayServer {
       return;
     }
     recorded.answered = reply.status;
-    response.writeHead(reply.status, { 'content-type': reply.contentType ?? this.#contentType });
+    response.writeHead(reply.status, { 'content-type': reply.contentType ?? this.#contentType, ...reply.headers });
     response.end(reply.body);
   }
 }

@@ -98,7 +98,7 @@ describe('InteractSMS adapter: what the wire fixtures mean', () => {
       'credit-exhausted': 'pause',
       'invalid-number': 'fail',
       'text-too-long': 'fail',
-      'garbage-html': 'failover',
+      'garbage-html': 'ambiguous',
       'http-503': 'failover',
     };
     for (const [name, action] of Object.entries(expected)) {
@@ -223,7 +223,7 @@ describe('InteractSMS adapter: request shape', () => {
     assert.equal(server.requests.length, 1);
   });
 
-  it('names a refusal INTERACT:ACCOUNT only when its text is about the account', async () => {
+  it('names a refusal by its words: the account, the number or the message, else an unknown code (retried)', async () => {
     const cases: Array<[string, string]> = [
       ['1\nInvalid username or password', 'INTERACT:ACCOUNT'],
       ['1\nInvalid User', 'INTERACT:ACCOUNT'],
@@ -234,17 +234,24 @@ describe('InteractSMS adapter: request shape', () => {
       ['3\nBalance too low', 'INTERACT:ACCOUNT'],
       ['5\nUnauthorised', 'INTERACT:ACCOUNT'],
       ['5\nAuthentication error', 'INTERACT:ACCOUNT'],
-      ['4\nInvalid destination number', 'INTERACT:4'],
-      ['6\nText is longer than 160 characters', 'INTERACT:6'],
-      ['8\nInvalid sender', 'INTERACT:8'],
+      ['4\nInvalid destination number', 'INTERACT:REFUSED:4'],
+      ['6\nText is longer than 160 characters', 'INTERACT:REFUSED:6'],
+      ['8\nInvalid sender', 'INTERACT:REFUSED:8'],
+      ['-5\nMessage rejected by the network', 'INTERACT:REFUSED:-5'],
+      ['-1\nSystem temporarily unavailable, message not sent', 'INTERACT:-1'],
+      ['7\nMessage queue full, try again later', 'INTERACT:7'],
+      ['12\nThrottled', 'INTERACT:12'],
       ['9\nUserContext not allowed here', 'INTERACT:9'],
       ['10', 'INTERACT:10'],
     ];
+    const actions = { ACCOUNT: 'pause', REFUSED: 'fail' } as Record<string, string>;
     for (const [body, code] of cases) {
       server.answer = { status: 200, body };
       const result = await sendOnce(server.url);
       assert.equal(result.kind, 'answered', body);
       assert.equal(result.results[0]?.code, code, body);
+      const kind = /^INTERACT:([A-Z]+)/.exec(code)?.[1] ?? '';
+      assert.equal(classifyRecipient(result, SUBMISSION.recipients[0] ?? '').action, actions[kind] ?? 'retry', `${body}: an unknown answer never bounces`);
     }
   });
 
@@ -304,7 +311,7 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
       kind: 'answered',
       results: [
         { number: '+353861234567', code: 'INTERACT:0', providerId: NOTIFY_ID, trackingId: NOTIFY_ID },
-        { number: '+353861234999', code: 'INTERACT:4', detail: 'Invalid destination number' },
+        { number: '+353861234999', code: 'INTERACT:REFUSED:4', detail: 'Invalid destination number' },
         { number: '+447700900123', code: 'INTERACT:0', providerId: NOTIFY_ID, trackingId: NOTIFY_ID },
       ],
     });
@@ -319,8 +326,17 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
     assert.equal(server.requests.length, 3);
     assert.deepEqual(plain(result), {
       kind: 'answered',
-      results: three.slice(0, 2).map((number) => ({ number, code: 'INTERACT:6', detail: 'Text is longer than 160 characters' })),
+      results: three.slice(0, 2).map((number) => ({ number, code: 'INTERACT:REFUSED:6', detail: 'Text is longer than 160 characters' })),
     });
+  });
+
+  it('an unknown answer is not narrowed down either: one request, every number retried', async () => {
+    const result = await run(() => ({ status: 200, body: '-1\nSystem temporarily unavailable\n' }));
+    assert.equal(server.requests.length, 1);
+    assert.deepEqual(
+      three.map((number) => classifyRecipient(result, number).action),
+      ['retry', 'retry', 'retry'],
+    );
   });
 
   it('an account refusal is not narrowed down: one request, every number paused', async () => {
@@ -332,7 +348,7 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
   it('a lone number is not asked about twice', async () => {
     const result = await run(() => INVALID, ['+353861234999']);
     assert.equal(server.requests.length, 1);
-    assert.equal(result.kind === 'answered' && result.results[0]?.code, 'INTERACT:4');
+    assert.equal(result.kind === 'answered' && result.results[0]?.code, 'INTERACT:REFUSED:4');
   });
 
   it('when a number cannot be asked about before any was taken, that failure stands for the whole submission', async () => {
@@ -356,13 +372,42 @@ describe('InteractSMS adapter: a refused request with several numbers', () => {
       kind: 'answered',
       results: [
         { number: '+353861234567', code: 'INTERACT:0', providerId: NOTIFY_ID, trackingId: NOTIFY_ID },
-        { number: '+353861234999', code: 'HTTP_503', detail: 'Service Unavailable' },
+        { number: '+353861234999', code: 'HTTP_503', failure: 'request', detail: 'Service Unavailable' },
         { number: '+447700900123', code: 'HTTP_503', detail: 'Service Unavailable' },
       ],
     });
+    assert.equal(classifyRecipient(result, '+353861234999').action, 'failover', 'its own request failed as a 503 does');
     assert.equal(classifyRecipient(result, '+353861234567').action, 'sent');
     assert.notEqual(classifyRecipient(result, '+447700900123').action, 'fail', 'never bounced for the gateway failing');
     assert.notEqual(classifyRecipient(result, '+447700900123').action, 'sent');
+  });
+});
+
+describe('InteractSMS adapter: a number sent alone whose request times out', () => {
+  const server = recordingServer();
+  serveDuringSuite(server);
+  const three = ['+353861234567', '+353861234999', '+447700900123'];
+
+  it('is ambiguous (counted as a possible duplicate) as a single-number timeout is; the numbers never sent are not', async () => {
+    let count = 0;
+    server.respond = () => {
+      count++;
+      if (count === 1) return { status: 200, body: '4\nInvalid destination number\n' };
+      if (count === 2) return ACCEPTED;
+      return new Promise<Reply>(() => undefined);
+    };
+    try {
+      const result = await sendOnce(server.url, { ...SUBMISSION, recipients: three }, { responseTimeoutMs: 300 });
+      assert.equal(server.requests.length, 3, 'the third number is not sent after the second timed out');
+      assert.deepEqual(
+        three.map((number) => classifyRecipient(result, number).action),
+        ['sent', 'ambiguous', 'retry'],
+      );
+      const single = await sendOnce(server.url, SUBMISSION, { responseTimeoutMs: 300 });
+      assert.equal(classifyRecipient(result, '+353861234999').category, classifyRecipient(single, SUBMISSION.recipients[0] ?? '').category);
+    } finally {
+      server.respond = undefined;
+    }
   });
 });
 

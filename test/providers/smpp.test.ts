@@ -110,6 +110,14 @@ describe('SMPP against the simulated SMSC', () => {
     assert.equal(classifyRecipient(await gateway.send(sms('+447700900202', 'queue'), 0), '+447700900202').code, 'SMPP:ESME_RMSGQFUL');
   });
 
+  test('a long SMS one part of which is throttled while another was taken is a possible duplicate, not a plain retry', async () => {
+    simulator.setBehaviour({ mode: 'throttle', times: 1 });
+    const text = `${'Tank 8 pressure above limit, valve 4 closed. '.repeat(5)}End.`;
+    const classified = classifyRecipient(await gateway.send(sms('+447700900204', text), 0), '+447700900204');
+    assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP:ESME_RTHROTTLED']);
+    assert.match(classified.reason, /already taken 1 part of it/);
+  });
+
   test("a long SMS goes as parts with their own ids, all in the send result; each part's receipt is handed on as a part's", async () => {
     const text = `${'Tank 7 pressure above limit, valve 3 closed. '.repeat(5)}End.`;
     const result = await gateway.send(sms('+447700900203', text), 0);

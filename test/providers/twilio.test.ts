@@ -8,13 +8,16 @@ import { loadConfig } from '../../src/config/load.ts';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { createLogger } from '../../src/log.ts';
 import type { InboundRequest } from '../../src/providers/contract.ts';
-import { buildMessageForm } from '../../src/providers/twilio/adapter.ts';
+import { buildMessageForm, createTwilioGateway } from '../../src/providers/twilio/adapter.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import { twilioPlugin } from '../../src/providers/twilio/index.ts';
 import { EMPTY_TWIML } from '../../src/providers/twilio/inbound.ts';
 import { startRelay, STORE_FILE, type Relay } from '../../src/relay.ts';
 import type { TwilioSimulator } from '../../src/simulators/twilio.ts';
 import { relayEnvironment, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { sendMail } from '../helpers/smtp.ts';
+import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
+import { ReplayServer, serveDuringSuite } from '../helpers/replay-server.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -205,15 +208,43 @@ describe('Twilio payloads', () => {
     assert.equal(asService.has('From'), false);
   });
 
-  test('error codes: an invalid number or an opt-out bounces, authentication pauses, 20429 retries', async () => {
-    const { outcomeClassifier } = await import('../../src/dispatch/outcomes.ts');
+  test('error codes: a known number or message code bounces, an unknown 400 code is retried', () => {
     const { classifyRecipient } = outcomeClassifier(twilioPlugin.outcomeRules);
     const answered = (code: string) => ({ kind: 'answered' as const, results: [{ number: '+447700900123', code }] });
     assert.equal(classifyRecipient(answered('TWILIO:21211'), '+447700900123').action, 'fail');
     assert.equal(classifyRecipient(answered('TWILIO:21610'), '+447700900123').action, 'fail');
-    assert.equal(classifyRecipient({ kind: 'refused', code: 'TWILIO:20003' }, '+447700900123').action, 'pause');
-    assert.equal(classifyRecipient({ kind: 'refused', code: 'TWILIO:20429' }, '+447700900123').action, 'retry');
+    assert.equal(classifyRecipient(answered('TWILIO:21611'), '+447700900123').action, 'retry', 'an unknown code never bounces');
   });
+});
+
+describe('Twilio adapter: what each HTTP status with an error object means', () => {
+  const server = new ReplayServer({ contentType: 'application/json' });
+  serveDuringSuite(server);
+  const { classifyRecipient } = outcomeClassifier(twilioPlugin.outcomeRules);
+  const number = '+447700900123';
+  const send = () =>
+    withFreshGateway(
+      createTwilioGateway,
+      { ...TEST_GATEWAY_SETTINGS, endpoints: [server.url], username: `AC${'0'.repeat(32)}`, password: 'token', accountId: undefined, sessions: false },
+      (gateway) => gateway.send({ messageId: 'm1', recipients: [number], text: 'hi', encoding: 'gsm7', maxParts: 1 }, 0),
+    );
+  const cases: Array<[number, number, string]> = [
+    [500, 20500, 'failover'],
+    [503, 20503, 'failover'],
+    [503, 20003, 'failover'],
+    [502, 30001, 'failover'],
+    [429, 20429, 'retry'],
+    [401, 20003, 'pause'],
+    [404, 20404, 'pause'],
+  ];
+  for (const [status, code, action] of cases) {
+    test(`HTTP ${status} with code ${code} → ${action}, Twilio's code and message kept as the detail`, async () => {
+      server.next = [{ status, body: JSON.stringify({ code, message: 'Some words', more_info: 'https://www.twilio.com/docs/errors', status }) }];
+      const result = await send();
+      assert.equal(classifyRecipient(result, number).action, action);
+      assert.equal(result.kind === 'refused' && result.detail, `TWILIO:${code} Some words`);
+    });
+  }
 });
 
 describe('Twilio through the relay', () => {

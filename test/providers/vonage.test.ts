@@ -9,6 +9,7 @@ import type { VonageSimulator } from '../../src/simulators/vonage.ts';
 import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
+import { ReplayServer, serveDuringSuite } from '../helpers/replay-server.ts';
 
 const get = (fields: Record<string, string>): InboundRequest => ({ contentType: '', body: '', query: new URLSearchParams(fields), headers: {}, method: 'GET' });
 const form = (fields: Record<string, string>): InboundRequest => ({
@@ -194,5 +195,36 @@ describe('Vonage through the relay', () => {
       body: new URLSearchParams({ ...fields, sig: signed }).toString(),
     });
     assert.equal(taken.status, 200);
+  });
+});
+
+describe('Vonage: a long SMS some of whose parts were taken and another refused', () => {
+  const gateway = new ReplayServer({ contentType: 'application/json' });
+  serveDuringSuite(gateway);
+  let relay: TestRelay | undefined;
+  after(async () => {
+    await relay?.stop();
+    if (relay) removeDir(relay.dir);
+  });
+
+  test('is retried as a possible duplicate, and its history says the taken parts may reach the phone twice', async () => {
+    const part = (status: string, id: string) => ({ to: '447700900180', 'message-id': id, status, ...(status === '0' ? {} : { 'error-text': 'Throttled' }) });
+    gateway.next = [{ status: 200, body: JSON.stringify({ 'message-count': '2', messages: [part('0', 'p1'), part('1', 'p2')] }) }];
+    gateway.answer = { status: 200, body: JSON.stringify({ 'message-count': '2', messages: [part('0', 'p3'), part('0', 'p4')] }) };
+    relay = await startTestRelay({
+      gateway: { provider: 'vonage', url: gateway.url, username: 'key', password: 'secret', from: 'Acme' },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      delivery: { retryMinDelay: '100ms', retryMaxDelay: '200ms' },
+    });
+    const store = relay.relay.store;
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900180@sms.example.com'], body: 'long '.repeat(50) })).data);
+    const [state] = await waitFor('the SMS sent', async () => {
+      const sms = await store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    });
+    assert.equal(gateway.requests.length, 2);
+    assert.equal(state?.possibleDuplicates, 1);
+    const deferred = (await store.events(id)).find((event) => event.kind === 'deferred');
+    assert.match(deferred?.detail ?? '', /VONAGE:1: .*already taken 1 part of it, which the phone may get twice/);
   });
 });

@@ -120,7 +120,7 @@ describe('InteractSMS simulator: records, and the round trip through the real ad
         0,
       );
       assert.deepEqual(mixed.kind === 'answered' && mixed.results.map((entry) => [entry.number, entry.code]), [
-        ['+353861234999', 'INTERACT:4'],
+        ['+353861234999', 'INTERACT:REFUSED:4'],
         ['+353861234568', 'INTERACT:0'],
       ]);
       assert.equal(sim.simulator.requests, requests + 3);

@@ -58,7 +58,7 @@ export function createIntelliSoftwareGateway(options: GatewayOptions): Gateway {
 
 function toResult(outcome: HttpOutcome, recipients: readonly string[], logger: Logger): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
-  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome.status, outcome.text);
+  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
   return parseSendReply(outcome.text, recipients, logger);
 }

@@ -17,11 +17,13 @@
  *   it is never sent (`capabilities.scheduling` is false: the relay holds the SMS itself).
  * - No validity period and no user context exist in this API: `expiresAt` and `userContext` are
  *   not sent; replies are tracked through `notify_id` instead (`replyTracking: 'tracking-id'`).
- * - The non-zero status codes are not published: every non-zero line is `INTERACT:<n>` (a failure),
- *   except an answer whose text is about the account (login, password, api id, credit), which is
- *   `INTERACT:ACCOUNT` so a password typo pauses the queue instead of bouncing it.
- * - One status line answers a request with several numbers: when it refuses one (not for the
- *   account), each number is sent alone so that one invalid number does not fail the others.
+ * - The non-zero status codes are not published, so the gateway's text says what a refusal is
+ *   about: about the account (login, password, api id, credit) it is `INTERACT:ACCOUNT`, so a
+ *   password typo pauses the queue instead of bouncing it; about the number or the message (and
+ *   not about a passing state: "temporarily", "try again"…) `INTERACT:REFUSED:<n>`, which bounces;
+ *   anything else `INTERACT:<n>`, which the relay retries (an unknown answer never bounces).
+ * - One status line answers a request with several numbers: when it refuses one for the number or
+ *   the message, each number is sent alone so that one invalid number does not fail the others.
  * - The MO carries no id: the relay's id for it is derived from fields a retry repeats (see
  *   `parseReceived` in inbound.ts); the simulator computes the same on its own.
  */
@@ -60,6 +62,8 @@ const ACCEPTED_STATUS = 0;
 const CODE_PREFIX = 'INTERACT:';
 /** Its outcome rules pause on this code (account trouble) instead of bouncing. */
 export const ACCOUNT_CODE = `${CODE_PREFIX}ACCOUNT`;
+/** Its outcome rules bounce on codes with this prefix (a refusal of the number or the message). */
+const REFUSED_PREFIX = `${CODE_PREFIX}REFUSED:`;
 
 /** The gateway turns this character back into a line break. */
 const NEWLINE_MARK = '\u00ac';
@@ -84,6 +88,15 @@ const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
  * the api id, credit or balance, authentication. Matched case-insensitively on the gateway's text.
  */
 const ACCOUNT_WORDS = /\b(?:user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?id|credits?|balance|auth\w*|unauthori[sz]ed)\b/i;
+
+/**
+ * A refusal whose words are about this SMS: its number (destination, recipient, MSISDN), its text
+ * or its sender. Only such a refusal bounces; the others are retried.
+ */
+const MESSAGE_WORDS = /\b(?:(?:phone[ _-]?)?numbers?|destinations?|recipients?|msisdns?|text|messages?|content|senders?|originators?)\b/i;
+
+/** Words of a passing state, which make a refusal worth retrying whatever else it names. */
+const PASSING_WORDS = /\b(?:temporar\w*|unavailable|try(?:ing)? again|later|busy|throttl\w*|queue\w*|time[ -]?out|timed out|overload\w*|maintenance)\b/i;
 
 /**
  * The `notify_id` of the SMS of one relay message: the DLR key and the reply-tracking key, so it
@@ -151,13 +164,13 @@ export function createInteractSmsGateway(options: GatewayOptions): Gateway {
 
 /**
  * The legacy answer is one status line for the whole request: a refusal of a request with several
- * numbers does not say which number it is about (one invalid number refuses them all), and the
- * gateway took none of them. Account refusals concern every number alike and are left as they are.
+ * numbers for the number or the message does not say which number it is about (one invalid number
+ * refuses them all), and the gateway took none of them. Account refusals and unknown answers
+ * concern every number alike and are left as they are.
  */
 function refusedAsAWhole(result: SubmissionResult, recipients: readonly string[]): result is Extract<SubmissionResult, { kind: 'answered' }> {
   if (result.kind !== 'answered' || recipients.length < 2) return false;
-  const code = result.results[0]?.code;
-  return code !== `${CODE_PREFIX}${ACCEPTED_STATUS}` && code !== ACCOUNT_CODE;
+  return result.results[0]?.code.startsWith(REFUSED_PREFIX) === true;
 }
 
 /**
@@ -168,7 +181,8 @@ function refusedAsAWhole(result: SubmissionResult, recipients: readonly string[]
  * When a number cannot be asked about (transport failure, HTTP error, unreadable answer): if no
  * number was taken yet, that result stands for the whole submission (nothing was sent, and its
  * phase still tells whether the last request may have been processed); once some were taken they
- * must not be sent again, so the rest are reported one by one with that code (retried later).
+ * must not be sent again: the number whose request failed carries that failure as its own (a
+ * timeout of it may have sent it, as for a single number), and the rest, never sent, that code.
  */
 async function sendEachAlone(recipients: readonly string[], post: (recipients: readonly string[]) => Promise<SubmissionResult>): Promise<SubmissionResult> {
   const accepted = `${CODE_PREFIX}${ACCEPTED_STATUS}`;
@@ -181,7 +195,9 @@ async function sendEachAlone(recipients: readonly string[], post: (recipients: r
     }
     if (!results.some((result) => result.code === accepted)) return alone;
     const detail = alone.detail?.slice(0, DETAIL_MAX_CHARS);
-    for (const rest of recipients.slice(index)) results.push({ number: rest, code: alone.code, ...(detail ? { detail } : {}) });
+    const failure = alone.kind === 'transport' ? alone.phase : 'request';
+    results.push({ number, code: alone.code, failure, ...(detail ? { detail } : {}) });
+    for (const rest of recipients.slice(index + 1)) results.push({ number: rest, code: alone.code, ...(detail ? { detail } : {}) });
     break;
   }
   return { kind: 'answered', results };
@@ -211,8 +227,8 @@ function buildSendForm(
 
 function toResult(outcome: HttpOutcome, recipients: readonly string[], notifyId: string): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
-  // The gateway answers 200 whatever it thinks of the request; anything else is no gateway answer.
-  if (outcome.status !== 200) return httpRefusal(outcome.status, outcome.text);
+  // The gateway answers 200 whatever it thinks of the request; a non-2xx is no gateway answer.
+  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
   const match = STATUS_REPLY.exec(outcome.text.replace(/^\uFEFF/, '').trimStart());
   if (match?.[1] === undefined) return unparseable(outcome.text);
@@ -225,11 +241,18 @@ function toResult(outcome: HttpOutcome, recipients: readonly string[], notifyId:
     };
   }
   const detail = (match[2] ?? '').replace(/\s+/g, ' ').trim().slice(0, DETAIL_MAX_CHARS);
-  const code = ACCOUNT_WORDS.test(detail) ? ACCOUNT_CODE : `${CODE_PREFIX}${status}`;
+  const code = refusalCode(status, detail);
   // One status line speaks for every number of the request: the legacy API has no per-number answer.
   // (A refusal of several numbers is then narrowed down by `sendEachAlone`.)
   return {
     kind: 'answered',
     results: recipients.map((number): RecipientResult => ({ number, code, ...(detail ? { detail } : {}) })),
   };
+}
+
+/** What a non-zero status line is about, by its words (the vendor publishes no code table). */
+function refusalCode(status: number, text: string): string {
+  if (ACCOUNT_WORDS.test(text)) return ACCOUNT_CODE;
+  if (MESSAGE_WORDS.test(text) && !PASSING_WORDS.test(text)) return `${REFUSED_PREFIX}${status}`;
+  return `${CODE_PREFIX}${status}`;
 }

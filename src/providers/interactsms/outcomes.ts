@@ -1,8 +1,9 @@
 /**
  * InteractSMS's status lines, reported by the adapter as `INTERACT:<n>`. The vendor publishes no
- * code table: only 0 (taken) is known, and the adapter names a refusal whose text is about the
+ * code table: only 0 (taken) is known, and the adapter names a refusal by its text: about the
  * login, the api id or the credit `INTERACT:ACCOUNT`, so that a wrong password pauses instead of
- * bouncing the queue.
+ * bouncing the queue; about the number or the message `INTERACT:REFUSED:<n>`, which bounces. Any
+ * other code falls to the generic rules: retried, as an unknown answer must never bounce.
  */
 import type { OutcomeRule } from '../contract.ts';
 import { REASONS } from '../outcome-reasons.ts';
@@ -15,5 +16,10 @@ export const INTERACTSMS_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'account',
     reason: "the SMS gateway refused the relay's account (login, api id or credit)",
   },
-  { match: /^(request|recipient)\/INTERACT:-?\d+$/, action: 'fail', category: 'refused', reason: REASONS.refused },
+  {
+    match: /^(request|recipient)\/INTERACT:REFUSED:-?\d+$/,
+    action: 'fail',
+    category: 'refused',
+    reason: 'the SMS gateway refused the number or the message',
+  },
 ];

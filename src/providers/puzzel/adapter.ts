@@ -219,10 +219,9 @@ function toResult(outcome: HttpOutcome, messages: readonly OutgoingMessage[], lo
   if (outcome.kind === 'transport') return outcome;
   if (outcome.status === 401) {
     // The OpenAPI-era gateway answers a refused login with RFC 7807 ProblemDetails.
-    const problem = problemDetail(outcome.text);
-    return problem === undefined ? httpRefusal(401, outcome.text) : { kind: 'refused', code: 'HTTP_401', detail: problem };
+    return httpRefusal(outcome, problemDetail(outcome.text));
   }
-  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome.status, outcome.text);
+  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
   const statuses = readSendResponse(outcome.text);
   if (statuses === undefined) return unparseable(outcome.text);
@@ -254,8 +253,8 @@ interface MessageStatus {
  * The answer's `messageStatus` entries, from JSON (what the adapter asks for) or, leniently, XML
  * (the gateway's default). Undefined when the body is neither, or has no `messageStatus` list. An
  * entry that is not readable is left out: its message then has no result (`MISSING_RESULT`, which
- * retries on the same host) rather than the whole answer being unreadable (which would send every
- * message of a possibly processed request again elsewhere).
+ * retries on the same host) rather than the whole answer being unreadable (which would leave every
+ * message of the request in doubt, those with a readable entry too).
  */
 function readSendResponse(body: string): MessageStatus[] | undefined {
   const trimmed = body.trim();

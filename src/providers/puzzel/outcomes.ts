@@ -13,5 +13,12 @@ export const PUZZEL_OUTCOME_RULES: readonly OutcomeRule[] = [
   { match: /^recipient\/PUZZEL:25$/, action: 'sent', category: 'duplicate', reason: 'the SMS gateway already had this SMS (a retry after a lost answer)' },
   { match: /^(request|recipient)\/PUZZEL:6$/, action: 'retry', category: 'gateway-error', reason: REASONS.temporary },
   { match: /^(request|recipient)\/PUZZEL:2$/, action: 'pause', category: 'account', reason: "the SMS gateway refused the relay's account (access error)" },
-  { match: /^(request|recipient)\/PUZZEL:\d+$/, action: 'fail', category: 'refused', reason: REASONS.refused },
+  // 5 Syntax error: a parameter of the message (its recipient, content or originator) is invalid.
+  // Any other code falls to the generic rules and is retried: an unknown answer never bounces.
+  {
+    match: /^(request|recipient)\/PUZZEL:5$/,
+    action: 'fail',
+    category: 'refused',
+    reason: 'the SMS gateway refused the message (its number, text or sender id)',
+  },
 ];

@@ -261,10 +261,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     );
   }
 
-  /** Every part taken: sent; else the first part's trouble speaks for the SMS. */
+  /** Every part taken: sent; else the first part's trouble speaks for the SMS (with how many parts were taken). */
   function toResult(answers: readonly SubmitAnswer[], number: string, partsKey: string | undefined): SubmissionResult {
     const refused = answers.find((answer) => answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK);
-    if (refused?.kind === 'answered') return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${statusName(refused.status)}` }] };
+    if (refused?.kind === 'answered') {
+      const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
+      return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${statusName(refused.status)}`, ...(taken > 0 ? { partsTaken: taken } : {}) }] };
+    }
     if (answers.some((answer) => answer.kind === 'unbound') && answers.every((answer) => answer.kind !== 'answered')) return notBound();
     const lost = answers.find((answer) => answer.kind !== 'answered');
     if (lost) {

@@ -111,25 +111,26 @@ export function buildMessageForm(
 }
 
 /**
- * 201 with a Message resource: taken. A 400 error object is about this message (its number, its
- * sender, its text); any other status with an error object is about the account or the service
- * (401 authentication, 404 a wrong Account SID, 429 too many requests).
+ * 2xx with a Message resource: taken (a 2xx without one is unreadable: Twilio may have created it).
+ * A 400 error object is about this message (its number, its sender, its text): its code goes to the
+ * outcome rules. Any other status says what it is about by itself, whatever code its error object
+ * carries (the generic rules: 5xx Twilio's trouble, 429 too many requests, 401/403/404 the account);
+ * Twilio's code and message then go along as the detail.
  */
 function toResult(outcome: HttpOutcome, number: string): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
-  if (outcome.truncated) return unparseable(outcome.text);
-  const body = readJson(outcome.text);
   if (outcome.status >= 200 && outcome.status < 300) {
-    const sid = body?.['sid'];
+    const sid = outcome.truncated ? undefined : readJson(outcome.text)?.['sid'];
     if (typeof sid !== 'string' || !MESSAGE_SID.test(sid)) return unparseable(outcome.text);
     return { kind: 'answered', results: [{ number, code: ACCEPTED_CODE, providerId: sid }] };
   }
+  const body = outcome.truncated ? undefined : readJson(outcome.text);
   const code = body?.['code'];
-  if (typeof code !== 'number' || !Number.isSafeInteger(code)) return httpRefusal(outcome.status, outcome.text);
+  if (typeof code !== 'number' || !Number.isSafeInteger(code)) return httpRefusal(outcome);
   const message = body?.['message'];
   const detail = typeof message === 'string' ? message.slice(0, DETAIL_MAX_CHARS) : undefined;
   if (outcome.status === 400) return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${code}`, ...(detail ? { detail } : {}) }] };
-  return { kind: 'refused', code: `${CODE_PREFIX}${code}`, ...(detail ? { detail } : {}) };
+  return httpRefusal(outcome, `${CODE_PREFIX}${code}${detail ? ` ${detail}` : ''}`);
 }
 
 function readJson(text: string): Readonly<Record<string, unknown>> | undefined {

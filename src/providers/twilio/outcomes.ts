@@ -1,24 +1,18 @@
 /**
  * Twilio's answers to a create-message request, reported by the adapter as `TWILIO:ACCEPTED` or
- * `TWILIO:<error code>` (https://www.twilio.com/docs/api/errors): request-level codes (not a 400)
- * concern the account, recipient-level ones (a 400) this message.
+ * `TWILIO:<error code>` (https://www.twilio.com/docs/api/errors).
  */
 import type { OutcomeRule } from '../contract.ts';
 import { REASONS } from '../outcome-reasons.ts';
 
+/**
+ * Only a 400's codes come here (as `recipient/`): the other statuses are classified by the generic
+ * rules whatever Twilio's code. Of these, the codes below are known to be about the number or the
+ * message and bounce; a code not listed is retried (the generic rules' unclassified retry), since
+ * some 400s are passing states of the account (21611: the sender's queue is full).
+ */
 export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
   { match: /^recipient\/TWILIO:ACCEPTED$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
-  // 20429 Too Many Requests: the account's concurrency or rate limit.
-  { match: /^(request|recipient)\/TWILIO:20429$/, action: 'retry', category: 'busy', reason: 'the SMS gateway is busy (too many requests)' },
-  // 20500 Internal Server Error, 20503 Service Unavailable.
-  { match: /^(request|recipient)\/TWILIO:2050[03]$/, action: 'retry', category: 'gateway-error', reason: REASONS.temporary },
-  // 20003 authentication, 20404 a wrong Account SID, 20005 account not active: every message would fail alike.
-  {
-    match: /^request\/TWILIO:\d+$/,
-    action: 'pause',
-    category: 'account',
-    reason: "the SMS gateway refused the relay's account (credentials, Account SID or permissions)",
-  },
   {
     match: /^recipient\/TWILIO:(21211|21614)$/,
     action: 'fail',
@@ -34,5 +28,6 @@ export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'sender',
     reason: 'the sender id is not one the Twilio account may send from',
   },
-  { match: /^recipient\/TWILIO:\d+$/, action: 'fail', category: 'refused', reason: REASONS.refused },
+  // 21602 no message body, 21617 a body over 1 600 characters.
+  { match: /^recipient\/TWILIO:(21602|21617)$/, action: 'fail', category: 'refused', reason: REASONS.refused },
 ];

@@ -146,17 +146,23 @@ function partsAnswered(text: string): number {
 /**
  * Every part taken: sent, under our client-ref, with each part's message-id when there are several
  * (the relay keeps them: their receipts combine on any relay); else the first refused part's status
- * speaks for the SMS.
+ * speaks for the SMS, with how many parts were taken (the phone may have those already).
  */
 function toResult(outcome: HttpOutcome, number: string, clientRef: string): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
-  if (outcome.status !== 200) return httpRefusal(outcome.status, outcome.text);
+  if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
   const parts = readParts(outcome.text);
   if (parts === undefined) return unparseable(outcome.text);
   const refused = parts.find((part) => part.status !== '0');
+  const taken = parts.filter((part) => part.status === '0').length;
   const result: RecipientResult = refused
-    ? { number, code: `${CODE_PREFIX}${Number(refused.status)}`, ...(refused.errorText ? { detail: refused.errorText } : {}) }
+    ? {
+        number,
+        code: `${CODE_PREFIX}${Number(refused.status)}`,
+        ...(refused.errorText ? { detail: refused.errorText } : {}),
+        ...(taken > 0 ? { partsTaken: taken } : {}),
+      }
     : { number, code: `${CODE_PREFIX}0`, providerId: clientRef, ...partIds(parts) };
   return { kind: 'answered', results: [result] };
 }

@@ -22,5 +22,8 @@ export const VONAGE_OUTCOME_RULES: readonly OutcomeRule[] = [
   { match: /^recipient\/VONAGE:(7|33)$/, action: 'fail', category: 'barred', reason: 'the number is barred or deactivated' },
   { match: /^recipient\/VONAGE:29$/, action: 'fail', category: 'whitelist', reason: 'a trial Vonage account may only text its registered test numbers' },
   { match: /^recipient\/VONAGE:15$/, action: 'fail', category: 'sender', reason: 'the sender id is not one the Vonage account may send from' },
-  { match: /^recipient\/VONAGE:\d+$/, action: 'fail', category: 'refused', reason: REASONS.refused },
+  // 2 Missing Parameters, 3 Invalid Parameters (the number, the text), 6 Invalid Message (unroutable),
+  // 12 Message Too Long, 22 Invalid Network Code. Any other status falls to the generic rules and is
+  // retried: an unknown answer never bounces.
+  { match: /^recipient\/VONAGE:(2|3|6|12|22)$/, action: 'fail', category: 'refused', reason: REASONS.refused },
 ];
