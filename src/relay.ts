@@ -217,7 +217,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // One simulator also answers at the paths documented before routes (`/simulator/control`, its send API at the root).
     const [onlySimulator] = simulators.size === 1 ? simulators.values() : [];
     let smtpUp = false;
-    const gateways: Gateway[] = [];
+    const gateways: Array<{ readonly provider: string; readonly gateway: Gateway }> = [];
     // The dispatcher's breakers and pauses for the console, once the dispatcher exists (it starts after the HTTP server).
     let dispatchHealth: () => ReturnType<Dispatcher['health']> = () => [];
     // The web console (docs/console.md): off until a user is configured; its reads on their own connections.
@@ -239,7 +239,17 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       ],
       metrics,
       // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready, as do failing commits.
-      ready: async () => smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok) && (await storeHealth.ready(store)),
+      notReady: async () => {
+        const reasons: Record<string, string> = {};
+        if (stopping) reasons.relay = 'stopping';
+        else if (!smtpUp) reasons.relay = 'starting';
+        if (disk.full) reasons.disk = `free space below store.minFreeMegabytes (${config.store.minFreeMegabytes} MB)`;
+        const storeReason = await storeHealth.notReady(store);
+        if (storeReason) reasons.store = storeReason;
+        const cannotSend = gateways.filter(({ gateway }) => !gateway.health().ok).map(({ provider }) => provider);
+        if (cannotSend.length > 0) reasons.gateway = `cannot send: ${cannotSend.join(', ')}`;
+        return reasons;
+      },
       mounts: [
         ...accounts.flatMap((account) => {
           const plugin = registry.get(account.provider);
@@ -275,8 +285,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
                   consoleStore,
                   acceptance: () => acceptance,
                   gateway: () => ({
-                    hosts: (gateways[0]?.endpoints ?? []).map(hostOf),
-                    health: gateways.map((started) => started.health()),
+                    hosts: (gateways[0]?.gateway.endpoints ?? []).map(hostOf),
+                    health: gateways.map(({ gateway }) => gateway.health()),
                     providers: dispatchHealth().map((provider) => ({
                       ...provider,
                       hosts: provider.hosts.map(({ endpoint, failed }) => ({ host: hostOf(endpoint), failed })),
@@ -308,7 +318,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       // The part ids of a long SMS go to the store before its result reaches the dispatcher: any relay's receipts find it.
       const started = inbound.keepingParts(account.provider, created);
       stack.push(() => started.close());
-      gateways.push(started);
+      gateways.push({ provider: account.provider, gateway: started });
       await started.start({ inbound: inbound.sinkFor(account.provider) });
       return started;
     };

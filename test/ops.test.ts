@@ -202,7 +202,7 @@ describe('a nearly full disk', () => {
       await webhook.body.dump();
       const ready = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
       assert.equal(ready.statusCode, 503);
-      await ready.body.dump();
+      assert.deepEqual(await ready.body.json(), { status: 'not ready', reasons: { disk: 'free space below store.minFreeMegabytes (1000000000 MB)' } });
     } finally {
       await relay.stop();
       removeDir(dir);

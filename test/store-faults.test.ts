@@ -64,7 +64,11 @@ describe('a data directory deleted under the running relay', () => {
     const next = refusal(await sendMail(relay.smtpPort, { to: ['447700900299@sms.localhost'], body: 'after-delete' }));
     assert.equal(next?.code, 451, next?.text);
     assert.match(next?.text ?? '', /^4\.3\.0 .*was deleted while the relay ran/);
-    assert.equal(await status(relay.httpPort, '/readyz'), 503);
+    const notReady = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
+    assert.equal(notReady.statusCode, 503);
+    const body = await notReady.body.text();
+    assert.match(body, /"store":"the store file was deleted or replaced under the running relay/);
+    assert.ok(!body.includes(dir), `no path in ${body}`);
     assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart would start an empty store beside the copy: not a liveness failure');
     const lost = await waitFor('the error line naming the copy', () =>
       relay.logs.find((line) => String(line.msg).startsWith('store: lost') && typeof line.recovery === 'string'),
@@ -108,7 +112,12 @@ describe('commits that fail', () => {
       other.exec('BEGIN IMMEDIATE');
       const refused = await sendMail(relay.smtpPort, { to: ['447700900297@sms.localhost'], body: 'locked out' });
       assert.equal(refused.data?.code, 451, refused.data?.text);
-      assert.equal(await status(relay.httpPort, '/readyz'), 503);
+      const notReady = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
+      assert.equal(notReady.statusCode, 503);
+      assert.deepEqual(await notReady.body.json(), {
+        status: 'not ready',
+        reasons: { store: 'commits fail (see the log line "store: commits fail")' },
+      });
       assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart does not cure it');
       other.exec('ROLLBACK');
       other.close();
