@@ -11,7 +11,7 @@ import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
-import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig } from './schema.ts';
+import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig, span } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
@@ -275,7 +275,7 @@ function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<stri
 }
 
 /** The dotted paths of the duration settings (milliseconds in Config), to show them as written: `5m`. */
-export const DURATION_SETTINGS: ReadonlySet<string> = new Set(pathsOf(configSchema, duration));
+export const DURATION_SETTINGS: ReadonlySet<string> = new Set([...pathsOf(configSchema, duration), ...pathsOf(configSchema, span)]);
 
 /**
  * Where a setting's value came from, as a config problem names it: its variable, its file key, or

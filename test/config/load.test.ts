@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/load.ts';
-import { configSchema } from '../../src/config/schema.ts';
+import { ConfigError, DURATION_SETTINGS, loadConfig } from '../../src/config/load.ts';
+import { configSchema, MAX_SPAN_MS, MAX_WAIT_MS } from '../../src/config/schema.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
 
@@ -285,5 +285,26 @@ describe('config', () => {
     const [line, ...more] = problems({ SMSRELAY_SHUTDOWN_TIMEOUT: 'soon' });
     assert.deepEqual(more, []);
     assert.match(line ?? '', /^SMSRELAY_SHUTDOWN_TIMEOUT="soon".*duration/);
+  });
+
+  test("every duration setting has a maximum: beyond a timer's longest wait (or ten years for an age) it is refused, naming where it came from", () => {
+    // Past 2^31-1 ms Node fires a timer after 1 ms: a stop that should wait 1000 days cut sessions at once.
+    assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: '1000d' }), [
+      'SMSRELAY_SHUTDOWN_TIMEOUT="1000d": "1000d" is too long: write at most 24d (the longest a timer can wait)',
+    ]);
+    const [fromFile, ...others] = problems({}, 'shutdownTimeout: 25d\n');
+    assert.deepEqual(others, []);
+    assert.match(fromFile ?? '', /\/smsrelay\.yaml: shutdownTimeout: "25d" is too long: write at most 24d \(the longest a timer can wait\)$/);
+    assert.equal(loadConfig({ SMSRELAY_SHUTDOWN_TIMEOUT: '24d' }, dirWith()).config.shutdownTimeout, MAX_WAIT_MS);
+    assert.equal(loadConfig({}, dirWith('store:\n  retention: 365d\n')).config.store.retention, 365 * 86_400_000, 'an age may be longer than a timer');
+    assert.ok(DURATION_SETTINGS.size >= 20);
+    for (const setting of DURATION_SETTINGS) {
+      const [section, key] = setting.split('.');
+      const yaml = key === undefined ? `${section}: 4000d\n` : `${section}:\n  ${key}: 4000d\n`;
+      const [line, ...more] = problems({}, yaml);
+      assert.deepEqual(more, [], setting);
+      assert.match(line ?? '', new RegExp(`/smsrelay\\.yaml: ${setting}: "4000d" is too long: write at most (24d|3650d) `), setting);
+    }
+    assert.equal(MAX_SPAN_MS, 3650 * 86_400_000);
   });
 });
