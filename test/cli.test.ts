@@ -40,10 +40,12 @@ describe('smsrelay command', () => {
   });
 
   /** `smsrelay start` in `cwd` with only these variables; it is expected to refuse to start. */
-  function refusedStart(cwd: string, env: Record<string, string>) {
+  function refusedStart(cwd: string, env: Record<string, string | undefined>) {
+    const merged = { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: `${cwd}/data`, SMSRELAY_HTTP_PORT: '0', ...env };
     const result = spawnSync(process.execPath, [BIN, 'start'], {
       cwd,
-      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: `${cwd}/data`, SMSRELAY_HTTP_PORT: '0', ...env },
+      // A variable given as undefined is left out (an empty one counts as set).
+      env: Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined)),
       encoding: 'utf8',
       timeout: 60_000, // a start that opens the store and its listeners, on a loaded 2-core machine
     });
@@ -81,7 +83,7 @@ describe('smsrelay command', () => {
       ]);
       assert.doesNotMatch(smtp.stdout, /EADDRINUSE|stack/, 'no error object in the log either');
       writeFileSync(join(cwd, 'smsrelay.yaml'), `http:\n  port: ${port}\n`);
-      const http = refusedStart(cwd, { SMSRELAY_HTTP_PORT: '' });
+      const http = refusedStart(cwd, { SMSRELAY_HTTP_PORT: undefined });
       assert.equal(http.status, 78);
       assert.deepEqual(http.lines, [
         `smsrelay: config: ${join(cwd, 'smsrelay.yaml')}: http.port: the HTTP listener cannot listen on 127.0.0.1:${port}: the port is in use by another program (another relay on this machine?); stop it or choose another port`,

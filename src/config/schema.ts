@@ -61,7 +61,8 @@ function durationUpTo(maxMs: number, why: string) {
   return z
     .string({ error: (issue) => `${DURATION_HINT}${typeof issue.input === 'number' ? ` (a number needs its unit: ${issue.input}s, ${issue.input}m…)` : ''}` })
     .transform((value, ctx) => {
-      const millis = ms(value as ms.StringValue);
+      // ms throws on an empty text (an empty variable) rather than answering NaN.
+      const millis = value.trim() === '' ? Number.NaN : ms(value as ms.StringValue);
       if (typeof millis !== 'number' || !Number.isFinite(millis) || millis < 0 || !/[a-z]\s*$/i.test(value)) {
         ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, not "${value}"` });
         return z.NEVER;
@@ -93,11 +94,14 @@ function countryCodeHint(value: unknown): string {
   return String(value).toUpperCase() === 'UK' ? 'UK is not an ISO country code: use GB' : 'expected a two-letter country code such as GB or US';
 }
 
-const port = z.coerce
-  .number({ error: 'expected a port number' })
-  .int('expected a whole port number')
-  .min(0, 'expected a port number from 0 to 65535')
-  .max(65535, 'expected a port number from 0 to 65535');
+const PORT_HINT = 'expected a port number from 0 to 65535';
+/**
+ * Decimal digits only: a number coerced from text also took `0x10` (16), `1e3` (1000) and an
+ * empty variable (0: any free port), none of which anyone means as a port.
+ */
+const port = z
+  .union([z.number(), z.string().regex(/^\d+$/, PORT_HINT).transform(Number)], { error: PORT_HINT })
+  .pipe(z.number().int('expected a whole port number').min(0, PORT_HINT).max(65535, PORT_HINT));
 
 export const positiveInt = z.coerce.number({ error: 'write a whole number above 0' }).int('expected a whole number').positive('expected a number above 0');
 

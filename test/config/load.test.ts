@@ -287,6 +287,50 @@ describe('config', () => {
     assert.match(line ?? '', /^SMSRELAY_SHUTDOWN_TIMEOUT="soon".*duration/);
   });
 
+  test('an empty variable counts as set: refused where an empty value is, as the same value in the file is, never silently the default', () => {
+    assert.deepEqual(problems({ SMSRELAY_DATA_DIR: '' }), ['SMSRELAY_DATA_DIR="": write a value: it must not be empty']);
+    assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '' }), ['SMSRELAY_SMTP_PORT="": expected a port number from 0 to 65535']);
+    assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: ' ' }), ['SMSRELAY_SHUTDOWN_TIMEOUT=" ": write a duration such as 30s, 5m or 24h, not ""']);
+    assert.deepEqual(problems({ SMSRELAY_SMS_DOMAINS: '' }), ['SMSRELAY_SMS_DOMAINS="": expected at least one SMS domain']);
+    assert.deepEqual(problems({ SMSRELAY_LOG_LEVEL: '' }), ['SMSRELAY_LOG_LEVEL="": write one of: fatal, error, warn, info, debug, trace, silent']);
+  });
+
+  test('ports are decimal digits only: 0x10, 1e3, -1 and an empty value are refused', () => {
+    for (const value of ['0x10', '1e3', '-1', '', '70000', '2525.5']) {
+      assert.deepEqual(problems({ SMSRELAY_HTTP_PORT: value }), [`SMSRELAY_HTTP_PORT="${value}": expected a port number from 0 to 65535`], value);
+    }
+    const [line, ...more] = problems({}, 'smtp:\n  port: "0x10"\n');
+    assert.deepEqual(more, []);
+    assert.match(line ?? '', /smsrelay\.yaml: smtp\.port: expected a port number from 0 to 65535$/);
+    assert.equal(loadConfig({ SMSRELAY_HTTP_PORT: '2631' }, dirWith('smtp:\n  port: "2632"\n')).config.smtp.port, 2632);
+    assert.equal(loadConfig({ SMSRELAY_HTTP_PORT: '2631' }, dirWith()).config.http.port, 2631);
+  });
+
+  test('a wrong file value that a variable overrides is a warning naming both, not silence', () => {
+    const dir = dirWith('smtp:\n  port: abc\n');
+    const { config, warnings } = loadConfig({ SMSRELAY_SMTP_PORT: '2631' }, dir);
+    assert.equal(config.smtp.port, 2631);
+    assert.deepEqual(warnings, [
+      `${join(dir, 'smsrelay.yaml')}: smtp.port: expected a port number from 0 to 65535; overridden by SMSRELAY_SMTP_PORT for now: correct it or remove it`,
+    ]);
+    assert.deepEqual(loadConfig({ SMSRELAY_SMTP_PORT: '2631' }, dirWith('smtp:\n  port: 2632\n')).warnings, [], 'a good file value overridden is no warning');
+  });
+
+  test('two listeners on one port are refused at validation, naming both settings (not blamed on another program)', () => {
+    assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '2631', SMSRELAY_HTTP_PORT: '2631' }), [
+      'SMSRELAY_HTTP_PORT="2631": the same port as smtp.port (SMSRELAY_SMTP_PORT="2631"); give each listener its own port',
+    ]);
+    const [line, ...more] = problems({}, 'smtp:\n  host: 0.0.0.0\n  port: 2631\nhttp:\n  host: 127.0.0.1\n  port: 2631\n');
+    assert.deepEqual(more, []);
+    assert.match(line ?? '', /smsrelay\.yaml: http\.port: the same port as smtp\.port \(.*smsrelay\.yaml: smtp\.port\); give each listener its own port$/);
+    assert.equal(loadConfig({ SMSRELAY_SMTP_PORT: '0', SMSRELAY_HTTP_PORT: '0' }, dirWith()).config.http.port, 0, 'port 0 is any free port, each its own');
+    assert.equal(
+      loadConfig({}, dirWith('smtp:\n  host: 127.0.0.1\n  port: 2631\nhttp:\n  host: 127.0.0.2\n  port: 2631\n')).config.http.port,
+      2631,
+      'other addresses',
+    );
+  });
+
   test("every duration setting has a maximum: beyond a timer's longest wait (or ten years for an age) it is refused, naming where it came from", () => {
     // Past 2^31-1 ms Node fires a timer after 1 ms: a stop that should wait 1000 days cut sessions at once.
     assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: '1000d' }), [
