@@ -7,7 +7,7 @@ import type { Preview } from './acceptance/preview.ts';
 import { relayVersion } from './cluster/membership.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
-import { ListenError, RelayError, toSmtpError } from './errors.ts';
+import { DataDirError, ListenError, RelayError, toSmtpError } from './errors.ts';
 import { runningRelay, STORE_FILE } from './store/lock.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
@@ -368,7 +368,7 @@ async function start(): Promise<void> {
     // A port taken or not allowed, a database that refuses us, a relay of this name or a Maildir among several:
     // only the configuration (or stopping the other program) helps.
     const setting =
-      error instanceof ListenError
+      error instanceof ListenError || error instanceof DataDirError
         ? error.setting
         : error instanceof StoreConfigError
           ? 'store.url'

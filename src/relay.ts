@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -35,7 +34,7 @@ import { DeliveryNotices } from './replies/notices.ts';
 import { replyMailOptions } from './replies/reply-mail.ts';
 import { ReplyTracking } from './replies/tracking.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
-import { lockDataDir, STORE_FILE } from './store/lock.ts';
+import { lockDataDir, makeDataDir, STORE_FILE } from './store/lock.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { openThreadedStore } from './store/threaded.ts';
 import { PostgresConsoleStore } from './store/postgres/console.ts';
@@ -85,9 +84,11 @@ export interface RelayOptions {
  * get a 250, everything that carries the message further is running. Stops in the reverse order.
  */
 export async function startRelay(config: Config, logger: Logger, options: RelayOptions = {}): Promise<Relay> {
-  mkdirSync(config.dataDir, { recursive: true });
+  makeDataDir(config.dataDir);
   const lock = lockDataDir(config.dataDir);
-  if (lock.stale) logger.warn({ ...lock.stale, dataDir: config.dataDir }, 'relay: took over the lock of a relay that is gone');
+  // The dead relay's pid under a name of its own: `pid` is this process's, on every line.
+  if (lock.stale)
+    logger.warn({ stalePid: lock.stale.pid, reason: lock.stale.reason, dataDir: config.dataDir }, 'relay: took over the lock of a relay that is gone');
   const stack: Array<() => Promise<void> | void> = [() => lock.release()];
   const stop = async () => {
     for (const step of stack.reverse()) await step();
