@@ -130,6 +130,43 @@ describe('operating the relay', () => {
     assert.equal(cli('quarantine', 'list').trim(), 'no quarantined requests');
   });
 
+  test('an argument a command does not take is refused with the reason and the usage, exit 64, not ignored', () => {
+    for (const [args, reason] of [
+      [['backup', join(dir, 'b.db'), 'extra'], 'backup: unexpected argument "extra"'],
+      [['log', 'a', 'b'], 'log: unexpected argument "b"'],
+      [['status', 'now'], 'status: unexpected argument "now"'],
+      [['config', 'check', 'twice'], 'config: unexpected argument "twice"'],
+      [['queue', 'list', 'extra'], 'queue list: unexpected argument "extra"'],
+      [['queue', 'hold', 'id-1', 'id-2'], 'queue hold: unexpected argument "id-2"'],
+      [['quarantine', 'show', '1', '2'], 'quarantine show: unexpected argument "2"'],
+      [['undeliverable', 'reroute', 'id', 'a@example.com', 'b@example.com'], 'undeliverable reroute: unexpected argument "b@example.com"'],
+      [['hash-password', 'mypassword123'], 'hash-password takes no argument: it reads the password on stdin'],
+    ] as const) {
+      const result = run(args);
+      assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`smsrelay: ${reason.replace(/[()"]/g, '.')}[^\\n]*\\n\\nUsage: smsrelay`), args.join(' '));
+    }
+    assert.equal(existsSync(join(dir, 'b.db')), false, 'the refused backup wrote nothing');
+  });
+
+  test('queue hold, release, retry and delete of an id no message has say so and exit non-zero', () => {
+    for (const command of ['hold', 'retry', 'delete', 'release']) {
+      const result = run(['queue', command, 'no-such-message']);
+      assert.equal(result.status, 1, `${command}: ${result.stderr}`);
+      assert.match(result.stderr, /smsrelay: no message with id no-such-message \(see smsrelay queue list\)\n$/);
+    }
+  });
+
+  test('backup refuses to write over the live store, under any spelling of its path', () => {
+    const data = env.SMSRELAY_DATA_DIR as string;
+    for (const target of [join(data, 'smsrelay.db'), join(data, '.', 'smsrelay.db-wal'), join(data, '..', 'data', 'smsrelay.db')]) {
+      const result = run(['backup', target]);
+      assert.equal(result.status, 64, `${target}: ${result.stderr}`);
+      assert.match(result.stderr, /that is the live store itself; name a file outside it/);
+    }
+    assert.equal(run(['status']).status, 0, 'the store is intact');
+  });
+
   test('run where there is no relay data, a command says where it looked and creates nothing', () => {
     const elsewhere = tempDir('smsrelay-nodata-');
     try {
