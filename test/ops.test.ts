@@ -226,6 +226,38 @@ describe('graceful shutdown', () => {
   });
 });
 
+describe('graceful shutdown of a transaction under way', () => {
+  test('SIGTERM after MAIL and RCPT were accepted: its DATA is taken and stored within shutdownTimeout, a new MAIL gets 421 4.3.2, then the relay exits', async () => {
+    const dir = tempDir('smsrelay-stop-data-');
+    const env = relayEnvironment(dir, { shutdownTimeout: '10s' });
+    const relay = await spawnRelay(dir, env);
+    try {
+      const dialog = await SmtpDialog.open(relay.smtpPort);
+      await dialog.command('EHLO client.example.com');
+      assert.equal((await dialog.command('MAIL FROM:<late@example.com>')).code, 250);
+      assert.equal((await dialog.command('RCPT TO:<447700900777@sms.localhost>')).code, 250);
+      const other = await SmtpDialog.open(relay.smtpPort);
+      await other.command('EHLO other.example.com');
+      const exited = relay.stop();
+      await waitFor('stopping', () => relay.logs.find((line) => line.msg === 'relay: stopping'));
+      const refused = await other.command('MAIL FROM:<new@example.com>');
+      assert.equal(refused.code, 421);
+      assert.match(refused.text, /^4\.3\.2 /);
+      const stored = await dialog.data('Subject: x\n\nin flight at stop');
+      assert.equal(stored.code, 250, stored.text);
+      await dialog.close();
+      await other.close();
+      assert.equal(await exited, 0);
+      const db = new BetterSqlite3(join(env.SMSRELAY_DATA_DIR as string, 'smsrelay.db'), { readonly: true });
+      const texts = db.prepare('SELECT COUNT(*) AS n FROM outbound').get() as { n: number };
+      db.close();
+      assert.equal(texts.n, 1, 'the mail answered 250 is in the store');
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
+
 describe('a nearly full disk', () => {
   test('new mail gets 452 4.3.1, webhooks 503 and /readyz 503, rather than failing mid-commit', async () => {
     const dir = tempDir('smsrelay-disk-');
