@@ -159,6 +159,8 @@ function describeEvent(kind: string, detail: string | undefined): string {
 /** `queue list | hold | release | retry | delete [<message id> | all] | pause | resume`. */
 export async function queue(store: Store, args: readonly string[], now: number): Promise<string> {
   const [command = 'list', target] = args;
+  const most = ['list', 'pause', 'resume'].includes(command) ? 1 : 2;
+  if (args.length > most) throw new UsageError(`queue ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
   if (command === 'list') {
     const queued = await store.listQueued(LISTED);
     if (queued.length === 0) return 'no queued SMS';
@@ -173,6 +175,10 @@ export async function queue(store: Store, args: readonly string[], now: number):
   if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
   if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);
   const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
+  // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
+  if (changed === 0 && target !== 'all' && (await store.smsOf(target)).length === 0) {
+    throw new Error(`no message with id ${target} (see smsrelay queue list)`);
+  }
   return `${command}: ${changed} queued SMS changed`;
 }
 
@@ -183,6 +189,8 @@ export async function queue(store: Store, args: readonly string[], now: number):
  */
 export async function quarantine(store: Store, args: readonly string[]): Promise<string> {
   const [command = 'list', target] = args;
+  const most = command === 'list' ? 1 : 2;
+  if (args.length > most) throw new UsageError(`quarantine ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
   const when = (entry: { readonly receivedAt: number }) => new Date(entry.receivedAt).toISOString();
   if (command === 'list') {
     const entries = await store.listQuarantine(LISTED);

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buffer, text } from 'node:stream/consumers';
 import { setFlagsFromString } from 'node:v8';
@@ -7,7 +7,7 @@ import type { Preview } from './acceptance/preview.ts';
 import { relayVersion } from './cluster/membership.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
-import { ListenError, RelayError, toSmtpError } from './errors.ts';
+import { DataDirError, ListenError, RelayError, toSmtpError } from './errors.ts';
 import { runningRelay, STORE_FILE } from './store/lock.ts';
 import { SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
@@ -56,8 +56,20 @@ Commands:
 Configuration: smsrelay.yaml in the working directory (or the file SMSRELAY_CONFIG names) and
 SMSRELAY_* environment variables; see docs/configuration.md.`;
 
+/**
+ * The words a command takes at most (its own name included), for those whose count is fixed:
+ * more is a mistake (a second id, a stray word) and is refused with the usage rather than ignored.
+ */
+const ARITY: Readonly<Record<string, number>> = { start: 1, 'hash-password': 1, status: 1, log: 2, config: 2, backup: 2 };
+
 async function main(argv: readonly string[]): Promise<void> {
   const command = argv[0] ?? 'start';
+  const most = ARITY[command];
+  if (most !== undefined && argv.length > most) {
+    if (command === 'hash-password')
+      return usage('hash-password takes no argument: it reads the password on stdin, so that it stays out of shell history and ps');
+    return usage(`${command}: unexpected argument "${argv.slice(most).join(' ')}"`);
+  }
   switch (command) {
     case 'start':
       return start();
@@ -81,16 +93,7 @@ async function main(argv: readonly string[]): Promise<void> {
         }),
       );
     case 'backup':
-      if (!argv[1]) return usage('backup needs the file to write the copy to');
-      if (configOrExit().config.store.url) {
-        console.error(`smsrelay: ${POSTGRES_BACKUP}`);
-        process.exitCode = EXIT_USAGE;
-        return;
-      }
-      return withStore(async (store) => {
-        await (store as SqliteStore).backup(argv[1] ?? '');
-        return `store copied to ${argv[1]}`;
-      });
+      return backup(argv[1]);
     case 'store':
       return storeCommand(argv.slice(1));
     case 'preview':
@@ -174,6 +177,33 @@ async function withPostgres(config: Config, command: (store: Store, config: Conf
   } finally {
     await store.close();
   }
+}
+
+/** `smsrelay backup <file>`: SQLite's online copy, never onto the live store itself. */
+async function backup(target: string | undefined): Promise<void> {
+  if (!target) return usage('backup needs the file to write the copy to');
+  const { config } = configOrExit();
+  if (config.store.url) {
+    console.error(`smsrelay: ${POSTGRES_BACKUP}`);
+    process.exitCode = EXIT_USAGE;
+    return;
+  }
+  // The copy would overwrite the store (or its WAL) while the relay writes it: the backup API's destination is truncated first.
+  const live = join(config.dataDir, STORE_FILE);
+  const [copy, store] = [resolve(target), resolve(live)];
+  if ([store, `${store}-wal`, `${store}-shm`].includes(copy) || (existsSync(copy) && existsSync(store) && sameFile(copy, store))) {
+    return usage(`backup ${target}: that is the live store itself; name a file outside it, e.g. ${join(dirname(store), 'smsrelay-backup.db')}`);
+  }
+  return withStore(async (opened) => {
+    await (opened as SqliteStore).backup(target);
+    return `store copied to ${target}`;
+  });
+}
+
+/** Two paths naming one file (a link, another spelling of the path). */
+function sameFile(a: string, b: string): boolean {
+  const [first, second] = [statSync(a), statSync(b)];
+  return first.dev === second.dev && first.ino === second.ino;
 }
 
 /** `smsrelay backup` has no PostgreSQL copy of its own: the database's tools do it better (consistent, online, restorable). */
@@ -321,6 +351,7 @@ function formatPreview({ request, sms, refused, store }: Preview, attachmentsNot
 
 /** One JSON line per SMS, for an operator to forward by hand or feed to a script. */
 async function listUndeliverable(args: readonly string[]): Promise<void> {
+  if (args[0] === 'reroute' && args.length > 3) return usage(`undeliverable reroute: unexpected argument "${args.slice(3).join(' ')}"`);
   if (args[0] === 'reroute') return withStore((store, config) => rerouteUndeliverable(store, config, args[1] ?? '', args[2] ?? ''));
   if (args.length > 0) return usage(`unknown undeliverable command "${args.join(' ')}": use "undeliverable" or "undeliverable reroute <id> <mailbox>"`);
   return withStore(async (store) => {
@@ -395,7 +426,7 @@ async function start(): Promise<void> {
     // A port taken or not allowed, a database that refuses us, a relay of this name or a Maildir among several:
     // only the configuration (or stopping the other program) helps.
     const setting =
-      error instanceof ListenError
+      error instanceof ListenError || error instanceof DataDirError
         ? error.setting
         : error instanceof StoreConfigError
           ? 'store.url'

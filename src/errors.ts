@@ -164,3 +164,31 @@ export class ListenError extends Error {
     this.setting = code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' ? settings.host : settings.port;
   }
 }
+
+/** Why the data directory cannot be used, in the words an operator acts on (by the errno of the failing step). */
+const DATA_DIR_FAILURES: Readonly<Record<string, string>> = {
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EEXIST: 'it is a file, not a directory',
+  EROFS: 'it is on a read-only filesystem',
+  EACCES: 'permission denied for the user the relay runs as',
+  EPERM: 'permission denied for the user the relay runs as',
+  ENOENT: 'no directory can be created there (a filesystem such as /proc, or a path that vanished)',
+  ENOSPC: 'the disk is full',
+  ENAMETOOLONG: 'the path is too long',
+};
+
+/**
+ * The data directory cannot be used: not creatable, not writable, or in use by another relay. Only
+ * another `dataDir` (or fixing that directory, or stopping the other relay) helps, so the CLI
+ * reports it as a configuration problem (exit 78) naming where `dataDir` came from.
+ */
+export class DataDirError extends Error {
+  readonly setting = 'dataDir';
+
+  constructor(reason: string, cause?: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? '';
+    const why = DATA_DIR_FAILURES[code] ?? (cause instanceof Error ? cause.message : undefined);
+    super(why === undefined ? reason : `${reason}: ${why}; choose a directory the relay can write`, { cause });
+    this.name = 'DataDirError';
+  }
+}

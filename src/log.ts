@@ -7,7 +7,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 /**
  * Structured JSON lines on stdout. Every line about a message carries `msgId` (the relay's message
  * id) so one grep follows a message from SMTP through the gateway and back. Phone numbers are logged
- * masked at info and in full only at debug (see `maskNumber`).
+ * masked at every level (see `maskNumber`): debug is turned on to chase a fault, often with the logs
+ * shipped elsewhere, and the msgId leads to the full number in the store (`smsrelay log`).
  */
 export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
   return pino(

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -35,7 +34,7 @@ import { DeliveryNotices } from './replies/notices.ts';
 import { replyMailOptions } from './replies/reply-mail.ts';
 import { ReplyTracking } from './replies/tracking.ts';
 import { startSmtpIntake } from './smtp/intake.ts';
-import { lockDataDir, STORE_FILE } from './store/lock.ts';
+import { lockDataDir, makeDataDir, STORE_FILE } from './store/lock.ts';
 import { SqliteConsoleStore } from './store/sqlite-console.ts';
 import { openThreadedStore } from './store/threaded.ts';
 import { PostgresConsoleStore } from './store/postgres/console.ts';
@@ -85,9 +84,11 @@ export interface RelayOptions {
  * get a 250, everything that carries the message further is running. Stops in the reverse order.
  */
 export async function startRelay(config: Config, logger: Logger, options: RelayOptions = {}): Promise<Relay> {
-  mkdirSync(config.dataDir, { recursive: true });
+  makeDataDir(config.dataDir);
   const lock = lockDataDir(config.dataDir);
-  if (lock.stale) logger.warn({ ...lock.stale, dataDir: config.dataDir }, 'relay: took over the lock of a relay that is gone');
+  // The dead relay's pid under a name of its own: `pid` is this process's, on every line.
+  if (lock.stale)
+    logger.warn({ stalePid: lock.stale.pid, reason: lock.stale.reason, dataDir: config.dataDir }, 'relay: took over the lock of a relay that is gone');
   const stack: Array<() => Promise<void> | void> = [() => lock.release()];
   const stop = async () => {
     for (const step of stack.reverse()) await step();
@@ -217,7 +218,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // One simulator also answers at the paths documented before routes (`/simulator/control`, its send API at the root).
     const [onlySimulator] = simulators.size === 1 ? simulators.values() : [];
     let smtpUp = false;
-    const gateways: Gateway[] = [];
+    const gateways: Array<{ readonly provider: string; readonly gateway: Gateway }> = [];
     // The dispatcher's breakers and pauses for the console, once the dispatcher exists (it starts after the HTTP server).
     let dispatchHealth: () => ReturnType<Dispatcher['health']> = () => [];
     // The web console (docs/console.md): off until a user is configured; its reads on their own connections.
@@ -239,7 +240,17 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       ],
       metrics,
       // A gateway that cannot send (a connection-based provider not bound) makes the relay not ready, as do failing commits.
-      ready: async () => smtpUp && unavailable() === undefined && gateways.every((started) => started.health().ok) && (await storeHealth.ready(store)),
+      notReady: async () => {
+        const reasons: Record<string, string> = {};
+        if (stopping) reasons.relay = 'stopping';
+        else if (!smtpUp) reasons.relay = 'starting';
+        if (disk.full) reasons.disk = `free space below store.minFreeMegabytes (${config.store.minFreeMegabytes} MB)`;
+        const storeReason = await storeHealth.notReady(store);
+        if (storeReason) reasons.store = storeReason;
+        const cannotSend = gateways.filter(({ gateway }) => !gateway.health().ok).map(({ provider }) => provider);
+        if (cannotSend.length > 0) reasons.gateway = `cannot send: ${cannotSend.join(', ')}`;
+        return reasons;
+      },
       mounts: [
         ...accounts.flatMap((account) => {
           const plugin = registry.get(account.provider);
@@ -275,8 +286,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
                   consoleStore,
                   acceptance: () => acceptance,
                   gateway: () => ({
-                    hosts: (gateways[0]?.endpoints ?? []).map(hostOf),
-                    health: gateways.map((started) => started.health()),
+                    hosts: (gateways[0]?.gateway.endpoints ?? []).map(hostOf),
+                    health: gateways.map(({ gateway }) => gateway.health()),
                     providers: dispatchHealth().map((provider) => ({
                       ...provider,
                       hosts: provider.hosts.map(({ endpoint, failed }) => ({ host: hostOf(endpoint), failed })),
@@ -308,7 +319,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       // The part ids of a long SMS go to the store before its result reaches the dispatcher: any relay's receipts find it.
       const started = inbound.keepingParts(account.provider, created);
       stack.push(() => started.close());
-      gateways.push(started);
+      gateways.push({ provider: account.provider, gateway: started });
       await started.start({ inbound: inbound.sinkFor(account.provider) });
       return started;
     };

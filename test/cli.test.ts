@@ -40,9 +40,10 @@ describe('smsrelay command', () => {
   });
 
   /** `smsrelay start` in `cwd` with only these variables; it is expected to refuse to start. */
-  function refusedStart(cwd: string, env: Record<string, string>) {
+  function refusedStart(cwd: string, env: Record<string, string | undefined>) {
     const result = spawnSync(process.execPath, [BIN, 'start'], {
       cwd,
+      // A variable given as undefined is left out by Node (an empty one counts as set).
       env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: `${cwd}/data`, SMSRELAY_HTTP_PORT: '0', ...env },
       encoding: 'utf8',
       timeout: 60_000, // a start that opens the store and its listeners, on a loaded 2-core machine
@@ -68,6 +69,53 @@ describe('smsrelay command', () => {
     ]);
   });
 
+  test('an unusable data directory is one line naming dataDir, where it came from and why, exit 78; never a hang', () => {
+    const cwd = dir();
+    const file = join(cwd, 'a-file');
+    writeFileSync(file, '');
+    const cases: Array<[Record<string, string | undefined>, string | undefined, RegExp]> = [
+      [
+        { SMSRELAY_DATA_DIR: `${file}/data` },
+        undefined,
+        /^smsrelay: config: SMSRELAY_DATA_DIR=".*\/a-file\/data": .*a part of the path is a file, not a directory; choose a directory the relay can write$/,
+      ],
+      [
+        { SMSRELAY_DATA_DIR: file },
+        undefined,
+        /^smsrelay: config: SMSRELAY_DATA_DIR=".*\/a-file": .*it is a file, not a directory; choose a directory the relay can write$/,
+      ],
+      // Node's recursive mkdir loops for ever in /proc (ENOENT, then the parent exists, then ENOENT …).
+      [
+        { SMSRELAY_DATA_DIR: undefined },
+        'dataDir: /proc/smsrelay-nope\n',
+        /^smsrelay: config: .*smsrelay\.yaml: dataDir: data directory \/proc\/smsrelay-nope cannot be created: no directory can be created there/,
+      ],
+    ];
+    for (const [env, yaml, expected] of cases) {
+      writeFileSync(join(cwd, 'smsrelay.yaml'), yaml ?? '');
+      const result = refusedStart(cwd, env);
+      assert.equal(result.status, 78, result.stderr);
+      assert.deepEqual(result.lines.length, 1, result.stderr);
+      assert.match(result.lines[0] ?? '', expected);
+    }
+  });
+
+  test('a second relay on a data directory in use names where dataDir came from, exit 78', async () => {
+    const cwd = dir();
+    const env = relayEnvironment(cwd, { dataDir: join(cwd, 'shared') });
+    delete env.SMSRELAY_DATA_DIR;
+    const relay = await spawnRelay(cwd, env);
+    try {
+      const second = refusedStart(cwd, { SMSRELAY_DATA_DIR: undefined, SMSRELAY_SMTP_PORT: '0' });
+      assert.equal(second.status, 78, second.stderr);
+      assert.deepEqual(second.lines, [
+        `smsrelay: config: ${join(cwd, 'smsrelay.yaml')}: dataDir: data directory ${join(cwd, 'shared')} is in use by another smsrelay (pid ${relay.child.pid}); stop it or give this relay another data directory`,
+      ]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   test('a port in use is one line naming the listener and its setting, exit 78, no stack trace', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
@@ -81,7 +129,7 @@ describe('smsrelay command', () => {
       ]);
       assert.doesNotMatch(smtp.stdout, /EADDRINUSE|stack/, 'no error object in the log either');
       writeFileSync(join(cwd, 'smsrelay.yaml'), `http:\n  port: ${port}\n`);
-      const http = refusedStart(cwd, { SMSRELAY_HTTP_PORT: '' });
+      const http = refusedStart(cwd, { SMSRELAY_HTTP_PORT: undefined });
       assert.equal(http.status, 78);
       assert.deepEqual(http.lines, [
         `smsrelay: config: ${join(cwd, 'smsrelay.yaml')}: http.port: the HTTP listener cannot listen on 127.0.0.1:${port}: the port is in use by another program (another relay on this machine?); stop it or choose another port`,

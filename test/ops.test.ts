@@ -130,6 +130,43 @@ describe('operating the relay', () => {
     assert.equal(cli('quarantine', 'list').trim(), 'no quarantined requests');
   });
 
+  test('an argument a command does not take is refused with the reason and the usage, exit 64, not ignored', () => {
+    for (const [args, reason] of [
+      [['backup', join(dir, 'b.db'), 'extra'], 'backup: unexpected argument "extra"'],
+      [['log', 'a', 'b'], 'log: unexpected argument "b"'],
+      [['status', 'now'], 'status: unexpected argument "now"'],
+      [['config', 'check', 'twice'], 'config: unexpected argument "twice"'],
+      [['queue', 'list', 'extra'], 'queue list: unexpected argument "extra"'],
+      [['queue', 'hold', 'id-1', 'id-2'], 'queue hold: unexpected argument "id-2"'],
+      [['quarantine', 'show', '1', '2'], 'quarantine show: unexpected argument "2"'],
+      [['undeliverable', 'reroute', 'id', 'a@example.com', 'b@example.com'], 'undeliverable reroute: unexpected argument "b@example.com"'],
+      [['hash-password', 'mypassword123'], 'hash-password takes no argument: it reads the password on stdin'],
+    ] as const) {
+      const result = run(args);
+      assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`smsrelay: ${reason.replace(/[()"]/g, '.')}[^\\n]*\\n\\nUsage: smsrelay`), args.join(' '));
+    }
+    assert.equal(existsSync(join(dir, 'b.db')), false, 'the refused backup wrote nothing');
+  });
+
+  test('queue hold, release, retry and delete of an id no message has say so and exit non-zero', () => {
+    for (const command of ['hold', 'retry', 'delete', 'release']) {
+      const result = run(['queue', command, 'no-such-message']);
+      assert.equal(result.status, 1, `${command}: ${result.stderr}`);
+      assert.match(result.stderr, /smsrelay: no message with id no-such-message \(see smsrelay queue list\)\n$/);
+    }
+  });
+
+  test('backup refuses to write over the live store, under any spelling of its path', () => {
+    const data = env.SMSRELAY_DATA_DIR as string;
+    for (const target of [join(data, 'smsrelay.db'), join(data, '.', 'smsrelay.db-wal'), join(data, '..', 'data', 'smsrelay.db')]) {
+      const result = run(['backup', target]);
+      assert.equal(result.status, 64, `${target}: ${result.stderr}`);
+      assert.match(result.stderr, /that is the live store itself; name a file outside it/);
+    }
+    assert.equal(run(['status']).status, 0, 'the store is intact');
+  });
+
   test('run where there is no relay data, a command says where it looked and creates nothing', () => {
     const elsewhere = tempDir('smsrelay-nodata-');
     try {
@@ -189,6 +226,38 @@ describe('graceful shutdown', () => {
   });
 });
 
+describe('graceful shutdown of a transaction under way', () => {
+  test('SIGTERM after MAIL and RCPT were accepted: its DATA is taken and stored within shutdownTimeout, a new MAIL gets 421 4.3.2, then the relay exits', async () => {
+    const dir = tempDir('smsrelay-stop-data-');
+    const env = relayEnvironment(dir, { shutdownTimeout: '10s' });
+    const relay = await spawnRelay(dir, env);
+    try {
+      const dialog = await SmtpDialog.open(relay.smtpPort);
+      await dialog.command('EHLO client.example.com');
+      assert.equal((await dialog.command('MAIL FROM:<late@example.com>')).code, 250);
+      assert.equal((await dialog.command('RCPT TO:<447700900777@sms.localhost>')).code, 250);
+      const other = await SmtpDialog.open(relay.smtpPort);
+      await other.command('EHLO other.example.com');
+      const exited = relay.stop();
+      await waitFor('stopping', () => relay.logs.find((line) => line.msg === 'relay: stopping'));
+      const refused = await other.command('MAIL FROM:<new@example.com>');
+      assert.equal(refused.code, 421);
+      assert.match(refused.text, /^4\.3\.2 /);
+      const stored = await dialog.data('Subject: x\n\nin flight at stop');
+      assert.equal(stored.code, 250, stored.text);
+      await dialog.close();
+      await other.close();
+      assert.equal(await exited, 0);
+      const db = new BetterSqlite3(join(env.SMSRELAY_DATA_DIR as string, 'smsrelay.db'), { readonly: true });
+      const texts = db.prepare('SELECT COUNT(*) AS n FROM outbound').get() as { n: number };
+      db.close();
+      assert.equal(texts.n, 1, 'the mail answered 250 is in the store');
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
+
 describe('a nearly full disk', () => {
   test('new mail gets 452 4.3.1, webhooks 503 and /readyz 503, rather than failing mid-commit', async () => {
     const dir = tempDir('smsrelay-disk-');
@@ -202,7 +271,7 @@ describe('a nearly full disk', () => {
       await webhook.body.dump();
       const ready = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
       assert.equal(ready.statusCode, 503);
-      await ready.body.dump();
+      assert.deepEqual(await ready.body.json(), { status: 'not ready', reasons: { disk: 'free space below store.minFreeMegabytes (1000000000 MB)' } });
     } finally {
       await relay.stop();
       removeDir(dir);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -64,7 +65,11 @@ describe('a data directory deleted under the running relay', () => {
     assert.equal(next?.code, 451, next?.text);
     assert.equal(next?.text, '4.3.0 Temporary local problem: the message store is unavailable, try again later', 'the cause is for the log, not the client');
     await waitFor('the cause in the log', () => relay.logs.some((line) => JSON.stringify(line).includes('was deleted while the relay ran')));
-    assert.equal(await status(relay.httpPort, '/readyz'), 503);
+    const notReady = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
+    assert.equal(notReady.statusCode, 503);
+    const body = await notReady.body.text();
+    assert.match(body, /"store":"the store file was deleted or replaced under the running relay/);
+    assert.ok(!body.includes(dir), `no path in ${body}`);
     assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart would start an empty store beside the copy: not a liveness failure');
     const lost = await waitFor('the error line naming the copy', () =>
       relay.logs.find((line) => String(line.msg).startsWith('store: lost') && typeof line.recovery === 'string'),
@@ -108,7 +113,12 @@ describe('commits that fail', () => {
       other.exec('BEGIN IMMEDIATE');
       const refused = await sendMail(relay.smtpPort, { to: ['447700900297@sms.localhost'], body: 'locked out' });
       assert.equal(refused.data?.code, 451, refused.data?.text);
-      assert.equal(await status(relay.httpPort, '/readyz'), 503);
+      const notReady = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
+      assert.equal(notReady.statusCode, 503);
+      assert.deepEqual(await notReady.body.json(), {
+        status: 'not ready',
+        reasons: { store: 'commits fail (see the log line "store: commits fail")' },
+      });
       assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart does not cure it');
       other.exec('ROLLBACK');
       other.close();
@@ -117,6 +127,52 @@ describe('commits that fail', () => {
       assert.equal(accepted.data?.code, 250, accepted.data?.text);
     } finally {
       await relay.stop();
+    }
+  });
+});
+
+describe('a disk that refuses writes', () => {
+  /**
+   * The relay's own file-size limit set to 0 (prlimit on its pid): every write to the store's files
+   * fails (EFBIG; Node ignores SIGXFSZ), as on a filesystem gone read-only, while locks, reads and
+   * commits that write nothing still succeed. Lowering and raising back one's own soft limit needs no
+   * privilege, and root is held to it too (file permissions are not), so the test runs alike for both
+   * and needs no loop device or mount.
+   */
+  function limitFileSize(pid: number, limit: '0' | 'unlimited'): void {
+    execFileSync('prlimit', ['--pid', String(pid), `--fsize=${limit}:`]);
+  }
+
+  test('/readyz stays 503 with one "commits fail" line while writes cannot reach the disk (commits that write nothing do not count), and turns 200 once one does', async () => {
+    const dir = tempDir('smsrelay-refusing-disk-');
+    dirs.push(dir);
+    const relay = await spawnRelay(dir, relayEnvironment(dir, {}));
+    const pid = relay.child.pid as number;
+    try {
+      const before = await sendMail(relay.smtpPort, { to: ['447700900281@sms.localhost'], body: 'before' });
+      assert.equal(before.data?.code, 250, before.data?.text);
+      limitFileSize(pid, '0');
+      const refused = refusal(await sendMail(relay.smtpPort, { to: ['447700900282@sms.localhost'], body: 'refused' }));
+      assert.equal(refused?.code, 451, refused?.text);
+      // Seven seconds: the mail queue's claims (which find nothing to claim), heartbeats and /readyz write probes.
+      const answers: number[] = [];
+      for (let tries = 0; tries < 28; tries++) {
+        answers.push(await status(relay.httpPort, '/readyz'));
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.deepEqual(new Set(answers), new Set([503]), `/readyz answered ${answers.join(' ')}`);
+      const episodes = (text: string) => relay.logs.filter((line) => String(line.msg).startsWith(`store: commits ${text}`)).length;
+      assert.equal(episodes('succeed again'), 0);
+      assert.equal(episodes('fail'), 1);
+
+      limitFileSize(pid, 'unlimited');
+      await waitFor('ready again', async () => (await status(relay.httpPort, '/readyz')) === 200, 3_000);
+      assert.equal(episodes('succeed again'), 1);
+      const after = await sendMail(relay.smtpPort, { to: ['447700900283@sms.localhost'], body: 'after' });
+      assert.equal(after.data?.code, 250, after.data?.text);
+    } finally {
+      limitFileSize(pid, 'unlimited');
+      assert.equal(await relay.stop(), 0);
     }
   });
 });

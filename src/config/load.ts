@@ -11,7 +11,7 @@ import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
-import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig } from './schema.ts';
+import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig, span } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
@@ -112,11 +112,14 @@ export function loadConfig(
   const environment = environmentOf(registry);
   const warnings: string[] = [];
   const { raw, file } = readConfigFile(env, cwd);
+  const fileRaw = structuredClone(raw);
   const envSources = applyEnvironment(raw, env, environment, warnings);
   const describe = (path: readonly PropertyKey[]): string => describePath(path, envSources, file, env);
   const problems: string[] = [];
   const selected = selectProvider(raw, registry, problems, describe);
   const parsed = parseSections(raw, selected?.plugin, registry, problems, warnings, describe);
+  warnOverriddenFileValues(fileRaw, envSources, selected?.plugin, warnings, file);
+  checkPortClashes(parsed, problems, describe);
   if (selected) checkGateway(parsed.gateway, selected, environment, problems, describe, file === undefined);
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
@@ -170,7 +173,7 @@ function parseSections(
   }
   const parsed: Record<string, unknown> = {};
   for (const section of SECTIONS) {
-    const schema = section === 'gateway' && provider ? gatewaySchema.extend(provider.settings.schema.shape).prefault({}) : configSchema.shape[section];
+    const schema = sectionSchema(section, provider);
     let result = schema.safeParse(raw[section], { error: plainHint });
     const unknown = result.success ? [] : result.error.issues.filter((issue) => issue.code === 'unrecognized_keys');
     if (unknown.length > 0) {
@@ -190,6 +193,69 @@ function parseSections(
     else for (const issue of result.error.issues) problems.push(`${describe([section, ...issue.path])}: ${issue.message}`);
   }
   return parsed as Sections;
+}
+
+/** A top-level section's schema; `gateway` with the selected provider's own keys. */
+function sectionSchema(section: keyof ParsedConfig, provider: ProviderPlugin | undefined): z.ZodType {
+  return section === 'gateway' && provider ? gatewaySchema.extend(provider.settings.schema.shape).prefault({}) : configSchema.shape[section];
+}
+
+/**
+ * A file value a variable overrides is not used, but it is what runs once the variable goes (another
+ * unit file, a shell without it): a wrong one is a warning now, not a refusal then.
+ */
+function warnOverriddenFileValues(
+  fileRaw: Record<string, unknown>,
+  envSources: ReadonlyMap<string, string>,
+  provider: ProviderPlugin | undefined,
+  warnings: string[],
+  file: string | undefined,
+): void {
+  for (const [dotted, variable] of envSources) {
+    const [section, ...rest] = dotted.split('.') as [keyof ParsedConfig, ...string[]];
+    if (!(SECTIONS as string[]).includes(section) || valueAt(fileRaw, dotted) === undefined) continue;
+    const result = sectionSchema(section, provider).safeParse(fileRaw[section], { error: plainHint });
+    const issue = result.success ? undefined : result.error.issues.find((found) => found.path.join('.') === rest.join('.'));
+    if (issue) warnings.push(`${file ?? DEFAULT_CONFIG_FILE}: ${dotted}: ${issue.message}; overridden by ${variable} for now: correct it or remove it`);
+  }
+}
+
+/** The value at a dotted path of the raw settings, undefined where there is none. */
+function valueAt(raw: Record<string, unknown>, dotted: string): unknown {
+  return dotted
+    .split('.')
+    .reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), raw);
+}
+
+/** Addresses that take a listener on every address of the host: a port there clashes with that port on any address. */
+const ANY_ADDRESS = new Set(['0.0.0.0', '::', '[::]']);
+
+/**
+ * Two listeners of this relay on one port: the second would fail to bind with "in use by another
+ * program", blaming someone else; here it is named as the relay's own two settings.
+ */
+function checkPortClashes(parsed: Sections, problems: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  if (!parsed.smtp || !parsed.http) return;
+  const listeners = [
+    { path: ['smtp', 'port'], host: parsed.smtp.host, port: parsed.smtp.port },
+    { path: ['smtp', 'tlsPort'], host: parsed.smtp.host, port: parsed.smtp.tlsPort },
+    { path: ['http', 'port'], host: parsed.http.host, port: parsed.http.port },
+  ];
+  listeners.forEach((listener, index) => {
+    // Port 0 is any free port: each listener gets its own.
+    const clash = listeners
+      .slice(0, index)
+      .find(
+        (earlier) =>
+          listener.port !== undefined &&
+          listener.port !== 0 &&
+          earlier.port === listener.port &&
+          (earlier.host === listener.host || ANY_ADDRESS.has(earlier.host) || ANY_ADDRESS.has(listener.host)),
+      );
+    if (clash) {
+      problems.push(`${describe(listener.path)}: the same port as ${clash.path.join('.')} (${describe(clash.path)}); give each listener its own port`);
+    }
+  });
 }
 
 function unknownKey(where: string, key: string, known: readonly string[]): string {
@@ -236,7 +302,6 @@ function applyEnvironment(
       warnings.push(`${name}: unknown variable, ignored${suggestion ? `; did you mean ${suggestion}?` : ''}`);
       continue;
     }
-    if (value.trim() === '') continue;
     const parsed =
       target.kind === 'list'
         ? value
@@ -275,7 +340,7 @@ function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<stri
 }
 
 /** The dotted paths of the duration settings (milliseconds in Config), to show them as written: `5m`. */
-export const DURATION_SETTINGS: ReadonlySet<string> = new Set(pathsOf(configSchema, duration));
+export const DURATION_SETTINGS: ReadonlySet<string> = new Set([...pathsOf(configSchema, duration), ...pathsOf(configSchema, span)]);
 
 /**
  * Where a setting's value came from, as a config problem names it: its variable, its file key, or
@@ -283,9 +348,7 @@ export const DURATION_SETTINGS: ReadonlySet<string> = new Set(pathsOf(configSche
  */
 export function describeSetting(path: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
   const { raw, file } = readConfigFile(env, cwd);
-  const fromFile = path
-    .split('.')
-    .reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), raw);
+  const fromFile = valueAt(raw, path);
   const sources = applyEnvironment(raw, env, ENVIRONMENT, []);
   if (sources.has(path) || fromFile !== undefined) return describePath(path.split('.'), sources, file, env);
   const variable = Object.entries(ENVIRONMENT).find(([, target]) => target.path.join('.') === path)?.[0];

@@ -44,17 +44,41 @@ export const MIN_LEASE_TTL_MS = 3_000;
 
 const DURATION_HINT = 'write a duration such as 30s, 5m or 24h';
 
-/** Written `30s`, `5m`, `24h`; milliseconds once parsed. */
-export const duration = z
-  .string({ error: (issue) => `${DURATION_HINT}${typeof issue.input === 'number' ? ` (a number needs its unit: ${issue.input}s, ${issue.input}m…)` : ''}` })
-  .transform((value, ctx) => {
-    const millis = ms(value as ms.StringValue);
-    if (typeof millis !== 'number' || !Number.isFinite(millis) || millis < 0 || !/[a-z]\s*$/i.test(value)) {
-      ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, not "${value}"` });
-      return z.NEVER;
-    }
-    return millis;
-  });
+/**
+ * The longest wait the relay times: Node's timers and socket timeouts hold at most 2^31-1 ms
+ * (24.8 days) and fire after 1 ms beyond it (TimeoutOverflowWarning), which cut a SIGTERM's
+ * `shutdownTimeout: 1000d` short at once. 24 days is the round figure below.
+ */
+export const MAX_WAIT_MS = 24 * 24 * 60 * 60 * 1000;
+/**
+ * The longest age compared with stored times (retention, windows, a message's maximum age): ten
+ * years is longer than any of them is worth, and keeps `now - span` a time a date can hold.
+ */
+export const MAX_SPAN_MS = 3650 * 24 * 60 * 60 * 1000;
+
+/** Written `30s`, `5m`, `24h`; milliseconds once parsed, at most `maxMs` (`why` says why). */
+function durationUpTo(maxMs: number, why: string) {
+  return z
+    .string({ error: (issue) => `${DURATION_HINT}${typeof issue.input === 'number' ? ` (a number needs its unit: ${issue.input}s, ${issue.input}m…)` : ''}` })
+    .transform((value, ctx) => {
+      // ms throws on an empty text (an empty variable) rather than answering NaN.
+      const millis = value.trim() === '' ? Number.NaN : ms(value as ms.StringValue);
+      if (typeof millis !== 'number' || !Number.isFinite(millis) || millis < 0 || !/[a-z]\s*$/i.test(value)) {
+        ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, not "${value}"` });
+        return z.NEVER;
+      }
+      if (millis > maxMs) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is too long: write at most ${ms(maxMs, { long: false })} (${why})` });
+        return z.NEVER;
+      }
+      return millis;
+    });
+}
+
+/** A wait the relay times (a timeout, a delay, an interval): at most MAX_WAIT_MS. */
+export const duration = durationUpTo(MAX_WAIT_MS, 'the longest a timer can wait');
+/** An age compared with stored times (a window, a retention): at most MAX_SPAN_MS. */
+export const span = durationUpTo(MAX_SPAN_MS, 'ten years');
 
 /**
  * A list; a single value written without brackets (`domains: sms.example.com`) is taken as a list
@@ -70,11 +94,14 @@ function countryCodeHint(value: unknown): string {
   return String(value).toUpperCase() === 'UK' ? 'UK is not an ISO country code: use GB' : 'expected a two-letter country code such as GB or US';
 }
 
-const port = z.coerce
-  .number({ error: 'expected a port number' })
-  .int('expected a whole port number')
-  .min(0, 'expected a port number from 0 to 65535')
-  .max(65535, 'expected a port number from 0 to 65535');
+const PORT_HINT = 'expected a port number from 0 to 65535';
+/**
+ * Decimal digits only: a number coerced from text also took `0x10` (16), `1e3` (1000) and an
+ * empty variable (0: any free port), none of which anyone means as a port.
+ */
+const port = z
+  .union([z.number(), z.string().regex(/^\d+$/, PORT_HINT).transform(Number)], { error: PORT_HINT })
+  .pipe(z.number().int('expected a whole port number').min(0, PORT_HINT).max(65535, PORT_HINT));
 
 export const positiveInt = z.coerce.number({ error: 'write a whole number above 0' }).int('expected a whole number').positive('expected a number above 0');
 
@@ -322,11 +349,11 @@ export const configSchema = z.strictObject({
       retryMinDelay: duration.prefault('5s'),
       retryMaxDelay: duration.prefault('10m'),
       /** An SMS still undelivered after this is bounced: an alert days late is useless. */
-      maxAge: duration.prefault('24h'),
+      maxAge: span.prefault('24h'),
       /** A sender whose SMS is still waiting after this gets one delay notice (RFC 3461 NOTIFY=DELAY). */
-      delayNotice: duration.prefault('1h'),
+      delayNotice: span.prefault('1h'),
       /** The same mail sent again within this time (a 250 lost on the way back) is sent once. */
-      resubmissionWindow: duration.prefault('10m'),
+      resubmissionWindow: span.prefault('10m'),
       /** While the gateway refuses the account (login, credit), one probe request this often. */
       pauseProbeInterval: duration.prefault('1m'),
       /**
@@ -348,7 +375,7 @@ export const configSchema = z.strictObject({
       /** E.164 prefixes no one may text. */
       blockedPrefixes: list(z.string().regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490'), '["+4490", "+4487"]').default([]),
       /** The same text to the same number within this window is sent once (flapping monitors); unset = off. */
-      alertStormWindow: duration.optional(),
+      alertStormWindow: span.optional(),
       /** Inbound SMS whose first word is one of these put the number on the opt-out list… */
       stopKeywords: list(z.string().min(1), '[STOP, UNSUBSCRIBE]').default(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']),
       /** …and these take it off again. */
@@ -358,12 +385,12 @@ export const configSchema = z.strictObject({
   inbound: z
     .strictObject({
       /** An SMS with no or an unknown user context goes to the latest conversation with its number this recent. */
-      conversationWindow: duration.prefault('7d'),
+      conversationWindow: span.prefault('7d'),
       /**
        * A delivery report for an id no SMS has (yet) is kept this long for its SMS's send result, then
        * dropped: a request that hung and was resent got another id, so its first id never comes.
        */
-      orphanReportTtl: duration.prefault('7d'),
+      orphanReportTtl: span.prefault('7d'),
       /** Where an SMS goes that matches no conversation; unset = kept and listed as undeliverable. */
       defaultMailbox: z.email('expected a mail address').optional(),
       /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */
@@ -412,7 +439,7 @@ export const configSchema = z.strictObject({
        */
       minFreeMegabytes: positiveInt.default(DEFAULT_MIN_FREE_MEGABYTES),
       /** Message texts and headers older than this are erased once every SMS of them is final; unset = kept. */
-      retention: duration.optional(),
+      retention: span.optional(),
       /** PostgreSQL instead of the SQLite file (postgres://user:password@host:port/database?sslmode=…); unset = SQLite. */
       url: z
         .string()
@@ -443,9 +470,9 @@ export const configSchema = z.strictObject({
       /** Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed; anyone else's are ignored. */
       trustedProxies: list(cidr, '[127.0.0.1/32]').default([]),
       /** A session unused this long ends (sign in again). */
-      sessionIdleTimeout: duration.prefault('30m'),
+      sessionIdleTimeout: span.prefault('30m'),
       /** A session ends this long after sign-in however busy. */
-      sessionMaxAge: duration.prefault('12h'),
+      sessionMaxAge: span.prefault('12h'),
     })
     .prefault({}),
 });

@@ -23,8 +23,11 @@ export interface HttpServerOptions {
   readonly mounts: ReadonlyArray<(app: FastifyInstance) => void>;
   /** Served at /metrics. */
   readonly metrics?: Metrics | undefined;
-  /** /readyz: whether the relay takes traffic now (started, not stopping, disk not full, commits succeed). */
-  readonly ready?: () => boolean | Promise<boolean>;
+  /**
+   * /readyz: why the relay takes no traffic now (not started or stopping, disk full, commits fail, a
+   * gateway that cannot send), by part, in words without paths or addresses; empty when it does.
+   */
+  readonly notReady?: () => Promise<Readonly<Record<string, string>>>;
 }
 
 export interface HttpServer {
@@ -69,8 +72,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     return reply.status(healthy ? 200 : 503).send({ status: healthy ? 'ok' : 'unavailable', checks: Object.fromEntries(results) });
   });
   app.get('/readyz', async (_request, reply) => {
-    const ready = (await options.ready?.()) ?? true;
-    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+    const reasons = (await options.notReady?.()) ?? {};
+    return Object.keys(reasons).length === 0 ? reply.status(200).send({ status: 'ready' }) : reply.status(503).send({ status: 'not ready', reasons });
   });
   const { metrics } = options;
   if (metrics) {

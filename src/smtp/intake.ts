@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
@@ -14,6 +15,10 @@ import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 const MAX_COMMAND_LINE_BYTES = 4096;
 /** Unauthenticated clients get this many commands before being cut off (smtp-server's guard). */
 const MAX_UNAUTHENTICATED_COMMANDS = 250;
+/** smtp-server's own wait when `closeTimeoutMs` is not given. */
+const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
+/** How often a stop looks whether the open transactions have ended: a stop ends at most this much after the last. */
+const CLOSE_POLL_MS = 50;
 
 /** The listener's settings (`smtp.*`). */
 export interface SmtpSettings {
@@ -37,7 +42,10 @@ export interface SmtpIntakeOptions {
   readonly logger: Logger;
   readonly metrics?: Metrics | undefined;
   readonly clock?: () => number;
-  /** How long `close` lets open sessions finish before it answers them 421 and hangs up. */
+  /**
+   * How long `close` lets the transactions in progress (MAIL accepted) finish before it answers the
+   * sessions still open 421 and hangs up.
+   */
   readonly closeTimeoutMs?: number;
 }
 
@@ -77,8 +85,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     socketTimeout: settings.idleTimeout,
     maxCommandLength: MAX_COMMAND_LINE_BYTES,
     maxAllowedUnauthenticatedCommands: MAX_UNAUTHENTICATED_COMMANDS,
-    // smtp-server reads 0 as "its default" (30 s): a zero timeout is the shortest wait instead.
-    ...(options.closeTimeoutMs === undefined ? {} : { closeTimeout: Math.max(1, options.closeTimeoutMs) }),
+    // `close` below waits for the transactions itself: by then smtp-server's close only hangs up
+    // (it reads 0 as "its default", 30 s, so the shortest wait is 1).
+    closeTimeout: 1,
     // Off by default in smtp-server: senders act on enhanced codes (5.1.3 vs 5.7.1), and bounces
     // honour RFC 3461 NOTIFY/RET/ENVID.
     hideENHANCEDSTATUSCODES: false,
@@ -224,7 +233,19 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       for (const server of servers) server.updateSecureContext(context);
       logger.info('smtp: TLS key and certificate reloaded');
     },
-    close: () => Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => undefined),
+    async close() {
+      // smtp-server's close answers every command from then on "421 4.4.2 Server shutting down", the
+      // DATA of a transaction whose recipients were accepted included (docs/operations.md, "Stopping",
+      // promises it may finish). So the listeners stop taking connections, a new MAIL is refused by the
+      // acceptance service (421 4.3.2, the relay is stopping, which ends its connection), a transaction
+      // already started runs to its answer, and only then, or at closeTimeoutMs, smtp-server hangs up
+      // on the sessions still open.
+      for (const server of servers) server.server.close();
+      const deadline = performance.now() + (options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+      const inTransaction = () => servers.some((server) => [...server.connections].some((connection) => Boolean(connection.session?.envelope?.mailFrom)));
+      while (inTransaction() && performance.now() < deadline) await sleep(CLOSE_POLL_MS);
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    },
   };
 }
 

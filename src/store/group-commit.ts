@@ -17,8 +17,9 @@ const MAX_WRITES_PER_COMMIT = 512;
  */
 export const UNSYNCED_WAIT_MS = 2;
 /**
- * While commits fail, a write probe runs at most this often, and not at all when a real commit was
- * tried this recently (its result is as fresh): probes never compete with real commits.
+ * While commits fail, a write probe runs at most this often, and not at all when a real commit that
+ * tells (one that failed, or one that reached the disk) was tried this recently (its result is as
+ * fresh): probes never compete with real commits.
  */
 export const PROBE_INTERVAL_MS = 1_000;
 /**
@@ -81,7 +82,7 @@ export class GroupCommitter {
   readonly #restore: () => void;
   /** The connection's level when the committer was made: what synced commits keep. */
   readonly #syncedLevel: number;
-  readonly #commitBatch: (batch: readonly PendingWrite[]) => Array<{ ok: boolean; value: unknown }>;
+  readonly #commitBatch: (batch: readonly PendingWrite[]) => { results: Array<{ ok: boolean; value: unknown }>; wrote: boolean };
   readonly #options: GroupCommitOptions;
   readonly #clock: () => number;
 
@@ -92,20 +93,32 @@ export class GroupCommitter {
     // Not prepared once: SQLite applies this pragma when the statement is compiled.
     this.#relax = () => db.exec(`PRAGMA synchronous = ${SYNCHRONOUS_NORMAL}`);
     this.#restore = () => db.exec(`PRAGMA synchronous = ${this.#syncedLevel}`);
+    // Counted inside the transaction that commits, so rows a failed write changed and rolled back never count.
+    const totalChanges = db.prepare('SELECT total_changes()').pluck();
+    const changes = (): number => totalChanges.get() as number;
     // A transaction function called inside another runs as a SAVEPOINT (better-sqlite3).
     const inSavepoint = db.transaction((work: Work<unknown>) => work(db));
-    const isolated = db.transaction((batch: readonly PendingWrite[]) =>
-      batch.map((write) => {
+    const isolated = db.transaction((batch: readonly PendingWrite[]) => {
+      let wrote = false;
+      const results = batch.map((write) => {
+        const before = changes();
         try {
-          return { ok: true, value: inSavepoint(write.work) };
+          const value = inSavepoint(write.work);
+          wrote ||= changes() > before;
+          return { ok: true, value };
         } catch (error) {
           // A store fault (SQLITE_FULL on an insert) may have rolled back the whole transaction: the batch fails with it.
           if (isStoreFault(error)) throw error;
           return { ok: false, value: error };
         }
-      }),
-    );
-    const together = db.transaction((batch: readonly PendingWrite[]) => batch.map((write) => ({ ok: true, value: write.work(db) })));
+      });
+      return { results, wrote };
+    });
+    const together = db.transaction((batch: readonly PendingWrite[]) => {
+      const before = changes();
+      const results = batch.map((write) => ({ ok: true, value: write.work(db) }));
+      return { results, wrote: changes() > before };
+    });
     // IMMEDIATE takes the write lock up front, so the batch cannot fail half-way on a lock upgrade.
     this.#commitBatch = (batch) => {
       // First without a savepoint per write: a savepoint costs its statements and a sub-journal of
@@ -116,7 +129,7 @@ export class GroupCommitter {
         return together.immediate(batch);
       } catch (error) {
         if (isStoreFault(error)) throw error;
-        if (batch.length === 1) return [{ ok: false, value: error }];
+        if (batch.length === 1) return { results: [{ ok: false, value: error }], wrote: false };
         return isolated.immediate(batch);
       }
     };
@@ -186,8 +199,7 @@ export class GroupCommitter {
   #commitNext(): void {
     const batch = this.#pending.splice(0, MAX_WRITES_PER_COMMIT);
     if (batch.length === 0) return;
-    this.#lastAttemptAt = this.#clock();
-    let results: Array<{ ok: boolean; value: unknown }>;
+    let committed: { results: Array<{ ok: boolean; value: unknown }>; wrote: boolean };
     const started = performance.now();
     const relaxed = this.#syncedLevel > SYNCHRONOUS_NORMAL && !batch.some((write) => write.synced);
     try {
@@ -195,11 +207,12 @@ export class GroupCommitter {
       // The level can only change outside a transaction.
       if (relaxed) this.#relax();
       try {
-        results = this.#commitBatch(batch);
+        committed = this.#commitBatch(batch);
       } finally {
         if (relaxed) this.#restore();
       }
     } catch (error) {
+      this.#lastAttemptAt = this.#clock();
       this.#setHealth(error);
       for (const write of batch) write.reject(error);
       return;
@@ -208,8 +221,14 @@ export class GroupCommitter {
     if (!relaxed && this.#syncedLevel > SYNCHRONOUS_NORMAL) this.#stats.synced++;
     this.#stats.writes += batch.length;
     this.#stats.seconds += (performance.now() - started) / 1000;
-    this.#setHealth(undefined);
-    results.forEach((result, index) => {
+    // Only a commit whose pages were written and fsynced shows the disk takes writes again: one that
+    // changed no row (a claim that found nothing due) writes nothing and succeeds on a read-only disk,
+    // and one at NORMAL was not fsynced.
+    if (committed.wrote && !relaxed) {
+      this.#lastAttemptAt = this.#clock();
+      this.#setHealth(undefined);
+    }
+    committed.results.forEach((result, index) => {
       const write = batch[index] as PendingWrite;
       if (result.ok) write.resolve(result.value);
       else write.reject(result.value);

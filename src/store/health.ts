@@ -70,11 +70,20 @@ export class StoreHealthMonitor {
   }
 
   /**
-   * For /readyz: while commits fail, a (rate-limited) write probe may find they succeed again; a lost
-   * store whose copy failed tries the copy again.
+   * For /readyz: why the store takes no traffic, undefined when it does. While commits fail, a
+   * (rate-limited) write probe may find they succeed again; a lost store whose copy failed tries the
+   * copy again. The words name no file or server: /readyz answers whoever reaches the HTTP port, and
+   * the error line has the details.
    */
-  async ready(store: Pick<Store, 'probeWrites'>): Promise<boolean> {
+  async notReady(store: Pick<Store, 'probeWrites'>): Promise<string | undefined> {
     if (this.#health.state !== 'ok') await store.probeWrites().catch(() => undefined);
-    return this.#health.state === 'ok';
+    switch (this.#health.state) {
+      case 'ok':
+        return undefined;
+      case 'failing':
+        return 'commits fail (see the log line "store: commits fail")';
+      case 'lost':
+        return 'the store file was deleted or replaced under the running relay (see the log line "store: lost")';
+    }
   }
 }

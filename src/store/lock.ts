@@ -1,5 +1,6 @@
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DataDirError } from '../errors.ts';
 
 /** The store's file inside the data directory. */
 export const STORE_FILE = 'smsrelay.db';
@@ -27,20 +28,57 @@ export function lockDataDir(dataDir: string): { readonly stale: StaleLock | unde
   if (owner !== undefined && owner.pid !== process.pid) {
     stale = staleness(owner);
     if (stale === undefined) {
-      throw new Error(
-        `data directory ${dataDir} is in use by another smsrelay (pid ${owner.pid}); stop it or use another SMSRELAY_DATA_DIR` +
+      throw new DataDirError(
+        `data directory ${dataDir} is in use by another smsrelay (pid ${owner.pid}); stop it or give this relay another data directory` +
           (owner.startTime === undefined ? ` (if no smsrelay runs there, delete ${file})` : ''),
       );
     }
   }
   const startTime = startTimeOf(process.pid);
-  writeFileSync(file, startTime === undefined ? `${process.pid}\n` : `${process.pid}\n${startTime}\n`);
+  try {
+    writeFileSync(file, startTime === undefined ? `${process.pid}\n` : `${process.pid}\n${startTime}\n`);
+  } catch (error) {
+    throw new DataDirError(`data directory ${dataDir} cannot be written`, error);
+  }
   return {
     stale,
     release() {
       if (readOwner(file)?.pid === process.pid) unlinkSync(file);
     },
   };
+}
+
+/**
+ * Creates the data directory and its missing parents one level at a time. Node's recursive mkdir
+ * never gives up where a directory exists but refuses children (mkdir in /proc answers ENOENT, so it
+ * makes the parent again, which exists, and tries again: a start that hung); any failure here is a
+ * DataDirError naming why.
+ */
+export function makeDataDir(dataDir: string): void {
+  const missing: string[] = [];
+  for (let path = dataDir; ; path = dirname(path)) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(path).isDirectory();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path)
+        throw new DataDirError(`data directory ${dataDir} cannot be used`, error);
+      missing.push(path);
+      continue;
+    }
+    if (!isDirectory) {
+      const code = path === dataDir ? 'EEXIST' : 'ENOTDIR';
+      throw new DataDirError(`data directory ${dataDir} cannot be created`, Object.assign(new Error(code), { code }));
+    }
+    break;
+  }
+  for (const path of missing.reverse()) {
+    try {
+      mkdirSync(path);
+    } catch (error) {
+      throw new DataDirError(`data directory ${dataDir} cannot be created`, error);
+    }
+  }
 }
 
 /** The pid of the relay that holds the data directory now, or undefined when none does (for `smsrelay status`). */

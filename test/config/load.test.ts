@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/load.ts';
-import { configSchema } from '../../src/config/schema.ts';
+import { ConfigError, DURATION_SETTINGS, loadConfig } from '../../src/config/load.ts';
+import { configSchema, MAX_SPAN_MS, MAX_WAIT_MS } from '../../src/config/schema.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
 
@@ -285,5 +285,70 @@ describe('config', () => {
     const [line, ...more] = problems({ SMSRELAY_SHUTDOWN_TIMEOUT: 'soon' });
     assert.deepEqual(more, []);
     assert.match(line ?? '', /^SMSRELAY_SHUTDOWN_TIMEOUT="soon".*duration/);
+  });
+
+  test('an empty variable counts as set: refused where an empty value is, as the same value in the file is, never silently the default', () => {
+    assert.deepEqual(problems({ SMSRELAY_DATA_DIR: '' }), ['SMSRELAY_DATA_DIR="": write a value: it must not be empty']);
+    assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '' }), ['SMSRELAY_SMTP_PORT="": expected a port number from 0 to 65535']);
+    assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: ' ' }), ['SMSRELAY_SHUTDOWN_TIMEOUT=" ": write a duration such as 30s, 5m or 24h, not ""']);
+    assert.deepEqual(problems({ SMSRELAY_SMS_DOMAINS: '' }), ['SMSRELAY_SMS_DOMAINS="": expected at least one SMS domain']);
+    assert.deepEqual(problems({ SMSRELAY_LOG_LEVEL: '' }), ['SMSRELAY_LOG_LEVEL="": write one of: fatal, error, warn, info, debug, trace, silent']);
+  });
+
+  test('ports are decimal digits only: 0x10, 1e3, -1 and an empty value are refused', () => {
+    for (const value of ['0x10', '1e3', '-1', '', '70000', '2525.5']) {
+      assert.deepEqual(problems({ SMSRELAY_HTTP_PORT: value }), [`SMSRELAY_HTTP_PORT="${value}": expected a port number from 0 to 65535`], value);
+    }
+    const [line, ...more] = problems({}, 'smtp:\n  port: "0x10"\n');
+    assert.deepEqual(more, []);
+    assert.match(line ?? '', /smsrelay\.yaml: smtp\.port: expected a port number from 0 to 65535$/);
+    assert.equal(loadConfig({ SMSRELAY_HTTP_PORT: '2631' }, dirWith('smtp:\n  port: "2632"\n')).config.smtp.port, 2632);
+    assert.equal(loadConfig({ SMSRELAY_HTTP_PORT: '2631' }, dirWith()).config.http.port, 2631);
+  });
+
+  test('a wrong file value that a variable overrides is a warning naming both, not silence', () => {
+    const dir = dirWith('smtp:\n  port: abc\n');
+    const { config, warnings } = loadConfig({ SMSRELAY_SMTP_PORT: '2631' }, dir);
+    assert.equal(config.smtp.port, 2631);
+    assert.deepEqual(warnings, [
+      `${join(dir, 'smsrelay.yaml')}: smtp.port: expected a port number from 0 to 65535; overridden by SMSRELAY_SMTP_PORT for now: correct it or remove it`,
+    ]);
+    assert.deepEqual(loadConfig({ SMSRELAY_SMTP_PORT: '2631' }, dirWith('smtp:\n  port: 2632\n')).warnings, [], 'a good file value overridden is no warning');
+  });
+
+  test('two listeners on one port are refused at validation, naming both settings (not blamed on another program)', () => {
+    assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '2631', SMSRELAY_HTTP_PORT: '2631' }), [
+      'SMSRELAY_HTTP_PORT="2631": the same port as smtp.port (SMSRELAY_SMTP_PORT="2631"); give each listener its own port',
+    ]);
+    const [line, ...more] = problems({}, 'smtp:\n  host: 0.0.0.0\n  port: 2631\nhttp:\n  host: 127.0.0.1\n  port: 2631\n');
+    assert.deepEqual(more, []);
+    assert.match(line ?? '', /smsrelay\.yaml: http\.port: the same port as smtp\.port \(.*smsrelay\.yaml: smtp\.port\); give each listener its own port$/);
+    assert.equal(loadConfig({ SMSRELAY_SMTP_PORT: '0', SMSRELAY_HTTP_PORT: '0' }, dirWith()).config.http.port, 0, 'port 0 is any free port, each its own');
+    assert.equal(
+      loadConfig({}, dirWith('smtp:\n  host: 127.0.0.1\n  port: 2631\nhttp:\n  host: 127.0.0.2\n  port: 2631\n')).config.http.port,
+      2631,
+      'other addresses',
+    );
+  });
+
+  test("every duration setting has a maximum: beyond a timer's longest wait (or ten years for an age) it is refused, naming where it came from", () => {
+    // Past 2^31-1 ms Node fires a timer after 1 ms: a stop that should wait 1000 days cut sessions at once.
+    assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: '1000d' }), [
+      'SMSRELAY_SHUTDOWN_TIMEOUT="1000d": "1000d" is too long: write at most 24d (the longest a timer can wait)',
+    ]);
+    const [fromFile, ...others] = problems({}, 'shutdownTimeout: 25d\n');
+    assert.deepEqual(others, []);
+    assert.match(fromFile ?? '', /\/smsrelay\.yaml: shutdownTimeout: "25d" is too long: write at most 24d \(the longest a timer can wait\)$/);
+    assert.equal(loadConfig({ SMSRELAY_SHUTDOWN_TIMEOUT: '24d' }, dirWith()).config.shutdownTimeout, MAX_WAIT_MS);
+    assert.equal(loadConfig({}, dirWith('store:\n  retention: 365d\n')).config.store.retention, 365 * 86_400_000, 'an age may be longer than a timer');
+    assert.ok(DURATION_SETTINGS.size >= 20);
+    for (const setting of DURATION_SETTINGS) {
+      const [section, key] = setting.split('.');
+      const yaml = key === undefined ? `${section}: 4000d\n` : `${section}:\n  ${key}: 4000d\n`;
+      const [line, ...more] = problems({}, yaml);
+      assert.deepEqual(more, [], setting);
+      assert.match(line ?? '', new RegExp(`/smsrelay\\.yaml: ${setting}: "4000d" is too long: write at most (24d|3650d) `), setting);
+    }
+    assert.equal(MAX_SPAN_MS, 3650 * 86_400_000);
   });
 });

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { removeDir, startTestRelay, tempDir } from '../helpers/relay.ts';
+import { relayEnvironment, removeDir, spawnRelay, startTestRelay, tempDir } from '../helpers/relay.ts';
 
 /** A live process that is not a relay, standing in for whatever got a dead relay's pid. */
 async function unrelatedProcess() {
@@ -31,6 +31,24 @@ describe('the data directory lock', { skip: process.platform !== 'linux' && 'pro
       const relay = await startTestRelay({}, {}, dir);
       assert.equal(readFileSync(join(dir, 'data', 'smsrelay.pid'), 'utf8'), `${process.pid}\n${startTime(process.pid)}\n`);
       await relay.stop();
+    } finally {
+      other.stop();
+      removeDir(dir);
+    }
+  });
+
+  test("the take-over line names the dead relay's pid as stalePid, apart from the line's own pid", async () => {
+    const dir = tempDir('smsrelay-lock-');
+    const other = await unrelatedProcess();
+    try {
+      mkdirSync(join(dir, 'data'));
+      writeFileSync(join(dir, 'data', 'smsrelay.pid'), `${other.pid}\n${Number(startTime(other.pid)) - 1}\n`);
+      const relay = await spawnRelay(dir, relayEnvironment(dir, {}));
+      const line = relay.logs.find((entry) => entry.msg === 'relay: took over the lock of a relay that is gone');
+      assert.equal(line?.pid, relay.child.pid);
+      assert.equal(line?.stalePid, other.pid);
+      assert.equal(line?.reason, 'pid reused');
+      assert.equal(await relay.stop(), 0);
     } finally {
       other.stop();
       removeDir(dir);
