@@ -167,7 +167,9 @@ describe('a disk that refuses writes', () => {
 
       limitFileSize(pid, 'unlimited');
       await waitFor('ready again', async () => (await status(relay.httpPort, '/readyz')) === 200, 3_000);
-      assert.equal(episodes('succeed again'), 1);
+      // Logged once commits have kept succeeding for RECOVERY_SETTLED_MS.
+      await waitFor('one recovery line', () => episodes('succeed again') === 1, 3_000);
+      assert.equal(episodes('fail'), 1);
       const after = await sendMail(relay.smtpPort, { to: ['447700900283@sms.localhost'], body: 'after' });
       assert.equal(after.data?.code, 250, after.data?.text);
     } finally {
