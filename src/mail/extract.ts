@@ -213,17 +213,35 @@ function threadIds(mail: ParsedMail): string[] {
 }
 
 /**
+ * The marks of an auto-reply that vacation responders and ticket systems set instead of (or besides)
+ * RFC 3834's `Auto-Submitted: auto-replied`: without them an out-of-office answer to a reply mail
+ * would be texted back to the phone, and the phone's answer mailed again. `Precedence: bulk` and
+ * `list` are not among them: monitoring systems mark their alerts so.
+ */
+const AUTO_REPLY_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [
+  ['auto-submitted', /^auto-replied\b/],
+  ['x-autoreply', /^(?:yes|true|1)\b/],
+  ['x-autorespond', /./],
+  ['precedence', /^auto[-_]reply\b/],
+];
+
+/**
  * RFC 3834: auto-replies must not be answered, and the relay's own mail must not loop back. Alerts
  * (`Auto-Submitted: auto-generated`) are what the relay is for and pass.
  */
 function automation(mail: ParsedMail): string | undefined {
   if (mail.headers.has(LOOP_HEADER.toLowerCase())) return `it carries ${LOOP_HEADER}: it is the relay's own mail`;
-  const autoSubmitted = String(mail.headers.get('auto-submitted') ?? '')
-    .trim()
-    .toLowerCase();
-  if (autoSubmitted.startsWith('auto-replied')) return 'it is an auto-reply (Auto-Submitted: auto-replied)';
+  for (const [header, value] of AUTO_REPLY_MARKS) {
+    const raw = mail.headers.get(header);
+    if (raw === undefined) continue;
+    const text = String(raw).trim().toLowerCase();
+    if (value.test(text)) return `it is an auto-reply (${canonicalHeaderName(header)}: ${text.slice(0, 40)})`;
+  }
   return undefined;
 }
+
+/** `x-autoreply` as mail writes it, `X-Autoreply`. */
+const canonicalHeaderName = (name: string) => name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
 
 /** A relay is no calendar: an SMS scheduled further ahead than this is refused. */
 const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3_600_000;

@@ -270,7 +270,14 @@ describe('replies and delivery reports', () => {
 
   test("the relay's own mail, auto-replies and bounces never become SMS", async () => {
     const before = gateway.simulator.received.length;
-    const automatic: Array<Record<string, string>> = [{ 'X-SMSRelay-Loop': 'relay.example.com' }, { 'Auto-Submitted': 'auto-replied' }];
+    const automatic: Array<Record<string, string>> = [
+      { 'X-SMSRelay-Loop': 'relay.example.com' },
+      { 'Auto-Submitted': 'auto-replied' },
+      // What vacation responders set instead of Auto-Submitted.
+      { 'X-Autoreply': 'yes' },
+      { 'X-Autorespond': 'Out of office' },
+      { Precedence: 'auto_reply' },
+    ];
     for (const headers of automatic) {
       const { data } = await sendMail(smtpPort(), { to: ['447700900133@sms.example.com'], body: 'loop?', headers });
       assert.equal(data?.code, 550);
@@ -279,7 +286,11 @@ describe('replies and delivery reports', () => {
     const bounce = await sendMail(smtpPort(), { from: '', to: ['447700900133@sms.example.com'], body: 'bounce' });
     assert.equal(bounce.rcpt[0]?.code, 550);
     assert.match(bounce.rcpt[0]?.text ?? '', /^5\.7\.1 Mail from the null sender/);
-    const alert = await sendMail(smtpPort(), { to: ['447700900133@sms.example.com'], body: 'CPU high', headers: { 'Auto-Submitted': 'auto-generated' } });
+    const alert = await sendMail(smtpPort(), {
+      to: ['447700900133@sms.example.com'],
+      body: 'CPU high',
+      headers: { 'Auto-Submitted': 'auto-generated', Precedence: 'bulk' },
+    });
     assert.equal(alert.data?.code, 250, 'alerts are what the relay is for');
     await waitFor('the alert', () => gateway.simulator.received.length === before + 1);
   });
