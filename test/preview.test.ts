@@ -73,12 +73,9 @@ describe('smsrelay preview', () => {
     assert.match(result.stdout, /^attachments: the attachment "report\.pdf" is not sent: an SMS carries text only$/m);
   });
 
-  test('input that is not a mail gets a clear error (exit 65)', () => {
-    const result = preview('just some words\nnot a header\n');
-    assert.equal(result.status, 65);
-    assert.equal(
-      result.stderr.trim().split('\n').at(-1),
-      'smsrelay: preview: The input is not a mail: a mail (RFC 5322) starts with header fields such as "From: …"; give the raw .eml on stdin',
-    );
+  test('input without header fields is previewed as SMTP takes it: all body, as Postfix reads it', () => {
+    const result = preview('Pump 3 failure\nPressure: low\n');
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^text: {7}"Pump 3 failure\\nPressure: low"$/m);
   });
 });

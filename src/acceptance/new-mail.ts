@@ -1,4 +1,4 @@
-import type { ParsedMail } from '../mail/mime.ts';
+import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError } from '../errors.ts';
 import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
@@ -220,8 +220,9 @@ function toRecipients({ recipients, principal }: Transaction, subjectNumbers: re
   return [...byNumber.values()];
 }
 
-/** The header block as received (up to the first empty line), for bounces. */
-function headerBlock(raw: Buffer): string {
+/** The header block as received (where the MIME reader ends it: withHeaderEnd), for bounces. */
+function headerBlock(received: Buffer): string {
+  const raw = withHeaderEnd(received);
   const crlf = raw.indexOf('\r\n\r\n');
   const lf = raw.indexOf('\n\n');
   const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf + 2 : lf >= 0 ? lf + 1 : raw.length;

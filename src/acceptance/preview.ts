@@ -27,21 +27,8 @@ export interface PreviewOptions {
   readonly store: Pick<Store, 'contextOfMail' | 'sentReplies'> | undefined;
 }
 
-/** A mail starts with header fields ("Name: value"); anything else is not one. */
-const HEADER_FIELD = /^[\x21-\x39\x3b-\x7e]+:/;
-
 /** The text stage run on `raw` as a submission from `envelopeFrom` to `to` would run it. */
 export async function previewMail(raw: Buffer, options: PreviewOptions): Promise<Preview> {
-  const start = raw
-    .subarray(0, 1000)
-    .toString('latin1')
-    .replace(/^\uFEFF/, '');
-  if (!HEADER_FIELD.test(start)) {
-    throw new RelayError(
-      'UNREADABLE_MAIL',
-      'The input is not a mail: a mail (RFC 5322) starts with header fields such as "From: …"; give the raw .eml on stdin',
-    );
-  }
   const policy = textPolicyFor(options.text, options.envelopeFrom);
   const local = options.to?.includes('@') ? options.to.slice(0, options.to.lastIndexOf('@')) : options.to;
   const numbers = local ? [recipientNumber(local, { defaultRegion: options.defaultRegion })] : [];

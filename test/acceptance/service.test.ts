@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import type { AcceptanceService } from '../../src/acceptance/service.ts';
 import { type RelayErrorCode, toSmtpError } from '../../src/errors.ts';
 import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
@@ -92,6 +94,28 @@ describe('the acceptance service: one entry point per stage, for every input', (
     await waitFor('both SMS', () =>
       ['447700900310', '447700900311'].every((to) => gateway.simulator.received.some((sms) => sms.to === to && sms.text === 'from the console')),
     );
+  });
+
+  test("a mail without the empty line after its headers: the bounce's header copy holds its headers only, not its body lines", async () => {
+    const sender = service.sender({
+      client: { address: '127.0.0.1', helo: 'plc' },
+      user: undefined,
+      envelopeFrom: 'plc@example.com',
+      dsn: { ret: undefined, envid: undefined },
+    });
+    assert.ok(sender.ok);
+    const added = await service.recipient(sender.transaction, { address: '447700900312@sms.example.com' });
+    assert.ok(added.ok);
+    const outcome = await service.message(added.transaction, Buffer.from('From: plc@example.com\r\nSubject: pump\r\nPump 3 failure\r\n'));
+    assert.ok(outcome.ok, outcome.ok ? '' : outcome.error.message);
+    const db = new BetterSqlite3(join(relay.config.dataDir, 'smsrelay.db'), { readonly: true });
+    try {
+      const row = db.prepare('SELECT headers, text FROM messages WHERE id = ?').get(outcome.id) as { headers: string; text: string };
+      assert.equal(row.headers, 'From: plc@example.com\r\nSubject: pump\r\n');
+      assert.equal(row.text, 'Pump 3 failure');
+    } finally {
+      db.close();
+    }
   });
 
   test('sign-in is policy too: not without TLS from afar, and a wrong password fails', async () => {
