@@ -75,6 +75,13 @@ function durationUpTo(maxMs: number, why: string) {
     });
 }
 
+/**
+ * The shortest `smtp.idleTimeout`: 0 switched the socket timeout off, so a client that connects and
+ * says nothing held one of `smtp.maxConnections` for ever (a slowloris needs only that many). RFC 5321
+ * §4.5.3.2.7 asks servers to wait 5 minutes; 10 s still lets a slow client finish a command.
+ */
+export const MIN_SMTP_IDLE_TIMEOUT_MS = 10_000;
+
 /** A wait the relay times (a timeout, a delay, an interval): at most MAX_WAIT_MS. */
 export const duration = durationUpTo(MAX_WAIT_MS, 'the longest a timer can wait');
 /** An age compared with stored times (a window, a retention): at most MAX_SPAN_MS. */
@@ -285,7 +292,9 @@ export const configSchema = z.strictObject({
       maxRecipients: positiveInt.default(DEFAULT_MAX_RECIPIENTS),
       maxNumbersPerMail: positiveInt.default(DEFAULT_MAX_NUMBERS_PER_MAIL),
       maxConnections: positiveInt.default(DEFAULT_MAX_CONNECTIONS),
-      idleTimeout: duration.prefault(DEFAULT_SMTP_IDLE_TIMEOUT),
+      idleTimeout: duration
+        .pipe(z.number().min(MIN_SMTP_IDLE_TIMEOUT_MS, 'write at least 10s: a connection that says nothing must be closed some time (0 would never close it)'))
+        .prefault(DEFAULT_SMTP_IDLE_TIMEOUT),
       /**
        * Clients that may send without AUTH, with no limit but the destination blocklists. Loopback
        * only by default. An MTA in front of the relay on this host makes all it forwards "trusted".

@@ -351,4 +351,14 @@ describe('config', () => {
     }
     assert.equal(MAX_SPAN_MS, 3650 * 86_400_000);
   });
+
+  test('smtp.idleTimeout has a minimum: 0 would never close a connection that says nothing', () => {
+    const [line, ...more] = problems({}, 'smtp:\n  idleTimeout: 0s\n');
+    assert.deepEqual(more, []);
+    assert.match(
+      line ?? '',
+      /\/smsrelay\.yaml: smtp\.idleTimeout: write at least 10s: a connection that says nothing must be closed some time \(0 would never close it\)$/,
+    );
+    assert.equal(loadConfig({}, dirWith('smtp:\n  idleTimeout: 10s\n')).config.smtp.idleTimeout, 10_000);
+  });
 });
