@@ -39,41 +39,44 @@ export type LoginAttempt<T> =
 /**
  * Slows and then stops password guessing, per client address. The failures are kept in the store:
  * relays sharing a database add up an address's failures, so spreading guesses over them gains nothing.
- * An attempt counts from the moment it starts, not once its (slow) password check has failed: guesses
- * sent in parallel are stopped after MAX_LOGIN_FAILURES exactly as guesses sent one after another.
+ * One address's attempts are checked one after another: guesses sent in parallel are stopped after
+ * MAX_LOGIN_FAILURES exactly as guesses sent one by one, and a client that opens many sessions at once
+ * with the right password (an MTA's burst) waits a password check per session before it, never refused.
  */
 export class LoginThrottle {
   readonly #store: LoginFailureStore;
-  /** Attempts per address started and not yet counted in the store. */
-  readonly #inFlight = new Map<string, number>();
+  /** Per address, the end of its last attempt queued: the next one starts after it. */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(store: LoginFailureStore) {
     this.#store = store;
   }
 
   /**
-   * One attempt from `address`: blocked at MAX_LOGIN_FAILURES (failures in the store and attempts in
-   * flight), else `verify` decides (who signs in, or undefined). A failure is recorded; a success
-   * forgets the address's failures (none to forget costs no write). The caller waits `delayMs`
-   * before answering a failure.
+   * One attempt from `address`, after the ones it sent before: blocked at MAX_LOGIN_FAILURES, else
+   * `verify` decides (who signs in, or undefined). A failure is recorded; a success forgets the
+   * address's failures (none to forget costs no write). The caller waits `delayMs` before answering a
+   * failure (outside the queue: the wait slows the guesser, not the next check).
    */
-  async attempt<T>(address: string, now: number, verify: () => Promise<T | undefined>): Promise<LoginAttempt<T>> {
-    // Taken before the first await: parallel attempts each see the ones started before them.
-    const others = this.#inFlight.get(address) ?? 0;
-    this.#inFlight.set(address, others + 1);
-    try {
-      const failures = await this.#store.failures(address, now);
-      if (failures + others >= MAX_LOGIN_FAILURES) return { outcome: 'blocked' };
-      const who = await verify();
-      if (who !== undefined) {
-        if (failures > 0) await this.#store.clear(address);
-        return { outcome: 'passed', who };
-      }
-      return { outcome: 'failed', delayMs: failureDelay(await this.#store.add(address, now)) };
-    } finally {
-      const left = (this.#inFlight.get(address) ?? 1) - 1;
-      if (left > 0) this.#inFlight.set(address, left);
-      else this.#inFlight.delete(address);
+  attempt<T>(address: string, now: number, verify: () => Promise<T | undefined>): Promise<LoginAttempt<T>> {
+    const run = () => this.#check(address, now, verify);
+    const attempt = (this.#queues.get(address) ?? Promise.resolve()).then(run, run);
+    const settled = attempt.catch(() => undefined);
+    this.#queues.set(address, settled);
+    void settled.then(() => {
+      if (this.#queues.get(address) === settled) this.#queues.delete(address);
+    });
+    return attempt;
+  }
+
+  async #check<T>(address: string, now: number, verify: () => Promise<T | undefined>): Promise<LoginAttempt<T>> {
+    const failures = await this.#store.failures(address, now);
+    if (failures >= MAX_LOGIN_FAILURES) return { outcome: 'blocked' };
+    const who = await verify();
+    if (who !== undefined) {
+      if (failures > 0) await this.#store.clear(address);
+      return { outcome: 'passed', who };
     }
+    return { outcome: 'failed', delayMs: failureDelay(await this.#store.add(address, now)) };
   }
 }

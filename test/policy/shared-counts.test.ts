@@ -97,7 +97,7 @@ test('login throttle: a success without failures writes nothing; failures slow, 
   assert.equal(await store.authFailures('192.0.2.10', 60_000, now + 23), 0, 'the success forgot the failure');
 });
 
-test('login throttle: attempts in flight count, so parallel guesses are stopped after as many as sequential ones', async () => {
+test("login throttle: one address's attempts are checked one after another, so parallel guesses are stopped after as many as sequential ones", async () => {
   const logins = new LoginThrottle(sharedLoginFailures(store));
   const now = 9_500_000;
   let checked = 0;
@@ -111,4 +111,14 @@ test('login throttle: attempts in flight count, so parallel guesses are stopped 
   assert.equal(checked, MAX_LOGIN_FAILURES, 'only as many passwords checked as sequential guessing gets');
   assert.equal(outcomes.filter((attempt) => attempt.outcome === 'blocked').length, 30 - MAX_LOGIN_FAILURES);
   assert.equal((await logins.attempt('192.0.2.11', now + 1, async () => 'erp')).outcome, 'blocked', 'even the right password');
+});
+
+test('login throttle: many sessions at once with the right password (an MTA opening connections in a burst) all pass', async () => {
+  const logins = new LoginThrottle(sharedLoginFailures(store));
+  const slowRight = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return 'erp';
+  };
+  const outcomes = await Promise.all(Array.from({ length: 3 * MAX_LOGIN_FAILURES }, () => logins.attempt('192.0.2.12', 9_600_000, slowRight)));
+  assert.deepEqual(new Set(outcomes.map((attempt) => attempt.outcome)), new Set(['passed']));
 });
