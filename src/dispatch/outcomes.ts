@@ -45,6 +45,14 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     reason: 'the SMS gateway took the request but gave an answer the relay could not read; the message may have been sent',
   },
   { match: /^request\/HTTP_429$/, action: 'retry', category: 'busy', reason: 'the SMS gateway is busy' },
+  // About this request, not the account: a paused account probes with the oldest due SMS, so one
+  // request the gateway cannot take (too large, malformed for it) would hold up the whole queue.
+  {
+    match: /^request\/HTTP_(400|413|414|422)$/,
+    action: 'retry',
+    category: 'refused-request',
+    reason: 'the SMS gateway refused this request (it may take it later; it bounces at its maximum age)',
+  },
   {
     match: /^request\/HTTP_4\d\d$/,
     action: 'pause',
