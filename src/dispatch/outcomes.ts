@@ -45,8 +45,9 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     reason: 'the SMS gateway took the request but gave an answer the relay could not read; the message may have been sent',
   },
   { match: /^request\/HTTP_429$/, action: 'retry', category: 'busy', reason: 'the SMS gateway is busy' },
-  // About this request, not the account: a paused account probes with the oldest due SMS, so one
-  // request the gateway cannot take (too large, malformed for it) would hold up the whole queue.
+  // About this request, not the account: a paused account lets one due SMS through as its probe,
+  // which can be that request again, so one the gateway cannot take (too large, malformed for it)
+  // could hold up the whole queue.
   {
     match: /^request\/HTTP_(400|413|414|422)$/,
     action: 'retry',
