@@ -233,6 +233,8 @@ class CappedAnswer {
     // 1xx (103 Early Hints) precede the answer; the final status comes with its own headers.
     if (statusCode < 200) return true;
     this.#status = statusCode;
+    // Retry-After only matters with a refusal (429, 503): a 2xx's headers, every SMS's, are not read.
+    if (statusCode < 300) return true;
     // undici's raw headers: name, value, name, value…
     for (let index = 0; headers && index + 1 < headers.length; index += 2) {
       if (headers[index]?.toString('latin1').toLowerCase() === 'retry-after') this.#retryAfter = headers[index + 1]?.toString('latin1').trim();
