@@ -90,3 +90,9 @@ describe('every provider: an answer nobody classified is retried, never bounced'
     });
   }
 });
+
+test('Puzzel: 3 and 4 (an action or service the account may not use) pause the account, as 2 does; 5 bounces', () => {
+  const { classify: puzzel } = outcomeClassifier(puzzelPlugin.outcomeRules);
+  for (const code of ['PUZZEL:2', 'PUZZEL:3', 'PUZZEL:4']) assert.equal(puzzel('recipient', code).action, 'pause', code);
+  assert.equal(puzzel('recipient', 'PUZZEL:5').action, 'fail');
+});

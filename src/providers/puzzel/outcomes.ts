@@ -13,6 +13,13 @@ export const PUZZEL_OUTCOME_RULES: readonly OutcomeRule[] = [
   { match: /^recipient\/PUZZEL:25$/, action: 'sent', category: 'duplicate', reason: 'the SMS gateway already had this SMS (a retry after a lost answer)' },
   { match: /^(request|recipient)\/PUZZEL:6$/, action: 'retry', category: 'gateway-error', reason: REASONS.temporary },
   { match: /^(request|recipient)\/PUZZEL:2$/, action: 'pause', category: 'account', reason: "the SMS gateway refused the relay's account (access error)" },
+  // 3 ILLEGAL_ACTION, 4 ILLEGAL_SERVICE: the service (gateway.serviceId) may not do this; every message would fail alike.
+  {
+    match: /^(request|recipient)\/PUZZEL:[34]$/,
+    action: 'pause',
+    category: 'account',
+    reason: "the SMS gateway refused the relay's service (check gateway.serviceId and what the service may do)",
+  },
   // 5 Syntax error: a parameter of the message (its recipient, content or originator) is invalid.
   // Any other code falls to the generic rules and is retried: an unknown answer never bounces.
   {
