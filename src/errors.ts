@@ -72,6 +72,8 @@ export const RELAY_ERRORS = {
   },
   UNREADABLE_MAIL: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'The mail cannot be read' },
   BAD_PARAMETER: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'Invalid relay parameter in the mail' },
+  /** RFC 5321 §4.1.1.11: a MAIL or RCPT parameter of an extension the relay does not offer. */
+  UNKNOWN_SMTP_PARAMETER: { smtp: 555, enhanced: '5.5.4', http: 400, text: 'Unsupported MAIL FROM or RCPT TO parameter' },
   AUTOMATED_MAIL: {
     smtp: 550,
     enhanced: '5.7.1',

@@ -124,6 +124,11 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error) => void) {
       transactions.delete(session.id);
+      const unknown = unknownParameter(address, MAIL_PARAMETERS, 'MAIL FROM');
+      if (unknown) {
+        logRefusal(logger, unknown, { client: session.remoteAddress }, 'smtp: sender refused');
+        return callback(refuse(unknown));
+      }
       // smtp-server sets session.envelope.mailFrom only after this handler accepts the address; its
       // DSN parameters are already in the envelope.
       const { dsn } = session.envelope;
@@ -141,6 +146,11 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       callback();
     },
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error) => void) {
+      const unknown = unknownParameter(address, RCPT_PARAMETERS, 'RCPT TO');
+      if (unknown) {
+        logRefusal(logger, unknown, { client: session.remoteAddress }, 'smtp: recipient refused');
+        return callback(refuse(unknown));
+      }
       admitRecipient(address, session).then(
         () => callback(),
         (error: unknown) => {
@@ -290,6 +300,21 @@ function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Pr
     stream.once('error', reject);
     stream.once('end', () => resolve({ raw: size <= limit ? Buffer.concat(chunks, size) : undefined, smuggling: scanner.end() }));
   });
+}
+
+/**
+ * The parameters of the extensions the relay offers (smtp-server checks their values): SIZE, 8BITMIME
+ * (BODY), SMTPUTF8, DSN (RET, ENVID; NOTIFY, ORCPT), AUTH (AUTH=<>, which Postfix sends), and
+ * REQUIRETLS, which smtp-server answers itself. Any other is an extension the client may not use here.
+ */
+const MAIL_PARAMETERS: ReadonlySet<string> = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH', 'REQUIRETLS']);
+const RCPT_PARAMETERS: ReadonlySet<string> = new Set(['NOTIFY', 'ORCPT']);
+
+/** RFC 5321 §4.1.1.11: a parameter the server does not recognise gets 555, not a silent 250. */
+function unknownParameter(address: SMTPServerAddress, known: ReadonlySet<string>, command: string): RelayError | undefined {
+  const name = Object.keys(address.args || {}).find((key) => !known.has(key.toUpperCase()));
+  // The name only, bounded: it is the client's text, echoed in the reply.
+  return name === undefined ? undefined : new RelayError('UNKNOWN_SMTP_PARAMETER', `Unsupported ${command} parameter ${name.slice(0, 40)}`);
 }
 
 /** A stage reached without the MAIL that starts a transaction: smtp-server's order makes it a bug of the relay. */

@@ -180,6 +180,20 @@ describe('SMTP intake → gateway', () => {
     await dialog.close();
   });
 
+  test('a MAIL or RCPT parameter of an extension the relay does not offer gets 555 5.5.4 (RFC 5321 §4.1.1.11); the offered ones pass', async () => {
+    const dialog = await SmtpDialog.open(port);
+    await dialog.command('EHLO client.example.com');
+    const unknownMail = await dialog.command('MAIL FROM:<alice@example.com> FOO=BAR');
+    assert.equal(`${unknownMail.code} ${unknownMail.text}`, '555 5.5.4 Unsupported MAIL FROM parameter FOO');
+    const offered = await dialog.command('MAIL FROM:<alice@example.com> SIZE=100 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=e1 AUTH=<>');
+    assert.equal(offered.code, 250, offered.text);
+    const unknownRcpt = await dialog.command('RCPT TO:<447700900151@sms.localhost> XPRIORITY=1');
+    assert.equal(`${unknownRcpt.code} ${unknownRcpt.text}`, '555 5.5.4 Unsupported RCPT TO parameter XPRIORITY');
+    const dsn = await dialog.command('RCPT TO:<447700900151@sms.localhost> NOTIFY=FAILURE ORCPT=rfc822;447700900151@sms.localhost');
+    assert.equal(dsn.code, 250, dsn.text);
+    await dialog.close();
+  });
+
   test('SIZE: a declared size over the limit is refused at MAIL, a bigger body at end of DATA (552 5.3.4)', async () => {
     const declared = await sendMail(port, { to: ['447700900150@sms.localhost'], mailParams: 'SIZE=50000' });
     assert.equal(declared.mail.code, 552);
