@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
 import { databaseUrl } from '../../src/store/postgres/url.ts';
 import { ownPostgres, describeOnPostgres } from '../helpers/postgres.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
@@ -70,5 +71,18 @@ describeOnPostgres('sslmode, as documented', async () => {
       databaseUrl(`postgres://u:p@db.example.com/relay?sslmode=${mode}`).pool.ssl as { checkServerIdentity?: (host: string) => unknown };
     assert.equal(ssl('verify-ca').checkServerIdentity?.('another.example.com'), undefined);
     assert.equal(ssl('verify-full').checkServerIdentity, undefined, "verify-full: Node's own host name check");
+  });
+
+  test('a certificate that fails verify-full is a config error naming the fix (the relay exits 78), not a store that retries for ever', async () => {
+    const url = new URL(server.url);
+    url.search = 'sslmode=verify-full';
+    await assert.rejects(PostgresStore.open({ url: url.toString() }), (error: unknown) => {
+      assert.ok(error instanceof StoreConfigError, String(error));
+      assert.match(
+        error.message,
+        /the server's certificate does not pass sslmode's check \(self[- ]signed certificate\): name the CA that signed it with sslrootcert=<file>/,
+      );
+      return true;
+    });
   });
 });

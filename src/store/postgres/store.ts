@@ -1329,12 +1329,32 @@ function describe(error: unknown): string {
  * URL's sslmode asks for TLS of a server that has none: no retry fixes it, as no retry fixes a wrong password.
  */
 const NO_TLS = 'The server does not support SSL connections';
+/**
+ * Node's codes for a server certificate that fails the check `sslmode=verify-ca`/`verify-full` asks for:
+ * a CA or a name to fix, or a certificate to renew, which no retry cures.
+ */
+const CERTIFICATE_REFUSALS: ReadonlySet<string> = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 /** Why the database refuses us for good, with the fix where it is ours to name; undefined for a failure a retry may cure. */
 export function configProblem(error: unknown): string | undefined {
   if (error instanceof SchemaError || CONFIG_SQLSTATES.has((error as { code?: string }).code ?? '')) return describe(error);
   if (error instanceof Error && error.message === NO_TLS) {
     return `${NO_TLS}: turn TLS on at the server (ssl = on), or, on a network you trust, add sslmode=disable to the URL`;
+  }
+  if (CERTIFICATE_REFUSALS.has((error as { code?: string }).code ?? '')) {
+    return `the server's certificate does not pass sslmode's check (${(error as Error).message}): name the CA that signed it with sslrootcert=<file>, reach the server by a name its certificate carries, or renew it`;
   }
   return undefined;
 }
