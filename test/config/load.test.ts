@@ -293,6 +293,10 @@ describe('config', () => {
     assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: ' ' }), ['SMSRELAY_SHUTDOWN_TIMEOUT=" ": write a duration such as 30s, 5m or 24h, not ""']);
     assert.deepEqual(problems({ SMSRELAY_SMS_DOMAINS: '' }), ['SMSRELAY_SMS_DOMAINS="": expected at least one SMS domain']);
     assert.deepEqual(problems({ SMSRELAY_LOG_LEVEL: '' }), ['SMSRELAY_LOG_LEVEL="": write one of: fatal, error, warn, info, debug, trace, silent']);
+    // A provider's own settings alike: a coerced number read an empty variable as 0.
+    const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p', SMSRELAY_SMPP_HOST: 'smsc.example.com' };
+    assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_DATA_CODING: '' }), ['SMSRELAY_SMPP_DATA_CODING="": expected 0 or 1']);
+    assert.equal(loadConfig({ ...smpp, SMSRELAY_SMPP_DATA_CODING: '1' }, dirWith()).config.gateway.settings.dataCoding, 1);
   });
 
   test('ports are decimal digits only: 0x10, 1e3, -1 and an empty value are refused', () => {

@@ -45,10 +45,8 @@ const schema = z.object({
   /** enquire_link this often on an idle bind; unanswered within submitTimeout, the bind is dropped and made again. */
   enquireLinkInterval: duration(1_000, 600_000).default(30_000),
   /** data_coding for a GSM-7 text: 0 (the SMSC's default alphabet) or 1 (what some SMSCs ask GSM-7 to be called). */
-  dataCoding: z.coerce
-    .number()
-    .refine((value) => value === 0 || value === 1, 'expected 0 or 1')
-    .default(0),
+  // Literals, not a coerced number: an empty variable would coerce to 0 and pass unnoticed.
+  dataCoding: z.union([z.literal(0), z.literal(1), z.enum(['0', '1']).transform(Number)], { error: 'expected 0 or 1' }).default(0),
   /** How receipts write the message id: as submit_sm_resp gave it, or in decimal / hex when the SMSC converts it. */
   receiptIdFormat: z.enum(['as-submitted', 'decimal', 'hex']).default('as-submitted'),
   /** How a long text goes: UDH with an 8-bit (153/67 per part) or 16-bit reference (152/66), or whole in message_payload. */
