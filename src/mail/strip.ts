@@ -498,6 +498,12 @@ export function withoutControls(text: string): string {
 }
 
 /**
+ * Blanks a run of which is one space on a phone: tabs, and the no-break and other Unicode spaces HTML
+ * mail writes (`&nbsp;` beside a space), which GSM-7 has not and would keep a run of three.
+ */
+const BLANKS = /[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+/g;
+
+/**
  * Each line trimmed with its inner runs of spaces and tabs made one space, at most one blank line in
  * a row, none at the edges: what costs characters on a phone and carries no meaning.
  */
@@ -505,7 +511,7 @@ export function tidy(text: string): string {
   return text
     .replace(/\r\n?/g, '\n')
     .split('\n')
-    .map((line) => line.replace(/[ \t]+/g, ' ').trim())
+    .map((line) => line.replace(BLANKS, ' ').trim())
     .join('\n')
     .replace(/\n{3,}/g, '\n\n')
     .trim();

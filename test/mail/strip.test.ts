@@ -185,4 +185,7 @@ describe('tidy', () => {
   it('trims lines, collapses inner runs and blank lines, keeps line breaks', () => {
     assert.equal(tidy('\r\n  Host:\t\tdb1  \r\n\r\n\r\n\r\nState:   DOWN \n\n'), 'Host: db1\n\nState: DOWN');
   });
+  it('a no-break or other Unicode space beside spaces is part of the run: one space', () => {
+    assert.equal(tidy('Done \u00a0 ok\u2009\u00a0now'), 'Done ok now');
+  });
 });
