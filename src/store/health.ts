@@ -1,5 +1,6 @@
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { REAL_TIMERS, type Timers } from '../timers.ts';
 import type { Store, StoreHealth } from './types.ts';
 
 /**
@@ -18,9 +19,12 @@ export const RECOVERY_SETTLED_MS = 1_000;
 export class StoreHealthMonitor {
   #health: StoreHealth = { state: 'ok' };
   /** The outage logged as begun and not yet as ended; `settling` while commits succeed again but not yet for RECOVERY_SETTLED_MS. */
-  #outage: { readonly since: number; settling?: NodeJS.Timeout } | undefined;
+  #outage: { readonly since: number; settling?: unknown } | undefined;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(
+    private readonly logger: Logger,
+    private readonly timers: Timers = REAL_TIMERS,
+  ) {}
 
   /** Whether commits succeed now (the relay is not ready while they fail). */
   get ok(): boolean {
@@ -35,19 +39,20 @@ export class StoreHealthMonitor {
     if (health.state === 'failing' && before.state === 'ok') {
       if (outage) {
         // Still the same outage: it had not stayed over for RECOVERY_SETTLED_MS.
-        clearTimeout(outage.settling);
+        if (outage.settling !== undefined) this.timers.clearTimeout(outage.settling);
         outage.settling = undefined;
       } else {
-        this.#outage = { since: Date.now() };
+        this.#outage = { since: this.timers.now() };
         this.logger.error({ reason: health.reason, alert: 'store' }, 'store: commits fail: not ready (mail 451, webhooks 503) until one succeeds');
       }
     } else if (health.state === 'ok' && before.state === 'failing') {
-      if (outage && !outage.settling) {
-        outage.settling = setTimeout(() => {
+      if (outage && outage.settling === undefined) {
+        const settling = this.timers.setTimeout(() => {
           this.#outage = undefined;
-          this.logger.info({ outageMs: Date.now() - outage.since }, 'store: commits succeed again: ready');
+          this.logger.info({ outageMs: this.timers.now() - outage.since }, 'store: commits succeed again: ready');
         }, RECOVERY_SETTLED_MS);
-        outage.settling.unref();
+        settling.unref?.();
+        outage.settling = settling;
       }
     } else if (health.state === 'lost' && health.recovery && 'file' in health.recovery) {
       this.logger.error(

@@ -11,7 +11,7 @@ import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Gateway, SmsSubmission } from '../../src/providers/contract.ts';
 import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
-import type { Timers } from '../../src/providers/smpp/bind.ts';
+import type { Timers } from '../../src/timers.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
 import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';

@@ -25,7 +25,8 @@ import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '
 import { readSender } from '../../sms/senders.ts';
 import type { InboundSink } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
-import { type BindKind, REAL_TIMERS, type SmscAddress, SmppBind, type SubmitAnswer, type Timers } from './bind.ts';
+import { REAL_TIMERS, type Timers } from '../../timers.ts';
+import { type BindKind, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
 import { decodeShortMessage, ESM_CLASS, encodeShortMessage, type Pdu, PduError, type ShortMessage, STATUS, statusName, TAG } from './pdu.ts';
 import { readReceipt, submittedIdKey } from './receipts.ts';
 import { sourceAddress } from './sender-id.ts';

@@ -8,6 +8,7 @@
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { Logger } from '../../log.ts';
+import { REAL_TIMERS, type Timers } from '../../timers.ts';
 import {
   type BindFields,
   COMMAND,
@@ -31,19 +32,6 @@ export interface SmscAddress {
   readonly port: number;
   readonly tls: boolean;
 }
-
-/** Timers the bind runs on: tests give their own to move time instead of waiting. */
-export interface Timers {
-  readonly now: () => number;
-  readonly setTimeout: (run: () => void, ms: number) => { unref?: () => unknown };
-  readonly clearTimeout: (timer: unknown) => void;
-}
-
-export const REAL_TIMERS: Timers = {
-  now: Date.now,
-  setTimeout: (run, ms) => setTimeout(run, ms),
-  clearTimeout: (timer) => clearTimeout(timer as NodeJS.Timeout),
-};
 
 export interface BindOptions {
   readonly address: SmscAddress;
