@@ -219,6 +219,9 @@ async function storeCommand(args: readonly string[]): Promise<void> {
   const from = option('--from');
   const to = option('--to');
   if (args[0] !== 'copy' || !from || !to) return usage('store needs "copy --from <sqlite file> --to <postgres url>"');
+  // copy, --from, its file, --to, its URL: any other word is a mistake (a misspelt option), refused as for the other commands.
+  const stray = args.slice(1).filter((word, index, all) => word !== '--from' && word !== '--to' && all[index - 1] !== '--from' && all[index - 1] !== '--to');
+  if (stray.length > 0) return usage(`store copy: unexpected argument "${stray.join(' ')}"`);
   const [{ copySqliteToPostgres, CopyError, SourceError }, { databaseUrlProblem, redactUrl }, { StoreConfigError }, { TABLES }] = await Promise.all([
     import('./store/postgres/copy.ts'),
     import('./store/postgres/url.ts'),

@@ -141,6 +141,7 @@ describe('operating the relay', () => {
       [['quarantine', 'show', '1', '2'], 'quarantine show: unexpected argument "2"'],
       [['undeliverable', 'reroute', 'id', 'a@example.com', 'b@example.com'], 'undeliverable reroute: unexpected argument "b@example.com"'],
       [['hash-password', 'mypassword123'], 'hash-password takes no argument: it reads the password on stdin'],
+      [['store', 'copy', '--from', join(dir, 'a.db'), '--to', 'postgres://u:p@127.0.0.1:1/x', '--bogus'], 'store copy: unexpected argument "--bogus"'],
     ] as const) {
       const result = run(args);
       assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
