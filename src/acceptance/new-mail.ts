@@ -1,3 +1,4 @@
+import { printableAscii } from '../mail/ascii.ts';
 import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError } from '../errors.ts';
 import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
@@ -183,13 +184,7 @@ const ATTACHMENT_NAME_CHARS = 40;
  */
 export function attachmentsNote(names: readonly string[]): string | undefined {
   if (names.length === 0) return undefined;
-  const shown = names.slice(0, NAMED_ATTACHMENTS).map(
-    (name) =>
-      `"${name
-        .replace(/[^\x20-\x7e]/g, '?')
-        .replaceAll('"', "'")
-        .slice(0, ATTACHMENT_NAME_CHARS)}"`,
-  );
+  const shown = names.slice(0, NAMED_ATTACHMENTS).map((name) => `"${printableAscii(name).replaceAll('"', "'").slice(0, ATTACHMENT_NAME_CHARS)}"`);
   const more = names.length - shown.length;
   const listed = new Intl.ListFormat('en').format(more > 0 ? [...shown, `${more} more`] : shown);
   return `${names.length === 1 ? 'the attachment' : `${names.length} attachments`} ${listed} ${names.length === 1 ? 'is' : 'are'} not sent: an SMS carries text only`;

@@ -1,4 +1,5 @@
 import MimeNode from 'nodemailer/lib/mime-node';
+import { printableAscii } from '../mail/ascii.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import type { NewOutgoingMail, NewRecipient, StoredMessage } from '../store/types.ts';
 import type { Templates } from './templates.ts';
@@ -157,17 +158,12 @@ function deliveryStatus(
       `Final-Recipient: rfc822; ${recipient.address}`,
       `Action: ${STYLES[kind].action}`,
       `Status: ${statuses[recipient.category] ?? statuses.default}`,
-      `Diagnostic-Code: X-SMS; ${recipient.code} (${recipient.reason}${recipient.detail === undefined ? '' : `; the gateway said: "${asciiText(recipient.detail)}"`})`,
+      `Diagnostic-Code: X-SMS; ${recipient.code} (${recipient.reason}${recipient.detail === undefined ? '' : `; the gateway said: "${printableAscii(recipient.detail)}"`})`,
       `Last-Attempt-Date: ${rfc5322Date(now)}`,
       ...(retryUntil === undefined ? [] : [`Will-Retry-Until: ${rfc5322Date(new Date(retryUntil))}`]),
     ].join('\r\n'),
   );
   return `${[perMessage.join('\r\n'), ...perRecipient].join('\r\n\r\n')}\r\n`;
-}
-
-/** A delivery-status field is US-ASCII text (RFC 3464 §2.1.2): anything else becomes `?`. */
-function asciiText(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, '?');
 }
 
 /** RFC 3461 ORCPT when the client gave one; else the RCPT address when it differs (a list). */

@@ -81,7 +81,7 @@ describe('SMTP intake → gateway', () => {
           text: '',
           attachments: [
             { filename: 'scan1.jpg', content: Buffer.from('a') },
-            { filename: 'scan2.jpg', content: Buffer.from('b') },
+            { filename: 'Prüfbericht Größe.jpg', content: Buffer.from('b') },
           ],
         })
         .then(
@@ -91,7 +91,8 @@ describe('SMTP intake → gateway', () => {
       assert.equal(refused.responseCode, 554);
       assert.match(
         refused.response ?? '',
-        /^554 5\.6\.0 The mail has no text to send as SMS: .*; 2 attachments "scan1\.jpg" and "scan2\.jpg" are not sent: an SMS carries text only$/,
+        // A name is kept to printable ASCII by its letters' base letters, not a `?` for each accented one.
+        /^554 5\.6\.0 The mail has no text to send as SMS: .*; 2 attachments "scan1\.jpg" and "Prufbericht Gro\?e\.jpg" are not sent: an SMS carries text only$/,
       );
     } finally {
       client.close();
