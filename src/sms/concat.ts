@@ -7,7 +7,8 @@
  * Each part is kept durably as it arrives (src/store/reassembly.ts) and then acknowledged like any
  * SMS, so nothing waits in memory and a restart loses nothing. The part that completes its set has
  * the whole text mailed once, in order; a repeated part changes nothing. A set still missing parts
- * `timeoutMs` after its first part is mailed with what arrived, each missing part named, by `sweep`
+ * `timeoutMs` after its first part is mailed with what arrived, each missing part named, to the
+ * conversation its parts answer (kept with each part, as the gateway echoed it), by `sweep`
  * (run on a timer, not only when the next part comes); a part arriving after that is mailed on its
  * own, saying which earlier message it belongs to.
  */
@@ -67,6 +68,8 @@ export class PartReassembly {
       providerId: sms.providerId,
       text: sms.text,
       sentAt: sms.sentAt,
+      userContext: sms.userContext,
+      trackingId: sms.trackingId,
       receivedAt: this.#options.clock(),
     });
     const fields = { provider, providerId: sms.providerId, reference, part: `${index}/${total}` };
@@ -88,7 +91,7 @@ export class PartReassembly {
       return { status: 'part', have: added.set.parts.length, total };
     }
     // Complete: mailed now; a repeat here means the mail failed before (the store recognises a second mail).
-    return this.#mail(added.set, sms);
+    return this.#mail(added.set);
   }
 
   /** Mails every set overdue by now with what arrived, and forgets old mailed sets. */
@@ -119,7 +122,7 @@ export class PartReassembly {
           { provider: set.provider, reference: set.reference, have: set.parts.length, total: set.total },
           'inbound: long SMS still missing parts after inbound.reassemblyTimeout: mailed with what arrived',
         );
-        await this.#mail(set, undefined);
+        await this.#mail(set);
       }
       await store.expirePartSets(now - KEEP_CLOSED_MS);
     } catch (error) {
@@ -128,18 +131,18 @@ export class PartReassembly {
   }
 
   /**
-   * Mails the set's text (its missing parts named) and the time its phone sent it under an id of the set, then closes the set. A
+   * Mails the set's text (its missing parts named), the time its phone sent it and the conversation it
+   * answers under an id of the set, then closes the set. A
    * crash in between leaves it open: the next sweep mails it again under the same id, which the
    * store recognises as a repeat.
    */
-  async #mail(set: PartSet, last: ReceivedSms | undefined): Promise<ReceivedOutcome> {
+  async #mail(set: PartSet): Promise<ReceivedOutcome> {
     const outcome = await this.#options.deliver(set.provider, {
       providerId: `part-set:${set.id}`,
       number: set.sender,
       text: textOfParts(set),
       sentAt: sentAtOfParts(set),
-      userContext: last?.userContext,
-      trackingId: last?.trackingId,
+      ...conversationOfParts(set),
     });
     await this.#options.store.closePartSet(set.id, this.#options.clock());
     return outcome;
@@ -175,4 +178,18 @@ function sentAtOfParts(set: PartSet): string {
   const times = set.parts.flatMap((part) => (part.sentAt === undefined || Number.isNaN(Date.parse(part.sentAt)) ? [] : [part.sentAt]));
   const earliest = times.reduce<string | undefined>((first, time) => (first === undefined || Date.parse(time) < Date.parse(first) ? time : first), undefined);
   return earliest ?? isoInZone(set.firstSeen);
+}
+
+/**
+ * The conversation the SMS answers, as the gateway echoed it with its parts: the first part (by index)
+ * that carries a user context, and the first that carries a tracking id (routed as any SMS's: the
+ * context first). The parts of one SMS answer one conversation, so they differ only where the gateway
+ * left it off some; by index, not by arrival, so that a set goes to the same mailbox whichever of
+ * its parts came last, at the timeout too (where no part is the last).
+ */
+function conversationOfParts(set: PartSet): Pick<ReceivedSms, 'userContext' | 'trackingId'> {
+  return {
+    userContext: set.parts.find((part) => part.userContext !== undefined)?.userContext,
+    trackingId: set.parts.find((part) => part.trackingId !== undefined)?.trackingId,
+  };
 }

@@ -330,6 +330,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE sms_parts ADD COLUMN sent_at TEXT;
   ALTER TABLE quarantine ADD COLUMN body_erased INTEGER;
   `,
+  // 17: the user context and the tracking id the gateway echoed with each part of a long SMS, so that a
+  // set mailed after the timeout goes to the conversation it answers, not to the phone's latest.
+  `
+  ALTER TABLE sms_parts ADD COLUMN user_context TEXT;
+  ALTER TABLE sms_parts ADD COLUMN tracking_id TEXT;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

@@ -18,6 +18,9 @@ export interface NewSmsPart {
   readonly text: string;
   /** When the phone sent it, as the gateway said (ISO 8601 with its offset); undefined without a time. */
   readonly sentAt: string | undefined;
+  /** The conversation it answers, as the gateway echoed it with this part (`ReceivedSms`); undefined without one. */
+  readonly userContext: string | undefined;
+  readonly trackingId: string | undefined;
   readonly receivedAt: number;
 }
 
@@ -27,6 +30,9 @@ export interface StoredPart {
   readonly text: string;
   /** As `NewSmsPart.sentAt` (undefined too for a part kept before schema 16). */
   readonly sentAt: string | undefined;
+  /** As `NewSmsPart`'s (undefined too for a part kept before schema 17). */
+  readonly userContext: string | undefined;
+  readonly trackingId: string | undefined;
 }
 
 /** An sms_parts row as both stores read it. */
@@ -35,10 +41,19 @@ export interface StoredPartRow {
   provider_id: string;
   text: string;
   sent_at: string | null;
+  user_context: string | null;
+  tracking_id: string | null;
 }
 
 export function toStoredPart(row: StoredPartRow): StoredPart {
-  return { index: row.part_index, providerId: row.provider_id, text: row.text, sentAt: row.sent_at ?? undefined };
+  return {
+    index: row.part_index,
+    providerId: row.provider_id,
+    text: row.text,
+    sentAt: row.sent_at ?? undefined,
+    userContext: row.user_context ?? undefined,
+    trackingId: row.tracking_id ?? undefined,
+  };
 }
 
 export interface PartSet {

@@ -12,7 +12,8 @@ export const FIRST_CLASSIFIED = 12;
 // 14 adds a table an older relay never reads: it combines parts' receipts in memory as before.
 // 15 adds a function on PostgreSQL an older relay never calls.
 // 16 adds nullable columns an older relay neither reads nor writes: its parts carry no phone time, its erasures no mark.
-export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([12, 13, 14, 15, 16]);
+// 17 adds nullable columns an older relay neither reads nor writes: its parts carry no context, as before.
+export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([12, 13, 14, 15, 16, 17]);
 export const BREAKING_MIGRATIONS: ReadonlySet<number> = new Set<number>();
 
 /** The lowest schema a relay must know to run on schema `version`: its latest breaking (or unclassified) migration. */

@@ -62,6 +62,38 @@ describeOnPostgres('schema versions on PostgreSQL', async () => {
     });
   });
 
+  test('a database of schema 16 is migrated by a relay: the parts it kept read on without a context, new parts keep theirs', async () => {
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, async (client) => {
+      await migrate(client, { create: true, migrations: MIGRATIONS.slice(0, 16) });
+      await client.query("INSERT INTO part_sets (id, provider, sender, reference, total, first_seen) VALUES (1, 'smpp', '+447700900501', 5, 2, 1000)");
+      await client.query("INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, received_at) VALUES (1, 1, 'p5-1', 'before ', NULL, 1000)");
+    });
+    assert.equal((await schemaRow(url))?.version, 16);
+    const store = await PostgresStore.open({ url });
+    try {
+      const set = { provider: 'smpp', sender: '+447700900501', reference: 5, total: 2 };
+      const added = await store.addPart({
+        ...set,
+        index: 2,
+        providerId: 'p5-2',
+        text: 'after',
+        sentAt: undefined,
+        userContext: 'ctx-5',
+        trackingId: 'trk-5',
+        receivedAt: 2_000,
+      });
+      assert.equal(added.kind, 'stored');
+      assert.deepEqual(added.kind === 'stored' && added.set.parts.map((part) => [part.text, part.userContext, part.trackingId]), [
+        ['before ', undefined, undefined],
+        ['after', 'ctx-5', 'trk-5'],
+      ]);
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(await schemaRow(url), { version: KNOWN, min_reader: minimumReader(KNOWN) });
+  });
+
   test('a newer relay does not run a breaking step while a relay that cannot read it runs; it does once that relay stopped', async () => {
     const url = (await freshDatabase()) ?? '';
     const running = await PostgresStore.open({ url });

@@ -11,7 +11,8 @@ import { ReplyTracking } from '../../src/replies/tracking.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { InboundSink, ReceivedSms } from '../../src/vocabulary.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
-import { storeFile } from '../helpers/store.ts';
+import { claim, mail, storeFile } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
 
 const DAY_MS = 24 * 60 * 60_000;
 
@@ -101,3 +102,79 @@ describe('the inbound service', () => {
     assert.equal((await store.queueStats(Date.now())).quarantined, 1);
   });
 });
+
+/**
+ * A long SMS whose last part never comes, through the inbound service on each real store with real
+ * reply tracking and an injected clock: mailed at `inbound.reassemblyTimeout`, it goes where its parts
+ * say it answers, as a whole SMS would.
+ */
+describe('a long SMS mailed at the reassembly timeout', () =>
+  forEachStore((kind) => {
+    const TIMEOUT_MS = 10 * 60_000;
+    const PHONE = '+447700900123';
+
+    test("goes to the conversation its parts' user context or tracking id names, not the phone's latest", async () => {
+      const store = await kind.fresh();
+      try {
+        const clock = { now: Date.now() };
+        const inbound = new InboundService({
+          store,
+          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
+          replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
+          keywords: { stop: ['STOP'], start: ['START'] },
+          logger: createLogger('silent'),
+          onMailQueued: () => {},
+          onReportApplied: () => {},
+          clock: () => clock.now,
+          reassembly: { store, timeoutMs: TIMEOUT_MS },
+        });
+        const toPhone = (context: string, mailbox: string, receivedAt: number) =>
+          mail([PHONE], {
+            receivedAt,
+            sms: { text: 'x', encoding: 'gsm7', parts: 1, maxParts: 6, senderId: undefined, userContext: context },
+            conversation: { mailbox, continues: false },
+          });
+        // Alice wrote first (her SMS went under a tracking id too); Bob wrote last: the phone's latest conversation.
+        await store.acceptMail(toPhone('alice', 'alice@example.com', clock.now - 2_000));
+        const alicesSms = (await claim(store, 1, 10, clock.now))[0]?.sms[0];
+        assert.ok(alicesSms);
+        await store.recordSmsOutcomes([{ smsId: alicesSms.id, kind: 'sent', providerId: 'P-alice', trackingId: 'session-alice' }]);
+        await store.acceptMail(toPhone('bob', 'bob@example.com', clock.now - 1_000));
+
+        const sink = inbound.sinkFor('smpp');
+        const part = async (reference: number, index: number, echoed: Pick<ReceivedSms, 'userContext' | 'trackingId'>) => {
+          const [outcome] = await sink.received([
+            {
+              providerId: `r${reference}-${index}`,
+              number: PHONE,
+              text: `long ${reference} part ${index}. `,
+              sentAt: undefined,
+              ...echoed,
+              part: { reference, total: 3, index },
+            },
+          ]);
+          assert.equal(outcome?.status, 'part');
+        };
+        const mailedAtTimeout = async () => {
+          clock.now += TIMEOUT_MS;
+          await inbound.sweepParts();
+          const mails = await store.claimDueMail({ owner: 'test', now: clock.now + DAY_MS, leaseUntil: clock.now + 2 * DAY_MS, limit: 10 });
+          return mails.map((queued) => [/long (\d+) part/.exec(queued.raw.toString())?.[1], queued.recipients]).sort();
+        };
+
+        await part(1, 1, { userContext: undefined, trackingId: undefined });
+        await part(1, 2, { userContext: undefined, trackingId: undefined });
+        assert.deepEqual(await mailedAtTimeout(), [['1', ['bob@example.com']]], 'parts that name no conversation: the latest');
+
+        await part(2, 1, { userContext: 'alice', trackingId: undefined });
+        await part(2, 2, { userContext: 'alice', trackingId: undefined });
+        await part(3, 2, { userContext: undefined, trackingId: 'session-alice' });
+        assert.deepEqual(await mailedAtTimeout(), [
+          ['2', ['alice@example.com']],
+          ['3', ['alice@example.com']],
+        ]);
+      } finally {
+        await store.close();
+      }
+    });
+  }));

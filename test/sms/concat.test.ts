@@ -3,7 +3,8 @@
  * a PostgreSQL database), with
  * an injected clock: parts kept as they come and mailed once, in order; a repeated part changes
  * nothing; a set whose part never comes is mailed after the timeout by the sweep (its timer, not the
- * next part), the gap named; a late part is mailed on its own; a restart loses no kept part.
+ * next part), the gap named, to the conversation its parts name; a late part is mailed on its own; a
+ * restart loses no kept part.
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -31,14 +32,20 @@ function harness(store: Store) {
       return { status: 'accepted', id: sms.providerId };
     },
   });
-  const part = (index: number, text: string, reference = 7, total = 3, sentAt: string | undefined = undefined) =>
+  const part = (
+    index: number,
+    text: string,
+    reference = 7,
+    total = 3,
+    sentAt: string | undefined = undefined,
+    echoed: Pick<ReceivedSms, 'userContext' | 'trackingId'> = { userContext: undefined, trackingId: undefined },
+  ) =>
     reassembly.add('smpp', {
       providerId: `p${reference}-${index}-${text.length}`,
       number: '+447700900501',
       text,
       sentAt,
-      userContext: undefined,
-      trackingId: undefined,
+      ...echoed,
       part: { reference, total, index },
     });
   return { store, clock, mailed, reassembly, part };
@@ -151,6 +158,28 @@ describe('long SMS reassembly (src/sms/concat.ts)', () =>
       await part(1, 'uno ', 25, 2, '2026-03-14T11:00:00+01:00');
       assert.equal((await part(2, 'dos', 25, 2, '2026-03-14T11:00:02+01:00')).status, 'accepted');
       assert.equal(mailed[2]?.sentAt, '2026-03-14T11:00:00+01:00', 'a complete set too: its first part sent, not its last');
+    });
+
+    test('the conversation a set answers is what its parts carry: the first by index with a user context, and with a tracking id', async () => {
+      const { store, clock, mailed, reassembly, part } = harness(await kind.fresh());
+      stores.push(store);
+      const none = { userContext: undefined, trackingId: undefined };
+      await part(4, 'four', 27, 4, undefined, { userContext: 'ctx-four', trackingId: 'trk-four' });
+      await part(1, 'one', 27, 4, undefined, none);
+      await part(2, 'two', 27, 4, undefined, { userContext: 'ctx-two', trackingId: undefined });
+      await part(1, 'alone', 29, 2, undefined, none);
+      clock.now += TIMEOUT_MS;
+      await reassembly.sweep();
+      assert.deepEqual(
+        mailed.map((sms) => [sms.text.split('\n')[0], sms.userContext, sms.trackingId]),
+        [
+          ['onetwo', 'ctx-two', 'trk-four'],
+          ['alone', undefined, undefined],
+        ],
+      );
+      await part(1, 'uno', 31, 2, undefined, { userContext: 'ctx-uno', trackingId: undefined });
+      assert.equal((await part(2, 'dos', 31, 2, undefined, none)).status, 'accepted');
+      assert.equal(mailed[2]?.userContext, 'ctx-uno', 'a complete set too, though its last part carried none');
     });
 
     test("the timer sweeps by itself: a started reassembly mails an overdue set without another part's help", async () => {

@@ -136,12 +136,17 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
     const file = storeFile();
     const source = SqliteStore.open({ file, busyTimeoutMs: 100 });
     for (let index = 0; index < 3; index += 1) await source.acceptMail(mail(['+447700900123', '+447700900124']));
+    const longSmsPart = { provider: 'smpp', sender: '+447700900123', reference: 9, total: 2, index: 1, providerId: 'p9-1', text: 'first ' };
+    await source.addPart({ ...longSmsPart, sentAt: '2026-03-14T09:00:05+00:00', userContext: 'ctx-9', trackingId: 'trk-9', receivedAt: 1_000 });
     await source.close();
     const url = (await freshDatabase()) ?? '';
     const copy = smsrelay({}, 'store', 'copy', '--from', file, '--to', url);
     assert.equal(copy.status, 0, copy.stderr);
     assert.match(copy.stderr, /messages +\[#+\] 3\/3/);
     assert.match(copy.stdout, /^outbound +6 rows {2}sha256 [0-9a-f]{64}$/m);
+    assert.match(copy.stdout, /^sms_parts +1 rows {2}sha256 [0-9a-f]{64}$/m);
+    const copiedPart = await withClient(url, (client) => client.query('SELECT text, sent_at, user_context, tracking_id FROM sms_parts'));
+    assert.deepEqual(copiedPart.rows, [{ text: 'first ', sent_at: '2026-03-14T09:00:05+00:00', user_context: 'ctx-9', tracking_id: 'trk-9' }]);
     assert.match(copy.stdout, /every table's count and checksum verified/);
     const counts = copy.stdout.split('\n').filter((line) => line.includes(' rows  sha256 '));
     assert.ok(

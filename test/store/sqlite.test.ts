@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { RelayError } from '../../src/errors.ts';
@@ -70,6 +72,39 @@ describe('SQLite store', () => {
     assert.deepEqual(await synced(), { commits: 10, synced: 5 }, 'the smarthost took it');
     assert.deepEqual(await store.durability(), { journalMode: 'wal', synchronous: 'FULL' }, 'the connection is back at FULL between commits');
     await store.close();
+  });
+
+  test('a store of schema 16 is migrated at open: the parts it kept read on without a context, new parts keep theirs', async () => {
+    await store.close();
+    file = storeFile();
+    mkdirSync(dirname(file), { recursive: true });
+    const older = new BetterSqlite3(file);
+    for (const sql of MIGRATIONS.slice(0, 16)) older.exec(sql);
+    older.pragma('user_version = 16');
+    older.exec("INSERT INTO part_sets (id, provider, sender, reference, total, first_seen) VALUES (1, 'smpp', '+447700900501', 5, 2, 1000)");
+    older.exec("INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, received_at) VALUES (1, 1, 'p5-1', 'before ', NULL, 1000)");
+    older.close();
+    store = SqliteStore.open({ file, busyTimeoutMs: 100 });
+    const set = { provider: 'smpp', sender: '+447700900501', reference: 5, total: 2 };
+    const added = await store.addPart({
+      ...set,
+      index: 2,
+      providerId: 'p5-2',
+      text: 'after',
+      sentAt: undefined,
+      userContext: 'ctx-5',
+      trackingId: 'trk-5',
+      receivedAt: 2_000,
+    });
+    assert.equal(added.kind, 'stored');
+    assert.deepEqual(added.kind === 'stored' && added.set.parts.map((part) => [part.text, part.userContext, part.trackingId]), [
+      ['before ', undefined, undefined],
+      ['after', 'ctx-5', 'trk-5'],
+    ]);
+    await store.close();
+    const db = new BetterSqlite3(file);
+    assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    db.close();
   });
 
   test('a database written by a newer relay is refused rather than misread', async () => {

@@ -14,9 +14,10 @@ import {
 type Client = pg.ClientBase;
 
 async function partsOf(client: Client, id: number): Promise<StoredPart[]> {
-  const { rows } = await client.query<StoredPartRow>('SELECT part_index, provider_id, text, sent_at FROM sms_parts WHERE set_id = $1 ORDER BY part_index', [
-    id,
-  ]);
+  const { rows } = await client.query<StoredPartRow>(
+    'SELECT part_index, provider_id, text, sent_at, user_context, tracking_id FROM sms_parts WHERE set_id = $1 ORDER BY part_index',
+    [id],
+  );
   return rows.map(toStoredPart);
 }
 
@@ -33,14 +34,10 @@ async function toSet(client: Client, row: SetRow): Promise<PartSet> {
 }
 
 async function insertPart(client: Client, setId: number, part: NewSmsPart): Promise<void> {
-  await client.query('INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, received_at) VALUES ($1, $2, $3, $4, $5, $6)', [
-    setId,
-    part.index,
-    part.providerId,
-    part.text,
-    part.sentAt ?? null,
-    part.receivedAt,
-  ]);
+  await client.query(
+    'INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, user_context, tracking_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+    [setId, part.index, part.providerId, part.text, part.sentAt ?? null, part.userContext ?? null, part.trackingId ?? null, part.receivedAt],
+  );
 }
 
 /** Runs inside a write transaction; the set's row is locked so that two relays' parts of one set do not race. */
