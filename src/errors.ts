@@ -38,6 +38,13 @@ export const RELAY_ERRORS = {
   },
   /** No route of `gateway.routes` takes the number (#21): permanent, as a mailbox that does not exist. */
   NO_ROUTE: { smtp: 550, enhanced: '5.1.1', http: 422, text: 'No route: this relay has no SMS provider for this number' },
+  /** RCPT postmaster (RFC 5321 §4.5.1) when the relay's mail goes to a smarthost and no mailbox is set for it. */
+  NO_POSTMASTER: {
+    smtp: 550,
+    enhanced: '5.1.1',
+    http: 422,
+    text: 'No postmaster mailbox: this relay sends its mail through a smarthost and mail.postmaster (SMSRELAY_MAIL_POSTMASTER) is not set',
+  },
   POLICY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: "Not allowed by this relay's sender policy" },
   RATE_LIMITED: { smtp: 451, enhanced: '4.7.1', http: 429, text: 'Sending limit reached; try again later' },
   AUTH_FAILED: { smtp: 535, enhanced: '5.7.8', http: 401, text: 'Authentication credentials invalid' },

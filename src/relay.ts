@@ -403,6 +403,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       metrics,
       unavailable,
       onAccepted: () => dispatcher.kick(),
+      onMailQueued: () => mailer.kick(),
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
       ...(options.loginPause ? { pause: options.loginPause } : {}),
     });
@@ -539,6 +540,8 @@ function acceptanceSettings(config: Config): AcceptanceSettings {
     },
     alertStormWindowMs: config.policy.alertStormWindow,
     resubmissionWindowMs: config.delivery.resubmissionWindow,
+    postmaster: config.mail.postmaster,
+    hostname: config.smtp.hostname,
   };
 }
 

@@ -11,8 +11,21 @@ export interface RecipientRules {
   readonly subjectAddress: string;
 }
 
-/** The numbers a RCPT stands for; `subject` when they come from the mail's subject (known at DATA). */
-export type ResolvedRecipient = { readonly numbers: readonly string[] } | { readonly subject: true };
+/**
+ * The numbers a RCPT stands for; `subject` when they come from the mail's subject (known at DATA);
+ * `postmaster`, the mailbox where mail to the relay's postmaster is delivered as it came, never texted.
+ */
+export type ResolvedRecipient = { readonly numbers: readonly string[] } | { readonly subject: true } | { readonly postmaster: string };
+
+/** RFC 5321 §4.5.1: the mailbox every domain a server delivers for must take, in any case. */
+const POSTMASTER = 'postmaster';
+
+/** Whether a RCPT names the postmaster: the bare `<Postmaster>` or `postmaster@<an SMS domain>`, in any case. */
+export function isPostmasterAddress(address: string, domains: readonly string[]): boolean {
+  const at = address.lastIndexOf('@');
+  if (at < 0) return address.toLowerCase() === POSTMASTER;
+  return address.slice(0, at).toLowerCase() === POSTMASTER && domains.includes(address.slice(at + 1).toLowerCase());
+}
 
 /** Puzzel's email interface addresses `<number>-<serviceId>@…` (src/providers/puzzel/README.md); the service id is its own. */
 const NUMBER_WITH_SERVICE_ID = /^(.+)-([0-9]{1,10})$/;

@@ -11,8 +11,19 @@ import type { ReplyTracking } from '../replies/tracking.ts';
 import type { Store } from '../store/types.ts';
 import { buildNewMail } from './new-mail.ts';
 import { admitNumber, checkNumberCount, routeOf } from './number-checks.ts';
-import { knownSenderOf, type ResolvedRecipient, resolveRecipient } from './recipient-addresses.ts';
-import type { AcceptanceSettings, AcceptedMail, Outcome, ProviderLimits, RecipientRequest, Routes, SenderRequest, Transaction } from './types.ts';
+import { postmasterMail, postmasterOf } from './postmaster.ts';
+import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient } from './recipient-addresses.ts';
+import type {
+  AcceptanceSettings,
+  AcceptedForPostmaster,
+  AcceptedMail,
+  Outcome,
+  ProviderLimits,
+  RecipientRequest,
+  Routes,
+  SenderRequest,
+  Transaction,
+} from './types.ts';
 
 /**
  * Where a password may travel without TLS: this host's own loopback address only. Not all of 127/8:
@@ -33,6 +44,8 @@ export interface AcceptanceOptions {
   readonly logger: Logger;
   /** Called after each mail is committed, so dispatch can start at once. */
   readonly onAccepted: () => void;
+  /** Called after a mail for the postmaster is queued, so the mailer can deliver it at once. */
+  readonly onMailQueued: () => void;
   readonly metrics?: Metrics | undefined;
   /** Why the relay cannot take mail now (the disk is nearly full, shutting down), or undefined. */
   readonly unavailable?: () => RelayError | undefined;
@@ -117,11 +130,32 @@ export class AcceptanceService {
     return { ok: true, transaction: { ...request, principal, recipients: new Map() } };
   }
 
-  /** RCPT: the numbers an address stands for, each allowed for this sender; the transaction with it added. */
+  /**
+   * RCPT: the numbers an address stands for, each allowed for this sender; the transaction with it
+   * added. The postmaster is taken from every sender, the null sender too (bounces and reports are
+   * what it is for), but not in a transaction with numbers: a transaction is one commit, so the later
+   * kind is deferred (452) for the client to send in a transaction of its own.
+   */
   async recipient(transaction: Transaction, rcpt: RecipientRequest): Promise<Outcome<{ readonly transaction: Transaction }>> {
     try {
+      const key = rcpt.address.toLowerCase();
+      const withRecipient = (target: ResolvedRecipient) => ({
+        ok: true as const,
+        transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, { rcpt, target }) },
+      });
+      if (isPostmasterAddress(rcpt.address, this.#options.settings.recipients.domains)) {
+        const mailbox = this.#options.settings.postmaster;
+        if (mailbox === undefined) throw new RelayError('NO_POSTMASTER');
+        if (transaction.recipients.size > 0 && postmasterOf(transaction) === undefined) {
+          throw new RelayError('TOO_MANY_NUMBERS', "Too many recipients: this mail goes to phone numbers; send the postmaster's copy in a mail of its own");
+        }
+        return withRecipient({ postmaster: mailbox });
+      }
       if (transaction.envelopeFrom === '') {
         throw new RelayError('AUTOMATED_MAIL', 'Mail from the null sender <> (a bounce or an auto-reply) is never sent as SMS');
+      }
+      if (postmasterOf(transaction) !== undefined) {
+        throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail goes to the postmaster; send the SMS in a mail of its own');
       }
       const { principal } = transaction;
       const target = await this.#resolve(rcpt.address);
@@ -130,10 +164,9 @@ export class AcceptanceService {
         if (routes) routeOf(number, routes);
         await admitNumber(principal, number, this.#options.store, this.#senders);
       }
-      const key = rcpt.address.toLowerCase();
       const others = [...transaction.recipients].filter(([other]) => other !== key).map(([, entry]) => entry);
       checkNumberCount([...others, { target }], this.#options.settings.maxNumbersPerMail, principal, 'rcpt');
-      return { ok: true, transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, { rcpt, target }) } };
+      return withRecipient(target);
     } catch (error) {
       return refused(error);
     }
@@ -153,11 +186,14 @@ export class AcceptanceService {
 
   /**
    * DATA: the raw mail made into SMS under the sender's rules and limits, committed, and dispatch
-   * told. A refusal names the id the mail would have had, for the log.
+   * told; a mail for the postmaster queued as it is for the mailer. A refusal names the id the mail
+   * would have had, for the log.
    */
-  async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail> & { readonly id: string }> {
+  async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail | AcceptedForPostmaster> & { readonly id: string }> {
     const id = newMessageId();
     try {
+      const postmaster = postmasterOf(transaction);
+      if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
       const { mail, cutFrom, repeated, attachments } = await buildNewMail(
@@ -190,6 +226,20 @@ export class AcceptanceService {
     } catch (error) {
       return { ...refused(error), id };
     }
+  }
+
+  /** A mail for the postmaster: counted as one mail of no SMS parts against the sender's limits, then queued. */
+  async #forPostmaster(id: string, transaction: Transaction, raw: Buffer, mailbox: string): Promise<{ readonly ok: true } & AcceptedForPostmaster> {
+    const { store, settings } = this.#options;
+    const now = this.#clock();
+    const ticket = await this.#rates.take(transaction.principal, 0, now);
+    await store.enqueueMail([postmasterMail(id, transaction, raw, mailbox, settings.hostname, now)]).catch(async (error: unknown) => {
+      await this.#rates.release(ticket);
+      throw error;
+    });
+    this.#options.onMailQueued();
+    this.#options.metrics?.accepted.inc();
+    return { ok: true, id, by: transaction.principal.name, postmaster: mailbox };
   }
 }
 

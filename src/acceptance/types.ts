@@ -43,6 +43,13 @@ export interface AcceptanceSettings {
   readonly alertStormWindowMs: number | undefined;
   /** The same mail submitted again within this time is accepted but sent once. */
   readonly resubmissionWindowMs: number;
+  /**
+   * Where mail to the postmaster goes (RFC 5321 §4.5.1): `mail.postmaster`, or without a smarthost
+   * the Maildir's postmaster@<first SMS domain>; undefined = nowhere, so RCPT refuses it.
+   */
+  readonly postmaster: string | undefined;
+  /** This relay's name in the trace (Received:) of the mail it forwards. */
+  readonly hostname: string;
 }
 
 /** Who submits a mail: the client's address, its greeting, the account it signed in as, the envelope sender. */
@@ -93,4 +100,12 @@ export interface AcceptedMail {
   readonly duplicateOf: string | undefined;
   /** What became of its attachments (not sent), in words for the reply; undefined when it had none. */
   readonly attachments: string | undefined;
+}
+
+/** A committed mail for the postmaster: queued as the relay's own mail, to `postmaster`, not texted. */
+export interface AcceptedForPostmaster {
+  readonly id: string;
+  readonly by: string;
+  /** The mailbox it goes to. */
+  readonly postmaster: string;
 }

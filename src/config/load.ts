@@ -34,6 +34,7 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_GATEWAY_USERNAME: { path: ['gateway', 'username'], kind: 'string' },
   SMSRELAY_GATEWAY_PASSWORD: { path: ['gateway', 'password'], kind: 'string' },
   SMSRELAY_MAIL_URL: { path: ['mail', 'url'], kind: 'string' },
+  SMSRELAY_MAIL_POSTMASTER: { path: ['mail', 'postmaster'], kind: 'string' },
   SMSRELAY_DATA_DIR: { path: ['dataDir'], kind: 'string' },
   SMSRELAY_SHUTDOWN_TIMEOUT: { path: ['shutdownTimeout'], kind: 'string' },
   SMSRELAY_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
@@ -143,6 +144,12 @@ export function loadConfig(
           warnings,
         })
       : undefined;
+  const postmasterDomain = parsed.mail?.postmaster?.split('@').pop()?.toLowerCase();
+  if (postmasterDomain !== undefined && parsed.sms?.domains.includes(postmasterDomain)) {
+    problems.push(
+      `${describe(['mail', 'postmaster'])}: an address at an SMS domain comes back to this relay (a loop); name the mailbox that reads the postmaster's mail`,
+    );
+  }
   if (parsed.console && parsed.accounts) checkConsoleUsers(parsed.console, parsed.accounts, problems, describe);
   if (parsed.delivery && parsed.delivery.leaseTtl < MIN_LEASE_TTL_MS) {
     problems.push(`${describe(['delivery', 'leaseTtl'])}: expected at least ${MIN_LEASE_TTL_MS / 1000}s (a lease outlives three heartbeats)`);
@@ -531,6 +538,8 @@ function finish(
     mail: {
       ...parsed.mail,
       from: parsed.mail.from ?? `MAILER-DAEMON@${firstDomain}`,
+      // Without a smarthost the Maildir is the relay's only mailbox: the operator reads the postmaster's mail there.
+      postmaster: parsed.mail.postmaster ?? (parsed.mail.url ? undefined : `postmaster@${firstDomain}`),
       dkim: parsed.mail.dkim && { ...parsed.mail.dkim, privateKeyFile: resolve(cwd, parsed.mail.dkim.privateKeyFile) },
     },
     store: { ...parsed.store, relayName: parsed.store.relayName ?? hostname() },

@@ -423,6 +423,11 @@ export const configSchema = z.strictObject({
       url: smtpUrl.optional(),
       /** Envelope and header sender of the relay's own mail; MAILER-DAEMON@<first SMS domain> by default. */
       from: z.email().optional(),
+      /**
+       * Where mail to postmaster (RFC 5321 §4.5.1) is forwarded through the smarthost; unset = the
+       * Maildir without a smarthost, refused (550 5.1.1) with one.
+       */
+      postmaster: z.email('expected a mail address').optional(),
       retryMinDelay: duration.prefault('10s'),
       retryMaxDelay: duration.prefault('10m'),
       /** DKIM-sign reply mails (From: <number>@<first SMS domain>) with this key, published under the selector. */

@@ -27,10 +27,11 @@ export interface MailerOptions {
 }
 
 /**
- * The outgoing-mail worker: sends what the relay queued (bounces now, SMS replies later) through the
- * transport. A temporary failure (smarthost down, 4xx) is retried with backoff for as long as it
- * takes; nothing is dropped. A permanent refusal (5xx) ends the mail: logged, never bounced (these
- * are the relay's own reports, and a bounce about a bounce would loop).
+ * The outgoing-mail worker: sends what the relay queued (bounces, notices, SMS replies, mail for the
+ * postmaster) through the transport. A temporary failure (smarthost down, 4xx) is retried with backoff
+ * for as long as it takes; nothing is dropped. A permanent refusal (5xx) ends the mail: logged, never
+ * bounced (these are the relay's own reports, and a bounce about a bounce would loop; a refusal of
+ * the operator's own postmaster mailbox is the operator's to see in the log).
  */
 export class Mailer extends WorkLoop<ClaimedMail> {
   readonly #options: MailerOptions;

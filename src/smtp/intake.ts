@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
-import type { AcceptedMail, Transaction } from '../acceptance/types.ts';
+import type { AcceptedForPostmaster, AcceptedMail, Transaction } from '../acceptance/types.ts';
 import { asRelayError, ListenError, RelayError, toSmtpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -179,6 +179,14 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             if (!transaction) return refuseMail(noTransaction());
             const outcome = await acceptance.message(transaction, raw);
             if (!outcome.ok) return refuseMail(outcome.error, outcome.id);
+            if ('postmaster' in outcome) {
+              const { id: msgId, by, postmaster } = outcome;
+              logger.info(
+                { msgId, from: transaction.envelopeFrom || '<>', by, to: postmaster, bytes: raw.length, ms: clock() - started },
+                'smtp: mail for the postmaster queued',
+              );
+              return callback(null, queuedReply(outcome));
+            }
             logger.info(
               {
                 msgId: outcome.id,
@@ -259,14 +267,17 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   };
 }
 
-/** The 250 text: the message id, and what the relay did differently from what was asked. */
-function queuedReply(accepted: AcceptedMail): string {
-  const note = [
-    accepted.cutFrom ? `text cut from ${accepted.cutFrom} to ${accepted.parts} parts by policy` : '',
-    accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
-    accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
-    accepted.attachments ?? '',
-  ].filter(Boolean);
+/** The 250 text: the message id, and what the relay did differently from what was asked (nothing, for the postmaster's mail). */
+function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
+  const note =
+    'postmaster' in accepted
+      ? []
+      : [
+          accepted.cutFrom ? `text cut from ${accepted.cutFrom} to ${accepted.parts} parts by policy` : '',
+          accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
+          accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
+          accepted.attachments ?? '',
+        ].filter(Boolean);
   return `Ok: queued as ${accepted.id}${note.length > 0 ? ` (${note.join('; ')})` : ''}`;
 }
 

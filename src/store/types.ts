@@ -195,7 +195,8 @@ export type SmsOutcome =
   | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string };
 
 export interface NewOutgoingMail {
-  readonly kind: 'bounce' | 'notice' | 'reply';
+  /** `postmaster`: a mail sent to the relay's postmaster, forwarded as it came. */
+  readonly kind: 'bounce' | 'notice' | 'reply' | 'postmaster';
   /** The relay message this mail is about, for the message's history. */
   readonly messageId: string | undefined;
   /** '' for the null sender (bounces). */

@@ -88,7 +88,7 @@ describe('the acceptance service: one entry point per stage, for every input', (
 
   test('an accepted submission is committed and dispatched: the gateway gets the SMS', async () => {
     const outcome = await submit(['447700900310@sms.example.com', '07700900311@sms.example.com'], 'from the console');
-    assert.ok(outcome.ok, outcome.ok ? '' : outcome.error.message);
+    assert.ok(outcome.ok && 'numbers' in outcome, outcome.ok ? 'texted' : outcome.error.message);
     assert.equal(outcome.numbers, 2);
     assert.deepEqual((await relay.relay.store.smsOf(outcome.id)).map((sms) => sms.number).sort(), ['+447700900310', '+447700900311']);
     await waitFor('both SMS', () =>

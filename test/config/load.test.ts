@@ -95,6 +95,16 @@ describe('config', () => {
     assert.equal(config.mail.from, 'MAILER-DAEMON@sms.example.com');
   });
 
+  test("mail.postmaster: SMSRELAY_MAIL_POSTMASTER sets it; unset, the Maildir's postmaster@<first SMS domain> without a smarthost and none with one; an SMS domain's address (a loop) is refused", () => {
+    const smarthost = { SMSRELAY_MAIL_URL: 'smtp://mail.example.com:25', SMSRELAY_SMS_DOMAINS: 'sms.example.com, text.example.org' };
+    assert.equal(loadConfig({ ...smarthost, SMSRELAY_MAIL_POSTMASTER: 'ops@example.com' }, dirWith()).config.mail.postmaster, 'ops@example.com');
+    assert.equal(loadConfig(smarthost, dirWith()).config.mail.postmaster, undefined);
+    assert.equal(loadConfig({ SMSRELAY_SMS_DOMAINS: 'sms.example.com' }, dirWith()).config.mail.postmaster, 'postmaster@sms.example.com');
+    assert.deepEqual(problems({ ...smarthost, SMSRELAY_MAIL_POSTMASTER: 'ops@Text.Example.org' }), [
+      `SMSRELAY_MAIL_POSTMASTER="ops@Text.Example.org": an address at an SMS domain comes back to this relay (a loop); name the mailbox that reads the postmaster's mail`,
+    ]);
+  });
+
   test('IntelliSoftware defaults to the provider public hosts, primary and backup', () => {
     const { config } = loadConfig({ SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' }, dirWith());
     assert.equal(config.gateway.url, 'https://www.intellisoftware.co.uk');

@@ -120,6 +120,26 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test("a mail for the postmaster is queued under its own kind, with its message's history line", async () => {
+      const raw = Buffer.from('Received: from client\r\n\r\nfor the postmaster\r\n');
+      await store.enqueueMail([{ kind: 'postmaster', messageId: 'pm-1', envelopeFrom: '', recipients: ['ops@example.com'], raw }]);
+      const now = Date.now();
+      const [claimed] = await store.claimDueMail({ owner: 'test', now, leaseUntil: now + 1000, limit: 5 });
+      assert.equal(claimed?.kind, 'postmaster');
+      assert.equal(claimed?.messageId, 'pm-1');
+      assert.equal(claimed?.envelopeFrom, '');
+      assert.ok(claimed?.raw.equals(raw));
+      await store.recordMailOutcome({ id: claimed.id, kind: 'sent', response: '250 ok' });
+      assert.deepEqual(
+        (await store.events('pm-1')).map((event) => [event.kind, event.detail]),
+        [
+          ['postmaster queued', `mail ${claimed.id} to ops@example.com`],
+          ['mail sent', '250 ok'],
+        ],
+      );
+      await store.close();
+    });
+
     test('at start a relay frees its own and expired leases, never a live lease of another relay', async () => {
       const now = Date.now();
       const [mine, others, expired] = [mail(['+447700900101']), mail(['+447700900102']), mail(['+447700900103'])];
