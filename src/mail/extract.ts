@@ -3,6 +3,7 @@ import { RelayError } from '../errors.ts';
 import { htmlToText } from './html.ts';
 import { type ParsedMail, readMail, withHeaderEnd } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
+import { isSignature, unsealedText } from './sealed.ts';
 import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
 import { AMBIGUOUS_PREFIXES, anyOf, FORWARD_MARKERS, FORWARD_PREFIXES, HEADER_LABELS, ORIGINAL_MESSAGE, REPLY_PREFIXES } from './wordings.ts';
@@ -90,8 +91,9 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
   });
 
   const chosen = chosenBody(mail, subject);
-  const leading = takeLeadingContextLine(withoutControls(chosen.text));
-  let lines = leading.rest.replace(/\r\n?/g, '\n').split('\n');
+  const written = unsealedText(chosen.text.replace(/\r\n?/g, '\n'), mail.attachments);
+  const leading = takeLeadingContextLine(withoutControls(written));
+  let lines = leading.rest.split('\n');
   const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;
   if (cut) lines = cut.lines;
   const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward });
@@ -112,7 +114,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
   }
 
   const text = tidy(body.rest);
-  const noNewText = text === '' && quoteRemoved && !subjectCommand && !subjectIsNew(subject ?? '', chosen.text);
+  const noNewText = text === '' && quoteRemoved && !subjectCommand && !subjectIsNew(subject ?? '', written);
   return {
     text: noNewText ? '' : withSubject(text, subjectText, subjectCommand ? 'never' : rules.subject),
     noNewText,
@@ -132,7 +134,9 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
         .trim()
         .toLowerCase() === 'all',
     sendAt: sendAtOf(mail),
-    attachments: mail.attachments.filter((attachment) => !attachment.related).map((attachment) => attachment.filename?.trim() || attachment.contentType),
+    attachments: mail.attachments
+      .filter((attachment) => !attachment.related && !isSignature(attachment))
+      .map((attachment) => attachment.filename?.trim() || attachment.contentType),
     ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
   };
 }
