@@ -241,7 +241,33 @@ function automation(mail: ParsedMail): string | undefined {
     const text = String(raw).trim().toLowerCase();
     if (value.test(text)) return `it is an auto-reply (${canonicalHeaderName(header)}: ${text.slice(0, 40)})`;
   }
-  return undefined;
+  return reportKind(mail);
+}
+
+/**
+ * Bounces and read receipts (RFC 3464, RFC 8098; the `global-` types of RFC 6533), as a report's
+ * type or as the whole mail's: they are due the null sender, but some systems (Exchange's NDRs,
+ * forwarding services) send them from an address and without Auto-Submitted. Texted, each one
+ * would answer an SMS reply mail and risk a loop.
+ */
+const REPORT_KINDS = new Map(
+  [
+    ['delivery-status', 'a bounce or delivery report'],
+    ['global-delivery-status', 'a bounce or delivery report'],
+    ['disposition-notification', 'a read receipt'],
+    ['global-disposition-notification', 'a read receipt'],
+  ].flatMap(([report, kind]) => [
+    [`multipart/report; report-type=${report}`, kind],
+    [`message/${report}`, kind],
+  ]),
+);
+
+function reportKind(mail: ParsedMail): string | undefined {
+  const contentType = mail.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  const type = contentType?.value?.toLowerCase() ?? '';
+  const described = type === 'multipart/report' ? `${type}; report-type=${contentType?.params?.['report-type']?.toLowerCase()}` : type;
+  const kind = REPORT_KINDS.get(described);
+  return kind && `it is ${kind} (${described})`;
 }
 
 /** `x-autoreply` as mail writes it, `X-Autoreply`. */
