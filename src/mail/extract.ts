@@ -142,16 +142,63 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
 }
 
 /**
- * text/plain when the mail has it; else its HTML as text; attachments never. Whether it forwards
- * another mail decides how both are read: a forward's quote is its content.
+ * text/plain when the mail has it, unless it is a placeholder for its HTML; else its HTML as text;
+ * attachments never. Whether it forwards another mail decides how both are read: a forward's quote
+ * is its content.
  */
 function chosenBody(mail: ParsedMail, subject: string | undefined): { text: string; forward: boolean; quoteRemoved: boolean } {
-  const plain = typeof mail.text === 'string' && mail.text.trim() !== '' ? mail.text : undefined;
   const html = typeof mail.html === 'string' ? mail.html : undefined;
+  const written = typeof mail.text === 'string' && mail.text.trim() !== '' ? mail.text : undefined;
+  const plain = written !== undefined && html !== undefined && isPlaceholder(written, html) ? undefined : written;
   const forward = isForward(subject ?? '', plain ?? html ?? '');
   if (plain !== undefined) return { text: plain, forward, quoteRemoved: false };
   if (html !== undefined) return { ...htmlToText(html, forward), forward };
   return { text: '', forward, quoteRemoved: false };
+}
+
+/**
+ * A plain part this long is the text even when it says something else than the HTML; shorter, it
+ * may be a placeholder ("This message is in HTML format. Please use an HTML-capable mail client…"),
+ * which runs to two sentences.
+ */
+const PLACEHOLDER_MAX_WORDS = 40;
+
+/** Links and addresses: a plain rendering writes them out, the HTML shows a link by its text. */
+const LINK_OR_ADDRESS = /:\/\/|^<?(?:www\.|mailto:)|@/i;
+
+/**
+ * The words of a text, lower-case: letters only, as numbers (times, values) are what a plain and an
+ * HTML template of one alert format each their own way. Split at blanks first, so that no pattern
+ * runs over a long unbroken string more than once.
+ */
+const wordsOf = (text: string) =>
+  text
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((token) => !LINK_OR_ADDRESS.test(token))
+    .flatMap((token) => token.match(/[\p{L}\p{M}]+/gu) ?? []);
+
+/**
+ * Whether a short plain part is no rendering of the HTML beside it but a placeholder: most of its
+ * words are not in the HTML's visible text (which has words, and can be read). A rendering shares
+ * nearly all of them, a monitoring tool's own text template most; a placeholder only a "to" or an
+ * "in". By words rather than a list of placeholder sentences, it knows every language and wording.
+ */
+function isPlaceholder(plain: string, html: string): boolean {
+  const words = wordsOf(plain);
+  if (words.length === 0 || words.length > PLACEHOLDER_MAX_WORDS) return false;
+  let shown: Set<string>;
+  try {
+    shown = new Set(wordsOf(htmlToText(html, true).text));
+  } catch (error) {
+    // HTML nested too deeply to read: the plain part is the text, as it was before the HTML was looked at.
+    if (error instanceof RelayError) return false;
+    throw error;
+  }
+  if (shown.size === 0) return false;
+  const distinct = new Set(words);
+  const kept = [...distinct].filter((word) => shown.has(word)).length;
+  return kept * 2 < distinct.size;
 }
 
 const FORWARD_SUBJECT = new RegExp(`^\\s*(?:${anyOf(FORWARD_PREFIXES)})\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');

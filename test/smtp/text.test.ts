@@ -206,6 +206,12 @@ describe('SMTP → SMS text', () => {
     }
   });
 
+  test('a short plain part beside HTML nested too deeply to read is sent: the HTML is only looked at for a placeholder', async () => {
+    const raw = `Subject: s\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nGenerator 2 running\n--b\nContent-Type: text/html\n\n${'<div>'.repeat(20_000)}x\n--b--\n`;
+    assert.equal((await sendRaw('447700900230', Buffer.from(raw))).code, 250);
+    assert.equal((await smsTo('447700900230')).text, 'Generator 2 running');
+  });
+
   test('every real-world fixture mail, sent by a real SMTP client, reaches the phone as its expected text', async () => {
     const fixtures = loadMailFixtures();
     const client = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true });
