@@ -40,7 +40,6 @@ export async function buildNewMail(
   const subjectCommand = [...transaction.recipients.values()].some(({ target }) => 'subject' in target);
   const rcptNumbers = [...transaction.recipients.values()].flatMap(({ target }) => ('numbers' in target ? target.numbers : []));
   const request = await readText(await parseMail(raw), textPolicy, subjectCommand, rcptNumbers, store);
-  if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
   // RCPT numbers were admitted at RCPT; the subject's are known only now.
@@ -97,8 +96,8 @@ export async function buildNewMail(
 
 /**
  * The text stage: the request a parsed mail makes, its text cut thread-first when it answers one
- * of the relay's reply mails to `numbers` (`store` undefined: not looked up). `smsrelay preview`
- * runs exactly this and fitText.
+ * of the relay's reply mails to `numbers` (`store` undefined: not looked up); automatic mail is
+ * refused. `smsrelay preview` runs exactly this and fitText.
  */
 export async function readText(
   mail: ParsedMail,
@@ -108,7 +107,9 @@ export async function readText(
   store: Pick<Store, 'contextOfMail' | 'sentReplies'> | undefined,
 ): Promise<OutboundRequest> {
   const sent = store ? await sentReplyBodies(mail, numbers, store) : undefined;
-  return extractRequest(mail, policy, subjectCommand, sent);
+  const request = extractRequest(mail, policy, subjectCommand, sent);
+  if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
+  return request;
 }
 
 /** The relay's reply mails looked at for thread-first cutting: the newest few of the conversation. */

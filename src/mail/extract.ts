@@ -3,6 +3,7 @@ import { RelayError } from '../errors.ts';
 import { htmlToText } from './html.ts';
 import { type ParsedMail, readMail, withHeaderEnd } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
+import { isSignature, unsealedText } from './sealed.ts';
 import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
 import { AMBIGUOUS_PREFIXES, anyOf, FORWARD_MARKERS, FORWARD_PREFIXES, HEADER_LABELS, ORIGINAL_MESSAGE, REPLY_PREFIXES } from './wordings.ts';
@@ -90,8 +91,9 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
   });
 
   const chosen = chosenBody(mail, subject);
-  const leading = takeLeadingContextLine(withoutControls(chosen.text));
-  let lines = leading.rest.replace(/\r\n?/g, '\n').split('\n');
+  const written = unsealedText(chosen.text.replace(/\r\n?/g, '\n'), mail.attachments);
+  const leading = takeLeadingContextLine(withoutControls(written));
+  let lines = leading.rest.split('\n');
   const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;
   if (cut) lines = cut.lines;
   const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward });
@@ -112,7 +114,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
   }
 
   const text = tidy(body.rest);
-  const noNewText = text === '' && quoteRemoved && !subjectCommand && !subjectIsNew(subject ?? '', chosen.text);
+  const noNewText = text === '' && quoteRemoved && !subjectCommand && !subjectIsNew(subject ?? '', written);
   return {
     text: noNewText ? '' : withSubject(text, subjectText, subjectCommand ? 'never' : rules.subject),
     noNewText,
@@ -132,22 +134,71 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
         .trim()
         .toLowerCase() === 'all',
     sendAt: sendAtOf(mail),
-    attachments: mail.attachments.filter((attachment) => !attachment.related).map((attachment) => attachment.filename?.trim() || attachment.contentType),
+    attachments: mail.attachments
+      .filter((attachment) => !attachment.related && !isSignature(attachment))
+      .map((attachment) => attachment.filename?.trim() || attachment.contentType),
     ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
   };
 }
 
 /**
- * text/plain when the mail has it; else its HTML as text; attachments never. Whether it forwards
- * another mail decides how both are read: a forward's quote is its content.
+ * text/plain when the mail has it, unless it is a placeholder for its HTML; else its HTML as text;
+ * attachments never. Whether it forwards another mail decides how both are read: a forward's quote
+ * is its content.
  */
 function chosenBody(mail: ParsedMail, subject: string | undefined): { text: string; forward: boolean; quoteRemoved: boolean } {
-  const plain = typeof mail.text === 'string' && mail.text.trim() !== '' ? mail.text : undefined;
   const html = typeof mail.html === 'string' ? mail.html : undefined;
+  const written = typeof mail.text === 'string' && mail.text.trim() !== '' ? mail.text : undefined;
+  const plain = written !== undefined && html !== undefined && isPlaceholder(written, html) ? undefined : written;
   const forward = isForward(subject ?? '', plain ?? html ?? '');
   if (plain !== undefined) return { text: plain, forward, quoteRemoved: false };
   if (html !== undefined) return { ...htmlToText(html, forward), forward };
   return { text: '', forward, quoteRemoved: false };
+}
+
+/**
+ * A plain part this long is the text even when it says something else than the HTML; shorter, it
+ * may be a placeholder ("This message is in HTML format. Please use an HTML-capable mail client…"),
+ * which runs to two sentences.
+ */
+const PLACEHOLDER_MAX_WORDS = 40;
+
+/** Links and addresses: a plain rendering writes them out, the HTML shows a link by its text. */
+const LINK_OR_ADDRESS = /:\/\/|^<?(?:www\.|mailto:)|@/i;
+
+/**
+ * The words of a text, lower-case: letters only, as numbers (times, values) are what a plain and an
+ * HTML template of one alert format each their own way. Split at blanks first, so that no pattern
+ * runs over a long unbroken string more than once.
+ */
+const wordsOf = (text: string) =>
+  text
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((token) => !LINK_OR_ADDRESS.test(token))
+    .flatMap((token) => token.match(/[\p{L}\p{M}]+/gu) ?? []);
+
+/**
+ * Whether a short plain part is no rendering of the HTML beside it but a placeholder: most of its
+ * words are not in the HTML's visible text (which has words, and can be read). A rendering shares
+ * nearly all of them, a monitoring tool's own text template most; a placeholder only a "to" or an
+ * "in". By words rather than a list of placeholder sentences, it knows every language and wording.
+ */
+function isPlaceholder(plain: string, html: string): boolean {
+  const words = wordsOf(plain);
+  if (words.length === 0 || words.length > PLACEHOLDER_MAX_WORDS) return false;
+  let shown: Set<string>;
+  try {
+    shown = new Set(wordsOf(htmlToText(html, true).text));
+  } catch (error) {
+    // HTML nested too deeply to read: the plain part is the text, as it was before the HTML was looked at.
+    if (error instanceof RelayError) return false;
+    throw error;
+  }
+  if (shown.size === 0) return false;
+  const distinct = new Set(words);
+  const kept = [...distinct].filter((word) => shown.has(word)).length;
+  return kept * 2 < distinct.size;
 }
 
 const FORWARD_SUBJECT = new RegExp(`^\\s*(?:${anyOf(FORWARD_PREFIXES)})\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
@@ -237,7 +288,33 @@ function automation(mail: ParsedMail): string | undefined {
     const text = String(raw).trim().toLowerCase();
     if (value.test(text)) return `it is an auto-reply (${canonicalHeaderName(header)}: ${text.slice(0, 40)})`;
   }
-  return undefined;
+  return reportKind(mail);
+}
+
+/**
+ * Bounces and read receipts (RFC 3464, RFC 8098; the `global-` types of RFC 6533), as a report's
+ * type or as the whole mail's: they are due the null sender, but some systems (Exchange's NDRs,
+ * forwarding services) send them from an address and without Auto-Submitted. Texted, each one
+ * would answer an SMS reply mail and risk a loop.
+ */
+const REPORT_KINDS = new Map(
+  [
+    ['delivery-status', 'a bounce or delivery report'],
+    ['global-delivery-status', 'a bounce or delivery report'],
+    ['disposition-notification', 'a read receipt'],
+    ['global-disposition-notification', 'a read receipt'],
+  ].flatMap(([report, kind]) => [
+    [`multipart/report; report-type=${report}`, kind],
+    [`message/${report}`, kind],
+  ]),
+);
+
+function reportKind(mail: ParsedMail): string | undefined {
+  const contentType = mail.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  const type = contentType?.value?.toLowerCase() ?? '';
+  const described = type === 'multipart/report' ? `${type}; report-type=${contentType?.params?.['report-type']?.toLowerCase()}` : type;
+  const kind = REPORT_KINDS.get(described);
+  return kind && `it is ${kind} (${described})`;
 }
 
 /** `x-autoreply` as mail writes it, `X-Autoreply`. */

@@ -380,15 +380,16 @@ function headerValue(line: string): string {
 }
 
 /** mailparser keeps only the first of these when a mail repeats them. */
-const SINGLE_KEYS = new Set(['message-id', 'from', 'sender', 'in-reply-to', 'reply-to', 'subject', 'date', 'disposition-notification-to']);
+const SINGLE_KEYS = new Set(['message-id', 'from', 'sender', 'in-reply-to', 'reply-to', 'subject', 'date', 'disposition-notification-to', 'content-type']);
 const ADDRESS_KEYS = new Set(['from', 'to', 'cc', 'bcc', 'sender', 'reply-to', 'delivered-to', 'return-path', 'disposition-notification-to']);
 /** Headers mailparser files under another name (priority, list) or parses into structures the relay never reads. */
-const UNREAD_KEYS = /^(?:priority|x-priority|x-msmail-priority|importance|list-.*|content-type|content-disposition|dkim-signature)$/;
+const UNREAD_KEYS = /^(?:priority|x-priority|x-msmail-priority|importance|list-.*|content-disposition|dkim-signature)$/;
 
 /**
  * The top-level headers, each decoded on first use as mailparser's processHeaders decodes it: words
- * decoded, Message-IDs in angle brackets, References a list, addresses parsed, Date a Date; a
- * repeated header a list (the first value for single ones); an empty one absent.
+ * decoded, Message-IDs in angle brackets, References a list, addresses parsed, Date a Date,
+ * Content-Type its value and parameters; a repeated header a list (the first value for single
+ * ones); an empty one absent.
  */
 class HeaderView {
   readonly #lines: ReadonlyArray<{ key: string; line: string }>;
@@ -443,10 +444,20 @@ function decodeValue(key: string, value: string): unknown {
     case 'message-id':
     case 'in-reply-to':
       return messageIdFormat(decodeWords(value));
+    case 'content-type':
+      return contentTypeValue(value);
     default:
       if (!ADDRESS_KEYS.has(key)) return value;
       return { value: decodeAddresses(addressparser(value) as MailAddress[]) };
   }
+}
+
+/** mailparser's structured Content-Type: comments dropped, encoded words decoded except in RFC 2231 parameters (decoded already). */
+function contentTypeValue(value: string): { value: string; params: Record<string, string> } {
+  const parsed = libmime.parseHeaderValue(value, { stripComments: true });
+  const rfc2231 = new Set<string>((parsed as { decodedParams?: string[] }).decodedParams);
+  const params = Object.fromEntries(Object.entries(parsed.params).map(([key, param]) => [key, rfc2231.has(key) ? param : decodeWords(param)]));
+  return { value: parsed.value ? decodeWords(parsed.value) : parsed.value, params };
 }
 
 function decodeWords(value: string): string {

@@ -24,6 +24,7 @@ const READ_HEADERS = [
   'auto-submitted',
   'x-sms-send-at',
   'x-smsrelay-loop',
+  'content-type',
 ];
 
 function view(mail: ParsedMail) {
@@ -151,6 +152,13 @@ describe('readMail reads what simpleParser reads', () => {
           'Subject: =?ISO-8859-1?Q?caf=E9?= ok',
         ].join('\n'),
         'body\n',
+      ),
+    ],
+    [
+      'a Content-Type with a comment, an encoded word and an RFC 2231 parameter',
+      mime(
+        'Content-Type: Multipart/Report (a bounce); report-type="=?utf-8?Q?delivery-status?="; title*=utf-8\'\'%3D%3Futf-8%3FQ%3Fx%3F%3D; boundary=b',
+        '--b\nContent-Type: text/plain\n\nreport\n--b--\n',
       ),
     ],
     [

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import { simpleParser } from 'mailparser';
+import nodemailer from 'nodemailer';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { STORE_FILE } from '../../src/relay.ts';
 import { gatewayYaml, removeDir, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
@@ -293,5 +296,26 @@ describe('replies and delivery reports', () => {
     });
     assert.equal(alert.data?.code, 250, 'alerts are what the relay is for');
     await waitFor('the alert', () => gateway.simulator.received.length === before + 1);
+  });
+
+  test('a bounce or read receipt sent from an address without Auto-Submitted (Exchange, forwarders) is refused as automatic mail too', async () => {
+    const reports: Array<[string, string]> = [
+      ['postfix-bounce-from-address', 'it is a bounce or delivery report (multipart/report; report-type=delivery-status)'],
+      ['exchange-ndr', 'it is a bounce or delivery report (multipart/report; report-type=delivery-status)'],
+      ['outlook-read-receipt-from-address', 'it is a read receipt (multipart/report; report-type=disposition-notification)'],
+    ];
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port: smtpPort(), secure: false, ignoreTLS: true });
+    try {
+      for (const [name, reason] of reports) {
+        const raw = readFileSync(fileURLToPath(new URL(`../mail/refused/${name}.eml`, import.meta.url)));
+        const refused = await client.sendMail({ envelope: { from: 'postmaster@example.com', to: '447700900136@sms.example.com' }, raw }).then(
+          () => assert.fail(`${name} must be refused`),
+          (error: { response?: string }) => error.response,
+        );
+        assert.equal(refused, `550 5.7.1 Not sent as SMS: ${reason}`, name);
+      }
+    } finally {
+      client.close();
+    }
   });
 });

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import nodemailer from 'nodemailer';
 import { STORE_FILE } from '../../src/relay.ts';
@@ -9,6 +11,10 @@ import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay,
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
+
+/** Real-client mails the relay refuses (test/mail/refused), and the fixtures that are sent. */
+const REFUSED = fileURLToPath(new URL('../mail/refused/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../mail/fixtures/', import.meta.url));
 
 /** What the phone receives from mails that carry relay parameters, drop-in formats and long texts. */
 describe('SMTP → SMS text', () => {
@@ -177,6 +183,33 @@ describe('SMTP → SMS text', () => {
     const reply = await sendRaw('447700900204', Buffer.from(raw));
     assert.equal(reply.code, 554);
     assert.equal(reply.text, '5.6.0 The mail cannot be read: line 2 of its base64 text part is not base64 (the part is corrupt)');
+  });
+
+  test('encrypted mail and TNEF-only mail are refused at end of DATA as unreadable, saying why, not sent as their subject', async () => {
+    const mails: Array<[string, string]> = [
+      ['thunderbird-pgpmime-encrypted', 'it is encrypted (PGP/MIME); send it unencrypted to this address'],
+      ['smime-encrypted', 'it is encrypted, or signed with no readable copy (S/MIME, smime.p7m); send it unencrypted to this address'],
+      ['pgp-inline-encrypted', 'it is encrypted (inline PGP); send it unencrypted to this address'],
+      ['exchange-tnef-only', "it is only in Outlook's rich text format (winmail.dat, TNEF); send it as HTML or plain text"],
+    ];
+    for (const [index, [name, reason]] of mails.entries()) {
+      const reply = await sendRaw(`44770090021${index}`, readFileSync(`${REFUSED}${name}.eml`));
+      assert.deepEqual([reply.code, reply.text], [554, `5.6.0 The mail cannot be read: ${reason}`], name);
+    }
+  });
+
+  test('a signed mail (S/MIME, PGP/MIME) is sent with a 250 that names no attachment: its signature is none', async () => {
+    for (const [index, name] of ['outlook-smime-signed', 'thunderbird-pgpmime-signed'].entries()) {
+      const reply = await sendRaw(`44770090022${index}`, readFileSync(`${FIXTURES}${name}.eml`));
+      assert.equal(reply.code, 250, name);
+      assert.match(reply.text, /^2\.6\.0 Ok: queued as [0-9a-f-]{36}$/, name);
+    }
+  });
+
+  test('a short plain part beside HTML nested too deeply to read is sent: the HTML is only looked at for a placeholder', async () => {
+    const raw = `Subject: s\nContent-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nGenerator 2 running\n--b\nContent-Type: text/html\n\n${'<div>'.repeat(20_000)}x\n--b--\n`;
+    assert.equal((await sendRaw('447700900230', Buffer.from(raw))).code, 250);
+    assert.equal((await smsTo('447700900230')).text, 'Generator 2 running');
   });
 
   test('every real-world fixture mail, sent by a real SMTP client, reaches the phone as its expected text', async () => {

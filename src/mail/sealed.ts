@@ -1,0 +1,84 @@
+/**
+ * Mail a client sealed: signed (PGP inline or PGP/MIME, S/MIME), encrypted, or packed in Outlook's
+ * TNEF. A signature is no text and no attachment; what is encrypted or packed the relay cannot read,
+ * and sending the subject in its place would be a 250 for a text that never reaches the phone.
+ */
+import { RelayError } from '../errors.ts';
+import type { MailAttachment } from './mime.ts';
+
+/** Detached signature parts (RFC 3156 §5, RFC 8551 §3.5; x- as older Outlook writes it): the sender attached nothing. */
+const SIGNATURE_TYPES = new Set(['application/pgp-signature', 'application/pkcs7-signature', 'application/x-pkcs7-signature']);
+
+export function isSignature(attachment: MailAttachment): boolean {
+  return SIGNATURE_TYPES.has(attachment.contentType);
+}
+
+/** What to send instead, said once for every kind of encryption. */
+const SEND_UNENCRYPTED = 'send it unencrypted to this address';
+
+/**
+ * Parts that hold a mail's whole content in a form the relay cannot read, and why: PGP/MIME's
+ * control part (RFC 3156 §4), S/MIME's CMS object (RFC 8551 §3.3: enveloped, or signed with no
+ * clear copy), Outlook's rich text packed as winmail.dat (Exchange names it so whatever its type).
+ */
+const SEALED_PARTS: ReadonlyArray<{ readonly matches: (attachment: MailAttachment) => boolean; readonly reason: string }> = [
+  { matches: ({ contentType }) => contentType === 'application/pgp-encrypted', reason: `it is encrypted (PGP/MIME); ${SEND_UNENCRYPTED}` },
+  {
+    matches: ({ contentType }) => contentType === 'application/pkcs7-mime' || contentType === 'application/x-pkcs7-mime',
+    reason: `it is encrypted, or signed with no readable copy (S/MIME, smime.p7m); ${SEND_UNENCRYPTED}`,
+  },
+  {
+    matches: ({ contentType, filename }) => /^application\/(?:vnd\.)?ms-tnef$/.test(contentType) || filename?.trim().toLowerCase() === 'winmail.dat',
+    reason: "it is only in Outlook's rich text format (winmail.dat, TNEF); send it as HTML or plain text",
+  },
+];
+
+/** An inline PGP message (RFC 4880 §6.2), unquoted: a `>` in front is a quoted one, removed with the quote. */
+const PGP_MESSAGE = /^-----BEGIN PGP MESSAGE-----[ \t]*$/m;
+
+/** RFC 4880 §7's lines, each alone on its line (trailing blanks allowed). */
+const SIGNED_MESSAGE = '-----BEGIN PGP SIGNED MESSAGE-----';
+const SIGNATURE_START = '-----BEGIN PGP SIGNATURE-----';
+const SIGNATURE_END = '-----END PGP SIGNATURE-----';
+/** An armor header under the first line (`Hash: SHA256`), up to the empty line before the text. */
+const ARMOR_HEADER = /^[A-Za-z][\w-]*: /;
+
+/**
+ * The text of a mail's chosen body as the sender wrote it: a clear-signed text without its armor
+ * and signature, its dash-escaping undone (RFC 4880 §7.1: `- --` is `--`). Refused as unreadable
+ * when the content is encrypted or TNEF and no text part stands beside it (`text`, line ends LF,
+ * is empty), or when the text is an inline PGP message.
+ */
+export function unsealedText(text: string, attachments: readonly MailAttachment[]): string {
+  const sealed = text.trim() === '' ? SEALED_PARTS.find(({ matches }) => attachments.some(matches)) : undefined;
+  if (sealed) throw new RelayError('UNREADABLE_MAIL', `The mail cannot be read: ${sealed.reason}`);
+  if (PGP_MESSAGE.test(text)) throw new RelayError('UNREADABLE_MAIL', `The mail cannot be read: it is encrypted (inline PGP); ${SEND_UNENCRYPTED}`);
+  return text.includes(SIGNED_MESSAGE) ? clearSignedText(text.split('\n')).join('\n') : text;
+}
+
+/**
+ * Each clear-signed block's text in place of the block; what stands around it stays. Line by line,
+ * each line looked at once: a block without its whole signature is left as it is, and so is the rest.
+ */
+function clearSignedText(lines: readonly string[]): string[] {
+  const isAt = (index: number, line: string) => lines[index]?.trimEnd() === line;
+  const kept: string[] = [];
+  let index = 0;
+  while (index < lines.length) {
+    let text = index + 1;
+    if (isAt(index, SIGNED_MESSAGE)) while (ARMOR_HEADER.test(lines[text] ?? '')) text++;
+    if (!isAt(index, SIGNED_MESSAGE) || lines[text]?.trim() !== '') {
+      kept.push(lines[index++] ?? '');
+      continue;
+    }
+    text++;
+    let signature = text;
+    while (signature < lines.length && !isAt(signature, SIGNATURE_START)) signature++;
+    let end = signature;
+    while (end < lines.length && !isAt(end, SIGNATURE_END)) end++;
+    if (end === lines.length) return [...kept, ...lines.slice(index)];
+    kept.push(...lines.slice(text, signature).map((line) => (line.startsWith('- ') ? line.slice(2) : line)));
+    index = end + 1;
+  }
+  return kept;
+}
