@@ -1,5 +1,7 @@
 import { compile, type HtmlToTextOptions } from 'html-to-text';
+import { LRUCache } from 'lru-cache';
 import { RelayError } from '../errors.ts';
+import { hiddenSelectors } from './style-sheets.ts';
 
 /**
  * Where Outlook (desktop and web) starts the copy of the mail replied to. Outlook always writes
@@ -35,7 +37,9 @@ const HIDDEN = [
 /** Elements whose content no mail client shows as text: templates, embedded documents and images. */
 const UNSHOWN_ELEMENTS = ['template', 'iframe', 'object', 'embed', 'svg'];
 
-const COMMON_SELECTORS: NonNullable<HtmlToTextOptions['selectors']> = [
+type Selectors = NonNullable<HtmlToTextOptions['selectors']>;
+
+const COMMON_SELECTORS: Selectors = [
   { selector: 'a', options: { ignoreHref: true } },
   // Tracking pixels, logos and their alt texts are nothing a phone should show.
   { selector: 'img', format: 'skip' },
@@ -45,17 +49,44 @@ const COMMON_SELECTORS: NonNullable<HtmlToTextOptions['selectors']> = [
   { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
   { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
 ];
+const REPLY_SELECTORS: Selectors = [...COMMON_SELECTORS, ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' }))];
+/** A forward's quote elements hold what was forwarded: they are kept, without `>` prefixes. */
+const FORWARD_SELECTORS: Selectors = [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }];
 // Compiled once: html-to-text's `convert` merges the options and builds the selector decision
 // tree anew on every call, which cost more than the conversion itself.
-const replyText = compile({
-  wordwrap: false,
-  selectors: [...COMMON_SELECTORS, ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' }))],
-});
-/** A forward's quote elements hold what was forwarded: they are kept, without `>` prefixes. */
-const forwardText = compile({
-  wordwrap: false,
-  selectors: [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }],
-});
+const replyText = compile({ wordwrap: false, selectors: REPLY_SELECTORS });
+const forwardText = compile({ wordwrap: false, selectors: FORWARD_SELECTORS });
+
+/**
+ * Converters that also skip what a mail's style sheet hides, by its hiding selectors. Compiling one
+ * costs several conversions, and the systems that mail a relay are few and keep their template's
+ * rules from mail to mail (a ticket system, a monitoring tool, a newsletter service), so a few dozen
+ * cover them.
+ */
+const CONVERTERS_KEPT = 32;
+const hidingConverters = new LRUCache<string, (html: string) => string>({ max: CONVERTERS_KEPT });
+
+/**
+ * The visible text: without what inline styles, attributes and the style sheets hide. The sheets'
+ * rules are read in part (not inline styles that override them, later rules or media queries that
+ * show an element again), so when they would hide all the text they were misread: the text is then
+ * converted without them. An inline style is the element's own and is honoured as it is: when inline
+ * styles hide everything, the body is empty and the subject is the text.
+ */
+function visibleText(html: string, forward: boolean): string {
+  const convert = forward ? forwardText : replyText;
+  const hidden = hiddenSelectors(html);
+  if (hidden.length === 0) return convert(html);
+  const key = `${forward}:${hidden.join(',')}`;
+  let hiding = hidingConverters.get(key);
+  if (!hiding) {
+    const skipped = hidden.map((selector) => ({ selector, format: 'skip' }));
+    hiding = compile({ wordwrap: false, selectors: [...(forward ? FORWARD_SELECTORS : REPLY_SELECTORS), ...skipped] });
+    hidingConverters.set(key, hiding);
+  }
+  const text = hiding(html);
+  return text.trim() === '' ? convert(html) : text;
+}
 
 export interface HtmlText {
   readonly text: string;
@@ -70,10 +101,10 @@ export interface HtmlText {
  */
 export function htmlToText(html: string, forward = false): HtmlText {
   try {
-    if (forward) return { text: forwardText(html), quoteRemoved: false };
+    if (forward) return { text: visibleText(html, true), quoteRemoved: false };
     const reply = html.search(OUTLOOK_REPLY_HEADER);
     const kept = reply >= 0 ? html.slice(0, reply) : html;
-    return { text: replyText(kept), quoteRemoved: reply >= 0 || QUOTE_ELEMENT.test(kept) };
+    return { text: visibleText(kept, false), quoteRemoved: reply >= 0 || QUOTE_ELEMENT.test(kept) };
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new RelayError('UNREADABLE_MAIL', 'The mail cannot be read: its HTML is nested too deeply; send it as plain text');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { htmlToText } from '../../src/mail/html.ts';
+import { MAX_HIDING_SELECTORS, MAX_STYLE_CHARS } from '../../src/mail/style-sheets.ts';
 
 /** The text only; whether a quote went is tested where the reply rules use it. */
 const toText = (html: string) => htmlToText(html).text;
@@ -25,6 +26,53 @@ describe('htmlToText', () => {
       <template><p>row</p></template><iframe>frame</iframe><object>object</object><svg><text>chart</text></svg><p>End</p></body>`;
     assert.equal(toText(html), 'Disk full\n\nHost db1\n\nEnd');
     assert.equal(htmlToText('<div style="display:none">preheader</div><blockquote>forwarded</blockquote>', true).text, 'forwarded');
+  });
+
+  it('skips what a style sheet hides by class, id or a type with a class: preheaders and tracking text', () => {
+    const html = `<html><head><style type="text/css"><!--
+      /* .note { display: none } is a comment */
+      @charset "utf-8";
+      p { margin: 0 }
+      .preheader { display: none !important; font-size: 1px }
+      #tracking, .mobile-only { max-height: 0px; overflow: hidden; mso-hide: all }
+      span.faded { opacity: 0 }
+      .outlook-only { mso-hide: all } .spacer { visibility: hidden }
+      .shown { display: none; display: block } .note { content: "}"; color: #999 }
+    --></style></head><body><span class="preheader">Preview: 2 new tickets</span><div id="tracking">[7K2QRW]</div>
+      <table class="mobile-only"><tr><td>Open the app</td></tr></table><p>Ticket <span class="faded">x</span>#4711 updated</p>
+      <p class="outlook-only">Outlook</p><p class="spacer">&nbsp;</p><p class="shown">Shown</p><p class="note">Note</p><a class="preheader" href="https://x.example">link</a></body></html>`;
+    assert.equal(toText(html), 'Ticket #4711 updated\n\nShown\n\nNote');
+    assert.equal(htmlToText(`<style>.pre{display:none}</style><div class="pre">preheader</div><blockquote>forwarded</blockquote>`, true).text, 'forwarded');
+  });
+
+  it('honours only the style rules that hide from every reader', () => {
+    const html = `<style>
+      @media all { .everywhere { display: none } }
+      @media only screen and (max-width: 600px) { .desktop { display: none !important } }
+      @media (prefers-color-scheme: dark) { .light { display: none } }
+      u + .body .gmail-hide, [owa] .owa-hide, a:hover, .tab:checked + .panel, div { display: none }
+      .columns { font-size: 0 } .capped { max-height: 0 }
+    </style><style media="print">.screen-only { display: none }</style>
+    <!--[if mso]><style>.not-outlook { display: none }</style><![endif]-->
+    <div class="everywhere">Everywhere</div><div class="desktop">Desktop</div><div class="light">Light</div>
+    <div class="gmail-hide">Gmail</div><div class="columns"><p>Column</p></div><div class="capped">Capped</div>
+    <div class="screen-only">Screen</div><div class="not-outlook">Not Outlook</div>`;
+    assert.equal(toText(html), 'Desktop\nLight\nGmail\n\nColumn\n\nCapped\nScreen\nNot Outlook');
+  });
+
+  it('sends the text when the style sheet would hide all of it, and nothing when inline styles do', () => {
+    assert.equal(toText('<style>.wrapper { display: none }</style><div class="wrapper"><p>Pump 3 stopped</p></div>'), 'Pump 3 stopped');
+    assert.equal(toText('<style>.pre { display: none }</style><div class="pre">preheader</div><div style="display:none">Pump 3 stopped</div>'), 'preheader');
+    assert.equal(toText('<div style="display:none">Pump 3 stopped</div>'), '');
+  });
+
+  it('honours a bounded number of hiding selectors and reads a bounded length of style text', () => {
+    const classes = Array.from({ length: MAX_HIDING_SELECTORS + 2 }, (_, index) => `h${index}`);
+    const rules = classes.map((name) => `.${name} { display: none }`).join('\n');
+    const divs = classes.map((name) => `<div class="${name}">${name}</div>`).join('');
+    assert.equal(toText(`<style>${rules}</style>${divs}<p>End</p>`), `${classes.slice(-2).join('\n')}\n\nEnd`);
+    const padding = `/* ${'x'.repeat(MAX_STYLE_CHARS)} */`;
+    assert.equal(toText(`<style>${padding}</style><style>.late { display: none }</style><div class="late">Late</div><div>End</div>`), 'Late\nEnd');
   });
 
   it('drops Gmail and Apple quotes but keeps a bottom-posted reply', () => {
