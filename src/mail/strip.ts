@@ -395,13 +395,13 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
       from = top;
       continue;
     }
+    // The nearest start that makes an attribution, unless a line further up opens one the client
+    // wrapped ("On …, 2026 at 4:44 AM Ana <" / "ana@example.com> wrote:"): then that line is its
+    // start. A finished sentence up there is the writer's ("See you on 6 Dec 2026.").
     let attribution: number | undefined;
     for (let first = above; first >= Math.max(0, above - MAX_ATTRIBUTION_LINES + 1) && unquoted(first) !== ''; first--) {
       const text = Array.from({ length: above - first + 1 }, (_, offset) => unquoted(first + offset)).join(' ');
-      if (isAttribution(text)) {
-        attribution = first;
-        break;
-      }
+      if (isAttribution(text) && (attribution === undefined || (opensAttribution(unquoted(first)) && !SENTENCE_END.test(unquoted(first))))) attribution = first;
     }
     if (attribution === undefined) return from;
     from = attribution;
