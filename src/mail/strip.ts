@@ -145,7 +145,7 @@ class Scan {
   readonly #kept: string[] = [];
 
   constructor(lines: readonly string[], rules: StripRules, forward: boolean) {
-    this.#lines = lines;
+    this.#lines = forward ? unquoteForwarded(lines) : lines;
     this.#disclaimers = [...BUILT_IN_DISCLAIMERS, ...rules.disclaimers].map((start) => start.toLowerCase());
     this.#forward = forward;
   }
@@ -406,6 +406,23 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     if (attribution === undefined) return from;
     from = attribution;
   }
+}
+
+/**
+ * Apple Mail quotes a plain-text forward with `>` under "Begin forwarded message:": in a forward that
+ * block is the forwarded message, so one level of `>` is taken off it (a quote inside it stays one).
+ */
+function unquoteForwarded(lines: readonly string[]): readonly string[] {
+  let forwarded = false;
+  return lines.map((raw) => {
+    const line = raw.trim();
+    if (FORWARD_MARKER.test(line)) forwarded = true;
+    else if (forwarded && line !== '') {
+      if (QUOTED.test(line)) return line.replace(/^>[ \t]?/, '');
+      forwarded = false;
+    }
+    return raw;
+  });
 }
 
 function opensAttribution(line: string): boolean {
