@@ -1,5 +1,6 @@
 import { compile, type HtmlToTextOptions } from 'html-to-text';
 import { RelayError } from '../errors.ts';
+import { lineBreak } from './html-lines.ts';
 
 /**
  * Where Outlook (desktop and web) starts the copy of the mail replied to. Outlook always writes
@@ -49,11 +50,13 @@ const COMMON_SELECTORS: NonNullable<HtmlToTextOptions['selectors']> = [
 // tree anew on every call, which cost more than the conversion itself.
 const replyText = compile({
   wordwrap: false,
+  formatters: { lineBreak },
   selectors: [...COMMON_SELECTORS, ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' }))],
 });
 /** A forward's quote elements hold what was forwarded: they are kept, without `>` prefixes. */
 const forwardText = compile({
   wordwrap: false,
+  formatters: { lineBreak },
   selectors: [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }],
 });
 

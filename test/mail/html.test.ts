@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { htmlToText } from '../../src/mail/html.ts';
+import { tidy } from '../../src/mail/strip.ts';
 
 /** The text only; whether a quote went is tested where the reply rules use it. */
 const toText = (html: string) => htmlToText(html).text;
@@ -25,6 +26,12 @@ describe('htmlToText', () => {
       <template><p>row</p></template><iframe>frame</iframe><object>object</object><svg><text>chart</text></svg><p>End</p></body>`;
     assert.equal(toText(html), 'Disk full\n\nHost db1\n\nEnd');
     assert.equal(htmlToText('<div style="display:none">preheader</div><blockquote>forwarded</blockquote>', true).text, 'forwarded');
+  });
+
+  it("adds no empty line for a <br> that ends a block's line; a <br> alone on its line is the empty line it shows", () => {
+    assert.equal(toText('<div>Pump 3<br></div><div><span>Valve 12<br></span></div><div>Tank 2</div>'), 'Pump 3\nValve 12\nTank 2');
+    assert.equal(tidy(toText('<div>Pump 3</div><div><br></div><div>Tank 2<br><br></div><div>Valve 12</div>')), 'Pump 3\n\nTank 2\n\nValve 12');
+    assert.equal(toText('<p>one<br>two<br></p><p>three</p>'), 'one\ntwo\n\nthree');
   });
 
   it('drops Gmail and Apple quotes but keeps a bottom-posted reply', () => {
