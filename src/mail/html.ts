@@ -42,6 +42,8 @@ const COMMON_SELECTORS: NonNullable<HtmlToTextOptions['selectors']> = [
   { selector: 'img', format: 'skip' },
   ...[...HIDDEN, ...UNSHOWN_ELEMENTS].map((selector) => ({ selector, format: 'skip' })),
   ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
+  // Outlook writes each line as a paragraph whose style sheet gives it no margin: a line, not a paragraph.
+  { selector: 'p.MsoNormal', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
   { selector: 'ul', options: { itemPrefix: '- ' } },
   { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
   { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },

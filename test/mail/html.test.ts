@@ -34,6 +34,13 @@ describe('htmlToText', () => {
     assert.equal(toText('<p>one<br>two<br></p><p>three</p>'), 'one\ntwo\n\nthree');
   });
 
+  it("writes Outlook's MsoNormal paragraphs (no margin) as lines; other paragraphs keep their blank line", () => {
+    const outlook =
+      '<p class=MsoNormal>Done.<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=MsoNormal>Regards<o:p></o:p></p><p class=MsoNormal>Ana</p>';
+    assert.equal(tidy(toText(outlook)), 'Done.\n\nRegards\nAna');
+    assert.equal(toText('<p>Done.</p><p>Ana</p>'), 'Done.\n\nAna');
+  });
+
   it('drops Gmail and Apple quotes but keeps a bottom-posted reply', () => {
     assert.equal(toText('<div>Ok</div><div class="gmail_quote">On Mon wrote:<blockquote>old</blockquote></div>'), 'Ok');
     assert.equal(toText('<blockquote type="cite">old</blockquote><div>New text</div>'), 'New text');
