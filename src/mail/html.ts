@@ -22,7 +22,7 @@ const QUOTE_AND_SIGNATURE_ELEMENTS = [
 ];
 
 /** Whether the HTML holds one of the quote elements above (the mail is a reply that quotes). */
-const QUOTE_ELEMENT = /\bclass=["']?[^"'>]*\b(?:gmail_quote|moz-cite-prefix|yahoo_quoted|protonmail_quote)\b|<blockquote\b/i;
+const QUOTE_ELEMENT = /\bclass=["']?[^"'>]*\b(?:gmail_quote|moz-cite-prefix|yahoo_quoted|protonmail_quote)\b|<blockquote\b[^>]*\btype=["']?cite\b/i;
 
 /**
  * Inline styles and the attribute that hide an element: a newsletter's preheader (the line a mailbox
@@ -44,6 +44,8 @@ const COMMON_SELECTORS: NonNullable<HtmlToTextOptions['selectors']> = [
   ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
   // Outlook writes each line as a paragraph whose style sheet gives it no margin: a line, not a paragraph.
   { selector: 'p.MsoNormal', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
+  // Gmail's and Apple Mail's "indent" is a blockquote without the quote's border: text, not a quote.
+  ...['border:none', 'border: none'].map((style) => ({ selector: `blockquote[style*="${style}" i]`, format: 'block' })),
   { selector: 'ul', options: { itemPrefix: '- ' } },
   { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
   { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
@@ -54,6 +56,16 @@ const replyText = compile({
   wordwrap: false,
   formatters: { lineBreak },
   selectors: [...COMMON_SELECTORS, ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' }))],
+});
+/** In a mail that answers nothing, a blockquote other than a client's quote element is text (a citation, an indent). */
+const newText = compile({
+  wordwrap: false,
+  formatters: { lineBreak },
+  selectors: [
+    ...COMMON_SELECTORS,
+    { selector: 'blockquote', format: 'block' },
+    ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' })),
+  ],
 });
 /** A forward's quote elements hold what was forwarded: they are kept, without `>` prefixes. */
 const forwardText = compile({
@@ -69,16 +81,18 @@ export interface HtmlText {
 }
 
 /**
- * The visible text of an HTML body, without the quoted mail and signature blocks clients mark. HTML
+ * The visible text of an HTML body, without the quoted mail and signature blocks clients mark; in a
+ * reply (`reply`: it has a reply subject, In-Reply-To or References) any other blockquote is quoted
+ * with `>` for the text rules too. HTML
  * nested thousands of levels deep overflows html-to-text's recursion: that mail can never be read,
  * so it is refused for good (554), not deferred as a local problem.
  */
-export function htmlToText(html: string, forward = false): HtmlText {
+export function htmlToText(html: string, forward = false, reply = true): HtmlText {
   try {
     if (forward) return { text: forwardText(html), quoteRemoved: false };
-    const reply = html.search(OUTLOOK_REPLY_HEADER);
-    const kept = reply >= 0 ? html.slice(0, reply) : html;
-    return { text: replyText(kept), quoteRemoved: reply >= 0 || QUOTE_ELEMENT.test(kept) };
+    const header = html.search(OUTLOOK_REPLY_HEADER);
+    const kept = header >= 0 ? html.slice(0, header) : html;
+    return { text: (reply ? replyText : newText)(kept), quoteRemoved: header >= 0 || QUOTE_ELEMENT.test(kept) };
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new RelayError('UNREADABLE_MAIL', 'The mail cannot be read: its HTML is nested too deeply; send it as plain text');

@@ -41,6 +41,17 @@ describe('htmlToText', () => {
     assert.equal(toText('<p>Done.</p><p>Ana</p>'), 'Done.\n\nAna');
   });
 
+  it("keeps a blockquote that is no client's quote: an indent always, any other in a mail that answers nothing", () => {
+    const indent = '<div>Tonight:<blockquote style="margin:0 0 0 40px;border:none;padding:0px"><div>Stop pump 3</div></blockquote></div>';
+    assert.equal(toText(indent), 'Tonight:\nStop pump 3');
+    assert.equal(
+      htmlToText('<p>As the manual says:</p><blockquote>Close V12 first.</blockquote>', false, false).text,
+      'As the manual says:\n\nClose V12 first.',
+    );
+    assert.equal(toText('<p>Yes</p><blockquote>Close V12 first?</blockquote>'), 'Yes\n\n> Close V12 first?');
+    assert.equal(htmlToText('<div>Ok</div><blockquote type="cite">old</blockquote>', false, false).text, 'Ok');
+  });
+
   it('drops Gmail and Apple quotes but keeps a bottom-posted reply', () => {
     assert.equal(toText('<div>Ok</div><div class="gmail_quote">On Mon wrote:<blockquote>old</blockquote></div>'), 'Ok');
     assert.equal(toText('<blockquote type="cite">old</blockquote><div>New text</div>'), 'New text');
