@@ -96,7 +96,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
   let lines = leading.rest.split('\n');
   const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;
   if (cut) lines = cut.lines;
-  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward });
+  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply });
   const body = takeContextTag(stripped.text, 'the body');
   const quoteRemoved = chosen.quoteRemoved || stripped.quoteRemoved || cut !== undefined;
 
@@ -143,17 +143,18 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
 
 /**
  * text/plain when the mail has it, unless it is a placeholder for its HTML; else its HTML as text;
- * attachments never. Whether it forwards another mail decides how both are read: a forward's quote
- * is its content.
+ * attachments never. Whether it forwards another mail or answers one decides how both are read: a
+ * forward's quote is its content, and only a reply's `>` lines and blockquotes are quotes by themselves.
  */
-function chosenBody(mail: ParsedMail, subject: string | undefined): { text: string; forward: boolean; quoteRemoved: boolean } {
+function chosenBody(mail: ParsedMail, subject: string | undefined): { text: string; forward: boolean; reply: boolean; quoteRemoved: boolean } {
   const html = typeof mail.html === 'string' ? mail.html : undefined;
   const written = typeof mail.text === 'string' && mail.text.trim() !== '' ? mail.text : undefined;
   const plain = written !== undefined && html !== undefined && isPlaceholder(written, html) ? undefined : written;
   const forward = isForward(subject ?? '', plain ?? html ?? '');
-  if (plain !== undefined) return { text: plain, forward, quoteRemoved: false };
-  if (html !== undefined) return { ...htmlToText(html, forward), forward };
-  return { text: '', forward, quoteRemoved: false };
+  const reply = !forward && (REPLY_SUBJECT.test(subject ?? '') || AMBIGUOUS_SUBJECT.test(subject ?? '') || threadIds(mail).length > 0);
+  if (plain !== undefined) return { text: plain, forward, reply, quoteRemoved: false };
+  if (html !== undefined) return { ...htmlToText(html, forward, reply), forward, reply };
+  return { text: '', forward, reply, quoteRemoved: false };
 }
 
 /**

@@ -2,6 +2,7 @@ import { compile, type HtmlToTextOptions } from 'html-to-text';
 import { LRUCache } from 'lru-cache';
 import { RelayError } from '../errors.ts';
 import { hiddenSelectors } from './style-sheets.ts';
+import { lineBreak } from './html-lines.ts';
 
 /**
  * Where Outlook (desktop and web) starts the copy of the mail replied to. Outlook always writes
@@ -23,7 +24,7 @@ const QUOTE_AND_SIGNATURE_ELEMENTS = [
 ];
 
 /** Whether the HTML holds one of the quote elements above (the mail is a reply that quotes). */
-const QUOTE_ELEMENT = /\bclass=["']?[^"'>]*\b(?:gmail_quote|moz-cite-prefix|yahoo_quoted|protonmail_quote)\b|<blockquote\b/i;
+const QUOTE_ELEMENT = /\bclass=["']?[^"'>]*\b(?:gmail_quote|moz-cite-prefix|yahoo_quoted|protonmail_quote)\b|<blockquote\b[^>]*\btype=["']?cite\b/i;
 
 /**
  * Inline styles and the attribute that hide an element: a newsletter's preheader (the line a mailbox
@@ -45,6 +46,10 @@ const COMMON_SELECTORS: Selectors = [
   { selector: 'img', format: 'skip' },
   ...[...HIDDEN, ...UNSHOWN_ELEMENTS].map((selector) => ({ selector, format: 'skip' })),
   ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
+  // Outlook writes each line as a paragraph whose style sheet gives it no margin: a line, not a paragraph.
+  { selector: 'p.MsoNormal', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
+  // Gmail's and Apple Mail's "indent" is a blockquote without the quote's border: text, not a quote.
+  ...['border:none', 'border: none'].map((style) => ({ selector: `blockquote[style*="${style}" i]`, format: 'block' })),
   { selector: 'ul', options: { itemPrefix: '- ' } },
   { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
   { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
@@ -52,10 +57,22 @@ const COMMON_SELECTORS: Selectors = [
 const REPLY_SELECTORS: Selectors = [...COMMON_SELECTORS, ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' }))];
 /** A forward's quote elements hold what was forwarded: they are kept, without `>` prefixes. */
 const FORWARD_SELECTORS: Selectors = [...COMMON_SELECTORS, { selector: 'blockquote', format: 'block' }];
+const NEW_SELECTORS: Selectors = [
+  ...COMMON_SELECTORS,
+  { selector: 'blockquote', format: 'block' },
+  ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' })),
+];
+/** How a mail's HTML is read: a reply's quotes go; in a mail that answers nothing a blockquote other than a client's quote element is text (a citation, an indent); a forward's quotes are its content. */
+type Reading = 'reply' | 'new' | 'forward';
+const SELECTORS: Readonly<Record<Reading, Selectors>> = { reply: REPLY_SELECTORS, new: NEW_SELECTORS, forward: FORWARD_SELECTORS };
+const converterOf = (selectors: Selectors) => compile({ wordwrap: false, formatters: { lineBreak }, selectors });
 // Compiled once: html-to-text's `convert` merges the options and builds the selector decision
 // tree anew on every call, which cost more than the conversion itself.
-const replyText = compile({ wordwrap: false, selectors: REPLY_SELECTORS });
-const forwardText = compile({ wordwrap: false, selectors: FORWARD_SELECTORS });
+const CONVERTERS: Readonly<Record<Reading, (html: string) => string>> = {
+  reply: converterOf(REPLY_SELECTORS),
+  new: converterOf(NEW_SELECTORS),
+  forward: converterOf(FORWARD_SELECTORS),
+};
 
 /**
  * Converters that also skip what a mail's style sheet hides, by its hiding selectors. Compiling one
@@ -73,15 +90,14 @@ const hidingConverters = new LRUCache<string, (html: string) => string>({ max: C
  * converted without them. An inline style is the element's own and is honoured as it is: when inline
  * styles hide everything, the body is empty and the subject is the text.
  */
-function visibleText(html: string, forward: boolean): string {
-  const convert = forward ? forwardText : replyText;
+function visibleText(html: string, reading: Reading): string {
+  const convert = CONVERTERS[reading];
   const hidden = hiddenSelectors(html);
   if (hidden.length === 0) return convert(html);
-  const key = `${forward}:${hidden.join(',')}`;
+  const key = `${reading}:${hidden.join(',')}`;
   let hiding = hidingConverters.get(key);
   if (!hiding) {
-    const skipped = hidden.map((selector) => ({ selector, format: 'skip' }));
-    hiding = compile({ wordwrap: false, selectors: [...(forward ? FORWARD_SELECTORS : REPLY_SELECTORS), ...skipped] });
+    hiding = converterOf([...SELECTORS[reading], ...hidden.map((selector) => ({ selector, format: 'skip' }))]);
     hidingConverters.set(key, hiding);
   }
   const text = hiding(html);
@@ -95,16 +111,18 @@ export interface HtmlText {
 }
 
 /**
- * The visible text of an HTML body, without the quoted mail and signature blocks clients mark. HTML
+ * The visible text of an HTML body, without the quoted mail and signature blocks clients mark; in a
+ * reply (`reply`: it has a reply subject, In-Reply-To or References) any other blockquote is quoted
+ * with `>` for the text rules too. HTML
  * nested thousands of levels deep overflows html-to-text's recursion: that mail can never be read,
  * so it is refused for good (554), not deferred as a local problem.
  */
-export function htmlToText(html: string, forward = false): HtmlText {
+export function htmlToText(html: string, forward = false, reply = true): HtmlText {
   try {
-    if (forward) return { text: visibleText(html, true), quoteRemoved: false };
-    const reply = html.search(OUTLOOK_REPLY_HEADER);
-    const kept = reply >= 0 ? html.slice(0, reply) : html;
-    return { text: visibleText(kept, false), quoteRemoved: reply >= 0 || QUOTE_ELEMENT.test(kept) };
+    if (forward) return { text: visibleText(html, 'forward'), quoteRemoved: false };
+    const header = html.search(OUTLOOK_REPLY_HEADER);
+    const kept = header >= 0 ? html.slice(0, header) : html;
+    return { text: visibleText(kept, reply ? 'reply' : 'new'), quoteRemoved: header >= 0 || QUOTE_ELEMENT.test(kept) };
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new RelayError('UNREADABLE_MAIL', 'The mail cannot be read: its HTML is nested too deeply; send it as plain text');

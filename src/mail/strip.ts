@@ -51,6 +51,12 @@ export interface StrippedText {
 export interface StripOptions {
   /** The mail forwards another: its markers and forwarded header lines go, its body stays. */
   readonly forward?: boolean;
+  /**
+   * The mail answers another (a reply subject, In-Reply-To or References): its `>` lines are quotes
+   * (the default). In a mail that answers nothing they are quotes only under an attribution that
+   * names who wrote when: a line such as ">90% for 10 minutes" in an alert is its text.
+   */
+  readonly reply?: boolean;
 }
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
@@ -118,7 +124,7 @@ export function stripBody(body: string, rules: StripRules, options: StripOptions
 /** The new text of a mail body and what was removed from it, and why. */
 export function stripText(body: string, rules: StripRules, options: StripOptions = {}): StrippedText {
   const marked = withinMarkers(body.replace(/\r\n?/g, '\n'), rules);
-  const scan = new Scan(marked.split('\n'), rules, options.forward ?? false);
+  const scan = new Scan(marked.split('\n'), rules, options.forward ?? false, options.reply ?? true);
   return { text: tidy(scan.text()), removed: scan.removed, quoteRemoved: scan.quoteRemoved };
 }
 
@@ -143,11 +149,14 @@ class Scan {
   readonly #disclaimers: readonly string[];
   readonly #forward: boolean;
   readonly #kept: string[] = [];
+  /** Whether `>` lines are quotes here: in a reply, or below an attribution. */
+  #quoting: boolean;
 
-  constructor(lines: readonly string[], rules: StripRules, forward: boolean) {
-    this.#lines = lines;
+  constructor(lines: readonly string[], rules: StripRules, forward: boolean, reply: boolean) {
+    this.#lines = forward ? unquoteForwarded(lines) : lines;
     this.#disclaimers = [...BUILT_IN_DISCLAIMERS, ...rules.disclaimers].map((start) => start.toLowerCase());
     this.#forward = forward;
+    this.#quoting = reply;
   }
 
   text(): string {
@@ -179,7 +188,7 @@ class Scan {
     const lines = this.#lines;
     for (let index = 0; index < lines.length; index++) {
       const line = (lines[index] ?? '').trim();
-      if (QUOTED.test(line)) {
+      if (this.#quoting && QUOTED.test(line)) {
         this.#remove(QUOTE_REASON, index, index);
         this.quoteRemoved = true;
         continue;
@@ -188,20 +197,22 @@ class Scan {
         this.#kept.push('');
         continue;
       }
-      if (this.#isOrphanedContinuation(index)) {
+      if (this.#quoting && this.#isOrphanedContinuation(index)) {
         this.#remove(QUOTE_REASON, index, index);
         continue;
       }
       const attribution = this.#attributionEnd(index);
       if (attribution !== undefined) {
         const next = nextNonBlank(lines, attribution + 1);
-        if (next < lines.length && QUOTED.test(lines[next] ?? '')) {
+        const strong = isStrongAttribution(joinLines(lines, index, attribution));
+        if (next < lines.length && QUOTED.test(lines[next] ?? '') && (this.#quoting || strong)) {
+          this.#quoting = true;
           this.#dropRuleAbove();
           this.#remove('reply attribution above the quote', index, attribution);
           index = attribution;
           continue;
         }
-        if (isStrongAttribution(joinLines(lines, index, attribution))) {
+        if (strong) {
           this.#dropRuleAbove();
           this.#end('attribution above a copy of the mail answered', index);
           return;
@@ -299,7 +310,7 @@ class Scan {
     const next = nextNonBlank(this.#lines, index + 1);
     if (next >= this.#lines.length) return true;
     const line = (this.#lines[next] ?? '').trim();
-    return QUOTED.test(line) || this.#attributionEnd(next) !== undefined || headerBlockEnd(this.#lines, next) !== undefined;
+    return (this.#quoting && QUOTED.test(line)) || this.#attributionEnd(next) !== undefined || headerBlockEnd(this.#lines, next) !== undefined;
   }
 
   #ruleOrMarkerAbove(index: number): boolean {
@@ -395,17 +406,34 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
       from = top;
       continue;
     }
+    // The nearest start that makes an attribution, unless a line further up opens one the client
+    // wrapped ("On …, 2026 at 4:44 AM Ana <" / "ana@example.com> wrote:"): then that line is its
+    // start. A finished sentence up there is the writer's ("See you on 6 Dec 2026.").
     let attribution: number | undefined;
     for (let first = above; first >= Math.max(0, above - MAX_ATTRIBUTION_LINES + 1) && unquoted(first) !== ''; first--) {
       const text = Array.from({ length: above - first + 1 }, (_, offset) => unquoted(first + offset)).join(' ');
-      if (isAttribution(text)) {
-        attribution = first;
-        break;
-      }
+      if (isAttribution(text) && (attribution === undefined || (opensAttribution(unquoted(first)) && !SENTENCE_END.test(unquoted(first))))) attribution = first;
     }
     if (attribution === undefined) return from;
     from = attribution;
   }
+}
+
+/**
+ * Apple Mail quotes a plain-text forward with `>` under "Begin forwarded message:": in a forward that
+ * block is the forwarded message, so one level of `>` is taken off it (a quote inside it stays one).
+ */
+function unquoteForwarded(lines: readonly string[]): readonly string[] {
+  let forwarded = false;
+  return lines.map((raw) => {
+    const line = raw.trim();
+    if (FORWARD_MARKER.test(line)) forwarded = true;
+    else if (forwarded && line !== '') {
+      if (QUOTED.test(line)) return line.replace(/^>[ \t]?/, '');
+      forwarded = false;
+    }
+    return raw;
+  });
 }
 
 function opensAttribution(line: string): boolean {

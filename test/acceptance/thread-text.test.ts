@@ -93,6 +93,27 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
     assert.match(smtp.data?.text ?? '', /the reply has no new text above the quoted mail/);
   });
 
+  /** Gmail's plain-text reply: the attribution wrapped inside the address, the copy quoted with `>`. */
+  function gmailWrappedReply(text: string): string {
+    const quoted = decodeQuotedPrintable(sentBody)
+      .split(/\r?\n/)
+      .map((line) => (line === '' ? '>' : `> ${line}`))
+      .join('\r\n');
+    return `${text}\r\n\r\nOn Fri, Mar 20, 2026 at 8:48 AM +44 7700 900123 <\r\n${PHONE_ADDRESS}> wrote:\r\n\r\n${quoted}\r\n`;
+  }
+
+  test('an attribution Gmail wrapped over two lines goes whole: its first line is not sent, nor sent alone', async () => {
+    const smtp = await sendReply(gmailWrappedReply('Θα είμαι εκεί στις εννιά.'), 'Re: SMS from +44 7700 900123');
+    assert.equal(smtp.data?.code, 250, smtp.data?.text);
+    await waitFor('the SMS', () => gateway.simulator.received.some((sms) => sms.text.startsWith('Θα είμαι')));
+    const sms = gateway.simulator.received.find((entry) => entry.text.startsWith('Θα είμαι'));
+    assert.equal(sms?.text, 'Θα είμαι εκεί στις εννιά.');
+    const empty = await sendReply(gmailWrappedReply(''), 'Re: SMS from +44 7700 900123');
+    assert.equal(empty.data?.code, 554, empty.data?.text);
+    assert.equal(empty.data?.enhanced, '5.6.0');
+    assert.match(empty.data?.text ?? '', /the reply has no new text above the quoted mail/);
+  });
+
   test('after retention erased the reply mail, the general rules decide (the unknown block stays)', async () => {
     // What `store.retention` does to a sent mail's content (this one is still queued: no mail server here).
     const db = new Database(join(relay.config.dataDir, STORE_FILE));

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { htmlToText } from '../../src/mail/html.ts';
 import { MAX_HIDING_SELECTORS, MAX_STYLE_CHARS } from '../../src/mail/style-sheets.ts';
+import { tidy } from '../../src/mail/strip.ts';
 
 /** The text only; whether a quote went is tested where the reply rules use it. */
 const toText = (html: string) => htmlToText(html).text;
@@ -73,6 +74,30 @@ describe('htmlToText', () => {
     assert.equal(toText(`<style>${rules}</style>${divs}<p>End</p>`), `${classes.slice(-2).join('\n')}\n\nEnd`);
     const padding = `/* ${'x'.repeat(MAX_STYLE_CHARS)} */`;
     assert.equal(toText(`<style>${padding}</style><style>.late { display: none }</style><div class="late">Late</div><div>End</div>`), 'Late\nEnd');
+  });
+
+  it("adds no empty line for a <br> that ends a block's line; a <br> alone on its line is the empty line it shows", () => {
+    assert.equal(toText('<div>Pump 3<br></div><div><span>Valve 12<br></span></div><div>Tank 2</div>'), 'Pump 3\nValve 12\nTank 2');
+    assert.equal(tidy(toText('<div>Pump 3</div><div><br></div><div>Tank 2<br><br></div><div>Valve 12</div>')), 'Pump 3\n\nTank 2\n\nValve 12');
+    assert.equal(toText('<p>one<br>two<br></p><p>three</p>'), 'one\ntwo\n\nthree');
+  });
+
+  it("writes Outlook's MsoNormal paragraphs (no margin) as lines; other paragraphs keep their blank line", () => {
+    const outlook =
+      '<p class=MsoNormal>Done.<o:p></o:p></p><p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=MsoNormal>Regards<o:p></o:p></p><p class=MsoNormal>Ana</p>';
+    assert.equal(tidy(toText(outlook)), 'Done.\n\nRegards\nAna');
+    assert.equal(toText('<p>Done.</p><p>Ana</p>'), 'Done.\n\nAna');
+  });
+
+  it("keeps a blockquote that is no client's quote: an indent always, any other in a mail that answers nothing", () => {
+    const indent = '<div>Tonight:<blockquote style="margin:0 0 0 40px;border:none;padding:0px"><div>Stop pump 3</div></blockquote></div>';
+    assert.equal(toText(indent), 'Tonight:\nStop pump 3');
+    assert.equal(
+      htmlToText('<p>As the manual says:</p><blockquote>Close V12 first.</blockquote>', false, false).text,
+      'As the manual says:\n\nClose V12 first.',
+    );
+    assert.equal(toText('<p>Yes</p><blockquote>Close V12 first?</blockquote>'), 'Yes\n\n> Close V12 first?');
+    assert.equal(htmlToText('<div>Ok</div><blockquote type="cite">old</blockquote>', false, false).text, 'Ok');
   });
 
   it('drops Gmail and Apple quotes but keeps a bottom-posted reply', () => {

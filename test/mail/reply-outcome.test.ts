@@ -43,6 +43,14 @@ describe("the text stage's outcome for replies, alerts and forwards", () => {
     assert.equal(request.text, 'Hello');
   });
 
+  test("a mail that answers nothing keeps its '>' lines; in a reply, or below an attribution, they are the quote", async () => {
+    const alert = 'CPU load high on web01\r\n>90% for 10 minutes\r\n> 5 users affected\r\n';
+    assert.equal(extractRequest(await mail('web01 CPU', alert), POLICY, false).text, 'CPU load high on web01\n>90% for 10 minutes\n> 5 users affected');
+    assert.equal(extractRequest(await mail('Re: web01 CPU', alert), POLICY, false).text, 'CPU load high on web01');
+    const quoted = 'See below.\r\n\r\nOn Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\r\n> Is the gate open?\r\n';
+    assert.equal(extractRequest(await mail('Gate', quoted), POLICY, false).text, 'See below.');
+  });
+
   test('a subject-only alert still goes out: empty body, or only a device line', async () => {
     assert.equal(extractRequest(await mail('Disk full on db1', ''), POLICY, false).text, 'Disk full on db1');
     const device = extractRequest(await mail('Door 3 forced open', 'Sent from my iPhone\r\n'), POLICY, false);

@@ -173,6 +173,15 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
   });
 });
 
+describe('stripBody: forwards', () => {
+  it('Apple Mail\'s ">"-quoted forward below its marker is the content; a quote inside it stays a quote', () => {
+    const forward =
+      '\nBegin forwarded message:\n\n> From: Ana <ana@example.com>\n> Subject: Gate\n> Date: 20 March 2026 at 08:48:00 GMT\n> To: Bob\n>\n> The gate is stuck.\n>\n>> Is the gate open?\n';
+    assert.equal(strip(forward, {}, { forward: true }), 'The gate is stuck.');
+    assert.equal(strip(`See below.\n${forward}\nCall me.`, {}, { forward: true }), 'See below.\n\nThe gate is stuck.\n\nCall me.');
+  });
+});
+
 describe('withoutControls', () => {
   it('removes C0 and C1 controls and terminal colour sequences, makes vertical tab and form feed a space, keeps line breaks and tabs', () => {
     assert.equal(withoutControls('ab\x07c\x1bd\r\n\x1b[1;31mred\x1b[0m\tx\fy\vz\x00\x7f\x85\n'), 'abcd\r\nred\tx y z\n');
