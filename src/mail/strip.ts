@@ -22,6 +22,7 @@ import {
   HEADER_LABELS,
   ORIGINAL_MESSAGE,
   SIGN_OFFS,
+  SIGNATURE_LABELS,
 } from './wordings.ts';
 
 export interface StripRules {
@@ -109,6 +110,11 @@ const DEVICE_START = new RegExp(`^(?:${anyOf(DEVICE_LINE_STARTS)})(?![\\p{L}\\p{
 const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS)})$`, 'iu');
 const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
 const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
+/** A `Label: value` line's label, up to its colon (also "Tel.:+49…", which has no space). */
+const LABEL = /^([\p{L}][\p{L}\p{N} /().-]{0,30}?)\s*:\s*\S/u;
+/** Labels are compared without case, dots, dashes, slashes and spaces: "Tel.", "E-Mail", "email". */
+const labelKey = (label: string) => label.toLowerCase().replace(/[\s./-]/g, '');
+const SIGNATURE_LABEL_KEYS = new Set(SIGNATURE_LABELS.map(labelKey));
 
 /** The new text of a mail body, tidied: see the module comment for what goes. */
 export function stripBody(body: string, rules: StripRules, options: StripOptions = {}): string {
@@ -329,9 +335,25 @@ class Scan {
     while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || RULE.test(this.#kept.at(-1) ?? ''))) this.#kept.pop();
   }
 
-  /** Alerts are runs of `Label: value`: their last lines (contacts, links) are content. */
+  /**
+   * Alerts are runs of `Label: value`: their last lines (contacts, links) are content. Contact and
+   * register lines under a sign-off and a name ("Tel.: …", "Registergericht: …") are a signature's, not
+   * an alert's, and do not count.
+   */
   #isMachineMail(): boolean {
-    return this.#kept.filter((line) => LABEL_LINE.test(line)).length >= MACHINE_LABEL_LINES;
+    const kept = this.#kept;
+    const signOff = this.#signOffAt((index) => {
+      const name = kept[nextNonBlank(kept, index + 1)];
+      return name !== undefined && !LABEL_LINE.test(name);
+    });
+    const labels = kept.filter((line, index) => LABEL_LINE.test(line) && !(signOff >= 0 && index > signOff && isSignatureLabel(line)));
+    return labels.length >= MACHINE_LABEL_LINES;
+  }
+
+  /** The first sign-off line among the last lines for which `fits` holds, or -1. */
+  #signOffAt(fits: (index: number) => boolean): number {
+    const nearEnd = Math.max(0, this.#kept.length - MAX_SIGN_OFF_DISTANCE);
+    return this.#kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && fits(index));
   }
 
   #dropDeviceLine(): void {
@@ -347,8 +369,7 @@ class Scan {
   /** "Kind regards," with a short block under it, and nothing below but legal text or contacts. */
   #dropSignOff(): void {
     const kept = this.#kept;
-    const nearEnd = Math.max(0, kept.length - MAX_SIGN_OFF_DISTANCE);
-    const at = kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && isTrailer(kept, index));
+    const at = this.#signOffAt((index) => isTrailer(kept, index));
     if (at < 0) return;
     this.removed.push({ reason: 'sign-off and signature block', first: kept[at] ?? '', lines: kept.length - at });
     kept.length = at;
@@ -457,18 +478,33 @@ function headerBlockEnd(lines: readonly string[], index: number): number | undef
   return RULE.test(above) || ORIGINAL_MARKER.test(above) ? end - 1 : undefined;
 }
 
-/** Below `index`: a short block (name, title…), then only legal text, contacts or device lines. */
+/**
+ * Below `index`: a short block (name, title…), then only legal text, contacts or device lines. Contact
+ * and register lines ("Tel.: …", "Sitz der Gesellschaft: …") are the signature's however many.
+ */
 function isTrailer(kept: readonly string[], index: number): boolean {
   const below = kept.slice(index + 1);
-  if (below.filter((line) => line !== '').length <= MAX_SIGNATURE_LINES) return true;
+  const named = (lines: readonly string[]) => lines.filter((line) => line !== '' && !isSignatureLabel(line)).length;
+  if (named(below) <= MAX_SIGNATURE_LINES) return true;
   const paragraphs = below
     .join('\n')
     .split(/\n{2,}/)
     .map((paragraph) => paragraph.trim())
     .filter((paragraph) => paragraph !== '');
   const [signature, ...rest] = paragraphs;
-  if (!signature || signature.split('\n').length > MAX_SIGNATURE_LINES) return false;
-  return rest.every((paragraph) => (paragraph.length >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph)) || isContactBlock(paragraph.split('\n')));
+  if (!signature || named(signature.split('\n')) > MAX_SIGNATURE_LINES) return false;
+  return rest.every(
+    (paragraph) =>
+      (paragraph.length >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph)) ||
+      isContactBlock(paragraph.split('\n')) ||
+      paragraph.split('\n').every(isSignatureLabel),
+  );
+}
+
+/** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */
+function isSignatureLabel(line: string): boolean {
+  const label = line.match(LABEL)?.[1];
+  return label !== undefined && SIGNATURE_LABEL_KEYS.has(labelKey(label));
 }
 
 function isContactBlock(block: readonly string[]): boolean {

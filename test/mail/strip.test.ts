@@ -74,6 +74,18 @@ describe('stripBody: signatures and device lines', () => {
     assert.equal(strip('Will do\n\nKind regards,\nJohn Smith\nACME Ltd\n'), 'Will do');
   });
 
+  it("cuts a sign-off with contact and register lines under the name, however many; an alert's lines under a sign-off stay", () => {
+    const contacts = 'Kind regards,\nJohn Miller\nTel: +44 20 7946 0000\nMobile: +44 7700 900123\nEmail: john@example.com\n';
+    assert.equal(strip(`Will do\n\n${contacts}`), 'Will do');
+    assert.equal(strip(`Will do\n\n${contacts}Web: www.example.com\nAddress: 1 High Street, London\n`), 'Will do');
+    const german =
+      'Mit freundlichen Grüßen\n\nHans Müller\nLeiter Technik\n\nACME Anlagenbau GmbH\nTel.: +49 221 123456\nFax: +49 221 123457\nE-Mail: hans@acme.de\n\nSitz der Gesellschaft: Köln\nRegistergericht: Amtsgericht Köln, HRB 12345\n';
+    assert.equal(strip(`Kommt morgen.\n\n${german}`), 'Kommt morgen.');
+    assert.equal(strip('Merci\n\nCordialement,\nJean Dupont\nTél. : 01 23 45 67 89\nPortable : 06 12 34 56 78\nCourriel : jean@example.fr\n'), 'Merci');
+    const alert = 'Check failed\n\nRegards,\nMonitoring\nHost: db1\nState: DOWN\nValue: 95%';
+    assert.equal(strip(alert), alert);
+  });
+
   it('keeps a sign-off word far from the end, and "Thanks"', () => {
     const long = `Cheers\n${'line\n'.repeat(8)}`;
     assert.equal(strip(long), tidy(long));
