@@ -21,6 +21,7 @@ import {
   FORWARD_MARKERS,
   HEADER_LABELS,
   ORIGINAL_MESSAGE,
+  POSTSCRIPTS,
   SIGN_OFFS,
   SIGNATURE_LABELS,
 } from './wordings.ts';
@@ -92,6 +93,8 @@ const CONTACT_LINE = /[^\s@]+@[^\s@]+\.\w+|\bwww\.|https?:\/\//i;
 const PHONE = /\+?\d[\d ()./-]{6,}\d/;
 const MIN_PHONE_DIGITS = 8;
 const SENTENCE_END = /[.!?。！？]$/;
+/** A sentence has a word in lower case; a name, title or company line ending in a dot ("ACME Ltd.", "Hans Müller, M.Sc.") has none. */
+const LOWER_CASE_WORD = /(?:^|\s)\p{Ll}/u;
 
 const VERB = new RegExp(`(?:^|[\\s,(])(?:${anyOf(ATTRIBUTION_VERBS)})`, 'iu');
 /** Zoho's "---- On … Ana wrote ----". */
@@ -109,6 +112,7 @@ const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*:?
 const DEVICE_START = new RegExp(`^(?:${anyOf(DEVICE_LINE_STARTS)})(?![\\p{L}\\p{N}])`, 'iu');
 const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS)})$`, 'iu');
 const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
+const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
 /** A `Label: value` line's label, up to its colon (also "Tel.:+49…", which has no space). */
 const LABEL = /^([\p{L}][\p{L}\p{N} /().-]{0,30}?)\s*:\s*\S/u;
@@ -346,7 +350,9 @@ class Scan {
       const name = kept[nextNonBlank(kept, index + 1)];
       return name !== undefined && !LABEL_LINE.test(name);
     });
-    const labels = kept.filter((line, index) => LABEL_LINE.test(line) && !(signOff >= 0 && index > signOff && isSignatureLabel(line)));
+    const labels = kept.filter(
+      (line, index) => LABEL_LINE.test(line) && !POSTSCRIPT.test(line) && !(signOff >= 0 && index > signOff && isSignatureLabel(line)),
+    );
     return labels.length >= MACHINE_LABEL_LINES;
   }
 
@@ -366,13 +372,21 @@ class Scan {
     this.#trimEnd();
   }
 
-  /** "Kind regards," with a short block under it, and nothing below but legal text or contacts. */
+  /**
+   * "Kind regards," with a short block under it, and nothing below but legal text, contacts or the
+   * writer's afterthoughts (a P.S., a sentence paragraph): those stay, below the text.
+   */
   #dropSignOff(): void {
     const kept = this.#kept;
-    const at = this.#signOffAt((index) => isTrailer(kept, index));
-    if (at < 0) return;
-    this.removed.push({ reason: 'sign-off and signature block', first: kept[at] ?? '', lines: kept.length - at });
-    kept.length = at;
+    let afterthoughts: string[][] | undefined;
+    const at = this.#signOffAt((index) => {
+      afterthoughts = writersTextBelowSignOff(kept, index);
+      return afterthoughts !== undefined;
+    });
+    if (at < 0 || afterthoughts === undefined) return;
+    const stays = afterthoughts.flatMap((paragraph) => ['', ...paragraph]);
+    this.removed.push({ reason: 'sign-off and signature block', first: kept[at] ?? '', lines: kept.length - at - stays.length + afterthoughts.length });
+    kept.splice(at, kept.length - at, ...stays);
     this.#trimEnd();
   }
 
@@ -479,26 +493,51 @@ function headerBlockEnd(lines: readonly string[], index: number): number | undef
 }
 
 /**
- * Below `index`: a short block (name, title…), then only legal text, contacts or device lines. Contact
- * and register lines ("Tel.: …", "Sitz der Gesellschaft: …") are the signature's however many.
+ * Below a sign-off at `index`: a short block (name, title…), then only legal text, contacts or the
+ * writer's afterthoughts. Returns the afterthoughts (which stay), or undefined when what is below is
+ * no signature (a sentence right under the sign-off, a long block). Contact and register lines
+ * ("Tel.: …", "Sitz der Gesellschaft: …") are the signature's however many.
  */
-function isTrailer(kept: readonly string[], index: number): boolean {
+function writersTextBelowSignOff(kept: readonly string[], index: number): string[][] | undefined {
   const below = kept.slice(index + 1);
-  const named = (lines: readonly string[]) => lines.filter((line) => line !== '' && !isSignatureLabel(line)).length;
-  if (named(below) <= MAX_SIGNATURE_LINES) return true;
-  const paragraphs = below
-    .join('\n')
-    .split(/\n{2,}/)
-    .map((paragraph) => paragraph.trim())
-    .filter((paragraph) => paragraph !== '');
-  const [signature, ...rest] = paragraphs;
-  if (!signature || named(signature.split('\n')) > MAX_SIGNATURE_LINES) return false;
-  return rest.every(
-    (paragraph) =>
-      (paragraph.length >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph)) ||
-      isContactBlock(paragraph.split('\n')) ||
-      paragraph.split('\n').every(isSignatureLabel),
-  );
+  const paragraphs = paragraphsOf(below);
+  const first = paragraphs[0];
+  // Right under the sign-off (no blank line between) stands the name: a sentence there means the
+  // "Best" or "Cheers" was a word of the text.
+  if (first && below[0] !== '' && !POSTSCRIPT.test(first[0] ?? '') && isWritersParagraph(first)) return undefined;
+  const afterthoughts = paragraphs.filter(isWritersParagraph);
+  const signature = paragraphs.filter((paragraph) => !afterthoughts.includes(paragraph));
+  const named = (lines: readonly string[]) => lines.filter((line) => !isSignatureLabel(line)).length;
+  if (named(signature.flat()) <= MAX_SIGNATURE_LINES) return afterthoughts;
+  const [block, ...rest] = signature;
+  if (!block || named(block) > MAX_SIGNATURE_LINES) return undefined;
+  const signatureOnly = rest.every((paragraph) => isLegalText(paragraph.join('\n')) || isContactBlock(paragraph) || paragraph.every(isSignatureLabel));
+  return signatureOnly ? afterthoughts : undefined;
+}
+
+/** Paragraphs of non-blank lines; a postscript ("P.S. …") starts one of its own. */
+function paragraphsOf(lines: readonly string[]): string[][] {
+  const paragraphs: string[][] = [];
+  let current: string[] = [];
+  for (const line of lines) {
+    if (line === '' || POSTSCRIPT.test(line)) {
+      if (current.length > 0) paragraphs.push(current);
+      current = line === '' ? [] : [line];
+    } else current.push(line);
+  }
+  if (current.length > 0) paragraphs.push(current);
+  return paragraphs;
+}
+
+/** Below a signature, a P.S. or a paragraph of sentences that is not legal text is the writer's afterthought. */
+function isWritersParagraph(paragraph: readonly string[]): boolean {
+  if (POSTSCRIPT.test(paragraph[0] ?? '')) return true;
+  return !DISCLAIMER_WORD.test(paragraph.join(' ')) && paragraph.some((line) => SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
+}
+
+/** A long paragraph with the words of a disclaimer. */
+function isLegalText(paragraph: string): boolean {
+  return paragraph.length >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph);
 }
 
 /** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */
@@ -508,7 +547,7 @@ function isSignatureLabel(line: string): boolean {
 }
 
 function isContactBlock(block: readonly string[]): boolean {
-  if (block.length === 0 || block.some((line) => line.length > MAX_DEVICE_LINE || SENTENCE_END.test(line))) return false;
+  if (block.length === 0 || POSTSCRIPT.test(block[0] ?? '') || block.some((line) => line.length > MAX_DEVICE_LINE || SENTENCE_END.test(line))) return false;
   return block.filter((line) => CONTACT_LINE.test(line) || (line.match(PHONE)?.[0].replace(/\D/g, '').length ?? 0) >= MIN_PHONE_DIGITS).length >= 2;
 }
 

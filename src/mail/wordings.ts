@@ -496,6 +496,9 @@ export const SIGN_OFFS = [
   'regards and thanks',
 ];
 
+/** Openings of a postscript: a paragraph under the signature that starts with one is the writer's. */
+export const POSTSCRIPTS = ['P.P.S.', 'P.S.', 'P.S', 'PPS', 'PS', 'P.-S.', 'P.D.', 'N.B.', 'NB'];
+
 /**
  * Labels of a signature's `Label: value` lines: contact lines and the company-register lines the law
  * asks of a business letter (Impressum, mentions légales, UK Companies Act). Under a sign-off and a

@@ -86,6 +86,29 @@ describe('stripBody: signatures and device lines', () => {
     assert.equal(strip(alert), alert);
   });
 
+  it('keeps a P.S. or an afterthought paragraph below the signature, however long; the sign-off and name go', () => {
+    const kept = (afterthought: string) => `Meet at 8.\n\n${afterthought}`;
+    for (const afterthought of [
+      'Please bring the keys to the north gate.',
+      'P.S. bring the keys',
+      'PS: bring the keys',
+      `PS: bring\n${'the keys and the torch\n'.repeat(7)}`,
+    ]) {
+      assert.equal(strip(`Meet at 8.\n\nBest,\nBob\n\n${afterthought}`), tidy(kept(afterthought)), afterthought);
+      // A P.S. needs no blank line above it; a sentence right under the name is kept with the sign-off (below).
+      if (/^P\.?S/.test(afterthought)) assert.equal(strip(`Meet at 8.\n\nBest,\nBob\n${afterthought}`), tidy(kept(afterthought)), afterthought);
+    }
+    assert.equal(strip('Time: 8\nPlace: north gate\n\nBest,\nBob\n\nPS: bring the keys'), 'Time: 8\nPlace: north gate\n\nPS: bring the keys');
+    assert.equal(
+      strip('Meet at 8.\n\nKind regards,\nBob Smith\n\nP.S. The code is 4711.\n\nbob@example.com\n+44 20 7946 0000\n'),
+      'Meet at 8.\n\nP.S. The code is 4711.',
+    );
+    assert.equal(strip('Ok\n\nRegards,\nBob\nACME Ltd.\n\nRegistered in England and Wales No. 12345.'), 'Ok');
+    for (const sentence of ['Meet there.\n\nCheers\nsee you at the gate.', 'Meet at 8.\n\nBest,\nBob\nPlease bring the keys to the north gate.']) {
+      assert.equal(strip(sentence), sentence);
+    }
+  });
+
   it('keeps a sign-off word far from the end, and "Thanks"', () => {
     const long = `Cheers\n${'line\n'.repeat(8)}`;
     assert.equal(strip(long), tidy(long));
