@@ -16,6 +16,7 @@ import {
   ATTRIBUTION_VERBS,
   DEVICE_LINE_ENDS,
   DEVICE_LINE_STARTS,
+  DISCLAIMER_HEADINGS,
   DISCLAIMER_OPENINGS,
   DISCLAIMER_WORDS,
   FORWARD_MARKERS,
@@ -114,6 +115,9 @@ const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS)})$`, 'iu');
 const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
+const DISCLAIMER_HEADING = new RegExp(`^(?:${anyOf(DISCLAIMER_HEADINGS)})\\s*:`, 'iu');
+/** Outlook's "print nothing" leaf is a Wingdings "P": in plain text "P Please consider the environment…". */
+const WINGDINGS_LEAF = /^p\s+/;
 /** A `Label: value` line's label, up to its colon (also "Tel.:+49…", which has no space). */
 const LABEL = /^([\p{L}][\p{L}\p{N} /().-]{0,30}?)\s*:\s*\S/u;
 /** Labels are compared without case, dots, dashes, slashes and spaces: "Tel.", "E-Mail", "email". */
@@ -156,7 +160,7 @@ class Scan {
 
   constructor(lines: readonly string[], rules: StripRules, forward: boolean) {
     this.#lines = lines;
-    this.#disclaimers = [...BUILT_IN_DISCLAIMERS, ...rules.disclaimers].map((start) => start.toLowerCase());
+    this.#disclaimers = [...BUILT_IN_DISCLAIMERS, ...rules.disclaimers].map(disclaimerKey);
     this.#forward = forward;
   }
 
@@ -256,9 +260,17 @@ class Scan {
     if (SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '') || (line === BARE_SEPARATOR && this.#signatureBelow(index))) return SIGNATURE_REASON;
     if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
     if (OUTLOOK_RULE.test(line)) return 'Outlook rule above the mail answered';
-    const lower = line.toLowerCase();
-    if (this.#disclaimers.some((start) => lower.startsWith(start))) return DISCLAIMER_REASON;
+    const key = disclaimerKey(line);
+    const opens = (text: string) => this.#disclaimers.some((start) => text.startsWith(start));
+    if (opens(key) || opens(key.replace(WINGDINGS_LEAF, ''))) return DISCLAIMER_REASON;
+    if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
     return undefined;
+  }
+
+  /** The paragraph that starts at `index`, its lines joined. */
+  #paragraphFrom(index: number): string {
+    const end = this.#lines.findIndex((line, at) => at > index && line.trim() === '');
+    return joinLines(this.#lines, index, (end < 0 ? this.#lines.length : end) - 1);
   }
 
   /**
@@ -533,6 +545,11 @@ function paragraphsOf(lines: readonly string[]): string[][] {
 function isWritersParagraph(paragraph: readonly string[]): boolean {
   if (POSTSCRIPT.test(paragraph[0] ?? '')) return true;
   return !DISCLAIMER_WORD.test(paragraph.join(' ')) && paragraph.some((line) => SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
+}
+
+/** A disclaimer's opening as compared: without case, with a typewriter apostrophe for the typographic one. */
+function disclaimerKey(text: string): string {
+  return text.toLowerCase().replace(/’/g, "'");
 }
 
 /** A long paragraph with the words of a disclaimer. */

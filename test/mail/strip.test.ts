@@ -127,6 +127,42 @@ describe('stripBody: disclaimers and markers', () => {
     assert.equal(strip('Pump 3 stopped\n\nACME GmbH, Registergericht Köln\n', { disclaimers: ['ACME GmbH, Registergericht'] }), 'Pump 3 stopped');
   });
 
+  for (const disclaimer of [
+    'Diese E-Mail enthält vertrauliche und/oder rechtlich geschützte Informationen. Wenn Sie nicht der richtige Adressat sind, informieren Sie bitte sofort den Absender.',
+    "Ce message et toutes les pièces jointes sont confidentiels et établis à l'intention exclusive de ses destinataires.",
+    'Ce message et toutes les pièces jointes sont confidentiels.\nPensez à l’environnement avant d’imprimer ce message.',
+    'De informatie verzonden in dit e-mailbericht is vertrouwelijk en is uitsluitend bestemd voor de geadresseerde.',
+    'AVISO DE CONFIDENCIALIDAD: Este mensaje y sus archivos adjuntos van dirigidos exclusivamente a su destinatario.',
+    'Bitte denken Sie an die Umwelt, bevor Sie diese E-Mail ausdrucken.',
+    "Pensez à l'environnement avant d'imprimer ce message.",
+    'This e-mail and any files transmitted with it are confidential and intended solely for the addressee.',
+    'This message contains confidential information and is intended only for the individual named.',
+    'IMPORTANT NOTICE: This e-mail and any attachments may contain privileged information. If you are not the intended recipient, please delete it.',
+    'CONFIDENTIALITY: This message is intended only for the addressee. If you are not the intended recipient, any use of it is prohibited.',
+    'P Please consider the environment before printing this e-mail.',
+    'Questo messaggio e i suoi allegati sono riservati.',
+    'Esta mensagem é confidencial.',
+    'Detta e-postmeddelande och eventuella bilagor är konfidentiella.',
+    'Denne e-mail er fortrolig.',
+    'Denne e-posten er konfidensiell.',
+    'Tämä viesti on luottamuksellinen.',
+    'Ta wiadomość jest poufna.',
+  ]) {
+    it(`drops a disclaimer opening "${disclaimer.slice(0, 40)}…" and all below it`, () => {
+      assert.equal(strip(`Delivery at 9.\n\n${disclaimer}\nMore legal text\n`), 'Delivery at 9.');
+    });
+  }
+
+  it("keeps a person's paragraph under a heading a disclaimer may have: IMPORTANT NOTICE:, CONFIDENTIALITY:", () => {
+    for (const text of [
+      'Delivery at 9.\n\nIMPORTANT NOTICE: the north gate is closed tonight, use the south gate.',
+      'Delivery at 9.\n\nCONFIDENTIALITY: please keep the incident to the team until the review is published at the end of the week, thank you.',
+      'Bitte denken Sie an die Umweltauflagen bei der Anlieferung.',
+    ]) {
+      assert.equal(strip(text), text);
+    }
+  });
+
   it('keeps only the text between start and end markers', () => {
     assert.equal(strip('Header junk\n[StartOfMessage]\nThe text\n[EndOfMessage]\nFooter junk'), 'The text');
     assert.equal(strip('Call me [EndOfMessage] footer'), 'Call me');
