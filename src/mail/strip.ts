@@ -70,8 +70,10 @@ const MAX_SIGN_OFF_DISTANCE = 60;
 const MIN_DISCLAIMER_CHARS = 120;
 /** A quoted line this long was probably wrapped by the client: its unquoted continuation is quote too. */
 const MIN_WRAPPED_QUOTE = 50;
-/** Device lines and contact-block lines are short. */
-const MAX_DEVICE_LINE = 60;
+/** Device lines are short: the longest known, GMX's and WEB.DE's "Diese Nachricht wurde von meinem Android-Mobiltelefon mit WEB.DE Mail gesendet.", has 79 characters. */
+const MAX_DEVICE_LINE = 80;
+/** Contact-block lines (a name, a number, an address) are short. */
+const MAX_CONTACT_LINE = 60;
 /** Machine mail has at least this many `Label: value` lines: its last lines are content, not a signature. */
 const MACHINE_LABEL_LINES = 3;
 
@@ -564,7 +566,7 @@ function isSignatureLabel(line: string): boolean {
 }
 
 function isContactBlock(block: readonly string[]): boolean {
-  if (block.length === 0 || POSTSCRIPT.test(block[0] ?? '') || block.some((line) => line.length > MAX_DEVICE_LINE || SENTENCE_END.test(line))) return false;
+  if (block.length === 0 || POSTSCRIPT.test(block[0] ?? '') || block.some((line) => line.length > MAX_CONTACT_LINE || SENTENCE_END.test(line))) return false;
   return block.filter((line) => CONTACT_LINE.test(line) || (line.match(PHONE)?.[0].replace(/\D/g, '').length ?? 0) >= MIN_PHONE_DIGITS).length >= 2;
 }
 

@@ -70,6 +70,13 @@ describe('stripBody: signatures and device lines', () => {
     }
   });
 
+  it('cuts at the device line GMX and WEB.DE write (79 characters) and at "Gruß" / "Grüße" alone', () => {
+    assert.equal(strip('Passt.\n\nDiese Nachricht wurde von meinem Android-Mobiltelefon mit GMX Mail gesendet.\n'), 'Passt.');
+    assert.equal(strip('Passt.\n\nDiese Nachricht wurde von meinem Android-Mobiltelefon mit WEB.DE Mail gesendet.\n'), 'Passt.');
+    assert.equal(strip('Danke! Gib Bescheid, wenn db1 wieder läuft.\n\nGruß\n\nAlice\n'), 'Danke! Gib Bescheid, wenn db1 wieder läuft.');
+    assert.equal(strip('Passt.\n\nHerzliche Grüße\nAlice\n'), 'Passt.');
+  });
+
   it('cuts at a sign-off near the end, with the name below it', () => {
     assert.equal(strip('Will do\n\nKind regards,\nJohn Smith\nACME Ltd\n'), 'Will do');
   });
