@@ -16,12 +16,15 @@ import {
   ATTRIBUTION_VERBS,
   DEVICE_LINE_ENDS,
   DEVICE_LINE_STARTS,
+  DISCLAIMER_HEADINGS,
   DISCLAIMER_OPENINGS,
   DISCLAIMER_WORDS,
   FORWARD_MARKERS,
   HEADER_LABELS,
   ORIGINAL_MESSAGE,
+  POSTSCRIPTS,
   SIGN_OFFS,
+  SIGNATURE_LABELS,
 } from './wordings.ts';
 
 export interface StripRules {
@@ -73,8 +76,10 @@ const MAX_SIGN_OFF_DISTANCE = 60;
 const MIN_DISCLAIMER_CHARS = 120;
 /** A quoted line this long was probably wrapped by the client: its unquoted continuation is quote too. */
 const MIN_WRAPPED_QUOTE = 50;
-/** Device lines and contact-block lines are short. */
-const MAX_DEVICE_LINE = 60;
+/** Device lines are short: the longest known, GMX's and WEB.DE's "Diese Nachricht wurde von meinem Android-Mobiltelefon mit WEB.DE Mail gesendet.", has 79 characters. */
+const MAX_DEVICE_LINE = 80;
+/** Contact-block lines (a name, a number, an address) are short. */
+const MAX_CONTACT_LINE = 60;
 /** Machine mail has at least this many `Label: value` lines: its last lines are content, not a signature. */
 const MACHINE_LABEL_LINES = 3;
 
@@ -97,6 +102,8 @@ const CONTACT_LINE = /[^\s@]+@[^\s@]+\.\w+|\bwww\.|https?:\/\//i;
 const PHONE = /\+?\d[\d ()./-]{6,}\d/;
 const MIN_PHONE_DIGITS = 8;
 const SENTENCE_END = /[.!?。！？]$/;
+/** A sentence has a word in lower case; a name, title or company line ending in a dot ("ACME Ltd.", "Hans Müller, M.Sc.") has none. */
+const LOWER_CASE_WORD = /(?:^|\s)\p{Ll}/u;
 
 const VERB = new RegExp(`(?:^|[\\s,(])(?:${anyOf(ATTRIBUTION_VERBS)})`, 'iu');
 /** Zoho's "---- On … Ana wrote ----". */
@@ -114,7 +121,16 @@ const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*:?
 const DEVICE_START = new RegExp(`^(?:${anyOf(DEVICE_LINE_STARTS)})(?![\\p{L}\\p{N}])`, 'iu');
 const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS)})$`, 'iu');
 const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
+const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
+const DISCLAIMER_HEADING = new RegExp(`^(?:${anyOf(DISCLAIMER_HEADINGS)})\\s*:`, 'iu');
+/** Outlook's "print nothing" leaf is a Wingdings "P": in plain text "P Please consider the environment…". */
+const WINGDINGS_LEAF = /^p\s+/;
+/** A `Label: value` line's label, up to its colon (also "Tel.:+49…", which has no space). */
+const LABEL = /^([\p{L}][\p{L}\p{N} /().-]{0,30}?)\s*:\s*\S/u;
+/** Labels are compared without case, dots, dashes, slashes and spaces: "Tel.", "E-Mail", "email". */
+const labelKey = (label: string) => label.toLowerCase().replace(/[\s./-]/g, '');
+const SIGNATURE_LABEL_KEYS = new Set(SIGNATURE_LABELS.map(labelKey));
 
 /** The new text of a mail body, tidied: see the module comment for what goes. */
 export function stripBody(body: string, rules: StripRules, options: StripOptions = {}): string {
@@ -154,7 +170,7 @@ class Scan {
 
   constructor(lines: readonly string[], rules: StripRules, forward: boolean, reply: boolean) {
     this.#lines = forward ? unquoteForwarded(lines) : lines;
-    this.#disclaimers = [...BUILT_IN_DISCLAIMERS, ...rules.disclaimers].map((start) => start.toLowerCase());
+    this.#disclaimers = [...BUILT_IN_DISCLAIMERS, ...rules.disclaimers].map(disclaimerKey);
     this.#forward = forward;
     this.#quoting = reply;
   }
@@ -257,9 +273,17 @@ class Scan {
     if (SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '') || (line === BARE_SEPARATOR && this.#signatureBelow(index))) return SIGNATURE_REASON;
     if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
     if (OUTLOOK_RULE.test(line)) return 'Outlook rule above the mail answered';
-    const lower = line.toLowerCase();
-    if (this.#disclaimers.some((start) => lower.startsWith(start))) return DISCLAIMER_REASON;
+    const key = disclaimerKey(line);
+    const opens = (text: string) => this.#disclaimers.some((start) => text.startsWith(start));
+    if (opens(key) || opens(key.replace(WINGDINGS_LEAF, ''))) return DISCLAIMER_REASON;
+    if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
     return undefined;
+  }
+
+  /** The paragraph that starts at `index`, its lines joined. */
+  #paragraphFrom(index: number): string {
+    const end = this.#lines.findIndex((line, at) => at > index && line.trim() === '');
+    return joinLines(this.#lines, index, (end < 0 ? this.#lines.length : end) - 1);
   }
 
   /**
@@ -340,9 +364,27 @@ class Scan {
     while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || RULE.test(this.#kept.at(-1) ?? ''))) this.#kept.pop();
   }
 
-  /** Alerts are runs of `Label: value`: their last lines (contacts, links) are content. */
+  /**
+   * Alerts are runs of `Label: value`: their last lines (contacts, links) are content. Contact and
+   * register lines under a sign-off and a name ("Tel.: …", "Registergericht: …") are a signature's, not
+   * an alert's, and do not count.
+   */
   #isMachineMail(): boolean {
-    return this.#kept.filter((line) => LABEL_LINE.test(line)).length >= MACHINE_LABEL_LINES;
+    const kept = this.#kept;
+    const signOff = this.#signOffAt((index) => {
+      const name = kept[nextNonBlank(kept, index + 1)];
+      return name !== undefined && !LABEL_LINE.test(name);
+    });
+    const labels = kept.filter(
+      (line, index) => LABEL_LINE.test(line) && !POSTSCRIPT.test(line) && !(signOff >= 0 && index > signOff && isSignatureLabel(line)),
+    );
+    return labels.length >= MACHINE_LABEL_LINES;
+  }
+
+  /** The first sign-off line among the last lines for which `fits` holds, or -1. */
+  #signOffAt(fits: (index: number) => boolean): number {
+    const nearEnd = Math.max(0, this.#kept.length - MAX_SIGN_OFF_DISTANCE);
+    return this.#kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && fits(index));
   }
 
   #dropDeviceLine(): void {
@@ -355,14 +397,21 @@ class Scan {
     this.#trimEnd();
   }
 
-  /** "Kind regards," with a short block under it, and nothing below but legal text or contacts. */
+  /**
+   * "Kind regards," with a short block under it, and nothing below but legal text, contacts or the
+   * writer's afterthoughts (a P.S., a sentence paragraph): those stay, below the text.
+   */
   #dropSignOff(): void {
     const kept = this.#kept;
-    const nearEnd = Math.max(0, kept.length - MAX_SIGN_OFF_DISTANCE);
-    const at = kept.findIndex((line, index) => index >= nearEnd && SIGN_OFF.test(line) && isTrailer(kept, index));
-    if (at < 0) return;
-    this.removed.push({ reason: 'sign-off and signature block', first: kept[at] ?? '', lines: kept.length - at });
-    kept.length = at;
+    let afterthoughts: string[][] | undefined;
+    const at = this.#signOffAt((index) => {
+      afterthoughts = writersTextBelowSignOff(kept, index);
+      return afterthoughts !== undefined;
+    });
+    if (at < 0 || afterthoughts === undefined) return;
+    const stays = afterthoughts.flatMap((paragraph) => ['', ...paragraph]);
+    this.removed.push({ reason: 'sign-off and signature block', first: kept[at] ?? '', lines: kept.length - at - stays.length + afterthoughts.length });
+    kept.splice(at, kept.length - at, ...stays);
     this.#trimEnd();
   }
 
@@ -485,22 +534,67 @@ function headerBlockEnd(lines: readonly string[], index: number): number | undef
   return RULE.test(above) || ORIGINAL_MARKER.test(above) ? end - 1 : undefined;
 }
 
-/** Below `index`: a short block (name, title…), then only legal text, contacts or device lines. */
-function isTrailer(kept: readonly string[], index: number): boolean {
+/**
+ * Below a sign-off at `index`: a short block (name, title…), then only legal text, contacts or the
+ * writer's afterthoughts. Returns the afterthoughts (which stay), or undefined when what is below is
+ * no signature (a sentence right under the sign-off, a long block). Contact and register lines
+ * ("Tel.: …", "Sitz der Gesellschaft: …") are the signature's however many.
+ */
+function writersTextBelowSignOff(kept: readonly string[], index: number): string[][] | undefined {
   const below = kept.slice(index + 1);
-  if (below.filter((line) => line !== '').length <= MAX_SIGNATURE_LINES) return true;
-  const paragraphs = below
-    .join('\n')
-    .split(/\n{2,}/)
-    .map((paragraph) => paragraph.trim())
-    .filter((paragraph) => paragraph !== '');
-  const [signature, ...rest] = paragraphs;
-  if (!signature || signature.split('\n').length > MAX_SIGNATURE_LINES) return false;
-  return rest.every((paragraph) => (paragraph.length >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph)) || isContactBlock(paragraph.split('\n')));
+  const paragraphs = paragraphsOf(below);
+  const first = paragraphs[0];
+  // Right under the sign-off (no blank line between) stands the name: a sentence there means the
+  // "Best" or "Cheers" was a word of the text.
+  if (first && below[0] !== '' && !POSTSCRIPT.test(first[0] ?? '') && isWritersParagraph(first)) return undefined;
+  const afterthoughts = paragraphs.filter(isWritersParagraph);
+  const signature = paragraphs.filter((paragraph) => !afterthoughts.includes(paragraph));
+  const named = (lines: readonly string[]) => lines.filter((line) => !isSignatureLabel(line)).length;
+  if (named(signature.flat()) <= MAX_SIGNATURE_LINES) return afterthoughts;
+  const [block, ...rest] = signature;
+  if (!block || named(block) > MAX_SIGNATURE_LINES) return undefined;
+  const signatureOnly = rest.every((paragraph) => isLegalText(paragraph.join('\n')) || isContactBlock(paragraph) || paragraph.every(isSignatureLabel));
+  return signatureOnly ? afterthoughts : undefined;
+}
+
+/** Paragraphs of non-blank lines; a postscript ("P.S. …") starts one of its own. */
+function paragraphsOf(lines: readonly string[]): string[][] {
+  const paragraphs: string[][] = [];
+  let current: string[] = [];
+  for (const line of lines) {
+    if (line === '' || POSTSCRIPT.test(line)) {
+      if (current.length > 0) paragraphs.push(current);
+      current = line === '' ? [] : [line];
+    } else current.push(line);
+  }
+  if (current.length > 0) paragraphs.push(current);
+  return paragraphs;
+}
+
+/** Below a signature, a P.S. or a paragraph of sentences that is not legal text is the writer's afterthought. */
+function isWritersParagraph(paragraph: readonly string[]): boolean {
+  if (POSTSCRIPT.test(paragraph[0] ?? '')) return true;
+  return !DISCLAIMER_WORD.test(paragraph.join(' ')) && paragraph.some((line) => SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
+}
+
+/** A disclaimer's opening as compared: without case, with a typewriter apostrophe for the typographic one. */
+function disclaimerKey(text: string): string {
+  return text.toLowerCase().replace(/’/g, "'");
+}
+
+/** A long paragraph with the words of a disclaimer. */
+function isLegalText(paragraph: string): boolean {
+  return paragraph.length >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph);
+}
+
+/** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */
+function isSignatureLabel(line: string): boolean {
+  const label = line.match(LABEL)?.[1];
+  return label !== undefined && SIGNATURE_LABEL_KEYS.has(labelKey(label));
 }
 
 function isContactBlock(block: readonly string[]): boolean {
-  if (block.length === 0 || block.some((line) => line.length > MAX_DEVICE_LINE || SENTENCE_END.test(line))) return false;
+  if (block.length === 0 || POSTSCRIPT.test(block[0] ?? '') || block.some((line) => line.length > MAX_CONTACT_LINE || SENTENCE_END.test(line))) return false;
   return block.filter((line) => CONTACT_LINE.test(line) || (line.match(PHONE)?.[0].replace(/\D/g, '').length ?? 0) >= MIN_PHONE_DIGITS).length >= 2;
 }
 

@@ -70,8 +70,50 @@ describe('stripBody: signatures and device lines', () => {
     }
   });
 
+  it('cuts at the device line GMX and WEB.DE write (79 characters) and at "Gruß" / "Grüße" alone', () => {
+    assert.equal(strip('Passt.\n\nDiese Nachricht wurde von meinem Android-Mobiltelefon mit GMX Mail gesendet.\n'), 'Passt.');
+    assert.equal(strip('Passt.\n\nDiese Nachricht wurde von meinem Android-Mobiltelefon mit WEB.DE Mail gesendet.\n'), 'Passt.');
+    assert.equal(strip('Danke! Gib Bescheid, wenn db1 wieder läuft.\n\nGruß\n\nAlice\n'), 'Danke! Gib Bescheid, wenn db1 wieder läuft.');
+    assert.equal(strip('Passt.\n\nHerzliche Grüße\nAlice\n'), 'Passt.');
+  });
+
   it('cuts at a sign-off near the end, with the name below it', () => {
     assert.equal(strip('Will do\n\nKind regards,\nJohn Smith\nACME Ltd\n'), 'Will do');
+  });
+
+  it("cuts a sign-off with contact and register lines under the name, however many; an alert's lines under a sign-off stay", () => {
+    const contacts = 'Kind regards,\nJohn Miller\nTel: +44 20 7946 0000\nMobile: +44 7700 900123\nEmail: john@example.com\n';
+    assert.equal(strip(`Will do\n\n${contacts}`), 'Will do');
+    assert.equal(strip(`Will do\n\n${contacts}Web: www.example.com\nAddress: 1 High Street, London\n`), 'Will do');
+    const german =
+      'Mit freundlichen Grüßen\n\nHans Müller\nLeiter Technik\n\nACME Anlagenbau GmbH\nTel.: +49 221 123456\nFax: +49 221 123457\nE-Mail: hans@acme.de\n\nSitz der Gesellschaft: Köln\nRegistergericht: Amtsgericht Köln, HRB 12345\n';
+    assert.equal(strip(`Kommt morgen.\n\n${german}`), 'Kommt morgen.');
+    assert.equal(strip('Merci\n\nCordialement,\nJean Dupont\nTél. : 01 23 45 67 89\nPortable : 06 12 34 56 78\nCourriel : jean@example.fr\n'), 'Merci');
+    const alert = 'Check failed\n\nRegards,\nMonitoring\nHost: db1\nState: DOWN\nValue: 95%';
+    assert.equal(strip(alert), alert);
+  });
+
+  it('keeps a P.S. or an afterthought paragraph below the signature, however long; the sign-off and name go', () => {
+    const kept = (afterthought: string) => `Meet at 8.\n\n${afterthought}`;
+    for (const afterthought of [
+      'Please bring the keys to the north gate.',
+      'P.S. bring the keys',
+      'PS: bring the keys',
+      `PS: bring\n${'the keys and the torch\n'.repeat(7)}`,
+    ]) {
+      assert.equal(strip(`Meet at 8.\n\nBest,\nBob\n\n${afterthought}`), tidy(kept(afterthought)), afterthought);
+      // A P.S. needs no blank line above it; a sentence right under the name is kept with the sign-off (below).
+      if (/^P\.?S/.test(afterthought)) assert.equal(strip(`Meet at 8.\n\nBest,\nBob\n${afterthought}`), tidy(kept(afterthought)), afterthought);
+    }
+    assert.equal(strip('Time: 8\nPlace: north gate\n\nBest,\nBob\n\nPS: bring the keys'), 'Time: 8\nPlace: north gate\n\nPS: bring the keys');
+    assert.equal(
+      strip('Meet at 8.\n\nKind regards,\nBob Smith\n\nP.S. The code is 4711.\n\nbob@example.com\n+44 20 7946 0000\n'),
+      'Meet at 8.\n\nP.S. The code is 4711.',
+    );
+    assert.equal(strip('Ok\n\nRegards,\nBob\nACME Ltd.\n\nRegistered in England and Wales No. 12345.'), 'Ok');
+    for (const sentence of ['Meet there.\n\nCheers\nsee you at the gate.', 'Meet at 8.\n\nBest,\nBob\nPlease bring the keys to the north gate.']) {
+      assert.equal(strip(sentence), sentence);
+    }
   });
 
   it('keeps a sign-off word far from the end, and "Thanks"', () => {
@@ -90,6 +132,42 @@ describe('stripBody: disclaimers and markers', () => {
   it('drops built-in and configured disclaimers and all below them', () => {
     assert.equal(strip('Pump 3 stopped\n\nCONFIDENTIALITY NOTICE: This e-mail is for the addressee.\nMore legal text\n'), 'Pump 3 stopped');
     assert.equal(strip('Pump 3 stopped\n\nACME GmbH, Registergericht Köln\n', { disclaimers: ['ACME GmbH, Registergericht'] }), 'Pump 3 stopped');
+  });
+
+  for (const disclaimer of [
+    'Diese E-Mail enthält vertrauliche und/oder rechtlich geschützte Informationen. Wenn Sie nicht der richtige Adressat sind, informieren Sie bitte sofort den Absender.',
+    "Ce message et toutes les pièces jointes sont confidentiels et établis à l'intention exclusive de ses destinataires.",
+    'Ce message et toutes les pièces jointes sont confidentiels.\nPensez à l’environnement avant d’imprimer ce message.',
+    'De informatie verzonden in dit e-mailbericht is vertrouwelijk en is uitsluitend bestemd voor de geadresseerde.',
+    'AVISO DE CONFIDENCIALIDAD: Este mensaje y sus archivos adjuntos van dirigidos exclusivamente a su destinatario.',
+    'Bitte denken Sie an die Umwelt, bevor Sie diese E-Mail ausdrucken.',
+    "Pensez à l'environnement avant d'imprimer ce message.",
+    'This e-mail and any files transmitted with it are confidential and intended solely for the addressee.',
+    'This message contains confidential information and is intended only for the individual named.',
+    'IMPORTANT NOTICE: This e-mail and any attachments may contain privileged information. If you are not the intended recipient, please delete it.',
+    'CONFIDENTIALITY: This message is intended only for the addressee. If you are not the intended recipient, any use of it is prohibited.',
+    'P Please consider the environment before printing this e-mail.',
+    'Questo messaggio e i suoi allegati sono riservati.',
+    'Esta mensagem é confidencial.',
+    'Detta e-postmeddelande och eventuella bilagor är konfidentiella.',
+    'Denne e-mail er fortrolig.',
+    'Denne e-posten er konfidensiell.',
+    'Tämä viesti on luottamuksellinen.',
+    'Ta wiadomość jest poufna.',
+  ]) {
+    it(`drops a disclaimer opening "${disclaimer.slice(0, 40)}…" and all below it`, () => {
+      assert.equal(strip(`Delivery at 9.\n\n${disclaimer}\nMore legal text\n`), 'Delivery at 9.');
+    });
+  }
+
+  it("keeps a person's paragraph under a heading a disclaimer may have: IMPORTANT NOTICE:, CONFIDENTIALITY:", () => {
+    for (const text of [
+      'Delivery at 9.\n\nIMPORTANT NOTICE: the north gate is closed tonight, use the south gate.',
+      'Delivery at 9.\n\nCONFIDENTIALITY: please keep the incident to the team until the review is published at the end of the week, thank you.',
+      'Bitte denken Sie an die Umweltauflagen bei der Anlieferung.',
+    ]) {
+      assert.equal(strip(text), text);
+    }
   });
 
   it('keeps only the text between start and end markers', () => {
