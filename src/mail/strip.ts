@@ -125,7 +125,7 @@ const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'i
 const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
 const DISCLAIMER_HEADING = new RegExp(`^(?:${anyOf(DISCLAIMER_HEADINGS)})\\s*:`, 'iu');
 /** Outlook's "print nothing" leaf is a Wingdings "P": in plain text "P Please consider the environment…". */
-const WINGDINGS_LEAF = /^p\s+/;
+const WINGDINGS_LEAF = /p\s+/;
 /** A `Label: value` line's label, up to its colon (also "Tel.:+49…", which has no space). */
 const LABEL = /^([\p{L}][\p{L}\p{N} /().-]{0,30}?)\s*:\s*\S/u;
 /** Labels are compared without case, dots, dashes, slashes and spaces: "Tel.", "E-Mail", "email". */
@@ -162,7 +162,8 @@ class Scan {
   readonly removed: Removal[] = [];
   quoteRemoved = false;
   readonly #lines: readonly string[];
-  readonly #disclaimers: readonly string[];
+  /** Whether a line (as disclaimerKey makes it) opens a disclaimer: the built-in openings and the operator's. */
+  readonly #disclaimer: RegExp;
   readonly #forward: boolean;
   readonly #kept: string[] = [];
   /** Whether `>` lines are quotes here: in a reply, or below an attribution. */
@@ -170,7 +171,7 @@ class Scan {
 
   constructor(lines: readonly string[], rules: StripRules, forward: boolean, reply: boolean) {
     this.#lines = forward ? unquoteForwarded(lines) : lines;
-    this.#disclaimers = [...BUILT_IN_DISCLAIMERS, ...rules.disclaimers].map(disclaimerKey);
+    this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
     this.#quoting = reply;
   }
@@ -273,9 +274,7 @@ class Scan {
     if (SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '') || (line === BARE_SEPARATOR && this.#signatureBelow(index))) return SIGNATURE_REASON;
     if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
     if (OUTLOOK_RULE.test(line)) return 'Outlook rule above the mail answered';
-    const key = disclaimerKey(line);
-    const opens = (text: string) => this.#disclaimers.some((start) => text.startsWith(start));
-    if (opens(key) || opens(key.replace(WINGDINGS_LEAF, ''))) return DISCLAIMER_REASON;
+    if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
     return undefined;
   }
@@ -578,6 +577,22 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
 }
 
 /** A disclaimer's opening as compared: without case, with a typewriter apostrophe for the typographic one. */
+/**
+ * Per set of the operator's openings (the config's array, the same object for every mail): one
+ * anchored alternation of every opening, after Outlook's Wingdings leaf or not. Checking each line
+ * against the hundred-odd openings one by one, each made anew per mail, doubled the stripping time of
+ * an 800-byte mail (27 → 52 µs).
+ */
+const disclaimerOpenings = new WeakMap<readonly string[], RegExp>();
+function disclaimerOpening(custom: readonly string[]): RegExp {
+  let opening = disclaimerOpenings.get(custom);
+  if (opening === undefined) {
+    opening = new RegExp(`^(?:${WINGDINGS_LEAF.source})?(?:${anyOf([...BUILT_IN_DISCLAIMERS, ...custom].map(disclaimerKey))})`);
+    disclaimerOpenings.set(custom, opening);
+  }
+  return opening;
+}
+
 function disclaimerKey(text: string): string {
   return text.toLowerCase().replace(/’/g, "'");
 }
