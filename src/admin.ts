@@ -7,6 +7,7 @@
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { RelayError } from './errors.ts';
+import { isMailbox } from './mail/addresses.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { QueueAction, Store } from './store/types.ts';
@@ -214,7 +215,7 @@ export async function quarantine(store: Store, args: readonly string[]): Promise
 
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
 export async function rerouteUndeliverable(store: Store, config: Config, id: string, mailbox: string): Promise<string> {
-  if (!/^[^@\s]+@[^@\s]+$/.test(mailbox)) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
+  if (!isMailbox(mailbox)) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
   // Mail building (nodemailer, the templates) loads only for this command.
   const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);
   const sms = await store.undeliverableInboundById(id);

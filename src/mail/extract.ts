@@ -1,5 +1,6 @@
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
+import { mailboxOf } from './addresses.ts';
 import { htmlToText } from './html.ts';
 import { type ParsedMail, readMail, withHeaderEnd } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
@@ -26,7 +27,7 @@ export interface OutboundRequest extends RelayParameters {
   readonly contextFromReplyTag: boolean;
   /** Message-IDs this mail answers (In-Reply-To, References), newest first. */
   readonly threadIds: readonly string[];
-  /** Where replies to this mail go: Reply-To, else From. */
+  /** Where replies to this mail go: Reply-To, else From; only an address that is a mailbox (isMailbox). */
   readonly mailbox: string | undefined;
   /** The From: header's addresses. */
   readonly fromAddresses: readonly string[];
@@ -126,7 +127,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
     subjectNumbers: fromSubject.to ?? [],
     contextFromReplyTag,
     threadIds: threadIds(mail),
-    mailbox: mail.replyTo?.value[0]?.address || mail.from?.value[0]?.address || undefined,
+    mailbox: mailboxOf(mail.replyTo) ?? mailboxOf(mail.from),
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
     automated: automation(mail),
     reportAll:

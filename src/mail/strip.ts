@@ -7,9 +7,10 @@
  * alert ("Sent from nagios01 …"), and its patterns cannot be changed. The rules recognise structure,
  * not sentences: an attribution is a line (or up to three wrapped lines) ending in a colon with a date,
  * an address or a "wrote" verb, above quoted or copied lines; a header block is a run of `Label: value`
- * lines whose labels are From/Sent/To/Subject in some language; a device line, a sign-off block or a
- * contact block counts only at the end. The words of each language are data (wordings.ts). Machine
- * mail (runs of `Label: value` lines) keeps its last lines. Every rule is one pass over the lines.
+ * lines whose labels are From/Sent/To/Subject in some language (or Lotus Notes' labels alone on their
+ * lines, without colons); a device line, a sign-off block or a contact block counts only at the end.
+ * The words of each language are data (wordings.ts). Machine mail (runs of `Label: value` lines) keeps
+ * its last lines. Every rule is one pass over the lines.
  */
 import {
   anyOf,
@@ -115,6 +116,16 @@ const HEADER_LINE = new RegExp(
   'i',
 );
 const FROM_LABELS = new Set(HEADER_LABELS.from.map((label) => label.toLowerCase()));
+/** Lotus Notes' older reply header writes each label alone on its line, its value on the next ones. */
+const BARE_TO_LABEL = new RegExp(`^(?:${anyOf(HEADER_LABELS.to)})$`, 'i');
+const BARE_SUBJECT_LABEL = new RegExp(`^(?:${anyOf(HEADER_LABELS.subject)})$`, 'i');
+/**
+ * Lotus Notes' colon-less header runs over this many lines at most: the sender (name and address may
+ * take two), the date, To/cc/bcc each over a value that may wrap, blank lines between, Subject and its value.
+ */
+const MAX_NOTES_HEADER_LINES = 16;
+/** The sender of Lotus Notes' colon-less header takes at most this many lines above its date line. */
+const MAX_NOTES_SENDER_LINES = 2;
 const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(ORIGINAL_MESSAGE)})[-_=\\s]*$`, 'i');
 const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*:?[-_=\\s]*$`, 'i');
 // JavaScript's \\b knows only ASCII letters: "Отправлено с iPhone" needs a Unicode word end.
@@ -516,8 +527,13 @@ function isStrongAttribution(text: string): boolean {
   return (DATE.test(text) && (verb || address)) || (verb && address);
 }
 
-/** The last line of 3+ header lines (From/Sent/To/Subject family, a From among them), or of 2 after a rule. */
+/** The last line of a header block of the mail answered starting at `index`: `Label: value` lines, or Lotus Notes' without colons. */
 function headerBlockEnd(lines: readonly string[], index: number): number | undefined {
+  return labelledHeaderEnd(lines, index) ?? notesHeaderEnd(lines, index);
+}
+
+/** The last line of 3+ header lines (From/Sent/To/Subject family, a From among them), or of 2 after a rule. */
+function labelledHeaderEnd(lines: readonly string[], index: number): number | undefined {
   let end = index;
   let from = false;
   while (end < lines.length && end - index < MAX_HEADER_LINES) {
@@ -531,6 +547,35 @@ function headerBlockEnd(lines: readonly string[], index: number): number | undef
   if (count >= 3) return end - 1;
   const above = (lines[index - 1] ?? '').trim();
   return RULE.test(above) || ORIGINAL_MARKER.test(above) ? end - 1 : undefined;
+}
+
+/**
+ * The last line of Lotus Notes' older reply header starting at `index`, or undefined: a paragraph that
+ * opens with the sender (a line or two) and a date line, then a To (or cc) label alone on its line,
+ * and a Subject label alone on its line further down; each label's value is on the lines after it.
+ * It ends with the subject's value (the line after the label, when there is one).
+ */
+function notesHeaderEnd(lines: readonly string[], index: number): number | undefined {
+  if (index > 0 && line0(lines, index - 1) !== '') return undefined;
+  let date = index;
+  do {
+    // A name or an address: the writer's sentence, or a line that leads into a list, is no sender.
+    const sender = line0(lines, date);
+    if (sender === '' || SENTENCE_END.test(sender) || /[:：]$/.test(sender)) return undefined;
+    date++;
+  } while (date < index + MAX_NOTES_SENDER_LINES && !isDateLine(line0(lines, date)));
+  if (!isDateLine(line0(lines, date))) return undefined;
+  if (!BARE_TO_LABEL.test(line0(lines, nextNonBlank(lines, date + 1)))) return undefined;
+  for (let subject = date + 2; subject < Math.min(lines.length, index + MAX_NOTES_HEADER_LINES); subject++) {
+    if (!BARE_SUBJECT_LABEL.test(line0(lines, subject))) continue;
+    return line0(lines, subject + 1) === '' ? subject : subject + 1;
+  }
+  return undefined;
+}
+
+/** A line that is a date and little else ("03.12.2026 17:02", "12/03/2026 05:02 PM"): a header's, not a sentence. */
+function isDateLine(line: string): boolean {
+  return line.length <= MAX_DEVICE_LINE && DATE_WITH_YEAR.test(line) && !SENTENCE_END.test(line);
 }
 
 /**

@@ -209,6 +209,21 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
     });
   }
 
+  it("cuts at Lotus Notes' older header, whose labels stand alone on their lines without colons", () => {
+    const copy = 'Subject\nMeeting\n\nCan we meet at 3pm?\n';
+    assert.equal(strip(`OK.\n\n"Finance Team" <finance@acme.example>\n03.12.2026 17:02\nTo\nHans Weber <hans@acme.example>\ncc\n\n${copy}`), 'OK.');
+    // The sender as name and address on two lines, a US date, German labels.
+    assert.equal(
+      strip(`OK.\n\nFinance Team\n<finance@acme.example>\n12/03/2026 05:02 PM\nAn\nHans Weber/ACME@ACME\nKopie\n\nBetreff\nTreffen\n\nUm 15 Uhr?\n`),
+      'OK.',
+    );
+    // Without a Subject label below, or with the writer's own line right above the date, it is text.
+    const agenda = 'OK.\n\nPlan for\n03.12.2026 17:02\nTo\ndo: the backups\n';
+    assert.equal(strip(agenda), tidy(agenda));
+    const written = 'OK.\n\nSee the list:\n03.12.2026 17:02\nTo\nHans\nSubject\nMeeting\n';
+    assert.equal(strip(written), tidy(written));
+  });
+
   it("never drops the writer's line right above a quoted attribution", () => {
     assert.equal(strip('Hello\n> On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\n> > old\n'), 'Hello');
   });

@@ -135,6 +135,23 @@ describe('replies and delivery reports', () => {
     assert.match(mail.text ?? '', /^Who is this\?/);
   });
 
+  test('a From: or Reply-To: whose address cannot be read names no mailbox: the reply goes to the default mailbox', async () => {
+    // A stray quote: mailparser reads the address as "img src=x onerror=alert".
+    await write('mallory@evil.example', '447700900140', 'Hi', 'hello', { From: '""><img src=x onerror=alert(1)>" <mallory@evil.example>' });
+    const first = await smsTo('447700900140');
+    gateway.simulator.sendMo({ from: '447700900140', text: 'who wrote?', usercontext: first.userContext });
+    const toOps = await waitFor('the reply', () => mailsTo('ops@example.com').find((mail) => mail.raw.includes('who wrote?')));
+    assert.deepEqual(toOps.to, ['ops@example.com']);
+    assert.match(toOps.raw, /^To: ops@example\.com\r?$/m);
+
+    // An unreadable Reply-To leaves the From: mailbox.
+    await write('judy@example.com', '447700900141', 'Hi', 'hello', { 'Reply-To': 'Judy <judy at example.com>' });
+    const second = await smsTo('447700900141');
+    gateway.simulator.sendMo({ from: '447700900141', text: 'to judy', usercontext: second.userContext });
+    await waitFor('the reply to Judy', () => mailsTo('judy@example.com').some((mail) => mail.raw.includes('to judy')));
+    assert.ok(!sink.received.some((mail) => mail.to.some((address) => !/^[^\s<>"]+@[^\s<>"]+$/.test(address))));
+  });
+
   test('a repeated MO (the gateway retrying) makes one mail, also after a restart', async () => {
     const form = { from: '447700900126', text: 'dup test', msgid: '90000000000000000001', sent: '2026-11-23T09:00:00+00:00' };
     const first = await postForm(WEBHOOK_PATHS.mo, form);
