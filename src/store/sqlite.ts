@@ -219,7 +219,7 @@ export class SqliteStore implements Store {
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     return this.#write(() => {
       const sql = this.#sql;
-      const rows = selectBatchRows(sql.dueSms.iterate(request.now) as IterableIterator<ClaimedSmsRow>, request);
+      const rows = selectBatchRows(dueInClaimOrder(sql, request.now), request);
       for (const row of rows) sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
       return this.#groupIntoBatches(rows, request.batchSize);
     }, UNPROMISED);
@@ -691,6 +691,15 @@ export class SqliteStore implements Store {
   }
 }
 
+/** A claimed SMS's row with the relay whose lease on it ended (null when nobody leased it). */
+type DueSmsRow = ClaimedSmsRow & { lease_owner: string | null };
+
+/** The SMS due at `now` in claim order: those whose lease ended, then the others by due time (read lazily: a claim stops early). */
+function* dueInClaimOrder(sql: ReturnType<typeof prepareStatements>, now: number): Generator<DueSmsRow> {
+  yield* sql.endedLeases.iterate(now) as IterableIterator<DueSmsRow>;
+  yield* sql.dueSms.iterate(now) as IterableIterator<DueSmsRow>;
+}
+
 function prepareStatements(db: Database) {
   return {
     insertMessage: db.prepare(`
@@ -709,9 +718,15 @@ function prepareStatements(db: Database) {
     insertEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     insertEventForSms: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
     insertEventForMail: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?'),
+    // A claim takes the SMS whose lease ended before the others (postgres/store.ts, CLAIM_ORDER), found by their own index.
+    endedLeases: db.prepare(`
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, lease_owner FROM outbound
+      WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at <= ? AND held = 0
+        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
+      ORDER BY next_attempt_at, id`),
     dueSms: db.prepare(`
-      SELECT id, message_id, number, rcpt, notify, orcpt, attempts FROM outbound
-      WHERE status = 'queued' AND held = 0 AND next_attempt_at <= ?
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, lease_owner FROM outbound
+      WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
     // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
