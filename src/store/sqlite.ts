@@ -7,6 +7,8 @@ import { migrate } from './migrations.ts';
 import {
   asStoreError,
   RESUMED_DETAIL,
+  TAKEN_OVER,
+  takenOverDetail,
   type ClaimedSmsRow,
   groupIntoBatches,
   type MessageRow,
@@ -220,8 +222,14 @@ export class SqliteStore implements Store {
     return this.#write(() => {
       const sql = this.#sql;
       const rows = selectBatchRows(dueInClaimOrder(sql, request.now), request);
-      for (const row of rows) sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
-      return this.#groupIntoBatches(rows, request.batchSize);
+      for (const row of rows) {
+        if (row.lease_owner !== null) sql.takenOver.run({ now: request.now, owner: request.owner, id: row.id });
+        sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
+      }
+      return this.#groupIntoBatches(
+        rows.map((row) => (row.lease_owner === null ? row : { ...row, attempts: row.attempts + 1 })),
+        request.batchSize,
+      );
     }, UNPROMISED);
   }
 
@@ -729,10 +737,14 @@ function prepareStatements(db: Database) {
       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
-    // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
-    leaseSms: db.prepare(
-      'UPDATE outbound SET possible_duplicates = possible_duplicates + (lease_owner IS NOT NULL), lease_owner = ?, next_attempt_at = ? WHERE id = ?',
-    ),
+    // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): its
+    // relay's attempt may have reached the gateway, an attempt and a possible duplicate.
+    leaseSms: db.prepare(`
+      UPDATE outbound SET possible_duplicates = possible_duplicates + (lease_owner IS NOT NULL), attempts = attempts + (lease_owner IS NOT NULL),
+        lease_owner = ?, next_attempt_at = ? WHERE id = ?`),
+    takenOver: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail)
+      SELECT @now, message_id, id, '${TAKEN_OVER}', ${takenOverDetail('lease_owner', '@owner')} FROM outbound WHERE id = @id`),
     nextSmsDue: db.prepare(`
       SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
@@ -749,7 +761,7 @@ function prepareStatements(db: Database) {
     leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),
-        possible_duplicates = possible_duplicates + 1
+        possible_duplicates = possible_duplicates + 1, attempts = attempts + 1
       WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
     releaseMail: db.prepare(`
       UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?)

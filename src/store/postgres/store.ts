@@ -10,6 +10,8 @@ import {
   groupIntoBatches,
   type MessageRow,
   RESUMED_DETAIL,
+  TAKEN_OVER,
+  takenOverDetail,
   toStoredMessage,
   toClaimedMail,
   type QuarantineBodyRow,
@@ -282,16 +284,20 @@ const LEASED_MESSAGE_COLUMNS = [
 
 /**
  * The lease of the SMS a claim chose (`c`: their ids, due times and the relay whose lease ended, `was`;
- * `decided` says whether it chose): leased to `$5` for `$6` ms by the database's clock (one still leased
- * had its lease end with no outcome: it may have reached the gateway, a possible duplicate), and
- * returned with their mails' columns. One row with `decided` and no SMS when none is leased. The end of
- * SMS_CLAIM and SMS_CLAIM_ONE_PER_BATCH.
+ * `decided` says whether it chose): leased to `$5` for `$6` ms by the database's clock, and returned
+ * with their mails' columns. One still leased had its lease end with no outcome: its relay's attempt
+ * may have reached the gateway, so it counts as an attempt and a possible duplicate, with a history
+ * line (takenOverDetail). One row with `decided` and no SMS when none is leased. The end of SMS_CLAIM
+ * and SMS_CLAIM_ONE_PER_BATCH.
  */
 const leaseChosen = (chosen: string) => `claimed AS (
     UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END,
-      lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
+      attempts = o.attempts + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END, lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
     FROM (${chosen}) c
     WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, c.due, c.was
+  ), taken_over AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT $1, message_id, id, '${TAKEN_OVER}', ${takenOverDetail('was', '$5')} FROM claimed WHERE was IS NOT NULL ORDER BY id
   )
   SELECT decided.decided, claimed.due, claimed.was, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts,
     ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
@@ -720,7 +726,8 @@ export class PostgresStore implements Store, ClusterStore {
       const stale = `lease_owner IS NOT NULL AND (lease_owner = $2 OR next_attempt_at <= ${DB_NOW_MS})`;
       const sms = await client.query(
         `WITH released AS (
-          UPDATE outbound SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1), possible_duplicates = possible_duplicates + 1
+          UPDATE outbound SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1), possible_duplicates = possible_duplicates + 1,
+            attempts = attempts + 1
           WHERE ${stale} RETURNING id, message_id
         )
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'resumed', $3 FROM released ORDER BY id`,
