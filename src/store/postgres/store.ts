@@ -1301,6 +1301,7 @@ export class PostgresStore implements Store, ClusterStore {
     this.#closed = true;
     clearTimeout(this.#retry);
     await this.#writer.drained();
+    await this.#wakes.sent();
     await this.#pool.end();
     this.#silence.stop();
   }
