@@ -336,6 +336,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE sms_parts ADD COLUMN user_context TEXT;
   ALTER TABLE sms_parts ADD COLUMN tracking_id TEXT;
   `,
+  // 18: the leases of SMS by their end, so that a claim takes the SMS of a lease that ended (its relay died or
+  // lost the store) before the queue's backlog, found without reading that backlog: a leased row's
+  // next_attempt_at holds its lease's end, which sorts it behind every SMS due before it ended.
+  `
+  CREATE INDEX outbound_lease_end ON outbound (next_attempt_at, id) WHERE status = 'queued' AND lease_owner IS NOT NULL;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

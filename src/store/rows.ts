@@ -18,6 +18,14 @@ import type {
 /** The history line of a job whose lease was released at start. */
 export const RESUMED_DETAIL = 'was in flight when the relay stopped; may reach the gateway twice';
 
+/** The history line's kind of an SMS claimed when another relay's lease on it (or a lost lease of its own) had ended. */
+export const TAKEN_OVER = 'taken over';
+/**
+ * Its detail, an SQL expression of the relay whose lease ended (`was`) and the one claiming (`by`), both
+ * SQL: both stores write it in the statement that finds who held the lease.
+ */
+export const takenOverDetail = (was: string, by: string) => `'lease of relay ' || ${was} || ' expired: sent again by ' || ${by} || ', possibly a duplicate'`;
+
 export interface MessageRow {
   id: string;
   received_at: number;

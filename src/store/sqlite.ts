@@ -7,6 +7,8 @@ import { migrate } from './migrations.ts';
 import {
   asStoreError,
   RESUMED_DETAIL,
+  TAKEN_OVER,
+  takenOverDetail,
   type ClaimedSmsRow,
   groupIntoBatches,
   type MessageRow,
@@ -219,9 +221,15 @@ export class SqliteStore implements Store {
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     return this.#write(() => {
       const sql = this.#sql;
-      const rows = selectBatchRows(sql.dueSms.iterate(request.now) as IterableIterator<ClaimedSmsRow>, request);
-      for (const row of rows) sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
-      return this.#groupIntoBatches(rows, request.batchSize);
+      const rows = selectBatchRows(dueInClaimOrder(sql, request.now), request);
+      for (const row of rows) {
+        if (row.lease_owner !== null) sql.takenOver.run({ now: request.now, owner: request.owner, id: row.id });
+        sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
+      }
+      return this.#groupIntoBatches(
+        rows.map((row) => (row.lease_owner === null ? row : { ...row, attempts: row.attempts + 1 })),
+        request.batchSize,
+      );
     }, UNPROMISED);
   }
 
@@ -691,6 +699,15 @@ export class SqliteStore implements Store {
   }
 }
 
+/** A claimed SMS's row with the relay whose lease on it ended (null when nobody leased it). */
+type DueSmsRow = ClaimedSmsRow & { lease_owner: string | null };
+
+/** The SMS due at `now` in claim order: those whose lease ended, then the others by due time (read lazily: a claim stops early). */
+function* dueInClaimOrder(sql: ReturnType<typeof prepareStatements>, now: number): Generator<DueSmsRow> {
+  yield* sql.endedLeases.iterate(now) as IterableIterator<DueSmsRow>;
+  yield* sql.dueSms.iterate(now) as IterableIterator<DueSmsRow>;
+}
+
 function prepareStatements(db: Database) {
   return {
     insertMessage: db.prepare(`
@@ -709,15 +726,25 @@ function prepareStatements(db: Database) {
     insertEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     insertEventForSms: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
     insertEventForMail: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?'),
-    dueSms: db.prepare(`
-      SELECT id, message_id, number, rcpt, notify, orcpt, attempts FROM outbound
-      WHERE status = 'queued' AND held = 0 AND next_attempt_at <= ?
+    // A claim takes the SMS whose lease ended before the others (postgres/store.ts, CLAIM_ORDER), found by their own index.
+    endedLeases: db.prepare(`
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, lease_owner FROM outbound
+      WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at <= ? AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
-    // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): it may have reached the gateway.
-    leaseSms: db.prepare(
-      'UPDATE outbound SET possible_duplicates = possible_duplicates + (lease_owner IS NOT NULL), lease_owner = ?, next_attempt_at = ? WHERE id = ?',
-    ),
+    dueSms: db.prepare(`
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, lease_owner FROM outbound
+      WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? AND held = 0
+        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
+      ORDER BY next_attempt_at, id`),
+    // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): its
+    // relay's attempt may have reached the gateway, an attempt and a possible duplicate.
+    leaseSms: db.prepare(`
+      UPDATE outbound SET possible_duplicates = possible_duplicates + (lease_owner IS NOT NULL), attempts = attempts + (lease_owner IS NOT NULL),
+        lease_owner = ?, next_attempt_at = ? WHERE id = ?`),
+    takenOver: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail)
+      SELECT @now, message_id, id, '${TAKEN_OVER}', ${takenOverDetail('lease_owner', '@owner')} FROM outbound WHERE id = @id`),
     nextSmsDue: db.prepare(`
       SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
@@ -734,7 +761,7 @@ function prepareStatements(db: Database) {
     leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
     releaseSms: db.prepare(`
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),
-        possible_duplicates = possible_duplicates + 1
+        possible_duplicates = possible_duplicates + 1, attempts = attempts + 1
       WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
     releaseMail: db.prepare(`
       UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?)

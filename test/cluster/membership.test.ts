@@ -75,7 +75,7 @@ describe('the heartbeat', () => {
 
 describe('a lease that ended', () => {
   forEachStore((kind) => {
-    test(`${kind.name}: is taken over by the next claim, counted as a possible duplicate (it may have reached the gateway)`, async () => {
+    test(`${kind.name}: is taken over by the next claim, counted as an attempt and a possible duplicate (it may have reached the gateway), with a history line`, async () => {
       const store = await kind.fresh();
       try {
         const now = Date.now();
@@ -86,9 +86,16 @@ describe('a lease that ended', () => {
         const later = Date.now() + 50;
         const [again] = await store.claimDueSms({ owner: 'beta', now: later, leaseUntil: later + 30_000, maxBatches: 1, batchSize: 1 });
         assert.equal(again?.sms[0]?.id, first.sms[0]?.id, "beta took over alpha's ended lease");
+        assert.equal(again?.sms[0]?.attempts, 1, "alpha's attempt counts");
+        await store.recordSmsOutcomes([{ smsId: again?.sms[0]?.id ?? 0, kind: 'sent', providerId: 'p-1' }]);
         assert.deepEqual(
-          (await store.smsOf(first.message.id)).map((sms) => sms.possibleDuplicates),
-          [1],
+          (await store.smsOf(first.message.id)).map((sms) => [sms.status, sms.attempts, sms.possibleDuplicates]),
+          [['sent', 2, 1]],
+          'two requests may have reached the gateway',
+        );
+        assert.deepEqual(
+          (await store.events(first.message.id)).filter((event) => event.kind === 'taken over').map((event) => event.detail),
+          ['lease of relay alpha expired: sent again by beta, possibly a duplicate'],
         );
       } finally {
         await store.close();

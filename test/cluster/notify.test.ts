@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { queue } from '../../src/admin.ts';
 import { createLogger } from '../../src/log.ts';
 import type { WorkQueue } from '../../src/store/postgres/notify.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
@@ -91,6 +92,64 @@ describeOnPostgres('wake-ups across relays on PostgreSQL', async () => {
       await sink.stop();
       removeDir(alpha.dir);
       removeDir(beta.dir);
+    }
+  });
+
+  test("an operator's command that makes an SMS due (resume, release, retry), run from another process as the CLI runs it, has an idle relay send it within a second, not at its next poll", async (t) => {
+    const url = (await freshDatabase()) ?? '';
+    const sink = await new SmtpSink().start();
+    const standalone = await startSimulator();
+    const gateway = standalone.simulator;
+    const relay = await startTestRelay(
+      gatewayYaml(standalone.url),
+      { SMSRELAY_DATABASE_URL: url, SMSRELAY_RELAY_NAME: 'alpha', SMSRELAY_MAIL_URL: sink.url },
+      undefined,
+      { idleWaitMs: 60_000 },
+    );
+    /** One command as `smsrelay queue …` runs it: a store of its own, opened and closed around it. */
+    const operator = async (...args: string[]) => {
+      const store = await PostgresStore.open({ url, create: false });
+      try {
+        await queue(store, args, Date.now());
+      } finally {
+        await store.close();
+      }
+    };
+    /** How long after the command returned the gateway had the SMS. */
+    const sentAfter = async (label: string, command: () => Promise<void>) => {
+      const before = gateway.requests;
+      await command();
+      const returned = Date.now();
+      await waitFor(`the SMS sent after ${label}`, () => gateway.requests > before, 10_000);
+      const ms = Date.now() - returned;
+      t.diagnostic(`${label}: sent ${ms} ms after the command returned`);
+      return ms;
+    };
+    const accept = async (text: string) =>
+      queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900123@sms.localhost'], subject: text, body: text })).data);
+    try {
+      await operator('pause');
+      await accept('Disk full on db1');
+      // The relay sleeps its 60 s idle wait: only a notification wakes it.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok((await sentAfter('queue resume', () => operator('resume'))) < 1_000);
+
+      await operator('pause');
+      const held = await accept('Disk full on db2');
+      await operator('hold', held);
+      await operator('resume');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok((await sentAfter('queue release', () => operator('release', held))) < 1_000);
+
+      gateway.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR', times: 1 });
+      const retried = await accept('Disk full on db3');
+      await waitFor('the first attempt deferred', async () => (await relay.relay.store.smsOf(retried))[0]?.attempts === 1);
+      assert.ok((await sentAfter('queue retry', () => operator('retry', retried))) < 1_000);
+    } finally {
+      await relay.stop();
+      await standalone.close();
+      await sink.stop();
+      removeDir(relay.dir);
     }
   });
 });

@@ -89,7 +89,7 @@ forEachStore((kind) =>
       await store.close();
     });
 
-    test('a restart frees the leases of its own dead process and makes those jobs due at once', async () => {
+    test("a restart frees the leases of its own dead process and makes those jobs due at once, each counted as an attempt (the dead process's)", async () => {
       await store.acceptMail(mail(numbers(3)));
       await claim(store, 1, 100);
       assert.deepEqual(await claim(store, 1, 100, 61_999), [], 'leased until the lease ends');
@@ -99,6 +99,10 @@ forEachStore((kind) =>
       assert.equal(await store.nextSmsDueAt(), 3_000);
       const [batch] = await claim(store, 1, 100, 3_000);
       assert.equal(batch?.sms.length, 3);
+      assert.deepEqual(
+        batch?.sms.map((sms) => sms.attempts),
+        [1, 1, 1],
+      );
       const kinds = (await store.events(batch?.message.id ?? '')).map((event) => event.kind);
       assert.equal(kinds.filter((kind) => kind === 'resumed').length, 3);
       await store.close();

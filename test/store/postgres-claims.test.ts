@@ -44,6 +44,25 @@ forEachStore((kind) =>
       );
       await store.close();
     });
+
+    test('an SMS whose lease ended (its relay died with it in flight) is claimed before the backlog due before its lease ended', async () => {
+      const inFlight = mail(['+447700900501'], { receivedAt: 1_000 });
+      await store.acceptMail(inFlight);
+      // alpha dies with it in flight: a lease that has ended by every clock when beta claims.
+      const [taken] = await store.claimDueSms({ owner: 'alpha', now: 1_000, leaseUntil: 999, maxBatches: 1, batchSize: 1 });
+      assert.equal(taken?.message.id, inFlight.id);
+      const backlog = [0, 1, 2].map((index) => mail([`+44770090060${index}`], { receivedAt: 1_500 }));
+      for (const item of backlog) await store.acceptMail(item);
+
+      const [again] = await store.claimDueSms({ owner: 'beta', now: 3_000, leaseUntil: 63_000, maxBatches: 1, batchSize: 1 });
+      assert.equal(again?.message.id, inFlight.id, 'the ended lease first, not the SMS due before it ended');
+      assert.deepEqual(
+        (await claim(store, 5, 1, 3_000)).map((batch) => batch.message.id),
+        backlog.map((item) => item.id),
+        'then the backlog in due order',
+      );
+      await store.close();
+    });
   }),
 );
 

@@ -54,7 +54,8 @@ export class WakeSender {
   readonly #send: (sql: string) => Promise<unknown>;
   readonly #tag: () => string;
   #waiting = new Set<Notice>();
-  #sending = false;
+  /** The notifications on their way, while some are. */
+  #sending: Promise<void> | undefined;
 
   constructor(send: (sql: string) => Promise<unknown>, tag: () => string) {
     this.#send = send;
@@ -64,7 +65,16 @@ export class WakeSender {
   /** `queues` got work (or opt-outs changed) in a commit that has returned. */
   wake(queues: readonly Notice[]): void {
     for (const queue of queues) this.#waiting.add(queue);
-    if (!this.#sending && this.#waiting.size > 0) void this.#sendWaiting();
+    if (!this.#sending && this.#waiting.size > 0) this.#sending = this.#sendWaiting();
+  }
+
+  /**
+   * Once the notifications of the commits so far are sent (or failed): a store closes after it, or
+   * the operator's command that released an SMS would end its process before the notification left,
+   * and the relays would see that SMS only at their next poll.
+   */
+  async sent(): Promise<void> {
+    await this.#sending;
   }
 
   /** A notification that wakes no loop: it tells the listeners that this process runs (WorkListener's onHeard). */
@@ -73,14 +83,13 @@ export class WakeSender {
   }
 
   async #sendWaiting(): Promise<void> {
-    this.#sending = true;
     while (this.#waiting.size > 0) {
       const queues = NOTICES.filter((notice) => this.#waiting.has(notice));
       this.#waiting.clear();
       // A notification that fails (the database going away) is left to the listeners' poll.
       await this.#send(notifyStatement(queues, this.#tag())).catch(() => undefined);
     }
-    this.#sending = false;
+    this.#sending = undefined;
   }
 }
 

@@ -10,6 +10,8 @@ import {
   groupIntoBatches,
   type MessageRow,
   RESUMED_DETAIL,
+  TAKEN_OVER,
+  takenOverDetail,
   toStoredMessage,
   toClaimedMail,
   type QuarantineBodyRow,
@@ -163,6 +165,8 @@ const DUE = `(CASE WHEN lease_owner IS NULL THEN next_attempt_at <= $1 ELSE next
  * statement waits for the next claim.
  */
 const DUE_BOUND = 'next_attempt_at <= GREATEST($1, (extract(epoch from statement_timestamp()) * 1000)::bigint)';
+/** A leased row's lease has ended, by the database's clock as DUE judges it, in DUE_BOUND's form an index can stop at. */
+const LEASE_ENDED = 'next_attempt_at <= (extract(epoch from statement_timestamp()) * 1000)::bigint';
 /**
  * The advisory-lock class (the text "smdr") that orders a delivery report with its SMS's send result.
  * Without it a report could miss its SMS for good: it finds no SMS with its provider id while the
@@ -175,11 +179,31 @@ const reportLockKey = (providerId: string, number: string) => `hashtext(${provid
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
- * The first `$2` SMS due at `$1` (the relay's clock), in due order, that a claim chooses from (SMS_CLAIM).
- * Exported for a test of its plan.
+ * The order a claim takes due SMS in: those whose lease ended first (their relay died, or lost the store,
+ * with them in flight), then the others in due order. A leased row's next_attempt_at holds its lease's
+ * end, so in due order alone such an SMS waited behind every SMS due before its lease ended, the
+ * whole backlog, where docs/several-relays.md promises it within `delivery.leaseTtl` plus a poll.
  */
-export const SMS_CANDIDATES = `SELECT id, message_id, next_attempt_at FROM outbound WHERE status = 'queued' AND held = 0 AND ${DUE_BOUND} AND ${DUE} AND ${NOT_PAUSED}
-  ORDER BY next_attempt_at, id LIMIT $2`;
+const CLAIM_ORDER = 'lease_owner IS NULL, next_attempt_at, id';
+/**
+ * The first `$2` SMS due at `$1` (the relay's clock), in CLAIM_ORDER, that a claim chooses from, each
+ * with the relay whose lease ended (`lease_owner`), rows locked by `lock`: the ended leases through
+ * their index (outbound_lease_end, nearly always empty), then the rows nobody leased through the due
+ * index, each read only as far as the `$2` it may take (a subquery each: a locking clause may not
+ * stand in a UNION's branch). Not paused is checked once, before both. The branches come out in the order written: a statement that writes never runs a parallel plan, the only
+ * one whose Append mixes them.
+ */
+const smsCandidates = (lock: string) => `SELECT id, message_id, next_attempt_at, lease_owner FROM (
+    SELECT id, message_id, next_attempt_at, lease_owner FROM (SELECT id, message_id, next_attempt_at, lease_owner FROM outbound
+      WHERE status = 'queued' AND lease_owner IS NOT NULL AND ${LEASE_ENDED} AND held = 0
+      ORDER BY next_attempt_at, id LIMIT $2 ${lock}) ended
+    UNION ALL
+    SELECT id, message_id, next_attempt_at, lease_owner FROM (SELECT id, message_id, next_attempt_at, lease_owner FROM outbound
+      WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= $1 AND held = 0
+      ORDER BY next_attempt_at, id LIMIT $2 ${lock}) waiting
+  ) candidates WHERE ${NOT_PAUSED} LIMIT $2`;
+/** The candidates of SMS_CLAIM, unlocked. Exported for tests of its plan. */
+export const SMS_CANDIDATES = smsCandidates('');
 
 /** What a sent SMS's row becomes (at `$1`), with its provider's ids from `providerId` and `trackingId` (SQL): SMS_SENT and ONE_SMS_SENT. */
 const sentColumns = (providerId: string, trackingId: string) =>
@@ -259,18 +283,23 @@ const LEASED_MESSAGE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof MessageRow>;
 
 /**
- * The lease of the SMS a claim chose (`c`: their ids and due times; `decided` says whether it chose):
- * leased to `$5` for `$6` ms by the database's clock (one still leased had its lease end with no outcome:
- * it may have reached the gateway, a possible duplicate), and returned with their mails' columns. One
- * row with `decided` and no SMS when none is leased. The end of SMS_CLAIM and SMS_CLAIM_ONE_PER_BATCH.
+ * The lease of the SMS a claim chose (`c`: their ids, due times and the relay whose lease ended, `was`;
+ * `decided` says whether it chose): leased to `$5` for `$6` ms by the database's clock, and returned
+ * with their mails' columns. One still leased had its lease end with no outcome: its relay's attempt
+ * may have reached the gateway, so it counts as an attempt and a possible duplicate, with a history
+ * line (takenOverDetail). One row with `decided` and no SMS when none is leased. The end of SMS_CLAIM
+ * and SMS_CLAIM_ONE_PER_BATCH.
  */
 const leaseChosen = (chosen: string) => `claimed AS (
-    UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
-      lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
+    UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END,
+      attempts = o.attempts + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END, lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
     FROM (${chosen}) c
-    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, c.due
+    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, c.due, c.was
+  ), taken_over AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT $1, message_id, id, '${TAKEN_OVER}', ${takenOverDetail('was', '$5')} FROM claimed WHERE was IS NOT NULL ORDER BY id
   )
-  SELECT decided.decided, claimed.due, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts,
+  SELECT decided.decided, claimed.due, claimed.was, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts,
     ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
   FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON TRUE`;
 
@@ -286,13 +315,13 @@ const leaseChosen = (chosen: string) => `claimed AS (
  */
 export const SMS_CLAIM = `WITH due AS MATERIALIZED (${SMS_CANDIDATES}
   ), batched AS (
-    SELECT id, sum(starts) OVER (ORDER BY next_attempt_at, id ROWS UNBOUNDED PRECEDING) AS batch FROM (
-      SELECT id, next_attempt_at,
-        CASE WHEN (row_number() OVER (PARTITION BY message_id ORDER BY next_attempt_at, id) - 1) % $4 = 0 THEN 1 ELSE 0 END AS starts
+    SELECT id, sum(starts) OVER (ORDER BY ${CLAIM_ORDER} ROWS UNBOUNDED PRECEDING) AS batch FROM (
+      SELECT id, next_attempt_at, lease_owner,
+        CASE WHEN (row_number() OVER (PARTITION BY message_id ORDER BY ${CLAIM_ORDER}) - 1) % $4 = 0 THEN 1 ELSE 0 END AS starts
       FROM due) numbered
   ), decided AS (
     SELECT count(*) < $2 OR COALESCE(max(batch) > $3, FALSE) AS decided FROM batched
-  ), ${leaseChosen(`SELECT id, next_attempt_at AS due FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
+  ), ${leaseChosen(`SELECT id, next_attempt_at AS due, lease_owner AS was FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
       AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
       FOR UPDATE SKIP LOCKED`)}`;
 
@@ -309,10 +338,10 @@ export const SMS_CLAIM = `WITH due AS MATERIALIZED (${SMS_CANDIDATES}
  * 25–57 µs less per claim in the same runs, too little for a schema change. Exported for tests of its
  * plan and its result.
  */
-export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (${SMS_CANDIDATES} FOR UPDATE SKIP LOCKED
+export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (${smsCandidates('FOR UPDATE SKIP LOCKED')}
   ), decided AS (
     SELECT $4::int = 1 OR count(DISTINCT message_id) = count(*) AS decided FROM due
-  ), ${leaseChosen('SELECT id, next_attempt_at AS due FROM due WHERE (SELECT decided FROM decided) ORDER BY next_attempt_at, id LIMIT $3')}`;
+  ), ${leaseChosen(`SELECT id, next_attempt_at AS due, lease_owner AS was FROM due WHERE (SELECT decided FROM decided) ORDER BY ${CLAIM_ORDER} LIMIT $3`)}`;
 
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
@@ -544,15 +573,15 @@ export class PostgresStore implements Store, ClusterStore {
               values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now],
             },
           ],
-          result: ([claimed]) => (claimed?.rows ?? []) as Array<{ decided: boolean; due: number } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
+          result: ([claimed]) => (claimed?.rows ?? []) as Array<{ decided: boolean; due: number; was: string | null } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
         },
         [],
         UNPROMISED,
       );
     let claimed = await claim(SMS_CLAIM_ONE_PER_BATCH, request.maxBatches + 1);
     if (claimed[0]?.decided === false) claimed = await claim(SMS_CLAIM, request.maxBatches * request.batchSize + 1);
-    // The row of a claim that leased nothing has no SMS; the others in due order, as chosen.
-    const rows = claimed.filter((row) => row.id !== null).sort((a, b) => a.due - b.due || a.id - b.id);
+    // The row of a claim that leased nothing has no SMS; the others in CLAIM_ORDER, as chosen.
+    const rows = claimed.filter((row) => row.id !== null).sort((a, b) => Number(a.was === null) - Number(b.was === null) || a.due - b.due || a.id - b.id);
     const messages = new Map<string, StoredMessage>();
     for (const row of rows) if (!messages.has(row.message_id)) messages.set(row.message_id, toStoredMessage({ ...row, id: row.message_id }));
     return groupIntoBatches(rows, request.batchSize, (id) => messages.get(id) as StoredMessage);
@@ -697,7 +726,8 @@ export class PostgresStore implements Store, ClusterStore {
       const stale = `lease_owner IS NOT NULL AND (lease_owner = $2 OR next_attempt_at <= ${DB_NOW_MS})`;
       const sms = await client.query(
         `WITH released AS (
-          UPDATE outbound SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1), possible_duplicates = possible_duplicates + 1
+          UPDATE outbound SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1), possible_duplicates = possible_duplicates + 1,
+            attempts = attempts + 1
           WHERE ${stale} RETURNING id, message_id
         )
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'resumed', $3 FROM released ORDER BY id`,
@@ -1271,6 +1301,7 @@ export class PostgresStore implements Store, ClusterStore {
     this.#closed = true;
     clearTimeout(this.#retry);
     await this.#writer.drained();
+    await this.#wakes.sent();
     await this.#pool.end();
     this.#silence.stop();
   }
