@@ -9,6 +9,7 @@ import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
+import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
 import type { Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
@@ -203,7 +204,23 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             items: await consoleStore.thread(number.e164, THREAD_ITEMS),
           });
         }
-        return page(reply, 'conversations', request.console, { title: 'Conversations', problem: undefined, list: await consoleStore.conversations(PAGE_SIZE) });
+        const all = await consoleStore.conversations();
+        const cursor = query.before === undefined ? undefined : conversationCursor(query.before);
+        if (cursor === null)
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the list; start again'), request.console);
+        const rest = cursor ? all.filter((item) => item.lastAt < cursor.at || (item.lastAt === cursor.at && item.ref > cursor.ref)) : all;
+        const list = rest.slice(0, PAGE_SIZE);
+        const last = list.at(-1);
+        const older = rest.length > PAGE_SIZE && last ? `?${new URLSearchParams({ before: `${last.lastAt}_${last.ref}` })}` : undefined;
+        return page(reply, 'conversations', request.console, {
+          title: 'Conversations',
+          problem: undefined,
+          list,
+          total: all.length,
+          window: RECENT_TRAFFIC_ROWS,
+          paged: cursor !== undefined,
+          older,
+        });
       });
       scope.get('/conversations/:ref', async (request: ConsoleRequest, reply) => {
         const number = await consoleStore.numberOfRef((request.params as { ref: string }).ref);
@@ -213,13 +230,32 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       scope.get('/queue', async (request: ConsoleRequest, reply) => {
         const query = request.query as Form;
-        const [queued, paused, undeliverable, quarantined] = await Promise.all([
-          store.listQueued(PAGE_SIZE),
+        if (query.after !== undefined && !/^\d{1,15}$/.test(query.after)) {
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
+        }
+        const after = Number(query.after ?? 0);
+        // One row more than a page tells whether another page follows.
+        const [listed, stats, paused, undeliverable, quarantined] = await Promise.all([
+          store.listQueued(PAGE_SIZE + 1, after),
+          store.queueStats(clock()),
           store.dispatchPausedSince(),
           store.undeliverableInbound(PAGE_SIZE),
           store.listQuarantine(PAGE_SIZE),
         ]);
-        return page(reply, 'queue', request.console, { title: 'Queue', queued, paused, undeliverable, quarantined, done: query.done });
+        const queued = listed.slice(0, PAGE_SIZE);
+        const last = queued.at(-1);
+        const later = listed.length > PAGE_SIZE && last ? `?${new URLSearchParams({ after: String(last.smsId) })}` : undefined;
+        return page(reply, 'queue', request.console, {
+          title: 'Queue',
+          queued,
+          stats,
+          paged: after > 0,
+          later,
+          paused,
+          undeliverable,
+          quarantined,
+          done: query.done,
+        });
       });
       scope.post('/queue', async (request: ConsoleRequest, reply) => {
         const body = request.body as Form;
@@ -393,6 +429,12 @@ function wantsJson(request: FastifyRequest): boolean {
 /** Where to go after signing in: a plain console path only (never another site), else the overview. */
 function safeNext(next: string | undefined): string {
   return next !== undefined && CONSOLE_PATH.test(next) && !next.startsWith('/console/signin') ? next : '/console';
+}
+
+/** `<time>_<ref>`, the last conversation of the page before; null when it is not one. */
+function conversationCursor(value: string): { at: number; ref: string } | null {
+  const match = /^(\d{1,15})_([oi][\x21-\x7e]+)$/.exec(value);
+  return match?.[1] && match[2] ? { at: Number(match[1]), ref: match[2] } : null;
 }
 
 /** The search form's fields, checked: each bad one is named. */

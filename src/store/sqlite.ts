@@ -424,8 +424,8 @@ export class SqliteStore implements Store {
     return this.#read(() => queueStats(this.#admin, now));
   }
 
-  async listQueued(limit: number): Promise<QueuedSms[]> {
-    return this.#read(() => listQueued(this.#admin, limit));
+  async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
+    return this.#read(() => listQueued(this.#admin, limit, afterSmsId));
   }
 
   applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number> {

@@ -1,0 +1,107 @@
+/** The console's pages over real HTTP against a relay on loopback: what they list, page by page, and what they say. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { v7 as uuidv7 } from 'uuid';
+import { hashPassword } from '../../src/policy/passwords.ts';
+import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { mail } from '../helpers/store.ts';
+
+const PASSWORD = 'correct horse battery';
+/** More than two pages of 50, not a multiple of 50: the last page is short. */
+const QUEUED = 120;
+
+describe('console pages', () => {
+  let relay: TestRelay;
+  let base: string;
+  let operator: string;
+
+  async function signIn(name: string): Promise<string> {
+    const response = await fetch(`${base}/console/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ name, password: PASSWORD }),
+      redirect: 'manual',
+    });
+    assert.equal(response.status, 303);
+    return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  }
+
+  async function html(path: string, cookie = operator): Promise<string> {
+    const response = await fetch(`${base}${path}`, { headers: { cookie } });
+    assert.equal(response.status, 200, path);
+    return response.text();
+  }
+
+  /** The target of the page's link that reads `label`. */
+  function link(page: string, label: string): string | undefined {
+    for (const [, href, text] of page.matchAll(/<a href="([^"]*)">([^<]*)<\/a>/g)) if (text === label) return href?.replaceAll('&amp;', '&');
+    return undefined;
+  }
+
+  before(async () => {
+    const hash = await hashPassword(PASSWORD);
+    relay = await startTestRelay({
+      sms: { defaultRegion: 'GB' },
+      console: {
+        users: [
+          { name: 'olivia', passwordHash: hash, role: 'operator' },
+          { name: 'victor', passwordHash: hash, role: 'viewer' },
+        ],
+      },
+    });
+    base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    // Paused: the SMS stay queued while the pages list them.
+    await relay.relay.store.setDispatchPaused(true, Date.now());
+    for (let index = 0; index < QUEUED; index++) {
+      const number = `+447700900${String(index).padStart(3, '0')}`;
+      await relay.relay.store.acceptMail(mail([number], { id: uuidv7(), receivedAt: Date.now() - (QUEUED - index) * 1000 }));
+    }
+    operator = await signIn('olivia');
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('the queue page gives the total and pages through every queued SMS, 50 at a time', async () => {
+    const seen: string[] = [];
+    let path: string | undefined = '/console/queue';
+    const pages: number[] = [];
+    while (path) {
+      const page = await html(path);
+      assert.match(page, new RegExp(`${QUEUED} queued SMS, 0 of them held`));
+      const rows = [...page.matchAll(/<input type="hidden" name="target" value="([0-9a-f-]{36})">/g)].map((found) => found[1] ?? '');
+      pages.push(rows.length);
+      seen.push(...rows);
+      path = link(page, 'Next queued SMS');
+      if (pages.length > 1) assert.ok(link(page, 'Oldest queued SMS'), 'a later page leads back to the first');
+    }
+    assert.deepEqual(pages, [50, 50, 20]);
+    assert.equal(new Set(seen).size, QUEUED, 'each SMS once');
+  });
+
+  test('the conversations page gives the total and pages through every number, 50 at a time', async () => {
+    const seen: string[] = [];
+    let path: string | undefined = '/console/conversations';
+    const pages: number[] = [];
+    while (path) {
+      const page = await html(path);
+      assert.match(page, new RegExp(`${QUEUED} numbers in the latest 500 SMS sent`));
+      const numbers = [...page.matchAll(/<a href="\/console\/conversations\/[^"]+">([^<]+)<\/a>/g)].map((found) => found[1] ?? '');
+      pages.push(numbers.length);
+      seen.push(...numbers);
+      path = link(page, 'Older conversations');
+    }
+    assert.deepEqual(pages, [50, 50, 20]);
+    assert.equal(new Set(seen).size, QUEUED, 'each number once');
+    assert.equal(seen[0], '+447700900119', 'newest first');
+  });
+
+  test('a page position that is not one is refused, naming the page', async () => {
+    for (const path of ['/console/queue?after=x', '/console/conversations?before=nonsense']) {
+      const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });
+      assert.equal(response.status, 400, path);
+      assert.match(await response.text(), /Page: not a position/);
+    }
+  });
+});
