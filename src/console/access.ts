@@ -13,8 +13,10 @@ import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
 export const SESSION_COOKIE = 'smsrelay_console';
 /** 256 bits: a session token or CSRF token cannot be guessed. */
 const TOKEN_BYTES = 32;
-/** A session's last use is written at most this often (not on every page view). */
+/** A session's last use is written at most this often (not on every page view: a write per request would load the store). */
 const TOUCH_INTERVAL_MS = 60_000;
+/** Under a short idle timeout, its last use is written this share of the timeout apart instead, so a session in use is saved well within it. */
+const TOUCH_SHARE_OF_IDLE = 0.1;
 
 export type ConsoleSettings = Config['console'];
 export type ConsoleUser = ConsoleSettings['users'][number];
@@ -49,6 +51,13 @@ export class ConsoleAccess {
   readonly #proxy: (address: string) => boolean;
   readonly #declaredTls: boolean;
   readonly #logins: LoginThrottle;
+  /** How stale the stored last use may get before a request writes it again. */
+  readonly #touchEveryMs: number;
+  /**
+   * Idle time counted from the stored last use: the idle timeout plus the most the stored value may
+   * lag the last request, so that no session ends sooner than `sessionIdleTimeout` after its last request.
+   */
+  readonly #idleMs: number;
 
   constructor(options: {
     readonly settings: ConsoleSettings;
@@ -66,6 +75,8 @@ export class ConsoleAccess {
     this.#proxy = networkMatcher(options.settings.trustedProxies);
     this.#declaredTls = options.settings.publicUrl?.startsWith('https:') ?? false;
     this.#logins = new LoginThrottle(consoleLoginFailures(options.store));
+    this.#touchEveryMs = Math.min(TOUCH_INTERVAL_MS, options.settings.sessionIdleTimeout * TOUCH_SHARE_OF_IDLE);
+    this.#idleMs = options.settings.sessionIdleTimeout + this.#touchEveryMs;
   }
 
   channel(request: FastifyRequest): Channel {
@@ -115,7 +126,7 @@ export class ConsoleAccess {
       return { ok: false, error: new RelayError('AUTH_FAILED', 'Wrong user name or password') };
     }
     const user = attempt.who;
-    await this.#store.expireSessions(now - this.#settings.sessionIdleTimeout, now - this.#settings.sessionMaxAge);
+    await this.#store.expireSessions(now - this.#idleMs, now - this.#settings.sessionMaxAge);
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
     await this.#store.createSession({
       id: sessionId(token),
@@ -137,11 +148,11 @@ export class ConsoleAccess {
     if (!session) return 'expired';
     const now = this.#clock();
     const user = this.#settings.users.find((candidate) => candidate.name === session.username);
-    if (!user || now - session.lastSeenAt > this.#settings.sessionIdleTimeout || now - session.createdAt > this.#settings.sessionMaxAge) {
+    if (!user || now - session.lastSeenAt > this.#idleMs || now - session.createdAt > this.#settings.sessionMaxAge) {
       await this.#store.deleteSession(session.id);
       return 'expired';
     }
-    if (now - session.lastSeenAt > TOUCH_INTERVAL_MS) await this.#store.touchSession(session.id, now);
+    if (now - session.lastSeenAt >= this.#touchEveryMs) await this.#store.touchSession(session.id, now);
     return { session, user };
   }
 
