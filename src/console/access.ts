@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyRequest } from 'fastify';
 import { DUMMY_HASH, LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
@@ -168,6 +168,22 @@ export class ConsoleAccess {
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
+  /**
+   * An action's result as a redirect's query (`done` and its `sig`), signed with the session's secret
+   * CSRF token: only the console, for this session, can make a link that shows a notice.
+   */
+  notice(session: ConsoleSession, text: string): { done: string; sig: string } {
+    return { done: text, sig: noticeSignature(session, text) };
+  }
+
+  /** The notice of a request's `done` and `sig`, if the console signed it for this session; else none. */
+  noticeOf(session: ConsoleSession, query: { readonly done?: string | undefined; readonly sig?: string | undefined }): string | undefined {
+    if (query.done === undefined || query.sig === undefined) return undefined;
+    const given = Buffer.from(query.sig);
+    const expected = Buffer.from(noticeSignature(session, query.done));
+    return given.length === expected.length && timingSafeEqual(given, expected) ? query.done : undefined;
+  }
+
   /** The Set-Cookie value: HttpOnly, SameSite=Strict, Secure under TLS, for the console's path only. */
   cookie(token: string, channel: Channel): string {
     return `${SESSION_COOKIE}=${token}; Path=/console; HttpOnly; SameSite=Strict${channel.tls ? '; Secure' : ''}`;
@@ -181,6 +197,11 @@ export class ConsoleAccess {
 /** The store keeps the token's hash: a copy of the store signs no one in. */
 function sessionId(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/** Keyed by the session's secret CSRF token; the label keeps this use of it apart from any other. */
+function noticeSignature(session: ConsoleSession, text: string): string {
+  return createHmac('sha256', session.csrf).update(`console notice\n${text}`).digest('base64url');
 }
 
 function headerList(value: string | string[] | undefined): string[] {

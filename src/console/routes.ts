@@ -254,7 +254,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           paused,
           undeliverable,
           quarantined,
-          done: query.done,
+          done: access.noticeOf((request.console as Context).signedIn.session, query),
         });
       });
       scope.post('/queue', async (request: ConsoleRequest, reply) => {
@@ -327,7 +327,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
         await audit(request, action, target, done, messageId);
         const path = CONSOLE_PATH.test(back) ? back.split('?')[0] : '/console/queue';
-        return reply.redirect(`${path}?${new URLSearchParams({ done })}`, 303);
+        return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done))}`, 303);
       }
 
       async function audit(request: ConsoleRequest, action: string, target?: string, detail?: string, messageId?: string): Promise<void> {

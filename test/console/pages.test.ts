@@ -97,6 +97,28 @@ describe('console pages', () => {
     assert.equal(seen[0], '+447700900119', 'newest first');
   });
 
+  test('a notice shows only when the console issued it for this session: ?done= from a link is not shown', async () => {
+    const spoofed = await html('/console/queue?done=Your+password+expired%3A+sign+in+at+evil.example');
+    assert.doesNotMatch(spoofed, /evil\.example/);
+    assert.doesNotMatch(spoofed, /role="status"/);
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    const target = /name="target" value="([0-9a-f-]{36})"/.exec(queue)?.[1] ?? assert.fail('no queued SMS');
+    const acted = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, action: 'retry', target }),
+      redirect: 'manual',
+    });
+    assert.equal(acted.status, 303);
+    const location = acted.headers.get('location') ?? '';
+    assert.match(await html(location), /<p class="notice" role="status">retry: 1 queued SMS changed</);
+    const otherSession = await signIn('olivia');
+    assert.doesNotMatch(await html(location, otherSession), /role="status"/, "another session's link shows no notice");
+    const altered = location.replace(/done=[^&]*/, 'done=All+SMS+deleted');
+    assert.doesNotMatch(await html(altered), /All SMS deleted/);
+  });
+
   test('a page position that is not one is refused, naming the page', async () => {
     for (const path of ['/console/queue?after=x', '/console/conversations?before=nonsense']) {
       const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });
