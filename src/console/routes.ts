@@ -187,7 +187,21 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const message = await consoleStore.message(id);
         if (!message) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', `No message with id ${id}`), request.console);
         const [sms, events] = await Promise.all([store.smsOf(id), store.events(id)]);
-        return page(reply, 'message', request.console, { title: `Message ${id}`, message, sms, events });
+        const queued = sms.filter((item) => item.status === 'queued');
+        return page(reply, 'message', request.console, {
+          title: `Message ${id}`,
+          message,
+          sms,
+          events,
+          done: access.noticeOf((request.console as Context).signedIn.session, request.query as Form),
+          // Only the actions that would change something: hold what is sending, release what is held.
+          can: {
+            retry: queued.some((item) => !item.held),
+            hold: queued.some((item) => !item.held),
+            release: queued.some((item) => item.held),
+            delete: queued.length > 0,
+          },
+        });
       });
 
       scope.get('/conversations', async (request: ConsoleRequest, reply) => {

@@ -221,6 +221,8 @@ export type MailOutcome =
 export interface SmsState {
   readonly number: string;
   readonly status: 'queued' | 'sent' | 'failed' | 'expired';
+  /** Queued but held by an operator: not sent until released. */
+  readonly held: boolean;
   readonly attempts: number;
   /** Requests for this SMS that may have been processed without an answer (timeouts, crashes). */
   readonly possibleDuplicates: number;

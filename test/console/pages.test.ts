@@ -119,6 +119,27 @@ describe('console pages', () => {
     assert.doesNotMatch(await html(altered), /All SMS deleted/);
   });
 
+  test("a message's page shows its own buttons' notices, a held SMS as held, and only the buttons that apply", async () => {
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    const id = /name="target" value="([0-9a-f-]{36})"/.exec(queue)?.[1] ?? assert.fail('no queued SMS');
+    const buttons = (page: string) => [...page.matchAll(/<button name="action" value="(\w+)">/g)].map((found) => found[1]);
+    assert.deepEqual(buttons(await html(`/console/messages/${id}`)), ['retry', 'hold', 'delete']);
+    const held = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, action: 'hold', target: id, back: `/console/messages/${id}` }),
+      redirect: 'manual',
+    });
+    assert.equal(held.status, 303);
+    const location = held.headers.get('location') ?? '';
+    assert.ok(location.startsWith(`/console/messages/${id}?`), location);
+    const page = await html(location);
+    assert.match(page, /<p class="notice" role="status">hold: 1 queued SMS changed<\/p>/);
+    assert.match(page, /<td>queued \(held\)<\/td>/);
+    assert.deepEqual(buttons(page), ['release', 'delete'], 'no Hold (it is held) and no Retry (held SMS are not sent)');
+  });
+
   test('a page position that is not one is refused, naming the page', async () => {
     for (const path of ['/console/queue?after=x', '/console/conversations?before=nonsense']) {
       const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });

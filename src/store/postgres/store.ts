@@ -1029,7 +1029,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   async smsOf(messageId: string): Promise<SmsState[]> {
     const rows = await this.#rows<SmsStateRow>(
-      'SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = $1 ORDER BY id',
+      'SELECT number, status, held, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = $1 ORDER BY id',
       [messageId],
     );
     return rows.map(toSmsState);
