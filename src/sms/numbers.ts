@@ -46,9 +46,12 @@ type Problem = ValidatePhoneNumberLengthResult | 'INVALID';
 interface Reading {
   readonly text: string;
   readonly region?: CountryCode;
+  /** International only by the relay's guess (digits written without `+` or `00`): a refusal says how they were read. */
+  readonly guessed?: boolean;
 }
 
-type Refusal = { ok: false; problem: Problem; country?: string | undefined };
+/** `readAs`: the digits as the relay read them, when the sender did not write them so. */
+type Refusal = { ok: false; problem: Problem; country?: string | undefined; readAs?: string | undefined };
 type ReadingOutcome = { ok: true; e164: string } | Refusal;
 
 /**
@@ -83,7 +86,7 @@ function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
     return readAs(input, { text: digits, region: defaultRegion });
   }
   const national = defaultRegion === undefined ? undefined : { text: digits, region: defaultRegion };
-  return readAs(input, international, national);
+  return readAs(input, { ...international, guessed: true }, national);
 }
 
 /** The first reading if valid, else the fallback reading if valid, else the more telling refusal. */
@@ -98,14 +101,15 @@ function readAs(input: string, first: Reading, fallback?: Reading): NumberResult
   return refuse(input, outcome.problem === 'INVALID_COUNTRY' ? second : outcome);
 }
 
-function check({ text, region }: Reading): ReadingOutcome {
+function check({ text, region, guessed }: Reading): ReadingOutcome {
   const lengthProblem = validatePhoneNumberLength(text, region);
   const parsed = parsePhoneNumberFromString(text, region);
   const country = parsed === undefined ? undefined : describeCallingCode(parsed.countryCallingCode, region);
-  if (lengthProblem !== undefined) return { ok: false, problem: lengthProblem, country };
+  const readAs = guessed ? text : undefined;
+  if (lengthProblem !== undefined) return { ok: false, problem: lengthProblem, country, readAs };
   if (parsed === undefined) return { ok: false, problem: 'NOT_A_NUMBER' };
   if (parsed.isValid() || UK_DRAMA_MOBILE_RANGE.test(parsed.number)) return { ok: true, e164: parsed.number };
-  return { ok: false, problem: 'INVALID', country };
+  return { ok: false, problem: 'INVALID', country, readAs };
 }
 
 /** "United Kingdom (+44)": the region read in, or the main country of the calling code. */
@@ -117,8 +121,10 @@ function describeCallingCode(callingCode: string, region: CountryCode | undefine
 
 function refuse(input: string, failure: Refusal): NumberResult {
   const quoted = `"${input}"`;
-  const inCountry = failure.country === undefined ? '' : ` in ${failure.country}`;
-  const forCountry = failure.country === undefined ? '' : ` for ${failure.country}`;
+  // "900123" is no number of Türkiye's to whoever wrote it: a country the relay guessed is named with the reading that gave it.
+  const guess = failure.readAs === undefined ? '' : ` when read as ${failure.readAs}`;
+  const inCountry = failure.country === undefined ? '' : `${guess} in ${failure.country}`;
+  const forCountry = failure.country === undefined ? '' : `${guess} for ${failure.country}`;
   const reasons: Record<Problem, string> = {
     NOT_A_NUMBER: `${quoted} is not a phone number`,
     INVALID_COUNTRY: `${quoted} has an unknown country code`,

@@ -61,7 +61,15 @@ describe('normaliseNumber', () => {
     assert.equal(reasonFor(normaliseNumber('12')), '"12" is too short to be a phone number');
     assert.equal(reasonFor(normaliseNumber('12', 'GB')), '"12" is too short to be a phone number');
     assert.equal(reasonFor(normaliseNumber('+441234')), '"+441234" is too short to be a phone number in United Kingdom (+44)');
-    assert.equal(reasonFor(normaliseNumber('4477009001234567890')), '"4477009001234567890" is too long to be a phone number in United Kingdom (+44)');
+    assert.equal(
+      reasonFor(normaliseNumber('4477009001234567890')),
+      '"4477009001234567890" is too long to be a phone number when read as +4477009001234567890 in United Kingdom (+44)',
+    );
+  });
+
+  it('names a country it guessed from digits written without + or 00 with the reading that gave it', () => {
+    assert.equal(reasonFor(normaliseNumber('900123', 'GB')), '"900123" is too short to be a phone number when read as +900123 in Türkiye (+90)');
+    assert.equal(reasonFor(normaliseNumber('+900123', 'GB')), '"+900123" is too short to be a phone number in Türkiye (+90)', 'written so: no guess');
   });
 
   it('refuses anything that is not digits', () => {
