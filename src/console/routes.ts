@@ -30,6 +30,8 @@ const STATUSES = ['queued', 'sent', 'delivered', 'failed'] as const;
 const ASSETS: ReadonlyMap<string, string> = new Map([
   ['console.css', 'text/css; charset=utf-8'],
   ['console.js', 'text/javascript; charset=utf-8'],
+  // Named by every page's <link rel="icon">: a browser then asks for no /favicon.ico (a 404 in its console).
+  ['favicon.svg', 'image/svg+xml'],
 ]);
 /**
  * A path of this console, optionally with a query, in printable ASCII without a backslash: the only
@@ -126,6 +128,23 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
       });
 
+      // After the access hooks: no session still signs in first. A known page asked the wrong way is a 405 naming the right ones.
+      scope.setNotFoundHandler(async (request: ConsoleRequest, reply) => {
+        const path = request.url.split('?')[0] ?? '';
+        const allowed = ['GET', 'POST'].filter((method) => app.findRoute({ method, url: path }) !== null);
+        if (allowed.length > 0) {
+          reply.header('allow', allowed.join(', '));
+          return problem(
+            request,
+            reply,
+            405,
+            new RelayError('BAD_PARAMETER', `${request.method} is not how this page is used: ${allowed.join(' or ')}`),
+            request.console,
+          );
+        }
+        return problem(request, reply, 404, new RelayError('BAD_PARAMETER', `No console page ${path}`), request.console);
+      });
+
       scope.get('/assets/:file', async (request, reply) => {
         const file = (request.params as { file: string }).file;
         const type = ASSETS.get(file);
@@ -177,9 +196,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           reply.status(400);
           return page(reply, 'messages', request.console, { title: 'Messages', query, problem: parsed.problem, results: [], older: undefined });
         }
-        const results = await consoleStore.searchMessages(parsed.search, PAGE_SIZE);
+        // One row more than a page tells whether another page follows (a full last page has no "Older messages").
+        const found = await consoleStore.searchMessages(parsed.search, PAGE_SIZE + 1);
+        const results = found.slice(0, PAGE_SIZE);
         const last = results.at(-1);
-        const older = results.length === PAGE_SIZE && last ? `?${new URLSearchParams({ ...query, before: last.id })}` : undefined;
+        const older = found.length > PAGE_SIZE && last ? `?${new URLSearchParams({ ...query, before: last.id })}` : undefined;
         return page(reply, 'messages', request.console, { title: 'Messages', query, problem: undefined, results, older });
       });
       scope.get('/messages/:id', async (request: ConsoleRequest, reply) => {

@@ -7,7 +7,9 @@ import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 import { mail } from '../helpers/store.ts';
 
 const PASSWORD = 'correct horse battery';
-/** More than two pages of 50, not a multiple of 50: the last page is short. */
+/** Rows a page of the console shows. */
+const PAGE = 50;
+/** More than two pages, not a multiple of a page: the last page is short. */
 const QUEUED = 120;
 
 describe('console pages', () => {
@@ -54,7 +56,9 @@ describe('console pages', () => {
     await relay.relay.store.setDispatchPaused(true, Date.now());
     for (let index = 0; index < QUEUED; index++) {
       const number = `+447700900${String(index).padStart(3, '0')}`;
-      await relay.relay.store.acceptMail(mail([number], { id: uuidv7(), receivedAt: Date.now() - (QUEUED - index) * 1000 }));
+      // Exactly two pages of messages from one sender.
+      const envelopeFrom = index < 2 * PAGE ? 'twopages@example.com' : 'alice@example.com';
+      await relay.relay.store.acceptMail(mail([number], { id: uuidv7(), receivedAt: Date.now() - (QUEUED - index) * 1000, envelopeFrom }));
     }
     operator = await signIn('olivia');
   });
@@ -138,6 +142,45 @@ describe('console pages', () => {
     assert.match(page, /<p class="notice" role="status">hold: 1 queued SMS changed<\/p>/);
     assert.match(page, /<td>queued \(held\)<\/td>/);
     assert.deepEqual(buttons(page), ['release', 'delete'], 'no Hold (it is held) and no Retry (held SMS are not sent)');
+  });
+
+  test('results that fill their last page exactly have no link to an empty page', async () => {
+    const first = await html('/console/messages?sender=twopages%40example.com');
+    const second = link(first, 'Older messages') ?? assert.fail('no second page');
+    const last = await html(second);
+    assert.equal([...last.matchAll(/<a href="\/console\/messages\/[0-9a-f-]{36}">/g)].length, PAGE);
+    assert.equal(link(last, 'Older messages'), undefined);
+  });
+
+  test('an unknown console page is an HTML page for a browser and JSON for a script; a known page asked the wrong way is 405', async () => {
+    const page = await fetch(`${base}/console/nothing`, { headers: { cookie: operator, accept: 'text/html,*/*' } });
+    assert.equal(page.status, 404);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await page.text(), /No console page \/console\/nothing/);
+    const json = await fetch(`${base}/console/nothing`, { headers: { cookie: operator, accept: 'application/json' } });
+    assert.equal(json.status, 404);
+    assert.equal(((await json.json()) as { error: string }).error, 'BAD_PARAMETER');
+    const wrong = await fetch(`${base}/console/queue`, { method: 'DELETE', headers: { cookie: operator } });
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.get('allow'), 'GET, POST');
+  });
+
+  test('every page names its icon, served by the console (a browser asks for no /favicon.ico)', async () => {
+    const icon = /<link rel="icon" href="([^"]+)"/.exec(await html('/console'))?.[1] ?? assert.fail('no icon link');
+    const served = await fetch(`${base}${icon}`);
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get('content-type'), 'image/svg+xml');
+  });
+
+  test('bidi controls in a text show as their codes and NUL is dropped: nothing reorders the page', async () => {
+    const id = uuidv7();
+    const text = 'invoice \u202Efdp.exe\u0000 and \u2066isolated\u2069';
+    await relay.relay.store.acceptMail(
+      mail(['+447700900999'], { id, sms: { text, encoding: 'ucs2', parts: 1, maxParts: 6, senderId: undefined, userContext: undefined } }),
+    );
+    const page = await html(`/console/messages/${id}`);
+    assert.match(page, /invoice \[U\+202E\]fdp\.exe and \[U\+2066\]isolated\[U\+2069\]/);
+    assert.doesNotMatch(page, /[\u202a-\u202e\u2066-\u2069\u0000]/);
   });
 
   test('a page position that is not one is refused, naming the page', async () => {
