@@ -140,12 +140,15 @@ export class ConsoleAccess {
     return { ok: true, token, user };
   }
 
-  /** The session of the request's cookie: 'expired' when it ran out (or its user was removed), undefined when there is none. */
-  async session(request: FastifyRequest): Promise<SignedIn | 'expired' | undefined> {
+  /**
+   * The session of the request's cookie: 'expired' when it ran out now (or its user was removed),
+   * 'ended' when the store has none for it (signed out, or expired before), undefined when there is no cookie.
+   */
+  async session(request: FastifyRequest): Promise<SignedIn | 'expired' | 'ended' | undefined> {
     const token = cookieValue(request.headers.cookie, SESSION_COOKIE);
     if (!token) return undefined;
     const session = await this.#store.session(sessionId(token));
-    if (!session) return 'expired';
+    if (!session) return 'ended';
     const now = this.#clock();
     const user = this.#settings.users.find((candidate) => candidate.name === session.username);
     if (!user || now - session.lastSeenAt > this.#idleMs || now - session.createdAt > this.#settings.sessionMaxAge) {

@@ -38,6 +38,8 @@ const ASSETS: ReadonlyMap<string, string> = new Map([
  * redirect target taken from a request (no other site, no header-breaking CR or LF).
  */
 const CONSOLE_PATH = /^\/console(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/;
+/** Why a cookie opens no page: its session timed out just now, or the store has none (signed out, or timed out before). */
+const SESSION_OVER = { expired: 'Your session has expired', ended: 'Your session has ended' } as const;
 /** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */
 const SECURITY_HEADERS = {
   'content-security-policy':
@@ -105,11 +107,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const path = request.url.split('?')[0] ?? '';
         if (path.startsWith('/console/assets/') || path === '/console/signin') return;
         const signedIn = await access.session(request);
-        if (signedIn === undefined || signedIn === 'expired') {
-          const why = signedIn === 'expired' ? 'Your session has expired: sign in again' : 'Sign in first';
+        if (signedIn === undefined || signedIn === 'expired' || signedIn === 'ended') {
+          const why = signedIn === undefined ? 'Sign in first' : `${SESSION_OVER[signedIn]}: sign in again`;
           if (request.method === 'GET' && !wantsJson(request)) {
             const next = encodeURIComponent(request.url);
-            return reply.redirect(`/console/signin?next=${next}${signedIn === 'expired' ? '&expired=1' : ''}`, 303);
+            return reply.redirect(`/console/signin?next=${next}${signedIn === undefined ? '' : `&${signedIn}=1`}`, 303);
           }
           return problem(request, reply, 401, new RelayError('UNAUTHORIZED', why));
         }
@@ -156,8 +158,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       scope.get('/signin', async (request, reply) => {
-        const query = request.query as { next?: string; expired?: string };
-        const notice = query.expired ? 'Your session has expired: sign in again.' : undefined;
+        const query = request.query as { next?: string; expired?: string; ended?: string };
+        const over = query.expired ? 'expired' : query.ended ? 'ended' : undefined;
+        const notice = over && `${SESSION_OVER[over]}: sign in again.`;
         return page(reply, 'signin', undefined, { title: 'Sign in', next: safeNext(query.next), notice, error: undefined });
       });
       scope.post('/signin', async (request, reply) => {

@@ -274,7 +274,9 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.equal(reused.status, 401);
       const again = await fetch(`${base}/console`, { headers: { cookie: `${cookie.name}=${cookie.value}` }, redirect: 'manual' });
       assert.equal(again.status, 303);
-      assert.match(again.headers.get('location') ?? '', /\/console\/signin\?next=.*expired=1/);
+      const location = again.headers.get('location') ?? '';
+      assert.match(location, /\/console\/signin\?next=.*ended=1/, 'signed out: ended, not expired');
+      assert.match(await (await fetch(`${base}${location}`)).text(), /Your session has ended: sign in again/);
     } finally {
       await context.close();
     }

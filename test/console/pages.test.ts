@@ -183,6 +183,37 @@ describe('console pages', () => {
     assert.doesNotMatch(page, /[\u202a-\u202e\u2066-\u2069\u0000]/);
   });
 
+  test('the overview counts held SMS among the queued ones, as its oldest-queued age does', async () => {
+    const stats = await relay.relay.store.queueStats(Date.now());
+    assert.ok(stats.sms.held > 0, 'an earlier test held one');
+    const page = await html('/console');
+    assert.match(page, new RegExp(`<dt>SMS queued</dt><dd>${stats.sms.queued + stats.sms.held}</dd>`));
+    assert.match(page, new RegExp(`<dt>SMS held</dt><dd>${stats.sms.held}</dd>`));
+  });
+
+  test("a viewer's test send page says viewers cannot send, not how to configure an account", async () => {
+    const page = await html('/console/send', await signIn('victor'));
+    assert.match(page, /Viewers cannot send/);
+    assert.doesNotMatch(page, /console\.users\[\]\.account/);
+  });
+
+  test('a cookie used after sign-out is a session that ended, not one that expired', async () => {
+    const cookie = await signIn('olivia');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console', cookie))?.[1] ?? assert.fail('no CSRF token');
+    const out = await fetch(`${base}/console/signout`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf }),
+      redirect: 'manual',
+    });
+    assert.equal(out.status, 303);
+    const again = await fetch(`${base}/console/queue`, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(again.headers.get('location'), '/console/signin?next=%2Fconsole%2Fqueue&ended=1');
+    const signin = await (await fetch(`${base}${again.headers.get('location')}`)).text();
+    assert.match(signin, /Your session has ended: sign in again/);
+    assert.doesNotMatch(signin, /expired/);
+  });
+
   test('a page position that is not one is refused, naming the page', async () => {
     for (const path of ['/console/queue?after=x', '/console/conversations?before=nonsense']) {
       const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });
