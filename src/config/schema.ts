@@ -82,6 +82,14 @@ function durationUpTo(maxMs: number, why: string) {
  */
 export const MIN_SMTP_IDLE_TIMEOUT_MS = 10_000;
 
+/**
+ * The shortest `console.sessionIdleTimeout`: a person reads a page or fills in a form for longer than a
+ * few seconds between requests; `0s` ended every session at the page after sign-in, locking everyone out.
+ */
+export const MIN_CONSOLE_SESSION_IDLE_MS = 60_000;
+/** The shortest `console.sessionMaxAge`: a sign-in must last long enough to find a message and act on it. */
+export const MIN_CONSOLE_SESSION_MAX_AGE_MS = 5 * 60_000;
+
 /** A wait the relay times (a timeout, a delay, an interval): at most MAX_WAIT_MS. */
 export const duration = durationUpTo(MAX_WAIT_MS, 'the longest a timer can wait');
 /** An age compared with stored times (a window, a retention): at most MAX_SPAN_MS. */
@@ -484,9 +492,15 @@ export const configSchema = z.strictObject({
       /** Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed; anyone else's are ignored. */
       trustedProxies: list(cidr, '[127.0.0.1/32]').default([]),
       /** A session unused this long ends (sign in again). */
-      sessionIdleTimeout: span.prefault('30m'),
+      sessionIdleTimeout: span
+        .pipe(
+          z.number().min(MIN_CONSOLE_SESSION_IDLE_MS, 'write at least 1m: a session must outlast the time a person spends on a page (0s would end it at once)'),
+        )
+        .prefault('30m'),
       /** A session ends this long after sign-in however busy. */
-      sessionMaxAge: span.prefault('12h'),
+      sessionMaxAge: span
+        .pipe(z.number().min(MIN_CONSOLE_SESSION_MAX_AGE_MS, 'write at least 5m: a sign-in must last long enough to find a message and act on it'))
+        .prefault('12h'),
     })
     .prefault({}),
 });

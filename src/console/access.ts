@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyRequest } from 'fastify';
 import { DUMMY_HASH, LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
@@ -13,8 +13,10 @@ import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
 export const SESSION_COOKIE = 'smsrelay_console';
 /** 256 bits: a session token or CSRF token cannot be guessed. */
 const TOKEN_BYTES = 32;
-/** A session's last use is written at most this often (not on every page view). */
+/** A session's last use is written at most this often (not on every page view: a write per request would load the store). */
 const TOUCH_INTERVAL_MS = 60_000;
+/** Under a short idle timeout, its last use is written this share of the timeout apart instead, so a session in use is saved well within it. */
+const TOUCH_SHARE_OF_IDLE = 0.1;
 
 export type ConsoleSettings = Config['console'];
 export type ConsoleUser = ConsoleSettings['users'][number];
@@ -49,6 +51,13 @@ export class ConsoleAccess {
   readonly #proxy: (address: string) => boolean;
   readonly #declaredTls: boolean;
   readonly #logins: LoginThrottle;
+  /** How stale the stored last use may get before a request writes it again. */
+  readonly #touchEveryMs: number;
+  /**
+   * Idle time counted from the stored last use: the idle timeout plus the most the stored value may
+   * lag the last request, so that no session ends sooner than `sessionIdleTimeout` after its last request.
+   */
+  readonly #idleMs: number;
 
   constructor(options: {
     readonly settings: ConsoleSettings;
@@ -66,6 +75,8 @@ export class ConsoleAccess {
     this.#proxy = networkMatcher(options.settings.trustedProxies);
     this.#declaredTls = options.settings.publicUrl?.startsWith('https:') ?? false;
     this.#logins = new LoginThrottle(consoleLoginFailures(options.store));
+    this.#touchEveryMs = Math.min(TOUCH_INTERVAL_MS, options.settings.sessionIdleTimeout * TOUCH_SHARE_OF_IDLE);
+    this.#idleMs = options.settings.sessionIdleTimeout + this.#touchEveryMs;
   }
 
   channel(request: FastifyRequest): Channel {
@@ -115,7 +126,7 @@ export class ConsoleAccess {
       return { ok: false, error: new RelayError('AUTH_FAILED', 'Wrong user name or password') };
     }
     const user = attempt.who;
-    await this.#store.expireSessions(now - this.#settings.sessionIdleTimeout, now - this.#settings.sessionMaxAge);
+    await this.#store.expireSessions(now - this.#idleMs, now - this.#settings.sessionMaxAge);
     const token = randomBytes(TOKEN_BYTES).toString('base64url');
     await this.#store.createSession({
       id: sessionId(token),
@@ -129,19 +140,22 @@ export class ConsoleAccess {
     return { ok: true, token, user };
   }
 
-  /** The session of the request's cookie: 'expired' when it ran out (or its user was removed), undefined when there is none. */
-  async session(request: FastifyRequest): Promise<SignedIn | 'expired' | undefined> {
+  /**
+   * The session of the request's cookie: 'expired' when it ran out now (or its user was removed),
+   * 'ended' when the store has none for it (signed out, or expired before), undefined when there is no cookie.
+   */
+  async session(request: FastifyRequest): Promise<SignedIn | 'expired' | 'ended' | undefined> {
     const token = cookieValue(request.headers.cookie, SESSION_COOKIE);
     if (!token) return undefined;
     const session = await this.#store.session(sessionId(token));
-    if (!session) return 'expired';
+    if (!session) return 'ended';
     const now = this.#clock();
     const user = this.#settings.users.find((candidate) => candidate.name === session.username);
-    if (!user || now - session.lastSeenAt > this.#settings.sessionIdleTimeout || now - session.createdAt > this.#settings.sessionMaxAge) {
+    if (!user || now - session.lastSeenAt > this.#idleMs || now - session.createdAt > this.#settings.sessionMaxAge) {
       await this.#store.deleteSession(session.id);
       return 'expired';
     }
-    if (now - session.lastSeenAt > TOUCH_INTERVAL_MS) await this.#store.touchSession(session.id, now);
+    if (now - session.lastSeenAt >= this.#touchEveryMs) await this.#store.touchSession(session.id, now);
     return { session, user };
   }
 
@@ -157,6 +171,22 @@ export class ConsoleAccess {
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
+  /**
+   * An action's result as a redirect's query (`done` and its `sig`), signed with the session's secret
+   * CSRF token: only the console, for this session, can make a link that shows a notice.
+   */
+  notice(session: ConsoleSession, text: string): { done: string; sig: string } {
+    return { done: text, sig: noticeSignature(session, text) };
+  }
+
+  /** The notice of a request's `done` and `sig`, if the console signed it for this session; else none. */
+  noticeOf(session: ConsoleSession, query: { readonly done?: string | undefined; readonly sig?: string | undefined }): string | undefined {
+    if (query.done === undefined || query.sig === undefined) return undefined;
+    const given = Buffer.from(query.sig);
+    const expected = Buffer.from(noticeSignature(session, query.done));
+    return given.length === expected.length && timingSafeEqual(given, expected) ? query.done : undefined;
+  }
+
   /** The Set-Cookie value: HttpOnly, SameSite=Strict, Secure under TLS, for the console's path only. */
   cookie(token: string, channel: Channel): string {
     return `${SESSION_COOKIE}=${token}; Path=/console; HttpOnly; SameSite=Strict${channel.tls ? '; Secure' : ''}`;
@@ -170,6 +200,11 @@ export class ConsoleAccess {
 /** The store keeps the token's hash: a copy of the store signs no one in. */
 function sessionId(token: string): string {
   return createHash('sha256').update(token).digest('hex');
+}
+
+/** Keyed by the session's secret CSRF token; the label keeps this use of it apart from any other. */
+function noticeSignature(session: ConsoleSession, text: string): string {
+  return createHmac('sha256', session.csrf).update(`console notice\n${text}`).digest('base64url');
 }
 
 function headerList(value: string | string[] | undefined): string[] {

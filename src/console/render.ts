@@ -2,7 +2,22 @@ import { Eta } from 'eta';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { ConsoleUser } from './access.ts';
 
-const eta = new Eta({ views: new URL('./views', import.meta.url).pathname, autoEscape: true, cache: true });
+/**
+ * Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): in a text or a raw body
+ * they would reorder what follows on the page (a name shown backwards, an extension hidden), so they are
+ * shown as their code instead.
+ */
+const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+
+/** Every value a page shows: bidi controls made visible, NUL dropped (escaping follows, by eta). */
+function shown(value: unknown): string {
+  // NUL shows as nothing in a browser and cuts off what follows in some other viewers.
+  return String(value)
+    .replaceAll('\0', '')
+    .replace(BIDI_CONTROLS, (control) => `[U+${control.codePointAt(0)?.toString(16).toUpperCase()}]`);
+}
+
+const eta = new Eta({ views: new URL('./views', import.meta.url).pathname, autoEscape: true, autoFilter: true, filterFunction: shown, cache: true });
 
 /** What every page's template gets besides its own data: how to show times and numbers to this user. */
 export function helpers(user: ConsoleUser | undefined, csrf: string | undefined) {

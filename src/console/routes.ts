@@ -9,6 +9,7 @@ import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
+import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
 import type { Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
@@ -29,12 +30,16 @@ const STATUSES = ['queued', 'sent', 'delivered', 'failed'] as const;
 const ASSETS: ReadonlyMap<string, string> = new Map([
   ['console.css', 'text/css; charset=utf-8'],
   ['console.js', 'text/javascript; charset=utf-8'],
+  // Named by every page's <link rel="icon">: a browser then asks for no /favicon.ico (a 404 in its console).
+  ['favicon.svg', 'image/svg+xml'],
 ]);
 /**
  * A path of this console, optionally with a query, in printable ASCII without a backslash: the only
  * redirect target taken from a request (no other site, no header-breaking CR or LF).
  */
 const CONSOLE_PATH = /^\/console(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/;
+/** Why a cookie opens no page: its session timed out just now, or the store has none (signed out, or timed out before). */
+const SESSION_OVER = { expired: 'Your session has expired', ended: 'Your session has ended' } as const;
 /** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */
 const SECURITY_HEADERS = {
   'content-security-policy':
@@ -102,11 +107,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const path = request.url.split('?')[0] ?? '';
         if (path.startsWith('/console/assets/') || path === '/console/signin') return;
         const signedIn = await access.session(request);
-        if (signedIn === undefined || signedIn === 'expired') {
-          const why = signedIn === 'expired' ? 'Your session has expired: sign in again' : 'Sign in first';
+        if (signedIn === undefined || signedIn === 'expired' || signedIn === 'ended') {
+          const why = signedIn === undefined ? 'Sign in first' : `${SESSION_OVER[signedIn]}: sign in again`;
           if (request.method === 'GET' && !wantsJson(request)) {
             const next = encodeURIComponent(request.url);
-            return reply.redirect(`/console/signin?next=${next}${signedIn === 'expired' ? '&expired=1' : ''}`, 303);
+            return reply.redirect(`/console/signin?next=${next}${signedIn === undefined ? '' : `&${signedIn}=1`}`, 303);
           }
           return problem(request, reply, 401, new RelayError('UNAUTHORIZED', why));
         }
@@ -125,6 +130,23 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
       });
 
+      // After the access hooks: no session still signs in first. A known page asked the wrong way is a 405 naming the right ones.
+      scope.setNotFoundHandler(async (request: ConsoleRequest, reply) => {
+        const path = request.url.split('?')[0] ?? '';
+        const allowed = ['GET', 'POST'].filter((method) => app.findRoute({ method, url: path }) !== null);
+        if (allowed.length > 0) {
+          reply.header('allow', allowed.join(', '));
+          return problem(
+            request,
+            reply,
+            405,
+            new RelayError('BAD_PARAMETER', `${request.method} is not how this page is used: ${allowed.join(' or ')}`),
+            request.console,
+          );
+        }
+        return problem(request, reply, 404, new RelayError('BAD_PARAMETER', `No console page ${path}`), request.console);
+      });
+
       scope.get('/assets/:file', async (request, reply) => {
         const file = (request.params as { file: string }).file;
         const type = ASSETS.get(file);
@@ -136,8 +158,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       scope.get('/signin', async (request, reply) => {
-        const query = request.query as { next?: string; expired?: string };
-        const notice = query.expired ? 'Your session has expired: sign in again.' : undefined;
+        const query = request.query as { next?: string; expired?: string; ended?: string };
+        const over = query.expired ? 'expired' : query.ended ? 'ended' : undefined;
+        const notice = over && `${SESSION_OVER[over]}: sign in again.`;
         return page(reply, 'signin', undefined, { title: 'Sign in', next: safeNext(query.next), notice, error: undefined });
       });
       scope.post('/signin', async (request, reply) => {
@@ -176,9 +199,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           reply.status(400);
           return page(reply, 'messages', request.console, { title: 'Messages', query, problem: parsed.problem, results: [], older: undefined });
         }
-        const results = await consoleStore.searchMessages(parsed.search, PAGE_SIZE);
+        // One row more than a page tells whether another page follows (a full last page has no "Older messages").
+        const found = await consoleStore.searchMessages(parsed.search, PAGE_SIZE + 1);
+        const results = found.slice(0, PAGE_SIZE);
         const last = results.at(-1);
-        const older = results.length === PAGE_SIZE && last ? `?${new URLSearchParams({ ...query, before: last.id })}` : undefined;
+        const older = found.length > PAGE_SIZE && last ? `?${new URLSearchParams({ ...query, before: last.id })}` : undefined;
         return page(reply, 'messages', request.console, { title: 'Messages', query, problem: undefined, results, older });
       });
       scope.get('/messages/:id', async (request: ConsoleRequest, reply) => {
@@ -186,7 +211,21 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const message = await consoleStore.message(id);
         if (!message) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', `No message with id ${id}`), request.console);
         const [sms, events] = await Promise.all([store.smsOf(id), store.events(id)]);
-        return page(reply, 'message', request.console, { title: `Message ${id}`, message, sms, events });
+        const queued = sms.filter((item) => item.status === 'queued');
+        return page(reply, 'message', request.console, {
+          title: `Message ${id}`,
+          message,
+          sms,
+          events,
+          done: access.noticeOf((request.console as Context).signedIn.session, request.query as Form),
+          // Only the actions that would change something: hold what is sending, release what is held.
+          can: {
+            retry: queued.some((item) => !item.held),
+            hold: queued.some((item) => !item.held),
+            release: queued.some((item) => item.held),
+            delete: queued.length > 0,
+          },
+        });
       });
 
       scope.get('/conversations', async (request: ConsoleRequest, reply) => {
@@ -203,7 +242,23 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             items: await consoleStore.thread(number.e164, THREAD_ITEMS),
           });
         }
-        return page(reply, 'conversations', request.console, { title: 'Conversations', problem: undefined, list: await consoleStore.conversations(PAGE_SIZE) });
+        const all = await consoleStore.conversations();
+        const cursor = query.before === undefined ? undefined : conversationCursor(query.before);
+        if (cursor === null)
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the list; start again'), request.console);
+        const rest = cursor ? all.filter((item) => item.lastAt < cursor.at || (item.lastAt === cursor.at && item.ref > cursor.ref)) : all;
+        const list = rest.slice(0, PAGE_SIZE);
+        const last = list.at(-1);
+        const older = rest.length > PAGE_SIZE && last ? `?${new URLSearchParams({ before: `${last.lastAt}_${last.ref}` })}` : undefined;
+        return page(reply, 'conversations', request.console, {
+          title: 'Conversations',
+          problem: undefined,
+          list,
+          total: all.length,
+          window: RECENT_TRAFFIC_ROWS,
+          paged: cursor !== undefined,
+          older,
+        });
       });
       scope.get('/conversations/:ref', async (request: ConsoleRequest, reply) => {
         const number = await consoleStore.numberOfRef((request.params as { ref: string }).ref);
@@ -213,13 +268,32 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       scope.get('/queue', async (request: ConsoleRequest, reply) => {
         const query = request.query as Form;
-        const [queued, paused, undeliverable, quarantined] = await Promise.all([
-          store.listQueued(PAGE_SIZE),
+        if (query.after !== undefined && !/^\d{1,15}$/.test(query.after)) {
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
+        }
+        const after = Number(query.after ?? 0);
+        // One row more than a page tells whether another page follows.
+        const [listed, stats, paused, undeliverable, quarantined] = await Promise.all([
+          store.listQueued(PAGE_SIZE + 1, after),
+          store.queueStats(clock()),
           store.dispatchPausedSince(),
           store.undeliverableInbound(PAGE_SIZE),
           store.listQuarantine(PAGE_SIZE),
         ]);
-        return page(reply, 'queue', request.console, { title: 'Queue', queued, paused, undeliverable, quarantined, done: query.done });
+        const queued = listed.slice(0, PAGE_SIZE);
+        const last = queued.at(-1);
+        const later = listed.length > PAGE_SIZE && last ? `?${new URLSearchParams({ after: String(last.smsId) })}` : undefined;
+        return page(reply, 'queue', request.console, {
+          title: 'Queue',
+          queued,
+          stats,
+          paged: after > 0,
+          later,
+          paused,
+          undeliverable,
+          quarantined,
+          done: access.noticeOf((request.console as Context).signedIn.session, query),
+        });
       });
       scope.post('/queue', async (request: ConsoleRequest, reply) => {
         const body = request.body as Form;
@@ -291,7 +365,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
         await audit(request, action, target, done, messageId);
         const path = CONSOLE_PATH.test(back) ? back.split('?')[0] : '/console/queue';
-        return reply.redirect(`${path}?${new URLSearchParams({ done })}`, 303);
+        return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done))}`, 303);
       }
 
       async function audit(request: ConsoleRequest, action: string, target?: string, detail?: string, messageId?: string): Promise<void> {
@@ -393,6 +467,12 @@ function wantsJson(request: FastifyRequest): boolean {
 /** Where to go after signing in: a plain console path only (never another site), else the overview. */
 function safeNext(next: string | undefined): string {
   return next !== undefined && CONSOLE_PATH.test(next) && !next.startsWith('/console/signin') ? next : '/console';
+}
+
+/** `<time>_<ref>`, the last conversation of the page before; null when it is not one. */
+function conversationCursor(value: string): { at: number; ref: string } | null {
+  const match = /^(\d{1,15})_([oi][\x21-\x7e]+)$/.exec(value);
+  return match?.[1] && match[2] ? { at: Number(match[1]), ref: match[2] } : null;
 }
 
 /** The search form's fields, checked: each bad one is named. */

@@ -46,9 +46,12 @@ type Problem = ValidatePhoneNumberLengthResult | 'INVALID';
 interface Reading {
   readonly text: string;
   readonly region?: CountryCode;
+  /** International only by the relay's guess (digits written without `+` or `00`): a refusal says how they were read. */
+  readonly guessed?: boolean;
 }
 
-type Refusal = { ok: false; problem: Problem; country?: string | undefined };
+/** `readAs`: the digits as the relay read them, when the sender did not write them so. */
+type Refusal = { ok: false; problem: Problem; country?: string | undefined; readAs?: string | undefined };
 type ReadingOutcome = { ok: true; e164: string } | Refusal;
 
 /**
@@ -83,7 +86,7 @@ function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
     return readAs(input, { text: digits, region: defaultRegion });
   }
   const national = defaultRegion === undefined ? undefined : { text: digits, region: defaultRegion };
-  return readAs(input, international, national);
+  return readAs(input, { ...international, guessed: true }, national);
 }
 
 /** The first reading if valid, else the fallback reading if valid, else the more telling refusal. */
@@ -98,14 +101,15 @@ function readAs(input: string, first: Reading, fallback?: Reading): NumberResult
   return refuse(input, outcome.problem === 'INVALID_COUNTRY' ? second : outcome);
 }
 
-function check({ text, region }: Reading): ReadingOutcome {
+function check({ text, region, guessed }: Reading): ReadingOutcome {
   const lengthProblem = validatePhoneNumberLength(text, region);
   const parsed = parsePhoneNumberFromString(text, region);
   const country = parsed === undefined ? undefined : describeCallingCode(parsed.countryCallingCode, region);
-  if (lengthProblem !== undefined) return { ok: false, problem: lengthProblem, country };
+  const readAs = guessed ? text : undefined;
+  if (lengthProblem !== undefined) return { ok: false, problem: lengthProblem, country, readAs };
   if (parsed === undefined) return { ok: false, problem: 'NOT_A_NUMBER' };
   if (parsed.isValid() || UK_DRAMA_MOBILE_RANGE.test(parsed.number)) return { ok: true, e164: parsed.number };
-  return { ok: false, problem: 'INVALID', country };
+  return { ok: false, problem: 'INVALID', country, readAs };
 }
 
 /** "United Kingdom (+44)": the region read in, or the main country of the calling code. */
@@ -117,8 +121,10 @@ function describeCallingCode(callingCode: string, region: CountryCode | undefine
 
 function refuse(input: string, failure: Refusal): NumberResult {
   const quoted = `"${input}"`;
-  const inCountry = failure.country === undefined ? '' : ` in ${failure.country}`;
-  const forCountry = failure.country === undefined ? '' : ` for ${failure.country}`;
+  // "900123" is no number of Türkiye's to whoever wrote it: a country the relay guessed is named with the reading that gave it.
+  const guess = failure.readAs === undefined ? '' : ` when read as ${failure.readAs}`;
+  const inCountry = failure.country === undefined ? '' : `${guess} in ${failure.country}`;
+  const forCountry = failure.country === undefined ? '' : `${guess} for ${failure.country}`;
   const reasons: Record<Problem, string> = {
     NOT_A_NUMBER: `${quoted} is not a phone number`,
     INVALID_COUNTRY: `${quoted} has an unknown country code`,
@@ -153,14 +159,37 @@ export function maskNumber(e164: string): string {
 }
 
 /**
- * A number in free text, as written (`+447700900123`, `09001234567`, `447700900123@sms.example.com`,
- * `From=%2B447700900123`): a whole run of 7 or more digits, but not a group of a message id (UUID).
+ * A number in free text, as people and gateways write it: `+447700900123`, `+44 7700 900123`,
+ * `07700-900-123`, `+44 (0)7700 900123`, `%2B44+7700+900123` (a form body, `+` for a space): digit
+ * groups joined by one space, `.`, `-`, `+` or a parenthesis each. Matched first and left alone, as
+ * no number: a message id (UUID, whose groups can be all digits), an ISO 8601 date and time, an IPv4
+ * address (each also after an opening parenthesis, where a number could begin).
  */
-const NUMBER_IN_TEXT = /(?<![\d-])\+?\d{7,}(?![\d-])/g;
+const NUMBER_IN_TEXT = new RegExp(
+  [
+    String.raw`(?<skip>\(?\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`,
+    String.raw`\(?\b\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?`,
+    String.raw`\(?\b\d{1,3}(?:\.\d{1,3}){3}(?![.\d]))`,
+    String.raw`(?<![\d-])\+?\(?\d+(?:(?:[ \u00a0.+-]|\) ?| ?\(\+?)\d+)*`,
+  ].join('|'),
+  'gi',
+);
+/** Fewer digits than this are no phone number (a count, a port, a status code); 7 is the shortest national number in use. */
+const MIN_DIGITS_IN_TEXT = 7;
 
-/** Free text (a refusal's reason, an event's detail) with every number in it masked as `maskNumber` does. */
+/**
+ * Free text (a refusal's reason, an event's detail, a raw webhook body) with every number in it masked
+ * as `maskNumber` does, digit for digit in the number's own layout: `+44 7700 900123` → `+44 77** ****23`.
+ */
 export function maskNumbersIn(text: string): string {
-  return text.replace(NUMBER_IN_TEXT, (number) => maskNumber(number));
+  return text.replace(NUMBER_IN_TEXT, (found: string, ...rest: unknown[]) => {
+    const groups = rest.at(-1) as { skip?: string };
+    const digits = found.replace(/\D/g, '');
+    if (groups.skip !== undefined || digits.length < MIN_DIGITS_IN_TEXT) return found;
+    const masked = maskNumber(digits);
+    let next = 0;
+    return found.replace(/\d/g, () => masked.charAt(next++));
+  });
 }
 
 /** Display forms, remembered as parses are (above): every reply mail names its sender's number. */

@@ -14,7 +14,10 @@ import type {
   ThreadItem,
 } from './console-types.ts';
 
-/** Rows looked at to list recent conversations: the newest traffic either way, enough for a page. */
+/**
+ * Rows looked at to list recent conversations: the newest traffic either way. Bounds the query (no
+ * grouping over every SMS ever kept); an older number is opened by the page's number field.
+ */
 export const RECENT_TRAFFIC_ROWS = 500;
 
 export interface MessageRow {
@@ -215,13 +218,14 @@ export function toBuckets(rows: readonly ActivityRow[], since: number, until: nu
 }
 
 /** The latest traffic per number, newest first, from the newest outbound and inbound rows. */
-export function toConversations(outbound: readonly TrafficRow[], inbound: readonly TrafficRow[], limit: number): ConversationSummary[] {
+export function toConversations(outbound: readonly TrafficRow[], inbound: readonly TrafficRow[]): ConversationSummary[] {
+  // A total order (time, then reference): the same rows list alike every time, so a page can start after any entry.
   const traffic = [...outbound.map((row) => ({ ...row, ref: `o${row.id}` })), ...inbound.map((row) => ({ ...row, ref: `i${row.id}` }))].sort(
-    (a, b) => b.at - a.at,
+    (a, b) => b.at - a.at || (a.ref < b.ref ? -1 : 1),
   );
   const latest = new Map<string, ConversationSummary>();
   for (const row of traffic) if (!latest.has(row.number)) latest.set(row.number, { ref: row.ref, number: row.number, lastAt: row.at });
-  return [...latest.values()].slice(0, limit);
+  return [...latest.values()];
 }
 
 /** A reference's kind and id, when it is one (`o<number>` or `i<id>`). */

@@ -31,8 +31,11 @@ export interface ConsoleStore {
   gatewayActivity(): Promise<{ readonly lastError: TimedDetail | undefined; readonly lastSent: number | undefined }>;
   /** The same for the relay's own mail (bounces, replies) through the smarthost or the Maildir. */
   mailActivity(): Promise<{ readonly lastError: TimedDetail | undefined; readonly lastSent: number | undefined }>;
-  /** Numbers with recent traffic either way, newest first. */
-  conversations(limit: number): Promise<ConversationSummary[]>;
+  /**
+   * The numbers in the latest `RECENT_TRAFFIC_ROWS` SMS sent and as many received, each with its latest
+   * traffic, newest first (ties by reference): a bounded list the console pages through.
+   */
+  conversations(): Promise<ConversationSummary[]>;
   /** The number an outbound SMS (`o<id>`) or an inbound one (`i<id>`) is with. */
   numberOfRef(ref: string): Promise<string | undefined>;
   /** A number's mails and replies, newest first, at most `limit` of each. */

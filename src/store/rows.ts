@@ -219,6 +219,7 @@ export function toQueuedSms(row: QueuedRow): QueuedSms {
 export interface SmsStateRow {
   number: string;
   status: SmsState['status'];
+  held: number;
   attempts: number;
   possible_duplicates: number;
   provider_id: string | null;
@@ -230,6 +231,7 @@ export function toSmsState(row: SmsStateRow): SmsState {
   return {
     number: row.number,
     status: row.status,
+    held: row.held === 1,
     attempts: row.attempts,
     possibleDuplicates: row.possible_duplicates,
     providerId: row.provider_id ?? undefined,

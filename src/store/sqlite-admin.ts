@@ -19,7 +19,7 @@ export function prepareAdminStatements(db: Database) {
     quarantineDelete: db.prepare('DELETE FROM quarantine WHERE @id IS NULL OR id = @id'),
     queued: db.prepare(`
       SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
-      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' ORDER BY o.id LIMIT ?`),
+      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > ? ORDER BY o.id LIMIT ?`),
     hold: db.prepare(
       "UPDATE outbound SET held = 1, updated_at = @now WHERE status = 'queued' AND held = 0 AND (@message IS NULL OR message_id = @message) RETURNING id, message_id",
     ),
@@ -58,8 +58,8 @@ export function queueStats(sql: AdminStatements, now: number): QueueStats {
   };
 }
 
-export function listQueued(sql: AdminStatements, limit: number): QueuedSms[] {
-  return (sql.queued.all(limit) as QueuedRow[]).map(toQueuedSms);
+export function listQueued(sql: AdminStatements, limit: number, afterSmsId: number): QueuedSms[] {
+  return (sql.queued.all(afterSmsId, limit) as QueuedRow[]).map(toQueuedSms);
 }
 
 /** Applies an operator's action to one message's queued SMS (or all); returns how many changed. */

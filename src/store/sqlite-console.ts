@@ -155,12 +155,8 @@ export class SqliteConsoleStore implements ConsoleStore {
     return { lastError: this.#sql.lastMailError.get() as TimedDetail | undefined, lastSent: (this.#sql.lastMailSent.get() as { at: number } | undefined)?.at };
   }
 
-  async conversations(limit: number): Promise<ConversationSummary[]> {
-    return toConversations(
-      this.#sql.recentOutbound.all(RECENT_TRAFFIC_ROWS) as TrafficRow[],
-      this.#sql.recentInbound.all(RECENT_TRAFFIC_ROWS) as TrafficRow[],
-      limit,
-    );
+  async conversations(): Promise<ConversationSummary[]> {
+    return toConversations(this.#sql.recentOutbound.all(RECENT_TRAFFIC_ROWS) as TrafficRow[], this.#sql.recentInbound.all(RECENT_TRAFFIC_ROWS) as TrafficRow[]);
   }
 
   async numberOfRef(ref: string): Promise<string | undefined> {

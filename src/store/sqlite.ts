@@ -432,8 +432,8 @@ export class SqliteStore implements Store {
     return this.#read(() => queueStats(this.#admin, now));
   }
 
-  async listQueued(limit: number): Promise<QueuedSms[]> {
-    return this.#read(() => listQueued(this.#admin, limit));
+  async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
+    return this.#read(() => listQueued(this.#admin, limit, afterSmsId));
   }
 
   applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number> {
@@ -796,7 +796,9 @@ function prepareStatements(db: Database) {
     purgeInbound: db.prepare("UPDATE inbound SET text = '' WHERE received_at < ? AND text != ''"),
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
     purgeQuarantine: db.prepare("UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < ? AND body != ''"),
-    smsOf: db.prepare('SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id'),
+    smsOf: db.prepare(
+      'SELECT number, status, held, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id',
+    ),
     eventsOf: db.prepare('SELECT at, kind, sms_id, detail FROM events WHERE message_id = ? ORDER BY id'),
   };
 }

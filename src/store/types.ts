@@ -56,8 +56,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   queueStats(now: number): Promise<QueueStats>;
   /** Commits, the writes they carried and their time since the store opened, for metrics. */
   commitStats(): Promise<CommitStats>;
-  /** Queued SMS, oldest first. */
-  listQueued(limit: number): Promise<QueuedSms[]>;
+  /** Queued SMS, oldest first; with `afterSmsId`, only those queued after that SMS (the next page). */
+  listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]>;
   /** An operator's hold / release / retry / delete on one message's queued SMS, or on all. */
   applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number>;
   /** Webhook requests kept because they could not be read, oldest first (without their bodies). */
@@ -221,6 +221,8 @@ export type MailOutcome =
 export interface SmsState {
   readonly number: string;
   readonly status: 'queued' | 'sent' | 'failed' | 'expired';
+  /** Queued but held by an operator: not sent until released. */
+  readonly held: boolean;
   readonly attempts: number;
   /** Requests for this SMS that may have been processed without an answer (timeouts, crashes). */
   readonly possibleDuplicates: number;

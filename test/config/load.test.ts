@@ -375,4 +375,19 @@ describe('config', () => {
     );
     assert.equal(loadConfig({}, dirWith('smtp:\n  idleTimeout: 10s\n')).config.smtp.idleTimeout, 10_000);
   });
+
+  test('console session timeouts have minimums: 0s or a few seconds would sign everyone out at once', () => {
+    const [idle, ...moreIdle] = problems({}, 'console:\n  sessionIdleTimeout: 0s\n');
+    assert.deepEqual(moreIdle, []);
+    assert.match(
+      idle ?? '',
+      /\/smsrelay\.yaml: console\.sessionIdleTimeout: write at least 1m: a session must outlast the time a person spends on a page \(0s would end it at once\)$/,
+    );
+    const [age, ...moreAge] = problems({}, 'console:\n  sessionMaxAge: 30s\n');
+    assert.deepEqual(moreAge, []);
+    assert.match(age ?? '', /\/smsrelay\.yaml: console\.sessionMaxAge: write at least 5m: a sign-in must last long enough to find a message and act on it$/);
+    const { config } = loadConfig({}, dirWith('console:\n  sessionIdleTimeout: 1m\n  sessionMaxAge: 5m\n'));
+    assert.equal(config.console.sessionIdleTimeout, 60_000);
+    assert.equal(config.console.sessionMaxAge, 300_000);
+  });
 });

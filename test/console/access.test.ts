@@ -99,12 +99,31 @@ describe('console access', () => {
     const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
     const page = `http://127.0.0.1:${relay.relay.httpPort}/console/queue`;
     assert.equal((await fetch(page, { headers: { cookie } })).status, 200);
-    now += 31 * 60_000;
+    // The timeout (30 minutes) and the most the saved last use may lag (1 minute) have passed.
+    now += 32 * 60_000;
     const expired = await fetch(page, { headers: { cookie }, redirect: 'manual' });
     assert.equal(expired.status, 303);
     assert.equal(expired.headers.get('location'), '/console/signin?next=%2Fconsole%2Fqueue&expired=1');
     const signin = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${expired.headers.get('location')}`);
     assert.match(await signin.text(), /Your session has expired: sign in again/);
+  });
+
+  test('a session in use never ends at the idle timeout, though its last use is saved at most once a minute', async () => {
+    const signedIn = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+    const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
+    const page = `http://127.0.0.1:${relay.relay.httpPort}/console/queue`;
+    const open = async () => (await fetch(page, { headers: { cookie }, redirect: 'manual' })).status;
+    // A request 50 s after sign-in is not saved (under a minute); the next comes 29.5 minutes after it, within the 30-minute timeout.
+    now += 50_000;
+    assert.equal(await open(), 200);
+    now += 29.5 * 60_000;
+    assert.equal(await open(), 200, '29.5 minutes after the last request: still signed in');
+    for (let step = 0; step < 4; step++) {
+      now += 29 * 60_000;
+      assert.equal(await open(), 200, `used every 29 minutes (${step})`);
+    }
+    now += 32 * 60_000;
+    assert.equal(await open(), 303, 'unused for longer than the timeout and its save interval: ended');
   });
 
   test('a text erased by store.retention says so on its page', async () => {

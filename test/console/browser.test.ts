@@ -123,19 +123,23 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
     return { context, page };
   }
 
-  /** axe-core on the page as it is: no violations at all. */
+  /** axe-core on the page as it is, on a desktop and on a phone (where wide tables scroll): no violations at all. */
   async function accessible(page: Page, what: string): Promise<void> {
     if (!full) return;
     await page.addScriptTag({ path: AXE });
-    // Runs in the page: axe-core checks the whole document it is given.
-    const violations = (await page.evaluate(async () => {
-      const scope = globalThis as unknown as {
-        axe: { run: (context: unknown) => Promise<{ violations: Array<{ id: string; help: string; nodes: unknown[] }> }> };
-        document: unknown;
-      };
-      return (await scope.axe.run(scope.document)).violations.map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.length})`);
-    })) as string[];
-    assert.deepEqual(violations, [], `${what}: accessibility violations`);
+    for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+      await page.setViewportSize(viewport);
+      // Runs in the page: axe-core checks the whole document it is given.
+      const violations = (await page.evaluate(async () => {
+        const scope = globalThis as unknown as {
+          axe: { run: (context: unknown) => Promise<{ violations: Array<{ id: string; help: string; nodes: unknown[] }> }> };
+          document: unknown;
+        };
+        return (await scope.axe.run(scope.document)).violations.map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.length})`);
+      })) as string[];
+      assert.deepEqual(violations, [], `${what} (${size}): accessibility violations`);
+    }
+    await page.setViewportSize(VIEWPORTS.desktop);
   }
 
   async function screenshots(page: Page, name: string): Promise<void> {
@@ -270,7 +274,9 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.equal(reused.status, 401);
       const again = await fetch(`${base}/console`, { headers: { cookie: `${cookie.name}=${cookie.value}` }, redirect: 'manual' });
       assert.equal(again.status, 303);
-      assert.match(again.headers.get('location') ?? '', /\/console\/signin\?next=.*expired=1/);
+      const location = again.headers.get('location') ?? '';
+      assert.match(location, /\/console\/signin\?next=.*ended=1/, 'signed out: ended, not expired');
+      assert.match(await (await fetch(`${base}${location}`)).text(), /Your session has ended: sign in again/);
     } finally {
       await context.close();
     }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatNumber, isCountryCode, maskNumber, normaliseNumber, toInternationalDigits, type NumberResult } from '../../src/sms/numbers.ts';
+import { formatNumber, isCountryCode, maskNumber, maskNumbersIn, normaliseNumber, toInternationalDigits, type NumberResult } from '../../src/sms/numbers.ts';
 
 const accepted = (e164: string): NumberResult => ({ ok: true, e164 });
 
@@ -61,7 +61,15 @@ describe('normaliseNumber', () => {
     assert.equal(reasonFor(normaliseNumber('12')), '"12" is too short to be a phone number');
     assert.equal(reasonFor(normaliseNumber('12', 'GB')), '"12" is too short to be a phone number');
     assert.equal(reasonFor(normaliseNumber('+441234')), '"+441234" is too short to be a phone number in United Kingdom (+44)');
-    assert.equal(reasonFor(normaliseNumber('4477009001234567890')), '"4477009001234567890" is too long to be a phone number in United Kingdom (+44)');
+    assert.equal(
+      reasonFor(normaliseNumber('4477009001234567890')),
+      '"4477009001234567890" is too long to be a phone number when read as +4477009001234567890 in United Kingdom (+44)',
+    );
+  });
+
+  it('names a country it guessed from digits written without + or 00 with the reading that gave it', () => {
+    assert.equal(reasonFor(normaliseNumber('900123', 'GB')), '"900123" is too short to be a phone number when read as +900123 in Türkiye (+90)');
+    assert.equal(reasonFor(normaliseNumber('+900123', 'GB')), '"+900123" is too short to be a phone number in Türkiye (+90)', 'written so: no guess');
   });
 
   it('refuses anything that is not digits', () => {
@@ -107,6 +115,27 @@ describe('maskNumber', () => {
     assert.equal(maskNumber('+2901234'), '+29****4');
     assert.equal(maskNumber('+29012'), '+2****');
     assert.equal(maskNumber('+123'), '+***');
+  });
+});
+
+describe('maskNumbersIn', () => {
+  it('masks a number however it is written: spaces, dashes, dots, parentheses, national form, a form body', () => {
+    const text =
+      'spaced +44 7700 900123 | national 07700900123 | national spaced 07700 900123 | dashed 44-7700-900-123 | dotted 07700.900.123 | ' +
+      '+44 (0)7700 900123 | from=%2B44+7700+900123 | "from":"447700900123" | 447700900123@sms.example.com';
+    const masked = maskNumbersIn(text);
+    assert.equal(
+      masked,
+      'spaced +44 77** ****23 | national 0770*****23 | national spaced 0770* ****23 | dashed 44-77**-***-*23 | dotted 0770*.***.*23 | ' +
+        '+44 (0)7*** ****23 | from=%2B44+77**+****23 | "from":"4477******23" | 4477******23@sms.example.com',
+    );
+    assert.doesNotMatch(masked.replace(/\D/g, ' '), /\d{5}/, 'no five digits of a number left together');
+  });
+
+  it('leaves alone what is no number: message ids, times, addresses, short counts and codes', () => {
+    const text =
+      'msg 01900000-0000-7000-8000-000000000000 at 2026-12-05T04:21:05.123Z (2026-12-05 04:21) from 192.168.100.200: 550 5.7.1 after 3 attempts, 1500 ms';
+    assert.equal(maskNumbersIn(text), text);
   });
 });
 

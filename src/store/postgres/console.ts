@@ -201,12 +201,12 @@ export class PostgresConsoleStore implements ConsoleStore {
     return { lastError, lastSent: lastSent?.at };
   }
 
-  async conversations(limit: number): Promise<ConversationSummary[]> {
+  async conversations(): Promise<ConversationSummary[]> {
     const [outbound, inbound] = await Promise.all([
       this.#rows<TrafficRow>('recentOutbound', [RECENT_TRAFFIC_ROWS]),
       this.#rows<TrafficRow>('recentInbound', [RECENT_TRAFFIC_ROWS]),
     ]);
-    return toConversations(outbound, inbound, limit);
+    return toConversations(outbound, inbound);
   }
 
   async numberOfRef(ref: string): Promise<string | undefined> {

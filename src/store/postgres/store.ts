@@ -799,11 +799,11 @@ export class PostgresStore implements Store, ClusterStore {
     };
   }
 
-  async listQueued(limit: number): Promise<QueuedSms[]> {
+  async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
     const rows = await this.#rows<QueuedRow>(
       `SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
-      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' ORDER BY o.id LIMIT $1`,
-      [limit],
+      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > $2 ORDER BY o.id LIMIT $1`,
+      [limit, afterSmsId],
     );
     return rows.map(toQueuedSms);
   }
@@ -1059,7 +1059,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   async smsOf(messageId: string): Promise<SmsState[]> {
     const rows = await this.#rows<SmsStateRow>(
-      'SELECT number, status, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = $1 ORDER BY id',
+      'SELECT number, status, held, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = $1 ORDER BY id',
       [messageId],
     );
     return rows.map(toSmsState);

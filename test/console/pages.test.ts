@@ -1,0 +1,225 @@
+/** The console's pages over real HTTP against a relay on loopback: what they list, page by page, and what they say. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { v7 as uuidv7 } from 'uuid';
+import { hashPassword } from '../../src/policy/passwords.ts';
+import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { mail } from '../helpers/store.ts';
+
+const PASSWORD = 'correct horse battery';
+/** Rows a page of the console shows. */
+const PAGE = 50;
+/** More than two pages, not a multiple of a page: the last page is short. */
+const QUEUED = 120;
+
+describe('console pages', () => {
+  let relay: TestRelay;
+  let base: string;
+  let operator: string;
+
+  async function signIn(name: string): Promise<string> {
+    const response = await fetch(`${base}/console/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ name, password: PASSWORD }),
+      redirect: 'manual',
+    });
+    assert.equal(response.status, 303);
+    return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  }
+
+  async function html(path: string, cookie = operator): Promise<string> {
+    const response = await fetch(`${base}${path}`, { headers: { cookie } });
+    assert.equal(response.status, 200, path);
+    return response.text();
+  }
+
+  /** The target of the page's link that reads `label`. */
+  function link(page: string, label: string): string | undefined {
+    for (const [, href, text] of page.matchAll(/<a href="([^"]*)">([^<]*)<\/a>/g)) if (text === label) return href?.replaceAll('&amp;', '&');
+    return undefined;
+  }
+
+  before(async () => {
+    const hash = await hashPassword(PASSWORD);
+    relay = await startTestRelay({
+      sms: { defaultRegion: 'GB' },
+      console: {
+        users: [
+          { name: 'olivia', passwordHash: hash, role: 'operator' },
+          { name: 'victor', passwordHash: hash, role: 'viewer' },
+        ],
+      },
+    });
+    base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    // Paused: the SMS stay queued while the pages list them.
+    await relay.relay.store.setDispatchPaused(true, Date.now());
+    for (let index = 0; index < QUEUED; index++) {
+      const number = `+447700900${String(index).padStart(3, '0')}`;
+      // Exactly two pages of messages from one sender.
+      const envelopeFrom = index < 2 * PAGE ? 'twopages@example.com' : 'alice@example.com';
+      await relay.relay.store.acceptMail(mail([number], { id: uuidv7(), receivedAt: Date.now() - (QUEUED - index) * 1000, envelopeFrom }));
+    }
+    operator = await signIn('olivia');
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('the queue page gives the total and pages through every queued SMS, 50 at a time', async () => {
+    const seen: string[] = [];
+    let path: string | undefined = '/console/queue';
+    const pages: number[] = [];
+    while (path) {
+      const page = await html(path);
+      assert.match(page, new RegExp(`${QUEUED} queued SMS, 0 of them held`));
+      const rows = [...page.matchAll(/<input type="hidden" name="target" value="([0-9a-f-]{36})">/g)].map((found) => found[1] ?? '');
+      pages.push(rows.length);
+      seen.push(...rows);
+      path = link(page, 'Next queued SMS');
+      if (pages.length > 1) assert.ok(link(page, 'Oldest queued SMS'), 'a later page leads back to the first');
+    }
+    assert.deepEqual(pages, [50, 50, 20]);
+    assert.equal(new Set(seen).size, QUEUED, 'each SMS once');
+  });
+
+  test('the conversations page gives the total and pages through every number, 50 at a time', async () => {
+    const seen: string[] = [];
+    let path: string | undefined = '/console/conversations';
+    const pages: number[] = [];
+    while (path) {
+      const page = await html(path);
+      assert.match(page, new RegExp(`${QUEUED} numbers in the latest 500 SMS sent`));
+      const numbers = [...page.matchAll(/<a href="\/console\/conversations\/[^"]+">([^<]+)<\/a>/g)].map((found) => found[1] ?? '');
+      pages.push(numbers.length);
+      seen.push(...numbers);
+      path = link(page, 'Older conversations');
+    }
+    assert.deepEqual(pages, [50, 50, 20]);
+    assert.equal(new Set(seen).size, QUEUED, 'each number once');
+    assert.equal(seen[0], '+447700900119', 'newest first');
+  });
+
+  test('a notice shows only when the console issued it for this session: ?done= from a link is not shown', async () => {
+    const spoofed = await html('/console/queue?done=Your+password+expired%3A+sign+in+at+evil.example');
+    assert.doesNotMatch(spoofed, /evil\.example/);
+    assert.doesNotMatch(spoofed, /role="status"/);
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    const target = /name="target" value="([0-9a-f-]{36})"/.exec(queue)?.[1] ?? assert.fail('no queued SMS');
+    const acted = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, action: 'retry', target }),
+      redirect: 'manual',
+    });
+    assert.equal(acted.status, 303);
+    const location = acted.headers.get('location') ?? '';
+    assert.match(await html(location), /<p class="notice" role="status">retry: 1 queued SMS changed</);
+    const otherSession = await signIn('olivia');
+    assert.doesNotMatch(await html(location, otherSession), /role="status"/, "another session's link shows no notice");
+    const altered = location.replace(/done=[^&]*/, 'done=All+SMS+deleted');
+    assert.doesNotMatch(await html(altered), /All SMS deleted/);
+  });
+
+  test("a message's page shows its own buttons' notices, a held SMS as held, and only the buttons that apply", async () => {
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    const id = /name="target" value="([0-9a-f-]{36})"/.exec(queue)?.[1] ?? assert.fail('no queued SMS');
+    const buttons = (page: string) => [...page.matchAll(/<button name="action" value="(\w+)">/g)].map((found) => found[1]);
+    assert.deepEqual(buttons(await html(`/console/messages/${id}`)), ['retry', 'hold', 'delete']);
+    const held = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, action: 'hold', target: id, back: `/console/messages/${id}` }),
+      redirect: 'manual',
+    });
+    assert.equal(held.status, 303);
+    const location = held.headers.get('location') ?? '';
+    assert.ok(location.startsWith(`/console/messages/${id}?`), location);
+    const page = await html(location);
+    assert.match(page, /<p class="notice" role="status">hold: 1 queued SMS changed<\/p>/);
+    assert.match(page, /<td>queued \(held\)<\/td>/);
+    assert.deepEqual(buttons(page), ['release', 'delete'], 'no Hold (it is held) and no Retry (held SMS are not sent)');
+  });
+
+  test('results that fill their last page exactly have no link to an empty page', async () => {
+    const first = await html('/console/messages?sender=twopages%40example.com');
+    const second = link(first, 'Older messages') ?? assert.fail('no second page');
+    const last = await html(second);
+    assert.equal([...last.matchAll(/<a href="\/console\/messages\/[0-9a-f-]{36}">/g)].length, PAGE);
+    assert.equal(link(last, 'Older messages'), undefined);
+  });
+
+  test('an unknown console page is an HTML page for a browser and JSON for a script; a known page asked the wrong way is 405', async () => {
+    const page = await fetch(`${base}/console/nothing`, { headers: { cookie: operator, accept: 'text/html,*/*' } });
+    assert.equal(page.status, 404);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await page.text(), /No console page \/console\/nothing/);
+    const json = await fetch(`${base}/console/nothing`, { headers: { cookie: operator, accept: 'application/json' } });
+    assert.equal(json.status, 404);
+    assert.equal(((await json.json()) as { error: string }).error, 'BAD_PARAMETER');
+    const wrong = await fetch(`${base}/console/queue`, { method: 'DELETE', headers: { cookie: operator } });
+    assert.equal(wrong.status, 405);
+    assert.equal(wrong.headers.get('allow'), 'GET, POST');
+  });
+
+  test('every page names its icon, served by the console (a browser asks for no /favicon.ico)', async () => {
+    const icon = /<link rel="icon" href="([^"]+)"/.exec(await html('/console'))?.[1] ?? assert.fail('no icon link');
+    const served = await fetch(`${base}${icon}`);
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get('content-type'), 'image/svg+xml');
+  });
+
+  test('bidi controls in a text show as their codes and NUL is dropped: nothing reorders the page', async () => {
+    const id = uuidv7();
+    const text = 'invoice \u202Efdp.exe\u0000 and \u2066isolated\u2069';
+    await relay.relay.store.acceptMail(
+      mail(['+447700900999'], { id, sms: { text, encoding: 'ucs2', parts: 1, maxParts: 6, senderId: undefined, userContext: undefined } }),
+    );
+    const page = await html(`/console/messages/${id}`);
+    assert.match(page, /invoice \[U\+202E\]fdp\.exe and \[U\+2066\]isolated\[U\+2069\]/);
+    assert.doesNotMatch(page, /[\u202a-\u202e\u2066-\u2069]/);
+    assert.ok(!page.includes('\0'), 'no NUL');
+  });
+
+  test('the overview counts held SMS among the queued ones, as its oldest-queued age does', async () => {
+    const stats = await relay.relay.store.queueStats(Date.now());
+    assert.ok(stats.sms.held > 0, 'an earlier test held one');
+    const page = await html('/console');
+    assert.match(page, new RegExp(`<dt>SMS queued</dt><dd>${stats.sms.queued + stats.sms.held}</dd>`));
+    assert.match(page, new RegExp(`<dt>SMS held</dt><dd>${stats.sms.held}</dd>`));
+  });
+
+  test("a viewer's test send page says viewers cannot send, not how to configure an account", async () => {
+    const page = await html('/console/send', await signIn('victor'));
+    assert.match(page, /Viewers cannot send/);
+    assert.doesNotMatch(page, /console\.users\[\]\.account/);
+  });
+
+  test('a cookie used after sign-out is a session that ended, not one that expired', async () => {
+    const cookie = await signIn('olivia');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console', cookie))?.[1] ?? assert.fail('no CSRF token');
+    const out = await fetch(`${base}/console/signout`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf }),
+      redirect: 'manual',
+    });
+    assert.equal(out.status, 303);
+    const again = await fetch(`${base}/console/queue`, { headers: { cookie }, redirect: 'manual' });
+    assert.equal(again.headers.get('location'), '/console/signin?next=%2Fconsole%2Fqueue&ended=1');
+    const signin = await (await fetch(`${base}${again.headers.get('location')}`)).text();
+    assert.match(signin, /Your session has ended: sign in again/);
+    assert.doesNotMatch(signin, /expired/);
+  });
+
+  test('a page position that is not one is refused, naming the page', async () => {
+    for (const path of ['/console/queue?after=x', '/console/conversations?before=nonsense']) {
+      const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });
+      assert.equal(response.status, 400, path);
+      assert.match(await response.text(), /Page: not a position/);
+    }
+  });
+});
