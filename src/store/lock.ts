@@ -108,25 +108,33 @@ function readOwner(file: string): { pid: number; startTime: string | undefined }
   return { pid, startTime: startTime || undefined };
 }
 
+/** Whether the process runs: one killed but not yet reaped by its parent (a zombie) holds nothing and never runs again. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    // EPERM: the process exists but belongs to someone else: still alive.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    // EPERM: the process exists but belongs to someone else.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return procStat(pid)?.[0] !== 'Z';
 }
 
 /**
- * When a process started, in clock ticks since boot: field 22 of /proc/<pid>/stat (after the
- * command name, which may hold spaces and parentheses, hence the last ')'). Undefined where there is
- * no /proc: the pid alone decides there.
+ * When a process started, in clock ticks since boot (field 22 of /proc/<pid>/stat). Undefined where
+ * there is no /proc: the pid alone decides there.
  */
 function startTimeOf(pid: number): string | undefined {
+  return procStat(pid)?.[19];
+}
+
+/**
+ * The fields of /proc/<pid>/stat from the third (the state) on: after the command name, which may
+ * hold spaces and parentheses, hence the last ')'. Undefined where there is no /proc.
+ */
+function procStat(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
