@@ -718,7 +718,7 @@ function prepareStatements(db: Database) {
     insertEventForSms: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
     insertEventForMail: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?'),
     dueSms: db.prepare(`
-      SELECT id, message_id, number, rcpt, notify, orcpt, attempts FROM outbound
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound
       WHERE status = 'queued' AND held = 0 AND next_attempt_at <= ?
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),

@@ -171,6 +171,8 @@ export interface ClaimedSms extends NewRecipient {
   readonly id: number;
   /** Attempts made before this one. */
   readonly attempts: number;
+  /** The last attempt's error as the dispatcher recorded it (`SmsOutcome` `retry`): what its expiry bounce repeats. */
+  readonly lastError: string | undefined;
 }
 
 export interface SmsBatch {

@@ -268,9 +268,9 @@ const leaseChosen = (chosen: string) => `claimed AS (
     UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN o.lease_owner IS NULL THEN 0 ELSE 1 END,
       lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
     FROM (${chosen}) c
-    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, c.due
+    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, c.due
   )
-  SELECT decided.decided, claimed.due, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts,
+  SELECT decided.decided, claimed.due, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts, claimed.last_error,
     ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
   FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON TRUE`;
 
