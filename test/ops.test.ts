@@ -260,10 +260,14 @@ describe('graceful shutdown of a transaction under way', () => {
 });
 
 describe('a nearly full disk', () => {
-  test('new mail gets 452 4.3.1, webhooks 503 and /readyz 503, rather than failing mid-commit', async () => {
+  test('new mail gets 452 4.3.1, webhooks 503 and /readyz 503, rather than failing mid-commit; the start line says so instead of "ready"', async () => {
     const dir = tempDir('smsrelay-disk-');
     const relay = await spawnRelay(dir, relayEnvironment(dir, { store: { minFreeMegabytes: 1_000_000_000 } }));
     try {
+      assert.ok(!relay.logs.some((line) => line.msg === 'relay: ready'), 'never "ready" below the watermark');
+      assert.ok(
+        relay.logs.some((line) => line.level === 'warn' && line.msg === 'relay: listening, disk nearly full (mail 452, webhooks 503) until space is freed'),
+      );
       const mail = await sendMail(relay.smtpPort, { to: ['447700900194@sms.localhost'] });
       assert.equal(mail.mail.code, 452);
       assert.match(mail.mail.text, /^4\.3\.1 Insufficient system storage/);
