@@ -29,7 +29,8 @@ export function lockDataDir(dataDir: string): { readonly stale: StaleLock | unde
     stale = staleness(owner);
     if (stale === undefined) {
       throw new DataDirError(
-        `data directory ${dataDir} is in use by another smsrelay (pid ${owner.pid}); stop it or give this relay another data directory` +
+        dataDir,
+        `is in use by another smsrelay (pid ${owner.pid}); stop it or give this relay another data directory` +
           (owner.startTime === undefined ? ` (if no smsrelay runs there, delete ${file})` : ''),
       );
     }
@@ -38,7 +39,7 @@ export function lockDataDir(dataDir: string): { readonly stale: StaleLock | unde
   try {
     writeFileSync(file, startTime === undefined ? `${process.pid}\n` : `${process.pid}\n${startTime}\n`);
   } catch (error) {
-    throw new DataDirError(`data directory ${dataDir} cannot be written`, error);
+    throw new DataDirError(dataDir, 'cannot be written', error);
   }
   return {
     stale,
@@ -61,14 +62,13 @@ export function makeDataDir(dataDir: string): void {
     try {
       isDirectory = statSync(path).isDirectory();
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path)
-        throw new DataDirError(`data directory ${dataDir} cannot be used`, error);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path) throw new DataDirError(dataDir, 'cannot be used', error);
       missing.push(path);
       continue;
     }
     if (!isDirectory) {
       const code = path === dataDir ? 'EEXIST' : 'ENOTDIR';
-      throw new DataDirError(`data directory ${dataDir} cannot be created`, Object.assign(new Error(code), { code }));
+      throw new DataDirError(dataDir, 'cannot be created', Object.assign(new Error(code), { code }));
     }
     break;
   }
@@ -76,7 +76,7 @@ export function makeDataDir(dataDir: string): void {
     try {
       mkdirSync(path);
     } catch (error) {
-      throw new DataDirError(`data directory ${dataDir} cannot be created`, error);
+      throw new DataDirError(dataDir, 'cannot be created', error);
     }
   }
 }
