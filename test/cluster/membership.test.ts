@@ -8,8 +8,11 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { status } from '../../src/admin.ts';
 import { relayVersion } from '../../src/cluster/membership.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { startRelay } from '../../src/relay.ts';
 import type { RelayMember } from '../../src/store/cluster-types.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { captureLog } from '../helpers/log-lines.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -205,6 +208,25 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
         spawnRelay(dir, relayEnvironment(dir, {}, clusterEnv(url, 'alpha'))),
         /relay exited \(78\) before it was ready: smsrelay: config: SMSRELAY_RELAY_NAME="alpha": another relay named "alpha" is running on this database \(pid \d+ on [^)]+\): give each relay its own store\.relayName\n$/,
       );
+    } finally {
+      await alpha.stop();
+      removeDir(alpha.dir);
+      removeDir(dir);
+    }
+  });
+
+  test("the wait for a relay of the same name logs that relay's pid as otherPid, apart from the line's own pid", async () => {
+    const url = (await freshDatabase()) ?? '';
+    const alpha = await startTestRelay({}, clusterEnv(url, 'alpha'));
+    const dir = tempDir();
+    try {
+      const { config } = loadConfig(relayEnvironment(dir, {}, clusterEnv(url, 'alpha')), dir);
+      const { logger, lines } = captureLog('info');
+      await assert.rejects(startRelay(config, logger), /another relay named "alpha" is running on this database/);
+      const waiting = lines.find((line) => line.includes('waiting up to'));
+      assert.ok(waiting, lines.join(''));
+      assert.equal(waiting.match(/"pid":/g)?.length, 1, waiting);
+      assert.equal((JSON.parse(waiting) as { otherPid?: unknown }).otherPid, process.pid, 'alpha runs in this process too');
     } finally {
       await alpha.stop();
       removeDir(alpha.dir);
