@@ -80,7 +80,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'hash-password':
       return printPasswordHash();
     case 'status':
-      return withStore((store, config) => status(store, Date.now(), runningRelay(config.dataDir)));
+      return withStore((store, config) => status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName }));
     case 'log':
       return withStore((store) => history(store, argv[1] ?? ''));
     case 'queue':

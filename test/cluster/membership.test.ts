@@ -173,7 +173,11 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       // Meanwhile `smsrelay status` and /metrics show both relays, and the lease the sender holds.
       const holder = (await alpha.relay.store.relaysSeen(60_000)).find((relay) => relay.leases.sms === 1)?.name;
       assert.ok(holder === 'alpha' || holder === 'beta');
-      const shown = await status(alpha.relay.store, Date.now(), undefined);
+      const shown = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'gamma' });
+      assert.match(shown, /^relay: not running here \(queued SMS are sent by (alpha, beta|beta, alpha), running on this database\)$/m);
+      // As alpha's status would read just after alpha died, its heartbeat still fresh: beta sends its queue.
+      const afterAlpha = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'alpha' });
+      assert.match(afterAlpha, /^relay: not running here \(queued SMS are sent by beta, running on this database\)$/m);
       for (const name of ['alpha', 'beta']) {
         const leases = name === holder ? 1 : 0;
         assert.match(
