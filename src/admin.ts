@@ -87,20 +87,35 @@ const DURATION_UNITS = [
   ['s', 1000, 1],
 ] as const;
 
-/** `relay` says whether a relay holds the data directory now (its pid), from its lock file. */
-export async function status(store: Store, now: number, relay: number | undefined): Promise<string> {
+/**
+ * `here` is the relay of this data directory: its pid while it holds the directory (from its lock
+ * file), and its name (`store.relayName`), which tells it from the other relays sharing the store.
+ */
+export async function status(store: Store, now: number, here: { readonly pid: number | undefined; readonly name: string }): Promise<string> {
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
+  const relays = await store.relaysSeen(RELAYS_SEEN_MS);
+  // On a shared database the queue is everyone's: the others send it while this one is down.
+  const others = relays.filter((relay) => relay.name !== here.name && running(relay)).map((relay) => relay.name);
+  const notRunning =
+    others.length > 0
+      ? `not running here (queued SMS are sent by ${others.join(', ')}, running on this database)`
+      : 'not running (queued SMS wait for it to start)';
   return [
-    `relay: ${relay === undefined ? 'not running (queued SMS wait for it to start)' : `running (pid ${relay})`}`,
+    `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
     `dispatch: ${paused === undefined ? 'running' : `paused since ${new Date(paused).toISOString()}`}`,
     `sms queued: ${stats.sms.queued} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
     ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
-    ...relayLines(await store.relaysSeen(RELAYS_SEEN_MS)),
+    ...relayLines(relays),
   ].join('\n');
+}
+
+/** Heard from within RELAY_STALE_MS and not stopped. */
+function running(relay: RelaySeen): boolean {
+  return relay.stoppedAt === undefined && relay.heartbeatAgeMs <= RELAY_STALE_MS;
 }
 
 /** The relays on the store heard from in the last hour (several on one PostgreSQL: docs/several-relays.md), one line each. */
@@ -108,9 +123,9 @@ function relayLines(relays: readonly RelaySeen[]): string[] {
   const state = (relay: RelaySeen) =>
     relay.stoppedAt !== undefined
       ? `stopped ${new Date(relay.stoppedAt).toISOString()}`
-      : relay.heartbeatAgeMs > RELAY_STALE_MS
-        ? 'silent (not stopped cleanly: its leases are taken over as they end)'
-        : 'running';
+      : running(relay)
+        ? 'running'
+        : 'silent (not stopped cleanly: its leases are taken over as they end)';
   return [
     `relays seen in the last hour: ${relays.length}`,
     ...relays.map(

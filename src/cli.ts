@@ -30,6 +30,8 @@ const EXIT_DATA = 65;
 const EXIT_UNAVAILABLE = 69;
 /** sysexits.h EX_CANTCREAT: the copy's target cannot take it (not empty) or it did not verify. */
 const EXIT_CANNOT_CREATE = 73;
+/** sysexits.h EX_TEMPFAIL: a passing problem (a full disk); a supervisor should restart later. */
+const EXIT_TEMPORARY = 75;
 
 const USAGE = `Usage: smsrelay [command]
 
@@ -78,7 +80,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'hash-password':
       return printPasswordHash();
     case 'status':
-      return withStore((store, config) => status(store, Date.now(), runningRelay(config.dataDir)));
+      return withStore((store, config) => status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName }));
     case 'log':
       return withStore((store) => history(store, argv[1] ?? ''));
     case 'queue':
@@ -439,7 +441,7 @@ async function start(): Promise<void> {
     if (setting === undefined) throw error;
     logger.flush();
     console.error(`smsrelay: config: ${describeSetting(setting)}: ${(error as Error).message}`);
-    process.exit(EXIT_CONFIG);
+    process.exit(error instanceof DataDirError && error.temporary ? EXIT_TEMPORARY : EXIT_CONFIG);
   });
 
   let stopping = false;

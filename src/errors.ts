@@ -183,21 +183,31 @@ const DATA_DIR_FAILURES: Readonly<Record<string, string>> = {
   EPERM: 'permission denied for the user the relay runs as',
   ENOENT: 'no directory can be created there (a filesystem such as /proc, or a path that vanished)',
   ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota of the user the relay runs as is used up',
   ENAMETOOLONG: 'the path is too long',
 };
+
+/** Failures that pass by themselves or by freeing space: the directory is right, a restart later succeeds. */
+const TEMPORARY_DATA_DIR_FAILURES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
 
 /**
  * The data directory cannot be used: not creatable, not writable, or in use by another relay. Only
  * another `dataDir` (or fixing that directory, or stopping the other relay) helps, so the CLI
- * reports it as a configuration problem (exit 78) naming where `dataDir` came from.
+ * reports it as a configuration problem (exit 78) naming where `dataDir` came from; but a full disk
+ * is `temporary` (exit 75): freeing space there is the fix, and a supervisor's restart then succeeds.
  */
 export class DataDirError extends Error {
   readonly setting = 'dataDir';
+  readonly temporary: boolean;
 
-  constructor(reason: string, cause?: unknown) {
+  /** `problem` follows "data directory <dataDir>" ("cannot be written"). */
+  constructor(dataDir: string, problem: string, cause?: unknown) {
     const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? '';
     const why = DATA_DIR_FAILURES[code] ?? (cause instanceof Error ? cause.message : undefined);
-    super(why === undefined ? reason : `${reason}: ${why}; choose a directory the relay can write`, { cause });
+    const temporary = TEMPORARY_DATA_DIR_FAILURES.has(code);
+    const reason = `data directory ${dataDir} ${problem}`;
+    super(why === undefined ? reason : `${reason}: ${why}; ${temporary ? `free space in ${dataDir}` : 'choose a directory the relay can write'}`, { cause });
     this.name = 'DataDirError';
+    this.temporary = temporary;
   }
 }

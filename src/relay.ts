@@ -425,7 +425,13 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       await Promise.all([smtp.close(), dispatcher.stop(config.shutdownTimeout), mailer.stop(config.shutdownTimeout)]);
     });
 
-    logger[storeHealth.ok ? 'info' : 'warn'](
+    // A database unreachable or a disk below its watermark at start: the relay listens, but refuses mail and webhooks until cured.
+    const notReady = !storeHealth.ok
+      ? 'relay: listening, store not ready (mail 451, webhooks 503) until it connects'
+      : disk.full
+        ? 'relay: listening, disk nearly full (mail 452, webhooks 503) until space is freed'
+        : undefined;
+    logger[notReady ? 'warn' : 'info'](
       {
         smtp: `${config.smtp.host}:${smtp.port}`,
         http: `${config.http.host}:${http.port}`,
@@ -437,8 +443,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         dataDir: config.dataDir,
         store: config.store.url ? redactUrl(config.store.url) : 'sqlite',
       },
-      // A database unreachable at start: the relay listens, but answers 451 and 503 until its store connects.
-      storeHealth.ok ? 'relay: ready' : 'relay: listening, store not ready (mail 451, webhooks 503) until it connects',
+      notReady ?? 'relay: ready',
     );
     return {
       smtpPort: smtp.port,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
@@ -98,6 +98,33 @@ describe('smsrelay command', () => {
       assert.deepEqual(result.lines.length, 1, result.stderr);
       assert.match(result.lines[0] ?? '', expected);
     }
+  });
+
+  test('a data directory on a full disk is one line saying to free space there, exit 75 (temporary: a supervisor restarts it)', (context) => {
+    // A real full filesystem: a 16 kB tmpfs, filled, in a mount namespace of the test's own (no privilege needed where user namespaces are allowed).
+    const unshare = ['--user', '--map-root-user', '--mount', 'sh', '-c'];
+    if (spawnSync('unshare', [...unshare, 'mount -t tmpfs -o size=16k tmpfs /mnt']).status !== 0) {
+      context.skip('no mount namespace here (unshare)');
+      return;
+    }
+    const cwd = dir();
+    const full = join(cwd, 'full');
+    mkdirSync(full);
+    const result = spawnSync(
+      'unshare',
+      [...unshare, 'mount -t tmpfs -o size=16k tmpfs "$0" && { cat /dev/zero > "$0/fill"; exec "$@"; }', full, process.execPath, BIN, 'start'],
+      { cwd, env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(full, 'data'), SMSRELAY_HTTP_PORT: '0' }, encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(result.status, 75, result.stderr);
+    assert.deepEqual(
+      result.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => !line.startsWith('cat:')),
+      [
+        `smsrelay: config: SMSRELAY_DATA_DIR="${join(full, 'data')}": data directory ${join(full, 'data')} cannot be written: the disk is full; free space in ${join(full, 'data')}`,
+      ],
+    );
   });
 
   test('a second relay on a data directory in use names where dataDir came from, exit 78', async () => {

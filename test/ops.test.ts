@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { request } from 'undici';
-import { killSpawnedRelays, type RelayProcess, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from './helpers/relay.ts';
+import { killSpawnedRelays, type RelayProcess, relayEnvironment, removeDir, spawnRelay, startTestRelay, tempDir, waitFor } from './helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from './helpers/smtp.ts';
 
 const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
@@ -262,10 +262,28 @@ describe('graceful shutdown of a transaction under way', () => {
 });
 
 describe('a nearly full disk', () => {
-  test('new mail gets 452 4.3.1, webhooks 503 and /readyz 503, rather than failing mid-commit', async () => {
+  test('store.minFreeMegabytes: 0 turns the check off: the relay is ready and takes mail', async () => {
+    const { relay, dir } = await startTestRelay({ store: { minFreeMegabytes: 0 } });
+    try {
+      const ready = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
+      assert.equal(ready.statusCode, 200);
+      await ready.body.dump();
+      const mail = await sendMail(relay.smtpPort, { to: ['447700900195@sms.localhost'] });
+      assert.equal(mail.data?.code, 250, mail.data?.text);
+    } finally {
+      await relay.stop();
+      removeDir(dir);
+    }
+  });
+
+  test('new mail gets 452 4.3.1, webhooks 503 and /readyz 503, rather than failing mid-commit; the start line says so instead of "ready"', async () => {
     const dir = tempDir('smsrelay-disk-');
     const relay = await spawnRelay(dir, relayEnvironment(dir, { store: { minFreeMegabytes: 1_000_000_000 } }));
     try {
+      assert.ok(!relay.logs.some((line) => line.msg === 'relay: ready'), 'never "ready" below the watermark');
+      assert.ok(
+        relay.logs.some((line) => line.level === 'warn' && line.msg === 'relay: listening, disk nearly full (mail 452, webhooks 503) until space is freed'),
+      );
       const mail = await sendMail(relay.smtpPort, { to: ['447700900194@sms.localhost'] });
       assert.equal(mail.mail.code, 452);
       assert.match(mail.mail.text, /^4\.3\.1 Insufficient system storage/);

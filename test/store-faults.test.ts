@@ -68,7 +68,7 @@ describe('a data directory deleted under the running relay', () => {
     const notReady = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
     assert.equal(notReady.statusCode, 503);
     const body = await notReady.body.text();
-    assert.match(body, /"store":"the store file was deleted or replaced under the running relay/);
+    assert.match(body, /"store":"the store file or its write-ahead log was deleted or replaced under the running relay/);
     assert.ok(!body.includes(dir), `no path in ${body}`);
     assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart would start an empty store beside the copy: not a liveness failure');
     const lost = await waitFor('the error line naming the copy', () =>

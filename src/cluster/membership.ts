@@ -77,7 +77,8 @@ export class Membership {
         }
         if (!watched) {
           logger.warn(
-            { pid: twin.pid, host: twin.host, heartbeatAgeMs: twin.heartbeatAgeMs },
+            // The other relay's pid under a name of its own: `pid` is this process's, on every line.
+            { otherPid: twin.pid, host: twin.host, heartbeatAgeMs: twin.heartbeatAgeMs },
             `relay: a relay named "${member.name}" wrote a heartbeat ${Math.round(twin.heartbeatAgeMs / 1000)} s ago; waiting up to ${RELAY_STALE_MS / 1000} s to tell whether it still runs`,
           );
         }

@@ -457,9 +457,14 @@ export const configSchema = z.strictObject({
       busyTimeout: duration.prefault('1s'),
       /**
        * Below this much free space in the data directory the relay refuses new mail (452 4.3.1) and
-       * webhooks (503) rather than fail mid-commit; MB.
+       * webhooks (503) rather than fail mid-commit; MB. 0 turns the check off (a filesystem whose free
+       * space says nothing, or one the operator watches otherwise).
        */
-      minFreeMegabytes: positiveInt.default(DEFAULT_MIN_FREE_MEGABYTES),
+      minFreeMegabytes: z.coerce
+        .number({ error: 'write a whole number of MB, or 0 to turn the check off' })
+        .int('expected a whole number')
+        .min(0, 'expected a number above 0, or 0 to turn the check off')
+        .default(DEFAULT_MIN_FREE_MEGABYTES),
       /** Message texts and headers older than this are erased once every SMS of them is final; unset = kept. */
       retention: span.optional(),
       /** PostgreSQL instead of the SQLite file (postgres://user:password@host:port/database?sslmode=…); unset = SQLite. */

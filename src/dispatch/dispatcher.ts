@@ -511,7 +511,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         ...(note ? { note } : {}),
       };
     }
-    const error = `${classified.code}: ${classified.reason}${classified.detail === undefined ? '' : ` (the gateway said: "${classified.detail}")`}`;
+    const error = recordedError(classified);
     if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error };
     const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs: this.#waitFor(classified, now) }, retry, random);
     if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age` };
@@ -557,11 +557,30 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   }
 }
 
+/** What an SMS's recorded error puts before the gateway's own words, which end it. */
+const GATEWAY_SAID = ' (the gateway said: "';
+const GATEWAY_SAID_END = '")';
+
+/** An attempt's error as the SMS's history and its `last_error` keep it: the code, the reason, the gateway's words. */
+function recordedError(classified: Classified): string {
+  return `${classified.code}: ${classified.reason}${classified.detail === undefined ? '' : `${GATEWAY_SAID}${classified.detail}${GATEWAY_SAID_END}`}`;
+}
+
+/**
+ * An SMS given up at the maximum age, with its last attempt's error (recordedError) taken apart again:
+ * the code and reason join the expiry's reason, the gateway's words are its detail, as in the delay
+ * notice before (so the log masks them and the Diagnostic-Code keeps them US-ASCII).
+ */
 function expiredOutcome(sms: ClaimedSms): Classified {
+  const last = sms.lastError ?? '';
+  const said = last.endsWith(GATEWAY_SAID_END) ? last.indexOf(GATEWAY_SAID) : -1;
+  const error = said < 0 ? last : last.slice(0, said);
+  const attempts = sms.attempts > 0 ? ` (${sms.attempts} attempts${error ? `, the last: ${error}` : ''})` : '';
   return {
     action: 'fail',
     ...EXPIRED,
-    reason: `the relay could not send it before it was too old to be useful${sms.attempts > 0 ? ` (${sms.attempts} attempts)` : ''}`,
+    reason: `the relay could not send it before it was too old to be useful${attempts}`,
+    ...(said < 0 ? {} : { detail: last.slice(said + GATEWAY_SAID.length, -GATEWAY_SAID_END.length) }),
   };
 }
 

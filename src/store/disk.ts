@@ -23,8 +23,9 @@ export class DiskWatermark {
     return this.#full;
   }
 
-  /** Checks now (so the first client already meets the verdict), then every CHECK_INTERVAL_MS. */
+  /** Checks now (so the first client already meets the verdict), then every CHECK_INTERVAL_MS; never with no watermark (0: off). */
   async start(): Promise<void> {
+    if (this.minFreeBytes === 0) return;
     await this.check();
     this.#timer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
     this.#timer.unref();

@@ -88,7 +88,7 @@ export class StoreHealthMonitor {
       case 'failing':
         return 'commits fail (see the log line "store: commits fail")';
       case 'lost':
-        return 'the store file was deleted or replaced under the running relay (see the log line "store: lost")';
+        return 'the store file or its write-ahead log was deleted or replaced under the running relay (see the log line "store: lost")';
     }
   }
 }

@@ -29,7 +29,8 @@ export function lockDataDir(dataDir: string): { readonly stale: StaleLock | unde
     stale = staleness(owner);
     if (stale === undefined) {
       throw new DataDirError(
-        `data directory ${dataDir} is in use by another smsrelay (pid ${owner.pid}); stop it or give this relay another data directory` +
+        dataDir,
+        `is in use by another smsrelay (pid ${owner.pid}); stop it or give this relay another data directory` +
           (owner.startTime === undefined ? ` (if no smsrelay runs there, delete ${file})` : ''),
       );
     }
@@ -38,7 +39,7 @@ export function lockDataDir(dataDir: string): { readonly stale: StaleLock | unde
   try {
     writeFileSync(file, startTime === undefined ? `${process.pid}\n` : `${process.pid}\n${startTime}\n`);
   } catch (error) {
-    throw new DataDirError(`data directory ${dataDir} cannot be written`, error);
+    throw new DataDirError(dataDir, 'cannot be written', error);
   }
   return {
     stale,
@@ -61,14 +62,13 @@ export function makeDataDir(dataDir: string): void {
     try {
       isDirectory = statSync(path).isDirectory();
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path)
-        throw new DataDirError(`data directory ${dataDir} cannot be used`, error);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(path) === path) throw new DataDirError(dataDir, 'cannot be used', error);
       missing.push(path);
       continue;
     }
     if (!isDirectory) {
       const code = path === dataDir ? 'EEXIST' : 'ENOTDIR';
-      throw new DataDirError(`data directory ${dataDir} cannot be created`, Object.assign(new Error(code), { code }));
+      throw new DataDirError(dataDir, 'cannot be created', Object.assign(new Error(code), { code }));
     }
     break;
   }
@@ -76,7 +76,7 @@ export function makeDataDir(dataDir: string): void {
     try {
       mkdirSync(path);
     } catch (error) {
-      throw new DataDirError(`data directory ${dataDir} cannot be created`, error);
+      throw new DataDirError(dataDir, 'cannot be created', error);
     }
   }
 }
@@ -108,25 +108,33 @@ function readOwner(file: string): { pid: number; startTime: string | undefined }
   return { pid, startTime: startTime || undefined };
 }
 
+/** Whether the process runs: one killed but not yet reaped by its parent (a zombie) holds nothing and never runs again. */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    // EPERM: the process exists but belongs to someone else: still alive.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    // EPERM: the process exists but belongs to someone else.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return procStat(pid)?.[0] !== 'Z';
 }
 
 /**
- * When a process started, in clock ticks since boot: field 22 of /proc/<pid>/stat (after the
- * command name, which may hold spaces and parentheses, hence the last ')'). Undefined where there is
- * no /proc: the pid alone decides there.
+ * When a process started, in clock ticks since boot (field 22 of /proc/<pid>/stat). Undefined where
+ * there is no /proc: the pid alone decides there.
  */
 function startTimeOf(pid: number): string | undefined {
+  return procStat(pid)?.[19];
+}
+
+/**
+ * The fields of /proc/<pid>/stat from the third (the state) on: after the command name, which may
+ * hold spaces and parentheses, hence the last ')'. Undefined where there is no /proc.
+ */
+function procStat(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }

@@ -56,6 +56,7 @@ export interface ClaimedSmsRow {
   notify: string | null;
   orcpt: string | null;
   attempts: number;
+  last_error: string | null;
 }
 
 /**
@@ -93,6 +94,7 @@ export function groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: numb
       notify: row.notify === null ? undefined : row.notify.split(','),
       orcpt: row.orcpt ?? undefined,
       attempts: row.attempts,
+      lastError: row.last_error ?? undefined,
     };
     const list = perMessage.get(row.message_id);
     if (list) list.push(sms);

@@ -125,8 +125,13 @@ export class SqliteStore implements Store {
   readonly #cluster: ClusterStatements;
   readonly #parts: sentParts.PartReceiptStatements;
   readonly #file: string;
-  /** The file opened, to notice when the path names another file or none (deleted under the relay). */
-  readonly #opened: { readonly dev: number; readonly ino: number };
+  /**
+   * The files the connection holds open (the database, its WAL and the WAL's index), to notice when a
+   * path names another file or none (deleted under the relay): commits into a deleted WAL are lost at
+   * the next restart, and another process (`smsrelay status`, an admin command) opening the database
+   * would make a new WAL or index beside the relay's and write over or miss its commits.
+   */
+  readonly #opened: ReadonlyArray<{ readonly path: string; readonly dev: number; readonly ino: number }>;
   readonly #onHealth: (health: StoreHealth) => void;
   #lost: Extract<StoreHealth, { state: 'lost' }> | undefined;
   #recovering: Promise<void> | undefined;
@@ -134,7 +139,11 @@ export class SqliteStore implements Store {
   private constructor(db: Database, file: string, onHealth: (health: StoreHealth) => void) {
     this.#db = db;
     this.#file = file;
-    this.#opened = statSync(file);
+    // Both exist from the first read in WAL mode (the migrations' at open) until the connection closes.
+    this.#opened = [file, `${file}-wal`, `${file}-shm`].map((path) => {
+      const { dev, ino } = statSync(path);
+      return { path, dev, ino };
+    });
     this.#onHealth = onHealth;
     this.#writes = new GroupCommitter(db, {
       guard: () => this.#checkFile(),
@@ -622,22 +631,21 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Before each commit: is the path still the file opened? A commit into a file deleted (or replaced)
-   * under the relay is durable nowhere a restart looks, so none is made from then on, and what the
-   * open file holds (everything answered 250) is copied where an operator can restore it.
+   * Before each commit: does each path still name the file opened? A commit into a file deleted (or
+   * replaced) under the relay is durable nowhere a restart looks, so none is made from then on, and
+   * what the open files hold (everything answered 250) is copied where an operator can restore it.
    */
   #checkFile(): void {
     if (!this.#lost) {
-      let now: { dev: number; ino: number } | undefined;
-      try {
-        now = statSync(this.#file);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      for (const opened of this.#opened) {
+        const now = statSync(opened.path, { throwIfNoEntry: false });
+        if (now?.dev === opened.dev && now.ino === opened.ino) continue;
+        this.#lost = { state: 'lost', reason: `its file ${opened.path} was ${now ? 'replaced' : 'deleted'} while the relay ran`, recovery: undefined };
+        this.#onHealth(this.#lost);
+        this.#recovering = this.#saveRecovery(this.#lost);
+        break;
       }
-      if (now?.dev === this.#opened.dev && now.ino === this.#opened.ino) return;
-      this.#lost = { state: 'lost', reason: `its file ${this.#file} was ${now ? 'replaced' : 'deleted'} while the relay ran`, recovery: undefined };
-      this.#onHealth(this.#lost);
-      this.#recovering = this.#saveRecovery(this.#lost);
+      if (!this.#lost) return;
     }
     throw new Error(this.#lost.reason);
   }
@@ -728,12 +736,12 @@ function prepareStatements(db: Database) {
     insertEventForMail: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?'),
     // A claim takes the SMS whose lease ended before the others (postgres/store.ts, CLAIM_ORDER), found by their own index.
     endedLeases: db.prepare(`
-      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, lease_owner FROM outbound
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, last_error, lease_owner FROM outbound
       WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at <= ? AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
     dueSms: db.prepare(`
-      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, lease_owner FROM outbound
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, last_error, lease_owner FROM outbound
       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),

@@ -86,7 +86,7 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
 
 /**
  * Whether the store can commit (docs/operations.md, "Health"): `failing` from a commit that meets a store fault
- * (read-only, full, locked) until one succeeds; `lost` for good once its file was deleted or replaced
+ * (read-only, full, locked) until one succeeds; `lost` for good once its file (or its WAL) was deleted or replaced
  * under the running relay. `recovery`: where what it held was copied (undefined while being copied).
  */
 export type StoreHealth =
@@ -171,6 +171,8 @@ export interface ClaimedSms extends NewRecipient {
   readonly id: number;
   /** Attempts made before this one. */
   readonly attempts: number;
+  /** The last attempt's error as the dispatcher recorded it (`SmsOutcome` `retry`): what its expiry bounce repeats. */
+  readonly lastError: string | undefined;
 }
 
 export interface SmsBatch {

@@ -8,8 +8,11 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { status } from '../../src/admin.ts';
 import { relayVersion } from '../../src/cluster/membership.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { startRelay } from '../../src/relay.ts';
 import type { RelayMember } from '../../src/store/cluster-types.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { captureLog } from '../helpers/log-lines.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -177,7 +180,11 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       // Meanwhile `smsrelay status` and /metrics show both relays, and the lease the sender holds.
       const holder = (await alpha.relay.store.relaysSeen(60_000)).find((relay) => relay.leases.sms === 1)?.name;
       assert.ok(holder === 'alpha' || holder === 'beta');
-      const shown = await status(alpha.relay.store, Date.now(), undefined);
+      const shown = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'gamma' });
+      assert.match(shown, /^relay: not running here \(queued SMS are sent by (alpha, beta|beta, alpha), running on this database\)$/m);
+      // As alpha's status would read just after alpha died, its heartbeat still fresh: beta sends its queue.
+      const afterAlpha = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'alpha' });
+      assert.match(afterAlpha, /^relay: not running here \(queued SMS are sent by beta, running on this database\)$/m);
       for (const name of ['alpha', 'beta']) {
         const leases = name === holder ? 1 : 0;
         assert.match(
@@ -212,6 +219,25 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
         spawnRelay(dir, relayEnvironment(dir, {}, clusterEnv(url, 'alpha'))),
         /relay exited \(78\) before it was ready: smsrelay: config: SMSRELAY_RELAY_NAME="alpha": another relay named "alpha" is running on this database \(pid \d+ on [^)]+\): give each relay its own store\.relayName\n$/,
       );
+    } finally {
+      await alpha.stop();
+      removeDir(alpha.dir);
+      removeDir(dir);
+    }
+  });
+
+  test("the wait for a relay of the same name logs that relay's pid as otherPid, apart from the line's own pid", async () => {
+    const url = (await freshDatabase()) ?? '';
+    const alpha = await startTestRelay({}, clusterEnv(url, 'alpha'));
+    const dir = tempDir();
+    try {
+      const { config } = loadConfig(relayEnvironment(dir, {}, clusterEnv(url, 'alpha')), dir);
+      const { logger, lines } = captureLog('info');
+      await assert.rejects(startRelay(config, logger), /another relay named "alpha" is running on this database/);
+      const waiting = lines.find((line) => line.includes('waiting up to'));
+      assert.ok(waiting, lines.join(''));
+      assert.equal(waiting.match(/"pid":/g)?.length, 1, waiting);
+      assert.equal((JSON.parse(waiting) as { otherPid?: unknown }).otherPid, process.pid, 'alpha runs in this process too');
     } finally {
       await alpha.stop();
       removeDir(alpha.dir);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { history } from '../../src/admin.ts';
 import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
 import { loadConfig } from '../../src/config/load.ts';
 import { GATEWAY_TEXT_MAX_CHARS } from '../../src/dispatch/outcomes.ts';
 import { startRelay } from '../../src/relay.ts';
@@ -314,5 +315,22 @@ describe("the gateway's own words", () => {
     assert.ok(failed?.detail?.includes(`the gateway said: "${words}"`), failed?.detail);
     const line = lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msg?.toString().startsWith('dispatch: SMS failed'));
     assert.match(String(line?.gatewayText), /^Syntax error: invalid parameter recipient \+4477\*+35 X-Injected/);
+  });
+
+  test("the last attempt's error and words reach the bounce at the maximum age, as they reached the delay notice", async () => {
+    const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 500, body: 'oops' } }).start();
+    cleanups.push(() => gateway.close());
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, maxAge: '1500ms' } });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900236@sms.localhost'], subject: 'Expired', body: 'expire' })).data);
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const reports = reportsFor(relay, id);
+      return reports.length > 0 && reports;
+    });
+    assert.match(
+      bounce,
+      /^Diagnostic-Code: X-SMS; EXPIRED \(the relay could not send it before it was too old to be useful \(\d+ attempts, the last: HTTP_500: [^;]+\); the gateway said: "oops"\)\r?$/m,
+    );
+    const { text } = await simpleParser(bounce);
+    assert.match(text ?? '', /too old to be useful \(\d+ attempts, the last: HTTP_500: [^\n]+\) \(the gateway said: "oops"\)\./, 'in the plain words too');
   });
 });

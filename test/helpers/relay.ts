@@ -118,7 +118,7 @@ export interface RelayProcess {
 
 /**
  * The relay as its own process (`bin/smsrelay.js start`) in `dir`, for tests that kill
- * it. Resolves once it logged that it listens ("relay: ready", or its store not ready yet) with its ports.
+ * it. Resolves once it logged that it listens ("relay: ready", or "relay: listening, …" not ready yet) with its ports.
  */
 export async function spawnRelay(dir: string, env: Record<string, string>): Promise<RelayProcess> {
   const child = spawn(process.execPath, [BIN, 'start'], {
@@ -139,8 +139,8 @@ export async function spawnRelay(dir: string, env: Record<string, string>): Prom
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        // Listening: ready, or (a database unreachable at start) listening with its store not ready yet.
-        if (entry.msg === 'relay: ready' || String(entry.msg).startsWith('relay: listening, store not ready')) resolve(entry);
+        // Listening: ready, or (a database unreachable, a disk nearly full at start) listening but not ready yet.
+        if (entry.msg === 'relay: ready' || String(entry.msg).startsWith('relay: listening, ')) resolve(entry);
       } catch {
         // not a log line
       }

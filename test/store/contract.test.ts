@@ -84,6 +84,8 @@ forEachStore((kind) =>
       assert.equal(again[0]?.sms.length, 1);
       assert.equal(again[0]?.sms[0]?.number, b.number);
       assert.equal(again[0]?.sms[0]?.attempts, 1);
+      assert.equal(again[0]?.sms[0]?.lastError, 'ERR:GATEWAY_ERROR', 'what its expiry bounce repeats');
+      assert.equal(a.lastError, undefined);
       const kinds = (await store.events(batch?.message.id ?? '')).map((event) => event.kind);
       assert.deepEqual(kinds.slice(4), ['sent', 'deferred', 'failed', 'expired']);
       await store.close();

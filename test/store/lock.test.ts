@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { relayEnvironment, removeDir, spawnRelay, startTestRelay, tempDir } from '../helpers/relay.ts';
+import { relayEnvironment, removeDir, spawnRelay, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 
 /** A live process that is not a relay, standing in for whatever got a dead relay's pid. */
 async function unrelatedProcess() {
@@ -51,6 +51,27 @@ describe('the data directory lock', { skip: process.platform !== 'linux' && 'pro
       assert.equal(await relay.stop(), 0);
     } finally {
       other.stop();
+      removeDir(dir);
+    }
+  });
+
+  test('a pid file of a relay killed but not yet reaped by its parent (a zombie) does not block a restart', async () => {
+    const dir = tempDir('smsrelay-lock-');
+    // The shell becomes a sleep that never waits for its children: the one killed stays a zombie until it exits.
+    const parent = spawn('sh', ['-c', 'sleep 30 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const [output] = (await once(parent.stdout, 'data')) as [Buffer];
+      const pid = Number(output.toString().trim());
+      const started = startTime(pid);
+      process.kill(pid, 'SIGKILL');
+      await waitFor('a zombie', () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'));
+      mkdirSync(join(dir, 'data'));
+      writeFileSync(join(dir, 'data', 'smsrelay.pid'), `${pid}\n${started}\n`);
+      const relay = await startTestRelay({}, {}, dir);
+      assert.equal(readFileSync(join(dir, 'data', 'smsrelay.pid'), 'utf8'), `${process.pid}\n${startTime(process.pid)}\n`);
+      await relay.stop();
+    } finally {
+      parent.kill('SIGKILL');
       removeDir(dir);
     }
   });

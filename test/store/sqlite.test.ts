@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { RelayError } from '../../src/errors.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import type { StoreHealth } from '../../src/store/types.ts';
+import { waitFor } from '../helpers/relay.ts';
 import { mail, storeFile } from '../helpers/store.ts';
 
 /** What only SQLite has (its journal, its file locks, its version pragma); the contract is in contract.test.ts. */
@@ -38,6 +40,26 @@ describe('SQLite store', () => {
     await store.acceptMail(mail(['+447700900123']));
     await store.close();
   });
+
+  for (const suffix of ['-wal', '-shm']) {
+    test(`its ${suffix} file deleted under it: the next commit fails, the store is lost, and the copy holds what was committed before`, async () => {
+      await store.close();
+      const healths: StoreHealth[] = [];
+      store = SqliteStore.open({ file, busyTimeoutMs: 100 }, (health) => healths.push(health));
+      const committed = mail(['+447700900123']);
+      await store.acceptMail(committed);
+      rmSync(`${file}${suffix}`);
+      await assert.rejects(store.acceptMail(mail(['+447700900124'])), (error: unknown) => error instanceof RelayError && error.code === 'STORE_UNAVAILABLE');
+      const lost = await waitFor('the copy', () => healths.find((health) => health.state === 'lost' && health.recovery));
+      assert.ok(lost.state === 'lost' && lost.recovery && 'file' in lost.recovery, JSON.stringify(lost));
+      assert.equal(lost.reason, `its file ${file}${suffix} was deleted while the relay ran`);
+      await store.close();
+      assert.ok(existsSync(lost.recovery.file));
+      const copy = new BetterSqlite3(lost.recovery.file, { readonly: true });
+      assert.deepEqual(copy.prepare('SELECT id FROM messages').pluck().all(), [committed.id]);
+      copy.close();
+    });
+  }
 
   test('the fsync follows what a commit holds: a mail, a failure, a bounce are synced; a lease and a sent outcome alone are not', async () => {
     const synced = async () => {

@@ -294,12 +294,12 @@ const leaseChosen = (chosen: string) => `claimed AS (
     UPDATE outbound o SET possible_duplicates = o.possible_duplicates + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END,
       attempts = o.attempts + CASE WHEN c.was IS NULL THEN 0 ELSE 1 END, lease_owner = $5, next_attempt_at = ${DB_NOW_MS} + $6
     FROM (${chosen}) c
-    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, c.due, c.was
+    WHERE o.id = c.id RETURNING o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, c.due, c.was
   ), taken_over AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
     SELECT $1, message_id, id, '${TAKEN_OVER}', ${takenOverDetail('was', '$5')} FROM claimed WHERE was IS NOT NULL ORDER BY id
   )
-  SELECT decided.decided, claimed.due, claimed.was, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts,
+  SELECT decided.decided, claimed.due, claimed.was, claimed.id, claimed.message_id, claimed.number, claimed.rcpt, claimed.notify, claimed.orcpt, claimed.attempts, claimed.last_error,
     ${LEASED_MESSAGE_COLUMNS.map((column) => `m.${column}`).join(', ')}
   FROM decided LEFT JOIN (claimed JOIN messages m ON m.id = claimed.message_id) ON TRUE`;
 
