@@ -11,7 +11,7 @@ import { migrate, SchemaError } from '../../src/store/postgres/migrate.ts';
 import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
 import { ADDITIVE_MIGRATIONS, BREAKING_MIGRATIONS, FIRST_CLASSIFIED, minimumReader } from '../../src/store/schema-readers.ts';
 import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
-import { mail, NONE_HELD } from '../helpers/store.ts';
+import { assertPartsKeepContextAfterSchema17, mail, NONE_HELD } from '../helpers/store.ts';
 
 const KNOWN = MIGRATIONS.length;
 
@@ -72,22 +72,7 @@ describeOnPostgres('schema versions on PostgreSQL', async () => {
     assert.equal((await schemaRow(url))?.version, 16);
     const store = await PostgresStore.open({ url });
     try {
-      const set = { provider: 'smpp', sender: '+447700900501', reference: 5, total: 2 };
-      const added = await store.addPart({
-        ...set,
-        index: 2,
-        providerId: 'p5-2',
-        text: 'after',
-        sentAt: undefined,
-        userContext: 'ctx-5',
-        trackingId: 'trk-5',
-        receivedAt: 2_000,
-      });
-      assert.equal(added.kind, 'stored');
-      assert.deepEqual(added.kind === 'stored' && added.set.parts.map((part) => [part.text, part.userContext, part.trackingId]), [
-        ['before ', undefined, undefined],
-        ['after', 'ctx-5', 'trk-5'],
-      ]);
+      await assertPartsKeepContextAfterSchema17(store);
     } finally {
       await store.close();
     }

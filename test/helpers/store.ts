@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import type { HeldLeases } from '../../src/store/cluster-types.ts';
@@ -45,3 +46,28 @@ export function mail(numbers: readonly string[], overrides: Partial<NewMail> = {
 /** A claim of due SMS by the owner 'test' at `now` (the injected clock's ms), leased for a minute. */
 export const claim = (store: Store, maxBatches: number, batchSize: number, now = 2_000) =>
   store.claimDueSms({ owner: 'test', now, leaseUntil: now + 60_000, maxBatches, batchSize });
+
+/**
+ * The schema-16 migration test of both stores: a part kept before schema 17 (set 1, part 1, inserted by
+ * the test in the old schema) reads back without a context, and a new part keeps its own.
+ */
+export async function assertPartsKeepContextAfterSchema17(store: Pick<Store, 'addPart'>): Promise<void> {
+  const added = await store.addPart({
+    provider: 'smpp',
+    sender: '+447700900501',
+    reference: 5,
+    total: 2,
+    index: 2,
+    providerId: 'p5-2',
+    text: 'after',
+    sentAt: undefined,
+    userContext: 'ctx-5',
+    trackingId: 'trk-5',
+    receivedAt: 2_000,
+  });
+  assert.equal(added.kind, 'stored');
+  assert.deepEqual(added.kind === 'stored' && added.set.parts.map((part) => [part.text, part.userContext, part.trackingId]), [
+    ['before ', undefined, undefined],
+    ['after', 'ctx-5', 'trk-5'],
+  ]);
+}

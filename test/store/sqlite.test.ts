@@ -8,7 +8,7 @@ import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { StoreHealth } from '../../src/store/types.ts';
 import { waitFor } from '../helpers/relay.ts';
-import { mail, storeFile } from '../helpers/store.ts';
+import { assertPartsKeepContextAfterSchema17, mail, storeFile } from '../helpers/store.ts';
 
 /** What only SQLite has (its journal, its file locks, its version pragma); the contract is in contract.test.ts. */
 describe('SQLite store', () => {
@@ -107,22 +107,7 @@ describe('SQLite store', () => {
     older.exec("INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, received_at) VALUES (1, 1, 'p5-1', 'before ', NULL, 1000)");
     older.close();
     store = SqliteStore.open({ file, busyTimeoutMs: 100 });
-    const set = { provider: 'smpp', sender: '+447700900501', reference: 5, total: 2 };
-    const added = await store.addPart({
-      ...set,
-      index: 2,
-      providerId: 'p5-2',
-      text: 'after',
-      sentAt: undefined,
-      userContext: 'ctx-5',
-      trackingId: 'trk-5',
-      receivedAt: 2_000,
-    });
-    assert.equal(added.kind, 'stored');
-    assert.deepEqual(added.kind === 'stored' && added.set.parts.map((part) => [part.text, part.userContext, part.trackingId]), [
-      ['before ', undefined, undefined],
-      ['after', 'ctx-5', 'trk-5'],
-    ]);
+    await assertPartsKeepContextAfterSchema17(store);
     await store.close();
     const db = new BetterSqlite3(file);
     assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
