@@ -8,7 +8,7 @@ import { asRelayError, ListenError, RelayError, toSmtpError } from '../errors.ts
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { applySmtpServerPatches } from './patches.ts';
+import { applySmtpServerPatches, DataTimedOut } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
@@ -206,8 +206,14 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             callback(null, queuedReply(outcome));
           },
           (error: unknown) => {
-            // The client closed the connection (or went silent) before the final dot: nothing to answer, and no fault of the relay.
-            logger.info({ ...about, reason: error instanceof Error ? error.message : String(error) }, 'smtp: client left during DATA; nothing accepted');
+            // A stalled smuggled end of data, refused by the connection itself (patches.ts): its answer has gone out.
+            if (error instanceof RelayError) return refuseMail(error);
+            // The client closed the connection, or went silent and the relay closed it, before the final dot: nothing to answer.
+            const message =
+              error instanceof DataTimedOut
+                ? 'smtp: DATA timed out, the relay closed the connection; nothing accepted'
+                : 'smtp: client left during DATA; nothing accepted';
+            logger.info({ ...about, reason: error instanceof Error ? error.message : String(error) }, message);
             callback(toSmtpError(error));
           },
         )

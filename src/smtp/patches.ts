@@ -1,4 +1,7 @@
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
+import { RelayError, toSmtpError } from '../errors.ts';
+import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /**
  * Narrow adjustments to smtp-server's internals, applied once. Each is covered by tests that fail if
@@ -143,6 +146,187 @@ function coalesceReplies(): void {
   };
 }
 
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+const CRLF = Buffer.from('\r\n');
+const CR_ONLY = Buffer.from('\r');
+
+/**
+ * How long a CRLF session's data may stand still right after a `<LF>.<LF>` before it is refused. A
+ * client that ends its data that way waits for an answer that the strict rule never gives (it would
+ * sit out `smtp.idleTimeout`, minutes, and retry the same way for ever); an MTA streaming a message
+ * pauses far less than this between its packets, and if it does, what it was sending ends in a
+ * smuggled end of data anyway and is refused either way.
+ */
+export const BARE_END_GRACE_MS = 3000;
+
+/** What the line of an LF-only client's data holds so far, as far as its end matters. */
+const EMPTY = 0;
+const ONLY_DOT = 1;
+const DOT_CR = 2;
+const OTHER = 3;
+
+/** The reader of one DATA of an LF-only session; see `readLfOnlyClients`. */
+interface BareLfReader {
+  /** The last byte seen (the DATA command's LF at first), to tell a bare LF from a CRLF split across packets. */
+  last: number;
+  line: typeof EMPTY | typeof ONLY_DOT | typeof DOT_CR | typeof OTHER;
+  /** The line of a lone dot has been read: the bytes after it are commands, left as sent. */
+  ended: boolean;
+}
+
+/**
+ * An LF-only client's data as smtp-server reads CRLF data: a CR before every bare LF, up to and
+ * including the LF that ends its line of a lone dot. A line is found with indexOf (memchr); only the
+ * first bytes of a line are looked at one by one.
+ */
+function bareLfToCrlf(chunk: Buffer, reader: BareLfReader): Buffer {
+  const parts: Buffer[] = [];
+  let copied = 0;
+  let i = 0;
+  while (i < chunk.length && !reader.ended) {
+    if (reader.line === OTHER) {
+      i = chunk.indexOf(LF, i);
+      if (i === -1) break;
+    }
+    const byte = chunk[i]!;
+    if (byte === LF) {
+      if ((i > 0 ? chunk[i - 1] : reader.last) !== CR) {
+        parts.push(chunk.subarray(copied, i), CR_ONLY);
+        copied = i;
+      }
+      reader.ended = reader.line === ONLY_DOT || reader.line === DOT_CR;
+      reader.line = EMPTY;
+    } else if (reader.line === EMPTY && byte === DOT) {
+      reader.line = ONLY_DOT;
+    } else {
+      reader.line = reader.line === ONLY_DOT && byte === CR ? DOT_CR : OTHER;
+    }
+    i += 1;
+  }
+  reader.last = chunk[chunk.length - 1] ?? reader.last;
+  if (parts.length === 0) return chunk;
+  parts.push(chunk.subarray(copied));
+  return Buffer.concat(parts);
+}
+
+/**
+ * The smuggled end of data the data read so far ends with, `<LF>.<LF>` or `<CR><LF>.<LF>` (or a
+ * lone dot and LF as the whole data): smtp-server holds back the last 4 bytes it has read
+ * (`_lastBytes`), so they are the tail of the data.
+ */
+function endsInBareLfDot(parser: SMTPStream): SmugglingFinding | undefined {
+  const tail = parser._lastBytes;
+  if (!tail || tail.at(-1) !== LF || tail.at(-2) !== DOT) return undefined;
+  if (tail.at(-3) !== LF && !(parser._atDataStart && tail.length === 2)) return undefined;
+  // The byte before the line ending is judged only when it is the CR of a CRLF: any other may be a dot that looks like a line of its own.
+  const from = tail.length === 4 && tail[0] !== CR ? 1 : 0;
+  return new DataScanner(parser.dataBytes + from).write(tail.subarray(from)).end();
+}
+
+/**
+ * smtp-server reads commands ending in a bare LF but ends DATA only at `<CR><LF>.<CR><LF>`. A device
+ * that ends every line with a bare LF (old UPS and embedded network cards) sends `<LF>.<LF>` and waits:
+ * it never gets an answer, and the relay refuses that sequence anyway when it sees it (SMTP smuggling,
+ * smuggling.ts). Smuggling needs an MTA in between that relays the forged end of data, and an MTA ends
+ * its own command lines with CRLF. So a session whose command lines so far all ended in a bare LF is a
+ * client talking to the relay directly: its DATA is read as if every bare LF were a CRLF (dot-unstuffing
+ * as usual, its line of a lone dot ending the data), and what follows that line in the same packet is
+ * read as commands only after the answer, as pipelined commands are. A session that used CRLF keeps the
+ * strict rule; when its data stands still for `BARE_END_GRACE_MS` right after a `<LF>.<LF>`, the
+ * connection's `onStalledEnd` answers at once instead of after the idle timeout.
+ *
+ * The command side is looked at per packet (a CRLF anywhere in it): a packet that also carries the
+ * start of the data (a client that did not wait for the 354) can only make a session strict.
+ */
+function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingFinding) => void): void {
+  let spokeCrlf = false;
+  let reader: BareLfReader | undefined;
+  let stall: NodeJS.Timeout | undefined;
+  const write = parser._write;
+  const startDataMode = parser.startDataMode;
+  parser.startDataMode = (maxBytes) => {
+    reader = spokeCrlf ? undefined : { last: LF, line: EMPTY, ended: false };
+    return startDataMode.call(parser, maxBytes);
+  };
+  parser._write = (chunk, encoding, next) => {
+    if (!parser._dataMode) {
+      spokeCrlf ||= chunk.includes(CRLF) || (chunk[0] === LF && parser._remainder.endsWith('\r'));
+      write.call(parser, chunk, encoding, next);
+    } else if (reader) {
+      write.call(parser, bareLfToCrlf(chunk, reader), encoding, next);
+    } else {
+      clearTimeout(stall);
+      write.call(parser, chunk, encoding, (error) => {
+        const finding = !error && parser._dataMode ? endsInBareLfDot(parser) : undefined;
+        if (finding) {
+          stall = setTimeout(() => !parser.isClosed && parser._dataMode && onStalledEnd(finding), BARE_END_GRACE_MS);
+          stall.unref();
+        }
+        next(error);
+      });
+    }
+  };
+}
+
+/**
+ * The reader of line endings above on every connection's parser (the TLS session's new one too). A
+ * stalled `<LF>.<LF>` gets the smuggling refusal and the connection is closed: the client believes its
+ * data ended, the relay does not, so nothing it sends next could be read as it means it. The onData
+ * handler sees the refusal as its stream's error (it logs and counts it; its own answer finds the
+ * connection closing and is not sent).
+ */
+function readLfOnlyClients(): void {
+  const createParser = SMTPConnection.prototype._createParser;
+  SMTPConnection.prototype._createParser = function parserReadingLfOnlyClients() {
+    const parser = createParser.call(this);
+    watchLineEndings(parser, (finding) => {
+      const error = new RelayError('SMUGGLING', `Refused: ${finding.reason}`);
+      const reply = toSmtpError(error);
+      this.send(reply.responseCode, reply.message);
+      this.close();
+      if (this._dataStream) this._dataStream.destroy(error);
+    });
+    return parser;
+  };
+}
+
+/** The onData handler's stream error when the relay ended a DATA that stood still for `smtp.idleTimeout`. */
+export class DataTimedOut extends Error {}
+
+/**
+ * At the idle timeout smtp-server answers 421 and closes; a DATA in progress then ends like one whose
+ * client hung up. The onData handler's stream gets `DataTimedOut` first, so the log says who left.
+ */
+function sayWhenDataTimedOut(): void {
+  const onTimeout = SMTPConnection.prototype._onTimeout;
+  SMTPConnection.prototype._onTimeout = function timeoutNamedInData() {
+    if (!this._closing && !this._handlerPending && this._parser !== false && this._parser._dataMode && this._dataStream) {
+      this._dataStream.destroy(new DataTimedOut('no data from the client within smtp.idleTimeout: the relay closed the connection'));
+    }
+    onTimeout.call(this);
+  };
+}
+
+/**
+ * smtp-server answers MAIL before HELO/EHLO `503 Error: send HELO/EHLO first`. Postfix accepts it,
+ * and some embedded senders skip the greeting: their alert would be lost. Such a MAIL is taken as if
+ * `HELO <client address>` had come first (what the relay records as the client's HELO name; no
+ * ESMTP, so no pipelining). RCPT, DATA and AUTH before a greeting keep the 503.
+ */
+function mailWithoutGreeting(): void {
+  const onCommand = SMTPConnection.prototype._onCommand;
+  SMTPConnection.prototype._onCommand = function commandAsIfGreeted(command, callback) {
+    if (!this.hostNameAppearsAs && !this._nextHandler && this._ready && !this._upgrading && /^MAIL /i.test(command.toString('latin1', 0, 5))) {
+      this.openingCommand = 'HELO';
+      this.hostNameAppearsAs = this.remoteAddress.toLowerCase();
+      this._resetSession();
+    }
+    onCommand.call(this, command, callback);
+  };
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
@@ -153,4 +337,7 @@ export function applySmtpServerPatches(): void {
   explainSpacedNumbers();
   authOnlyWherePasswordsMayTravel();
   coalesceReplies();
+  readLfOnlyClients();
+  sayWhenDataTimedOut();
+  mailWithoutGreeting();
 }

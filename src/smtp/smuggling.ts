@@ -68,10 +68,15 @@ export class DataScanner {
   #state: State = LINE_START;
   #before: Ending = START;
   /** Bytes written before the current chunk. */
-  #consumed = 0;
+  #consumed: number;
   #dotAt = -1;
   #ended = false;
   #smuggling: SmugglingFinding | undefined;
+
+  /** `offset`: where in the DATA stream the first byte written lies (a scan of its tail only). */
+  constructor(offset = 0) {
+    this.#consumed = offset;
+  }
 
   write(chunk: Uint8Array): this {
     if (this.#ended) throw new Error('DataScanner: write after end');
