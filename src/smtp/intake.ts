@@ -94,15 +94,17 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     hideDSN: false,
     // Reverse DNS per connection costs a lookup (and up to its timeout) and decides nothing here.
     disableReverseLookup: true,
-    disabledCommands: [...(settings.tls ? [] : ['STARTTLS']), ...(acceptance.hasAccounts ? [] : ['AUTH'])],
+    // AUTH stays a known command without accounts too: authRefusal answers it with what to do instead.
+    disabledCommands: settings.tls ? [] : ['STARTTLS'],
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: true,
     // smtp-server's own switch would refuse AUTH without TLS from loopback too, where TLS protects
     // nothing: the service decides per client instead, and a refused client is not offered AUTH and
-    // is refused at the AUTH command, before it sends a password (patches.ts).
+    // is refused at the AUTH command, before it sends a password (patches.ts); so is every client of a
+    // relay without accounts.
     allowInsecureAuth: true,
-    authRefusal(address: string) {
-      const refusal = acceptance.insecureAuth(address, false);
+    authRefusal(address: string, secure: boolean) {
+      const refusal = acceptance.hasAccounts ? acceptance.insecureAuth(address, secure) : new RelayError('AUTH_UNAVAILABLE');
       return refusal && refuse(refusal);
     },
     ...tls(),

@@ -76,19 +76,20 @@ function explainSpacedNumbers(): void {
   };
 }
 
-/** A refusal of AUTH on this connection (a password must not travel in clear from there), or undefined. */
-type AuthRefusal = (address: string) => (Error & { responseCode: number }) | undefined;
+/** A refusal of AUTH on this connection (no accounts, or a password must not travel in clear from there), or undefined. */
+type AuthRefusal = (address: string, secure: boolean) => (Error & { responseCode: number }) | undefined;
 
 /**
  * smtp-server offers AUTH before STARTTLS either to every client (`allowInsecureAuth`) or to none,
  * and refuses AUTH LOGIN only after the client has sent its user name and password. The relay lets
- * this host's own loopback authenticate in clear and no one else: the server's `authRefusal(address)`
- * says which. To a refused client without TLS, EHLO does not offer AUTH, and the AUTH command itself
- * gets the refusal before any credential is sent.
+ * this host's own loopback authenticate in clear and no one else, and a relay without accounts no one
+ * (smtp-server's disabled AUTH would answer a vague "500 command not recognized"): the server's
+ * `authRefusal(address, secure)` says which. To a refused client, EHLO does not offer AUTH, and the
+ * AUTH command itself gets the refusal before any credential is sent.
  */
 function authOnlyWherePasswordsMayTravel(): void {
   const refusalOf = (connection: SMTPConnection) =>
-    connection.secure ? undefined : (connection._server.options as { authRefusal?: AuthRefusal }).authRefusal?.(connection.remoteAddress);
+    (connection._server.options as { authRefusal?: AuthRefusal }).authRefusal?.(connection.remoteAddress, connection.secure);
   const ehlo = SMTPConnection.prototype.handler_EHLO;
   SMTPConnection.prototype.handler_EHLO = function ehloWithoutRefusedAuth(command, callback) {
     if (!refusalOf(this)) {
