@@ -47,6 +47,13 @@ export const RELAY_ERRORS = {
   },
   POLICY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: "Not allowed by this relay's sender policy" },
   RATE_LIMITED: { smtp: 451, enhanced: '4.7.1', http: 429, text: 'Sending limit reached; try again later' },
+  /** AUTH on a relay without `accounts`: clients there send from a network the relay trusts instead. */
+  AUTH_UNAVAILABLE: {
+    smtp: 502,
+    enhanced: '5.5.1',
+    http: 400,
+    text: 'This relay has no accounts: send without AUTH from a network it trusts (smtp.trustedNetworks or networks)',
+  },
   AUTH_FAILED: { smtp: 535, enhanced: '5.7.8', http: 401, text: 'Authentication credentials invalid' },
   ENCRYPTION_REQUIRED: {
     smtp: 538,

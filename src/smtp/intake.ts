@@ -15,6 +15,12 @@ import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 const MAX_COMMAND_LINE_BYTES = 4096;
 /** Unauthenticated clients get this many commands before being cut off (smtp-server's guard). */
 const MAX_UNAUTHENTICATED_COMMANDS = 250;
+/**
+ * The oldest TLS the listeners take. smtp-server's default is TLS 1.0 for old clients, but OpenSSL 3
+ * at Node's default security level refuses the SHA-1 signatures TLS 1.0 and 1.1 need: such a client
+ * failed later anyway, with a TLS "internal error". Said here, its handshake ends at the version.
+ */
+const MIN_TLS_VERSION = 'TLSv1.2';
 /** smtp-server's own wait when `closeTimeoutMs` is not given. */
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 /** How often a stop looks whether the open transactions have ended: a stop ends at most this much after the last. */
@@ -94,18 +100,21 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     hideDSN: false,
     // Reverse DNS per connection costs a lookup (and up to its timeout) and decides nothing here.
     disableReverseLookup: true,
-    disabledCommands: [...(settings.tls ? [] : ['STARTTLS']), ...(acceptance.hasAccounts ? [] : ['AUTH'])],
+    // AUTH stays a known command without accounts too: authRefusal answers it with what to do instead.
+    disabledCommands: settings.tls ? [] : ['STARTTLS'],
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: true,
     // smtp-server's own switch would refuse AUTH without TLS from loopback too, where TLS protects
     // nothing: the service decides per client instead, and a refused client is not offered AUTH and
-    // is refused at the AUTH command, before it sends a password (patches.ts).
+    // is refused at the AUTH command, before it sends a password (patches.ts); so is every client of a
+    // relay without accounts.
     allowInsecureAuth: true,
-    authRefusal(address: string) {
-      const refusal = acceptance.insecureAuth(address, false);
+    authRefusal(address: string, secure: boolean) {
+      const refusal = acceptance.hasAccounts ? acceptance.insecureAuth(address, secure) : new RelayError('AUTH_UNAVAILABLE');
       return refusal && refuse(refusal);
     },
     ...tls(),
+    minVersion: MIN_TLS_VERSION,
     logger: false,
     skipGreetingDelay: (address: string) => acceptance.isTrusted(address),
     // smtp-server's default defers with setImmediate; answering at once lets the greeting of a
@@ -238,8 +247,16 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   const implicit =
     settings.tls && settings.tlsPort !== undefined ? new SMTPServer({ ...handlers, secure: true } as ConstructorParameters<typeof SMTPServer>[0]) : undefined;
   const servers = [plain, ...(implicit ? [implicit] : [])];
-  // A failure to bind is the caller's (a ListenError), not a connection error to log.
-  for (const server of servers) server.on('error', (error) => server.server.listening && logger.warn({ err: error }, 'smtp: connection error'));
+  // A failure to bind is the caller's (a ListenError), not a connection error to log. smtp-server
+  // reports a failed STARTTLS handshake twice, with the same error: it is logged once.
+  const reported = new WeakSet<Error>();
+  for (const server of servers) {
+    server.on('error', (error) => {
+      if (!server.server.listening || reported.has(error)) return;
+      reported.add(error);
+      logConnectionError(logger, error);
+    });
+  }
   const port = await listen(plain, settings.port, settings.host).catch((error: unknown) => {
     throw new ListenError('SMTP', { host: 'smtp.host', port: 'smtp.port' }, `${settings.host}:${settings.port}`, error);
   });
@@ -271,6 +288,31 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
   };
+}
+
+/** Node's name of a TLS version as people write it: `TLSv1` is TLS 1.0. */
+function tlsName(protocol: string): string {
+  return protocol === 'TLSv1' ? 'TLS 1.0' : protocol.replace(/^TLSv/, 'TLS ');
+}
+
+/**
+ * A connection's failure in the log. A client whose TLS is older than MIN_TLS_VERSION gets one line
+ * saying so (OpenSSL's own words name a C file and say nothing an operator can act on), as such a
+ * device is told what to do in docs/security.md; anything else with its error.
+ */
+function logConnectionError(
+  logger: Logger,
+  error: Error & { code?: string; remoteAddress?: string; meta?: { tlsProtocol?: string | null; remoteAddress?: string } },
+): void {
+  const offered = error.meta?.tlsProtocol;
+  if (error.code === 'ERR_SSL_UNSUPPORTED_PROTOCOL') {
+    logger.warn(
+      { client: error.remoteAddress ?? error.meta?.remoteAddress, tls: offered ?? undefined },
+      `smtp: client offered only ${offered ? tlsName(offered) : 'an older TLS'}; ${tlsName(MIN_TLS_VERSION)} or newer is required`,
+    );
+    return;
+  }
+  logger.warn({ err: error }, 'smtp: connection error');
 }
 
 /** The 250 text: the message id, and what the relay did differently from what was asked (nothing, for the postmaster's mail). */

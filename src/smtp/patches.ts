@@ -63,7 +63,7 @@ const WRITTEN_NUMBER = /^\+?\(?\d[\d().-]*\d$/;
  * (`RCPT TO:<447 700 900123@sms.example.com>`) gets its "501 Bad recipient address syntax" before
  * any handler sees the address. A recipient whose local part is a phone number written with spaces
  * gets the relay's answer instead: what to write (501 5.1.3, a bad destination mailbox address).
- * Anything else keeps smtp-server's own reply.
+ * Anything else goes on to acceptEnvelopeAddressesAsWritten.
  */
 function explainSpacedNumbers(): void {
   const handle = SMTPConnection.prototype.handler_RCPT;
@@ -79,19 +79,116 @@ function explainSpacedNumbers(): void {
   };
 }
 
-/** A refusal of AUTH on this connection (a password must not travel in clear from there), or undefined. */
-type AuthRefusal = (address: string) => (Error & { responseCode: number }) | undefined;
+/** `MAIL FROM:` or `RCPT TO:` and the spaces around the colon, as smtp-server reads them. */
+const ADDRESS_COMMAND = /^\s*(MAIL FROM|RCPT TO)\s*:[ \t]*/i;
+/** RFC 5321 §4.1.3: a source route before the mailbox, which smtp-server drops. */
+const SOURCE_ROUTE = /^@[^\s,:@]+(?:,@[^\s,:@]+)*:/;
+/** RFC 5321 §4.1.2 Quoted-string, in ASCII: printable characters, `"` and `\\` only escaped (so never a control character). */
+const QUOTED_LOCAL_PART = /^"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*"$/;
+/** The domain smtp-server checks in place of a sender's missing one; it is dropped again from the address. */
+const STAND_IN_DOMAIN = 'localhost';
+
+/** Where the `"` that ends the quoted string opened at `start` is, or -1. */
+function closingQuote(text: string, start: number): number {
+  for (let index = start + 1; index < text.length; index++) {
+    if (text[index] === '\\') index++;
+    else if (text[index] === '"') return index;
+  }
+  return -1;
+}
+
+/** The path (without its brackets) and what follows it: `<path> params` or a path written without brackets. */
+function splitPath(text: string): { readonly path: string; readonly rest: string } | undefined {
+  const bracketed = text.startsWith('<');
+  let index = bracketed ? 1 : 0;
+  while (index < text.length) {
+    const char = text[index] ?? '';
+    if (char === '"') {
+      index = closingQuote(text, index);
+      if (index < 0) return undefined;
+    } else if (bracketed ? char === '>' : /\s/.test(char)) break;
+    else if (char === '<' || char === '>') return undefined;
+    index++;
+  }
+  if (bracketed && text[index] !== '>') return undefined;
+  const rest = text.slice(bracketed ? index + 1 : index);
+  return /^(\s|$)/.test(rest) ? { path: text.slice(bracketed ? 1 : 0, index), rest } : undefined;
+}
+
+/**
+ * An envelope address as old devices write it (UPS cards, BMCs, printers; Postfix takes these with its
+ * default `strict_rfc821_envelopes = no`): without angle brackets, with a quoted local part holding
+ * spaces, with the domain's trailing dot, a sender without a domain. What it reads is given to
+ * smtp-server's own parser in the form it takes (a quoted local part as a stand-in of the same length,
+ * a missing domain as a stand-in), so its checks of the domain, the parameters and the length all
+ * hold; the address it returns is the one written, brackets added and a trailing dot dropped.
+ */
+function parseWrittenAddress(parse: SMTPConnection['_parseAddressCommand'], connection: SMTPConnection, name: string, command: string) {
+  const verb = ADDRESS_COMMAND.exec(command);
+  const written = verb && splitPath(command.slice(verb[0].length));
+  if (!verb?.[1] || !written) return false;
+  const mailbox = written.path.replace(SOURCE_ROUTE, '');
+  const quoted = mailbox.startsWith('"');
+  const at = quoted ? closingQuote(mailbox, 0) + 1 : mailbox.lastIndexOf('@');
+  const local = at > 0 ? mailbox.slice(0, at) : mailbox;
+  const domain = at > 0 && mailbox[at] === '@' ? mailbox.slice(at + 1).replace(/(.)\.$/, '$1') : undefined;
+  const sender = verb[1].toUpperCase() === 'MAIL FROM';
+  if (local === '' || (quoted ? !QUOTED_LOCAL_PART.test(local) : /\s/.test(local)) || (at > 0 && domain === undefined)) return false;
+  if (domain === undefined && !sender) return false;
+  const standIn = quoted ? 'q'.repeat(local.length) : local;
+  const parsed = parse.call(connection, name, `${verb[1]}:<${standIn}@${domain ?? STAND_IN_DOMAIN}>${written.rest}`);
+  if (!parsed) return false;
+  const address = domain === undefined ? local : `${local}${parsed.address.slice(standIn.length)}`;
+  return { ...parsed, address };
+}
+
+/**
+ * smtp-server refuses any envelope address outside RFC 5321's strict form with a vague "501 Error: Bad
+ * sender address syntax" (or recipient). It keeps parsing what it takes as before; what it refuses is
+ * read as old devices write it (`parseWrittenAddress`), and what is still refused gets a reply that says
+ * what to write. Every check after the parse (relaying, routing characters, sender policy) sees the
+ * address as for any other.
+ */
+function acceptEnvelopeAddressesAsWritten(): void {
+  const parse = SMTPConnection.prototype._parseAddressCommand;
+  SMTPConnection.prototype._parseAddressCommand = function parseAsWritten(rawName, rawCommand) {
+    return parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, String(rawCommand ?? ''));
+  };
+  const mail = SMTPConnection.prototype.handler_MAIL;
+  SMTPConnection.prototype.handler_MAIL = function mailWithSpecificRefusal(command, callback) {
+    if (this._parseAddressCommand('mail from', command)) {
+      mail.call(this, command, callback);
+      return;
+    }
+    this.send(501, '5.1.7 Bad sender address syntax: write MAIL FROM:<name@example.com>, then any parameters');
+    callback();
+  };
+  const rcpt = SMTPConnection.prototype.handler_RCPT;
+  SMTPConnection.prototype.handler_RCPT = function rcptWithSpecificRefusal(command, callback) {
+    const parsed = this._parseAddressCommand('rcpt to', command);
+    if (parsed !== false && parsed.address !== '') {
+      rcpt.call(this, command, callback);
+      return;
+    }
+    this.send(501, '5.1.3 Bad recipient address syntax: write RCPT TO:<phone number@SMS domain>, then any parameters');
+    callback();
+  };
+}
+
+/** A refusal of AUTH on this connection (no accounts, or a password must not travel in clear from there), or undefined. */
+type AuthRefusal = (address: string, secure: boolean) => (Error & { responseCode: number }) | undefined;
 
 /**
  * smtp-server offers AUTH before STARTTLS either to every client (`allowInsecureAuth`) or to none,
  * and refuses AUTH LOGIN only after the client has sent its user name and password. The relay lets
- * this host's own loopback authenticate in clear and no one else: the server's `authRefusal(address)`
- * says which. To a refused client without TLS, EHLO does not offer AUTH, and the AUTH command itself
- * gets the refusal before any credential is sent.
+ * this host's own loopback authenticate in clear and no one else, and a relay without accounts no one
+ * (smtp-server's disabled AUTH would answer a vague "500 command not recognized"): the server's
+ * `authRefusal(address, secure)` says which. To a refused client, EHLO does not offer AUTH, and the
+ * AUTH command itself gets the refusal before any credential is sent.
  */
 function authOnlyWherePasswordsMayTravel(): void {
   const refusalOf = (connection: SMTPConnection) =>
-    connection.secure ? undefined : (connection._server.options as { authRefusal?: AuthRefusal }).authRefusal?.(connection.remoteAddress);
+    (connection._server.options as { authRefusal?: AuthRefusal }).authRefusal?.(connection.remoteAddress, connection.secure);
   const ehlo = SMTPConnection.prototype.handler_EHLO;
   SMTPConnection.prototype.handler_EHLO = function ehloWithoutRefusedAuth(command, callback) {
     if (!refusalOf(this)) {
@@ -334,6 +431,8 @@ export function applySmtpServerPatches(): void {
   applied = true;
   keepHandlerEnhancedCodes();
   skipGreetingDelayForTrusted();
+  // Before explainSpacedNumbers, which then answers a spaced number before this reads the address.
+  acceptEnvelopeAddressesAsWritten();
   explainSpacedNumbers();
   authOnlyWherePasswordsMayTravel();
   coalesceReplies();

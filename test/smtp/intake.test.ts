@@ -257,6 +257,23 @@ describe('SMTP intake → gateway', () => {
     assert.equal(result.mail.enhanced, '5.7.0');
   });
 
+  test('AUTH on a relay without accounts says to send from a trusted network instead (502 5.5.1), and EHLO offers no AUTH', async () => {
+    const dialog = await SmtpDialog.open(port, { localAddress: '127.0.0.2' });
+    try {
+      const ehlo = await dialog.command('EHLO ups.example.com');
+      assert.ok(!ehlo.lines.some((line) => /^250[- ]AUTH/.test(line)), ehlo.lines.join(' | '));
+      for (const command of [`AUTH PLAIN ${Buffer.from('\0ups\0secret').toString('base64')}`, 'AUTH LOGIN']) {
+        const auth = await dialog.command(command);
+        assert.equal(
+          `${auth.code} ${auth.text}`,
+          '502 5.5.1 This relay has no accounts: send without AUTH from a network it trusts (smtp.trustedNetworks or networks)',
+        );
+      }
+    } finally {
+      await dialog.close();
+    }
+  });
+
   test('trusted clients get the greeting at once; others keep smtp-server early-talker detection', async () => {
     const trusted = await SmtpDialog.open(port, { waitForGreeting: false });
     trusted.write('EHLO eager.example.com\r\n');

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { connect as connectTcp, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { connect as connectTls, type SecureVersion } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../src/config/load.ts';
+import { type Relay, startRelay } from '../../src/relay.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { relayEnvironment, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
+
+const TLS = {
+  key: fileURLToPath(new URL('../fixtures/tls/key.pem', import.meta.url)),
+  cert: fileURLToPath(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+};
+
+/** A TLS handshake over `socket` (or a new connection to `port`) offering at most `maxVersion`: its error, or undefined when it succeeds. */
+function handshake(maxVersion: SecureVersion, target: { socket: Socket } | { port: number }): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    // SECLEVEL=0: the client's own OpenSSL would otherwise refuse TLS 1.0 before the relay sees it.
+    const secure = connectTls({ ...target, host: '127.0.0.1', maxVersion, minVersion: 'TLSv1', rejectUnauthorized: false, ciphers: 'DEFAULT@SECLEVEL=0' });
+    secure.once('secureConnect', () => {
+      secure.end();
+      resolve(undefined);
+    });
+    secure.once('error', (error) => resolve(error.message));
+  });
+}
+
+/** EHLO and STARTTLS over a raw socket (after the greeting), then the handshake once STARTTLS is answered 220. */
+function startTls(port: number, maxVersion: SecureVersion): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp({ host: '127.0.0.1', port });
+    let seen = '';
+    socket.setEncoding('utf8');
+    socket.on('error', reject);
+    socket.on('data', (chunk: string) => {
+      const greeted = seen.includes('\r\n');
+      seen += chunk;
+      if (!greeted && seen.includes('\r\n')) socket.write('EHLO device.example.com\r\nSTARTTLS\r\n');
+      if (/\r\n220 [^\r\n]*\r\n$/.test(seen)) {
+        socket.removeAllListeners('data');
+        handshake(maxVersion, { socket }).then(resolve, reject);
+      }
+    });
+  });
+}
+
+describe('TLS versions', () => {
+  let relay: Relay;
+  let dir: string;
+  const log = captureLog('info');
+  const lines = () => log.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  before(async () => {
+    dir = tempDir();
+    const { config } = loadConfig(relayEnvironment(dir, { smtp: { tls: TLS, tlsPort: 0 } }), dir);
+    relay = await startRelay(config, log.logger);
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(dir);
+  });
+
+  test('a client offering only TLS 1.0 or 1.1 (STARTTLS or the TLS port) is refused, logged in one line saying what is required, no OpenSSL stack', async () => {
+    const attempts = [
+      ['TLSv1', 'TLS 1.0', () => startTls(relay.smtpPort, 'TLSv1')],
+      ['TLSv1.1', 'TLS 1.1', () => startTls(relay.smtpPort, 'TLSv1.1')],
+      ['TLSv1', 'TLS 1.0', () => handshake('TLSv1', { port: relay.smtpTlsPort ?? 0 })],
+    ] as const;
+    for (const [, , attempt] of attempts) assert.ok(await attempt(), 'the handshake fails');
+    const expected = attempts.map(([tls, name]) => ({
+      level: 'warn',
+      client: '127.0.0.1',
+      tls,
+      msg: `smtp: client offered only ${name}; TLS 1.2 or newer is required`,
+    }));
+    const logged = () =>
+      lines()
+        .filter((line) => line.component === 'smtp' && line.level === 'warn')
+        .map(({ level, client, tls, msg, err }) => ({ level, client, tls, msg, ...(err ? { err } : {}) }));
+    await waitFor('the log lines', () => logged().length >= expected.length);
+    // Nothing more comes (smtp-server reports each failed STARTTLS handshake twice).
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(logged(), expected);
+  });
+
+  test('TLS 1.2 and 1.3 clients are taken', async () => {
+    assert.equal(await startTls(relay.smtpPort, 'TLSv1.2'), undefined);
+    assert.equal(await startTls(relay.smtpPort, 'TLSv1.3'), undefined);
+    assert.equal(await handshake('TLSv1.2', { port: relay.smtpTlsPort ?? 0 }), undefined);
+  });
+});
