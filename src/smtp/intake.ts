@@ -110,9 +110,10 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     // relay without accounts.
     allowInsecureAuth: true,
     authRefusal(address: string, secure: boolean) {
-      const refusal = acceptance.hasAccounts ? acceptance.insecureAuth(address, secure) : new RelayError('AUTH_UNAVAILABLE');
-      return refusal && refuse(refusal);
+      return acceptance.hasAccounts ? acceptance.insecureAuth(address, secure) : new RelayError('AUTH_UNAVAILABLE');
     },
+    // Counted only when an AUTH command gets it: every EHLO asks authRefusal whether to offer AUTH.
+    authRefused: refuse,
     ...tls(),
     minVersion: MIN_TLS_VERSION,
     logger: false,

@@ -176,7 +176,10 @@ function acceptEnvelopeAddressesAsWritten(): void {
 }
 
 /** A refusal of AUTH on this connection (no accounts, or a password must not travel in clear from there), or undefined. */
-type AuthRefusal = (address: string, secure: boolean) => (Error & { responseCode: number }) | undefined;
+/** Why a client may not authenticate, asked at each EHLO and AUTH; uncounted, as most asks come from clients that never send AUTH. */
+type AuthRefusal = (address: string, secure: boolean) => RelayError | undefined;
+/** The answer to an AUTH command refused: counted as a refusal (the intake's `refuse`). */
+type AuthRefused = (refusal: RelayError) => Error & { responseCode: number };
 
 /**
  * smtp-server offers AUTH before STARTTLS either to every client (`allowInsecureAuth`) or to none,
@@ -187,8 +190,8 @@ type AuthRefusal = (address: string, secure: boolean) => (Error & { responseCode
  * AUTH command itself gets the refusal before any credential is sent.
  */
 function authOnlyWherePasswordsMayTravel(): void {
-  const refusalOf = (connection: SMTPConnection) =>
-    (connection._server.options as { authRefusal?: AuthRefusal }).authRefusal?.(connection.remoteAddress, connection.secure);
+  const optionsOf = (connection: SMTPConnection) => connection._server.options as { authRefusal?: AuthRefusal; authRefused?: AuthRefused };
+  const refusalOf = (connection: SMTPConnection) => optionsOf(connection).authRefusal?.(connection.remoteAddress, connection.secure);
   const ehlo = SMTPConnection.prototype.handler_EHLO;
   SMTPConnection.prototype.handler_EHLO = function ehloWithoutRefusedAuth(command, callback) {
     if (!refusalOf(this)) {
@@ -211,7 +214,8 @@ function authOnlyWherePasswordsMayTravel(): void {
       auth.call(this, command, callback);
       return;
     }
-    this.send(refusal.responseCode, refusal.message);
+    const answer = (optionsOf(this).authRefused ?? toSmtpError)(refusal);
+    this.send(answer.responseCode, answer.message);
     callback();
   };
 }

@@ -258,10 +258,17 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('AUTH on a relay without accounts says to send from a trusted network instead (502 5.5.1), and EHLO offers no AUTH', async () => {
+    const refusedAuth = async () => {
+      const metrics = await (await fetch(`http://127.0.0.1:${relay.relay.httpPort}/metrics`)).text();
+      return Number(/^smsrelay_smtp_refused_total\{code="AUTH_UNAVAILABLE"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+    };
+    const before = await refusedAuth();
     const dialog = await SmtpDialog.open(port, { localAddress: '127.0.0.2' });
     try {
       const ehlo = await dialog.command('EHLO ups.example.com');
       assert.ok(!ehlo.lines.some((line) => /^250[- ]AUTH/.test(line)), ehlo.lines.join(' | '));
+      // Not offering AUTH at EHLO refuses nothing: only an AUTH command's answer counts.
+      assert.equal(await refusedAuth(), before);
       for (const command of [`AUTH PLAIN ${Buffer.from('\0ups\0secret').toString('base64')}`, 'AUTH LOGIN']) {
         const auth = await dialog.command(command);
         assert.equal(
@@ -269,6 +276,7 @@ describe('SMTP intake → gateway', () => {
           '502 5.5.1 This relay has no accounts: send without AUTH from a network it trusts (smtp.trustedNetworks or networks)',
         );
       }
+      assert.equal(await refusedAuth(), before + 2);
     } finally {
       await dialog.close();
     }
