@@ -137,7 +137,8 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
     sendAt: sendAtOf(mail),
     attachments: mail.attachments
       .filter((attachment) => !attachment.related && !isSignature(attachment))
-      .map((attachment) => attachment.filename?.trim() || attachment.contentType),
+      // mailparser (the fallback reader) gives `false` for a part whose Content-Type names no type.
+      .map((attachment) => attachment.filename?.trim() || attachment.contentType || 'application/octet-stream'),
     ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
   };
 }
