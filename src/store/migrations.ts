@@ -342,6 +342,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX outbound_lease_end ON outbound (next_attempt_at, id) WHERE status = 'queued' AND lease_owner IS NOT NULL;
   `,
+  // 19: the same for the relay's own mail (bounces, notices, replies): a claim takes the mail of a lease that
+  // ended before the mail queue's backlog, found without reading that backlog.
+  `
+  CREATE INDEX mail_out_lease_end ON mail_out (next_attempt_at, id) WHERE status = 'queued' AND lease_owner IS NOT NULL;
+  `,
 ];
 
 /** Brings the database to the newest schema; refuses a database written by a newer relay. */

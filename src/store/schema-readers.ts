@@ -14,7 +14,8 @@ export const FIRST_CLASSIFIED = 12;
 // 16 adds nullable columns an older relay neither reads nor writes: its parts carry no phone time, its erasures no mark.
 // 17 adds nullable columns an older relay neither reads nor writes: its parts carry no context, as before.
 // 18 adds an index an older relay never asks for: its claims take ended leases in due order, as before.
-export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([12, 13, 14, 15, 16, 17, 18]);
+// 19 adds an index an older relay never asks for: its claims take ended mail leases in due order, as before.
+export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([12, 13, 14, 15, 16, 17, 18, 19]);
 export const BREAKING_MIGRATIONS: ReadonlySet<number> = new Set<number>();
 
 /** The lowest schema a relay must know to run on schema `version`: its latest breaking (or unclassified) migration. */

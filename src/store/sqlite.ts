@@ -292,8 +292,10 @@ export class SqliteStore implements Store {
 
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
     return this.#write(() => {
-      const rows = this.#sql.dueMail.all(request.now, request.limit) as MailRow[];
-      for (const row of rows) this.#sql.leaseMail.run(request.owner, request.leaseUntil, row.id);
+      const sql = this.#sql;
+      const ended = sql.endedMailLeases.all(request.now, request.limit) as MailRow[];
+      const rows = [...ended, ...(sql.dueMail.all(request.now, request.limit - ended.length) as MailRow[])];
+      for (const row of rows) sql.leaseMail.run(request.owner, request.leaseUntil, row.id);
       return rows.map(toClaimedMail);
     }, UNPROMISED);
   }
@@ -780,9 +782,13 @@ function prepareStatements(db: Database) {
       VALUES (@created_at, @kind, @message_id, @envelope_from, @recipients, @raw, 'queued', @created_at, @created_at,
         @once_key)
       ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING`),
+    // A claim takes the mail whose lease ended before the others (postgres/store.ts, CLAIM_ORDER), found by their own index.
+    endedMailLeases: db.prepare(`
+      SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
+      WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
     dueMail: db.prepare(`
       SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
-      WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
+      WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
     leaseMail: db.prepare('UPDATE mail_out SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
     nextMailDue: db.prepare("SELECT MIN(next_attempt_at) AS at FROM mail_out WHERE status = 'queued'"),
     mailRetry: db.prepare(`

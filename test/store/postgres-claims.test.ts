@@ -66,6 +66,38 @@ forEachStore((kind) =>
   }),
 );
 
+/** What a claim of the relay's own due mail takes, the same on both stores. */
+forEachStore((kind) =>
+  describe('claims of due mail', () => {
+    test('a mail whose lease ended (its relay died with it in flight) is claimed before the backlog due before its lease ended', async () => {
+      const store = await kind.fresh();
+      const bounce = (to: string) => ({ kind: 'bounce', messageId: undefined, envelopeFrom: '', recipients: [to], raw: Buffer.from(to) }) as const;
+      await store.enqueueMail(['a@example.com', 'b@example.com', 'c@example.com'].map(bounce));
+      const now = Date.now();
+      const backlog = await store.claimDueMail({ owner: 'gamma', now, leaseUntil: now + 60_000, limit: 5 });
+      assert.equal(backlog.length, 3);
+      await store.enqueueMail([bounce('in-flight@example.com')]);
+      // alpha dies with it in flight: a lease that has ended by every clock when beta claims.
+      const dying = Date.now();
+      const [inFlight] = await store.claimDueMail({ owner: 'alpha', now: dying, leaseUntil: dying - 1, limit: 5 });
+      assert.deepEqual(inFlight?.recipients, ['in-flight@example.com']);
+      // The smarthost deferred the backlog: due long before alpha's lease ended.
+      for (const [index, item] of backlog.entries())
+        await store.recordMailOutcome({ id: item.id, kind: 'retry', nextAttemptAt: 1_000 + index, error: 'smarthost down' });
+
+      const later = Date.now();
+      const [again] = await store.claimDueMail({ owner: 'beta', now: later, leaseUntil: later + 60_000, limit: 1 });
+      assert.equal(again?.id, inFlight?.id, 'the ended lease first, not the mail due before it ended');
+      assert.deepEqual(
+        (await store.claimDueMail({ owner: 'beta', now: later, leaseUntil: later + 60_000, limit: 5 })).map((item) => item.id),
+        backlog.map((item) => item.id),
+        'then the backlog in due order',
+      );
+      await store.close();
+    });
+  }),
+);
+
 describeOnPostgres('PostgreSQL: what a claim reads', async () => {
   test('a claim among many due one-number mails reads one due SMS per batch it may take and the one that stops it, not what its batches could hold', async () => {
     const url = (await freshDatabase()) ?? '';

@@ -158,14 +158,12 @@ const UNPROMISED: Durability = { synced: false };
  */
 const DUE = `(CASE WHEN lease_owner IS NULL THEN next_attempt_at <= $1 ELSE next_attempt_at <= ${DB_NOW_MS} END)`;
 /**
- * A bound that every row DUE takes lies within, in a form the `(next_attempt_at, id)` index can stop
- * at (DUE, a CASE on the clock that is read anew per row, cannot): without it a claim read every queued
- * row to find that none is due, say 10,000 retries waiting for a gateway to come back, at every claim.
- * `statement_timestamp()` is at most the per-row `clock_timestamp()`: a lease that ended within this
- * statement waits for the next claim.
+ * A leased row's lease has ended, by the database's clock as DUE judges it, in a form the
+ * `(next_attempt_at, id)` index can stop at (DUE, a CASE on the clock that is read anew per row, cannot):
+ * without it a claim read every queued row to find that none is due, say 10,000 retries waiting for a
+ * gateway to come back, at every claim. `statement_timestamp()` is at most the per-row
+ * `clock_timestamp()`: a lease that ended within this statement waits for the next claim.
  */
-const DUE_BOUND = 'next_attempt_at <= GREATEST($1, (extract(epoch from statement_timestamp()) * 1000)::bigint)';
-/** A leased row's lease has ended, by the database's clock as DUE judges it, in DUE_BOUND's form an index can stop at. */
 const LEASE_ENDED = 'next_attempt_at <= (extract(epoch from statement_timestamp()) * 1000)::bigint';
 /**
  * The advisory-lock class (the text "smdr") that orders a delivery report with its SMS's send result.
@@ -179,29 +177,36 @@ const reportLockKey = (providerId: string, number: string) => `hashtext(${provid
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
- * The order a claim takes due SMS in: those whose lease ended first (their relay died, or lost the store,
- * with them in flight), then the others in due order. A leased row's next_attempt_at holds its lease's
- * end, so in due order alone such an SMS waited behind every SMS due before its lease ended, the
- * whole backlog, where docs/several-relays.md promises it within `delivery.leaseTtl` plus a poll.
+ * The order a claim takes due work (SMS, the relay's own mail) in: those whose lease ended first (their
+ * relay died, or lost the store, with them in flight), then the others in due order. A leased row's
+ * next_attempt_at holds its lease's end, so in due order alone such work waited behind everything due
+ * before its lease ended, the whole backlog, where docs/several-relays.md promises it within
+ * `delivery.leaseTtl` plus a poll.
  */
 const CLAIM_ORDER = 'lease_owner IS NULL, next_attempt_at, id';
 /**
- * The first `$2` SMS due at `$1` (the relay's clock), in CLAIM_ORDER, that a claim chooses from, each
- * with the relay whose lease ended (`lease_owner`), rows locked by `lock`: the ended leases through
- * their index (outbound_lease_end, nearly always empty), then the rows nobody leased through the due
- * index, each read only as far as the `$2` it may take (a subquery each: a locking clause may not
- * stand in a UNION's branch). Not paused is checked once, before both. The branches come out in the order written: a statement that writes never runs a parallel plan, the only
- * one whose Append mixes them.
+ * The first `limit` queued rows of `table` due at `$1` (the relay's clock) that also match `where`, in
+ * CLAIM_ORDER, each with the relay whose lease ended (`lease_owner`), rows locked by `lock`: the ended
+ * leases through their index (outbound_lease_end, mail_out_lease_end: nearly always empty), then the rows
+ * nobody leased through the due index, each read only as far as the `limit` it may take (a subquery
+ * each: a locking clause may not stand in a UNION's branch). The branches come out in the order written:
+ * a statement that writes never runs a parallel plan, the only one whose Append mixes them.
  */
-const smsCandidates = (lock: string) => `SELECT id, message_id, next_attempt_at, lease_owner FROM (
-    SELECT id, message_id, next_attempt_at, lease_owner FROM (SELECT id, message_id, next_attempt_at, lease_owner FROM outbound
-      WHERE status = 'queued' AND lease_owner IS NOT NULL AND ${LEASE_ENDED} AND held = 0
-      ORDER BY next_attempt_at, id LIMIT $2 ${lock}) ended
+const endedLeasesFirst = (table: 'outbound' | 'mail_out', columns: string, where: string, limit: string, lock: string) => `SELECT ${columns} FROM (
+    SELECT ${columns} FROM (SELECT ${columns} FROM ${table}
+      WHERE status = 'queued' AND lease_owner IS NOT NULL AND ${LEASE_ENDED}${where}
+      ORDER BY next_attempt_at, id LIMIT ${limit} ${lock}) ended
     UNION ALL
-    SELECT id, message_id, next_attempt_at, lease_owner FROM (SELECT id, message_id, next_attempt_at, lease_owner FROM outbound
-      WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= $1 AND held = 0
-      ORDER BY next_attempt_at, id LIMIT $2 ${lock}) waiting
-  ) candidates WHERE ${NOT_PAUSED} LIMIT $2`;
+    SELECT ${columns} FROM (SELECT ${columns} FROM ${table}
+      WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= $1${where}
+      ORDER BY next_attempt_at, id LIMIT ${limit} ${lock}) waiting
+  ) candidates`;
+/**
+ * The first `$2` SMS due at `$1`, not held, that a claim chooses from (endedLeasesFirst), rows locked by
+ * `lock`. Not paused is checked once, before both branches.
+ */
+const smsCandidates = (lock: string) =>
+  `${endedLeasesFirst('outbound', 'id, message_id, next_attempt_at, lease_owner', ' AND held = 0', '$2', lock)} WHERE ${NOT_PAUSED} LIMIT $2`;
 /** The candidates of SMS_CLAIM, unlocked. Exported for tests of its plan. */
 export const SMS_CANDIDATES = smsCandidates('');
 
@@ -342,6 +347,15 @@ export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (${smsCandidates('FOR UPDATE
   ), decided AS (
     SELECT $4::int = 1 OR count(DISTINCT message_id) = count(*) AS decided FROM due
   ), ${leaseChosen(`SELECT id, next_attempt_at AS due, lease_owner AS was FROM due WHERE (SELECT decided FROM decided) ORDER BY ${CLAIM_ORDER} LIMIT $3`)}`;
+
+/**
+ * The first `$4` mails of the relay's own due at `$1` (endedLeasesFirst), locked (`SKIP LOCKED`) and
+ * leased to `$2` for `$3` ms by the database's clock, returned with their due time and the relay whose
+ * lease ended (`was`).
+ */
+const MAIL_CLAIM = `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
+  FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', '', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) c
+  WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.next_attempt_at AS due, c.lease_owner AS was`;
 
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
@@ -664,20 +678,20 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#queueing(['mail'], { statements: mailStatements(mail, Date.now()), result: () => undefined });
   }
 
-  /** One statement: the due mail locked (`SKIP LOCKED`), leased and returned, in due order. */
+  /** One statement: the due mail locked (`SKIP LOCKED`), leased and returned, in CLAIM_ORDER. */
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
     return this.#write(
       {
         statements: [
           {
-            text: `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
-          FROM (SELECT id, next_attempt_at AS due FROM mail_out WHERE status = 'queued' AND ${DUE_BOUND} AND ${DUE}
-            ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) c
-          WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.due`,
+            text: MAIL_CLAIM,
             values: [request.now, request.owner, request.leaseUntil - request.now, request.limit],
           },
         ],
-        result: ([claimed]) => ((claimed?.rows ?? []) as Array<MailRow & { due: number }>).sort((a, b) => a.due - b.due || a.id - b.id).map(toClaimedMail),
+        result: ([claimed]) =>
+          ((claimed?.rows ?? []) as Array<MailRow & { due: number; was: string | null }>)
+            .sort((a, b) => Number(a.was === null) - Number(b.was === null) || a.due - b.due || a.id - b.id)
+            .map(toClaimedMail),
       },
       [],
       UNPROMISED,
