@@ -42,6 +42,7 @@ import type {
   DueNotice,
   MailOutcome,
   NewDeliveryReport,
+  InboundPosition,
   NewInbound,
   NewMail,
   NewOutgoingMail,
@@ -825,10 +826,10 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  async listQuarantine(limit: number): Promise<QuarantineEntry[]> {
+  async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {
     const rows = await this.#rows<QuarantineRow>(
-      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes FROM quarantine ORDER BY id LIMIT $1',
-      [limit],
+      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes FROM quarantine WHERE id > $2 ORDER BY id LIMIT $1',
+      [limit, afterId],
     );
     return rows.map(quarantineEntry);
   }
@@ -934,8 +935,13 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  async undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>> {
-    return (await this.#rows<InboundRow>('SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT $1', [limit])).map(toInbound);
+  async undeliverableInbound(limit: number, before?: InboundPosition): Promise<Array<Omit<NewInbound, 'route'>>> {
+    const rows = await this.#rows<InboundRow>(
+      `SELECT * FROM inbound WHERE mailbox IS NULL AND ($2::bigint IS NULL OR (received_at, id) < ($2::bigint, $3::text))
+      ORDER BY received_at DESC, id DESC LIMIT $1`,
+      [limit, before?.receivedAt ?? null, before?.id ?? null],
+    );
+    return rows.map(toInbound);
   }
 
   async undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined> {
