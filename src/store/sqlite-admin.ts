@@ -30,7 +30,7 @@ export function prepareAdminStatements(db: Database) {
     ),
     retry: db.prepare(`
       UPDATE outbound SET next_attempt_at = @now, updated_at = @now
-      WHERE status = 'queued' AND lease_owner IS NULL AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
+      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
     remove: db.prepare(`
       UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
       WHERE status = 'queued' AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),

@@ -58,7 +58,7 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   commitStats(): Promise<CommitStats>;
   /** Queued SMS, oldest first; with `afterSmsId`, only those queued after that SMS (the next page). */
   listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]>;
-  /** An operator's hold / release / retry / delete on one message's queued SMS, or on all. */
+  /** An operator's hold / release / retry / delete on one message's queued SMS, or on all; how many changed (a retry changes none held). */
   applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number>;
   /**
    * Webhook requests kept because they could not be read, oldest first (without their bodies); with

@@ -129,6 +129,27 @@ describe('console pages', () => {
     }
   });
 
+  test('a retry of a held SMS from the queue page says it is held, and neither counts nor records a retry', async () => {
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    const targets = [...queue.matchAll(/name="target" value="([0-9a-f-]{36})"/g)];
+    const id = targets.at(-1)?.[1] ?? assert.fail('no queued SMS');
+    const act = async (action: string) => {
+      const response = await fetch(`${base}/console/queue`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, action, target: id }),
+        redirect: 'manual',
+      });
+      assert.equal(response.status, 303);
+      return /<p class="notice" role="status">([^<]*)<\/p>/.exec(await html(response.headers.get('location') ?? ''))?.[1];
+    };
+    assert.equal(await act('hold'), 'hold: 1 queued SMS changed');
+    assert.equal(await act('retry'), 'retry: 0 queued SMS changed; 1 held: release it first');
+    assert.ok(!(await relay.relay.store.events(id)).some((event) => event.kind === 'operator retry'), 'no retry in its history');
+    assert.ok((await relay.relay.store.smsOf(id)).every((sms) => sms.status === 'queued' && sms.held));
+  });
+
   test('the conversations page gives the total and pages through every number, 50 at a time', async () => {
     const seen: string[] = [];
     let path: string | undefined = '/console/conversations';

@@ -813,7 +813,7 @@ export class PostgresStore implements Store, ClusterStore {
     const change = {
       hold: "held = 1, updated_at = $1 WHERE status = 'queued' AND held = 0",
       release: "held = 0, updated_at = $1 WHERE status = 'queued' AND held = 1",
-      retry: "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND lease_owner IS NULL",
+      retry: "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL",
       delete: "status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1 WHERE status = 'queued'",
     }[action];
     return this.#queueing(action === 'retry' || action === 'release' ? ['sms'] : [], async (client) => {
