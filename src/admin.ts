@@ -191,11 +191,13 @@ export async function queue(store: Store, args: readonly string[], now: number):
   if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
   if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);
   const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
+  const sms = target === 'all' ? undefined : await store.smsOf(target);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
-  if (changed === 0 && target !== 'all' && (await store.smsOf(target)).length === 0) {
-    throw new Error(`no message with id ${target} (see smsrelay queue list)`);
-  }
-  return `${command}: ${changed} queued SMS changed`;
+  if (changed === 0 && sms?.length === 0) throw new Error(`no message with id ${target} (see smsrelay queue list)`);
+  if (command !== 'retry') return `${command}: ${changed} queued SMS changed`;
+  // A retry makes due only SMS that are not held: held ones stay held, said so, rather than counted as retried and never sent.
+  const held = sms ? sms.filter((item) => item.status === 'queued' && item.held).length : (await store.queueStats(now)).sms.held;
+  return `retry: ${changed} queued SMS changed${held > 0 ? `; ${held} held: release ${held === 1 ? 'it' : 'them'} first` : ''}`;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { GatewayHealth } from '../providers/contract.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
-import type { Store } from '../store/types.ts';
+import type { InboundPosition, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
 import { activityChart, CHART_SERIES } from './chart.ts';
 import { duration, helpers, render } from './render.ts';
@@ -26,6 +26,8 @@ const MAX_TERM_LENGTH = 320;
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const STATUSES = ['queued', 'sent', 'delivered', 'failed'] as const;
+/** The queue page's lists, each paged by its own query field: queued SMS, replies without a mailbox, quarantined requests. */
+const QUEUE_LISTS = ['after', 'replies', 'quarantine'] as const;
 /** A Map, not an object: an asset name such as `constructor` must find nothing. */
 const ASSETS: ReadonlyMap<string, string> = new Map([
   ['console.css', 'text/css; charset=utf-8'],
@@ -199,12 +201,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           reply.status(400);
           return page(reply, 'messages', request.console, { title: 'Messages', query, problem: parsed.problem, results: [], older: undefined });
         }
-        // One row more than a page tells whether another page follows (a full last page has no "Older messages").
-        const found = await consoleStore.searchMessages(parsed.search, PAGE_SIZE + 1);
-        const results = found.slice(0, PAGE_SIZE);
-        const last = results.at(-1);
-        const older = found.length > PAGE_SIZE && last ? `?${new URLSearchParams({ ...query, before: last.id })}` : undefined;
-        return page(reply, 'messages', request.console, { title: 'Messages', query, problem: undefined, results, older });
+        const found = pageOf(await consoleStore.searchMessages(parsed.search, PAGE_SIZE + 1), (last) => last.id);
+        const older = found.next === undefined ? undefined : `?${new URLSearchParams({ ...query, before: found.next })}`;
+        return page(reply, 'messages', request.console, { title: 'Messages', query, problem: undefined, results: found.rows, older });
       });
       scope.get('/messages/:id', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -243,21 +242,19 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           });
         }
         const all = await consoleStore.conversations();
-        const cursor = query.before === undefined ? undefined : conversationCursor(query.before);
+        const cursor = query.before === undefined ? undefined : timedPosition(query.before);
         if (cursor === null)
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the list; start again'), request.console);
-        const rest = cursor ? all.filter((item) => item.lastAt < cursor.at || (item.lastAt === cursor.at && item.ref > cursor.ref)) : all;
-        const list = rest.slice(0, PAGE_SIZE);
-        const last = list.at(-1);
-        const older = rest.length > PAGE_SIZE && last ? `?${new URLSearchParams({ before: `${last.lastAt}_${last.ref}` })}` : undefined;
+        const rest = cursor ? all.filter((item) => item.lastAt < cursor.at || (item.lastAt === cursor.at && item.ref > cursor.key)) : all;
+        const found = pageOf(rest, (last) => `${last.lastAt}_${last.ref}`);
         return page(reply, 'conversations', request.console, {
           title: 'Conversations',
           problem: undefined,
-          list,
+          list: found.rows,
           total: all.length,
           window: RECENT_TRAFFIC_ROWS,
           paged: cursor !== undefined,
-          older,
+          older: found.next === undefined ? undefined : `?${new URLSearchParams({ before: found.next })}`,
         });
       });
       scope.get('/conversations/:ref', async (request: ConsoleRequest, reply) => {
@@ -268,30 +265,36 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       scope.get('/queue', async (request: ConsoleRequest, reply) => {
         const query = request.query as Form;
-        if (query.after !== undefined && !/^\d{1,15}$/.test(query.after)) {
-          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
-        }
-        const after = Number(query.after ?? 0);
-        // One row more than a page tells whether another page follows.
-        const [listed, stats, paused, undeliverable, quarantined] = await Promise.all([
-          store.listQueued(PAGE_SIZE + 1, after),
+        const at = queuePositions(query);
+        if (!at) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
+        const [queued, stats, paused, undeliverable, quarantined] = await Promise.all([
+          store.listQueued(PAGE_SIZE + 1, at.after).then((listed) => pageOf(listed, (last) => String(last.smsId))),
           store.queueStats(clock()),
           store.dispatchPausedSince(),
-          store.undeliverableInbound(PAGE_SIZE),
-          store.listQuarantine(PAGE_SIZE),
+          store.undeliverableInbound(PAGE_SIZE + 1, at.replies).then((listed) => pageOf(listed, (last) => `${last.receivedAt}_${last.id}`)),
+          store.listQuarantine(PAGE_SIZE + 1, at.quarantine).then((listed) => pageOf(listed, (last) => String(last.id))),
         ]);
-        const queued = listed.slice(0, PAGE_SIZE);
-        const last = queued.at(-1);
-        const later = listed.length > PAGE_SIZE && last ? `?${new URLSearchParams({ after: String(last.smsId) })}` : undefined;
+        // Each list pages on its own: its links move it and keep the other lists where they are.
+        const kept = Object.fromEntries(QUEUE_LISTS.flatMap((name) => (query[name] === undefined ? [] : [[name, query[name]]])));
+        const link = (name: (typeof QUEUE_LISTS)[number], position: string | undefined) => {
+          const { [name]: _moved, ...others } = kept;
+          const search = new URLSearchParams(position === undefined ? others : { ...others, [name]: position }).toString();
+          return `/console/queue${search ? `?${search}` : ''}`;
+        };
+        const list = <T>(name: (typeof QUEUE_LISTS)[number], found: Paged<T>, total: number) => ({
+          rows: found.rows,
+          total,
+          paged: query[name] !== undefined,
+          first: link(name, undefined),
+          next: found.next === undefined ? undefined : link(name, found.next),
+        });
         return page(reply, 'queue', request.console, {
           title: 'Queue',
-          queued,
           stats,
-          paged: after > 0,
-          later,
+          queued: list('after', queued, stats.sms.queued + stats.sms.held),
+          undeliverable: list('replies', undeliverable, stats.undeliverableInbound),
+          quarantined: list('quarantine', quarantined, stats.quarantined),
           paused,
-          undeliverable,
-          quarantined,
           done: access.noticeOf((request.console as Context).signedIn.session, query),
         });
       });
@@ -469,10 +472,33 @@ function safeNext(next: string | undefined): string {
   return next !== undefined && CONSOLE_PATH.test(next) && !next.startsWith('/console/signin') ? next : '/console';
 }
 
-/** `<time>_<ref>`, the last conversation of the page before; null when it is not one. */
-function conversationCursor(value: string): { at: number; ref: string } | null {
-  const match = /^(\d{1,15})_([oi][\x21-\x7e]+)$/.exec(value);
-  return match?.[1] && match[2] ? { at: Number(match[1]), ref: match[2] } : null;
+/** A page of a list read one row past it (`PAGE_SIZE + 1`): its rows, and where the next page starts when one follows. */
+interface Paged<T> {
+  readonly rows: T[];
+  readonly next: string | undefined;
+}
+
+/** The one row more than a page tells whether another page follows: a full last page links to no empty one. */
+function pageOf<T>(listed: readonly T[], position: (last: T) => string): Paged<T> {
+  const rows = listed.slice(0, PAGE_SIZE);
+  const last = rows.at(-1);
+  return { rows, next: listed.length > PAGE_SIZE && last !== undefined ? position(last) : undefined };
+}
+
+/** `<time>_<key>`, the last row of the page before in a list by time (a conversation, a reply); null when it is not one. */
+function timedPosition(value: string): { at: number; key: string } | null {
+  const match = /^(\d{1,15})_([\x21-\x7e]+)$/.exec(value);
+  return match?.[1] && match[2] ? { at: Number(match[1]), key: match[2] } : null;
+}
+
+/** Where each of the queue page's lists starts: after an SMS id, before a reply, after a quarantined request's id; null when one is not a position. */
+function queuePositions(query: Form): { after: number; replies: InboundPosition | undefined; quarantine: number } | null {
+  const id = (value: string | undefined) => (value === undefined ? 0 : /^\d{1,15}$/.test(value) ? Number(value) : null);
+  const after = id(query.after);
+  const quarantine = id(query.quarantine);
+  const reply = query.replies === undefined ? undefined : timedPosition(query.replies);
+  if (after === null || quarantine === null || reply === null) return null;
+  return { after, replies: reply && { receivedAt: reply.at, id: reply.key }, quarantine };
 }
 
 /** The search form's fields, checked: each bad one is named. */

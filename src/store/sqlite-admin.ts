@@ -12,7 +12,9 @@ export function prepareAdminStatements(db: Database) {
     mailStats: db.prepare("SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM mail_out WHERE status = 'queued'"),
     undeliverableCount: db.prepare('SELECT COUNT(*) AS n FROM inbound WHERE mailbox IS NULL'),
     quarantineCount: db.prepare('SELECT COUNT(*) AS n FROM quarantine'),
-    quarantineList: db.prepare('SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes FROM quarantine ORDER BY id LIMIT ?'),
+    quarantineList: db.prepare(
+      'SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes FROM quarantine WHERE id > ? ORDER BY id LIMIT ?',
+    ),
     quarantineOne: db.prepare(
       'SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes, body, body_erased FROM quarantine WHERE id = ?',
     ),
@@ -28,7 +30,7 @@ export function prepareAdminStatements(db: Database) {
     ),
     retry: db.prepare(`
       UPDATE outbound SET next_attempt_at = @now, updated_at = @now
-      WHERE status = 'queued' AND lease_owner IS NULL AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
+      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
     remove: db.prepare(`
       UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
       WHERE status = 'queued' AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
@@ -70,8 +72,8 @@ export function applyQueueAction(sql: AdminStatements, action: QueueAction, mess
   return changed.length;
 }
 
-export function listQuarantine(sql: AdminStatements, limit: number): QuarantineEntry[] {
-  return (sql.quarantineList.all(limit) as QuarantineRow[]).map(quarantineEntry);
+export function listQuarantine(sql: AdminStatements, limit: number, afterId: number): QuarantineEntry[] {
+  return (sql.quarantineList.all(afterId, limit) as QuarantineRow[]).map(quarantineEntry);
 }
 
 export function quarantinedRequest(sql: AdminStatements, id: number): QuarantinedBody | undefined {

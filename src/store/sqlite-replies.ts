@@ -72,7 +72,9 @@ export function prepareReplyStatements(db: Database) {
     sentReplies: db.prepare(`
       SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
       WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 ORDER BY i.received_at DESC LIMIT ?`),
-    undeliverable: db.prepare('SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT ?'),
+    undeliverable: db.prepare(`
+      SELECT * FROM inbound WHERE mailbox IS NULL AND (@at IS NULL OR (received_at, id) < (@at, @id))
+      ORDER BY received_at DESC, id DESC LIMIT @limit`),
     undeliverableById: db.prepare('SELECT * FROM inbound WHERE id = ? AND mailbox IS NULL'),
     setMailbox: db.prepare('UPDATE inbound SET mailbox = ? WHERE id = ? AND mailbox IS NULL'),
     optOut: db.prepare('INSERT INTO opt_outs (number, since, keyword) VALUES (?, ?, ?) ON CONFLICT (number) DO NOTHING'),

@@ -56,6 +56,7 @@ import type {
   DeliveryReportResult,
   DueNotice,
   NewDeliveryReport,
+  InboundPosition,
   NewInbound,
   QuarantinedBody,
   QuarantineEntry,
@@ -451,8 +452,8 @@ export class SqliteStore implements Store {
     return this.#write(() => applyQueueAction(this.#admin, action, messageId, now));
   }
 
-  async listQuarantine(limit: number): Promise<QuarantineEntry[]> {
-    return this.#read(() => listQuarantine(this.#admin, limit));
+  async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {
+    return this.#read(() => listQuarantine(this.#admin, limit, afterId));
   }
 
   async quarantined(id: number): Promise<QuarantinedBody | undefined> {
@@ -495,8 +496,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  async undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>> {
-    return this.#read(() => (this.#replies.undeliverable.all(limit) as InboundRow[]).map(toInbound));
+  async undeliverableInbound(limit: number, before?: InboundPosition): Promise<Array<Omit<NewInbound, 'route'>>> {
+    return this.#read(() =>
+      (this.#replies.undeliverable.all({ limit, at: before?.receivedAt ?? null, id: before?.id ?? null }) as InboundRow[]).map(toInbound),
+    );
   }
 
   async undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined> {

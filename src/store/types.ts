@@ -58,10 +58,13 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   commitStats(): Promise<CommitStats>;
   /** Queued SMS, oldest first; with `afterSmsId`, only those queued after that SMS (the next page). */
   listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]>;
-  /** An operator's hold / release / retry / delete on one message's queued SMS, or on all. */
+  /** An operator's hold / release / retry / delete on one message's queued SMS, or on all; how many changed (a retry changes none held). */
   applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number>;
-  /** Webhook requests kept because they could not be read, oldest first (without their bodies). */
-  listQuarantine(limit: number): Promise<QuarantineEntry[]>;
+  /**
+   * Webhook requests kept because they could not be read, oldest first (without their bodies); with
+   * `afterId`, only those kept after that one (the next page).
+   */
+  listQuarantine(limit: number, afterId?: number): Promise<QuarantineEntry[]>;
   /** One kept request, with its body as received. */
   quarantined(id: number): Promise<QuarantinedBody | undefined>;
   /** Deletes one kept request, or all (`id` undefined); how many went. */
@@ -366,8 +369,11 @@ export interface ReplyStore {
   undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined>;
   /** Gives an undeliverable inbound SMS its mailbox and queues its mail, in one transaction. */
   rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail): Promise<boolean>;
-  /** Inbound SMS no mailbox was found for, newest first. */
-  undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>>;
+  /**
+   * Inbound SMS no mailbox was found for, newest first (ties by id, descending); with `before`, only those
+   * listed after that one (the next page).
+   */
+  undeliverableInbound(limit: number, before?: InboundPosition): Promise<Array<Omit<NewInbound, 'route'>>>;
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult>;
   /** Drops delivery reports received before `before` that never matched an SMS; returns how many. */
   expireOrphanReports(before: number): Promise<number>;
@@ -387,6 +393,9 @@ export interface CommitStats {
   readonly seconds: number;
   readonly synced: number;
 }
+
+/** Where an inbound SMS stands in the undeliverable list: a page starts after it. */
+export type InboundPosition = Pick<NewInbound, 'receivedAt' | 'id'>;
 
 export interface QueueStats {
   readonly sms: { readonly queued: number; readonly held: number; readonly oldestAgeSeconds: number };

@@ -11,6 +11,9 @@ const PASSWORD = 'correct horse battery';
 const PAGE = 50;
 /** More than two pages, not a multiple of a page: the last page is short. */
 const QUEUED = 120;
+/** More than a page of each; replies in pairs received in the same millisecond, a page boundary falling between a pair. */
+const UNDELIVERABLE = 61;
+const QUARANTINED = 55;
 
 describe('console pages', () => {
   let relay: TestRelay;
@@ -60,6 +63,15 @@ describe('console pages', () => {
       const envelopeFrom = index < 2 * PAGE ? 'twopages@example.com' : 'alice@example.com';
       await relay.relay.store.acceptMail(mail([number], { id: uuidv7(), receivedAt: Date.now() - (QUEUED - index) * 1000, envelopeFrom }));
     }
+    // From the queued SMS' numbers and older than their mails: the conversations list as before.
+    for (let index = 0; index < UNDELIVERABLE; index++) {
+      const number = `+447700900${String(index).padStart(3, '0')}`;
+      const sms = { provider: 'intellisoftware', providerId: `mo-${index}`, number, text: `reply ${index}`, sentAt: undefined, userContext: undefined };
+      await relay.relay.store.acceptInbound({ ...sms, id: uuidv7(), receivedAt: Date.now() - 1_000_000 + Math.floor(index / 2), route: undefined });
+    }
+    for (let index = 0; index < QUARANTINED; index++) {
+      await relay.relay.store.quarantine({ receivedAt: Date.now(), provider: 'intellisoftware', kind: 'mo', reason: `unreadable ${index}`, body: '{' });
+    }
     operator = await signIn('olivia');
   });
   after(async () => {
@@ -82,6 +94,60 @@ describe('console pages', () => {
     }
     assert.deepEqual(pages, [50, 50, 20]);
     assert.equal(new Set(seen).size, QUEUED, 'each SMS once');
+  });
+
+  test('the queue page gives the totals of replies without a mailbox and quarantined requests and pages each on its own', async () => {
+    const replies = (page: string) => [...page.matchAll(/<span class="text">reply (\d+)<\/span>/g)].map((found) => Number(found[1]));
+    const requests = (page: string) => [...page.matchAll(/<a href="\/console\/quarantine\/\d+">Request (\d+)<\/a>/g)].map((found) => Number(found[1]));
+    const first = await html('/console/queue');
+    assert.match(first, new RegExp(`${UNDELIVERABLE} replies without a mailbox, newest first\\.`));
+    assert.match(first, new RegExp(`${QUARANTINED} quarantined requests, oldest first\\.`));
+    assert.equal(replies(first).length, PAGE);
+    assert.equal(requests(first).length, PAGE);
+
+    const olderReplies = await html(link(first, 'Older replies without a mailbox') ?? assert.fail('no second page of replies'));
+    assert.match(olderReplies, /newest first, a later page\./);
+    assert.equal(link(olderReplies, 'Older replies without a mailbox'), undefined, 'no link to an empty page');
+    const seenReplies = [...replies(first), ...replies(olderReplies)];
+    assert.equal(new Set(seenReplies).size, UNDELIVERABLE, 'each reply once, a pair in one millisecond split across pages alike');
+    assert.equal(seenReplies[0], UNDELIVERABLE - 1, 'newest first');
+
+    // The quarantine's next page keeps the replies on theirs, and its way back leaves them there too.
+    const nextRequests = await html(link(olderReplies, 'Next quarantined requests') ?? assert.fail('no second page of requests'));
+    assert.deepEqual(replies(nextRequests), replies(olderReplies));
+    assert.equal(link(nextRequests, 'Next quarantined requests'), undefined);
+    assert.equal(new Set([...requests(first), ...requests(nextRequests)]).size, QUARANTINED, 'each request once');
+    assert.equal(requests(nextRequests).length, QUARANTINED - PAGE);
+    const back = await html(link(nextRequests, 'Oldest quarantined requests') ?? assert.fail('no way back'));
+    assert.deepEqual(requests(back), requests(first));
+    assert.deepEqual(replies(back), replies(olderReplies));
+    assert.deepEqual(replies(await html(link(back, 'Newest replies without a mailbox') ?? assert.fail('no way back'))), replies(first));
+
+    for (const position of ['replies=nonsense', 'quarantine=-1']) {
+      const response = await fetch(`${base}/console/queue?${position}`, { headers: { cookie: operator } });
+      assert.equal(response.status, 400, position);
+    }
+  });
+
+  test('a retry of a held SMS from the queue page says it is held, and neither counts nor records a retry', async () => {
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    const targets = [...queue.matchAll(/name="target" value="([0-9a-f-]{36})"/g)];
+    const id = targets.at(-1)?.[1] ?? assert.fail('no queued SMS');
+    const act = async (action: string) => {
+      const response = await fetch(`${base}/console/queue`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, action, target: id }),
+        redirect: 'manual',
+      });
+      assert.equal(response.status, 303);
+      return /<p class="notice" role="status">([^<]*)<\/p>/.exec(await html(response.headers.get('location') ?? ''))?.[1];
+    };
+    assert.equal(await act('hold'), 'hold: 1 queued SMS changed');
+    assert.equal(await act('retry'), 'retry: 0 queued SMS changed; 1 held: release it first');
+    assert.ok(!(await relay.relay.store.events(id)).some((event) => event.kind === 'operator retry'), 'no retry in its history');
+    assert.ok((await relay.relay.store.smsOf(id)).every((sms) => sms.status === 'queued' && sms.held));
   });
 
   test('the conversations page gives the total and pages through every number, 50 at a time', async () => {

@@ -190,6 +190,53 @@ describe('console store', () => {
       );
     });
 
+    test(`${kind.name}: replies without a mailbox page by page, newest first, ties by id, each page after the last reply of the one before`, async () => {
+      // Two replies in the same millisecond: the page boundary falls between them.
+      for (const [id, receivedAt] of [
+        ['in-1', 1_000],
+        ['in-2', 2_000],
+        ['in-3', 2_000],
+        ['in-4', 3_000],
+      ] as const) {
+        const sms = { provider: 'intellisoftware', providerId: id, number: A, text: id, sentAt: undefined, userContext: undefined };
+        await store.acceptInbound({ ...sms, id, receivedAt, route: undefined });
+      }
+      const ids = (list: ReadonlyArray<{ readonly id: string }>) => list.map((item) => item.id);
+      const first = await store.undeliverableInbound(2);
+      assert.deepEqual(ids(first), ['in-4', 'in-3']);
+      const second = await store.undeliverableInbound(2, first.at(-1));
+      assert.deepEqual(ids(second), ['in-2', 'in-1']);
+      assert.deepEqual(ids(await store.undeliverableInbound(2, second.at(-1))), []);
+    });
+
+    test(`${kind.name}: quarantined requests page by page, oldest first, each page after the last request of the one before`, async () => {
+      for (const n of [1, 2, 3]) await store.quarantine({ receivedAt: n * 1_000, provider: 'intellisoftware', kind: 'mo', reason: `bad ${n}`, body: 'x' });
+      const first = await store.listQuarantine(2);
+      assert.deepEqual(
+        first.map((entry) => entry.reason),
+        ['bad 1', 'bad 2'],
+      );
+      assert.deepEqual(
+        (await store.listQuarantine(2, first.at(-1)?.id)).map((entry) => entry.reason),
+        ['bad 3'],
+      );
+    });
+
+    test(`${kind.name}: a retry makes due only queued SMS that are not held, and counts only those`, async () => {
+      await store.acceptMail(mail([A, B], { id: ID(1), receivedAt: 1_000 }));
+      assert.equal(await store.applyQueueAction('hold', ID(1), 2_000), 2);
+      const due = (await store.listQueued(10)).map((sms) => sms.nextAttemptAt);
+      assert.equal(await store.applyQueueAction('retry', ID(1), 3_000), 0, 'held SMS are not retried');
+      assert.equal(await store.applyQueueAction('retry', undefined, 3_000), 0, 'nor by a retry of all');
+      assert.deepEqual(
+        (await store.listQueued(10)).map((sms) => sms.nextAttemptAt),
+        due,
+      );
+      assert.ok(!(await store.events(ID(1))).some((event) => event.kind === 'operator retry'), 'no retry in its history');
+      assert.equal(await store.applyQueueAction('release', ID(1), 4_000), 2);
+      assert.equal(await store.applyQueueAction('retry', ID(1), 5_000), 2);
+    });
+
     test(`${kind.name}: conversations by number, newest first; a thread holds mails and replies; references name their number`, async () => {
       await traffic();
       await store.acceptInbound({

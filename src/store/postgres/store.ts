@@ -42,6 +42,7 @@ import type {
   DueNotice,
   MailOutcome,
   NewDeliveryReport,
+  InboundPosition,
   NewInbound,
   NewMail,
   NewOutgoingMail,
@@ -826,7 +827,7 @@ export class PostgresStore implements Store, ClusterStore {
     const change = {
       hold: "held = 1, updated_at = $1 WHERE status = 'queued' AND held = 0",
       release: "held = 0, updated_at = $1 WHERE status = 'queued' AND held = 1",
-      retry: "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND lease_owner IS NULL",
+      retry: "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL",
       delete: "status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1 WHERE status = 'queued'",
     }[action];
     return this.#queueing(action === 'retry' || action === 'release' ? ['sms'] : [], async (client) => {
@@ -839,10 +840,10 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  async listQuarantine(limit: number): Promise<QuarantineEntry[]> {
+  async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {
     const rows = await this.#rows<QuarantineRow>(
-      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes FROM quarantine ORDER BY id LIMIT $1',
-      [limit],
+      'SELECT id, received_at, provider, kind, reason, octet_length(body) AS bytes FROM quarantine WHERE id > $2 ORDER BY id LIMIT $1',
+      [limit, afterId],
     );
     return rows.map(quarantineEntry);
   }
@@ -948,8 +949,13 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  async undeliverableInbound(limit: number): Promise<Array<Omit<NewInbound, 'route'>>> {
-    return (await this.#rows<InboundRow>('SELECT * FROM inbound WHERE mailbox IS NULL ORDER BY received_at DESC LIMIT $1', [limit])).map(toInbound);
+  async undeliverableInbound(limit: number, before?: InboundPosition): Promise<Array<Omit<NewInbound, 'route'>>> {
+    const rows = await this.#rows<InboundRow>(
+      `SELECT * FROM inbound WHERE mailbox IS NULL AND ($2::bigint IS NULL OR (received_at, id) < ($2::bigint, $3::text))
+      ORDER BY received_at DESC, id DESC LIMIT $1`,
+      [limit, before?.receivedAt ?? null, before?.id ?? null],
+    );
+    return rows.map(toInbound);
   }
 
   async undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined> {
