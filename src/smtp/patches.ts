@@ -25,9 +25,19 @@ function keepHandlerEnhancedCodes(): void {
       send.call(this, code, data, false);
       return;
     }
-    send.call(this, code, data, context);
+    send.call(this, code, (typeof context === 'string' && SAYS_WHAT_TO_WRITE[context]) || data, context);
   };
 }
+
+/**
+ * smtp-server's refusals of an envelope address it cannot read even as written
+ * (acceptEnvelopeAddressesAsWritten), by their reply context (which gives the enhanced code, 5.1.7 and
+ * 5.1.3): in words that say what to write instead of its vague "Error: Bad sender address syntax".
+ */
+const SAYS_WHAT_TO_WRITE: Readonly<Record<string, string>> = {
+  SENDER_SYNTAX_ERROR: 'Bad sender address syntax: write MAIL FROM:<name@example.com>, then any parameters',
+  MAILBOX_SYNTAX_ERROR: 'Bad recipient address syntax: write RCPT TO:<phone number@SMS domain>, then any parameters',
+};
 
 /**
  * smtp-server waits a hard-coded 100 ms before the greeting to catch clients that talk too soon (a
@@ -146,36 +156,16 @@ function parseWrittenAddress(parse: SMTPConnection['_parseAddressCommand'], conn
  * smtp-server refuses any envelope address outside RFC 5321's strict form with a vague "501 Error: Bad
  * sender address syntax" (or recipient). It keeps parsing what it takes as before; what it refuses is
  * read as old devices write it (`parseWrittenAddress`), and what is still refused gets a reply that says
- * what to write. Every check after the parse (relaying, routing characters, sender policy) sees the
- * address as for any other.
+ * what to write (SAYS_WHAT_TO_WRITE). Every check after the parse (relaying, routing characters, sender
+ * policy) sees the address as for any other.
  */
 function acceptEnvelopeAddressesAsWritten(): void {
   const parse = SMTPConnection.prototype._parseAddressCommand;
   SMTPConnection.prototype._parseAddressCommand = function parseAsWritten(rawName, rawCommand) {
     return parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, String(rawCommand ?? ''));
   };
-  const mail = SMTPConnection.prototype.handler_MAIL;
-  SMTPConnection.prototype.handler_MAIL = function mailWithSpecificRefusal(command, callback) {
-    if (this._parseAddressCommand('mail from', command)) {
-      mail.call(this, command, callback);
-      return;
-    }
-    this.send(501, '5.1.7 Bad sender address syntax: write MAIL FROM:<name@example.com>, then any parameters');
-    callback();
-  };
-  const rcpt = SMTPConnection.prototype.handler_RCPT;
-  SMTPConnection.prototype.handler_RCPT = function rcptWithSpecificRefusal(command, callback) {
-    const parsed = this._parseAddressCommand('rcpt to', command);
-    if (parsed !== false && parsed.address !== '') {
-      rcpt.call(this, command, callback);
-      return;
-    }
-    this.send(501, '5.1.3 Bad recipient address syntax: write RCPT TO:<phone number@SMS domain>, then any parameters');
-    callback();
-  };
 }
 
-/** A refusal of AUTH on this connection (no accounts, or a password must not travel in clear from there), or undefined. */
 /** Why a client may not authenticate, asked at each EHLO and AUTH; uncounted, as most asks come from clients that never send AUTH. */
 type AuthRefusal = (address: string, secure: boolean) => RelayError | undefined;
 /** The answer to an AUTH command refused: counted as a refusal (the intake's `refuse`). */
