@@ -91,7 +91,8 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
     return value === undefined ? undefined : String(value);
   });
 
-  const chosen = chosenBody(mail, subject);
+  const thread = threadIds(mail);
+  const chosen = chosenBody(mail, subject, thread.length > 0);
   const written = unsealedText(chosen.text.replace(/\r\n?/g, '\n'), mail.attachments);
   const leading = takeLeadingContextLine(withoutControls(written));
   let lines = leading.rest.split('\n');
@@ -126,7 +127,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
     messageIdHeader: mail.messageId,
     subjectNumbers: fromSubject.to ?? [],
     contextFromReplyTag,
-    threadIds: threadIds(mail),
+    threadIds: thread,
     mailbox: mailboxOf(mail.replyTo) ?? mailboxOf(mail.from),
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
     automated: automation(mail),
@@ -148,12 +149,16 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
  * attachments never. Whether it forwards another mail or answers one decides how both are read: a
  * forward's quote is its content, and only a reply's `>` lines and blockquotes are quotes by themselves.
  */
-function chosenBody(mail: ParsedMail, subject: string | undefined): { text: string; forward: boolean; reply: boolean; quoteRemoved: boolean } {
+function chosenBody(
+  mail: ParsedMail,
+  subject: string | undefined,
+  answersThread: boolean,
+): { text: string; forward: boolean; reply: boolean; quoteRemoved: boolean } {
   const html = typeof mail.html === 'string' ? mail.html : undefined;
   const written = typeof mail.text === 'string' && mail.text.trim() !== '' ? mail.text : undefined;
   const plain = written !== undefined && html !== undefined && isPlaceholder(written, html) ? undefined : written;
   const forward = isForward(subject ?? '', plain ?? html ?? '');
-  const reply = !forward && (REPLY_SUBJECT.test(subject ?? '') || AMBIGUOUS_SUBJECT.test(subject ?? '') || threadIds(mail).length > 0);
+  const reply = !forward && (REPLY_SUBJECT.test(subject ?? '') || AMBIGUOUS_SUBJECT.test(subject ?? '') || answersThread);
   if (plain !== undefined) return { text: plain, forward, reply, quoteRemoved: false };
   if (html !== undefined) {
     try {
