@@ -103,6 +103,8 @@ const CONTACT_LINE = /[^\s@]+@[^\s@]+\.\w+|\bwww\.|https?:\/\//i;
 const PHONE = /\+?\d[\d ()./-]{6,}\d/;
 const MIN_PHONE_DIGITS = 8;
 const SENTENCE_END = /[.!?。！？]$/;
+/** A colon inside a line, followed by more: a label's or a sentence's, never an attribution's (its colon ends it). */
+const INNER_COLON = /[:：]\s/;
 /** A sentence has a word in lower case; a name, title or company line ending in a dot ("ACME Ltd.", "Hans Müller, M.Sc.") has none. */
 const LOWER_CASE_WORD = /(?:^|\s)\p{Ll}/u;
 
@@ -116,6 +118,11 @@ const HEADER_LINE = new RegExp(
   'i',
 );
 const FROM_LABELS = new Set(HEADER_LABELS.from.map((label) => label.toLowerCase()));
+/**
+ * A header block has a From, a date and a subject line at least: a shorter run of `Label: value`
+ * lines is the writer's ("Note: …"), unless a From line or a rule above says it is a header.
+ */
+const MIN_HEADER_LINES = 3;
 /** Lotus Notes' older reply header writes each label alone on its line, its value on the next ones. */
 const BARE_TO_LABEL = new RegExp(`^(?:${anyOf(HEADER_LABELS.to)})$`, 'i');
 const BARE_SUBJECT_LABEL = new RegExp(`^(?:${anyOf(HEADER_LABELS.subject)})$`, 'i');
@@ -320,7 +327,7 @@ class Scan {
       // ">:" is the end of an address wrapped by the client ("Ana Silva <" / "ana@…" / ">:"), not a quote.
       if (line === '' || (QUOTED.test(line) && !WRAPPED_ADDRESS_END.test(line)) || line.length > MAX_ATTRIBUTION_LINE) return undefined;
       if (!isAttribution(joinLines(lines, index, end))) continue;
-      if (end === index || opensAttribution(line0(lines, index))) return end;
+      if (end === index || opensWrappedAttribution(line0(lines, index))) return end;
       // The writer's own last line ("Hello", "See you at 10") is never the start of a wrapped
       // attribution: when the lines below it are one, they are.
       for (let later = index + 1; later <= end; later++) if (isAttribution(joinLines(lines, later, end))) return undefined;
@@ -458,20 +465,25 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
       from = above;
       continue;
     }
-    // Right above the sent mail, any run of `Label: value` lines is its header block, in any language.
-    if (HEADER_LINE.test(line) || LABEL_LINE.test(line)) {
+    // Right above the sent mail (a header block stands on it, not on an attribution), a run of
+    // `Label: value` lines is its header block, in any language; a From line is its top. Fewer lines
+    // than a header block has are the writer's ("Meet at 8: room 4B.").
+    const headerLine = (index: number) => HEADER_LINE.test(unquoted(index)) || LABEL_LINE.test(unquoted(index));
+    if (from === start && headerLine(above)) {
       let top = above;
-      while (top > 0 && top > above - MAX_HEADER_LINES && (HEADER_LINE.test(unquoted(top - 1)) || LABEL_LINE.test(unquoted(top - 1)))) top--;
-      from = top;
-      continue;
+      while (top > 0 && top > above - MAX_HEADER_LINES && !isFromLine(unquoted(top)) && headerLine(top - 1)) top--;
+      if (above - top + 1 >= MIN_HEADER_LINES || (above > top && isFromLine(unquoted(top)))) {
+        from = top;
+        continue;
+      }
     }
     // The nearest start that makes an attribution, unless a line further up opens one the client
     // wrapped ("On …, 2026 at 4:44 AM Ana <" / "ana@example.com> wrote:"): then that line is its
-    // start. A finished sentence up there is the writer's ("See you on 6 Dec 2026.").
+    // start. A finished sentence or a "Label: value" line up there is the writer's ("See you on 6 Dec 2026.").
     let attribution: number | undefined;
     for (let first = above; first >= Math.max(0, above - MAX_ATTRIBUTION_LINES + 1) && unquoted(first) !== ''; first--) {
       const text = Array.from({ length: above - first + 1 }, (_, offset) => unquoted(first + offset)).join(' ');
-      if (isAttribution(text) && (attribution === undefined || (opensAttribution(unquoted(first)) && !SENTENCE_END.test(unquoted(first))))) attribution = first;
+      if (isAttribution(text) && (attribution === undefined || opensWrappedAttribution(unquoted(first)))) attribution = first;
     }
     if (attribution === undefined) return from;
     from = attribution;
@@ -495,8 +507,13 @@ function unquoteForwarded(lines: readonly string[]): readonly string[] {
   });
 }
 
-function opensAttribution(line: string): boolean {
-  return DATE_WITH_YEAR.test(line) || ADDRESS.test(line) || VERB.test(line);
+/**
+ * The first line of an attribution the client wrapped ("On Fri, Mar 20, 2026 at 8:48 AM Ana <"): it
+ * opens one (a date with its year, an address or a "wrote" verb), ends no sentence and has no colon
+ * before the attribution's own at its end. "As Bob wrote: the rack is on fire" is the writer's.
+ */
+function opensWrappedAttribution(line: string): boolean {
+  return (DATE_WITH_YEAR.test(line) || ADDRESS.test(line) || VERB.test(line)) && !SENTENCE_END.test(line) && !INNER_COLON.test(line);
 }
 
 function line0(lines: readonly string[], index: number): string {
@@ -527,6 +544,10 @@ function isStrongAttribution(text: string): boolean {
   return (DATE.test(text) && (verb || address)) || (verb && address);
 }
 
+function isFromLine(line: string): boolean {
+  return FROM_LABELS.has((line.match(HEADER_LINE)?.[1] ?? '').toLowerCase());
+}
+
 /** The last line of a header block of the mail answered starting at `index`: `Label: value` lines, or Lotus Notes' without colons. */
 function headerBlockEnd(lines: readonly string[], index: number): number | undefined {
   return labelledHeaderEnd(lines, index) ?? notesHeaderEnd(lines, index);
@@ -537,14 +558,14 @@ function labelledHeaderEnd(lines: readonly string[], index: number): number | un
   let end = index;
   let from = false;
   while (end < lines.length && end - index < MAX_HEADER_LINES) {
-    const match = (lines[end] ?? '').trim().match(HEADER_LINE);
-    if (!match) break;
-    if (FROM_LABELS.has((match[1] ?? '').toLowerCase())) from = true;
+    const line = (lines[end] ?? '').trim();
+    if (!HEADER_LINE.test(line)) break;
+    from ||= isFromLine(line);
     end++;
   }
   const count = end - index;
   if (!from || count < 2) return undefined;
-  if (count >= 3) return end - 1;
+  if (count >= MIN_HEADER_LINES) return end - 1;
   const above = (lines[index - 1] ?? '').trim();
   return RULE.test(above) || ORIGINAL_MARKER.test(above) ? end - 1 : undefined;
 }

@@ -1,0 +1,97 @@
+/**
+ * Thread-first cutting (src/mail/thread.ts) on answers to the relay's real reply mail, built by its
+ * own template: the quoted copy goes with its attribution or header block, and nothing of the
+ * writer's text above it; a cut by the thread and the general rules (no store, as `smsrelay preview`
+ * without `--to`) send the same text.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { configSchema } from '../../src/config/schema.ts';
+import { extractRequest, parseMail } from '../../src/mail/extract.ts';
+import { textPolicyFor } from '../../src/mail/policy.ts';
+import { Templates } from '../../src/mailer/templates.ts';
+import { buildReplyMail, replyMailOptions } from '../../src/replies/reply-mail.ts';
+
+const POLICY = textPolicyFor(configSchema.shape.text.parse(undefined), 'alice@example.com');
+const PHONE = '+447700900840';
+const PHONE_ADDRESS = '447700900840@sms.localhost';
+const ATTRIBUTION = `On Sat, 5 Dec 2026 at 06:20, +44 7700 900840 <${PHONE_ADDRESS}> wrote:`;
+
+/** Lines a person types above the quote that hold a colon without ending in one. */
+const COLON_LINES = [
+  'Meet at 8: room 4B.',
+  'Note: the gate code changed.',
+  'Ring me at 07700 900123: urgent',
+  'As Bob wrote: the rack is on fire.',
+  'Bob said: the rack is on fire.',
+  'Bob wrote: the rack is on fire',
+];
+
+describe("thread-first cutting keeps the writer's lines above the quoted reply mail", () => {
+  let sent = '';
+  let subject = '';
+  let messageId = '';
+
+  before(async () => {
+    const options = replyMailOptions({ sms: { domains: ['sms.localhost'] }, smtp: { hostname: 'relay.test' }, mail: {} }, new Templates());
+    const received = { number: PHONE, text: 'When do we meet?', sentAt: '2026-12-05T06:20:00Z', receivedAt: Date.now(), userContext: undefined };
+    const built = await buildReplyMail(received, { mailbox: 'alice@example.com', conversation: undefined }, options);
+    const parsed = await parseMail(built.mail.raw);
+    sent = parsed.text ?? '';
+    subject = parsed.subject ?? '';
+    messageId = built.messageIdHeader;
+  });
+
+  async function answer(body: string) {
+    const raw = [
+      'From: alice@example.com',
+      `To: ${PHONE_ADDRESS}`,
+      `Subject: Re: ${subject}`,
+      `In-Reply-To: ${messageId}`,
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      body.replace(/\n/g, '\r\n'),
+    ].join('\r\n');
+    const mail = await parseMail(Buffer.from(raw));
+    return { thread: extractRequest(mail, POLICY, false, [sent]), general: extractRequest(mail, POLICY, false) };
+  }
+
+  const quoted = () =>
+    sent
+      .split(/\r?\n/)
+      .map((line) => `> ${line}`)
+      .join('\n');
+  const outlook = () =>
+    `From: +44 7700 900840 <${PHONE_ADDRESS}>\nSent: Saturday, December 5, 2026 6:20 AM\nTo: alice@example.com\nSubject: ${subject}\n\n${sent}`;
+
+  for (const line of COLON_LINES) {
+    test(`"${line}" above a quote, an attribution or Outlook's header block is sent`, async () => {
+      const shapes = [
+        { body: `Call me back please.\n${line}\n\n${ATTRIBUTION}\n${quoted()}`, text: `Call me back please.\n${line}` },
+        { body: `Call me back please.\n${line}\n${ATTRIBUTION}\n${quoted()}`, text: `Call me back please.\n${line}` },
+        { body: `${line}\n\n${ATTRIBUTION}\n${quoted()}`, text: line },
+        { body: `${line}\n\nCall me back please.\n\n${ATTRIBUTION}\n${quoted()}`, text: `${line}\n\nCall me back please.` },
+        { body: `Call me back please.\n${line}\n\n${outlook()}`, text: `Call me back please.\n${line}` },
+        { body: `${line}\n\n${outlook()}`, text: line },
+      ];
+      for (const { body, text } of shapes) {
+        const { thread, general } = await answer(body);
+        assert.equal(thread.thread, 'cut', body);
+        assert.equal(thread.text, text, body);
+        assert.equal(general.text, text, body);
+        // The cut starts at the attribution or the header block: the writer's line is not in it.
+        assert.match(thread.removed[0]?.first ?? '', /^(?:On Sat|From:)/, body);
+      }
+    });
+  }
+
+  test('a header block in an unknown language and an attribution wrapped over two lines still go whole', async () => {
+    const albanian = `Nga: ${PHONE_ADDRESS}\nDërguar: e shtunë, 5 dhjetor 2026 6:20 pd\nPër: Alice\nSubjekti: ${subject}\n\n${sent}`;
+    const unknown = await answer(`Note: I am on my way.\n\n${albanian}`);
+    assert.equal(unknown.thread.text, 'Note: I am on my way.');
+    assert.equal(unknown.thread.removed[0]?.first, `Nga: ${PHONE_ADDRESS}`);
+    const wrapped = await answer(`Meet at 8: room 4B.\n\nOn Sat, Dec 5, 2026 at 6:20 AM +44 7700 900840 <\n${PHONE_ADDRESS}> wrote:\n\n${quoted()}`);
+    assert.equal(wrapped.thread.text, 'Meet at 8: room 4B.');
+    assert.equal(wrapped.thread.removed[0]?.first, 'On Sat, Dec 5, 2026 at 6:20 AM +44 7700 900840 <');
+  });
+});
