@@ -1,13 +1,23 @@
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { mailboxOf } from './addresses.ts';
+import { printableAscii } from './ascii.ts';
 import { htmlToText } from './html.ts';
 import { type ParsedMail, readMail, withHeaderEnd } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { isSignature, unsealedText } from './sealed.ts';
 import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
-import { AMBIGUOUS_PREFIXES, anyOf, FORWARD_MARKERS, FORWARD_PREFIXES, HEADER_LABELS, ORIGINAL_MESSAGE, REPLY_PREFIXES } from './wordings.ts';
+import {
+  AMBIGUOUS_PREFIXES,
+  AUTO_REPLY_SUBJECTS,
+  anyOf,
+  FORWARD_MARKERS,
+  FORWARD_PREFIXES,
+  HEADER_LABELS,
+  ORIGINAL_MESSAGE,
+  REPLY_PREFIXES,
+} from './wordings.ts';
 
 /** Whether the subject becomes SMS text: only when the body is empty, always in front, or never. */
 export type SubjectUse = 'fallback' | 'prepend' | 'never';
@@ -130,7 +140,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
     threadIds: thread,
     mailbox: mailboxOf(mail.replyTo) ?? mailboxOf(mail.from),
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
-    automated: automation(mail),
+    automated: automation(mail, sent !== undefined),
     reportAll:
       String(mail.headers.get('x-sms-delivery-report') ?? '')
         .trim()
@@ -292,18 +302,44 @@ const AUTO_REPLY_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> 
 ];
 
 /**
- * RFC 3834: auto-replies must not be answered, and the relay's own mail must not loop back. Alerts
- * (`Auto-Submitted: auto-generated`) are what the relay is for and pass.
+ * Marks of mail no person wrote that alerts carry too (monitoring systems send `Auto-Submitted:
+ * auto-generated` and `Precedence: bulk`), so they count only in a mail that answers one of the relay's
+ * reply mails: there they make it an automatic answer to the phone's text, such as Exchange's
+ * out-of-office (auto-generated, `X-Auto-Response-Suppress`, "Automatic reply:"), and texting it would
+ * answer the phone with a machine's words, and the phone's next SMS would draw another.
  */
-function automation(mail: ParsedMail): string | undefined {
+const AUTOMATIC_MARKS: ReadonlyArray<readonly [header: string, value: RegExp]> = [
+  ['auto-submitted', /^(?!no\b)./],
+  ['x-auto-response-suppress', /./],
+  ['precedence', /^(?:bulk|junk|list)\b/],
+];
+const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s*[:：]`, 'iu');
+
+/**
+ * RFC 3834: auto-replies must not be answered, and the relay's own mail must not loop back. Alerts
+ * (`Auto-Submitted: auto-generated`) are what the relay is for and pass, unless the mail answers one
+ * of the relay's reply mails (`answersRelay`: found by the thread).
+ */
+function automation(mail: ParsedMail, answersRelay: boolean): string | undefined {
   if (mail.headers.has(LOOP_HEADER.toLowerCase())) return `it carries ${LOOP_HEADER}: it is the relay's own mail`;
-  for (const [header, value] of AUTO_REPLY_MARKS) {
+  const autoReply = markedBy(mail, AUTO_REPLY_MARKS);
+  if (autoReply) return `it is an auto-reply (${autoReply})`;
+  if (answersRelay) {
+    const automatic = markedBy(mail, AUTOMATIC_MARKS) ?? (AUTO_REPLY_SUBJECT.test(mail.subject ?? '') ? 'its subject says so' : undefined);
+    if (automatic) return `it is an automatic answer to the relay's reply mail, not a person's (${automatic})`;
+  }
+  return reportKind(mail);
+}
+
+/** The first of `marks` the mail carries, as `Header: value`. */
+function markedBy(mail: ParsedMail, marks: typeof AUTO_REPLY_MARKS): string | undefined {
+  for (const [header, value] of marks) {
     const raw = mail.headers.get(header);
     if (raw === undefined) continue;
     const text = String(raw).trim().toLowerCase();
-    if (value.test(text)) return `it is an auto-reply (${canonicalHeaderName(header)}: ${text.slice(0, 40)})`;
+    if (value.test(text)) return `${canonicalHeaderName(header)}: ${printableAscii(text.slice(0, 40))}`;
   }
-  return reportKind(mail);
+  return undefined;
 }
 
 /**

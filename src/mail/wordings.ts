@@ -365,6 +365,45 @@ export const REPLY_PREFIXES = [
 ];
 
 /**
+ * Subject prefixes (before the colon) of out-of-office and other automatic replies: Exchange's and
+ * Outlook's in the languages they ship ("Automatic reply:", "Automatische Antwort:", "Réponse
+ * automatique :" …), their older "Out of Office AutoReply:", Lotus Notes' "AUTO:".
+ */
+export const AUTO_REPLY_SUBJECTS = [
+  'automatic reply',
+  'auto reply',
+  'autoreply',
+  'auto-reply',
+  'auto',
+  'out of office',
+  'out of office autoreply',
+  'out of office reply',
+  'automatische antwort',
+  'abwesenheitsnotiz',
+  'réponse automatique',
+  'respuesta automática',
+  'risposta automatica',
+  'resposta automática',
+  'automatisch antwoord',
+  'autosvar',
+  'automatisk svar',
+  'automaattinen vastaus',
+  'automatyczna odpowiedź',
+  'automatikus válasz',
+  'automatická odpověď',
+  'automatická odpoveď',
+  'otomatik yanıt',
+  'otomatik yanit',
+  'автоматический ответ',
+  'автоматична відповідь',
+  'αυτόματη απάντηση',
+  '自动回复',
+  '自動回覆',
+  '自動応答',
+  '자동 회신',
+];
+
+/**
  * "Sent from my iPhone" and kin: the last line of a mail that begins (or, where the language puts
  * the verb last, ends) with one of these is the client's, not the writer's.
  */

@@ -114,6 +114,40 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
     assert.match(empty.data?.text ?? '', /the reply has no new text above the quoted mail/);
   });
 
+  test("an out-of-office answering the relay's reply mail is refused as automatic mail; alerts marked so are still sent", async () => {
+    const marks: Array<[Record<string, string>, string | undefined, string]> = [
+      // Exchange's out-of-office: all three marks at once; the first named is the reason.
+      [
+        { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All' },
+        'Automatic reply: SMS from +44 7700 900123',
+        'Auto-Submitted: auto-generated',
+      ],
+      [{ 'X-Auto-Response-Suppress': 'All' }, undefined, 'X-Auto-Response-Suppress: all'],
+      [{ Precedence: 'junk' }, undefined, 'Precedence: junk'],
+      [{ Precedence: 'bulk' }, undefined, 'Precedence: bulk'],
+      [{}, 'Automatische Antwort: SMS from +44 7700 900123', 'its subject says so'],
+    ];
+    for (const [headers, subject, reason] of marks) {
+      const smtp = await sendMail(relay.relay.smtpPort, {
+        to: [PHONE_ADDRESS],
+        subject: subject ?? 'Re: SMS from +44 7700 900123',
+        body: 'I am out of the office until Monday.',
+        headers: { 'In-Reply-To': replyId, References: replyId, ...headers },
+      });
+      assert.equal(smtp.data?.code, 550, JSON.stringify(headers));
+      assert.equal(smtp.data?.text, `5.7.1 Not sent as SMS: it is an automatic answer to the relay's reply mail, not a person's (${reason})`);
+    }
+    const alert = await sendMail(relay.relay.smtpPort, {
+      to: [PHONE_ADDRESS],
+      subject: 'Disk full on db1',
+      body: 'Disk full on db1: 98% used.',
+      headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All', Precedence: 'bulk' },
+    });
+    assert.equal(alert.data?.code, 250, alert.data?.text);
+    await waitFor('the alert', () => gateway.simulator.received.some((sms) => sms.text === 'Disk full on db1: 98% used.'));
+    assert.ok(!gateway.simulator.received.some((sms) => sms.text.includes('out of the office')));
+  });
+
   test('after retention erased the reply mail, the general rules decide (the unknown block stays)', async () => {
     // What `store.retention` does to a sent mail's content (this one is still queued: no mail server here).
     const db = new Database(join(relay.config.dataDir, STORE_FILE));
