@@ -110,6 +110,23 @@ describe('SMPP against the simulated SMSC', () => {
     assert.equal(classifyRecipient(await gateway.send(sms('+447700900202', 'queue'), 0), '+447700900202').code, 'SMPP:ESME_RMSGQFUL');
   });
 
+  test('a status nobody classified (SMSC vendor-specific 0x400–0x4FF, 0xFE) is retried with its code; only statuses about the SMS bounce', async () => {
+    for (const status of [0x400, 0x4ff, 0xfe]) {
+      simulator.setBehaviour({ mode: 'error', status, times: 1 });
+      const classified = classifyRecipient(await gateway.send(sms('+447700900208', 'vendor code'), 0), '+447700900208');
+      assert.deepEqual([classified.action, classified.code], ['retry', `SMPP:0x${status.toString(16).padStart(8, '0')}`]);
+    }
+    for (const [status, name] of [
+      [STATUS.ESME_RINVDSTADR, 'ESME_RINVDSTADR'],
+      [STATUS.ESME_RINVSRCADR, 'ESME_RINVSRCADR'],
+      [STATUS.ESME_RINVMSGLEN, 'ESME_RINVMSGLEN'],
+    ] as const) {
+      simulator.setBehaviour({ mode: 'error', status, times: 1 });
+      const classified = classifyRecipient(await gateway.send(sms('+447700900208', 'refused'), 0), '+447700900208');
+      assert.deepEqual([classified.action, classified.code], ['fail', `SMPP:${name}`]);
+    }
+  });
+
   test('a long SMS one part of which is throttled while another was taken is a possible duplicate, not a plain retry', async () => {
     simulator.setBehaviour({ mode: 'throttle', times: 1 });
     const text = `${'Tank 8 pressure above limit, valve 4 closed. '.repeat(5)}End.`;
@@ -378,6 +395,16 @@ describe('SMPP bad input from the SMSC', () => {
       inbound.reports.filter((report) => report.number === '+447700900305').map((report) => report.part?.id),
       ['P1', 'P2'],
     );
+  });
+
+  test('a generic_nack answering a submit_sm is retried (the SMSC did not take it), not bounced; the bind keeps going', async () => {
+    const seen = smsc.pdus.length;
+    const sending = gateway.send(sms('+447700900306', 'nacked'), 0);
+    const submit = await waitFor('the submit_sm', () => smsc.pdus.slice(seen).find((pdu) => pdu.commandId === COMMAND.submit_sm));
+    smsc.socket?.write(encodePdu(COMMAND.generic_nack, STATUS.ESME_RINVCMDID, submit.sequence));
+    const classified = classifyRecipient(await sending, '+447700900306');
+    assert.deepEqual([classified.action, classified.code], ['retry', 'SMPP_GENERIC_NACK:ESME_RINVCMDID']);
+    assert.equal(gateway.health().ok, true);
   });
 
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {

@@ -49,6 +49,8 @@ export const SMPP_CAPABILITIES: ProviderCapabilities = {
 
 export const CODE_PREFIX = 'SMPP:';
 export const BIND_CODE_PREFIX = 'SMPP_BIND:';
+/** A submit_sm the SMSC answered with generic_nack, and the nack's command_status. */
+export const NACK_CODE_PREFIX = 'SMPP_GENERIC_NACK:';
 /** registered_delivery: an SMSC delivery receipt on success and failure (§5.2.17). */
 const RECEIPT_REQUESTED = 0x01;
 /** The same deliver_sm from a phone again within this time is the SMSC redelivering it. */
@@ -264,10 +266,11 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
 
   /** Every part taken: sent; else the first part's trouble speaks for the SMS (with how many parts were taken). */
   function toResult(answers: readonly SubmitAnswer[], number: string, partsKey: string | undefined): SubmissionResult {
-    const refused = answers.find((answer) => answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK);
-    if (refused?.kind === 'answered') {
+    const refused = answers.find((answer) => answer.kind === 'nacked' || (answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK));
+    if (refused?.kind === 'answered' || refused?.kind === 'nacked') {
       const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
-      return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${statusName(refused.status)}`, ...(taken > 0 ? { partsTaken: taken } : {}) }] };
+      const prefix = refused.kind === 'nacked' ? NACK_CODE_PREFIX : CODE_PREFIX;
+      return { kind: 'answered', results: [{ number, code: `${prefix}${statusName(refused.status)}`, ...(taken > 0 ? { partsTaken: taken } : {}) }] };
     }
     if (answers.some((answer) => answer.kind === 'unbound') && answers.every((answer) => answer.kind !== 'answered')) return notBound();
     const lost = answers.find((answer) => answer.kind !== 'answered');

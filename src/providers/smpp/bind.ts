@@ -49,6 +49,8 @@ export interface BindOptions {
 
 export type SubmitAnswer =
   | { readonly kind: 'answered'; readonly status: number; readonly messageId: string }
+  /** The SMSC could not read the submit_sm (§4.3): it did not take it. */
+  | { readonly kind: 'nacked'; readonly status: number }
   /** No answer within the submit timeout, or the bind dropped first: the SMS may have gone. */
   | { readonly kind: 'timeout' | 'dropped' }
   /** Not bound: the submit_sm was never written. */
@@ -144,7 +146,13 @@ export class SmppBind {
     try {
       const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
       if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
+      // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way.
       this.#paceAfter(pdu.status);
+      if (pdu.commandId === COMMAND.generic_nack) {
+        // The bind stays: the relay's own PDUs are framed right, and a nack about one says nothing of the next.
+        this.#log.warn({ status: statusName(pdu.status) }, 'smpp: the SMSC answered a submit_sm with generic_nack; the SMS is sent again later');
+        return { kind: 'nacked', status: pdu.status };
+      }
       return { kind: 'answered', status: pdu.status, messageId: pdu.status === STATUS.ESME_ROK ? safeMessageId(pdu.body) : '' };
     } finally {
       this.#release();
