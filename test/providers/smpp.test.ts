@@ -13,7 +13,7 @@ import type { Gateway, SmsSubmission } from '../../src/providers/contract.ts';
 import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
 import type { Timers } from '../../src/timers.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
-import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS } from '../../src/providers/smpp/pdu.ts';
+import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
 import { collectingSink } from '../helpers/gateway.ts';
 import { captureLog } from '../helpers/log-lines.ts';
@@ -313,6 +313,26 @@ function deliverSm(sequence: number, fields: { source: string; esmClass?: number
   return encodePdu(COMMAND.deliver_sm, 0, sequence, body);
 }
 
+/** A data_sm (§4.7.1): addresses, esm_class, registered_delivery, data_coding, then TLVs. */
+function dataSm(sequence: number, fields: { source: string; esmClass?: number; tlvs: Buffer }): Buffer {
+  const body = Buffer.concat([
+    Buffer.from([0, 1, 1]),
+    Buffer.from(`${fields.source}\0`, 'latin1'),
+    Buffer.from([0, 0, 0]),
+    Buffer.from([fields.esmClass ?? 0, 0, 0]),
+    fields.tlvs,
+  ]);
+  return encodePdu(COMMAND.data_sm, 0, sequence, body);
+}
+
+/** One TLV: tag, length, value. */
+function tlv(tag: number, value: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt16BE(tag, 0);
+  head.writeUInt16BE(value.length, 2);
+  return Buffer.concat([head, value]);
+}
+
 describe('SMPP bad input from the SMSC', () => {
   let smsc: HandSmsc;
   let gateway: Gateway;
@@ -405,6 +425,24 @@ describe('SMPP bad input from the SMSC', () => {
     const classified = classifyRecipient(await sending, '+447700900306');
     assert.deepEqual([classified.action, classified.code], ['retry', 'SMPP_GENERIC_NACK:ESME_RINVCMDID']);
     assert.equal(gateway.health().ok, true);
+  });
+
+  test('data_sm from the SMSC is taken as deliver_sm is: an SMS from message_payload, a receipt from its TLVs; data_sm_resp after the commit', async () => {
+    inbound.state.failing = true;
+    const mo = dataSm(110, { source: '447700900307', tlvs: tlv(TAG.message_payload, Buffer.from('Pump 3 is back', 'latin1')) });
+    const notCommitted = await smsc.send(mo, 110);
+    assert.deepEqual([notCommitted.commandId, notCommitted.status], [COMMAND.data_sm_resp, STATUS.ESME_RX_T_APPN]);
+    inbound.state.failing = false;
+    const committed = await smsc.send(dataSm(111, { source: '447700900307', tlvs: tlv(TAG.message_payload, Buffer.from('Pump 3 is back', 'latin1')) }), 111);
+    assert.deepEqual([committed.commandId, committed.status], [COMMAND.data_sm_resp, STATUS.ESME_ROK]);
+    assert.deepEqual(
+      inbound.received.filter((entry) => entry.number === '+447700900307').map((entry) => entry.text),
+      ['Pump 3 is back'],
+    );
+    const receiptTlvs = Buffer.concat([tlv(TAG.receipted_message_id, Buffer.from('DS0001\0', 'latin1')), tlv(TAG.message_state, Buffer.from([2]))]);
+    const receipt = await smsc.send(dataSm(112, { source: '447700900307', esmClass: 0x04, tlvs: receiptTlvs }), 112);
+    assert.deepEqual([receipt.commandId, receipt.status], [COMMAND.data_sm_resp, STATUS.ESME_ROK]);
+    assert.deepEqual(inbound.reports.at(-1), { providerId: 'DS0001', number: '+447700900307', code: 2, state: 'delivered', part: { id: 'DS0001' } });
   });
 
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {

@@ -27,7 +27,19 @@ import type { InboundSink } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
 import { type BindKind, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
-import { decodeShortMessage, ESM_CLASS, encodeShortMessage, type Pdu, PduError, type ShortMessage, STATUS, statusName, TAG } from './pdu.ts';
+import {
+  COMMAND,
+  decodeDataSm,
+  decodeShortMessage,
+  ESM_CLASS,
+  encodeShortMessage,
+  type Pdu,
+  PduError,
+  type ShortMessage,
+  STATUS,
+  statusName,
+  TAG,
+} from './pdu.ts';
 import { readReceipt, submittedIdKey } from './receipts.ts';
 import { sourceAddress } from './sender-id.ts';
 import type { SmppSettings } from './settings.ts';
@@ -103,13 +115,16 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   );
   const senders = binds.filter((bind) => bind.kind !== 'receiver');
 
-  /** A deliver_sm: a receipt or an SMS (or one part of one), committed before it is answered. */
+  /**
+   * A deliver_sm or data_sm: a receipt or an SMS (or one part of one), committed before it is
+   * answered.
+   */
   async function deliver(pdu: Pdu): Promise<number> {
     if (!sink) return STATUS.ESME_RX_T_APPN;
     let sm: ShortMessage;
     let text: ReturnType<typeof readText>;
     try {
-      sm = decodeShortMessage(pdu.body);
+      sm = pdu.commandId === COMMAND.data_sm ? decodeDataSm(pdu.body) : decodeShortMessage(pdu.body);
       text = readText(sm, gsm7Codes);
     } catch (error) {
       if (!(error instanceof PduError)) throw error;

@@ -42,7 +42,7 @@ export interface BindOptions {
   readonly enquireLinkMs: number;
   readonly connectTimeoutMs: number;
   readonly logger: Logger;
-  /** A deliver_sm from the SMSC: resolves to the command_status of its deliver_sm_resp. */
+  /** A deliver_sm or data_sm from the SMSC: resolves to the command_status of its response. */
   readonly onDeliver: (pdu: Pdu) => Promise<number>;
   readonly timers?: Timers;
 }
@@ -304,12 +304,15 @@ export class SmppBind {
         this.#socket?.end();
         return;
       case COMMAND.deliver_sm:
+      case COMMAND.data_sm: {
+        const response = (pdu.commandId | RESPONSE_BIT) >>> 0;
         if (this.#options.kind === 'transmitter') {
-          this.#answer(COMMAND.deliver_sm_resp, STATUS.ESME_RINVBNDSTS, pdu.sequence, encodeMessageId(''));
+          this.#answer(response, STATUS.ESME_RINVBNDSTS, pdu.sequence, encodeMessageId(''));
           return;
         }
-        void this.#options.onDeliver(pdu).then((status) => this.#answer(COMMAND.deliver_sm_resp, status, pdu.sequence, encodeMessageId('')));
+        void this.#options.onDeliver(pdu).then((status) => this.#answer(response, status, pdu.sequence, encodeMessageId('')));
         return;
+      }
       default:
         this.#log.warn(
           { command: commandName(pdu.commandId), sequence: pdu.sequence },
