@@ -445,6 +445,25 @@ describe('SMPP bad input from the SMSC', () => {
     assert.deepEqual(inbound.reports.at(-1), { providerId: 'DS0001', number: '+447700900307', code: 2, state: 'delivered', part: { id: 'DS0001' } });
   });
 
+  test('an intermediate notification (esm_class 0x20) is a non-final receipt; SME acknowledgements (0x08, 0x10) are acknowledged, not mailed', async () => {
+    const enroute = Buffer.from('id:IM0001 sub:001 dlvrd:000 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:', 'latin1');
+    const intermediate = await smsc.send(deliverSm(120, { source: '447700900308', esmClass: 0x20, message: enroute }), 120);
+    assert.deepEqual([intermediate.commandId, intermediate.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
+    assert.deepEqual(inbound.reports.at(-1), { providerId: 'IM0001', number: '+447700900308', code: 0, state: 'sent', part: { id: 'IM0001' } });
+    // With the reply-path and messaging-mode bits set too: only bits 2–5 are the message type.
+    for (const [sequence, esmClass] of [
+      [121, 0x08],
+      [122, 0x10],
+      [123, 0x80 | 0x10 | 0x03],
+    ] as const) {
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900308', esmClass, message: Buffer.from('ack', 'latin1') }), sequence);
+      assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
+    }
+    assert.equal(inbound.received.filter((entry) => entry.number === '+447700900308').length, 0, 'nothing mailed as a reply');
+    assert.equal(warnings(/no SMS and no receipt/), 3);
+    assert.ok(!log.lines.join('').includes('447700900308'), 'the number is logged masked');
+  });
+
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {
     smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, 0x7654321, encodeMessageId('STRAY')));
     const answer = await smsc.send(deliverSm(106, { source: '447700900304', message: Buffer.from('Still here') }), 106);

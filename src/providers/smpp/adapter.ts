@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
+import { maskNumber } from '../../sms/numbers.ts';
 import { readSender } from '../../sms/senders.ts';
 import type { InboundSink } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
@@ -116,8 +117,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const senders = binds.filter((bind) => bind.kind !== 'receiver');
 
   /**
-   * A deliver_sm or data_sm: a receipt or an SMS (or one part of one), committed before it is
-   * answered.
+   * A deliver_sm or data_sm: a receipt, an SMS (or one part of one), or an SME's acknowledgement,
+   * committed before it is answered.
    */
   async function deliver(pdu: Pdu): Promise<number> {
     if (!sink) return STATUS.ESME_RX_T_APPN;
@@ -130,9 +131,18 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       if (!(error instanceof PduError)) throw error;
       return refuse('mo', error.status, error.message, pdu);
     }
-    const receipt = (sm.esmClass & ESM_CLASS.TYPE_MASK) === ESM_CLASS.DELIVERY_RECEIPT;
+    const type = sm.esmClass & ESM_CLASS.TYPE_MASK;
+    const receipt = type === ESM_CLASS.DELIVERY_RECEIPT || type === ESM_CLASS.INTERMEDIATE_NOTIFICATION;
+    // SME delivery or manual/user acknowledgements (and the other types): no text from a phone, nothing to mail.
+    if (!receipt && type !== 0) {
+      logger.info(
+        { messageType: `0x${type.toString(16).padStart(2, '0')}`, from: maskNumber(sm.source) },
+        'smpp: a deliver_sm that is no SMS and no receipt (an SME acknowledgement or another message type): acknowledged, not mailed',
+      );
+      return STATUS.ESME_ROK;
+    }
     try {
-      if (receipt) return await deliverReceipt(sm, text.text, pdu);
+      if (receipt) return await deliverReceipt(sm, text.text, pdu, type === ESM_CLASS.INTERMEDIATE_NOTIFICATION);
       return await deliverSms(sm, text, pdu);
     } catch (error) {
       // The store cannot commit: the SMSC keeps it and delivers it again.
@@ -141,13 +151,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     }
   }
 
-  async function deliverReceipt(sm: ShortMessage, text: string, pdu: Pdu): Promise<number> {
+  /** `intermediate`: an intermediate delivery notification, never final whatever its text says. */
+  async function deliverReceipt(sm: ShortMessage, text: string, pdu: Pdu, intermediate: boolean): Promise<number> {
     const found = readReceipt(sm, text, settings.receiptIdFormat);
     // The receipt is about the SMS sent to its source_addr.
     const number = readSender(`+${sm.source.replace(/^\+/, '')}`);
     if (!found || number === undefined) return refuse('dr', STATUS.ESME_ROK, 'a delivery receipt without a message id, a state or a number', pdu);
+    const state = intermediate ? 'sent' : found.state;
     // The id may be a part's of a long SMS, which the relay's store resolves (on any relay's bind).
-    await sink?.reported([{ providerId: found.messageId, number, code: found.code, state: found.state, part: { id: found.messageId } }]);
+    await sink?.reported([{ providerId: found.messageId, number, code: found.code, state, part: { id: found.messageId } }]);
     return STATUS.ESME_ROK;
   }
 

@@ -274,6 +274,8 @@ export const ESM_CLASS = {
   TYPE_MASK: 0x3c,
   /** Message type: SMSC delivery receipt. */
   DELIVERY_RECEIPT: 0x04,
+  /** Message type: intermediate delivery notification (not final: the SMS is on its way). */
+  INTERMEDIATE_NOTIFICATION: 0x20,
 } as const;
 
 /** short_message holds at most 254 octets (sm_length is one octet; 255 is reserved). */
