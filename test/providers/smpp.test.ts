@@ -267,15 +267,19 @@ class HandSmsc {
   readonly server: Server;
   socket: Socket | undefined;
   readonly pdus: Pdu[] = [];
-  readonly #reader = new PduReader();
+  binds = 0;
 
-  constructor() {
-    this.server = createServer((socket) => {
+  /** `allowHalfOpen`: a connection the relay ends stays readable until the test ends it too. */
+  constructor(options: { readonly allowHalfOpen?: boolean } = {}) {
+    this.server = createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
       this.socket = socket;
+      const reader = new PduReader();
       socket.on('data', (chunk: Buffer) => {
-        for (const pdu of this.#reader.push(chunk)) {
-          if (pdu.commandId === COMMAND.bind_transceiver) socket.write(encodePdu(COMMAND.bind_transceiver_resp, 0, pdu.sequence, encodeMessageId('HAND')));
-          else this.pdus.push(pdu);
+        for (const pdu of reader.push(chunk)) {
+          if (pdu.commandId === COMMAND.bind_transceiver) {
+            this.binds++;
+            socket.write(encodePdu(COMMAND.bind_transceiver_resp, 0, pdu.sequence, encodeMessageId('HAND')));
+          } else this.pdus.push(pdu);
         }
       });
       socket.on('error', () => undefined);
@@ -471,5 +475,30 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(warnings(/a response to no request/), 1);
     assert.equal(inbound.received.at(-1)?.text, 'Still here');
     assert.equal(gateway.health().ok, true);
+  });
+});
+
+describe('SMPP when the SMSC unbinds', () => {
+  test('an SMS sent while the SMSC is unbinding is never written: not a possible duplicate, and it goes on the next bind', async () => {
+    // Half open: the relay's end of the connection is ending while the SMSC has not closed its own.
+    const smsc = new HandSmsc({ allowHalfOpen: true });
+    const gateway = gatewayTo(await smsc.listen());
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      const unbound = await smsc.send(encodePdu(COMMAND.unbind, 0, 301), 301);
+      assert.equal(unbound.commandId, COMMAND.unbind_resp);
+      const classified = classifyRecipient(await gateway.send(sms('+447700900309', 'after unbind'), 0), '+447700900309');
+      assert.deepEqual([classified.action, classified.code], ['failover', 'SMPP_NOT_BOUND'], 'not sent, so retried (the only host: on it again)');
+      assert.equal(smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm).length, 0, 'no submit_sm reached the SMSC');
+      smsc.socket?.end();
+      await waitFor('the next bind', () => smsc.binds === 2 && gateway.health().ok);
+      const sending = gateway.send(sms('+447700900309', 'after unbind'), 0);
+      const submit = await waitFor('the submit_sm', () => smsc.pdus.find((pdu) => pdu.commandId === COMMAND.submit_sm));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, encodeMessageId('NEW1')));
+      assert.equal(classifyRecipient(await sending, '+447700900309').action, 'sent');
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
   });
 });

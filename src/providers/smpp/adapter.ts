@@ -299,7 +299,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const prefix = refused.kind === 'nacked' ? NACK_CODE_PREFIX : CODE_PREFIX;
       return { kind: 'answered', results: [{ number, code: `${prefix}${statusName(refused.status)}`, ...(taken > 0 ? { partsTaken: taken } : {}) }] };
     }
-    if (answers.some((answer) => answer.kind === 'unbound') && answers.every((answer) => answer.kind !== 'answered')) return notBound();
+    // Only when no part was written: one in flight, or taken, may reach the phone.
+    if (answers.every((answer) => answer.kind === 'unbound')) return notBound();
     const lost = answers.find((answer) => answer.kind !== 'answered');
     if (lost) {
       const code = lost.kind === 'timeout' ? 'SMPP_SUBMIT_TIMEOUT' : 'SMPP_BIND_DROPPED';

@@ -53,7 +53,7 @@ export type SubmitAnswer =
   | { readonly kind: 'nacked'; readonly status: number }
   /** No answer within the submit timeout, or the bind dropped first: the SMS may have gone. */
   | { readonly kind: 'timeout' | 'dropped' }
-  /** Not bound: the submit_sm was never written. */
+  /** Not bound (or the bind is ending): the submit_sm was never written. */
   | { readonly kind: 'unbound' };
 
 /** Reconnect backoff: the first try soon, doubling up to a minute; a refused bind waits at least this long. */
@@ -81,7 +81,8 @@ export class SmppBind {
   readonly #timers: Timers;
   readonly #log: Logger;
   #socket: Socket | undefined;
-  #state: 'idle' | 'connecting' | 'bound' | 'closed' = 'idle';
+  /** `unbinding`: the SMSC unbound and the connection is ending; nothing more is written on it. */
+  #state: 'idle' | 'connecting' | 'bound' | 'unbinding' | 'closed' = 'idle';
   #sequence = 0;
   readonly #outstanding = new Map<number, Outstanding>();
   /** submit_sm waiting for a window slot. */
@@ -137,13 +138,11 @@ export class SmppBind {
   async submit(body: Buffer): Promise<SubmitAnswer> {
     if (!this.bound) return { kind: 'unbound' };
     await this.#slot();
-    if (!this.bound) {
-      this.#release();
-      return { kind: 'unbound' };
-    }
-    const wait = this.#slowUntil - this.#timers.now();
-    if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
     try {
+      const wait = this.#slowUntil - this.#timers.now();
+      if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
+      // Checked right before the write: a submit_sm that never left cannot reach the phone, so it is no possible duplicate.
+      if (!this.#writable()) return { kind: 'unbound' };
       const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
       if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
       // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way.
@@ -269,7 +268,8 @@ export class SmppBind {
   /** Writes a request; resolves with its response, or undefined after `timeoutMs` or a dropped connection. */
   #request(command: number, body: Buffer, timeoutMs: number): Promise<Pdu | undefined> {
     const socket = this.#socket;
-    if (!socket || socket.destroyed) return Promise.resolve(undefined);
+    // An ending connection ("write after end"): never written, so nothing to wait for.
+    if (!socket?.writable) return Promise.resolve(undefined);
     this.#sequence = this.#sequence >= MAX_SEQUENCE ? 1 : this.#sequence + 1;
     const sequence = this.#sequence;
     return new Promise((resolve) => {
@@ -301,6 +301,8 @@ export class SmppBind {
       case COMMAND.unbind:
         this.#log.warn('smpp: the SMSC unbound; binding again');
         this.#answer(COMMAND.unbind_resp, STATUS.ESME_ROK, pdu.sequence);
+        if (this.#state === 'bound') this.#state = 'unbinding';
+        this.#lastError = 'the SMSC unbound';
         this.#socket?.end();
         return;
       case COMMAND.deliver_sm:
@@ -341,7 +343,12 @@ export class SmppBind {
 
   #answer(command: number, status: number, sequence: number, body?: Buffer): void {
     const socket = this.#socket;
-    if (socket && !socket.destroyed) socket.write(encodePdu(command, status, sequence, body));
+    if (socket?.writable) socket.write(encodePdu(command, status, sequence, body));
+  }
+
+  /** Bound, and the connection not ending: a PDU written now leaves. */
+  #writable(): boolean {
+    return this.bound && this.#socket?.writable === true;
   }
 
   #paceAfter(status: number): void {
