@@ -52,6 +52,14 @@ describe('SMPP through the relay', () => {
     assert.ok(simulator.bindCount >= 1, 'bound again');
   });
 
+  test('an SMSC vendor-specific status (0x400) keeps the SMS queued with the code in its history, and it is sent on a retry', async () => {
+    simulator.setBehaviour({ mode: 'error', status: 0x400, times: 1 });
+    const id = queuedId((await mailTo('447700900406', 'Vendor code then taken')).data);
+    await waitFor('the refusal in its history', async () => (await relay.relay.store.smsOf(id))[0]?.lastError?.includes('SMPP:0x00000400'), 10_000);
+    await waitFor('sent on a retry', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
+    assert.equal(simulator.records.filter((record) => record.to === '447700900406').length, 1);
+  });
+
   test('a long reply in order: one mail with the whole text', async () => {
     simulator.control({ mo: { order: 'in-order', repeat: false } });
     const text = `In order: ${'the level is back to normal now. '.repeat(6)}End one.`;

@@ -13,7 +13,7 @@ import type { Gateway, SmsSubmission } from '../../src/providers/contract.ts';
 import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
 import type { Timers } from '../../src/timers.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
-import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS } from '../../src/providers/smpp/pdu.ts';
+import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
 import { collectingSink } from '../helpers/gateway.ts';
 import { captureLog } from '../helpers/log-lines.ts';
@@ -108,6 +108,23 @@ describe('SMPP against the simulated SMSC', () => {
     assert.ok(performance.now() - started >= 150, 'the next submit_sm waited for the throttling pause');
     simulator.setBehaviour({ mode: 'queue-full', times: 1 });
     assert.equal(classifyRecipient(await gateway.send(sms('+447700900202', 'queue'), 0), '+447700900202').code, 'SMPP:ESME_RMSGQFUL');
+  });
+
+  test('a status nobody classified (SMSC vendor-specific 0x400–0x4FF, 0xFE) is retried with its code; only statuses about the SMS bounce', async () => {
+    for (const status of [0x400, 0x4ff, 0xfe]) {
+      simulator.setBehaviour({ mode: 'error', status, times: 1 });
+      const classified = classifyRecipient(await gateway.send(sms('+447700900208', 'vendor code'), 0), '+447700900208');
+      assert.deepEqual([classified.action, classified.code], ['retry', `SMPP:0x${status.toString(16).padStart(8, '0')}`]);
+    }
+    for (const [status, name] of [
+      [STATUS.ESME_RINVDSTADR, 'ESME_RINVDSTADR'],
+      [STATUS.ESME_RINVSRCADR, 'ESME_RINVSRCADR'],
+      [STATUS.ESME_RINVMSGLEN, 'ESME_RINVMSGLEN'],
+    ] as const) {
+      simulator.setBehaviour({ mode: 'error', status, times: 1 });
+      const classified = classifyRecipient(await gateway.send(sms('+447700900208', 'refused'), 0), '+447700900208');
+      assert.deepEqual([classified.action, classified.code], ['fail', `SMPP:${name}`]);
+    }
   });
 
   test('a long SMS one part of which is throttled while another was taken is a possible duplicate, not a plain retry', async () => {
@@ -250,15 +267,19 @@ class HandSmsc {
   readonly server: Server;
   socket: Socket | undefined;
   readonly pdus: Pdu[] = [];
-  readonly #reader = new PduReader();
+  binds = 0;
 
-  constructor() {
-    this.server = createServer((socket) => {
+  /** `allowHalfOpen`: a connection the relay ends stays readable until the test ends it too. */
+  constructor(options: { readonly allowHalfOpen?: boolean } = {}) {
+    this.server = createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
       this.socket = socket;
+      const reader = new PduReader();
       socket.on('data', (chunk: Buffer) => {
-        for (const pdu of this.#reader.push(chunk)) {
-          if (pdu.commandId === COMMAND.bind_transceiver) socket.write(encodePdu(COMMAND.bind_transceiver_resp, 0, pdu.sequence, encodeMessageId('HAND')));
-          else this.pdus.push(pdu);
+        for (const pdu of reader.push(chunk)) {
+          if (pdu.commandId === COMMAND.bind_transceiver) {
+            this.binds++;
+            socket.write(encodePdu(COMMAND.bind_transceiver_resp, 0, pdu.sequence, encodeMessageId('HAND')));
+          } else this.pdus.push(pdu);
         }
       });
       socket.on('error', () => undefined);
@@ -294,6 +315,26 @@ function deliverSm(sequence: number, fields: { source: string; esmClass?: number
     fields.tlvs ?? Buffer.alloc(0),
   ]);
   return encodePdu(COMMAND.deliver_sm, 0, sequence, body);
+}
+
+/** A data_sm (§4.7.1): addresses, esm_class, registered_delivery, data_coding, then TLVs. */
+function dataSm(sequence: number, fields: { source: string; esmClass?: number; tlvs: Buffer }): Buffer {
+  const body = Buffer.concat([
+    Buffer.from([0, 1, 1]),
+    Buffer.from(`${fields.source}\0`, 'latin1'),
+    Buffer.from([0, 0, 0]),
+    Buffer.from([fields.esmClass ?? 0, 0, 0]),
+    fields.tlvs,
+  ]);
+  return encodePdu(COMMAND.data_sm, 0, sequence, body);
+}
+
+/** One TLV: tag, length, value. */
+function tlv(tag: number, value: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt16BE(tag, 0);
+  head.writeUInt16BE(value.length, 2);
+  return Buffer.concat([head, value]);
 }
 
 describe('SMPP bad input from the SMSC', () => {
@@ -380,6 +421,53 @@ describe('SMPP bad input from the SMSC', () => {
     );
   });
 
+  test('a generic_nack answering a submit_sm is retried (the SMSC did not take it), not bounced; the bind keeps going', async () => {
+    const seen = smsc.pdus.length;
+    const sending = gateway.send(sms('+447700900306', 'nacked'), 0);
+    const submit = await waitFor('the submit_sm', () => smsc.pdus.slice(seen).find((pdu) => pdu.commandId === COMMAND.submit_sm));
+    smsc.socket?.write(encodePdu(COMMAND.generic_nack, STATUS.ESME_RINVCMDID, submit.sequence));
+    const classified = classifyRecipient(await sending, '+447700900306');
+    assert.deepEqual([classified.action, classified.code], ['retry', 'SMPP_GENERIC_NACK:ESME_RINVCMDID']);
+    assert.equal(gateway.health().ok, true);
+  });
+
+  test('data_sm from the SMSC is taken as deliver_sm is: an SMS from message_payload, a receipt from its TLVs; data_sm_resp after the commit', async () => {
+    inbound.state.failing = true;
+    const mo = dataSm(110, { source: '447700900307', tlvs: tlv(TAG.message_payload, Buffer.from('Pump 3 is back', 'latin1')) });
+    const notCommitted = await smsc.send(mo, 110);
+    assert.deepEqual([notCommitted.commandId, notCommitted.status], [COMMAND.data_sm_resp, STATUS.ESME_RX_T_APPN]);
+    inbound.state.failing = false;
+    const committed = await smsc.send(dataSm(111, { source: '447700900307', tlvs: tlv(TAG.message_payload, Buffer.from('Pump 3 is back', 'latin1')) }), 111);
+    assert.deepEqual([committed.commandId, committed.status], [COMMAND.data_sm_resp, STATUS.ESME_ROK]);
+    assert.deepEqual(
+      inbound.received.filter((entry) => entry.number === '+447700900307').map((entry) => entry.text),
+      ['Pump 3 is back'],
+    );
+    const receiptTlvs = Buffer.concat([tlv(TAG.receipted_message_id, Buffer.from('DS0001\0', 'latin1')), tlv(TAG.message_state, Buffer.from([2]))]);
+    const receipt = await smsc.send(dataSm(112, { source: '447700900307', esmClass: 0x04, tlvs: receiptTlvs }), 112);
+    assert.deepEqual([receipt.commandId, receipt.status], [COMMAND.data_sm_resp, STATUS.ESME_ROK]);
+    assert.deepEqual(inbound.reports.at(-1), { providerId: 'DS0001', number: '+447700900307', code: 2, state: 'delivered', part: { id: 'DS0001' } });
+  });
+
+  test('an intermediate notification (esm_class 0x20) is a non-final receipt; SME acknowledgements (0x08, 0x10) are acknowledged, not mailed', async () => {
+    const enroute = Buffer.from('id:IM0001 sub:001 dlvrd:000 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:', 'latin1');
+    const intermediate = await smsc.send(deliverSm(120, { source: '447700900308', esmClass: 0x20, message: enroute }), 120);
+    assert.deepEqual([intermediate.commandId, intermediate.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
+    assert.deepEqual(inbound.reports.at(-1), { providerId: 'IM0001', number: '+447700900308', code: 0, state: 'sent', part: { id: 'IM0001' } });
+    // With the reply-path and messaging-mode bits set too: only bits 2–5 are the message type.
+    for (const [sequence, esmClass] of [
+      [121, 0x08],
+      [122, 0x10],
+      [123, 0x80 | 0x10 | 0x03],
+    ] as const) {
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900308', esmClass, message: Buffer.from('ack', 'latin1') }), sequence);
+      assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
+    }
+    assert.equal(inbound.received.filter((entry) => entry.number === '+447700900308').length, 0, 'nothing mailed as a reply');
+    assert.equal(warnings(/no SMS and no receipt/), 3);
+    assert.ok(!log.lines.join('').includes('447700900308'), 'the number is logged masked');
+  });
+
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {
     smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, 0x7654321, encodeMessageId('STRAY')));
     const answer = await smsc.send(deliverSm(106, { source: '447700900304', message: Buffer.from('Still here') }), 106);
@@ -387,5 +475,30 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(warnings(/a response to no request/), 1);
     assert.equal(inbound.received.at(-1)?.text, 'Still here');
     assert.equal(gateway.health().ok, true);
+  });
+});
+
+describe('SMPP when the SMSC unbinds', () => {
+  test('an SMS sent while the SMSC is unbinding is never written: not a possible duplicate, and it goes on the next bind', async () => {
+    // Half open: the relay's end of the connection is ending while the SMSC has not closed its own.
+    const smsc = new HandSmsc({ allowHalfOpen: true });
+    const gateway = gatewayTo(await smsc.listen());
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      const unbound = await smsc.send(encodePdu(COMMAND.unbind, 0, 301), 301);
+      assert.equal(unbound.commandId, COMMAND.unbind_resp);
+      const classified = classifyRecipient(await gateway.send(sms('+447700900309', 'after unbind'), 0), '+447700900309');
+      assert.deepEqual([classified.action, classified.code], ['failover', 'SMPP_NOT_BOUND'], 'not sent, so retried (the only host: on it again)');
+      assert.equal(smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm).length, 0, 'no submit_sm reached the SMSC');
+      smsc.socket?.end();
+      await waitFor('the next bind', () => smsc.binds === 2 && gateway.health().ok);
+      const sending = gateway.send(sms('+447700900309', 'after unbind'), 0);
+      const submit = await waitFor('the submit_sm', () => smsc.pdus.find((pdu) => pdu.commandId === COMMAND.submit_sm));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, encodeMessageId('NEW1')));
+      assert.equal(classifyRecipient(await sending, '+447700900309').action, 'sent');
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
   });
 });

@@ -22,12 +22,25 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
+import { maskNumber } from '../../sms/numbers.ts';
 import { readSender } from '../../sms/senders.ts';
 import type { InboundSink } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
 import { type BindKind, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
-import { decodeShortMessage, ESM_CLASS, encodeShortMessage, type Pdu, PduError, type ShortMessage, STATUS, statusName, TAG } from './pdu.ts';
+import {
+  COMMAND,
+  decodeDataSm,
+  decodeShortMessage,
+  ESM_CLASS,
+  encodeShortMessage,
+  type Pdu,
+  PduError,
+  type ShortMessage,
+  STATUS,
+  statusName,
+  TAG,
+} from './pdu.ts';
 import { readReceipt, submittedIdKey } from './receipts.ts';
 import { sourceAddress } from './sender-id.ts';
 import type { SmppSettings } from './settings.ts';
@@ -49,6 +62,8 @@ export const SMPP_CAPABILITIES: ProviderCapabilities = {
 
 export const CODE_PREFIX = 'SMPP:';
 export const BIND_CODE_PREFIX = 'SMPP_BIND:';
+/** A submit_sm the SMSC answered with generic_nack, and the nack's command_status. */
+export const NACK_CODE_PREFIX = 'SMPP_GENERIC_NACK:';
 /** registered_delivery: an SMSC delivery receipt on success and failure (§5.2.17). */
 const RECEIPT_REQUESTED = 0x01;
 /** The same deliver_sm from a phone again within this time is the SMSC redelivering it. */
@@ -101,21 +116,33 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   );
   const senders = binds.filter((bind) => bind.kind !== 'receiver');
 
-  /** A deliver_sm: a receipt or an SMS (or one part of one), committed before it is answered. */
+  /**
+   * A deliver_sm or data_sm: a receipt, an SMS (or one part of one), or an SME's acknowledgement,
+   * committed before it is answered.
+   */
   async function deliver(pdu: Pdu): Promise<number> {
     if (!sink) return STATUS.ESME_RX_T_APPN;
     let sm: ShortMessage;
     let text: ReturnType<typeof readText>;
     try {
-      sm = decodeShortMessage(pdu.body);
+      sm = pdu.commandId === COMMAND.data_sm ? decodeDataSm(pdu.body) : decodeShortMessage(pdu.body);
       text = readText(sm, gsm7Codes);
     } catch (error) {
       if (!(error instanceof PduError)) throw error;
       return refuse('mo', error.status, error.message, pdu);
     }
-    const receipt = (sm.esmClass & ESM_CLASS.TYPE_MASK) === ESM_CLASS.DELIVERY_RECEIPT;
+    const type = sm.esmClass & ESM_CLASS.TYPE_MASK;
+    const receipt = type === ESM_CLASS.DELIVERY_RECEIPT || type === ESM_CLASS.INTERMEDIATE_NOTIFICATION;
+    // SME delivery or manual/user acknowledgements (and the other types): no text from a phone, nothing to mail.
+    if (!receipt && type !== 0) {
+      logger.info(
+        { messageType: `0x${type.toString(16).padStart(2, '0')}`, from: maskNumber(sm.source) },
+        'smpp: a deliver_sm that is no SMS and no receipt (an SME acknowledgement or another message type): acknowledged, not mailed',
+      );
+      return STATUS.ESME_ROK;
+    }
     try {
-      if (receipt) return await deliverReceipt(sm, text.text, pdu);
+      if (receipt) return await deliverReceipt(sm, text.text, pdu, type === ESM_CLASS.INTERMEDIATE_NOTIFICATION);
       return await deliverSms(sm, text, pdu);
     } catch (error) {
       // The store cannot commit: the SMSC keeps it and delivers it again.
@@ -124,13 +151,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     }
   }
 
-  async function deliverReceipt(sm: ShortMessage, text: string, pdu: Pdu): Promise<number> {
+  /** `intermediate`: an intermediate delivery notification, never final whatever its text says. */
+  async function deliverReceipt(sm: ShortMessage, text: string, pdu: Pdu, intermediate: boolean): Promise<number> {
     const found = readReceipt(sm, text, settings.receiptIdFormat);
     // The receipt is about the SMS sent to its source_addr.
     const number = readSender(`+${sm.source.replace(/^\+/, '')}`);
     if (!found || number === undefined) return refuse('dr', STATUS.ESME_ROK, 'a delivery receipt without a message id, a state or a number', pdu);
+    const state = intermediate ? 'sent' : found.state;
     // The id may be a part's of a long SMS, which the relay's store resolves (on any relay's bind).
-    await sink?.reported([{ providerId: found.messageId, number, code: found.code, state: found.state, part: { id: found.messageId } }]);
+    await sink?.reported([{ providerId: found.messageId, number, code: found.code, state, part: { id: found.messageId } }]);
     return STATUS.ESME_ROK;
   }
 
@@ -264,12 +293,14 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
 
   /** Every part taken: sent; else the first part's trouble speaks for the SMS (with how many parts were taken). */
   function toResult(answers: readonly SubmitAnswer[], number: string, partsKey: string | undefined): SubmissionResult {
-    const refused = answers.find((answer) => answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK);
-    if (refused?.kind === 'answered') {
+    const refused = answers.find((answer) => answer.kind === 'nacked' || (answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK));
+    if (refused?.kind === 'answered' || refused?.kind === 'nacked') {
       const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
-      return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${statusName(refused.status)}`, ...(taken > 0 ? { partsTaken: taken } : {}) }] };
+      const prefix = refused.kind === 'nacked' ? NACK_CODE_PREFIX : CODE_PREFIX;
+      return { kind: 'answered', results: [{ number, code: `${prefix}${statusName(refused.status)}`, ...(taken > 0 ? { partsTaken: taken } : {}) }] };
     }
-    if (answers.some((answer) => answer.kind === 'unbound') && answers.every((answer) => answer.kind !== 'answered')) return notBound();
+    // Only when no part was written: one in flight, or taken, may reach the phone.
+    if (answers.every((answer) => answer.kind === 'unbound')) return notBound();
     const lost = answers.find((answer) => answer.kind !== 'answered');
     if (lost) {
       const code = lost.kind === 'timeout' ? 'SMPP_SUBMIT_TIMEOUT' : 'SMPP_BIND_DROPPED';

@@ -42,16 +42,18 @@ export interface BindOptions {
   readonly enquireLinkMs: number;
   readonly connectTimeoutMs: number;
   readonly logger: Logger;
-  /** A deliver_sm from the SMSC: resolves to the command_status of its deliver_sm_resp. */
+  /** A deliver_sm or data_sm from the SMSC: resolves to the command_status of its response. */
   readonly onDeliver: (pdu: Pdu) => Promise<number>;
   readonly timers?: Timers;
 }
 
 export type SubmitAnswer =
   | { readonly kind: 'answered'; readonly status: number; readonly messageId: string }
+  /** The SMSC could not read the submit_sm (§4.3): it did not take it. */
+  | { readonly kind: 'nacked'; readonly status: number }
   /** No answer within the submit timeout, or the bind dropped first: the SMS may have gone. */
   | { readonly kind: 'timeout' | 'dropped' }
-  /** Not bound: the submit_sm was never written. */
+  /** Not bound (or the bind is ending): the submit_sm was never written. */
   | { readonly kind: 'unbound' };
 
 /** Reconnect backoff: the first try soon, doubling up to a minute; a refused bind waits at least this long. */
@@ -79,7 +81,8 @@ export class SmppBind {
   readonly #timers: Timers;
   readonly #log: Logger;
   #socket: Socket | undefined;
-  #state: 'idle' | 'connecting' | 'bound' | 'closed' = 'idle';
+  /** `unbinding`: the SMSC unbound and the connection is ending; nothing more is written on it. */
+  #state: 'idle' | 'connecting' | 'bound' | 'unbinding' | 'closed' = 'idle';
   #sequence = 0;
   readonly #outstanding = new Map<number, Outstanding>();
   /** submit_sm waiting for a window slot. */
@@ -135,16 +138,20 @@ export class SmppBind {
   async submit(body: Buffer): Promise<SubmitAnswer> {
     if (!this.bound) return { kind: 'unbound' };
     await this.#slot();
-    if (!this.bound) {
-      this.#release();
-      return { kind: 'unbound' };
-    }
-    const wait = this.#slowUntil - this.#timers.now();
-    if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
     try {
+      const wait = this.#slowUntil - this.#timers.now();
+      if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
+      // Checked right before the write: a submit_sm that never left cannot reach the phone, so it is no possible duplicate.
+      if (!this.#writable()) return { kind: 'unbound' };
       const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
       if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
+      // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way.
       this.#paceAfter(pdu.status);
+      if (pdu.commandId === COMMAND.generic_nack) {
+        // The bind stays: the relay's own PDUs are framed right, and a nack about one says nothing of the next.
+        this.#log.warn({ status: statusName(pdu.status) }, 'smpp: the SMSC answered a submit_sm with generic_nack; the SMS is sent again later');
+        return { kind: 'nacked', status: pdu.status };
+      }
       return { kind: 'answered', status: pdu.status, messageId: pdu.status === STATUS.ESME_ROK ? safeMessageId(pdu.body) : '' };
     } finally {
       this.#release();
@@ -261,7 +268,8 @@ export class SmppBind {
   /** Writes a request; resolves with its response, or undefined after `timeoutMs` or a dropped connection. */
   #request(command: number, body: Buffer, timeoutMs: number): Promise<Pdu | undefined> {
     const socket = this.#socket;
-    if (!socket || socket.destroyed) return Promise.resolve(undefined);
+    // An ending connection ("write after end"): never written, so nothing to wait for.
+    if (!socket?.writable) return Promise.resolve(undefined);
     this.#sequence = this.#sequence >= MAX_SEQUENCE ? 1 : this.#sequence + 1;
     const sequence = this.#sequence;
     return new Promise((resolve) => {
@@ -293,15 +301,20 @@ export class SmppBind {
       case COMMAND.unbind:
         this.#log.warn('smpp: the SMSC unbound; binding again');
         this.#answer(COMMAND.unbind_resp, STATUS.ESME_ROK, pdu.sequence);
+        if (this.#state === 'bound') this.#state = 'unbinding';
+        this.#lastError = 'the SMSC unbound';
         this.#socket?.end();
         return;
       case COMMAND.deliver_sm:
+      case COMMAND.data_sm: {
+        const response = (pdu.commandId | RESPONSE_BIT) >>> 0;
         if (this.#options.kind === 'transmitter') {
-          this.#answer(COMMAND.deliver_sm_resp, STATUS.ESME_RINVBNDSTS, pdu.sequence, encodeMessageId(''));
+          this.#answer(response, STATUS.ESME_RINVBNDSTS, pdu.sequence, encodeMessageId(''));
           return;
         }
-        void this.#options.onDeliver(pdu).then((status) => this.#answer(COMMAND.deliver_sm_resp, status, pdu.sequence, encodeMessageId('')));
+        void this.#options.onDeliver(pdu).then((status) => this.#answer(response, status, pdu.sequence, encodeMessageId('')));
         return;
+      }
       default:
         this.#log.warn(
           { command: commandName(pdu.commandId), sequence: pdu.sequence },
@@ -330,7 +343,12 @@ export class SmppBind {
 
   #answer(command: number, status: number, sequence: number, body?: Buffer): void {
     const socket = this.#socket;
-    if (socket && !socket.destroyed) socket.write(encodePdu(command, status, sequence, body));
+    if (socket?.writable) socket.write(encodePdu(command, status, sequence, body));
+  }
+
+  /** Bound, and the connection not ending: a PDU written now leaves. */
+  #writable(): boolean {
+    return this.bound && this.#socket?.writable === true;
   }
 
   #paceAfter(status: number): void {

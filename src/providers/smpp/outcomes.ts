@@ -1,7 +1,10 @@
 /**
  * submit_sm_resp command_status values (SMPP 3.4 §5.1.3), reported by the adapter as
  * `SMPP:<ESME_… name>` (or `SMPP:0x…` for a code the specification does not name); a bind the SMSC
- * refused as `request/SMPP_BIND:<name>`.
+ * refused as `request/SMPP_BIND:<name>`; a submit_sm answered with generic_nack as
+ * `SMPP_GENERIC_NACK:<name>`. Only statuses known to be about this SMS bounce it: anything else
+ * (SMSC vendor-specific codes 0x400–0x4FF, which often mean no credit, throttling or a route down,
+ * and codes nobody classified) falls to the generic rules and is retried (docs/delivery.md).
  */
 import type { OutcomeRule } from '../contract.ts';
 import { REASONS } from '../outcome-reasons.ts';
@@ -35,6 +38,20 @@ export const SMPP_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'account',
     reason: "the SMSC refused the relay's bind (system_id, password, system_type or the number of binds)",
   },
+  // The message itself: its length, esm_class or optional parameters, or a permanent refusal of it.
+  {
+    match:
+      /^recipient\/SMPP:(ESME_RINVMSGLEN|ESME_RINVESMCLASS|ESME_RX_P_APPN|ESME_RX_R_APPN|ESME_RINVOPTPARSTREAM|ESME_ROPTPARNOTALLWD|ESME_RINVPARLEN|ESME_RMISSINGOPTPARAM|ESME_RINVOPTPARAMVAL)$/,
+    action: 'fail',
+    category: 'refused',
+    reason: REASONS.refused,
+  },
   { match: /^recipient\/SMPP:(ESME_RSYSERR|ESME_RSUBMITFAIL|ESME_RX_T_APPN)$/, action: 'retry', category: 'gateway-error', reason: REASONS.temporary },
-  { match: /^recipient\/SMPP:/, action: 'fail', category: 'refused', reason: REASONS.refused },
+  // The SMSC could not read the submit_sm, so it did not take it: no possible duplicate.
+  {
+    match: /^recipient\/SMPP_GENERIC_NACK:/,
+    action: 'retry',
+    category: 'gateway-error',
+    reason: 'the SMSC could not read the request (generic_nack); it is sent again later',
+  },
 ];

@@ -1,7 +1,7 @@
 /**
  * The SMPP 3.4 PDUs the relay speaks (SMPP v3.4 specification, issue 1.2, §3 and §4): a 16-octet
  * header (command_length, command_id, command_status, sequence_number, each a big-endian 32-bit
- * integer) and the body of bind_*, submit_sm, deliver_sm and their responses, C-octet strings
+ * integer) and the body of bind_*, submit_sm, deliver_sm, data_sm and their responses, C-octet strings
  * NUL-terminated, optional parameters as TLVs (tag and length 16-bit big-endian).
  *
  * Written here from the specification's layouts rather than taken from the `smpp` package: that
@@ -27,6 +27,8 @@ export const COMMAND = {
   bind_transceiver_resp: 0x80000009,
   enquire_link: 0x00000015,
   enquire_link_resp: 0x80000015,
+  data_sm: 0x00000103,
+  data_sm_resp: 0x80000103,
 } as const;
 
 /** Bit set in every response's command_id. */
@@ -55,7 +57,12 @@ export const STATUS = {
   ESME_RINVDSTNPI: 0x51,
   ESME_RTHROTTLED: 0x58,
   ESME_RX_T_APPN: 0x64,
+  ESME_RX_P_APPN: 0x65,
+  ESME_RX_R_APPN: 0x66,
   ESME_RINVOPTPARSTREAM: 0xc0,
+  ESME_ROPTPARNOTALLWD: 0xc1,
+  ESME_RINVPARLEN: 0xc2,
+  ESME_RMISSINGOPTPARAM: 0xc3,
   ESME_RINVOPTPARAMVAL: 0xc4,
 } as const;
 
@@ -267,6 +274,8 @@ export const ESM_CLASS = {
   TYPE_MASK: 0x3c,
   /** Message type: SMSC delivery receipt. */
   DELIVERY_RECEIPT: 0x04,
+  /** Message type: intermediate delivery notification (not final: the SMS is on its way). */
+  INTERMEDIATE_NOTIFICATION: 0x20,
 } as const;
 
 /** short_message holds at most 254 octets (sm_length is one octet; 255 is reserved). */
@@ -334,6 +343,44 @@ export function decodeShortMessage(body: Buffer): ShortMessage {
     registeredDelivery,
     dataCoding,
     shortMessage,
+    tlvs,
+  };
+}
+
+/**
+ * data_sm (§4.7.1): deliver_sm's addresses, esm_class, registered_delivery and data_coding, no
+ * short_message (the text is in message_payload); read as a ShortMessage with its other fields empty,
+ * so that receipts and SMS are taken the same way whichever of the two carried them.
+ */
+export function decodeDataSm(body: Buffer): ShortMessage {
+  const reader = new BodyReader(body);
+  const serviceType = reader.cstring(6, 'service_type');
+  const sourceTon = reader.int8('source_addr_ton');
+  const sourceNpi = reader.int8('source_addr_npi');
+  const source = reader.cstring(65, 'source_addr');
+  const destinationTon = reader.int8('dest_addr_ton');
+  const destinationNpi = reader.int8('dest_addr_npi');
+  const destination = reader.cstring(65, 'destination_addr');
+  const esmClass = reader.int8('esm_class');
+  const registeredDelivery = reader.int8('registered_delivery');
+  const dataCoding = reader.int8('data_coding');
+  const tlvs = reader.tlvs();
+  return {
+    serviceType,
+    sourceTon,
+    sourceNpi,
+    source,
+    destinationTon,
+    destinationNpi,
+    destination,
+    esmClass,
+    protocolId: 0,
+    priority: 0,
+    scheduleDeliveryTime: '',
+    validityPeriod: '',
+    registeredDelivery,
+    dataCoding,
+    shortMessage: Buffer.alloc(0),
     tlvs,
   };
 }
