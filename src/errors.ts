@@ -74,6 +74,17 @@ export const RELAY_ERRORS = {
     http: 422,
     text: 'Too many phone numbers in one mail; send the rest in another mail',
   },
+  /**
+   * A distribution list with more numbers than one mail may go to: no later mail can take it, so not
+   * TOO_MANY_NUMBERS's 452. 550, not RFC 821's 552, which RFC 5321 §4.5.3.1.10 has clients read as
+   * temporary at RCPT.
+   */
+  LIST_TOO_LARGE: {
+    smtp: 550,
+    enhanced: '5.5.3',
+    http: 422,
+    text: 'The distribution list has more numbers than one mail may go to',
+  },
   MESSAGE_TOO_BIG: { smtp: 552, enhanced: '5.3.4', http: 413, text: 'Message too big' },
   TEXT_TOO_LONG: { smtp: 554, enhanced: '5.3.4', http: 422, text: 'Text too long for an SMS' },
   NO_TEXT: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'The mail has no text to send as SMS' },
