@@ -5,6 +5,9 @@ import { sendMail } from '../helpers/smtp.ts';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
+/** 85 × "long text " is 850 GSM-7 characters: 6 SMS parts of 153. */
+const SIX_PARTS = 'long text '.repeat(85);
+
 /**
  * What a mail can never pass is refused for good (5xx), naming the limit and what to change; what a
  * later mail or a later day can take is deferred (4xx), so that the client sends it again.
@@ -48,5 +51,20 @@ describe('acceptance limits: permanent when no retry can pass', () => {
       [250, 452],
     );
     assert.match(withOthers.rcpt[1]?.text ?? '', /^4\.5\.3 Too many phone numbers: .*send the rest in another mail$/);
+  });
+
+  test('a mail needing more SMS parts than the whole daily budget: 552 5.3.4 with the figures; within the budget but over what is left today: 451', async () => {
+    const three = ['447700900431', '447700900432', '447700900433'].map((number) => `${number}@sms.example.com`);
+    const never = await sendMail(port, { to: three, body: SIX_PARTS });
+    assert.equal(
+      `${never.data?.code} ${never.data?.text}`,
+      "552 5.3.4 Over the daily budget: this mail needs 18 SMS parts, more than lab's whole budget of 14 a day; send a shorter text or to fewer numbers",
+    );
+    // 12 parts fit the budget of 14, but not what is left today after these 3 (and any earlier test's).
+    const first = await sendMail(port, { to: three, body: 'short' });
+    assert.equal(first.data?.code, 250, first.data?.text);
+    const later = await sendMail(port, { to: three.slice(0, 2), body: SIX_PARTS });
+    assert.equal(later.data?.code, 451, later.data?.text);
+    assert.match(later.data?.text ?? '', /^4\.7\.1 Sending limit reached: lab has a budget of 14 SMS parts a day \(\d+ used\); try again later$/);
   });
 });
