@@ -47,6 +47,12 @@ export const RELAY_ERRORS = {
   },
   POLICY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: "Not allowed by this relay's sender policy" },
   RATE_LIMITED: { smtp: 451, enhanced: '4.7.1', http: 429, text: 'Sending limit reached; try again later' },
+  /**
+   * A mail that needs more SMS parts than the sender's whole daily budget: no later day can take it,
+   * so not RATE_LIMITED's 451. RFC 3463 X.3.4: larger than a per-message limit set for administrative
+   * reasons (X.7.1 would say the sender may not send at all).
+   */
+  OVER_DAILY_BUDGET: { smtp: 552, enhanced: '5.3.4', http: 422, text: "The mail needs more SMS parts than the sender's whole daily budget" },
   /** AUTH on a relay without `accounts`: clients there send from a network the relay trusts instead. */
   AUTH_UNAVAILABLE: {
     smtp: 502,
@@ -73,6 +79,17 @@ export const RELAY_ERRORS = {
     enhanced: '4.5.3',
     http: 422,
     text: 'Too many phone numbers in one mail; send the rest in another mail',
+  },
+  /**
+   * A distribution list with more numbers than one mail may go to: no later mail can take it, so not
+   * TOO_MANY_NUMBERS's 452. 550, not RFC 821's 552, which RFC 5321 §4.5.3.1.10 has clients read as
+   * temporary at RCPT.
+   */
+  LIST_TOO_LARGE: {
+    smtp: 550,
+    enhanced: '5.5.3',
+    http: 422,
+    text: 'The distribution list has more numbers than one mail may go to',
   },
   MESSAGE_TOO_BIG: { smtp: 552, enhanced: '5.3.4', http: 413, text: 'Message too big' },
   TEXT_TOO_LONG: { smtp: 554, enhanced: '5.3.4', http: 422, text: 'Text too long for an SMS' },

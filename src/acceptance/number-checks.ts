@@ -45,6 +45,13 @@ export async function admitNumber(principal: Principal, number: string, store: P
   }
 }
 
+/** The most distinct numbers one mail of `principal` may go to, and the setting that says so. */
+function numberLimit(maxNumbersPerMail: number, principal: Principal): { readonly limit: number; readonly setting: string } {
+  const own = principal.maxRecipients;
+  if (own !== undefined && own < maxNumbersPerMail) return { limit: own, setting: `maxRecipients of ${principal.kind} ${principal.name}` };
+  return { limit: maxNumbersPerMail, setting: 'smtp.maxNumbersPerMail' };
+}
+
 /**
  * At most `maxNumbersPerMail` (and the sender's `maxRecipients`) distinct numbers per mail. At RCPT
  * the refusal is temporary (TOO_MANY_NUMBERS, 452): the client sends the rest in another mail. The
@@ -58,9 +65,23 @@ export function checkNumberCount(
   stage: 'rcpt' | 'subject',
 ): void {
   const distinct = new Set(entries.flatMap(({ target }) => ('numbers' in target ? target.numbers : [])));
-  const limit = Math.min(maxNumbersPerMail, principal.maxRecipients ?? Number.POSITIVE_INFINITY);
+  const { limit } = numberLimit(maxNumbersPerMail, principal);
   if (distinct.size <= limit) return;
   const tooMany = `Too many phone numbers: this mail would go to more than ${limit}`;
   if (stage === 'rcpt') throw new RelayError('TOO_MANY_NUMBERS', `${tooMany}; send the rest in another mail`);
   throw new RelayError('BAD_PARAMETER', `${tooMany}: split the numbers over several mails`);
+}
+
+/**
+ * A distribution list that alone has more numbers than a mail may go to fits no mail: refused for
+ * good (LIST_TOO_LARGE), where the 452 of checkNumberCount would have the client retry it for days.
+ */
+export function checkListSize(address: string, target: ResolvedRecipient, maxNumbersPerMail: number, principal: Principal): void {
+  const { limit, setting } = numberLimit(maxNumbersPerMail, principal);
+  const size = 'numbers' in target ? target.numbers.length : 0;
+  if (size <= limit) return;
+  throw new RelayError(
+    'LIST_TOO_LARGE',
+    `Too many phone numbers: the list ${address} has ${size}, more than the ${limit} one mail may go to (${setting}); split the list or raise the limit`,
+  );
 }

@@ -125,7 +125,7 @@ export function loadConfig(
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
-  const lists = parsed.sms && normaliseLists(parsed.sms, problems, describe);
+  const lists = parsed.sms && normaliseLists(parsed.sms, parsed.smtp?.maxNumbersPerMail, problems, describe);
   const routes =
     parsed.gateway && lists && selected
       ? configureRoutes({
@@ -485,8 +485,17 @@ function checkConsoleUsers(
   });
 }
 
-/** List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. */
-function normaliseLists(sms: ParsedConfig['sms'], problems: string[], describe: (path: readonly PropertyKey[]) => string): Record<string, readonly string[]> {
+/**
+ * List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. A
+ * list with more distinct numbers than `smtp.maxNumbersPerMail` is a problem: every mail to it would be
+ * refused.
+ */
+function normaliseLists(
+  sms: ParsedConfig['sms'],
+  maxNumbersPerMail: number | undefined,
+  problems: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+): Record<string, readonly string[]> {
   const lists: Record<string, readonly string[]> = Object.create(null);
   for (const [address, members] of Object.entries(sms.lists)) {
     const [local, listDomain, ...rest] = address.toLowerCase().split('@');
@@ -500,6 +509,11 @@ function normaliseLists(sms: ParsedConfig['sms'], problems: string[], describe: 
       if (result.ok) numbers.add(result.e164);
       else problems.push(`${describe(['sms', 'lists', address, index])}: ${result.reason}`);
     });
+    if (maxNumbersPerMail !== undefined && numbers.size > maxNumbersPerMail) {
+      problems.push(
+        `${describe(['sms', 'lists', address])}: ${numbers.size} numbers, more than smtp.maxNumbersPerMail (${maxNumbersPerMail}) lets one mail go to; split the list or raise smtp.maxNumbersPerMail`,
+      );
+    }
     lists[address.toLowerCase()] = [...numbers];
   }
   return lists;

@@ -52,8 +52,13 @@ export interface ParsedMail {
 const MAX_HEADER_BYTES = 64 * 1024;
 /** Lines this long are split by mailsplit's pending-line limit (64 KiB), which this reader does not follow. */
 const MAX_LINE_BYTES = 60 * 1024;
-/** mailsplit refuses more than 1,000 parts; a mail with this many is left to it. */
+/** Past this many parts a mail is left to simpleParser: this reader is held to it on usual mails, which have a handful. */
 const MAX_PARTS = 100;
+/**
+ * mailsplit (under simpleParser) stops at this many parts, nested ones and the mail itself counted,
+ * whatever reads the mail: no retry can pass, so such a mail is refused as unreadable, naming it.
+ */
+export const MAX_MIME_PARTS = 1000;
 
 type Node = InstanceType<typeof MimeNode>;
 
@@ -139,7 +144,8 @@ function walk(part: Part): Part[] {
  * current multipart or of an enclosing one) starts a part, `--boundary--` ends the multipart; the
  * line break before a delimiter line belongs to the delimiter. Undefined for what it would read
  * differently or refuse: a part without an empty line after its headers, a multipart without its
- * closing delimiter, oversized headers or lines, too many parts.
+ * closing delimiter, oversized headers or lines, more than MAX_PARTS parts. UNREADABLE_MAIL for more
+ * than MAX_MIME_PARTS: counted here, since mailsplit's refusal would be a library error.
  */
 function splitParts(raw: Buffer): Part | undefined {
   const root: Part = { node: new MimeNode(false), parent: undefined, children: [], start: raw.length, end: raw.length };
@@ -167,7 +173,12 @@ function splitParts(raw: Buffer): Part | undefined {
           inEpilogue = true;
         }
       } else {
-        if (++parts > MAX_PARTS) return undefined;
+        if (++parts > MAX_MIME_PARTS) {
+          throw new RelayError(
+            'UNREADABLE_MAIL',
+            `The mail cannot be read: it has more than ${MAX_MIME_PARTS} MIME parts; send the text with fewer attachments`,
+          );
+        }
         part = { node: new MimeNode(delimiter.owner.node), parent: delimiter.owner, children: [], start: raw.length, end: raw.length };
         delimiter.owner.children.push(part);
         inHeader = true;
@@ -187,7 +198,7 @@ function splitParts(raw: Buffer): Part | undefined {
     lineStart = lineEnd;
   }
   // A part whose headers never ended, or a multipart without its closing delimiter, mailsplit reads by rules of its own.
-  return part === root && !inHeader ? root : undefined;
+  return part === root && !inHeader && parts <= MAX_PARTS ? root : undefined;
 }
 
 function insideMultipart(part: Part): boolean {

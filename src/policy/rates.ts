@@ -21,10 +21,18 @@ export class RateLimits {
   /**
    * Counts one more mail of `parts` parts for the principal, or throws RATE_LIMITED saying which
    * limit it would exceed: checked and counted at once, so two relays cannot both take the last one.
+   * A mail of more parts than the whole `dailyParts` is OVER_DAILY_BUDGET, permanent: no day has room
+   * for it. (`perMinute` and `perDay` are at least 1, so a single mail always fits them.)
    */
   async take(principal: Principal, parts: number, now: number): Promise<RateTicket> {
     const { perMinute, perDay, dailyParts } = principal;
     if (perMinute === undefined && perDay === undefined && dailyParts === undefined) return undefined;
+    if (dailyParts !== undefined && parts > dailyParts) {
+      throw new RelayError(
+        'OVER_DAILY_BUDGET',
+        `Over the daily budget: this mail needs ${parts} SMS parts, more than ${principal.name}'s whole budget of ${dailyParts} a day; send a shorter text or to fewer numbers`,
+      );
+    }
     const taken = await this.#store.takeRate(`${principal.kind}:${principal.name}`, { perMinute, perDay, dailyParts }, parts, now);
     if (taken.taken) return { id: taken.id };
     const problem = {

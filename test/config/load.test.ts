@@ -271,6 +271,18 @@ describe('config', () => {
     assert.match(lines.join('\n'), /ops@elsewhere\.com: a list address must be/);
   });
 
+  test('a list with more distinct numbers than smtp.maxNumbersPerMail is refused, naming both; one written several ways fits', () => {
+    const lines = problems(
+      {},
+      'smtp:\n  maxNumbersPerMail: 2\nsms:\n  lists:\n    big@sms.localhost: ["+447700900121", "+447700900122", "+447700900123"]\n    dup@sms.localhost: ["+447700900121", "00447700900121", "447700900122"]\n',
+    );
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(
+      lines[0] ?? '',
+      /smsrelay\.yaml: sms\.lists\.big@sms\.localhost: 3 numbers, more than smtp\.maxNumbersPerMail \(2\) lets one mail go to; split the list or raise smtp\.maxNumbersPerMail$/,
+    );
+  });
+
   test('a broken YAML file is reported with its line', () => {
     const lines = problems({}, 'smtp:\n  port: [1,\n');
     assert.equal(lines.length, 1);

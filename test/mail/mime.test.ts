@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../../src/errors.ts';
 import { MAILPARSER_OPTIONS, parseMail } from '../../src/mail/extract.ts';
-import { type ParsedMail, readMail } from '../../src/mail/mime.ts';
+import { MAX_MIME_PARTS, type ParsedMail, readMail } from '../../src/mail/mime.ts';
 
 const MAIL = fileURLToPath(new URL('./', import.meta.url));
 /** Every header the relay reads (extract.ts, parameters.ts). */
@@ -266,6 +266,25 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
       (error: unknown) => error instanceof RelayError && error.code === 'UNREADABLE_MAIL' && /line 2 of its base64 text part is not base64/.test(error.message),
     );
     assert.equal(readMail(latin1('Content-Transfer-Encoding: base64\n\nSGVsbG8g\nd29y bGQ=\t\n'))?.text, 'Hello world');
+  });
+
+  test('a mail of more MIME parts than mailsplit reads, side by side or nested, is refused as unreadable, naming the limit', async () => {
+    const text = 'Content-Type: text/plain\r\n\r\nhello\r\n';
+    const attachment = (index: number) =>
+      `--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="f${index}.bin"\r\n\r\nAAAA\r\n`;
+    const sideBySide = (parts: number) =>
+      Buffer.from(
+        `Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${text}${Array.from({ length: parts - 2 }, (_, index) => attachment(index)).join('')}--b--\r\n`,
+      );
+    let nested = `--b0\r\n${text}--b0--\r\n`;
+    for (let level = 1; level <= 5000; level++)
+      nested = `--b${level}\r\nContent-Type: multipart/mixed; boundary=b${level - 1}\r\n\r\n${nested}--b${level}--\r\n`;
+    const tooMany = (error: unknown) =>
+      error instanceof RelayError && error.code === 'UNREADABLE_MAIL' && error.message.includes(`more than ${MAX_MIME_PARTS} MIME parts`);
+    await assert.rejects(parseMail(sideBySide(MAX_MIME_PARTS + 1)), tooMany);
+    await assert.rejects(parseMail(sideBySide(50_000)), tooMany);
+    await assert.rejects(parseMail(Buffer.from(`Subject: s\r\nContent-Type: multipart/mixed; boundary=b5000\r\n\r\n${nested}`)), tooMany);
+    assert.equal((await parseMail(sideBySide(MAX_MIME_PARTS))).text, 'hello');
   });
 });
 
