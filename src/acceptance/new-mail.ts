@@ -11,7 +11,7 @@ import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitNumber, checkNumberCount, limitsFor } from './number-checks.ts';
 import { recipientNumber } from './recipient-addresses.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
-import type { AcceptanceSettings, ProviderLimits, Routes, Transaction } from './types.ts';
+import type { AcceptanceSettings, ContextNotTaken, ProviderLimits, Routes, Transaction } from './types.ts';
 
 export interface NewMailContext {
   readonly settings: AcceptanceSettings;
@@ -34,7 +34,13 @@ export async function buildNewMail(
   transaction: Transaction,
   { settings, store, provider: single, routes, senders, tracking }: NewMailContext,
   now: number,
-): Promise<{ mail: NewMail; cutFrom: number | undefined; repeated: number; attachments: string | undefined }> {
+): Promise<{
+  mail: NewMail;
+  cutFrom: number | undefined;
+  repeated: number;
+  attachments: string | undefined;
+  contextNotTaken: ContextNotTaken | undefined;
+}> {
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
   const subjectCommand = [...transaction.recipients.values()].some(({ target }) => 'subject' in target);
@@ -61,7 +67,7 @@ export async function buildNewMail(
   const sms = fitText(request, maxParts, textPolicy, provider.segmentLimits);
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
-  const { userContext, conversation } = await tracking.outgoing(request, numbers);
+  const { userContext, conversation, notTaken } = await tracking.outgoing(request, numbers);
   return {
     mail: {
       id,
@@ -91,6 +97,7 @@ export async function buildNewMail(
     cutFrom: sms.cutFrom,
     repeated: repeated.size,
     attachments: attachmentsNote(request.attachments),
+    contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
   };
 }
 

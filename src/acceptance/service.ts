@@ -6,6 +6,7 @@ import { LoginThrottle, sharedLoginFailures } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { SenderPolicy } from '../policy/senders.ts';
+import { maskNumber } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import type { Store } from '../store/types.ts';
@@ -196,7 +197,7 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments } = await buildNewMail(
+      const { mail, cutFrom, repeated, attachments, contextNotTaken } = await buildNewMail(
         id,
         raw,
         transaction,
@@ -211,6 +212,13 @@ export class AcceptanceService {
       });
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
+      if (contextNotTaken) {
+        const { named, given, numbers } = contextNotTaken;
+        this.#options.logger.info(
+          { msgId: id, named, given, numbers: numbers.map(maskNumber) },
+          "acceptance: the mail names the user context of another mailbox's conversation with its number; sent under a new one",
+        );
+      }
       return {
         ok: true,
         id,
@@ -222,6 +230,7 @@ export class AcceptanceService {
         repeated,
         duplicateOf,
         attachments,
+        contextNotTaken,
       };
     } catch (error) {
       return { ...refused(error), id };
