@@ -197,7 +197,7 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments, contextNotTaken } = await buildNewMail(
+      const { mail, cutFrom, repeated, attachments, contextNotTaken, replyToAddresses } = await buildNewMail(
         id,
         raw,
         transaction,
@@ -219,6 +219,12 @@ export class AcceptanceService {
           "acceptance: the mail names the user context of another mailbox's conversation with its number; sent under a new one",
         );
       }
+      if (replyToAddresses) {
+        this.#options.logger.info(
+          { msgId: id, replyToAddresses: replyToAddresses.count },
+          'acceptance: the Reply-To names several addresses; replies go to the first only',
+        );
+      }
       return {
         ok: true,
         id,
@@ -231,6 +237,7 @@ export class AcceptanceService {
         duplicateOf,
         attachments,
         contextNotTaken,
+        replyToAddresses,
       };
     } catch (error) {
       return { ...refused(error), id };

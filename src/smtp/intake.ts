@@ -327,6 +327,9 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
           accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
           accepted.attachments ?? '',
           accepted.contextNotTaken ? contextNote(accepted.contextNotTaken, accepted.numbers) : '',
+          accepted.replyToAddresses
+            ? `the Reply-To names ${accepted.replyToAddresses.count} addresses: replies from the phone go to the first, ${accepted.replyToAddresses.mailbox}, only`
+            : '',
         ].filter(Boolean);
   return `Ok: queued as ${accepted.id}${note.length > 0 ? ` (${note.join('; ')})` : ''}`;
 }

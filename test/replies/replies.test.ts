@@ -172,6 +172,21 @@ describe('replies and delivery reports', () => {
     }
   });
 
+  test('a Reply-To naming several addresses: the phone answers the first, and the 250 says so', async () => {
+    const { data } = await sendMail(smtpPort(), {
+      from: 'erin@example.com',
+      to: ['447700900160@sms.example.com'],
+      subject: 'Two teams',
+      body: 'Who is on call?',
+      headers: { From: 'erin@example.com', 'Reply-To': 'team-a@example.com, team-b@example.com' },
+    });
+    assert.equal(data?.code, 250, data?.text);
+    assert.match(data?.text ?? '', /the Reply-To names 2 addresses: replies from the phone go to the first, team-a@example\.com, only/);
+    const sms = await smsTo('447700900160');
+    gateway.simulator.sendMo({ from: '447700900160', text: 'Team A has it', usercontext: sms.userContext });
+    assert.deepEqual((await mailTo('team-a@example.com')).to, ['team-a@example.com']);
+  });
+
   test('a phone the relay never wrote to reaches the default mailbox', async () => {
     gateway.simulator.sendMo({ from: '447700900199', text: 'Who is this?' });
     const mail = await simpleParser((await mailTo('ops@example.com')).raw);
