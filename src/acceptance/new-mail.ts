@@ -1,3 +1,4 @@
+import { isMailbox } from '../mail/addresses.ts';
 import { printableAscii } from '../mail/ascii.ts';
 import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError } from '../errors.ts';
@@ -11,7 +12,7 @@ import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitNumber, checkNumberCount, limitsFor } from './number-checks.ts';
 import { recipientNumber } from './recipient-addresses.ts';
 import { resubmissionFingerprint } from './resubmission-fingerprint.ts';
-import type { AcceptanceSettings, ProviderLimits, Routes, Transaction } from './types.ts';
+import type { AcceptanceSettings, AcceptedMail, ContextNotTaken, ProviderLimits, Routes, Transaction } from './types.ts';
 
 export interface NewMailContext {
   readonly settings: AcceptanceSettings;
@@ -34,12 +35,20 @@ export async function buildNewMail(
   transaction: Transaction,
   { settings, store, provider: single, routes, senders, tracking }: NewMailContext,
   now: number,
-): Promise<{ mail: NewMail; cutFrom: number | undefined; repeated: number; attachments: string | undefined }> {
+): Promise<{
+  mail: NewMail;
+  cutFrom: number | undefined;
+  repeated: number;
+  attachments: string | undefined;
+  contextNotTaken: ContextNotTaken | undefined;
+  replyToAddresses: AcceptedMail['replyToAddresses'];
+}> {
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
   const subjectCommand = [...transaction.recipients.values()].some(({ target }) => 'subject' in target);
   const rcptNumbers = [...transaction.recipients.values()].flatMap(({ target }) => ('numbers' in target ? target.numbers : []));
-  const request = await readText(await parseMail(raw), textPolicy, subjectCommand, rcptNumbers, store);
+  const parsed = await parseMail(raw);
+  const request = await readText(parsed, textPolicy, subjectCommand, rcptNumbers, store);
   const fromProblem = senders.fromHeaderProblem(principal, request.fromAddresses);
   if (fromProblem) throw new RelayError('POLICY_DENIED', `Sender refused: ${fromProblem}`);
   // RCPT numbers were admitted at RCPT; the subject's are known only now.
@@ -61,7 +70,9 @@ export async function buildNewMail(
   const sms = fitText(request, maxParts, textPolicy, provider.segmentLimits);
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
-  const { userContext, conversation } = await tracking.outgoing(request, numbers);
+  const { userContext, conversation, notTaken } = await tracking.outgoing(request, numbers);
+  // Replies go to one mailbox (the conversation's): a Reply-To naming several loses the others, and says so.
+  const replyToAddresses = parsed.replyTo?.value.filter((entry) => entry.address !== undefined && isMailbox(entry.address)).length ?? 0;
   return {
     mail: {
       id,
@@ -91,6 +102,8 @@ export async function buildNewMail(
     cutFrom: sms.cutFrom,
     repeated: repeated.size,
     attachments: attachmentsNote(request.attachments),
+    contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
+    replyToAddresses: conversation && replyToAddresses > 1 ? { count: replyToAddresses, mailbox: conversation.mailbox } : undefined,
   };
 }
 

@@ -6,6 +6,7 @@ import { LoginThrottle, sharedLoginFailures } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { SenderPolicy } from '../policy/senders.ts';
+import { maskNumber } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import type { Store } from '../store/types.ts';
@@ -197,7 +198,7 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments } = await buildNewMail(
+      const { mail, cutFrom, repeated, attachments, contextNotTaken, replyToAddresses } = await buildNewMail(
         id,
         raw,
         transaction,
@@ -212,6 +213,19 @@ export class AcceptanceService {
       });
       this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
+      if (contextNotTaken) {
+        const { named, given, numbers } = contextNotTaken;
+        this.#options.logger.info(
+          { msgId: id, named, given, numbers: numbers.map(maskNumber) },
+          "acceptance: the mail names the user context of another mailbox's conversation with its number; sent under a new one",
+        );
+      }
+      if (replyToAddresses) {
+        this.#options.logger.info(
+          { msgId: id, replyToAddresses: replyToAddresses.count },
+          'acceptance: the Reply-To names several addresses; replies go to the first only',
+        );
+      }
       return {
         ok: true,
         id,
@@ -223,6 +237,8 @@ export class AcceptanceService {
         repeated,
         duplicateOf,
         attachments,
+        contextNotTaken,
+        replyToAddresses,
       };
     } catch (error) {
       return { ...refused(error), id };

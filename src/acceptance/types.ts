@@ -100,6 +100,17 @@ export interface AcceptedMail {
   readonly duplicateOf: string | undefined;
   /** What became of its attachments (not sent), in words for the reply; undefined when it had none. */
   readonly attachments: string | undefined;
+  /** The user context it named was not taken; undefined when it got the one it named, or named none. */
+  readonly contextNotTaken: ContextNotTaken | undefined;
+  /** Its Reply-To named `count` addresses: the phone's replies go to `mailbox`, the first readable one, only. */
+  readonly replyToAddresses: { readonly count: number; readonly mailbox: string } | undefined;
+}
+
+/** A mail named the user context of another mailbox's conversation with `numbers`: it was sent under `given`, a new one. */
+export interface ContextNotTaken {
+  readonly named: string;
+  readonly given: string;
+  readonly numbers: readonly string[];
 }
 
 /** A committed mail for the postmaster: queued as the relay's own mail, to `postmaster`, not texted. */

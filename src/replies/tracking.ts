@@ -22,12 +22,19 @@ export interface ConversationClues {
   readonly threadIds: readonly string[];
   /** Where replies go (Reply-To or From); undefined = nowhere. */
   readonly mailbox: string | undefined;
+  /** The From: header's addresses: with `mailbox`, the mailboxes this mail is from. */
+  readonly fromAddresses: readonly string[];
 }
 
 /** The user context an outgoing mail carries, and what it writes to its conversations. */
 export interface OutgoingTracking {
   readonly userContext: string;
   readonly conversation: NewConversation | undefined;
+  /**
+   * The context the mail named and did not get: another mailbox's conversation with these of its
+   * numbers (`userContext` is a new one instead); undefined when it got what it named or named none.
+   */
+  readonly notTaken: { readonly context: string; readonly numbers: readonly string[] } | undefined;
 }
 
 /**
@@ -38,8 +45,8 @@ export interface OutgoingTracking {
  * known context, the latest conversation with that number wins, else the default mailbox.
  *
  * Nothing here is kept in memory: every route is read from the store. Relays sharing a database each
- * take mail and webhooks, and a conversation one relay takes over (another mailbox under the same
- * context) must route the next reply there on every relay at once; one indexed read per SMS from a
+ * take mail and webhooks, and a conversation whose mailbox one relay moves (its mailbox's own mail with
+ * another Reply-To) must route the next reply there on every relay at once; one indexed read per SMS from a
  * phone is cheap next to the commit that follows it.
  */
 export class ReplyTracking {
@@ -49,13 +56,25 @@ export class ReplyTracking {
     this.#options = options;
   }
 
-  /** The context and conversation rows of a mail to `numbers`. */
+  /**
+   * The context and conversation rows of a mail to `numbers`. A context it names that is another
+   * mailbox's conversation with one of them is not taken (the phone's answers would follow the mail
+   * to its sender: anyone knowing a context could read a conversation), unless the mail answers a
+   * mail of that conversation (In-Reply-To/References, as a reply without a context is found): the
+   * mail gets a new context, as one naming none does.
+   */
   async outgoing(clues: ConversationClues, numbers: readonly string[]): Promise<OutgoingTracking> {
-    const thread = clues.userContext === undefined ? await this.#threadContext(clues.threadIds, numbers) : undefined;
-    return {
-      userContext: clues.userContext ?? thread ?? newUserContext(),
-      conversation: clues.mailbox ? { mailbox: clues.mailbox, continues: clues.contextFromReplyTag || thread !== undefined } : undefined,
-    };
+    const conversation = (continues: boolean) => (clues.mailbox ? { mailbox: clues.mailbox, continues } : undefined);
+    const named = clues.userContext;
+    if (named === undefined) {
+      const thread = await this.#threadContext(clues.threadIds, numbers);
+      return { userContext: thread ?? newUserContext(), conversation: conversation(thread !== undefined), notTaken: undefined };
+    }
+    const held = await this.#heldByOthers(named, clues, numbers);
+    if (held.length === 0 || (await this.#threadContext(clues.threadIds, numbers)) === named) {
+      return { userContext: named, conversation: conversation(clues.contextFromReplyTag), notTaken: undefined };
+    }
+    return { userContext: newUserContext(), conversation: conversation(false), notTaken: { context: named, numbers: held } };
   }
 
   /** The context a received SMS answers: echoed by the provider, or the one its tracking id stands for. */
@@ -77,6 +96,14 @@ export class ReplyTracking {
   async #threadContext(threadIds: readonly string[], numbers: readonly string[]): Promise<string | undefined> {
     if (threadIds.length === 0) return undefined;
     return this.#options.store.contextOfMail(threadIds, numbers);
+  }
+
+  /** The numbers whose conversation under `context` belongs to a mailbox this mail is not from. */
+  async #heldByOthers(context: string, clues: ConversationClues, numbers: readonly string[]): Promise<string[]> {
+    // Mail addresses' case carries no meaning in practice: Bob@ and bob@ are one writer.
+    const own = new Set([clues.mailbox, ...clues.fromAddresses].flatMap((address) => (address ? [address.toLowerCase()] : [])));
+    const conversations = await Promise.all(numbers.map((number) => this.#options.store.conversation(context, number)));
+    return conversations.flatMap((found) => (found && !own.has(found.mailbox.toLowerCase()) ? [found.number] : []));
   }
 }
 

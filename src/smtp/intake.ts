@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
-import type { AcceptedForPostmaster, AcceptedMail, Transaction } from '../acceptance/types.ts';
+import type { AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
 import { asRelayError, ListenError, RelayError, toSmtpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -326,8 +326,18 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
           accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
           accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
           accepted.attachments ?? '',
+          accepted.contextNotTaken ? contextNote(accepted.contextNotTaken, accepted.numbers) : '',
+          accepted.replyToAddresses
+            ? `the Reply-To names ${accepted.replyToAddresses.count} addresses: replies from the phone go to the first, ${accepted.replyToAddresses.mailbox}, only`
+            : '',
         ].filter(Boolean);
   return `Ok: queued as ${accepted.id}${note.length > 0 ? ` (${note.join('; ')})` : ''}`;
+}
+
+/** Why the mail went under another context than it named; "this number" only when it has one. */
+function contextNote({ named, given, numbers }: ContextNotTaken, total: number): string {
+  const whose = total === 1 ? 'this number' : `${numbers.length} of its numbers`;
+  return `UserContext ${named} is another mailbox's conversation with ${whose}: sent under its own context ${given}`;
 }
 
 function listen(server: SMTPServer, port: number, host: string): Promise<number> {

@@ -62,12 +62,12 @@ describeOnPostgres('webhooks on any relay of a cluster', async (url) => {
     assert.deepEqual(await mailedTo('Which one? (via behind)'), ['bob@example.com']);
   });
 
-  test('a conversation taken over on one relay routes the next reply there on the other (no stale cache)', async () => {
+  test("a conversation's mailbox moved on one relay routes the next reply there on the other (no stale cache)", async () => {
     await mail(ahead, 'alice@example.com', 'Backup failed', { 'X-UserContext': 'ctx-backup' });
     await mo(behind, 'cache-1', 'Looking (first)', 'ctx-backup');
     assert.deepEqual(await mailedTo('Looking (first)'), ['alice@example.com']);
-    // Carol takes the conversation over through the other relay: its cache was not told.
-    await mail(ahead, 'carol@example.com', 'Backup failed again', { 'X-UserContext': 'ctx-backup' });
+    // Alice hands the conversation to Carol through the other relay: its cache was not told.
+    await mail(ahead, 'alice@example.com', 'Backup failed again', { 'X-UserContext': 'ctx-backup', 'Reply-To': 'carol@example.com' });
     await mo(behind, 'cache-2', 'Looking (second)', 'ctx-backup');
     assert.deepEqual(await mailedTo('Looking (second)'), ['carol@example.com']);
   });

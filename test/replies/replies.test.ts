@@ -128,6 +128,65 @@ describe('replies and delivery reports', () => {
     assert.ok(!mailsTo('bob@example.com').some((mail) => /(no|unknown) context here/.test(mail.raw)));
   });
 
+  test("a mail from another mailbox naming a conversation's context, in any form, is sent under a new context: the conversation stays", async () => {
+    const forms: Record<string, (context: string) => { subject: string; body: string; headers?: Record<string, string> }> = {
+      'X-UserContext header': (context) => ({ subject: 'hi', body: 'Hello from mallory', headers: { 'X-UserContext': context } }),
+      'UserContext header': (context) => ({ subject: 'hi', body: 'Hello from mallory', headers: { UserContext: context } }),
+      'subject parameter': (context) => ({ subject: `UserContext:${context}`, body: 'Hello from mallory' }),
+      'reply tag': (context) => ({ subject: `Re: Bob topic [UserContext: ${context}]`, body: 'Hello from mallory' }),
+      'first body line': (context) => ({ subject: 'hi', body: `UserContext: ${context}\r\nHello from mallory` }),
+    };
+    let phone = 447700900150;
+    for (const [form, mallory] of Object.entries(forms)) {
+      const digits = String(phone++);
+      await write('bob@example.com', digits, 'Bob topic', 'reply to bob');
+      const bob = await smsTo(digits);
+      const { subject, body, headers } = mallory(bob.userContext ?? '');
+      const { data } = await sendMail(smtpPort(), {
+        from: 'mallory@example.com',
+        to: [`${digits}@sms.example.com`],
+        subject,
+        body,
+        headers: { From: 'mallory@example.com', ...headers },
+      });
+      assert.equal(data?.code, 250, data?.text);
+      const sent = await smsTo(digits, 2);
+      assert.equal(sent.text, 'Hello from mallory', form);
+      assert.notEqual(sent.userContext, bob.userContext, form);
+      assert.match(
+        data?.text ?? '',
+        new RegExp(`UserContext ${bob.userContext} is another mailbox's conversation with this number: sent under its own context ${sent.userContext}`),
+        form,
+      );
+      gateway.simulator.sendMo({ from: digits, text: `phone answers Bob (${form})`, usercontext: bob.userContext });
+      gateway.simulator.sendMo({ from: digits, text: `phone answers Mallory (${form})`, usercontext: sent.userContext });
+      await waitFor(`both answers (${form})`, () => sink.received.filter((mail) => mail.raw.includes(`(${form})`)).length === 2);
+      assert.ok(
+        mailsTo('bob@example.com').some((mail) => mail.raw.includes(`phone answers Bob (${form})`)),
+        form,
+      );
+      assert.ok(
+        mailsTo('mallory@example.com').some((mail) => mail.raw.includes(`phone answers Mallory (${form})`)),
+        form,
+      );
+    }
+  });
+
+  test('a Reply-To naming several addresses: the phone answers the first, and the 250 says so', async () => {
+    const { data } = await sendMail(smtpPort(), {
+      from: 'erin@example.com',
+      to: ['447700900160@sms.example.com'],
+      subject: 'Two teams',
+      body: 'Who is on call?',
+      headers: { From: 'erin@example.com', 'Reply-To': 'team-a@example.com, team-b@example.com' },
+    });
+    assert.equal(data?.code, 250, data?.text);
+    assert.match(data?.text ?? '', /the Reply-To names 2 addresses: replies from the phone go to the first, team-a@example\.com, only/);
+    const sms = await smsTo('447700900160');
+    gateway.simulator.sendMo({ from: '447700900160', text: 'Team A has it', usercontext: sms.userContext });
+    assert.deepEqual((await mailTo('team-a@example.com')).to, ['team-a@example.com']);
+  });
+
   test('a phone the relay never wrote to reaches the default mailbox', async () => {
     gateway.simulator.sendMo({ from: '447700900199', text: 'Who is this?' });
     const mail = await simpleParser((await mailTo('ops@example.com')).raw);

@@ -1,75 +1,113 @@
 import assert from 'node:assert/strict';
-import { beforeEach, describe, test } from 'node:test';
-import { ReplyTracking } from '../../src/replies/tracking.ts';
-import { SqliteStore } from '../../src/store/sqlite.ts';
-import { mail, storeFile } from '../helpers/store.ts';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { type ConversationClues, ReplyTracking } from '../../src/replies/tracking.ts';
+import type { Store } from '../../src/store/types.ts';
+import { mail } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
 
 const PHONE = '+447700900123';
 const WINDOW_MS = 7 * 24 * 60 * 60_000;
-const NO_CLUES = { userContext: undefined, contextFromReplyTag: false, threadIds: [], mailbox: undefined };
+const NO_CLUES: ConversationClues = { userContext: undefined, contextFromReplyTag: false, threadIds: [], mailbox: undefined, fromAddresses: [] };
 
-/** Reply tracking on a real SQLite store: the context a mail carries, and where a phone's answer goes. */
-describe('reply tracking', () => {
-  let store: SqliteStore;
-  let tracking: ReplyTracking;
-  beforeEach(() => {
-    store = SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
-    tracking = new ReplyTracking({ store, windowMs: WINDOW_MS, defaultMailbox: 'ops@example.com' });
-  });
+/** Reply tracking on each real store: the context a mail carries, and where a phone's answer goes. */
+forEachStore((kind) =>
+  describe('reply tracking', () => {
+    let store: Store;
+    let tracking: ReplyTracking;
+    beforeEach(async () => {
+      store = await kind.fresh();
+      tracking = new ReplyTracking({ store, windowMs: WINDOW_MS, defaultMailbox: 'ops@example.com' });
+    });
+    afterEach(() => store.close());
 
-  /** Commits a mail to PHONE under `context` from `mailbox`, as acceptance does. */
-  const commit = async (context: string, mailbox: string, messageIdHeader: string, receivedAt = 1_000) => {
-    const { conversation } = await tracking.outgoing({ ...NO_CLUES, userContext: context, mailbox }, [PHONE]);
-    await store.acceptMail(
-      mail([PHONE], {
-        receivedAt,
-        messageIdHeader,
-        conversation,
-        sms: { text: 'x', encoding: 'gsm7', parts: 1, maxParts: 6, senderId: undefined, userContext: context },
-      }),
-    );
-  };
+    /** Commits a mail to PHONE with `clues` (From: its mailbox unless they say), as acceptance does; the context it got. */
+    const send = async (clues: Partial<ConversationClues>, messageIdHeader: string, receivedAt = 1_000) => {
+      const { userContext, conversation } = await tracking.outgoing({ ...NO_CLUES, fromAddresses: clues.mailbox ? [clues.mailbox] : [], ...clues }, [PHONE]);
+      await store.acceptMail(
+        mail([PHONE], {
+          receivedAt,
+          messageIdHeader,
+          conversation,
+          sms: { text: 'x', encoding: 'gsm7', parts: 1, maxParts: 6, senderId: undefined, userContext },
+        }),
+      );
+      return userContext;
+    };
+    const commit = (context: string, mailbox: string, messageIdHeader: string, receivedAt = 1_000) =>
+      send({ userContext: context, mailbox }, messageIdHeader, receivedAt);
 
-  test('new contexts stay random across refills of the random pool: 2,000 mails, 2,000 contexts', async () => {
-    const contexts = new Set<string>();
-    for (let index = 0; index < 2_000; index++) contexts.add((await tracking.outgoing(NO_CLUES, [PHONE])).userContext);
-    assert.equal(contexts.size, 2_000);
-    for (const context of contexts) assert.match(context, /^[0-9a-z]{8}$/);
-  });
+    test('new contexts stay random across refills of the random pool: 2,000 mails, 2,000 contexts', async () => {
+      const contexts = new Set<string>();
+      for (let index = 0; index < 2_000; index++) contexts.add((await tracking.outgoing(NO_CLUES, [PHONE])).userContext);
+      assert.equal(contexts.size, 2_000);
+      for (const context of contexts) assert.match(context, /^[0-9a-z]{8}$/);
+    });
 
-  test("a mail without clues gets a new context; a reply mail continues its thread's", async () => {
-    const fresh = await tracking.outgoing(NO_CLUES, [PHONE]);
-    assert.match(fresh.userContext, /^[0-9a-z]{8}$/);
-    assert.equal(fresh.conversation, undefined);
-    await commit('c1', 'alice@example.com', '<alice-1@example.com>');
-    const reply = await tracking.outgoing({ ...NO_CLUES, threadIds: ['<alice-1@example.com>'], mailbox: 'alice@example.com' }, [PHONE]);
-    assert.deepEqual(reply, { userContext: 'c1', conversation: { mailbox: 'alice@example.com', continues: true } });
-  });
+    test("a mail without clues gets a new context; a reply mail continues its thread's", async () => {
+      const fresh = await tracking.outgoing(NO_CLUES, [PHONE]);
+      assert.match(fresh.userContext, /^[0-9a-z]{8}$/);
+      assert.equal(fresh.conversation, undefined);
+      await commit('c1', 'alice@example.com', '<alice-1@example.com>');
+      const reply = await tracking.outgoing({ ...NO_CLUES, threadIds: ['<alice-1@example.com>'], mailbox: 'alice@example.com' }, [PHONE]);
+      assert.deepEqual(reply, { userContext: 'c1', conversation: { mailbox: 'alice@example.com', continues: true }, notTaken: undefined });
+    });
 
-  test("an SMS goes to its context's mailbox, else the latest conversation, else the default mailbox", async () => {
-    assert.deepEqual(await tracking.route(PHONE, undefined, 2_000), { mailbox: 'ops@example.com', conversation: undefined });
-    await commit('c1', 'alice@example.com', '<alice-1@example.com>', 1_000);
-    await commit('c2', 'bob@example.com', '<bob-1@example.com>', 1_500);
-    assert.equal((await tracking.route(PHONE, 'c1', 2_000))?.mailbox, 'alice@example.com');
-    assert.equal((await tracking.route(PHONE, undefined, 2_000))?.mailbox, 'bob@example.com');
-    assert.equal((await tracking.route(PHONE, 'unknown', 2_000))?.mailbox, 'bob@example.com');
-  });
+    test("an SMS goes to its context's mailbox, else the latest conversation, else the default mailbox", async () => {
+      assert.deepEqual(await tracking.route(PHONE, undefined, 2_000), { mailbox: 'ops@example.com', conversation: undefined });
+      await commit('c1', 'alice@example.com', '<alice-1@example.com>', 1_000);
+      await commit('c2', 'bob@example.com', '<bob-1@example.com>', 1_500);
+      assert.equal((await tracking.route(PHONE, 'c1', 2_000))?.mailbox, 'alice@example.com');
+      assert.equal((await tracking.route(PHONE, undefined, 2_000))?.mailbox, 'bob@example.com');
+      assert.equal((await tracking.route(PHONE, 'unknown', 2_000))?.mailbox, 'bob@example.com');
+    });
 
-  test('a committed mail that takes a conversation over is seen at once (read from the store, no cache)', async () => {
-    await commit('c1', 'alice@example.com', '<alice-1@example.com>');
-    assert.equal((await tracking.route(PHONE, 'c1', 2_000))?.mailbox, 'alice@example.com');
-    await commit('c1', 'carol@example.com', '<carol-1@example.com>', 1_500);
-    assert.equal((await tracking.route(PHONE, 'c1', 2_000))?.mailbox, 'carol@example.com');
-  });
+    test("a committed mail that moves a conversation's mailbox is seen at once (read from the store, no cache)", async () => {
+      await commit('c1', 'alice@example.com', '<alice-1@example.com>');
+      assert.equal((await tracking.route(PHONE, 'c1', 2_000))?.mailbox, 'alice@example.com');
+      // Alice's own mail, her replies now to Carol.
+      await send({ userContext: 'c1', mailbox: 'carol@example.com', fromAddresses: ['Alice@Example.com'] }, '<alice-2@example.com>', 1_500);
+      assert.equal((await tracking.route(PHONE, 'c1', 2_000))?.mailbox, 'carol@example.com');
+    });
 
-  test('the context of an SMS: the one the provider echoed, else the one its tracking id stands for', async () => {
-    await commit('c1', 'alice@example.com', '<alice-1@example.com>');
-    const [batch] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
-    const sms = batch?.sms[0];
-    assert.ok(sms);
-    await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId: 'P1', trackingId: 'session-7' }]);
-    assert.equal(await tracking.contextOf({ userContext: undefined, trackingId: 'session-7', number: PHONE }), 'c1');
-    assert.equal(await tracking.contextOf({ userContext: 'echoed', trackingId: 'session-7', number: PHONE }), 'echoed');
-    assert.equal(await tracking.contextOf({ userContext: undefined, trackingId: undefined, number: PHONE }), undefined);
-  });
-});
+    test("another mailbox naming a conversation's context, in any form, gets a new one; the conversation stays", async () => {
+      await commit('bob-ctx', 'bob@example.com', '<bob-1@example.com>');
+      for (const contextFromReplyTag of [false, true]) {
+        const clues = { ...NO_CLUES, userContext: 'bob-ctx', contextFromReplyTag, mailbox: 'mallory@example.com', fromAddresses: ['mallory@example.com'] };
+        const mallory = await tracking.outgoing(clues, [PHONE]);
+        assert.notEqual(mallory.userContext, 'bob-ctx');
+        assert.match(mallory.userContext, /^[0-9a-z]{8}$/);
+        assert.deepEqual(mallory.conversation, { mailbox: 'mallory@example.com', continues: false });
+        assert.deepEqual(mallory.notTaken, { context: 'bob-ctx', numbers: [PHONE] });
+      }
+      const given = await send({ userContext: 'bob-ctx', mailbox: 'mallory@example.com' }, '<mallory-1@example.com>', 1_500);
+      assert.equal((await tracking.route(PHONE, 'bob-ctx', 2_000))?.mailbox, 'bob@example.com');
+      assert.equal((await tracking.route(PHONE, given, 2_000))?.mailbox, 'mallory@example.com');
+      // Bob's own mail (an ERP naming its ticket's context again) keeps it.
+      assert.equal(await commit('bob-ctx', 'bob@example.com', '<bob-2@example.com>', 1_600), 'bob-ctx');
+      // A reply found by the thread (a colleague answering Bob's mail) continues it, the mailbox stays Bob's.
+      const colleague = await tracking.outgoing(
+        {
+          ...NO_CLUES,
+          userContext: 'bob-ctx',
+          contextFromReplyTag: true,
+          threadIds: ['<bob-1@example.com>'],
+          mailbox: 'carol@example.com',
+          fromAddresses: ['carol@example.com'],
+        },
+        [PHONE],
+      );
+      assert.deepEqual(colleague, { userContext: 'bob-ctx', conversation: { mailbox: 'carol@example.com', continues: true }, notTaken: undefined });
+    });
+
+    test('the context of an SMS: the one the provider echoed, else the one its tracking id stands for', async () => {
+      await commit('c1', 'alice@example.com', '<alice-1@example.com>');
+      const [batch] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
+      const sms = batch?.sms[0];
+      assert.ok(sms);
+      await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId: 'P1', trackingId: 'session-7' }]);
+      assert.equal(await tracking.contextOf({ userContext: undefined, trackingId: 'session-7', number: PHONE }), 'c1');
+      assert.equal(await tracking.contextOf({ userContext: 'echoed', trackingId: 'session-7', number: PHONE }), 'echoed');
+      assert.equal(await tracking.contextOf({ userContext: undefined, trackingId: undefined, number: PHONE }), undefined);
+    });
+  }),
+);
