@@ -143,9 +143,8 @@ export async function history(store: Store, subject: string): Promise<string> {
   const ids = number ? await store.messagesOfNumber(number, 20) : [subject];
   const lines: string[] = [];
   for (const reply of number ? await store.repliesOfNumber(number, 20) : []) {
-    const mailed = !reply.mailbox
-      ? 'no mailbox: kept as undeliverable'
-      : `to ${reply.mailbox}${reply.mail ? `, mail ${reply.mail.status}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : ''}`;
+    const mail = reply.mail ? `mail ${reply.mail.status}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : undefined;
+    const mailed = !reply.mailbox ? `no mailbox: kept as undeliverable${mail ? ` (its last ${mail})` : ''}` : `to ${reply.mailbox}${mail ? `, ${mail}` : ''}`;
     lines.push(`reply ${reply.id} ${new Date(reply.receivedAt).toISOString()}${reply.context ? ` [UserContext: ${reply.context}]` : ''}: ${mailed}`);
   }
   for (const id of ids) {

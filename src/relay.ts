@@ -531,7 +531,7 @@ function webhookUrlsAt(base: string, config: Config, provider: string): { readon
 /** The acceptance rules of a configuration. */
 function acceptanceSettings(config: Config): AcceptanceSettings {
   return {
-    recipients: config.sms,
+    recipients: { ...config.sms, relaySender: config.mail.from },
     maxParts: config.sms.maxParts,
     maxNumbersPerMail: config.smtp.maxNumbersPerMail,
     text: config.text,

@@ -9,6 +9,8 @@ export interface RecipientRules {
   readonly lists: Readonly<Record<string, readonly string[]>>;
   /** Local part whose mail names its numbers in the subject; '' when off. */
   readonly subjectAddress: string;
+  /** The relay's own sender (`mail.from`): its bounces and reports come from it, and it takes no mail. */
+  readonly relaySender: string;
 }
 
 /**
@@ -51,6 +53,10 @@ export function resolveRecipient(address: string, rules: RecipientRules): Resolv
   }
   if (ROUTING_CHARACTERS.test(local)) {
     throw new RelayError('RELAY_DENIED', 'Relaying denied: routed or quoted addresses are not accepted, only <phone number>@domain');
+  }
+  // A reply to a bounce or report: told what the address is, as the writer answering it needs, not that it is no number.
+  if (address.toLowerCase() === rules.relaySender.toLowerCase()) {
+    throw new RelayError('NOT_TEXTABLE', "This address takes no mail: it is the relay's own, the sender of its bounces and delivery reports");
   }
   if (rules.subjectAddress !== '' && local.toLowerCase() === rules.subjectAddress) return { subject: true };
   const list = rules.lists[`${local.toLowerCase()}@${domain}`];

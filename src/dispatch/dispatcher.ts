@@ -476,7 +476,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // The gateway's words may name the number: masked as the number is at info.
       const said = classified.detail === undefined ? {} : { gatewayText: maskNumbersIn(classified.detail) };
       if (outcome.kind === 'sent') {
-        reported.relayed.push(recipient);
+        reported.relayed.push(outcome.providerId ? { ...recipient, gatewayId: outcome.providerId } : recipient);
       } else if (outcome.kind === 'retry') {
         if (now - startOf(message) >= delayNoticeMs) reported.delayed.push(recipient);
         log.info(

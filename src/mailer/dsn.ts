@@ -45,6 +45,8 @@ export interface ReportedRecipient extends NewRecipient {
   readonly code: string;
   /** The gateway's own words about it, on one line and bounded (src/dispatch/outcomes.ts `gatewayText`). */
   readonly detail?: string;
+  /** The id the gateway gave the SMS it took (a relayed report), when it gave one. */
+  readonly gatewayId?: string;
 }
 
 export interface ReportOptions {
@@ -158,12 +160,23 @@ function deliveryStatus(
       `Final-Recipient: rfc822; ${recipient.address}`,
       `Action: ${STYLES[kind].action}`,
       `Status: ${statuses[recipient.category] ?? statuses.default}`,
-      `Diagnostic-Code: X-SMS; ${recipient.code} (${recipient.reason}${recipient.detail === undefined ? '' : `; the gateway said: "${printableAscii(recipient.detail)}"`})`,
+      `Diagnostic-Code: X-SMS; ${diagnostic(kind, recipient)}`,
       `Last-Attempt-Date: ${rfc5322Date(now)}`,
       ...(retryUntil === undefined ? [] : [`Will-Retry-Until: ${rfc5322Date(new Date(retryUntil))}`]),
     ].join('\r\n'),
   );
   return `${[perMessage.join('\r\n'), ...perRecipient].join('\r\n\r\n')}\r\n`;
+}
+
+/**
+ * What the gateway said of a number: its code and the reason. For an SMS the gateway took, the code
+ * only means "taken" (IntelliSoftware's `ID`, `VONAGE:0`, `SMPP:ESME_ROK`): the id it gave the SMS stands there
+ * instead, which the sender can quote to the provider, and without one there is only the reason.
+ */
+function diagnostic(kind: ReportKind, recipient: ReportedRecipient): string {
+  const words = `${recipient.reason}${recipient.detail === undefined ? '' : `; the gateway said: "${printableAscii(recipient.detail)}"`}`;
+  if (kind !== 'relayed') return `${recipient.code} (${words})`;
+  return recipient.gatewayId ? `gateway id ${printableAscii(recipient.gatewayId)} (${words})` : words;
 }
 
 /** RFC 3461 ORCPT when the client gave one; else the RCPT address when it differs (a list). */

@@ -31,7 +31,8 @@ export interface MailerOptions {
  * postmaster) through the transport. A temporary failure (smarthost down, 4xx) is retried with backoff
  * for as long as it takes; nothing is dropped. A permanent refusal (5xx) ends the mail: logged, never
  * bounced (these are the relay's own reports, and a bounce about a bounce would loop; a refusal of
- * the operator's own postmaster mailbox is the operator's to see in the log).
+ * the operator's own postmaster mailbox is the operator's to see in the log). A refused reply mail
+ * leaves its SMS undeliverable, listed for the operator to reroute (`smsrelay undeliverable`).
  */
 export class Mailer extends WorkLoop<ClaimedMail> {
   readonly #options: MailerOptions;
@@ -66,7 +67,9 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       logger.info({ ...about, response: result.response }, 'mailer: mail delivered');
       await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });
     } else if (result.permanent) {
-      logger.error({ ...about, error: result.error }, 'mailer: mail refused for good; not retried');
+      // A reply mail's SMS goes back among the undeliverable ones in the same commit (Store.recordMailOutcome).
+      const kept = mail.kind === 'reply' ? '; its SMS is kept as undeliverable (smsrelay undeliverable)' : '';
+      logger.error({ ...about, error: result.error }, `mailer: mail refused for good; not retried${kept}`);
       await store.recordMailOutcome({ id: mail.id, kind: 'failed', error: result.error });
     } else {
       const nextAttemptAt = clock() + retryDelay(mail.attempts + 1, retryMinDelayMs, retryMaxDelayMs);

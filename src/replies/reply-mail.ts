@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
 import { LOOP_HEADER } from '../mail/extract.ts';
+import { withoutControls } from '../mail/strip.ts';
 import type { Templates } from '../mailer/templates.ts';
 import { buildTextMail, textNode } from '../mailer/text-mail.ts';
 import { newMessageId } from '../random-ids.ts';
@@ -94,7 +95,7 @@ export async function buildReplyMail(
   const { conversation } = route;
   const data = {
     number,
-    text: sms.text,
+    text: bodyText(sms.text),
     // Every provider's time in one form; without one, when the relay got it, in the relay's zone.
     sentAt: sms.sentAt ?? isoInZone(sms.receivedAt),
     subject: conversation?.subject ? baseSubject(conversation.subject) : undefined,
@@ -119,13 +120,23 @@ export async function buildReplyMail(
   }
   const built = buildTextMail(
     root,
-    render(options, 'reply.txt', data, () => `${sms.text}\n\n-- \nSMS from ${number}\n${data.noReply ?? ''}\n`),
+    render(options, 'reply.txt', data, () => `${data.text}\n\n-- \nSMS from ${number}\n${data.noReply ?? ''}\n`),
   );
   const raw = options.dkim ? await buffer(options.dkim.sign(built)) : built;
   return {
     mail: { kind: 'reply', messageId: undefined, envelopeFrom: phoneAddress, recipients: [route.mailbox], raw },
     messageIdHeader,
   };
+}
+
+/**
+ * The SMS text as a mail body may carry it, the same through the Maildir and the smarthost: every line
+ * break (CRLF, a lone CR, LF) one break, as RFC 5322 §2.3 allows CR and LF only together; control
+ * characters dropped as from a mail's text (docs/text.md: NUL, ESC and DEL show nothing, and NUL
+ * ends the text for many readers), tab kept.
+ */
+function bodyText(text: string): string {
+  return withoutControls(text).replace(/\r\n?/g, '\n');
 }
 
 function render(options: ReplyMailOptions, template: string, data: object, fallback: () => string): string {

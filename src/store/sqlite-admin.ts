@@ -41,7 +41,7 @@ export function prepareAdminStatements(db: Database) {
     messagesOfNumber: db.prepare('SELECT DISTINCT message_id FROM outbound WHERE number = ? ORDER BY id DESC LIMIT ?'),
     repliesOfNumber: db.prepare(`
       SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error
-      FROM inbound i LEFT JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
+      FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')
       WHERE i.number = ? ORDER BY i.received_at DESC LIMIT ?`),
   };
 }

@@ -1,6 +1,15 @@
 import type { Database } from 'better-sqlite3';
 import type { DeliveryState } from '../vocabulary.ts';
-import type { Conversation, DeliveryReportResult, NewConversation, NewDeliveryReport, NewInbound, NewMail, NewRecipient } from './types.ts';
+import type {
+  Conversation,
+  DeliveryReportResult,
+  NewConversation,
+  NewDeliveryReport,
+  NewInbound,
+  NewMail,
+  NewRecipient,
+  UndeliverableInbound,
+} from './types.ts';
 
 /** States only move forward: a late "sent" never undoes "delivered"; the first final state stays. */
 const RANK: Readonly<Record<DeliveryState, number>> = { queued: 0, sent: 1, delivered: 2, failed: 2, expired: 2 };
@@ -73,9 +82,11 @@ export function prepareReplyStatements(db: Database) {
       SELECT m.raw FROM inbound i JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
       WHERE i.context = ? AND i.number = ? AND length(m.raw) > 0 ORDER BY i.received_at DESC LIMIT ?`),
     undeliverable: db.prepare(`
-      SELECT * FROM inbound WHERE mailbox IS NULL AND (@at IS NULL OR (received_at, id) < (@at, @id))
-      ORDER BY received_at DESC, id DESC LIMIT @limit`),
-    undeliverableById: db.prepare('SELECT * FROM inbound WHERE id = ? AND mailbox IS NULL'),
+      SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.mailbox IS NULL AND (@at IS NULL OR (i.received_at, i.id) < (@at, @id))
+      ORDER BY i.received_at DESC, i.id DESC LIMIT @limit`),
+    undeliverableById: db.prepare(`SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.id = ? AND i.mailbox IS NULL`),
+    /** A reply mail refused for good: its SMS has no mailbox again, so it is listed and can be rerouted. */
+    unrouteRefusedReply: db.prepare("UPDATE inbound SET mailbox = NULL WHERE id = (SELECT message_id FROM mail_out WHERE id = ? AND kind = 'reply')"),
     setMailbox: db.prepare('UPDATE inbound SET mailbox = ? WHERE id = ? AND mailbox IS NULL'),
     optOut: db.prepare('INSERT INTO opt_outs (number, since, keyword) VALUES (?, ?, ?) ON CONFLICT (number) DO NOTHING'),
     optIn: db.prepare('DELETE FROM opt_outs WHERE number = ?'),
@@ -135,8 +146,22 @@ export interface InboundRow {
   received_at: number;
 }
 
-export function toInbound(row: InboundRow): Omit<NewInbound, 'route'> {
-  return {
+/** An undeliverable SMS's row with its last reply mail that failed, if any (UNDELIVERABLE_COLUMNS). */
+export interface UndeliverableRow extends InboundRow {
+  /** The failed mail's recipients, as mail_out keeps them (JSON). */
+  refused_to: string | null;
+  refused_error: string | null;
+}
+
+/**
+ * The columns of an undeliverable SMS `i`, with the recipients and error of its last reply mail that
+ * failed (`mail_out_message` finds it), one statement on both stores.
+ */
+export const UNDELIVERABLE_COLUMNS = `i.*, m.recipients AS refused_to, m.last_error AS refused_error FROM inbound i
+  LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply' AND status = 'failed')`;
+
+export function toUndeliverable(row: UndeliverableRow): UndeliverableInbound {
+  const inbound = {
     id: row.id,
     provider: row.provider,
     providerId: row.provider_id,
@@ -146,6 +171,8 @@ export function toInbound(row: InboundRow): Omit<NewInbound, 'route'> {
     userContext: row.user_context ?? undefined,
     receivedAt: row.received_at,
   };
+  if (row.refused_to === null) return inbound;
+  return { ...inbound, refused: { mailbox: (JSON.parse(row.refused_to) as string[]).join(', '), error: row.refused_error ?? '' } };
 }
 
 export function insertInbound(sql: ReplyStatements, inbound: NewInbound): boolean {

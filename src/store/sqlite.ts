@@ -39,14 +39,14 @@ import {
   adoptOrphans,
   applyReport,
   type ConversationRow,
-  type InboundRow,
   insertInbound,
   prepareReplyStatements,
   recordConversation,
   type ReplyStatements,
   toConversation,
-  toInbound,
   toRecipient,
+  toUndeliverable,
+  type UndeliverableRow,
 } from './sqlite-replies.ts';
 import type { DeliveryState } from '../vocabulary.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from './part-receipts-types.ts';
@@ -78,6 +78,7 @@ import type {
   Store,
   StoredEvent,
   StoreHealth,
+  UndeliverableInbound,
 } from './types.ts';
 
 /**
@@ -312,6 +313,7 @@ export class SqliteStore implements Store {
       const sql = this.#sql;
       if (outcome.kind === 'retry') sql.mailRetry.run(outcome.nextAttemptAt, outcome.error, now, outcome.id);
       else sql.mailFinal.run(outcome.kind, outcome.kind === 'sent' ? null : outcome.error, now, outcome.id);
+      if (outcome.kind === 'failed') this.#replies.unrouteRefusedReply.run(outcome.id);
       const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
       sql.insertEventForMail.run(now, `mail ${outcome.kind === 'retry' ? 'deferred' : outcome.kind}`, detail, outcome.id);
     }, durability);
@@ -496,16 +498,16 @@ export class SqliteStore implements Store {
     });
   }
 
-  async undeliverableInbound(limit: number, before?: InboundPosition): Promise<Array<Omit<NewInbound, 'route'>>> {
+  async undeliverableInbound(limit: number, before?: InboundPosition): Promise<UndeliverableInbound[]> {
     return this.#read(() =>
-      (this.#replies.undeliverable.all({ limit, at: before?.receivedAt ?? null, id: before?.id ?? null }) as InboundRow[]).map(toInbound),
+      (this.#replies.undeliverable.all({ limit, at: before?.receivedAt ?? null, id: before?.id ?? null }) as UndeliverableRow[]).map(toUndeliverable),
     );
   }
 
-  async undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined> {
+  async undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined> {
     return this.#read(() => {
-      const row = this.#replies.undeliverableById.get(id) as InboundRow | undefined;
-      return row ? toInbound(row) : undefined;
+      const row = this.#replies.undeliverableById.get(id) as UndeliverableRow | undefined;
+      return row ? toUndeliverable(row) : undefined;
     });
   }
 

@@ -30,6 +30,10 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void>;
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]>;
   nextMailDueAt(): Promise<number | undefined>;
+  /**
+   * A reply mail that failed puts its SMS back among the undeliverable ones (no mailbox), in the same
+   * transaction: the phone's text is then listed and can be rerouted, not only found in the log.
+   */
   recordMailOutcome(outcome: MailOutcome): Promise<void>;
 
   /**
@@ -366,14 +370,14 @@ export interface ReplyStore {
   /** The number texted STOP (and not START since). */
   isOptedOut(number: string): Promise<boolean>;
   /** An undeliverable inbound SMS, by its relay id. */
-  undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined>;
+  undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined>;
   /** Gives an undeliverable inbound SMS its mailbox and queues its mail, in one transaction. */
   rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail): Promise<boolean>;
   /**
-   * Inbound SMS no mailbox was found for, newest first (ties by id, descending); with `before`, only those
-   * listed after that one (the next page).
+   * Inbound SMS no mailbox was found for, or whose mail its mailbox refused for good, newest first (ties
+   * by id, descending); with `before`, only those listed after that one (the next page).
    */
-  undeliverableInbound(limit: number, before?: InboundPosition): Promise<Array<Omit<NewInbound, 'route'>>>;
+  undeliverableInbound(limit: number, before?: InboundPosition): Promise<UndeliverableInbound[]>;
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult>;
   /** Drops delivery reports received before `before` that never matched an SMS; returns how many. */
   expireOrphanReports(before: number): Promise<number>;
@@ -392,6 +396,14 @@ export interface CommitStats {
   readonly writes: number;
   readonly seconds: number;
   readonly synced: number;
+}
+
+/**
+ * An inbound SMS kept for the operator to reroute: no mailbox was found for it, or its mail was refused
+ * for good (`refused`: to whom and the server's answer; the SMS then has no mailbox again).
+ */
+export interface UndeliverableInbound extends Omit<NewInbound, 'route'> {
+  readonly refused?: { readonly mailbox: string; readonly error: string };
 }
 
 /** Where an inbound SMS stands in the undeliverable list: a page starts after it. */

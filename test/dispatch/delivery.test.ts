@@ -243,6 +243,12 @@ describe('delivery semantics', () => {
     assert.match(relayed, /Action: relayed/);
     assert.match(relayed, /Status: 2\.0\.0/);
     assert.match(relayed, /^Subject: SMS sent: test$/m);
+    const gatewayId = (await relay.relay.store.smsOf(success))[0]?.providerId ?? assert.fail('no gateway id');
+    assert.match(
+      relayed,
+      new RegExp(`^Diagnostic-Code: X-SMS; gateway id ${gatewayId} \\(accepted by the SMS gateway\\)\r?$`, 'm'),
+      'the id, not the code that only means "taken"',
+    );
   });
 
   test('a mail its client sends again after a lost 250 is accepted again but sent once', async () => {

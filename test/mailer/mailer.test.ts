@@ -166,6 +166,36 @@ describe('mail-out queue', () => {
     }
   });
 
+  test("a reply mail the smarthost refuses for good leaves the phone's SMS undeliverable, with the refusal, for the operator to reroute", async () => {
+    const sink = await new SmtpSink().start();
+    try {
+      sink.refuseWith = 550;
+      const mail: NewOutgoingMail = { ...report('the phone answered'), kind: 'reply', messageId: 'in-1', recipients: ['gone@example.com'] };
+      await store.acceptInbound({
+        id: 'in-1',
+        provider: 'intellisoftware',
+        providerId: 'G1',
+        number: '+447700900123',
+        text: 'the phone answered',
+        sentAt: undefined,
+        userContext: 'c1',
+        receivedAt: Date.now(),
+        route: { mailbox: 'gone@example.com', context: 'c1', mail, messageIdHeader: '<in-1@relay>' },
+      });
+      startMailer(smarthostTransport(sink.url));
+      const [kept] = await waitFor('the SMS among the undeliverable ones', async () => {
+        const listed = await store.undeliverableInbound(10);
+        return listed.length > 0 && listed;
+      });
+      assert.equal(kept?.id, 'in-1');
+      assert.equal(kept?.refused?.mailbox, 'gone@example.com');
+      assert.match(kept?.refused?.error ?? '', /^550 /);
+      assert.equal(await store.nextMailDueAt(), undefined, 'not retried');
+    } finally {
+      await sink.stop();
+    }
+  });
+
   test('without a smarthost, mail lands in a Maildir (tmp → new), readable with the envelope', async () => {
     const maildir = join(dir, 'maildir');
     await store.enqueueMail([report('to the maildir')]);

@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import DKIM from 'nodemailer/lib/dkim';
+import { smarthostTransport } from '../../src/mailer/smarthost.ts';
 import { Templates } from '../../src/mailer/templates.ts';
+import { maildirTransport } from '../../src/mailer/transports.ts';
 import type { Route } from '../../src/replies/tracking.ts';
 import { buildReplyMail, type InboundSms } from '../../src/replies/reply-mail.ts';
+import { removeDir, tempDir } from '../helpers/relay.ts';
+import { SmtpSink } from '../helpers/smtp-sink.ts';
 
 const options = { smsDomain: 'sms.example.com', hostname: 'relay.example.com', templates: new Templates() };
 const sms: InboundSms = { number: '+447700900123', text: 'On it', sentAt: undefined, receivedAt: Date.UTC(2026, 10, 23, 9, 20), userContext: undefined };
@@ -27,6 +33,39 @@ describe('the reply mail', () => {
     const parsed = await simpleParser((await buildReplyMail(hostile, conversation('Server down'), options)).mail.raw);
     assert.equal(parsed.bcc, undefined);
     assert.match(parsed.text ?? '', /Bcc: evil@example\.com/);
+  });
+
+  test('an SMS with a lone CR and control characters is one well-formed mail, byte for byte the same through the Maildir and the smarthost', async () => {
+    const odd = { ...sms, text: 'a\rb\r\nc\nd\u0000e\u001bf\u007fg\th\r' };
+    const { mail } = await buildReplyMail(odd, conversation('Server down'), options);
+    const raw = mail.raw.toString('latin1');
+    assert.doesNotMatch(raw, /\r(?!\n)|(?<!\r)\n/, 'CR and LF only together (RFC 5322 §2.3)');
+    assert.deepEqual(
+      ['\u0000', '\u001b', '\u007f'].filter((control) => raw.includes(control)),
+      [],
+      'NUL, ESC and DEL dropped',
+    );
+    // The final lone CR is a line break as well.
+    assert.match((await simpleParser(mail.raw)).text ?? '', /^a\nb\nc\ndefg\th\n\n\n-- /);
+
+    const dir = tempDir('smsrelay-reply-paths-');
+    const sink = await new SmtpSink().start();
+    const smarthost = smarthostTransport(sink.url);
+    try {
+      const claimed = { ...mail, id: 1, attempts: 0, createdAt: Date.now() };
+      assert.equal((await maildirTransport(dir).deliver(claimed)).ok, true);
+      assert.equal((await smarthost.deliver(claimed)).ok, true);
+      const [name] = readdirSync(join(dir, 'new'));
+      const stored = readFileSync(join(dir, 'new', name ?? '')).toString('latin1');
+      // The Maildir's own two envelope lines first, then the mail with LF line ends.
+      const fromMaildir = stored.split('\n').slice(2).join('\n').replaceAll('\n', '\r\n');
+      assert.equal(fromMaildir, raw);
+      assert.equal(sink.received[0]?.raw, raw);
+    } finally {
+      await smarthost.close();
+      await sink.stop();
+      removeDir(dir);
+    }
   });
 
   test('a subject with line breaks stays one header line', async () => {

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
+import { resolveRecipient } from '../../src/acceptance/recipient-addresses.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { RelayError } from '../../src/errors.ts';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
@@ -101,6 +103,26 @@ describe('senders that are not known phone numbers', () => {
     assert.match(shortCode?.text ?? '', /^5\.1\.1 "12345" is a short code, not a phone number/);
     const stranger = await rcpt('hello');
     assert.match(stranger?.text ?? '', /^5\.1\.3 Bad recipient: "hello" is not a phone number/, 'a name the relay never heard from is a bad number, as before');
+  });
+
+  test("a reply to the relay's own sender (mail.from, here MAILER-DAEMON@ by default), in any case, is refused at RCPT saying what the address is", async () => {
+    for (const local of ['MAILER-DAEMON', 'mailer-daemon']) {
+      const own = await rcpt(local);
+      assert.equal(own?.code, 550);
+      assert.match(own?.text ?? '', /^5\.1\.1 This address takes no mail: it is the relay's own, the sender of its bounces and delivery reports/);
+    }
+  });
+
+  test("whatever mail.from is, that address is the one refused as the relay's own; another local part is still read as a number", () => {
+    const rules = { domains: ['sms.example.com'], defaultRegion: 'GB' as const, lists: {}, subjectAddress: '', relaySender: 'reports@sms.example.com' };
+    assert.throws(
+      () => resolveRecipient('Reports@SMS.example.com', rules),
+      (error: unknown) => error instanceof RelayError && error.code === 'NOT_TEXTABLE',
+    );
+    assert.throws(
+      () => resolveRecipient('MAILER-DAEMON@sms.example.com', rules),
+      (error: unknown) => error instanceof RelayError && error.code === 'BAD_NUMBER',
+    );
   });
 
   test('a number libphonenumber does not know yet is taken, and can be answered once it has texted the relay', async () => {

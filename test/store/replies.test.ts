@@ -110,6 +110,62 @@ forEachStore((kind) =>
       );
     });
 
+    test('a reply mail refused for good puts its SMS among the undeliverable ones with the refusal; rerouted, it leaves them', async () => {
+      const reply = (id: string, mailbox: string) => ({
+        kind: 'reply' as const,
+        messageId: id,
+        envelopeFrom: '',
+        recipients: [mailbox],
+        raw: Buffer.from('x'),
+      });
+      await store.acceptInbound({
+        id: 'in-gone',
+        provider: 'intellisoftware',
+        providerId: 'G-gone',
+        number: PHONE,
+        text: 'answer to gone',
+        sentAt: undefined,
+        userContext: 'c1',
+        receivedAt: 1_000,
+        route: { mailbox: 'gone@example.com', context: 'c1', mail: reply('in-gone', 'gone@example.com'), messageIdHeader: '<in-gone@relay>' },
+      });
+      // A bounce refused for good is only the log's: no SMS of a phone is in it.
+      await store.enqueueMail([{ kind: 'bounce', messageId: 'some-mail', envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
+      const refuse = async (error: string) => {
+        for (const claimed of await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 })) {
+          await store.recordMailOutcome({ id: claimed.id, kind: 'failed', error });
+        }
+      };
+      assert.deepEqual(await store.undeliverableInbound(10), []);
+      await refuse('550 5.1.1 <gone@example.com>: no such user');
+
+      const refused = { mailbox: 'gone@example.com', error: '550 5.1.1 <gone@example.com>: no such user' };
+      const [listed] = await store.undeliverableInbound(10);
+      assert.equal(listed?.id, 'in-gone');
+      assert.equal(listed?.text, 'answer to gone');
+      assert.deepEqual(listed?.refused, refused);
+      assert.deepEqual((await store.undeliverableInboundById('in-gone'))?.refused, refused);
+      assert.equal((await store.queueStats(Date.now())).undeliverableInbound, 1);
+      assert.deepEqual(
+        (await store.repliesOfNumber(PHONE, 10)).map((row) => [row.mailbox, row.mail?.status]),
+        [[undefined, 'failed']],
+      );
+
+      assert.equal(await store.rerouteInbound('in-gone', 'ops@example.com', reply('in-gone', 'ops@example.com')), true);
+      assert.deepEqual(await store.undeliverableInbound(10), []);
+      assert.deepEqual(
+        (await store.repliesOfNumber(PHONE, 10)).map((row) => [row.mailbox, row.mail?.status]),
+        [['ops@example.com', 'queued']],
+        'one line per SMS: its latest mail',
+      );
+      // The rerouted mail refused as well: listed again, with the latest refusal.
+      await refuse('550 5.7.1 rejected');
+      assert.deepEqual(
+        (await store.undeliverableInbound(10)).map((row) => row.refused),
+        [{ mailbox: 'ops@example.com', error: '550 5.7.1 rejected' }],
+      );
+    });
+
     test('a report that arrives before its send result is kept and applied when the result is recorded', async () => {
       await store.acceptMail(withContext('c1', 'alice@example.com'));
       assert.deepEqual(await report(6, 'failed'), { kind: 'orphan' });

@@ -25,12 +25,13 @@ import {
 } from '../rows.ts';
 import {
   type ConversationRow,
-  type InboundRow,
   isForward,
   type OutboundForReport,
   toConversation,
-  toInbound,
   toRecipient,
+  toUndeliverable,
+  UNDELIVERABLE_COLUMNS,
+  type UndeliverableRow,
   wantsNotice,
 } from '../sqlite-replies.ts';
 import type {
@@ -61,6 +62,7 @@ import type {
   StoredEvent,
   StoreHealth,
   StoredMessage,
+  UndeliverableInbound,
 } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
@@ -714,7 +716,10 @@ export class PostgresStore implements Store, ClusterStore {
             text: `WITH done AS (
             UPDATE mail_out SET status = CASE WHEN $1 THEN status ELSE $2 END, next_attempt_at = CASE WHEN $1 THEN $3 ELSE next_attempt_at END,
               last_error = $4, attempts = attempts + 1, lease_owner = NULL, updated_at = $5
-            WHERE id = $6 RETURNING message_id
+            WHERE id = $6 RETURNING message_id, kind
+          ), unrouted AS (
+            -- A reply mail refused for good: its SMS has no mailbox again, so it is listed and can be rerouted.
+            UPDATE inbound SET mailbox = NULL WHERE $2 = 'failed' AND id = (SELECT message_id FROM done WHERE kind = 'reply')
           )
           INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $5, message_id, NULL, $7, $8 FROM done`,
             values: [
@@ -887,7 +892,7 @@ export class PostgresStore implements Store, ClusterStore {
       mail_error: string | null;
     }>(
       `SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error
-      FROM inbound i LEFT JOIN mail_out m ON m.message_id = i.id AND m.kind = 'reply'
+      FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')
       WHERE i.number = $1 ORDER BY i.received_at DESC LIMIT $2`,
       [number, limit],
     );
@@ -949,18 +954,18 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  async undeliverableInbound(limit: number, before?: InboundPosition): Promise<Array<Omit<NewInbound, 'route'>>> {
-    const rows = await this.#rows<InboundRow>(
-      `SELECT * FROM inbound WHERE mailbox IS NULL AND ($2::bigint IS NULL OR (received_at, id) < ($2::bigint, $3::text))
-      ORDER BY received_at DESC, id DESC LIMIT $1`,
+  async undeliverableInbound(limit: number, before?: InboundPosition): Promise<UndeliverableInbound[]> {
+    const rows = await this.#rows<UndeliverableRow>(
+      `SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.mailbox IS NULL AND ($2::bigint IS NULL OR (i.received_at, i.id) < ($2::bigint, $3::text))
+      ORDER BY i.received_at DESC, i.id DESC LIMIT $1`,
       [limit, before?.receivedAt ?? null, before?.id ?? null],
     );
-    return rows.map(toInbound);
+    return rows.map(toUndeliverable);
   }
 
-  async undeliverableInboundById(id: string): Promise<Omit<NewInbound, 'route'> | undefined> {
-    const row = await this.#row<InboundRow>('SELECT * FROM inbound WHERE id = $1 AND mailbox IS NULL', [id]);
-    return row ? toInbound(row) : undefined;
+  async undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined> {
+    const row = await this.#row<UndeliverableRow>(`SELECT ${UNDELIVERABLE_COLUMNS} WHERE i.id = $1 AND i.mailbox IS NULL`, [id]);
+    return row ? toUndeliverable(row) : undefined;
   }
 
   rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail): Promise<boolean> {

@@ -1,0 +1,61 @@
+/** The delivery status notifications as the relay builds them, read back as a receiver parses them. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { buildReport, type ReportedRecipient } from '../../src/mailer/dsn.ts';
+import { Templates } from '../../src/mailer/templates.ts';
+import type { StoredMessage } from '../../src/store/types.ts';
+
+const message: StoredMessage = {
+  id: 'm-1',
+  receivedAt: Date.parse('2026-03-14T09:26:53Z'),
+  envelopeFrom: 'alice@example.com',
+  messageIdHeader: '<m-1@example.com>',
+  subject: 'Server down',
+  headers: 'From: alice@example.com\r\nSubject: Server down\r\n',
+  dsn: { ret: undefined, envid: undefined },
+  client: { address: '127.0.0.1', helo: 'client' },
+  reportAll: false,
+  sendAt: undefined,
+  gatewayAccount: undefined,
+  text: 'db1 is not answering',
+  encoding: 'gsm7',
+  parts: 1,
+  maxParts: 6,
+  senderId: undefined,
+  userContext: undefined,
+};
+const recipient: ReportedRecipient = {
+  number: '+447700900123',
+  rcpt: '447700900123@sms.example.com',
+  notify: ['SUCCESS'],
+  orcpt: undefined,
+  category: 'sent',
+  reason: 'accepted by the SMS gateway',
+  code: 'ID',
+};
+const options = { from: 'MAILER-DAEMON@sms.example.com', reportingHost: 'relay.example.com', templates: new Templates() };
+
+const diagnosticOf = async (reported: ReportedRecipient) => {
+  const report = await buildReport('relayed', message, [reported], options);
+  return /^Diagnostic-Code: (.*)\r$/m.exec(report?.raw.toString() ?? '')?.[1];
+};
+
+describe('the report that the gateway took an SMS (NOTIFY=SUCCESS)', () => {
+  test("names the gateway's id of the SMS, not the code that only means it was taken", async () => {
+    assert.equal(await diagnosticOf({ ...recipient, gatewayId: '4711' }), 'X-SMS; gateway id 4711 (accepted by the SMS gateway)');
+  });
+
+  test('without an id from the gateway, says only what happened', async () => {
+    assert.equal(await diagnosticOf(recipient), 'X-SMS; accepted by the SMS gateway');
+  });
+
+  test('a failure keeps the provider code, which says why', async () => {
+    const report = await buildReport(
+      'failed',
+      message,
+      [{ ...recipient, notify: undefined, category: 'invalid-number', reason: 'not a valid number', code: 'ERR:INVALID_NUMBER' }],
+      options,
+    );
+    assert.match(report?.raw.toString() ?? '', /^Diagnostic-Code: X-SMS; ERR:INVALID_NUMBER \(not a valid number\)\r$/m);
+  });
+});
