@@ -360,6 +360,19 @@ const MAIL_CLAIM = `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${
   FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', '', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) c
   WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.next_attempt_at AS due, c.lease_owner AS was`;
 
+/** A mail's outcome (`$1` retry, `$2` status, `$3` next attempt, `$4` error, `$5` now, `$6` id) and its history line (`$7`, `$8`). */
+const mailOutcome = (besides: string) => `WITH done AS (
+    UPDATE mail_out SET status = CASE WHEN $1 THEN status ELSE $2 END, next_attempt_at = CASE WHEN $1 THEN $3 ELSE next_attempt_at END,
+      last_error = $4, attempts = attempts + 1, lease_owner = NULL, updated_at = $5
+    WHERE id = $6 RETURNING message_id, kind
+  )${besides}
+  INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $5, message_id, NULL, $7, $8 FROM done`;
+const MAIL_OUTCOME = mailOutcome('');
+/** A reply mail refused for good: its SMS has no mailbox again, so it is listed and can be rerouted. */
+const MAIL_FAILED = mailOutcome(`, unrouted AS (
+    UPDATE inbound SET mailbox = NULL WHERE id = (SELECT message_id FROM done WHERE kind = 'reply')
+  )`);
+
 export class PostgresStore implements Store, ClusterStore {
   readonly #pool: pg.Pool;
   readonly #writer: GroupWriter;
@@ -705,7 +718,12 @@ export class PostgresStore implements Store, ClusterStore {
     return (await this.#row<{ at: number | null }>("SELECT MIN(next_attempt_at) AS at FROM mail_out WHERE status = 'queued'"))?.at ?? undefined;
   }
 
-  /** One statement: the outcome and its history line. */
+  /**
+   * One statement: the outcome and its history line; for a failure, also a refused reply mail's SMS
+   * left without a mailbox again, so it is listed and can be rerouted. Only a failure's text has that
+   * update: the server opens every part of a statement's plan at each execution (accept.ts), and most
+   * outcomes are sent.
+   */
   recordMailOutcome(outcome: MailOutcome): Promise<void> {
     const retry = outcome.kind === 'retry';
     const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
@@ -713,15 +731,7 @@ export class PostgresStore implements Store, ClusterStore {
       {
         statements: [
           {
-            text: `WITH done AS (
-            UPDATE mail_out SET status = CASE WHEN $1 THEN status ELSE $2 END, next_attempt_at = CASE WHEN $1 THEN $3 ELSE next_attempt_at END,
-              last_error = $4, attempts = attempts + 1, lease_owner = NULL, updated_at = $5
-            WHERE id = $6 RETURNING message_id, kind
-          ), unrouted AS (
-            -- A reply mail refused for good: its SMS has no mailbox again, so it is listed and can be rerouted.
-            UPDATE inbound SET mailbox = NULL WHERE $2 = 'failed' AND id = (SELECT message_id FROM done WHERE kind = 'reply')
-          )
-          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $5, message_id, NULL, $7, $8 FROM done`,
+            text: outcome.kind === 'failed' ? MAIL_FAILED : MAIL_OUTCOME,
             values: [
               retry,
               retry ? 'queued' : outcome.kind,
