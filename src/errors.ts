@@ -103,6 +103,16 @@ export const RELAY_ERRORS = {
     text: 'Insufficient system storage: the relay is not taking mail until disk space is freed; try again later',
   },
   SHUTTING_DOWN: { smtp: 421, enhanced: '4.3.2', http: 503, text: 'The relay is shutting down; try again in a moment' },
+  /**
+   * A new connection while `smtp.maxConnections` are open. RFC 3463 X.3.2 (the system is not accepting
+   * network messages): the relay's capacity, not anything of the client's (Postfix's "421 4.3.2 All
+   * server ports are busy"); X.7.0 is for the limits below, which are about the client.
+   */
+  SERVER_BUSY: { smtp: 421, enhanced: '4.3.2', http: 503, text: 'Too many connected clients, try again in a moment' },
+  /** A new connection from an address that has `smtp.maxConnectionsPerClient` open (Postfix: smtpd_client_connection_count_limit). */
+  TOO_MANY_CONNECTIONS: { smtp: 421, enhanced: '4.7.0', http: 429, text: 'Too many connections from your address; try again later' },
+  /** A session that was refused, or sent commands without mail, too often: closed so that it cannot hold a connection slot. */
+  TOO_MANY_COMMANDS: { smtp: 421, enhanced: '4.7.0', http: 429, text: 'Too many refused commands in this session; closing the connection' },
   STORE_UNAVAILABLE: {
     smtp: 451,
     enhanced: '4.3.0',

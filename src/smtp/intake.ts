@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
 import type { AcceptedForPostmaster, AcceptedMail, Transaction } from '../acceptance/types.ts';
-import { asRelayError, ListenError, RelayError, toSmtpError } from '../errors.ts';
+import { asRelayError, ListenError, RELAY_ERRORS, RelayError, toSmtpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
@@ -13,8 +13,11 @@ import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
-/** Unauthenticated clients get this many commands before being cut off (smtp-server's guard). */
-const MAX_UNAUTHENTICATED_COMMANDS = 250;
+/**
+ * Connections turned away are logged at most once per this interval (per reason), with how many were
+ * turned away since: a flood of connections, the very case, must not flood the log too.
+ */
+const TURNED_AWAY_LOG_INTERVAL_MS = 60_000;
 /**
  * The oldest TLS the listeners take. smtp-server's default is TLS 1.0 for old clients, but OpenSSL 3
  * at Node's default security level refuses the SHA-1 signatures TLS 1.0 and 1.1 need: such a client
@@ -35,6 +38,8 @@ export interface SmtpSettings {
   readonly maxMessageBytes: number;
   readonly maxRecipients: number;
   readonly maxConnections: number;
+  /** Connections open at once from one address outside the trusted networks. */
+  readonly maxConnectionsPerClient: number;
   readonly idleTimeout: number;
   /** Key and certificate files: STARTTLS, and the implicit-TLS listener when `tlsPort` is set. */
   readonly tls?: { readonly key: string; readonly cert: string } | undefined;
@@ -78,6 +83,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     return toSmtpError(error);
   };
   const clock = options.clock ?? Date.now;
+  const turnedAway = turnedAwayLog(logger, clock);
   /** Each connection's transaction in progress, by session id: set at MAIL, dropped when the connection closes. */
   const transactions = new Map<string, Transaction>();
   const tls = () => (settings.tls ? { key: readFileSync(settings.tls.key), cert: readFileSync(settings.tls.cert) } : {});
@@ -90,7 +96,6 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     maxClients: settings.maxConnections,
     socketTimeout: settings.idleTimeout,
     maxCommandLength: MAX_COMMAND_LINE_BYTES,
-    maxAllowedUnauthenticatedCommands: MAX_UNAUTHENTICATED_COMMANDS,
     // `close` below waits for the transactions itself: by then smtp-server's close only hangs up
     // (it reads 0 as "its default", 30 s, so the shortest wait is 1).
     closeTimeout: 1,
@@ -117,7 +122,22 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     ...tls(),
     minVersion: MIN_TLS_VERSION,
     logger: false,
-    skipGreetingDelay: (address: string) => acceptance.isTrusted(address),
+    isTrusted: (address: string) => acceptance.isTrusted(address),
+    connectionRefusal(address: string, open: number, fromClient: number) {
+      if (open > settings.maxConnections) return new RelayError('SERVER_BUSY', `${settings.hostname} ${RELAY_ERRORS.SERVER_BUSY.text}`);
+      // As Postfix exempts mynetworks from smtpd_client_connection_count_limit: the operator's own MTA may open many.
+      if (fromClient > settings.maxConnectionsPerClient && !acceptance.isTrusted(address)) {
+        return new RelayError(
+          'TOO_MANY_CONNECTIONS',
+          `${settings.hostname} Too many connections from ${address} (${settings.maxConnectionsPerClient}); try again later`,
+        );
+      }
+      return undefined;
+    },
+    connectionRefused(refusal: RelayError, address: string) {
+      turnedAway(refusal, address);
+      return refuse(refusal);
+    },
     // smtp-server's default defers with setImmediate; answering at once lets the greeting of a
     // trusted client go out before its first bytes are read.
     onConnect(_session: SMTPServerSession, callback: (error?: Error) => void) {
@@ -288,6 +308,28 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       while (inTransaction() && performance.now() < deadline) await sleep(CLOSE_POLL_MS);
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
+  };
+}
+
+/**
+ * Connections and sessions the relay ended with a 421 of its own, in the log: one line per reason
+ * (code) at most every TURNED_AWAY_LOG_INTERVAL_MS, naming the last client and how many were turned
+ * away for that reason since the previous line.
+ */
+function turnedAwayLog(logger: Logger, clock: () => number): (refusal: RelayError, client: string) => void {
+  const last = new Map<string, { at: number; since: number }>();
+  return (refusal, client) => {
+    const seen = last.get(refusal.code);
+    const now = clock();
+    if (seen && now - seen.at < TURNED_AWAY_LOG_INTERVAL_MS) {
+      seen.since++;
+      return;
+    }
+    last.set(refusal.code, { at: now, since: 0 });
+    logger.warn(
+      { client, code: refusal.code, reason: refusal.message, ...(seen?.since ? { alsoTurnedAway: seen.since } : {}) },
+      'smtp: connection turned away',
+    );
   };
 }
 
