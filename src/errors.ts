@@ -88,6 +88,18 @@ export const RELAY_ERRORS = {
   BAD_PARAMETER: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'Invalid relay parameter in the mail' },
   /** RFC 5321 §4.1.1.11: a MAIL or RCPT parameter of an extension the relay does not offer. */
   UNKNOWN_SMTP_PARAMETER: { smtp: 555, enhanced: '5.5.4', http: 400, text: 'Unsupported MAIL FROM or RCPT TO parameter' },
+  /** RFC 5321 §4.2.3 501 (a syntax error in the parameters), RFC 3463 X.5.4: the parameter is known, its value is not valid. */
+  BAD_SMTP_PARAMETER: { smtp: 501, enhanced: '5.5.4', http: 400, text: 'Invalid MAIL FROM or RCPT TO parameter value' },
+  /**
+   * The relay offers SMTPUTF8 (RFC 6531), so an address with UTF-8 in a transaction that did not ask for
+   * it gets RFC 6531's 553 X.6.7, "non-ASCII addresses not permitted" (as Postfix: "Must declare SMTPUTF8").
+   */
+  SMTPUTF8_REQUIRED: {
+    smtp: 553,
+    enhanced: '5.6.7',
+    http: 400,
+    text: 'Must declare SMTPUTF8 to send a UTF-8 address: add SMTPUTF8 to MAIL FROM',
+  },
   AUTOMATED_MAIL: {
     smtp: 550,
     enhanced: '5.7.1',

@@ -154,14 +154,14 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error) => void) {
       transactions.delete(session.id);
-      const unknown = unknownParameter(address, MAIL_PARAMETERS, 'MAIL FROM');
-      if (unknown) {
-        logRefusal(logger, unknown, { client: session.remoteAddress }, 'smtp: sender refused');
-        return callback(refuse(unknown));
-      }
       // smtp-server sets session.envelope.mailFrom only after this handler accepts the address; its
-      // DSN parameters are already in the envelope.
-      const { dsn } = session.envelope;
+      // DSN and SMTPUTF8 parameters are already in the envelope.
+      const { dsn, smtpUtf8 } = session.envelope;
+      const unfit = unknownParameter(address, MAIL_PARAMETERS, 'MAIL FROM') ?? overlongEnvid(dsn?.envid) ?? undeclaredUtf8(address, smtpUtf8);
+      if (unfit) {
+        logRefusal(logger, unfit, { client: session.remoteAddress }, 'smtp: sender refused');
+        return callback(refuse(unfit));
+      }
       const outcome = acceptance.sender({
         client: { address: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
         user: session.user ? String(session.user) : undefined,
@@ -176,10 +176,11 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       callback();
     },
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error) => void) {
-      const unknown = unknownParameter(address, RCPT_PARAMETERS, 'RCPT TO');
-      if (unknown) {
-        logRefusal(logger, unknown, { client: session.remoteAddress }, 'smtp: recipient refused');
-        return callback(refuse(unknown));
+      const unfit = unknownParameter(address, RCPT_PARAMETERS, 'RCPT TO') ?? undeclaredUtf8(address, session.envelope.smtpUtf8);
+      if (unfit) {
+        const { rcpt } = maskedRecipient(address.address);
+        logRefusal(logger, unfit, { client: session.remoteAddress, rcpt }, 'smtp: recipient refused');
+        return callback(refuse(unfit));
       }
       admitRecipient(address, session).then(
         () => callback(),
@@ -417,6 +418,28 @@ function unknownParameter(address: SMTPServerAddress, known: ReadonlySet<string>
   const name = Object.keys(address.args || {}).find((key) => !known.has(key.toUpperCase()));
   // The name only, bounded: it is the client's text, echoed in the reply.
   return name === undefined ? undefined : new RelayError('UNKNOWN_SMTP_PARAMETER', `Unsupported ${command} parameter ${name.slice(0, 40)}`);
+}
+
+/** RFC 3461 §4.4: an ENVID is at most 100 characters (it is carried into every bounce of the mail). */
+const MAX_ENVID_CHARACTERS = 100;
+
+function overlongEnvid(envid: string | null | undefined): RelayError | undefined {
+  if (!envid || envid.length <= MAX_ENVID_CHARACTERS) return undefined;
+  return new RelayError('BAD_SMTP_PARAMETER', `ENVID too long: ${envid.length} characters, at most ${MAX_ENVID_CHARACTERS} (RFC 3461 §4.4)`);
+}
+
+/** Anything outside ASCII. */
+const NOT_ASCII = /[^\p{ASCII}]/u;
+
+/**
+ * A local part in UTF-8 in a transaction without SMTPUTF8, which the relay offers (RFC 6531). The
+ * domain is not looked at: smtp-server gives an A-label (`xn--…`, ASCII, fine without SMTPUTF8) and
+ * its U-label alike as Unicode, and either names the same domain.
+ */
+function undeclaredUtf8(address: SMTPServerAddress, smtpUtf8: boolean | undefined): RelayError | undefined {
+  const at = address.address.lastIndexOf('@');
+  const local = at < 0 ? address.address : address.address.slice(0, at);
+  return !smtpUtf8 && NOT_ASCII.test(local) ? new RelayError('SMTPUTF8_REQUIRED') : undefined;
 }
 
 /** A stage reached without the MAIL that starts a transaction: smtp-server's order makes it a bug of the relay. */

@@ -21,11 +21,13 @@ const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 function keepHandlerEnhancedCodes(): void {
   const send = SMTPConnection.prototype.send;
   SMTPConnection.prototype.send = function sendWithOwnEnhancedCode(code, data, context) {
-    if (typeof data === 'string' && ENHANCED_CODE.test(data)) {
-      send.call(this, code, data, false);
+    const instead = typeof context === 'string' && SAYS_WHAT_TO_WRITE[context];
+    const text = instead ? (addressProblems.get(this) ?? instead) : data;
+    if (typeof text === 'string' && ENHANCED_CODE.test(text)) {
+      send.call(this, code, text, false);
       return;
     }
-    send.call(this, code, (typeof context === 'string' && SAYS_WHAT_TO_WRITE[context]) || data, context);
+    send.call(this, code, text, context);
   };
 }
 
@@ -265,9 +267,52 @@ function parseWrittenAddress(parse: SMTPConnection['_parseAddressCommand'], conn
 function acceptEnvelopeAddressesAsWritten(): void {
   const parse = SMTPConnection.prototype._parseAddressCommand;
   SMTPConnection.prototype._parseAddressCommand = function parseAsWritten(rawName, rawCommand) {
-    return parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, String(rawCommand ?? ''));
+    const command = String(rawCommand ?? '');
+    const parsed = parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, command);
+    const problem = parsed ? undefined : addressProblem(command);
+    if (problem) addressProblems.set(this, problem);
+    else addressProblems.delete(this);
+    return parsed;
   };
 }
+
+/** smtp-server's longest mailbox (RFC 5321 §4.5.3.1.3: a path of 256 octets, its brackets and a margin included). */
+const MAX_MAILBOX_OCTETS = 253;
+/** Control characters (C0, DEL, C1: smtp-server's set), which it refuses in a parameter's value, xtext-decoded (`+0A` too). */
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/** The value of an ESMTP parameter as smtp-server checks it: xtext decoded (RFC 3461 §4). */
+function decodeXtext(value: string): string {
+  return value.replace(/\+([0-9A-F]{2})/g, (_match, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+/**
+ * The reply text for a MAIL or RCPT that smtp-server could not parse, where the generic one (what to
+ * write) would mislead: an address too long (with the context's enhanced code: 5.1.7 or 5.1.3), or a
+ * parameter holding a control character (5.5.4, naming it). The local part may be longer than RFC
+ * 5321's 64 octets: as Postfix, the relay takes it, within smtp-server's limit on the whole mailbox.
+ */
+function addressProblem(command: string): string | undefined {
+  const verb = ADDRESS_COMMAND.exec(command);
+  const written = verb?.[1] && splitPath(command.slice(verb[0].length));
+  if (!verb?.[1] || !written) return undefined;
+  const mailbox = written.path.replace(SOURCE_ROUTE, '');
+  const sender = verb[1].toUpperCase() === 'MAIL FROM';
+  if (mailbox.length > MAX_MAILBOX_OCTETS) {
+    return `${sender ? 'Sender' : 'Recipient'} address too long: ${mailbox.length} characters, at most ${MAX_MAILBOX_OCTETS} (RFC 5321 §4.5.3.1.3)`;
+  }
+  const bad = written.rest
+    .trim()
+    .split(/\s+/)
+    .find((parameter) => CONTROL_CHARACTER.test(decodeXtext(parameter.slice(parameter.indexOf('=') + 1))));
+  if (bad === undefined) return undefined;
+  // The name only, bounded: it is the client's text, echoed in the reply.
+  const name = bad.split('=')[0]?.slice(0, 40).toUpperCase();
+  return toSmtpError(new RelayError('BAD_SMTP_PARAMETER', `Bad ${name} parameter: its value holds a control character`)).message;
+}
+
+/** A MAIL's or RCPT's problem found by `addressProblem`, until the connection's next MAIL or RCPT. */
+const addressProblems = new WeakMap<SMTPConnection, string>();
 
 /** Why a client may not authenticate, asked at each EHLO and AUTH; uncounted, as most asks come from clients that never send AUTH. */
 type AuthRefusal = (address: string, secure: boolean) => RelayError | undefined;
