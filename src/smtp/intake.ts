@@ -93,6 +93,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     banner: 'smsrelay: mail to <phone number>@<SMS domain> is sent as SMS',
     size: settings.maxMessageBytes,
     maxRecipients: settings.maxRecipients,
+    // smtp-server's own bound on sockets still in their TLS handshake; a session's connection is
+    // admitted by connectionRefusal below, which answers with an enhanced code and counts and logs it.
     maxClients: settings.maxConnections,
     socketTimeout: settings.idleTimeout,
     maxCommandLength: MAX_COMMAND_LINE_BYTES,
