@@ -105,6 +105,18 @@ export const RELAY_ERRORS = {
   BAD_PARAMETER: { smtp: 554, enhanced: '5.6.0', http: 422, text: 'Invalid relay parameter in the mail' },
   /** RFC 5321 §4.1.1.11: a MAIL or RCPT parameter of an extension the relay does not offer. */
   UNKNOWN_SMTP_PARAMETER: { smtp: 555, enhanced: '5.5.4', http: 400, text: 'Unsupported MAIL FROM or RCPT TO parameter' },
+  /** RFC 5321 §4.2.3 501 (a syntax error in the parameters), RFC 3463 X.5.4: the parameter is known, its value is not valid. */
+  BAD_SMTP_PARAMETER: { smtp: 501, enhanced: '5.5.4', http: 400, text: 'Invalid MAIL FROM or RCPT TO parameter value' },
+  /**
+   * The relay offers SMTPUTF8 (RFC 6531), so an address with UTF-8 in a transaction that did not ask for
+   * it gets RFC 6531's 553 X.6.7, "non-ASCII addresses not permitted" (as Postfix: "Must declare SMTPUTF8").
+   */
+  SMTPUTF8_REQUIRED: {
+    smtp: 553,
+    enhanced: '5.6.7',
+    http: 400,
+    text: 'Must declare SMTPUTF8 to send a UTF-8 address: add SMTPUTF8 to MAIL FROM',
+  },
   AUTOMATED_MAIL: {
     smtp: 550,
     enhanced: '5.7.1',
@@ -120,6 +132,16 @@ export const RELAY_ERRORS = {
     text: 'Insufficient system storage: the relay is not taking mail until disk space is freed; try again later',
   },
   SHUTTING_DOWN: { smtp: 421, enhanced: '4.3.2', http: 503, text: 'The relay is shutting down; try again in a moment' },
+  /**
+   * A new connection while `smtp.maxConnections` are open. RFC 3463 X.3.2 (the system is not accepting
+   * network messages): the relay's capacity, not anything of the client's (Postfix's "421 4.3.2 All
+   * server ports are busy"); X.7.0 is for the limits below, which are about the client.
+   */
+  SERVER_BUSY: { smtp: 421, enhanced: '4.3.2', http: 503, text: 'Too many connected clients, try again in a moment' },
+  /** A new connection from an address that has `smtp.maxConnectionsPerClient` open (Postfix: smtpd_client_connection_count_limit). */
+  TOO_MANY_CONNECTIONS: { smtp: 421, enhanced: '4.7.0', http: 429, text: 'Too many connections from your address; try again later' },
+  /** A session that was refused, or sent commands without mail, too often: closed so that it cannot hold a connection slot. */
+  TOO_MANY_COMMANDS: { smtp: 421, enhanced: '4.7.0', http: 429, text: 'Too many refused commands in this session; closing the connection' },
   STORE_UNAVAILABLE: {
     smtp: 451,
     enhanced: '4.3.0',

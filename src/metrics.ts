@@ -12,7 +12,7 @@ export class Metrics {
   readonly accepted = new Counter({ name: 'smsrelay_mails_accepted_total', help: 'Mails answered 250 (durably stored)', registers: [this.registry] });
   readonly refused = new Counter({
     name: 'smsrelay_smtp_refused_total',
-    help: 'SMTP commands refused, by relay error code',
+    help: 'SMTP commands refused, and connections and sessions ended by a limit, by relay error code',
     labelNames: ['code'] as const,
     registers: [this.registry],
   });

@@ -13,6 +13,13 @@ const DEFAULT_MAX_NUMBERS_PER_MAIL = 1000;
 const DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 /** Per-listener concurrency cap: beyond it clients get 421 and retry, instead of the relay starving. */
 const DEFAULT_MAX_CONNECTIONS = 100;
+/**
+ * Connections at once from one address outside the trusted networks: a tenth of the default
+ * smtp.maxConnections, so that one client (an attacker holding slots, a runaway device) leaves the
+ * rest to everyone else. An MTA sends over a few connections at a time and takes a 421 for more
+ * as a signal to slow down (Postfix lowers its concurrency and retries).
+ */
+const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 10;
 /** RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for the next command. */
 const DEFAULT_SMTP_IDLE_TIMEOUT = '5m';
 /** Puzzel caps at 6 parts (its documentation); 6 parts is ~900 GSM-7 characters, plenty for an alert. */
@@ -300,6 +307,7 @@ export const configSchema = z.strictObject({
       maxRecipients: positiveInt.default(DEFAULT_MAX_RECIPIENTS),
       maxNumbersPerMail: positiveInt.default(DEFAULT_MAX_NUMBERS_PER_MAIL),
       maxConnections: positiveInt.default(DEFAULT_MAX_CONNECTIONS),
+      maxConnectionsPerClient: positiveInt.default(DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
       idleTimeout: duration
         .pipe(z.number().min(MIN_SMTP_IDLE_TIMEOUT_MS, 'write at least 10s: a connection that says nothing must be closed some time (0 would never close it)'))
         .prefault(DEFAULT_SMTP_IDLE_TIMEOUT),

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
 import type { AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
-import { asRelayError, ListenError, RelayError, toSmtpError } from '../errors.ts';
+import { asRelayError, ListenError, RELAY_ERRORS, RelayError, toSmtpError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
@@ -13,8 +13,11 @@ import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
-/** Unauthenticated clients get this many commands before being cut off (smtp-server's guard). */
-const MAX_UNAUTHENTICATED_COMMANDS = 250;
+/**
+ * Connections turned away are logged at most once per this interval (per reason), with how many were
+ * turned away since: a flood of connections, the very case, must not flood the log too.
+ */
+const TURNED_AWAY_LOG_INTERVAL_MS = 60_000;
 /**
  * The oldest TLS the listeners take. smtp-server's default is TLS 1.0 for old clients, but OpenSSL 3
  * at Node's default security level refuses the SHA-1 signatures TLS 1.0 and 1.1 need: such a client
@@ -35,6 +38,8 @@ export interface SmtpSettings {
   readonly maxMessageBytes: number;
   readonly maxRecipients: number;
   readonly maxConnections: number;
+  /** Connections open at once from one address outside the trusted networks. */
+  readonly maxConnectionsPerClient: number;
   readonly idleTimeout: number;
   /** Key and certificate files: STARTTLS, and the implicit-TLS listener when `tlsPort` is set. */
   readonly tls?: { readonly key: string; readonly cert: string } | undefined;
@@ -78,6 +83,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     return toSmtpError(error);
   };
   const clock = options.clock ?? Date.now;
+  const turnedAway = turnedAwayLog(logger, clock);
   /** Each connection's transaction in progress, by session id: set at MAIL, dropped when the connection closes. */
   const transactions = new Map<string, Transaction>();
   const tls = () => (settings.tls ? { key: readFileSync(settings.tls.key), cert: readFileSync(settings.tls.cert) } : {});
@@ -87,10 +93,11 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     banner: 'smsrelay: mail to <phone number>@<SMS domain> is sent as SMS',
     size: settings.maxMessageBytes,
     maxRecipients: settings.maxRecipients,
+    // smtp-server's own bound on sockets still in their TLS handshake; a session's connection is
+    // admitted by connectionRefusal below, which answers with an enhanced code and counts and logs it.
     maxClients: settings.maxConnections,
     socketTimeout: settings.idleTimeout,
     maxCommandLength: MAX_COMMAND_LINE_BYTES,
-    maxAllowedUnauthenticatedCommands: MAX_UNAUTHENTICATED_COMMANDS,
     // `close` below waits for the transactions itself: by then smtp-server's close only hangs up
     // (it reads 0 as "its default", 30 s, so the shortest wait is 1).
     closeTimeout: 1,
@@ -117,7 +124,22 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     ...tls(),
     minVersion: MIN_TLS_VERSION,
     logger: false,
-    skipGreetingDelay: (address: string) => acceptance.isTrusted(address),
+    isTrusted: (address: string) => acceptance.isTrusted(address),
+    connectionRefusal(address: string, open: number, fromClient: number) {
+      if (open > settings.maxConnections) return new RelayError('SERVER_BUSY', `${settings.hostname} ${RELAY_ERRORS.SERVER_BUSY.text}`);
+      // As Postfix exempts mynetworks from smtpd_client_connection_count_limit: the operator's own MTA may open many.
+      if (fromClient > settings.maxConnectionsPerClient && !acceptance.isTrusted(address)) {
+        return new RelayError(
+          'TOO_MANY_CONNECTIONS',
+          `${settings.hostname} Too many connections from ${address} (${settings.maxConnectionsPerClient}); try again later`,
+        );
+      }
+      return undefined;
+    },
+    connectionRefused(refusal: RelayError, address: string) {
+      turnedAway(refusal, address);
+      return refuse(refusal);
+    },
     // smtp-server's default defers with setImmediate; answering at once lets the greeting of a
     // trusted client go out before its first bytes are read.
     onConnect(_session: SMTPServerSession, callback: (error?: Error) => void) {
@@ -134,14 +156,14 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error) => void) {
       transactions.delete(session.id);
-      const unknown = unknownParameter(address, MAIL_PARAMETERS, 'MAIL FROM');
-      if (unknown) {
-        logRefusal(logger, unknown, { client: session.remoteAddress }, 'smtp: sender refused');
-        return callback(refuse(unknown));
-      }
       // smtp-server sets session.envelope.mailFrom only after this handler accepts the address; its
-      // DSN parameters are already in the envelope.
-      const { dsn } = session.envelope;
+      // DSN and SMTPUTF8 parameters are already in the envelope.
+      const { dsn, smtpUtf8 } = session.envelope;
+      const unfit = unknownParameter(address, MAIL_PARAMETERS, 'MAIL FROM') ?? overlongEnvid(dsn?.envid) ?? undeclaredUtf8(address, smtpUtf8);
+      if (unfit) {
+        logRefusal(logger, unfit, { client: session.remoteAddress }, 'smtp: sender refused');
+        return callback(refuse(unfit));
+      }
       const outcome = acceptance.sender({
         client: { address: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
         user: session.user ? String(session.user) : undefined,
@@ -156,10 +178,11 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       callback();
     },
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error) => void) {
-      const unknown = unknownParameter(address, RCPT_PARAMETERS, 'RCPT TO');
-      if (unknown) {
-        logRefusal(logger, unknown, { client: session.remoteAddress }, 'smtp: recipient refused');
-        return callback(refuse(unknown));
+      const unfit = unknownParameter(address, RCPT_PARAMETERS, 'RCPT TO') ?? undeclaredUtf8(address, session.envelope.smtpUtf8);
+      if (unfit) {
+        const { rcpt } = maskedRecipient(address.address);
+        logRefusal(logger, unfit, { client: session.remoteAddress, rcpt }, 'smtp: recipient refused');
+        return callback(refuse(unfit));
       }
       admitRecipient(address, session).then(
         () => callback(),
@@ -291,6 +314,28 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   };
 }
 
+/**
+ * Connections and sessions the relay ended with a 421 of its own, in the log: one line per reason
+ * (code) at most every TURNED_AWAY_LOG_INTERVAL_MS, naming the last client and how many were turned
+ * away for that reason since the previous line.
+ */
+function turnedAwayLog(logger: Logger, clock: () => number): (refusal: RelayError, client: string) => void {
+  const last = new Map<string, { at: number; since: number }>();
+  return (refusal, client) => {
+    const seen = last.get(refusal.code);
+    const now = clock();
+    if (seen && now - seen.at < TURNED_AWAY_LOG_INTERVAL_MS) {
+      seen.since++;
+      return;
+    }
+    last.set(refusal.code, { at: now, since: 0 });
+    logger.warn(
+      { client, code: refusal.code, reason: refusal.message, ...(seen?.since ? { alsoTurnedAway: seen.since } : {}) },
+      'smtp: connection turned away',
+    );
+  };
+}
+
 /** Node's name of a TLS version as people write it: `TLSv1` is TLS 1.0. */
 function tlsName(protocol: string): string {
   return protocol === 'TLSv1' ? 'TLS 1.0' : protocol.replace(/^TLSv/, 'TLS ');
@@ -385,6 +430,28 @@ function unknownParameter(address: SMTPServerAddress, known: ReadonlySet<string>
   const name = Object.keys(address.args || {}).find((key) => !known.has(key.toUpperCase()));
   // The name only, bounded: it is the client's text, echoed in the reply.
   return name === undefined ? undefined : new RelayError('UNKNOWN_SMTP_PARAMETER', `Unsupported ${command} parameter ${name.slice(0, 40)}`);
+}
+
+/** RFC 3461 §4.4: an ENVID is at most 100 characters (it is carried into every bounce of the mail). */
+const MAX_ENVID_CHARACTERS = 100;
+
+function overlongEnvid(envid: string | null | undefined): RelayError | undefined {
+  if (!envid || envid.length <= MAX_ENVID_CHARACTERS) return undefined;
+  return new RelayError('BAD_SMTP_PARAMETER', `ENVID too long: ${envid.length} characters, at most ${MAX_ENVID_CHARACTERS} (RFC 3461 §4.4)`);
+}
+
+/** Anything outside ASCII. */
+const NOT_ASCII = /[^\p{ASCII}]/u;
+
+/**
+ * A local part in UTF-8 in a transaction without SMTPUTF8, which the relay offers (RFC 6531). The
+ * domain is not looked at: smtp-server gives an A-label (`xn--…`, ASCII, fine without SMTPUTF8) and
+ * its U-label alike as Unicode, and either names the same domain.
+ */
+function undeclaredUtf8(address: SMTPServerAddress, smtpUtf8: boolean | undefined): RelayError | undefined {
+  const at = address.address.lastIndexOf('@');
+  const local = at < 0 ? address.address : address.address.slice(0, at);
+  return !smtpUtf8 && NOT_ASCII.test(local) ? new RelayError('SMTPUTF8_REQUIRED') : undefined;
 }
 
 /** A stage reached without the MAIL that starts a transaction: smtp-server's order makes it a bug of the relay. */

@@ -21,11 +21,13 @@ const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 function keepHandlerEnhancedCodes(): void {
   const send = SMTPConnection.prototype.send;
   SMTPConnection.prototype.send = function sendWithOwnEnhancedCode(code, data, context) {
-    if (typeof data === 'string' && ENHANCED_CODE.test(data)) {
-      send.call(this, code, data, false);
+    const instead = typeof context === 'string' && SAYS_WHAT_TO_WRITE[context];
+    const text = instead ? (addressProblems.get(this) ?? instead) : data;
+    if (typeof text === 'string' && ENHANCED_CODE.test(text)) {
+      send.call(this, code, text, false);
       return;
     }
-    send.call(this, code, (typeof context === 'string' && SAYS_WHAT_TO_WRITE[context]) || data, context);
+    send.call(this, code, text, context);
   };
 }
 
@@ -39,27 +41,130 @@ const SAYS_WHAT_TO_WRITE: Readonly<Record<string, string>> = {
   MAILBOX_SYNTAX_ERROR: 'Bad recipient address syntax: write RCPT TO:<phone number@SMS domain>, then any parameters',
 };
 
+/** What the server tells these patches about its clients (intake.ts). */
+interface ClientOptions {
+  /** Clients of the operator's own networks: no greeting pause, no per-session limits. */
+  isTrusted?: (address: string) => boolean;
+  /** Why a connection just opened is turned away: `open` connections now, `fromClient` of them from its address (itself included). */
+  connectionRefusal?: (address: string, open: number, fromClient: number) => RelayError | undefined;
+  /** The 421 that turns a connection away or ends a session: counted and logged there. */
+  connectionRefused?: (refusal: RelayError, address: string) => Error & { responseCode: number };
+}
+
+const clientOptions = (connection: SMTPConnection) => connection._server.options as ClientOptions;
+
+/** smtp-server's pause before the greeting, to catch clients that talk too soon (a spam-bot tell). */
+const GREETING_DELAY_MS = 100;
+
+/** A 421 for the client (smtp-server closes the connection after sending it). */
+function sendClosing(connection: SMTPConnection, refusal: RelayError): void {
+  const answer = (clientOptions(connection).connectionRefused ?? toSmtpError)(refusal, connection.remoteAddress);
+  connection.send(answer.responseCode, answer.message);
+}
+
 /**
- * smtp-server waits a hard-coded 100 ms before the greeting to catch clients that talk too soon (a
- * spam-bot tell). For clients in trusted networks — the monitoring system or ERP next door, sending
- * one mail per connection — that pause caps a session near 10 mails/s and buys nothing. The server
- * marks them with `skipGreetingDelay(address)`; everyone else keeps the pause.
+ * A new connection is admitted by the server's `connectionRefusal` (smtp.maxConnections, and
+ * smtp.maxConnectionsPerClient, so that one address cannot take every slot), whose 421 carries an
+ * enhanced code and is counted and logged, where smtp-server's own check answered a bare "421 Too
+ * many connected clients" no one saw. smtp-server's pause before the greeting is kept for everyone
+ * but clients in trusted networks — the monitoring system or ERP next door, sending one mail per
+ * connection — where it caps a session near 10 mails/s and buys nothing.
  */
-function skipGreetingDelayForTrusted(): void {
-  const init = SMTPConnection.prototype.init;
-  SMTPConnection.prototype.init = function initWithoutDelayForTrusted() {
-    const options = this._server.options as { skipGreetingDelay?: (address: string) => boolean; maxClients?: number };
-    if (!options.skipGreetingDelay?.(this.remoteAddress)) {
-      init.call(this);
-      return;
-    }
+function admitConnections(): void {
+  SMTPConnection.prototype.init = function initAdmitted() {
+    const options = clientOptions(this);
     this._setListeners(() => {
-      if (options.maxClients && this._server.connections.size > options.maxClients) {
-        this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
+      const { connections } = this._server;
+      let fromClient = 0;
+      for (const connection of connections) if (connection.remoteAddress === this.remoteAddress) fromClient++;
+      const refusal = options.connectionRefusal?.(this.remoteAddress, connections.size, fromClient);
+      if (refusal) {
+        sendClosing(this, refusal);
         return;
       }
-      this.connectionReady();
+      if (options.isTrusted?.(this.remoteAddress)) {
+        this.connectionReady();
+        return;
+      }
+      setTimeout(() => this.connectionReady(), GREETING_DELAY_MS).unref();
     });
+  };
+}
+
+/**
+ * Postfix's smtpd_hard_error_limit (20): a session refused this often (4xx or 5xx to any command)
+ * without a mail accepted in between is closed. A sender that can act on a refusal acts long before
+ * (an MTA gives up a transaction at its first 5xx, and retries a 4xx later, in another session); one
+ * that goes on is probing numbers, passwords or relaying, or holding a connection slot with answers it
+ * never acts on (an outsider refused 530 at every MAIL held one for as long as it liked).
+ */
+export const MAX_SESSION_REFUSALS = 20;
+/**
+ * Postfix's smtpd_junk_command_limit (100): commands that carry no mail (NOOP, RSET, HELP, VRFY, a
+ * greeting again…) a session may send without a mail accepted in between. Each restarts the idle
+ * timeout, so without a limit a NOOP every few minutes held a connection slot for ever. smtp-server's
+ * maxAllowedUnauthenticatedCommands would not do: it counts only where AUTH is required of everyone,
+ * and trusted networks and listed networks send without it.
+ */
+export const MAX_COMMANDS_WITHOUT_MAIL = 100;
+/** The commands of a mail transaction: every other one counts against MAX_COMMANDS_WITHOUT_MAIL. */
+const MAIL_COMMANDS: ReadonlySet<string> = new Set(['MAIL', 'RCPT', 'DATA']);
+/**
+ * RFC 5321 §4.5.3.1.10: a 452 for too many recipients (or numbers) is no error; the client sends the
+ * rest in another transaction, and an MTA may well have pipelined more RCPTs than the limit.
+ */
+const NOT_AN_ERROR = 452;
+
+/** A session's counts since its last accepted mail, and the command being answered. */
+interface SessionCounts {
+  command: string;
+  refusals: number;
+  withoutMail: number;
+}
+
+const sessionCounts = new WeakMap<SMTPConnection, SessionCounts>();
+
+/**
+ * A session of a client outside the trusted networks is closed with 421 4.7.0 after
+ * MAX_SESSION_REFUSALS refusals or MAX_COMMANDS_WITHOUT_MAIL commands that carry no mail; both counts
+ * start afresh at each mail accepted (a device sending a thousand mails in one session, with RSET before
+ * each, goes on). Clients of trusted networks are the operator's own and are not limited (as for the
+ * sending limits).
+ */
+function limitSessions(): void {
+  const countsOf = (connection: SMTPConnection) => {
+    let counts = sessionCounts.get(connection);
+    if (!counts) {
+      counts = { command: '', refusals: 0, withoutMail: 0 };
+      sessionCounts.set(connection, counts);
+    }
+    return counts;
+  };
+  const onCommand = SMTPConnection.prototype._onCommand;
+  SMTPConnection.prototype._onCommand = function commandCounted(command, callback) {
+    // An AUTH exchange's continuation lines belong to its AUTH command.
+    if (!this._nextHandler && this._ready && !clientOptions(this).isTrusted?.(this.remoteAddress)) {
+      const counts = countsOf(this);
+      counts.command = (command || '').toString('latin1', 0, 5).split(' ')[0]?.toUpperCase() ?? '';
+      if (!MAIL_COMMANDS.has(counts.command) && ++counts.withoutMail > MAX_COMMANDS_WITHOUT_MAIL) {
+        sendClosing(this, new RelayError('TOO_MANY_COMMANDS', `Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL}); closing the connection`));
+        callback?.();
+        return;
+      }
+    }
+    onCommand.call(this, command, callback);
+  };
+  const send = SMTPConnection.prototype.send;
+  SMTPConnection.prototype.send = function sendCounted(code, data, context) {
+    send.call(this, code, data, context);
+    const counts = sessionCounts.get(this);
+    if (!counts || this._closing) return;
+    if (code === 250 && counts.command === 'DATA') {
+      counts.refusals = 0;
+      counts.withoutMail = 0;
+    } else if (code >= 400 && code !== NOT_AN_ERROR && ++counts.refusals >= MAX_SESSION_REFUSALS) {
+      sendClosing(this, new RelayError('TOO_MANY_COMMANDS', `Too many refused commands in this session (${MAX_SESSION_REFUSALS}); closing the connection`));
+    }
   };
 }
 
@@ -162,9 +267,52 @@ function parseWrittenAddress(parse: SMTPConnection['_parseAddressCommand'], conn
 function acceptEnvelopeAddressesAsWritten(): void {
   const parse = SMTPConnection.prototype._parseAddressCommand;
   SMTPConnection.prototype._parseAddressCommand = function parseAsWritten(rawName, rawCommand) {
-    return parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, String(rawCommand ?? ''));
+    const command = String(rawCommand ?? '');
+    const parsed = parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, command);
+    const problem = parsed ? undefined : addressProblem(command);
+    if (problem) addressProblems.set(this, problem);
+    else addressProblems.delete(this);
+    return parsed;
   };
 }
+
+/** smtp-server's longest mailbox (RFC 5321 §4.5.3.1.3: a path of 256 octets, its brackets and a margin included). */
+const MAX_MAILBOX_OCTETS = 253;
+/** Control characters (C0, DEL, C1: smtp-server's set), which it refuses in a parameter's value, xtext-decoded (`+0A` too). */
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/** The value of an ESMTP parameter as smtp-server checks it: xtext decoded (RFC 3461 §4). */
+function decodeXtext(value: string): string {
+  return value.replace(/\+([0-9A-F]{2})/g, (_match, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+}
+
+/**
+ * The reply text for a MAIL or RCPT that smtp-server could not parse, where the generic one (what to
+ * write) would mislead: an address too long (with the context's enhanced code: 5.1.7 or 5.1.3), or a
+ * parameter holding a control character (5.5.4, naming it). The local part may be longer than RFC
+ * 5321's 64 octets: as Postfix, the relay takes it, within smtp-server's limit on the whole mailbox.
+ */
+function addressProblem(command: string): string | undefined {
+  const verb = ADDRESS_COMMAND.exec(command);
+  const written = verb?.[1] && splitPath(command.slice(verb[0].length));
+  if (!verb?.[1] || !written) return undefined;
+  const mailbox = written.path.replace(SOURCE_ROUTE, '');
+  const sender = verb[1].toUpperCase() === 'MAIL FROM';
+  if (mailbox.length > MAX_MAILBOX_OCTETS) {
+    return `${sender ? 'Sender' : 'Recipient'} address too long: ${mailbox.length} characters, at most ${MAX_MAILBOX_OCTETS} (RFC 5321 §4.5.3.1.3)`;
+  }
+  const bad = written.rest
+    .trim()
+    .split(/\s+/)
+    .find((parameter) => CONTROL_CHARACTER.test(decodeXtext(parameter.slice(parameter.indexOf('=') + 1))));
+  if (bad === undefined) return undefined;
+  // The name only, bounded: it is the client's text, echoed in the reply.
+  const name = bad.split('=')[0]?.slice(0, 40).toUpperCase();
+  return toSmtpError(new RelayError('BAD_SMTP_PARAMETER', `Bad ${name} parameter: its value holds a control character`)).message;
+}
+
+/** A MAIL's or RCPT's problem found by `addressProblem`, until the connection's next MAIL or RCPT. */
+const addressProblems = new WeakMap<SMTPConnection, string>();
 
 /** Why a client may not authenticate, asked at each EHLO and AUTH; uncounted, as most asks come from clients that never send AUTH. */
 type AuthRefusal = (address: string, secure: boolean) => RelayError | undefined;
@@ -424,7 +572,7 @@ export function applySmtpServerPatches(): void {
   if (applied) return;
   applied = true;
   keepHandlerEnhancedCodes();
-  skipGreetingDelayForTrusted();
+  admitConnections();
   // Before explainSpacedNumbers, which then answers a spaced number before this reads the address.
   acceptEnvelopeAddressesAsWritten();
   explainSpacedNumbers();
@@ -433,4 +581,6 @@ export function applySmtpServerPatches(): void {
   readLfOnlyClients();
   sayWhenDataTimedOut();
   mailWithoutGreeting();
+  // Last: it sees every reply as sent, and every command before the other patches act on it.
+  limitSessions();
 }

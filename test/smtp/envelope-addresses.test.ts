@@ -126,4 +126,26 @@ describe('envelope addresses as old devices write them', () => {
     const spaced = await transaction(port, 'MAIL FROM: ups@example.com', 'RCPT TO:<447 700 900123@sms.localhost>');
     assert.equal(said(spaced.rcpt), '501 5.1.3 Write the number without spaces: <447700900123@sms.localhost>');
   });
+
+  test('a refusal names what is wrong: a parameter, an overlong ENVID or address, UTF-8 without SMTPUTF8', async () => {
+    const rcpt = 'RCPT TO:<447700900123@sms.localhost>';
+    const envid = await transaction(port, 'MAIL FROM:<o@example.com> ENVID=<>\u0001', rcpt);
+    assert.equal(said(envid.mail), '501 5.5.4 Bad ENVID parameter: its value holds a control character');
+    const injected = await transaction(port, 'MAIL FROM:<o@example.com> RET=HDRS ENVID=a+0D+0AX-Injected:+20yes', rcpt);
+    assert.equal(said(injected.mail), '501 5.5.4 Bad ENVID parameter: its value holds a control character');
+    const overlongEnvid = await transaction(port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(101)}`, rcpt);
+    assert.equal(said(overlongEnvid.mail), '501 5.5.4 ENVID too long: 101 characters, at most 100 (RFC 3461 §4.4)');
+    assert.equal((await transaction(port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(100)}`, rcpt)).mail.code, 250);
+    // A local part over RFC 5321's 64 octets is taken, as Postfix takes it; past the mailbox's limit it is refused as too long.
+    assert.equal((await transaction(port, `MAIL FROM:<${'o'.repeat(100)}@example.com>`, rcpt)).mail.code, 250);
+    const overlong = await transaction(port, `MAIL FROM:<${'o'.repeat(498)}@example.com>`, rcpt);
+    assert.equal(said(overlong.mail), '501 5.1.7 Sender address too long: 510 characters, at most 253 (RFC 5321 §4.5.3.1.3)');
+    const overlongRcpt = await transaction(port, 'MAIL FROM:<o@example.com>', `RCPT TO:<${'4'.repeat(250)}@sms.localhost>`);
+    assert.equal(said(overlongRcpt.rcpt), '501 5.1.3 Recipient address too long: 264 characters, at most 253 (RFC 5321 §4.5.3.1.3)');
+    const undeclared = await transaction(port, 'MAIL FROM:<jörg@example.com>', rcpt);
+    assert.equal(said(undeclared.mail), '553 5.6.7 Must declare SMTPUTF8 to send a UTF-8 address: add SMTPUTF8 to MAIL FROM');
+    assert.equal((await transaction(port, 'MAIL FROM:<jörg@example.com> SMTPUTF8', rcpt)).mail.code, 250);
+    // An A-label domain is ASCII: no SMTPUTF8 needed.
+    assert.equal((await transaction(port, 'MAIL FROM:<ups@xn--mnchen-3ya.example>', rcpt)).mail.code, 250);
+  });
 });

@@ -28,7 +28,8 @@ describe('sender policy', () => {
     relay = await startTestRelay(
       {
         ...gatewayYaml(gateway.url),
-        smtp: { trustedNetworks: ['127.0.0.1/32'], tls: TLS, tlsPort: 0 },
+        // 30 sign-ins in parallel from one address test the login limiter, not smtp.maxConnectionsPerClient.
+        smtp: { trustedNetworks: ['127.0.0.1/32'], tls: TLS, tlsPort: 0, maxConnectionsPerClient: 40 },
         sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
         accounts: [
           { username: 'erp', passwordHash: await hashPassword(PASSWORD), senders: ['@erp.example.com'], holdToOwnFrom: true, perMinute: 2 },

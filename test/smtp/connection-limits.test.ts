@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type Config, loadConfig } from '../../src/config/load.ts';
+import { type Relay, startRelay } from '../../src/relay.ts';
+import { MAX_COMMANDS_WITHOUT_MAIL, MAX_SESSION_REFUSALS } from '../../src/smtp/patches.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { relayEnvironment, removeDir, tempDir } from '../helpers/relay.ts';
+import { type Reply, SmtpDialog } from '../helpers/smtp.ts';
+
+const OUTSIDER = '127.0.0.2';
+const LISTED = '127.0.0.3';
+const MAX_CONNECTIONS = 8;
+const PER_CLIENT = 2;
+
+/**
+ * Clients outside the trusted networks cannot take the connection slots a real sender needs (over real
+ * SMTP, the log captured): per-address connections, refusals and commands without mail are limited,
+ * each ending in a 421 that is counted and logged; a sender that sends mail is not limited.
+ */
+describe('SMTP connection and session limits', () => {
+  let relay: Relay;
+  let config: Config;
+  let dir: string;
+  const log = captureLog('info');
+  const lines = () => log.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  const refusedCount = async (code: string) => {
+    const metrics = await (await fetch(`http://127.0.0.1:${relay.httpPort}/metrics`)).text();
+    return Number(new RegExp(`^smsrelay_smtp_refused_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+  };
+  const closed = async (dialog: SmtpDialog) => assert.rejects(dialog.reply(2000), /connection closed/);
+
+  before(async () => {
+    dir = tempDir();
+    ({ config } = loadConfig(
+      relayEnvironment(dir, {
+        smtp: { maxConnections: MAX_CONNECTIONS, maxConnectionsPerClient: PER_CLIENT, trustedNetworks: ['127.0.0.1/32'] },
+        networks: [{ name: 'lab', cidr: [`${LISTED}/32`] }],
+      }),
+      dir,
+    ));
+    relay = await startRelay(config, log.logger);
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(dir);
+  });
+
+  test('one address outside the trusted networks gets smtp.maxConnectionsPerClient connections, then 421 4.7.0; past smtp.maxConnections 421 4.3.2; counted, logged once a minute', async () => {
+    const open: SmtpDialog[] = [];
+    try {
+      for (let index = 0; index < PER_CLIENT; index++) open.push(await SmtpDialog.open(relay.smtpPort, { localAddress: OUTSIDER }));
+      const over = await SmtpDialog.open(relay.smtpPort, { localAddress: OUTSIDER });
+      assert.equal(
+        `${over.greeting.code} ${over.greeting.text}`,
+        `421 4.7.0 ${config.smtp.hostname} Too many connections from ${OUTSIDER} (${PER_CLIENT}); try again later`,
+      );
+      await closed(over);
+      // Others still get in; the trusted networks are not limited per address.
+      open.push(await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED }));
+      while (open.length < MAX_CONNECTIONS) open.push(await SmtpDialog.open(relay.smtpPort));
+      for (const dialog of open) assert.equal(dialog.greeting.code, 220);
+      const busy: Reply[] = [];
+      for (let index = 0; index < 2; index++) {
+        const dialog = await SmtpDialog.open(relay.smtpPort);
+        busy.push(dialog.greeting);
+        await closed(dialog);
+      }
+      for (const reply of busy)
+        assert.equal(`${reply.code} ${reply.text}`, `421 4.3.2 ${config.smtp.hostname} Too many connected clients, try again in a moment`);
+    } finally {
+      await Promise.all(open.map((dialog) => dialog.close()));
+    }
+    assert.equal(await refusedCount('TOO_MANY_CONNECTIONS'), 1);
+    assert.equal(await refusedCount('SERVER_BUSY'), 2);
+    const logged = lines().filter((line) => line.msg === 'smtp: connection turned away');
+    assert.deepEqual(
+      logged.map((line) => [line.level, line.code, line.client]),
+      [
+        ['warn', 'TOO_MANY_CONNECTIONS', OUTSIDER],
+        ['warn', 'SERVER_BUSY', '127.0.0.1'],
+      ],
+      'one line per reason within a minute',
+    );
+  });
+
+  test(`a session outside the trusted networks refused ${MAX_SESSION_REFUSALS} times is closed with 421 4.7.0`, async () => {
+    const before = await refusedCount('TOO_MANY_COMMANDS');
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: OUTSIDER });
+    assert.equal((await dialog.command('EHLO outsider.example.com')).code, 250);
+    for (let index = 0; index < MAX_SESSION_REFUSALS; index++) {
+      const mail = await dialog.command('MAIL FROM:<someone@example.com>');
+      assert.equal(`${mail.code} ${mail.enhanced}`, '530 5.7.0');
+    }
+    const last = await dialog.reply();
+    assert.equal(`${last.code} ${last.text}`, `421 4.7.0 Too many refused commands in this session (${MAX_SESSION_REFUSALS}); closing the connection`);
+    await closed(dialog);
+    assert.equal(await refusedCount('TOO_MANY_COMMANDS'), before + 1);
+  });
+
+  test(`NOOPs do not keep a session outside the trusted networks open: ${MAX_COMMANDS_WITHOUT_MAIL} commands without mail, then 421 4.7.0`, async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: OUTSIDER });
+    assert.equal((await dialog.command('EHLO outsider.example.com')).code, 250);
+    for (let index = 1; index < MAX_COMMANDS_WITHOUT_MAIL; index++) assert.equal((await dialog.command('NOOP')).code, 250);
+    const over = await dialog.command('NOOP');
+    assert.equal(`${over.code} ${over.text}`, `421 4.7.0 Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL}); closing the connection`);
+    await closed(dialog);
+  });
+
+  test('a sender that sends mail is not limited: the counts start afresh at each mail accepted', async () => {
+    // Two commands without mail and one refusal per mail: both limits passed many times over.
+    const mails = Math.max(MAX_SESSION_REFUSALS, MAX_COMMANDS_WITHOUT_MAIL);
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: LISTED });
+    try {
+      assert.equal((await dialog.command('EHLO lab.example.com')).code, 250);
+      for (let index = 0; index < mails; index++) {
+        assert.equal((await dialog.command('RSET')).code, 250);
+        assert.equal((await dialog.command('NOOP')).code, 250);
+        assert.equal((await dialog.command('MAIL FROM:<ups@example.com>')).code, 250);
+        assert.equal((await dialog.command('RCPT TO:<12@sms.localhost>')).code, 550, 'a refused recipient in every mail');
+        assert.equal((await dialog.command(`RCPT TO:<+4477009${String(index).padStart(5, '0')}@sms.localhost>`)).code, 250);
+        const data = await dialog.data(`Subject: alert ${index}\r\n\r\nUPS on battery ${index}`);
+        assert.equal(data.code, 250, data.text);
+      }
+    } finally {
+      await dialog.close();
+    }
+  });
+});
