@@ -533,6 +533,7 @@ function acceptanceSettings(config: Config): AcceptanceSettings {
   return {
     recipients: { ...config.sms, relaySender: config.mail.from },
     maxParts: config.sms.maxParts,
+    maxRecipients: config.smtp.maxRecipients,
     maxNumbersPerMail: config.smtp.maxNumbersPerMail,
     text: config.text,
     senders: {

@@ -4,7 +4,7 @@ import { maskNumber } from '../sms/numbers.ts';
 import type { ReplyStore } from '../store/types.ts';
 import type { ResolvedRecipient } from './recipient-addresses.ts';
 import { tightestSegmentLimits } from './route-limits.ts';
-import type { ProviderLimits, RouteLimits, Routes } from './types.ts';
+import type { AdmittedRecipient, ProviderLimits, RouteLimits, Routes } from './types.ts';
 
 /** The limits of the route that takes `number`; NO_ROUTE (550 5.1.1) when none does. */
 export function routeOf(number: string, routes: Routes): RouteLimits {
@@ -70,6 +70,30 @@ export function checkNumberCount(
   const tooMany = `Too many phone numbers: this mail would go to more than ${limit}`;
   if (stage === 'rcpt') throw new RelayError('TOO_MANY_NUMBERS', `${tooMany}; send the rest in another mail`);
   throw new RelayError('BAD_PARAMETER', `${tooMany}: split the numbers over several mails`);
+}
+
+/**
+ * What `smtp.maxRecipients` counts a recipient as: a number once however it is written (`+44…`,
+ * `0044…`, national, on any SMS domain), which is one SMS; a distribution list or the subject address
+ * as the one RCPT it is (its numbers count against `maxNumbersPerMail`; a list of one is its number).
+ */
+function recipientKey({ rcpt, target }: AdmittedRecipient): string {
+  const [only, ...more] = 'numbers' in target ? target.numbers : [];
+  return only !== undefined && more.length === 0 ? only : rcpt.address.toLowerCase();
+}
+
+/**
+ * At most `maxRecipients` recipients per mail, counted by recipientKey. A repeat, however written,
+ * passes and changes nothing; one more is deferred (TOO_MANY_NUMBERS, 452) for the client to send
+ * in another mail.
+ */
+export function checkRecipientCount(admitted: Iterable<AdmittedRecipient>, added: AdmittedRecipient, maxRecipients: number): void {
+  const counted = new Set([...admitted].map(recipientKey));
+  if (counted.size < maxRecipients || counted.has(recipientKey(added))) return;
+  throw new RelayError(
+    'TOO_MANY_NUMBERS',
+    `Too many recipients: this mail goes to ${counted.size}, the most one mail may (smtp.maxRecipients); send the rest in another mail`,
+  );
 }
 
 /**

@@ -11,7 +11,7 @@ import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import type { Store } from '../store/types.ts';
 import { buildNewMail } from './new-mail.ts';
-import { admitNumber, checkListSize, checkNumberCount, routeOf } from './number-checks.ts';
+import { admitNumber, checkListSize, checkNumberCount, checkRecipientCount, routeOf } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
 import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient } from './recipient-addresses.ts';
 import type {
@@ -160,6 +160,7 @@ export class AcceptanceService {
       }
       const { principal } = transaction;
       const target = await this.#resolve(rcpt.address);
+      checkRecipientCount(transaction.recipients.values(), { rcpt, target }, this.#options.settings.maxRecipients);
       checkListSize(rcpt.address, target, this.#options.settings.maxNumbersPerMail, principal);
       const { routes } = this.#options;
       for (const number of 'numbers' in target ? target.numbers : []) {

@@ -35,6 +35,8 @@ export interface AcceptanceSettings {
   readonly recipients: RecipientRules;
   /** Concatenated parts per SMS at most (`sms.maxParts`). */
   readonly maxParts: number;
+  /** Recipients per mail at most (`smtp.maxRecipients`): a number once however it is written, a list or the postmaster once. */
+  readonly maxRecipients: number;
   /** Distinct numbers per mail at most, after list expansion. */
   readonly maxNumbersPerMail: number;
   readonly text: TextSettings;

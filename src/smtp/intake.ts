@@ -19,6 +19,14 @@ const MAX_COMMAND_LINE_BYTES = 4096;
  */
 const TURNED_AWAY_LOG_INTERVAL_MS = 60_000;
 /**
+ * smtp-server's own cap on the addresses of a transaction, as a multiple of `smtp.maxRecipients`.
+ * The limit itself is the acceptance service's: it counts a number once however it is written
+ * (`+44…`, `0044…`, `…-<service id>`, on each SMS domain), where smtp-server counts addresses and would
+ * defer a repeat written another way. This cap only bounds what the relay keeps for a client that
+ * writes one number in endless ways; a client that names each number once or twice never meets it.
+ */
+export const RCPT_ADDRESSES_PER_RECIPIENT = 10;
+/**
  * The oldest TLS the listeners take. smtp-server's default is TLS 1.0 for old clients, but OpenSSL 3
  * at Node's default security level refuses the SHA-1 signatures TLS 1.0 and 1.1 need: such a client
  * failed later anyway, with a TLS "internal error". Said here, its handshake ends at the version.
@@ -92,7 +100,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     name: settings.hostname,
     banner: 'smsrelay: mail to <phone number>@<SMS domain> is sent as SMS',
     size: settings.maxMessageBytes,
-    maxRecipients: settings.maxRecipients,
+    maxRecipients: settings.maxRecipients * RCPT_ADDRESSES_PER_RECIPIENT,
     // smtp-server's own bound on sockets still in their TLS handshake; a session's connection is
     // admitted by connectionRefusal below, which answers with an enhanced code and counts and logs it.
     maxClients: settings.maxConnections,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { RCPT_ADDRESSES_PER_RECIPIENT } from '../../src/smtp/intake.ts';
+import { gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { sendMail } from '../helpers/smtp.ts';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
@@ -66,5 +67,95 @@ describe('acceptance limits: permanent when no retry can pass', () => {
     const later = await sendMail(port, { to: three.slice(0, 2), body: SIX_PARTS });
     assert.equal(later.data?.code, 451, later.data?.text);
     assert.match(later.data?.text ?? '', /^4\.7\.1 Sending limit reached: lab has a budget of 14 SMS parts a day \(\d+ used\); try again later$/);
+  });
+});
+
+/**
+ * `smtp.maxRecipients` counts recipients as the relay means them: a number once however it is
+ * written (a repeat is one SMS), a list as one, the postmaster as one. The client defers what is over
+ * the limit to a mail of its own, so counting a repeat would text its number twice.
+ */
+describe('acceptance limits: smtp.maxRecipients counts distinct recipients', () => {
+  const MAX_RECIPIENTS = 2;
+  let gateway: Simulator;
+  let relay: TestRelay;
+  let port: number;
+
+  before(async () => {
+    gateway = await startSimulator();
+    relay = await startTestRelay({
+      ...gatewayYaml(gateway.url),
+      smtp: { maxRecipients: MAX_RECIPIENTS },
+      sms: {
+        domains: ['sms.localhost', 'sms.example.com'],
+        lists: { 'pair@sms.example.com': ['+447700900511', '+447700900512'] },
+      },
+    });
+    port = relay.relay.smtpPort;
+  });
+  after(async () => {
+    await relay.stop();
+    await gateway.close();
+    removeDir(relay.dir);
+  });
+
+  const received = (number: string, text: string) => gateway.simulator.received.filter((sms) => sms.to === number && sms.text === text);
+
+  test('a number written another way is a repeat: 250 and one SMS; one more number: 452 4.5.3', async () => {
+    const to = [
+      '447700900501@sms.localhost',
+      '447700900502@sms.localhost',
+      '+447700900501@sms.localhost',
+      '00447700900502@sms.example.com',
+      '447700900503@sms.localhost',
+    ];
+    const result = await sendMail(port, { to, body: 'written twice' });
+    assert.deepEqual(
+      result.rcpt.map((reply) => reply.code),
+      [250, 250, 250, 250, 452],
+    );
+    assert.match(
+      result.rcpt[4]?.text ?? '',
+      /^4\.5\.3 Too many recipients: this mail goes to 2, the most one mail may \(smtp\.maxRecipients\); send the rest in another mail$/,
+    );
+    assert.equal(result.data?.code, 250, result.data?.text);
+    await waitFor('both SMS', () => received('447700900501', 'written twice').length > 0 && received('447700900502', 'written twice').length > 0);
+    assert.equal(received('447700900501', 'written twice').length, 1);
+    assert.equal(received('447700900502', 'written twice').length, 1);
+    assert.equal(received('447700900503', 'written twice').length, 0);
+  });
+
+  test('a list counts as one recipient, whatever its size', async () => {
+    const result = await sendMail(port, { to: ['pair@sms.example.com', '447700900513@sms.localhost', '447700900514@sms.localhost'], body: 'list' });
+    assert.deepEqual(
+      result.rcpt.map((reply) => reply.code),
+      [250, 250, 452],
+    );
+    assert.equal(result.data?.code, 250, result.data?.text);
+    await waitFor('three SMS', () => ['447700900511', '447700900512', '447700900513'].every((number) => received(number, 'list').length === 1));
+  });
+
+  test('the postmaster by any of its names is one recipient', async () => {
+    const result = await sendMail(port, { to: ['postmaster', 'Postmaster@sms.localhost', 'postmaster@sms.example.com'], body: 'one postmaster' });
+    assert.deepEqual(
+      result.rcpt.map((reply) => reply.code),
+      [250, 250, 250],
+    );
+    assert.equal(result.data?.code, 250, result.data?.text);
+    await waitFor('the Maildir file', () => maildirMessages(relay.maildir).some((mail) => mail.includes('one postmaster')));
+  });
+
+  test('one number written in endless ways meets the SMTP layer cap on addresses: 452 4.5.3, and one SMS', async () => {
+    const cap = MAX_RECIPIENTS * RCPT_ADDRESSES_PER_RECIPIENT;
+    const to = Array.from({ length: cap + 1 }, (_, index) => `447700900521-${index + 1}@sms.localhost`);
+    const result = await sendMail(port, { to, body: 'endless' });
+    assert.deepEqual(
+      result.rcpt.map((reply) => reply.code),
+      [...Array.from({ length: cap }, () => 250), 452],
+    );
+    assert.equal(result.rcpt[cap]?.enhanced, '4.5.3');
+    assert.equal(result.data?.code, 250, result.data?.text);
+    await waitFor('the SMS', () => received('447700900521', 'endless').length > 0);
+    assert.equal(received('447700900521', 'endless').length, 1);
   });
 });
