@@ -144,7 +144,7 @@ describe('Twilio payloads', () => {
     assert.equal(mms({ NumMedia: '11' }), 'NumMedia is not a count of up to 10');
   });
 
-  test('status callbacks: delivered, undelivered with its ErrorCode, sent not final; an unknown status is unreadable', () => {
+  test('status callbacks: every MessageStatus Twilio has is read (delivered, undelivered with its ErrorCode, sent and partially_delivered not final); an unknown status is unreadable', () => {
     const callback = (fields: Record<string, string>) =>
       twilioPlugin.parseReport!({
         contentType: FORM,
@@ -179,6 +179,27 @@ describe('Twilio payloads', () => {
     });
     assert.equal(item({ MessageStatus: 'sent' })?.state, 'sent');
     assert.equal(callback({ MessageStatus: 'teleported' }).ok, false);
+    // Every value of Twilio's Message status enum is read: none is quarantined as unknown.
+    const expected: Record<string, string> = {
+      queued: 'sent',
+      sending: 'sent',
+      sent: 'sent',
+      failed: 'failed',
+      delivered: 'delivered',
+      undelivered: 'failed',
+      receiving: 'sent',
+      received: 'sent',
+      accepted: 'sent',
+      scheduled: 'sent',
+      read: 'delivered',
+      partially_delivered: 'sent',
+      canceled: 'failed',
+    };
+    for (const [status, state] of Object.entries(expected)) {
+      const found = item({ MessageStatus: status });
+      assert.equal(found?.state, state, status);
+      assert.doesNotMatch(twilioPlugin.describeStatus(found?.code ?? -1), /^Twilio error/, status);
+    }
     assert.match(twilioPlugin.describeStatus(30003), /switched off|out of reach/);
   });
 
