@@ -9,6 +9,7 @@ import type { GatewayAccount } from './config/routes.ts';
 import { RelayError } from './errors.ts';
 import { isMailbox } from './mail/addresses.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
+import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { QueueAction, Store } from './store/types.ts';
 
@@ -94,6 +95,7 @@ const DURATION_UNITS = [
 export async function status(store: Store, now: number, here: { readonly pid: number | undefined; readonly name: string }): Promise<string> {
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
+  const { pauses } = await store.gatewayState(now);
   const relays = await store.relaysSeen(RELAYS_SEEN_MS);
   // On a shared database the queue is everyone's: the others send it while this one is down.
   const others = relays.filter((relay) => relay.name !== here.name && running(relay)).map((relay) => relay.name);
@@ -103,7 +105,7 @@ export async function status(store: Store, now: number, here: { readonly pid: nu
       : 'not running (queued SMS wait for it to start)';
   return [
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
-    `dispatch: ${paused === undefined ? 'running' : `paused since ${new Date(paused).toISOString()}`}`,
+    ...dispatchLines(paused, pauses),
     `sms queued: ${stats.sms.queued} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
@@ -111,6 +113,22 @@ export async function status(store: Store, now: number, here: { readonly pid: nu
     ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
     ...relayLines(relays),
   ].join('\n');
+}
+
+/**
+ * Whether sending goes on: paused by the operator (`queue pause`), or for a provider whose gateway
+ * refuses the account (the dispatcher's pause, shared by every relay on the store), with why and since when.
+ */
+function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[]): string[] {
+  const lines = [
+    ...(pausedSince === undefined ? [] : [`dispatch: paused since ${new Date(pausedSince).toISOString()}`]),
+    ...pauses.map(
+      (pause) =>
+        `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()}, the gateway refuses the account (${pause.reason}); ` +
+        `next probe ${new Date(pause.nextProbeAt).toISOString()}`,
+    ),
+  ];
+  return lines.length > 0 ? lines : ['dispatch: running'];
 }
 
 /** Heard from within RELAY_STALE_MS and not stopped. */

@@ -5,6 +5,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { ProviderPlugin } from '../providers/contract.ts';
+import { isLoopbackHost } from '../policy/networks.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { redactUrl } from '../store/postgres/url.ts';
@@ -49,9 +50,6 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
 };
 /** Read before the file, so not part of the structure. */
 const CONFIG_FILE_VARIABLE = 'SMSRELAY_CONFIG';
-
-/** Credentials may travel in clear only to this machine (an SSH tunnel, a local simulator). */
-const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 export interface Config {
   readonly dataDir: string;
@@ -358,8 +356,13 @@ export function describeSetting(path: string, env: NodeJS.ProcessEnv = process.e
   const fromFile = valueAt(raw, path);
   const sources = applyEnvironment(raw, env, ENVIRONMENT, []);
   if (sources.has(path) || fromFile !== undefined) return describePath(path.split('.'), sources, file, env);
-  const variable = Object.entries(ENVIRONMENT).find(([, target]) => target.path.join('.') === path)?.[0];
+  const variable = variableOf(ENVIRONMENT, path);
   return `${path} (the default; set ${variable ? `${variable} or ` : ''}${path} in ${file ?? DEFAULT_CONFIG_FILE})`;
+}
+
+/** The variable that sets the setting at a dotted path, if any. */
+function variableOf(environment: Readonly<Record<string, EnvTarget>>, dotted: string): string | undefined {
+  return Object.entries(environment).find(([, target]) => target.path.join('.') === dotted)?.[0];
 }
 
 /**
@@ -394,16 +397,28 @@ function checkAccount(
   if (simulated) return;
   for (const key of ['username', 'password', ...plugin.settings.required]) {
     if (values[key]) continue;
-    const variable = Object.entries(environment).find(([, target]) => target.path.join('.') === `${at}.${key}`)?.[0];
+    const variable = variableOf(environment, `${at}.${key}`);
     const needed = `required for the ${plugin.name} gateway`;
     if (variable && noFile) problems.push(`${variable}: ${needed} (or ${at}.${key} in ${DEFAULT_CONFIG_FILE})`);
     else problems.push(`${describe([key])}: ${needed}${variable ? ` (or set ${variable})` : ''}`);
   }
+  // Credentials travel in clear only to this machine (an SSH tunnel, a local simulator).
   for (const key of ['url', 'backupUrl'] as const) {
     const value = values[key];
-    if (typeof value === 'string' && new URL(value).protocol === 'http:' && !LOOPBACK_HOSTNAMES.has(new URL(value).hostname)) {
+    if (typeof value === 'string' && new URL(value).protocol === 'http:' && !isLoopbackHost(new URL(value).hostname)) {
       problems.push(`${describe([key])}: plain http would send the gateway password in clear; use https://`);
     }
+  }
+  const link = plugin.settings.link;
+  const host = link && values[link.host];
+  if (link && typeof host === 'string' && !values[link.tls] && !values[link.protectedLink] && !isLoopbackHost(host)) {
+    const named = (key: string): string => {
+      const variable = variableOf(environment, `${at}.${key}`);
+      return `${at}.${key}: true${variable ? ` (${variable}=true)` : ''}`;
+    };
+    problems.push(
+      `${describe([link.host])}: without TLS the gateway password would go in clear; set ${named(link.tls)}, or ${named(link.protectedLink)} when a VPN or private line protects the link`,
+    );
   }
 }
 

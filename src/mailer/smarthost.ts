@@ -1,3 +1,4 @@
+import { isLoopbackHost } from '../policy/networks.ts';
 import type { ClaimedMail } from '../store/types.ts';
 import { type SmtpClientOptions, type SmtpError, SmtpSession } from './smtp-client.ts';
 import type { DeliveryResult, MailTransport } from './transports.ts';
@@ -15,8 +16,6 @@ const MESSAGES_PER_CONNECTION = 100;
  * server to wait: a mail is not handed to a connection the smarthost is about to drop.
  */
 const IDLE_CLOSE_MS = 30_000;
-/** Hosts to which the smarthost password may travel without TLS. */
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]']);
 
 interface Session {
   readonly connection: SmtpSession;
@@ -38,7 +37,7 @@ export function smarthostOptions(url: string): SmtpClientOptions {
     port: parsed.port ? Number(parsed.port) : parsed.protocol === 'smtps:' ? 465 : 25,
     secure: parsed.protocol === 'smtps:',
     // Credentials only over TLS, unless the smarthost is this machine.
-    requireTLS: sendsPassword && !LOOPBACK_HOSTS.has(parsed.hostname),
+    requireTLS: sendsPassword && !isLoopbackHost(parsed.hostname),
     auth: sendsPassword ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
   };
 }

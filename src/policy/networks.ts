@@ -35,3 +35,15 @@ function check(list: BlockList, address: string): boolean {
     return false;
   }
 }
+
+/** The networks that never leave this machine (RFC 1122 §3.2.1.3: all of 127/8; RFC 4291 §2.5.3). */
+const isLoopbackAddress = networkMatcher(['127.0.0.0/8', '::1/128']);
+
+/**
+ * A host as a URL or a setting writes it (a name, an address, an IPv6 address in brackets) that
+ * reaches this machine only, so a credential sent to it in clear never crosses a network.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  return bare.toLowerCase() === 'localhost' || isLoopbackAddress(bare);
+}

@@ -268,6 +268,16 @@ export interface ProviderSettings<Settings extends object = Readonly<Record<stri
   /** The provider's public hosts: the default primary and backup base URLs. */
   readonly defaultUrls: { readonly url: string; readonly backupUrl?: string };
   account(settings: Settings): ProviderAccount;
+  /**
+   * The keys of a gateway reached at a host of its own settings rather than at `url` (SMPP): its
+   * password may go to that host in clear only on loopback, or when the operator declared the link
+   * protected (a VPN, a private line); otherwise the configuration is refused, naming these keys.
+   */
+  readonly link?: {
+    readonly host: Extract<keyof Settings, string>;
+    readonly tls: Extract<keyof Settings, string>;
+    readonly protectedLink: Extract<keyof Settings, string>;
+  };
 }
 
 /** A provider plug-in, registered by name (`src/providers/registry.ts`). */

@@ -228,6 +228,44 @@ describe('config', () => {
     assert.ok(missing.every((line) => !line.includes('hunter2')));
   });
 
+  test('plain http to any loopback address (all of 127.0.0.0/8, ::1, localhost) may carry the gateway password', () => {
+    const account = { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };
+    for (const url of ['http://127.0.0.2:9999', 'http://127.255.0.1', 'http://[::1]:9999', 'http://LOCALHOST:9999', 'http://[::ffff:127.0.0.3]']) {
+      assert.equal(loadConfig({ ...account, SMSRELAY_GATEWAY_URL: url }, dirWith()).config.gateway.url, url, url);
+    }
+    for (const url of ['http://128.0.0.1', 'http://[::2]', 'http://127.0.0.1.example.com', 'http://localhost.example.com']) {
+      assert.match(problems({ ...account, SMSRELAY_GATEWAY_URL: url })[0] ?? '', /plain http would send the gateway password in clear/, url);
+    }
+  });
+
+  test('an SMPP password never travels in clear but to loopback or over a link declared protected', () => {
+    const account = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'hunter2' };
+    assert.deepEqual(problems({ ...account, SMSRELAY_SMPP_HOST: 'smsc.example.com' }), [
+      'SMSRELAY_SMPP_HOST="smsc.example.com": without TLS the gateway password would go in clear; set gateway.tls: true (SMSRELAY_SMPP_TLS=true), or gateway.protectedLink: true (SMSRELAY_SMPP_PROTECTED_LINK=true) when a VPN or private line protects the link',
+    ]);
+    const [line, ...more] = problems({}, 'gateway:\n  provider: smpp\n  host: 10.1.2.3\n  tls: false\n  username: u\n  password: hunter2\n');
+    assert.deepEqual(more, []);
+    assert.match(line ?? '', /smsrelay\.yaml: gateway\.host: without TLS .* set gateway\.tls: true/);
+    // An account the routes name is held to the same rule, with its own keys.
+    const routed = problems(
+      {},
+      'gateway:\n  routes:\n    - {name: all, match: ["*"], providers: [smpp]}\n  providers:\n    smpp: {host: smsc.example.com, username: u, password: hunter2}\n',
+    );
+    assert.ok(
+      routed.some((found) => /gateway\.providers\.smpp\.host: without TLS .* set gateway\.providers\.smpp\.tls: true/.test(found)),
+      routed.join('\n'),
+    );
+    for (const allowed of [
+      { SMSRELAY_SMPP_HOST: 'smsc.example.com', SMSRELAY_SMPP_TLS: 'true' },
+      { SMSRELAY_SMPP_HOST: 'smsc.example.com', SMSRELAY_SMPP_PROTECTED_LINK: 'true' },
+      { SMSRELAY_SMPP_HOST: '127.0.0.5' },
+      { SMSRELAY_SMPP_HOST: '::1' },
+      { SMSRELAY_SMPP_HOST: 'localhost' },
+    ]) {
+      assert.equal(loadConfig({ ...account, ...allowed }, dirWith()).config.gateway.provider, 'smpp', JSON.stringify(allowed));
+    }
+  });
+
   test('each provider needs its own account settings; its simulator needs none', () => {
     const puzzel = problems({ SMSRELAY_GATEWAY: 'puzzel', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' });
     assert.deepEqual(puzzel, ['SMSRELAY_GATEWAY_SERVICE_ID: required for the puzzel gateway (or gateway.serviceId in smsrelay.yaml)']);
@@ -316,7 +354,13 @@ describe('config', () => {
     assert.deepEqual(problems({ SMSRELAY_SMS_DOMAINS: '' }), ['SMSRELAY_SMS_DOMAINS="": expected at least one SMS domain']);
     assert.deepEqual(problems({ SMSRELAY_LOG_LEVEL: '' }), ['SMSRELAY_LOG_LEVEL="": write one of: fatal, error, warn, info, debug, trace, silent']);
     // A provider's own settings alike: a coerced number read an empty variable as 0.
-    const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p', SMSRELAY_SMPP_HOST: 'smsc.example.com' };
+    const smpp = {
+      SMSRELAY_GATEWAY: 'smpp',
+      SMSRELAY_GATEWAY_USERNAME: 'u',
+      SMSRELAY_GATEWAY_PASSWORD: 'p',
+      SMSRELAY_SMPP_HOST: 'smsc.example.com',
+      SMSRELAY_SMPP_TLS: 'true',
+    };
     assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_DATA_CODING: '' }), ['SMSRELAY_SMPP_DATA_CODING="": expected 0 or 1']);
     assert.equal(loadConfig({ ...smpp, SMSRELAY_SMPP_DATA_CODING: '1' }, dirWith()).config.gateway.settings.dataCoding, 1);
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { history } from '../../src/admin.ts';
+import { history, status } from '../../src/admin.ts';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { loadConfig } from '../../src/config/load.ts';
@@ -167,7 +167,7 @@ describe('delivery semantics', () => {
     }
   });
 
-  test('ERR:LOGIN_INVALID pauses sending (probing only) and resumes when the gateway accepts again, with no bounce', async () => {
+  test('ERR:LOGIN_INVALID pauses sending (probing only; status says paused, why and since when) and resumes when the gateway accepts again, with no bounce', async () => {
     const gateway = await simulator();
     gateway.simulator.setBehaviour({ mode: 'error', code: 'LOGIN_INVALID' });
     const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, pauseProbeInterval: '500ms' } });
@@ -181,6 +181,13 @@ describe('delivery semantics', () => {
     await sleep(1_500);
     const probes = gateway.simulator.requests - atPause;
     assert.ok(probes >= 1 && probes <= 4, `one probe per 500 ms while paused, saw ${probes} requests in 1.5 s`);
+    // `smsrelay status` says so: paused, why and since when (not "running").
+    const here = { pid: process.pid, name: relay.config.store.relayName };
+    assert.match(
+      await status(relay.relay.store, Date.now(), here),
+      /^dispatch: paused for intellisoftware since \d{4}-\d\d-\d\dT[\d:.]+Z, the gateway refuses the account \(ERR:LOGIN_INVALID: .+\); next probe \d{4}-/m,
+    );
+    assert.doesNotMatch(await status(relay.relay.store, Date.now(), here), /^dispatch: running$/m);
 
     gateway.simulator.setBehaviour({ mode: 'ok' });
     await waitFor('all three sent', async () => {
@@ -188,6 +195,7 @@ describe('delivery semantics', () => {
       return states.every((sms) => sms[0]?.status === 'sent');
     });
     assert.equal(gateway.simulator.received.length, 3);
+    assert.match(await status(relay.relay.store, Date.now(), here), /^dispatch: running$/m);
     assert.deepEqual(maildirMessages(relay.maildir), [], 'an account problem bounces nothing');
   });
 

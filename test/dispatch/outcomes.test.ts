@@ -96,3 +96,10 @@ test('Puzzel: 3 and 4 (an action or service the account may not use) pause the a
   for (const code of ['PUZZEL:2', 'PUZZEL:3', 'PUZZEL:4']) assert.equal(puzzel('recipient', code).action, 'pause', code);
   assert.equal(puzzel('recipient', 'PUZZEL:5').action, 'fail');
 });
+
+test("Vonage: 23 (the relay's callback URL refused) pauses the account, as bad credentials do, naming gateway.publicUrl", () => {
+  const { classify: vonage } = outcomeClassifier(vonagePlugin.outcomeRules);
+  const classified = vonage('recipient', 'VONAGE:23');
+  assert.deepEqual([classified.action, classified.category], ['pause', 'account']);
+  assert.match(classified.reason, /gateway\.publicUrl/);
+});

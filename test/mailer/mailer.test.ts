@@ -237,7 +237,7 @@ describe('mail-out queue', () => {
 });
 
 describe('the smarthost URL', () => {
-  test('an IPv6 literal connects without its brackets, and counts as loopback only when it is ::1', () => {
+  test('an IPv6 literal connects without its brackets, and counts as loopback only when it is ::1; every 127.x address is loopback', () => {
     const loopback = smarthostOptions('smtp://relay:secret@[::1]:2525');
     assert.equal(loopback.host, '::1');
     assert.equal(loopback.port, 2525);
@@ -246,6 +246,9 @@ describe('the smarthost URL', () => {
     assert.equal(remote.host, '2001:db8::25');
     assert.equal(remote.port, 25);
     assert.equal(remote.requireTLS, true, 'a password to another machine only over TLS');
+    for (const host of ['127.0.0.2', 'localhost']) {
+      assert.equal(smarthostOptions(`smtp://relay:secret@${host}:2525`).requireTLS, false, `${host} is loopback: all of 127.0.0.0/8 is`);
+    }
     assert.equal(smarthostOptions('smtps://mail.example.com').port, 465);
     assert.deepEqual(smarthostOptions('smtp://user%40example.com:p%3Ass@mail.example.com').auth, { user: 'user@example.com', pass: 'p:ss' });
   });

@@ -144,7 +144,7 @@ describe('Twilio payloads', () => {
     assert.equal(mms({ NumMedia: '11' }), 'NumMedia is not a count of up to 10');
   });
 
-  test('status callbacks: delivered, undelivered with its ErrorCode, sent not final; an unknown status is unreadable', () => {
+  test('status callbacks: every MessageStatus Twilio has is read (delivered, undelivered with its ErrorCode, sent and partially_delivered not final); an unknown status is unreadable', () => {
     const callback = (fields: Record<string, string>) =>
       twilioPlugin.parseReport!({
         contentType: FORM,
@@ -179,6 +179,27 @@ describe('Twilio payloads', () => {
     });
     assert.equal(item({ MessageStatus: 'sent' })?.state, 'sent');
     assert.equal(callback({ MessageStatus: 'teleported' }).ok, false);
+    // Every value of Twilio's Message status enum is read: none is quarantined as unknown.
+    const expected: Record<string, string> = {
+      queued: 'sent',
+      sending: 'sent',
+      sent: 'sent',
+      failed: 'failed',
+      delivered: 'delivered',
+      undelivered: 'failed',
+      receiving: 'sent',
+      received: 'sent',
+      accepted: 'sent',
+      scheduled: 'sent',
+      read: 'delivered',
+      partially_delivered: 'sent',
+      canceled: 'failed',
+    };
+    for (const [status, state] of Object.entries(expected)) {
+      const found = item({ MessageStatus: status });
+      assert.equal(found?.state, state, status);
+      assert.doesNotMatch(twilioPlugin.describeStatus(found?.code ?? -1), /^Twilio error/, status);
+    }
     assert.match(twilioPlugin.describeStatus(30003), /switched off|out of reach/);
   });
 
@@ -215,6 +236,19 @@ describe('Twilio payloads', () => {
     assert.equal(classifyRecipient(answered('TWILIO:21610'), '+447700900123').action, 'fail');
     assert.equal(classifyRecipient(answered('TWILIO:21611'), '+447700900123').action, 'retry', 'an unknown code never bounces');
   });
+
+  test("error codes about the account's settings (no sender, the Messaging Service, the StatusCallback URL) pause sending, naming the setting", () => {
+    const { classifyRecipient } = outcomeClassifier(twilioPlugin.outcomeRules);
+    const answered = (code: string) => ({ kind: 'answered' as const, results: [{ number: '+447700900123', code }] });
+    for (const code of ['21603', '21703', '21704', '21705']) {
+      const classified = classifyRecipient(answered(`TWILIO:${code}`), '+447700900123');
+      assert.deepEqual([classified.action, classified.category], ['pause', 'account'], code);
+      assert.match(classified.reason, /gateway\.messagingServiceSid/, code);
+    }
+    const callback = classifyRecipient(answered('TWILIO:21609'), '+447700900123');
+    assert.equal(callback.action, 'pause');
+    assert.match(callback.reason, /gateway\.publicUrl/);
+  });
 });
 
 describe('Twilio adapter: what each HTTP status with an error object means', () => {
@@ -237,6 +271,20 @@ describe('Twilio adapter: what each HTTP status with an error object means', () 
     [401, 20003, 'pause'],
     [404, 20404, 'pause'],
   ];
+  test('a 400 about the Messaging Service pauses sending with the configured service, but bounces only the mail that named its own', async () => {
+    const refusal = { status: 400, body: JSON.stringify({ code: 21705, message: 'The Messaging Service is invalid', status: 400 }) };
+    server.next = [refusal];
+    assert.equal(classifyRecipient(await send(), number).action, 'pause');
+    server.next = [refusal];
+    const own = await withFreshGateway(
+      createTwilioGateway,
+      { ...TEST_GATEWAY_SETTINGS, endpoints: [server.url], username: `AC${'0'.repeat(32)}`, password: 'token', accountId: undefined, sessions: false },
+      (gateway) => gateway.send({ messageId: 'm2', recipients: [number], text: 'hi', encoding: 'gsm7', maxParts: 1, senderId: `MG${'c'.repeat(32)}` }, 0),
+    );
+    const classified = classifyRecipient(own, number);
+    assert.deepEqual([classified.action, classified.category], ['fail', 'sender']);
+  });
+
   for (const [status, code, action] of cases) {
     test(`HTTP ${status} with code ${code} → ${action}, Twilio's code and message kept as the detail`, async () => {
       server.next = [{ status, body: JSON.stringify({ code, message: 'Some words', more_info: 'https://www.twilio.com/docs/errors', status }) }];

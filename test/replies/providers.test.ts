@@ -244,6 +244,37 @@ describe('Puzzel specifics through the relay', () => {
     assert.equal(sink.received.filter((mail) => mail.raw.includes('valid in a bad batch')).length, 1);
   });
 
+  test("GET callbacks (Puzzel's other method): an MO and a DR as query parameters, named as in the POST forms", async () => {
+    const get = (path: string, fields: Record<string, string>) =>
+      fetch(`http://127.0.0.1:${relay.relay.httpPort}${path}?${new URLSearchParams(fields).toString()}`);
+    const mo = { messageid: 'pz-get-1', serviceid: '1000', sno: '1960', originator: '+447700900159', content: 'by GET', type: '1', sessionid: '' };
+    const received = await get(paths.mo, mo);
+    assert.equal(received.status, 200);
+    assert.equal(((await received.json()) as { status?: string }).status, 'accepted');
+    await waitFor('the mail', () => sink.received.some((mail) => /by GET/.test(mail.raw)));
+    assert.deepEqual(await (await get(paths.mo, mo)).json(), { status: 'duplicate' });
+
+    const hooks = simulator.webhooks;
+    simulator.setWebhooks({ moUrl: hooks.moUrl });
+    try {
+      const { data } = await sendMail(relay.relay.smtpPort, { to: ['447700900160@sms.example.com'], body: 'dr by get' });
+      const id = queuedId(data);
+      const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900160'));
+      await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+      const report = await get(paths.dr, {
+        messageid: record.id,
+        customermessagereference: `${id}:447700900160`,
+        serviceid: '1000',
+        type: '6',
+        statuscode: '0',
+      });
+      assert.deepEqual(await report.json(), { status: 'advanced' });
+      assert.equal((await relay.relay.store.smsOf(id))[0]?.delivery, 'delivered');
+    } finally {
+      simulator.setWebhooks(hooks);
+    }
+  });
+
   test('a DR batch of several reports, in JSON and in XML, applies each', async () => {
     // The simulator's own reports stay off, so the batch posted here is the only news.
     const hooks = simulator.webhooks;

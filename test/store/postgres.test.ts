@@ -69,6 +69,13 @@ describe('store.url', () => {
     );
   });
 
+  test('a database on any loopback address (all of 127.0.0.0/8, ::1, localhost) is reached in clear by default; any other host with verify-full', () => {
+    for (const host of ['127.0.0.1', '127.0.0.2', '[::1]', 'localhost']) {
+      assert.equal(databaseUrl(`postgres://relay:s3cret@${host}:5432/relay`).sslMode, 'disable', host);
+    }
+    assert.equal(databaseUrl('postgres://relay:s3cret@128.0.0.1:5432/relay').sslMode, 'verify-full');
+  });
+
   test('host=/dir is taken, with or without a host before the database; clear by default, since it only reaches this machine', () => {
     assert.deepEqual(problems('postgres://relay:s3cret@/relay?host=/var/run/postgresql'), []);
     assert.deepEqual(problems('postgres://relay:s3cret@localhost:5433/relay?host=/var/run/postgresql&sslmode=disable'), []);

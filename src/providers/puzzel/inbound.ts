@@ -1,6 +1,6 @@
 /**
- * What Puzzel posts to the relay: received SMS (MO) and delivery reports (DR), batched, as JSON or
- * XML (the format its service configuration selects).
+ * What Puzzel sends the relay: received SMS (MO) and delivery reports (DR), posted in batches as JSON
+ * or XML (the format its service configuration selects), or one per GET request as query parameters.
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.ts';
@@ -62,6 +62,8 @@ function parseCallback<T>(request: InboundRequest, kind: 'mo' | 'dr', read: (fie
  * Puzzel callback of `kind` at all.
  */
 function readCallbackRecords(request: InboundRequest, kind: 'mo' | 'dr'): (Fields | string)[] | string {
+  // Puzzel's GET callback: one message, its fields named as in the POST forms.
+  if (request.method === 'GET') return [Object.fromEntries(request.query)];
   const format = callbackFormat(request);
   if (format === undefined) return `content type "${request.contentType}" is neither JSON nor XML`;
   if (format === 'json') {

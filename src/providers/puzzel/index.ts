@@ -14,6 +14,8 @@ export const puzzelPlugin: ProviderPlugin = {
   createGateway: createPuzzelGateway,
   parseReceived,
   parseReport,
+  // Puzzel's callbacks can be set to GET as well as POST.
+  webhookMethods: ['GET', 'POST'],
   describeStatus,
   senderIdProblem,
 };

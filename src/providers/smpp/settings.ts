@@ -32,6 +32,8 @@ const schema = z.object({
   port: whole(1, 65_535).default(2775),
   /** SMPP over TLS (the SMSC's TLS port, often 3550 or 8775). */
   tls: flag.default(false),
+  /** The operator's word that the link to `host` is protected without TLS (a VPN, a private line): the password may go in clear. */
+  protectedLink: flag.default(false),
   /** system_type of the bind: some SMSCs ask for one (e.g. "VMA"); empty by default. */
   systemType: z.string().max(12, 'expected at most 12 characters').default(''),
   /** One transceiver bind, or a transmitter and a receiver bind (for SMSCs without transceivers). */
@@ -66,6 +68,7 @@ export const SMPP_SETTINGS: ProviderSettings<SmppSettings> = {
     SMSRELAY_SMPP_HOST: 'host',
     SMSRELAY_SMPP_PORT: 'port',
     SMSRELAY_SMPP_TLS: 'tls',
+    SMSRELAY_SMPP_PROTECTED_LINK: 'protectedLink',
     SMSRELAY_SMPP_SYSTEM_TYPE: 'systemType',
     SMSRELAY_SMPP_BIND_MODE: 'bindMode',
     SMSRELAY_SMPP_BINDS: 'binds',
@@ -78,6 +81,7 @@ export const SMPP_SETTINGS: ProviderSettings<SmppSettings> = {
     SMSRELAY_GATEWAY_FROM: 'from',
   },
   required: ['host'],
+  link: { host: 'host', tls: 'tls', protectedLink: 'protectedLink' },
   // An SMSC has no public host: `host` is required, and this only names the scheme.
   defaultUrls: { url: 'smpp://smsc.invalid:2775' },
   account: (settings) => ({

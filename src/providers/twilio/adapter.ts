@@ -20,6 +20,7 @@
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { MAIL_SERVICE_SUFFIX, MESSAGING_SERVICE_CODES } from './outcomes.ts';
 
 export const PROVIDER = 'twilio';
 
@@ -73,7 +74,8 @@ export function createTwilioGateway(options: GatewayOptions<TwilioSettings>): Ga
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization },
         body: buildMessageForm(submission, number, options.settings.messagingServiceSid, options.webhookUrls?.dr, Date.now()).toString(),
       });
-      const result = toResult(outcome, number);
+      const mailService = submission.senderId !== undefined && MESSAGING_SERVICE_SID.test(submission.senderId);
+      const result = toResult(outcome, number, mailService);
       logRequest(
         logger.child({ msgId: submission.messageId }),
         PROVIDER,
@@ -112,12 +114,12 @@ export function buildMessageForm(
 
 /**
  * 2xx with a Message resource: taken (a 2xx without one is unreadable: Twilio may have created it).
- * A 400 error object is about this message (its number, its sender, its text): its code goes to the
- * outcome rules. Any other status says what it is about by itself, whatever code its error object
+ * A 400 error object is about this message (its number, its sender, its text) or the account's
+ * settings: its code goes to the outcome rules. Any other status says what it is about by itself, whatever code its error object
  * carries (the generic rules: 5xx Twilio's trouble, 429 too many requests, 401/403/404 the account);
  * Twilio's code and message then go along as the detail.
  */
-function toResult(outcome: HttpOutcome, number: string): SubmissionResult {
+function toResult(outcome: HttpOutcome, number: string, mailService: boolean): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
   if (outcome.status >= 200 && outcome.status < 300) {
     const sid = outcome.truncated ? undefined : readJson(outcome.text)?.['sid'];
@@ -129,7 +131,11 @@ function toResult(outcome: HttpOutcome, number: string): SubmissionResult {
   if (typeof code !== 'number' || !Number.isSafeInteger(code)) return httpRefusal(outcome);
   const message = body?.['message'];
   const detail = typeof message === 'string' ? message.slice(0, DETAIL_MAX_CHARS) : undefined;
-  if (outcome.status === 400) return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${code}`, ...(detail ? { detail } : {}) }] };
+  if (outcome.status === 400) {
+    // The service a mail named is that mail's sender, not the account's setting (outcomes.ts).
+    const suffix = mailService && MESSAGING_SERVICE_CODES.includes(code) ? MAIL_SERVICE_SUFFIX : '';
+    return { kind: 'answered', results: [{ number, code: `${CODE_PREFIX}${code}${suffix}`, ...(detail ? { detail } : {}) }] };
+  }
   return httpRefusal(outcome, `${CODE_PREFIX}${code}${detail ? ` ${detail}` : ''}`);
 }
 

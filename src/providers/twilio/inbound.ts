@@ -27,8 +27,11 @@ const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
 /**
- * `MessageStatus` → the relay's delivery state and the status code it stores (an `ErrorCode`
- * takes its place when Twilio gives one). `sent` is "handed to the carrier", not final.
+ * Every value of Twilio's Message status → the relay's delivery state and the status code it stores
+ * (an `ErrorCode` takes its place when Twilio gives one). `sent` is "handed to the carrier", not
+ * final; `read` comes after delivery; `partially_delivered` is neither delivered nor failed, so it
+ * stays progress and a later final status decides. `receiving`/`received` are the statuses of an
+ * incoming message: a report carrying them says nothing about delivery.
  */
 const STATUSES: Readonly<Record<string, { readonly state: DeliveryState; readonly code: number }>> = {
   delivered: { state: 'delivered', code: 0 },
@@ -38,6 +41,9 @@ const STATUSES: Readonly<Record<string, { readonly state: DeliveryState; readonl
   queued: { state: 'sent', code: 1 },
   sending: { state: 'sent', code: 2 },
   sent: { state: 'sent', code: 3 },
+  partially_delivered: { state: 'sent', code: 7 },
+  receiving: { state: 'sent', code: 8 },
+  received: { state: 'sent', code: 8 },
   undelivered: { state: 'failed', code: 4 },
   failed: { state: 'failed', code: 5 },
   canceled: { state: 'failed', code: 6 },
@@ -52,6 +58,8 @@ const DESCRIPTIONS: Readonly<Record<number, string>> = {
   4: 'the mobile network could not deliver it',
   5: 'Twilio could not send it',
   6: 'cancelled before it was sent',
+  7: 'partly delivered to the phone',
+  8: 'reported by Twilio as received',
   21610: 'the recipient has opted out of messages from this sender',
   30003: 'the phone is switched off or out of reach',
   30004: 'the recipient blocks messages from this sender',

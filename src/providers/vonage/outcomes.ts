@@ -19,6 +19,14 @@ export const VONAGE_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'account',
     reason: "the SMS gateway refused the relay's account (API key, secret or credit)",
   },
+  // 23 Invalid Callback Url: the delivery-report URL the relay sends with every SMS is refused, so
+  // every SMS would be; a setting to correct, not an SMS to retry.
+  {
+    match: /^recipient\/VONAGE:23$/,
+    action: 'pause',
+    category: 'account',
+    reason: "the SMS gateway refused the relay's callback URL: set gateway.publicUrl to the https address at which Vonage reaches the relay",
+  },
   { match: /^recipient\/VONAGE:(7|33)$/, action: 'fail', category: 'barred', reason: 'the number is barred or deactivated' },
   { match: /^recipient\/VONAGE:29$/, action: 'fail', category: 'whitelist', reason: 'a trial Vonage account may only text its registered test numbers' },
   { match: /^recipient\/VONAGE:15$/, action: 'fail', category: 'sender', reason: 'the sender id is not one the Vonage account may send from' },

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import type { PoolConfig } from 'pg';
+import { isLoopbackHost } from '../../policy/networks.ts';
 
 /**
  * What `sslmode` in `store.url` can say, as node-postgres (`pg`) honours it here. libpq's `allow` and
@@ -12,9 +13,6 @@ export type SslMode = (typeof SSL_MODES)[number];
 
 /** The URL parameters the relay reads; any other is refused (a typo must not weaken TLS silently). */
 const PARAMETERS = new Set(['sslmode', 'sslrootcert', 'host']);
-
-/** Hosts a clear connection only reaches on this machine: without `sslmode` they get none, all others `verify-full`. */
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * Connections one relay opens at most. Acceptance, dispatch claims, outcomes, the mailer and
@@ -110,7 +108,7 @@ export function redactUrl(url: string): string {
 export function databaseUrl(url: string): DatabaseUrl {
   const { parsed, hostname: host } = parseUrl(url);
   const socketDir = parsed.searchParams.get('host');
-  const sslMode = (parsed.searchParams.get('sslmode') as SslMode | null) ?? (socketDir !== null || LOOPBACK_HOSTS.has(host) ? 'disable' : 'verify-full');
+  const sslMode = (parsed.searchParams.get('sslmode') as SslMode | null) ?? (socketDir !== null || isLoopbackHost(host) ? 'disable' : 'verify-full');
   const rootCert = parsed.searchParams.get('sslrootcert');
   const ca = rootCert ? readFileSync(rootCert, 'utf8') : undefined;
   const ssl =
