@@ -6,6 +6,7 @@
  */
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
+import { REDACTED, SECRET_KEYS } from './config/secrets.ts';
 import { RelayError } from './errors.ts';
 import { isMailbox } from './mail/addresses.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
@@ -20,7 +21,6 @@ export class UsageError extends Error {}
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
-const SECRET_KEYS = /password|secret|token|passwordHash/i;
 
 /**
  * The effective configuration with every secret masked and durations as written (`5m`), and the store's
@@ -58,7 +58,7 @@ function asRun(config: Config): Config {
 }
 
 function masked(value: unknown, key = '', path = ''): unknown {
-  if (SECRET_KEYS.test(key) && value !== undefined) return '***';
+  if (SECRET_KEYS.test(key) && value !== undefined) return REDACTED;
   if (DURATION_SETTINGS.has(path) && typeof value === 'number') return formatDuration(value);
   if (Array.isArray(value)) return value.map((item) => masked(item));
   if (typeof value === 'object' && value !== null) {

@@ -1,3 +1,4 @@
+import { REDACTED } from '../config/secrets.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
 
@@ -78,8 +79,19 @@ export interface OutcomeClassifier {
   classifyRecipient(result: SubmissionResult, number: string): Classified;
 }
 
-export function outcomeClassifier(providerRules: readonly OutcomeRule[]): OutcomeClassifier {
+/**
+ * `secrets`: the configured secrets in every form a request carries them (`configuredSecrets`), longest
+ * first. A gateway may echo its request in what it says (the password in a form body, the Basic
+ * authentication header): they are cut here, where its code and words enter the relay, so that no
+ * log line, history, status or bounce gets them.
+ */
+export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets: readonly string[] = []): OutcomeClassifier {
   const rules = [...providerRules, ...GENERIC_OUTCOME_RULES];
+  const redact = (text: string) => secrets.reduce((cut, secret) => cut.replaceAll(secret, REDACTED), text);
+  const withDetail = (classified: Classified, detail: string | undefined): Classified => {
+    const text = detail === undefined ? undefined : gatewayText(redact(detail));
+    return text === undefined ? classified : { ...classified, detail: text };
+  };
   const classify = (where: Where, code: string): Classified => {
     const key = `${where}/${code}`;
     const rule = rules.find((candidate) => candidate.match.test(key)) as OutcomeRule;
@@ -88,7 +100,7 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[]): Outcom
       action: rule.action,
       category: rule.category,
       reason: rule.reason,
-      code,
+      code: redact(code),
       ...(waitSeconds === undefined || !Number.isFinite(waitSeconds) ? {} : { waitSeconds }),
     };
   };
@@ -124,16 +136,11 @@ const CUT_MARK = '...';
  * characters (CR and LF among them: it goes into header-like lines) and runs of blanks become one
  * space, and it is cut at GATEWAY_TEXT_MAX_CHARS; undefined when nothing is left.
  */
-function gatewayText(text: string | undefined): string | undefined {
-  const line = text?.replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ').trim();
+function gatewayText(text: string): string | undefined {
+  const line = text.replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ').trim();
   if (!line) return undefined;
   // An ASCII mark: the text also goes into a US-ASCII Diagnostic-Code.
   return line.length > GATEWAY_TEXT_MAX_CHARS ? `${line.slice(0, GATEWAY_TEXT_MAX_CHARS - CUT_MARK.length)}${CUT_MARK}` : line;
-}
-
-function withDetail(classified: Classified, detail: string | undefined): Classified {
-  const text = gatewayText(detail);
-  return text === undefined ? classified : { ...classified, detail: text };
 }
 
 /** Outcomes after which nothing is sent again: the others resend the whole text. */

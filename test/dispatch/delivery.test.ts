@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { history } from '../../src/admin.ts';
+import { history, status } from '../../src/admin.ts';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { loadConfig } from '../../src/config/load.ts';
@@ -315,6 +315,90 @@ describe("the gateway's own words", () => {
     assert.ok(failed?.detail?.includes(`the gateway said: "${words}"`), failed?.detail);
     const line = lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msg?.toString().startsWith('dispatch: SMS failed'));
     assert.match(String(line?.gatewayText), /^Syntax error: invalid parameter recipient \+4477\*+35 X-Injected/);
+  });
+
+  test('a gateway echoing its request: the password, in any form the request carried it, reaches no log line, history, status or bounce', async () => {
+    const password = 'Sup3r&Secret Pass/99';
+    const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
+    cleanups.push(() => gateway.close());
+    // An unknown code keeps its SMS queued with its last error (status); ERR:INVALID_NUMBER bounces it.
+    gateway.respond = (request) => ({
+      status: 200,
+      body: `${request.body.includes('447700900237') ? 'ERR:INVALID_NUMBER bad number in' : 'ERR:NEVER_SEEN echo of'} ${request.body} ${request.path}`,
+    });
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url, { password }), delivery: { retryMinDelay: '30s' } }), dir);
+    const { logger, lines } = captureLog('debug');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const bounced = queuedId((await sendMail(relay.smtpPort, { to: ['447700900237@sms.localhost'], body: 'bounce me' })).data);
+    const kept = queuedId((await sendMail(relay.smtpPort, { to: ['447700900238@sms.localhost'], body: 'keep me' })).data);
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const found = maildirMessages(join(config.dataDir, 'maildir')).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${bounced}`));
+      return found.length > 0 && found;
+    });
+    await waitFor('the other SMS deferred', async () => (await relay.store.smsOf(kept)).some((sms) => sms.lastError !== undefined));
+    const carried = new URLSearchParams([['password', password]]).toString();
+    assert.ok(
+      gateway.requests.every((request) => request.body.includes(carried)),
+      'the gateway got the password form-encoded, and echoed it',
+    );
+    assert.match(bounce, /^Diagnostic-Code: X-SMS; ERR:INVALID_NUMBER \(.*the gateway said: "bad number in .*password=\*\*\*.*"\)\r?$/m);
+    const everything = [
+      bounce,
+      await history(relay.store, bounced),
+      await history(relay.store, kept),
+      await status(relay.store, Date.now(), { pid: process.pid, name: 'test' }),
+      lines.join(''),
+    ].join('\n');
+    assert.match(everything, /last error .*ERR:NEVER_SEEN.*password=\*\*\*/, 'status shows the last error, without the password');
+    for (const form of [password, encodeURIComponent(password), carried.slice('password='.length)]) assert.ok(!everything.includes(form), `${form} shown`);
+  });
+
+  test('a gateway echoing its Basic authentication and the webhook token of its callback URL: neither reaches the log or the bounce', async () => {
+    const account = { username: `AC${'a'.repeat(32)}`, password: 'twilio/auth token' };
+    const webhookToken = 'hook token & more/16';
+    const gateway = await new ReplayServer({ contentType: 'application/json' }).start();
+    cleanups.push(() => gateway.close());
+    gateway.respond = (request) => ({
+      status: 400,
+      body: JSON.stringify({
+        code: 21211,
+        message: `Invalid 'To' in ${request.headers.authorization} ${request.body.slice(request.body.indexOf('StatusCallback'))}`,
+      }),
+    });
+    const dir = tempDir();
+    dirs.push(dir);
+    const yaml = {
+      gateway: {
+        provider: 'twilio',
+        url: gateway.url,
+        ...account,
+        accountSid: account.username,
+        authToken: account.password,
+        messagingServiceSid: `MG${'1'.repeat(32)}`,
+        publicUrl: 'https://sms.example.com/relay',
+      },
+      inbound: { webhookToken },
+    };
+    const { config } = loadConfig(relayEnvironment(dir, yaml), dir);
+    const { logger, lines } = captureLog('debug');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900239@sms.localhost'], body: 'bounce me' })).data);
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const found = maildirMessages(join(config.dataDir, 'maildir')).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
+      return found.length > 0 && found;
+    });
+    const basic = Buffer.from(`${account.username}:${account.password}`).toString('base64');
+    const [request] = gateway.requests;
+    assert.equal(request?.headers.authorization, `Basic ${basic}`);
+    const callbackToken = new URLSearchParams([['', encodeURIComponent(webhookToken)]]).toString().slice(1);
+    assert.ok(request?.body.includes(callbackToken), 'the callback URL carried the token, form-encoded in the body');
+    assert.match(bounce, /the gateway said: "Invalid 'To' in Basic \*\*\* StatusCallback=/);
+    const everything = [bounce, await history(relay.store, id), lines.join('')].join('\n');
+    for (const form of [basic, callbackToken, encodeURIComponent(webhookToken)]) assert.ok(!everything.includes(form), `${form} shown`);
   });
 
   test("the last attempt's error and words reach the bounce at the maximum age, as they reached the delay notice", async () => {
