@@ -401,6 +401,43 @@ describe("the gateway's own words", () => {
     for (const form of [basic, callbackToken, encodeURIComponent(webhookToken)]) assert.ok(!everything.includes(form), `${form} shown`);
   });
 
+  test('codes naming a number: one metric series for their category, the number masked in every log line', async () => {
+    const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
+    cleanups.push(() => gateway.close());
+    gateway.respond = () => ({ status: 200, body: `ERR:CODE${gateway.requests.length}_447700900123` });
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url), delivery: fast }), dir);
+    const { logger, lines } = captureLog('debug');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    queuedId((await sendMail(relay.smtpPort, { to: ['447700900241@sms.localhost'], body: 'unknown codes' })).data);
+    await waitFor('three attempts', () => gateway.requests.length >= 3, 5_000);
+    const metrics = await waitFor('the requests timed', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${relay.httpPort}/metrics`)).text();
+      return /smsrelay_gateway_request_seconds_count\{result="unclassified"\} [3-9]/.test(text) && text;
+    });
+    assert.doesNotMatch(metrics, /ERR:CODE/, 'no series per code');
+    const logged = lines.join('');
+    assert.match(logged, /"code":"ERR:CODE1_4477\*{6}23"/);
+    assert.ok(!logged.includes('447700900123'), 'the number in the code is masked everywhere');
+  });
+
+  test('a refused connection is logged as no answer from the gateway', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(`http://127.0.0.1:${await freePort()}`), delivery: { retryMinDelay: '30s' } }), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900242@sms.localhost'], body: 'nobody there' })).data);
+    const line = await waitFor('the request line', () =>
+      lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msgId === id && entry.result === 'transport'),
+    );
+    assert.equal(line.msg, 'dispatch: no answer from the gateway');
+    assert.equal(line.summary, 'ECONNREFUSED');
+  });
+
   test("the last attempt's error and words reach the bounce at the maximum age, as they reached the delay notice", async () => {
     const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 500, body: 'oops' } }).start();
     cleanups.push(() => gateway.close());
