@@ -66,8 +66,19 @@ function masked(value: unknown, key = '', path = ''): unknown {
   }
   // The database's user helps to tell which account a relay uses; its password never shows.
   if (path === 'store.url' && typeof value === 'string') return redactUrl(value);
-  if (key === 'url' && typeof value === 'string') return value.replace(/\/\/[^@/]*@/, '//***@');
+  if (URL_KEY.test(key) && typeof value === 'string') return maskedUrl(value);
   return value;
+}
+
+/** The gateway's URLs, the smarthost's, the public ones: each may carry a secret. */
+const URL_KEY = /url$/i;
+
+/**
+ * A URL's credentials and query values hidden (a gateway's `?apikey=…`), as its log lines leave the
+ * query out. Not through `URL`: that would show a URL other than the one configured (a slash added).
+ */
+function maskedUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, `//${REDACTED}@`).replace(/([?&][^=&#]*=)[^&#]*/g, `$1${REDACTED}`);
 }
 
 /**

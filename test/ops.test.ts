@@ -187,7 +187,7 @@ describe('operating the relay', () => {
     }
   });
 
-  test('config check masks secrets; backup makes a consistent copy', () => {
+  test('config check masks secrets, in URLs too (credentials, query values); backup makes a consistent copy', () => {
     const check = cli('config', 'check');
     assert.match(check, /"webhookToken": "\*\*\*"/);
     assert.doesNotMatch(check, /ops-test-token/);
@@ -200,6 +200,23 @@ describe('operating the relay', () => {
     assert.match(check, /"maxAge": "24h"/);
     assert.match(check, /"conversationWindow": "7d"/);
     assert.match(check, /"busyTimeout": "1s"/);
+    const other = tempDir('smsrelay-ops-check-');
+    try {
+      const gateway = {
+        provider: 'intellisoftware',
+        url: 'https://gw.example.com/send?apikey=K3y-in-the-query&from=ops',
+        backupUrl: 'https://relay:pw@gw2.example.com/send?apikey=K3y-in-the-query',
+        username: 'relay',
+        password: 'pw-not-shown',
+      };
+      const shown = run(['config', 'check'], other, relayEnvironment(other, { gateway }, { SMSRELAY_DATA_DIR: env.SMSRELAY_DATA_DIR ?? '' }));
+      assert.equal(shown.status, 0, shown.stderr);
+      assert.match(shown.stdout, /"url": "https:\/\/gw\.example\.com\/send\?apikey=\*\*\*&from=\*\*\*"/);
+      assert.match(shown.stdout, /"backupUrl": "https:\/\/\*\*\*@gw2\.example\.com\/send\?apikey=\*\*\*"/);
+      assert.doesNotMatch(shown.stdout, /K3y-in-the-query|pw-not-shown/);
+    } finally {
+      removeDir(other);
+    }
     const copy = join(dir, 'backup.db');
     assert.match(cli('backup', copy), /store copied to/);
     const db = new BetterSqlite3(copy, { readonly: true });
