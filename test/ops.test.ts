@@ -40,7 +40,7 @@ describe('operating the relay', () => {
     return { status: response.statusCode, text: await response.body.text() };
   };
 
-  test('/readyz and /metrics: accepted mails, outcomes, queue depth', async () => {
+  test('/readyz and /metrics: accepted mails, outcomes, queue depth, delivery states; the delivery report logged with its message id', async () => {
     assert.equal((await get('/readyz')).status, 200);
     const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900191@sms.localhost'], body: 'metrics' })).data);
     await waitFor('sent', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id));
@@ -51,6 +51,9 @@ describe('operating the relay', () => {
     assert.match(metrics, /smsrelay_mails_accepted_total 1/);
     assert.match(metrics, /smsrelay_queue_depth\{queue="sms"\} 0/);
     assert.match(metrics, /smsrelay_gateway_request_seconds_count\{result="answered"\} 1/);
+    // The simulator reports the SMS delivered: the report's line names the message, the metric counts its state.
+    await waitFor('the delivery report applied', () => relay.logs.find((line) => line.msg === 'inbound: delivery report applied' && line.msgId === id));
+    await waitFor('the delivered SMS counted', async () => /^smsrelay_sms_delivery_total\{state="delivered"\} 1$/m.test((await get('/metrics')).text));
     // Group commit: the mail and its outcome were committed (the migration's and others' commits too).
     const counter = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(metrics)?.[1]);
     assert.ok(counter('smsrelay_store_commits_total') >= 2, 'commits counted');
