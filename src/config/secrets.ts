@@ -14,7 +14,7 @@ export const REDACTED = '***';
  * Shorter values are left in a gateway's words: cutting every "ab" out of them would garble the text
  * and hide nothing a guess would not find.
  */
-const MIN_REDACTED_CHARS = 4;
+export const MIN_REDACTED_CHARS = 4;
 
 /**
  * Every secret of `config` in each form a request may carry it in, longest first (a longer form

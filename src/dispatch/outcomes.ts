@@ -1,4 +1,4 @@
-import { REDACTED } from '../config/secrets.ts';
+import { MIN_REDACTED_CHARS, REDACTED } from '../config/secrets.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
 
@@ -87,7 +87,11 @@ export interface OutcomeClassifier {
  */
 export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets: readonly string[] = []): OutcomeClassifier {
   const rules = [...providerRules, ...GENERIC_OUTCOME_RULES];
-  const redact = (text: string) => secrets.reduce((cut, secret) => cut.replaceAll(secret, REDACTED), text);
+  const redact = (text: string) =>
+    withoutCutSecret(
+      secrets.reduce((cut, secret) => cut.replaceAll(secret, REDACTED), text),
+      secrets,
+    );
   const withDetail = (classified: Classified, detail: string | undefined): Classified => {
     const text = detail === undefined ? undefined : gatewayText(redact(detail));
     return text === undefined ? classified : { ...classified, detail: text };
@@ -141,6 +145,19 @@ function gatewayText(text: string): string | undefined {
   if (!line) return undefined;
   // An ASCII mark: the text also goes into a US-ASCII Diagnostic-Code.
   return line.length > GATEWAY_TEXT_MAX_CHARS ? `${line.slice(0, GATEWAY_TEXT_MAX_CHARS - CUT_MARK.length)}${CUT_MARK}` : line;
+}
+
+/**
+ * An adapter keeps only the start of a long answer (an error page, a long message): a secret the cut
+ * went through leaves its own start at the end of the text, cut out too.
+ */
+function withoutCutSecret(text: string, secrets: readonly string[]): string {
+  for (const secret of secrets) {
+    for (let length = Math.min(secret.length - 1, text.length); length >= MIN_REDACTED_CHARS; length--) {
+      if (text.endsWith(secret.slice(0, length))) return `${text.slice(0, -length)}${REDACTED}`;
+    }
+  }
+  return text;
 }
 
 /** Outcomes after which nothing is sent again: the others resend the whole text. */

@@ -401,6 +401,21 @@ describe("the gateway's own words", () => {
     for (const form of [basic, callbackToken, encodeURIComponent(webhookToken)]) assert.ok(!everything.includes(form), `${form} shown`);
   });
 
+  test('a password the cut of a long answer went through: its start is cut out too', async () => {
+    const password = 'Cut7hrough-the-Secret-Value';
+    const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
+    cleanups.push(() => gateway.close());
+    // The password starts 10 characters before the 200 an error page's text is cut at.
+    gateway.respond = (request) => ({ status: 500, body: `${'x'.repeat(190 - request.body.indexOf(password))}${request.body}` });
+    const relay = await relayWith({ ...gatewayYaml(gateway.url, { password }), delivery: { retryMinDelay: '30s' } });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900243@sms.localhost'], body: 'cut' })).data);
+    const [sms] = await waitFor('the SMS deferred', async () => {
+      const found = await relay.relay.store.smsOf(id);
+      return found.some((entry) => entry.lastError !== undefined) && found;
+    });
+    assert.match(sms?.lastError ?? '', /the gateway said: "x+username=relay-test&password=\*\*\*"\)$/);
+  });
+
   test('codes naming a number: one metric series for their category, the number masked in every log line', async () => {
     const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
     cleanups.push(() => gateway.close());
