@@ -6,6 +6,7 @@
  */
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
+import { REDACTED, SECRET_KEYS } from './config/secrets.ts';
 import { RelayError } from './errors.ts';
 import { isMailbox } from './mail/addresses.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
@@ -21,7 +22,6 @@ export class UsageError extends Error {}
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
-const SECRET_KEYS = /password|secret|token|passwordHash/i;
 
 /**
  * The effective configuration with every secret masked and durations as written (`5m`), and the store's
@@ -59,7 +59,7 @@ function asRun(config: Config): Config {
 }
 
 function masked(value: unknown, key = '', path = ''): unknown {
-  if (SECRET_KEYS.test(key) && value !== undefined) return '***';
+  if (SECRET_KEYS.test(key) && value !== undefined) return REDACTED;
   if (DURATION_SETTINGS.has(path) && typeof value === 'number') return formatDuration(value);
   if (Array.isArray(value)) return value.map((item) => masked(item));
   if (typeof value === 'object' && value !== null) {
@@ -67,8 +67,19 @@ function masked(value: unknown, key = '', path = ''): unknown {
   }
   // The database's user helps to tell which account a relay uses; its password never shows.
   if (path === 'store.url' && typeof value === 'string') return redactUrl(value);
-  if (key === 'url' && typeof value === 'string') return value.replace(/\/\/[^@/]*@/, '//***@');
+  if (URL_KEY.test(key) && typeof value === 'string') return maskedUrl(value);
   return value;
+}
+
+/** The gateway's URLs, the smarthost's, the public ones: each may carry a secret. */
+const URL_KEY = /url$/i;
+
+/**
+ * A URL's credentials and query values hidden (a gateway's `?apikey=…`), as its log lines leave the
+ * query out. Not through `URL`: that would show a URL other than the one configured (a slash added).
+ */
+function maskedUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, `//${REDACTED}@`).replace(/([?&][^=&#]*=)[^&#]*/g, `$1${REDACTED}`);
 }
 
 /**

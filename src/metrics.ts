@@ -29,6 +29,16 @@ export class Metrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  /**
+   * Each SMS counts once per state its delivery reports move it to, at most one final (delivered,
+   * failed, expired): SMS sent = the final states + those still without one. By state only, a fixed set.
+   */
+  readonly deliveryStates = new Counter({
+    name: 'smsrelay_sms_delivery_total',
+    help: "SMS moved to a delivery state by the gateway's delivery reports, by that state (delivered, failed, expired are final)",
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
   readonly inbound = new Counter({
     name: 'smsrelay_webhook_items_total',
     help: 'Inbound SMS (mo) and delivery reports (dr) received, by what became of them',

@@ -6,6 +6,7 @@ import { AcceptanceService } from './acceptance/service.ts';
 import type { AcceptanceSettings } from './acceptance/types.ts';
 import type { Config } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
+import { configuredSecrets } from './config/secrets.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { outcomeClassifier } from './dispatch/outcomes.ts';
 import { type DispatchProvider, routedProviders, routeTable, singleProvider } from './dispatch/routing.ts';
@@ -324,6 +325,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       return started;
     };
     const dispatchProviders = new Map<string, DispatchProvider>();
+    // Every account's secrets, whichever gateway echoes them: an account's own credentials go to its provider alone, but cutting more costs nothing.
+    const secrets = configuredSecrets(config);
     for (const account of accounts) {
       const gateway = await startGateway(account);
       // `accounts[].gateway` are credentials of `gateway.provider`: its SMS use them wherever a route names that provider.
@@ -334,7 +337,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       dispatchProviders.set(account.provider, {
         name: account.provider,
         gateway,
-        outcomes: outcomeClassifier(registry.get(account.provider).outcomeRules),
+        outcomes: outcomeClassifier(registry.get(account.provider).outcomeRules, secrets),
         sessions: account.sessions,
         gatewayFor: own && ((sender) => own.get(sender)),
       });

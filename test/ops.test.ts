@@ -40,7 +40,7 @@ describe('operating the relay', () => {
     return { status: response.statusCode, text: await response.body.text() };
   };
 
-  test('/readyz and /metrics: accepted mails, outcomes, queue depth', async () => {
+  test('/readyz and /metrics: accepted mails, outcomes, queue depth, delivery states; the delivery report logged with its message id', async () => {
     assert.equal((await get('/readyz')).status, 200);
     const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900191@sms.localhost'], body: 'metrics' })).data);
     await waitFor('sent', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id));
@@ -51,6 +51,9 @@ describe('operating the relay', () => {
     assert.match(metrics, /smsrelay_mails_accepted_total 1/);
     assert.match(metrics, /smsrelay_queue_depth\{queue="sms"\} 0/);
     assert.match(metrics, /smsrelay_gateway_request_seconds_count\{result="answered"\} 1/);
+    // The simulator reports the SMS delivered: the report's line names the message, the metric counts its state.
+    await waitFor('the delivery report applied', () => relay.logs.find((line) => line.msg === 'inbound: delivery report applied' && line.msgId === id));
+    await waitFor('the delivered SMS counted', async () => /^smsrelay_sms_delivery_total\{state="delivered"\} 1$/m.test((await get('/metrics')).text));
     // Group commit: the mail and its outcome were committed (the migration's and others' commits too).
     const counter = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(metrics)?.[1]);
     assert.ok(counter('smsrelay_store_commits_total') >= 2, 'commits counted');
@@ -187,7 +190,7 @@ describe('operating the relay', () => {
     }
   });
 
-  test('config check masks secrets; backup makes a consistent copy', () => {
+  test('config check masks secrets, in URLs too (credentials, query values); backup makes a consistent copy', () => {
     const check = cli('config', 'check');
     assert.match(check, /"webhookToken": "\*\*\*"/);
     assert.doesNotMatch(check, /ops-test-token/);
@@ -200,6 +203,23 @@ describe('operating the relay', () => {
     assert.match(check, /"maxAge": "24h"/);
     assert.match(check, /"conversationWindow": "7d"/);
     assert.match(check, /"busyTimeout": "1s"/);
+    const other = tempDir('smsrelay-ops-check-');
+    try {
+      const gateway = {
+        provider: 'intellisoftware',
+        url: 'https://gw.example.com/send?apikey=K3y-in-the-query&from=ops',
+        backupUrl: 'https://relay:pw@gw2.example.com/send?apikey=K3y-in-the-query',
+        username: 'relay',
+        password: 'pw-not-shown',
+      };
+      const shown = run(['config', 'check'], other, relayEnvironment(other, { gateway }, { SMSRELAY_DATA_DIR: env.SMSRELAY_DATA_DIR ?? '' }));
+      assert.equal(shown.status, 0, shown.stderr);
+      assert.match(shown.stdout, /"url": "https:\/\/gw\.example\.com\/send\?apikey=\*\*\*&from=\*\*\*"/);
+      assert.match(shown.stdout, /"backupUrl": "https:\/\/\*\*\*@gw2\.example\.com\/send\?apikey=\*\*\*"/);
+      assert.doesNotMatch(shown.stdout, /K3y-in-the-query|pw-not-shown/);
+    } finally {
+      removeDir(other);
+    }
     const copy = join(dir, 'backup.db');
     assert.match(cli('backup', copy), /store copied to/);
     const db = new BetterSqlite3(copy, { readonly: true });

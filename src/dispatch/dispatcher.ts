@@ -353,8 +353,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         break;
       }
       ended(endingOf(result), this.#clock());
-      logResult(log, lane.provider, result, pending.length, endpoint, this.#clock() - started);
-      this.#options.metrics?.gatewaySeconds.observe({ result: result.kind === 'answered' ? 'answered' : result.code }, (this.#clock() - started) / 1000);
+      const failure = requestFailure(lane.provider, result);
+      logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: this.#clock() - started });
+      // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each.
+      this.#options.metrics?.gatewaySeconds.observe({ result: failure?.category ?? 'answered' }, (this.#clock() - started) / 1000);
       const later = hosts.slice(position + 1).filter((next) => !refusedLanes.has(next.lane));
       const hasNext = later.length > 0;
       // Another provider of the route can take what this account may not send: nothing was sent here.
@@ -418,9 +420,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     if (!message.gatewayAccount) return [...decisions];
     return decisions.map((decision) => {
       if (decision.classified.action !== 'pause') return decision;
+      const code = maskNumbersIn(decision.classified.code);
       log.error(
-        { alert: 'gateway-account', account: message.gatewayAccount, code: decision.classified.code },
-        `dispatch: the gateway refuses account ${message.gatewayAccount}'s credentials (${decision.classified.code}); its SMS are retried`,
+        { alert: 'gateway-account', account: message.gatewayAccount, code },
+        `dispatch: the gateway refuses account ${message.gatewayAccount}'s credentials (${code}); its SMS are retried`,
       );
       return { ...decision, classified: { ...decision.classified, action: 'retry' } };
     });
@@ -435,9 +438,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     if (refusal) {
       const starts = await lane.pause.refused(`${refusal.code}: ${refusal.reason}`, this.#clock());
       if (starts) {
+        const code = maskNumbersIn(refusal.code);
         log.error(
-          { alert: 'gateway-account', ...provider, code: refusal.code, probeEveryMs: this.#options.pauseProbeIntervalMs },
-          `dispatch: sending paused, the gateway refuses the account (${refusal.code}); the queue is kept and probed`,
+          { alert: 'gateway-account', ...provider, code, probeEveryMs: this.#options.pauseProbeIntervalMs },
+          `dispatch: sending paused, the gateway refuses the account (${code}); the queue is kept and probed`,
         );
       }
       return;
@@ -445,7 +449,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const ended = await lane.pause.answered(this.#clock());
     if (ended) {
       log.warn(
-        { ...provider, pausedMs: this.#clock() - ended.since, reason: ended.reason },
+        { ...provider, pausedMs: this.#clock() - ended.since, reason: maskNumbersIn(ended.reason) },
         'dispatch: the gateway accepts the account again; sending resumed',
       );
     }
@@ -480,12 +484,12 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       } else if (outcome.kind === 'retry') {
         if (now - startOf(message) >= delayNoticeMs) reported.delayed.push(recipient);
         log.info(
-          { to, code: classified.code, ...said, action: classified.action, retryInMs: outcome.nextAttemptAt - now },
+          { to, code: maskNumbersIn(classified.code), ...said, action: classified.action, retryInMs: outcome.nextAttemptAt - now },
           `dispatch: SMS deferred: ${classified.reason}`,
         );
       } else {
         reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...EXPIRED } : recipient);
-        log.warn({ to, code: classified.code, ...said, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
+        log.warn({ to, code: maskNumbersIn(classified.code), ...said, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
       }
     }
     const mail: NewOutgoingMail[] = [];
@@ -613,12 +617,27 @@ function endingOf(result: SubmissionResult): RequestEnding {
   return result.phase === 'connect' ? 'unreachable' : 'unanswered';
 }
 
-function logResult(log: Logger, provider: DispatchProvider, result: SubmissionResult, numbers: number, endpoint: number, ms: number): void {
+/** How a request that got no answer per number failed (classified as its numbers are); undefined for an answer per number. */
+function requestFailure(provider: DispatchProvider, result: SubmissionResult): Classified | undefined {
+  if (result.kind === 'answered') return undefined;
+  return provider.outcomes.classify(result.kind === 'transport' ? result.phase : 'request', result.code);
+}
+
+function logResult(
+  log: Logger,
+  provider: DispatchProvider,
+  result: SubmissionResult,
+  failure: Classified | undefined,
+  request: { readonly numbers: number; readonly endpoint: number; readonly ms: number },
+): void {
   const summary =
     result.kind === 'answered'
-      ? `${result.results.filter((entry) => provider.outcomes.classify('recipient', entry.code).action === 'sent').length}/${numbers} accepted`
-      : result.code;
-  log.info({ provider: provider.name, endpoint, numbers, result: result.kind, summary, ms }, 'dispatch: gateway answered');
+      ? `${result.results.filter((entry) => provider.outcomes.classify('recipient', entry.code).action === 'sent').length}/${request.numbers} accepted`
+      : maskNumbersIn(failure?.code ?? result.code);
+  const { numbers, endpoint, ms } = request;
+  // A transport failure is the absence of an answer: a refused connection, a timeout.
+  const said = result.kind === 'transport' ? 'dispatch: no answer from the gateway' : 'dispatch: gateway answered';
+  log.info({ provider: provider.name, endpoint, numbers, result: result.kind, summary, ms }, said);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { MIN_REDACTED_CHARS, REDACTED } from '../config/secrets.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
 
@@ -78,8 +79,23 @@ export interface OutcomeClassifier {
   classifyRecipient(result: SubmissionResult, number: string): Classified;
 }
 
-export function outcomeClassifier(providerRules: readonly OutcomeRule[]): OutcomeClassifier {
+/**
+ * `secrets`: the configured secrets in every form a request carries them (`configuredSecrets`), longest
+ * first. A gateway may echo its request in what it says (the password in a form body, the Basic
+ * authentication header): they are cut here, where its code and words enter the relay, so that no
+ * log line, history, status or bounce gets them.
+ */
+export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets: readonly string[] = []): OutcomeClassifier {
   const rules = [...providerRules, ...GENERIC_OUTCOME_RULES];
+  const redact = (text: string) =>
+    withoutCutSecret(
+      secrets.reduce((cut, secret) => cut.replaceAll(secret, REDACTED), text),
+      secrets,
+    );
+  const withDetail = (classified: Classified, detail: string | undefined): Classified => {
+    const text = detail === undefined ? undefined : gatewayText(redact(detail));
+    return text === undefined ? classified : { ...classified, detail: text };
+  };
   const classify = (where: Where, code: string): Classified => {
     const key = `${where}/${code}`;
     const rule = rules.find((candidate) => candidate.match.test(key)) as OutcomeRule;
@@ -88,7 +104,7 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[]): Outcom
       action: rule.action,
       category: rule.category,
       reason: rule.reason,
-      code,
+      code: redact(code),
       ...(waitSeconds === undefined || !Number.isFinite(waitSeconds) ? {} : { waitSeconds }),
     };
   };
@@ -124,16 +140,24 @@ const CUT_MARK = '...';
  * characters (CR and LF among them: it goes into header-like lines) and runs of blanks become one
  * space, and it is cut at GATEWAY_TEXT_MAX_CHARS; undefined when nothing is left.
  */
-function gatewayText(text: string | undefined): string | undefined {
-  const line = text?.replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ').trim();
+function gatewayText(text: string): string | undefined {
+  const line = text.replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ').trim();
   if (!line) return undefined;
   // An ASCII mark: the text also goes into a US-ASCII Diagnostic-Code.
   return line.length > GATEWAY_TEXT_MAX_CHARS ? `${line.slice(0, GATEWAY_TEXT_MAX_CHARS - CUT_MARK.length)}${CUT_MARK}` : line;
 }
 
-function withDetail(classified: Classified, detail: string | undefined): Classified {
-  const text = gatewayText(detail);
-  return text === undefined ? classified : { ...classified, detail: text };
+/**
+ * An adapter keeps only the start of a long answer (an error page, a long message): a secret the cut
+ * went through leaves its own start at the end of the text, cut out too.
+ */
+function withoutCutSecret(text: string, secrets: readonly string[]): string {
+  for (const secret of secrets) {
+    for (let length = Math.min(secret.length - 1, text.length); length >= MIN_REDACTED_CHARS; length--) {
+      if (text.endsWith(secret.slice(0, length))) return `${text.slice(0, -length)}${REDACTED}`;
+    }
+  }
+  return text;
 }
 
 /** Outcomes after which nothing is sent again: the others resend the whole text. */

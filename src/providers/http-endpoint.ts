@@ -6,6 +6,7 @@
  */
 import { Pool } from 'undici';
 import type { Logger } from '../log.ts';
+import { maskNumbersIn } from '../sms/numbers.ts';
 import type { Gateway, GatewayOptions, SubmissionResult } from './contract.ts';
 
 /** Enough of an unexpected body (error page, unknown reply) to recognise it, without filling logs. */
@@ -180,7 +181,7 @@ export function logRequest(
       ...(outcome.kind === 'http' ? { status: outcome.status } : {}),
       ms: Math.round(performance.now() - request.started),
       kind: result.kind,
-      ...(result.kind === 'answered' ? {} : { code: result.code }),
+      ...(result.kind === 'answered' ? {} : { code: maskNumbersIn(result.code) }),
     },
     `${provider}: send`,
   );

@@ -193,8 +193,10 @@ export class InboundService {
     }
     if (result.kind === 'orphan')
       logger.info(fields, 'inbound: delivery report for an id not (yet) recorded: kept and matched when it is, or dropped after inbound.orphanReportTtl');
-    else if (result.kind === 'advanced') logger.info({ ...fields, smsId: result.smsId }, 'inbound: delivery report applied');
-    else logger.debug({ ...fields, result: result.kind }, 'inbound: delivery report changes nothing');
+    else if (result.kind === 'advanced') {
+      this.#options.metrics?.deliveryStates.inc({ state: report.state });
+      logger.info({ msgId: result.messageId, ...fields, smsId: result.smsId }, 'inbound: delivery report applied');
+    } else logger.debug({ ...fields, result: result.kind }, 'inbound: delivery report changes nothing');
     return result.kind;
   }
 
@@ -237,8 +239,10 @@ export class InboundService {
       ...decided,
       receivedAt: this.#clock(),
     });
-    if (result.kind === 'advanced') logger.info({ ...progress, ...decided, smsId: result.smsId }, "inbound: a long SMS's parts decided its delivery state");
-    else logger.debug({ ...progress, ...decided, result: result.kind }, "inbound: a long SMS's parts decided what its delivery state already says");
+    if (result.kind === 'advanced') {
+      this.#options.metrics?.deliveryStates.inc({ state: decided.state });
+      logger.info({ msgId: result.messageId, ...progress, ...decided, smsId: result.smsId }, "inbound: a long SMS's parts decided its delivery state");
+    } else logger.debug({ ...progress, ...decided, result: result.kind }, "inbound: a long SMS's parts decided what its delivery state already says");
     return result.kind;
   }
 

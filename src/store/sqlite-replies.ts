@@ -25,6 +25,7 @@ export interface ConversationRow {
 
 export interface OutboundForReport {
   id: number;
+  message_id: string;
   delivery: DeliveryState | null;
   notify: string | null;
   report_all: number;
@@ -97,10 +98,10 @@ export function prepareReplyStatements(db: Database) {
       VALUES (@provider, @provider_id, @number, @code, @state, @received_at, @sms_id)
       ON CONFLICT (provider, provider_id, number, code) DO NOTHING`),
     outboundForReport: db.prepare(`
-      SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.provider_id = ? AND o.number = ?`),
     outboundById: db.prepare(`
-      SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
     advanceDelivery: db.prepare('UPDATE outbound SET delivery = ?, delivery_code = ?, notice_due = ?, updated_at = ? WHERE id = ?'),
     /** The message's history (`smsrelay log`) shows each report that moved its SMS. */
     deliveryEvent: db.prepare(
@@ -213,7 +214,9 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
   });
   if (changes === 0) return { kind: 'duplicate' };
   if (!target) return { kind: 'orphan' };
-  return advance(sql, target, report.state, report.code, report.receivedAt) ? { kind: 'advanced', smsId: target.id } : { kind: 'stale' };
+  return advance(sql, target, report.state, report.code, report.receivedAt)
+    ? { kind: 'advanced', smsId: target.id, messageId: target.message_id }
+    : { kind: 'stale' };
 }
 
 /** Reports that arrived before their SMS's send result, applied now that it is committed. */

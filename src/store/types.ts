@@ -329,7 +329,10 @@ export interface NewDeliveryReport {
 }
 
 /** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */
-export type DeliveryReportResult = { readonly kind: 'duplicate' | 'orphan' | 'stale' } | { readonly kind: 'advanced'; readonly smsId: number };
+export type DeliveryReportResult =
+  | { readonly kind: 'duplicate' | 'orphan' | 'stale' }
+  /** `messageId`: the message the SMS belongs to, which every log line about it names. */
+  | { readonly kind: 'advanced'; readonly smsId: number; readonly messageId: string };
 
 /** A final delivery state its sender wants to hear of. */
 export interface DueNotice {

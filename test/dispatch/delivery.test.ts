@@ -331,6 +331,142 @@ describe("the gateway's own words", () => {
     assert.match(String(line?.gatewayText), /^Syntax error: invalid parameter recipient \+4477\*+35 X-Injected/);
   });
 
+  test('a gateway echoing its request: the password, in any form the request carried it, reaches no log line, history, status or bounce', async () => {
+    const password = 'Sup3r&Secret Pass/99';
+    const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
+    cleanups.push(() => gateway.close());
+    // An unknown code keeps its SMS queued with its last error (status); ERR:INVALID_NUMBER bounces it.
+    gateway.respond = (request) => ({
+      status: 200,
+      body: `${request.body.includes('447700900237') ? 'ERR:INVALID_NUMBER bad number in' : 'ERR:NEVER_SEEN echo of'} ${request.body} ${request.path}`,
+    });
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url, { password }), delivery: { retryMinDelay: '30s' } }), dir);
+    const { logger, lines } = captureLog('debug');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const bounced = queuedId((await sendMail(relay.smtpPort, { to: ['447700900237@sms.localhost'], body: 'bounce me' })).data);
+    const kept = queuedId((await sendMail(relay.smtpPort, { to: ['447700900238@sms.localhost'], body: 'keep me' })).data);
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const found = maildirMessages(join(config.dataDir, 'maildir')).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${bounced}`));
+      return found.length > 0 && found;
+    });
+    await waitFor('the other SMS deferred', async () => (await relay.store.smsOf(kept)).some((sms) => sms.lastError !== undefined));
+    const carried = new URLSearchParams([['password', password]]).toString();
+    assert.ok(
+      gateway.requests.every((request) => request.body.includes(carried)),
+      'the gateway got the password form-encoded, and echoed it',
+    );
+    assert.match(bounce, /^Diagnostic-Code: X-SMS; ERR:INVALID_NUMBER \(.*the gateway said: "bad number in .*password=\*\*\*.*"\)\r?$/m);
+    const everything = [
+      bounce,
+      await history(relay.store, bounced),
+      await history(relay.store, kept),
+      await status(relay.store, Date.now(), { pid: process.pid, name: 'test' }),
+      lines.join(''),
+    ].join('\n');
+    assert.match(everything, /last error .*ERR:NEVER_SEEN.*password=\*\*\*/, 'status shows the last error, without the password');
+    for (const form of [password, encodeURIComponent(password), carried.slice('password='.length)]) assert.ok(!everything.includes(form), `${form} shown`);
+  });
+
+  test('a gateway echoing its Basic authentication and the webhook token of its callback URL: neither reaches the log or the bounce', async () => {
+    const account = { username: `AC${'a'.repeat(32)}`, password: 'twilio/auth token' };
+    const webhookToken = 'hook token & more/16';
+    const gateway = await new ReplayServer({ contentType: 'application/json' }).start();
+    cleanups.push(() => gateway.close());
+    gateway.respond = (request) => ({
+      status: 400,
+      body: JSON.stringify({
+        code: 21211,
+        message: `Invalid 'To' in ${request.headers.authorization} ${request.body.slice(request.body.indexOf('StatusCallback'))}`,
+      }),
+    });
+    const dir = tempDir();
+    dirs.push(dir);
+    const yaml = {
+      gateway: {
+        provider: 'twilio',
+        url: gateway.url,
+        ...account,
+        accountSid: account.username,
+        authToken: account.password,
+        messagingServiceSid: `MG${'1'.repeat(32)}`,
+        publicUrl: 'https://sms.example.com/relay',
+      },
+      inbound: { webhookToken },
+    };
+    const { config } = loadConfig(relayEnvironment(dir, yaml), dir);
+    const { logger, lines } = captureLog('debug');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900239@sms.localhost'], body: 'bounce me' })).data);
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const found = maildirMessages(join(config.dataDir, 'maildir')).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
+      return found.length > 0 && found;
+    });
+    const basic = Buffer.from(`${account.username}:${account.password}`).toString('base64');
+    const [request] = gateway.requests;
+    assert.equal(request?.headers.authorization, `Basic ${basic}`);
+    const callbackToken = new URLSearchParams([['', encodeURIComponent(webhookToken)]]).toString().slice(1);
+    assert.ok(request?.body.includes(callbackToken), 'the callback URL carried the token, form-encoded in the body');
+    assert.match(bounce, /the gateway said: "Invalid 'To' in Basic \*\*\* StatusCallback=/);
+    const everything = [bounce, await history(relay.store, id), lines.join('')].join('\n');
+    for (const form of [basic, callbackToken, encodeURIComponent(webhookToken)]) assert.ok(!everything.includes(form), `${form} shown`);
+  });
+
+  test('a password the cut of a long answer went through: its start is cut out too', async () => {
+    const password = 'Cut7hrough-the-Secret-Value';
+    const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
+    cleanups.push(() => gateway.close());
+    // The password starts 10 characters before the 200 an error page's text is cut at.
+    gateway.respond = (request) => ({ status: 500, body: `${'x'.repeat(190 - request.body.indexOf(password))}${request.body}` });
+    const relay = await relayWith({ ...gatewayYaml(gateway.url, { password }), delivery: { retryMinDelay: '30s' } });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900243@sms.localhost'], body: 'cut' })).data);
+    const [sms] = await waitFor('the SMS deferred', async () => {
+      const found = await relay.relay.store.smsOf(id);
+      return found.some((entry) => entry.lastError !== undefined) && found;
+    });
+    assert.match(sms?.lastError ?? '', /the gateway said: "x+username=relay-test&password=\*\*\*"\)$/);
+  });
+
+  test('codes naming a number: one metric series for their category, the number masked in every log line', async () => {
+    const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
+    cleanups.push(() => gateway.close());
+    gateway.respond = () => ({ status: 200, body: `ERR:CODE${gateway.requests.length}_447700900123` });
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url), delivery: fast }), dir);
+    const { logger, lines } = captureLog('debug');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    queuedId((await sendMail(relay.smtpPort, { to: ['447700900241@sms.localhost'], body: 'unknown codes' })).data);
+    await waitFor('three attempts', () => gateway.requests.length >= 3, 5_000);
+    const metrics = await waitFor('the requests timed', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${relay.httpPort}/metrics`)).text();
+      return /smsrelay_gateway_request_seconds_count\{result="unclassified"\} [3-9]/.test(text) && text;
+    });
+    assert.doesNotMatch(metrics, /ERR:CODE/, 'no series per code');
+    const logged = lines.join('');
+    assert.match(logged, /"code":"ERR:CODE1_4477\*{6}23"/);
+    assert.ok(!logged.includes('447700900123'), 'the number in the code is masked everywhere');
+  });
+
+  test('a refused connection is logged as no answer from the gateway', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(`http://127.0.0.1:${await freePort()}`), delivery: { retryMinDelay: '30s' } }), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900242@sms.localhost'], body: 'nobody there' })).data);
+    const line = await waitFor('the request line', () =>
+      lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msgId === id && entry.result === 'transport'),
+    );
+    assert.equal(line.msg, 'dispatch: no answer from the gateway');
+    assert.equal(line.summary, 'ECONNREFUSED');
+  });
+
   test("the last attempt's error and words reach the bounce at the maximum age, as they reached the delay notice", async () => {
     const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 500, body: 'oops' } }).start();
     cleanups.push(() => gateway.close());

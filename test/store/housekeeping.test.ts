@@ -32,15 +32,16 @@ describe('orphan delivery reports', () => {
       const report = (providerId: string, receivedAt: number) =>
         store.applyDeliveryReport({ provider: 'intellisoftware', providerId, number: PHONE, code: 6, state: 'failed', receivedAt });
       /** Accepts a mail to PHONE and records its SMS as sent with `providerId`: its delivery state after. */
+      let accepted = mail([PHONE]);
       const sendAs = async (providerId: string) => {
-        const accepted = mail([PHONE]);
+        accepted = mail([PHONE]);
         await store.acceptMail(accepted);
         const [batch] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
         await store.recordSmsOutcomes([{ smsId: batch?.sms[0]?.id ?? 0, kind: 'sent', providerId }]);
         return (await store.smsOf(accepted.id))[0]?.delivery;
       };
       assert.equal(await sendAs('MATCHED'), undefined);
-      assert.deepEqual(await report('MATCHED', T0), { kind: 'advanced', smsId: 1 });
+      assert.deepEqual(await report('MATCHED', T0), { kind: 'advanced', smsId: 1, messageId: accepted.id });
       // The gateway's report for a request that hung (the relay resent it and got another id)…
       assert.deepEqual(await report('HUNG', T0), { kind: 'orphan' });
       // …and one for an SMS whose send result is not recorded yet.

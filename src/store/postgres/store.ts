@@ -993,7 +993,7 @@ export class PostgresStore implements Store, ClusterStore {
         // Waits for a send result of this SMS being committed; the next statement then sees it (REPORT_LOCK_CLASS).
         { text: `SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('$1::text', '$2::text')})`, values: [report.providerId, report.number] },
         {
-          text: `SELECT o.id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
+          text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
           WHERE o.provider_id = $1 AND o.number = $2 FOR UPDATE OF o`,
           values: [report.providerId, report.number],
         },
@@ -1018,7 +1018,7 @@ export class PostgresStore implements Store, ClusterStore {
         ).rows;
         if (kept?.kept === 0) return { kind: 'duplicate' };
         if (!target) return { kind: 'orphan' };
-        return kept?.advanced === 1 ? { kind: 'advanced', smsId: target.id } : { kind: 'stale' };
+        return kept?.advanced === 1 ? { kind: 'advanced', smsId: target.id, messageId: target.message_id } : { kind: 'stale' };
       },
     });
   }
