@@ -152,9 +152,16 @@ function gatewayText(text: string): string | undefined {
  * went through leaves its own start at the end of the text, cut out too.
  */
 function withoutCutSecret(text: string, secrets: readonly string[]): string {
+  // Only where the secret's first character stands in the text's last secret-length characters: an
+  // outcome is classified per SMS, and most texts hold no such start.
   for (const secret of secrets) {
-    for (let length = Math.min(secret.length - 1, text.length); length >= MIN_REDACTED_CHARS; length--) {
-      if (text.endsWith(secret.slice(0, length))) return `${text.slice(0, -length)}${REDACTED}`;
+    const first = secret.charAt(0);
+    for (
+      let at = text.indexOf(first, Math.max(0, text.length - secret.length + 1));
+      at !== -1 && text.length - at >= MIN_REDACTED_CHARS;
+      at = text.indexOf(first, at + 1)
+    ) {
+      if (secret.startsWith(text.slice(at))) return `${text.slice(0, at)}${REDACTED}`;
     }
   }
   return text;
