@@ -16,8 +16,8 @@ import type { Store } from './store/types.ts';
 const EXIT_CONFIG = 78;
 /** NIST SP 800-63B: at least 8 characters for a memorised secret. */
 const MIN_PASSWORD_LENGTH = 8;
-/** `smsrelay undeliverable` lists at most this many. */
-const UNDELIVERABLE_LISTED = 1000;
+/** `smsrelay undeliverable` reads them this many at a time (one store read each), and lists them all. */
+const UNDELIVERABLE_PAGE = 1000;
 /** A second signal while stopping means "now". */
 const EXIT_INTERRUPTED = 130;
 /** sysexits.h EX_USAGE: the command was called wrongly. */
@@ -360,9 +360,14 @@ async function listUndeliverable(args: readonly string[]): Promise<void> {
   if (args[0] === 'reroute') return withStore((store, config) => rerouteUndeliverable(store, config, args[1] ?? '', args[2] ?? ''));
   if (args.length > 0) return usage(`unknown undeliverable command "${args.join(' ')}": use "undeliverable" or "undeliverable reroute <id> <mailbox>"`);
   return withStore(async (store) => {
-    const kept = await store.undeliverableInbound(UNDELIVERABLE_LISTED);
-    if (kept.length === 0) return 'no undeliverable SMS';
-    return kept.map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString() })).join('\n');
+    const lines: string[] = [];
+    for (let page = await store.undeliverableInbound(UNDELIVERABLE_PAGE); page.length > 0; ) {
+      for (const sms of page) lines.push(JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString() }));
+      const last = page.at(-1);
+      page =
+        last && page.length === UNDELIVERABLE_PAGE ? await store.undeliverableInbound(UNDELIVERABLE_PAGE, { receivedAt: last.receivedAt, id: last.id }) : [];
+    }
+    return lines.length === 0 ? 'no undeliverable SMS' : lines.join('\n');
   });
 }
 

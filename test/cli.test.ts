@@ -8,6 +8,7 @@ import { request } from 'undici';
 import { join } from 'node:path';
 import { killSpawnedRelays, maildirMessages, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from './helpers/relay.ts';
 import { verifyPassword } from '../src/policy/passwords.ts';
+import { SqliteStore } from '../src/store/sqlite.ts';
 import { queuedId, sendMail } from './helpers/smtp.ts';
 
 const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
@@ -265,5 +266,37 @@ describe('smsrelay command', () => {
     assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
     const unknown = spawnSync(process.execPath, [BIN, 'frobnicate'], { encoding: 'utf8' });
     assert.equal(unknown.status, 64);
+  });
+
+  test('undeliverable lists every kept SMS, past the store read of 1,000 at a time', async () => {
+    const cwd = dir();
+    const kept = 1001;
+    const store = await SqliteStore.open({ file: join(cwd, 'data', 'smsrelay.db'), busyTimeoutMs: 100 });
+    for (let index = 0; index < kept; index++) {
+      await store.acceptInbound({
+        id: `in-${index}`,
+        provider: 'intellisoftware',
+        providerId: `P${index}`,
+        number: '+447700900123',
+        text: `reply ${index}`,
+        sentAt: undefined,
+        userContext: undefined,
+        receivedAt: 1_000 + Math.floor(index / 2),
+        route: undefined,
+      });
+    }
+    await store.close();
+    const listed = spawnSync(process.execPath, [BIN, 'undeliverable'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(listed.status, 0, listed.stderr);
+    const ids = listed.stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { id: string }).id);
+    assert.equal(new Set(ids).size, kept);
   });
 });
