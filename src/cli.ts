@@ -7,9 +7,10 @@ import type { Preview } from './acceptance/preview.ts';
 import { relayVersion } from './cluster/membership.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
-import { DataDirError, ListenError, RelayError, toSmtpError } from './errors.ts';
+import { DataDirError, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
 import { runningRelay, STORE_FILE } from './store/lock.ts';
-import { SqliteStore } from './store/sqlite.ts';
+import { DAMAGED_STORE_FIX } from './store/health.ts';
+import { isDamage, SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong; a supervisor should not restart in a loop. */
@@ -136,15 +137,29 @@ async function withStore(command: (store: Store, config: Config) => Promise<stri
     return;
   }
   console.error(`smsrelay: data directory ${config.dataDir}`);
-  const store = SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout });
+  const store = openOrExit(file, config);
   try {
     const output = await command(store, config);
     if (output) console.log(output);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    usage(error.message);
+    if (error instanceof RelayError && isDamage(error.cause)) {
+      console.error(`smsrelay: config: ${describeSetting('dataDir')}: the store ${file} is damaged (${(error.cause as Error).message}): ${DAMAGED_STORE_FIX}`);
+      process.exitCode = EXIT_CONFIG;
+    } else if (error instanceof UsageError) usage(error.message);
+    else throw error;
   } finally {
     await store.close();
+  }
+}
+
+/** The SQLite store for a command; one that cannot be used as it is (damaged, newer) is one line naming dataDir, exit 78. */
+function openOrExit(file: string, config: Config): SqliteStore {
+  try {
+    return SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout });
+  } catch (error) {
+    if (!(error instanceof StoreFileError)) throw error;
+    console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
+    process.exit(EXIT_CONFIG);
   }
 }
 
@@ -299,7 +314,7 @@ async function preview(args: readonly string[]): Promise<void> {
   const store: Store | undefined = config.store.url
     ? await (await import('./store/postgres/store.ts')).PostgresStore.open({ url: config.store.url, create: false }).catch(() => undefined)
     : existsSync(file)
-      ? SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout })
+      ? openOrExit(file, config)
       : undefined;
   console.error(
     config.store.url
@@ -431,7 +446,7 @@ async function start(): Promise<void> {
     // A port taken or not allowed, a database that refuses us, a relay of this name or a Maildir among several:
     // only the configuration (or stopping the other program) helps.
     const setting =
-      error instanceof ListenError || error instanceof DataDirError
+      error instanceof ListenError || error instanceof DataDirError || error instanceof StoreFileError
         ? error.setting
         : error instanceof StoreConfigError
           ? 'store.url'

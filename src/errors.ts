@@ -218,3 +218,17 @@ export class DataDirError extends Error {
     this.temporary = temporary;
   }
 }
+
+/**
+ * The store file in the data directory cannot be used as it is: not a SQLite database, damaged, or of a
+ * newer smsrelay's schema. Starting again changes nothing, so the CLI reports it as a configuration
+ * problem (exit 78) naming where `dataDir` came from; the message names the file and the fix.
+ */
+export class StoreFileError extends Error {
+  readonly setting = 'dataDir';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreFileError';
+  }
+}
