@@ -6,7 +6,7 @@
  */
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
-import { RelayError } from './errors.ts';
+import { isStoreFailure } from './errors.ts';
 import { isMailbox } from './mail/addresses.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
@@ -33,7 +33,7 @@ export async function configCheck(config: Config, store: Store, unreachable: () 
   try {
     durability = await store.durability();
   } catch (error) {
-    if (!(error instanceof RelayError && error.code === 'STORE_UNAVAILABLE')) throw error;
+    if (!isStoreFailure(error)) throw error;
     unreachable();
     const reason = error.cause instanceof Error ? error.cause.message : error.message;
     return `${shown}\nstore: cannot be reached now (${reason})`;

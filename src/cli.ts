@@ -7,7 +7,7 @@ import type { Preview } from './acceptance/preview.ts';
 import { relayVersion } from './cluster/membership.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
-import { DataDirError, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
+import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
 import { runningRelay, STORE_FILE } from './store/lock.ts';
 import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { isDamage, SqliteStore } from './store/sqlite.ts';
@@ -187,7 +187,7 @@ async function withPostgres(config: Config, command: (store: Store, config: Conf
     if (output) console.log(output);
   } catch (error) {
     if (error instanceof UsageError) usage(error.message);
-    else if (error instanceof RelayError && error.code === 'STORE_UNAVAILABLE') {
+    else if (isStoreFailure(error)) {
       console.error(`smsrelay: ${error.message}`);
       process.exitCode = EXIT_UNAVAILABLE;
     } else throw error;

@@ -161,6 +161,7 @@ describe('commits that fail', () => {
       other.exec('BEGIN IMMEDIATE');
       const refused = await sendMail(relay.smtpPort, { to: ['447700900297@sms.localhost'], body: 'locked out' });
       assert.equal(refused.data?.code, 451, refused.data?.text);
+      assert.equal(refused.data?.text, '4.3.0 Temporary local problem: the message store is busy, try again in a moment');
       const notReady = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
       assert.equal(notReady.statusCode, 503);
       assert.deepEqual(await notReady.body.json(), {
