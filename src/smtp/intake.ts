@@ -275,6 +275,10 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     port,
     tlsPort,
     reloadTls() {
+      if (!settings.tls) {
+        logger.info('smtp: SIGHUP: no smtp.tls configured, nothing to reload');
+        return;
+      }
       const context = tls();
       for (const server of servers) server.updateSecureContext(context);
       logger.info('smtp: TLS key and certificate reloaded');
