@@ -7,7 +7,9 @@
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { isStoreFailure } from './errors.ts';
+import type { CountryCode } from 'libphonenumber-js';
 import { isMailbox } from './mail/addresses.ts';
+import { normaliseNumber } from './sms/numbers.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { QueueAction, Store } from './store/types.ts';
@@ -137,9 +139,17 @@ function relayLines(relays: readonly RelaySeen[]): string[] {
 }
 
 /** A message's whole history, or every message to a number (newest first) with theirs. */
-export async function history(store: Store, subject: string): Promise<string> {
+/** What reads as a phone number rather than a message id: digits, with a `+` and the separators people write. */
+const LOOKS_LIKE_A_NUMBER = /^\+?[\d\s().-]{6,}$/;
+
+/**
+ * `smsrelay log`: a number as a sender would write it (`+44 7700 900123`, `07700 900123` in `defaultRegion`)
+ * is read as the SMTP side reads it. Nothing known is an error (exit 1), as for `queue` on an unknown id.
+ */
+export async function history(store: Store, subject: string, defaultRegion?: CountryCode): Promise<string> {
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
-  const number = subject.startsWith('+') || /^\d{6,15}$/.test(subject) ? (subject.startsWith('+') ? subject : `+${subject}`) : undefined;
+  const read = LOOKS_LIKE_A_NUMBER.test(subject) ? normaliseNumber(subject, defaultRegion) : undefined;
+  const number = read?.ok ? read.e164 : undefined;
   const ids = number ? await store.messagesOfNumber(number, 20) : [subject];
   const lines: string[] = [];
   for (const reply of number ? await store.repliesOfNumber(number, 20) : []) {
@@ -162,7 +172,9 @@ export async function history(store: Store, subject: string): Promise<string> {
     }
     for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${describeEvent(event.kind, event.detail)}`);
   }
-  return lines.length > 0 ? lines.join('\n') : `nothing known about ${subject}`;
+  if (lines.length === 0)
+    throw new Error(`nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id, no SMS to or from that number`);
+  return lines.join('\n');
 }
 
 /** An event as a line: `operator hold` reads "held by the operator", not "operator hold: by the operator". */
