@@ -7,8 +7,10 @@
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { REDACTED, SECRET_KEYS } from './config/secrets.ts';
-import { RelayError } from './errors.ts';
+import { isStoreFailure } from './errors.ts';
+import type { CountryCode } from 'libphonenumber-js';
 import { isMailbox } from './mail/addresses.ts';
+import { normaliseNumber } from './sms/numbers.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
@@ -34,7 +36,7 @@ export async function configCheck(config: Config, store: Store, unreachable: () 
   try {
     durability = await store.durability();
   } catch (error) {
-    if (!(error instanceof RelayError && error.code === 'STORE_UNAVAILABLE')) throw error;
+    if (!isStoreFailure(error)) throw error;
     unreachable();
     const reason = error.cause instanceof Error ? error.cause.message : error.message;
     return `${shown}\nstore: cannot be reached now (${reason})`;
@@ -166,9 +168,17 @@ function relayLines(relays: readonly RelaySeen[]): string[] {
 }
 
 /** A message's whole history, or every message to a number (newest first) with theirs. */
-export async function history(store: Store, subject: string): Promise<string> {
+/** What reads as a phone number rather than a message id: digits, with a `+` and the separators people write. */
+const LOOKS_LIKE_A_NUMBER = /^\+?[\d\s().-]{6,}$/;
+
+/**
+ * `smsrelay log`: a number as a sender would write it (`+44 7700 900123`, `07700 900123` in `defaultRegion`)
+ * is read as the SMTP side reads it. Nothing known is an error (exit 1), as for `queue` on an unknown id.
+ */
+export async function history(store: Store, subject: string, defaultRegion?: CountryCode): Promise<string> {
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
-  const number = subject.startsWith('+') || /^\d{6,15}$/.test(subject) ? (subject.startsWith('+') ? subject : `+${subject}`) : undefined;
+  const read = LOOKS_LIKE_A_NUMBER.test(subject) ? normaliseNumber(subject, defaultRegion) : undefined;
+  const number = read?.ok ? read.e164 : undefined;
   const ids = number ? await store.messagesOfNumber(number, 20) : [subject];
   const lines: string[] = [];
   for (const reply of number ? await store.repliesOfNumber(number, 20) : []) {
@@ -190,7 +200,9 @@ export async function history(store: Store, subject: string): Promise<string> {
     }
     for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${describeEvent(event.kind, event.detail)}`);
   }
-  return lines.length > 0 ? lines.join('\n') : `nothing known about ${subject}`;
+  if (lines.length === 0)
+    throw new Error(`nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id, no SMS to or from that number`);
+  return lines.join('\n');
 }
 
 /** An event as a line: `operator hold` reads "held by the operator", not "operator hold: by the operator". */

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buffer, text } from 'node:stream/consumers';
@@ -7,9 +7,10 @@ import type { Preview } from './acceptance/preview.ts';
 import { relayVersion } from './cluster/membership.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
-import { DataDirError, ListenError, RelayError, toSmtpError } from './errors.ts';
+import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
 import { runningRelay, STORE_FILE } from './store/lock.ts';
-import { SqliteStore } from './store/sqlite.ts';
+import { DAMAGED_STORE_FIX } from './store/health.ts';
+import { isDamage, SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong; a supervisor should not restart in a loop. */
@@ -33,40 +34,115 @@ const EXIT_CANNOT_CREATE = 73;
 /** sysexits.h EX_TEMPFAIL: a passing problem (a full disk); a supervisor should restart later. */
 const EXIT_TEMPORARY = 75;
 
-const USAGE = `Usage: smsrelay [command]
+/**
+ * Every command: its usage line, what it does, the options it takes, how many words it takes at most
+ * (its own name included; more is a mistake, a second id or a stray word, refused with the usage rather
+ * than ignored) and its exit codes. The general usage and each command's `--help` are made from it.
+ */
+interface CommandSpec {
+  readonly usage: string;
+  readonly does: string;
+  readonly options?: readonly string[];
+  readonly words?: number;
+  readonly exits: string;
+}
+
+/** The exit codes every command that reads the store shares (docs/operations.md). */
+const STORE_EXITS =
+  '64 called wrongly, 66 no store where it looked, 69 the database cannot be reached now, 78 a store it cannot use (damaged, newer, refusing)';
+
+const COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  start: {
+    usage: 'start',
+    does: 'run the relay (default)',
+    words: 1,
+    exits: '0 stopped, 75 disk full at start, 78 configuration or store unusable, 130 a second signal',
+  },
+  undeliverable: {
+    usage: 'undeliverable [reroute <id> <mailbox>]',
+    does: 'list received SMS that no conversation or default mailbox took (newest first); reroute mails one of them there',
+    exits: `0, ${STORE_EXITS}`,
+  },
+  'hash-password': {
+    usage: 'hash-password',
+    does: 'read a password on stdin, print its scrypt hash for accounts[].passwordHash',
+    words: 1,
+    exits: '0, 64 called wrongly, 65 a password shorter than 8 characters',
+  },
+  status: { usage: 'status', does: 'queue depths, dispatch state, last errors', words: 1, exits: `0, ${STORE_EXITS}` },
+  log: {
+    usage: 'log <id|number>',
+    does: "a message's history (mail, SMS, reports), or every message to a number (written as a sender would: +44 7700 900123)",
+    words: 2,
+    exits: `0, 1 nothing known about it, ${STORE_EXITS}`,
+  },
+  queue: {
+    usage: 'queue <command>',
+    does: 'list | hold <id|all> | release <id|all> | retry <id|all> | delete <id|all> | pause | resume',
+    exits: `0, 1 no message with that id, ${STORE_EXITS}`,
+  },
+  quarantine: {
+    usage: 'quarantine <command>',
+    does: 'list | show <id> | delete <id|all>: webhook requests kept because they could not be read',
+    exits: `0, 1 no request with that id, ${STORE_EXITS}`,
+  },
+  config: {
+    usage: 'config check',
+    does: "the effective configuration (secrets masked) and the store's durability",
+    words: 2,
+    exits: `0, 69 the store cannot be reached now (the configuration is shown all the same), ${STORE_EXITS}`,
+  },
+  backup: {
+    usage: 'backup [--force] <file|directory>',
+    does: 'an online copy of the store (SQLite; on PostgreSQL use pg_dump); into a directory as smsrelay-backup-<time>.db; an existing file only with --force',
+    options: ['--force'],
+    words: 3,
+    exits: `0, 73 the file exists (add --force), ${STORE_EXITS}`,
+  },
+  store: {
+    usage: 'store copy --from <sqlite file> --to <postgres url>',
+    does: 'copies a SQLite store into a new, empty PostgreSQL database, verified',
+    options: ['--from', '--to'],
+    exits:
+      '0, 64 called wrongly, 65 a source of an older schema, 66 no source store, 69 unreachable or a relay running on the source, 73 the target is not empty or did not verify, 78 the target refuses',
+  },
+  preview: {
+    usage: 'preview [--from <address>] [--to <number>@<sms-domain>] < mail.eml',
+    does: 'what the phone would get from a mail (text, encoding, parts, parameters) and why each removed block was removed, under the configured text.* settings',
+    options: ['--from', '--to'],
+    exits: '0, 64 called wrongly, 65 the mail would be refused',
+  },
+  help: { usage: 'help', does: 'show this text', exits: '0' },
+  version: { usage: 'version', does: 'print the version', exits: '0' },
+};
+
+const USAGE = `Usage: smsrelay [command] (each command takes --help)
 
 Commands:
-  start           run the relay (default)
-  undeliverable   list received SMS that no conversation or default mailbox took (newest first);
-                  undeliverable reroute <id> <mailbox> mails one of them there
-  hash-password   read a password on stdin, print its scrypt hash for accounts[].passwordHash
-  status          queue depths, dispatch state, last errors
-  log <id|number> a message's history (mail, SMS, reports), or every message to a number
-  queue <command> list | hold <id|all> | release <id|all> | retry <id|all> | delete <id|all> | pause | resume
-  quarantine <command>
-                  list | show <id> | delete <id|all>: webhook requests kept because they could not be read
-  config check    the effective configuration (secrets masked) and the store's durability
-  backup <file>   an online copy of the store (SQLite; on PostgreSQL use pg_dump)
-  store copy --from <sqlite file> --to <postgres url>
-                  copies a SQLite store into a new, empty PostgreSQL database, verified
-  preview [--from <address>] [--to <number>@<sms-domain>] < mail.eml
-                  what the phone would get from a mail (text, encoding, parts, parameters) and
-                  why each removed block was removed, under the configured text.* settings
-  help            show this text
-  version         print the version
+${Object.values(COMMANDS)
+  .map((spec) => `  ${spec.usage}\n      ${spec.does}`)
+  .join('\n')}
 
 Configuration: smsrelay.yaml in the working directory (or the file SMSRELAY_CONFIG names) and
 SMSRELAY_* environment variables; see docs/configuration.md.`;
 
-/**
- * The words a command takes at most (its own name included), for those whose count is fixed:
- * more is a mistake (a second id, a stray word) and is refused with the usage rather than ignored.
- */
-const ARITY: Readonly<Record<string, number>> = { start: 1, 'hash-password': 1, status: 1, log: 2, config: 2, backup: 2 };
+/** `smsrelay <command> --help`: its usage, what it does, its exit codes. */
+function commandHelp(spec: CommandSpec): string {
+  return `Usage: smsrelay ${spec.usage}\n\n${spec.does}\n\nExit codes: ${spec.exits}`;
+}
 
 async function main(argv: readonly string[]): Promise<void> {
   const command = argv[0] ?? 'start';
-  const most = ARITY[command];
+  const spec = COMMANDS[command];
+  const words = argv.slice(1);
+  if (spec && words.some((word) => word === '--help' || word === '-h')) {
+    console.log(commandHelp(spec));
+    return;
+  }
+  // An option the command does not take (a typo, another command's) is refused, never taken for a file or an id.
+  const unknown = spec && words.find((word, index) => word.startsWith('-') && !spec.options?.includes(word) && !spec.options?.includes(words[index - 1] ?? ''));
+  if (unknown) return usage(`${command}: unknown option "${unknown}"`);
+  const most = spec?.words;
   if (most !== undefined && argv.length > most) {
     if (command === 'hash-password')
       return usage('hash-password takes no argument: it reads the password on stdin, so that it stays out of shell history and ps');
@@ -82,7 +158,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'status':
       return withStore((store, config) => status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName }));
     case 'log':
-      return withStore((store) => history(store, argv[1] ?? ''));
+      return withStore((store, config) => history(store, argv[1] ?? '', config.sms.defaultRegion));
     case 'queue':
       return withStore((store) => queue(store, argv.slice(1), Date.now()));
     case 'quarantine':
@@ -95,7 +171,7 @@ async function main(argv: readonly string[]): Promise<void> {
         }),
       );
     case 'backup':
-      return backup(argv[1]);
+      return backup(words);
     case 'store':
       return storeCommand(argv.slice(1));
     case 'preview':
@@ -136,15 +212,29 @@ async function withStore(command: (store: Store, config: Config) => Promise<stri
     return;
   }
   console.error(`smsrelay: data directory ${config.dataDir}`);
-  const store = SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout });
+  const store = openOrExit(file, config);
   try {
     const output = await command(store, config);
     if (output) console.log(output);
   } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    usage(error.message);
+    if (error instanceof RelayError && isDamage(error.cause)) {
+      console.error(`smsrelay: config: ${describeSetting('dataDir')}: the store ${file} is damaged (${(error.cause as Error).message}): ${DAMAGED_STORE_FIX}`);
+      process.exitCode = EXIT_CONFIG;
+    } else if (error instanceof UsageError) usage(error.message);
+    else throw error;
   } finally {
     await store.close();
+  }
+}
+
+/** The SQLite store for a command; one that cannot be used as it is (damaged, newer) is one line naming dataDir, exit 78. */
+function openOrExit(file: string, config: Config): SqliteStore {
+  try {
+    return SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout });
+  } catch (error) {
+    if (!(error instanceof StoreFileError)) throw error;
+    console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
+    process.exit(EXIT_CONFIG);
   }
 }
 
@@ -172,7 +262,7 @@ async function withPostgres(config: Config, command: (store: Store, config: Conf
     if (output) console.log(output);
   } catch (error) {
     if (error instanceof UsageError) usage(error.message);
-    else if (error instanceof RelayError && error.code === 'STORE_UNAVAILABLE') {
+    else if (isStoreFailure(error)) {
       console.error(`smsrelay: ${error.message}`);
       process.exitCode = EXIT_UNAVAILABLE;
     } else throw error;
@@ -181,9 +271,16 @@ async function withPostgres(config: Config, command: (store: Store, config: Conf
   }
 }
 
-/** `smsrelay backup <file>`: SQLite's online copy, never onto the live store itself. */
-async function backup(target: string | undefined): Promise<void> {
-  if (!target) return usage('backup needs the file to write the copy to');
+/**
+ * `smsrelay backup [--force] <file|directory>`: SQLite's online copy, never onto the live store itself,
+ * nor over an existing file unless asked; into a directory under a dated name.
+ */
+async function backup(words: readonly string[]): Promise<void> {
+  const force = words.includes('--force');
+  const [named, ...more] = words.filter((word) => word !== '--force');
+  if (!named) return usage('backup needs the file to write the copy to (or a directory)');
+  if (more.length > 0) return usage(`backup: unexpected argument "${more.join(' ')}"`);
+  const target = isDirectory(named) ? join(named, `smsrelay-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.db`) : named;
   const { config } = configOrExit();
   if (config.store.url) {
     console.error(`smsrelay: ${POSTGRES_BACKUP}`);
@@ -196,10 +293,21 @@ async function backup(target: string | undefined): Promise<void> {
   if ([store, `${store}-wal`, `${store}-shm`].includes(copy) || (existsSync(copy) && existsSync(store) && sameFile(copy, store))) {
     return usage(`backup ${target}: that is the live store itself; name a file outside it, e.g. ${join(dirname(store), 'smsrelay-backup.db')}`);
   }
+  if (!force && existsSync(target)) {
+    console.error(`smsrelay: backup ${target}: the file exists; name another file or a directory, or add --force to overwrite it`);
+    process.exitCode = EXIT_CANNOT_CREATE;
+    return;
+  }
   return withStore(async (opened) => {
+    // SQLite's backup writes into an existing file as a database: one that is not (or is another store) is replaced whole.
+    rmSync(target, { force: true });
     await (opened as SqliteStore).backup(target);
     return `store copied to ${target}`;
   });
+}
+
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 }
 
 /** Two paths naming one file (a link, another spelling of the path). */
@@ -299,7 +407,7 @@ async function preview(args: readonly string[]): Promise<void> {
   const store: Store | undefined = config.store.url
     ? await (await import('./store/postgres/store.ts')).PostgresStore.open({ url: config.store.url, create: false }).catch(() => undefined)
     : existsSync(file)
-      ? SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout })
+      ? openOrExit(file, config)
       : undefined;
   console.error(
     config.store.url
@@ -436,7 +544,7 @@ async function start(): Promise<void> {
     // A port taken or not allowed, a database that refuses us, a relay of this name or a Maildir among several:
     // only the configuration (or stopping the other program) helps.
     const setting =
-      error instanceof ListenError || error instanceof DataDirError
+      error instanceof ListenError || error instanceof DataDirError || error instanceof StoreFileError
         ? error.setting
         : error instanceof StoreConfigError
           ? 'store.url'

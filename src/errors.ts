@@ -149,6 +149,14 @@ export const RELAY_ERRORS = {
     text: 'Temporary local problem: the message store is unavailable, try again later',
     internal: true,
   },
+  /** The store's lock was held by another process (an operator's command, a backup) past `store.busyTimeout`. */
+  STORE_BUSY: {
+    smtp: 451,
+    enhanced: '4.3.0',
+    http: 503,
+    text: 'Temporary local problem: the message store is busy, try again in a moment',
+    internal: true,
+  },
   INTERNAL: { smtp: 451, enhanced: '4.3.0', http: 500, text: 'Temporary local problem, try again later', internal: true },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -171,6 +179,14 @@ export class RelayError extends Error {
   get publicReason(): string {
     return this.spec.internal ? this.spec.text : this.message;
   }
+}
+
+/** The store's failures, by what the client is told: unavailable, busy, or its disk full. */
+const STORE_FAILURES: ReadonlySet<RelayErrorCode> = new Set(['STORE_UNAVAILABLE', 'STORE_BUSY', 'DISK_FULL']);
+
+/** Whether an error is the store failing (as opposed to a bug or a refusal): retried, logged once per outage. */
+export function isStoreFailure(error: unknown): error is RelayError {
+  return error instanceof RelayError && STORE_FAILURES.has(error.code);
 }
 
 /** Any thrown value as a RelayError; unknown failures become INTERNAL (a temporary 4xx, never a 250). */
@@ -255,5 +271,19 @@ export class DataDirError extends Error {
     super(why === undefined ? reason : `${reason}: ${why}; ${temporary ? `free space in ${dataDir}` : 'choose a directory the relay can write'}`, { cause });
     this.name = 'DataDirError';
     this.temporary = temporary;
+  }
+}
+
+/**
+ * The store file in the data directory cannot be used as it is: not a SQLite database, damaged, or of a
+ * newer smsrelay's schema. Starting again changes nothing, so the CLI reports it as a configuration
+ * problem (exit 78) naming where `dataDir` came from; the message names the file and the fix.
+ */
+export class StoreFileError extends Error {
+  readonly setting = 'dataDir';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreFileError';
   }
 }

@@ -133,7 +133,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     // PostgreSQL unreachable at start: the relay runs, not ready, and the store connects (and resumes leases) when it can.
     const store = config.store.url
       ? await PostgresStore.open({ url: config.store.url, onConnected: joinAndResume, wakeTag: instance }, onHealth)
-      : await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout }, onHealth);
+      : await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout, check: true }, onHealth);
     stack.push(() => store.close());
     // Last before the store closes: the heartbeat renews the leases of the work in flight until the loops stopped.
     stack.push(() => membership.stop());

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import BetterSqlite3 from 'better-sqlite3';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
@@ -142,6 +143,52 @@ describe('smsrelay command', () => {
     } finally {
       await relay.stop();
     }
+  });
+
+  test('a store that is not a database, damaged or newer is one line naming dataDir, the file and the fix, exit 78, for start and the commands', () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    const file = join(data, 'smsrelay.db');
+    mkdirSync(data);
+    const expect = (problem: RegExp, commands = ['start', 'status']) => {
+      for (const command of commands) {
+        const result = spawnSync(process.execPath, [BIN, command], {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data, SMSRELAY_HTTP_PORT: '0', SMSRELAY_SMTP_PORT: '0' },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.equal(result.status, 78, `${command}: ${result.stderr}`);
+        const lines = result.stderr
+          .trim()
+          .split('\n')
+          .filter((line) => line !== `smsrelay: data directory ${data}`);
+        assert.equal(lines.length, 1, result.stderr);
+        assert.ok(lines[0]?.startsWith(`smsrelay: config: SMSRELAY_DATA_DIR="${data}": the store ${file} `), lines[0]);
+        assert.match(lines[0] ?? '', problem);
+      }
+    };
+    writeFileSync(file, 'not a database at all, but long enough to have a header of sorts\n'.repeat(20));
+    expect(/is damaged or not a smsrelay store \(file is not a database\): stop the relay, move it .* put the last `smsrelay backup` copy in its place/);
+
+    rmSync(file);
+    const newer = new BetterSqlite3(file);
+    newer.pragma('user_version = 999');
+    newer.close();
+    expect(/was written by a newer smsrelay \(schema 999, this version knows \d+\): upgrade smsrelay/);
+
+    // A valid header over pages that contradict each other: what copying another store over the file leaves.
+    rmSync(file);
+    const damaged = new BetterSqlite3(file);
+    damaged.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, text TEXT); CREATE INDEX filler_text ON filler (text)');
+    const insert = damaged.prepare('INSERT INTO filler (text) VALUES (?)');
+    for (let row = 0; row < 2000; row++) insert.run(`row ${row} ${'x'.repeat(100)}`);
+    damaged.close();
+    const bytes = readFileSync(file);
+    bytes.fill(0x5a, 8 * 4096, 12 * 4096);
+    writeFileSync(file, bytes);
+    // Only the relay's start reads every page (a command next to a running relay does not wait for that).
+    expect(/is damaged or not a smsrelay store \(.+\): stop the relay/, ['start']);
   });
 
   test('a port in use is one line naming the listener and its setting, exit 78, no stack trace', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -146,13 +146,49 @@ describe('operating the relay', () => {
       [['quarantine', 'show', '1', '2'], 'quarantine show: unexpected argument "2"'],
       [['undeliverable', 'reroute', 'id', 'a@example.com', 'b@example.com'], 'undeliverable reroute: unexpected argument "b@example.com"'],
       [['hash-password', 'mypassword123'], 'hash-password takes no argument: it reads the password on stdin'],
-      [['store', 'copy', '--from', join(dir, 'a.db'), '--to', 'postgres://u:p@127.0.0.1:1/x', '--bogus'], 'store copy: unexpected argument "--bogus"'],
+      [['store', 'copy', '--from', join(dir, 'a.db'), '--to', 'postgres://u:p@127.0.0.1:1/x', '--bogus'], 'store: unknown option "--bogus"'],
+      [['log', '--bogus'], 'log: unknown option "--bogus"'],
+      [['backup', '--frce', join(dir, 'b.db')], 'backup: unknown option "--frce"'],
     ] as const) {
       const result = run(args);
       assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, new RegExp(`smsrelay: ${reason.replace(/[()"]/g, '.')}[^\\n]*\\n\\nUsage: smsrelay`), args.join(' '));
     }
     assert.equal(existsSync(join(dir, 'b.db')), false, 'the refused backup wrote nothing');
+  });
+
+  test('every command takes --help (its usage and exit codes, exit 0, nothing done)', () => {
+    for (const command of ['start', 'undeliverable', 'hash-password', 'status', 'log', 'queue', 'quarantine', 'config', 'backup', 'store', 'preview']) {
+      const result = run([command, '--help']);
+      assert.equal(result.status, 0, `${command}: ${result.stderr}`);
+      assert.match(result.stdout, new RegExp(`^Usage: smsrelay ${command}[^\\n]*\\n\\n.+\\n\\nExit codes: 0`, 's'), command);
+    }
+    assert.equal(existsSync(join(dir, '--help')), false, 'backup --help wrote no copy named --help');
+    assert.match(run(['help']).stdout, /^Usage: smsrelay \[command\] \(each command takes --help\)/);
+  });
+
+  test('log reads a number as a sender writes it, and an id or number nothing is known about exits 1, as queue does', async () => {
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900193@sms.localhost'], body: 'spaced' })).data);
+    assert.match(cli('log', '+44 7700 900193'), new RegExp(`message ${id}`));
+    for (const subject of ['no-such-message', '+44 7700 900999']) {
+      const result = run(['log', subject]);
+      assert.equal(result.status, 1, `${subject}: ${result.stderr}`);
+      assert.ok(result.stderr.includes(`smsrelay: nothing known about ${subject}`), result.stderr);
+    }
+  });
+
+  test('backup names no file twice: an existing file only with --force (else exit 73), a directory gets a dated file', () => {
+    const existing = join(dir, 'kept.db');
+    writeFileSync(existing, 'an older copy');
+    const refused = run(['backup', existing]);
+    assert.equal(refused.status, 73, refused.stderr);
+    assert.match(refused.stderr, /the file exists; name another file or a directory, or add --force/);
+    assert.equal(readFileSync(existing, 'utf8'), 'an older copy');
+    assert.match(cli('backup', '--force', existing), /store copied to/);
+    const into = join(dir, 'backups');
+    mkdirSync(into);
+    assert.match(cli('backup', into), /store copied to .*\/backups\/smsrelay-backup-[\dT-]+Z\.db/);
+    assert.equal(readdirSync(into).length, 1);
   });
 
   test('queue hold, release, retry and delete of an id no message has say so and exit non-zero', () => {

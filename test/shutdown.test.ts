@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { loadConfig } from '../src/config/load.ts';
+import { startRelay } from '../src/relay.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
+import { captureLog } from './helpers/log-lines.ts';
 import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from './helpers/relay.ts';
 import { queuedId, sendMail, SmtpDialog } from './helpers/smtp.ts';
 
@@ -110,5 +113,35 @@ describe('stopping (issue #13 item 5)', () => {
     assert.equal(code, 0, 'exit 0, within the budget');
     assert.ok(Date.now() - started >= 450, 'it waited for the request in flight first');
     assert.ok(relay.logs.some((line) => line.level === 'warn' && /stopped with work still in flight/.test(String(line.msg))));
+  });
+});
+
+describe('the SMTP replies of a stop', () => {
+  test("an idle session and one still in DATA at shutdownTimeout get the catalogue's 421 4.3.2, and the cut DATA is logged as the relay's doing", async () => {
+    const dir = tempDir('smsrelay-stop-replies-');
+    dirs.push(dir);
+    const log = captureLog('info');
+    const { config } = loadConfig(relayEnvironment(dir, { smtp: { trustedNetworks: ['127.0.0.1/32'] }, shutdownTimeout: '1s' }), dir);
+    const relay = await startRelay(config, log.logger);
+    const idle = await SmtpDialog.open(relay.smtpPort);
+    const inData = await SmtpDialog.open(relay.smtpPort);
+    try {
+      await idle.command('HELO idle.example.com');
+      await inData.command('HELO slow.example.com');
+      await inData.command('MAIL FROM:<alice@example.com>');
+      assert.equal((await inData.command('RCPT TO:<447700900501@sms.localhost>')).code, 250);
+      assert.equal((await inData.command('DATA')).code, 354);
+      inData.write('Subject: slow\r\n\r\nand then nothing\r\n');
+      const stopped = relay.stop();
+      const [idleReply, dataReply] = await Promise.all([idle.reply(10_000), inData.reply(10_000)]);
+      assert.equal(`${idleReply.code} ${idleReply.text}`, '421 4.3.2 The relay is shutting down; try again in a moment');
+      assert.equal(`${dataReply.code} ${dataReply.text}`, '421 4.3.2 The relay is shutting down; try again in a moment');
+      await stopped;
+    } finally {
+      await idle.close();
+      await inData.close();
+    }
+    const messages = log.lines.map((line) => (JSON.parse(line) as { msg: string }).msg).filter((msg) => msg.includes('DATA'));
+    assert.deepEqual(messages, ['smtp: stopping: shutdownTimeout reached during DATA, the relay closed the connection; nothing accepted']);
   });
 });

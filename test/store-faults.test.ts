@@ -101,6 +101,54 @@ describe('a data directory deleted under the running relay', () => {
   });
 });
 
+describe('a store copied over in place under the running relay', () => {
+  test('the first statement that finds it damaged turns /readyz red for good, with one error line naming the file and the fix', async () => {
+    const dir = tempDir('smsrelay-damaged-');
+    dirs.push(dir);
+    const env = relayEnvironment(dir, { delivery: { retryMinDelay: '200ms', retryMaxDelay: '1s' } });
+    const file = join(dir, 'data', 'smsrelay.db');
+    const relay = await spawnRelay(dir, env);
+    for (let index = 0; index < 20; index++) {
+      const sent = await sendMail(relay.smtpPort, { to: [`4477009003${String(index).padStart(2, '0')}@sms.localhost`], body: `before ${index}` });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+    }
+    // `cp backup.db smsrelay.db`: another store's pages written into the same inode (no stat tells), the relay's WAL left beside it.
+    const other = join(dir, 'other.db');
+    const backup = new BetterSqlite3(other);
+    backup.exec('CREATE TABLE unrelated (id INTEGER PRIMARY KEY, text TEXT); CREATE INDEX unrelated_text ON unrelated (text)');
+    const insert = backup.prepare('INSERT INTO unrelated (text) VALUES (?)');
+    for (let row = 0; row < 3000; row++) insert.run(`row ${row} ${'y'.repeat(80)}`);
+    backup.close();
+    // As a relay that ran a while has: its commits checkpointed into the file, so its reads go to the file's pages.
+    const checkpoint = new BetterSqlite3(file);
+    checkpoint.pragma('wal_checkpoint(TRUNCATE)');
+    checkpoint.close();
+    execFileSync('cp', [other, file]);
+
+    await waitFor(
+      'the damage found by a statement',
+      async () => {
+        await sendMail(relay.smtpPort, { to: ['447700900399@sms.localhost'], body: 'after the copy' });
+        return relay.logs.some((line) => String(line.msg).startsWith('store: damaged'));
+      },
+      20_000,
+    );
+    const damaged = relay.logs.find((line) => String(line.msg).startsWith('store: damaged'));
+    assert.equal(damaged?.level, 'error');
+    assert.ok(String(damaged?.msg).includes(file), String(damaged?.msg));
+    assert.match(String(damaged?.msg), /put the last `smsrelay backup` copy in its place/);
+    // Write probes that succeed (other pages) prove nothing: it stays red past several probes.
+    await new Promise((resolve) => setTimeout(resolve, 3_500));
+    const notReady = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
+    assert.equal(notReady.statusCode, 503);
+    assert.match(await notReady.body.text(), /"store":"the store file is damaged/);
+    const later = await sendMail(relay.smtpPort, { to: ['447700900398@sms.localhost'], body: 'later' });
+    assert.equal(later.mail.code, 451, 'refused up front from then on');
+    assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart cures nothing: it refuses the file');
+    await relay.stop();
+  });
+});
+
 describe('commits that fail', () => {
   test('/readyz turns 503 at the first failed commit and 200 again when one succeeds (a probe, with no traffic); /healthz stays 200', async () => {
     const dir = tempDir('smsrelay-busy-');
@@ -113,6 +161,7 @@ describe('commits that fail', () => {
       other.exec('BEGIN IMMEDIATE');
       const refused = await sendMail(relay.smtpPort, { to: ['447700900297@sms.localhost'], body: 'locked out' });
       assert.equal(refused.data?.code, 451, refused.data?.text);
+      assert.equal(refused.data?.text, '4.3.0 Temporary local problem: the message store is busy, try again in a moment');
       const notReady = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
       assert.equal(notReady.statusCode, 503);
       assert.deepEqual(await notReady.body.json(), {

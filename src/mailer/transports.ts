@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ClaimedMail } from '../store/types.ts';
@@ -42,6 +42,8 @@ export function maildirTransport(directory: string): MailTransport {
         await rename(temporary, join(directory, 'new', name));
         return { ok: true, response: `stored as ${name}` };
       } catch (error) {
+        // A half-written or unmoved file in tmp/ is no mail: the retry writes a new one (Maildir readers never look in tmp/).
+        await rm(temporary, { force: true }).catch(() => undefined);
         return { ok: false, permanent: false, error: (error as Error).message };
       }
     },

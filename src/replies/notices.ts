@@ -1,4 +1,4 @@
-import { RelayError } from '../errors.ts';
+import { isStoreFailure } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
 import { maskNumber } from '../sms/numbers.ts';
@@ -57,7 +57,7 @@ export class DeliveryNotices {
         },
         (error: unknown) => {
           // The store's outage is logged by the store's health (one line each way); a pass says it once, without a stack.
-          if (error instanceof RelayError && error.code === 'STORE_UNAVAILABLE') {
+          if (isStoreFailure(error)) {
             if (!this.#storeDown)
               this.#options.logger.warn({ reason: error.message }, 'notices: the store is unavailable; passes are retried at each sweep until it answers');
             this.#storeDown = true;

@@ -94,6 +94,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   const turnedAway = turnedAwayLog(logger, clock);
   /** Each connection's transaction in progress, by session id: set at MAIL, dropped when the connection closes. */
   const transactions = new Map<string, Transaction>();
+  /** The stop's last step has begun: a DATA cut off now was cut off by the relay, not left by its client. */
+  let hangingUp = false;
   const tls = () => (settings.tls ? { key: readFileSync(settings.tls.key), cert: readFileSync(settings.tls.cert) } : {});
 
   const handlers = {
@@ -253,7 +255,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             const message =
               error instanceof DataTimedOut
                 ? 'smtp: DATA timed out, the relay closed the connection; nothing accepted'
-                : 'smtp: client left during DATA; nothing accepted';
+                : hangingUp
+                  ? 'smtp: stopping: shutdownTimeout reached during DATA, the relay closed the connection; nothing accepted'
+                  : 'smtp: client left during DATA; nothing accepted';
             logger.info({ ...about, reason: error instanceof Error ? error.message : String(error) }, message);
             callback(toSmtpError(error));
           },
@@ -302,6 +306,10 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     port,
     tlsPort,
     reloadTls() {
+      if (!settings.tls) {
+        logger.info('smtp: SIGHUP: no smtp.tls configured, nothing to reload');
+        return;
+      }
       const context = tls();
       for (const server of servers) server.updateSecureContext(context);
       logger.info('smtp: TLS key and certificate reloaded');
@@ -317,6 +325,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       const deadline = performance.now() + (options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
       const inTransaction = () => servers.some((server) => [...server.connections].some((connection) => Boolean(connection.session?.envelope?.mailFrom)));
       while (inTransaction() && performance.now() < deadline) await sleep(CLOSE_POLL_MS);
+      hangingUp = true;
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
   };

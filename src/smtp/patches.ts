@@ -11,6 +11,8 @@ import { DataScanner, type SmugglingFinding } from './smuggling.ts';
  */
 
 const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
+/** smtp-server's words when it refuses a command or hangs up because it is closing (421 4.4.2 from its table). */
+const SMTP_SERVER_SHUTDOWN = 'Server shutting down';
 
 /**
  * smtp-server derives the RFC 3463 enhanced status code from the basic code alone (550 → 5.1.1),
@@ -21,6 +23,12 @@ const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 function keepHandlerEnhancedCodes(): void {
   const send = SMTPConnection.prototype.send;
   SMTPConnection.prototype.send = function sendWithOwnEnhancedCode(code, data, context) {
+    // smtp-server's own shutdown reply (every command once closing, each session hung up at the close
+    // timeout) as the catalogue has it, as the relay's own refusal of a MAIL while stopping.
+    if (code === 421 && data === SMTP_SERVER_SHUTDOWN) {
+      send.call(this, code, toSmtpError(new RelayError('SHUTTING_DOWN')).message, false);
+      return;
+    }
     const instead = typeof context === 'string' && SAYS_WHAT_TO_WRITE[context];
     const text = instead ? (addressProblems.get(this) ?? instead) : data;
     if (typeof text === 'string' && ENHANCED_CODE.test(text)) {

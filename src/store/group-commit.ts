@@ -42,7 +42,7 @@ interface PendingWrite {
 const SYNCHRONOUS_NORMAL = 1;
 
 /** Whether commits succeed: the last one that met a store fault says why not, the next good one clears it. */
-export type CommitHealth = Exclude<StoreHealth, { readonly state: 'lost' }>;
+export type CommitHealth = Extract<StoreHealth, { readonly state: 'ok' | 'failing' }>;
 
 export interface GroupCommitOptions {
   /** Runs before each commit; throwing refuses the whole batch (the store file is gone). */

@@ -3,6 +3,10 @@ import type { Logger } from '../log.ts';
 import { REAL_TIMERS, type Timers } from '../timers.ts';
 import type { Store, StoreHealth } from './types.ts';
 
+/** How to get a usable SQLite store again once its file is damaged (docs/operations.md, "Health"). */
+export const DAMAGED_STORE_FIX =
+  'stop the relay, move it and its -wal and -shm aside, put the last `smsrelay backup` copy in its place (or recover what it holds with `sqlite3 <file> .recover`), start the relay';
+
 /**
  * How long commits must keep succeeding before an outage is logged as over. As a database goes away its
  * pooled connections fail one by one while a commit on one still open succeeds: each flip was a pair of
@@ -54,6 +58,11 @@ export class StoreHealthMonitor {
         settling.unref?.();
         outage.settling = settling;
       }
+    } else if (health.state === 'damaged') {
+      this.logger.error(
+        { reason: health.reason, alert: 'store' },
+        `store: damaged: ${health.reason}; refusing mail (451) and webhooks (503) from now on: ${DAMAGED_STORE_FIX}`,
+      );
     } else if (health.state === 'lost' && health.recovery && 'file' in health.recovery) {
       this.logger.error(
         { reason: health.reason, recovery: health.recovery.file, alert: 'store' },
@@ -69,7 +78,7 @@ export class StoreHealthMonitor {
 
   /** Refuses traffic up front once the store is lost (every commit would be refused anyway). */
   get fault(): RelayError | undefined {
-    return this.#health.state === 'lost'
+    return this.#health.state === 'lost' || this.#health.state === 'damaged'
       ? new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the message store is unavailable (${this.#health.reason}); try again later`)
       : undefined;
   }
@@ -89,6 +98,8 @@ export class StoreHealthMonitor {
         return 'commits fail (see the log line "store: commits fail")';
       case 'lost':
         return 'the store file or its write-ahead log was deleted or replaced under the running relay (see the log line "store: lost")';
+      case 'damaged':
+        return 'the store file is damaged (see the log line "store: damaged")';
     }
   }
 }

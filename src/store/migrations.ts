@@ -349,11 +349,18 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
-/** Brings the database to the newest schema; refuses a database written by a newer relay. */
+/** The store was written by a newer smsrelay: the words follow "the store <file>". */
+export class NewerSchemaError extends Error {}
+
+/**
+ * Brings the database to the newest schema; refuses a database written by a newer relay. Unlike
+ * PostgreSQL's (postgres/migrate.ts), a SQLite store records no minimum reader: one relay runs on
+ * it, and an older one never takes a newer schema, additive or not (docs/several-relays.md).
+ */
 export function migrate(db: Database): { from: number; to: number } {
   const from = db.pragma('user_version', { simple: true }) as number;
   if (from > MIGRATIONS.length) {
-    throw new Error(`the store was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length}); upgrade smsrelay`);
+    throw new NewerSchemaError(`was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length})`);
   }
   const apply = db.transaction((version: number, sql: string) => {
     db.exec(sql);

@@ -110,9 +110,17 @@ export function groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: numb
   return batches;
 }
 
-/** Store failures are one error to callers: temporary, "the store is unavailable". */
+/**
+ * Store failures are temporary to callers, with the reason a client can act on: a full disk (as the
+ * free-space watermark answers it: the space ran out before the watermark's next look), a lock held
+ * past `store.busyTimeout`, else "the store is unavailable". The database's words stay in the detail, for the log.
+ */
 export function asStoreError(error: unknown): RelayError {
   const reason = error instanceof Error ? error.message : String(error);
+  const code = String((error as { code?: unknown } | undefined)?.code ?? '');
+  if (/^SQLITE_FULL/.test(code)) return new RelayError('DISK_FULL', undefined, { cause: error });
+  if (/^SQLITE_(BUSY|LOCKED)/.test(code))
+    return new RelayError('STORE_BUSY', `Temporary local problem: the message store is busy (${reason}); try again in a moment`, { cause: error });
   return new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the message store is unavailable (${reason}); try again later`, {
     cause: error,
   });

@@ -5,7 +5,7 @@
  * ThreadedStore over the worker's message port.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { RelayError } from '../errors.ts';
+import { RelayError, StoreFileError } from '../errors.ts';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 import { toBuffers } from './thread-wire.ts';
 import type { Call } from './threaded.ts';
@@ -18,7 +18,10 @@ try {
   store = SqliteStore.open(workerData as SqliteStoreOptions, (health) => port.postMessage({ health }));
   port.postMessage({ ready: true });
 } catch (error) {
-  port.postMessage({ ready: false, error: { message: error instanceof Error ? error.message : String(error) } });
+  port.postMessage({
+    ready: false,
+    error: { message: error instanceof Error ? error.message : String(error), storeFile: error instanceof StoreFileError },
+  });
   throw error;
 }
 

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { RelayError, type RelayErrorCode } from '../errors.ts';
+import { RelayError, type RelayErrorCode, StoreFileError } from '../errors.ts';
 import { NotOptedOut } from './not-opted-out.ts';
 import type { SqliteStoreOptions } from './sqlite.ts';
 import { toBuffers } from './thread-wire.ts';
@@ -25,9 +25,11 @@ export async function openThreadedStore(options: SqliteStoreOptions, onHealth: (
   let next = 0;
   let failure: Error | undefined;
   await new Promise<void>((resolve, reject) => {
-    worker.once('message', (message: { ready: boolean; error?: { message: string } }) =>
-      message.ready ? resolve() : reject(new Error(message.error?.message ?? 'the store thread did not start')),
-    );
+    worker.once('message', (message: { ready: boolean; error?: { message: string; storeFile: boolean } }) => {
+      if (message.ready) return resolve();
+      const words = message.error?.message ?? 'the store thread did not start';
+      reject(message.error?.storeFile ? new StoreFileError(words) : new Error(words));
+    });
     worker.once('error', reject);
   });
   worker.on('message', (message: { replies: Reply[] } | HealthNote) => {

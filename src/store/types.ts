@@ -94,12 +94,14 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
 /**
  * Whether the store can commit (docs/operations.md, "Health"): `failing` from a commit that meets a store fault
  * (read-only, full, locked) until one succeeds; `lost` for good once its file (or its WAL) was deleted or replaced
- * under the running relay. `recovery`: where what it held was copied (undefined while being copied).
+ * under the running relay. `recovery`: where what it held was copied (undefined while being copied). `damaged` for good
+ * once a statement met SQLite's "malformed" or "not a database" (a file copied over the live one): nothing it says is to be trusted.
  */
 export type StoreHealth =
   | { readonly state: 'ok' }
   | { readonly state: 'failing'; readonly reason: string }
-  | { readonly state: 'lost'; readonly reason: string; readonly recovery: { readonly file: string } | { readonly error: string } | undefined };
+  | { readonly state: 'lost'; readonly reason: string; readonly recovery: { readonly file: string } | { readonly error: string } | undefined }
+  | { readonly state: 'damaged'; readonly reason: string };
 
 export interface NewMail {
   readonly id: string;

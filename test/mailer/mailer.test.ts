@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
@@ -213,6 +213,17 @@ describe('mail-out queue', () => {
       ),
       'LF line ends, as Maildir readers expect: no CR anywhere',
     );
+  });
+
+  test('a Maildir delivery that cannot be moved into new/ fails (to be retried) and leaves nothing in tmp/', async () => {
+    const maildir = join(dir, 'maildir-broken');
+    const broken = maildirTransport(maildir);
+    // new/ replaced by a file: the rename fails (ENOTDIR) for root too, as on a directory the relay cannot write.
+    rmSync(join(maildir, 'new'), { recursive: true });
+    writeFileSync(join(maildir, 'new'), '');
+    const result = await broken.deliver({ ...report('unmovable'), id: 1, attempts: 0, createdAt: Date.now() });
+    assert.equal(result.ok, false);
+    assert.deepEqual(readdirSync(join(maildir, 'tmp')), [], 'no stray file for each retry');
   });
 
   test('a Maildir file keeps every octet but the CR of CRLF: 8-bit text and a lone CR stay', async () => {

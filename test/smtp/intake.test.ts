@@ -3,8 +3,20 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import nodemailer from 'nodemailer';
-import { STORE_FILE } from '../../src/relay.ts';
-import { gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { STORE_FILE, startRelay } from '../../src/relay.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import {
+  gatewayYaml,
+  maildirMessages,
+  relayEnvironment,
+  removeDir,
+  startSimulator,
+  startTestRelay,
+  tempDir,
+  type TestRelay,
+  waitFor,
+} from '../helpers/relay.ts';
 import { queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
@@ -316,5 +328,22 @@ describe('SMTP intake → gateway', () => {
     assert.equal(retried.data?.code, 250);
     await waitFor('the SMS', () => received('447700900190').length === 1);
     assert.equal(received('447700900190')[0]?.text, 'store back');
+  });
+});
+
+describe('SIGHUP without smtp.tls', () => {
+  test('says there is nothing to reload, not that a key and certificate were reloaded', async () => {
+    const dir = tempDir();
+    const log = captureLog('info');
+    const { config } = loadConfig(relayEnvironment(dir, {}), dir);
+    const relay = await startRelay(config, log.logger);
+    try {
+      relay.reloadTls();
+      const messages = log.lines.map((line) => (JSON.parse(line) as { msg: string }).msg).filter((msg) => msg.includes('TLS') || msg.includes('SIGHUP'));
+      assert.deepEqual(messages, ['smtp: SIGHUP: no smtp.tls configured, nothing to reload']);
+    } finally {
+      await relay.stop();
+      removeDir(dir);
+    }
   });
 });

@@ -5,6 +5,7 @@ import { beforeEach, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { RelayError } from '../../src/errors.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { asStoreError } from '../../src/store/rows.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { StoreHealth } from '../../src/store/types.ts';
 import { waitFor } from '../helpers/relay.ts';
@@ -27,12 +28,12 @@ describe('SQLite store', () => {
     db.close();
   });
 
-  test('a store locked by someone else fails writes with STORE_UNAVAILABLE, and recovers', async () => {
+  test('a store locked by someone else fails writes with STORE_BUSY, and recovers', async () => {
     const intruder = new BetterSqlite3(file);
     intruder.exec('BEGIN IMMEDIATE');
     await assert.rejects(store.acceptMail(mail(['+447700900123'])), (error: unknown) => {
       assert.ok(error instanceof RelayError);
-      assert.equal(error.code, 'STORE_UNAVAILABLE');
+      assert.equal(error.code, 'STORE_BUSY');
       return true;
     });
     intruder.exec('ROLLBACK');
@@ -122,5 +123,41 @@ describe('SQLite store', () => {
     assert.throws(() => SqliteStore.open({ file, busyTimeoutMs: 100 }), /newer smsrelay/);
     store = SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
     await store.close();
+  });
+});
+
+describe('store failures as the client is told them', () => {
+  test("SQLite's full database is DISK_FULL (452 4.3.1, as the watermark answers), its lock past busyTimeout STORE_BUSY; the rest STORE_UNAVAILABLE", () => {
+    const file = storeFile();
+    mkdirSync(dirname(file), { recursive: true });
+    const db = new BetterSqlite3(file, { timeout: 50 });
+    const other = new BetterSqlite3(file, { timeout: 50 });
+    try {
+      db.exec('CREATE TABLE filler (text TEXT)');
+      db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true })}`);
+      const full = (() => {
+        try {
+          db.prepare('INSERT INTO filler VALUES (?)').run('x'.repeat(64 * 1024));
+        } catch (error) {
+          return asStoreError(error);
+        }
+      })();
+      assert.equal(full?.code, 'DISK_FULL');
+      assert.equal(full?.publicReason, 'Insufficient system storage: the relay is not taking mail until disk space is freed; try again later');
+      other.exec('BEGIN EXCLUSIVE');
+      const busy = (() => {
+        try {
+          db.prepare('SELECT COUNT(*) FROM filler').get();
+        } catch (error) {
+          return asStoreError(error);
+        }
+      })();
+      assert.equal(busy?.code, 'STORE_BUSY');
+      assert.match(busy?.message ?? '', /database is locked/, "the database's words stay in the detail, for the log");
+      assert.equal(asStoreError(new Error('disk I/O error')).code, 'STORE_UNAVAILABLE');
+    } finally {
+      other.close();
+      db.close();
+    }
   });
 });
