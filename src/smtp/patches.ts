@@ -130,7 +130,8 @@ interface SessionCounts {
   withoutMail: number;
 }
 
-const sessionCounts = new WeakMap<SMTPConnection, SessionCounts>();
+/** Each connection's counts; null for a client of the trusted networks (not limited), asked once per connection. */
+const sessionCounts = new WeakMap<SMTPConnection, SessionCounts | null>();
 
 /**
  * A session of a client outside the trusted networks is closed with 421 4.7.0 after
@@ -142,8 +143,8 @@ const sessionCounts = new WeakMap<SMTPConnection, SessionCounts>();
 function limitSessions(): void {
   const countsOf = (connection: SMTPConnection) => {
     let counts = sessionCounts.get(connection);
-    if (!counts) {
-      counts = { command: '', refusals: 0, withoutMail: 0 };
+    if (counts === undefined) {
+      counts = clientOptions(connection).isTrusted?.(connection.remoteAddress) ? null : { command: '', refusals: 0, withoutMail: 0 };
       sessionCounts.set(connection, counts);
     }
     return counts;
@@ -151,8 +152,8 @@ function limitSessions(): void {
   const onCommand = SMTPConnection.prototype._onCommand;
   SMTPConnection.prototype._onCommand = function commandCounted(command, callback) {
     // An AUTH exchange's continuation lines belong to its AUTH command.
-    if (!this._nextHandler && this._ready && !clientOptions(this).isTrusted?.(this.remoteAddress)) {
-      const counts = countsOf(this);
+    const counts = !this._nextHandler && this._ready ? countsOf(this) : null;
+    if (counts) {
       counts.command = (command || '').toString('latin1', 0, 5).split(' ')[0]?.toUpperCase() ?? '';
       if (!MAIL_COMMANDS.has(counts.command) && ++counts.withoutMail > MAX_COMMANDS_WITHOUT_MAIL) {
         sendClosing(this, new RelayError('TOO_MANY_COMMANDS', `Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL}); closing the connection`));
