@@ -7,15 +7,17 @@
  * MimeNode for each part's headers, libmime, libqp, libbase64, pinned to the versions mailparser
  * pins) and follows its rules; whatever it does not follow exactly (embedded messages, delivery
  * status parts, malformed structure, huge headers or lines) is left to simpleParser: `readMail`
- * answers undefined. It departs from mailparser on purpose where mailparser's text is garbage: bytes
- * read as UTF-8 that are not UTF-8 are windows-1252 (legacyText), not U+FFFD, and a base64 text part
- * with other characters in it is refused (checkedBase64).
+ * answers undefined. It departs from mailparser on purpose where mailparser's text is garbage: the
+ * charset of a body or an encoded word is read as mail in the wild means it (charsetText: GBK
+ * labelled gb2312), never as U+FFFD, and a base64 text part with other characters in it is refused
+ * (checkedBase64).
  */
 import { isUtf8 } from 'node:buffer';
 import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
 import { decode as decodeBase64 } from 'libbase64';
+import iconv from 'iconv-lite';
 import libmime from 'libmime';
-import { decode as decodeCharset } from 'libmime/lib/charset.js';
+import { decode as decodeCharset, normalizeCharset } from 'libmime/lib/charset.js';
 import { decode as decodeQuotedPrintable } from 'libqp';
 import addressparser from 'nodemailer/lib/addressparser';
 import { RelayError } from '../errors.ts';
@@ -281,20 +283,44 @@ function contentIdOf(node: Node): string {
   return line ? headerValue(line.line) : '';
 }
 
-/** A leaf's text as mailparser decodes it: transfer encoding, format=flowed, charset, LF line ends. */
+/** A leaf's text as mailparser decodes it: transfer encoding, format=flowed, charset (see charsetText), LF line ends. */
 function decodedText(part: Part, raw: Buffer): string {
   const { node } = part;
   const body = raw.subarray(part.start, Math.max(part.start, part.end));
   let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
   if (node.flowed) bytes = Buffer.from(libmime.decodeFlowed(bytes.toString('binary'), node.delSp), 'binary');
-  const charset = node.charset || 'utf-8';
-  const utf8 = ['ascii', 'usascii', 'utf8'].includes(charset.toLowerCase().replace(/[^a-z0-9]+/g, ''));
-  const text = utf8
-    ? bytes.toString()
-    : // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
-      Buffer.from(decodeCharset(bytes, charset)).toString();
-  const decoded = text.includes('\uFFFD') && !isUtf8(bytes) && (utf8 || readsAsUtf8(charset)) ? legacyText(bytes) : text;
-  return decoded.replace(/\r?\n/g, '\n');
+  return charsetText(bytes, node.charset || '').replace(/\r?\n/g, '\n');
+}
+
+/** Labels read as UTF-8 with no decoder (mailsplit drops `ascii`; libmime reads these as UTF-8). */
+const UTF8_LABELS = new Set(['ascii', 'usascii', 'utf8']);
+
+/**
+ * Labels decoded otherwise than libmime decodes them, by iconv-lite codec. GB2312 and GBK: read as
+ * GB18030, their superset, as browsers do (the WHATWG Encoding standard), since Chinese mailers
+ * label GBK and GB18030 text `gb2312`.
+ */
+const DECODED_AS = new Map<unknown, string>([
+  [iconv.getCodec('gb2312'), 'gb18030'],
+  [iconv.getCodec('gbk'), 'gb18030'],
+]);
+
+/**
+ * Bytes in a charset label (a MIME parameter or an encoded word's; empty for none) as text, as
+ * libmime reads them except where mail mislabels its text (DECODED_AS). Bytes with no label, or one
+ * read as UTF-8, that are not UTF-8 are read as legacyText.
+ */
+function charsetText(bytes: Buffer, label: string): string {
+  if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
+    const text = bytes.toString();
+    return text.includes('\uFFFD') && !isUtf8(bytes) ? legacyText(bytes) : text;
+  }
+  const name = normalizeCharset(label);
+  const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
+  const decoder = DECODED_AS.get(codec);
+  // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
+  const text = Buffer.from(decoder ? iconv.decode(bytes, decoder) : decodeCharset(bytes, label)).toString();
+  return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacyText(bytes) : text;
 }
 
 /**
@@ -471,9 +497,29 @@ function contentTypeValue(value: string): { value: string; params: Record<string
   return { value: parsed.value ? decodeWords(parsed.value) : parsed.value, params };
 }
 
+/** The label of most encoded words, which libmime reads as charsetText does unless its bytes are not UTF-8. */
+const UTF8_WORD = /^utf-?8$/i;
+
+/** libmime's encoded-word reading, with each word's bytes read as a body's are (charsetText). */
+class WordReader extends libmime.Libmime {
+  override decodeWord(charset: string, encoding: string, text: string): string {
+    // An RFC 2231 language tag (`utf-8*de`) is ignored, as libmime ignores it.
+    const label = charset.split('*')[0] ?? '';
+    // Most words are valid UTF-8: libmime's own reading is charsetText's, and its fastest.
+    if (UTF8_WORD.test(label)) {
+      const decoded = super.decodeWord(label, encoding, text);
+      if (!decoded.includes('\uFFFD')) return decoded;
+    }
+    // libmime undoes Q or B; `binary` hands the bytes back one character each.
+    return charsetText(Buffer.from(super.decodeWord('binary', encoding, text), 'latin1'), label);
+  }
+}
+
+const words = new WordReader();
+
 function decodeWords(value: string): string {
   try {
-    return libmime.decodeWords(value);
+    return words.decodeWords(value);
   } catch {
     return value;
   }

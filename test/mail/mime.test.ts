@@ -259,6 +259,19 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     assert.equal(readMail(latin1('Content-Type: text/plain; charset=iso-8859-2\n\nZa\xbf\xf3\xb3\xe6\n'))?.text, 'Zażółć\n');
   });
 
+  test('an encoded word labelled UTF-8 holding 8-bit bytes that are not UTF-8 is windows-1252, never U+FFFD', () => {
+    assert.equal(readMail(latin1('Subject: =?UTF-8?Q?Caf=E9_geschlossen?=\n\n'))?.subject, 'Café geschlossen');
+    assert.equal(readMail(latin1('Subject: =?utf-8?B?Q2Fm6SA=?= =?utf-8?Q?=80_5?=\n\n'))?.subject, 'Café € 5');
+  });
+
+  test('GB2312 and GBK labels are read as GB18030, their superset: its four-byte characters are no U+FFFD', () => {
+    for (const label of ['gb2312', 'GBK', 'x-gbk']) {
+      const raw = latin1(`Content-Type: text/plain; charset=${label}\nContent-Transfer-Encoding: 8bit\n\n\xbb\xfa\xb7\xbf \x819\xee9 \xce\xc2\xb6\xc8\n`);
+      assert.equal(readMail(raw)?.text, '机房 㐀 温度\n', label);
+    }
+    assert.equal(readMail(latin1('Subject: =?gb2312?B?u/q3vyCBOe45?=\n\n'))?.subject, '机房 㐀');
+  });
+
   test('a base64 text part with lines that are not base64 is refused as unreadable, naming the line', () => {
     const raw = latin1('Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nSGVsbG8g\n*** garbage ***\nd29ybGQ=\n');
     assert.throws(
