@@ -8,9 +8,9 @@
  * pins) and follows its rules; whatever it does not follow exactly (embedded messages, delivery
  * status parts, malformed structure, huge headers or lines) is left to simpleParser: `readMail`
  * answers undefined. It departs from mailparser on purpose where mailparser's text is garbage: the
- * charset of a body or an encoded word is read as mail in the wild means it (charsetText: GBK
- * labelled gb2312), never as U+FFFD, and a base64 text part with other characters in it is refused
- * (checkedBase64).
+ * charset of a body or an encoded word is read as mail in the wild means it (charsetText: UTF-7,
+ * GBK labelled gb2312), never as U+FFFD, and a base64 text part with other characters in it is
+ * refused (checkedBase64).
  */
 import { isUtf8 } from 'node:buffer';
 import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
@@ -296,11 +296,14 @@ function decodedText(part: Part, raw: Buffer): string {
 const UTF8_LABELS = new Set(['ascii', 'usascii', 'utf8']);
 
 /**
- * Labels decoded otherwise than libmime decodes them, by iconv-lite codec. GB2312 and GBK: read as
- * GB18030, their superset, as browsers do (the WHATWG Encoding standard), since Chinese mailers
- * label GBK and GB18030 text `gb2312`.
+ * Labels decoded otherwise than libmime decodes them, by iconv-lite codec. UTF-7 (also
+ * `unicode-1-1-utf-7`): libmime refuses it and reads its bytes as UTF-8 (`Caf+AOk`), because markup
+ * can hide in it from a filter that reads bytes (`+ADw-script+AD4-`); the relay reads the decoded
+ * text only, and sends it as text. GB2312 and GBK: read as GB18030, their superset, as browsers do
+ * (the WHATWG Encoding standard), since Chinese mailers label GBK and GB18030 text `gb2312`.
  */
 const DECODED_AS = new Map<unknown, string>([
+  [iconv.getCodec('utf-7'), 'utf-7'],
   [iconv.getCodec('gb2312'), 'gb18030'],
   [iconv.getCodec('gbk'), 'gb18030'],
 ]);

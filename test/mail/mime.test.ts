@@ -129,7 +129,6 @@ describe('readMail reads what simpleParser reads', () => {
       ),
     ],
     ['ISO-2022-JP', mime('Content-Type: text/plain; charset=ISO-2022-JP\nContent-Transfer-Encoding: 7bit', '\x1b$B$3$s$K$A$O\x1b(B\n')],
-    ['UTF-7 is not decoded', mime('Content-Type: text/plain; charset=utf-7', 'Hi +ADw-b+AD4-\n')],
     ['headers only', Buffer.from('Subject: nothing else\r\nFrom: a@example.com\r\n')],
     ['no line break at the end, LF only', Buffer.from('Subject: lf\nContent-Type: text/plain\n\nline one\nline two')],
     [
@@ -257,6 +256,16 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     assert.equal(readMail(Buffer.from('Subject: Störung\r\n\r\nCafé crème\r\n'))?.text, 'Café crème\n');
     assert.equal(readMail(Buffer.from('Subject: Störung\r\n\r\n'))?.subject, 'Störung');
     assert.equal(readMail(latin1('Content-Type: text/plain; charset=iso-8859-2\n\nZa\xbf\xf3\xb3\xe6\n'))?.text, 'Zażółć\n');
+  });
+
+  test('UTF-7 is decoded, by any of its labels, in the body and in encoded words', () => {
+    const body = 'Caf+AOk ist geschlossen +IBM morgen wieder offen. +bilepg-\n';
+    for (const label of ['UTF-7', 'utf-7', 'unicode-1-1-utf-7']) {
+      const raw = latin1(`Content-Type: text/plain; charset=${label}\nContent-Transfer-Encoding: 7bit\n\n${body}`);
+      assert.equal(readMail(raw)?.text, 'Café ist geschlossen – morgen wieder offen. 温度\n', label);
+    }
+    assert.equal(readMail(latin1('Subject: =?UTF-7?Q?Caf+AOk-_geschlossen?=\n\n'))?.subject, 'Café geschlossen');
+    assert.equal(readMail(latin1('From: =?utf-7?B?Sm9zK0FPay0=?= <jose@example.com>\n\nx\n'))?.from?.value[0]?.name, 'José');
   });
 
   test('an encoded word labelled UTF-8 holding 8-bit bytes that are not UTF-8 is windows-1252, never U+FFFD', () => {
