@@ -8,9 +8,9 @@
  * pins) and follows its rules; whatever it does not follow exactly (embedded messages, delivery
  * status parts, malformed structure, huge headers or lines) is left to simpleParser: `readMail`
  * answers undefined. It departs from mailparser on purpose where mailparser's text is garbage: the
- * charset of a body or an encoded word is read as mail in the wild means it (charsetText: UTF-7,
- * GBK labelled gb2312), never as U+FFFD, and a base64 text part with other characters in it is
- * refused (checkedBase64).
+ * charset of a body or an encoded word is read as mail in the wild means it (charsetText: a label
+ * that lies, UTF-7, GBK labelled gb2312), never as U+FFFD, and a base64 text part with other
+ * characters in it is refused (checkedBase64).
  */
 import { isUtf8 } from 'node:buffer';
 import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
@@ -296,6 +296,20 @@ function decodedText(part: Part, raw: Buffer): string {
 const UTF8_LABELS = new Set(['ascii', 'usascii', 'utf8']);
 
 /**
+ * Single-byte charsets of Latin script, by iconv-lite codec (so that every alias counts: `latin1`,
+ * `cp1252`, `l9`). Bytes labelled with one that are valid UTF-8 are UTF-8: scripts and mailers that
+ * put a fixed `iso-8859-1` or `windows-1252` label on whatever text they get mislabel UTF-8 so, while
+ * Latin text is valid UTF-8 only by accident (each of its 8-bit letters would have to pair with the
+ * next as UTF-8's sequences do, an accented capital then a symbol: `Ã©`); ASCII reads the same either way.
+ */
+const LATIN_CODECS = new Set<unknown>(
+  [1, 2, 3, 4, 9, 10, 13, 14, 15, 16]
+    .map((part) => `iso-8859-${part}`)
+    .concat(['windows-1250', 'windows-1252', 'windows-1254', 'windows-1257', 'windows-1258'])
+    .map((name) => iconv.getCodec(name)),
+);
+
+/**
  * Labels decoded otherwise than libmime decodes them, by iconv-lite codec. UTF-7 (also
  * `unicode-1-1-utf-7`): libmime refuses it and reads its bytes as UTF-8 (`Caf+AOk`), because markup
  * can hide in it from a filter that reads bytes (`+ADw-script+AD4-`); the relay reads the decoded
@@ -310,8 +324,8 @@ const DECODED_AS = new Map<unknown, string>([
 
 /**
  * Bytes in a charset label (a MIME parameter or an encoded word's; empty for none) as text, as
- * libmime reads them except where mail mislabels its text (DECODED_AS). Bytes with no label, or one
- * read as UTF-8, that are not UTF-8 are read as legacyText.
+ * libmime reads them except where mail mislabels its text (LATIN_CODECS, DECODED_AS). Bytes with no
+ * label, or one read as UTF-8, that are not UTF-8 are read as legacyText.
  */
 function charsetText(bytes: Buffer, label: string): string {
   if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
@@ -320,6 +334,7 @@ function charsetText(bytes: Buffer, label: string): string {
   }
   const name = normalizeCharset(label);
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
+  if (LATIN_CODECS.has(codec) && isUtf8(bytes)) return bytes.toString();
   const decoder = DECODED_AS.get(codec);
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? iconv.decode(bytes, decoder) : decodeCharset(bytes, label)).toString();

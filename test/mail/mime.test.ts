@@ -281,6 +281,28 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     assert.equal(readMail(latin1('Subject: =?gb2312?B?u/q3vyCBOe45?=\n\n'))?.subject, '机房 㐀');
   });
 
+  test('text labelled with a single-byte Latin charset that is valid UTF-8 is read as UTF-8', () => {
+    const utf8 = (text: string) => Buffer.from(text).toString('latin1');
+    const bodies: Array<[string, string]> = [
+      ['iso-8859-1, 8bit', `Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\n${utf8('Température élevée, Grüße')}\n`],
+      [
+        'windows-1252, quoted-printable',
+        'Content-Type: text/plain; charset=windows-1252\nContent-Transfer-Encoding: quoted-printable\n\nTemp=C3=A9rature =C3=A9lev=C3=A9e, Gr=C3=BC=C3=9Fe\n',
+      ],
+      [
+        'latin1, base64',
+        `Content-Type: text/plain; charset=latin1\nContent-Transfer-Encoding: base64\n\n${Buffer.from('Température élevée, Grüße\n').toString('base64')}\n`,
+      ],
+      ['iso-8859-15', `Content-Type: text/plain; charset=ISO-8859-15\n\n${utf8('Température élevée, Grüße')}\n`],
+    ];
+    for (const [label, raw] of bodies) assert.equal(readMail(latin1(raw))?.text, 'Température élevée, Grüße\n', label);
+    assert.equal(readMail(latin1('Subject: =?ISO-8859-1?Q?Caf=C3=A9_geschlossen?=\n\n'))?.subject, 'Café geschlossen');
+    assert.equal(readMail(latin1('Subject: =?us-ascii?Q?Caf=C3=A9?=\n\n'))?.subject, 'Café');
+    // Latin text is read in its label: here no byte sequence is UTF-8.
+    assert.equal(readMail(latin1('Content-Type: text/plain; charset=windows-1252\n\n\x93Gr\xfc\xdfe\x94 \xc3 la gare\n'))?.text, '“Grüße” Ã la gare\n');
+    assert.equal(readMail(latin1('Subject: =?ISO-8859-1?Q?Caf=E9?=\n\n'))?.subject, 'Café');
+  });
+
   test('a base64 text part with lines that are not base64 is refused as unreadable, naming the line', () => {
     const raw = latin1('Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nSGVsbG8g\n*** garbage ***\nd29ybGQ=\n');
     assert.throws(
