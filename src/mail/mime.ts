@@ -9,8 +9,8 @@
  * status parts, malformed structure, huge headers or lines) is left to simpleParser: `readMail`
  * answers undefined. It departs from mailparser on purpose where mailparser's text is garbage: the
  * charset of a body or an encoded word is read as mail in the wild means it (charsetText: a label
- * that lies, UTF-7, GBK labelled gb2312), never as U+FFFD, and a base64 text part with other
- * characters in it is refused (checkedBase64).
+ * that lies, UTF-7, GBK labelled gb2312, an HTML part's `<meta>`), never as U+FFFD, and a base64
+ * text part with other characters in it is refused (checkedBase64).
  */
 import { isUtf8 } from 'node:buffer';
 import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
@@ -289,7 +289,8 @@ function decodedText(part: Part, raw: Buffer): string {
   const body = raw.subarray(part.start, Math.max(part.start, part.end));
   let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
   if (node.flowed) bytes = Buffer.from(libmime.decodeFlowed(bytes.toString('binary'), node.delSp), 'binary');
-  return charsetText(bytes, node.charset || '').replace(/\r?\n/g, '\n');
+  const legacy = !node.charset && node.contentType === 'text/html' ? declaredHtmlText : legacyText;
+  return charsetText(bytes, node.charset || '', legacy).replace(/\r?\n/g, '\n');
 }
 
 /** Labels read as UTF-8 with no decoder (mailsplit drops `ascii`; libmime reads these as UTF-8). */
@@ -325,12 +326,12 @@ const DECODED_AS = new Map<unknown, string>([
 /**
  * Bytes in a charset label (a MIME parameter or an encoded word's; empty for none) as text, as
  * libmime reads them except where mail mislabels its text (LATIN_CODECS, DECODED_AS). Bytes with no
- * label, or one read as UTF-8, that are not UTF-8 are read as legacyText.
+ * label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
  */
-function charsetText(bytes: Buffer, label: string): string {
+function charsetText(bytes: Buffer, label: string, legacy: (bytes: Buffer) => string = legacyText): string {
   if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
     const text = bytes.toString();
-    return text.includes('\uFFFD') && !isUtf8(bytes) ? legacyText(bytes) : text;
+    return text.includes('\uFFFD') && !isUtf8(bytes) ? legacy(bytes) : text;
   }
   const name = normalizeCharset(label);
   const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
@@ -338,7 +339,7 @@ function charsetText(bytes: Buffer, label: string): string {
   const decoder = DECODED_AS.get(codec);
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? iconv.decode(bytes, decoder) : decodeCharset(bytes, label)).toString();
-  return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacyText(bytes) : text;
+  return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
 }
 
 /**
@@ -353,6 +354,25 @@ function legacyText(bytes: Buffer): string {
   // the WHATWG standard maps them to (removed from the SMS text later), not U+FFFD. Node's own
   // TextDecoder reads this label as ISO-8859-1, without € and the curly quotes.
   return decodeCharset(bytes, 'windows-1252').replace(/\uFFFD/g, (_, offset: number) => String.fromCharCode(bytes[offset] ?? 0));
+}
+
+/** The HTML standard's prescan looks for a `<meta>` charset declaration this far into the document only. */
+const HTML_PRESCAN_BYTES = 1024;
+/** A comment (skipped, as the prescan skips it) or a `<meta>` tag declaring a charset: `charset="…"` or `content="text/html; charset=…"`. */
+const META_CHARSET = /<!--[\s\S]*?-->|<meta\b[^>]*?\bcharset\s*=\s*["']?\s*([^\s"'>;/]+)/gi;
+/** The HTML standard reads these declarations as UTF-8 and windows-1252 (a prescan of bytes found them, so the text is not UTF-16): here, bytes that are not UTF-8 are legacyText. */
+const META_UNREAD = /^(?:utf-?16|x-user-defined)/i;
+
+/**
+ * An HTML part with no MIME charset whose bytes are not UTF-8 is in the charset its `<meta>`
+ * declares, as a browser reads it (`<meta charset="shift_jis">`, Outlook's `<meta http-equiv=
+ * "Content-Type" content="text/html; charset=windows-1251">`); with none, in a legacy one.
+ */
+function declaredHtmlText(bytes: Buffer): string {
+  for (const [, declared] of bytes.toString('latin1', 0, HTML_PRESCAN_BYTES).matchAll(META_CHARSET)) {
+    if (declared) return META_UNREAD.test(declared) ? legacyText(bytes) : charsetText(bytes, declared);
+  }
+  return legacyText(bytes);
 }
 
 /** `é` in UTF-8: a charset that decodes it to `é` is read as UTF-8. */

@@ -268,6 +268,23 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     assert.equal(readMail(latin1('From: =?utf-7?B?Sm9zK0FPay0=?= <jose@example.com>\n\nx\n'))?.from?.value[0]?.name, 'José');
   });
 
+  test('an HTML part with no MIME charset whose bytes are not UTF-8 is read in the charset its <meta> declares', () => {
+    const html = (head: string, body: string, charset = '') =>
+      readMail(latin1(`Content-Type: text/html${charset}\nContent-Transfer-Encoding: 8bit\n\n<html><head>${head}</head><body><p>${body}</p></body></html>\n`))
+        ?.html;
+    const russian = '\xd2\xe5\xec\xef\xe5\xf0\xe0\xf2\xf3\xf0\xe0'; // Температура in windows-1251
+    assert.match(String(html('<meta http-equiv="Content-Type" content="text/html; charset=windows-1251">', russian)), /<p>Температура<\/p>/);
+    assert.match(String(html("<META HTTP-EQUIV='content-type' CONTENT='text/html;charset=koi8-r'>", '\xf4\xc5\xcd\xd0')), /<p>Темп<\/p>/);
+    assert.match(String(html('<meta charset="shift_jis">', '\x83T\x81[\x83o\x81[\x92\xe2\x8e~')), /<p>サーバー停止<\/p>/);
+    // Not read: a declaration in a comment, one past the prescan's first 1024 bytes, UTF-16 (read as UTF-8 by the standard).
+    assert.match(String(html('<!-- <meta charset="windows-1251"> -->', russian)), /<p>Òåìïåðàòóðà<\/p>/);
+    assert.match(String(html(`<title>${'x'.repeat(1024)}</title><meta charset="windows-1251">`, russian)), /<p>Òåìïåðàòóðà<\/p>/);
+    assert.match(String(html('<meta charset="utf-16">', 'Caf\xe9')), /<p>Café<\/p>/);
+    // A MIME charset, or bytes that are UTF-8, are not overruled by the <meta>.
+    assert.match(String(html('<meta charset="windows-1251">', 'Caf\xe9', '; charset=iso-8859-1')), /<p>Café<\/p>/);
+    assert.match(String(html('<meta charset="windows-1251">', 'Caf\xc3\xa9')), /<p>Café<\/p>/);
+  });
+
   test('an encoded word labelled UTF-8 holding 8-bit bytes that are not UTF-8 is windows-1252, never U+FFFD', () => {
     assert.equal(readMail(latin1('Subject: =?UTF-8?Q?Caf=E9_geschlossen?=\n\n'))?.subject, 'Café geschlossen');
     assert.equal(readMail(latin1('Subject: =?utf-8?B?Q2Fm6SA=?= =?utf-8?Q?=80_5?=\n\n'))?.subject, 'Café € 5');
