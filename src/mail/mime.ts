@@ -7,15 +7,17 @@
  * MimeNode for each part's headers, libmime, libqp, libbase64, pinned to the versions mailparser
  * pins) and follows its rules; whatever it does not follow exactly (embedded messages, delivery
  * status parts, malformed structure, huge headers or lines) is left to simpleParser: `readMail`
- * answers undefined. It departs from mailparser on purpose where mailparser's text is garbage: bytes
- * read as UTF-8 that are not UTF-8 are windows-1252 (legacyText), not U+FFFD, and a base64 text part
- * with other characters in it is refused (checkedBase64).
+ * answers undefined. It departs from mailparser on purpose where mailparser's text is garbage: the
+ * charset of a body or an encoded word is read as mail in the wild means it (charsetText: a label
+ * that lies, UTF-7, GBK labelled gb2312, an HTML part's `<meta>`), never as U+FFFD, and a base64
+ * text part with other characters in it is refused (checkedBase64).
  */
 import { isUtf8 } from 'node:buffer';
 import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
 import { decode as decodeBase64 } from 'libbase64';
+import iconv from 'iconv-lite';
 import libmime from 'libmime';
-import { decode as decodeCharset } from 'libmime/lib/charset.js';
+import { decode as decodeCharset, normalizeCharset } from 'libmime/lib/charset.js';
 import { decode as decodeQuotedPrintable } from 'libqp';
 import addressparser from 'nodemailer/lib/addressparser';
 import { RelayError } from '../errors.ts';
@@ -281,20 +283,63 @@ function contentIdOf(node: Node): string {
   return line ? headerValue(line.line) : '';
 }
 
-/** A leaf's text as mailparser decodes it: transfer encoding, format=flowed, charset, LF line ends. */
+/** A leaf's text as mailparser decodes it: transfer encoding, format=flowed, charset (see charsetText), LF line ends. */
 function decodedText(part: Part, raw: Buffer): string {
   const { node } = part;
   const body = raw.subarray(part.start, Math.max(part.start, part.end));
   let bytes = node.encoding === 'base64' ? checkedBase64(body) : node.encoding === 'quoted-printable' ? decodeQuotedPrintable(body) : body;
   if (node.flowed) bytes = Buffer.from(libmime.decodeFlowed(bytes.toString('binary'), node.delSp), 'binary');
-  const charset = node.charset || 'utf-8';
-  const utf8 = ['ascii', 'usascii', 'utf8'].includes(charset.toLowerCase().replace(/[^a-z0-9]+/g, ''));
-  const text = utf8
-    ? bytes.toString()
-    : // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
-      Buffer.from(decodeCharset(bytes, charset)).toString();
-  const decoded = text.includes('\uFFFD') && !isUtf8(bytes) && (utf8 || readsAsUtf8(charset)) ? legacyText(bytes) : text;
-  return decoded.replace(/\r?\n/g, '\n');
+  const legacy = !node.charset && node.contentType === 'text/html' ? declaredHtmlText : legacyText;
+  return charsetText(bytes, node.charset || '', legacy).replace(/\r?\n/g, '\n');
+}
+
+/** Labels read as UTF-8 with no decoder (mailsplit drops `ascii`; libmime reads these as UTF-8). */
+const UTF8_LABELS = new Set(['ascii', 'usascii', 'utf8']);
+
+/**
+ * Single-byte charsets of Latin script, by iconv-lite codec (so that every alias counts: `latin1`,
+ * `cp1252`, `l9`). Bytes labelled with one that are valid UTF-8 are UTF-8: scripts and mailers that
+ * put a fixed `iso-8859-1` or `windows-1252` label on whatever text they get mislabel UTF-8 so, while
+ * Latin text is valid UTF-8 only by accident (each of its 8-bit letters would have to pair with the
+ * next as UTF-8's sequences do, an accented capital then a symbol: `Ã©`); ASCII reads the same either way.
+ */
+const LATIN_CODECS = new Set<unknown>(
+  [1, 2, 3, 4, 9, 10, 13, 14, 15, 16]
+    .map((part) => `iso-8859-${part}`)
+    .concat(['windows-1250', 'windows-1252', 'windows-1254', 'windows-1257', 'windows-1258'])
+    .map((name) => iconv.getCodec(name)),
+);
+
+/**
+ * Labels decoded otherwise than libmime decodes them, by iconv-lite codec. UTF-7 (also
+ * `unicode-1-1-utf-7`): libmime refuses it and reads its bytes as UTF-8 (`Caf+AOk`), because markup
+ * can hide in it from a filter that reads bytes (`+ADw-script+AD4-`); the relay reads the decoded
+ * text only, and sends it as text. GB2312 and GBK: read as GB18030, their superset, as browsers do
+ * (the WHATWG Encoding standard), since Chinese mailers label GBK and GB18030 text `gb2312`.
+ */
+const DECODED_AS = new Map<unknown, string>([
+  [iconv.getCodec('utf-7'), 'utf-7'],
+  [iconv.getCodec('gb2312'), 'gb18030'],
+  [iconv.getCodec('gbk'), 'gb18030'],
+]);
+
+/**
+ * Bytes in a charset label (a MIME parameter or an encoded word's; empty for none) as text, as
+ * libmime reads them except where mail mislabels its text (LATIN_CODECS, DECODED_AS). Bytes with no
+ * label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
+ */
+function charsetText(bytes: Buffer, label: string, legacy: (bytes: Buffer) => string = legacyText): string {
+  if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
+    const text = bytes.toString();
+    return text.includes('\uFFFD') && !isUtf8(bytes) ? legacy(bytes) : text;
+  }
+  const name = normalizeCharset(label);
+  const codec = iconv.encodingExists(name) ? iconv.getCodec(name) : undefined;
+  if (LATIN_CODECS.has(codec) && isUtf8(bytes)) return bytes.toString();
+  const decoder = DECODED_AS.get(codec);
+  // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
+  const text = Buffer.from(decoder ? iconv.decode(bytes, decoder) : decodeCharset(bytes, label)).toString();
+  return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
 }
 
 /**
@@ -309,6 +354,25 @@ function legacyText(bytes: Buffer): string {
   // the WHATWG standard maps them to (removed from the SMS text later), not U+FFFD. Node's own
   // TextDecoder reads this label as ISO-8859-1, without € and the curly quotes.
   return decodeCharset(bytes, 'windows-1252').replace(/\uFFFD/g, (_, offset: number) => String.fromCharCode(bytes[offset] ?? 0));
+}
+
+/** The HTML standard's prescan looks for a `<meta>` charset declaration this far into the document only. */
+const HTML_PRESCAN_BYTES = 1024;
+/** A comment (skipped, as the prescan skips it) or a `<meta>` tag declaring a charset: `charset="…"` or `content="text/html; charset=…"`. */
+const META_CHARSET = /<!--[\s\S]*?-->|<meta\b[^>]*?\bcharset\s*=\s*["']?\s*([^\s"'>;/]+)/gi;
+/** The HTML standard reads these declarations as UTF-8 and windows-1252 (a prescan of bytes found them, so the text is not UTF-16): here, bytes that are not UTF-8 are legacyText. */
+const META_UNREAD = /^(?:utf-?16|x-user-defined)/i;
+
+/**
+ * An HTML part with no MIME charset whose bytes are not UTF-8 is in the charset its `<meta>`
+ * declares, as a browser reads it (`<meta charset="shift_jis">`, Outlook's `<meta http-equiv=
+ * "Content-Type" content="text/html; charset=windows-1251">`); with none, in a legacy one.
+ */
+function declaredHtmlText(bytes: Buffer): string {
+  for (const [, declared] of bytes.toString('latin1', 0, HTML_PRESCAN_BYTES).matchAll(META_CHARSET)) {
+    if (declared) return META_UNREAD.test(declared) ? legacyText(bytes) : charsetText(bytes, declared);
+  }
+  return legacyText(bytes);
 }
 
 /** `é` in UTF-8: a charset that decodes it to `é` is read as UTF-8. */
@@ -471,9 +535,29 @@ function contentTypeValue(value: string): { value: string; params: Record<string
   return { value: parsed.value ? decodeWords(parsed.value) : parsed.value, params };
 }
 
+/** The label of most encoded words, which libmime reads as charsetText does unless its bytes are not UTF-8. */
+const UTF8_WORD = /^utf-?8$/i;
+
+/** libmime's encoded-word reading, with each word's bytes read as a body's are (charsetText). */
+class WordReader extends libmime.Libmime {
+  override decodeWord(charset: string, encoding: string, text: string): string {
+    // An RFC 2231 language tag (`utf-8*de`) is ignored, as libmime ignores it.
+    const label = charset.split('*')[0] ?? '';
+    // Most words are valid UTF-8: libmime's own reading is charsetText's, and its fastest.
+    if (UTF8_WORD.test(label)) {
+      const decoded = super.decodeWord(label, encoding, text);
+      if (!decoded.includes('\uFFFD')) return decoded;
+    }
+    // libmime undoes Q or B; `binary` hands the bytes back one character each.
+    return charsetText(Buffer.from(super.decodeWord('binary', encoding, text), 'latin1'), label);
+  }
+}
+
+const words = new WordReader();
+
 function decodeWords(value: string): string {
   try {
-    return libmime.decodeWords(value);
+    return words.decodeWords(value);
   } catch {
     return value;
   }

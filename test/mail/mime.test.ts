@@ -129,7 +129,6 @@ describe('readMail reads what simpleParser reads', () => {
       ),
     ],
     ['ISO-2022-JP', mime('Content-Type: text/plain; charset=ISO-2022-JP\nContent-Transfer-Encoding: 7bit', '\x1b$B$3$s$K$A$O\x1b(B\n')],
-    ['UTF-7 is not decoded', mime('Content-Type: text/plain; charset=utf-7', 'Hi +ADw-b+AD4-\n')],
     ['headers only', Buffer.from('Subject: nothing else\r\nFrom: a@example.com\r\n')],
     ['no line break at the end, LF only', Buffer.from('Subject: lf\nContent-Type: text/plain\n\nline one\nline two')],
     [
@@ -257,6 +256,68 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     assert.equal(readMail(Buffer.from('Subject: Störung\r\n\r\nCafé crème\r\n'))?.text, 'Café crème\n');
     assert.equal(readMail(Buffer.from('Subject: Störung\r\n\r\n'))?.subject, 'Störung');
     assert.equal(readMail(latin1('Content-Type: text/plain; charset=iso-8859-2\n\nZa\xbf\xf3\xb3\xe6\n'))?.text, 'Zażółć\n');
+  });
+
+  test('UTF-7 is decoded, by any of its labels, in the body and in encoded words', () => {
+    const body = 'Caf+AOk ist geschlossen +IBM morgen wieder offen. +bilepg-\n';
+    for (const label of ['UTF-7', 'utf-7', 'unicode-1-1-utf-7']) {
+      const raw = latin1(`Content-Type: text/plain; charset=${label}\nContent-Transfer-Encoding: 7bit\n\n${body}`);
+      assert.equal(readMail(raw)?.text, 'Café ist geschlossen – morgen wieder offen. 温度\n', label);
+    }
+    assert.equal(readMail(latin1('Subject: =?UTF-7?Q?Caf+AOk-_geschlossen?=\n\n'))?.subject, 'Café geschlossen');
+    assert.equal(readMail(latin1('From: =?utf-7?B?Sm9zK0FPay0=?= <jose@example.com>\n\nx\n'))?.from?.value[0]?.name, 'José');
+  });
+
+  test('an HTML part with no MIME charset whose bytes are not UTF-8 is read in the charset its <meta> declares', () => {
+    const html = (head: string, body: string, charset = '') =>
+      readMail(latin1(`Content-Type: text/html${charset}\nContent-Transfer-Encoding: 8bit\n\n<html><head>${head}</head><body><p>${body}</p></body></html>\n`))
+        ?.html;
+    const russian = '\xd2\xe5\xec\xef\xe5\xf0\xe0\xf2\xf3\xf0\xe0'; // Температура in windows-1251
+    assert.match(String(html('<meta http-equiv="Content-Type" content="text/html; charset=windows-1251">', russian)), /<p>Температура<\/p>/);
+    assert.match(String(html("<META HTTP-EQUIV='content-type' CONTENT='text/html;charset=koi8-r'>", '\xf4\xc5\xcd\xd0')), /<p>Темп<\/p>/);
+    assert.match(String(html('<meta charset="shift_jis">', '\x83T\x81[\x83o\x81[\x92\xe2\x8e~')), /<p>サーバー停止<\/p>/);
+    // Not read: a declaration in a comment, one past the prescan's first 1024 bytes, UTF-16 (read as UTF-8 by the standard).
+    assert.match(String(html('<!-- <meta charset="windows-1251"> -->', russian)), /<p>Òåìïåðàòóðà<\/p>/);
+    assert.match(String(html(`<title>${'x'.repeat(1024)}</title><meta charset="windows-1251">`, russian)), /<p>Òåìïåðàòóðà<\/p>/);
+    assert.match(String(html('<meta charset="utf-16">', 'Caf\xe9')), /<p>Café<\/p>/);
+    // A MIME charset, or bytes that are UTF-8, are not overruled by the <meta>.
+    assert.match(String(html('<meta charset="windows-1251">', 'Caf\xe9', '; charset=iso-8859-1')), /<p>Café<\/p>/);
+    assert.match(String(html('<meta charset="windows-1251">', 'Caf\xc3\xa9')), /<p>Café<\/p>/);
+  });
+
+  test('an encoded word labelled UTF-8 holding 8-bit bytes that are not UTF-8 is windows-1252, never U+FFFD', () => {
+    assert.equal(readMail(latin1('Subject: =?UTF-8?Q?Caf=E9_geschlossen?=\n\n'))?.subject, 'Café geschlossen');
+    assert.equal(readMail(latin1('Subject: =?utf-8?B?Q2Fm6SA=?= =?utf-8?Q?=80_5?=\n\n'))?.subject, 'Café € 5');
+  });
+
+  test('GB2312 and GBK labels are read as GB18030, their superset: its four-byte characters are no U+FFFD', () => {
+    for (const label of ['gb2312', 'GBK', 'x-gbk']) {
+      const raw = latin1(`Content-Type: text/plain; charset=${label}\nContent-Transfer-Encoding: 8bit\n\n\xbb\xfa\xb7\xbf \x819\xee9 \xce\xc2\xb6\xc8\n`);
+      assert.equal(readMail(raw)?.text, '机房 㐀 温度\n', label);
+    }
+    assert.equal(readMail(latin1('Subject: =?gb2312?B?u/q3vyCBOe45?=\n\n'))?.subject, '机房 㐀');
+  });
+
+  test('text labelled with a single-byte Latin charset that is valid UTF-8 is read as UTF-8', () => {
+    const utf8 = (text: string) => Buffer.from(text).toString('latin1');
+    const bodies: Array<[string, string]> = [
+      ['iso-8859-1, 8bit', `Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: 8bit\n\n${utf8('Température élevée, Grüße')}\n`],
+      [
+        'windows-1252, quoted-printable',
+        'Content-Type: text/plain; charset=windows-1252\nContent-Transfer-Encoding: quoted-printable\n\nTemp=C3=A9rature =C3=A9lev=C3=A9e, Gr=C3=BC=C3=9Fe\n',
+      ],
+      [
+        'latin1, base64',
+        `Content-Type: text/plain; charset=latin1\nContent-Transfer-Encoding: base64\n\n${Buffer.from('Température élevée, Grüße\n').toString('base64')}\n`,
+      ],
+      ['iso-8859-15', `Content-Type: text/plain; charset=ISO-8859-15\n\n${utf8('Température élevée, Grüße')}\n`],
+    ];
+    for (const [label, raw] of bodies) assert.equal(readMail(latin1(raw))?.text, 'Température élevée, Grüße\n', label);
+    assert.equal(readMail(latin1('Subject: =?ISO-8859-1?Q?Caf=C3=A9_geschlossen?=\n\n'))?.subject, 'Café geschlossen');
+    assert.equal(readMail(latin1('Subject: =?us-ascii?Q?Caf=C3=A9?=\n\n'))?.subject, 'Café');
+    // Latin text is read in its label: here no byte sequence is UTF-8.
+    assert.equal(readMail(latin1('Content-Type: text/plain; charset=windows-1252\n\n\x93Gr\xfc\xdfe\x94 \xc3 la gare\n'))?.text, '“Grüße” Ã la gare\n');
+    assert.equal(readMail(latin1('Subject: =?ISO-8859-1?Q?Caf=E9?=\n\n'))?.subject, 'Café');
   });
 
   test('a base64 text part with lines that are not base64 is refused as unreadable, naming the line', () => {
