@@ -86,7 +86,7 @@ export function takeLeadingContextLine(body: string): { readonly rest: string; r
 }
 
 /** `Name:Value` with nothing between the colon and the value: how the seed gateways write them. */
-const SUBJECT_TOKEN = /(^|\s)([A-Za-z]+):(\S+)(?=\s|$)/g;
+const SUBJECT_TOKEN = /^([A-Za-z]+):(\S+)$/;
 
 /** Tokens an ordinary subject may carry; other `Word:value` text there is left alone. */
 const SUBJECT_NAMES: Readonly<Record<string, keyof RelayParameters>> = {
@@ -96,16 +96,38 @@ const SUBJECT_NAMES: Readonly<Record<string, keyof RelayParameters>> = {
   maxconcat: 'maxParts',
 };
 
-/** An ordinary subject with its relay tokens taken out. */
+/**
+ * A sender id as a subject token may give it: a name without spaces (a token ends at one) of up to 11
+ * letters and digits, or a number. Anything else in an ordinary subject is a word of its text
+ * ("Job From:nightly-backup failed"); X-SMS-From takes what else a provider shows.
+ */
+const SUBJECT_SENDER_ID = /^(?:[A-Za-z0-9]{1,11}|\+?[0-9]{1,15})$/;
+const SUBJECT_VALUE: Readonly<Record<keyof RelayParameters, RegExp>> = { userContext: USER_CONTEXT, senderId: SUBJECT_SENDER_ID, maxParts: MAX_PARTS };
+
+/** The parameter a subject word gives, or undefined when it is a word of the text. */
+function subjectToken(word: string): { readonly kind: keyof RelayParameters; readonly value: string } | undefined {
+  const [, name = '', value = ''] = SUBJECT_TOKEN.exec(word) ?? [];
+  const kind = SUBJECT_NAMES[name.toLowerCase()];
+  return kind !== undefined && SUBJECT_VALUE[kind].test(value) ? { kind, value } : undefined;
+}
+
+/**
+ * An ordinary subject with its relay tokens taken out. The body is the text there, so the subject is
+ * a sentence that may hold `From:` or `MaxConcat:` of its own ("Shift moved From:Mon To:Tue"): only
+ * the tokens standing together at its start or its end are parameters ("UserContext:42 From:Acme
+ * Pump alarm", "Pump alarm UserContext:42"), and only with a value of the token's form; any other
+ * such word is text, never a reason to refuse the mail.
+ */
 export function takeSubjectTokens(subject: string): { readonly rest: string; readonly parameters: RelayParameters } {
+  const words = subject.split(/\s+/).filter(Boolean);
+  const tokens = words.map(subjectToken);
+  let start = 0;
+  while (start < words.length && tokens[start]) start++;
+  let end = words.length;
+  while (end > start && tokens[end - 1]) end--;
   const found: Partial<Record<keyof RelayParameters, string>> = {};
-  const rest = subject.replace(SUBJECT_TOKEN, (token, space: string, name: string, value: string) => {
-    const kind = SUBJECT_NAMES[name.toLowerCase()];
-    if (!kind) return token;
-    found[kind] ??= valid(kind, value, 'the subject');
-    return space;
-  });
-  return { rest: rest.replace(/\s+/g, ' ').trim(), parameters: build(found.userContext, found.senderId, found.maxParts) };
+  for (const token of [...tokens.slice(0, start), ...tokens.slice(end)]) if (token) found[token.kind] ??= token.value;
+  return { rest: words.slice(start, end).join(' '), parameters: build(found.userContext, found.senderId, found.maxParts) };
 }
 
 /**

@@ -61,6 +61,17 @@ describe('SMTP → SMS text', () => {
     }
   });
 
+  test('From:/MaxConcat: inside an ordinary subject are its words, not parameters: the mail is sent, not refused', async () => {
+    await accepted({ to: ['447700900113@sms.example.com'], subject: 'Job From:nightly-backup failed', body: 'Backup failed on db1' });
+    const alert = await smsTo('447700900113');
+    assert.deepEqual([alert.text, alert.from], ['Backup failed on db1', undefined]);
+    await accepted({ to: ['447700900114@sms.example.com'], subject: 'Shift moved From:Mon To:Tue', body: '' });
+    const shift = await smsTo('447700900114');
+    assert.deepEqual([shift.text, shift.from], ['Shift moved From:Mon To:Tue', undefined]);
+    await accepted({ to: ['447700900115@sms.example.com'], subject: 'Backup failed From:nightly-backup', body: 'x' });
+    assert.equal((await smsTo('447700900115')).from, undefined);
+  });
+
   test('X-SMS-From sets the sender id', async () => {
     await accepted({ to: ['447700900111@sms.example.com'], headers: { 'X-SMS-From': 'Acme' }, body: 'Gate open' });
     assert.equal((await smsTo('447700900111')).from, 'Acme');
