@@ -471,7 +471,8 @@ function contentTypeValue(value: string): { value: string; params: Record<string
   return { value: parsed.value ? decodeWords(parsed.value) : parsed.value, params };
 }
 
-function decodeWords(value: string): string {
+/** RFC 2047 encoded words decoded (`=?utf-8?q?Acme?=` → `Acme`); a malformed one is left as it is. */
+export function decodeWords(value: string): string {
   try {
     return libmime.decodeWords(value);
   } catch {

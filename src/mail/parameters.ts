@@ -1,4 +1,5 @@
 import { RelayError } from '../errors.ts';
+import { decodeWords } from './mime.ts';
 
 /**
  * Relay parameters a mail can carry, wherever it carries them: headers, `Name:Value` tokens in the
@@ -18,10 +19,10 @@ export interface RelayParameters {
 const USER_CONTEXT = /^[A-Za-z0-9._-]{1,64}$/;
 /**
  * A sender id is at most 11 characters shown as a name or a number of up to 15 digits (GSM 03.40);
- * which characters a name may use is the provider's rule (ProviderPlugin.senderIdProblem). Here only
- * what no provider takes is refused.
+ * which characters a name may use is the provider's rule (ProviderPlugin.senderIdProblem), whose
+ * refusal names it. Here only what no provider takes is refused.
  */
-const SENDER_ID = /^(?=.*\S)[\x20-\x7E]{1,16}$/;
+const SENDER_ID = /^(?=.*\S)(?:[\x20-\x7E]{1,11}|\+?[0-9]{1,15})$/;
 const MAX_PARTS = /^[1-9][0-9]{0,2}$/;
 
 interface ParameterSyntax {
@@ -32,7 +33,7 @@ interface ParameterSyntax {
 
 const SYNTAX = {
   userContext: { name: 'UserContext', syntax: USER_CONTEXT, rule: 'letters, digits, ".", "_" or "-", at most 64' },
-  senderId: { name: 'sender id', syntax: SENDER_ID, rule: 'up to 11 letters and digits, or a number of up to 15 digits' },
+  senderId: { name: 'sender id', syntax: SENDER_ID, rule: "at most 11 characters, or a number of up to 15 digits (which characters: the SMS provider's rule)" },
   maxParts: { name: 'maximum parts', syntax: MAX_PARTS, rule: 'a whole number from 1' },
 } as const satisfies Record<keyof RelayParameters, ParameterSyntax>;
 
@@ -51,12 +52,15 @@ function build(userContext: string | undefined, senderId: string | undefined, ma
   };
 }
 
-/** `UserContext`/`X-UserContext`, `X-SMS-From`, `X-SMS-Max-Parts` (mailparser lower-cases names). */
+/**
+ * `UserContext`/`X-UserContext`, `X-SMS-From`, `X-SMS-Max-Parts` (mailparser lower-cases names), their
+ * encoded words decoded as the subject's are: a mailer may encode any unstructured header (RFC 2047).
+ */
 export function headerParameters(header: (name: string) => string | undefined): RelayParameters {
   const first = (kind: keyof typeof SYNTAX, names: readonly string[]) => {
     for (const name of names) {
       const value = header(name);
-      if (value !== undefined) return valid(kind, value, `the ${name} header`);
+      if (value !== undefined) return valid(kind, decodeWords(value), `the ${name} header`);
     }
     return undefined;
   };

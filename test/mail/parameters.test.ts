@@ -20,6 +20,25 @@ describe('relay parameters', () => {
     assert.throws(() => headerParameters((name) => (name === 'x-sms-max-parts' ? '0' : undefined)), badParameter(/maximum parts/));
   });
 
+  it('decodes encoded words in a parameter header, as the subject is decoded', () => {
+    const headers: Record<string, string> = { 'x-sms-from': '=?utf-8?q?Acme_Corp?=', 'x-usercontext': '=?UTF-8?B?Y2FzZS00Mg==?=' };
+    assert.deepEqual(
+      headerParameters((name) => headers[name]),
+      { userContext: 'case-42', senderId: 'Acme Corp' },
+    );
+  });
+
+  it('refuses a sender id no provider takes with the one rule the docs give', () => {
+    assert.throws(
+      () => headerParameters((name) => (name === 'x-sms-from' ? 'Acme Holdings' : undefined)),
+      badParameter(/expected at most 11 characters, or a number of up to 15 digits \(which characters: the SMS provider's rule\)$/),
+    );
+    assert.deepEqual(
+      headerParameters((name) => (name === 'x-sms-from' ? '+447700900123' : undefined)),
+      { senderId: '+447700900123' },
+    );
+  });
+
   it('takes the tokens standing at the start or end of a subject; other Word:value text, and tokens in the middle, stay text', () => {
     assert.deepEqual(takeSubjectTokens('Pump alarm UserContext:PLANT-7 From:Acme'), {
       rest: 'Pump alarm',

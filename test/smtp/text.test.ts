@@ -77,6 +77,11 @@ describe('SMTP → SMS text', () => {
     assert.equal((await smsTo('447700900111')).from, 'Acme');
   });
 
+  test("X-SMS-From as an RFC 2047 encoded word is decoded; a name with a space is the provider's to take (IntelliSoftware does)", async () => {
+    await accepted({ to: ['447700900116@sms.example.com'], headers: { 'X-SMS-From': '=?utf-8?q?Acme_Corp?=' }, body: 'Gate open' });
+    assert.equal((await smsTo('447700900116')).from, 'Acme Corp');
+  });
+
   test('an invalid parameter is refused with 554 5.6.0 naming it', async () => {
     const { data } = await sendMail(port, { to: ['447700900112@sms.example.com'], headers: { 'X-UserContext': 'two words' }, body: 'x' });
     assert.equal(data?.code, 554);
