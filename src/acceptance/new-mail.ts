@@ -42,6 +42,7 @@ export async function buildNewMail(
   attachments: string | undefined;
   contextNotTaken: ContextNotTaken | undefined;
   replyToAddresses: AcceptedMail['replyToAddresses'];
+  partsCapped: AcceptedMail['partsCapped'];
 }> {
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
@@ -61,12 +62,10 @@ export async function buildNewMail(
     routes,
   );
   const partLimit = Math.min(settings.maxParts, provider.capabilities.maxParts, principal.maxParts ?? Number.POSITIVE_INFINITY);
-  if (request.maxParts !== undefined && request.maxParts > partLimit) {
-    throw new RelayError('BAD_PARAMETER', `Invalid maximum parts ${request.maxParts}: this relay sends at most ${partLimit} parts per SMS`);
-  }
   const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
   if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
-  const maxParts = request.maxParts ?? partLimit;
+  // The mail asks for at most that many parts: where the relay's limit is lower, the limit is what it can keep to (the 250 says so).
+  const maxParts = Math.min(request.maxParts ?? partLimit, partLimit);
   const sms = fitText(request, maxParts, textPolicy, provider.segmentLimits);
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
@@ -104,6 +103,7 @@ export async function buildNewMail(
     attachments: attachmentsNote(request.attachments),
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
     replyToAddresses: conversation && replyToAddresses > 1 ? { count: replyToAddresses, mailbox: conversation.mailbox } : undefined,
+    partsCapped: request.maxParts !== undefined && request.maxParts > partLimit ? { asked: request.maxParts, limit: partLimit } : undefined,
   };
 }
 

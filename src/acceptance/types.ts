@@ -106,6 +106,8 @@ export interface AcceptedMail {
   readonly contextNotTaken: ContextNotTaken | undefined;
   /** Its Reply-To named `count` addresses: the phone's replies go to `mailbox`, the first readable one, only. */
   readonly replyToAddresses: { readonly count: number; readonly mailbox: string } | undefined;
+  /** It asked for at most `asked` parts, more than the relay sends: `limit` applied. */
+  readonly partsCapped: { readonly asked: number; readonly limit: number } | undefined;
 }
 
 /** A mail named the user context of another mailbox's conversation with `numbers`: it was sent under `given`, a new one. */

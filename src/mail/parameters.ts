@@ -34,7 +34,7 @@ interface ParameterSyntax {
 const SYNTAX = {
   userContext: { name: 'UserContext', syntax: USER_CONTEXT, rule: 'letters, digits, ".", "_" or "-", at most 64' },
   senderId: { name: 'sender id', syntax: SENDER_ID, rule: "at most 11 characters, or a number of up to 15 digits (which characters: the SMS provider's rule)" },
-  maxParts: { name: 'maximum parts', syntax: MAX_PARTS, rule: 'a whole number from 1' },
+  maxParts: { name: 'maximum parts', syntax: MAX_PARTS, rule: "a whole number from 1 to 999 (above the relay's own limit, that limit applies)" },
 } as const satisfies Record<keyof RelayParameters, ParameterSyntax>;
 
 function valid(kind: keyof typeof SYNTAX, value: string, source: string): string {

@@ -131,13 +131,20 @@ describe('SMTP → SMS text', () => {
     assert.equal(data?.text, '5.3.4 Text too long: 1000 GSM-7 characters need 7 SMS parts; the limit is 6 parts (918 GSM-7 characters)');
   });
 
-  test('X-SMS-Max-Parts lowers the limit and is sent as maxconcat; above the relay limit it is refused', async () => {
+  test("X-SMS-Max-Parts lowers the limit and is sent as maxconcat; above the relay limit the relay's limit applies and the 250 says so", async () => {
     const tooLong = await sendMail(port, { to: ['447700900142@sms.example.com'], headers: { 'X-SMS-Max-Parts': '1' }, body: 'y'.repeat(161) });
     assert.equal(tooLong.data?.text, '5.3.4 Text too long: 161 GSM-7 characters need 2 SMS parts; the limit is 1 part (160 GSM-7 characters)');
     await accepted({ to: ['447700900143@sms.example.com'], headers: { 'X-SMS-Max-Parts': '2' }, body: 'z'.repeat(200) });
     assert.equal((await smsTo('447700900143')).maxconcat, 2);
-    const above = await sendMail(port, { to: ['447700900144@sms.example.com'], headers: { 'X-SMS-Max-Parts': '9' }, body: 'z' });
-    assert.match(above.data?.text ?? '', /^5\.6\.0 Invalid maximum parts 9: this relay sends at most 6 parts/);
+    const above = await accepted({ to: ['447700900144@sms.example.com'], headers: { 'X-SMS-Max-Parts': '9' }, body: 'z' });
+    assert.match(above?.text ?? '', /\(the mail asked for at most 9 parts; this relay sends at most 6, so that limit applies\)$/);
+    assert.equal((await smsTo('447700900144')).maxconcat, 6);
+    const subject = await accepted({ to: ['447700900145@sms.example.com'], subject: 'Disk full MaxConcat:255', body: 'z' });
+    assert.match(subject?.text ?? '', /asked for at most 255 parts; this relay sends at most 6/);
+    assert.equal((await smsTo('447700900145')).maxconcat, 6);
+    const zero = await sendMail(port, { to: ['447700900146@sms.example.com'], headers: { 'X-SMS-Max-Parts': '0' }, body: 'z' });
+    assert.equal(zero.data?.code, 554);
+    assert.match(zero.data?.text ?? '', /^5\.6\.0 Invalid maximum parts "0" in the x-sms-max-parts header: expected a whole number from 1 to 999/);
   });
 
   test('a sender whose policy says truncate gets its text cut with "..." and told so in the 250', async () => {
