@@ -43,6 +43,7 @@ export async function buildNewMail(
   contextNotTaken: ContextNotTaken | undefined;
   replyToAddresses: AcceptedMail['replyToAddresses'];
   partsCapped: AcceptedMail['partsCapped'];
+  standIns: AcceptedMail['standIns'];
 }> {
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
@@ -66,7 +67,8 @@ export async function buildNewMail(
   if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
   // The mail asks for at most that many parts: where the relay's limit is lower, the limit is what it can keep to (the 250 says so).
   const maxParts = Math.min(request.maxParts ?? partLimit, partLimit);
-  const sms = fitText(request, maxParts, textPolicy, provider.segmentLimits);
+  const standIns = withStandIns(request.text, provider.capabilities.standIns);
+  const sms = fitText({ ...request, text: standIns.text }, maxParts, textPolicy, provider.segmentLimits);
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const { userContext, conversation, notTaken } = await tracking.outgoing(request, numbers);
@@ -104,6 +106,20 @@ export async function buildNewMail(
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
     replyToAddresses: conversation && replyToAddresses > 1 ? { count: replyToAddresses, mailbox: conversation.mailbox } : undefined,
     partsCapped: request.maxParts !== undefined && request.maxParts > partLimit ? { asked: request.maxParts, limit: partLimit } : undefined,
+    standIns: standIns.note,
+  };
+}
+
+/**
+ * The text with the characters the provider cannot carry (ProviderCapabilities.standIns) replaced
+ * by their stand-ins, and the note saying which: the alert still goes, and its sender knows how.
+ */
+function withStandIns(text: string, standIns: Readonly<Record<string, string>> = {}): { readonly text: string; readonly note?: string } {
+  const found = Object.entries(standIns).filter(([char]) => text.includes(char));
+  if (found.length === 0) return { text };
+  return {
+    text: found.reduce((replaced, [char, standIn]) => replaced.replaceAll(char, standIn), text),
+    note: `${found.map(([char, standIn]) => `"${char}" sent as "${standIn}"`).join(', ')}: the SMS provider cannot carry ${found.length === 1 ? 'it' : 'them'}`,
   };
 }
 

@@ -199,7 +199,7 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments, contextNotTaken, replyToAddresses, partsCapped } = await buildNewMail(
+      const { mail, cutFrom, repeated, attachments, contextNotTaken, replyToAddresses, partsCapped, standIns } = await buildNewMail(
         id,
         raw,
         transaction,
@@ -241,6 +241,7 @@ export class AcceptanceService {
         contextNotTaken,
         replyToAddresses,
         partsCapped,
+        standIns,
       };
     } catch (error) {
       return { ...refused(error), id };
