@@ -42,6 +42,8 @@ export async function buildNewMail(
   attachments: string | undefined;
   contextNotTaken: ContextNotTaken | undefined;
   replyToAddresses: AcceptedMail['replyToAddresses'];
+  partsCapped: AcceptedMail['partsCapped'];
+  standIns: AcceptedMail['standIns'];
 }> {
   const { principal, envelopeFrom, dsn } = transaction;
   const textPolicy = textPolicyFor(settings.text, envelopeFrom);
@@ -61,13 +63,12 @@ export async function buildNewMail(
     routes,
   );
   const partLimit = Math.min(settings.maxParts, provider.capabilities.maxParts, principal.maxParts ?? Number.POSITIVE_INFINITY);
-  if (request.maxParts !== undefined && request.maxParts > partLimit) {
-    throw new RelayError('BAD_PARAMETER', `Invalid maximum parts ${request.maxParts}: this relay sends at most ${partLimit} parts per SMS`);
-  }
   const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
   if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
-  const maxParts = request.maxParts ?? partLimit;
-  const sms = fitText(request, maxParts, textPolicy, provider.segmentLimits);
+  // The mail asks for at most that many parts: where the relay's limit is lower, the limit is what it can keep to (the 250 says so).
+  const maxParts = Math.min(request.maxParts ?? partLimit, partLimit);
+  const standIns = withStandIns(request.text, provider.capabilities.standIns);
+  const sms = fitText({ ...request, text: standIns.text }, maxParts, textPolicy, provider.segmentLimits);
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const { userContext, conversation, notTaken } = await tracking.outgoing(request, numbers);
@@ -104,6 +105,21 @@ export async function buildNewMail(
     attachments: attachmentsNote(request.attachments),
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
     replyToAddresses: conversation && replyToAddresses > 1 ? { count: replyToAddresses, mailbox: conversation.mailbox } : undefined,
+    partsCapped: request.maxParts !== undefined && request.maxParts > partLimit ? { asked: request.maxParts, limit: partLimit } : undefined,
+    standIns: standIns.note,
+  };
+}
+
+/**
+ * The text with the characters the provider cannot carry (ProviderCapabilities.standIns) replaced
+ * by their stand-ins, and the note saying which: the alert still goes, and its sender knows how.
+ */
+function withStandIns(text: string, standIns: Readonly<Record<string, string>> = {}): { readonly text: string; readonly note?: string } {
+  const found = Object.entries(standIns).filter(([char]) => text.includes(char));
+  if (found.length === 0) return { text };
+  return {
+    text: found.reduce((replaced, [char, standIn]) => replaced.replaceAll(char, standIn), text),
+    note: `${found.map(([char, standIn]) => `"${char}" sent as "${standIn}"`).join(', ')}: the SMS provider cannot carry ${found.length === 1 ? 'it' : 'them'}`,
   };
 }
 

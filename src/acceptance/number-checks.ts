@@ -3,7 +3,7 @@ import type { Principal, SenderPolicy } from '../policy/senders.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ReplyStore } from '../store/types.ts';
 import type { ResolvedRecipient } from './recipient-addresses.ts';
-import { tightestSegmentLimits } from './route-limits.ts';
+import { everyStandIn, tightestSegmentLimits } from './route-limits.ts';
 import type { AdmittedRecipient, ProviderLimits, RouteLimits, Routes } from './types.ts';
 
 /** The limits of the route that takes `number`; NO_ROUTE (550 5.1.1) when none does. */
@@ -24,6 +24,7 @@ export function limitsFor(numbers: readonly string[], provider: ProviderLimits, 
     capabilities: {
       maxParts: Math.min(...taken.map((limits) => limits.capabilities.maxParts)),
       scheduling: taken.every((limits) => limits.capabilities.scheduling),
+      standIns: everyStandIn(taken),
     },
     segmentLimits: tightestSegmentLimits(taken.map((limits) => limits.segmentLimits)),
     senderIdProblem(senderId) {

@@ -21,6 +21,11 @@ export function tightestSegmentLimits(each: readonly (SegmentLimits | undefined)
   );
 }
 
+/** The stand-ins of every provider that may carry an SMS: a character one of them cannot carry is replaced for all. */
+export function everyStandIn(each: readonly ProviderLimits[]): Readonly<Record<string, string>> {
+  return Object.assign({}, ...each.map((limits) => limits.capabilities.standIns ?? {}));
+}
+
 export function routeLimits<Route extends LimitedRoute>(
   table: { readonly routes: readonly Route[]; routeOf(e164: string): Route | undefined },
   registry: { get(name: string): ProviderLimits },
@@ -34,6 +39,7 @@ export function routeLimits<Route extends LimitedRoute>(
       capabilities: {
         maxParts: Math.min(...plugins.map(({ account, limits }) => Math.min(limits.capabilities.maxParts, account.maxParts ?? Number.POSITIVE_INFINITY))),
         scheduling: plugins.every(({ limits }) => limits.capabilities.scheduling),
+        standIns: everyStandIn(plugins.map(({ limits }) => limits)),
       },
       // Parts are counted as the route's most restrictive account concatenates (SMPP's 16-bit references: 152/66).
       segmentLimits: tightestSegmentLimits(route.providers.map((account) => account.segmentLimits)),

@@ -199,7 +199,7 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments, contextNotTaken, replyToAddresses } = await buildNewMail(
+      const { mail, cutFrom, repeated, attachments, contextNotTaken, replyToAddresses, partsCapped, standIns } = await buildNewMail(
         id,
         raw,
         transaction,
@@ -240,6 +240,8 @@ export class AcceptanceService {
         attachments,
         contextNotTaken,
         replyToAddresses,
+        partsCapped,
+        standIns,
       };
     } catch (error) {
       return { ...refused(error), id };

@@ -11,7 +11,7 @@ export type Outcome<Accepted> = ({ readonly ok: true } & Accepted) | { readonly 
 
 /** What acceptance needs of the provider that will send: its limits, nothing of its wire format. */
 export interface ProviderLimits {
-  readonly capabilities: { readonly maxParts: number; readonly scheduling: boolean };
+  readonly capabilities: { readonly maxParts: number; readonly scheduling: boolean; readonly standIns?: Readonly<Record<string, string>> | undefined };
   /** Units per part as the provider's account concatenates (an SMPP account with 16-bit references); undefined = 153/67. */
   readonly segmentLimits?: SegmentLimits | undefined;
   /** Why the provider cannot send from this sender id, or undefined. */
@@ -106,6 +106,10 @@ export interface AcceptedMail {
   readonly contextNotTaken: ContextNotTaken | undefined;
   /** Its Reply-To named `count` addresses: the phone's replies go to `mailbox`, the first readable one, only. */
   readonly replyToAddresses: { readonly count: number; readonly mailbox: string } | undefined;
+  /** Characters of its text the provider cannot carry, and what was sent in their place, in words for the reply. */
+  readonly standIns: string | undefined;
+  /** It asked for at most `asked` parts, more than the relay sends: `limit` applied. */
+  readonly partsCapped: { readonly asked: number; readonly limit: number } | undefined;
 }
 
 /** A mail named the user context of another mailbox's conversation with `numbers`: it was sent under `given`, a new one. */

@@ -142,6 +142,9 @@ export function loadConfig(
           warnings,
         })
       : undefined;
+  if (selected && valueAt(raw, 'sms.maxParts') !== undefined && parsed.sms) {
+    checkRelayMaxParts(parsed.sms.maxParts, selected, routes, registry, problems, describe);
+  }
   const postmasterDomain = parsed.mail?.postmaster?.split('@').pop()?.toLowerCase();
   if (postmasterDomain !== undefined && parsed.sms?.domains.includes(postmasterDomain)) {
     problems.push(
@@ -457,6 +460,28 @@ function providerNamed(provider: string, registry: ProviderRegistry): SelectedPr
   if (provider === DEFAULT_PROVIDER) return { plugin: registry.get(SIMULATOR_DEFAULT_PLUGIN), simulated: true };
   const simulated = provider.endsWith(SIMULATOR_SUFFIX);
   return { plugin: registry.get(simulated ? provider.slice(0, -SIMULATOR_SUFFIX.length) : provider), simulated };
+}
+
+/**
+ * An `sms.maxParts` set above what every configured provider sends can never apply (each SMS is cut
+ * to its provider's limit): refused at start, as an account's own `maxParts` above its plug-in's is,
+ * so the operator learns the real limit here rather than from a mail's 250 later. The default is
+ * not checked: it is a relay-wide ceiling, lowered per provider without a word.
+ */
+function checkRelayMaxParts(
+  maxParts: number,
+  selected: SelectedProvider,
+  routes: readonly GatewayRoute[] | undefined,
+  registry: ProviderRegistry,
+  problems: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+): void {
+  const plugins = [selected.plugin, ...(routes ?? []).flatMap((route) => route.providers.map((account) => providerNamed(account.provider, registry)?.plugin))];
+  const limits = plugins.filter((plugin) => plugin !== undefined).map((plugin) => ({ name: plugin.name, maxParts: plugin.capabilities.maxParts }));
+  const highest = Math.max(...limits.map((limit) => limit.maxParts));
+  if (maxParts <= highest) return;
+  const named = [...new Set(limits.map((limit) => `${limit.name} at most ${limit.maxParts}`))].join(', ');
+  problems.push(`${describe(['sms', 'maxParts'])}: ${maxParts} parts can never be sent: ${named} parts per SMS; set at most ${highest}`);
 }
 
 /** `gateway.provider: <name>-simulator` runs that provider's simulator. */

@@ -555,7 +555,8 @@ class WordReader extends libmime.Libmime {
 
 const words = new WordReader();
 
-function decodeWords(value: string): string {
+/** RFC 2047 encoded words decoded (`=?utf-8?q?Acme?=` → `Acme`); a malformed one is left as it is. */
+export function decodeWords(value: string): string {
   try {
     return words.decodeWords(value);
   } catch {

@@ -1,4 +1,5 @@
 import { RelayError } from '../errors.ts';
+import { decodeWords } from './mime.ts';
 
 /**
  * Relay parameters a mail can carry, wherever it carries them: headers, `Name:Value` tokens in the
@@ -18,10 +19,10 @@ export interface RelayParameters {
 const USER_CONTEXT = /^[A-Za-z0-9._-]{1,64}$/;
 /**
  * A sender id is at most 11 characters shown as a name or a number of up to 15 digits (GSM 03.40);
- * which characters a name may use is the provider's rule (ProviderPlugin.senderIdProblem). Here only
- * what no provider takes is refused.
+ * which characters a name may use is the provider's rule (ProviderPlugin.senderIdProblem), whose
+ * refusal names it. Here only what no provider takes is refused.
  */
-const SENDER_ID = /^(?=.*\S)[\x20-\x7E]{1,16}$/;
+const SENDER_ID = /^(?=.*\S)(?:[\x20-\x7E]{1,11}|\+?[0-9]{1,15})$/;
 const MAX_PARTS = /^[1-9][0-9]{0,2}$/;
 
 interface ParameterSyntax {
@@ -32,8 +33,8 @@ interface ParameterSyntax {
 
 const SYNTAX = {
   userContext: { name: 'UserContext', syntax: USER_CONTEXT, rule: 'letters, digits, ".", "_" or "-", at most 64' },
-  senderId: { name: 'sender id', syntax: SENDER_ID, rule: 'up to 11 letters and digits, or a number of up to 15 digits' },
-  maxParts: { name: 'maximum parts', syntax: MAX_PARTS, rule: 'a whole number from 1' },
+  senderId: { name: 'sender id', syntax: SENDER_ID, rule: "at most 11 characters, or a number of up to 15 digits (which characters: the SMS provider's rule)" },
+  maxParts: { name: 'maximum parts', syntax: MAX_PARTS, rule: "a whole number from 1 to 999 (above the relay's own limit, that limit applies)" },
 } as const satisfies Record<keyof RelayParameters, ParameterSyntax>;
 
 function valid(kind: keyof typeof SYNTAX, value: string, source: string): string {
@@ -51,12 +52,15 @@ function build(userContext: string | undefined, senderId: string | undefined, ma
   };
 }
 
-/** `UserContext`/`X-UserContext`, `X-SMS-From`, `X-SMS-Max-Parts` (mailparser lower-cases names). */
+/**
+ * `UserContext`/`X-UserContext`, `X-SMS-From`, `X-SMS-Max-Parts` (mailparser lower-cases names), their
+ * encoded words decoded as the subject's are: a mailer may encode any unstructured header (RFC 2047).
+ */
 export function headerParameters(header: (name: string) => string | undefined): RelayParameters {
   const first = (kind: keyof typeof SYNTAX, names: readonly string[]) => {
     for (const name of names) {
       const value = header(name);
-      if (value !== undefined) return valid(kind, value, `the ${name} header`);
+      if (value !== undefined) return valid(kind, decodeWords(value), `the ${name} header`);
     }
     return undefined;
   };
@@ -86,7 +90,7 @@ export function takeLeadingContextLine(body: string): { readonly rest: string; r
 }
 
 /** `Name:Value` with nothing between the colon and the value: how the seed gateways write them. */
-const SUBJECT_TOKEN = /(^|\s)([A-Za-z]+):(\S+)(?=\s|$)/g;
+const SUBJECT_TOKEN = /^([A-Za-z]+):(\S+)$/;
 
 /** Tokens an ordinary subject may carry; other `Word:value` text there is left alone. */
 const SUBJECT_NAMES: Readonly<Record<string, keyof RelayParameters>> = {
@@ -96,16 +100,38 @@ const SUBJECT_NAMES: Readonly<Record<string, keyof RelayParameters>> = {
   maxconcat: 'maxParts',
 };
 
-/** An ordinary subject with its relay tokens taken out. */
+/**
+ * A sender id as a subject token may give it: a name without spaces (a token ends at one) of up to 11
+ * letters and digits, or a number. Anything else in an ordinary subject is a word of its text
+ * ("Job From:nightly-backup failed"); X-SMS-From takes what else a provider shows.
+ */
+const SUBJECT_SENDER_ID = /^(?:[A-Za-z0-9]{1,11}|\+?[0-9]{1,15})$/;
+const SUBJECT_VALUE: Readonly<Record<keyof RelayParameters, RegExp>> = { userContext: USER_CONTEXT, senderId: SUBJECT_SENDER_ID, maxParts: MAX_PARTS };
+
+/** The parameter a subject word gives, or undefined when it is a word of the text. */
+function subjectToken(word: string): { readonly kind: keyof RelayParameters; readonly value: string } | undefined {
+  const [, name = '', value = ''] = SUBJECT_TOKEN.exec(word) ?? [];
+  const kind = SUBJECT_NAMES[name.toLowerCase()];
+  return kind !== undefined && SUBJECT_VALUE[kind].test(value) ? { kind, value } : undefined;
+}
+
+/**
+ * An ordinary subject with its relay tokens taken out. The body is the text there, so the subject is
+ * a sentence that may hold `From:` or `MaxConcat:` of its own ("Shift moved From:Mon To:Tue"): only
+ * the tokens standing together at its start or its end are parameters ("UserContext:42 From:Acme
+ * Pump alarm", "Pump alarm UserContext:42"), and only with a value of the token's form; any other
+ * such word is text, never a reason to refuse the mail.
+ */
 export function takeSubjectTokens(subject: string): { readonly rest: string; readonly parameters: RelayParameters } {
+  const words = subject.split(/\s+/).filter(Boolean);
+  const tokens = words.map(subjectToken);
+  let start = 0;
+  while (start < words.length && tokens[start]) start++;
+  let end = words.length;
+  while (end > start && tokens[end - 1]) end--;
   const found: Partial<Record<keyof RelayParameters, string>> = {};
-  const rest = subject.replace(SUBJECT_TOKEN, (token, space: string, name: string, value: string) => {
-    const kind = SUBJECT_NAMES[name.toLowerCase()];
-    if (!kind) return token;
-    found[kind] ??= valid(kind, value, 'the subject');
-    return space;
-  });
-  return { rest: rest.replace(/\s+/g, ' ').trim(), parameters: build(found.userContext, found.senderId, found.maxParts) };
+  for (const token of [...tokens.slice(0, start), ...tokens.slice(end)]) if (token) found[token.kind] ??= token.value;
+  return { rest: words.slice(start, end).join(' '), parameters: build(found.userContext, found.senderId, found.maxParts) };
 }
 
 /**

@@ -7,13 +7,20 @@ import { maskNumber } from '../sms/numbers.ts';
  * fraudster) money per message, which is what SMS pumping exploits. libphonenumber knows them per
  * country from its metadata.
  */
-const PREMIUM_TYPES: ReadonlySet<string> = new Set(['PREMIUM_RATE', 'SHARED_COST', 'PERSONAL_NUMBER', 'UAN']);
+const PREMIUM_TYPES: ReadonlyMap<string, string> = new Map([
+  ['PREMIUM_RATE', 'a premium-rate number'],
+  ['SHARED_COST', 'a shared-cost number'],
+  // UK 070: a follow-me number the caller pays for at up to premium rates, often mistaken for a mobile.
+  ['PERSONAL_NUMBER', 'a personal (follow-me) number, charged to the sender at up to premium rates'],
+  ['UAN', 'a non-geographic (universal access) number'],
+]);
 /**
  * International ranges with no country (satellite, international networks, ITU premium) that
  * libphonenumber types loosely: +870 Inmarsat, +881 GMSS, +882/+883 international networks, +979
  * International Premium Rate Service.
  */
 const PREMIUM_PREFIXES: readonly string[] = ['+870', '+881', '+882', '+883', '+979'];
+const PREMIUM_PREFIX_KIND = 'an international premium-rate, satellite or network number';
 
 export interface DestinationRules {
   /** Refuse premium-rate and shared-cost numbers (on by default for everyone). */
@@ -29,9 +36,8 @@ export interface DestinationRules {
  * (as an opted-out one is): the reason goes to the sender and into info logs.
  */
 export function destinationProblem(e164: string, rules: DestinationRules): string | undefined {
-  if (rules.premiumBlocklist && isPremium(e164)) {
-    return `${maskNumber(e164)} is a premium-rate or shared-cost number; this relay does not text those`;
-  }
+  const premium = rules.premiumBlocklist ? premiumKind(e164) : undefined;
+  if (premium) return `${maskNumber(e164)} is ${premium}; this relay does not text those`;
   const blocked = rules.blockedPrefixes.find((prefix) => e164.startsWith(prefix));
   if (blocked) return `numbers starting ${blocked} are blocked on this relay`;
   if (rules.allowed && !rules.allowed.some((entry) => (entry.startsWith('+') ? e164.startsWith(entry) : countryOf(e164) === entry))) {
@@ -40,16 +46,18 @@ export function destinationProblem(e164: string, rules: DestinationRules): strin
   return undefined;
 }
 
-/** Typing a number walks libphonenumber's metadata; the same numbers come again and again. */
-const premium = new LRUCache<string, boolean>({ max: 10_000 });
+/** Typing a number walks libphonenumber's metadata; the same numbers come again and again ('' = none of them). */
+const premium = new LRUCache<string, string>({ max: 10_000 });
 
-function isPremium(e164: string): boolean {
-  const known = premium.get(e164);
-  if (known !== undefined) return known;
-  const type = parsePhoneNumberFromString(e164)?.getType();
-  const result = PREMIUM_PREFIXES.some((prefix) => e164.startsWith(prefix)) || (type !== undefined && PREMIUM_TYPES.has(type));
-  premium.set(e164, result);
-  return result;
+/** What kind of costly number `e164` is, in words for the refusal; undefined when it is none. */
+function premiumKind(e164: string): string | undefined {
+  let kind = premium.get(e164);
+  if (kind === undefined) {
+    const type = parsePhoneNumberFromString(e164)?.getType();
+    kind = PREMIUM_PREFIXES.some((prefix) => e164.startsWith(prefix)) ? PREMIUM_PREFIX_KIND : ((type && PREMIUM_TYPES.get(type)) ?? '');
+    premium.set(e164, kind);
+  }
+  return kind || undefined;
 }
 
 /** The number's country; the UK drama range (valid only by our own rule) is British. */

@@ -137,6 +137,11 @@ export interface ProviderCapabilities extends GatewayCapabilities {
   readonly replyTracking: 'usercontext' | 'tracking-id' | 'none';
   /** The provider holds an SMS until a time we give (Puzzel's sendWindow); else the relay holds it. */
   readonly scheduling: boolean;
+  /**
+   * Characters its wire format cannot carry, each with what the relay sends in its place (InteractSMS
+   * reads `¬` as a line break): replaced when a mail is accepted, and the 250 says so.
+   */
+  readonly standIns?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What every gateway is created with: the account, the hosts, the transport's limits and its own settings. */

@@ -12,7 +12,10 @@
  *    that is not a valid number, and a default region is set, as a national number of that region.
  *    This also covers trunk prefixes other than 0 (NANP `1`, Russia's `8`).
  * 5. The number must be valid by libphonenumber's full metadata. Its type is not checked: some
- *    providers deliver text-to-landline, so fixed-line numbers are accepted too.
+ *    providers deliver text-to-landline, so fixed-line numbers are accepted too (costly types are the
+ *    destination policy's: src/policy/destinations.ts).
+ * 6. Digits that are no number either way and fewer than a national number of the default region
+ *    (3 to 6: `112`, `81025`) are refused as a short code or emergency number of that region.
  */
 import {
   getCountryCallingCode,
@@ -86,7 +89,24 @@ function readNumber(input: string, defaultRegion?: CountryCode): NumberResult {
     return readAs(input, { text: digits, region: defaultRegion });
   }
   const national = defaultRegion === undefined ? undefined : { text: digits, region: defaultRegion };
-  return readAs(input, { ...international, guessed: true }, national);
+  const read = readAs(input, { ...international, guessed: true }, national);
+  if (read.ok || defaultRegion === undefined || !isShortNumber(digits, defaultRegion)) return read;
+  // Read as a foreign number ("+112 in the United States") it would say nothing to whoever dialled it at home.
+  return {
+    ok: false,
+    reason: `"${input}" is a short code or emergency number in ${regionNames.of(defaultRegion) ?? defaultRegion}, not a phone number: it cannot be texted`,
+  };
+}
+
+/**
+ * Short codes (SMS and voice services) and emergency numbers have 3 to 6 digits in most countries
+ * (112, 999, 81025, 116123); a national number has 7 and more, so fewer digits than the region's
+ * shortest number, within this span, are read as one.
+ */
+const SHORT_NUMBER_DIGITS = /^\d{3,6}$/;
+
+function isShortNumber(digits: string, region: CountryCode): boolean {
+  return SHORT_NUMBER_DIGITS.test(digits) && validatePhoneNumberLength(digits, region) === 'TOO_SHORT';
 }
 
 /** The first reading if valid, else the fallback reading if valid, else the more telling refusal. */

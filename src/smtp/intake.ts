@@ -385,6 +385,10 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
       ? []
       : [
           accepted.cutFrom ? `text cut from ${accepted.cutFrom} to ${accepted.parts} parts by policy` : '',
+          accepted.standIns ?? '',
+          accepted.partsCapped
+            ? `the mail asked for at most ${accepted.partsCapped.asked} parts; this relay sends at most ${accepted.partsCapped.limit}, so that limit applies`
+            : '',
           accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
           accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
           accepted.attachments ?? '',

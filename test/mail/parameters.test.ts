@@ -20,11 +20,42 @@ describe('relay parameters', () => {
     assert.throws(() => headerParameters((name) => (name === 'x-sms-max-parts' ? '0' : undefined)), badParameter(/maximum parts/));
   });
 
-  it('takes UserContext and From tokens out of a subject, leaves other Word:value text', () => {
-    assert.deepEqual(takeSubjectTokens('Pump alarm UserContext:PLANT-7 From:Acme Time:10:00'), {
-      rest: 'Pump alarm Time:10:00',
+  it('decodes encoded words in a parameter header, as the subject is decoded', () => {
+    const headers: Record<string, string> = { 'x-sms-from': '=?utf-8?q?Acme_Corp?=', 'x-usercontext': '=?UTF-8?B?Y2FzZS00Mg==?=' };
+    assert.deepEqual(
+      headerParameters((name) => headers[name]),
+      { userContext: 'case-42', senderId: 'Acme Corp' },
+    );
+  });
+
+  it('refuses a sender id no provider takes with the one rule the docs give', () => {
+    assert.throws(
+      () => headerParameters((name) => (name === 'x-sms-from' ? 'Acme Holdings' : undefined)),
+      badParameter(/expected at most 11 characters, or a number of up to 15 digits \(which characters: the SMS provider's rule\)$/),
+    );
+    assert.deepEqual(
+      headerParameters((name) => (name === 'x-sms-from' ? '+447700900123' : undefined)),
+      { senderId: '+447700900123' },
+    );
+  });
+
+  it('takes the tokens standing at the start or end of a subject; other Word:value text, and tokens in the middle, stay text', () => {
+    assert.deepEqual(takeSubjectTokens('Pump alarm UserContext:PLANT-7 From:Acme'), {
+      rest: 'Pump alarm',
       parameters: { userContext: 'PLANT-7', senderId: 'Acme' },
     });
+    assert.deepEqual(takeSubjectTokens('MaxConcat:2 Pump alarm'), { rest: 'Pump alarm', parameters: { maxParts: 2 } });
+    assert.deepEqual(takeSubjectTokens('Pump alarm UserContext:PLANT-7 From:Acme Time:10:00'), {
+      rest: 'Pump alarm UserContext:PLANT-7 From:Acme Time:10:00',
+      parameters: {},
+    });
+    assert.deepEqual(takeSubjectTokens('Job From:nightly-backup failed'), { rest: 'Job From:nightly-backup failed', parameters: {} });
+    assert.deepEqual(takeSubjectTokens('Shift moved From:Mon To:Tue'), { rest: 'Shift moved From:Mon To:Tue', parameters: {} });
+  });
+
+  it('leaves a token whose value is not of its form as text, never refusing the mail for it', () => {
+    assert.deepEqual(takeSubjectTokens('Backup failed From:nightly-backup'), { rest: 'Backup failed From:nightly-backup', parameters: {} });
+    assert.deepEqual(takeSubjectTokens('Disk full MaxConcat:0'), { rest: 'Disk full MaxConcat:0', parameters: {} });
   });
 
   it('takes the reply tag out wherever it stands', () => {

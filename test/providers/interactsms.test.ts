@@ -123,6 +123,7 @@ describe('InteractSMS adapter: request shape', () => {
       maxParts: 1,
       replyTracking: 'tracking-id',
       scheduling: false,
+      standIns: { '¬': '~' },
     });
     assert.deepEqual(interactsmsModule.settings.defaultUrls, { url: 'https://secure.interactsms.com' });
     const gateway = interactsmsModule.createGateway(gatewayOptions({ endpoints: ['https://a.example', 'https://b.example'] }));

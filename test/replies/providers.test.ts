@@ -340,6 +340,16 @@ describe('InteractSMS specifics through the relay', () => {
     assert.equal(record.text, 'Line one\nLine two');
   });
 
+  test("a literal ¬ (the wire's line break) is sent as its declared stand-in, not as a line break, and the 250 says so", async () => {
+    const simulator = relay.relay.simulator;
+    assert.ok(simulator);
+    const { data } = await sendMail(relay.relay.smtpPort, { to: ['447700900161@sms.example.com'], body: 'Valve ¬open' });
+    assert.equal(data?.code, 250, data?.text);
+    assert.match(data?.text ?? '', /\("¬" sent as "~": the SMS provider cannot carry it\)$/);
+    const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900161'));
+    assert.equal(record.text, 'Valve ~open');
+  });
+
   test('a forged SMS-Verify gets 403 and no mail; a signed one is taken', async () => {
     const form = new URLSearchParams({
       'SMS-Type': 'Text',

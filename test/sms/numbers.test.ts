@@ -68,8 +68,20 @@ describe('normaliseNumber', () => {
   });
 
   it('names a country it guessed from digits written without + or 00 with the reading that gave it', () => {
-    assert.equal(reasonFor(normaliseNumber('900123', 'GB')), '"900123" is too short to be a phone number when read as +900123 in Türkiye (+90)');
+    assert.equal(reasonFor(normaliseNumber('9001234', 'GB')), '"9001234" is too short to be a phone number when read as +9001234 in Türkiye (+90)');
     assert.equal(reasonFor(normaliseNumber('+900123', 'GB')), '"+900123" is too short to be a phone number in Türkiye (+90)', 'written so: no guess');
+  });
+
+  it('refuses a short code or emergency number of the default region as that, not as a foreign number', () => {
+    for (const digits of ['81025', '112', '999', '116123']) {
+      assert.equal(
+        reasonFor(normaliseNumber(digits, 'GB')),
+        `"${digits}" is a short code or emergency number in United Kingdom, not a phone number: it cannot be texted`,
+      );
+    }
+    assert.match(reasonFor(normaliseNumber('911', 'US')), /^"911" is a short code or emergency number in United States/);
+    assert.equal(reasonFor(normaliseNumber('12', 'GB')), '"12" is too short to be a phone number', 'two digits are no short code');
+    assert.match(reasonFor(normaliseNumber('81025')), /when read as \+81025 in Japan/, 'without a default region there is no home to read it in');
   });
 
   it('refuses anything that is not digits', () => {

@@ -204,7 +204,7 @@ describe('sender policy', () => {
     assert.equal(trusted.rcpt[0]?.code, 550);
     assert.match(
       trusted.rcpt[0]?.text ?? '',
-      /^5\.7\.1 Recipient refused: \+4490\*{6}78 is a premium-rate or shared-cost number/,
+      /^5\.7\.1 Recipient refused: \+4490\*{6}78 is a premium-rate number/,
       'masked, as an opted-out number is',
     );
     assert.match(trusted.rcpt[1]?.text ?? '', /numbers starting \+4479 are blocked/);

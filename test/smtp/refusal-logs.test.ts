@@ -39,7 +39,7 @@ describe('refusals in the log and in the reply', () => {
     const sent = await sendMail(relay.smtpPort, { to: [`${PREMIUM_NATIONAL}@sms.localhost`, `${PREMIUM_INTERNATIONAL}@sms.localhost`] });
     for (const reply of sent.rcpt) {
       assert.equal(reply.code, 550);
-      assert.match(reply.text, /^5\.7\.1 Recipient refused: \+4490\*{6}67 is a premium-rate or shared-cost number/);
+      assert.match(reply.text, /^5\.7\.1 Recipient refused: \+4490\*{6}67 is a premium-rate number; this relay does not text those$/);
     }
     const refused = lines().filter((line) => line.msg === 'smtp: recipient refused');
     assert.equal(refused.length, 2);
@@ -48,6 +48,23 @@ describe('refusals in the log and in the reply', () => {
       assert.equal(line.code, 'POLICY_DENIED');
       assert.equal(line.err, undefined, 'no stack for a refusal');
     }
+  });
+
+  test('a UK 070 personal number is refused by its own name, not as premium-rate; a short code of the default region as one', async () => {
+    const personal = await sendMail(relay.smtpPort, { to: ['+447000123456@sms.localhost'] });
+    assert.equal(personal.rcpt[0]?.code, 550);
+    assert.match(
+      personal.rcpt[0]?.text ?? '',
+      /^5\.7\.1 Recipient refused: \+4470\*{6}56 is a personal \(follow-me\) number, charged to the sender at up to premium rates; this relay does not text those$/,
+    );
+    const short = await sendMail(relay.smtpPort, { to: ['81025@sms.localhost', '112@sms.localhost'] });
+    assert.deepEqual(
+      short.rcpt.map((reply) => [reply.code, reply.text]),
+      [
+        [550, '5.1.3 Bad recipient: "81025" is a short code or emergency number in United Kingdom, not a phone number: it cannot be texted'],
+        [550, '5.1.3 Bad recipient: "112" is a short code or emergency number in United Kingdom, not a phone number: it cannot be texted'],
+      ],
+    );
   });
 
   test('a sendsms refusal is logged at info with its reason masked and no stack', async () => {

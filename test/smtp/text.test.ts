@@ -61,9 +61,25 @@ describe('SMTP → SMS text', () => {
     }
   });
 
+  test('From:/MaxConcat: inside an ordinary subject are its words, not parameters: the mail is sent, not refused', async () => {
+    await accepted({ to: ['447700900113@sms.example.com'], subject: 'Job From:nightly-backup failed', body: 'Backup failed on db1' });
+    const alert = await smsTo('447700900113');
+    assert.deepEqual([alert.text, alert.from], ['Backup failed on db1', undefined]);
+    await accepted({ to: ['447700900114@sms.example.com'], subject: 'Shift moved From:Mon To:Tue', body: '' });
+    const shift = await smsTo('447700900114');
+    assert.deepEqual([shift.text, shift.from], ['Shift moved From:Mon To:Tue', undefined]);
+    await accepted({ to: ['447700900115@sms.example.com'], subject: 'Backup failed From:nightly-backup', body: 'x' });
+    assert.equal((await smsTo('447700900115')).from, undefined);
+  });
+
   test('X-SMS-From sets the sender id', async () => {
     await accepted({ to: ['447700900111@sms.example.com'], headers: { 'X-SMS-From': 'Acme' }, body: 'Gate open' });
     assert.equal((await smsTo('447700900111')).from, 'Acme');
+  });
+
+  test("X-SMS-From as an RFC 2047 encoded word is decoded; a name with a space is the provider's to take (IntelliSoftware does)", async () => {
+    await accepted({ to: ['447700900116@sms.example.com'], headers: { 'X-SMS-From': '=?utf-8?q?Acme_Corp?=' }, body: 'Gate open' });
+    assert.equal((await smsTo('447700900116')).from, 'Acme Corp');
   });
 
   test('an invalid parameter is refused with 554 5.6.0 naming it', async () => {
@@ -115,13 +131,20 @@ describe('SMTP → SMS text', () => {
     assert.equal(data?.text, '5.3.4 Text too long: 1000 GSM-7 characters need 7 SMS parts; the limit is 6 parts (918 GSM-7 characters)');
   });
 
-  test('X-SMS-Max-Parts lowers the limit and is sent as maxconcat; above the relay limit it is refused', async () => {
+  test("X-SMS-Max-Parts lowers the limit and is sent as maxconcat; above the relay limit the relay's limit applies and the 250 says so", async () => {
     const tooLong = await sendMail(port, { to: ['447700900142@sms.example.com'], headers: { 'X-SMS-Max-Parts': '1' }, body: 'y'.repeat(161) });
     assert.equal(tooLong.data?.text, '5.3.4 Text too long: 161 GSM-7 characters need 2 SMS parts; the limit is 1 part (160 GSM-7 characters)');
     await accepted({ to: ['447700900143@sms.example.com'], headers: { 'X-SMS-Max-Parts': '2' }, body: 'z'.repeat(200) });
     assert.equal((await smsTo('447700900143')).maxconcat, 2);
-    const above = await sendMail(port, { to: ['447700900144@sms.example.com'], headers: { 'X-SMS-Max-Parts': '9' }, body: 'z' });
-    assert.match(above.data?.text ?? '', /^5\.6\.0 Invalid maximum parts 9: this relay sends at most 6 parts/);
+    const above = await accepted({ to: ['447700900144@sms.example.com'], headers: { 'X-SMS-Max-Parts': '9' }, body: 'z' });
+    assert.match(above?.text ?? '', /\(the mail asked for at most 9 parts; this relay sends at most 6, so that limit applies\)$/);
+    assert.equal((await smsTo('447700900144')).maxconcat, 6);
+    const subject = await accepted({ to: ['447700900145@sms.example.com'], subject: 'Disk full MaxConcat:255', body: 'z' });
+    assert.match(subject?.text ?? '', /asked for at most 255 parts; this relay sends at most 6/);
+    assert.equal((await smsTo('447700900145')).maxconcat, 6);
+    const zero = await sendMail(port, { to: ['447700900146@sms.example.com'], headers: { 'X-SMS-Max-Parts': '0' }, body: 'z' });
+    assert.equal(zero.data?.code, 554);
+    assert.match(zero.data?.text ?? '', /^5\.6\.0 Invalid maximum parts "0" in the x-sms-max-parts header: expected a whole number from 1 to 999/);
   });
 
   test('a sender whose policy says truncate gets its text cut with "..." and told so in the 250', async () => {

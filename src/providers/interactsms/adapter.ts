@@ -7,8 +7,9 @@
  *
  * Decisions where the vendor's documents are silent or disagree:
  * - Line breaks: the gateway turns `¬` (U+00AC) into a line break, so every LF is sent as `¬`. A
- *   literal `¬` in the text therefore cannot be expressed: the phone will show a line break. It is
- *   sent as it is and logged (refusing it belongs at the SMTP stage, outside this module).
+ *   literal `¬` in the text therefore cannot be expressed: the capabilities declare `~` (the ASCII
+ *   sign for "not") as its stand-in, which the relay puts in its place when it accepts the mail and
+ *   names in the 250. One that still arrives (a mail queued before) is sent as it is and logged.
  * - Unicode: the legacy API says nothing about UCS-2. The text goes as UTF-8 in the form (what
  *   URLSearchParams does, and what an ASP.NET front end decodes by default); whether the gateway
  *   then sends it as UCS-2 or mangles it is unknown. The `¬` is sent as UTF-8 too (`%C2%AC`); the KB
@@ -50,11 +51,15 @@ const MAX_RECIPIENTS_PER_REQUEST = 50;
  */
 const MAX_PARTS = 1;
 
+/** The gateway turns this character back into a line break. */
+const NEWLINE_MARK = '\u00ac';
+
 export const INTERACTSMS_CAPABILITIES: ProviderCapabilities = {
   maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST,
   maxParts: MAX_PARTS,
   replyTracking: 'tracking-id',
   scheduling: false,
+  standIns: { [NEWLINE_MARK]: '~' },
 };
 
 /** What the gateway answers on the first line for a request it took. */
@@ -64,9 +69,6 @@ const CODE_PREFIX = 'INTERACT:';
 export const ACCOUNT_CODE = `${CODE_PREFIX}ACCOUNT`;
 /** Its outcome rules bounce on codes with this prefix (a refusal of the number or the message). */
 const REFUSED_PREFIX = `${CODE_PREFIX}REFUSED:`;
-
-/** The gateway turns this character back into a line break. */
-const NEWLINE_MARK = '\u00ac';
 
 /** The vendor's `notify_id` limit. */
 const NOTIFY_ID_MAX_CHARS = 30;
