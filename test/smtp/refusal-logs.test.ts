@@ -110,15 +110,15 @@ describe('refusals in the log and in the reply', () => {
     try {
       const refused = await sendMail(relay.smtpPort, { to: ['447700900124@sms.localhost'], body: 'locked out' });
       assert.equal(refused.data?.code, 451);
-      assert.equal(refused.data?.text, '4.3.0 Temporary local problem: the message store is unavailable, try again later');
+      assert.equal(refused.data?.text, '4.3.0 Temporary local problem: the message store is busy, try again in a moment');
     } finally {
       other.exec('ROLLBACK');
       other.close();
     }
-    const failed = lines().find((line) => line.msg === 'smtp: mail refused' && line.code === 'STORE_UNAVAILABLE');
+    const failed = lines().find((line) => line.msg === 'smtp: mail refused' && line.code === 'STORE_BUSY');
     assert.equal(failed?.level, 'error');
     assert.match(String(failed?.msgId), /^[0-9a-f-]{36}$/);
-    assert.match(String((failed?.err as { message?: string } | undefined)?.message), /message store is unavailable \(.*locked/);
+    assert.match(String((failed?.err as { message?: string } | undefined)?.message), /message store is busy \(.*locked/);
   });
 
   test('no whole number reached the log', () => {
