@@ -14,14 +14,13 @@ import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
 import type { InboundPosition, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
 import { activityChart, CHART_SERIES } from './chart.ts';
+import { FIELDS, type Fields, readFields } from './fields.ts';
 import { duration, helpers, render } from './render.ts';
 
 /** Rows per page of search results, and the most a page of any list shows. */
 const PAGE_SIZE = 50;
 /** A conversation shows this many mails and replies each (newest). */
 const THREAD_ITEMS = 100;
-/** Search terms longer than this are no number, address or id: refused before any query. */
-const MAX_TERM_LENGTH = 320;
 /** Minute buckets over the last hour, hour buckets over the last 7 days. */
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -81,7 +80,6 @@ export interface ProviderStatus {
   readonly pause: { readonly since: number; readonly reason: string; readonly nextProbeAt: number } | undefined;
 }
 
-type Form = Record<string, string>;
 type Context = { readonly channel: Channel; readonly signedIn: SignedIn };
 type ConsoleRequest = FastifyRequest & { console?: Context };
 
@@ -123,7 +121,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.addHook('preHandler', async (request: ConsoleRequest, reply) => {
         const context = request.console;
         if (request.method !== 'POST' || !context) return;
-        const body = (request.body ?? {}) as Form;
+        const body = (request.body ?? {}) as { _csrf?: unknown };
         if (!access.csrfValid(context.signedIn.session, body._csrf ?? request.headers['x-csrf-token'])) {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Missing or wrong CSRF token: reload the page and try again'), context);
         }
@@ -160,14 +158,21 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       scope.get('/signin', async (request, reply) => {
-        const query = request.query as { next?: string; expired?: string; ended?: string };
+        const read = readFields(FIELDS.signinPage, request.query);
+        if (!read.ok) reply.status(400);
+        const query = read.ok ? read.fields : {};
         const over = query.expired ? 'expired' : query.ended ? 'ended' : undefined;
         const notice = over && `${SESSION_OVER[over]}: sign in again.`;
-        return page(reply, 'signin', undefined, { title: 'Sign in', next: safeNext(query.next), notice, error: undefined });
+        return page(reply, 'signin', undefined, { title: 'Sign in', next: safeNext(query.next), notice, error: read.ok ? undefined : read.problem });
       });
       scope.post('/signin', async (request, reply) => {
         const channel = access.channel(request);
-        const body = (request.body ?? {}) as Form;
+        const read = readFields(FIELDS.signin, request.body);
+        if (!read.ok) {
+          reply.status(400);
+          return page(reply, 'signin', undefined, { title: 'Sign in', next: safeNext(undefined), notice: undefined, error: read.problem });
+        }
+        const body = read.fields;
         const next = safeNext(body.next);
         const result = await access.signIn(body.name ?? '', body.password ?? '', channel);
         if (!result.ok) {
@@ -195,8 +200,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/', async (request: ConsoleRequest, reply) => page(reply, 'overview', request.console, { title: 'Overview', ...(await overview()) }));
 
       scope.get('/messages', async (request: ConsoleRequest, reply) => {
-        const query = request.query as Form;
-        const parsed = parseSearch(query, config);
+        const read = readFields(FIELDS.messages, request.query);
+        const query = read.ok ? read.fields : {};
+        const parsed = read.ok ? parseSearch(query, config) : { problem: read.problem };
         if ('problem' in parsed) {
           reply.status(400);
           return page(reply, 'messages', request.console, { title: 'Messages', query, problem: parsed.problem, results: [], older: undefined });
@@ -207,6 +213,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.get('/messages/:id', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
+        const notice = readFields(FIELDS.message, request.query);
+        if (!notice.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', notice.problem), request.console);
         const message = await consoleStore.message(id);
         if (!message) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', `No message with id ${id}`), request.console);
         const [sms, events] = await Promise.all([store.smsOf(id), store.events(id)]);
@@ -216,7 +224,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           message,
           sms,
           events,
-          done: access.noticeOf((request.console as Context).signedIn.session, request.query as Form),
+          done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
           // Only the actions that would change something: hold what is sending, release what is held.
           can: {
             retry: queued.some((item) => !item.held),
@@ -228,7 +236,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       scope.get('/conversations', async (request: ConsoleRequest, reply) => {
-        const query = request.query as Form;
+        const read = readFields(FIELDS.conversations, request.query);
+        if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
+        const query = read.fields;
         if (query.number) {
           const number = normaliseNumber(query.number, config.sms.defaultRegion);
           if (!number.ok) {
@@ -264,7 +274,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       scope.get('/queue', async (request: ConsoleRequest, reply) => {
-        const query = request.query as Form;
+        const read = readFields(FIELDS.queuePage, request.query);
+        if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
+        const query = read.fields;
         const at = queuePositions(query);
         if (!at) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
         const [queued, stats, paused, undeliverable, quarantined] = await Promise.all([
@@ -299,14 +311,18 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         });
       });
       scope.post('/queue', async (request: ConsoleRequest, reply) => {
-        const body = request.body as Form;
+        const read = readFields(FIELDS.queue, request.body);
+        if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
+        const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
         return act(request, reply, `queue ${action}`, target, () => queue(store, target ? [action, target] : [action], clock()), body.back);
       });
       scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
-        const mailbox = ((request.body as Form).mailbox ?? '').trim();
+        const read = readFields(FIELDS.reroute, request.body);
+        if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
+        const mailbox = (read.fields.mailbox ?? '').trim();
         return act(request, reply, 'reroute', id, async () => {
           const done = await rerouteUndeliverable(store, config, id, mailbox);
           options.onMailQueued();
@@ -328,10 +344,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         page(reply, 'send', request.console, { title: 'Test send', ...sendAs(request), form: {}, result: undefined, error: undefined }),
       );
       scope.post('/send', async (request: ConsoleRequest, reply) => {
-        const form = request.body as Form;
+        const read = readFields(FIELDS.send, request.body);
+        const form = read.ok ? read.fields : {};
         const as = sendAs(request);
-        const outcome = await testSend(request, as, form);
-        if (!outcome.ok) reply.status(outcome.error.spec.http);
+        const outcome = read.ok ? await testSend(request, as, form) : { ok: false as const, error: new RelayError('BAD_PARAMETER', read.problem) };
+        if (!outcome.ok) reply.status(read.ok ? outcome.error.spec.http : 400);
         return page(reply, 'send', request.console, {
           title: 'Test send',
           ...as,
@@ -385,7 +402,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       }
 
       /** A test SMS through the acceptance service, as the user's account: its sender rules, destinations and limits apply. */
-      async function testSend(request: ConsoleRequest, as: ReturnType<typeof sendAs>, form: Form) {
+      async function testSend(request: ConsoleRequest, as: ReturnType<typeof sendAs>, form: Fields<'send'>) {
         const { channel } = request.console as Context;
         if (!as.account || !as.sender) {
           return {
@@ -492,7 +509,7 @@ function timedPosition(value: string): { at: number; key: string } | null {
 }
 
 /** Where each of the queue page's lists starts: after an SMS id, before a reply, after a quarantined request's id; null when one is not a position. */
-function queuePositions(query: Form): { after: number; replies: InboundPosition | undefined; quarantine: number } | null {
+function queuePositions(query: Fields<'queuePage'>): { after: number; replies: InboundPosition | undefined; quarantine: number } | null {
   const id = (value: string | undefined) => (value === undefined ? 0 : /^\d{1,15}$/.test(value) ? Number(value) : null);
   const after = id(query.after);
   const quarantine = id(query.quarantine);
@@ -502,10 +519,7 @@ function queuePositions(query: Form): { after: number; replies: InboundPosition 
 }
 
 /** The search form's fields, checked: each bad one is named. */
-function parseSearch(query: Form, config: Config): { search: MessageSearch } | { problem: string } {
-  for (const [name, value] of Object.entries(query)) {
-    if (value.length > MAX_TERM_LENGTH) return { problem: `${name}: too long (at most ${MAX_TERM_LENGTH} characters)` };
-  }
+function parseSearch(query: Fields<'messages'>, config: Config): { search: MessageSearch } | { problem: string } {
   const search: { -readonly [Key in keyof MessageSearch]: MessageSearch[Key] } = {};
   if (query.number) {
     const number = normaliseNumber(query.number, config.sms.defaultRegion);

@@ -281,6 +281,48 @@ describe('console pages', () => {
     assert.doesNotMatch(signin, /expired/);
   });
 
+  test('a field given twice, or a form field that is not text, is a 400 page naming the field, never a 500', async () => {
+    const pages: Array<[string, RegExp]> = [
+      ['/console/messages?sender=a@example.com&sender=c@example.com', /Sender: give one value/],
+      ['/console/messages?number=07700900001&number=07700900002', /Number: give one value/],
+      ['/console/messages?id=a&id=b', /Message id: give one value/],
+      [`/console/messages?sender=${'a'.repeat(321)}`, /Sender: too long \(at most 320 characters\)/],
+      ['/console/conversations?number=1&number=2', /Number: give one value/],
+      ['/console/queue?after=1&after=2', /Page: give one value/],
+      ['/console/queue?done=a&done=b&sig=c', /Notice: give one value/],
+      ['/console/signin?next=/console&next=/console/queue', /Next page: give one value/],
+    ];
+    for (const [path, named] of pages) {
+      const response = await fetch(`${base}${path}`, { headers: { cookie: operator, accept: 'text/html' } });
+      assert.equal(response.status, 400, path);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/html/, path);
+      assert.match(await response.text(), named, path);
+    }
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console', operator))?.[1] ?? assert.fail('no CSRF token');
+    const posts: Array<[string, unknown, RegExp]> = [
+      ['/console/send', { to: 447700900001, text: 'hello' }, /Number: give one value, as text/],
+      ['/console/queue', { action: ['retry', 'hold'] }, /Action: give one value/],
+      ['/console/undeliverable/x/reroute', { mailbox: { at: 'x' } }, /Mailbox: give one value/],
+      ['/console/queue', ['retry'], /Expected the fields of a form/],
+    ];
+    for (const [path, body, named] of posts) {
+      const response = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { cookie: operator, 'x-csrf-token': csrf, 'content-type': 'application/json', accept: 'text/html' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 400, path);
+      assert.match(await response.text(), named, path);
+    }
+    const signin = await fetch(`${base}/console/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: ['olivia'], password: PASSWORD }),
+    });
+    assert.equal(signin.status, 400);
+    assert.match(await signin.text(), /User name: give one value/);
+  });
+
   test('a page position that is not one is refused, naming the page', async () => {
     for (const path of ['/console/queue?after=x', '/console/conversations?before=nonsense']) {
       const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });
