@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
@@ -120,7 +121,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // State changes need the session's CSRF token (form field or header) and, but for signing out, an operator.
       scope.addHook('preHandler', async (request: ConsoleRequest, reply) => {
         const context = request.console;
-        if (request.method !== 'POST' || !context) return;
+        // A POST to no page changes nothing: its answer is the 404 (or 405), whoever asks.
+        if (request.method !== 'POST' || !context || request.is404) return;
         const body = (request.body ?? {}) as { _csrf?: unknown };
         if (!access.csrfValid(context.signedIn.session, body._csrf ?? request.headers['x-csrf-token'])) {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Missing or wrong CSRF token: reload the page and try again'), context);
@@ -144,13 +146,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             request.console,
           );
         }
-        return problem(request, reply, 404, new RelayError('BAD_PARAMETER', `No console page ${path}`), request.console);
+        return problem(request, reply, 404, new RelayError('NOT_FOUND', `No console page ${path}`), request.console);
       });
 
       scope.get('/assets/:file', async (request, reply) => {
         const file = (request.params as { file: string }).file;
         const type = ASSETS.get(file);
-        if (!type) return reply.status(404).send({ error: 'NOT_FOUND', message: `no asset ${file}` });
+        if (!type) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No console asset ${file}`));
         return reply
           .type(type)
           .header('cache-control', 'public, max-age=3600')
@@ -216,7 +218,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const notice = readFields(FIELDS.message, request.query);
         if (!notice.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', notice.problem), request.console);
         const message = await consoleStore.message(id);
-        if (!message) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', `No message with id ${id}`), request.console);
+        if (!message) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No message with id ${id}`), request.console);
         const [sms, events] = await Promise.all([store.smsOf(id), store.events(id)]);
         const queued = sms.filter((item) => item.status === 'queued');
         return page(reply, 'message', request.console, {
@@ -269,7 +271,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.get('/conversations/:ref', async (request: ConsoleRequest, reply) => {
         const number = await consoleStore.numberOfRef((request.params as { ref: string }).ref);
-        if (!number) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', 'No such conversation'), request.console);
+        if (!number) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such conversation'), request.console);
         return page(reply, 'conversation', request.console, { title: 'Conversation', peer: number, items: await consoleStore.thread(number, THREAD_ITEMS) });
       });
 
@@ -332,7 +334,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/quarantine/:id', async (request: ConsoleRequest, reply) => {
         const id = Number((request.params as { id: string }).id);
         const entry = Number.isInteger(id) ? await store.quarantined(id) : undefined;
-        if (!entry) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', 'No such quarantined request'), request.console);
+        if (!entry) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such quarantined request'), request.console);
         return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry });
       });
       scope.post('/quarantine/:id/delete', async (request: ConsoleRequest, reply) => {
@@ -476,7 +478,7 @@ function page(reply: FastifyReply, view: string, context: Context | undefined, d
 function problem(request: FastifyRequest, reply: FastifyReply, status: number, error: RelayError, context?: Context) {
   reply.status(status);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
-  return page(reply, 'problem', context, { title: `${status}`, status, message: error.message });
+  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message });
 }
 
 function wantsJson(request: FastifyRequest): boolean {

@@ -225,10 +225,32 @@ describe('console pages', () => {
     assert.match(await page.text(), /No console page \/console\/nothing/);
     const json = await fetch(`${base}/console/nothing`, { headers: { cookie: operator, accept: 'application/json' } });
     assert.equal(json.status, 404);
-    assert.equal(((await json.json()) as { error: string }).error, 'BAD_PARAMETER');
+    assert.equal(((await json.json()) as { error: string }).error, 'NOT_FOUND');
     const wrong = await fetch(`${base}/console/queue`, { method: 'DELETE', headers: { cookie: operator } });
     assert.equal(wrong.status, 405);
     assert.equal(wrong.headers.get('allow'), 'GET, POST');
+  });
+
+  test('every console 404 is a "not found" page for a browser and NOT_FOUND for a script: a missing asset, item or page, a POST to no page by a viewer', async () => {
+    const viewer = await signIn('victor');
+    const missing: Array<[string, RequestInit, RegExp]> = [
+      ['/console/assets/missing.css', {}, /No console asset missing\.css/],
+      [`/console/messages/${uuidv7()}`, { headers: { cookie: operator } }, /No message with id/],
+      ['/console/conversations/nobody', { headers: { cookie: operator } }, /No such conversation/],
+      ['/console/quarantine/999999', { headers: { cookie: operator } }, /No such quarantined request/],
+      ['/console/nothing', { method: 'POST', headers: { cookie: viewer } }, /No console page \/console\/nothing/],
+    ];
+    for (const [path, init, named] of missing) {
+      const page = await fetch(`${base}${path}`, { ...init, headers: { ...init.headers, accept: 'text/html,*/*' } });
+      assert.equal(page.status, 404, path);
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html/, path);
+      const text = await page.text();
+      assert.match(text, /<title>404 Not Found/, path);
+      assert.match(text, named, path);
+      const json = await fetch(`${base}${path}`, { ...init, headers: { ...init.headers, accept: 'application/json' } });
+      assert.equal(json.status, 404, path);
+      assert.equal(((await json.json()) as { error: string }).error, 'NOT_FOUND', path);
+    }
   });
 
   test('every page names its icon, served by the console (a browser asks for no /favicon.ico)', async () => {
