@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
 import { configCheck, quarantine, queue, rerouteUndeliverable } from '../admin.ts';
-import type { Config } from '../config/load.ts';
+import { type Config, testSender } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
@@ -399,7 +399,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       function sendAs(request: ConsoleRequest) {
         const user = (request.console as Context).signedIn.user;
         const account = config.accounts.find((candidate) => candidate.username === user.account);
-        const sender = user.sender ?? account?.senders?.find((pattern) => !pattern.startsWith('@'));
+        const sender = user.sender ?? (account && testSender(account));
         return { account: account?.username, sender, domain: config.sms.domains[0] ?? 'sms.localhost' };
       }
 
@@ -409,7 +409,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!as.account || !as.sender) {
           return {
             ok: false as const,
-            error: new RelayError('POLICY_DENIED', 'No account to send as: set console.users[].account (and sender) for your user'),
+            error: new RelayError('POLICY_DENIED', 'No account to send as: set console.users[].account for your user'),
           };
         }
         const to = (form.to ?? '').trim();

@@ -192,6 +192,44 @@ describe('console access', () => {
     assert.equal((await fetch(`http://127.0.0.1:${relay.relay.httpPort}/console/assets/console.css`)).status, 200);
   });
 
+  test("a console user whose account cannot test-send stops the start, naming the user, the account and the fix; the account's first address, or a sender it allows, starts", async () => {
+    const dir = tempDir();
+    const hash = await hashPassword(PASSWORD);
+    const load = (senders: readonly string[] | undefined, sender?: string) =>
+      loadConfig(
+        relayEnvironment(dir, {
+          accounts: [{ username: 'tester', passwordHash: hash, ...(senders && { senders }) }],
+          console: { users: [{ name: 'olivia', passwordHash: hash, role: 'operator', account: 'tester', ...(sender && { sender }) }] },
+        }),
+        dir,
+      );
+    const refusal = (senders: readonly string[] | undefined, sender?: string) => {
+      try {
+        load(senders, sender);
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        return error.problems.map((problem) => problem.replace(/^.*smsrelay\.yaml: /, ''));
+      }
+      assert.fail('the config loaded');
+    };
+    try {
+      assert.deepEqual(refusal(['@example.com']), [
+        'console.users.0.sender: test sends of console user olivia go out as account tester, but its senders (@example.com) name no single address: set sender to the address they are sent from',
+      ]);
+      assert.deepEqual(refusal(undefined), [
+        'console.users.0.sender: test sends of console user olivia go out as account tester, but it lists no senders: set sender to the address they are sent from',
+      ]);
+      assert.deepEqual(refusal(['@example.com'], 'alerts@example.org'), [
+        'console.users.0.sender: test sends of console user olivia go out as account tester, which may not send from alerts@example.org (its senders: @example.com): set sender to one of its addresses',
+      ]);
+      assert.equal(load(['@example.com'], 'alerts@example.com').config.console.users[0]?.sender, 'alerts@example.com');
+      assert.equal(load(undefined, 'alerts@example.com').config.console.users[0]?.sender, 'alerts@example.com');
+      assert.equal(load(['@example.com', 'ups@example.com']).config.console.users[0]?.sender, undefined);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   test('an invalid console.users entry stops the start with one line naming it', () => {
     const dir = tempDir();
     try {
