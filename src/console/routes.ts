@@ -105,6 +105,14 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!access.allowed(channel)) {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', `The console does not answer ${channel.address} (console.allowedNetworks)`));
         }
+        if (request.method === 'POST' && !access.sameOrigin(request, channel)) {
+          return problem(
+            request,
+            reply,
+            403,
+            new RelayError('FORBIDDEN', 'This form was sent from another site: the console takes forms from its own pages only'),
+          );
+        }
         const path = request.url.split('?')[0] ?? '';
         if (path.startsWith('/console/assets/') || path === '/console/signin') return;
         const signedIn = await access.session(request);
@@ -165,14 +173,19 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const query = read.ok ? read.fields : {};
         const over = query.expired ? 'expired' : query.ended ? 'ended' : undefined;
         const notice = over && `${SESSION_OVER[over]}: sign in again.`;
-        return page(reply, 'signin', undefined, { title: 'Sign in', next: safeNext(query.next), notice, error: read.ok ? undefined : read.problem });
+        return signinPage(request, reply, { next: safeNext(query.next), notice, error: read.ok ? undefined : read.problem });
       });
       scope.post('/signin', async (request, reply) => {
         const channel = access.channel(request);
+        const token = (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'];
+        if (!access.signinTokenValid(request, token)) {
+          reply.status(403);
+          return signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: 'The sign-in form has expired: sign in again' });
+        }
         const read = readFields(FIELDS.signin, request.body);
         if (!read.ok) {
           reply.status(400);
-          return page(reply, 'signin', undefined, { title: 'Sign in', next: safeNext(undefined), notice: undefined, error: read.problem });
+          return signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: read.problem });
         }
         const body = read.fields;
         const next = safeNext(body.next);
@@ -180,7 +193,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!result.ok) {
           if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
           reply.status(result.error.spec.http);
-          return page(reply, 'signin', undefined, { title: 'Sign in', next, notice: undefined, error: result.error.message });
+          return signinPage(request, reply, { next, notice: undefined, error: result.error.message });
         }
         await consoleStore.recordAction({
           at: clock(),
@@ -190,7 +203,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           target: undefined,
           detail: undefined,
         });
-        return reply.header('set-cookie', access.cookie(result.token, channel)).redirect(next, 303);
+        return reply.header('set-cookie', [access.cookie(result.token, channel), access.clearedSigninCookie(channel)]).redirect(next, 303);
       });
       scope.post('/signout', async (request: ConsoleRequest, reply) => {
         const { channel, signedIn } = request.console as Context;
@@ -367,6 +380,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           actions: await consoleStore.recentActions(PAGE_SIZE),
         }),
       );
+
+      /** The sign-in page, its form carrying the token of the browser's sign-in cookie (set here when it has none). */
+      function signinPage(request: FastifyRequest, reply: FastifyReply, data: { next: string; notice: string | undefined; error: string | undefined }) {
+        const { token, cookie } = access.signinToken(request, access.channel(request));
+        if (cookie !== undefined) reply.header('set-cookie', cookie);
+        return page(reply, 'signin', undefined, { title: 'Sign in', ...data, csrf: token });
+      }
 
       /** An operator's action through the CLI's own code, recorded with who did it; the answer is the page it came from. */
       async function act(

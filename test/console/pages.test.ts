@@ -20,11 +20,19 @@ describe('console pages', () => {
   let base: string;
   let operator: string;
 
+  /** The sign-in page's cookie and form token. */
+  async function signinForm(): Promise<{ cookie: string; token: string }> {
+    const page = await fetch(`${base}/console/signin`);
+    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    return { cookie, token: /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? assert.fail('no sign-in token') };
+  }
+
   async function signIn(name: string): Promise<string> {
+    const { cookie, token } = await signinForm();
     const response = await fetch(`${base}/console/signin`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ name, password: PASSWORD }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ name, password: PASSWORD, _csrf: token }),
       redirect: 'manual',
     });
     assert.equal(response.status, 303);
@@ -336,10 +344,11 @@ describe('console pages', () => {
       assert.equal(response.status, 400, path);
       assert.match(await response.text(), named, path);
     }
+    const form = await signinForm();
     const signin = await fetch(`${base}/console/signin`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: ['olivia'], password: PASSWORD }),
+      headers: { 'content-type': 'application/json', cookie: form.cookie },
+      body: JSON.stringify({ name: ['olivia'], password: PASSWORD, _csrf: form.token }),
     });
     assert.equal(signin.status, 400);
     assert.match(await signin.text(), /User name: give one value/);
