@@ -41,13 +41,16 @@ interface Paging {
   stop(): Promise<{ latencies: number[]; problems: string[]; elapsedMs: number }>;
 }
 
-/** Signs in as a browser does: the form post answers 303 with the session cookie. */
+/** Signs in as a browser does: the sign-in page gives its cookie and form token; the form post answers 303 with the session cookie. */
 async function signIn(pool: Pool): Promise<string> {
+  const form = await pool.request({ method: 'GET', path: '/console/signin' });
+  const signinCookie = ([form.headers['set-cookie']].flat()[0] ?? '').split(';')[0] ?? '';
+  const token = /name="_csrf" value="([^"]+)"/.exec(await form.body.text())?.[1] ?? '';
   const response = await pool.request({
     method: 'POST',
     path: '/console/signin',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ name: USER, password: PASSWORD, next: '/console/messages' }).toString(),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: signinCookie },
+    body: new URLSearchParams({ name: USER, password: PASSWORD, next: '/console/messages', _csrf: token }).toString(),
   });
   await response.body.dump();
   const cookie = [response.headers['set-cookie']].flat()[0];

@@ -123,6 +123,8 @@ export const RELAY_ERRORS = {
     http: 422,
     text: "Automatic mail (bounces, auto-replies, the relay's own mail) is never sent as SMS",
   },
+  /** An HTTP path or a console item that does not exist; over SMTP it would be an unknown destination (X.1.1). */
+  NOT_FOUND: { smtp: 550, enhanced: '5.1.1', http: 404, text: 'Not found' },
   UNAUTHORIZED: { smtp: 530, enhanced: '5.7.0', http: 401, text: 'Missing or wrong webhook token' },
   FORBIDDEN: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'The request signature does not match: not from the provider' },
   DISK_FULL: {

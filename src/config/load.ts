@@ -6,6 +6,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import type { ProviderPlugin } from '../providers/contract.ts';
 import { isLoopbackHost } from '../policy/networks.ts';
+import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { redactUrl } from '../store/postgres/url.ts';
@@ -508,7 +509,12 @@ export function environmentOf(registry: ProviderRegistry): Readonly<Record<strin
   return environment;
 }
 
-/** Console user names are unique, and each test-send account is an `accounts` entry (issue #19). */
+/**
+ * Console user names are unique, and each test-send account is an `accounts` entry (issue #19) that
+ * the user's test sends can go out as: from the user's `sender`, else the account's first plain
+ * address, either one an address the account may send from. Otherwise every test send would be
+ * refused, though the console offers it.
+ */
 function checkConsoleUsers(
   settings: ParsedConfig['console'],
   accounts: ParsedConfig['accounts'],
@@ -519,10 +525,26 @@ function checkConsoleUsers(
   settings.users.forEach((user, index) => {
     if (seen.has(user.name)) problems.push(`${describe(['console', 'users', index, 'name'])}: "${user.name}" is listed twice`);
     seen.add(user.name);
-    if (user.account !== undefined && !accounts.some((account) => account.username === user.account)) {
+    if (user.account === undefined) return;
+    const account = accounts.find((candidate) => candidate.username === user.account);
+    if (!account) {
       problems.push(`${describe(['console', 'users', index, 'account'])}: no accounts entry has username "${user.account}"`);
+      return;
+    }
+    const where = `${describe(['console', 'users', index, 'sender'])}: test sends of console user ${user.name} go out as account ${account.username}`;
+    const sender = user.sender ?? testSender(account);
+    if (sender === undefined) {
+      const senders = account.senders ? `its senders (${account.senders.join(', ')}) name no single address` : 'it lists no senders';
+      problems.push(`${where}, but ${senders}: set sender to the address they are sent from`);
+    } else if (account.senders && !matchesSender(account.senders, sender)) {
+      problems.push(`${where}, which may not send from ${sender} (its senders: ${account.senders.join(', ')}): set sender to one of its addresses`);
     }
   });
+}
+
+/** The envelope sender of a console user's test sends when the user names none: the account's first plain address. */
+export function testSender(account: { readonly senders?: readonly string[] | undefined }): string | undefined {
+  return account.senders?.find((pattern) => !pattern.startsWith('@'));
 }
 
 /**

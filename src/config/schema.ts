@@ -241,13 +241,19 @@ const gatewayRoute = z.strictObject({
       .string({
         error: (issue) =>
           typeof issue.input === 'number'
-            ? `write the prefix in quotes: "+${issue.input}" (YAML reads +47 as the number 47)`
+            ? `write the prefix in quotes: "+${issue.input}" (YAML read it as the number ${issue.input})`
             : 'expected a prefix, country or *',
       })
       .trim()
       .toUpperCase()
-      .regex(ROUTE_MATCH, 'expected a prefix such as +47, a country such as NO, or * for every other number')
-      .refine((value) => value.length !== 2 || isCountryCode(value), { error: (issue) => countryCodeHint(issue.input) }),
+      .refine((value) => ROUTE_MATCH.test(value), {
+        error: (issue) =>
+          `read as "${String(issue.input)}": expected a prefix ("+" and 1 to 15 digits, such as +1 or +47), a country such as NO, or * for every other number`,
+      })
+      // "+1" is two characters too: only two letters are read as a country.
+      .refine((value) => !/^[A-Z]{2}$/.test(value) || isCountryCode(value), {
+        error: (issue) => `read as the country "${String(issue.input)}": ${countryCodeHint(issue.input)}`,
+      }),
     '["+47", NO]',
     'expected at least one prefix, country or *',
   ),

@@ -11,6 +11,9 @@ import { verifyPassword } from '../policy/passwords.ts';
 import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
 
 export const SESSION_COOKIE = 'smsrelay_console';
+/** The sign-in form's token before any session: the cookie half of a double submit, sent only back to the sign-in form. */
+const SIGNIN_COOKIE = 'smsrelay_signin';
+const SIGNIN_PATH = '/console/signin';
 /** 256 bits: a session token or CSRF token cannot be guessed. */
 const TOKEN_BYTES = 32;
 /** A session's last use is written at most this often (not on every page view: a write per request would load the store). */
@@ -50,6 +53,8 @@ export class ConsoleAccess {
   readonly #allowed: (address: string) => boolean;
   readonly #proxy: (address: string) => boolean;
   readonly #declaredTls: boolean;
+  /** `console.publicUrl`'s origin: the console as people reach it, whatever Host a proxy sends on. */
+  readonly #publicOrigin: string | undefined;
   readonly #logins: LoginThrottle;
   /** How stale the stored last use may get before a request writes it again. */
   readonly #touchEveryMs: number;
@@ -74,6 +79,7 @@ export class ConsoleAccess {
     this.#allowed = networkMatcher(options.settings.allowedNetworks);
     this.#proxy = networkMatcher(options.settings.trustedProxies);
     this.#declaredTls = options.settings.publicUrl?.startsWith('https:') ?? false;
+    this.#publicOrigin = options.settings.publicUrl === undefined ? undefined : originOf(options.settings.publicUrl);
     this.#logins = new LoginThrottle(consoleLoginFailures(options.store));
     this.#touchEveryMs = Math.min(TOUCH_INTERVAL_MS, options.settings.sessionIdleTimeout * TOUCH_SHARE_OF_IDLE);
     this.#idleMs = options.settings.sessionIdleTimeout + this.#touchEveryMs;
@@ -91,6 +97,21 @@ export class ConsoleAccess {
 
   allowed(channel: Channel): boolean {
     return this.#allowed(channel.address);
+  }
+
+  /**
+   * Whether a POST comes from the console's own pages, as far as its `Origin` tells: a browser names the
+   * page's origin on every POST, so another site's form (a cross-site action, or a sign-in into someone
+   * else's account) names that site, or `null` when it hides it. Without the header (no browser) the
+   * CSRF token decides alone. The console's origin is `console.publicUrl`'s, or the scheme the request
+   * came over with the host it was sent to (`X-Forwarded-Host` from a trusted proxy, else `Host`).
+   */
+  sameOrigin(request: FastifyRequest, channel: Channel): boolean {
+    const origin = request.headers.origin;
+    if (origin === undefined) return true;
+    const peer = request.socket.remoteAddress ?? '';
+    const host = (this.#proxy(peer) ? headerList(request.headers['x-forwarded-host']).at(-1) : undefined) ?? request.headers.host;
+    return origin === this.#publicOrigin || (host !== undefined && origin === originOf(`${channel.tls ? 'https' : 'http'}://${host}`));
   }
 
   /** Signs a user in; the refusal says why (and, when throttled, how long to wait). */
@@ -165,10 +186,29 @@ export class ConsoleAccess {
 
   /** The session's CSRF token, compared in constant time. */
   csrfValid(session: ConsoleSession, token: unknown): boolean {
-    if (typeof token !== 'string') return false;
-    const given = Buffer.from(token);
-    const expected = Buffer.from(session.csrf);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return sameSecret(token, session.csrf);
+  }
+
+  /**
+   * The sign-in form's token: the one the browser already holds in its sign-in cookie (a form shown
+   * again after a wrong password), else a new one with the cookie to set.
+   */
+  signinToken(request: FastifyRequest, channel: Channel): { token: string; cookie: string | undefined } {
+    const held = cookieValue(request.headers.cookie, SIGNIN_COOKIE);
+    if (held !== undefined && /^[\w-]{43}$/.test(held)) return { token: held, cookie: undefined };
+    const token = randomBytes(TOKEN_BYTES).toString('base64url');
+    return { token, cookie: `${SIGNIN_COOKIE}=${token}; Path=${SIGNIN_PATH}; HttpOnly; SameSite=Strict${channel.tls ? '; Secure' : ''}` };
+  }
+
+  /**
+   * A sign-in carries its form's token, the same as its sign-in cookie (a double submit): another site
+   * can neither read the cookie nor, SameSite=Strict, have the browser send it, so it cannot sign a
+   * person in to an account of its choosing. Unsigned: relays sharing a store share no key, and a form
+   * shown by one relay may be posted to another.
+   */
+  signinTokenValid(request: FastifyRequest, token: unknown): boolean {
+    const held = cookieValue(request.headers.cookie, SIGNIN_COOKIE);
+    return held !== undefined && held !== '' && sameSecret(token, held);
   }
 
   /**
@@ -181,10 +221,8 @@ export class ConsoleAccess {
 
   /** The notice of a request's `done` and `sig`, if the console signed it for this session; else none. */
   noticeOf(session: ConsoleSession, query: { readonly done?: string | undefined; readonly sig?: string | undefined }): string | undefined {
-    if (query.done === undefined || query.sig === undefined) return undefined;
-    const given = Buffer.from(query.sig);
-    const expected = Buffer.from(noticeSignature(session, query.done));
-    return given.length === expected.length && timingSafeEqual(given, expected) ? query.done : undefined;
+    if (query.done === undefined) return undefined;
+    return sameSecret(query.sig, noticeSignature(session, query.done)) ? query.done : undefined;
   }
 
   /** The Set-Cookie value: HttpOnly, SameSite=Strict, Secure under TLS, for the console's path only. */
@@ -195,6 +233,19 @@ export class ConsoleAccess {
   clearedCookie(channel: Channel): string {
     return `${SESSION_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0${channel.tls ? '; Secure' : ''}`;
   }
+
+  /** Signed in, the sign-in form's token has served: the next sign-in gets a new one. */
+  clearedSigninCookie(channel: Channel): string {
+    return `${SIGNIN_COOKIE}=; Path=${SIGNIN_PATH}; HttpOnly; SameSite=Strict; Max-Age=0${channel.tls ? '; Secure' : ''}`;
+  }
+}
+
+/** A secret given by the client equals the expected one, compared in constant time. */
+function sameSecret(token: unknown, expected: string): boolean {
+  if (typeof token !== 'string') return false;
+  const given = Buffer.from(token);
+  const wanted = Buffer.from(expected);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
 /** The store keeps the token's hash: a copy of the store signs no one in. */
@@ -205,6 +256,15 @@ function sessionId(token: string): string {
 /** Keyed by the session's secret CSRF token; the label keeps this use of it apart from any other. */
 function noticeSignature(session: ConsoleSession, text: string): string {
   return createHmac('sha256', session.csrf).update(`console notice\n${text}`).digest('base64url');
+}
+
+/** An address's origin as a browser writes it (default port dropped, host lower-cased); undefined when it is none. */
+function originOf(address: string): string | undefined {
+  try {
+    return new URL(address).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 function headerList(value: string | string[] | undefined): string[] {

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
 import { configCheck, quarantine, queue, rerouteUndeliverable } from '../admin.ts';
-import type { Config } from '../config/load.ts';
+import { type Config, testSender } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
@@ -14,14 +15,13 @@ import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
 import type { InboundPosition, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
 import { activityChart, CHART_SERIES } from './chart.ts';
+import { FIELDS, type Fields, readFields } from './fields.ts';
 import { duration, helpers, render } from './render.ts';
 
 /** Rows per page of search results, and the most a page of any list shows. */
 const PAGE_SIZE = 50;
 /** A conversation shows this many mails and replies each (newest). */
 const THREAD_ITEMS = 100;
-/** Search terms longer than this are no number, address or id: refused before any query. */
-const MAX_TERM_LENGTH = 320;
 /** Minute buckets over the last hour, hour buckets over the last 7 days. */
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -81,7 +81,6 @@ export interface ProviderStatus {
   readonly pause: { readonly since: number; readonly reason: string; readonly nextProbeAt: number } | undefined;
 }
 
-type Form = Record<string, string>;
 type Context = { readonly channel: Channel; readonly signedIn: SignedIn };
 type ConsoleRequest = FastifyRequest & { console?: Context };
 
@@ -106,6 +105,14 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!access.allowed(channel)) {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', `The console does not answer ${channel.address} (console.allowedNetworks)`));
         }
+        if (request.method === 'POST' && !access.sameOrigin(request, channel)) {
+          return problem(
+            request,
+            reply,
+            403,
+            new RelayError('FORBIDDEN', 'This form was sent from another site: the console takes forms from its own pages only'),
+          );
+        }
         const path = request.url.split('?')[0] ?? '';
         if (path.startsWith('/console/assets/') || path === '/console/signin') return;
         const signedIn = await access.session(request);
@@ -122,8 +129,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // State changes need the session's CSRF token (form field or header) and, but for signing out, an operator.
       scope.addHook('preHandler', async (request: ConsoleRequest, reply) => {
         const context = request.console;
-        if (request.method !== 'POST' || !context) return;
-        const body = (request.body ?? {}) as Form;
+        // A POST to no page changes nothing: its answer is the 404 (or 405), whoever asks.
+        if (request.method !== 'POST' || !context || request.is404) return;
+        const body = (request.body ?? {}) as { _csrf?: unknown };
         if (!access.csrfValid(context.signedIn.session, body._csrf ?? request.headers['x-csrf-token'])) {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Missing or wrong CSRF token: reload the page and try again'), context);
         }
@@ -146,13 +154,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             request.console,
           );
         }
-        return problem(request, reply, 404, new RelayError('BAD_PARAMETER', `No console page ${path}`), request.console);
+        return problem(request, reply, 404, new RelayError('NOT_FOUND', `No console page ${path}`), request.console);
       });
 
       scope.get('/assets/:file', async (request, reply) => {
         const file = (request.params as { file: string }).file;
         const type = ASSETS.get(file);
-        if (!type) return reply.status(404).send({ error: 'NOT_FOUND', message: `no asset ${file}` });
+        if (!type) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No console asset ${file}`));
         return reply
           .type(type)
           .header('cache-control', 'public, max-age=3600')
@@ -160,20 +168,32 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       scope.get('/signin', async (request, reply) => {
-        const query = request.query as { next?: string; expired?: string; ended?: string };
+        const read = readFields(FIELDS.signinPage, request.query);
+        if (!read.ok) reply.status(400);
+        const query = read.ok ? read.fields : {};
         const over = query.expired ? 'expired' : query.ended ? 'ended' : undefined;
         const notice = over && `${SESSION_OVER[over]}: sign in again.`;
-        return page(reply, 'signin', undefined, { title: 'Sign in', next: safeNext(query.next), notice, error: undefined });
+        return signinPage(request, reply, { next: safeNext(query.next), notice, error: read.ok ? undefined : read.problem });
       });
       scope.post('/signin', async (request, reply) => {
         const channel = access.channel(request);
-        const body = (request.body ?? {}) as Form;
+        const token = (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'];
+        if (!access.signinTokenValid(request, token)) {
+          reply.status(403);
+          return signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: 'The sign-in form has expired: sign in again' });
+        }
+        const read = readFields(FIELDS.signin, request.body);
+        if (!read.ok) {
+          reply.status(400);
+          return signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: read.problem });
+        }
+        const body = read.fields;
         const next = safeNext(body.next);
         const result = await access.signIn(body.name ?? '', body.password ?? '', channel);
         if (!result.ok) {
           if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
           reply.status(result.error.spec.http);
-          return page(reply, 'signin', undefined, { title: 'Sign in', next, notice: undefined, error: result.error.message });
+          return signinPage(request, reply, { next, notice: undefined, error: result.error.message });
         }
         await consoleStore.recordAction({
           at: clock(),
@@ -183,7 +203,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           target: undefined,
           detail: undefined,
         });
-        return reply.header('set-cookie', access.cookie(result.token, channel)).redirect(next, 303);
+        return reply.header('set-cookie', [access.cookie(result.token, channel), access.clearedSigninCookie(channel)]).redirect(next, 303);
       });
       scope.post('/signout', async (request: ConsoleRequest, reply) => {
         const { channel, signedIn } = request.console as Context;
@@ -195,8 +215,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/', async (request: ConsoleRequest, reply) => page(reply, 'overview', request.console, { title: 'Overview', ...(await overview()) }));
 
       scope.get('/messages', async (request: ConsoleRequest, reply) => {
-        const query = request.query as Form;
-        const parsed = parseSearch(query, config);
+        const read = readFields(FIELDS.messages, request.query);
+        const query = read.ok ? read.fields : {};
+        const parsed = read.ok ? parseSearch(query, config) : { problem: read.problem };
         if ('problem' in parsed) {
           reply.status(400);
           return page(reply, 'messages', request.console, { title: 'Messages', query, problem: parsed.problem, results: [], older: undefined });
@@ -207,8 +228,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.get('/messages/:id', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
+        const notice = readFields(FIELDS.message, request.query);
+        if (!notice.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', notice.problem), request.console);
         const message = await consoleStore.message(id);
-        if (!message) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', `No message with id ${id}`), request.console);
+        if (!message) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No message with id ${id}`), request.console);
         const [sms, events] = await Promise.all([store.smsOf(id), store.events(id)]);
         const queued = sms.filter((item) => item.status === 'queued');
         return page(reply, 'message', request.console, {
@@ -216,7 +239,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           message,
           sms,
           events,
-          done: access.noticeOf((request.console as Context).signedIn.session, request.query as Form),
+          done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
           // Only the actions that would change something: hold what is sending, release what is held.
           can: {
             retry: queued.some((item) => !item.held),
@@ -228,7 +251,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       scope.get('/conversations', async (request: ConsoleRequest, reply) => {
-        const query = request.query as Form;
+        const read = readFields(FIELDS.conversations, request.query);
+        if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
+        const query = read.fields;
         if (query.number) {
           const number = normaliseNumber(query.number, config.sms.defaultRegion);
           if (!number.ok) {
@@ -259,12 +284,14 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.get('/conversations/:ref', async (request: ConsoleRequest, reply) => {
         const number = await consoleStore.numberOfRef((request.params as { ref: string }).ref);
-        if (!number) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', 'No such conversation'), request.console);
+        if (!number) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such conversation'), request.console);
         return page(reply, 'conversation', request.console, { title: 'Conversation', peer: number, items: await consoleStore.thread(number, THREAD_ITEMS) });
       });
 
       scope.get('/queue', async (request: ConsoleRequest, reply) => {
-        const query = request.query as Form;
+        const read = readFields(FIELDS.queuePage, request.query);
+        if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
+        const query = read.fields;
         const at = queuePositions(query);
         if (!at) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
         const [queued, stats, paused, undeliverable, quarantined] = await Promise.all([
@@ -299,14 +326,18 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         });
       });
       scope.post('/queue', async (request: ConsoleRequest, reply) => {
-        const body = request.body as Form;
+        const read = readFields(FIELDS.queue, request.body);
+        if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
+        const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
         return act(request, reply, `queue ${action}`, target, () => queue(store, target ? [action, target] : [action], clock()), body.back);
       });
       scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
-        const mailbox = ((request.body as Form).mailbox ?? '').trim();
+        const read = readFields(FIELDS.reroute, request.body);
+        if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
+        const mailbox = (read.fields.mailbox ?? '').trim();
         return act(request, reply, 'reroute', id, async () => {
           const done = await rerouteUndeliverable(store, config, id, mailbox);
           options.onMailQueued();
@@ -316,7 +347,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/quarantine/:id', async (request: ConsoleRequest, reply) => {
         const id = Number((request.params as { id: string }).id);
         const entry = Number.isInteger(id) ? await store.quarantined(id) : undefined;
-        if (!entry) return problem(request, reply, 404, new RelayError('BAD_PARAMETER', 'No such quarantined request'), request.console);
+        if (!entry) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such quarantined request'), request.console);
         return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry });
       });
       scope.post('/quarantine/:id/delete', async (request: ConsoleRequest, reply) => {
@@ -328,10 +359,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         page(reply, 'send', request.console, { title: 'Test send', ...sendAs(request), form: {}, result: undefined, error: undefined }),
       );
       scope.post('/send', async (request: ConsoleRequest, reply) => {
-        const form = request.body as Form;
+        const read = readFields(FIELDS.send, request.body);
+        const form = read.ok ? read.fields : {};
         const as = sendAs(request);
-        const outcome = await testSend(request, as, form);
-        if (!outcome.ok) reply.status(outcome.error.spec.http);
+        const outcome = read.ok ? await testSend(request, as, form) : { ok: false as const, error: new RelayError('BAD_PARAMETER', read.problem) };
+        if (!outcome.ok) reply.status(read.ok ? outcome.error.spec.http : 400);
         return page(reply, 'send', request.console, {
           title: 'Test send',
           ...as,
@@ -348,6 +380,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           actions: await consoleStore.recentActions(PAGE_SIZE),
         }),
       );
+
+      /** The sign-in page, its form carrying the token of the browser's sign-in cookie (set here when it has none). */
+      function signinPage(request: FastifyRequest, reply: FastifyReply, data: { next: string; notice: string | undefined; error: string | undefined }) {
+        const { token, cookie } = access.signinToken(request, access.channel(request));
+        if (cookie !== undefined) reply.header('set-cookie', cookie);
+        return page(reply, 'signin', undefined, { title: 'Sign in', ...data, csrf: token });
+      }
 
       /** An operator's action through the CLI's own code, recorded with who did it; the answer is the page it came from. */
       async function act(
@@ -380,17 +419,17 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       function sendAs(request: ConsoleRequest) {
         const user = (request.console as Context).signedIn.user;
         const account = config.accounts.find((candidate) => candidate.username === user.account);
-        const sender = user.sender ?? account?.senders?.find((pattern) => !pattern.startsWith('@'));
+        const sender = user.sender ?? (account && testSender(account));
         return { account: account?.username, sender, domain: config.sms.domains[0] ?? 'sms.localhost' };
       }
 
       /** A test SMS through the acceptance service, as the user's account: its sender rules, destinations and limits apply. */
-      async function testSend(request: ConsoleRequest, as: ReturnType<typeof sendAs>, form: Form) {
+      async function testSend(request: ConsoleRequest, as: ReturnType<typeof sendAs>, form: Fields<'send'>) {
         const { channel } = request.console as Context;
         if (!as.account || !as.sender) {
           return {
             ok: false as const,
-            error: new RelayError('POLICY_DENIED', 'No account to send as: set console.users[].account (and sender) for your user'),
+            error: new RelayError('POLICY_DENIED', 'No account to send as: set console.users[].account for your user'),
           };
         }
         const to = (form.to ?? '').trim();
@@ -459,7 +498,7 @@ function page(reply: FastifyReply, view: string, context: Context | undefined, d
 function problem(request: FastifyRequest, reply: FastifyReply, status: number, error: RelayError, context?: Context) {
   reply.status(status);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
-  return page(reply, 'problem', context, { title: `${status}`, status, message: error.message });
+  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message });
 }
 
 function wantsJson(request: FastifyRequest): boolean {
@@ -492,7 +531,7 @@ function timedPosition(value: string): { at: number; key: string } | null {
 }
 
 /** Where each of the queue page's lists starts: after an SMS id, before a reply, after a quarantined request's id; null when one is not a position. */
-function queuePositions(query: Form): { after: number; replies: InboundPosition | undefined; quarantine: number } | null {
+function queuePositions(query: Fields<'queuePage'>): { after: number; replies: InboundPosition | undefined; quarantine: number } | null {
   const id = (value: string | undefined) => (value === undefined ? 0 : /^\d{1,15}$/.test(value) ? Number(value) : null);
   const after = id(query.after);
   const quarantine = id(query.quarantine);
@@ -502,10 +541,7 @@ function queuePositions(query: Form): { after: number; replies: InboundPosition 
 }
 
 /** The search form's fields, checked: each bad one is named. */
-function parseSearch(query: Form, config: Config): { search: MessageSearch } | { problem: string } {
-  for (const [name, value] of Object.entries(query)) {
-    if (value.length > MAX_TERM_LENGTH) return { problem: `${name}: too long (at most ${MAX_TERM_LENGTH} characters)` };
-  }
+function parseSearch(query: Fields<'messages'>, config: Config): { search: MessageSearch } | { problem: string } {
   const search: { -readonly [Key in keyof MessageSearch]: MessageSearch[Key] } = {};
   if (query.number) {
     const number = normaliseNumber(query.number, config.sms.defaultRegion);

@@ -148,7 +148,7 @@ export class SenderPolicy {
 }
 
 /** `alerts@example.com` matches itself, `@example.com` every address at that domain. */
-function matchesSender(patterns: readonly string[], address: string): boolean {
+export function matchesSender(patterns: readonly string[], address: string): boolean {
   const lower = address.toLowerCase();
   const domain = lower.slice(lower.lastIndexOf('@'));
   return lower !== '' && (patterns.includes(lower) || patterns.includes(domain));

@@ -11,19 +11,33 @@ const PASSWORD = 'correct horse battery';
 
 /** A form POST from a chosen local address (127.0.0.2 stands for a remote client). */
 function post(port: number, path: string, form: string, headers: Record<string, string> = {}, localAddress = '127.0.0.1') {
+  return send(port, 'POST', path, form, { 'content-type': 'application/x-www-form-urlencoded', ...headers }, localAddress);
+}
+
+/** The sign-in page's cookie and form token, as a browser at `localAddress` gets them. */
+async function signinForm(port: number, headers: Record<string, string> = {}, localAddress = '127.0.0.1') {
+  const page = await send(port, 'GET', '/console/signin', '', headers, localAddress);
+  const cookie = String(page.headers['set-cookie'] ?? '').split(';')[0] ?? '';
+  return { cookie, token: /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '' };
+}
+
+/** A sign-in as a browser makes it: the sign-in page first, then its form with the page's token. */
+async function signIn(port: number, form: string, headers: Record<string, string> = {}, localAddress = '127.0.0.1') {
+  const { cookie, token } = await signinForm(port, headers, localAddress);
+  return post(port, '/console/signin', `${form}&_csrf=${token}`, { cookie, ...headers }, localAddress);
+}
+
+function send(port: number, method: string, path: string, body: string, headers: Record<string, string>, localAddress: string) {
   return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-    const req = httpRequest(
-      { host: '127.0.0.1', port, path, method: 'POST', localAddress, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } },
-      (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => {
-          body += chunk.toString();
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
+    const req = httpRequest({ host: '127.0.0.1', port, path, method, localAddress, headers }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
     req.on('error', reject);
-    req.end(form);
+    req.end(body);
   });
 }
 
@@ -70,32 +84,87 @@ describe('console access', () => {
 
   test('plain HTTP sign-in from another address is refused, and a forged X-Forwarded-Proto does not help', async () => {
     const form = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
-    const remote = await post(relay.relay.httpPort, '/console/signin', form, { 'x-forwarded-proto': 'https' }, '127.0.0.2');
+    const remote = await signIn(relay.relay.httpPort, form, { 'x-forwarded-proto': 'https' }, '127.0.0.2');
     assert.equal(remote.status, 403);
     assert.match(remote.body, /Sign-in needs HTTPS/);
     assert.equal(remote.headers['set-cookie'], undefined);
-    const local = await post(relay.relay.httpPort, '/console/signin', form);
+    const local = await signIn(relay.relay.httpPort, form);
     assert.equal(local.status, 303);
     assert.match(String(local.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
   });
 
   test('an address outside console.allowedNetworks gets 403 before anything else', async () => {
-    const refused = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`, {}, '127.0.0.4');
+    const refused = await signIn(relay.relay.httpPort, `name=olivia&password=${encodeURIComponent(PASSWORD)}`, {}, '127.0.0.4');
     assert.equal(refused.status, 403);
     assert.match(refused.body, /does not answer 127\.0\.0\.4 \(console\.allowedNetworks\)/);
   });
 
   test('behind a trusted TLS proxy sign-in works for the forwarded client, and the cookie is Secure', async () => {
     const form = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
-    const proxied = await post(relay.relay.httpPort, '/console/signin', form, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.7' }, '127.0.0.3');
+    const proxied = await signIn(relay.relay.httpPort, form, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.7' }, '127.0.0.3');
     assert.equal(proxied.status, 303);
     assert.match(String(proxied.headers['set-cookie']), /; Secure/);
-    const plain = await post(relay.relay.httpPort, '/console/signin', form, { 'x-forwarded-proto': 'http', 'x-forwarded-for': '192.0.2.7' }, '127.0.0.3');
+    const plain = await signIn(relay.relay.httpPort, form, { 'x-forwarded-proto': 'http', 'x-forwarded-for': '192.0.2.7' }, '127.0.0.3');
     assert.equal(plain.status, 403, 'the proxy says the client came over plain HTTP');
   });
 
+  test("a POST whose Origin is not the console's own is 403, sign-in and actions alike; the console's own origin, also behind a trusted proxy, passes", async () => {
+    const port = relay.relay.httpPort;
+    const form = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
+    for (const origin of ['https://attacker.example', 'null', `http://127.0.0.1:${port + 1}`, `https://127.0.0.1:${port}`]) {
+      const refused = await signIn(port, form, { origin });
+      assert.equal(refused.status, 403, origin);
+      assert.match(refused.body, /sent from another site/, origin);
+      assert.equal(refused.headers['set-cookie'], undefined, origin);
+    }
+    const own = await signIn(port, form, { origin: `http://127.0.0.1:${port}` });
+    assert.equal(own.status, 303);
+    const proxiedHeaders = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.8', 'x-forwarded-host': 'relay.example.com' };
+    const proxied = await signIn(port, form, { ...proxiedHeaders, origin: 'https://relay.example.com' }, '127.0.0.3');
+    assert.equal(proxied.status, 303, 'the host the browser sent to, as the trusted proxy forwards it');
+    const forged = await signIn(port, form, { 'x-forwarded-host': 'attacker.example', origin: 'http://attacker.example' });
+    assert.equal(forged.status, 403, 'X-Forwarded-Host from an address that is no trusted proxy is ignored');
+    // Signed in, with the session's CSRF token: another site's form still changes nothing.
+    const cookie = String(own.headers['set-cookie']).split(';')[0] ?? '';
+    const csrf =
+      /name="_csrf" value="([^"]+)"/.exec(await (await fetch(`http://127.0.0.1:${port}/console`, { headers: { cookie } })).text())?.[1] ??
+      assert.fail('no CSRF token');
+    const action = await post(port, '/console/queue', `_csrf=${csrf}&action=pause`, { cookie, origin: 'https://attacker.example' });
+    assert.equal(action.status, 403);
+    assert.equal(await relay.relay.store.dispatchPausedSince(), undefined, 'dispatch is not paused');
+    const out = await post(port, '/console/signout', `_csrf=${csrf}`, { cookie, origin: `http://127.0.0.1:${port}` });
+    assert.equal(out.status, 303);
+  });
+
+  test("sign-in needs its form's token, the same as its sign-in cookie: none, or another browser's, is 403 and signs no one in", async () => {
+    const port = relay.relay.httpPort;
+    const form = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
+    const mine = await signinForm(port);
+    const theirs = await signinForm(port);
+    assert.match(mine.cookie, /^smsrelay_signin=[\w-]{43}$/);
+    assert.notEqual(mine.token, theirs.token);
+    for (const [name, body, cookie] of [
+      ['no token, no cookie', form, ''],
+      ['no token', form, mine.cookie],
+      ["another browser's token", `${form}&_csrf=${theirs.token}`, mine.cookie],
+      ['a token without its cookie', `${form}&_csrf=${mine.token}`, ''],
+    ] as const) {
+      const refused = await post(port, '/console/signin', body, cookie ? { cookie } : {});
+      assert.equal(refused.status, 403, name);
+      assert.match(refused.body, /The sign-in form has expired: sign in again/, name);
+      assert.doesNotMatch(String(refused.headers['set-cookie'] ?? ''), /smsrelay_console=/, name);
+    }
+    const signedIn = await post(port, '/console/signin', `${form}&_csrf=${mine.token}`, { cookie: mine.cookie });
+    assert.equal(signedIn.status, 303);
+    const cookies = [signedIn.headers['set-cookie']].flat().map(String);
+    assert.match(cookies[0] ?? '', /^smsrelay_console=/);
+    assert.match(cookies[1] ?? '', /^smsrelay_signin=; Path=\/console\/signin; HttpOnly; SameSite=Strict; Max-Age=0$/, 'the used token is cleared');
+    const header = await post(port, '/console/signin', form, { cookie: theirs.cookie, 'x-csrf-token': theirs.token });
+    assert.equal(header.status, 303, 'the token in X-CSRF-Token, as for every POST');
+  });
+
   test('a session unused for console.sessionIdleTimeout ends: the page asks to sign in again', async () => {
-    const signedIn = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+    const signedIn = await signIn(relay.relay.httpPort, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
     const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
     const page = `http://127.0.0.1:${relay.relay.httpPort}/console/queue`;
     assert.equal((await fetch(page, { headers: { cookie } })).status, 200);
@@ -109,7 +178,7 @@ describe('console access', () => {
   });
 
   test('a session in use never ends at the idle timeout, though its last use is saved at most once a minute', async () => {
-    const signedIn = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+    const signedIn = await signIn(relay.relay.httpPort, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
     const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
     const page = `http://127.0.0.1:${relay.relay.httpPort}/console/queue`;
     const open = async () => (await fetch(page, { headers: { cookie }, redirect: 'manual' })).status;
@@ -127,7 +196,7 @@ describe('console access', () => {
   });
 
   test('a text erased by store.retention says so on its page', async () => {
-    const signedIn = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+    const signedIn = await signIn(relay.relay.httpPort, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
     const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
     const sent = await sendMail(relay.relay.smtpPort, { to: ['447700900321@sms.localhost'], body: 'soon forgotten' });
     const id = queuedId(sent.data);
@@ -145,11 +214,11 @@ describe('console access', () => {
     assert.equal(anonymous.status, 401);
     assert.equal(JSON.parse(anonymous.body).message, 'Sign in first');
     for (let attempt = 0; attempt < 10; attempt++) {
-      const wrong = await post(relay.relay.httpPort, '/console/signin', 'name=olivia&password=wrong-password', {}, '127.0.0.1');
+      const wrong = await signIn(relay.relay.httpPort, 'name=olivia&password=wrong-password', {}, '127.0.0.1');
       assert.equal(wrong.status, 401);
     }
     assert.equal(pauses.length, 10, 'each failure was slowed');
-    const blocked = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+    const blocked = await signIn(relay.relay.httpPort, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
     assert.equal(blocked.status, 429);
     assert.match(blocked.body, /wait 15 minutes/);
     assert.ok(Number(blocked.headers['retry-after']) > 0);
@@ -158,14 +227,17 @@ describe('console access', () => {
   test('wrong passwords sent in parallel are stopped after as many as sent one by one; the right one among them is blocked too', async () => {
     const before = pauses.length;
     const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.30' };
+    const { cookie, token } = await signinForm(relay.relay.httpPort, proxied, '127.0.0.3');
     const wrong = await Promise.all(
-      Array.from({ length: 30 }, (_, index) => post(relay.relay.httpPort, '/console/signin', `name=olivia&password=wrong${index}`, proxied, '127.0.0.3')),
+      Array.from({ length: 30 }, (_, index) =>
+        post(relay.relay.httpPort, '/console/signin', `name=olivia&password=wrong${index}&_csrf=${token}`, { ...proxied, cookie }, '127.0.0.3'),
+      ),
     );
     const statuses = wrong.map((response) => response.status);
     assert.equal(statuses.filter((status) => status === 401).length, 10, `checked: ${statuses.join(' ')}`);
     assert.equal(statuses.filter((status) => status === 429).length, 20);
     assert.equal(pauses.length - before, 10, 'only the checked ones were failures');
-    const right = await post(relay.relay.httpPort, '/console/signin', `name=olivia&password=${encodeURIComponent(PASSWORD)}`, proxied, '127.0.0.3');
+    const right = await signIn(relay.relay.httpPort, `name=olivia&password=${encodeURIComponent(PASSWORD)}`, proxied, '127.0.0.3');
     assert.equal(right.status, 429);
     assert.equal(right.headers['set-cookie'], undefined);
   });
@@ -175,12 +247,12 @@ describe('console access', () => {
     // From a client of its own: an earlier test blocked loopback's sign-ins.
     const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.31' };
     for (const next of ['/console/\r\nX-Injected: yes', '//evil.example/console', 'https://evil.example/', '/consoleevil', '/console/\\evil']) {
-      const signedIn = await post(relay.relay.httpPort, '/console/signin', form(next), proxied, '127.0.0.3');
+      const signedIn = await signIn(relay.relay.httpPort, form(next), proxied, '127.0.0.3');
       assert.equal(signedIn.status, 303, JSON.stringify(next));
       assert.equal(signedIn.headers.location, '/console', JSON.stringify(next));
       assert.equal(signedIn.headers['x-injected'], undefined);
     }
-    const kept = await post(relay.relay.httpPort, '/console/signin', form('/console/messages?status=failed'), proxied, '127.0.0.3');
+    const kept = await signIn(relay.relay.httpPort, form('/console/messages?status=failed'), proxied, '127.0.0.3');
     assert.equal(kept.headers.location, '/console/messages?status=failed');
   });
 
@@ -190,6 +262,44 @@ describe('console access', () => {
       assert.equal(response.status, 404, name);
     }
     assert.equal((await fetch(`http://127.0.0.1:${relay.relay.httpPort}/console/assets/console.css`)).status, 200);
+  });
+
+  test("a console user whose account cannot test-send stops the start, naming the user, the account and the fix; the account's first address, or a sender it allows, starts", async () => {
+    const dir = tempDir();
+    const hash = await hashPassword(PASSWORD);
+    const load = (senders: readonly string[] | undefined, sender?: string) =>
+      loadConfig(
+        relayEnvironment(dir, {
+          accounts: [{ username: 'tester', passwordHash: hash, ...(senders && { senders }) }],
+          console: { users: [{ name: 'olivia', passwordHash: hash, role: 'operator', account: 'tester', ...(sender && { sender }) }] },
+        }),
+        dir,
+      );
+    const refusal = (senders: readonly string[] | undefined, sender?: string) => {
+      try {
+        load(senders, sender);
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        return error.problems.map((problem) => problem.replace(/^.*smsrelay\.yaml: /, ''));
+      }
+      assert.fail('the config loaded');
+    };
+    try {
+      assert.deepEqual(refusal(['@example.com']), [
+        'console.users.0.sender: test sends of console user olivia go out as account tester, but its senders (@example.com) name no single address: set sender to the address they are sent from',
+      ]);
+      assert.deepEqual(refusal(undefined), [
+        'console.users.0.sender: test sends of console user olivia go out as account tester, but it lists no senders: set sender to the address they are sent from',
+      ]);
+      assert.deepEqual(refusal(['@example.com'], 'alerts@example.org'), [
+        'console.users.0.sender: test sends of console user olivia go out as account tester, which may not send from alerts@example.org (its senders: @example.com): set sender to one of its addresses',
+      ]);
+      assert.equal(load(['@example.com'], 'alerts@example.com').config.console.users[0]?.sender, 'alerts@example.com');
+      assert.equal(load(undefined, 'alerts@example.com').config.console.users[0]?.sender, 'alerts@example.com');
+      assert.equal(load(['@example.com', 'ups@example.com']).config.console.users[0]?.sender, undefined);
+    } finally {
+      removeDir(dir);
+    }
   });
 
   test('an invalid console.users entry stops the start with one line naming it', () => {

@@ -20,11 +20,19 @@ describe('console pages', () => {
   let base: string;
   let operator: string;
 
+  /** The sign-in page's cookie and form token. */
+  async function signinForm(): Promise<{ cookie: string; token: string }> {
+    const page = await fetch(`${base}/console/signin`);
+    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    return { cookie, token: /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? assert.fail('no sign-in token') };
+  }
+
   async function signIn(name: string): Promise<string> {
+    const { cookie, token } = await signinForm();
     const response = await fetch(`${base}/console/signin`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ name, password: PASSWORD }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ name, password: PASSWORD, _csrf: token }),
       redirect: 'manual',
     });
     assert.equal(response.status, 303);
@@ -225,10 +233,32 @@ describe('console pages', () => {
     assert.match(await page.text(), /No console page \/console\/nothing/);
     const json = await fetch(`${base}/console/nothing`, { headers: { cookie: operator, accept: 'application/json' } });
     assert.equal(json.status, 404);
-    assert.equal(((await json.json()) as { error: string }).error, 'BAD_PARAMETER');
+    assert.equal(((await json.json()) as { error: string }).error, 'NOT_FOUND');
     const wrong = await fetch(`${base}/console/queue`, { method: 'DELETE', headers: { cookie: operator } });
     assert.equal(wrong.status, 405);
     assert.equal(wrong.headers.get('allow'), 'GET, POST');
+  });
+
+  test('every console 404 is a "not found" page for a browser and NOT_FOUND for a script: a missing asset, item or page, a POST to no page by a viewer', async () => {
+    const viewer = await signIn('victor');
+    const missing: Array<[string, RequestInit, RegExp]> = [
+      ['/console/assets/missing.css', {}, /No console asset missing\.css/],
+      [`/console/messages/${uuidv7()}`, { headers: { cookie: operator } }, /No message with id/],
+      ['/console/conversations/nobody', { headers: { cookie: operator } }, /No such conversation/],
+      ['/console/quarantine/999999', { headers: { cookie: operator } }, /No such quarantined request/],
+      ['/console/nothing', { method: 'POST', headers: { cookie: viewer } }, /No console page \/console\/nothing/],
+    ];
+    for (const [path, init, named] of missing) {
+      const page = await fetch(`${base}${path}`, { ...init, headers: { ...init.headers, accept: 'text/html,*/*' } });
+      assert.equal(page.status, 404, path);
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html/, path);
+      const text = await page.text();
+      assert.match(text, /<title>404 Not Found/, path);
+      assert.match(text, named, path);
+      const json = await fetch(`${base}${path}`, { ...init, headers: { ...init.headers, accept: 'application/json' } });
+      assert.equal(json.status, 404, path);
+      assert.equal(((await json.json()) as { error: string }).error, 'NOT_FOUND', path);
+    }
   });
 
   test('every page names its icon, served by the console (a browser asks for no /favicon.ico)', async () => {
@@ -279,6 +309,49 @@ describe('console pages', () => {
     const signin = await (await fetch(`${base}${again.headers.get('location')}`)).text();
     assert.match(signin, /Your session has ended: sign in again/);
     assert.doesNotMatch(signin, /expired/);
+  });
+
+  test('a field given twice, or a form field that is not text, is a 400 page naming the field, never a 500', async () => {
+    const pages: Array<[string, RegExp]> = [
+      ['/console/messages?sender=a@example.com&sender=c@example.com', /Sender: give one value/],
+      ['/console/messages?number=07700900001&number=07700900002', /Number: give one value/],
+      ['/console/messages?id=a&id=b', /Message id: give one value/],
+      [`/console/messages?sender=${'a'.repeat(321)}`, /Sender: too long \(at most 320 characters\)/],
+      ['/console/conversations?number=1&number=2', /Number: give one value/],
+      ['/console/queue?after=1&after=2', /Page: give one value/],
+      ['/console/queue?done=a&done=b&sig=c', /Notice: give one value/],
+      ['/console/signin?next=/console&next=/console/queue', /Next page: give one value/],
+    ];
+    for (const [path, named] of pages) {
+      const response = await fetch(`${base}${path}`, { headers: { cookie: operator, accept: 'text/html' } });
+      assert.equal(response.status, 400, path);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/html/, path);
+      assert.match(await response.text(), named, path);
+    }
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console', operator))?.[1] ?? assert.fail('no CSRF token');
+    const posts: Array<[string, unknown, RegExp]> = [
+      ['/console/send', { to: 447700900001, text: 'hello' }, /Number: give one value, as text/],
+      ['/console/queue', { action: ['retry', 'hold'] }, /Action: give one value/],
+      ['/console/undeliverable/x/reroute', { mailbox: { at: 'x' } }, /Mailbox: give one value/],
+      ['/console/queue', ['retry'], /Expected the fields of a form/],
+    ];
+    for (const [path, body, named] of posts) {
+      const response = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { cookie: operator, 'x-csrf-token': csrf, 'content-type': 'application/json', accept: 'text/html' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(response.status, 400, path);
+      assert.match(await response.text(), named, path);
+    }
+    const form = await signinForm();
+    const signin = await fetch(`${base}/console/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: form.cookie },
+      body: JSON.stringify({ name: ['olivia'], password: PASSWORD, _csrf: form.token }),
+    });
+    assert.equal(signin.status, 400);
+    assert.match(await signin.text(), /User name: give one value/);
   });
 
   test('a page position that is not one is refused, naming the page', async () => {

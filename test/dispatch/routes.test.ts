@@ -340,7 +340,7 @@ describe('routes that cannot start', () => {
       },
     });
     // A section that does not parse is reported alone: the routes are checked once it does.
-    assert.deepEqual(problems(sweden(46)), ['gateway.routes.1.match.0: write the prefix in quotes: "+46" (YAML reads +47 as the number 47)']);
+    assert.deepEqual(problems(sweden(46)), ['gateway.routes.1.match.0: write the prefix in quotes: "+46" (YAML read it as the number 46)']);
     assert.deepEqual(problems(sweden('+46')), [
       'gateway.providers.twilio-simulator.maxParts: twilio sends at most 10 parts per SMS',
       'gateway.routes.1: route sweden names twilio, another route twilio-simulator: the relay runs one account per provider (its webhooks are /webhooks/twilio/…); name the same one',
@@ -358,6 +358,37 @@ describe('routes that cannot start', () => {
     ]);
     assert.deepEqual(problems({ gateway: { providers: { puzzel: { username: 'acme' } } } }), [
       'gateway.providers: used only by gateway.routes, which is not set',
+    ]);
+  });
+
+  test('a prefix is "+" and 1 to 15 digits, single-digit calling codes (+1, +7) included; only two letters are read as a country, and a refusal says how the value was read', () => {
+    const dir = tempDir('smsrelay-routes-');
+    dirs.push(dir);
+    const routed = (match: readonly string[]) =>
+      loadConfig(
+        relayEnvironment(dir, {
+          gateway: {
+            routes: [
+              { name: 'some', match, providers: ['twilio-simulator'] },
+              { match: '*', providers: ['simulator'] },
+            ],
+          },
+        }),
+        dir,
+      );
+    const { config } = routed(['+1', '+7', '+1202']);
+    assert.deepEqual(config.gateway.routes?.[0]?.match, ['+1', '+7', '+1202']);
+    const refused = (match: string) => {
+      try {
+        routed([match]);
+      } catch (error) {
+        return (error as { problems: readonly string[] }).problems.map((problem) => problem.replace(`${join(dir, 'smsrelay.yaml')}: `, ''));
+      }
+      assert.fail(`${match} loaded`);
+    };
+    assert.deepEqual(refused(' xx '), ['gateway.routes.0.match.0: read as the country "XX": expected a two-letter country code such as GB or US']);
+    assert.deepEqual(refused('+1-202'), [
+      'gateway.routes.0.match.0: read as "+1-202": expected a prefix ("+" and 1 to 15 digits, such as +1 or +47), a country such as NO, or * for every other number',
     ]);
   });
 
