@@ -174,11 +174,12 @@ function chosenBody(
   const forward = isForward(subject ?? '', versions.map((version) => version.plain ?? version.html).join('\n'));
   const reply = !forward && (REPLY_SUBJECT.test(subject ?? '') || AMBIGUOUS_SUBJECT.test(subject ?? '') || answersThread);
   const read = shown.flatMap(({ from }) => (from ? [from] : []));
-  const texts: Array<{ text: string; continues?: boolean }> = [];
+  const texts: Array<{ text: string; separator?: string }> = [];
   let quoteRemoved = false;
   for (const version of versions) {
     const rendered = version.html === undefined ? { text: version.plain, quoteRemoved: false } : htmlText(version, forward, reply);
-    texts.push({ text: rendered.text, ...(version.continues ? { continues: true } : {}) });
+    // Plain text goes on as written; an HTML document's text ends with its last block, so the next one starts a line.
+    texts.push({ text: rendered.text, ...(version.continues ? { separator: version.html === undefined ? '' : '\n' } : {}) });
     quoteRemoved ||= rendered.quoteRemoved;
   }
   if (forward && depth < MAX_FORWARD_DEPTH) {
@@ -197,12 +198,12 @@ function chosenBody(
 const MAX_FORWARD_DEPTH = 3;
 
 /** The version of a text that is sent: its plain text unless that is empty or a placeholder for its HTML (kept as a fallback). */
-type Version = { plain: string; html?: undefined; continues?: boolean } | { html: string; plain?: string; continues?: undefined };
+type Version = { plain: string; html?: undefined; continues?: boolean } | { html: string; plain?: string; continues?: boolean };
 
 function versionOf({ plain, html, continues }: ShownText): Version[] {
   const written = plain !== undefined && plain.trim() !== '' ? plain : undefined;
   if (written !== undefined && (html === undefined || !isPlaceholder(written, html))) return [{ plain: written, ...(continues ? { continues } : {}) }];
-  return html === undefined ? [] : [{ html, ...(written === undefined ? {} : { plain: written }) }];
+  return html === undefined ? [] : [{ html, ...(written === undefined ? {} : { plain: written }), ...(continues ? { continues } : {}) }];
 }
 
 function htmlText({ html, plain }: { html: string; plain?: string }, forward: boolean, reply: boolean): { text: string; quoteRemoved: boolean } {
@@ -215,12 +216,12 @@ function htmlText({ html, plain }: { html: string; plain?: string }, forward: bo
   }
 }
 
-/** Separate parts are paragraphs; a part that continues the one before it goes on as it was written. */
-function joinedTexts(texts: ReadonlyArray<{ text: string; continues?: boolean }>): string {
+/** Separate parts are paragraphs; a part that continues the one before it follows after its separator. */
+function joinedTexts(texts: ReadonlyArray<{ text: string; separator?: string }>): string {
   let joined = '';
-  for (const { text, continues } of texts) {
+  for (const { text, separator } of texts) {
     if (text.trim() === '') continue;
-    joined = joined === '' ? text : continues ? joined + text : `${joined.trimEnd()}\n\n${text.trimStart()}`;
+    joined = joined === '' ? text : separator !== undefined ? joined + separator + text : `${joined.trimEnd()}\n\n${text.trimStart()}`;
   }
   return joined;
 }

@@ -36,9 +36,9 @@ export interface MailAttachment {
 
 /**
  * One text the mail shows, in document order: a plain part, an HTML part, or an alternative's plain
- * and HTML versions. `continues`: a plain part that goes on from the one before it, split from it
- * only by images shown inline (Apple Mail cuts the text where an image is pasted). `from`: the
- * attachment (for mailparser) this text is, a text/markdown or text/enriched part.
+ * and HTML versions. `continues`: a part that goes on from the one before it, of its kind, split
+ * from it only by images shown inline (Apple Mail cuts the text where an image is pasted). `from`:
+ * the attachment (for mailparser) this text is, a text/markdown or text/enriched part.
  */
 export interface ShownText {
   readonly plain?: string | undefined;
@@ -407,6 +407,8 @@ function base64(text: string): Buffer {
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
+const kindOf = ({ plain, html }: ShownText) => (html === undefined ? 'plain' : plain === undefined ? 'html' : 'alternative');
+
 /**
  * mailparser's getTextContent with skipHtmlToText and skipTextToHtml: text parts joined by a line
  * break, HTML parts by `<br/>\n`; an HTML part outside an alternative beside text parts, or an
@@ -435,7 +437,8 @@ function textContent(
       if (text.plain !== undefined) choice.plain.push(text.plain);
       if (text.html !== undefined) choice.html.push(text.html);
     } else {
-      const continues = text.html === undefined && gap === 'inline' && shown.at(-1)?.html === undefined;
+      const previous = shown.at(-1);
+      const continues = gap === 'inline' && previous !== undefined && kindOf(text) !== 'alternative' && kindOf(text) === kindOf(previous);
       shown.push(continues ? { ...text, continues } : text);
     }
     gap = 'none';

@@ -306,6 +306,30 @@ describe('how the text parts are joined', () => {
     assert.equal(request.text, 'The cable in rack 4 is burnt, see photo. Replace it before 09:00.');
   });
 
+  test('HTML parts split around an inline image go on on the next line', async () => {
+    const request = await extract(
+      mail('rack', 'multipart/mixed; boundary="M"', [
+        '--M',
+        'Content-Type: text/html; charset=us-ascii',
+        '',
+        '<html><body><div>The cable in rack 4 is burnt.</div></body></html>',
+        '--M',
+        'Content-Type: image/png; name="a.png"',
+        'Content-Disposition: inline; filename="a.png"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        'iVBORw0KGgo=',
+        '--M',
+        'Content-Type: text/html; charset=us-ascii',
+        '',
+        '<html><body><div>Replace it before 09:00.</div></body></html>',
+        '--M--',
+        '',
+      ]),
+    );
+    assert.equal(request.text, 'The cable in rack 4 is burnt.\nReplace it before 09:00.');
+  });
+
   test('separate text parts are paragraphs: an empty line between them', async () => {
     const request = await extract(
       mail('rack 4', 'multipart/mixed; boundary="b"', [
