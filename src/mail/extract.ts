@@ -3,7 +3,7 @@ import { RelayError } from '../errors.ts';
 import { mailboxOf } from './addresses.ts';
 import { printableAscii } from './ascii.ts';
 import { htmlToText } from './html.ts';
-import { type ParsedMail, readMail, withHeaderEnd } from './mime.ts';
+import { type MailAttachment, type ParsedMail, readMail, type ShownText, withHeaderEnd } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { isSignature, unsealedText } from './sealed.ts';
 import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
@@ -147,7 +147,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
         .toLowerCase() === 'all',
     sendAt: sendAtOf(mail),
     attachments: mail.attachments
-      .filter((attachment) => !attachment.related && !isSignature(attachment))
+      .filter((attachment) => !attachment.related && !isSignature(attachment) && !chosen.read.includes(attachment))
       // mailparser (the fallback reader) gives `false` for a part whose Content-Type names no type.
       .map((attachment) => attachment.filename?.trim() || attachment.contentType || 'application/octet-stream'),
     ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
@@ -155,31 +155,75 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
 }
 
 /**
- * text/plain when the mail has it, unless it is a placeholder for its HTML; else its HTML as text;
- * attachments never. Whether it forwards another mail or answers one decides how both are read: a
- * forward's quote is its content, and only a reply's `>` lines and blockquotes are quotes by themselves.
+ * The mail's text parts in order, each a paragraph (a plain part Apple Mail split around an image
+ * continues the one before it); of an alternative, text/plain unless it is a placeholder for its
+ * HTML, else the HTML as text; attachments never, but a forward's attached messages (Outlook's
+ * "forward as attachment") are read as mails of their own and their text follows. Whether it
+ * forwards another mail or answers one decides how both are read: a forward's quote is its content,
+ * and only a reply's `>` lines and blockquotes are quotes by themselves. `read`: the attachments
+ * that became text.
  */
 function chosenBody(
   mail: ParsedMail,
   subject: string | undefined,
   answersThread: boolean,
-): { text: string; forward: boolean; reply: boolean; quoteRemoved: boolean } {
-  const html = typeof mail.html === 'string' ? mail.html : undefined;
-  const written = typeof mail.text === 'string' && mail.text.trim() !== '' ? mail.text : undefined;
-  const plain = written !== undefined && html !== undefined && isPlaceholder(written, html) ? undefined : written;
-  const forward = isForward(subject ?? '', plain ?? html ?? '');
+  depth = 0,
+): { text: string; forward: boolean; reply: boolean; quoteRemoved: boolean; read: MailAttachment[] } {
+  const shown = mail.shown ?? [{ plain: mail.text, html: typeof mail.html === 'string' ? mail.html : undefined }];
+  const versions = shown.flatMap(versionOf);
+  const forward = isForward(subject ?? '', versions.map((version) => version.plain ?? version.html).join('\n'));
   const reply = !forward && (REPLY_SUBJECT.test(subject ?? '') || AMBIGUOUS_SUBJECT.test(subject ?? '') || answersThread);
-  if (plain !== undefined) return { text: plain, forward, reply, quoteRemoved: false };
-  if (html !== undefined) {
-    try {
-      return { ...htmlToText(html, forward, reply), forward, reply };
-    } catch (error) {
-      // HTML nested too deeply to read beside a plain part taken for its placeholder: the plain part is the text after all.
-      if (written === undefined || !(error instanceof RelayError)) throw error;
-      return { text: written, forward, reply, quoteRemoved: false };
+  const read = shown.flatMap(({ from }) => (from ? [from] : []));
+  const texts: Array<{ text: string; separator?: string }> = [];
+  let quoteRemoved = false;
+  for (const version of versions) {
+    const rendered = version.html === undefined ? { text: version.plain, quoteRemoved: false } : htmlText(version, forward, reply);
+    // Plain text goes on as written; an HTML document's text ends with its last block, so the next one starts a line.
+    texts.push({ text: rendered.text, ...(version.continues ? { separator: version.html === undefined ? '' : '\n' } : {}) });
+    quoteRemoved ||= rendered.quoteRemoved;
+  }
+  if (forward && depth < MAX_FORWARD_DEPTH) {
+    for (const message of mail.messages ?? []) {
+      const forwarded = readMail(message.raw);
+      if (!forwarded) continue;
+      const body = chosenBody(forwarded, forwarded.subject, threadIds(forwarded).length > 0, depth + 1);
+      texts.push({ text: body.text });
+      read.push(message.attachment);
     }
   }
-  return { text: '', forward, reply, quoteRemoved: false };
+  return { text: joinedTexts(texts), forward, reply, quoteRemoved, read };
+}
+
+/** A forward of a forward is read this deep: each level is read again, and a mail nesting messages deeper is no one's forward. */
+const MAX_FORWARD_DEPTH = 3;
+
+/** The version of a text that is sent: its plain text unless that is empty or a placeholder for its HTML (kept as a fallback). */
+type Version = { plain: string; html?: undefined; continues?: boolean } | { html: string; plain?: string; continues?: boolean };
+
+function versionOf({ plain, html, continues }: ShownText): Version[] {
+  const written = plain !== undefined && plain.trim() !== '' ? plain : undefined;
+  if (written !== undefined && (html === undefined || !isPlaceholder(written, html))) return [{ plain: written, ...(continues ? { continues } : {}) }];
+  return html === undefined ? [] : [{ html, ...(written === undefined ? {} : { plain: written }), ...(continues ? { continues } : {}) }];
+}
+
+function htmlText({ html, plain }: { html: string; plain?: string }, forward: boolean, reply: boolean): { text: string; quoteRemoved: boolean } {
+  try {
+    return htmlToText(html, forward, reply);
+  } catch (error) {
+    // HTML nested too deeply to read beside a plain part taken for its placeholder: the plain part is the text after all.
+    if (plain === undefined || !(error instanceof RelayError)) throw error;
+    return { text: plain, quoteRemoved: false };
+  }
+}
+
+/** Separate parts are paragraphs; a part that continues the one before it follows after its separator. */
+function joinedTexts(texts: ReadonlyArray<{ text: string; separator?: string }>): string {
+  let joined = '';
+  for (const { text, separator } of texts) {
+    if (text.trim() === '') continue;
+    joined = joined === '' ? text : separator !== undefined ? joined + separator + text : `${joined.trimEnd()}\n\n${text.trimStart()}`;
+  }
+  return joined;
 }
 
 /**

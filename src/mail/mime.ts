@@ -5,7 +5,7 @@
  * HTML, attachment streams and hashes, and hops the event loop per chunk: ~220–420 µs per mail, most
  * of the relay's text work. This reader uses the same pieces mailparser is built on (mailsplit's
  * MimeNode for each part's headers, libmime, libqp, libbase64, pinned to the versions mailparser
- * pins) and follows its rules; whatever it does not follow exactly (embedded messages, delivery
+ * pins) and follows its rules; whatever it does not follow exactly (inline embedded messages, delivery
  * status parts, malformed structure, huge headers or lines) is left to simpleParser: `readMail`
  * answers undefined. It departs from mailparser on purpose where mailparser's text is garbage: the
  * charset of a body or an encoded word is read as mail in the wild means it (charsetText: a label
@@ -21,6 +21,7 @@ import { decode as decodeCharset, normalizeCharset } from 'libmime/lib/charset.j
 import { decode as decodeQuotedPrintable } from 'libqp';
 import addressparser from 'nodemailer/lib/addressparser';
 import { RelayError } from '../errors.ts';
+import { enrichedToPlain } from './enriched.ts';
 
 export interface MailAddress {
   readonly address?: string | undefined;
@@ -35,7 +36,30 @@ export interface MailAttachment {
   readonly related?: boolean | undefined;
 }
 
-/** The parsed mail as the relay reads it; mailparser's `ParsedMail` has this shape too. */
+/**
+ * One text the mail shows, in document order: a plain part, an HTML part, or an alternative's plain
+ * and HTML versions. `continues`: a part that goes on from the one before it, of its kind, split
+ * from it only by images shown inline (Apple Mail cuts the text where an image is pasted). `from`:
+ * the attachment (for mailparser) this text is, a text/markdown or text/enriched part.
+ */
+export interface ShownText {
+  readonly plain?: string | undefined;
+  readonly html?: string | undefined;
+  readonly continues?: boolean;
+  readonly from?: MailAttachment;
+}
+
+/** A message/rfc822 part (a mail forwarded as an attachment): its bytes, and its entry among the attachments. */
+export interface EmbeddedMessage {
+  readonly raw: Buffer;
+  readonly attachment: MailAttachment;
+}
+
+/**
+ * The parsed mail as the relay reads it; mailparser's `ParsedMail` has this shape too. `shown` and
+ * `messages` only readMail gives: mailparser's result keeps no part structure, so without them its
+ * `text` and `html` are read as one alternative.
+ */
 export interface ParsedMail {
   /** Top-level headers by lower-case name, decoded as mailparser decodes them. */
   readonly headers: { get(name: string): unknown; has(name: string): boolean };
@@ -48,6 +72,8 @@ export interface ParsedMail {
   readonly text?: string | undefined;
   readonly html?: string | false | undefined;
   readonly attachments: readonly MailAttachment[];
+  readonly shown?: readonly ShownText[];
+  readonly messages?: readonly EmbeddedMessage[];
 }
 
 /** mailsplit's limit is 1 MiB; a mail with a larger header block gets simpleParser's answer. */
@@ -78,9 +104,12 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
   const root = splitParts(raw);
   if (!root) return undefined;
   const parts = walk(root);
-  if (parts.some(({ node }) => typeof node.contentType === 'string' && node.contentType.startsWith('message/'))) return undefined;
+  if (parts.some(({ node }) => typeof node.contentType === 'string' && node.contentType.startsWith('message/') && !isAttachedMessage(node))) {
+    return undefined;
+  }
   const headers = new HeaderView(root.node);
-  const content = textContent(root, raw);
+  const attachments = new Map(parts.filter(isAttachment).map((part) => [part, attachmentOf(part)]));
+  const content = textContent(root, raw, attachments);
   return {
     headers,
     ...(headers.has('subject') ? { subject: headers.get('subject') as string } : {}),
@@ -90,7 +119,7 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
     ...(headers.has('from') ? { from: headers.get('from') as { value: MailAddress[] } } : {}),
     ...(headers.has('reply-to') ? { replyTo: headers.get('reply-to') as { value: MailAddress[] } } : {}),
     ...content,
-    attachments: parts.filter(isAttachment).map(attachmentOf),
+    attachments: [...attachments.values()],
   };
 }
 
@@ -263,6 +292,29 @@ function dispositionOf(node: Node): 'inline' | 'attachment' {
   return disposition === 'attachment' ? 'attachment' : 'inline';
 }
 
+/** RFC 2046 §5.2.1: a message/rfc822 body is 7bit, 8bit or binary, never encoded. */
+const MESSAGE_ENCODINGS = ['7bit', '8bit', 'binary'];
+
+/**
+ * A message/rfc822 part mailparser keeps as an attachment (mailsplit reads one into the mail's text
+ * only with `Content-Disposition: inline`, which this reader leaves to simpleParser).
+ */
+function isAttachedMessage(node: Node): boolean {
+  return node.contentType === 'message/rfc822' && !(node.disposition === 'inline' && (!node.encoding || MESSAGE_ENCODINGS.includes(node.encoding)));
+}
+
+/**
+ * Text types besides plain and HTML that hold a person's text, which mailparser takes for
+ * attachments. Not every text type: the others are markup for another reader (text/x-amp-html and
+ * text/watch-html sit in alternatives beside the HTML) or data (text/calendar, text/vcard, text/csv).
+ */
+const PROSE_TYPES = ['text/markdown', 'text/x-markdown', 'text/enriched'];
+
+/** A part of a PROSE_TYPES type that is the mail's text: inline or without a disposition, and no file name. */
+function isProse(node: Node): boolean {
+  return PROSE_TYPES.includes(node.contentType || '') && !node.filename && (!node.disposition || node.disposition === 'inline');
+}
+
 function isAttachment(part: Part): boolean {
   if (part.node.multipart) return false;
   return !TEXT_TYPES.includes(part.node.contentType || '') || dispositionOf(part.node) !== 'inline';
@@ -419,33 +471,83 @@ function base64(text: string): Buffer {
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
 }
 
+const kindOf = ({ plain, html }: ShownText) => (html === undefined ? 'plain' : plain === undefined ? 'html' : 'alternative');
+
 /**
  * mailparser's getTextContent with skipHtmlToText and skipTextToHtml: text parts joined by a line
  * break, HTML parts by `<br/>\n`; an HTML part outside an alternative beside text parts, or an
  * HTML-only root, adds an empty text; a text part outside an alternative beside HTML adds an empty HTML.
+ * Besides, in the same pass, what the relay reads (`shown`, `messages`): each text part, each
+ * alternative (the outermost: its plain parts and HTML parts joined as above), each prose attachment
+ * (isProse) and each attached message.
  */
-function textContent(root: Part, raw: Buffer): { text?: string; html: string | false } {
-  const inline = walk(root).filter((part) => !part.node.multipart && !isAttachment(part));
+function textContent(
+  root: Part,
+  raw: Buffer,
+  attachments: ReadonlyMap<Part, MailAttachment>,
+): { text?: string; html: string | false; shown: ShownText[]; messages: EmbeddedMessage[] } {
+  const inline = walk(root).filter((part) => !part.node.multipart && !attachments.has(part));
   const hasText = inline.some(({ node }) => node.contentType === 'text/plain');
   const hasHtml = inline.some(({ node }) => node.contentType === 'text/html');
   const texts: string[] = [];
   const htmls: string[] = [];
+  const shown: ShownText[] = [];
+  const messages: EmbeddedMessage[] = [];
+  let choice: { plain: string[]; html: string[] } | undefined;
+  // The leaves since the last text: none, only images shown inline (the text continues), or others.
+  let gap: 'none' | 'inline' | 'other' = 'other';
+  const show = (text: ShownText) => {
+    if (choice) {
+      if (text.plain !== undefined) choice.plain.push(text.plain);
+      if (text.html !== undefined) choice.html.push(text.html);
+    } else {
+      const previous = shown.at(-1);
+      const continues = gap === 'inline' && previous !== undefined && kindOf(text) !== 'alternative' && kindOf(text) === kindOf(previous);
+      shown.push(continues ? { ...text, continues } : text);
+    }
+    gap = 'none';
+  };
   const visit = (part: Part, alternative: boolean) => {
-    const content = !part.node.multipart && !isAttachment(part) ? decodedText(part, raw) : '';
+    const attachment = attachments.get(part);
+    const content = !part.node.multipart && !attachment ? decodedText(part, raw) : '';
     if (content) {
       if (part.node.contentType === 'text/plain') {
         texts.push(content);
         if (!alternative && hasHtml) htmls.push('');
+        show({ plain: content });
       } else if (part.node.contentType === 'text/html') {
         if ((!alternative && hasText) || (part === root && !hasText)) texts.push('');
         htmls.push(content);
+        show({ html: content });
       }
+    } else if (attachment && isProse(part.node)) {
+      const prose = decodedText(part, raw);
+      show({ plain: part.node.contentType === 'text/enriched' ? enrichedToPlain(prose) : prose, from: attachment });
+    } else if (attachment && part.node.contentType === 'message/rfc822' && MESSAGE_ENCODINGS.includes(part.node.encoding || '7bit')) {
+      messages.push({ raw: raw.subarray(part.start, Math.max(part.start, part.end)), attachment });
+      gap = 'other';
+    } else if (attachment) {
+      gap = gap !== 'other' && part.node.disposition === 'inline' ? 'inline' : 'other';
     }
+    const opens = !choice && part.node.contentType === 'multipart/alternative';
+    if (opens) choice = { plain: [], html: [] };
     const nested = alternative || part.node.contentType === 'multipart/alternative';
     for (const child of part.children) visit(child, nested);
+    if (opens && choice) {
+      const { plain, html } = choice;
+      choice = undefined;
+      if (plain.length > 0 || html.length > 0) {
+        show({ ...(plain.length > 0 ? { plain: plain.join('\n') } : {}), ...(html.length > 0 ? { html: html.join('<br/>\n') } : {}) });
+      }
+    }
   };
   visit(root, false);
-  return { ...(texts.length > 0 ? { text: texts.join('\n') } : {}), html: htmls.length > 0 ? htmls.join('<br/>\n') : false };
+  return {
+    ...(texts.length > 0 ? { text: texts.join('\n') } : {}),
+    html: htmls.length > 0 ? htmls.join('<br/>\n') : false,
+    shown,
+    messages,
+  };
 }
 
 function headerValue(line: string): string {
