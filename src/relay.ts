@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -90,6 +91,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
   // The dead relay's pid under a name of its own: `pid` is this process's, on every line.
   if (lock.stale)
     logger.warn({ stalePid: lock.stale.pid, reason: lock.stale.reason, dataDir: config.dataDir }, 'relay: took over the lock of a relay that is gone');
+  warnOpenFileLimit(config, logger);
   const stack: Array<() => Promise<void> | void> = [() => lock.release()];
   const stop = async () => {
     for (const step of stack.reverse()) await step();
@@ -233,6 +235,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
+      maxConnections: config.http.maxConnections,
       logger,
       health: [
         { name: 'smtp', check: async () => smtpUp },
@@ -511,6 +514,36 @@ function accountsOf(config: Config): GatewayAccount[] {
   const byProvider = new Map<string, GatewayAccount>();
   for (const account of routes.flatMap((route) => route.providers)) byProvider.set(account.provider, account);
   return [...byProvider.values()];
+}
+
+/**
+ * Descriptors besides the listeners' connections: the store's files (database, WAL, shared memory, the
+ * lock), the gateways' connections (gateway.maxConcurrentRequests per endpoint), the smarthost, logs, libraries.
+ */
+const OTHER_OPEN_FILES = 128;
+/** Where Linux says the process's limits (Node has no getrlimit). */
+const PROCESS_LIMITS = '/proc/self/limits';
+
+/**
+ * A soft open-file limit below what the listeners may hold (systemd's default is 1024) makes the process
+ * fail at accept, where nothing is logged: said once at start, with the fix. Only where Linux says the limit.
+ */
+function warnOpenFileLimit(config: Config, logger: Logger): void {
+  let limits: string;
+  try {
+    limits = readFileSync(PROCESS_LIMITS, 'utf8');
+  } catch {
+    return;
+  }
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
+  const smtpListeners = config.smtp.tlsPort === undefined ? 1 : 2;
+  const needed = config.smtp.maxConnections * smtpListeners + config.http.maxConnections + config.gateway.maxConcurrentRequests * 2 + OTHER_OPEN_FILES;
+  if (Number.isFinite(soft) && soft < needed) {
+    logger.warn(
+      { openFileLimit: soft, needed },
+      'relay: the open-file limit is below smtp.maxConnections + http.maxConnections and the store and gateway need: raise it (LimitNOFILE in the systemd unit) or lower those settings',
+    );
+  }
 }
 
 /** Where provider `name`'s simulator is mounted on the relay's HTTP port (several may run at once). */

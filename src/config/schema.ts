@@ -24,6 +24,12 @@ const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 10;
 const DEFAULT_SMTP_IDLE_TIMEOUT = '5m';
 /** Puzzel caps at 6 parts (its documentation); 6 parts is ~900 GSM-7 characters, plenty for an alert. */
 const DEFAULT_MAX_PARTS = 6;
+/**
+ * Connections at once on the HTTP port: a provider forwards over a few, a console user's browser over
+ * six; far below the 1024 file descriptors systemd gives a service by default, which the SMTP
+ * listener, the store and the gateway need too.
+ */
+const DEFAULT_HTTP_MAX_CONNECTIONS = 512;
 /** 100 a second from one address: far above a provider's forwarding, far below a flood. */
 const DEFAULT_WEBHOOK_REQUESTS_PER_MINUTE = 6000;
 /** Room for the WAL, a checkpoint and the queue of a busy hour. */
@@ -322,7 +328,14 @@ export const configSchema = z.strictObject({
       tlsPort: port.optional(),
     })
     .prefault({}),
-  http: z.strictObject({ host: host.default('127.0.0.1'), port: port.default(8080) }).prefault({}),
+  http: z
+    .strictObject({
+      host: host.default('127.0.0.1'),
+      port: port.default(8080),
+      /** Connections at once on the HTTP port; more are closed at once (each holds a file descriptor). */
+      maxConnections: positiveInt.default(DEFAULT_HTTP_MAX_CONNECTIONS),
+    })
+    .prefault({}),
   sms: z
     .strictObject({
       domains: list(domain, '[sms.example.com]', 'expected at least one SMS domain').default(['sms.localhost']),

@@ -1,12 +1,21 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { ListenError, RelayError, toHttpError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
 /** A request that has not arrived completely in this time is cut off (slow clients hold sockets). */
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * A connection that sends nothing this long (before its first request, or between requests) is
+ * closed: a provider's or a browser's request head comes in one packet, and an idle connection holds a
+ * file descriptor and a slot of http.maxConnections for nothing. Node's own timeouts count only from a
+ * request's first byte (a connection that never sends one stayed open), and keep-alive's is 72 s.
+ */
+const IDLE_TIMEOUT_MS = 10_000;
 
 export interface HealthCheck {
   readonly name: string;
@@ -16,6 +25,8 @@ export interface HealthCheck {
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
+  /** Connections at once (`http.maxConnections`); more are closed at once, counted and logged. */
+  readonly maxConnections: number;
   readonly logger: Logger;
   /** Everything /healthz reports; the answer is 200 only when all pass. */
   readonly health: readonly HealthCheck[];
@@ -45,7 +56,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionTimeout: IDLE_TIMEOUT_MS,
     forceCloseConnections: true,
+  });
+  app.server.maxConnections = options.maxConnections;
+  const turnedAway = turnedAwayLog(app.log as Logger, Date.now, 'http: connection turned away');
+  const busy = { code: 'SERVER_BUSY', message: `http.maxConnections (${options.maxConnections}) connections are open` };
+  // A request being answered may take longer (a store that waits for a lock): only an idle connection is closed.
+  const answering = new WeakMap<Socket, number>();
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    answering.set(request.socket, (answering.get(request.socket) ?? 0) + 1);
+    response.once('close', () => answering.set(request.socket, (answering.get(request.socket) ?? 1) - 1));
+  });
+  app.server.on('timeout', (socket: Socket) => {
+    if (!answering.get(socket)) socket.destroy();
+  });
+  app.server.on('drop', (dropped) => {
+    options.metrics?.httpTurnedAway.inc();
+    turnedAway(busy, dropped?.remoteAddress ?? '');
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
