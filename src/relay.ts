@@ -256,25 +256,21 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         return reasons;
       },
       mounts: [
-        ...accounts.flatMap((account) => {
-          const plugin = registry.get(account.provider);
-          if (!receivesWebhooks(plugin)) return [];
-          return [
-            (app: FastifyInstance) =>
-              mountWebhooks(app, {
-                unavailable,
-                provider: plugin,
-                sink: inbound.sinkFor(plugin.name),
-                logger: logger.child({ component: 'webhook' }),
-                token: config.inbound.webhookToken,
-                tokenHeader: config.inbound.webhookTokenHeader,
-                allowedNetworks: config.inbound.allowedNetworks,
-                perMinute: config.inbound.webhookRequestsPerMinute,
-                signature: account.signature,
-                publicUrl: config.gateway.publicUrl,
-              }),
-          ];
-        }),
+        (app: FastifyInstance) =>
+          mountWebhooks(app, {
+            unavailable,
+            receivers: accounts.flatMap((account) => {
+              const plugin = registry.get(account.provider);
+              return receivesWebhooks(plugin) ? [{ provider: plugin, sink: inbound.sinkFor(plugin.name), signature: account.signature }] : [];
+            }),
+            logger: logger.child({ component: 'webhook' }),
+            token: config.inbound.webhookToken,
+            tokenHeader: config.inbound.webhookTokenHeader,
+            allowedNetworks: config.inbound.allowedNetworks,
+            perMinute: config.inbound.webhookRequestsPerMinute,
+            trustedProxies: config.http.trustedProxies,
+            publicUrl: config.gateway.publicUrl,
+          }),
         ...[...simulators].map(
           ([name, simulator]) =>
             (app: FastifyInstance) =>

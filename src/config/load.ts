@@ -56,7 +56,7 @@ export interface Config {
   readonly shutdownTimeout: ParsedConfig['shutdownTimeout'];
   readonly log: ParsedConfig['log'];
   readonly smtp: Omit<ParsedConfig['smtp'], 'hostname'> & { readonly hostname: string };
-  readonly http: ParsedConfig['http'];
+  readonly http: Omit<ParsedConfig['http'], 'trustedProxies'> & { readonly trustedProxies: readonly string[] };
   readonly sms: Omit<ParsedConfig['sms'], 'lists' | 'defaultRegion'> & {
     readonly defaultRegion: CountryCode | undefined;
     /** Lower-cased list address → distinct E.164 numbers (a null-prototype record: no inherited keys). */
@@ -151,6 +151,11 @@ export function loadConfig(
   if (parsed.console && parsed.accounts) checkConsoleUsers(parsed.console, parsed.accounts, problems, describe);
   if (parsed.delivery && parsed.delivery.leaseTtl < MIN_LEASE_TTL_MS) {
     problems.push(`${describe(['delivery', 'leaseTtl'])}: expected at least ${MIN_LEASE_TTL_MS / 1000}s (a lease outlives three heartbeats)`);
+  }
+  if (parsed.http?.trustedProxies && parsed.console && parsed.console.trustedProxies.length > 0) {
+    problems.push(
+      `${describe(['console', 'trustedProxies'])}: the old name of http.trustedProxies (${describe(['http', 'trustedProxies'])}), which is set too; keep only http.trustedProxies`,
+    );
   }
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
   return { config: deepFreeze(finish(parsed, selected as SelectedProvider, lists, routes, file, cwd)), warnings };
@@ -546,6 +551,7 @@ function finish(
   const { sms } = parsed;
   const { routes: _routes, providers: _providers, ...shared } = splitSettings(parsed.gateway, selected.plugin.settings.schema).gateway;
   const firstDomain = sms.domains[0] ?? 'sms.localhost';
+  const trustedProxies = parsed.http.trustedProxies ?? parsed.console.trustedProxies;
   return {
     dataDir: isAbsolute(parsed.dataDir) ? parsed.dataDir : resolve(cwd, parsed.dataDir),
     shutdownTimeout: parsed.shutdownTimeout,
@@ -555,7 +561,8 @@ function finish(
       hostname: parsed.smtp.hostname ?? hostname(),
       tls: parsed.smtp.tls && { key: resolve(cwd, parsed.smtp.tls.key), cert: resolve(cwd, parsed.smtp.tls.cert) },
     },
-    http: parsed.http,
+    // One list for the webhooks and the console, under either name.
+    http: { ...parsed.http, trustedProxies },
     sms: { ...sms, defaultRegion: sms.defaultRegion as CountryCode | undefined, lists },
     gateway: { ...shared, ...accountOf(parsed.gateway, selected), routes },
     delivery: parsed.delivery,
@@ -572,7 +579,7 @@ function finish(
       dkim: parsed.mail.dkim && { ...parsed.mail.dkim, privateKeyFile: resolve(cwd, parsed.mail.dkim.privateKeyFile) },
     },
     store: { ...parsed.store, relayName: parsed.store.relayName ?? hostname() },
-    console: parsed.console,
+    console: { ...parsed.console, trustedProxies },
     file,
   };
 }

@@ -334,6 +334,11 @@ export const configSchema = z.strictObject({
       port: port.default(8080),
       /** Connections at once on the HTTP port; more are closed at once (each holds a file descriptor). */
       maxConnections: positiveInt.default(DEFAULT_HTTP_MAX_CONNECTIONS),
+      /**
+       * Reverse proxies whose X-Forwarded-For (and, for the console, X-Forwarded-Proto) are believed, for
+       * the webhooks and the console; anyone else's are ignored. `console.trustedProxies` is its old name.
+       */
+      trustedProxies: list(cidr, '[127.0.0.1/32]').optional(),
     })
     .prefault({}),
   sms: z
@@ -515,7 +520,7 @@ export const configSchema = z.strictObject({
       allowedNetworks: list(cidr, '[127.0.0.0/8, 10.0.0.0/8]').default(['127.0.0.0/8', '::1/128']),
       /** The console's address as people reach it; `https://` declares that every request arrives over TLS. */
       publicUrl: url.optional(),
-      /** Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed; anyone else's are ignored. */
+      /** The old name of `http.trustedProxies` (which is copied here). */
       trustedProxies: list(cidr, '[127.0.0.1/32]').default([]),
       /** A session unused this long ends (sign in again). */
       sessionIdleTimeout: span

@@ -447,3 +447,14 @@ describe('config', () => {
     assert.equal(config.console.sessionMaxAge, 300_000);
   });
 });
+
+describe('http.trustedProxies', () => {
+  test('console.trustedProxies, the old name of http.trustedProxies, still sets it; both at once are refused', () => {
+    const { config } = loadConfig({}, dirWith('console:\n  trustedProxies: [127.0.0.1/32]\n'));
+    assert.deepEqual(config.http.trustedProxies, ['127.0.0.1/32']);
+    assert.deepEqual(config.console.trustedProxies, ['127.0.0.1/32']);
+    assert.deepEqual(loadConfig({}, dirWith('http:\n  trustedProxies: [10.0.0.1/32]\n')).config.console.trustedProxies, ['10.0.0.1/32']);
+    const [line] = problems({}, 'http:\n  trustedProxies: [10.0.0.1/32]\nconsole:\n  trustedProxies: [127.0.0.1/32]\n');
+    assert.match(line ?? '', /console\.trustedProxies: the old name of http\.trustedProxies/);
+  });
+});

@@ -80,3 +80,87 @@ describe('webhook guards with a token', () => {
     assert.deepEqual(tooBig.body, { error: 'MESSAGE_TOO_BIG', message: 'Request body too big: the limit is 256 KB' });
   });
 });
+
+/** A form from `from` to a webhook path, with extra headers; the status and JSON answer. */
+async function postForm(port: number, path: string, options: { from?: string; headers?: Record<string, string>; body: string | Buffer; contentType?: string }) {
+  const response = await request(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    dispatcher: new Agent({ localAddress: options.from ?? '127.0.0.1' }),
+    headers: { 'content-type': options.contentType ?? 'application/x-www-form-urlencoded', ...options.headers },
+    body: options.body,
+  });
+  return { status: response.statusCode, body: (await response.body.json()) as { error?: string; message?: string } };
+}
+
+/** Several providers' webhooks on one relay: one rate per address over all of them. */
+describe('webhooks of several providers', () => {
+  let relay: TestRelay;
+  const TOKEN = 'another-long-webhook-secret';
+
+  before(async () => {
+    relay = await startTestRelay(
+      {
+        gateway: {
+          routes: [
+            { match: ['+47'], providers: ['puzzel-simulator'] },
+            { match: '*', providers: ['simulator'] },
+          ],
+        },
+        inbound: { webhookRequestsPerMinute: 4 },
+      },
+      { SMSRELAY_WEBHOOK_TOKEN: TOKEN },
+    );
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('an address has one bucket over all providers: token guesses spread over them get 429 at the limit', async () => {
+    const statuses = [];
+    for (const provider of ['intellisoftware', 'puzzel', 'intellisoftware', 'puzzel', 'intellisoftware', 'puzzel']) {
+      statuses.push((await postForm(relay.relay.httpPort, `/webhooks/${provider}/mo?token=guess`, { from: '127.0.0.14', body: 'a=b' })).status);
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 429, 429]);
+  });
+});
+
+/** Behind a TLS proxy: the client is the address the trusted proxy forwarded for, for the allowlist and the rate. */
+describe('webhooks behind a trusted proxy', () => {
+  let relay: TestRelay;
+  const TOKEN = 'a-third-long-webhook-secret';
+  const PROXY = '127.0.0.16';
+
+  before(async () => {
+    relay = await startTestRelay(
+      { http: { trustedProxies: [`${PROXY}/32`] }, inbound: { allowedNetworks: ['10.0.0.0/8'], webhookRequestsPerMinute: 2 } },
+      { SMSRELAY_WEBHOOK_TOKEN: TOKEN },
+    );
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  let next = 0;
+  const report = (from: string, forwardedFor: string) =>
+    postForm(relay.relay.httpPort, `/webhooks/intellisoftware/dr?token=${TOKEN}`, {
+      from,
+      headers: { 'x-forwarded-for': forwardedFor },
+      body: `msgid=${++next}&status=4`,
+    });
+
+  test('the right-most untrusted X-Forwarded-For hop is the client: inbound.allowedNetworks works behind the proxy', async () => {
+    assert.equal((await report(PROXY, '10.1.2.3')).status, 200);
+    assert.equal((await report(PROXY, '10.1.2.3, 192.0.2.7')).status, 403, 'a hop the client wrote to the left does not count');
+    assert.equal((await report('127.0.0.17', '10.1.2.4')).status, 403, 'X-Forwarded-For from an untrusted peer is ignored');
+  });
+
+  test('each forwarded client has its own rate bucket: one flooding client does not get the provider 429d', async () => {
+    assert.deepEqual(
+      [(await report(PROXY, '10.9.9.9')).status, (await report(PROXY, '10.9.9.9')).status, (await report(PROXY, '10.9.9.9')).status],
+      [200, 200, 429],
+    );
+    assert.equal((await report(PROXY, '10.5.5.5')).status, 200);
+  });
+});
