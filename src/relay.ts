@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AcceptanceService } from './acceptance/service.ts';
 import type { AcceptanceSettings } from './acceptance/types.ts';
-import type { Config } from './config/load.ts';
+import { accountsOf, type Config } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { configuredSecrets } from './config/secrets.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
@@ -27,7 +27,8 @@ import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
 import { StoreHealthMonitor } from './store/health.ts';
 import { Housekeeping } from './store/housekeeping.ts';
-import { RelayError } from './errors.ts';
+import { RelayError, toHttpError } from './errors.ts';
+import { networkMatcher } from './policy/networks.ts';
 import { Templates } from './mailer/templates.ts';
 import { smarthostTransport } from './mailer/smarthost.ts';
 import { maildirTransport } from './mailer/transports.ts';
@@ -271,12 +272,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
             trustedProxies: config.http.trustedProxies,
             publicUrl: config.gateway.publicUrl,
           }),
-        ...[...simulators].map(
-          ([name, simulator]) =>
-            (app: FastifyInstance) =>
-              simulator.register(app, { prefix: simulatorPath(name) }),
-        ),
-        ...(onlySimulator ? [(app: FastifyInstance) => onlySimulator.register(app)] : []),
+        ...[...simulators].map(([name, simulator]) => simulatorMount(config, (scope) => simulator.register(scope, { prefix: simulatorPath(name) }))),
+        ...(onlySimulator ? [simulatorMount(config, (scope) => onlySimulator.register(scope))] : []),
         ...(consoleStore
           ? [
               (app: FastifyInstance) =>
@@ -503,15 +500,6 @@ function simulatorAccount(account: Pick<GatewayAccount, 'accountId'>): { readonl
   return { ...SIMULATOR_ACCOUNT, accountId: account.accountId ?? SIMULATOR_ACCOUNT.accountId };
 }
 
-/** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
-function accountsOf(config: Config): GatewayAccount[] {
-  const { routes } = config.gateway;
-  if (!routes) return [config.gateway];
-  const byProvider = new Map<string, GatewayAccount>();
-  for (const account of routes.flatMap((route) => route.providers)) byProvider.set(account.provider, account);
-  return [...byProvider.values()];
-}
-
 /**
  * Descriptors besides the listeners' connections: the store's files (database, WAL, shared memory, the
  * lock), the gateways' connections (gateway.maxConcurrentRequests per endpoint), the smarthost, logs, libraries.
@@ -540,6 +528,23 @@ function warnOpenFileLimit(config: Config, logger: Logger): void {
       'relay: the open-file limit is below smtp.maxConnections + http.maxConnections and the store and gateway need: raise it (LimitNOFILE in the systemd unit) or lower those settings',
     );
   }
+}
+
+/**
+ * A simulator's routes (its control routes queue replies and reports that the relay takes as the
+ * provider's) answer only `http.simulatorNetworks`, loopback unless configured, whatever `http.host`.
+ */
+function simulatorMount(config: Config, register: (scope: FastifyInstance) => void): (app: FastifyInstance) => void {
+  const allowed = networkMatcher(config.http.simulatorNetworks);
+  return (app) =>
+    app.register(async (scope) => {
+      scope.addHook('onRequest', async (request, reply) => {
+        if (allowed(request.socket.remoteAddress ?? '')) return;
+        const { status, body } = toHttpError(new RelayError('FORBIDDEN', 'Forbidden: the simulator answers only http.simulatorNetworks'));
+        return reply.status(status).send(body);
+      });
+      register(scope);
+    });
 }
 
 /** Where provider `name`'s simulator is mounted on the relay's HTTP port (several may run at once). */

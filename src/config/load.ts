@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import type { ProviderPlugin } from '../providers/contract.ts';
+import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { isLoopbackHost } from '../policy/networks.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
@@ -158,7 +158,36 @@ export function loadConfig(
     );
   }
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
-  return { config: deepFreeze(finish(parsed, selected as SelectedProvider, lists, routes, file, cwd)), warnings };
+  const config = finish(parsed, selected as SelectedProvider, lists, routes, file, cwd);
+  checkWebhookAuthentication(config, registry, problems, describe);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config: deepFreeze(config), warnings };
+}
+
+/**
+ * Webhooks that take anyone's request (no token, no provider signature) on a port others can reach let
+ * anyone fake an SMS: a STOP that opts any number out, a reply mailed to a user. The relay refuses to
+ * start so rather than start open.
+ */
+function checkWebhookAuthentication(config: Config, registry: ProviderRegistry, problems: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  if (isLoopbackHost(config.http.host) || config.inbound.webhookToken !== undefined) return;
+  const open = accountsOf(config).filter((account) => receivesWebhooks(registry.get(account.provider)) && account.signature === undefined);
+  if (open.length === 0) return;
+  const providers = open.map((account) => account.provider).join(', ');
+  problems.push(
+    `${describe(['http', 'host'])}: the HTTP port is reachable from other hosts, and the webhooks of ${providers} would take anyone's requests ` +
+      `(a faked STOP opts a number out): set inbound.webhookToken (at least 16 characters; unset in ${config.file ?? DEFAULT_CONFIG_FILE} and SMSRELAY_WEBHOOK_TOKEN) ` +
+      "and give the provider its webhook URLs with ?token=…, or configure the provider's signature, or keep http.host on 127.0.0.1",
+  );
+}
+
+/** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
+export function accountsOf(config: Pick<Config, 'gateway'>): GatewayAccount[] {
+  const { routes } = config.gateway;
+  if (!routes) return [config.gateway];
+  const byProvider = new Map<string, GatewayAccount>();
+  for (const account of routes.flatMap((route) => route.providers)) byProvider.set(account.provider, account);
+  return [...byProvider.values()];
 }
 
 type Sections = { [Key in keyof ParsedConfig]?: ParsedConfig[Key] };

@@ -339,6 +339,8 @@ export const configSchema = z.strictObject({
        * the webhooks and the console; anyone else's are ignored. `console.trustedProxies` is its old name.
        */
       trustedProxies: list(cidr, '[127.0.0.1/32]').optional(),
+      /** Source networks the built-in simulators answer (their control routes fake the provider); others get 403. */
+      simulatorNetworks: list(cidr, '[127.0.0.0/8, 10.0.0.0/8]').default(['127.0.0.0/8', '::1/128']),
     })
     .prefault({}),
   sms: z

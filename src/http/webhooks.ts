@@ -78,6 +78,10 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     scope.addHook('onRequest', scope.rateLimit());
     scope.addHook('onRequest', async (request, reply) => {
       const path = request.url.split('?')[0];
+      if (fromBrowser(request)) {
+        log.warn({ path, client: client(request), origin: request.headers.origin }, 'webhook: refused: sent by a web browser');
+        return refuse(reply, new RelayError('FORBIDDEN', 'Forbidden: a web page may not call the webhooks'));
+      }
       if (!allowed(client(request))) {
         log.warn({ path, client: client(request) }, 'webhook: refused: not from an allowed network');
         return refuse(reply, new RelayError('FORBIDDEN', 'Forbidden: this address may not call the webhooks'));
@@ -161,6 +165,16 @@ function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: We
   function keep(kind: InboundKind, reason: string, inbound: InboundRequest): Promise<void> {
     return sink.quarantine(kind, reason, inbound.method === 'GET' ? fieldsOfGet(inbound.query) : inbound.body);
   }
+}
+
+/**
+ * A browser says where a request comes from: `Origin` on every cross-site POST (and on same-site ones),
+ * `Sec-Fetch-Site` on every request of current browsers. A provider's server sends neither, so a web
+ * page's form or script (faking a STOP from any number) is refused. `Sec-Fetch-Mode` alone does not
+ * count: Node's own fetch sends it, as a provider's server on Node may.
+ */
+function fromBrowser(request: FastifyRequest): boolean {
+  return request.headers.origin !== undefined || request.headers['sec-fetch-site'] !== undefined;
 }
 
 /**

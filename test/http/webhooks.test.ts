@@ -7,9 +7,13 @@ import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 describe('webhook guards', () => {
   let relay: TestRelay;
   const from = (localAddress: string) => new Agent({ localAddress });
+  const TOKEN = 'a-long-enough-webhook-secret';
 
   before(async () => {
-    relay = await startTestRelay({ http: { host: '0.0.0.0' }, inbound: { allowedNetworks: ['127.0.0.2/32'], webhookRequestsPerMinute: 3 } });
+    relay = await startTestRelay(
+      { http: { host: '0.0.0.0' }, inbound: { allowedNetworks: ['127.0.0.2/32'], webhookRequestsPerMinute: 3 } },
+      { SMSRELAY_WEBHOOK_TOKEN: TOKEN },
+    );
   });
   after(async () => {
     await relay.stop();
@@ -17,7 +21,7 @@ describe('webhook guards', () => {
   });
 
   const post = async (localAddress: string, msgid: string) => {
-    const response = await request(`http://127.0.0.1:${relay.relay.httpPort}/webhooks/intellisoftware/mo`, {
+    const response = await request(`http://127.0.0.1:${relay.relay.httpPort}/webhooks/intellisoftware/mo?token=${TOKEN}`, {
       method: 'POST',
       dispatcher: from(localAddress),
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -91,6 +95,50 @@ async function postForm(port: number, path: string, options: { from?: string; he
   });
   return { status: response.statusCode, body: (await response.body.json()) as { error?: string; message?: string } };
 }
+
+/** The defaults (no token, loopback): a web page in a browser on this host must not fake an SMS. */
+describe('webhooks refuse what a web browser sends', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    relay = await startTestRelay({ http: { simulatorNetworks: ['127.0.0.1/32', '127.0.0.12/32'] } });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  const stop = (msgid: string, headers: Record<string, string>) =>
+    postForm(relay.relay.httpPort, '/webhooks/intellisoftware/mo', {
+      headers,
+      body: new URLSearchParams({ from: '447700900322', text: 'STOP', msgid }).toString(),
+    });
+
+  test('a cross-site form POST (Origin) is refused 403 with a JSON error, and the STOP is not taken', async () => {
+    const refused = await stop('b1', { origin: 'https://evil.example', referer: 'https://evil.example/page.html' });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error, 'FORBIDDEN');
+    assert.match(refused.body.message ?? '', /web page/);
+    assert.equal(await relay.relay.store.isOptedOut('+447700900322'), false);
+  });
+
+  test('a browser request that names its site only in Sec-Fetch-Site is refused too', async () => {
+    assert.equal((await stop('b2', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' })).status, 403);
+  });
+
+  test("a provider's server (no Origin, no Sec-Fetch-Site; Node's fetch sends Sec-Fetch-Mode) is answered 200", async () => {
+    assert.equal((await stop('b3', { 'sec-fetch-mode': 'cors' })).status, 200);
+  });
+
+  test("the simulator's control routes answer only http.simulatorNetworks", async () => {
+    const control = (from: string) =>
+      postForm(relay.relay.httpPort, '/simulator/control', { from, contentType: 'application/json', body: JSON.stringify({ mode: 'ok' }) });
+    const refused = await control('127.0.0.13');
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error, 'FORBIDDEN');
+    assert.equal((await control('127.0.0.12')).status, 200);
+  });
+});
 
 /** Several providers' webhooks on one relay: one rate per address over all of them. */
 describe('webhooks of several providers', () => {
