@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { TextDecoder } from 'node:util';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RelayError, toHttpError } from '../errors.ts';
@@ -73,7 +74,7 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     });
     // Raw text for every media type: a body the provider's grammar does not fit is quarantined, not refused with a 415.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => done(null, bodyText(body as Buffer, request.headers['content-type'])));
     const allowed = options.allowedNetworks ? networkMatcher(options.allowedNetworks) : () => true;
     scope.addHook('onRequest', scope.rateLimit());
     scope.addHook('onRequest', async (request, reply) => {
@@ -193,6 +194,33 @@ export function clientAddress(trustedProxies: readonly string[]): (request: Fast
       .filter(Boolean);
     return hops.reverse().find((hop) => !proxy(hop)) ?? peer;
   };
+}
+
+/** A form's or JSON body's text in its declared `charset` (UTF-8 when none, or one the relay does not know). */
+function bodyText(body: Buffer, contentType: string | undefined): string {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1];
+  const decoder = textDecoder(charset);
+  if (decoder.encoding === 'utf-8' || !/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) return decoder.decode(body);
+  // A form's %XX escapes are bytes in its charset too: each field is decoded from its bytes and written again in UTF-8, as the parsers read it.
+  const decodeField = (field: string) => encodeURIComponent(decoder.decode(Buffer.from(unescapeBytes(field.replace(/\+/g, ' ')), 'latin1')));
+  return body
+    .toString('latin1')
+    .split('&')
+    .map((pair) => pair.split('=').map(decodeField).join('='))
+    .join('&');
+}
+
+function textDecoder(charset: string | undefined): TextDecoder {
+  try {
+    return new TextDecoder(charset ?? 'utf-8');
+  } catch {
+    return new TextDecoder('utf-8');
+  }
+}
+
+/** `%XX` escapes as the bytes they stand for, one latin1 character each (other characters kept as they are). */
+function unescapeBytes(part: string): string {
+  return part.replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 /** The items to take and why the others cannot be, or why the request cannot be read at all. */

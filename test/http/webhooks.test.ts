@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { simpleParser } from 'mailparser';
+import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 
 /** The webhooks' own guards: the source network allowlist and the per-address rate. */
 describe('webhook guards', () => {
@@ -140,7 +141,7 @@ describe('webhooks refuse what a web browser sends', () => {
   });
 });
 
-/** Several providers' webhooks on one relay: one rate per address over all of them. */
+/** Several providers' webhooks on one relay: one rate per address over all of them; bodies in their charset. */
 describe('webhooks of several providers', () => {
   let relay: TestRelay;
   const TOKEN = 'another-long-webhook-secret';
@@ -154,7 +155,7 @@ describe('webhooks of several providers', () => {
             { match: '*', providers: ['simulator'] },
           ],
         },
-        inbound: { webhookRequestsPerMinute: 4 },
+        inbound: { webhookRequestsPerMinute: 4, defaultMailbox: 'ops@example.com' },
       },
       { SMSRELAY_WEBHOOK_TOKEN: TOKEN },
     );
@@ -170,6 +171,27 @@ describe('webhooks of several providers', () => {
       statuses.push((await postForm(relay.relay.httpPort, `/webhooks/${provider}/mo?token=guess`, { from: '127.0.0.14', body: 'a=b' })).status);
     }
     assert.deepEqual(statuses, [401, 401, 401, 401, 429, 429]);
+  });
+
+  test("a body is read in its Content-Type's charset: a Latin-1 form and Latin-1 JSON keep their é", async () => {
+    const form = await postForm(relay.relay.httpPort, `/webhooks/intellisoftware/mo?token=${TOKEN}`, {
+      from: '127.0.0.15',
+      contentType: 'application/x-www-form-urlencoded; charset=iso-8859-1',
+      body: 'from=447700900401&msgid=cs1&text=caf%E9+form',
+    });
+    assert.equal(form.status, 200);
+    const json = await postForm(relay.relay.httpPort, `/webhooks/puzzel/mo?token=${TOKEN}`, {
+      from: '127.0.0.15',
+      contentType: 'application/json; charset=ISO-8859-1',
+      body: Buffer.from(JSON.stringify({ mo: [{ messageid: 'cs2', originator: '+4799999999', content: 'café json' }] }), 'latin1'),
+    });
+    assert.equal(json.status, 200);
+    for (const text of ['café form', 'café json']) {
+      await waitFor(`the mail of "${text}"`, async () => {
+        for (const raw of maildirMessages(relay.maildir)) if ((await simpleParser(raw)).text?.includes(text)) return true;
+        return undefined;
+      });
+    }
   });
 });
 
