@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { ListenError, RelayError, toHttpError } from '../errors.ts';
@@ -16,6 +17,12 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * request's first byte (a connection that never sends one stayed open), and keep-alive's is 72 s.
  */
 const IDLE_TIMEOUT_MS = 10_000;
+
+/**
+ * After answering a request the parser refused, what else the client sends is read and dropped this
+ * long before the connection closes: closing with unread data resets it, and the client loses the answer.
+ */
+const LINGER_MS = 2_000;
 
 export interface HealthCheck {
   readonly name: string;
@@ -46,6 +53,24 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape). */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const refusal =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new RelayError('HEADERS_TOO_BIG', `Request headers too big: the limit is ${maxHeaderSize / 1024} KB`)
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new RelayError('REQUEST_TIMEOUT', `The request did not arrive within ${REQUEST_TIMEOUT_MS / 1000} s`)
+        : new RelayError('BAD_REQUEST', `Malformed HTTP request (${error.code ?? 'unreadable'})`);
+  const { status, body } = toHttpError(refusal);
+  const json = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+  );
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
 /**
  * The relay's HTTP port: /healthz, /readyz, /metrics, the webhooks and the simulator. Errors are answered as JSON
  * `{error, message}` with no stack trace; 5xx are logged.
@@ -58,6 +83,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     requestTimeout: REQUEST_TIMEOUT_MS,
     connectionTimeout: IDLE_TIMEOUT_MS,
     forceCloseConnections: true,
+    clientErrorHandler: answerClientError,
   });
   app.server.maxConnections = options.maxConnections;
   const turnedAway = turnedAwayLog(app.log as Logger, Date.now, 'http: connection turned away');

@@ -47,3 +47,53 @@ describe('HTTP connection limits', () => {
     assert.equal(await closedWithin(silent, 12_500), true);
   });
 });
+
+/** Requests Node's parser refuses are answered from the catalogue, as every other error of the port. */
+describe('malformed HTTP', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    relay = await startTestRelay();
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  /** What the port answers a raw request: the status line and the body, read until it closes. */
+  const answer = (raw: string) =>
+    new Promise<{ status: string; body: unknown }>((resolve, reject) => {
+      const socket = connect(relay.relay.httpPort, '127.0.0.1', () => socket.write(raw));
+      let received = '';
+      socket.on('data', (chunk) => {
+        received += chunk;
+      });
+      socket.on('error', reject);
+      socket.on('close', () => {
+        const [head = '', body = ''] = received.split('\r\n\r\n');
+        resolve({ status: head.split('\r\n')[0] ?? '', body: JSON.parse(body) });
+      });
+    });
+
+  for (const [name, raw] of [
+    ['Content-Length with Transfer-Encoding', 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    ['two Content-Lengths', 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'],
+    ['a folded header', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n'],
+    ['bare LF line ends', 'GET /healthz HTTP/1.1\nHost: x\n\n'],
+  ] as const) {
+    test(`${name}: 400 with the catalogue's {error, message}`, async () => {
+      const { status, body } = await answer(raw);
+      assert.equal(status, 'HTTP/1.1 400 Bad Request');
+      assert.equal((body as { error: string }).error, 'BAD_REQUEST');
+      assert.deepEqual(Object.keys(body as object), ['error', 'message']);
+    });
+  }
+
+  for (const kilobytes of [17, 64]) {
+    test(`a ${kilobytes} KB header: 431 from the catalogue, read to its end rather than reset`, async () => {
+      const { status, body } = await answer(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(kilobytes * 1024)}\r\n\r\n`);
+      assert.equal(status, 'HTTP/1.1 431 Request Header Fields Too Large');
+      assert.deepEqual(body, { error: 'HEADERS_TOO_BIG', message: 'Request headers too big: the limit is 16 KB' });
+    });
+  }
+});
