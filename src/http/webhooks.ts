@@ -182,7 +182,7 @@ function fromBrowser(request: FastifyRequest): boolean {
  * The client: the socket's peer or, when the peer is one of the trusted proxies, the right-most
  * `X-Forwarded-For` hop that is not (hops further left are whatever the client wrote).
  */
-export function clientAddress(trustedProxies: readonly string[]): (request: FastifyRequest) => string {
+function clientAddress(trustedProxies: readonly string[]): (request: FastifyRequest) => string {
   const proxy = networkMatcher(trustedProxies);
   return (request) => {
     const peer = request.socket.remoteAddress ?? '';
