@@ -127,6 +127,15 @@ export const RELAY_ERRORS = {
   NOT_FOUND: { smtp: 550, enhanced: '5.1.1', http: 404, text: 'Not found' },
   UNAUTHORIZED: { smtp: 530, enhanced: '5.7.0', http: 401, text: 'Missing or wrong webhook token' },
   FORBIDDEN: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'The request signature does not match: not from the provider' },
+  /**
+   * An HTTP request Node's parser refuses (Content-Length with Transfer-Encoding, two Content-Lengths,
+   * a folded header, a bare LF: RFC 9112 forbids them, as request smuggling's tools). HTTP only.
+   */
+  BAD_REQUEST: { smtp: 500, enhanced: '5.5.2', http: 400, text: 'Malformed HTTP request' },
+  /** Request headers beyond Node's limit (http.maxHeaderSize, 16 KB). HTTP only. */
+  HEADERS_TOO_BIG: { smtp: 500, enhanced: '5.5.2', http: 431, text: 'Request headers too big' },
+  /** An HTTP request not complete within the server's request timeout (a slow client holding a connection). HTTP only. */
+  REQUEST_TIMEOUT: { smtp: 421, enhanced: '4.4.2', http: 408, text: 'The request did not arrive in time' },
   DISK_FULL: {
     smtp: 452,
     enhanced: '4.3.1',

@@ -22,3 +22,32 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
     destination ?? pino.destination({ fd: 1, sync: false }),
   );
 }
+
+/**
+ * Connections turned away are logged at most once per this interval (per reason), with how many were
+ * turned away since: a flood of connections, the very case, must not flood the log too.
+ */
+const TURNED_AWAY_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * Connections and sessions a listener ended by a limit of its own, in the log (`message`): one line per
+ * reason (code) at most every TURNED_AWAY_LOG_INTERVAL_MS, naming the last client and how many were
+ * turned away for that reason since the previous line.
+ */
+export function turnedAwayLog(
+  logger: Logger,
+  clock: () => number,
+  message: string,
+): (refusal: { readonly code: string; readonly message: string }, client: string) => void {
+  const last = new Map<string, { at: number; since: number }>();
+  return (refusal, client) => {
+    const seen = last.get(refusal.code);
+    const now = clock();
+    if (seen && now - seen.at < TURNED_AWAY_LOG_INTERVAL_MS) {
+      seen.since++;
+      return;
+    }
+    last.set(refusal.code, { at: now, since: 0 });
+    logger.warn({ client, code: refusal.code, reason: refusal.message, ...(seen?.since ? { alsoTurnedAway: seen.since } : {}) }, message);
+  };
+}

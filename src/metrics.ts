@@ -16,6 +16,11 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly httpTurnedAway = new Counter({
+    name: 'smsrelay_http_connections_refused_total',
+    help: 'HTTP connections closed at once because http.maxConnections were open',
+    registers: [this.registry],
+  });
   readonly smsOutcomes = new Counter({
     name: 'smsrelay_sms_outcomes_total',
     help: 'What gateway attempts ended in: sent, retry, failed, expired',

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AcceptanceService } from './acceptance/service.ts';
 import type { AcceptanceSettings } from './acceptance/types.ts';
-import type { Config } from './config/load.ts';
+import { accountsOf, type Config } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { configuredSecrets } from './config/secrets.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
@@ -26,7 +27,8 @@ import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
 import { StoreHealthMonitor } from './store/health.ts';
 import { Housekeeping } from './store/housekeeping.ts';
-import { RelayError } from './errors.ts';
+import { RelayError, toHttpError } from './errors.ts';
+import { networkMatcher } from './policy/networks.ts';
 import { Templates } from './mailer/templates.ts';
 import { smarthostTransport } from './mailer/smarthost.ts';
 import { maildirTransport } from './mailer/transports.ts';
@@ -90,6 +92,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
   // The dead relay's pid under a name of its own: `pid` is this process's, on every line.
   if (lock.stale)
     logger.warn({ stalePid: lock.stale.pid, reason: lock.stale.reason, dataDir: config.dataDir }, 'relay: took over the lock of a relay that is gone');
+  warnOpenFileLimit(config, logger);
   const stack: Array<() => Promise<void> | void> = [() => lock.release()];
   const stop = async () => {
     for (const step of stack.reverse()) await step();
@@ -233,6 +236,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
+      maxConnections: config.http.maxConnections,
       logger,
       health: [
         { name: 'smtp', check: async () => smtpUp },
@@ -253,31 +257,23 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         return reasons;
       },
       mounts: [
-        ...accounts.flatMap((account) => {
-          const plugin = registry.get(account.provider);
-          if (!receivesWebhooks(plugin)) return [];
-          return [
-            (app: FastifyInstance) =>
-              mountWebhooks(app, {
-                unavailable,
-                provider: plugin,
-                sink: inbound.sinkFor(plugin.name),
-                logger: logger.child({ component: 'webhook' }),
-                token: config.inbound.webhookToken,
-                tokenHeader: config.inbound.webhookTokenHeader,
-                allowedNetworks: config.inbound.allowedNetworks,
-                perMinute: config.inbound.webhookRequestsPerMinute,
-                signature: account.signature,
-                publicUrl: config.gateway.publicUrl,
-              }),
-          ];
-        }),
-        ...[...simulators].map(
-          ([name, simulator]) =>
-            (app: FastifyInstance) =>
-              simulator.register(app, { prefix: simulatorPath(name) }),
-        ),
-        ...(onlySimulator ? [(app: FastifyInstance) => onlySimulator.register(app)] : []),
+        (app: FastifyInstance) =>
+          mountWebhooks(app, {
+            unavailable,
+            receivers: accounts.flatMap((account) => {
+              const plugin = registry.get(account.provider);
+              return receivesWebhooks(plugin) ? [{ provider: plugin, sink: inbound.sinkFor(plugin.name), signature: account.signature }] : [];
+            }),
+            logger: logger.child({ component: 'webhook' }),
+            token: config.inbound.webhookToken,
+            tokenHeader: config.inbound.webhookTokenHeader,
+            allowedNetworks: config.inbound.allowedNetworks,
+            perMinute: config.inbound.webhookRequestsPerMinute,
+            trustedProxies: config.http.trustedProxies,
+            publicUrl: config.gateway.publicUrl,
+          }),
+        ...[...simulators].map(([name, simulator]) => simulatorMount(config, (scope) => simulator.register(scope, { prefix: simulatorPath(name) }))),
+        ...(onlySimulator ? [simulatorMount(config, (scope) => onlySimulator.register(scope))] : []),
         ...(consoleStore
           ? [
               (app: FastifyInstance) =>
@@ -504,13 +500,51 @@ function simulatorAccount(account: Pick<GatewayAccount, 'accountId'>): { readonl
   return { ...SIMULATOR_ACCOUNT, accountId: account.accountId ?? SIMULATOR_ACCOUNT.accountId };
 }
 
-/** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
-function accountsOf(config: Config): GatewayAccount[] {
-  const { routes } = config.gateway;
-  if (!routes) return [config.gateway];
-  const byProvider = new Map<string, GatewayAccount>();
-  for (const account of routes.flatMap((route) => route.providers)) byProvider.set(account.provider, account);
-  return [...byProvider.values()];
+/**
+ * Descriptors besides the listeners' connections: the store's files (database, WAL, shared memory, the
+ * lock), the gateways' connections (gateway.maxConcurrentRequests per endpoint), the smarthost, logs, libraries.
+ */
+const OTHER_OPEN_FILES = 128;
+/** Where Linux says the process's limits (Node has no getrlimit). */
+const PROCESS_LIMITS = '/proc/self/limits';
+
+/**
+ * A soft open-file limit below what the listeners may hold (systemd's default is 1024) makes the process
+ * fail at accept, where nothing is logged: said once at start, with the fix. Only where Linux says the limit.
+ */
+function warnOpenFileLimit(config: Config, logger: Logger): void {
+  let limits: string;
+  try {
+    limits = readFileSync(PROCESS_LIMITS, 'utf8');
+  } catch {
+    return;
+  }
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
+  const smtpListeners = config.smtp.tlsPort === undefined ? 1 : 2;
+  const needed = config.smtp.maxConnections * smtpListeners + config.http.maxConnections + config.gateway.maxConcurrentRequests * 2 + OTHER_OPEN_FILES;
+  if (Number.isFinite(soft) && soft < needed) {
+    logger.warn(
+      { openFileLimit: soft, needed },
+      'relay: the open-file limit is below smtp.maxConnections + http.maxConnections and the store and gateway need: raise it (LimitNOFILE in the systemd unit) or lower those settings',
+    );
+  }
+}
+
+/**
+ * A simulator's routes (its control routes queue replies and reports that the relay takes as the
+ * provider's) answer only `http.simulatorNetworks`, loopback unless configured, whatever `http.host`.
+ */
+function simulatorMount(config: Config, register: (scope: FastifyInstance) => void): (app: FastifyInstance) => void {
+  const allowed = networkMatcher(config.http.simulatorNetworks);
+  return (app) =>
+    app.register(async (scope) => {
+      scope.addHook('onRequest', async (request, reply) => {
+        if (allowed(request.socket.remoteAddress ?? '')) return;
+        const { status, body } = toHttpError(new RelayError('FORBIDDEN', 'Forbidden: the simulator answers only http.simulatorNetworks'));
+        return reply.status(status).send(body);
+      });
+      register(scope);
+    });
 }
 
 /** Where provider `name`'s simulator is mounted on the relay's HTTP port (several may run at once). */

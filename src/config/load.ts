@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import type { ProviderPlugin } from '../providers/contract.ts';
+import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { isLoopbackHost } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
@@ -57,7 +57,7 @@ export interface Config {
   readonly shutdownTimeout: ParsedConfig['shutdownTimeout'];
   readonly log: ParsedConfig['log'];
   readonly smtp: Omit<ParsedConfig['smtp'], 'hostname'> & { readonly hostname: string };
-  readonly http: ParsedConfig['http'];
+  readonly http: Omit<ParsedConfig['http'], 'trustedProxies'> & { readonly trustedProxies: readonly string[] };
   readonly sms: Omit<ParsedConfig['sms'], 'lists' | 'defaultRegion'> & {
     readonly defaultRegion: CountryCode | undefined;
     /** Lower-cased list address → distinct E.164 numbers (a null-prototype record: no inherited keys). */
@@ -156,8 +156,42 @@ export function loadConfig(
   if (parsed.delivery && parsed.delivery.leaseTtl < MIN_LEASE_TTL_MS) {
     problems.push(`${describe(['delivery', 'leaseTtl'])}: expected at least ${MIN_LEASE_TTL_MS / 1000}s (a lease outlives three heartbeats)`);
   }
+  if (parsed.http?.trustedProxies && parsed.console && parsed.console.trustedProxies.length > 0) {
+    problems.push(
+      `${describe(['console', 'trustedProxies'])}: the old name of http.trustedProxies (${describe(['http', 'trustedProxies'])}), which is set too; keep only http.trustedProxies`,
+    );
+  }
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
-  return { config: deepFreeze(finish(parsed, selected as SelectedProvider, lists, routes, file, cwd)), warnings };
+  const config = finish(parsed, selected as SelectedProvider, lists, routes, file, cwd);
+  checkWebhookAuthentication(config, registry, problems, describe);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config: deepFreeze(config), warnings };
+}
+
+/**
+ * Webhooks that take anyone's request (no token, no provider signature) on a port others can reach let
+ * anyone fake an SMS: a STOP that opts any number out, a reply mailed to a user. The relay refuses to
+ * start so rather than start open.
+ */
+function checkWebhookAuthentication(config: Config, registry: ProviderRegistry, problems: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  if (isLoopbackHost(config.http.host) || config.inbound.webhookToken !== undefined) return;
+  const open = accountsOf(config).filter((account) => receivesWebhooks(registry.get(account.provider)) && account.signature === undefined);
+  if (open.length === 0) return;
+  const providers = open.map((account) => account.provider).join(', ');
+  problems.push(
+    `${describe(['http', 'host'])}: the HTTP port is reachable from other hosts, and the webhooks of ${providers} would take anyone's requests ` +
+      `(a faked STOP opts a number out): set inbound.webhookToken (at least 16 characters; unset in ${config.file ?? DEFAULT_CONFIG_FILE} and SMSRELAY_WEBHOOK_TOKEN) ` +
+      "and give the provider its webhook URLs with ?token=…, or configure the provider's signature, or keep http.host on 127.0.0.1",
+  );
+}
+
+/** The accounts that send: those the routes name, each provider once; without routes, the gateway's. */
+export function accountsOf(config: Pick<Config, 'gateway'>): GatewayAccount[] {
+  const { routes } = config.gateway;
+  if (!routes) return [config.gateway];
+  const byProvider = new Map<string, GatewayAccount>();
+  for (const account of routes.flatMap((route) => route.providers)) byProvider.set(account.provider, account);
+  return [...byProvider.values()];
 }
 
 type Sections = { [Key in keyof ParsedConfig]?: ParsedConfig[Key] };
@@ -593,6 +627,7 @@ function finish(
   const { sms } = parsed;
   const { routes: _routes, providers: _providers, ...shared } = splitSettings(parsed.gateway, selected.plugin.settings.schema).gateway;
   const firstDomain = sms.domains[0] ?? 'sms.localhost';
+  const trustedProxies = parsed.http.trustedProxies ?? parsed.console.trustedProxies;
   return {
     dataDir: isAbsolute(parsed.dataDir) ? parsed.dataDir : resolve(cwd, parsed.dataDir),
     shutdownTimeout: parsed.shutdownTimeout,
@@ -602,7 +637,8 @@ function finish(
       hostname: parsed.smtp.hostname ?? hostname(),
       tls: parsed.smtp.tls && { key: resolve(cwd, parsed.smtp.tls.key), cert: resolve(cwd, parsed.smtp.tls.cert) },
     },
-    http: parsed.http,
+    // One list for the webhooks and the console, under either name.
+    http: { ...parsed.http, trustedProxies },
     sms: { ...sms, defaultRegion: sms.defaultRegion as CountryCode | undefined, lists },
     gateway: { ...shared, ...accountOf(parsed.gateway, selected), routes },
     delivery: parsed.delivery,
@@ -619,7 +655,7 @@ function finish(
       dkim: parsed.mail.dkim && { ...parsed.mail.dkim, privateKeyFile: resolve(cwd, parsed.mail.dkim.privateKeyFile) },
     },
     store: { ...parsed.store, relayName: parsed.store.relayName ?? hostname() },
-    console: parsed.console,
+    console: { ...parsed.console, trustedProxies },
     file,
   };
 }

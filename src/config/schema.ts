@@ -24,6 +24,12 @@ const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 10;
 const DEFAULT_SMTP_IDLE_TIMEOUT = '5m';
 /** Puzzel caps at 6 parts (its documentation); 6 parts is ~900 GSM-7 characters, plenty for an alert. */
 const DEFAULT_MAX_PARTS = 6;
+/**
+ * Connections at once on the HTTP port: a provider forwards over a few, a console user's browser over
+ * six; far below the 1024 file descriptors systemd gives a service by default, which the SMTP
+ * listener, the store and the gateway need too.
+ */
+const DEFAULT_HTTP_MAX_CONNECTIONS = 512;
 /** 100 a second from one address: far above a provider's forwarding, far below a flood. */
 const DEFAULT_WEBHOOK_REQUESTS_PER_MINUTE = 6000;
 /** Room for the WAL, a checkpoint and the queue of a busy hour. */
@@ -328,7 +334,21 @@ export const configSchema = z.strictObject({
       tlsPort: port.optional(),
     })
     .prefault({}),
-  http: z.strictObject({ host: host.default('127.0.0.1'), port: port.default(8080) }).prefault({}),
+  http: z
+    .strictObject({
+      host: host.default('127.0.0.1'),
+      port: port.default(8080),
+      /** Connections at once on the HTTP port; more are closed at once (each holds a file descriptor). */
+      maxConnections: positiveInt.default(DEFAULT_HTTP_MAX_CONNECTIONS),
+      /**
+       * Reverse proxies whose X-Forwarded-For (and, for the console, X-Forwarded-Proto) are believed, for
+       * the webhooks and the console; anyone else's are ignored. `console.trustedProxies` is its old name.
+       */
+      trustedProxies: list(cidr, '[127.0.0.1/32]').optional(),
+      /** Source networks the built-in simulators answer (their control routes fake the provider); others get 403. */
+      simulatorNetworks: list(cidr, '[127.0.0.0/8, 10.0.0.0/8]').default(['127.0.0.0/8', '::1/128']),
+    })
+    .prefault({}),
   sms: z
     .strictObject({
       domains: list(domain, '[sms.example.com]', 'expected at least one SMS domain').default(['sms.localhost']),
@@ -508,7 +528,7 @@ export const configSchema = z.strictObject({
       allowedNetworks: list(cidr, '[127.0.0.0/8, 10.0.0.0/8]').default(['127.0.0.0/8', '::1/128']),
       /** The console's address as people reach it; `https://` declares that every request arrives over TLS. */
       publicUrl: url.optional(),
-      /** Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed; anyone else's are ignored. */
+      /** The old name of `http.trustedProxies` (which is copied here). */
       trustedProxies: list(cidr, '[127.0.0.1/32]').default([]),
       /** A session unused this long ends (sign in again). */
       sessionIdleTimeout: span

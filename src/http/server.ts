@@ -1,12 +1,28 @@
+import { type IncomingMessage, maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { ListenError, RelayError, toHttpError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
 /** A request that has not arrived completely in this time is cut off (slow clients hold sockets). */
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * A connection that sends nothing this long (before its first request, or between requests) is
+ * closed: a provider's or a browser's request head comes in one packet, and an idle connection holds a
+ * file descriptor and a slot of http.maxConnections for nothing. Node's own timeouts count only from a
+ * request's first byte (a connection that never sends one stayed open), and keep-alive's is 72 s.
+ */
+const IDLE_TIMEOUT_MS = 10_000;
+
+/**
+ * After answering a request the parser refused, what else the client sends is read and dropped this
+ * long before the connection closes: closing with unread data resets it, and the client loses the answer.
+ */
+const LINGER_MS = 2_000;
 
 export interface HealthCheck {
   readonly name: string;
@@ -16,6 +32,8 @@ export interface HealthCheck {
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
+  /** Connections at once (`http.maxConnections`); more are closed at once, counted and logged. */
+  readonly maxConnections: number;
   readonly logger: Logger;
   /** Everything /healthz reports; the answer is 200 only when all pass. */
   readonly health: readonly HealthCheck[];
@@ -35,6 +53,24 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/** A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape). */
+function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const refusal =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new RelayError('HEADERS_TOO_BIG', `Request headers too big: the limit is ${maxHeaderSize / 1024} KB`)
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new RelayError('REQUEST_TIMEOUT', `The request did not arrive within ${REQUEST_TIMEOUT_MS / 1000} s`)
+        : new RelayError('BAD_REQUEST', `Malformed HTTP request (${error.code ?? 'unreadable'})`);
+  const { status, body } = toHttpError(refusal);
+  const json = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
+  );
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
 /**
  * The relay's HTTP port: /healthz, /readyz, /metrics, the webhooks and the simulator. Errors are answered as JSON
  * `{error, message}` with no stack trace; 5xx are logged.
@@ -45,7 +81,25 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionTimeout: IDLE_TIMEOUT_MS,
     forceCloseConnections: true,
+    clientErrorHandler: answerClientError,
+  });
+  app.server.maxConnections = options.maxConnections;
+  const turnedAway = turnedAwayLog(app.log as Logger, Date.now, 'http: connection turned away');
+  const busy = { code: 'SERVER_BUSY', message: `http.maxConnections (${options.maxConnections}) connections are open` };
+  // A request being answered may take longer (a store that waits for a lock): only an idle connection is closed.
+  const answering = new WeakMap<Socket, number>();
+  app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    answering.set(request.socket, (answering.get(request.socket) ?? 0) + 1);
+    response.once('close', () => answering.set(request.socket, (answering.get(request.socket) ?? 1) - 1));
+  });
+  app.server.on('timeout', (socket: Socket) => {
+    if (!answering.get(socket)) socket.destroy();
+  });
+  app.server.on('drop', (dropped) => {
+    options.metrics?.httpTurnedAway.inc();
+    turnedAway(busy, dropped?.remoteAddress ?? '');
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {

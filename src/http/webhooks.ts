@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { TextDecoder } from 'node:util';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RelayError, toHttpError } from '../errors.ts';
@@ -9,22 +10,30 @@ import type { InboundKind, InboundSink } from '../vocabulary.ts';
 
 export { webhookPaths };
 
-export interface WebhookOptions {
+/** One provider account's webhooks: how its requests read and where they go. */
+export interface WebhookReceiver {
   /** How the provider's requests read: its name (the paths), its parsers, its signature check. */
   readonly provider: Pick<WebhookProvider, 'name' | 'parseReceived' | 'parseReport' | 'verify' | 'acknowledge' | 'webhookMethods'>;
   /** The inbound service, bound to this provider: decides and commits everything. */
   readonly sink: InboundSink;
+  /** The provider's own signature secret and formula (InteractSMS), when configured. */
+  readonly signature: { readonly secret: string; readonly formula: string } | undefined;
+}
+
+export interface WebhookOptions {
+  /** Every provider whose webhooks the relay answers: they share the guards below, the rate's buckets too. */
+  readonly receivers: readonly WebhookReceiver[];
   readonly logger: Logger;
   /** Callers must present it; undefined = no check (loopback demos). */
   readonly token: string | undefined;
   /** Source networks allowed to call; undefined = any. */
   readonly allowedNetworks: readonly string[] | undefined;
-  /** Requests per minute from one address; beyond, 429 (providers retry later). */
+  /** Requests per minute from one address over all webhook routes; beyond, 429 (providers retry later). */
   readonly perMinute: number;
+  /** Reverse proxies whose X-Forwarded-For names the client (`http.trustedProxies`). */
+  readonly trustedProxies: readonly string[];
   /** A header that may carry the token, besides `?token=` and `Authorization: Bearer`. */
   readonly tokenHeader: string | undefined;
-  /** The provider's own signature secret and formula (InteractSMS), when configured. */
-  readonly signature: { readonly secret: string; readonly formula: string } | undefined;
   /**
    * The base URL the provider calls the relay's HTTP port by (`gateway.publicUrl`), when a proxy
    * stands between them: URL signatures are checked against it, not against what the relay sees.
@@ -47,15 +56,16 @@ export interface WebhookOptions {
  */
 export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): void {
   const log = options.logger;
-  const { provider, sink } = options;
-  const paths = webhookPaths(provider.name);
+  const client = clientAddress(options.trustedProxies);
   app.register(async (scope) => {
     await scope.register(rateLimit, {
       // Not per route (its hook would run after the token check below): every request from an
-      // address counts, one with a wrong token too, so guessing the token is limited as well.
+      // address counts, one with a wrong token too, so guessing the token is limited as well. One
+      // registration for every provider's routes: an address has one bucket, not one per provider.
       global: false,
       max: options.perMinute,
       timeWindow: 60_000,
+      keyGenerator: client,
       errorResponseBuilder: (_request, context) => ({
         statusCode: 429,
         code: 'RATE_LIMITED',
@@ -64,60 +74,71 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     });
     // Raw text for every media type: a body the provider's grammar does not fit is quarantined, not refused with a 415.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => done(null, bodyText(body as Buffer, request.headers['content-type'])));
     const allowed = options.allowedNetworks ? networkMatcher(options.allowedNetworks) : () => true;
     scope.addHook('onRequest', scope.rateLimit());
     scope.addHook('onRequest', async (request, reply) => {
-      if (!allowed(request.ip)) {
-        log.warn({ path: request.url.split('?')[0], client: request.ip }, 'webhook: refused: not from an allowed network');
+      const path = request.url.split('?')[0];
+      if (fromBrowser(request)) {
+        log.warn({ path, client: client(request), origin: request.headers.origin }, 'webhook: refused: sent by a web browser');
+        return refuse(reply, new RelayError('FORBIDDEN', 'Forbidden: a web page may not call the webhooks'));
+      }
+      if (!allowed(client(request))) {
+        log.warn({ path, client: client(request) }, 'webhook: refused: not from an allowed network');
         return refuse(reply, new RelayError('FORBIDDEN', 'Forbidden: this address may not call the webhooks'));
       }
       const unavailable = options.unavailable?.();
       if (unavailable) return refuse(reply, unavailable);
       if (options.token !== undefined && !presentsToken(request, options.token, options.tokenHeader)) {
-        log.warn({ path: request.url.split('?')[0], client: request.ip }, 'webhook: refused: missing or wrong token');
+        log.warn({ path, client: client(request) }, 'webhook: refused: missing or wrong token');
         return refuse(reply, new RelayError('UNAUTHORIZED'));
       }
     });
+    for (const receiver of options.receivers) mountReceiver(scope, receiver, options);
+  });
+}
 
-    const methods = provider.webhookMethods ?? ['POST'];
-    /** One webhook: signed, then parsed (or quarantined), then taken by the sink and acknowledged. */
-    type Taken = { readonly reason: string } | { readonly outcome: object; readonly unreadable: readonly string[] };
-    const route = (kind: InboundKind, take: (inbound: InboundRequest) => Promise<Taken>) =>
-      scope.route({
-        method: [...methods],
-        url: paths[kind],
-        handler: async (request, reply) => {
-          const inbound = inboundOf(request, options.publicUrl);
-          if (!signed(inbound, kind)) return forged(reply, kind);
-          const taken = await take(inbound);
-          if ('reason' in taken) return quarantine(reply, kind, taken.reason, inbound);
-          if (taken.unreadable.length === 0) return acknowledged(reply, kind, taken.outcome);
-          // The readable items are committed: the request is kept for the others alone.
-          await keep(kind, `${taken.unreadable.join('; ')} (the request's other items were taken)`, inbound);
-          return acknowledged(reply, kind, { ...taken.outcome, quarantined: taken.unreadable });
-        },
-      });
-    route('mo', async (inbound) => {
-      const parsed = readable(provider.parseReceived(inbound));
-      if ('reason' in parsed) return parsed;
-      const outcomes = await sink.received(parsed.items);
-      const [one] = outcomes;
-      return {
-        outcome: one && outcomes.length === 1 && parsed.unreadable.length === 0 ? one : { status: 'accepted', messages: outcomes },
-        unreadable: parsed.unreadable,
-      };
+/** One provider's routes, in the scope whose hooks have checked who calls. */
+function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: WebhookReceiver, options: WebhookOptions): void {
+  const log = options.logger;
+  const paths = webhookPaths(provider.name);
+  const methods = provider.webhookMethods ?? ['POST'];
+  /** One webhook: signed, then parsed (or quarantined), then taken by the sink and acknowledged. */
+  type Taken = { readonly reason: string } | { readonly outcome: object; readonly unreadable: readonly string[] };
+  const route = (kind: InboundKind, take: (inbound: InboundRequest) => Promise<Taken>) =>
+    scope.route({
+      method: [...methods],
+      url: paths[kind],
+      handler: async (request, reply) => {
+        const inbound = inboundOf(request, options.publicUrl);
+        if (!signed(inbound, kind)) return forged(reply, kind);
+        const taken = await take(inbound);
+        if ('reason' in taken) return quarantine(reply, kind, taken.reason, inbound);
+        if (taken.unreadable.length === 0) return acknowledged(reply, kind, taken.outcome);
+        // The readable items are committed: the request is kept for the others alone.
+        await keep(kind, `${taken.unreadable.join('; ')} (the request's other items were taken)`, inbound);
+        return acknowledged(reply, kind, { ...taken.outcome, quarantined: taken.unreadable });
+      },
     });
-    route('dr', async (inbound) => {
-      const parsed = readable(provider.parseReport(inbound));
-      if ('reason' in parsed) return parsed;
-      const outcomes = await sink.reported(parsed.items);
-      const [one] = outcomes;
-      return {
-        outcome: one && outcomes.length === 1 && parsed.unreadable.length === 0 ? { status: one } : { status: 'accepted', reports: outcomes },
-        unreadable: parsed.unreadable,
-      };
-    });
+  route('mo', async (inbound) => {
+    const parsed = readable(provider.parseReceived(inbound));
+    if ('reason' in parsed) return parsed;
+    const outcomes = await sink.received(parsed.items);
+    const [one] = outcomes;
+    return {
+      outcome: one && outcomes.length === 1 && parsed.unreadable.length === 0 ? one : { status: 'accepted', messages: outcomes },
+      unreadable: parsed.unreadable,
+    };
+  });
+  route('dr', async (inbound) => {
+    const parsed = readable(provider.parseReport(inbound));
+    if ('reason' in parsed) return parsed;
+    const outcomes = await sink.reported(parsed.items);
+    const [one] = outcomes;
+    return {
+      outcome: one && outcomes.length === 1 && parsed.unreadable.length === 0 ? { status: one } : { status: 'accepted', reports: outcomes },
+      unreadable: parsed.unreadable,
+    };
   });
 
   /** The provider's own acknowledgement (TwiML), or the relay's JSON outcome. */
@@ -127,8 +148,8 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
   }
 
   function signed(inbound: InboundRequest, kind: InboundKind): boolean {
-    if (!options.signature || !provider.verify) return true;
-    return provider.verify(inbound, kind, options.signature.secret, options.signature.formula);
+    if (!signature || !provider.verify) return true;
+    return provider.verify(inbound, kind, signature.secret, signature.formula);
   }
 
   function forged(reply: FastifyReply, kind: InboundKind) {
@@ -145,6 +166,61 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
   function keep(kind: InboundKind, reason: string, inbound: InboundRequest): Promise<void> {
     return sink.quarantine(kind, reason, inbound.method === 'GET' ? fieldsOfGet(inbound.query) : inbound.body);
   }
+}
+
+/**
+ * A browser says where a request comes from: `Origin` on every cross-site POST (and on same-site ones),
+ * `Sec-Fetch-Site` on every request of current browsers. A provider's server sends neither, so a web
+ * page's form or script (faking a STOP from any number) is refused. `Sec-Fetch-Mode` alone does not
+ * count: Node's own fetch sends it, as a provider's server on Node may.
+ */
+function fromBrowser(request: FastifyRequest): boolean {
+  return request.headers.origin !== undefined || request.headers['sec-fetch-site'] !== undefined;
+}
+
+/**
+ * The client: the socket's peer or, when the peer is one of the trusted proxies, the right-most
+ * `X-Forwarded-For` hop that is not (hops further left are whatever the client wrote).
+ */
+function clientAddress(trustedProxies: readonly string[]): (request: FastifyRequest) => string {
+  const proxy = networkMatcher(trustedProxies);
+  return (request) => {
+    const peer = request.socket.remoteAddress ?? '';
+    if (!proxy(peer)) return peer;
+    const hops = (request.headers['x-forwarded-for'] ?? '')
+      .toString()
+      .split(',')
+      .map((hop) => hop.trim())
+      .filter(Boolean);
+    return hops.reverse().find((hop) => !proxy(hop)) ?? peer;
+  };
+}
+
+/** A form's or JSON body's text in its declared `charset` (UTF-8 when none, or one the relay does not know). */
+function bodyText(body: Buffer, contentType: string | undefined): string {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1];
+  const decoder = textDecoder(charset);
+  if (decoder.encoding === 'utf-8' || !/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) return decoder.decode(body);
+  // A form's %XX escapes are bytes in its charset too: each field is decoded from its bytes and written again in UTF-8, as the parsers read it.
+  const decodeField = (field: string) => encodeURIComponent(decoder.decode(Buffer.from(unescapeBytes(field.replace(/\+/g, ' ')), 'latin1')));
+  return body
+    .toString('latin1')
+    .split('&')
+    .map((pair) => pair.split('=').map(decodeField).join('='))
+    .join('&');
+}
+
+function textDecoder(charset: string | undefined): TextDecoder {
+  try {
+    return new TextDecoder(charset ?? 'utf-8');
+  } catch {
+    return new TextDecoder('utf-8');
+  }
+}
+
+/** `%XX` escapes as the bytes they stand for, one latin1 character each (other characters kept as they are). */
+function unescapeBytes(part: string): string {
+  return part.replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
 /** The items to take and why the others cannot be, or why the request cannot be read at all. */

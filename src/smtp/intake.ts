@@ -5,7 +5,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type
 import type { AcceptanceService } from '../acceptance/service.ts';
 import type { AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
 import { asRelayError, ListenError, RELAY_ERRORS, RelayError, toSmtpError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { applySmtpServerPatches, DataTimedOut } from './patches.ts';
@@ -13,11 +13,6 @@ import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
 const MAX_COMMAND_LINE_BYTES = 4096;
-/**
- * Connections turned away are logged at most once per this interval (per reason), with how many were
- * turned away since: a flood of connections, the very case, must not flood the log too.
- */
-const TURNED_AWAY_LOG_INTERVAL_MS = 60_000;
 /**
  * smtp-server's own cap on the addresses of a transaction, as a multiple of `smtp.maxRecipients`.
  * The limit itself is the acceptance service's: it counts a number once however it is written
@@ -91,7 +86,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     return toSmtpError(error);
   };
   const clock = options.clock ?? Date.now;
-  const turnedAway = turnedAwayLog(logger, clock);
+  const turnedAway = turnedAwayLog(logger, clock, 'smtp: connection turned away');
   /** Each connection's transaction in progress, by session id: set at MAIL, dropped when the connection closes. */
   const transactions = new Map<string, Transaction>();
   /** The stop's last step has begun: a DATA cut off now was cut off by the relay, not left by its client. */
@@ -328,28 +323,6 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       hangingUp = true;
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
-  };
-}
-
-/**
- * Connections and sessions the relay ended with a 421 of its own, in the log: one line per reason
- * (code) at most every TURNED_AWAY_LOG_INTERVAL_MS, naming the last client and how many were turned
- * away for that reason since the previous line.
- */
-function turnedAwayLog(logger: Logger, clock: () => number): (refusal: RelayError, client: string) => void {
-  const last = new Map<string, { at: number; since: number }>();
-  return (refusal, client) => {
-    const seen = last.get(refusal.code);
-    const now = clock();
-    if (seen && now - seen.at < TURNED_AWAY_LOG_INTERVAL_MS) {
-      seen.since++;
-      return;
-    }
-    last.set(refusal.code, { at: now, since: 0 });
-    logger.warn(
-      { client, code: refusal.code, reason: refusal.message, ...(seen?.since ? { alsoTurnedAway: seen.since } : {}) },
-      'smtp: connection turned away',
-    );
   };
 }
 

@@ -456,3 +456,30 @@ describe('config', () => {
     assert.equal(config.console.sessionMaxAge, 300_000);
   });
 });
+
+describe('webhook authentication and the HTTP settings', () => {
+  test('an HTTP port beyond loopback with unauthenticated webhooks is refused, naming inbound.webhookToken and the fix', () => {
+    const [line, ...more] = problems({ SMSRELAY_HTTP_HOST: '0.0.0.0' });
+    assert.deepEqual(more, []);
+    assert.match(
+      line ?? '',
+      /^SMSRELAY_HTTP_HOST="0\.0\.0\.0": .*webhooks of intellisoftware .*set inbound\.webhookToken .*SMSRELAY_WEBHOOK_TOKEN.*127\.0\.0\.1/,
+    );
+  });
+
+  test('with the token, or on loopback, or with every provider signing its webhooks, it starts', () => {
+    assert.equal(loadConfig({ SMSRELAY_HTTP_HOST: '0.0.0.0', SMSRELAY_WEBHOOK_TOKEN: 'a-long-enough-webhook-secret' }, dirWith()).config.http.host, '0.0.0.0');
+    assert.equal(loadConfig({ SMSRELAY_HTTP_HOST: '::1' }, dirWith()).config.http.host, '::1');
+    const signed = 'http:\n  host: 0.0.0.0\ngateway:\n  provider: vonage-simulator\n  from: ACME\n  signatureSecret: vonagesecret\n  signatureMethod: sha256\n';
+    assert.equal(loadConfig({}, dirWith(signed)).config.gateway.provider, 'vonage');
+  });
+
+  test('console.trustedProxies, the old name of http.trustedProxies, still sets it; both at once are refused', () => {
+    const { config } = loadConfig({}, dirWith('console:\n  trustedProxies: [127.0.0.1/32]\n'));
+    assert.deepEqual(config.http.trustedProxies, ['127.0.0.1/32']);
+    assert.deepEqual(config.console.trustedProxies, ['127.0.0.1/32']);
+    assert.deepEqual(loadConfig({}, dirWith('http:\n  trustedProxies: [10.0.0.1/32]\n')).config.console.trustedProxies, ['10.0.0.1/32']);
+    const [line] = problems({}, 'http:\n  trustedProxies: [10.0.0.1/32]\nconsole:\n  trustedProxies: [127.0.0.1/32]\n');
+    assert.match(line ?? '', /console\.trustedProxies: the old name of http\.trustedProxies/);
+  });
+});

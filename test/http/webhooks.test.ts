@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { simpleParser } from 'mailparser';
+import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 
 /** The webhooks' own guards: the source network allowlist and the per-address rate. */
 describe('webhook guards', () => {
   let relay: TestRelay;
   const from = (localAddress: string) => new Agent({ localAddress });
+  const TOKEN = 'a-long-enough-webhook-secret';
 
   before(async () => {
-    relay = await startTestRelay({ http: { host: '0.0.0.0' }, inbound: { allowedNetworks: ['127.0.0.2/32'], webhookRequestsPerMinute: 3 } });
+    relay = await startTestRelay(
+      { http: { host: '0.0.0.0' }, inbound: { allowedNetworks: ['127.0.0.2/32'], webhookRequestsPerMinute: 3 } },
+      { SMSRELAY_WEBHOOK_TOKEN: TOKEN },
+    );
   });
   after(async () => {
     await relay.stop();
@@ -17,7 +22,7 @@ describe('webhook guards', () => {
   });
 
   const post = async (localAddress: string, msgid: string) => {
-    const response = await request(`http://127.0.0.1:${relay.relay.httpPort}/webhooks/intellisoftware/mo`, {
+    const response = await request(`http://127.0.0.1:${relay.relay.httpPort}/webhooks/intellisoftware/mo?token=${TOKEN}`, {
       method: 'POST',
       dispatcher: from(localAddress),
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -78,5 +83,154 @@ describe('webhook guards with a token', () => {
     const tooBig = await post('127.0.0.5', TOKEN, `msgid=1&status=4&pad=${'x'.repeat(300 * 1024)}`);
     assert.equal(tooBig.status, 413);
     assert.deepEqual(tooBig.body, { error: 'MESSAGE_TOO_BIG', message: 'Request body too big: the limit is 256 KB' });
+  });
+});
+
+/** A form from `from` to a webhook path, with extra headers; the status and JSON answer. */
+async function postForm(port: number, path: string, options: { from?: string; headers?: Record<string, string>; body: string | Buffer; contentType?: string }) {
+  const response = await request(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    dispatcher: new Agent({ localAddress: options.from ?? '127.0.0.1' }),
+    headers: { 'content-type': options.contentType ?? 'application/x-www-form-urlencoded', ...options.headers },
+    body: options.body,
+  });
+  return { status: response.statusCode, body: (await response.body.json()) as { error?: string; message?: string } };
+}
+
+/** The defaults (no token, loopback): a web page in a browser on this host must not fake an SMS. */
+describe('webhooks refuse what a web browser sends', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    relay = await startTestRelay({ http: { simulatorNetworks: ['127.0.0.1/32', '127.0.0.12/32'] } });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  const stop = (msgid: string, headers: Record<string, string>) =>
+    postForm(relay.relay.httpPort, '/webhooks/intellisoftware/mo', {
+      headers,
+      body: new URLSearchParams({ from: '447700900322', text: 'STOP', msgid }).toString(),
+    });
+
+  test('a cross-site form POST (Origin) is refused 403 with a JSON error, and the STOP is not taken', async () => {
+    const refused = await stop('b1', { origin: 'https://evil.example', referer: 'https://evil.example/page.html' });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error, 'FORBIDDEN');
+    assert.match(refused.body.message ?? '', /web page/);
+    assert.equal(await relay.relay.store.isOptedOut('+447700900322'), false);
+  });
+
+  test('a browser request that names its site only in Sec-Fetch-Site is refused too', async () => {
+    assert.equal((await stop('b2', { 'sec-fetch-site': 'cross-site', 'sec-fetch-mode': 'navigate' })).status, 403);
+  });
+
+  test("a provider's server (no Origin, no Sec-Fetch-Site; Node's fetch sends Sec-Fetch-Mode) is answered 200", async () => {
+    assert.equal((await stop('b3', { 'sec-fetch-mode': 'cors' })).status, 200);
+  });
+
+  test("the simulator's control routes answer only http.simulatorNetworks", async () => {
+    const control = (from: string) =>
+      postForm(relay.relay.httpPort, '/simulator/control', { from, contentType: 'application/json', body: JSON.stringify({ mode: 'ok' }) });
+    const refused = await control('127.0.0.13');
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body.error, 'FORBIDDEN');
+    assert.equal((await control('127.0.0.12')).status, 200);
+  });
+});
+
+/** Several providers' webhooks on one relay: one rate per address over all of them; bodies in their charset. */
+describe('webhooks of several providers', () => {
+  let relay: TestRelay;
+  const TOKEN = 'another-long-webhook-secret';
+
+  before(async () => {
+    relay = await startTestRelay(
+      {
+        gateway: {
+          routes: [
+            { match: ['+47'], providers: ['puzzel-simulator'] },
+            { match: '*', providers: ['simulator'] },
+          ],
+        },
+        inbound: { webhookRequestsPerMinute: 4, defaultMailbox: 'ops@example.com' },
+      },
+      { SMSRELAY_WEBHOOK_TOKEN: TOKEN },
+    );
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('an address has one bucket over all providers: token guesses spread over them get 429 at the limit', async () => {
+    const statuses = [];
+    for (const provider of ['intellisoftware', 'puzzel', 'intellisoftware', 'puzzel', 'intellisoftware', 'puzzel']) {
+      statuses.push((await postForm(relay.relay.httpPort, `/webhooks/${provider}/mo?token=guess`, { from: '127.0.0.14', body: 'a=b' })).status);
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 429, 429]);
+  });
+
+  test("a body is read in its Content-Type's charset: a Latin-1 form and Latin-1 JSON keep their é", async () => {
+    const form = await postForm(relay.relay.httpPort, `/webhooks/intellisoftware/mo?token=${TOKEN}`, {
+      from: '127.0.0.15',
+      contentType: 'application/x-www-form-urlencoded; charset=iso-8859-1',
+      body: 'from=447700900401&msgid=cs1&text=caf%E9+form',
+    });
+    assert.equal(form.status, 200);
+    const json = await postForm(relay.relay.httpPort, `/webhooks/puzzel/mo?token=${TOKEN}`, {
+      from: '127.0.0.15',
+      contentType: 'application/json; charset=ISO-8859-1',
+      body: Buffer.from(JSON.stringify({ mo: [{ messageid: 'cs2', originator: '+4799999999', content: 'café json' }] }), 'latin1'),
+    });
+    assert.equal(json.status, 200);
+    for (const text of ['café form', 'café json']) {
+      await waitFor(`the mail of "${text}"`, async () => {
+        for (const raw of maildirMessages(relay.maildir)) if ((await simpleParser(raw)).text?.includes(text)) return true;
+        return undefined;
+      });
+    }
+  });
+});
+
+/** Behind a TLS proxy: the client is the address the trusted proxy forwarded for, for the allowlist and the rate. */
+describe('webhooks behind a trusted proxy', () => {
+  let relay: TestRelay;
+  const TOKEN = 'a-third-long-webhook-secret';
+  const PROXY = '127.0.0.16';
+
+  before(async () => {
+    relay = await startTestRelay(
+      { http: { trustedProxies: [`${PROXY}/32`] }, inbound: { allowedNetworks: ['10.0.0.0/8'], webhookRequestsPerMinute: 2 } },
+      { SMSRELAY_WEBHOOK_TOKEN: TOKEN },
+    );
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  let next = 0;
+  const report = (from: string, forwardedFor: string) =>
+    postForm(relay.relay.httpPort, `/webhooks/intellisoftware/dr?token=${TOKEN}`, {
+      from,
+      headers: { 'x-forwarded-for': forwardedFor },
+      body: `msgid=${++next}&status=4`,
+    });
+
+  test('the right-most untrusted X-Forwarded-For hop is the client: inbound.allowedNetworks works behind the proxy', async () => {
+    assert.equal((await report(PROXY, '10.1.2.3')).status, 200);
+    assert.equal((await report(PROXY, '10.1.2.3, 192.0.2.7')).status, 403, 'a hop the client wrote to the left does not count');
+    assert.equal((await report('127.0.0.17', '10.1.2.4')).status, 403, 'X-Forwarded-For from an untrusted peer is ignored');
+  });
+
+  test('each forwarded client has its own rate bucket: one flooding client does not get the provider 429d', async () => {
+    assert.deepEqual(
+      [(await report(PROXY, '10.9.9.9')).status, (await report(PROXY, '10.9.9.9')).status, (await report(PROXY, '10.9.9.9')).status],
+      [200, 200, 429],
+    );
+    assert.equal((await report(PROXY, '10.5.5.5')).status, 200);
   });
 });

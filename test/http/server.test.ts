@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+
+/** The HTTP port's own limits: connections at once, and how long a connection may send nothing. */
+describe('HTTP connection limits', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    relay = await startTestRelay({ http: { maxConnections: 3 } });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  const open = async (): Promise<Socket> => {
+    const socket = connect(relay.relay.httpPort, '127.0.0.1');
+    await once(socket, 'connect');
+    return socket;
+  };
+  const closedWithin = (socket: Socket, ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+
+  test('a connection over http.maxConnections is closed at once and counted; the port answers again once one closes', async () => {
+    const held = [await open(), await open(), await open()];
+    const extra = await open();
+    assert.equal(await closedWithin(extra, 1000), true, 'the fourth connection is closed at once');
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const metrics = await (await request(`http://127.0.0.1:${relay.relay.httpPort}/metrics`)).body.text();
+    assert.match(metrics, /^smsrelay_http_connections_refused_total 1$/m);
+    assert.equal((await request(`http://127.0.0.1:${relay.relay.httpPort}/healthz`)).statusCode, 200);
+  });
+
+  test("a connection that sends no request is closed after 10 s (Node's own timeouts never close it)", async () => {
+    const silent = await open();
+    assert.equal(await closedWithin(silent, 12_500), true);
+  });
+});
+
+/** Requests Node's parser refuses are answered from the catalogue, as every other error of the port. */
+describe('malformed HTTP', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    relay = await startTestRelay();
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  /** What the port answers a raw request: the status line and the body, read until it closes. */
+  const answer = (raw: string) =>
+    new Promise<{ status: string; body: unknown }>((resolve, reject) => {
+      const socket = connect(relay.relay.httpPort, '127.0.0.1', () => socket.write(raw));
+      let received = '';
+      socket.on('data', (chunk) => {
+        received += chunk;
+      });
+      socket.on('error', reject);
+      socket.on('close', () => {
+        const [head = '', body = ''] = received.split('\r\n\r\n');
+        resolve({ status: head.split('\r\n')[0] ?? '', body: JSON.parse(body) });
+      });
+    });
+
+  for (const [name, raw] of [
+    ['Content-Length with Transfer-Encoding', 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
+    ['two Content-Lengths', 'POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'],
+    ['a folded header', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n'],
+    ['bare LF line ends', 'GET /healthz HTTP/1.1\nHost: x\n\n'],
+  ] as const) {
+    test(`${name}: 400 with the catalogue's {error, message}`, async () => {
+      const { status, body } = await answer(raw);
+      assert.equal(status, 'HTTP/1.1 400 Bad Request');
+      assert.equal((body as { error: string }).error, 'BAD_REQUEST');
+      assert.deepEqual(Object.keys(body as object), ['error', 'message']);
+    });
+  }
+
+  for (const kilobytes of [17, 64]) {
+    test(`a ${kilobytes} KB header: 431 from the catalogue, read to its end rather than reset`, async () => {
+      const { status, body } = await answer(`GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(kilobytes * 1024)}\r\n\r\n`);
+      assert.equal(status, 'HTTP/1.1 431 Request Header Fields Too Large');
+      assert.deepEqual(body, { error: 'HEADERS_TOO_BIG', message: 'Request headers too big: the limit is 16 KB' });
+    });
+  }
+});
