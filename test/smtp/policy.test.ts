@@ -202,11 +202,7 @@ describe('sender policy', () => {
   test('a premium-rate number, a blocked prefix and (for an account) a foreign country are refused at RCPT', async () => {
     const trusted = await sendMail(port(), { to: ['449012345678@sms.example.com', '447912345678@sms.example.com'] });
     assert.equal(trusted.rcpt[0]?.code, 550);
-    assert.match(
-      trusted.rcpt[0]?.text ?? '',
-      /^5\.7\.1 Recipient refused: \+4490\*{6}78 is a premium-rate number/,
-      'masked, as an opted-out number is',
-    );
+    assert.match(trusted.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+4490\*{6}78 is a premium-rate number/, 'masked, as an opted-out number is');
     assert.match(trusted.rcpt[1]?.text ?? '', /numbers starting \+4479 are blocked/);
     const client = erp();
     await assert.rejects(
