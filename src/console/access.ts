@@ -6,7 +6,7 @@ import type { Config } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { LOGIN_WINDOW_MS, type LoginFailureStore, LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
-import { networkMatcher } from '../policy/networks.ts';
+import { forwardedClient, headerList, networkMatcher } from '../policy/networks.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
 
@@ -42,7 +42,7 @@ export interface SignedIn {
 /**
  * Who may use the console and how (docs/console.md, "Access"): the network check, sign-in over TLS
  * or from loopback only, the store-kept throttle, sessions with idle and absolute expiry, the CSRF
- * token of each session. A forwarded header counts only from a `console.trustedProxies` address.
+ * token of each session. A forwarded header counts only from an `http.trustedProxies` address.
  */
 export class ConsoleAccess {
   readonly #settings: ConsoleSettings;
@@ -90,7 +90,7 @@ export class ConsoleAccess {
     if (!this.#proxy(peer)) return { address: peer, tls: this.#declaredTls, loopback: LOOPBACK_ADDRESSES.has(peer) };
     // The nearest hop that is not one of our proxies is the client; the proxy nearest us says the scheme.
     const hops = headerList(request.headers['x-forwarded-for']);
-    const client = [...hops].reverse().find((hop) => !this.#proxy(hop)) ?? peer;
+    const client = forwardedClient(this.#proxy, peer, hops);
     const proto = headerList(request.headers['x-forwarded-proto']).at(-1);
     return { address: client, tls: this.#declaredTls || proto === 'https', loopback: hops.length === 0 && LOOPBACK_ADDRESSES.has(peer) };
   }
@@ -121,7 +121,7 @@ export class ConsoleAccess {
     channel: Channel,
   ): Promise<{ ok: true; token: string; user: ConsoleUser } | { ok: false; error: RelayError; retryAfterSeconds?: number }> {
     if (!channel.tls && !channel.loopback) {
-      const where = this.#settings.publicUrl ? `: use ${this.#settings.publicUrl}` : ' (set console.publicUrl or console.trustedProxies for a TLS proxy)';
+      const where = this.#settings.publicUrl ? `: use ${this.#settings.publicUrl}` : ' (set console.publicUrl or http.trustedProxies for a TLS proxy)';
       return { ok: false, error: new RelayError('ENCRYPTION_REQUIRED', `Sign-in needs HTTPS from anywhere but this host${where}`) };
     }
     const now = this.#clock();
@@ -265,13 +265,6 @@ function originOf(address: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function headerList(value: string | string[] | undefined): string[] {
-  return (Array.isArray(value) ? value.join(',') : (value ?? ''))
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
 }
 
 function cookieValue(header: string | undefined, name: string): string | undefined {

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RelayError, toHttpError } from '../errors.ts';
 import { type InboundParse, type InboundRequest, type WebhookProvider, webhookPaths } from '../providers/contract.ts';
 import type { Logger } from '../log.ts';
-import { networkMatcher } from '../policy/networks.ts';
+import { forwardedClient, headerList, networkMatcher } from '../policy/networks.ts';
 import type { InboundKind, InboundSink } from '../vocabulary.ts';
 
 export { webhookPaths };
@@ -184,16 +184,7 @@ function fromBrowser(request: FastifyRequest): boolean {
  */
 function clientAddress(trustedProxies: readonly string[]): (request: FastifyRequest) => string {
   const proxy = networkMatcher(trustedProxies);
-  return (request) => {
-    const peer = request.socket.remoteAddress ?? '';
-    if (!proxy(peer)) return peer;
-    const hops = (request.headers['x-forwarded-for'] ?? '')
-      .toString()
-      .split(',')
-      .map((hop) => hop.trim())
-      .filter(Boolean);
-    return hops.reverse().find((hop) => !proxy(hop)) ?? peer;
-  };
+  return (request) => forwardedClient(proxy, request.socket.remoteAddress ?? '', headerList(request.headers['x-forwarded-for']));
 }
 
 /** A form's or JSON body's text in its declared `charset` (UTF-8 when none, or one the relay does not know). */

@@ -47,3 +47,21 @@ export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[(.*)\]$/, '$1');
   return bare.toLowerCase() === 'localhost' || isLoopbackAddress(bare);
 }
+
+/** A comma-list header's items (`X-Forwarded-For: a, b`), over repeated headers too. */
+export function headerList(value: string | string[] | undefined): string[] {
+  return (Array.isArray(value) ? value.join(',') : (value ?? ''))
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The client behind `hops` (`X-Forwarded-For`, as headerList reads it) that reached us from `peer`:
+ * the right-most hop that is not one of our proxies (hops further left are whatever the client wrote);
+ * the peer itself when no hop is, or when the peer is no proxy of ours (its header is not believed).
+ */
+export function forwardedClient(isProxy: (address: string) => boolean, peer: string, hops: readonly string[]): string {
+  if (!isProxy(peer)) return peer;
+  return [...hops].reverse().find((hop) => !isProxy(hop)) ?? peer;
+}
