@@ -5,6 +5,7 @@ import { printableAscii } from './ascii.ts';
 import { htmlToText } from './html.ts';
 import { type ParsedMail, readMail, withHeaderEnd } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
+import { hasVisibleText } from '../sms/encoding.ts';
 import { isSignature, unsealedText } from './sealed.ts';
 import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
@@ -95,7 +96,9 @@ export function answeredThread(mail: ParsedMail): AnsweredThread {
  * copy of one of them is cut first, then the general rules apply.
  */
 export function extractRequest(mail: ParsedMail, rules: TextRules, subjectCommand: boolean, sent?: readonly string[]): OutboundRequest {
-  const subject = withoutControls(mail.subject ?? '').trim() || undefined;
+  const subjectLine = withoutControls(mail.subject ?? '').trim();
+  // A subject of only invisible characters is none: a mail without a body is refused, not sent blank.
+  const subject = hasVisibleText(subjectLine) ? subjectLine : undefined;
   const fromHeaders = headerParameters((name) => {
     const value = mail.headers.get(name);
     return value === undefined ? undefined : String(value);

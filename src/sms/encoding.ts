@@ -75,6 +75,17 @@ const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: st
 const LOOKALIKE_PATTERN = new RegExp(`[${TYPOGRAPHIC_LOOKALIKES.map(([, chars]) => chars).join('')}]`, 'g');
 const LOOKALIKE = new Map(TYPOGRAPHIC_LOOKALIKES.flatMap(([replacement, chars]) => [...chars].map((char) => [char, replacement] as const)));
 
+/** Arabic, Syriac and Kaithi signs of category Cf that are drawn, over the digits after them (Prepended_Concatenation_Mark). */
+const DRAWN_FORMAT_SIGNS = '\\u0600-\\u0605\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u{110bd}\\u{110cd}';
+
+/** Anything a phone shows: not a space or line break, not an invisible format character. */
+const VISIBLE = new RegExp(`[^\\s\\p{Cf}]|[${DRAWN_FORMAT_SIGNS}]`, 'u');
+
+/** Whether the text shows anything: one of only spaces and format characters is empty (docs/text.md). */
+export function hasVisibleText(text: string): boolean {
+  return VISIBLE.test(text);
+}
+
 export interface SmsText {
   /** What is sent: line breaks as LF, typography mapped when that made the text GSM-7. */
   readonly text: string;

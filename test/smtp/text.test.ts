@@ -39,6 +39,7 @@ describe('SMTP → SMS text', () => {
   });
 
   const smsTo = (digits: string) => waitFor(`the SMS to ${digits}`, () => gateway.simulator.received.find((sms) => sms.to === digits));
+  const pick = (sms: { type: number; text: string }) => [sms.type, sms.text];
   const accepted = async (spec: Parameters<typeof sendMail>[1]) => {
     const { data } = await sendMail(port, spec);
     assert.equal(data?.code, 250, data?.text);
@@ -151,6 +152,21 @@ describe('SMTP → SMS text', () => {
     await accepted({ to: ['447700900161@sms.example.com'], body: 'Thumbs 👍🏽 family 👨‍👩‍👧‍👦 会议改到三点' });
     const sms = await smsTo('447700900161');
     assert.deepEqual([sms.type, sms.text], [2, 'Thumbs 👍🏽 family 👨‍👩‍👧‍👦 会议改到三点']);
+  });
+
+  test('a body that shows nothing (zero-width space, soft hyphen, BOM and word joiner, bidi marks; in HTML too) is empty: the subject is sent', async () => {
+    const html = { 'Content-Type': 'text/html; charset=utf-8' };
+    const bodies: Array<[string, string, Record<string, string>?]> = [
+      ['447700900241', '\u200b'],
+      ['447700900242', '\u00ad'],
+      ['447700900243', '\ufeff\u2060'],
+      ['447700900244', '\u200e\r\n\u200f'],
+      ['447700900245', '<html><body><div style="display:none">preheader</div>&zwnj;&shy;&#8203;</body></html>', html],
+    ];
+    for (const [digits, body, headers] of bodies) await accepted({ to: [`${digits}@sms.example.com`], subject: 'Real subject', body, headers });
+    for (const [digits] of bodies) assert.deepEqual(pick(await smsTo(digits)), [1, 'Real subject'], digits);
+    const blank = await sendMail(port, { to: ['447700900246@sms.example.com'], subject: '\u200f', body: '\u200e' });
+    assert.match(blank.data?.text ?? '', /^5\.6\.0 The mail has no text to send as SMS: the body and the subject are empty/);
   });
 
   /** A mail exactly as a legacy system writes it (bare LF, 8-bit bytes), CRLF on the wire: the final reply. */
