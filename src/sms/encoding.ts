@@ -86,8 +86,19 @@ export function hasVisibleText(text: string): boolean {
   return VISIBLE.test(text);
 }
 
+/**
+ * macOS and iOS write accents decomposed (NFD: `e` + U+0301), which would make the SMS UCS-2 and cost
+ * two units each: composed (NFC), they are GSM-7 where the alphabet has them (`é`) and one unit where
+ * not. Only a text with a combining mark has anything to compose.
+ */
+const COMBINING_MARK = /\p{M}/u;
+
+function composed(text: string): string {
+  return COMBINING_MARK.test(text) ? text.normalize('NFC') : text;
+}
+
 export interface SmsText {
-  /** What is sent: line breaks as LF, typography mapped when that made the text GSM-7. */
+  /** What is sent: line breaks as LF, accents composed, typography mapped when that made the text GSM-7. */
   readonly text: string;
   readonly encoding: SmsEncoding;
   /** Septets (gsm7, extension characters count 2) or UTF-16 code units (ucs2). */
@@ -100,16 +111,18 @@ export interface SmsText {
 }
 
 /**
- * Picks the encoding and counts. GSM-7 if the text fits; else GSM-7 after typographic mapping if
- * that makes all of it fit; else UCS-2 with the original characters (a message that needs UCS-2
- * anyway keeps its curly quotes).
+ * Picks the encoding and counts. GSM-7 if the text fits (most do: nothing else is done to them); else
+ * its accents composed, GSM-7 if that fits, else after typographic mapping if that makes all of it
+ * fit; else UCS-2 with the original characters (a message that needs UCS-2 anyway keeps its curly quotes).
  */
 export function analyseText(input: string, limits: SegmentLimits = SEGMENT_LIMITS): SmsText {
   const text = input.replace(/\r\n?/g, '\n');
   if (fitsGsm7(text)) return describe(text, 'gsm7', false, limits);
-  const mapped = mapTypography(text);
+  const whole = composed(text);
+  if (whole !== text && fitsGsm7(whole)) return describe(whole, 'gsm7', false, limits);
+  const mapped = mapTypography(whole);
   if (fitsGsm7(mapped)) return describe(mapped, 'gsm7', true, limits);
-  return describe(text, 'ucs2', false, limits);
+  return describe(whole, 'ucs2', false, limits);
 }
 
 /**
@@ -294,7 +307,7 @@ export function truncateToParts(input: string, maxParts: number, limits: Segment
   if (whole.parts <= maxParts) return whole;
   // Every character costs at least one unit: nothing past this many characters can be in the cut.
   const reach = maxParts * SEGMENT_LIMITS.gsm7.singlePart + 1;
-  const pieces = [...graphemesOf(input.replace(/\r\n?/g, '\n').slice(0, reach))];
+  const pieces = [...graphemesOf(composed(input.replace(/\r\n?/g, '\n')).slice(0, reach))];
   const cut = (count: number) => analyseText(`${pieces.slice(0, count).join('').trimEnd()}${CUT_MARK}`, limits);
   // The part count grows with the length: binary search for the last length that fits.
   let fits = 0;

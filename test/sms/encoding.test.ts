@@ -97,6 +97,18 @@ describe('analyseText: GSM-7', () => {
     assert.equal(analyseText('run `ls`').encoding, 'ucs2');
   });
 
+  it('composes decomposed accents (NFD, as macOS and iOS write them): GSM-7 where the alphabet has them', () => {
+    const analysed = analyseText('cafe\u0301 A\u0308rger n\u0303');
+    assert.equal(analysed.text, 'café Ärger ñ');
+    assert.deepEqual(counts(analysed), gsm7(12, 1, 160));
+  });
+
+  it('composes decomposed accents in a UCS-2 text too: one unit each', () => {
+    const analysed = analyseText('C\u0327a va, garc\u0327on ?');
+    assert.equal(analysed.text, 'Ça va, garçon ?');
+    assert.deepEqual(counts(analysed), ucs2(15, 1, 70));
+  });
+
   it('treats a literal ESC as outside the alphabet: it would start an extension pair', () => {
     assert.equal(analyseText('a\u001bb').encoding, 'ucs2');
   });
@@ -189,7 +201,7 @@ describe('analyseText: UCS-2', () => {
   }
 
   it('cuts a grapheme longer than a part between code points', () => {
-    const text = `e${'\u0301'.repeat(100)}`; // one grapheme: e + 100 combining acute accents
+    const text = `x${'\u0301'.repeat(100)}`; // one grapheme: x (no precomposed x́) + 100 combining acute accents
     const parts = splitIntoParts(analyseText(text));
     assert.deepEqual(
       parts.map((part) => part.length),
