@@ -5,7 +5,7 @@ import { printableAscii } from './ascii.ts';
 import { htmlToText } from './html.ts';
 import { type ParsedMail, readMail, withHeaderEnd } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
-import { hasVisibleText } from '../sms/encoding.ts';
+import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { isSignature, unsealedText } from './sealed.ts';
 import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
@@ -106,7 +106,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
 
   const thread = threadIds(mail);
   const chosen = chosenBody(mail, subject, thread.length > 0);
-  const written = unsealedText(chosen.text.replace(/\r\n?/g, '\n'), mail.attachments);
+  const written = unsealedText(withLineFeeds(chosen.text), mail.attachments);
   const leading = takeLeadingContextLine(withoutControls(written));
   let lines = leading.rest.split('\n');
   const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;

@@ -9,6 +9,7 @@ import {
   type SmsText,
   truncateToParts,
   CUT_MARK,
+  notGsm7,
 } from '../../src/sms/encoding.ts';
 
 /** The counting fields, for one exact comparison per case. */
@@ -153,6 +154,69 @@ describe('analyseText: typographic mapping', () => {
     const analysed = analyseText(text);
     assert.equal(analysed.text, text);
     assert.deepEqual(counts(analysed), ucs2(6, 1, 70));
+  });
+});
+
+describe('analyseText: invisible format characters and line separators', () => {
+  const FORMAT_CHARACTERS = [
+    ['LRM', '\u200e'],
+    ['RLM', '\u200f'],
+    ['ALM', '\u061c'],
+    ...['\u202a', '\u202b', '\u202c', '\u202d', '\u202e'].map((char) => ['a bidi embedding or override', char]),
+    ...['\u2066', '\u2067', '\u2068', '\u2069'].map((char) => ['a bidi isolate', char]),
+    ['ZWJ', '\u200d'],
+    ['ZWNJ', '\u200c'],
+    ['ZWSP', '\u200b'],
+    ['word joiner', '\u2060'],
+    ['soft hyphen', '\u00ad'],
+    ['BOM in the middle', '\ufeff'],
+    ['a tag character', '\u{e0041}'],
+  ] as const;
+  for (const [name, char] of FORMAT_CHARACTERS) {
+    it(`drops ${name} (U+${char.codePointAt(0)?.toString(16).toUpperCase()}) when the text is GSM-7 without it`, () => {
+      const analysed = analyseText(`price${char} 10 €${char}`);
+      assert.equal(analysed.text, 'price 10 €');
+      assert.deepEqual(counts(analysed), gsm7(11, 1, 160, true));
+    });
+  }
+
+  it('keeps them where the text is UCS-2 anyway and they carry meaning', () => {
+    for (const text of [
+      `Family ${FAMILY}`, // ZWJ joins the emoji sequence
+      'می\u200cخواهم', // ZWNJ in a Persian word
+      'שלום\u200f 10', // RLM in right-to-left text
+      '\u2067شكرا\u2069 ok', // an isolate around Arabic
+    ]) {
+      const analysed = analyseText(text);
+      assert.equal(analysed.text, text);
+      assert.equal(analysed.encoding, 'ucs2');
+    }
+  });
+
+  it('leaves the drawn Arabic number sign (Cf, but visible) alone', () => {
+    assert.equal(analyseText('\u0600123').text, '\u0600123');
+  });
+
+  it('makes U+2028 and U+2029 (line and paragraph separator) a line break', () => {
+    for (const text of [analyseText('one\u2028two\u2029three'), analyseText('eins\u2028zwei ж')]) {
+      assert.ok(!/[\u2028\u2029]/.test(text.text));
+    }
+    assert.deepEqual(counts(analyseText('one\u2028two\u2029three')), gsm7(13, 1, 160));
+    assert.equal(analyseText('one\u2028two\u2029three').text, 'one\ntwo\nthree');
+  });
+
+  it('cuts a long text with many invisible characters as long as one without them', () => {
+    const cut = truncateToParts(`${'ab\u200b'.repeat(200)}`, 2);
+    assert.equal(cut.text, `${'ab'.repeat(151)}a...`);
+    assert.deepEqual(counts(cut), gsm7(306, 2, 153, true));
+  });
+});
+
+describe('notGsm7', () => {
+  it('names the first few characters that keep a text from GSM-7, once each, by code point', () => {
+    assert.deepEqual(notGsm7('Çava “ok” ç 20°C x\u0336 \u2060'), ['U+00E7 ç', 'U+00B0 °', 'U+0336 \u25cc\u0336']);
+    assert.deepEqual(notGsm7('a\u1680b 😀😀 ж'), ['U+1680', 'U+1F600 😀', 'U+0436 ж']);
+    assert.deepEqual(notGsm7('plain “GSM-7” text'), []);
   });
 });
 

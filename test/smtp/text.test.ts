@@ -169,6 +169,11 @@ describe('SMTP → SMS text', () => {
     assert.match(blank.data?.text ?? '', /^5\.6\.0 The mail has no text to send as SMS: the body and the subject are empty/);
   });
 
+  test('decomposed accents, invisible format characters and line separators do not make a text UCS-2', async () => {
+    await accepted({ to: ['447700900247@sms.example.com'], body: 'Cafe\u0301 \u200eprice\u200f 10 \u20ac\u2028next\u2060line' });
+    assert.deepEqual(pick(await smsTo('447700900247')), [1, 'Café price 10 €\nnextline']);
+  });
+
   /** A mail exactly as a legacy system writes it (bare LF, 8-bit bytes), CRLF on the wire: the final reply. */
   const sendRaw = async (digits: string, raw: Buffer) => {
     const dialog = await SmtpDialog.open(port);
