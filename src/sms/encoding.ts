@@ -55,20 +55,32 @@ export const SEGMENT_LIMITS_16BIT_REFERENCE = {
 /**
  * Typography from word processors and mail clients that has a GSM-7 look-alike. Only characters that
  * read the same after mapping are here. Letters are never changed (no `ç`→`Ç` as some gateways do,
- * no `á`→`a`) and `` ` `` is kept: a message with those goes out as UCS-2 and keeps its spelling.
+ * no `á`→`a`, no `µ`→`u`) and signs without a form that reads the same stay (`°`: `o` or `deg` is not
+ * how a temperature reads): a message with those goes out as UCS-2 and keeps its spelling.
  */
 const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: string])[] = [
-  // ‘ ’ ‚ ‛ ′ ´
-  ["'", '\u2018\u2019\u201a\u201b\u2032\u00b4'],
+  // ‘ ’ ‚ ‛ ′ ´ ` ‹ ›
+  ["'", '\u2018\u2019\u201a\u201b\u2032\u00b4`\u2039\u203a'],
   // “ ” „ ‟ ″ « »
   ['"', '\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb'],
-  // ‐ non-breaking hyphen ‒ – — ― − and the bullet •
+  // ‐ non-breaking hyphen ‒ – — ― − and the bullet • (as an HTML list item is written: `- item`)
   ['-', '\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2022'],
   // …
   ['...', '\u2026'],
+  // × © ® ™ ¼ ½ ¾
+  ['x', '\u00d7'],
+  ['(c)', '\u00a9'],
+  ['(R)', '\u00ae'],
+  ['(TM)', '\u2122'],
+  ['1/4', '\u00bc'],
+  ['1/2', '\u00bd'],
+  ['3/4', '\u00be'],
   // TAB, NBSP, en quad … hair space (U+2000–U+200A), narrow NBSP, medium math space, ideographic space
   [' ', '\t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000'],
 ];
+
+/** ¼ ½ ¾ after a digit: `2½` is `2 1/2`, not `21/2`. */
+const FRACTIONS = '\u00bc\u00bd\u00be';
 
 /** Arabic, Syriac and Kaithi signs of category Cf that are drawn, over the digits after them (Prepended_Concatenation_Mark). */
 const DRAWN_FORMAT_SIGNS = '\\u0600-\\u0605\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u{110bd}\\u{110cd}';
@@ -330,8 +342,11 @@ function unitsOf(text: string, encoding: SmsEncoding): number {
 }
 
 function mapTypography(text: string): string {
-  // What is no look-alike is a format character: dropped.
-  return text.replace(MAPPED, (char) => LOOKALIKE.get(char) ?? '');
+  return text.replace(MAPPED, (char: string, offset: number) => {
+    // What is no look-alike is a format character: dropped.
+    const replacement = LOOKALIKE.get(char) ?? '';
+    return FRACTIONS.includes(char) && /\d/.test(text.charAt(offset - 1)) ? ` ${replacement}` : replacement;
+  });
 }
 
 /** What a cut message ends with; an ellipsis becomes "..." where the rest of the text is GSM-7. */

@@ -92,10 +92,9 @@ describe('analyseText: GSM-7', () => {
     assert.deepEqual(counts(analyseText('ΔΦΓΛΩΠΨΣΘΞ')), gsm7(10, 1, 160));
   });
 
-  it('sends ç and ` as UCS-2: they are not in GSM-7 and are not mapped', () => {
+  it('sends ç as UCS-2: it is not in GSM-7 and letters are not mapped', () => {
     assert.deepEqual(counts(analyseText('Ça va, garçon ?')), ucs2(15, 1, 70));
     assert.equal(analyseText('Ça va, garçon ?').text, 'Ça va, garçon ?');
-    assert.equal(analyseText('run `ls`').encoding, 'ucs2');
   });
 
   it('composes decomposed accents (NFD, as macOS and iOS write them): GSM-7 where the alphabet has them', () => {
@@ -147,6 +146,19 @@ describe('analyseText: typographic mapping', () => {
     assert.equal(analysed.encoding, 'gsm7');
     assert.equal(analysed.mapped, true);
     assert.equal(analysed.units, analysed.text.length + 1); // € costs 2
+  });
+
+  it('maps the backtick, single guillemets, ×, ©, ®, ™ and the fractions; a fraction after a digit keeps its space', () => {
+    const analysed = analyseText('run `ls` ‹ok› 3×4 © ACME® Box™ 2½ h, ¼ or ¾');
+    assert.equal(analysed.text, "run 'ls' 'ok' 3x4 (c) ACME(R) Box(TM) 2 1/2 h, 1/4 or 3/4");
+    assert.deepEqual(counts(analysed), gsm7(analysed.text.length, 1, 160, true));
+  });
+
+  it('keeps ° and µ, which no GSM-7 character reads as: the text goes UCS-2 with its typography', () => {
+    for (const text of ['20°C • item', '5µm × 2']) {
+      assert.deepEqual(counts(analyseText(text)), ucs2(text.length, 1, 70));
+      assert.equal(analyseText(text).text, text);
+    }
   });
 
   it('keeps the original text when mapping is not enough', () => {
