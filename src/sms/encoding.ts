@@ -359,13 +359,23 @@ export const CUT_MARK = '\u2026';
 export function truncateToParts(input: string, maxParts: number, limits: SegmentLimits = SEGMENT_LIMITS): SmsText {
   const whole = analyseText(input, limits);
   if (whole.parts <= maxParts) return whole;
+  return longestStart(input, maxParts, limits, CUT_MARK).sms;
+}
+
+/** How many characters (grapheme clusters) from the start of a text that does not fit `maxParts` parts do: what a refusal tells the writer. */
+export function charactersThatFit(input: string, maxParts: number, limits: SegmentLimits = SEGMENT_LIMITS): number {
+  return longestStart(input, maxParts, limits, '').characters;
+}
+
+/** The longest start of a text too long for `maxParts` parts that fits them with `mark` after it, and its length in grapheme clusters. */
+function longestStart(input: string, maxParts: number, limits: SegmentLimits, mark: string): { sms: SmsText; characters: number } {
   const text = composed(withLineFeeds(input));
   // Every character but a format character costs at least one unit: nothing past this many others can be in the cut.
   const shownMost = maxParts * SEGMENT_LIMITS.gsm7.singlePart + 1;
   let reach = 0;
   for (let shown = 0; reach < text.length && shown < shownMost; reach++) if (!FORMAT.test(text.charAt(reach))) shown++;
   const pieces = [...graphemesOf(text.slice(0, reach))];
-  const cut = (count: number) => analyseText(`${pieces.slice(0, count).join('').trimEnd()}${CUT_MARK}`, limits);
+  const cut = (count: number) => analyseText(`${pieces.slice(0, count).join('').trimEnd()}${mark}`, limits);
   // The part count grows with the length: binary search for the last length that fits.
   let fits = 0;
   let tooLong = pieces.length;
@@ -374,5 +384,5 @@ export function truncateToParts(input: string, maxParts: number, limits: Segment
     if (cut(middle).parts <= maxParts) fits = middle;
     else tooLong = middle;
   }
-  return cut(fits);
+  return { sms: cut(fits), characters: fits };
 }

@@ -375,7 +375,7 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
     'postmaster' in accepted
       ? []
       : [
-          accepted.cutFrom ? `text cut from ${accepted.cutFrom} to ${accepted.parts} parts by policy` : '',
+          accepted.cutFrom ? `text cut from ${accepted.cutFrom} to ${accepted.parts} ${accepted.parts === 1 ? 'part' : 'parts'} by policy` : '',
           accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
           accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
           accepted.attachments ?? '',

@@ -113,12 +113,15 @@ describe('SMTP → SMS text', () => {
   test('an over-long mail is refused at end of DATA with its length and the limit', async () => {
     const { data } = await sendMail(port, { to: ['447700900141@sms.example.com'], body: 'x'.repeat(1000) });
     assert.equal(data?.code, 554);
-    assert.equal(data?.text, '5.3.4 Text too long: 1000 GSM-7 characters need 7 SMS parts; the limit is 6 parts (918 GSM-7 characters)');
+    assert.equal(data?.text, '5.3.4 Text too long: 1000 GSM-7 septets need 7 SMS parts; the limit is 6 parts, which hold the first 918 characters');
+    const euros = await sendMail(port, { to: ['447700900145@sms.example.com'], body: '€'.repeat(459) });
+    // A part holds 76 €: 152 septets, since it never splits one's two.
+    assert.equal(euros.data?.text, '5.3.4 Text too long: 918 GSM-7 septets need 7 SMS parts; the limit is 6 parts, which hold the first 456 characters');
   });
 
   test('X-SMS-Max-Parts lowers the limit and is sent as maxconcat; above the relay limit it is refused', async () => {
     const tooLong = await sendMail(port, { to: ['447700900142@sms.example.com'], headers: { 'X-SMS-Max-Parts': '1' }, body: 'y'.repeat(161) });
-    assert.equal(tooLong.data?.text, '5.3.4 Text too long: 161 GSM-7 characters need 2 SMS parts; the limit is 1 part (160 GSM-7 characters)');
+    assert.equal(tooLong.data?.text, '5.3.4 Text too long: 161 GSM-7 septets need 2 SMS parts; the limit is 1 part, which holds the first 160 characters');
     await accepted({ to: ['447700900143@sms.example.com'], headers: { 'X-SMS-Max-Parts': '2' }, body: 'z'.repeat(200) });
     assert.equal((await smsTo('447700900143')).maxconcat, 2);
     const above = await sendMail(port, { to: ['447700900144@sms.example.com'], headers: { 'X-SMS-Max-Parts': '9' }, body: 'z' });
@@ -130,6 +133,13 @@ describe('SMTP → SMS text', () => {
     assert.match(data?.text ?? '', /\(text cut from 7 to 6 parts by policy\)$/);
     const sms = await smsTo('447700900151');
     assert.equal(sms.text, `${'w'.repeat(915)}...`);
+    const one = await accepted({
+      from: 'reports@erp.example.com',
+      to: ['447700900152@sms.example.com'],
+      headers: { 'X-SMS-Max-Parts': '1' },
+      body: 'v'.repeat(1000),
+    });
+    assert.match(one?.text ?? '', /\(text cut from 7 to 1 part by policy\)$/);
   });
 
   test('X-SMS-Send-At holds the SMS until then (IntelliSoftware cannot schedule, so the relay does)', async () => {
