@@ -440,7 +440,7 @@ async function preview(args: readonly string[]): Promise<void> {
 }
 
 /** One line per fact, the removed blocks below: for an operator answering "why did my SMS say that?". */
-function formatPreview({ request, sms, refused, store }: Preview, attachmentsNote: (names: readonly string[]) => string | undefined): string {
+function formatPreview({ request, sms, refused, notGsm7, store }: Preview, attachmentsNote: (names: readonly string[]) => string | undefined): string {
   const thread = !store
     ? 'skipped (no store here, or no --to number)'
     : request?.thread === 'cut'
@@ -450,7 +450,11 @@ function formatPreview({ request, sms, refused, store }: Preview, attachmentsNot
         : 'looked up, no quoted copy found';
   const lines = [
     refused ? `refused:    ${toSmtpError(refused).responseCode} ${toSmtpError(refused).message}` : `text:       ${JSON.stringify(sms?.text ?? '')}`,
-    ...(sms ? [`encoding:   ${sms.encoding}, ${sms.parts} part${sms.parts === 1 ? '' : 's'}${sms.cutFrom ? ` (cut from ${sms.cutFrom})` : ''}`] : []),
+    ...(sms
+      ? [
+          `encoding:   ${sms.encoding}, ${sms.parts} part${sms.parts === 1 ? '' : 's'}${sms.cutFrom ? ` (cut from ${sms.cutFrom})` : ''}${notGsm7.length > 0 ? `; not in GSM-7: ${notGsm7.join(', ')}` : ''}`,
+        ]
+      : []),
     `parameters: userContext=${request?.userContext ?? '-'} senderId=${request?.senderId ?? '-'} maxParts=${request?.maxParts ?? '-'}${request?.forward ? ' (a forward: its body is the text)' : ''}`,
     `thread:     ${thread}`,
     ...(request?.attachments.length ? [`attachments: ${attachmentsNote(request.attachments)}`] : []),

@@ -78,4 +78,13 @@ describe('smsrelay preview', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /^text: {7}"Pump 3 failure\\nPressure: low"$/m);
   });
+
+  test('names the characters that made the SMS UCS-2, and none for a GSM-7 one', () => {
+    const mail = (body: string) => `From: alice@example.com\nSubject: s\nContent-Type: text/plain; charset=utf-8\n\n${body}\n`;
+    const ucs2 = preview(mail('Temp 20\u00b0C \u201cok\u201d \u00e7a \u00e7a \u2060'));
+    assert.equal(ucs2.status, 0, ucs2.stderr);
+    assert.match(ucs2.stdout, /^encoding: {3}ucs2, 1 part; not in GSM-7: U\+00B0 \u00b0, U\+00E7 \u00e7$/m);
+    const gsm7 = preview(mail('Temp 20 C \u201cok\u201d \u2060'));
+    assert.match(gsm7.stdout, /^encoding: {3}gsm7, 1 part$/m);
+  });
 });

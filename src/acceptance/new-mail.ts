@@ -7,7 +7,7 @@ import { redactSecrets } from '../mail/parameters.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
-import { analyseText, SEGMENT_LIMITS, type SegmentLimits, type SmsText, truncateToParts } from '../sms/encoding.ts';
+import { analyseText, charactersThatFit, SEGMENT_LIMITS, type SegmentLimits, type SmsText, truncateToParts } from '../sms/encoding.ts';
 import type { NewMail, NewRecipient, Store } from '../store/types.ts';
 import { admitNumber, checkNumberCount, limitsFor } from './number-checks.ts';
 import { recipientNumber } from './recipient-addresses.ts';
@@ -194,12 +194,12 @@ export function fitText(
   }
   if (sms.parts <= maxParts) return sms;
   if (policy.overLength === 'truncate') return { ...truncateToParts(text, maxParts, segmentLimits), cutFrom: sms.parts };
-  const unit = sms.encoding === 'gsm7' ? 'GSM-7 characters' : 'UCS-2 units';
-  const limits = segmentLimits[sms.encoding];
-  const capacity = maxParts === 1 ? limits.singlePart : maxParts * limits.concatenatedPart;
+  // Septets, not characters: `€ [ ] { } \ ~ ^ |` take two, and a part never splits them; so what fits is counted.
+  const unit = sms.encoding === 'gsm7' ? 'GSM-7 septets' : 'UCS-2 units';
+  const fit = charactersThatFit(text, maxParts, segmentLimits);
   throw new RelayError(
     'TEXT_TOO_LONG',
-    `Text too long: ${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part' : 'parts'} (${capacity} ${unit})`,
+    `Text too long: ${sms.units} ${unit} need ${sms.parts} SMS parts; the limit is ${maxParts} ${maxParts === 1 ? 'part, which holds' : 'parts, which hold'} the first ${fit} characters`,
   );
 }
 

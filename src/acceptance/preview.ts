@@ -1,7 +1,7 @@
 import { RelayError } from '../errors.ts';
 import { type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { type TextSettings, textPolicyFor } from '../mail/policy.ts';
-import type { SegmentLimits, SmsText } from '../sms/encoding.ts';
+import { notGsm7, type SegmentLimits, type SmsText } from '../sms/encoding.ts';
 import type { Store } from '../store/types.ts';
 import { fitText, readText } from './new-mail.ts';
 import { type RecipientRules, recipientNumber } from './recipient-addresses.ts';
@@ -11,6 +11,8 @@ export interface Preview {
   readonly request: OutboundRequest | undefined;
   readonly sms: (SmsText & { cutFrom?: number }) | undefined;
   readonly refused: RelayError | undefined;
+  /** For a UCS-2 SMS, the first characters that made it so (`U+00E7 ç`): what to change for half the cost. */
+  readonly notGsm7: readonly string[];
   /** Whether the store was there to look up the thread. */
   readonly store: boolean;
 }
@@ -37,9 +39,9 @@ export async function previewMail(raw: Buffer, options: PreviewOptions): Promise
   try {
     request = await readText(await parseMail(raw), policy, false, numbers, store);
     const sms = fitText(request, request.maxParts ?? options.maxParts, policy, options.segmentLimits);
-    return { request, sms, refused: undefined, store: store !== undefined };
+    return { request, sms, refused: undefined, notGsm7: sms.encoding === 'ucs2' ? notGsm7(sms.text) : [], store: store !== undefined };
   } catch (error) {
     if (!(error instanceof RelayError)) throw error;
-    return { request, sms: undefined, refused: error, store: store !== undefined };
+    return { request, sms: undefined, refused: error, notGsm7: [], store: store !== undefined };
   }
 }

@@ -5,6 +5,7 @@ import { printableAscii } from './ascii.ts';
 import { htmlToText } from './html.ts';
 import { type MailAttachment, type ParsedMail, readMail, type ShownText, withHeaderEnd } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
+import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { isSignature, unsealedText } from './sealed.ts';
 import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
@@ -95,7 +96,9 @@ export function answeredThread(mail: ParsedMail): AnsweredThread {
  * copy of one of them is cut first, then the general rules apply.
  */
 export function extractRequest(mail: ParsedMail, rules: TextRules, subjectCommand: boolean, sent?: readonly string[]): OutboundRequest {
-  const subject = withoutControls(mail.subject ?? '').trim() || undefined;
+  const subjectLine = withoutControls(mail.subject ?? '').trim();
+  // A subject of only invisible characters is none: a mail without a body is refused, not sent blank.
+  const subject = hasVisibleText(subjectLine) ? subjectLine : undefined;
   const fromHeaders = headerParameters((name) => {
     const value = mail.headers.get(name);
     return value === undefined ? undefined : String(value);
@@ -103,7 +106,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
 
   const thread = threadIds(mail);
   const chosen = chosenBody(mail, subject, thread.length > 0);
-  const written = unsealedText(chosen.text.replace(/\r\n?/g, '\n'), mail.attachments);
+  const written = unsealedText(withLineFeeds(chosen.text), mail.attachments);
   const leading = takeLeadingContextLine(withoutControls(written));
   let lines = leading.rest.split('\n');
   const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;

@@ -12,6 +12,7 @@
  * The words of each language are data (wordings.ts). Machine mail (runs of `Label: value` lines) keeps
  * its last lines. Every rule is one pass over the lines.
  */
+import { hasVisibleText } from '../sms/encoding.ts';
 import {
   anyOf,
   ATTRIBUTION_VERBS,
@@ -708,13 +709,17 @@ const BLANKS = /[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+/g;
 
 /**
  * Each line trimmed with its inner runs of spaces and tabs made one space, at most one blank line in
- * a row, none at the edges: what costs characters on a phone and carries no meaning.
+ * a row, none at the edges: what costs characters on a phone and carries no meaning. A line that
+ * shows nothing (a zero-width space, a bidi mark) is blank, so a text of such lines is empty.
  */
 export function tidy(text: string): string {
   return text
     .replace(/\r\n?/g, '\n')
     .split('\n')
-    .map((line) => line.replace(BLANKS, ' ').trim())
+    .map((line) => {
+      const tidied = line.replace(BLANKS, ' ').trim();
+      return hasVisibleText(tidied) ? tidied : '';
+    })
     .join('\n')
     .replace(/\n{3,}/g, '\n\n')
     .trim();

@@ -357,7 +357,7 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
     'postmaster' in accepted
       ? []
       : [
-          accepted.cutFrom ? `text cut from ${accepted.cutFrom} to ${accepted.parts} parts by policy` : '',
+          accepted.cutFrom ? `text cut from ${accepted.cutFrom} to ${accepted.parts} ${accepted.parts === 1 ? 'part' : 'parts'} by policy` : '',
           accepted.standIns ?? '',
           accepted.partsCapped
             ? `the mail asked for at most ${accepted.partsCapped.asked} parts; this relay sends at most ${accepted.partsCapped.limit}, so that limit applies`

@@ -290,4 +290,9 @@ describe('tidy', () => {
   it('a no-break or other Unicode space beside spaces is part of the run: one space', () => {
     assert.equal(tidy('Done \u00a0 ok\u2009\u00a0now'), 'Done ok now');
   });
+  it('a line that shows nothing (zero-width space, soft hyphen, bidi marks) is blank; a text of such lines is empty', () => {
+    assert.equal(tidy('Hello\n\u200b\n \u00ad \n\u200e\nWorld'), 'Hello\n\nWorld');
+    assert.equal(tidy('\u200e\n\u200f\n\ufeff\u2060'), '');
+    assert.equal(tidy('\u200fשלום'), '\u200fשלום');
+  });
 });

@@ -121,7 +121,7 @@ describe('SMPP with 16-bit UDH references', () => {
     removeDir(relay.dir);
   });
 
-  test('the 554 at DATA counts 152 per part: 306 GSM-7 characters need 3 parts, over sms.maxParts 2', async () => {
+  test('the 554 at DATA counts 152 per part: 306 GSM-7 septets need 3 parts, over sms.maxParts 2', async () => {
     const sent = await sendMail(relay.relay.smtpPort, {
       from: 'alice@example.com',
       to: ['447700900415@sms.example.com'],
@@ -130,7 +130,7 @@ describe('SMPP with 16-bit UDH references', () => {
       headers: { From: 'alice@example.com' },
     });
     assert.equal(sent.data?.code, 554);
-    assert.match(sent.data?.text ?? '', /306 GSM-7 characters need 3 SMS parts; the limit is 2 parts \(304 GSM-7 characters\)/);
+    assert.match(sent.data?.text ?? '', /306 GSM-7 septets need 3 SMS parts; the limit is 2 parts, which hold the first 304 characters/);
   });
 
   test('304 characters fit in 2 parts and go as two submit_sm, each with a 16-bit reference UDH', async () => {

@@ -9,6 +9,7 @@ import {
   type SmsText,
   truncateToParts,
   CUT_MARK,
+  notGsm7,
 } from '../../src/sms/encoding.ts';
 
 /** The counting fields, for one exact comparison per case. */
@@ -91,10 +92,21 @@ describe('analyseText: GSM-7', () => {
     assert.deepEqual(counts(analyseText('ΔΦΓΛΩΠΨΣΘΞ')), gsm7(10, 1, 160));
   });
 
-  it('sends ç and ` as UCS-2: they are not in GSM-7 and are not mapped', () => {
+  it('sends ç as UCS-2: it is not in GSM-7 and letters are not mapped', () => {
     assert.deepEqual(counts(analyseText('Ça va, garçon ?')), ucs2(15, 1, 70));
     assert.equal(analyseText('Ça va, garçon ?').text, 'Ça va, garçon ?');
-    assert.equal(analyseText('run `ls`').encoding, 'ucs2');
+  });
+
+  it('composes decomposed accents (NFD, as macOS and iOS write them): GSM-7 where the alphabet has them', () => {
+    const analysed = analyseText('cafe\u0301 A\u0308rger n\u0303');
+    assert.equal(analysed.text, 'café Ärger ñ');
+    assert.deepEqual(counts(analysed), gsm7(12, 1, 160));
+  });
+
+  it('composes decomposed accents in a UCS-2 text too: one unit each', () => {
+    const analysed = analyseText('C\u0327a va, garc\u0327on ?');
+    assert.equal(analysed.text, 'Ça va, garçon ?');
+    assert.deepEqual(counts(analysed), ucs2(15, 1, 70));
   });
 
   it('treats a literal ESC as outside the alphabet: it would start an extension pair', () => {
@@ -136,11 +148,87 @@ describe('analyseText: typographic mapping', () => {
     assert.equal(analysed.units, analysed.text.length + 1); // € costs 2
   });
 
+  it('maps the backtick, single guillemets, ×, ©, ®, ™ and the fractions; a fraction after a digit keeps its space', () => {
+    const analysed = analyseText('run `ls` ‹ok› 3×4 © ACME® Box™ 2½ h, ¼ or ¾');
+    assert.equal(analysed.text, "run 'ls' 'ok' 3x4 (c) ACME(R) Box(TM) 2 1/2 h, 1/4 or 3/4");
+    assert.deepEqual(counts(analysed), gsm7(analysed.text.length, 1, 160, true));
+  });
+
+  it('keeps ° and µ, which no GSM-7 character reads as: the text goes UCS-2 with its typography', () => {
+    for (const text of ['20°C • item', '5µm × 2']) {
+      assert.deepEqual(counts(analyseText(text)), ucs2(text.length, 1, 70));
+      assert.equal(analyseText(text).text, text);
+    }
+  });
+
   it('keeps the original text when mapping is not enough', () => {
     const text = 'It’s ç';
     const analysed = analyseText(text);
     assert.equal(analysed.text, text);
     assert.deepEqual(counts(analysed), ucs2(6, 1, 70));
+  });
+});
+
+describe('analyseText: invisible format characters and line separators', () => {
+  const FORMAT_CHARACTERS = [
+    ['LRM', '\u200e'],
+    ['RLM', '\u200f'],
+    ['ALM', '\u061c'],
+    ...['\u202a', '\u202b', '\u202c', '\u202d', '\u202e'].map((char) => ['a bidi embedding or override', char]),
+    ...['\u2066', '\u2067', '\u2068', '\u2069'].map((char) => ['a bidi isolate', char]),
+    ['ZWJ', '\u200d'],
+    ['ZWNJ', '\u200c'],
+    ['ZWSP', '\u200b'],
+    ['word joiner', '\u2060'],
+    ['soft hyphen', '\u00ad'],
+    ['BOM in the middle', '\ufeff'],
+    ['a tag character', '\u{e0041}'],
+  ] as const;
+  for (const [name, char] of FORMAT_CHARACTERS) {
+    it(`drops ${name} (U+${char.codePointAt(0)?.toString(16).toUpperCase()}) when the text is GSM-7 without it`, () => {
+      const analysed = analyseText(`price${char} 10 €${char}`);
+      assert.equal(analysed.text, 'price 10 €');
+      assert.deepEqual(counts(analysed), gsm7(11, 1, 160, true));
+    });
+  }
+
+  it('keeps them where the text is UCS-2 anyway and they carry meaning', () => {
+    for (const text of [
+      `Family ${FAMILY}`, // ZWJ joins the emoji sequence
+      'می\u200cخواهم', // ZWNJ in a Persian word
+      'שלום\u200f 10', // RLM in right-to-left text
+      '\u2067شكرا\u2069 ok', // an isolate around Arabic
+    ]) {
+      const analysed = analyseText(text);
+      assert.equal(analysed.text, text);
+      assert.equal(analysed.encoding, 'ucs2');
+    }
+  });
+
+  it('leaves the drawn Arabic number sign (Cf, but visible) alone', () => {
+    assert.equal(analyseText('\u0600123').text, '\u0600123');
+  });
+
+  it('makes U+2028 and U+2029 (line and paragraph separator) a line break', () => {
+    for (const text of [analyseText('one\u2028two\u2029three'), analyseText('eins\u2028zwei ж')]) {
+      assert.ok(!/[\u2028\u2029]/.test(text.text));
+    }
+    assert.deepEqual(counts(analyseText('one\u2028two\u2029three')), gsm7(13, 1, 160));
+    assert.equal(analyseText('one\u2028two\u2029three').text, 'one\ntwo\nthree');
+  });
+
+  it('cuts a long text with many invisible characters as long as one without them', () => {
+    const cut = truncateToParts(`${'ab\u200b'.repeat(200)}`, 2);
+    assert.equal(cut.text, `${'ab'.repeat(151)}a...`);
+    assert.deepEqual(counts(cut), gsm7(306, 2, 153, true));
+  });
+});
+
+describe('notGsm7', () => {
+  it('names the first few characters that keep a text from GSM-7, once each, by code point', () => {
+    assert.deepEqual(notGsm7('Çava “ok” ç 20°C x\u0336 \u2060'), ['U+00E7 ç', 'U+00B0 °', 'U+0336 \u25cc\u0336']);
+    assert.deepEqual(notGsm7('a\u1680b 😀😀 ж'), ['U+1680', 'U+1F600 😀', 'U+0436 ж']);
+    assert.deepEqual(notGsm7('plain “GSM-7” text'), []);
   });
 });
 
@@ -189,7 +277,7 @@ describe('analyseText: UCS-2', () => {
   }
 
   it('cuts a grapheme longer than a part between code points', () => {
-    const text = `e${'\u0301'.repeat(100)}`; // one grapheme: e + 100 combining acute accents
+    const text = `x${'\u0301'.repeat(100)}`; // one grapheme: x (no precomposed x́) + 100 combining acute accents
     const parts = splitIntoParts(analyseText(text));
     assert.deepEqual(
       parts.map((part) => part.length),

@@ -39,6 +39,7 @@ describe('SMTP → SMS text', () => {
   });
 
   const smsTo = (digits: string) => waitFor(`the SMS to ${digits}`, () => gateway.simulator.received.find((sms) => sms.to === digits));
+  const pick = (sms: { type: number; text: string }) => [sms.type, sms.text];
   const accepted = async (spec: Parameters<typeof sendMail>[1]) => {
     const { data } = await sendMail(port, spec);
     assert.equal(data?.code, 250, data?.text);
@@ -128,12 +129,15 @@ describe('SMTP → SMS text', () => {
   test('an over-long mail is refused at end of DATA with its length and the limit', async () => {
     const { data } = await sendMail(port, { to: ['447700900141@sms.example.com'], body: 'x'.repeat(1000) });
     assert.equal(data?.code, 554);
-    assert.equal(data?.text, '5.3.4 Text too long: 1000 GSM-7 characters need 7 SMS parts; the limit is 6 parts (918 GSM-7 characters)');
+    assert.equal(data?.text, '5.3.4 Text too long: 1000 GSM-7 septets need 7 SMS parts; the limit is 6 parts, which hold the first 918 characters');
+    const euros = await sendMail(port, { to: ['447700900145@sms.example.com'], body: '€'.repeat(459) });
+    // A part holds 76 €: 152 septets, since it never splits one's two.
+    assert.equal(euros.data?.text, '5.3.4 Text too long: 918 GSM-7 septets need 7 SMS parts; the limit is 6 parts, which hold the first 456 characters');
   });
 
   test("X-SMS-Max-Parts lowers the limit and is sent as maxconcat; above the relay limit the relay's limit applies and the 250 says so", async () => {
     const tooLong = await sendMail(port, { to: ['447700900142@sms.example.com'], headers: { 'X-SMS-Max-Parts': '1' }, body: 'y'.repeat(161) });
-    assert.equal(tooLong.data?.text, '5.3.4 Text too long: 161 GSM-7 characters need 2 SMS parts; the limit is 1 part (160 GSM-7 characters)');
+    assert.equal(tooLong.data?.text, '5.3.4 Text too long: 161 GSM-7 septets need 2 SMS parts; the limit is 1 part, which holds the first 160 characters');
     await accepted({ to: ['447700900143@sms.example.com'], headers: { 'X-SMS-Max-Parts': '2' }, body: 'z'.repeat(200) });
     assert.equal((await smsTo('447700900143')).maxconcat, 2);
     const above = await accepted({ to: ['447700900144@sms.example.com'], headers: { 'X-SMS-Max-Parts': '9' }, body: 'z' });
@@ -152,6 +156,13 @@ describe('SMTP → SMS text', () => {
     assert.match(data?.text ?? '', /\(text cut from 7 to 6 parts by policy\)$/);
     const sms = await smsTo('447700900151');
     assert.equal(sms.text, `${'w'.repeat(915)}...`);
+    const one = await accepted({
+      from: 'reports@erp.example.com',
+      to: ['447700900152@sms.example.com'],
+      headers: { 'X-SMS-Max-Parts': '1' },
+      body: 'v'.repeat(1000),
+    });
+    assert.match(one?.text ?? '', /\(text cut from 7 to 1 part by policy\)$/);
   });
 
   test('X-SMS-Send-At holds the SMS until then (IntelliSoftware cannot schedule, so the relay does)', async () => {
@@ -174,6 +185,26 @@ describe('SMTP → SMS text', () => {
     await accepted({ to: ['447700900161@sms.example.com'], body: 'Thumbs 👍🏽 family 👨‍👩‍👧‍👦 会议改到三点' });
     const sms = await smsTo('447700900161');
     assert.deepEqual([sms.type, sms.text], [2, 'Thumbs 👍🏽 family 👨‍👩‍👧‍👦 会议改到三点']);
+  });
+
+  test('a body that shows nothing (zero-width space, soft hyphen, BOM and word joiner, bidi marks; in HTML too) is empty: the subject is sent', async () => {
+    const html = { 'Content-Type': 'text/html; charset=utf-8' };
+    const bodies: Array<[string, string, Record<string, string>?]> = [
+      ['447700900241', '\u200b'],
+      ['447700900242', '\u00ad'],
+      ['447700900243', '\ufeff\u2060'],
+      ['447700900244', '\u200e\r\n\u200f'],
+      ['447700900245', '<html><body><div style="display:none">preheader</div>&zwnj;&shy;&#8203;</body></html>', html],
+    ];
+    for (const [digits, body, headers] of bodies) await accepted({ to: [`${digits}@sms.example.com`], subject: 'Real subject', body, headers });
+    for (const [digits] of bodies) assert.deepEqual(pick(await smsTo(digits)), [1, 'Real subject'], digits);
+    const blank = await sendMail(port, { to: ['447700900246@sms.example.com'], subject: '\u200f', body: '\u200e' });
+    assert.match(blank.data?.text ?? '', /^5\.6\.0 The mail has no text to send as SMS: the body and the subject are empty/);
+  });
+
+  test('decomposed accents, invisible format characters and line separators do not make a text UCS-2', async () => {
+    await accepted({ to: ['447700900247@sms.example.com'], body: 'Cafe\u0301 \u200eprice\u200f 10 \u20ac\u2028next\u2060line' });
+    assert.deepEqual(pick(await smsTo('447700900247')), [1, 'Café price 10 €\nnextline']);
   });
 
   /** A mail exactly as a legacy system writes it (bare LF, 8-bit bytes), CRLF on the wire: the final reply. */
