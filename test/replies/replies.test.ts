@@ -270,7 +270,7 @@ describe('replies and delivery reports', () => {
     try {
       const refused = await postForm(WEBHOOK_PATHS.mo, form);
       assert.equal(refused.status, 503);
-      assert.equal(((await refused.json()) as { error: string }).error, 'STORE_UNAVAILABLE');
+      assert.equal(((await refused.json()) as { error: string }).error, 'STORE_BUSY');
     } finally {
       lock.exec('ROLLBACK');
       lock.close();
