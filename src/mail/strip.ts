@@ -183,6 +183,8 @@ class Scan {
   /** Whether a line (as disclaimerKey makes it) opens a disclaimer: the built-in openings and the operator's. */
   readonly #disclaimer: RegExp;
   readonly #forward: boolean;
+  /** The mail answers another: see StripOptions.reply. */
+  readonly #reply: boolean;
   readonly #kept: string[] = [];
   /** Whether `>` lines are quotes here: in a reply, or below an attribution. */
   #quoting: boolean;
@@ -191,6 +193,7 @@ class Scan {
     this.#lines = forward ? unquoteForwarded(lines) : lines;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
+    this.#reply = reply;
     this.#quoting = reply;
   }
 
@@ -268,7 +271,7 @@ class Scan {
         index = header;
         continue;
       }
-      if (header !== undefined && (this.#hasText() || this.#ruleOrMarkerAbove(index))) {
+      if (header !== undefined && (this.#isAnsweredHeader(header) || this.#ruleOrMarkerAbove(index))) {
         this.#dropRuleAbove();
         this.#end('header block of the mail answered', index);
         return;
@@ -317,6 +320,17 @@ class Scan {
 
   #hasText(): boolean {
     return this.#kept.some((line) => line !== '');
+  }
+
+  /**
+   * Whether a header block ending at `end` heads the mail answered. In a reply the text above it
+   * says so; in a mail that answers nothing a heading above is no evidence (a voicemail notice's "You
+   * received a new voicemail." above its From:/To:/Date:, a digest's messages), only quoted text right
+   * below it is.
+   */
+  #isAnsweredHeader(end: number): boolean {
+    if (this.#reply) return this.#hasText();
+    return QUOTED.test(this.#lines[nextNonBlank(this.#lines, end + 1)] ?? '');
   }
 
   /** The last line of a run of attribution lines starting at `index`, or undefined. */
