@@ -21,10 +21,12 @@ import {
   DISCLAIMER_HEADINGS,
   DISCLAIMER_OPENINGS,
   DISCLAIMER_WORDS,
+  FOOTER_PHRASES,
   FORWARD_MARKERS,
   HEADER_LABELS,
   ORIGINAL_MESSAGE,
   POSTSCRIPTS,
+  REPLY_ABOVE_MARKERS,
   SIGN_OFFS,
   SIGNATURE_LABELS,
 } from './wordings.ts';
@@ -84,6 +86,13 @@ const MAX_DEVICE_LINE = 80;
 const MAX_CONTACT_LINE = 60;
 /** Machine mail has at least this many `Label: value` lines: its last lines are content, not a signature. */
 const MACHINE_LABEL_LINES = 3;
+/**
+ * A list or notification footer is short: Google Groups' has 3 lines, Slack's with its postal address
+ * 3, a Mailman digest's end 6. A longer last block is the mail's own, whatever it mentions.
+ */
+const MAX_FOOTER_LINES = 8;
+/** Mailman's digest header (Mailman 2 and 3) has 12 lines of notes between its first and last line. */
+const MAX_DIGEST_HEADER_LINES = 16;
 
 const QUOTED = /^\s*>/;
 const WRAPPED_ADDRESS_END = /^>\s*[:：]$/;
@@ -99,7 +108,11 @@ const DATE = /\d{1,4}[./-]\s?\d{1,2}[./-]\s?\d{1,4}|\b(?:19|20)\d{2}\b|\d{4}\s?[
 const DATE_WITH_YEAR = /\b(?:19|20)\d{2}\b|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{4}\s?[年년]/;
 const ADDRESS = /[^\s<>()"[\]]+@[^\s<>()"[\]]+\.[^\s<>()"[\]]+/;
 const LABEL_LINE = /^[\p{L}][\p{L}\p{N} /()._-]{0,30}:\s+\S|^-\s+\S+\s+=\s+\S/u;
-const CONTACT_LINE = /[^\s@]+@[^\s@]+\.\w+|\bwww\.|https?:\/\//i;
+/**
+ * An address, "www." or a URL in a line. Written for test() only: one character before and after the
+ * "@" decide as well as whole runs, and trying a run from every position of a long line cost ~0.8 µs.
+ */
+const CONTACT_LINE = /[^\s@]@[^\s@]+\.\w|\bwww\.|https?:\/\//i;
 /** A phone number: at least this many digits in a run of digits, spaces and ()./- . */
 const PHONE = /\+?\d[\d ()./-]{6,}\d/;
 const MIN_PHONE_DIGITS = 8;
@@ -150,6 +163,13 @@ const LABEL = /^([\p{L}][\p{L}\p{N} /().-]{0,30}?)\s*:\s*\S/u;
 /** Labels are compared without case, dots, dashes, slashes and spaces: "Tel.", "E-Mail", "email". */
 const labelKey = (label: string) => label.toLowerCase().replace(/[\s./-]/g, '');
 const SIGNATURE_LABEL_KEYS = new Set(SIGNATURE_LABELS.map(labelKey));
+const FOOTER_LINE = new RegExp(anyOf(FOOTER_PHRASES), 'i');
+/** A line of rule characters alone above a footer: GitHub's "—", Google Groups' "---", Listserv's "####". */
+const FOOTER_SEPARATOR = /^(?:[-_=*~#—–]\s?)+$/;
+const REPLY_ABOVE = new RegExp(anyOf(REPLY_ABOVE_MARKERS), 'i');
+/** Mailman's digest header: "Send <list> mailing list submissions to" … 'than "Re: Contents of <list> digest..."'. */
+const DIGEST_HEADER_START = /^Send .{1,100} mailing list submissions to$/i;
+const DIGEST_HEADER_END = /^than "Re: Contents of .{1,100} digest\.\.\."$/i;
 
 /** The new text of a mail body, tidied: see the module comment for what goes. */
 export function stripBody(body: string, rules: StripRules, options: StripOptions = {}): string {
@@ -184,20 +204,27 @@ class Scan {
   /** Whether a line (as disclaimerKey makes it) opens a disclaimer: the built-in openings and the operator's. */
   readonly #disclaimer: RegExp;
   readonly #forward: boolean;
+  /** The mail answers another: see StripOptions.reply. */
+  readonly #reply: boolean;
   readonly #kept: string[] = [];
   /** Whether `>` lines are quotes here: in a reply, or below an attribution. */
   #quoting: boolean;
+  /** A ticket system's reply-above marker opened the mail: below the newest comment comes the ticket's history. */
+  #ticket = false;
+  #comments = 0;
 
   constructor(lines: readonly string[], rules: StripRules, forward: boolean, reply: boolean) {
     this.#lines = forward ? unquoteForwarded(lines) : lines;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
+    this.#reply = reply;
     this.#quoting = reply;
   }
 
   text(): string {
     this.#scan();
     this.#trimEnd();
+    this.#dropFooter();
     if (!this.#isMachineMail()) {
       this.#dropDeviceLine();
       this.#dropSignOff();
@@ -222,7 +249,7 @@ class Scan {
 
   #scan(): void {
     const lines = this.#lines;
-    for (let index = 0; index < lines.length; index++) {
+    for (let index = this.#skipLeadingNotes(); index < lines.length; index++) {
       const line = (lines[index] ?? '').trim();
       if (this.#quoting && QUOTED.test(line)) {
         this.#remove(QUOTE_REASON, index, index);
@@ -232,6 +259,11 @@ class Scan {
       if (line === '') {
         this.#kept.push('');
         continue;
+      }
+      if (this.#ticket && this.#opensComment(index) && this.#comments++ > 0) {
+        this.#dropRuleAbove();
+        this.#end(HISTORY_REASON, index);
+        return;
       }
       if (this.#quoting && this.#isOrphanedContinuation(index)) {
         this.#remove(QUOTE_REASON, index, index);
@@ -269,7 +301,7 @@ class Scan {
         index = header;
         continue;
       }
-      if (header !== undefined && (this.#hasText() || this.#ruleOrMarkerAbove(index))) {
+      if (header !== undefined && (this.#isAnsweredHeader(header) || this.#ruleOrMarkerAbove(index))) {
         this.#dropRuleAbove();
         this.#end('header block of the mail answered', index);
         return;
@@ -286,11 +318,14 @@ class Scan {
   /** Everything from `index` on is removed. */
   #end(reason: string, index: number): void {
     this.#remove(reason, index, this.#lines.length - 1);
-    if (reason !== SIGNATURE_REASON && reason !== DISCLAIMER_REASON) this.quoteRemoved = true;
+    if (!NOT_QUOTES.has(reason)) this.quoteRemoved = true;
   }
 
   #endsText(line: string, index: number): string | undefined {
-    if (SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '') || (line === BARE_SEPARATOR && this.#signatureBelow(index))) return SIGNATURE_REASON;
+    const signature = SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '') || (line === BARE_SEPARATOR && this.#signatureBelow(index));
+    // Mailman's and Slack's footers stand below an Outlook-like rule, Google Groups' and GitLab's below "-- ".
+    if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
+    if (signature) return SIGNATURE_REASON;
     if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
     if (OUTLOOK_RULE.test(line)) return 'Outlook rule above the mail answered';
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
@@ -318,6 +353,48 @@ class Scan {
 
   #hasText(): boolean {
     return this.#kept.some((line) => line !== '');
+  }
+
+  /**
+   * Where the text starts after a list's or ticket system's notes at the top, which are no message:
+   * a ticket system's reply-above marker (its mail then holds the ticket's history), Mailman's digest
+   * header. Only the first line is tested: stripping runs for every mail.
+   */
+  #skipLeadingNotes(): number {
+    const lines = this.#lines;
+    const first = nextNonBlank(lines, 0);
+    const line = line0(lines, first);
+    if (line.length <= MAX_DEVICE_LINE && REPLY_ABOVE.test(line)) {
+      this.#remove("ticket system's reply-above marker", first, first);
+      this.#ticket = true;
+      return first + 1;
+    }
+    if (!DIGEST_HEADER_START.test(line)) return 0;
+    for (let end = first + 1; end < Math.min(lines.length, first + MAX_DIGEST_HEADER_LINES); end++) {
+      if (!DIGEST_HEADER_END.test(line0(lines, end))) continue;
+      this.#remove('mailing-list digest header', first, end);
+      return end + 1;
+    }
+    return 0;
+  }
+
+  /** A ticket comment's author ("Sam Agent (Acme Support)") with its date line below. */
+  #opensComment(index: number): boolean {
+    const line = line0(this.#lines, index);
+    return (
+      line.length <= MAX_CONTACT_LINE && !SENTENCE_END.test(line) && !isDateLine(line) && isDateLine(line0(this.#lines, nextNonBlank(this.#lines, index + 1)))
+    );
+  }
+
+  /**
+   * Whether a header block ending at `end` heads the mail answered. In a reply the text above it
+   * says so; in a mail that answers nothing a heading above is no evidence (a voicemail notice's "You
+   * received a new voicemail." above its From:/To:/Date:, a digest's messages), only quoted text right
+   * below it is.
+   */
+  #isAnsweredHeader(end: number): boolean {
+    if (this.#reply) return this.#hasText();
+    return QUOTED.test(this.#lines[nextNonBlank(this.#lines, end + 1)] ?? '');
   }
 
   /** The last line of a run of attribution lines starting at `index`, or undefined. */
@@ -380,6 +457,16 @@ class Scan {
 
   #trimEnd(): void {
     while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || RULE.test(this.#kept.at(-1) ?? ''))) this.#kept.pop();
+  }
+
+  /** A list or notification footer at the end, with the rule line above it, when text stays above it. */
+  #dropFooter(): void {
+    const kept = this.#kept;
+    const start = footerStart(kept);
+    if (start < 0 || !kept.slice(0, start).some((line) => line !== '' && !FOOTER_SEPARATOR.test(line))) return;
+    this.removed.push({ reason: FOOTER_REASON, first: kept[start] ?? '', lines: kept.length - start });
+    kept.length = start;
+    this.#trimEnd();
   }
 
   /**
@@ -449,6 +536,51 @@ class Scan {
 const QUOTE_REASON = 'quoted text of the mail answered';
 const SIGNATURE_REASON = 'signature (below "-- ")';
 const DISCLAIMER_REASON = 'disclaimer';
+const FOOTER_REASON = 'mailing-list or notification footer';
+const HISTORY_REASON = "ticket's older comments";
+/** Removals that are no quote of a mail answered: the mail is no reply for them. */
+const NOT_QUOTES = new Set([SIGNATURE_REASON, DISCLAIMER_REASON, FOOTER_REASON, HISTORY_REASON]);
+
+/**
+ * A footer's line: no sentence (a company's postal address, a ticket token), or one with a footer
+ * phrase or a link. A sentence without either is the mail's own text. Tested in this order: most
+ * last lines are answered by the first test.
+ */
+function isFooterLine(line: string): boolean {
+  return !SENTENCE_END.test(line) || !LOWER_CASE_WORD.test(line) || FOOTER_LINE.test(line) || CONTACT_LINE.test(line);
+}
+
+/** Trimmed lines that are a footer: a few footer lines, one of them with a footer phrase. */
+function isFooter(lines: readonly string[]): boolean {
+  const text = lines.filter((line) => line !== '');
+  return text.length <= MAX_FOOTER_LINES && text.every(isFooterLine) && text.some((line) => FOOTER_LINE.test(line));
+}
+
+/**
+ * Where a footer at the end of trimmed `lines` starts, or -1: at the first line with a footer phrase
+ * among the last footer lines (or the top of its paragraph when a rule stands above it: Slack's
+ * postal address above its "You're receiving…"), with the rule lines above it.
+ */
+function footerStart(lines: readonly string[]): number {
+  let start = -1;
+  let count = 0;
+  for (let index = lines.length - 1; index >= 0 && count < MAX_FOOTER_LINES; index--) {
+    const line = lines[index] ?? '';
+    if (line === '') continue;
+    if (!isFooterLine(line)) break;
+    count++;
+    if (FOOTER_LINE.test(line)) start = index;
+  }
+  if (start < 0) return -1;
+  let top = start;
+  while (top > 0 && lines[top - 1] !== '' && !FOOTER_SEPARATOR.test(lines[top - 1] ?? '') && isFooterLine(lines[top - 1] ?? '')) top--;
+  if (FOOTER_SEPARATOR.test(lines[previousNonBlank(lines, top - 1)] ?? '') && isFooter(lines.slice(top))) start = top;
+  let from = start;
+  for (let above = start - 1; above >= 0 && (lines[above] === '' || FOOTER_SEPARATOR.test(lines[above] ?? '')); above--) {
+    if (lines[above] !== '') from = above;
+  }
+  return from;
+}
 
 /**
  * Where the quote of a block starting at `start` begins: the attribution, header block, marker and
@@ -678,6 +810,12 @@ function isSignatureLabel(line: string): boolean {
 function isContactBlock(block: readonly string[]): boolean {
   if (block.length === 0 || POSTSCRIPT.test(block[0] ?? '') || block.some((line) => line.length > MAX_CONTACT_LINE || SENTENCE_END.test(line))) return false;
   return block.filter((line) => CONTACT_LINE.test(line) || (line.match(PHONE)?.[0].replace(/\D/g, '').length ?? 0) >= MIN_PHONE_DIGITS).length >= 2;
+}
+
+function previousNonBlank(lines: readonly string[], from: number): number {
+  let index = from;
+  while (index >= 0 && (lines[index] ?? '').trim() === '') index--;
+  return index;
 }
 
 function nextNonBlank(lines: readonly string[], from: number): number {

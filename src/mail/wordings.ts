@@ -861,3 +861,48 @@ export const DISCLAIMER_WORDS = [
   'důvěrn',
   'gizli',
 ];
+
+/**
+ * Phrases of the footers mailing lists and notification services append (Mailman, Listserv, Google
+ * Groups, Discourse, GitHub, GitLab, Slack, PagerDuty, Opsgenie, Azure Monitor…), by family: the
+ * unsubscribe link, why the mail came, where to change that, how to answer. A short last block that
+ * has one and nothing the writer wrote is a footer. Compared without case, anywhere in a line.
+ */
+export const FOOTER_PHRASES = [
+  // unsubscribing
+  'unsubscribe',
+  'abbestellen',
+  'abmelden',
+  'désabonner',
+  'désinscrire',
+  'darse de baja',
+  // why it came
+  'receiving this',
+  'received this message because',
+  'received this email because',
+  'receiving notifications',
+  'mailing list',
+  // where to change that
+  'notification settings',
+  'notification preferences',
+  'manage notifications',
+  'manage all notifications',
+  'notifications turned on',
+  // how to answer
+  'reply to this email',
+  'do not reply to this email',
+  'do not reply directly',
+];
+
+/**
+ * A ticket system's (Zendesk's, Freshdesk's) line above which an answer is written: the line is
+ * the system's, and below the newest comment comes the ticket's history.
+ */
+export const REPLY_ABOVE_MARKERS = [
+  'reply above this line',
+  'write above this line',
+  'respond above this line',
+  'oberhalb dieser zeile',
+  'au-dessus de cette ligne',
+  'encima de esta línea',
+];

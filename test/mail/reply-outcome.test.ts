@@ -51,6 +51,17 @@ describe("the text stage's outcome for replies, alerts and forwards", () => {
     assert.equal(extractRequest(await mail('Gate', quoted), POLICY, false).text, 'See below.');
   });
 
+  test('a header-like block under a heading in a mail that answers nothing is its content (a voicemail notice); a quote below it or a reply makes it a header', async () => {
+    const notice =
+      'You received a new voicemail.\r\n\r\nFrom: +44 7700 900555 (Mobile)\r\nTo: 201 Helpdesk\r\nDate: Saturday, December 5, 2026 at 06:58\r\nDuration: 0:23\r\n\r\nTranscription: "Please call me back."\r\n';
+    const kept =
+      'You received a new voicemail.\n\nFrom: +44 7700 900555 (Mobile)\nTo: 201 Helpdesk\nDate: Saturday, December 5, 2026 at 06:58\nDuration: 0:23\n\nTranscription: "Please call me back."';
+    assert.equal(extractRequest(await mail('New voicemail from +44 7700 900555', notice), POLICY, false).text, kept);
+    assert.equal(extractRequest(await mail('Re: New voicemail', notice), POLICY, false).text, 'You received a new voicemail.');
+    const quotedBelow = 'Will do.\r\n\r\nFrom: Ana <ana@example.com>\r\nSent: Tuesday, 20 March 2026 08:48\r\nSubject: Gate\r\n\r\n> Is the gate open?\r\n';
+    assert.equal(extractRequest(await mail('Gate', quotedBelow), POLICY, false).text, 'Will do.');
+  });
+
   test('a subject-only alert still goes out: empty body, or only a device line', async () => {
     assert.equal(extractRequest(await mail('Disk full on db1', ''), POLICY, false).text, 'Disk full on db1');
     const device = extractRequest(await mail('Door 3 forced open', 'Sent from my iPhone\r\n'), POLICY, false);

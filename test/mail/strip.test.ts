@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type StripOptions, type StripRules, stripBody, tidy, withoutControls } from '../../src/mail/strip.ts';
+import { type StripOptions, type StripRules, stripBody, stripText, tidy, withoutControls } from '../../src/mail/strip.ts';
 
 const RULES: StripRules = { endMarkers: ['[EndOfMessage]'], startMarkers: ['[StartOfMessage]'], disclaimers: [] };
 const strip = (text: string, rules: Partial<StripRules> = {}, options: StripOptions = {}) => stripBody(text, { ...RULES, ...rules }, options);
@@ -294,5 +294,83 @@ describe('tidy', () => {
     assert.equal(tidy('Hello\n\u200b\n \u00ad \n\u200e\nWorld'), 'Hello\n\nWorld');
     assert.equal(tidy('\u200e\n\u200f\n\ufeff\u2060'), '');
     assert.equal(tidy('\u200fשלום'), '\u200fשלום');
+  });
+});
+
+describe('stripText: list and notification footers', () => {
+  const removedBy = (text: string, options: StripOptions = { reply: false }) => {
+    const stripped = stripText(text, RULES, options);
+    return { text: stripped.text, reasons: stripped.removed.map(({ reason }) => reason), quoteRemoved: stripped.quoteRemoved };
+  };
+  const FOOTER = 'mailing-list or notification footer';
+
+  it('removes a last block of footer lines under a rule of any kind, a reply or not', () => {
+    const github =
+      'Fixed in v1.2.3, please upgrade.\n\n—\nReply to this email directly, view it on GitHub<https://github.com/acme/relay/issues/42#issuecomment-1>, or unsubscribe<https://github.com/notifications/unsubscribe-auth/AAAA>.\nYou are receiving this because you were mentioned.Message ID: <acme/relay/issues/42/1@github.com>\n';
+    assert.deepEqual(removedBy(github, { reply: true }), { text: 'Fixed in v1.2.3, please upgrade.', reasons: [FOOTER], quoteRemoved: false });
+    const groups =
+      'Anna takes the pager from Monday.\n\n---\nYou received this message because you are subscribed to the Google Groups "oncall" group.\nTo unsubscribe from this group and stop receiving emails from it, send an email to oncall+unsubscribe@googlegroups.com.\nTo view this discussion visit https://groups.google.com/d/msgid/oncall/abc.\n';
+    assert.deepEqual(removedBy(groups), { text: 'Anna takes the pager from Monday.', reasons: [FOOTER], quoteRemoved: false });
+    const discourse =
+      'The nightly backup job failed again on host nas2.\n\n---\n\n[Visit Topic](https://forum.example.com/t/backup/123/2) or reply to this email to respond.\n\nTo unsubscribe from these emails, [click here](https://forum.example.com/email/unsubscribe/abc).\n';
+    assert.equal(removedBy(discourse).text, 'The nightly backup job failed again on host nas2.');
+    const listserv =
+      'The campus network will be down Saturday 06:00-08:00.\n\n############################\n\nTo unsubscribe from the IT-ANNOUNCE list, click the following link:\nhttps://listserv.example.edu/scripts/wa.exe?SUBED1=IT-ANNOUNCE&A=1\n';
+    assert.equal(removedBy(listserv).text, 'The campus network will be down Saturday 06:00-08:00.');
+  });
+
+  it("removes footer lines ending an alert without a rule, and keeps the alert's own lines and links", () => {
+    const pagerduty =
+      'You have 1 TRIGGERED incident.\n\nService: Database\nUrgency: high\nAssigned to: Bob\n\nAcknowledge: https://acme.pagerduty.com/incidents/P1/ack\n\nUnsubscribe: https://acme.pagerduty.com/unsubscribe?t=xyz\n';
+    assert.equal(
+      removedBy(pagerduty).text,
+      'You have 1 TRIGGERED incident.\n\nService: Database\nUrgency: high\nAssigned to: Bob\n\nAcknowledge: https://acme.pagerduty.com/incidents/P1/ack',
+    );
+    const azure =
+      "Alert rule HighCPU\nValue 97.3\nView the alert in Azure Monitor\nYou're receiving this notification as a member of the action group ops-ag. To unsubscribe from emails directed to this action group, click here.\nMicrosoft Corporation, One Microsoft Way, Redmond, WA 98052\n";
+    assert.equal(removedBy(azure).text, 'Alert rule HighCPU\nValue 97.3\nView the alert in Azure Monitor');
+    const opsgenie = 'Message db1 down\nPriority P1\n\nAcknowledge | Close\n\nYou are receiving this email because you are on call. Unsubscribe\n';
+    assert.equal(removedBy(opsgenie).text, 'Message db1 down\nPriority P1\n\nAcknowledge | Close');
+    const links = 'Disk full on nas2.\nHost: nas2\nValue: 97%\nGraph: https://grafana.example.com/d/disk\nRunbook: https://wiki.example.com/disk-full\n';
+    assert.deepEqual(removedBy(links), { text: links.trim(), reasons: [], quoteRemoved: false });
+    const sentences = 'Disk full on nas2.\n\n---\nPlease reply to this email when it is fixed.\nThe backup waits for it.\n';
+    assert.equal(removedBy(sentences).text, sentences.trim());
+  });
+
+  it('names a footer under "-- " or an Outlook-like rule a footer, not a signature or the mail answered', () => {
+    const mailman =
+      'Power work on rack 4 at 22:00.\n\n_______________________________________________\nops-team mailing list\nops-team@lists.example.com\nhttps://lists.example.com/mailman/listinfo/ops-team\n';
+    assert.deepEqual(removedBy(mailman), { text: 'Power work on rack 4 at 22:00.', reasons: [FOOTER], quoteRemoved: false });
+    const slack =
+      "Ann\n#ops: db1 lag is 300 s, please check\n\n________________________________________________________________\n\n@2026 Slack Technologies, LLC, a Salesforce company\n500 Howard Street, San Francisco, CA 94105\nYou're receiving this email because you have notifications turned on. Change your notification preferences ( https://acme.slack.com/account/notifications ).\n";
+    assert.deepEqual(removedBy(slack), { text: 'Ann\n#ops: db1 lag is 300 s, please check', reasons: [FOOTER], quoteRemoved: false });
+    const gitlab =
+      "Your pipeline has failed.\n\n-- \nYou're receiving this email because of your account on gitlab.example.com.\nManage all notifications: https://gitlab.example.com/-/profile/notifications\nHelp: https://gitlab.example.com/help\n";
+    assert.deepEqual(removedBy(gitlab), { text: 'Your pipeline has failed.', reasons: [FOOTER], quoteRemoved: false });
+    assert.deepEqual(removedBy('Will do.\n\n-- \nAna Silva\nOps\n').reasons, ['signature (below "-- ")']);
+  });
+
+  it("removes a ticket system's reply-above marker and the ticket's older comments below the newest", () => {
+    const zendesk =
+      '##- Please type your reply above this line -##\n\nYour request (4711) has been updated.\n\n----------------------------------------------\n\nSam Agent (Acme Support)\n\nDec 5, 2026, 07:01 CET\n\nThe technician will arrive at 10:00.\n\n----------------------------------------------\n\nPat User\n\nDec 4, 2026, 16:12 CET\n\nThe printer on floor 3 shows error 50.2.\n';
+    assert.deepEqual(removedBy(zendesk), {
+      text: 'Your request (4711) has been updated.\n\n----------------------------------------------\n\nSam Agent (Acme Support)\n\nDec 5, 2026, 07:01 CET\n\nThe technician will arrive at 10:00.',
+      reasons: ["ticket system's reply-above marker", "ticket's older comments"],
+      quoteRemoved: false,
+    });
+  });
+
+  it("removes a Mailman digest's subscription notes and keeps its messages, header lines and all", () => {
+    const notes =
+      'Send ops-team mailing list submissions to\n\tops-team@lists.example.com\n\nTo subscribe or unsubscribe via the World Wide Web, visit\n\thttps://lists.example.com/mailman/listinfo/ops-team\nor, via email, send a message with subject or body \'help\' to\n\tops-team-request@lists.example.com\n\nYou can reach the person managing the list at\n\tops-team-owner@lists.example.com\n\nWhen replying, please edit your Subject line so it is more specific\nthan "Re: Contents of ops-team digest..."\n\n';
+    const message =
+      'Message: 1\nDate: Fri, 4 Dec 2026 10:00:00 +0000\nFrom: Ann <ann@example.com>\nTo: ops-team@lists.example.com\nSubject: rack 4 power work\n\nPower work on rack 4 at 22:00.\n\n------------------------------\n\nMessage: 2\nDate: Fri, 4 Dec 2026 11:00:00 +0000\nFrom: Bob <bob@example.com>\nTo: ops-team@lists.example.com\nSubject: Re: rack 4 power work\n\nI will be on site.';
+    const footer =
+      '\n\n------------------------------\n\n_______________________________________________\nops-team mailing list\nops-team@lists.example.com\nhttps://lists.example.com/mailman/listinfo/ops-team\n\n\nEnd of ops-team Digest, Vol 12, Issue 3\n***************************************\n';
+    assert.deepEqual(removedBy(notes + message + footer), {
+      text: message,
+      reasons: ['mailing-list digest header', FOOTER],
+      quoteRemoved: false,
+    });
   });
 });
