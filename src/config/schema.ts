@@ -14,12 +14,13 @@ const DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
 /** Per-listener concurrency cap: beyond it clients get 421 and retry, instead of the relay starving. */
 const DEFAULT_MAX_CONNECTIONS = 100;
 /**
- * Connections at once from one address outside the trusted networks: a tenth of the default
+ * Connections at once from one address outside the trusted networks: a fifth of the default
  * smtp.maxConnections, so that one client (an attacker holding slots, a runaway device) leaves the
- * rest to everyone else. An MTA sends over a few connections at a time and takes a 421 for more
- * as a signal to slow down (Postfix lowers its concurrency and retries).
+ * rest to everyone else. Not lower: an upstream MTA authenticating from outside opens as many as its
+ * concurrency for the destination (Postfix's smtp_destination_concurrency_limit, 20 by default), and
+ * it defers the mail a 421 at connect answers for its backoff (Postfix: 5 minutes), alerts included.
  */
-const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 10;
+const DEFAULT_MAX_CONNECTIONS_PER_CLIENT = 20;
 /** RFC 5321 §4.5.3.2.7: a server should wait at least 5 minutes for the next command. */
 const DEFAULT_SMTP_IDLE_TIMEOUT = '5m';
 /** Puzzel caps at 6 parts (its documentation); 6 parts is ~900 GSM-7 characters, plenty for an alert. */
