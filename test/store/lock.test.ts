@@ -63,6 +63,8 @@ describe('the data directory lock', { skip: process.platform !== 'linux' && 'pro
       const [output] = (await once(parent.stdout, 'data')) as [Buffer];
       const pid = Number(output.toString().trim());
       const started = startTime(pid);
+      // Killed before the shell became the sleep, the child would be reaped by the shell (no zombie).
+      await waitFor('the shell to become a sleep', () => readFileSync(`/proc/${parent.pid}/comm`, 'utf8').trim() === 'sleep');
       process.kill(pid, 'SIGKILL');
       await waitFor('a zombie', () => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z'));
       mkdirSync(join(dir, 'data'));
