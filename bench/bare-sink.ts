@@ -7,11 +7,13 @@
  */
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { applySmtpServerPatches } from '../src/smtp/patches.ts';
+import { applySmtpServerPatches, type ClientOptions } from '../src/smtp/patches.ts';
 
 applySmtpServerPatches();
+// Typed as the patches read it: a renamed option fails to compile here, not silently in a bench run.
+const greetAtOnce: ClientOptions = { isTrusted: () => true };
 const server = new SMTPServer({
-  ...{ skipGreetingDelay: () => true },
+  ...greetAtOnce,
   disabledCommands: ['STARTTLS', 'AUTH'],
   authOptional: true,
   disableReverseLookup: true,

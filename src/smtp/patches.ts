@@ -50,7 +50,7 @@ const SAYS_WHAT_TO_WRITE: Readonly<Record<string, string>> = {
 };
 
 /** What the server tells these patches about its clients (intake.ts). */
-interface ClientOptions {
+export interface ClientOptions {
   /** Clients of the operator's own networks: no greeting pause, no per-session limits. */
   isTrusted?: (address: string) => boolean;
   /** Why a connection just opened is turned away: `open` connections now, `fromClient` of them from its address (itself included). */
