@@ -306,15 +306,25 @@ export function encodeShortMessage(sm: ShortMessage): Buffer {
   return writer.done();
 }
 
+/**
+ * The fields both a short message and a data_sm open with: the service type and the two addresses,
+ * at most `addressOctets` each (21 in submit_sm and deliver_sm, 65 in data_sm).
+ */
+function readAddressing(reader: BodyReader, addressOctets: number) {
+  return {
+    serviceType: reader.cstring(6, 'service_type'),
+    sourceTon: reader.int8('source_addr_ton'),
+    sourceNpi: reader.int8('source_addr_npi'),
+    source: reader.cstring(addressOctets, 'source_addr'),
+    destinationTon: reader.int8('dest_addr_ton'),
+    destinationNpi: reader.int8('dest_addr_npi'),
+    destination: reader.cstring(addressOctets, 'destination_addr'),
+  };
+}
+
 export function decodeShortMessage(body: Buffer): ShortMessage {
   const reader = new BodyReader(body);
-  const serviceType = reader.cstring(6, 'service_type');
-  const sourceTon = reader.int8('source_addr_ton');
-  const sourceNpi = reader.int8('source_addr_npi');
-  const source = reader.cstring(21, 'source_addr');
-  const destinationTon = reader.int8('dest_addr_ton');
-  const destinationNpi = reader.int8('dest_addr_npi');
-  const destination = reader.cstring(21, 'destination_addr');
+  const addressing = readAddressing(reader, 21);
   const esmClass = reader.int8('esm_class');
   const protocolId = reader.int8('protocol_id');
   const priority = reader.int8('priority_flag');
@@ -327,24 +337,7 @@ export function decodeShortMessage(body: Buffer): ShortMessage {
   const length = reader.int8('sm_length');
   const shortMessage = reader.octets(length, 'short_message');
   const tlvs = reader.tlvs();
-  return {
-    serviceType,
-    sourceTon,
-    sourceNpi,
-    source,
-    destinationTon,
-    destinationNpi,
-    destination,
-    esmClass,
-    protocolId,
-    priority,
-    scheduleDeliveryTime,
-    validityPeriod,
-    registeredDelivery,
-    dataCoding,
-    shortMessage,
-    tlvs,
-  };
+  return { ...addressing, esmClass, protocolId, priority, scheduleDeliveryTime, validityPeriod, registeredDelivery, dataCoding, shortMessage, tlvs };
 }
 
 /**
@@ -354,25 +347,13 @@ export function decodeShortMessage(body: Buffer): ShortMessage {
  */
 export function decodeDataSm(body: Buffer): ShortMessage {
   const reader = new BodyReader(body);
-  const serviceType = reader.cstring(6, 'service_type');
-  const sourceTon = reader.int8('source_addr_ton');
-  const sourceNpi = reader.int8('source_addr_npi');
-  const source = reader.cstring(65, 'source_addr');
-  const destinationTon = reader.int8('dest_addr_ton');
-  const destinationNpi = reader.int8('dest_addr_npi');
-  const destination = reader.cstring(65, 'destination_addr');
+  const addressing = readAddressing(reader, 65);
   const esmClass = reader.int8('esm_class');
   const registeredDelivery = reader.int8('registered_delivery');
   const dataCoding = reader.int8('data_coding');
   const tlvs = reader.tlvs();
   return {
-    serviceType,
-    sourceTon,
-    sourceNpi,
-    source,
-    destinationTon,
-    destinationNpi,
-    destination,
+    ...addressing,
     esmClass,
     protocolId: 0,
     priority: 0,
