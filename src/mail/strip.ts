@@ -22,6 +22,7 @@ import {
   DISCLAIMER_OPENINGS,
   DISCLAIMER_WORDS,
   FOOTER_PHRASES,
+  FOOTER_WORDS,
   FORWARD_MARKERS,
   HEADER_LABELS,
   ORIGINAL_MESSAGE,
@@ -163,7 +164,9 @@ const LABEL = /^([\p{L}][\p{L}\p{N} /().-]{0,30}?)\s*:\s*\S/u;
 /** Labels are compared without case, dots, dashes, slashes and spaces: "Tel.", "E-Mail", "email". */
 const labelKey = (label: string) => label.toLowerCase().replace(/[\s./-]/g, '');
 const SIGNATURE_LABEL_KEYS = new Set(SIGNATURE_LABELS.map(labelKey));
-const FOOTER_LINE = new RegExp(anyOf(FOOTER_PHRASES), 'i');
+const FOOTER_LINE = new RegExp(anyOf([...FOOTER_PHRASES, ...FOOTER_WORDS]), 'i');
+const FOOTER_PHRASE = new RegExp(anyOf(FOOTER_PHRASES), 'i');
+const FOOTER_WORD = new RegExp(anyOf(FOOTER_WORDS), 'i');
 /** A line of rule characters alone above a footer: GitHub's "—", Google Groups' "---", Listserv's "####". */
 const FOOTER_SEPARATOR = /^(?:[-_=*~#—–]\s?)+$/;
 const REPLY_ABOVE = new RegExp(anyOf(REPLY_ABOVE_MARKERS), 'i');
@@ -550,6 +553,11 @@ function isFooterLine(line: string): boolean {
   return !SENTENCE_END.test(line) || !LOWER_CASE_WORD.test(line) || FOOTER_LINE.test(line) || CONTACT_LINE.test(line);
 }
 
+/** A footer's line without a rule above it: a footer phrase, or a footer word with a link or an address ("Unsubscribe: https://…"). */
+function footerOnItsOwn(line: string): boolean {
+  return FOOTER_PHRASE.test(line) || (FOOTER_WORD.test(line) && CONTACT_LINE.test(line));
+}
+
 /** Trimmed lines that are a footer: a few footer lines, one of them with a footer phrase. */
 function isFooter(lines: readonly string[]): boolean {
   const text = lines.filter((line) => line !== '');
@@ -563,6 +571,8 @@ function isFooter(lines: readonly string[]): boolean {
  */
 function footerStart(lines: readonly string[]): number {
   let start = -1;
+  // Without a rule above, the footer starts at a line that is one for sure (footerOnItsOwn).
+  let sure = -1;
   let count = 0;
   for (let index = lines.length - 1; index >= 0 && count < MAX_FOOTER_LINES; index--) {
     const line = lines[index] ?? '';
@@ -570,11 +580,14 @@ function footerStart(lines: readonly string[]): number {
     if (!isFooterLine(line)) break;
     count++;
     if (FOOTER_LINE.test(line)) start = index;
+    if (footerOnItsOwn(line)) sure = index;
   }
   if (start < 0) return -1;
   let top = start;
   while (top > 0 && lines[top - 1] !== '' && !FOOTER_SEPARATOR.test(lines[top - 1] ?? '') && isFooterLine(lines[top - 1] ?? '')) top--;
   if (FOOTER_SEPARATOR.test(lines[previousNonBlank(lines, top - 1)] ?? '') && isFooter(lines.slice(top))) start = top;
+  else if (sure < 0) return -1;
+  else start = sure;
   let from = start;
   for (let above = start - 1; above >= 0 && (lines[above] === '' || FOOTER_SEPARATOR.test(lines[above] ?? '')); above--) {
     if (lines[above] !== '') from = above;

@@ -869,19 +869,11 @@ export const DISCLAIMER_WORDS = [
  * has one and nothing the writer wrote is a footer. Compared without case, anywhere in a line.
  */
 export const FOOTER_PHRASES = [
-  // unsubscribing
-  'unsubscribe',
-  'abbestellen',
-  'abmelden',
-  'désabonner',
-  'désinscrire',
-  'darse de baja',
   // why it came
   'receiving this',
   'received this message because',
   'received this email because',
   'receiving notifications',
-  'mailing list',
   // where to change that
   'notification settings',
   'notification preferences',
@@ -893,6 +885,13 @@ export const FOOTER_PHRASES = [
   'do not reply to this email',
   'do not reply directly',
 ];
+
+/**
+ * Words of footers that an alert's own last line may hold too ("Mailing list server down",
+ * "Unsubscribe queue backlog"): a footer's line only with a link or an address beside them, or under
+ * a rule.
+ */
+export const FOOTER_WORDS = ['unsubscribe', 'abbestellen', 'abmelden', 'désabonner', 'désinscrire', 'darse de baja', 'mailing list'];
 
 /**
  * A ticket system's (Zendesk's, Freshdesk's) line above which an answer is written: the line is

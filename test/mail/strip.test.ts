@@ -337,6 +337,16 @@ describe('stripText: list and notification footers', () => {
     assert.equal(removedBy(sentences).text, sentences.trim());
   });
 
+  it("keeps an alert's last line that only holds a footer's word, without a link or a rule", () => {
+    for (const alert of [
+      'CRITICAL\nHost: lists01\nMailing list server down',
+      'WARNING\nUnsubscribe queue backlog: 5000',
+      'Job failed on erp2.\nThe abmelden step timed out.',
+    ]) {
+      assert.deepEqual(removedBy(alert), { text: alert, reasons: [], quoteRemoved: false });
+    }
+  });
+
   it('names a footer under "-- " or an Outlook-like rule a footer, not a signature or the mail answered', () => {
     const mailman =
       'Power work on rack 4 at 22:00.\n\n_______________________________________________\nops-team mailing list\nops-team@lists.example.com\nhttps://lists.example.com/mailman/listinfo/ops-team\n';
