@@ -18,7 +18,7 @@ export class Metrics {
   });
   readonly httpTurnedAway = new Counter({
     name: 'smsrelay_http_connections_refused_total',
-    help: 'HTTP connections closed at once because http.maxConnections were open',
+    help: 'HTTP connections closed at once because http.maxConnections, or http.maxConnectionsPerClient from their address, were open',
     registers: [this.registry],
   });
   readonly smsOutcomes = new Counter({

@@ -237,6 +237,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       host: config.http.host,
       port: config.http.port,
       maxConnections: config.http.maxConnections,
+      maxConnectionsPerClient: config.http.maxConnectionsPerClient,
+      trustedProxies: config.http.trustedProxies,
       logger,
       health: [
         { name: 'smtp', check: async () => smtpUp },

@@ -31,6 +31,12 @@ const DEFAULT_MAX_PARTS = 6;
  * listener, the store and the gateway need too.
  */
 const DEFAULT_HTTP_MAX_CONNECTIONS = 512;
+/**
+ * Connections at once on the HTTP port from one address: an eighth of http.maxConnections, so that one
+ * client holding idle connections (each kept up to the 10 s idle timeout) cannot take the slots
+ * /healthz and the webhooks need; ten times what a browser (six) or a provider (a few) opens.
+ */
+const DEFAULT_HTTP_MAX_CONNECTIONS_PER_CLIENT = 64;
 /** 100 a second from one address: far above a provider's forwarding, far below a flood. */
 const DEFAULT_WEBHOOK_REQUESTS_PER_MINUTE = 6000;
 /** Room for the WAL, a checkpoint and the queue of a busy hour. */
@@ -341,6 +347,8 @@ export const configSchema = z.strictObject({
       port: port.default(8080),
       /** Connections at once on the HTTP port; more are closed at once (each holds a file descriptor). */
       maxConnections: positiveInt.default(DEFAULT_HTTP_MAX_CONNECTIONS),
+      /** Connections at once from one address, except this host's loopback and `trustedProxies` (a proxy carries everyone's). */
+      maxConnectionsPerClient: positiveInt.default(DEFAULT_HTTP_MAX_CONNECTIONS_PER_CLIENT),
       /**
        * Reverse proxies whose X-Forwarded-For (and, for the console, X-Forwarded-Proto) are believed, for
        * the webhooks and the console; anyone else's are ignored. `console.trustedProxies` is its old name.

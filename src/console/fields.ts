@@ -9,7 +9,10 @@ import { z } from 'zod';
 /** Search terms and positions longer than this are no number, address, id or page: refused before any query. */
 export const MAX_TERM_LENGTH = 320;
 
-/** One value of a field, as text: `label` names it in the refusal, as the page names it. */
+/**
+ * One value of a field, as text: `label` names it in the refusal, as the page names it; a field the
+ * page shows under no label of its own (a page position in a link) adds its name in the URL.
+ */
 function text(label: string, maxLength?: number) {
   const single = z.string({ error: `${label}: give one value, as text` });
   return (maxLength === undefined ? single : single.max(maxLength, `${label}: too long (at most ${maxLength} characters)`)).optional();
@@ -23,7 +26,7 @@ function form<Shape extends z.ZodRawShape>(shape: Shape) {
 }
 
 /** The `done` and `sig` of an action's signed notice (`ConsoleAccess.notice`). */
-const notice = { done: term('Notice'), sig: term('Notice') };
+const notice = { done: term('Notice (done)'), sig: term('Notice (sig)') };
 
 export const FIELDS = {
   signinPage: form({ next: term('Next page'), expired: term('Expired'), ended: term('Ended') }),
@@ -35,11 +38,11 @@ export const FIELDS = {
     status: term('Status'),
     since: term('From'),
     until: term('To'),
-    before: term('Page'),
+    before: term('Page (before)'),
   }),
   message: form(notice),
-  conversations: form({ number: term('Number'), before: term('Page') }),
-  queuePage: form({ after: term('Page'), replies: term('Page'), quarantine: term('Page'), ...notice }),
+  conversations: form({ number: term('Number'), before: term('Page (before)') }),
+  queuePage: form({ after: term('Page (after)'), replies: term('Page (replies)'), quarantine: term('Page (quarantine)'), ...notice }),
   queue: form({ action: term('Action'), target: term('Target'), back: term('Back') }),
   reroute: form({ mailbox: term('Mailbox') }),
   send: form({ to: term('Number'), text: text('Text') }),

@@ -169,31 +169,39 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       scope.get('/signin', async (request, reply) => {
         const read = readFields(FIELDS.signinPage, request.query);
-        if (!read.ok) reply.status(400);
-        const query = read.ok ? read.fields : {};
+        if (!read.ok) {
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), undefined, () =>
+            signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: read.problem }),
+          );
+        }
+        const query = read.fields;
         const over = query.expired ? 'expired' : query.ended ? 'ended' : undefined;
         const notice = over && `${SESSION_OVER[over]}: sign in again.`;
-        return signinPage(request, reply, { next: safeNext(query.next), notice, error: read.ok ? undefined : read.problem });
+        return signinPage(request, reply, { next: safeNext(query.next), notice, error: undefined });
       });
       scope.post('/signin', async (request, reply) => {
         const channel = access.channel(request);
         const token = (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'];
         if (!access.signinTokenValid(request, token)) {
-          reply.status(403);
-          return signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: 'The sign-in form has expired: sign in again' });
+          const expired = new RelayError('FORBIDDEN', 'The sign-in form has expired: sign in again');
+          return problem(request, reply, 403, expired, undefined, () =>
+            signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: expired.message }),
+          );
         }
         const read = readFields(FIELDS.signin, request.body);
         if (!read.ok) {
-          reply.status(400);
-          return signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: read.problem });
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), undefined, () =>
+            signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: read.problem }),
+          );
         }
         const body = read.fields;
         const next = safeNext(body.next);
         const result = await access.signIn(body.name ?? '', body.password ?? '', channel);
         if (!result.ok) {
           if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
-          reply.status(result.error.spec.http);
-          return signinPage(request, reply, { next, notice: undefined, error: result.error.message });
+          return problem(request, reply, result.error.spec.http, result.error, undefined, () =>
+            signinPage(request, reply, { next, notice: undefined, error: result.error.message }),
+          );
         }
         await consoleStore.recordAction({
           at: clock(),
@@ -219,8 +227,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const query = read.ok ? read.fields : {};
         const parsed = read.ok ? parseSearch(query, config) : { problem: read.problem };
         if ('problem' in parsed) {
-          reply.status(400);
-          return page(reply, 'messages', request.console, { title: 'Messages', query, problem: parsed.problem, results: [], older: undefined });
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', parsed.problem), request.console, () =>
+            page(reply, 'messages', request.console, { title: 'Messages', query, problem: parsed.problem, results: [], older: undefined }),
+          );
         }
         const found = pageOf(await consoleStore.searchMessages(parsed.search, PAGE_SIZE + 1), (last) => last.id);
         const older = found.next === undefined ? undefined : `?${new URLSearchParams({ ...query, before: found.next })}`;
@@ -257,8 +266,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (query.number) {
           const number = normaliseNumber(query.number, config.sms.defaultRegion);
           if (!number.ok) {
-            reply.status(400);
-            return page(reply, 'conversations', request.console, { title: 'Conversations', problem: `Number: ${number.reason}`, list: [] });
+            const refusal = `Number: ${number.reason}`;
+            return problem(request, reply, 400, new RelayError('BAD_PARAMETER', refusal), request.console, () =>
+              page(reply, 'conversations', request.console, { title: 'Conversations', problem: refusal, list: [] }),
+            );
           }
           return page(reply, 'conversation', request.console, {
             title: 'Conversation',
@@ -363,14 +374,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const form = read.ok ? read.fields : {};
         const as = sendAs(request);
         const outcome = read.ok ? await testSend(request, as, form) : { ok: false as const, error: new RelayError('BAD_PARAMETER', read.problem) };
-        if (!outcome.ok) reply.status(read.ok ? outcome.error.spec.http : 400);
-        return page(reply, 'send', request.console, {
-          title: 'Test send',
-          ...as,
-          form,
-          result: outcome.ok ? outcome : undefined,
-          error: outcome.ok ? undefined : outcome.error.message,
-        });
+        if (!outcome.ok) {
+          return problem(request, reply, read.ok ? outcome.error.spec.http : 400, outcome.error, request.console, () =>
+            page(reply, 'send', request.console, { title: 'Test send', ...as, form, result: undefined, error: outcome.error.message }),
+          );
+        }
+        return page(reply, 'send', request.console, { title: 'Test send', ...as, form, result: outcome, error: undefined });
       });
 
       scope.get('/settings', async (request: ConsoleRequest, reply) =>
@@ -494,10 +503,21 @@ function page(reply: FastifyReply, view: string, context: Context | undefined, d
   return reply.type('text/html; charset=utf-8').send(render(view, { ...helpers(signedIn?.user, signedIn?.session.csrf), ...data }));
 }
 
-/** A refusal: JSON `{error, message}` for scripts, the problem page for people. */
-function problem(request: FastifyRequest, reply: FastifyReply, status: number, error: RelayError, context?: Context) {
+/**
+ * A refusal: JSON `{error, message}` for scripts; for people the problem page, or `shown`, the page of
+ * the form that was refused, showing the refusal beside what they wrote.
+ */
+function problem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  error: RelayError,
+  context?: Context,
+  shown?: () => FastifyReply | Promise<FastifyReply>,
+) {
   reply.status(status);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
+  if (shown) return shown();
   return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message });
 }
 

@@ -2,9 +2,11 @@ import { type IncomingMessage, maxHeaderSize, STATUS_CODES, type ServerResponse 
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import { ListenError, RelayError, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { networkMatcher } from '../policy/networks.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -34,6 +36,13 @@ export interface HttpServerOptions {
   readonly port: number;
   /** Connections at once (`http.maxConnections`); more are closed at once, counted and logged. */
   readonly maxConnections: number;
+  /**
+   * Connections at once from one address (`http.maxConnectionsPerClient`), so that one client cannot
+   * hold every slot; more are closed at once, counted and logged as over maxConnections. Not counted:
+   * this host's loopback (a local health checker or proxy) and `trustedProxies`, which carry everyone's.
+   */
+  readonly maxConnectionsPerClient: number;
+  readonly trustedProxies: readonly string[];
   readonly logger: Logger;
   /** Everything /healthz reports; the answer is 200 only when all pass. */
   readonly health: readonly HealthCheck[];
@@ -100,6 +109,29 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.server.on('drop', (dropped) => {
     options.metrics?.httpTurnedAway.inc();
     turnedAway(busy, dropped?.remoteAddress ?? '');
+  });
+  const proxy = networkMatcher(options.trustedProxies);
+  const crowded = {
+    code: 'TOO_MANY_CONNECTIONS',
+    message: `http.maxConnectionsPerClient (${options.maxConnectionsPerClient}) connections are open from this address`,
+  };
+  const fromClient = new Map<string, number>();
+  app.server.on('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? '';
+    if (LOOPBACK_ADDRESSES.has(address) || proxy(address)) return;
+    const open = (fromClient.get(address) ?? 0) + 1;
+    if (open > options.maxConnectionsPerClient) {
+      options.metrics?.httpTurnedAway.inc();
+      turnedAway(crowded, address);
+      socket.destroy();
+      return;
+    }
+    fromClient.set(address, open);
+    socket.once('close', () => {
+      const left = (fromClient.get(address) ?? 1) - 1;
+      if (left > 0) fromClient.set(address, left);
+      else fromClient.delete(address);
+    });
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {

@@ -18,11 +18,13 @@ export interface RelayParameters {
  */
 const USER_CONTEXT = /^[A-Za-z0-9._-]{1,64}$/;
 /**
- * A sender id is at most 11 characters shown as a name or a number of up to 15 digits (GSM 03.40);
- * which characters a name may use is the provider's rule (ProviderPlugin.senderIdProblem), whose
- * refusal names it. Here only what no provider takes is refused.
+ * What a sender id may be is the provider's rule (ProviderPlugin.senderIdProblem), whose refusal names
+ * it: most show at most 11 characters or a number of up to 15 digits (GSM 03.40), Twilio also takes a
+ * Messaging Service SID (34 characters). Here only what no provider takes is refused: anything but
+ * printable ASCII, or longer than SENDER_ID_MAX, which keeps the refusal that quotes it short.
  */
-const SENDER_ID = /^(?=.*\S)(?:[\x20-\x7E]{1,11}|\+?[0-9]{1,15})$/;
+const SENDER_ID_MAX = 64;
+const SENDER_ID = new RegExp(`^(?=.*\\S)[\\x20-\\x7E]{1,${SENDER_ID_MAX}}$`);
 const MAX_PARTS = /^[1-9][0-9]{0,2}$/;
 
 interface ParameterSyntax {
@@ -33,7 +35,11 @@ interface ParameterSyntax {
 
 const SYNTAX = {
   userContext: { name: 'UserContext', syntax: USER_CONTEXT, rule: 'letters, digits, ".", "_" or "-", at most 64' },
-  senderId: { name: 'sender id', syntax: SENDER_ID, rule: "at most 11 characters, or a number of up to 15 digits (which characters: the SMS provider's rule)" },
+  senderId: {
+    name: 'sender id',
+    syntax: SENDER_ID,
+    rule: `printable ASCII, at most ${SENDER_ID_MAX} characters (which ones and how many: the SMS provider's rule)`,
+  },
   maxParts: { name: 'maximum parts', syntax: MAX_PARTS, rule: "a whole number from 1 to 999 (above the relay's own limit, that limit applies)" },
 } as const satisfies Record<keyof RelayParameters, ParameterSyntax>;
 

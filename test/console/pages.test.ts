@@ -318,8 +318,9 @@ describe('console pages', () => {
       ['/console/messages?id=a&id=b', /Message id: give one value/],
       [`/console/messages?sender=${'a'.repeat(321)}`, /Sender: too long \(at most 320 characters\)/],
       ['/console/conversations?number=1&number=2', /Number: give one value/],
-      ['/console/queue?after=1&after=2', /Page: give one value/],
-      ['/console/queue?done=a&done=b&sig=c', /Notice: give one value/],
+      ['/console/queue?after=1&after=2', /Page \(after\): give one value/],
+      ['/console/messages?before=1&before=2', /Page \(before\): give one value/],
+      ['/console/queue?done=a&done=b&sig=c', /Notice \(done\): give one value/],
       ['/console/signin?next=/console&next=/console/queue', /Next page: give one value/],
     ];
     for (const [path, named] of pages) {
@@ -352,6 +353,40 @@ describe('console pages', () => {
     });
     assert.equal(signin.status, 400);
     assert.match(await signin.text(), /User name: give one value/);
+  });
+
+  test('a refused field is JSON {error, message} for a script that asks for JSON, on every form page and sign-in', async () => {
+    const json = { cookie: operator, accept: 'application/json' };
+    const gets: Array<[string, RegExp]> = [
+      ['/console/messages?status=lost', /^Status: expected one of/],
+      ['/console/messages?sender=a&sender=b', /^Sender: give one value/],
+      ['/console/conversations?number=abc', /^Number: /],
+      ['/console/signin?next=/console&next=/console/queue', /^Next page: give one value/],
+    ];
+    for (const [path, named] of gets) {
+      const response = await fetch(`${base}${path}`, { headers: json });
+      assert.equal(response.status, 400, path);
+      assert.match(response.headers.get('content-type') ?? '', /^application\/json/, path);
+      const body = (await response.json()) as { error: string; message: string };
+      assert.equal(body.error, 'BAD_PARAMETER', path);
+      assert.match(body.message, named, path);
+    }
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console', operator))?.[1] ?? assert.fail('no CSRF token');
+    const send = await fetch(`${base}/console/send`, {
+      method: 'POST',
+      headers: { ...json, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+      body: JSON.stringify({ to: 447700900001, text: 'hello' }),
+    });
+    assert.equal(send.status, 400);
+    assert.deepEqual(await send.json(), { error: 'BAD_PARAMETER', message: 'Number: give one value, as text' });
+    const form = await signinForm();
+    const signin = await fetch(`${base}/console/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', cookie: form.cookie },
+      body: JSON.stringify({ name: ['olivia'], password: PASSWORD, _csrf: form.token }),
+    });
+    assert.equal(signin.status, 400);
+    assert.deepEqual(await signin.json(), { error: 'BAD_PARAMETER', message: 'User name: give one value, as text' });
   });
 
   test('a page position that is not one is refused, naming the page', async () => {

@@ -3,7 +3,10 @@ import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
-import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { type Relay, startRelay } from '../../src/relay.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { relayEnvironment, removeDir, startTestRelay, tempDir, type TestRelay } from '../helpers/relay.ts';
 
 /** The HTTP port's own limits: connections at once, and how long a connection may send nothing. */
 describe('HTTP connection limits', () => {
@@ -45,6 +48,69 @@ describe('HTTP connection limits', () => {
   test("a connection that sends no request is closed after 10 s (Node's own timeouts never close it)", async () => {
     const silent = await open();
     assert.equal(await closedWithin(silent, 12_500), true);
+  });
+});
+
+/** One address cannot take every HTTP slot: /healthz keeps answering while it holds its share. */
+describe('HTTP connections per client', () => {
+  const OUTSIDER = '127.0.0.2';
+  const PROXY = '127.0.0.3';
+  const PER_CLIENT = 2;
+  const log = captureLog('info');
+  let dir: string;
+  let relay: Relay;
+
+  before(async () => {
+    dir = tempDir();
+    const { config } = loadConfig(
+      relayEnvironment(dir, { http: { maxConnections: 20, maxConnectionsPerClient: PER_CLIENT, trustedProxies: [`${PROXY}/32`] } }),
+      dir,
+    );
+    relay = await startRelay(config, log.logger);
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(dir);
+  });
+
+  const open = async (localAddress: string): Promise<Socket> => {
+    const socket = connect({ port: relay.httpPort, host: '127.0.0.1', localAddress });
+    await once(socket, 'connect');
+    return socket;
+  };
+  const closedWithin = (socket: Socket, ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (socket.destroyed) return resolve(true);
+      const timer = setTimeout(() => resolve(false), ms);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+
+  test('an address over http.maxConnectionsPerClient is closed at once, counted and logged; loopback and trusted proxies are not limited', async () => {
+    const held = [await open(OUTSIDER), await open(OUTSIDER)];
+    const exempt = [...Array.from({ length: PER_CLIENT + 1 }, () => open(PROXY)), ...Array.from({ length: PER_CLIENT + 1 }, () => open('127.0.0.1'))];
+    const extra = await open(OUTSIDER);
+    const others = await Promise.all(exempt);
+    try {
+      assert.equal(await closedWithin(extra, 1000), true, 'the third connection from one address is closed at once');
+      for (const socket of [...held, ...others]) assert.equal(socket.destroyed, false);
+      assert.equal((await request(`http://127.0.0.1:${relay.httpPort}/healthz`)).statusCode, 200);
+      const metrics = await (await request(`http://127.0.0.1:${relay.httpPort}/metrics`)).body.text();
+      assert.match(metrics, /^smsrelay_http_connections_refused_total 1$/m);
+      const line = log.lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msg === 'http: connection turned away');
+      assert.equal(line?.code, 'TOO_MANY_CONNECTIONS');
+      assert.equal(line?.client, OUTSIDER);
+      held[0]?.destroy();
+      await closedWithin(held[0] as Socket, 1000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const again = await open(OUTSIDER);
+      assert.equal(await closedWithin(again, 300), false, 'a slot freed by that address is its own again');
+      again.destroy();
+    } finally {
+      for (const socket of [...held, ...others]) socket.destroy();
+    }
   });
 });
 

@@ -16,7 +16,7 @@ describe('relay parameters', () => {
 
   it('refuses a value outside the safe syntax, naming where it was', () => {
     assert.throws(() => headerParameters((name) => (name === 'x-usercontext' ? 'has space' : undefined)), badParameter(/X-UserContext header/i));
-    assert.throws(() => headerParameters((name) => (name === 'x-sms-from' ? 'Much Too Long Name' : undefined)), badParameter(/sender id/));
+    assert.throws(() => headerParameters((name) => (name === 'x-sms-from' ? 'Acme\u00a0Corp' : undefined)), badParameter(/sender id/));
     assert.throws(() => headerParameters((name) => (name === 'x-sms-max-parts' ? '0' : undefined)), badParameter(/maximum parts/));
   });
 
@@ -30,12 +30,20 @@ describe('relay parameters', () => {
 
   it('refuses a sender id no provider takes with the one rule the docs give', () => {
     assert.throws(
-      () => headerParameters((name) => (name === 'x-sms-from' ? 'Acme Holdings' : undefined)),
-      badParameter(/expected at most 11 characters, or a number of up to 15 digits \(which characters: the SMS provider's rule\)$/),
+      () => headerParameters((name) => (name === 'x-sms-from' ? 'A'.repeat(65) : undefined)),
+      badParameter(/expected printable ASCII, at most 64 characters \(which ones and how many: the SMS provider's rule\)$/),
     );
     assert.deepEqual(
       headerParameters((name) => (name === 'x-sms-from' ? '+447700900123' : undefined)),
       { senderId: '+447700900123' },
+    );
+  });
+
+  it("leaves a longer sender id to the provider's rule: a Twilio Messaging Service SID passes", () => {
+    const sid = `MG${'0123456789abcdef'.repeat(2)}`;
+    assert.deepEqual(
+      headerParameters((name) => (name === 'x-sms-from' ? sid : undefined)),
+      { senderId: sid },
     );
   });
 

@@ -368,6 +368,14 @@ describe('Twilio through the relay', () => {
     await waitFor('the mail', () => sink.received.find((mail) => mail.raw.includes('Signed for the public URL')));
   });
 
+  test("a mail's X-SMS-From naming a Messaging Service SID is sent through that service", async () => {
+    const service = `MG${'0123456789abcdef'.repeat(2)}`;
+    const { data } = await sendMail(relay.smtpPort, { to: ['447700900175@sms.example.com'], headers: { 'X-SMS-From': service }, body: 'via its own service' });
+    assert.equal(data?.code, 250);
+    const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900175'));
+    assert.equal(record.messagingServiceSid, service);
+  });
+
   test('a forged or missing signature, or one made for the URL the relay sees instead of the public one: 403 and one log line each', async () => {
     const form = mo('a2', 'Forged');
     const before = lines.length;

@@ -181,6 +181,12 @@ describe('SMTP → SMS text', () => {
     assert.match(data?.text ?? '', /^5\.6\.0 Invalid sender id: IntelliSoftware takes a sender id of up to 11 letters, digits and spaces/);
   });
 
+  test("a Messaging Service SID as sender id is refused with the provider's words where the provider does not take one", async () => {
+    const { data } = await sendMail(port, { to: ['447700900174@sms.example.com'], headers: { 'X-SMS-From': `MG${'ab'.repeat(16)}` }, body: 'x' });
+    assert.equal(data?.code, 554);
+    assert.match(data?.text ?? '', /^5\.6\.0 Invalid sender id: IntelliSoftware takes a sender id of up to 11 letters, digits and spaces/);
+  });
+
   test('UCS-2 text reaches the gateway as type 2 and arrives intact', async () => {
     await accepted({ to: ['447700900161@sms.example.com'], body: 'Thumbs 👍🏽 family 👨‍👩‍👧‍👦 会议改到三点' });
     const sms = await smsTo('447700900161');
