@@ -418,12 +418,17 @@ async function preview(args: readonly string[]): Promise<void> {
   );
   try {
     const raw = await buffer(process.stdin);
-    const [{ previewMail }, { attachmentsNote }] = await Promise.all([import('./acceptance/preview.ts'), import('./acceptance/new-mail.ts')]);
+    const [{ previewMail }, { attachmentsNote }, { acceptanceLimits }, { composeRegistry }] = await Promise.all([
+      import('./acceptance/preview.ts'),
+      import('./acceptance/new-mail.ts'),
+      import('./relay.ts'),
+      import('./providers/registry.ts'),
+    ]);
     const shown = await previewMail(raw, {
       text: config.text,
       defaultRegion: config.sms.defaultRegion,
       maxParts: config.sms.maxParts,
-      segmentLimits: config.gateway.segmentLimits,
+      ...acceptanceLimits(config, composeRegistry()),
       envelopeFrom: option('--from') ?? '',
       to: option('--to'),
       store,
@@ -440,7 +445,7 @@ async function preview(args: readonly string[]): Promise<void> {
 }
 
 /** One line per fact, the removed blocks below: for an operator answering "why did my SMS say that?". */
-function formatPreview({ request, sms, refused, notGsm7, store }: Preview, attachmentsNote: (names: readonly string[]) => string | undefined): string {
+function formatPreview({ request, sms, notes, refused, notGsm7, store }: Preview, attachmentsNote: (names: readonly string[]) => string | undefined): string {
   const thread = !store
     ? 'skipped (no store here, or no --to number)'
     : request?.thread === 'cut'
@@ -456,6 +461,7 @@ function formatPreview({ request, sms, refused, notGsm7, store }: Preview, attac
         ]
       : []),
     `parameters: userContext=${request?.userContext ?? '-'} senderId=${request?.senderId ?? '-'} maxParts=${request?.maxParts ?? '-'}${request?.forward ? ' (a forward: its body is the text)' : ''}`,
+    ...notes.map((note) => `note:       ${note}`),
     `thread:     ${thread}`,
     ...(request?.attachments.length ? [`attachments: ${attachmentsNote(request.attachments)}`] : []),
     'removed:',

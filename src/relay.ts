@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { AcceptanceService } from './acceptance/service.ts';
-import type { AcceptanceSettings } from './acceptance/types.ts';
+import type { AcceptanceSettings, ProviderLimits, Routes } from './acceptance/types.ts';
 import { accountsOf, type Config } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { configuredSecrets } from './config/secrets.ts';
@@ -14,7 +14,7 @@ import { type DispatchProvider, routedProviders, routeTable, singleProvider } fr
 import { routeLimits } from './acceptance/route-limits.ts';
 import type { Gateway, GatewayOptions, ProviderPlugin } from './providers/contract.ts';
 import { receivesWebhooks } from './providers/contract.ts';
-import { composeRegistry } from './providers/registry.ts';
+import { composeRegistry, type ProviderRegistry } from './providers/registry.ts';
 import type { ProviderSimulator } from './simulators/contract.ts';
 import { createSimulator, SIMULATOR_ACCOUNT, simulatedSettings } from './simulators/index.ts';
 import { mountConsole } from './console/routes.ts';
@@ -389,16 +389,10 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     housekeeping.start();
     stack.push(() => housekeeping.stop());
 
-    const firstPlugin = registry.get(config.gateway.provider);
     const acceptance = new AcceptanceService({
       settings: acceptanceSettings(config),
       store,
-      provider: {
-        capabilities: firstPlugin.capabilities,
-        segmentLimits: config.gateway.segmentLimits,
-        senderIdProblem: (id) => firstPlugin.senderIdProblem(id),
-      },
-      routes: routes && routeLimits(routes, registry),
+      ...acceptanceLimits(config, registry, routes),
       tracking,
       logger: logger.child({ component: 'acceptance' }),
       metrics,
@@ -565,6 +559,23 @@ function webhookUrlsAt(base: string, config: Config, provider: string): { readon
   const paths = webhookPaths(provider);
   const root = base.replace(/\/+$/, '');
   return { mo: `${root}${paths.mo}${token}`, dr: `${root}${paths.dr}${token}` };
+}
+
+/** The provider's limits a mail is accepted under, and with `gateway.routes` each route's; `smsrelay preview` takes the same. */
+export function acceptanceLimits(
+  config: Config,
+  registry: ProviderRegistry,
+  routes = config.gateway.routes && routeTable(config.gateway.routes),
+): { readonly provider: ProviderLimits; readonly routes: Routes | undefined } {
+  const firstPlugin = registry.get(config.gateway.provider);
+  return {
+    provider: {
+      capabilities: firstPlugin.capabilities,
+      segmentLimits: config.gateway.segmentLimits,
+      senderIdProblem: (id) => firstPlugin.senderIdProblem(id),
+    },
+    routes: routes && routeLimits(routes, registry),
+  };
 }
 
 /** The acceptance rules of a configuration. */

@@ -5,21 +5,22 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { relayEnvironment, removeDir, tempDir } from './helpers/relay.ts';
+import { relayEnvironment, removeDir, startTestRelay, type TestRelay, tempDir, waitFor } from './helpers/relay.ts';
+import { type MailSpec, message, sendMail } from './helpers/smtp.ts';
 
 const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
 const CORPUS = fileURLToPath(new URL('./mail/corpus/tuning/', import.meta.url));
 const dirs: string[] = [];
 after(() => dirs.forEach(removeDir));
 
-function preview(input: Buffer | string, args: readonly string[] = []) {
+function preview(input: Buffer | string, args: readonly string[] = [], yaml: object = { text: { subject: 'fallback' } }) {
   const cwd = tempDir('smsrelay-preview-');
   dirs.push(cwd);
   return spawnSync(process.execPath, [BIN, 'preview', ...args], {
     cwd,
-    env: { PATH: process.env.PATH ?? '', ...relayEnvironment(cwd, { text: { subject: 'fallback' } }) },
+    env: { PATH: process.env.PATH ?? '', ...relayEnvironment(cwd, yaml) },
     input,
     encoding: 'utf8',
     timeout: 30_000,
@@ -86,5 +87,49 @@ describe('smsrelay preview', () => {
     assert.match(ucs2.stdout, /^encoding: {3}ucs2, 1 part; not in GSM-7: U\+00B0 \u00b0, U\+00E7 \u00e7$/m);
     const gsm7 = preview(mail('Temp 20 C \u201cok\u201d \u2060'));
     assert.match(gsm7.stdout, /^encoding: {3}gsm7, 1 part$/m);
+  });
+});
+
+/** The same mail through `smsrelay preview` and through a relay of the same configuration over SMTP. */
+describe('smsrelay preview agrees with a real send', () => {
+  // InteractSMS: one part per SMS, and `¬` is its wire's line break (sent as `~`).
+  const yaml = { gateway: { provider: 'interactsms-simulator' }, sms: { domains: ['sms.example.com'], defaultRegion: 'GB' } };
+  let relay: TestRelay;
+  before(async () => {
+    relay = await startTestRelay(yaml);
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  async function both(spec: MailSpec) {
+    const to = spec.to[0] ?? '';
+    const shown = preview(message(spec), ['--to', to], yaml);
+    const { data } = await sendMail(relay.relay.smtpPort, spec);
+    return { shown, data };
+  }
+
+  test("MaxConcat above the relay's limit: the limit applies in both, and both say so", async () => {
+    const long = await both({ to: ['447700900171@sms.example.com'], subject: 'Disk full MaxConcat:9', body: 'x'.repeat(200) });
+    assert.equal(long.data?.code, 554);
+    assert.equal(long.shown.status, 65);
+    assert.equal(long.shown.stdout.split('\n')[0], `refused:    554 ${long.data?.text}`);
+    const short = await both({ to: ['447700900172@sms.example.com'], subject: 'Disk full MaxConcat:9', body: 'Disk full' });
+    assert.equal(short.data?.code, 250, short.data?.text);
+    assert.match(short.data?.text ?? '', /\(the mail asked for at most 9 parts; this relay sends at most 1, so that limit applies\)$/);
+    assert.equal(short.shown.status, 0, short.shown.stderr);
+    assert.match(short.shown.stdout, /^note: {7}the mail asked for at most 9 parts; this relay sends at most 1, so that limit applies$/m);
+  });
+
+  test("a character the provider cannot carry: the preview shows the stand-in the phone gets, and the 250's note", async () => {
+    const { shown, data } = await both({ to: ['447700900173@sms.example.com'], body: 'Valve \u00acopen' });
+    assert.equal(data?.code, 250, data?.text);
+    const simulator = relay.relay.simulator;
+    assert.ok(simulator);
+    const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900173'));
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`^text: {7}${JSON.stringify(record.text)}$`, 'm'));
+    assert.match(shown.stdout, /^note: {7}"\u00ac" sent as "~": the SMS provider cannot carry it$/m);
   });
 });

@@ -62,13 +62,14 @@ export async function buildNewMail(
     single,
     routes,
   );
-  const partLimit = Math.min(settings.maxParts, provider.capabilities.maxParts, principal.maxParts ?? Number.POSITIVE_INFINITY);
   const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
   if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
-  // The mail asks for at most that many parts: where the relay's limit is lower, the limit is what it can keep to (the 250 says so).
-  const maxParts = Math.min(request.maxParts ?? partLimit, partLimit);
-  const standIns = withStandIns(request.text, provider.capabilities.standIns);
-  const sms = fitText({ ...request, text: standIns.text }, maxParts, textPolicy, provider.segmentLimits);
+  const { sms, maxParts, partsCapped, standIns } = smsOnProvider(
+    request,
+    Math.min(settings.maxParts, principal.maxParts ?? Number.POSITIVE_INFINITY),
+    textPolicy,
+    provider,
+  );
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const { userContext, conversation, notTaken } = await tracking.outgoing(request, numbers);
@@ -105,9 +106,42 @@ export async function buildNewMail(
     attachments: attachmentsNote(request.attachments),
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
     replyToAddresses: conversation && replyToAddresses > 1 ? { count: replyToAddresses, mailbox: conversation.mailbox } : undefined,
+    partsCapped,
+    standIns,
+  };
+}
+
+/**
+ * The SMS a request's text becomes on `provider`: its stand-ins in, fitted to the parts the mail asks
+ * for within the relay's limit (`relayMaxParts`: sms.maxParts, the sender's) and the provider's. The
+ * acceptance service and `smsrelay preview` both run this, so the preview is what is sent.
+ */
+export function smsOnProvider(
+  request: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments' | 'maxParts'>,
+  relayMaxParts: number,
+  policy: TextPolicy,
+  provider: ProviderLimits,
+): {
+  readonly sms: SmsText & { cutFrom?: number };
+  readonly maxParts: number;
+  readonly partsCapped: AcceptedMail['partsCapped'];
+  readonly standIns: AcceptedMail['standIns'];
+} {
+  const partLimit = Math.min(relayMaxParts, provider.capabilities.maxParts);
+  // The mail asks for at most that many parts: where the relay's limit is lower, the limit is what it can keep to (the 250 says so).
+  const maxParts = Math.min(request.maxParts ?? partLimit, partLimit);
+  const standIns = withStandIns(request.text, provider.capabilities.standIns);
+  return {
+    sms: fitText({ ...request, text: standIns.text }, maxParts, policy, provider.segmentLimits),
+    maxParts,
     partsCapped: request.maxParts !== undefined && request.maxParts > partLimit ? { asked: request.maxParts, limit: partLimit } : undefined,
     standIns: standIns.note,
   };
+}
+
+/** How the 250 (and `smsrelay preview`) says that the relay's part limit applies instead of the mail's. */
+export function partsCappedNote({ asked, limit }: NonNullable<AcceptedMail['partsCapped']>): string {
+  return `the mail asked for at most ${asked} parts; this relay sends at most ${limit}, so that limit applies`;
 }
 
 /**
@@ -126,7 +160,7 @@ function withStandIns(text: string, standIns: Readonly<Record<string, string>> =
 /**
  * The text stage: the request a parsed mail makes, its text cut thread-first when it answers one
  * of the relay's reply mails to `numbers` (`store` undefined: not looked up); automatic mail is
- * refused. `smsrelay preview` runs exactly this and fitText.
+ * refused. `smsrelay preview` runs exactly this and smsOnProvider.
  */
 export async function readText(
   mail: ParsedMail,

@@ -1,15 +1,19 @@
 import { RelayError } from '../errors.ts';
 import { type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { type TextSettings, textPolicyFor } from '../mail/policy.ts';
-import { notGsm7, type SegmentLimits, type SmsText } from '../sms/encoding.ts';
+import { notGsm7, type SmsText } from '../sms/encoding.ts';
 import type { Store } from '../store/types.ts';
-import { fitText, readText } from './new-mail.ts';
+import { partsCappedNote, readText, smsOnProvider } from './new-mail.ts';
+import { limitsFor } from './number-checks.ts';
 import { type RecipientRules, recipientNumber } from './recipient-addresses.ts';
+import type { ProviderLimits, Routes } from './types.ts';
 
 /** What a mail becomes on the phone, by the acceptance service's own text stage. */
 export interface Preview {
   readonly request: OutboundRequest | undefined;
   readonly sms: (SmsText & { cutFrom?: number }) | undefined;
+  /** What the relay does differently from what the mail asked, as the 250 says it (stand-ins, a capped part count). */
+  readonly notes: readonly string[];
   readonly refused: RelayError | undefined;
   /** For a UCS-2 SMS, the first characters that made it so (`U+00E7 ç`): what to change for half the cost. */
   readonly notGsm7: readonly string[];
@@ -20,9 +24,12 @@ export interface Preview {
 export interface PreviewOptions {
   readonly text: TextSettings;
   readonly defaultRegion: RecipientRules['defaultRegion'];
+  /** `sms.maxParts`. */
   readonly maxParts: number;
-  /** Units per part as the configured provider concatenates; undefined = 153/67. */
-  readonly segmentLimits?: SegmentLimits | undefined;
+  /** The configured provider's limits, as the acceptance service gets them. */
+  readonly provider: ProviderLimits;
+  /** With `gateway.routes`: the limits of the route the `to` number takes apply (without `to`, the provider's). */
+  readonly routes?: Routes | undefined;
   readonly envelopeFrom: string;
   /** The RCPT address, `<number>@<sms-domain>`; its number is the thread's. */
   readonly to: string | undefined;
@@ -38,10 +45,22 @@ export async function previewMail(raw: Buffer, options: PreviewOptions): Promise
   let request: OutboundRequest | undefined;
   try {
     request = await readText(await parseMail(raw), policy, false, numbers, store);
-    const sms = fitText(request, request.maxParts ?? options.maxParts, policy, options.segmentLimits);
-    return { request, sms, refused: undefined, notGsm7: sms.encoding === 'ucs2' ? notGsm7(sms.text) : [], store: store !== undefined };
+    const { sms, partsCapped, standIns } = smsOnProvider(
+      request,
+      options.maxParts,
+      policy,
+      numbers.length > 0 ? limitsFor(numbers, options.provider, options.routes) : options.provider,
+    );
+    return {
+      request,
+      sms,
+      notes: [standIns ?? '', partsCapped ? partsCappedNote(partsCapped) : ''].filter(Boolean),
+      refused: undefined,
+      notGsm7: sms.encoding === 'ucs2' ? notGsm7(sms.text) : [],
+      store: store !== undefined,
+    };
   } catch (error) {
     if (!(error instanceof RelayError)) throw error;
-    return { request, sms: undefined, refused: error, notGsm7: [], store: store !== undefined };
+    return { request, sms: undefined, notes: [], refused: error, notGsm7: [], store: store !== undefined };
   }
 }

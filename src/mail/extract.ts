@@ -3,7 +3,7 @@ import { RelayError } from '../errors.ts';
 import { mailboxOf } from './addresses.ts';
 import { printableAscii } from './ascii.ts';
 import { htmlToText } from './html.ts';
-import { type MailAttachment, type ParsedMail, readMail, type ShownText, withHeaderEnd } from './mime.ts';
+import { LabelledCharsetDecoder, type MailAttachment, type ParsedMail, readMail, type ShownText, withHeaderEnd } from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { isSignature, unsealedText } from './sealed.ts';
@@ -80,8 +80,14 @@ export async function parseMail(raw: Buffer): Promise<ParsedMail> {
   return readMail(mail) ?? simpleParser(mail, MAILPARSER_OPTIONS);
 }
 
-/** What the relay asks of mailparser; `readMail` follows the same options. */
-export const MAILPARSER_OPTIONS = { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true } as const;
+/** What the relay asks of mailparser; `readMail` follows the same options, and mailparser decodes a labelled charset as `readMail` does. */
+export const MAILPARSER_OPTIONS = {
+  skipHtmlToText: true,
+  skipTextToHtml: true,
+  skipImageLinks: true,
+  skipTextLinks: true,
+  Iconv: LabelledCharsetDecoder,
+} as const;
 
 /** The relay reply a mail may answer: known before its text is cut, so the store can be asked for it. */
 export function answeredThread(mail: ParsedMail): AnsweredThread {

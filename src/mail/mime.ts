@@ -13,6 +13,7 @@
  * text part with other characters in it is refused (checkedBase64).
  */
 import { isUtf8 } from 'node:buffer';
+import { Transform, type TransformCallback } from 'node:stream';
 import MimeNode from '@zone-eu/mailsplit/lib/mime-node.js';
 import { decode as decodeBase64 } from 'libbase64';
 import iconv from 'iconv-lite';
@@ -392,6 +393,30 @@ function charsetText(bytes: Buffer, label: string, legacy: (bytes: Buffer) => st
   // mailparser's decode stream hands its strings on as UTF-8 buffers (lone surrogates become U+FFFD).
   const text = Buffer.from(decoder ? iconv.decode(bytes, decoder) : decodeCharset(bytes, label)).toString();
   return text.includes('\uFFFD') && !isUtf8(bytes) && readsAsUtf8(label) ? legacy(bytes) : text;
+}
+
+/**
+ * mailparser's `Iconv` option (its node-iconv interface), so that a mail readMail leaves to simpleParser
+ * gets charsetText's reading too: a text part's bytes, whole, in their label. mailparser hands it only
+ * parts labelled with a charset other than UTF-8 and US-ASCII, and never UTF-7 (docs/text.md).
+ */
+export class LabelledCharsetDecoder extends Transform {
+  readonly #chunks: Buffer[] = [];
+  readonly #label: string;
+
+  constructor(label: string) {
+    super();
+    this.#label = label;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.#chunks.push(chunk);
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(null, Buffer.from(charsetText(Buffer.concat(this.#chunks), this.#label)));
+  }
 }
 
 /**

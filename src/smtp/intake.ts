@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
+import { partsCappedNote } from '../acceptance/new-mail.ts';
 import type { AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
 import { asRelayError, ListenError, RELAY_ERRORS, RelayError, toSmtpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
@@ -359,9 +360,7 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
       : [
           accepted.cutFrom ? `text cut from ${accepted.cutFrom} to ${accepted.parts} ${accepted.parts === 1 ? 'part' : 'parts'} by policy` : '',
           accepted.standIns ?? '',
-          accepted.partsCapped
-            ? `the mail asked for at most ${accepted.partsCapped.asked} parts; this relay sends at most ${accepted.partsCapped.limit}, so that limit applies`
-            : '',
+          accepted.partsCapped ? partsCappedNote(accepted.partsCapped) : '',
           accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
           accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
           accepted.attachments ?? '',

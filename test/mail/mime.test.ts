@@ -362,6 +362,21 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     assert.equal(readMail(latin1('Subject: =?ISO-8859-1?Q?Caf=E9?=\n\n'))?.subject, 'Café');
   });
 
+  test('a mail left to simpleParser (a line over 60 KiB) reads a labelled charset as readMail does', async () => {
+    const leftToSimpleParser = (charset: string, text: string) =>
+      `Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain; charset=${charset}\n\n${text}\n${'x'.repeat(61 * 1024)}\n--b--\n`;
+    const utf8 = Buffer.from('Température élevée').toString('latin1');
+    const mails: Array<[string, string, string]> = [
+      ['a Latin label on UTF-8 text', leftToSimpleParser('iso-8859-1', utf8), 'Température élevée'],
+      ['GBK with a four-byte GB18030 character', leftToSimpleParser('gbk', '\xbb\xfa\xb7\xbf \x819\xee9'), '机房 㐀'],
+      ['8-bit text under a label read as UTF-8', leftToSimpleParser('unknown-8bit', 'Caf\xe9 \x80 5'), 'Café € 5'],
+    ];
+    for (const [label, raw, text] of mails) {
+      assert.equal(readMail(latin1(raw)), undefined, label);
+      assert.equal(String((await parseMail(latin1(raw))).text).split('\n')[0], text, label);
+    }
+  });
+
   test('a base64 text part with lines that are not base64 is refused as unreadable, naming the line', () => {
     const raw = latin1('Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\nSGVsbG8g\n*** garbage ***\nd29ybGQ=\n');
     assert.throws(
