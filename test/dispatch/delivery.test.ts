@@ -354,8 +354,9 @@ describe("the gateway's own words", () => {
     });
     await waitFor('the other SMS deferred', async () => (await relay.store.smsOf(kept)).some((sms) => sms.lastError !== undefined));
     const carried = new URLSearchParams([['password', password]]).toString();
+    // Each SMS's send carried the password, which the gateway echoed (a loaded machine may add a request of another kind).
     assert.ok(
-      gateway.requests.every((request) => request.body.includes(carried)),
+      ['447700900237', '447700900238'].every((number) => gateway.requests.some((request) => request.body.includes(number) && request.body.includes(carried))),
       'the gateway got the password form-encoded, and echoed it',
     );
     assert.match(bounce, /^Diagnostic-Code: X-SMS; ERR:INVALID_NUMBER \(.*the gateway said: "bad number in .*password=\*\*\*.*"\)\r?$/m);
