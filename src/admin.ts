@@ -272,7 +272,8 @@ export async function quarantine(store: Store, args: readonly string[]): Promise
 
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
 export async function rerouteUndeliverable(store: Store, config: Config, id: string, mailbox: string): Promise<string> {
-  if (!isMailbox(mailbox)) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
+  if (!id || !mailbox) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
+  if (!isMailbox(mailbox)) throw new UsageError(`undeliverable reroute: "${mailbox}" is not a mail address the relay can mail (write it as name@example.com)`);
   // Mail building (nodemailer, the templates) loads only for this command.
   const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);
   const sms = await store.undeliverableInboundById(id);

@@ -97,7 +97,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     does: 'an online copy of the store (SQLite; on PostgreSQL use pg_dump); into a directory as smsrelay-backup-<time>.db; an existing file only with --force',
     options: ['--force'],
     words: 3,
-    exits: `0, 73 the file exists (add --force), ${STORE_EXITS}`,
+    exits: `0, 64 on PostgreSQL (the command is for SQLite: use pg_dump), 73 the file exists (add --force), ${STORE_EXITS}`,
   },
   store: {
     usage: 'store copy --from <sqlite file> --to <postgres url>',

@@ -125,7 +125,8 @@ describe('operating the relay', () => {
       [['undeliverable', 'list'], 'unknown undeliverable command "list"'],
       [['quarantine', 'show'], 'quarantine show needs a request id'],
       // The mailbox goes into the reply mail's To: and the Maildir's Delivered-To: as it is written.
-      [['undeliverable', 'reroute', 'id', '<ops@example.com>'], 'undeliverable reroute needs an inbound SMS id and a mail address'],
+      [['undeliverable', 'reroute', 'id', '<ops@example.com>'], 'undeliverable reroute: "<ops@example.com>" is not a mail address the relay can mail'],
+      [['undeliverable', 'reroute', 'id'], 'undeliverable reroute needs an inbound SMS id and a mail address'],
     ] as const) {
       const result = run(args);
       assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
