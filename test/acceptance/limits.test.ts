@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { RCPT_ADDRESSES_PER_RECIPIENT } from '../../src/smtp/intake.ts';
-import { gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { maildirMessages, relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { sendMail } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 /** 85 × "long text " is 850 GSM-7 characters: 6 SMS parts of 153. */
 const SIX_PARTS = 'long text '.repeat(85);
@@ -14,39 +12,25 @@ const SIX_PARTS = 'long text '.repeat(85);
  * later mail or a later day can take is deferred (4xx), so that the client sends it again.
  */
 describe('acceptance limits: permanent when no retry can pass', () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
-  let port: number;
-
-  before(async () => {
-    gateway = await startSimulator();
-    relay = await startTestRelay({
-      ...gatewayYaml(gateway.url),
-      smtp: { trustedNetworks: [] },
-      networks: [{ name: 'lab', cidr: ['127.0.0.1/32'], maxRecipients: 3, dailyParts: 14 }],
-      sms: {
-        domains: ['sms.example.com'],
-        lists: {
-          'trio@sms.example.com': ['+447700900401', '+447700900402', '+447700900403'],
-          'quad@sms.example.com': ['+447700900411', '+447700900412', '+447700900413', '+447700900414'],
-        },
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: [] },
+    networks: [{ name: 'lab', cidr: ['127.0.0.1/32'], maxRecipients: 3, dailyParts: 14 }],
+    sms: {
+      domains: ['sms.example.com'],
+      lists: {
+        'trio@sms.example.com': ['+447700900401', '+447700900402', '+447700900403'],
+        'quad@sms.example.com': ['+447700900411', '+447700900412', '+447700900413', '+447700900414'],
       },
-    });
-    port = relay.relay.smtpPort;
-  });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
+    },
   });
 
   test("a list larger than the sender's limit on its own: 550 5.5.3 naming the list, its size and the limit; one that fits the rest of a mail only: 452", async () => {
-    const alone = await sendMail(port, { to: ['quad@sms.example.com'], body: 'hello' });
+    const alone = await sendMail(suite.port, { to: ['quad@sms.example.com'], body: 'hello' });
     assert.equal(
       `${alone.rcpt[0]?.code} ${alone.rcpt[0]?.text}`,
       '550 5.5.3 Too many phone numbers: the list quad@sms.example.com has 4, more than the 3 one mail may go to (maxRecipients of network lab); split the list or raise the limit',
     );
-    const withOthers = await sendMail(port, { to: ['447700900421@sms.example.com', 'trio@sms.example.com'], body: 'hello' });
+    const withOthers = await sendMail(suite.port, { to: ['447700900421@sms.example.com', 'trio@sms.example.com'], body: 'hello' });
     assert.deepEqual(
       withOthers.rcpt.map((reply) => reply.code),
       [250, 452],
@@ -56,15 +40,15 @@ describe('acceptance limits: permanent when no retry can pass', () => {
 
   test('a mail needing more SMS parts than the whole daily budget: 552 5.3.4 with the figures; within the budget but over what is left today: 451', async () => {
     const three = ['447700900431', '447700900432', '447700900433'].map((number) => `${number}@sms.example.com`);
-    const never = await sendMail(port, { to: three, body: SIX_PARTS });
+    const never = await sendMail(suite.port, { to: three, body: SIX_PARTS });
     assert.equal(
       `${never.data?.code} ${never.data?.text}`,
       "552 5.3.4 Over the daily budget: this mail needs 18 SMS parts, more than lab's whole budget of 14 a day; send a shorter text or to fewer numbers",
     );
     // 12 parts fit the budget of 14, but not what is left today after these 3 (and any earlier test's).
-    const first = await sendMail(port, { to: three, body: 'short' });
+    const first = await sendMail(suite.port, { to: three, body: 'short' });
     assert.equal(first.data?.code, 250, first.data?.text);
-    const later = await sendMail(port, { to: three.slice(0, 2), body: SIX_PARTS });
+    const later = await sendMail(suite.port, { to: three.slice(0, 2), body: SIX_PARTS });
     assert.equal(later.data?.code, 451, later.data?.text);
     assert.match(later.data?.text ?? '', /^4\.7\.1 Sending limit reached: lab has a budget of 14 SMS parts a day \(\d+ used\); try again later$/);
   });
@@ -77,29 +61,15 @@ describe('acceptance limits: permanent when no retry can pass', () => {
  */
 describe('acceptance limits: smtp.maxRecipients counts distinct recipients', () => {
   const MAX_RECIPIENTS = 2;
-  let gateway: Simulator;
-  let relay: TestRelay;
-  let port: number;
-
-  before(async () => {
-    gateway = await startSimulator();
-    relay = await startTestRelay({
-      ...gatewayYaml(gateway.url),
-      smtp: { maxRecipients: MAX_RECIPIENTS },
-      sms: {
-        domains: ['sms.localhost', 'sms.example.com'],
-        lists: { 'pair@sms.example.com': ['+447700900511', '+447700900512'] },
-      },
-    });
-    port = relay.relay.smtpPort;
-  });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
+  const suite = relayWithSimulator({
+    smtp: { maxRecipients: MAX_RECIPIENTS },
+    sms: {
+      domains: ['sms.localhost', 'sms.example.com'],
+      lists: { 'pair@sms.example.com': ['+447700900511', '+447700900512'] },
+    },
   });
 
-  const received = (number: string, text: string) => gateway.simulator.received.filter((sms) => sms.to === number && sms.text === text);
+  const received = (number: string, text: string) => suite.gateway.simulator.received.filter((sms) => sms.to === number && sms.text === text);
 
   test('a number written another way is a repeat: 250 and one SMS; one more number: 452 4.5.3', async () => {
     const to = [
@@ -109,7 +79,7 @@ describe('acceptance limits: smtp.maxRecipients counts distinct recipients', () 
       '00447700900502@sms.example.com',
       '447700900503@sms.localhost',
     ];
-    const result = await sendMail(port, { to, body: 'written twice' });
+    const result = await sendMail(suite.port, { to, body: 'written twice' });
     assert.deepEqual(
       result.rcpt.map((reply) => reply.code),
       [250, 250, 250, 250, 452],
@@ -126,7 +96,7 @@ describe('acceptance limits: smtp.maxRecipients counts distinct recipients', () 
   });
 
   test('a list counts as one recipient, whatever its size', async () => {
-    const result = await sendMail(port, { to: ['pair@sms.example.com', '447700900513@sms.localhost', '447700900514@sms.localhost'], body: 'list' });
+    const result = await sendMail(suite.port, { to: ['pair@sms.example.com', '447700900513@sms.localhost', '447700900514@sms.localhost'], body: 'list' });
     assert.deepEqual(
       result.rcpt.map((reply) => reply.code),
       [250, 250, 452],
@@ -136,19 +106,19 @@ describe('acceptance limits: smtp.maxRecipients counts distinct recipients', () 
   });
 
   test('the postmaster by any of its names is one recipient', async () => {
-    const result = await sendMail(port, { to: ['postmaster', 'Postmaster@sms.localhost', 'postmaster@sms.example.com'], body: 'one postmaster' });
+    const result = await sendMail(suite.port, { to: ['postmaster', 'Postmaster@sms.localhost', 'postmaster@sms.example.com'], body: 'one postmaster' });
     assert.deepEqual(
       result.rcpt.map((reply) => reply.code),
       [250, 250, 250],
     );
     assert.equal(result.data?.code, 250, result.data?.text);
-    await waitFor('the Maildir file', () => maildirMessages(relay.maildir).some((mail) => mail.includes('one postmaster')));
+    await waitFor('the Maildir file', () => maildirMessages(suite.relay.maildir).some((mail) => mail.includes('one postmaster')));
   });
 
   test('one number written in endless ways meets the SMTP layer cap on addresses: 452 4.5.3, and one SMS', async () => {
     const cap = MAX_RECIPIENTS * RCPT_ADDRESSES_PER_RECIPIENT;
     const to = Array.from({ length: cap + 1 }, (_, index) => `447700900521-${index + 1}@sms.localhost`);
-    const result = await sendMail(port, { to, body: 'endless' });
+    const result = await sendMail(suite.port, { to, body: 'endless' });
     assert.deepEqual(
       result.rcpt.map((reply) => reply.code),
       [...Array.from({ length: cap }, () => 250), 452],

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import type { AcceptanceService } from '../../src/acceptance/service.ts';
 import { type RelayErrorCode, toSmtpError } from '../../src/errors.ts';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { message, type Reply, sendMail } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 const OPTED_OUT = '+447700900301';
 
@@ -17,19 +15,15 @@ const OPTED_OUT = '+447700900301';
  * a mail over SMTP gets; an accepted submission is committed and reaches the gateway.
  */
 describe('the acceptance service: one entry point per stage, for every input', () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+  });
   let service: AcceptanceService;
 
   before(async () => {
-    gateway = await startSimulator();
-    relay = await startTestRelay({
-      ...gatewayYaml(gateway.url),
-      smtp: { trustedNetworks: ['127.0.0.1/32'] },
-      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-    });
-    service = relay.relay.acceptance;
-    await relay.relay.store.acceptInbound({
+    service = suite.relay.relay.acceptance;
+    await suite.relay.relay.store.acceptInbound({
       id: 'stop-1',
       provider: 'intellisoftware',
       providerId: 'stop-1',
@@ -41,11 +35,6 @@ describe('the acceptance service: one entry point per stage, for every input', (
       optOut: { action: 'stop', keyword: 'STOP' },
       route: undefined,
     });
-  });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
   });
 
   /** A submission without SMTP: sender, each recipient, the message; the first refusal or the accepted mail. */
@@ -79,7 +68,7 @@ describe('the acceptance service: one entry point per stage, for every input', (
       const outcome = await submit([to], body);
       assert.ok(!outcome.ok, 'refused');
       assert.equal(outcome.error.code, code);
-      const smtp = await sendMail(relay.relay.smtpPort, { to: [to], body });
+      const smtp = await sendMail(suite.port, { to: [to], body });
       const reply: Reply | undefined = stage === 'rcpt' ? smtp.rcpt[0] : smtp.data;
       const expected = toSmtpError(outcome.error);
       assert.equal(`${reply?.code} ${reply?.text}`, `${expected.responseCode} ${expected.message}`);
@@ -90,9 +79,9 @@ describe('the acceptance service: one entry point per stage, for every input', (
     const outcome = await submit(['447700900310@sms.example.com', '07700900311@sms.example.com'], 'from the console');
     assert.ok(outcome.ok && 'numbers' in outcome, outcome.ok ? 'texted' : outcome.error.message);
     assert.equal(outcome.numbers, 2);
-    assert.deepEqual((await relay.relay.store.smsOf(outcome.id)).map((sms) => sms.number).sort(), ['+447700900310', '+447700900311']);
+    assert.deepEqual((await suite.relay.relay.store.smsOf(outcome.id)).map((sms) => sms.number).sort(), ['+447700900310', '+447700900311']);
     await waitFor('both SMS', () =>
-      ['447700900310', '447700900311'].every((to) => gateway.simulator.received.some((sms) => sms.to === to && sms.text === 'from the console')),
+      ['447700900310', '447700900311'].every((to) => suite.gateway.simulator.received.some((sms) => sms.to === to && sms.text === 'from the console')),
     );
   });
 
@@ -108,7 +97,7 @@ describe('the acceptance service: one entry point per stage, for every input', (
     assert.ok(added.ok);
     const outcome = await service.message(added.transaction, Buffer.from('From: plc@example.com\r\nSubject: pump\r\nPump 3 failure\r\n'));
     assert.ok(outcome.ok, outcome.ok ? '' : outcome.error.message);
-    const db = new BetterSqlite3(join(relay.config.dataDir, 'smsrelay.db'), { readonly: true });
+    const db = new BetterSqlite3(join(suite.relay.config.dataDir, 'smsrelay.db'), { readonly: true });
     try {
       const row = db.prepare('SELECT headers, text FROM messages WHERE id = ?').get(outcome.id) as { headers: string; text: string };
       assert.equal(row.headers, 'From: plc@example.com\r\nSubject: pump\r\n');

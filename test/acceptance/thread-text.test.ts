@@ -6,34 +6,28 @@
  * general rules. A reply with no new text is refused with NO_NEW_TEXT, not sent as its subject.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { STORE_FILE } from '../../src/relay.ts';
 import { Templates } from '../../src/mailer/templates.ts';
 import { buildReplyMail, replyMailOptions } from '../../src/replies/reply-mail.ts';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { sendMail } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 const PHONE = '+447700900123';
 const PHONE_ADDRESS = '447700900123@sms.example.com';
 
 describe("thread-first text: the quoted copy of the relay's own reply mail is cut", () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+  });
   let sentBody = '';
   let replyId = '';
 
   before(async () => {
-    gateway = await startSimulator();
-    relay = await startTestRelay({
-      ...gatewayYaml(gateway.url),
-      smtp: { trustedNetworks: ['127.0.0.1/32'] },
-      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-    });
-    const options = replyMailOptions(relay.config, new Templates());
+    const options = replyMailOptions(suite.relay.config, new Templates());
     const received = {
       number: PHONE,
       text: 'Πού είσαι; Η πύλη είναι κλειστή.',
@@ -45,7 +39,7 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
     const built = await buildReplyMail(received, route, options);
     replyId = built.messageIdHeader;
     sentBody = built.mail.raw.toString('utf8').split('\r\n\r\n').slice(1).join('\r\n\r\n');
-    await relay.relay.store.acceptInbound({
+    await suite.relay.relay.store.acceptInbound({
       id: 'mo-1',
       provider: 'intellisoftware',
       providerId: 'mo-1',
@@ -57,11 +51,6 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
       route: { mailbox: route.mailbox, context: 'ctx-greek', mail: { ...built.mail, messageId: 'mo-1' }, messageIdHeader: built.messageIdHeader },
     });
   });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
-  });
 
   /** Albanian Outlook: a header block in a language the general rules do not know, the copy unquoted. */
   function albanianReply(text: string): string {
@@ -70,19 +59,19 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
   }
 
   async function sendReply(body: string, subject = 'PËRGJ: SMS from +44 7700 900123'): Promise<ReturnType<typeof sendMail>> {
-    return sendMail(relay.relay.smtpPort, { to: [PHONE_ADDRESS], subject, body, headers: { 'In-Reply-To': replyId, References: replyId } });
+    return sendMail(suite.port, { to: [PHONE_ADDRESS], subject, body, headers: { 'In-Reply-To': replyId, References: replyId } });
   }
 
   test('an Albanian Outlook reply: only the new text reaches the phone', async () => {
     const smtp = await sendReply(albanianReply('Έρχομαι σε δέκα λεπτά.'));
     assert.equal(smtp.data?.code, 250, smtp.data?.text);
-    await waitFor('the SMS', () => gateway.simulator.received.some((sms) => sms.to === '447700900123' && sms.text.startsWith('Έρχομαι')));
-    const sms = gateway.simulator.received.find((entry) => entry.text.startsWith('Έρχομαι'));
+    await waitFor('the SMS', () => suite.gateway.simulator.received.some((sms) => sms.to === '447700900123' && sms.text.startsWith('Έρχομαι')));
+    const sms = suite.gateway.simulator.received.find((entry) => entry.text.startsWith('Έρχομαι'));
     assert.equal(sms?.text, 'Έρχομαι σε δέκα λεπτά.');
   });
 
   test('a reply with nothing above the quote is refused with 554 5.6.0, not sent as its subject', async () => {
-    const smtp = await sendMail(relay.relay.smtpPort, {
+    const smtp = await sendMail(suite.port, {
       to: [PHONE_ADDRESS],
       subject: 'Re: SMS from +44 7700 900123',
       body: `On Fri, 20 Mar 2026 at 08:48, ${PHONE_ADDRESS} wrote:\r\n> Where are you?\r\n`,
@@ -105,8 +94,8 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
   test('an attribution Gmail wrapped over two lines goes whole: its first line is not sent, nor sent alone', async () => {
     const smtp = await sendReply(gmailWrappedReply('Θα είμαι εκεί στις εννιά.'), 'Re: SMS from +44 7700 900123');
     assert.equal(smtp.data?.code, 250, smtp.data?.text);
-    await waitFor('the SMS', () => gateway.simulator.received.some((sms) => sms.text.startsWith('Θα είμαι')));
-    const sms = gateway.simulator.received.find((entry) => entry.text.startsWith('Θα είμαι'));
+    await waitFor('the SMS', () => suite.gateway.simulator.received.some((sms) => sms.text.startsWith('Θα είμαι')));
+    const sms = suite.gateway.simulator.received.find((entry) => entry.text.startsWith('Θα είμαι'));
     assert.equal(sms?.text, 'Θα είμαι εκεί στις εννιά.');
     const empty = await sendReply(gmailWrappedReply(''), 'Re: SMS from +44 7700 900123');
     assert.equal(empty.data?.code, 554, empty.data?.text);
@@ -128,7 +117,7 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
       [{}, 'Automatische Antwort: SMS from +44 7700 900123', 'its subject says so'],
     ];
     for (const [headers, subject, reason] of marks) {
-      const smtp = await sendMail(relay.relay.smtpPort, {
+      const smtp = await sendMail(suite.port, {
         to: [PHONE_ADDRESS],
         subject: subject ?? 'Re: SMS from +44 7700 900123',
         body: 'I am out of the office until Monday.',
@@ -137,26 +126,26 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
       assert.equal(smtp.data?.code, 550, JSON.stringify(headers));
       assert.equal(smtp.data?.text, `5.7.1 Not sent as SMS: it is an automatic answer to the relay's reply mail, not a person's (${reason})`);
     }
-    const alert = await sendMail(relay.relay.smtpPort, {
+    const alert = await sendMail(suite.port, {
       to: [PHONE_ADDRESS],
       subject: 'Disk full on db1',
       body: 'Disk full on db1: 98% used.',
       headers: { 'Auto-Submitted': 'auto-generated', 'X-Auto-Response-Suppress': 'All', Precedence: 'bulk' },
     });
     assert.equal(alert.data?.code, 250, alert.data?.text);
-    await waitFor('the alert', () => gateway.simulator.received.some((sms) => sms.text === 'Disk full on db1: 98% used.'));
-    assert.ok(!gateway.simulator.received.some((sms) => sms.text.includes('out of the office')));
+    await waitFor('the alert', () => suite.gateway.simulator.received.some((sms) => sms.text === 'Disk full on db1: 98% used.'));
+    assert.ok(!suite.gateway.simulator.received.some((sms) => sms.text.includes('out of the office')));
   });
 
   test('after retention erased the reply mail, the general rules decide (the unknown block stays)', async () => {
     // What `store.retention` does to a sent mail's content (this one is still queued: no mail server here).
-    const db = new Database(join(relay.config.dataDir, STORE_FILE));
+    const db = new Database(join(suite.relay.config.dataDir, STORE_FILE));
     db.prepare("UPDATE mail_out SET raw = x'' WHERE kind = 'reply'").run();
     db.close();
     const smtp = await sendReply(albanianReply('Ναι, ανοίγω τώρα.'));
     assert.equal(smtp.data?.code, 250, smtp.data?.text);
-    await waitFor('the SMS', () => gateway.simulator.received.some((sms) => sms.text.startsWith('Ναι, ανοίγω')));
-    const sms = gateway.simulator.received.find((entry) => entry.text.startsWith('Ναι, ανοίγω'));
+    await waitFor('the SMS', () => suite.gateway.simulator.received.some((sms) => sms.text.startsWith('Ναι, ανοίγω')));
+    const sms = suite.gateway.simulator.received.find((entry) => entry.text.startsWith('Ναι, ανοίγω'));
     assert.match(sms?.text ?? '', /^Ναι, ανοίγω τώρα\.\n\nNga: /);
   });
 });

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
-import { freePort, gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { freePort, gatewayYaml, removeDir, type Simulator, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
@@ -60,7 +60,7 @@ describeOnPostgres('two relays on one PostgreSQL share their limits and the gate
   }
   const [a, b] = relays as [TestRelay, TestRelay];
   /** How often the gateway got an SMS for `to`, at either host. */
-  let primary: Awaited<ReturnType<typeof startSimulator>> | undefined;
+  let primary: Simulator | undefined;
   const sentTo = (to: string) => [gateway, primary].flatMap((host) => host?.simulator.received ?? []).filter((sms) => sms.to === to).length;
 
   test('a gateway host one relay found failing is skipped by the other too (the failover breaker is shared)', async () => {

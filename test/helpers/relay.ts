@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { type Config, loadConfig } from '../../src/config/load.ts';
@@ -72,6 +73,56 @@ export async function startTestRelay(
 
 export async function startSimulator(options: Partial<Omit<IntelliSoftwareSimulatorOptions, 'username' | 'password' | 'logger'>> & { port?: number } = {}) {
   return IntelliSoftwareSimulator.listen({ ...GATEWAY_ACCOUNT, logger: createLogger(LOG_LEVEL), ...options });
+}
+
+export type Simulator = Awaited<ReturnType<typeof startSimulator>>;
+
+export interface RelayWithSimulatorOptions {
+  /** The simulator's behaviour (numbers it refuses, webhook timing, …). */
+  readonly simulator?: Parameters<typeof startSimulator>[0];
+  /** What startRelay takes besides the config (a test's clock, its login pause, …). */
+  readonly start?: Parameters<typeof startRelay>[2];
+}
+
+/** What {@link relayWithSimulator} started; each getter throws until the suite's `before` has started it. */
+export interface RelayWithSimulator {
+  readonly gateway: Simulator;
+  readonly relay: TestRelay;
+  /** The relay's SMTP port. */
+  readonly port: number;
+}
+
+/**
+ * Called in a `describe`: a simulated gateway and a relay pointed at it (`yaml` over
+ * {@link gatewayYaml}), started before the suite's tests and stopped, its data dir removed, after them.
+ */
+export function relayWithSimulator(yaml: object = {}, options: RelayWithSimulatorOptions = {}): RelayWithSimulator {
+  let gateway: Simulator | undefined;
+  let relay: TestRelay | undefined;
+  before(async () => {
+    gateway = await startSimulator(options.simulator);
+    relay = await startTestRelay({ ...gatewayYaml(gateway.url), ...yaml }, {}, tempDir(), options.start);
+  });
+  after(async () => {
+    await relay?.stop();
+    await gateway?.close();
+    if (relay) removeDir(relay.dir);
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('relayWithSimulator: its gateway and relay exist only once the suite has started');
+    return value;
+  };
+  return {
+    get gateway() {
+      return started(gateway);
+    },
+    get relay() {
+      return started(relay);
+    },
+    get port() {
+      return started(relay).relay.smtpPort;
+    },
+  };
 }
 
 /** Mails the relay wrote into its Maildir (new/), oldest first. */

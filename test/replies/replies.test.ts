@@ -8,12 +8,10 @@ import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { STORE_FILE } from '../../src/relay.ts';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { gatewayYaml, removeDir, type Simulator, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink, type SunkMail } from '../helpers/smtp-sink.ts';
 import { sleep } from '../helpers/wait.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 const TOKEN = 'test-webhook-token-0123456789';
 const WEBHOOK_PATHS = webhookPaths('intellisoftware');

@@ -17,10 +17,8 @@ import { RelayError } from '../../src/errors.ts';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
-import { gatewayYaml, maildirMessages, relayEnvironment, removeDir, startSimulator, tempDir, waitFor } from '../helpers/relay.ts';
+import { gatewayYaml, maildirMessages, relayEnvironment, removeDir, type Simulator, startSimulator, tempDir, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 const TOKEN = 'test-webhook-token-0123456789';

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { describe, test } from 'node:test';
+import { maildirMessages, waitFor, relayWithSimulator } from '../helpers/relay.ts';
 import { type Reply, SmtpDialog } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 /** The replies to one transaction written as raw lines, exactly as an old device writes them (a client library would normalise them). */
 async function transaction(
@@ -33,24 +31,10 @@ const said = (reply: Reply | undefined) => `${reply?.code} ${reply?.text}`;
  * (strict_rfc821_envelopes = no): read as written, and held to every rule any other address is.
  */
 describe('envelope addresses as old devices write them', () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
-  let port: number;
-
-  before(async () => {
-    gateway = await startSimulator();
-    relay = await startTestRelay({
-      ...gatewayYaml(gateway.url),
-      smtp: { trustedNetworks: ['127.0.0.1/32'] },
-      sms: { domains: ['sms.localhost'], defaultRegion: 'GB' },
-      networks: [{ name: 'ups', cidr: ['127.0.0.3/32'], senders: ['@example.com'] }],
-    });
-    port = relay.relay.smtpPort;
-  });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.localhost'], defaultRegion: 'GB' },
+    networks: [{ name: 'ups', cidr: ['127.0.0.3/32'], senders: ['@example.com'] }],
   });
 
   test('without brackets, a quoted local part, a sender without domain, a trailing dot: 250, and the SMS is sent', async () => {
@@ -62,14 +46,14 @@ describe('envelope addresses as old devices write them', () => {
       ['MAIL FROM: "UPS Rack 2"@example.com. SIZE=100', 'RCPT TO: <447700900505@sms.localhost>'],
     ] as const;
     for (const [index, [mail, rcpt]] of cases.entries()) {
-      const result = await transaction(port, mail, rcpt, `on battery ${index}`);
+      const result = await transaction(suite.port, mail, rcpt, `on battery ${index}`);
       assert.equal(said(result.mail), '250 2.1.0 Accepted', mail);
       assert.equal(said(result.rcpt), '250 2.1.5 Accepted', rcpt);
       assert.match(said(result.data), /^250 2\.6\.0 Ok: queued as /, `${mail} / ${rcpt}`);
     }
     for (const [index] of cases.entries()) {
       const to = `44770090050${index + 1}`;
-      await waitFor(`the SMS to ${to}`, () => gateway.simulator.received.some((sms) => sms.to === to && sms.text.includes(`on battery ${index}`)));
+      await waitFor(`the SMS to ${to}`, () => suite.gateway.simulator.received.some((sms) => sms.to === to && sms.text.includes(`on battery ${index}`)));
     }
   });
 
@@ -78,74 +62,76 @@ describe('envelope addresses as old devices write them', () => {
       ['MAIL FROM:<"UPS Rack 1"@example.com.>', '"UPS Rack 1"@example.com'],
       ['MAIL FROM: ups', 'ups'],
     ] as const) {
-      const result = await transaction(port, mail, 'RCPT TO: postmaster@sms.localhost.', `envelope of ${from}`);
+      const result = await transaction(suite.port, mail, 'RCPT TO: postmaster@sms.localhost.', `envelope of ${from}`);
       assert.match(said(result.data), /^250 2\.6\.0 /, mail);
-      const file = await waitFor(`the Maildir file from ${from}`, () => maildirMessages(relay.maildir).find((text) => text.includes(`envelope of ${from}`)));
+      const file = await waitFor(`the Maildir file from ${from}`, () =>
+        maildirMessages(suite.relay.maildir).find((text) => text.includes(`envelope of ${from}`)),
+      );
       assert.ok(file.startsWith(`Return-Path: <${from}>\nDelivered-To: postmaster@sms.localhost\n`), file.slice(0, 200));
     }
   });
 
   test('every rule still holds: relaying, routing characters, sender policy, parameters', async () => {
-    const relayed = await transaction(port, 'MAIL FROM: ups@example.com', 'RCPT TO: 447700900123@example.net.');
+    const relayed = await transaction(suite.port, 'MAIL FROM: ups@example.com', 'RCPT TO: 447700900123@example.net.');
     assert.equal(said(relayed.rcpt), '550 5.7.1 Relaying denied: example.net is not an SMS domain of this relay');
-    const routed = await transaction(port, 'MAIL FROM: ups@example.com', 'RCPT TO:<"447700900123@example.net"@sms.localhost>');
+    const routed = await transaction(suite.port, 'MAIL FROM: ups@example.com', 'RCPT TO:<"447700900123@example.net"@sms.localhost>');
     assert.equal(said(routed.rcpt), '550 5.7.1 Relaying denied: routed or quoted addresses are not accepted, only <phone number>@domain');
-    const percent = await transaction(port, 'MAIL FROM: ups@example.com', 'RCPT TO: 447700900123%example.net@sms.localhost');
+    const percent = await transaction(suite.port, 'MAIL FROM: ups@example.com', 'RCPT TO: 447700900123%example.net@sms.localhost');
     assert.equal(percent.rcpt?.code, 550);
     // A sender without a domain is no sender of a network that lists domains.
-    const domainless = await transaction(port, 'MAIL FROM:<ups>', 'RCPT TO: 447700900123@sms.localhost', undefined, '127.0.0.3');
+    const domainless = await transaction(suite.port, 'MAIL FROM:<ups>', 'RCPT TO: 447700900123@sms.localhost', undefined, '127.0.0.3');
     assert.match(said(domainless.mail), /^550 5\.7\.1 Sender refused: ups may not send through ups/);
     const quoted = await transaction(
-      port,
+      suite.port,
       'MAIL FROM:<"UPS Rack 1"@example.com>',
       'RCPT TO: 447700900506@sms.localhost',
       'from the listed network',
       '127.0.0.3',
     );
     assert.match(said(quoted.data), /^250 2\.6\.0 /);
-    const unknown = await transaction(port, 'MAIL FROM: ups@example.com FOO=BAR', 'RCPT TO: 447700900123@sms.localhost');
+    const unknown = await transaction(suite.port, 'MAIL FROM: ups@example.com FOO=BAR', 'RCPT TO: 447700900123@sms.localhost');
     assert.equal(said(unknown.mail), '555 5.5.4 Unsupported MAIL FROM parameter FOO');
     // A CR LF smuggled into a parameter through xtext stays refused.
-    const injected = await transaction(port, 'MAIL FROM: ups@example.com ENVID=a+0D+0AX-Injected:+20yes', 'RCPT TO: 447700900123@sms.localhost');
+    const injected = await transaction(suite.port, 'MAIL FROM: ups@example.com ENVID=a+0D+0AX-Injected:+20yes', 'RCPT TO: 447700900123@sms.localhost');
     assert.equal(injected.mail.code, 501);
     // A control character in a quoted local part is no quoted string.
-    const control = await transaction(port, 'MAIL FROM:<"UPS\u0001Rack"@example.com>', 'RCPT TO: 447700900123@sms.localhost');
+    const control = await transaction(suite.port, 'MAIL FROM:<"UPS\u0001Rack"@example.com>', 'RCPT TO: 447700900123@sms.localhost');
     assert.equal(control.mail.code, 501);
   });
 
   test('what is still refused says what to write instead', async () => {
     for (const mail of ['MAIL FROM:<ups rack@example.com>', 'MAIL FROM:<"UPS Rack 1@example.com>', 'MAIL FROM: <ups@example.com', 'MAIL FROM:']) {
-      const result = await transaction(port, mail, 'RCPT TO: 447700900123@sms.localhost');
+      const result = await transaction(suite.port, mail, 'RCPT TO: 447700900123@sms.localhost');
       assert.equal(said(result.mail), '501 5.1.7 Bad sender address syntax: write MAIL FROM:<name@example.com>, then any parameters', mail);
     }
     for (const rcpt of ['RCPT TO:<447700900123>', 'RCPT TO:<>', 'RCPT TO: 447700900123@', 'RCPT TO:<447700900123@sms..localhost>']) {
-      const result = await transaction(port, 'MAIL FROM: ups@example.com', rcpt);
+      const result = await transaction(suite.port, 'MAIL FROM: ups@example.com', rcpt);
       assert.equal(said(result.rcpt), '501 5.1.3 Bad recipient address syntax: write RCPT TO:<phone number@SMS domain>, then any parameters', rcpt);
     }
     // A number written with spaces keeps its own answer.
-    const spaced = await transaction(port, 'MAIL FROM: ups@example.com', 'RCPT TO:<447 700 900123@sms.localhost>');
+    const spaced = await transaction(suite.port, 'MAIL FROM: ups@example.com', 'RCPT TO:<447 700 900123@sms.localhost>');
     assert.equal(said(spaced.rcpt), '501 5.1.3 Write the number without spaces: <447700900123@sms.localhost>');
   });
 
   test('a refusal names what is wrong: a parameter, an overlong ENVID or address, UTF-8 without SMTPUTF8', async () => {
     const rcpt = 'RCPT TO:<447700900123@sms.localhost>';
-    const envid = await transaction(port, 'MAIL FROM:<o@example.com> ENVID=<>\u0001', rcpt);
+    const envid = await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=<>\u0001', rcpt);
     assert.equal(said(envid.mail), '501 5.5.4 Bad ENVID parameter: its value holds a control character');
-    const injected = await transaction(port, 'MAIL FROM:<o@example.com> RET=HDRS ENVID=a+0D+0AX-Injected:+20yes', rcpt);
+    const injected = await transaction(suite.port, 'MAIL FROM:<o@example.com> RET=HDRS ENVID=a+0D+0AX-Injected:+20yes', rcpt);
     assert.equal(said(injected.mail), '501 5.5.4 Bad ENVID parameter: its value holds a control character');
-    const overlongEnvid = await transaction(port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(101)}`, rcpt);
+    const overlongEnvid = await transaction(suite.port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(101)}`, rcpt);
     assert.equal(said(overlongEnvid.mail), '501 5.5.4 ENVID too long: 101 characters, at most 100 (RFC 3461 §4.4)');
-    assert.equal((await transaction(port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(100)}`, rcpt)).mail.code, 250);
+    assert.equal((await transaction(suite.port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(100)}`, rcpt)).mail.code, 250);
     // A local part over RFC 5321's 64 octets is taken, as Postfix takes it; past the mailbox's limit it is refused as too long.
-    assert.equal((await transaction(port, `MAIL FROM:<${'o'.repeat(100)}@example.com>`, rcpt)).mail.code, 250);
-    const overlong = await transaction(port, `MAIL FROM:<${'o'.repeat(498)}@example.com>`, rcpt);
+    assert.equal((await transaction(suite.port, `MAIL FROM:<${'o'.repeat(100)}@example.com>`, rcpt)).mail.code, 250);
+    const overlong = await transaction(suite.port, `MAIL FROM:<${'o'.repeat(498)}@example.com>`, rcpt);
     assert.equal(said(overlong.mail), '501 5.1.7 Sender address too long: 510 characters, at most 253 (RFC 5321 §4.5.3.1.3)');
-    const overlongRcpt = await transaction(port, 'MAIL FROM:<o@example.com>', `RCPT TO:<${'4'.repeat(250)}@sms.localhost>`);
+    const overlongRcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `RCPT TO:<${'4'.repeat(250)}@sms.localhost>`);
     assert.equal(said(overlongRcpt.rcpt), '501 5.1.3 Recipient address too long: 264 characters, at most 253 (RFC 5321 §4.5.3.1.3)');
-    const undeclared = await transaction(port, 'MAIL FROM:<jörg@example.com>', rcpt);
+    const undeclared = await transaction(suite.port, 'MAIL FROM:<jörg@example.com>', rcpt);
     assert.equal(said(undeclared.mail), '553 5.6.7 Must declare SMTPUTF8 to send a UTF-8 address: add SMTPUTF8 to MAIL FROM');
-    assert.equal((await transaction(port, 'MAIL FROM:<jörg@example.com> SMTPUTF8', rcpt)).mail.code, 250);
+    assert.equal((await transaction(suite.port, 'MAIL FROM:<jörg@example.com> SMTPUTF8', rcpt)).mail.code, 250);
     // An A-label domain is ASCII: no SMTPUTF8 needed.
-    assert.equal((await transaction(port, 'MAIL FROM:<ups@xn--mnchen-3ya.example>', rcpt)).mail.code, 250);
+    assert.equal((await transaction(suite.port, 'MAIL FROM:<ups@xn--mnchen-3ya.example>', rcpt)).mail.code, 250);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { SMTPServer } from 'smtp-server';
 import {
   describeCase,
@@ -12,35 +12,20 @@ import {
   SMUGGLING_SEQUENCES,
   wireData,
 } from '../helpers/fuzz-cases.ts';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { sendMail, SmtpDialog } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 /** At least 2,000 (the brief); ~15 s on two cores. bench/fuzz.ts runs 20,000 and more. */
 const CASES = 2000;
 const SEED = `0x${FUZZ_SEED.toString(16)}`;
 
 describe('SMTP/MIME fuzz against one relay', () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
-  let port: number;
-
-  before(async () => {
-    gateway = await startSimulator();
-    relay = await startTestRelay(fuzzRelayYaml(gatewayYaml(gateway.url)));
-    port = relay.relay.smtpPort;
-  });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
-  });
+  const suite = relayWithSimulator(fuzzRelayYaml({}));
 
   test(`${CASES} seeded cases (mulberry32, seed ${SEED}): every command answered in time, every DATA answered 2xx/4xx/5xx with text, the relay still up`, {
     timeout: 180_000,
   }, async (t) => {
-    const summary = await runFuzz({ port, seed: FUZZ_SEED, cases: CASES, concurrency: 4, replyTimeoutMs: 5000 });
+    const summary = await runFuzz({ port: suite.port, seed: FUZZ_SEED, cases: CASES, concurrency: 4, replyTimeoutMs: 5000 });
     for (const line of formatSummary(summary)) t.diagnostic(line);
     t.diagnostic(`reproduce one case: FUZZ_SEED=${SEED} FUZZ_CASE=<index> node --import tsx bench/fuzz.ts`);
 
@@ -63,15 +48,15 @@ describe('SMTP/MIME fuzz against one relay', () => {
     // Cases of the 20,000-case run (bench/fuzz.ts) that met an internal error: an attachment mailparser
     // gave no type (`Content-Type: ;` where the fallback parser reads the mail) made the 250's note throw.
     for (const first of [2396, 6527]) {
-      const known = await runFuzz({ port, seed: FUZZ_SEED, first, cases: 1, concurrency: 1, replyTimeoutMs: 5000 });
+      const known = await runFuzz({ port: suite.port, seed: FUZZ_SEED, first, cases: 1, concurrency: 1, replyTimeoutMs: 5000 });
       assert.deepEqual([...known.failures, ...known.internalErrors], [], `case ${first}`);
     }
 
     // Never crashed: a plain good mail still becomes an SMS, and /healthz says ok.
-    const result = await sendMail(port, { to: ['447700900999@sms.localhost'], body: 'still alive after the fuzz run' });
+    const result = await sendMail(suite.port, { to: ['447700900999@sms.localhost'], body: 'still alive after the fuzz run' });
     assert.equal(result.data?.code, 250, result.data?.text);
-    await waitFor('the SMS after the fuzz run', () => gateway.simulator.received.some((sms) => sms.text === 'still alive after the fuzz run'));
-    const health = await fetch(`http://127.0.0.1:${relay.relay.httpPort}/healthz`);
+    await waitFor('the SMS after the fuzz run', () => suite.gateway.simulator.received.some((sms) => sms.text === 'still alive after the fuzz run'));
+    const health = await fetch(`http://127.0.0.1:${suite.relay.relay.httpPort}/healthz`);
     const body = (await health.json()) as { status?: string };
     assert.equal(health.status, 200);
     assert.equal(body.status, 'ok');

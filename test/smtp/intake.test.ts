@@ -1,64 +1,38 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import nodemailer from 'nodemailer';
 import { loadConfig } from '../../src/config/load.ts';
 import { STORE_FILE, startRelay } from '../../src/relay.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import {
-  gatewayYaml,
-  maildirMessages,
-  relayEnvironment,
-  removeDir,
-  startSimulator,
-  startTestRelay,
-  tempDir,
-  type TestRelay,
-  waitFor,
-} from '../helpers/relay.ts';
+import { maildirMessages, relayEnvironment, relayWithSimulator, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 const LIST_OF_250 = Array.from({ length: 250 }, (_, index) => `+447700900${500 + index}`);
 const INVALID = '447700900999';
 
 describe('SMTP intake → gateway', () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
-  let port: number;
-
-  before(async () => {
-    gateway = await startSimulator({ invalidNumbers: [INVALID] });
-    relay = await startTestRelay(
-      {
-        ...gatewayYaml(gateway.url),
-        smtp: { maxRecipients: 5, maxMessageBytes: 20_000, trustedNetworks: ['127.0.0.1/32'] },
-        sms: {
-          domains: ['sms.localhost', 'sms.example.com'],
-          defaultRegion: 'GB',
-          lists: {
-            'oncall@sms.example.com': ['07700 900201', '+447700900202'],
-            'everyone@sms.example.com': LIST_OF_250,
-          },
+  const suite = relayWithSimulator(
+    {
+      smtp: { maxRecipients: 5, maxMessageBytes: 20_000, trustedNetworks: ['127.0.0.1/32'] },
+      sms: {
+        domains: ['sms.localhost', 'sms.example.com'],
+        defaultRegion: 'GB',
+        lists: {
+          'oncall@sms.example.com': ['07700 900201', '+447700900202'],
+          'everyone@sms.example.com': LIST_OF_250,
         },
-        delivery: { retryMinDelay: '100ms', retryMaxDelay: '500ms' },
       },
-      {},
-    );
-    port = relay.relay.smtpPort;
-  });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
-  });
+      delivery: { retryMinDelay: '100ms', retryMaxDelay: '500ms' },
+    },
+    { simulator: { invalidNumbers: [INVALID] } },
+  );
 
-  const received = (to: string) => gateway.simulator.received.filter((sms) => sms.to === to);
+  const received = (to: string) => suite.gateway.simulator.received.filter((sms) => sms.to === to);
 
   test('a mail from a real SMTP client gets 250 with its message id, and the gateway gets the SMS', async () => {
-    const client = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port: suite.port, secure: false, ignoreTLS: true });
     const info = await client.sendMail({
       from: 'alice@example.com',
       to: '447700900123@sms.localhost',
@@ -73,7 +47,7 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('an attachment is named as not sent, in the 250 and in the "no text" 554; a signature image inside the HTML is not', async () => {
-    const client = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port: suite.port, secure: false, ignoreTLS: true });
     try {
       const info = await client.sendMail({
         from: 'alice@example.com',
@@ -112,8 +86,8 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('several recipients of one mail go in one gateway request', async () => {
-    const before = gateway.simulator.requests;
-    const result = await sendMail(port, {
+    const before = suite.gateway.simulator.requests;
+    const result = await sendMail(suite.port, {
       to: ['447700900131@sms.localhost', '+447700900132@sms.localhost', '00447700900133@sms.localhost'],
       body: 'three at once',
     });
@@ -123,11 +97,11 @@ describe('SMTP intake → gateway', () => {
     );
     assert.equal(result.data?.code, 250);
     await waitFor('three SMS', () => ['447700900131', '447700900132', '447700900133'].every((to) => received(to).length === 1));
-    assert.equal(gateway.simulator.requests - before, 1);
+    assert.equal(suite.gateway.simulator.requests - before, 1);
   });
 
   test('a distribution list expands to its members; a number named twice gets one SMS', async () => {
-    const result = await sendMail(port, {
+    const result = await sendMail(suite.port, {
       to: ['oncall@sms.example.com', '447700900202@sms.example.com'],
       body: 'page the on-call team',
     });
@@ -136,13 +110,13 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('national numbers use the default region', async () => {
-    const result = await sendMail(port, { to: ['07700900141@sms.localhost'], body: 'national' });
+    const result = await sendMail(suite.port, { to: ['07700900141@sms.localhost'], body: 'national' });
     assert.equal(result.rcpt[0]?.code, 250);
     await waitFor('the SMS', () => received('447700900141').length === 1);
   });
 
   test('foreign domains and relay tricks are refused with 550 5.7.1', async () => {
-    const dialog = await SmtpDialog.open(port);
+    const dialog = await SmtpDialog.open(suite.port);
     await dialog.command('EHLO client.example.com');
     await dialog.command('MAIL FROM:<alice@example.com>');
     for (const address of [
@@ -162,7 +136,7 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('a bad number is refused at RCPT with 550 5.1.3 and the reason', async () => {
-    const result = await sendMail(port, { to: ['12@sms.localhost', 'hello@sms.localhost', '+999123456@sms.localhost'] });
+    const result = await sendMail(suite.port, { to: ['12@sms.localhost', 'hello@sms.localhost', '+999123456@sms.localhost'] });
     assert.deepEqual(
       result.rcpt.map((reply) => `${reply.code} ${reply.enhanced}`),
       ['550 5.1.3', '550 5.1.3', '550 5.1.3'],
@@ -174,7 +148,7 @@ describe('SMTP intake → gateway', () => {
   });
 
   test("a number written with spaces gets 501 5.1.3 saying how to write it, not smtp-server's syntax error", async () => {
-    const dialog = await SmtpDialog.open(port);
+    const dialog = await SmtpDialog.open(suite.port);
     await dialog.command('EHLO client.example.com');
     await dialog.command('MAIL FROM:<alice@example.com>');
     for (const [address, written] of [
@@ -194,7 +168,7 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('a MAIL or RCPT parameter of an extension the relay does not offer gets 555 5.5.4 (RFC 5321 §4.1.1.11); the offered ones pass', async () => {
-    const dialog = await SmtpDialog.open(port);
+    const dialog = await SmtpDialog.open(suite.port);
     await dialog.command('EHLO client.example.com');
     const unknownMail = await dialog.command('MAIL FROM:<alice@example.com> FOO=BAR');
     assert.equal(`${unknownMail.code} ${unknownMail.text}`, '555 5.5.4 Unsupported MAIL FROM parameter FOO');
@@ -208,9 +182,9 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('SIZE: a declared size over the limit is refused at MAIL, a bigger body at end of DATA (552 5.3.4)', async () => {
-    const declared = await sendMail(port, { to: ['447700900150@sms.localhost'], mailParams: 'SIZE=50000' });
+    const declared = await sendMail(suite.port, { to: ['447700900150@sms.localhost'], mailParams: 'SIZE=50000' });
     assert.equal(declared.mail.code, 552);
-    const big = await sendMail(port, { to: ['447700900150@sms.localhost'], body: 'x'.repeat(30_000) });
+    const big = await sendMail(suite.port, { to: ['447700900150@sms.localhost'], body: 'x'.repeat(30_000) });
     assert.equal(big.data?.code, 552);
     assert.equal(big.data?.enhanced, '5.3.4');
     assert.match(big.data?.text ?? '', /limit is 20000 bytes/);
@@ -219,7 +193,7 @@ describe('SMTP intake → gateway', () => {
 
   test('the recipient limit answers 452 4.5.3 and the accepted ones are still sent', async () => {
     const to = Array.from({ length: 6 }, (_, index) => `4477009001${60 + index}@sms.localhost`);
-    const result = await sendMail(port, { to, body: 'limit' });
+    const result = await sendMail(suite.port, { to, body: 'limit' });
     assert.deepEqual(
       result.rcpt.map((reply) => reply.code),
       [250, 250, 250, 250, 250, 452],
@@ -230,19 +204,19 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('more than 100 numbers are sent in batches of at most 100 per gateway request', async () => {
-    const before = gateway.simulator.requests;
-    const result = await sendMail(port, { to: ['everyone@sms.example.com'], body: 'all hands' });
+    const before = suite.gateway.simulator.requests;
+    const result = await sendMail(suite.port, { to: ['everyone@sms.example.com'], body: 'all hands' });
     assert.equal(result.data?.code, 250);
     const all = await waitFor('250 SMS', () => {
-      const texts = gateway.simulator.received.filter((sms) => sms.text === 'all hands');
+      const texts = suite.gateway.simulator.received.filter((sms) => sms.text === 'all hands');
       return texts.length === 250 && texts;
     });
     assert.equal(new Set(all.map((sms) => sms.to)).size, 250);
-    assert.equal(gateway.simulator.requests - before, 3);
+    assert.equal(suite.gateway.simulator.requests - before, 3);
   });
 
   test('a multi-line gateway reply with one failed number: the others are sent, the sender gets one DSN naming it', async () => {
-    const result = await sendMail(port, {
+    const result = await sendMail(suite.port, {
       from: 'carol@example.com',
       to: ['447700900171@sms.localhost', `${INVALID}@sms.localhost`, '447700900172@sms.localhost'],
       subject: 'Deploy done',
@@ -250,7 +224,7 @@ describe('SMTP intake → gateway', () => {
     });
     const id = queuedId(result.data);
     await waitFor('two SMS', () => received('447700900171').length === 1 && received('447700900172').length === 1);
-    const bounce = await waitFor('the bounce', () => maildirMessages(relay.maildir).find((mail) => mail.includes(id)));
+    const bounce = await waitFor('the bounce', () => maildirMessages(suite.relay.maildir).find((mail) => mail.includes(id)));
     assert.match(bounce, /^Return-Path: <>\n/);
     assert.match(bounce, /^Delivered-To: carol@example\.com$/m);
     assert.match(bounce, /^Subject: Undelivered SMS: Deploy done$/m);
@@ -264,18 +238,18 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('a client outside the trusted networks cannot send without AUTH (530 5.7.0)', async () => {
-    const result = await sendMail(port, { to: ['447700900123@sms.localhost'] }, { localAddress: '127.0.0.2' });
+    const result = await sendMail(suite.port, { to: ['447700900123@sms.localhost'] }, { localAddress: '127.0.0.2' });
     assert.equal(result.mail.code, 530);
     assert.equal(result.mail.enhanced, '5.7.0');
   });
 
   test('AUTH on a relay without accounts says to send from a trusted network instead (502 5.5.1), and EHLO offers no AUTH', async () => {
     const refusedAuth = async () => {
-      const metrics = await (await fetch(`http://127.0.0.1:${relay.relay.httpPort}/metrics`)).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${suite.relay.relay.httpPort}/metrics`)).text();
       return Number(/^smsrelay_smtp_refused_total\{code="AUTH_UNAVAILABLE"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
     };
     const before = await refusedAuth();
-    const dialog = await SmtpDialog.open(port, { localAddress: '127.0.0.2' });
+    const dialog = await SmtpDialog.open(suite.port, { localAddress: '127.0.0.2' });
     try {
       const ehlo = await dialog.command('EHLO ups.example.com');
       assert.ok(!ehlo.lines.some((line) => /^250[- ]AUTH/.test(line)), ehlo.lines.join(' | '));
@@ -295,12 +269,12 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('trusted clients get the greeting at once; others keep smtp-server early-talker detection', async () => {
-    const trusted = await SmtpDialog.open(port, { waitForGreeting: false });
+    const trusted = await SmtpDialog.open(suite.port, { waitForGreeting: false });
     trusted.write('EHLO eager.example.com\r\n');
     assert.equal((await trusted.reply()).code, 220);
     assert.equal((await trusted.reply()).code, 250);
     await trusted.close();
-    const untrusted = await SmtpDialog.open(port, { localAddress: '127.0.0.2', waitForGreeting: false });
+    const untrusted = await SmtpDialog.open(suite.port, { localAddress: '127.0.0.2', waitForGreeting: false });
     untrusted.write('EHLO eager.example.com\r\n');
     const first = await untrusted.reply();
     assert.equal(first.code, 421, first.text);
@@ -308,23 +282,23 @@ describe('SMTP intake → gateway', () => {
   });
 
   test('a mail with no text at all is refused at end of DATA (554 5.6.0)', async () => {
-    const result = await sendMail(port, { to: ['447700900180@sms.localhost'], subject: '', body: '   ' });
+    const result = await sendMail(suite.port, { to: ['447700900180@sms.localhost'], subject: '', body: '   ' });
     assert.equal(result.data?.code, 554);
     assert.equal(result.data?.enhanced, '5.6.0');
   });
 
   test('when the store cannot commit, the client gets 451 4.3.0, never 250, and nothing is sent', async () => {
-    const intruder = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE));
+    const intruder = new BetterSqlite3(join(suite.relay.config.dataDir, STORE_FILE));
     intruder.exec('BEGIN IMMEDIATE');
     try {
-      const result = await sendMail(port, { to: ['447700900190@sms.localhost'], body: 'store down' });
+      const result = await sendMail(suite.port, { to: ['447700900190@sms.localhost'], body: 'store down' });
       assert.equal(result.data?.code, 451);
       assert.equal(result.data?.enhanced, '4.3.0');
     } finally {
       intruder.exec('ROLLBACK');
       intruder.close();
     }
-    const retried = await sendMail(port, { to: ['447700900190@sms.localhost'], body: 'store back' });
+    const retried = await sendMail(suite.port, { to: ['447700900190@sms.localhost'], body: 'store back' });
     assert.equal(retried.data?.code, 250);
     await waitFor('the SMS', () => received('447700900190').length === 1);
     assert.equal(received('447700900190')[0]?.text, 'store back');

@@ -6,11 +6,9 @@ import { loadConfig } from '../../src/config/load.ts';
 import { type Relay, STORE_FILE, startRelay } from '../../src/relay.ts';
 import { BARE_END_GRACE_MS } from '../../src/smtp/patches.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import { GATEWAY_ACCOUNT, relayEnvironment, removeDir, startSimulator, tempDir, waitFor } from '../helpers/relay.ts';
+import { GATEWAY_ACCOUNT, relayEnvironment, removeDir, type Simulator, startSimulator, tempDir, waitFor } from '../helpers/relay.ts';
 import { type Reply, SmtpDialog } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 /** Each line ending in a bare LF, as an old UPS card sends it. */
 const lfLines = (...lines: string[]) => lines.map((line) => `${line}\n`).join('');

@@ -1,61 +1,50 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import nodemailer from 'nodemailer';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 const TLS = {
   key: fileURLToPath(new URL('../fixtures/tls/key.pem', import.meta.url)),
   cert: fileURLToPath(new URL('../fixtures/tls/cert.pem', import.meta.url)),
 };
 const PASSWORD = 'correct horse battery';
+const PASSWORD_HASH = await hashPassword(PASSWORD);
 
 /** Who may send, to whom, how much (issue #7), over real sockets from 127.0.0.x addresses. */
 describe('sender policy', () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
   let offset = 0;
   /** The delays failed sign-ins were answered after, as the relay asked for them. */
   const loginDelays: number[] = [];
+  const suite = relayWithSimulator(
+    {
+      // 30 sign-ins in parallel from one address test the login limiter, not smtp.maxConnectionsPerClient.
+      smtp: { trustedNetworks: ['127.0.0.1/32'], tls: TLS, tlsPort: 0, maxConnectionsPerClient: 40 },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      accounts: [
+        { username: 'erp', passwordHash: PASSWORD_HASH, senders: ['@erp.example.com'], holdToOwnFrom: true, perMinute: 2 },
+        { username: 'billing', passwordHash: PASSWORD_HASH, gateway: { username: 'billing-at-gateway', password: 'expired' } },
+      ],
+      networks: [{ name: 'printers', cidr: ['127.0.0.3/32'], senders: ['@printers.example.com'], destinations: ['+4477'] }],
+      policy: { blockedPrefixes: ['+4479'], alertStormWindow: '10m' },
+    },
+    {
+      simulator: { webhookRetryMs: 100, reportDelayMs: 0 },
+      start: { smtpClock: () => Date.now() + offset, loginPause: async (ms) => void loginDelays.push(ms) },
+    },
+  );
 
-  before(async () => {
-    gateway = await startSimulator({ webhookRetryMs: 100, reportDelayMs: 0 });
-    relay = await startTestRelay(
-      {
-        ...gatewayYaml(gateway.url),
-        // 30 sign-ins in parallel from one address test the login limiter, not smtp.maxConnectionsPerClient.
-        smtp: { trustedNetworks: ['127.0.0.1/32'], tls: TLS, tlsPort: 0, maxConnectionsPerClient: 40 },
-        sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-        accounts: [
-          { username: 'erp', passwordHash: await hashPassword(PASSWORD), senders: ['@erp.example.com'], holdToOwnFrom: true, perMinute: 2 },
-          { username: 'billing', passwordHash: await hashPassword(PASSWORD), gateway: { username: 'billing-at-gateway', password: 'expired' } },
-        ],
-        networks: [{ name: 'printers', cidr: ['127.0.0.3/32'], senders: ['@printers.example.com'], destinations: ['+4477'] }],
-        policy: { blockedPrefixes: ['+4479'], alertStormWindow: '10m' },
-      },
-      {},
-      undefined,
-      { smtpClock: () => Date.now() + offset, loginPause: async (ms) => void loginDelays.push(ms) },
-    );
-    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
-    gateway.simulator.setWebhooks({ moUrl: `${base}${webhookPaths('intellisoftware').mo}`, drUrl: `${base}${webhookPaths('intellisoftware').dr}` });
+  before(() => {
+    const base = `http://127.0.0.1:${suite.relay.relay.httpPort}`;
+    suite.gateway.simulator.setWebhooks({ moUrl: `${base}${webhookPaths('intellisoftware').mo}`, drUrl: `${base}${webhookPaths('intellisoftware').dr}` });
   });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
-  });
-
-  const port = () => relay.relay.smtpPort;
   const erp = (localAddress = '127.0.0.2') =>
     nodemailer.createTransport({
       host: '127.0.0.1',
-      port: port(),
+      port: suite.port,
       secure: false,
       requireTLS: true,
       localAddress,
@@ -64,9 +53,9 @@ describe('sender policy', () => {
     });
 
   test('an untrusted client cannot send without AUTH, and cannot AUTH before STARTTLS', async () => {
-    const anonymous = await sendMail(port(), { to: ['447700900181@sms.example.com'] }, { localAddress: '127.0.0.2' });
+    const anonymous = await sendMail(suite.port, { to: ['447700900181@sms.example.com'] }, { localAddress: '127.0.0.2' });
     assert.match(`${anonymous.mail.code} ${anonymous.mail.text}`, /^530 5\.7\.0 /);
-    const dialog = await SmtpDialog.open(port(), { localAddress: '127.0.0.2' });
+    const dialog = await SmtpDialog.open(suite.port, { localAddress: '127.0.0.2' });
     const ehlo = await dialog.command('EHLO client.example.com');
     assert.ok(ehlo.lines.some((line) => /^250[- ]STARTTLS$/.test(line)));
     assert.ok(!ehlo.lines.some((line) => /^250[- ]AUTH/.test(line)), `AUTH not offered in clear: ${ehlo.lines.join(' | ')}`);
@@ -81,7 +70,7 @@ describe('sender policy', () => {
   });
 
   test('loopback itself is offered AUTH without TLS', async () => {
-    const dialog = await SmtpDialog.open(port());
+    const dialog = await SmtpDialog.open(suite.port);
     const ehlo = await dialog.command('EHLO client.example.com');
     await dialog.close();
     assert.ok(
@@ -97,7 +86,7 @@ describe('sender policy', () => {
     assert.match(info.response, /^250 2\.6\.0 Ok: queued as /);
     const implicit = nodemailer.createTransport({
       host: '127.0.0.1',
-      port: relay.relay.smtpTlsPort,
+      port: suite.relay.relay.smtpTlsPort,
       secure: true,
       tls: { rejectUnauthorized: false },
       auth: { user: 'erp', pass: PASSWORD },
@@ -105,7 +94,7 @@ describe('sender policy', () => {
     await implicit.verify();
     implicit.close();
     // SIGHUP's work: the key and certificate read again; new sessions use them.
-    relay.relay.reloadTls();
+    suite.relay.relay.reloadTls();
     const again = erp();
     await again.verify();
     again.close();
@@ -115,7 +104,7 @@ describe('sender policy', () => {
     loginDelays.length = 0;
     const wrong = nodemailer.createTransport({
       host: '127.0.0.1',
-      port: port(),
+      port: suite.port,
       requireTLS: true,
       localAddress: '127.0.0.4',
       tls: { rejectUnauthorized: false },
@@ -128,7 +117,7 @@ describe('sender policy', () => {
     for (let attempt = 0; attempt < 10; attempt++) {
       const again = nodemailer.createTransport({
         host: '127.0.0.1',
-        port: port(),
+        port: suite.port,
         requireTLS: true,
         localAddress: '127.0.0.4',
         tls: { rejectUnauthorized: false },
@@ -153,7 +142,7 @@ describe('sender policy', () => {
     const attempt = (pass: string) => {
       const client = nodemailer.createTransport({
         host: '127.0.0.1',
-        port: port(),
+        port: suite.port,
         requireTLS: true,
         localAddress: '127.0.0.9',
         tls: { rejectUnauthorized: false },
@@ -188,19 +177,19 @@ describe('sender policy', () => {
     client.close();
 
     const printer = await sendMail(
-      port(),
+      suite.port,
       { from: 'hp@printers.example.com', to: ['447700900184@sms.example.com'], body: 'Toner low' },
       { localAddress: '127.0.0.3' },
     );
     assert.equal(printer.data?.code, 250);
-    const stranger = await sendMail(port(), { from: 'x@example.com', to: ['447700900184@sms.example.com'] }, { localAddress: '127.0.0.3' });
+    const stranger = await sendMail(suite.port, { from: 'x@example.com', to: ['447700900184@sms.example.com'] }, { localAddress: '127.0.0.3' });
     assert.match(stranger.mail.text, /^5\.7\.1 Sender refused: x@example\.com may not send through printers/);
-    const abroad = await sendMail(port(), { from: 'hp@printers.example.com', to: ['353861234567@sms.example.com'] }, { localAddress: '127.0.0.3' });
+    const abroad = await sendMail(suite.port, { from: 'hp@printers.example.com', to: ['353861234567@sms.example.com'] }, { localAddress: '127.0.0.3' });
     assert.match(abroad.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+3538\*{6}67 is outside the destinations allowed for this sender \(\+4477\)/);
   });
 
   test('a premium-rate number, a blocked prefix and (for an account) a foreign country are refused at RCPT', async () => {
-    const trusted = await sendMail(port(), { to: ['449012345678@sms.example.com', '447912345678@sms.example.com'] });
+    const trusted = await sendMail(suite.port, { to: ['449012345678@sms.example.com', '447912345678@sms.example.com'] });
     assert.equal(trusted.rcpt[0]?.code, 550);
     assert.match(trusted.rcpt[0]?.text ?? '', /^5\.7\.1 Recipient refused: \+4490\*{6}78 is a premium-rate number/, 'masked, as an opted-out number is');
     assert.match(trusted.rcpt[1]?.text ?? '', /numbers starting \+4479 are blocked/);
@@ -229,15 +218,15 @@ describe('sender policy', () => {
   });
 
   test('alert-storm control: the same text to the same number within the window is sent once, and the 250 says so', async () => {
-    const first = await sendMail(port(), { to: ['447700900187@sms.example.com', '447700900188@sms.example.com'], body: 'CPU high on web1' });
+    const first = await sendMail(suite.port, { to: ['447700900187@sms.example.com', '447700900188@sms.example.com'], body: 'CPU high on web1' });
     assert.equal(first.data?.code, 250);
-    const again = await sendMail(port(), { to: ['447700900187@sms.example.com'], body: 'CPU high on web1' });
+    const again = await sendMail(suite.port, { to: ['447700900187@sms.example.com'], body: 'CPU high on web1' });
     assert.match(again.data?.text ?? '', /\(1 of its numbers got this text within the alert-storm window: not sent again\)$/);
-    const other = await sendMail(port(), { to: ['447700900187@sms.example.com'], body: 'CPU normal on web1' });
+    const other = await sendMail(suite.port, { to: ['447700900187@sms.example.com'], body: 'CPU normal on web1' });
     assert.equal(other.data?.code, 250);
-    await waitFor('two different texts', () => gateway.simulator.received.filter((sms) => sms.to === '447700900187').length === 2);
+    await waitFor('two different texts', () => suite.gateway.simulator.received.filter((sms) => sms.to === '447700900187').length === 2);
     assert.deepEqual(
-      gateway.simulator.received
+      suite.gateway.simulator.received
         .filter((sms) => sms.to === '447700900187')
         .map((sms) => sms.text)
         .sort(),
@@ -248,7 +237,7 @@ describe('sender policy', () => {
   test('an account with its own gateway credentials sends with them; their refusal holds only its SMS', async () => {
     const billing = nodemailer.createTransport({
       host: '127.0.0.1',
-      port: port(),
+      port: suite.port,
       tls: { rejectUnauthorized: false },
       auth: { user: 'billing', pass: PASSWORD },
     });
@@ -256,27 +245,27 @@ describe('sender policy', () => {
     billing.close();
     const id = /queued as (\S+)/.exec(info.response)?.[1] ?? '';
     const events = await waitFor('a deferral', async () => {
-      const history = await relay.relay.store.events(id);
+      const history = await suite.relay.relay.store.events(id);
       return history.some((event) => event.kind === 'deferred') && history;
     });
     assert.match(events.find((event) => event.kind === 'deferred')?.detail ?? '', /ERR:LOGIN_INVALID/);
     // Everyone else's SMS still go: the relay's own account is not paused.
-    const other = queuedId((await sendMail(port(), { to: ['447700900190@sms.example.com'], body: 'not paused' })).data);
-    await waitFor('the other SMS', async () => (await relay.relay.store.smsOf(other))[0]?.status === 'sent');
-    assert.equal((await relay.relay.store.smsOf(id))[0]?.status, 'queued');
+    const other = queuedId((await sendMail(suite.port, { to: ['447700900190@sms.example.com'], body: 'not paused' })).data);
+    await waitFor('the other SMS', async () => (await suite.relay.relay.store.smsOf(other))[0]?.status === 'sent');
+    assert.equal((await suite.relay.relay.store.smsOf(id))[0]?.status, 'queued');
   });
 
   test('STOP opts a number out (refused at RCPT, saying so) and START opts it back in', async () => {
     const number = '447700900186';
-    assert.equal((await sendMail(port(), { to: [`${number}@sms.example.com`], body: 'first' })).data?.code, 250);
-    const sms = await waitFor('the SMS', () => gateway.simulator.received.find((entry) => entry.to === number));
-    gateway.simulator.sendMo({ from: number, text: 'Stop', usercontext: sms.userContext });
-    await waitFor('opted out', async () => relay.relay.store.isOptedOut(`+${number}`));
-    const refused = await sendMail(port(), { to: [`${number}@sms.example.com`], body: 'second' });
+    assert.equal((await sendMail(suite.port, { to: [`${number}@sms.example.com`], body: 'first' })).data?.code, 250);
+    const sms = await waitFor('the SMS', () => suite.gateway.simulator.received.find((entry) => entry.to === number));
+    suite.gateway.simulator.sendMo({ from: number, text: 'Stop', usercontext: sms.userContext });
+    await waitFor('opted out', async () => suite.relay.relay.store.isOptedOut(`+${number}`));
+    const refused = await sendMail(suite.port, { to: [`${number}@sms.example.com`], body: 'second' });
     assert.equal(refused.rcpt[0]?.code, 550);
     assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay \(they texted STOP\)/);
-    gateway.simulator.sendMo({ from: number, text: 'START' });
-    await waitFor('opted in', async () => !(await relay.relay.store.isOptedOut(`+${number}`)));
-    assert.equal((await sendMail(port(), { to: [`${number}@sms.example.com`], body: 'third' })).data?.code, 250);
+    suite.gateway.simulator.sendMo({ from: number, text: 'START' });
+    await waitFor('opted in', async () => !(await suite.relay.relay.store.isOptedOut(`+${number}`)));
+    assert.equal((await sendMail(suite.port, { to: [`${number}@sms.example.com`], body: 'third' })).data?.code, 250);
   });
 });

@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { freePort, gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay.ts';
+import {
+  freePort,
+  gatewayYaml,
+  maildirMessages,
+  relayWithSimulator,
+  removeDir,
+  type Simulator,
+  startSimulator,
+  startTestRelay,
+  tempDir,
+  type TestRelay,
+  waitFor,
+} from '../helpers/relay.ts';
 import { type MailSpec, message, queuedId, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 const HOSTNAME = 'relay.example.net';
 const NUMBER = '447700900401';
@@ -32,32 +42,19 @@ function traceOf(id: string): RegExp {
  * came, never as SMS: into the Maildir without a smarthost, to `mail.postmaster` through one.
  */
 describe('postmaster without a smarthost: the Maildir', () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
-  let port: number;
-
-  before(async () => {
-    gateway = await startSimulator();
-    relay = await startTestRelay({
-      ...gatewayYaml(gateway.url),
-      smtp: { hostname: HOSTNAME, trustedNetworks: ['127.0.0.1/32'] },
-      sms: { domains: ['sms.localhost', 'sms.example.com'], defaultRegion: 'GB' },
-    });
-    port = relay.relay.smtpPort;
-  });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
+  const suite = relayWithSimulator({
+    smtp: { hostname: HOSTNAME, trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.localhost', 'sms.example.com'], defaultRegion: 'GB' },
   });
 
   /** The Maildir file holding `body`, once the mailer wrote it. */
-  const delivered = (body: string) => waitFor(`the Maildir file with "${body}"`, () => maildirMessages(relay.maildir).find((file) => file.includes(body)));
+  const delivered = (body: string) =>
+    waitFor(`the Maildir file with "${body}"`, () => maildirMessages(suite.relay.maildir).find((file) => file.includes(body)));
 
   test('bare <postmaster> and postmaster@ each SMS domain, in any case: 250, and the mail lands in the Maildir as it came, not as SMS', async () => {
     for (const address of ['postmaster', 'PostMaster', 'POSTMASTER@sms.example.com', 'postmaster@SMS.Localhost']) {
       const mail = spec([address], `to ${address}`);
-      const sent = await sendMail(port, mail);
+      const sent = await sendMail(suite.port, mail);
       assert.equal(sent.rcpt[0]?.code, 250, `${address}: ${sent.rcpt[0]?.text}`);
       assert.equal(sent.data?.code, 250, `${address}: ${sent.data?.text}`);
       const id = queuedId(sent.data);
@@ -68,17 +65,17 @@ describe('postmaster without a smarthost: the Maildir', () => {
       assert.ok(trace, rest);
       assert.equal(rest.slice(trace[0].length), message(mail).replaceAll('\r\n', '\n'), 'the original bytes follow the trace');
     }
-    assert.deepEqual(gateway.simulator.received, [], 'no SMS');
+    assert.deepEqual(suite.gateway.simulator.received, [], 'no SMS');
   });
 
   test('postmaster at another domain is still relaying, refused with 550 5.7.1', async () => {
-    const sent = await sendMail(port, spec(['postmaster@example.com'], 'not ours'));
+    const sent = await sendMail(suite.port, spec(['postmaster@example.com'], 'not ours'));
     assert.equal(sent.rcpt[0]?.code, 550);
     assert.equal(sent.rcpt[0]?.enhanced, '5.7.1');
   });
 
   test('the null sender reaches the postmaster (its mail keeps the null sender), and is still refused for a number', async () => {
-    const sent = await sendMail(port, spec(['postmaster', `${NUMBER}@sms.localhost`], 'a bounce for the postmaster', ''));
+    const sent = await sendMail(suite.port, spec(['postmaster', `${NUMBER}@sms.localhost`], 'a bounce for the postmaster', ''));
     assert.equal(sent.rcpt[0]?.code, 250, sent.rcpt[0]?.text);
     assert.equal(`${sent.rcpt[1]?.code} ${sent.rcpt[1]?.enhanced}`, '550 5.7.1', sent.rcpt[1]?.text);
     assert.match(sent.rcpt[1]?.text ?? '', /null sender/);
@@ -88,32 +85,32 @@ describe('postmaster without a smarthost: the Maildir', () => {
   });
 
   test('postmaster and a number in one transaction: the later gets 452 4.5.3, and each is delivered when sent on its own', async () => {
-    const numberFirst = await sendMail(port, spec([`${NUMBER}@sms.localhost`, 'postmaster'], 'number first'));
+    const numberFirst = await sendMail(suite.port, spec([`${NUMBER}@sms.localhost`, 'postmaster'], 'number first'));
     assert.equal(numberFirst.rcpt[0]?.code, 250);
     assert.equal(`${numberFirst.rcpt[1]?.code} ${numberFirst.rcpt[1]?.enhanced}`, '452 4.5.3');
     assert.match(numberFirst.rcpt[1]?.text ?? '', /send the postmaster's copy in a mail of its own/);
     assert.equal(numberFirst.data?.code, 250, numberFirst.data?.text);
 
-    const postmasterFirst = await sendMail(port, spec(['postmaster@sms.localhost', `${NUMBER}@sms.localhost`], 'postmaster first'));
+    const postmasterFirst = await sendMail(suite.port, spec(['postmaster@sms.localhost', `${NUMBER}@sms.localhost`], 'postmaster first'));
     assert.equal(postmasterFirst.rcpt[0]?.code, 250);
     assert.equal(`${postmasterFirst.rcpt[1]?.code} ${postmasterFirst.rcpt[1]?.enhanced}`, '452 4.5.3');
     assert.match(postmasterFirst.rcpt[1]?.text ?? '', /send the SMS in a mail of its own/);
     assert.equal(postmasterFirst.data?.code, 250, postmasterFirst.data?.text);
 
     // What a client does with a 452: the deferred recipient in a transaction of its own.
-    assert.equal((await sendMail(port, spec(['postmaster'], 'number first'))).data?.code, 250);
-    assert.equal((await sendMail(port, spec([`${NUMBER}@sms.localhost`], 'postmaster first'))).data?.code, 250);
+    assert.equal((await sendMail(suite.port, spec(['postmaster'], 'number first'))).data?.code, 250);
+    assert.equal((await sendMail(suite.port, spec([`${NUMBER}@sms.localhost`], 'postmaster first'))).data?.code, 250);
 
     await waitFor('both SMS', () =>
-      ['number first', 'postmaster first'].every((text) => gateway.simulator.received.some((sms) => sms.to === NUMBER && sms.text === text)),
+      ['number first', 'postmaster first'].every((text) => suite.gateway.simulator.received.some((sms) => sms.to === NUMBER && sms.text === text)),
     );
     await delivered('number first');
     await delivered('postmaster first');
-    assert.equal(gateway.simulator.received.length, 2, 'one SMS each, none of the postmaster mails');
+    assert.equal(suite.gateway.simulator.received.length, 2, 'one SMS each, none of the postmaster mails');
   });
 
   test('a mail for the postmaster over the size limit is refused as any other (552 5.3.4)', async () => {
-    const sent = await sendMail(port, spec(['postmaster'], 'x'.repeat(relay.config.smtp.maxMessageBytes + 1)));
+    const sent = await sendMail(suite.port, spec(['postmaster'], 'x'.repeat(suite.relay.config.smtp.maxMessageBytes + 1)));
     assert.equal(`${sent.data?.code} ${sent.data?.enhanced}`, '552 5.3.4');
   });
 });

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { SmtpDialog } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 /**
  * The relay's socket writes, counted where node hands a socket's buffered data to the kernel
@@ -29,23 +27,18 @@ function countFlushes(port: () => number): { readonly flushes: () => number; rea
 }
 
 describe('SMTP replies to pipelined commands', () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
-  const writes = countFlushes(() => relay?.relay.smtpPort ?? -1);
+  const suite = relayWithSimulator({ smtp: { trustedNetworks: ['127.0.0.1/32'] } });
+  let writes: ReturnType<typeof countFlushes>;
 
-  before(async () => {
-    gateway = await startSimulator();
-    relay = await startTestRelay({ ...gatewayYaml(gateway.url), smtp: { trustedNetworks: ['127.0.0.1/32'] } }, {});
+  before(() => {
+    writes = countFlushes(() => suite.port);
   });
-  after(async () => {
+  after(() => {
     writes.restore();
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
   });
 
   test('MAIL, RCPT and DATA sent in one packet get their three replies, in order, in fewer socket writes', async () => {
-    const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+    const dialog = await SmtpDialog.open(suite.port);
     try {
       assert.equal((await dialog.command('EHLO client.example.com')).code, 250);
       const before = writes.flushes();
@@ -59,7 +52,7 @@ describe('SMTP replies to pipelined commands', () => {
       assert.ok(flushes < 3, `${flushes} socket writes for three replies`);
       dialog.write('Subject: pipelined\r\n\r\nDisk full on db1\r\n.\r\n');
       assert.match((await dialog.reply()).text, /queued as/);
-      await waitFor('the SMS', () => gateway.simulator.received.some((sms) => sms.text === 'Disk full on db1'));
+      await waitFor('the SMS', () => suite.gateway.simulator.received.some((sms) => sms.text === 'Disk full on db1'));
     } finally {
       await dialog.close();
     }

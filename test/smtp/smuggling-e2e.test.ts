@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { wireData } from '../helpers/fuzz-cases.ts';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { waitFor, relayWithSimulator } from '../helpers/relay.ts';
 import { sleep } from '../helpers/wait.ts';
 import { sendMail, SmtpDialog } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 /**
  * The smuggled ends of data (SEC Consult 2023): a lone dot with a bare LF or CR on either side. Each
@@ -24,30 +22,16 @@ const SEQUENCES: ReadonlyArray<readonly [name: string, bytes: string]> = [
 ];
 
 describe('SMTP smuggling end to end', () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
-  let port: number;
-
-  before(async () => {
-    gateway = await startSimulator();
-    relay = await startTestRelay({
-      ...gatewayYaml(gateway.url),
-      smtp: { trustedNetworks: ['127.0.0.1/32'] },
-      sms: { domains: ['sms.localhost'] },
-    });
-    port = relay.relay.smtpPort;
-  });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
+  const suite = relayWithSimulator({
+    smtp: { trustedNetworks: ['127.0.0.1/32'] },
+    sms: { domains: ['sms.localhost'] },
   });
 
-  const receivedBy = (number: string) => gateway.simulator.received.filter((sms) => sms.to === number);
+  const receivedBy = (number: string) => suite.gateway.simulator.received.filter((sms) => sms.to === number);
 
   /** No SMS for `numbers`, checked after a control mail's SMS came through (dispatch has run since). */
   async function assertNothingSentTo(numbers: readonly string[], control: string): Promise<void> {
-    const result = await sendMail(port, { to: [`${control}@sms.localhost`], body: `control ${control}` });
+    const result = await sendMail(suite.port, { to: [`${control}@sms.localhost`], body: `control ${control}` });
     assert.equal(result.data?.code, 250, result.data?.text);
     await waitFor('the control SMS', () => receivedBy(control).length > 0);
     await sleep(100);
@@ -59,7 +43,7 @@ describe('SMTP smuggling end to end', () => {
     const forged = `447700900${720 + index}`;
     const control = `447700900${740 + index}`;
     test(`${name} in DATA (a smuggled second mail after it) is refused with 550 5.5.2 and no SMS is sent`, async () => {
-      const dialog = await SmtpDialog.open(port);
+      const dialog = await SmtpDialog.open(suite.port);
       try {
         assert.equal((await dialog.command('EHLO attacker.example.com')).code, 250);
         assert.equal((await dialog.command('MAIL FROM:<alice@example.com>')).code, 250);
@@ -83,7 +67,7 @@ describe('SMTP smuggling end to end', () => {
   }
 
   test('a lone dot at the very start of the data with a bare LF after it is refused too', async () => {
-    const dialog = await SmtpDialog.open(port);
+    const dialog = await SmtpDialog.open(suite.port);
     try {
       await dialog.command('EHLO attacker.example.com');
       await dialog.command('MAIL FROM:<alice@example.com>');
@@ -100,7 +84,7 @@ describe('SMTP smuggling end to end', () => {
 
   // Passes today and must keep passing once the check is wired in: no false positive.
   test('a line holding only a dot, properly stuffed between CR LF, is content: 250 and the SMS is sent', async () => {
-    const dialog = await SmtpDialog.open(port);
+    const dialog = await SmtpDialog.open(suite.port);
     try {
       await dialog.command('EHLO client.example.com');
       await dialog.command('MAIL FROM:<alice@example.com>');

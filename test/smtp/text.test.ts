@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import BetterSqlite3 from 'better-sqlite3';
 import nodemailer from 'nodemailer';
 import { STORE_FILE } from '../../src/relay.ts';
 import { loadMailFixtures } from '../helpers/mail-fixtures.ts';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { waitFor, relayWithSimulator } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
-
-type Simulator = Awaited<ReturnType<typeof startSimulator>>;
 
 /** Real-client mails the relay refuses (test/mail/refused), and the fixtures that are sent. */
 const REFUSED = fileURLToPath(new URL('../mail/refused/', import.meta.url));
@@ -18,30 +16,16 @@ const FIXTURES = fileURLToPath(new URL('../mail/fixtures/', import.meta.url));
 
 /** What the phone receives from mails that carry relay parameters, drop-in formats and long texts. */
 describe('SMTP → SMS text', () => {
-  let gateway: Simulator;
-  let relay: TestRelay;
-  let port: number;
-
-  before(async () => {
-    gateway = await startSimulator();
-    relay = await startTestRelay({
-      ...gatewayYaml(gateway.url),
-      smtp: { maxNumbersPerMail: 3 },
-      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-      text: { senders: [{ match: ['@erp.example.com'], overLength: 'truncate' }] },
-    });
-    port = relay.relay.smtpPort;
-  });
-  after(async () => {
-    await relay.stop();
-    await gateway.close();
-    removeDir(relay.dir);
+  const suite = relayWithSimulator({
+    smtp: { maxNumbersPerMail: 3 },
+    sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+    text: { senders: [{ match: ['@erp.example.com'], overLength: 'truncate' }] },
   });
 
-  const smsTo = (digits: string) => waitFor(`the SMS to ${digits}`, () => gateway.simulator.received.find((sms) => sms.to === digits));
+  const smsTo = (digits: string) => waitFor(`the SMS to ${digits}`, () => suite.gateway.simulator.received.find((sms) => sms.to === digits));
   const pick = (sms: { type: number; text: string }) => [sms.type, sms.text];
   const accepted = async (spec: Parameters<typeof sendMail>[1]) => {
-    const { data } = await sendMail(port, spec);
+    const { data } = await sendMail(suite.port, spec);
     assert.equal(data?.code, 250, data?.text);
     return data;
   };
@@ -84,7 +68,7 @@ describe('SMTP → SMS text', () => {
   });
 
   test('an invalid parameter is refused with 554 5.6.0 naming it', async () => {
-    const { data } = await sendMail(port, { to: ['447700900112@sms.example.com'], headers: { 'X-UserContext': 'two words' }, body: 'x' });
+    const { data } = await sendMail(suite.port, { to: ['447700900112@sms.example.com'], headers: { 'X-UserContext': 'two words' }, body: 'x' });
     assert.equal(data?.code, 554);
     assert.match(data?.text ?? '', /^5\.6\.0 Invalid UserContext "two words" in the x-usercontext header/);
   });
@@ -99,7 +83,7 @@ describe('SMTP → SMS text', () => {
       const sms = await smsTo(digits);
       assert.deepEqual([sms.text, sms.from, sms.userContext], ['Pump 3 stopped', 'Acme', '42']);
     }
-    const db = new BetterSqlite3(join(relay.config.dataDir, STORE_FILE), { readonly: true });
+    const db = new BetterSqlite3(join(suite.relay.config.dataDir, STORE_FILE), { readonly: true });
     const row = db.prepare('SELECT subject, headers FROM messages WHERE id = ?').get(queuedId(data)) as { subject: string; headers: string };
     db.close();
     assert.doesNotMatch(`${row.subject}\n${row.headers}`, /hunter2/);
@@ -107,16 +91,20 @@ describe('SMTP → SMS text', () => {
   });
 
   test('IntelliSoftware drop-in: an unknown token or a bad number gets a specific refusal', async () => {
-    const unknown = await sendMail(port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900123 Hello', body: 'x' });
+    const unknown = await sendMail(suite.port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900123 Hello', body: 'x' });
     assert.equal(unknown.data?.code, 554);
     assert.match(unknown.data?.text ?? '', /^5\.6\.0 Unknown parameter "Hello"/);
-    const badNumber = await sendMail(port, { to: ['sendsms@sms.example.com'], subject: 'To:12', body: 'x' });
+    const badNumber = await sendMail(suite.port, { to: ['sendsms@sms.example.com'], subject: 'To:12', body: 'x' });
     assert.equal(badNumber.data?.code, 550);
     assert.match(badNumber.data?.text ?? '', /^5\.1\.3 Bad recipient/);
   });
 
   test('IntelliSoftware drop-in: more numbers in the subject than a mail may take are refused for good at end of DATA (the client cannot split them)', async () => {
-    const { data } = await sendMail(port, { to: ['sendsms@sms.example.com'], subject: 'To:447700900191,447700900192,447700900193,447700900194', body: 'x' });
+    const { data } = await sendMail(suite.port, {
+      to: ['sendsms@sms.example.com'],
+      subject: 'To:447700900191,447700900192,447700900193,447700900194',
+      body: 'x',
+    });
     assert.equal(data?.code, 554);
     assert.match(data?.text ?? '', /^5\.6\.0 Too many phone numbers: this mail would go to more than 3: split the numbers over several mails$/);
   });
@@ -127,16 +115,16 @@ describe('SMTP → SMS text', () => {
   });
 
   test('an over-long mail is refused at end of DATA with its length and the limit', async () => {
-    const { data } = await sendMail(port, { to: ['447700900141@sms.example.com'], body: 'x'.repeat(1000) });
+    const { data } = await sendMail(suite.port, { to: ['447700900141@sms.example.com'], body: 'x'.repeat(1000) });
     assert.equal(data?.code, 554);
     assert.equal(data?.text, '5.3.4 Text too long: 1000 GSM-7 septets need 7 SMS parts; the limit is 6 parts, which hold the first 918 characters');
-    const euros = await sendMail(port, { to: ['447700900145@sms.example.com'], body: '€'.repeat(459) });
+    const euros = await sendMail(suite.port, { to: ['447700900145@sms.example.com'], body: '€'.repeat(459) });
     // A part holds 76 €: 152 septets, since it never splits one's two.
     assert.equal(euros.data?.text, '5.3.4 Text too long: 918 GSM-7 septets need 7 SMS parts; the limit is 6 parts, which hold the first 456 characters');
   });
 
   test("X-SMS-Max-Parts lowers the limit and is sent as maxconcat; above the relay limit the relay's limit applies and the 250 says so", async () => {
-    const tooLong = await sendMail(port, { to: ['447700900142@sms.example.com'], headers: { 'X-SMS-Max-Parts': '1' }, body: 'y'.repeat(161) });
+    const tooLong = await sendMail(suite.port, { to: ['447700900142@sms.example.com'], headers: { 'X-SMS-Max-Parts': '1' }, body: 'y'.repeat(161) });
     assert.equal(tooLong.data?.text, '5.3.4 Text too long: 161 GSM-7 septets need 2 SMS parts; the limit is 1 part, which holds the first 160 characters');
     await accepted({ to: ['447700900143@sms.example.com'], headers: { 'X-SMS-Max-Parts': '2' }, body: 'z'.repeat(200) });
     assert.equal((await smsTo('447700900143')).maxconcat, 2);
@@ -146,7 +134,7 @@ describe('SMTP → SMS text', () => {
     const subject = await accepted({ to: ['447700900145@sms.example.com'], subject: 'Disk full MaxConcat:255', body: 'z' });
     assert.match(subject?.text ?? '', /asked for at most 255 parts; this relay sends at most 6/);
     assert.equal((await smsTo('447700900145')).maxconcat, 6);
-    const zero = await sendMail(port, { to: ['447700900146@sms.example.com'], headers: { 'X-SMS-Max-Parts': '0' }, body: 'z' });
+    const zero = await sendMail(suite.port, { to: ['447700900146@sms.example.com'], headers: { 'X-SMS-Max-Parts': '0' }, body: 'z' });
     assert.equal(zero.data?.code, 554);
     assert.match(zero.data?.text ?? '', /^5\.6\.0 Invalid maximum parts "0" in the x-sms-max-parts header: expected a whole number from 1 to 999/);
   });
@@ -171,18 +159,18 @@ describe('SMTP → SMS text', () => {
     await accepted({ to: ['447700900171@sms.example.com'], headers: { 'X-SMS-Send-At': sendAt.toISOString() }, body: 'Good morning' });
     await smsTo('447700900171');
     assert.ok(Date.now() - before >= 1_400, 'not sent before its time');
-    const bad = await sendMail(port, { to: ['447700900172@sms.example.com'], headers: { 'X-SMS-Send-At': 'tomorrow' }, body: 'x' });
+    const bad = await sendMail(suite.port, { to: ['447700900172@sms.example.com'], headers: { 'X-SMS-Send-At': 'tomorrow' }, body: 'x' });
     assert.match(bad.data?.text ?? '', /^5\.6\.0 Invalid X-SMS-Send-At "tomorrow": expected a date with a time zone/);
   });
 
   test('a sender id the gateway cannot show is refused at the SMTP stage, saying why', async () => {
-    const { data } = await sendMail(port, { to: ['447700900173@sms.example.com'], headers: { 'X-SMS-From': 'Acme&Co' }, body: 'x' });
+    const { data } = await sendMail(suite.port, { to: ['447700900173@sms.example.com'], headers: { 'X-SMS-From': 'Acme&Co' }, body: 'x' });
     assert.equal(data?.code, 554);
     assert.match(data?.text ?? '', /^5\.6\.0 Invalid sender id: IntelliSoftware takes a sender id of up to 11 letters, digits and spaces/);
   });
 
   test("a Messaging Service SID as sender id is refused with the provider's words where the provider does not take one", async () => {
-    const { data } = await sendMail(port, { to: ['447700900174@sms.example.com'], headers: { 'X-SMS-From': `MG${'ab'.repeat(16)}` }, body: 'x' });
+    const { data } = await sendMail(suite.port, { to: ['447700900174@sms.example.com'], headers: { 'X-SMS-From': `MG${'ab'.repeat(16)}` }, body: 'x' });
     assert.equal(data?.code, 554);
     assert.match(data?.text ?? '', /^5\.6\.0 Invalid sender id: IntelliSoftware takes a sender id of up to 11 letters, digits and spaces/);
   });
@@ -204,7 +192,7 @@ describe('SMTP → SMS text', () => {
     ];
     for (const [digits, body, headers] of bodies) await accepted({ to: [`${digits}@sms.example.com`], subject: 'Real subject', body, headers });
     for (const [digits] of bodies) assert.deepEqual(pick(await smsTo(digits)), [1, 'Real subject'], digits);
-    const blank = await sendMail(port, { to: ['447700900246@sms.example.com'], subject: '\u200f', body: '\u200e' });
+    const blank = await sendMail(suite.port, { to: ['447700900246@sms.example.com'], subject: '\u200f', body: '\u200e' });
     assert.match(blank.data?.text ?? '', /^5\.6\.0 The mail has no text to send as SMS: the body and the subject are empty/);
   });
 
@@ -215,7 +203,7 @@ describe('SMTP → SMS text', () => {
 
   /** A mail exactly as a legacy system writes it (bare LF, 8-bit bytes), CRLF on the wire: the final reply. */
   const sendRaw = async (digits: string, raw: Buffer) => {
-    const dialog = await SmtpDialog.open(port);
+    const dialog = await SmtpDialog.open(suite.port);
     try {
       await dialog.command('EHLO legacy.example.com');
       await dialog.command('MAIL FROM:<alice@example.com>');
@@ -274,7 +262,7 @@ describe('SMTP → SMS text', () => {
 
   test('every real-world fixture mail, sent by a real SMTP client, reaches the phone as its expected text', async () => {
     const fixtures = loadMailFixtures();
-    const client = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true });
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port: suite.port, secure: false, ignoreTLS: true, pool: true });
     const numbers = fixtures.map((_, index) => `4477009004${String(index).padStart(2, '0')}`);
     try {
       await Promise.all(
