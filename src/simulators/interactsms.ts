@@ -36,7 +36,7 @@ import { maskNumber } from '../sms/numbers.ts';
 import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './contract.ts';
 import {
   aspNetErrorPage,
-  GatewaySimulator,
+  RecordingSimulator,
   listenStandalone,
   readAspNetFields,
   useFormParser,
@@ -44,7 +44,6 @@ import {
   type HttpApp,
   type Standalone,
   type StandaloneOptions,
-  type WebhookKind,
 } from './kit.ts';
 
 /** Undeliverable numbers get a receipt saying `SMS-Success=False`. */
@@ -133,9 +132,7 @@ const moSchema = z
 type Fields = ReadonlyMap<string, string>;
 type Processed = { readonly body: string; readonly accepted: readonly SimulatedSmsRecord[] };
 
-export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour> implements ProviderSimulator {
-  /** Every SMS accepted (one per number), oldest first. */
-  readonly records: SimulatedSmsRecord[] = [];
+export class InteractSmsSimulator extends RecordingSimulator<InteractSmsBehaviour, SimulatedSmsRecord> implements ProviderSimulator {
   readonly #username: string;
   readonly #password: string;
   readonly #accountId: string | undefined;
@@ -161,10 +158,6 @@ export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour>
     this.#clock = options.clock ?? Date.now;
   }
 
-  protected get accepted(): readonly SimulatedSmsRecord[] {
-    return this.records;
-  }
-
   /** A standalone simulated gateway (default 127.0.0.1, ephemeral port) for tests and demos. */
   static listen(options: InteractSmsSimulatorOptions & StandaloneOptions): Promise<Standalone<InteractSmsSimulator>> {
     return listenStandalone(new InteractSmsSimulator(options), options);
@@ -179,11 +172,6 @@ export class InteractSmsSimulator extends GatewaySimulator<InteractSmsBehaviour>
    */
   reply(from: string, text: string, answering?: SimulatedSmsRecord): string {
     return this.#sendMo(moSchema.parse({ from, text, ...(answering?.tracking ? { notifyId: answering.tracking } : {}) }));
-  }
-
-  /** Resolves once `count` posts of `kind` were answered 200 in all; rejects after `timeoutMs`. */
-  waitForWebhookPosts(kind: WebhookKind, count: number, timeoutMs?: number): Promise<void> {
-    return this.forwarder.waitForAnswered(kind, count, timeoutMs);
   }
 
   /** The form parser is the scope's own, so that it stays off the app's other routes. */

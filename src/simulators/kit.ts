@@ -12,7 +12,7 @@ import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promi
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RawServerDefault } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
-import type { SimulatorMount, SimulatorOptions } from './contract.ts';
+import type { SimulatedSmsRecord, SimulatorMount, SimulatorOptions } from './contract.ts';
 
 /** Any plain-HTTP fastify app, whatever logger it was built with (the relay passes its pino). */
 export type HttpApp<AppLogger extends FastifyBaseLogger = FastifyBaseLogger> = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, AppLogger>;
@@ -668,6 +668,25 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
       undeliverableNumbers: this.undeliverableNumbers,
       ...this.forwarder.status(),
     };
+  }
+}
+
+/**
+ * A simulator of a provider plug-in (src/simulators/contract.ts's ProviderSimulator): it keeps what it
+ * accepted as records and is waited on by webhook kind. IntelliSoftware's, the relay's own, keeps
+ * its SMS in its own form.
+ */
+export abstract class RecordingSimulator<Behaviour extends BehaviourShape, Sms extends SimulatedSmsRecord> extends GatewaySimulator<Behaviour> {
+  /** Every SMS accepted, oldest first (grows without bound: the simulator is for tests and demos). */
+  readonly records: Sms[] = [];
+
+  protected get accepted(): readonly Sms[] {
+    return this.records;
+  }
+
+  /** Resolves once `count` posts of `kind` were answered 200 in all; rejects after `timeoutMs`. */
+  waitForWebhookPosts(kind: WebhookKind, count: number, timeoutMs?: number): Promise<void> {
+    return this.forwarder.waitForAnswered(kind, count, timeoutMs);
   }
 }
 

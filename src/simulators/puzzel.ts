@@ -19,14 +19,13 @@ import type { Logger } from '../log.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './contract.ts';
 import {
-  GatewaySimulator,
+  RecordingSimulator,
   listenStandalone,
   undeliverableNumbersSchema,
   type GatewaySimulatorOptions,
   type HttpApp,
   type Standalone,
   type StandaloneOptions,
-  type WebhookKind,
 } from './kit.ts';
 
 /**
@@ -175,9 +174,7 @@ type Checked =
   | { readonly ok: true; readonly message: ValidMessage }
   | { readonly ok: false; readonly statusMessage: string; readonly recipient: string | null };
 
-export class PuzzelSimulator extends GatewaySimulator<PuzzelSimulatorBehaviour> implements ProviderSimulator {
-  /** Every accepted SMS, oldest first (grows without bound: the simulator is for tests and demos). */
-  readonly records: PuzzelSimulatedSms[] = [];
+export class PuzzelSimulator extends RecordingSimulator<PuzzelSimulatorBehaviour, PuzzelSimulatedSms> implements ProviderSimulator {
   #authFailure: AuthFailureMode = 'status-code';
   readonly #username: string;
   readonly #password: string;
@@ -203,10 +200,6 @@ export class PuzzelSimulator extends GatewaySimulator<PuzzelSimulatorBehaviour> 
     this.#logger = options.logger;
   }
 
-  protected get accepted(): readonly PuzzelSimulatedSms[] {
-    return this.records;
-  }
-
   /** A standalone simulated gateway (default 127.0.0.1, ephemeral port) for tests and demos. */
   static listen(options: PuzzelSimulatorOptions & StandaloneOptions): Promise<Standalone<PuzzelSimulator>> {
     return listenStandalone(new PuzzelSimulator(options), options);
@@ -223,11 +216,6 @@ export class PuzzelSimulator extends GatewaySimulator<PuzzelSimulatorBehaviour> 
    */
   reply(from: string, text: string, answering?: SimulatedSmsRecord): string {
     return this.#sendMo(moSchema.parse({ from, text, ...(answering?.tracking ? { sessionid: answering.tracking } : {}) }));
-  }
-
-  /** Resolves once `count` callback posts of `kind` in all were answered 200. */
-  waitForWebhookPosts(kind: WebhookKind, count: number, timeoutMs?: number): Promise<void> {
-    return this.forwarder.waitForAnswered(kind, count, timeoutMs);
   }
 
   /** Every body in the simulator's scope is read as text: the send API takes JSON, XML and forms. */

@@ -30,13 +30,12 @@ import type { Logger } from '../log.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './contract.ts';
 import {
-  GatewaySimulator,
+  RecordingSimulator,
   listenStandalone,
   type GatewaySimulatorOptions,
   type HttpApp,
   type Standalone,
   type StandaloneOptions,
-  type WebhookKind,
   useFormParser,
 } from './kit.ts';
 
@@ -100,9 +99,7 @@ interface Answer {
   readonly accepted?: TwilioSms;
 }
 
-export class TwilioSimulator extends GatewaySimulator<TwilioBehaviour> implements ProviderSimulator {
-  /** Every SMS accepted, oldest first. */
-  readonly records: TwilioSms[] = [];
+export class TwilioSimulator extends RecordingSimulator<TwilioBehaviour, TwilioSms> implements ProviderSimulator {
   readonly #username: string;
   readonly #password: string;
   readonly #accountSid: string;
@@ -123,10 +120,6 @@ export class TwilioSimulator extends GatewaySimulator<TwilioBehaviour> implement
     this.#logger = logger;
   }
 
-  protected get accepted(): readonly SimulatedSmsRecord[] {
-    return this.records;
-  }
-
   static listen(options: TwilioSimulatorOptions & StandaloneOptions): Promise<Standalone<TwilioSimulator>> {
     return listenStandalone(new TwilioSimulator(options), options);
   }
@@ -134,10 +127,6 @@ export class TwilioSimulator extends GatewaySimulator<TwilioBehaviour> implement
   /** The phone `from` (international digits) texts the account's number; returns the MessageSid. */
   reply(from: string, text: string): string {
     return this.#sendMo(moSchema.parse({ from, text }));
-  }
-
-  waitForWebhookPosts(kind: WebhookKind, count: number, timeoutMs?: number): Promise<void> {
-    return this.forwarder.waitForAnswered(kind, count, timeoutMs);
   }
 
   protected addGatewayRoutes(scope: HttpApp): void {

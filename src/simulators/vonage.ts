@@ -20,7 +20,7 @@ import type { Logger } from '../log.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './contract.ts';
 import {
-  GatewaySimulator,
+  RecordingSimulator,
   listenStandalone,
   type GatewaySimulatorOptions,
   type HttpApp,
@@ -66,8 +66,7 @@ interface VonageSms extends SimulatedSmsRecord {
   readonly callback?: string | undefined;
 }
 
-export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implements ProviderSimulator {
-  readonly records: VonageSms[] = [];
+export class VonageSimulator extends RecordingSimulator<VonageBehaviour, VonageSms> implements ProviderSimulator {
   readonly #options: VonageSimulatorOptions;
   readonly #logger: Logger;
   readonly #method: VonageWebhookMethod;
@@ -85,10 +84,6 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
       throw new RangeError(`vonage simulator: unknown signature method ${options.webhookSigning}`);
   }
 
-  protected get accepted(): readonly SimulatedSmsRecord[] {
-    return this.records;
-  }
-
   static listen(options: VonageSimulatorOptions & StandaloneOptions): Promise<Standalone<VonageSimulator>> {
     return listenStandalone(new VonageSimulator(options), options);
   }
@@ -96,10 +91,6 @@ export class VonageSimulator extends GatewaySimulator<VonageBehaviour> implement
   /** The phone texts the virtual number; a long text comes as parts. Returns the first part's messageId. */
   reply(from: string, text: string): string {
     return this.#sendMo(moSchema.parse({ from, text }));
-  }
-
-  waitForWebhookPosts(kind: WebhookKind, count: number, timeoutMs?: number): Promise<void> {
-    return this.forwarder.waitForAnswered(kind, count, timeoutMs);
   }
 
   protected addGatewayRoutes(scope: HttpApp): void {
