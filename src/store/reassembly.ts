@@ -114,3 +114,13 @@ export interface PartSetRow {
   first_seen: number;
   closed_at: number | null;
 }
+
+/** A set as the stores return it: its row, with the parts present. */
+export function toPartSet(row: PartSetRow, parts: readonly StoredPart[]): PartSet {
+  return { id: row.id, provider: row.provider, sender: row.sender, reference: row.reference, total: row.total, firstSeen: row.first_seen, parts };
+}
+
+/** The row of the open set `part` starts, inserted as `id`: first seen when the part arrived. */
+export function newSetRow(id: number, part: NewSmsPart): PartSetRow {
+  return { id, provider: part.provider, sender: part.sender, reference: part.reference, total: part.total, first_seen: part.receivedAt, closed_at: null };
+}

@@ -2,12 +2,14 @@
 import type { Database } from 'better-sqlite3';
 import {
   type NewSmsPart,
+  newSetRow,
   type PartAdded,
   type PartSet,
   type PartSetRow as SetRow,
   placePart,
   type StoredPart,
   type StoredPartRow,
+  toPartSet,
   toStoredPart,
 } from './reassembly.ts';
 
@@ -33,15 +35,7 @@ function partsOf(sql: ReassemblyStatements, id: number): StoredPart[] {
 }
 
 function toSet(sql: ReassemblyStatements, row: SetRow): PartSet {
-  return {
-    id: row.id,
-    provider: row.provider,
-    sender: row.sender,
-    reference: row.reference,
-    total: row.total,
-    firstSeen: row.first_seen,
-    parts: partsOf(sql, row.id),
-  };
+  return toPartSet(row, partsOf(sql, row.id));
 }
 
 function insertPart(sql: ReassemblyStatements, setId: number, part: NewSmsPart): void {
@@ -64,19 +58,7 @@ export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded 
   }
   const { id } = sql.insertSet.get(part.provider, part.sender, part.reference, part.total, part.receivedAt) as { id: number };
   insertPart(sql, id, part);
-  return {
-    kind: 'stored',
-    repeat: false,
-    set: toSet(sql, {
-      id,
-      provider: part.provider,
-      sender: part.sender,
-      reference: part.reference,
-      total: part.total,
-      first_seen: part.receivedAt,
-      closed_at: null,
-    }),
-  };
+  return { kind: 'stored', repeat: false, set: toSet(sql, newSetRow(id, part)) };
 }
 
 export function overduePartSets(sql: ReassemblyStatements, before: number, limit: number): PartSet[] {

@@ -2,12 +2,14 @@
 import type pg from 'pg';
 import {
   type NewSmsPart,
+  newSetRow,
   type PartAdded,
   type PartSet,
   type PartSetRow as SetRow,
   placePart,
   type StoredPart,
   type StoredPartRow,
+  toPartSet,
   toStoredPart,
 } from '../reassembly.ts';
 
@@ -22,15 +24,7 @@ async function partsOf(client: Client, id: number): Promise<StoredPart[]> {
 }
 
 async function toSet(client: Client, row: SetRow): Promise<PartSet> {
-  return {
-    id: row.id,
-    provider: row.provider,
-    sender: row.sender,
-    reference: row.reference,
-    total: row.total,
-    firstSeen: row.first_seen,
-    parts: await partsOf(client, row.id),
-  };
+  return toPartSet(row, await partsOf(client, row.id));
 }
 
 async function insertPart(client: Client, setId: number, part: NewSmsPart): Promise<void> {
@@ -64,19 +58,7 @@ export async function addPart(client: Client, part: NewSmsPart): Promise<PartAdd
   );
   const id = inserted.rows[0]?.id ?? 0;
   await insertPart(client, id, part);
-  return {
-    kind: 'stored',
-    repeat: false,
-    set: await toSet(client, {
-      id,
-      provider: part.provider,
-      sender: part.sender,
-      reference: part.reference,
-      total: part.total,
-      first_seen: part.receivedAt,
-      closed_at: null,
-    }),
-  };
+  return { kind: 'stored', repeat: false, set: await toSet(client, newSetRow(id, part)) };
 }
 
 export async function overduePartSets(client: Client, before: number, limit: number): Promise<PartSet[]> {
