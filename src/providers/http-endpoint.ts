@@ -7,7 +7,7 @@
 import { Pool } from 'undici';
 import type { Logger } from '../log.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
-import type { Gateway, GatewayOptions, SubmissionResult } from './contract.ts';
+import type { Gateway, GatewayCapabilities, GatewayOptions, SmsSubmission, SubmissionResult } from './contract.ts';
 
 /** Enough of an unexpected body (error page, unknown reply) to recognise it, without filling logs. */
 const BODY_DETAIL_CHARS = 200;
@@ -149,16 +149,44 @@ export class HttpEndpoints {
  * send (its pools connect on demand), and nothing received outside the relay's webhooks. Its health
  * is each send's own answer, which the dispatcher already acts on.
  */
-export const HTTP_LIFECYCLE: Pick<Gateway, 'start' | 'health'> = {
+const HTTP_LIFECYCLE: Pick<Gateway, 'start' | 'health'> = {
   start: () => Promise.resolve(),
   health: () => ({ ok: true }),
 };
+
+/** What an HTTP provider does with one checked submission: `log` is its logger for that message. */
+type HttpSend = (submission: SmsSubmission, endpointIndex: number, log: Logger) => Promise<SubmissionResult>;
+
+/**
+ * The Gateway of a provider spoken to over HTTP through `endpoints`, with HTTP_LIFECYCLE: each
+ * submission is checked against the capabilities' recipient limit (assertRecipients) before `send`.
+ */
+export function httpGateway(
+  provider: string,
+  options: Pick<GatewayOptions, 'endpoints' | 'logger'>,
+  endpoints: HttpEndpoints,
+  capabilities: GatewayCapabilities,
+  send: HttpSend,
+): Gateway {
+  const logger = options.logger.child({ provider });
+  return {
+    provider,
+    capabilities,
+    endpoints: [...options.endpoints],
+    ...HTTP_LIFECYCLE,
+    async send(submission, endpointIndex) {
+      assertRecipients(provider, submission.recipients, capabilities.maxRecipientsPerRequest);
+      return send(submission, endpointIndex, logger.child({ msgId: submission.messageId }));
+    },
+    close: () => endpoints.close(),
+  };
+}
 
 /**
  * A submission with no number, too many for one request, or one number twice is a caller's bug to
  * surface, not a provider answer to report.
  */
-export function assertRecipients(provider: string, recipients: readonly string[], max: number): void {
+function assertRecipients(provider: string, recipients: readonly string[], max: number): void {
   const count = recipients.length;
   if (count === 0 || count > max) throw new RangeError(`${provider}: ${count} recipients (1–${max} per request)`);
   if (new Set(recipients).size !== count) throw new RangeError(`${provider}: recipients must be distinct`);

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../log.ts';
 import { maskNumber, toInternationalDigits } from '../../sms/numbers.ts';
-import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 
 export const PROVIDER = 'intellisoftware';
@@ -31,29 +31,18 @@ export const INTELLISOFTWARE_CAPABILITIES: GatewayCapabilities = {
 /** Base URLs may carry a path prefix (e.g. `https://www.intellisoftware.co.uk/gw`); `accountId` and `sessions` mean nothing here. */
 export function createIntelliSoftwareGateway(options: GatewayOptions): Gateway {
   const endpoints = new HttpEndpoints(PROVIDER, options);
-  const logger = options.logger.child({ provider: PROVIDER });
-
-  return {
-    provider: PROVIDER,
-    capabilities: INTELLISOFTWARE_CAPABILITIES,
-    endpoints: [...options.endpoints],
-    ...HTTP_LIFECYCLE,
-    async send(submission, endpointIndex) {
-      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
-      const log = logger.child({ msgId: submission.messageId });
-      const started = performance.now();
-      const outcome = await endpoints.request(endpointIndex, {
-        method: 'POST',
-        path: SEND_PATH,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: buildSendForm(submission, options).toString(),
-      });
-      const result = toResult(outcome, submission.recipients, log);
-      logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: submission.recipients.length, started }, outcome, result);
-      return result;
-    },
-    close: () => endpoints.close(),
-  };
+  return httpGateway(PROVIDER, options, endpoints, INTELLISOFTWARE_CAPABILITIES, async (submission, endpointIndex, log) => {
+    const started = performance.now();
+    const outcome = await endpoints.request(endpointIndex, {
+      method: 'POST',
+      path: SEND_PATH,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: buildSendForm(submission, options).toString(),
+    });
+    const result = toResult(outcome, submission.recipients, log);
+    logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: submission.recipients.length, started }, outcome, result);
+    return result;
+  });
 }
 
 function toResult(outcome: HttpOutcome, recipients: readonly string[], logger: Logger): SubmissionResult {

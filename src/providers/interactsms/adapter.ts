@@ -31,7 +31,7 @@
 import { createHash } from 'node:crypto';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
-import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, unparseable } from '../http-endpoint.ts';
+import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, unparseable } from '../http-endpoint.ts';
 
 export const PROVIDER = 'interactsms';
 
@@ -115,53 +115,43 @@ export function notifyIdFor(messageId: string): string {
 
 export function createInteractSmsGateway(options: GatewayOptions): Gateway {
   const endpoints = new HttpEndpoints(PROVIDER, options);
-  const logger = options.logger.child({ provider: PROVIDER });
-
-  return {
-    provider: PROVIDER,
-    capabilities: { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS },
-    endpoints: [...options.endpoints],
-    ...HTTP_LIFECYCLE,
-    async send(submission, endpointIndex) {
-      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
-      const log = logger.child({ msgId: submission.messageId });
-      const notifyId = notifyIdFor(submission.messageId);
-      if (submission.text.includes(NEWLINE_MARK)) {
-        log.warn('interactsms: the text holds a literal "¬", which the gateway turns into a line break');
-      }
-      const post = async (recipients: readonly string[]): Promise<SubmissionResult> => {
-        const started = performance.now();
-        const outcome = await endpoints.request(endpointIndex, {
-          method: 'POST',
-          path: SEND_PATH,
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: buildSendForm({ ...submission, recipients }, notifyId, options).toString(),
-        });
-        const result = toResult(outcome, recipients, notifyId);
-        log.debug(
-          {
-            endpoint: endpoints.labels[endpointIndex],
-            recipients: recipients.length,
-            notifyId,
-            ...(outcome.kind === 'http' ? { status: outcome.status } : {}),
-            ms: Math.round(performance.now() - started),
-            kind: result.kind,
-            code: result.kind === 'answered' ? result.results[0]?.code : result.code,
-          },
-          'interactsms: send',
-        );
-        return result;
-      };
-      const result = await post(submission.recipients);
-      if (!refusedAsAWhole(result, submission.recipients)) return result;
-      log.info(
-        { recipients: submission.recipients.length, code: result.results[0]?.code },
-        'interactsms: the gateway refused a request with several numbers; sending each alone to learn which it refuses',
+  const capabilities = { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS };
+  return httpGateway(PROVIDER, options, endpoints, capabilities, async (submission, endpointIndex, log) => {
+    const notifyId = notifyIdFor(submission.messageId);
+    if (submission.text.includes(NEWLINE_MARK)) {
+      log.warn('interactsms: the text holds a literal "¬", which the gateway turns into a line break');
+    }
+    const post = async (recipients: readonly string[]): Promise<SubmissionResult> => {
+      const started = performance.now();
+      const outcome = await endpoints.request(endpointIndex, {
+        method: 'POST',
+        path: SEND_PATH,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: buildSendForm({ ...submission, recipients }, notifyId, options).toString(),
+      });
+      const result = toResult(outcome, recipients, notifyId);
+      log.debug(
+        {
+          endpoint: endpoints.labels[endpointIndex],
+          recipients: recipients.length,
+          notifyId,
+          ...(outcome.kind === 'http' ? { status: outcome.status } : {}),
+          ms: Math.round(performance.now() - started),
+          kind: result.kind,
+          code: result.kind === 'answered' ? result.results[0]?.code : result.code,
+        },
+        'interactsms: send',
       );
-      return sendEachAlone(submission.recipients, post);
-    },
-    close: () => endpoints.close(),
-  };
+      return result;
+    };
+    const result = await post(submission.recipients);
+    if (!refusedAsAWhole(result, submission.recipients)) return result;
+    log.info(
+      { recipients: submission.recipients.length, code: result.results[0]?.code },
+      'interactsms: the gateway refused a request with several numbers; sending each alone to learn which it refuses',
+    );
+    return sendEachAlone(submission.recipients, post);
+  });
 }
 
 /**

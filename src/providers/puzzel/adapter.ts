@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../../log.ts';
 import { maskNumber } from '../../sms/numbers.ts';
 import type { Gateway, GatewayCapabilities, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
-import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import { isRecord, parseJson, readInteger, readText } from './values.ts';
 import { originatorFor, type OriginatorSettings } from './sender-id.ts';
 import { parseXml, xmlFields } from './xml.ts';
@@ -56,34 +56,23 @@ export const CLIENT_REFERENCE = /^[A-Za-z0-9._-]{1,48}:(\d{6,15})$/;
 export function createPuzzelGateway(options: GatewayOptions): Gateway {
   const serviceId = readServiceId(options.accountId);
   const endpoints = new HttpEndpoints(PROVIDER, options);
-  const logger = options.logger.child({ provider: PROVIDER });
   const account: Account = { serviceId, username: options.username, password: options.password };
-
-  return {
-    provider: PROVIDER,
-    capabilities: GATEWAY_CAPABILITIES,
-    endpoints: [...options.endpoints],
-    ...HTTP_LIFECYCLE,
-    async send(submission, endpointIndex) {
-      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
-      const log = logger.child({ msgId: submission.messageId });
-      const started = performance.now();
-      const messages = submission.recipients.map((number) => ({
-        number,
-        clientReference: clientReferenceFor(submission.messageId, number),
-      }));
-      const outcome = await endpoints.request(endpointIndex, {
-        method: 'POST',
-        path: SEND_PATH,
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(buildSendRequest(submission, messages, account, Date.now())),
-      });
-      const result = toResult(outcome, messages, log);
-      logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: messages.length, started }, outcome, result);
-      return result;
-    },
-    close: () => endpoints.close(),
-  };
+  return httpGateway(PROVIDER, options, endpoints, GATEWAY_CAPABILITIES, async (submission, endpointIndex, log) => {
+    const started = performance.now();
+    const messages = submission.recipients.map((number) => ({
+      number,
+      clientReference: clientReferenceFor(submission.messageId, number),
+    }));
+    const outcome = await endpoints.request(endpointIndex, {
+      method: 'POST',
+      path: SEND_PATH,
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(buildSendRequest(submission, messages, account, Date.now())),
+    });
+    const result = toResult(outcome, messages, log);
+    logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: messages.length, started }, outcome, result);
+    return result;
+  });
 }
 
 interface Account {

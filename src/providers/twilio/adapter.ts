@@ -19,7 +19,7 @@
  */
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
-import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import { MAIL_SERVICE_SUFFIX, MESSAGING_SERVICE_CODES } from './outcomes.ts';
 
 export const PROVIDER = 'twilio';
@@ -54,39 +54,25 @@ interface TwilioSettings {
 
 export function createTwilioGateway(options: GatewayOptions<TwilioSettings>): Gateway {
   const endpoints = new HttpEndpoints(PROVIDER, options);
-  const logger = options.logger.child({ provider: PROVIDER });
   const accountSid = options.accountId ?? options.username;
   const path = `/2010-04-01/Accounts/${encodeURIComponent(accountSid)}/Messages.json`;
   const authorization = `Basic ${Buffer.from(`${options.username}:${options.password}`, 'utf8').toString('base64')}`;
 
-  return {
-    provider: PROVIDER,
-    capabilities: { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS },
-    endpoints: [...options.endpoints],
-    ...HTTP_LIFECYCLE,
-    async send(submission, endpointIndex) {
-      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
-      const [number] = submission.recipients as [string];
-      const started = performance.now();
-      const outcome = await endpoints.request(endpointIndex, {
-        method: 'POST',
-        path,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization },
-        body: buildMessageForm(submission, number, options.settings.messagingServiceSid, options.webhookUrls?.dr, Date.now()).toString(),
-      });
-      const mailService = submission.senderId !== undefined && MESSAGING_SERVICE_SID.test(submission.senderId);
-      const result = toResult(outcome, number, mailService);
-      logRequest(
-        logger.child({ msgId: submission.messageId }),
-        PROVIDER,
-        { endpoint: endpoints.labels[endpointIndex], recipients: 1, started },
-        outcome,
-        result,
-      );
-      return result;
-    },
-    close: () => endpoints.close(),
-  };
+  const capabilities = { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS };
+  return httpGateway(PROVIDER, options, endpoints, capabilities, async (submission, endpointIndex, log) => {
+    const [number] = submission.recipients as [string];
+    const started = performance.now();
+    const outcome = await endpoints.request(endpointIndex, {
+      method: 'POST',
+      path,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', authorization },
+      body: buildMessageForm(submission, number, options.settings.messagingServiceSid, options.webhookUrls?.dr, Date.now()).toString(),
+    });
+    const mailService = submission.senderId !== undefined && MESSAGING_SERVICE_SID.test(submission.senderId);
+    const result = toResult(outcome, number, mailService);
+    logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: 1, started }, outcome, result);
+    return result;
+  });
 }
 
 /** The Message resource's create parameters, names as Twilio writes them. */

@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { splitIntoParts } from '../../sms/encoding.ts';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
-import { assertRecipients, HTTP_LIFECYCLE, type HttpOutcome, HttpEndpoints, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 
 export const PROVIDER = 'vonage';
 export const SEND_PATH = '/sms/json';
@@ -55,38 +55,29 @@ export function clientRefFor(messageId: string, number: string, parts: number): 
 
 export function createVonageGateway(options: GatewayOptions<VonageSettings>): Gateway {
   const endpoints = new HttpEndpoints(PROVIDER, options);
-  const logger = options.logger.child({ provider: PROVIDER });
-  return {
-    provider: PROVIDER,
-    capabilities: { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS },
-    endpoints: [...options.endpoints],
-    ...HTTP_LIFECYCLE,
-    async send(submission, endpointIndex) {
-      assertRecipients(PROVIDER, submission.recipients, MAX_RECIPIENTS_PER_REQUEST);
-      const [number] = submission.recipients as [string];
-      const log = logger.child({ msgId: submission.messageId });
-      const parts = splitIntoParts(submission).length;
-      const clientRef = clientRefFor(submission.messageId, number, parts);
-      const started = performance.now();
-      const form = buildSendForm(submission, number, clientRef, options, Date.now());
-      const outcome = await endpoints.request(endpointIndex, {
-        method: 'POST',
-        path: SEND_PATH,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: form.toString(),
-      });
-      const result = toResult(outcome, number, clientRef);
-      if (outcome.kind === 'http' && result.kind === 'answered' && partsAnswered(outcome.text) !== parts) {
-        log.warn(
-          { parts, answered: partsAnswered(outcome.text) },
-          "vonage: the gateway split the SMS into another number of parts than the relay counted (it charges by its own); the parts' receipts are combined by its answer",
-        );
-      }
-      logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: 1, started }, outcome, result, { clientRef });
-      return result;
-    },
-    close: () => endpoints.close(),
-  };
+  const capabilities = { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS };
+  return httpGateway(PROVIDER, options, endpoints, capabilities, async (submission, endpointIndex, log) => {
+    const [number] = submission.recipients as [string];
+    const parts = splitIntoParts(submission).length;
+    const clientRef = clientRefFor(submission.messageId, number, parts);
+    const started = performance.now();
+    const form = buildSendForm(submission, number, clientRef, options, Date.now());
+    const outcome = await endpoints.request(endpointIndex, {
+      method: 'POST',
+      path: SEND_PATH,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form.toString(),
+    });
+    const result = toResult(outcome, number, clientRef);
+    if (outcome.kind === 'http' && result.kind === 'answered' && partsAnswered(outcome.text) !== parts) {
+      log.warn(
+        { parts, answered: partsAnswered(outcome.text) },
+        "vonage: the gateway split the SMS into another number of parts than the relay counted (it charges by its own); the parts' receipts are combined by its answer",
+      );
+    }
+    logRequest(log, PROVIDER, { endpoint: endpoints.labels[endpointIndex], recipients: 1, started }, outcome, result, { clientRef });
+    return result;
+  });
 }
 
 export function buildSendForm(
