@@ -7,6 +7,7 @@ import type {
   QuarantinedBody,
   QuarantineEntry,
   QueuedSms,
+  ReceivedReply,
   SmsBatch,
   SmsClaimRequest,
   SmsState,
@@ -247,5 +248,25 @@ export function toSmsState(row: SmsStateRow): SmsState {
     providerId: row.provider_id ?? undefined,
     lastError: row.last_error ?? undefined,
     delivery: row.delivery ?? undefined,
+  };
+}
+
+/** An inbound SMS of a number with its newest reply mail, as repliesOfNumber selects it. */
+export interface ReplyOfNumberRow {
+  id: string;
+  received_at: number;
+  mailbox: string | null;
+  context: string | null;
+  mail_status: 'queued' | 'sent' | 'failed' | null;
+  mail_error: string | null;
+}
+
+export function toReceivedReply(row: ReplyOfNumberRow): ReceivedReply {
+  return {
+    id: row.id,
+    receivedAt: row.received_at,
+    mailbox: row.mailbox ?? undefined,
+    context: row.context ?? undefined,
+    mail: row.mail_status === null ? undefined : { status: row.mail_status, error: row.mail_error ?? undefined },
   };
 }

@@ -1,4 +1,13 @@
-import { type QuarantineBodyRow, type QuarantineRow, quarantinedBody, quarantineEntry, type QueuedRow, toQueuedSms } from './rows.ts';
+import {
+  type QuarantineBodyRow,
+  type QuarantineRow,
+  quarantinedBody,
+  quarantineEntry,
+  type QueuedRow,
+  type ReplyOfNumberRow,
+  toQueuedSms,
+  toReceivedReply,
+} from './rows.ts';
 import type { Database } from 'better-sqlite3';
 import type { QuarantinedBody, QuarantineEntry, QueueAction, QueuedSms, QueueStats, ReceivedReply } from './types.ts';
 
@@ -82,19 +91,5 @@ export function quarantinedRequest(sql: AdminStatements, id: number): Quarantine
 }
 
 export function repliesOfNumber(sql: AdminStatements, number: string, limit: number): ReceivedReply[] {
-  const rows = sql.repliesOfNumber.all(number, limit) as Array<{
-    id: string;
-    received_at: number;
-    mailbox: string | null;
-    context: string | null;
-    mail_status: 'queued' | 'sent' | 'failed' | null;
-    mail_error: string | null;
-  }>;
-  return rows.map((row) => ({
-    id: row.id,
-    receivedAt: row.received_at,
-    mailbox: row.mailbox ?? undefined,
-    context: row.context ?? undefined,
-    mail: row.mail_status === null ? undefined : { status: row.mail_status, error: row.mail_error ?? undefined },
-  }));
+  return (sql.repliesOfNumber.all(number, limit) as ReplyOfNumberRow[]).map(toReceivedReply);
 }

@@ -19,7 +19,9 @@ import {
   quarantinedBody,
   quarantineEntry,
   type QueuedRow,
+  type ReplyOfNumberRow,
   toQueuedSms,
+  toReceivedReply,
   type SmsStateRow,
   toSmsState,
 } from '../rows.ts';
@@ -893,26 +895,13 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
-    const rows = await this.#rows<{
-      id: string;
-      received_at: number;
-      mailbox: string | null;
-      context: string | null;
-      mail_status: 'queued' | 'sent' | 'failed' | null;
-      mail_error: string | null;
-    }>(
+    const rows = await this.#rows<ReplyOfNumberRow>(
       `SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error
       FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')
       WHERE i.number = $1 ORDER BY i.received_at DESC LIMIT $2`,
       [number, limit],
     );
-    return rows.map((row) => ({
-      id: row.id,
-      receivedAt: row.received_at,
-      mailbox: row.mailbox ?? undefined,
-      context: row.context ?? undefined,
-      mail: row.mail_status === null ? undefined : { status: row.mail_status, error: row.mail_error ?? undefined },
-    }));
+    return rows.map(toReceivedReply);
   }
 
   async messagesOfNumber(number: string, limit: number): Promise<string[]> {
