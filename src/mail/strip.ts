@@ -12,7 +12,7 @@
  * The words of each language are data (wordings.ts). Machine mail (runs of `Label: value` lines) keeps
  * its last lines. Every rule is one pass over the lines.
  */
-import { hasVisibleText } from '../sms/encoding.ts';
+import { hasVisibleText, withoutEdgeFormat } from '../sms/encoding.ts';
 import {
   anyOf,
   ATTRIBUTION_VERBS,
@@ -150,9 +150,28 @@ const MAX_NOTES_HEADER_LINES = 16;
 const MAX_NOTES_SENDER_LINES = 2;
 const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(ORIGINAL_MESSAGE)})[-_=\\s]*$`, 'i');
 const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*:?[-_=\\s]*$`, 'i');
-// JavaScript's \\b knows only ASCII letters: "Отправлено с iPhone" needs a Unicode word end.
-const DEVICE_START = new RegExp(`^(?:${anyOf(DEVICE_LINE_STARTS)})(?![\\p{L}\\p{N}])`, 'iu');
-const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS)})$`, 'iu');
+/**
+ * Device lines are compared without diacritics: Arabic and Hebrew vowel signs are optional
+ * ("أُرسلت" is "أرسلت"), and a decomposed accent (macOS) is the composed one.
+ */
+const withoutMarks = (text: string) => text.normalize('NFD').replace(/\p{Mn}/gu, '');
+/** Scripts written without spaces between words: a device line's next word follows its start directly ("发自我的iPhone"). */
+const UNSPACED_SCRIPTS = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Thai}\\p{Script=Lao}\\p{Script=Khmer}\\p{Script=Myanmar}';
+/**
+ * Scripts whose one-letter words (prepositions, the article) are written onto the next word: Hebrew's
+ * "נשלח מ" + "ה-iPhone" is "נשלח מה-iPhone", Arabic's "ب" + "هاتفي" is "بهاتفي".
+ */
+const ATTACHING_SCRIPTS = '\\p{Script=Hebrew}\\p{Script=Arabic}';
+/**
+ * A device line's start ends a word: "Sent from" is not "Sent fromage" (JavaScript's \\b knows only
+ * ASCII letters: "Отправлено с iPhone" needs a Unicode word end), unless the start ends in a script
+ * without word spaces or in a one-letter word of a script that attaches those to the next one.
+ */
+const DEVICE_START = new RegExp(
+  `^(?:${anyOf(DEVICE_LINE_STARTS.map(withoutMarks))})(?:(?<=[${UNSPACED_SCRIPTS}]|(?:^|\\s)[${ATTACHING_SCRIPTS}])|(?![\\p{L}\\p{N}]))`,
+  'iu',
+);
+const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS.map(withoutMarks))})$`, 'iu');
 const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
@@ -203,7 +222,10 @@ function withinMarkers(text: string, rules: StripRules): string {
 class Scan {
   readonly removed: Removal[] = [];
   quoteRemoved = false;
+  /** The lines as classified: without the format characters at their edges (see withoutEdgeFormat). */
   readonly #lines: readonly string[];
+  /** The lines as written, for the kept ones: an RLM may set a line's direction in right-to-left text. */
+  readonly #written: readonly string[];
   /** Whether a line (as disclaimerKey makes it) opens a disclaimer: the built-in openings and the operator's. */
   readonly #disclaimer: RegExp;
   readonly #forward: boolean;
@@ -217,7 +239,9 @@ class Scan {
   #comments = 0;
 
   constructor(lines: readonly string[], rules: StripRules, forward: boolean, reply: boolean) {
-    this.#lines = forward ? unquoteForwarded(lines) : lines;
+    this.#written = forward ? unquoteForwarded(lines) : lines;
+    const bare = lines.map(withoutEdgeFormat);
+    this.#lines = forward ? unquoteForwarded(bare) : bare;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
     this.#reply = reply;
@@ -233,7 +257,18 @@ class Scan {
       this.#dropSignOff();
       this.#dropContactBlock();
     }
-    return this.#kept.join('\n');
+    return this.#asWritten().join('\n');
+  }
+
+  /** The kept lines with their format characters back: they are the written lines, in order, as classified. */
+  #asWritten(): string[] {
+    let at = 0;
+    return this.#kept.map((line) => {
+      if (line === '') return line;
+      while (at < this.#lines.length && (this.#lines[at] ?? '').trim() !== line) at++;
+      const written = (this.#written[at++] ?? '').trim();
+      return withoutEdgeFormat(written) === line ? written : line;
+    });
   }
 
   #remove(reason: string, from: number, to: number): void {
@@ -499,7 +534,8 @@ class Scan {
     const last = this.#kept.at(-1) ?? '';
     // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
     const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
-    if (bare.length > MAX_DEVICE_LINE || !(DEVICE_START.test(bare) || DEVICE_END.test(bare)) || /[,;:]/.test(bare)) return;
+    const compared = withoutMarks(bare);
+    if (bare.length > MAX_DEVICE_LINE || !(DEVICE_START.test(compared) || DEVICE_END.test(compared)) || /[,;:]/.test(bare)) return;
     this.#kept.pop();
     this.removed.push({ reason: 'device or app line', first: last, lines: 1 });
     this.#trimEnd();

@@ -452,12 +452,14 @@ export const DEVICE_LINE_STARTS = [
   'Enviat des del',
   '发自我的',
   '从我的',
+  '從我的',
   '寄件者：我的',
   'Küldve',
   'Az iPhone',
   'Trimis de pe',
   'Στάλθηκε από',
   'נשלח מ',
+  'أرسلت من',
 ];
 export const DEVICE_LINE_ENDS = [
   'gesendet',

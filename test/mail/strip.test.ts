@@ -241,6 +241,26 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
     assert.equal(strip('Use the arrow >>> next to Settings.'), 'Use the arrow >>> next to Settings.');
   });
 
+  it('drops device lines of scripts without word spaces and with attached one-letter words', () => {
+    for (const device of ['发自我的iPhone', '发自我的华为手机', '从我的iPhone发送', '從我的 iPhone 傳送', 'נשלח מה-iPhone שלי', 'נשלח מהטלפון שלי']) {
+      assert.equal(strip(`בסדר.\n\n${device}\n`), 'בסדר.', device);
+    }
+    // Arabic vowel signs are optional: with or without them it is the same line.
+    assert.equal(strip('قادم.\n\nأُرسلت من الـ iPhone\n'), 'قادم.');
+    assert.equal(strip('قادم.\n\nأرسلت من الـ iPhone\n'), 'قادم.');
+    // A start that ends in a spaced script's word still needs a word end after it.
+    assert.equal(strip('On it.\n\nSent fromage\n'), 'On it.\n\nSent fromage');
+  });
+
+  it('classifies lines alike with a bidi mark at their start, and keeps the marks of the lines it keeps', () => {
+    const rlm = '\u200f';
+    assert.equal(strip(`${rlm}אני בדרך.\n\n${rlm}Sent from my iPhone\n`), `${rlm}אני בדרך.`);
+    assert.equal(strip(`${rlm}אני בדרך.\n\n${rlm}-- \n${rlm}דן כהן\n${rlm}מנהל מערכות\n`), `${rlm}אני בדרך.`);
+    const header = ['מאת: Bob <bob@example.org>', 'נשלח: יום רביעי 3 דצמבר 2026 10:12', 'אל: Dan <d@example.com>', 'נושא: שרת'];
+    assert.equal(strip(`${rlm}בוצע.\n\n${header.map((line) => rlm + line).join('\n')}\n\nהשרת נפל.\n`), `${rlm}בוצע.`);
+    assert.equal(strip(`Done.\n\n\u200e\u2067From: Bob <bob@example.org>\n\u200eSent: Monday\n\u200eTo: Dan\n\u200eSubject: Server\n\nServer down.`), 'Done.');
+  });
+
   it('drops a contact-block signature and a sign-off block above a disclaimer it does not know', () => {
     assert.equal(strip('On it.\n\nAna Silva\nana@example.com\n+44 20 7946 0321\nwww.example.com\n'), 'On it.');
     const legal =
