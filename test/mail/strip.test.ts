@@ -203,6 +203,18 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
     ['Russian', 'От: Ana <ana@example.ru>\nОтправлено: 20 марта 2026 г. 8:48\nКому: Bob\nТема: Склад'],
     ['Japanese', '差出人: Ana <ana@example.jp>\n送信日時: 2026年3月20日 8:48\n宛先: Bob\n件名: 倉庫'],
     ['Chinese', '发件人: Ana <ana@example.cn>\n发送时间: 2026年3月20日 8:48\n收件人: Bob\n主题: 仓库'],
+    ['Arabic', 'من: Ana <ana@example.com>\nتاريخ الإرسال: الأربعاء، 3 ديسمبر 2026 10:12\nإلى: Ali <a@example.com>\nالموضوع: الخادم'],
+    ['Persian', 'از: Ana <ana@example.com>\nارسال شده: چهارشنبه، 3 دسامبر 2026 10:12\nبه: Ali <a@example.com>\nموضوع: سرور'],
+    ['Vietnamese', 'Từ: Ana <ana@example.vn>\nĐã gửi: Thứ Ba, 20 tháng 3, 2026 08:48\nĐến: Bob\nChủ đề: Kho'],
+    ['Indonesian', 'Dari: Ana <ana@example.id>\nDikirim: Selasa, 20 Maret 2026 08.48\nKepada: Bob\nPerihal: Gudang'],
+    ['Thai', 'จาก: Ana <ana@example.th>\nส่ง: 20 มีนาคม 2026 8:48\nถึง: Bob\nเรื่อง: คลังสินค้า'],
+    ['Slovak', 'Od: Ana <ana@example.sk>\nOdoslané: utorok 20. marca 2026 8:48\nKomu: Bob\nPredmet: Sklad'],
+    ['Slovenian', 'Od: Ana <ana@example.si>\nPoslano: torek, 20. marec 2026 8:48\nZa: Bob\nZadeva: Skladišče'],
+    ['Croatian', 'Šalje: Ana <ana@example.hr>\nPoslano: utorak, 20. ožujka 2026. 8:48\nPrima: Bob\nPredmet: Skladište'],
+    ['Bulgarian', 'От: Ana <ana@example.bg>\nИзпратено: вторник, 20 март 2026 г. 8:48\nДо: Bob\nТема: Склад'],
+    ['Lithuanian', 'Nuo: Ana <ana@example.lt>\nIšsiųsta: 2026 m. kovo 20 d. 8:48\nKam: Bob\nTema: Sandėlis'],
+    ['Latvian', 'No: Ana <ana@example.lv>\nNosūtīts: otrdiena, 2026. gada 20. marts 8:48\nKam: Bob\nTēma: Noliktava'],
+    ['Estonian', 'Saatja: Ana <ana@example.ee>\nSaadetud: teisipäev, 20. märts 2026 8:48\nAdressaat: Bob\nTeema: Ladu'],
   ] as const) {
     it(`cuts at a ${language} header block`, () => {
       assert.equal(strip(`Oui.\n\n${block}\n\nold text\n`), 'Oui.');
