@@ -42,6 +42,12 @@ const SIGNATURE_START = '-----BEGIN PGP SIGNATURE-----';
 const SIGNATURE_END = '-----END PGP SIGNATURE-----';
 /** An armor header under the first line (`Hash: SHA256`), up to the empty line before the text. */
 const ARMOR_HEADER = /^[A-Za-z][\w-]*: /;
+/**
+ * RFC 4880 §6.2's armor header keys: where a client put a blank line after every line (HTML with a
+ * `<p>` per line, `<pre>` with `<br>`, double-spaced plain text), only these are taken for headers
+ * across blank lines, so a text's own first "Note: …" line stays text.
+ */
+const ARMOR_HEADER_KEY = /^(?:Version|Comment|MessageID|Hash|Charset): /;
 
 /**
  * The text of a mail's chosen body as the sender wrote it: a clear-signed text without its armor
@@ -57,6 +63,22 @@ export function unsealedText(text: string, attachments: readonly MailAttachment[
 }
 
 /**
+ * The line after a clear-signed block's armor headers starting at `from`: that is the blank line
+ * before the text (RFC 4880 §7). Headers right under each other are read as the RFC writes them;
+ * one of its keys past blank lines is a header too, since a client spaced every line.
+ */
+function armorHeadersEnd(lines: readonly string[], from: number): number {
+  let end = from;
+  for (;;) {
+    while (ARMOR_HEADER.test(lines[end] ?? '')) end++;
+    let next = end;
+    while (next < lines.length && lines[next]?.trim() === '') next++;
+    if (next === end || !ARMOR_HEADER_KEY.test(lines[next] ?? '')) return end;
+    end = next;
+  }
+}
+
+/**
  * Each clear-signed block's text in place of the block; what stands around it stays. Line by line,
  * each line looked at once: a block without its whole signature is left as it is, and so is the rest.
  */
@@ -66,7 +88,7 @@ function clearSignedText(lines: readonly string[]): string[] {
   let index = 0;
   while (index < lines.length) {
     let text = index + 1;
-    if (isAt(index, SIGNED_MESSAGE)) while (ARMOR_HEADER.test(lines[text] ?? '')) text++;
+    if (isAt(index, SIGNED_MESSAGE)) text = armorHeadersEnd(lines, text);
     if (!isAt(index, SIGNED_MESSAGE) || lines[text]?.trim() !== '') {
       kept.push(lines[index++] ?? '');
       continue;
