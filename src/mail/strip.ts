@@ -365,7 +365,7 @@ class Scan {
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return SIGNATURE_REASON;
     if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
-    if (OUTLOOK_RULE.test(line)) return 'Outlook rule above the mail answered';
+    if (OUTLOOK_RULE.test(line)) return this.#reply ? 'Outlook rule above the mail answered' : RULED_BLOCK_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
     return undefined;
@@ -577,8 +577,10 @@ const SIGNATURE_REASON = 'signature (below "-- ")';
 const DISCLAIMER_REASON = 'disclaimer';
 const FOOTER_REASON = 'mailing-list or notification footer';
 const HISTORY_REASON = "ticket's older comments";
+/** Below Outlook's rule in a mail that answers none stands what Outlook or a service added: Teams' or Zoom's meeting block of an invitation. */
+const RULED_BLOCK_REASON = "Outlook rule and the block below it (the mail answers none: an online meeting's join details, an added block)";
 /** Removals that are no quote of a mail answered: the mail is no reply for them. */
-const NOT_QUOTES = new Set([SIGNATURE_REASON, DISCLAIMER_REASON, FOOTER_REASON, HISTORY_REASON]);
+const NOT_QUOTES = new Set([SIGNATURE_REASON, DISCLAIMER_REASON, FOOTER_REASON, HISTORY_REASON, RULED_BLOCK_REASON]);
 
 /**
  * A footer's line: no sentence (a company's postal address, a ticket token), or one with a footer

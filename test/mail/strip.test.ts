@@ -402,6 +402,17 @@ describe('stripText: list and notification footers', () => {
     });
   });
 
+  it("names the block below Outlook's rule in a mail that answers none no quote of a mail answered", () => {
+    const rule = '_'.repeat(80);
+    const invitation = `Bitte Rack 4 vorher leeren.\n\n${rule}\nMicrosoft Teams meeting\nJoin on your computer, mobile app or room device\nClick here to join the meeting\nMeeting ID: 123 456 789 012\nPasscode: aBcDeF\n${rule}\n`;
+    assert.deepEqual(removedBy(invitation), {
+      text: 'Bitte Rack 4 vorher leeren.',
+      reasons: ["Outlook rule and the block below it (the mail answers none: an online meeting's join details, an added block)"],
+      quoteRemoved: false,
+    });
+    assert.deepEqual(removedBy(invitation, { reply: true }).reasons, ['Outlook rule above the mail answered']);
+  });
+
   it("removes a Mailman digest's subscription notes and keeps its messages, header lines and all", () => {
     const notes =
       'Send ops-team mailing list submissions to\n\tops-team@lists.example.com\n\nTo subscribe or unsubscribe via the World Wide Web, visit\n\thttps://lists.example.com/mailman/listinfo/ops-team\nor, via email, send a message with subject or body \'help\' to\n\tops-team-request@lists.example.com\n\nYou can reach the person managing the list at\n\tops-team-owner@lists.example.com\n\nWhen replying, please edit your Subject line so it is more specific\nthan "Re: Contents of ops-team digest..."\n\n';
