@@ -5,6 +5,7 @@
  */
 import { RelayError } from '../errors.ts';
 import type { MailAttachment } from './mime.ts';
+import type { Removal } from './strip.ts';
 
 /** Detached signature parts (RFC 3156 §5, RFC 8551 §3.5; x- as older Outlook writes it): the sender attached nothing. */
 const SIGNATURE_TYPES = new Set(['application/pgp-signature', 'application/pkcs7-signature', 'application/x-pkcs7-signature']);
@@ -53,13 +54,16 @@ const ARMOR_HEADER_KEY = /^(?:Version|Comment|MessageID|Hash|Charset): /;
  * The text of a mail's chosen body as the sender wrote it: a clear-signed text without its armor
  * and signature, its dash-escaping undone (RFC 4880 §7.1: `- --` is `--`). Refused as unreadable
  * when the content is encrypted or TNEF and no text part stands beside it (`text`, line ends LF,
- * is empty), or when the text is an inline PGP message.
+ * is empty), or when the text is an inline PGP message. `removed`: the armor and signature blocks,
+ * for preview to name.
  */
-export function unsealedText(text: string, attachments: readonly MailAttachment[]): string {
+export function unsealedText(text: string, attachments: readonly MailAttachment[]): { text: string; removed: readonly Removal[] } {
   const sealed = text.trim() === '' ? SEALED_PARTS.find(({ matches }) => attachments.some(matches)) : undefined;
   if (sealed) throw new RelayError('UNREADABLE_MAIL', `The mail cannot be read: ${sealed.reason}`);
   if (PGP_MESSAGE.test(text)) throw new RelayError('UNREADABLE_MAIL', `The mail cannot be read: it is encrypted (inline PGP); ${SEND_UNENCRYPTED}`);
-  return text.includes(SIGNED_MESSAGE) ? clearSignedText(text.split('\n')).join('\n') : text;
+  if (!text.includes(SIGNED_MESSAGE)) return { text, removed: [] };
+  const removed: Removal[] = [];
+  return { text: clearSignedText(text.split('\n'), removed).join('\n'), removed };
 }
 
 /**
@@ -82,7 +86,7 @@ function armorHeadersEnd(lines: readonly string[], from: number): number {
  * Each clear-signed block's text in place of the block; what stands around it stays. Line by line,
  * each line looked at once: a block without its whole signature is left as it is, and so is the rest.
  */
-function clearSignedText(lines: readonly string[]): string[] {
+function clearSignedText(lines: readonly string[], removed: Removal[]): string[] {
   const isAt = (index: number, line: string) => lines[index]?.trimEnd() === line;
   const kept: string[] = [];
   let index = 0;
@@ -100,6 +104,10 @@ function clearSignedText(lines: readonly string[]): string[] {
     while (end < lines.length && !isAt(end, SIGNATURE_END)) end++;
     if (end === lines.length) return [...kept, ...lines.slice(index)];
     kept.push(...lines.slice(text, signature).map((line) => (line.startsWith('- ') ? line.slice(2) : line)));
+    removed.push(
+      { reason: 'PGP armor line and its headers (clear-signed text)', first: SIGNED_MESSAGE, lines: text - index },
+      { reason: 'PGP signature block', first: SIGNATURE_START, lines: end - signature + 1 },
+    );
     index = end + 1;
   }
   return kept;
