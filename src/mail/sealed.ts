@@ -17,6 +17,14 @@ export function isSignature(attachment: MailAttachment): boolean {
 /** What to send instead, said once for every kind of encryption. */
 const SEND_UNENCRYPTED = 'send it unencrypted to this address';
 
+const isSmimeObject = ({ contentType }: MailAttachment) => contentType === 'application/pkcs7-mime' || contentType === 'application/x-pkcs7-mime';
+
+/** S/MIME's smime-type parameter (RFC 8551 §3.2.2), lower-cased: what the CMS object holds; '' when the client wrote none. */
+function smimeType(attachment: MailAttachment): string {
+  const contentType = attachment.headers?.get('content-type') as { params?: Record<string, string> } | undefined;
+  return (contentType?.params?.['smime-type'] ?? '').trim().toLowerCase();
+}
+
 /**
  * Parts that hold a mail's whole content in a form the relay cannot read, and why: PGP/MIME's
  * control part (RFC 3156 §4), S/MIME's CMS object (RFC 8551 §3.3: enveloped, or signed with no
@@ -25,8 +33,20 @@ const SEND_UNENCRYPTED = 'send it unencrypted to this address';
 const SEALED_PARTS: ReadonlyArray<{ readonly matches: (attachment: MailAttachment) => boolean; readonly reason: string }> = [
   { matches: ({ contentType }) => contentType === 'application/pgp-encrypted', reason: `it is encrypted (PGP/MIME); ${SEND_UNENCRYPTED}` },
   {
-    matches: ({ contentType }) => contentType === 'application/pkcs7-mime' || contentType === 'application/x-pkcs7-mime',
-    reason: `it is encrypted, or signed with no readable copy (S/MIME, smime.p7m); ${SEND_UNENCRYPTED}`,
+    // Opaque signing wraps the text in the signature, where the relay does not read it; signing it
+    // clear (multipart/signed, as most clients offer) keeps a readable copy beside the signature.
+    matches: (attachment) => isSmimeObject(attachment) && smimeType(attachment) === 'signed-data',
+    reason:
+      'it is signed with no readable copy (S/MIME opaque signing, smime.p7m); send it clear-signed to this address (a detached signature, multipart/signed)',
+  },
+  {
+    matches: (attachment) => isSmimeObject(attachment) && /^(?:auth)?enveloped-data$/.test(smimeType(attachment)),
+    reason: `it is encrypted (S/MIME, smime.p7m); ${SEND_UNENCRYPTED}`,
+  },
+  {
+    // Without smime-type (older clients omit it) only the CMS content could tell, which the relay does not parse.
+    matches: isSmimeObject,
+    reason: 'it is encrypted, or signed with no readable copy (S/MIME, smime.p7m); send it unencrypted, or clear-signed (multipart/signed), to this address',
   },
   {
     matches: ({ contentType, filename }) => /^application\/(?:vnd\.)?ms-tnef$/.test(contentType) || filename?.trim().toLowerCase() === 'winmail.dat',
