@@ -118,7 +118,8 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
   let lines = leading.rest.split('\n');
   const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;
   if (cut) lines = cut.lines;
-  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply });
+  const invitation = mail.attachments.some(({ contentType }) => contentType === 'text/calendar');
+  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply, invitation });
   const body = takeContextTag(stripped.text, 'the body');
   const quoteRemoved = chosen.quoteRemoved || stripped.quoteRemoved || cut !== undefined;
 

@@ -16,6 +16,7 @@ import { hasVisibleText, withoutEdgeFormat } from '../sms/encoding.ts';
 import {
   anyOf,
   ATTRIBUTION_VERBS,
+  CALENDAR_FOOTER_OPENINGS,
   DEVICE_LINE_ENDS,
   DEVICE_LINE_STARTS,
   DISCLAIMER_HEADINGS,
@@ -65,6 +66,8 @@ export interface StripOptions {
    * names who wrote when: a line such as ">90% for 10 minutes" in an alert is its text.
    */
   readonly reply?: boolean;
+  /** The mail carries a calendar invitation (a text/calendar part): the calendar's own footer below its text goes. */
+  readonly invitation?: boolean;
 }
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
@@ -189,6 +192,7 @@ const FOOTER_WORD = new RegExp(anyOf(FOOTER_WORDS), 'i');
 /** A line of rule characters alone above a footer: GitHub's "—", Google Groups' "---", Listserv's "####". */
 const FOOTER_SEPARATOR = /^(?:[-_=*~#—–]\s?)+$/;
 const REPLY_ABOVE = new RegExp(anyOf(REPLY_ABOVE_MARKERS), 'i');
+const CALENDAR_FOOTER = new RegExp(`^(?:${anyOf(CALENDAR_FOOTER_OPENINGS)})`, 'i');
 /** Mailman's digest header: "Send <list> mailing list submissions to" … 'than "Re: Contents of <list> digest..."'. */
 const DIGEST_HEADER_START = /^Send .{1,100} mailing list submissions to$/i;
 const DIGEST_HEADER_END = /^than "Re: Contents of .{1,100} digest\.\.\."$/i;
@@ -201,7 +205,7 @@ export function stripBody(body: string, rules: StripRules, options: StripOptions
 /** The new text of a mail body and what was removed from it, and why. */
 export function stripText(body: string, rules: StripRules, options: StripOptions = {}): StrippedText {
   const marked = withinMarkers(body.replace(/\r\n?/g, '\n'), rules);
-  const scan = new Scan(marked.split('\n'), rules, options.forward ?? false, options.reply ?? true);
+  const scan = new Scan(marked.split('\n'), rules, options);
   return { text: tidy(scan.text()), removed: scan.removed, quoteRemoved: scan.quoteRemoved };
 }
 
@@ -231,6 +235,8 @@ class Scan {
   readonly #forward: boolean;
   /** The mail answers another: see StripOptions.reply. */
   readonly #reply: boolean;
+  /** See StripOptions.invitation. */
+  readonly #invitation: boolean;
   readonly #kept: string[] = [];
   /** Whether `>` lines are quotes here: in a reply, or below an attribution. */
   #quoting: boolean;
@@ -238,13 +244,14 @@ class Scan {
   #ticket = false;
   #comments = 0;
 
-  constructor(lines: readonly string[], rules: StripRules, forward: boolean, reply: boolean) {
+  constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false }: StripOptions) {
     this.#written = forward ? unquoteForwarded(lines) : lines;
     const bare = lines.map(withoutEdgeFormat);
     this.#lines = forward ? unquoteForwarded(bare) : bare;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
     this.#reply = reply;
+    this.#invitation = invitation;
     this.#quoting = reply;
   }
 
@@ -366,6 +373,7 @@ class Scan {
     if (signature) return SIGNATURE_REASON;
     if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
     if (OUTLOOK_RULE.test(line)) return this.#reply ? 'Outlook rule above the mail answered' : RULED_BLOCK_REASON;
+    if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
     return undefined;
@@ -579,8 +587,9 @@ const FOOTER_REASON = 'mailing-list or notification footer';
 const HISTORY_REASON = "ticket's older comments";
 /** Below Outlook's rule in a mail that answers none stands what Outlook or a service added: Teams' or Zoom's meeting block of an invitation. */
 const RULED_BLOCK_REASON = "Outlook rule and the block below it (the mail answers none: an online meeting's join details, an added block)";
+const INVITATION_FOOTER_REASON = "calendar's footer below an invitation";
 /** Removals that are no quote of a mail answered: the mail is no reply for them. */
-const NOT_QUOTES = new Set([SIGNATURE_REASON, DISCLAIMER_REASON, FOOTER_REASON, HISTORY_REASON, RULED_BLOCK_REASON]);
+const NOT_QUOTES = new Set([SIGNATURE_REASON, DISCLAIMER_REASON, FOOTER_REASON, HISTORY_REASON, RULED_BLOCK_REASON, INVITATION_FOOTER_REASON]);
 
 /**
  * A footer's line: no sentence (a company's postal address, a ticket token), or one with a footer

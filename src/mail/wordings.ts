@@ -903,6 +903,13 @@ export const DISCLAIMER_WORDS = [
 ];
 
 /**
+ * The first line of the block Google Calendar puts below an invitation's details (its link, why the
+ * mail came, what forwarding it allows), in the languages whose wording is known: read only in a mail
+ * that carries the invitation itself (a text/calendar part), at a line's start.
+ */
+export const CALENDAR_FOOTER_OPENINGS = ['Invitation from Google Calendar', 'Einladung von Google Kalender'];
+
+/**
  * Phrases of the footers mailing lists and notification services append (Mailman, Listserv, Google
  * Groups, Discourse, GitHub, GitLab, Slack, PagerDuty, Opsgenie, Azure Monitor…), by family: the
  * unsubscribe link, why the mail came, where to change that, how to answer. A short last block that

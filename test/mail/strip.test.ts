@@ -413,6 +413,21 @@ describe('stripText: list and notification footers', () => {
     assert.deepEqual(removedBy(invitation, { reply: true }).reasons, ['Outlook rule above the mail answered']);
   });
 
+  it("removes Google Calendar's footer below an invitation, only in a mail that carries the invitation", () => {
+    const details = 'Wartungsfenster Rack 4\nWann: Do., 10. Dez. 2026 10:00 - 11:00 MEZ\nWo: RZ Köln';
+    const german = `${details}\n\nEinladung von Google Kalender: https://calendar.google.com/calendar/\n\nSie erhalten diese E-Mail, weil Sie Gast bei diesem Termin sind. Um keine Updates mehr zu erhalten, melden Sie sich ab: https://calendar.google.com/x\n`;
+    assert.deepEqual(removedBy(german, { reply: false, invitation: true }), {
+      text: details,
+      reasons: ["calendar's footer below an invitation"],
+      quoteRemoved: false,
+    });
+    const english =
+      'Maintenance rack 4\n\nInvitation from Google Calendar: https://calendar.google.com/calendar/\n\nYou are receiving this email because you are an attendee on the event.\n\nForwarding this invitation could allow any recipient to send a response to the organizer, be added to the guest list, invite others regardless of their own invitation status, or modify your RSVP.\n\nLearn more https://support.google.com/calendar/answer/37135#forwarding\n';
+    assert.equal(removedBy(english, { reply: false, invitation: true }).text, 'Maintenance rack 4');
+    // Without the invitation the line is someone's text, a pasted one or a sentence about it.
+    assert.equal(removedBy(german).text, tidy(german));
+  });
+
   it("removes a Mailman digest's subscription notes and keeps its messages, header lines and all", () => {
     const notes =
       'Send ops-team mailing list submissions to\n\tops-team@lists.example.com\n\nTo subscribe or unsubscribe via the World Wide Web, visit\n\thttps://lists.example.com/mailman/listinfo/ops-team\nor, via email, send a message with subject or body \'help\' to\n\tops-team-request@lists.example.com\n\nYou can reach the person managing the list at\n\tops-team-owner@lists.example.com\n\nWhen replying, please edit your Subject line so it is more specific\nthan "Re: Contents of ops-team digest..."\n\n';
