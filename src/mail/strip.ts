@@ -12,7 +12,7 @@
  * The words of each language are data (wordings.ts). Machine mail (runs of `Label: value` lines) keeps
  * its last lines. Every rule is one pass over the lines.
  */
-import { hasVisibleText, withoutEdgeFormat } from '../sms/encoding.ts';
+import { hasFormatCharacter, hasVisibleText, withoutEdgeFormat } from '../sms/encoding.ts';
 import {
   anyOf,
   ATTRIBUTION_VERBS,
@@ -246,8 +246,10 @@ class Scan {
 
   constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false }: StripOptions) {
     this.#written = forward ? unquoteForwarded(lines) : lines;
-    const bare = lines.map(withoutEdgeFormat);
-    this.#lines = forward ? unquoteForwarded(bare) : bare;
+    // Most mail has no format character: its lines are classified as written, with no copy to map back.
+    const marked = lines.some(hasFormatCharacter);
+    const bare = marked ? lines.map(withoutEdgeFormat) : lines;
+    this.#lines = !marked ? this.#written : forward ? unquoteForwarded(bare) : bare;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
     this.#reply = reply;
@@ -269,6 +271,7 @@ class Scan {
 
   /** The kept lines with their format characters back: they are the written lines, in order, as classified. */
   #asWritten(): string[] {
+    if (this.#lines === this.#written) return this.#kept;
     let at = 0;
     return this.#kept.map((line) => {
       if (line === '') return line;

@@ -100,6 +100,12 @@ const VISIBLE = new RegExp(`[^\\s\\p{Cf}]|[${DRAWN_FORMAT_SIGNS}]`, 'u');
 /** Blanks and invisible format characters at a line's start or end: an RTL client's RLM before each line. */
 const EDGE_FORMAT = new RegExp(`^(?:\\s|${FORMAT_SOURCE})+|(?:\\s|${FORMAT_SOURCE})+$`, 'gu');
 const FORMAT_CHARS = new RegExp(FORMAT_SOURCE, 'gu');
+const HAS_FORMAT = new RegExp(FORMAT_SOURCE, 'u');
+
+/** Whether `text` has an invisible format character anywhere (most mail has none). */
+export function hasFormatCharacter(text: string): boolean {
+  return HAS_FORMAT.test(text);
+}
 
 /**
  * The line without the invisible format characters at its edges, its blanks kept ("\u200f-- " is
