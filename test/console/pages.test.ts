@@ -345,6 +345,29 @@ describe('console pages', () => {
       assert.equal(response.status, 400, path);
       assert.match(await response.text(), named, path);
     }
+    // A browser's form alike: the last of two values is not taken (it deleted what was to be held).
+    const target = /name="target" value="([0-9a-f-]{36})"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no queued SMS');
+    const forms: Array<[string, string, RegExp]> = [
+      ['/console/queue', `target=${target}&action=hold&action=delete`, /Action: give one value/],
+      ['/console/queue', `target=${target}&target=${target}&action=release`, /Target: give one value/],
+      ['/console/queue', `target=${target}&action=hold&back=/console/queue&back=/console`, /Back: give one value/],
+      ['/console/undeliverable/x/reroute', 'mailbox=a@example.com&mailbox=b@example.com', /Mailbox: give one value/],
+      ['/console/send', 'to=07700900001&text=a&text=b', /Text: give one value/],
+    ];
+    for (const [path, body, named] of forms) {
+      const response = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+        body: `_csrf=${encodeURIComponent(csrf)}&${body}`,
+        redirect: 'manual',
+      });
+      assert.equal(response.status, 400, body);
+      assert.match(await response.text(), named, body);
+    }
+    assert.ok(
+      (await relay.relay.store.smsOf(target)).every((sms) => sms.status === 'queued'),
+      'nothing deleted',
+    );
     const form = await signinForm();
     const signin = await fetch(`${base}/console/signin`, {
       method: 'POST',
