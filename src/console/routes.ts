@@ -171,13 +171,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const read = readFields(FIELDS.signinPage, request.query);
         if (!read.ok) {
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), undefined, () =>
-            signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: read.problem }),
+            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem }),
           );
         }
         const query = read.fields;
         const over = query.expired ? 'expired' : query.ended ? 'ended' : undefined;
         const notice = over && `${SESSION_OVER[over]}: sign in again.`;
-        return signinPage(request, reply, { next: safeNext(query.next), notice, error: undefined });
+        return signinPage(request, reply, { next: consolePage(app, query.next, '/console'), notice, error: undefined });
       });
       scope.post('/signin', async (request, reply) => {
         const channel = access.channel(request);
@@ -185,17 +185,17 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!access.signinTokenValid(request, token)) {
           const expired = new RelayError('FORBIDDEN', 'The sign-in form has expired: sign in again');
           return problem(request, reply, 403, expired, undefined, () =>
-            signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: expired.message }),
+            signinPage(request, reply, { next: '/console', notice: undefined, error: expired.message }),
           );
         }
         const read = readFields(FIELDS.signin, request.body);
         if (!read.ok) {
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), undefined, () =>
-            signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: read.problem }),
+            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem }),
           );
         }
         const body = read.fields;
-        const next = safeNext(body.next);
+        const next = consolePage(app, body.next, '/console');
         const result = await access.signIn(body.name ?? '', body.password ?? '', channel);
         if (!result.ok) {
           if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
@@ -415,7 +415,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }
         const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
         await audit(request, action, target, done, messageId);
-        const path = CONSOLE_PATH.test(back) ? back.split('?')[0] : '/console/queue';
+        const path = consolePage(app, back, '/console/queue').split('?')[0];
         return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done))}`, 303);
       }
 
@@ -526,9 +526,20 @@ function wantsJson(request: FastifyRequest): boolean {
   return accept.includes('application/json') && !accept.includes('text/html');
 }
 
-/** Where to go after signing in: a plain console path only (never another site), else the overview. */
-function safeNext(next: string | undefined): string {
-  return next !== undefined && CONSOLE_PATH.test(next) && !next.startsWith('/console/signin') ? next : '/console';
+/**
+ * Where to go after signing in or acting, taken from a request: a console page one reads with GET, written
+ * as the browser will ask for it (a `..` would lead out of the console; sign-out is no page), never the
+ * sign-in page or an asset; else `fallback`.
+ */
+function consolePage(app: FastifyInstance, target: string | undefined, fallback: string): string {
+  if (target === undefined || !CONSOLE_PATH.test(target)) return fallback;
+  const { pathname, search } = new URL(target, 'http://console.invalid');
+  const page =
+    `${pathname}${search}` === target &&
+    pathname !== '/console/signin' &&
+    !pathname.startsWith('/console/assets/') &&
+    app.findRoute({ method: 'GET', url: pathname }) !== null;
+  return page ? target : fallback;
 }
 
 /** A page of a list read one row past it (`PAGE_SIZE + 1`): its rows, and where the next page starts when one follows. */
