@@ -118,8 +118,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const signedIn = await access.session(request);
         if (signedIn === undefined || signedIn === 'expired' || signedIn === 'ended') {
           const why = signedIn === undefined ? 'Sign in first' : `${SESSION_OVER[signedIn]}: sign in again`;
-          if (request.method === 'GET' && !wantsJson(request)) {
-            const next = encodeURIComponent(request.url);
+          // A browser's form (it takes HTML) is not done either: its person signs in again and is back on the page it was on.
+          if (request.method === 'GET' ? !wantsJson(request) : (request.headers.accept ?? '').includes('text/html')) {
+            const next = encodeURIComponent(request.method === 'GET' ? request.url : formPage(request));
             return reply.redirect(`/console/signin?next=${next}${signedIn === undefined ? '' : `&${signedIn}=1`}`, 303);
           }
           return problem(request, reply, 401, new RelayError('UNAUTHORIZED', why));
@@ -389,6 +390,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           actions: await consoleStore.recentActions(PAGE_SIZE),
         }),
       );
+
+      /** The console page a form was sent from (its Referer, which the console's referrer policy keeps to its own pages), else the form's own page. */
+      function formPage(request: FastifyRequest): string {
+        const referer = URL.parse(request.headers.referer ?? '');
+        return consolePage(app, referer ? `${referer.pathname}${referer.search}` : undefined, consolePage(app, request.url, '/console'));
+      }
 
       /** The sign-in page, its form carrying the token of the browser's sign-in cookie (set here when it has none). */
       function signinPage(request: FastifyRequest, reply: FastifyReply, data: { next: string; notice: string | undefined; error: string | undefined }) {

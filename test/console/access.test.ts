@@ -177,6 +177,27 @@ describe('console access', () => {
     assert.match(await signin.text(), /Your session has expired: sign in again/);
   });
 
+  test("a form sent after the idle timeout is not done: sign-in says the session expired and leads back to the form's page", async () => {
+    const port = relay.relay.httpPort;
+    const forms = [
+      ['/console/queue', 'action=pause', `http://127.0.0.1:${port}/console/queue?after=5`, '/console/queue?after=5'],
+      // Without a Referer: the form's own page when it has one, else the overview.
+      ['/console/send', 'to=07700900001&text=hello', undefined, '/console/send'],
+      ['/console/quarantine/1/delete', '', undefined, '/console'],
+    ] as const;
+    for (const [path, form, referer, next] of forms) {
+      const signedIn = await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+      const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
+      const csrf = /name="_csrf" value="([^"]+)"/.exec((await send(port, 'GET', '/console', '', { cookie }, '127.0.0.1')).body)?.[1] ?? '';
+      now += 32 * 60_000;
+      const headers = { cookie, accept: 'text/html,application/xhtml+xml', ...(referer ? { referer } : {}) };
+      const sent = await post(port, path, `${form}&_csrf=${encodeURIComponent(csrf)}`, headers);
+      assert.equal(sent.status, 303, path);
+      assert.equal(sent.headers.location, `/console/signin?next=${encodeURIComponent(next)}&expired=1`, path);
+    }
+    assert.equal(await relay.relay.store.dispatchPausedSince(), undefined, 'the expired form paused nothing');
+  });
+
   test('a session in use never ends at the idle timeout, though its last use is saved at most once a minute', async () => {
     const signedIn = await signIn(relay.relay.httpPort, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
     const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
