@@ -5,7 +5,7 @@ import { parse } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
-import { configCheck, quarantine, queue, rerouteUndeliverable } from '../admin.ts';
+import { configCheck, deleteQuarantined, NotFound, type Outcome, queueAction, rerouteUndeliverable } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -343,7 +343,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
-        return act(request, reply, `queue ${action}`, target, () => queue(store, target ? [action, target] : [action], clock()), body.back);
+        return act(request, reply, `queue ${action}`, target, () => queueAction(store, action, target, clock()), body.back);
       });
       scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -351,9 +351,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
         const mailbox = (read.fields.mailbox ?? '').trim();
         return act(request, reply, 'reroute', id, async () => {
-          const done = await rerouteUndeliverable(store, config, id, mailbox);
+          const said = await rerouteUndeliverable(store, config, id, mailbox);
           options.onMailQueued();
-          return done;
+          return { said, changed: 1 };
         });
       });
       scope.get('/quarantine/:id', async (request: ConsoleRequest, reply) => {
@@ -364,7 +364,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.post('/quarantine/:id/delete', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
-        return act(request, reply, 'quarantine delete', id, () => quarantine(store, ['delete', id]));
+        const number = Number(id);
+        if (!Number.isInteger(number) || number <= 0) return gone(request, reply, new NotFound(`quarantined request with id ${id}`));
+        return act(request, reply, 'quarantine delete', id, () => deleteQuarantined(store, number));
       });
 
       scope.get('/send', async (request: ConsoleRequest, reply) =>
@@ -404,26 +406,39 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return page(reply, 'signin', undefined, { title: 'Sign in', ...data, csrf: token });
       }
 
-      /** An operator's action through the CLI's own code, recorded with who did it; the answer is the page it came from. */
+      /**
+       * An operator's action through the CLI's own code, recorded with who did it when it changed something
+       * (a retry of a message already sent joins no timeline); the answer is the page it came from.
+       */
       async function act(
         request: ConsoleRequest,
         reply: FastifyReply,
         action: string,
         target: string | undefined,
-        run: () => Promise<string>,
+        run: () => Promise<Outcome>,
         back = '/console/queue',
       ) {
-        let done: string;
+        let done: Outcome;
         try {
           done = await run();
         } catch (error) {
           if (error instanceof RelayError) throw error;
+          if (error instanceof NotFound) return gone(request, reply, error);
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)), request.console);
         }
         const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
-        await audit(request, action, target, done, messageId);
+        if (done.changed > 0) await audit(request, action, target, done.said, messageId);
         const path = consolePage(app, back, '/console/queue').split('?')[0];
-        return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done))}`, 303);
+        return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done.said))}`, 303);
+      }
+
+      /** An action on something no longer there: most likely another operator (or relay) handled it first. Every such thing is listed on the queue page. */
+      function gone(request: ConsoleRequest, reply: FastifyReply, error: NotFound) {
+        const message = `There is no ${error.what} any more: it was probably handled by someone else.`;
+        return problem(request, reply, 404, new RelayError('NOT_FOUND', message), request.console, undefined, {
+          href: '/console/queue',
+          label: 'Back to the queue',
+        });
       }
 
       async function audit(request: ConsoleRequest, action: string, target?: string, detail?: string, messageId?: string): Promise<void> {
@@ -521,11 +536,12 @@ function problem(
   error: RelayError,
   context?: Context,
   shown?: () => FastifyReply | Promise<FastifyReply>,
+  back = { href: '/console', label: 'Back to the overview' },
 ) {
   reply.status(status);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
   if (shown) return shown();
-  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message });
+  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back });
 }
 
 function wantsJson(request: FastifyRequest): boolean {
