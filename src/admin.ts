@@ -138,7 +138,8 @@ export async function status(store: Store, now: number, here: { readonly pid: nu
   return [
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
     ...dispatchLines(paused, pauses),
-    `sms queued: ${stats.sms.queued} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
+    // Held SMS are queued too (the console's count, and the oldest age, include them).
+    `sms queued: ${stats.sms.queued + stats.sms.held} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
