@@ -494,6 +494,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           consoleStore.mailActivity(),
           statfs(config.dataDir).then((stats) => stats.bavail * stats.bsize),
         ]);
+        const gateway = options.gateway();
         const clockOf = (at: number) => new Date(at).toISOString().slice(11, 16);
         const dayOf = (at: number) => new Date(at).toISOString().slice(5, 10);
         return {
@@ -506,7 +507,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             hour: CHART_SERIES.map((series) => minutes.reduce((sum, bucket) => sum + bucket[series.key], 0)),
             week: CHART_SERIES.map((series) => hours.reduce((sum, bucket) => sum + bucket[series.key], 0)),
           },
-          gateway: { provider: config.gateway.provider, simulated: config.gateway.simulated, ...options.gateway(), ...gatewayActivity },
+          gateway: {
+            provider: config.gateway.provider,
+            simulated: config.gateway.simulated,
+            ...gateway,
+            ...gatewayActivity,
+            ...gatewayState(gateway, gatewayActivity),
+          },
           mail: { transport: options.mailTransport, queued: stats.mail.queued, oldest: stats.mail.oldestAgeSeconds, ...mailActivity },
           disk: { freeMegabytes: Math.floor(disk / 1024 / 1024), minFreeMegabytes: config.store.minFreeMegabytes },
           version: VERSION,
@@ -563,6 +570,32 @@ function consolePage(app: FastifyInstance, target: string | undefined, fallback:
     !pathname.startsWith('/console/assets/') &&
     app.findRoute({ method: 'GET', url: pathname }) !== null;
   return page ? target : fallback;
+}
+
+/**
+ * Whether the gateway can be reached, as the relay knows it: down when a gateway says it cannot send (an
+ * SMPP bind), a provider's every host failed (skipped by the breaker), its account is paused, or the
+ * last attempt failed after the last SMS sent; each reason said. An HTTP gateway's own health knows
+ * nothing of its answers.
+ */
+function gatewayState(
+  gateway: ReturnType<ConsoleOptions['gateway']>,
+  activity: Awaited<ReturnType<ConsoleStore['gatewayActivity']>>,
+): { up: boolean; why: string[] } {
+  const named = (provider: string) => (gateway.providers.length > 1 ? `${provider}: ` : '');
+  const why = [
+    ...gateway.health.flatMap((health) => (health.ok ? [] : [health.detail ?? 'cannot send'])),
+    ...gateway.providers.flatMap((provider) => [
+      ...(provider.hosts.length > 0 && provider.hosts.every((host) => host.failed)
+        ? [`${named(provider.provider)}${provider.hosts.length === 1 ? 'its host' : 'every host'} failed`]
+        : []),
+      ...(provider.pause ? [`${named(provider.provider)}the account is paused`] : []),
+    ]),
+    ...(activity.lastError && (activity.lastSent === undefined || activity.lastError.at > activity.lastSent)
+      ? ['the last attempt failed, none sent since']
+      : []),
+  ];
+  return { up: why.length === 0, why };
 }
 
 /** A page of a list read one row past it (`PAGE_SIZE + 1`): its rows, and where the next page starts when one follows. */

@@ -171,6 +171,11 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
         await page.locator('main').innerText(),
         /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ failed \(skipped by the breaker\); account: sending/,
       );
+      // An HTTP gateway's own health knows nothing of its answers: the overview says what the relay saw.
+      assert.match(
+        await page.locator('main').innerText(),
+        /Gateway\s+intellisoftware \(simulator\) at 127\.0\.0\.1:\d+;\s+down \(its host failed; the last attempt failed, none sent since\)/,
+      );
       await accessible(page, 'overview');
 
       await page.goto(`${base}/console/messages`);
@@ -201,6 +206,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
         await page.goto(`${base}/console`);
         return /sent: 1 last hour, 1 in 7 days[\s\S]*delivered: 1 last hour/.test(await page.locator('.legend').innerText());
       });
+      assert.match(await page.locator('main').innerText(), /Gateway\s+intellisoftware \(simulator\) at 127\.0\.0\.1:\d+;\s+up\n/, 'up again once an SMS went');
       await screenshots(page, 'overview');
       if (full && UPDATE_DOCS) copyFileSync(`${OUTPUT}overview-desktop.png`, `${DOCS}console-overview.png`);
     } finally {
