@@ -247,11 +247,20 @@ export async function queue(store: Store, args: readonly string[], now: number):
   return (await queueAction(store, command, target, now)).said;
 }
 
-/** `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the console's queue actions. */
-export async function queueAction(store: Store, command: string, target: string | undefined, now: number): Promise<Outcome> {
+/**
+ * `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the
+ * console's queue actions; `resume` names how this user resumes dispatch (a command, a button).
+ */
+export async function queueAction(
+  store: Store,
+  command: string,
+  target: string | undefined,
+  now: number,
+  resume = '`smsrelay queue resume`',
+): Promise<Outcome> {
   if (command === 'pause' || command === 'resume') {
     await store.setDispatchPaused(command === 'pause', now);
-    return { said: `dispatch ${command === 'pause' ? 'paused: queued SMS stay queued until `smsrelay queue resume`' : 'resumed'}`, changed: 1 };
+    return { said: `dispatch ${command === 'pause' ? `paused: queued SMS stay queued until ${resume}` : 'resumed'}`, changed: 1 };
   }
   if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
   if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);

@@ -41,6 +41,8 @@ const ASSETS: ReadonlyMap<string, string> = new Map([
  * redirect target taken from a request (no other site, no header-breaking CR or LF).
  */
 const CONSOLE_PATH = /^\/console(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/;
+/** The queue page's button that resumes dispatch, named by the notice of a pause (rather than a CLI command). */
+const RESUME_BUTTON = 'Resume dispatch';
 /** Why a cookie opens no page: its session timed out just now, or the store has none (signed out, or timed out before). */
 const SESSION_OVER = { expired: 'Your session has expired', ended: 'Your session has ended' } as const;
 /** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */
@@ -334,6 +336,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           undeliverable: list('replies', undeliverable, stats.undeliverableInbound),
           quarantined: list('quarantine', quarantined, stats.quarantined),
           paused,
+          resume: RESUME_BUTTON,
           done: access.noticeOf((request.console as Context).signedIn.session, query),
         });
       });
@@ -343,7 +346,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
-        return act(request, reply, `queue ${action}`, target, () => queueAction(store, action, target, clock()), body.back);
+        return act(request, reply, `queue ${action}`, target, () => queueAction(store, action, target, clock(), `"${RESUME_BUTTON}"`), body.back);
       });
       scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;

@@ -189,7 +189,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.match(await page.locator('main').innerText(), /Disk full on db1/);
 
       await page.getByRole('button', { name: 'Retry now' }).click();
-      await page.waitForURL(/\/console\/messages\/.*done=/);
+      await page.locator('[role=status]').waitFor();
       await waitFor('the retried SMS at the gateway', () => relay.relay.simulator?.records.some((sms) => sms.text === 'Disk full on db1'));
       await waitFor('the delivery report', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered');
       await page.goto(`${base}/console/messages/${id}`);
@@ -223,8 +223,24 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await accessible(page, 'queue');
       await page.getByLabel('Reroute to mailbox').fill('oncall@example.com');
       await page.getByRole('button', { name: 'Reroute' }).click();
-      await page.waitForURL(/\/console\/queue\?done=/);
       assert.match(await page.locator('[role=status]').innerText(), /queued for oncall@example\.com/);
+      // Shown once: the notice leaves the address, so a reload (or a visit later) cannot show it above a page it no longer fits.
+      await page.waitForURL(`${base}/console/queue`);
+      await page.reload();
+      assert.equal(await page.locator('[role=status]').count(), 0, 'no notice after a reload');
+      await page.getByRole('button', { name: 'Pause dispatch' }).click();
+      assert.match(
+        await page.locator('[role=status]').innerText(),
+        /^dispatch paused: queued SMS stay queued until "Resume dispatch"$/,
+        'the button, not a CLI command',
+      );
+      await page.getByRole('button', { name: 'Resume dispatch' }).click();
+      assert.equal(await page.locator('[role=status]').innerText(), 'dispatch resumed');
+      await page.waitForURL(`${base}/console/queue`);
+      await page.getByRole('button', { name: 'Pause dispatch' }).waitFor();
+      await page.reload();
+      assert.equal(await page.locator('[role=status]').count(), 0, '"dispatch resumed" shows no more');
+      assert.match(await page.locator('main').innerText(), /Dispatch is running\./);
       await waitFor('the rerouted mail', () =>
         maildirMessages(relay.maildir).some((mail) => mail.includes('oncall@example.com') && mail.includes('who is this?')),
       );

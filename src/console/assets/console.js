@@ -1,5 +1,14 @@
-// Progressive: every page works without this. It only refreshes a page that asks for it
-// (data-refresh, in seconds) by fetching it again and swapping its <main>, keeping focus and scroll.
+// Progressive: every page works without this.
+// An action's notice (?done=) tells what was just done: reloaded or opened again later it could contradict
+// the page ("dispatch resumed" above "paused since"), so once shown it leaves the address.
+(() => {
+  const shown = new URL(location.href);
+  if (!shown.searchParams.has('done')) return;
+  shown.searchParams.delete('done');
+  shown.searchParams.delete('sig');
+  history.replaceState(history.state, '', shown);
+})();
+// A page that asks for it (data-refresh, in seconds) is fetched again and its <main> swapped, keeping focus and scroll.
 (() => {
   const main = document.querySelector('main[data-refresh]');
   if (!main) return;
