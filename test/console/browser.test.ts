@@ -352,6 +352,33 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
     }
   });
 
+  test('the overview says when its refresh cannot reach the relay, until a refresh does', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      // The page's 15 s timer, run by the test's clock; the relay unreachable, then an error answer, then back.
+      await page.clock.install();
+      await page.goto(`${base}/console`);
+      const notice = page.locator('main [role=alert]');
+      await page.route(`${base}/console`, (route) => route.abort('connectionrefused'));
+      await page.clock.runFor(15_000);
+      await notice.filter({ hasText: 'no answer' }).waitFor();
+      assert.match(await notice.innerText(), /^Relay not reachable since \d\d:\d\d:\d\d UTC \(no answer\)/);
+      const since = (await notice.innerText()).slice(0, 40);
+      await page.unroute(`${base}/console`);
+      await page.route(`${base}/console`, (route) => route.fulfill({ status: 502, body: 'Bad Gateway' }));
+      await page.clock.runFor(15_000);
+      await notice.filter({ hasText: 'HTTP 502' }).waitFor();
+      assert.ok((await notice.innerText()).startsWith(since), 'since the first failure');
+      assert.match(page.url(), /\/console$/, 'the page stays, showing what it knew');
+      await page.unroute(`${base}/console`);
+      await page.clock.runFor(15_000);
+      await notice.waitFor({ state: 'detached' });
+      assert.match(await page.locator('main').innerText(), /SMS queued/);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a webhook request the relay cannot read is in the quarantine, with its raw body', async () => {
     const received = await fetch(`${base}/webhooks/intellisoftware/mo`, {
       method: 'POST',
