@@ -367,8 +367,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.post('/quarantine/:id/delete', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
-        const number = Number(id);
-        if (!Number.isInteger(number) || number <= 0) return gone(request, reply, new NotFound(`quarantined request with id ${id}`));
+        // `all`, as the CLI's `quarantine delete all`: every request kept.
+        const number = id === 'all' ? undefined : Number(id);
+        if (number !== undefined && !(Number.isInteger(number) && number > 0)) return gone(request, reply, new NotFound(`quarantined request with id ${id}`));
         return act(request, reply, 'quarantine delete', id, () => deleteQuarantined(store, number));
       });
 

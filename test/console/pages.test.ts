@@ -470,6 +470,27 @@ describe('console pages', () => {
     assert.deepEqual(await signin.json(), { error: 'BAD_PARAMETER', message: 'User name: give one value, as text' });
   });
 
+  test('"Delete all quarantined requests" on the queue page deletes every one, as `quarantine delete all` does', async () => {
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    assert.match(queue, /<form method="post" action="\/console\/quarantine\/all\/delete" class="actions">/);
+    assert.doesNotMatch(await html('/console/queue', await signIn('victor')), /Delete all quarantined requests/, 'not for a viewer');
+    const kept = (await relay.relay.store.queueStats(Date.now())).quarantined;
+    assert.ok(kept > 1);
+    const response = await fetch(`${base}/console/quarantine/all/delete`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf }),
+      redirect: 'manual',
+    });
+    assert.equal(response.status, 303);
+    const after = await html(response.headers.get('location') ?? '');
+    assert.match(after, new RegExp(`<p class="notice" role="status">deleted ${kept} quarantined requests</p>`));
+    assert.match(after, /0 quarantined requests, oldest first\./);
+    assert.doesNotMatch(after, /Delete all quarantined requests/, 'no button with none to delete');
+    assert.equal((await relay.relay.store.queueStats(Date.now())).quarantined, 0);
+  });
+
   test('a page position that is not one is refused, naming the page', async () => {
     for (const path of ['/console/queue?after=x', '/console/conversations?before=nonsense']) {
       const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });
