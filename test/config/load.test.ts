@@ -474,6 +474,19 @@ describe('webhook authentication and the HTTP settings', () => {
     assert.equal(loadConfig({}, dirWith(signed)).config.gateway.provider, 'vonage');
   });
 
+  test('console.publicUrl with a path is refused, naming the setting, its source and the fix; its origin alone is taken', () => {
+    const [line, ...more] = problems({}, 'console:\n  publicUrl: https://ops.example.com/smsrelay/console\n');
+    assert.deepEqual(more, []);
+    assert.match(
+      line ?? '',
+      /\/smsrelay\.yaml: console\.publicUrl: write only the scheme and host \(https:\/\/ops\.example\.com\), not a path: .*a proxy must forward \/console\/ to it as it is/,
+    );
+    assert.equal(problems({}, 'console:\n  publicUrl: https://ops.example.com/?a=1\n').length, 1, 'a query is no origin either');
+    for (const origin of ['https://ops.example.com', 'https://ops.example.com/', 'http://127.0.0.1:8080']) {
+      assert.equal(loadConfig({}, dirWith(`console:\n  publicUrl: ${origin}\n`)).config.console.publicUrl, origin);
+    }
+  });
+
   test('console.trustedProxies, the old name of http.trustedProxies, still sets it; both at once are refused', () => {
     const { config } = loadConfig({}, dirWith('console:\n  trustedProxies: [127.0.0.1/32]\n'));
     assert.deepEqual(config.http.trustedProxies, ['127.0.0.1/32']);
