@@ -579,7 +579,7 @@ function consolePage(app: FastifyInstance, target: string | undefined, fallback:
 /**
  * Whether the gateway can be reached, as the relay knows it: down when a gateway says it cannot send (an
  * SMPP bind), a provider's every host failed (skipped by the breaker), its account is paused, or the
- * last attempt failed after the last SMS sent; each reason said. An HTTP gateway's own health knows
+ * last attempt was deferred (or its SMS expired) after the last SMS sent; each reason said. An HTTP gateway's own health knows
  * nothing of its answers.
  */
 function gatewayState(
@@ -595,7 +595,8 @@ function gatewayState(
         : []),
       ...(provider.pause ? [`${named(provider.provider)}the account is paused`] : []),
     ]),
-    ...(activity.lastError && (activity.lastSent === undefined || activity.lastError.at > activity.lastSent)
+    // A refusal of one number (`failed`) says nothing about the gateway: a deferral or an expiry does.
+    ...(activity.lastError && activity.lastError.kind !== 'failed' && (activity.lastSent === undefined || activity.lastError.at > activity.lastSent)
       ? ['the last attempt failed, none sent since']
       : []),
   ];

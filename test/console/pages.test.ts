@@ -491,6 +491,24 @@ describe('console pages', () => {
     assert.equal((await relay.relay.store.queueStats(Date.now())).quarantined, 0);
   });
 
+  test('one number refused leaves the gateway up; an SMS deferred after the last send makes it down, saying why', async () => {
+    const store = relay.relay.store;
+    const [sent, refused, deferred] = await store.listQueued(3);
+    assert.ok(sent && refused && deferred, 'three queued SMS');
+    const gatewayLine = async () => /<th scope="row">Gateway<\/th><td>[^;]*;\s*<span class="\w+">(up|down[^<]*)</.exec(await html('/console'))?.[1];
+    // Each outcome a few milliseconds after the one before: the overview compares their times.
+    const later = () => new Promise((resolve) => setTimeout(resolve, 5));
+    await store.recordSmsOutcomes([{ smsId: sent.smsId, kind: 'sent', providerId: 'gw-1' }]);
+    await later();
+    await store.recordSmsOutcomes([{ smsId: refused.smsId, kind: 'failed', error: 'INVALID_NUMBER: the gateway refused the number' }]);
+    assert.equal(await gatewayLine(), 'up');
+    await later();
+    await store.recordSmsOutcomes([
+      { smsId: deferred.smsId, kind: 'retry', nextAttemptAt: Date.now() + 60_000, error: 'HTTP_500: gateway error', attempted: true },
+    ]);
+    assert.match((await gatewayLine()) ?? '', /^down \(the last attempt failed, none sent since\)/);
+  });
+
   test('a page position that is not one is refused, naming the page', async () => {
     for (const path of ['/console/queue?after=x', '/console/conversations?before=nonsense']) {
       const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });
