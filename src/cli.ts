@@ -165,11 +165,13 @@ async function main(argv: readonly string[]): Promise<void> {
       return withStore((store) => quarantine(store, argv.slice(1)));
     case 'config':
       if (argv[1] !== 'check') return usage('config needs "check"');
-      return withStore((store, config) =>
-        configCheck(config, store, () => {
+      return withStore((store, config, warnings) => {
+        // What start would log as warnings (an old setting's name, an unknown variable), on stderr beside the check.
+        for (const warning of warnings) console.error(`smsrelay: config: ${warning}`);
+        return configCheck(config, store, () => {
           process.exitCode = EXIT_UNAVAILABLE;
-        }),
-      );
+        });
+      });
     case 'backup':
       return backup(words);
     case 'store':
@@ -200,9 +202,9 @@ function usage(reason: string): void {
  * (stdout stays the command's output, for scripts). It never creates a store: run in the wrong
  * place, it says where it looked and how to point it at the relay's data.
  */
-async function withStore(command: (store: Store, config: Config) => Promise<string>): Promise<void> {
-  const { config } = configOrExit();
-  if (config.store.url) return withPostgres(config, command);
+async function withStore(command: (store: Store, config: Config, warnings: readonly string[]) => Promise<string>): Promise<void> {
+  const { config, warnings } = configOrExit();
+  if (config.store.url) return withPostgres(config, warnings, command);
   const file = join(config.dataDir, STORE_FILE);
   if (!existsSync(file)) {
     console.error(noRelayData(config));
@@ -212,7 +214,7 @@ async function withStore(command: (store: Store, config: Config) => Promise<stri
   console.error(`smsrelay: data directory ${config.dataDir}`);
   const store = openOrExit(file, config);
   try {
-    const output = await command(store, config);
+    const output = await command(store, config, warnings);
     if (output) console.log(output);
   } catch (error) {
     if (error instanceof RelayError && isDamage(error.cause)) {
@@ -245,7 +247,11 @@ function openOrExit(file: string, config: Config): SqliteStore {
 }
 
 /** `withStore` on PostgreSQL: an empty, unreachable or refusing database is said in one line, exit 66, 69 or 78. */
-async function withPostgres(config: Config, command: (store: Store, config: Config) => Promise<string>): Promise<void> {
+async function withPostgres(
+  config: Config,
+  warnings: readonly string[],
+  command: (store: Store, config: Config, warnings: readonly string[]) => Promise<string>,
+): Promise<void> {
   const [{ PostgresStore, StoreConfigError }, { NoStoreError }] = await Promise.all([
     import('./store/postgres/store.ts'),
     import('./store/postgres/migrate.ts'),
@@ -264,7 +270,7 @@ async function withPostgres(config: Config, command: (store: Store, config: Conf
   }
   console.error(`smsrelay: store ${store.location}`);
   try {
-    const output = await command(store, config);
+    const output = await command(store, config, warnings);
     if (output) console.log(output);
   } catch (error) {
     if (error instanceof UsageError) usage(error.message);

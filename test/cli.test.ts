@@ -278,6 +278,25 @@ describe('smsrelay command', () => {
     assert.equal(schemaOf(other), 12);
   });
 
+  test('config check says on stderr what start warns of in the configuration: an old setting name and its new one', async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    writeFileSync(join(cwd, 'smsrelay.yaml'), 'console:\n  trustedProxies: [127.0.0.1/32]\n');
+    const result = spawnSync(process.execPath, [BIN, 'config', 'check'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(result.stderr.trim().split('\n'), [
+      `smsrelay: data directory ${data}`,
+      `smsrelay: config: ${join(cwd, 'smsrelay.yaml')}: console.trustedProxies: the old name of http.trustedProxies, read as it for now; rename it to http.trustedProxies`,
+    ]);
+    assert.match(result.stdout, /"trustedProxies": \[\n\s+"127\.0\.0\.1\/32"/);
+  });
+
   test('a port in use is one line naming the listener and its setting, exit 78, no stack trace', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
