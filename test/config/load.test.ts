@@ -487,11 +487,17 @@ describe('webhook authentication and the HTTP settings', () => {
     }
   });
 
-  test('console.trustedProxies, the old name of http.trustedProxies, still sets it; both at once are refused', () => {
-    const { config } = loadConfig({}, dirWith('console:\n  trustedProxies: [127.0.0.1/32]\n'));
+  test('console.trustedProxies, the old name of http.trustedProxies, still sets it with a warning naming the new one; both at once are refused', () => {
+    const dir = dirWith('console:\n  trustedProxies: [127.0.0.1/32]\n');
+    const { config, warnings } = loadConfig({}, dir);
     assert.deepEqual(config.http.trustedProxies, ['127.0.0.1/32']);
     assert.deepEqual(config.console.trustedProxies, ['127.0.0.1/32']);
-    assert.deepEqual(loadConfig({}, dirWith('http:\n  trustedProxies: [10.0.0.1/32]\n')).config.console.trustedProxies, ['10.0.0.1/32']);
+    assert.deepEqual(warnings, [
+      `${join(dir, 'smsrelay.yaml')}: console.trustedProxies: the old name of http.trustedProxies, read as it for now; rename it to http.trustedProxies`,
+    ]);
+    const renamed = loadConfig({}, dirWith('http:\n  trustedProxies: [10.0.0.1/32]\n'));
+    assert.deepEqual(renamed.config.console.trustedProxies, ['10.0.0.1/32']);
+    assert.deepEqual(renamed.warnings, []);
     const [line] = problems({}, 'http:\n  trustedProxies: [10.0.0.1/32]\nconsole:\n  trustedProxies: [127.0.0.1/32]\n');
     assert.match(line ?? '', /console\.trustedProxies: the old name of http\.trustedProxies/);
   });
