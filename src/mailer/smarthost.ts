@@ -1,3 +1,4 @@
+import type { Logger } from '../log.ts';
 import { isLoopbackHost } from '../policy/networks.ts';
 import type { ClaimedMail } from '../store/types.ts';
 import { type SmtpClientOptions, type SmtpError, SmtpSession } from './smtp-client.ts';
@@ -29,7 +30,7 @@ interface Session {
  * Where and how the client connects for `url`. An IPv6 literal is bracketed in a URL (`smtp://[::1]:2525`)
  * but not in a socket's host: with its brackets it was looked up as a name, and never connected.
  */
-export function smarthostOptions(url: string): SmtpClientOptions {
+export function smarthostOptions(url: string, hostname: string): SmtpClientOptions {
   const parsed = new URL(url);
   const sendsPassword = parsed.username !== '' || parsed.password !== '';
   return {
@@ -39,6 +40,7 @@ export function smarthostOptions(url: string): SmtpClientOptions {
     // Credentials only over TLS, unless the smarthost is this machine.
     requireTLS: sendsPassword && !isLoopbackHost(parsed.hostname),
     auth: sendsPassword ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
+    hostname,
   };
 }
 
@@ -50,9 +52,10 @@ export function smarthostOptions(url: string): SmtpClientOptions {
  * thread's work while it mailed SMS replies (#15). The client pipelines (RFC 2920) when the smarthost
  * offers it, also from one mail to the next, negotiates STARTTLS and logs in.
  */
-export function smarthostTransport(url: string): MailTransport {
+export function smarthostTransport(url: string, hostname: string, logger: Logger): MailTransport {
   const parsed = new URL(url);
-  const options = smarthostOptions(url);
+  const options = smarthostOptions(url, hostname);
+  let toldNoLogin = false;
   const idle: Session[] = [];
   const waiting: Array<{ readonly mail: ClaimedMail; readonly done: (result: DeliveryResult) => void }> = [];
   let lanes = 0;
@@ -67,6 +70,14 @@ export function smarthostTransport(url: string): MailTransport {
 
   const open = async (): Promise<Session> => {
     const connection = await SmtpSession.open(options);
+    // Once per run: mail goes out (the smarthost may trust this host), but the credentials were meant for something.
+    if (options.auth && !connection.loggedIn && !toldNoLogin) {
+      toldNoLogin = true;
+      logger.warn(
+        { setting: 'mail.url', via: `${parsed.hostname}:${options.port}` },
+        'mailer: mail.url has credentials but the smarthost offers no AUTH: sending without logging in',
+      );
+    }
     const session: Session = { connection, sent: 0, dead: false };
     // The server dropped an idle session, or a send failed: it is retired; a send's own error reaches its caller.
     connection.onEnd(() => retire(session));
@@ -152,6 +163,8 @@ export function smarthostTransport(url: string): MailTransport {
   };
 }
 
+/** A refusal of the relay's own session keeps the client's words before the smarthost's ("invalid login: 535 …"): they say which step. */
 function failure(error: SmtpError): DeliveryResult {
-  return { ok: false, permanent: error.permanent === true, error: error.response ?? error.message ?? String(error) };
+  if (error.ofSession) return { ok: false, permanent: false, error: error.message, setting: 'mail.url' };
+  return { ok: false, permanent: error.permanent, error: error.response ?? error.message };
 }

@@ -1,13 +1,21 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { buffer } from 'node:stream/consumers';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
 import { SMTPServer } from 'smtp-server';
+import { createLogger } from '../../src/log.ts';
 import { SMARTHOST_POOL_SIZE, smarthostTransport } from '../../src/mailer/smarthost.ts';
-import { dotStuffed } from '../../src/mailer/smtp-client.ts';
+import { dotStuffed, SmtpError, SmtpSession } from '../../src/mailer/smtp-client.ts';
 import type { ClaimedMail } from '../../src/store/types.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
+
+/** The relay's smtp.hostname, its EHLO name to the smarthost. */
+const HOSTNAME = 'relay.example.com';
 
 const TLS = {
   key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)),
@@ -59,7 +67,7 @@ describe('the smarthost client', () => {
   });
 
   for (const authMethods of [['PLAIN', 'LOGIN'], ['LOGIN']])
-    test(`STARTTLS when the smarthost offers it, then AUTH ${authMethods[0]}; a wrong password is a permanent failure with its reply`, async () => {
+    test(`STARTTLS when the smarthost offers it, then AUTH ${authMethods[0]}; a wrong password defers the mail, naming mail.url, with the reply`, async () => {
       const sessions: Array<{ secure: boolean; user: string | undefined }> = [];
       const received: string[] = [];
       const server = new SMTPServer({
@@ -84,8 +92,8 @@ describe('the smarthost client', () => {
       // The fixture's certificate is self-signed; the relay trusts only the system's roots (or NODE_EXTRA_CA_CERTS).
       const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
       process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
-      const good = smarthostTransport(`smtp://relay:${encodeURIComponent('pa:ss word')}@localhost:${port}`);
-      const bad = smarthostTransport(`smtp://relay:wrong@localhost:${port}`);
+      const good = smarthostTransport(`smtp://relay:${encodeURIComponent('pa:ss word')}@localhost:${port}`, HOSTNAME, createLogger('silent'));
+      const bad = smarthostTransport(`smtp://relay:wrong@localhost:${port}`, HOSTNAME, createLogger('silent'));
       try {
         const result = await good.deliver(mail(1));
         assert.ok(result.ok, JSON.stringify(result));
@@ -93,8 +101,8 @@ describe('the smarthost client', () => {
         assert.equal(received[0], mail(1).raw.toString());
         const refused = await bad.deliver(mail(2));
         assert.equal(refused.ok, false);
-        assert.ok(!refused.ok && refused.permanent, 'a refused login is permanent (5xx)');
-        assert.match(!refused.ok ? refused.error : '', /^535 .*credentials invalid/);
+        assert.ok(!refused.ok && !refused.permanent && refused.setting === 'mail.url', "a refused login is the relay's setup, not the mail's end");
+        assert.match(!refused.ok ? refused.error : '', /^invalid login: 535 .*credentials invalid/);
       } finally {
         process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
         if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
@@ -102,6 +110,130 @@ describe('the smarthost client', () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
     });
+
+  // The relay process trusts a private CA as an operator makes it: NODE_EXTRA_CA_CERTS, read at start, so in a process of its own.
+  const deliverWithTestCa = async (url: string): Promise<{ ok: boolean; error?: string }> => {
+    const script = `const { smarthostTransport } = await import(process.argv[1]);
+      const { createLogger } = await import(process.argv[2]);
+      const transport = smarthostTransport(process.argv[3], 'relay.example.com', createLogger('silent'));
+      const raw = Buffer.from('Subject: tls\\r\\n\\r\\nbody\\r\\n');
+      const result = await transport.deliver({ id: 1, kind: 'bounce', messageId: 'm', envelopeFrom: '', recipients: ['a@example.com'], raw, attempts: 0, createdAt: 0 });
+      await transport.close();
+      process.stdout.write(JSON.stringify(result));`;
+    const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script, source('../../src/mailer/smarthost.ts'), source('../../src/log.ts'), url],
+      { env: { ...process.env, NODE_EXTRA_CA_CERTS: source('../fixtures/tls/ca.pem'), NODE_TLS_REJECT_UNAUTHORIZED: '1' } },
+    );
+    return JSON.parse(stdout) as { ok: boolean; error?: string };
+  };
+
+  for (const secure of [false, true])
+    test(`${secure ? 'smtps' : 'STARTTLS'}: the certificate is checked against mail.url's host, an IP address against the certificate's addresses`, async () => {
+      const started: SMTPServer[] = [];
+      const smarthost = async (cert: 'ip' | 'dns', host: string) => {
+        const server = new SMTPServer({
+          secure,
+          key: readFileSync(new URL('../fixtures/tls/smarthost-key.pem', import.meta.url)),
+          cert: readFileSync(new URL(`../fixtures/tls/smarthost-${cert}.pem`, import.meta.url)),
+          authOptional: true,
+          disabledCommands: ['AUTH'],
+          disableReverseLookup: true,
+          logger: false,
+          closeTimeout: 100,
+          onData: (stream, _session, callback) => {
+            stream.resume();
+            stream.on('end', () => callback());
+          },
+        });
+        server.on('error', () => undefined);
+        started.push(server);
+        const port = await new Promise<number>((resolve) => server.listen(0, host, () => resolve((server.server.address() as { port: number }).port)));
+        return `${secure ? 'smtps' : 'smtp'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      };
+      try {
+        assert.deepEqual(await deliverWithTestCa(await smarthost('ip', '127.0.0.1')), { ok: true, response: '250 OK: message queued' });
+        const named = await deliverWithTestCa(await smarthost('dns', '127.0.0.1'));
+        assert.equal(named.ok, false, 'a certificate for "localhost" only is not one for 127.0.0.1');
+        assert.match(named.error ?? '', /IP: 127\.0\.0\.1 is not in the cert's list/);
+        assert.equal((await deliverWithTestCa((await smarthost('dns', '127.0.0.1')).replace('127.0.0.1', 'localhost'))).ok, true, 'a name goes as itself');
+        assert.equal((await deliverWithTestCa(await smarthost('ip', '::1'))).ok, true, 'IPv6 too');
+      } finally {
+        await Promise.all(started.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      }
+    });
+
+  test("a password for a smarthost that is not this machine goes only over TLS: without STARTTLS the session fails before AUTH, as the relay's setup to fix", async () => {
+    const commands: string[] = [];
+    const server = createServer((socket: Socket) => {
+      socket.write('220 plain sink\r\n');
+      socket.on('data', (chunk: Buffer) => {
+        const line = chunk.toString('latin1').toUpperCase();
+        commands.push(line.split(' ')[0]?.trim() ?? '');
+        if (line.startsWith('EHLO')) socket.write('250-plain sink\r\n250 AUTH PLAIN LOGIN\r\n');
+        else socket.write('502 5.5.1 no\r\n');
+      });
+      socket.on('error', () => undefined);
+    });
+    const port = await listening(server);
+    try {
+      // requireTLS as smarthostOptions sets it for a host other than loopback (the test's smarthost is on loopback).
+      const opening = SmtpSession.open({
+        host: '127.0.0.1',
+        port,
+        secure: false,
+        requireTLS: true,
+        auth: { user: 'relay', pass: 'secret' },
+        hostname: HOSTNAME,
+      });
+      await assert.rejects(opening, (error: unknown) => {
+        assert.ok(error instanceof SmtpError && error.ofSession && !error.permanent, String(error));
+        assert.match(error.message, /offers no STARTTLS, and the password in mail\.url goes only over TLS/);
+        return true;
+      });
+      assert.deepEqual(commands, ['EHLO'], 'neither STARTTLS nor AUTH was sent');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test("the client greets with the relay's smtp.hostname (an address as an address literal); credentials the smarthost cannot take are logged", async () => {
+    const greetings: string[] = [];
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      disableReverseLookup: true,
+      logger: false,
+      closeTimeout: 100,
+      onMailFrom: (_address, session, callback) => {
+        greetings.push(session.hostNameAppearsAs);
+        callback();
+      },
+      onData: (stream, _session, callback) => {
+        stream.resume();
+        stream.on('end', () => callback());
+      },
+    });
+    server.on('error', () => undefined);
+    const port = await listening(server);
+    const { logger, lines } = captureLog('info');
+    const named = smarthostTransport(`smtp://relay:secret@127.0.0.1:${port}`, 'relay.example.com', logger);
+    const addressed = smarthostTransport(`smtp://127.0.0.1:${port}`, '192.0.2.7', logger);
+    try {
+      assert.ok((await named.deliver(mail(1))).ok);
+      assert.ok((await named.deliver(mail(2))).ok);
+      assert.ok((await addressed.deliver(mail(3))).ok);
+      assert.deepEqual(greetings, ['relay.example.com', 'relay.example.com', '[192.0.2.7]']);
+      const told = lines.filter((line) => line.includes('offers no AUTH'));
+      assert.equal(told.length, 1, 'once, not for every connection');
+      assert.match(told[0] ?? '', /"setting":"mail.url"/);
+      assertNeverLogged(lines, { 'the password': 'secret' });
+    } finally {
+      await Promise.all([named.close(), addressed.close()]);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 
   test('bytes sent in clear after the STARTTLS reply end the session before TLS (no injected answers read inside it)', async () => {
     let secured = false;
@@ -117,7 +249,7 @@ describe('the smarthost client', () => {
       socket.on('error', () => undefined);
     });
     const port = await listening(server);
-    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
+    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, HOSTNAME, createLogger('silent'));
     try {
       const result = await transport.deliver(mail(1));
       assert.ok(!result.ok && !result.permanent, JSON.stringify(result));
@@ -153,7 +285,7 @@ describe('the smarthost client', () => {
         },
       });
       const port = await listening(server);
-      const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
+      const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, HOSTNAME, createLogger('silent'));
       try {
         const refused = await transport.deliver(mail(1, 'nobody@example.com'));
         assert.ok(!refused.ok && refused.permanent, JSON.stringify(refused));
@@ -231,7 +363,7 @@ describe('the smarthost client', () => {
     });
     servers.push(server);
     const port = await listening(server);
-    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
+    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, HOSTNAME, createLogger('silent'));
     try {
       const mails = Array.from({ length: 24 }, (_, index) => mail(index));
       const started = performance.now();
