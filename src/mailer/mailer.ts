@@ -1,5 +1,6 @@
 import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
+import { maskNumbersIn } from '../sms/numbers.ts';
 import type { ClaimedMail, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { SMARTHOST_POOL_SIZE } from './smarthost.ts';
@@ -63,7 +64,8 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     const result = await transport.deliver(mail);
     // The smarthost answered: the next mail starts while this outcome commits; its lease stays until then (#15).
     release();
-    const error = result.ok ? undefined : result.error;
+    // The smarthost's words may echo a number (the envelope sender of a reply mail): masked as the numbers of any log line.
+    const error = result.ok ? undefined : maskNumbersIn(result.error);
     if (result.ok) {
       logger.info({ ...about, response: result.response }, 'mailer: mail delivered');
       await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });

@@ -10,7 +10,7 @@ import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { NewOutgoingMail } from '../../src/store/types.ts';
 import { removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
-import { captureLog } from '../helpers/log-lines.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 import { SMTPServer } from 'smtp-server';
 
 /** The relay's smtp.hostname, its EHLO name to the smarthost. */
@@ -253,6 +253,32 @@ describe('mail-out queue', () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
     });
+
+  test("a smarthost's refusal that echoes a number is logged with the number masked; the store keeps it whole", async () => {
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      disableReverseLookup: true,
+      logger: false,
+      closeTimeout: 100,
+      onMailFrom: (address, _session, callback) => callback(Object.assign(new Error(`5.7.1 sender ${address.address} not allowed`), { responseCode: 550 })),
+    });
+    server.on('error', () => undefined);
+    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.server.address() as { port: number }).port)));
+    const { logger, lines } = captureLog('info');
+    try {
+      await store.enqueueMail([{ ...report('a reply'), envelopeFrom: '447700900422@sms.test' }]);
+      startMailer(smarthostTransport(`smtp://127.0.0.1:${port}`, HOSTNAME, logger), store, logger);
+      await waitFor('the refusal', async () => (await store.events('m-1')).some((event) => event.kind === 'mail failed'));
+      const refused = lines.find((line) => line.includes('refused for good'));
+      assert.match(refused ?? '', /sender 4477\*{6}22@sms\.test not allowed/);
+      assertNeverLogged(lines, { 'the number': '447700900422' });
+      const failed = (await store.events('m-1')).find((event) => event.kind === 'mail failed');
+      assert.match(failed?.detail ?? '', /447700900422/, 'the store keeps what the smarthost said');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 
   test('without a smarthost, mail lands in a Maildir (tmp → new), readable with the envelope', async () => {
     const maildir = join(dir, 'maildir');
