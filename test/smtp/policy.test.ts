@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import nodemailer from 'nodemailer';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
@@ -88,6 +89,35 @@ describe('sender policy', () => {
       ehlo.lines.some((line) => /^250[- ]AUTH PLAIN LOGIN$/.test(line)),
       ehlo.lines.join(' | '),
     );
+  });
+
+  test('MAIL parameters of extensions EHLO did not offer get 555 5.5.4: AUTH= where AUTH is not offered, REQUIRETLS with or without TLS', async () => {
+    const said = (reply: { code: number; text: string }) => `${reply.code} ${reply.text}`;
+    const clear = await SmtpDialog.open(port(), { localAddress: '127.0.0.2' });
+    await clear.command('EHLO client.example.com');
+    assert.equal(said(await clear.command('MAIL FROM:<a@erp.example.com> AUTH=<>')), '555 5.5.4 Unsupported MAIL FROM parameter AUTH');
+    assert.equal(said(await clear.command('MAIL FROM:<a@erp.example.com> AUTH=erp@erp.example.com')), '555 5.5.4 Unsupported MAIL FROM parameter AUTH');
+    assert.equal(said(await clear.command('MAIL FROM:<a@erp.example.com> REQUIRETLS')), '555 5.5.4 Unsupported MAIL FROM parameter REQUIRETLS');
+    await clear.close();
+    // Loopback is offered AUTH: its parameter is taken (Postfix sends AUTH=<>).
+    const loopback = await SmtpDialog.open(port());
+    await loopback.command('EHLO client.example.com');
+    assert.equal((await loopback.command('MAIL FROM:<a@erp.example.com> AUTH=<>')).code, 250);
+    await loopback.close();
+    // Over TLS, where smtp-server took REQUIRETLS though no EHLO listed it.
+    const socket = tlsConnect({ host: '127.0.0.1', port: relay.relay.smtpTlsPort ?? 0, rejectUnauthorized: false });
+    let seen = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (seen += chunk));
+    const line = async (pattern: RegExp) => waitFor(`a reply matching ${pattern}`, () => pattern.exec(seen)?.[0]);
+    await line(/^220 [^\r\n]*\r\n/);
+    socket.write('EHLO client.example.com\r\n');
+    const ehlo = await line(/^250 [^\r\n]*\r\n/m);
+    assert.doesNotMatch(seen, /REQUIRETLS/, `EHLO offers no REQUIRETLS: ${ehlo}`);
+    seen = '';
+    socket.write('MAIL FROM:<orders@erp.example.com> REQUIRETLS\r\n');
+    assert.equal((await line(/^\d{3} [^\r\n]*/))?.trim(), '555 5.5.4 Unsupported MAIL FROM parameter REQUIRETLS');
+    socket.destroy();
   });
 
   test('an account sends after STARTTLS and AUTH, and on the implicit-TLS port', async () => {
