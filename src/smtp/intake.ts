@@ -179,6 +179,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       const outcome = acceptance.sender({
         client: { address: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
         user: session.user ? String(session.user) : undefined,
+        protocol: session.transmissionType,
         envelopeFrom: address.address,
         dsn: { ret: dsn?.ret === 'FULL' || dsn?.ret === 'HDRS' ? dsn.ret : undefined, envid: dsn?.envid ?? undefined },
       });

@@ -5,7 +5,7 @@ import { connect as tlsConnect } from 'node:tls';
 import nodemailer from 'nodemailer';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { gatewayYaml, maildirMessages, removeDir, startSimulator, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 
 type Simulator = Awaited<ReturnType<typeof startSimulator>>;
@@ -118,6 +118,33 @@ describe('sender policy', () => {
     socket.write('MAIL FROM:<orders@erp.example.com> REQUIRETLS\r\n');
     assert.equal((await line(/^\d{3} [^\r\n]*/))?.trim(), '555 5.5.4 Unsupported MAIL FROM parameter REQUIRETLS');
     socket.destroy();
+  });
+
+  test('the trace on a mail for the postmaster names how it came (RFC 3848): ESMTPSA after STARTTLS and AUTH, ESMTPS over TLS alone', async () => {
+    const billing = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: port(),
+      requireTLS: true,
+      localAddress: '127.0.0.2',
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'billing', pass: PASSWORD },
+    });
+    const anonymous = nodemailer.createTransport({ host: '127.0.0.1', port: port(), requireTLS: true, tls: { rejectUnauthorized: false } });
+    try {
+      const signedIn = await billing.sendMail({ from: 'billing@example.com', to: 'postmaster@sms.example.com', subject: 'trace', text: 'signed in' });
+      const encrypted = await anonymous.sendMail({ from: 'ops@example.com', to: 'postmaster@sms.example.com', subject: 'trace', text: 'only encrypted' });
+      for (const [info, body, protocol] of [
+        [signedIn, 'signed in', 'ESMTPSA'],
+        [encrypted, 'only encrypted', 'ESMTPS'],
+      ] as const) {
+        const id = /queued as (\S+)/.exec(info.response)?.[1];
+        const file = await waitFor(`the postmaster's copy of "${body}"`, () => maildirMessages(relay.maildir).find((each) => each.includes(body)));
+        assert.match(file, new RegExp(`^Received: from \\S+ \\(\\[127\\.0\\.0\\.[12]\\]\\)\\n\\tby \\S+ with ${protocol} id ${id};`, 'm'));
+      }
+    } finally {
+      billing.close();
+      anonymous.close();
+    }
   });
 
   test('an account sends after STARTTLS and AUTH, and on the implicit-TLS port', async () => {
