@@ -1,7 +1,9 @@
+import { isAscii } from 'node:buffer';
 import type { Logger } from '../log.ts';
 import { isLoopbackHost } from '../policy/networks.ts';
 import type { ClaimedMail } from '../store/types.ts';
-import { type SmtpClientOptions, type SmtpError, SmtpSession } from './smtp-client.ts';
+import { needsSmtpUtf8, type SmtpClientOptions, type SmtpError, SmtpSession } from './smtp-client.ts';
+import { sevenBitBody } from './seven-bit.ts';
 import type { DeliveryResult, MailTransport } from './transports.ts';
 
 /**
@@ -44,6 +46,15 @@ export function smarthostOptions(url: string, hostname: string): SmtpClientOptio
   };
 }
 
+/** What the client takes from the relay's settings. */
+export interface SmarthostRelay {
+  /** `smtp.hostname`: the EHLO name. */
+  readonly hostname: string;
+  /** `mail.from`: the envelope sender of a forward whose own sender the smarthost cannot take (UTF-8 without SMTPUTF8). */
+  readonly from: string;
+  readonly logger: Logger;
+}
+
 /**
  * SMTP to `SMSRELAY_MAIL_URL` over a small pool of SMTP client sessions (`smtp-client.ts`); 5xx
  * answers are permanent, the rest temporary. The stored mail is already the finished message, so it
@@ -52,7 +63,8 @@ export function smarthostOptions(url: string, hostname: string): SmtpClientOptio
  * thread's work while it mailed SMS replies (#15). The client pipelines (RFC 2920) when the smarthost
  * offers it, also from one mail to the next, negotiates STARTTLS and logs in.
  */
-export function smarthostTransport(url: string, hostname: string, logger: Logger): MailTransport {
+export function smarthostTransport(url: string, relay: SmarthostRelay): MailTransport {
+  const { hostname, from, logger } = relay;
   const parsed = new URL(url);
   const options = smarthostOptions(url, hostname);
   let toldNoLogin = false;
@@ -111,10 +123,15 @@ export function smarthostTransport(url: string, hostname: string, logger: Logger
     } catch (error) {
       return { result: Promise.resolve(failure(error as SmtpError)) };
     }
+    const fitted = await fit(mail, session.connection);
+    if ('refused' in fitted) {
+      release(session);
+      return { result: Promise.resolve(fitted.refused) };
+    }
     session.sent += 1;
     let written: () => void = () => undefined;
     const turnFree = new Promise<void>((resolve) => (written = resolve));
-    const result = session.connection.send(mail.envelopeFrom, mail.recipients, mail.raw, written).then(
+    const result = session.connection.send(fitted.from, mail.recipients, fitted.raw, written).then(
       (response): DeliveryResult => ({ ok: true, response }),
       async (error: SmtpError): Promise<DeliveryResult> => {
         // A refusal of this mail leaves the session usable; anything else (421, a dropped connection) ends it.
@@ -128,6 +145,32 @@ export function smarthostTransport(url: string, hostname: string, logger: Logger
     await turnFree;
     release(session);
     return { result };
+  };
+
+  /**
+   * The envelope and content as this smarthost can take them, never sent raw to be refused (RFC 6531 §3.4,
+   * RFC 6152 §3): without 8BITMIME an 8-bit body goes quoted-printable; without SMTPUTF8 a UTF-8 sender
+   * (a mail forwarded to the postmaster) is replaced by `mail.from`, and a UTF-8 recipient cannot be
+   * reached through it at all.
+   */
+  const fit = async (mail: ClaimedMail, connection: SmtpSession): Promise<{ from: string; raw: Buffer } | { refused: DeliveryResult }> => {
+    let { envelopeFrom: sender, raw } = mail;
+    if (!connection.offers('SMTPUTF8')) {
+      const unreachable = mail.recipients.find(needsSmtpUtf8);
+      if (unreachable !== undefined) {
+        const error = `the smarthost does not offer SMTPUTF8, which the UTF-8 address ${unreachable} needs (RFC 6531)`;
+        return { refused: { ok: false, permanent: true, error } };
+      }
+      if (needsSmtpUtf8(sender)) {
+        logger.info(
+          { msgId: mail.messageId, mailId: mail.id, kind: mail.kind },
+          `mailer: the smarthost does not offer SMTPUTF8: the mail's UTF-8 envelope sender is replaced by mail.from (${from})`,
+        );
+        sender = from;
+      }
+    }
+    if (!connection.offers('8BITMIME') && !isAscii(raw)) raw = await sevenBitBody(raw);
+    return { from: sender, raw };
   };
 
   /** Each lane keeps one mail being written; its result is awaited apart, so the session's next mail follows at once. */

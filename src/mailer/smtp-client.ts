@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
@@ -125,6 +126,11 @@ export class SmtpSession {
     return this.#loggedIn;
   }
 
+  /** Whether the server's EHLO offered `extension` (SMTPUTF8, 8BITMIME, …). */
+  offers(extension: string): boolean {
+    return this.#extensions.includes(extension);
+  }
+
   /** The server ended the session or it failed: it takes no more mail. */
   get dead(): boolean {
     return this.#dead;
@@ -164,8 +170,10 @@ export class SmtpSession {
     if (unsafe !== undefined) throw new SmtpError('EENVELOPE', `invalid address ${JSON.stringify(unsafe)}`);
     if (to.length === 0) throw new SmtpError('EENVELOPE', 'no recipients');
     const pipelining = this.#extensions.includes('PIPELINING');
-    const utf8 = /[\x80-\uFFFF]/.test([from, ...to].join('')) && this.#extensions.includes('SMTPUTF8') ? ' SMTPUTF8' : '';
-    const commands = [`MAIL FROM:<${from}>${utf8}`, ...to.map((address) => `RCPT TO:<${address}>`), 'DATA'];
+    const utf8 = [from, ...to].some(needsSmtpUtf8) && this.#extensions.includes('SMTPUTF8') ? ' SMTPUTF8' : '';
+    // RFC 6152 §3: 8-bit content is declared (a server without 8BITMIME gets it made 7-bit first: smarthost.ts).
+    const body = this.#extensions.includes('8BITMIME') && !isAscii(raw) ? ' BODY=8BITMIME' : '';
+    const commands = [`MAIL FROM:<${from}>${utf8}${body}`, ...to.map((address) => `RCPT TO:<${address}>`), 'DATA'];
     // One reply per command sent; DATA's last, when it was sent.
     const replies: Array<Promise<Reply>> = [];
     if (pipelining) {
@@ -347,6 +355,11 @@ export class SmtpSession {
     for (const answer of this.#pending.splice(0)) answer(error);
     for (const listener of this.#onEnd.splice(0)) listener();
   }
+}
+
+/** An address with UTF-8 in it: it goes only with SMTPUTF8 (RFC 6531). */
+export function needsSmtpUtf8(address: string): boolean {
+  return /[\x80-\uFFFF]/.test(address);
 }
 
 /**

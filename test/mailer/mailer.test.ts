@@ -15,6 +15,8 @@ import { SMTPServer } from 'smtp-server';
 
 /** The relay's smtp.hostname, its EHLO name to the smarthost. */
 const HOSTNAME = 'relay.example.com';
+/** The relay's settings the smarthost client takes. */
+const RELAY = { hostname: HOSTNAME, from: 'MAILER-DAEMON@sms.example.com', logger: createLogger('silent') };
 
 const dirs: string[] = [];
 after(() => dirs.forEach(removeDir));
@@ -65,7 +67,7 @@ describe('mail-out queue', () => {
     const url = sink.url;
     await sink.stop();
     await store.enqueueMail([report('while down')]);
-    startMailer(smarthostTransport(url, HOSTNAME, createLogger('silent')));
+    startMailer(smarthostTransport(url, RELAY));
     await waitFor('a failed attempt', async () => (await store.events('m-1')).some((event) => event.kind === 'mail deferred'));
     await sink.start();
     try {
@@ -86,7 +88,7 @@ describe('mail-out queue', () => {
     try {
       const mails = Array.from({ length: 30 }, (_, index) => ({ ...report(`pooled ${index}`), messageId: `p-${index}` }));
       await store.enqueueMail(mails);
-      startMailer(smarthostTransport(sink.url, HOSTNAME, createLogger('silent')));
+      startMailer(smarthostTransport(sink.url, RELAY));
       await waitFor('every mail at the smarthost', () => sink.received.length === mails.length);
       const sent = new Map(mails.map((mail) => [mail.raw.toString(), mail]));
       for (const mail of sink.received) assert.ok(sent.has(mail.raw), `sent byte for byte: ${JSON.stringify(mail.raw)}`);
@@ -116,7 +118,7 @@ describe('mail-out queue', () => {
       // More mails than slots (twice the pool), within the work loop's bound on outcomes waiting for their commit.
       const mails = Array.from({ length: 4 * SMARTHOST_POOL_SIZE }, (_, index) => ({ ...report(`slot ${index}`), messageId: `s-${index}` }));
       await store.enqueueMail(mails);
-      const running = startMailer(smarthostTransport(sink.url, HOSTNAME, createLogger('silent')), slowOutcomes);
+      const running = startMailer(smarthostTransport(sink.url, RELAY), slowOutcomes);
       await waitFor('every mail at the smarthost while no outcome is committed', () => sink.received.length === mails.length);
       assert.equal(new Set(running.held()).size, mails.length, 'the leases the heartbeat renews: every mail whose outcome waits');
       letThrough();
@@ -133,7 +135,7 @@ describe('mail-out queue', () => {
     const sink = await new SmtpSink().start();
     try {
       await store.enqueueMail([report('before the restart')]);
-      startMailer(smarthostTransport(sink.url, HOSTNAME, createLogger('silent')));
+      startMailer(smarthostTransport(sink.url, RELAY));
       await waitFor('the first mail', () => sink.received.length === 1);
       await sink.stop();
       await sink.start();
@@ -156,7 +158,7 @@ describe('mail-out queue', () => {
     try {
       sink.refuseWith = 451;
       await store.enqueueMail([report('temporary')]);
-      startMailer(smarthostTransport(sink.url, HOSTNAME, createLogger('silent')));
+      startMailer(smarthostTransport(sink.url, RELAY));
       await waitFor('a deferral', async () => (await store.events('m-1')).some((event) => event.kind === 'mail deferred'));
       sink.refuseWith = undefined;
       await waitFor('delivery', () => sink.received.length === 1);
@@ -187,7 +189,7 @@ describe('mail-out queue', () => {
         receivedAt: Date.now(),
         route: { mailbox: 'gone@example.com', context: 'c1', mail, messageIdHeader: '<in-1@relay>' },
       });
-      startMailer(smarthostTransport(sink.url, HOSTNAME, createLogger('silent')));
+      startMailer(smarthostTransport(sink.url, RELAY));
       const [kept] = await waitFor('the SMS among the undeliverable ones', async () => {
         const listed = await store.undeliverableInbound(10);
         return listed.length > 0 && listed;
@@ -237,7 +239,7 @@ describe('mail-out queue', () => {
       const { logger, lines } = captureLog('info');
       try {
         await store.enqueueMail([report('a bounce')]);
-        startMailer(smarthostTransport(`smtp://${atAuth ? 'relay:right@' : ''}127.0.0.1:${port}`, HOSTNAME, logger), store, logger);
+        startMailer(smarthostTransport(`smtp://${atAuth ? 'relay:right@' : ''}127.0.0.1:${port}`, { ...RELAY, logger }), store, logger);
         await waitFor('two deferrals', async () => (await store.events('m-1')).filter((event) => event.kind === 'mail deferred').length >= 2);
         assert.ok(!(await store.events('m-1')).some((event) => event.kind === 'mail failed'), 'not refused for good');
         const logged = lines.map((line) => JSON.parse(line) as { level: string; msg: string; setting?: string; error?: string });
@@ -268,7 +270,7 @@ describe('mail-out queue', () => {
     const { logger, lines } = captureLog('info');
     try {
       await store.enqueueMail([{ ...report('a reply'), envelopeFrom: '447700900422@sms.test' }]);
-      startMailer(smarthostTransport(`smtp://127.0.0.1:${port}`, HOSTNAME, logger), store, logger);
+      startMailer(smarthostTransport(`smtp://127.0.0.1:${port}`, { ...RELAY, logger }), store, logger);
       await waitFor('the refusal', async () => (await store.events('m-1')).some((event) => event.kind === 'mail failed'));
       const refused = lines.find((line) => line.includes('refused for good'));
       assert.match(refused ?? '', /sender 4477\*{6}22@sms\.test not allowed/);

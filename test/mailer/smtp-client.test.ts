@@ -16,6 +16,8 @@ import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 
 /** The relay's smtp.hostname, its EHLO name to the smarthost. */
 const HOSTNAME = 'relay.example.com';
+/** The relay's settings the smarthost client takes. */
+const RELAY = { hostname: HOSTNAME, from: 'MAILER-DAEMON@sms.example.com', logger: createLogger('silent') };
 
 const TLS = {
   key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)),
@@ -92,8 +94,8 @@ describe('the smarthost client', () => {
       // The fixture's certificate is self-signed; the relay trusts only the system's roots (or NODE_EXTRA_CA_CERTS).
       const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
       process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
-      const good = smarthostTransport(`smtp://relay:${encodeURIComponent('pa:ss word')}@localhost:${port}`, HOSTNAME, createLogger('silent'));
-      const bad = smarthostTransport(`smtp://relay:wrong@localhost:${port}`, HOSTNAME, createLogger('silent'));
+      const good = smarthostTransport(`smtp://relay:${encodeURIComponent('pa:ss word')}@localhost:${port}`, RELAY);
+      const bad = smarthostTransport(`smtp://relay:wrong@localhost:${port}`, RELAY);
       try {
         const result = await good.deliver(mail(1));
         assert.ok(result.ok, JSON.stringify(result));
@@ -115,7 +117,7 @@ describe('the smarthost client', () => {
   const deliverWithTestCa = async (url: string): Promise<{ ok: boolean; error?: string }> => {
     const script = `const { smarthostTransport } = await import(process.argv[1]);
       const { createLogger } = await import(process.argv[2]);
-      const transport = smarthostTransport(process.argv[3], 'relay.example.com', createLogger('silent'));
+      const transport = smarthostTransport(process.argv[3], { hostname: 'relay.example.com', from: 'MAILER-DAEMON@sms.example.com', logger: createLogger('silent') });
       const raw = Buffer.from('Subject: tls\\r\\n\\r\\nbody\\r\\n');
       const result = await transport.deliver({ id: 1, kind: 'bounce', messageId: 'm', envelopeFrom: '', recipients: ['a@example.com'], raw, attempts: 0, createdAt: 0 });
       await transport.close();
@@ -218,8 +220,8 @@ describe('the smarthost client', () => {
     server.on('error', () => undefined);
     const port = await listening(server);
     const { logger, lines } = captureLog('info');
-    const named = smarthostTransport(`smtp://relay:secret@127.0.0.1:${port}`, 'relay.example.com', logger);
-    const addressed = smarthostTransport(`smtp://127.0.0.1:${port}`, '192.0.2.7', logger);
+    const named = smarthostTransport(`smtp://relay:secret@127.0.0.1:${port}`, { ...RELAY, logger });
+    const addressed = smarthostTransport(`smtp://127.0.0.1:${port}`, { ...RELAY, hostname: '192.0.2.7', logger });
     try {
       assert.ok((await named.deliver(mail(1))).ok);
       assert.ok((await named.deliver(mail(2))).ok);
@@ -231,6 +233,65 @@ describe('the smarthost client', () => {
       assertNeverLogged(lines, { 'the password': 'secret' });
     } finally {
       await Promise.all([named.close(), addressed.close()]);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('to a smarthost without 8BITMIME only the 8-bit parts go quoted-printable; without SMTPUTF8 a UTF-8 recipient is refused for good, nothing sent', async () => {
+    const received: Buffer[] = [];
+    const commands: string[] = [];
+    const server = new SMTPServer({
+      hide8BITMIME: true,
+      hideSMTPUTF8: true,
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      disableReverseLookup: true,
+      logger: false,
+      closeTimeout: 100,
+      onMailFrom: (address, _session, callback) => {
+        commands.push(address.address);
+        callback();
+      },
+      onData: (stream, _session, callback) => {
+        void buffer(stream).then((raw) => {
+          received.push(raw);
+          callback();
+        });
+      },
+    });
+    server.on('error', () => undefined);
+    const port = await listening(server);
+    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, RELAY);
+    const structure = (eightBit: string, encoding: string) =>
+      [
+        'From: a@example.com',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="b1"',
+        '',
+        '--b1',
+        encoding,
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        eightBit,
+        '--b1',
+        'Content-Type: application/octet-stream',
+        'Content-Transfer-Encoding: base64',
+        '',
+        'AAECAw==',
+        '--b1--',
+        '',
+      ].join('\r\n');
+    try {
+      const result = await transport.deliver({ ...mail(1), raw: Buffer.from(structure('Grüße\r\n.a dot', 'Content-Transfer-Encoding: 8bit')) });
+      assert.ok(result.ok, JSON.stringify(result));
+      // mailsplit ends a re-encoded part with a line break of its own: the text gains one at its end.
+      assert.equal(received[0]?.toString('latin1'), structure('Gr=C3=BC=C3=9Fe\r\n.a dot\r\n', 'Content-Transfer-Encoding: quoted-printable'));
+      const refused = await transport.deliver(mail(2, 'jörg@example.com'));
+      assert.ok(!refused.ok && refused.permanent, JSON.stringify(refused));
+      assert.match(refused.ok ? '' : refused.error, /does not offer SMTPUTF8, which the UTF-8 address jörg@example\.com needs/);
+      assert.equal(commands.length, 1, 'no MAIL for the mail that cannot go');
+    } finally {
+      await transport.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
@@ -249,7 +310,7 @@ describe('the smarthost client', () => {
       socket.on('error', () => undefined);
     });
     const port = await listening(server);
-    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, HOSTNAME, createLogger('silent'));
+    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, RELAY);
     try {
       const result = await transport.deliver(mail(1));
       assert.ok(!result.ok && !result.permanent, JSON.stringify(result));
@@ -285,7 +346,7 @@ describe('the smarthost client', () => {
         },
       });
       const port = await listening(server);
-      const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, HOSTNAME, createLogger('silent'));
+      const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, RELAY);
       try {
         const refused = await transport.deliver(mail(1, 'nobody@example.com'));
         assert.ok(!refused.ok && refused.permanent, JSON.stringify(refused));
@@ -363,7 +424,7 @@ describe('the smarthost client', () => {
     });
     servers.push(server);
     const port = await listening(server);
-    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, HOSTNAME, createLogger('silent'));
+    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, RELAY);
     try {
       const mails = Array.from({ length: 24 }, (_, index) => mail(index));
       const started = performance.now();

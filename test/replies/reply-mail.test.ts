@@ -14,8 +14,8 @@ import { buildReplyMail, type InboundSms } from '../../src/replies/reply-mail.ts
 import { removeDir, tempDir } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
-/** The relay's smtp.hostname, its EHLO name to the smarthost. */
-const HOSTNAME = 'relay.example.com';
+/** The relay's settings the smarthost client takes. */
+const RELAY = { hostname: 'relay.example.com', from: 'MAILER-DAEMON@sms.example.com', logger: createLogger('silent') };
 
 const options = { smsDomain: 'sms.example.com', hostname: 'relay.example.com', templates: new Templates() };
 const sms: InboundSms = { number: '+447700900123', text: 'On it', sentAt: undefined, receivedAt: Date.UTC(2026, 10, 23, 9, 20), userContext: undefined };
@@ -54,7 +54,7 @@ describe('the reply mail', () => {
 
     const dir = tempDir('smsrelay-reply-paths-');
     const sink = await new SmtpSink().start();
-    const smarthost = smarthostTransport(sink.url, HOSTNAME, createLogger('silent'));
+    const smarthost = smarthostTransport(sink.url, RELAY);
     try {
       const claimed = { ...mail, id: 1, attempts: 0, createdAt: Date.now() };
       assert.equal((await maildirTransport(dir).deliver(claimed)).ok, true);
