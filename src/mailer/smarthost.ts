@@ -169,7 +169,8 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
         sender = from;
       }
     }
-    if (!connection.offers('8BITMIME') && !isAscii(raw)) raw = await sevenBitBody(raw);
+    // A mail mailsplit cannot take apart (a header block past its limit) goes as it is: the smarthost decides, nothing is lost here.
+    if (!connection.offers('8BITMIME') && !isAscii(raw)) raw = await sevenBitBody(raw).catch(() => raw);
     return { from: sender, raw };
   };
 
