@@ -166,7 +166,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     let stopping = false;
     const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined)));
 
-    const transport = config.mail.url ? smarthostTransport(config.mail.url) : maildirTransport(join(config.dataDir, MAILDIR));
+    const transport = config.mail.url
+      ? smarthostTransport(config.mail.url, { hostname: config.smtp.hostname, from: config.mail.from, logger })
+      : maildirTransport(join(config.dataDir, MAILDIR));
     stack.push(() => transport.close());
 
     const mailer = new Mailer({

@@ -474,6 +474,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const sender = acceptance.sender({
           client: { address: channel.address, helo: 'console' },
           user: as.account,
+          protocol: 'HTTP',
           envelopeFrom: as.sender,
           dsn: { ret: undefined, envid: undefined },
         });
