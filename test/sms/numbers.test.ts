@@ -149,6 +149,15 @@ describe('maskNumbersIn', () => {
       'msg 01900000-0000-7000-8000-000000000000 at 2026-12-05T04:21:05.123Z (2026-12-05 04:21) from 192.168.100.200: 550 5.7.1 after 3 attempts, 1500 ms';
     assert.equal(maskNumbersIn(text), text);
   });
+
+  it('leaves alone words of letters and digits (hex codes, gateway ids, error codes) and dotted dates, still masking a number beside them', () => {
+    const text =
+      'code SMPP:0x00000401 (0X0000000B) sid SM0123456789abcdef0123456789abcdef id 0A00000012345678 ERR_4001234 on 05.12.2026 09:15 to +447700900123';
+    assert.equal(
+      maskNumbersIn(text),
+      'code SMPP:0x00000401 (0X0000000B) sid SM0123456789abcdef0123456789abcdef id 0A00000012345678 ERR_4001234 on 05.12.2026 09:15 to +4477******23',
+    );
+  });
 });
 
 describe('formatNumber', () => {
