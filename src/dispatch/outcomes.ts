@@ -38,9 +38,9 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     reason: 'the SMS gateway did not answer in time; the message may have been sent',
   },
   { match: /^request\/HTTP_5\d\d$/, action: 'failover', category: 'gateway-error', reason: 'the SMS gateway had a temporary problem' },
-  // A 2xx says the gateway took the request: a body the adapter cannot read may still mean it sent the SMS.
+  // A 2xx says the gateway took the request: a body (or a number's line of it) the adapter cannot read may still mean it sent the SMS.
   {
-    match: /^request\/UNPARSEABLE$/,
+    match: /^(request|recipient)\/UNPARSEABLE$/,
     action: 'ambiguous',
     category: 'no-answer',
     reason: 'the SMS gateway took the request but gave an answer the relay could not read; the message may have been sent',

@@ -38,6 +38,7 @@ describe('outcome table', () => {
     ['request', 'ERR:INVALID_REQUEST', 'fail'],
     ['request', 'ERR:PARAMETER_INVALID', 'fail'],
     ['recipient', 'MISSING_RESULT', 'ambiguous'],
+    ['recipient', 'UNPARSEABLE', 'ambiguous'],
     ['request', 'ERR:SOMETHING_NEW', 'retry'],
   ];
   for (const [where, code, action] of cases) {
