@@ -183,15 +183,15 @@ export function maskNumber(e164: string): string {
  * `07700-900-123`, `+44 (0)7700 900123`, `%2B44+7700+900123` (a form body, `+` for a space): digit
  * groups joined by one space, `.`, `-`, `+` or a parenthesis each. Matched first and left alone, as
  * no number: a message id (UUID, whose groups can be all digits), a word of letters and digits (a
- * hex code `0x00000401`, a gateway's id `SM0123…`, an error code `ERR_4001234`: a number is written
- * apart from letters, but the `%2B` of a form-encoded `+` is no word), an ISO 8601 or dotted date
+ * hex code `0x00000401`, a gateway's id `SM0123…`: a number is written apart from letters, while
+ * `_` parts words as a blank does, and the `%2B` of a form-encoded `+` is no word), an ISO 8601 or dotted date
  * (`05.12.2026`) with its time, an IPv4 address (each also after an opening parenthesis, where a
  * number could begin).
  */
 const NUMBER_IN_TEXT = new RegExp(
   [
     String.raw`(?<skip>\(?\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`,
-    String.raw`(?<!%)\(?\b(?=\w*[a-z_])(?=\w*\d)\w+`,
+    String.raw`\(?(?<![a-z\d%])(?=[a-z\d]*[a-z])(?=[a-z\d]*\d)[a-z\d]+`,
     String.raw`\(?\b(?:\d{4}-\d\d-\d\d|\d\d?\.\d\d?\.\d{4})(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?`,
     String.raw`\(?\b\d{1,3}(?:\.\d{1,3}){3}(?![.\d]))`,
     String.raw`(?<![\d-])\+?\(?\d+(?:(?:[ \u00a0.+-]|\) ?| ?\(\+?)\d+)*`,
