@@ -540,8 +540,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /** A wait the provider (`DELAY:n`, an HTTP `Retry-After`) or the pause decides; undefined means the backoff schedule. */
   #waitFor(classified: Classified, now: number): number | undefined {
-    if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds);
-    if (classified.action === 'retry' && classified.retryAfter !== undefined) return retryAfterMs(classified.retryAfter, now, this.#options.retry.minDelayMs);
+    if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds, this.#options.retry.maxDelayMs);
+    if (classified.action === 'retry' && classified.retryAfter !== undefined) return retryAfterMs(classified.retryAfter, now, this.#options.retry);
     if (classified.action === 'pause') return this.#options.pauseProbeIntervalMs;
     return undefined;
   }
@@ -579,7 +579,7 @@ function expiredOutcome(sms: ClaimedSms): Classified {
   const last = sms.lastError ?? '';
   const said = last.endsWith(GATEWAY_SAID_END) ? last.indexOf(GATEWAY_SAID) : -1;
   const error = said < 0 ? last : last.slice(0, said);
-  const attempts = sms.attempts > 0 ? ` (${sms.attempts} attempts${error ? `, the last: ${error}` : ''})` : '';
+  const attempts = sms.attempts > 0 ? ` (${sms.attempts} attempt${sms.attempts === 1 ? '' : 's'}${error ? `, the last: ${error}` : ''})` : '';
   return {
     action: 'fail',
     ...EXPIRED,

@@ -484,4 +484,38 @@ describe("the gateway's own words", () => {
     const { text } = await simpleParser(bounce);
     assert.match(text ?? '', /too old to be useful \(\d+ attempts, the last: HTTP_500: [^\n]+\) \(the gateway said: "oops"\)\./, 'in the plain words too');
   });
+
+  test('a Retry-After longer than retryMaxDelay is asked again after retryMaxDelay', async () => {
+    const gateway = await new ReplayServer({
+      contentType: 'text/plain',
+      answer: { status: 429, body: 'slow down', headers: { 'retry-after': '3600' } },
+    }).start();
+    cleanups.push(() => gateway.close());
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url), delivery: fast }), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900237@sms.localhost'], body: 'later' })).data);
+    const deferred = await waitFor('the deferral', () =>
+      lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msgId === id && entry.action === 'retry'),
+    );
+    assert.ok(Number(deferred.retryInMs) <= 400, `waits ${String(deferred.retryInMs)} ms, beyond retryMaxDelay`);
+    await waitFor('asked again', () => gateway.requests.length >= 2, 5_000);
+  });
+
+  test('an SMS given up after one attempt says "1 attempt" in its bounce', async () => {
+    const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 500, body: 'oops' } }).start();
+    cleanups.push(() => gateway.close());
+    // The first retry falls after the maximum age: the SMS is given up when it comes due, after one request.
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { retryMinDelay: '5s', maxAge: '1500ms' } });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900238@sms.localhost'], subject: 'Expired', body: 'expire' })).data);
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const reports = reportsFor(relay, id);
+      return reports.length > 0 && reports;
+    });
+    assert.equal(gateway.requests.length, 1);
+    assert.match(bounce, /too old to be useful \(1 attempt, the last: HTTP_500/);
+  });
 });
