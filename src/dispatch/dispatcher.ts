@@ -6,7 +6,7 @@ import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import type { Classified } from './outcomes.ts';
+import { type Classified, TLS_CERTIFICATE } from './outcomes.ts';
 import { AccountPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
@@ -635,9 +635,16 @@ function logResult(
       ? `${result.results.filter((entry) => provider.outcomes.classify('recipient', entry.code).action === 'sent').length}/${request.numbers} accepted`
       : maskNumbersIn(failure?.code ?? result.code);
   const { numbers, endpoint, ms } = request;
-  // A transport failure is the absence of an answer: a refused connection, a timeout.
-  const said = result.kind === 'transport' ? 'dispatch: no answer from the gateway' : 'dispatch: gateway answered';
-  log.info({ provider: provider.name, endpoint, numbers, result: result.kind, summary, ms }, said);
+  const fields = { provider: provider.name, endpoint, numbers, result: result.kind, summary, ms };
+  if (result.kind !== 'transport') {
+    log.info(fields, 'dispatch: gateway answered');
+    return;
+  }
+  const detail = maskNumbersIn(result.detail);
+  // Each retry meets the same certificate: nothing passes by itself, the operator must act.
+  if (failure?.category === TLS_CERTIFICATE) log.error({ ...fields, alert: 'gateway-tls', detail }, `dispatch: ${failure.reason} (${detail})`);
+  // A transport failure is the absence of an answer: a refused connection, a timeout, a reset.
+  else log.info({ ...fields, reason: failure?.reason, detail }, 'dispatch: no answer from the gateway');
 }
 
 /**

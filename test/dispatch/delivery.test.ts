@@ -22,6 +22,10 @@ import {
 import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
 import { ReplayServer } from '../helpers/replay-server.ts';
+import { startSilentTcpServer } from '../helpers/tcp.ts';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 
 /**
  * Issue #3: what happens after the 250 when the gateway misbehaves. Real relay, real simulated
@@ -466,6 +470,42 @@ describe("the gateway's own words", () => {
     );
     assert.equal(line.msg, 'dispatch: no answer from the gateway');
     assert.equal(line.summary, 'ECONNREFUSED');
+  });
+
+  test('a gateway certificate the relay does not trust is an error saying so, with the TLS reason; a reset says it was reset', async () => {
+    const tlsGateway = createHttpsServer(
+      { key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)), cert: readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url)) },
+      (_request, response) => response.end('ID:1'),
+    );
+    await new Promise<void>((resolve) => tlsGateway.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => tlsGateway.close(() => resolve())));
+    const resetting = await startSilentTcpServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
+    cleanups.push(() => resetting.close());
+    const logged: Record<string, unknown>[] = [];
+    for (const url of [`https://127.0.0.1:${(tlsGateway.address() as AddressInfo).port}`, `http://127.0.0.1:${resetting.port}`]) {
+      const dir = tempDir();
+      dirs.push(dir);
+      const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(url), delivery: { retryMinDelay: '30s' } }), dir);
+      const { logger, lines } = captureLog('info');
+      const relay = await startRelay(config, logger);
+      cleanups.push(() => relay.stop());
+      const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900243@sms.localhost'], body: 'who are you' })).data);
+      logged.push(
+        await waitFor('the deferral', () => {
+          const entries = lines.map((text) => JSON.parse(text) as Record<string, unknown>).filter((entry) => entry.msgId === id);
+          const deferral = entries.find((entry) => String(entry.msg).startsWith('dispatch: SMS deferred'));
+          return deferral && { request: entries.find((entry) => entry.result === 'transport'), deferral };
+        }),
+      );
+    }
+    const [tls, reset] = logged as Array<{ request?: Record<string, unknown>; deferral?: Record<string, unknown> }>;
+    assert.equal(tls?.request?.level, 'error');
+    assert.equal(tls?.request?.alert, 'gateway-tls');
+    assert.match(String(tls?.request?.msg), /TLS certificate is not trusted .*intercepts the connection \(.*(self.signed|certificate)/i);
+    assert.match(String(tls?.deferral?.msg), /TLS certificate is not trusted/);
+    assert.equal(reset?.request?.msg, 'dispatch: no answer from the gateway');
+    assert.match(String(reset?.deferral?.msg), /reset or dropped before its answer/);
+    assert.doesNotMatch(String(reset?.deferral?.msg), /in time/);
   });
 
   test("the last attempt's error and words reach the bounce at the maximum age, as they reached the delay notice", async () => {
