@@ -23,6 +23,7 @@ import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
 import { ReplayServer } from '../helpers/replay-server.ts';
 import { startSilentTcpServer } from '../helpers/tcp.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -201,6 +202,19 @@ describe('delivery semantics', () => {
     assert.equal(gateway.simulator.received.length, 3);
     assert.match(await status(relay.relay.store, Date.now(), here), /^dispatch: running$/m);
     assert.deepEqual(maildirMessages(relay.maildir), [], 'an account problem bounces nothing');
+  });
+
+  test('status shows a probe that is due as waiting for the next SMS for the provider, never a time already past', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const store = SqliteStore.open({ file: join(dir, 'store.db'), busyTimeoutMs: 100 });
+    cleanups.push(() => store.close());
+    const pausedAt = Date.UTC(2026, 11, 5, 9, 10, 0);
+    await store.pauseAccount('twilio', 'HTTP_401: the SMS gateway refused the relay', 5_000, pausedAt);
+    const soon = await status(store, pausedAt + 1_000, { pid: undefined, name: 'here' });
+    assert.match(soon, /^dispatch: paused for twilio since .+; next probe 2026-12-05T09:10:05\.000Z$/m);
+    const later = await status(store, pausedAt + 60_000, { pid: undefined, name: 'here' });
+    assert.match(later, /^dispatch: paused for twilio since .+; next probe with the next SMS for it$/m);
   });
 
   test('an SMS still unsent at its maximum age is bounced (Status 4.4.7), not before', async () => {
