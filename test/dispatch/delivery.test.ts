@@ -496,6 +496,7 @@ describe("the gateway's own words", () => {
     const resetting = await startSilentTcpServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
     cleanups.push(() => resetting.close());
     const logged: Record<string, unknown>[] = [];
+    const shown: string[] = [];
     for (const url of [`https://127.0.0.1:${(tlsGateway.address() as AddressInfo).port}`, `http://127.0.0.1:${resetting.port}`]) {
       const dir = tempDir();
       dirs.push(dir);
@@ -511,12 +512,14 @@ describe("the gateway's own words", () => {
           return deferral && { request: entries.find((entry) => entry.result === 'transport'), deferral };
         }),
       );
+      shown.push(await status(relay.store, Date.now(), { pid: undefined, name: 'here' }));
     }
     const [tls, reset] = logged as Array<{ request?: Record<string, unknown>; deferral?: Record<string, unknown> }>;
     assert.equal(tls?.request?.level, 'error');
     assert.equal(tls?.request?.alert, 'gateway-tls');
     assert.match(String(tls?.request?.msg), /TLS certificate is not trusted .*intercepts the connection \(.*(self.signed|certificate)/i);
     assert.match(String(tls?.deferral?.msg), /TLS certificate is not trusted/);
+    assert.match(shown[0] ?? '', /^last error .*DEPTH_ZERO_SELF_SIGNED_CERT: the SMS gateway's TLS certificate is not trusted/m, 'status shows it');
     assert.equal(reset?.request?.msg, 'dispatch: no answer from the gateway');
     assert.match(String(reset?.deferral?.msg), /reset or dropped before its answer/);
     assert.doesNotMatch(String(reset?.deferral?.msg), /in time/);
