@@ -40,6 +40,9 @@ export interface Outcome {
   readonly changed: number;
 }
 
+/** A due probe waits for an SMS to probe with: said so, rather than a time already past. */
+const PROBE_WITH_NEXT_SMS = 'with the next SMS for it';
+
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
@@ -137,7 +140,7 @@ export async function status(store: Store, now: number, here: { readonly pid: nu
       : 'not running (queued SMS wait for it to start)';
   return [
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
-    ...dispatchLines(paused, pauses),
+    ...dispatchLines(paused, pauses, now),
     // Held SMS are queued too (the console's count, and the oldest age, include them).
     `sms queued: ${stats.sms.queued + stats.sms.held} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
@@ -151,14 +154,15 @@ export async function status(store: Store, now: number, here: { readonly pid: nu
 /**
  * Whether sending goes on: paused by the operator (`queue pause`), or for a provider whose gateway
  * refuses the account (the dispatcher's pause, shared by every relay on the store), with why and since when.
+ * A probe is an SMS for that provider: once its time has passed, the next such SMS probes (PROBE_WITH_NEXT_SMS).
  */
-function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[]): string[] {
+function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[], now: number): string[] {
   const lines = [
     ...(pausedSince === undefined ? [] : [`dispatch: paused since ${new Date(pausedSince).toISOString()}`]),
     ...pauses.map(
       (pause) =>
         `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()}, the gateway refuses the account (${pause.reason}); ` +
-        `next probe ${new Date(pause.nextProbeAt).toISOString()}`,
+        `next probe ${pause.nextProbeAt > now ? new Date(pause.nextProbeAt).toISOString() : PROBE_WITH_NEXT_SMS}`,
     ),
   ];
   return lines.length > 0 ? lines : ['dispatch: running'];
