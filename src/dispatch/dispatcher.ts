@@ -252,7 +252,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     }
     const outcomes = await this.#outcomes(batch.message, decisions, log);
     try {
-      await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail);
+      await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail, this.#options.owner);
     } catch (error) {
       if (this.#owed.length === 0) this.#owedSince = this.#clock();
       this.#owed.push(outcomes);
@@ -275,6 +275,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       await this.#options.store.recordSmsOutcomes(
         owed.flatMap((item) => item.outcomes),
         owed.flatMap((item) => item.mail),
+        this.#options.owner,
       );
       this.#owed.splice(0, owed.length);
       for (const item of owed) this.#recorded(item);

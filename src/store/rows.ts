@@ -27,6 +27,28 @@ export const TAKEN_OVER = 'taken over';
  */
 export const takenOverDetail = (was: string, by: string) => `'lease of relay ' || ${was} || ' expired: sent again by ' || ${by} || ', possibly a duplicate'`;
 
+/**
+ * The history line's kind of an outcome that came from a relay no longer holding its SMS's lease (it
+ * was frozen or cut off past its lease, and another relay took the SMS over): the lease holder's
+ * outcome is the SMS's, this one only history.
+ */
+export const LATE_ANSWER = 'late answer';
+/** Its detail, an SQL expression of the relay that answered late (`owner`) and what it would have recorded (`said`). */
+export const lateAnswerDetail = (owner: string, said: string) => `'late answer from ' || ${owner} || ': ' || ${said}`;
+
+/**
+ * The reports (bounces, notices) of a batch without those about a message an outcome of which came late:
+ * the relay that took its SMS over reports them from its own attempt. A takeover takes a batch's SMS
+ * together (their leases end together), so no report of an outcome recorded in time is lost with them.
+ */
+export function withoutLateReports(mail: readonly NewOutgoingMail[], lateMessages: ReadonlySet<string>): readonly NewOutgoingMail[] {
+  return lateMessages.size === 0 ? mail : mail.filter((item) => item.messageId === undefined || !lateMessages.has(item.messageId));
+}
+
+/** A sent SMS's history detail: the gateway's id, and what took it when there is a choice. */
+export const sentDetail = (outcome: { readonly providerId: string; readonly note?: string }) =>
+  outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`;
+
 export interface MessageRow {
   id: string;
   received_at: number;

@@ -25,7 +25,13 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   /** The earliest `next_attempt_at` of a queued SMS job, or undefined when none is queued. */
   nextSmsDueAt(): Promise<number | undefined>;
   /** Records what happened to leased jobs, and enqueues mail (bounces) in the same transaction. */
-  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail?: readonly NewOutgoingMail[]): Promise<void>;
+  /**
+   * `owner`: the relay recording them. An outcome of an SMS whose lease it no longer holds (another relay
+   * took it over while this one was frozen or cut off) does not change the SMS: it is kept as a history
+   * line (`late answer from <owner>: …`), and the reports queued with it about its message are dropped.
+   * Without `owner`, every outcome is the SMS's.
+   */
+  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail?: readonly NewOutgoingMail[], owner?: string): Promise<void>;
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void>;
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]>;
