@@ -208,7 +208,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   override start(): void {
     super.start();
-    this.#silenceTimer ??= setInterval(() => this.#silence.check(this.#clock()), SILENCE_CHECK_INTERVAL_MS);
+    if (this.#silenceTimer) return;
+    // Real time, whatever the injected clock: how late the relay's own timer runs is the relay's stall.
+    let due = performance.now() + SILENCE_CHECK_INTERVAL_MS;
+    this.#silenceTimer = setInterval(() => {
+      const at = performance.now();
+      this.#silence.check(this.#clock(), at - due);
+      due = at + SILENCE_CHECK_INTERVAL_MS;
+    }, SILENCE_CHECK_INTERVAL_MS);
     this.#silenceTimer.unref();
   }
 
