@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
@@ -224,6 +224,27 @@ describe('mail-out queue', () => {
     const result = await broken.deliver({ ...report('unmovable'), id: 1, attempts: 0, createdAt: Date.now() });
     assert.equal(result.ok, false);
     assert.deepEqual(readdirSync(join(maildir, 'tmp')), [], 'no stray file for each retry');
+  });
+
+  test('a Maildir delivery whose commit the crash lost is found at the retry, in cur/ with its flags too: marked delivered, not written twice', async () => {
+    const maildir = join(dir, 'maildir-crash');
+    await store.enqueueMail([report('written before the crash'), report('queued after the restart')]);
+    const now = Date.now();
+    const [written] = await store.claimDueMail({ owner: 'test', now, leaseUntil: now + 30_000, limit: 1 });
+    assert.ok(written);
+    // The file is in new/, the relay dies before the commit that marks it delivered; a reader reads it.
+    assert.equal((await maildirTransport(maildir).deliver(written)).ok, true);
+    const [name] = readdirSync(join(maildir, 'new'));
+    renameSync(join(maildir, 'new', name ?? ''), join(maildir, 'cur', `${name}:2,S`));
+    await store.releaseStaleLeases('test', Date.now());
+    startMailer(maildirTransport(maildir));
+    await waitFor('both marked delivered', async () => (await store.events('m-1')).filter((event) => event.kind === 'mail sent').length === 2);
+    assert.deepEqual(readdirSync(join(maildir, 'cur')), [`${name}:2,S`]);
+    const fresh = readdirSync(join(maildir, 'new'));
+    assert.equal(fresh.length, 1, 'the other mail only');
+    assert.match(readFileSync(join(maildir, 'new', fresh[0] ?? '')).toString(), /queued after the restart/);
+    const found = (await store.events('m-1')).filter((event) => event.kind === 'mail sent' && event.detail?.includes(`already stored as cur/${name}:2,S`));
+    assert.equal(found.length, 1, "the history says where the earlier attempt's file is");
   });
 
   test('a Maildir file keeps every octet but the CR of CRLF: 8-bit text and a lone CR stay', async () => {
