@@ -107,8 +107,7 @@ export function smarthostTransport(url: string): MailTransport {
       (response): DeliveryResult => ({ ok: true, response }),
       async (error: SmtpError): Promise<DeliveryResult> => {
         // A refusal of this mail leaves the session usable; anything else (421, a dropped connection) ends it.
-        const refusal = (error.code === 'EENVELOPE' || error.code === 'EMESSAGE') && error.responseCode !== 421;
-        if (!refusal) retire(session);
+        if (!refusesThisMail(error)) retire(session);
         // A connection the server dropped while it sat idle: the mail goes once more, on a fresh one.
         if (reused && mayRetry && error.responseCode === undefined) return (await start(mail, false)).result;
         return failure(error);
@@ -136,7 +135,7 @@ export function smarthostTransport(url: string): MailTransport {
   return {
     description: `smarthost ${parsed.hostname}:${options.port}`,
     deliver(mail) {
-      if (closed) return Promise.resolve({ ok: false, permanent: false, error: 'the smarthost transport is closed' });
+      if (closed) return Promise.resolve({ ok: false, permanent: false, error: 'the smarthost transport is closed', down: true });
       return new Promise((done) => {
         waiting.push({ mail, done });
         if (lanes < SMARTHOST_POOL_SIZE) void lane();
@@ -153,5 +152,10 @@ export function smarthostTransport(url: string): MailTransport {
 }
 
 function failure(error: SmtpError): DeliveryResult {
-  return { ok: false, permanent: error.permanent === true, error: error.response ?? error.message ?? String(error) };
+  return { ok: false, permanent: error.permanent === true, error: error.response ?? error.message ?? String(error), down: !refusesThisMail(error) };
+}
+
+/** The smarthost answered about this mail (its envelope or content), in a session still usable: not an outage. */
+function refusesThisMail(error: SmtpError): boolean {
+  return (error.code === 'EENVELOPE' || error.code === 'EMESSAGE') && error.responseCode !== 421;
 }

@@ -5,7 +5,13 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ClaimedMail } from '../store/types.ts';
 
-export type DeliveryResult = { ok: true; response: string } | { ok: false; permanent: boolean; error: string };
+export type DeliveryResult =
+  | { ok: true; response: string }
+  /**
+   * `down`: the transport itself fails (a Maildir that cannot be written, a smarthost that cannot be
+   * reached or drops the session), not this mail: every mail waits for it, and it is logged once.
+   */
+  | { ok: false; permanent: boolean; error: string; down: boolean };
 
 /** Where the relay's own mail goes: a smarthost, or a Maildir when none is configured. */
 export interface MailTransport {
@@ -49,7 +55,7 @@ export function maildirTransport(directory: string): MailTransport {
       } catch (error) {
         // A half-written or unmoved file in tmp/ is no mail: the retry writes it again (Maildir readers never look in tmp/).
         await rm(temporary, { force: true }).catch(() => undefined);
-        return { ok: false, permanent: false, error: (error as Error).message };
+        return { ok: false, permanent: false, error: (error as Error).message, down: true };
       }
     },
     async close() {},

@@ -6,6 +6,7 @@ import type {
   NewOutgoingMail,
   QuarantinedBody,
   QuarantineEntry,
+  QueuedMailError,
   QueuedSms,
   ReceivedReply,
   SmsBatch,
@@ -48,6 +49,15 @@ export function withoutLateReports(mail: readonly NewOutgoingMail[], lateMessage
 /** A sent SMS's history detail: the gateway's id, and what took it when there is a choice. */
 export const sentDetail = (outcome: { readonly providerId: string; readonly note?: string }) =>
   outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`;
+
+/** Store.queuedMailErrors's query, the limit as `limit` (SQL), for both stores. */
+export const queuedMailErrorsSql = (limit: string) =>
+  `SELECT id, kind, message_id, last_error FROM mail_out WHERE status = 'queued' AND last_error IS NOT NULL ORDER BY id LIMIT ${limit}`;
+
+/** A row of queuedMailErrorsSql as the store returns it. */
+export function toQueuedMailError(row: { id: number | string; kind: NewOutgoingMail['kind']; message_id: string | null; last_error: string }): QueuedMailError {
+  return { mailId: Number(row.id), kind: row.kind, messageId: row.message_id ?? undefined, lastError: row.last_error };
+}
 
 export interface MessageRow {
   id: string;

@@ -15,6 +15,8 @@ import {
   lateAnswerDetail,
   sentDetail,
   withoutLateReports,
+  queuedMailErrorsSql,
+  toQueuedMailError,
   type ClaimedSmsRow,
   groupIntoBatches,
   type MessageRow,
@@ -69,6 +71,7 @@ import type {
   ReceivedReply,
   QuarantinedRequest,
   QueueAction,
+  QueuedMailError,
   QueuedSms,
   QueueStats,
   ClaimedMail,
@@ -361,6 +364,10 @@ export class SqliteStore implements Store {
     }, durability);
   }
 
+  mailDueNow(now: number): Promise<number> {
+    return this.#write(() => this.#sql.mailDueNow.run(now, now).changes);
+  }
+
   releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
     return this.#write(() => {
       const sql = this.#sql;
@@ -488,6 +495,10 @@ export class SqliteStore implements Store {
 
   async queueStats(now: number): Promise<QueueStats> {
     return this.#read(() => queueStats(this.#admin, now));
+  }
+
+  async queuedMailErrors(limit: number): Promise<QueuedMailError[]> {
+    return this.#read(() => (this.#sql.queuedMailErrors.all(limit) as Parameters<typeof toQueuedMailError>[0][]).map(toQueuedMailError));
   }
 
   async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
@@ -857,6 +868,8 @@ function prepareStatements(db: Database) {
       SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
     leaseMail: db.prepare('UPDATE mail_out SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
+    mailDueNow: db.prepare("UPDATE mail_out SET next_attempt_at = ? WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > ?"),
+    queuedMailErrors: db.prepare(queuedMailErrorsSql('?')),
     nextMailDue: db.prepare("SELECT MIN(next_attempt_at) AS at FROM mail_out WHERE status = 'queued'"),
     mailRetry: db.prepare(`
       UPDATE mail_out SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,

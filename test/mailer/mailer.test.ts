@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
@@ -8,6 +8,7 @@ import { SMARTHOST_POOL_SIZE, smarthostOptions, smarthostTransport } from '../..
 import { maildirTransport, type MailTransport } from '../../src/mailer/transports.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { NewOutgoingMail } from '../../src/store/types.ts';
+import { captureLog } from '../helpers/log-lines.ts';
 import { removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
@@ -40,7 +41,7 @@ describe('mail-out queue', () => {
   });
 
   /** `through`: the store as the mailer sees it (the test's own, unless a test holds some of its writes back). */
-  function startMailer(chosen: MailTransport, through: MailerOptions['store'] = store): Mailer {
+  function startMailer(chosen: MailTransport, through: MailerOptions['store'] = store, options: Partial<MailerOptions> = {}): Mailer {
     transport = chosen;
     mailer = new Mailer({
       store: through,
@@ -50,6 +51,7 @@ describe('mail-out queue', () => {
       leaseMs: 30_000,
       retryMinDelayMs: 50,
       retryMaxDelayMs: 200,
+      ...options,
     });
     mailer.start();
     return mailer;
@@ -245,6 +247,29 @@ describe('mail-out queue', () => {
     assert.match(readFileSync(join(maildir, 'new', fresh[0] ?? '')).toString(), /queued after the restart/);
     const found = (await store.events('m-1')).filter((event) => event.kind === 'mail sent' && event.detail?.includes(`already stored as cur/${name}:2,S`));
     assert.equal(found.length, 1, "the history says where the earlier attempt's file is");
+  });
+
+  test('a Maildir that cannot be written: one line when deliveries start failing and one when they work again, and the deferred mail goes out then, not at its backoff', async () => {
+    const maildir = join(dir, 'maildir-full');
+    const unwritable = maildirTransport(maildir);
+    // new/ replaced by a file: every rename fails (ENOTDIR), as on a full or read-only file system.
+    rmSync(join(maildir, 'new'), { recursive: true });
+    writeFileSync(join(maildir, 'new'), '');
+    await store.enqueueMail([report('first'), report('second'), report('third')]);
+    const { logger, lines } = captureLog('info');
+    const hour = 3_600_000;
+    startMailer(unwritable, store, { logger, retryMinDelayMs: hour, retryMaxDelayMs: hour, idleWaitMs: 100 });
+    await waitFor('three deferred', async () => (await store.events('m-1')).filter((event) => event.kind === 'mail deferred').length === 3);
+    const deferred = () => lines.map((line) => JSON.parse(line)).filter((line) => String(line.msg).startsWith('mailer: delivery deferred'));
+    assert.equal(deferred().length, 1, 'one line for the outage, not one per mail');
+    rmSync(join(maildir, 'new'));
+    mkdirSync(join(maildir, 'new'));
+    await store.enqueueMail([report('after the fix')]);
+    await waitFor('all four in new/, the deferred ones long before their backoff', () => readdirSync(join(maildir, 'new')).length === 4, 5_000);
+    const over = lines.map((line) => JSON.parse(line)).filter((line) => String(line.msg).startsWith('mailer: the mail transport works again'));
+    assert.equal(over.length, 1);
+    assert.equal(over[0]?.deferred, 3);
+    assert.equal(deferred().length, 1);
   });
 
   test('a Maildir file keeps every octet but the CR of CRLF: 8-bit text and a lone CR stay', async () => {

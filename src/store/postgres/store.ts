@@ -15,6 +15,8 @@ import {
   lateAnswerDetail,
   sentDetail,
   withoutLateReports,
+  queuedMailErrorsSql,
+  toQueuedMailError,
   takenOverDetail,
   toStoredMessage,
   toClaimedMail,
@@ -57,6 +59,7 @@ import type {
   QuarantinedBody,
   QuarantineEntry,
   QueueAction,
+  QueuedMailError,
   QueuedSms,
   QueueStats,
   ReceivedReply,
@@ -792,6 +795,15 @@ export class PostgresStore implements Store, ClusterStore {
     );
   }
 
+  mailDueNow(now: number): Promise<number> {
+    return this.#queueing(['mail'], {
+      statements: [
+        { text: "UPDATE mail_out SET next_attempt_at = $1 WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > $1", values: [now] },
+      ],
+      result: ([updated]) => updated?.rowCount ?? 0,
+    });
+  }
+
   releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
     return this.#queueing(['sms', 'mail'], async (client) => {
       const stale = `lease_owner IS NOT NULL AND (lease_owner = $2 OR next_attempt_at <= ${DB_NOW_MS})`;
@@ -868,6 +880,10 @@ export class PostgresStore implements Store, ClusterStore {
       undeliverableInbound: row?.undeliverable ?? 0,
       quarantined: row?.quarantined ?? 0,
     };
+  }
+
+  async queuedMailErrors(limit: number): Promise<QueuedMailError[]> {
+    return (await this.#rows<Parameters<typeof toQueuedMailError>[0]>(queuedMailErrorsSql('$1'), [limit])).map(toQueuedMailError);
   }
 
   async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
