@@ -147,6 +147,9 @@ export async function status(store: Store, now: number, here: { readonly pid: nu
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
     ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
+    ...(await store.queuedMailErrors(5)).map(
+      (mail) => `last error mail ${mail.mailId} (${mail.kind}${mail.messageId ? ` about ${mail.messageId}` : ''}): ${mail.lastError}`,
+    ),
     ...relayLines(relays),
   ].join('\n');
 }

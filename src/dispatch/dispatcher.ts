@@ -208,7 +208,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   override start(): void {
     super.start();
-    this.#silenceTimer ??= setInterval(() => this.#silence.check(this.#clock()), SILENCE_CHECK_INTERVAL_MS);
+    if (this.#silenceTimer) return;
+    // Real time, whatever the injected clock: how late the relay's own timer runs is the relay's stall.
+    let due = performance.now() + SILENCE_CHECK_INTERVAL_MS;
+    this.#silenceTimer = setInterval(() => {
+      const at = performance.now();
+      this.#silence.check(this.#clock(), at - due);
+      due = at + SILENCE_CHECK_INTERVAL_MS;
+    }, SILENCE_CHECK_INTERVAL_MS);
     this.#silenceTimer.unref();
   }
 
@@ -252,7 +259,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     }
     const outcomes = await this.#outcomes(batch.message, decisions, log);
     try {
-      await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail);
+      await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail, this.#options.owner);
     } catch (error) {
       if (this.#owed.length === 0) this.#owedSince = this.#clock();
       this.#owed.push(outcomes);
@@ -275,6 +282,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       await this.#options.store.recordSmsOutcomes(
         owed.flatMap((item) => item.outcomes),
         owed.flatMap((item) => item.mail),
+        this.#options.owner,
       );
       this.#owed.splice(0, owed.length);
       for (const item of owed) this.#recorded(item);
