@@ -67,11 +67,11 @@ await measure('accept, conversation', (index) =>
 );
 const ids = (await client.query<{ id: string }>("SELECT id FROM outbound WHERE status = 'queued' ORDER BY id")).rows.map((row) => Number(row.id));
 const smsId = (index: number) => ids[index % ids.length] ?? 0;
-const sent = (index: number): Statement => ({ text: SMS_SENT, values: [5_000, [smsId(index)], [`p-${index}`], [null], [`id p-${index}`]] });
+const sent = (index: number): Statement => ({ text: SMS_SENT, values: [5_000, [smsId(index)], [`p-${index}`], [null], [`id p-${index}`], null] });
 await measure('SMS_SENT', (index) => sent(index));
 await measure('ONE_SMS_SENT', (index) => ({
   text: ONE_SMS_SENT,
-  values: [5_000, smsId(index + Math.floor(ids.length / 2)), `p-${index}`, null, `id p-${index}`],
+  values: [5_000, smsId(index + Math.floor(ids.length / 2)), `p-${index}`, null, `id p-${index}`, null],
 }));
 await measure('SENT_ORPHANS', (index) => ({ text: SENT_ORPHANS, values: [5_000, [smsId(index)]] }));
 await measure('ADOPT_ORPHANS', (index) => ({ text: ADOPT_ORPHANS, values: [5_000, [smsId(index)]] }));
