@@ -135,13 +135,14 @@ export async function status(store: Store, now: number, here: { readonly pid: nu
 function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[]): string[] {
   const lines = [
     ...(pausedSince === undefined ? [] : [`dispatch: paused since ${new Date(pausedSince).toISOString()}`]),
-    ...pauses.map(
-      (pause) =>
-        `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()}, the gateway refuses the account (${pause.reason}); ` +
-        `next probe ${new Date(pause.nextProbeAt).toISOString()}`,
-    ),
+    ...pauses.map((pause) => `${pauseLine(pause)}; next probe ${new Date(pause.nextProbeAt).toISOString()}`),
   ];
   return lines.length > 0 ? lines : ['dispatch: running'];
+}
+
+/** A provider's account pause: which, since when, why. */
+function pauseLine(pause: SharedPause): string {
+  return `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()}, the gateway refuses the account (${pause.reason})`;
 }
 
 /** Heard from within RELAY_STALE_MS and not stopped. */
@@ -224,9 +225,13 @@ export async function queue(store: Store, args: readonly string[], now: number):
       .map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }))
       .join('\n');
   }
-  if (command === 'pause' || command === 'resume') {
-    await store.setDispatchPaused(command === 'pause', now);
-    return `dispatch ${command === 'pause' ? 'paused: queued SMS stay queued until `smsrelay queue resume`' : 'resumed'}`;
+  if (command === 'pause') {
+    await store.setDispatchPaused(true, now);
+    return 'dispatch paused: queued SMS stay queued until `smsrelay queue resume`';
+  }
+  if (command === 'resume') {
+    await store.setDispatchPaused(false, now);
+    return ['dispatch resumed', ...(await accountPauseLines(store, now, false))].join('\n');
   }
   if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
   if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);
@@ -234,11 +239,29 @@ export async function queue(store: Store, args: readonly string[], now: number):
   const sms = target === 'all' ? undefined : await store.smsOf(target);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
   if (changed === 0 && sms?.length === 0) throw new Error(`no message with id ${target} (see smsrelay queue list)`);
-  if (command !== 'retry') return `${command}: ${changed} queued SMS changed`;
+  if (command === 'hold' || command === 'delete') return `${command}: ${changed} queued SMS changed`;
+  const pauses = await accountPauseLines(store, now, command === 'retry');
+  if (command === 'release') return [`release: ${changed} queued SMS changed`, ...pauses].join('\n');
   // A retry makes due only SMS that are not held: held ones stay held, said so, rather than counted as retried and never sent.
   const held = sms ? sms.filter((item) => item.status === 'queued' && item.held).length : (await store.queueStats(now)).sms.held;
-  return `retry: ${changed} queued SMS changed${held > 0 ? `; ${held} held: release ${held === 1 ? 'it' : 'them'} first` : ''}`;
+  return [`retry: ${changed} queued SMS changed${held > 0 ? `; ${held} held: release ${held === 1 ? 'it' : 'them'} first` : ''}`, ...pauses].join('\n');
 }
+
+/**
+ * What a command that makes SMS due adds while a provider's gateway refuses the account: that
+ * provider sends nothing but its probe, so without a word the command would look ignored. `probeNow`
+ * (`queue retry`) makes each such probe due at once, for the operator who fixed the account and
+ * should not wait `delivery.pauseProbeInterval`: the probe, not the command, ends the pause.
+ */
+async function accountPauseLines(store: Store, now: number, probeNow: boolean): Promise<string[]> {
+  const { pauses } = await store.gatewayState(now);
+  if (!probeNow) return pauses.length > 0 ? [...dispatchLines(undefined, pauses), PROBE_NOW_HINT] : [];
+  for (const pause of pauses) await store.releaseProbe(pause.provider, now);
+  return pauses.map((pause) => `${pauseLine(pause)}; probing it now`);
+}
+
+/** How an operator probes a paused provider now (accountPauseLines). */
+const PROBE_NOW_HINT = "dispatch: `smsrelay queue retry all` (the console's Retry all now) probes a paused provider now";
 
 /**
  * `quarantine list | show <id> | delete <id|all>`: the webhook requests kept because they could not

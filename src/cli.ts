@@ -78,7 +78,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   queue: {
     usage: 'queue <command>',
-    does: 'list | hold <id|all> | release <id|all> | retry <id|all> | delete <id|all> | pause | resume',
+    does: 'list | hold <id|all> | release <id|all> | retry <id|all> (also probes a paused provider now) | delete <id|all> | pause | resume',
     exits: `0, 1 no message with that id, ${STORE_EXITS}`,
   },
   quarantine: {
