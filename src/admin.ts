@@ -4,9 +4,10 @@
  * WAL mode takes readers and short writers alongside it); they print plain text, one line per item, or
  * JSON lines where a script will read them.
  */
+import { settingsDiffering } from './cluster/settings.ts';
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
-import { REDACTED, SECRET_KEYS } from './config/secrets.ts';
+import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
 import { isMailbox } from './mail/addresses.ts';
@@ -60,28 +61,13 @@ function asRun(config: Config): Config {
   return { ...config, gateway: { ...run(config.gateway, ''), routes } };
 }
 
-function masked(value: unknown, key = '', path = ''): unknown {
-  if (SECRET_KEYS.test(key) && value !== undefined) return REDACTED;
-  if (DURATION_SETTINGS.has(path) && typeof value === 'number') return formatDuration(value);
-  if (Array.isArray(value)) return value.map((item) => masked(item));
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, masked(item, name, path ? `${path}.${name}` : name)]));
-  }
-  // The database's user helps to tell which account a relay uses; its password never shows.
-  if (path === 'store.url' && typeof value === 'string') return redactUrl(value);
-  if (URL_KEY.test(key) && typeof value === 'string') return maskedUrl(value);
-  return value;
-}
-
-/** The gateway's URLs, the smarthost's, the public ones: each may carry a secret. */
-const URL_KEY = /url$/i;
-
-/**
- * A URL's credentials and query values hidden (a gateway's `?apikey=…`), as its log lines leave the
- * query out. Not through `URL`: that would show a URL other than the one configured (a slash added).
- */
-function maskedUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, `//${REDACTED}@`).replace(/([?&][^=&#]*=)[^&#]*/g, `$1${REDACTED}`);
+function masked(value: unknown): unknown {
+  return maskedSecrets(value, (leaf, path) => {
+    if (DURATION_SETTINGS.has(path) && typeof leaf === 'number') return formatDuration(leaf);
+    // The database's user helps to tell which account a relay uses; its password never shows.
+    if (path === 'store.url' && typeof leaf === 'string') return redactUrl(leaf);
+    return undefined;
+  });
 }
 
 /**
@@ -105,7 +91,11 @@ const DURATION_UNITS = [
  * `here` is the relay of this data directory: its pid while it holds the directory (from its lock
  * file), and its name (`store.relayName`), which tells it from the other relays sharing the store.
  */
-export async function status(store: Store, now: number, here: { readonly pid: number | undefined; readonly name: string }): Promise<string> {
+export async function status(
+  store: Store,
+  now: number,
+  here: { readonly pid: number | undefined; readonly name: string; readonly settings: string },
+): Promise<string> {
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
   const { pauses } = await store.gatewayState(now);
@@ -124,7 +114,7 @@ export async function status(store: Store, now: number, here: { readonly pid: nu
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
     ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
-    ...relayLines(relays),
+    ...relayLines(relays, here.settings),
   ].join('\n');
 }
 
@@ -145,13 +135,18 @@ function pauseLine(pause: SharedPause): string {
   return `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()}, the gateway refuses the account (${pause.reason})`;
 }
 
+/** What a relay's line adds when its settings are not this configuration's (src/cluster/settings.ts). */
+function otherSettings(differing: readonly string[]): string {
+  return differing.length === 0 ? '' : `; other settings than this configuration's: ${differing.join(', ')} (queued work goes by the claiming relay's)`;
+}
+
 /** Heard from within RELAY_STALE_MS and not stopped. */
 function running(relay: RelaySeen): boolean {
   return relay.stoppedAt === undefined && relay.heartbeatAgeMs <= RELAY_STALE_MS;
 }
 
 /** The relays on the store heard from in the last hour (several on one PostgreSQL: docs/several-relays.md), one line each. */
-function relayLines(relays: readonly RelaySeen[]): string[] {
+function relayLines(relays: readonly RelaySeen[], settings: string): string[] {
   const state = (relay: RelaySeen) =>
     relay.stoppedAt !== undefined
       ? `stopped ${new Date(relay.stoppedAt).toISOString()}`
@@ -163,7 +158,8 @@ function relayLines(relays: readonly RelaySeen[]): string[] {
     ...relays.map(
       (relay) =>
         `  ${relay.name}: ${state(relay)}, version ${relay.version} (schema ${relay.schema}), pid ${relay.pid} on ${relay.host}, ` +
-        `last heartbeat ${Math.round(relay.heartbeatAgeMs / 1000)} s ago, leases: ${relay.leases.sms} SMS, ${plural(relay.leases.mail, 'mail')}`,
+        `last heartbeat ${Math.round(relay.heartbeatAgeMs / 1000)} s ago, leases: ${relay.leases.sms} SMS, ${plural(relay.leases.mail, 'mail')}` +
+        otherSettings(settingsDiffering(settings, relay.settings)),
     ),
   ];
 }

@@ -5,6 +5,7 @@ import { buffer, text } from 'node:stream/consumers';
 import { setFlagsFromString } from 'node:v8';
 import type { Preview } from './acceptance/preview.ts';
 import { relayVersion } from './cluster/membership.ts';
+import { settingsDigest } from './cluster/settings.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
 import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
@@ -156,7 +157,9 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'hash-password':
       return printPasswordHash();
     case 'status':
-      return withStore((store, config) => status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName }));
+      return withStore((store, config) =>
+        status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName, settings: settingsDigest(config) }),
+      );
     case 'log':
       return withStore((store, config) => history(store, argv[1] ?? '', config.sms.defaultRegion));
     case 'queue':

@@ -45,6 +45,7 @@ import { PostgresStore } from './store/postgres/store.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { Store, StoreHealth } from './store/types.ts';
 import { Membership, relayVersion } from './cluster/membership.ts';
+import { settingsDigest } from './cluster/settings.ts';
 import { MIGRATIONS } from './store/migrations.ts';
 
 export { STORE_FILE };
@@ -122,6 +123,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         pid: process.pid,
         host: hostname(),
         mail: config.mail.url ? 'smarthost' : 'maildir',
+        settings: settingsDigest(config),
       },
       leaseTtlMs: config.delivery.leaseTtl,
       logger,

@@ -182,7 +182,7 @@ describe('delivery semantics', () => {
     const probes = gateway.simulator.requests - atPause;
     assert.ok(probes >= 1 && probes <= 4, `one probe per 500 ms while paused, saw ${probes} requests in 1.5 s`);
     // `smsrelay status` says so: paused, why and since when (not "running").
-    const here = { pid: process.pid, name: relay.config.store.relayName };
+    const here = { pid: process.pid, name: relay.config.store.relayName, settings: '{}' };
     assert.match(
       await status(relay.relay.store, Date.now(), here),
       /^dispatch: paused for intellisoftware since \d{4}-\d\d-\d\dT[\d:.]+Z, the gateway refuses the account \(ERR:LOGIN_INVALID: .+\); next probe \d{4}-/m,
@@ -364,7 +364,7 @@ describe("the gateway's own words", () => {
       bounce,
       await history(relay.store, bounced),
       await history(relay.store, kept),
-      await status(relay.store, Date.now(), { pid: process.pid, name: 'test' }),
+      await status(relay.store, Date.now(), { pid: process.pid, name: 'test', settings: '{}' }),
       lines.join(''),
     ].join('\n');
     assert.match(everything, /last error .*ERR:NEVER_SEEN.*password=\*\*\*/, 'status shows the last error, without the password');
