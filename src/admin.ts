@@ -22,6 +22,25 @@ const LISTED = 1000;
 /** A command's arguments are missing or wrong: the CLI prints the reason and its usage, exit 64. */
 export class UsageError extends Error {}
 
+/**
+ * What a command names is not there (any more: another operator, or another relay, may have handled
+ * it): exit 1; the console answers 404. `what` names it without the CLI's hint.
+ */
+export class NotFound extends Error {
+  constructor(
+    readonly what: string,
+    hint = '',
+  ) {
+    super(`no ${what}${hint}`);
+  }
+}
+
+/** An action's answer, and how many things it changed (an action that changed nothing joins no history). */
+export interface Outcome {
+  readonly said: string;
+  readonly changed: number;
+}
+
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
@@ -109,7 +128,8 @@ export async function status(
   return [
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
     ...dispatchLines(paused, pauses),
-    `sms queued: ${stats.sms.queued} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
+    // Held SMS are queued too (the console's count, and the oldest age, include them).
+    `sms queued: ${stats.sms.queued + stats.sms.held} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
@@ -221,26 +241,43 @@ export async function queue(store: Store, args: readonly string[], now: number):
       .map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }))
       .join('\n');
   }
+  return (await queueAction(store, command, target, now)).said;
+}
+
+/**
+ * `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the
+ * console's queue actions; `resume` names how this user resumes dispatch (a command, a button).
+ */
+export async function queueAction(
+  store: Store,
+  command: string,
+  target: string | undefined,
+  now: number,
+  resume = '`smsrelay queue resume`',
+): Promise<Outcome> {
   if (command === 'pause') {
     await store.setDispatchPaused(true, now);
-    return 'dispatch paused: queued SMS stay queued until `smsrelay queue resume`';
+    return { said: `dispatch paused: queued SMS stay queued until ${resume}`, changed: 1 };
   }
   if (command === 'resume') {
     await store.setDispatchPaused(false, now);
-    return ['dispatch resumed', ...(await accountPauseLines(store, now, false))].join('\n');
+    return { said: ['dispatch resumed', ...(await accountPauseLines(store, now, false))].join('\n'), changed: 1 };
   }
   if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
   if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);
   const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
   const sms = target === 'all' ? undefined : await store.smsOf(target);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
-  if (changed === 0 && sms?.length === 0) throw new Error(`no message with id ${target} (see smsrelay queue list)`);
-  if (command === 'hold' || command === 'delete') return `${command}: ${changed} queued SMS changed`;
+  if (changed === 0 && sms?.length === 0) throw new NotFound(`message with id ${target}`, ' (see smsrelay queue list)');
+  if (command === 'hold' || command === 'delete') return { said: `${command}: ${changed} queued SMS changed`, changed };
   const pauses = await accountPauseLines(store, now, command === 'retry');
-  if (command === 'release') return [`release: ${changed} queued SMS changed`, ...pauses].join('\n');
+  if (command === 'release') return { said: [`release: ${changed} queued SMS changed`, ...pauses].join('\n'), changed };
   // A retry makes due only SMS that are not held: held ones stay held, said so, rather than counted as retried and never sent.
   const held = sms ? sms.filter((item) => item.status === 'queued' && item.held).length : (await store.queueStats(now)).sms.held;
-  return [`retry: ${changed} queued SMS changed${held > 0 ? `; ${held} held: release ${held === 1 ? 'it' : 'them'} first` : ''}`, ...pauses].join('\n');
+  return {
+    said: [`retry: ${changed} queued SMS changed${held > 0 ? `; ${held} held: release ${held === 1 ? 'it' : 'them'} first` : ''}`, ...pauses].join('\n'),
+    changed,
+  };
 }
 
 /**
@@ -278,15 +315,18 @@ export async function quarantine(store: Store, args: readonly string[]): Promise
   const id = target === 'all' && command === 'delete' ? undefined : Number(target);
   if (id !== undefined && !(Number.isInteger(id) && id > 0))
     throw new UsageError(`quarantine ${command} needs a request id${command === 'delete' ? ', or "all"' : ''} (see smsrelay quarantine list)`);
-  if (command === 'delete') {
-    const deleted = await store.deleteQuarantined(id);
-    if (id !== undefined && deleted === 0) throw new Error(`no quarantined request with id ${id}`);
-    return `deleted ${deleted} quarantined request${deleted === 1 ? '' : 's'}`;
-  }
+  if (command === 'delete') return (await deleteQuarantined(store, id)).said;
   const entry = id === undefined ? undefined : await store.quarantined(id);
-  if (!entry) throw new Error(`no quarantined request with id ${target}`);
+  if (!entry) throw new NotFound(`quarantined request with id ${target}`);
   const { body, erased, ...fields } = entry;
   return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${erased ? '(body erased by store.retention)' : body === '' ? '(empty body)' : body}`;
+}
+
+/** `quarantine delete <id|all>` (all: `id` undefined), the CLI's and the console's. */
+export async function deleteQuarantined(store: Store, id: number | undefined): Promise<Outcome> {
+  const deleted = await store.deleteQuarantined(id);
+  if (id !== undefined && deleted === 0) throw new NotFound(`quarantined request with id ${id}`);
+  return { said: `deleted ${deleted} quarantined request${deleted === 1 ? '' : 's'}`, changed: deleted };
 }
 
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
@@ -295,9 +335,11 @@ export async function rerouteUndeliverable(store: Store, config: Config, id: str
   if (!isMailbox(mailbox)) throw new UsageError(`undeliverable reroute: "${mailbox}" is not a mail address the relay can mail (write it as name@example.com)`);
   // Mail building (nodemailer, the templates) loads only for this command.
   const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);
+  const gone = new NotFound(`undeliverable SMS with id ${id}`, ' (see smsrelay undeliverable)');
   const sms = await store.undeliverableInboundById(id);
-  if (!sms) throw new Error(`no undeliverable SMS with id ${id} (see smsrelay undeliverable)`);
+  if (!sms) throw gone;
   const { mail } = await buildReplyMail(sms, { mailbox, conversation: undefined }, replyMailOptions(config, new Templates()));
-  await store.rerouteInbound(id, mailbox, { ...mail, messageId: id });
+  // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
+  if (!(await store.rerouteInbound(id, mailbox, { ...mail, messageId: id }))) throw gone;
   return `SMS ${id} queued for ${mailbox}`;
 }

@@ -50,7 +50,7 @@ interface CommandSpec {
 
 /** The exit codes every command that reads the store shares (docs/operations.md). */
 const STORE_EXITS =
-  '64 called wrongly, 66 no store where it looked, 69 the database cannot be reached now, 78 a store it cannot use (damaged, newer, refusing)';
+  '64 called wrongly, 66 no store where it looked, 69 the database cannot be reached now, 78 a store it cannot use (damaged, newer, older: only start upgrades it; refusing)';
 
 const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   start: {
@@ -168,11 +168,13 @@ async function main(argv: readonly string[]): Promise<void> {
       return withStore((store) => quarantine(store, argv.slice(1)));
     case 'config':
       if (argv[1] !== 'check') return usage('config needs "check"');
-      return withStore((store, config) =>
-        configCheck(config, store, () => {
+      return withStore((store, config, warnings) => {
+        // What start would log as warnings (an old setting's name, an unknown variable), on stderr beside the check.
+        for (const warning of warnings) console.error(`smsrelay: config: ${warning}`);
+        return configCheck(config, store, () => {
           process.exitCode = EXIT_UNAVAILABLE;
-        }),
-      );
+        });
+      });
     case 'backup':
       return backup(words);
     case 'store':
@@ -203,21 +205,19 @@ function usage(reason: string): void {
  * (stdout stays the command's output, for scripts). It never creates a store: run in the wrong
  * place, it says where it looked and how to point it at the relay's data.
  */
-async function withStore(command: (store: Store, config: Config) => Promise<string>): Promise<void> {
-  const { config } = configOrExit();
-  if (config.store.url) return withPostgres(config, command);
+async function withStore(command: (store: Store, config: Config, warnings: readonly string[]) => Promise<string>): Promise<void> {
+  const { config, warnings } = configOrExit();
+  if (config.store.url) return withPostgres(config, warnings, command);
   const file = join(config.dataDir, STORE_FILE);
   if (!existsSync(file)) {
-    console.error(
-      `smsrelay: no relay data in ${config.dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`,
-    );
+    console.error(noRelayData(config));
     process.exitCode = EXIT_NO_DATA;
     return;
   }
   console.error(`smsrelay: data directory ${config.dataDir}`);
   const store = openOrExit(file, config);
   try {
-    const output = await command(store, config);
+    const output = await command(store, config, warnings);
     if (output) console.log(output);
   } catch (error) {
     if (error instanceof RelayError && isDamage(error.cause)) {
@@ -230,10 +230,18 @@ async function withStore(command: (store: Store, config: Config) => Promise<stri
   }
 }
 
-/** The SQLite store for a command; one that cannot be used as it is (damaged, newer) is one line naming dataDir, exit 78. */
+/** A command run where there is no store: where it looked and how to point it at the relay's data. */
+function noRelayData(config: Config): string {
+  return `smsrelay: no relay data in ${config.dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`;
+}
+
+/**
+ * The SQLite store for a command, never upgraded (only `start` upgrades: the relay of the release that
+ * wrote it may run on it); one that cannot be used as it is (damaged, newer, older) is one line naming dataDir, exit 78.
+ */
 function openOrExit(file: string, config: Config): SqliteStore {
   try {
-    return SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout });
+    return SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout, upgrade: false });
   } catch (error) {
     if (!(error instanceof StoreFileError)) throw error;
     console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
@@ -242,7 +250,11 @@ function openOrExit(file: string, config: Config): SqliteStore {
 }
 
 /** `withStore` on PostgreSQL: an empty, unreachable or refusing database is said in one line, exit 66, 69 or 78. */
-async function withPostgres(config: Config, command: (store: Store, config: Config) => Promise<string>): Promise<void> {
+async function withPostgres(
+  config: Config,
+  warnings: readonly string[],
+  command: (store: Store, config: Config, warnings: readonly string[]) => Promise<string>,
+): Promise<void> {
   const [{ PostgresStore, StoreConfigError }, { NoStoreError }] = await Promise.all([
     import('./store/postgres/store.ts'),
     import('./store/postgres/migrate.ts'),
@@ -261,7 +273,7 @@ async function withPostgres(config: Config, command: (store: Store, config: Conf
   }
   console.error(`smsrelay: store ${store.location}`);
   try {
-    const output = await command(store, config);
+    const output = await command(store, config, warnings);
     if (output) console.log(output);
   } catch (error) {
     if (error instanceof UsageError) usage(error.message);
@@ -301,12 +313,24 @@ async function backup(words: readonly string[]): Promise<void> {
     process.exitCode = EXIT_CANNOT_CREATE;
     return;
   }
-  return withStore(async (opened) => {
-    // SQLite's backup writes into an existing file as a database: one that is not (or is another store) is replaced whole.
-    rmSync(target, { force: true });
-    await (opened as SqliteStore).backup(target);
-    return `store copied to ${target}`;
-  });
+  if (!existsSync(live)) {
+    console.error(noRelayData(config));
+    process.exitCode = EXIT_NO_DATA;
+    return;
+  }
+  console.error(`smsrelay: data directory ${config.dataDir}`);
+  // SQLite's backup writes into an existing file as a database: one that is not (or is another store) is replaced whole.
+  rmSync(target, { force: true });
+  try {
+    // As it is, whatever its schema: the copy taken before an upgrade is what the older release restores.
+    await SqliteStore.backupAsItIs(live, config.store.busyTimeout, target);
+  } catch (error) {
+    if (!(error instanceof StoreFileError)) throw error;
+    console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
+    process.exitCode = EXIT_CONFIG;
+    return;
+  }
+  console.log(`store copied to ${target}`);
 }
 
 function isDirectory(path: string): boolean {

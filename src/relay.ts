@@ -46,7 +46,8 @@ import { redactUrl } from './store/postgres/url.ts';
 import type { Store, StoreHealth } from './store/types.ts';
 import { Membership, relayVersion } from './cluster/membership.ts';
 import { settingsDigest } from './cluster/settings.ts';
-import { MIGRATIONS } from './store/migrations.ts';
+import { type Migrated, MIGRATIONS } from './store/migrations.ts';
+import { FIRST_CLASSIFIED } from './store/schema-readers.ts';
 
 export { STORE_FILE };
 /** Where the relay's own mail goes when no smarthost is configured. */
@@ -81,6 +82,21 @@ export interface RelayOptions {
   readonly providers?: readonly ProviderPlugin[];
   /** The work loops' longest idle wait: tests lengthen it to show what else wakes them (other relays' notifications). */
   readonly idleWaitMs?: number;
+}
+
+/**
+ * The store's upgrade at start, one way, in one info line (none for a new store or a current one). A
+ * shared schema from before the rolling-upgrade rule (schema-readers.ts) records no readers: relays of
+ * that release on the database cannot be told apart from stopped ones, and do not check the schema again.
+ */
+function logMigration(logger: Logger, { from, to }: Migrated, shared: boolean): void {
+  if (from === 0 || from >= to) return;
+  logger.info({ from, to }, `store: schema ${from} → ${to} (migrations ${from + 1}–${to})`);
+  if (shared && from < FIRST_CLASSIFIED)
+    logger.warn(
+      { from },
+      `store: the database was at schema ${from}, from before relays recorded which schema they read: this relay cannot know whether relays of that release still run on it; stop them all before they write (docs/several-relays.md#rolling-upgrade)`,
+    );
 }
 
 /**
@@ -135,10 +151,11 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       await membership.join(opened);
       await resumeLeases(opened);
     };
+    const onMigrated = (migrated: Migrated) => logMigration(logger, migrated, config.store.url !== undefined);
     // PostgreSQL unreachable at start: the relay runs, not ready, and the store connects (and resumes leases) when it can.
     const store = config.store.url
-      ? await PostgresStore.open({ url: config.store.url, onConnected: joinAndResume, wakeTag: instance }, onHealth)
-      : await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout, check: true }, onHealth);
+      ? await PostgresStore.open({ url: config.store.url, onConnected: joinAndResume, wakeTag: instance, onMigrated }, onHealth)
+      : await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout, check: true }, onHealth, onMigrated);
     stack.push(() => store.close());
     // Last before the store closes: the heartbeat renews the leases of the work in flight until the loops stopped.
     stack.push(() => membership.stop());
@@ -151,7 +168,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     let stopping = false;
     const unavailable = () => (stopping ? new RelayError('SHUTTING_DOWN') : (storeHealth.fault ?? (disk.full ? new RelayError('DISK_FULL') : undefined)));
 
-    const transport = config.mail.url ? smarthostTransport(config.mail.url) : maildirTransport(join(config.dataDir, MAILDIR));
+    const transport = config.mail.url
+      ? smarthostTransport(config.mail.url, { hostname: config.smtp.hostname, from: config.mail.from, logger })
+      : maildirTransport(join(config.dataDir, MAILDIR));
     stack.push(() => transport.close());
 
     const mailer = new Mailer({

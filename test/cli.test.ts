@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { killSpawnedRelays, maildirMessages, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from './helpers/relay.ts';
 import { verifyPassword } from '../src/policy/passwords.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
+import { MIGRATIONS } from '../src/store/migrations.ts';
 import { queuedId, sendMail } from './helpers/smtp.ts';
 
 const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
@@ -189,6 +190,111 @@ describe('smsrelay command', () => {
     writeFileSync(file, bytes);
     // Only the relay's start reads every page (a command next to a running relay does not wait for that).
     expect(/is damaged or not a smsrelay store \(.+\): stop the relay/, ['start']);
+  });
+
+  /** A SQLite store in `data` of schema `version` (this version's first migrations), with one mail, as an older release left it. */
+  function olderStore(data: string, version: number, steps: readonly string[] = MIGRATIONS.slice(0, version)): string {
+    mkdirSync(data, { recursive: true });
+    const file = join(data, 'smsrelay.db');
+    const older = new BetterSqlite3(file);
+    older.pragma('journal_mode = WAL');
+    for (const sql of steps) older.exec(sql);
+    older.pragma(`user_version = ${version}`);
+    older.exec(`INSERT INTO messages (id, received_at, envelope_from, client_address, client_helo, headers, text, encoding, parts, max_parts)
+      VALUES ('m-old', 1000, 'alice@example.com', '127.0.0.1', 'client', '', 'from the old release', 'gsm7', 1, 1)`);
+    older.close();
+    return file;
+  }
+  const schemaOf = (file: string) => {
+    const db = new BetterSqlite3(file, { readonly: true });
+    try {
+      return db.pragma('user_version', { simple: true });
+    } finally {
+      db.close();
+    }
+  };
+
+  test("the commands never upgrade an older store: each refuses in one line (schema, this version's, start upgrades it), exit 78; backup copies it as it is", () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    const file = olderStore(data, 8);
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data }, encoding: 'utf8', timeout: 60_000 });
+    for (const args of [
+      ['status'],
+      ['config', 'check'],
+      ['queue', 'list'],
+      ['queue', 'hold', 'all'],
+      ['log', 'm-old'],
+      ['quarantine', 'list'],
+      ['undeliverable'],
+    ]) {
+      const result = run(...args);
+      assert.equal(result.status, 78, `${args.join(' ')}: ${result.stderr}`);
+      const lines = result.stderr
+        .trim()
+        .split('\n')
+        .filter((line) => line !== `smsrelay: data directory ${data}`);
+      assert.deepEqual(lines, [
+        `smsrelay: config: SMSRELAY_DATA_DIR="${data}": the store ${file} is at schema 8, this version needs ${MIGRATIONS.length}: \`smsrelay start\` upgrades it, for good; back up first (\`smsrelay backup <file>\` copies it as it is, as does the release that wrote it) and stop the relay that runs on it (docs/operations.md#upgrading)`,
+      ]);
+      assert.equal(schemaOf(file), 8, `${args.join(' ')} left the store at schema 8`);
+    }
+    const copy = join(cwd, 'before-upgrade.db');
+    const backup = run('backup', copy);
+    assert.equal(backup.status, 0, backup.stderr);
+    assert.equal(backup.stdout.trim(), `store copied to ${copy}`);
+    assert.equal(schemaOf(copy), 8, 'the backup is of the schema the old release reads');
+    assert.equal(schemaOf(file), 8, 'and the store too');
+    const restored = new BetterSqlite3(copy, { readonly: true });
+    assert.deepEqual(restored.prepare('SELECT text FROM messages').pluck().all(), ['from the old release']);
+    restored.close();
+  });
+
+  test('start upgrades an older store and says so in one line; a migration that fails stops it in one line naming dataDir, the step and the fix, exit 78, the store untouched', async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    const file = olderStore(data, 8);
+    const relay = await spawnRelay(cwd, relayEnvironment(cwd, {}, { SMSRELAY_DATA_DIR: data }));
+    try {
+      const upgraded = relay.logs.filter((entry) => String(entry.msg).startsWith('store: schema'));
+      assert.deepEqual(
+        upgraded.map((entry) => [entry.level, entry.msg]),
+        [['info', `store: schema 8 → ${MIGRATIONS.length} (migrations 9–${MIGRATIONS.length})`]],
+      );
+    } finally {
+      assert.equal(await relay.stop(), 0);
+    }
+    assert.equal(schemaOf(file), MIGRATIONS.length);
+
+    // Schema 12 as the shared-state commits (a16ed74 … c4487b5) numbered it: rate_events, where this version's 12 is relays and 13 adds rate_events.
+    const otherData = join(cwd, 'other');
+    const other = olderStore(otherData, 12, [...MIGRATIONS.slice(0, 11), MIGRATIONS[12] ?? '']);
+    const refused = refusedStart(cwd, { SMSRELAY_DATA_DIR: otherData, SMSRELAY_SMTP_PORT: '0' });
+    assert.equal(refused.status, 78, refused.stderr);
+    assert.deepEqual(refused.lines, [
+      `smsrelay: config: SMSRELAY_DATA_DIR="${otherData}": the store ${other}: migration 13 of 13–${MIGRATIONS.length} failed (table rate_events already exists); nothing was changed, the store is still at schema 12: run the release that wrote it on it, or restore a backup taken before the upgrade, and report this line (docs/operations.md#upgrading)`,
+    ]);
+    assert.equal(schemaOf(other), 12);
+  });
+
+  test('config check says on stderr what start warns of in the configuration: an old setting name and its new one', async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    writeFileSync(join(cwd, 'smsrelay.yaml'), 'console:\n  trustedProxies: [127.0.0.1/32]\n');
+    const result = spawnSync(process.execPath, [BIN, 'config', 'check'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(result.stderr.trim().split('\n'), [
+      `smsrelay: data directory ${data}`,
+      `smsrelay: config: ${join(cwd, 'smsrelay.yaml')}: console.trustedProxies: the old name of http.trustedProxies, read as it for now; rename it to http.trustedProxies`,
+    ]);
+    assert.match(result.stdout, /"trustedProxies": \[\n\s+"127\.0\.0\.1\/32"/);
   });
 
   test('a port in use is one line naming the listener and its setting, exit 78, no stack trace', async () => {

@@ -103,6 +103,7 @@ describe('operating the relay', () => {
     const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900193@sms.localhost'], body: 'paused' })).data);
     assert.match(cli('status'), /dispatch: paused since .*\nsms queued: 1 \(held: 0\)/);
     assert.match(cli('queue', 'hold', id), /hold: 1 queued SMS changed/);
+    assert.match(cli('status'), /\nsms queued: 1 \(held: 1\)/, 'a held SMS is still queued, as the console counts it');
     assert.match(cli('log', id), / held by the operator\n/);
     const [listed] = cli('queue', 'list')
       .trim()

@@ -80,6 +80,16 @@ describe('smsrelay preview', () => {
     assert.match(result.stdout, /^text: {7}"Pump 3 failure\\nPressure: low"$/m);
   });
 
+  test("names a clear-signed text's PGP armor and signature block among the removed blocks", () => {
+    const result = preview(readFileSync(fileURLToPath(new URL('./mail/fixtures/thunderbird-pgp-inline-signed.eml', import.meta.url))));
+    assert.equal(result.status, 0, result.stderr);
+    const removed = result.stdout.slice(result.stdout.indexOf('removed:')).trim().split('\n');
+    assert.deepEqual(removed.slice(1, 3), [
+      '  - PGP armor line and its headers (clear-signed text) (3 lines): "-----BEGIN PGP SIGNED MESSAGE-----"',
+      '  - PGP signature block (6 lines): "-----BEGIN PGP SIGNATURE-----"',
+    ]);
+  });
+
   test('names the characters that made the SMS UCS-2, and none for a GSM-7 one', () => {
     const mail = (body: string) => `From: alice@example.com\nSubject: s\nContent-Type: text/plain; charset=utf-8\n\n${body}\n`;
     const ucs2 = preview(mail('Temp 20\u00b0C \u201cok\u201d \u00e7a \u00e7a \u2060'));

@@ -23,15 +23,15 @@ export function postmasterMail(id: string, transaction: Transaction, raw: Buffer
     messageId: id,
     envelopeFrom: transaction.envelopeFrom,
     recipients: [mailbox],
-    raw: Buffer.concat([Buffer.from(receivedLine(id, transaction.client, hostname, now)), raw]),
+    raw: Buffer.concat([Buffer.from(receivedLine(id, transaction, hostname, now)), raw]),
   };
 }
 
 /** The trace line; the client's greeting is its own text, so it is kept to printable ASCII without the comment's parentheses. */
-function receivedLine(id: string, client: Transaction['client'], hostname: string, now: number): string {
+function receivedLine(id: string, { client, protocol }: Transaction, hostname: string, now: number): string {
   const helo =
     printableAscii(client.helo)
       .replace(/[()\s]/g, '')
       .slice(0, TRACE_HELO_CHARS) || 'unknown';
-  return `Received: from ${helo} ([${client.address}])\r\n\tby ${hostname} with ESMTP id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
+  return `Received: from ${helo} ([${client.address}])\r\n\tby ${hostname} with ${protocol} id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
 }

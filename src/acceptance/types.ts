@@ -59,6 +59,11 @@ export interface SenderRequest {
   readonly client: { readonly address: string; readonly helo: string };
   /** The account the client authenticated as; undefined = none. */
   readonly user: string | undefined;
+  /**
+   * How the mail came, as a trace's `with` names it: SMTP, or ESMTP with S for TLS and A for AUTH
+   * (RFC 3848: ESMTPS, ESMTPA, ESMTPSA); HTTP for the console.
+   */
+  readonly protocol: string;
   /** '' for the null sender `<>`. */
   readonly envelopeFrom: string;
   /** RFC 3461 RET and ENVID. */

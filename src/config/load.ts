@@ -160,6 +160,8 @@ export function loadConfig(
     problems.push(
       `${describe(['console', 'trustedProxies'])}: the old name of http.trustedProxies (${describe(['http', 'trustedProxies'])}), which is set too; keep only http.trustedProxies`,
     );
+  } else if (parsed.console && parsed.console.trustedProxies.length > 0) {
+    warnings.push(`${describe(['console', 'trustedProxies'])}: the old name of http.trustedProxies, read as it for now; rename it to http.trustedProxies`);
   }
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
   const config = finish(parsed, selected as SelectedProvider, lists, routes, file, cwd);

@@ -535,8 +535,17 @@ export const configSchema = z.strictObject({
       users: z.array(consoleUser, { error: 'write a list of console users, each starting "- name: …"' }).default([]),
       /** Source networks the console answers at all; others get 403. */
       allowedNetworks: list(cidr, '[127.0.0.0/8, 10.0.0.0/8]').default(['127.0.0.0/8', '::1/128']),
-      /** The console's address as people reach it; `https://` declares that every request arrives over TLS. */
-      publicUrl: url.optional(),
+      /**
+       * The console's address as people reach it; `https://` declares that every request arrives over TLS.
+       * Its origin only: the pages' links, forms and assets are all under /console, so a proxy that serves
+       * the console under a path prefix of its own would break every one of them.
+       */
+      publicUrl: url
+        .refine((value) => /^[a-z]+:\/\/[^/?#]+\/?$/i.test(value), {
+          error: (issue) =>
+            `write only the scheme and host (${String(issue.input).replace(/^([a-z]+:\/\/[^/?#]+).*$/is, '$1')}), not a path: the console is served under /console on the relay, and a proxy must forward /console/ to it as it is (no path prefix of its own)`,
+        })
+        .optional(),
       /** The old name of `http.trustedProxies` (which is copied here). */
       trustedProxies: list(cidr, '[127.0.0.1/32]').default([]),
       /** A session unused this long ends (sign in again). */

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
+import { parse } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
-import { configCheck, quarantine, queue, rerouteUndeliverable } from '../admin.ts';
+import { configCheck, deleteQuarantined, NotFound, type Outcome, queueAction, rerouteUndeliverable } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -40,6 +41,8 @@ const ASSETS: ReadonlyMap<string, string> = new Map([
  * redirect target taken from a request (no other site, no header-breaking CR or LF).
  */
 const CONSOLE_PATH = /^\/console(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/;
+/** The queue page's button that resumes dispatch, named by the notice of a pause (rather than a CLI command). */
+const RESUME_BUTTON = 'Resume dispatch';
 /** Why a cookie opens no page: its session timed out just now, or the store has none (signed out, or timed out before). */
 const SESSION_OVER = { expired: 'Your session has expired', ended: 'Your session has ended' } as const;
 /** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */
@@ -95,9 +98,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
   app.register(
     async (scope) => {
-      scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
-        done(null, Object.fromEntries(new URLSearchParams(String(body)))),
-      );
+      // A field given twice stays a list, as in a query, so that the form's schema refuses it rather than keeping one value.
+      scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, parse(String(body))));
 
       scope.addHook('onRequest', async (request: ConsoleRequest, reply) => {
         reply.headers(SECURITY_HEADERS);
@@ -118,8 +120,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const signedIn = await access.session(request);
         if (signedIn === undefined || signedIn === 'expired' || signedIn === 'ended') {
           const why = signedIn === undefined ? 'Sign in first' : `${SESSION_OVER[signedIn]}: sign in again`;
-          if (request.method === 'GET' && !wantsJson(request)) {
-            const next = encodeURIComponent(request.url);
+          // A browser's form (it takes HTML) is not done either: its person signs in again and is back on the page it was on.
+          if (request.method === 'GET' ? !wantsJson(request) : (request.headers.accept ?? '').includes('text/html')) {
+            const next = encodeURIComponent(request.method === 'GET' ? request.url : formPage(request));
             return reply.redirect(`/console/signin?next=${next}${signedIn === undefined ? '' : `&${signedIn}=1`}`, 303);
           }
           return problem(request, reply, 401, new RelayError('UNAUTHORIZED', why));
@@ -171,13 +174,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const read = readFields(FIELDS.signinPage, request.query);
         if (!read.ok) {
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), undefined, () =>
-            signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: read.problem }),
+            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem }),
           );
         }
         const query = read.fields;
         const over = query.expired ? 'expired' : query.ended ? 'ended' : undefined;
         const notice = over && `${SESSION_OVER[over]}: sign in again.`;
-        return signinPage(request, reply, { next: safeNext(query.next), notice, error: undefined });
+        return signinPage(request, reply, { next: consolePage(app, query.next, '/console'), notice, error: undefined });
       });
       scope.post('/signin', async (request, reply) => {
         const channel = access.channel(request);
@@ -185,17 +188,17 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!access.signinTokenValid(request, token)) {
           const expired = new RelayError('FORBIDDEN', 'The sign-in form has expired: sign in again');
           return problem(request, reply, 403, expired, undefined, () =>
-            signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: expired.message }),
+            signinPage(request, reply, { next: '/console', notice: undefined, error: expired.message }),
           );
         }
         const read = readFields(FIELDS.signin, request.body);
         if (!read.ok) {
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), undefined, () =>
-            signinPage(request, reply, { next: safeNext(undefined), notice: undefined, error: read.problem }),
+            signinPage(request, reply, { next: '/console', notice: undefined, error: read.problem }),
           );
         }
         const body = read.fields;
-        const next = safeNext(body.next);
+        const next = consolePage(app, body.next, '/console');
         const result = await access.signIn(body.name ?? '', body.password ?? '', channel);
         if (!result.ok) {
           if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
@@ -333,6 +336,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           undeliverable: list('replies', undeliverable, stats.undeliverableInbound),
           quarantined: list('quarantine', quarantined, stats.quarantined),
           paused,
+          resume: RESUME_BUTTON,
           done: access.noticeOf((request.console as Context).signedIn.session, query),
         });
       });
@@ -342,7 +346,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
-        return act(request, reply, `queue ${action}`, target, () => queue(store, target ? [action, target] : [action], clock()), body.back);
+        return act(request, reply, `queue ${action}`, target, () => queueAction(store, action, target, clock(), `"${RESUME_BUTTON}"`), body.back);
       });
       scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -350,9 +354,9 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
         const mailbox = (read.fields.mailbox ?? '').trim();
         return act(request, reply, 'reroute', id, async () => {
-          const done = await rerouteUndeliverable(store, config, id, mailbox);
+          const said = await rerouteUndeliverable(store, config, id, mailbox);
           options.onMailQueued();
-          return done;
+          return { said, changed: 1 };
         });
       });
       scope.get('/quarantine/:id', async (request: ConsoleRequest, reply) => {
@@ -363,7 +367,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.post('/quarantine/:id/delete', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
-        return act(request, reply, 'quarantine delete', id, () => quarantine(store, ['delete', id]));
+        // `all`, as the CLI's `quarantine delete all`: every request kept.
+        const number = id === 'all' ? undefined : Number(id);
+        if (number !== undefined && !(Number.isInteger(number) && number > 0)) return gone(request, reply, new NotFound(`quarantined request with id ${id}`));
+        return act(request, reply, 'quarantine delete', id, () => deleteQuarantined(store, number));
       });
 
       scope.get('/send', async (request: ConsoleRequest, reply) =>
@@ -390,6 +397,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         }),
       );
 
+      /** The console page a form was sent from (its Referer, which the console's referrer policy keeps to its own pages), else the form's own page. */
+      function formPage(request: FastifyRequest): string {
+        const referer = URL.parse(request.headers.referer ?? '');
+        return consolePage(app, referer ? `${referer.pathname}${referer.search}` : undefined, consolePage(app, request.url, '/console'));
+      }
+
       /** The sign-in page, its form carrying the token of the browser's sign-in cookie (set here when it has none). */
       function signinPage(request: FastifyRequest, reply: FastifyReply, data: { next: string; notice: string | undefined; error: string | undefined }) {
         const { token, cookie } = access.signinToken(request, access.channel(request));
@@ -397,26 +410,39 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return page(reply, 'signin', undefined, { title: 'Sign in', ...data, csrf: token });
       }
 
-      /** An operator's action through the CLI's own code, recorded with who did it; the answer is the page it came from. */
+      /**
+       * An operator's action through the CLI's own code, recorded with who did it when it changed something
+       * (a retry of a message already sent joins no timeline); the answer is the page it came from.
+       */
       async function act(
         request: ConsoleRequest,
         reply: FastifyReply,
         action: string,
         target: string | undefined,
-        run: () => Promise<string>,
+        run: () => Promise<Outcome>,
         back = '/console/queue',
       ) {
-        let done: string;
+        let done: Outcome;
         try {
           done = await run();
         } catch (error) {
           if (error instanceof RelayError) throw error;
+          if (error instanceof NotFound) return gone(request, reply, error);
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)), request.console);
         }
         const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
-        await audit(request, action, target, done, messageId);
-        const path = CONSOLE_PATH.test(back) ? back.split('?')[0] : '/console/queue';
-        return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done))}`, 303);
+        if (done.changed > 0) await audit(request, action, target, done.said, messageId);
+        const path = consolePage(app, back, '/console/queue').split('?')[0];
+        return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done.said))}`, 303);
+      }
+
+      /** An action on something no longer there: most likely another operator (or relay) handled it first. Every such thing is listed on the queue page. */
+      function gone(request: ConsoleRequest, reply: FastifyReply, error: NotFound) {
+        const message = `There is no ${error.what} any more: it was probably handled by someone else.`;
+        return problem(request, reply, 404, new RelayError('NOT_FOUND', message), request.console, undefined, {
+          href: '/console/queue',
+          label: 'Back to the queue',
+        });
       }
 
       async function audit(request: ConsoleRequest, action: string, target?: string, detail?: string, messageId?: string): Promise<void> {
@@ -448,6 +474,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const sender = acceptance.sender({
           client: { address: channel.address, helo: 'console' },
           user: as.account,
+          protocol: 'HTTP',
           envelopeFrom: as.sender,
           dsn: { ret: undefined, envid: undefined },
         });
@@ -472,6 +499,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           consoleStore.mailActivity(),
           statfs(config.dataDir).then((stats) => stats.bavail * stats.bsize),
         ]);
+        const gateway = options.gateway();
         const clockOf = (at: number) => new Date(at).toISOString().slice(11, 16);
         const dayOf = (at: number) => new Date(at).toISOString().slice(5, 10);
         return {
@@ -484,7 +512,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
             hour: CHART_SERIES.map((series) => minutes.reduce((sum, bucket) => sum + bucket[series.key], 0)),
             week: CHART_SERIES.map((series) => hours.reduce((sum, bucket) => sum + bucket[series.key], 0)),
           },
-          gateway: { provider: config.gateway.provider, simulated: config.gateway.simulated, ...options.gateway(), ...gatewayActivity },
+          gateway: {
+            provider: config.gateway.provider,
+            simulated: config.gateway.simulated,
+            ...gateway,
+            ...gatewayActivity,
+            ...gatewayState(gateway, gatewayActivity),
+          },
           mail: { transport: options.mailTransport, queued: stats.mail.queued, oldest: stats.mail.oldestAgeSeconds, ...mailActivity },
           disk: { freeMegabytes: Math.floor(disk / 1024 / 1024), minFreeMegabytes: config.store.minFreeMegabytes },
           version: VERSION,
@@ -514,11 +548,12 @@ function problem(
   error: RelayError,
   context?: Context,
   shown?: () => FastifyReply | Promise<FastifyReply>,
+  back = { href: '/console', label: 'Back to the overview' },
 ) {
   reply.status(status);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
   if (shown) return shown();
-  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message });
+  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back });
 }
 
 function wantsJson(request: FastifyRequest): boolean {
@@ -526,9 +561,47 @@ function wantsJson(request: FastifyRequest): boolean {
   return accept.includes('application/json') && !accept.includes('text/html');
 }
 
-/** Where to go after signing in: a plain console path only (never another site), else the overview. */
-function safeNext(next: string | undefined): string {
-  return next !== undefined && CONSOLE_PATH.test(next) && !next.startsWith('/console/signin') ? next : '/console';
+/**
+ * Where to go after signing in or acting, taken from a request: a console page one reads with GET, written
+ * as the browser will ask for it (a `..` would lead out of the console; sign-out is no page), never the
+ * sign-in page or an asset; else `fallback`.
+ */
+function consolePage(app: FastifyInstance, target: string | undefined, fallback: string): string {
+  if (target === undefined || !CONSOLE_PATH.test(target)) return fallback;
+  const { pathname, search } = new URL(target, 'http://console.invalid');
+  const page =
+    `${pathname}${search}` === target &&
+    pathname !== '/console/signin' &&
+    !pathname.startsWith('/console/assets/') &&
+    app.findRoute({ method: 'GET', url: pathname }) !== null;
+  return page ? target : fallback;
+}
+
+/**
+ * Whether the gateway can be reached, as the relay knows it: down when a gateway says it cannot send (an
+ * SMPP bind), a provider's every host failed (skipped by the breaker), its account is paused, or the
+ * last attempt was deferred (or its SMS expired) after the last SMS sent; each reason said. An HTTP gateway's own health knows
+ * nothing of its answers.
+ */
+function gatewayState(
+  gateway: ReturnType<ConsoleOptions['gateway']>,
+  activity: Awaited<ReturnType<ConsoleStore['gatewayActivity']>>,
+): { up: boolean; why: string[] } {
+  const named = (provider: string) => (gateway.providers.length > 1 ? `${provider}: ` : '');
+  const why = [
+    ...gateway.health.flatMap((health) => (health.ok ? [] : [health.detail ?? 'cannot send'])),
+    ...gateway.providers.flatMap((provider) => [
+      ...(provider.hosts.length > 0 && provider.hosts.every((host) => host.failed)
+        ? [`${named(provider.provider)}${provider.hosts.length === 1 ? 'its host' : 'every host'} failed`]
+        : []),
+      ...(provider.pause ? [`${named(provider.provider)}the account is paused`] : []),
+    ]),
+    // A refusal of one number (`failed`) says nothing about the gateway: a deferral or an expiry does.
+    ...(activity.lastError && activity.lastError.kind !== 'failed' && (activity.lastSent === undefined || activity.lastError.at > activity.lastSent)
+      ? ['the last attempt failed, none sent since']
+      : []),
+  ];
+  return { up: why.length === 0, why };
 }
 
 /** A page of a list read one row past it (`PAGE_SIZE + 1`): its rows, and where the next page starts when one follows. */

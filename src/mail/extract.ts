@@ -112,12 +112,14 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
 
   const thread = threadIds(mail);
   const chosen = chosenBody(mail, subject, thread.length > 0);
-  const written = unsealedText(withLineFeeds(chosen.text), mail.attachments);
+  const unsealed = unsealedText(withLineFeeds(chosen.text), mail.attachments);
+  const written = unsealed.text;
   const leading = takeLeadingContextLine(withoutControls(written));
   let lines = leading.rest.split('\n');
   const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;
   if (cut) lines = cut.lines;
-  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply });
+  const invitation = mail.attachments.some(({ contentType }) => contentType === 'text/calendar');
+  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply, invitation });
   const body = takeContextTag(stripped.text, 'the body');
   const quoteRemoved = chosen.quoteRemoved || stripped.quoteRemoved || cut !== undefined;
 
@@ -139,7 +141,7 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
   return {
     text: noNewText ? '' : withSubject(text, subjectText, subjectCommand ? 'never' : rules.subject),
     noNewText,
-    removed: [...(cut ? [cut.removal] : []), ...stripped.removed],
+    removed: [...unsealed.removed, ...(cut ? [cut.removal] : []), ...stripped.removed],
     forward: chosen.forward,
     thread: sent === undefined ? 'skipped' : cut ? 'cut' : 'not-found',
     subject,

@@ -35,6 +35,8 @@ export interface MailAttachment {
   readonly filename?: string | undefined;
   /** An image inside the HTML (a Content-ID within multipart/related), not a file the sender attached. */
   readonly related?: boolean | undefined;
+  /** The part's headers as mailparser gives an attachment's: `content-type` is `{ value, params }` (S/MIME's smime-type). */
+  readonly headers?: { get(name: string): unknown } | undefined;
 }
 
 /**
@@ -327,7 +329,7 @@ function attachmentOf(part: Part): MailAttachment {
   const contentType = declared === 'application/octet-stream' && node.filename ? libmime.detectMimeType(node.filename) || declared : declared;
   let related = false;
   if (contentIdOf(node)) for (let owner = part.parent; owner; owner = owner.parent) if (owner.node.contentType === 'multipart/related') related = true;
-  return { contentType, ...(node.filename ? { filename: node.filename } : {}), ...(related ? { related } : {}) };
+  return { contentType, ...(node.filename ? { filename: node.filename } : {}), ...(related ? { related } : {}), headers: new HeaderView(node) };
 }
 
 function contentIdOf(node: Node): string {

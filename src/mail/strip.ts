@@ -12,10 +12,11 @@
  * The words of each language are data (wordings.ts). Machine mail (runs of `Label: value` lines) keeps
  * its last lines. Every rule is one pass over the lines.
  */
-import { hasVisibleText } from '../sms/encoding.ts';
+import { hasFormatCharacter, hasVisibleText, withoutEdgeFormat } from '../sms/encoding.ts';
 import {
   anyOf,
   ATTRIBUTION_VERBS,
+  CALENDAR_FOOTER_OPENINGS,
   DEVICE_LINE_ENDS,
   DEVICE_LINE_STARTS,
   DISCLAIMER_HEADINGS,
@@ -65,6 +66,8 @@ export interface StripOptions {
    * names who wrote when: a line such as ">90% for 10 minutes" in an alert is its text.
    */
   readonly reply?: boolean;
+  /** The mail carries a calendar invitation (a text/calendar part): the calendar's own footer below its text goes. */
+  readonly invitation?: boolean;
 }
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
@@ -150,9 +153,28 @@ const MAX_NOTES_HEADER_LINES = 16;
 const MAX_NOTES_SENDER_LINES = 2;
 const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(ORIGINAL_MESSAGE)})[-_=\\s]*$`, 'i');
 const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*:?[-_=\\s]*$`, 'i');
-// JavaScript's \\b knows only ASCII letters: "Отправлено с iPhone" needs a Unicode word end.
-const DEVICE_START = new RegExp(`^(?:${anyOf(DEVICE_LINE_STARTS)})(?![\\p{L}\\p{N}])`, 'iu');
-const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS)})$`, 'iu');
+/**
+ * Device lines are compared without diacritics: Arabic and Hebrew vowel signs are optional
+ * ("أُرسلت" is "أرسلت"), and a decomposed accent (macOS) is the composed one.
+ */
+const withoutMarks = (text: string) => text.normalize('NFD').replace(/\p{Mn}/gu, '');
+/** Scripts written without spaces between words: a device line's next word follows its start directly ("发自我的iPhone"). */
+const UNSPACED_SCRIPTS = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Thai}\\p{Script=Lao}\\p{Script=Khmer}\\p{Script=Myanmar}';
+/**
+ * Scripts whose one-letter words (prepositions, the article) are written onto the next word: Hebrew's
+ * "נשלח מ" + "ה-iPhone" is "נשלח מה-iPhone", Arabic's "ب" + "هاتفي" is "بهاتفي".
+ */
+const ATTACHING_SCRIPTS = '\\p{Script=Hebrew}\\p{Script=Arabic}';
+/**
+ * A device line's start ends a word: "Sent from" is not "Sent fromage" (JavaScript's \\b knows only
+ * ASCII letters: "Отправлено с iPhone" needs a Unicode word end), unless the start ends in a script
+ * without word spaces or in a one-letter word of a script that attaches those to the next one.
+ */
+const DEVICE_START = new RegExp(
+  `^(?:${anyOf(DEVICE_LINE_STARTS.map(withoutMarks))})(?:(?<=[${UNSPACED_SCRIPTS}]|(?:^|\\s)[${ATTACHING_SCRIPTS}])|(?![\\p{L}\\p{N}]))`,
+  'iu',
+);
+const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS.map(withoutMarks))})$`, 'iu');
 const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
@@ -170,6 +192,7 @@ const FOOTER_WORD = new RegExp(anyOf(FOOTER_WORDS), 'i');
 /** A line of rule characters alone above a footer: GitHub's "—", Google Groups' "---", Listserv's "####". */
 const FOOTER_SEPARATOR = /^(?:[-_=*~#—–]\s?)+$/;
 const REPLY_ABOVE = new RegExp(anyOf(REPLY_ABOVE_MARKERS), 'i');
+const CALENDAR_FOOTER = new RegExp(`^(?:${anyOf(CALENDAR_FOOTER_OPENINGS)})`, 'i');
 /** Mailman's digest header: "Send <list> mailing list submissions to" … 'than "Re: Contents of <list> digest..."'. */
 const DIGEST_HEADER_START = /^Send .{1,100} mailing list submissions to$/i;
 const DIGEST_HEADER_END = /^than "Re: Contents of .{1,100} digest\.\.\."$/i;
@@ -182,7 +205,7 @@ export function stripBody(body: string, rules: StripRules, options: StripOptions
 /** The new text of a mail body and what was removed from it, and why. */
 export function stripText(body: string, rules: StripRules, options: StripOptions = {}): StrippedText {
   const marked = withinMarkers(body.replace(/\r\n?/g, '\n'), rules);
-  const scan = new Scan(marked.split('\n'), rules, options.forward ?? false, options.reply ?? true);
+  const scan = new Scan(marked.split('\n'), rules, options);
   return { text: tidy(scan.text()), removed: scan.removed, quoteRemoved: scan.quoteRemoved };
 }
 
@@ -203,12 +226,17 @@ function withinMarkers(text: string, rules: StripRules): string {
 class Scan {
   readonly removed: Removal[] = [];
   quoteRemoved = false;
+  /** The lines as classified: without the format characters at their edges (see withoutEdgeFormat). */
   readonly #lines: readonly string[];
+  /** The lines as written, for the kept ones: an RLM may set a line's direction in right-to-left text. */
+  readonly #written: readonly string[];
   /** Whether a line (as disclaimerKey makes it) opens a disclaimer: the built-in openings and the operator's. */
   readonly #disclaimer: RegExp;
   readonly #forward: boolean;
   /** The mail answers another: see StripOptions.reply. */
   readonly #reply: boolean;
+  /** See StripOptions.invitation. */
+  readonly #invitation: boolean;
   readonly #kept: string[] = [];
   /** Whether `>` lines are quotes here: in a reply, or below an attribution. */
   #quoting: boolean;
@@ -216,11 +244,16 @@ class Scan {
   #ticket = false;
   #comments = 0;
 
-  constructor(lines: readonly string[], rules: StripRules, forward: boolean, reply: boolean) {
-    this.#lines = forward ? unquoteForwarded(lines) : lines;
+  constructor(lines: readonly string[], rules: StripRules, { forward = false, reply = true, invitation = false }: StripOptions) {
+    this.#written = forward ? unquoteForwarded(lines) : lines;
+    // Most mail has no format character: its lines are classified as written, with no copy to map back.
+    const marked = lines.some(hasFormatCharacter);
+    const bare = marked ? lines.map(withoutEdgeFormat) : lines;
+    this.#lines = !marked ? this.#written : forward ? unquoteForwarded(bare) : bare;
     this.#disclaimer = disclaimerOpening(rules.disclaimers);
     this.#forward = forward;
     this.#reply = reply;
+    this.#invitation = invitation;
     this.#quoting = reply;
   }
 
@@ -233,7 +266,19 @@ class Scan {
       this.#dropSignOff();
       this.#dropContactBlock();
     }
-    return this.#kept.join('\n');
+    return this.#asWritten().join('\n');
+  }
+
+  /** The kept lines with their format characters back: they are the written lines, in order, as classified. */
+  #asWritten(): string[] {
+    if (this.#lines === this.#written) return this.#kept;
+    let at = 0;
+    return this.#kept.map((line) => {
+      if (line === '') return line;
+      while (at < this.#lines.length && (this.#lines[at] ?? '').trim() !== line) at++;
+      const written = (this.#written[at++] ?? '').trim();
+      return withoutEdgeFormat(written) === line ? written : line;
+    });
   }
 
   #remove(reason: string, from: number, to: number): void {
@@ -330,7 +375,8 @@ class Scan {
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return SIGNATURE_REASON;
     if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
-    if (OUTLOOK_RULE.test(line)) return 'Outlook rule above the mail answered';
+    if (OUTLOOK_RULE.test(line)) return this.#reply ? 'Outlook rule above the mail answered' : RULED_BLOCK_REASON;
+    if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
     return undefined;
@@ -499,7 +545,8 @@ class Scan {
     const last = this.#kept.at(-1) ?? '';
     // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
     const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
-    if (bare.length > MAX_DEVICE_LINE || !(DEVICE_START.test(bare) || DEVICE_END.test(bare)) || /[,;:]/.test(bare)) return;
+    const compared = withoutMarks(bare);
+    if (bare.length > MAX_DEVICE_LINE || !(DEVICE_START.test(compared) || DEVICE_END.test(compared)) || /[,;:]/.test(bare)) return;
     this.#kept.pop();
     this.removed.push({ reason: 'device or app line', first: last, lines: 1 });
     this.#trimEnd();
@@ -541,8 +588,11 @@ const SIGNATURE_REASON = 'signature (below "-- ")';
 const DISCLAIMER_REASON = 'disclaimer';
 const FOOTER_REASON = 'mailing-list or notification footer';
 const HISTORY_REASON = "ticket's older comments";
+/** Below Outlook's rule in a mail that answers none stands what Outlook or a service added: Teams' or Zoom's meeting block of an invitation. */
+const RULED_BLOCK_REASON = "Outlook rule and the block below it (the mail answers none: an online meeting's join details, an added block)";
+const INVITATION_FOOTER_REASON = "calendar's footer below an invitation";
 /** Removals that are no quote of a mail answered: the mail is no reply for them. */
-const NOT_QUOTES = new Set([SIGNATURE_REASON, DISCLAIMER_REASON, FOOTER_REASON, HISTORY_REASON]);
+const NOT_QUOTES = new Set([SIGNATURE_REASON, DISCLAIMER_REASON, FOOTER_REASON, HISTORY_REASON, RULED_BLOCK_REASON, INVITATION_FOOTER_REASON]);
 
 /**
  * A footer's line: no sentence (a company's postal address, a ticket token), or one with a footer

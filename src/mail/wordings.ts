@@ -94,6 +94,12 @@ export const HEADER_LABELS = {
     'No',
     'Pošiljatelj',
     'Від кого',
+    'من',
+    'از',
+    'Từ',
+    'Dari',
+    'จาก',
+    'Šalje',
   ],
   sent: [
     'Sent',
@@ -137,6 +143,18 @@ export const HEADER_LABELS = {
     'תאריך',
     'Fecha',
     'Sent at',
+    'تاريخ الإرسال',
+    'ارسال شده',
+    'Đã gửi',
+    'Dikirim',
+    'ส่ง',
+    'Poslano',
+    'Poslato',
+    'Odoslané',
+    'Изпратено',
+    'Išsiųsta',
+    'Nosūtīts',
+    'Saadetud',
   ],
   to: [
     'To',
@@ -185,6 +203,17 @@ export const HEADER_LABELS = {
     'Destinatário',
     'Ontvanger',
     'Mottagare',
+    'إلى',
+    'نسخة',
+    'به',
+    'Đến',
+    'Kepada',
+    'ถึง',
+    'Prima',
+    'Za',
+    'Kam',
+    'До',
+    'Adressaat',
   ],
   subject: [
     'Subject',
@@ -214,6 +243,15 @@ export const HEADER_LABELS = {
     'Sujet',
     'Efni',
     'Teema',
+    'الموضوع',
+    'موضوع',
+    'Chủ đề',
+    'Perihal',
+    'Subjek',
+    'เรื่อง',
+    'Predmet',
+    'Zadeva',
+    'Tēma',
     'Priority',
     'Importance',
     'Wichtigkeit',
@@ -452,12 +490,14 @@ export const DEVICE_LINE_STARTS = [
   'Enviat des del',
   '发自我的',
   '从我的',
+  '從我的',
   '寄件者：我的',
   'Küldve',
   'Az iPhone',
   'Trimis de pe',
   'Στάλθηκε από',
   'נשלח מ',
+  'أرسلت من',
 ];
 export const DEVICE_LINE_ENDS = [
   'gesendet',
@@ -861,6 +901,13 @@ export const DISCLAIMER_WORDS = [
   'důvěrn',
   'gizli',
 ];
+
+/**
+ * The first line of the block Google Calendar puts below an invitation's details (its link, why the
+ * mail came, what forwarding it allows), in the languages whose wording is known: read only in a mail
+ * that carries the invitation itself (a text/calendar part), at a line's start.
+ */
+export const CALENDAR_FOOTER_OPENINGS = ['Invitation from Google Calendar', 'Einladung von Google Kalender'];
 
 /**
  * Phrases of the footers mailing lists and notification services append (Mailman, Listserv, Google

@@ -1,6 +1,7 @@
 import MimeNode from 'nodemailer/lib/mime-node';
 import { RELAY_ERRORS } from '../errors.ts';
 import { printableAscii } from '../mail/ascii.ts';
+import { LOOP_HEADER } from '../mail/extract.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import type { NewOutgoingMail, NewRecipient, StoredMessage } from '../store/types.ts';
 import type { Templates } from './templates.ts';
@@ -86,6 +87,8 @@ export async function buildReport(
     Date: now,
     // RFC 3834: a report is an automatic response; mail robots must not answer it.
     'Auto-Submitted': 'auto-replied',
+    // As on every mail the relay writes: a report that comes back to it is never texted, whatever a forwarder stripped.
+    [LOOP_HEADER]: options.reportingHost,
   });
   if (message.messageIdHeader) root.setHeader({ 'In-Reply-To': message.messageIdHeader, References: message.messageIdHeader });
 

@@ -1,5 +1,6 @@
 import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
+import { maskNumbersIn } from '../sms/numbers.ts';
 import type { ClaimedMail, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { SMARTHOST_POOL_SIZE } from './smarthost.ts';
@@ -63,17 +64,24 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     const result = await transport.deliver(mail);
     // The smarthost answered: the next mail starts while this outcome commits; its lease stays until then (#15).
     release();
+    // The smarthost's words may echo a number (the envelope sender of a reply mail): masked as the numbers of any log line.
+    const error = result.ok ? undefined : maskNumbersIn(result.error);
     if (result.ok) {
       logger.info({ ...about, response: result.response }, 'mailer: mail delivered');
       await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });
     } else if (result.permanent) {
       // A reply mail's SMS goes back among the undeliverable ones in the same commit (Store.recordMailOutcome).
       const kept = mail.kind === 'reply' ? '; its SMS is kept as undeliverable (smsrelay undeliverable)' : '';
-      logger.error({ ...about, error: result.error }, `mailer: mail refused for good; not retried${kept}`);
+      logger.error({ ...about, error }, `mailer: mail refused for good; not retried${kept}`);
       await store.recordMailOutcome({ id: mail.id, kind: 'failed', error: result.error });
     } else {
       const nextAttemptAt = clock() + retryDelay(mail.attempts + 1, retryMinDelayMs, retryMaxDelayMs);
-      logger.warn({ ...about, error: result.error, nextAttemptAt }, 'mailer: delivery deferred');
+      if (result.setting === undefined) logger.warn({ ...about, error, nextAttemptAt }, 'mailer: delivery deferred');
+      else
+        logger.error(
+          { ...about, error, nextAttemptAt, setting: result.setting },
+          `mailer: delivery deferred: the smarthost refused the relay's own login or session, check ${result.setting}; the mail stays queued`,
+        );
       await store.recordMailOutcome({ id: mail.id, kind: 'retry', nextAttemptAt, error: result.error });
     }
   }

@@ -1,6 +1,9 @@
+import { isAscii } from 'node:buffer';
+import type { Logger } from '../log.ts';
 import { isLoopbackHost } from '../policy/networks.ts';
 import type { ClaimedMail } from '../store/types.ts';
-import { type SmtpClientOptions, type SmtpError, SmtpSession } from './smtp-client.ts';
+import { needsSmtpUtf8, type SmtpClientOptions, type SmtpError, SmtpSession } from './smtp-client.ts';
+import { sevenBitBody } from './seven-bit.ts';
 import type { DeliveryResult, MailTransport } from './transports.ts';
 
 /**
@@ -29,7 +32,7 @@ interface Session {
  * Where and how the client connects for `url`. An IPv6 literal is bracketed in a URL (`smtp://[::1]:2525`)
  * but not in a socket's host: with its brackets it was looked up as a name, and never connected.
  */
-export function smarthostOptions(url: string): SmtpClientOptions {
+export function smarthostOptions(url: string, hostname: string): SmtpClientOptions {
   const parsed = new URL(url);
   const sendsPassword = parsed.username !== '' || parsed.password !== '';
   return {
@@ -39,7 +42,17 @@ export function smarthostOptions(url: string): SmtpClientOptions {
     // Credentials only over TLS, unless the smarthost is this machine.
     requireTLS: sendsPassword && !isLoopbackHost(parsed.hostname),
     auth: sendsPassword ? { user: decodeURIComponent(parsed.username), pass: decodeURIComponent(parsed.password) } : undefined,
+    hostname,
   };
+}
+
+/** What the client takes from the relay's settings. */
+export interface SmarthostRelay {
+  /** `smtp.hostname`: the EHLO name. */
+  readonly hostname: string;
+  /** `mail.from`: the envelope sender of a forward whose own sender the smarthost cannot take (UTF-8 without SMTPUTF8). */
+  readonly from: string;
+  readonly logger: Logger;
 }
 
 /**
@@ -50,9 +63,11 @@ export function smarthostOptions(url: string): SmtpClientOptions {
  * thread's work while it mailed SMS replies (#15). The client pipelines (RFC 2920) when the smarthost
  * offers it, also from one mail to the next, negotiates STARTTLS and logs in.
  */
-export function smarthostTransport(url: string): MailTransport {
+export function smarthostTransport(url: string, relay: SmarthostRelay): MailTransport {
+  const { hostname, from, logger } = relay;
   const parsed = new URL(url);
-  const options = smarthostOptions(url);
+  const options = smarthostOptions(url, hostname);
+  let toldNoLogin = false;
   const idle: Session[] = [];
   const waiting: Array<{ readonly mail: ClaimedMail; readonly done: (result: DeliveryResult) => void }> = [];
   let lanes = 0;
@@ -67,6 +82,14 @@ export function smarthostTransport(url: string): MailTransport {
 
   const open = async (): Promise<Session> => {
     const connection = await SmtpSession.open(options);
+    // Once per run: mail goes out (the smarthost may trust this host), but the credentials were meant for something.
+    if (options.auth && !connection.loggedIn && !toldNoLogin) {
+      toldNoLogin = true;
+      logger.warn(
+        { setting: 'mail.url', via: `${parsed.hostname}:${options.port}` },
+        'mailer: mail.url has credentials but the smarthost offers no AUTH: sending without logging in',
+      );
+    }
     const session: Session = { connection, sent: 0, dead: false };
     // The server dropped an idle session, or a send failed: it is retired; a send's own error reaches its caller.
     connection.onEnd(() => retire(session));
@@ -100,10 +123,15 @@ export function smarthostTransport(url: string): MailTransport {
     } catch (error) {
       return { result: Promise.resolve(failure(error as SmtpError)) };
     }
+    const fitted = await fit(mail, session.connection);
+    if ('refused' in fitted) {
+      release(session);
+      return { result: Promise.resolve(fitted.refused) };
+    }
     session.sent += 1;
     let written: () => void = () => undefined;
     const turnFree = new Promise<void>((resolve) => (written = resolve));
-    const result = session.connection.send(mail.envelopeFrom, mail.recipients, mail.raw, written).then(
+    const result = session.connection.send(fitted.from, mail.recipients, fitted.raw, written).then(
       (response): DeliveryResult => ({ ok: true, response }),
       async (error: SmtpError): Promise<DeliveryResult> => {
         // A refusal of this mail leaves the session usable; anything else (421, a dropped connection) ends it.
@@ -117,6 +145,33 @@ export function smarthostTransport(url: string): MailTransport {
     await turnFree;
     release(session);
     return { result };
+  };
+
+  /**
+   * The envelope and content as this smarthost can take them, never sent raw to be refused (RFC 6531 §3.4,
+   * RFC 6152 §3): without 8BITMIME an 8-bit body goes quoted-printable; without SMTPUTF8 a UTF-8 sender
+   * (a mail forwarded to the postmaster) is replaced by `mail.from`, and a UTF-8 recipient cannot be
+   * reached through it at all.
+   */
+  const fit = async (mail: ClaimedMail, connection: SmtpSession): Promise<{ from: string; raw: Buffer } | { refused: DeliveryResult }> => {
+    let { envelopeFrom: sender, raw } = mail;
+    if (!connection.offers('SMTPUTF8')) {
+      const unreachable = mail.recipients.find(needsSmtpUtf8);
+      if (unreachable !== undefined) {
+        const error = `the smarthost does not offer SMTPUTF8, which the UTF-8 address ${unreachable} needs (RFC 6531)`;
+        return { refused: { ok: false, permanent: true, error } };
+      }
+      if (needsSmtpUtf8(sender)) {
+        logger.info(
+          { msgId: mail.messageId, mailId: mail.id, kind: mail.kind },
+          `mailer: the smarthost does not offer SMTPUTF8: the mail's UTF-8 envelope sender is replaced by mail.from (${from})`,
+        );
+        sender = from;
+      }
+    }
+    // A mail mailsplit cannot take apart (a header block past its limit) goes as it is: the smarthost decides, nothing is lost here.
+    if (!connection.offers('8BITMIME') && !isAscii(raw)) raw = await sevenBitBody(raw).catch(() => raw);
+    return { from: sender, raw };
   };
 
   /** Each lane keeps one mail being written; its result is awaited apart, so the session's next mail follows at once. */
@@ -152,6 +207,8 @@ export function smarthostTransport(url: string): MailTransport {
   };
 }
 
+/** A refusal of the relay's own session keeps the client's words before the smarthost's ("invalid login: 535 …"): they say which step. */
 function failure(error: SmtpError): DeliveryResult {
-  return { ok: false, permanent: error.permanent === true, error: error.response ?? error.message ?? String(error) };
+  if (error.ofSession) return { ok: false, permanent: false, error: error.message, setting: 'mail.url' };
+  return { ok: false, permanent: error.permanent, error: error.response ?? error.message };
 }

@@ -1,5 +1,5 @@
+import { isAscii } from 'node:buffer';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { hostname as osHostname } from 'node:os';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 /** Waiting for the TCP (and TLS) connection: nodemailer's `connectionTimeout`, which the relay used before. */
@@ -19,7 +19,16 @@ export interface SmtpClientOptions {
   /** No session without TLS: a server that does not offer STARTTLS is an error. */
   readonly requireTLS: boolean;
   readonly auth?: { readonly user: string; readonly pass: string } | undefined;
+  /** The name the client greets with in EHLO: the relay's `smtp.hostname`, as in its own greeting. */
+  readonly hostname: string;
 }
+
+/**
+ * A refusal at MAIL that says the session must log in (or be encrypted) first: RFC 4954's 530 5.7.0,
+ * 538 5.7.11, or an MTA's policy refusal with the same enhanced code (Exim's ACL: `550 5.7.0 auth
+ * required`). It is about the relay's session, not the mail it was about to send.
+ */
+const SESSION_REFUSAL = /^(?:53[08][ -]|5\d\d[ -]5\.7\.(?:0|8|11)\b)/;
 
 /** What went wrong, shaped as nodemailer's SMTP client shaped it (code, the server's reply, its code, 5xx = permanent). */
 export class SmtpError extends Error {
@@ -27,13 +36,19 @@ export class SmtpError extends Error {
   readonly response: string | undefined;
   readonly responseCode: number | undefined;
   readonly permanent: boolean;
+  /**
+   * The smarthost refused the relay's own session (its login, its missing login or TLS), not the mail:
+   * only a change of `mail.url` (or of the smarthost) helps, and every mail would meet the same refusal.
+   */
+  readonly ofSession: boolean;
 
   constructor(code: SmtpError['code'], message: string, reply?: Reply) {
     super(reply ? `${message}: ${reply.text}` : message);
     this.code = code;
     this.response = reply?.text;
     this.responseCode = reply?.code;
-    this.permanent = reply !== undefined && reply.code >= 500 && reply.code < 600;
+    this.ofSession = code === 'EAUTH';
+    this.permanent = !this.ofSession && reply !== undefined && reply.code >= 500 && reply.code < 600;
   }
 }
 
@@ -43,14 +58,10 @@ interface Reply {
   readonly text: string;
 }
 
-/**
- * The name the client greets with, as nodemailer chose it (the smarthost sees the same EHLO): the
- * machine's name when it is a domain, an address literal otherwise.
- */
-function greetingName(): string {
-  const name = osHostname();
-  if (!name.includes('.')) return '[127.0.0.1]';
-  return /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name) ? `[${name}]` : name;
+/** EHLO's argument (RFC 5321 §4.1.1.1): the relay's name, an address as an address literal. */
+function greetingName(hostname: string): string {
+  const family = isIP(hostname);
+  return family === 4 ? `[${hostname}]` : family === 6 ? `[IPv6:${hostname}]` : hostname;
 }
 
 /**
@@ -69,21 +80,21 @@ export class SmtpSession {
   #buffered = '';
   #extensions: readonly string[] = [];
   #dead = false;
+  #loggedIn = false;
+  readonly #hostname: string;
   /** Settles when the mail before may be followed by the next (see `send`). */
   #turn: Promise<void> = Promise.resolve();
   readonly #onEnd: Array<() => void> = [];
 
-  private constructor(socket: Socket) {
+  private constructor(socket: Socket, hostname: string) {
     this.#socket = socket;
+    this.#hostname = hostname;
   }
 
   /** Connects, greets, secures and logs in; rejects with an SmtpError. */
   static async open(options: SmtpClientOptions): Promise<SmtpSession> {
-    const servername = isIP(options.host) ? undefined : options.host;
-    const socket = options.secure
-      ? tlsConnect({ host: options.host, port: options.port, ...(servername ? { servername } : {}) })
-      : netConnect({ host: options.host, port: options.port });
-    const session = new SmtpSession(socket);
+    const socket = options.secure ? tlsConnect({ ...tlsIdentity(options.host), port: options.port }) : netConnect({ host: options.host, port: options.port });
+    const session = new SmtpSession(socket, options.hostname);
     session.#attach(socket);
     try {
       await session.#connected(socket, options.secure ? 'secureConnect' : 'connect');
@@ -91,13 +102,33 @@ export class SmtpSession {
       await session.#expect(session.#next(), 220, 'ECONNECTION', 'the smarthost did not greet');
       socket.setTimeout(REPLY_TIMEOUT_MS);
       await session.#hello();
-      if (!options.secure && (session.#extensions.includes('STARTTLS') || options.requireTLS)) await session.#startTls(servername);
-      if (options.auth && session.#extensions.some((line) => /^AUTH[\s=]/i.test(line))) await session.#login(options.auth);
+      const offersTls = session.#extensions.includes('STARTTLS');
+      // Asked anyway, STARTTLS would be refused with a 5xx, read as a refusal of the mail: it is the smarthost's setup.
+      if (!options.secure && !offersTls && options.requireTLS)
+        throw new SmtpError(
+          'EAUTH',
+          'the smarthost offers no STARTTLS, and the password in mail.url goes only over TLS (use smtps: or a smarthost with STARTTLS)',
+        );
+      if (!options.secure && offersTls) await session.#startTls(options.host);
+      if (options.auth && session.#extensions.some((line) => /^AUTH[\s=]/i.test(line))) {
+        await session.#login(options.auth);
+        session.#loggedIn = true;
+      }
       return session;
     } catch (error) {
       session.destroy();
       throw error instanceof SmtpError ? error : new SmtpError('ECONNECTION', (error as Error).message);
     }
+  }
+
+  /** Whether the session logged in: mail.url's credentials are not used with a smarthost that offers no AUTH. */
+  get loggedIn(): boolean {
+    return this.#loggedIn;
+  }
+
+  /** Whether the server's EHLO offered `extension` (SMTPUTF8, 8BITMIME, …). */
+  offers(extension: string): boolean {
+    return this.#extensions.includes(extension);
   }
 
   /** The server ended the session or it failed: it takes no more mail. */
@@ -139,8 +170,10 @@ export class SmtpSession {
     if (unsafe !== undefined) throw new SmtpError('EENVELOPE', `invalid address ${JSON.stringify(unsafe)}`);
     if (to.length === 0) throw new SmtpError('EENVELOPE', 'no recipients');
     const pipelining = this.#extensions.includes('PIPELINING');
-    const utf8 = /[\x80-\uFFFF]/.test([from, ...to].join('')) && this.#extensions.includes('SMTPUTF8') ? ' SMTPUTF8' : '';
-    const commands = [`MAIL FROM:<${from}>${utf8}`, ...to.map((address) => `RCPT TO:<${address}>`), 'DATA'];
+    const utf8 = [from, ...to].some(needsSmtpUtf8) && this.#extensions.includes('SMTPUTF8') ? ' SMTPUTF8' : '';
+    // RFC 6152 §3: 8-bit content is declared (a server without 8BITMIME gets it made 7-bit first: smarthost.ts).
+    const body = this.#extensions.includes('8BITMIME') && !isAscii(raw) ? ' BODY=8BITMIME' : '';
+    const commands = [`MAIL FROM:<${from}>${utf8}${body}`, ...to.map((address) => `RCPT TO:<${address}>`), 'DATA'];
     // One reply per command sent; DATA's last, when it was sent.
     const replies: Array<Promise<Reply>> = [];
     if (pipelining) {
@@ -170,7 +203,9 @@ export class SmtpSession {
     if (mail?.code !== 250 || data?.code !== 354 || !accepted) {
       const error =
         mail?.code !== 250
-          ? new SmtpError('EENVELOPE', 'the smarthost refused the sender', mail)
+          ? SESSION_REFUSAL.test(mail?.text ?? '')
+            ? new SmtpError('EAUTH', 'the smarthost asks the relay to log in (or use TLS) before MAIL', mail)
+            : new SmtpError('EENVELOPE', 'the smarthost refused the sender', mail)
           : accepted
             ? new SmtpError('EENVELOPE', 'the smarthost refused DATA', data)
             : new SmtpError('EENVELOPE', 'the smarthost refused every recipient', refused ?? data);
@@ -235,7 +270,7 @@ export class SmtpSession {
   }
 
   async #hello(): Promise<void> {
-    const name = greetingName();
+    const name = greetingName(this.#hostname);
     const ehlo = await this.#command(`EHLO ${name}`);
     if (ehlo.code === 250) {
       this.#extensions = ehlo.text
@@ -248,7 +283,7 @@ export class SmtpSession {
     this.#extensions = [];
   }
 
-  async #startTls(servername: string | undefined): Promise<void> {
+  async #startTls(host: string): Promise<void> {
     await this.#expect(this.#command('STARTTLS'), 220, 'ETLS', 'the smarthost could not start TLS');
     // Bytes after the 220 came in clear and would be read as the first answers inside TLS (CVE-2011-0411's
     // injection): a smarthost, or someone on the way, that sends them gets no session.
@@ -258,7 +293,7 @@ export class SmtpSession {
     plain.removeAllListeners('timeout');
     plain.removeAllListeners('close');
     plain.setTimeout(0);
-    const secured = tlsConnect({ socket: plain, ...(servername ? { servername } : {}) });
+    const secured = tlsConnect({ socket: plain, ...tlsIdentity(host) });
     this.#socket = secured;
     this.#attach(secured);
     await this.#connected(secured, 'secureConnect');
@@ -320,6 +355,20 @@ export class SmtpSession {
     for (const answer of this.#pending.splice(0)) answer(error);
     for (const listener of this.#onEnd.splice(0)) listener();
   }
+}
+
+/** An address with UTF-8 in it: it goes only with SMTPUTF8 (RFC 6531). */
+export function needsSmtpUtf8(address: string): boolean {
+  return /[\x80-\uFFFF]/.test(address);
+}
+
+/**
+ * What the smarthost's certificate is checked against: the host of `mail.url`. A name also goes as SNI;
+ * an address may not (RFC 6066 §3) and is checked against the certificate's IP addresses. Without
+ * `host`, Node checks a STARTTLS upgrade's certificate against "localhost".
+ */
+function tlsIdentity(host: string): { readonly host: string; readonly servername?: string } {
+  return isIP(host) ? { host } : { host, servername: host };
 }
 
 const CR = 0x0d;

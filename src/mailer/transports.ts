@@ -5,7 +5,13 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ClaimedMail } from '../store/types.ts';
 
-export type DeliveryResult = { ok: true; response: string } | { ok: false; permanent: boolean; error: string };
+export type DeliveryResult =
+  | { ok: true; response: string }
+  /**
+   * `setting`: the failure is of the relay's own setup, named by the setting to fix (the smarthost refused
+   * its login): never the mail's end, as every mail would meet it.
+   */
+  | { ok: false; permanent: boolean; error: string; setting?: string };
 
 /** Where the relay's own mail goes: a smarthost, or a Maildir when none is configured. */
 export interface MailTransport {

@@ -97,6 +97,24 @@ const FORMAT_SOURCE = `[^\\P{Cf}${DRAWN_FORMAT_SIGNS}]`;
 /** Anything a phone shows: not a space or line break, not an invisible format character. */
 const VISIBLE = new RegExp(`[^\\s\\p{Cf}]|[${DRAWN_FORMAT_SIGNS}]`, 'u');
 
+/** Blanks and invisible format characters at a line's start or end: an RTL client's RLM before each line. */
+const EDGE_FORMAT = new RegExp(`^(?:\\s|${FORMAT_SOURCE})+|(?:\\s|${FORMAT_SOURCE})+$`, 'gu');
+const FORMAT_CHARS = new RegExp(FORMAT_SOURCE, 'gu');
+const HAS_FORMAT = new RegExp(FORMAT_SOURCE, 'u');
+
+/** Whether `text` has an invisible format character anywhere (most mail has none). */
+export function hasFormatCharacter(text: string): boolean {
+  return HAS_FORMAT.test(text);
+}
+
+/**
+ * The line without the invisible format characters at its edges, its blanks kept ("\u200f-- " is
+ * "-- "): they do not change what the line is, and a UCS-2 text keeps them where the line is kept.
+ */
+export function withoutEdgeFormat(line: string): string {
+  return line.replace(EDGE_FORMAT, (edge) => edge.replace(FORMAT_CHARS, ''));
+}
+
 /** Whether the text shows anything: one of only spaces and format characters is empty (docs/text.md). */
 export function hasVisibleText(text: string): boolean {
   return VISIBLE.test(text);

@@ -178,16 +178,25 @@ export function maskNumber(e164: string): string {
   return `${plus}${digits.slice(0, head)}${'*'.repeat(hidden)}${digits.slice(digits.length - tail)}`;
 }
 
+/** E.164 allows at most 15 digits, the country code included: a longer run of digits is no number. */
+const E164_MAX_DIGITS = 15;
+
 /**
  * A number in free text, as people and gateways write it: `+447700900123`, `+44 7700 900123`,
  * `07700-900-123`, `+44 (0)7700 900123`, `%2B44+7700+900123` (a form body, `+` for a space): digit
  * groups joined by one space, `.`, `-`, `+` or a parenthesis each. Matched first and left alone, as
- * no number: a message id (UUID, whose groups can be all digits), an ISO 8601 date and time, an IPv4
- * address (each also after an opening parenthesis, where a number could begin).
+ * no number: a message id (UUID, whose groups can be all digits), a run of more digits than E.164
+ * allows (a gateway's id; groups joined as a number's are still masked, as two numbers side by side
+ * could be), a value labelled as an id (a gateway's `msgid=…`, `"id":…`, `gateway id …`), a Maildir
+ * file name (`<time>.P<pid>…`, `<time>.M…P…`), an ISO 8601 date and time, an IPv4 address (each also after an opening parenthesis, where a number
+ * could begin).
  */
 const NUMBER_IN_TEXT = new RegExp(
   [
     String.raw`(?<skip>\(?\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`,
+    String.raw`\b(?:msg|message|provider|gateway)?[_ -]?id["']?\s?[=:]?\s?["']?\d+`,
+    String.raw`\b\d+\.(?:M\d+)?P\d+`,
+    String.raw`(?<!\d)\d{${E164_MAX_DIGITS + 1},}`,
     String.raw`\(?\b\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?`,
     String.raw`\(?\b\d{1,3}(?:\.\d{1,3}){3}(?![.\d]))`,
     String.raw`(?<![\d-])\+?\(?\d+(?:(?:[ \u00a0.+-]|\) ?| ?\(\+?)\d+)*`,

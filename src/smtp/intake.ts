@@ -86,6 +86,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     metrics?.refused.inc({ code: asRelayError(error).code });
     return toSmtpError(error);
   };
+  /** Why AUTH is refused to a client, or undefined where it is offered (EHLO lists it only then: patches.ts). */
+  const authRefusal = (address: string, secure: boolean) =>
+    acceptance.hasAccounts ? acceptance.insecureAuth(address, secure) : new RelayError('AUTH_UNAVAILABLE');
   const clock = options.clock ?? Date.now;
   const turnedAway = turnedAwayLog(logger, clock, 'smtp: connection turned away');
   /** Each connection's transaction in progress, by session id: set at MAIL, dropped when the connection closes. */
@@ -122,9 +125,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     // is refused at the AUTH command, before it sends a password (patches.ts); so is every client of a
     // relay without accounts.
     allowInsecureAuth: true,
-    authRefusal(address: string, secure: boolean) {
-      return acceptance.hasAccounts ? acceptance.insecureAuth(address, secure) : new RelayError('AUTH_UNAVAILABLE');
-    },
+    authRefusal,
     // Counted only when an AUTH command gets it: every EHLO asks authRefusal whether to offer AUTH.
     authRefused: refuse,
     ...tls(),
@@ -165,7 +166,12 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       // smtp-server sets session.envelope.mailFrom only after this handler accepts the address; its
       // DSN and SMTPUTF8 parameters are already in the envelope.
       const { dsn, smtpUtf8 } = session.envelope;
-      const unfit = unknownParameter(address, MAIL_PARAMETERS, 'MAIL FROM') ?? overlongEnvid(dsn?.envid) ?? undeclaredUtf8(address, smtpUtf8);
+      // AUTH= belongs to the AUTH extension (RFC 4954 §5): in effect once signed in, or where EHLO offered it.
+      const offersAuth = session.user !== undefined || authRefusal(session.remoteAddress, session.secure) === undefined;
+      const unfit =
+        unknownParameter(address, offersAuth ? MAIL_PARAMETERS : MAIL_PARAMETERS_WITHOUT_AUTH, 'MAIL FROM') ??
+        overlongEnvid(dsn?.envid) ??
+        undeclaredUtf8(address, smtpUtf8);
       if (unfit) {
         logRefusal(logger, unfit, { client: session.remoteAddress }, 'smtp: sender refused');
         return callback(refuse(unfit));
@@ -173,6 +179,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       const outcome = acceptance.sender({
         client: { address: session.remoteAddress, helo: session.hostNameAppearsAs || '' },
         user: session.user ? String(session.user) : undefined,
+        protocol: session.transmissionType,
         envelopeFrom: address.address,
         dsn: { ret: dsn?.ret === 'FULL' || dsn?.ret === 'HDRS' ? dsn.ret : undefined, envid: dsn?.envid ?? undefined },
       });
@@ -412,10 +419,12 @@ function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Pr
 
 /**
  * The parameters of the extensions the relay offers (smtp-server checks their values): SIZE, 8BITMIME
- * (BODY), SMTPUTF8, DSN (RET, ENVID; NOTIFY, ORCPT), AUTH (AUTH=<>, which Postfix sends), and
- * REQUIRETLS, which smtp-server answers itself. Any other is an extension the client may not use here.
+ * (BODY), SMTPUTF8, DSN (RET, ENVID; NOTIFY, ORCPT), and AUTH (AUTH=<>, which Postfix sends) where AUTH
+ * is offered. Any other is an extension the client may not use here: REQUIRETLS too (RFC 8689), which
+ * the relay does not offer, as it cannot hold its own mail and the SMS to it.
  */
-const MAIL_PARAMETERS: ReadonlySet<string> = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH', 'REQUIRETLS']);
+const MAIL_PARAMETERS: ReadonlySet<string> = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
+const MAIL_PARAMETERS_WITHOUT_AUTH: ReadonlySet<string> = new Set([...MAIL_PARAMETERS].filter((name) => name !== 'AUTH'));
 const RCPT_PARAMETERS: ReadonlySet<string> = new Set(['NOTIFY', 'ORCPT']);
 
 /** RFC 5321 §4.1.1.11: a parameter the server does not recognise gets 555, not a silent 250. */

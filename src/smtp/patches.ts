@@ -367,6 +367,19 @@ function authOnlyWherePasswordsMayTravel(): void {
   };
 }
 
+/**
+ * smtp-server checks REQUIRETLS (RFC 8689) before the MAIL handler even while it does not offer it
+ * (hideREQUIRETLS, its default): 530 without TLS, in words of its own, and taken over TLS. The relay
+ * does not offer it, so the intake answers it as any parameter of an extension not offered (555 5.5.4).
+ */
+function requireTlsNotOffered(): void {
+  const validate = SMTPConnection.prototype._validateMailParams;
+  SMTPConnection.prototype._validateMailParams = function validatedWithoutRequireTls(parsed) {
+    const { REQUIRETLS: _unoffered, ...args } = parsed.args || {};
+    return validate.call(this, { ...parsed, args });
+  };
+}
+
 /** The greeting and STARTTLS's go-ahead: written at once, as the TLS handshake after the latter writes below the stream. */
 const READY = 220;
 
@@ -586,6 +599,7 @@ export function applySmtpServerPatches(): void {
   acceptEnvelopeAddressesAsWritten();
   explainSpacedNumbers();
   authOnlyWherePasswordsMayTravel();
+  requireTlsNotOffered();
   coalesceReplies();
   readLfOnlyClients();
   sayWhenDataTimedOut();

@@ -109,9 +109,9 @@ export const CONSOLE_SQL = {
         THEN 1 ELSE 0 END) AS failed
     FROM events WHERE at >= ? AND at < ? AND kind IN ('sent', 'failed', 'expired', 'delivery report')
     GROUP BY 1`,
-  lastSmsError: "SELECT at, detail FROM events WHERE kind IN ('deferred', 'failed', 'expired') AND detail IS NOT NULL ORDER BY at DESC LIMIT 1",
+  lastSmsError: "SELECT at, detail, kind FROM events WHERE kind IN ('deferred', 'failed', 'expired') AND detail IS NOT NULL ORDER BY at DESC LIMIT 1",
   lastSmsSent: "SELECT at FROM events WHERE kind = 'sent' ORDER BY at DESC LIMIT 1",
-  lastMailError: "SELECT at, detail FROM events WHERE kind IN ('mail deferred', 'mail failed') AND detail IS NOT NULL ORDER BY at DESC LIMIT 1",
+  lastMailError: "SELECT at, detail, kind FROM events WHERE kind IN ('mail deferred', 'mail failed') AND detail IS NOT NULL ORDER BY at DESC LIMIT 1",
   lastMailSent: "SELECT at FROM events WHERE kind = 'mail sent' ORDER BY at DESC LIMIT 1",
   recentOutbound: 'SELECT o.id, o.number, m.received_at AS at FROM outbound o JOIN messages m ON m.id = o.message_id ORDER BY o.id DESC LIMIT ?',
   recentInbound: 'SELECT id, number, received_at AS at FROM inbound ORDER BY received_at DESC LIMIT ?',

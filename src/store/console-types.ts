@@ -106,6 +106,8 @@ export interface ActivityBucket {
 export interface TimedDetail {
   readonly at: number;
   readonly detail: string;
+  /** The history line's kind: a gateway problem is `deferred` or `expired`; `failed` may be one number refused. */
+  readonly kind: string;
 }
 
 export interface ConversationSummary {

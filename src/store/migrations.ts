@@ -354,23 +354,72 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** The schema a store was at when opened (`from`) and is at now (`to`): `from` < `to` when the open upgraded it. */
+export interface Migrated {
+  readonly from: number;
+  readonly to: number;
+}
+
 /** The store was written by a newer smsrelay: the words follow "the store <file>". */
 export class NewerSchemaError extends Error {}
 
+/** The store is of an older schema and the caller, an operator's command, must not upgrade it: the words follow "the store <file>". */
+export class OlderSchemaError extends Error {}
+
+/** A migration failed and was rolled back: the words follow "the store <file>: ". */
+export class MigrationError extends Error {}
+
 /**
- * Brings the database to the newest schema; refuses a database written by a newer relay. Unlike
- * PostgreSQL's (postgres/migrate.ts), a SQLite store records no minimum reader: one relay runs on
- * it, and an older one never takes a newer schema, additive or not (docs/several-relays.md).
+ * Why an operator's command does not use a store of schema `from`: only `smsrelay start` upgrades, one
+ * way, and the release that wrote the store may still run on it, or its backup be taken (`backup`:
+ * how this store is copied as it is). Both stores' words follow "the store <where>".
  */
-export function migrate(db: Database): { from: number; to: number } {
+export function olderSchema(from: number, backup: string): string {
+  return `is at schema ${from}, this version needs ${MIGRATIONS.length}: \`smsrelay start\` upgrades it, for good; back up first (${backup}) and stop the relay that runs on it (docs/operations.md#upgrading)`;
+}
+
+/** What a migration that failed (`step`, of those from `from` to `to`) and was rolled back leaves to the operator, on both stores. */
+export function failedMigration(step: number, from: number, to: number, cause: unknown): string {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return `migration ${step} of ${from + 1}–${to} failed (${reason}); nothing was changed, the store is still at schema ${from}: run the release that wrote it on it, or restore a backup taken before the upgrade, and report this line (docs/operations.md#upgrading)`;
+}
+
+/** How a SQLite store is backed up as it is, before its upgrade. */
+const SQLITE_BACKUP = '`smsrelay backup <file>` copies it as it is, as does the release that wrote it';
+
+/**
+ * SQLite's words for a step whose SQL does not fit the schema or rows it found (a table already there, a
+ * column missing, a unique index over duplicates). A busy, full, damaged or unreadable file keeps its own.
+ */
+const STEP_FAILED = /^SQLITE_(ERROR|CONSTRAINT)/;
+
+/**
+ * Brings the database to the newest schema in one transaction, so that a step that fails leaves it as
+ * it was; refuses a database written by a newer relay, and an older one when `upgrade` is false (the
+ * operator's commands). Unlike PostgreSQL's (postgres/migrate.ts), a SQLite store records no minimum
+ * reader: one relay runs on it, and an older one never takes a newer schema, additive or not
+ * (docs/several-relays.md).
+ */
+export function migrate(db: Database, options: { readonly upgrade: boolean } = { upgrade: true }): Migrated {
   const from = db.pragma('user_version', { simple: true }) as number;
   if (from > MIGRATIONS.length) {
     throw new NewerSchemaError(`was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length})`);
   }
-  const apply = db.transaction((version: number, sql: string) => {
-    db.exec(sql);
-    db.pragma(`user_version = ${version}`);
+  if (from < MIGRATIONS.length && !options.upgrade) throw new OlderSchemaError(olderSchema(from, SQLITE_BACKUP));
+  let step = from;
+  const upgrade = db.transaction(() => {
+    for (const sql of MIGRATIONS.slice(from)) {
+      step++;
+      db.exec(sql);
+    }
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
   });
-  for (const [index, sql] of MIGRATIONS.slice(from).entries()) apply.immediate(from + index + 1, sql);
+  try {
+    upgrade.immediate();
+  } catch (error) {
+    if (STEP_FAILED.test(String((error as { code?: unknown }).code ?? '')))
+      throw new MigrationError(failedMigration(step, from, MIGRATIONS.length, error), { cause: error });
+    throw error;
+  }
   return { from, to: MIGRATIONS.length };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { GroupCommitter } from './group-commit.ts';
-import { migrate, NewerSchemaError } from './migrations.ts';
+import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { type RelayError, StoreFileError } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import {
@@ -110,6 +110,11 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs: number;
   /** Check the file's pages before use (QUICK_CHECK_MAX_BYTES): the relay at start, not the operator's commands next to it. */
   readonly check?: boolean;
+  /**
+   * Bring an older schema to this version's (the relay at start, the default); false: an older store is
+   * refused (the operator's commands), for the relay of the release that wrote it may still run on it.
+   */
+  readonly upgrade?: boolean;
 }
 
 /**
@@ -127,6 +132,17 @@ const DAMAGE = /^SQLITE_(CORRUPT|NOTADB)/;
 /** Whether an error is SQLite meeting a damaged store file (any statement: a read as much as a commit). */
 export function isDamage(error: unknown): boolean {
   return DAMAGE.test(String((error as { code?: unknown } | undefined)?.code ?? ''));
+}
+
+/** An error opening the store `file` as the one line that names it and the fix (StoreFileError), when it is the file's. */
+function unusableFile(error: unknown, file: string): unknown {
+  if (error instanceof NewerSchemaError)
+    return new StoreFileError(`the store ${file} ${error.message}: upgrade smsrelay, or start this one on a backup of its own schema`, { cause: error });
+  if (error instanceof OlderSchemaError) return new StoreFileError(`the store ${file} ${error.message}`, { cause: error });
+  if (error instanceof MigrationError) return new StoreFileError(`the store ${file}: ${error.message}`, { cause: error });
+  if (isDamage(error))
+    return new StoreFileError(`the store ${file} is damaged or not a smsrelay store (${(error as Error).message}): ${DAMAGED_STORE_FIX}`, { cause: error });
+  return error;
 }
 
 /** What an SMS's `sent` update returns: what its orphan reports and its history line need. */
@@ -156,13 +172,15 @@ export class SqliteStore implements Store {
    */
   readonly #opened: ReadonlyArray<{ readonly path: string; readonly dev: number; readonly ino: number }>;
   readonly #onHealth: (health: StoreHealth) => void;
+  readonly migrated: Migrated;
   #lost: Extract<StoreHealth, { state: 'lost' }> | undefined;
   #damaged: Extract<StoreHealth, { state: 'damaged' }> | undefined;
   #recovering: Promise<void> | undefined;
 
-  private constructor(db: Database, file: string, onHealth: (health: StoreHealth) => void) {
+  private constructor(db: Database, file: string, onHealth: (health: StoreHealth) => void, migrated: Migrated) {
     this.#db = db;
     this.#file = file;
+    this.migrated = migrated;
     // Both exist from the first read in WAL mode (the migrations' at open) until the connection closes.
     this.#opened = [file, `${file}-wal`, `${file}-shm`].map((path) => {
       const { dev, ino } = statSync(path);
@@ -199,19 +217,28 @@ export class SqliteStore implements Store {
         if (found.length > 0)
           throw Object.assign(new Error(`quick_check: ${found[0]}${found.length > 1 ? ` and ${found.length - 1} more` : ''}`), { code: 'SQLITE_CORRUPT' });
       }
-      migrate(db);
-      return new SqliteStore(db, options.file, onHealth);
+      const migrated = migrate(db, { upgrade: options.upgrade ?? true });
+      return new SqliteStore(db, options.file, onHealth, migrated);
     } catch (error) {
       db.close();
-      if (error instanceof NewerSchemaError)
-        throw new StoreFileError(`the store ${options.file} ${error.message}: upgrade smsrelay, or start this one on a backup of its own schema`, {
-          cause: error,
-        });
-      if (isDamage(error))
-        throw new StoreFileError(`the store ${options.file} is damaged or not a smsrelay store (${(error as Error).message}): ${DAMAGED_STORE_FIX}`, {
-          cause: error,
-        });
-      throw error;
+      throw unusableFile(error, options.file);
+    }
+  }
+
+  /**
+   * SQLite's online copy of the store `file` into `target`, as it is: read on a read-only connection,
+   * never migrated, so that the backup taken before an upgrade (or under the relay of an older release)
+   * is of the schema that release reads; a newer store's backup is as good as any.
+   */
+  static async backupAsItIs(file: string, busyTimeoutMs: number, target: string): Promise<void> {
+    let db: Database | undefined;
+    try {
+      db = new BetterSqlite3(file, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+      await db.backup(target);
+    } catch (error) {
+      throw unusableFile(error, file);
+    } finally {
+      db?.close();
     }
   }
 
@@ -664,10 +691,6 @@ export class SqliteStore implements Store {
 
   expireSentParts(before: number): Promise<number> {
     return this.#write(() => sentParts.expireSentParts(this.#parts, before));
-  }
-
-  async backup(file: string): Promise<void> {
-    await this.#db.backup(file);
   }
 
   async close(): Promise<void> {

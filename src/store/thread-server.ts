@@ -16,7 +16,7 @@ if (!port) throw new Error('thread-server runs in a worker thread');
 let store: SqliteStore;
 try {
   store = SqliteStore.open(workerData as SqliteStoreOptions, (health) => port.postMessage({ health }));
-  port.postMessage({ ready: true });
+  port.postMessage({ ready: true, migrated: store.migrated });
 } catch (error) {
   port.postMessage({
     ready: false,

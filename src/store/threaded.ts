@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { RelayError, type RelayErrorCode, StoreFileError } from '../errors.ts';
 import { NotOptedOut } from './not-opted-out.ts';
+import type { Migrated } from './migrations.ts';
 import type { SqliteStoreOptions } from './sqlite.ts';
 import { toBuffers } from './thread-wire.ts';
 import type { NewInbound, Store, StoreHealth } from './types.ts';
@@ -15,17 +16,23 @@ export type Call = { readonly id: number; readonly method: string; readonly args
  * The SQLite store on its own thread (see thread-server.ts), with the same interface: every method
  * is a message to the thread and a promise for its answer. A RelayError thrown there (the store is
  * unavailable) arrives here as the same RelayError. `onHealth` hears what SqliteStore.open's does,
- * and that the thread died. Calls made during one turn of the event loop travel as one message, and
- * the thread answers a turn's results as one (a commit group's 250s together): a message costs a
- * structured clone and a wake-up of the other thread, whatever it carries.
+ * and that the thread died; `onMigrated`, the schema the store was at and is at now. Calls made
+ * during one turn of the event loop travel as one message, and the thread answers a turn's results
+ * as one (a commit group's 250s together): a message costs a structured clone and a wake-up of the
+ * other thread, whatever it carries.
  */
-export async function openThreadedStore(options: SqliteStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): Promise<Store> {
+export async function openThreadedStore(
+  options: SqliteStoreOptions,
+  onHealth: (health: StoreHealth) => void = () => undefined,
+  onMigrated: (migrated: Migrated) => void = () => undefined,
+): Promise<Store> {
   const worker = new Worker(new URL('./thread.mjs', import.meta.url), { workerData: options });
   const pending = new Map<number, Pending>();
   let next = 0;
   let failure: Error | undefined;
   await new Promise<void>((resolve, reject) => {
-    worker.once('message', (message: { ready: boolean; error?: { message: string; storeFile: boolean } }) => {
+    worker.once('message', (message: { ready: boolean; migrated?: Migrated; error?: { message: string; storeFile: boolean } }) => {
+      if (message.migrated) onMigrated(message.migrated);
       if (message.ready) return resolve();
       const words = message.error?.message ?? 'the store thread did not start';
       reject(message.error?.storeFile ? new StoreFileError(words) : new Error(words));

@@ -43,6 +43,7 @@ describe('the acceptance service: one entry point per stage, for every input', (
     const sender = service.sender({
       client: { address: '127.0.0.1', helo: 'console' },
       user: undefined,
+      protocol: 'ESMTP',
       envelopeFrom: from,
       dsn: { ret: undefined, envid: undefined },
     });
@@ -89,6 +90,7 @@ describe('the acceptance service: one entry point per stage, for every input', (
     const sender = service.sender({
       client: { address: '127.0.0.1', helo: 'plc' },
       user: undefined,
+      protocol: 'ESMTP',
       envelopeFrom: 'plc@example.com',
       dsn: { ret: undefined, envid: undefined },
     });

@@ -5,12 +5,15 @@
  * under relays that cannot read its result.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, test } from 'node:test';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { migrate, SchemaError } from '../../src/store/postgres/migrate.ts';
 import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
 import { ADDITIVE_MIGRATIONS, BREAKING_MIGRATIONS, FIRST_CLASSIFIED, minimumReader } from '../../src/store/schema-readers.ts';
 import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
+import { killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, tempDir } from '../helpers/relay.ts';
 import { assertPartsKeepContextAfterSchema17, mail, NONE_HELD } from '../helpers/store.ts';
 
 const KNOWN = MIGRATIONS.length;
@@ -110,5 +113,81 @@ describeOnPostgres('schema versions on PostgreSQL', async () => {
     await running.close();
     assert.deepEqual(await schemaRow(url), { version: KNOWN + 1, min_reader: KNOWN + 1 });
     await assert.rejects(PostgresStore.open({ url }), /read by relays that know schema \d+ or later/);
+  });
+});
+
+describeOnPostgres('upgrading a database of an older release', async () => {
+  const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
+  after(killSpawnedRelays);
+  /** A database of schema `steps.length` as a release from before the minimum reader left it (no min_reader column). */
+  const olderDatabase = async (steps: readonly string[]) => {
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, async (client) => {
+      await migrate(client, { create: true, migrations: steps });
+      await client.query('ALTER TABLE smsrelay_schema DROP COLUMN min_reader');
+    });
+    return url;
+  };
+  const recorded = (url: string) =>
+    withClient(url, async (client) => (await client.query<{ version: string }>('SELECT * FROM smsrelay_schema')).rows[0] as Record<string, unknown>);
+
+  test('the commands leave it as it is (one line: its schema, this one, start upgrades it, exit 78); start upgrades it, logging the upgrade and that relays of before the rule must be stopped', async () => {
+    const url = await olderDatabase(MIGRATIONS.slice(0, 9));
+    const dir = tempDir();
+    try {
+      const env = relayEnvironment(dir, {}, { SMSRELAY_DATABASE_URL: url });
+      for (const args of [['status'], ['queue', 'list'], ['queue', 'pause']]) {
+        const result = spawnSync(process.execPath, [BIN, ...args], {
+          cwd: dir,
+          env: { PATH: process.env.PATH ?? '', ...env },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.equal(result.status, 78, `${args.join(' ')}: ${result.stderr}`);
+        assert.match(
+          result.stderr.trim(),
+          new RegExp(
+            `^smsrelay: config: SMSRELAY_DATABASE_URL="[^"]+": the database is at schema 9, this version needs ${KNOWN}: \`smsrelay start\` upgrades it, for good; back up first \\(pg_dump --format=custom --file=smsrelay\\.dump '<store\\.url>'\\) and stop the relay that runs on it \\(docs/operations\\.md#upgrading\\)$`,
+          ),
+        );
+        assert.deepEqual(await recorded(url), { version: '9' }, `${args.join(' ')} changed nothing, not even the version table`);
+      }
+      const relay = await spawnRelay(dir, env);
+      try {
+        const lines = relay.logs.filter((entry) => String(entry.msg).startsWith('store: '));
+        assert.deepEqual(
+          lines.map((entry) => [entry.level, entry.msg]),
+          [
+            ['info', `store: schema 9 → ${KNOWN} (migrations 10–${KNOWN})`],
+            [
+              'warn',
+              'store: the database was at schema 9, from before relays recorded which schema they read: this relay cannot know whether relays of that release still run on it; stop them all before they write (docs/several-relays.md#rolling-upgrade)',
+            ],
+          ],
+        );
+      } finally {
+        await relay.stop();
+      }
+      assert.deepEqual(await recorded(url), { version: String(KNOWN), min_reader: String(minimumReader(KNOWN)) });
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  test("a migration that fails stops the relay's start in one line naming store.url, the step and the fix, exit 78; the database is as it was", async () => {
+    // Schema 12 as the shared-state commits (a16ed74 … c4487b5) numbered it: rate_events, where this version's 12 is relays and 13 adds rate_events.
+    const url = await olderDatabase([...MIGRATIONS.slice(0, 11), MIGRATIONS[12] ?? '']);
+    const dir = tempDir();
+    try {
+      await assert.rejects(
+        spawnRelay(dir, relayEnvironment(dir, {}, { SMSRELAY_DATABASE_URL: url })),
+        new RegExp(
+          `relay exited \\(78\\) before it was ready: smsrelay: config: SMSRELAY_DATABASE_URL="[^"]+": migration 13 of 13–${KNOWN} failed \\(relation "rate_events" already exists\\); nothing was changed, the store is still at schema 12: run the release that wrote it on it, or restore a backup taken before the upgrade, and report this line \\(docs/operations\\.md#upgrading\\)\\n$`,
+        ),
+      );
+      assert.deepEqual(await recorded(url), { version: '12' }, 'the version table as it was (its min_reader column added in the rolled-back transaction)');
+    } finally {
+      removeDir(dir);
+    }
   });
 });

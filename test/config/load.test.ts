@@ -474,11 +474,30 @@ describe('webhook authentication and the HTTP settings', () => {
     assert.equal(loadConfig({}, dirWith(signed)).config.gateway.provider, 'vonage');
   });
 
-  test('console.trustedProxies, the old name of http.trustedProxies, still sets it; both at once are refused', () => {
-    const { config } = loadConfig({}, dirWith('console:\n  trustedProxies: [127.0.0.1/32]\n'));
+  test('console.publicUrl with a path is refused, naming the setting, its source and the fix; its origin alone is taken', () => {
+    const [line, ...more] = problems({}, 'console:\n  publicUrl: https://ops.example.com/smsrelay/console\n');
+    assert.deepEqual(more, []);
+    assert.match(
+      line ?? '',
+      /\/smsrelay\.yaml: console\.publicUrl: write only the scheme and host \(https:\/\/ops\.example\.com\), not a path: .*a proxy must forward \/console\/ to it as it is/,
+    );
+    assert.equal(problems({}, 'console:\n  publicUrl: https://ops.example.com/?a=1\n').length, 1, 'a query is no origin either');
+    for (const origin of ['https://ops.example.com', 'https://ops.example.com/', 'http://127.0.0.1:8080']) {
+      assert.equal(loadConfig({}, dirWith(`console:\n  publicUrl: ${origin}\n`)).config.console.publicUrl, origin);
+    }
+  });
+
+  test('console.trustedProxies, the old name of http.trustedProxies, still sets it with a warning naming the new one; both at once are refused', () => {
+    const dir = dirWith('console:\n  trustedProxies: [127.0.0.1/32]\n');
+    const { config, warnings } = loadConfig({}, dir);
     assert.deepEqual(config.http.trustedProxies, ['127.0.0.1/32']);
     assert.deepEqual(config.console.trustedProxies, ['127.0.0.1/32']);
-    assert.deepEqual(loadConfig({}, dirWith('http:\n  trustedProxies: [10.0.0.1/32]\n')).config.console.trustedProxies, ['10.0.0.1/32']);
+    assert.deepEqual(warnings, [
+      `${join(dir, 'smsrelay.yaml')}: console.trustedProxies: the old name of http.trustedProxies, read as it for now; rename it to http.trustedProxies`,
+    ]);
+    const renamed = loadConfig({}, dirWith('http:\n  trustedProxies: [10.0.0.1/32]\n'));
+    assert.deepEqual(renamed.config.console.trustedProxies, ['10.0.0.1/32']);
+    assert.deepEqual(renamed.warnings, []);
     const [line] = problems({}, 'http:\n  trustedProxies: [10.0.0.1/32]\nconsole:\n  trustedProxies: [127.0.0.1/32]\n');
     assert.match(line ?? '', /console\.trustedProxies: the old name of http\.trustedProxies/);
   });

@@ -177,6 +177,27 @@ describe('console access', () => {
     assert.match(await signin.text(), /Your session has expired: sign in again/);
   });
 
+  test("a form sent after the idle timeout is not done: sign-in says the session expired and leads back to the form's page", async () => {
+    const port = relay.relay.httpPort;
+    const forms = [
+      ['/console/queue', 'action=pause', `http://127.0.0.1:${port}/console/queue?after=5`, '/console/queue?after=5'],
+      // Without a Referer: the form's own page when it has one, else the overview.
+      ['/console/send', 'to=07700900001&text=hello', undefined, '/console/send'],
+      ['/console/quarantine/1/delete', '', undefined, '/console'],
+    ] as const;
+    for (const [path, form, referer, next] of forms) {
+      const signedIn = await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
+      const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
+      const csrf = /name="_csrf" value="([^"]+)"/.exec((await send(port, 'GET', '/console', '', { cookie }, '127.0.0.1')).body)?.[1] ?? '';
+      now += 32 * 60_000;
+      const headers = { cookie, accept: 'text/html,application/xhtml+xml', ...(referer ? { referer } : {}) };
+      const sent = await post(port, path, `${form}&_csrf=${encodeURIComponent(csrf)}`, headers);
+      assert.equal(sent.status, 303, path);
+      assert.equal(sent.headers.location, `/console/signin?next=${encodeURIComponent(next)}&expired=1`, path);
+    }
+    assert.equal(await relay.relay.store.dispatchPausedSince(), undefined, 'the expired form paused nothing');
+  });
+
   test('a session in use never ends at the idle timeout, though its last use is saved at most once a minute', async () => {
     const signedIn = await signIn(relay.relay.httpPort, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
     const cookie = String(signedIn.headers['set-cookie']).split(';')[0] ?? '';
@@ -242,18 +263,23 @@ describe('console access', () => {
     assert.equal(right.headers['set-cookie'], undefined);
   });
 
-  test('sign-in goes on only to a plain console path: a CR/LF, another site or a look-alike path gets the overview', async () => {
+  test('sign-in goes on only to a console page read with GET: a CR/LF, another site, a look-alike path, a .. out of the console or sign-out gets the overview', async () => {
     const form = (next: string) => `name=olivia&password=${encodeURIComponent(PASSWORD)}&next=${encodeURIComponent(next)}`;
     // From a client of its own: an earlier test blocked loopback's sign-ins.
     const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.31' };
-    for (const next of ['/console/\r\nX-Injected: yes', '//evil.example/console', 'https://evil.example/', '/consoleevil', '/console/\\evil']) {
+    const elsewhere = ['/console/\r\nX-Injected: yes', '//evil.example/console', 'https://evil.example/', '/consoleevil', '/console/\\evil'];
+    // Out of the console once the browser normalises it, or no page to read: sign-out (POST only, a 405), an action, an asset.
+    const noPage = ['/console/../simulator/messages', '/console/%2e%2e/simulator/messages', '/console/signout', '/console/queue/../signout'];
+    for (const next of [...elsewhere, ...noPage, '/console/undeliverable/x/reroute', '/console/assets/console.css', '/console/signin']) {
       const signedIn = await signIn(relay.relay.httpPort, form(next), proxied, '127.0.0.3');
       assert.equal(signedIn.status, 303, JSON.stringify(next));
       assert.equal(signedIn.headers.location, '/console', JSON.stringify(next));
       assert.equal(signedIn.headers['x-injected'], undefined);
     }
-    const kept = await signIn(relay.relay.httpPort, form('/console/messages?status=failed'), proxied, '127.0.0.3');
-    assert.equal(kept.headers.location, '/console/messages?status=failed');
+    for (const page of ['/console/messages?status=failed', '/console/quarantine/7', '/console/queue']) {
+      const kept = await signIn(relay.relay.httpPort, form(page), proxied, '127.0.0.3');
+      assert.equal(kept.headers.location, page);
+    }
   });
 
   test('an asset name that is a property of every object is no asset: 404, without signing in', async () => {

@@ -171,6 +171,11 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
         await page.locator('main').innerText(),
         /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ failed \(skipped by the breaker\); account: sending/,
       );
+      // An HTTP gateway's own health knows nothing of its answers: the overview says what the relay saw.
+      assert.match(
+        await page.locator('main').innerText(),
+        /Gateway\s+intellisoftware \(simulator\) at 127\.0\.0\.1:\d+;\s+down \(its host failed; the last attempt failed, none sent since\)/,
+      );
       await accessible(page, 'overview');
 
       await page.goto(`${base}/console/messages`);
@@ -184,7 +189,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.match(await page.locator('main').innerText(), /Disk full on db1/);
 
       await page.getByRole('button', { name: 'Retry now' }).click();
-      await page.waitForURL(/\/console\/messages\/.*done=/);
+      await page.locator('[role=status]').waitFor();
       await waitFor('the retried SMS at the gateway', () => relay.relay.simulator?.records.some((sms) => sms.text === 'Disk full on db1'));
       await waitFor('the delivery report', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered');
       await page.goto(`${base}/console/messages/${id}`);
@@ -201,6 +206,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
         await page.goto(`${base}/console`);
         return /sent: 1 last hour, 1 in 7 days[\s\S]*delivered: 1 last hour/.test(await page.locator('.legend').innerText());
       });
+      assert.match(await page.locator('main').innerText(), /Gateway\s+intellisoftware \(simulator\) at 127\.0\.0\.1:\d+;\s+up\n/, 'up again once an SMS went');
       await screenshots(page, 'overview');
       if (full && UPDATE_DOCS) copyFileSync(`${OUTPUT}overview-desktop.png`, `${DOCS}console-overview.png`);
     } finally {
@@ -217,8 +223,24 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await accessible(page, 'queue');
       await page.getByLabel('Reroute to mailbox').fill('oncall@example.com');
       await page.getByRole('button', { name: 'Reroute' }).click();
-      await page.waitForURL(/\/console\/queue\?done=/);
       assert.match(await page.locator('[role=status]').innerText(), /queued for oncall@example\.com/);
+      // Shown once: the notice leaves the address, so a reload (or a visit later) cannot show it above a page it no longer fits.
+      await page.waitForURL(`${base}/console/queue`);
+      await page.reload();
+      assert.equal(await page.locator('[role=status]').count(), 0, 'no notice after a reload');
+      await page.getByRole('button', { name: 'Pause dispatch' }).click();
+      assert.match(
+        await page.locator('[role=status]').innerText(),
+        /^dispatch paused: queued SMS stay queued until "Resume dispatch"$/,
+        'the button, not a CLI command',
+      );
+      await page.getByRole('button', { name: 'Resume dispatch' }).click();
+      assert.equal(await page.locator('[role=status]').innerText(), 'dispatch resumed');
+      await page.waitForURL(`${base}/console/queue`);
+      await page.getByRole('button', { name: 'Pause dispatch' }).waitFor();
+      await page.reload();
+      assert.equal(await page.locator('[role=status]').count(), 0, '"dispatch resumed" shows no more');
+      assert.match(await page.locator('main').innerText(), /Dispatch is running\./);
       await waitFor('the rerouted mail', () =>
         maildirMessages(relay.maildir).some((mail) => mail.includes('oncall@example.com') && mail.includes('who is this?')),
       );
@@ -325,6 +347,33 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.equal(refused.status(), 403);
       assert.match(await refused.text(), /CSRF token/);
       assert.equal(await relay.relay.store.dispatchPausedSince(), undefined, 'nothing was paused');
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('the overview says when its refresh cannot reach the relay, until a refresh does', async () => {
+    const { context, page } = await signedIn('olivia');
+    try {
+      // The page's 15 s timer, run by the test's clock; the relay unreachable, then an error answer, then back.
+      await page.clock.install();
+      await page.goto(`${base}/console`);
+      const notice = page.locator('main [role=alert]');
+      await page.route(`${base}/console`, (route) => route.abort('connectionrefused'));
+      await page.clock.runFor(15_000);
+      await notice.filter({ hasText: 'no answer' }).waitFor();
+      assert.match(await notice.innerText(), /^Relay not reachable since \d\d:\d\d:\d\d UTC \(no answer\)/);
+      const since = (await notice.innerText()).slice(0, 40);
+      await page.unroute(`${base}/console`);
+      await page.route(`${base}/console`, (route) => route.fulfill({ status: 502, body: 'Bad Gateway' }));
+      await page.clock.runFor(15_000);
+      await notice.filter({ hasText: 'HTTP 502' }).waitFor();
+      assert.ok((await notice.innerText()).startsWith(since), 'since the first failure');
+      assert.match(page.url(), /\/console$/, 'the page stays, showing what it knew');
+      await page.unroute(`${base}/console`);
+      await page.clock.runFor(15_000);
+      await notice.waitFor({ state: 'detached' });
+      assert.match(await page.locator('main').innerText(), /SMS queued/);
     } finally {
       await context.close();
     }

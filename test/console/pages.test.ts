@@ -158,6 +158,64 @@ describe('console pages', () => {
     assert.ok((await relay.relay.store.smsOf(id)).every((sms) => sms.status === 'queued' && sms.held));
   });
 
+  test('an action on what is gone (deleted, rerouted, unknown) is a 404 saying so, leading back to the queue, not to CLI commands', async () => {
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    const request = /href="\/console\/quarantine\/(\d+)"/.exec(queue)?.[1] ?? assert.fail('no quarantined request');
+    const reply = /action="\/console\/undeliverable\/([^/"]+)\/reroute"/.exec(queue)?.[1] ?? assert.fail('no reply without a mailbox');
+    const post = (path: string, form: Record<string, string>, accept = 'text/html') =>
+      fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded', accept },
+        body: new URLSearchParams({ _csrf: csrf, ...form }),
+        redirect: 'manual',
+      });
+    assert.equal((await post(`/console/quarantine/${request}/delete`, {})).status, 303);
+    assert.equal((await post(`/console/undeliverable/${reply}/reroute`, { mailbox: 'ops@example.com' })).status, 303);
+    const gone: Array<[string, Record<string, string>, RegExp]> = [
+      [`/console/quarantine/${request}/delete`, {}, new RegExp(`There is no quarantined request with id ${request} any more`)],
+      [`/console/undeliverable/${reply}/reroute`, { mailbox: 'ops@example.com' }, /There is no undeliverable SMS with id .* any more/],
+      ['/console/queue', { action: 'retry', target: uuidv7() }, /There is no message with id .* any more/],
+      ['/console/quarantine/nonsense/delete', {}, /There is no quarantined request with id nonsense any more/],
+    ];
+    for (const [path, form, said] of gone) {
+      const response = await post(path, form);
+      assert.equal(response.status, 404, path);
+      const page = await response.text();
+      assert.match(page, said, path);
+      assert.match(page, /probably handled by someone else/, path);
+      assert.match(page, /<a href="\/console\/queue">Back to the queue<\/a>/, path);
+      assert.doesNotMatch(page, /smsrelay (queue|quarantine|undeliverable)/, `${path}: no CLI command`);
+      const json = await post(path, form, 'application/json');
+      assert.equal(json.status, 404, path);
+      assert.equal(((await json.json()) as { error: string }).error, 'NOT_FOUND', path);
+    }
+  });
+
+  test('an action that changed nothing joins no timeline and no audit', async () => {
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    const id = /name="target" value="([0-9a-f-]{36})"/.exec(queue)?.[1] ?? assert.fail('no queued SMS');
+    const act = async (action: string) => {
+      const response = await fetch(`${base}/console/queue`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, action, target: id, back: `/console/messages/${id}` }),
+        redirect: 'manual',
+      });
+      assert.equal(response.status, 303);
+      return /<p class="notice" role="status">([^<]*)<\/p>/.exec(await html(response.headers.get('location') ?? ''))?.[1];
+    };
+    assert.equal(await act('delete'), 'delete: 1 queued SMS changed');
+    assert.equal(await act('retry'), 'retry: 0 queued SMS changed');
+    assert.equal(await act('delete'), 'delete: 0 queued SMS changed');
+    const timeline = await html(`/console/messages/${id}`);
+    assert.equal([...timeline.matchAll(/<strong>console queue delete<\/strong>/g)].length, 1, 'the delete that deleted, once');
+    assert.doesNotMatch(timeline, /console queue retry/);
+    const audit = await html('/console/settings');
+    assert.equal([...audit.matchAll(new RegExp(`queue (retry|delete)[^\n]*${id}`, 'g'))].length, 1, 'one action in the audit');
+  });
+
   test('the conversations page gives the total and pages through every number, 50 at a time', async () => {
     const seen: string[] = [];
     let path: string | undefined = '/console/conversations';
@@ -345,6 +403,29 @@ describe('console pages', () => {
       assert.equal(response.status, 400, path);
       assert.match(await response.text(), named, path);
     }
+    // A browser's form alike: the last of two values is not taken (it deleted what was to be held).
+    const target = /name="target" value="([0-9a-f-]{36})"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no queued SMS');
+    const forms: Array<[string, string, RegExp]> = [
+      ['/console/queue', `target=${target}&action=hold&action=delete`, /Action: give one value/],
+      ['/console/queue', `target=${target}&target=${target}&action=release`, /Target: give one value/],
+      ['/console/queue', `target=${target}&action=hold&back=/console/queue&back=/console`, /Back: give one value/],
+      ['/console/undeliverable/x/reroute', 'mailbox=a@example.com&mailbox=b@example.com', /Mailbox: give one value/],
+      ['/console/send', 'to=07700900001&text=a&text=b', /Text: give one value/],
+    ];
+    for (const [path, body, named] of forms) {
+      const response = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+        body: `_csrf=${encodeURIComponent(csrf)}&${body}`,
+        redirect: 'manual',
+      });
+      assert.equal(response.status, 400, body);
+      assert.match(await response.text(), named, body);
+    }
+    assert.ok(
+      (await relay.relay.store.smsOf(target)).every((sms) => sms.status === 'queued'),
+      'nothing deleted',
+    );
     const form = await signinForm();
     const signin = await fetch(`${base}/console/signin`, {
       method: 'POST',
@@ -387,6 +468,45 @@ describe('console pages', () => {
     });
     assert.equal(signin.status, 400);
     assert.deepEqual(await signin.json(), { error: 'BAD_PARAMETER', message: 'User name: give one value, as text' });
+  });
+
+  test('"Delete all quarantined requests" on the queue page deletes every one, as `quarantine delete all` does', async () => {
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    assert.match(queue, /<form method="post" action="\/console\/quarantine\/all\/delete" class="actions">/);
+    assert.doesNotMatch(await html('/console/queue', await signIn('victor')), /Delete all quarantined requests/, 'not for a viewer');
+    const kept = (await relay.relay.store.queueStats(Date.now())).quarantined;
+    assert.ok(kept > 1);
+    const response = await fetch(`${base}/console/quarantine/all/delete`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf }),
+      redirect: 'manual',
+    });
+    assert.equal(response.status, 303);
+    const after = await html(response.headers.get('location') ?? '');
+    assert.match(after, new RegExp(`<p class="notice" role="status">deleted ${kept} quarantined requests</p>`));
+    assert.match(after, /0 quarantined requests, oldest first\./);
+    assert.doesNotMatch(after, /Delete all quarantined requests/, 'no button with none to delete');
+    assert.equal((await relay.relay.store.queueStats(Date.now())).quarantined, 0);
+  });
+
+  test('one number refused leaves the gateway up; an SMS deferred after the last send makes it down, saying why', async () => {
+    const store = relay.relay.store;
+    const [sent, refused, deferred] = await store.listQueued(3);
+    assert.ok(sent && refused && deferred, 'three queued SMS');
+    const gatewayLine = async () => /<th scope="row">Gateway<\/th><td>[^;]*;\s*<span class="\w+">(up|down[^<]*)</.exec(await html('/console'))?.[1];
+    // Each outcome a few milliseconds after the one before: the overview compares their times.
+    const later = () => new Promise((resolve) => setTimeout(resolve, 5));
+    await store.recordSmsOutcomes([{ smsId: sent.smsId, kind: 'sent', providerId: 'gw-1' }]);
+    await later();
+    await store.recordSmsOutcomes([{ smsId: refused.smsId, kind: 'failed', error: 'INVALID_NUMBER: the gateway refused the number' }]);
+    assert.equal(await gatewayLine(), 'up');
+    await later();
+    await store.recordSmsOutcomes([
+      { smsId: deferred.smsId, kind: 'retry', nextAttemptAt: Date.now() + 60_000, error: 'HTTP_500: gateway error', attempted: true },
+    ]);
+    assert.match((await gatewayLine()) ?? '', /^down \(the last attempt failed, none sent since\)/);
   });
 
   test('a page position that is not one is refused, naming the page', async () => {

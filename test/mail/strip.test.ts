@@ -203,6 +203,18 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
     ['Russian', 'От: Ana <ana@example.ru>\nОтправлено: 20 марта 2026 г. 8:48\nКому: Bob\nТема: Склад'],
     ['Japanese', '差出人: Ana <ana@example.jp>\n送信日時: 2026年3月20日 8:48\n宛先: Bob\n件名: 倉庫'],
     ['Chinese', '发件人: Ana <ana@example.cn>\n发送时间: 2026年3月20日 8:48\n收件人: Bob\n主题: 仓库'],
+    ['Arabic', 'من: Ana <ana@example.com>\nتاريخ الإرسال: الأربعاء، 3 ديسمبر 2026 10:12\nإلى: Ali <a@example.com>\nالموضوع: الخادم'],
+    ['Persian', 'از: Ana <ana@example.com>\nارسال شده: چهارشنبه، 3 دسامبر 2026 10:12\nبه: Ali <a@example.com>\nموضوع: سرور'],
+    ['Vietnamese', 'Từ: Ana <ana@example.vn>\nĐã gửi: Thứ Ba, 20 tháng 3, 2026 08:48\nĐến: Bob\nChủ đề: Kho'],
+    ['Indonesian', 'Dari: Ana <ana@example.id>\nDikirim: Selasa, 20 Maret 2026 08.48\nKepada: Bob\nPerihal: Gudang'],
+    ['Thai', 'จาก: Ana <ana@example.th>\nส่ง: 20 มีนาคม 2026 8:48\nถึง: Bob\nเรื่อง: คลังสินค้า'],
+    ['Slovak', 'Od: Ana <ana@example.sk>\nOdoslané: utorok 20. marca 2026 8:48\nKomu: Bob\nPredmet: Sklad'],
+    ['Slovenian', 'Od: Ana <ana@example.si>\nPoslano: torek, 20. marec 2026 8:48\nZa: Bob\nZadeva: Skladišče'],
+    ['Croatian', 'Šalje: Ana <ana@example.hr>\nPoslano: utorak, 20. ožujka 2026. 8:48\nPrima: Bob\nPredmet: Skladište'],
+    ['Bulgarian', 'От: Ana <ana@example.bg>\nИзпратено: вторник, 20 март 2026 г. 8:48\nДо: Bob\nТема: Склад'],
+    ['Lithuanian', 'Nuo: Ana <ana@example.lt>\nIšsiųsta: 2026 m. kovo 20 d. 8:48\nKam: Bob\nTema: Sandėlis'],
+    ['Latvian', 'No: Ana <ana@example.lv>\nNosūtīts: otrdiena, 2026. gada 20. marts 8:48\nKam: Bob\nTēma: Noliktava'],
+    ['Estonian', 'Saatja: Ana <ana@example.ee>\nSaadetud: teisipäev, 20. märts 2026 8:48\nAdressaat: Bob\nTeema: Ladu'],
   ] as const) {
     it(`cuts at a ${language} header block`, () => {
       assert.equal(strip(`Oui.\n\n${block}\n\nold text\n`), 'Oui.');
@@ -239,6 +251,26 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
     const running = 'I answered.\nSent from my desk, it is much easier than my phone.\nCall me.';
     assert.equal(strip(running), running);
     assert.equal(strip('Use the arrow >>> next to Settings.'), 'Use the arrow >>> next to Settings.');
+  });
+
+  it('drops device lines of scripts without word spaces and with attached one-letter words', () => {
+    for (const device of ['发自我的iPhone', '发自我的华为手机', '从我的iPhone发送', '從我的 iPhone 傳送', 'נשלח מה-iPhone שלי', 'נשלח מהטלפון שלי']) {
+      assert.equal(strip(`בסדר.\n\n${device}\n`), 'בסדר.', device);
+    }
+    // Arabic vowel signs are optional: with or without them it is the same line.
+    assert.equal(strip('قادم.\n\nأُرسلت من الـ iPhone\n'), 'قادم.');
+    assert.equal(strip('قادم.\n\nأرسلت من الـ iPhone\n'), 'قادم.');
+    // A start that ends in a spaced script's word still needs a word end after it.
+    assert.equal(strip('On it.\n\nSent fromage\n'), 'On it.\n\nSent fromage');
+  });
+
+  it('classifies lines alike with a bidi mark at their start, and keeps the marks of the lines it keeps', () => {
+    const rlm = '\u200f';
+    assert.equal(strip(`${rlm}אני בדרך.\n\n${rlm}Sent from my iPhone\n`), `${rlm}אני בדרך.`);
+    assert.equal(strip(`${rlm}אני בדרך.\n\n${rlm}-- \n${rlm}דן כהן\n${rlm}מנהל מערכות\n`), `${rlm}אני בדרך.`);
+    const header = ['מאת: Bob <bob@example.org>', 'נשלח: יום רביעי 3 דצמבר 2026 10:12', 'אל: Dan <d@example.com>', 'נושא: שרת'];
+    assert.equal(strip(`${rlm}בוצע.\n\n${header.map((line) => rlm + line).join('\n')}\n\nהשרת נפל.\n`), `${rlm}בוצע.`);
+    assert.equal(strip(`Done.\n\n\u200e\u2067From: Bob <bob@example.org>\n\u200eSent: Monday\n\u200eTo: Dan\n\u200eSubject: Server\n\nServer down.`), 'Done.');
   });
 
   it('drops a contact-block signature and a sign-off block above a disclaimer it does not know', () => {
@@ -368,6 +400,32 @@ describe('stripText: list and notification footers', () => {
       reasons: ["ticket system's reply-above marker", "ticket's older comments"],
       quoteRemoved: false,
     });
+  });
+
+  it("names the block below Outlook's rule in a mail that answers none no quote of a mail answered", () => {
+    const rule = '_'.repeat(80);
+    const invitation = `Bitte Rack 4 vorher leeren.\n\n${rule}\nMicrosoft Teams meeting\nJoin on your computer, mobile app or room device\nClick here to join the meeting\nMeeting ID: 123 456 789 012\nPasscode: aBcDeF\n${rule}\n`;
+    assert.deepEqual(removedBy(invitation), {
+      text: 'Bitte Rack 4 vorher leeren.',
+      reasons: ["Outlook rule and the block below it (the mail answers none: an online meeting's join details, an added block)"],
+      quoteRemoved: false,
+    });
+    assert.deepEqual(removedBy(invitation, { reply: true }).reasons, ['Outlook rule above the mail answered']);
+  });
+
+  it("removes Google Calendar's footer below an invitation, only in a mail that carries the invitation", () => {
+    const details = 'Wartungsfenster Rack 4\nWann: Do., 10. Dez. 2026 10:00 - 11:00 MEZ\nWo: RZ Köln';
+    const german = `${details}\n\nEinladung von Google Kalender: https://calendar.google.com/calendar/\n\nSie erhalten diese E-Mail, weil Sie Gast bei diesem Termin sind. Um keine Updates mehr zu erhalten, melden Sie sich ab: https://calendar.google.com/x\n`;
+    assert.deepEqual(removedBy(german, { reply: false, invitation: true }), {
+      text: details,
+      reasons: ["calendar's footer below an invitation"],
+      quoteRemoved: false,
+    });
+    const english =
+      'Maintenance rack 4\n\nInvitation from Google Calendar: https://calendar.google.com/calendar/\n\nYou are receiving this email because you are an attendee on the event.\n\nForwarding this invitation could allow any recipient to send a response to the organizer, be added to the guest list, invite others regardless of their own invitation status, or modify your RSVP.\n\nLearn more https://support.google.com/calendar/answer/37135#forwarding\n';
+    assert.equal(removedBy(english, { reply: false, invitation: true }).text, 'Maintenance rack 4');
+    // Without the invitation the line is someone's text, a pasted one or a sentence about it.
+    assert.equal(removedBy(german).text, tidy(german));
   });
 
   it("removes a Mailman digest's subscription notes and keeps its messages, header lines and all", () => {

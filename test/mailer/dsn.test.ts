@@ -59,3 +59,14 @@ describe('the report that the gateway took an SMS (NOTIFY=SUCCESS)', () => {
     assert.match(report?.raw.toString() ?? '', /^Diagnostic-Code: X-SMS; ERR:INVALID_NUMBER \(not a valid number\)\r$/m);
   });
 });
+
+describe('every report (bounce, delay, relayed, delivered)', () => {
+  test('carries X-SMSRelay-Loop, as every mail the relay writes, naming the relay', async () => {
+    for (const kind of ['failed', 'delayed', 'relayed', 'delivered'] as const) {
+      const report = await buildReport(kind, message, [{ ...recipient, notify: ['SUCCESS', 'FAILURE', 'DELAY'] }], options);
+      const headers = report?.raw.toString().split('\r\n\r\n')[0] ?? '';
+      // Header names are case-insensitive (RFC 5322 §1.2.2); nodemailer writes this one X-Smsrelay-Loop.
+      assert.match(headers, /^X-SMSRelay-Loop: relay\.example\.com$/im, kind);
+    }
+  });
+});

@@ -10,6 +10,13 @@ import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { NewOutgoingMail } from '../../src/store/types.ts';
 import { removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
+import { SMTPServer } from 'smtp-server';
+
+/** The relay's smtp.hostname, its EHLO name to the smarthost. */
+const HOSTNAME = 'relay.example.com';
+/** The relay's settings the smarthost client takes. */
+const RELAY = { hostname: HOSTNAME, from: 'MAILER-DAEMON@sms.example.com', logger: createLogger('silent') };
 
 const dirs: string[] = [];
 after(() => dirs.forEach(removeDir));
@@ -40,12 +47,12 @@ describe('mail-out queue', () => {
   });
 
   /** `through`: the store as the mailer sees it (the test's own, unless a test holds some of its writes back). */
-  function startMailer(chosen: MailTransport, through: MailerOptions['store'] = store): Mailer {
+  function startMailer(chosen: MailTransport, through: MailerOptions['store'] = store, logger = createLogger('silent')): Mailer {
     transport = chosen;
     mailer = new Mailer({
       store: through,
       transport: chosen,
-      logger: createLogger('silent'),
+      logger,
       owner: 'test',
       leaseMs: 30_000,
       retryMinDelayMs: 50,
@@ -60,7 +67,7 @@ describe('mail-out queue', () => {
     const url = sink.url;
     await sink.stop();
     await store.enqueueMail([report('while down')]);
-    startMailer(smarthostTransport(url));
+    startMailer(smarthostTransport(url, RELAY));
     await waitFor('a failed attempt', async () => (await store.events('m-1')).some((event) => event.kind === 'mail deferred'));
     await sink.start();
     try {
@@ -81,7 +88,7 @@ describe('mail-out queue', () => {
     try {
       const mails = Array.from({ length: 30 }, (_, index) => ({ ...report(`pooled ${index}`), messageId: `p-${index}` }));
       await store.enqueueMail(mails);
-      startMailer(smarthostTransport(sink.url));
+      startMailer(smarthostTransport(sink.url, RELAY));
       await waitFor('every mail at the smarthost', () => sink.received.length === mails.length);
       const sent = new Map(mails.map((mail) => [mail.raw.toString(), mail]));
       for (const mail of sink.received) assert.ok(sent.has(mail.raw), `sent byte for byte: ${JSON.stringify(mail.raw)}`);
@@ -111,7 +118,7 @@ describe('mail-out queue', () => {
       // More mails than slots (twice the pool), within the work loop's bound on outcomes waiting for their commit.
       const mails = Array.from({ length: 4 * SMARTHOST_POOL_SIZE }, (_, index) => ({ ...report(`slot ${index}`), messageId: `s-${index}` }));
       await store.enqueueMail(mails);
-      const running = startMailer(smarthostTransport(sink.url), slowOutcomes);
+      const running = startMailer(smarthostTransport(sink.url, RELAY), slowOutcomes);
       await waitFor('every mail at the smarthost while no outcome is committed', () => sink.received.length === mails.length);
       assert.equal(new Set(running.held()).size, mails.length, 'the leases the heartbeat renews: every mail whose outcome waits');
       letThrough();
@@ -128,7 +135,7 @@ describe('mail-out queue', () => {
     const sink = await new SmtpSink().start();
     try {
       await store.enqueueMail([report('before the restart')]);
-      startMailer(smarthostTransport(sink.url));
+      startMailer(smarthostTransport(sink.url, RELAY));
       await waitFor('the first mail', () => sink.received.length === 1);
       await sink.stop();
       await sink.start();
@@ -151,7 +158,7 @@ describe('mail-out queue', () => {
     try {
       sink.refuseWith = 451;
       await store.enqueueMail([report('temporary')]);
-      startMailer(smarthostTransport(sink.url));
+      startMailer(smarthostTransport(sink.url, RELAY));
       await waitFor('a deferral', async () => (await store.events('m-1')).some((event) => event.kind === 'mail deferred'));
       sink.refuseWith = undefined;
       await waitFor('delivery', () => sink.received.length === 1);
@@ -182,7 +189,7 @@ describe('mail-out queue', () => {
         receivedAt: Date.now(),
         route: { mailbox: 'gone@example.com', context: 'c1', mail, messageIdHeader: '<in-1@relay>' },
       });
-      startMailer(smarthostTransport(sink.url));
+      startMailer(smarthostTransport(sink.url, RELAY));
       const [kept] = await waitFor('the SMS among the undeliverable ones', async () => {
         const listed = await store.undeliverableInbound(10);
         return listed.length > 0 && listed;
@@ -193,6 +200,85 @@ describe('mail-out queue', () => {
       assert.equal(await store.nextMailDueAt(), undefined, 'not retried');
     } finally {
       await sink.stop();
+    }
+  });
+
+  for (const refusal of ['535 at AUTH', '550 5.7.0 at MAIL', '530 5.7.0 at MAIL'] as const)
+    test(`a smarthost refusing the relay's own session (${refusal}) keeps the mail queued and retried, logged at error naming mail.url`, async () => {
+      const atAuth = refusal.endsWith('AUTH');
+      let refusing = true;
+      const server = new SMTPServer({
+        authMethods: ['PLAIN'],
+        // A loopback smarthost: mail.url's password may go to it without TLS.
+        allowInsecureAuth: true,
+        authOptional: true,
+        disabledCommands: ['STARTTLS'],
+        disableReverseLookup: true,
+        logger: false,
+        closeTimeout: 100,
+        onAuth: (auth, _session, callback) =>
+          !refusing && auth.password === 'right'
+            ? callback(null, { user: auth.username })
+            : callback(Object.assign(new Error('5.7.8 Authentication credentials invalid'), { responseCode: 535 })),
+        onMailFrom: (_address, session, callback) => {
+          if (atAuth || !refusing || session.user) return callback();
+          const [code, text] = refusal.startsWith('530') ? [530, '5.7.0 Authentication required'] : [550, '5.7.0 auth required here'];
+          callback(Object.assign(new Error(text), { responseCode: code }));
+        },
+        onData: (stream, _session, callback) => {
+          stream.resume();
+          stream.on('end', () => {
+            delivered += 1;
+            callback();
+          });
+        },
+      });
+      let delivered = 0;
+      server.on('error', () => undefined);
+      const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.server.address() as { port: number }).port)));
+      const { logger, lines } = captureLog('info');
+      try {
+        await store.enqueueMail([report('a bounce')]);
+        startMailer(smarthostTransport(`smtp://${atAuth ? 'relay:right@' : ''}127.0.0.1:${port}`, { ...RELAY, logger }), store, logger);
+        await waitFor('two deferrals', async () => (await store.events('m-1')).filter((event) => event.kind === 'mail deferred').length >= 2);
+        assert.ok(!(await store.events('m-1')).some((event) => event.kind === 'mail failed'), 'not refused for good');
+        const logged = lines.map((line) => JSON.parse(line) as { level: string; msg: string; setting?: string; error?: string });
+        const deferred = logged.find((line) => line.msg.startsWith('mailer: delivery deferred'));
+        assert.equal(deferred?.level, 'error', 'a setting to fix');
+        assert.equal(deferred?.setting, 'mail.url');
+        assert.match(deferred?.msg ?? '', /check mail\.url/);
+        assert.match(deferred?.error ?? '', atAuth ? /^invalid login: 535 / : /log in .* before MAIL: 5[35]0 5\.7\.0/);
+        // The operator fixed the smarthost's side (or mail.url): the queued mail goes out.
+        refusing = false;
+        await waitFor('the mail at the smarthost', () => delivered === 1);
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
+  test("a smarthost's refusal that echoes a number is logged with the number masked; the store keeps it whole", async () => {
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      disableReverseLookup: true,
+      logger: false,
+      closeTimeout: 100,
+      onMailFrom: (address, _session, callback) => callback(Object.assign(new Error(`5.7.1 sender ${address.address} not allowed`), { responseCode: 550 })),
+    });
+    server.on('error', () => undefined);
+    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.server.address() as { port: number }).port)));
+    const { logger, lines } = captureLog('info');
+    try {
+      await store.enqueueMail([{ ...report('a reply'), envelopeFrom: '447700900422@sms.test' }]);
+      startMailer(smarthostTransport(`smtp://127.0.0.1:${port}`, { ...RELAY, logger }), store, logger);
+      await waitFor('the refusal', async () => (await store.events('m-1')).some((event) => event.kind === 'mail failed'));
+      const refused = lines.find((line) => line.includes('refused for good'));
+      assert.match(refused ?? '', /sender 4477\*{6}22@sms\.test not allowed/);
+      assertNeverLogged(lines, { 'the number': '447700900422' });
+      const failed = (await store.events('m-1')).find((event) => event.kind === 'mail failed');
+      assert.match(failed?.detail ?? '', /447700900422/, 'the store keeps what the smarthost said');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 
@@ -249,18 +335,18 @@ describe('mail-out queue', () => {
 
 describe('the smarthost URL', () => {
   test('an IPv6 literal connects without its brackets, and counts as loopback only when it is ::1; every 127.x address is loopback', () => {
-    const loopback = smarthostOptions('smtp://relay:secret@[::1]:2525');
+    const loopback = smarthostOptions('smtp://relay:secret@[::1]:2525', HOSTNAME);
     assert.equal(loopback.host, '::1');
     assert.equal(loopback.port, 2525);
     assert.equal(loopback.requireTLS, false, 'a password may go to this machine without TLS');
-    const remote = smarthostOptions('smtp://relay:secret@[2001:db8::25]');
+    const remote = smarthostOptions('smtp://relay:secret@[2001:db8::25]', HOSTNAME);
     assert.equal(remote.host, '2001:db8::25');
     assert.equal(remote.port, 25);
     assert.equal(remote.requireTLS, true, 'a password to another machine only over TLS');
     for (const host of ['127.0.0.2', 'localhost']) {
-      assert.equal(smarthostOptions(`smtp://relay:secret@${host}:2525`).requireTLS, false, `${host} is loopback: all of 127.0.0.0/8 is`);
+      assert.equal(smarthostOptions(`smtp://relay:secret@${host}:2525`, HOSTNAME).requireTLS, false, `${host} is loopback: all of 127.0.0.0/8 is`);
     }
-    assert.equal(smarthostOptions('smtps://mail.example.com').port, 465);
-    assert.deepEqual(smarthostOptions('smtp://user%40example.com:p%3Ass@mail.example.com').auth, { user: 'user@example.com', pass: 'p:ss' });
+    assert.equal(smarthostOptions('smtps://mail.example.com', HOSTNAME).port, 465);
+    assert.deepEqual(smarthostOptions('smtp://user%40example.com:p%3Ass@mail.example.com', HOSTNAME).auth, { user: 'user@example.com', pass: 'p:ss' });
   });
 });

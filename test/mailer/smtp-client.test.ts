@@ -1,13 +1,23 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { buffer } from 'node:stream/consumers';
 import DataStream from 'nodemailer/lib/smtp-connection/data-stream';
 import { SMTPServer } from 'smtp-server';
+import { createLogger } from '../../src/log.ts';
 import { SMARTHOST_POOL_SIZE, smarthostTransport } from '../../src/mailer/smarthost.ts';
-import { dotStuffed } from '../../src/mailer/smtp-client.ts';
+import { dotStuffed, SmtpError, SmtpSession } from '../../src/mailer/smtp-client.ts';
 import type { ClaimedMail } from '../../src/store/types.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
+
+/** The relay's smtp.hostname, its EHLO name to the smarthost. */
+const HOSTNAME = 'relay.example.com';
+/** The relay's settings the smarthost client takes. */
+const RELAY = { hostname: HOSTNAME, from: 'MAILER-DAEMON@sms.example.com', logger: createLogger('silent') };
 
 const TLS = {
   key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)),
@@ -59,7 +69,7 @@ describe('the smarthost client', () => {
   });
 
   for (const authMethods of [['PLAIN', 'LOGIN'], ['LOGIN']])
-    test(`STARTTLS when the smarthost offers it, then AUTH ${authMethods[0]}; a wrong password is a permanent failure with its reply`, async () => {
+    test(`STARTTLS when the smarthost offers it, then AUTH ${authMethods[0]}; a wrong password defers the mail, naming mail.url, with the reply`, async () => {
       const sessions: Array<{ secure: boolean; user: string | undefined }> = [];
       const received: string[] = [];
       const server = new SMTPServer({
@@ -84,8 +94,8 @@ describe('the smarthost client', () => {
       // The fixture's certificate is self-signed; the relay trusts only the system's roots (or NODE_EXTRA_CA_CERTS).
       const before = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
       process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
-      const good = smarthostTransport(`smtp://relay:${encodeURIComponent('pa:ss word')}@localhost:${port}`);
-      const bad = smarthostTransport(`smtp://relay:wrong@localhost:${port}`);
+      const good = smarthostTransport(`smtp://relay:${encodeURIComponent('pa:ss word')}@localhost:${port}`, RELAY);
+      const bad = smarthostTransport(`smtp://relay:wrong@localhost:${port}`, RELAY);
       try {
         const result = await good.deliver(mail(1));
         assert.ok(result.ok, JSON.stringify(result));
@@ -93,8 +103,8 @@ describe('the smarthost client', () => {
         assert.equal(received[0], mail(1).raw.toString());
         const refused = await bad.deliver(mail(2));
         assert.equal(refused.ok, false);
-        assert.ok(!refused.ok && refused.permanent, 'a refused login is permanent (5xx)');
-        assert.match(!refused.ok ? refused.error : '', /^535 .*credentials invalid/);
+        assert.ok(!refused.ok && !refused.permanent && refused.setting === 'mail.url', "a refused login is the relay's setup, not the mail's end");
+        assert.match(!refused.ok ? refused.error : '', /^invalid login: 535 .*credentials invalid/);
       } finally {
         process.env.NODE_TLS_REJECT_UNAUTHORIZED = before;
         if (before === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
@@ -102,6 +112,193 @@ describe('the smarthost client', () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
     });
+
+  // The relay process trusts a private CA as an operator makes it: NODE_EXTRA_CA_CERTS, read at start, so in a process of its own.
+  const deliverWithTestCa = async (url: string): Promise<{ ok: boolean; error?: string }> => {
+    const script = `const { smarthostTransport } = await import(process.argv[1]);
+      const { createLogger } = await import(process.argv[2]);
+      const transport = smarthostTransport(process.argv[3], { hostname: 'relay.example.com', from: 'MAILER-DAEMON@sms.example.com', logger: createLogger('silent') });
+      const raw = Buffer.from('Subject: tls\\r\\n\\r\\nbody\\r\\n');
+      const result = await transport.deliver({ id: 1, kind: 'bounce', messageId: 'm', envelopeFrom: '', recipients: ['a@example.com'], raw, attempts: 0, createdAt: 0 });
+      await transport.close();
+      process.stdout.write(JSON.stringify(result));`;
+    const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script, source('../../src/mailer/smarthost.ts'), source('../../src/log.ts'), url],
+      { env: { ...process.env, NODE_EXTRA_CA_CERTS: source('../fixtures/tls/ca.pem'), NODE_TLS_REJECT_UNAUTHORIZED: '1' } },
+    );
+    return JSON.parse(stdout) as { ok: boolean; error?: string };
+  };
+
+  for (const secure of [false, true])
+    test(`${secure ? 'smtps' : 'STARTTLS'}: the certificate is checked against mail.url's host, an IP address against the certificate's addresses`, async () => {
+      const started: SMTPServer[] = [];
+      const smarthost = async (cert: 'ip' | 'dns', host: string) => {
+        const server = new SMTPServer({
+          secure,
+          key: readFileSync(new URL('../fixtures/tls/smarthost-key.pem', import.meta.url)),
+          cert: readFileSync(new URL(`../fixtures/tls/smarthost-${cert}.pem`, import.meta.url)),
+          authOptional: true,
+          disabledCommands: ['AUTH'],
+          disableReverseLookup: true,
+          logger: false,
+          closeTimeout: 100,
+          onData: (stream, _session, callback) => {
+            stream.resume();
+            stream.on('end', () => callback());
+          },
+        });
+        server.on('error', () => undefined);
+        started.push(server);
+        const port = await new Promise<number>((resolve) => server.listen(0, host, () => resolve((server.server.address() as { port: number }).port)));
+        return `${secure ? 'smtps' : 'smtp'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      };
+      try {
+        assert.deepEqual(await deliverWithTestCa(await smarthost('ip', '127.0.0.1')), { ok: true, response: '250 OK: message queued' });
+        const named = await deliverWithTestCa(await smarthost('dns', '127.0.0.1'));
+        assert.equal(named.ok, false, 'a certificate for "localhost" only is not one for 127.0.0.1');
+        assert.match(named.error ?? '', /IP: 127\.0\.0\.1 is not in the cert's list/);
+        assert.equal((await deliverWithTestCa((await smarthost('dns', '127.0.0.1')).replace('127.0.0.1', 'localhost'))).ok, true, 'a name goes as itself');
+        assert.equal((await deliverWithTestCa(await smarthost('ip', '::1'))).ok, true, 'IPv6 too');
+      } finally {
+        await Promise.all(started.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      }
+    });
+
+  test("a password for a smarthost that is not this machine goes only over TLS: without STARTTLS the session fails before AUTH, as the relay's setup to fix", async () => {
+    const commands: string[] = [];
+    const server = createServer((socket: Socket) => {
+      socket.write('220 plain sink\r\n');
+      socket.on('data', (chunk: Buffer) => {
+        const line = chunk.toString('latin1').toUpperCase();
+        commands.push(line.split(' ')[0]?.trim() ?? '');
+        if (line.startsWith('EHLO')) socket.write('250-plain sink\r\n250 AUTH PLAIN LOGIN\r\n');
+        else socket.write('502 5.5.1 no\r\n');
+      });
+      socket.on('error', () => undefined);
+    });
+    const port = await listening(server);
+    try {
+      // requireTLS as smarthostOptions sets it for a host other than loopback (the test's smarthost is on loopback).
+      const opening = SmtpSession.open({
+        host: '127.0.0.1',
+        port,
+        secure: false,
+        requireTLS: true,
+        auth: { user: 'relay', pass: 'secret' },
+        hostname: HOSTNAME,
+      });
+      await assert.rejects(opening, (error: unknown) => {
+        assert.ok(error instanceof SmtpError && error.ofSession && !error.permanent, String(error));
+        assert.match(error.message, /offers no STARTTLS, and the password in mail\.url goes only over TLS/);
+        return true;
+      });
+      assert.deepEqual(commands, ['EHLO'], 'neither STARTTLS nor AUTH was sent');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test("the client greets with the relay's smtp.hostname (an address as an address literal); credentials the smarthost cannot take are logged", async () => {
+    const greetings: string[] = [];
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      disableReverseLookup: true,
+      logger: false,
+      closeTimeout: 100,
+      onMailFrom: (_address, session, callback) => {
+        greetings.push(session.hostNameAppearsAs);
+        callback();
+      },
+      onData: (stream, _session, callback) => {
+        stream.resume();
+        stream.on('end', () => callback());
+      },
+    });
+    server.on('error', () => undefined);
+    const port = await listening(server);
+    const { logger, lines } = captureLog('info');
+    const named = smarthostTransport(`smtp://relay:secret@127.0.0.1:${port}`, { ...RELAY, logger });
+    const addressed = smarthostTransport(`smtp://127.0.0.1:${port}`, { ...RELAY, hostname: '192.0.2.7', logger });
+    try {
+      assert.ok((await named.deliver(mail(1))).ok);
+      assert.ok((await named.deliver(mail(2))).ok);
+      assert.ok((await addressed.deliver(mail(3))).ok);
+      assert.deepEqual(greetings, ['relay.example.com', 'relay.example.com', '[192.0.2.7]']);
+      const told = lines.filter((line) => line.includes('offers no AUTH'));
+      assert.equal(told.length, 1, 'once, not for every connection');
+      assert.match(told[0] ?? '', /"setting":"mail.url"/);
+      assertNeverLogged(lines, { 'the password': 'secret' });
+    } finally {
+      await Promise.all([named.close(), addressed.close()]);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('to a smarthost without 8BITMIME only the 8-bit parts go quoted-printable; without SMTPUTF8 a UTF-8 recipient is refused for good, nothing sent', async () => {
+    const received: Buffer[] = [];
+    const commands: string[] = [];
+    const server = new SMTPServer({
+      hide8BITMIME: true,
+      hideSMTPUTF8: true,
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      disableReverseLookup: true,
+      logger: false,
+      closeTimeout: 100,
+      onMailFrom: (address, _session, callback) => {
+        commands.push(address.address);
+        callback();
+      },
+      onData: (stream, _session, callback) => {
+        void buffer(stream).then((raw) => {
+          received.push(raw);
+          callback();
+        });
+      },
+    });
+    server.on('error', () => undefined);
+    const port = await listening(server);
+    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, RELAY);
+    const structure = (eightBit: string, encoding: string) =>
+      [
+        'From: a@example.com',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="b1"',
+        '',
+        '--b1',
+        encoding,
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        eightBit,
+        '--b1',
+        'Content-Type: application/octet-stream',
+        'Content-Transfer-Encoding: base64',
+        '',
+        'AAECAw==',
+        '--b1--',
+        '',
+      ].join('\r\n');
+    try {
+      const result = await transport.deliver({ ...mail(1), raw: Buffer.from(structure('Grüße\r\n.a dot', 'Content-Transfer-Encoding: 8bit')) });
+      assert.ok(result.ok, JSON.stringify(result));
+      // mailsplit ends a re-encoded part with a line break of its own: the text gains one at its end.
+      assert.equal(received[0]?.toString('latin1'), structure('Gr=C3=BC=C3=9Fe\r\n.a dot\r\n', 'Content-Transfer-Encoding: quoted-printable'));
+      // A header block past mailsplit's limit (1 MiB): it cannot be taken apart, so it goes as it is rather than hang in its lane.
+      const hugeHeader = Buffer.from(`X-Long: ${'a'.repeat(1_100_000)}\r\n\r\nGrüße\r\n`);
+      assert.ok((await transport.deliver({ ...mail(3), raw: hugeHeader })).ok);
+      assert.equal(received[1]?.length, hugeHeader.length);
+      const refused = await transport.deliver(mail(2, 'jörg@example.com'));
+      assert.ok(!refused.ok && refused.permanent, JSON.stringify(refused));
+      assert.match(refused.ok ? '' : refused.error, /does not offer SMTPUTF8, which the UTF-8 address jörg@example\.com needs/);
+      assert.equal(commands.length, 2, 'no MAIL for the mail that cannot go');
+    } finally {
+      await transport.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 
   test('bytes sent in clear after the STARTTLS reply end the session before TLS (no injected answers read inside it)', async () => {
     let secured = false;
@@ -117,7 +314,7 @@ describe('the smarthost client', () => {
       socket.on('error', () => undefined);
     });
     const port = await listening(server);
-    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
+    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, RELAY);
     try {
       const result = await transport.deliver(mail(1));
       assert.ok(!result.ok && !result.permanent, JSON.stringify(result));
@@ -153,7 +350,7 @@ describe('the smarthost client', () => {
         },
       });
       const port = await listening(server);
-      const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
+      const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, RELAY);
       try {
         const refused = await transport.deliver(mail(1, 'nobody@example.com'));
         assert.ok(!refused.ok && refused.permanent, JSON.stringify(refused));
@@ -231,7 +428,7 @@ describe('the smarthost client', () => {
     });
     servers.push(server);
     const port = await listening(server);
-    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`);
+    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, RELAY);
     try {
       const mails = Array.from({ length: 24 }, (_, index) => mail(index));
       const started = performance.now();

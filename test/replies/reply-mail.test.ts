@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import DKIM from 'nodemailer/lib/dkim';
+import { createLogger } from '../../src/log.ts';
 import { smarthostTransport } from '../../src/mailer/smarthost.ts';
 import { Templates } from '../../src/mailer/templates.ts';
 import { maildirTransport } from '../../src/mailer/transports.ts';
@@ -12,6 +13,9 @@ import type { Route } from '../../src/replies/tracking.ts';
 import { buildReplyMail, type InboundSms } from '../../src/replies/reply-mail.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
+
+/** The relay's settings the smarthost client takes. */
+const RELAY = { hostname: 'relay.example.com', from: 'MAILER-DAEMON@sms.example.com', logger: createLogger('silent') };
 
 const options = { smsDomain: 'sms.example.com', hostname: 'relay.example.com', templates: new Templates() };
 const sms: InboundSms = { number: '+447700900123', text: 'On it', sentAt: undefined, receivedAt: Date.UTC(2026, 10, 23, 9, 20), userContext: undefined };
@@ -50,7 +54,7 @@ describe('the reply mail', () => {
 
     const dir = tempDir('smsrelay-reply-paths-');
     const sink = await new SmtpSink().start();
-    const smarthost = smarthostTransport(sink.url);
+    const smarthost = smarthostTransport(sink.url, RELAY);
     try {
       const claimed = { ...mail, id: 1, attempts: 0, createdAt: Date.now() };
       assert.equal((await maildirTransport(dir).deliver(claimed)).ok, true);

@@ -149,6 +149,18 @@ describe('maskNumbersIn', () => {
       'msg 01900000-0000-7000-8000-000000000000 at 2026-12-05T04:21:05.123Z (2026-12-05 04:21) from 192.168.100.200: 550 5.7.1 after 3 attempts, 1500 ms';
     assert.equal(maskNumbersIn(text), text);
   });
+
+  it("leaves alone a gateway's message ids and Maildir file names, and masks a number beside them", () => {
+    const text =
+      'msgid=910000000000000001&from=447700900123 | sent: id 91000001234 | {"id":"12345678","to":"+447700900123"} | gateway id 7012345678 | ' +
+      'stored as 1764925974123.P4242Q1R0a1b2c3d.relay-1 | new/1764925974.M417233P12345.host | 20-digit 91000000000000000001';
+    assert.equal(maskNumbersIn('07700900123 07700900124'), '0770******* *********24', 'two numbers side by side are no id');
+    assert.equal(
+      maskNumbersIn(text),
+      'msgid=910000000000000001&from=4477******23 | sent: id 91000001234 | {"id":"12345678","to":"+4477******23"} | gateway id 7012345678 | ' +
+        'stored as 1764925974123.P4242Q1R0a1b2c3d.relay-1 | new/1764925974.M417233P12345.host | 20-digit 91000000000000000001',
+    );
+  });
 });
 
 describe('formatNumber', () => {

@@ -172,7 +172,10 @@ describe('SMTP intake → gateway', () => {
     await dialog.command('EHLO client.example.com');
     const unknownMail = await dialog.command('MAIL FROM:<alice@example.com> FOO=BAR');
     assert.equal(`${unknownMail.code} ${unknownMail.text}`, '555 5.5.4 Unsupported MAIL FROM parameter FOO');
-    const offered = await dialog.command('MAIL FROM:<alice@example.com> SIZE=100 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=e1 AUTH=<>');
+    // A relay without accounts offers no AUTH: its AUTH= parameter is one of an extension not offered.
+    const auth = await dialog.command('MAIL FROM:<alice@example.com> AUTH=<>');
+    assert.equal(`${auth.code} ${auth.text}`, '555 5.5.4 Unsupported MAIL FROM parameter AUTH');
+    const offered = await dialog.command('MAIL FROM:<alice@example.com> SIZE=100 BODY=8BITMIME SMTPUTF8 RET=HDRS ENVID=e1');
     assert.equal(offered.code, 250, offered.text);
     const unknownRcpt = await dialog.command('RCPT TO:<447700900151@sms.localhost> XPRIORITY=1');
     assert.equal(`${unknownRcpt.code} ${unknownRcpt.text}`, '555 5.5.4 Unsupported RCPT TO parameter XPRIORITY');

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import nodemailer from 'nodemailer';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
-import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
+import { maildirMessages, relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { queuedId, SmtpDialog, sendMail } from '../helpers/smtp.ts';
 
 const TLS = {
@@ -77,6 +78,62 @@ describe('sender policy', () => {
       ehlo.lines.some((line) => /^250[- ]AUTH PLAIN LOGIN$/.test(line)),
       ehlo.lines.join(' | '),
     );
+  });
+
+  test('MAIL parameters of extensions EHLO did not offer get 555 5.5.4: AUTH= where AUTH is not offered, REQUIRETLS with or without TLS', async () => {
+    const said = (reply: { code: number; text: string }) => `${reply.code} ${reply.text}`;
+    const clear = await SmtpDialog.open(suite.port, { localAddress: '127.0.0.2' });
+    await clear.command('EHLO client.example.com');
+    assert.equal(said(await clear.command('MAIL FROM:<a@erp.example.com> AUTH=<>')), '555 5.5.4 Unsupported MAIL FROM parameter AUTH');
+    assert.equal(said(await clear.command('MAIL FROM:<a@erp.example.com> AUTH=erp@erp.example.com')), '555 5.5.4 Unsupported MAIL FROM parameter AUTH');
+    assert.equal(said(await clear.command('MAIL FROM:<a@erp.example.com> REQUIRETLS')), '555 5.5.4 Unsupported MAIL FROM parameter REQUIRETLS');
+    await clear.close();
+    // Loopback is offered AUTH: its parameter is taken (Postfix sends AUTH=<>).
+    const loopback = await SmtpDialog.open(suite.port);
+    await loopback.command('EHLO client.example.com');
+    assert.equal((await loopback.command('MAIL FROM:<a@erp.example.com> AUTH=<>')).code, 250);
+    await loopback.close();
+    // Over TLS, where smtp-server took REQUIRETLS though no EHLO listed it.
+    const socket = tlsConnect({ host: '127.0.0.1', port: suite.relay.relay.smtpTlsPort ?? 0, rejectUnauthorized: false });
+    let seen = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (seen += chunk));
+    const line = async (pattern: RegExp) => waitFor(`a reply matching ${pattern}`, () => pattern.exec(seen)?.[0]);
+    await line(/^220 [^\r\n]*\r\n/);
+    socket.write('EHLO client.example.com\r\n');
+    const ehlo = await line(/^250 [^\r\n]*\r\n/m);
+    assert.doesNotMatch(seen, /REQUIRETLS/, `EHLO offers no REQUIRETLS: ${ehlo}`);
+    seen = '';
+    socket.write('MAIL FROM:<orders@erp.example.com> REQUIRETLS\r\n');
+    assert.equal((await line(/^\d{3} [^\r\n]*/))?.trim(), '555 5.5.4 Unsupported MAIL FROM parameter REQUIRETLS');
+    socket.destroy();
+  });
+
+  test('the trace on a mail for the postmaster names how it came (RFC 3848): ESMTPSA after STARTTLS and AUTH, ESMTPS over TLS alone', async () => {
+    const billing = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: suite.port,
+      requireTLS: true,
+      localAddress: '127.0.0.2',
+      tls: { rejectUnauthorized: false },
+      auth: { user: 'billing', pass: PASSWORD },
+    });
+    const anonymous = nodemailer.createTransport({ host: '127.0.0.1', port: suite.port, requireTLS: true, tls: { rejectUnauthorized: false } });
+    try {
+      const signedIn = await billing.sendMail({ from: 'billing@example.com', to: 'postmaster@sms.example.com', subject: 'trace', text: 'signed in' });
+      const encrypted = await anonymous.sendMail({ from: 'ops@example.com', to: 'postmaster@sms.example.com', subject: 'trace', text: 'only encrypted' });
+      for (const [info, body, protocol] of [
+        [signedIn, 'signed in', 'ESMTPSA'],
+        [encrypted, 'only encrypted', 'ESMTPS'],
+      ] as const) {
+        const id = /queued as (\S+)/.exec(info.response)?.[1];
+        const file = await waitFor(`the postmaster's copy of "${body}"`, () => maildirMessages(suite.relay.maildir).find((each) => each.includes(body)));
+        assert.match(file, new RegExp(`^Received: from \\S+ \\(\\[127\\.0\\.0\\.[12]\\]\\)\\n\\tby \\S+ with ${protocol} id ${id};`, 'm'));
+      }
+    } finally {
+      billing.close();
+      anonymous.close();
+    }
   });
 
   test('an account sends after STARTTLS and AUTH, and on the implicit-TLS port', async () => {

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { isAscii } from 'node:buffer';
+import { buffer } from 'node:stream/consumers';
 import { after, before, describe, test } from 'node:test';
+import { simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
 import {
   freePort,
   gatewayYaml,
@@ -162,6 +166,62 @@ describe('postmaster with a smarthost', () => {
     assert.equal(bounce.data?.code, 250, bounce.data?.text);
     assert.equal((await sunk('a bounce through the smarthost')).from, '', 'the null sender stays null: no bounce of a bounce');
   });
+
+  for (const plain of [true, false])
+    test(`a UTF-8 sender and an 8-bit body forwarded to a smarthost ${plain ? 'without' : 'with'} SMTPUTF8 and 8BITMIME: ${plain ? 'delivered from mail.from, the body made quoted-printable' : 'as they came, declared'}`, async () => {
+      const received: Array<{ from: string; raw: Buffer; body: string; utf8: boolean }> = [];
+      const smarthost = new SMTPServer({
+        hide8BITMIME: plain,
+        hideSMTPUTF8: plain,
+        authOptional: true,
+        disabledCommands: ['STARTTLS', 'AUTH'],
+        disableReverseLookup: true,
+        logger: false,
+        closeTimeout: 100,
+        // As Exim without SMTPUTF8: a UTF-8 address is a syntax error.
+        onMailFrom: (address, _session, callback) =>
+          plain && !isAscii(Buffer.from(address.address)) ? callback(Object.assign(new Error('5.5.4 bad address syntax'), { responseCode: 501 })) : callback(),
+        onData: (stream, session, callback) => {
+          void buffer(stream).then((raw) => {
+            const { mailFrom, bodyType, smtpUtf8 } = session.envelope;
+            received.push({ from: mailFrom ? mailFrom.address : '', raw, body: bodyType ?? '7bit', utf8: smtpUtf8 === true });
+            callback();
+          });
+        },
+      });
+      smarthost.on('error', () => undefined);
+      const port = await new Promise<number>((resolve) =>
+        smarthost.listen(0, '127.0.0.1', () => resolve((smarthost.server.address() as { port: number }).port)),
+      );
+      try {
+        const relay = await start({
+          ...yaml(`smtp://127.0.0.1:${port}`),
+          mail: { ...yaml('').mail, url: `smtp://127.0.0.1:${port}`, postmaster: 'ops@example.com' },
+        });
+        const text = `Grüße from the plant ${plain}: 25 °C`;
+        const mail = spec(['postmaster'], text, 'jürgen@example.com');
+        // 8-bit octets in the body only: UTF-8 headers (RFC 6532) are no body to encode.
+        const sent = await sendMail(relay.relay.smtpPort, {
+          ...mail,
+          headers: { ...mail.headers, 'Message-ID': `<utf8-${plain}@example.com>` },
+          mailParams: 'SMTPUTF8',
+        });
+        assert.equal(sent.data?.code, 250, sent.data?.text);
+        const [copy] = await waitFor('the forward at the smarthost', () => received.length > 0 && received);
+        const parsed = await simpleParser(copy?.raw ?? Buffer.alloc(0));
+        assert.equal(parsed.text?.trim(), text, 'the same text, read back');
+        if (plain) {
+          assert.equal(copy?.from, 'MAILER-DAEMON@sms.example.com', 'mail.from, as no UTF-8 address may go to this smarthost');
+          assert.ok(isAscii(copy?.raw ?? Buffer.alloc(0)), `no 8-bit octet to a smarthost without 8BITMIME: ${copy?.raw.toString()}`);
+          assert.match(copy?.raw.toString() ?? '', /^Content-Transfer-Encoding: quoted-printable\r$/m);
+        } else {
+          assert.deepEqual({ from: copy?.from, body: copy?.body, utf8: copy?.utf8 }, { from: 'jürgen@example.com', body: '8bitmime', utf8: true });
+          assert.ok(copy?.raw.includes(Buffer.from(text)), 'the body as it came');
+        }
+      } finally {
+        await new Promise<void>((resolve) => smarthost.close(() => resolve()));
+      }
+    });
 
   test('without mail.postmaster: RCPT postmaster gets 550 5.1.1 naming the setting', async () => {
     const relay = await start(yaml(sink.url));

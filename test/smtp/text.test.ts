@@ -236,7 +236,15 @@ describe('SMTP → SMS text', () => {
   test('encrypted mail and TNEF-only mail are refused at end of DATA as unreadable, saying why, not sent as their subject', async () => {
     const mails: Array<[string, string]> = [
       ['thunderbird-pgpmime-encrypted', 'it is encrypted (PGP/MIME); send it unencrypted to this address'],
-      ['smime-encrypted', 'it is encrypted, or signed with no readable copy (S/MIME, smime.p7m); send it unencrypted to this address'],
+      ['smime-encrypted', 'it is encrypted (S/MIME, smime.p7m); send it unencrypted to this address'],
+      [
+        'smime-opaque-signed',
+        'it is signed with no readable copy (S/MIME opaque signing, smime.p7m); send it clear-signed to this address (a detached signature, multipart/signed)',
+      ],
+      [
+        'smime-without-type',
+        'it is encrypted, or signed with no readable copy (S/MIME, smime.p7m); send it unencrypted, or clear-signed (multipart/signed), to this address',
+      ],
       ['pgp-inline-encrypted', 'it is encrypted (inline PGP); send it unencrypted to this address'],
       ['exchange-tnef-only', "it is only in Outlook's rich text format (winmail.dat, TNEF); send it as HTML or plain text"],
     ];

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { RelayError } from '../../src/errors.ts';
+import { RelayError, StoreFileError } from '../../src/errors.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { asStoreError } from '../../src/store/rows.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
@@ -113,6 +113,34 @@ describe('SQLite store', () => {
     const db = new BetterSqlite3(file);
     assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
     db.close();
+  });
+
+  test('an upgrade is one transaction: a step that fails rolls back the steps before it, and the store is refused with the step and the fix', async () => {
+    await store.close();
+    file = storeFile();
+    mkdirSync(dirname(file), { recursive: true });
+    const older = new BetterSqlite3(file);
+    for (const sql of MIGRATIONS.slice(0, 8)) older.exec(sql);
+    older.pragma('user_version = 8');
+    // What migration 13 creates, there before it: the step fails after 9–12 ran.
+    older.exec('CREATE TABLE rate_events (id INTEGER PRIMARY KEY)');
+    older.close();
+    assert.throws(
+      () => SqliteStore.open({ file, busyTimeoutMs: 100 }),
+      (error: unknown) =>
+        error instanceof StoreFileError &&
+        error.message ===
+          `the store ${file}: migration 13 of 9–${MIGRATIONS.length} failed (table rate_events already exists); nothing was changed, the store is still at schema 8: run the release that wrote it on it, or restore a backup taken before the upgrade, and report this line (docs/operations.md#upgrading)`,
+    );
+    const db = new BetterSqlite3(file, { readonly: true });
+    assert.equal(db.pragma('user_version', { simple: true }), 8);
+    assert.deepEqual(
+      db.prepare("SELECT name FROM sqlite_master WHERE name IN ('relays', 'part_sets', 'inbound_conversation')").pluck().all(),
+      [],
+      'steps 9–12 rolled back',
+    );
+    db.close();
+    store = SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
   });
 
   test('a database written by a newer relay is refused rather than misread', async () => {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { MIGRATIONS } from '../migrations.ts';
+import { failedMigration, type Migrated, MigrationError, MIGRATIONS, olderSchema } from '../migrations.ts';
 import { minimumReader, UPGRADE_ORDER } from '../schema-readers.ts';
 import { RELAY_STALE_MS } from '../cluster-types.ts';
 import { DB_NOW_MS } from './clock.ts';
@@ -42,18 +42,22 @@ export class SchemaError extends Error {}
 /** The database holds no smsrelay store, and the caller (an operator's command) must not create one. */
 export class NoStoreError extends Error {}
 
+/** How a PostgreSQL store is backed up as it is, before its upgrade. */
+const POSTGRES_BACKUP = "pg_dump --format=custom --file=smsrelay.dump '<store.url>'";
+
 /**
- * Brings the database to the newest schema under an advisory lock, each step in its own
- * transaction with its version. A database written by a newer relay is used as it is when its
- * minimum reader is at most what this relay knows (the newer migrations were additive), else
- * refused; so is one holding tables that are not ours (another application's database: the relay
- * must not write into it), and a breaking migration while relays that cannot read its result
- * still run. `create`: false for the operator's commands, which never create a store.
+ * Brings the database to the newest schema under an advisory lock, in one transaction with its version,
+ * so that a step that fails (MigrationError) leaves it as it was. A database written by a newer relay is
+ * used as it is when its minimum reader is at most what this relay knows (the newer migrations were
+ * additive), else refused; so is one holding tables that are not ours (another application's database:
+ * the relay must not write into it), and a breaking migration while relays that cannot read its result
+ * still run. `create`: false for the operator's commands, which never create a store nor upgrade one
+ * (the relays of the release that wrote it may still run on it; `smsrelay start` upgrades).
  */
 export async function migrate(
   client: pg.ClientBase,
   options: { readonly create: boolean; readonly migrations?: readonly string[] } = { create: true },
-): Promise<{ from: number; to: number }> {
+): Promise<Migrated> {
   const migrations = options.migrations ?? MIGRATIONS;
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
   try {
@@ -61,15 +65,12 @@ export async function migrate(
       (row) => row.name,
     );
     const ours = tables.includes(VERSION_TABLE);
-    // The minimum reader came with #18: a database from before has none yet (0: every relay that knows its version reads it).
-    if (ours) await client.query(`ALTER TABLE ${VERSION_TABLE} ADD COLUMN IF NOT EXISTS min_reader BIGINT NOT NULL DEFAULT 0`);
-    const recorded = ours
-      ? (await client.query<{ version: number; min_reader: number }>(`SELECT version::int, min_reader::int FROM ${VERSION_TABLE}`)).rows[0]
-      : undefined;
-    const from = recorded?.version ?? 0;
+    // The minimum reader came with #18: a database from before has no column for it (0: every relay that knows its version reads it).
+    const recorded = ours ? (await client.query<{ version: string; min_reader?: string }>(`SELECT * FROM ${VERSION_TABLE}`)).rows[0] : undefined;
+    const from = Number(recorded?.version ?? 0);
     if (from > migrations.length) {
       // 0: none recorded, so every step counts as breaking.
-      const reader = recorded?.min_reader || from;
+      const reader = Number(recorded?.min_reader ?? 0) || from;
       if (reader > migrations.length) {
         throw new SchemaError(
           `the database was written by a newer smsrelay (schema ${from}, read by relays that know schema ${reader} or later; this one knows ${migrations.length}): ${UPGRADE_ORDER}`,
@@ -85,23 +86,28 @@ export async function migrate(
       );
     }
     if (!ours && !options.create) throw new NoStoreError('the database holds no smsrelay store yet (a relay creates it at its first start)');
-    if (!ours)
-      await client.query(
-        `CREATE TABLE ${VERSION_TABLE} (version BIGINT NOT NULL, min_reader BIGINT NOT NULL DEFAULT 0); INSERT INTO ${VERSION_TABLE} VALUES (0, 0)`,
-      );
+    if (from < migrations.length && !options.create) throw new SchemaError(`the database ${olderSchema(from, POSTGRES_BACKUP)}`);
+    if (from === migrations.length) return { from, to: from };
     await refuseBreakingUnderLiveRelays(client, tables, from, migrations.length);
-    for (const [index, sql] of migrations.slice(from).entries()) {
-      await client.query('BEGIN');
-      try {
+    let step = from;
+    await client.query('BEGIN');
+    try {
+      if (ours) await client.query(`ALTER TABLE ${VERSION_TABLE} ADD COLUMN IF NOT EXISTS min_reader BIGINT NOT NULL DEFAULT 0`);
+      else
+        await client.query(
+          `CREATE TABLE ${VERSION_TABLE} (version BIGINT NOT NULL, min_reader BIGINT NOT NULL DEFAULT 0); INSERT INTO ${VERSION_TABLE} VALUES (0, 0)`,
+        );
+      for (const sql of migrations.slice(from)) {
+        step++;
         await client.query(toPostgres(sql));
-        const own = POSTGRES_STEPS.get(from + index + 1);
+        const own = POSTGRES_STEPS.get(step);
         if (own) await client.query(own);
-        await client.query(`UPDATE ${VERSION_TABLE} SET version = $1, min_reader = $2`, [from + index + 1, minimumReader(from + index + 1)]);
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK');
-        throw error;
       }
+      await client.query(`UPDATE ${VERSION_TABLE} SET version = $1, min_reader = $2`, [migrations.length, minimumReader(migrations.length)]);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw new MigrationError(failedMigration(step, from, migrations.length, error), { cause: error });
     }
     return { from, to: migrations.length };
   } finally {

@@ -74,6 +74,7 @@ import { acceptStatement, conversationUsedAt } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { heartbeatStatements, leaveCluster, relaysSeen } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
+import { type Migrated, MigrationError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
 import { GroupWriter, type Work } from './group-writer.ts';
 import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
@@ -130,6 +131,8 @@ export interface PostgresStoreOptions {
   readonly create?: boolean;
   /** This process's tag in the notifications its writes send (see notify.ts); none by default. */
   readonly wakeTag?: string;
+  /** Told, once the schema is current, what it was at before (the relay logs an upgrade). */
+  readonly onMigrated?: (migrated: Migrated) => void;
 }
 
 type Client = pg.PoolClient;
@@ -492,7 +495,11 @@ export class PostgresStore implements Store, ClusterStore {
   async #connect(options: PostgresStoreOptions): Promise<void> {
     const client = await this.#pool.connect();
     try {
-      await migrate(client, { create: options.create ?? true });
+      const migrated = await migrate(client, { create: options.create ?? true });
+      options.onMigrated?.(migrated);
+    } catch (error) {
+      // A connection lost in the middle is the server's, which a retry may cure; any other failure of a step stops the relay.
+      throw error instanceof MigrationError && isConnectionError(error.cause) ? error.cause : error;
     } finally {
       client.release();
     }
@@ -1404,7 +1411,7 @@ const CERTIFICATE_REFUSALS: ReadonlySet<string> = new Set([
 
 /** Why the database refuses us for good, with the fix where it is ours to name; undefined for a failure a retry may cure. */
 export function configProblem(error: unknown): string | undefined {
-  if (error instanceof SchemaError || CONFIG_SQLSTATES.has((error as { code?: string }).code ?? '')) return describe(error);
+  if (error instanceof SchemaError || error instanceof MigrationError || CONFIG_SQLSTATES.has((error as { code?: string }).code ?? '')) return describe(error);
   if (error instanceof Error && error.message === NO_TLS) {
     return `${NO_TLS}: turn TLS on at the server (ssl = on), or, on a network you trust, add sslmode=disable to the URL`;
   }
