@@ -41,6 +41,9 @@ export interface Outcome {
   readonly changed: number;
 }
 
+/** A due probe waits for an SMS to probe with: said so, rather than a time already past. */
+const PROBE_WITH_NEXT_SMS = 'with the next SMS for it';
+
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
@@ -108,12 +111,13 @@ const DURATION_UNITS = [
 
 /**
  * `here` is the relay of this data directory: its pid while it holds the directory (from its lock
- * file), and its name (`store.relayName`), which tells it from the other relays sharing the store.
+ * file), and its name (`store.relayName`), which tells it from the other relays sharing the store; with its
+ * configuration's `settings` (src/cluster/settings.ts), the relays whose settings differ say which.
  */
 export async function status(
   store: Store,
   now: number,
-  here: { readonly pid: number | undefined; readonly name: string; readonly settings: string },
+  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined },
 ): Promise<string> {
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
@@ -127,13 +131,16 @@ export async function status(
       : 'not running (queued SMS wait for it to start)';
   return [
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
-    ...dispatchLines(paused, pauses),
+    ...dispatchLines(paused, pauses, now),
     // Held SMS are queued too (the console's count, and the oldest age, include them).
     `sms queued: ${stats.sms.queued + stats.sms.held} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
     ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
+    ...(await store.queuedMailErrors(5)).map(
+      (mail) => `last error mail ${mail.mailId} (${mail.kind}${mail.messageId ? ` about ${mail.messageId}` : ''}): ${mail.lastError}`,
+    ),
     ...relayLines(relays, here.settings),
   ].join('\n');
 }
@@ -141,11 +148,12 @@ export async function status(
 /**
  * Whether sending goes on: paused by the operator (`queue pause`), or for a provider whose gateway
  * refuses the account (the dispatcher's pause, shared by every relay on the store), with why and since when.
+ * A probe is an SMS for that provider: once its time has passed, the next such SMS probes (PROBE_WITH_NEXT_SMS).
  */
-function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[]): string[] {
+function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[], now: number): string[] {
   const lines = [
     ...(pausedSince === undefined ? [] : [`dispatch: paused since ${new Date(pausedSince).toISOString()}`]),
-    ...pauses.map((pause) => `${pauseLine(pause)}; next probe ${new Date(pause.nextProbeAt).toISOString()}`),
+    ...pauses.map((pause) => `${pauseLine(pause)}; next probe ${pause.nextProbeAt > now ? new Date(pause.nextProbeAt).toISOString() : PROBE_WITH_NEXT_SMS}`),
   ];
   return lines.length > 0 ? lines : ['dispatch: running'];
 }
@@ -166,7 +174,7 @@ function running(relay: RelaySeen): boolean {
 }
 
 /** The relays on the store heard from in the last hour (several on one PostgreSQL: docs/several-relays.md), one line each. */
-function relayLines(relays: readonly RelaySeen[], settings: string): string[] {
+function relayLines(relays: readonly RelaySeen[], settings: string | undefined): string[] {
   const state = (relay: RelaySeen) =>
     relay.stoppedAt !== undefined
       ? `stopped ${new Date(relay.stoppedAt).toISOString()}`
@@ -179,7 +187,7 @@ function relayLines(relays: readonly RelaySeen[], settings: string): string[] {
       (relay) =>
         `  ${relay.name}: ${state(relay)}, version ${relay.version} (schema ${relay.schema}), pid ${relay.pid} on ${relay.host}, ` +
         `last heartbeat ${Math.round(relay.heartbeatAgeMs / 1000)} s ago, leases: ${relay.leases.sms} SMS, ${plural(relay.leases.mail, 'mail')}` +
-        otherSettings(settingsDiffering(settings, relay.settings)),
+        otherSettings(settings === undefined ? [] : settingsDiffering(settings, relay.settings)),
     ),
   ];
 }
@@ -288,7 +296,7 @@ export async function queueAction(
  */
 async function accountPauseLines(store: Store, now: number, probeNow: boolean): Promise<string[]> {
   const { pauses } = await store.gatewayState(now);
-  if (!probeNow) return pauses.length > 0 ? [...dispatchLines(undefined, pauses), PROBE_NOW_HINT] : [];
+  if (!probeNow) return pauses.length > 0 ? [...dispatchLines(undefined, pauses, now), PROBE_NOW_HINT] : [];
   for (const pause of pauses) await store.releaseProbe(pause.provider, now);
   return pauses.map((pause) => `${pauseLine(pause)}; probing it now`);
 }

@@ -121,7 +121,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const resumeLeases = async (opened: Store) => {
       const resumed = await opened.releaseStaleLeases(owner, Date.now());
       if (resumed.sms > 0 || resumed.mail > 0) {
-        logger.warn(resumed, 'relay: resuming work that was in flight when the relay last stopped (an SMS among it may reach the gateway twice)');
+        // A Maildir delivery is found again by its file name (maildirTransport); a smarthost may have taken a mail before the stop.
+        const twice = config.mail.url
+          ? 'an SMS among it may reach the gateway twice, a mail the smarthost twice'
+          : 'an SMS among it may reach the gateway twice';
+        logger.warn(
+          { ...resumed, possiblyTwice: resumed.sms + (config.mail.url ? resumed.mail : 0) },
+          `relay: resuming work that was in flight when the relay last stopped (${twice})`,
+        );
       }
     };
     const onHealth = (health: StoreHealth) => storeHealth.update(health);

@@ -92,6 +92,7 @@ describe('kill -9', () => {
         );
         const resumed = second.logs.find((line) => String(line.msg).startsWith('relay: resuming'));
         assert.equal(resumed?.sms, inFlight, 'the restart says how many SMS may reach the gateway twice');
+        assert.equal(resumed?.possiblyTwice, inFlight, "and counts them as possibly sent twice, a Maildir's mail not");
       } finally {
         await second.stop();
       }

@@ -81,7 +81,8 @@ export interface ConsoleOptions {
 export interface ProviderStatus {
   readonly provider: string;
   readonly hosts: readonly { readonly host: string; readonly failed: boolean }[];
-  readonly pause: { readonly since: number; readonly reason: string; readonly nextProbeAt: number } | undefined;
+  /** `nextProbeAt` undefined: the probe is due and waits for the next SMS for the provider. */
+  readonly pause: { readonly since: number; readonly reason: string; readonly nextProbeAt: number | undefined } | undefined;
 }
 
 type Context = { readonly channel: Channel; readonly signedIn: SignedIn };

@@ -7,7 +7,7 @@ import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { EndpointBreaker } from './endpoints.ts';
-import type { Classified } from './outcomes.ts';
+import { type Classified, TLS_CERTIFICATE } from './outcomes.ts';
 import { AccountPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
@@ -220,7 +220,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   override start(): void {
     super.start();
-    this.#silenceTimer ??= setInterval(() => this.#silence.check(this.#clock()), SILENCE_CHECK_INTERVAL_MS);
+    if (this.#silenceTimer) return;
+    // Real time, whatever the injected clock: how late the relay's own timer runs is the relay's stall.
+    let due = performance.now() + SILENCE_CHECK_INTERVAL_MS;
+    this.#silenceTimer = setInterval(() => {
+      const at = performance.now();
+      this.#silence.check(this.#clock(), at - due);
+      due = at + SILENCE_CHECK_INTERVAL_MS;
+    }, SILENCE_CHECK_INTERVAL_MS);
     this.#silenceTimer.unref();
   }
 
@@ -273,7 +280,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     }
     const outcomes = await this.#outcomes(batch.message, decisions, log);
     try {
-      await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail);
+      await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail, this.#options.owner);
     } catch (error) {
       if (this.#owed.length === 0) this.#owedSince = this.#clock();
       this.#owed.push(outcomes);
@@ -305,6 +312,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       await this.#options.store.recordSmsOutcomes(
         owed.flatMap((item) => item.outcomes),
         owed.flatMap((item) => item.mail),
+        this.#options.owner,
       );
       this.#owed.splice(0, owed.length);
       for (const item of owed) this.#recorded(item);
@@ -570,8 +578,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /** A wait the provider (`DELAY:n`, an HTTP `Retry-After`) or the pause decides; undefined means the backoff schedule. */
   #waitFor(classified: Classified, now: number): number | undefined {
-    if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds);
-    if (classified.action === 'retry' && classified.retryAfter !== undefined) return retryAfterMs(classified.retryAfter, now, this.#options.retry.minDelayMs);
+    if (classified.action === 'delay' && classified.waitSeconds !== undefined) return providerDelayMs(classified.waitSeconds, this.#options.retry.maxDelayMs);
+    if (classified.action === 'retry' && classified.retryAfter !== undefined) return retryAfterMs(classified.retryAfter, now, this.#options.retry);
     if (classified.action === 'pause') return this.#options.pauseProbeIntervalMs;
     return undefined;
   }
@@ -585,10 +593,16 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       return {
         provider: provider.name,
         hosts: provider.gateway.endpoints.map((endpoint, index) => ({ endpoint, failed: !working.has(index) })),
-        pause: pause.paused ? { since: pause.since ?? now, reason: pause.reason ?? '', nextProbeAt: pause.nextProbeAt ?? now } : undefined,
+        // A probe is an SMS for this provider: once due, it waits for the next one, with no time to show.
+        pause: pause.paused ? { since: pause.since ?? now, reason: pause.reason ?? '', nextProbeAt: dueLater(pause.nextProbeAt, now) } : undefined,
       };
     });
   }
+}
+
+/** A time still to come, else undefined. */
+function dueLater(at: number | undefined, now: number): number | undefined {
+  return at !== undefined && at > now ? at : undefined;
 }
 
 /** What an SMS's recorded error puts before the gateway's own words, which end it. */
@@ -609,7 +623,7 @@ function expiredOutcome(sms: ClaimedSms): Classified {
   const last = sms.lastError ?? '';
   const said = last.endsWith(GATEWAY_SAID_END) ? last.indexOf(GATEWAY_SAID) : -1;
   const error = said < 0 ? last : last.slice(0, said);
-  const attempts = sms.attempts > 0 ? ` (${sms.attempts} attempts${error ? `, the last: ${error}` : ''})` : '';
+  const attempts = sms.attempts > 0 ? ` (${sms.attempts} attempt${sms.attempts === 1 ? '' : 's'}${error ? `, the last: ${error}` : ''})` : '';
   return {
     action: 'fail',
     ...EXPIRED,
@@ -665,9 +679,16 @@ function logResult(
       ? `${result.results.filter((entry) => provider.outcomes.classify('recipient', entry.code).action === 'sent').length}/${request.numbers} accepted`
       : maskNumbersIn(failure?.code ?? result.code);
   const { numbers, endpoint, ms } = request;
-  // A transport failure is the absence of an answer: a refused connection, a timeout.
-  const said = result.kind === 'transport' ? 'dispatch: no answer from the gateway' : 'dispatch: gateway answered';
-  log.info({ provider: provider.name, endpoint, numbers, result: result.kind, summary, ms }, said);
+  const fields = { provider: provider.name, endpoint, numbers, result: result.kind, summary, ms };
+  if (result.kind !== 'transport') {
+    log.info(fields, 'dispatch: gateway answered');
+    return;
+  }
+  const detail = maskNumbersIn(result.detail);
+  // Each retry meets the same certificate: nothing passes by itself, the operator must act.
+  if (failure?.category === TLS_CERTIFICATE) log.error({ ...fields, alert: 'gateway-tls', detail }, `dispatch: ${failure.reason} (${detail})`);
+  // A transport failure is the absence of an answer: a refused connection, a timeout, a reset.
+  else log.info({ ...fields, reason: failure?.reason, detail }, 'dispatch: no answer from the gateway');
 }
 
 /**

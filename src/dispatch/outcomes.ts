@@ -2,6 +2,9 @@ import { MIN_REDACTED_CHARS, REDACTED } from '../config/secrets.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
 
+/** The category of a gateway certificate the relay does not trust: logged as an error, not as a passing failure. */
+export const TLS_CERTIFICATE = 'tls-certificate';
+
 /** What the dispatcher does with one recipient's result, and why. */
 export interface Classified {
   readonly action: OutcomeAction;
@@ -30,7 +33,22 @@ export interface Classified {
  * dropped) and says so in the log.
  */
 export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
+  // Node's codes for a certificate the relay does not trust: the host is not the gateway the URL names,
+  // a CA is missing, or something on the way intercepts TLS. Not a gateway outage: the operator must act.
+  {
+    match: /^connect\/(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_\w+|CERT_\w+)$/,
+    action: 'failover',
+    category: TLS_CERTIFICATE,
+    reason:
+      "the SMS gateway's TLS certificate is not trusted (self-signed, expired or for another name): check the gateway URL and the CAs, or what intercepts the connection",
+  },
   { match: /^connect\//, action: 'failover', category: 'unreachable', reason: 'the SMS gateway could not be reached' },
+  {
+    match: /^response\/(ECONNRESET|EPIPE|UND_ERR_SOCKET|SMPP_BIND_DROPPED)$/,
+    action: 'ambiguous',
+    category: 'connection-lost',
+    reason: 'the connection to the SMS gateway was reset or dropped before its answer; the message may have been sent',
+  },
   {
     match: /^response\//,
     action: 'ambiguous',
@@ -38,9 +56,9 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     reason: 'the SMS gateway did not answer in time; the message may have been sent',
   },
   { match: /^request\/HTTP_5\d\d$/, action: 'failover', category: 'gateway-error', reason: 'the SMS gateway had a temporary problem' },
-  // A 2xx says the gateway took the request: a body the adapter cannot read may still mean it sent the SMS.
+  // A 2xx says the gateway took the request: a body (or a number's line of it) the adapter cannot read may still mean it sent the SMS.
   {
-    match: /^request\/UNPARSEABLE$/,
+    match: /^(request|recipient)\/UNPARSEABLE$/,
     action: 'ambiguous',
     category: 'no-answer',
     reason: 'the SMS gateway took the request but gave an answer the relay could not read; the message may have been sent',

@@ -20,12 +20,6 @@ const MAX_HONOURED_DELAY_SECONDS = 120;
 const DELAY_FALLBACK_SECONDS = 15;
 
 /**
- * The longest HTTP `Retry-After` honoured: a gateway asking for more is asked again after this, so
- * that one header cannot hold an SMS for much of its maximum age (the default backoff cap alike).
- */
-const MAX_RETRY_AFTER_MS = 10 * 60_000;
-
-/**
  * Delay before retry number `attempt` (1 = the first retry): exponential from `minMs`, capped at
  * `maxMs`, with "equal jitter" (between half and all of a step of twice that) so that a burst of
  * failures does not come back as a burst; never below `minMs`, the operator's promise to the gateway.
@@ -37,16 +31,20 @@ export function retryDelay(attempt: number, minMs: number, maxMs: number, random
 
 /**
  * An HTTP `Retry-After` (RFC 9110 §10.2.3: delay-seconds or an HTTP date) as a wait from `now`, not
- * below `minMs` nor above MAX_RETRY_AFTER_MS; undefined when it is neither form.
+ * below the policy's `minDelayMs` nor above its `maxDelayMs` (`delivery.retryMaxDelay`, the longest
+ * wait between retries whoever asks for it: a gateway asking for more is asked again then, rather
+ * than one header spending much of the SMS's life, or all of it, on one wait); undefined when it is
+ * neither form.
  */
-export function retryAfterMs(value: string, now: number, minMs: number): number | undefined {
+export function retryAfterMs(value: string, now: number, policy: Pick<RetryPolicy, 'minDelayMs' | 'maxDelayMs'>): number | undefined {
   const at = /^\d+$/.test(value) ? now + Number(value) * 1000 : Date.parse(value);
   if (!Number.isFinite(at)) return undefined;
-  return Math.min(MAX_RETRY_AFTER_MS, Math.max(minMs, at - now));
+  return Math.min(policy.maxDelayMs, Math.max(policy.minDelayMs, at - now));
 }
 
-export function providerDelayMs(seconds: number): number {
-  return (seconds > MAX_HONOURED_DELAY_SECONDS ? DELAY_FALLBACK_SECONDS : seconds) * 1000;
+/** A provider's `DELAY:n` as a wait, by the vendor rule above, and no longer than `maxDelayMs` as any wait between retries. */
+export function providerDelayMs(seconds: number, maxDelayMs: number): number {
+  return Math.min(maxDelayMs, (seconds > MAX_HONOURED_DELAY_SECONDS ? DELAY_FALLBACK_SECONDS : seconds) * 1000);
 }
 
 /** The moment an SMS received at `receivedAt` is given up. */

@@ -7,6 +7,13 @@ import type { Logger } from '../log.ts';
  */
 export const SILENCE_WARN_MS = 10_000;
 
+/**
+ * The relay's own timers this late mean its process was stopped (SIGSTOP, a paused VM) or starved of
+ * the CPU: a timer seconds late is no scheduling jitter, and the requests' waits it adds are a fifth
+ * of SILENCE_WARN_MS or more, none of them the gateway's.
+ */
+export const RELAY_STALL_MS = 2_000;
+
 /** How a request to a gateway host ended, as far as its silence goes. */
 export type RequestEnding =
   /** The host answered something (an id, an error code, an HTTP error status). */
@@ -20,14 +27,18 @@ export type RequestEnding =
 
 interface Waiting {
   readonly host: string;
-  readonly since: number;
+  /** Its start, moved later by the relay's own stalls while it waited: only the gateway's share counts. */
+  since: number;
+  /** The relay stalled while it waited: a timeout of it says nothing about the gateway. */
+  stalled: boolean;
 }
 
 /**
  * Notices a gateway host that takes requests and stops answering them: one warning when a request to
  * it has waited `thresholdMs` (or ended without an answer first), and one when the host answers
  * again, per episode, however many requests hang meanwhile. Times come from the caller's clock;
- * `check` is what a timer calls while requests wait.
+ * `check` is what a timer calls while requests wait, with how late that timer ran: a relay that was
+ * itself stopped says so instead of blaming the gateway.
  */
 export class GatewaySilence {
   readonly #thresholdMs: number;
@@ -42,20 +53,35 @@ export class GatewaySilence {
 
   /** A request to `host` starts at `now`; the returned function is told how it ended, and when. */
   requested(host: string, now: number): (ending: RequestEnding, at: number) => void {
-    const request: Waiting = { host, since: now };
+    const request: Waiting = { host, since: now, stalled: false };
     this.#waiting.add(request);
     return (ending, at) => {
       if (!this.#waiting.delete(request)) return;
       if (ending === 'answered') this.#answered(host, at);
-      else if (ending === 'unanswered') this.#episode(host, request.since, at).unanswered += 1;
+      else if (ending === 'unanswered' && !request.stalled) this.#episode(host, request.since, at).unanswered += 1;
     };
   }
 
-  /** Starts an episode for each host with a request waiting past the threshold. */
-  check(now: number): void {
+  /**
+   * Starts an episode for each host with a request waiting past the threshold. `lateMs`: how late the
+   * timer calling it ran (real time); from RELAY_STALL_MS on, the relay itself did not run meanwhile.
+   */
+  check(now: number, lateMs = 0): void {
+    if (lateMs >= RELAY_STALL_MS) this.#stalled(lateMs);
     for (const request of this.#waiting) {
       if (now - request.since >= this.#thresholdMs) this.#episode(request.host, request.since, now);
     }
+  }
+
+  #stalled(ms: number): void {
+    for (const request of this.#waiting) {
+      request.since += ms;
+      request.stalled = true;
+    }
+    this.#logger.warn(
+      { stalledMs: Math.round(ms), inFlight: this.#waiting.size },
+      `dispatch: this relay was stopped or starved of the CPU for ${Math.round(ms / 1000)} s (its timers ran that late); its gateway requests waited through no fault of the gateway`,
+    );
   }
 
   #episode(host: string, since: number, now: number): { readonly since: number; unanswered: number } {

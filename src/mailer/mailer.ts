@@ -37,6 +37,8 @@ export interface MailerOptions {
  */
 export class Mailer extends WorkLoop<ClaimedMail> {
   readonly #options: MailerOptions;
+  /** The transport failing (DeliveryResult `down`) since, and how many deliveries it deferred: logged when it begins and ends. */
+  #outage: { readonly since: number; readonly error: string; deferred: number } | undefined;
 
   constructor(options: MailerOptions) {
     const clock = options.clock ?? Date.now;
@@ -69,6 +71,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     if (result.ok) {
       logger.info({ ...about, response: result.response }, 'mailer: mail delivered');
       await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });
+      await this.#outageOver(clock());
     } else if (result.permanent) {
       // A reply mail's SMS goes back among the undeliverable ones in the same commit (Store.recordMailOutcome).
       const kept = mail.kind === 'reply' ? '; its SMS is kept as undeliverable (smsrelay undeliverable)' : '';
@@ -76,13 +79,35 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       await store.recordMailOutcome({ id: mail.id, kind: 'failed', error: result.error });
     } else {
       const nextAttemptAt = clock() + retryDelay(mail.attempts + 1, retryMinDelayMs, retryMaxDelayMs);
-      if (result.setting === undefined) logger.warn({ ...about, error, nextAttemptAt }, 'mailer: delivery deferred');
-      else
-        logger.error(
-          { ...about, error, nextAttemptAt, setting: result.setting },
-          `mailer: delivery deferred: the smarthost refused the relay's own login or session, check ${result.setting}; the mail stays queued`,
-        );
+      if (!result.down) logger.warn({ ...about, error, nextAttemptAt }, 'mailer: delivery deferred');
+      else if (this.#outage) {
+        this.#outage.deferred += 1;
+        logger.debug({ ...about, error, nextAttemptAt }, 'mailer: delivery deferred');
+      } else {
+        this.#outage = { since: clock(), error: error ?? '', deferred: 1 };
+        const once = '(one line now, one when a delivery succeeds again)';
+        if (result.setting === undefined)
+          logger.warn({ ...about, error, nextAttemptAt }, `mailer: delivery deferred: the mail transport fails; every mail waits for it ${once}`);
+        else
+          logger.error(
+            { ...about, error, nextAttemptAt, setting: result.setting },
+            `mailer: delivery deferred: the smarthost refused the relay's own login or session, check ${result.setting}; every mail stays queued ${once}`,
+          );
+      }
       await store.recordMailOutcome({ id: mail.id, kind: 'retry', nextAttemptAt, error: result.error });
     }
+  }
+
+  /** A delivery succeeded: an outage of the transport is over, and the mail it deferred is due now rather than at its backoff. */
+  async #outageOver(now: number): Promise<void> {
+    const outage = this.#outage;
+    if (!outage) return;
+    this.#outage = undefined;
+    const due = await this.#options.store.mailDueNow(now);
+    this.#options.logger.warn(
+      { outageMs: now - outage.since, deferred: outage.deferred, error: outage.error, due, via: this.#options.transport.description },
+      'mailer: the mail transport works again; the mail it deferred is sent now',
+    );
+    this.kick();
   }
 }

@@ -135,8 +135,7 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
       (response): DeliveryResult => ({ ok: true, response }),
       async (error: SmtpError): Promise<DeliveryResult> => {
         // A refusal of this mail leaves the session usable; anything else (421, a dropped connection) ends it.
-        const refusal = (error.code === 'EENVELOPE' || error.code === 'EMESSAGE') && error.responseCode !== 421;
-        if (!refusal) retire(session);
+        if (!refusesThisMail(error)) retire(session);
         // A connection the server dropped while it sat idle: the mail goes once more, on a fresh one.
         if (reused && mayRetry && error.responseCode === undefined) return (await start(mail, false)).result;
         return failure(error);
@@ -159,7 +158,7 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
       const unreachable = mail.recipients.find(needsSmtpUtf8);
       if (unreachable !== undefined) {
         const error = `the smarthost does not offer SMTPUTF8, which the UTF-8 address ${unreachable} needs (RFC 6531)`;
-        return { refused: { ok: false, permanent: true, error } };
+        return { refused: { ok: false, permanent: true, error, down: false } };
       }
       if (needsSmtpUtf8(sender)) {
         logger.info(
@@ -191,7 +190,7 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
   return {
     description: `smarthost ${parsed.hostname}:${options.port}`,
     deliver(mail) {
-      if (closed) return Promise.resolve({ ok: false, permanent: false, error: 'the smarthost transport is closed' });
+      if (closed) return Promise.resolve({ ok: false, permanent: false, error: 'the smarthost transport is closed', down: true });
       return new Promise((done) => {
         waiting.push({ mail, done });
         if (lanes < SMARTHOST_POOL_SIZE) void lane();
@@ -209,6 +208,12 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
 
 /** A refusal of the relay's own session keeps the client's words before the smarthost's ("invalid login: 535 …"): they say which step. */
 function failure(error: SmtpError): DeliveryResult {
-  if (error.ofSession) return { ok: false, permanent: false, error: error.message, setting: 'mail.url' };
-  return { ok: false, permanent: error.permanent, error: error.response ?? error.message };
+  // Every mail would meet a refusal of the relay's own session: the transport is down until mail.url changes.
+  if (error.ofSession) return { ok: false, permanent: false, error: error.message, setting: 'mail.url', down: true };
+  return { ok: false, permanent: error.permanent, error: error.response ?? error.message, down: !refusesThisMail(error) };
+}
+
+/** The smarthost answered about this mail (its envelope or content), in a session still usable: not an outage. */
+function refusesThisMail(error: SmtpError): boolean {
+  return (error.code === 'EENVELOPE' || error.code === 'EMESSAGE') && error.responseCode !== 421;
 }

@@ -73,7 +73,7 @@ export interface RecipientResult {
 /**
  * The answer to one submission. Codes are strings the outcome rules match:
  * provider codes verbatim (`ERR:GATEWAY_ERROR`, `DELAY:5`), `HTTP_<status>` for an unexpected HTTP
- * status, `UNPARSEABLE` for a 2xx answer whose body fits no grammar (the gateway took the request: it may have sent the SMS), `MISSING_RESULT` for a recipient the
+ * status, `UNPARSEABLE` for a 2xx answer whose body (or a recipient's part of it) fits no grammar (the gateway took the request: it may have sent the SMS), `MISSING_RESULT` for a recipient the
  * provider's reply did not mention, and Node/undici error codes for transport failures
  * (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`, `UND_ERR_HEADERS_TIMEOUT`, …).
  */

@@ -80,12 +80,14 @@ export class HttpEndpoints {
   readonly labels: readonly string[];
   readonly #endpoints: ReadonlyArray<{ readonly pool: Pool; readonly prefix: string }>;
   readonly #provider: string;
+  readonly #responseTimeoutMs: number;
   #closing: Promise<void> | undefined;
 
   /** `provider` names it in errors; `options.endpoints` are the base URLs, primary first. */
   constructor(provider: string, options: HttpEndpointOptions) {
     if (options.endpoints.length === 0) throw new RangeError(`${provider}: at least one endpoint is required`);
     this.#provider = provider;
+    this.#responseTimeoutMs = options.responseTimeoutMs;
     const opened = options.endpoints.map((base) => {
       const url = new URL(base);
       if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new RangeError(`${provider}: endpoint must be http(s): ${url.protocol}`);
@@ -116,7 +118,7 @@ export class HttpEndpoints {
     const endpoint = this.#endpoints[index];
     if (endpoint === undefined) return Promise.reject(new RangeError(`${this.#provider}: no endpoint #${index}`));
     return new Promise((resolve) => {
-      const answer = new CappedAnswer(resolve);
+      const answer = new CappedAnswer(resolve, this.#responseTimeoutMs);
       try {
         endpoint.pool.dispatch(
           {
@@ -240,22 +242,40 @@ export function httpRefusal(outcome: Extract<HttpOutcome, { kind: 'http' }>, det
  * undici's handler for one request: the status and the body up to MAX_RESPONSE_BODY_BYTES (a longer
  * body ends the request, as an error page would be read no further), then one outcome. A transport
  * error reported after the outcome (the abort of a body too long) changes nothing.
+ *
+ * The whole answer, headers and body, must come within `responseTimeoutMs` of the request being
+ * written: undici's own body timeout starts again with every chunk, so a gateway trickling a byte a
+ * second would hold a request slot (and, with all of them, all sending) for as long as it likes.
  */
 class CappedAnswer {
   readonly #resolve: (outcome: HttpOutcome) => void;
+  readonly #responseTimeoutMs: number;
   readonly #chunks: Buffer[] = [];
   #size = 0;
   #status = 0;
   #retryAfter: string | undefined;
   #abort: ((reason?: Error) => void) | undefined;
+  #deadline: NodeJS.Timeout | undefined;
   #settled = false;
 
-  constructor(resolve: (outcome: HttpOutcome) => void) {
+  constructor(resolve: (outcome: HttpOutcome) => void, responseTimeoutMs: number) {
     this.#resolve = resolve;
+    this.#responseTimeoutMs = responseTimeoutMs;
   }
 
   onConnect(abort: (reason?: Error) => void): void {
     this.#abort = abort;
+    this.#deadline ??= setTimeout(() => this.#giveUp(), this.#responseTimeoutMs);
+  }
+
+  /** The deadline passed: reported with undici's code for the part still missing, as its own timeouts are. */
+  #giveUp(): void {
+    const late = this.#status === 0 ? 'headers' : 'body';
+    const error = Object.assign(new Error(`the gateway's answer (${late}) was not complete within ${this.#responseTimeoutMs} ms`), {
+      code: late === 'headers' ? 'UND_ERR_HEADERS_TIMEOUT' : 'UND_ERR_BODY_TIMEOUT',
+    });
+    this.#settle(transportFailure(error));
+    this.#abort?.(error);
   }
 
   onHeaders(statusCode: number, headers: Buffer[] | null): boolean {
@@ -295,6 +315,7 @@ class CappedAnswer {
   #settle(outcome: HttpOutcome): void {
     if (this.#settled) return;
     this.#settled = true;
+    clearTimeout(this.#deadline);
     this.#resolve(outcome);
   }
 }

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isStoreFailure } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { newMessageId } from '../random-ids.ts';
@@ -10,6 +12,17 @@ import type { ReplyStore } from '../store/types.ts';
 import type { DeliveryState, InboundKind, InboundSink, ReceivedOutcome, ReceivedSms, ReportOutcome, StatusReport } from '../vocabulary.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
 import type { ReplyTracking } from './tracking.ts';
+
+const lateCommitKey = (provider: string, providerId: string) => `${provider}\n${providerId}`;
+
+/**
+ * A commit the store failed to confirm (its connection cut while the database was stopped or silent:
+ * the webhook got a 503) may still complete when the database runs again. Whether it did is looked up
+ * this often: a database back is noticed within a second, at one small read a second.
+ */
+const LATE_COMMIT_CHECK_MS = 1_000;
+/** How long that is looked for: beyond the longest outage a provider keeps retrying a webhook through. */
+const LATE_COMMIT_WATCH_MS = 30 * 60_000;
 
 export interface InboundOptions {
   readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'quarantine'> &
@@ -42,6 +55,8 @@ export class InboundService {
   readonly #options: InboundOptions;
   readonly #clock: () => number;
   readonly #reassembly: PartReassembly | undefined;
+  /** The SMS (provider and id) whose commit is being looked for after the store failed to confirm it. */
+  readonly #lateCommits = new Set<string>();
 
   constructor(options: InboundOptions) {
     this.#options = options;
@@ -148,30 +163,66 @@ export class InboundService {
     const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now }, route, this.#options.replyMail));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
-    const { duplicate } = await store.acceptInbound({
-      id,
-      provider,
-      providerId: sms.providerId,
-      number: sms.number,
-      text: sms.text,
-      sentAt: sms.sentAt,
-      userContext: context,
-      receivedAt: now,
-      optOut,
-      route:
-        route && built
-          ? { mailbox: route.mailbox, context: route.conversation?.context, mail: { ...built.mail, messageId: id }, messageIdHeader: built.messageIdHeader }
-          : undefined,
-    });
+    const accepted = () => {
+      if (!route) {
+        logger.warn(fields, 'inbound: SMS received but no conversation or default mailbox: kept as undeliverable');
+        return;
+      }
+      logger.info(
+        { ...fields, via: route.conversation ? `conversation ${route.conversation.context}` : 'default mailbox' },
+        'inbound: SMS received and mailed',
+      );
+      this.#options.onMailQueued();
+    };
+    const { duplicate } = await store
+      .acceptInbound({
+        id,
+        provider,
+        providerId: sms.providerId,
+        number: sms.number,
+        text: sms.text,
+        sentAt: sms.sentAt,
+        userContext: context,
+        receivedAt: now,
+        optOut,
+        route:
+          route && built
+            ? { mailbox: route.mailbox, context: route.conversation?.context, mail: { ...built.mail, messageId: id }, messageIdHeader: built.messageIdHeader }
+            : undefined,
+      })
+      .catch((error: unknown) => {
+        if (isStoreFailure(error)) void this.#lateCommit(provider, sms.providerId, accepted);
+        throw error;
+      });
     // Two deliveries of one SMS at the same moment both pass the check above; the store keeps one.
     if (duplicate) return this.#repeated(fields);
-    if (!route) {
-      logger.warn(fields, 'inbound: SMS received but no conversation or default mailbox: kept as undeliverable');
-      return { status: 'undeliverable', id };
+    // The provider's retry was committed: the earlier attempt was not, and this one's line says it all.
+    this.#lateCommits.delete(lateCommitKey(provider, sms.providerId));
+    accepted();
+    return route ? { status: 'accepted', id } : { status: 'undeliverable', id };
+  }
+
+  /**
+   * Looks, until the store answers, whether an SMS whose commit it failed to confirm was committed
+   * after all, and if so logs it as received (`accepted`) as a commit in time would have: without it
+   * the SMS and its mail were in the store with no line saying so.
+   */
+  async #lateCommit(provider: string, providerId: string, accepted: () => void): Promise<void> {
+    const key = lateCommitKey(provider, providerId);
+    if (this.#lateCommits.has(key)) return;
+    this.#lateCommits.add(key);
+    try {
+      for (let waited = 0; waited < LATE_COMMIT_WATCH_MS; waited += LATE_COMMIT_CHECK_MS) {
+        await sleep(LATE_COMMIT_CHECK_MS, undefined, { ref: false });
+        if (!this.#lateCommits.has(key)) return;
+        const known = await this.#options.store.knowsInbound(provider, providerId).catch(() => undefined);
+        if (known === undefined) continue;
+        if (known) accepted();
+        return;
+      }
+    } finally {
+      this.#lateCommits.delete(key);
     }
-    logger.info({ ...fields, via: route.conversation ? `conversation ${route.conversation.context}` : 'default mailbox' }, 'inbound: SMS received and mailed');
-    this.#options.onMailQueued();
-    return { status: 'accepted', id };
   }
 
   #repeated(fields: object): ReceivedOutcome {

@@ -6,6 +6,7 @@ import type {
   NewOutgoingMail,
   QuarantinedBody,
   QuarantineEntry,
+  QueuedMailError,
   QueuedSms,
   ReceivedReply,
   SmsBatch,
@@ -26,6 +27,37 @@ export const TAKEN_OVER = 'taken over';
  * SQL: both stores write it in the statement that finds who held the lease.
  */
 export const takenOverDetail = (was: string, by: string) => `'lease of relay ' || ${was} || ' expired: sent again by ' || ${by} || ', possibly a duplicate'`;
+
+/**
+ * The history line's kind of an outcome that came from a relay no longer holding its SMS's lease (it
+ * was frozen or cut off past its lease, and another relay took the SMS over): the lease holder's
+ * outcome is the SMS's, this one only history.
+ */
+export const LATE_ANSWER = 'late answer';
+/** Its detail, an SQL expression of the relay that answered late (`owner`) and what it would have recorded (`said`). */
+export const lateAnswerDetail = (owner: string, said: string) => `'late answer from ' || ${owner} || ': ' || ${said}`;
+
+/**
+ * The reports (bounces, notices) of a batch without those about a message an outcome of which came late:
+ * the relay that took its SMS over reports them from its own attempt. A takeover takes a batch's SMS
+ * together (their leases end together), so no report of an outcome recorded in time is lost with them.
+ */
+export function withoutLateReports(mail: readonly NewOutgoingMail[], lateMessages: ReadonlySet<string>): readonly NewOutgoingMail[] {
+  return lateMessages.size === 0 ? mail : mail.filter((item) => item.messageId === undefined || !lateMessages.has(item.messageId));
+}
+
+/** A sent SMS's history detail: the gateway's id, and what took it when there is a choice. */
+export const sentDetail = (outcome: { readonly providerId: string; readonly note?: string }) =>
+  outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`;
+
+/** Store.queuedMailErrors's query, the limit as `limit` (SQL), for both stores. */
+export const queuedMailErrorsSql = (limit: string) =>
+  `SELECT id, kind, message_id, last_error FROM mail_out WHERE status = 'queued' AND last_error IS NOT NULL ORDER BY id LIMIT ${limit}`;
+
+/** A row of queuedMailErrorsSql as the store returns it. */
+export function toQueuedMailError(row: { id: number | string; kind: NewOutgoingMail['kind']; message_id: string | null; last_error: string }): QueuedMailError {
+  return { mailId: Number(row.id), kind: row.kind, messageId: row.message_id ?? undefined, lastError: row.last_error };
+}
 
 export interface MessageRow {
   id: string;

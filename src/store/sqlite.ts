@@ -11,6 +11,12 @@ import {
   RESUMED_DETAIL,
   TAKEN_OVER,
   takenOverDetail,
+  LATE_ANSWER,
+  lateAnswerDetail,
+  sentDetail,
+  withoutLateReports,
+  queuedMailErrorsSql,
+  toQueuedMailError,
   type ClaimedSmsRow,
   groupIntoBatches,
   type MessageRow,
@@ -65,6 +71,7 @@ import type {
   ReceivedReply,
   QuarantinedRequest,
   QueueAction,
+  QueuedMailError,
   QueuedSms,
   QueueStats,
   ClaimedMail,
@@ -316,25 +323,26 @@ export class SqliteStore implements Store {
     return this.#read(() => (this.#sql.nextSmsDue.get() as { at: number | null }).at ?? undefined);
   }
 
-  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = []): Promise<void> {
+  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<void> {
     const durability = mail.length === 0 && outcomes.every((outcome) => outcome.kind === 'sent') ? UNPROMISED_UNAWAITED : undefined;
     return this.#write(() => {
       const now = Date.now();
       const sql = this.#sql;
+      const lateMessages = new Set<string>();
       for (const outcome of outcomes) {
+        const lease = owner === undefined ? undefined : (sql.leaseOf.get(outcome.smsId) as { message_id: string; lease_owner: string | null } | undefined);
+        if (lease && lease.lease_owner !== owner) {
+          lateMessages.add(lease.message_id);
+          sql.lateAnswer.run({ now, owner, said: outcome.kind === 'sent' ? sentDetail(outcome) : outcome.error, id: outcome.smsId });
+          continue;
+        }
         switch (outcome.kind) {
           case 'sent': {
             // The row's number and message come back with the update: no statement of their own.
             const sms = sql.smsSent.get(outcome.providerId, outcome.trackingId ?? null, now, outcome.smsId) as SentSms | undefined;
             if (!sms) break; // an SMS no longer in the store has no reports to adopt nor history
             adoptOrphans(this.#replies, outcome.smsId, sms.number, outcome.providerId, now);
-            sql.insertEvent.run(
-              now,
-              sms.message_id,
-              outcome.smsId,
-              'sent',
-              outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`,
-            );
+            sql.insertEvent.run(now, sms.message_id, outcome.smsId, 'sent', sentDetail(outcome));
             break;
           }
           case 'retry':
@@ -348,7 +356,7 @@ export class SqliteStore implements Store {
             break;
         }
       }
-      this.#insertMail(mail, now);
+      this.#insertMail(withoutLateReports(mail, lateMessages), now);
     }, durability);
   }
 
@@ -381,6 +389,10 @@ export class SqliteStore implements Store {
       const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
       sql.insertEventForMail.run(now, `mail ${outcome.kind === 'retry' ? 'deferred' : outcome.kind}`, detail, outcome.id);
     }, durability);
+  }
+
+  mailDueNow(now: number): Promise<number> {
+    return this.#write(() => this.#sql.mailDueNow.run(now, now).changes);
   }
 
   releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
@@ -510,6 +522,10 @@ export class SqliteStore implements Store {
 
   async queueStats(now: number): Promise<QueueStats> {
     return this.#read(() => queueStats(this.#admin, now));
+  }
+
+  async queuedMailErrors(limit: number): Promise<QueuedMailError[]> {
+    return this.#read(() => (this.#sql.queuedMailErrors.all(limit) as Parameters<typeof toQueuedMailError>[0][]).map(toQueuedMailError));
   }
 
   async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
@@ -840,6 +856,10 @@ function prepareStatements(db: Database) {
       SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
     messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
+    leaseOf: db.prepare('SELECT message_id, lease_owner FROM outbound WHERE id = ?'),
+    lateAnswer: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail)
+      SELECT @now, message_id, id, '${LATE_ANSWER}', ${lateAnswerDetail('@owner', '@said')} FROM outbound WHERE id = @id`),
     smsSent: db.prepare(`
       UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = ?, attempts = attempts + 1, lease_owner = NULL,
         last_error = NULL, updated_at = ? WHERE id = ? RETURNING number, message_id`),
@@ -871,6 +891,8 @@ function prepareStatements(db: Database) {
       SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
     leaseMail: db.prepare('UPDATE mail_out SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
+    mailDueNow: db.prepare("UPDATE mail_out SET next_attempt_at = ? WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > ?"),
+    queuedMailErrors: db.prepare(queuedMailErrorsSql('?')),
     nextMailDue: db.prepare("SELECT MIN(next_attempt_at) AS at FROM mail_out WHERE status = 'queued'"),
     mailRetry: db.prepare(`
       UPDATE mail_out SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,

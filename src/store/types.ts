@@ -25,7 +25,13 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   /** The earliest `next_attempt_at` of a queued SMS job, or undefined when none is queued. */
   nextSmsDueAt(): Promise<number | undefined>;
   /** Records what happened to leased jobs, and enqueues mail (bounces) in the same transaction. */
-  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail?: readonly NewOutgoingMail[]): Promise<void>;
+  /**
+   * `owner`: the relay recording them. An outcome of an SMS whose lease it no longer holds (another relay
+   * took it over while this one was frozen or cut off) does not change the SMS: it is kept as a history
+   * line (`late answer from <owner>: …`), and the reports queued with it about its message are dropped.
+   * Without `owner`, every outcome is the SMS's.
+   */
+  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail?: readonly NewOutgoingMail[], owner?: string): Promise<void>;
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void>;
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]>;
@@ -35,6 +41,11 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * transaction: the phone's text is then listed and can be rerouted, not only found in the log.
    */
   recordMailOutcome(outcome: MailOutcome): Promise<void>;
+  /**
+   * Makes the queued mail waiting on its backoff (not leased) due at `now`: the transport that deferred
+   * it works again. Returns how many.
+   */
+  mailDueNow(now: number): Promise<number>;
 
   /**
    * At start: frees the leases that `owner` (this relay's stable name: its previous process died or
@@ -60,6 +71,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   queueStats(now: number): Promise<QueueStats>;
   /** Commits, the writes they carried and their time since the store opened, for metrics. */
   commitStats(): Promise<CommitStats>;
+  /** The relay's own queued mail whose last attempt failed, oldest first: `smsrelay status` lists their errors. */
+  queuedMailErrors(limit: number): Promise<QueuedMailError[]>;
   /** Queued SMS, oldest first; with `afterSmsId`, only those queued after that SMS (the next page). */
   listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]>;
   /** An operator's hold / release / retry / delete on one message's queued SMS, or on all; how many changed (a retry changes none held). */
@@ -419,6 +432,14 @@ export interface QueueStats {
   readonly mail: { readonly queued: number; readonly oldestAgeSeconds: number };
   readonly undeliverableInbound: number;
   readonly quarantined: number;
+}
+
+export interface QueuedMailError {
+  readonly mailId: number;
+  readonly kind: NewOutgoingMail['kind'];
+  /** The relay message it is about, if any. */
+  readonly messageId: string | undefined;
+  readonly lastError: string;
 }
 
 export type QueueAction = 'hold' | 'release' | 'retry' | 'delete';

@@ -134,6 +134,60 @@ describe('a lease that ended', () => {
   });
 });
 
+describe('a late answer', () => {
+  forEachStore((kind) => {
+    test(`${kind.name}: from a relay whose lease was taken over is kept as history; the SMS keeps the result, the id and the reports of the relay holding its lease`, async () => {
+      const store = await kind.fresh();
+      try {
+        const now = Date.now();
+        const number = '+447700900001';
+        await store.acceptMail(mail([number], { receivedAt: now }));
+        // alpha's lease has ended when it answers (it was frozen): no real wait, on either clock.
+        const [first] = await store.claimDueSms({ owner: 'alpha', now, leaseUntil: now - 1_000, maxBatches: 1, batchSize: 1 });
+        const smsId = first?.sms[0]?.id ?? 0;
+        const [again] = await store.claimDueSms({ owner: 'beta', now, leaseUntil: now + 30_000, maxBatches: 1, batchSize: 1 });
+        assert.equal(again?.sms[0]?.id, smsId, "beta took over alpha's ended lease");
+        const messageId = first?.message.id ?? '';
+        const relayed = { kind: 'notice' as const, messageId, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('relayed') };
+
+        // alpha's late failure comes while beta's request is in flight, its success after beta's result.
+        await store.recordSmsOutcomes([{ smsId, kind: 'retry', nextAttemptAt: now, error: 'TIMEOUT: no answer', attempted: true }], [], 'alpha');
+        await store.recordSmsOutcomes([{ smsId, kind: 'sent', providerId: '477' }], [relayed], 'beta');
+        await store.recordSmsOutcomes([{ smsId, kind: 'sent', providerId: '351' }], [relayed], 'alpha');
+
+        assert.deepEqual(
+          (await store.smsOf(messageId)).map((sms) => [sms.status, sms.attempts, sms.possibleDuplicates, sms.providerId]),
+          [['sent', 2, 1, '477']],
+          "beta's result stands; alpha's attempt was counted once, at the takeover",
+        );
+        assert.deepEqual(
+          (await store.events(messageId))
+            .filter((event) => ['sent', 'deferred', 'late answer'].includes(event.kind))
+            .map((event) => [event.kind, event.detail]),
+          [
+            ['late answer', 'late answer from alpha: TIMEOUT: no answer'],
+            ['sent', 'id 477'],
+            ['late answer', 'late answer from alpha: id 351'],
+          ],
+        );
+        const queued = await store.claimDueMail({ owner: 'beta', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+        assert.equal(queued.length, 1, "only beta's report is queued");
+        const report = await store.applyDeliveryReport({
+          provider: 'intellisoftware',
+          providerId: '477',
+          number,
+          code: 2,
+          state: 'delivered',
+          receivedAt: now,
+        });
+        assert.equal(report.kind, 'advanced', "a report of beta's copy finds its SMS");
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
+
 const PHONE = '447700900123';
 const mailTo = async (port: number, text: string) =>
   queuedId((await sendMail(port, { to: [`${PHONE}@sms.localhost`], subject: text, body: text, headers: { From: 'alice@example.com' } })).data);

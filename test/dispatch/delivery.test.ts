@@ -22,6 +22,11 @@ import {
 import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
 import { sleep } from '../helpers/wait.ts';
 import { ReplayServer } from '../helpers/replay-server.ts';
+import { startSilentTcpServer } from '../helpers/tcp.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 
 /**
  * Issue #3: what happens after the 250 when the gateway misbehaves. Real relay, real simulated
@@ -182,7 +187,7 @@ describe('delivery semantics', () => {
     const probes = gateway.simulator.requests - atPause;
     assert.ok(probes >= 1 && probes <= 4, `one probe per 500 ms while paused, saw ${probes} requests in 1.5 s`);
     // `smsrelay status` says so: paused, why and since when (not "running").
-    const here = { pid: process.pid, name: relay.config.store.relayName, settings: '{}' };
+    const here = { pid: process.pid, name: relay.config.store.relayName };
     assert.match(
       await status(relay.relay.store, Date.now(), here),
       /^dispatch: paused for intellisoftware since \d{4}-\d\d-\d\dT[\d:.]+Z, the gateway refuses the account \(ERR:LOGIN_INVALID: .+\); next probe \d{4}-/m,
@@ -197,6 +202,19 @@ describe('delivery semantics', () => {
     assert.equal(gateway.simulator.received.length, 3);
     assert.match(await status(relay.relay.store, Date.now(), here), /^dispatch: running$/m);
     assert.deepEqual(maildirMessages(relay.maildir), [], 'an account problem bounces nothing');
+  });
+
+  test('status shows a probe that is due as waiting for the next SMS for the provider, never a time already past', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const store = SqliteStore.open({ file: join(dir, 'store.db'), busyTimeoutMs: 100 });
+    cleanups.push(() => store.close());
+    const pausedAt = Date.UTC(2026, 11, 5, 9, 10, 0);
+    await store.pauseAccount('twilio', 'HTTP_401: the SMS gateway refused the relay', 5_000, pausedAt);
+    const soon = await status(store, pausedAt + 1_000, { pid: undefined, name: 'here' });
+    assert.match(soon, /^dispatch: paused for twilio since .+; next probe 2026-12-05T09:10:05\.000Z$/m);
+    const later = await status(store, pausedAt + 60_000, { pid: undefined, name: 'here' });
+    assert.match(later, /^dispatch: paused for twilio since .+; next probe with the next SMS for it$/m);
   });
 
   test('an SMS still unsent at its maximum age is bounced (Status 4.4.7), not before', async () => {
@@ -364,7 +382,7 @@ describe("the gateway's own words", () => {
       bounce,
       await history(relay.store, bounced),
       await history(relay.store, kept),
-      await status(relay.store, Date.now(), { pid: process.pid, name: 'test', settings: '{}' }),
+      await status(relay.store, Date.now(), { pid: process.pid, name: 'test' }),
       lines.join(''),
     ].join('\n');
     assert.match(everything, /last error .*ERR:NEVER_SEEN.*password=\*\*\*/, 'status shows the last error, without the password');
@@ -468,6 +486,45 @@ describe("the gateway's own words", () => {
     assert.equal(line.summary, 'ECONNREFUSED');
   });
 
+  test('a gateway certificate the relay does not trust is an error saying so, with the TLS reason; a reset says it was reset', async () => {
+    const tlsGateway = createHttpsServer(
+      { key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)), cert: readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url)) },
+      (_request, response) => response.end('ID:1'),
+    );
+    await new Promise<void>((resolve) => tlsGateway.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => tlsGateway.close(() => resolve())));
+    const resetting = await startSilentTcpServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
+    cleanups.push(() => resetting.close());
+    const logged: Record<string, unknown>[] = [];
+    const shown: string[] = [];
+    for (const url of [`https://127.0.0.1:${(tlsGateway.address() as AddressInfo).port}`, `http://127.0.0.1:${resetting.port}`]) {
+      const dir = tempDir();
+      dirs.push(dir);
+      const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(url), delivery: { retryMinDelay: '30s' } }), dir);
+      const { logger, lines } = captureLog('info');
+      const relay = await startRelay(config, logger);
+      cleanups.push(() => relay.stop());
+      const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900243@sms.localhost'], body: 'who are you' })).data);
+      logged.push(
+        await waitFor('the deferral', () => {
+          const entries = lines.map((text) => JSON.parse(text) as Record<string, unknown>).filter((entry) => entry.msgId === id);
+          const deferral = entries.find((entry) => String(entry.msg).startsWith('dispatch: SMS deferred'));
+          return deferral && { request: entries.find((entry) => entry.result === 'transport'), deferral };
+        }),
+      );
+      shown.push(await status(relay.store, Date.now(), { pid: undefined, name: 'here' }));
+    }
+    const [tls, reset] = logged as Array<{ request?: Record<string, unknown>; deferral?: Record<string, unknown> }>;
+    assert.equal(tls?.request?.level, 'error');
+    assert.equal(tls?.request?.alert, 'gateway-tls');
+    assert.match(String(tls?.request?.msg), /TLS certificate is not trusted .*intercepts the connection \(.*(self.signed|certificate)/i);
+    assert.match(String(tls?.deferral?.msg), /TLS certificate is not trusted/);
+    assert.match(shown[0] ?? '', /^last error .*DEPTH_ZERO_SELF_SIGNED_CERT: the SMS gateway's TLS certificate is not trusted/m, 'status shows it');
+    assert.equal(reset?.request?.msg, 'dispatch: no answer from the gateway');
+    assert.match(String(reset?.deferral?.msg), /reset or dropped before its answer/);
+    assert.doesNotMatch(String(reset?.deferral?.msg), /in time/);
+  });
+
   test("the last attempt's error and words reach the bounce at the maximum age, as they reached the delay notice", async () => {
     const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 500, body: 'oops' } }).start();
     cleanups.push(() => gateway.close());
@@ -483,5 +540,39 @@ describe("the gateway's own words", () => {
     );
     const { text } = await simpleParser(bounce);
     assert.match(text ?? '', /too old to be useful \(\d+ attempts, the last: HTTP_500: [^\n]+\) \(the gateway said: "oops"\)\./, 'in the plain words too');
+  });
+
+  test('a Retry-After longer than retryMaxDelay is asked again after retryMaxDelay', async () => {
+    const gateway = await new ReplayServer({
+      contentType: 'text/plain',
+      answer: { status: 429, body: 'slow down', headers: { 'retry-after': '3600' } },
+    }).start();
+    cleanups.push(() => gateway.close());
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url), delivery: fast }), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900237@sms.localhost'], body: 'later' })).data);
+    const deferred = await waitFor('the deferral', () =>
+      lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msgId === id && entry.action === 'retry'),
+    );
+    assert.ok(Number(deferred.retryInMs) <= 400, `waits ${String(deferred.retryInMs)} ms, beyond retryMaxDelay`);
+    await waitFor('asked again', () => gateway.requests.length >= 2, 5_000);
+  });
+
+  test('an SMS given up after one attempt says "1 attempt" in its bounce', async () => {
+    const gateway = await new ReplayServer({ contentType: 'text/plain', answer: { status: 500, body: 'oops' } }).start();
+    cleanups.push(() => gateway.close());
+    // The first retry falls after the maximum age: the SMS is given up when it comes due, after one request.
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { retryMinDelay: '5s', maxAge: '1500ms' } });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900238@sms.localhost'], subject: 'Expired', body: 'expire' })).data);
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const reports = reportsFor(relay, id);
+      return reports.length > 0 && reports;
+    });
+    assert.equal(gateway.requests.length, 1);
+    assert.match(bounce, /too old to be useful \(1 attempt, the last: HTTP_500/);
   });
 });

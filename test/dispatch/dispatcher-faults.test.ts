@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
+import { RELAY_STALL_MS } from '../../src/dispatch/silence.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
 import type { Store } from '../../src/store/types.ts';
 import { simulatorRoute, TEST_DISPATCH_POLICY } from '../helpers/gateway.ts';
@@ -228,5 +229,34 @@ describe('a gateway that stops answering (issue #13 item 7)', () => {
     for (const id of ids) await waitFor('each recorded', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 2_000);
     assert.equal(logged(h.lines, /answers again/).length, 1);
     assert.equal(logged(h.lines, /is not answering/).length, 1);
+  });
+  test('a relay that was itself stopped (its timers ran late) says so, and the gateway is not blamed for the wait', async () => {
+    const h = await harness();
+    h.simulator.setBehaviour({ mode: 'hang' });
+    h.dispatcher.start();
+    const id = await h.accept('+447700900314');
+    await waitFor('the request in flight', () => h.simulator.pendingRequests === 1, 3_000);
+    h.clock.now += 8_000;
+    await sleep(1_100);
+    // Frozen as SIGSTOP freezes it: neither timers nor sockets run while the clock moves on past the gateway's allowance.
+    // The check's timer, due up to a check's interval after the freeze began, runs late by the rest of it.
+    const frozenMs = RELAY_STALL_MS + 1_500;
+    h.clock.now += frozenMs;
+    const frozenUntil = performance.now() + frozenMs;
+    while (performance.now() < frozenUntil);
+    const [stalled] = await waitFor(
+      'the stall',
+      () => {
+        const found = logged(h.lines, /was stopped or starved/);
+        return found.length > 0 && found;
+      },
+      2_000,
+    );
+    assert.equal(stalled?.level, 'warn');
+    assert.ok(Number(stalled?.stalledMs) >= RELAY_STALL_MS, 'how long the relay itself did not run');
+    h.simulator.setBehaviour({ mode: 'ok' });
+    h.simulator.releaseHanging();
+    await waitFor('recorded', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 2_000);
+    assert.deepEqual([logged(h.lines, /is not answering/).length, logged(h.lines, /answers again/).length], [0, 0]);
   });
 });

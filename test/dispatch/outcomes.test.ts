@@ -38,6 +38,7 @@ describe('outcome table', () => {
     ['request', 'ERR:INVALID_REQUEST', 'fail'],
     ['request', 'ERR:PARAMETER_INVALID', 'fail'],
     ['recipient', 'MISSING_RESULT', 'ambiguous'],
+    ['recipient', 'UNPARSEABLE', 'ambiguous'],
     ['request', 'ERR:SOMETHING_NEW', 'retry'],
   ];
   for (const [where, code, action] of cases) {
@@ -48,6 +49,19 @@ describe('outcome table', () => {
       assert.ok(classified.reason.length > 10, 'every outcome has plain words for the sender');
     });
   }
+
+  test('each transport failure says what happened: an untrusted certificate, a reset or dropped connection, a timeout', () => {
+    const said = (where: Where, code: string) => [classify(where, code).action, classify(where, code).category];
+    assert.deepEqual(said('connect', 'DEPTH_ZERO_SELF_SIGNED_CERT'), ['failover', 'tls-certificate']);
+    assert.deepEqual(said('connect', 'ERR_TLS_CERT_ALTNAME_INVALID'), ['failover', 'tls-certificate']);
+    assert.deepEqual(said('connect', 'CERT_HAS_EXPIRED'), ['failover', 'tls-certificate']);
+    assert.deepEqual(said('connect', 'ECONNREFUSED'), ['failover', 'unreachable']);
+    for (const code of ['ECONNRESET', 'UND_ERR_SOCKET', 'SMPP_BIND_DROPPED']) {
+      assert.deepEqual(said('response', code), ['ambiguous', 'connection-lost'], code);
+      assert.doesNotMatch(classify('response', code).reason, /in time/, code);
+    }
+    assert.match(classify('response', 'UND_ERR_HEADERS_TIMEOUT').reason, /did not answer in time/);
+  });
 
   test('DELAY:n carries the wait', () => {
     assert.equal(classify('request', 'DELAY:7').waitSeconds, 7);

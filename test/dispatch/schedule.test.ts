@@ -41,14 +41,16 @@ describe('retry schedule (fake clock)', () => {
     assert.equal(retryDelay(1, 2 * SECOND, 3 * SECOND, bottom), 2 * SECOND, 'a cap below twice the minimum still keeps the minimum');
   });
 
-  test('an HTTP Retry-After, in seconds or as a date, is the wait from now, kept between the minimum and its maximum', () => {
+  test('an HTTP Retry-After, in seconds or as a date, is the wait from now, kept between retryMinDelay and retryMaxDelay', () => {
     const now = Date.UTC(2026, 10, 23, 8, 0, 0);
-    assert.equal(retryAfterMs('30', now, 5 * SECOND), 30 * SECOND);
-    assert.equal(retryAfterMs(new Date(now + 90 * SECOND).toUTCString(), now, 5 * SECOND), 90 * SECOND);
-    assert.equal(retryAfterMs('0', now, 5 * SECOND), 5 * SECOND, 'not below the minimum');
-    assert.equal(retryAfterMs(new Date(now - MINUTE).toUTCString(), now, 5 * SECOND), 5 * SECOND, 'a date past is the minimum');
-    assert.equal(retryAfterMs('86400', now, 5 * SECOND), 10 * MINUTE, 'a day is bounded');
-    assert.equal(retryAfterMs('soon', now, 5 * SECOND), undefined);
+    assert.equal(retryAfterMs('30', now, DEFAULTS), 30 * SECOND);
+    assert.equal(retryAfterMs(new Date(now + 90 * SECOND).toUTCString(), now, DEFAULTS), 90 * SECOND);
+    assert.equal(retryAfterMs('0', now, DEFAULTS), 5 * SECOND, 'not below the minimum');
+    assert.equal(retryAfterMs(new Date(now - MINUTE).toUTCString(), now, DEFAULTS), 5 * SECOND, 'a date past is the minimum');
+    assert.equal(retryAfterMs('86400', now, DEFAULTS), DEFAULTS.maxDelayMs, 'a day is bounded by retryMaxDelay');
+    const short = { ...DEFAULTS, minDelayMs: SECOND, maxDelayMs: 4 * SECOND, maxAgeMs: 2 * MINUTE };
+    assert.equal(retryAfterMs('3600', now, short), 4 * SECOND, 'an hour asked for is asked again after retryMaxDelay, not at the end of the SMS life');
+    assert.equal(retryAfterMs('soon', now, DEFAULTS), undefined);
   });
 
   test('the last retry is at the deadline, and at the deadline the SMS is given up (bounced)', () => {
@@ -81,9 +83,10 @@ describe('retry schedule (fake clock)', () => {
     assert.deepEqual(nextStep({ attempts: 1, receivedAt: 0, now: late, waitMs: 60_000 }, DEFAULTS, top), { kind: 'retry', at: DEFAULTS.maxAgeMs });
   });
 
-  test('DELAY:n is honoured up to 120 s; longer asks are probed again after 15 s (vendor SDK rule)', () => {
-    assert.equal(providerDelayMs(2), 2_000);
-    assert.equal(providerDelayMs(120), 120_000);
-    assert.equal(providerDelayMs(121), 15_000);
+  test('DELAY:n is honoured up to 120 s; longer asks are probed again after 15 s (vendor SDK rule); never beyond retryMaxDelay', () => {
+    assert.equal(providerDelayMs(2, DEFAULTS.maxDelayMs), 2_000);
+    assert.equal(providerDelayMs(120, DEFAULTS.maxDelayMs), 120_000);
+    assert.equal(providerDelayMs(121, DEFAULTS.maxDelayMs), 15_000);
+    assert.equal(providerDelayMs(120, 4 * SECOND), 4 * SECOND);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
@@ -47,16 +47,17 @@ describe('mail-out queue', () => {
   });
 
   /** `through`: the store as the mailer sees it (the test's own, unless a test holds some of its writes back). */
-  function startMailer(chosen: MailTransport, through: MailerOptions['store'] = store, logger = createLogger('silent')): Mailer {
+  function startMailer(chosen: MailTransport, through: MailerOptions['store'] = store, options: Partial<MailerOptions> = {}): Mailer {
     transport = chosen;
     mailer = new Mailer({
       store: through,
       transport: chosen,
-      logger,
+      logger: createLogger('silent'),
       owner: 'test',
       leaseMs: 30_000,
       retryMinDelayMs: 50,
       retryMaxDelayMs: 200,
+      ...options,
     });
     mailer.start();
     return mailer;
@@ -239,7 +240,7 @@ describe('mail-out queue', () => {
       const { logger, lines } = captureLog('info');
       try {
         await store.enqueueMail([report('a bounce')]);
-        startMailer(smarthostTransport(`smtp://${atAuth ? 'relay:right@' : ''}127.0.0.1:${port}`, { ...RELAY, logger }), store, logger);
+        startMailer(smarthostTransport(`smtp://${atAuth ? 'relay:right@' : ''}127.0.0.1:${port}`, { ...RELAY, logger }), store, { logger });
         await waitFor('two deferrals', async () => (await store.events('m-1')).filter((event) => event.kind === 'mail deferred').length >= 2);
         assert.ok(!(await store.events('m-1')).some((event) => event.kind === 'mail failed'), 'not refused for good');
         const logged = lines.map((line) => JSON.parse(line) as { level: string; msg: string; setting?: string; error?: string });
@@ -270,7 +271,7 @@ describe('mail-out queue', () => {
     const { logger, lines } = captureLog('info');
     try {
       await store.enqueueMail([{ ...report('a reply'), envelopeFrom: '447700900422@sms.test' }]);
-      startMailer(smarthostTransport(`smtp://127.0.0.1:${port}`, { ...RELAY, logger }), store, logger);
+      startMailer(smarthostTransport(`smtp://127.0.0.1:${port}`, { ...RELAY, logger }), store, { logger });
       await waitFor('the refusal', async () => (await store.events('m-1')).some((event) => event.kind === 'mail failed'));
       const refused = lines.find((line) => line.includes('refused for good'));
       assert.match(refused ?? '', /sender 4477\*{6}22@sms\.test not allowed/);
@@ -310,6 +311,50 @@ describe('mail-out queue', () => {
     const result = await broken.deliver({ ...report('unmovable'), id: 1, attempts: 0, createdAt: Date.now() });
     assert.equal(result.ok, false);
     assert.deepEqual(readdirSync(join(maildir, 'tmp')), [], 'no stray file for each retry');
+  });
+
+  test('a Maildir delivery whose commit the crash lost is found at the retry, in cur/ with its flags too: marked delivered, not written twice', async () => {
+    const maildir = join(dir, 'maildir-crash');
+    await store.enqueueMail([report('written before the crash'), report('queued after the restart')]);
+    const now = Date.now();
+    const [written] = await store.claimDueMail({ owner: 'test', now, leaseUntil: now + 30_000, limit: 1 });
+    assert.ok(written);
+    // The file is in new/, the relay dies before the commit that marks it delivered; a reader reads it.
+    assert.equal((await maildirTransport(maildir).deliver(written)).ok, true);
+    const [name] = readdirSync(join(maildir, 'new'));
+    renameSync(join(maildir, 'new', name ?? ''), join(maildir, 'cur', `${name}:2,S`));
+    await store.releaseStaleLeases('test', Date.now());
+    startMailer(maildirTransport(maildir));
+    await waitFor('both marked delivered', async () => (await store.events('m-1')).filter((event) => event.kind === 'mail sent').length === 2);
+    assert.deepEqual(readdirSync(join(maildir, 'cur')), [`${name}:2,S`]);
+    const fresh = readdirSync(join(maildir, 'new'));
+    assert.equal(fresh.length, 1, 'the other mail only');
+    assert.match(readFileSync(join(maildir, 'new', fresh[0] ?? '')).toString(), /queued after the restart/);
+    const found = (await store.events('m-1')).filter((event) => event.kind === 'mail sent' && event.detail?.includes(`already stored as cur/${name}:2,S`));
+    assert.equal(found.length, 1, "the history says where the earlier attempt's file is");
+  });
+
+  test('a Maildir that cannot be written: one line when deliveries start failing and one when they work again, and the deferred mail goes out then, not at its backoff', async () => {
+    const maildir = join(dir, 'maildir-full');
+    const unwritable = maildirTransport(maildir);
+    // new/ replaced by a file: every rename fails (ENOTDIR), as on a full or read-only file system.
+    rmSync(join(maildir, 'new'), { recursive: true });
+    writeFileSync(join(maildir, 'new'), '');
+    await store.enqueueMail([report('first'), report('second'), report('third')]);
+    const { logger, lines } = captureLog('info');
+    const hour = 3_600_000;
+    startMailer(unwritable, store, { logger, retryMinDelayMs: hour, retryMaxDelayMs: hour, idleWaitMs: 100 });
+    await waitFor('three deferred', async () => (await store.events('m-1')).filter((event) => event.kind === 'mail deferred').length === 3);
+    const deferred = () => lines.map((line) => JSON.parse(line)).filter((line) => String(line.msg).startsWith('mailer: delivery deferred'));
+    assert.equal(deferred().length, 1, 'one line for the outage, not one per mail');
+    rmSync(join(maildir, 'new'));
+    mkdirSync(join(maildir, 'new'));
+    await store.enqueueMail([report('after the fix')]);
+    await waitFor('all four in new/, the deferred ones long before their backoff', () => readdirSync(join(maildir, 'new')).length === 4, 5_000);
+    const over = lines.map((line) => JSON.parse(line)).filter((line) => String(line.msg).startsWith('mailer: the mail transport works again'));
+    assert.equal(over.length, 1);
+    assert.equal(over[0]?.deferred, 3);
+    assert.equal(deferred().length, 1);
   });
 
   test('a Maildir file keeps every octet but the CR of CRLF: 8-bit text and a lone CR stay', async () => {

@@ -115,6 +115,33 @@ describe('HttpEndpoints', () => {
     }
   };
 
+  it('gives up an answer that trickles in after responseTimeout, headers and body together (not per chunk)', async () => {
+    const drips: NodeJS.Timeout[] = [];
+    const { url } = await serve((_request, response) => {
+      response.writeHead(200, { 'content-type': 'text/plain' });
+      // A byte every 50 ms, each well within the timeout, for 3 s: far longer than it.
+      let left = 60;
+      const drip = setInterval(() => {
+        if (--left > 0) return response.write('0');
+        clearInterval(drip);
+        response.end('0');
+      }, 50);
+      drips.push(drip);
+    });
+    const endpoints = new HttpEndpoints('test', { ...OPTIONS, responseTimeoutMs: 400, endpoints: [url] });
+    try {
+      const started = performance.now();
+      const outcome = await endpoints.request(0, { method: 'POST', path: '/send', headers: {}, body: 'x' });
+      assert.equal(outcome.kind, 'transport');
+      assert.equal(outcome.kind === 'transport' && outcome.phase, 'response');
+      assert.equal(outcome.kind === 'transport' && outcome.code, 'UND_ERR_BODY_TIMEOUT');
+      assert.ok(performance.now() - started < 1_500, `held ${Math.round(performance.now() - started)} ms`);
+    } finally {
+      for (const drip of drips) clearInterval(drip);
+      await endpoints.close();
+    }
+  });
+
   it('reports a refused connection as a connect-phase failure (safe to send elsewhere)', async () => {
     assert.deepEqual(await failureOf(`http://127.0.0.1:${await freePort()}/`), { phase: 'connect', code: 'ECONNREFUSED' });
   });

@@ -240,6 +240,9 @@ describe('InteractSMS adapter: request shape', () => {
       ['8\nInvalid sender', 'INTERACT:REFUSED:8'],
       ['-5\nMessage rejected by the network', 'INTERACT:REFUSED:-5'],
       ['-1\nSystem temporarily unavailable, message not sent', 'INTERACT:-1'],
+      // The README's examples, as it writes them.
+      ['-5\nInsufficient credit', 'INTERACT:ACCOUNT'],
+      ['-1\nSystem temporarily unavailable', 'INTERACT:-1'],
       ['7\nMessage queue full, try again later', 'INTERACT:7'],
       ['12\nThrottled', 'INTERACT:12'],
       ['9\nUserContext not allowed here', 'INTERACT:9'],

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, beforeEach, describe, test } from 'node:test';
+import { RelayError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { Templates } from '../../src/mailer/templates.ts';
 import { InboundService } from '../../src/replies/inbound.ts';
@@ -10,7 +11,8 @@ import { replyMailOptions } from '../../src/replies/reply-mail.ts';
 import { ReplyTracking } from '../../src/replies/tracking.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { InboundSink, ReceivedSms } from '../../src/vocabulary.ts';
-import { removeDir, tempDir } from '../helpers/relay.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { removeDir, tempDir, waitFor } from '../helpers/relay.ts';
 import { claim, mail, storeFile } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
@@ -100,6 +102,53 @@ describe('the inbound service', () => {
     assert.deepEqual(await sink.reported([{ providerId: 'P9', number: '+447700900123', code: 1, state: 'delivered' }]), ['orphan']);
     await sink.quarantine('mo', 'not a form', '{"json":true}');
     assert.equal((await store.queueStats(Date.now())).quarantined, 1);
+  });
+});
+
+describe('a commit the store failed to confirm', () => {
+  test('completed after all (the database ran again after its connection was cut): logged as received once it shows, and its mail woken', async () => {
+    const store = SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
+    const keys = tempDir('smsrelay-dkim-');
+    const privateKeyFile = join(keys, 'dkim.pem');
+    writeFileSync(privateKeyFile, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const { logger, lines } = captureLog('info');
+    let mailsQueued = 0;
+    const inbound = new InboundService({
+      // The COMMIT goes through while the relay, its connection cut, answers 503.
+      store: {
+        knowsInbound: (provider, providerId) => store.knowsInbound(provider, providerId),
+        acceptInbound: async (received) => {
+          await store.acceptInbound(received);
+          throw new RelayError('STORE_UNAVAILABLE', 'Temporary local problem: the message store is unavailable (connection cut)');
+        },
+        applyDeliveryReport: (report) => store.applyDeliveryReport(report),
+        quarantine: (...args) => store.quarantine(...args),
+        recordSentParts: (sent) => store.recordSentParts(sent),
+        applyPartReceipt: (receipt) => store.applyPartReceipt(receipt),
+      },
+      tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
+      replyMail: replyMailOptions(
+        { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: { dkim: { selector: 'sms2026', privateKeyFile } } },
+        new Templates(),
+      ),
+      keywords: { stop: ['STOP'], start: ['START'] },
+      logger,
+      onMailQueued: () => {
+        mailsQueued += 1;
+      },
+      onReportApplied: () => {},
+    });
+    try {
+      await assert.rejects(inbound.sinkFor('puzzel').received([sms('mo-late')]), (error: unknown) => error instanceof RelayError);
+      const received = () => lines.map((line) => JSON.parse(line)).filter((line) => line.msg === 'inbound: SMS received and mailed');
+      assert.equal(received().length, 0, 'nothing said while the store said nothing');
+      await waitFor('the late line', () => received().length === 1, 5_000);
+      assert.equal(received()[0]?.providerId, 'mo-late');
+      assert.equal(mailsQueued, 1, 'the mailer is told of its reply mail');
+    } finally {
+      await store.close();
+      removeDir(keys);
+    }
   });
 });
 

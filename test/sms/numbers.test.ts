@@ -161,6 +161,15 @@ describe('maskNumbersIn', () => {
         'stored as 1764925974123.P4242Q1R0a1b2c3d.relay-1 | new/1764925974.M417233P12345.host | 20-digit 91000000000000000001',
     );
   });
+
+  it('leaves alone words of letters and digits (hex codes, gateway ids) and dotted dates, still masking a number beside them', () => {
+    const text =
+      'code SMPP:0x00000401 (0X0000000B) sid SM0123456789abcdef0123456789abcdef id 0A00000012345678 on 05.12.2026 09:15 to +447700900123 CODE1_447700900123';
+    assert.equal(
+      maskNumbersIn(text),
+      'code SMPP:0x00000401 (0X0000000B) sid SM0123456789abcdef0123456789abcdef id 0A00000012345678 on 05.12.2026 09:15 to +4477******23 CODE1_4477******23',
+    );
+  });
 });
 
 describe('formatNumber', () => {

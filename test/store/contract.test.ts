@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
+import { status } from '../../src/admin.ts';
 import { RelayError } from '../../src/errors.ts';
 import type { Store } from '../../src/store/types.ts';
 import { mail } from '../helpers/store.ts';
@@ -123,6 +124,33 @@ forEachStore((kind) =>
       assert.equal(retried?.attempts, 1);
       await store.recordMailOutcome({ id: claimed.id, kind: 'sent', response: '250 ok' });
       assert.equal(await store.nextMailDueAt(), undefined);
+      await store.close();
+    });
+
+    test('mail waiting on its backoff is listed by status with its error, and made due at once when the transport works again; a leased mail is left alone', async () => {
+      const bounce = (text: string) => ({
+        kind: 'bounce' as const,
+        messageId: undefined,
+        envelopeFrom: '',
+        recipients: ['alice@example.com'],
+        raw: Buffer.from(text),
+      });
+      await store.enqueueMail([bounce('deferred'), bounce('in flight')]);
+      const now = Date.now();
+      const [deferred, inFlight] = await store.claimDueMail({ owner: 'test', now, leaseUntil: now + 60_000, limit: 5 });
+      assert.ok(deferred && inFlight);
+      await store.recordMailOutcome({ id: deferred.id, kind: 'retry', nextAttemptAt: now + 3_600_000, error: 'Maildir full' });
+      assert.match(
+        await status(store, now, { pid: undefined, name: 'test' }),
+        new RegExp(`^last error mail ${deferred.id} \\(bounce\\): Maildir full$`, 'm'),
+        'status lists it',
+      );
+      assert.equal(await store.mailDueNow(now + 1), 1);
+      const claimed = await store.claimDueMail({ owner: 'test', now: now + 1, leaseUntil: now + 60_000, limit: 5 });
+      assert.deepEqual(
+        claimed.map((mail) => mail.raw.toString()),
+        ['deferred'],
+      );
       await store.close();
     });
 

@@ -157,7 +157,7 @@ describeOnPostgres('PostgreSQL: a commit group in one round trip', async () => {
           values: [],
         },
         { text: 'SELECT * FROM conversations ORDER BY number', values: [] },
-        { text: SMS_SENT, values: [5_000, ids, ['p-1', 'p-2'], [null, 't-2'], ['id p-1', 'id p-2']] },
+        { text: SMS_SENT, values: [5_000, ids, ['p-1', 'p-2'], [null, 't-2'], ['id p-1', 'id p-2'], null] },
         { text: SENT_ORPHANS, values: [5_000, ids] },
       ];
       for (const { text, values } of statements) {

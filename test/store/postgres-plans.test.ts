@@ -66,7 +66,7 @@ describeOnPostgres('PostgreSQL plans of the writes', async (url) => {
       };
       for (const smsId of ids) {
         const now = Date.now();
-        await group(SMS_SENT, [now, [smsId], [`p-${smsId}`], [null], [`id p-${smsId}`]]);
+        await group(SMS_SENT, [now, [smsId], [`p-${smsId}`], [null], [`id p-${smsId}`], null]);
         await group(ADOPT_ORPHANS, [now, [smsId]]);
         await group(SMS_CLAIM, [now, 5, 4, 1, 'plans', 60_000]);
         await group(SMS_CLAIM_ONE_PER_BATCH, [now, 5, 4, 1, 'plans', 60_000]);

@@ -14,7 +14,8 @@ describeOnPostgres('The outcome of one SMS sent on PostgreSQL', async (url) => {
     const outcome = (sql: string, id: number, providerId: string, trackingId: string | null, detail: string) =>
       withClient(url, async (client) => {
         await client.query('BEGIN');
-        const values: unknown[] = sql === SMS_SENT ? [5_000, [id], [providerId], [trackingId], [detail]] : [5_000, id, providerId, trackingId, detail];
+        const values: unknown[] =
+          sql === SMS_SENT ? [5_000, [id], [providerId], [trackingId], [detail], null] : [5_000, id, providerId, trackingId, detail, null];
         await client.query(sql, values);
         const locks = await client.query<{ objid: string }>(
           "SELECT objid::text FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted ORDER BY objid",

@@ -81,6 +81,9 @@ function utf16BeHex(text: string): string {
   return hex;
 }
 
+/** The code of a number whose line of a multi-number answer has a result no grammar fits. */
+const UNREADABLE_LINE = 'UNPARSEABLE';
+
 const ID_RESULT = /^ID:([^\s,]+)$/;
 const ERR_RESULT = /^(ERR:[A-Z0-9_]+)(?:\s+(.*))?$/;
 const DELAY_RESULT = /^DELAY:\d+$/;
@@ -92,6 +95,10 @@ type LineResult = { readonly id: string } | { readonly code: string; readonly de
  * The documented reply grammar: one line `ID:`/`ERR:`/`DELAY:` for a single recipient or a
  * whole-request failure, else one `<msisdn>,<result>` line per recipient. Lines are matched to the
  * submitted numbers by digits, never by position: the gateway renormalises and deduplicates them.
+ * Each line speaks for its own number only: one whose result cannot be read makes that number
+ * `UNPARSEABLE` (the gateway may have sent it), while the numbers it confirmed are sent and those it
+ * refused are refused. A line with no number cannot be placed: the numbers left without a line are
+ * `MISSING_RESULT`. Only a body with no line for any submitted number is unparseable as a whole.
  */
 function parseSendReply(body: string, recipients: readonly string[], logger: Logger): SubmissionResult {
   const lines = body
@@ -107,13 +114,13 @@ function parseSendReply(body: string, recipients: readonly string[], logger: Log
   const byNumber = new Map<string, LineResult>();
   for (const line of lines) {
     const match = RECIPIENT_LINE.exec(line);
-    const result = match?.[2] === undefined ? undefined : parseLineResult(match[2]);
-    if (match?.[1] === undefined || result === undefined) return unparseable(body);
+    if (match?.[1] === undefined || match[2] === undefined) continue;
     const digits = normaliseReplyNumber(match[1]);
-    if (!byNumber.has(digits)) byNumber.set(digits, result);
+    if (!byNumber.has(digits)) byNumber.set(digits, parseLineResult(match[2]) ?? { code: UNREADABLE_LINE, detail: match[2] });
   }
 
   const submitted = new Set(recipients.map(toInternationalDigits));
+  if (![...submitted].some((digits) => byNumber.has(digits))) return unparseable(body);
   const unexpected = [...byNumber.keys()].filter((digits) => !submitted.has(digits));
   if (unexpected.length > 0) {
     logger.warn({ numbers: unexpected.map((digits) => maskNumber(`+${digits}`)) }, 'intellisoftware: reply names numbers that were not submitted; ignored');

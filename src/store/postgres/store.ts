@@ -11,6 +11,12 @@ import {
   type MessageRow,
   RESUMED_DETAIL,
   TAKEN_OVER,
+  LATE_ANSWER,
+  lateAnswerDetail,
+  sentDetail,
+  withoutLateReports,
+  queuedMailErrorsSql,
+  toQueuedMailError,
   takenOverDetail,
   toStoredMessage,
   toClaimedMail,
@@ -53,6 +59,7 @@ import type {
   QuarantinedBody,
   QuarantineEntry,
   QueueAction,
+  QueuedMailError,
   QueuedSms,
   QueueStats,
   ReceivedReply,
@@ -223,29 +230,47 @@ const sentColumns = (providerId: string, trackingId: string) =>
   `status = 'sent', provider_id = ${providerId}, tracking_id = ${trackingId}, attempts = attempts + 1, lease_owner = NULL, last_error = NULL, updated_at = $1`;
 
 /**
- * SMS sent (`$2` ids, `$3` provider ids, `$4` tracking ids, `$5` history details, at `$1`): each row
+ * An outcome is the SMS's only when the relay recording it (`$6`, SQL; null: any) holds its lease
+ * (Store.recordSmsOutcomes): the statement's row waits for a claim taking it over and then reads its owner again.
+ */
+const heldBy = (owner: string) => `(${owner}::text IS NULL OR o.lease_owner = ${owner})`;
+const HELD_BY_6 = heldBy('$6');
+
+/**
+ * The history lines of the outcomes in `answers` (a FROM item `t` with `id` and `detail`) that the
+ * statement's `done` did not record, by relay `owner` (SQL): their SMS's lease is another relay's.
+ * `outbound` here is the statement's snapshot, before `done`.
+ */
+const lateAnswers = (answers: string, owner: string) => `late AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT $1, o.message_id, o.id, '${LATE_ANSWER}', ${lateAnswerDetail(owner, 't.detail')} FROM ${answers} JOIN outbound o ON o.id = t.id
+    WHERE o.id NOT IN (SELECT id FROM done) ORDER BY o.id
+  )`;
+
+/**
+ * SMS sent (`$2` ids, `$3` provider ids, `$4` tracking ids, `$5` history details, at `$1`, by `$6`): each row
  * marked sent with its history line, and its report lock (REPORT_LOCK_CLASS) taken. Exported, with
  * the adoption of the reports that came before (ADOPT_ORPHANS), for a test of its plan.
  */
 export const SMS_SENT = `WITH done AS (
     UPDATE outbound o SET ${sentColumns('t.provider_id', 't.tracking_id')}
     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t(id, provider_id, tracking_id, detail)
-    WHERE o.id = t.id RETURNING o.id, o.message_id, o.provider_id, o.number, t.detail
-  ), logged AS (
+    WHERE o.id = t.id AND ${HELD_BY_6} RETURNING o.id, o.message_id, o.provider_id, o.number, t.detail
+  ), ${lateAnswers('unnest($2::bigint[], $5::text[]) AS t(id, detail)', '$6::text')}, logged AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done ORDER BY id
   )
   SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (SELECT DISTINCT ${reportLockKey('provider_id', 'number')} AS key FROM done ORDER BY key) keys`;
 
 /**
- * SMS_SENT for one SMS (`$2` id, `$3` provider id, `$4` tracking id, `$5` history detail, at `$1`), the
+ * SMS_SENT for one SMS (`$2` id, `$3` provider id, `$4` tracking id, `$5` history detail, at `$1`, by `$6`), the
  * usual outcome (a batch is one mail's SMS): a row found by its key instead of joined to four unnested
  * arrays, and one lock without the sort of its keys, costs the server 85–89 µs per execution where
  * SMS_SENT costs 103–106 (bench/statement-cpu.ts, 2026-12-04). Exported for a test of its plan.
  */
 export const ONE_SMS_SENT = `WITH done AS (
-    UPDATE outbound SET ${sentColumns('$3', '$4')}
-    WHERE id = $2 RETURNING id, message_id, provider_id, number
-  ), logged AS (
+    UPDATE outbound o SET ${sentColumns('$3', '$4')}
+    WHERE o.id = $2 AND ${HELD_BY_6} RETURNING o.id, o.message_id, o.provider_id, o.number
+  ), ${lateAnswers('(SELECT $2::bigint AS id, $5::text AS detail) AS t', '$6::text')}, logged AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', $5 FROM done
   )
   SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('provider_id', 'number')}) FROM done`;
@@ -640,39 +665,40 @@ export class PostgresStore implements Store, ClusterStore {
    * The sent outcomes (SMS_SENT) and the reports that arrived before them adopted (ADOPT_ORPHANS), the
    * retries, the final failures and the mail to queue, in that order, with the group's other statements.
    */
-  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = []): Promise<void> {
+  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<void> {
     const now = Date.now();
     const sent = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'sent' }> => outcome.kind === 'sent');
     const retries = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'retry' }> => outcome.kind === 'retry');
     const finals = outcomes.filter(
       (outcome): outcome is Extract<SmsOutcome, { kind: 'failed' | 'expired' }> => outcome.kind === 'failed' || outcome.kind === 'expired',
     );
+    const by = owner ?? null;
     const statements: Statement[] = [];
     if (sent.length > 0) {
       const ids = sent.map((outcome) => outcome.smsId);
       // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
       // adopted in the next statement: after any report that could not see this result yet has committed.
-      const details = sent.map((outcome) => (outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`));
+      const details = sent.map(sentDetail);
       const [one] = sent;
       statements.push(
         sent.length === 1 && one
-          ? { text: ONE_SMS_SENT, values: [now, one.smsId, one.providerId, one.trackingId ?? null, details[0]] }
+          ? { text: ONE_SMS_SENT, values: [now, one.smsId, one.providerId, one.trackingId ?? null, details[0], by] }
           : {
               text: SMS_SENT,
-              values: [now, ids, sent.map((outcome) => outcome.providerId), sent.map((outcome) => outcome.trackingId ?? null), details],
+              values: [now, ids, sent.map((outcome) => outcome.providerId), sent.map((outcome) => outcome.trackingId ?? null), details, by],
             },
         { text: ADOPT_ORPHANS, values: [now, ids] },
       );
     }
     if (retries.length > 0) {
       statements.push({
-        text: `WITH deferred AS (
+        text: `WITH done AS (
           UPDATE outbound o SET next_attempt_at = t.next_attempt_at, last_error = t.error, attempts = o.attempts + t.attempted,
             possible_duplicates = o.possible_duplicates + t.duplicate, lease_owner = NULL, updated_at = $1
           FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::int[], $6::int[]) AS t(id, next_attempt_at, error, attempted, duplicate)
-          WHERE o.id = t.id RETURNING o.id, o.message_id, t.error
-        )
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'deferred', error FROM deferred ORDER BY id`,
+          WHERE o.id = t.id AND ${heldBy('$7')} RETURNING o.id, o.message_id, t.error
+        ), ${lateAnswers('unnest($2::bigint[], $4::text[]) AS t(id, detail)', '$7::text')}
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'deferred', error FROM done ORDER BY id`,
         values: [
           now,
           retries.map((outcome) => outcome.smsId),
@@ -680,23 +706,39 @@ export class PostgresStore implements Store, ClusterStore {
           retries.map((outcome) => outcome.error),
           retries.map((outcome) => (outcome.attempted ? 1 : 0)),
           retries.map((outcome) => (outcome.possibleDuplicate ? 1 : 0)),
+          by,
         ],
       });
     }
     if (finals.length > 0) {
       statements.push({
-        text: `WITH ended AS (
+        text: `WITH done AS (
           UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + 1, lease_owner = NULL, updated_at = $1
           FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, status, error)
-          WHERE o.id = t.id RETURNING o.id, o.message_id, t.status, t.error
-        )
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, error FROM ended ORDER BY id`,
-        values: [now, finals.map((outcome) => outcome.smsId), finals.map((outcome) => outcome.kind), finals.map((outcome) => outcome.error)],
+          WHERE o.id = t.id AND ${heldBy('$5')} RETURNING o.id, o.message_id, t.status, t.error
+        ), ${lateAnswers('unnest($2::bigint[], $4::text[]) AS t(id, detail)', '$5::text')}
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, error FROM done ORDER BY id`,
+        values: [now, finals.map((outcome) => outcome.smsId), finals.map((outcome) => outcome.kind), finals.map((outcome) => outcome.error), by],
       });
     }
-    statements.push(...mailStatements(mail, now));
     const durability = mail.length === 0 && sent.length === outcomes.length ? UNPROMISED : PROMISED;
-    return this.#write({ statements, result: () => undefined }, mail.length > 0 ? ['mail'] : [], durability);
+    const wakes: Notice[] = mail.length > 0 ? ['mail'] : [];
+    if (owner === undefined || mail.length === 0) {
+      return this.#write({ statements: [...statements, ...mailStatements(mail, now)], result: () => undefined }, wakes, durability);
+    }
+    // Reports go with outcomes recorded in time only: the SMS's rows are locked first, so whose lease each is stays so until the commit.
+    return this.#write(
+      async (client) => {
+        const { rows } = await client.query<{ message_id: string; lease_owner: string | null }>(
+          'SELECT message_id, lease_owner FROM outbound WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
+          [outcomes.map((outcome) => outcome.smsId)],
+        );
+        const late = new Set(rows.filter((row) => row.lease_owner !== owner).map((row) => row.message_id));
+        for (const { text, values } of [...statements, ...mailStatements(withoutLateReports(mail, late), now)]) await client.query(text, values as unknown[]);
+      },
+      wakes,
+      durability,
+    );
   }
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void> {
@@ -758,6 +800,15 @@ export class PostgresStore implements Store, ClusterStore {
       [],
       outcome.kind === 'sent' ? UNPROMISED : PROMISED,
     );
+  }
+
+  mailDueNow(now: number): Promise<number> {
+    return this.#queueing(['mail'], {
+      statements: [
+        { text: "UPDATE mail_out SET next_attempt_at = $1 WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > $1", values: [now] },
+      ],
+      result: ([updated]) => updated?.rowCount ?? 0,
+    });
   }
 
   releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
@@ -836,6 +887,10 @@ export class PostgresStore implements Store, ClusterStore {
       undeliverableInbound: row?.undeliverable ?? 0,
       quarantined: row?.quarantined ?? 0,
     };
+  }
+
+  async queuedMailErrors(limit: number): Promise<QueuedMailError[]> {
+    return (await this.#rows<Parameters<typeof toQueuedMailError>[0]>(queuedMailErrorsSql('$1'), [limit])).map(toQueuedMailError);
   }
 
   async listQueued(limit: number, afterSmsId = 0): Promise<QueuedSms[]> {
