@@ -4,9 +4,10 @@
  * WAL mode takes readers and short writers alongside it); they print plain text, one line per item, or
  * JSON lines where a script will read them.
  */
+import { settingsDiffering } from './cluster/settings.ts';
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
-import { REDACTED, SECRET_KEYS } from './config/secrets.ts';
+import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
 import { isMailbox } from './mail/addresses.ts';
@@ -82,28 +83,13 @@ function asRun(config: Config): Config {
   return { ...config, gateway: { ...run(config.gateway, ''), routes } };
 }
 
-function masked(value: unknown, key = '', path = ''): unknown {
-  if (SECRET_KEYS.test(key) && value !== undefined) return REDACTED;
-  if (DURATION_SETTINGS.has(path) && typeof value === 'number') return formatDuration(value);
-  if (Array.isArray(value)) return value.map((item) => masked(item));
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, masked(item, name, path ? `${path}.${name}` : name)]));
-  }
-  // The database's user helps to tell which account a relay uses; its password never shows.
-  if (path === 'store.url' && typeof value === 'string') return redactUrl(value);
-  if (URL_KEY.test(key) && typeof value === 'string') return maskedUrl(value);
-  return value;
-}
-
-/** The gateway's URLs, the smarthost's, the public ones: each may carry a secret. */
-const URL_KEY = /url$/i;
-
-/**
- * A URL's credentials and query values hidden (a gateway's `?apikey=…`), as its log lines leave the
- * query out. Not through `URL`: that would show a URL other than the one configured (a slash added).
- */
-function maskedUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, `//${REDACTED}@`).replace(/([?&][^=&#]*=)[^&#]*/g, `$1${REDACTED}`);
+function masked(value: unknown): unknown {
+  return maskedSecrets(value, (leaf, path) => {
+    if (DURATION_SETTINGS.has(path) && typeof leaf === 'number') return formatDuration(leaf);
+    // The database's user helps to tell which account a relay uses; its password never shows.
+    if (path === 'store.url' && typeof leaf === 'string') return redactUrl(leaf);
+    return undefined;
+  });
 }
 
 /**
@@ -125,9 +111,14 @@ const DURATION_UNITS = [
 
 /**
  * `here` is the relay of this data directory: its pid while it holds the directory (from its lock
- * file), and its name (`store.relayName`), which tells it from the other relays sharing the store.
+ * file), and its name (`store.relayName`), which tells it from the other relays sharing the store; with its
+ * configuration's `settings` (src/cluster/settings.ts), the relays whose settings differ say which.
  */
-export async function status(store: Store, now: number, here: { readonly pid: number | undefined; readonly name: string }): Promise<string> {
+export async function status(
+  store: Store,
+  now: number,
+  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined },
+): Promise<string> {
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
   const { pauses } = await store.gatewayState(now);
@@ -150,7 +141,7 @@ export async function status(store: Store, now: number, here: { readonly pid: nu
     ...(await store.queuedMailErrors(5)).map(
       (mail) => `last error mail ${mail.mailId} (${mail.kind}${mail.messageId ? ` about ${mail.messageId}` : ''}): ${mail.lastError}`,
     ),
-    ...relayLines(relays),
+    ...relayLines(relays, here.settings),
   ].join('\n');
 }
 
@@ -162,13 +153,19 @@ export async function status(store: Store, now: number, here: { readonly pid: nu
 function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[], now: number): string[] {
   const lines = [
     ...(pausedSince === undefined ? [] : [`dispatch: paused since ${new Date(pausedSince).toISOString()}`]),
-    ...pauses.map(
-      (pause) =>
-        `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()}, the gateway refuses the account (${pause.reason}); ` +
-        `next probe ${pause.nextProbeAt > now ? new Date(pause.nextProbeAt).toISOString() : PROBE_WITH_NEXT_SMS}`,
-    ),
+    ...pauses.map((pause) => `${pauseLine(pause)}; next probe ${pause.nextProbeAt > now ? new Date(pause.nextProbeAt).toISOString() : PROBE_WITH_NEXT_SMS}`),
   ];
   return lines.length > 0 ? lines : ['dispatch: running'];
+}
+
+/** A provider's account pause: which, since when, why. */
+function pauseLine(pause: SharedPause): string {
+  return `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()}, the gateway refuses the account (${pause.reason})`;
+}
+
+/** What a relay's line adds when its settings are not this configuration's (src/cluster/settings.ts). */
+function otherSettings(differing: readonly string[]): string {
+  return differing.length === 0 ? '' : `; other settings than this configuration's: ${differing.join(', ')} (queued work goes by the claiming relay's)`;
 }
 
 /** Heard from within RELAY_STALE_MS and not stopped. */
@@ -177,7 +174,7 @@ function running(relay: RelaySeen): boolean {
 }
 
 /** The relays on the store heard from in the last hour (several on one PostgreSQL: docs/several-relays.md), one line each. */
-function relayLines(relays: readonly RelaySeen[]): string[] {
+function relayLines(relays: readonly RelaySeen[], settings: string | undefined): string[] {
   const state = (relay: RelaySeen) =>
     relay.stoppedAt !== undefined
       ? `stopped ${new Date(relay.stoppedAt).toISOString()}`
@@ -189,7 +186,8 @@ function relayLines(relays: readonly RelaySeen[]): string[] {
     ...relays.map(
       (relay) =>
         `  ${relay.name}: ${state(relay)}, version ${relay.version} (schema ${relay.schema}), pid ${relay.pid} on ${relay.host}, ` +
-        `last heartbeat ${Math.round(relay.heartbeatAgeMs / 1000)} s ago, leases: ${relay.leases.sms} SMS, ${plural(relay.leases.mail, 'mail')}`,
+        `last heartbeat ${Math.round(relay.heartbeatAgeMs / 1000)} s ago, leases: ${relay.leases.sms} SMS, ${plural(relay.leases.mail, 'mail')}` +
+        otherSettings(settings === undefined ? [] : settingsDiffering(settings, relay.settings)),
     ),
   ];
 }
@@ -265,9 +263,13 @@ export async function queueAction(
   now: number,
   resume = '`smsrelay queue resume`',
 ): Promise<Outcome> {
-  if (command === 'pause' || command === 'resume') {
-    await store.setDispatchPaused(command === 'pause', now);
-    return { said: `dispatch ${command === 'pause' ? `paused: queued SMS stay queued until ${resume}` : 'resumed'}`, changed: 1 };
+  if (command === 'pause') {
+    await store.setDispatchPaused(true, now);
+    return { said: `dispatch paused: queued SMS stay queued until ${resume}`, changed: 1 };
+  }
+  if (command === 'resume') {
+    await store.setDispatchPaused(false, now);
+    return { said: ['dispatch resumed', ...(await accountPauseLines(store, now, false))].join('\n'), changed: 1 };
   }
   if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
   if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);
@@ -275,11 +277,32 @@ export async function queueAction(
   const sms = target === 'all' ? undefined : await store.smsOf(target);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
   if (changed === 0 && sms?.length === 0) throw new NotFound(`message with id ${target}`, ' (see smsrelay queue list)');
-  if (command !== 'retry') return { said: `${command}: ${changed} queued SMS changed`, changed };
+  if (command === 'hold' || command === 'delete') return { said: `${command}: ${changed} queued SMS changed`, changed };
+  const pauses = await accountPauseLines(store, now, command === 'retry');
+  if (command === 'release') return { said: [`release: ${changed} queued SMS changed`, ...pauses].join('\n'), changed };
   // A retry makes due only SMS that are not held: held ones stay held, said so, rather than counted as retried and never sent.
   const held = sms ? sms.filter((item) => item.status === 'queued' && item.held).length : (await store.queueStats(now)).sms.held;
-  return { said: `retry: ${changed} queued SMS changed${held > 0 ? `; ${held} held: release ${held === 1 ? 'it' : 'them'} first` : ''}`, changed };
+  return {
+    said: [`retry: ${changed} queued SMS changed${held > 0 ? `; ${held} held: release ${held === 1 ? 'it' : 'them'} first` : ''}`, ...pauses].join('\n'),
+    changed,
+  };
 }
+
+/**
+ * What a command that makes SMS due adds while a provider's gateway refuses the account: that
+ * provider sends nothing but its probe, so without a word the command would look ignored. `probeNow`
+ * (`queue retry`) makes each such probe due at once, for the operator who fixed the account and
+ * should not wait `delivery.pauseProbeInterval`: the probe, not the command, ends the pause.
+ */
+async function accountPauseLines(store: Store, now: number, probeNow: boolean): Promise<string[]> {
+  const { pauses } = await store.gatewayState(now);
+  if (!probeNow) return pauses.length > 0 ? [...dispatchLines(undefined, pauses, now), PROBE_NOW_HINT] : [];
+  for (const pause of pauses) await store.releaseProbe(pause.provider, now);
+  return pauses.map((pause) => `${pauseLine(pause)}; probing it now`);
+}
+
+/** How an operator probes a paused provider now (accountPauseLines). */
+const PROBE_NOW_HINT = "dispatch: `smsrelay queue retry all` (the console's Retry all now) probes a paused provider now";
 
 /**
  * `quarantine list | show <id> | delete <id|all>`: the webhook requests kept because they could not

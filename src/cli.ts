@@ -5,6 +5,7 @@ import { buffer, text } from 'node:stream/consumers';
 import { setFlagsFromString } from 'node:v8';
 import type { Preview } from './acceptance/preview.ts';
 import { relayVersion } from './cluster/membership.ts';
+import { settingsDigest } from './cluster/settings.ts';
 import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
 import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
@@ -78,7 +79,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   queue: {
     usage: 'queue <command>',
-    does: 'list | hold <id|all> | release <id|all> | retry <id|all> | delete <id|all> | pause | resume',
+    does: 'list | hold <id|all> | release <id|all> | retry <id|all> (also probes a paused provider now) | delete <id|all> | pause | resume',
     exits: `0, 1 no message with that id, ${STORE_EXITS}`,
   },
   quarantine: {
@@ -156,7 +157,9 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'hash-password':
       return printPasswordHash();
     case 'status':
-      return withStore((store, config) => status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName }));
+      return withStore((store, config) =>
+        status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName, settings: settingsDigest(config) }),
+      );
     case 'log':
       return withStore((store, config) => history(store, argv[1] ?? '', config.sms.defaultRegion));
     case 'queue':

@@ -45,6 +45,7 @@ import { PostgresStore } from './store/postgres/store.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { Store, StoreHealth } from './store/types.ts';
 import { Membership, relayVersion } from './cluster/membership.ts';
+import { settingsDigest } from './cluster/settings.ts';
 import { type Migrated, MIGRATIONS } from './store/migrations.ts';
 import { FIRST_CLASSIFIED } from './store/schema-readers.ts';
 
@@ -145,6 +146,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         pid: process.pid,
         host: hostname(),
         mail: config.mail.url ? 'smarthost' : 'maildir',
+        settings: settingsDigest(config),
       },
       leaseTtlMs: config.delivery.leaseTtl,
       logger,

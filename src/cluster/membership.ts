@@ -1,6 +1,6 @@
 /**
  * A relay among several on one database (#18, docs/several-relays.md): it joins by checking that it
- * may (no live relay of its name, no Maildir among several relays), then writes its heartbeat every
+ * may (no live relay of its name, no Maildir among several relays), warns of relays with other settings, then writes its heartbeat every
  * few seconds. The heartbeat renews the leases its work loops hold, so a live relay keeps its leases however long
  * a request runs, and a dead one's end `delivery.leaseTtl` after its last heartbeat (as does a lease
  * no loop holds: a claim whose answer was lost with the connection).
@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../log.ts';
+import { settingsDiffering } from './settings.ts';
 import {
   ClusterError,
   type ClusterStore,
@@ -86,10 +87,9 @@ export class Membership {
         await sleep(JOIN_LOOK_MS);
         continue;
       }
-      refuseMaildir(
-        member,
-        live.filter((relay) => relay.name !== member.name),
-      );
+      const others = live.filter((relay) => relay.name !== member.name);
+      refuseMaildir(member, others);
+      warnOfOtherSettings(member, others, logger);
       break;
     }
     await store.heartbeat(member, leaseTtlMs, this.#options.held());
@@ -141,6 +141,22 @@ function provablyGone(relay: RelaySeen, member: RelayMember): boolean {
     return false;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/**
+ * Relays that run with other settings than this one's (src/cluster/settings.ts): the relay that claims
+ * queued work sends it with its own, so an SMS accepted at one may go out through another's gateway
+ * account. A warning, not a refusal: a rolling change of the configuration passes through this state.
+ */
+function warnOfOtherSettings(member: RelayMember, others: readonly RelaySeen[], logger: Logger): void {
+  for (const relay of others) {
+    const differing = settingsDiffering(member.settings, relay.settings);
+    if (differing.length === 0) continue;
+    logger.warn(
+      { relay: relay.name, settings: differing },
+      `relay: relay ${relay.name} on this database runs with other ${differing.join(', ')}: queued work is sent with the settings of the relay that claims it; give every relay the same configuration (docs/several-relays.md)`,
+    );
   }
 }
 

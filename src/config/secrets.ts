@@ -10,6 +10,33 @@ export const SECRET_KEYS = /password|secret|token/i;
 /** What a secret is replaced with, as the logger censors a password. */
 export const REDACTED = '***';
 
+/** The gateway's URLs, the smarthost's, the public ones: each may carry a secret. */
+const URL_KEY = /url$/i;
+
+/**
+ * `value` (the configuration or a part of it) with every secret `***`, and each URL's credentials and
+ * query values too; `leaf` may show a value its own way first (a duration, the database's URL), by its path.
+ */
+export function maskedSecrets(value: unknown, leaf: (value: unknown, path: string) => unknown = () => undefined, key = '', path = ''): unknown {
+  if (SECRET_KEYS.test(key) && value !== undefined) return REDACTED;
+  if (Array.isArray(value)) return value.map((item) => maskedSecrets(item, leaf));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([name, item]) => [name, maskedSecrets(item, leaf, name, path ? `${path}.${name}` : name)]));
+  }
+  const shown = leaf(value, path);
+  if (shown !== undefined) return shown;
+  if (URL_KEY.test(key) && typeof value === 'string') return maskedUrl(value);
+  return value;
+}
+
+/**
+ * A URL's credentials and query values hidden (a gateway's `?apikey=…`), as its log lines leave the
+ * query out. Not through `URL`: that would show a URL other than the one configured (a slash added).
+ */
+function maskedUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, `//${REDACTED}@`).replace(/([?&][^=&#]*=)[^&#]*/g, `$1${REDACTED}`);
+}
+
 /**
  * Shorter values are left in a gateway's words: cutting every "ab" out of them would garble the text
  * and hide nothing a guess would not find.

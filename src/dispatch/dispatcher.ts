@@ -1,3 +1,4 @@
+import type { RelayErrorCode } from '../errors.ts';
 import type { Gateway, SmsSubmission, SubmissionResult } from '../providers/contract.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -82,7 +83,7 @@ interface Decision {
   readonly sms: ClaimedSms;
   readonly classified: Classified;
   /**
-   * The host that gave the answer; undefined when no request was made: the SMS expired (`fail`), its
+   * The host that gave the answer; undefined when no request was made: the SMS expired or its phone opted out (`fail`), its
    * route's every provider refuses the relay's account until its probe (`pause`), or no route takes it.
    */
   readonly via: Host | undefined;
@@ -100,6 +101,17 @@ const NO_ROUTE: Classified = {
   category: 'no-route',
   code: 'NO_ROUTE',
   reason: 'no route of gateway.routes takes this number any more (the routes changed after the mail was accepted)',
+};
+
+/**
+ * An SMS whose phone texted STOP after its mail was accepted: RCPT refuses the number from then on, and
+ * what was already queued for it is not sent either. The catalogue's code of RCPT's refusal.
+ */
+const OPTED_OUT: Classified = {
+  action: 'fail',
+  category: 'opted-out',
+  code: 'POLICY_DENIED' satisfies RelayErrorCode,
+  reason: 'the phone opted out of SMS from this relay (it texted STOP) after the mail was accepted',
 };
 
 /**
@@ -241,8 +253,17 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const log = this.#options.logger.child({ msgId: batch.message.id });
     const giveUpAt = deadline(startOf(batch.message), this.#options.retry);
     const now = this.#clock();
-    const live = now < giveUpAt ? batch.sms : [];
-    const expired: Decision[] = now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), via: undefined }));
+    const due = now < giveUpAt ? batch.sms : [];
+    const optedOut = await this.#optedOut(due).catch((error: unknown) => {
+      log.warn({ err: error }, 'dispatch: could not check the numbers against the opt-outs; the SMS are tried again when their lease ends');
+      return undefined;
+    });
+    if (!optedOut) return;
+    const live = due.filter((sms) => !optedOut.has(sms));
+    const unsent: Decision[] = [
+      ...(now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), via: undefined }))),
+      ...[...optedOut].map((sms) => ({ sms, classified: OPTED_OUT, via: undefined })),
+    ];
     const attempted: Attempt = live.length > 0 ? await this.#attempt(batch.message, live, giveUpAt, log) : { decisions: [], asked: new Map() };
     // The slot bounds gateway requests: the next batch's request need not wait for this one's commit.
     release();
@@ -250,7 +271,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       log.info({ numbers: batch.sms.length }, 'dispatch: request still in flight when the stop gave up waiting; the next start sends it again');
       return;
     }
-    const decisions = [...expired, ...this.#ownAccountRefusals(batch.message, attempted.decisions, log)];
+    const decisions = [...unsent, ...this.#ownAccountRefusals(batch.message, attempted.decisions, log)];
     for (const lane of this.#lanes.values()) {
       const asked = attempted.asked.has(lane);
       // A batch on an account's own credentials says nothing about the relay's account.
@@ -272,6 +293,15 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       return;
     }
     this.#recorded(outcomes);
+  }
+
+  /**
+   * The SMS whose phone opted out since its mail was accepted, asked as RCPT asks (the store remembers
+   * the numbers it found not opted out, so a regular number costs no read).
+   */
+  async #optedOut(sms: readonly ClaimedSms[]): Promise<Set<ClaimedSms>> {
+    const answers = await Promise.all(sms.map((entry) => this.#options.store.isOptedOut(entry.number)));
+    return new Set(sms.filter((_, index) => answers[index]));
   }
 
   /** Writes what the store is owed, in one transaction; throws (keeping it owed) while the store fails. */
@@ -511,8 +541,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number, via: Host | undefined): SmsOutcome {
     const { retry, random } = this.#options;
-    // Only an expired SMS is given up without a request.
-    if (via === undefined && classified.action === 'fail') return { smsId: sms.id, kind: 'expired', error: classified.reason };
+    // An expired SMS is given up without a request; a failure without one (an opt-out) is failed below.
+    if (via === undefined && classified.category === EXPIRED.category) return { smsId: sms.id, kind: 'expired', error: classified.reason };
     if (classified.action === 'sent' && via) {
       const note = this.#sentVia(via);
       return {

@@ -1,4 +1,5 @@
 import MimeNode from 'nodemailer/lib/mime-node';
+import { RELAY_ERRORS } from '../errors.ts';
 import { printableAscii } from '../mail/ascii.ts';
 import { LOOP_HEADER } from '../mail/extract.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
@@ -31,7 +32,8 @@ const STYLES: Readonly<Record<ReportKind, ReportStyle>> = {
 
 /** RFC 3463 status per kind and outcome category. */
 const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { default: string }>> = {
-  failed: { 'invalid-number': '5.1.1', refused: '5.6.0', expired: '4.4.7', default: '5.0.0' },
+  // A phone that opted out after its mail was accepted: the status RCPT refuses it with from then on.
+  failed: { 'invalid-number': '5.1.1', refused: '5.6.0', expired: '4.4.7', 'opted-out': RELAY_ERRORS.POLICY_DENIED.enhanced, default: '5.0.0' },
   delayed: { unreachable: '4.4.1', 'no-answer': '4.4.2', busy: '4.4.5', account: '4.3.0', default: '4.4.0' },
   relayed: { default: '2.0.0' },
   delivered: { default: '2.0.0' },

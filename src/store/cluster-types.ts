@@ -32,10 +32,14 @@ export interface RelayMember {
   readonly pid: number;
   readonly host: string;
   readonly mail: RelayMailTransport;
+  /** The digests of the settings relays must share (src/cluster/settings.ts), as JSON. */
+  readonly settings: string;
 }
 
 /** A relay as the store last heard of it. */
-export interface RelaySeen extends RelayMember {
+export interface RelaySeen extends Omit<RelayMember, 'settings'> {
+  /** Undefined from a relay of a version before schema 20, which keeps none. */
+  readonly settings: string | undefined;
   /** Its last heartbeat, by the store's clock (the database's on PostgreSQL). */
   readonly heartbeatAt: number;
   /** How long ago that was, by the same clock. */
@@ -94,6 +98,7 @@ export interface RelayRow {
   readonly pid: number;
   readonly host: string;
   readonly mail: string;
+  readonly settings: string | null;
   readonly age: number;
   readonly sms_leases: number;
   readonly mail_leases: number;
@@ -109,6 +114,7 @@ export function toRelaySeen(row: RelayRow): RelaySeen {
     pid: row.pid,
     host: row.host,
     mail: row.mail === 'maildir' ? 'maildir' : 'smarthost',
+    settings: row.settings ?? undefined,
     heartbeatAt: row.heartbeat_at,
     heartbeatAgeMs: Math.max(0, row.age),
     stoppedAt: row.stopped_at ?? undefined,
@@ -121,11 +127,11 @@ export function toRelaySeen(row: RelayRow): RelaySeen {
  * SQLite, rewritten to positions for PostgreSQL (src/store/postgres/cluster.ts).
  */
 export const CLUSTER_SQL = {
-  upsert: `INSERT INTO relays (name, instance, version, schema_version, started_at, heartbeat_at, stopped_at, pid, host, mail)
-    VALUES (@name, @instance, @version, @schema, @startedAt, $now, NULL, @pid, @host, @mail)
+  upsert: `INSERT INTO relays (name, instance, version, schema_version, started_at, heartbeat_at, stopped_at, pid, host, mail, settings)
+    VALUES (@name, @instance, @version, @schema, @startedAt, $now, NULL, @pid, @host, @mail, @settings)
     ON CONFLICT (name) DO UPDATE SET instance = excluded.instance, version = excluded.version, schema_version = excluded.schema_version,
       started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL, pid = excluded.pid, host = excluded.host,
-      mail = excluded.mail`,
+      mail = excluded.mail, settings = excluded.settings`,
   seen: `SELECT r.*, $now - r.heartbeat_at AS age,
       (SELECT COUNT(*) FROM outbound o WHERE o.lease_owner = r.name AND o.status = 'queued') AS sms_leases,
       (SELECT COUNT(*) FROM mail_out m WHERE m.lease_owner = r.name AND m.status = 'queued') AS mail_leases

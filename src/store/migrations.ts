@@ -347,6 +347,11 @@ export const MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX mail_out_lease_end ON mail_out (next_attempt_at, id) WHERE status = 'queued' AND lease_owner IS NOT NULL;
   `,
+  // 20: the digests of the settings relays sharing the database must share (src/cluster/settings.ts), with
+  // each relay's heartbeat, so that a relay started with other settings is told which differ, and from whom.
+  `
+  ALTER TABLE relays ADD COLUMN settings TEXT;
+  `,
 ];
 
 /** The schema a store was at when opened (`from`) and is at now (`to`): `from` < `to` when the open upgraded it. */

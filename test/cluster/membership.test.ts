@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { status } from '../../src/admin.ts';
 import { relayVersion } from '../../src/cluster/membership.ts';
+import { settingsDigest } from '../../src/cluster/settings.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { startRelay } from '../../src/relay.ts';
 import type { RelayMember } from '../../src/store/cluster-types.ts';
@@ -31,6 +32,7 @@ const member = (name: string, overrides: Partial<RelayMember> = {}): RelayMember
   pid: 4242,
   host: 'relay-host',
   mail: 'smarthost',
+  settings: '{}',
   ...overrides,
 });
 
@@ -69,6 +71,31 @@ describe('the heartbeat', () => {
         assert.notEqual((await store.relaysSeen(60_000)).find((relay) => relay.name === 'alpha')?.stoppedAt, undefined);
         await store.leaveCluster(member('beta', { instance: 'another process' }));
         assert.equal((await store.relaysSeen(60_000)).find((relay) => relay.name === 'beta')?.stoppedAt, undefined, "another instance's stop is not beta's");
+      } finally {
+        await store.close();
+      }
+    });
+  });
+});
+
+describe("a relay's settings digests", () => {
+  forEachStore((kind) => {
+    test(`${kind.name}: kept with its heartbeat, each heartbeat writing the current ones, and listed with the relay`, async () => {
+      const store = await kind.fresh();
+      try {
+        await store.heartbeat(member('alpha', { settings: '{"sms.domains":"0123456789abcdef"}' }), 60_000, { sms: [], mail: [] });
+        await store.heartbeat(member('beta'), 60_000, { sms: [], mail: [] });
+        // beta restarted with other settings.
+        await store.heartbeat(member('beta', { settings: '{"sms.domains":"fedcba9876543210"}' }), 60_000, { sms: [], mail: [] });
+        const seen = await store.relaysSeen(60_000);
+        assert.deepEqual(
+          seen.map((relay) => [relay.name, relay.settings]),
+          [
+            ['alpha', '{"sms.domains":"0123456789abcdef"}'],
+            ['beta', '{"sms.domains":"fedcba9876543210"}'],
+          ],
+          "each heartbeat writes the relay's current digests",
+        );
       } finally {
         await store.close();
       }
@@ -234,10 +261,10 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       // Meanwhile `smsrelay status` and /metrics show both relays, and the lease the sender holds.
       const holder = (await alpha.relay.store.relaysSeen(60_000)).find((relay) => relay.leases.sms === 1)?.name;
       assert.ok(holder === 'alpha' || holder === 'beta');
-      const shown = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'gamma' });
+      const shown = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'gamma', settings: settingsDigest(alpha.config) });
       assert.match(shown, /^relay: not running here \(queued SMS are sent by (alpha, beta|beta, alpha), running on this database\)$/m);
       // As alpha's status would read just after alpha died, its heartbeat still fresh: beta sends its queue.
-      const afterAlpha = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'alpha' });
+      const afterAlpha = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'alpha', settings: settingsDigest(alpha.config) });
       assert.match(afterAlpha, /^relay: not running here \(queued SMS are sent by beta, running on this database\)$/m);
       for (const name of ['alpha', 'beta']) {
         const leases = name === holder ? 1 : 0;
@@ -294,6 +321,40 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       assert.equal((JSON.parse(waiting) as { otherPid?: unknown }).otherPid, process.pid, 'alpha runs in this process too');
     } finally {
       await alpha.stop();
+      removeDir(alpha.dir);
+      removeDir(dir);
+    }
+  });
+
+  test('a relay started with other SMS domains and gateway account than a live one is warned at start, naming both; status names them too, never a value', async () => {
+    const url = (await freshDatabase()) ?? '';
+    const standalone = await startSimulator();
+    const alpha = await startTestRelay(gatewayYaml(standalone.url), clusterEnv(url, 'alpha'));
+    const dir = tempDir();
+    let delta: Awaited<ReturnType<typeof startRelay>> | undefined;
+    try {
+      const other = { ...gatewayYaml(standalone.url, { username: 'delta-account' }), sms: { domains: ['sms.test'] } };
+      const { config } = loadConfig(relayEnvironment(dir, other, clusterEnv(url, 'delta')), dir);
+      const { logger, lines } = captureLog('info');
+      delta = await startRelay(config, logger);
+      const warned = lines.map((line) => JSON.parse(line) as { msg: string; relay?: string; settings?: string[] }).find((line) => line.relay === 'alpha');
+      assert.ok(warned, lines.join(''));
+      assert.deepEqual(warned.settings, ['sms.domains', 'gateway accounts']);
+      assert.match(
+        warned.msg,
+        /^relay: relay alpha on this database runs with other sms\.domains, gateway accounts: queued work is sent with the settings of the relay that claims it/,
+      );
+      const shown = await status(delta.store, Date.now(), { pid: process.pid, name: 'delta', settings: settingsDigest(config) });
+      assert.match(
+        shown,
+        /^ {2}alpha: running, .*; other settings than this configuration's: sms\.domains, gateway accounts \(queued work goes by the claiming relay's\)$/m,
+      );
+      assert.doesNotMatch(shown, /^ {2}delta: .*other settings/m, 'its own row matches its configuration');
+      assert.doesNotMatch(shown + JSON.stringify(warned), /delta-account|sms\.test/, 'digests, never the values');
+    } finally {
+      await delta?.stop();
+      await alpha.stop();
+      await standalone.close();
       removeDir(alpha.dir);
       removeDir(dir);
     }

@@ -45,8 +45,16 @@ describeOnPostgres('wake-ups across relays on PostgreSQL', async () => {
       assert.deepEqual(await waitFor('the mail wake-up', () => heard.shift(), 1_000), ['mail']);
       await beta.acceptMail(mail(['+447700900002'], { receivedAt: Date.now() }));
       // Beta is a relay that runs (its heartbeat): alpha's heartbeat sees it and alpha keeps notifying.
-      await beta.heartbeat({ name: 'beta', instance: 'b', version: '1', schema: 1, startedAt: 0, pid: 2, host: 'h', mail: 'smarthost' }, 30_000, NONE_HELD);
-      await alpha.heartbeat({ name: 'alpha', instance: 'a', version: '1', schema: 1, startedAt: 0, pid: 1, host: 'h', mail: 'smarthost' }, 30_000, NONE_HELD);
+      await beta.heartbeat(
+        { name: 'beta', instance: 'b', version: '1', schema: 1, startedAt: 0, pid: 2, host: 'h', mail: 'smarthost', settings: '{}' },
+        30_000,
+        NONE_HELD,
+      );
+      await alpha.heartbeat(
+        { name: 'alpha', instance: 'a', version: '1', schema: 1, startedAt: 0, pid: 1, host: 'h', mail: 'smarthost', settings: '{}' },
+        30_000,
+        NONE_HELD,
+      );
       await alpha.acceptMail(mail(['+447700900003'], { receivedAt: Date.now() }));
       assert.deepEqual(await waitFor('the next wake-up', () => heard.shift(), 1_000), ['sms']);
       assert.deepEqual(heard, [], "beta's own commit and a heartbeat (no work queued) woke nobody");

@@ -85,7 +85,17 @@ describeOnPostgres('schema versions on PostgreSQL', async () => {
   test('a newer relay does not run a breaking step while a relay that cannot read it runs; it does once that relay stopped', async () => {
     const url = (await freshDatabase()) ?? '';
     const running = await PostgresStore.open({ url });
-    const alpha = { name: 'alpha', instance: 'a1', version: '1.0.0', schema: KNOWN, startedAt: Date.now(), pid: 1, host: 'h1', mail: 'smarthost' } as const;
+    const alpha = {
+      name: 'alpha',
+      instance: 'a1',
+      version: '1.0.0',
+      schema: KNOWN,
+      startedAt: Date.now(),
+      pid: 1,
+      host: 'h1',
+      mail: 'smarthost',
+      settings: '{}',
+    } as const;
     await running.heartbeat(alpha, 30_000, NONE_HELD);
     const newer = [...MIGRATIONS, 'CREATE TABLE renamed_things (id INTEGER PRIMARY KEY) STRICT;'];
     await withClient(url, async (client) => {

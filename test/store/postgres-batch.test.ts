@@ -31,7 +31,17 @@ const stop: NewInbound = {
   route: undefined,
   optOut: { action: 'stop', keyword: 'STOP' },
 };
-const member = (name: string) => ({ name, instance: name, version: '1', schema: 1, startedAt: 0, pid: 1, host: 'h', mail: 'smarthost' as const });
+const member = (name: string) => ({
+  name,
+  instance: name,
+  version: '1',
+  schema: 1,
+  startedAt: 0,
+  pid: 1,
+  host: 'h',
+  mail: 'smarthost' as const,
+  settings: '{}',
+});
 
 /** The store's type parsers (int8 as a number), for a client of the test's own. */
 const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };

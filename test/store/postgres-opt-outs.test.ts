@@ -15,7 +15,17 @@ import { NONE_HELD } from '../helpers/store.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const PHONE = OPT_OUT_PHONE;
-const member = (name: string) => ({ name, instance: name, version: '1', schema: 1, startedAt: 0, pid: 1, host: 'h', mail: 'smarthost' as const });
+const member = (name: string) => ({
+  name,
+  instance: name,
+  version: '1',
+  schema: 1,
+  startedAt: 0,
+  pid: 1,
+  host: 'h',
+  mail: 'smarthost' as const,
+  settings: '{}',
+});
 
 /** Whether the check was answered before the database could be asked (its statement leaves at a setImmediate). */
 async function answeredAtOnce(check: Promise<boolean>): Promise<unknown> {
