@@ -185,6 +185,42 @@ describe('a late answer', () => {
         await store.close();
       }
     });
+
+    test(`${kind.name}: a late success with nothing to report is history alone, beside the new holder's lease`, async () => {
+      const store = await kind.fresh();
+      try {
+        const now = Date.now();
+        await store.acceptMail(mail(['+447700900002', '+447700900003'], { receivedAt: now }));
+        const [first] = await store.claimDueSms({ owner: 'alpha', now, leaseUntil: now - 1_000, maxBatches: 1, batchSize: 2 });
+        const ids = first?.sms.map((sms) => sms.id) ?? [];
+        await store.claimDueSms({ owner: 'beta', now, leaseUntil: now + 30_000, maxBatches: 1, batchSize: 2 });
+        // Both SMS of one batch, and one alone: the two shapes a sent outcome takes.
+        await store.recordSmsOutcomes(
+          [
+            { smsId: ids[0] ?? 0, kind: 'sent', providerId: '351' },
+            { smsId: ids[1] ?? 0, kind: 'sent', providerId: '352' },
+          ],
+          [],
+          'alpha',
+        );
+        await store.recordSmsOutcomes([{ smsId: ids[0] ?? 0, kind: 'sent', providerId: '353' }], [], 'alpha');
+        const messageId = first?.message.id ?? '';
+        assert.deepEqual(
+          (await store.smsOf(messageId)).map((sms) => [sms.status, sms.providerId ?? null]),
+          [
+            ['queued', null],
+            ['queued', null],
+          ],
+          "beta's lease stands",
+        );
+        assert.deepEqual(
+          (await store.events(messageId)).filter((event) => ['sent', 'late answer'].includes(event.kind)).map((event) => event.detail),
+          ['late answer from alpha: id 351', 'late answer from alpha: id 352', 'late answer from alpha: id 353'],
+        );
+      } finally {
+        await store.close();
+      }
+    });
   });
 });
 

@@ -237,12 +237,12 @@ const heldBy = (owner: string) => `(${owner}::text IS NULL OR o.lease_owner = ${
 const HELD_BY_6 = heldBy('$6');
 
 /**
- * The history lines of the outcomes in `answers` (a FROM item `t` with `id` and `detail`, `count` of them)
- * that the statement's `done` did not record, by relay `owner` (SQL): their SMS's lease is another
- * relay's. A SELECT to go UNION ALL with the recorded outcomes' lines into one insert: PostgreSQL opens
- * a data-modifying CTE's table and indexes at every execution, lines or none (46–48 µs of the server's
- * CPU per mail for such a CTE, bench/statement-cpu.ts). Its first condition is a one-time filter: when
- * `done` recorded every outcome, the usual case, the join does not run. `outbound` here is the
+ * In a retry's or a failure's statement (rare: the sent outcome has SENT_LATE instead), the history lines
+ * of the outcomes in `answers` (a FROM item `t` with `id` and `detail`, `count` of them) that the
+ * statement's `done` did not record, by relay `owner` (SQL): their SMS's lease is another relay's. A
+ * SELECT to go UNION ALL with the recorded outcomes' lines into one insert (PostgreSQL opens a
+ * data-modifying CTE's table and indexes at every execution, lines or none); its first condition is a
+ * one-time filter, so when `done` recorded every outcome the join does not run. `outbound` here is the
  * statement's snapshot, before `done`.
  */
 const lateLines = (answers: string, count: string, owner: string) =>
@@ -251,7 +251,8 @@ const lateLines = (answers: string, count: string, owner: string) =>
 
 /**
  * SMS sent (`$2` ids, `$3` provider ids, `$4` tracking ids, `$5` history details, at `$1`, by `$6`): each row
- * marked sent with its history line, and its report lock (REPORT_LOCK_CLASS) taken. Exported, with
+ * marked sent with its history line, and its report lock (REPORT_LOCK_CLASS) taken; answers the ids
+ * it recorded (those whose lease `$6` holds: SENT_LATE writes the others' lines). Exported, with
  * the adoption of the reports that came before (ADOPT_ORPHANS), for a test of its plan.
  */
 export const SMS_SENT = `WITH done AS (
@@ -259,10 +260,11 @@ export const SMS_SENT = `WITH done AS (
     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) AS t(id, provider_id, tracking_id, detail)
     WHERE o.id = t.id AND ${HELD_BY_6} RETURNING o.id, o.message_id, o.provider_id, o.number, t.detail
   ), logged AS (
-    INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done
-    UNION ALL ${lateLines('unnest($2::bigint[], $5::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$6::text')} ORDER BY id
+    INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', detail FROM done ORDER BY id
   )
-  SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (SELECT DISTINCT ${reportLockKey('provider_id', 'number')} AS key FROM done ORDER BY key) keys`;
+  SELECT ids, pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (
+    SELECT ${reportLockKey('provider_id', 'number')} AS key, array_agg(id) AS ids FROM done GROUP BY key ORDER BY key
+  ) keys`;
 
 /**
  * SMS_SENT for one SMS (`$2` id, `$3` provider id, `$4` tracking id, `$5` history detail, at `$1`, by `$6`), the
@@ -275,9 +277,19 @@ export const ONE_SMS_SENT = `WITH done AS (
     WHERE o.id = $2 AND ${HELD_BY_6} RETURNING o.id, o.message_id, o.provider_id, o.number
   ), logged AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', $5 FROM done
-    UNION ALL ${lateLines('(SELECT $2::bigint AS id, $5::text AS detail) AS t', '1', '$6::text')}
   )
-  SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('provider_id', 'number')}) FROM done`;
+  SELECT ARRAY[id] AS ids, pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('provider_id', 'number')}) FROM done`;
+
+/**
+ * The history lines of sent outcomes that came late (`$2` ids, `$4` what each would have recorded, by
+ * relay `$3`, at `$1`): their SMS's lease is another relay's. Not in SMS_SENT itself, where PostgreSQL
+ * would open the join's relations at every execution for a case that almost never comes (12–15 µs of
+ * the server's CPU per mail, bench/statement-cpu.ts, 2026-12-05): written after it, when its answer
+ * says which it did not record. A crash in between loses only these lines, which change nothing.
+ */
+const SENT_LATE = `INSERT INTO events (at, message_id, sms_id, kind, detail)
+  SELECT $1, o.message_id, o.id, '${LATE_ANSWER}', ${lateAnswerDetail('$3::text', 't.detail')}
+  FROM unnest($2::bigint[], $4::text[]) AS t(id, detail) JOIN outbound o ON o.id = t.id ORDER BY o.id`;
 
 /**
  * A delivery report kept (`$1`–`$7`: provider, provider id, number, code, state, received at, its SMS or
@@ -669,7 +681,7 @@ export class PostgresStore implements Store, ClusterStore {
    * The sent outcomes (SMS_SENT) and the reports that arrived before them adopted (ADOPT_ORPHANS), the
    * retries, the final failures and the mail to queue, in that order, with the group's other statements.
    */
-  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<void> {
+  async recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<void> {
     const now = Date.now();
     const sent = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'sent' }> => outcome.kind === 'sent');
     const retries = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'retry' }> => outcome.kind === 'retry');
@@ -729,18 +741,38 @@ export class PostgresStore implements Store, ClusterStore {
     }
     const durability = mail.length === 0 && sent.length === outcomes.length ? UNPROMISED : PROMISED;
     const wakes: Notice[] = mail.length > 0 ? ['mail'] : [];
+    /** The history lines of the sent outcomes not recorded (`recorded` ids): another relay's lease. */
+    const lateSent = (recorded: ReadonlySet<number>): Statement | undefined => {
+      const late = sent.filter((outcome) => !recorded.has(outcome.smsId));
+      return late.length === 0 ? undefined : { text: SENT_LATE, values: [now, late.map((outcome) => outcome.smsId), owner, late.map(sentDetail)] };
+    };
     if (owner === undefined || mail.length === 0) {
-      return this.#write({ statements: [...statements, ...mailStatements(mail, now)], result: () => undefined }, wakes, durability);
+      const late = await this.#write(
+        {
+          statements: [...statements, ...mailStatements(mail, now)],
+          // The first statement's answer, when there are sent outcomes, is the ids SMS_SENT recorded.
+          result: ([first]) =>
+            owner === undefined || sent.length === 0
+              ? undefined
+              : lateSent(new Set((first?.rows ?? []).flatMap((row: { ids: unknown[] }) => row.ids.map(Number)))),
+        },
+        wakes,
+        durability,
+      );
+      if (late) await this.#write({ statements: [late], result: () => undefined }, [], UNPROMISED);
+      return;
     }
     // Reports go with outcomes recorded in time only: the SMS's rows are locked first, so whose lease each is stays so until the commit.
     return this.#write(
       async (client) => {
-        const { rows } = await client.query<{ message_id: string; lease_owner: string | null }>(
-          'SELECT message_id, lease_owner FROM outbound WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
+        const { rows } = await client.query<{ id: string; message_id: string; lease_owner: string | null }>(
+          'SELECT id, message_id, lease_owner FROM outbound WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
           [outcomes.map((outcome) => outcome.smsId)],
         );
         const late = new Set(rows.filter((row) => row.lease_owner !== owner).map((row) => row.message_id));
-        for (const { text, values } of [...statements, ...mailStatements(withoutLateReports(mail, late), now)]) await client.query(text, values as unknown[]);
+        const lateLinesOfSent = lateSent(new Set(rows.filter((row) => row.lease_owner === owner).map((row) => Number(row.id))));
+        const all = [...statements, ...(lateLinesOfSent ? [lateLinesOfSent] : []), ...mailStatements(withoutLateReports(mail, late), now)];
+        for (const { text, values } of all) await client.query(text, values as unknown[]);
       },
       wakes,
       durability,
