@@ -153,11 +153,13 @@ const MAX_NOTES_HEADER_LINES = 16;
 const MAX_NOTES_SENDER_LINES = 2;
 const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(ORIGINAL_MESSAGE)})[-_=\\s]*$`, 'i');
 const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*:?[-_=\\s]*$`, 'i');
+/** ASCII has no diacritics to take off: most last lines need no decomposition. */
+const NOT_ASCII = /\P{ASCII}/u;
 /**
  * Device lines are compared without diacritics: Arabic and Hebrew vowel signs are optional
  * ("أُرسلت" is "أرسلت"), and a decomposed accent (macOS) is the composed one.
  */
-const withoutMarks = (text: string) => text.normalize('NFD').replace(/\p{Mn}/gu, '');
+const withoutMarks = (text: string) => (NOT_ASCII.test(text) ? text.normalize('NFD').replace(/\p{Mn}/gu, '') : text);
 /** Scripts written without spaces between words: a device line's next word follows its start directly ("发自我的iPhone"). */
 const UNSPACED_SCRIPTS = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Thai}\\p{Script=Lao}\\p{Script=Khmer}\\p{Script=Myanmar}';
 /**

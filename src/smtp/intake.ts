@@ -167,7 +167,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       // DSN and SMTPUTF8 parameters are already in the envelope.
       const { dsn, smtpUtf8 } = session.envelope;
       // AUTH= belongs to the AUTH extension (RFC 4954 §5): in effect once signed in, or where EHLO offered it.
-      const offersAuth = session.user !== undefined || authRefusal(session.remoteAddress, session.secure) === undefined;
+      // Asked only of a MAIL that names it: authRefusal makes an error (its stack) wherever AUTH is not offered.
+      const namesAuth = Object.keys(address.args || {}).some((key) => key.toUpperCase() === 'AUTH');
+      const offersAuth = !namesAuth || session.user !== undefined || authRefusal(session.remoteAddress, session.secure) === undefined;
       const unfit =
         unknownParameter(address, offersAuth ? MAIL_PARAMETERS : MAIL_PARAMETERS_WITHOUT_AUTH, 'MAIL FROM') ??
         overlongEnvid(dsn?.envid) ??
