@@ -11,30 +11,18 @@ import { relayVersion } from '../../src/cluster/membership.ts';
 import { settingsDigest } from '../../src/cluster/settings.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { startRelay } from '../../src/relay.ts';
-import type { RelayMember } from '../../src/store/cluster-types.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
-import { mail } from '../helpers/store.ts';
+import { mail, relayMember } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
 after(killSpawnedRelays);
 
-const member = (name: string, overrides: Partial<RelayMember> = {}): RelayMember => ({
-  name,
-  instance: `${name}-1`,
-  version: '9.9.9',
-  schema: MIGRATIONS.length,
-  startedAt: 1_000,
-  pid: 4242,
-  host: 'relay-host',
-  mail: 'smarthost',
-  settings: '{}',
-  ...overrides,
-});
+const member = relayMember;
 
 describe('the heartbeat', () => {
   forEachStore((kind) => {

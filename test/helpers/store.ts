@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import type { HeldLeases } from '../../src/store/cluster-types.ts';
+import type { HeldLeases, RelayMember } from '../../src/store/cluster-types.ts';
+import { MIGRATIONS } from '../../src/store/migrations.ts';
 import type { NewMail, Store } from '../../src/store/types.ts';
 import { removeDir, tempDir } from './relay.ts';
 
@@ -71,3 +72,17 @@ export async function assertPartsKeepContextAfterSchema17(store: Pick<Store, 'ad
     ['after', 'ctx-5', 'trk-5'],
   ]);
 }
+
+/** A relay's row as its heartbeat writes it (the relays table), this version's schema, for the store tests of several relays. */
+export const relayMember = (name: string, overrides: Partial<RelayMember> = {}): RelayMember => ({
+  name,
+  instance: `${name}-1`,
+  version: '9.9.9',
+  schema: MIGRATIONS.length,
+  startedAt: 1_000,
+  pid: 4242,
+  host: 'relay-host',
+  mail: 'smarthost',
+  settings: '{}',
+  ...overrides,
+});

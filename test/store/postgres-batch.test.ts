@@ -13,7 +13,7 @@ import { ONE_SMS_SENT, PostgresStore, SMS_CANDIDATES, SMS_CLAIM, SMS_SENT } from
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
-import { mail, NONE_HELD } from '../helpers/store.ts';
+import { mail, NONE_HELD, relayMember } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 import { waitFor } from '../helpers/relay.ts';
 
@@ -31,17 +31,7 @@ const stop: NewInbound = {
   route: undefined,
   optOut: { action: 'stop', keyword: 'STOP' },
 };
-const member = (name: string) => ({
-  name,
-  instance: name,
-  version: '1',
-  schema: 1,
-  startedAt: 0,
-  pid: 1,
-  host: 'h',
-  mail: 'smarthost' as const,
-  settings: '{}',
-});
+const member = relayMember;
 
 /** The store's type parsers (int8 as a number), for a client of the test's own. */
 const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) };

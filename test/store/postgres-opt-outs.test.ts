@@ -11,21 +11,11 @@ import { createLogger } from '../../src/log.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { keyword, OPT_OUT_PHONE } from '../helpers/opt-outs.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
-import { NONE_HELD } from '../helpers/store.ts';
+import { NONE_HELD, relayMember } from '../helpers/store.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const PHONE = OPT_OUT_PHONE;
-const member = (name: string) => ({
-  name,
-  instance: name,
-  version: '1',
-  schema: 1,
-  startedAt: 0,
-  pid: 1,
-  host: 'h',
-  mail: 'smarthost' as const,
-  settings: '{}',
-});
+const member = relayMember;
 
 /** Whether the check was answered before the database could be asked (its statement leaves at a setImmediate). */
 async function answeredAtOnce(check: Promise<boolean>): Promise<unknown> {
