@@ -23,6 +23,12 @@ const lateCommitKey = (provider: string, providerId: string) => `${provider}\n${
 const LATE_COMMIT_CHECK_MS = 1_000;
 /** How long that is looked for: beyond the longest outage a provider keeps retrying a webhook through. */
 const LATE_COMMIT_WATCH_MS = 30 * 60_000;
+/**
+ * SMS looked for at once. Only the commits in flight when the store failed can complete late (a few
+ * groups' worth), but every webhook refused during an outage asks: beyond this many, a late commit goes
+ * without its line (the provider's retry is then answered as a repeat), rather than a read a second each.
+ */
+const MAX_LATE_COMMITS_WATCHED = 1_000;
 
 export interface InboundOptions {
   readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'quarantine'> &
@@ -209,7 +215,7 @@ export class InboundService {
    */
   async #lateCommit(provider: string, providerId: string, accepted: () => void): Promise<void> {
     const key = lateCommitKey(provider, providerId);
-    if (this.#lateCommits.has(key)) return;
+    if (this.#lateCommits.has(key) || this.#lateCommits.size >= MAX_LATE_COMMITS_WATCHED) return;
     this.#lateCommits.add(key);
     try {
       for (let waited = 0; waited < LATE_COMMIT_WATCH_MS; waited += LATE_COMMIT_CHECK_MS) {
