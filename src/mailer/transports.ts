@@ -29,8 +29,8 @@ export interface MailTransport {
  * keeps the mail as SMTP sends it, with CRLF.
  *
  * Exactly once: a mail's file name is the same at every attempt (maildirName), so an attempt after a
- * crash between the rename and the commit that marks the mail delivered finds the file, in new/ or
- * in cur/ where a reader moved it, and writes nothing again.
+ * crash between the rename and the commit that marks the mail delivered (the store counts that lease as
+ * an attempt) finds the file, in new/ or in cur/ where a reader moved it, and writes nothing again.
  */
 export function maildirTransport(directory: string): MailTransport {
   for (const sub of ['tmp', 'new', 'cur']) mkdirSync(join(directory, sub), { recursive: true });
@@ -41,7 +41,9 @@ export function maildirTransport(directory: string): MailTransport {
       const name = maildirName(mail, host);
       const temporary = join(directory, 'tmp', name);
       try {
-        const earlier = await deliveredAs(directory, name);
+        // Only an attempt after one that may have written it looks (the store counts a lease that ended or was resumed as an
+        // attempt): a listing of new/ and cur/ grows with the Maildir, which may keep every mail it was ever given.
+        const earlier = mail.attempts > 0 ? await deliveredAs(directory, name) : undefined;
         if (earlier) return { ok: true, response: `already stored as ${earlier} by an earlier attempt; not written again` };
         // Not `wx`: a file left in tmp/ by an attempt cut short has this name too, and is no mail.
         const file = await open(temporary, 'w');

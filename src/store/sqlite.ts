@@ -367,10 +367,12 @@ export class SqliteStore implements Store {
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
     return this.#write(() => {
       const sql = this.#sql;
-      const ended = sql.endedMailLeases.all(request.now, request.limit) as MailRow[];
-      const rows = [...ended, ...(sql.dueMail.all(request.now, request.limit - ended.length) as MailRow[])];
-      for (const row of rows) sql.leaseMail.run(request.owner, request.leaseUntil, row.id);
-      return rows.map(toClaimedMail);
+      // A lease that ended is taken over: the attempt it was for counts (ClaimedMail.attempts), as at releaseStaleLeases.
+      const ended = (sql.endedMailLeases.all(request.now, request.limit) as MailRow[]).map((row) => ({ ...row, attempts: row.attempts + 1 }));
+      const due = sql.dueMail.all(request.now, request.limit - ended.length) as MailRow[];
+      for (const row of ended) sql.leaseEndedMail.run(request.owner, request.leaseUntil, row.id);
+      for (const row of due) sql.leaseMail.run(request.owner, request.leaseUntil, row.id);
+      return [...ended, ...due].map(toClaimedMail);
     }, UNPROMISED);
   }
 
@@ -875,7 +877,7 @@ function prepareStatements(db: Database) {
         possible_duplicates = possible_duplicates + 1, attempts = attempts + 1
       WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
     releaseMail: db.prepare(`
-      UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?)
+      UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?), attempts = attempts + 1
       WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
     insertMail: db.prepare(`
       INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at,
@@ -891,6 +893,7 @@ function prepareStatements(db: Database) {
       SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
     leaseMail: db.prepare('UPDATE mail_out SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
+    leaseEndedMail: db.prepare('UPDATE mail_out SET lease_owner = ?, next_attempt_at = ?, attempts = attempts + 1 WHERE id = ?'),
     mailDueNow: db.prepare("UPDATE mail_out SET next_attempt_at = ? WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > ?"),
     queuedMailErrors: db.prepare(queuedMailErrorsSql('?')),
     nextMailDue: db.prepare("SELECT MIN(next_attempt_at) AS at FROM mail_out WHERE status = 'queued'"),

@@ -233,6 +233,7 @@ export interface NewOutgoingMail {
 
 export interface ClaimedMail extends NewOutgoingMail {
   readonly id: number;
+  /** Attempts made: those with an outcome, and one for each lease that ended or was resumed at start without one (it may have delivered). */
   readonly attempts: number;
   readonly createdAt: number;
 }

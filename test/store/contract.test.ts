@@ -127,6 +127,41 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('a mail whose lease ended, or was resumed at start, is claimed with that attempt counted: it may have been delivered', async () => {
+      const mailOf = (text: string) => ({
+        kind: 'bounce' as const,
+        messageId: undefined,
+        envelopeFrom: '',
+        recipients: ['alice@example.com'],
+        raw: Buffer.from(text),
+      });
+      await store.enqueueMail([mailOf('taken over')]);
+      const now = Date.now();
+      // alpha's lease has ended when beta claims (alpha froze or died): no real wait, on either clock.
+      assert.deepEqual(
+        (await store.claimDueMail({ owner: 'alpha', now, leaseUntil: now - 1_000, limit: 5 })).map((mail) => mail.attempts),
+        [0],
+      );
+      assert.deepEqual(
+        (await store.claimDueMail({ owner: 'beta', now, leaseUntil: now + 60_000, limit: 5 })).map((mail) => mail.attempts),
+        [1],
+      );
+      await store.enqueueMail([mailOf('resumed')]);
+      const later = Date.now() + 1;
+      assert.deepEqual(
+        (await store.claimDueMail({ owner: 'beta', now: later, leaseUntil: later + 60_000, limit: 5 })).map((mail) => mail.attempts),
+        [0],
+      );
+      // beta restarts: its leases are resumed, each an attempt.
+      await store.releaseStaleLeases('beta', later);
+      const resumed = await store.claimDueMail({ owner: 'beta', now: later + 1, leaseUntil: later + 60_000, limit: 5 });
+      assert.deepEqual(resumed.map((mail) => [mail.raw.toString(), mail.attempts]).sort(), [
+        ['resumed', 1],
+        ['taken over', 2],
+      ]);
+      await store.close();
+    });
+
     test('mail waiting on its backoff is listed by status with its error, and made due at once when the transport works again; a leased mail is left alone', async () => {
       const bounce = (text: string) => ({
         kind: 'bounce' as const,

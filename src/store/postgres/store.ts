@@ -402,7 +402,7 @@ export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (${smsCandidates('FOR UPDATE
  * leased to `$2` for `$3` ms by the database's clock, returned with their due time and the relay whose
  * lease ended (`was`).
  */
-const MAIL_CLAIM = `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3
+const MAIL_CLAIM = `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3, attempts = o.attempts + (c.lease_owner IS NOT NULL)::int
   FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', '', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) c
   WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.next_attempt_at AS due, c.lease_owner AS was`;
 
@@ -861,7 +861,11 @@ export class PostgresStore implements Store, ClusterStore {
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'resumed', $3 FROM released ORDER BY id`,
         [now, owner, RESUMED_DETAIL],
       );
-      const mail = await client.query(`UPDATE mail_out SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1) WHERE ${stale}`, [now, owner]);
+      // The attempt its lease was for counts (ClaimedMail.attempts): it may have delivered the mail.
+      const mail = await client.query(
+        `UPDATE mail_out SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1), attempts = attempts + 1 WHERE ${stale}`,
+        [now, owner],
+      );
       return { sms: sms.rowCount ?? 0, mail: mail.rowCount ?? 0 };
     });
   }
