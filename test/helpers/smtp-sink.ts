@@ -1,4 +1,16 @@
-import { SMTPServer } from 'smtp-server';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+
+/**
+ * A test's smarthost, unless its options say otherwise: plain SMTP without AUTH, quiet, and closed at once
+ * (an outage is abrupt: close() drops pooled client connections instead of waiting 30 s for them).
+ */
+const SMARTHOST_DEFAULTS: SMTPServerOptions = {
+  authOptional: true,
+  disabledCommands: ['STARTTLS', 'AUTH'],
+  disableReverseLookup: true,
+  logger: false,
+  closeTimeout: 100,
+};
 
 export interface SunkMail {
   readonly from: string;
@@ -29,12 +41,7 @@ export class SmtpSink {
 
   async start(port = this.#port): Promise<this> {
     const server = new SMTPServer({
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      authOptional: true,
-      disableReverseLookup: true,
-      logger: false,
-      // An outage is abrupt: close() drops pooled client connections instead of waiting 30 s for them.
-      closeTimeout: 100,
+      ...SMARTHOST_DEFAULTS,
       onConnect: (_session, callback) => {
         this.connections += 1;
         callback();
@@ -71,4 +78,18 @@ export class SmtpSink {
     this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+export interface TestSmarthost {
+  readonly server: SMTPServer;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** An smtp-server with a test's own handlers (`options` over SMARTHOST_DEFAULTS), listening on `host`. */
+export async function testSmarthost(options: SMTPServerOptions, host = '127.0.0.1'): Promise<TestSmarthost> {
+  const server = new SMTPServer({ ...SMARTHOST_DEFAULTS, ...options });
+  server.on('error', () => undefined);
+  const port = await new Promise<number>((resolve) => server.listen(0, host, () => resolve((server.server.address() as { port: number }).port)));
+  return { server, port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

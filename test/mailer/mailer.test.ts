@@ -9,9 +9,8 @@ import { maildirTransport, type MailTransport } from '../../src/mailer/transport
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { NewOutgoingMail } from '../../src/store/types.ts';
 import { removeDir, tempDir, waitFor } from '../helpers/relay.ts';
-import { SmtpSink } from '../helpers/smtp-sink.ts';
+import { SmtpSink, testSmarthost } from '../helpers/smtp-sink.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
-import { SMTPServer } from 'smtp-server';
 
 /** The relay's smtp.hostname, its EHLO name to the smarthost. */
 const HOSTNAME = 'relay.example.com';
@@ -208,15 +207,12 @@ describe('mail-out queue', () => {
     test(`a smarthost refusing the relay's own session (${refusal}) keeps the mail queued and retried, logged at error naming mail.url`, async () => {
       const atAuth = refusal.endsWith('AUTH');
       let refusing = true;
-      const server = new SMTPServer({
+      let delivered = 0;
+      const smarthost = await testSmarthost({
         authMethods: ['PLAIN'],
         // A loopback smarthost: mail.url's password may go to it without TLS.
         allowInsecureAuth: true,
-        authOptional: true,
         disabledCommands: ['STARTTLS'],
-        disableReverseLookup: true,
-        logger: false,
-        closeTimeout: 100,
         onAuth: (auth, _session, callback) =>
           !refusing && auth.password === 'right'
             ? callback(null, { user: auth.username })
@@ -234,13 +230,10 @@ describe('mail-out queue', () => {
           });
         },
       });
-      let delivered = 0;
-      server.on('error', () => undefined);
-      const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.server.address() as { port: number }).port)));
       const { logger, lines } = captureLog('info');
       try {
         await store.enqueueMail([report('a bounce')]);
-        startMailer(smarthostTransport(`smtp://${atAuth ? 'relay:right@' : ''}127.0.0.1:${port}`, { ...RELAY, logger }), store, { logger });
+        startMailer(smarthostTransport(`smtp://${atAuth ? 'relay:right@' : ''}127.0.0.1:${smarthost.port}`, { ...RELAY, logger }), store, { logger });
         await waitFor('two deferrals', async () => (await store.events('m-1')).filter((event) => event.kind === 'mail deferred').length >= 2);
         assert.ok(!(await store.events('m-1')).some((event) => event.kind === 'mail failed'), 'not refused for good');
         const logged = lines.map((line) => JSON.parse(line) as { level: string; msg: string; setting?: string; error?: string });
@@ -253,25 +246,18 @@ describe('mail-out queue', () => {
         refusing = false;
         await waitFor('the mail at the smarthost', () => delivered === 1);
       } finally {
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await smarthost.close();
       }
     });
 
   test("a smarthost's refusal that echoes a number is logged with the number masked; the store keeps it whole", async () => {
-    const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      disableReverseLookup: true,
-      logger: false,
-      closeTimeout: 100,
+    const smarthost = await testSmarthost({
       onMailFrom: (address, _session, callback) => callback(Object.assign(new Error(`5.7.1 sender ${address.address} not allowed`), { responseCode: 550 })),
     });
-    server.on('error', () => undefined);
-    const port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.server.address() as { port: number }).port)));
     const { logger, lines } = captureLog('info');
     try {
       await store.enqueueMail([{ ...report('a reply'), envelopeFrom: '447700900422@sms.test' }]);
-      startMailer(smarthostTransport(`smtp://127.0.0.1:${port}`, { ...RELAY, logger }), store, { logger });
+      startMailer(smarthostTransport(`smtp://127.0.0.1:${smarthost.port}`, { ...RELAY, logger }), store, { logger });
       await waitFor('the refusal', async () => (await store.events('m-1')).some((event) => event.kind === 'mail failed'));
       const refused = lines.find((line) => line.includes('refused for good'));
       assert.match(refused ?? '', /sender 4477\*{6}22@sms\.test not allowed/);
@@ -279,7 +265,7 @@ describe('mail-out queue', () => {
       const failed = (await store.events('m-1')).find((event) => event.kind === 'mail failed');
       assert.match(failed?.detail ?? '', /447700900422/, 'the store keeps what the smarthost said');
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await smarthost.close();
     }
   });
 

@@ -13,6 +13,7 @@ import { SMARTHOST_POOL_SIZE, smarthostTransport } from '../../src/mailer/smarth
 import { dotStuffed, SmtpError, SmtpSession } from '../../src/mailer/smtp-client.ts';
 import type { ClaimedMail } from '../../src/store/types.ts';
 import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
+import { testSmarthost } from '../helpers/smtp-sink.ts';
 
 /** The relay's smtp.hostname, its EHLO name to the smarthost. */
 const HOSTNAME = 'relay.example.com';
@@ -133,25 +134,22 @@ describe('the smarthost client', () => {
 
   for (const secure of [false, true])
     test(`${secure ? 'smtps' : 'STARTTLS'}: the certificate is checked against mail.url's host, an IP address against the certificate's addresses`, async () => {
-      const started: SMTPServer[] = [];
+      const started: Array<() => Promise<void>> = [];
       const smarthost = async (cert: 'ip' | 'dns', host: string) => {
-        const server = new SMTPServer({
-          secure,
-          key: readFileSync(new URL('../fixtures/tls/smarthost-key.pem', import.meta.url)),
-          cert: readFileSync(new URL(`../fixtures/tls/smarthost-${cert}.pem`, import.meta.url)),
-          authOptional: true,
-          disabledCommands: ['AUTH'],
-          disableReverseLookup: true,
-          logger: false,
-          closeTimeout: 100,
-          onData: (stream, _session, callback) => {
-            stream.resume();
-            stream.on('end', () => callback());
+        const { port, close } = await testSmarthost(
+          {
+            secure,
+            key: readFileSync(new URL('../fixtures/tls/smarthost-key.pem', import.meta.url)),
+            cert: readFileSync(new URL(`../fixtures/tls/smarthost-${cert}.pem`, import.meta.url)),
+            disabledCommands: ['AUTH'],
+            onData: (stream, _session, callback) => {
+              stream.resume();
+              stream.on('end', () => callback());
+            },
           },
-        });
-        server.on('error', () => undefined);
-        started.push(server);
-        const port = await new Promise<number>((resolve) => server.listen(0, host, () => resolve((server.server.address() as { port: number }).port)));
+          host,
+        );
+        started.push(close);
         return `${secure ? 'smtps' : 'smtp'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
       };
       try {
@@ -162,7 +160,7 @@ describe('the smarthost client', () => {
         assert.equal((await deliverWithTestCa((await smarthost('dns', '127.0.0.1')).replace('127.0.0.1', 'localhost'))).ok, true, 'a name goes as itself');
         assert.equal((await deliverWithTestCa(await smarthost('ip', '::1'))).ok, true, 'IPv6 too');
       } finally {
-        await Promise.all(started.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+        await Promise.all(started.map((close) => close()));
       }
     });
 
@@ -202,12 +200,7 @@ describe('the smarthost client', () => {
 
   test("the client greets with the relay's smtp.hostname (an address as an address literal); credentials the smarthost cannot take are logged", async () => {
     const greetings: string[] = [];
-    const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      disableReverseLookup: true,
-      logger: false,
-      closeTimeout: 100,
+    const smarthost = await testSmarthost({
       onMailFrom: (_address, session, callback) => {
         greetings.push(session.hostNameAppearsAs);
         callback();
@@ -217,11 +210,9 @@ describe('the smarthost client', () => {
         stream.on('end', () => callback());
       },
     });
-    server.on('error', () => undefined);
-    const port = await listening(server);
     const { logger, lines } = captureLog('info');
-    const named = smarthostTransport(`smtp://relay:secret@127.0.0.1:${port}`, { ...RELAY, logger });
-    const addressed = smarthostTransport(`smtp://127.0.0.1:${port}`, { ...RELAY, hostname: '192.0.2.7', logger });
+    const named = smarthostTransport(`smtp://relay:secret@127.0.0.1:${smarthost.port}`, { ...RELAY, logger });
+    const addressed = smarthostTransport(`smtp://127.0.0.1:${smarthost.port}`, { ...RELAY, hostname: '192.0.2.7', logger });
     try {
       assert.ok((await named.deliver(mail(1))).ok);
       assert.ok((await named.deliver(mail(2))).ok);
@@ -233,21 +224,16 @@ describe('the smarthost client', () => {
       assertNeverLogged(lines, { 'the password': 'secret' });
     } finally {
       await Promise.all([named.close(), addressed.close()]);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await smarthost.close();
     }
   });
 
   test('to a smarthost without 8BITMIME only the 8-bit parts go quoted-printable; without SMTPUTF8 a UTF-8 recipient is refused for good, nothing sent', async () => {
     const received: Buffer[] = [];
     const commands: string[] = [];
-    const server = new SMTPServer({
+    const smarthost = await testSmarthost({
       hide8BITMIME: true,
       hideSMTPUTF8: true,
-      authOptional: true,
-      disabledCommands: ['STARTTLS', 'AUTH'],
-      disableReverseLookup: true,
-      logger: false,
-      closeTimeout: 100,
       onMailFrom: (address, _session, callback) => {
         commands.push(address.address);
         callback();
@@ -259,9 +245,7 @@ describe('the smarthost client', () => {
         });
       },
     });
-    server.on('error', () => undefined);
-    const port = await listening(server);
-    const transport = smarthostTransport(`smtp://127.0.0.1:${port}`, RELAY);
+    const transport = smarthostTransport(`smtp://127.0.0.1:${smarthost.port}`, RELAY);
     const structure = (eightBit: string, encoding: string) =>
       [
         'From: a@example.com',
@@ -296,7 +280,7 @@ describe('the smarthost client', () => {
       assert.equal(commands.length, 2, 'no MAIL for the mail that cannot go');
     } finally {
       await transport.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await smarthost.close();
     }
   });
 

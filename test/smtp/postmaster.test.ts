@@ -3,7 +3,6 @@ import { isAscii } from 'node:buffer';
 import { buffer } from 'node:stream/consumers';
 import { after, before, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import {
   freePort,
   gatewayYaml,
@@ -18,7 +17,7 @@ import {
   waitFor,
 } from '../helpers/relay.ts';
 import { type MailSpec, message, queuedId, sendMail } from '../helpers/smtp.ts';
-import { SmtpSink } from '../helpers/smtp-sink.ts';
+import { SmtpSink, testSmarthost } from '../helpers/smtp-sink.ts';
 
 const HOSTNAME = 'relay.example.net';
 const NUMBER = '447700900401';
@@ -170,14 +169,9 @@ describe('postmaster with a smarthost', () => {
   for (const plain of [true, false])
     test(`a UTF-8 sender and an 8-bit body forwarded to a smarthost ${plain ? 'without' : 'with'} SMTPUTF8 and 8BITMIME: ${plain ? 'delivered from mail.from, the body made quoted-printable' : 'as they came, declared'}`, async () => {
       const received: Array<{ from: string; raw: Buffer; body: string; utf8: boolean }> = [];
-      const smarthost = new SMTPServer({
+      const smarthost = await testSmarthost({
         hide8BITMIME: plain,
         hideSMTPUTF8: plain,
-        authOptional: true,
-        disabledCommands: ['STARTTLS', 'AUTH'],
-        disableReverseLookup: true,
-        logger: false,
-        closeTimeout: 100,
         // As Exim without SMTPUTF8: a UTF-8 address is a syntax error.
         onMailFrom: (address, _session, callback) =>
           plain && !isAscii(Buffer.from(address.address)) ? callback(Object.assign(new Error('5.5.4 bad address syntax'), { responseCode: 501 })) : callback(),
@@ -189,10 +183,7 @@ describe('postmaster with a smarthost', () => {
           });
         },
       });
-      smarthost.on('error', () => undefined);
-      const port = await new Promise<number>((resolve) =>
-        smarthost.listen(0, '127.0.0.1', () => resolve((smarthost.server.address() as { port: number }).port)),
-      );
+      const { port } = smarthost;
       try {
         const relay = await start({
           ...yaml(`smtp://127.0.0.1:${port}`),
@@ -219,7 +210,7 @@ describe('postmaster with a smarthost', () => {
           assert.ok(copy?.raw.includes(Buffer.from(text)), 'the body as it came');
         }
       } finally {
-        await new Promise<void>((resolve) => smarthost.close(() => resolve()));
+        await smarthost.close();
       }
     });
 
