@@ -5,7 +5,7 @@
  * and running standalone. No provider's wire format is read or written here: each simulator keeps
  * its own, written independently of its adapter, so that the two cannot hide each other's mistakes.
  */
-import { EventEmitter } from 'node:events';
+import { EventEmitter, setMaxListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setImmediate as nextTurn, setTimeout as pause } from 'node:timers/promises';
@@ -99,6 +99,10 @@ class WebhookForwarder {
   readonly #onPost = new Set<(post: WebhookPost) => void>();
 
   constructor(options: WebhookForwarderOptions) {
+    // Every pending report's wait and every attempt listens on this one signal: under load that is far
+    // more than Node's default of 10, whose "possible memory leak" warning a relay on the built-in
+    // simulator printed at its first busy second. The listeners end with their jobs.
+    setMaxListeners(0, this.#closing.signal);
     this.#options = { ...options, headers: { ...options.headers } };
     this.#retryMs = checkMs(options.label, 'webhookRetryMs', options.retryMs ?? DEFAULT_RETRY_MS, 1);
     this.#timeoutMs = checkMs(options.label, 'webhookTimeoutMs', options.timeoutMs ?? DEFAULT_TIMEOUT_MS, 1);

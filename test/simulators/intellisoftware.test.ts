@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { request } from 'undici';
@@ -699,6 +700,26 @@ describe('IntelliSoftware simulator: close() and pending forwards', () => {
     } finally {
       await own.close();
       await receiver.close();
+    }
+  });
+
+  it('many reports waiting at once raise no listener-leak warning', async () => {
+    // Each waiting report listens on the forwarder's one close signal; a relay on the built-in simulator
+    // under load printed Node's MaxListenersExceededWarning at its eleventh SMS in flight.
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    const app = await startWebhookReceiver();
+    const own = await IntelliSoftwareSimulator.listen(simulatorOptions({ webhooks: { drUrl: `${app.url}/dr` }, reportDelayMs: 200 }));
+    try {
+      for (let sms = 0; sms < 15; sms++) await sendForm(own.url, { to: `4477009001${String(sms).padStart(2, '0')}`, text: 'x' });
+      await waitFor('every report', () => app.requests.length === 30, 5_000);
+      await nextTurn();
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+      await own.close();
+      await app.close();
     }
   });
 
