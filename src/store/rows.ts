@@ -50,6 +50,17 @@ export function withoutLateReports(mail: readonly NewOutgoingMail[], lateMessage
 export const sentDetail = (outcome: { readonly providerId: string; readonly note?: string }) =>
   outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`;
 
+/**
+ * When retention may erase an inbound SMS's text (both stores): once its reply mail was delivered. Before
+ * that the text is all there is of it: an undeliverable SMS is rerouted from it, and a reply mail still
+ * queued may yet be refused for good, which lists the SMS as undeliverable again.
+ */
+export const INBOUND_FINISHED = `inbound.mailbox IS NOT NULL AND EXISTS (
+  SELECT 1 FROM mail_out WHERE mail_out.message_id = inbound.id AND mail_out.kind = 'reply' AND mail_out.status = 'sent')`;
+
+/** When retention may erase a part of a long SMS (both stores): once its set was closed (mailed, or kept as undeliverable). */
+export const PARTS_FINISHED = 'sms_parts.set_id IN (SELECT id FROM part_sets WHERE closed_at IS NOT NULL)';
+
 /** Store.queuedMailErrors's query, the limit as `limit` (SQL), for both stores. */
 export const queuedMailErrorsSql = (limit: string) =>
   `SELECT id, kind, message_id, last_error FROM mail_out WHERE status = 'queued' AND last_error IS NOT NULL ORDER BY id LIMIT ${limit}`;

@@ -8,6 +8,8 @@ import { type RelayError, StoreFileError } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import {
   asStoreError,
+  INBOUND_FINISHED,
+  PARTS_FINISHED,
   RESUMED_DETAIL,
   TAKEN_OVER,
   takenOverDetail,
@@ -514,7 +516,10 @@ export class SqliteStore implements Store {
   purgeContent(before: number): Promise<number> {
     return this.#write(() => {
       const sql = this.#sql;
-      return [sql.purgeMessages, sql.purgeInbound, sql.purgeMailOut, sql.purgeQuarantine].reduce((sum, statement) => sum + statement.run(before).changes, 0);
+      return [sql.purgeMessages, sql.purgeInbound, sql.purgeParts, sql.purgeSubjects, sql.purgeMailOut, sql.purgeQuarantine].reduce(
+        (sum, statement) => sum + statement.run(before).changes,
+        0,
+      );
     });
   }
 
@@ -913,7 +918,9 @@ function prepareStatements(db: Database) {
       UPDATE messages SET text = '', headers = '', subject = NULL
       WHERE received_at < ? AND (text != '' OR headers != '')
         AND NOT EXISTS (SELECT 1 FROM outbound WHERE outbound.message_id = messages.id AND outbound.status = 'queued')`),
-    purgeInbound: db.prepare("UPDATE inbound SET text = '' WHERE received_at < ? AND text != ''"),
+    purgeInbound: db.prepare(`UPDATE inbound SET text = '' WHERE received_at < ? AND text != '' AND ${INBOUND_FINISHED}`),
+    purgeParts: db.prepare(`UPDATE sms_parts SET text = '' WHERE received_at < ? AND text != '' AND ${PARTS_FINISHED}`),
+    purgeSubjects: db.prepare('UPDATE conversations SET subject = NULL WHERE last_used_at < ? AND subject IS NOT NULL'),
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
     purgeQuarantine: db.prepare("UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < ? AND body != ''"),
     smsOf: db.prepare(

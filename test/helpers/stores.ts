@@ -1,3 +1,4 @@
+import BetterSqlite3 from 'better-sqlite3';
 import { describe } from 'node:test';
 import type { ConsoleStore } from '../../src/store/console-types.ts';
 import { PostgresConsoleStore } from '../../src/store/postgres/console.ts';
@@ -5,7 +6,7 @@ import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { SqliteConsoleStore } from '../../src/store/sqlite-console.ts';
 import type { Store } from '../../src/store/types.ts';
-import { freshDatabase, describeOnPostgres } from './postgres.ts';
+import { freshDatabase, describeOnPostgres, withClient } from './postgres.ts';
 import { storeFile } from './store.ts';
 
 /** One of the store implementations, as the contract suite drives it. */
@@ -17,6 +18,8 @@ export interface StoreUnderTest {
   reopen(): Promise<Store>;
   /** The web console's store on the data of the last `fresh()`, as the relay opens it beside its store. */
   console(): ConsoleStore;
+  /** The rows `sql` reads from the data of the last `fresh()`, read beside the store as an operator would: what is really kept. */
+  rows(sql: string): Promise<Record<string, unknown>[]>;
 }
 
 /**
@@ -35,6 +38,14 @@ export function forEachStore(define: (kind: StoreUnderTest) => void): void {
       },
       reopen: async () => SqliteStore.open({ file, busyTimeoutMs: 100 }),
       console: () => SqliteConsoleStore.open(file, 100),
+      rows: async (sql) => {
+        const db = new BetterSqlite3(file, { readonly: true });
+        try {
+          return db.prepare(sql).all() as Record<string, unknown>[];
+        } finally {
+          db.close();
+        }
+      },
     });
   });
   describeOnPostgres('on PostgreSQL', async () => {
@@ -47,6 +58,7 @@ export function forEachStore(define: (kind: StoreUnderTest) => void): void {
       },
       reopen: async () => PostgresStore.open({ url }),
       console: () => PostgresConsoleStore.open(url),
+      rows: (sql) => withClient(url, async (client) => (await client.query(sql)).rows as Record<string, unknown>[]),
     });
   });
 }

@@ -195,9 +195,80 @@ forEachStore((kind) =>
       await store.acceptMail(done);
       await send('P9');
       await store.acceptMail(withContext('c2', 'bob@example.com', false, 1_500));
-      assert.equal(await store.purgeContent(2_000), 1);
+      await store.purgeContent(2_000);
+      assert.deepEqual(
+        (await kind.rows('SELECT text FROM messages ORDER BY received_at')).map((row) => row.text),
+        ['', 'x'],
+      );
       const [queued] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
       assert.equal(queued?.message.text, 'x', 'a queued SMS keeps its text');
+    });
+
+    test('retention keeps the text of an inbound SMS until its reply mail was delivered, then erases it with its parts and old subjects', async () => {
+      const reply = (id: string) => ({ kind: 'reply' as const, messageId: id, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') });
+      const inbound = (id: string, routed: boolean): NewInbound => ({
+        id,
+        provider: 'intellisoftware',
+        providerId: `G-${id}`,
+        number: PHONE,
+        text: `text of ${id}`,
+        sentAt: undefined,
+        userContext: undefined,
+        receivedAt: 1_000,
+        route: routed ? { mailbox: 'alice@example.com', context: 'c1', mail: reply(id), messageIdHeader: `<${id}@relay>` } : undefined,
+      });
+      const mailOutcome = async (kind: 'sent' | 'retry' | 'failed') => {
+        for (const claimed of await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 })) {
+          if (kind === 'sent') await store.recordMailOutcome({ id: claimed.id, kind, response: '250 ok' });
+          else if (kind === 'retry') await store.recordMailOutcome({ id: claimed.id, kind, nextAttemptAt: 0, error: '451 4.3.0 try later' });
+          else await store.recordMailOutcome({ id: claimed.id, kind, error: '550 5.1.1 no such user' });
+        }
+      };
+      /** What the store really keeps (the tables read beside it). */
+      const texts = async () => Object.fromEntries((await kind.rows('SELECT id, text FROM inbound ORDER BY id')).map((row) => [row.id, row.text]));
+      const subjects = async () => (await kind.rows('SELECT subject FROM conversations')).map((row) => row.subject);
+      const partTexts = async () => (await kind.rows('SELECT text FROM sms_parts ORDER BY set_id, part_index')).map((row) => row.text);
+      // Everything below is older than this on either store's clock (PostgreSQL's is the database's now).
+      const retained = () => store.purgeContent(Date.now() + 60_000);
+      await store.acceptMail(withContext('c1', 'alice@example.com'));
+
+      await store.acceptInbound(inbound('nowhere', false));
+      await store.acceptInbound(inbound('deferred', true));
+      await mailOutcome('retry');
+      await retained();
+      assert.deepEqual(await texts(), { deferred: 'text of deferred', nowhere: 'text of nowhere' }, 'undeliverable, or its mail still queued: kept');
+      assert.deepEqual(await subjects(), [null], 'a conversation last used before: its subject erased');
+      // The deferred reply is then refused for good: its SMS is listed with its text, to be rerouted.
+      await mailOutcome('failed');
+      assert.equal((await store.undeliverableInboundById('deferred'))?.text, 'text of deferred');
+      assert.equal(await store.rerouteInbound('deferred', 'ops@example.com', reply('deferred')), true);
+      await retained();
+      assert.equal((await texts()).deferred, 'text of deferred', 'rerouted, its mail not sent yet: kept');
+      await mailOutcome('sent');
+      await retained();
+      assert.deepEqual(await texts(), { deferred: '', nowhere: 'text of nowhere' }, 'delivered at last: erased');
+
+      // A long SMS's parts: those of an open set are kept, those of a mailed (closed) one erased.
+      const part = (reference: number, index: number) =>
+        store.addPart({
+          provider: 'smpp',
+          sender: PHONE,
+          reference,
+          total: 2,
+          index,
+          providerId: `P${reference}-${index}`,
+          text: `part ${reference}.${index}`,
+          sentAt: undefined,
+          userContext: undefined,
+          trackingId: undefined,
+          receivedAt: 1_000,
+        });
+      const mailed = await part(1, 1);
+      assert.equal(mailed.kind, 'stored');
+      await store.closePartSet(mailed.kind === 'stored' ? mailed.set.id : 0, 1_500);
+      await part(2, 1);
+      await retained();
+      assert.deepEqual(await partTexts(), ['', 'part 2.1']);
     });
 
     test('quarantine show tells an empty body from one store.retention erased', async () => {
