@@ -219,6 +219,9 @@ export class SqliteStore implements Store {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
+      // What retention erases (and any row updated or deleted) is zeroed, not left readable in free space or on
+      // free pages of the file and its backups. FAST would leave freed overflow pages (long mails) as they were.
+      db.pragma('secure_delete = ON');
       if (options.check && statSync(options.file).size <= QUICK_CHECK_MAX_BYTES) {
         // One line per problem, under a heading line; the first says where, the count how much.
         const problems = (db.pragma('quick_check') as Array<{ quick_check: string }>).flatMap((row) => row.quick_check.split('\n'));
@@ -513,14 +516,18 @@ export class SqliteStore implements Store {
     });
   }
 
-  purgeContent(before: number): Promise<number> {
-    return this.#write(() => {
+  async purgeContent(before: number): Promise<number> {
+    const erased = await this.#write(() => {
       const sql = this.#sql;
       return [sql.purgeMessages, sql.purgeInbound, sql.purgeParts, sql.purgeSubjects, sql.purgeMailOut, sql.purgeQuarantine].reduce(
         (sum, statement) => sum + statement.run(before).changes,
         0,
       );
     });
+    // The WAL keeps the pages as they were before the erasure until it is checkpointed and emptied (a reader
+    // still on an older snapshot defers that to a later checkpoint).
+    if (erased > 0) this.#read(() => this.#db.pragma('wal_checkpoint(TRUNCATE)'));
+    return erased;
   }
 
   async numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>> {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
@@ -94,6 +94,27 @@ describe('SQLite store', () => {
     await store.recordMailOutcome({ id: queued.id, kind: 'sent', response: '250 ok' });
     assert.deepEqual(await synced(), { commits: 10, synced: 5 }, 'the smarthost took it');
     assert.deepEqual(await store.durability(), { journalMode: 'wal', synchronous: 'FULL' }, 'the connection is back at FULL between commits');
+    await store.close();
+  });
+
+  test('what retention erased is not left in the file, its WAL or a backup taken after, overflow pages included', async () => {
+    const secret = 'the-launch-code-is-4711';
+    // A long mail: its headers spill over onto overflow pages, which an erasure frees.
+    const headers = `Subject: ${secret}\r\nX-Note: ${secret.repeat(400)}\r\n\r\n`;
+    await store.acceptMail(
+      mail(['+447700900123'], {
+        subject: secret,
+        headers,
+        sms: { text: secret, encoding: 'gsm7', parts: 1, maxParts: 6, senderId: undefined, userContext: undefined },
+      }),
+    );
+    const [sms] = (await store.claimDueSms({ owner: 'test', now: 2_000, leaseUntil: 62_000, maxBatches: 1, batchSize: 1 })).flatMap((batch) => batch.sms);
+    await store.recordSmsOutcomes([{ smsId: sms?.id ?? 0, kind: 'sent', providerId: 'p1' }]);
+    assert.ok((await store.purgeContent(Date.now())) > 0);
+    const backup = `${file}.backup`;
+    await SqliteStore.backupAsItIs(file, 100, backup);
+    const holds = (path: string) => existsSync(path) && readFileSync(path).includes(secret);
+    assert.deepEqual([file, `${file}-wal`, backup].filter(holds), [], 'no copy of the erased text');
     await store.close();
   });
 
