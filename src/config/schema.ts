@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import ms from 'ms';
 import { z } from 'zod';
 import { ROUTE_MATCH } from '../dispatch/routes.ts';
+import { SWEEP_INTERVAL_MS } from '../store/housekeeping.ts';
 import { databaseUrlProblem } from '../store/postgres/url.ts';
 import { isCountryCode } from '../sms/numbers.ts';
 
@@ -508,8 +509,20 @@ export const configSchema = z.strictObject({
         .int('expected a whole number')
         .min(0, 'expected a number above 0, or 0 to turn the check off')
         .default(DEFAULT_MIN_FREE_MEGABYTES),
-      /** Message texts and headers older than this are erased once every SMS of them is final; unset = kept. */
-      retention: span.optional(),
+      /** Message texts and headers older than this are erased once finished; unset or `keep` = kept. */
+      retention: z.preprocess(
+        (value) => (value === 'keep' ? undefined : value),
+        span
+          .pipe(
+            z
+              .number()
+              .min(
+                SWEEP_INTERVAL_MS,
+                'write at least 1h (the retention sweep runs hourly: a shorter retention is not kept any sooner), or keep to erase nothing',
+              ),
+          )
+          .optional(),
+      ),
       /** PostgreSQL instead of the SQLite file (postgres://user:password@host:port/database?sslmode=…); unset = SQLite. */
       url: z
         .string()

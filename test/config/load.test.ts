@@ -410,6 +410,17 @@ describe('config', () => {
     );
   });
 
+  test('store.retention: keep (the default) erases nothing; a retention shorter than the hourly sweep is refused naming the minimum', () => {
+    assert.equal(loadConfig({}, dirWith('store:\n  retention: keep\n')).config.store.retention, undefined);
+    assert.equal(loadConfig({}, dirWith()).config.store.retention, undefined);
+    assert.equal(loadConfig({}, dirWith('store:\n  retention: 1h\n')).config.store.retention, 3_600_000);
+    for (const short of ['0s', '59m']) {
+      const [line, ...more] = problems({}, `store:\n  retention: ${short}\n`);
+      assert.deepEqual(more, []);
+      assert.match(line ?? '', /\/smsrelay\.yaml: store\.retention: write at least 1h \(the retention sweep runs hourly: .*\), or keep to erase nothing$/);
+    }
+  });
+
   test("every duration setting has a maximum: beyond a timer's longest wait (or ten years for an age) it is refused, naming where it came from", () => {
     // Past 2^31-1 ms Node fires a timer after 1 ms: a stop that should wait 1000 days cut sessions at once.
     assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: '1000d' }), [
