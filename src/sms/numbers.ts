@@ -188,7 +188,7 @@ const E164_MAX_DIGITS = 15;
  * no number: a message id (UUID, whose groups can be all digits), a run of more digits than E.164
  * allows (a gateway's id; groups joined as a number's are still masked, as two numbers side by side
  * could be), a value labelled as an id (a gateway's `msgid=…`, `"id":…`, `gateway id …`), a Maildir
- * file name (`<time>.P<pid>…`, `<time>.M…P…`), a word of letters and digits (a hex code
+ * file name (`<time>.P<pid>…`, `<time>.M…P…`, the relay's own `<time>.S<mail id>H<digest>…`), a word of letters and digits (a hex code
  * `0x00000401`, a gateway's id `SM0123…`: a number is written apart from letters, while `_` parts
  * words as a blank does, and the `%2B` of a form-encoded `+` is no word), an ISO 8601 or dotted date
  * (`05.12.2026`) with its time, an IPv4 address (each also after an opening parenthesis, where a
@@ -198,7 +198,7 @@ const NUMBER_IN_TEXT = new RegExp(
   [
     String.raw`(?<skip>\(?\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`,
     String.raw`\b(?:msg|message|provider|gateway)?[_ -]?id["']?\s?[=:]?\s?["']?(?=[a-z\d]*\d)[a-z\d]+`,
-    String.raw`\b\d+\.(?:M\d+)?P\d+`,
+    String.raw`\b\d+\.(?:(?:M\d+)?P\d+|S\d+H[0-9a-f]+)`,
     String.raw`(?<!\d)\d{${E164_MAX_DIGITS + 1},}`,
     String.raw`\(?(?<![a-z\d%])(?=[a-z\d]*[a-z])(?=[a-z\d]*\d)[a-z\d]+`,
     String.raw`\(?\b(?:\d{4}-\d\d-\d\d|\d\d?\.\d\d?\.\d{4})(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)?`,

@@ -153,12 +153,14 @@ describe('maskNumbersIn', () => {
   it("leaves alone a gateway's message ids and Maildir file names, and masks a number beside them", () => {
     const text =
       'msgid=910000000000000001&from=447700900123 | sent: id 91000001234 | {"id":"12345678","to":"+447700900123"} | gateway id 7012345678 | ' +
-      'stored as 1764925974123.P4242Q1R0a1b2c3d.relay-1 | new/1764925974.M417233P12345.host | 20-digit 91000000000000000001';
+      'stored as 1764925974123.P4242Q1R0a1b2c3d.relay-1 | new/1764925974.M417233P12345.host | 20-digit 91000000000000000001 | ' +
+      'stored as 1796469890.S1He1f661392e78c614.vm | already stored as 1796470017.S2345H2d9d1a3b0a8f6c59.relay-1';
     assert.equal(maskNumbersIn('07700900123 07700900124'), '0770******* *********24', 'two numbers side by side are no id');
     assert.equal(
       maskNumbersIn(text),
       'msgid=910000000000000001&from=4477******23 | sent: id 91000001234 | {"id":"12345678","to":"+4477******23"} | gateway id 7012345678 | ' +
-        'stored as 1764925974123.P4242Q1R0a1b2c3d.relay-1 | new/1764925974.M417233P12345.host | 20-digit 91000000000000000001',
+        'stored as 1764925974123.P4242Q1R0a1b2c3d.relay-1 | new/1764925974.M417233P12345.host | 20-digit 91000000000000000001 | ' +
+        'stored as 1796469890.S1He1f661392e78c614.vm | already stored as 1796470017.S2345H2d9d1a3b0a8f6c59.relay-1',
     );
   });
 
