@@ -10,7 +10,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
-import { maskNumber } from '../sms/numbers.ts';
+import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { ProviderSimulator } from './contract.ts';
 import {
   aspNetErrorPage,
@@ -354,9 +354,10 @@ export class IntelliSoftwareSimulator extends GatewaySimulator<SimulatorBehaviou
   #record(sms: SimulatedSms, parts: number): void {
     this.received.push(sms);
     this.balance -= parts;
-    // Texts are private: info logs carry their length only, debug the text (GET /simulator/messages too).
+    // Texts are private: info logs carry their length only, debug the text with its numbers masked as at every level
+    // (GET /simulator/messages has it as sent).
     this.#logger.info({ simId: sms.id, to: maskNumber(`+${sms.to}`), parts, chars: sms.text.length }, 'simulator: SMS received');
-    this.#logger.debug({ simId: sms.id, text: sms.text }, 'simulator: SMS text');
+    this.#logger.debug({ simId: sms.id, text: maskNumbersIn(sms.text) }, 'simulator: SMS text');
     this.emit('sms', sms);
   }
 

@@ -12,6 +12,7 @@ import { request } from 'undici';
 import { IntelliSoftwareSimulator, type IntelliSoftwareSimulatorOptions, type SimulatorBehaviour } from '../../src/simulators/intellisoftware.ts';
 import { createLogger } from '../../src/log.ts';
 import { loadWireFixtures, simulatorFixtures } from '../helpers/fixtures.ts';
+import { assertNeverLogged, captureLog } from '../helpers/log-lines.ts';
 import { describeSimulatorFixtures } from '../helpers/gateway-suites.ts';
 import { sendRaw, type RawRequest } from '../helpers/raw-http.ts';
 import { startWebhookReceiver, TRY_LATER, type ReplayServer } from '../helpers/replay-server.ts';
@@ -199,6 +200,19 @@ describe('IntelliSoftware simulator: requests and records', () => {
     const listed = JSON.parse(response.body) as Array<{ id: string; to: string }>;
     assert.ok(listed.length > 0 && listed.length <= 100);
     assert.equal(listed.at(-1)?.id, sim.simulator.received.at(-1)?.id);
+  });
+
+  it('logs the text of an SMS at debug with the numbers in it masked, as at every level', async () => {
+    const { logger, lines } = captureLog('debug');
+    const debugged = await IntelliSoftwareSimulator.listen(simulatorOptions({ logger }));
+    try {
+      await sendForm(debugged.url, { to: '447700900123', text: 'ring +44 7700 900702 please' });
+      const line = lines.map((text) => JSON.parse(text) as { msg: string; text?: string }).find((entry) => entry.msg === 'simulator: SMS text');
+      assert.equal(line?.text, 'ring +44 77** ****02 please');
+      assertNeverLogged(lines, { 'the number in the text': '900702', 'the recipient': '447700900123' });
+    } finally {
+      await debugged.close();
+    }
   });
 
   it('counts send requests, whatever they were answered', async () => {
