@@ -1,4 +1,4 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
@@ -6,6 +6,7 @@ import { GroupCommitter } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { type RelayError, StoreFileError } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
+import { PRIVATE_DIR_MODE } from './lock.ts';
 import {
   asStoreError,
   INBOUND_FINISHED,
@@ -213,7 +214,9 @@ export class SqliteStore implements Store {
 
   /** `onHealth`: told when commits start failing, succeed again, or the file is lost (see StoreHealth). */
   static open(options: SqliteStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): SqliteStore {
-    mkdirSync(dirname(options.file), { recursive: true });
+    mkdirSync(dirname(options.file), { recursive: true, mode: PRIVATE_DIR_MODE });
+    // SQLite gives the WAL and shared-memory files the mode of the database file: a new store is made its owner's alone.
+    createPrivately(options.file);
     const db = new BetterSqlite3(options.file, { timeout: options.busyTimeoutMs });
     try {
       db.pragma('journal_mode = WAL');
@@ -246,6 +249,7 @@ export class SqliteStore implements Store {
     let db: Database | undefined;
     try {
       db = new BetterSqlite3(file, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
+      privateCopy(target);
       await db.backup(target);
     } catch (error) {
       throw unusableFile(error, file);
@@ -756,7 +760,8 @@ export class SqliteStore implements Store {
     let failure: unknown;
     for (const file of [join(dirname(this.#file), name), join(tmpdir(), name)]) {
       try {
-        mkdirSync(dirname(file), { recursive: true });
+        mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+        privateCopy(file);
         await this.#db.backup(file);
         this.#lost = { ...lost, recovery: { file } };
         this.#onHealth(this.#lost);
@@ -819,6 +824,20 @@ export class SqliteStore implements Store {
     return asStoreError(error);
   }
 }
+
+/** Creates `file` if missing, readable by its owner alone; an existing file keeps the mode its operator gave it. */
+function createPrivately(file: string): void {
+  closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+}
+
+/** A file a copy of the store is written to: its owner's alone, also when it replaces an older file. */
+function privateCopy(file: string): void {
+  createPrivately(file);
+  chmodSync(file, PRIVATE_FILE_MODE);
+}
+
+/** The store's files and its copies: readable and writable by the relay's user alone. */
+const PRIVATE_FILE_MODE = 0o600;
 
 /** A claimed SMS's row with the relay whose lease on it ended (null when nobody leased it). */
 type DueSmsRow = ClaimedSmsRow & { lease_owner: string | null };

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { makeDataDir } from '../../src/store/lock.ts';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { relayEnvironment, removeDir, spawnRelay, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
@@ -20,6 +21,21 @@ function startTime(pid: number): string {
 }
 
 /** The data directory's lock file, whatever the store: one relay per data directory (its Maildir; its SQLite file). */
+test("a data directory the relay makes is its owner's alone; its parents and an existing one are left as they are", () => {
+  const root = tempDir('smsrelay-datadir-');
+  try {
+    const dataDir = join(root, 'var', 'data');
+    makeDataDir(dataDir);
+    assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+    assert.equal(statSync(join(root, 'var')).mode & 0o777, 0o777 & ~process.umask());
+    chmodSync(dataDir, 0o750);
+    makeDataDir(dataDir);
+    assert.equal(statSync(dataDir).mode & 0o777, 0o750);
+  } finally {
+    removeDir(root);
+  }
+});
+
 describe('the data directory lock', { skip: process.platform !== 'linux' && 'process start times are read from /proc' }, () => {
   test('a pid file whose pid now belongs to another process does not block a restart', async () => {
     const dir = tempDir('smsrelay-lock-');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { RelayError, StoreFileError } from '../../src/errors.ts';
@@ -116,6 +116,22 @@ describe('SQLite store', () => {
     const holds = (path: string) => existsSync(path) && readFileSync(path).includes(secret);
     assert.deepEqual([file, `${file}-wal`, backup].filter(holds), [], 'no copy of the erased text');
     await store.close();
+  });
+
+  test("the store's files, the directory made for them and backups are the owner's alone; an existing store keeps its mode", async () => {
+    await store.acceptMail(mail(['+447700900123']));
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    assert.deepEqual([file, `${file}-wal`, `${file}-shm`, dirname(file)].map(mode), [0o600, 0o600, 0o600, 0o700]);
+    const backup = join(dirname(file), 'backup.db');
+    writeFileSync(backup, '', { mode: 0o644 });
+    await SqliteStore.backupAsItIs(file, 100, backup);
+    assert.equal(mode(backup), 0o600, 'also over an older file');
+    await store.close();
+    chmodSync(file, 0o640);
+    const reopened = SqliteStore.open({ file, busyTimeoutMs: 100 });
+    await reopened.acceptMail(mail(['+447700900123']));
+    assert.deepEqual([file, `${file}-wal`].map(mode), [0o640, 0o640], "the operator's choice");
+    await reopened.close();
   });
 
   test('a store of schema 16 is migrated at open: the parts it kept read on without a context, new parts keep theirs', async () => {
