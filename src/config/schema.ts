@@ -2,7 +2,6 @@ import { isIP } from 'node:net';
 import ms from 'ms';
 import { z } from 'zod';
 import { ROUTE_MATCH } from '../dispatch/routes.ts';
-import { SWEEP_INTERVAL_MS } from '../store/housekeeping.ts';
 import { databaseUrlProblem } from '../store/postgres/url.ts';
 import { isCountryCode } from '../sms/numbers.ts';
 
@@ -512,16 +511,8 @@ export const configSchema = z.strictObject({
       /** Message texts and headers older than this are erased once finished; unset or `keep` = kept. */
       retention: z.preprocess(
         (value) => (value === 'keep' ? undefined : value),
-        span
-          .pipe(
-            z
-              .number()
-              .min(
-                SWEEP_INTERVAL_MS,
-                'write at least 1h (the retention sweep runs hourly: a shorter retention is not kept any sooner), or keep to erase nothing',
-              ),
-          )
-          .optional(),
+        // Any age above 0: one shorter than the hourly sweep is erased at the sweep after it (documented).
+        span.pipe(z.number().min(1, 'expected an age such as 30d (erased at the hourly sweep after it), or keep to erase nothing')).optional(),
       ),
       /** PostgreSQL instead of the SQLite file (postgres://user:password@host:port/database?sslmode=…); unset = SQLite. */
       url: z

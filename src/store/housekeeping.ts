@@ -1,11 +1,8 @@
 import type { Logger } from '../log.ts';
 import type { Store } from './types.ts';
 
-/**
- * How often the store is swept for what outlived its time (retention, orphan reports: days, not minutes);
- * also the shortest `store.retention`, which is kept no better than the sweep comes.
- */
-export const SWEEP_INTERVAL_MS = 60 * 60_000;
+/** How often the store is swept for what outlived its time (retention, orphan reports: days, not minutes). */
+const SWEEP_INTERVAL_MS = 60 * 60_000;
 
 export interface HousekeepingOptions {
   readonly store: Pick<Store, 'purgeContent' | 'expireOrphanReports' | 'pruneSharedState' | 'expireSentParts'>;
