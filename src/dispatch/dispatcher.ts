@@ -530,6 +530,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         log.warn({ to, code: maskNumbersIn(classified.code), ...said, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
       }
     }
+    // One notice per mail (its once-key): it lists every number still waiting, not only this batch's,
+    // whose retries may have drifted apart from the others'.
+    if (reported.delayed.length > 0) reported.delayed.push(...(await this.#othersWaiting(message, decisions)));
     const mail: NewOutgoingMail[] = [];
     for (const kind of ['failed', 'delayed', 'relayed'] as const) {
       if (reported[kind].length === 0) continue;
@@ -537,6 +540,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       if (built) mail.push(built);
     }
     return { outcomes, mail };
+  }
+
+  /** The message's SMS still waiting besides this batch's, as their last attempt left them. */
+  async #othersWaiting(message: StoredMessage, decisions: readonly Decision[]): Promise<ReportedRecipient[]> {
+    const here = new Set(decisions.map((decision) => decision.sms.id));
+    const waiting = await this.#options.store.waitingSms(message.id);
+    return waiting.filter((sms) => !here.has(sms.id)).map((sms) => ({ ...sms, ...lastAttemptOf(sms) }));
   }
 
   #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number, via: Host | undefined): SmsOutcome {
@@ -614,21 +624,42 @@ function recordedError(classified: Classified): string {
   return `${classified.code}: ${classified.reason}${classified.detail === undefined ? '' : `${GATEWAY_SAID}${classified.detail}${GATEWAY_SAID_END}`}`;
 }
 
+/** An SMS's last recorded error (recordedError) taken apart again: its code and reason, and the gateway's words. */
+function splitRecorded(last: string): { readonly error: string; readonly detail?: string } {
+  const said = last.endsWith(GATEWAY_SAID_END) ? last.indexOf(GATEWAY_SAID) : -1;
+  if (said < 0) return { error: last };
+  return { error: last.slice(0, said), detail: last.slice(said + GATEWAY_SAID.length, -GATEWAY_SAID_END.length) };
+}
+
+/** What an SMS waiting in the queue is reported with when this round did not try it: its last attempt, or that none was made yet. */
+const NOT_TRIED = { category: 'queued', code: 'QUEUED', reason: 'not tried yet: it waits in the queue' } as const;
+
+function lastAttemptOf(sms: ClaimedSms): Pick<ReportedRecipient, 'category' | 'code' | 'reason' | 'detail'> {
+  if (sms.lastError === undefined) return NOT_TRIED;
+  const { error, detail } = splitRecorded(sms.lastError);
+  const colon = error.indexOf(': ');
+  // The category is not kept with the error: such a number gets the report's general status.
+  return {
+    category: 'unknown',
+    code: colon < 0 ? error : error.slice(0, colon),
+    reason: colon < 0 ? error : error.slice(colon + 2),
+    ...(detail === undefined ? {} : { detail }),
+  };
+}
+
 /**
- * An SMS given up at the maximum age, with its last attempt's error (recordedError) taken apart again:
- * the code and reason join the expiry's reason, the gateway's words are its detail, as in the delay
- * notice before (so the log masks them and the Diagnostic-Code keeps them US-ASCII).
+ * An SMS given up at the maximum age, with its last attempt's error: the code and reason join the
+ * expiry's reason, the gateway's words are its detail, as in the delay notice before (so the log
+ * masks them and the Diagnostic-Code keeps them US-ASCII).
  */
 function expiredOutcome(sms: ClaimedSms): Classified {
-  const last = sms.lastError ?? '';
-  const said = last.endsWith(GATEWAY_SAID_END) ? last.indexOf(GATEWAY_SAID) : -1;
-  const error = said < 0 ? last : last.slice(0, said);
+  const { error, detail } = splitRecorded(sms.lastError ?? '');
   const attempts = sms.attempts > 0 ? ` (${sms.attempts} attempt${sms.attempts === 1 ? '' : 's'}${error ? `, the last: ${error}` : ''})` : '';
   return {
     action: 'fail',
     ...EXPIRED,
     reason: `the relay could not send it before it was too old to be useful${attempts}`,
-    ...(said < 0 ? {} : { detail: last.slice(said + GATEWAY_SAID.length, -GATEWAY_SAID_END.length) }),
+    ...(detail === undefined ? {} : { detail }),
   };
 }
 

@@ -25,6 +25,7 @@ import {
   type MailRow,
   toClaimedMail,
   type SmsStateRow,
+  toClaimedSms,
   toSmsState,
 } from './rows.ts';
 import {
@@ -60,6 +61,7 @@ import type { DeliveryState } from '../vocabulary.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from './part-receipts-types.ts';
 import * as sentParts from './sqlite-part-receipts.ts';
 import type {
+  ClaimedSms,
   Conversation,
   DeliveryReportResult,
   DueNotice,
@@ -431,6 +433,10 @@ export class SqliteStore implements Store {
 
   async smsOf(messageId: string): Promise<SmsState[]> {
     return this.#read(() => (this.#sql.smsOf.all(messageId) as SmsStateRow[]).map(toSmsState));
+  }
+
+  async waitingSms(messageId: string): Promise<ClaimedSms[]> {
+    return this.#read(() => (this.#sql.waitingSms.all(messageId) as ClaimedSmsRow[]).map(toClaimedSms));
   }
 
   async ping(): Promise<void> {
@@ -916,6 +922,7 @@ function prepareStatements(db: Database) {
     purgeInbound: db.prepare("UPDATE inbound SET text = '' WHERE received_at < ? AND text != ''"),
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
     purgeQuarantine: db.prepare("UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < ? AND body != ''"),
+    waitingSms: db.prepare("SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = ? AND status = 'queued' ORDER BY id"),
     smsOf: db.prepare(
       'SELECT number, status, held, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id',
     ),

@@ -101,6 +101,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   events(messageId: string): Promise<StoredEvent[]>;
   /** Where each number of a message stands. */
   smsOf(messageId: string): Promise<SmsState[]>;
+  /** The SMS of a message not yet sent nor given up (queued, held or leased), as a claim gives them: what its delay notice lists. */
+  waitingSms(messageId: string): Promise<ClaimedSms[]>;
   close(): Promise<void>;
 }
 

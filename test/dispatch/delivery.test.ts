@@ -255,6 +255,25 @@ describe('delivery semantics', () => {
     assert.equal(reportsFor(relay, silent).length, 0);
   });
 
+  test('the delay notice lists every number still waiting, though their retries drifted apart; one notice per mail', async () => {
+    const gateway = await simulator();
+    gateway.simulator.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR' });
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, delayNotice: '1s', maxAge: '1h' } });
+    const numbers = ['447700900264', '447700900265', '447700900266'];
+    const id = queuedId(
+      (await sendMail(relay.relay.smtpPort, { to: numbers.map((number) => `${number}@sms.localhost`), rcptParams: 'NOTIFY=DELAY', body: 'drift' })).data,
+    );
+    const [notice = ''] = await waitFor('the delay notice', () => {
+      const reports = reportsFor(relay, id);
+      return reports.length > 0 && reports;
+    });
+    const listed = [...notice.matchAll(/^Final-Recipient: rfc822; \+?(\d+)@/gm)].map((match) => match[1]).sort();
+    assert.deepEqual(listed, numbers);
+    assert.match(notice, /^Diagnostic-Code: X-SMS; ERR:GATEWAY_ERROR \(/m);
+    await sleep(1_500);
+    assert.equal(reportsFor(relay, id).length, 1, 'once per mail');
+  });
+
   test('NOTIFY=NEVER: no bounce; NOTIFY=SUCCESS: a "relayed" report when the gateway takes it', async () => {
     const gateway = await simulator({ invalidNumbers: ['447700900999'] });
     const relay = await relayWith(gatewayYaml(gateway.url));

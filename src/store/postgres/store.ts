@@ -29,6 +29,7 @@ import {
   toQueuedSms,
   toReceivedReply,
   type SmsStateRow,
+  toClaimedSms,
   toSmsState,
 } from '../rows.ts';
 import {
@@ -43,6 +44,7 @@ import {
   wantsNotice,
 } from '../sqlite-replies.ts';
 import type {
+  ClaimedSms,
   ClaimedMail,
   ClaimRequest,
   CommitStats,
@@ -1191,6 +1193,14 @@ export class PostgresStore implements Store, ClusterStore {
       [messageId],
     );
     return rows.map(toSmsState);
+  }
+
+  async waitingSms(messageId: string): Promise<ClaimedSms[]> {
+    const rows = await this.#rows<ClaimedSmsRow>(
+      "SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = $1 AND status = 'queued' ORDER BY id",
+      [messageId],
+    );
+    return rows.map(toClaimedSms);
   }
 
   async conversation(context: string, number: string): Promise<Conversation | undefined> {
