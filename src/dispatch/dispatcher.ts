@@ -526,7 +526,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           `dispatch: SMS deferred: ${classified.reason}`,
         );
       } else {
-        reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...EXPIRED } : recipient);
+        reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...expiredReport(sms, classified, outcome.attempted !== false) } : recipient);
         log.warn({ to, code: maskNumbersIn(classified.code), ...said, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
       }
     }
@@ -552,7 +552,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number, via: Host | undefined): SmsOutcome {
     const { retry, random } = this.#options;
     // An expired SMS is given up without a request; a failure without one (an opt-out) is failed below.
-    if (via === undefined && classified.category === EXPIRED.category) return { smsId: sms.id, kind: 'expired', error: classified.reason };
+    if (via === undefined && classified.category === EXPIRED.category) return { smsId: sms.id, kind: 'expired', error: classified.reason, attempted: false };
     if (classified.action === 'sent' && via) {
       const note = this.#sentVia(via);
       return {
@@ -564,16 +564,17 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       };
     }
     const error = recordedError(classified);
-    if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error };
+    if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error, attempted: via !== undefined };
     const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs: this.#waitFor(classified, now) }, retry, random);
-    if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age` };
+    if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age`, attempted: via !== undefined };
     return {
       smsId: sms.id,
       kind: 'retry',
       nextAttemptAt: step.at,
       error,
-      // A pause is not this SMS's failure: its backoff does not grow while the account is refused.
-      attempted: classified.action !== 'pause',
+      // An SMS held back by a pause (no request) has not failed: its backoff does not grow while the account is
+      // refused. A probe that reached the gateway is an attempt, as its history line says, and its expiry bounce counts it.
+      attempted: classified.action !== 'pause' || via !== undefined,
       possibleDuplicate: classified.action === 'ambiguous',
     };
   }
@@ -647,6 +648,12 @@ function lastAttemptOf(sms: ClaimedSms): Pick<ReportedRecipient, 'category' | 'c
   };
 }
 
+/** What the bounce of an SMS given up at the maximum age says: counting this round's request, if one was made. */
+function expiredReport(sms: ClaimedSms, classified: Classified, attempted: boolean): Classified {
+  if (classified.category === EXPIRED.category) return classified;
+  return expiredOutcome({ ...sms, attempts: sms.attempts + (attempted ? 1 : 0), lastError: recordedError(classified) });
+}
+
 /**
  * An SMS given up at the maximum age, with its last attempt's error: the code and reason join the
  * expiry's reason, the gateway's words are its detail, as in the delay notice before (so the log
@@ -654,7 +661,9 @@ function lastAttemptOf(sms: ClaimedSms): Pick<ReportedRecipient, 'category' | 'c
  */
 function expiredOutcome(sms: ClaimedSms): Classified {
   const { error, detail } = splitRecorded(sms.lastError ?? '');
-  const attempts = sms.attempts > 0 ? ` (${sms.attempts} attempt${sms.attempts === 1 ? '' : 's'}${error ? `, the last: ${error}` : ''})` : '';
+  const last = error ? `, the last: ${error}` : '';
+  // An SMS an account pause held back from its first request has no attempt, but the pause's reason as its last error.
+  const attempts = ` (${sms.attempts === 0 ? 'no attempt' : `${sms.attempts} attempt${sms.attempts === 1 ? '' : 's'}`}${last})`;
   return {
     action: 'fail',
     ...EXPIRED,

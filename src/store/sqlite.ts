@@ -353,7 +353,7 @@ export class SqliteStore implements Store {
             break;
           case 'failed':
           case 'expired':
-            sql.smsFinal.run(outcome.kind, outcome.error, now, outcome.smsId);
+            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
             sql.insertEventForSms.run(now, outcome.kind, outcome.error, outcome.smsId);
             break;
         }
@@ -875,7 +875,7 @@ function prepareStatements(db: Database) {
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
         possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),
     smsFinal: db.prepare(`
-      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
+      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),
     leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
     releaseSms: db.prepare(`

@@ -218,7 +218,8 @@ export type SmsOutcome =
       readonly attempted: boolean;
       readonly possibleDuplicate?: boolean;
     }
-  | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string };
+  /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted. */
+  | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean };
 
 export interface NewOutgoingMail {
   /** `postmaster`: a mail sent to the relay's postmaster, forwarded as it came. */

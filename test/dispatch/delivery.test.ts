@@ -561,6 +561,23 @@ describe("the gateway's own words", () => {
     assert.match(text ?? '', /too old to be useful \(\d+ attempts, the last: HTTP_500: [^\n]+\) \(the gateway said: "oops"\)\./, 'in the plain words too');
   });
 
+  test('an SMS an account pause held until its maximum age: the bounce, the history and the store count the probes that reached the gateway, with the last error', async () => {
+    const gateway = await simulator();
+    gateway.simulator.setBehaviour({ mode: 'error', code: 'LOGIN_INVALID' });
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, pauseProbeInterval: '300ms', maxAge: '2s' } });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900239@sms.localhost'], subject: 'Paused', body: 'expire' })).data);
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const reports = reportsFor(relay, id);
+      return reports.length > 0 && reports;
+    });
+    const requests = gateway.simulator.requests;
+    assert.ok(requests >= 2, `probes reached the gateway: ${requests}`);
+    const [sms] = await relay.relay.store.smsOf(id);
+    assert.equal(sms?.attempts, requests, 'one attempt per request, none for the expiry itself');
+    assert.match(bounce, new RegExp(`^Diagnostic-Code: X-SMS; EXPIRED \\(.*too old to be useful \\(${requests} attempts, the last: ERR:LOGIN_INVALID: `, 'm'));
+    assert.match(await history(relay.relay.store, id), new RegExp(`: expired, ${requests} attempts`));
+  });
+
   test('a Retry-After longer than retryMaxDelay is asked again after retryMaxDelay', async () => {
     const gateway = await new ReplayServer({
       contentType: 'text/plain',
