@@ -134,4 +134,21 @@ describe('envelope addresses as old devices write them', () => {
     // An A-label domain is ASCII: no SMTPUTF8 needed.
     assert.equal((await transaction(suite.port, 'MAIL FROM:<ups@xn--mnchen-3ya.example>', rcpt)).mail.code, 250);
   });
+
+  test('ENVID and ORCPT must be xtext of US-ASCII: 8-bit escapes, raw UTF-8 and bad escapes are refused, plain and escaped ASCII taken', async () => {
+    const rcpt = 'RCPT TO:<447700900123@sms.localhost>';
+    const ascii = 'it must be US-ASCII (RFC 3461 §4.4)';
+    const notXtext = 'it is not xtext (RFC 3461 §4: "+" starts two upper-case hex digits; "+", "=" and spaces are written so)';
+    assert.equal(said((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=caf+C3+A9', rcpt)).mail), `501 5.5.4 Bad ENVID parameter: ${ascii}`);
+    const utf8 = await transaction(suite.port, 'MAIL FROM:<o@example.com> SMTPUTF8 ENVID=café', rcpt);
+    assert.equal(said(utf8.mail), `501 5.5.4 Bad ENVID parameter: ${ascii}`);
+    assert.equal(said((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=a+ZZb', rcpt)).mail), `501 5.5.4 Bad ENVID parameter: ${notXtext}`);
+    assert.equal(said((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=a+2bb', rcpt)).mail), `501 5.5.4 Bad ENVID parameter: ${notXtext}`);
+    assert.equal((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=a+2Bb+3Dc', rcpt)).mail.code, 250);
+    const orcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;x+C3+A9y@example.com`);
+    assert.equal(said(orcpt.rcpt), '501 5.5.4 Bad ORCPT parameter: it must be US-ASCII (RFC 3461 §4.2; utf-8-addr of RFC 6533 is not offered)');
+    const badOrcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;x+1y@example.com`);
+    assert.equal(said(badOrcpt.rcpt), `501 5.5.4 Bad ORCPT parameter: ${notXtext}`);
+    assert.equal((await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;x+2By@example.com`)).rcpt?.code, 250);
+  });
 });
