@@ -193,7 +193,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       callback();
     },
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error) => void) {
-      const unfit = unknownParameter(address, RCPT_PARAMETERS, 'RCPT TO') ?? undeclaredUtf8(address, session.envelope.smtpUtf8);
+      const unfit =
+        unknownParameter(address, RCPT_PARAMETERS, 'RCPT TO') ?? overlongOrcpt(address.dsn?.orcpt) ?? undeclaredUtf8(address, session.envelope.smtpUtf8);
       if (unfit) {
         const { rcpt } = maskedRecipient(address.address);
         logRefusal(logger, unfit, { client: session.remoteAddress, rcpt }, 'smtp: recipient refused');
@@ -438,10 +439,22 @@ function unknownParameter(address: SMTPServerAddress, known: ReadonlySet<string>
 
 /** RFC 3461 §4.4: an ENVID is at most 100 characters (it is carried into every bounce of the mail). */
 const MAX_ENVID_CHARACTERS = 100;
+/**
+ * RFC 3461 §4.2: an ORCPT's address is at most 500 characters, so that its `Original-Recipient` line
+ * in a report stays within RFC 5322's 998 (a strict smarthost refuses a longer line, and the bounce with it).
+ */
+const MAX_ORCPT_CHARACTERS = 500;
 
 function overlongEnvid(envid: string | null | undefined): RelayError | undefined {
   if (!envid || envid.length <= MAX_ENVID_CHARACTERS) return undefined;
   return new RelayError('BAD_SMTP_PARAMETER', `ENVID too long: ${envid.length} characters, at most ${MAX_ENVID_CHARACTERS} (RFC 3461 §4.4)`);
+}
+
+function overlongOrcpt(orcpt: string | undefined): RelayError | undefined {
+  // The limit is the address's, after its type (`rfc822;`).
+  const address = orcpt?.slice(orcpt.indexOf(';') + 1) ?? '';
+  if (address.length <= MAX_ORCPT_CHARACTERS) return undefined;
+  return new RelayError('BAD_SMTP_PARAMETER', `ORCPT too long: ${address.length} characters, at most ${MAX_ORCPT_CHARACTERS} (RFC 3461 §4.2)`);
 }
 
 /** Anything outside ASCII. */
