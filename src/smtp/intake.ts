@@ -211,7 +211,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error: Error | null, message?: string) => void) {
       const started = clock();
-      const about = { client: session.remoteAddress, from: session.envelope.mailFrom ? session.envelope.mailFrom.address || '<>' : undefined };
+      const about = { client: session.remoteAddress, from: session.envelope.mailFrom ? loggedSender(session.envelope.mailFrom.address) : undefined };
       const refuseMail = (error: RelayError, msgId?: string) => {
         logRefusal(logger, error, { msgId, ...about }, 'smtp: mail refused');
         callback(refuse(error));
@@ -231,7 +231,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             if ('postmaster' in outcome) {
               const { id: msgId, by, postmaster } = outcome;
               logger.info(
-                { msgId, from: transaction.envelopeFrom || '<>', by, to: postmaster, bytes: raw.length, ms: clock() - started },
+                { msgId, from: loggedSender(transaction.envelopeFrom), by, to: postmaster, bytes: raw.length, ms: clock() - started },
                 'smtp: mail for the postmaster queued',
               );
               return callback(null, queuedReply(outcome));
@@ -239,7 +239,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             logger.info(
               {
                 msgId: outcome.id,
-                from: transaction.envelopeFrom || '<>',
+                from: loggedSender(transaction.envelopeFrom),
                 by: outcome.by,
                 numbers: outcome.numbers,
                 encoding: outcome.encoding,
@@ -501,6 +501,11 @@ function logRefusal(
  * A refused recipient for an info line: its local part (a number, a short code, a name) masked, in
  * the address and wherever the reason quotes it.
  */
+/** A sender as the info log shows it: an SMS address (a phone's reply, `447700900777@<SMS domain>`) with its number masked. */
+function loggedSender(address: string): string {
+  return address === '' ? '<>' : maskNumbersIn(address);
+}
+
 function maskedRecipient(address: string): { readonly rcpt: string; readonly quoted?: { readonly text: string; readonly masked: string } } {
   const local = address.slice(0, Math.max(address.lastIndexOf('@'), 0));
   if (local === '') return { rcpt: address };
