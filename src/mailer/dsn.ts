@@ -30,6 +30,9 @@ const STYLES: Readonly<Record<ReportKind, ReportStyle>> = {
   delivered: { notify: 'SUCCESS', byDefault: false, subject: 'SMS delivered', template: 'delivered.txt', action: 'delivered' },
 };
 
+/** The NOTIFY values a RCPT without NOTIFY stands for (FAILURE and DELAY). */
+export const NOTIFY_BY_DEFAULT: readonly string[] = [...new Set(Object.values(STYLES).flatMap((style) => (style.byDefault ? [style.notify] : [])))];
+
 /** RFC 3463 status per kind and outcome category. */
 const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { default: string }>> = {
   // A phone that opted out after its mail was accepted: the status RCPT refuses it with from then on.

@@ -296,6 +296,31 @@ describe('delivery semantics', () => {
     );
   });
 
+  test('one number named twice with different NOTIFY: either RCPT asking for a bounce gets it, NEVER only when both say NEVER', async () => {
+    const gateway = await simulator({ invalidNumbers: ['447700900998'] });
+    const relay = await relayWith(gatewayYaml(gateway.url));
+    const send = async (first: string, second: string) => {
+      const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+      try {
+        await dialog.command('EHLO client.example.com');
+        await dialog.command('MAIL FROM:<alice@example.com>');
+        assert.equal((await dialog.command(`RCPT TO:<447700900998@sms.localhost> NOTIFY=${first}`)).code, 250);
+        assert.equal((await dialog.command(`RCPT TO:<+447700900998@sms.localhost> NOTIFY=${second}`)).code, 250);
+        return queuedId(await dialog.data(`Subject: twice\r\n\r\n${first} then ${second}\r\n`));
+      } finally {
+        await dialog.close();
+      }
+    };
+    const neverFirst = await send('NEVER', 'FAILURE');
+    const failureFirst = await send('FAILURE', 'NEVER');
+    const neverTwice = await send('NEVER', 'NEVER');
+    await waitFor('both bounces', () => reportsFor(relay, neverFirst).length === 1 && reportsFor(relay, failureFirst).length === 1);
+    await waitFor('the third given up', async () => (await relay.relay.store.smsOf(neverTwice))[0]?.status === 'failed');
+    await sleep(300);
+    assert.deepEqual(reportsFor(relay, neverTwice), []);
+    assert.equal(gateway.simulator.requests, 3, 'one SMS per mail');
+  });
+
   test('a mail its client sends again after a lost 250 is accepted again but sent once', async () => {
     const gateway = await simulator();
     const relay = await relayWith(gatewayYaml(gateway.url));
