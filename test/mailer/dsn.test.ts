@@ -49,6 +49,13 @@ describe('the report that the gateway took an SMS (NOTIFY=SUCCESS)', () => {
     assert.equal(await diagnosticOf(recipient), 'X-SMS; accepted by the SMS gateway');
   });
 
+  test('Original-Recipient comes only from an ORCPT, written as Final-Recipient is', async () => {
+    const originalOf = async (reported: ReportedRecipient) =>
+      /^Original-Recipient: (.*)\r$/m.exec((await buildReport('relayed', message, [reported], options))?.raw.toString() ?? '')?.[1];
+    assert.equal(await originalOf({ ...recipient, orcpt: 'rfc822;oncall@example.com' }), 'rfc822; oncall@example.com');
+    assert.equal(await originalOf({ ...recipient, rcpt: 'oncall@sms.example.com' }), undefined, 'a list address without ORCPT');
+  });
+
   test('a failure keeps the provider code, which says why', async () => {
     const report = await buildReport(
       'failed',
