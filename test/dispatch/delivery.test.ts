@@ -321,6 +321,33 @@ describe('delivery semantics', () => {
     assert.equal(gateway.simulator.requests, 3, 'one SMS per mail');
   });
 
+  test("mail from one of the relay's own addresses (an SMS address, its MAILER-DAEMON) gets no bounce, which it would refuse; the log says why", async () => {
+    const gateway = await simulator({ invalidNumbers: ['447700900997'] });
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, gatewayYaml(gateway.url)), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const send = async (from: string) => queuedId((await sendMail(relay.smtpPort, { from, to: ['447700900997@sms.localhost'], body: `from ${from}` })).data);
+    const own = [await send('447700900777@sms.localhost'), await send('MAILER-DAEMON@sms.localhost')];
+    const other = await send('alice@example.com');
+    const reports = (id: string) => maildirMessages(join(config.dataDir, 'maildir')).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
+    await waitFor('the bounce to alice', () => reports(other).length === 1);
+    for (const id of own) {
+      await waitFor(`the failure of ${id}`, async () => (await relay.store.smsOf(id))[0]?.status === 'failed');
+      assert.deepEqual(reports(id), []);
+    }
+    const said = lines.map((text) => JSON.parse(text) as Record<string, unknown>).filter((entry) => String(entry.msg).startsWith('mailer: no report sent'));
+    assert.deepEqual(
+      said.map((entry) => [entry.msgId, entry.from, entry.level]),
+      [
+        [own[0], '4477******77@sms.localhost', 'info'],
+        [own[1], 'MAILER-DAEMON@sms.localhost', 'info'],
+      ],
+    );
+  });
+
   test('a mail its client sends again after a lost 250 is accepted again but sent once', async () => {
     const gateway = await simulator();
     const relay = await relayWith(gatewayYaml(gateway.url));
