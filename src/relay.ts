@@ -12,6 +12,7 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { outcomeClassifier } from './dispatch/outcomes.ts';
 import { type DispatchProvider, routedProviders, routeTable, singleProvider } from './dispatch/routing.ts';
 import { routeLimits } from './acceptance/route-limits.ts';
+import { refusesReportsTo } from './acceptance/recipient-addresses.ts';
 import type { Gateway, GatewayOptions, ProviderPlugin } from './providers/contract.ts';
 import { receivesWebhooks } from './providers/contract.ts';
 import { composeRegistry, type ProviderRegistry } from './providers/registry.ts';
@@ -21,7 +22,7 @@ import { mountConsole } from './console/routes.ts';
 import { startHttpServer } from './http/server.ts';
 import { mountWebhooks, webhookPaths } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
-import { buildReport } from './mailer/dsn.ts';
+import { buildReport, type ReportedRecipient, type ReportKind } from './mailer/dsn.ts';
 import { Mailer } from './mailer/mailer.ts';
 import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
@@ -43,7 +44,8 @@ import { openThreadedStore } from './store/threaded.ts';
 import { PostgresConsoleStore } from './store/postgres/console.ts';
 import { PostgresStore } from './store/postgres/store.ts';
 import { redactUrl } from './store/postgres/url.ts';
-import type { Store, StoreHealth } from './store/types.ts';
+import type { Store, StoreHealth, StoredMessage } from './store/types.ts';
+import { maskNumbersIn } from './sms/numbers.ts';
 import { Membership, relayVersion } from './cluster/membership.ts';
 import { settingsDigest } from './cluster/settings.ts';
 import { type Migrated, MIGRATIONS } from './store/migrations.ts';
@@ -197,6 +199,17 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const templates = new Templates();
     const onTemplateError = (error: unknown) => logger.error({ err: error }, 'mailer: a template failed; sent the built-in text instead');
     const reportOptions = { from: config.mail.from, reportingHost: config.smtp.hostname, templates, onTemplateError };
+    const reportLog = logger.child({ component: 'mailer' });
+    /** A report, unless its sender's address is one the relay itself refuses reports to: then none, and the log says why. */
+    const report = async (kind: ReportKind, message: StoredMessage, recipients: readonly ReportedRecipient[], retryUntil?: number) => {
+      const built = await buildReport(kind, message, recipients, retryUntil === undefined ? reportOptions : { ...reportOptions, retryUntil });
+      if (!built || !refusesReportsTo(message.envelopeFrom, config.sms.domains)) return built;
+      reportLog.info(
+        { msgId: message.id, kind, from: maskNumbersIn(message.envelopeFrom) },
+        'mailer: no report sent: the envelope sender is an address of this relay, which takes no reports',
+      );
+      return undefined;
+    };
     const registry = composeRegistry(options.providers);
     const accounts = accountsOf(config);
     const routes = config.gateway.routes && routeTable(config.gateway.routes);
@@ -209,7 +222,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const notices = new DeliveryNotices({
       store,
       logger: logger.child({ component: 'notices' }),
-      report: (kind, message, recipients) => buildReport(kind, message, recipients, reportOptions),
+      report,
       onMailQueued: () => mailer.kick(),
       describeStatus: (code, number) => firstProviderOf(number).describeStatus(code),
     });
@@ -387,8 +400,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       failoverRecoveryMs: config.gateway.failoverRecovery,
       pauseProbeIntervalMs: config.delivery.pauseProbeInterval,
       metrics,
-      report: (kind, message, recipients, retryUntil) =>
-        buildReport(kind, message, recipients, retryUntil === undefined ? reportOptions : { ...reportOptions, retryUntil }),
+      report,
       onMailQueued: () => mailer.kick(),
     });
     loops.dispatcher = dispatcher;

@@ -4,6 +4,7 @@ import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError } from '../errors.ts';
 import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
+import { NOTIFY_BY_DEFAULT } from '../mailer/dsn.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
@@ -260,8 +261,9 @@ function resubmissionOf(messageIdHeader: string | undefined, numbers: readonly s
 }
 
 /**
- * One recipient per distinct number; the first RCPT that named a number is the one reported. The
- * subject address stands for the numbers its subject names, known only now.
+ * One recipient per distinct number; the first RCPT that named a number is the one reported. A number
+ * named again with other DSN parameters gets both RCPTs' NOTIFY (notifyOfBoth) and the first ORCPT given,
+ * as Postfix merges them. The subject address stands for the numbers its subject names, known only now.
  */
 function toRecipients({ recipients, principal }: Transaction, subjectNumbers: readonly string[], maxNumbersPerMail: number): NewRecipient[] {
   const entries = [...recipients.values()].map(({ rcpt, target }) => ({
@@ -272,11 +274,27 @@ function toRecipients({ recipients, principal }: Transaction, subjectNumbers: re
   const byNumber = new Map<string, NewRecipient>();
   for (const { rcpt, target } of entries) {
     for (const number of 'numbers' in target ? target.numbers : []) {
-      if (byNumber.has(number)) continue;
-      byNumber.set(number, { number, rcpt: rcpt.address, notify: rcpt.dsn?.notify, orcpt: rcpt.dsn?.orcpt });
+      const first = byNumber.get(number);
+      byNumber.set(
+        number,
+        first
+          ? { ...first, notify: notifyOfBoth(first.notify, rcpt.dsn?.notify), orcpt: first.orcpt ?? rcpt.dsn?.orcpt }
+          : { number, rcpt: rcpt.address, notify: rcpt.dsn?.notify, orcpt: rcpt.dsn?.orcpt },
+      );
     }
   }
   return [...byNumber.values()];
+}
+
+/** RFC 3461 §4.1's NOTIFY values, in the order the relay writes them. */
+const NOTIFY_ORDER: readonly string[] = ['SUCCESS', 'FAILURE', 'DELAY'];
+
+/** The reports either RCPT of one number asked for: NEVER only when both said NEVER; none given by either stays none. */
+function notifyOfBoth(first: readonly string[] | undefined, second: readonly string[] | undefined): readonly string[] | undefined {
+  if (first === undefined && second === undefined) return undefined;
+  const asked = new Set([...(first ?? NOTIFY_BY_DEFAULT), ...(second ?? NOTIFY_BY_DEFAULT)]);
+  const merged = NOTIFY_ORDER.filter((value) => asked.has(value));
+  return merged.length > 0 ? merged : ['NEVER'];
 }
 
 /** The header block as received (where the MIME reader ends it: withHeaderEnd), for bounces. */

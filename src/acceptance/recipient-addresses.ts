@@ -29,6 +29,16 @@ export function isPostmasterAddress(address: string, domains: readonly string[])
   return address.slice(0, at).toLowerCase() === POSTMASTER && domains.includes(address.slice(at + 1).toLowerCase());
 }
 
+/**
+ * Whether the relay refuses mail from the null sender to this address, so that a report to it would be
+ * made for nothing: any address at an SMS domain but the postmaster's (an SMS address is never texted a
+ * bounce, the relay's own MAILER-DAEMON takes no mail).
+ */
+export function refusesReportsTo(address: string, domains: readonly string[]): boolean {
+  const at = address.lastIndexOf('@');
+  return at > 0 && domains.includes(address.slice(at + 1).toLowerCase()) && !isPostmasterAddress(address, domains);
+}
+
 /** Puzzel's email interface addresses `<number>-<serviceId>@…` (src/providers/puzzel/README.md); the service id is its own. */
 const NUMBER_WITH_SERVICE_ID = /^(.+)-([0-9]{1,10})$/;
 

@@ -526,10 +526,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           `dispatch: SMS deferred: ${classified.reason}`,
         );
       } else {
-        reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...EXPIRED } : recipient);
+        reported.failed.push(outcome.kind === 'expired' ? { ...recipient, ...expiredReport(sms, classified, outcome.attempted !== false) } : recipient);
         log.warn({ to, code: maskNumbersIn(classified.code), ...said, final: outcome.kind }, `dispatch: SMS ${outcome.kind}: ${classified.reason}`);
       }
     }
+    // One notice per mail (its once-key): it lists every number still waiting, not only this batch's,
+    // whose retries may have drifted apart from the others'.
+    if (reported.delayed.length > 0) reported.delayed.push(...(await this.#othersWaiting(message, decisions)));
     const mail: NewOutgoingMail[] = [];
     for (const kind of ['failed', 'delayed', 'relayed'] as const) {
       if (reported[kind].length === 0) continue;
@@ -539,10 +542,17 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     return { outcomes, mail };
   }
 
+  /** The message's SMS still waiting besides this batch's, as their last attempt left them. */
+  async #othersWaiting(message: StoredMessage, decisions: readonly Decision[]): Promise<ReportedRecipient[]> {
+    const here = new Set(decisions.map((decision) => decision.sms.id));
+    const waiting = await this.#options.store.waitingSms(message.id);
+    return waiting.filter((sms) => !here.has(sms.id)).map((sms) => ({ ...sms, ...lastAttemptOf(sms) }));
+  }
+
   #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number, via: Host | undefined): SmsOutcome {
     const { retry, random } = this.#options;
     // An expired SMS is given up without a request; a failure without one (an opt-out) is failed below.
-    if (via === undefined && classified.category === EXPIRED.category) return { smsId: sms.id, kind: 'expired', error: classified.reason };
+    if (via === undefined && classified.category === EXPIRED.category) return { smsId: sms.id, kind: 'expired', error: classified.reason, attempted: false };
     if (classified.action === 'sent' && via) {
       const note = this.#sentVia(via);
       return {
@@ -554,16 +564,17 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       };
     }
     const error = recordedError(classified);
-    if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error };
+    if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error, attempted: via !== undefined };
     const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs: this.#waitFor(classified, now) }, retry, random);
-    if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age` };
+    if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age`, attempted: via !== undefined };
     return {
       smsId: sms.id,
       kind: 'retry',
       nextAttemptAt: step.at,
       error,
-      // A pause is not this SMS's failure: its backoff does not grow while the account is refused.
-      attempted: classified.action !== 'pause',
+      // An SMS held back by a pause (no request) has not failed: its backoff does not grow while the account is
+      // refused. A probe that reached the gateway is an attempt, as its history line says, and its expiry bounce counts it.
+      attempted: classified.action !== 'pause' || via !== undefined,
       possibleDuplicate: classified.action === 'ambiguous',
     };
   }
@@ -614,21 +625,50 @@ function recordedError(classified: Classified): string {
   return `${classified.code}: ${classified.reason}${classified.detail === undefined ? '' : `${GATEWAY_SAID}${classified.detail}${GATEWAY_SAID_END}`}`;
 }
 
+/** An SMS's last recorded error (recordedError) taken apart again: its code and reason, and the gateway's words. */
+function splitRecorded(last: string): { readonly error: string; readonly detail?: string } {
+  const said = last.endsWith(GATEWAY_SAID_END) ? last.indexOf(GATEWAY_SAID) : -1;
+  if (said < 0) return { error: last };
+  return { error: last.slice(0, said), detail: last.slice(said + GATEWAY_SAID.length, -GATEWAY_SAID_END.length) };
+}
+
+/** What an SMS waiting in the queue is reported with when this round did not try it: its last attempt, or that none was made yet. */
+const NOT_TRIED = { category: 'queued', code: 'QUEUED', reason: 'not tried yet: it waits in the queue' } as const;
+
+function lastAttemptOf(sms: ClaimedSms): Pick<ReportedRecipient, 'category' | 'code' | 'reason' | 'detail'> {
+  if (sms.lastError === undefined) return NOT_TRIED;
+  const { error, detail } = splitRecorded(sms.lastError);
+  const colon = error.indexOf(': ');
+  // The category is not kept with the error: such a number gets the report's general status.
+  return {
+    category: 'unknown',
+    code: colon < 0 ? error : error.slice(0, colon),
+    reason: colon < 0 ? error : error.slice(colon + 2),
+    ...(detail === undefined ? {} : { detail }),
+  };
+}
+
+/** What the bounce of an SMS given up at the maximum age says: counting this round's request, if one was made. */
+function expiredReport(sms: ClaimedSms, classified: Classified, attempted: boolean): Classified {
+  if (classified.category === EXPIRED.category) return classified;
+  return expiredOutcome({ ...sms, attempts: sms.attempts + (attempted ? 1 : 0), lastError: recordedError(classified) });
+}
+
 /**
- * An SMS given up at the maximum age, with its last attempt's error (recordedError) taken apart again:
- * the code and reason join the expiry's reason, the gateway's words are its detail, as in the delay
- * notice before (so the log masks them and the Diagnostic-Code keeps them US-ASCII).
+ * An SMS given up at the maximum age, with its last attempt's error: the code and reason join the
+ * expiry's reason, the gateway's words are its detail, as in the delay notice before (so the log
+ * masks them and the Diagnostic-Code keeps them US-ASCII).
  */
 function expiredOutcome(sms: ClaimedSms): Classified {
-  const last = sms.lastError ?? '';
-  const said = last.endsWith(GATEWAY_SAID_END) ? last.indexOf(GATEWAY_SAID) : -1;
-  const error = said < 0 ? last : last.slice(0, said);
-  const attempts = sms.attempts > 0 ? ` (${sms.attempts} attempt${sms.attempts === 1 ? '' : 's'}${error ? `, the last: ${error}` : ''})` : '';
+  const { error, detail } = splitRecorded(sms.lastError ?? '');
+  const last = error ? `, the last: ${error}` : '';
+  // An SMS an account pause held back from its first request has no attempt, but the pause's reason as its last error.
+  const attempts = ` (${sms.attempts === 0 ? 'no attempt' : `${sms.attempts} attempt${sms.attempts === 1 ? '' : 's'}`}${last})`;
   return {
     action: 'fail',
     ...EXPIRED,
     reason: `the relay could not send it before it was too old to be useful${attempts}`,
-    ...(said < 0 ? {} : { detail: last.slice(said + GATEWAY_SAID.length, -GATEWAY_SAID_END.length) }),
+    ...(detail === undefined ? {} : { detail }),
   };
 }
 

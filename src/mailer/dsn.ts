@@ -30,6 +30,9 @@ const STYLES: Readonly<Record<ReportKind, ReportStyle>> = {
   delivered: { notify: 'SUCCESS', byDefault: false, subject: 'SMS delivered', template: 'delivered.txt', action: 'delivered' },
 };
 
+/** The NOTIFY values a RCPT without NOTIFY stands for (FAILURE and DELAY). */
+export const NOTIFY_BY_DEFAULT: readonly string[] = [...new Set(Object.values(STYLES).flatMap((style) => (style.byDefault ? [style.notify] : [])))];
+
 /** RFC 3463 status per kind and outcome category. */
 const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { default: string }>> = {
   // A phone that opted out after its mail was accepted: the status RCPT refuses it with from then on.
@@ -184,10 +187,14 @@ function diagnostic(kind: ReportKind, recipient: ReportedRecipient): string {
   return recipient.gatewayId ? `gateway id ${printableAscii(recipient.gatewayId)} (${words})` : words;
 }
 
-/** RFC 3461 ORCPT when the client gave one; else the RCPT address when it differs (a list). */
-function originalRecipient(recipient: ReportedRecipient & { address: string }): string[] {
-  if (recipient.orcpt) return [`Original-Recipient: ${recipient.orcpt}`];
-  return recipient.rcpt === recipient.address ? [] : [`Original-Recipient: rfc822; ${recipient.rcpt}`];
+/**
+ * RFC 3464 §2.3.1: only from an ORCPT the client gave (a list's address is in the plain words), written
+ * `type; address` as Final-Recipient is.
+ */
+function originalRecipient(recipient: ReportedRecipient): string[] {
+  if (!recipient.orcpt) return [];
+  const semicolon = recipient.orcpt.indexOf(';');
+  return [`Original-Recipient: ${recipient.orcpt.slice(0, semicolon).trim()}; ${recipient.orcpt.slice(semicolon + 1).trim()}`];
 }
 
 /** RFC 5322 date-time with a numeric zone. */

@@ -415,6 +415,24 @@ class HeldRequests {
 /** E.164 allows at most 15 digits; fewer than 7 cannot hold a country code and a subscriber number. */
 export const undeliverableNumbersSchema = z.array(z.string().regex(/^\d{7,15}$/, 'international digits without +')).max(10_000);
 
+/**
+ * A control request read by the one control its keys name, each control keyed by the key that names it
+ * (`mode` for a behaviour, `undeliverableNumbers`…): a union of them answers a mistake only "Invalid
+ * input", the control itself which key is wrong. The refusal says what is accepted.
+ */
+export function readControl<T>(
+  body: unknown,
+  controls: Readonly<Record<string, z.ZodType<T>>>,
+): { readonly ok: true; readonly data: T } | { readonly ok: false; readonly refusal: object } {
+  const keys = Object.keys(controls);
+  const accepted = `one control per request: ${keys.map((key) => (key === 'mode' ? '{"mode": …, its own keys}' : `{"${key}": …} alone`)).join(', or ')}`;
+  const key = typeof body === 'object' && body !== null ? keys.find((name) => name in body) : undefined;
+  const parsed = key === undefined ? undefined : controls[key]?.safeParse(body);
+  if (parsed?.success) return { ok: true, data: parsed.data };
+  const detail = parsed ? z.prettifyError(parsed.error) : `none of the keys ${keys.join(', ')}`;
+  return { ok: false, refusal: { error: 'invalid control request', detail, accepted } };
+}
+
 /** The options every simulator takes, whatever gateway it stands in for. */
 export interface GatewaySimulatorOptions
   extends Pick<SimulatorOptions, 'logger' | 'invalidNumbers' | 'undeliverableNumbers' | 'webhookRetryMs' | 'reportDelayMs'> {
@@ -460,7 +478,7 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
   protected readonly reportDelayMs: number;
   readonly #behaviour: CountedBehaviour<Behaviour>;
   /** `POST /simulator/control` takes a behaviour or the undeliverable numbers. */
-  readonly #controlSchema: z.ZodType<Behaviour | { readonly undeliverableNumbers: string[] }>;
+  readonly #controls: Readonly<Record<string, z.ZodType<Behaviour | { readonly undeliverableNumbers: string[] }>>>;
   readonly #held = new HeldRequests();
   readonly #invalidNumbers: ReadonlySet<string>;
   #undeliverable: ReadonlySet<string>;
@@ -470,7 +488,7 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
     super();
     const { behaviourSchema, label, noun, contentType, headers } = traits;
     this.#behaviour = new CountedBehaviour(behaviourSchema, behaviourSchema.parse({ mode: 'ok' }));
-    this.#controlSchema = z.union([behaviourSchema, z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict()]);
+    this.#controls = { mode: behaviourSchema, undeliverableNumbers: z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict() };
     this.#invalidNumbers = new Set(options.invalidNumbers ?? []);
     this.#undeliverable = new Set(undeliverableNumbersSchema.parse(options.undeliverableNumbers ?? []));
     this.forwarder = new WebhookForwarder({
@@ -495,8 +513,8 @@ export abstract class GatewaySimulator<Behaviour extends BehaviourShape> extends
    * applied. A simulator with more controls (Puzzel's auth failures) overrides it.
    */
   protected onControl(request: FastifyRequest, reply: FastifyReply): unknown {
-    const parsed = this.#controlSchema.safeParse(request.body);
-    if (!parsed.success) return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
+    const parsed = readControl(request.body, this.#controls);
+    if (!parsed.ok) return reply.code(400).send(parsed.refusal);
     if ('undeliverableNumbers' in parsed.data) this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);
     else this.setBehaviour(parsed.data);
     return this.status();

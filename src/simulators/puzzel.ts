@@ -21,6 +21,7 @@ import type { ProviderSimulator, SimulatedSmsRecord, SimulatorOptions } from './
 import {
   RecordingSimulator,
   listenStandalone,
+  readControl,
   undeliverableNumbersSchema,
   type GatewaySimulatorOptions,
   type HttpApp,
@@ -123,11 +124,11 @@ const GSM_BASIC = new Set(
 const GSM_EXTENDED = new Set('\f^{}\\[~]|€');
 
 const digitsSchema = z.string().regex(new RegExp(`^\\d{${MIN_NUMBER_DIGITS},${MAX_NUMBER_DIGITS}}$`), 'international digits without +');
-const controlSchema = z.union([
-  behaviourSchema,
-  z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict(),
-  z.object({ authFailure: z.enum(['status-code', 'http-401']) }).strict(),
-]);
+const controls = {
+  mode: behaviourSchema,
+  undeliverableNumbers: z.object({ undeliverableNumbers: undeliverableNumbersSchema }).strict(),
+  authFailure: z.object({ authFailure: z.enum(['status-code', 'http-401']) }).strict(),
+};
 const moSchema = z
   .object({
     from: digitsSchema,
@@ -338,8 +339,8 @@ export class PuzzelSimulator extends RecordingSimulator<PuzzelSimulatorBehaviour
     } catch {
       return reply.code(400).send({ error: 'the control request must be JSON' });
     }
-    const parsed = controlSchema.safeParse(body);
-    if (!parsed.success) return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
+    const parsed = readControl<z.infer<(typeof controls)[keyof typeof controls]>>(body, controls);
+    if (!parsed.ok) return reply.code(400).send(parsed.refusal);
     if ('mode' in parsed.data) this.setBehaviour(parsed.data);
     else if ('authFailure' in parsed.data) this.setAuthFailure(parsed.data.authFailure);
     else this.setUndeliverableNumbers(parsed.data.undeliverableNumbers);

@@ -14,7 +14,7 @@ import smpp, { type PDU } from 'smpp';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { ProviderSimulator, SimulatedSmsRecord, SimulatorMount, SimulatorOptions } from './contract.ts';
-import { DEFAULT_WAIT_MS, undeliverableNumbersSchema } from './kit.ts';
+import { DEFAULT_WAIT_MS, readControl, undeliverableNumbersSchema } from './kit.ts';
 
 const behaviourSchema = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('ok') }),
@@ -43,13 +43,14 @@ const moSchema = z.strictObject({
 });
 type MoShape = z.output<typeof moSchema>;
 
-const controlSchema = z.union([
-  behaviourSchema,
-  z.strictObject({ undeliverableNumbers: undeliverableNumbersSchema }),
-  z.strictObject({ mo: moSchema }),
+const controls = {
+  mode: behaviourSchema,
+  undeliverableNumbers: z.strictObject({ undeliverableNumbers: undeliverableNumbersSchema }),
+  mo: z.strictObject({ mo: moSchema }),
   /** Receipts name the id in decimal in their text although submit_sm_resp gave it in hex. */
-  z.strictObject({ receiptIds: z.enum(['as-submitted', 'decimal']) }),
-]);
+  receiptIds: z.strictObject({ receiptIds: z.enum(['as-submitted', 'decimal']) }),
+};
+const controlSchema = z.union([controls.mode, controls.undeliverableNumbers, controls.mo, controls.receiptIds]);
 
 const moBodySchema = z.strictObject({ from: z.string().regex(/^\d{3,15}$/), text: z.string().min(1).max(2_000), usercontext: z.string().optional() });
 
@@ -131,8 +132,8 @@ export class SmppSimulator implements ProviderSimulator {
     app.register(async (scope) => {
       scope.addHook('preClose', async () => this.close());
       scope.post(`${root}/control`, async (request, reply) => {
-        const parsed = controlSchema.safeParse(request.body);
-        if (!parsed.success) return reply.code(400).send({ error: 'invalid control request', detail: z.prettifyError(parsed.error) });
+        const parsed = readControl<z.infer<typeof controlSchema>>(request.body, controls);
+        if (!parsed.ok) return reply.code(400).send(parsed.refusal);
         this.control(parsed.data);
         return this.status();
       });

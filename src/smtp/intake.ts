@@ -193,7 +193,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       callback();
     },
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback: (error?: Error) => void) {
-      const unfit = unknownParameter(address, RCPT_PARAMETERS, 'RCPT TO') ?? undeclaredUtf8(address, session.envelope.smtpUtf8);
+      const unfit =
+        unknownParameter(address, RCPT_PARAMETERS, 'RCPT TO') ?? overlongOrcpt(address.dsn?.orcpt) ?? undeclaredUtf8(address, session.envelope.smtpUtf8);
       if (unfit) {
         const { rcpt } = maskedRecipient(address.address);
         logRefusal(logger, unfit, { client: session.remoteAddress, rcpt }, 'smtp: recipient refused');
@@ -210,7 +211,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error: Error | null, message?: string) => void) {
       const started = clock();
-      const about = { client: session.remoteAddress, from: session.envelope.mailFrom ? session.envelope.mailFrom.address || '<>' : undefined };
+      const about = { client: session.remoteAddress, from: session.envelope.mailFrom ? loggedSender(session.envelope.mailFrom.address) : undefined };
       const refuseMail = (error: RelayError, msgId?: string) => {
         logRefusal(logger, error, { msgId, ...about }, 'smtp: mail refused');
         callback(refuse(error));
@@ -230,7 +231,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             if ('postmaster' in outcome) {
               const { id: msgId, by, postmaster } = outcome;
               logger.info(
-                { msgId, from: transaction.envelopeFrom || '<>', by, to: postmaster, bytes: raw.length, ms: clock() - started },
+                { msgId, from: loggedSender(transaction.envelopeFrom), by, to: postmaster, bytes: raw.length, ms: clock() - started },
                 'smtp: mail for the postmaster queued',
               );
               return callback(null, queuedReply(outcome));
@@ -238,7 +239,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             logger.info(
               {
                 msgId: outcome.id,
-                from: transaction.envelopeFrom || '<>',
+                from: loggedSender(transaction.envelopeFrom),
                 by: outcome.by,
                 numbers: outcome.numbers,
                 encoding: outcome.encoding,
@@ -438,10 +439,22 @@ function unknownParameter(address: SMTPServerAddress, known: ReadonlySet<string>
 
 /** RFC 3461 §4.4: an ENVID is at most 100 characters (it is carried into every bounce of the mail). */
 const MAX_ENVID_CHARACTERS = 100;
+/**
+ * RFC 3461 §4.2: an ORCPT's address is at most 500 characters, so that its `Original-Recipient` line
+ * in a report stays within RFC 5322's 998 (a strict smarthost refuses a longer line, and the bounce with it).
+ */
+const MAX_ORCPT_CHARACTERS = 500;
 
 function overlongEnvid(envid: string | null | undefined): RelayError | undefined {
   if (!envid || envid.length <= MAX_ENVID_CHARACTERS) return undefined;
   return new RelayError('BAD_SMTP_PARAMETER', `ENVID too long: ${envid.length} characters, at most ${MAX_ENVID_CHARACTERS} (RFC 3461 §4.4)`);
+}
+
+function overlongOrcpt(orcpt: string | undefined): RelayError | undefined {
+  // The limit is the address's, after its type (`rfc822;`).
+  const address = orcpt?.slice(orcpt.indexOf(';') + 1) ?? '';
+  if (address.length <= MAX_ORCPT_CHARACTERS) return undefined;
+  return new RelayError('BAD_SMTP_PARAMETER', `ORCPT too long: ${address.length} characters, at most ${MAX_ORCPT_CHARACTERS} (RFC 3461 §4.2)`);
 }
 
 /** Anything outside ASCII. */
@@ -488,6 +501,11 @@ function logRefusal(
  * A refused recipient for an info line: its local part (a number, a short code, a name) masked, in
  * the address and wherever the reason quotes it.
  */
+/** A sender as the info log shows it: an SMS address (a phone's reply, `447700900777@<SMS domain>`) with its number masked. */
+function loggedSender(address: string): string {
+  return address === '' ? '<>' : maskNumbersIn(address);
+}
+
 function maskedRecipient(address: string): { readonly rcpt: string; readonly quoted?: { readonly text: string; readonly masked: string } } {
   const local = address.slice(0, Math.max(address.lastIndexOf('@'), 0));
   if (local === '') return { rcpt: address };

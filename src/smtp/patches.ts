@@ -277,11 +277,12 @@ function acceptEnvelopeAddressesAsWritten(): void {
   const parse = SMTPConnection.prototype._parseAddressCommand;
   SMTPConnection.prototype._parseAddressCommand = function parseAsWritten(rawName, rawCommand) {
     const command = String(rawCommand ?? '');
-    const parsed = parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, command);
-    const problem = parsed ? undefined : addressProblem(command);
+    const read = parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, command);
+    // smtp-server decodes xtext leniently (byte by byte, a bad escape kept as written): the written value is checked here.
+    const problem = read ? xtextProblem(command) : addressProblem(command);
     if (problem) addressProblems.set(this, problem);
     else addressProblems.delete(this);
-    return parsed;
+    return problem ? false : read;
   };
 }
 
@@ -319,6 +320,42 @@ function addressProblem(command: string): string | undefined {
   const name = bad.split('=')[0]?.slice(0, 40).toUpperCase();
   return toSmtpError(new RelayError('BAD_SMTP_PARAMETER', `Bad ${name} parameter: its value holds a control character`)).message;
 }
+
+/** RFC 3461 §4: the DSN parameters whose values are xtext. */
+const XTEXT_PARAMETERS: ReadonlySet<string> = new Set(['ENVID', 'ORCPT']);
+/** RFC 3461 §4 xtext: printable ASCII but "+" and "=", or "+" and two upper-case hex digits. */
+const XTEXT = /^(?:[!-*,-<>-~]|\+[0-9A-F]{2})*$/;
+/** An escape of a byte outside US-ASCII: the start of UTF-8, or of another 8-bit charset. */
+const NON_ASCII_ESCAPE = /\+[89A-F][0-9A-F]/;
+
+/**
+ * An ENVID or ORCPT whose written value is not xtext (`a+ZZb`), or which decodes to more than
+ * US-ASCII (`caf+C3+A9`): RFC 3461 §4.4 wants an ENVID of printable US-ASCII, and an ORCPT's
+ * rfc822 address is ASCII too unless RFC 6533's utf-8-addr, which the relay does not offer. Both go
+ * into the ASCII machine part of every report of the mail. Refused with 501 5.5.4 as Postfix does.
+ */
+function xtextProblem(command: string): string | undefined {
+  const verb = ADDRESS_COMMAND.exec(command);
+  const written = verb?.[1] && splitPath(command.slice(verb[0].length));
+  if (!written) return undefined;
+  for (const parameter of written.rest.trim().split(/\s+/)) {
+    const equals = parameter.indexOf('=');
+    const name = parameter.slice(0, equals).toUpperCase();
+    if (equals < 0 || !XTEXT_PARAMETERS.has(name)) continue;
+    const value = parameter.slice(equals + 1);
+    const why =
+      NOT_ASCII.test(value) || NON_ASCII_ESCAPE.test(value)
+        ? `it must be US-ASCII (RFC 3461 §4${name === 'ORCPT' ? '.2; utf-8-addr of RFC 6533 is not offered' : '.4'})`
+        : XTEXT.test(value)
+          ? undefined
+          : 'it is not xtext (RFC 3461 §4: "+" starts two upper-case hex digits; "+", "=" and spaces are written so)';
+    if (why) return toSmtpError(new RelayError('BAD_SMTP_PARAMETER', `Bad ${name} parameter: ${why}`)).message;
+  }
+  return undefined;
+}
+
+/** Anything outside US-ASCII, written as it is. */
+const NOT_ASCII = /[^\p{ASCII}]/u;
 
 /** A MAIL's or RCPT's problem found by `addressProblem`, until the connection's next MAIL or RCPT. */
 const addressProblems = new WeakMap<SMTPConnection, string>();

@@ -127,19 +127,24 @@ export function selectBatchRows<Row extends Pick<ClaimedSmsRow, 'message_id'>>(d
   return selected;
 }
 
+/** One SMS job as a claim (or `waitingSms`) gives it. */
+export function toClaimedSms(row: Omit<ClaimedSmsRow, 'message_id'>): ClaimedSms {
+  return {
+    id: row.id,
+    number: row.number,
+    rcpt: row.rcpt,
+    notify: row.notify === null ? undefined : row.notify.split(','),
+    orcpt: row.orcpt ?? undefined,
+    attempts: row.attempts,
+    lastError: row.last_error ?? undefined,
+  };
+}
+
 /** Claimed jobs as gateway requests: the numbers of one mail together, at most `batchSize` per request. */
 export function groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: number, message: (id: string) => StoredMessage): SmsBatch[] {
   const perMessage = new Map<string, ClaimedSms[]>();
   for (const row of rows) {
-    const sms: ClaimedSms = {
-      id: row.id,
-      number: row.number,
-      rcpt: row.rcpt,
-      notify: row.notify === null ? undefined : row.notify.split(','),
-      orcpt: row.orcpt ?? undefined,
-      attempts: row.attempts,
-      lastError: row.last_error ?? undefined,
-    };
+    const sms = toClaimedSms(row);
     const list = perMessage.get(row.message_id);
     if (list) list.push(sms);
     else perMessage.set(row.message_id, [sms]);

@@ -28,6 +28,7 @@ import {
   type MailRow,
   toClaimedMail,
   type SmsStateRow,
+  toClaimedSms,
   toSmsState,
 } from './rows.ts';
 import {
@@ -63,6 +64,7 @@ import type { DeliveryState } from '../vocabulary.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from './part-receipts-types.ts';
 import * as sentParts from './sqlite-part-receipts.ts';
 import type {
+  ClaimedSms,
   Conversation,
   DeliveryReportResult,
   DueNotice,
@@ -360,7 +362,7 @@ export class SqliteStore implements Store {
             break;
           case 'failed':
           case 'expired':
-            sql.smsFinal.run(outcome.kind, outcome.error, now, outcome.smsId);
+            sql.smsFinal.run(outcome.kind, outcome.error, outcome.attempted === false ? 0 : 1, now, outcome.smsId);
             sql.insertEventForSms.run(now, outcome.kind, outcome.error, outcome.smsId);
             break;
         }
@@ -440,6 +442,10 @@ export class SqliteStore implements Store {
 
   async smsOf(messageId: string): Promise<SmsState[]> {
     return this.#read(() => (this.#sql.smsOf.all(messageId) as SmsStateRow[]).map(toSmsState));
+  }
+
+  async waitingSms(messageId: string): Promise<ClaimedSms[]> {
+    return this.#read(() => (this.#sql.waitingSms.all(messageId) as ClaimedSmsRow[]).map(toClaimedSms));
   }
 
   async ping(): Promise<void> {
@@ -900,7 +906,7 @@ function prepareStatements(db: Database) {
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
         possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),
     smsFinal: db.prepare(`
-      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
+      UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),
     leasedSmsIds: db.prepare('SELECT id FROM outbound WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
     releaseSms: db.prepare(`
@@ -949,6 +955,7 @@ function prepareStatements(db: Database) {
     purgeSubjects: db.prepare('UPDATE conversations SET subject = NULL WHERE last_used_at < ? AND subject IS NOT NULL'),
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
     purgeQuarantine: db.prepare("UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < ? AND body != ''"),
+    waitingSms: db.prepare("SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = ? AND status = 'queued' ORDER BY id"),
     smsOf: db.prepare(
       'SELECT number, status, held, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id',
     ),

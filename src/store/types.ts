@@ -101,6 +101,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   events(messageId: string): Promise<StoredEvent[]>;
   /** Where each number of a message stands. */
   smsOf(messageId: string): Promise<SmsState[]>;
+  /** The SMS of a message not yet sent nor given up (queued, held or leased), as a claim gives them: what its delay notice lists. */
+  waitingSms(messageId: string): Promise<ClaimedSms[]>;
   close(): Promise<void>;
 }
 
@@ -216,7 +218,8 @@ export type SmsOutcome =
       readonly attempted: boolean;
       readonly possibleDuplicate?: boolean;
     }
-  | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string };
+  /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted. */
+  | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean };
 
 export interface NewOutgoingMail {
   /** `postmaster`: a mail sent to the relay's postmaster, forwarded as it came. */

@@ -255,6 +255,25 @@ describe('delivery semantics', () => {
     assert.equal(reportsFor(relay, silent).length, 0);
   });
 
+  test('the delay notice lists every number still waiting, though their retries drifted apart; one notice per mail', async () => {
+    const gateway = await simulator();
+    gateway.simulator.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR' });
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, delayNotice: '1s', maxAge: '1h' } });
+    const numbers = ['447700900264', '447700900265', '447700900266'];
+    const id = queuedId(
+      (await sendMail(relay.relay.smtpPort, { to: numbers.map((number) => `${number}@sms.localhost`), rcptParams: 'NOTIFY=DELAY', body: 'drift' })).data,
+    );
+    const [notice = ''] = await waitFor('the delay notice', () => {
+      const reports = reportsFor(relay, id);
+      return reports.length > 0 && reports;
+    });
+    const listed = [...notice.matchAll(/^Final-Recipient: rfc822; \+?(\d+)@/gm)].map((match) => match[1]).sort();
+    assert.deepEqual(listed, numbers);
+    assert.match(notice, /^Diagnostic-Code: X-SMS; ERR:GATEWAY_ERROR \(/m);
+    await sleep(1_500);
+    assert.equal(reportsFor(relay, id).length, 1, 'once per mail');
+  });
+
   test('NOTIFY=NEVER: no bounce; NOTIFY=SUCCESS: a "relayed" report when the gateway takes it', async () => {
     const gateway = await simulator({ invalidNumbers: ['447700900999'] });
     const relay = await relayWith(gatewayYaml(gateway.url));
@@ -274,6 +293,58 @@ describe('delivery semantics', () => {
       relayed,
       new RegExp(`^Diagnostic-Code: X-SMS; gateway id ${gatewayId} \\(accepted by the SMS gateway\\)\r?$`, 'm'),
       'the id, not the code that only means "taken"',
+    );
+  });
+
+  test('one number named twice with different NOTIFY: either RCPT asking for a bounce gets it, NEVER only when both say NEVER', async () => {
+    const gateway = await simulator({ invalidNumbers: ['447700900998'] });
+    const relay = await relayWith(gatewayYaml(gateway.url));
+    const send = async (first: string, second: string) => {
+      const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+      try {
+        await dialog.command('EHLO client.example.com');
+        await dialog.command('MAIL FROM:<alice@example.com>');
+        assert.equal((await dialog.command(`RCPT TO:<447700900998@sms.localhost> NOTIFY=${first}`)).code, 250);
+        assert.equal((await dialog.command(`RCPT TO:<+447700900998@sms.localhost> NOTIFY=${second}`)).code, 250);
+        return queuedId(await dialog.data(`Subject: twice\r\n\r\n${first} then ${second}\r\n`));
+      } finally {
+        await dialog.close();
+      }
+    };
+    const neverFirst = await send('NEVER', 'FAILURE');
+    const failureFirst = await send('FAILURE', 'NEVER');
+    const neverTwice = await send('NEVER', 'NEVER');
+    await waitFor('both bounces', () => reportsFor(relay, neverFirst).length === 1 && reportsFor(relay, failureFirst).length === 1);
+    await waitFor('the third given up', async () => (await relay.relay.store.smsOf(neverTwice))[0]?.status === 'failed');
+    await sleep(300);
+    assert.deepEqual(reportsFor(relay, neverTwice), []);
+    assert.equal(gateway.simulator.requests, 3, 'one SMS per mail');
+  });
+
+  test("mail from one of the relay's own addresses (an SMS address, its MAILER-DAEMON) gets no bounce, which it would refuse; the log says why", async () => {
+    const gateway = await simulator({ invalidNumbers: ['447700900997'] });
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, gatewayYaml(gateway.url)), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const send = async (from: string) => queuedId((await sendMail(relay.smtpPort, { from, to: ['447700900997@sms.localhost'], body: `from ${from}` })).data);
+    const own = [await send('447700900777@sms.localhost'), await send('MAILER-DAEMON@sms.localhost')];
+    const other = await send('alice@example.com');
+    const reports = (id: string) => maildirMessages(join(config.dataDir, 'maildir')).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
+    await waitFor('the bounce to alice', () => reports(other).length === 1);
+    for (const id of own) {
+      await waitFor(`the failure of ${id}`, async () => (await relay.store.smsOf(id))[0]?.status === 'failed');
+      assert.deepEqual(reports(id), []);
+    }
+    const said = lines.map((text) => JSON.parse(text) as Record<string, unknown>).filter((entry) => String(entry.msg).startsWith('mailer: no report sent'));
+    assert.deepEqual(
+      said.map((entry) => [entry.msgId, entry.from, entry.level]),
+      [
+        [own[0], '4477******77@sms.localhost', 'info'],
+        [own[1], 'MAILER-DAEMON@sms.localhost', 'info'],
+      ],
     );
   });
 
@@ -540,6 +611,23 @@ describe("the gateway's own words", () => {
     );
     const { text } = await simpleParser(bounce);
     assert.match(text ?? '', /too old to be useful \(\d+ attempts, the last: HTTP_500: [^\n]+\) \(the gateway said: "oops"\)\./, 'in the plain words too');
+  });
+
+  test('an SMS an account pause held until its maximum age: the bounce, the history and the store count the probes that reached the gateway, with the last error', async () => {
+    const gateway = await simulator();
+    gateway.simulator.setBehaviour({ mode: 'error', code: 'LOGIN_INVALID' });
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, pauseProbeInterval: '300ms', maxAge: '2s' } });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900239@sms.localhost'], subject: 'Paused', body: 'expire' })).data);
+    const [bounce = ''] = await waitFor('the bounce', () => {
+      const reports = reportsFor(relay, id);
+      return reports.length > 0 && reports;
+    });
+    const requests = gateway.simulator.requests;
+    assert.ok(requests >= 2, `probes reached the gateway: ${requests}`);
+    const [sms] = await relay.relay.store.smsOf(id);
+    assert.equal(sms?.attempts, requests, 'one attempt per request, none for the expiry itself');
+    assert.match(bounce, new RegExp(`^Diagnostic-Code: X-SMS; EXPIRED \\(.*too old to be useful \\(${requests} attempts, the last: ERR:LOGIN_INVALID: `, 'm'));
+    assert.match(await history(relay.relay.store, id), new RegExp(`: expired, ${requests} attempts`));
   });
 
   test('a Retry-After longer than retryMaxDelay is asked again after retryMaxDelay', async () => {

@@ -49,6 +49,24 @@ describe('the report that the gateway took an SMS (NOTIFY=SUCCESS)', () => {
     assert.equal(await diagnosticOf(recipient), 'X-SMS; accepted by the SMS gateway');
   });
 
+  test("a bounce's plain words tell to check the number only when the number was the reason", async () => {
+    const words = async (category: string, reason: string) => {
+      const report = await buildReport('failed', message, [{ ...recipient, notify: undefined, category, reason, code: 'status 2' }], options);
+      return (report?.raw.toString() ?? '').replace(/=\r\n/g, '');
+    };
+    const outOfReach = await words('undeliverable', 'the phone was out of reach and the network stopped trying (it may be reachable later)');
+    assert.doesNotMatch(outOfReach, /Check the number/);
+    assert.match(outOfReach, /You may send the mail again once the reason above/);
+    assert.match(await words('invalid-number', 'not a valid number'), /Check the number and send the mail again/);
+  });
+
+  test('Original-Recipient comes only from an ORCPT, written as Final-Recipient is', async () => {
+    const originalOf = async (reported: ReportedRecipient) =>
+      /^Original-Recipient: (.*)\r$/m.exec((await buildReport('relayed', message, [reported], options))?.raw.toString() ?? '')?.[1];
+    assert.equal(await originalOf({ ...recipient, orcpt: 'rfc822;oncall@example.com' }), 'rfc822; oncall@example.com');
+    assert.equal(await originalOf({ ...recipient, rcpt: 'oncall@sms.example.com' }), undefined, 'a list address without ORCPT');
+  });
+
   test('a failure keeps the provider code, which says why', async () => {
     const report = await buildReport(
       'failed',

@@ -355,6 +355,20 @@ describe('IntelliSoftware simulator: behaviours', () => {
     assert.deepEqual(sim.simulator.behaviour, { mode: 'ok' }, 'a refused body must not change the behaviour');
   });
 
+  it('a control request mixing two controls is refused naming the key that is wrong, and what is accepted', async () => {
+    const response = await send(sim.url, {
+      path: '/simulator/control',
+      contentType: 'application/json',
+      body: JSON.stringify({ mode: 'ok', undeliverableNumbers: ['447700900123'] }),
+    });
+    assert.equal(response.status, 400);
+    const { detail, accepted } = JSON.parse(response.body) as { detail: string; accepted: string };
+    assert.match(detail, /undeliverableNumbers/);
+    assert.equal(accepted, 'one control per request: {"mode": …, its own keys}, or {"undeliverableNumbers": …} alone');
+    const none = JSON.parse((await send(sim.url, { path: '/simulator/control', contentType: 'application/json', body: '{"moed":"ok"}' })).body);
+    assert.equal(none.detail, 'none of the keys mode, undeliverableNumbers');
+  });
+
   it('setBehaviour refuses a behaviour that does not fit', () => {
     assert.throws(() => sim.simulator.setBehaviour({ mode: 'delay', seconds: 1.5 }));
     assert.throws(() => sim.simulator.setBehaviour({ mode: 'nonsense' } as unknown as SimulatorBehaviour));

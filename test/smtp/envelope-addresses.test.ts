@@ -113,7 +113,7 @@ describe('envelope addresses as old devices write them', () => {
     assert.equal(said(spaced.rcpt), '501 5.1.3 Write the number without spaces: <447700900123@sms.localhost>');
   });
 
-  test('a refusal names what is wrong: a parameter, an overlong ENVID or address, UTF-8 without SMTPUTF8', async () => {
+  test('a refusal names what is wrong: a parameter, an overlong ENVID, ORCPT or address, UTF-8 without SMTPUTF8', async () => {
     const rcpt = 'RCPT TO:<447700900123@sms.localhost>';
     const envid = await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=<>\u0001', rcpt);
     assert.equal(said(envid.mail), '501 5.5.4 Bad ENVID parameter: its value holds a control character');
@@ -122,6 +122,10 @@ describe('envelope addresses as old devices write them', () => {
     const overlongEnvid = await transaction(suite.port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(101)}`, rcpt);
     assert.equal(said(overlongEnvid.mail), '501 5.5.4 ENVID too long: 101 characters, at most 100 (RFC 3461 §4.4)');
     assert.equal((await transaction(suite.port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(100)}`, rcpt)).mail.code, 250);
+    const overlongOrcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;${'o'.repeat(1_188)}@example.com`);
+    assert.equal(said(overlongOrcpt.rcpt), '501 5.5.4 ORCPT too long: 1200 characters, at most 500 (RFC 3461 §4.2)');
+    const longestOrcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;${'o'.repeat(488)}@example.com`);
+    assert.equal(longestOrcpt.rcpt?.code, 250);
     // A local part over RFC 5321's 64 octets is taken, as Postfix takes it; past the mailbox's limit it is refused as too long.
     assert.equal((await transaction(suite.port, `MAIL FROM:<${'o'.repeat(100)}@example.com>`, rcpt)).mail.code, 250);
     const overlong = await transaction(suite.port, `MAIL FROM:<${'o'.repeat(498)}@example.com>`, rcpt);
@@ -133,5 +137,22 @@ describe('envelope addresses as old devices write them', () => {
     assert.equal((await transaction(suite.port, 'MAIL FROM:<jörg@example.com> SMTPUTF8', rcpt)).mail.code, 250);
     // An A-label domain is ASCII: no SMTPUTF8 needed.
     assert.equal((await transaction(suite.port, 'MAIL FROM:<ups@xn--mnchen-3ya.example>', rcpt)).mail.code, 250);
+  });
+
+  test('ENVID and ORCPT must be xtext of US-ASCII: 8-bit escapes, raw UTF-8 and bad escapes are refused, plain and escaped ASCII taken', async () => {
+    const rcpt = 'RCPT TO:<447700900123@sms.localhost>';
+    const ascii = 'it must be US-ASCII (RFC 3461 §4.4)';
+    const notXtext = 'it is not xtext (RFC 3461 §4: "+" starts two upper-case hex digits; "+", "=" and spaces are written so)';
+    assert.equal(said((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=caf+C3+A9', rcpt)).mail), `501 5.5.4 Bad ENVID parameter: ${ascii}`);
+    const utf8 = await transaction(suite.port, 'MAIL FROM:<o@example.com> SMTPUTF8 ENVID=café', rcpt);
+    assert.equal(said(utf8.mail), `501 5.5.4 Bad ENVID parameter: ${ascii}`);
+    assert.equal(said((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=a+ZZb', rcpt)).mail), `501 5.5.4 Bad ENVID parameter: ${notXtext}`);
+    assert.equal(said((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=a+2bb', rcpt)).mail), `501 5.5.4 Bad ENVID parameter: ${notXtext}`);
+    assert.equal((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=a+2Bb+3Dc', rcpt)).mail.code, 250);
+    const orcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;x+C3+A9y@example.com`);
+    assert.equal(said(orcpt.rcpt), '501 5.5.4 Bad ORCPT parameter: it must be US-ASCII (RFC 3461 §4.2; utf-8-addr of RFC 6533 is not offered)');
+    const badOrcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;x+1y@example.com`);
+    assert.equal(said(badOrcpt.rcpt), `501 5.5.4 Bad ORCPT parameter: ${notXtext}`);
+    assert.equal((await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;x+2By@example.com`)).rcpt?.code, 250);
   });
 });

@@ -50,6 +50,14 @@ describe('refusals in the log and in the reply', () => {
     }
   });
 
+  test('an envelope sender that is an SMS address is masked in the info log of its mail', async () => {
+    const sent = await sendMail(relay.smtpPort, { from: '447700900777@sms.localhost', to: ['447700900778@sms.localhost'], body: 'from a phone' });
+    assert.equal(sent.data?.code, 250);
+    const accepted = lines().find((line) => line.msg === 'smtp: mail accepted' && String(line.from).endsWith('@sms.localhost'));
+    assert.equal(accepted?.from, '4477******77@sms.localhost');
+    assertNeverLogged(log.lines, { 'the sender number': '447700900777' });
+  });
+
   test('a UK 070 personal number is refused by its own name, not as premium-rate; a short code of the default region as one', async () => {
     const personal = await sendMail(relay.smtpPort, { to: ['+447000123456@sms.localhost'] });
     assert.equal(personal.rcpt[0]?.code, 550);

@@ -92,6 +92,29 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('waitingSms lists the SMS of a message neither sent nor given up, leased or not, with their last error', async () => {
+      const accepted = mail(numbers(4));
+      await store.acceptMail({ ...accepted, recipients: accepted.recipients.map((recipient) => ({ ...recipient, notify: ['DELAY'] })) });
+      const [batch] = await claim(store, 1, 100);
+      const [a, b, c, d] = batch?.sms ?? [];
+      assert.ok(batch && a && b && c && d);
+      await store.recordSmsOutcomes([
+        { smsId: a.id, kind: 'sent', providerId: 'ID1' },
+        { smsId: b.id, kind: 'retry', nextAttemptAt: 5_000, error: 'ERR:GATEWAY_ERROR: busy', attempted: true },
+        { smsId: c.id, kind: 'failed', error: 'ERR:INVALID_NUMBER' },
+      ]);
+      const waiting = await store.waitingSms(batch.message.id);
+      assert.deepEqual(
+        waiting.map((sms) => [sms.number, sms.attempts, sms.lastError, sms.notify]),
+        [
+          [b.number, 1, 'ERR:GATEWAY_ERROR: busy', ['DELAY']],
+          [d.number, 0, undefined, ['DELAY']],
+        ],
+      );
+      assert.deepEqual(await store.waitingSms('no-such-message'), []);
+      await store.close();
+    });
+
     test("a restart frees the leases of its own dead process and makes those jobs due at once, each counted as an attempt (the dead process's)", async () => {
       await store.acceptMail(mail(numbers(3)));
       await claim(store, 1, 100);

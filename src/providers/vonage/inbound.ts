@@ -41,8 +41,9 @@ const STATES: Readonly<Record<string, DeliveryState>> = {
 const ERR_CODES: Readonly<Record<number, string>> = {
   0: 'delivered to the phone',
   1: 'the network gave no reason',
-  2: 'the phone was out of reach (temporarily)',
-  3: 'the phone was out of reach (permanently)',
+  // A receipt is final: the network has stopped trying, whether the phone may be back later (2) or not (3).
+  2: 'the phone was out of reach and the network stopped trying (it may be reachable later)',
+  3: 'the phone was out of reach for good',
   4: 'the recipient bars SMS',
   5: 'the number was ported and could not be routed',
   6: 'the network rejected it as spam',

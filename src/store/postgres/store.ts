@@ -31,6 +31,7 @@ import {
   toQueuedSms,
   toReceivedReply,
   type SmsStateRow,
+  toClaimedSms,
   toSmsState,
 } from '../rows.ts';
 import {
@@ -45,6 +46,7 @@ import {
   wantsNotice,
 } from '../sqlite-replies.ts';
 import type {
+  ClaimedSms,
   ClaimedMail,
   ClaimRequest,
   CommitStats,
@@ -732,13 +734,20 @@ export class PostgresStore implements Store, ClusterStore {
     if (finals.length > 0) {
       statements.push({
         text: `WITH done AS (
-          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + 1, lease_owner = NULL, updated_at = $1
-          FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t(id, status, error)
+          UPDATE outbound o SET status = t.status, last_error = t.error, attempts = o.attempts + t.attempted, lease_owner = NULL, updated_at = $1
+          FROM unnest($2::bigint[], $3::text[], $4::text[], $6::int[]) AS t(id, status, error, attempted)
           WHERE o.id = t.id AND ${heldBy('$5')} RETURNING o.id, o.message_id, t.status, t.error
         )
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, error FROM done
         UNION ALL ${lateLines('unnest($2::bigint[], $4::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$5::text')} ORDER BY id`,
-        values: [now, finals.map((outcome) => outcome.smsId), finals.map((outcome) => outcome.kind), finals.map((outcome) => outcome.error), by],
+        values: [
+          now,
+          finals.map((outcome) => outcome.smsId),
+          finals.map((outcome) => outcome.kind),
+          finals.map((outcome) => outcome.error),
+          by,
+          finals.map((outcome) => (outcome.attempted === false ? 0 : 1)),
+        ],
       });
     }
     const durability = mail.length === 0 && sent.length === outcomes.length ? UNPROMISED : PROMISED;
@@ -1195,6 +1204,14 @@ export class PostgresStore implements Store, ClusterStore {
       [messageId],
     );
     return rows.map(toSmsState);
+  }
+
+  async waitingSms(messageId: string): Promise<ClaimedSms[]> {
+    const rows = await this.#rows<ClaimedSmsRow>(
+      "SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = $1 AND status = 'queued' ORDER BY id",
+      [messageId],
+    );
+    return rows.map(toClaimedSms);
   }
 
   async conversation(context: string, number: string): Promise<Conversation | undefined> {
