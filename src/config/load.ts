@@ -13,6 +13,7 @@ import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
+import { readTlsPair, type TlsFiles } from './tls.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig, span } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
@@ -124,6 +125,7 @@ export function loadConfig(
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
+  if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);
   const lists = parsed.sms && normaliseLists(parsed.sms, parsed.smtp?.maxNumbersPerMail, problems, describe);
   const routes =
     parsed.gateway && lists && selected
@@ -270,6 +272,17 @@ function valueAt(raw: Record<string, unknown>, dotted: string): unknown {
   return dotted
     .split('.')
     .reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), raw);
+}
+
+/**
+ * The key and certificate as the listeners will use them: a file missing, unreadable, not PEM, the two
+ * swapped or of different keys is a problem naming its setting (OpenSSL's own words name neither); a
+ * certificate expired or about to is a warning (the relay still starts: its renewal is a SIGHUP away).
+ */
+function checkTlsFiles(tls: TlsFiles, cwd: string, problems: string[], warnings: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  const pair = readTlsPair({ key: resolve(cwd, tls.key), cert: resolve(cwd, tls.cert) });
+  if (!pair.ok) problems.push(`${describe(['smtp', 'tls', pair.setting])}: ${pair.reason}`);
+  else if (pair.warning) warnings.push(`${describe(['smtp', 'tls', 'cert'])}: ${pair.warning}`);
 }
 
 /** Addresses that take a listener on every address of the host: a port there clashes with that port on any address. */

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
+import { readTlsPair, type TlsFiles } from '../config/tls.ts';
 import { partsCappedNote } from '../acceptance/new-mail.ts';
 import type { AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
 import { asRelayError, ListenError, RELAY_ERRORS, RelayError, toSmtpError } from '../errors.ts';
@@ -95,7 +95,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   const transactions = new Map<string, Transaction>();
   /** The stop's last step has begun: a DATA cut off now was cut off by the relay, not left by its client. */
   let hangingUp = false;
-  const tls = () => (settings.tls ? { key: readFileSync(settings.tls.key), cert: readFileSync(settings.tls.cert) } : {});
+  const tls = settings.tls ? startingPair(settings.tls) : {};
 
   const handlers = {
     name: settings.hostname,
@@ -128,7 +128,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     authRefusal,
     // Counted only when an AUTH command gets it: every EHLO asks authRefusal whether to offer AUTH.
     authRefused: refuse,
-    ...tls(),
+    ...tls,
     minVersion: MIN_TLS_VERSION,
     logger: false,
     isTrusted: (address: string) => acceptance.isTrusted(address),
@@ -315,8 +315,16 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
         logger.info('smtp: SIGHUP: no smtp.tls configured, nothing to reload');
         return;
       }
-      const context = tls();
-      for (const server of servers) server.updateSecureContext(context);
+      // Checked whole before any listener takes it: smtp-server's updateSecureContext takes the files
+      // into its options before it builds the context, and a pair that fails there left STARTTLS
+      // with no context at all while the TLS port kept the previous one.
+      const pair = readTlsPair(settings.tls, clock());
+      if (!pair.ok) {
+        logger.error(`smtp: TLS reload failed: smtp.tls.${pair.setting}: ${pair.reason}; the previous key and certificate stay in use`);
+        return;
+      }
+      for (const server of servers) server.updateSecureContext({ key: pair.key, cert: pair.cert });
+      if (pair.warning) logger.warn(`smtp: smtp.tls.cert: ${pair.warning}`);
       logger.info('smtp: TLS key and certificate reloaded');
     },
     async close() {
@@ -334,6 +342,13 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
     },
   };
+}
+
+/** The key and certificate at start: loadConfig has checked them (a problem there is a config error), so one now is the files changing meanwhile. */
+function startingPair(files: TlsFiles): { key: Buffer; cert: Buffer } {
+  const pair = readTlsPair(files);
+  if (!pair.ok) throw new Error(`smtp.tls.${pair.setting}: ${pair.reason}`);
+  return { key: pair.key, cert: pair.cert };
 }
 
 /** Node's name of a TLS version as people write it: `TLSv1` is TLS 1.0. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, DURATION_SETTINGS, loadConfig } from '../../src/config/load.ts';
 import { configSchema, MAX_SPAN_MS, MAX_WAIT_MS } from '../../src/config/schema.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
@@ -301,6 +302,35 @@ describe('config', () => {
         'smsrelay.yaml: smtp.tlsPort: needs smtp.tls (a key and a certificate)',
       ],
     );
+  });
+
+  test('bad smtp.tls files are config problems naming the setting, the file and the fix; an expired certificate is a warning', () => {
+    const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
+    const tlsProblems = (key: string, cert: string) =>
+      problems({}, `smtp:\n  tls: { key: ${key}, cert: ${cert} }\n`).map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml'));
+    const [key, cert] = [fixture('key.pem'), fixture('cert.pem')];
+    assert.deepEqual(tlsProblems(key, fixture('smarthost-ip.pem')), [
+      `smsrelay.yaml: smtp.tls.cert: ${fixture('smarthost-ip.pem')} is the certificate of another key than ${key}; name the certificate issued for this key (or the key of this certificate)`,
+    ]);
+    assert.deepEqual(tlsProblems(`${key}.missing`, cert), [`smsrelay.yaml: smtp.tls.key: ${key}.missing: no such file; name the PEM file`]);
+    assert.deepEqual(tlsProblems(fixture('README.md'), cert), [
+      `smsrelay.yaml: smtp.tls.key: ${fixture('README.md')} holds no PEM private key (-----BEGIN PRIVATE KEY-----); name the key file`,
+    ]);
+    assert.deepEqual(tlsProblems(key, fixture('README.md')), [
+      `smsrelay.yaml: smtp.tls.cert: ${fixture('README.md')} holds no PEM certificate (-----BEGIN CERTIFICATE-----); name the certificate file`,
+    ]);
+    assert.deepEqual(tlsProblems(cert, key), [
+      `smsrelay.yaml: smtp.tls.key: ${cert} holds a certificate and ${key} a private key: the two are swapped; exchange them`,
+    ]);
+    assert.deepEqual(tlsProblems(dirname(key), cert), [`smsrelay.yaml: smtp.tls.key: ${dirname(key)} is a directory; name the PEM file in it`]);
+    const expired = loadConfig({}, dirWith(`smtp:\n  tls: { key: ${key}, cert: ${fixture('expired-cert.pem')} }\n`));
+    assert.deepEqual(
+      expired.warnings.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')),
+      [
+        `smsrelay.yaml: smtp.tls.cert: ${fixture('expired-cert.pem')}: the certificate expired on 2020-01-01: clients that check certificates refuse it; renew it, then send SIGHUP`,
+      ],
+    );
+    assert.deepEqual(loadConfig({}, dirWith(`smtp:\n  tls: { key: ${key}, cert: ${cert} }\n`)).warnings, []);
   });
 
   test('distribution lists are normalised to E.164 once, and bad members are refused', () => {
