@@ -16,9 +16,10 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * A connection that sends nothing this long (before its first request, or between requests) is
  * closed: a provider's or a browser's request head comes in one packet, and an idle connection holds a
  * file descriptor and a slot of http.maxConnections for nothing. Node's own timeouts count only from a
- * request's first byte (a connection that never sends one stayed open), and keep-alive's is 72 s.
+ * request's first byte (a connection that never sends one stayed open), and fastify's keep-alive
+ * default between requests is 72 s: both are set to this.
  */
-const IDLE_TIMEOUT_MS = 10_000;
+export const IDLE_TIMEOUT_MS = 10_000;
 
 /**
  * After answering a request the parser refused, what else the client sends is read and dropped this
@@ -91,6 +92,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     bodyLimit: MAX_BODY_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
     connectionTimeout: IDLE_TIMEOUT_MS,
+    // Node sets a socket's timeout to this after each response, replacing connectionTimeout's until the next request.
+    keepAliveTimeout: IDLE_TIMEOUT_MS,
     forceCloseConnections: true,
     clientErrorHandler: answerClientError,
   });
