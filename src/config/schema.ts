@@ -11,7 +11,7 @@ const DEFAULT_MAX_RECIPIENTS = 100;
 const DEFAULT_MAX_NUMBERS_PER_MAIL = 1000;
 /** Plenty for a text message with HTML and a signature image; refuses attachment dumps early. */
 const DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
-/** Per-listener concurrency cap: beyond it clients get 421 and retry, instead of the relay starving. */
+/** Concurrency cap across the SMTP listeners: beyond it clients get 421 and retry, instead of the relay starving. */
 const DEFAULT_MAX_CONNECTIONS = 100;
 /**
  * Connections at once from one address outside the trusted networks: a fifth of the default

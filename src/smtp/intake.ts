@@ -132,7 +132,16 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     minVersion: MIN_TLS_VERSION,
     logger: false,
     isTrusted: (address: string) => acceptance.isTrusted(address),
-    connectionRefusal(address: string, open: number, fromClient: number) {
+    connectionRefusal(address: string) {
+      // Counted across the listeners: the limits are the relay's, and the TLS port must not double them.
+      let open = 0;
+      let fromClient = 0;
+      for (const server of servers) {
+        for (const connection of server.connections) {
+          open++;
+          if (connection.remoteAddress === address) fromClient++;
+        }
+      }
       if (open > settings.maxConnections) return new RelayError('SERVER_BUSY', `${settings.hostname} ${RELAY_ERRORS.SERVER_BUSY.text}`);
       // As Postfix exempts mynetworks from smtpd_client_connection_count_limit: the operator's own MTA may open many.
       if (fromClient > settings.maxConnectionsPerClient && !acceptance.isTrusted(address)) {

@@ -53,8 +53,8 @@ const SAYS_WHAT_TO_WRITE: Readonly<Record<string, string>> = {
 export interface ClientOptions {
   /** Clients of the operator's own networks: no greeting pause, no per-session limits. */
   isTrusted?: (address: string) => boolean;
-  /** Why a connection just opened is turned away: `open` connections now, `fromClient` of them from its address (itself included). */
-  connectionRefusal?: (address: string, open: number, fromClient: number) => RelayError | undefined;
+  /** Why a connection just opened (and already counted among the open ones) is turned away. */
+  connectionRefusal?: (address: string) => RelayError | undefined;
   /** The 421 that turns a connection away or ends a session: counted and logged there. */
   connectionRefused?: (refusal: RelayError, address: string) => Error & { responseCode: number };
 }
@@ -82,10 +82,7 @@ function admitConnections(): void {
   SMTPConnection.prototype.init = function initAdmitted() {
     const options = clientOptions(this);
     this._setListeners(() => {
-      const { connections } = this._server;
-      let fromClient = 0;
-      for (const connection of connections) if (connection.remoteAddress === this.remoteAddress) fromClient++;
-      const refusal = options.connectionRefusal?.(this.remoteAddress, connections.size, fromClient);
+      const refusal = options.connectionRefusal?.(this.remoteAddress);
       if (refusal) {
         sendClosing(this, refusal);
         return;
