@@ -125,6 +125,13 @@ export function loadConfig(
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
+  parsed.smtp?.trustedNetworks.forEach((network, index) => {
+    if (network.endsWith('/0')) {
+      warnings.push(
+        `${describe(['smtp', 'trustedNetworks', index])}: ${network} trusts every ${network.includes(':') ? 'IPv6' : 'IPv4'} address: anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks`,
+      );
+    }
+  });
   if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);
   const lists = parsed.sms && normaliseLists(parsed.sms, parsed.smtp?.maxNumbersPerMail, problems, describe);
   const routes =

@@ -333,6 +333,28 @@ describe('config', () => {
     assert.deepEqual(loadConfig({}, dirWith(`smtp:\n  tls: { key: ${key}, cert: ${cert} }\n`)).warnings, []);
   });
 
+  test('a network with host bits set is refused naming the network it probably means; a bad one is quoted; trusting everyone is warned about', () => {
+    assert.deepEqual(
+      problems({}, 'smtp:\n  trustedNetworks: [127.0.0.1/8, "2001:db8::1/32", 10.0.0.0/33]\nnetworks:\n  - {name: lab, cidr: [192.0.2.7/24]}\n').map((line) =>
+        line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml'),
+      ),
+      [
+        'smsrelay.yaml: smtp.trustedNetworks.0: "127.0.0.1/8" has host bits set: write the network 127.0.0.0/8, or 127.0.0.1/32 for the one address',
+        'smsrelay.yaml: smtp.trustedNetworks.1: "2001:db8::1/32" has host bits set: write the network 2001:db8::/32, or 2001:db8::1/128 for the one address',
+        'smsrelay.yaml: smtp.trustedNetworks.2: "10.0.0.0/33" is no IP address or network; write one such as 10.0.0.0/8 or ::1/128',
+        'smsrelay.yaml: networks.0.cidr.0: "192.0.2.7/24" has host bits set: write the network 192.0.2.0/24, or 192.0.2.7/32 for the one address',
+      ],
+    );
+    const open = loadConfig({}, dirWith('smtp:\n  trustedNetworks: [0.0.0.0/0, "::/0", 127.0.0.0/8]\n'));
+    assert.deepEqual(
+      open.warnings.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')),
+      [
+        'smsrelay.yaml: smtp.trustedNetworks.0: 0.0.0.0/0 trusts every IPv4 address: anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks',
+        'smsrelay.yaml: smtp.trustedNetworks.1: ::/0 trusts every IPv6 address: anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks',
+      ],
+    );
+  });
+
   test('distribution lists are normalised to E.164 once, and bad members are refused', () => {
     const { config } = loadConfig(
       { SMSRELAY_SMS_DOMAINS: 'sms.example.com', SMSRELAY_DEFAULT_REGION: 'GB' },
