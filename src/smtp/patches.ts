@@ -585,6 +585,25 @@ function mailWithoutGreeting(): void {
   };
 }
 
+/**
+ * smtp-server keeps the client's HELO/EHLO name lower-cased; the trace of a mail (its Received line,
+ * RFC 5321 §4.4) and the store record it as the client wrote it. It is the argument smtp-server has
+ * just accepted, so it passed its own checks.
+ */
+function greetingAsWritten(): void {
+  for (const verb of ['HELO', 'EHLO'] as const) {
+    const handle = SMTPConnection.prototype[`handler_${verb}`];
+    SMTPConnection.prototype[`handler_${verb}`] = function greetedAsWritten(command, callback) {
+      handle.call(this, command, callback);
+      const written = command.toString().trim().split(/\s+/)[1];
+      if (written !== undefined && this.hostNameAppearsAs === written.toLowerCase()) {
+        this.hostNameAppearsAs = written;
+        this.session.hostNameAppearsAs = written;
+      }
+    };
+  }
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
@@ -601,6 +620,7 @@ export function applySmtpServerPatches(): void {
   readLfOnlyClients();
   sayWhenDataTimedOut();
   mailWithoutGreeting();
+  greetingAsWritten();
   // Last: it sees every reply as sent, and every command before the other patches act on it.
   limitSessions();
 }
