@@ -6,7 +6,7 @@ import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import { ListenError, RelayError, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { networkMatcher } from '../policy/networks.ts';
+import { networkMatcher, peerAddress } from '../policy/networks.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -111,7 +111,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   app.server.on('drop', (dropped) => {
     options.metrics?.httpTurnedAway.inc();
-    turnedAway(busy, dropped?.remoteAddress ?? '');
+    turnedAway(busy, peerAddress(dropped?.remoteAddress));
   });
   const proxy = networkMatcher(options.trustedProxies);
   const crowded = {
@@ -120,7 +120,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   };
   const fromClient = new Map<string, number>();
   app.server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? '';
+    const address = peerAddress(socket.remoteAddress);
     if (LOOPBACK_ADDRESSES.has(address) || proxy(address)) return;
     const open = (fromClient.get(address) ?? 0) + 1;
     if (open > options.maxConnectionsPerClient) {

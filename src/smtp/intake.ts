@@ -8,6 +8,7 @@ import type { AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction 
 import { asRelayError, ListenError, RELAY_ERRORS, RelayError, toSmtpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { peerAddress } from '../policy/networks.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { applySmtpServerPatches, DataTimedOut } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
@@ -377,7 +378,7 @@ function logConnectionError(
   const offered = error.meta?.tlsProtocol;
   if (error.code === 'ERR_SSL_UNSUPPORTED_PROTOCOL') {
     logger.warn(
-      { client: error.remoteAddress ?? error.meta?.remoteAddress, tls: offered ?? undefined },
+      { client: peerAddress(error.remoteAddress ?? error.meta?.remoteAddress), tls: offered ?? undefined },
       `smtp: client offered only ${offered ? tlsName(offered) : 'an older TLS'}; ${tlsName(MIN_TLS_VERSION)} or newer is required`,
     );
     return;

@@ -81,7 +81,11 @@ describe('HTTP connections per client', () => {
   before(async () => {
     dir = tempDir();
     const { config } = loadConfig(
-      relayEnvironment(dir, { http: { maxConnections: 20, maxConnectionsPerClient: PER_CLIENT, trustedProxies: [`${PROXY}/32`] } }),
+      // On every address: its IPv4 clients' sockets say ::ffff:127.0.0.2, logged and counted as 127.0.0.2 all the same.
+      relayEnvironment(dir, {
+        http: { host: '::', maxConnections: 20, maxConnectionsPerClient: PER_CLIENT, trustedProxies: [`${PROXY}/32`] },
+        inbound: { webhookToken: 'a-webhook-token-for-tests' },
+      }),
       dir,
     );
     relay = await startRelay(config, log.logger);
