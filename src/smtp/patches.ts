@@ -29,6 +29,11 @@ function keepHandlerEnhancedCodes(): void {
       send.call(this, code, toSmtpError(new RelayError('SHUTTING_DOWN')).message, false);
       return;
     }
+    const greeting = code === 501 && typeof data === 'string' ? GREETING_REFUSALS[data] : undefined;
+    if (greeting) {
+      send.call(this, code, toSmtpError(new RelayError('BAD_GREETING', greeting)).message, false);
+      return;
+    }
     const instead = typeof context === 'string' && SAYS_WHAT_TO_WRITE[context];
     const text = instead ? (addressProblems.get(this) ?? instead) : data;
     if (typeof text === 'string' && ENHANCED_CODE.test(text)) {
@@ -47,6 +52,16 @@ function keepHandlerEnhancedCodes(): void {
 const SAYS_WHAT_TO_WRITE: Readonly<Record<string, string>> = {
   SENDER_SYNTAX_ERROR: 'Bad sender address syntax: write MAIL FROM:<name@example.com>, then any parameters',
   MAILBOX_SYNTAX_ERROR: 'Bad recipient address syntax: write RCPT TO:<phone number@SMS domain>, then any parameters',
+};
+
+/**
+ * smtp-server's refusals of a HELO/EHLO argument, which it sends without an enhanced code, in words
+ * that say what to write.
+ */
+const GREETING_REFUSALS: Readonly<Record<string, string>> = {
+  'Error: syntax: EHLO hostname': "Syntax: EHLO <host name>: one argument, the client's host name or its address in brackets",
+  'Error: Syntax: HELO hostname': "Syntax: HELO <host name>: one argument, the client's host name or its address in brackets",
+  'Error: Bad hostname syntax': 'Bad HELO/EHLO host name: at most 300 characters, without control characters',
 };
 
 /** What the server tells these patches about its clients (intake.ts). */
