@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { isLoopbackHost } from '../policy/networks.ts';
@@ -50,6 +50,8 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_GATEWAY_PROVIDERS: { path: ['gateway', 'providers'], kind: 'json' },
   SMSRELAY_DELIVERY_LEASE_TTL: { path: ['delivery', 'leaseTtl'], kind: 'string' },
 };
+/** The yaml package's formats of numbers written other than in decimal digits (with a fraction or not). */
+const NOT_DECIMAL_FORMATS: ReadonlySet<string> = new Set(['HEX', 'OCT', 'BIN', 'EXP']);
 /** Read before the file, so not part of the structure. */
 const CONFIG_FILE_VARIABLE = 'SMSRELAY_CONFIG';
 
@@ -293,7 +295,7 @@ function checkTlsFiles(tls: TlsFiles, cwd: string, problems: string[], warnings:
 }
 
 /** Addresses that take a listener on every address of the host: a port there clashes with that port on any address. */
-const ANY_ADDRESS = new Set(['0.0.0.0', '::', '[::]']);
+const ANY_ADDRESS = new Set(['0.0.0.0', '::']);
 
 /**
  * Two listeners of this relay on one port: the second would fail to bind with "in use by another
@@ -344,6 +346,13 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`));
   }
+  // YAML reads 0x7A31, 0o17 and 1e3 as numbers: kept as written, each setting judges the text as it
+  // does a variable's (a port is decimal digits), rather than taking a value no one meant.
+  visit(document, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'number' && NOT_DECIMAL_FORMATS.has(node.format ?? '') && node.source !== undefined) node.value = node.source;
+    },
+  });
   const raw: unknown = document.toJS() ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([`${file}: expected a mapping of settings at the top level`]);

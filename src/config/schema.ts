@@ -140,7 +140,14 @@ const port = z
 
 export const positiveInt = z.coerce.number({ error: 'write a whole number above 0' }).int('expected a whole number').positive('expected a number above 0');
 
-const host = z.string().min(1, 'expected a host name or IP address');
+/** A listener's address: the brackets of an IPv6 address belong in URLs, not here (the listen would fail with ENOTFOUND). */
+const host = z
+  .string()
+  .min(1, 'expected a host name or IP address')
+  .superRefine((value, context) => {
+    const bare = /^\[(.*)\]$/.exec(value)?.[1];
+    if (bare !== undefined) context.addIssue({ code: 'custom', message: `write the address without brackets: ${bare}` });
+  });
 
 const domain = z
   .string()

@@ -355,6 +355,19 @@ describe('config', () => {
     );
   });
 
+  test('an IPv6 listener address in brackets is refused saying to drop them; a port written in hex or with an exponent in the file is refused as in a variable', () => {
+    assert.deepEqual(problems({ SMSRELAY_SMTP_HOST: '[::1]' }), ['SMSRELAY_SMTP_HOST="[::1]": write the address without brackets: ::1']);
+    assert.deepEqual(
+      problems({}, 'smtp:\n  port: 0x7A31\n  tlsPort: 1e3\nhttp:\n  port: 0o17\n').map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')),
+      [
+        'smsrelay.yaml: smtp.port: expected a port number from 0 to 65535',
+        'smsrelay.yaml: smtp.tlsPort: expected a port number from 0 to 65535',
+        'smsrelay.yaml: http.port: expected a port number from 0 to 65535',
+      ],
+    );
+    assert.equal(loadConfig({}, dirWith('smtp:\n  host: "::1"\n  port: 31281\n')).config.smtp.port, 31281);
+  });
+
   test('distribution lists are normalised to E.164 once, and bad members are refused', () => {
     const { config } = loadConfig(
       { SMSRELAY_SMS_DOMAINS: 'sms.example.com', SMSRELAY_DEFAULT_REGION: 'GB' },
