@@ -107,6 +107,8 @@ export const RELAY_ERRORS = {
   UNKNOWN_SMTP_PARAMETER: { smtp: 555, enhanced: '5.5.4', http: 400, text: 'Unsupported MAIL FROM or RCPT TO parameter' },
   /** RFC 5321 §4.2.3 501 (a syntax error in the parameters), RFC 3463 X.5.4: the parameter is known, its value is not valid. */
   BAD_SMTP_PARAMETER: { smtp: 501, enhanced: '5.5.4', http: 400, text: 'Invalid MAIL FROM or RCPT TO parameter value' },
+  /** RFC 5321 §4.1.1.1: HELO and EHLO take one argument, the client's domain or address literal; RFC 3463 X.5.4. */
+  BAD_GREETING: { smtp: 501, enhanced: '5.5.4', http: 400, text: "HELO/EHLO needs one argument: the client's host name, or its address in brackets" },
   /**
    * The relay offers SMTPUTF8 (RFC 6531), so an address with UTF-8 in a transaction that did not ask for
    * it gets RFC 6531's 553 X.6.7, "non-ASCII addresses not permitted" (as Postfix: "Must declare SMTPUTF8").

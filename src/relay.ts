@@ -29,7 +29,7 @@ import { DiskWatermark } from './store/disk.ts';
 import { StoreHealthMonitor } from './store/health.ts';
 import { Housekeeping } from './store/housekeeping.ts';
 import { RelayError, toHttpError } from './errors.ts';
-import { networkMatcher } from './policy/networks.ts';
+import { networkMatcher, peerAddress } from './policy/networks.ts';
 import { Templates } from './mailer/templates.ts';
 import { smarthostTransport } from './mailer/smarthost.ts';
 import { maildirTransport } from './mailer/transports.ts';
@@ -575,7 +575,7 @@ function simulatorMount(config: Config, register: (scope: FastifyInstance) => vo
   return (app) =>
     app.register(async (scope) => {
       scope.addHook('onRequest', async (request, reply) => {
-        if (allowed(request.socket.remoteAddress ?? '')) return;
+        if (allowed(peerAddress(request.socket.remoteAddress))) return;
         const { status, body } = toHttpError(new RelayError('FORBIDDEN', 'Forbidden: the simulator answers only http.simulatorNetworks'));
         return reply.status(status).send(body);
       });

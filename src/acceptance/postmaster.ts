@@ -33,5 +33,7 @@ function receivedLine(id: string, { client, protocol }: Transaction, hostname: s
     printableAscii(client.helo)
       .replace(/[()\s]/g, '')
       .slice(0, TRACE_HELO_CHARS) || 'unknown';
-  return `Received: from ${helo} ([${client.address}])\r\n\tby ${hostname} with ${protocol} id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
+  // RFC 5321 §4.1.3: an IPv6 address literal is tagged.
+  const literal = client.address.includes(':') ? `IPv6:${client.address}` : client.address;
+  return `Received: from ${helo} ([${literal}])\r\n\tby ${hostname} with ${protocol} id ${id};\r\n\t${rfc5322Date(new Date(now))}\r\n`;
 }

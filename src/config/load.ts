@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { isLoopbackHost } from '../policy/networks.ts';
@@ -13,6 +13,7 @@ import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
+import { readTlsPair, type TlsFiles } from './tls.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig, span } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
@@ -49,6 +50,8 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_GATEWAY_PROVIDERS: { path: ['gateway', 'providers'], kind: 'json' },
   SMSRELAY_DELIVERY_LEASE_TTL: { path: ['delivery', 'leaseTtl'], kind: 'string' },
 };
+/** The yaml package's formats of numbers written other than in decimal digits (with a fraction or not). */
+const NOT_DECIMAL_FORMATS: ReadonlySet<string> = new Set(['HEX', 'OCT', 'BIN', 'EXP']);
 /** Read before the file, so not part of the structure. */
 const CONFIG_FILE_VARIABLE = 'SMSRELAY_CONFIG';
 
@@ -124,6 +127,14 @@ export function loadConfig(
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
+  parsed.smtp?.trustedNetworks.forEach((network, index) => {
+    if (network.endsWith('/0')) {
+      warnings.push(
+        `${describe(['smtp', 'trustedNetworks', index])}: ${network} trusts every ${network.includes(':') ? 'IPv6' : 'IPv4'} address: anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks`,
+      );
+    }
+  });
+  if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);
   const lists = parsed.sms && normaliseLists(parsed.sms, parsed.smtp?.maxNumbersPerMail, problems, describe);
   const routes =
     parsed.gateway && lists && selected
@@ -272,8 +283,19 @@ function valueAt(raw: Record<string, unknown>, dotted: string): unknown {
     .reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined), raw);
 }
 
+/**
+ * The key and certificate as the listeners will use them: a file missing, unreadable, not PEM, the two
+ * swapped or of different keys is a problem naming its setting (OpenSSL's own words name neither); a
+ * certificate expired or about to is a warning (the relay still starts: its renewal is a SIGHUP away).
+ */
+function checkTlsFiles(tls: TlsFiles, cwd: string, problems: string[], warnings: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  const pair = readTlsPair({ key: resolve(cwd, tls.key), cert: resolve(cwd, tls.cert) });
+  if (!pair.ok) problems.push(`${describe(['smtp', 'tls', pair.setting])}: ${pair.reason}`);
+  else if (pair.warning) warnings.push(`${describe(['smtp', 'tls', 'cert'])}: ${pair.warning}`);
+}
+
 /** Addresses that take a listener on every address of the host: a port there clashes with that port on any address. */
-const ANY_ADDRESS = new Set(['0.0.0.0', '::', '[::]']);
+const ANY_ADDRESS = new Set(['0.0.0.0', '::']);
 
 /**
  * Two listeners of this relay on one port: the second would fail to bind with "in use by another
@@ -324,6 +346,13 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`));
   }
+  // YAML reads 0x7A31, 0o17 and 1e3 as numbers: kept as written, each setting judges the text as it
+  // does a variable's (a port is decimal digits), rather than taking a value no one meant.
+  visit(document, {
+    Scalar(_key, node) {
+      if (typeof node.value === 'number' && NOT_DECIMAL_FORMATS.has(node.format ?? '') && node.source !== undefined) node.value = node.source;
+    },
+  });
   const raw: unknown = document.toJS() ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([`${file}: expected a mapping of settings at the top level`]);

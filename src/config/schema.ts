@@ -11,7 +11,7 @@ const DEFAULT_MAX_RECIPIENTS = 100;
 const DEFAULT_MAX_NUMBERS_PER_MAIL = 1000;
 /** Plenty for a text message with HTML and a signature image; refuses attachment dumps early. */
 const DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
-/** Per-listener concurrency cap: beyond it clients get 421 and retry, instead of the relay starving. */
+/** Concurrency cap across the SMTP listeners: beyond it clients get 421 and retry, instead of the relay starving. */
 const DEFAULT_MAX_CONNECTIONS = 100;
 /**
  * Connections at once from one address outside the trusted networks: a fifth of the default
@@ -140,7 +140,14 @@ const port = z
 
 export const positiveInt = z.coerce.number({ error: 'write a whole number above 0' }).int('expected a whole number').positive('expected a number above 0');
 
-const host = z.string().min(1, 'expected a host name or IP address');
+/** A listener's address: the brackets of an IPv6 address belong in URLs, not here (the listen would fail with ENOTFOUND). */
+const host = z
+  .string()
+  .min(1, 'expected a host name or IP address')
+  .superRefine((value, context) => {
+    const bare = /^\[(.*)\]$/.exec(value)?.[1];
+    if (bare !== undefined) context.addIssue({ code: 'custom', message: `write the address without brackets: ${bare}` });
+  });
 
 const domain = z
   .string()
@@ -148,14 +155,42 @@ const domain = z
   .toLowerCase()
   .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a domain name');
 
-const cidr = z.string().refine((value) => {
-  const [address, bits, ...rest] = value.split('/');
-  const family = isIP(address ?? '');
-  if (family === 0 || rest.length > 0) return false;
-  if (bits === undefined) return true;
+const cidr = z.string().superRefine((value, context) => {
+  const [address = '', bits, ...rest] = value.split('/');
+  const family = isIP(address);
   const prefix = Number(bits);
-  return Number.isInteger(prefix) && prefix >= 0 && prefix <= (family === 4 ? 32 : 128);
-}, 'expected an IP address or network such as 10.0.0.0/8 or ::1/128');
+  if (family === 0 || address.includes('%') || rest.length > 0 || (bits !== undefined && !(/^\d+$/.test(bits) && prefix <= (family === 4 ? 32 : 128)))) {
+    context.addIssue({ code: 'custom', message: `"${value}" is no IP address or network; write one such as 10.0.0.0/8 or ::1/128` });
+    return;
+  }
+  // A network with host bits set would be taken as the network that holds it: a typo widening trust unseen.
+  const network = bits === undefined ? address : networkOf(address, prefix);
+  if (network !== undefined && network !== canonicalAddress(address)) {
+    context.addIssue({
+      code: 'custom',
+      message: `"${value}" has host bits set: write the network ${network}/${bits}, or ${address}/${family === 4 ? 32 : 128} for the one address`,
+    });
+  }
+});
+
+/** An IP address as URL writes it: IPv6 compressed and lower-case, an embedded IPv4 address in hex. */
+function canonicalAddress(address: string): string {
+  return isIP(address) === 4 ? address : new URL(`http://[${address}]`).hostname.slice(1, -1);
+}
+
+/** The network of `prefix` bits that holds `address`, written as canonicalAddress writes it. */
+function networkOf(address: string, prefix: number): string {
+  if (isIP(address) === 4) {
+    const bits = prefix === 0 ? 0 : address.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0) & (-1 << (32 - prefix));
+    return [24, 16, 8, 0].map((shift) => (bits >>> shift) & 255).join('.');
+  }
+  const [head = '', tail] = canonicalAddress(address).split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16)));
+  const [before, after] = [groups(head), groups(tail ?? '')];
+  const full = tail === undefined ? before : [...before, ...Array<number>(8 - before.length - after.length).fill(0), ...after];
+  const masked = full.map((group, index) => group & (0xffff << (16 - Math.min(16, Math.max(0, prefix - 16 * index)))) & 0xffff);
+  return canonicalAddress(masked.map((group) => group.toString(16)).join(':'));
+}
 
 export const url = z.string().refine((value) => {
   try {

@@ -6,7 +6,7 @@ import type { Config } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { LOGIN_WINDOW_MS, type LoginFailureStore, LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
-import { forwardedClient, headerList, networkMatcher } from '../policy/networks.ts';
+import { forwardedClient, headerList, networkMatcher, peerAddress } from '../policy/networks.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
 
@@ -86,7 +86,7 @@ export class ConsoleAccess {
   }
 
   channel(request: FastifyRequest): Channel {
-    const peer = request.socket.remoteAddress ?? '';
+    const peer = peerAddress(request.socket.remoteAddress);
     if (!this.#proxy(peer)) return { address: peer, tls: this.#declaredTls, loopback: LOOPBACK_ADDRESSES.has(peer) };
     // The nearest hop that is not one of our proxies is the client; the proxy nearest us says the scheme.
     const hops = headerList(request.headers['x-forwarded-for']);
@@ -109,7 +109,7 @@ export class ConsoleAccess {
   sameOrigin(request: FastifyRequest, channel: Channel): boolean {
     const origin = request.headers.origin;
     if (origin === undefined) return true;
-    const peer = request.socket.remoteAddress ?? '';
+    const peer = peerAddress(request.socket.remoteAddress);
     const host = (this.#proxy(peer) ? headerList(request.headers['x-forwarded-host']).at(-1) : undefined) ?? request.headers.host;
     return origin === this.#publicOrigin || (host !== undefined && origin === originOf(`${channel.tls ? 'https' : 'http'}://${host}`));
   }

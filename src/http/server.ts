@@ -6,7 +6,7 @@ import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import { ListenError, RelayError, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { networkMatcher } from '../policy/networks.ts';
+import { networkMatcher, peerAddress } from '../policy/networks.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -16,9 +16,10 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * A connection that sends nothing this long (before its first request, or between requests) is
  * closed: a provider's or a browser's request head comes in one packet, and an idle connection holds a
  * file descriptor and a slot of http.maxConnections for nothing. Node's own timeouts count only from a
- * request's first byte (a connection that never sends one stayed open), and keep-alive's is 72 s.
+ * request's first byte (a connection that never sends one stayed open), and fastify's keep-alive
+ * default between requests is 72 s: both are set to this.
  */
-const IDLE_TIMEOUT_MS = 10_000;
+export const IDLE_TIMEOUT_MS = 10_000;
 
 /**
  * After answering a request the parser refused, what else the client sends is read and dropped this
@@ -91,6 +92,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     bodyLimit: MAX_BODY_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
     connectionTimeout: IDLE_TIMEOUT_MS,
+    // Node sets a socket's timeout to this after each response, replacing connectionTimeout's until the next request.
+    keepAliveTimeout: IDLE_TIMEOUT_MS,
     forceCloseConnections: true,
     clientErrorHandler: answerClientError,
   });
@@ -108,7 +111,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   app.server.on('drop', (dropped) => {
     options.metrics?.httpTurnedAway.inc();
-    turnedAway(busy, dropped?.remoteAddress ?? '');
+    turnedAway(busy, peerAddress(dropped?.remoteAddress));
   });
   const proxy = networkMatcher(options.trustedProxies);
   const crowded = {
@@ -117,7 +120,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   };
   const fromClient = new Map<string, number>();
   app.server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? '';
+    const address = peerAddress(socket.remoteAddress);
     if (LOOPBACK_ADDRESSES.has(address) || proxy(address)) return;
     const open = (fromClient.get(address) ?? 0) + 1;
     if (open > options.maxConnectionsPerClient) {

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RelayError, toHttpError } from '../errors.ts';
 import { type InboundParse, type InboundRequest, type WebhookProvider, webhookPaths } from '../providers/contract.ts';
 import type { Logger } from '../log.ts';
-import { forwardedClient, headerList, networkMatcher } from '../policy/networks.ts';
+import { forwardedClient, headerList, networkMatcher, peerAddress } from '../policy/networks.ts';
 import type { InboundKind, InboundSink } from '../vocabulary.ts';
 
 export { webhookPaths };
@@ -184,7 +184,7 @@ function fromBrowser(request: FastifyRequest): boolean {
  */
 function clientAddress(trustedProxies: readonly string[]): (request: FastifyRequest) => string {
   const proxy = networkMatcher(trustedProxies);
-  return (request) => forwardedClient(proxy, request.socket.remoteAddress ?? '', headerList(request.headers['x-forwarded-for']));
+  return (request) => forwardedClient(proxy, peerAddress(request.socket.remoteAddress), headerList(request.headers['x-forwarded-for']));
 }
 
 /** A form's or JSON body's text in its declared `charset` (UTF-8 when none, or one the relay does not know). */

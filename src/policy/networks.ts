@@ -8,6 +8,20 @@ import { LRUCache } from 'lru-cache';
  */
 const REMEMBERED_ADDRESSES = 1024;
 
+/** An IPv4 address as a dual-stack listener's socket reports it. */
+const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+
+/**
+ * A socket's peer address as people write it: an IPv4 client of a listener on `::` (which its socket
+ * reports as `::ffff:192.0.2.7`) as its IPv4 address, so that one client is one address in every log
+ * line, count and console page, whichever listener it reached (smtp-server does the same for its
+ * sessions' `remoteAddress`).
+ */
+export function peerAddress(address: string | undefined): string {
+  const raw = address ?? '';
+  return IPV4_MAPPED.exec(raw)?.[1] ?? raw;
+}
+
 /** A predicate for "this client address is in one of these networks" (IPv4-mapped IPv6 included). */
 export function networkMatcher(cidrs: readonly string[]): (address: string) => boolean {
   const list = new BlockList();

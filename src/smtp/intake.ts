@@ -1,13 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
+import { readTlsPair, type TlsFiles } from '../config/tls.ts';
 import { partsCappedNote } from '../acceptance/new-mail.ts';
 import type { AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
 import { asRelayError, ListenError, RELAY_ERRORS, RelayError, toSmtpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { peerAddress } from '../policy/networks.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { applySmtpServerPatches, DataTimedOut } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
@@ -95,7 +96,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   const transactions = new Map<string, Transaction>();
   /** The stop's last step has begun: a DATA cut off now was cut off by the relay, not left by its client. */
   let hangingUp = false;
-  const tls = () => (settings.tls ? { key: readFileSync(settings.tls.key), cert: readFileSync(settings.tls.cert) } : {});
+  const tls = settings.tls ? startingPair(settings.tls) : {};
 
   const handlers = {
     name: settings.hostname,
@@ -128,11 +129,20 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     authRefusal,
     // Counted only when an AUTH command gets it: every EHLO asks authRefusal whether to offer AUTH.
     authRefused: refuse,
-    ...tls(),
+    ...tls,
     minVersion: MIN_TLS_VERSION,
     logger: false,
     isTrusted: (address: string) => acceptance.isTrusted(address),
-    connectionRefusal(address: string, open: number, fromClient: number) {
+    connectionRefusal(address: string) {
+      // Counted across the listeners: the limits are the relay's, and the TLS port must not double them.
+      let open = 0;
+      let fromClient = 0;
+      for (const server of servers) {
+        for (const connection of server.connections) {
+          open++;
+          if (connection.remoteAddress === address) fromClient++;
+        }
+      }
       if (open > settings.maxConnections) return new RelayError('SERVER_BUSY', `${settings.hostname} ${RELAY_ERRORS.SERVER_BUSY.text}`);
       // As Postfix exempts mynetworks from smtpd_client_connection_count_limit: the operator's own MTA may open many.
       if (fromClient > settings.maxConnectionsPerClient && !acceptance.isTrusted(address)) {
@@ -316,8 +326,16 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
         logger.info('smtp: SIGHUP: no smtp.tls configured, nothing to reload');
         return;
       }
-      const context = tls();
-      for (const server of servers) server.updateSecureContext(context);
+      // Checked whole before any listener takes it: smtp-server's updateSecureContext takes the files
+      // into its options before it builds the context, and a pair that fails there left STARTTLS
+      // with no context at all while the TLS port kept the previous one.
+      const pair = readTlsPair(settings.tls, clock());
+      if (!pair.ok) {
+        logger.error(`smtp: TLS reload failed: smtp.tls.${pair.setting}: ${pair.reason}; the previous key and certificate stay in use`);
+        return;
+      }
+      for (const server of servers) server.updateSecureContext({ key: pair.key, cert: pair.cert });
+      if (pair.warning) logger.warn(`smtp: smtp.tls.cert: ${pair.warning}`);
       logger.info('smtp: TLS key and certificate reloaded');
     },
     async close() {
@@ -337,6 +355,13 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   };
 }
 
+/** The key and certificate at start: loadConfig has checked them (a problem there is a config error), so one now is the files changing meanwhile. */
+function startingPair(files: TlsFiles): { key: Buffer; cert: Buffer } {
+  const pair = readTlsPair(files);
+  if (!pair.ok) throw new Error(`smtp.tls.${pair.setting}: ${pair.reason}`);
+  return { key: pair.key, cert: pair.cert };
+}
+
 /** Node's name of a TLS version as people write it: `TLSv1` is TLS 1.0. */
 function tlsName(protocol: string): string {
   return protocol === 'TLSv1' ? 'TLS 1.0' : protocol.replace(/^TLSv/, 'TLS ');
@@ -354,7 +379,7 @@ function logConnectionError(
   const offered = error.meta?.tlsProtocol;
   if (error.code === 'ERR_SSL_UNSUPPORTED_PROTOCOL') {
     logger.warn(
-      { client: error.remoteAddress ?? error.meta?.remoteAddress, tls: offered ?? undefined },
+      { client: peerAddress(error.remoteAddress ?? error.meta?.remoteAddress), tls: offered ?? undefined },
       `smtp: client offered only ${offered ? tlsName(offered) : 'an older TLS'}; ${tlsName(MIN_TLS_VERSION)} or newer is required`,
     );
     return;

@@ -29,6 +29,11 @@ function keepHandlerEnhancedCodes(): void {
       send.call(this, code, toSmtpError(new RelayError('SHUTTING_DOWN')).message, false);
       return;
     }
+    const greeting = code === 501 && typeof data === 'string' ? GREETING_REFUSALS[data] : undefined;
+    if (greeting) {
+      send.call(this, code, toSmtpError(new RelayError('BAD_GREETING', greeting)).message, false);
+      return;
+    }
     const instead = typeof context === 'string' && SAYS_WHAT_TO_WRITE[context];
     const text = instead ? (addressProblems.get(this) ?? instead) : data;
     if (typeof text === 'string' && ENHANCED_CODE.test(text)) {
@@ -49,12 +54,22 @@ const SAYS_WHAT_TO_WRITE: Readonly<Record<string, string>> = {
   MAILBOX_SYNTAX_ERROR: 'Bad recipient address syntax: write RCPT TO:<phone number@SMS domain>, then any parameters',
 };
 
+/**
+ * smtp-server's refusals of a HELO/EHLO argument, which it sends without an enhanced code, in words
+ * that say what to write.
+ */
+const GREETING_REFUSALS: Readonly<Record<string, string>> = {
+  'Error: syntax: EHLO hostname': "Syntax: EHLO <host name>: one argument, the client's host name or its address in brackets",
+  'Error: Syntax: HELO hostname': "Syntax: HELO <host name>: one argument, the client's host name or its address in brackets",
+  'Error: Bad hostname syntax': 'Bad HELO/EHLO host name: at most 300 characters, without control characters',
+};
+
 /** What the server tells these patches about its clients (intake.ts). */
 export interface ClientOptions {
   /** Clients of the operator's own networks: no greeting pause, no per-session limits. */
   isTrusted?: (address: string) => boolean;
-  /** Why a connection just opened is turned away: `open` connections now, `fromClient` of them from its address (itself included). */
-  connectionRefusal?: (address: string, open: number, fromClient: number) => RelayError | undefined;
+  /** Why a connection just opened (and already counted among the open ones) is turned away. */
+  connectionRefusal?: (address: string) => RelayError | undefined;
   /** The 421 that turns a connection away or ends a session: counted and logged there. */
   connectionRefused?: (refusal: RelayError, address: string) => Error & { responseCode: number };
 }
@@ -82,10 +97,7 @@ function admitConnections(): void {
   SMTPConnection.prototype.init = function initAdmitted() {
     const options = clientOptions(this);
     this._setListeners(() => {
-      const { connections } = this._server;
-      let fromClient = 0;
-      for (const connection of connections) if (connection.remoteAddress === this.remoteAddress) fromClient++;
-      const refusal = options.connectionRefusal?.(this.remoteAddress, connections.size, fromClient);
+      const refusal = options.connectionRefusal?.(this.remoteAddress);
       if (refusal) {
         sendClosing(this, refusal);
         return;
@@ -625,6 +637,25 @@ function mailWithoutGreeting(): void {
   };
 }
 
+/**
+ * smtp-server keeps the client's HELO/EHLO name lower-cased; the trace of a mail (its Received line,
+ * RFC 5321 §4.4) and the store record it as the client wrote it. It is the argument smtp-server has
+ * just accepted, so it passed its own checks.
+ */
+function greetingAsWritten(): void {
+  for (const verb of ['HELO', 'EHLO'] as const) {
+    const handle = SMTPConnection.prototype[`handler_${verb}`];
+    SMTPConnection.prototype[`handler_${verb}`] = function greetedAsWritten(command, callback) {
+      handle.call(this, command, callback);
+      const written = command.toString().trim().split(/\s+/)[1];
+      if (written !== undefined && this.hostNameAppearsAs === written.toLowerCase()) {
+        this.hostNameAppearsAs = written;
+        this.session.hostNameAppearsAs = written;
+      }
+    };
+  }
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
@@ -641,6 +672,7 @@ export function applySmtpServerPatches(): void {
   readLfOnlyClients();
   sayWhenDataTimedOut();
   mailWithoutGreeting();
+  greetingAsWritten();
   // Last: it sees every reply as sent, and every command before the other patches act on it.
   limitSessions();
 }

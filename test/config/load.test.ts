@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ConfigError, DURATION_SETTINGS, loadConfig } from '../../src/config/load.ts';
 import { configSchema, MAX_SPAN_MS, MAX_WAIT_MS } from '../../src/config/schema.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
@@ -301,6 +302,70 @@ describe('config', () => {
         'smsrelay.yaml: smtp.tlsPort: needs smtp.tls (a key and a certificate)',
       ],
     );
+  });
+
+  test('bad smtp.tls files are config problems naming the setting, the file and the fix; an expired certificate is a warning', () => {
+    const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
+    const tlsProblems = (key: string, cert: string) =>
+      problems({}, `smtp:\n  tls: { key: ${key}, cert: ${cert} }\n`).map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml'));
+    const [key, cert] = [fixture('key.pem'), fixture('cert.pem')];
+    assert.deepEqual(tlsProblems(key, fixture('smarthost-ip.pem')), [
+      `smsrelay.yaml: smtp.tls.cert: ${fixture('smarthost-ip.pem')} is the certificate of another key than ${key}; name the certificate issued for this key (or the key of this certificate)`,
+    ]);
+    assert.deepEqual(tlsProblems(`${key}.missing`, cert), [`smsrelay.yaml: smtp.tls.key: ${key}.missing: no such file; name the PEM file`]);
+    assert.deepEqual(tlsProblems(fixture('README.md'), cert), [
+      `smsrelay.yaml: smtp.tls.key: ${fixture('README.md')} holds no PEM private key (-----BEGIN PRIVATE KEY-----); name the key file`,
+    ]);
+    assert.deepEqual(tlsProblems(key, fixture('README.md')), [
+      `smsrelay.yaml: smtp.tls.cert: ${fixture('README.md')} holds no PEM certificate (-----BEGIN CERTIFICATE-----); name the certificate file`,
+    ]);
+    assert.deepEqual(tlsProblems(cert, key), [
+      `smsrelay.yaml: smtp.tls.key: ${cert} holds a certificate and ${key} a private key: the two are swapped; exchange them`,
+    ]);
+    assert.deepEqual(tlsProblems(dirname(key), cert), [`smsrelay.yaml: smtp.tls.key: ${dirname(key)} is a directory; name the PEM file in it`]);
+    const expired = loadConfig({}, dirWith(`smtp:\n  tls: { key: ${key}, cert: ${fixture('expired-cert.pem')} }\n`));
+    assert.deepEqual(
+      expired.warnings.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')),
+      [
+        `smsrelay.yaml: smtp.tls.cert: ${fixture('expired-cert.pem')}: the certificate expired on 2020-01-01: clients that check certificates refuse it; renew it, then send SIGHUP`,
+      ],
+    );
+    assert.deepEqual(loadConfig({}, dirWith(`smtp:\n  tls: { key: ${key}, cert: ${cert} }\n`)).warnings, []);
+  });
+
+  test('a network with host bits set is refused naming the network it probably means; a bad one is quoted; trusting everyone is warned about', () => {
+    assert.deepEqual(
+      problems({}, 'smtp:\n  trustedNetworks: [127.0.0.1/8, "2001:db8::1/32", 10.0.0.0/33]\nnetworks:\n  - {name: lab, cidr: [192.0.2.7/24]}\n').map((line) =>
+        line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml'),
+      ),
+      [
+        'smsrelay.yaml: smtp.trustedNetworks.0: "127.0.0.1/8" has host bits set: write the network 127.0.0.0/8, or 127.0.0.1/32 for the one address',
+        'smsrelay.yaml: smtp.trustedNetworks.1: "2001:db8::1/32" has host bits set: write the network 2001:db8::/32, or 2001:db8::1/128 for the one address',
+        'smsrelay.yaml: smtp.trustedNetworks.2: "10.0.0.0/33" is no IP address or network; write one such as 10.0.0.0/8 or ::1/128',
+        'smsrelay.yaml: networks.0.cidr.0: "192.0.2.7/24" has host bits set: write the network 192.0.2.0/24, or 192.0.2.7/32 for the one address',
+      ],
+    );
+    const open = loadConfig({}, dirWith('smtp:\n  trustedNetworks: [0.0.0.0/0, "::/0", 127.0.0.0/8]\n'));
+    assert.deepEqual(
+      open.warnings.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')),
+      [
+        'smsrelay.yaml: smtp.trustedNetworks.0: 0.0.0.0/0 trusts every IPv4 address: anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks',
+        'smsrelay.yaml: smtp.trustedNetworks.1: ::/0 trusts every IPv6 address: anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks',
+      ],
+    );
+  });
+
+  test('an IPv6 listener address in brackets is refused saying to drop them; a port written in hex or with an exponent in the file is refused as in a variable', () => {
+    assert.deepEqual(problems({ SMSRELAY_SMTP_HOST: '[::1]' }), ['SMSRELAY_SMTP_HOST="[::1]": write the address without brackets: ::1']);
+    assert.deepEqual(
+      problems({}, 'smtp:\n  port: 0x7A31\n  tlsPort: 1e3\nhttp:\n  port: 0o17\n').map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')),
+      [
+        'smsrelay.yaml: smtp.port: expected a port number from 0 to 65535',
+        'smsrelay.yaml: smtp.tlsPort: expected a port number from 0 to 65535',
+        'smsrelay.yaml: http.port: expected a port number from 0 to 65535',
+      ],
+    );
+    assert.equal(loadConfig({}, dirWith('smtp:\n  host: "::1"\n  port: 31281\n')).config.smtp.port, 31281);
   });
 
   test('distribution lists are normalised to E.164 once, and bad members are refused', () => {

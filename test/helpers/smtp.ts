@@ -33,8 +33,8 @@ export class SmtpDialog {
     socket.on('error', () => {});
   }
 
-  static async open(port: number, options: { localAddress?: string; waitForGreeting?: boolean } = {}): Promise<SmtpDialog> {
-    const socket = connect({ host: '127.0.0.1', port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+  static async open(port: number, options: { host?: string; localAddress?: string; waitForGreeting?: boolean } = {}): Promise<SmtpDialog> {
+    const socket = connect({ host: options.host ?? '127.0.0.1', port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
@@ -155,10 +155,10 @@ export interface Transaction {
 }
 
 /** One complete mail transaction on a new connection; DATA only when a recipient was accepted. */
-export async function sendMail(port: number, spec: MailSpec, options: { localAddress?: string } = {}): Promise<Transaction> {
+export async function sendMail(port: number, spec: MailSpec, options: { host?: string; localAddress?: string; helo?: string } = {}): Promise<Transaction> {
   const dialog = await SmtpDialog.open(port, options);
   try {
-    await dialog.command('EHLO client.example.com');
+    await dialog.command(`EHLO ${options.helo ?? 'client.example.com'}`);
     const from = spec.from ?? 'alice@example.com';
     const mail = await dialog.command(`MAIL FROM:<${from}>${spec.mailParams ? ` ${spec.mailParams}` : ''}`);
     if (mail.code !== 250) return { mail, rcpt: [], data: undefined };

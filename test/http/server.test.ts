@@ -4,9 +4,13 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { loadConfig } from '../../src/config/load.ts';
+import { IDLE_TIMEOUT_MS } from '../../src/http/server.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { relayEnvironment, removeDir, startTestRelay, tempDir, type TestRelay } from '../helpers/relay.ts';
+
+/** How much later than the idle timeout a silent connection may close (timers are not exact). */
+const SLACK_MS = 2500;
 
 /** The HTTP port's own limits: connections at once, and how long a connection may send nothing. */
 describe('HTTP connection limits', () => {
@@ -47,7 +51,21 @@ describe('HTTP connection limits', () => {
 
   test("a connection that sends no request is closed after 10 s (Node's own timeouts never close it)", async () => {
     const silent = await open();
-    assert.equal(await closedWithin(silent, 12_500), true);
+    assert.equal(await closedWithin(silent, IDLE_TIMEOUT_MS + SLACK_MS), true);
+  });
+
+  test('a keep-alive connection that sends nothing after its answer is closed after the same 10 s, as its Keep-Alive header says', async () => {
+    const socket = await open();
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+    });
+    socket.write('GET /healthz HTTP/1.1\r\nHost: relay\r\n\r\n');
+    const closed = closedWithin(socket, IDLE_TIMEOUT_MS + SLACK_MS);
+    assert.equal(await closed, true, 'closed within the idle timeout');
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, new RegExp(`^Keep-Alive: timeout=${IDLE_TIMEOUT_MS / 1000}\\r$`, 'm'));
   });
 });
 
@@ -63,7 +81,11 @@ describe('HTTP connections per client', () => {
   before(async () => {
     dir = tempDir();
     const { config } = loadConfig(
-      relayEnvironment(dir, { http: { maxConnections: 20, maxConnectionsPerClient: PER_CLIENT, trustedProxies: [`${PROXY}/32`] } }),
+      // On every address: its IPv4 clients' sockets say ::ffff:127.0.0.2, logged and counted as 127.0.0.2 all the same.
+      relayEnvironment(dir, {
+        http: { host: '::', maxConnections: 20, maxConnectionsPerClient: PER_CLIENT, trustedProxies: [`${PROXY}/32`] },
+        inbound: { webhookToken: 'a-webhook-token-for-tests' },
+      }),
       dir,
     );
     relay = await startRelay(config, log.logger);

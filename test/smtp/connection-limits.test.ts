@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { connect as connectTcp } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { connect as connectTls } from 'node:tls';
+import { fileURLToPath } from 'node:url';
 import { type Config, loadConfig } from '../../src/config/load.ts';
 import { type Relay, startRelay } from '../../src/relay.ts';
 import { MAX_COMMANDS_WITHOUT_MAIL, MAX_SESSION_REFUSALS } from '../../src/smtp/patches.ts';
@@ -123,6 +126,56 @@ describe('SMTP connection and session limits', () => {
       }
     } finally {
       await dialog.close();
+    }
+  });
+});
+
+describe('smtp.maxConnectionsPerClient across the SMTP listeners', () => {
+  let relay: Relay;
+  let config: Config;
+  let dir: string;
+
+  before(async () => {
+    dir = tempDir();
+    const tls = {
+      key: fileURLToPath(new URL('../fixtures/tls/key.pem', import.meta.url)),
+      cert: fileURLToPath(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+    };
+    ({ config } = loadConfig(
+      relayEnvironment(dir, { smtp: { maxConnectionsPerClient: PER_CLIENT, trustedNetworks: ['127.0.0.1/32'], tls, tlsPort: 0 } }),
+      dir,
+    ));
+    relay = await startRelay(config, captureLog('info').logger);
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(dir);
+  });
+
+  /** The greeting on the implicit-TLS port, from `localAddress`. */
+  const tlsGreeting = (localAddress: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connectTls({ socket: connectTcp({ host: '127.0.0.1', port: relay.smtpTlsPort ?? 0, localAddress }), rejectUnauthorized: false });
+      let seen = '';
+      socket.setEncoding('utf8');
+      socket.on('error', reject);
+      socket.on('data', (chunk: string) => {
+        seen += chunk;
+        if (seen.includes('\r\n')) {
+          socket.destroy();
+          resolve(seen.trimEnd());
+        }
+      });
+    });
+
+  test('connections on the plain port count against the TLS port too: one address gets the limit on both together', async () => {
+    const open: SmtpDialog[] = [];
+    try {
+      for (let index = 0; index < PER_CLIENT; index++) open.push(await SmtpDialog.open(relay.smtpPort, { localAddress: OUTSIDER }));
+      assert.equal(await tlsGreeting(OUTSIDER), `421 4.7.0 ${config.smtp.hostname} Too many connections from ${OUTSIDER} (${PER_CLIENT}); try again later`);
+      assert.match(await tlsGreeting(LISTED), /^220 /);
+    } finally {
+      await Promise.all(open.map((dialog) => dialog.close()));
     }
   });
 });

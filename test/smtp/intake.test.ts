@@ -167,6 +167,24 @@ describe('SMTP intake → gateway', () => {
     await dialog.close();
   });
 
+  test('a HELO or EHLO without one argument, or with a name smtp-server cannot take, gets 501 5.5.4 saying what to write', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    const answers = [];
+    for (const command of ['EHLO', 'EHLO two names', 'HELO', `EHLO ${'a'.repeat(301)}`, 'HELO a\x01b']) {
+      const reply = await dialog.command(command);
+      answers.push(`${reply.code} ${reply.text}`);
+    }
+    assert.deepEqual(answers, [
+      "501 5.5.4 Syntax: EHLO <host name>: one argument, the client's host name or its address in brackets",
+      "501 5.5.4 Syntax: EHLO <host name>: one argument, the client's host name or its address in brackets",
+      "501 5.5.4 Syntax: HELO <host name>: one argument, the client's host name or its address in brackets",
+      '501 5.5.4 Bad HELO/EHLO host name: at most 300 characters, without control characters',
+      '501 5.5.4 Bad HELO/EHLO host name: at most 300 characters, without control characters',
+    ]);
+    assert.equal((await dialog.command('EHLO client.example.com')).code, 250);
+    await dialog.close();
+  });
+
   test('a MAIL or RCPT parameter of an extension the relay does not offer gets 555 5.5.4 (RFC 5321 §4.1.1.11); the offered ones pass', async () => {
     const dialog = await SmtpDialog.open(suite.port);
     await dialog.command('EHLO client.example.com');

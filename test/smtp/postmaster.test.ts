@@ -118,6 +118,20 @@ describe('postmaster without a smarthost: the Maildir', () => {
   });
 });
 
+describe('the trace of a mail taken on every address', () => {
+  const suite = relayWithSimulator({ smtp: { host: '::', hostname: HOSTNAME, trustedNetworks: ['127.0.0.1/32', '::1/128'] } });
+  const traced = async (host: string, body: string) => {
+    const sent = await sendMail(suite.port, spec(['postmaster'], body), { host, helo: 'Client.Example.COM' });
+    assert.equal(sent.data?.code, 250, sent.data?.text);
+    const file = await waitFor(`the Maildir file with "${body}"`, () => maildirMessages(suite.relay.maildir).find((item) => item.includes(body)));
+    return /^Received: from (\S+) \((\S+)\)/m.exec(file)?.slice(1);
+  };
+
+  test('an IPv6 client is written as the RFC 5321 address literal, and the EHLO name as the client wrote it', async () => {
+    assert.deepEqual(await traced('::1', 'over IPv6'), ['Client.Example.COM', '[IPv6:::1]']);
+  });
+});
+
 describe('postmaster with a smarthost', () => {
   let gateway: Simulator;
   let sink: SmtpSink;

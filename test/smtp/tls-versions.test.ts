@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect as connectTls, type SecureVersion } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -53,7 +55,8 @@ describe('TLS versions', () => {
 
   before(async () => {
     dir = tempDir();
-    const { config } = loadConfig(relayEnvironment(dir, { smtp: { tls: TLS, tlsPort: 0 } }), dir);
+    // On every address: its IPv4 clients' sockets say ::ffff:127.0.0.1, logged as 127.0.0.1 all the same.
+    const { config } = loadConfig(relayEnvironment(dir, { smtp: { host: '::', tls: TLS, tlsPort: 0 } }), dir);
     relay = await startRelay(config, log.logger);
   });
   after(async () => {
@@ -88,5 +91,63 @@ describe('TLS versions', () => {
     assert.equal(await startTls(relay.smtpPort, 'TLSv1.2'), undefined);
     assert.equal(await startTls(relay.smtpPort, 'TLSv1.3'), undefined);
     assert.equal(await handshake('TLSv1.2', { port: relay.smtpTlsPort ?? 0 }), undefined);
+  });
+});
+
+describe('SIGHUP with bad or expiring TLS files', () => {
+  let relay: Relay;
+  let dir: string;
+  const log = captureLog('info');
+  const smtpLines = () =>
+    log.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => typeof line.msg === 'string' && /TLS|smtp\.tls/.test(line.msg));
+  const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
+  let files: { key: string; cert: string };
+
+  before(async () => {
+    dir = tempDir();
+    files = { key: join(dir, 'key.pem'), cert: join(dir, 'cert.pem') };
+    copyFileSync(TLS.key, files.key);
+    copyFileSync(TLS.cert, files.cert);
+    const { config } = loadConfig(relayEnvironment(dir, { smtp: { tls: files, tlsPort: 0 } }), dir);
+    relay = await startRelay(config, log.logger);
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(dir);
+  });
+
+  test('a certificate of another key is refused whole: one error line naming the setting and the file, and STARTTLS and the TLS port keep the previous pair', async () => {
+    copyFileSync(fixture('smarthost-ip.pem'), files.cert);
+    log.lines.length = 0;
+    relay.reloadTls();
+    assert.deepEqual(
+      smtpLines().map(({ level, msg, err }) => ({ level, msg, err })),
+      [
+        {
+          level: 'error',
+          msg: `smtp: TLS reload failed: smtp.tls.cert: ${files.cert} is the certificate of another key than ${files.key}; name the certificate issued for this key (or the key of this certificate); the previous key and certificate stay in use`,
+          err: undefined,
+        },
+      ],
+    );
+    assert.equal(await startTls(relay.smtpPort, 'TLSv1.3'), undefined);
+    assert.equal(await handshake('TLSv1.3', { port: relay.smtpTlsPort ?? 0 }), undefined);
+  });
+
+  test('an expired certificate is taken with a warning naming its expiry date', async () => {
+    copyFileSync(fixture('expired-cert.pem'), files.cert);
+    log.lines.length = 0;
+    relay.reloadTls();
+    assert.deepEqual(
+      smtpLines().map(({ level, msg }) => ({ level, msg })),
+      [
+        {
+          level: 'warn',
+          msg: `smtp: smtp.tls.cert: ${files.cert}: the certificate expired on 2020-01-01: clients that check certificates refuse it; renew it, then send SIGHUP`,
+        },
+        { level: 'info', msg: 'smtp: TLS key and certificate reloaded' },
+      ],
+    );
+    assert.equal(await startTls(relay.smtpPort, 'TLSv1.3'), undefined);
   });
 });

@@ -1,0 +1,99 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+
+/**
+ * How long before its end a certificate is warned about: a CA's renewal (ACME renews 30 days ahead)
+ * has failed by then, and two weeks leave time to fix it before clients that check refuse the relay.
+ */
+export const CERTIFICATE_EXPIRY_WARNING_DAYS = 14;
+const DAY_MS = 86_400_000;
+
+/** The files of `smtp.tls`, as the listeners use them. */
+export interface TlsFiles {
+  readonly key: string;
+  readonly cert: string;
+}
+
+/** A key and certificate that make a secure context, and what the operator should hear about the certificate. */
+export interface TlsPair {
+  readonly ok: true;
+  readonly key: Buffer;
+  readonly cert: Buffer;
+  /** The certificate has expired or expires within CERTIFICATE_EXPIRY_WARNING_DAYS. */
+  readonly warning: string | undefined;
+}
+
+/** Why the pair cannot be used: the setting at fault (`key` or `cert`) and the reason with its fix. */
+export interface TlsProblem {
+  readonly ok: false;
+  readonly setting: keyof TlsFiles;
+  readonly reason: string;
+}
+
+/**
+ * Reads `smtp.tls` and checks it as the listeners would use it, so that a bad file is named with its
+ * setting and what to do (at start, by `config check`, and at a SIGHUP, which then keeps the previous
+ * pair) rather than surfacing as OpenSSL's words, or a handshake that fails for every client.
+ */
+export function readTlsPair(files: TlsFiles, now: number = Date.now()): TlsPair | TlsProblem {
+  const key = readPem(files, 'key');
+  if (!key.ok) return key;
+  const cert = readPem(files, 'cert');
+  if (!cert.ok) return cert;
+  const privateKey = parsed(() => createPrivateKey(key.pem));
+  const certificate = parsed(() => new X509Certificate(cert.pem));
+  if (!privateKey && !certificate && parsed(() => new X509Certificate(key.pem)) && parsed(() => createPrivateKey(cert.pem))) {
+    return { ok: false, setting: 'key', reason: `${files.key} holds a certificate and ${files.cert} a private key: the two are swapped; exchange them` };
+  }
+  if (!privateKey) return { ok: false, setting: 'key', reason: `${files.key} holds no PEM private key (-----BEGIN PRIVATE KEY-----); name the key file` };
+  if (!certificate)
+    return { ok: false, setting: 'cert', reason: `${files.cert} holds no PEM certificate (-----BEGIN CERTIFICATE-----); name the certificate file` };
+  if (!certificate.checkPrivateKey(privateKey)) {
+    return {
+      ok: false,
+      setting: 'cert',
+      reason: `${files.cert} is the certificate of another key than ${files.key}; name the certificate issued for this key (or the key of this certificate)`,
+    };
+  }
+  try {
+    createSecureContext({ key: key.pem, cert: cert.pem });
+  } catch (error) {
+    return { ok: false, setting: 'key', reason: `${files.key} and ${files.cert} make no TLS context: ${(error as Error).message}` };
+  }
+  return { ok: true, key: key.pem, cert: cert.pem, warning: expiryWarning(files.cert, new Date(certificate.validTo), now) };
+}
+
+function readPem(files: TlsFiles, setting: keyof TlsFiles): { ok: true; pem: Buffer } | TlsProblem {
+  const path = files[setting];
+  try {
+    return { ok: true, pem: readFileSync(path) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT'
+        ? `${path}: no such file; name the PEM file`
+        : code === 'EISDIR'
+          ? `${path} is a directory; name the PEM file in it`
+          : code === 'EACCES'
+            ? `${path} cannot be read by the relay's user; let it read the file`
+            : `${path} cannot be read: ${(error as Error).message}`;
+    return { ok: false, setting, reason };
+  }
+}
+
+function parsed<T>(parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch {
+    return undefined;
+  }
+}
+
+function expiryWarning(path: string, expires: Date, now: number): string | undefined {
+  const day = expires.toISOString().slice(0, 10);
+  if (expires.getTime() <= now) return `${path}: the certificate expired on ${day}: clients that check certificates refuse it; renew it, then send SIGHUP`;
+  const days = Math.ceil((expires.getTime() - now) / DAY_MS);
+  if (days > CERTIFICATE_EXPIRY_WARNING_DAYS) return undefined;
+  return `${path}: the certificate expires on ${day} (in ${days} ${days === 1 ? 'day' : 'days'}); renew it, then send SIGHUP`;
+}
