@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import ms from 'ms';
 import { z } from 'zod';
 import { ROUTE_MATCH } from '../dispatch/routes.ts';
@@ -164,33 +165,15 @@ const cidr = z.string().superRefine((value, context) => {
     return;
   }
   // A network with host bits set would be taken as the network that holds it: a typo widening trust unseen.
-  const network = bits === undefined ? address : networkOf(address, prefix);
-  if (network !== undefined && network !== canonicalAddress(address)) {
+  if (bits === undefined) return;
+  const network = (family === 4 ? ipaddr.IPv4 : ipaddr.IPv6).networkAddressFromCIDR(value);
+  if (network.toString() !== ipaddr.parse(address).toString()) {
     context.addIssue({
       code: 'custom',
-      message: `"${value}" has host bits set: write the network ${network}/${bits}, or ${address}/${family === 4 ? 32 : 128} for the one address`,
+      message: `"${value}" has host bits set: write the network ${network.toString()}/${bits}, or ${address}/${family === 4 ? 32 : 128} for the one address`,
     });
   }
 });
-
-/** An IP address as URL writes it: IPv6 compressed and lower-case, an embedded IPv4 address in hex. */
-function canonicalAddress(address: string): string {
-  return isIP(address) === 4 ? address : new URL(`http://[${address}]`).hostname.slice(1, -1);
-}
-
-/** The network of `prefix` bits that holds `address`, written as canonicalAddress writes it. */
-function networkOf(address: string, prefix: number): string {
-  if (isIP(address) === 4) {
-    const bits = prefix === 0 ? 0 : address.split('.').reduce((sum, octet) => sum * 256 + Number(octet), 0) & (-1 << (32 - prefix));
-    return [24, 16, 8, 0].map((shift) => (bits >>> shift) & 255).join('.');
-  }
-  const [head = '', tail] = canonicalAddress(address).split('::');
-  const groups = (part: string) => (part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16)));
-  const [before, after] = [groups(head), groups(tail ?? '')];
-  const full = tail === undefined ? before : [...before, ...Array<number>(8 - before.length - after.length).fill(0), ...after];
-  const masked = full.map((group, index) => group & (0xffff << (16 - Math.min(16, Math.max(0, prefix - 16 * index)))) & 0xffff);
-  return canonicalAddress(masked.map((group) => group.toString(16)).join(':'));
-}
 
 export const url = z.string().refine((value) => {
   try {
