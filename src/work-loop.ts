@@ -1,3 +1,4 @@
+import { isStoreFailure } from './errors.ts';
 import type { Logger } from './log.ts';
 
 /**
@@ -173,7 +174,12 @@ export class WorkLoop<T> {
       return;
     }
     this.#failingSince = clock();
-    logger.error({ err: error, retryEveryMs: STORE_RETRY_MS }, `${name}: the store fails; nothing is claimed until it works again`);
+    // The store's own failure is its health's error line (store/health.ts); this one says what the loop does meanwhile, without a stack.
+    const storeFailure = isStoreFailure(error);
+    logger[storeFailure ? 'warn' : 'error'](
+      { ...(storeFailure ? { code: error.code, reason: error.message } : { err: error }), retryEveryMs: STORE_RETRY_MS },
+      `${name}: the store fails; nothing is claimed until it works again`,
+    );
   }
 
   #recovered(): void {
@@ -219,7 +225,12 @@ export class WorkLoop<T> {
       if (freeSlot() && !this.#drained()) this.#wake();
     };
     const work = process(item, release)
-      .catch((error: unknown) => logger.error({ err: error }, `${name}: unexpected failure; the item is retried when its lease ends`))
+      .catch((error: unknown) =>
+        // A store that fails says so once each way (store/health.ts): every item it fails meanwhile is no news.
+        isStoreFailure(error)
+          ? logger.debug({ code: error.code, reason: error.message }, `${name}: the store failed; the item is retried when its lease ends`)
+          : logger.error({ err: error }, `${name}: unexpected failure; the item is retried when its lease ends`),
+      )
       .finally(() => {
         this.#inFlight.delete(work);
         freeSlot();

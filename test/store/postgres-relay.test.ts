@@ -175,4 +175,60 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
       removeDir(dir);
     }
   });
+
+  test('PostgreSQL stopped under webhook traffic: one "store: commits fail" error line and one "succeed again", none per webhook answered 503 or per mail whose outcome could not be recorded', async () => {
+    const server = await ownPostgres();
+    const gateway = await startSimulator();
+    const dir = tempDir();
+    const relay = await spawnRelay(
+      dir,
+      relayEnvironment(
+        dir,
+        { ...gatewayYaml(gateway.url), inbound: { webhookToken: TOKEN, defaultMailbox: 'operator@example.com' } },
+        { SMSRELAY_DATABASE_URL: withDatabase(server.url, 'postgres') },
+      ),
+    );
+    const statuses: number[] = [];
+    let sending = true;
+    const sender = async (first: number) => {
+      for (let index = first; sending; index += 4) {
+        const answer = await fetch(`http://127.0.0.1:${relay.httpPort}${webhookPaths('intellisoftware').mo}?token=${TOKEN}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ msgid: `outage-${index}`, from: PHONE, text: `reply ${index}` }).toString(),
+        });
+        await answer.arrayBuffer();
+        statuses.push(answer.status);
+      }
+    };
+    const senders = [0, 1, 2, 3].map(sender);
+    const logged = (level: string, msg: string) => relay.logs.filter((line) => line.level === level && String(line.msg).startsWith(msg)).length;
+    try {
+      await waitFor('webhooks taken', () => statuses.filter((status) => status === 200).length >= 20, 15_000);
+      await server.stop();
+      await waitFor('webhooks answered 503 while PostgreSQL is down', () => statuses.filter((status) => status === 503).length >= 100, 15_000);
+      await server.start();
+      await waitFor('the outage logged as over', () => logged('info', 'store: commits succeed again') === 1, 30_000);
+      sending = false;
+      await Promise.all(senders);
+      const errors = relay.logs.filter((line) => line.level === 'error' || line.level === 'fatal');
+      assert.deepEqual(
+        errors.map((line) => line.msg),
+        ['store: commits fail: not ready (mail 451, webhooks 503) until one succeeds'],
+        `one error line for ${statuses.filter((status) => status === 503).length} webhooks answered 503`,
+      );
+      const stacks = relay.logs.filter((line) => JSON.stringify(line).includes('"stack"'));
+      assert.deepEqual(
+        stacks.map((line) => line.msg),
+        [],
+        'no stack for an expected outcome of the outage',
+      );
+    } finally {
+      sending = false;
+      await Promise.all(senders);
+      await relay.stop();
+      await gateway.close();
+      removeDir(dir);
+    }
+  });
 });
