@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -228,6 +229,38 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
       await Promise.all(senders);
       await relay.stop();
       await gateway.close();
+      removeDir(dir);
+    }
+  });
+
+  test('a start that fails at the SMTP port: the config line only, exit 78, nothing from the loops or the sweep about the store being closed under them', async () => {
+    const url = await freshDatabase();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    const dir = tempDir();
+    try {
+      const env = relayEnvironment(dir, {}, { SMSRELAY_DATABASE_URL: url ?? '', SMSRELAY_SMTP_PORT: port, SMSRELAY_LOG_LEVEL: 'info' });
+      const result = spawnSync(process.execPath, [BIN, 'start'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(result.status, 78, result.stderr);
+      assert.match(result.stderr, /SMSRELAY_SMTP_PORT=".*the port is in use by another program/);
+      const lines = result.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const closed = lines.filter((line) => JSON.stringify(line).includes('the store is closed'));
+      assert.deepEqual(
+        closed.map((line) => line.msg),
+        [],
+        'the loops and the sweep end before the store closes',
+      );
+    } finally {
+      taken.close();
       removeDir(dir);
     }
   });
