@@ -48,7 +48,7 @@ import type { Store, StoreHealth, StoredMessage } from './store/types.ts';
 import { maskNumbersIn } from './sms/numbers.ts';
 import { Membership, relayVersion } from './cluster/membership.ts';
 import { settingsDigest } from './cluster/settings.ts';
-import { type Migrated, MIGRATIONS } from './store/migrations.ts';
+import { type Migrated, MIGRATIONS, migratedLine } from './store/migrations.ts';
 import { FIRST_CLASSIFIED } from './store/schema-readers.ts';
 
 export { STORE_FILE };
@@ -93,7 +93,7 @@ export interface RelayOptions {
  */
 function logMigration(logger: Logger, { from, to }: Migrated, shared: boolean): void {
   if (from === 0 || from >= to) return;
-  logger.info({ from, to }, `store: schema ${from} → ${to} (migrations ${from + 1}–${to})`);
+  logger.info({ from, to }, migratedLine({ from, to }));
   if (shared && from < FIRST_CLASSIFIED)
     logger.warn(
       { from },

@@ -1,3 +1,4 @@
+import { isStoreFailure } from './errors.ts';
 import type { Logger } from './log.ts';
 
 /**
@@ -61,7 +62,8 @@ export class WorkLoop<T> {
   readonly #inFlight = new Map<Promise<void>, T>();
   /** Items in their slot. */
   #busy = 0;
-  #running = false;
+  /** The pass under way (a claim, the look-up of when the next item is due), if any. */
+  #pass: Promise<void> | undefined;
   #again = false;
   /** Kicks so far: each says new work may be due. */
   #kicks = 0;
@@ -102,11 +104,11 @@ export class WorkLoop<T> {
   /** Runs the loop now (or again after the current pass): claims what free slots may take, then waits. */
   #wake(): void {
     if (this.#stopped) return;
-    if (this.#running) {
+    if (this.#pass) {
       this.#again = true;
       return;
     }
-    void this.#run();
+    this.#pass = this.#run();
   }
 
   /**
@@ -128,10 +130,12 @@ export class WorkLoop<T> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#lookAgain);
-    if (this.#inFlight.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const graceOver = Number.isFinite(graceMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))) : new Promise<void>(() => undefined);
-    await Promise.race([Promise.allSettled([...this.#inFlight.keys()]), graceOver]);
+    // The store closes after the loops stopped: a pass still under way would meet it closed (a failed start logged
+    // "the store fails" with a stack). What it claims meanwhile is in flight, and waited for as the rest.
+    await Promise.race([this.#pass, graceOver]);
+    if (this.#inFlight.size > 0) await Promise.race([Promise.allSettled([...this.#inFlight.keys()]), graceOver]);
     clearTimeout(timer);
     if (this.#inFlight.size === 0) return;
     this.#abandoned = true;
@@ -142,7 +146,6 @@ export class WorkLoop<T> {
   }
 
   async #run(): Promise<void> {
-    this.#running = true;
     clearTimeout(this.#timer);
     let wait: number | undefined;
     try {
@@ -150,7 +153,7 @@ export class WorkLoop<T> {
       do {
         this.#again = false;
         await this.#claimAndProcess();
-        if (this.#again) continue;
+        if (this.#again || this.#stopped) continue;
         wait = await this.#idleWait();
       } while (this.#again && !this.#stopped);
       this.#recovered();
@@ -158,7 +161,7 @@ export class WorkLoop<T> {
       this.#failed(error);
       wait = STORE_RETRY_MS;
     } finally {
-      this.#running = false;
+      this.#pass = undefined;
     }
     if (!this.#stopped && wait !== undefined) {
       this.#timer = setTimeout(() => this.kick(), wait);
@@ -173,7 +176,12 @@ export class WorkLoop<T> {
       return;
     }
     this.#failingSince = clock();
-    logger.error({ err: error, retryEveryMs: STORE_RETRY_MS }, `${name}: the store fails; nothing is claimed until it works again`);
+    // The store's own failure is its health's error line (store/health.ts); this one says what the loop does meanwhile, without a stack.
+    const storeFailure = isStoreFailure(error);
+    logger[storeFailure ? 'warn' : 'error'](
+      { ...(storeFailure ? { code: error.code, reason: error.message } : { err: error }), retryEveryMs: STORE_RETRY_MS },
+      `${name}: the store fails; nothing is claimed until it works again`,
+    );
   }
 
   #recovered(): void {
@@ -219,7 +227,12 @@ export class WorkLoop<T> {
       if (freeSlot() && !this.#drained()) this.#wake();
     };
     const work = process(item, release)
-      .catch((error: unknown) => logger.error({ err: error }, `${name}: unexpected failure; the item is retried when its lease ends`))
+      .catch((error: unknown) =>
+        // A store that fails says so once each way (store/health.ts): every item it fails meanwhile is no news.
+        isStoreFailure(error)
+          ? logger.debug({ code: error.code, reason: error.message }, `${name}: the store failed; the item is retried when its lease ends`)
+          : logger.error({ err: error }, `${name}: unexpected failure; the item is retried when its lease ends`),
+      )
       .finally(() => {
         this.#inFlight.delete(work);
         freeSlot();

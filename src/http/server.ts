@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
-import { ListenError, RelayError, toHttpError } from '../errors.ts';
+import { isStoreFailure, ListenError, RelayError, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { networkMatcher, peerAddress } from '../policy/networks.ts';
@@ -83,7 +83,7 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
 
 /**
  * The relay's HTTP port: /healthz, /readyz, /metrics, the webhooks and the simulator. Errors are answered as JSON
- * `{error, message}` with no stack trace; 5xx are logged.
+ * `{error, message}` with no stack trace; 5xx are logged, those of a failing store at debug only (its outage has its own lines).
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const app = Fastify({
@@ -141,7 +141,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (error instanceof RelayError || !error.statusCode || error.statusCode >= 500) {
       const { status, body } = toHttpError(error);
       // The path only: a webhook's query carries its token.
-      if (status >= 500) request.log.error({ err: error, path: request.url.split('?')[0] }, 'http: request failed');
+      const path = request.url.split('?')[0];
+      // A 503 while the store fails is the answer the provider retries: the store's health says the outage once each way (store/health.ts).
+      if (isStoreFailure(error)) request.log.debug({ path, code: error.code, reason: error.message }, 'http: request answered 503: the store fails');
+      else if (status >= 500) request.log.error({ err: error, path }, 'http: request failed');
       return reply.status(status).send(body);
     }
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

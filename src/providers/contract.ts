@@ -75,7 +75,8 @@ export interface RecipientResult {
  * provider codes verbatim (`ERR:GATEWAY_ERROR`, `DELAY:5`), `HTTP_<status>` for an unexpected HTTP
  * status, `UNPARSEABLE` for a 2xx answer whose body (or a recipient's part of it) fits no grammar (the gateway took the request: it may have sent the SMS), `MISSING_RESULT` for a recipient the
  * provider's reply did not mention, and Node/undici error codes for transport failures
- * (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`, `UND_ERR_HEADERS_TIMEOUT`, …).
+ * (`ECONNREFUSED`, `UND_ERR_CONNECT_TIMEOUT`, …), but `RESPONSE_TIMEOUT` for an answer not complete within
+ * `gateway.responseTimeout` (http-endpoint.ts).
  */
 export type SubmissionResult =
   /** The provider answered per recipient: `results` has exactly one entry per submitted number. */

@@ -58,6 +58,15 @@ const CONNECT_PHASE_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_CLOSED',
 ]);
 
+/**
+ * The relay's code for an answer not complete within `gateway.responseTimeout`, named after the setting as
+ * SMPP's `SMPP_SUBMIT_TIMEOUT` is after its own: the log line and the stored error tell the operator which
+ * setting ran out, where undici's codes (UND_ERR_HEADERS_TIMEOUT, UND_ERR_BODY_TIMEOUT: its own timeouts,
+ * set to the same value) name a library's internals and which part of the answer was missing.
+ */
+const RESPONSE_TIMEOUT = 'RESPONSE_TIMEOUT';
+const UNDICI_RESPONSE_TIMEOUTS: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
 /** The part of a provider's gateway options this layer needs. */
 export type HttpEndpointOptions = Pick<GatewayOptions, 'endpoints' | 'connectTimeoutMs' | 'responseTimeoutMs' | 'connectionsPerEndpoint'>;
 
@@ -268,11 +277,11 @@ class CappedAnswer {
     this.#deadline ??= setTimeout(() => this.#giveUp(), this.#responseTimeoutMs);
   }
 
-  /** The deadline passed: reported with undici's code for the part still missing, as its own timeouts are. */
+  /** The deadline passed: reported as undici's own timeouts are (RESPONSE_TIMEOUT), the detail naming the part still missing. */
   #giveUp(): void {
     const late = this.#status === 0 ? 'headers' : 'body';
     const error = Object.assign(new Error(`the gateway's answer (${late}) was not complete within ${this.#responseTimeoutMs} ms`), {
-      code: late === 'headers' ? 'UND_ERR_HEADERS_TIMEOUT' : 'UND_ERR_BODY_TIMEOUT',
+      code: RESPONSE_TIMEOUT,
     });
     this.#settle(transportFailure(error));
     this.#abort?.(error);
@@ -321,7 +330,8 @@ class CappedAnswer {
 }
 
 function transportFailure(error: unknown): Extract<SubmissionResult, { kind: 'transport' }> {
-  const code = errorCode(error);
+  const raw = errorCode(error);
+  const code = UNDICI_RESPONSE_TIMEOUTS.has(raw) ? RESPONSE_TIMEOUT : raw;
   const detail = (error instanceof Error ? error.message : String(error)).trim() || code;
   return { kind: 'transport', phase: CONNECT_PHASE_CODES.has(code) ? 'connect' : 'response', code, detail };
 }

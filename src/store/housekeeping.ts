@@ -19,6 +19,8 @@ export class Housekeeping {
   readonly #options: HousekeepingOptions;
   readonly #clock: () => number;
   #timer: NodeJS.Timeout | undefined;
+  /** The sweep under way, if any: the stop waits for it, as the store closes after. */
+  #sweeping: Promise<void> | undefined;
 
   constructor(options: HousekeepingOptions) {
     this.#options = options;
@@ -26,13 +28,22 @@ export class Housekeeping {
   }
 
   start(): void {
-    void this.sweep();
-    this.#timer = setInterval(() => void this.sweep(), SWEEP_INTERVAL_MS);
+    this.#sweepInBackground();
+    this.#timer = setInterval(() => this.#sweepInBackground(), SWEEP_INTERVAL_MS);
     this.#timer.unref();
   }
 
-  stop(): void {
+  /** No sweep starts from now on; one under way ends first (a failed start closed the store under the first: a warning per step). */
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
+    await this.#sweeping;
+  }
+
+  #sweepInBackground(): void {
+    const sweeping = this.sweep().finally(() => {
+      if (this.#sweeping === sweeping) this.#sweeping = undefined;
+    });
+    this.#sweeping = sweeping;
   }
 
   async sweep(): Promise<void> {

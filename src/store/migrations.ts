@@ -378,6 +378,11 @@ export function olderSchema(from: number, backup: string): string {
   return `is at schema ${from}, this version needs ${MIGRATIONS.length}: \`smsrelay start\` upgrades it, for good; back up first (${backup}) and stop the relay that runs on it (docs/operations.md#upgrading)`;
 }
 
+/** The start's one line for an upgrade of the store from schema `from` to `to` (docs/operations.md#upgrading quotes it). */
+export function migratedLine({ from, to }: Migrated): string {
+  return `store: schema ${from} → ${to} (migrations ${from + 1}–${to})`;
+}
+
 /** What a migration that failed (`step`, of those from `from` to `to`) and was rolled back leaves to the operator, on both stores. */
 export function failedMigration(step: number, from: number, to: number, cause: unknown): string {
   const reason = cause instanceof Error ? cause.message : String(cause);

@@ -15,7 +15,7 @@ describe('outcome table', () => {
     ['connect', 'ECONNREFUSED', 'failover'],
     ['connect', 'UND_ERR_CONNECT_TIMEOUT', 'failover'],
     ['connect', 'ENOTFOUND', 'failover'],
-    ['response', 'UND_ERR_HEADERS_TIMEOUT', 'ambiguous'],
+    ['response', 'RESPONSE_TIMEOUT', 'ambiguous'],
     ['response', 'UND_ERR_SOCKET', 'ambiguous'],
     ['request', 'ERR:GATEWAY_ERROR', 'failover'],
     ['request', 'ERR:INTERNAL_ERROR', 'failover'],
@@ -60,7 +60,7 @@ describe('outcome table', () => {
       assert.deepEqual(said('response', code), ['ambiguous', 'connection-lost'], code);
       assert.doesNotMatch(classify('response', code).reason, /in time/, code);
     }
-    assert.match(classify('response', 'UND_ERR_HEADERS_TIMEOUT').reason, /did not answer in time/);
+    assert.match(classify('response', 'RESPONSE_TIMEOUT').reason, /did not answer in time/);
   });
 
   test('DELAY:n carries the wait', () => {

@@ -167,7 +167,7 @@ describe('IntelliSoftware adapter: transport failures', () => {
       const started = performance.now();
       const result = await sendOnce(`http://127.0.0.1:${silent.port}`, { responseTimeoutMs: 200 });
       assert.deepEqual({ kind: result.kind, phase: result.kind === 'transport' ? result.phase : undefined }, { kind: 'transport', phase: 'response' });
-      assert.equal(result.kind === 'transport' && result.code, 'UND_ERR_HEADERS_TIMEOUT');
+      assert.equal(result.kind === 'transport' && result.code, 'RESPONSE_TIMEOUT');
       assert.ok(performance.now() - started < 2_000, 'the response timeout was not applied');
     } finally {
       await silent.close();
@@ -182,7 +182,7 @@ describe('IntelliSoftware adapter: transport failures', () => {
       const result = await sendOnce(`http://127.0.0.1:${stalling.port}`, { responseTimeoutMs: 200 });
       assert.equal(result.kind, 'transport');
       assert.equal(result.phase, 'response');
-      assert.equal(result.code, 'UND_ERR_BODY_TIMEOUT');
+      assert.equal(result.code, 'RESPONSE_TIMEOUT');
     } finally {
       await stalling.close();
     }

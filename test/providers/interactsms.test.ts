@@ -430,7 +430,7 @@ describe('InteractSMS adapter: transport failures', () => {
       const result = await sendOnce(`http://127.0.0.1:${silent.port}`, SUBMISSION, { responseTimeoutMs: 200 });
       assert.equal(result.kind, 'transport');
       assert.equal(result.phase, 'response');
-      assert.equal(result.code, 'UND_ERR_HEADERS_TIMEOUT');
+      assert.equal(result.code, 'RESPONSE_TIMEOUT');
     } finally {
       await silent.close();
     }

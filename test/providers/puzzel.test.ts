@@ -270,7 +270,7 @@ describe('Puzzel adapter: transport', () => {
       );
       assert.equal(result.kind, 'transport');
       assert.equal(result.kind === 'transport' && result.phase, 'response');
-      assert.equal(result.kind === 'transport' && result.code, 'UND_ERR_HEADERS_TIMEOUT');
+      assert.equal(result.kind === 'transport' && result.code, 'RESPONSE_TIMEOUT');
     } finally {
       await silent.close();
     }

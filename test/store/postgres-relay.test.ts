@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -172,6 +173,94 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
     } finally {
       await relay.stop();
       await gateway.close();
+      removeDir(dir);
+    }
+  });
+
+  test('PostgreSQL stopped under webhook traffic: one "store: commits fail" error line and one "succeed again", none per webhook answered 503 or per mail whose outcome could not be recorded', async () => {
+    const server = await ownPostgres();
+    const gateway = await startSimulator();
+    const dir = tempDir();
+    const relay = await spawnRelay(
+      dir,
+      relayEnvironment(
+        dir,
+        { ...gatewayYaml(gateway.url), inbound: { webhookToken: TOKEN, defaultMailbox: 'operator@example.com' } },
+        { SMSRELAY_DATABASE_URL: withDatabase(server.url, 'postgres') },
+      ),
+    );
+    const statuses: number[] = [];
+    let sending = true;
+    const sender = async (first: number) => {
+      for (let index = first; sending; index += 4) {
+        const answer = await fetch(`http://127.0.0.1:${relay.httpPort}${webhookPaths('intellisoftware').mo}?token=${TOKEN}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ msgid: `outage-${index}`, from: PHONE, text: `reply ${index}` }).toString(),
+        });
+        await answer.arrayBuffer();
+        statuses.push(answer.status);
+      }
+    };
+    const senders = [0, 1, 2, 3].map(sender);
+    const logged = (level: string, msg: string) => relay.logs.filter((line) => line.level === level && String(line.msg).startsWith(msg)).length;
+    try {
+      await waitFor('webhooks taken', () => statuses.filter((status) => status === 200).length >= 20, 15_000);
+      await server.stop();
+      await waitFor('webhooks answered 503 while PostgreSQL is down', () => statuses.filter((status) => status === 503).length >= 100, 15_000);
+      await server.start();
+      await waitFor('the outage logged as over', () => logged('info', 'store: commits succeed again') === 1, 30_000);
+      sending = false;
+      await Promise.all(senders);
+      const errors = relay.logs.filter((line) => line.level === 'error' || line.level === 'fatal');
+      assert.deepEqual(
+        errors.map((line) => line.msg),
+        ['store: commits fail: not ready (mail 451, webhooks 503) until one succeeds'],
+        `one error line for ${statuses.filter((status) => status === 503).length} webhooks answered 503`,
+      );
+      const stacks = relay.logs.filter((line) => JSON.stringify(line).includes('"stack"'));
+      assert.deepEqual(
+        stacks.map((line) => line.msg),
+        [],
+        'no stack for an expected outcome of the outage',
+      );
+    } finally {
+      sending = false;
+      await Promise.all(senders);
+      await relay.stop();
+      await gateway.close();
+      removeDir(dir);
+    }
+  });
+
+  test('a start that fails at the SMTP port: the config line only, exit 78, nothing from the loops or the sweep about the store being closed under them', async () => {
+    const url = await freshDatabase();
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    const dir = tempDir();
+    try {
+      const env = relayEnvironment(dir, {}, { SMSRELAY_DATABASE_URL: url ?? '', SMSRELAY_SMTP_PORT: port, SMSRELAY_LOG_LEVEL: 'info' });
+      const result = spawnSync(process.execPath, [BIN, 'start'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(result.status, 78, result.stderr);
+      assert.match(result.stderr, /SMSRELAY_SMTP_PORT=".*the port is in use by another program/);
+      const lines = result.stdout
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const closed = lines.filter((line) => JSON.stringify(line).includes('the store is closed'));
+      assert.deepEqual(
+        closed.map((line) => line.msg),
+        [],
+        'the loops and the sweep end before the store closes',
+      );
+    } finally {
+      taken.close();
       removeDir(dir);
     }
   });

@@ -186,8 +186,9 @@ export class WorkListener {
   #lost(error: unknown): void {
     if (this.#lostSince === undefined) {
       this.#lostSince = Date.now();
+      // The database's words, without a stack: the connection going is the outage the store's health logs, not a bug here.
       this.#options.logger.warn(
-        { err: error },
+        { reason: error instanceof Error ? error.message : String(error) },
         "store: lost the connection that hears other relays' work; their work is seen at the next poll until it is back",
       );
     }
