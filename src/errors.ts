@@ -195,11 +195,11 @@ export class RelayError extends Error {
 }
 
 /** The store's failures, by what the client is told: unavailable, busy, or its disk full. */
-const STORE_FAILURES: ReadonlySet<RelayErrorCode> = new Set(['STORE_UNAVAILABLE', 'STORE_BUSY', 'DISK_FULL']);
+export const STORE_FAILURE_CODES: ReadonlySet<RelayErrorCode> = new Set(['STORE_UNAVAILABLE', 'STORE_BUSY', 'DISK_FULL']);
 
 /** Whether an error is the store failing (as opposed to a bug or a refusal): retried, logged once per outage. */
 export function isStoreFailure(error: unknown): error is RelayError {
-  return error instanceof RelayError && STORE_FAILURES.has(error.code);
+  return error instanceof RelayError && STORE_FAILURE_CODES.has(error.code);
 }
 
 /** Any thrown value as a RelayError; unknown failures become INTERNAL (a temporary 4xx, never a 250). */

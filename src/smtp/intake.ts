@@ -5,7 +5,7 @@ import type { AcceptanceService } from '../acceptance/service.ts';
 import { readTlsPair, type TlsFiles } from '../config/tls.ts';
 import { partsCappedNote } from '../acceptance/new-mail.ts';
 import type { AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
-import { asRelayError, ListenError, RELAY_ERRORS, RelayError, toSmtpError } from '../errors.ts';
+import { asRelayError, ListenError, RELAY_ERRORS, RelayError, STORE_FAILURE_CODES, toSmtpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { peerAddress } from '../policy/networks.ts';
@@ -514,6 +514,11 @@ function logRefusal(
   message: string,
   quoted?: { readonly text: string; readonly masked: string },
 ): void {
+  // A store outage is one "store: commits fail" line (docs/operations.md), not an error per refused mail.
+  if (STORE_FAILURE_CODES.has(error.code)) {
+    logger.debug({ ...fields, code: error.code, reason: error.message }, message);
+    return;
+  }
   if (error.spec.internal) {
     logger.error({ ...fields, code: error.code, err: error }, message);
     return;
@@ -522,15 +527,15 @@ function logRefusal(
   logger.info({ ...fields, code: error.code, reason: maskNumbersIn(reason) }, message);
 }
 
-/**
- * A refused recipient for an info line: its local part (a number, a short code, a name) masked, in
- * the address and wherever the reason quotes it.
- */
 /** A sender as the info log shows it: an SMS address (a phone's reply, `447700900777@<SMS domain>`) with its number masked. */
 function loggedSender(address: string): string {
   return address === '' ? '<>' : maskNumbersIn(address);
 }
 
+/**
+ * A refused recipient for an info line: its local part (a number, a short code, a name) masked, in
+ * the address and wherever the reason quotes it.
+ */
 function maskedRecipient(address: string): { readonly rcpt: string; readonly quoted?: { readonly text: string; readonly masked: string } } {
   const local = address.slice(0, Math.max(address.lastIndexOf('@'), 0));
   if (local === '') return { rcpt: address };

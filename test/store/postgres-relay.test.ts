@@ -177,7 +177,7 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
     }
   });
 
-  test('PostgreSQL stopped under webhook traffic: one "store: commits fail" error line and one "succeed again", none per webhook answered 503 or per mail whose outcome could not be recorded', async () => {
+  test('PostgreSQL stopped under webhook traffic: one "store: commits fail" error line and one "succeed again", none per webhook answered 503, per mail refused 451 or per mail whose outcome could not be recorded', async () => {
     const server = await ownPostgres();
     const gateway = await startSimulator();
     const dir = tempDir();
@@ -208,6 +208,8 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
       await waitFor('webhooks taken', () => statuses.filter((status) => status === 200).length >= 20, 15_000);
       await server.stop();
       await waitFor('webhooks answered 503 while PostgreSQL is down', () => statuses.filter((status) => status === 503).length >= 100, 15_000);
+      // Mail during the outage: each refused 451 (at MAIL FROM once the relay knows, else at DATA), none an error line.
+      for (let mail = 0; mail < 5; mail++) assert.equal((await mailTo(relay.smtpPort, `during the outage ${mail}`))?.code, 451, `mail ${mail}`);
       await server.start();
       await waitFor('the outage logged as over', () => logged('info', 'store: commits succeed again') === 1, 30_000);
       sending = false;
