@@ -17,7 +17,10 @@ import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { QueueAction, Store } from './store/types.ts';
 
-const LISTED = 1000;
+/** What a list prints unless told otherwise: a page a terminal scrolls back through (`queue list --limit` takes more). */
+export const LISTED = 1000;
+/** The most `queue list --limit` takes: a page is read and printed as one text in memory; a longer queue is read page by page (`--after`). */
+export const MOST_LISTED = 10_000;
 
 /** A command's arguments are missing or wrong: the CLI prints the reason and its usage, exit 64. */
 export class UsageError extends Error {}
@@ -237,19 +240,57 @@ function describeEvent(kind: string, detail: string | undefined): string {
   return `${kind}${detail ? `: ${detail}` : ''}`;
 }
 
-/** `queue list | hold | release | retry | delete [<message id> | all] | pause | resume`. */
-export async function queue(store: Store, args: readonly string[], now: number): Promise<string> {
+/**
+ * `queue list [--after <sms id>] [--limit <n>] | hold | release | retry | delete [<message id> | all] | pause | resume`.
+ * A list cut short says so to `note` (the CLI's stderr), with how many are queued and how to read on.
+ */
+export async function queue(store: Store, args: readonly string[], now: number, note: (line: string) => void = () => undefined): Promise<string> {
   const [command = 'list', target] = args;
-  const most = ['list', 'pause', 'resume'].includes(command) ? 1 : 2;
+  if (command === 'list') return listQueue(store, args.slice(1), now, note);
+  const most = ['pause', 'resume'].includes(command) ? 1 : 2;
   if (args.length > most) throw new UsageError(`queue ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
-  if (command === 'list') {
-    const queued = await store.listQueued(LISTED);
-    if (queued.length === 0) return 'no queued SMS';
-    return queued
-      .map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }))
-      .join('\n');
-  }
   return (await queueAction(store, command, target, now)).said;
+}
+
+/** A count as the operator reads it: 40,002. */
+export const counted = new Intl.NumberFormat('en');
+
+/** `queue list`: a page of the queued SMS in the order they were queued, one JSON line each (queue). */
+async function listQueue(store: Store, options: readonly string[], now: number, note: (line: string) => void): Promise<string> {
+  const { after, limit } = listOptions(options);
+  // One more than the page: whether there is a next one, without counting the queue every time.
+  const queued = await store.listQueued(limit + 1, after);
+  const page = queued.slice(0, limit);
+  const last = page.at(-1);
+  if (queued.length > limit && last) {
+    const { sms } = await store.queueStats(now);
+    note(
+      `queue list: ${after > 0 ? `${counted.format(limit)} after SMS ${after}` : `the first ${counted.format(limit)}`} of ${counted.format(sms.queued + sms.held)} queued SMS; the next: smsrelay queue list --after ${last.smsId}`,
+    );
+  }
+  if (!last) return after > 0 ? `no queued SMS after SMS ${after}` : 'no queued SMS';
+  return page
+    .map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }))
+    .join('\n');
+}
+
+/** `queue list`'s options: `--after <sms id>` (the smsId of the last line of the page before), `--limit <n>` (at most MOST_LISTED). */
+function listOptions(words: readonly string[]): { after: number; limit: number } {
+  let after = 0;
+  let limit = LISTED;
+  for (let index = 0; index < words.length; index += 2) {
+    const [name, value = ''] = [words[index], words[index + 1]];
+    if (name !== '--after' && name !== '--limit') throw new UsageError(`queue list: unexpected argument "${words.slice(index).join(' ')}"`);
+    const number = /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
+    if (name === '--after') {
+      if (Number.isNaN(number)) throw new UsageError('queue list: --after needs an SMS id (the smsId of the last line listed)');
+      after = number;
+    } else {
+      if (!(number >= 1 && number <= MOST_LISTED)) throw new UsageError(`queue list: --limit needs a number from 1 to ${counted.format(MOST_LISTED)}`);
+      limit = number;
+    }
+  }
+  return { after, limit };
 }
 
 /**

@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8';
 import type { Preview } from './acceptance/preview.ts';
 import { relayVersion } from './cluster/membership.ts';
 import { settingsDigest } from './cluster/settings.ts';
-import { configCheck, history, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
+import { configCheck, counted, history, LISTED, MOST_LISTED, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
 import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
 import { runningRelay, STORE_FILE } from './store/lock.ts';
@@ -79,7 +79,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   queue: {
     usage: 'queue <command>',
-    does: 'list | hold <id|all> | release <id|all> | retry <id|all> (also probes a paused provider now) | delete <id|all> | pause | resume',
+    does: `list [--after <sms id>] [--limit <n>] (${counted.format(LISTED)} a page unless --limit says up to ${counted.format(MOST_LISTED)}; a page cut short says so on stderr, with the --after that reads on) | hold <id|all> | release <id|all> | retry <id|all> (also probes a paused provider now) | delete <id|all> | pause | resume`,
+    options: ['--after', '--limit'],
     exits: `0, 1 no message with that id, ${STORE_EXITS}`,
   },
   quarantine: {
@@ -163,7 +164,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'log':
       return withStore((store, config) => history(store, argv[1] ?? '', config.sms.defaultRegion));
     case 'queue':
-      return withStore((store) => queue(store, argv.slice(1), Date.now()));
+      return withStore((store) => queue(store, argv.slice(1), Date.now(), (line) => console.error(`smsrelay: ${line}`)));
     case 'quarantine':
       return withStore((store) => quarantine(store, argv.slice(1)));
     case 'config':

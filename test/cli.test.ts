@@ -12,6 +12,7 @@ import { verifyPassword } from '../src/policy/passwords.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { MIGRATIONS } from '../src/store/migrations.ts';
 import { queuedId, sendMail } from './helpers/smtp.ts';
+import { mail } from './helpers/store.ts';
 
 const BIN = fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url));
 const dirs: string[] = [];
@@ -451,5 +452,49 @@ describe('smsrelay command', () => {
       .split('\n')
       .map((line) => (JSON.parse(line) as { id: string }).id);
     assert.equal(new Set(ids).size, kept);
+  });
+
+  test('queue list says on stderr when it cuts the list at 1,000, and pages on with --after and --limit', async () => {
+    const cwd = dir();
+    const queued = 1002;
+    const store = await SqliteStore.open({ file: join(cwd, 'data', 'smsrelay.db'), busyTimeoutMs: 100 });
+    for (let index = 0; index < queued; index++) await store.acceptMail(mail([`+4477009${String(index).padStart(5, '0')}`]));
+    await store.close();
+    const list = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, 'queue', 'list', ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    const ids = (stdout: string) =>
+      stdout
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { smsId: number }).smsId);
+    const first = list();
+    assert.equal(first.status, 0, first.stderr);
+    const firstIds = ids(first.stdout);
+    assert.equal(firstIds.length, 1000);
+    assert.match(
+      first.stderr,
+      new RegExp(`smsrelay: queue list: the first 1,000 of 1,002 queued SMS; the next: smsrelay queue list --after ${firstIds.at(-1)}\n$`),
+    );
+    const rest = list('--after', String(firstIds.at(-1)));
+    assert.equal(rest.status, 0, rest.stderr);
+    assert.equal(ids(rest.stdout).length, 2);
+    assert.doesNotMatch(rest.stderr, /queue list:/, 'the last page is not cut');
+    const short = list('--after', String(firstIds[0]), '--limit', '3');
+    assert.deepEqual(ids(short.stdout), firstIds.slice(1, 4));
+    assert.match(
+      short.stderr,
+      new RegExp(`queue list: 3 after SMS ${firstIds[0]} of 1,002 queued SMS; the next: smsrelay queue list --after ${firstIds[3]}\n$`),
+    );
+    assert.match(list('--after', String(ids(rest.stdout).at(-1))).stdout, /^no queued SMS after SMS \d+\n$/);
+    for (const wrong of [['--limit', '0'], ['--limit', '10001'], ['--after', 'x'], ['--limit']]) {
+      const refused = list(...wrong);
+      assert.equal(refused.status, 64, `${wrong.join(' ')}: ${refused.stderr}`);
+      assert.match(refused.stderr, /smsrelay: queue list: --(limit|after) needs/);
+    }
   });
 });

@@ -352,6 +352,12 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE relays ADD COLUMN settings TEXT;
   `,
+  // 21: the SMS nobody has tried yet by due time, so that a claim finds a new mail ahead of a backlog of
+  // retries (rows.ts, NEVER_TRIED_HEAD_START_MS) without reading that backlog.
+  `
+  CREATE INDEX outbound_never_tried ON outbound (next_attempt_at, id)
+    WHERE status = 'queued' AND lease_owner IS NULL AND attempts = 0 AND last_error IS NULL;
+  `,
 ];
 
 /** The schema a store was at when opened (`from`) and is at now (`to`): `from` < `to` when the open upgraded it. */

@@ -104,6 +104,26 @@ export interface ClaimedSmsRow {
 }
 
 /**
+ * How far ahead of the retries a never-tried SMS goes: a claim orders it as if due this much earlier.
+ * After an outage every retry of the backlog is due before a mail accepted now, so in due order alone a
+ * new alert waited behind all of them (37,008th of 40,001 in a test), as MTAs do not let it (Postfix
+ * alternates its incoming and deferred queues). A head start, not a strict priority: mail arriving faster
+ * than the gateway takes it delays a retry by at most this much, never starves it. Ten minutes is
+ * `delivery.retryMaxDelay`'s default, the farthest apart a backlog retried through an outage is due.
+ */
+export const NEVER_TRIED_HEAD_START_MS = 10 * 60_000;
+
+/** A queued SMS that nobody holds and nobody has tried (no attempt, no deferral): the predicate of the index outbound_never_tried (migration 21). */
+export const NEVER_TRIED = 'lease_owner IS NULL AND attempts = 0 AND last_error IS NULL';
+
+/** When a claim takes a queued row, in SQL: its due time, NEVER_TRIED_HEAD_START_MS earlier when it is NEVER_TRIED. */
+export const CLAIM_AT = `next_attempt_at - CASE WHEN ${NEVER_TRIED} THEN ${NEVER_TRIED_HEAD_START_MS} ELSE 0 END`;
+
+/** CLAIM_AT of a row read. */
+export const claimAt = (row: Pick<ClaimedSmsRow, 'attempts' | 'last_error'> & { next_attempt_at: number; lease_owner: string | null }): number =>
+  row.next_attempt_at - (row.lease_owner === null && row.attempts === 0 && row.last_error === null ? NEVER_TRIED_HEAD_START_MS : 0);
+
+/**
  * Walks due jobs in due order and keeps those that fit in `maxBatches` gateway requests of at most
  * `batchSize` numbers each, numbers of one mail together. Stops at the first job that would need one
  * batch too many, so a claim never takes more than the dispatcher can send at once (a job leased but

@@ -16,7 +16,8 @@ export const FIRST_CLASSIFIED = 12;
 // 18 adds an index an older relay never asks for: its claims take ended leases in due order, as before.
 // 19 adds an index an older relay never asks for: its claims take ended mail leases in due order, as before.
 // 20 adds a nullable column an older relay never reads; its upsert leaves it as it was, the digests of the newer relay of its name before it, or none.
-export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([12, 13, 14, 15, 16, 17, 18, 19, 20]);
+// 21 adds an index an older relay never asks for: its claims take SMS in due order, as before.
+export const ADDITIVE_MIGRATIONS: ReadonlySet<number> = new Set([12, 13, 14, 15, 16, 17, 18, 19, 20, 21]);
 export const BREAKING_MIGRATIONS: ReadonlySet<number> = new Set<number>();
 
 /** The lowest schema a relay must know to run on schema `version`: its latest breaking (or unclassified) migration. */

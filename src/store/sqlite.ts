@@ -21,7 +21,9 @@ import {
   queuedMailErrorsSql,
   toQueuedMailError,
   type ClaimedSmsRow,
+  claimAt,
   groupIntoBatches,
+  NEVER_TRIED,
   type MessageRow,
   selectBatchRows,
   toStoredMessage,
@@ -846,12 +848,38 @@ function privateCopy(file: string): void {
 const PRIVATE_FILE_MODE = 0o600;
 
 /** A claimed SMS's row with the relay whose lease on it ended (null when nobody leased it). */
-type DueSmsRow = ClaimedSmsRow & { lease_owner: string | null };
+type DueSmsRow = ClaimedSmsRow & { lease_owner: string | null; next_attempt_at: number };
 
-/** The SMS due at `now` in claim order: those whose lease ended, then the others by due time (read lazily: a claim stops early). */
+/**
+ * The SMS due at `now` in claim order: those whose lease ended, then the others by claimAt (a never-tried
+ * one ahead of the retries due less than NEVER_TRIED_HEAD_START_MS before it), as CLAIM_ORDER on
+ * PostgreSQL. Read lazily, a claim stopping early: the never-tried through their own index merged with
+ * every waiting SMS in due order, of which a never-tried one comes out of the first read before the
+ * second reaches it, and is passed there.
+ */
 function* dueInClaimOrder(sql: ReturnType<typeof prepareStatements>, now: number): Generator<DueSmsRow> {
   yield* sql.endedLeases.iterate(now) as IterableIterator<DueSmsRow>;
-  yield* sql.dueSms.iterate(now) as IterableIterator<DueSmsRow>;
+  const neverTried = sql.dueNeverTriedSms.iterate(now) as IterableIterator<DueSmsRow>;
+  const waiting = sql.dueSms.iterate(now) as IterableIterator<DueSmsRow>;
+  try {
+    const taken = new Set<number>();
+    let first = neverTried.next();
+    let other = waiting.next();
+    while (!first.done || !other.done) {
+      if (!other.done && taken.has(other.value.id)) other = waiting.next();
+      else if (!first.done && (other.done || (claimAt(first.value) - claimAt(other.value) || first.value.id - other.value.id) <= 0)) {
+        taken.add(first.value.id);
+        yield first.value;
+        first = neverTried.next();
+      } else if (!other.done) {
+        yield other.value;
+        other = waiting.next();
+      }
+    }
+  } finally {
+    neverTried.return?.();
+    waiting.return?.();
+  }
 }
 
 function prepareStatements(db: Database) {
@@ -879,8 +907,13 @@ function prepareStatements(db: Database) {
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
     dueSms: db.prepare(`
-      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, last_error, lease_owner FROM outbound
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, last_error, lease_owner, next_attempt_at FROM outbound
       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? AND held = 0
+        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
+      ORDER BY next_attempt_at, id`),
+    dueNeverTriedSms: db.prepare(`
+      SELECT id, message_id, number, rcpt, notify, orcpt, attempts, last_error, lease_owner, next_attempt_at FROM outbound
+      WHERE status = 'queued' AND ${NEVER_TRIED} AND next_attempt_at <= ? AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
     // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): its

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { status } from '../../src/admin.ts';
 import { RelayError } from '../../src/errors.ts';
+import { NEVER_TRIED_HEAD_START_MS } from '../../src/store/rows.ts';
 import type { Store } from '../../src/store/types.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
@@ -112,6 +113,26 @@ forEachStore((kind) =>
         ],
       );
       assert.deepEqual(await store.waitingSms('no-such-message'), []);
+      await store.close();
+    });
+
+    test('a never-tried SMS goes ahead of the retries due less than NEVER_TRIED_HEAD_START_MS before it, behind those overdue longer', async () => {
+      const accepted = NEVER_TRIED_HEAD_START_MS + 10_000;
+      await store.acceptMail(mail(numbers(3), { receivedAt: 1_000 }));
+      const [backlog] = await claim(store, 1, 100, 1_000);
+      const [overdue, recent, deferred] = backlog?.sms ?? [];
+      assert.ok(overdue && recent && deferred);
+      await store.recordSmsOutcomes([
+        { smsId: overdue.id, kind: 'retry', nextAttemptAt: accepted - NEVER_TRIED_HEAD_START_MS - 1, error: 'ERR:GATEWAY_ERROR', attempted: true },
+        { smsId: recent.id, kind: 'retry', nextAttemptAt: accepted - 1_000, error: 'ERR:GATEWAY_ERROR', attempted: true },
+        // Deferred without reaching the gateway is a retry all the same.
+        { smsId: deferred.id, kind: 'retry', nextAttemptAt: accepted - 500, error: 'gateway unreachable', attempted: false },
+      ]);
+      await store.acceptMail(mail(numbers(2, 500), { receivedAt: accepted }));
+      const now = accepted + 1_000;
+      const claimed: string[][] = [];
+      for (let round = 0; round < 4; round++) claimed.push((await claim(store, 1, 100, now))[0]?.sms.map((sms) => sms.number) ?? []);
+      assert.deepEqual(claimed, [[overdue.number], numbers(2, 500), [recent.number, deferred.number], []]);
       await store.close();
     });
 

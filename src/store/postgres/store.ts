@@ -22,6 +22,9 @@ import {
   takenOverDetail,
   toStoredMessage,
   toClaimedMail,
+  CLAIM_AT,
+  NEVER_TRIED,
+  NEVER_TRIED_HEAD_START_MS,
   type QuarantineBodyRow,
   type QuarantineRow,
   quarantinedBody,
@@ -196,36 +199,61 @@ const reportLockKey = (providerId: string, number: string) => `hashtext(${provid
 /** The operator has not paused dispatching (`smsrelay queue pause`). */
 const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
- * The order a claim takes due work (SMS, the relay's own mail) in: those whose lease ended first (their
- * relay died, or lost the store, with them in flight), then the others in due order. A leased row's
- * next_attempt_at holds its lease's end, so in due order alone such work waited behind everything due
- * before its lease ended, the whole backlog, where docs/several-relays.md promises it within
- * `delivery.leaseTtl` plus a poll.
+ * The order a claim takes due SMS in: those whose lease ended first (their relay died, or lost the store,
+ * with them in flight), then the others by CLAIM_AT (rows.ts: a never-tried SMS ahead of the retries due
+ * less than NEVER_TRIED_HEAD_START_MS before it). A leased row's next_attempt_at holds its lease's end, so
+ * in due order alone such work waited behind everything due before its lease ended, the whole backlog,
+ * where docs/several-relays.md promises it within `delivery.leaseTtl` plus a poll. The relay's own mail
+ * is taken alike, by due time alone. `claim_at`: a candidate's CLAIM_AT (its due time for an ended lease).
  */
-const CLAIM_ORDER = 'lease_owner IS NULL, next_attempt_at, id';
+const CLAIM_ORDER = 'lease_owner IS NULL, claim_at, id';
 /**
  * The first `limit` queued rows of `table` due at `$1` (the relay's clock) that also match `where`, in
- * CLAIM_ORDER, each with the relay whose lease ended (`lease_owner`), rows locked by `lock`: the ended
+ * claim order, each with the relay whose lease ended (`lease_owner`), rows locked by `lock`: the ended
  * leases through their index (outbound_lease_end, mail_out_lease_end: nearly always empty), then the rows
- * nobody leased through the due index, each read only as far as the `limit` it may take (a subquery
- * each: a locking clause may not stand in a UNION's branch). The branches come out in the order written:
- * a statement that writes never runs a parallel plan, the only one whose Append mixes them.
+ * nobody leased (`waiting`; by default through the due index, in due order), each read only as far as the
+ * `limit` it may take (a subquery each: a locking clause may not stand in a UNION's branch). The branches
+ * come out in the order written: a statement that writes never runs a parallel plan, the only one whose
+ * Append mixes them. `claimAt`: when given, each row's `claim_at` too, this in the ended branch (a `waiting` gives its own).
  */
-const endedLeasesFirst = (table: 'outbound' | 'mail_out', columns: string, where: string, limit: string, lock: string) => `SELECT ${columns} FROM (
-    SELECT ${columns} FROM (SELECT ${columns} FROM ${table}
+const endedLeasesFirst = (
+  table: 'outbound' | 'mail_out',
+  columns: string,
+  where: string,
+  limit: string,
+  lock: string,
+  { claimAt, waiting = `SELECT ${columns} FROM (${dueUnleased(table, columns, where, limit, lock)}) waiting` }: { claimAt?: string; waiting?: string } = {},
+) => `SELECT ${claimAt === undefined ? columns : `${columns}, claim_at`} FROM (
+    SELECT ${claimAt === undefined ? columns : `${columns}, ${claimAt} AS claim_at`} FROM (SELECT ${columns} FROM ${table}
       WHERE status = 'queued' AND lease_owner IS NOT NULL AND ${LEASE_ENDED}${where}
       ORDER BY next_attempt_at, id LIMIT ${limit} ${lock}) ended
     UNION ALL
-    SELECT ${columns} FROM (SELECT ${columns} FROM ${table}
-      WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= $1${where}
-      ORDER BY next_attempt_at, id LIMIT ${limit} ${lock}) waiting
+    ${waiting}
   ) candidates`;
+/** The first `limit` queued rows of `table` that are `unleased`, due at `$1` and match `where`, in due order, locked by `lock`. */
+const dueUnleased = (table: 'outbound' | 'mail_out', columns: string, where: string, limit: string, lock: string, unleased = 'lease_owner IS NULL') =>
+  `SELECT ${columns} FROM ${table} WHERE status = 'queued' AND ${unleased} AND next_attempt_at <= $1${where} ORDER BY next_attempt_at, id LIMIT ${limit} ${lock}`;
+const SMS_COLUMNS = 'id, message_id, next_attempt_at, lease_owner';
 /**
- * The first `$2` SMS due at `$1`, not held, that a claim chooses from (endedLeasesFirst), rows locked by
- * `lock`. Not paused is checked once, before both branches.
+ * The SMS nobody leased that a claim chooses from, not held, locked by `lock`: the first `$2` by
+ * CLAIM_AT, from the first `$2` never-tried (through their own index, outbound_never_tried) and the
+ * retries among the first `$2` of all (through the due index): those hold every retry among the first
+ * `$2` by CLAIM_AT, since whatever is due before a retry comes before it. Each index is read `$2` rows at
+ * most, whatever the backlog behind them.
+ */
+const smsWaiting = (lock: string) => `(SELECT ${SMS_COLUMNS}, claim_at FROM (
+      SELECT ${SMS_COLUMNS}, next_attempt_at - ${NEVER_TRIED_HEAD_START_MS} AS claim_at
+      FROM (${dueUnleased('outbound', SMS_COLUMNS, ' AND held = 0', '$2', lock, NEVER_TRIED)}) never_tried
+      UNION ALL
+      SELECT ${SMS_COLUMNS}, next_attempt_at FROM (${dueUnleased('outbound', `${SMS_COLUMNS}, attempts, last_error`, ' AND held = 0', '$2', lock)}) waiting
+      WHERE NOT (${NEVER_TRIED})
+    ) unleased ORDER BY claim_at, id LIMIT $2)`;
+/**
+ * The first `$2` SMS due at `$1`, not held, that a claim chooses from, in CLAIM_ORDER (endedLeasesFirst,
+ * smsWaiting), with their `claim_at`, rows locked by `lock`. Not paused is checked once, before both branches.
  */
 const smsCandidates = (lock: string) =>
-  `${endedLeasesFirst('outbound', 'id, message_id, next_attempt_at, lease_owner', ' AND held = 0', '$2', lock)} WHERE ${NOT_PAUSED} LIMIT $2`;
+  `${endedLeasesFirst('outbound', SMS_COLUMNS, ' AND held = 0', '$2', lock, { claimAt: 'next_attempt_at', waiting: smsWaiting(lock) })} WHERE ${NOT_PAUSED} LIMIT $2`;
 /** The candidates of SMS_CLAIM, unlocked. Exported for tests of its plan. */
 export const SMS_CANDIDATES = smsCandidates('');
 
@@ -374,12 +402,12 @@ const leaseChosen = (chosen: string) => `claimed AS (
 export const SMS_CLAIM = `WITH due AS MATERIALIZED (${SMS_CANDIDATES}
   ), batched AS (
     SELECT id, sum(starts) OVER (ORDER BY ${CLAIM_ORDER} ROWS UNBOUNDED PRECEDING) AS batch FROM (
-      SELECT id, next_attempt_at, lease_owner,
+      SELECT id, claim_at, lease_owner,
         CASE WHEN (row_number() OVER (PARTITION BY message_id ORDER BY ${CLAIM_ORDER}) - 1) % $4 = 0 THEN 1 ELSE 0 END AS starts
       FROM due) numbered
   ), decided AS (
     SELECT count(*) < $2 OR COALESCE(max(batch) > $3, FALSE) AS decided FROM batched
-  ), ${leaseChosen(`SELECT id, next_attempt_at AS due, lease_owner AS was FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
+  ), ${leaseChosen(`SELECT id, ${CLAIM_AT} AS due, lease_owner AS was FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
       AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
       FOR UPDATE SKIP LOCKED`)}`;
 
@@ -399,7 +427,7 @@ export const SMS_CLAIM = `WITH due AS MATERIALIZED (${SMS_CANDIDATES}
 export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (${smsCandidates('FOR UPDATE SKIP LOCKED')}
   ), decided AS (
     SELECT $4::int = 1 OR count(DISTINCT message_id) = count(*) AS decided FROM due
-  ), ${leaseChosen(`SELECT id, next_attempt_at AS due, lease_owner AS was FROM due WHERE (SELECT decided FROM decided) ORDER BY ${CLAIM_ORDER} LIMIT $3`)}`;
+  ), ${leaseChosen(`SELECT id, claim_at AS due, lease_owner AS was FROM due WHERE (SELECT decided FROM decided) ORDER BY ${CLAIM_ORDER} LIMIT $3`)}`;
 
 /**
  * The first `$4` mails of the relay's own due at `$1` (endedLeasesFirst), locked (`SKIP LOCKED`) and
