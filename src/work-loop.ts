@@ -79,6 +79,8 @@ export class WorkLoop<T> {
   /** When the next due item was last looked up (performance.now()), and the look-up due while items are in flight. */
   #dueLookedUpAt = -Infinity;
   #lookAgain: NodeJS.Timeout | undefined;
+  /** The pass of the loop under way, if any: a claim in it may start items after the stop came. */
+  #pass: Promise<void> | undefined;
 
   constructor(options: WorkLoopOptions<T>) {
     this.#options = options;
@@ -106,7 +108,7 @@ export class WorkLoop<T> {
       this.#again = true;
       return;
     }
-    void this.#run();
+    this.#pass = this.#run();
   }
 
   /**
@@ -128,10 +130,15 @@ export class WorkLoop<T> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#lookAgain);
-    if (this.#inFlight.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const graceOver = Number.isFinite(graceMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))) : new Promise<void>(() => undefined);
-    await Promise.race([Promise.allSettled([...this.#inFlight.keys()]), graceOver]);
+    // A claim under way when the stop came starts what it took: those items are waited for as the others,
+    // not counted as left in flight once the ones started before the stop ended.
+    const settled = async () => {
+      await this.#pass;
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.keys()]);
+    };
+    await Promise.race([settled(), graceOver]);
     clearTimeout(timer);
     if (this.#inFlight.size === 0) return;
     this.#abandoned = true;
