@@ -194,10 +194,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       leaseIds: (batch) => batch.sms.map((sms) => sms.id),
       nextDueAt: async () => {
         const due = await store.nextSmsDueAt();
-        // While every provider refuses the account, nothing is due before the first probe.
+        // While every provider is paused, nothing is due before the first probe, or before the shared view
+        // is read again: the operator (`queue retry`) or another relay may have made a probe due sooner.
         const probes = lanes.map((lane) => lane.pause.nextProbeAt);
         if (due === undefined || probes.includes(undefined)) return due;
-        return Math.max(due, Math.min(...(probes as number[])));
+        return Math.max(due, Math.min(...(probes as number[]), clock() + SHARED_STATE_REFRESH_MS));
       },
     });
     this.#options = options;
