@@ -150,7 +150,8 @@ export async function status(
 
 /**
  * Whether sending goes on: paused by the operator (`queue pause`), or for a provider whose gateway
- * refuses the account (the dispatcher's pause, shared by every relay on the store), with why and since when.
+ * refuses the account, is down or asked for a wait (the dispatcher's pause, shared by every relay on
+ * the store), with why and since when.
  * A probe is an SMS for that provider: once its time has passed, the next such SMS probes (PROBE_WITH_NEXT_SMS).
  */
 function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[], now: number): string[] {
@@ -161,9 +162,9 @@ function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedP
   return lines.length > 0 ? lines : ['dispatch: running'];
 }
 
-/** A provider's account pause: which, since when, why. */
+/** A provider's pause (its account refused, every host of it down, or a wait it asked for): which, since when, why. */
 function pauseLine(pause: SharedPause): string {
-  return `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()}, the gateway refuses the account (${pause.reason})`;
+  return `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()} (${pause.reason})`;
 }
 
 /** What a relay's line adds when its settings are not this configuration's (src/cluster/settings.ts). */

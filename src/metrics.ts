@@ -125,6 +125,19 @@ export class Metrics {
     relayGauge('smsrelay_relay_heartbeat_age_seconds', "Time since each relay's last heartbeat, by the store's clock", ['relay'], (gauge, relay) =>
       gauge.set({ relay: relay.name }, relay.heartbeatAgeMs / 1000),
     );
+    // Shared by every relay on the store: a provider they all stopped sending to, and since when.
+    const paused: Gauge<'provider'> = new Gauge({
+      name: 'smsrelay_gateway_paused_seconds',
+      help: 'How long sending to a provider has been paused (its account refused, every host of it down, or a wait it asked for), by provider; absent while it sends',
+      labelNames: ['provider'] as const,
+      registers: [this.registry],
+      async collect() {
+        const now = Date.now();
+        const { pauses } = await store.gatewayState(now);
+        paused.reset();
+        for (const pause of pauses) paused.set({ provider: pause.provider }, Math.max(0, now - pause.since) / 1000);
+      },
+    });
     relayGauge('smsrelay_relay_leases', 'Queued items each relay holds a lease on (is sending), by queue', ['relay', 'queue'], (gauge, relay) => {
       gauge.set({ relay: relay.name, queue: 'sms' }, relay.leases.sms);
       gauge.set({ relay: relay.name, queue: 'mail' }, relay.leases.mail);

@@ -62,7 +62,7 @@ export class WorkLoop<T> {
   readonly #inFlight = new Map<Promise<void>, T>();
   /** Items in their slot. */
   #busy = 0;
-  /** The pass under way (a claim, the look-up of when the next item is due), if any. */
+  /** The pass under way (a claim, the look-up of when the next item is due), if any: a claim in it may start items after the stop came. */
   #pass: Promise<void> | undefined;
   #again = false;
   /** Kicks so far: each says new work may be due. */
@@ -133,9 +133,13 @@ export class WorkLoop<T> {
     let timer: NodeJS.Timeout | undefined;
     const graceOver = Number.isFinite(graceMs) ? new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))) : new Promise<void>(() => undefined);
     // The store closes after the loops stopped: a pass still under way would meet it closed (a failed start logged
-    // "the store fails" with a stack). What it claims meanwhile is in flight, and waited for as the rest.
-    await Promise.race([this.#pass, graceOver]);
-    if (this.#inFlight.size > 0) await Promise.race([Promise.allSettled([...this.#inFlight.keys()]), graceOver]);
+    // "the store fails" with a stack). A claim under way when the stop came starts what it took: those items are
+    // waited for as the others, not counted as left in flight once the ones started before the stop ended.
+    const settled = async () => {
+      await this.#pass;
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.keys()]);
+    };
+    await Promise.race([settled(), graceOver]);
     clearTimeout(timer);
     if (this.#inFlight.size === 0) return;
     this.#abandoned = true;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '../src/log.ts';
 import { WorkLoop } from '../src/work-loop.ts';
+import { captureLog } from './helpers/log-lines.ts';
 import { sleep, waitFor } from './helpers/wait.ts';
 
 /** An item of the loop's queue: due at `dueAt` (ms, the loop's clock); its work ends when `finish` is called. */
@@ -83,4 +84,44 @@ test('an item that becomes due while others are in flight, with no kick (a retry
   finish(0);
   finish(2);
   await loop.stop();
+});
+
+test('a stop during a claim waits for what that claim starts too: nothing is said to be left in flight when nothing is', async () => {
+  const { logger, lines } = captureLog('info');
+  let claims = 0;
+  let openClaim: (() => void) | undefined;
+  const ended: number[] = [];
+  const loop = new WorkLoop<Item>({
+    name: 'test',
+    logger,
+    concurrency: 4,
+    clock: Date.now,
+    // The first claim takes item 0; the second is still under way when the stop comes, and takes item 1.
+    claim: async () => {
+      claims++;
+      if (claims === 1) return [{ id: 0, dueAt: 0 }];
+      if (claims > 2) return [];
+      await new Promise<void>((resolve) => (openClaim = resolve));
+      return [{ id: 1, dueAt: 0 }];
+    },
+    process: async (item) => {
+      await sleep(item.id === 0 ? 200 : 600);
+      ended.push(item.id);
+    },
+    nextDueAt: async () => undefined,
+    leaseIds: (item) => [item.id],
+    idleWaitMs: 60_000,
+  });
+  loop.start();
+  await waitFor('the first item claimed', () => claims === 1);
+  loop.kick();
+  await waitFor('the second claim under way', () => openClaim);
+  const stopped = loop.stop(5_000);
+  openClaim?.();
+  await stopped;
+  assert.deepEqual(ended.sort(), [0, 1], 'the stop waited for both items');
+  assert.deepEqual(
+    lines.filter((line) => line.includes('stopped with work still in flight')),
+    [],
+  );
 });

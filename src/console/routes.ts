@@ -580,7 +580,7 @@ function consolePage(app: FastifyInstance, target: string | undefined, fallback:
 
 /**
  * Whether the gateway can be reached, as the relay knows it: down when a gateway says it cannot send (an
- * SMPP bind), a provider's every host failed (skipped by the breaker), its account is paused, or the
+ * SMPP bind), a provider's every host failed (skipped by the breaker), sending to it is paused (its account refused, or the gateway down or busy), or the
  * last attempt was deferred (or its SMS expired) after the last SMS sent; each reason said. An HTTP gateway's own health knows
  * nothing of its answers.
  */
@@ -595,7 +595,7 @@ function gatewayState(
       ...(provider.hosts.length > 0 && provider.hosts.every((host) => host.failed)
         ? [`${named(provider.provider)}${provider.hosts.length === 1 ? 'its host' : 'every host'} failed`]
         : []),
-      ...(provider.pause ? [`${named(provider.provider)}the account is paused`] : []),
+      ...(provider.pause ? [`${named(provider.provider)}sending is paused`] : []),
     ]),
     // A refusal of one number (`failed`) says nothing about the gateway: a deferral or an expiry does.
     ...(activity.lastError && activity.lastError.kind !== 'failed' && (activity.lastSent === undefined || activity.lastError.at > activity.lastSent)

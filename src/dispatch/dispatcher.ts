@@ -65,11 +65,23 @@ interface Outcomes {
   readonly mail: readonly NewOutgoingMail[];
 }
 
-/** One provider with its breaker (a host that failed is skipped) and its account's pause. */
+/** One provider with its breaker (a host that failed is skipped) and its pause (account refused, every host down, or busy). */
 interface Lane {
   readonly provider: DispatchProvider;
   readonly breaker: EndpointBreaker;
   readonly pause: AccountPause;
+  /** Why this relay last paused it: its end is said in the same terms (another relay's pause is taken for an account's). */
+  heldFor: Hold['kind'] | undefined;
+}
+
+/**
+ * Why a provider is paused after a request: its account refused (probed every `delivery.pauseProbeInterval`),
+ * every host of it failed (probed at growing intervals), or it asked for a wait (probed after it).
+ */
+interface Hold {
+  readonly kind: 'account' | 'down' | 'busy';
+  readonly classified: Classified;
+  readonly probeInMs: number;
 }
 
 /** Where a request went: a provider and one of its hosts. */
@@ -87,12 +99,14 @@ interface Decision {
    * route's every provider refuses the relay's account until its probe (`pause`), or no route takes it.
    */
   readonly via: Host | undefined;
+  /** For an SMS held without a request (its route's every provider paused): when the first of their probes is due. */
+  readonly heldUntil?: number | undefined;
 }
 
-/** The decisions of one batch, and what each provider asked said of the relay's account (a refusal, or undefined). */
+/** The decisions of one batch, and what each provider asked said of itself (a reason to pause it, or undefined). */
 interface Attempt {
   readonly decisions: Decision[];
-  readonly asked: Map<Lane, Classified | undefined>;
+  readonly asked: Map<Lane, Hold | undefined>;
 }
 
 /** An SMS whose number no route takes any more: the routes changed after it was accepted. Waits for a fix, bounces at its age. */
@@ -149,6 +163,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       provider,
       breaker: new EndpointBreaker(provider.name, provider.gateway.endpoints, options.failoverRecoveryMs, store, storeFailed),
       pause: new AccountPause(provider.name, options.pauseProbeIntervalMs, store, storeFailed),
+      heldFor: undefined as Hold['kind'] | undefined,
     }));
     // Every provider can take a batch whole, whichever route its numbers take.
     const batchSize = Math.min(...routing.providers.map((provider) => provider.gateway.capabilities.maxRecipientsPerRequest));
@@ -179,10 +194,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       leaseIds: (batch) => batch.sms.map((sms) => sms.id),
       nextDueAt: async () => {
         const due = await store.nextSmsDueAt();
-        // While every provider refuses the account, nothing is due before the first probe.
+        // While every provider is paused, nothing is due before the first probe, or before the shared view
+        // is read again: the operator (`queue retry`) or another relay may have made a probe due sooner.
         const probes = lanes.map((lane) => lane.pause.nextProbeAt);
         if (due === undefined || probes.includes(undefined)) return due;
-        return Math.max(due, Math.min(...(probes as number[])));
+        return Math.max(due, Math.min(...(probes as number[]), clock() + SHARED_STATE_REFRESH_MS));
       },
     });
     this.#options = options;
@@ -363,10 +379,16 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   ): Promise<void> {
     const hosts = await this.#hostsOf(providers, this.#clock());
     if (hosts.length === 0) {
-      // Every provider of the route refuses the relay's account: the SMS waits for a probe, no request is made.
-      const lane = this.#laneOf(providers[0] as DispatchProvider);
-      const refused: Classified = { action: 'pause', category: 'account', code: 'PAUSED', reason: lane.pause.reason ?? 'the SMS gateway refuses the account' };
-      attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: refused, via: undefined })));
+      // Every provider of the route is paused (its account refused, down or busy): the SMS waits for a probe, no request is made.
+      const lanes = providers.map((provider) => this.#laneOf(provider));
+      const refused: Classified = {
+        action: 'pause',
+        category: 'account',
+        code: 'PAUSED',
+        reason: lanes[0]?.pause.reason ?? 'the SMS gateway refuses the account',
+      };
+      const heldUntil = Math.min(...lanes.map((lane) => lane.pause.nextProbeAt ?? Infinity));
+      attempt.decisions.push(...sms.map((entry) => ({ sms: entry, classified: refused, via: undefined, heldUntil })));
       return;
     }
     const refusedLanes = new Set<Lane>();
@@ -400,20 +422,31 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       // Another provider of the route can take what this account may not send: nothing was sent here.
       const nextProvider = !message.gatewayAccount && later.some((next) => next.lane !== lane);
       const failOver: ClaimedSms[] = [];
-      let hostFailed = false;
-      let refusal = attempt.asked.get(lane);
+      let hostFailed: Classified | undefined;
+      let busy: Hold | undefined;
+      const earlier = attempt.asked.get(lane);
+      let refusal = earlier?.kind === 'account' ? earlier.classified : undefined;
+      const answeredAt = this.#clock();
       for (const entry of pending) {
         const classified = lane.provider.outcomes.classifyRecipient(result, entry.number);
-        hostFailed ||= classified.action === 'failover';
+        if (classified.action === 'failover') hostFailed ??= classified;
         if (classified.action === 'pause') refusal ??= classified;
-        if ((classified.action === 'failover' && hasNext) || (classified.action === 'pause' && nextProvider)) failOver.push(entry);
+        if ((classified.action === 'failover' && hasNext) || (classified.action === 'pause' && nextProvider)) {
+          failOver.push(entry);
+          continue;
+        }
         // Without a host left to fail over to, the SMS waits for its retry like any temporary failure.
-        else attempt.decisions.push({ sms: entry, classified: classified.action === 'failover' ? { ...classified, action: 'retry' } : classified, via: host });
+        const decided: Classified = classified.action === 'failover' ? { ...classified, action: 'retry' } : classified;
+        attempt.decisions.push({ sms: entry, classified: decided, via: host });
+        const wait = busy ? undefined : this.#waitFor(decided, answeredAt);
+        if (wait !== undefined) busy = { kind: 'busy', classified: decided, probeInMs: wait };
       }
-      attempt.asked.set(lane, refusal);
       if (refusal) refusedLanes.add(lane);
       if (hostFailed) await lane.breaker.markFailed(endpoint, this.#clock());
       else if (result.kind === 'answered') await lane.breaker.markWorking(endpoint);
+      // No answer at all (a timeout, a reset) says the host is down as surely, though it is not failed over from.
+      const down = hostFailed ?? (result.kind === 'transport' ? failure : undefined);
+      attempt.asked.set(lane, this.#holdOf(host, refusal, down, busy));
       if (failOver.length > 0 && hasNext) {
         const next = later.find((candidate) => !refusedLanes.has(candidate.lane));
         if (next && next.lane !== lane) {
@@ -426,6 +459,25 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       pending = failOver;
       if (pending.length === 0) break;
     }
+  }
+
+  /**
+   * Whether a provider is paused after its request, and why: its account refused; every host of it
+   * failed (all skipped by the breaker), with probes as far apart as the outage is long so far,
+   * within the retry delays and `gateway.failoverRecovery` (as a failed SMS's own backoff grows, but once
+   * for all its SMS: each SMS retrying on its own schedule hammered a gateway that was down); or
+   * it asked for a wait (Retry-After, DELAY), which holds all its SMS, not only the one answered.
+   */
+  #holdOf({ lane, endpoint }: Host, refusal: Classified | undefined, down: Classified | undefined, busy: Hold | undefined): Hold | undefined {
+    if (refusal) return { kind: 'account', classified: refusal, probeInMs: this.#options.pauseProbeIntervalMs };
+    const now = this.#clock();
+    if (down && !(lane.breaker.healthy(now) && lane.breaker.order(now).some((other) => other !== endpoint))) {
+      const { minDelayMs, maxDelayMs } = this.#options.retry;
+      const downMs = now - (lane.pause.since ?? now);
+      const grown = Math.min(Math.max(minDelayMs, downMs), maxDelayMs, this.#options.failoverRecoveryMs);
+      return { kind: 'down', classified: down, probeInMs: Math.max(grown, busy?.probeInMs ?? 0) };
+    }
+    return busy;
   }
 
   /**
@@ -468,29 +520,37 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   }
 
   /**
-   * A provider's refusal of the relay's account pauses it (alerting once): its SMS go to the route's
-   * next provider, or wait for its probe; any other answer of it ends its pause.
+   * A provider's refusal of the relay's account pauses it (alerting once), as does every host of it
+   * failing or its asking for a wait (one warning): its SMS go to the route's next provider, or wait
+   * for its probe; any other answer of it ends its pause.
    */
-  async #noteAccountState(lane: Lane, refusal: Classified | undefined, log: Logger): Promise<void> {
+  async #noteAccountState(lane: Lane, hold: Hold | undefined, log: Logger): Promise<void> {
     const provider = this.#providerLabel(lane);
-    if (refusal) {
-      const starts = await lane.pause.refused(`${refusal.code}: ${refusal.reason}`, this.#clock());
-      if (starts) {
-        const code = maskNumbersIn(refusal.code);
+    if (hold) {
+      const { classified, kind, probeInMs } = hold;
+      const starts = await lane.pause.refused(`${classified.code}: ${classified.reason}`, this.#clock(), probeInMs);
+      lane.heldFor = kind;
+      if (!starts) return;
+      const code = maskNumbersIn(classified.code);
+      if (kind === 'account') {
         log.error(
-          { alert: 'gateway-account', ...provider, code, probeEveryMs: this.#options.pauseProbeIntervalMs },
+          { alert: 'gateway-account', ...provider, code, probeEveryMs: probeInMs },
           `dispatch: sending paused, the gateway refuses the account (${code}); the queue is kept and probed`,
+        );
+      } else {
+        log.warn(
+          { ...provider, code, probeInMs },
+          `dispatch: sending paused, ${kind === 'down' ? 'every host of the gateway failed' : 'the gateway asked the relay to wait'} (${code}: ${classified.reason}); the queue is kept and probed`,
         );
       }
       return;
     }
     const ended = await lane.pause.answered(this.#clock());
-    if (ended) {
-      log.warn(
-        { ...provider, pausedMs: this.#clock() - ended.since, reason: maskNumbersIn(ended.reason) },
-        'dispatch: the gateway accepts the account again; sending resumed',
-      );
-    }
+    if (!ended) return;
+    const fields = { ...provider, pausedMs: this.#clock() - ended.since, reason: maskNumbersIn(ended.reason) };
+    if (lane.heldFor === 'down' || lane.heldFor === 'busy') log.info(fields, 'dispatch: the gateway answers again; sending resumed');
+    else log.warn(fields, 'dispatch: the gateway accepts the account again; sending resumed');
+    lane.heldFor = undefined;
   }
 
   /** The provider's name in a log line, when there are several. */
@@ -504,8 +564,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const now = this.#clock();
     const outcomes: SmsOutcome[] = [];
     const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
-    for (const { sms, classified, via } of decisions) {
-      const outcome = this.#decide(message, sms, classified, now, via);
+    for (const { sms, classified, via, heldUntil } of decisions) {
+      const outcome = this.#decide(message, sms, classified, now, via, heldUntil);
       outcomes.push(outcome);
       const recipient: ReportedRecipient = {
         ...sms,
@@ -549,7 +609,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     return waiting.filter((sms) => !here.has(sms.id)).map((sms) => ({ ...sms, ...lastAttemptOf(sms) }));
   }
 
-  #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number, via: Host | undefined): SmsOutcome {
+  #decide(message: StoredMessage, sms: ClaimedSms, classified: Classified, now: number, via: Host | undefined, heldUntil?: number): SmsOutcome {
     const { retry, random } = this.#options;
     // An expired SMS is given up without a request; a failure without one (an opt-out) is failed below.
     if (via === undefined && classified.category === EXPIRED.category) return { smsId: sms.id, kind: 'expired', error: classified.reason, attempted: false };
@@ -563,9 +623,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         ...(note ? { note } : {}),
       };
     }
-    const error = recordedError(classified);
+    // Held without a request: its last error stays the last one a gateway gave, which its bounce at the maximum age names.
+    const error = heldUntil !== undefined && sms.lastError !== undefined ? sms.lastError : recordedError(classified);
     if (classified.action === 'fail') return { smsId: sms.id, kind: 'failed', error, attempted: via !== undefined };
-    const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs: this.#waitFor(classified, now) }, retry, random);
+    // Held: due again with the probe, when it may go if the probe finds the gateway back.
+    const waitMs =
+      heldUntil === undefined ? this.#waitFor(classified, now) : Math.max(retry.minDelayMs, Math.min(heldUntil - now, this.#options.pauseProbeIntervalMs));
+    const step = nextStep({ attempts: sms.attempts + 1, receivedAt: startOf(message), now, waitMs }, retry, random);
     if (step.kind === 'expire') return { smsId: sms.id, kind: 'expired', error: `${error}; given up at the maximum age`, attempted: via !== undefined };
     return {
       smsId: sms.id,
@@ -727,7 +791,8 @@ function logResult(
   const detail = maskNumbersIn(result.detail);
   // Each retry meets the same certificate: nothing passes by itself, the operator must act.
   if (failure?.category === TLS_CERTIFICATE) log.error({ ...fields, alert: 'gateway-tls', detail }, `dispatch: ${failure.reason} (${detail})`);
-  // A transport failure is the absence of an answer: a refused connection, a timeout, a reset.
+  // A refused connection never reached the gateway; a timeout or a reset is the absence of its answer.
+  else if (result.phase === 'connect') log.info({ ...fields, detail }, `dispatch: ${failure?.reason ?? 'the SMS gateway could not be reached'}`);
   else log.info({ ...fields, reason: failure?.reason, detail }, 'dispatch: no answer from the gateway');
 }
 

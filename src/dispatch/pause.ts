@@ -3,9 +3,10 @@ import type { ProbeClaim, SharedPause, SharedStateStore } from '../store/shared-
 export type PauseStore = Pick<SharedStateStore, 'pauseAccount' | 'claimProbe' | 'releaseProbe' | 'resumeAccount'>;
 
 /**
- * An account-wide stop: the gateway refused the relay itself (login, credit, allowance, a wrong URL),
- * so every SMS would fail alike. Sending stops, the queue is kept, and one request is let through
- * every `probeIntervalMs` to see whether the account works again. Kept in the store, so that every
+ * A provider-wide stop: the gateway refused the relay itself (login, credit, allowance, a wrong URL),
+ * every host of it failed, or it asked the relay to wait (Retry-After, DELAY), so every SMS would
+ * fail alike. Sending stops, the queue is kept, and one request is let through every
+ * `probeIntervalMs` (or the wait the stop was given) to see whether the gateway works again. Kept in the store, so that every
  * relay on the database stops together and only one of them probes; what this object holds is the
  * dispatcher's snapshot of it (`load`, about every second), written through on each change. A store
  * that fails a write leaves this relay deciding alone, as a relay of its own would.
@@ -15,7 +16,8 @@ export class AccountPause {
   readonly #probeIntervalMs: number;
   readonly #store: PauseStore;
   readonly #storeFailed: (error: unknown) => void;
-  #state: { readonly reason: string; readonly since: number; readonly nextProbeAt: number } | undefined;
+  /** `probeInMs`: the interval of this pause's probes (a down gateway's grow), which a probe taken holds off the next. */
+  #state: { readonly reason: string; readonly since: number; readonly nextProbeAt: number; readonly probeInMs: number } | undefined;
   /** This relay holds the probe: its request decides. */
   #probing = false;
   /** Counts local changes, so that a snapshot read before one does not undo it. */
@@ -50,7 +52,8 @@ export class AccountPause {
   /** The store's view (no row: not paused), unless this relay changed the pause since `mark`. */
   load(row: SharedPause | undefined, mark: number): void {
     if (mark !== this.#changes) return;
-    this.#state = row && { reason: row.reason, since: row.since, nextProbeAt: row.nextProbeAt };
+    // The row keeps no interval: the one this relay last set, else the account pause's.
+    this.#state = row && { reason: row.reason, since: row.since, nextProbeAt: row.nextProbeAt, probeInMs: this.#state?.probeInMs ?? this.#probeIntervalMs };
     if (!row) this.#probing = false;
   }
 
@@ -74,7 +77,8 @@ export class AccountPause {
 
   async #claim(now: number): Promise<boolean> {
     this.#changes++;
-    const claim: ProbeClaim = await this.#store.claimProbe(this.#provider, this.#probeIntervalMs, now).catch((error: unknown) => {
+    const probeInMs = this.#state?.probeInMs ?? this.#probeIntervalMs;
+    const claim: ProbeClaim = await this.#store.claimProbe(this.#provider, probeInMs, now).catch((error: unknown) => {
       this.#storeFailed(error);
       return 'probe' as const;
     });
@@ -83,18 +87,21 @@ export class AccountPause {
       return true;
     }
     // Taken (by this relay or another): the next is one interval away.
-    if (this.#state) this.#state = { ...this.#state, nextProbeAt: now + this.#probeIntervalMs };
+    if (this.#state) this.#state = { ...this.#state, nextProbeAt: now + probeInMs };
     this.#probing = claim === 'probe';
     return this.#probing;
   }
 
-  /** The gateway refused the account. Returns true when this starts a pause, on any relay (to alert once). */
-  async refused(reason: string, now: number): Promise<boolean> {
+  /**
+   * The gateway refused the account (or is down, or busy): the next probe is `probeInMs` away. Returns
+   * true when this starts a pause, on any relay (to alert once).
+   */
+  async refused(reason: string, now: number, probeInMs = this.#probeIntervalMs): Promise<boolean> {
     this.#changes++;
     const wasPaused = this.#state !== undefined;
-    this.#state = { reason, since: this.#state?.since ?? now, nextProbeAt: now + this.#probeIntervalMs };
+    this.#state = { reason, since: this.#state?.since ?? now, nextProbeAt: now + probeInMs, probeInMs };
     this.#probing = false;
-    const { starts } = await this.#store.pauseAccount(this.#provider, reason, this.#probeIntervalMs, now).catch((error: unknown) => {
+    const { starts } = await this.#store.pauseAccount(this.#provider, reason, probeInMs, now).catch((error: unknown) => {
       this.#storeFailed(error);
       return { starts: !wasPaused };
     });

@@ -166,15 +166,15 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
 
       await page.goto(`${base}/console`);
       assert.match(await page.locator('main').innerText(), /Last gateway error[\s\S]*GATEWAY_ERROR|Last gateway error[\s\S]*\d{4}-\d\d-\d\d/);
-      // GATEWAY_ERROR proves the request did not get through: the breaker skips the host (until the retry's answer).
+      // GATEWAY_ERROR proves the request did not get through: the breaker skips the host, and with no other the provider is paused (until a probe's answer).
       assert.match(
         await page.locator('main').innerText(),
-        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ failed \(skipped by the breaker\); account: sending/,
+        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ failed \(skipped by the breaker\); sending: paused since [^(]+\(ERR:GATEWAY_ERROR: [^)]+\); next probe/,
       );
       // An HTTP gateway's own health knows nothing of its answers: the overview says what the relay saw.
       assert.match(
         await page.locator('main').innerText(),
-        /Gateway\s+intellisoftware \(simulator\) at 127\.0\.0\.1:\d+;\s+down \(its host failed; the last attempt failed, none sent since\)/,
+        /Gateway\s+intellisoftware \(simulator\) at 127\.0\.0\.1:\d+;\s+down \(its host failed; sending is paused; the last attempt failed, none sent since\)/,
       );
       await accessible(page, 'overview');
 
@@ -416,7 +416,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
     const { context, page } = await signedIn('olivia');
     try {
       const before = await page.locator('main').innerText();
-      assert.match(before, /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ healthy; account: sending/);
+      assert.match(before, /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ healthy; sending: running/);
       const sent = await sendMail(relay.relay.smtpPort, { from: 'nagios@example.com', to: ['447700900124@sms.localhost'], body: 'Paused gateway' });
       const id = queuedId(sent.data);
       await waitFor('the refusal', async () => (await relay.relay.store.smsOf(id))[0]?.lastError?.includes('LOGIN_INVALID'));
@@ -424,7 +424,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       const health = await page.locator('main').innerText();
       assert.match(
         health,
-        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ healthy; account: paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(.*LOGIN_INVALID.*\); next probe \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/,
+        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ healthy; sending: paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(.*LOGIN_INVALID.*\); next probe \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/,
       );
       await accessible(page, 'overview with a paused account');
     } finally {

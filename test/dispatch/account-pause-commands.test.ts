@@ -24,7 +24,7 @@ async function pausedThenRetried(env: Record<string, string>): Promise<void> {
     // The account is fixed; the probe is minutes away.
     gateway.simulator.setBehaviour({ mode: 'ok' });
     const store = relay.relay.store;
-    const pauseLine = /^dispatch: paused for intellisoftware since \d{4}-\d\d-\d\dT[\d:.]+Z, the gateway refuses the account \(ERR:LOGIN_INVALID: .+\)/m;
+    const pauseLine = /^dispatch: paused for intellisoftware since \d{4}-\d\d-\d\dT[\d:.]+Z \(ERR:LOGIN_INVALID: .+\)/m;
 
     const resumed = await queue(store, ['resume'], Date.now());
     assert.match(resumed, /^dispatch resumed$/m);
