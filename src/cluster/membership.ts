@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isStoreFailure } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { settingsDiffering } from './settings.ts';
 import {
@@ -111,8 +112,9 @@ export class Membership {
       (error: unknown) => {
         if (this.#failingSince !== undefined) return;
         this.#failingSince = Date.now();
+        // A store failure is the outage the store's own line tells of: its words, not a stack.
         logger.error(
-          { err: error, leaseTtlMs },
+          { ...(isStoreFailure(error) ? { code: error.code, reason: error.message } : { err: error }), leaseTtlMs },
           'relay: cannot write its heartbeat; if this lasts longer than delivery.leaseTtl, other relays take over the work in flight (an SMS may reach the gateway twice)',
         );
       },

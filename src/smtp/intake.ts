@@ -514,9 +514,10 @@ function logRefusal(
   message: string,
   quoted?: { readonly text: string; readonly masked: string },
 ): void {
-  // A store outage is one "store: commits fail" line (docs/operations.md), not an error per refused mail.
+  // A store outage is one "store: commits fail" error line (docs/operations.md); each mail it refuses is a
+  // refusal like any other, at info with the store's own words, not an error with a stack.
   if (STORE_FAILURE_CODES.has(error.code)) {
-    logger.debug({ ...fields, code: error.code, reason: error.message }, message);
+    logger.info({ ...fields, code: error.code, reason: error.message }, message);
     return;
   }
   if (error.spec.internal) {
