@@ -49,11 +49,14 @@ export function lockDataDir(dataDir: string): { readonly stale: StaleLock | unde
   };
 }
 
-/** A directory the relay creates for what it keeps: its owner's alone (what the umask also allows). */
-export const PRIVATE_DIR_MODE = 0o700;
+/**
+ * A directory the relay creates for what it keeps: never world-accessible, and its group's to enter only where the
+ * umask allows (mkdir masks it: 0027 gives 0750, so a Maildir reader in the relay's group reaches `maildir`; 0077 gives 0700).
+ */
+export const DATA_DIR_MODE = 0o750;
 
 /**
- * Creates the data directory (PRIVATE_DIR_MODE) and its missing parents one level at a time. Node's recursive mkdir
+ * Creates the data directory (DATA_DIR_MODE) and its missing parents one level at a time. Node's recursive mkdir
  * never gives up where a directory exists but refuses children (mkdir in /proc answers ENOENT, so it
  * makes the parent again, which exists, and tries again: a start that hung); any failure here is a
  * DataDirError naming why.
@@ -77,8 +80,8 @@ export function makeDataDir(dataDir: string): void {
   }
   for (const path of missing.reverse()) {
     try {
-      // The data directory holds the store, its backups and the Maildir: its owner's alone (parents as the umask has them).
-      mkdirSync(path, path === dataDir ? { mode: PRIVATE_DIR_MODE } : undefined);
+      // The data directory holds the store, its backups and the Maildir: never world-accessible (parents as the umask has them).
+      mkdirSync(path, path === dataDir ? { mode: DATA_DIR_MODE } : undefined);
     } catch (error) {
       throw new DataDirError(dataDir, 'cannot be created', error);
     }

@@ -6,7 +6,7 @@ import { GroupCommitter } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { type RelayError, StoreFileError } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
-import { PRIVATE_DIR_MODE } from './lock.ts';
+import { DATA_DIR_MODE } from './lock.ts';
 import {
   asStoreError,
   INBOUND_FINISHED,
@@ -218,7 +218,7 @@ export class SqliteStore implements Store {
 
   /** `onHealth`: told when commits start failing, succeed again, or the file is lost (see StoreHealth). */
   static open(options: SqliteStoreOptions, onHealth: (health: StoreHealth) => void = () => undefined): SqliteStore {
-    mkdirSync(dirname(options.file), { recursive: true, mode: PRIVATE_DIR_MODE });
+    mkdirSync(dirname(options.file), { recursive: true, mode: DATA_DIR_MODE });
     // SQLite gives the WAL and shared-memory files the mode of the database file: a new store is made its owner's alone.
     createPrivately(options.file);
     const db = new BetterSqlite3(options.file, { timeout: options.busyTimeoutMs });
@@ -768,7 +768,7 @@ export class SqliteStore implements Store {
     let failure: unknown;
     for (const file of [join(dirname(this.#file), name), join(tmpdir(), name)]) {
       try {
-        mkdirSync(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+        mkdirSync(dirname(file), { recursive: true, mode: DATA_DIR_MODE });
         privateCopy(file);
         await this.#db.backup(file);
         this.#lost = { ...lost, recovery: { file } };

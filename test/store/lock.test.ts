@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { makeDataDir } from '../../src/store/lock.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { relayEnvironment, removeDir, spawnRelay, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 
@@ -21,17 +21,29 @@ function startTime(pid: number): string {
 }
 
 /** The data directory's lock file, whatever the store: one relay per data directory (its Maildir; its SQLite file). */
-test("a data directory the relay makes is its owner's alone; its parents and an existing one are left as they are", () => {
+test("a data directory the relay makes is never world-accessible, its group's as the umask allows; its parents and an existing one are left as they are", () => {
   const root = tempDir('smsrelay-datadir-');
+  const umask = process.umask();
   try {
-    const dataDir = join(root, 'var', 'data');
+    // 0027: what security.md advises for a Maildir reader in the relay's group, who must be able to enter the data directory.
+    for (const [mask, expected] of [
+      [0o027, 0o750],
+      [0o077, 0o700],
+      [0o022, 0o750],
+    ] as const) {
+      process.umask(mask);
+      const dataDir = join(root, mask.toString(8), 'var', 'data');
+      makeDataDir(dataDir);
+      assert.equal(statSync(dataDir).mode & 0o777, expected, `umask ${mask.toString(8)}`);
+      assert.equal(statSync(dirname(dataDir)).mode & 0o777, 0o777 & ~mask);
+    }
+    const dataDir = join(root, 'existing');
+    mkdirSync(dataDir);
+    chmodSync(dataDir, 0o755);
     makeDataDir(dataDir);
-    assert.equal(statSync(dataDir).mode & 0o777, 0o700);
-    assert.equal(statSync(join(root, 'var')).mode & 0o777, 0o777 & ~process.umask());
-    chmodSync(dataDir, 0o750);
-    makeDataDir(dataDir);
-    assert.equal(statSync(dataDir).mode & 0o777, 0o750);
+    assert.equal(statSync(dataDir).mode & 0o777, 0o755);
   } finally {
+    process.umask(umask);
     removeDir(root);
   }
 });

@@ -118,10 +118,10 @@ describe('SQLite store', () => {
     await store.close();
   });
 
-  test("the store's files, the directory made for them and backups are the owner's alone; an existing store keeps its mode", async () => {
+  test("the store's files and backups are the owner's alone, the directory made for them never world-accessible; an existing store keeps its mode", async () => {
     await store.acceptMail(mail(['+447700900123']));
     const mode = (path: string) => statSync(path).mode & 0o777;
-    assert.deepEqual([file, `${file}-wal`, `${file}-shm`, dirname(file)].map(mode), [0o600, 0o600, 0o600, 0o700]);
+    assert.deepEqual([file, `${file}-wal`, `${file}-shm`, dirname(file)].map(mode), [0o600, 0o600, 0o600, 0o750 & ~process.umask()]);
     const backup = join(dirname(file), 'backup.db');
     writeFileSync(backup, '', { mode: 0o644 });
     await SqliteStore.backupAsItIs(file, 100, backup);
