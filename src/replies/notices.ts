@@ -86,18 +86,23 @@ export class DeliveryNotices {
       const due = await store.dueNotices(NOTICES_PER_PASS);
       if (due.length === 0) return;
       const mail: NewOutgoingMail[] = [];
+      const mailed: DueNotice[] = [];
       for (const notice of due) {
         const built = await report(notice.state === 'delivered' ? 'delivered' : 'failed', notice.message, [reported(notice, this.#options.describeStatus)]);
-        if (built) mail.push({ ...built, onceKey: `report:${notice.smsId}:${notice.state}` });
-        logger.info(
-          { msgId: notice.message.id, to: maskNumber(notice.recipient.number), state: notice.state, code: notice.code },
-          'notices: delivery report mailed to the sender',
-        );
+        // No report (a sender of this relay's own, which takes none): `report` has logged why.
+        if (!built) continue;
+        mail.push({ ...built, onceKey: `report:${notice.smsId}:${notice.state}` });
+        mailed.push(notice);
       }
       await store.recordNotices(
         due.map((notice) => notice.smsId),
         mail,
       );
+      for (const notice of mailed)
+        logger.info(
+          { msgId: notice.message.id, to: maskNumber(notice.recipient.number), state: notice.state, code: notice.code },
+          'notices: delivery report mailed to the sender',
+        );
       if (mail.length > 0) onMailQueued();
     }
   }
