@@ -13,6 +13,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { isMailbox } from './mail/addresses.ts';
 import { normaliseNumber } from './sms/numbers.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
+import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { QueueAction, Store } from './store/types.ts';
@@ -51,13 +52,20 @@ function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
+/** A store of an older schema (`olderSchema`), which only `start` upgrades: `config check` opens none of it. */
+export interface OlderStore {
+  readonly olderSchema: number;
+}
+
 /**
  * The effective configuration with every secret masked and durations as written (`5m`), and the store's
  * durability. A store that cannot be reached now does not hide the configuration (the first thing to
- * read when it cannot be reached): its line says so, and `unreachable` is told.
+ * read when it cannot be reached): its line says so, and `unreachable` is told; nor does one of an older
+ * schema (what to check before upgrading): its line says `start` will upgrade it.
  */
-export async function configCheck(config: Config, store: Store, unreachable: () => void = () => undefined): Promise<string> {
-  const shown = JSON.stringify(masked(asRun(config)), null, 2);
+export async function configCheck(config: Config, store: Store | OlderStore, unreachable: () => void = () => undefined): Promise<string> {
+  const shown = JSON.stringify(masked(withRetention(asRun(config))), null, 2);
+  if ('olderSchema' in store) return `${shown}\n${upgradeAhead(store.olderSchema)}`;
   let durability: Awaited<ReturnType<Store['durability']>>;
   try {
     durability = await store.durability();
@@ -93,6 +101,11 @@ function masked(value: unknown): unknown {
     if (path === 'store.url' && typeof leaf === 'string') return redactUrl(leaf);
     return undefined;
   });
+}
+
+/** Unset retention shown as `keep`, as a file may write it: JSON would leave the setting out as if there were none. */
+function withRetention(config: Config): unknown {
+  return { ...config, store: { ...config.store, retention: config.store.retention ?? 'keep' } };
 }
 
 /**

@@ -6,11 +6,12 @@ import { setFlagsFromString } from 'node:v8';
 import type { Preview } from './acceptance/preview.ts';
 import { relayVersion } from './cluster/membership.ts';
 import { settingsDigest } from './cluster/settings.ts';
-import { configCheck, counted, history, LISTED, MOST_LISTED, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
+import { configCheck, counted, type OlderStore, history, LISTED, MOST_LISTED, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
 import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
 import { runningRelay, STORE_FILE } from './store/lock.ts';
 import { DAMAGED_STORE_FIX } from './store/health.ts';
+import { OlderSchemaError } from './store/migrations.ts';
 import { isDamage, SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 
@@ -90,7 +91,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   config: {
     usage: 'config check',
-    does: "the effective configuration (secrets masked) and the store's durability",
+    does: "the effective configuration (secrets masked) and the store's durability (an older store's schema, which start will upgrade)",
     words: 2,
     exits: `0, 69 the store cannot be reached now (the configuration is shown all the same), ${STORE_EXITS}`,
   },
@@ -169,13 +170,7 @@ async function main(argv: readonly string[]): Promise<void> {
       return withStore((store) => quarantine(store, argv.slice(1)));
     case 'config':
       if (argv[1] !== 'check') return usage('config needs "check"');
-      return withStore((store, config, warnings) => {
-        // What start would log as warnings (an old setting's name, an unknown variable), on stderr beside the check.
-        for (const warning of warnings) console.error(`smsrelay: config: ${warning}`);
-        return configCheck(config, store, () => {
-          process.exitCode = EXIT_UNAVAILABLE;
-        });
-      });
+      return withStore(checkConfig, (olderSchema, config, warnings) => checkConfig({ olderSchema }, config, warnings));
     case 'backup':
       return backup(words);
     case 'store':
@@ -201,14 +196,30 @@ function usage(reason: string): void {
   process.exitCode = EXIT_USAGE;
 }
 
+/** `config check`, on the store or on what an older one's schema is. */
+function checkConfig(store: Store | OlderStore, config: Config, warnings: readonly string[]): Promise<string> {
+  // What start would log as warnings (an old setting's name, an unknown variable), on stderr beside the check.
+  for (const warning of warnings) console.error(`smsrelay: config: ${warning}`);
+  return configCheck(config, store, () => {
+    process.exitCode = EXIT_UNAVAILABLE;
+  });
+}
+
+type StoreCommand = (store: Store, config: Config, warnings: readonly string[]) => Promise<string>;
+/**
+ * What a command that reads none of the store's tables (`config check`, to run before upgrading) does
+ * with a store of an older schema `from`, which the others refuse: only `start` upgrades it.
+ */
+type OlderStoreCommand = (from: number, config: Config, warnings: readonly string[]) => Promise<string>;
+
 /**
  * Runs an operator command on the store of the configured data directory, which it names on stderr
  * (stdout stays the command's output, for scripts). It never creates a store: run in the wrong
  * place, it says where it looked and how to point it at the relay's data.
  */
-async function withStore(command: (store: Store, config: Config, warnings: readonly string[]) => Promise<string>): Promise<void> {
+async function withStore(command: StoreCommand, onOlder?: OlderStoreCommand): Promise<void> {
   const { config, warnings } = configOrExit();
-  if (config.store.url) return withPostgres(config, warnings, command);
+  if (config.store.url) return withPostgres(config, warnings, command, onOlder);
   const file = join(config.dataDir, STORE_FILE);
   if (!existsSync(file)) {
     console.error(noRelayData(config));
@@ -216,10 +227,15 @@ async function withStore(command: (store: Store, config: Config, warnings: reado
     return;
   }
   console.error(`smsrelay: data directory ${config.dataDir}`);
-  const store = openOrExit(file, config);
+  let store: SqliteStore;
   try {
-    const output = await command(store, config, warnings);
-    if (output) console.log(output);
+    store = openOrExit(file, config, onOlder !== undefined);
+  } catch (error) {
+    if (!(onOlder && error instanceof OlderSchemaError)) throw error;
+    return printOutput(await onOlder(error.from, config, warnings));
+  }
+  try {
+    printOutput(await command(store, config, warnings));
   } catch (error) {
     if (error instanceof RelayError && isDamage(error.cause)) {
       console.error(`smsrelay: config: ${describeSetting('dataDir')}: the store ${file} is damaged (${(error.cause as Error).message}): ${DAMAGED_STORE_FIX}`);
@@ -236,26 +252,29 @@ function noRelayData(config: Config): string {
   return `smsrelay: no relay data in ${config.dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`;
 }
 
+/** A command's output on stdout, when it has any. */
+function printOutput(output: string): void {
+  if (output) console.log(output);
+}
+
 /**
  * The SQLite store for a command, never upgraded (only `start` upgrades: the relay of the release that
  * wrote it may run on it); one that cannot be used as it is (damaged, newer, older) is one line naming dataDir, exit 78.
+ * `takesOlder`: an older one is thrown as its OlderSchemaError instead, for the command to say.
  */
-function openOrExit(file: string, config: Config): SqliteStore {
+function openOrExit(file: string, config: Config, takesOlder = false): SqliteStore {
   try {
     return SqliteStore.open({ file, busyTimeoutMs: config.store.busyTimeout, upgrade: false });
   } catch (error) {
     if (!(error instanceof StoreFileError)) throw error;
+    if (takesOlder && error.cause instanceof OlderSchemaError) throw error.cause;
     console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
     process.exit(EXIT_CONFIG);
   }
 }
 
 /** `withStore` on PostgreSQL: an empty, unreachable or refusing database is said in one line, exit 66, 69 or 78. */
-async function withPostgres(
-  config: Config,
-  warnings: readonly string[],
-  command: (store: Store, config: Config, warnings: readonly string[]) => Promise<string>,
-): Promise<void> {
+async function withPostgres(config: Config, warnings: readonly string[], command: StoreCommand, onOlder: OlderStoreCommand | undefined): Promise<void> {
   const [{ PostgresStore, StoreConfigError }, { NoStoreError }] = await Promise.all([
     import('./store/postgres/store.ts'),
     import('./store/postgres/migrate.ts'),
@@ -269,13 +288,13 @@ async function withPostgres(
       process.exit(EXIT_NO_DATA);
     }
     if (!(error instanceof StoreConfigError)) throw error;
+    if (onOlder && error.cause instanceof OlderSchemaError) return printOutput(await onOlder(error.cause.from, config, warnings));
     console.error(`smsrelay: config: ${describeSetting('store.url')}: ${error.message}`);
     process.exit(EXIT_CONFIG);
   }
   console.error(`smsrelay: store ${store.location}`);
   try {
-    const output = await command(store, config, warnings);
-    if (output) console.log(output);
+    printOutput(await command(store, config, warnings));
   } catch (error) {
     if (error instanceof UsageError) usage(error.message);
     else if (isStoreFailure(error)) {

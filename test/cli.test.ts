@@ -215,21 +215,13 @@ describe('smsrelay command', () => {
     }
   };
 
-  test("the commands never upgrade an older store: each refuses in one line (schema, this version's, start upgrades it), exit 78; backup copies it as it is", () => {
+  test("the commands never upgrade an older store: each refuses in one line (schema, this version's, start upgrades it), exit 78; config check shows the configuration and says start will upgrade it; backup copies it as it is", () => {
     const cwd = dir();
     const data = join(cwd, 'data');
     const file = olderStore(data, 8);
     const run = (...args: string[]) =>
       spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data }, encoding: 'utf8', timeout: 60_000 });
-    for (const args of [
-      ['status'],
-      ['config', 'check'],
-      ['queue', 'list'],
-      ['queue', 'hold', 'all'],
-      ['log', 'm-old'],
-      ['quarantine', 'list'],
-      ['undeliverable'],
-    ]) {
+    for (const args of [['status'], ['queue', 'list'], ['queue', 'hold', 'all'], ['log', 'm-old'], ['quarantine', 'list'], ['undeliverable']]) {
       const result = run(...args);
       assert.equal(result.status, 78, `${args.join(' ')}: ${result.stderr}`);
       const lines = result.stderr
@@ -241,6 +233,16 @@ describe('smsrelay command', () => {
       ]);
       assert.equal(schemaOf(file), 8, `${args.join(' ')} left the store at schema 8`);
     }
+    // What to run before the upgrade: this release's view of the configuration, which it may refuse where the older took it.
+    const check = run('config', 'check');
+    assert.equal(check.status, 0, check.stderr);
+    const lines = check.stdout.trimEnd().split('\n');
+    assert.equal(
+      lines.at(-1),
+      `store: schema 8: \`smsrelay start\` will upgrade it from 8 to ${MIGRATIONS.length}; back up first (docs/operations.md#upgrading)`,
+    );
+    assert.equal((JSON.parse(lines.slice(0, -1).join('\n')) as { dataDir: string }).dataDir, data);
+    assert.equal(schemaOf(file), 8, 'config check left the store at schema 8');
     const copy = join(cwd, 'before-upgrade.db');
     const backup = run('backup', copy);
     assert.equal(backup.status, 0, backup.stderr);

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { environmentOf } from '../src/config/load.ts';
 import { configSchema } from '../src/config/schema.ts';
 import { RELAY_ERRORS } from '../src/errors.ts';
-import { failedMigration, MIGRATIONS, migratedLine } from '../src/store/migrations.ts';
+import { failedMigration, MIGRATIONS, migratedLine, upgradeAhead } from '../src/store/migrations.ts';
 import { composeRegistry } from '../src/providers/registry.ts';
 
 const docs = (name: string) => readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
@@ -135,6 +135,7 @@ test("docs/operations.md#upgrading quotes the upgrade's lines as this release wr
   const upgrading = docs('operations.md').replace(/\s+/g, ' ');
   const latest = MIGRATIONS.length;
   assert.ok(upgrading.includes(`\`${migratedLine({ from: 8, to: latest })}\``), `the start's line for an upgrade from schema 8 to ${latest}`);
+  assert.ok(upgrading.includes(`\`\`${upgradeAhead(8)}\`\``), `config check's line for a store of schema 8, to be upgraded to ${latest}`);
   const failed = failedMigration(13, 12, latest, new Error('table rate_events already exists'));
   // The docs quote the line up to its fix, which they give in their own words.
   assert.ok(upgrading.includes(`${failed.slice(0, failed.indexOf(': '))}: …\``), `a failed migration's line, of 13–${latest}`);

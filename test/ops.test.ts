@@ -228,7 +228,7 @@ describe('operating the relay', () => {
     }
   });
 
-  test('config check masks secrets, in URLs too (credentials, query values); backup makes a consistent copy', () => {
+  test('config check masks secrets, in URLs too (credentials, query values), shows an unset retention as keep; backup makes a consistent copy', () => {
     const check = cli('config', 'check');
     assert.match(check, /"webhookToken": "\*\*\*"/);
     assert.doesNotMatch(check, /ops-test-token/);
@@ -241,6 +241,7 @@ describe('operating the relay', () => {
     assert.match(check, /"maxAge": "24h"/);
     assert.match(check, /"conversationWindow": "7d"/);
     assert.match(check, /"busyTimeout": "1s"/);
+    assert.match(check, /"retention": "keep"/, 'unset, as a file may write it');
     const other = tempDir('smsrelay-ops-check-');
     try {
       const gateway = {

@@ -369,8 +369,18 @@ export interface Migrated {
 /** The store was written by a newer smsrelay: the words follow "the store <file>". */
 export class NewerSchemaError extends Error {}
 
-/** The store is of an older schema and the caller, an operator's command, must not upgrade it: the words follow "the store <file>". */
-export class OlderSchemaError extends Error {}
+/**
+ * The store is of an older schema (`from`) and the caller, an operator's command, must not upgrade it: the words follow
+ * "the store <file>" (SQLite) or are whole (PostgreSQL's "the database …").
+ */
+export class OlderSchemaError extends Error {
+  readonly from: number;
+
+  constructor(from: number, message: string) {
+    super(message);
+    this.from = from;
+  }
+}
 
 /** A migration failed and was rolled back: the words follow "the store <file>: ". */
 export class MigrationError extends Error {}
@@ -382,6 +392,11 @@ export class MigrationError extends Error {}
  */
 export function olderSchema(from: number, backup: string): string {
   return `is at schema ${from}, this version needs ${MIGRATIONS.length}: \`smsrelay start\` upgrades it, for good; back up first (${backup}) and stop the relay that runs on it (docs/operations.md#upgrading)`;
+}
+
+/** `config check`'s line for a store of schema `from`, older than this version's, which it reads nothing of: not a refusal. */
+export function upgradeAhead(from: number): string {
+  return `store: schema ${from}: \`smsrelay start\` will upgrade it from ${from} to ${MIGRATIONS.length}; back up first (docs/operations.md#upgrading)`;
 }
 
 /** The start's one line for an upgrade of the store from schema `from` to `to` (docs/operations.md#upgrading quotes it). */
@@ -416,7 +431,7 @@ export function migrate(db: Database, options: { readonly upgrade: boolean } = {
   if (from > MIGRATIONS.length) {
     throw new NewerSchemaError(`was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length})`);
   }
-  if (from < MIGRATIONS.length && !options.upgrade) throw new OlderSchemaError(olderSchema(from, SQLITE_BACKUP));
+  if (from < MIGRATIONS.length && !options.upgrade) throw new OlderSchemaError(from, olderSchema(from, SQLITE_BACKUP));
   let step = from;
   const upgrade = db.transaction(() => {
     for (const sql of MIGRATIONS.slice(from)) {

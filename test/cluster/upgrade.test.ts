@@ -131,7 +131,7 @@ describeOnPostgres('upgrading a database of an older release', async () => {
   const recorded = (url: string) =>
     withClient(url, async (client) => (await client.query<{ version: string }>('SELECT * FROM smsrelay_schema')).rows[0] as Record<string, unknown>);
 
-  test('the commands leave it as it is (one line: its schema, this one, start upgrades it, exit 78); start upgrades it, logging the upgrade and that relays of before the rule must be stopped', async () => {
+  test('the commands leave it as it is (one line: its schema, this one, start upgrades it, exit 78; config check shows the configuration and that start will upgrade it); start upgrades it, logging the upgrade and that relays of before the rule must be stopped', async () => {
     const url = await olderDatabase(MIGRATIONS.slice(0, 9));
     const dir = tempDir();
     try {
@@ -152,6 +152,17 @@ describeOnPostgres('upgrading a database of an older release', async () => {
         );
         assert.deepEqual(await recorded(url), { version: '9' }, `${args.join(' ')} changed nothing, not even the version table`);
       }
+      const check = spawnSync(process.execPath, [BIN, 'config', 'check'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(check.status, 0, check.stderr);
+      const lines = check.stdout.trimEnd().split('\n');
+      assert.equal(lines.at(-1), `store: schema 9: \`smsrelay start\` will upgrade it from 9 to ${KNOWN}; back up first (docs/operations.md#upgrading)`);
+      assert.match(lines.slice(0, -1).join('\n'), /"url": "postgres:/);
+      assert.deepEqual(await recorded(url), { version: '9' }, 'config check changed nothing');
       const relay = await spawnRelay(dir, env);
       try {
         const lines = relay.logs.filter((entry) => String(entry.msg).startsWith('store: '));

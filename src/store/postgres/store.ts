@@ -88,7 +88,7 @@ import { acceptStatement, conversationUsedAt } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { heartbeatStatements, leaveCluster, relaysSeen } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
-import { type Migrated, MigrationError } from '../migrations.ts';
+import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
 import { GroupWriter, type Work } from './group-writer.ts';
 import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.ts';
@@ -557,7 +557,7 @@ export class PostgresStore implements Store, ClusterStore {
       const problem = configProblem(error);
       if (problem !== undefined) {
         await store.#pool.end();
-        throw new StoreConfigError(problem);
+        throw new StoreConfigError(problem, { cause: error });
       }
       store.#failing(error);
       store.#retryConnect(options, CONNECT_RETRY_MIN_MS);
@@ -1557,7 +1557,13 @@ const CERTIFICATE_REFUSALS: ReadonlySet<string> = new Set([
 
 /** Why the database refuses us for good, with the fix where it is ours to name; undefined for a failure a retry may cure. */
 export function configProblem(error: unknown): string | undefined {
-  if (error instanceof SchemaError || error instanceof MigrationError || CONFIG_SQLSTATES.has((error as { code?: string }).code ?? '')) return describe(error);
+  if (
+    error instanceof SchemaError ||
+    error instanceof OlderSchemaError ||
+    error instanceof MigrationError ||
+    CONFIG_SQLSTATES.has((error as { code?: string }).code ?? '')
+  )
+    return describe(error);
   if (error instanceof Error && error.message === NO_TLS) {
     return `${NO_TLS}: turn TLS on at the server (ssl = on), or, on a network you trust, add sslmode=disable to the URL`;
   }
