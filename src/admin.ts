@@ -256,7 +256,8 @@ function describeEvent(kind: string, detail: string | undefined): string {
 
 /**
  * `queue list [--after <sms id>] [--limit <n>] | hold | release | retry | delete [<message id> | all] | pause | resume`.
- * A list cut short says so to `note` (the CLI's stderr), with how many are queued and how to read on.
+ * A list cut short, or empty, says so to `note` (the CLI's stderr), with how many are queued and how to read on:
+ * its output is JSON lines only, for a pipe into jq.
  */
 export async function queue(store: Store, args: readonly string[], now: number, note: (line: string) => void = () => undefined): Promise<string> {
   const [command = 'list', target] = args;
@@ -282,7 +283,7 @@ async function listQueue(store: Store, options: readonly string[], now: number, 
       `queue list: ${after > 0 ? `${counted.format(limit)} after SMS ${after}` : `the first ${counted.format(limit)}`} of ${counted.format(sms.queued + sms.held)} queued SMS; the next: smsrelay queue list --after ${last.smsId}`,
     );
   }
-  if (!last) return after > 0 ? `no queued SMS after SMS ${after}` : 'no queued SMS';
+  if (!last) note(after > 0 ? `queue list: no queued SMS after SMS ${after}` : 'queue list: no queued SMS');
   return page
     .map((sms) => JSON.stringify({ ...sms, receivedAt: new Date(sms.receivedAt).toISOString(), nextAttemptAt: new Date(sms.nextAttemptAt).toISOString() }))
     .join('\n');

@@ -456,7 +456,7 @@ describe('smsrelay command', () => {
     assert.equal(new Set(ids).size, kept);
   });
 
-  test('queue list says on stderr when it cuts the list at 1,000, and pages on with --after and --limit', async () => {
+  test('queue list says on stderr when it cuts the list at 1,000, and pages on with --after and --limit; past the last page or on an empty queue, stdout stays empty', async () => {
     const cwd = dir();
     const queued = 1002;
     const store = await SqliteStore.open({ file: join(cwd, 'data', 'smsrelay.db'), busyTimeoutMs: 100 });
@@ -492,7 +492,17 @@ describe('smsrelay command', () => {
       short.stderr,
       new RegExp(`queue list: 3 after SMS ${firstIds[0]} of 1,002 queued SMS; the next: smsrelay queue list --after ${firstIds[3]}\n$`),
     );
-    assert.match(list('--after', String(ids(rest.stdout).at(-1))).stdout, /^no queued SMS after SMS \d+\n$/);
+    // Past the last page: nothing on stdout, which a pipe into jq reads as JSON lines; the words on stderr.
+    const past = list('--after', String(ids(rest.stdout).at(-1)));
+    assert.equal(past.status, 0, past.stderr);
+    assert.equal(past.stdout, '');
+    assert.match(past.stderr, /^smsrelay: data directory .+\nsmsrelay: queue list: no queued SMS after SMS \d+\n$/);
+    const empty = await SqliteStore.open({ file: join(cwd, 'data', 'smsrelay.db'), busyTimeoutMs: 100 });
+    await empty.applyQueueAction('delete', undefined, Date.now());
+    await empty.close();
+    const none = list();
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /\nsmsrelay: queue list: no queued SMS\n$/);
     for (const wrong of [['--limit', '0'], ['--limit', '10001'], ['--after', 'x'], ['--limit']]) {
       const refused = list(...wrong);
       assert.equal(refused.status, 64, `${wrong.join(' ')}: ${refused.stderr}`);
