@@ -468,8 +468,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         : undefined;
     logger[notReady ? 'warn' : 'info'](
       {
-        smtp: `${config.smtp.host}:${smtp.port}`,
-        http: `${config.http.host}:${http.port}`,
+        smtp: listenerAddress(config.smtp.host, smtp.port),
+        smtpTls: smtp.tlsPort === undefined ? undefined : listenerAddress(config.smtp.host, smtp.tlsPort),
+        http: listenerAddress(config.http.host, http.port),
         smsDomains: config.sms.domains,
         gateway: config.gateway.routes
           ? config.gateway.routes.map((route) => `${route.name}: ${route.providers.map(describeAccount).join(' → ')}`).join('; ')
@@ -653,5 +654,15 @@ function hostOf(url: string): string {
 /** The address this process reaches its own HTTP port on, whatever interface it listens on. */
 function loopbackFor(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return bracketed(host);
+}
+
+/** A host as it goes before `:port`: an IPv6 address in brackets, or its own colons would run into the port's (`:::25`). */
+function bracketed(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** A listener as the ready line names it: `[::]:25`, `0.0.0.0:25`. */
+function listenerAddress(host: string, port: number): string {
+  return `${bracketed(host)}:${port}`;
 }

@@ -1,15 +1,37 @@
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config/load.ts';
+import { startRelay } from '../src/relay.ts';
 import type { IntelliSoftwareSimulator } from '../src/simulators/intellisoftware.ts';
 import type { ProviderSimulator } from '../src/simulators/contract.ts';
 import { after, describe, test } from 'node:test';
 import { request } from 'undici';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, waitFor } from './helpers/relay.ts';
+import { captureLog } from './helpers/log-lines.ts';
+import { gatewayYaml, relayEnvironment, removeDir, startSimulator, startTestRelay, tempDir, waitFor } from './helpers/relay.ts';
 import { queuedId, sendMail } from './helpers/smtp.ts';
 
 const dirs: string[] = [];
 after(() => dirs.forEach(removeDir));
 
 describe('relay wiring', () => {
+  test('the ready line writes an IPv6 listener as [::]:port or [::1]:port and names the SMTP TLS port when it is set', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const tls = {
+      key: fileURLToPath(new URL('./fixtures/tls/key.pem', import.meta.url)),
+      cert: fileURLToPath(new URL('./fixtures/tls/cert.pem', import.meta.url)),
+    };
+    const { config } = loadConfig(relayEnvironment(dir, { smtp: { host: '::', tls, tlsPort: 0 }, http: { host: '::1' } }), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    try {
+      const ready = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'relay: ready');
+      assert.deepEqual([ready?.smtp, ready?.smtpTls, ready?.http], [`[::]:${relay.smtpPort}`, `[::]:${relay.smtpTlsPort}`, `[::1]:${relay.httpPort}`]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   test('the simulator serves on the relay HTTP port when selected, and can be told to fail', async () => {
     const relay = await startTestRelay({ delivery: { retryMinDelay: '100ms', retryMaxDelay: '200ms' } });
     dirs.push(relay.dir);
