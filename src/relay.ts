@@ -29,7 +29,7 @@ import { DiskWatermark } from './store/disk.ts';
 import { StoreHealthMonitor } from './store/health.ts';
 import { Housekeeping } from './store/housekeeping.ts';
 import { RelayError, toHttpError } from './errors.ts';
-import { networkMatcher, peerAddress } from './policy/networks.ts';
+import { hostBeforePort, networkMatcher, peerAddress } from './policy/networks.ts';
 import { Templates } from './mailer/templates.ts';
 import { smarthostTransport } from './mailer/smarthost.ts';
 import { maildirTransport } from './mailer/transports.ts';
@@ -654,15 +654,10 @@ function hostOf(url: string): string {
 /** The address this process reaches its own HTTP port on, whatever interface it listens on. */
 function loopbackFor(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
-  return bracketed(host);
-}
-
-/** A host as it goes before `:port`: an IPv6 address in brackets, or its own colons would run into the port's (`:::25`). */
-function bracketed(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
+  return hostBeforePort(host);
 }
 
 /** A listener as the ready line names it: `[::]:25`, `0.0.0.0:25`. */
 function listenerAddress(host: string, port: number): string {
-  return `${bracketed(host)}:${port}`;
+  return `${hostBeforePort(host)}:${port}`;
 }

@@ -323,6 +323,19 @@ describe('smsrelay command', () => {
     }
   });
 
+  test('a port in use on an IPv6 address names it as [::1]:port, not with colons running into the port', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '::1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      const smtp = refusedStart(dir(), { SMSRELAY_SMTP_HOST: '::1', SMSRELAY_SMTP_PORT: port });
+      assert.equal(smtp.status, 78);
+      assert.match(smtp.lines[0] ?? '', new RegExp(`the SMTP listener cannot listen on \\[::1\\]:${port}: the port is in use`));
+    } finally {
+      taken.close();
+    }
+  });
+
   test('on the embedded default the built-in simulator takes the SMS and logs it; unknown variables are warned', async () => {
     const cwd = dir();
     const relay = await spawnRelay(cwd, { ...relayEnvironment(cwd, {}), SMSRELAY_BOGUS: '1' });

@@ -6,7 +6,7 @@ import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import { isStoreFailure, ListenError, RelayError, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { networkMatcher, peerAddress } from '../policy/networks.ts';
+import { hostBeforePort, networkMatcher, peerAddress } from '../policy/networks.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -175,7 +175,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   await app.listen({ host: options.host, port: options.port }).catch(async (error: unknown) => {
     await app.close();
-    throw new ListenError('HTTP', { host: 'http.host', port: 'http.port' }, `${options.host}:${options.port}`, error);
+    throw new ListenError('HTTP', { host: 'http.host', port: 'http.port' }, `${hostBeforePort(options.host)}:${options.port}`, error);
   });
   const address = app.server.address();
   return {

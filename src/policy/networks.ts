@@ -22,6 +22,11 @@ export function peerAddress(address: string | undefined): string {
   return IPV4_MAPPED.exec(raw)?.[1] ?? raw;
 }
 
+/** A host as it goes before `:port`: an IPv6 address in brackets, or its own colons would run into the port's (`:::25`). */
+export function hostBeforePort(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
 /** A predicate for "this client address is in one of these networks" (IPv4-mapped IPv6 included). */
 export function networkMatcher(cidrs: readonly string[]): (address: string) => boolean {
   const list = new BlockList();

@@ -8,7 +8,7 @@ import type { AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction 
 import { asRelayError, ListenError, RELAY_ERRORS, RelayError, STORE_FAILURE_CODES, toSmtpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { peerAddress } from '../policy/networks.ts';
+import { hostBeforePort, peerAddress } from '../policy/networks.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { applySmtpServerPatches, DataTimedOut } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
@@ -310,7 +310,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     });
   }
   const port = await listen(plain, settings.port, settings.host).catch((error: unknown) => {
-    throw new ListenError('SMTP', { host: 'smtp.host', port: 'smtp.port' }, `${settings.host}:${settings.port}`, error);
+    throw new ListenError('SMTP', { host: 'smtp.host', port: 'smtp.port' }, `${hostBeforePort(settings.host)}:${settings.port}`, error);
   });
   const tlsPort = implicit
     ? await listen(implicit, settings.tlsPort ?? 0, settings.host).catch(async (error: unknown) => {
