@@ -454,6 +454,39 @@ describe('smsrelay command', () => {
     assert.equal(new Set(ids).size, kept);
   });
 
+  test("config check and a problem naming a URL variable hide a password holding a raw @ or :, or %40, as the URL standard reads it (to the authority's last @)", async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [BIN, 'config', 'check'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data, ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    for (const password of ['p@ss:w0rd', 'p:ss@w0rd', 'p%40ss%3Aw0rd']) {
+      const mailUrl = `smtps://user:${password}@127.0.0.1:465`;
+      const shown = run({ SMSRELAY_MAIL_URL: mailUrl });
+      assert.equal(shown.status, 0, shown.stderr);
+      assert.match(shown.stdout, /"url": "smtps:\/\/\*\*\*@127\.0\.0\.1:465"/, password);
+      const gatewayUrl = `https://u:${password}@gw.example.com/x?apikey=K3Y`;
+      const gateway = run({
+        SMSRELAY_GATEWAY: 'intellisoftware',
+        SMSRELAY_GATEWAY_USERNAME: 'u',
+        SMSRELAY_GATEWAY_PASSWORD: 'x',
+        SMSRELAY_GATEWAY_URL: gatewayUrl,
+      });
+      assert.equal(gateway.status, 0, gateway.stderr);
+      assert.match(gateway.stdout, /"url": "https:\/\/\*\*\*@gw\.example\.com\/x\?apikey=\*\*\*"/, password);
+      // A wrong URL is named by its variable, the password hidden there too.
+      const refused = run({ SMSRELAY_MAIL_URL: `ftp://user:${password}@127.0.0.1:465` });
+      assert.equal(refused.status, 78);
+      assert.match(refused.stderr, /^smsrelay: config: SMSRELAY_MAIL_URL="ftp:\/\/\*\*\*@127\.0\.0\.1:465": /m);
+      for (const output of [shown, gateway, refused]) assert.doesNotMatch(output.stdout + output.stderr, /w0rd|ss@|K3Y/, password);
+    }
+  });
+
   test('queue list says on stderr when it cuts the list at 1,000, and pages on with --after and --limit', async () => {
     const cwd = dir();
     const queued = 1002;

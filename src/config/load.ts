@@ -12,6 +12,7 @@ import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
+import { maskedUrl, REDACTED } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
 import { readTlsPair, type TlsFiles } from './tls.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig, span } from './schema.ts';
@@ -406,7 +407,14 @@ function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<stri
     if (dotted === envPath || dotted.startsWith(`${envPath}.`)) {
       // A structure in one variable: the place inside it, not the whole (secret-bearing) value.
       if (dotted !== envPath && ENVIRONMENT[name]?.kind === 'json') return `${name} at ${dotted.slice(envPath.length + 1)}`;
-      const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name) ? '***' : name === 'SMSRELAY_DATABASE_URL' ? redactUrl(env[name] ?? '') : env[name];
+      const value = env[name] ?? '';
+      const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name)
+        ? REDACTED
+        : name === 'SMSRELAY_DATABASE_URL'
+          ? redactUrl(value)
+          : name.endsWith('_URL')
+            ? maskedUrl(value)
+            : value;
       return `${name}="${shown}"`;
     }
   }
