@@ -386,8 +386,7 @@ function applyEnvironment(
         : target.kind === 'json'
           ? jsonOrText(value)
           : value.trim();
-    setPath(raw, target.path, parsed);
-    sources.set(target.path.join('.'), name);
+    if (setPath(raw, target.path, parsed)) sources.set(target.path.join('.'), name);
   }
   return sources;
 }
@@ -730,14 +729,21 @@ function splitSettings(
   return { gateway: gateway as ParsedConfig['gateway'], settings };
 }
 
-function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+/**
+ * Sets the value at `path`, making the mappings on the way; false, leaving `target` as it is, where the
+ * file has something other than a mapping on the way (`sms: [a]`, `sms:` with nothing under it): that
+ * section is wrong whatever a variable sets in it, for the schema to name, never replaced unseen.
+ */
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): boolean {
   let node = target;
   for (const key of path.slice(0, -1)) {
     const next = node[key];
-    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    if (next === undefined) node[key] = {};
+    else if (typeof next !== 'object' || next === null || Array.isArray(next)) return false;
     node = node[key] as Record<string, unknown>;
   }
   node[path[path.length - 1] as string] = value;
+  return true;
 }
 
 function deleteKeys(target: unknown, path: readonly PropertyKey[], keys: readonly string[]): void {

@@ -460,6 +460,19 @@ describe('config', () => {
     assert.deepEqual(loadConfig({ SMSRELAY_SMTP_PORT: '2631' }, dirWith('smtp:\n  port: 2632\n')).warnings, [], 'a good file value overridden is no warning');
   });
 
+  test('a file section of the wrong shape is refused whatever variables set in it: never replaced by theirs unseen', () => {
+    for (const [yaml, env] of [
+      ['sms: [a]\n', { SMSRELAY_SMS_DOMAINS: 'x.test' }],
+      ['sms:\n', { SMSRELAY_SMS_DOMAINS: 'x.test' }],
+      ['smtp:\n  - port: 2526\n  - maxRecipients: 5\n', { SMSRELAY_SMTP_PORT: '2631' }],
+      ['smtp: 2526\n', { SMSRELAY_SMTP_HOST: '127.0.0.1' }],
+    ] as const) {
+      const [line, ...more] = problems(env, yaml);
+      assert.deepEqual(more, [], yaml);
+      assert.match(line ?? '', /smsrelay\.yaml: (sms|smtp): write its settings indented under it/, yaml);
+    }
+  });
+
   test('two listeners on one port are refused at validation, naming both settings (not blamed on another program)', () => {
     assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '2631', SMSRELAY_HTTP_PORT: '2631' }), [
       'SMSRELAY_HTTP_PORT="2631": the same port as smtp.port (SMSRELAY_SMTP_PORT="2631"); give each listener its own port',
