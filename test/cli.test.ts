@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -485,6 +485,46 @@ describe('smsrelay command', () => {
       assert.match(refused.stderr, /^smsrelay: config: SMSRELAY_MAIL_URL="ftp:\/\/\*\*\*@127\.0\.0\.1:465": /m);
       for (const output of [shown, gateway, refused]) assert.doesNotMatch(output.stdout + output.stderr, /w0rd|ss@|K3Y/, password);
     }
+  });
+
+  test('a settings file that is a directory or unreadable, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {
+    const cwd = dir();
+    chmodSync(cwd, 0o755);
+    const check = (env: Record<string, string>, asOther = false) =>
+      spawnSync(process.execPath, [BIN, 'config', 'check'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data'), ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+        // Root reads any file: the unreadable one is read as another user.
+        ...(asOther && process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}),
+      });
+    const refused = (env: Record<string, string>, expected: string, asOther = false) => {
+      const result = check(env, asOther);
+      assert.equal(result.status, 78, result.stderr);
+      assert.deepEqual(result.stderr.trim().split('\n'), [`smsrelay: config: ${expected}`]);
+    };
+    mkdirSync(join(cwd, 'smsrelay.yaml'));
+    refused({}, `${join(cwd, 'smsrelay.yaml')}: a directory, not a settings file; move it away, or set SMSRELAY_CONFIG to the settings file`);
+    refused(
+      { SMSRELAY_CONFIG: cwd },
+      `SMSRELAY_CONFIG="${cwd}": a directory, not a settings file; name the settings file in it (SMSRELAY_CONFIG=${join(cwd, 'smsrelay.yaml')}), or unset it`,
+    );
+    rmSync(join(cwd, 'smsrelay.yaml'), { recursive: true });
+    writeFileSync(join(cwd, 'smsrelay.yaml'), 'dataDir: from-the-default-file\n');
+    refused({ SMSRELAY_CONFIG: '' }, 'SMSRELAY_CONFIG="": empty; name the settings file, or unset it to read ./smsrelay.yaml');
+    refused({ SMSRELAY_CONFIG: '  ' }, 'SMSRELAY_CONFIG="": empty; name the settings file, or unset it to read ./smsrelay.yaml');
+    writeFileSync(join(cwd, 'other.yaml'), 'sms:\n  domains: [other.test]\n');
+    chmodSync(join(cwd, 'other.yaml'), 0o600);
+    const spaced = check({ SMSRELAY_CONFIG: ' other.yaml ' });
+    assert.equal(spaced.status, 66, 'read the file, then found no store');
+    assert.match(spaced.stderr, /no relay data in/);
+    chmodSync(join(cwd, 'other.yaml'), 0o000);
+    refused(
+      { SMSRELAY_CONFIG: 'other.yaml' },
+      `SMSRELAY_CONFIG="other.yaml": cannot be read by this user (EACCES); let the relay's user read ${join(cwd, 'other.yaml')} (chmod, chown)`,
+      true,
+    );
   });
 
   test('queue list says on stderr when it cuts the list at 1,000, and pages on with --after and --limit', async () => {

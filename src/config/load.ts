@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
@@ -336,14 +336,36 @@ function isComplete(parsed: Sections): parsed is ParsedConfig {
 }
 
 function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<string, unknown>; file: string | undefined } {
-  const named = env[CONFIG_FILE_VARIABLE];
-  const file = resolve(cwd, named || DEFAULT_CONFIG_FILE);
+  // Taken without the spaces around it, as every variable; set to nothing it is refused as they are, not read as unset.
+  const named = env[CONFIG_FILE_VARIABLE]?.trim();
+  if (named === '') {
+    throw new ConfigError([`${CONFIG_FILE_VARIABLE}="": empty; name the settings file, or unset it to read ./${DEFAULT_CONFIG_FILE}`]);
+  }
+  const file = resolve(cwd, named ?? DEFAULT_CONFIG_FILE);
   if (!existsSync(file)) {
-    if (named) throw new ConfigError([`${CONFIG_FILE_VARIABLE}="${named}": file not found`]);
+    if (named !== undefined) throw new ConfigError([`${CONFIG_FILE_VARIABLE}="${named}": file not found`]);
     return { raw: {}, file: undefined };
   }
+  const where = named === undefined ? file : `${CONFIG_FILE_VARIABLE}="${named}"`;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'EISDIR') {
+      const fix =
+        named === undefined
+          ? `move it away, or set ${CONFIG_FILE_VARIABLE} to the settings file`
+          : `name the settings file in it (${CONFIG_FILE_VARIABLE}=${join(named, DEFAULT_CONFIG_FILE)}), or unset it`;
+      throw new ConfigError([`${where}: a directory, not a settings file; ${fix}`]);
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new ConfigError([`${where}: cannot be read by this user (${code}); let the relay's user read ${file} (chmod, chown)`]);
+    }
+    throw error;
+  }
   const lineCounter = new LineCounter();
-  const document = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false, lineCounter });
+  const document = parseDocument(text, { prettyErrors: false, lineCounter });
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`));
   }
