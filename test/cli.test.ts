@@ -422,6 +422,88 @@ describe('smsrelay command', () => {
     assert.equal(unknown.status, 64);
   });
 
+  test("help <command> shows that command's help, help of no command is exit 64; each exit code is listed once", () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+    for (const args of [
+      ['help', 'status'],
+      ['status', '--help'],
+      ['--help', 'status'],
+    ]) {
+      const shown = run(...args);
+      assert.equal(shown.status, 0, shown.stderr);
+      assert.match(shown.stdout, /^Usage: smsrelay status\n\nqueue depths/, args.join(' '));
+    }
+    const unknown = run('help', 'nosuch');
+    assert.equal(unknown.status, 64);
+    assert.match(unknown.stderr, /^smsrelay: help: unknown command "nosuch"\n\nUsage: smsrelay/);
+    for (const command of ['config', 'backup', 'queue', 'store', 'start', 'log']) {
+      const exits = /Exit codes: (.*)$/m.exec(run(command, '--help').stdout)?.[1] ?? '';
+      const codes = exits.split(', ').flatMap((part) => /^\d+/.exec(part) ?? []);
+      assert.ok(codes.length > 1, exits);
+      assert.deepEqual(codes, [...new Set(codes)], `${command}: ${exits}`);
+    }
+    assert.match(run('config', 'check', '--help').stdout, /, 69 the store cannot be reached now \(the configuration is shown all the same\), 78/);
+  });
+
+  test('an option without its value or given twice is refused (64) with the reason and usage; -- ends the options', async () => {
+    const cwd = dir();
+    await (await SqliteStore.open({ file: join(cwd, 'data', 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], {
+        cwd,
+        input: 'Subject: hi\r\n\r\nhello\r\n',
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    for (const [args, reason] of [
+      [['preview', '--to'], 'preview: --to needs a value'],
+      [['preview', '--to', '--from', 'a@example.com'], 'preview: --to needs a value'],
+      [['preview', '--to', '447700900123@sms.localhost', '--to', '447700900124@sms.localhost'], 'preview: --to given twice'],
+      [['queue', 'list', '--limit', '5', '--limit', '6'], 'queue list: --limit given twice'],
+      [['backup', '--force', '--force', join(cwd, 'b.db')], 'backup: --force given twice'],
+      [['backup', '--force=yes', join(cwd, 'b.db')], 'backup: --force takes no value'],
+      [['nosuch', 'status'], 'unknown command "nosuch"'],
+    ] as const) {
+      const result = run(...args);
+      assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
+      assert.ok(result.stderr.startsWith(`smsrelay: ${reason}\n\nUsage: smsrelay`), `${args.join(' ')}: ${result.stderr}`);
+    }
+    const ended = run('--', 'status');
+    assert.equal(ended.status, 0, ended.stderr);
+    assert.match(ended.stdout, /^relay: not running/);
+    // After --, a word that starts with a dash is a word: an id, not an unknown option.
+    const id = run('log', '--', '-5');
+    assert.equal(id.status, 1, id.stderr);
+    assert.match(id.stderr, /nothing known about -5/);
+    const inline = run('preview', '--to=447700900123@sms.localhost');
+    assert.equal(inline.status, 0, inline.stderr);
+    assert.match(inline.stdout, /^text: +"hello"/);
+  });
+
+  test('a command called wrongly says so before it opens the store: the usage, not the data directory', async () => {
+    const cwd = dir();
+    await (await SqliteStore.open({ file: join(cwd, 'data', 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    for (const [args, reason] of [
+      [['log'], 'log needs a message id or a phone number'],
+      [['queue', 'nosuch'], 'unknown queue command "nosuch": use list, hold, release, retry, delete, pause, resume'],
+      [['queue', 'list', '--limit', '0'], 'queue list: --limit needs a number from 1 to 10,000'],
+      [['queue', '--after', 'x'], 'queue list: --after needs an SMS id (the smsId of the last line listed)'],
+      [['config'], 'config needs "check"'],
+      [['config', 'chek'], 'unknown config command "chek": use check'],
+      [['store', '--from', 'a.db', '--to', 'postgres://u@127.0.0.1/x'], 'store needs "copy --from <sqlite file> --to <postgres url>"'],
+    ] as const) {
+      const result = spawnSync(process.execPath, [BIN, ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
+      assert.ok(result.stderr.startsWith(`smsrelay: ${reason}\n\nUsage: smsrelay`), `${args.join(' ')}: ${result.stderr}`);
+    }
+  });
+
   test('undeliverable lists every kept SMS, past the store read of 1,000 at a time', async () => {
     const cwd = dir();
     const kept = 1001;
