@@ -1,4 +1,4 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buffer, text } from 'node:stream/consumers';
@@ -25,7 +25,7 @@ const UNDELIVERABLE_PAGE = 1000;
 const EXIT_INTERRUPTED = 130;
 /** sysexits.h EX_USAGE: the command was called wrongly. */
 const EXIT_USAGE = 64;
-/** sysexits.h EX_NOINPUT: there is no relay data where the command looked. */
+/** sysexits.h EX_NOINPUT ("did not exist or was not readable"): there is no relay data where the command looked that its user may read. */
 const EXIT_NO_DATA = 66;
 /** sysexits.h EX_DATAERR: the input is of a form the command cannot take (a store copy's source of another schema version). */
 const EXIT_DATA = 65;
@@ -58,7 +58,7 @@ interface CommandSpec {
 /** The exit codes every command that reads the store shares (docs/operations.md); a command may say more of one. */
 const STORE_EXITS: Exits = {
   64: 'called wrongly',
-  66: 'no store where it looked',
+  66: 'no store where it looked, or one this user may not open',
   69: 'the database cannot be reached now',
   78: 'a store it cannot use (damaged, newer, older: only start upgrades it; refusing)',
 };
@@ -317,7 +317,7 @@ async function withStore(command: (store: Store, config: Config, warnings: reado
   const { config, warnings } = configOrExit();
   if (config.store.url) return withPostgres(config, warnings, command);
   const file = join(config.dataDir, STORE_FILE);
-  if (!existsSync(file)) {
+  if (!storeExists(file)) {
     console.error(noRelayData(config));
     process.exitCode = EXIT_NO_DATA;
     return;
@@ -335,6 +335,26 @@ async function withStore(command: (store: Store, config: Config, warnings: reado
     else throw error;
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * Whether the store file is there. One this user may not open (another user's: `status` run as oneself
+ * on the relay's store) is one line naming dataDir, where it came from and the fix, exit 66.
+ */
+function storeExists(file: string): boolean {
+  try {
+    if (!statSync(file, { throwIfNoEntry: false })) return false;
+    // The commands open it as the relay does, to read and write (SQLite's WAL needs both).
+    accessSync(file, constants.R_OK | constants.W_OK);
+    return true;
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code !== 'EACCES' && code !== 'EPERM') throw error;
+    console.error(
+      `smsrelay: ${describeSetting('dataDir')}: this user may not open the store ${file} (${code}, permission denied): run the command as the user the relay runs as, or give this user access`,
+    );
+    process.exit(EXIT_NO_DATA);
   }
 }
 
@@ -419,7 +439,7 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
     process.exitCode = EXIT_CANNOT_CREATE;
     return;
   }
-  if (!existsSync(live)) {
+  if (!storeExists(live)) {
     console.error(noRelayData(config));
     process.exitCode = EXIT_NO_DATA;
     return;
@@ -526,7 +546,7 @@ async function preview(from: string | undefined, to: string | undefined): Promis
   const file = join(config.dataDir, STORE_FILE);
   const store: Store | undefined = config.store.url
     ? await (await import('./store/postgres/store.ts')).PostgresStore.open({ url: config.store.url, create: false }).catch(() => undefined)
-    : existsSync(file)
+    : storeExists(file)
       ? openOrExit(file, config)
       : undefined;
   console.error(

@@ -504,6 +504,43 @@ describe('smsrelay command', () => {
     }
   });
 
+  test('a command on a store its user may not open is one line naming dataDir, its source and the fix, exit 66, not a raw EACCES', async () => {
+    const cwd = dir();
+    chmodSync(cwd, 0o755);
+    const data = join(cwd, 'data');
+    await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    // The relay's store, another user's: root opens any file, so the command runs as nobody.
+    const asRoot = process.getuid?.() === 0;
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+        encoding: 'utf8',
+        timeout: 30_000,
+        ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+      });
+    const modes = asRoot
+      ? [
+          [0o755, 0o600],
+          [0o700, 0o600],
+        ]
+      : [[0o755, 0o000]];
+    for (const [dirMode, fileMode] of modes) {
+      chmodSync(data, dirMode ?? 0);
+      chmodSync(join(data, 'smsrelay.db'), fileMode ?? 0);
+      for (const command of [['status'], ['queue', 'list'], ['backup', join(cwd, 'copy.db')]]) {
+        const result = run(...command);
+        assert.equal(result.status, 66, `${command.join(' ')}: ${result.stderr}`);
+        assert.equal(
+          result.stderr,
+          `smsrelay: SMSRELAY_DATA_DIR="${data}": this user may not open the store ${join(data, 'smsrelay.db')} (EACCES, permission denied): run the command as the user the relay runs as, or give this user access\n`,
+          command.join(' '),
+        );
+      }
+    }
+    chmodSync(data, 0o700);
+  });
+
   test('undeliverable lists every kept SMS, past the store read of 1,000 at a time', async () => {
     const cwd = dir();
     const kept = 1001;
