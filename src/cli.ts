@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { buffer, text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
@@ -631,8 +632,7 @@ async function listUndeliverable(args: readonly string[]): Promise<void> {
 
 /** The password comes on stdin (never as an argument: it would sit in the shell history and `ps`). */
 async function printPasswordHash(): Promise<void> {
-  if (process.stdin.isTTY) process.stderr.write('Password (then Enter; it is shown): ');
-  const input = process.stdin.isTTY ? await firstLine() : await text(process.stdin);
+  const input = process.stdin.isTTY ? await unechoedLine('Password (then Enter; it is not shown): ') : await text(process.stdin);
   const password = input.replace(/\r?\n$/, '');
   if (password.length < MIN_PASSWORD_LENGTH) {
     console.error(`smsrelay: a password needs at least ${MIN_PASSWORD_LENGTH} characters`);
@@ -643,11 +643,19 @@ async function printPasswordHash(): Promise<void> {
   console.log(await hashPassword(password));
 }
 
-function firstLine(): Promise<string> {
+/**
+ * A line typed on the terminal after `prompt`, not shown: readline as a terminal puts it in raw mode
+ * (the terminal echoes nothing) and echoes itself, to an output that keeps nothing; the prompt comes
+ * once raw mode is on, so that nothing typed after it is echoed. The Enter is the newline shown.
+ */
+function unechoedLine(prompt: string): Promise<string> {
   return new Promise((resolve) => {
-    const lines = createInterface({ input: process.stdin });
+    const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const lines = createInterface({ input: process.stdin, output: muted, terminal: true });
+    process.stderr.write(prompt);
     lines.once('line', (line) => {
       lines.close();
+      process.stderr.write('\n');
       resolve(line);
     });
   });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { type AddressInfo, createServer } from 'node:net';
@@ -410,6 +411,24 @@ describe('smsrelay command', () => {
     assert.ok(!(await verifyPassword('correct horse batter', hash)));
     const short = spawnSync(process.execPath, [BIN, 'hash-password'], { input: 'short', encoding: 'utf8' });
     assert.equal(short.status, 65);
+  });
+
+  test('hash-password on a terminal does not show the password typed', async (context) => {
+    // util-linux's script runs the command on a pseudo-terminal of its own, as an operator's shell would.
+    if (spawnSync('script', ['--version']).error) return context.skip('no script(1) here for a terminal');
+    const password = 'typed on a terminal';
+    const child = spawn('script', ['-qec', `${process.execPath} ${BIN} hash-password`, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let shown = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      // Typed once asked, as a person does: typed before, the terminal would echo it ahead of the command.
+      const asked = shown.includes('Password');
+      shown += chunk.toString();
+      if (!asked && shown.includes('Password')) child.stdin.write(`${password}\r`);
+    });
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 0, shown);
+    assert.ok(!shown.includes(password), shown);
+    assert.ok(await verifyPassword(password, /scrypt\S+/.exec(shown)?.[0] ?? ''), shown);
   });
 
   test('help and version', () => {
