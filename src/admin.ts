@@ -272,7 +272,7 @@ export const counted = new Intl.NumberFormat('en');
 
 /** `queue list`: a page of the queued SMS in the order they were queued, one JSON line each (queue). */
 async function listQueue(store: Store, options: readonly string[], now: number, note: (line: string) => void): Promise<string> {
-  const { after, limit } = listOptions(options);
+  const { after, limit } = queueListOptions(options);
   // One more than the page: whether there is a next one, without counting the queue every time.
   const queued = await store.listQueued(limit + 1, after);
   const page = queued.slice(0, limit);
@@ -290,7 +290,7 @@ async function listQueue(store: Store, options: readonly string[], now: number, 
 }
 
 /** `queue list`'s options: `--after <sms id>` (the smsId of the last line of the page before), `--limit <n>` (at most MOST_LISTED). */
-function listOptions(words: readonly string[]): { after: number; limit: number } {
+export function queueListOptions(words: readonly string[]): { after: number; limit: number } {
   let after = 0;
   let limit = LISTED;
   for (let index = 0; index < words.length; index += 2) {

@@ -1,12 +1,27 @@
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { buffer, text } from 'node:stream/consumers';
+import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import type { Preview } from './acceptance/preview.ts';
 import { relayVersion } from './cluster/membership.ts';
 import { settingsDigest } from './cluster/settings.ts';
-import { configCheck, counted, type OlderStore, history, LISTED, MOST_LISTED, quarantine, queue, rerouteUndeliverable, status, UsageError } from './admin.ts';
+import {
+  configCheck,
+  counted,
+  type OlderStore,
+  history,
+  LISTED,
+  MOST_LISTED,
+  quarantine,
+  queue,
+  queueListOptions,
+  rerouteUndeliverable,
+  status,
+  UsageError,
+} from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
 import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
 import { runningRelay, STORE_FILE } from './store/lock.ts';
@@ -25,7 +40,7 @@ const UNDELIVERABLE_PAGE = 1000;
 const EXIT_INTERRUPTED = 130;
 /** sysexits.h EX_USAGE: the command was called wrongly. */
 const EXIT_USAGE = 64;
-/** sysexits.h EX_NOINPUT: there is no relay data where the command looked. */
+/** sysexits.h EX_NOINPUT ("did not exist or was not readable"): there is no relay data where the command looked that its user may read. */
 const EXIT_NO_DATA = 66;
 /** sysexits.h EX_DATAERR: the input is of a form the command cannot take (a store copy's source of another schema version). */
 const EXIT_DATA = 65;
@@ -36,87 +51,114 @@ const EXIT_CANNOT_CREATE = 73;
 /** sysexits.h EX_TEMPFAIL: a passing problem (a full disk); a supervisor should restart later. */
 const EXIT_TEMPORARY = 75;
 
+/** Exit codes and what each means for a command (0 needs no words). */
+type Exits = Readonly<Record<number, string>>;
+
 /**
- * Every command: its usage line, what it does, the options it takes, how many words it takes at most
- * (its own name included; more is a mistake, a second id or a stray word, refused with the usage rather
- * than ignored) and its exit codes. The general usage and each command's `--help` are made from it.
+ * Every command: its usage line, what it does, the options it takes (each a value's or a flag), the
+ * words it takes first when it has commands of its own (`queue list`), what it needs a word for when
+ * it cannot do without one, how many words it takes at most (its own name included; more is a mistake,
+ * a second id or a stray word, refused with the usage rather than ignored) and its exit codes. The general usage and each command's help are made from it.
  */
 interface CommandSpec {
   readonly usage: string;
   readonly does: string;
-  readonly options?: readonly string[];
+  readonly options?: Readonly<Record<string, 'string' | 'boolean'>>;
+  readonly commands?: readonly string[];
+  readonly needs?: string;
   readonly words?: number;
-  readonly exits: string;
+  readonly exits: Exits;
 }
 
-/** The exit codes every command that reads the store shares (docs/operations.md). */
-const STORE_EXITS =
-  '64 called wrongly, 66 no store where it looked, 69 the database cannot be reached now, 78 a store it cannot use (damaged, newer, older: only start upgrades it; refusing)';
+/** The exit codes every command that reads the store shares (docs/operations.md); a command may say more of one. */
+const STORE_EXITS: Exits = {
+  64: 'called wrongly',
+  66: 'no store where it looked, or one this user may not open',
+  69: 'the database cannot be reached now',
+  78: 'a store it cannot use (damaged, newer, older: only start upgrades it; refusing)',
+};
 
 const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   start: {
     usage: 'start',
     does: 'run the relay (default)',
     words: 1,
-    exits: '0 stopped, 75 disk full at start, 78 configuration or store unusable, 130 a second signal',
+    exits: { 0: 'stopped', 75: 'disk full at start', 78: 'configuration or store unusable', 130: 'a second signal' },
   },
   undeliverable: {
     usage: 'undeliverable [reroute <id> <mailbox>]',
     does: 'list received SMS that no conversation or default mailbox took (newest first); reroute mails one of them there',
-    exits: `0, ${STORE_EXITS}`,
+    commands: ['reroute'],
+    exits: { 0: '', ...STORE_EXITS },
   },
   'hash-password': {
     usage: 'hash-password',
     does: 'read a password on stdin, print its scrypt hash for accounts[].passwordHash',
     words: 1,
-    exits: '0, 64 called wrongly, 65 a password shorter than 8 characters',
+    exits: { 0: '', 64: 'called wrongly', 65: 'a password shorter than 8 characters' },
   },
-  status: { usage: 'status', does: 'queue depths, dispatch state, last errors', words: 1, exits: `0, ${STORE_EXITS}` },
+  status: { usage: 'status', does: 'queue depths, dispatch state, last errors', words: 1, exits: { 0: '', ...STORE_EXITS } },
   log: {
     usage: 'log <id|number>',
     does: "a message's history (mail, SMS, reports), or every message to a number (written as a sender would: +44 7700 900123)",
+    needs: 'a message id or a phone number',
     words: 2,
-    exits: `0, 1 nothing known about it, ${STORE_EXITS}`,
+    exits: { 0: '', 1: 'nothing known about it', ...STORE_EXITS },
   },
   queue: {
     usage: 'queue <command>',
     does: `list [--after <sms id>] [--limit <n>] (${counted.format(LISTED)} a page unless --limit says up to ${counted.format(MOST_LISTED)}; a page cut short says so on stderr, with the --after that reads on, as does an empty one; stdout holds JSON lines only) | hold <id|all> | release <id|all> | retry <id|all> (also probes a paused provider now) | delete <id|all> | pause | resume`,
-    options: ['--after', '--limit'],
-    exits: `0, 1 no message with that id, ${STORE_EXITS}`,
+    options: { after: 'string', limit: 'string' },
+    commands: ['list', 'hold', 'release', 'retry', 'delete', 'pause', 'resume'],
+    exits: { 0: '', 1: 'no message with that id', ...STORE_EXITS },
   },
   quarantine: {
     usage: 'quarantine <command>',
     does: 'list | show <id> | delete <id|all>: webhook requests kept because they could not be read',
-    exits: `0, 1 no request with that id, ${STORE_EXITS}`,
+    commands: ['list', 'show', 'delete'],
+    exits: { 0: '', 1: 'no request with that id', ...STORE_EXITS },
   },
   config: {
     usage: 'config check',
     does: "the effective configuration (secrets masked) and the store's durability (an older store's schema, which start will upgrade)",
+    commands: ['check'],
+    needs: '"check"',
     words: 2,
-    exits: `0, 69 the store cannot be reached now (the configuration is shown all the same), ${STORE_EXITS}`,
+    exits: { 0: '', ...STORE_EXITS, 69: 'the store cannot be reached now (the configuration is shown all the same)' },
   },
   backup: {
     usage: 'backup [--force] <file|directory>',
     does: 'an online copy of the store (SQLite; on PostgreSQL use pg_dump); into a directory as smsrelay-backup-<time>.db; an existing file only with --force',
-    options: ['--force'],
-    words: 3,
-    exits: `0, 64 on PostgreSQL (the command is for SQLite: use pg_dump), 73 the file exists (add --force), ${STORE_EXITS}`,
+    options: { force: 'boolean' },
+    words: 2,
+    exits: { 0: '', ...STORE_EXITS, 64: 'called wrongly, or on PostgreSQL (the command is for SQLite: use pg_dump)', 73: 'the file exists (add --force)' },
   },
   store: {
     usage: 'store copy --from <sqlite file> --to <postgres url>',
     does: 'copies a SQLite store into a new, empty PostgreSQL database, verified',
-    options: ['--from', '--to'],
-    exits:
-      '0, 64 called wrongly, 65 a source of an older schema, 66 no source store, 69 unreachable or a relay running on the source, 73 the target is not empty or did not verify, 78 the target refuses',
+    options: { from: 'string', to: 'string' },
+    commands: ['copy'],
+    needs: '"copy --from <sqlite file> --to <postgres url>"',
+    words: 2,
+    exits: {
+      0: '',
+      64: 'called wrongly',
+      65: 'a source of an older schema',
+      66: 'no source store',
+      69: 'unreachable or a relay running on the source',
+      73: 'the target is not empty or did not verify',
+      78: 'the target refuses',
+    },
   },
   preview: {
     usage: 'preview [--from <address>] [--to <number>@<sms-domain>] < mail.eml',
     does: 'what the phone would get from a mail (text, encoding, parts, parameters) and why each removed block was removed, under the configured text.* settings',
-    options: ['--from', '--to'],
-    exits: '0, 64 called wrongly, 65 the mail would be refused',
+    options: { from: 'string', to: 'string' },
+    words: 1,
+    exits: { 0: '', 64: 'called wrongly', 65: 'the mail would be refused' },
   },
-  help: { usage: 'help', does: 'show this text', exits: '0' },
-  version: { usage: 'version', does: 'print the version', exits: '0' },
+  help: { usage: 'help [command]', does: "show this text, or a command's", words: 2, exits: { 0: '', 64: 'no such command' } },
+  version: { usage: 'version', does: 'print the version', words: 1, exits: { 0: '' } },
 };
 
 const USAGE = `Usage: smsrelay [command] (each command takes --help)
@@ -129,33 +171,94 @@ ${Object.values(COMMANDS)
 Configuration: smsrelay.yaml in the working directory (or the file SMSRELAY_CONFIG names) and
 SMSRELAY_* environment variables; see docs/configuration.md.`;
 
-/** `smsrelay <command> --help`: its usage, what it does, its exit codes. */
+/** `smsrelay <command> --help`, `smsrelay help <command>`: its usage, what it does, its exit codes. */
 function commandHelp(spec: CommandSpec): string {
-  return `Usage: smsrelay ${spec.usage}\n\n${spec.does}\n\nExit codes: ${spec.exits}`;
+  const exits = Object.entries(spec.exits).map(([code, meaning]) => (meaning ? `${code} ${meaning}` : code));
+  return `Usage: smsrelay ${spec.usage}\n\n${spec.does}\n\nExit codes: ${exits.join(', ')}`;
+}
+
+/** A command's words as `parseArgs` read them: its own (`list`, an id) and its options' values. */
+interface Arguments {
+  readonly words: readonly string[];
+  readonly options: Readonly<Record<string, string | boolean>>;
+  readonly help: boolean;
+}
+
+/**
+ * The words after the command, by node's `parseArgs` (`--` ends the options, `--to=<value>` is one);
+ * a string when the command is called wrongly: an option it does not take, one without its value or
+ * given twice, a command of its own it does not have, too few or too many words.
+ */
+function commandArguments(command: string, spec: CommandSpec, args: readonly string[]): Arguments | string {
+  const options = Object.fromEntries(Object.entries(spec.options ?? {}).map(([name, type]) => [name, { type }]));
+  // Not strict: its errors' words are not the relay's; each mistake is named here instead.
+  const { tokens } = parseArgs({
+    args: [...args],
+    options: { ...options, help: { type: 'boolean', short: 'h' } },
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const words: string[] = [];
+  const given: Record<string, string | boolean> = {};
+  let help = false;
+  // A mistake in an option is named with the command of its own it is given to: `queue list: --limit …`.
+  const named = () => [command, ...(spec.commands && words[0] !== undefined ? [words[0]] : [])].join(' ');
+  for (const token of tokens) {
+    if (token.kind === 'positional') words.push(token.value);
+    if (token.kind !== 'option') continue;
+    if (token.name === 'help') {
+      help = true;
+      continue;
+    }
+    const type = spec.options?.[token.name];
+    if (type === undefined) return `${named()}: unknown option "${token.rawName}"`;
+    const value = token.value;
+    // A value that looks like an option is the next option, the value forgotten (`--to --from x`); `--to=-x` takes it.
+    if (type === 'string' && (value === undefined || (!token.inlineValue && value.startsWith('-')))) return `${named()}: ${token.rawName} needs a value`;
+    if (type === 'boolean' && value !== undefined) return `${named()}: ${token.rawName} takes no value`;
+    if (Object.hasOwn(given, token.name)) return `${named()}: ${token.rawName} given twice`;
+    given[token.name] = value ?? true;
+  }
+  if (help) return { words, options: given, help };
+  const [first] = words;
+  if (spec.commands && first !== undefined && !spec.commands.includes(first)) {
+    return `unknown ${command} command "${first}": use ${spec.commands.join(', ')}`;
+  }
+  if (spec.needs !== undefined && words.length === 0) return `${command} needs ${spec.needs}`;
+  if (spec.words !== undefined && words.length + 1 > spec.words) {
+    if (command === 'hash-password') return 'hash-password takes no argument: it reads the password on stdin, so that it stays out of shell history and ps';
+    return `${command}: unexpected argument "${words.slice(spec.words - 1).join(' ')}"`;
+  }
+  return { words, options: given, help };
+}
+
+/** The words and options as the store's commands (admin.ts) read them: `list --limit 5`. */
+function asWritten({ words, options }: Arguments): string[] {
+  return [...words, ...Object.entries(options).flatMap(([name, value]) => (value === true ? [`--${name}`] : [`--${name}`, String(value)]))];
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const command = argv[0] ?? 'start';
+  // POSIX: `--` ends the options; before the command, it says only that.
+  const [command = 'start', ...rest] = argv[0] === '--' ? argv.slice(1) : argv;
+  if (command === '--help' || command === '-h') return main(['help', ...rest]);
+  if (command === '--version') return main(['version', ...rest]);
   const spec = COMMANDS[command];
-  const words = argv.slice(1);
-  if (spec && words.some((word) => word === '--help' || word === '-h')) {
+  if (!spec) return usage(`unknown command "${command}"`);
+  // An option the command does not take (a typo, another command's) is refused, never taken for a file or an id.
+  const parsed = commandArguments(command, spec, rest);
+  if (typeof parsed === 'string') return usage(parsed);
+  if (parsed.help) {
     console.log(commandHelp(spec));
     return;
   }
-  // An option the command does not take (a typo, another command's) is refused, never taken for a file or an id.
-  const unknown = spec && words.find((word, index) => word.startsWith('-') && !spec.options?.includes(word) && !spec.options?.includes(words[index - 1] ?? ''));
-  if (unknown) return usage(`${command}: unknown option "${unknown}"`);
-  const most = spec?.words;
-  if (most !== undefined && argv.length > most) {
-    if (command === 'hash-password')
-      return usage('hash-password takes no argument: it reads the password on stdin, so that it stays out of shell history and ps');
-    return usage(`${command}: unexpected argument "${argv.slice(most).join(' ')}"`);
-  }
+  const { words, options } = parsed;
+  const option = (name: string): string | undefined => (typeof options[name] === 'string' ? options[name] : undefined);
   switch (command) {
     case 'start':
       return start();
     case 'undeliverable':
-      return listUndeliverable(argv.slice(1));
+      return listUndeliverable(words);
     case 'hash-password':
       return printPasswordHash();
     case 'status':
@@ -163,31 +266,49 @@ async function main(argv: readonly string[]): Promise<void> {
         status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName, settings: settingsDigest(config) }),
       );
     case 'log':
-      return withStore((store, config) => history(store, argv[1] ?? '', config.sms.defaultRegion));
-    case 'queue':
-      return withStore((store) => queue(store, argv.slice(1), Date.now(), (line) => console.error(`smsrelay: ${line}`)));
+      return withStore((store, config) => history(store, words[0] ?? '', config.sms.defaultRegion));
+    case 'queue': {
+      // `queue` alone, or with list's options only, is `queue list`.
+      const args = asWritten({ ...parsed, words: words.length > 0 ? words : ['list'] });
+      // What it is asked is checked before the store is opened: a mistake is the usage alone.
+      if (args[0] === 'list') {
+        const wrong = usageErrorOf(() => queueListOptions(args.slice(1)));
+        if (wrong) return usage(wrong);
+      }
+      return withStore((store) => queue(store, args, Date.now(), (line) => console.error(`smsrelay: ${line}`)));
+    }
     case 'quarantine':
-      return withStore((store) => quarantine(store, argv.slice(1)));
+      return withStore((store) => quarantine(store, words));
     case 'config':
-      if (argv[1] !== 'check') return usage('config needs "check"');
       return withStore(checkConfig, (olderSchema, config, warnings) => checkConfig({ olderSchema }, config, warnings));
     case 'backup':
-      return backup(words);
+      return backup(words, options['force'] === true);
     case 'store':
-      return storeCommand(argv.slice(1));
+      return storeCommand(option('from'), option('to'));
     case 'preview':
-      return preview(argv.slice(1));
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(USAGE);
+      return preview(option('from'), option('to'));
+    case 'help': {
+      const [named] = words;
+      const of = named === undefined ? undefined : COMMANDS[named];
+      if (named !== undefined && !of) return usage(`help: unknown command "${named}"`);
+      console.log(of ? commandHelp(of) : USAGE);
       return;
+    }
     case 'version':
-    case '--version':
       console.log(relayVersion());
       return;
   }
-  usage(`unknown command "${argv.join(' ')}"`);
+}
+
+/** The reason a check refuses the command's words with (admin.ts's UsageError), or undefined when it takes them. */
+function usageErrorOf(check: () => unknown): string | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (error) {
+    if (error instanceof UsageError) return error.message;
+    throw error;
+  }
 }
 
 /** A command called wrongly: the reason, then the usage, on stderr; exit 64. */
@@ -221,7 +342,7 @@ async function withStore(command: StoreCommand, onOlder?: OlderStoreCommand): Pr
   const { config, warnings } = configOrExit();
   if (config.store.url) return withPostgres(config, warnings, command, onOlder);
   const file = join(config.dataDir, STORE_FILE);
-  if (!existsSync(file)) {
+  if (!storeExists(file)) {
     console.error(noRelayData(config));
     process.exitCode = EXIT_NO_DATA;
     return;
@@ -244,6 +365,26 @@ async function withStore(command: StoreCommand, onOlder?: OlderStoreCommand): Pr
     else throw error;
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * Whether the store file is there. One this user may not open (another user's: `status` run as oneself
+ * on the relay's store) is one line naming dataDir, where it came from and the fix, exit 66.
+ */
+function storeExists(file: string): boolean {
+  try {
+    if (!statSync(file, { throwIfNoEntry: false })) return false;
+    // The commands open it as the relay does, to read and write (SQLite's WAL needs both).
+    accessSync(file, constants.R_OK | constants.W_OK);
+    return true;
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code !== 'EACCES' && code !== 'EPERM') throw error;
+    console.error(
+      `smsrelay: ${describeSetting('dataDir')}: this user may not open the store ${file} (${code}, permission denied): run the command as the user the relay runs as, or give this user access`,
+    );
+    process.exit(EXIT_NO_DATA);
   }
 }
 
@@ -310,11 +451,9 @@ async function withPostgres(config: Config, warnings: readonly string[], command
  * `smsrelay backup [--force] <file|directory>`: SQLite's online copy, never onto the live store itself,
  * nor over an existing file unless asked; into a directory under a dated name.
  */
-async function backup(words: readonly string[]): Promise<void> {
-  const force = words.includes('--force');
-  const [named, ...more] = words.filter((word) => word !== '--force');
+async function backup(words: readonly string[], force: boolean): Promise<void> {
+  const [named] = words;
   if (!named) return usage('backup needs the file to write the copy to (or a directory)');
-  if (more.length > 0) return usage(`backup: unexpected argument "${more.join(' ')}"`);
   const target = isDirectory(named) ? join(named, `smsrelay-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.db`) : named;
   const { config } = configOrExit();
   if (config.store.url) {
@@ -333,7 +472,7 @@ async function backup(words: readonly string[]): Promise<void> {
     process.exitCode = EXIT_CANNOT_CREATE;
     return;
   }
-  if (!existsSync(live)) {
+  if (!storeExists(live)) {
     console.error(noRelayData(config));
     process.exitCode = EXIT_NO_DATA;
     return;
@@ -368,17 +507,8 @@ const POSTGRES_BACKUP =
   "backup copies the SQLite store; on PostgreSQL use pg_dump, e.g. pg_dump --format=custom --file=smsrelay.dump 'postgres://…' (pg_restore brings it back), or the server's own backups";
 
 /** `smsrelay store copy --from <sqlite file> --to <postgres url>`, with a progress bar on stderr. */
-async function storeCommand(args: readonly string[]): Promise<void> {
-  const option = (name: string) => {
-    const at = args.indexOf(name);
-    return at >= 0 ? args[at + 1] : undefined;
-  };
-  const from = option('--from');
-  const to = option('--to');
-  if (args[0] !== 'copy' || !from || !to) return usage('store needs "copy --from <sqlite file> --to <postgres url>"');
-  // copy, --from, its file, --to, its URL: any other word is a mistake (a misspelt option), refused as for the other commands.
-  const stray = args.slice(1).filter((word, index, all) => word !== '--from' && word !== '--to' && all[index - 1] !== '--from' && all[index - 1] !== '--to');
-  if (stray.length > 0) return usage(`store copy: unexpected argument "${stray.join(' ')}"`);
+async function storeCommand(from: string | undefined, to: string | undefined): Promise<void> {
+  if (!from || !to) return usage('store needs "copy --from <sqlite file> --to <postgres url>"');
   const [{ copySqliteToPostgres, CopyError, SourceError }, { databaseUrlProblem, redactUrl }, { StoreConfigError }, { TABLES }] = await Promise.all([
     import('./store/postgres/copy.ts'),
     import('./store/postgres/url.ts'),
@@ -444,16 +574,12 @@ function configOrExit(): LoadedConfig {
 }
 
 /** `smsrelay preview`: the acceptance service's text stage on a mail from stdin; the thread is looked up when the store is there. */
-async function preview(args: readonly string[]): Promise<void> {
-  const option = (name: string) => {
-    const at = args.indexOf(name);
-    return at >= 0 ? args[at + 1] : undefined;
-  };
+async function preview(from: string | undefined, to: string | undefined): Promise<void> {
   const { config } = configOrExit();
   const file = join(config.dataDir, STORE_FILE);
   const store: Store | undefined = config.store.url
     ? await (await import('./store/postgres/store.ts')).PostgresStore.open({ url: config.store.url, create: false }).catch(() => undefined)
-    : existsSync(file)
+    : storeExists(file)
       ? openOrExit(file, config)
       : undefined;
   console.error(
@@ -476,8 +602,8 @@ async function preview(args: readonly string[]): Promise<void> {
       defaultRegion: config.sms.defaultRegion,
       maxParts: config.sms.maxParts,
       ...acceptanceLimits(config, composeRegistry()),
-      envelopeFrom: option('--from') ?? '',
-      to: option('--to'),
+      envelopeFrom: from ?? '',
+      to,
       store,
     });
     console.log(formatPreview(shown, attachmentsNote));
@@ -538,8 +664,7 @@ async function listUndeliverable(args: readonly string[]): Promise<void> {
 
 /** The password comes on stdin (never as an argument: it would sit in the shell history and `ps`). */
 async function printPasswordHash(): Promise<void> {
-  if (process.stdin.isTTY) process.stderr.write('Password (then Enter; it is shown): ');
-  const input = process.stdin.isTTY ? await firstLine() : await text(process.stdin);
+  const input = process.stdin.isTTY ? await unechoedLine('Password (then Enter; it is not shown): ') : await text(process.stdin);
   const password = input.replace(/\r?\n$/, '');
   if (password.length < MIN_PASSWORD_LENGTH) {
     console.error(`smsrelay: a password needs at least ${MIN_PASSWORD_LENGTH} characters`);
@@ -550,11 +675,19 @@ async function printPasswordHash(): Promise<void> {
   console.log(await hashPassword(password));
 }
 
-function firstLine(): Promise<string> {
+/**
+ * A line typed on the terminal after `prompt`, not shown: readline as a terminal puts it in raw mode
+ * (the terminal echoes nothing) and echoes itself, to an output that keeps nothing; the prompt comes
+ * once raw mode is on, so that nothing typed after it is echoed. The Enter is the newline shown.
+ */
+function unechoedLine(prompt: string): Promise<string> {
   return new Promise((resolve) => {
-    const lines = createInterface({ input: process.stdin });
+    const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
+    const lines = createInterface({ input: process.stdin, output: muted, terminal: true });
+    process.stderr.write(prompt);
     lines.once('line', (line) => {
       lines.close();
+      process.stderr.write('\n');
       resolve(line);
     });
   });

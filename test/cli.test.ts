@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -427,6 +428,24 @@ describe('smsrelay command', () => {
     assert.equal(short.status, 65);
   });
 
+  test('hash-password on a terminal does not show the password typed', async (context) => {
+    // util-linux's script runs the command on a pseudo-terminal of its own, as an operator's shell would.
+    if (spawnSync('script', ['--version']).error) return context.skip('no script(1) here for a terminal');
+    const password = 'typed on a terminal';
+    const child = spawn('script', ['-qec', `${process.execPath} ${BIN} hash-password`, '/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let shown = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      // Typed once asked, as a person does: typed before, the terminal would echo it ahead of the command.
+      const asked = shown.includes('Password');
+      shown += chunk.toString();
+      if (!asked && shown.includes('Password')) child.stdin.write(`${password}\r`);
+    });
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 0, shown);
+    assert.ok(!shown.includes(password), shown);
+    assert.ok(await verifyPassword(password, /scrypt\S+/.exec(shown)?.[0] ?? ''), shown);
+  });
+
   test('help and version', () => {
     const help = spawnSync(process.execPath, [BIN, 'help'], { encoding: 'utf8' });
     assert.equal(help.status, 0);
@@ -435,6 +454,125 @@ describe('smsrelay command', () => {
     assert.match(version.stdout.trim(), /^\d+\.\d+\.\d+$/);
     const unknown = spawnSync(process.execPath, [BIN, 'frobnicate'], { encoding: 'utf8' });
     assert.equal(unknown.status, 64);
+  });
+
+  test("help <command> shows that command's help, help of no command is exit 64; each exit code is listed once", () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+    for (const args of [
+      ['help', 'status'],
+      ['status', '--help'],
+      ['--help', 'status'],
+    ]) {
+      const shown = run(...args);
+      assert.equal(shown.status, 0, shown.stderr);
+      assert.match(shown.stdout, /^Usage: smsrelay status\n\nqueue depths/, args.join(' '));
+    }
+    const unknown = run('help', 'nosuch');
+    assert.equal(unknown.status, 64);
+    assert.match(unknown.stderr, /^smsrelay: help: unknown command "nosuch"\n\nUsage: smsrelay/);
+    for (const command of ['config', 'backup', 'queue', 'store', 'start', 'log']) {
+      const exits = /Exit codes: (.*)$/m.exec(run(command, '--help').stdout)?.[1] ?? '';
+      const codes = exits.split(', ').flatMap((part) => /^\d+/.exec(part) ?? []);
+      assert.ok(codes.length > 1, exits);
+      assert.deepEqual(codes, [...new Set(codes)], `${command}: ${exits}`);
+    }
+    assert.match(run('config', 'check', '--help').stdout, /, 69 the store cannot be reached now \(the configuration is shown all the same\), 78/);
+  });
+
+  test('an option without its value or given twice is refused (64) with the reason and usage; -- ends the options', async () => {
+    const cwd = dir();
+    await (await SqliteStore.open({ file: join(cwd, 'data', 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], {
+        cwd,
+        input: 'Subject: hi\r\n\r\nhello\r\n',
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    for (const [args, reason] of [
+      [['preview', '--to'], 'preview: --to needs a value'],
+      [['preview', '--to', '--from', 'a@example.com'], 'preview: --to needs a value'],
+      [['preview', '--to', '447700900123@sms.localhost', '--to', '447700900124@sms.localhost'], 'preview: --to given twice'],
+      [['queue', 'list', '--limit', '5', '--limit', '6'], 'queue list: --limit given twice'],
+      [['backup', '--force', '--force', join(cwd, 'b.db')], 'backup: --force given twice'],
+      [['backup', '--force=yes', join(cwd, 'b.db')], 'backup: --force takes no value'],
+      [['nosuch', 'status'], 'unknown command "nosuch"'],
+    ] as const) {
+      const result = run(...args);
+      assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
+      assert.ok(result.stderr.startsWith(`smsrelay: ${reason}\n\nUsage: smsrelay`), `${args.join(' ')}: ${result.stderr}`);
+    }
+    const ended = run('--', 'status');
+    assert.equal(ended.status, 0, ended.stderr);
+    assert.match(ended.stdout, /^relay: not running/);
+    // After --, a word that starts with a dash is a word: an id, not an unknown option.
+    const id = run('log', '--', '-5');
+    assert.equal(id.status, 1, id.stderr);
+    assert.match(id.stderr, /nothing known about -5/);
+    const inline = run('preview', '--to=447700900123@sms.localhost');
+    assert.equal(inline.status, 0, inline.stderr);
+    assert.match(inline.stdout, /^text: +"hello"/);
+  });
+
+  test('a command called wrongly says so before it opens the store: the usage, not the data directory', async () => {
+    const cwd = dir();
+    await (await SqliteStore.open({ file: join(cwd, 'data', 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    for (const [args, reason] of [
+      [['log'], 'log needs a message id or a phone number'],
+      [['queue', 'nosuch'], 'unknown queue command "nosuch": use list, hold, release, retry, delete, pause, resume'],
+      [['queue', 'list', '--limit', '0'], 'queue list: --limit needs a number from 1 to 10,000'],
+      [['queue', '--after', 'x'], 'queue list: --after needs an SMS id (the smsId of the last line listed)'],
+      [['config'], 'config needs "check"'],
+      [['config', 'chek'], 'unknown config command "chek": use check'],
+      [['store', '--from', 'a.db', '--to', 'postgres://u@127.0.0.1/x'], 'store needs "copy --from <sqlite file> --to <postgres url>"'],
+    ] as const) {
+      const result = spawnSync(process.execPath, [BIN, ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
+      assert.ok(result.stderr.startsWith(`smsrelay: ${reason}\n\nUsage: smsrelay`), `${args.join(' ')}: ${result.stderr}`);
+    }
+  });
+
+  test('a command on a store its user may not open is one line naming dataDir, its source and the fix, exit 66, not a raw EACCES', async () => {
+    const cwd = dir();
+    chmodSync(cwd, 0o755);
+    const data = join(cwd, 'data');
+    await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    // The relay's store, another user's: root opens any file, so the command runs as nobody.
+    const asRoot = process.getuid?.() === 0;
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+        encoding: 'utf8',
+        timeout: 30_000,
+        ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+      });
+    const modes = asRoot
+      ? [
+          [0o755, 0o600],
+          [0o700, 0o600],
+        ]
+      : [[0o755, 0o000]];
+    for (const [dirMode, fileMode] of modes) {
+      chmodSync(data, dirMode ?? 0);
+      chmodSync(join(data, 'smsrelay.db'), fileMode ?? 0);
+      for (const command of [['status'], ['queue', 'list'], ['backup', join(cwd, 'copy.db')]]) {
+        const result = run(...command);
+        assert.equal(result.status, 66, `${command.join(' ')}: ${result.stderr}`);
+        assert.equal(
+          result.stderr,
+          `smsrelay: SMSRELAY_DATA_DIR="${data}": this user may not open the store ${join(data, 'smsrelay.db')} (EACCES, permission denied): run the command as the user the relay runs as, or give this user access\n`,
+          command.join(' '),
+        );
+      }
+    }
+    chmodSync(data, 0o700);
   });
 
   test('undeliverable lists every kept SMS, past the store read of 1,000 at a time', async () => {
@@ -467,6 +605,79 @@ describe('smsrelay command', () => {
       .split('\n')
       .map((line) => (JSON.parse(line) as { id: string }).id);
     assert.equal(new Set(ids).size, kept);
+  });
+
+  test("config check and a problem naming a URL variable hide a password holding a raw @ or :, or %40, as the URL standard reads it (to the authority's last @)", async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    await (await SqliteStore.open({ file: join(data, 'smsrelay.db'), busyTimeoutMs: 100 })).close();
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [BIN, 'config', 'check'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data, ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    for (const password of ['p@ss:w0rd', 'p:ss@w0rd', 'p%40ss%3Aw0rd']) {
+      const mailUrl = `smtps://user:${password}@127.0.0.1:465`;
+      const shown = run({ SMSRELAY_MAIL_URL: mailUrl });
+      assert.equal(shown.status, 0, shown.stderr);
+      assert.match(shown.stdout, /"url": "smtps:\/\/\*\*\*@127\.0\.0\.1:465"/, password);
+      const gatewayUrl = `https://u:${password}@gw.example.com/x?apikey=K3Y`;
+      const gateway = run({
+        SMSRELAY_GATEWAY: 'intellisoftware',
+        SMSRELAY_GATEWAY_USERNAME: 'u',
+        SMSRELAY_GATEWAY_PASSWORD: 'x',
+        SMSRELAY_GATEWAY_URL: gatewayUrl,
+      });
+      assert.equal(gateway.status, 0, gateway.stderr);
+      assert.match(gateway.stdout, /"url": "https:\/\/\*\*\*@gw\.example\.com\/x\?apikey=\*\*\*"/, password);
+      // A wrong URL is named by its variable, the password hidden there too.
+      const refused = run({ SMSRELAY_MAIL_URL: `ftp://user:${password}@127.0.0.1:465` });
+      assert.equal(refused.status, 78);
+      assert.match(refused.stderr, /^smsrelay: config: SMSRELAY_MAIL_URL="ftp:\/\/\*\*\*@127\.0\.0\.1:465": /m);
+      for (const output of [shown, gateway, refused]) assert.doesNotMatch(output.stdout + output.stderr, /w0rd|ss@|K3Y/, password);
+    }
+  });
+
+  test('a settings file that is a directory or unreadable, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {
+    const cwd = dir();
+    chmodSync(cwd, 0o755);
+    const check = (env: Record<string, string>, asOther = false) =>
+      spawnSync(process.execPath, [BIN, 'config', 'check'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data'), ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+        // Root reads any file: the unreadable one is read as another user.
+        ...(asOther && process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}),
+      });
+    const refused = (env: Record<string, string>, expected: string, asOther = false) => {
+      const result = check(env, asOther);
+      assert.equal(result.status, 78, result.stderr);
+      assert.deepEqual(result.stderr.trim().split('\n'), [`smsrelay: config: ${expected}`]);
+    };
+    mkdirSync(join(cwd, 'smsrelay.yaml'));
+    refused({}, `${join(cwd, 'smsrelay.yaml')}: a directory, not a settings file; move it away, or set SMSRELAY_CONFIG to the settings file`);
+    refused(
+      { SMSRELAY_CONFIG: cwd },
+      `SMSRELAY_CONFIG="${cwd}": a directory, not a settings file; name the settings file in it (SMSRELAY_CONFIG=${join(cwd, 'smsrelay.yaml')}), or unset it`,
+    );
+    rmSync(join(cwd, 'smsrelay.yaml'), { recursive: true });
+    writeFileSync(join(cwd, 'smsrelay.yaml'), 'dataDir: from-the-default-file\n');
+    refused({ SMSRELAY_CONFIG: '' }, 'SMSRELAY_CONFIG="": empty; name the settings file, or unset it to read ./smsrelay.yaml');
+    refused({ SMSRELAY_CONFIG: '  ' }, 'SMSRELAY_CONFIG="": empty; name the settings file, or unset it to read ./smsrelay.yaml');
+    writeFileSync(join(cwd, 'other.yaml'), 'sms:\n  domains: [other.test]\n');
+    chmodSync(join(cwd, 'other.yaml'), 0o600);
+    const spaced = check({ SMSRELAY_CONFIG: ' other.yaml ' });
+    assert.equal(spaced.status, 66, 'read the file, then found no store');
+    assert.match(spaced.stderr, /no relay data in/);
+    chmodSync(join(cwd, 'other.yaml'), 0o000);
+    refused(
+      { SMSRELAY_CONFIG: 'other.yaml' },
+      `SMSRELAY_CONFIG="other.yaml": cannot be read by this user (EACCES); let the relay's user read ${join(cwd, 'other.yaml')} (chmod, chown)`,
+      true,
+    );
   });
 
   test('queue list says on stderr when it cuts the list at 1,000, and pages on with --after and --limit; past the last page or on an empty queue, stdout stays empty', async () => {

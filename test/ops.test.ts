@@ -148,7 +148,7 @@ describe('operating the relay', () => {
       [['quarantine', 'show', '1', '2'], 'quarantine show: unexpected argument "2"'],
       [['undeliverable', 'reroute', 'id', 'a@example.com', 'b@example.com'], 'undeliverable reroute: unexpected argument "b@example.com"'],
       [['hash-password', 'mypassword123'], 'hash-password takes no argument: it reads the password on stdin'],
-      [['store', 'copy', '--from', join(dir, 'a.db'), '--to', 'postgres://u:p@127.0.0.1:1/x', '--bogus'], 'store: unknown option "--bogus"'],
+      [['store', 'copy', '--from', join(dir, 'a.db'), '--to', 'postgres://u:p@127.0.0.1:1/x', '--bogus'], 'store copy: unknown option "--bogus"'],
       [['log', '--bogus'], 'log: unknown option "--bogus"'],
       [['backup', '--frce', join(dir, 'b.db')], 'backup: unknown option "--frce"'],
     ] as const) {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
@@ -12,6 +12,7 @@ import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
 import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
+import { maskedUrl, REDACTED } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
 import { readTlsPair, type TlsFiles } from './tls.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig, span } from './schema.ts';
@@ -21,7 +22,12 @@ export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
 
 /** `json`: a structure in one variable (`gateway.routes`), for containers set up by environment. */
 type EnvKind = 'string' | 'list' | 'json';
-type EnvTarget = { readonly path: readonly string[]; readonly kind: EnvKind };
+type EnvTarget = {
+  readonly path: readonly string[];
+  readonly kind: EnvKind;
+  /** A `json` variable's value as JSON writes it: the hint for one that is no JSON, or not of this shape (a list, a mapping). */
+  readonly example?: string;
+};
 /** Environment names are user interface: each maps to one place in the YAML structure (providers add theirs). */
 const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_SMTP_HOST: { path: ['smtp', 'host'], kind: 'string' },
@@ -46,8 +52,8 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_ORPHAN_REPORT_TTL: { path: ['inbound', 'orphanReportTtl'], kind: 'string' },
   SMSRELAY_DATABASE_URL: { path: ['store', 'url'], kind: 'string' },
   SMSRELAY_RELAY_NAME: { path: ['store', 'relayName'], kind: 'string' },
-  SMSRELAY_GATEWAY_ROUTES: { path: ['gateway', 'routes'], kind: 'json' },
-  SMSRELAY_GATEWAY_PROVIDERS: { path: ['gateway', 'providers'], kind: 'json' },
+  SMSRELAY_GATEWAY_ROUTES: { path: ['gateway', 'routes'], kind: 'json', example: '[{"match": ["+47"], "providers": ["puzzel", "twilio"]}]' },
+  SMSRELAY_GATEWAY_PROVIDERS: { path: ['gateway', 'providers'], kind: 'json', example: '{"puzzel": {"username": "…", "password": "…"}}' },
   SMSRELAY_DELIVERY_LEASE_TTL: { path: ['delivery', 'leaseTtl'], kind: 'string' },
 };
 /** The yaml package's formats of numbers written other than in decimal digits (with a fraction or not). */
@@ -116,9 +122,10 @@ export function loadConfig(
   const warnings: string[] = [];
   const { raw, file } = readConfigFile(env, cwd);
   const fileRaw = structuredClone(raw);
-  const envSources = applyEnvironment(raw, env, environment, warnings);
+  const notJson: NotJson[] = [];
+  const envSources = applyEnvironment(raw, env, environment, warnings, notJson);
   const describe = (path: readonly PropertyKey[]): string => describePath(path, envSources, file, env);
-  const problems: string[] = [];
+  const problems = notJson.map(({ path, reason }) => `${describe(path)}: ${reason}`);
   const selected = selectProvider(raw, registry, problems, describe);
   const parsed = parseSections(raw, selected?.plugin, registry, problems, warnings, describe);
   warnOverriddenFileValues(fileRaw, envSources, selected?.plugin, warnings, file);
@@ -246,9 +253,18 @@ function parseSections(
       result = schema.safeParse(raw[section], { error: plainHint });
     }
     if (result.success) parsed[section] = result.data;
-    else for (const issue of result.error.issues) problems.push(`${describe([section, ...issue.path])}: ${issue.message}`);
+    else for (const issue of oneIssueEach(result.error.issues)) problems.push(`${describe([section, ...issue.path])}: ${issue.message}`);
   }
   return parsed as Sections;
+}
+
+/**
+ * zod still checks the length of a value of the wrong type (`routes: ""` is no list, and shorter than
+ * one): the type's issue says what to write, its checks' would repeat it as a second line.
+ */
+function oneIssueEach(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const mistyped = new Set(issues.filter((issue) => issue.code === 'invalid_type').map((issue) => issue.path.join('.')));
+  return issues.filter((issue) => issue.code === 'invalid_type' || !mistyped.has(issue.path.join('.')));
 }
 
 /** A top-level section's schema; `gateway` with the selected provider's own keys. */
@@ -335,14 +351,36 @@ function isComplete(parsed: Sections): parsed is ParsedConfig {
 }
 
 function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<string, unknown>; file: string | undefined } {
-  const named = env[CONFIG_FILE_VARIABLE];
-  const file = resolve(cwd, named || DEFAULT_CONFIG_FILE);
+  // Taken without the spaces around it, as every variable; set to nothing it is refused as they are, not read as unset.
+  const named = env[CONFIG_FILE_VARIABLE]?.trim();
+  if (named === '') {
+    throw new ConfigError([`${CONFIG_FILE_VARIABLE}="": empty; name the settings file, or unset it to read ./${DEFAULT_CONFIG_FILE}`]);
+  }
+  const file = resolve(cwd, named ?? DEFAULT_CONFIG_FILE);
   if (!existsSync(file)) {
-    if (named) throw new ConfigError([`${CONFIG_FILE_VARIABLE}="${named}": file not found`]);
+    if (named !== undefined) throw new ConfigError([`${CONFIG_FILE_VARIABLE}="${named}": file not found`]);
     return { raw: {}, file: undefined };
   }
+  const where = named === undefined ? file : `${CONFIG_FILE_VARIABLE}="${named}"`;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'EISDIR') {
+      const fix =
+        named === undefined
+          ? `move it away, or set ${CONFIG_FILE_VARIABLE} to the settings file`
+          : `name the settings file in it (${CONFIG_FILE_VARIABLE}=${join(named, DEFAULT_CONFIG_FILE)}), or unset it`;
+      throw new ConfigError([`${where}: a directory, not a settings file; ${fix}`]);
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new ConfigError([`${where}: cannot be read by this user (${code}); let the relay's user read ${file} (chmod, chown)`]);
+    }
+    throw error;
+  }
   const lineCounter = new LineCounter();
-  const document = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false, lineCounter });
+  const document = parseDocument(text, { prettyErrors: false, lineCounter });
   if (document.errors.length > 0) {
     throw new ConfigError(document.errors.map((error) => `${file}:${lineCounter.linePos(error.pos[0]).line}: ${error.message.split('\n')[0]}`));
   }
@@ -360,12 +398,20 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   return { raw: raw as Record<string, unknown>, file };
 }
 
-/** Overlays SMSRELAY_* variables on the file settings; returns which paths the environment set. */
+/** A `json` variable whose value is no JSON, or JSON of another shape than its setting's. */
+type NotJson = { readonly path: readonly string[]; readonly reason: string };
+
+/**
+ * Overlays SMSRELAY_* variables on the file settings; returns which paths the environment set. A
+ * `json` variable that is no JSON of its setting's shape is left out, in `notJson`: the schema's hint
+ * would show the file's YAML, not the JSON the variable takes.
+ */
 function applyEnvironment(
   raw: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
   environment: Readonly<Record<string, EnvTarget>>,
   warnings: string[],
+  notJson: NotJson[] = [],
 ): Map<string, string> {
   const sources = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
@@ -376,6 +422,14 @@ function applyEnvironment(
       warnings.push(`${name}: unknown variable, ignored${suggestion ? `; did you mean ${suggestion}?` : ''}`);
       continue;
     }
+    if (target.kind === 'json') {
+      const reason = jsonProblem(value, target.example ?? '');
+      if (reason !== undefined) {
+        sources.set(target.path.join('.'), name);
+        notJson.push({ path: target.path, reason });
+        continue;
+      }
+    }
     const parsed =
       target.kind === 'list'
         ? value
@@ -383,21 +437,27 @@ function applyEnvironment(
             .map((item) => item.trim())
             .filter(Boolean)
         : target.kind === 'json'
-          ? jsonOrText(value)
+          ? JSON.parse(value)
           : value.trim();
-    setPath(raw, target.path, parsed);
-    sources.set(target.path.join('.'), name);
+    if (setPath(raw, target.path, parsed)) sources.set(target.path.join('.'), name);
   }
   return sources;
 }
 
-/** A JSON variable's structure; text that is no JSON stays text, for the schema to name what to write. */
-function jsonOrText(value: string): unknown {
+/** Why a `json` variable's value cannot be taken (no JSON, or not a list / mapping as `example` is), in JSON's terms; undefined when it can. */
+function jsonProblem(value: string, example: string): string | undefined {
+  const write = `write it as JSON, e.g. ${example}`;
+  let parsed: unknown;
   try {
-    return JSON.parse(value);
+    parsed = JSON.parse(value);
   } catch {
-    return value.trim();
+    // Not the parser's words: they quote the value, which may hold a password.
+    return `${value.trim() === '' ? 'empty' : 'not valid JSON'}; ${write}`;
   }
+  const list = example.startsWith('[');
+  if (Array.isArray(parsed) !== list || typeof parsed !== 'object' || parsed === null) return `expected a JSON ${list ? 'list' : 'mapping'}; ${write}`;
+  if (Array.isArray(parsed) && parsed.length === 0) return `an empty list; ${write}`;
+  return undefined;
 }
 
 function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<string, string>, file: string | undefined, env: NodeJS.ProcessEnv): string {
@@ -406,7 +466,14 @@ function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<stri
     if (dotted === envPath || dotted.startsWith(`${envPath}.`)) {
       // A structure in one variable: the place inside it, not the whole (secret-bearing) value.
       if (dotted !== envPath && ENVIRONMENT[name]?.kind === 'json') return `${name} at ${dotted.slice(envPath.length + 1)}`;
-      const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name) ? '***' : name === 'SMSRELAY_DATABASE_URL' ? redactUrl(env[name] ?? '') : env[name];
+      const value = env[name] ?? '';
+      const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name)
+        ? REDACTED
+        : name === 'SMSRELAY_DATABASE_URL'
+          ? redactUrl(value)
+          : name.endsWith('_URL')
+            ? maskedUrl(value)
+            : value;
       return `${name}="${shown}"`;
     }
   }
@@ -505,8 +572,8 @@ function selectProvider(
   const value = typeof section === 'object' && section !== null ? (section as Record<string, unknown>)['provider'] : undefined;
   const provider = value ?? DEFAULT_PROVIDER;
   const selected = typeof provider === 'string' ? providerNamed(provider, registry) : undefined;
-  // A value of the wrong type is the schema's to report; an unknown name is reported here.
-  if (!selected && typeof provider === 'string') {
+  // A value of the wrong type, or none (''), is the schema's to report; an unknown name is reported here.
+  if (!selected && typeof provider === 'string' && provider !== '') {
     const choices = providerChoices(registry);
     const suggestion = didYouMean(provider, choices);
     problems.push(`${describe(['gateway', 'provider'])}: expected one of ${choices.join(', ')}${suggestion ? ` (did you mean ${suggestion}?)` : ''}`);
@@ -722,14 +789,21 @@ function splitSettings(
   return { gateway: gateway as ParsedConfig['gateway'], settings };
 }
 
-function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
+/**
+ * Sets the value at `path`, making the mappings on the way; false, leaving `target` as it is, where the
+ * file has something other than a mapping on the way (`sms: [a]`, `sms:` with nothing under it): that
+ * section is wrong whatever a variable sets in it, for the schema to name, never replaced unseen.
+ */
+function setPath(target: Record<string, unknown>, path: readonly string[], value: unknown): boolean {
   let node = target;
   for (const key of path.slice(0, -1)) {
     const next = node[key];
-    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    if (next === undefined) node[key] = {};
+    else if (typeof next !== 'object' || next === null || Array.isArray(next)) return false;
     node = node[key] as Record<string, unknown>;
   }
   node[path[path.length - 1] as string] = value;
+  return true;
 }
 
 function deleteKeys(target: unknown, path: readonly PropertyKey[], keys: readonly string[]): void {

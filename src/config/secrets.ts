@@ -30,11 +30,18 @@ export function maskedSecrets(value: unknown, leaf: (value: unknown, path: strin
 }
 
 /**
- * A URL's credentials and query values hidden (a gateway's `?apikey=…`), as its log lines leave the
- * query out. Not through `URL`: that would show a URL other than the one configured (a slash added).
+ * The credentials of a URL as written: the URL standard (WHATWG, as `new URL` and every client here
+ * read it) ends them at the authority's last `@`, so a raw `@` or `:` in a password is part of it.
  */
-function maskedUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, `//${REDACTED}@`).replace(/([?&][^=&#]*=)[^&#]*/g, `$1${REDACTED}`);
+const URL_CREDENTIALS = /^([^:/?#]+:\/\/)[^/?#\\]*@/;
+
+/**
+ * A URL's credentials and query values hidden (a gateway's `?apikey=…`), as its log lines leave the
+ * query out; for every URL setting, in `config check` and in a problem naming its variable. The rest
+ * is shown as written, not as `URL` serialises it (a slash added).
+ */
+export function maskedUrl(url: string): string {
+  return url.replace(URL_CREDENTIALS, `$1${REDACTED}@`).replace(/([?&][^=&#]*=)[^&#]*/g, `$1${REDACTED}`);
 }
 
 /**

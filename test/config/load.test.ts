@@ -460,6 +460,34 @@ describe('config', () => {
     assert.deepEqual(loadConfig({ SMSRELAY_SMTP_PORT: '2631' }, dirWith('smtp:\n  port: 2632\n')).warnings, [], 'a good file value overridden is no warning');
   });
 
+  test('a file section of the wrong shape is refused whatever variables set in it: never replaced by theirs unseen', () => {
+    for (const [yaml, env] of [
+      ['sms: [a]\n', { SMSRELAY_SMS_DOMAINS: 'x.test' }],
+      ['sms:\n', { SMSRELAY_SMS_DOMAINS: 'x.test' }],
+      ['smtp:\n  - port: 2526\n  - maxRecipients: 5\n', { SMSRELAY_SMTP_PORT: '2631' }],
+      ['smtp: 2526\n', { SMSRELAY_SMTP_HOST: '127.0.0.1' }],
+    ] as const) {
+      const [line, ...more] = problems(env, yaml);
+      assert.deepEqual(more, [], yaml);
+      assert.match(line ?? '', /smsrelay\.yaml: (sms|smtp): write its settings indented under it/, yaml);
+    }
+  });
+
+  test('one problem is one line: an empty provider, a value of the wrong type; a JSON variable that is no JSON says so, with a JSON example, its secrets unshown', () => {
+    const routesExample = 'write it as JSON, e.g. [{"match": ["+47"], "providers": ["puzzel", "twilio"]}]';
+    const providersExample = 'write it as JSON, e.g. {"puzzel": {"username": "…", "password": "…"}}';
+    assert.deepEqual(problems({ SMSRELAY_GATEWAY: '' }), ['SMSRELAY_GATEWAY="": expected a provider name']);
+    assert.deepEqual(problems({ SMSRELAY_GATEWAY_ROUTES: '' }), [`SMSRELAY_GATEWAY_ROUTES="": empty; ${routesExample}`]);
+    assert.deepEqual(problems({ SMSRELAY_GATEWAY_ROUTES: '{bad' }), [`SMSRELAY_GATEWAY_ROUTES="{bad": not valid JSON; ${routesExample}`]);
+    assert.deepEqual(problems({ SMSRELAY_GATEWAY_ROUTES: '{}' }), [`SMSRELAY_GATEWAY_ROUTES="{}": expected a JSON list; ${routesExample}`]);
+    assert.deepEqual(problems({ SMSRELAY_GATEWAY_ROUTES: '[]' }), [`SMSRELAY_GATEWAY_ROUTES="[]": an empty list; ${routesExample}`]);
+    assert.deepEqual(problems({ SMSRELAY_GATEWAY_PROVIDERS: 'pa55word' }), [`SMSRELAY_GATEWAY_PROVIDERS="***": not valid JSON; ${providersExample}`]);
+    assert.deepEqual(problems({ SMSRELAY_GATEWAY_PROVIDERS: '[]' }), [`SMSRELAY_GATEWAY_PROVIDERS="***": expected a JSON mapping; ${providersExample}`]);
+    const [line, ...more] = problems({}, 'gateway:\n  routes: ""\n');
+    assert.deepEqual(more, [], 'the type, not its length too');
+    assert.match(line ?? '', /smsrelay\.yaml: gateway\.routes: write a list of routes/);
+  });
+
   test('two listeners on one port are refused at validation, naming both settings (not blamed on another program)', () => {
     assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '2631', SMSRELAY_HTTP_PORT: '2631' }), [
       'SMSRELAY_HTTP_PORT="2631": the same port as smtp.port (SMSRELAY_SMTP_PORT="2631"); give each listener its own port',

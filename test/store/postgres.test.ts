@@ -63,6 +63,8 @@ describe('store.url', () => {
       badEscape,
       'SMSRELAY_DATABASE_URL="postgres://postgres:***@127.0.0.1:5432/relay1": the password holds a "%" that does not start an escape (%XX, hex): write "%" itself as %25',
     );
+    // libpq's socket form (no host) is no WHATWG URL: its password, a raw @ in it, is hidden up to the authority's last @ all the same.
+    assert.match(problems('postgres://user:s3@cret@/relay?host=run')[0] ?? '', /^SMSRELAY_DATABASE_URL="postgres:\/\/user:\*\*\*@\/relay\?host=run": /);
     assert.match(
       problems('postgres://user:s3cret@db.example.com/relay?ssl=true')[0] ?? '',
       /unknown URL parameter "ssl" \(known: sslmode, sslrootcert, host\)/,

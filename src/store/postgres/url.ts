@@ -100,7 +100,8 @@ export function redactUrl(url: string): string {
     if (parsed.password) parsed.password = '***';
     return parsed.toString();
   } catch {
-    return url.replace(/\/\/([^:/@]*):[^@]*@/, '//$1:***@');
+    // As the URL standard reads it: the password ends at the authority's last `@` (libpq's socket form, with no host, lands here).
+    return url.replace(/\/\/([^:/@]*):[^/?#]*@/, '//$1:***@');
   }
 }
 
