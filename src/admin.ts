@@ -57,15 +57,22 @@ export interface OlderStore {
   readonly olderSchema: number;
 }
 
+/** No store yet in the data directory `dataDir` (a new installation, before its first start). */
+export interface NoStoreYet {
+  readonly noStoreIn: string;
+}
+
 /**
  * The effective configuration with every secret masked and durations as written (`5m`), and the store's
  * durability. A store that cannot be reached now does not hide the configuration (the first thing to
  * read when it cannot be reached): its line says so, and `unreachable` is told; nor does one of an older
  * schema (what to check before upgrading): its line says `start` will upgrade it.
  */
-export async function configCheck(config: Config, store: Store | OlderStore, unreachable: () => void = () => undefined): Promise<string> {
+export async function configCheck(config: Config, store: Store | OlderStore | NoStoreYet, unreachable: () => void = () => undefined): Promise<string> {
   const shown = JSON.stringify(masked(withRetention(asRun(config))), null, 2);
   if ('olderSchema' in store) return `${shown}\n${upgradeAhead(store.olderSchema)}`;
+  // A new installation's configuration is checked before its first start, which creates the store.
+  if ('noStoreIn' in store) return `${shown}\nstore: none yet in ${store.noStoreIn}; \`smsrelay start\` creates it`;
   let durability: Awaited<ReturnType<Store['durability']>>;
   try {
     durability = await store.durability();

@@ -11,6 +11,7 @@ import { settingsDigest } from './cluster/settings.ts';
 import {
   configCheck,
   counted,
+  type NoStoreYet,
   type OlderStore,
   history,
   LISTED,
@@ -120,7 +121,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   config: {
     usage: 'config check',
-    does: "the effective configuration (secrets masked) and the store's durability (an older store's schema, which start will upgrade)",
+    does: "the effective configuration (secrets masked) and the store's durability (an older store's schema, which start will upgrade; or that there is none yet, before the first start)",
     commands: ['check'],
     needs: '"check"',
     words: 2,
@@ -280,7 +281,10 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'quarantine':
       return withStore((store) => quarantine(store, words));
     case 'config':
-      return withStore(checkConfig, (olderSchema, config, warnings) => checkConfig({ olderSchema }, config, warnings));
+      return withStore(checkConfig, {
+        older: (olderSchema, config, warnings) => checkConfig({ olderSchema }, config, warnings),
+        none: (config, warnings) => checkConfig({ noStoreIn: config.dataDir }, config, warnings),
+      });
     case 'backup':
       return backup(words, options['force'] === true);
     case 'store':
@@ -318,7 +322,7 @@ function usage(reason: string): void {
 }
 
 /** `config check`, on the store or on what an older one's schema is. */
-function checkConfig(store: Store | OlderStore, config: Config, warnings: readonly string[]): Promise<string> {
+function checkConfig(store: Store | OlderStore | NoStoreYet, config: Config, warnings: readonly string[]): Promise<string> {
   // What start would log as warnings (an old setting's name, an unknown variable), on stderr beside the check.
   for (const warning of warnings) console.error(`smsrelay: config: ${warning}`);
   return configCheck(config, store, () => {
@@ -332,17 +336,23 @@ type StoreCommand = (store: Store, config: Config, warnings: readonly string[]) 
  * with a store of an older schema `from`, which the others refuse: only `start` upgrades it.
  */
 type OlderStoreCommand = (from: number, config: Config, warnings: readonly string[]) => Promise<string>;
+/**
+ * What a command that reads none of the store's tables does where there is none yet (a new installation:
+ * `config check` before the first start), which the others answer with "no relay data".
+ */
+type NoStoreCommand = (config: Config, warnings: readonly string[]) => Promise<string>;
 
 /**
  * Runs an operator command on the store of the configured data directory, which it names on stderr
  * (stdout stays the command's output, for scripts). It never creates a store: run in the wrong
  * place, it says where it looked and how to point it at the relay's data.
  */
-async function withStore(command: StoreCommand, onOlder?: OlderStoreCommand): Promise<void> {
+async function withStore(command: StoreCommand, { older: onOlder, none }: { older?: OlderStoreCommand; none?: NoStoreCommand } = {}): Promise<void> {
   const { config, warnings } = configOrExit();
   if (config.store.url) return withPostgres(config, warnings, command, onOlder);
   const file = join(config.dataDir, STORE_FILE);
   if (!storeExists(file)) {
+    if (none) return printOutput(await none(config, warnings));
     console.error(noRelayData(config));
     process.exitCode = EXIT_NO_DATA;
     return;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -640,6 +640,24 @@ describe('smsrelay command', () => {
     }
   });
 
+  test('config check before the first start shows the configuration and says start creates the store; the other commands say there is no relay data', () => {
+    const cwd = dir();
+    writeFileSync(join(cwd, 'smsrelay.yaml'), 'sms:\n  domains: [new.test]\n');
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], { cwd, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 30_000 });
+    const checked = run('config', 'check');
+    assert.equal(checked.status, 0, checked.stderr);
+    assert.match(checked.stdout, /"new\.test"/);
+    assert.match(
+      checked.stdout,
+      new RegExp(`\\nstore: none yet in ${join(cwd, 'data').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; \`smsrelay start\` creates it\\n?$`),
+    );
+    assert.equal(existsSync(join(cwd, 'data', 'smsrelay.db')), false, 'the check creates no store');
+    const status = run('status');
+    assert.equal(status.status, 66);
+    assert.match(status.stderr, /no relay data in/);
+  });
+
   test('a settings file that is a directory or unreadable, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {
     const cwd = dir();
     chmodSync(cwd, 0o755);
@@ -670,8 +688,8 @@ describe('smsrelay command', () => {
     writeFileSync(join(cwd, 'other.yaml'), 'sms:\n  domains: [other.test]\n');
     chmodSync(join(cwd, 'other.yaml'), 0o600);
     const spaced = check({ SMSRELAY_CONFIG: ' other.yaml ' });
-    assert.equal(spaced.status, 66, 'read the file, then found no store');
-    assert.match(spaced.stderr, /no relay data in/);
+    assert.equal(spaced.status, 0, spaced.stderr);
+    assert.match(spaced.stdout, /"other\.test"/, 'the file read, its name trimmed');
     chmodSync(join(cwd, 'other.yaml'), 0o000);
     refused(
       { SMSRELAY_CONFIG: 'other.yaml' },
