@@ -215,6 +215,8 @@ const MIN_DIGITS_IN_TEXT = 7;
  * as `maskNumber` does, digit for digit in the number's own layout: `+44 7700 900123` → `+44 77** ****23`.
  */
 export function maskNumbersIn(text: string): string {
+  // Most texts logged per mail (a sender's address, a reason) hold too few digits for any number: no regex run.
+  if (!hasDigits(text, MIN_DIGITS_IN_TEXT)) return text;
   return text.replace(NUMBER_IN_TEXT, (found: string, ...rest: unknown[]) => {
     const groups = rest.at(-1) as { skip?: string };
     const digits = found.replace(/\D/g, '');
@@ -223,6 +225,16 @@ export function maskNumbersIn(text: string): string {
     let next = 0;
     return found.replace(/\d/g, () => masked.charAt(next++));
   });
+}
+
+/** Whether `text` holds at least `least` ASCII digits, anywhere. */
+function hasDigits(text: string, least: number): boolean {
+  let found = 0;
+  for (let index = 0; index < text.length && found < least; index++) {
+    const code = text.charCodeAt(index);
+    if (code >= 48 && code <= 57) found++;
+  }
+  return found >= least;
 }
 
 /** Display forms, remembered as parses are (above): every reply mail names its sender's number. */

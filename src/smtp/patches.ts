@@ -347,6 +347,8 @@ const NON_ASCII_ESCAPE = /\+[89A-F][0-9A-F]/;
  * into the ASCII machine part of every report of the mail. Refused with 501 5.5.4 as Postfix does.
  */
 function xtextProblem(command: string): string | undefined {
+  // Nearly every MAIL and RCPT has no parameter at all: nothing to look at.
+  if (!command.includes('=')) return undefined;
   const verb = ADDRESS_COMMAND.exec(command);
   const written = verb?.[1] && splitPath(command.slice(verb[0].length));
   if (!written) return undefined;
