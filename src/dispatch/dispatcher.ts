@@ -438,7 +438,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         // Without a host left to fail over to, the SMS waits for its retry like any temporary failure.
         const decided: Classified = classified.action === 'failover' ? { ...classified, action: 'retry' } : classified;
         attempt.decisions.push({ sms: entry, classified: decided, via: host });
-        const wait = busy ? undefined : this.#waitFor(decided, answeredAt);
+        // A busy answer that names no wait (a bare 429, a throttling code) holds the provider too, probed as a down one is.
+        const wait = busy
+          ? undefined
+          : (this.#waitFor(decided, answeredAt) ?? (decided.category === 'busy' ? this.#grownProbeMs(lane, answeredAt) : undefined));
         if (wait !== undefined) busy = { kind: 'busy', classified: decided, probeInMs: wait };
       }
       if (refusal) refusedLanes.add(lane);
@@ -472,12 +475,16 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     if (refusal) return { kind: 'account', classified: refusal, probeInMs: this.#options.pauseProbeIntervalMs };
     const now = this.#clock();
     if (down && !(lane.breaker.healthy(now) && lane.breaker.order(now).some((other) => other !== endpoint))) {
-      const { minDelayMs, maxDelayMs } = this.#options.retry;
-      const downMs = now - (lane.pause.since ?? now);
-      const grown = Math.min(Math.max(minDelayMs, downMs), maxDelayMs, this.#options.failoverRecoveryMs);
-      return { kind: 'down', classified: down, probeInMs: Math.max(grown, busy?.probeInMs ?? 0) };
+      return { kind: 'down', classified: down, probeInMs: Math.max(this.#grownProbeMs(lane, now), busy?.probeInMs ?? 0) };
     }
     return busy;
+  }
+
+  /** The wait before a held provider's next probe: as long as it has been held so far, within the retry delays and `gateway.failoverRecovery`. */
+  #grownProbeMs(lane: Lane, now: number): number {
+    const { minDelayMs, maxDelayMs } = this.#options.retry;
+    const heldMs = now - (lane.pause.since ?? now);
+    return Math.min(Math.max(minDelayMs, heldMs), maxDelayMs, this.#options.failoverRecoveryMs);
   }
 
   /**

@@ -24,7 +24,7 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-type Mode = 'down503' | 'busy' | 'ok';
+type Mode = 'down503' | 'busy' | 'refused400' | 'ok';
 
 /** The busy gateway's Retry-After. */
 const RETRY_AFTER_SECONDS = '30';
@@ -45,6 +45,10 @@ async function countingGateway(
       state.requests++;
       if (state.mode === 'down503') {
         response.writeHead(503).end('Service Unavailable');
+        return;
+      }
+      if (state.mode === 'refused400') {
+        response.writeHead(400).end('Bad Request');
         return;
       }
       if (state.mode === 'busy') {
@@ -192,9 +196,19 @@ describe('a gateway that is down is held and probed, not hammered', () => {
     await allSentOnce(relay, () => gateway.state.taken);
   });
 
+  test('429 without Retry-After holds the provider as well, probed from retryMinDelay at growing intervals', async () => {
+    const gateway = await countingGateway('busy');
+    gateway.state.retryAfter = false;
+    const relay = await relayOn(gateway.url);
+    await relay.pass(10 * 60_000);
+    assert.ok(gateway.state.requests <= SLOTS + 14, `${gateway.state.requests} requests in 10 minutes with ${QUEUED} SMS queued`);
+    assert.equal(messages(relay.lines).filter((line) => line.msg.startsWith('dispatch: sending paused, the gateway asked the relay to wait')).length, 1);
+    gateway.state.mode = 'ok';
+    await allSentOnce(relay, () => gateway.state.taken);
+  });
+
   test("an SMS held without a request (another route's provider sends) keeps its attempts and its last real error, and comes due with the probe", async () => {
-    const down = await countingGateway('busy');
-    down.state.retryAfter = false;
+    const down = await countingGateway('refused400');
     const up = await countingGateway('ok');
     const [held, other] = [providerAt(down.url, 'down'), providerAt(up.url, 'up')] as [DispatchProvider, DispatchProvider];
     const routing: DispatchRouting = { providers: [held, other], providersOf: (number) => (number.startsWith('44') ? [held] : [other]) };
@@ -202,7 +216,7 @@ describe('a gateway that is down is held and probed, not hammered', () => {
     const relay = await relayOn(down.url, { routing, queued: 0, random: () => 0 });
     const first = await relay.accept('447700900001');
     await relay.pass(1_000);
-    assert.equal(down.state.requests, 1, 'a 429 without Retry-After: that SMS is retried with backoff, the provider not paused');
+    assert.equal(down.state.requests, 1, 'a 400 (this request refused): that SMS is retried with backoff, the provider not paused');
     down.state.mode = 'down503';
     await relay.accept('447700900002');
     await relay.pass(1_000);
@@ -212,7 +226,7 @@ describe('a gateway that is down is held and probed, not hammered', () => {
     assert.equal(down.state.requests, 2);
     const [state] = await relay.store.smsOf(first);
     assert.equal(state?.attempts, 1);
-    assert.match(state?.lastError ?? '', /^HTTP_429: /, 'the last error is the last real one');
+    assert.match(state?.lastError ?? '', /^HTTP_400: /, 'the last error is the last real one');
     down.state.mode = 'ok';
     await allSentOnce({ ...relay, numbers: ['447700900001', '447700900002'] }, () => down.state.taken, 2);
   });
