@@ -267,11 +267,29 @@ function describeEvent(kind: string, detail: string | undefined): string {
  * its output is JSON lines only, for a pipe into jq.
  */
 export async function queue(store: Store, args: readonly string[], now: number, note: (line: string) => void = () => undefined): Promise<string> {
+  checkQueueArgs(args);
   const [command = 'list', target] = args;
   if (command === 'list') return listQueue(store, args.slice(1), now, note);
-  const most = ['pause', 'resume'].includes(command) ? 1 : 2;
-  if (args.length > most) throw new UsageError(`queue ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
   return (await queueAction(store, command, target, now)).said;
+}
+
+/** `queue`'s arguments as `queue` reads them, checked without a store: the CLI refuses a mistake before it opens one. */
+export function checkQueueArgs(args: readonly string[]): void {
+  const [command = 'list', target] = args;
+  if (command === 'list') {
+    queueListOptions(args.slice(1));
+    return;
+  }
+  const pauseOrResume = command === 'pause' || command === 'resume';
+  const most = pauseOrResume ? 1 : 2;
+  if (args.length > most) throw new UsageError(`queue ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
+  if (!pauseOrResume) checkQueueAction(command, target);
+}
+
+/** A queue action on SMS (not pause or resume): one of the four, with a message id or `all`. */
+function checkQueueAction(command: string, target: string | undefined): asserts target is string {
+  if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
+  if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);
 }
 
 /** A count as the operator reads it: 40,002. */
@@ -297,7 +315,7 @@ async function listQueue(store: Store, options: readonly string[], now: number, 
 }
 
 /** `queue list`'s options: `--after <sms id>` (the smsId of the last line of the page before), `--limit <n>` (at most MOST_LISTED). */
-export function queueListOptions(words: readonly string[]): { after: number; limit: number } {
+function queueListOptions(words: readonly string[]): { after: number; limit: number } {
   let after = 0;
   let limit = LISTED;
   for (let index = 0; index < words.length; index += 2) {
@@ -334,8 +352,7 @@ export async function queueAction(
     await store.setDispatchPaused(false, now);
     return { said: ['dispatch resumed', ...(await accountPauseLines(store, now, false))].join('\n'), changed: 1 };
   }
-  if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
-  if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);
+  checkQueueAction(command, target);
   const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
   const sms = target === 'all' ? undefined : await store.smsOf(target);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
@@ -373,24 +390,35 @@ const PROBE_NOW_HINT = "dispatch: `smsrelay queue retry all` (the console's Retr
  * then its body exactly as received, for the operator to read or to replay to the webhook by hand.
  */
 export async function quarantine(store: Store, args: readonly string[]): Promise<string> {
-  const [command = 'list', target] = args;
-  const most = command === 'list' ? 1 : 2;
-  if (args.length > most) throw new UsageError(`quarantine ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
+  const { command, id } = checkQuarantineArgs(args);
+  const target = args[1];
   const when = (entry: { readonly receivedAt: number }) => new Date(entry.receivedAt).toISOString();
   if (command === 'list') {
     const entries = await store.listQuarantine(LISTED);
     if (entries.length === 0) return 'no quarantined requests';
     return entries.map((entry) => JSON.stringify({ ...entry, receivedAt: when(entry) })).join('\n');
   }
-  if (command !== 'show' && command !== 'delete') throw new UsageError(`unknown quarantine command "${command}": use list, show <id> or delete <id|all>`);
-  const id = target === 'all' && command === 'delete' ? undefined : Number(target);
-  if (id !== undefined && !(Number.isInteger(id) && id > 0))
-    throw new UsageError(`quarantine ${command} needs a request id${command === 'delete' ? ', or "all"' : ''} (see smsrelay quarantine list)`);
   if (command === 'delete') return (await deleteQuarantined(store, id)).said;
   const entry = id === undefined ? undefined : await store.quarantined(id);
   if (!entry) throw new NotFound(`quarantined request with id ${target}`);
   const { body, erased, ...fields } = entry;
   return `${JSON.stringify({ ...fields, receivedAt: when(entry) })}\n${erased ? '(body erased by store.retention)' : body === '' ? '(empty body)' : body}`;
+}
+
+/**
+ * `quarantine`'s arguments as `quarantine` reads them, checked without a store (the CLI refuses a mistake
+ * before it opens one): the command, and for show or delete the request id (undefined: delete all).
+ */
+export function checkQuarantineArgs(args: readonly string[]): { command: 'list' | 'show' | 'delete'; id: number | undefined } {
+  const [command = 'list', target] = args;
+  const most = command === 'list' ? 1 : 2;
+  if (args.length > most) throw new UsageError(`quarantine ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
+  if (command === 'list') return { command, id: undefined };
+  if (command !== 'show' && command !== 'delete') throw new UsageError(`unknown quarantine command "${command}": use list, show <id> or delete <id|all>`);
+  const id = target === 'all' && command === 'delete' ? undefined : Number(target);
+  if (id !== undefined && !(Number.isInteger(id) && id > 0))
+    throw new UsageError(`quarantine ${command} needs a request id${command === 'delete' ? ', or "all"' : ''} (see smsrelay quarantine list)`);
+  return { command, id };
 }
 
 /** `quarantine delete <id|all>` (all: `id` undefined), the CLI's and the console's. */
@@ -402,8 +430,7 @@ export async function deleteQuarantined(store: Store, id: number | undefined): P
 
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
 export async function rerouteUndeliverable(store: Store, config: Config, id: string, mailbox: string): Promise<string> {
-  if (!id || !mailbox) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
-  if (!isMailbox(mailbox)) throw new UsageError(`undeliverable reroute: "${mailbox}" is not a mail address the relay can mail (write it as name@example.com)`);
+  checkRerouteArgs(id, mailbox);
   // Mail building (nodemailer, the templates) loads only for this command.
   const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);
   const gone = new NotFound(`undeliverable SMS with id ${id}`, ' (see smsrelay undeliverable)');
@@ -413,4 +440,10 @@ export async function rerouteUndeliverable(store: Store, config: Config, id: str
   // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
   if (!(await store.rerouteInbound(id, mailbox, { ...mail, messageId: id }))) throw gone;
   return `SMS ${id} queued for ${mailbox}`;
+}
+
+/** `undeliverable reroute <id> <mailbox>`'s arguments, checked without a store (the CLI refuses a mistake before it opens one). */
+export function checkRerouteArgs(id: string, mailbox: string): void {
+  if (!id || !mailbox) throw new UsageError('undeliverable reroute needs an inbound SMS id and a mail address');
+  if (!isMailbox(mailbox)) throw new UsageError(`undeliverable reroute: "${mailbox}" is not a mail address the relay can mail (write it as name@example.com)`);
 }

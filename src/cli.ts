@@ -18,7 +18,9 @@ import {
   MOST_LISTED,
   quarantine,
   queue,
-  queueListOptions,
+  checkQueueArgs,
+  checkQuarantineArgs,
+  checkRerouteArgs,
   rerouteUndeliverable,
   status,
   UsageError,
@@ -272,14 +274,15 @@ async function main(argv: readonly string[]): Promise<void> {
       // `queue` alone, or with list's options only, is `queue list`.
       const args = asWritten({ ...parsed, words: words.length > 0 ? words : ['list'] });
       // What it is asked is checked before the store is opened: a mistake is the usage alone.
-      if (args[0] === 'list') {
-        const wrong = usageErrorOf(() => queueListOptions(args.slice(1)));
-        if (wrong) return usage(wrong);
-      }
+      const wrong = usageErrorOf(() => checkQueueArgs(args));
+      if (wrong) return usage(wrong);
       return withStore((store) => queue(store, args, Date.now(), (line) => console.error(`smsrelay: ${line}`)));
     }
-    case 'quarantine':
+    case 'quarantine': {
+      const wrong = usageErrorOf(() => checkQuarantineArgs(words));
+      if (wrong) return usage(wrong);
       return withStore((store) => quarantine(store, words));
+    }
     case 'config':
       return withStore(checkConfig, {
         older: (olderSchema, config, warnings) => checkConfig({ olderSchema }, config, warnings),
@@ -658,7 +661,11 @@ function formatPreview({ request, sms, notes, refused, notGsm7, store }: Preview
 /** One JSON line per SMS, for an operator to forward by hand or feed to a script. */
 async function listUndeliverable(args: readonly string[]): Promise<void> {
   if (args[0] === 'reroute' && args.length > 3) return usage(`undeliverable reroute: unexpected argument "${args.slice(3).join(' ')}"`);
-  if (args[0] === 'reroute') return withStore((store, config) => rerouteUndeliverable(store, config, args[1] ?? '', args[2] ?? ''));
+  if (args[0] === 'reroute') {
+    const wrong = usageErrorOf(() => checkRerouteArgs(args[1] ?? '', args[2] ?? ''));
+    if (wrong) return usage(wrong);
+    return withStore((store, config) => rerouteUndeliverable(store, config, args[1] ?? '', args[2] ?? ''));
+  }
   if (args.length > 0) return usage(`unknown undeliverable command "${args.join(' ')}": use "undeliverable" or "undeliverable reroute <id> <mailbox>"`);
   return withStore(async (store) => {
     const lines: string[] = [];

@@ -526,6 +526,16 @@ describe('smsrelay command', () => {
       [['config'], 'config needs "check"'],
       [['config', 'chek'], 'unknown config command "chek": use check'],
       [['store', '--from', 'a.db', '--to', 'postgres://u@127.0.0.1/x'], 'store needs "copy --from <sqlite file> --to <postgres url>"'],
+      [['queue', 'hold'], 'queue hold needs a message id, or "all"'],
+      [['queue', 'pause', 'extra'], 'queue pause: unexpected argument "extra"'],
+      [['queue', 'retry', 'all', 'extra'], 'queue retry: unexpected argument "extra"'],
+      [['quarantine', 'show'], 'quarantine show needs a request id (see smsrelay quarantine list)'],
+      [['quarantine', 'show', '1', '2'], 'quarantine show: unexpected argument "2"'],
+      [['undeliverable', 'reroute', 'X'], 'undeliverable reroute needs an inbound SMS id and a mail address'],
+      [
+        ['undeliverable', 'reroute', 'X', 'notanaddress'],
+        'undeliverable reroute: "notanaddress" is not a mail address the relay can mail (write it as name@example.com)',
+      ],
     ] as const) {
       const result = spawnSync(process.execPath, [BIN, ...args], {
         cwd,
