@@ -8,7 +8,7 @@ import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMe
 import { WorkLoop } from '../work-loop.ts';
 import { EndpointBreaker } from './endpoints.ts';
 import { type Classified, TLS_CERTIFICATE } from './outcomes.ts';
-import { AccountPause } from './pause.ts';
+import { ProviderPause } from './pause.ts';
 import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
 import { GatewaySilence, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
@@ -69,7 +69,7 @@ interface Outcomes {
 interface Lane {
   readonly provider: DispatchProvider;
   readonly breaker: EndpointBreaker;
-  readonly pause: AccountPause;
+  readonly pause: ProviderPause;
   /** Why this relay last paused it: its end is said in the same terms (another relay's pause is taken for an account's). */
   heldFor: Hold['kind'] | undefined;
 }
@@ -162,7 +162,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const lanes = routing.providers.map((provider) => ({
       provider,
       breaker: new EndpointBreaker(provider.name, provider.gateway.endpoints, options.failoverRecoveryMs, store, storeFailed),
-      pause: new AccountPause(provider.name, options.pauseProbeIntervalMs, store, storeFailed),
+      pause: new ProviderPause(provider.name, options.pauseProbeIntervalMs, store, storeFailed),
       heldFor: undefined as Hold['kind'] | undefined,
     }));
     // Every provider can take a batch whole, whichever route its numbers take.
@@ -292,7 +292,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const asked = attempted.asked.has(lane);
       // A batch on an account's own credentials says nothing about the relay's account.
       if (!asked || batch.message.gatewayAccount) await lane.pause.probeSkipped(this.#clock());
-      else await this.#noteAccountState(lane, attempted.asked.get(lane), log);
+      else await this.#notePause(lane, attempted.asked.get(lane), log);
     }
     const outcomes = await this.#outcomes(batch.message, decisions, log);
     try {
@@ -531,7 +531,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * failing or its asking for a wait (one warning): its SMS go to the route's next provider, or wait
    * for its probe; any other answer of it ends its pause.
    */
-  async #noteAccountState(lane: Lane, hold: Hold | undefined, log: Logger): Promise<void> {
+  async #notePause(lane: Lane, hold: Hold | undefined, log: Logger): Promise<void> {
     const provider = this.#providerLabel(lane);
     if (hold) {
       const { classified, kind, probeInMs } = hold;

@@ -11,7 +11,7 @@ export type PauseStore = Pick<SharedStateStore, 'pauseAccount' | 'claimProbe' | 
  * dispatcher's snapshot of it (`load`, about every second), written through on each change. A store
  * that fails a write leaves this relay deciding alone, as a relay of its own would.
  */
-export class AccountPause {
+export class ProviderPause {
   readonly #provider: string;
   readonly #probeIntervalMs: number;
   readonly #store: PauseStore;
