@@ -412,7 +412,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       const listener = store.listenForWork(
         owner,
         (queues) => {
-          if (queues.includes('sms')) dispatcher.kick();
+          if (queues.includes('sms')) dispatcher.notified();
           if (queues.includes('mail')) mailer.kick();
         },
         logger.child({ component: 'store' }),

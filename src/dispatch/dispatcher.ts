@@ -207,6 +207,16 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
   }
 
+  /**
+   * Another process committed SMS work (PostgreSQL's NOTIFY: another relay, or an operator's `queue
+   * retry` releasing a probe): while a provider is paused, that may be its probe made due, so the next
+   * claim reads the shared view anew rather than up to SHARED_STATE_REFRESH_MS later.
+   */
+  notified(): void {
+    if ([...this.#lanes.values()].some((lane) => lane.pause.nextProbeAt !== undefined)) this.#sharedReadAt = Number.NEGATIVE_INFINITY;
+    this.kick();
+  }
+
   /** Besides the batches in flight, the SMS whose outcome is owed: their lease stays until it is written. */
   override held(): number[] {
     return [...super.held(), ...this.#owed.flatMap(({ outcomes }) => outcomes.map((outcome) => outcome.smsId))];

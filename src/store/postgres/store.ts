@@ -1335,7 +1335,8 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   releaseProbe(provider: string, now: number): Promise<void> {
-    return this.#write((client) => shared.releaseProbe(shared.queryOf(client), provider, now));
+    // A probe made due is SMS work: the relays hear of it at once (`queue retry`), not at their next look.
+    return this.#queueing(['sms'], (client) => shared.releaseProbe(shared.queryOf(client), provider, now));
   }
 
   resumeAccount(provider: string, now: number): Promise<{ readonly reason: string; readonly since: number } | undefined> {
