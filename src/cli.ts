@@ -160,7 +160,12 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     words: 1,
     exits: { 0: '', 64: 'called wrongly', 65: 'the mail would be refused' },
   },
-  help: { usage: 'help [command]', does: "show this text, or a command's", words: 2, exits: { 0: '', 64: 'no such command' } },
+  help: {
+    usage: 'help [command]',
+    does: "show this text, or a command's (its own command may follow: help queue list)",
+    words: 3,
+    exits: { 0: '', 64: 'no such command' },
+  },
   version: { usage: 'version', does: 'print the version', words: 1, exits: { 0: '' } },
 };
 
@@ -218,7 +223,9 @@ function commandArguments(command: string, spec: CommandSpec, args: readonly str
     if (type === undefined) return `${named()}: unknown option "${token.rawName}"`;
     const value = token.value;
     // A value that looks like an option is the next option, the value forgotten (`--to --from x`); `--to=-x` takes it.
-    if (type === 'string' && (value === undefined || (!token.inlineValue && value.startsWith('-')))) return `${named()}: ${token.rawName} needs a value`;
+    // A negative number is a value all the same (`--after -1`), for the command to refuse with its own reason.
+    const forgotten = value === undefined || (!token.inlineValue && value.startsWith('-') && !/^-\d/.test(value));
+    if (type === 'string' && forgotten) return `${named()}: ${token.rawName} needs a value`;
     if (type === 'boolean' && value !== undefined) return `${named()}: ${token.rawName} takes no value`;
     if (Object.hasOwn(given, token.name)) return `${named()}: ${token.rawName} given twice`;
     given[token.name] = value ?? true;
@@ -248,6 +255,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (command === '--version') return main(['version', ...rest]);
   const spec = COMMANDS[command];
   if (!spec) return usage(`unknown command "${command}"`);
+  if (command !== 'help') calledCommand = spec;
   // An option the command does not take (a typo, another command's) is refused, never taken for a file or an id.
   const parsed = commandArguments(command, spec, rest);
   if (typeof parsed === 'string') return usage(parsed);
@@ -295,9 +303,11 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'preview':
       return preview(option('from'), option('to'));
     case 'help': {
-      const [named] = words;
+      const [named, own] = words;
       const of = named === undefined ? undefined : COMMANDS[named];
       if (named !== undefined && !of) return usage(`help: unknown command "${named}"`);
+      // `help config check` as `config check --help`: a word the command does not take is refused as it would be.
+      if (own !== undefined && !of?.commands?.includes(own)) return usage(`help: ${named} has no command "${own}"`);
       console.log(of ? commandHelp(of) : USAGE);
       return;
     }
@@ -318,9 +328,16 @@ function usageErrorOf(check: () => unknown): string | undefined {
   }
 }
 
-/** A command called wrongly: the reason, then the usage, on stderr; exit 64. */
+/**
+ * The command being run, once main knows it: a mistake in calling it is answered with its own usage, not
+ * the list of every command. Set once per process (the CLI runs one command), read by `usage`.
+ */
+let calledCommand: CommandSpec | undefined;
+
+/** A command called wrongly: the reason, then that command's usage (or every command's), on stderr; exit 64. */
 function usage(reason: string): void {
-  console.error(`smsrelay: ${reason}\n\n${USAGE}`);
+  const shown = calledCommand ? `${commandHelp(calledCommand)}\n\nEvery command: smsrelay help` : USAGE;
+  console.error(`smsrelay: ${reason}\n\n${shown}`);
   process.exitCode = EXIT_USAGE;
 }
 

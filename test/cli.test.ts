@@ -474,6 +474,19 @@ describe('smsrelay command', () => {
     const unknown = run('help', 'nosuch');
     assert.equal(unknown.status, 64);
     assert.match(unknown.stderr, /^smsrelay: help: unknown command "nosuch"\n\nUsage: smsrelay/);
+    // A command's own command may follow, as it is typed: the command's help.
+    for (const [args, line] of [
+      [['help', 'config', 'check'], 'Usage: smsrelay config check\n'],
+      [['help', 'queue', 'list'], 'Usage: smsrelay queue <command>\n'],
+      [['help', 'store', 'copy'], 'Usage: smsrelay store copy --from'],
+    ] as const) {
+      const shown = run(...args);
+      assert.equal(shown.status, 0, `${args.join(' ')}: ${shown.stderr}`);
+      assert.ok(shown.stdout.startsWith(line), `${args.join(' ')}: ${shown.stdout}`);
+    }
+    const stray = run('help', 'status', 'now');
+    assert.equal(stray.status, 64);
+    assert.match(stray.stderr, /^smsrelay: help: status has no command "now"\n/);
     for (const command of ['config', 'backup', 'queue', 'store', 'start', 'log']) {
       const exits = /Exit codes: (.*)$/m.exec(run(command, '--help').stdout)?.[1] ?? '';
       const codes = exits.split(', ').flatMap((part) => /^\d+/.exec(part) ?? []);
@@ -527,6 +540,8 @@ describe('smsrelay command', () => {
       [['queue', 'nosuch'], 'unknown queue command "nosuch": use list, hold, release, retry, delete, pause, resume'],
       [['queue', 'list', '--limit', '0'], 'queue list: --limit needs a number from 1 to 10,000'],
       [['queue', '--after', 'x'], 'queue list: --after needs an SMS id (the smsId of the last line listed)'],
+      // A negative number is the value given, refused for what it is, not taken for a forgotten value.
+      [['queue', 'list', '--after', '-1'], 'queue list: --after needs an SMS id (the smsId of the last line listed)'],
       [['config'], 'config needs "check"'],
       [['config', 'chek'], 'unknown config command "chek": use check'],
       [['store', '--from', 'a.db', '--to', 'postgres://u@127.0.0.1/x'], 'store needs "copy --from <sqlite file> --to <postgres url>"'],
@@ -548,7 +563,10 @@ describe('smsrelay command', () => {
         timeout: 30_000,
       });
       assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
-      assert.ok(result.stderr.startsWith(`smsrelay: ${reason}\n\nUsage: smsrelay`), `${args.join(' ')}: ${result.stderr}`);
+      assert.ok(result.stderr.startsWith(`smsrelay: ${reason}\n\nUsage: smsrelay ${args[0]}`), `${args.join(' ')}: ${result.stderr}`);
+      // The command's own usage, not the list of every command to find it in.
+      assert.doesNotMatch(result.stderr, /Commands:/, args.join(' '));
+      assert.match(result.stderr, /Every command: smsrelay help$/m, args.join(' '));
     }
   });
 
