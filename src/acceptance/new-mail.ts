@@ -168,10 +168,10 @@ export async function readText(
   policy: TextPolicy,
   subjectCommand: boolean,
   numbers: readonly string[],
-  store: Pick<Store, 'contextOfMail' | 'sentReplies'> | undefined,
+  store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation'> | undefined,
 ): Promise<OutboundRequest> {
-  const sent = store ? await sentReplyBodies(mail, numbers, store) : undefined;
-  const request = extractRequest(mail, policy, subjectCommand, sent);
+  const answered = store ? await answeredConversation(mail, numbers, store) : undefined;
+  const request = extractRequest(mail, policy, subjectCommand, answered?.bodies, answered?.subjects);
   if (request.automated) throw new RelayError('AUTOMATED_MAIL', `Not sent as SMS: ${request.automated}`);
   return request;
 }
@@ -180,22 +180,28 @@ export async function readText(
 const SENT_REPLIES_LOOKED_AT = 5;
 
 /**
- * The bodies of the relay's reply mails a mail may answer (its reply tag or In-Reply-To/References
- * name the conversation), for thread-first cutting; undefined when it answers none of the relay's
- * mails, [] when retention erased what was sent (the general rules decide then).
+ * The conversation a mail answers (its reply tag or In-Reply-To/References name it): the bodies of
+ * the relay's reply mails in it, for thread-first cutting ([] when retention erased what was sent:
+ * the general rules decide then), and its subjects (the first mail's, the reply mails'), which a
+ * reply's subject repeats unless edited.
+ * Undefined when it answers none.
  */
-async function sentReplyBodies(
+async function answeredConversation(
   mail: ParsedMail,
   numbers: readonly string[],
-  store: Pick<Store, 'contextOfMail' | 'sentReplies'>,
-): Promise<string[] | undefined> {
+  store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation'>,
+): Promise<{ bodies: string[]; subjects: string[] } | undefined> {
   const thread = answeredThread(mail);
   if (numbers.length === 0 || (thread.userContext === undefined && thread.messageIds.length === 0)) return undefined;
   const context = thread.userContext ?? (await store.contextOfMail(thread.messageIds, numbers));
   if (context === undefined) return undefined;
   const raws = await store.sentReplies(context, numbers, SENT_REPLIES_LOOKED_AT);
-  const bodies = await Promise.all(raws.map(async (sent) => (await parseMail(sent)).text ?? ''));
-  return bodies.filter((body) => body.trim() !== '');
+  const sent = await Promise.all(raws.map((raw) => parseMail(raw)));
+  const conversations = await Promise.all(numbers.map((number) => store.conversation(context, number)));
+  return {
+    bodies: sent.flatMap(({ text }) => (text?.trim() ? [text] : [])),
+    subjects: [...conversations, ...sent].flatMap((mail) => (mail?.subject ? [mail.subject] : [])),
+  };
 }
 
 /**

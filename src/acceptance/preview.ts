@@ -33,7 +33,7 @@ export interface PreviewOptions {
   readonly envelopeFrom: string;
   /** The RCPT address, `<number>@<sms-domain>`; its number is the thread's. */
   readonly to: string | undefined;
-  readonly store: Pick<Store, 'contextOfMail' | 'sentReplies'> | undefined;
+  readonly store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation'> | undefined;
 }
 
 /** The text stage run on `raw` as a submission from `envelopeFrom` to `to` would run it. */

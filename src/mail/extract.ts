@@ -101,7 +101,13 @@ export function answeredThread(mail: ParsedMail): AnsweredThread {
  * `sent`: the bodies of the relay's reply mails it may answer (undefined = not looked up): the quoted
  * copy of one of them is cut first, then the general rules apply.
  */
-export function extractRequest(mail: ParsedMail, rules: TextRules, subjectCommand: boolean, sent?: readonly string[]): OutboundRequest {
+export function extractRequest(
+  mail: ParsedMail,
+  rules: TextRules,
+  subjectCommand: boolean,
+  sent?: readonly string[],
+  conversationSubjects: readonly string[] = [],
+): OutboundRequest {
   const subjectLine = withoutControls(mail.subject ?? '').trim();
   // A subject of only invisible characters is none: a mail without a body is refused, not sent blank.
   const subject = hasVisibleText(subjectLine) ? subjectLine : undefined;
@@ -137,9 +143,14 @@ export function extractRequest(mail: ParsedMail, rules: TextRules, subjectComman
   }
 
   const text = tidy(body.rest);
-  const noNewText = text === '' && quoteRemoved && !subjectCommand && !subjectIsNew(subject ?? '', written);
+  // A reply names its conversation (`sent` was looked up): with nothing typed, its old subject is no text, quote or not.
+  const answers = quoteRemoved || sent !== undefined;
+  const subjectNew = subjectIsNew(subject ?? '', written, conversationSubjects);
+  const noNewText = text === '' && answers && !subjectCommand && !subjectNew;
+  // An edited reply subject is sent as the writer typed it: the reply prefixes carry no words of theirs.
+  const sentSubject = answers && subjectNew ? stripReplyPrefixes(subjectText) : subjectText;
   return {
-    text: noNewText ? '' : withSubject(text, subjectText, subjectCommand ? 'never' : rules.subject),
+    text: noNewText ? '' : withSubject(text, sentSubject, subjectCommand ? 'never' : rules.subject),
     noNewText,
     removed: [...unsealed.removed, ...(cut ? [cut.removal] : []), ...stripped.removed],
     forward: chosen.forward,
@@ -302,23 +313,32 @@ function isForward(subject: string, body: string): boolean {
 }
 
 /**
- * Whether a reply's subject says something new: it is not a reply subject, or it differs from the
- * subject of the mail answered as the quoted header block shows it ("RE: On my way" answering
- * "SMS from …"). Unknown (no quoted header block): nothing new.
+ * Whether a reply's subject says something new: its words (reply prefixes and the context tag aside)
+ * differ from those of every subject it answers, the conversation's (`conversationSubjects`) and the
+ * one its quoted header block shows ("RE: On my way" answering "SMS from …"): a word appended,
+ * inserted or replaced is an edit. With no subject to compare, a reply subject says nothing new and
+ * any other does.
  */
-function subjectIsNew(subject: string, body: string): boolean {
-  if (!REPLY_SUBJECT.test(subject)) return subject !== '';
+function subjectIsNew(subject: string, body: string, conversationSubjects: readonly string[]): boolean {
   const quoted = body.match(QUOTED_SUBJECT)?.[1];
-  return quoted !== undefined && baseSubject(quoted) !== baseSubject(subject);
+  const answered = [...conversationSubjects, ...(quoted === undefined ? [] : [quoted])];
+  if (answered.length === 0) return !REPLY_SUBJECT.test(subject) && subject !== '';
+  const words = subjectWords(subject);
+  return words !== '' && answered.every((old) => subjectWords(old) !== words);
 }
 
-function baseSubject(subject: string): string {
-  let base = subject.replace(CONTEXT_TAG, '').trim();
+/** A subject's words for comparing: no context tag, no reply or forward prefixes, case and spacing folded. */
+function subjectWords(subject: string): string {
+  return stripReplyPrefixes(subject.replace(CONTEXT_TAG, ' ')).replace(/\s+/g, ' ').toLowerCase();
+}
+
+function stripReplyPrefixes(subject: string): string {
+  let base = subject.trim();
   for (let previous = ''; previous !== base; ) {
     previous = base;
     base = base.replace(REPLY_SUBJECT, '').replace(FORWARD_SUBJECT, '').trim();
   }
-  return base.toLowerCase();
+  return base;
 }
 
 function withSubject(body: string, subject: string, use: SubjectUse): string {

@@ -185,6 +185,69 @@ describe('replies and delivery reports', () => {
     assert.deepEqual((await mailTo('team-a@example.com')).to, ['team-a@example.com']);
   });
 
+  /** A conversation with `digits` the phone has answered: the reply mail its writer would answer. */
+  const answeredConversation = async (writer: string, digits: string, subject: string) => {
+    await write(writer, digits, subject, 'Open the gate', { 'Message-ID': `<${digits}-1@example.com>` });
+    const sms = await smsTo(digits);
+    gateway.simulator.sendMo({ from: digits, text: 'Which gate?', usercontext: sms.userContext });
+    const mail = await waitFor(`the reply mail from ${digits}`, () => mailsTo(writer).find((sunk) => sunk.raw.includes(`${digits}@sms.example.com`)));
+    return { sms, reply: await simpleParser(mail.raw) };
+  };
+
+  test("a reply with nothing typed is refused as having no new text, quote or not: the conversation's subject is not sent", async () => {
+    const digits = '447700900170';
+    const { reply } = await answeredConversation('henry@example.com', digits, 'Gate 4583');
+    const photo =
+      '--b1\r\nContent-Type: image/jpeg; name="IMG_0001.jpg"\r\nContent-Disposition: inline; filename="IMG_0001.jpg"\r\nContent-Transfer-Encoding: base64\r\n\r\n/9j/4AAQSkZJRgABAQAAAQABAAD/2wBD\r\n';
+    const replies: Record<string, { subject: string; body: string; headers?: Record<string, string> }> = {
+      'empty body': { subject: reply.subject ?? '', body: '' },
+      'iPhone photo only': {
+        subject: reply.subject ?? '',
+        body: `${photo}--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n\r\nSent from my iPhone\r\n--b1--`,
+        headers: { 'Content-Type': 'multipart/mixed; boundary="b1"' },
+      },
+      'another reply prefix, no tag': { subject: 'AW: Gate 4583', body: '' },
+      'quote only': { subject: reply.subject ?? '', body: `On Sat, Phone wrote:\r\n> Which gate?\r\n` },
+    };
+    for (const [form, { subject, body, headers }] of Object.entries(replies)) {
+      const { data } = await sendMail(smtpPort(), {
+        from: 'henry@example.com',
+        to: [`${digits}@sms.example.com`],
+        subject,
+        body,
+        headers: { From: 'henry@example.com', 'In-Reply-To': reply.messageId ?? '', ...headers },
+      });
+      assert.equal(data?.code, 554, `${form}: ${data?.text}`);
+      assert.equal(data?.enhanced, '5.6.0', form);
+      assert.match(data?.text ?? '', /the reply has no new text/, form);
+    }
+    assert.equal(gateway.simulator.received.filter((sms) => sms.to === digits).length, 1, 'only the first mail reached the phone');
+  });
+
+  test('an edited subject on a reply with nothing typed is sent without its reply prefixes and tag, whether words were appended, inserted or replaced', async () => {
+    const digits = '447700900171';
+    const { sms, reply } = await answeredConversation('henry@example.com', digits, 'Charset test');
+    const tag = `[UserContext: ${sms.userContext}]`;
+    const edits: Array<[string, string]> = [
+      [`Re: Charset test ${tag} CALL ME`, 'Charset test CALL ME'],
+      [`Re: Charset test - call me ${tag}`, 'Charset test - call me'],
+      [`CALL ME NOW ${tag}`, 'CALL ME NOW'],
+    ];
+    for (const [index, [subject, text]] of edits.entries()) {
+      const { data } = await sendMail(smtpPort(), {
+        from: 'henry@example.com',
+        to: [`${digits}@sms.example.com`],
+        subject,
+        body: `On Sat, Phone wrote:\r\n> Which gate?\r\n`,
+        headers: { From: 'henry@example.com', 'In-Reply-To': reply.messageId ?? '' },
+      });
+      assert.equal(data?.code, 250, `${subject}: ${data?.text}`);
+      const sent = await smsTo(digits, index + 2);
+      assert.equal(sent.text, text, subject);
+      assert.equal(sent.userContext, sms.userContext, subject);
+    }
+  });
+
   test('a phone the relay never wrote to reaches the default mailbox', async () => {
     gateway.simulator.sendMo({ from: '447700900199', text: 'Who is this?' });
     const mail = await simpleParser((await mailTo('ops@example.com')).raw);
