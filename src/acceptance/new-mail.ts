@@ -73,8 +73,8 @@ export async function buildNewMail(
   );
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
-  const { userContext, conversation, notTaken } = await tracking.outgoing(request, numbers);
-  // Replies go to one mailbox (the conversation's): a Reply-To naming several loses the others, and says so.
+  const { userContext, conversation, notTaken, mailboxTaken } = await tracking.outgoing(request, numbers);
+  // Replies go to one mailbox (the conversation's): a Reply-To naming several loses the others, and says so where it is the one taken.
   const replyToAddresses = parsed.replyTo?.value.filter((entry) => entry.address !== undefined && isMailbox(entry.address)).length ?? 0;
   return {
     mail: {
@@ -106,7 +106,7 @@ export async function buildNewMail(
     repeated: repeated.size,
     attachments: attachmentsNote(request.attachments),
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
-    replyToAddresses: conversation && replyToAddresses > 1 ? { count: replyToAddresses, mailbox: conversation.mailbox } : undefined,
+    replyToAddresses: conversation && mailboxTaken && replyToAddresses > 1 ? { count: replyToAddresses, mailbox: conversation.mailbox } : undefined,
     partsCapped,
     standIns,
   };

@@ -35,6 +35,8 @@ export interface OutgoingTracking {
    * numbers (`userContext` is a new one instead); undefined when it got what it named or named none.
    */
   readonly notTaken: { readonly context: string; readonly numbers: readonly string[] } | undefined;
+  /** The phone's answers go to the mail's own mailbox (Reply-To, else From), not a conversation's earlier one. */
+  readonly mailboxTaken: boolean;
 }
 
 /**
@@ -60,21 +62,37 @@ export class ReplyTracking {
    * The context and conversation rows of a mail to `numbers`. A context it names that is another
    * mailbox's conversation with one of them is not taken (the phone's answers would follow the mail
    * to its sender: anyone knowing a context could read a conversation), unless the mail answers a
-   * mail of that conversation (In-Reply-To/References, as a reply without a context is found): the
-   * mail gets a new context, as one naming none does.
+   * mail of that conversation (In-Reply-To/References, as a reply without a context is found): then
+   * it continues the conversation, whose mailbox stays; otherwise the mail gets a new context, as one
+   * naming none does. A conversation's own writer moves it to another mailbox by naming it (in any
+   * form, the reply tag or the thread too) with a new Reply-To.
    */
   async outgoing(clues: ConversationClues, numbers: readonly string[]): Promise<OutgoingTracking> {
-    const conversation = (continues: boolean) => (clues.mailbox ? { mailbox: clues.mailbox, continues } : undefined);
     const named = clues.userContext;
-    if (named === undefined) {
-      const thread = await this.#threadContext(clues.threadIds, numbers);
-      return { userContext: thread ?? newUserContext(), conversation: conversation(thread !== undefined), notTaken: undefined };
+    const context = named ?? (await this.#threadContext(clues.threadIds, numbers));
+    if (context === undefined) return this.#result(clues, newUserContext(), false, []);
+    const conversations = await this.#conversations(context, numbers);
+    const own = ownMailboxes(clues);
+    const held = conversations.filter((found) => !own.has(found.mailbox.toLowerCase()));
+    if (held.length > 0) {
+      if (named === undefined || (await this.#threadContext(clues.threadIds, numbers)) === named) return this.#result(clues, context, true, conversations);
+      const notTaken = { context: named, numbers: held.map((found) => found.number) };
+      return { ...this.#result(clues, newUserContext(), false, []), notTaken };
     }
-    const held = await this.#heldByOthers(named, clues, numbers);
-    if (held.length === 0 || (await this.#threadContext(clues.threadIds, numbers)) === named) {
-      return { userContext: named, conversation: conversation(clues.contextFromReplyTag), notTaken: undefined };
-    }
-    return { userContext: newUserContext(), conversation: conversation(false), notTaken: { context: named, numbers: held } };
+    const moves = conversations.some((found) => found.mailbox.toLowerCase() !== clues.mailbox?.toLowerCase());
+    const continues = (named === undefined || clues.contextFromReplyTag) && !moves;
+    return this.#result(clues, context, continues, conversations);
+  }
+
+  #result(clues: ConversationClues, userContext: string, continues: boolean, conversations: readonly Conversation[]): OutgoingTracking {
+    const mailbox = clues.mailbox;
+    return {
+      userContext,
+      conversation: mailbox ? { mailbox, continues } : undefined,
+      notTaken: undefined,
+      // A continued conversation keeps its mailbox: the mail's own is taken only where it is that one already.
+      mailboxTaken: mailbox !== undefined && (!continues || conversations.every((found) => found.mailbox.toLowerCase() === mailbox.toLowerCase())),
+    };
   }
 
   /** The context a received SMS answers: echoed by the provider, or the one its tracking id stands for. */
@@ -98,13 +116,16 @@ export class ReplyTracking {
     return this.#options.store.contextOfMail(threadIds, numbers);
   }
 
-  /** The numbers whose conversation under `context` belongs to a mailbox this mail is not from. */
-  async #heldByOthers(context: string, clues: ConversationClues, numbers: readonly string[]): Promise<string[]> {
-    // Mail addresses' case carries no meaning in practice: Bob@ and bob@ are one writer.
-    const own = new Set([clues.mailbox, ...clues.fromAddresses].flatMap((address) => (address ? [address.toLowerCase()] : [])));
-    const conversations = await Promise.all(numbers.map((number) => this.#options.store.conversation(context, number)));
-    return conversations.flatMap((found) => (found && !own.has(found.mailbox.toLowerCase()) ? [found.number] : []));
+  /** The conversations under `context` with these numbers that exist. */
+  async #conversations(context: string, numbers: readonly string[]): Promise<Conversation[]> {
+    const found = await Promise.all(numbers.map((number) => this.#options.store.conversation(context, number)));
+    return found.filter((conversation) => conversation !== undefined);
   }
+}
+
+/** The mailboxes a mail is from: its Reply-To or From (mail addresses' case carries no meaning in practice: Bob@ and bob@ are one writer). */
+function ownMailboxes(clues: ConversationClues): Set<string> {
+  return new Set([clues.mailbox, ...clues.fromAddresses].flatMap((address) => (address ? [address.toLowerCase()] : [])));
 }
 
 /**

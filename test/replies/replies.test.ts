@@ -248,6 +248,52 @@ describe('replies and delivery reports', () => {
     }
   });
 
+  test("the conversation's own writer moves it to a new Reply-To by naming it in any form; the 250 promises only what is done", async () => {
+    const forms: Record<string, (context: string, replyId: string) => { subject: string; headers: Record<string, string> }> = {
+      'reply tag and In-Reply-To': (context, replyId) => ({ subject: `Re: Gate [UserContext: ${context}]`, headers: { 'In-Reply-To': replyId } }),
+      'reply tag in a fresh mail': (context) => ({ subject: `Gate [UserContext: ${context}]`, headers: {} }),
+      'In-Reply-To alone': (_context, replyId) => ({ subject: 'Re: Gate', headers: { 'In-Reply-To': replyId } }),
+      'X-UserContext header': (context) => ({ subject: 'Gate', headers: { 'X-UserContext': context } }),
+    };
+    let phone = 447700900180;
+    for (const [form, named] of Object.entries(forms)) {
+      const digits = String(phone++);
+      const { sms, reply } = await answeredConversation('ivan@example.com', digits, 'Gate');
+      const { subject, headers } = named(sms.userContext ?? '', reply.messageId ?? '');
+      const { data } = await sendMail(smtpPort(), {
+        from: 'ivan@example.com',
+        to: [`${digits}@sms.example.com`],
+        subject,
+        body: `Moving this to the team (${form})`,
+        headers: { From: 'ivan@example.com', 'Reply-To': 'night-a@example.com, night-b@example.com', ...headers },
+      });
+      assert.equal(data?.code, 250, data?.text);
+      assert.match(data?.text ?? '', /replies from the phone go to the first, night-a@example\.com, only/, form);
+      assert.equal((await smsTo(digits, 2)).userContext, sms.userContext, form);
+      gateway.simulator.sendMo({ from: digits, text: `night team answer (${form})`, usercontext: sms.userContext });
+      await waitFor(`the answer (${form})`, () => sink.received.some((mail) => mail.raw.includes(`night team answer (${form})`)));
+      assert.ok(
+        mailsTo('night-a@example.com').some((mail) => mail.raw.includes(`night team answer (${form})`)),
+        form,
+      );
+    }
+
+    // A colleague answering the relay's reply mail continues the conversation but does not take it: no promise.
+    const digits = String(phone);
+    const { sms, reply } = await answeredConversation('ivan@example.com', digits, 'Gate');
+    const { data } = await sendMail(smtpPort(), {
+      from: 'grace@example.com',
+      to: [`${digits}@sms.example.com`],
+      subject: `Re: Gate [UserContext: ${sms.userContext}]`,
+      body: 'I can help',
+      headers: { From: 'grace@example.com', 'Reply-To': 'grace@example.com, team@example.com', 'In-Reply-To': reply.messageId ?? '' },
+    });
+    assert.equal(data?.code, 250, data?.text);
+    assert.doesNotMatch(data?.text ?? '', /replies from the phone go to/);
+    gateway.simulator.sendMo({ from: digits, text: 'answer after the colleague', usercontext: sms.userContext });
+    await waitFor('the answer to Ivan', () => mailsTo('ivan@example.com').some((mail) => mail.raw.includes('answer after the colleague')));
+  });
+
   test('a phone the relay never wrote to reaches the default mailbox', async () => {
     gateway.simulator.sendMo({ from: '447700900199', text: 'Who is this?' });
     const mail = await simpleParser((await mailTo('ops@example.com')).raw);

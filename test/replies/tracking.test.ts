@@ -49,7 +49,7 @@ forEachStore((kind) =>
       assert.equal(fresh.conversation, undefined);
       await commit('c1', 'alice@example.com', '<alice-1@example.com>');
       const reply = await tracking.outgoing({ ...NO_CLUES, threadIds: ['<alice-1@example.com>'], mailbox: 'alice@example.com' }, [PHONE]);
-      assert.deepEqual(reply, { userContext: 'c1', conversation: { mailbox: 'alice@example.com', continues: true }, notTaken: undefined });
+      assert.deepEqual(reply, { userContext: 'c1', conversation: { mailbox: 'alice@example.com', continues: true }, notTaken: undefined, mailboxTaken: true });
     });
 
     test("an SMS goes to its context's mailbox, else the latest conversation, else the default mailbox", async () => {
@@ -96,7 +96,12 @@ forEachStore((kind) =>
         },
         [PHONE],
       );
-      assert.deepEqual(colleague, { userContext: 'bob-ctx', conversation: { mailbox: 'carol@example.com', continues: true }, notTaken: undefined });
+      assert.deepEqual(colleague, {
+        userContext: 'bob-ctx',
+        conversation: { mailbox: 'carol@example.com', continues: true },
+        notTaken: undefined,
+        mailboxTaken: false,
+      });
     });
 
     test('the context of an SMS: the one the provider echoed, else the one its tracking id stands for', async () => {
