@@ -156,7 +156,7 @@ export function extractRequest(
     forward: chosen.forward,
     thread: sent === undefined ? 'skipped' : cut ? 'cut' : 'not-found',
     subject,
-    messageIdHeader: mail.messageId,
+    messageIdHeader: validMessageId(mail.messageId),
     subjectNumbers: fromSubject.to ?? [],
     contextFromReplyTag,
     threadIds: thread,
@@ -360,7 +360,27 @@ function pick(...sources: readonly RelayParameters[]): RelayParameters {
 
 function threadIds(mail: ParsedMail): string[] {
   const references = typeof mail.references === 'string' ? [mail.references] : (mail.references ?? []);
-  return [...(mail.inReplyTo ? [mail.inReplyTo] : []), ...references.toReversed()].filter((id, index, all) => all.indexOf(id) === index);
+  return [...(mail.inReplyTo ? [mail.inReplyTo] : []), ...references.toReversed()].filter(
+    (id, index, all) => validMessageId(id) !== undefined && all.indexOf(id) === index,
+  );
+}
+
+/**
+ * Longer Message-IDs are no mail client's (theirs are a random part and a host name, well under 100
+ * characters): the reply mail's In-Reply-To and References copy it, and must stay far under RFC
+ * 5322's 998-character line limit.
+ */
+const MAX_MESSAGE_ID_CHARS = 250;
+/** One RFC 5322 msg-id: `<id-left@id-right>`, printable ASCII without spaces, quotes, angle brackets or a second `@`. */
+const MESSAGE_ID = /^<[!#-;=?A-~]+@[!#-;=?A-~]+>$/;
+
+/**
+ * The Message-ID as given when it is one well-formed msg-id, else undefined: the relay's reply mail
+ * copies it into its headers, where a space, a second id or a folded `Bcc:` would be mail the relay
+ * never meant to write. A mail whose id is not read so is threaded without it.
+ */
+function validMessageId(id: string | undefined): string | undefined {
+  return id !== undefined && id.length <= MAX_MESSAGE_ID_CHARS && MESSAGE_ID.test(id) ? id : undefined;
 }
 
 /**

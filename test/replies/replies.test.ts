@@ -294,6 +294,35 @@ describe('replies and delivery reports', () => {
     await waitFor('the answer to Ivan', () => mailsTo('ivan@example.com').some((mail) => mail.raw.includes('answer after the colleague')));
   });
 
+  test("a Message-ID that is not one well-formed msg-id is not copied into the reply mail's headers: it is threaded without it", async () => {
+    const ids: Record<string, string> = {
+      'a space': '<p7@exa mple.com>',
+      'a folded Bcc': '<m1@example.com>\r\n Bcc: evil@example.com>',
+      '1,200 characters': `<${'x'.repeat(1_200)}@example.com>`,
+      'two ids': '<a1@example.com> <a2@example.com>',
+    };
+    let phone = 447700900190;
+    for (const [form, id] of Object.entries(ids)) {
+      const digits = String(phone++);
+      await write('judy@example.com', digits, `Odd id (${form})`, 'Open the gate', { 'Message-ID': id });
+      const sms = await smsTo(digits);
+      gateway.simulator.sendMo({ from: digits, text: `answer (${form})`, usercontext: sms.userContext });
+      const mail = await waitFor(`the reply mail (${form})`, () => mailsTo('judy@example.com').find((sunk) => sunk.raw.includes(`answer (${form})`)));
+      const header = mail.raw.slice(0, mail.raw.indexOf('\r\n\r\n'));
+      assert.doesNotMatch(header, /^(?:In-Reply-To|References|Bcc):/im, form);
+      assert.ok(
+        header.split('\r\n').every((line) => line.length <= 998),
+        form,
+      );
+    }
+    // A well-formed one threads as before.
+    await write('judy@example.com', '447700900195', 'Good id', 'Open the gate', { 'Message-ID': '<good-1@example.com>' });
+    const sms = await smsTo('447700900195');
+    gateway.simulator.sendMo({ from: '447700900195', text: 'answer (good id)', usercontext: sms.userContext });
+    const mail = await waitFor('the reply mail (good id)', () => mailsTo('judy@example.com').find((sunk) => sunk.raw.includes('answer (good id)')));
+    assert.match(mail.raw, /^In-Reply-To: <good-1@example\.com>\r$/m);
+  });
+
   test('a phone the relay never wrote to reaches the default mailbox', async () => {
     gateway.simulator.sendMo({ from: '447700900199', text: 'Who is this?' });
     const mail = await simpleParser((await mailTo('ops@example.com')).raw);
