@@ -166,7 +166,7 @@ export class InboundService {
     if (known) return this.#repeated(seen);
     const id = newMessageId();
     const optOut = optOutOf(sms.text, this.#options.keywords);
-    const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now }, route, this.#options.replyMail));
+    const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut }, route, this.#options.replyMail));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
     const accepted = () => {

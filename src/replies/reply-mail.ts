@@ -28,6 +28,8 @@ export interface InboundSms {
   readonly receivedAt: number;
   /** The context the gateway echoed (for a mail without a conversation). */
   readonly userContext: string | undefined;
+  /** The SMS opts its number out (STOP) or back in: after an opt-out the relay refuses replies to the number. */
+  readonly optOut?: { readonly action: 'stop' | 'start'; readonly keyword: string } | undefined;
 }
 
 export interface ReplyMailOptions {
@@ -101,9 +103,11 @@ export async function buildReplyMail(
     subject: conversation?.subject ? baseSubject(conversation.subject) : undefined,
     context: conversation?.context ?? sms.userContext,
     /** Why Reply does not reach the sender, or undefined when it does. */
-    noReply: textable
-      ? undefined
-      : `${number} is ${senderKind(sms.number) === 'alphanumeric' ? 'a sender name' : 'a short code'} and cannot receive SMS: a reply to this mail is not delivered.`,
+    noReply: !textable
+      ? `${number} is ${senderKind(sms.number) === 'alphanumeric' ? 'a sender name' : 'a short code'} and cannot receive SMS: a reply to this mail is not delivered.`
+      : sms.optOut?.action === 'stop'
+        ? `${number} opted out of SMS from this relay (it texted ${sms.optOut.keyword}): replies to this mail are not sent.`
+        : undefined,
   };
 
   const root = textNode(options.smsDomain);

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, beforeEach, describe, test } from 'node:test';
+import { simpleParser } from 'mailparser';
 import { RelayError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { Templates } from '../../src/mailer/templates.ts';
@@ -96,6 +97,11 @@ describe('the inbound service', () => {
     await sink.received([sms('mo-4', 'START')]);
     assert.equal(await store.isOptedOut('+447700900123'), false);
     assert.equal(mailsQueued, 2);
+    // The STOP's mail does not invite a reply the relay would refuse; the START's does again.
+    const [stop, start] = await Promise.all((await queuedMail()).map(async (queued) => (await simpleParser(queued.raw)).text ?? ''));
+    assert.match(stop ?? '', /\+44 7700 900123 opted out of SMS from this relay \(it texted STOP\): replies to this mail are not sent\./);
+    assert.doesNotMatch(stop ?? '', /Reply to this mail to answer by SMS/);
+    assert.match(start ?? '', /Reply to this mail to answer by SMS/);
   });
 
   test('a report for an unknown SMS waits for it; what cannot be understood is quarantined', async () => {
