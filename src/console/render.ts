@@ -1,15 +1,13 @@
 import { Eta } from 'eta';
+import { BIDI_CONTROLS } from '../mail/strip.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { ConsoleUser } from './access.ts';
 
 /**
- * Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): in a text or a raw body
- * they would reorder what follows on the page (a name shown backwards, an extension hidden), so they are
- * shown as their code instead.
+ * Every value a page shows: bidi controls made visible (in a text or a raw body they would reorder
+ * what follows on the page: a name shown backwards, an extension hidden), NUL dropped (escaping
+ * follows, by eta).
  */
-const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
-
-/** Every value a page shows: bidi controls made visible, NUL dropped (escaping follows, by eta). */
 function shown(value: unknown): string {
   // NUL shows as nothing in a browser and cuts off what follows in some other viewers.
   return String(value)

@@ -899,6 +899,13 @@ function nextNonBlank(lines: readonly string[], from: number): number {
 const CONTROL = /\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]/;
 const CONTROLS = new RegExp(CONTROL.source, 'g');
 
+/**
+ * Bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they reorder what
+ * follows where a text is shown (`\u202etxt.exe` reads `exe.txt`). The marks U+200E/U+200F are not
+ * among them: right-to-left texts need those to show as written.
+ */
+export const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
+
 export function withoutControls(text: string): string {
   if (!CONTROL.test(text)) return text;
   return text.replace(CONTROLS, (control) => (control === '\v' || control === '\f' ? ' ' : ''));

@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
 import { LOOP_HEADER } from '../mail/extract.ts';
-import { withoutControls } from '../mail/strip.ts';
+import { BIDI_CONTROLS, withoutControls } from '../mail/strip.ts';
 import type { Templates } from '../mailer/templates.ts';
 import { buildTextMail, textNode } from '../mailer/text-mail.ts';
 import { newMessageId } from '../random-ids.ts';
+import { withLineFeeds } from '../sms/encoding.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, senderKind } from '../sms/senders.ts';
 import type { NewOutgoingMail } from '../store/types.ts';
@@ -135,12 +136,13 @@ export async function buildReplyMail(
 
 /**
  * The SMS text as a mail body may carry it, the same through the Maildir and the smarthost: every line
- * break (CRLF, a lone CR, LF) one break, as RFC 5322 §2.3 allows CR and LF only together; control
- * characters dropped as from a mail's text (docs/text.md: NUL, ESC and DEL show nothing, and NUL
- * ends the text for many readers), tab kept.
+ * break (CRLF, a lone CR, LF, the line and paragraph separators U+2028/U+2029) one break, as RFC 5322
+ * §2.3 allows CR and LF only together; control characters dropped as from a mail's text (docs/text.md:
+ * NUL, ESC and DEL show nothing, and NUL ends the text for many readers), tab kept; bidi embeddings,
+ * overrides and isolates dropped, so a phone cannot make the mail show a name or file name reversed.
  */
 function bodyText(text: string): string {
-  return withoutControls(text).replace(/\r\n?/g, '\n');
+  return withLineFeeds(withoutControls(text).replace(BIDI_CONTROLS, ''));
 }
 
 function render(options: ReplyMailOptions, template: string, data: object, fallback: () => string): string {

@@ -72,6 +72,13 @@ describe('the reply mail', () => {
     }
   });
 
+  test('bidi embeddings, overrides and isolates from the phone are dropped, its marks kept; U+2028/U+2029 are line breaks', async () => {
+    const bidi = { ...sms, text: 'see \u202etxt.exe\u202c and \u2066x\u2069\u202a\u202b\u202d\u2067\u2068\u2028next\u2029last \u05e9\u200f\u200e.' };
+    const text = (await simpleParser((await buildReplyMail(bidi, conversation('Server down'), options)).mail.raw)).text ?? '';
+    assert.match(text, /^see txt\.exe and x\nnext\nlast \u05e9\u200f\u200e\.\n/);
+    assert.doesNotMatch(text, /[\u202a-\u202e\u2066-\u2069\u2028\u2029]/);
+  });
+
   test('a subject with line breaks stays one header line', async () => {
     const { mail } = await buildReplyMail(sms, conversation('Server\r\nBcc: evil@example.com'), options);
     const parsed = await simpleParser(mail.raw);
