@@ -9,7 +9,7 @@ import { newMessageId } from '../random-ids.ts';
 import { withLineFeeds } from '../sms/encoding.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, senderKind } from '../sms/senders.ts';
-import type { NewOutgoingMail } from '../store/types.ts';
+import type { Conversation, NewOutgoingMail } from '../store/types.ts';
 import { isoInZone } from '../timestamps.ts';
 import type { Route } from './tracking.ts';
 
@@ -80,7 +80,7 @@ function dkimSigner(dkim: ReplyMailSettings['mail']['dkim'], domainName: string)
 
 /**
  * The mail that carries an SMS to its mailbox: from the phone's address (so Reply goes back to the
- * phone), threaded under the mail that started the conversation, its subject carrying the context.
+ * phone), threaded under the latest mail of the conversation (threadHeaders), its subject carrying the context.
  * A sender that cannot be texted back (a short code, a sender name) is named, but the mail comes from
  * `no-reply@<SMS domain>` and says so: a reply is refused by the relay with the reason, not lost.
  * The SMS text is only ever the body: header values are the relay's own or come from the stored
@@ -120,9 +120,8 @@ export async function buildReplyMail(
     'Message-ID': messageIdHeader,
     [LOOP_HEADER]: options.hostname,
   });
-  if (conversation?.messageIdHeader) {
-    root.setHeader({ 'In-Reply-To': conversation.messageIdHeader, References: conversation.messageIdHeader });
-  }
+  const thread = threadHeaders(conversation);
+  if (thread) root.setHeader(thread);
   const built = buildTextMail(
     root,
     render(options, 'reply.txt', data, () => `${data.text}\n\n-- \nSMS from ${number}\n${data.noReply ?? ''}\n`),
@@ -163,4 +162,17 @@ function oneLine(text: string): string {
     .replace(/[\r\n\t]+/g, ' ')
     .replace(/ {2,}/g, ' ')
     .trim();
+}
+
+/**
+ * The reply mail answers the latest mail of its conversation (In-Reply-To), and References names the
+ * conversation's first mail and that one: the two a mail client needs to chain the thread (RFC 5322
+ * §3.6.4 wants the parent's References too, which the relay does not keep; news and mail software trim
+ * long References to the first and the last ids in the same way, RFC 5537 §3.4.4).
+ */
+function threadHeaders(conversation: Conversation | undefined): { 'In-Reply-To': string; References: string } | undefined {
+  const first = conversation?.messageIdHeader;
+  const latest = conversation?.latestMessageIdHeader ?? first;
+  if (latest === undefined) return undefined;
+  return { 'In-Reply-To': latest, References: first === undefined || first === latest ? latest : `${first} ${latest}` };
 }

@@ -20,6 +20,7 @@ export interface ConversationRow {
   mailbox: string;
   subject: string | null;
   message_id_header: string | null;
+  latest_message_id_header: string | null;
   last_used_at: number;
 }
 
@@ -39,6 +40,7 @@ export function toConversation(row: ConversationRow | undefined): Conversation |
     mailbox: row.mailbox,
     subject: row.subject ?? undefined,
     messageIdHeader: row.message_id_header ?? undefined,
+    latestMessageIdHeader: row.latest_message_id_header ?? undefined,
     lastUsedAt: row.last_used_at,
   };
 }
@@ -54,6 +56,9 @@ export function isForward(from: DeliveryState | null, to: DeliveryState): boolea
   return from === null || RANK[to] > RANK[from];
 }
 
+/** A conversation's row, with the Message-ID of the latest mail that named it (conversations.message_id is that mail). */
+const CONVERSATION_COLUMNS = 'c.*, (SELECT message_id_header FROM messages WHERE id = c.message_id) AS latest_message_id_header';
+
 export function prepareReplyStatements(db: Database) {
   return {
     upsertConversation: db.prepare(`
@@ -66,8 +71,10 @@ export function prepareReplyStatements(db: Database) {
         message_id = excluded.message_id,
         last_used_at = excluded.last_used_at`),
     insertConversationMail: db.prepare('INSERT OR IGNORE INTO conversation_mail (message_id_header, number, context) VALUES (?, ?, ?)'),
-    conversation: db.prepare('SELECT * FROM conversations WHERE context = ? AND number = ?'),
-    latestConversation: db.prepare('SELECT * FROM conversations WHERE number = ? AND last_used_at >= ? ORDER BY last_used_at DESC, rowid DESC LIMIT 1'),
+    conversation: db.prepare(`SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE context = ? AND number = ?`),
+    latestConversation: db.prepare(
+      `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE number = ? AND last_used_at >= ? ORDER BY last_used_at DESC, rowid DESC LIMIT 1`,
+    ),
     contextOfTracking: db.prepare(`
       SELECT m.user_context AS context FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.tracking_id = ? AND o.number = ? ORDER BY o.id DESC LIMIT 1`),

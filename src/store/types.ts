@@ -274,6 +274,12 @@ export interface Conversation {
   readonly mailbox: string;
   readonly subject: string | undefined;
   readonly messageIdHeader: string | undefined;
+  /**
+   * The Message-ID of the latest mail that named it (the writer's last reply, or the first mail): the
+   * relay's reply mail answers that one, so a mail client chains the thread instead of hanging every
+   * answer from the phone under the first mail.
+   */
+  readonly latestMessageIdHeader: string | undefined;
   readonly lastUsedAt: number;
 }
 

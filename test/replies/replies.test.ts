@@ -94,6 +94,27 @@ describe('replies and delivery reports', () => {
     assert.equal(second.userContext, sms.userContext);
   });
 
+  test("each reply mail answers the writer's latest mail of the conversation, so the thread chains over many turns", async () => {
+    await write('ivan@example.com', '447700900161', 'Chiller alarm', 'Chiller 2 high temperature', { 'Message-ID': '<ivan-0@example.com>' });
+    const sms = await smsTo('447700900161');
+    let latest = '<ivan-0@example.com>';
+    for (let turn = 1; turn <= 4; turn += 1) {
+      gateway.simulator.sendMo({ from: '447700900161', text: `answer ${turn}`, usercontext: sms.userContext });
+      const reply = await simpleParser((await mailTo('ivan@example.com', turn)).raw);
+      assert.match(reply.text ?? '', new RegExp(`^answer ${turn}\\n`));
+      // In-Reply-To: the mail the phone answers; References: the conversation's first mail, then that one.
+      assert.equal(reply.inReplyTo, latest, `turn ${turn}`);
+      assert.deepEqual([reply.references].flat(), turn === 1 ? [latest] : ['<ivan-0@example.com>', latest], `turn ${turn}`);
+      latest = `<ivan-${turn}@example.com>`;
+      await write('ivan@example.com', '447700900161', reply.subject ?? '', `go on ${turn}`, {
+        'Message-ID': latest,
+        'In-Reply-To': reply.messageId ?? '',
+        References: `${[reply.references].flat().join(' ')} ${reply.messageId}`,
+      });
+      assert.equal((await smsTo('447700900161', turn + 1)).text, `go on ${turn}`);
+    }
+  });
+
   test('the context alone finds the conversation: a reply mail that only names the thread continues it', async () => {
     await write('carol@example.com', '447700900124', 'Pump', 'Pump 3 stopped', { 'Message-ID': '<carol-1@example.com>' });
     const first = await smsTo('447700900124');

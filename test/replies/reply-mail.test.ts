@@ -21,7 +21,15 @@ const options = { smsDomain: 'sms.example.com', hostname: 'relay.example.com', t
 const sms: InboundSms = { number: '+447700900123', text: 'On it', sentAt: undefined, receivedAt: Date.UTC(2026, 10, 23, 9, 20), userContext: undefined };
 const conversation = (subject: string): Route => ({
   mailbox: 'alice@example.com',
-  conversation: { context: 'ab12cd34', number: sms.number, mailbox: 'alice@example.com', subject, messageIdHeader: '<alice-1@example.com>', lastUsedAt: 0 },
+  conversation: {
+    context: 'ab12cd34',
+    number: sms.number,
+    mailbox: 'alice@example.com',
+    subject,
+    messageIdHeader: '<alice-1@example.com>',
+    latestMessageIdHeader: undefined,
+    lastUsedAt: 0,
+  },
 });
 
 describe('the reply mail', () => {

@@ -121,7 +121,8 @@ const NOT_OPTED_OUT_TRUSTED_MS = 30_000;
  * planned at every call, and the route's look-up runs for every received SMS (71 µs of planning per SMS
  * in the MO driver, 2026-12-03).
  */
-const CONVERSATION_COLUMNS = 'context, number, mailbox, subject, message_id_header, last_used_at';
+const CONVERSATION_COLUMNS = `context, number, mailbox, subject, message_id_header, last_used_at,
+  (SELECT message_id_header FROM messages WHERE id = conversations.message_id) AS latest_message_id_header`;
 /** A conversation by its context and number (exported, with LATEST_CONVERSATION, for a test that both run named). */
 export const CONVERSATION = `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE context = $1 AND number = $2`;
 /** The number's conversation used last within `$2` ms of the database's now. */
