@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
+import { isPostmasterAddress, recipientNumber } from '../acceptance/recipient-addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { isLoopbackHost } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
@@ -170,6 +171,8 @@ export function loadConfig(
       `${describe(['mail', 'postmaster'])}: an address at an SMS domain comes back to this relay (a loop); name the mailbox that reads the postmaster's mail`,
     );
   }
+  if (parsed.sms) checkSubjectAddress(parsed.sms, problems, describe);
+  if (parsed.accounts) checkAccountNames(parsed.accounts, problems, describe);
   if (parsed.console && parsed.accounts) checkConsoleUsers(parsed.console, parsed.accounts, problems, describe);
   if (parsed.delivery && parsed.delivery.leaseTtl < MIN_LEASE_TTL_MS) {
     problems.push(`${describe(['delivery', 'leaseTtl'])}: expected at least ${MIN_LEASE_TTL_MS / 1000}s (a lease outlives three heartbeats)`);
@@ -642,6 +645,38 @@ export function environmentOf(registry: ProviderRegistry): Readonly<Record<strin
 }
 
 /**
+ * `sms.subjectAddress` at `postmaster` was never reached (the postmaster's mail is taken first); as
+ * digits it took the mail of the number they are, or made a number's address look like one.
+ */
+function checkSubjectAddress(sms: ParsedConfig['sms'], problems: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  const local = sms.subjectAddress;
+  if (local === '') return;
+  const taken = isPostmasterAddress(local, sms.domains)
+    ? "the postmaster's address (RFC 5321 §4.5.1), whose mail goes to mail.postmaster: no mail would reach it"
+    : /^\d+$/.test(local) || numberOf(local, sms) !== undefined
+      ? 'the address of a phone number'
+      : undefined;
+  if (taken) problems.push(`${describe(['sms', 'subjectAddress'])}: ${taken}; name it with letters, such as sendsms`);
+}
+
+/**
+ * Account usernames are unique as SMTP AUTH compares them (exactly): of two entries with one name the
+ * last replaced the first unseen, so the first's password stopped working and its limits went to the other.
+ */
+function checkAccountNames(accounts: ParsedConfig['accounts'], problems: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  const first = new Map<string, number>();
+  accounts.forEach((account, index) => {
+    const earlier = first.get(account.username);
+    if (earlier === undefined) first.set(account.username, index);
+    else {
+      problems.push(
+        `${describe(['accounts', index, 'username'])}: "${account.username}" is the username of accounts entry ${earlier} too (${describe(['accounts', earlier, 'username'])}); give each account its own`,
+      );
+    }
+  });
+}
+
+/**
  * Console user names are unique, and each test-send account is an `accounts` entry (issue #19) that
  * the user's test sends can go out as: from the user's `sender`, else the account's first plain
  * address, either one an address the account may send from. Otherwise every test send would be
@@ -682,7 +717,9 @@ export function testSender(account: { readonly senders?: readonly string[] | und
 /**
  * List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. A
  * list with more distinct numbers than `smtp.maxNumbersPerMail` is a problem: every mail to it would be
- * refused.
+ * refused. So is a list the relay never reaches or one that takes another address's mail: two written
+ * in different cases (one address: the first was dropped), one named as a phone number (mail for that
+ * number went to the list), at `postmaster` or at `sms.subjectAddress` (those come first).
  */
 function normaliseLists(
   sms: ParsedConfig['sms'],
@@ -691,12 +728,22 @@ function normaliseLists(
   describe: (path: readonly PropertyKey[]) => string,
 ): Record<string, readonly string[]> {
   const lists: Record<string, readonly string[]> = Object.create(null);
+  const written = new Map<string, string>();
   for (const [address, members] of Object.entries(sms.lists)) {
     const [local, listDomain, ...rest] = address.toLowerCase().split('@');
     if (!local || !listDomain || rest.length > 0 || !sms.domains.includes(listDomain)) {
       problems.push(`${describe(['sms', 'lists', address])}: a list address must be <name>@<one of the SMS domains>`);
       continue;
     }
+    const conflict = listConflict(address, local, sms);
+    if (conflict) problems.push(`${describe(['sms', 'lists', address])}: ${conflict}`);
+    const other = written.get(address.toLowerCase());
+    if (other !== undefined) {
+      problems.push(
+        `${describe(['sms', 'lists', address])}: the same address as list ${other} (${describe(['sms', 'lists', other])}): addresses are compared without case; merge the two`,
+      );
+    }
+    written.set(address.toLowerCase(), address);
     const numbers = new Set<string>();
     members.forEach((member, index) => {
       const result = normaliseNumber(member, sms.defaultRegion as CountryCode | undefined);
@@ -711,6 +758,25 @@ function normaliseLists(
     lists[address.toLowerCase()] = [...numbers];
   }
   return lists;
+}
+
+/** Why a list at `address` (local part `local`, lower-cased) would take another address's mail or none, or undefined. */
+function listConflict(address: string, local: string, sms: ParsedConfig['sms']): string | undefined {
+  if (isPostmasterAddress(address, sms.domains))
+    return "the postmaster's address (RFC 5321 §4.5.1), whose mail goes to mail.postmaster: no mail would reach the list; name it otherwise";
+  if (local === sms.subjectAddress)
+    return `the address of sms.subjectAddress (${sms.subjectAddress}), which reads the numbers from the subject: no mail would reach the list; name it otherwise`;
+  if (numberOf(local, sms) !== undefined) return 'the address of a phone number: mail for that number would go to the list; name it with letters';
+  return undefined;
+}
+
+/** The E.164 number a local part stands for as a recipient (sms.defaultRegion applied), or undefined. */
+function numberOf(local: string, sms: ParsedConfig['sms']): string | undefined {
+  try {
+    return recipientNumber(local, { defaultRegion: sms.defaultRegion as CountryCode | undefined });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Derived values: absolute paths, provider default URLs, the relay's own sender address. */

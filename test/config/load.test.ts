@@ -395,6 +395,59 @@ describe('config', () => {
     );
   });
 
+  test('two accounts with one username are refused naming both entries (the last replaced the first unseen); names differing in case are two accounts, as SMTP AUTH tells them apart', async () => {
+    const hash = await hashPassword('a long account password');
+    const lines = problems(
+      {},
+      `accounts:\n  - {username: erp, passwordHash: "${hash}"}\n  - {username: ERP, passwordHash: "${hash}"}\n  - {username: erp, passwordHash: "${hash}"}\n`,
+    );
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(
+      lines[0] ?? '',
+      /smsrelay\.yaml: accounts\.2\.username: "erp" is the username of accounts entry 0 too \(.*smsrelay\.yaml: accounts\.0\.username\); give each account its own$/,
+    );
+    const { config } = loadConfig({}, dirWith(`accounts:\n  - {username: erp, passwordHash: "${hash}"}\n  - {username: ERP, passwordHash: "${hash}"}\n`));
+    assert.deepEqual(
+      config.accounts.map((account) => account.username),
+      ['erp', 'ERP'],
+    );
+  });
+
+  test('two lists whose addresses differ only in case are refused naming both (one address: the first was dropped)', () => {
+    const lines = problems({}, "sms:\n  lists:\n    oncall@sms.localhost: ['+447700900123']\n    OnCall@SMS.localhost: ['+447700900124']\n");
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(
+      lines[0] ?? '',
+      /smsrelay\.yaml: sms\.lists\.OnCall@SMS\.localhost: the same address as list oncall@sms\.localhost \(.*smsrelay\.yaml: sms\.lists\.oncall@sms\.localhost\): addresses are compared without case; merge the two$/,
+    );
+  });
+
+  test("a list at a phone number's address, at postmaster or at sms.subjectAddress is refused naming both settings; sms.subjectAddress at postmaster or in digits is refused", () => {
+    const lines = problems(
+      { SMSRELAY_DEFAULT_REGION: 'GB' },
+      "sms:\n  subjectAddress: OnCall\n  lists:\n    PostMaster@sms.localhost: ['+447700900124']\n    oncall@sms.localhost: ['+447700900125']\n    447700900123@sms.localhost: ['+447700900126']\n    07700900127@sms.localhost: ['+447700900126']\n    ops@sms.localhost: ['+447700900126']\n",
+    ).map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
+    assert.deepEqual(lines, [
+      "sms.lists.PostMaster@sms.localhost: the postmaster's address (RFC 5321 §4.5.1), whose mail goes to mail.postmaster: no mail would reach the list; name it otherwise",
+      'sms.lists.oncall@sms.localhost: the address of sms.subjectAddress (oncall), which reads the numbers from the subject: no mail would reach the list; name it otherwise',
+      'sms.lists.447700900123@sms.localhost: the address of a phone number: mail for that number would go to the list; name it with letters',
+      'sms.lists.07700900127@sms.localhost: the address of a phone number: mail for that number would go to the list; name it with letters',
+    ]);
+    for (const subjectAddress of ['postmaster', '447700900123', '12345']) {
+      const [line, ...more] = problems({}, `sms:\n  subjectAddress: "${subjectAddress}"\n`);
+      assert.deepEqual(more, []);
+      assert.match(
+        line ?? '',
+        /smsrelay\.yaml: sms\.subjectAddress: the (postmaster's address .*: no mail would reach it|address of a phone number); name it with letters, such as sendsms$/,
+        subjectAddress,
+      );
+    }
+    assert.equal(
+      loadConfig({}, dirWith("sms:\n  subjectAddress: sms2\n  lists:\n    ops1@sms.localhost: ['+447700900126']\n")).config.sms.subjectAddress,
+      'sms2',
+    );
+  });
+
   test('a broken YAML file is reported with its line', () => {
     const lines = problems({}, 'smtp:\n  port: [1,\n');
     assert.equal(lines.length, 1);
