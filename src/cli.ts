@@ -27,7 +27,7 @@ import {
 } from './admin.ts';
 import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
 import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
-import { runningRelay, STORE_FILE } from './store/lock.ts';
+import { missingDataDirs, runningRelay, STORE_FILE } from './store/lock.ts';
 import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
 import { isDamage, SqliteStore } from './store/sqlite.ts';
@@ -593,14 +593,31 @@ async function storeCommand(from: string | undefined, to: string | undefined): P
   }
 }
 
+/**
+ * The configuration, or its problems and exit 78. A dataDir that is a file, or under one, is one too, said
+ * as `start` says it (every command looked for the store in it and failed on the path, exit 1); one this user
+ * may not look into is left to the store's own check, which says so (exit 66).
+ */
 function configOrExit(): LoadedConfig {
+  let loaded: LoadedConfig;
   try {
-    return loadConfig();
+    loaded = loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) console.error(`smsrelay: config: ${problem}`);
     process.exit(EXIT_CONFIG);
   }
+  try {
+    missingDataDirs(loaded.config.dataDir);
+  } catch (error) {
+    const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (!(error instanceof DataDirError)) throw error;
+    if (code !== 'EACCES' && code !== 'EPERM') {
+      console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
+      process.exit(error.temporary ? EXIT_TEMPORARY : EXIT_CONFIG);
+    }
+  }
+  return loaded;
 }
 
 /** `smsrelay preview`: the acceptance service's text stage on a mail from stdin; the thread is looked up when the store is there. */

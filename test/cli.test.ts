@@ -74,7 +74,7 @@ describe('smsrelay command', () => {
     ]);
   });
 
-  test('an unusable data directory is one line naming dataDir, where it came from and why, exit 78; never a hang', () => {
+  test('an unusable data directory is one line naming dataDir, where it came from and why, exit 78, from start and from every command that reads it; never a hang', () => {
     const cwd = dir();
     const file = join(cwd, 'a-file');
     writeFileSync(file, '');
@@ -102,6 +102,20 @@ describe('smsrelay command', () => {
       assert.equal(result.status, 78, result.stderr);
       assert.deepEqual(result.lines.length, 1, result.stderr);
       assert.match(result.lines[0] ?? '', expected);
+    }
+    // The commands looked for the store under a file and failed on the path (ENOTDIR, exit 1); nothing to create where the directory is missing.
+    for (const [env, , expected] of cases.slice(0, 2)) {
+      writeFileSync(join(cwd, 'smsrelay.yaml'), '');
+      for (const command of [['status'], ['config', 'check'], ['queue', 'list'], ['backup', join(cwd, 'copy.db')]]) {
+        const result = spawnSync(process.execPath, [BIN, ...command], {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', ...env },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.equal(result.status, 78, `${command.join(' ')}: ${result.stderr}`);
+        assert.match(result.stderr.trim(), expected, command.join(' '));
+      }
     }
   });
 
