@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
@@ -189,6 +190,17 @@ export function loadConfig(
   checkWebhookAuthentication(config, registry, problems, describe);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: deepFreeze(config), warnings };
+}
+
+/**
+ * The dotted paths of the settings whose values differ between two configurations, a list counting as
+ * one setting: what a restart would change (SIGHUP names them). Never the values, which may be secrets.
+ */
+export function changedSettings(before: unknown, after: unknown, path = ''): string[] {
+  const isMapping = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isMapping(before) || !isMapping(after)) return isDeepStrictEqual(before, after) ? [] : [path];
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].flatMap((key) => changedSettings(before[key], after[key], path === '' ? key : `${path}.${key}`));
 }
 
 /**
