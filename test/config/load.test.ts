@@ -448,6 +448,64 @@ describe('config', () => {
     );
   });
 
+  test('settings that contradict each other are refused naming both: simulatorNetworks without the address the relay reaches its simulator from, a retry minimum above its maximum, a maxParts of an account or network above every provider, a default mailbox at an SMS domain', async () => {
+    const lines = (env: Record<string, string>, yaml: string) => problems(env, yaml).map((line) => line.replace(/^\S*smsrelay\.yaml: /, ''));
+    assert.deepEqual(lines({}, 'http:\n  simulatorNetworks: [10.0.0.0/8]\n'), [
+      'http.simulatorNetworks: leaves out 127.0.0.1, from where the relay sends to the intellisoftware simulator: it would refuse every SMS (403); add 127.0.0.1/32',
+    ]);
+    assert.deepEqual(lines({ SMSRELAY_HTTP_HOST: '::1' }, 'http:\n  simulatorNetworks: [127.0.0.0/8]\n'), [
+      'http.simulatorNetworks: leaves out ::1, from where the relay sends to the intellisoftware simulator: it would refuse every SMS (403); add ::1/128',
+    ]);
+    assert.equal(loadConfig({ SMSRELAY_HTTP_HOST: 'localhost' }, dirWith('http:\n  simulatorNetworks: ["::1/128"]\n')).config.http.host, 'localhost');
+    assert.equal(
+      loadConfig({ SMSRELAY_GATEWAY: 'smpp-simulator' }, dirWith('http:\n  simulatorNetworks: [10.0.0.0/8]\n')).config.gateway.provider,
+      'smpp',
+      'the SMPP simulator listens on a port of its own',
+    );
+    assert.deepEqual(lines({}, 'delivery:\n  retryMinDelay: 20m\nmail:\n  retryMinDelay: 1m\n  retryMaxDelay: 30s\n'), [
+      'delivery.retryMinDelay: longer than delivery.retryMaxDelay (10m), the most a retry waits; lower it or raise delivery.retryMaxDelay',
+      'mail.retryMinDelay: longer than mail.retryMaxDelay (30s), the most a retry waits; lower it or raise mail.retryMaxDelay',
+    ]);
+    const hash = await hashPassword('a long account password');
+    assert.deepEqual(
+      lines({}, `accounts:\n  - {username: erp, passwordHash: "${hash}", maxParts: 50}\nnetworks:\n  - {name: lab, cidr: [10.0.0.0/8], maxParts: 7}\n`),
+      [
+        'accounts.0.maxParts: 50 parts can never be sent: intellisoftware at most 6 parts per SMS; set at most 6',
+        'networks.0.maxParts: 7 parts can never be sent: intellisoftware at most 6 parts per SMS; set at most 6',
+      ],
+    );
+    assert.deepEqual(problems({ SMSRELAY_DEFAULT_MAILBOX: 'ops@SMS.localhost' }), [
+      'SMSRELAY_DEFAULT_MAILBOX="ops@SMS.localhost": an address at an SMS domain comes back to this relay (a loop); name the mailbox that reads the SMS that answer no conversation',
+    ]);
+  });
+
+  test('odd settings are warned about: a delay notice never sent before the bounce, accounts no remote client can use, trusted networks that together take in everyone', async () => {
+    const warnings = (env: Record<string, string>, yaml: string) =>
+      loadConfig(env, dirWith(yaml)).warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, ''));
+    assert.deepEqual(warnings({}, 'delivery:\n  delayNotice: 24h\n'), [
+      'delivery.delayNotice: not shorter than delivery.maxAge (1d): an SMS is bounced before it is late enough for a delay notice, so none is ever sent',
+    ]);
+    const hash = await hashPassword('a long account password');
+    const accounts = `accounts:\n  - {username: erp, passwordHash: "${hash}"}\n`;
+    assert.deepEqual(warnings({ SMSRELAY_SMTP_HOST: '0.0.0.0' }, accounts), [
+      'accounts: no client on another host can use them: SMSRELAY_SMTP_HOST="0.0.0.0" takes everyone\'s connections, but AUTH is offered only over TLS or from loopback and smtp.tls is not set; set smtp.tls',
+    ]);
+    assert.deepEqual(warnings({}, accounts), [], 'on loopback, AUTH works without TLS');
+    const open = 'anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks';
+    assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: [0.0.0.0/1, 128.0.0.0/1, 10.0.0.0/8]\n'), [
+      `smtp.trustedNetworks: 0.0.0.0/1, 128.0.0.0/1, 10.0.0.0/8 together trust every IPv4 address: ${open}`,
+    ]);
+    assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: ["::ffff:0:0/96"]\n'), [
+      `smtp.trustedNetworks.0: ::ffff:0:0/96 trusts every IPv4 address: ${open}`,
+    ]);
+    assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: ["::/0"]\n'), [`smtp.trustedNetworks.0: ::/0 trusts every IPv4 and IPv6 address: ${open}`]);
+    assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: [0.0.0.0/1, 128.0.0.0/2, "::/1", "8000::/1"]\n'), [
+      `smtp.trustedNetworks.2: ::/1 trusts every IPv4 address: ${open}`,
+      `smtp.trustedNetworks: 0.0.0.0/1, 128.0.0.0/2, ::/1, 8000::/1 together trust every IPv6 address: ${open}`,
+    ]);
+    assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: [0.0.0.0/1, 192.0.0.0/2]\n'), [], 'a gap (128.0.0.0/2) left');
+  });
+
   test('a broken YAML file is reported with its line', () => {
     const lines = problems({}, 'smtp:\n  port: [1,\n');
     assert.equal(lines.length, 1);
