@@ -438,17 +438,21 @@ function checkPortClashes(parsed: Sections, problems: string[], describe: (path:
     // Port 0 is any free port: each listener gets its own.
     const clash = listeners
       .slice(0, index)
-      .find(
-        (earlier) =>
-          listener.port !== undefined &&
-          listener.port !== 0 &&
-          earlier.port === listener.port &&
-          (earlier.host === listener.host || ANY_ADDRESS.has(earlier.host) || ANY_ADDRESS.has(listener.host)),
-      );
+      .find((earlier) => listener.port !== undefined && listener.port !== 0 && earlier.port === listener.port && hostsOverlap(earlier.host, listener.host));
     if (clash) {
       problems.push(`${describe(listener.path)}: the same port as ${clash.path.join('.')} (${describe(clash.path)}); give each listener its own port`);
     }
   });
+}
+
+/**
+ * Whether listeners on these hosts can take the same address: one of them on every address, the same
+ * address however written, or a host name (`localhost`), which may stand for the other's address; two
+ * listeners of the relay on one port are never meant.
+ */
+function hostsOverlap(a: string, b: string): boolean {
+  if (ANY_ADDRESS.has(a) || ANY_ADDRESS.has(b) || isIP(a) === 0 || isIP(b) === 0) return true;
+  return ipaddr.parse(a).toNormalizedString() === ipaddr.parse(b).toNormalizedString();
 }
 
 function unknownKey(where: string, key: string, known: readonly string[]): string {

@@ -599,13 +599,20 @@ describe('config', () => {
     assert.match(line ?? '', /smsrelay\.yaml: gateway\.routes: write a list of routes/);
   });
 
-  test('two listeners on one port are refused at validation, naming both settings (not blamed on another program)', () => {
+  test('two listeners on one port are refused at validation, naming both settings (not blamed on another program), also where a host name or another way of writing the address makes them one', () => {
     assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '2631', SMSRELAY_HTTP_PORT: '2631' }), [
       'SMSRELAY_HTTP_PORT="2631": the same port as smtp.port (SMSRELAY_SMTP_PORT="2631"); give each listener its own port',
     ]);
     const [line, ...more] = problems({}, 'smtp:\n  host: 0.0.0.0\n  port: 2631\nhttp:\n  host: 127.0.0.1\n  port: 2631\n');
     assert.deepEqual(more, []);
     assert.match(line ?? '', /smsrelay\.yaml: http\.port: the same port as smtp\.port \(.*smsrelay\.yaml: smtp\.port\); give each listener its own port$/);
+    // A name may stand for the other's address (localhost for 127.0.0.1), as one address may be written two ways.
+    assert.deepEqual(problems({ SMSRELAY_SMTP_HOST: 'localhost', SMSRELAY_SMTP_PORT: '2631', SMSRELAY_HTTP_PORT: '2631' }), [
+      'SMSRELAY_HTTP_PORT="2631": the same port as smtp.port (SMSRELAY_SMTP_PORT="2631"); give each listener its own port',
+    ]);
+    assert.deepEqual(problems({ SMSRELAY_SMTP_HOST: '::1', SMSRELAY_HTTP_HOST: '0:0:0:0:0:0:0:1', SMSRELAY_SMTP_PORT: '2631', SMSRELAY_HTTP_PORT: '2631' }), [
+      'SMSRELAY_HTTP_PORT="2631": the same port as smtp.port (SMSRELAY_SMTP_PORT="2631"); give each listener its own port',
+    ]);
     assert.equal(loadConfig({ SMSRELAY_SMTP_PORT: '0', SMSRELAY_HTTP_PORT: '0' }, dirWith()).config.http.port, 0, 'port 0 is any free port, each its own');
     assert.equal(
       loadConfig({}, dirWith('smtp:\n  host: 127.0.0.1\n  port: 2631\nhttp:\n  host: 127.0.0.2\n  port: 2631\n')).config.http.port,
