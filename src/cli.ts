@@ -25,13 +25,14 @@ import {
   status,
   UsageError,
 } from './admin.ts';
-import { type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
+import { changedSettings, type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
 import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
-import { runningRelay, STORE_FILE } from './store/lock.ts';
+import { missingDataDirs, runningRelay, STORE_FILE } from './store/lock.ts';
 import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
 import { isDamage, SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
+import type { Logger } from './log.ts';
 
 /** sysexits.h EX_CONFIG: the configuration is wrong; a supervisor should not restart in a loop. */
 const EXIT_CONFIG = 78;
@@ -593,14 +594,31 @@ async function storeCommand(from: string | undefined, to: string | undefined): P
   }
 }
 
+/**
+ * The configuration, or its problems and exit 78. A dataDir that is a file, or under one, is one too, said
+ * as `start` says it (every command looked for the store in it and failed on the path, exit 1); one this user
+ * may not look into is left to the store's own check, which says so (exit 66).
+ */
 function configOrExit(): LoadedConfig {
+  let loaded: LoadedConfig;
   try {
-    return loadConfig();
+    loaded = loadConfig();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) console.error(`smsrelay: config: ${problem}`);
     process.exit(EXIT_CONFIG);
   }
+  try {
+    missingDataDirs(loaded.config.dataDir);
+  } catch (error) {
+    const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (!(error instanceof DataDirError)) throw error;
+    if (code !== 'EACCES' && code !== 'EPERM') {
+      console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
+      process.exit(error.temporary ? EXIT_TEMPORARY : EXIT_CONFIG);
+    }
+  }
+  return loaded;
 }
 
 /** `smsrelay preview`: the acceptance service's text stage on a mail from stdin; the thread is looked up when the store is there. */
@@ -806,7 +824,32 @@ async function start(): Promise<void> {
     } catch (error) {
       logger.error({ err: error }, 'relay: TLS reload failed; the previous key and certificate stay in use');
     }
+    reviewSettings(config, logger);
   });
+}
+
+/**
+ * A SIGHUP applies only the TLS files, but an operator who edited the settings and ran `systemctl reload`
+ * expects them read: they are, as at start (the file and this process's environment), and the log says
+ * whether they are invalid or which changed, to take effect at the next start.
+ */
+function reviewSettings(running: Config, logger: Pick<Logger, 'info' | 'warn' | 'error'>): void {
+  let edited: Config;
+  try {
+    edited = loadConfig().config;
+  } catch (error) {
+    const reason = error instanceof ConfigError ? error.problems.join('; ') : String(error);
+    logger.error(`config: SIGHUP: the settings are invalid (${reason}); the relay keeps running on the settings it started with`);
+    return;
+  }
+  const changed = changedSettings(running, edited);
+  if (changed.length === 0) logger.info('config: SIGHUP: the settings are as the relay started with them');
+  else {
+    logger.warn(
+      { changed },
+      `config: SIGHUP: ${changed.join(', ')} changed; only a restart applies them (the relay keeps running on the settings it started with)`,
+    );
+  }
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -74,7 +74,7 @@ describe('smsrelay command', () => {
     ]);
   });
 
-  test('an unusable data directory is one line naming dataDir, where it came from and why, exit 78; never a hang', () => {
+  test('an unusable data directory is one line naming dataDir, where it came from and why, exit 78, from start and from every command that reads it; never a hang', () => {
     const cwd = dir();
     const file = join(cwd, 'a-file');
     writeFileSync(file, '');
@@ -102,6 +102,20 @@ describe('smsrelay command', () => {
       assert.equal(result.status, 78, result.stderr);
       assert.deepEqual(result.lines.length, 1, result.stderr);
       assert.match(result.lines[0] ?? '', expected);
+    }
+    // The commands looked for the store under a file and failed on the path (ENOTDIR, exit 1); nothing to create where the directory is missing.
+    for (const [env, , expected] of cases.slice(0, 2)) {
+      writeFileSync(join(cwd, 'smsrelay.yaml'), '');
+      for (const command of [['status'], ['config', 'check'], ['queue', 'list'], ['backup', join(cwd, 'copy.db')]]) {
+        const result = spawnSync(process.execPath, [BIN, ...command], {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', ...env },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.equal(result.status, 78, `${command.join(' ')}: ${result.stderr}`);
+        assert.match(result.stderr.trim(), expected, command.join(' '));
+      }
     }
   });
 
@@ -334,6 +348,47 @@ describe('smsrelay command', () => {
       assert.match(smtp.lines[0] ?? '', new RegExp(`the SMTP listener cannot listen on \\[::1\\]:${port}: the port is in use`));
     } finally {
       taken.close();
+    }
+  });
+
+  test('SIGHUP reads the settings again: an unchanged file is said so, changed settings are named as applying at restart, an invalid file is one error line; the relay keeps running on its settings, the TLS reload as before', async () => {
+    const cwd = dir();
+    const relay = await spawnRelay(cwd, relayEnvironment(cwd, { smtp: { maxRecipients: 50 } }));
+    const after = (count: number) => relay.logs.slice(count).filter((line) => String(line.msg).includes('SIGHUP'));
+    const hangUp = async (yaml: string | undefined) => {
+      if (yaml !== undefined) writeFileSync(join(cwd, 'smsrelay.yaml'), yaml);
+      const count = relay.logs.length;
+      relay.child.kill('SIGHUP');
+      return waitFor('the SIGHUP log lines', () =>
+        after(count).length === 2 ? after(count).map(({ level, msg, changed }) => ({ level, msg, changed })) : undefined,
+      );
+    };
+    const tls = { level: 'info', msg: 'smtp: SIGHUP: no smtp.tls configured, nothing to reload', changed: undefined };
+    try {
+      assert.deepEqual(await hangUp(undefined), [
+        tls,
+        { level: 'info', msg: 'config: SIGHUP: the settings are as the relay started with them', changed: undefined },
+      ]);
+      assert.deepEqual(await hangUp('smtp:\n  maxRecipients: 5\ndelivery:\n  maxAge: 2h\n'), [
+        tls,
+        {
+          level: 'warn',
+          msg: 'config: SIGHUP: smtp.maxRecipients, delivery.maxAge changed; only a restart applies them (the relay keeps running on the settings it started with)',
+          changed: ['smtp.maxRecipients', 'delivery.maxAge'],
+        },
+      ]);
+      assert.deepEqual(await hangUp('smtp:\n  maxRecipients: 5\nsms:\n  domain: sms.example.com\ndelivery:\n  maxAge: 24\n'), [
+        tls,
+        {
+          level: 'error',
+          msg: `config: SIGHUP: the settings are invalid (${join(cwd, 'smsrelay.yaml')}: sms.domain: unknown setting; did you mean domains?; ${join(cwd, 'smsrelay.yaml')}: delivery.maxAge: write a duration such as 30s, 5m or 24h (a number needs its unit: 24s, 24m…)); the relay keeps running on the settings it started with`,
+          changed: undefined,
+        },
+      ]);
+      const result = await sendMail(relay.smtpPort, { to: ['447700900123@sms.localhost'], body: 'still running' });
+      assert.ok(queuedId(result.data));
+    } finally {
+      assert.equal(await relay.stop(), 0, 'SIGTERM stops the relay cleanly');
     }
   });
 

@@ -1,11 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import ipaddr from 'ipaddr.js';
+import ms from 'ms';
 import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
+import { isPostmasterAddress, recipientNumber } from '../acceptance/recipient-addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
-import { isLoopbackHost } from '../policy/networks.ts';
+import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
@@ -134,13 +139,12 @@ export function loadConfig(
   if (parsed.smtp && parsed.smtp.tlsPort !== undefined && !parsed.smtp.tls) {
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
-  parsed.smtp?.trustedNetworks.forEach((network, index) => {
-    if (network.endsWith('/0')) {
-      warnings.push(
-        `${describe(['smtp', 'trustedNetworks', index])}: ${network} trusts every ${network.includes(':') ? 'IPv6' : 'IPv4'} address: anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks`,
-      );
-    }
-  });
+  if (parsed.smtp) warnOpenRelay(parsed.smtp.trustedNetworks, warnings, describe);
+  if (parsed.smtp && parsed.accounts && parsed.accounts.length > 0 && ANY_ADDRESS.has(parsed.smtp.host) && !parsed.smtp.tls) {
+    warnings.push(
+      `${describe(['accounts'])}: no client on another host can use them: ${describe(['smtp', 'host'])} takes everyone's connections, but AUTH is offered only over TLS or from loopback and smtp.tls is not set; set smtp.tls`,
+    );
+  }
   if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);
   const lists = parsed.sms && normaliseLists(parsed.sms, parsed.smtp?.maxNumbersPerMail, problems, describe);
   const routes =
@@ -161,15 +165,38 @@ export function loadConfig(
           warnings,
         })
       : undefined;
-  if (selected && valueAt(raw, 'sms.maxParts') !== undefined && parsed.sms) {
-    checkRelayMaxParts(parsed.sms.maxParts, selected, routes, registry, problems, describe);
+  if (selected) {
+    const check = (maxParts: number | undefined, path: readonly PropertyKey[]) => {
+      if (maxParts !== undefined) checkMaxParts(maxParts, path, selected, routes, registry, problems, describe);
+    };
+    if (valueAt(raw, 'sms.maxParts') !== undefined) check(parsed.sms?.maxParts, ['sms', 'maxParts']);
+    for (const [index, account] of (parsed.accounts ?? []).entries()) check(account.maxParts, ['accounts', index, 'maxParts']);
+    for (const [index, network] of (parsed.networks ?? []).entries()) check(network.maxParts, ['networks', index, 'maxParts']);
   }
-  const postmasterDomain = parsed.mail?.postmaster?.split('@').pop()?.toLowerCase();
-  if (postmasterDomain !== undefined && parsed.sms?.domains.includes(postmasterDomain)) {
-    problems.push(
-      `${describe(['mail', 'postmaster'])}: an address at an SMS domain comes back to this relay (a loop); name the mailbox that reads the postmaster's mail`,
+  for (const [path, address, reader] of [
+    [['mail', 'postmaster'], parsed.mail?.postmaster, "the postmaster's mail"],
+    [['inbound', 'defaultMailbox'], parsed.inbound?.defaultMailbox, 'the SMS that answer no conversation'],
+  ] as const) {
+    const domain = address?.split('@').pop()?.toLowerCase();
+    if (domain !== undefined && parsed.sms?.domains.includes(domain)) {
+      problems.push(`${describe(path)}: an address at an SMS domain comes back to this relay (a loop); name the mailbox that reads ${reader}`);
+    }
+  }
+  for (const section of ['delivery', 'mail'] as const) {
+    const delays = parsed[section];
+    if (delays && delays.retryMinDelay > delays.retryMaxDelay) {
+      problems.push(
+        `${describe([section, 'retryMinDelay'])}: longer than ${section}.retryMaxDelay (${ms(delays.retryMaxDelay)}), the most a retry waits; lower it or raise ${section}.retryMaxDelay`,
+      );
+    }
+  }
+  if (parsed.delivery && parsed.delivery.delayNotice >= parsed.delivery.maxAge) {
+    warnings.push(
+      `${describe(['delivery', 'delayNotice'])}: not shorter than delivery.maxAge (${ms(parsed.delivery.maxAge)}): an SMS is bounced before it is late enough for a delay notice, so none is ever sent`,
     );
   }
+  if (parsed.sms) checkSubjectAddress(parsed.sms, problems, describe);
+  if (parsed.accounts) checkAccountNames(parsed.accounts, problems, describe);
   if (parsed.console && parsed.accounts) checkConsoleUsers(parsed.console, parsed.accounts, problems, describe);
   if (parsed.delivery && parsed.delivery.leaseTtl < MIN_LEASE_TTL_MS) {
     problems.push(`${describe(['delivery', 'leaseTtl'])}: expected at least ${MIN_LEASE_TTL_MS / 1000}s (a lease outlives three heartbeats)`);
@@ -184,8 +211,20 @@ export function loadConfig(
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
   const config = finish(parsed, selected as SelectedProvider, lists, routes, file, cwd);
   checkWebhookAuthentication(config, registry, problems, describe);
+  checkSimulatorNetworks(config, registry, problems, describe);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: deepFreeze(config), warnings };
+}
+
+/**
+ * The dotted paths of the settings whose values differ between two configurations, a list counting as
+ * one setting: what a restart would change (SIGHUP names them). Never the values, which may be secrets.
+ */
+export function changedSettings(before: unknown, after: unknown, path = ''): string[] {
+  const isMapping = (value: unknown): value is Readonly<Record<string, unknown>> => typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isMapping(before) || !isMapping(after)) return isDeepStrictEqual(before, after) ? [] : [path];
+  const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+  return [...keys].flatMap((key) => changedSettings(before[key], after[key], path === '' ? key : `${path}.${key}`));
 }
 
 /**
@@ -202,6 +241,22 @@ function checkWebhookAuthentication(config: Config, registry: ProviderRegistry, 
     `${describe(['http', 'host'])}: the HTTP port is reachable from other hosts, and the webhooks of ${providers} would take anyone's requests ` +
       `(a faked STOP opts a number out): set inbound.webhookToken (at least 16 characters; unset in ${config.file ?? DEFAULT_CONFIG_FILE} and SMSRELAY_WEBHOOK_TOKEN) ` +
       "and give the provider its webhook URLs with ?token=…, or configure the provider's signature, or keep http.host on 127.0.0.1",
+  );
+}
+
+/**
+ * A simulator on the HTTP port answers only `http.simulatorNetworks`, and the relay sends to it from its
+ * own address there (127.0.0.1 for a listener on every address): networks without it refused every SMS
+ * (403, the provider paused as refusing the account). An SMPP simulator listens on its own port; a host
+ * name other than localhost is not looked up here.
+ */
+function checkSimulatorNetworks(config: Config, registry: ProviderRegistry, problems: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  const simulated = accountsOf(config).filter((account) => account.simulated && receivesWebhooks(registry.get(account.provider)));
+  const { host, simulatorNetworks } = config.http;
+  const sources = ANY_ADDRESS.has(host) ? ['127.0.0.1'] : isIP(host) ? [host] : host.toLowerCase() === 'localhost' ? ['127.0.0.1', '::1'] : [];
+  if (simulated.length === 0 || sources.length === 0 || sources.some(networkMatcher(simulatorNetworks))) return;
+  problems.push(
+    `${describe(['http', 'simulatorNetworks'])}: leaves out ${sources.join(' and ')}, from where the relay sends to the ${simulated.map((account) => account.provider).join(', ')} simulator: it would refuse every SMS (403); add ${sources[0]}${sources[0]?.includes(':') ? '/128' : '/32'}`,
   );
 }
 
@@ -310,6 +365,61 @@ function checkTlsFiles(tls: TlsFiles, cwd: string, problems: string[], warnings:
   else if (pair.warning) warnings.push(`${describe(['smtp', 'tls', 'cert'])}: ${pair.warning}`);
 }
 
+/** The whole IPv6 space, in which an IPv4 network is its IPv4-mapped part (`::ffff:0:0/96`), as the network matcher takes it. */
+const ADDRESS_SPACES = [
+  { family: 'IPv4', first: 0xffff_0000_0000n, last: 0xffff_ffff_ffffn },
+  { family: 'IPv6', first: 0n, last: (1n << 128n) - 1n },
+] as const;
+
+/**
+ * Trusted networks that take in every IPv4 or every IPv6 address, one alone (`0.0.0.0/0`) or together
+ * (`0.0.0.0/1` and `128.0.0.0/1`, or `::ffff:0:0/96`, which holds every IPv4 client): an open relay.
+ */
+function warnOpenRelay(networks: readonly string[], warnings: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  const ranges = networks.map(addressRange);
+  const covers = (indexes: readonly number[], first: bigint, last: bigint): boolean => {
+    let next = first;
+    for (const range of indexes.map((index) => ranges[index] as AddressRange).toSorted((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0))) {
+      if (range.first > next) break;
+      if (range.last >= next) next = range.last + 1n;
+    }
+    return next > last;
+  };
+  const all = networks.map((_network, index) => index);
+  const open = ADDRESS_SPACES.filter(({ first, last }) => covers(all, first, last)).map(({ family, first, last }) => ({
+    family,
+    alone: all.find((index) => covers([index], first, last)),
+    networks: networks.filter((_network, index) => overlaps(ranges[index] as AddressRange, first, last)),
+  }));
+  // One network that opens both (`::/0`) is one warning.
+  const [ipv4, ipv6] = open;
+  const warned = ipv4 && ipv6 && ipv4.alone !== undefined && ipv4.alone === ipv6.alone ? [{ ...ipv4, family: 'IPv4 and IPv6' }] : open;
+  for (const { family, alone, networks: opening } of warned) {
+    const [where, what] =
+      alone === undefined
+        ? [describe(['smtp', 'trustedNetworks']), `${opening.join(', ')} together trust`]
+        : [describe(['smtp', 'trustedNetworks', alone]), `${networks[alone]} trusts`];
+    warnings.push(
+      `${where}: ${what} every ${family} address: anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks`,
+    );
+  }
+}
+
+type AddressRange = { readonly first: bigint; readonly last: bigint };
+
+/** A network (as the schema took it) as its first and last address in the IPv6 space, an IPv4 one IPv4-mapped. */
+function addressRange(cidr: string): AddressRange {
+  const [address, bits] = cidr.includes('/') ? ipaddr.parseCIDR(cidr) : [ipaddr.parse(cidr), undefined];
+  const ipv6 = address.kind() === 'ipv4' ? (address as ipaddr.IPv4).toIPv4MappedAddress() : (address as ipaddr.IPv6);
+  const prefix = bits === undefined ? 128 : address.kind() === 'ipv4' ? bits + 96 : bits;
+  const first = ipv6.toByteArray().reduce((value, byte) => (value << 8n) | BigInt(byte), 0n);
+  return { first, last: first + (1n << BigInt(128 - prefix)) - 1n };
+}
+
+function overlaps(range: AddressRange, first: bigint, last: bigint): boolean {
+  return range.first <= last && range.last >= first;
+}
+
 /** Addresses that take a listener on every address of the host: a port there clashes with that port on any address. */
 const ANY_ADDRESS = new Set(['0.0.0.0', '::']);
 
@@ -328,17 +438,21 @@ function checkPortClashes(parsed: Sections, problems: string[], describe: (path:
     // Port 0 is any free port: each listener gets its own.
     const clash = listeners
       .slice(0, index)
-      .find(
-        (earlier) =>
-          listener.port !== undefined &&
-          listener.port !== 0 &&
-          earlier.port === listener.port &&
-          (earlier.host === listener.host || ANY_ADDRESS.has(earlier.host) || ANY_ADDRESS.has(listener.host)),
-      );
+      .find((earlier) => listener.port !== undefined && listener.port !== 0 && earlier.port === listener.port && hostsOverlap(earlier.host, listener.host));
     if (clash) {
       problems.push(`${describe(listener.path)}: the same port as ${clash.path.join('.')} (${describe(clash.path)}); give each listener its own port`);
     }
   });
+}
+
+/**
+ * Whether listeners on these hosts can take the same address: one of them on every address, the same
+ * address however written, or a host name (`localhost`), which may stand for the other's address; two
+ * listeners of the relay on one port are never meant.
+ */
+function hostsOverlap(a: string, b: string): boolean {
+  if (ANY_ADDRESS.has(a) || ANY_ADDRESS.has(b) || isIP(a) === 0 || isIP(b) === 0) return true;
+  return ipaddr.parse(a).toNormalizedString() === ipaddr.parse(b).toNormalizedString();
 }
 
 function unknownKey(where: string, key: string, known: readonly string[]): string {
@@ -596,13 +710,15 @@ function providerNamed(provider: string, registry: ProviderRegistry): SelectedPr
 }
 
 /**
- * An `sms.maxParts` set above what every configured provider sends can never apply (each SMS is cut
- * to its provider's limit): refused at start, as an account's own `maxParts` above its plug-in's is,
- * so the operator learns the real limit here rather than from a mail's 250 later. The default is
- * not checked: it is a relay-wide ceiling, lowered per provider without a word.
+ * A `maxParts` (`sms.maxParts`, an account's or a network's) set above what every configured provider
+ * sends can never apply (each SMS is cut to its provider's limit): refused at start, as a
+ * `gateway.providers` entry's above its plug-in's is, so the operator learns the real limit here rather
+ * than from a mail's 250 later. The default `sms.maxParts` is not checked: it is a relay-wide ceiling,
+ * lowered per provider without a word.
  */
-function checkRelayMaxParts(
+function checkMaxParts(
   maxParts: number,
+  path: readonly PropertyKey[],
   selected: SelectedProvider,
   routes: readonly GatewayRoute[] | undefined,
   registry: ProviderRegistry,
@@ -614,7 +730,7 @@ function checkRelayMaxParts(
   const highest = Math.max(...limits.map((limit) => limit.maxParts));
   if (maxParts <= highest) return;
   const named = [...new Set(limits.map((limit) => `${limit.name} at most ${limit.maxParts}`))].join(', ');
-  problems.push(`${describe(['sms', 'maxParts'])}: ${maxParts} parts can never be sent: ${named} parts per SMS; set at most ${highest}`);
+  problems.push(`${describe(path)}: ${maxParts} parts can never be sent: ${named} parts per SMS; set at most ${highest}`);
 }
 
 /** `gateway.provider: <name>-simulator` runs that provider's simulator. */
@@ -639,6 +755,38 @@ export function environmentOf(registry: ProviderRegistry): Readonly<Record<strin
     for (const [name, key] of Object.entries(plugin.settings.environment)) environment[name] = { path: ['gateway', key], kind: 'string' };
   }
   return environment;
+}
+
+/**
+ * `sms.subjectAddress` at `postmaster` was never reached (the postmaster's mail is taken first); as
+ * digits it took the mail of the number they are, or made a number's address look like one.
+ */
+function checkSubjectAddress(sms: ParsedConfig['sms'], problems: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  const local = sms.subjectAddress;
+  if (local === '') return;
+  const taken = isPostmasterAddress(local, sms.domains)
+    ? "the postmaster's address (RFC 5321 §4.5.1), whose mail goes to mail.postmaster: no mail would reach it"
+    : /^\d+$/.test(local) || numberOf(local, sms) !== undefined
+      ? 'the address of a phone number'
+      : undefined;
+  if (taken) problems.push(`${describe(['sms', 'subjectAddress'])}: ${taken}; name it with letters, such as sendsms`);
+}
+
+/**
+ * Account usernames are unique as SMTP AUTH compares them (exactly): of two entries with one name the
+ * last replaced the first unseen, so the first's password stopped working and its limits went to the other.
+ */
+function checkAccountNames(accounts: ParsedConfig['accounts'], problems: string[], describe: (path: readonly PropertyKey[]) => string): void {
+  const first = new Map<string, number>();
+  accounts.forEach((account, index) => {
+    const earlier = first.get(account.username);
+    if (earlier === undefined) first.set(account.username, index);
+    else {
+      problems.push(
+        `${describe(['accounts', index, 'username'])}: "${account.username}" is the username of accounts entry ${earlier} too (${describe(['accounts', earlier, 'username'])}); give each account its own`,
+      );
+    }
+  });
 }
 
 /**
@@ -682,7 +830,9 @@ export function testSender(account: { readonly senders?: readonly string[] | und
 /**
  * List addresses lower-cased and checked against the SMS domains; members normalised to E.164 once. A
  * list with more distinct numbers than `smtp.maxNumbersPerMail` is a problem: every mail to it would be
- * refused.
+ * refused. So is a list the relay never reaches or one that takes another address's mail: two written
+ * in different cases (one address: the first was dropped), one named as a phone number (mail for that
+ * number went to the list), at `postmaster` or at `sms.subjectAddress` (those come first).
  */
 function normaliseLists(
   sms: ParsedConfig['sms'],
@@ -691,12 +841,22 @@ function normaliseLists(
   describe: (path: readonly PropertyKey[]) => string,
 ): Record<string, readonly string[]> {
   const lists: Record<string, readonly string[]> = Object.create(null);
+  const written = new Map<string, string>();
   for (const [address, members] of Object.entries(sms.lists)) {
     const [local, listDomain, ...rest] = address.toLowerCase().split('@');
     if (!local || !listDomain || rest.length > 0 || !sms.domains.includes(listDomain)) {
       problems.push(`${describe(['sms', 'lists', address])}: a list address must be <name>@<one of the SMS domains>`);
       continue;
     }
+    const conflict = listConflict(address, local, sms);
+    if (conflict) problems.push(`${describe(['sms', 'lists', address])}: ${conflict}`);
+    const other = written.get(address.toLowerCase());
+    if (other !== undefined) {
+      problems.push(
+        `${describe(['sms', 'lists', address])}: the same address as list ${other} (${describe(['sms', 'lists', other])}): addresses are compared without case; merge the two`,
+      );
+    }
+    written.set(address.toLowerCase(), address);
     const numbers = new Set<string>();
     members.forEach((member, index) => {
       const result = normaliseNumber(member, sms.defaultRegion as CountryCode | undefined);
@@ -711,6 +871,25 @@ function normaliseLists(
     lists[address.toLowerCase()] = [...numbers];
   }
   return lists;
+}
+
+/** Why a list at `address` (local part `local`, lower-cased) would take another address's mail or none, or undefined. */
+function listConflict(address: string, local: string, sms: ParsedConfig['sms']): string | undefined {
+  if (isPostmasterAddress(address, sms.domains))
+    return "the postmaster's address (RFC 5321 §4.5.1), whose mail goes to mail.postmaster: no mail would reach the list; name it otherwise";
+  if (local === sms.subjectAddress)
+    return `the address of sms.subjectAddress (${sms.subjectAddress}), which reads the numbers from the subject: no mail would reach the list; name it otherwise`;
+  if (numberOf(local, sms) !== undefined) return 'the address of a phone number: mail for that number would go to the list; name it with letters';
+  return undefined;
+}
+
+/** The E.164 number a local part stands for as a recipient (sms.defaultRegion applied), or undefined. */
+function numberOf(local: string, sms: ParsedConfig['sms']): string | undefined {
+  try {
+    return recipientNumber(local, { defaultRegion: sms.defaultRegion as CountryCode | undefined });
+  } catch {
+    return undefined;
+  }
 }
 
 /** Derived values: absolute paths, provider default URLs, the relay's own sender address. */

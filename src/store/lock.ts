@@ -62,6 +62,22 @@ export const DATA_DIR_MODE = 0o750;
  * DataDirError naming why.
  */
 export function makeDataDir(dataDir: string): void {
+  for (const path of missingDataDirs(dataDir).reverse()) {
+    try {
+      // The data directory holds the store, its backups and the Maildir: never world-accessible (parents as the umask has them).
+      mkdirSync(path, path === dataDir ? { mode: DATA_DIR_MODE } : undefined);
+    } catch (error) {
+      throw new DataDirError(dataDir, 'cannot be created', error);
+    }
+  }
+}
+
+/**
+ * The data directory and those of its parents that do not exist, deepest first; a DataDirError where it
+ * or a parent is something else than a directory (a file), or cannot be looked at. Creates nothing: the
+ * operator's commands check with it what `start` would refuse.
+ */
+export function missingDataDirs(dataDir: string): string[] {
   const missing: string[] = [];
   for (let path = dataDir; ; path = dirname(path)) {
     let isDirectory: boolean;
@@ -76,15 +92,7 @@ export function makeDataDir(dataDir: string): void {
       const code = path === dataDir ? 'EEXIST' : 'ENOTDIR';
       throw new DataDirError(dataDir, 'cannot be created', Object.assign(new Error(code), { code }));
     }
-    break;
-  }
-  for (const path of missing.reverse()) {
-    try {
-      // The data directory holds the store, its backups and the Maildir: never world-accessible (parents as the umask has them).
-      mkdirSync(path, path === dataDir ? { mode: DATA_DIR_MODE } : undefined);
-    } catch (error) {
-      throw new DataDirError(dataDir, 'cannot be created', error);
-    }
+    return missing;
   }
 }
 

@@ -395,6 +395,117 @@ describe('config', () => {
     );
   });
 
+  test('two accounts with one username are refused naming both entries (the last replaced the first unseen); names differing in case are two accounts, as SMTP AUTH tells them apart', async () => {
+    const hash = await hashPassword('a long account password');
+    const lines = problems(
+      {},
+      `accounts:\n  - {username: erp, passwordHash: "${hash}"}\n  - {username: ERP, passwordHash: "${hash}"}\n  - {username: erp, passwordHash: "${hash}"}\n`,
+    );
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(
+      lines[0] ?? '',
+      /smsrelay\.yaml: accounts\.2\.username: "erp" is the username of accounts entry 0 too \(.*smsrelay\.yaml: accounts\.0\.username\); give each account its own$/,
+    );
+    const { config } = loadConfig({}, dirWith(`accounts:\n  - {username: erp, passwordHash: "${hash}"}\n  - {username: ERP, passwordHash: "${hash}"}\n`));
+    assert.deepEqual(
+      config.accounts.map((account) => account.username),
+      ['erp', 'ERP'],
+    );
+  });
+
+  test('two lists whose addresses differ only in case are refused naming both (one address: the first was dropped)', () => {
+    const lines = problems({}, "sms:\n  lists:\n    oncall@sms.localhost: ['+447700900123']\n    OnCall@SMS.localhost: ['+447700900124']\n");
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(
+      lines[0] ?? '',
+      /smsrelay\.yaml: sms\.lists\.OnCall@SMS\.localhost: the same address as list oncall@sms\.localhost \(.*smsrelay\.yaml: sms\.lists\.oncall@sms\.localhost\): addresses are compared without case; merge the two$/,
+    );
+  });
+
+  test("a list at a phone number's address, at postmaster or at sms.subjectAddress is refused naming both settings; sms.subjectAddress at postmaster or in digits is refused", () => {
+    const lines = problems(
+      { SMSRELAY_DEFAULT_REGION: 'GB' },
+      "sms:\n  subjectAddress: OnCall\n  lists:\n    PostMaster@sms.localhost: ['+447700900124']\n    oncall@sms.localhost: ['+447700900125']\n    447700900123@sms.localhost: ['+447700900126']\n    07700900127@sms.localhost: ['+447700900126']\n    ops@sms.localhost: ['+447700900126']\n",
+    ).map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
+    assert.deepEqual(lines, [
+      "sms.lists.PostMaster@sms.localhost: the postmaster's address (RFC 5321 §4.5.1), whose mail goes to mail.postmaster: no mail would reach the list; name it otherwise",
+      'sms.lists.oncall@sms.localhost: the address of sms.subjectAddress (oncall), which reads the numbers from the subject: no mail would reach the list; name it otherwise',
+      'sms.lists.447700900123@sms.localhost: the address of a phone number: mail for that number would go to the list; name it with letters',
+      'sms.lists.07700900127@sms.localhost: the address of a phone number: mail for that number would go to the list; name it with letters',
+    ]);
+    for (const subjectAddress of ['postmaster', '447700900123', '12345']) {
+      const [line, ...more] = problems({}, `sms:\n  subjectAddress: "${subjectAddress}"\n`);
+      assert.deepEqual(more, []);
+      assert.match(
+        line ?? '',
+        /smsrelay\.yaml: sms\.subjectAddress: the (postmaster's address .*: no mail would reach it|address of a phone number); name it with letters, such as sendsms$/,
+        subjectAddress,
+      );
+    }
+    assert.equal(
+      loadConfig({}, dirWith("sms:\n  subjectAddress: sms2\n  lists:\n    ops1@sms.localhost: ['+447700900126']\n")).config.sms.subjectAddress,
+      'sms2',
+    );
+  });
+
+  test('settings that contradict each other are refused naming both: simulatorNetworks without the address the relay reaches its simulator from, a retry minimum above its maximum, a maxParts of an account or network above every provider, a default mailbox at an SMS domain', async () => {
+    const lines = (env: Record<string, string>, yaml: string) => problems(env, yaml).map((line) => line.replace(/^\S*smsrelay\.yaml: /, ''));
+    assert.deepEqual(lines({}, 'http:\n  simulatorNetworks: [10.0.0.0/8]\n'), [
+      'http.simulatorNetworks: leaves out 127.0.0.1, from where the relay sends to the intellisoftware simulator: it would refuse every SMS (403); add 127.0.0.1/32',
+    ]);
+    assert.deepEqual(lines({ SMSRELAY_HTTP_HOST: '::1' }, 'http:\n  simulatorNetworks: [127.0.0.0/8]\n'), [
+      'http.simulatorNetworks: leaves out ::1, from where the relay sends to the intellisoftware simulator: it would refuse every SMS (403); add ::1/128',
+    ]);
+    assert.equal(loadConfig({ SMSRELAY_HTTP_HOST: 'localhost' }, dirWith('http:\n  simulatorNetworks: ["::1/128"]\n')).config.http.host, 'localhost');
+    assert.equal(
+      loadConfig({ SMSRELAY_GATEWAY: 'smpp-simulator' }, dirWith('http:\n  simulatorNetworks: [10.0.0.0/8]\n')).config.gateway.provider,
+      'smpp',
+      'the SMPP simulator listens on a port of its own',
+    );
+    assert.deepEqual(lines({}, 'delivery:\n  retryMinDelay: 20m\nmail:\n  retryMinDelay: 1m\n  retryMaxDelay: 30s\n'), [
+      'delivery.retryMinDelay: longer than delivery.retryMaxDelay (10m), the most a retry waits; lower it or raise delivery.retryMaxDelay',
+      'mail.retryMinDelay: longer than mail.retryMaxDelay (30s), the most a retry waits; lower it or raise mail.retryMaxDelay',
+    ]);
+    const hash = await hashPassword('a long account password');
+    assert.deepEqual(
+      lines({}, `accounts:\n  - {username: erp, passwordHash: "${hash}", maxParts: 50}\nnetworks:\n  - {name: lab, cidr: [10.0.0.0/8], maxParts: 7}\n`),
+      [
+        'accounts.0.maxParts: 50 parts can never be sent: intellisoftware at most 6 parts per SMS; set at most 6',
+        'networks.0.maxParts: 7 parts can never be sent: intellisoftware at most 6 parts per SMS; set at most 6',
+      ],
+    );
+    assert.deepEqual(problems({ SMSRELAY_DEFAULT_MAILBOX: 'ops@SMS.localhost' }), [
+      'SMSRELAY_DEFAULT_MAILBOX="ops@SMS.localhost": an address at an SMS domain comes back to this relay (a loop); name the mailbox that reads the SMS that answer no conversation',
+    ]);
+  });
+
+  test('odd settings are warned about: a delay notice never sent before the bounce, accounts no remote client can use, trusted networks that together take in everyone', async () => {
+    const warnings = (env: Record<string, string>, yaml: string) =>
+      loadConfig(env, dirWith(yaml)).warnings.map((line) => line.replace(/^\S*smsrelay\.yaml: /, ''));
+    assert.deepEqual(warnings({}, 'delivery:\n  delayNotice: 24h\n'), [
+      'delivery.delayNotice: not shorter than delivery.maxAge (1d): an SMS is bounced before it is late enough for a delay notice, so none is ever sent',
+    ]);
+    const hash = await hashPassword('a long account password');
+    const accounts = `accounts:\n  - {username: erp, passwordHash: "${hash}"}\n`;
+    assert.deepEqual(warnings({ SMSRELAY_SMTP_HOST: '0.0.0.0' }, accounts), [
+      'accounts: no client on another host can use them: SMSRELAY_SMTP_HOST="0.0.0.0" takes everyone\'s connections, but AUTH is offered only over TLS or from loopback and smtp.tls is not set; set smtp.tls',
+    ]);
+    assert.deepEqual(warnings({}, accounts), [], 'on loopback, AUTH works without TLS');
+    const open = 'anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks';
+    assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: [0.0.0.0/1, 128.0.0.0/1, 10.0.0.0/8]\n'), [
+      `smtp.trustedNetworks: 0.0.0.0/1, 128.0.0.0/1, 10.0.0.0/8 together trust every IPv4 address: ${open}`,
+    ]);
+    assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: ["::ffff:0:0/96"]\n'), [
+      `smtp.trustedNetworks.0: ::ffff:0:0/96 trusts every IPv4 address: ${open}`,
+    ]);
+    assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: ["::/0"]\n'), [`smtp.trustedNetworks.0: ::/0 trusts every IPv4 and IPv6 address: ${open}`]);
+    assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: [0.0.0.0/1, 128.0.0.0/2, "::/1", "8000::/1"]\n'), [
+      `smtp.trustedNetworks.2: ::/1 trusts every IPv4 address: ${open}`,
+      `smtp.trustedNetworks: 0.0.0.0/1, 128.0.0.0/2, ::/1, 8000::/1 together trust every IPv6 address: ${open}`,
+    ]);
+    assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: [0.0.0.0/1, 192.0.0.0/2]\n'), [], 'a gap (128.0.0.0/2) left');
+  });
+
   test('a broken YAML file is reported with its line', () => {
     const lines = problems({}, 'smtp:\n  port: [1,\n');
     assert.equal(lines.length, 1);
@@ -488,13 +599,20 @@ describe('config', () => {
     assert.match(line ?? '', /smsrelay\.yaml: gateway\.routes: write a list of routes/);
   });
 
-  test('two listeners on one port are refused at validation, naming both settings (not blamed on another program)', () => {
+  test('two listeners on one port are refused at validation, naming both settings (not blamed on another program), also where a host name or another way of writing the address makes them one', () => {
     assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '2631', SMSRELAY_HTTP_PORT: '2631' }), [
       'SMSRELAY_HTTP_PORT="2631": the same port as smtp.port (SMSRELAY_SMTP_PORT="2631"); give each listener its own port',
     ]);
     const [line, ...more] = problems({}, 'smtp:\n  host: 0.0.0.0\n  port: 2631\nhttp:\n  host: 127.0.0.1\n  port: 2631\n');
     assert.deepEqual(more, []);
     assert.match(line ?? '', /smsrelay\.yaml: http\.port: the same port as smtp\.port \(.*smsrelay\.yaml: smtp\.port\); give each listener its own port$/);
+    // A name may stand for the other's address (localhost for 127.0.0.1), as one address may be written two ways.
+    assert.deepEqual(problems({ SMSRELAY_SMTP_HOST: 'localhost', SMSRELAY_SMTP_PORT: '2631', SMSRELAY_HTTP_PORT: '2631' }), [
+      'SMSRELAY_HTTP_PORT="2631": the same port as smtp.port (SMSRELAY_SMTP_PORT="2631"); give each listener its own port',
+    ]);
+    assert.deepEqual(problems({ SMSRELAY_SMTP_HOST: '::1', SMSRELAY_HTTP_HOST: '0:0:0:0:0:0:0:1', SMSRELAY_SMTP_PORT: '2631', SMSRELAY_HTTP_PORT: '2631' }), [
+      'SMSRELAY_HTTP_PORT="2631": the same port as smtp.port (SMSRELAY_SMTP_PORT="2631"); give each listener its own port',
+    ]);
     assert.equal(loadConfig({ SMSRELAY_SMTP_PORT: '0', SMSRELAY_HTTP_PORT: '0' }, dirWith()).config.http.port, 0, 'port 0 is any free port, each its own');
     assert.equal(
       loadConfig({}, dirWith('smtp:\n  host: 127.0.0.1\n  port: 2631\nhttp:\n  host: 127.0.0.2\n  port: 2631\n')).config.http.port,
