@@ -15,7 +15,7 @@ import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { maskedUrl, REDACTED } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
 import { readTlsPair, type TlsFiles } from './tls.ts';
-import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig, span } from './schema.ts';
+import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, type ParsedConfig, span } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
@@ -171,9 +171,6 @@ export function loadConfig(
     );
   }
   if (parsed.console && parsed.accounts) checkConsoleUsers(parsed.console, parsed.accounts, problems, describe);
-  if (parsed.delivery && parsed.delivery.leaseTtl < MIN_LEASE_TTL_MS) {
-    problems.push(`${describe(['delivery', 'leaseTtl'])}: expected at least ${MIN_LEASE_TTL_MS / 1000}s (a lease outlives three heartbeats)`);
-  }
   if (parsed.http?.trustedProxies && parsed.console && parsed.console.trustedProxies.length > 0) {
     problems.push(
       `${describe(['console', 'trustedProxies'])}: the old name of http.trustedProxies (${describe(['http', 'trustedProxies'])}), which is set too; keep only http.trustedProxies`,

@@ -60,7 +60,7 @@ export const DEFAULT_PROVIDER = 'simulator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** The shortest `delivery.leaseTtl`: three heartbeats of a second each (checked by the loader). */
+/** The shortest `delivery.leaseTtl`: three heartbeats of a second each, so that one a second late loses nothing. */
 export const MIN_LEASE_TTL_MS = 3_000;
 
 const DURATION_HINT = 'write a duration such as 30s, 5m or 24h';
@@ -77,7 +77,14 @@ export const MAX_WAIT_MS = 24 * 24 * 60 * 60 * 1000;
  */
 export const MAX_SPAN_MS = 3650 * 24 * 60 * 60 * 1000;
 
-/** Written `30s`, `5m`, `24h`; milliseconds once parsed, at most `maxMs` (`why` says why). */
+/**
+ * The shortest of any duration: at 0 (or a few ms) a timer is a busy loop, and the relay's waits are
+ * no longer waits (a failing gateway asked a thousand times a second by `retryMinDelay: 0s`). A tenth
+ * of a second is below any wait meant as one; settings that need longer have their own minimum.
+ */
+export const MIN_DURATION_MS = 100;
+
+/** Written `30s`, `5m`, `24h`; milliseconds once parsed, at most `maxMs` (`why` says why); each setting pipes it to its minimum. */
 function durationUpTo(maxMs: number, why: string) {
   return z
     .string({ error: (issue) => `${DURATION_HINT}${typeof issue.input === 'number' ? ` (a number needs its unit: ${issue.input}s, ${issue.input}m…)` : ''}` })
@@ -96,6 +103,11 @@ function durationUpTo(maxMs: number, why: string) {
     });
 }
 
+/** A duration setting's minimum, piped after `duration` or `span`: `why` says what a shorter one breaks. */
+function atLeast(minMs = MIN_DURATION_MS, why = 'a shorter wait is none, a busy loop') {
+  return z.number().min(minMs, `write at least ${ms(minMs)}: ${why}`);
+}
+
 /**
  * The shortest `smtp.idleTimeout`: 0 switched the socket timeout off, so a client that connects and
  * says nothing held one of `smtp.maxConnections` for ever (a slowloris needs only that many). RFC 5321
@@ -110,6 +122,17 @@ export const MIN_SMTP_IDLE_TIMEOUT_MS = 10_000;
 export const MIN_CONSOLE_SESSION_IDLE_MS = 60_000;
 /** The shortest `console.sessionMaxAge`: a sign-in must last long enough to find a message and act on it. */
 export const MIN_CONSOLE_SESSION_MAX_AGE_MS = 5 * 60_000;
+/**
+ * The shortest gateway `connectTimeout` and `responseTimeout`: a request across the internet, its TLS
+ * handshake included, takes a few hundred ms; below a second requests time out before any answer can
+ * come, and a response timeout counts as possibly sent and is retried (`0s` sent one SMS 7 times in 12 s).
+ */
+export const MIN_GATEWAY_TIMEOUT_MS = 1_000;
+/**
+ * The shortest `delivery.maxAge`: the first attempt is made at once, but it needs a moment and a slow
+ * queue longer; `0s` expired every SMS "(no attempt)" after its 250.
+ */
+export const MIN_MAX_AGE_MS = 1_000;
 
 /** A wait the relay times (a timeout, a delay, an interval): at most MAX_WAIT_MS. */
 export const duration = durationUpTo(MAX_WAIT_MS, 'the longest a timer can wait');
@@ -308,11 +331,15 @@ export const gatewaySchema = z.strictObject({
   publicUrl: url.optional(),
   username: z.string().optional(),
   password: z.string().optional(),
-  connectTimeout: duration.prefault(DEFAULT_CONNECT_TIMEOUT),
-  responseTimeout: duration.prefault(DEFAULT_RESPONSE_TIMEOUT),
+  connectTimeout: duration
+    .pipe(atLeast(MIN_GATEWAY_TIMEOUT_MS, 'below a second a request times out before its answer can come'))
+    .prefault(DEFAULT_CONNECT_TIMEOUT),
+  responseTimeout: duration
+    .pipe(atLeast(MIN_GATEWAY_TIMEOUT_MS, 'below a second a request times out before its answer can come, and the SMS is sent again'))
+    .prefault(DEFAULT_RESPONSE_TIMEOUT),
   maxConcurrentRequests: positiveInt.default(DEFAULT_MAX_CONCURRENT_REQUESTS),
   /** A host that failed is skipped this long (as IntelliSoftware's SDK does with FailOverRecoverySecs). */
-  failoverRecovery: duration.prefault('300s'),
+  failoverRecovery: duration.pipe(atLeast()).prefault('300s'),
   /**
    * Routing across providers (#21): ordered providers per destination prefix or country; unset =
    * `provider` sends everything. Checked as a whole by the loader (src/dispatch/routes.ts).
@@ -332,7 +359,7 @@ export const gatewaySchema = z.strictObject({
 export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   /** On SIGTERM: how long open SMTP sessions and gateway requests in flight may still take. */
-  shutdownTimeout: duration.prefault(DEFAULT_SHUTDOWN_TIMEOUT),
+  shutdownTimeout: duration.pipe(atLeast()).prefault(DEFAULT_SHUTDOWN_TIMEOUT),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
   smtp: z
     .strictObject({
@@ -346,7 +373,7 @@ export const configSchema = z.strictObject({
       maxConnections: positiveInt.default(DEFAULT_MAX_CONNECTIONS),
       maxConnectionsPerClient: positiveInt.default(DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
       idleTimeout: duration
-        .pipe(z.number().min(MIN_SMTP_IDLE_TIMEOUT_MS, 'write at least 10s: a connection that says nothing must be closed some time (0 would never close it)'))
+        .pipe(atLeast(MIN_SMTP_IDLE_TIMEOUT_MS, 'a connection that says nothing must be closed some time (0 would never close it)'))
         .prefault(DEFAULT_SMTP_IDLE_TIMEOUT),
       /**
        * Clients that may send without AUTH, with no limit but the destination blocklists. Loopback
@@ -424,22 +451,22 @@ export const configSchema = z.strictObject({
   delivery: z
     .strictObject({
       /** First retry after a temporary failure; doubles (with jitter) up to retryMaxDelay. */
-      retryMinDelay: duration.prefault('5s'),
-      retryMaxDelay: duration.prefault('10m'),
+      retryMinDelay: duration.pipe(atLeast()).prefault('5s'),
+      retryMaxDelay: duration.pipe(atLeast()).prefault('10m'),
       /** An SMS still undelivered after this is bounced: an alert days late is useless. */
-      maxAge: span.prefault('24h'),
+      maxAge: span.pipe(atLeast(MIN_MAX_AGE_MS, 'an SMS needs a moment for its first attempt (0s expired it unsent)')).prefault('24h'),
       /** A sender whose SMS is still waiting after this gets one delay notice (RFC 3461 NOTIFY=DELAY). */
-      delayNotice: span.prefault('1h'),
+      delayNotice: span.pipe(atLeast()).prefault('1h'),
       /** The same mail sent again within this time (a 250 lost on the way back) is sent once. */
-      resubmissionWindow: span.prefault('10m'),
+      resubmissionWindow: span.pipe(atLeast()).prefault('10m'),
       /** While the gateway refuses the account (login, credit), one probe request this often. */
-      pauseProbeInterval: duration.prefault('1m'),
+      pauseProbeInterval: duration.pipe(atLeast()).prefault('1m'),
       /**
        * A relay's leases on the work it sends end this long after its last heartbeat (which renews
        * them every third of it, at most 5 s apart): another relay on the database takes over a dead
        * relay's work after this (#18). At least 3 s, so that a heartbeat a second late loses nothing.
        */
-      leaseTtl: duration.prefault('30s'),
+      leaseTtl: duration.pipe(atLeast(MIN_LEASE_TTL_MS, 'a lease outlives three heartbeats of a second each')).prefault('30s'),
     })
     .prefault({}),
   /** Authenticated senders (SMTP AUTH PLAIN/LOGIN, only over TLS or from loopback). */
@@ -453,7 +480,7 @@ export const configSchema = z.strictObject({
       /** E.164 prefixes no one may text. */
       blockedPrefixes: list(z.string().regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490'), '["+4490", "+4487"]').default([]),
       /** The same text to the same number within this window is sent once (flapping monitors); unset = off. */
-      alertStormWindow: span.optional(),
+      alertStormWindow: span.pipe(atLeast()).optional(),
       /** Inbound SMS whose first word is one of these put the number on the opt-out list… */
       stopKeywords: list(z.string().min(1), '[STOP, UNSUBSCRIBE]').default(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']),
       /** …and these take it off again. */
@@ -463,12 +490,12 @@ export const configSchema = z.strictObject({
   inbound: z
     .strictObject({
       /** An SMS with no or an unknown user context goes to the latest conversation with its number this recent. */
-      conversationWindow: span.prefault('7d'),
+      conversationWindow: span.pipe(atLeast()).prefault('7d'),
       /**
        * A delivery report for an id no SMS has (yet) is kept this long for its SMS's send result, then
        * dropped: a request that hung and was resent got another id, so its first id never comes.
        */
-      orphanReportTtl: span.prefault('7d'),
+      orphanReportTtl: span.pipe(atLeast()).prefault('7d'),
       /** Where an SMS goes that matches no conversation; unset = kept and listed as undeliverable. */
       defaultMailbox: z.email('expected a mail address').optional(),
       /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */
@@ -483,7 +510,7 @@ export const configSchema = z.strictObject({
         .regex(/^[A-Za-z0-9-]+$/, 'expected a header name such as X-Api-Key')
         .optional(),
       /** A long SMS still missing parts this long after its first is mailed with what arrived, the missing parts named (#20). */
-      reassemblyTimeout: duration.prefault('10m'),
+      reassemblyTimeout: duration.pipe(atLeast()).prefault('10m'),
     })
     .prefault({}),
   mail: z
@@ -497,8 +524,8 @@ export const configSchema = z.strictObject({
        * Maildir without a smarthost, refused (550 5.1.1) with one.
        */
       postmaster: z.email('expected a mail address').optional(),
-      retryMinDelay: duration.prefault('10s'),
-      retryMaxDelay: duration.prefault('10m'),
+      retryMinDelay: duration.pipe(atLeast()).prefault('10s'),
+      retryMaxDelay: duration.pipe(atLeast()).prefault('10m'),
       /** DKIM-sign reply mails (From: <number>@<first SMS domain>) with this key, published under the selector. */
       dkim: z
         .strictObject({
@@ -515,7 +542,7 @@ export const configSchema = z.strictObject({
        * the store counts as unavailable (SMTP 451). SQLite waits synchronously, stalling the relay
        * meanwhile, so this stays short.
        */
-      busyTimeout: duration.prefault('1s'),
+      busyTimeout: duration.pipe(atLeast()).prefault('1s'),
       /**
        * Below this much free space in the data directory the relay refuses new mail (452 4.3.1) and
        * webhooks (503) rather than fail mid-commit; MB. 0 turns the check off (a filesystem whose free
@@ -529,8 +556,8 @@ export const configSchema = z.strictObject({
       /** Message texts and headers older than this are erased once finished; unset or `keep` = kept. */
       retention: z.preprocess(
         (value) => (value === 'keep' ? undefined : value),
-        // Any age above 0: one shorter than the hourly sweep is erased at the sweep after it (documented).
-        span.pipe(z.number().min(1, 'expected an age such as 30d (erased at the hourly sweep after it), or keep to erase nothing')).optional(),
+        // Any age a duration may be: one shorter than the hourly sweep is erased at the sweep after it (documented).
+        span.pipe(atLeast()).optional(),
       ),
       /** PostgreSQL instead of the SQLite file (postgres://user:password@host:port/database?sslmode=…); unset = SQLite. */
       url: z
@@ -572,14 +599,10 @@ export const configSchema = z.strictObject({
       trustedProxies: list(cidr, '[127.0.0.1/32]').default([]),
       /** A session unused this long ends (sign in again). */
       sessionIdleTimeout: span
-        .pipe(
-          z.number().min(MIN_CONSOLE_SESSION_IDLE_MS, 'write at least 1m: a session must outlast the time a person spends on a page (0s would end it at once)'),
-        )
+        .pipe(atLeast(MIN_CONSOLE_SESSION_IDLE_MS, 'a session must outlast the time a person spends on a page (0s would end it at once)'))
         .prefault('30m'),
       /** A session ends this long after sign-in however busy. */
-      sessionMaxAge: span
-        .pipe(z.number().min(MIN_CONSOLE_SESSION_MAX_AGE_MS, 'write at least 5m: a sign-in must last long enough to find a message and act on it'))
-        .prefault('12h'),
+      sessionMaxAge: span.pipe(atLeast(MIN_CONSOLE_SESSION_MAX_AGE_MS, 'a sign-in must last long enough to find a message and act on it')).prefault('12h'),
     })
     .prefault({}),
 });

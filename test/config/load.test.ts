@@ -503,7 +503,7 @@ describe('config', () => {
     );
   });
 
-  test('store.retention: keep (the default) erases nothing; any age above 0 is taken, 0 is refused naming what to write', () => {
+  test('store.retention: keep (the default) erases nothing; any age a duration may be is taken, 0 is refused naming what to write', () => {
     assert.equal(loadConfig({}, dirWith('store:\n  retention: keep\n')).config.store.retention, undefined);
     assert.equal(loadConfig({}, dirWith()).config.store.retention, undefined);
     assert.equal(loadConfig({}, dirWith('store:\n  retention: 1h\n')).config.store.retention, 3_600_000);
@@ -511,10 +511,7 @@ describe('config', () => {
     assert.equal(loadConfig({}, dirWith('store:\n  retention: 10m\n')).config.store.retention, 600_000);
     const [line, ...more] = problems({}, 'store:\n  retention: 0s\n');
     assert.deepEqual(more, []);
-    assert.match(
-      line ?? '',
-      /\/smsrelay\.yaml: store\.retention: expected an age such as 30d \(erased at the hourly sweep after it\), or keep to erase nothing$/,
-    );
+    assert.match(line ?? '', /\/smsrelay\.yaml: store\.retention: write at least 100ms: a shorter wait is none, a busy loop$/);
   });
 
   test("every duration setting has a maximum: beyond a timer's longest wait (or ten years for an age) it is refused, naming where it came from", () => {
@@ -536,6 +533,37 @@ describe('config', () => {
       assert.match(line ?? '', new RegExp(`/smsrelay\\.yaml: ${setting}: "4000d" is too long: write at most (24d|3650d) `), setting);
     }
     assert.equal(MAX_SPAN_MS, 3650 * 86_400_000);
+  });
+
+  test('every duration setting has a minimum: 0s is refused at start and by config check, naming the setting, its source and the least to write', () => {
+    assert.ok(DURATION_SETTINGS.size >= 20);
+    for (const setting of DURATION_SETTINGS) {
+      const [section, key] = setting.split('.');
+      const yaml = key === undefined ? `${section}: 0s\n` : `${section}:\n  ${key}: 0s\n`;
+      const [line, ...more] = problems({}, yaml);
+      assert.deepEqual(more, [], setting);
+      assert.match(line ?? '', new RegExp(`/smsrelay\\.yaml: ${setting}: write at least \\d+(ms|s|m)\\b`), setting);
+    }
+    assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: '0s' }), [
+      'SMSRELAY_SHUTDOWN_TIMEOUT="0s": write at least 100ms: a shorter wait is none, a busy loop',
+    ]);
+    // A retry at once hammered a failing gateway (1,024 requests in 5 s); a response timeout of 0 sent one SMS 7 times.
+    assert.deepEqual(
+      problems({}, 'delivery:\n  retryMinDelay: 0s\n  retryMaxDelay: 50ms\n  maxAge: 500ms\ngateway:\n  responseTimeout: 0.5s\n  connectTimeout: 999ms\n').map(
+        (line) => line.replace(/^.*smsrelay\.yaml: /, ''),
+      ),
+      [
+        'gateway.connectTimeout: write at least 1s: below a second a request times out before its answer can come',
+        'gateway.responseTimeout: write at least 1s: below a second a request times out before its answer can come, and the SMS is sent again',
+        'delivery.retryMinDelay: write at least 100ms: a shorter wait is none, a busy loop',
+        'delivery.retryMaxDelay: write at least 100ms: a shorter wait is none, a busy loop',
+        'delivery.maxAge: write at least 1s: an SMS needs a moment for its first attempt (0s expired it unsent)',
+      ],
+    );
+    const { config } = loadConfig({}, dirWith('delivery:\n  retryMinDelay: 100ms\n  maxAge: 1s\ngateway:\n  responseTimeout: 1s\n'));
+    assert.equal(config.delivery.retryMinDelay, 100);
+    assert.equal(config.delivery.maxAge, 1_000);
+    assert.equal(config.gateway.responseTimeout, 1_000);
   });
 
   test('smtp.idleTimeout has a minimum: 0 would never close a connection that says nothing', () => {
