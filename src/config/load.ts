@@ -9,7 +9,6 @@ import { isLoopbackHost } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
-import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { maskedUrl, REDACTED } from './secrets.ts';
@@ -464,13 +463,7 @@ function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<stri
       // A structure in one variable: the place inside it, not the whole (secret-bearing) value.
       if (dotted !== envPath && ENVIRONMENT[name]?.kind === 'json') return `${name} at ${dotted.slice(envPath.length + 1)}`;
       const value = env[name] ?? '';
-      const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name)
-        ? REDACTED
-        : name === 'SMSRELAY_DATABASE_URL'
-          ? redactUrl(value)
-          : name.endsWith('_URL')
-            ? maskedUrl(value)
-            : value;
+      const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name) ? REDACTED : name.endsWith('_URL') ? maskedUrl(value, name === 'SMSRELAY_DATABASE_URL') : value;
       return `${name}="${shown}"`;
     }
   }

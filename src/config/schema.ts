@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ROUTE_MATCH } from '../dispatch/routes.ts';
 import { databaseUrlProblem } from '../store/postgres/url.ts';
 import { isCountryCode } from '../sms/numbers.ts';
+import { maskedUrl } from './secrets.ts';
 
 /** RFC 5321 §4.5.3.1.7: at least 100 recipients must be accepted; more per mail is rarely legitimate. */
 const DEFAULT_MAX_RECIPIENTS = 100;
@@ -592,7 +593,7 @@ export const configSchema = z.strictObject({
       publicUrl: url
         .refine((value) => /^[a-z]+:\/\/[^/?#]+\/?$/i.test(value), {
           error: (issue) =>
-            `write only the scheme and host (${String(issue.input).replace(/^([a-z]+:\/\/[^/?#]+).*$/is, '$1')}), not a path: the console is served under /console on the relay, and a proxy must forward /console/ to it as it is (no path prefix of its own)`,
+            `write only the scheme and host (${maskedUrl(String(issue.input).replace(/^([a-z]+:\/\/[^/?#]+).*$/is, '$1'))}), not a path: the console is served under /console on the relay, and a proxy must forward /console/ to it as it is (no path prefix of its own)`,
         })
         .optional(),
       /** The old name of `http.trustedProxies` (which is copied here). */

@@ -535,6 +535,29 @@ describe('config', () => {
     assert.equal(MAX_SPAN_MS, 3650 * 86_400_000);
   });
 
+  test("a URL setting's problem shows none of its credentials or query values, whether it parses as a URL or not", () => {
+    const lines = [
+      ...problems({ SMSRELAY_GATEWAY_URL: 'u:TOPSECRET@gw.example.com' }),
+      ...problems({ SMSRELAY_MAIL_URL: 'u:TOPSECRET@mail.example.com:25' }),
+      ...problems({ SMSRELAY_MAIL_URL: 'smtp://u:TOPSECRET@mail.example.com:99999' }),
+      ...problems({ SMSRELAY_DATABASE_URL: 'u:TOPSECRET@db.example.com/relay' }),
+      ...problems({ SMSRELAY_DATABASE_URL: 'postgres://u:TOPSECRET@db.example.com/relay?foo=TOPSECRET2' }),
+      ...problems({ SMSRELAY_DATABASE_URL: 'postgres://u:TOP@SE:CRET@db.example.com/relay?sslmode=bogus#TOPSECRET3' }),
+      ...problems({}, "console:\n  publicUrl: 'https://u:TOPSECRET@console.example.com/x'\n"),
+    ];
+    assert.equal(lines.length, 7);
+    for (const line of lines) assert.doesNotMatch(line, /TOPSECRET|SE:CRET/, line);
+    assert.deepEqual(lines.slice(0, 6), [
+      'SMSRELAY_GATEWAY_URL="***": expected an http:// or https:// URL',
+      'SMSRELAY_MAIL_URL="***": expected smtp://host:port or smtps://host:port',
+      'SMSRELAY_MAIL_URL="smtp://***@mail.example.com:99999": expected smtp://host:port or smtps://host:port',
+      'SMSRELAY_DATABASE_URL="***": expected postgres://user:password@host:port/database',
+      'SMSRELAY_DATABASE_URL="postgres://u:***@db.example.com/relay?foo=***": unknown URL parameter "foo" (known: sslmode, sslrootcert, host)',
+      'SMSRELAY_DATABASE_URL="postgres://u:***@db.example.com/relay?sslmode=***#***": unknown sslmode "bogus"; use one of disable, require, verify-ca, verify-full',
+    ]);
+    assert.match(lines[6] ?? '', /console\.publicUrl: write only the scheme and host \(https:\/\/\*\*\*@console\.example\.com\), not a path/);
+  });
+
   test('every duration setting has a minimum: 0s is refused at start and by config check, naming the setting, its source and the least to write', () => {
     assert.ok(DURATION_SETTINGS.size >= 20);
     for (const setting of DURATION_SETTINGS) {
