@@ -13,7 +13,7 @@ import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { maskedUrl, REDACTED } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
-import { readTlsPair, type TlsFiles } from './tls.ts';
+import { dkimKeyProblem, readTlsPair, type TlsFiles } from './tls.ts';
 import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, type ParsedConfig, span } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
@@ -141,6 +141,8 @@ export function loadConfig(
     }
   });
   if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);
+  const dkimKey = parsed.mail?.dkim && dkimKeyProblem(resolve(cwd, parsed.mail.dkim.privateKeyFile));
+  if (dkimKey) problems.push(`${describe(['mail', 'dkim', 'privateKeyFile'])}: ${dkimKey}`);
   const lists = parsed.sms && normaliseLists(parsed.sms, parsed.smtp?.maxNumbersPerMail, problems, describe);
   const routes =
     parsed.gateway && lists && selected
@@ -527,6 +529,12 @@ function checkAccount(
     const needed = `required for the ${plugin.name} gateway`;
     if (variable && noFile) problems.push(`${variable}: ${needed} (or ${at}.${key} in ${DEFAULT_CONFIG_FILE})`);
     else problems.push(`${describe([key])}: ${needed}${variable ? ` (or set ${variable})` : ''}`);
+  }
+  for (const [key, limit] of Object.entries(plugin.settings.credentialLimits ?? {})) {
+    const value = values[key];
+    if (typeof value === 'string' && Buffer.byteLength(value, 'utf8') > limit.octets) {
+      problems.push(`${describe([key])}: ${limit.name} is at most ${limit.octets} characters (octets); write the one the provider gave the account`);
+    }
   }
   // Credentials travel in clear only to this machine (an SSH tunnel, a local simulator).
   for (const key of ['url', 'backupUrl'] as const) {

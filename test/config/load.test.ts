@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -556,6 +557,50 @@ describe('config', () => {
       'SMSRELAY_DATABASE_URL="postgres://u:***@db.example.com/relay?sslmode=***#***": unknown sslmode "bogus"; use one of disable, require, verify-ca, verify-full',
     ]);
     assert.match(lines[6] ?? '', /console\.publicUrl: write only the scheme and host \(https:\/\/\*\*\*@console\.example\.com\), not a path/);
+  });
+
+  test('an SMPP system_id over 15 or password over 8 octets is a config problem naming the setting and its source (exit 78), not a crash at start', () => {
+    const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1' };
+    assert.deepEqual(problems({ ...smpp, SMSRELAY_GATEWAY_USERNAME: 'a'.repeat(16), SMSRELAY_GATEWAY_PASSWORD: 'TOPSECRET9' }), [
+      `SMSRELAY_GATEWAY_USERNAME="${'a'.repeat(16)}": an SMPP system_id is at most 15 characters (octets); write the one the provider gave the account`,
+      'SMSRELAY_GATEWAY_PASSWORD="***": an SMPP password is at most 8 characters (octets); write the one the provider gave the account',
+    ]);
+    const [routed, ...more] = problems(
+      {},
+      'gateway:\n  routes:\n    - {name: all, match: ["*"], providers: [smpp]}\n  providers:\n    smpp: {host: 127.0.0.1, username: u, password: "pässwort"}\n',
+    );
+    assert.deepEqual(more, []);
+    assert.match(routed ?? '', /\/smsrelay\.yaml: gateway\.providers\.smpp\.password: an SMPP password is at most 8 characters \(octets\)/, 'ä is two octets');
+    const { config } = loadConfig({ ...smpp, SMSRELAY_GATEWAY_USERNAME: 'a'.repeat(15), SMSRELAY_GATEWAY_PASSWORD: '12345678' }, dirWith());
+    assert.equal(config.gateway.password, '12345678');
+  });
+
+  test('mail.dkim.privateKeyFile must hold an RSA private key DKIM can sign with: a missing file, a certificate, an EC or a short key is refused naming the setting and the file', () => {
+    const dir = dirWith();
+    const pem = (name: string, text: string | Buffer): string => {
+      writeFileSync(join(dir, name), text);
+      return name;
+    };
+    const rsa = pem('dkim.pem', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const short = pem('short.pem', generateKeyPairSync('rsa', { modulusLength: 512 }).privateKey.export({ type: 'pkcs1', format: 'pem' }));
+    const ec = pem('ec.pem', generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const cert = pem('cert.pem', readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../fixtures/tls/cert.pem')));
+    const refusal = (file: string): string => {
+      writeFileSync(join(dir, 'smsrelay.yaml'), `mail:\n  dkim: {selector: sms2026, privateKeyFile: ${file}}\n`);
+      try {
+        loadConfig({}, dir);
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.problems.length, 1, file);
+        return (error.problems[0] ?? '').replaceAll(`${dir}/`, '');
+      }
+      return 'taken';
+    };
+    assert.equal(refusal(rsa), 'taken');
+    assert.equal(refusal('/nonexistent.pem'), 'smsrelay.yaml: mail.dkim.privateKeyFile: /nonexistent.pem: no such file; name the PEM file');
+    assert.match(refusal(cert), /^smsrelay\.yaml: mail\.dkim\.privateKeyFile: cert\.pem holds no PEM private key .*; name the DKIM key file$/);
+    assert.match(refusal(ec), /^smsrelay\.yaml: mail\.dkim\.privateKeyFile: ec\.pem holds an ec key: DKIM signing here is rsa-sha256; make an RSA key/);
+    assert.match(refusal(short), /^smsrelay\.yaml: mail\.dkim\.privateKeyFile: short\.pem holds a 512-bit RSA key: receivers ignore DKIM keys under 1024 bits/);
   });
 
   test('every duration setting has a minimum: 0s is refused at start and by config check, naming the setting, its source and the least to write', () => {

@@ -82,6 +82,8 @@ export const SMPP_SETTINGS: ProviderSettings<SmppSettings> = {
   },
   required: ['host'],
   link: { host: 'host', tls: 'tls', protectedLink: 'protectedLink' },
+  // The bind's fields are C-octet strings of 16 and 9 octets, the closing NUL included (SMPP 3.4 §4.1.1).
+  credentialLimits: { username: { octets: 15, name: 'an SMPP system_id' }, password: { octets: 8, name: 'an SMPP password' } },
   // An SMSC has no public host: `host` is required, and this only names the scheme.
   defaultUrls: { url: 'smpp://smsc.invalid:2775' },
   account: (settings) => ({
