@@ -174,11 +174,24 @@ const host = z
     if (bare !== undefined) context.addIssue({ code: 'custom', message: `write the address without brackets: ${bare}` });
   });
 
-const domain = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a domain name');
+/** A host name as DNS writes it (RFC 1123 labels), at most 253 characters. */
+const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+const domain = z.string().trim().toLowerCase().regex(DOMAIN_NAME, 'expected a domain name');
+
+/**
+ * The relay's name in its greeting, EHLO answer and bounces: a domain or an address literal
+ * (RFC 5321 §4.1.3: `[192.0.2.1]`, `[IPv6:2001:db8::1]`). Anything else went into the banner as
+ * written (`220     ESMTP` for spaces); an empty one fell back to the machine's name unseen.
+ */
+const smtpHostname = z.string().refine(
+  (value) => {
+    const literal = /^\[(?:IPv6:)?(.+)\]$/.exec(value);
+    if (!literal) return DOMAIN_NAME.test(value);
+    return isIP(literal[1] ?? '') === (value.startsWith('[IPv6:') ? 6 : 4);
+  },
+  { error: "expected a host name such as relay.example.com or an address literal such as [192.0.2.1]; leave it unset for the machine's name" },
+);
 
 const cidr = z.string().superRefine((value, context) => {
   const [address = '', bits, ...rest] = value.split('/');
@@ -367,7 +380,7 @@ export const configSchema = z.strictObject({
       host: host.default('127.0.0.1'),
       port: port.default(2525),
       /** Name in the greeting and in bounces; the machine's hostname when unset. */
-      hostname: z.string().optional(),
+      hostname: smtpHostname.optional(),
       maxMessageBytes: positiveInt.default(DEFAULT_MAX_MESSAGE_BYTES),
       maxRecipients: positiveInt.default(DEFAULT_MAX_RECIPIENTS),
       maxNumbersPerMail: positiveInt.default(DEFAULT_MAX_NUMBERS_PER_MAIL),

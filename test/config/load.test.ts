@@ -603,6 +603,19 @@ describe('config', () => {
     assert.match(refusal(short), /^smsrelay\.yaml: mail\.dkim\.privateKeyFile: short\.pem holds a 512-bit RSA key: receivers ignore DKIM keys under 1024 bits/);
   });
 
+  test('smtp.hostname is a host name or an address literal: empty, blank, a line break or other text is refused, not put into the banner', () => {
+    for (const written of ["''", "'   '", '"relay\\r\\n250 fake"', 'relay_1.example.com', "'relay example'", '"[300.1.2.3]"', '"[IPv6:192.0.2.1]"']) {
+      assert.deepEqual(
+        problems({}, `smtp:\n  hostname: ${written}\n`).map((line) => line.replace(/^.*smsrelay\.yaml: /, '')),
+        ["smtp.hostname: expected a host name such as relay.example.com or an address literal such as [192.0.2.1]; leave it unset for the machine's name"],
+        written,
+      );
+    }
+    for (const name of ['relay.example.com', 'Relay-1', '[192.0.2.1]', '[IPv6:2001:db8::1]']) {
+      assert.equal(loadConfig({}, dirWith(`smtp:\n  hostname: "${name}"\n`)).config.smtp.hostname, name);
+    }
+  });
+
   test('every duration setting has a minimum: 0s is refused at start and by config check, naming the setting, its source and the least to write', () => {
     assert.ok(DURATION_SETTINGS.size >= 20);
     for (const setting of DURATION_SETTINGS) {
