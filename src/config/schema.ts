@@ -4,6 +4,7 @@ import ms from 'ms';
 import { z } from 'zod';
 import { ROUTE_MATCH } from '../dispatch/routes.ts';
 import { databaseUrlProblem } from '../store/postgres/url.ts';
+import { wholeNumber } from '../providers/settings-fields.ts';
 import { isCountryCode } from '../sms/numbers.ts';
 import { maskedUrl } from './secrets.ts';
 
@@ -155,15 +156,10 @@ function countryCodeHint(value: unknown): string {
 }
 
 const PORT_HINT = 'expected a port number from 0 to 65535';
-/**
- * Decimal digits only: a number coerced from text also took `0x10` (16), `1e3` (1000) and an
- * empty variable (0: any free port), none of which anyone means as a port.
- */
-const port = z
-  .union([z.number(), z.string().regex(/^\d+$/, PORT_HINT).transform(Number)], { error: PORT_HINT })
-  .pipe(z.number().int('expected a whole port number').min(0, PORT_HINT).max(65535, PORT_HINT));
+/** Decimal digits only (an empty variable coerced to 0 took any free port); 0 written is any free port. */
+const port = wholeNumber(PORT_HINT).pipe(z.number().min(0, PORT_HINT).max(65535, PORT_HINT));
 
-export const positiveInt = z.coerce.number({ error: 'write a whole number above 0' }).int('expected a whole number').positive('expected a number above 0');
+export const positiveInt = wholeNumber('write a whole number above 0').pipe(z.number().positive('expected a number above 0'));
 
 /** A listener's address: the brackets of an IPv6 address belong in URLs, not here (the listen would fail with ENOTFOUND). */
 const host = z
@@ -425,7 +421,7 @@ export const configSchema = z.strictObject({
         .toUpperCase()
         .refine(isCountryCode, { error: (issue) => countryCodeHint(issue.input) })
         .optional(),
-      maxParts: positiveInt.max(255, 'expected at most 255 parts').default(DEFAULT_MAX_PARTS),
+      maxParts: positiveInt.pipe(z.number().max(255, 'expected at most 255 parts')).default(DEFAULT_MAX_PARTS),
       /** Distribution lists: `oncall@sms.example.com: ["+447700900123", …]`. */
       lists: z
         .record(z.string(), list(z.string(), '["+447700900123", "07700 900124"]', 'a list needs at least one number'), {
@@ -562,10 +558,8 @@ export const configSchema = z.strictObject({
        * webhooks (503) rather than fail mid-commit; MB. 0 turns the check off (a filesystem whose free
        * space says nothing, or one the operator watches otherwise).
        */
-      minFreeMegabytes: z.coerce
-        .number({ error: 'write a whole number of MB, or 0 to turn the check off' })
-        .int('expected a whole number')
-        .min(0, 'expected a number above 0, or 0 to turn the check off')
+      minFreeMegabytes: wholeNumber('write a whole number of MB, or 0 to turn the check off')
+        .pipe(z.number().min(0, 'expected a number above 0, or 0 to turn the check off'))
         .default(DEFAULT_MIN_FREE_MEGABYTES),
       /** Message texts and headers older than this are erased once finished; unset or `keep` = kept. */
       retention: z.preprocess(

@@ -616,6 +616,26 @@ describe('config', () => {
     }
   });
 
+  test('whole numbers are decimal digits or YAML integers, never a boolean, 0x10 or 1e3; a duration needs its unit from the file as from a variable', () => {
+    const strip = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
+    assert.deepEqual(strip(problems({}, 'smtp:\n  maxMessageBytes: true\n')), ['smtp.maxMessageBytes: write a whole number above 0']);
+    assert.deepEqual(strip(problems({}, 'smtp:\n  maxRecipients: 0x10\n')), ['smtp.maxRecipients: write a whole number above 0']);
+    assert.deepEqual(strip(problems({}, 'store:\n  minFreeMegabytes: 1e3\n')), [
+      'store.minFreeMegabytes: write a whole number of MB, or 0 to turn the check off',
+    ]);
+    assert.deepEqual(strip(problems({}, 'sms:\n  maxParts: 2.5\n')), ['sms.maxParts: expected a whole number']);
+    const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };
+    assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_PORT: '0x10' }), ['SMSRELAY_SMPP_PORT="0x10": write a whole number from 1 to 65535']);
+    assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_WINDOW_SIZE: '1e1' }), ['SMSRELAY_SMPP_WINDOW_SIZE="1e1": write a whole number from 1 to 100']);
+    assert.deepEqual(strip(problems({}, 'gateway:\n  provider: smpp\n  host: 127.0.0.1\n  username: u\n  password: p\n  submitTimeout: 5000\n')), [
+      'gateway.submitTimeout: write a duration with its unit, such as 30s (a number needs its unit: 5000s, 5000ms…)',
+    ]);
+    const { config } = loadConfig({ ...smpp, SMSRELAY_SMPP_PORT: '2775', SMSRELAY_SMPP_SUBMIT_TIMEOUT: '5s' }, dirWith('smtp:\n  maxMessageBytes: 1000\n'));
+    assert.equal(config.gateway.settings['port'], 2775);
+    assert.equal(config.gateway.settings['submitTimeout'], 5_000);
+    assert.equal(config.smtp.maxMessageBytes, 1000);
+  });
+
   test('every duration setting has a minimum: 0s is refused at start and by config check, naming the setting, its source and the least to write', () => {
     assert.ok(DURATION_SETTINGS.size >= 20);
     for (const setting of DURATION_SETTINGS) {
