@@ -611,8 +611,8 @@ function checkRelayMaxParts(
   const limits = plugins.filter((plugin) => plugin !== undefined).map((plugin) => ({ name: plugin.name, maxParts: plugin.capabilities.maxParts }));
   const highest = Math.max(...limits.map((limit) => limit.maxParts));
   if (maxParts <= highest) return;
-  const named = [...new Set(limits.map((limit) => `${limit.name} at most ${limit.maxParts}`))].join(', ');
-  problems.push(`${describe(['sms', 'maxParts'])}: ${maxParts} parts can never be sent: ${named} parts per SMS; set at most ${highest}`);
+  const named = [...new Set(limits.map((limit) => `${limit.name} at most ${limit.maxParts} ${limit.maxParts === 1 ? 'part' : 'parts'}`))].join(', ');
+  problems.push(`${describe(['sms', 'maxParts'])}: ${maxParts} parts can never be sent: ${named} per SMS; set at most ${highest}`);
 }
 
 /** `gateway.provider: <name>-simulator` runs that provider's simulator. */

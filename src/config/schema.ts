@@ -244,10 +244,11 @@ const senderLimits = {
   senders: list(senderPattern, '[alerts@example.com, "@example.com"]').optional(),
   /** Countries (`GB`) or E.164 prefixes (`+353`) that may be texted; accounts default to the default region. */
   destinations: list(
-    z
-      .string()
-      .regex(/^(?:[A-Z]{2}|\+\d{1,15})$/, 'expected a country code such as GB or a prefix such as +4477')
-      .refine((value) => value.startsWith('+') || isCountryCode(value), { error: (issue) => countryCodeHint(issue.input) }),
+    // One check, so that a wrong value is one line: `uk` is no country code, said once.
+    z.string().refine((value) => /^\+\d{1,15}$/.test(value) || (/^[A-Z]{2}$/.test(value) && isCountryCode(value)), {
+      error: (issue) =>
+        /^[a-z]{2}$/i.test(String(issue.input)) ? countryCodeHint(issue.input) : 'expected a country code such as GB or a prefix such as +4477',
+    }),
     '[GB, "+353"]',
   ).optional(),
   maxRecipients: positiveInt.optional(),
@@ -367,7 +368,7 @@ export const gatewaySchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  dataDir: z.string().min(1).default('./data'),
+  dataDir: z.string().regex(/\S/, 'write a value: it must not be empty').default('./data'),
   /** On SIGTERM: how long open SMTP sessions and gateway requests in flight may still take. */
   shutdownTimeout: duration.pipe(atLeast()).prefault(DEFAULT_SHUTDOWN_TIMEOUT),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
@@ -489,8 +490,8 @@ export const configSchema = z.strictObject({
       premiumBlocklist: z.boolean().default(true),
       /** E.164 prefixes no one may text. */
       blockedPrefixes: list(z.string().regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490'), '["+4490", "+4487"]').default([]),
-      /** The same text to the same number within this window is sent once (flapping monitors); unset = off. */
-      alertStormWindow: span.pipe(atLeast()).optional(),
+      /** The same text to the same number within this window is sent once (flapping monitors); unset or `off` = off. */
+      alertStormWindow: z.preprocess((value) => (value === 'off' ? undefined : value), span.pipe(atLeast()).optional()),
       /** Inbound SMS whose first word is one of these put the number on the opt-out list… */
       stopKeywords: list(z.string().min(1), '[STOP, UNSUBSCRIBE]').default(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']),
       /** …and these take it off again. */

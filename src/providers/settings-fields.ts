@@ -7,7 +7,7 @@ import { z } from 'zod';
  * which anyone means; the file's hex, octal and exponent forms reach here as their text (the loader).
  */
 export function wholeNumber(hint: string) {
-  return z.union([z.number(), z.string().regex(/^\d+$/, hint).transform(Number)], { error: hint }).pipe(z.number().int('expected a whole number'));
+  return z.union([z.number(), z.string().regex(/^\d+$/, hint).transform(Number)], { error: hint }).pipe(z.number().int(hint));
 }
 
 /** An account number in the provider's portal; the environment gives it as digits. */

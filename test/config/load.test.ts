@@ -623,7 +623,7 @@ describe('config', () => {
     assert.deepEqual(strip(problems({}, 'store:\n  minFreeMegabytes: 1e3\n')), [
       'store.minFreeMegabytes: write a whole number of MB, or 0 to turn the check off',
     ]);
-    assert.deepEqual(strip(problems({}, 'sms:\n  maxParts: 2.5\n')), ['sms.maxParts: expected a whole number']);
+    assert.deepEqual(strip(problems({}, 'sms:\n  maxParts: 2.5\n')), ['sms.maxParts: write a whole number above 0']);
     const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };
     assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_PORT: '0x10' }), ['SMSRELAY_SMPP_PORT="0x10": write a whole number from 1 to 65535']);
     assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_WINDOW_SIZE: '1e1' }), ['SMSRELAY_SMPP_WINDOW_SIZE="1e1": write a whole number from 1 to 100']);
@@ -634,6 +634,32 @@ describe('config', () => {
     assert.equal(config.gateway.settings['port'], 2775);
     assert.equal(config.gateway.settings['submitTimeout'], 5_000);
     assert.equal(config.smtp.maxMessageBytes, 1000);
+  });
+
+  test('one line per problem, each saying what to write: a flag, an overflowing port, a lower-case country, a provider named twice in a route', () => {
+    const strip = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
+    const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };
+    assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_TLS: 'maybe' }), ['SMSRELAY_SMPP_TLS="maybe": write true or false']);
+    assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '99999999999999999999999' }), [
+      'SMSRELAY_SMTP_PORT="99999999999999999999999": expected a port number from 0 to 65535',
+    ]);
+    assert.deepEqual(strip(problems({}, 'networks:\n  - {name: lan, cidr: [10.0.0.0/8], destinations: [uk, "+44x"]}\n')), [
+      'networks.0.destinations.0: UK is not an ISO country code: use GB',
+      'networks.0.destinations.1: expected a country code such as GB or a prefix such as +4477',
+    ]);
+    assert.deepEqual(strip(problems({}, "gateway:\n  routes:\n    - {match: ['*'], providers: [simulator, simulator]}\n")), [
+      'gateway.routes.0: route * names simulator twice',
+    ]);
+  });
+
+  test('policy.alertStormWindow takes off (its default); a blank dataDir is refused from the file as from the variable; one part is one part', () => {
+    const strip = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
+    assert.equal(loadConfig({}, dirWith('policy:\n  alertStormWindow: off\n')).config.policy.alertStormWindow, undefined);
+    assert.equal(loadConfig({}, dirWith('policy:\n  alertStormWindow: 10m\n')).config.policy.alertStormWindow, 600_000);
+    assert.deepEqual(strip(problems({}, "dataDir: '   '\n")), ['dataDir: write a value: it must not be empty']);
+    assert.deepEqual(strip(problems({}, 'gateway:\n  provider: interactsms-simulator\nsms:\n  maxParts: 2\n')), [
+      'sms.maxParts: 2 parts can never be sent: interactsms at most 1 part per SMS; set at most 1',
+    ]);
   });
 
   test('every duration setting has a minimum: 0s is refused at start and by config check, naming the setting, its source and the least to write', () => {

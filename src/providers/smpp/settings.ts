@@ -24,7 +24,7 @@ const duration = (min: number, max: number) =>
   });
 const whole = (min: number, max: number) =>
   wholeNumber(`write a whole number from ${min} to ${max}`).pipe(z.number().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
-const flag = z.union([z.boolean(), z.stringbool()]);
+const flag = z.union([z.boolean(), z.stringbool()], { error: 'write true or false' });
 
 /** SMSCs refuse a window above their own limit; 10 is a common default, 100 the most any documents. */
 const MAX_WINDOW = 100;
