@@ -14,13 +14,12 @@ import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
 import { composeRegistry, type ProviderRegistry, ProviderRegistryError } from '../providers/registry.ts';
 import { SIMULATED_PROVIDERS } from '../simulators/index.ts';
-import { redactUrl } from '../store/postgres/url.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { maskedUrl, REDACTED } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
-import { readTlsPair, type TlsFiles } from './tls.ts';
-import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, MIN_LEASE_TTL_MS, type ParsedConfig, span } from './schema.ts';
+import { dkimKeyProblem, readTlsPair, type TlsFiles } from './tls.ts';
+import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, type ParsedConfig, span } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
@@ -146,6 +145,8 @@ export function loadConfig(
     );
   }
   if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);
+  const dkimKey = parsed.mail?.dkim && dkimKeyProblem(resolve(cwd, parsed.mail.dkim.privateKeyFile));
+  if (dkimKey) problems.push(`${describe(['mail', 'dkim', 'privateKeyFile'])}: ${dkimKey}`);
   const lists = parsed.sms && normaliseLists(parsed.sms, parsed.smtp?.maxNumbersPerMail, problems, describe);
   const routes =
     parsed.gateway && lists && selected
@@ -198,9 +199,6 @@ export function loadConfig(
   if (parsed.sms) checkSubjectAddress(parsed.sms, problems, describe);
   if (parsed.accounts) checkAccountNames(parsed.accounts, problems, describe);
   if (parsed.console && parsed.accounts) checkConsoleUsers(parsed.console, parsed.accounts, problems, describe);
-  if (parsed.delivery && parsed.delivery.leaseTtl < MIN_LEASE_TTL_MS) {
-    problems.push(`${describe(['delivery', 'leaseTtl'])}: expected at least ${MIN_LEASE_TTL_MS / 1000}s (a lease outlives three heartbeats)`);
-  }
   if (parsed.http?.trustedProxies && parsed.console && parsed.console.trustedProxies.length > 0) {
     problems.push(
       `${describe(['console', 'trustedProxies'])}: the old name of http.trustedProxies (${describe(['http', 'trustedProxies'])}), which is set too; keep only http.trustedProxies`,
@@ -581,13 +579,7 @@ function describePath(path: readonly PropertyKey[], envSources: ReadonlyMap<stri
       // A structure in one variable: the place inside it, not the whole (secret-bearing) value.
       if (dotted !== envPath && ENVIRONMENT[name]?.kind === 'json') return `${name} at ${dotted.slice(envPath.length + 1)}`;
       const value = env[name] ?? '';
-      const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name)
-        ? REDACTED
-        : name === 'SMSRELAY_DATABASE_URL'
-          ? redactUrl(value)
-          : name.endsWith('_URL')
-            ? maskedUrl(value)
-            : value;
+      const shown = /_(?:PASSWORD|TOKEN|PROVIDERS)$/.test(name) ? REDACTED : name.endsWith('_URL') ? maskedUrl(value, name === 'SMSRELAY_DATABASE_URL') : value;
       return `${name}="${shown}"`;
     }
   }
@@ -651,6 +643,12 @@ function checkAccount(
     const needed = `required for the ${plugin.name} gateway`;
     if (variable && noFile) problems.push(`${variable}: ${needed} (or ${at}.${key} in ${DEFAULT_CONFIG_FILE})`);
     else problems.push(`${describe([key])}: ${needed}${variable ? ` (or set ${variable})` : ''}`);
+  }
+  for (const [key, limit] of Object.entries(plugin.settings.credentialLimits ?? {})) {
+    const value = values[key];
+    if (typeof value === 'string' && Buffer.byteLength(value, 'utf8') > limit.octets) {
+      problems.push(`${describe([key])}: ${limit.name} is at most ${limit.octets} characters (octets); write the one the provider gave the account`);
+    }
   }
   // Credentials travel in clear only to this machine (an SSH tunnel, a local simulator).
   for (const key of ['url', 'backupUrl'] as const) {
@@ -729,8 +727,8 @@ function checkMaxParts(
   const limits = plugins.filter((plugin) => plugin !== undefined).map((plugin) => ({ name: plugin.name, maxParts: plugin.capabilities.maxParts }));
   const highest = Math.max(...limits.map((limit) => limit.maxParts));
   if (maxParts <= highest) return;
-  const named = [...new Set(limits.map((limit) => `${limit.name} at most ${limit.maxParts}`))].join(', ');
-  problems.push(`${describe(path)}: ${maxParts} parts can never be sent: ${named} parts per SMS; set at most ${highest}`);
+  const named = [...new Set(limits.map((limit) => `${limit.name} at most ${limit.maxParts} ${limit.maxParts === 1 ? 'part' : 'parts'}`))].join(', ');
+  problems.push(`${describe(path)}: ${maxParts} parts can never be sent: ${named} per SMS; set at most ${highest}`);
 }
 
 /** `gateway.provider: <name>-simulator` runs that provider's simulator. */

@@ -93,7 +93,8 @@ export function configureRoutes(input: RoutingInput): GatewayRoute[] | undefined
       problems.push(`${where} leaves ${route.match.join(', ')} with no provider: name at least one under providers`);
       complete = false;
     }
-    for (const name of route.providers) {
+    // Each name once: a name written twice is one problem, said once.
+    for (const name of new Set(route.providers)) {
       const selected = input.select(name);
       if (!selected) {
         const suggestion = didYouMean(name, input.choices);
@@ -172,7 +173,9 @@ function accountOf(name: string, raw: unknown, selected: SelectedProvider, input
   const account = input.account(result.data, selected, path);
   const { maxParts } = selected.plugin.capabilities;
   if (account.maxParts !== undefined && account.maxParts > maxParts) {
-    input.problems.push(`${input.describe([...path, 'maxParts'])}: ${selected.plugin.name} sends at most ${maxParts} parts per SMS`);
+    input.problems.push(
+      `${input.describe([...path, 'maxParts'])}: ${selected.plugin.name} sends at most ${maxParts} ${maxParts === 1 ? 'part' : 'parts'} per SMS`,
+    );
   }
   return input.problems.length === before ? account : undefined;
 }

@@ -4,7 +4,9 @@ import ms from 'ms';
 import { z } from 'zod';
 import { ROUTE_MATCH } from '../dispatch/routes.ts';
 import { databaseUrlProblem } from '../store/postgres/url.ts';
+import { wholeNumber } from '../providers/settings-fields.ts';
 import { isCountryCode } from '../sms/numbers.ts';
+import { maskedUrl } from './secrets.ts';
 
 /** RFC 5321 §4.5.3.1.7: at least 100 recipients must be accepted; more per mail is rarely legitimate. */
 const DEFAULT_MAX_RECIPIENTS = 100;
@@ -60,7 +62,7 @@ export const DEFAULT_PROVIDER = 'simulator';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** The shortest `delivery.leaseTtl`: three heartbeats of a second each (checked by the loader). */
+/** The shortest `delivery.leaseTtl`: three heartbeats of a second each, so that one a second late loses nothing. */
 export const MIN_LEASE_TTL_MS = 3_000;
 
 const DURATION_HINT = 'write a duration such as 30s, 5m or 24h';
@@ -77,7 +79,14 @@ export const MAX_WAIT_MS = 24 * 24 * 60 * 60 * 1000;
  */
 export const MAX_SPAN_MS = 3650 * 24 * 60 * 60 * 1000;
 
-/** Written `30s`, `5m`, `24h`; milliseconds once parsed, at most `maxMs` (`why` says why). */
+/**
+ * The shortest of any duration: at 0 (or a few ms) a timer is a busy loop, and the relay's waits are
+ * no longer waits (a failing gateway asked a thousand times a second by `retryMinDelay: 0s`). A tenth
+ * of a second is below any wait meant as one; settings that need longer have their own minimum.
+ */
+export const MIN_DURATION_MS = 100;
+
+/** Written `30s`, `5m`, `24h`; milliseconds once parsed, at most `maxMs` (`why` says why); each setting pipes it to its minimum. */
 function durationUpTo(maxMs: number, why: string) {
   return z
     .string({ error: (issue) => `${DURATION_HINT}${typeof issue.input === 'number' ? ` (a number needs its unit: ${issue.input}s, ${issue.input}m…)` : ''}` })
@@ -96,6 +105,11 @@ function durationUpTo(maxMs: number, why: string) {
     });
 }
 
+/** A duration setting's minimum, piped after `duration` or `span`: `why` says what a shorter one breaks. */
+function atLeast(minMs = MIN_DURATION_MS, why = 'a shorter wait is none, a busy loop') {
+  return z.number().min(minMs, `write at least ${ms(minMs)}: ${why}`);
+}
+
 /**
  * The shortest `smtp.idleTimeout`: 0 switched the socket timeout off, so a client that connects and
  * says nothing held one of `smtp.maxConnections` for ever (a slowloris needs only that many). RFC 5321
@@ -110,6 +124,17 @@ export const MIN_SMTP_IDLE_TIMEOUT_MS = 10_000;
 export const MIN_CONSOLE_SESSION_IDLE_MS = 60_000;
 /** The shortest `console.sessionMaxAge`: a sign-in must last long enough to find a message and act on it. */
 export const MIN_CONSOLE_SESSION_MAX_AGE_MS = 5 * 60_000;
+/**
+ * The shortest gateway `connectTimeout` and `responseTimeout`: a request across the internet, its TLS
+ * handshake included, takes a few hundred ms; below a second requests time out before any answer can
+ * come, and a response timeout counts as possibly sent and is retried (`0s` sent one SMS 7 times in 12 s).
+ */
+export const MIN_GATEWAY_TIMEOUT_MS = 1_000;
+/**
+ * The shortest `delivery.maxAge`: the first attempt is made at once, but it needs a moment and a slow
+ * queue longer; `0s` expired every SMS "(no attempt)" after its 250.
+ */
+export const MIN_MAX_AGE_MS = 1_000;
 
 /** A wait the relay times (a timeout, a delay, an interval): at most MAX_WAIT_MS. */
 export const duration = durationUpTo(MAX_WAIT_MS, 'the longest a timer can wait');
@@ -131,15 +156,10 @@ function countryCodeHint(value: unknown): string {
 }
 
 const PORT_HINT = 'expected a port number from 0 to 65535';
-/**
- * Decimal digits only: a number coerced from text also took `0x10` (16), `1e3` (1000) and an
- * empty variable (0: any free port), none of which anyone means as a port.
- */
-const port = z
-  .union([z.number(), z.string().regex(/^\d+$/, PORT_HINT).transform(Number)], { error: PORT_HINT })
-  .pipe(z.number().int('expected a whole port number').min(0, PORT_HINT).max(65535, PORT_HINT));
+/** Decimal digits only (an empty variable coerced to 0 took any free port); 0 written is any free port. */
+const port = wholeNumber(PORT_HINT).pipe(z.number().min(0, PORT_HINT).max(65535, PORT_HINT));
 
-export const positiveInt = z.coerce.number({ error: 'write a whole number above 0' }).int('expected a whole number').positive('expected a number above 0');
+export const positiveInt = wholeNumber('write a whole number above 0').pipe(z.number().positive('expected a number above 0'));
 
 /** A listener's address: the brackets of an IPv6 address belong in URLs, not here (the listen would fail with ENOTFOUND). */
 const host = z
@@ -150,11 +170,24 @@ const host = z
     if (bare !== undefined) context.addIssue({ code: 'custom', message: `write the address without brackets: ${bare}` });
   });
 
-const domain = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'expected a domain name');
+/** A host name as DNS writes it (RFC 1123 labels), at most 253 characters. */
+const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+const domain = z.string().trim().toLowerCase().regex(DOMAIN_NAME, 'expected a domain name');
+
+/**
+ * The relay's name in its greeting, EHLO answer and bounces: a domain or an address literal
+ * (RFC 5321 §4.1.3: `[192.0.2.1]`, `[IPv6:2001:db8::1]`). Anything else went into the banner as
+ * written (`220     ESMTP` for spaces); an empty one fell back to the machine's name unseen.
+ */
+const smtpHostname = z.string().refine(
+  (value) => {
+    const literal = /^\[(?:IPv6:)?(.+)\]$/.exec(value);
+    if (!literal) return DOMAIN_NAME.test(value);
+    return isIP(literal[1] ?? '') === (value.startsWith('[IPv6:') ? 6 : 4);
+  },
+  { error: "expected a host name such as relay.example.com or an address literal such as [192.0.2.1]; leave it unset for the machine's name" },
+);
 
 const cidr = z.string().superRefine((value, context) => {
   const [address = '', bits, ...rest] = value.split('/');
@@ -211,10 +244,11 @@ const senderLimits = {
   senders: list(senderPattern, '[alerts@example.com, "@example.com"]').optional(),
   /** Countries (`GB`) or E.164 prefixes (`+353`) that may be texted; accounts default to the default region. */
   destinations: list(
-    z
-      .string()
-      .regex(/^(?:[A-Z]{2}|\+\d{1,15})$/, 'expected a country code such as GB or a prefix such as +4477')
-      .refine((value) => value.startsWith('+') || isCountryCode(value), { error: (issue) => countryCodeHint(issue.input) }),
+    // One check, so that a wrong value is one line: `uk` is no country code, said once.
+    z.string().refine((value) => /^\+\d{1,15}$/.test(value) || (/^[A-Z]{2}$/.test(value) && isCountryCode(value)), {
+      error: (issue) =>
+        /^[a-z]{2}$/i.test(String(issue.input)) ? countryCodeHint(issue.input) : 'expected a country code such as GB or a prefix such as +4477',
+    }),
     '[GB, "+353"]',
   ).optional(),
   maxRecipients: positiveInt.optional(),
@@ -308,11 +342,15 @@ export const gatewaySchema = z.strictObject({
   publicUrl: url.optional(),
   username: z.string().optional(),
   password: z.string().optional(),
-  connectTimeout: duration.prefault(DEFAULT_CONNECT_TIMEOUT),
-  responseTimeout: duration.prefault(DEFAULT_RESPONSE_TIMEOUT),
+  connectTimeout: duration
+    .pipe(atLeast(MIN_GATEWAY_TIMEOUT_MS, 'below a second a request times out before its answer can come'))
+    .prefault(DEFAULT_CONNECT_TIMEOUT),
+  responseTimeout: duration
+    .pipe(atLeast(MIN_GATEWAY_TIMEOUT_MS, 'below a second a request times out before its answer can come, and the SMS is sent again'))
+    .prefault(DEFAULT_RESPONSE_TIMEOUT),
   maxConcurrentRequests: positiveInt.default(DEFAULT_MAX_CONCURRENT_REQUESTS),
   /** A host that failed is skipped this long (as IntelliSoftware's SDK does with FailOverRecoverySecs). */
-  failoverRecovery: duration.prefault('300s'),
+  failoverRecovery: duration.pipe(atLeast()).prefault('300s'),
   /**
    * Routing across providers (#21): ordered providers per destination prefix or country; unset =
    * `provider` sends everything. Checked as a whole by the loader (src/dispatch/routes.ts).
@@ -330,23 +368,23 @@ export const gatewaySchema = z.strictObject({
 });
 
 export const configSchema = z.strictObject({
-  dataDir: z.string().min(1).default('./data'),
+  dataDir: z.string().regex(/\S/, 'write a value: it must not be empty').default('./data'),
   /** On SIGTERM: how long open SMTP sessions and gateway requests in flight may still take. */
-  shutdownTimeout: duration.prefault(DEFAULT_SHUTDOWN_TIMEOUT),
+  shutdownTimeout: duration.pipe(atLeast()).prefault(DEFAULT_SHUTDOWN_TIMEOUT),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
   smtp: z
     .strictObject({
       host: host.default('127.0.0.1'),
       port: port.default(2525),
       /** Name in the greeting and in bounces; the machine's hostname when unset. */
-      hostname: z.string().optional(),
+      hostname: smtpHostname.optional(),
       maxMessageBytes: positiveInt.default(DEFAULT_MAX_MESSAGE_BYTES),
       maxRecipients: positiveInt.default(DEFAULT_MAX_RECIPIENTS),
       maxNumbersPerMail: positiveInt.default(DEFAULT_MAX_NUMBERS_PER_MAIL),
       maxConnections: positiveInt.default(DEFAULT_MAX_CONNECTIONS),
       maxConnectionsPerClient: positiveInt.default(DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
       idleTimeout: duration
-        .pipe(z.number().min(MIN_SMTP_IDLE_TIMEOUT_MS, 'write at least 10s: a connection that says nothing must be closed some time (0 would never close it)'))
+        .pipe(atLeast(MIN_SMTP_IDLE_TIMEOUT_MS, 'a connection that says nothing must be closed some time (0 would never close it)'))
         .prefault(DEFAULT_SMTP_IDLE_TIMEOUT),
       /**
        * Clients that may send without AUTH, with no limit but the destination blocklists. Loopback
@@ -384,7 +422,7 @@ export const configSchema = z.strictObject({
         .toUpperCase()
         .refine(isCountryCode, { error: (issue) => countryCodeHint(issue.input) })
         .optional(),
-      maxParts: positiveInt.max(255, 'expected at most 255 parts').default(DEFAULT_MAX_PARTS),
+      maxParts: positiveInt.pipe(z.number().max(255, 'expected at most 255 parts')).default(DEFAULT_MAX_PARTS),
       /** Distribution lists: `oncall@sms.example.com: ["+447700900123", …]`. */
       lists: z
         .record(z.string(), list(z.string(), '["+447700900123", "07700 900124"]', 'a list needs at least one number'), {
@@ -424,22 +462,22 @@ export const configSchema = z.strictObject({
   delivery: z
     .strictObject({
       /** First retry after a temporary failure; doubles (with jitter) up to retryMaxDelay. */
-      retryMinDelay: duration.prefault('5s'),
-      retryMaxDelay: duration.prefault('10m'),
+      retryMinDelay: duration.pipe(atLeast()).prefault('5s'),
+      retryMaxDelay: duration.pipe(atLeast()).prefault('10m'),
       /** An SMS still undelivered after this is bounced: an alert days late is useless. */
-      maxAge: span.prefault('24h'),
+      maxAge: span.pipe(atLeast(MIN_MAX_AGE_MS, 'an SMS needs a moment for its first attempt (0s expired it unsent)')).prefault('24h'),
       /** A sender whose SMS is still waiting after this gets one delay notice (RFC 3461 NOTIFY=DELAY). */
-      delayNotice: span.prefault('1h'),
+      delayNotice: span.pipe(atLeast()).prefault('1h'),
       /** The same mail sent again within this time (a 250 lost on the way back) is sent once. */
-      resubmissionWindow: span.prefault('10m'),
+      resubmissionWindow: span.pipe(atLeast()).prefault('10m'),
       /** While the gateway refuses the account (login, credit), one probe request this often. */
-      pauseProbeInterval: duration.prefault('1m'),
+      pauseProbeInterval: duration.pipe(atLeast()).prefault('1m'),
       /**
        * A relay's leases on the work it sends end this long after its last heartbeat (which renews
        * them every third of it, at most 5 s apart): another relay on the database takes over a dead
        * relay's work after this (#18). At least 3 s, so that a heartbeat a second late loses nothing.
        */
-      leaseTtl: duration.prefault('30s'),
+      leaseTtl: duration.pipe(atLeast(MIN_LEASE_TTL_MS, 'a lease outlives three heartbeats of a second each')).prefault('30s'),
     })
     .prefault({}),
   /** Authenticated senders (SMTP AUTH PLAIN/LOGIN, only over TLS or from loopback). */
@@ -452,8 +490,8 @@ export const configSchema = z.strictObject({
       premiumBlocklist: z.boolean().default(true),
       /** E.164 prefixes no one may text. */
       blockedPrefixes: list(z.string().regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490'), '["+4490", "+4487"]').default([]),
-      /** The same text to the same number within this window is sent once (flapping monitors); unset = off. */
-      alertStormWindow: span.optional(),
+      /** The same text to the same number within this window is sent once (flapping monitors); unset or `off` = off. */
+      alertStormWindow: z.preprocess((value) => (value === 'off' ? undefined : value), span.pipe(atLeast()).optional()),
       /** Inbound SMS whose first word is one of these put the number on the opt-out list… */
       stopKeywords: list(z.string().min(1), '[STOP, UNSUBSCRIBE]').default(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']),
       /** …and these take it off again. */
@@ -463,12 +501,12 @@ export const configSchema = z.strictObject({
   inbound: z
     .strictObject({
       /** An SMS with no or an unknown user context goes to the latest conversation with its number this recent. */
-      conversationWindow: span.prefault('7d'),
+      conversationWindow: span.pipe(atLeast()).prefault('7d'),
       /**
        * A delivery report for an id no SMS has (yet) is kept this long for its SMS's send result, then
        * dropped: a request that hung and was resent got another id, so its first id never comes.
        */
-      orphanReportTtl: span.prefault('7d'),
+      orphanReportTtl: span.pipe(atLeast()).prefault('7d'),
       /** Where an SMS goes that matches no conversation; unset = kept and listed as undeliverable. */
       defaultMailbox: z.email('expected a mail address').optional(),
       /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */
@@ -483,7 +521,7 @@ export const configSchema = z.strictObject({
         .regex(/^[A-Za-z0-9-]+$/, 'expected a header name such as X-Api-Key')
         .optional(),
       /** A long SMS still missing parts this long after its first is mailed with what arrived, the missing parts named (#20). */
-      reassemblyTimeout: duration.prefault('10m'),
+      reassemblyTimeout: duration.pipe(atLeast()).prefault('10m'),
     })
     .prefault({}),
   mail: z
@@ -497,8 +535,8 @@ export const configSchema = z.strictObject({
        * Maildir without a smarthost, refused (550 5.1.1) with one.
        */
       postmaster: z.email('expected a mail address').optional(),
-      retryMinDelay: duration.prefault('10s'),
-      retryMaxDelay: duration.prefault('10m'),
+      retryMinDelay: duration.pipe(atLeast()).prefault('10s'),
+      retryMaxDelay: duration.pipe(atLeast()).prefault('10m'),
       /** DKIM-sign reply mails (From: <number>@<first SMS domain>) with this key, published under the selector. */
       dkim: z
         .strictObject({
@@ -515,22 +553,20 @@ export const configSchema = z.strictObject({
        * the store counts as unavailable (SMTP 451). SQLite waits synchronously, stalling the relay
        * meanwhile, so this stays short.
        */
-      busyTimeout: duration.prefault('1s'),
+      busyTimeout: duration.pipe(atLeast()).prefault('1s'),
       /**
        * Below this much free space in the data directory the relay refuses new mail (452 4.3.1) and
        * webhooks (503) rather than fail mid-commit; MB. 0 turns the check off (a filesystem whose free
        * space says nothing, or one the operator watches otherwise).
        */
-      minFreeMegabytes: z.coerce
-        .number({ error: 'write a whole number of MB, or 0 to turn the check off' })
-        .int('expected a whole number')
-        .min(0, 'expected a number above 0, or 0 to turn the check off')
+      minFreeMegabytes: wholeNumber('write a whole number of MB, or 0 to turn the check off')
+        .pipe(z.number().min(0, 'expected a number above 0, or 0 to turn the check off'))
         .default(DEFAULT_MIN_FREE_MEGABYTES),
       /** Message texts and headers older than this are erased once finished; unset or `keep` = kept. */
       retention: z.preprocess(
         (value) => (value === 'keep' ? undefined : value),
-        // Any age above 0: one shorter than the hourly sweep is erased at the sweep after it (documented).
-        span.pipe(z.number().min(1, 'expected an age such as 30d (erased at the hourly sweep after it), or keep to erase nothing')).optional(),
+        // Any age a duration may be: one shorter than the hourly sweep is erased at the sweep after it (documented).
+        span.pipe(atLeast()).optional(),
       ),
       /** PostgreSQL instead of the SQLite file (postgres://user:password@host:port/database?sslmode=…); unset = SQLite. */
       url: z
@@ -565,21 +601,17 @@ export const configSchema = z.strictObject({
       publicUrl: url
         .refine((value) => /^[a-z]+:\/\/[^/?#]+\/?$/i.test(value), {
           error: (issue) =>
-            `write only the scheme and host (${String(issue.input).replace(/^([a-z]+:\/\/[^/?#]+).*$/is, '$1')}), not a path: the console is served under /console on the relay, and a proxy must forward /console/ to it as it is (no path prefix of its own)`,
+            `write only the scheme and host (${maskedUrl(String(issue.input).replace(/^([a-z]+:\/\/[^/?#]+).*$/is, '$1'))}), not a path: the console is served under /console on the relay, and a proxy must forward /console/ to it as it is (no path prefix of its own)`,
         })
         .optional(),
       /** The old name of `http.trustedProxies` (which is copied here). */
       trustedProxies: list(cidr, '[127.0.0.1/32]').default([]),
       /** A session unused this long ends (sign in again). */
       sessionIdleTimeout: span
-        .pipe(
-          z.number().min(MIN_CONSOLE_SESSION_IDLE_MS, 'write at least 1m: a session must outlast the time a person spends on a page (0s would end it at once)'),
-        )
+        .pipe(atLeast(MIN_CONSOLE_SESSION_IDLE_MS, 'a session must outlast the time a person spends on a page (0s would end it at once)'))
         .prefault('30m'),
       /** A session ends this long after sign-in however busy. */
-      sessionMaxAge: span
-        .pipe(z.number().min(MIN_CONSOLE_SESSION_MAX_AGE_MS, 'write at least 5m: a sign-in must last long enough to find a message and act on it'))
-        .prefault('12h'),
+      sessionMaxAge: span.pipe(atLeast(MIN_CONSOLE_SESSION_MAX_AGE_MS, 'a sign-in must last long enough to find a message and act on it')).prefault('12h'),
     })
     .prefault({}),
 });

@@ -33,16 +33,31 @@ export function maskedSecrets(value: unknown, leaf: (value: unknown, path: strin
  * The credentials of a URL as written: the URL standard (WHATWG, as `new URL` and every client here
  * read it) ends them at the authority's last `@`, so a raw `@` or `:` in a password is part of it.
  */
-const URL_CREDENTIALS = /^([^:/?#]+:\/\/)[^/?#\\]*@/;
+const URL_CREDENTIALS = /^([^:/?#]+:\/\/)([^/?#\\]*)@/;
 
 /**
- * A URL's credentials and query values hidden (a gateway's `?apikey=…`), as its log lines leave the
- * query out; for every URL setting, in `config check` and in a problem naming its variable. The rest
- * is shown as written, not as `URL` serialises it (a slash added).
+ * A URL's credentials and query (and fragment) values hidden (a gateway's `?apikey=…`), as its log
+ * lines leave the query out; for every URL setting, in `config check` and in a problem naming its
+ * variable. `showUser` keeps the user name before the password (the database's: no secret, and what
+ * its server's refusals name). The rest is shown as written, not as `URL` serialises it (a slash
+ * added). A value without `scheme://` is no URL a setting takes, and where credentials in it would
+ * end cannot be told (`user:password@host`): none of it is shown.
  */
-export function maskedUrl(url: string): string {
-  return url.replace(URL_CREDENTIALS, `$1${REDACTED}@`).replace(/([?&][^=&#]*=)[^&#]*/g, `$1${REDACTED}`);
+export function maskedUrl(url: string, showUser = false): string {
+  if (!HIERARCHICAL_URL.test(url.trim())) return REDACTED;
+  return url
+    .replace(URL_CREDENTIALS, (_credentials, scheme: string, userinfo: string) => {
+      // The user name ends at the first `:`; the password runs on to the last `@`.
+      const colon = userinfo.indexOf(':');
+      return showUser && colon >= 0 ? `${scheme}${userinfo.slice(0, colon)}:${REDACTED}@` : `${scheme}${REDACTED}@`;
+    })
+    .replace(/([?&#])([^=&#]*)(=?)[^&#]*/g, (_match, separator: string, name: string, equals: string) =>
+      equals ? `${separator}${name}=${REDACTED}` : `${separator}${name && REDACTED}`,
+    );
 }
+
+/** A URL with an authority (`scheme://`), the only form any URL setting takes. */
+const HIERARCHICAL_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /**
  * Shorter values are left in a gateway's words: cutting every "ab" out of them would garble the text

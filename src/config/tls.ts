@@ -65,7 +65,12 @@ export function readTlsPair(files: TlsFiles, now: number = Date.now()): TlsPair 
 }
 
 function readPem(files: TlsFiles, setting: keyof TlsFiles): { ok: true; pem: Buffer } | TlsProblem {
-  const path = files[setting];
+  const read = readPemFile(files[setting]);
+  return read.ok ? read : { ok: false, setting, reason: read.reason };
+}
+
+/** A PEM file a setting names, or why it cannot be read (with what to do), in words that name the path. */
+export function readPemFile(path: string): { ok: true; pem: Buffer } | { ok: false; reason: string } {
   try {
     return { ok: true, pem: readFileSync(path) };
   } catch (error) {
@@ -78,8 +83,32 @@ function readPem(files: TlsFiles, setting: keyof TlsFiles): { ok: true; pem: Buf
           : code === 'EACCES'
             ? `${path} cannot be read by the relay's user; let it read the file`
             : `${path} cannot be read: ${(error as Error).message}`;
-    return { ok: false, setting, reason };
+    return { ok: false, reason };
   }
+}
+
+/**
+ * The shortest DKIM key: RFC 8301 §3.2 has verifiers refuse RSA keys under 1024 bits, so a shorter
+ * one signs mail that every receiver treats as unsigned.
+ */
+const MIN_DKIM_KEY_BITS = 1024;
+
+/**
+ * Why `mail.dkim.privateKeyFile` cannot sign, with what to do; undefined when it can. The signer
+ * (nodemailer's) signs rsa-sha256 only, and a key it cannot use left reply mails unsigned without a
+ * word: a certificate, a public key, an Ed25519 or EC key is refused here instead.
+ */
+export function dkimKeyProblem(path: string): string | undefined {
+  const read = readPemFile(path);
+  if (!read.ok) return read.reason;
+  const key = parsed(() => createPrivateKey(read.pem));
+  if (!key) return `${path} holds no PEM private key (-----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----); name the DKIM key file`;
+  if (key.asymmetricKeyType !== 'rsa') {
+    return `${path} holds an ${key.asymmetricKeyType ?? 'unknown'} key: DKIM signing here is rsa-sha256; make an RSA key (openssl genrsa -out dkim.pem 2048) and publish its public key`;
+  }
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (bits < MIN_DKIM_KEY_BITS) return `${path} holds a ${bits}-bit RSA key: receivers ignore DKIM keys under ${MIN_DKIM_KEY_BITS} bits; make one of 2048`;
+  return undefined;
 }
 
 function parsed<T>(parse: () => T): T | undefined {

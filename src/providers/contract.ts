@@ -284,6 +284,11 @@ export interface ProviderSettings<Settings extends object = Readonly<Record<stri
     readonly tls: Extract<keyof Settings, string>;
     readonly protectedLink: Extract<keyof Settings, string>;
   };
+  /**
+   * The longest `username` and `password` the provider's protocol carries, in UTF-8 octets, and what
+   * it calls them: a longer one is a config problem at start, not a failure of the first request.
+   */
+  readonly credentialLimits?: Readonly<Partial<Record<'username' | 'password', { readonly octets: number; readonly name: string }>>>;
 }
 
 /** A provider plug-in, registered by name (`src/providers/registry.ts`). */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -621,7 +622,7 @@ describe('config', () => {
     );
   });
 
-  test('store.retention: keep (the default) erases nothing; any age above 0 is taken, 0 is refused naming what to write', () => {
+  test('store.retention: keep (the default) erases nothing; any age a duration may be is taken, 0 is refused naming what to write', () => {
     assert.equal(loadConfig({}, dirWith('store:\n  retention: keep\n')).config.store.retention, undefined);
     assert.equal(loadConfig({}, dirWith()).config.store.retention, undefined);
     assert.equal(loadConfig({}, dirWith('store:\n  retention: 1h\n')).config.store.retention, 3_600_000);
@@ -629,10 +630,7 @@ describe('config', () => {
     assert.equal(loadConfig({}, dirWith('store:\n  retention: 10m\n')).config.store.retention, 600_000);
     const [line, ...more] = problems({}, 'store:\n  retention: 0s\n');
     assert.deepEqual(more, []);
-    assert.match(
-      line ?? '',
-      /\/smsrelay\.yaml: store\.retention: expected an age such as 30d \(erased at the hourly sweep after it\), or keep to erase nothing$/,
-    );
+    assert.match(line ?? '', /\/smsrelay\.yaml: store\.retention: write at least 100ms: a shorter wait is none, a busy loop$/);
   });
 
   test("every duration setting has a maximum: beyond a timer's longest wait (or ten years for an age) it is refused, naming where it came from", () => {
@@ -654,6 +652,163 @@ describe('config', () => {
       assert.match(line ?? '', new RegExp(`/smsrelay\\.yaml: ${setting}: "4000d" is too long: write at most (24d|3650d) `), setting);
     }
     assert.equal(MAX_SPAN_MS, 3650 * 86_400_000);
+  });
+
+  test("a URL setting's problem shows none of its credentials or query values, whether it parses as a URL or not", () => {
+    const lines = [
+      ...problems({ SMSRELAY_GATEWAY_URL: 'u:TOPSECRET@gw.example.com' }),
+      ...problems({ SMSRELAY_MAIL_URL: 'u:TOPSECRET@mail.example.com:25' }),
+      ...problems({ SMSRELAY_MAIL_URL: 'smtp://u:TOPSECRET@mail.example.com:99999' }),
+      ...problems({ SMSRELAY_DATABASE_URL: 'u:TOPSECRET@db.example.com/relay' }),
+      ...problems({ SMSRELAY_DATABASE_URL: 'postgres://u:TOPSECRET@db.example.com/relay?foo=TOPSECRET2' }),
+      ...problems({ SMSRELAY_DATABASE_URL: 'postgres://u:TOP@SE:CRET@db.example.com/relay?sslmode=bogus#TOPSECRET3' }),
+      ...problems({}, "console:\n  publicUrl: 'https://u:TOPSECRET@console.example.com/x'\n"),
+    ];
+    assert.equal(lines.length, 7);
+    for (const line of lines) assert.doesNotMatch(line, /TOPSECRET|SE:CRET/, line);
+    assert.deepEqual(lines.slice(0, 6), [
+      'SMSRELAY_GATEWAY_URL="***": expected an http:// or https:// URL',
+      'SMSRELAY_MAIL_URL="***": expected smtp://host:port or smtps://host:port',
+      'SMSRELAY_MAIL_URL="smtp://***@mail.example.com:99999": expected smtp://host:port or smtps://host:port',
+      'SMSRELAY_DATABASE_URL="***": expected postgres://user:password@host:port/database',
+      'SMSRELAY_DATABASE_URL="postgres://u:***@db.example.com/relay?foo=***": unknown URL parameter "foo" (known: sslmode, sslrootcert, host)',
+      'SMSRELAY_DATABASE_URL="postgres://u:***@db.example.com/relay?sslmode=***#***": unknown sslmode "bogus"; use one of disable, require, verify-ca, verify-full',
+    ]);
+    assert.match(lines[6] ?? '', /console\.publicUrl: write only the scheme and host \(https:\/\/\*\*\*@console\.example\.com\), not a path/);
+  });
+
+  test('an SMPP system_id over 15 or password over 8 octets is a config problem naming the setting and its source (exit 78), not a crash at start', () => {
+    const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1' };
+    assert.deepEqual(problems({ ...smpp, SMSRELAY_GATEWAY_USERNAME: 'a'.repeat(16), SMSRELAY_GATEWAY_PASSWORD: 'TOPSECRET9' }), [
+      `SMSRELAY_GATEWAY_USERNAME="${'a'.repeat(16)}": an SMPP system_id is at most 15 characters (octets); write the one the provider gave the account`,
+      'SMSRELAY_GATEWAY_PASSWORD="***": an SMPP password is at most 8 characters (octets); write the one the provider gave the account',
+    ]);
+    const [routed, ...more] = problems(
+      {},
+      'gateway:\n  routes:\n    - {name: all, match: ["*"], providers: [smpp]}\n  providers:\n    smpp: {host: 127.0.0.1, username: u, password: "pässwort"}\n',
+    );
+    assert.deepEqual(more, []);
+    assert.match(routed ?? '', /\/smsrelay\.yaml: gateway\.providers\.smpp\.password: an SMPP password is at most 8 characters \(octets\)/, 'ä is two octets');
+    const { config } = loadConfig({ ...smpp, SMSRELAY_GATEWAY_USERNAME: 'a'.repeat(15), SMSRELAY_GATEWAY_PASSWORD: '12345678' }, dirWith());
+    assert.equal(config.gateway.password, '12345678');
+  });
+
+  test('mail.dkim.privateKeyFile must hold an RSA private key DKIM can sign with: a missing file, a certificate, an EC or a short key is refused naming the setting and the file', () => {
+    const dir = dirWith();
+    const pem = (name: string, text: string | Buffer): string => {
+      writeFileSync(join(dir, name), text);
+      return name;
+    };
+    const rsa = pem('dkim.pem', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const short = pem('short.pem', generateKeyPairSync('rsa', { modulusLength: 512 }).privateKey.export({ type: 'pkcs1', format: 'pem' }));
+    const ec = pem('ec.pem', generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const cert = pem('cert.pem', readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../fixtures/tls/cert.pem')));
+    const refusal = (file: string): string => {
+      writeFileSync(join(dir, 'smsrelay.yaml'), `mail:\n  dkim: {selector: sms2026, privateKeyFile: ${file}}\n`);
+      try {
+        loadConfig({}, dir);
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.problems.length, 1, file);
+        return (error.problems[0] ?? '').replaceAll(`${dir}/`, '');
+      }
+      return 'taken';
+    };
+    assert.equal(refusal(rsa), 'taken');
+    assert.equal(refusal('/nonexistent.pem'), 'smsrelay.yaml: mail.dkim.privateKeyFile: /nonexistent.pem: no such file; name the PEM file');
+    assert.match(refusal(cert), /^smsrelay\.yaml: mail\.dkim\.privateKeyFile: cert\.pem holds no PEM private key .*; name the DKIM key file$/);
+    assert.match(refusal(ec), /^smsrelay\.yaml: mail\.dkim\.privateKeyFile: ec\.pem holds an ec key: DKIM signing here is rsa-sha256; make an RSA key/);
+    assert.match(refusal(short), /^smsrelay\.yaml: mail\.dkim\.privateKeyFile: short\.pem holds a 512-bit RSA key: receivers ignore DKIM keys under 1024 bits/);
+  });
+
+  test('smtp.hostname is a host name or an address literal: empty, blank, a line break or other text is refused, not put into the banner', () => {
+    for (const written of ["''", "'   '", '"relay\\r\\n250 fake"', 'relay_1.example.com', "'relay example'", '"[300.1.2.3]"', '"[IPv6:192.0.2.1]"']) {
+      assert.deepEqual(
+        problems({}, `smtp:\n  hostname: ${written}\n`).map((line) => line.replace(/^.*smsrelay\.yaml: /, '')),
+        ["smtp.hostname: expected a host name such as relay.example.com or an address literal such as [192.0.2.1]; leave it unset for the machine's name"],
+        written,
+      );
+    }
+    for (const name of ['relay.example.com', 'Relay-1', '[192.0.2.1]', '[IPv6:2001:db8::1]']) {
+      assert.equal(loadConfig({}, dirWith(`smtp:\n  hostname: "${name}"\n`)).config.smtp.hostname, name);
+    }
+  });
+
+  test('whole numbers are decimal digits or YAML integers, never a boolean, 0x10 or 1e3; a duration needs its unit from the file as from a variable', () => {
+    const strip = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
+    assert.deepEqual(strip(problems({}, 'smtp:\n  maxMessageBytes: true\n')), ['smtp.maxMessageBytes: write a whole number above 0']);
+    assert.deepEqual(strip(problems({}, 'smtp:\n  maxRecipients: 0x10\n')), ['smtp.maxRecipients: write a whole number above 0']);
+    assert.deepEqual(strip(problems({}, 'store:\n  minFreeMegabytes: 1e3\n')), [
+      'store.minFreeMegabytes: write a whole number of MB, or 0 to turn the check off',
+    ]);
+    assert.deepEqual(strip(problems({}, 'sms:\n  maxParts: 2.5\n')), ['sms.maxParts: write a whole number above 0']);
+    const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };
+    assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_PORT: '0x10' }), ['SMSRELAY_SMPP_PORT="0x10": write a whole number from 1 to 65535']);
+    assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_WINDOW_SIZE: '1e1' }), ['SMSRELAY_SMPP_WINDOW_SIZE="1e1": write a whole number from 1 to 100']);
+    assert.deepEqual(strip(problems({}, 'gateway:\n  provider: smpp\n  host: 127.0.0.1\n  username: u\n  password: p\n  submitTimeout: 5000\n')), [
+      'gateway.submitTimeout: write a duration with its unit, such as 30s (a number needs its unit: 5000s, 5000ms…)',
+    ]);
+    const { config } = loadConfig({ ...smpp, SMSRELAY_SMPP_PORT: '2775', SMSRELAY_SMPP_SUBMIT_TIMEOUT: '5s' }, dirWith('smtp:\n  maxMessageBytes: 1000\n'));
+    assert.equal(config.gateway.settings['port'], 2775);
+    assert.equal(config.gateway.settings['submitTimeout'], 5_000);
+    assert.equal(config.smtp.maxMessageBytes, 1000);
+  });
+
+  test('one line per problem, each saying what to write: a flag, an overflowing port, a lower-case country, a provider named twice in a route', () => {
+    const strip = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
+    const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };
+    assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_TLS: 'maybe' }), ['SMSRELAY_SMPP_TLS="maybe": write true or false']);
+    assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '99999999999999999999999' }), [
+      'SMSRELAY_SMTP_PORT="99999999999999999999999": expected a port number from 0 to 65535',
+    ]);
+    assert.deepEqual(strip(problems({}, 'networks:\n  - {name: lan, cidr: [10.0.0.0/8], destinations: [uk, "+44x"]}\n')), [
+      'networks.0.destinations.0: UK is not an ISO country code: use GB',
+      'networks.0.destinations.1: expected a country code such as GB or a prefix such as +4477',
+    ]);
+    assert.deepEqual(strip(problems({}, "gateway:\n  routes:\n    - {match: ['*'], providers: [simulator, simulator]}\n")), [
+      'gateway.routes.0: route * names simulator twice',
+    ]);
+  });
+
+  test('policy.alertStormWindow takes off (its default); a blank dataDir is refused from the file as from the variable; one part is one part', () => {
+    const strip = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
+    assert.equal(loadConfig({}, dirWith('policy:\n  alertStormWindow: off\n')).config.policy.alertStormWindow, undefined);
+    assert.equal(loadConfig({}, dirWith('policy:\n  alertStormWindow: 10m\n')).config.policy.alertStormWindow, 600_000);
+    assert.deepEqual(strip(problems({}, "dataDir: '   '\n")), ['dataDir: write a value: it must not be empty']);
+    assert.deepEqual(strip(problems({}, 'gateway:\n  provider: interactsms-simulator\nsms:\n  maxParts: 2\n')), [
+      'sms.maxParts: 2 parts can never be sent: interactsms at most 1 part per SMS; set at most 1',
+    ]);
+  });
+
+  test('every duration setting has a minimum: 0s is refused at start and by config check, naming the setting, its source and the least to write', () => {
+    assert.ok(DURATION_SETTINGS.size >= 20);
+    for (const setting of DURATION_SETTINGS) {
+      const [section, key] = setting.split('.');
+      const yaml = key === undefined ? `${section}: 0s\n` : `${section}:\n  ${key}: 0s\n`;
+      const [line, ...more] = problems({}, yaml);
+      assert.deepEqual(more, [], setting);
+      assert.match(line ?? '', new RegExp(`/smsrelay\\.yaml: ${setting}: write at least \\d+(ms|s|m)\\b`), setting);
+    }
+    assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: '0s' }), [
+      'SMSRELAY_SHUTDOWN_TIMEOUT="0s": write at least 100ms: a shorter wait is none, a busy loop',
+    ]);
+    // A retry at once hammered a failing gateway (1,024 requests in 5 s); a response timeout of 0 sent one SMS 7 times.
+    assert.deepEqual(
+      problems({}, 'delivery:\n  retryMinDelay: 0s\n  retryMaxDelay: 50ms\n  maxAge: 500ms\ngateway:\n  responseTimeout: 0.5s\n  connectTimeout: 999ms\n').map(
+        (line) => line.replace(/^.*smsrelay\.yaml: /, ''),
+      ),
+      [
+        'gateway.connectTimeout: write at least 1s: below a second a request times out before its answer can come',
+        'gateway.responseTimeout: write at least 1s: below a second a request times out before its answer can come, and the SMS is sent again',
+        'delivery.retryMinDelay: write at least 100ms: a shorter wait is none, a busy loop',
+        'delivery.retryMaxDelay: write at least 100ms: a shorter wait is none, a busy loop',
+        'delivery.maxAge: write at least 1s: an SMS needs a moment for its first attempt (0s expired it unsent)',
+      ],
+    );
+    const { config } = loadConfig({}, dirWith('delivery:\n  retryMinDelay: 100ms\n  maxAge: 1s\ngateway:\n  responseTimeout: 1s\n'));
+    assert.equal(config.delivery.retryMinDelay, 100);
+    assert.equal(config.delivery.maxAge, 1_000);
+    assert.equal(config.gateway.responseTimeout, 1_000);
   });
 
   test('smtp.idleTimeout has a minimum: 0 would never close a connection that says nothing', () => {

@@ -80,9 +80,6 @@ function partsKey(messageId: string, number: string, parts: number): string {
 
 export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?: Timers): Gateway {
   const { settings } = options;
-  // The bind's fields are C-octet strings of 16 and 9 octets (§4.1.1): say which setting is too long, at start.
-  if (options.username.length > 15) throw new RangeError('gateway.username: an SMPP system_id is at most 15 characters');
-  if (options.password.length > 8) throw new RangeError('gateway.password: an SMPP password is at most 8 characters');
   const logger = options.logger.child({ provider: PROVIDER });
   const address = smscAddress(settings, options.endpoints);
   const limits = settings.longText === 'udh16' ? SEGMENT_LIMITS_16BIT_REFERENCE : SEGMENT_LIMITS;

@@ -6,11 +6,16 @@ import ms from 'ms';
 import { z } from 'zod';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE } from '../../sms/encoding.ts';
 import type { ProviderSettings } from '../contract.ts';
+import { wholeNumber } from '../settings-fields.ts';
 
-/** A duration as the rest of the configuration writes it (`30s`, `5m`). */
+/** A duration as the rest of the configuration writes it (`30s`, `5m`): a bare number is refused from the file as from a variable. */
 const duration = (min: number, max: number) =>
   z.union([z.number(), z.string()]).transform((value, context) => {
-    const parsed = typeof value === 'number' ? value : /^\d+(?:ms|s|m|h)$/.test(value.trim()) ? ms(value.trim() as ms.StringValue) : Number.NaN;
+    if (typeof value === 'number') {
+      context.addIssue({ code: 'custom', message: `write a duration with its unit, such as 30s (a number needs its unit: ${value}s, ${value}ms…)` });
+      return z.NEVER;
+    }
+    const parsed = /^\d+(?:ms|s|m|h)$/.test(value.trim()) ? ms(value.trim() as ms.StringValue) : Number.NaN;
     if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
       context.addIssue({ code: 'custom', message: `expected a duration from ${ms(min)} to ${ms(max)}, such as 30s` });
       return z.NEVER;
@@ -18,8 +23,8 @@ const duration = (min: number, max: number) =>
     return parsed;
   });
 const whole = (min: number, max: number) =>
-  z.coerce.number().int('expected a whole number').min(min, `expected at least ${min}`).max(max, `expected at most ${max}`);
-const flag = z.union([z.boolean(), z.stringbool()]);
+  wholeNumber(`write a whole number from ${min} to ${max}`).pipe(z.number().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+const flag = z.union([z.boolean(), z.stringbool()], { error: 'write true or false' });
 
 /** SMSCs refuse a window above their own limit; 10 is a common default, 100 the most any documents. */
 const MAX_WINDOW = 100;
@@ -82,6 +87,8 @@ export const SMPP_SETTINGS: ProviderSettings<SmppSettings> = {
   },
   required: ['host'],
   link: { host: 'host', tls: 'tls', protectedLink: 'protectedLink' },
+  // The bind's fields are C-octet strings of 16 and 9 octets, the closing NUL included (SMPP 3.4 §4.1.1).
+  credentialLimits: { username: { octets: 15, name: 'an SMPP system_id' }, password: { octets: 8, name: 'an SMPP password' } },
   // An SMSC has no public host: `host` is required, and this only names the scheme.
   defaultUrls: { url: 'smpp://smsc.invalid:2775' },
   account: (settings) => ({

@@ -50,7 +50,9 @@ export function databaseUrlProblem(url: string): string | undefined {
     return 'expected postgres://user:password@host:port/database';
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    return `expected postgres://user:password@host:port/database, not a ${parsed.protocol}// URL`;
+    // Without `//` what stands before the first `:` is no scheme but, as likely, a user name (`user:password@host/db`).
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? `, not a ${parsed.protocol}// URL` : '';
+    return `expected postgres://user:password@host:port/database${scheme}`;
   }
   if (!hostname && !parsed.searchParams.has('host')) return 'the URL names no host: expected postgres://user:password@host:port/database';
   if (parsed.pathname.replace(/^\//, '') === '') return 'the URL names no database: expected postgres://user:password@host:port/database';
