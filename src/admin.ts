@@ -16,7 +16,7 @@ import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-
 import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
-import type { QueueAction, Store } from './store/types.ts';
+import type { QueueAction, QueueStats, Store } from './store/types.ts';
 
 /** What a list prints unless told otherwise: a page a terminal scrolls back through (`queue list --limit` takes more). */
 export const LISTED = 1000;
@@ -155,8 +155,8 @@ export async function status(
   return [
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
     ...dispatchLines(paused, pauses, now),
-    // Held SMS are queued too (the console's count, and the oldest age, include them).
-    `sms queued: ${stats.sms.queued + stats.sms.held} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
+    // Held SMS are queued too; a scheduled one waits for its time (its age counts from it).
+    `sms queued: ${stats.sms.queued + stats.sms.held} (held: ${stats.sms.held}${scheduledNote(stats.sms)}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
@@ -185,6 +185,11 @@ function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedP
 /** A provider's pause (its account refused, every host of it down, or a wait it asked for): which, since when, why. */
 function pauseLine(pause: SharedPause): string {
   return `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()} (${pause.reason})`;
+}
+
+/** The scheduled SMS among the queued, if any: `, scheduled: 2, next at <time>`. */
+function scheduledNote(sms: QueueStats['sms']): string {
+  return sms.nextScheduledAt === undefined ? '' : `, scheduled: ${counted.format(sms.scheduled)}, next at ${new Date(sms.nextScheduledAt).toISOString()}`;
 }
 
 /** What a relay's line adds when its settings are not this configuration's (src/cluster/settings.ts). */
@@ -244,7 +249,7 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
       // A request that may have reached the gateway without an answer: the phone may have this SMS twice.
       const duplicates = sms.possibleDuplicates > 0 ? ` (${plural(sms.possibleDuplicates, 'possible duplicate')})` : '';
       lines.push(
-        `  ${sms.number}: ${sms.status}${delivery}, ${plural(sms.attempts, 'attempt')}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
+        `  ${sms.number}: ${sms.status}${sms.held ? ' (held)' : ''}${sms.scheduledFor === undefined ? '' : `, scheduled for ${new Date(sms.scheduledFor).toISOString()}`}${delivery}, ${plural(sms.attempts, 'attempt')}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
       );
     }
     for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${describeEvent(event.kind, event.detail)}`);
@@ -256,8 +261,9 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
 
 /** An event as a line: `operator hold` reads "held by the operator", not "operator hold: by the operator". */
 function describeEvent(kind: string, detail: string | undefined): string {
-  const operator = /^operator (hold|release|retry|delete)$/.exec(kind)?.[1];
-  if (operator) return `${{ hold: 'held', release: 'released', retry: 'retried now', delete: 'deleted from the queue' }[operator]} by the operator`;
+  const operator = /^operator (hold|release|retry|send now|delete)$/.exec(kind)?.[1];
+  if (operator)
+    return `${{ hold: 'held', release: 'released', retry: 'retried now', 'send now': 'sent now, before its scheduled time,', delete: 'deleted from the queue' }[operator]} by the operator`;
   return `${kind}${detail ? `: ${detail}` : ''}`;
 }
 
@@ -268,9 +274,9 @@ function describeEvent(kind: string, detail: string | undefined): string {
  */
 export async function queue(store: Store, args: readonly string[], now: number, note: (line: string) => void = () => undefined): Promise<string> {
   checkQueueArgs(args);
-  const [command = 'list', target] = args;
+  const [command = 'list', target, option] = args;
   if (command === 'list') return listQueue(store, args.slice(1), now, note);
-  return (await queueAction(store, command, target, now)).said;
+  return (await queueAction(store, command === 'retry' && option === SEND_NOW ? 'send now' : command, target, now)).said;
 }
 
 /** `queue`'s arguments as `queue` reads them, checked without a store: the CLI refuses a mistake before it opens one. */
@@ -281,7 +287,9 @@ export function checkQueueArgs(args: readonly string[]): void {
     return;
   }
   const pauseOrResume = command === 'pause' || command === 'resume';
-  const most = pauseOrResume ? 1 : 2;
+  const sendNow = command === 'retry' && args[2] === SEND_NOW;
+  if (sendNow && target === 'all') throw new UsageError(`queue retry ${SEND_NOW} needs a message id: it sends scheduled SMS one message at a time`);
+  const most = pauseOrResume ? 1 : sendNow ? 3 : 2;
   if (args.length > most) throw new UsageError(`queue ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
   if (!pauseOrResume) checkQueueAction(command, target);
 }
@@ -291,6 +299,9 @@ function checkQueueAction(command: string, target: string | undefined): asserts 
   if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
   if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);
 }
+
+/** `queue retry <message id> --now`: sends that message's scheduled SMS before their time too (a plain retry leaves them). */
+const SEND_NOW = '--now';
 
 /** A count as the operator reads it: 40,002. */
 export const counted = new Intl.NumberFormat('en');
@@ -352,18 +363,34 @@ export async function queueAction(
     await store.setDispatchPaused(false, now);
     return { said: ['dispatch resumed', ...(await accountPauseLines(store, now, false))].join('\n'), changed: 1 };
   }
-  checkQueueAction(command, target);
+  const sendNow = command === 'send now';
+  checkQueueAction(sendNow ? 'retry' : command, target);
   const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
   const sms = target === 'all' ? undefined : await store.smsOf(target);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
   if (changed === 0 && sms?.length === 0) throw new NotFound(`message with id ${target}`, ' (see smsrelay queue list)');
   if (command === 'hold' || command === 'delete') return { said: `${command}: ${changed} queued SMS changed`, changed };
-  const pauses = await accountPauseLines(store, now, command === 'retry');
+  // A retry that made nothing due has nothing to probe with: no probe promised.
+  const pauses = await accountPauseLines(store, now, command !== 'release' && changed > 0);
   if (command === 'release') return { said: [`release: ${changed} queued SMS changed`, ...pauses].join('\n'), changed };
-  // A retry makes due only SMS that are not held: held ones stay held, said so, rather than counted as retried and never sent.
-  const held = sms ? sms.filter((item) => item.status === 'queued' && item.held).length : (await store.queueStats(now)).sms.held;
+  // A retry makes due only SMS that are not held, nor scheduled for later: each left alone is said so, rather than counted as retried.
+  const stats = sms ? undefined : (await store.queueStats(now)).sms;
+  const held = stats?.held ?? (sms ?? []).filter((item) => item.status === 'queued' && item.held).length;
+  const scheduled = (sms ?? []).filter((item) => item.status === 'queued' && !item.held && item.scheduledFor !== undefined && item.scheduledFor > now);
+  const firstScheduled = stats?.nextScheduledAt ?? Math.min(...scheduled.map((item) => item.scheduledFor ?? now));
+  const scheduledCount = stats?.scheduled ?? scheduled.length;
+  const leftAlone = [
+    ...(held > 0 ? [`${held} held: release ${held === 1 ? 'it' : 'them'} first`] : []),
+    ...(scheduledCount > 0
+      ? [
+          `${scheduledCount} scheduled (X-SMS-Send-At), left until ${sms ? '' : 'each one’s time, the first at '}${new Date(firstScheduled).toISOString()}${
+            sms ? `: to send ${scheduledCount === 1 ? 'it' : 'them'} now, smsrelay queue retry ${target} ${SEND_NOW}` : ''
+          }`,
+        ]
+      : []),
+  ];
   return {
-    said: [`retry: ${changed} queued SMS changed${held > 0 ? `; ${held} held: release ${held === 1 ? 'it' : 'them'} first` : ''}`, ...pauses].join('\n'),
+    said: [`${sendNow ? 'send now' : 'retry'}: ${changed} queued SMS changed${leftAlone.map((line) => `; ${line}`).join('')}`, ...pauses].join('\n'),
     changed,
   };
 }

@@ -30,6 +30,7 @@ import {
   type MailRow,
   toClaimedMail,
   type SmsStateRow,
+  SMS_STATE_COLUMNS,
   toClaimedSms,
   toSmsState,
 } from './rows.ts';
@@ -989,9 +990,7 @@ function prepareStatements(db: Database) {
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
     purgeQuarantine: db.prepare("UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < ? AND body != ''"),
     waitingSms: db.prepare("SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = ? AND status = 'queued' ORDER BY id"),
-    smsOf: db.prepare(
-      'SELECT number, status, held, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id',
-    ),
+    smsOf: db.prepare(`SELECT ${SMS_STATE_COLUMNS} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.message_id = ? ORDER BY o.id`),
     eventsOf: db.prepare('SELECT at, kind, sms_id, detail FROM events WHERE message_id = ? ORDER BY id'),
   };
 }

@@ -509,6 +509,36 @@ describe('console pages', () => {
     assert.match((await gatewayLine()) ?? '', /^down \(the last attempt failed, none sent since\)/);
   });
 
+  test('a scheduled SMS: counted apart with its time on the overview, shown with it on its page, left alone by Retry all and by its own Retry', async () => {
+    const sendAt = Math.floor(Date.now() / 1000) * 1000 + 86_400_000;
+    const id = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900990'], { id, receivedAt: Date.now(), sendAt, holdUntilSendAt: true }));
+    const shown = new Date(sendAt).toISOString().replace('T', ' ').slice(0, 19);
+    assert.match(await html('/console'), new RegExp(`<dt>SMS scheduled</dt><dd>1, next at ${shown} UTC</dd>`));
+    assert.match(await html(`/console/messages/${id}`), new RegExp(`<td>queued, scheduled for ${shown} UTC</td>`));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no CSRF token');
+    const act = async (target: string) => {
+      const response = await fetch(`${base}/console/queue`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, action: 'retry', target }),
+        redirect: 'manual',
+      });
+      assert.equal(response.status, 303);
+      return /<p class="notice" role="status">([^<]*)<\/p>/.exec(await html(response.headers.get('location') ?? ''))?.[1];
+    };
+    assert.match((await act('all')) ?? '', /; 1 scheduled \(X-SMS-Send-At\), left until each one’s time, the first at /);
+    assert.match(
+      (await act(id)) ?? '',
+      new RegExp(`^retry: 0 queued SMS changed; 1 scheduled \\(X-SMS-Send-At\\), left until .*: to send it now, smsrelay queue retry ${id} --now`),
+    );
+    assert.deepEqual(
+      (await relay.relay.store.smsOf(id)).map((sms) => sms.scheduledFor),
+      [sendAt],
+      'still waiting for its time',
+    );
+  });
+
   test('a page position that is not one is refused, naming the page', async () => {
     for (const path of ['/console/queue?after=x', '/console/conversations?before=nonsense']) {
       const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });
