@@ -145,6 +145,7 @@ export async function status(
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
   const { pauses } = await store.gatewayState(now);
+  const nextDue = await store.nextSmsDueAt();
   const relays = await store.relaysSeen(RELAYS_SEEN_MS);
   // On a shared database the queue is everyone's: the others send it while this one is down.
   const others = relays.filter((relay) => relay.name !== here.name && running(relay)).map((relay) => relay.name);
@@ -154,7 +155,7 @@ export async function status(
       : 'not running (queued SMS wait for it to start)';
   return [
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
-    ...dispatchLines(paused, pauses, now),
+    ...dispatchLines(paused, pauses, nextDue, now),
     // Held SMS are queued too; a scheduled one waits for its time (its age counts from it).
     `sms queued: ${stats.sms.queued + stats.sms.held} (held: ${stats.sms.held}${scheduledNote(stats.sms)}), oldest ${stats.sms.oldestAgeSeconds} s`,
     `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
@@ -172,14 +173,28 @@ export async function status(
  * Whether sending goes on: paused by the operator (`queue pause`), or for a provider whose gateway
  * refuses the account, is down or asked for a wait (the dispatcher's pause, shared by every relay on
  * the store), with why and since when.
- * A probe is an SMS for that provider: once its time has passed, the next such SMS probes (PROBE_WITH_NEXT_SMS).
+ * The next probe as nextProbeAt finds it (`nextDue`: the store's nextSmsDueAt).
  */
-function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[], now: number): string[] {
+function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[], nextDue: number | undefined, now: number): string[] {
   const lines = [
     ...(pausedSince === undefined ? [] : [`dispatch: paused since ${new Date(pausedSince).toISOString()}`]),
-    ...pauses.map((pause) => `${pauseLine(pause)}; next probe ${pause.nextProbeAt > now ? new Date(pause.nextProbeAt).toISOString() : PROBE_WITH_NEXT_SMS}`),
+    ...pauses.map((pause) => `${pauseLine(pause)}; next probe ${nextProbe(pause, nextDue, now, (at) => new Date(at).toISOString())}`),
   ];
   return lines.length > 0 ? lines : ['dispatch: running'];
+}
+
+/**
+ * When a paused provider's probe goes, for `smsrelay status` and the console's overview alike (`time`
+ * writes a time as each shows times): a probe is an SMS for it, so at the pause's probe time or when the
+ * next queued SMS comes due, whichever is later (one released or retried is due at its own time, not at
+ * the probe's); with none queued, once the probe's time has passed, the next one that comes probes
+ * (PROBE_WITH_NEXT_SMS). `nextDue` is the store's nextSmsDueAt, read from the store as the pause is, so
+ * that every reader sees the same.
+ */
+export function nextProbe(pause: Pick<SharedPause, 'nextProbeAt'>, nextDue: number | undefined, now: number, time: (at: number) => string): string {
+  const at = Math.max(pause.nextProbeAt, nextDue ?? Number.NEGATIVE_INFINITY);
+  if (at > now) return time(at);
+  return nextDue === undefined ? PROBE_WITH_NEXT_SMS : 'now';
 }
 
 /** A provider's pause (its account refused, every host of it down, or a wait it asked for): which, since when, why. */
@@ -403,7 +418,7 @@ export async function queueAction(
  */
 async function accountPauseLines(store: Store, now: number, probeNow: boolean): Promise<string[]> {
   const { pauses } = await store.gatewayState(now);
-  if (!probeNow) return pauses.length > 0 ? [...dispatchLines(undefined, pauses, now), PROBE_NOW_HINT] : [];
+  if (!probeNow) return pauses.length > 0 ? [...dispatchLines(undefined, pauses, await store.nextSmsDueAt(), now), PROBE_NOW_HINT] : [];
   for (const pause of pauses) await store.releaseProbe(pause.provider, now);
   return pauses.map((pause) => `${pauseLine(pause)}; probing it now`);
 }

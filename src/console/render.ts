@@ -30,9 +30,14 @@ export function helpers(user: ConsoleUser | undefined, csrf: string | undefined)
     number: (e164: string) => (operator ? e164 : maskNumber(e164)),
     /** Free text with every number in it masked for viewers. */
     masked: (text: string) => (operator ? text : maskNumbersIn(text)),
-    time: (at: number | undefined) => (at === undefined ? '—' : new Date(at).toISOString().replace('T', ' ').slice(0, 19)),
+    time: (at: number | undefined) => (at === undefined ? '—' : consoleTime(at)),
     ago: (seconds: number) => duration(seconds),
   };
+}
+
+/** A time as the console shows it, in UTC to the second: 2026-12-05 09:10:05. */
+export function consoleTime(at: number): string {
+  return new Date(at).toISOString().replace('T', ' ').slice(0, 19);
 }
 
 export function render(view: string, data: Record<string, unknown>): string {

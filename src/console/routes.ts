@@ -5,7 +5,7 @@ import { parse } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
-import { configCheck, deleteQuarantined, NotFound, type Outcome, queueAction, rerouteUndeliverable } from '../admin.ts';
+import { configCheck, deleteQuarantined, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -17,7 +17,7 @@ import type { InboundPosition, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
 import { activityChart, CHART_SERIES } from './chart.ts';
 import { FIELDS, type Fields, readFields } from './fields.ts';
-import { duration, helpers, render } from './render.ts';
+import { consoleTime, duration, helpers, render } from './render.ts';
 
 /** Rows per page of search results, and the most a page of any list shows. */
 const PAGE_SIZE = 50;
@@ -81,8 +81,8 @@ export interface ConsoleOptions {
 export interface ProviderStatus {
   readonly provider: string;
   readonly hosts: readonly { readonly host: string; readonly failed: boolean }[];
-  /** `nextProbeAt` undefined: the probe is due and waits for the next SMS for the provider. */
-  readonly pause: { readonly since: number; readonly reason: string; readonly nextProbeAt: number | undefined } | undefined;
+  /** Its next probe is the store's to say (nextProbe), as `smsrelay status` says it. */
+  readonly pause: { readonly since: number; readonly reason: string } | undefined;
 }
 
 type Context = { readonly channel: Channel; readonly signedIn: SignedIn };
@@ -491,9 +491,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const now = clock();
         const hourStart = Math.floor(now / MINUTE_MS) * MINUTE_MS - 59 * MINUTE_MS;
         const weekStart = Math.floor(now / HOUR_MS) * HOUR_MS - 167 * HOUR_MS;
-        const [stats, paused, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
+        const [stats, paused, { pauses }, nextDue, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
           store.queueStats(now),
           store.dispatchPausedSince(),
+          store.gatewayState(now),
+          store.nextSmsDueAt(),
           consoleStore.activity(hourStart, hourStart + 60 * MINUTE_MS, MINUTE_MS),
           consoleStore.activity(weekStart, weekStart + 168 * HOUR_MS, HOUR_MS),
           consoleStore.gatewayActivity(),
@@ -506,6 +508,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return {
           stats,
           paused,
+          nextProbes: Object.fromEntries(pauses.map((pause) => [pause.provider, nextProbe(pause, nextDue, now, (at) => `${consoleTime(at)} UTC`)])),
           series: CHART_SERIES,
           hourChart: activityChart(minutes, { id: 'hour', title: 'SMS per minute, last hour (UTC)', label: clockOf, labelEvery: 10 }),
           weekChart: activityChart(hours, { id: 'week', title: 'SMS per hour, last 7 days (UTC)', label: dayOf, labelEvery: 24 }),

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { status } from '../../src/admin.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { maskNumber } from '../../src/sms/numbers.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
@@ -426,6 +427,15 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
         health,
         /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ healthy; sending: paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(.*LOGIN_INVALID.*\); next probe \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/,
       );
+      // The overview and `smsrelay status` name the same next probe, and a reload does not move it.
+      const said = /; next probe (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d{3}Z$/m.exec(
+        await status(relay.relay.store, Date.now(), { pid: undefined, name: 'here' }),
+      )?.[1];
+      assert.ok(said, 'status names a time');
+      const shown = () => /next probe ([^\n]*)/.exec(health)?.[1];
+      assert.equal(shown(), `${said.replace('T', ' ')} UTC`);
+      await page.reload();
+      assert.match(await page.locator('main').innerText(), new RegExp(`next probe ${said.replace('T', ' ')} UTC`), 'the same after a reload');
       await accessible(page, 'overview with a paused account');
     } finally {
       await context.close();
