@@ -16,6 +16,7 @@ import { maskNumber } from '../../src/sms/numbers.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { mail } from '../helpers/store.ts';
 
 const OUTPUT = new URL('../../test-output/console/', import.meta.url).pathname;
 const DOCS = new URL('../../docs/', import.meta.url).pathname;
@@ -401,6 +402,68 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await accessible(page, 'quarantine');
       await screenshots(page, 'quarantine');
       if (full && UPDATE_DOCS) copyFileSync(`${OUTPUT}quarantine-desktop.png`, `${DOCS}console-quarantine.png`);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('long unbroken values (a 217-character sender, a 708-character text without spaces) keep every list within its box, rows a few lines tall (at most 400 px: the clipped lines and, on a phone, the buttons or form of a row)', async () => {
+    const store = relay.relay.store;
+    const sender = `${'s'.repeat(205)}@example.com`;
+    const word = 'x'.repeat(708);
+    // Scheduled for tomorrow: it stays in the queue's list too.
+    const id = crypto.randomUUID();
+    await store.acceptMail(
+      mail(['+447700900177'], {
+        id,
+        receivedAt: Date.now(),
+        envelopeFrom: sender,
+        sms: { ...mail([]).sms, text: word },
+        sendAt: Date.now() + 86_400_000,
+        holdUntilSendAt: true,
+      }),
+    );
+    await store.acceptInbound({
+      id: crypto.randomUUID(),
+      provider: 'intellisoftware',
+      providerId: 'long-mo',
+      number: '+447700900177',
+      text: word,
+      sentAt: undefined,
+      userContext: undefined,
+      receivedAt: Date.now(),
+      route: undefined,
+    });
+    await store.quarantine({ receivedAt: Date.now(), provider: 'intellisoftware', kind: 'mo', reason: word, body: '{' });
+    const { context, page } = await signedIn('olivia');
+    try {
+      for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+        await page.setViewportSize(viewport);
+        for (const path of ['/console/messages', '/console/queue']) {
+          await page.goto(`${base}${path}`);
+          // Runs in the page: each list's width against its box, and its tallest row or card.
+          const lists = (await page.evaluate(() => {
+            const doc = (
+              globalThis as unknown as {
+                document: {
+                  querySelectorAll: (
+                    selector: string,
+                  ) => ArrayLike<{ clientWidth: number; scrollWidth: number; getBoundingClientRect: () => { height: number } }>;
+                };
+              }
+            ).document;
+            const boxes = Array.from(doc.querySelectorAll('.scroll, .cards'));
+            const tallest = Math.max(...Array.from(doc.querySelectorAll('.scroll tbody tr, .cards li')).map((row) => row.getBoundingClientRect().height));
+            return { overflow: boxes.filter((box) => box.scrollWidth > box.clientWidth).length, tallest };
+          })) as { overflow: number; tallest: number };
+          // On a phone a table of many columns scrolls in its box by design; on a desktop none needs to.
+          if (size === 'desktop') assert.equal(lists.overflow, 0, `${path} (${size}): a list wider than its box`);
+          assert.ok(lists.tallest < 400, `${path} (${size}): a row or card ${lists.tallest} px tall`);
+        }
+      }
+      await page.setViewportSize(VIEWPORTS.desktop);
+      await page.goto(`${base}/console/messages/${id}`);
+      assert.ok((await page.locator('main').innerText()).includes(word), 'the whole text on its own page');
     } finally {
       await context.close();
     }
