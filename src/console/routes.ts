@@ -13,6 +13,7 @@ import type { GatewayHealth } from '../providers/contract.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
+import type { SharedPause } from '../store/shared-state-types.ts';
 import type { InboundPosition, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
 import { activityChart, CHART_SERIES } from './chart.ts';
@@ -309,10 +310,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const query = read.fields;
         const at = queuePositions(query);
         if (!at) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
-        const [queued, stats, paused, undeliverable, quarantined] = await Promise.all([
+        const [queued, stats, paused, providerPauses, undeliverable, quarantined] = await Promise.all([
           store.listQueued(PAGE_SIZE + 1, at.after).then((listed) => pageOf(listed, (last) => String(last.smsId))),
           store.queueStats(clock()),
           store.dispatchPausedSince(),
+          providerPausesOf(store, clock()),
           store.undeliverableInbound(PAGE_SIZE + 1, at.replies).then((listed) => pageOf(listed, (last) => `${last.receivedAt}_${last.id}`)),
           store.listQuarantine(PAGE_SIZE + 1, at.quarantine).then((listed) => pageOf(listed, (last) => String(last.id))),
         ]);
@@ -337,6 +339,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           undeliverable: list('replies', undeliverable, stats.undeliverableInbound),
           quarantined: list('quarantine', quarantined, stats.quarantined),
           paused,
+          providerPauses,
           resume: RESUME_BUTTON,
           done: access.noticeOf((request.console as Context).signedIn.session, query),
         });
@@ -491,11 +494,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const now = clock();
         const hourStart = Math.floor(now / MINUTE_MS) * MINUTE_MS - 59 * MINUTE_MS;
         const weekStart = Math.floor(now / HOUR_MS) * HOUR_MS - 167 * HOUR_MS;
-        const [stats, paused, { pauses }, nextDue, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
+        const [stats, paused, providerPauses, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
           store.queueStats(now),
           store.dispatchPausedSince(),
-          store.gatewayState(now),
-          store.nextSmsDueAt(),
+          providerPausesOf(store, now),
           consoleStore.activity(hourStart, hourStart + 60 * MINUTE_MS, MINUTE_MS),
           consoleStore.activity(weekStart, weekStart + 168 * HOUR_MS, HOUR_MS),
           consoleStore.gatewayActivity(),
@@ -508,7 +510,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return {
           stats,
           paused,
-          nextProbes: Object.fromEntries(pauses.map((pause) => [pause.provider, nextProbe(pause, nextDue, now, (at) => `${consoleTime(at)} UTC`)])),
+          providerPauses,
+          nextProbes: Object.fromEntries(providerPauses.map((pause) => [pause.provider, pause.nextProbe])),
           series: CHART_SERIES,
           hourChart: activityChart(minutes, { id: 'hour', title: 'SMS per minute, last hour (UTC)', label: clockOf, labelEvery: 10 }),
           weekChart: activityChart(hours, { id: 'week', title: 'SMS per hour, last 7 days (UTC)', label: dayOf, labelEvery: 24 }),
@@ -606,6 +609,16 @@ function gatewayState(
       : []),
   ];
   return { up: why.length === 0, why };
+}
+
+/**
+ * The providers whose sending is paused (account refused, gateway down or busy), from the store as
+ * `smsrelay status` reads them, each with its next probe (admin.ts nextProbe): the overview's Dispatch
+ * tile and the queue page say them beside the operator's own pause.
+ */
+async function providerPausesOf(store: Store, now: number): Promise<Array<SharedPause & { readonly nextProbe: string }>> {
+  const [{ pauses }, nextDue] = await Promise.all([store.gatewayState(now), store.nextSmsDueAt()]);
+  return pauses.map((pause) => ({ ...pause, nextProbe: nextProbe(pause, nextDue, now, (at) => `${consoleTime(at)} UTC`) }));
 }
 
 /** A page of a list read one row past it (`PAGE_SIZE + 1`): its rows, and where the next page starts when one follows. */

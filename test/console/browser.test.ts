@@ -242,7 +242,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await page.getByRole('button', { name: 'Pause dispatch' }).waitFor();
       await page.reload();
       assert.equal(await page.locator('[role=status]').count(), 0, '"dispatch resumed" shows no more');
-      assert.match(await page.locator('main').innerText(), /Dispatch is running\./);
+      assert.match(await page.locator('main').innerText(), /Dispatch: running\n/);
       await waitFor('the rerouted mail', () =>
         maildirMessages(relay.maildir).some((mail) => mail.includes('oncall@example.com') && mail.includes('who is this?')),
       );
@@ -499,6 +499,12 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.equal(shown(), `${said.replace('T', ' ')} UTC`);
       await page.reload();
       assert.match(await page.locator('main').innerText(), new RegExp(`next probe ${said.replace('T', ' ')} UTC`), 'the same after a reload');
+      // The Dispatch tile and the queue page say the pause too, not "running".
+      const pausedFor = new RegExp(`paused for intellisoftware since [\\d -:]+ UTC \\(.*LOGIN_INVALID.*\\); next probe ${said.replace('T', ' ')} UTC`);
+      assert.match(await page.locator('.tiles').innerText(), new RegExp(`Dispatch\\s+${pausedFor.source}`));
+      await page.goto(`${base}/console/queue`);
+      assert.match(await page.locator('main').innerText(), new RegExp(`Dispatch:\\s+${pausedFor.source}`));
+      await page.goto(`${base}/console`);
       await accessible(page, 'overview with a paused account');
     } finally {
       await context.close();
