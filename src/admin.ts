@@ -175,10 +175,16 @@ export async function status(
  * the store), with why and since when.
  * The next probe as nextProbeAt finds it (`nextDue`: the store's nextSmsDueAt).
  */
-function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[], nextDue: number | undefined, now: number): string[] {
+function dispatchLines(
+  pausedSince: number | undefined,
+  pauses: readonly SharedPause[],
+  nextDue: number | undefined,
+  now: number,
+  time = CLI_WORDING.time,
+): string[] {
   const lines = [
-    ...(pausedSince === undefined ? [] : [`dispatch: paused since ${new Date(pausedSince).toISOString()}`]),
-    ...pauses.map((pause) => `${pauseLine(pause)}; next probe ${nextProbe(pause, nextDue, now, (at) => new Date(at).toISOString())}`),
+    ...(pausedSince === undefined ? [] : [`dispatch: paused since ${time(pausedSince)}`]),
+    ...pauses.map((pause) => `${pauseLine(pause, time)}; next probe ${nextProbe(pause, nextDue, now, time)}`),
   ];
   return lines.length > 0 ? lines : ['dispatch: running'];
 }
@@ -198,8 +204,8 @@ export function nextProbe(pause: Pick<SharedPause, 'nextProbeAt'>, nextDue: numb
 }
 
 /** A provider's pause (its account refused, every host of it down, or a wait it asked for): which, since when, why. */
-function pauseLine(pause: SharedPause): string {
-  return `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()} (${pause.reason})`;
+function pauseLine(pause: SharedPause, time: (at: number) => string): string {
+  return `dispatch: paused for ${pause.provider} since ${time(pause.since)} (${pause.reason})`;
 }
 
 /** The scheduled SMS among the queued, if any: `, scheduled: 2, next at <time>`. */
@@ -360,23 +366,35 @@ function queueListOptions(words: readonly string[]): { after: number; limit: num
 }
 
 /**
- * `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the
- * console's queue actions; `resume` names how this user resumes dispatch (a command, a button).
+ * How an action's answer names what its reader does next and when: the CLI's (commands, ISO times) or the
+ * console's (its buttons, times as its pages show them).
  */
-export async function queueAction(
-  store: Store,
-  command: string,
-  target: string | undefined,
-  now: number,
-  resume = '`smsrelay queue resume`',
-): Promise<Outcome> {
+export interface Wording {
+  /** How this user resumes dispatch. */
+  readonly resume: string;
+  /** How this user makes a paused provider's probe due now. */
+  readonly probeNow: string;
+  readonly time: (at: number) => string;
+}
+
+export const CLI_WORDING: Wording = {
+  resume: '`smsrelay queue resume`',
+  probeNow: "`smsrelay queue retry all` (the console's Retry all now)",
+  time: (at) => new Date(at).toISOString(),
+};
+
+/**
+ * `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the
+ * console's queue actions, each line of the answer one line of `said`, in the reader's `wording`.
+ */
+export async function queueAction(store: Store, command: string, target: string | undefined, now: number, wording = CLI_WORDING): Promise<Outcome> {
   if (command === 'pause') {
     await store.setDispatchPaused(true, now);
-    return { said: `dispatch paused: queued SMS stay queued until ${resume}`, changed: 1 };
+    return { said: `dispatch paused: queued SMS stay queued until ${wording.resume}`, changed: 1 };
   }
   if (command === 'resume') {
     await store.setDispatchPaused(false, now);
-    return { said: ['dispatch resumed', ...(await accountPauseLines(store, now, false))].join('\n'), changed: 1 };
+    return { said: ['dispatch resumed', ...(await accountPauseLines(store, now, 'hint', wording))].join('\n'), changed: 1 };
   }
   const sendNow = command === 'send now';
   checkQueueAction(sendNow ? 'retry' : command, target);
@@ -385,8 +403,8 @@ export async function queueAction(
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
   if (changed === 0 && sms?.length === 0) throw new NotFound(`message with id ${target}`, ' (see smsrelay queue list)');
   if (command === 'hold' || command === 'delete') return { said: `${command}: ${changed} queued SMS changed`, changed };
-  // A retry that made nothing due has nothing to probe with: no probe promised.
-  const pauses = await accountPauseLines(store, now, command !== 'release' && changed > 0);
+  // A retry that made nothing due has nothing to probe with: no probe promised, nor a retry offered to probe.
+  const pauses = await accountPauseLines(store, now, command === 'release' ? 'hint' : changed > 0 ? 'probe' : 'plain', wording);
   if (command === 'release') return { said: [`release: ${changed} queued SMS changed`, ...pauses].join('\n'), changed };
   // A retry makes due only SMS that are not held, nor scheduled for later: each left alone is said so, rather than counted as retried.
   const stats = sms ? undefined : (await store.queueStats(now)).sms;
@@ -398,7 +416,7 @@ export async function queueAction(
     ...(held > 0 ? [`${held} held: release ${held === 1 ? 'it' : 'them'} first`] : []),
     ...(scheduledCount > 0
       ? [
-          `${scheduledCount} scheduled (X-SMS-Send-At), left until ${sms ? '' : 'each one’s time, the first at '}${new Date(firstScheduled).toISOString()}${
+          `${scheduledCount} scheduled (X-SMS-Send-At), left until ${sms ? '' : 'each one’s time, the first at '}${wording.time(firstScheduled)}${
             sms ? `: to send ${scheduledCount === 1 ? 'it' : 'them'} now, smsrelay queue retry ${target} ${SEND_NOW}` : ''
           }`,
         ]
@@ -412,19 +430,21 @@ export async function queueAction(
 
 /**
  * What a command that makes SMS due adds while a provider's gateway refuses the account: that
- * provider sends nothing but its probe, so without a word the command would look ignored. `probeNow`
- * (`queue retry`) makes each such probe due at once, for the operator who fixed the account and
- * should not wait `delivery.pauseProbeInterval`: the probe, not the command, ends the pause.
+ * provider sends nothing but its probe, so without a word the command would look ignored. `probe`
+ * (a retry that made SMS due) makes each such probe due at once, for the operator who fixed the account
+ * and should not wait `delivery.pauseProbeInterval`: the probe, not the command, ends the pause. `hint`
+ * names how to do that; `plain` (a retry that made nothing due, so nothing to probe with) only the pause.
  */
-async function accountPauseLines(store: Store, now: number, probeNow: boolean): Promise<string[]> {
+async function accountPauseLines(store: Store, now: number, mode: 'probe' | 'hint' | 'plain', wording: Wording): Promise<string[]> {
   const { pauses } = await store.gatewayState(now);
-  if (!probeNow) return pauses.length > 0 ? [...dispatchLines(undefined, pauses, await store.nextSmsDueAt(), now), PROBE_NOW_HINT] : [];
+  if (pauses.length === 0) return [];
+  if (mode !== 'probe') {
+    const lines = dispatchLines(undefined, pauses, await store.nextSmsDueAt(), now, wording.time);
+    return mode === 'hint' ? [...lines, `dispatch: ${wording.probeNow} probes a paused provider now`] : lines;
+  }
   for (const pause of pauses) await store.releaseProbe(pause.provider, now);
-  return pauses.map((pause) => `${pauseLine(pause)}; probing it now`);
+  return pauses.map((pause) => `${pauseLine(pause, wording.time)}; probing it now`);
 }
-
-/** How an operator probes a paused provider now (accountPauseLines). */
-const PROBE_NOW_HINT = "dispatch: `smsrelay queue retry all` (the console's Retry all now) probes a paused provider now";
 
 /**
  * `quarantine list | show <id> | delete <id|all>`: the webhook requests kept because they could not

@@ -5,7 +5,7 @@ import { parse } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
-import { configCheck, deleteQuarantined, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable } from '../admin.ts';
+import { configCheck, deleteQuarantined, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable, type Wording } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -44,6 +44,8 @@ const ASSETS: ReadonlyMap<string, string> = new Map([
 const CONSOLE_PATH = /^\/console(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/;
 /** The queue page's button that resumes dispatch, named by the notice of a pause (rather than a CLI command). */
 const RESUME_BUTTON = 'Resume dispatch';
+/** An action's answer as the console words it: its buttons rather than commands, times as its pages show them. */
+const CONSOLE_WORDING: Wording = { resume: `"${RESUME_BUTTON}"`, probeNow: '"Retry all now"', time: (at) => `${consoleTime(at)} UTC` };
 /** Why a cookie opens no page: its session timed out just now, or the store has none (signed out, or timed out before). */
 const SESSION_OVER = { expired: 'Your session has expired', ended: 'Your session has ended' } as const;
 /** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */
@@ -350,7 +352,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
-        return act(request, reply, `queue ${action}`, target, () => queueAction(store, action, target, clock(), `"${RESUME_BUTTON}"`), body.back);
+        return act(request, reply, `queue ${action}`, target, () => queueAction(store, action, target, clock(), CONSOLE_WORDING), body.back);
       });
       scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -618,7 +620,7 @@ function gatewayState(
  */
 async function providerPausesOf(store: Store, now: number): Promise<Array<SharedPause & { readonly nextProbe: string }>> {
   const [{ pauses }, nextDue] = await Promise.all([store.gatewayState(now), store.nextSmsDueAt()]);
-  return pauses.map((pause) => ({ ...pause, nextProbe: nextProbe(pause, nextDue, now, (at) => `${consoleTime(at)} UTC`) }));
+  return pauses.map((pause) => ({ ...pause, nextProbe: nextProbe(pause, nextDue, now, CONSOLE_WORDING.time) }));
 }
 
 /** A page of a list read one row past it (`PAGE_SIZE + 1`): its rows, and where the next page starts when one follows. */

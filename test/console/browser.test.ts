@@ -504,6 +504,15 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.match(await page.locator('.tiles').innerText(), new RegExp(`Dispatch\\s+${pausedFor.source}`));
       await page.goto(`${base}/console/queue`);
       assert.match(await page.locator('main').innerText(), new RegExp(`Dispatch:\\s+${pausedFor.source}`));
+      // Retry all with every SMS held: the answer one thing a line, in the console's words and times, and no probe promised.
+      await page.goto(`${base}/console/queue`);
+      await page.getByRole('button', { name: 'Hold all' }).click();
+      await page.getByRole('button', { name: 'Retry all now' }).click();
+      const notice = await page.getByRole('status').innerText();
+      assert.match(notice, /^retry: 0 queued SMS changed; \d+ held: release (it|them) first\n/);
+      assert.match(notice, new RegExp(`\\ndispatch: ${pausedFor.source}$`));
+      assert.doesNotMatch(notice, /`|probing it now|\d{4}-\d\d-\d\dT/);
+      await page.getByRole('button', { name: 'Release all' }).click();
       await page.goto(`${base}/console`);
       await accessible(page, 'overview with a paused account');
     } finally {
