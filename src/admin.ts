@@ -157,8 +157,8 @@ export async function status(
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
     ...dispatchLines(paused, pauses, nextDue, now),
     // Held SMS are queued too; a scheduled one waits for its time (its age counts from it).
-    `sms queued: ${stats.sms.queued + stats.sms.held} (held: ${stats.sms.held}${scheduledNote(stats.sms)}), oldest ${stats.sms.oldestAgeSeconds} s`,
-    `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
+    `sms queued: ${counted.format(stats.sms.queued + stats.sms.held)} (held: ${counted.format(stats.sms.held)}${scheduledNote(stats.sms)}), oldest ${stats.sms.oldestAgeSeconds} s`,
+    `mail queued: ${counted.format(stats.mail.queued)}, oldest ${stats.mail.oldestAgeSeconds} s`,
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
     ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
@@ -402,10 +402,10 @@ export async function queueAction(store: Store, command: string, target: string 
   const sms = target === 'all' ? undefined : await store.smsOf(target);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
   if (changed === 0 && sms?.length === 0) throw new NotFound(`message with id ${target}`, ' (see smsrelay queue list)');
-  if (command === 'hold' || command === 'delete') return { said: `${command}: ${changed} queued SMS changed`, changed };
+  if (command === 'hold' || command === 'delete') return { said: `${command}: ${counted.format(changed)} queued SMS changed`, changed };
   // A retry that made nothing due has nothing to probe with: no probe promised, nor a retry offered to probe.
   const pauses = await accountPauseLines(store, now, command === 'release' ? 'hint' : changed > 0 ? 'probe' : 'plain', wording);
-  if (command === 'release') return { said: [`release: ${changed} queued SMS changed`, ...pauses].join('\n'), changed };
+  if (command === 'release') return { said: [`release: ${counted.format(changed)} queued SMS changed`, ...pauses].join('\n'), changed };
   // A retry makes due only SMS that are not held, nor scheduled for later: each left alone is said so, rather than counted as retried.
   const stats = sms ? undefined : (await store.queueStats(now)).sms;
   const held = stats?.held ?? (sms ?? []).filter((item) => item.status === 'queued' && item.held).length;
@@ -413,17 +413,19 @@ export async function queueAction(store: Store, command: string, target: string 
   const firstScheduled = stats?.nextScheduledAt ?? Math.min(...scheduled.map((item) => item.scheduledFor ?? now));
   const scheduledCount = stats?.scheduled ?? scheduled.length;
   const leftAlone = [
-    ...(held > 0 ? [`${held} held: release ${held === 1 ? 'it' : 'them'} first`] : []),
+    ...(held > 0 ? [`${counted.format(held)} held: release ${held === 1 ? 'it' : 'them'} first`] : []),
     ...(scheduledCount > 0
       ? [
-          `${scheduledCount} scheduled (X-SMS-Send-At), left until ${sms ? '' : 'each one’s time, the first at '}${wording.time(firstScheduled)}${
+          `${counted.format(scheduledCount)} scheduled (X-SMS-Send-At), left until ${sms ? '' : 'each one’s time, the first at '}${wording.time(firstScheduled)}${
             sms ? `: to send ${scheduledCount === 1 ? 'it' : 'them'} now, smsrelay queue retry ${target} ${SEND_NOW}` : ''
           }`,
         ]
       : []),
   ];
   return {
-    said: [`${sendNow ? 'send now' : 'retry'}: ${changed} queued SMS changed${leftAlone.map((line) => `; ${line}`).join('')}`, ...pauses].join('\n'),
+    said: [`${sendNow ? 'send now' : 'retry'}: ${counted.format(changed)} queued SMS changed${leftAlone.map((line) => `; ${line}`).join('')}`, ...pauses].join(
+      '\n',
+    ),
     changed,
   };
 }

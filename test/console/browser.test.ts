@@ -488,7 +488,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       const health = await page.locator('main').innerText();
       assert.match(
         health,
-        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ healthy; sending: paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(.*LOGIN_INVALID.*\); next probe \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/,
+        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ healthy; sending: paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(.*LOGIN_INVALID.*\); next probe \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/,
       );
       // The overview and `smsrelay status` name the same next probe, and a reload does not move it.
       const said = /; next probe (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d{3}Z$/m.exec(

@@ -105,7 +105,7 @@ describe('console pages', () => {
   });
 
   test('the queue page gives the totals of replies without a mailbox and quarantined requests and pages each on its own', async () => {
-    const replies = (page: string) => [...page.matchAll(/<span class="text">reply (\d+)<\/span>/g)].map((found) => Number(found[1]));
+    const replies = (page: string) => [...page.matchAll(/<span class="text clip">reply (\d+)<\/span>/g)].map((found) => Number(found[1]));
     const requests = (page: string) => [...page.matchAll(/<a href="\/console\/quarantine\/\d+">Request (\d+)<\/a>/g)].map((found) => Number(found[1]));
     const first = await html('/console/queue');
     assert.match(first, new RegExp(`${UNDELIVERABLE} replies without a mailbox, newest first\\.`));
@@ -537,6 +537,32 @@ describe('console pages', () => {
       [sendAt],
       'still waiting for its time',
     );
+  });
+
+  test('every time a page shows is marked UTC, counts are written as the CLI writes them, and erased text is worded alike everywhere', async () => {
+    const store = relay.relay.store;
+    // A message sent long ago, its text erased by retention: the lists, its conversation and its page say so alike.
+    const id = uuidv7();
+    await store.acceptMail(mail(['+447700900995'], { id, receivedAt: Date.now() - 10_000 }));
+    const [sms] = await store.waitingSms(id);
+    await store.recordSmsOutcomes([{ smsId: sms?.id ?? assert.fail('no SMS'), kind: 'sent', providerId: 'gw-erased' }]);
+    assert.ok((await store.purgeContent(Date.now())) > 0, 'its text erased');
+    const pages = {
+      overview: await html('/console'),
+      queue: await html('/console/queue'),
+      messages: await html('/console/messages?number=%2B447700900995'),
+      message: await html(`/console/messages/${id}`),
+      conversations: await html('/console/conversations'),
+      conversation: await html('/console/conversations?number=%2B447700900995'),
+    };
+    for (const [name, page] of Object.entries(pages)) {
+      for (const [time] of page.matchAll(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?! UTC)/g)) assert.fail(`${name}: ${time} not marked UTC`);
+    }
+    for (const name of ['messages', 'message', 'conversation'] as const) assert.match(pages[name], /<em>Erased by store\.retention<\/em>/, name);
+    assert.doesNotMatch(pages.conversation + pages.messages, /erased by retention/);
+    assert.match(pages.overview, /Free disk<\/th><td[^>]*>\d{1,3}(,\d{3})* MB \(refuses mail below [\d,]+ MB\)/);
+    const disk = Number(/Free disk<\/th><td[^>]*>([\d,]+) MB/.exec(pages.overview)?.[1]?.replaceAll(',', ''));
+    if (disk >= 1000) assert.match(pages.overview, /Free disk<\/th><td[^>]*>\d{1,3},\d{3}/, 'a thousands separator');
   });
 
   test('a page position that is not one is refused, naming the page', async () => {
