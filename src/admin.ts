@@ -16,7 +16,7 @@ import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-
 import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
-import type { QueueAction, QueueStats, Store } from './store/types.ts';
+import { OPERATOR, type QueueAction, type QueueStats, type Store } from './store/types.ts';
 
 /** What a list prints unless told otherwise: a page a terminal scrolls back through (`queue list --limit` takes more). */
 export const LISTED = 1000;
@@ -280,11 +280,11 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
   return lines.join('\n');
 }
 
-/** An event as a line: `operator hold` reads "held by the operator", not "operator hold: by the operator". */
+/** An event as a line: `operator hold` reads "held by the operator" (or by whom the console names), not "operator hold: by the operator". */
 function describeEvent(kind: string, detail: string | undefined): string {
   const operator = /^operator (hold|release|retry|send now|delete)$/.exec(kind)?.[1];
   if (operator)
-    return `${{ hold: 'held', release: 'released', retry: 'retried now', 'send now': 'sent now, before its scheduled time,', delete: 'deleted from the queue' }[operator]} by the operator`;
+    return `${{ hold: 'held', release: 'released', retry: 'retried now', 'send now': 'sent now, before its scheduled time,', delete: 'deleted from the queue' }[operator]} ${detail ?? OPERATOR}`;
   return `${kind}${detail ? `: ${detail}` : ''}`;
 }
 
@@ -385,9 +385,17 @@ export const CLI_WORDING: Wording = {
 
 /**
  * `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the
- * console's queue actions, each line of the answer one line of `said`, in the reader's `wording`.
+ * console's queue actions, each line of the answer one line of `said`, in the reader's `wording`; `by`
+ * names who in each changed SMS's history (the console's user; the CLI knows none).
  */
-export async function queueAction(store: Store, command: string, target: string | undefined, now: number, wording = CLI_WORDING): Promise<Outcome> {
+export async function queueAction(
+  store: Store,
+  command: string,
+  target: string | undefined,
+  now: number,
+  wording = CLI_WORDING,
+  by?: string,
+): Promise<Outcome> {
   if (command === 'pause') {
     await store.setDispatchPaused(true, now);
     return { said: `dispatch paused: queued SMS stay queued until ${wording.resume}`, changed: 1 };
@@ -398,7 +406,7 @@ export async function queueAction(store: Store, command: string, target: string 
   }
   const sendNow = command === 'send now';
   checkQueueAction(sendNow ? 'retry' : command, target);
-  const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
+  const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now, by);
   const sms = target === 'all' ? undefined : await store.smsOf(target);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
   if (changed === 0 && sms?.length === 0) throw new NotFound(`message with id ${target}`, ' (see smsrelay queue list)');

@@ -352,7 +352,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
-        return act(request, reply, `queue ${action}`, target, () => queueAction(store, action, target, clock(), CONSOLE_WORDING), body.back);
+        return act(request, reply, `queue ${action}`, target, (by) => queueAction(store, action, target, clock(), CONSOLE_WORDING, by), body.back);
       });
       scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -417,27 +417,30 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       }
 
       /**
-       * An operator's action through the CLI's own code, recorded with who did it when it changed something
-       * (a retry of a message already sent joins no timeline); the answer is the page it came from.
+       * An operator's action through the CLI's own code (`run` gets who, for the history lines it writes:
+       * one line per SMS changed, naming the user), recorded with who did it when it changed something; the
+       * answer is the page it came from.
        */
       async function act(
         request: ConsoleRequest,
         reply: FastifyReply,
         action: string,
         target: string | undefined,
-        run: () => Promise<Outcome>,
+        run: (by: string) => Promise<Outcome>,
         back = '/console/queue',
       ) {
+        const { channel, signedIn } = request.console as Context;
         let done: Outcome;
         try {
-          done = await run();
+          done = await run(`by ${signedIn.user.name} from ${channel.address}`);
         } catch (error) {
           if (error instanceof RelayError) throw error;
           if (error instanceof NotFound) return gone(request, reply, error);
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)), request.console);
         }
         const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
-        if (done.changed > 0) await audit(request, action, target, done.said, messageId);
+        // The queue action wrote the message's history itself: the audit adds no second line to it.
+        if (done.changed > 0) await audit(request, action, target, done.said, messageId, false);
         const path = consolePage(app, back, '/console/queue').split('?')[0];
         return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done.said))}`, 303);
       }
@@ -451,9 +454,18 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         });
       }
 
-      async function audit(request: ConsoleRequest, action: string, target?: string, detail?: string, messageId?: string): Promise<void> {
+      /** Keeps an action with who did it; `timeline`: also a line in the history of the message it names. */
+      async function audit(request: ConsoleRequest, action: string, target?: string, detail?: string, messageId?: string, timeline = true): Promise<void> {
         const { channel, signedIn } = request.console as Context;
-        await consoleStore.recordAction({ at: clock(), username: signedIn.user.name, client: channel.address, action, target, detail, messageId });
+        await consoleStore.recordAction({
+          at: clock(),
+          username: signedIn.user.name,
+          client: channel.address,
+          action,
+          target,
+          detail,
+          messageId: timeline ? messageId : undefined,
+        });
         options.logger.info({ user: signedIn.user.name, client: channel.address, action, msgId: messageId }, 'console: action');
       }
 

@@ -53,7 +53,7 @@ export function prepareAdminStatements(db: Database) {
     remove: db.prepare(`
       UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
       WHERE status = 'queued' AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
-    actionEvent: db.prepare("INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, 'by the operator')"),
+    actionEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     pause: db.prepare("INSERT INTO control (key, value) VALUES ('dispatch_paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     resume: db.prepare("DELETE FROM control WHERE key = 'dispatch_paused'"),
     paused: db.prepare("SELECT value FROM control WHERE key = 'dispatch_paused'"),
@@ -84,10 +84,10 @@ export function listQueued(sql: AdminStatements, limit: number, afterSmsId: numb
 }
 
 /** Applies an operator's action to one message's queued SMS (or all); returns how many changed. */
-export function applyQueueAction(sql: AdminStatements, action: QueueAction, messageId: string | undefined, now: number): number {
+export function applyQueueAction(sql: AdminStatements, action: QueueAction, messageId: string | undefined, now: number, by: string): number {
   const statement = { hold: sql.hold, release: sql.release, retry: sql.retry, 'send now': sql.sendNow, delete: sql.remove }[action];
   const changed = statement.all({ now, message: messageId ?? null }) as Array<{ id: number; message_id: string }>;
-  for (const row of changed) sql.actionEvent.run(now, row.message_id, row.id, `operator ${action}`);
+  for (const row of changed) sql.actionEvent.run(now, row.message_id, row.id, `operator ${action}`, by);
   return changed.length;
 }
 

@@ -97,6 +97,7 @@ import type {
   StoreHealth,
   UndeliverableInbound,
 } from './types.ts';
+import { OPERATOR } from './types.ts';
 
 /**
  * What a write probe writes (and deletes again in the same transaction): more than a page, so it
@@ -559,8 +560,8 @@ export class SqliteStore implements Store {
     return this.#read(() => listQueued(this.#admin, limit, afterSmsId));
   }
 
-  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number> {
-    return this.#write(() => applyQueueAction(this.#admin, action, messageId, now));
+  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number, by = OPERATOR): Promise<number> {
+    return this.#write(() => applyQueueAction(this.#admin, action, messageId, now, by));
   }
 
   async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {

@@ -75,8 +75,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   queuedMailErrors(limit: number): Promise<QueuedMailError[]>;
   /** Queued SMS, oldest first; with `afterSmsId`, only those queued after that SMS (the next page). */
   listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]>;
-  /** An operator's hold / release / retry / send now / delete on one message's queued SMS, or on all; how many changed (a retry changes none held, nor scheduled). */
-  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number>;
+  /** An operator's hold / release / retry / send now / delete on one message's queued SMS, or on all; how many changed (a retry changes none held, nor scheduled). `by`: who, as each changed SMS's history line says it (default "by the operator"). */
+  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number, by?: string): Promise<number>;
   /**
    * Webhook requests kept because they could not be read, oldest first (without their bodies); with
    * `afterId`, only those kept after that one (the next page).
@@ -457,6 +457,9 @@ export interface QueuedMailError {
   readonly messageId: string | undefined;
   readonly lastError: string;
 }
+
+/** Who an operator's queue action was by, when the CLI (which knows no user) took it. */
+export const OPERATOR = 'by the operator';
 
 /** `retry` leaves a scheduled SMS (X-SMS-Send-At still ahead) alone; `send now`, of one message only, makes it due too. */
 export type QueueAction = 'hold' | 'release' | 'retry' | 'send now' | 'delete';

@@ -196,7 +196,8 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await waitFor('the delivery report', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered');
       await page.goto(`${base}/console/messages/${id}`);
       const after = await page.locator('.timeline').innerText();
-      assert.match(after, /console queue retry: by olivia from 127\.0\.0\.1/, 'the action is in the timeline with the user');
+      assert.match(after, /operator retry: by olivia from 127\.0\.0\.1/, 'the action is in the timeline with the user');
+      assert.equal(after.match(/retry/g)?.length, 1, 'one line for the retry, not one by the operator and one by the console');
       assert.match(after, /delivery report: delivered/);
       await accessible(page, 'message timeline');
       await screenshots(page, 'timeline');

@@ -82,6 +82,7 @@ import type {
   StoredMessage,
   UndeliverableInbound,
 } from '../types.ts';
+import { OPERATOR } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
@@ -1001,7 +1002,7 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map(toQueuedSms);
   }
 
-  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number> {
+  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number, by = OPERATOR): Promise<number> {
     const change = {
       hold: "held = 1, updated_at = $1 WHERE status = 'queued' AND held = 0",
       release: "held = 0, updated_at = $1 WHERE status = 'queued' AND held = 1",
@@ -1013,8 +1014,8 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#queueing(action === 'retry' || action === 'send now' || action === 'release' ? ['sms'] : [], async (client) => {
       const { rowCount } = await client.query(
         `WITH changed AS (UPDATE outbound SET ${change} AND ($2::text IS NULL OR message_id = $2) RETURNING id, message_id)
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $3, 'by the operator' FROM changed ORDER BY id`,
-        [now, messageId ?? null, `operator ${action}`],
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $3, $4 FROM changed ORDER BY id`,
+        [now, messageId ?? null, `operator ${action}`, by],
       );
       return rowCount ?? 0;
     });
