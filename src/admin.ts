@@ -16,7 +16,7 @@ import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-
 import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
-import type { QueueAction, Store } from './store/types.ts';
+import { OPERATOR, type QueueAction, type QueueStats, type Store } from './store/types.ts';
 
 /** What a list prints unless told otherwise: a page a terminal scrolls back through (`queue list --limit` takes more). */
 export const LISTED = 1000;
@@ -145,6 +145,7 @@ export async function status(
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
   const { pauses } = await store.gatewayState(now);
+  const nextDue = await store.nextSmsDueAt();
   const relays = await store.relaysSeen(RELAYS_SEEN_MS);
   // On a shared database the queue is everyone's: the others send it while this one is down.
   const others = relays.filter((relay) => relay.name !== here.name && running(relay)).map((relay) => relay.name);
@@ -154,10 +155,10 @@ export async function status(
       : 'not running (queued SMS wait for it to start)';
   return [
     `relay: ${here.pid === undefined ? notRunning : `running (pid ${here.pid})`}`,
-    ...dispatchLines(paused, pauses, now),
-    // Held SMS are queued too (the console's count, and the oldest age, include them).
-    `sms queued: ${stats.sms.queued + stats.sms.held} (held: ${stats.sms.held}), oldest ${stats.sms.oldestAgeSeconds} s`,
-    `mail queued: ${stats.mail.queued}, oldest ${stats.mail.oldestAgeSeconds} s`,
+    ...dispatchLines(paused, pauses, nextDue, now),
+    // Held SMS are queued too; a scheduled one waits for its time (its age counts from it).
+    `sms queued: ${counted.format(stats.sms.queued + stats.sms.held)} (held: ${counted.format(stats.sms.held)}${scheduledNote(stats.sms)}), oldest ${stats.sms.oldestAgeSeconds} s`,
+    `mail queued: ${counted.format(stats.mail.queued)}, oldest ${stats.mail.oldestAgeSeconds} s`,
     `inbound SMS without a mailbox: ${stats.undeliverableInbound} (smsrelay undeliverable)`,
     `quarantined webhook requests: ${stats.quarantined}`,
     ...(await store.listQueued(5)).filter((sms) => sms.lastError).map((sms) => `last error ${sms.messageId} ${sms.number}: ${sms.lastError}`),
@@ -172,19 +173,44 @@ export async function status(
  * Whether sending goes on: paused by the operator (`queue pause`), or for a provider whose gateway
  * refuses the account, is down or asked for a wait (the dispatcher's pause, shared by every relay on
  * the store), with why and since when.
- * A probe is an SMS for that provider: once its time has passed, the next such SMS probes (PROBE_WITH_NEXT_SMS).
+ * The next probe as nextProbeAt finds it (`nextDue`: the store's nextSmsDueAt).
  */
-function dispatchLines(pausedSince: number | undefined, pauses: readonly SharedPause[], now: number): string[] {
+function dispatchLines(
+  pausedSince: number | undefined,
+  pauses: readonly SharedPause[],
+  nextDue: number | undefined,
+  now: number,
+  time = CLI_WORDING.time,
+): string[] {
   const lines = [
-    ...(pausedSince === undefined ? [] : [`dispatch: paused since ${new Date(pausedSince).toISOString()}`]),
-    ...pauses.map((pause) => `${pauseLine(pause)}; next probe ${pause.nextProbeAt > now ? new Date(pause.nextProbeAt).toISOString() : PROBE_WITH_NEXT_SMS}`),
+    ...(pausedSince === undefined ? [] : [`dispatch: paused since ${time(pausedSince)}`]),
+    ...pauses.map((pause) => `${pauseLine(pause, time)}; next probe ${nextProbe(pause, nextDue, now, time)}`),
   ];
   return lines.length > 0 ? lines : ['dispatch: running'];
 }
 
+/**
+ * When a paused provider's probe goes, for `smsrelay status` and the console's overview alike (`time`
+ * writes a time as each shows times): a probe is an SMS for it, so at the pause's probe time or when the
+ * next queued SMS comes due, whichever is later (one released or retried is due at its own time, not at
+ * the probe's); with none queued, once the probe's time has passed, the next one that comes probes
+ * (PROBE_WITH_NEXT_SMS). `nextDue` is the store's nextSmsDueAt, read from the store as the pause is, so
+ * that every reader sees the same.
+ */
+export function nextProbe(pause: Pick<SharedPause, 'nextProbeAt'>, nextDue: number | undefined, now: number, time: (at: number) => string): string {
+  const at = Math.max(pause.nextProbeAt, nextDue ?? Number.NEGATIVE_INFINITY);
+  if (at > now) return time(at);
+  return nextDue === undefined ? PROBE_WITH_NEXT_SMS : 'now';
+}
+
 /** A provider's pause (its account refused, every host of it down, or a wait it asked for): which, since when, why. */
-function pauseLine(pause: SharedPause): string {
-  return `dispatch: paused for ${pause.provider} since ${new Date(pause.since).toISOString()} (${pause.reason})`;
+function pauseLine(pause: SharedPause, time: (at: number) => string): string {
+  return `dispatch: paused for ${pause.provider} since ${time(pause.since)} (${pause.reason})`;
+}
+
+/** The scheduled SMS among the queued, if any: `, scheduled: 2, next at <time>`. */
+function scheduledNote(sms: QueueStats['sms']): string {
+  return sms.nextScheduledAt === undefined ? '' : `, scheduled: ${counted.format(sms.scheduled)}, next at ${new Date(sms.nextScheduledAt).toISOString()}`;
 }
 
 /** What a relay's line adds when its settings are not this configuration's (src/cluster/settings.ts). */
@@ -244,7 +270,7 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
       // A request that may have reached the gateway without an answer: the phone may have this SMS twice.
       const duplicates = sms.possibleDuplicates > 0 ? ` (${plural(sms.possibleDuplicates, 'possible duplicate')})` : '';
       lines.push(
-        `  ${sms.number}: ${sms.status}${delivery}, ${plural(sms.attempts, 'attempt')}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
+        `  ${sms.number}: ${sms.status}${sms.held ? ' (held)' : ''}${sms.scheduledFor === undefined ? '' : `, scheduled for ${new Date(sms.scheduledFor).toISOString()}`}${delivery}, ${plural(sms.attempts, 'attempt')}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
       );
     }
     for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${describeEvent(event.kind, event.detail)}`);
@@ -254,10 +280,11 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
   return lines.join('\n');
 }
 
-/** An event as a line: `operator hold` reads "held by the operator", not "operator hold: by the operator". */
+/** An event as a line: `operator hold` reads "held by the operator" (or by whom the console names), not "operator hold: by the operator". */
 function describeEvent(kind: string, detail: string | undefined): string {
-  const operator = /^operator (hold|release|retry|delete)$/.exec(kind)?.[1];
-  if (operator) return `${{ hold: 'held', release: 'released', retry: 'retried now', delete: 'deleted from the queue' }[operator]} by the operator`;
+  const operator = /^operator (hold|release|retry|send now|delete)$/.exec(kind)?.[1];
+  if (operator)
+    return `${{ hold: 'held', release: 'released', retry: 'retried now', 'send now': 'sent now, before its scheduled time,', delete: 'deleted from the queue' }[operator]} ${detail ?? OPERATOR}`;
   return `${kind}${detail ? `: ${detail}` : ''}`;
 }
 
@@ -268,9 +295,9 @@ function describeEvent(kind: string, detail: string | undefined): string {
  */
 export async function queue(store: Store, args: readonly string[], now: number, note: (line: string) => void = () => undefined): Promise<string> {
   checkQueueArgs(args);
-  const [command = 'list', target] = args;
+  const [command = 'list', target, option] = args;
   if (command === 'list') return listQueue(store, args.slice(1), now, note);
-  return (await queueAction(store, command, target, now)).said;
+  return (await queueAction(store, command === 'retry' && option === SEND_NOW ? 'send now' : command, target, now)).said;
 }
 
 /** `queue`'s arguments as `queue` reads them, checked without a store: the CLI refuses a mistake before it opens one. */
@@ -281,7 +308,9 @@ export function checkQueueArgs(args: readonly string[]): void {
     return;
   }
   const pauseOrResume = command === 'pause' || command === 'resume';
-  const most = pauseOrResume ? 1 : 2;
+  const sendNow = command === 'retry' && args[2] === SEND_NOW;
+  if (sendNow && target === 'all') throw new UsageError(`queue retry ${SEND_NOW} needs a message id: it sends scheduled SMS one message at a time`);
+  const most = pauseOrResume ? 1 : sendNow ? 3 : 2;
   if (args.length > most) throw new UsageError(`queue ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
   if (!pauseOrResume) checkQueueAction(command, target);
 }
@@ -291,6 +320,9 @@ function checkQueueAction(command: string, target: string | undefined): asserts 
   if (!['hold', 'release', 'retry', 'delete'].includes(command)) throw new UsageError(`unknown queue command "${command}"`);
   if (!target) throw new UsageError(`queue ${command} needs a message id, or "all"`);
 }
+
+/** `queue retry <message id> --now`: sends that message's scheduled SMS before their time too (a plain retry leaves them). */
+const SEND_NOW = '--now';
 
 /** A count as the operator reads it: 40,002. */
 export const counted = new Intl.NumberFormat('en');
@@ -334,55 +366,95 @@ function queueListOptions(words: readonly string[]): { after: number; limit: num
 }
 
 /**
+ * How an action's answer names what its reader does next and when: the CLI's (commands, ISO times) or the
+ * console's (its buttons, times as its pages show them).
+ */
+export interface Wording {
+  /** How this user resumes dispatch. */
+  readonly resume: string;
+  /** How this user makes a paused provider's probe due now. */
+  readonly probeNow: string;
+  readonly time: (at: number) => string;
+}
+
+export const CLI_WORDING: Wording = {
+  resume: '`smsrelay queue resume`',
+  probeNow: "`smsrelay queue retry all` (the console's Retry all now)",
+  time: (at) => new Date(at).toISOString(),
+};
+
+/**
  * `queue hold | release | retry | delete <message id | all>`, `queue pause | resume`: the CLI's and the
- * console's queue actions; `resume` names how this user resumes dispatch (a command, a button).
+ * console's queue actions, each line of the answer one line of `said`, in the reader's `wording`; `by`
+ * names who in each changed SMS's history (the console's user; the CLI knows none).
  */
 export async function queueAction(
   store: Store,
   command: string,
   target: string | undefined,
   now: number,
-  resume = '`smsrelay queue resume`',
+  wording = CLI_WORDING,
+  by?: string,
 ): Promise<Outcome> {
   if (command === 'pause') {
     await store.setDispatchPaused(true, now);
-    return { said: `dispatch paused: queued SMS stay queued until ${resume}`, changed: 1 };
+    return { said: `dispatch paused: queued SMS stay queued until ${wording.resume}`, changed: 1 };
   }
   if (command === 'resume') {
     await store.setDispatchPaused(false, now);
-    return { said: ['dispatch resumed', ...(await accountPauseLines(store, now, false))].join('\n'), changed: 1 };
+    return { said: ['dispatch resumed', ...(await accountPauseLines(store, now, 'hint', wording))].join('\n'), changed: 1 };
   }
-  checkQueueAction(command, target);
-  const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now);
+  const sendNow = command === 'send now';
+  checkQueueAction(sendNow ? 'retry' : command, target);
+  const changed = await store.applyQueueAction(command as QueueAction, target === 'all' ? undefined : target, now, by);
   const sms = target === 'all' ? undefined : await store.smsOf(target);
   // A mistyped id changes nothing, as a message whose SMS are all sent does: only the first is a mistake.
   if (changed === 0 && sms?.length === 0) throw new NotFound(`message with id ${target}`, ' (see smsrelay queue list)');
-  if (command === 'hold' || command === 'delete') return { said: `${command}: ${changed} queued SMS changed`, changed };
-  const pauses = await accountPauseLines(store, now, command === 'retry');
-  if (command === 'release') return { said: [`release: ${changed} queued SMS changed`, ...pauses].join('\n'), changed };
-  // A retry makes due only SMS that are not held: held ones stay held, said so, rather than counted as retried and never sent.
-  const held = sms ? sms.filter((item) => item.status === 'queued' && item.held).length : (await store.queueStats(now)).sms.held;
+  if (command === 'hold' || command === 'delete') return { said: `${command}: ${counted.format(changed)} queued SMS changed`, changed };
+  // A retry that made nothing due has nothing to probe with: no probe promised, nor a retry offered to probe.
+  const pauses = await accountPauseLines(store, now, command === 'release' ? 'hint' : changed > 0 ? 'probe' : 'plain', wording);
+  if (command === 'release') return { said: [`release: ${counted.format(changed)} queued SMS changed`, ...pauses].join('\n'), changed };
+  // A retry makes due only SMS that are not held, nor scheduled for later: each left alone is said so, rather than counted as retried.
+  const stats = sms ? undefined : (await store.queueStats(now)).sms;
+  const held = stats?.held ?? (sms ?? []).filter((item) => item.status === 'queued' && item.held).length;
+  const scheduled = (sms ?? []).filter((item) => item.status === 'queued' && !item.held && item.scheduledFor !== undefined && item.scheduledFor > now);
+  const firstScheduled = stats?.nextScheduledAt ?? Math.min(...scheduled.map((item) => item.scheduledFor ?? now));
+  const scheduledCount = stats?.scheduled ?? scheduled.length;
+  const leftAlone = [
+    ...(held > 0 ? [`${counted.format(held)} held: release ${held === 1 ? 'it' : 'them'} first`] : []),
+    ...(scheduledCount > 0
+      ? [
+          `${counted.format(scheduledCount)} scheduled (X-SMS-Send-At), left until ${sms ? '' : 'each one’s time, the first at '}${wording.time(firstScheduled)}${
+            sms ? `: to send ${scheduledCount === 1 ? 'it' : 'them'} now, smsrelay queue retry ${target} ${SEND_NOW}` : ''
+          }`,
+        ]
+      : []),
+  ];
   return {
-    said: [`retry: ${changed} queued SMS changed${held > 0 ? `; ${held} held: release ${held === 1 ? 'it' : 'them'} first` : ''}`, ...pauses].join('\n'),
+    said: [`${sendNow ? 'send now' : 'retry'}: ${counted.format(changed)} queued SMS changed${leftAlone.map((line) => `; ${line}`).join('')}`, ...pauses].join(
+      '\n',
+    ),
     changed,
   };
 }
 
 /**
  * What a command that makes SMS due adds while a provider's gateway refuses the account: that
- * provider sends nothing but its probe, so without a word the command would look ignored. `probeNow`
- * (`queue retry`) makes each such probe due at once, for the operator who fixed the account and
- * should not wait `delivery.pauseProbeInterval`: the probe, not the command, ends the pause.
+ * provider sends nothing but its probe, so without a word the command would look ignored. `probe`
+ * (a retry that made SMS due) makes each such probe due at once, for the operator who fixed the account
+ * and should not wait `delivery.pauseProbeInterval`: the probe, not the command, ends the pause. `hint`
+ * names how to do that; `plain` (a retry that made nothing due, so nothing to probe with) only the pause.
  */
-async function accountPauseLines(store: Store, now: number, probeNow: boolean): Promise<string[]> {
+async function accountPauseLines(store: Store, now: number, mode: 'probe' | 'hint' | 'plain', wording: Wording): Promise<string[]> {
   const { pauses } = await store.gatewayState(now);
-  if (!probeNow) return pauses.length > 0 ? [...dispatchLines(undefined, pauses, now), PROBE_NOW_HINT] : [];
+  if (pauses.length === 0) return [];
+  if (mode !== 'probe') {
+    const lines = dispatchLines(undefined, pauses, await store.nextSmsDueAt(), now, wording.time);
+    return mode === 'hint' ? [...lines, `dispatch: ${wording.probeNow} probes a paused provider now`] : lines;
+  }
   for (const pause of pauses) await store.releaseProbe(pause.provider, now);
-  return pauses.map((pause) => `${pauseLine(pause)}; probing it now`);
+  return pauses.map((pause) => `${pauseLine(pause, wording.time)}; probing it now`);
 }
-
-/** How an operator probes a paused provider now (accountPauseLines). */
-const PROBE_NOW_HINT = "dispatch: `smsrelay queue retry all` (the console's Retry all now) probes a paused provider now";
 
 /**
  * `quarantine list | show <id> | delete <id|all>`: the webhook requests kept because they could not

@@ -111,8 +111,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   queue: {
     usage: 'queue <command>',
-    does: `list [--after <sms id>] [--limit <n>] (${counted.format(LISTED)} a page unless --limit says up to ${counted.format(MOST_LISTED)}; a page cut short says so on stderr, with the --after that reads on, as does an empty one; stdout holds JSON lines only) | hold <id|all> | release <id|all> | retry <id|all> (also probes a paused provider now) | delete <id|all> | pause | resume`,
-    options: { after: 'string', limit: 'string' },
+    does: `list [--after <sms id>] [--limit <n>] (${counted.format(LISTED)} a page unless --limit says up to ${counted.format(MOST_LISTED)}; a page cut short says so on stderr, with the --after that reads on, as does an empty one; stdout holds JSON lines only) | hold <id|all> | release <id|all> | retry <id|all> (also probes a paused provider now; leaves SMS scheduled for later until their time) | retry <id> --now (sends its scheduled SMS now) | delete <id|all> | pause | resume`,
+    options: { after: 'string', limit: 'string', now: 'boolean' },
     commands: ['list', 'hold', 'release', 'retry', 'delete', 'pause', 'resume'],
     exits: { 0: '', 1: 'no message with that id', ...STORE_EXITS },
   },

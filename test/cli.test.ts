@@ -603,6 +603,8 @@ describe('smsrelay command', () => {
       [['queue', 'hold'], 'queue hold needs a message id, or "all"'],
       [['queue', 'pause', 'extra'], 'queue pause: unexpected argument "extra"'],
       [['queue', 'retry', 'all', 'extra'], 'queue retry: unexpected argument "extra"'],
+      [['queue', 'retry', 'all', '--now'], 'queue retry --now needs a message id: it sends scheduled SMS one message at a time'],
+      [['queue', 'hold', 'X', '--now'], 'queue hold: unexpected argument "--now"'],
       [['quarantine', 'show'], 'quarantine show needs a request id (see smsrelay quarantine list)'],
       [['quarantine', 'show', '1', '2'], 'quarantine show: unexpected argument "2"'],
       [['undeliverable', 'reroute', 'X'], 'undeliverable reroute needs an inbound SMS id and a mail address'],

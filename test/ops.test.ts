@@ -116,6 +116,27 @@ describe('operating the relay', () => {
     await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
   });
 
+  test('a scheduled SMS (X-SMS-Send-At): retry all and retry by id leave it until its time and say so; status and log show its time; --now sends it', async () => {
+    const sendAt = new Date(Date.now() + 86_400_000);
+    const at = new Date(Math.floor(sendAt.getTime() / 1000) * 1000).toISOString();
+    const headers = { 'X-SMS-Send-At': sendAt.toUTCString() };
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900194@sms.localhost'], headers, body: 'tomorrow' })).data);
+    assert.match(cli('status'), new RegExp(`\\nsms queued: 1 \\(held: 0, scheduled: 1, next at ${at}\\), oldest 0 s\\n`), 'its age counts from its time');
+    assert.match(cli('log', id), new RegExp(`: queued, scheduled for ${at}, 0 attempts`));
+    assert.match(
+      cli('queue', 'retry', 'all'),
+      new RegExp(`^retry: 0 queued SMS changed; 1 scheduled \\(X-SMS-Send-At\\), left until each one’s time, the first at ${at}\n$`),
+    );
+    assert.equal(
+      cli('queue', 'retry', id).trim(),
+      `retry: 0 queued SMS changed; 1 scheduled (X-SMS-Send-At), left until ${at}: to send it now, smsrelay queue retry ${id} --now`,
+    );
+    assert.match(cli('log', id), /scheduled for/, 'still scheduled');
+    assert.equal(cli('queue', 'retry', id, '--now').trim(), 'send now: 1 queued SMS changed');
+    await waitFor('sent when told to', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
+    assert.match(cli('log', id), / sent now, before its scheduled time, by the operator\n/);
+  });
+
   test('wrong or missing arguments print the reason and the usage, exit 64; empty lists say so', () => {
     for (const [args, reason] of [
       [['queue', 'hold'], 'queue hold needs a message id, or "all"'],

@@ -1,4 +1,5 @@
 import { Eta } from 'eta';
+import { counted } from '../admin.ts';
 import { BIDI_CONTROLS } from '../mail/strip.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import type { ConsoleUser } from './access.ts';
@@ -28,9 +29,16 @@ export function helpers(user: ConsoleUser | undefined, csrf: string | undefined)
     number: (e164: string) => (operator ? e164 : maskNumber(e164)),
     /** Free text with every number in it masked for viewers. */
     masked: (text: string) => (operator ? text : maskNumbersIn(text)),
-    time: (at: number | undefined) => (at === undefined ? '—' : new Date(at).toISOString().replace('T', ' ').slice(0, 19)),
+    time: (at: number | undefined) => (at === undefined ? '—' : consoleTime(at)),
     ago: (seconds: number) => duration(seconds),
+    /** A count as the CLI writes it: 3,001. */
+    count: (n: number) => counted.format(n),
   };
+}
+
+/** A time as the console shows it, to the second and marked UTC wherever it stands: 2026-12-05 09:10:05 UTC. */
+export function consoleTime(at: number): string {
+  return `${new Date(at).toISOString().replace('T', ' ').slice(0, 19)} UTC`;
 }
 
 export function render(view: string, data: Record<string, unknown>): string {

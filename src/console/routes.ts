@@ -5,7 +5,7 @@ import { parse } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
-import { configCheck, deleteQuarantined, NotFound, type Outcome, queueAction, rerouteUndeliverable } from '../admin.ts';
+import { configCheck, deleteQuarantined, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable, type Wording } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -13,11 +13,12 @@ import type { GatewayHealth } from '../providers/contract.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
+import type { SharedPause } from '../store/shared-state-types.ts';
 import type { InboundPosition, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
 import { activityChart, CHART_SERIES } from './chart.ts';
 import { FIELDS, type Fields, readFields } from './fields.ts';
-import { duration, helpers, render } from './render.ts';
+import { consoleTime, duration, helpers, render } from './render.ts';
 
 /** Rows per page of search results, and the most a page of any list shows. */
 const PAGE_SIZE = 50;
@@ -43,6 +44,8 @@ const ASSETS: ReadonlyMap<string, string> = new Map([
 const CONSOLE_PATH = /^\/console(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/;
 /** The queue page's button that resumes dispatch, named by the notice of a pause (rather than a CLI command). */
 const RESUME_BUTTON = 'Resume dispatch';
+/** An action's answer as the console words it: its buttons rather than commands, times as its pages show them. */
+const CONSOLE_WORDING: Wording = { resume: `"${RESUME_BUTTON}"`, probeNow: '"Retry all now"', time: consoleTime };
 /** Why a cookie opens no page: its session timed out just now, or the store has none (signed out, or timed out before). */
 const SESSION_OVER = { expired: 'Your session has expired', ended: 'Your session has ended' } as const;
 /** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */
@@ -81,8 +84,8 @@ export interface ConsoleOptions {
 export interface ProviderStatus {
   readonly provider: string;
   readonly hosts: readonly { readonly host: string; readonly failed: boolean }[];
-  /** `nextProbeAt` undefined: the probe is due and waits for the next SMS for the provider. */
-  readonly pause: { readonly since: number; readonly reason: string; readonly nextProbeAt: number | undefined } | undefined;
+  /** Its next probe is the store's to say (nextProbe), as `smsrelay status` says it. */
+  readonly pause: { readonly since: number; readonly reason: string } | undefined;
 }
 
 type Context = { readonly channel: Channel; readonly signedIn: SignedIn };
@@ -309,10 +312,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const query = read.fields;
         const at = queuePositions(query);
         if (!at) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
-        const [queued, stats, paused, undeliverable, quarantined] = await Promise.all([
+        const [queued, stats, paused, providerPauses, undeliverable, quarantined] = await Promise.all([
           store.listQueued(PAGE_SIZE + 1, at.after).then((listed) => pageOf(listed, (last) => String(last.smsId))),
           store.queueStats(clock()),
           store.dispatchPausedSince(),
+          providerPausesOf(store, clock()),
           store.undeliverableInbound(PAGE_SIZE + 1, at.replies).then((listed) => pageOf(listed, (last) => `${last.receivedAt}_${last.id}`)),
           store.listQuarantine(PAGE_SIZE + 1, at.quarantine).then((listed) => pageOf(listed, (last) => String(last.id))),
         ]);
@@ -337,6 +341,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           undeliverable: list('replies', undeliverable, stats.undeliverableInbound),
           quarantined: list('quarantine', quarantined, stats.quarantined),
           paused,
+          providerPauses,
           resume: RESUME_BUTTON,
           done: access.noticeOf((request.console as Context).signedIn.session, query),
         });
@@ -347,7 +352,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
-        return act(request, reply, `queue ${action}`, target, () => queueAction(store, action, target, clock(), `"${RESUME_BUTTON}"`), body.back);
+        return act(request, reply, `queue ${action}`, target, (by) => queueAction(store, action, target, clock(), CONSOLE_WORDING, by), body.back);
       });
       scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -412,27 +417,30 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       }
 
       /**
-       * An operator's action through the CLI's own code, recorded with who did it when it changed something
-       * (a retry of a message already sent joins no timeline); the answer is the page it came from.
+       * An operator's action through the CLI's own code (`run` gets who, for the history lines it writes:
+       * one line per SMS changed, naming the user), recorded with who did it when it changed something; the
+       * answer is the page it came from.
        */
       async function act(
         request: ConsoleRequest,
         reply: FastifyReply,
         action: string,
         target: string | undefined,
-        run: () => Promise<Outcome>,
+        run: (by: string) => Promise<Outcome>,
         back = '/console/queue',
       ) {
+        const { channel, signedIn } = request.console as Context;
         let done: Outcome;
         try {
-          done = await run();
+          done = await run(`by ${signedIn.user.name} from ${channel.address}`);
         } catch (error) {
           if (error instanceof RelayError) throw error;
           if (error instanceof NotFound) return gone(request, reply, error);
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)), request.console);
         }
         const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
-        if (done.changed > 0) await audit(request, action, target, done.said, messageId);
+        // The queue action wrote the message's history itself: the audit adds no second line to it.
+        if (done.changed > 0) await audit(request, action, target, done.said, messageId, false);
         const path = consolePage(app, back, '/console/queue').split('?')[0];
         return reply.redirect(`${path}?${new URLSearchParams(access.notice((request.console as Context).signedIn.session, done.said))}`, 303);
       }
@@ -446,9 +454,18 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         });
       }
 
-      async function audit(request: ConsoleRequest, action: string, target?: string, detail?: string, messageId?: string): Promise<void> {
+      /** Keeps an action with who did it; `timeline`: also a line in the history of the message it names. */
+      async function audit(request: ConsoleRequest, action: string, target?: string, detail?: string, messageId?: string, timeline = true): Promise<void> {
         const { channel, signedIn } = request.console as Context;
-        await consoleStore.recordAction({ at: clock(), username: signedIn.user.name, client: channel.address, action, target, detail, messageId });
+        await consoleStore.recordAction({
+          at: clock(),
+          username: signedIn.user.name,
+          client: channel.address,
+          action,
+          target,
+          detail,
+          messageId: timeline ? messageId : undefined,
+        });
         options.logger.info({ user: signedIn.user.name, client: channel.address, action, msgId: messageId }, 'console: action');
       }
 
@@ -491,9 +508,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const now = clock();
         const hourStart = Math.floor(now / MINUTE_MS) * MINUTE_MS - 59 * MINUTE_MS;
         const weekStart = Math.floor(now / HOUR_MS) * HOUR_MS - 167 * HOUR_MS;
-        const [stats, paused, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
+        const [stats, paused, providerPauses, minutes, hours, gatewayActivity, mailActivity, disk] = await Promise.all([
           store.queueStats(now),
           store.dispatchPausedSince(),
+          providerPausesOf(store, now),
           consoleStore.activity(hourStart, hourStart + 60 * MINUTE_MS, MINUTE_MS),
           consoleStore.activity(weekStart, weekStart + 168 * HOUR_MS, HOUR_MS),
           consoleStore.gatewayActivity(),
@@ -506,6 +524,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return {
           stats,
           paused,
+          providerPauses,
+          nextProbes: Object.fromEntries(providerPauses.map((pause) => [pause.provider, pause.nextProbe])),
           series: CHART_SERIES,
           hourChart: activityChart(minutes, { id: 'hour', title: 'SMS per minute, last hour (UTC)', label: clockOf, labelEvery: 10 }),
           weekChart: activityChart(hours, { id: 'week', title: 'SMS per hour, last 7 days (UTC)', label: dayOf, labelEvery: 24 }),
@@ -603,6 +623,16 @@ function gatewayState(
       : []),
   ];
   return { up: why.length === 0, why };
+}
+
+/**
+ * The providers whose sending is paused (account refused, gateway down or busy), from the store as
+ * `smsrelay status` reads them, each with its next probe (admin.ts nextProbe): the overview's Dispatch
+ * tile and the queue page say them beside the operator's own pause.
+ */
+async function providerPausesOf(store: Store, now: number): Promise<Array<SharedPause & { readonly nextProbe: string }>> {
+  const [{ pauses }, nextDue] = await Promise.all([store.gatewayState(now), store.nextSmsDueAt()]);
+  return pauses.map((pause) => ({ ...pause, nextProbe: nextProbe(pause, nextDue, now, CONSOLE_WORDING.time) }));
 }
 
 /** A page of a list read one row past it (`PAGE_SIZE + 1`): its rows, and where the next page starts when one follows. */

@@ -685,16 +685,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       return {
         provider: provider.name,
         hosts: provider.gateway.endpoints.map((endpoint, index) => ({ endpoint, failed: !working.has(index) })),
-        // A probe is an SMS for this provider: once due, it waits for the next one, with no time to show.
-        pause: pause.paused ? { since: pause.since ?? now, reason: pause.reason ?? '', nextProbeAt: dueLater(pause.nextProbeAt, now) } : undefined,
+        // Its next probe is read from the store (src/admin.ts nextProbe): this relay's view moves with each probe it takes.
+        pause: pause.paused ? { since: pause.since ?? now, reason: pause.reason ?? '' } : undefined,
       };
     });
   }
-}
-
-/** A time still to come, else undefined. */
-function dueLater(at: number | undefined, now: number): number | undefined {
-  return at !== undefined && at > now ? at : undefined;
 }
 
 /** What an SMS's recorded error puts before the gateway's own words, which end it. */

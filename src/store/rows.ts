@@ -119,6 +119,17 @@ export const NEVER_TRIED = 'lease_owner IS NULL AND attempts = 0 AND last_error 
 /** When a claim takes a queued row, in SQL: its due time, NEVER_TRIED_HEAD_START_MS earlier when it is NEVER_TRIED. */
 export const CLAIM_AT = `next_attempt_at - CASE WHEN ${NEVER_TRIED} THEN ${NEVER_TRIED_HEAD_START_MS} ELSE 0 END`;
 
+/**
+ * A queued SMS (`sms`, of message `message`) the relay holds until its X-SMS-Send-At itself (a provider
+ * that cannot schedule) and has not tried: it was queued due at that time, and an operator's retry must
+ * not pull it earlier (docs/delivery.md). One a provider schedules was queued due at once, so is not one.
+ */
+export const waitsForSendAt = (sms: string, message: string) => `(${sms}.attempts = 0 AND ${sms}.next_attempt_at >= ${message}.send_at)`;
+
+/** What smsOf selects of `outbound o` joined to `messages m`, in both stores. */
+export const SMS_STATE_COLUMNS = `o.number, o.status, o.held, CASE WHEN o.status = 'queued' AND ${waitsForSendAt('o', 'm')} THEN m.send_at END AS scheduled_for,
+  o.attempts, o.possible_duplicates, o.provider_id, o.last_error, o.delivery`;
+
 /** CLAIM_AT of a row read. */
 export const claimAt = (row: Pick<ClaimedSmsRow, 'attempts' | 'last_error'> & { next_attempt_at: number; lease_owner: string | null }): number =>
   row.next_attempt_at - (row.lease_owner === null && row.attempts === 0 && row.last_error === null ? NEVER_TRIED_HEAD_START_MS : 0);
@@ -299,6 +310,7 @@ export interface SmsStateRow {
   number: string;
   status: SmsState['status'];
   held: number;
+  scheduled_for: number | null;
   attempts: number;
   possible_duplicates: number;
   provider_id: string | null;
@@ -311,6 +323,7 @@ export function toSmsState(row: SmsStateRow): SmsState {
     number: row.number,
     status: row.status,
     held: row.held === 1,
+    scheduledFor: row.scheduled_for ?? undefined,
     attempts: row.attempts,
     possibleDuplicates: row.possible_duplicates,
     providerId: row.provider_id ?? undefined,

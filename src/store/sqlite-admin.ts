@@ -7,16 +7,21 @@ import {
   type ReplyOfNumberRow,
   toQueuedSms,
   toReceivedReply,
+  waitsForSendAt,
 } from './rows.ts';
 import type { Database } from 'better-sqlite3';
 import type { QuarantinedBody, QuarantineEntry, QueueAction, QueuedSms, QueueStats, ReceivedReply } from './types.ts';
+
+/** A queued SMS not held that waits for its send time, still ahead (`@now`): counted apart, its age from that time. */
+const SCHEDULED = `o.held = 0 AND m.send_at > @now AND ${waitsForSendAt('o', 'm')}`;
 
 /** What operators ask of the store (`smsrelay status | log | queue`, `/metrics`). */
 export function prepareAdminStatements(db: Database) {
   return {
     smsStats: db.prepare(`
       SELECT COUNT(*) FILTER (WHERE held = 0) AS queued, COUNT(*) FILTER (WHERE held = 1) AS held,
-        MIN(m.received_at) AS oldest
+        COUNT(*) FILTER (WHERE ${SCHEDULED}) AS scheduled, MIN(m.send_at) FILTER (WHERE ${SCHEDULED}) AS next_scheduled,
+        MIN(MAX(m.received_at, COALESCE(m.send_at, 0))) AS oldest
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued'`),
     mailStats: db.prepare("SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM mail_out WHERE status = 'queued'"),
     undeliverableCount: db.prepare('SELECT COUNT(*) AS n FROM inbound WHERE mailbox IS NULL'),
@@ -39,11 +44,16 @@ export function prepareAdminStatements(db: Database) {
     ),
     retry: db.prepare(`
       UPDATE outbound SET next_attempt_at = @now, updated_at = @now
-      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
+      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND (@message IS NULL OR message_id = @message)
+        AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > @now AND ${waitsForSendAt('outbound', 'm')})
+      RETURNING id, message_id`),
+    sendNow: db.prepare(`
+      UPDATE outbound SET next_attempt_at = @now, updated_at = @now
+      WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND message_id = @message RETURNING id, message_id`),
     remove: db.prepare(`
       UPDATE outbound SET status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = @now
       WHERE status = 'queued' AND (@message IS NULL OR message_id = @message) RETURNING id, message_id`),
-    actionEvent: db.prepare("INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, 'by the operator')"),
+    actionEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     pause: db.prepare("INSERT INTO control (key, value) VALUES ('dispatch_paused', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     resume: db.prepare("DELETE FROM control WHERE key = 'dispatch_paused'"),
     paused: db.prepare("SELECT value FROM control WHERE key = 'dispatch_paused'"),
@@ -58,11 +68,11 @@ export function prepareAdminStatements(db: Database) {
 export type AdminStatements = ReturnType<typeof prepareAdminStatements>;
 
 export function queueStats(sql: AdminStatements, now: number): QueueStats {
-  const sms = sql.smsStats.get() as { queued: number; held: number; oldest: number | null };
+  const sms = sql.smsStats.get({ now }) as { queued: number; held: number; scheduled: number; next_scheduled: number | null; oldest: number | null };
   const mail = sql.mailStats.get() as { queued: number; oldest: number | null };
   const age = (oldest: number | null) => (oldest === null ? 0 : Math.max(0, Math.round((now - oldest) / 1000)));
   return {
-    sms: { queued: sms.queued, held: sms.held, oldestAgeSeconds: age(sms.oldest) },
+    sms: { queued: sms.queued, held: sms.held, scheduled: sms.scheduled, nextScheduledAt: sms.next_scheduled ?? undefined, oldestAgeSeconds: age(sms.oldest) },
     mail: { queued: mail.queued, oldestAgeSeconds: age(mail.oldest) },
     undeliverableInbound: (sql.undeliverableCount.get() as { n: number }).n,
     quarantined: (sql.quarantineCount.get() as { n: number }).n,
@@ -74,10 +84,10 @@ export function listQueued(sql: AdminStatements, limit: number, afterSmsId: numb
 }
 
 /** Applies an operator's action to one message's queued SMS (or all); returns how many changed. */
-export function applyQueueAction(sql: AdminStatements, action: QueueAction, messageId: string | undefined, now: number): number {
-  const statement = { hold: sql.hold, release: sql.release, retry: sql.retry, delete: sql.remove }[action];
+export function applyQueueAction(sql: AdminStatements, action: QueueAction, messageId: string | undefined, now: number, by: string): number {
+  const statement = { hold: sql.hold, release: sql.release, retry: sql.retry, 'send now': sql.sendNow, delete: sql.remove }[action];
   const changed = statement.all({ now, message: messageId ?? null }) as Array<{ id: number; message_id: string }>;
-  for (const row of changed) sql.actionEvent.run(now, row.message_id, row.id, `operator ${action}`);
+  for (const row of changed) sql.actionEvent.run(now, row.message_id, row.id, `operator ${action}`, by);
   return changed.length;
 }
 

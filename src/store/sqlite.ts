@@ -30,6 +30,7 @@ import {
   type MailRow,
   toClaimedMail,
   type SmsStateRow,
+  SMS_STATE_COLUMNS,
   toClaimedSms,
   toSmsState,
 } from './rows.ts';
@@ -96,6 +97,7 @@ import type {
   StoreHealth,
   UndeliverableInbound,
 } from './types.ts';
+import { OPERATOR } from './types.ts';
 
 /**
  * What a write probe writes (and deletes again in the same transaction): more than a page, so it
@@ -558,8 +560,8 @@ export class SqliteStore implements Store {
     return this.#read(() => listQueued(this.#admin, limit, afterSmsId));
   }
 
-  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number> {
-    return this.#write(() => applyQueueAction(this.#admin, action, messageId, now));
+  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number, by = OPERATOR): Promise<number> {
+    return this.#write(() => applyQueueAction(this.#admin, action, messageId, now, by));
   }
 
   async listQuarantine(limit: number, afterId = 0): Promise<QuarantineEntry[]> {
@@ -989,9 +991,7 @@ function prepareStatements(db: Database) {
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
     purgeQuarantine: db.prepare("UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < ? AND body != ''"),
     waitingSms: db.prepare("SELECT id, number, rcpt, notify, orcpt, attempts, last_error FROM outbound WHERE message_id = ? AND status = 'queued' ORDER BY id"),
-    smsOf: db.prepare(
-      'SELECT number, status, held, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = ? ORDER BY id',
-    ),
+    smsOf: db.prepare(`SELECT ${SMS_STATE_COLUMNS} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.message_id = ? ORDER BY o.id`),
     eventsOf: db.prepare('SELECT at, kind, sms_id, detail FROM events WHERE message_id = ? ORDER BY id'),
   };
 }

@@ -75,8 +75,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   queuedMailErrors(limit: number): Promise<QueuedMailError[]>;
   /** Queued SMS, oldest first; with `afterSmsId`, only those queued after that SMS (the next page). */
   listQueued(limit: number, afterSmsId?: number): Promise<QueuedSms[]>;
-  /** An operator's hold / release / retry / delete on one message's queued SMS, or on all; how many changed (a retry changes none held). */
-  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number>;
+  /** An operator's hold / release / retry / send now / delete on one message's queued SMS, or on all; how many changed (a retry changes none held, nor scheduled). `by`: who, as each changed SMS's history line says it (default "by the operator"). */
+  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number, by?: string): Promise<number>;
   /**
    * Webhook requests kept because they could not be read, oldest first (without their bodies); with
    * `afterId`, only those kept after that one (the next page).
@@ -251,6 +251,8 @@ export interface SmsState {
   readonly status: 'queued' | 'sent' | 'failed' | 'expired';
   /** Queued but held by an operator: not sent until released. */
   readonly held: boolean;
+  /** Queued, held by the relay until this time (X-SMS-Send-At, a provider that cannot schedule), not tried yet. */
+  readonly scheduledFor: number | undefined;
   readonly attempts: number;
   /** Requests for this SMS that may have been processed without an answer (timeouts, crashes). */
   readonly possibleDuplicates: number;
@@ -438,7 +440,17 @@ export interface UndeliverableInbound extends Omit<NewInbound, 'route'> {
 export type InboundPosition = Pick<NewInbound, 'receivedAt' | 'id'>;
 
 export interface QueueStats {
-  readonly sms: { readonly queued: number; readonly held: number; readonly oldestAgeSeconds: number };
+  /**
+   * `queued`: not held, `scheduled` among them (waiting for their X-SMS-Send-At, the next at
+   * `nextScheduledAt`). The oldest's age counts from its send time, if it has one: the dispatcher's age (expiry) too.
+   */
+  readonly sms: {
+    readonly queued: number;
+    readonly held: number;
+    readonly scheduled: number;
+    readonly nextScheduledAt: number | undefined;
+    readonly oldestAgeSeconds: number;
+  };
   readonly mail: { readonly queued: number; readonly oldestAgeSeconds: number };
   readonly undeliverableInbound: number;
   readonly quarantined: number;
@@ -452,7 +464,11 @@ export interface QueuedMailError {
   readonly lastError: string;
 }
 
-export type QueueAction = 'hold' | 'release' | 'retry' | 'delete';
+/** Who an operator's queue action was by, when the CLI (which knows no user) took it. */
+export const OPERATOR = 'by the operator';
+
+/** `retry` leaves a scheduled SMS (X-SMS-Send-At still ahead) alone; `send now`, of one message only, makes it due too. */
+export type QueueAction = 'hold' | 'release' | 'retry' | 'send now' | 'delete';
 
 export interface QueuedSms {
   readonly smsId: number;

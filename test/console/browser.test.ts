@@ -10,11 +10,13 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { status } from '../../src/admin.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { maskNumber } from '../../src/sms/numbers.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
+import { mail } from '../helpers/store.ts';
 
 const OUTPUT = new URL('../../test-output/console/', import.meta.url).pathname;
 const DOCS = new URL('../../docs/', import.meta.url).pathname;
@@ -194,7 +196,8 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await waitFor('the delivery report', async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered');
       await page.goto(`${base}/console/messages/${id}`);
       const after = await page.locator('.timeline').innerText();
-      assert.match(after, /console queue retry: by olivia from 127\.0\.0\.1/, 'the action is in the timeline with the user');
+      assert.match(after, /operator retry: by olivia from 127\.0\.0\.1/, 'the action is in the timeline with the user');
+      assert.equal(after.match(/retry/g)?.length, 1, 'one line for the retry, not one by the operator and one by the console');
       assert.match(after, /delivery report: delivered/);
       await accessible(page, 'message timeline');
       await screenshots(page, 'timeline');
@@ -240,7 +243,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       await page.getByRole('button', { name: 'Pause dispatch' }).waitFor();
       await page.reload();
       assert.equal(await page.locator('[role=status]').count(), 0, '"dispatch resumed" shows no more');
-      assert.match(await page.locator('main').innerText(), /Dispatch is running\./);
+      assert.match(await page.locator('main').innerText(), /Dispatch: running\n/);
       await waitFor('the rerouted mail', () =>
         maildirMessages(relay.maildir).some((mail) => mail.includes('oncall@example.com') && mail.includes('who is this?')),
       );
@@ -405,6 +408,68 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
     }
   });
 
+  test('long unbroken values (a 217-character sender, a 708-character text without spaces) keep every list within its box, rows a few lines tall (at most 400 px: the clipped lines and, on a phone, the buttons or form of a row)', async () => {
+    const store = relay.relay.store;
+    const sender = `${'s'.repeat(205)}@example.com`;
+    const word = 'x'.repeat(708);
+    // Scheduled for tomorrow: it stays in the queue's list too.
+    const id = crypto.randomUUID();
+    await store.acceptMail(
+      mail(['+447700900177'], {
+        id,
+        receivedAt: Date.now(),
+        envelopeFrom: sender,
+        sms: { ...mail([]).sms, text: word },
+        sendAt: Date.now() + 86_400_000,
+        holdUntilSendAt: true,
+      }),
+    );
+    await store.acceptInbound({
+      id: crypto.randomUUID(),
+      provider: 'intellisoftware',
+      providerId: 'long-mo',
+      number: '+447700900177',
+      text: word,
+      sentAt: undefined,
+      userContext: undefined,
+      receivedAt: Date.now(),
+      route: undefined,
+    });
+    await store.quarantine({ receivedAt: Date.now(), provider: 'intellisoftware', kind: 'mo', reason: word, body: '{' });
+    const { context, page } = await signedIn('olivia');
+    try {
+      for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+        await page.setViewportSize(viewport);
+        for (const path of ['/console/messages', '/console/queue']) {
+          await page.goto(`${base}${path}`);
+          // Runs in the page: each list's width against its box, and its tallest row or card.
+          const lists = (await page.evaluate(() => {
+            const doc = (
+              globalThis as unknown as {
+                document: {
+                  querySelectorAll: (
+                    selector: string,
+                  ) => ArrayLike<{ clientWidth: number; scrollWidth: number; getBoundingClientRect: () => { height: number } }>;
+                };
+              }
+            ).document;
+            const boxes = Array.from(doc.querySelectorAll('.scroll, .cards'));
+            const tallest = Math.max(...Array.from(doc.querySelectorAll('.scroll tbody tr, .cards li')).map((row) => row.getBoundingClientRect().height));
+            return { overflow: boxes.filter((box) => box.scrollWidth > box.clientWidth).length, tallest };
+          })) as { overflow: number; tallest: number };
+          // On a phone a table of many columns scrolls in its box by design; on a desktop none needs to.
+          if (size === 'desktop') assert.equal(lists.overflow, 0, `${path} (${size}): a list wider than its box`);
+          assert.ok(lists.tallest < 400, `${path} (${size}): a row or card ${lists.tallest} px tall`);
+        }
+      }
+      await page.setViewportSize(VIEWPORTS.desktop);
+      await page.goto(`${base}/console/messages/${id}`);
+      assert.ok((await page.locator('main').innerText()).includes(word), 'the whole text on its own page');
+    } finally {
+      await context.close();
+    }
+  });
+
   // Last: the pause lasts until its probe (delivery.pauseProbeInterval, 1 minute), beyond this relay's tests.
   test('the gateway refuses the account: the overview shows the provider paused, since when, why and the next probe', async () => {
     const control = await fetch(`${base}/simulator/control`, {
@@ -424,8 +489,32 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       const health = await page.locator('main').innerText();
       assert.match(
         health,
-        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ healthy; sending: paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(.*LOGIN_INVALID.*\); next probe \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/,
+        /Provider intellisoftware\s+hosts: 127\.0\.0\.1:\d+ healthy; sending: paused since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(.*LOGIN_INVALID.*\); next probe \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/,
       );
+      // The overview and `smsrelay status` name the same next probe, and a reload does not move it.
+      const said = /; next probe (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d{3}Z$/m.exec(
+        await status(relay.relay.store, Date.now(), { pid: undefined, name: 'here' }),
+      )?.[1];
+      assert.ok(said, 'status names a time');
+      const shown = () => /next probe ([^\n]*)/.exec(health)?.[1];
+      assert.equal(shown(), `${said.replace('T', ' ')} UTC`);
+      await page.reload();
+      assert.match(await page.locator('main').innerText(), new RegExp(`next probe ${said.replace('T', ' ')} UTC`), 'the same after a reload');
+      // The Dispatch tile and the queue page say the pause too, not "running".
+      const pausedFor = new RegExp(`paused for intellisoftware since [\\d -:]+ UTC \\(.*LOGIN_INVALID.*\\); next probe ${said.replace('T', ' ')} UTC`);
+      assert.match(await page.locator('.tiles').innerText(), new RegExp(`Dispatch\\s+${pausedFor.source}`));
+      await page.goto(`${base}/console/queue`);
+      assert.match(await page.locator('main').innerText(), new RegExp(`Dispatch:\\s+${pausedFor.source}`));
+      // Retry all with every SMS held: the answer one thing a line, in the console's words and times, and no probe promised.
+      await page.goto(`${base}/console/queue`);
+      await page.getByRole('button', { name: 'Hold all' }).click();
+      await page.getByRole('button', { name: 'Retry all now' }).click();
+      const notice = await page.getByRole('status').innerText();
+      assert.match(notice, /^retry: 0 queued SMS changed; \d+ held: release (it|them) first\n/);
+      assert.match(notice, new RegExp(`\\ndispatch: ${pausedFor.source}$`));
+      assert.doesNotMatch(notice, /`|probing it now|\d{4}-\d\d-\d\dT/);
+      await page.getByRole('button', { name: 'Release all' }).click();
+      await page.goto(`${base}/console`);
       await accessible(page, 'overview with a paused account');
     } finally {
       await context.close();

@@ -105,7 +105,7 @@ describe('console pages', () => {
   });
 
   test('the queue page gives the totals of replies without a mailbox and quarantined requests and pages each on its own', async () => {
-    const replies = (page: string) => [...page.matchAll(/<span class="text">reply (\d+)<\/span>/g)].map((found) => Number(found[1]));
+    const replies = (page: string) => [...page.matchAll(/<span class="text clip">reply (\d+)<\/span>/g)].map((found) => Number(found[1]));
     const requests = (page: string) => [...page.matchAll(/<a href="\/console\/quarantine\/\d+">Request (\d+)<\/a>/g)].map((found) => Number(found[1]));
     const first = await html('/console/queue');
     assert.match(first, new RegExp(`${UNDELIVERABLE} replies without a mailbox, newest first\\.`));
@@ -210,8 +210,8 @@ describe('console pages', () => {
     assert.equal(await act('retry'), 'retry: 0 queued SMS changed');
     assert.equal(await act('delete'), 'delete: 0 queued SMS changed');
     const timeline = await html(`/console/messages/${id}`);
-    assert.equal([...timeline.matchAll(/<strong>console queue delete<\/strong>/g)].length, 1, 'the delete that deleted, once');
-    assert.doesNotMatch(timeline, /console queue retry/);
+    assert.equal([...timeline.matchAll(/<strong>operator delete<\/strong>: by olivia from 127\.0\.0\.1/g)].length, 1, 'the delete that deleted, once, by whom');
+    assert.doesNotMatch(timeline, /console queue|operator retry/);
     const audit = await html('/console/settings');
     assert.equal([...audit.matchAll(new RegExp(`queue (retry|delete)[^\n]*${id}`, 'g'))].length, 1, 'one action in the audit');
   });
@@ -507,6 +507,62 @@ describe('console pages', () => {
       { smsId: deferred.smsId, kind: 'retry', nextAttemptAt: Date.now() + 60_000, error: 'HTTP_500: gateway error', attempted: true },
     ]);
     assert.match((await gatewayLine()) ?? '', /^down \(the last attempt failed, none sent since\)/);
+  });
+
+  test('a scheduled SMS: counted apart with its time on the overview, shown with it on its page, left alone by Retry all and by its own Retry', async () => {
+    const sendAt = Math.floor(Date.now() / 1000) * 1000 + 86_400_000;
+    const id = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900990'], { id, receivedAt: Date.now(), sendAt, holdUntilSendAt: true }));
+    const shown = new Date(sendAt).toISOString().replace('T', ' ').slice(0, 19);
+    assert.match(await html('/console'), new RegExp(`<dt>SMS scheduled</dt><dd>1, next at ${shown} UTC</dd>`));
+    assert.match(await html(`/console/messages/${id}`), new RegExp(`<td>queued, scheduled for ${shown} UTC</td>`));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no CSRF token');
+    const act = async (target: string) => {
+      const response = await fetch(`${base}/console/queue`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, action: 'retry', target }),
+        redirect: 'manual',
+      });
+      assert.equal(response.status, 303);
+      return /<p class="notice" role="status">([^<]*)<\/p>/.exec(await html(response.headers.get('location') ?? ''))?.[1];
+    };
+    assert.match((await act('all')) ?? '', /; 1 scheduled \(X-SMS-Send-At\), left until each one’s time, the first at /);
+    assert.match(
+      (await act(id)) ?? '',
+      new RegExp(`^retry: 0 queued SMS changed; 1 scheduled \\(X-SMS-Send-At\\), left until .*: to send it now, smsrelay queue retry ${id} --now`),
+    );
+    assert.deepEqual(
+      (await relay.relay.store.smsOf(id)).map((sms) => sms.scheduledFor),
+      [sendAt],
+      'still waiting for its time',
+    );
+  });
+
+  test('every time a page shows is marked UTC, counts are written as the CLI writes them, and erased text is worded alike everywhere', async () => {
+    const store = relay.relay.store;
+    // A message sent long ago, its text erased by retention: the lists, its conversation and its page say so alike.
+    const id = uuidv7();
+    await store.acceptMail(mail(['+447700900995'], { id, receivedAt: Date.now() - 10_000 }));
+    const [sms] = await store.waitingSms(id);
+    await store.recordSmsOutcomes([{ smsId: sms?.id ?? assert.fail('no SMS'), kind: 'sent', providerId: 'gw-erased' }]);
+    assert.ok((await store.purgeContent(Date.now())) > 0, 'its text erased');
+    const pages = {
+      overview: await html('/console'),
+      queue: await html('/console/queue'),
+      messages: await html('/console/messages?number=%2B447700900995'),
+      message: await html(`/console/messages/${id}`),
+      conversations: await html('/console/conversations'),
+      conversation: await html('/console/conversations?number=%2B447700900995'),
+    };
+    for (const [name, page] of Object.entries(pages)) {
+      for (const [time] of page.matchAll(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?! UTC)/g)) assert.fail(`${name}: ${time} not marked UTC`);
+    }
+    for (const name of ['messages', 'message', 'conversation'] as const) assert.match(pages[name], /<em>Erased by store\.retention<\/em>/, name);
+    assert.doesNotMatch(pages.conversation + pages.messages, /erased by retention/);
+    assert.match(pages.overview, /Free disk<\/th><td[^>]*>\d{1,3}(,\d{3})* MB \(refuses mail below [\d,]+ MB\)/);
+    const disk = Number(/Free disk<\/th><td[^>]*>([\d,]+) MB/.exec(pages.overview)?.[1]?.replaceAll(',', ''));
+    if (disk >= 1000) assert.match(pages.overview, /Free disk<\/th><td[^>]*>\d{1,3},\d{3}/, 'a thousands separator');
   });
 
   test('a page position that is not one is refused, naming the page', async () => {

@@ -30,6 +30,12 @@ async function pausedThenRetried(env: Record<string, string>): Promise<void> {
     assert.match(resumed, /^dispatch resumed$/m);
     assert.match(resumed, new RegExp(`${pauseLine.source}; next probe \\d{4}-`, 'm'));
     assert.match(resumed, /`smsrelay queue retry all` \(the console's Retry all now\) probes a paused provider now/);
+    // Every SMS held: a retry makes none due, so it promises no probe (nothing to probe with), nor offers one.
+    await queue(store, ['hold', 'all'], Date.now());
+    const allHeld = await queue(store, ['retry', 'all'], Date.now());
+    assert.match(allHeld, /^retry: 0 queued SMS changed; 1 held: release it first$/m);
+    assert.match(allHeld, new RegExp(`${pauseLine.source}; next probe `, 'm'));
+    assert.doesNotMatch(allHeld, /probing it now|probes a paused provider now/);
     const released = await queue(store, ['release', 'all'], Date.now());
     assert.match(released, pauseLine);
 

@@ -20,6 +20,7 @@ import {
   waitFor,
 } from '../helpers/relay.ts';
 import { message, queuedId, sendMail, SmtpDialog } from '../helpers/smtp.ts';
+import { mail } from '../helpers/store.ts';
 import { sleep } from '../helpers/wait.ts';
 import { ReplayServer } from '../helpers/replay-server.ts';
 import { startSilentTcpServer } from '../helpers/tcp.ts';
@@ -218,6 +219,20 @@ describe('delivery semantics', () => {
     assert.match(soon, /^dispatch: paused for twilio since .+; next probe 2026-12-05T09:10:05\.000Z$/m);
     const later = await status(store, pausedAt + 60_000, { pid: undefined, name: 'here' });
     assert.match(later, /^dispatch: paused for twilio since .+; next probe with the next SMS for it$/m);
+  });
+
+  test('status names a probe due while an SMS is queued for later (released, retried) at the due time of that SMS, and "now" once it is due', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const store = SqliteStore.open({ file: join(dir, 'store.db'), busyTimeoutMs: 100 });
+    cleanups.push(() => store.close());
+    const pausedAt = Date.UTC(2026, 11, 5, 9, 10, 0);
+    await store.pauseAccount('twilio', 'HTTP_401: the SMS gateway refused the relay', 5_000, pausedAt);
+    await store.acceptMail(mail(['+447700900250'], { receivedAt: pausedAt + 20_000 }));
+    const waiting = await status(store, pausedAt + 10_000, { pid: undefined, name: 'here' });
+    assert.match(waiting, /^dispatch: paused for twilio since .+; next probe 2026-12-05T09:10:20\.000Z$/m);
+    const due = await status(store, pausedAt + 30_000, { pid: undefined, name: 'here' });
+    assert.match(due, /^dispatch: paused for twilio since .+; next probe now$/m);
   });
 
   test('an SMS still unsent at its maximum age is bounced (Status 4.4.7), not before', async () => {

@@ -52,6 +52,27 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('a scheduled SMS the relay holds: retry leaves it until its time, send now of its message does not; counted apart, aged from its time', async () => {
+      const sendAt = 100_000;
+      const held = mail(['+447700900131'], { sendAt, holdUntilSendAt: true });
+      // A provider that schedules (Puzzel) takes it at once: a retry of it is an ordinary retry.
+      const handedOver = mail(['+447700900132'], { sendAt, holdUntilSendAt: false });
+      await store.acceptMail(held);
+      await store.acceptMail(handedOver);
+      assert.deepEqual((await store.queueStats(2_000)).sms, { queued: 2, held: 0, scheduled: 1, nextScheduledAt: sendAt, oldestAgeSeconds: 0 });
+      assert.deepEqual(
+        (await store.smsOf(held.id)).map((sms) => sms.scheduledFor),
+        [sendAt],
+      );
+      assert.equal(await store.applyQueueAction('retry', undefined, 2_000), 1, 'only the one not held for its time');
+      assert.equal(await store.applyQueueAction('retry', held.id, 2_000), 0);
+      assert.deepEqual(await claim(store, 10, 100, 3_000).then((batches) => batches.map((batch) => batch.message.id)), [handedOver.id]);
+      assert.equal(await store.applyQueueAction('send now', held.id, 4_000), 1);
+      assert.equal((await store.smsOf(held.id))[0]?.scheduledFor, undefined, 'no longer waiting for its time');
+      assert.deepEqual(await claim(store, 10, 100, 5_000).then((batches) => batches.map((batch) => batch.message.id)), [held.id]);
+      await store.close();
+    });
+
     test('claims never take more batches than asked, numbers of one mail together, at most batchSize each', async () => {
       await store.acceptMail(mail(numbers(250)));
       await store.acceptMail(mail(['+447700900999']));

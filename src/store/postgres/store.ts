@@ -36,6 +36,8 @@ import {
   type SmsStateRow,
   toClaimedSms,
   toSmsState,
+  SMS_STATE_COLUMNS,
+  waitsForSendAt,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -80,6 +82,7 @@ import type {
   StoredMessage,
   UndeliverableInbound,
 } from '../types.ts';
+import { OPERATOR } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
@@ -950,23 +953,37 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   async queueStats(now: number): Promise<QueueStats> {
+    const scheduled = `o.held = 0 AND m.send_at > $1 AND ${waitsForSendAt('o', 'm')}`;
     const row = await this.#row<{
       queued: number;
       held: number;
+      scheduled: number;
+      next_scheduled: number | null;
       oldest: number | null;
       mail_queued: number;
       mail_oldest: number | null;
       undeliverable: number;
       quarantined: number;
-    }>(`
-      SELECT s.queued, s.held, s.oldest, m.queued AS mail_queued, m.oldest AS mail_oldest,
+    }>(
+      `
+      SELECT s.queued, s.held, s.scheduled, s.next_scheduled, s.oldest, m.queued AS mail_queued, m.oldest AS mail_oldest,
         (SELECT COUNT(*) FROM inbound WHERE mailbox IS NULL) AS undeliverable, (SELECT COUNT(*) FROM quarantine) AS quarantined
-      FROM (SELECT COUNT(*) FILTER (WHERE held = 0) AS queued, COUNT(*) FILTER (WHERE held = 1) AS held, MIN(m.received_at) AS oldest
+      FROM (SELECT COUNT(*) FILTER (WHERE held = 0) AS queued, COUNT(*) FILTER (WHERE held = 1) AS held,
+              COUNT(*) FILTER (WHERE ${scheduled}) AS scheduled, MIN(m.send_at) FILTER (WHERE ${scheduled}) AS next_scheduled,
+              MIN(GREATEST(m.received_at, m.send_at)) AS oldest
             FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued') s,
-        (SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM mail_out WHERE status = 'queued') m`);
+        (SELECT COUNT(*) AS queued, MIN(created_at) AS oldest FROM mail_out WHERE status = 'queued') m`,
+      [now],
+    );
     const age = (oldest: number | null | undefined) => (oldest === null || oldest === undefined ? 0 : Math.max(0, Math.round((now - oldest) / 1000)));
     return {
-      sms: { queued: row?.queued ?? 0, held: row?.held ?? 0, oldestAgeSeconds: age(row?.oldest) },
+      sms: {
+        queued: row?.queued ?? 0,
+        held: row?.held ?? 0,
+        scheduled: row?.scheduled ?? 0,
+        nextScheduledAt: row?.next_scheduled ?? undefined,
+        oldestAgeSeconds: age(row?.oldest),
+      },
       mail: { queued: row?.mail_queued ?? 0, oldestAgeSeconds: age(row?.mail_oldest) },
       undeliverableInbound: row?.undeliverable ?? 0,
       quarantined: row?.quarantined ?? 0,
@@ -986,18 +1003,20 @@ export class PostgresStore implements Store, ClusterStore {
     return rows.map(toQueuedSms);
   }
 
-  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number): Promise<number> {
+  applyQueueAction(action: QueueAction, messageId: string | undefined, now: number, by = OPERATOR): Promise<number> {
     const change = {
       hold: "held = 1, updated_at = $1 WHERE status = 'queued' AND held = 0",
       release: "held = 0, updated_at = $1 WHERE status = 'queued' AND held = 1",
-      retry: "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL",
+      retry: `next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL
+        AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = outbound.message_id AND m.send_at > $1 AND ${waitsForSendAt('outbound', 'm')})`,
+      'send now': "next_attempt_at = $1, updated_at = $1 WHERE status = 'queued' AND held = 0 AND lease_owner IS NULL AND $2::text IS NOT NULL",
       delete: "status = 'failed', last_error = 'deleted from the queue by the operator', lease_owner = NULL, updated_at = $1 WHERE status = 'queued'",
     }[action];
-    return this.#queueing(action === 'retry' || action === 'release' ? ['sms'] : [], async (client) => {
+    return this.#queueing(action === 'retry' || action === 'send now' || action === 'release' ? ['sms'] : [], async (client) => {
       const { rowCount } = await client.query(
         `WITH changed AS (UPDATE outbound SET ${change} AND ($2::text IS NULL OR message_id = $2) RETURNING id, message_id)
-        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $3, 'by the operator' FROM changed ORDER BY id`,
-        [now, messageId ?? null, `operator ${action}`],
+        INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, $3, $4 FROM changed ORDER BY id`,
+        [now, messageId ?? null, `operator ${action}`, by],
       );
       return rowCount ?? 0;
     });
@@ -1229,7 +1248,7 @@ export class PostgresStore implements Store, ClusterStore {
 
   async smsOf(messageId: string): Promise<SmsState[]> {
     const rows = await this.#rows<SmsStateRow>(
-      'SELECT number, status, held, attempts, possible_duplicates, provider_id, last_error, delivery FROM outbound WHERE message_id = $1 ORDER BY id',
+      `SELECT ${SMS_STATE_COLUMNS} FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.message_id = $1 ORDER BY o.id`,
       [messageId],
     );
     return rows.map(toSmsState);
