@@ -89,8 +89,11 @@ export async function configCheck(config: Config, store: Store | OlderStore | No
 }
 
 /** What the relay talks to: a simulated provider runs on the relay's own HTTP port, not at the provider's public hosts. */
+/** How asRun names a simulator's address: no URL, so no secret to mask (`masked` shows it as it is). */
+const ON_OWN_PORT = "the built-in simulator on the relay's HTTP port";
+
 function asRun(config: Config): Config {
-  const onOwnPort = `the built-in simulator on the relay's HTTP port (${config.http.host}:${config.http.port})`;
+  const onOwnPort = `${ON_OWN_PORT} (${config.http.host}:${config.http.port})`;
   const run = <Account extends GatewayAccount>(account: Account, under: string): Account =>
     account.simulated ? { ...account, url: `${onOwnPort}${under}`, backupUrl: undefined } : account;
   // Routes name several simulators, each under its own path.
@@ -106,6 +109,7 @@ function masked(value: unknown): unknown {
     if (DURATION_SETTINGS.has(path) && typeof leaf === 'number') return formatDuration(leaf);
     // The database's user helps to tell which account a relay uses; its password never shows.
     if (path === 'store.url' && typeof leaf === 'string') return redactUrl(leaf);
+    if (typeof leaf === 'string' && leaf.startsWith(ON_OWN_PORT)) return leaf;
     return undefined;
   });
 }
