@@ -501,4 +501,21 @@ describe('SMPP when the SMSC unbinds', () => {
       await smsc.close();
     }
   });
+
+  test('an SMSC that unbinds and never closes its side: the relay closes the connection within seconds and binds again', async () => {
+    const smsc = new HandSmsc({ allowHalfOpen: true });
+    const gateway = gatewayTo(await smsc.listen());
+    await gateway.start({ inbound: collectingSink().sink });
+    const first = smsc.socket;
+    try {
+      assert.equal((await smsc.send(encodePdu(COMMAND.unbind, 0, 302), 302)).commandId, COMMAND.unbind_resp);
+      const unbound = performance.now();
+      await waitFor('the next bind, the SMSC never having closed the first', () => smsc.binds === 2 && gateway.health().ok);
+      assert.ok(performance.now() - unbound < 8_000, 'bound again within a few seconds');
+    } finally {
+      first?.destroy();
+      await gateway.close();
+      await smsc.close();
+    }
+  });
 });

@@ -65,6 +65,12 @@ const THROTTLE_MIN_MS = 200;
 const THROTTLE_MAX_MS = 10_000;
 /** How long an unbind waits for its unbind_resp before the connection is closed anyway. */
 const UNBIND_WAIT_MS = 1_000;
+/**
+ * How long a connection the relay has ended waits for the SMSC to close its side: long enough for the
+ * last PDU written to leave and the FIN to come back on any working link, short enough that an SMSC
+ * that never closes does not keep the bind down (it is made again once the connection is gone).
+ */
+const HALF_CLOSE_WAIT_MS = 3_000;
 /** Sequence numbers run 1 … 0x7FFFFFFF (§5.1.4). */
 const MAX_SEQUENCE = 0x7fffffff;
 
@@ -81,7 +87,7 @@ export class SmppBind {
   readonly #timers: Timers;
   readonly #log: Logger;
   #socket: Socket | undefined;
-  /** `unbinding`: the SMSC unbound and the connection is ending; nothing more is written on it. */
+  /** `unbinding`: the connection is ending (the SMSC unbound, or sent what cannot be framed); nothing more is written on it. */
   #state: 'idle' | 'connecting' | 'bound' | 'unbinding' | 'closed' = 'idle';
   #sequence = 0;
   readonly #outstanding = new Map<number, Outstanding>();
@@ -191,8 +197,7 @@ export class SmppBind {
       } catch (error) {
         // Where the next PDU starts is unknown: say so (§2.9) and make the bind again.
         this.#log.warn({ err: error }, 'smpp: the SMSC sent a PDU that cannot be framed; answered generic_nack, reconnecting');
-        socket.end(encodePdu(COMMAND.generic_nack, error instanceof PduError ? error.status : STATUS.ESME_RINVCMDLEN, 0));
-        socket.destroy();
+        this.#end(socket, encodePdu(COMMAND.generic_nack, error instanceof PduError ? error.status : STATUS.ESME_RINVCMDLEN, 0));
         return;
       }
       for (const pdu of pdus) this.#receive(pdu);
@@ -301,9 +306,8 @@ export class SmppBind {
       case COMMAND.unbind:
         this.#log.warn('smpp: the SMSC unbound; binding again');
         this.#answer(COMMAND.unbind_resp, STATUS.ESME_ROK, pdu.sequence);
-        if (this.#state === 'bound') this.#state = 'unbinding';
         this.#lastError = 'the SMSC unbound';
-        this.#socket?.end();
+        if (this.#socket) this.#end(this.#socket);
         return;
       case COMMAND.deliver_sm:
       case COMMAND.data_sm: {
@@ -344,6 +348,16 @@ export class SmppBind {
   #answer(command: number, status: number, sequence: number, body?: Buffer): void {
     const socket = this.#socket;
     if (socket?.writable) socket.write(encodePdu(command, status, sequence, body));
+  }
+
+  /** Ends the connection (after `last`, if given), and destroys it if the SMSC does not close its side in time. */
+  #end(socket: Socket, last?: Buffer): void {
+    if (this.#state === 'bound') this.#state = 'unbinding';
+    if (last) socket.end(last);
+    else socket.end();
+    const timer = this.#timers.setTimeout(() => socket.destroy(), HALF_CLOSE_WAIT_MS);
+    (timer as { unref?: () => unknown }).unref?.();
+    socket.once('close', () => this.#timers.clearTimeout(timer));
   }
 
   /** Bound, and the connection not ending: a PDU written now leaves. */
