@@ -202,6 +202,11 @@ describe('SMPP against the simulated SMSC', () => {
     );
     assert.equal(parts[0]?.providerId, parts[2]?.providerId, 'a repeated deliver_sm has the same id');
     assert.equal(parts.map((part) => part.text).join('') !== '', true);
+    assert.deepEqual(
+      parts.map((part) => part.part?.carried?.coding),
+      ['gsm7', 'gsm7', 'gsm7'],
+      "each part's octets go with it, so that the parts are joined before they are decoded",
+    );
   });
 
   test('a refused bind pauses the account rather than bouncing', async () => {
