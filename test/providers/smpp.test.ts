@@ -98,16 +98,17 @@ describe('SMPP against the simulated SMSC', () => {
   });
   afterEach(() => simulator.setBehaviour({ mode: 'ok' }));
 
-  test('ESME_RTHROTTLED and ESME_RMSGQFUL are retried later, and the bind waits before its next submit_sm', async () => {
-    simulator.setBehaviour({ mode: 'throttle', times: 1 });
-    const throttled = classifyRecipient(await gateway.send(sms('+447700900201', 'slow down'), 0), '+447700900201');
+  test('ESME_RTHROTTLED and ESME_RMSGQFUL: the bind waits and writes the submit_sm again; only after its resubmits is the SMS retried later', async () => {
+    for (const mode of ['throttle', 'queue-full'] as const) {
+      simulator.setBehaviour({ mode, times: 1 });
+      const started = performance.now();
+      const resent = classifyRecipient(await gateway.send(sms('+447700900201', 'slow down'), 0), '+447700900201');
+      assert.equal(resent.action, 'sent', mode);
+      assert.ok(performance.now() - started >= 150, 'written again after the throttling pause');
+    }
+    simulator.setBehaviour({ mode: 'throttle', times: 6 });
+    const throttled = classifyRecipient(await gateway.send(sms('+447700900202', 'still busy'), 0), '+447700900202');
     assert.deepEqual([throttled.action, throttled.category, throttled.code], ['retry', 'busy', 'SMPP:ESME_RTHROTTLED']);
-    const started = performance.now();
-    const next = classifyRecipient(await gateway.send(sms('+447700900201', 'slow down'), 0), '+447700900201');
-    assert.equal(next.action, 'sent');
-    assert.ok(performance.now() - started >= 150, 'the next submit_sm waited for the throttling pause');
-    simulator.setBehaviour({ mode: 'queue-full', times: 1 });
-    assert.equal(classifyRecipient(await gateway.send(sms('+447700900202', 'queue'), 0), '+447700900202').code, 'SMPP:ESME_RMSGQFUL');
   });
 
   test('a status nobody classified (SMSC vendor-specific 0x400–0x4FF, 0xFE) is retried with its code; only statuses about the SMS bounce', async () => {
@@ -127,11 +128,11 @@ describe('SMPP against the simulated SMSC', () => {
     }
   });
 
-  test('a long SMS one part of which is throttled while another was taken is a possible duplicate, not a plain retry', async () => {
-    simulator.setBehaviour({ mode: 'throttle', times: 1 });
+  test('a long SMS one part of which is refused for a retry while another was taken is a possible duplicate, not a plain retry', async () => {
+    simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RSYSERR, times: 1 });
     const text = `${'Tank 8 pressure above limit, valve 4 closed. '.repeat(5)}End.`;
     const classified = classifyRecipient(await gateway.send(sms('+447700900204', text), 0), '+447700900204');
-    assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP:ESME_RTHROTTLED']);
+    assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP:ESME_RSYSERR']);
     assert.match(classified.reason, /already taken 1 part of it/);
   });
 
@@ -519,6 +520,74 @@ describe('SMPP when the SMSC unbinds', () => {
       assert.ok(performance.now() - unbound < 8_000, 'bound again within a few seconds');
     } finally {
       first?.destroy();
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+});
+
+/** An SMSC that takes at most `rate` submit_sm in any second and answers the rest ESME_RTHROTTLED, as SMSCs limit an account. */
+class RateLimitedSmsc {
+  readonly server: Server;
+  readonly #taken: number[] = [];
+  throttled = 0;
+
+  constructor(rate: number) {
+    this.server = createServer((socket) => {
+      const reader = new PduReader();
+      socket.on('data', (chunk: Buffer) => {
+        for (const pdu of reader.push(chunk)) {
+          const answer = (status: number, body?: Buffer) => socket.write(encodePdu((pdu.commandId | 0x80000000) >>> 0, status, pdu.sequence, body));
+          if (pdu.commandId !== COMMAND.submit_sm) answer(0, pdu.commandId === COMMAND.bind_transceiver ? encodeMessageId('RATE') : undefined);
+          else if (this.#taken.filter((at) => at > performance.now() - 1_000).length < rate) {
+            this.#taken.push(performance.now());
+            answer(STATUS.ESME_ROK, encodeMessageId(`R${this.#taken.length}`));
+          } else {
+            this.throttled++;
+            answer(STATUS.ESME_RTHROTTLED, encodeMessageId(''));
+          }
+        }
+      });
+      socket.on('error', () => undefined);
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    return `smpp://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('SMPP against a throttling SMSC', () => {
+  test("a burst goes at about the SMSC's rate: each throttled submit_sm is written again on its bind, and the bind says it slows down", async () => {
+    const rate = 10;
+    const smsc = new RateLimitedSmsc(rate);
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      const started = performance.now();
+      const numbers = Array.from({ length: 3 * rate }, (_, index) => `+4477009004${String(index).padStart(2, '0')}`);
+      const results = await Promise.all(numbers.map(async (number) => classifyRecipient(await gateway.send(sms(number, 'burst'), 0), number)));
+      const seconds = (performance.now() - started) / 1000;
+      assert.deepEqual(
+        results.filter((result) => result.action !== 'sent').map((result) => result.code),
+        [],
+        'every SMS taken, none handed back to the queue',
+      );
+      assert.ok(smsc.throttled > 0, 'the SMSC did throttle');
+      // Ideally 2 s (10 at once, then 10 a second); the bind's doubling pauses overshoot a little.
+      assert.ok(seconds < 6, `${numbers.length} SMS in ${seconds.toFixed(1)} s at ${rate}/s`);
+      assert.ok(
+        log.lines.some((line) => line.includes('the SMSC asks the relay to slow down')),
+        'the bind says it slows down, from the first throttle',
+      );
+    } finally {
       await gateway.close();
       await smsc.close();
     }

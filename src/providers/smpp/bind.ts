@@ -3,7 +3,8 @@
  * alive with enquire_link and made again with backoff when it drops or the SMSC refuses it. It
  * holds at most `windowSize` submit_sm outstanding; a submit_sm not answered in `submitTimeoutMs`
  * is given up (the SMS may have gone). After ESME_RTHROTTLED or ESME_RMSGQFUL it waits before the
- * next submit_sm, longer each time, until one is taken again.
+ * next submit_sm, longer each time, until one is taken again, and writes the refused one again then
+ * (it was not taken, so it cannot go twice).
  */
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
@@ -63,6 +64,12 @@ const REFUSED_MIN_MS = 5_000;
 /** Throttling backoff: the pause after the first ESME_RTHROTTLED, doubling up to the maximum. */
 const THROTTLE_MIN_MS = 200;
 const THROTTLE_MAX_MS = 10_000;
+/**
+ * A throttled submit_sm is written again on its bind after the pause, this many times (pauses of 200 ms
+ * doubling: about 6 s in all), before its SMS goes back to the queue, whose retry is seconds away and
+ * holds the whole provider: an SMSC's throughput limit is met by the bind slowing down, not by a pause.
+ */
+const THROTTLED_RESUBMITS = 5;
 /** How long an unbind waits for its unbind_resp before the connection is closed anyway. */
 const UNBIND_WAIT_MS = 1_000;
 /**
@@ -99,6 +106,8 @@ export class SmppBind {
   #enquireTimer: unknown;
   #throttleMs = 0;
   #slowUntil = 0;
+  /** When the pause last grew: throttled answers to submit_sm written by then grow it no more (they were written before the pause). */
+  #throttledAt = Number.NEGATIVE_INFINITY;
   /** Why the last bind attempt failed: the SMSC's refusal, or the connection's error. */
   #lastRefusal: number | undefined;
   #lastError: string | undefined;
@@ -145,20 +154,23 @@ export class SmppBind {
     if (!this.bound) return { kind: 'unbound' };
     await this.#slot();
     try {
-      const wait = this.#slowUntil - this.#timers.now();
-      if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
-      // Checked right before the write: a submit_sm that never left cannot reach the phone, so it is no possible duplicate.
-      if (!this.#writable()) return { kind: 'unbound' };
-      const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
-      if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
-      // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way.
-      this.#paceAfter(pdu.status);
-      if (pdu.commandId === COMMAND.generic_nack) {
-        // The bind stays: the relay's own PDUs are framed right, and a nack about one says nothing of the next.
-        this.#log.warn({ status: statusName(pdu.status) }, 'smpp: the SMSC answered a submit_sm with generic_nack; the SMS is sent again later');
-        return { kind: 'nacked', status: pdu.status };
+      for (let resubmits = 0; ; resubmits++) {
+        const wait = this.#slowUntil - this.#timers.now();
+        if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
+        // Checked right before the write: a submit_sm that never left cannot reach the phone, so it is no possible duplicate.
+        if (!this.#writable()) return { kind: 'unbound' };
+        const writtenAt = this.#timers.now();
+        const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
+        if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
+        // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way.
+        if (this.#paceAfter(pdu.status, writtenAt) && resubmits < THROTTLED_RESUBMITS) continue;
+        if (pdu.commandId === COMMAND.generic_nack) {
+          // The bind stays: the relay's own PDUs are framed right, and a nack about one says nothing of the next.
+          this.#log.warn({ status: statusName(pdu.status) }, 'smpp: the SMSC answered a submit_sm with generic_nack; the SMS is sent again later');
+          return { kind: 'nacked', status: pdu.status };
+        }
+        return { kind: 'answered', status: pdu.status, messageId: pdu.status === STATUS.ESME_ROK ? safeMessageId(pdu.body) : '' };
       }
-      return { kind: 'answered', status: pdu.status, messageId: pdu.status === STATUS.ESME_ROK ? safeMessageId(pdu.body) : '' };
     } finally {
       this.#release();
     }
@@ -365,12 +377,21 @@ export class SmppBind {
     return this.bound && this.#socket?.writable === true;
   }
 
-  #paceAfter(status: number): void {
-    if (status === STATUS.ESME_RTHROTTLED || status === STATUS.ESME_RMSGQFUL) {
-      this.#throttleMs = Math.min(THROTTLE_MAX_MS, Math.max(THROTTLE_MIN_MS, this.#throttleMs * 2));
-      this.#slowUntil = this.#timers.now() + this.#throttleMs;
-      this.#log.warn({ status: statusName(status), pauseMs: this.#throttleMs }, 'smpp: the SMSC asks the relay to slow down; pausing submits');
-    } else if (status === STATUS.ESME_ROK) this.#throttleMs = 0;
+  /**
+   * Slows the bind down after a throttled answer to a submit_sm written at `writtenAt`; whether it was
+   * throttled. The window's other submit_sm were written in the same burst: their answers say the same,
+   * so the pause grows once per burst, not once per answer.
+   */
+  #paceAfter(status: number, writtenAt: number): boolean {
+    if (status === STATUS.ESME_ROK) this.#throttleMs = 0;
+    if (status !== STATUS.ESME_RTHROTTLED && status !== STATUS.ESME_RMSGQFUL) return false;
+    if (writtenAt <= this.#throttledAt) return true;
+    const now = this.#timers.now();
+    this.#throttleMs = Math.min(THROTTLE_MAX_MS, Math.max(THROTTLE_MIN_MS, this.#throttleMs * 2));
+    this.#throttledAt = now;
+    this.#slowUntil = now + this.#throttleMs;
+    this.#log.warn({ status: statusName(status), pauseMs: this.#throttleMs }, 'smpp: the SMSC asks the relay to slow down; pausing submits on this bind');
+    return true;
   }
 
   #slot(): Promise<void> {
