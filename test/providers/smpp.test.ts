@@ -388,6 +388,24 @@ describe('SMPP bad input from the SMSC', () => {
     assert.deepEqual(inbound.reports.at(-1), { providerId: 'FFFF0001', number: '+447700900302', code: 0, state: 'delivered', part: { id: 'FFFF0001' } });
   });
 
+  test('a text receipt whose id is not in the receiptIdFormat form: quarantined naming the setting, acknowledged', async () => {
+    const decimal = new HandSmsc();
+    const sink = collectingSink();
+    const receiving = gatewayTo(await decimal.listen(), { receiptIdFormat: 'decimal' });
+    await receiving.start({ inbound: sink.sink });
+    try {
+      const text = Buffer.from('id:1A2B3C07 sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD err:000', 'latin1');
+      const answer = await decimal.send(deliverSm(111, { source: '447700900311', esmClass: 0x04, message: text }), 111);
+      assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
+      assert.deepEqual(sink.quarantined, [
+        'dr: smpp: a delivery receipt whose id "1A2B3C07" is not decimal, as gateway.receiptIdFormat says the SMSC writes it',
+      ]);
+    } finally {
+      await receiving.close();
+      await decimal.close();
+    }
+  });
+
   test('a part with an impossible index (4 of 3): ESME_RINVESMCLASS by UDH, ESME_RINVOPTPARAMVAL by SAR; quarantined', async () => {
     const udh = Buffer.concat([Buffer.from([0x05, 0x00, 0x03, 0x11, 0x03, 0x04]), Buffer.from('part')]);
     const byUdh = await smsc.send(deliverSm(104, { source: '447700900303', esmClass: 0x40, message: udh }), 104);

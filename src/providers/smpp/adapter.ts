@@ -156,7 +156,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     const found = readReceipt(sm, text, settings.receiptIdFormat);
     // The receipt is about the SMS sent to its source_addr.
     const number = readSender(`+${sm.source.replace(/^\+/, '')}`);
-    if (!found || number === undefined) return refuse('dr', STATUS.ESME_ROK, 'a delivery receipt without a message id, a state or a number', pdu);
+    if (typeof found === 'string') return refuse('dr', STATUS.ESME_ROK, found, pdu);
+    if (number === undefined) return refuse('dr', STATUS.ESME_ROK, 'a delivery receipt without a number', pdu);
     const state = intermediate ? 'sent' : found.state;
     // The id may be a part's of a long SMS, which the relay's store resolves (on any relay's bind).
     await sink?.reported([{ providerId: found.messageId, number, code: found.code, state, part: { id: found.messageId } }]);
