@@ -226,6 +226,31 @@ describe('SMPP against the simulated SMSC', () => {
 });
 
 describe('SMPP reconnect backoff, on injected timers', () => {
+  test('a refused bind is an error line with alert: gateway-account as the refusal starts, not at each retry', async () => {
+    const simulator = new SmppSimulator({ ...ACCOUNT, accountId: undefined, logger: silent });
+    simulator.setBehaviour({ mode: 'refuse-binds', status: STATUS.ESME_RINVPASWD });
+    const { scheduled, timers } = recordedTimers();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await simulator.listen(), {}, log.logger, timers);
+    const refusals = () => log.lines.filter((line) => line.includes('the SMSC refused the transceiver bind')).map((line) => JSON.parse(line));
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      const retry = await waitFor('the retry scheduled', () => scheduled.find((timer) => timer.ms === 5_000));
+      retry.run();
+      await waitFor('the second refusal', () => refusals().length === 2);
+      assert.deepEqual(
+        refusals().map((line) => [line.level, line.alert, line.status]),
+        [
+          ['error', 'gateway-account', 'ESME_RINVPASWD'],
+          ['error', undefined, 'ESME_RINVPASWD'],
+        ],
+      );
+    } finally {
+      await gateway.close();
+      await simulator.close();
+    }
+  });
+
   test('an SMSC that is down: tried again after 250 ms, then 500, 1000, 2000 (doubling up to a minute)', async () => {
     const { scheduled, timers } = recordedTimers();
     const gateway = gatewayTo(`smpp://127.0.0.1:${await closedPort()}`, {}, silent, timers);

@@ -242,10 +242,12 @@ export class SmppBind {
     const answer = await this.#request(BIND_COMMANDS[kind], encodeBind(account), connectTimeoutMs);
     if (this.#state !== 'connecting') return;
     if (answer === undefined || answer.status !== STATUS.ESME_ROK) {
+      // The account's trouble (docs/delivery.md): alerted once as it starts or changes, not at each retry.
+      const alert = answer !== undefined && answer.status !== this.#lastRefusal ? { alert: 'gateway-account' } : {};
       this.#lastRefusal = answer?.status;
       this.#lastError = answer ? `bind refused: ${statusName(answer.status)}` : `no bind_resp within ${connectTimeoutMs} ms`;
       this.#log.error(
-        { kind, status: answer && statusName(answer.status) },
+        { ...alert, kind, status: answer && statusName(answer.status) },
         `smpp: the SMSC refused the ${kind} bind (system_id, password, system_type or too many binds)`,
       );
       this.#socket?.destroy();
