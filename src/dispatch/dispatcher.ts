@@ -217,6 +217,22 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.kick();
   }
 
+  /**
+   * A provider's gateway changed with no request (a connection-based provider's bind refused): a pause
+   * this relay holds for another reason (not bound, a dropped bind) names the refusal at once, as an
+   * account's, rather than at its next probe, which a long outage put minutes away.
+   */
+  gatewayChanged(provider: string): void {
+    const lane = this.#lanes.get(provider);
+    const refusal = lane?.provider.gateway.health().refusal;
+    if (!lane || refusal === undefined || !lane.pause.paused || lane.heldFor === 'account') return;
+    const classified = lane.provider.outcomes.classify('request', refusal);
+    if (classified.action !== 'pause') return;
+    const hold: Hold = { kind: 'account', classified, probeInMs: this.#options.pauseProbeIntervalMs };
+    // The pause's store writes report their own failures; nothing else can throw here.
+    void this.#notePause(lane, hold, this.#options.logger);
+  }
+
   /** Besides the batches in flight, the SMS whose outcome is owed: their lease stays until it is written. */
   override held(): number[] {
     return [...super.held(), ...this.#owed.flatMap(({ outcomes }) => outcomes.map((outcome) => outcome.smsId))];

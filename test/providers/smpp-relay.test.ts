@@ -149,3 +149,34 @@ describe('SMPP with 16-bit UDH references', () => {
     assert.equal(simulator.requests - before, 2);
   });
 });
+
+describe('SMPP when the SMSC starts refusing the bind during an outage', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    // Retries and probes far apart: only the bind's own news can change the pause within the test.
+    relay = await startTestRelay({ gateway: { provider: 'smpp-simulator' }, sms: SMS, delivery: { retryMinDelay: '30s', retryMaxDelay: '1m' } });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('a pause that began as a dropped bind names the refusal as soon as the SMSC refuses the bind, not at its next probe', async () => {
+    const simulator = relay.relay.simulator as SmppSimulator;
+    simulator.setBehaviour({ mode: 'drop', times: 1 });
+    const sent = await sendMail(relay.relay.smtpPort, {
+      from: 'alice@example.com',
+      to: ['447700900417@sms.example.com'],
+      subject: 'x',
+      body: 'Dropped then refused',
+      headers: { From: 'alice@example.com' },
+    });
+    assert.equal(sent.data?.code, 250, sent.data?.text);
+    await waitFor('the submit_sm taken', () => simulator.records.some((record) => record.to === '447700900417'));
+    simulator.setBehaviour({ mode: 'refuse-binds', status: 0x0e });
+    const pause = async () => (await relay.relay.store.gatewayState(Date.now())).pauses[0]?.reason;
+    await waitFor('the pause of the dropped bind', async () => (await pause())?.startsWith('SMPP_BIND_DROPPED'), 5_000);
+    await waitFor('the pause naming the refusal', async () => (await pause())?.startsWith('SMPP_BIND:ESME_RINVPASWD'), 5_000);
+  });
+});

@@ -93,6 +93,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const clock = timers ?? REAL_TIMERS;
   let reference = Math.floor(Math.random() * 0x10000);
   let sink: InboundSink | undefined;
+  let healthChanged: (() => void) | undefined;
   let next = 0;
 
   const kinds: BindKind[] = settings.bindMode === 'transceiver' ? ['transceiver'] : ['transmitter', 'receiver'];
@@ -110,6 +111,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
           connectTimeoutMs: options.connectTimeoutMs,
           logger: logger.child({ bind: `${kind}-${index + 1}` }),
           onDeliver: (pdu) => deliver(pdu),
+          onRefused: () => healthChanged?.(),
           ...(timers ? { timers } : {}),
         }),
     ),
@@ -215,12 +217,14 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     endpoints: [`${address.tls ? 'smpps' : 'smpp'}://${address.host}:${address.port}`],
     async start(context) {
       sink = context.inbound;
+      healthChanged = context.healthChanged;
       await Promise.all(binds.map((bind) => bind.start()));
     },
     health() {
       if (senders.some((bind) => bind.bound)) return { ok: true };
-      const refused = senders.find((bind) => bind.refusal !== undefined);
-      return { ok: false, detail: refused ? `bind refused: ${statusName(refused.refusal ?? 0)}` : `not bound: ${senders[0]?.lastError ?? 'connecting'}` };
+      const refusal = bindRefusal();
+      if (refusal) return { ok: false, detail: `bind refused: ${refusal}`, refusal: `${BIND_CODE_PREFIX}${refusal}` };
+      return { ok: false, detail: `not bound: ${senders[0]?.lastError ?? 'connecting'}` };
     },
     async send(submission) {
       const [number] = submission.recipients as [string];
@@ -240,9 +244,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     },
   };
 
-  function notBound(): SubmissionResult {
+  /** The status the SMSC refused a sending bind with, while one is refused. */
+  function bindRefusal(): string | undefined {
     const refused = senders.find((bind) => bind.refusal !== undefined);
-    if (refused) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${statusName(refused.refusal ?? 0)}`, detail: 'the SMSC refused the bind' };
+    return refused && statusName(refused.refusal ?? 0);
+  }
+
+  function notBound(): SubmissionResult {
+    const refusal = bindRefusal();
+    if (refusal) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${refusal}`, detail: 'the SMSC refused the bind' };
     return { kind: 'transport', phase: 'connect', code: 'SMPP_NOT_BOUND', detail: senders[0]?.lastError ?? 'no bind to the SMSC' };
   }
 

@@ -45,6 +45,8 @@ export interface BindOptions {
   readonly logger: Logger;
   /** A deliver_sm or data_sm from the SMSC: resolves to the command_status of its response. */
   readonly onDeliver: (pdu: Pdu) => Promise<number>;
+  /** The SMSC refused a bind attempt. */
+  readonly onRefused?: () => void;
   readonly timers?: Timers;
 }
 
@@ -250,6 +252,7 @@ export class SmppBind {
         { ...alert, kind, status: answer && statusName(answer.status) },
         `smpp: the SMSC refused the ${kind} bind (system_id, password, system_type or too many binds)`,
       );
+      if (answer !== undefined) this.#options.onRefused?.();
       this.#socket?.destroy();
       return;
     }
