@@ -367,6 +367,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       });
       return started;
     };
+    metrics.watchGateways(() => gateways);
     const dispatchProviders = new Map<string, DispatchProvider>();
     // Every account's secrets, whichever gateway echoes them: an account's own credentials go to its provider alone, but cutting more costs nothing.
     const secrets = configuredSecrets(config);

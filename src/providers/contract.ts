@@ -113,6 +113,8 @@ export interface GatewayHealth {
   readonly detail?: string;
   /** While the gateway refuses the relay's account with no request made (an SMPP bind refused): the code a send gets (`request/<code>`). */
   readonly refusal?: string;
+  /** A connection-based provider's connections by kind (SMPP binds: transceiver, transmitter, receiver): how many are up of those it keeps. */
+  readonly connections?: readonly { readonly kind: string; readonly up: number; readonly kept: number }[];
 }
 
 /**

@@ -104,6 +104,12 @@ describe('SMPP through the relay', () => {
     assert.equal(mails('End three.').length, 1, 'the gapped SMS is not mailed again');
   });
 
+  test('/metrics counts the binds up and kept, by kind', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${relay.relay.httpPort}/metrics`)).text();
+    assert.match(text, /^smsrelay_gateway_connections_up\{provider="smpp",kind="transceiver"\} 1$/m);
+    assert.match(text, /^smsrelay_gateway_connections\{provider="smpp",kind="transceiver"\} 1$/m);
+  });
+
   test('the parts are counted with the 8-bit UDH: 306 GSM-7 characters take 2 parts (153 each) and are taken', async () => {
     const sent = await mailTo('447700900414', 'x'.repeat(306));
     assert.equal(sent.data?.code, 250, sent.data?.text);

@@ -569,19 +569,23 @@ describe('SMPP when the SMSC unbinds', () => {
   });
 });
 
-/** An SMSC that takes at most `rate` submit_sm in any second and answers the rest ESME_RTHROTTLED, as SMSCs limit an account. */
+/**
+ * An SMSC that takes at most `rate` submit_sm in any second and answers the rest ESME_RTHROTTLED, as SMSCs
+ * limit an account; it refuses the bind commands `refusedBinds` with ESME_RBINDFAIL and takes the others.
+ */
 class RateLimitedSmsc {
   readonly server: Server;
   readonly #taken: number[] = [];
   throttled = 0;
 
-  constructor(rate: number) {
+  constructor(rate: number, refusedBinds: readonly number[] = []) {
     this.server = createServer((socket) => {
       const reader = new PduReader();
       socket.on('data', (chunk: Buffer) => {
         for (const pdu of reader.push(chunk)) {
           const answer = (status: number, body?: Buffer) => socket.write(encodePdu((pdu.commandId | 0x80000000) >>> 0, status, pdu.sequence, body));
-          if (pdu.commandId !== COMMAND.submit_sm) answer(0, pdu.commandId === COMMAND.bind_transceiver ? encodeMessageId('RATE') : undefined);
+          if (refusedBinds.includes(pdu.commandId)) answer(STATUS.ESME_RBINDFAIL);
+          else if (pdu.commandId !== COMMAND.submit_sm) answer(0, pdu.commandId === COMMAND.enquire_link ? undefined : encodeMessageId('RATE'));
           else if (this.#taken.filter((at) => at > performance.now() - 1_000).length < rate) {
             this.#taken.push(performance.now());
             answer(STATUS.ESME_ROK, encodeMessageId(`R${this.#taken.length}`));
@@ -630,6 +634,25 @@ describe('SMPP against a throttling SMSC', () => {
         log.lines.some((line) => line.includes('the SMSC asks the relay to slow down')),
         'the bind says it slows down, from the first throttle',
       );
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+});
+
+describe('SMPP with transmitter and receiver binds', () => {
+  test('receiver binds refused: ready to send, and its health counts the binds up by kind (none of the receivers)', async () => {
+    const smsc = new RateLimitedSmsc(100, [COMMAND.bind_receiver]);
+    const gateway = gatewayTo(await smsc.listen(), { bindMode: 'transmitter-receiver' });
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      const health = gateway.health();
+      assert.equal(health.ok, true, 'sending works: /readyz stays ready');
+      assert.deepEqual(health.connections, [
+        { kind: 'transmitter', up: 1, kept: 1 },
+        { kind: 'receiver', up: 0, kept: 1 },
+      ]);
     } finally {
       await gateway.close();
       await smsc.close();

@@ -221,10 +221,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       await Promise.all(binds.map((bind) => bind.start()));
     },
     health() {
-      if (senders.some((bind) => bind.bound)) return { ok: true };
+      const connections = kinds.map((kind) => {
+        const ofKind = binds.filter((bind) => bind.kind === kind);
+        return { kind, up: ofKind.filter((bind) => bind.bound).length, kept: ofKind.length };
+      });
+      // Receiver binds down do not stop sending (/readyz stays ready): `connections` shows them.
+      if (senders.some((bind) => bind.bound)) return { ok: true, connections };
       const refusal = bindRefusal();
-      if (refusal) return { ok: false, detail: `bind refused: ${refusal}`, refusal: `${BIND_CODE_PREFIX}${refusal}` };
-      return { ok: false, detail: `not bound: ${senders[0]?.lastError ?? 'connecting'}` };
+      if (refusal) return { ok: false, connections, detail: `bind refused: ${refusal}`, refusal: `${BIND_CODE_PREFIX}${refusal}` };
+      return { ok: false, connections, detail: `not bound: ${senders[0]?.lastError ?? 'connecting'}` };
     },
     async send(submission) {
       const [number] = submission.recipients as [string];
