@@ -218,14 +218,21 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   }
 
   /**
-   * A provider's gateway changed with no request (a connection-based provider's bind refused): a pause
-   * this relay holds for another reason (not bound, a dropped bind) names the refusal at once, as an
-   * account's, rather than at its next probe, which a long outage put minutes away.
+   * A provider's gateway changed with no request (a connection-based provider's bind made, or refused),
+   * which a pause's next probe, minutes away after a long outage, would learn late: a gateway back makes
+   * the probe due now (a wait it asked for stays); a pause this relay holds for another reason (not
+   * bound, a dropped bind) names a refusal at once, as an account's.
    */
   gatewayChanged(provider: string): void {
     const lane = this.#lanes.get(provider);
-    const refusal = lane?.provider.gateway.health().refusal;
-    if (!lane || refusal === undefined || !lane.pause.paused || lane.heldFor === 'account') return;
+    if (!lane?.pause.paused) return;
+    const health = lane.provider.gateway.health();
+    if (health.ok) {
+      if (lane.heldFor !== 'busy') void lane.pause.probeNow(this.#clock()).then(() => this.kick());
+      return;
+    }
+    const refusal = health.refusal;
+    if (refusal === undefined || lane.heldFor === 'account') return;
     const classified = lane.provider.outcomes.classify('request', refusal);
     if (classified.action !== 'pause') return;
     const hold: Hold = { kind: 'account', classified, probeInMs: this.#options.pauseProbeIntervalMs };

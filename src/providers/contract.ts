@@ -103,7 +103,7 @@ export interface GatewayCapabilities {
 export interface GatewayContext {
   /** Where a provider that receives over its own connection (SMPP) hands received SMS and reports. */
   readonly inbound: InboundSink;
-  /** The gateway's health changed with no request (a connection-based provider's bind refused): the relay reads `health()` again. */
+  /** The gateway's health changed with no request (a connection-based provider's bind made, or refused): the relay reads `health()` again. */
   readonly healthChanged?: (() => void) | undefined;
 }
 

@@ -186,3 +186,41 @@ describe('SMPP when the SMSC starts refusing the bind during an outage', () => {
     await waitFor('the pause naming the refusal', async () => (await pause())?.startsWith('SMPP_BIND:ESME_RINVPASWD'), 5_000);
   });
 });
+
+describe('SMPP when the bind comes back during a pause', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    // The SMS's own retries come soon; the pause's probe a minute away.
+    relay = await startTestRelay({
+      gateway: { provider: 'smpp-simulator' },
+      sms: SMS,
+      delivery: { retryMinDelay: '200ms', retryMaxDelay: '1s', pauseProbeInterval: '1m' },
+    });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('sending resumes as soon as a bind is made again, not at the next probe', async () => {
+    const simulator = relay.relay.simulator as SmppSimulator;
+    simulator.setBehaviour({ mode: 'drop', times: 1 });
+    const sent = await sendMail(relay.relay.smtpPort, {
+      from: 'alice@example.com',
+      to: ['447700900418@sms.example.com'],
+      subject: 'x',
+      body: 'Back soon',
+      headers: { From: 'alice@example.com' },
+    });
+    const id = queuedId(sent.data);
+    await waitFor('the submit_sm taken', () => simulator.records.some((record) => record.to === '447700900418'));
+    simulator.setBehaviour({ mode: 'refuse-binds', status: 0x0e });
+    const paused = async () => (await relay.relay.store.gatewayState(Date.now())).pauses[0]?.reason;
+    await waitFor('the pause naming the refusal', async () => (await paused())?.startsWith('SMPP_BIND:'), 5_000);
+    simulator.setBehaviour({ mode: 'ok' });
+    // The refused bind is tried again within about 5 s; the probe would be a minute away.
+    await waitFor('sent once bound again', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 15_000);
+    assert.equal(await paused(), undefined, 'the pause ended');
+  });
+});

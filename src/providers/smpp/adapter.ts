@@ -111,7 +111,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
           connectTimeoutMs: options.connectTimeoutMs,
           logger: logger.child({ bind: `${kind}-${index + 1}` }),
           onDeliver: (pdu) => deliver(pdu),
-          onRefused: () => healthChanged?.(),
+          onAttempted: () => healthChanged?.(),
           ...(timers ? { timers } : {}),
         }),
     ),

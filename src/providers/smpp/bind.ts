@@ -45,8 +45,8 @@ export interface BindOptions {
   readonly logger: Logger;
   /** A deliver_sm or data_sm from the SMSC: resolves to the command_status of its response. */
   readonly onDeliver: (pdu: Pdu) => Promise<number>;
-  /** The SMSC refused a bind attempt. */
-  readonly onRefused?: () => void;
+  /** A bind attempt ended bound, or refused by the SMSC. */
+  readonly onAttempted?: () => void;
   readonly timers?: Timers;
 }
 
@@ -252,7 +252,7 @@ export class SmppBind {
         { ...alert, kind, status: answer && statusName(answer.status) },
         `smpp: the SMSC refused the ${kind} bind (system_id, password, system_type or too many binds)`,
       );
-      if (answer !== undefined) this.#options.onRefused?.();
+      if (answer !== undefined) this.#options.onAttempted?.();
       this.#socket?.destroy();
       return;
     }
@@ -262,6 +262,7 @@ export class SmppBind {
     this.#reconnectMs = RECONNECT_MIN_MS;
     this.#log.info({ kind }, 'smpp: bound');
     this.#settleAttempt();
+    this.#options.onAttempted?.();
     this.#scheduleEnquireLink();
   }
 
