@@ -191,7 +191,7 @@ describe('SMPP when the bind comes back during a pause', () => {
   let relay: TestRelay;
 
   before(async () => {
-    // The SMS's own retries come soon; the pause's probe a minute away.
+    // The pause's probe a minute away.
     relay = await startTestRelay({
       gateway: { provider: 'smpp-simulator' },
       sms: SMS,
@@ -205,22 +205,24 @@ describe('SMPP when the bind comes back during a pause', () => {
 
   test('sending resumes as soon as a bind is made again, not at the next probe', async () => {
     const simulator = relay.relay.simulator as SmppSimulator;
+    const mailTo = (phone: string, body: string) =>
+      sendMail(relay.relay.smtpPort, {
+        from: 'alice@example.com',
+        to: [`${phone}@sms.example.com`],
+        subject: 'x',
+        body,
+        headers: { From: 'alice@example.com' },
+      });
     simulator.setBehaviour({ mode: 'drop', times: 1 });
-    const sent = await sendMail(relay.relay.smtpPort, {
-      from: 'alice@example.com',
-      to: ['447700900418@sms.example.com'],
-      subject: 'x',
-      body: 'Back soon',
-      headers: { From: 'alice@example.com' },
-    });
-    const id = queuedId(sent.data);
+    await mailTo('447700900418', 'Dropped');
     await waitFor('the submit_sm taken', () => simulator.records.some((record) => record.to === '447700900418'));
     simulator.setBehaviour({ mode: 'refuse-binds', status: 0x0e });
     const paused = async () => (await relay.relay.store.gatewayState(Date.now())).pauses[0]?.reason;
-    await waitFor('the pause naming the refusal', async () => (await paused())?.startsWith('SMPP_BIND:'), 5_000);
+    await waitFor('the pause naming the refusal (its probe a minute away)', async () => (await paused())?.startsWith('SMPP_BIND:'), 5_000);
     simulator.setBehaviour({ mode: 'ok' });
-    // The refused bind is tried again within about 5 s; the probe would be a minute away.
-    await waitFor('sent once bound again', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 15_000);
+    const id = queuedId((await mailTo('447700900419', 'Back soon')).data);
+    // The refused bind is tried again within about 5 s (doubling under load); the probe would be a minute away.
+    await waitFor('sent once bound again', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 30_000);
     assert.equal(await paused(), undefined, 'the pause ended');
   });
 });
