@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
+import type { GatewayHealth } from './providers/contract.ts';
 import type { CommitStats, Store } from './store/types.ts';
 
 /**
@@ -50,6 +51,32 @@ export class Metrics {
     labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   });
+
+  /**
+   * The connections each provider's gateways keep (SMPP binds), up and kept, by kind: a receiver bind
+   * down shows here, while /readyz, which is about sending, stays ready.
+   */
+  watchGateways(gateways: () => readonly { readonly provider: string; readonly gateway: { health(): GatewayHealth } }[]): void {
+    const gauges = [
+      ['smsrelay_gateway_connections_up', 'Connections up (SMPP binds), by provider and kind', 'up'],
+      ['smsrelay_gateway_connections', 'Connections kept (SMPP binds: `binds` of each kind), by provider and kind', 'kept'],
+    ] as const;
+    for (const [name, help, field] of gauges) {
+      const gauge: Gauge<'provider' | 'kind'> = new Gauge({
+        name,
+        help,
+        labelNames: ['provider', 'kind'] as const,
+        registers: [this.registry],
+        collect() {
+          gauge.reset();
+          // Accounts' own credentials are gateways of their provider too: counted with it.
+          for (const { provider, gateway } of gateways()) {
+            for (const connection of gateway.health().connections ?? []) gauge.inc({ provider, kind: connection.kind }, connection[field]);
+          }
+        },
+      });
+    }
+  }
 
   constructor(store: Store) {
     // prom-client's names already say what they are (process_cpu_…, nodejs_eventloop_…): the prefix only namespaces them.

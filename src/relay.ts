@@ -360,9 +360,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       const started = inbound.keepingParts(account.provider, created);
       stack.push(() => started.close());
       gateways.push({ provider: account.provider, gateway: started });
-      await started.start({ inbound: inbound.sinkFor(account.provider) });
+      await started.start({
+        inbound: inbound.sinkFor(account.provider),
+        // An account's own credentials refused pause nothing but its SMS' retries (dispatcher.ts, #ownAccountRefusals).
+        healthChanged: credentials ? undefined : () => loops.dispatcher?.gatewayChanged(account.provider),
+      });
       return started;
     };
+    metrics.watchGateways(() => gateways);
     const dispatchProviders = new Map<string, DispatchProvider>();
     // Every account's secrets, whichever gateway echoes them: an account's own credentials go to its provider alone, but cutting more costs nothing.
     const secrets = configuredSecrets(config);

@@ -59,6 +59,19 @@ export interface SmsPart {
   readonly total: number;
   /** This part's index, 1-based. */
   readonly index: number;
+  /**
+   * The part's text as the SMS carried it, where the provider has it: a phone cuts where a part's octets
+   * run out, sometimes inside a character (a UTF-16 surrogate pair, a GSM-7 escape), so neighbouring
+   * parts are joined as octets before they are decoded.
+   */
+  readonly carried?: CarriedText | undefined;
+}
+
+/** Text as octets, in a coding a cut can split a character of. */
+export interface CarriedText {
+  /** GSM 03.38 septets one per octet (an extension character is ESC and its code), or UCS-2/UTF-16 big-endian. */
+  readonly coding: 'gsm7' | 'ucs2';
+  readonly octets: Uint8Array;
 }
 
 /** A delivery report for one SMS to one number, as a provider parsed it. */

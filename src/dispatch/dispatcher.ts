@@ -217,6 +217,29 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.kick();
   }
 
+  /**
+   * A provider's gateway changed with no request (a connection-based provider's bind made, or refused),
+   * which a pause's next probe, minutes away after a long outage, would learn late: a gateway back makes
+   * the probe due now (a wait it asked for stays); a pause this relay holds for another reason (not
+   * bound, a dropped bind) names a refusal at once, as an account's.
+   */
+  gatewayChanged(provider: string): void {
+    const lane = this.#lanes.get(provider);
+    if (!lane?.pause.paused) return;
+    const health = lane.provider.gateway.health();
+    if (health.ok) {
+      if (lane.heldFor !== 'busy') void lane.pause.probeNow(this.#clock()).then(() => this.kick());
+      return;
+    }
+    const refusal = health.refusal;
+    if (refusal === undefined || lane.heldFor === 'account') return;
+    const classified = lane.provider.outcomes.classify('request', refusal);
+    if (classified.action !== 'pause') return;
+    const hold: Hold = { kind: 'account', classified, probeInMs: this.#options.pauseProbeIntervalMs };
+    // The pause's store writes report their own failures; nothing else can throw here.
+    void this.#notePause(lane, hold, this.#options.logger);
+  }
+
   /** Besides the batches in flight, the SMS whose outcome is owed: their lease stays until it is written. */
   override held(): number[] {
     return [...super.held(), ...this.#owed.flatMap(({ outcomes }) => outcomes.map((outcome) => outcome.smsId))];

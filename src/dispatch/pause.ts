@@ -132,6 +132,15 @@ export class ProviderPause {
     await this.#store.releaseProbe(this.#provider, now).catch(this.#storeFailed);
   }
 
+  /** The gateway says by itself that it is back (a bind made again): the probe is due now, not at its time. */
+  async probeNow(now: number): Promise<void> {
+    const state = this.#state;
+    if (state === undefined || this.#probing || now >= state.nextProbeAt) return;
+    this.#changes++;
+    this.#state = { ...state, nextProbeAt: now };
+    await this.#store.releaseProbe(this.#provider, now).catch(this.#storeFailed);
+  }
+
   /** Since when the account is refused, while it is (the console's overview). */
   get since(): number | undefined {
     return this.#state?.since;

@@ -103,12 +103,18 @@ export interface GatewayCapabilities {
 export interface GatewayContext {
   /** Where a provider that receives over its own connection (SMPP) hands received SMS and reports. */
   readonly inbound: InboundSink;
+  /** The gateway's health changed with no request (a connection-based provider's bind made, or refused): the relay reads `health()` again. */
+  readonly healthChanged?: (() => void) | undefined;
 }
 
 /** Whether the gateway can send now, for the relay's health check. */
 export interface GatewayHealth {
   readonly ok: boolean;
   readonly detail?: string;
+  /** While the gateway refuses the relay's account with no request made (an SMPP bind refused): the code a send gets (`request/<code>`). */
+  readonly refusal?: string;
+  /** A connection-based provider's connections by kind (SMPP binds: transceiver, transmitter, receiver): how many are up of those it keeps. */
+  readonly connections?: readonly { readonly kind: string; readonly up: number; readonly kept: number }[];
 }
 
 /**

@@ -13,7 +13,8 @@
  * own, saying which earlier message it belongs to.
  */
 import type { Logger } from '../log.ts';
-import type { PartSet, ReassemblyStore } from '../store/reassembly.ts';
+import type { PartSet, ReassemblyStore, StoredPart } from '../store/reassembly.ts';
+import { decodeGsm7, decodeUcs2 } from './encoding.ts';
 import { isoInZone } from '../timestamps.ts';
 import type { ReceivedOutcome, ReceivedSms } from '../vocabulary.ts';
 
@@ -70,6 +71,7 @@ export class PartReassembly {
       sentAt: sms.sentAt,
       userContext: sms.userContext,
       trackingId: sms.trackingId,
+      carried: sms.part.carried,
       receivedAt: this.#options.clock(),
     });
     const fields = { provider, providerId: sms.providerId, reference, part: `${index}/${total}` };
@@ -152,21 +154,39 @@ export class PartReassembly {
 /**
  * The parts' texts in order, as the phone split them (mid-word: joined with nothing between); a
  * missing part's mark stands on a line of its own, so that it is never read as part of a word.
+ * Neighbouring parts carried in one coding are joined as octets and decoded together: a phone cuts
+ * where a part is full, inside a surrogate pair or a GSM-7 escape too; half a pair left at a missing
+ * part is one U+FFFD.
  */
 function textOfParts(set: Pick<PartSet, 'total' | 'parts'>): string {
-  const byIndex = new Map(set.parts.map((part) => [part.index, part.text] as const));
+  const byIndex = new Map(set.parts.map((part) => [part.index, part] as const));
   let text = '';
   let afterMark = false;
-  for (let index = 1; index <= set.total; index++) {
-    const part = byIndex.get(index);
-    if (part === undefined) {
+  for (let index = 1; index <= set.total; ) {
+    const first = byIndex.get(index);
+    if (first === undefined) {
       text += `${text === '' || text.endsWith('\n') ? '' : '\n'}${missingPartMark(index, set.total)}`;
-    } else {
-      text += `${afterMark && !part.startsWith('\n') ? '\n' : ''}${part}`;
+      afterMark = true;
+      index++;
+      continue;
     }
-    afterMark = part === undefined;
+    const run = [first];
+    for (let next = byIndex.get(++index); next && joinsAsOctets(run.at(-1) as StoredPart, next); next = byIndex.get(++index)) run.push(next);
+    const part = run.length === 1 ? first.text : decodeCarried(run);
+    text += `${afterMark && !part.startsWith('\n') ? '\n' : ''}${part}`;
+    afterMark = false;
   }
   return text;
+}
+
+function joinsAsOctets(previous: StoredPart, next: StoredPart): boolean {
+  return previous.carried !== undefined && previous.carried.coding === next.carried?.coding;
+}
+
+/** Parts carried in one coding, decoded as one text. */
+function decodeCarried(run: readonly StoredPart[]): string {
+  const octets = Buffer.concat(run.map((part) => part.carried?.octets ?? new Uint8Array()));
+  return run[0]?.carried?.coding === 'gsm7' ? decodeGsm7(octets) : decodeUcs2(octets);
 }
 
 /**

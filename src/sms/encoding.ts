@@ -20,6 +20,9 @@ export const GSM7_BASIC_TABLE = [
 
 /** Characters of the extension table: each is sent as ESC + code, so costs 2 septets. */
 export const GSM7_EXTENSION_CHARS = '\f^{}\\[~]|€';
+/** The extension table's codes, in the order of GSM7_EXTENSION_CHARS. */
+export const GSM7_EXTENSION_CODES = [0x0a, 0x14, 0x28, 0x29, 0x2f, 0x3c, 0x3d, 0x3e, 0x40, 0x65];
+const EXTENSION_CHAR = new Map([...GSM7_EXTENSION_CHARS].map((char, index) => [GSM7_EXTENSION_CODES[index] as number, char] as const));
 
 /**
  * Septets per UTF-16 code unit: 1 for the basic table, 2 for the extension table (ESC + code), 0 for
@@ -403,4 +406,25 @@ function longestStart(input: string, maxParts: number, limits: SegmentLimits, ma
     else tooLong = middle;
   }
   return { sms: cut(fits), characters: fits };
+}
+
+/** GSM 03.38 septets, one per octet (as SMPP carries them, unpacked). */
+export function decodeGsm7(octets: Uint8Array): string {
+  let text = '';
+  for (let index = 0; index < octets.length; index++) {
+    const code = (octets[index] as number) & 0x7f;
+    if (code === 0x1b && index + 1 < octets.length) {
+      const next = (octets[++index] as number) & 0x7f;
+      // An unknown escape shows as the basic character (3GPP TS 23.038 §6.2.1.1).
+      text += EXTENSION_CHAR.get(next) ?? GSM7_BASIC_TABLE[next] ?? '';
+    } else text += code === 0x1b ? ' ' : (GSM7_BASIC_TABLE[code] ?? '');
+  }
+  return text;
+}
+
+const UTF16BE = new TextDecoder('utf-16be');
+
+/** UCS-2 (UTF-16) big-endian; half a surrogate pair with no other half is one U+FFFD. */
+export function decodeUcs2(octets: Uint8Array): string {
+  return UTF16BE.decode(octets);
 }

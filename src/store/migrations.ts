@@ -358,6 +358,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbound_never_tried ON outbound (next_attempt_at, id)
     WHERE status = 'queued' AND lease_owner IS NULL AND attempts = 0 AND last_error IS NULL;
   `,
+  // 22: each part's text as the SMS carried it (its coding and octets), so that a character a phone cut
+  // between two parts (a UTF-16 surrogate pair, a GSM-7 escape) is whole once the parts are joined.
+  `
+  ALTER TABLE sms_parts ADD COLUMN coding TEXT;
+  ALTER TABLE sms_parts ADD COLUMN octets BLOB;
+  `,
 ];
 
 /** The schema a store was at when opened (`from`) and is at now (`to`): `from` < `to` when the open upgraded it. */

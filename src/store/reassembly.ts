@@ -6,6 +6,7 @@
  * repeat of one of its parts is recognised and a part that comes after the timeout is known as late.
  * Kept plain (integer ms, no SQLite-only functions) for a PostgreSQL implementation.
  */
+import type { CarriedText } from '../vocabulary.ts';
 
 export interface NewSmsPart {
   readonly provider: string;
@@ -21,6 +22,8 @@ export interface NewSmsPart {
   /** The conversation it answers, as the gateway echoed it with this part (`ReceivedSms`); undefined without one. */
   readonly userContext: string | undefined;
   readonly trackingId: string | undefined;
+  /** The text as the SMS carried it (`SmsPart.carried`); absent where the provider has only the text. */
+  readonly carried?: CarriedText | undefined;
   readonly receivedAt: number;
 }
 
@@ -33,6 +36,8 @@ export interface StoredPart {
   /** As `NewSmsPart`'s (undefined too for a part kept before schema 17). */
   readonly userContext: string | undefined;
   readonly trackingId: string | undefined;
+  /** As `NewSmsPart`'s (undefined too for a part kept before schema 22). */
+  readonly carried: CarriedText | undefined;
 }
 
 /** An sms_parts row as both stores read it. */
@@ -43,6 +48,16 @@ export interface StoredPartRow {
   sent_at: string | null;
   user_context: string | null;
   tracking_id: string | null;
+  coding: string | null;
+  octets: Uint8Array | null;
+}
+
+/** The columns both stores read a part from, in StoredPartRow's order. */
+export const STORED_PART_COLUMNS = 'part_index, provider_id, text, sent_at, user_context, tracking_id, coding, octets';
+
+/** The coding and octets columns of a part. */
+export function carriedColumns(part: NewSmsPart): [string | null, Uint8Array | null] {
+  return part.carried ? [part.carried.coding, part.carried.octets] : [null, null];
 }
 
 export function toStoredPart(row: StoredPartRow): StoredPart {
@@ -53,6 +68,7 @@ export function toStoredPart(row: StoredPartRow): StoredPart {
     sentAt: row.sent_at ?? undefined,
     userContext: row.user_context ?? undefined,
     trackingId: row.tracking_id ?? undefined,
+    carried: (row.coding === 'gsm7' || row.coding === 'ucs2') && row.octets ? { coding: row.coding, octets: row.octets } : undefined,
   };
 }
 

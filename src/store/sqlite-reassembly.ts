@@ -7,6 +7,8 @@ import {
   type PartSet,
   type PartSetRow as SetRow,
   placePart,
+  carriedColumns,
+  STORED_PART_COLUMNS,
   type StoredPart,
   type StoredPartRow,
   toPartSet,
@@ -17,9 +19,9 @@ export function prepareReassemblyStatements(db: Database) {
   return {
     latestSet: db.prepare('SELECT * FROM part_sets WHERE provider = ? AND sender = ? AND reference = ? AND total = ? ORDER BY id DESC LIMIT 1'),
     insertSet: db.prepare('INSERT INTO part_sets (provider, sender, reference, total, first_seen) VALUES (?, ?, ?, ?, ?) RETURNING id'),
-    partsOf: db.prepare('SELECT part_index, provider_id, text, sent_at, user_context, tracking_id FROM sms_parts WHERE set_id = ? ORDER BY part_index'),
+    partsOf: db.prepare(`SELECT ${STORED_PART_COLUMNS} FROM sms_parts WHERE set_id = ? ORDER BY part_index`),
     insertPart: db.prepare(
-      'INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, user_context, tracking_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, user_context, tracking_id, coding, octets, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     overdue: db.prepare('SELECT * FROM part_sets WHERE closed_at IS NULL AND first_seen <= ? ORDER BY first_seen, id LIMIT ?'),
     close: db.prepare('UPDATE part_sets SET closed_at = ? WHERE id = ? AND closed_at IS NULL'),
@@ -39,7 +41,17 @@ function toSet(sql: ReassemblyStatements, row: SetRow): PartSet {
 }
 
 function insertPart(sql: ReassemblyStatements, setId: number, part: NewSmsPart): void {
-  sql.insertPart.run(setId, part.index, part.providerId, part.text, part.sentAt ?? null, part.userContext ?? null, part.trackingId ?? null, part.receivedAt);
+  sql.insertPart.run(
+    setId,
+    part.index,
+    part.providerId,
+    part.text,
+    part.sentAt ?? null,
+    part.userContext ?? null,
+    part.trackingId ?? null,
+    ...carriedColumns(part),
+    part.receivedAt,
+  );
 }
 
 /** Runs inside a write transaction. */

@@ -986,7 +986,7 @@ function prepareStatements(db: Database) {
       WHERE received_at < ? AND (text != '' OR headers != '')
         AND NOT EXISTS (SELECT 1 FROM outbound WHERE outbound.message_id = messages.id AND outbound.status = 'queued')`),
     purgeInbound: db.prepare(`UPDATE inbound SET text = '' WHERE received_at < ? AND text != '' AND ${INBOUND_FINISHED}`),
-    purgeParts: db.prepare(`UPDATE sms_parts SET text = '' WHERE received_at < ? AND text != '' AND ${PARTS_FINISHED}`),
+    purgeParts: db.prepare(`UPDATE sms_parts SET text = '', octets = NULL WHERE received_at < ? AND text != '' AND ${PARTS_FINISHED}`),
     purgeSubjects: db.prepare('UPDATE conversations SET subject = NULL WHERE last_used_at < ? AND subject IS NOT NULL'),
     purgeMailOut: db.prepare("UPDATE mail_out SET raw = x'' WHERE created_at < ? AND status != 'queued' AND length(raw) > 0"),
     purgeQuarantine: db.prepare("UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < ? AND body != ''"),

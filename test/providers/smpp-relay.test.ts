@@ -104,6 +104,12 @@ describe('SMPP through the relay', () => {
     assert.equal(mails('End three.').length, 1, 'the gapped SMS is not mailed again');
   });
 
+  test('/metrics counts the binds up and kept, by kind', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${relay.relay.httpPort}/metrics`)).text();
+    assert.match(text, /^smsrelay_gateway_connections_up\{provider="smpp",kind="transceiver"\} 1$/m);
+    assert.match(text, /^smsrelay_gateway_connections\{provider="smpp",kind="transceiver"\} 1$/m);
+  });
+
   test('the parts are counted with the 8-bit UDH: 306 GSM-7 characters take 2 parts (153 each) and are taken', async () => {
     const sent = await mailTo('447700900414', 'x'.repeat(306));
     assert.equal(sent.data?.code, 250, sent.data?.text);
@@ -147,5 +153,76 @@ describe('SMPP with 16-bit UDH references', () => {
     const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900416'));
     assert.equal(record.text, 'y'.repeat(304));
     assert.equal(simulator.requests - before, 2);
+  });
+});
+
+describe('SMPP when the SMSC starts refusing the bind during an outage', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    // Retries and probes far apart: only the bind's own news can change the pause within the test.
+    relay = await startTestRelay({ gateway: { provider: 'smpp-simulator' }, sms: SMS, delivery: { retryMinDelay: '30s', retryMaxDelay: '1m' } });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('a pause that began as a dropped bind names the refusal as soon as the SMSC refuses the bind, not at its next probe', async () => {
+    const simulator = relay.relay.simulator as SmppSimulator;
+    simulator.setBehaviour({ mode: 'drop', times: 1 });
+    const sent = await sendMail(relay.relay.smtpPort, {
+      from: 'alice@example.com',
+      to: ['447700900417@sms.example.com'],
+      subject: 'x',
+      body: 'Dropped then refused',
+      headers: { From: 'alice@example.com' },
+    });
+    assert.equal(sent.data?.code, 250, sent.data?.text);
+    await waitFor('the submit_sm taken', () => simulator.records.some((record) => record.to === '447700900417'));
+    simulator.setBehaviour({ mode: 'refuse-binds', status: 0x0e });
+    const pause = async () => (await relay.relay.store.gatewayState(Date.now())).pauses[0]?.reason;
+    await waitFor('the pause of the dropped bind', async () => (await pause())?.startsWith('SMPP_BIND_DROPPED'), 5_000);
+    await waitFor('the pause naming the refusal', async () => (await pause())?.startsWith('SMPP_BIND:ESME_RINVPASWD'), 5_000);
+  });
+});
+
+describe('SMPP when the bind comes back during a pause', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    // The pause's probe a minute away.
+    relay = await startTestRelay({
+      gateway: { provider: 'smpp-simulator' },
+      sms: SMS,
+      delivery: { retryMinDelay: '200ms', retryMaxDelay: '1s', pauseProbeInterval: '1m' },
+    });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('sending resumes as soon as a bind is made again, not at the next probe', async () => {
+    const simulator = relay.relay.simulator as SmppSimulator;
+    const mailTo = (phone: string, body: string) =>
+      sendMail(relay.relay.smtpPort, {
+        from: 'alice@example.com',
+        to: [`${phone}@sms.example.com`],
+        subject: 'x',
+        body,
+        headers: { From: 'alice@example.com' },
+      });
+    simulator.setBehaviour({ mode: 'drop', times: 1 });
+    await mailTo('447700900418', 'Dropped');
+    await waitFor('the submit_sm taken', () => simulator.records.some((record) => record.to === '447700900418'));
+    simulator.setBehaviour({ mode: 'refuse-binds', status: 0x0e });
+    const paused = async () => (await relay.relay.store.gatewayState(Date.now())).pauses[0]?.reason;
+    await waitFor('the pause naming the refusal (its probe a minute away)', async () => (await paused())?.startsWith('SMPP_BIND:'), 5_000);
+    simulator.setBehaviour({ mode: 'ok' });
+    const id = queuedId((await mailTo('447700900419', 'Back soon')).data);
+    // The refused bind is tried again within about 5 s (doubling under load); the probe would be a minute away.
+    await waitFor('sent once bound again', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 30_000);
+    assert.equal(await paused(), undefined, 'the pause ended');
   });
 });

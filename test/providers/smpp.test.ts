@@ -98,16 +98,17 @@ describe('SMPP against the simulated SMSC', () => {
   });
   afterEach(() => simulator.setBehaviour({ mode: 'ok' }));
 
-  test('ESME_RTHROTTLED and ESME_RMSGQFUL are retried later, and the bind waits before its next submit_sm', async () => {
-    simulator.setBehaviour({ mode: 'throttle', times: 1 });
-    const throttled = classifyRecipient(await gateway.send(sms('+447700900201', 'slow down'), 0), '+447700900201');
+  test('ESME_RTHROTTLED and ESME_RMSGQFUL: the bind waits and writes the submit_sm again; only after its resubmits is the SMS retried later', async () => {
+    for (const mode of ['throttle', 'queue-full'] as const) {
+      simulator.setBehaviour({ mode, times: 1 });
+      const started = performance.now();
+      const resent = classifyRecipient(await gateway.send(sms('+447700900201', 'slow down'), 0), '+447700900201');
+      assert.equal(resent.action, 'sent', mode);
+      assert.ok(performance.now() - started >= 150, 'written again after the throttling pause');
+    }
+    simulator.setBehaviour({ mode: 'throttle', times: 6 });
+    const throttled = classifyRecipient(await gateway.send(sms('+447700900202', 'still busy'), 0), '+447700900202');
     assert.deepEqual([throttled.action, throttled.category, throttled.code], ['retry', 'busy', 'SMPP:ESME_RTHROTTLED']);
-    const started = performance.now();
-    const next = classifyRecipient(await gateway.send(sms('+447700900201', 'slow down'), 0), '+447700900201');
-    assert.equal(next.action, 'sent');
-    assert.ok(performance.now() - started >= 150, 'the next submit_sm waited for the throttling pause');
-    simulator.setBehaviour({ mode: 'queue-full', times: 1 });
-    assert.equal(classifyRecipient(await gateway.send(sms('+447700900202', 'queue'), 0), '+447700900202').code, 'SMPP:ESME_RMSGQFUL');
   });
 
   test('a status nobody classified (SMSC vendor-specific 0x400–0x4FF, 0xFE) is retried with its code; only statuses about the SMS bounce', async () => {
@@ -127,11 +128,11 @@ describe('SMPP against the simulated SMSC', () => {
     }
   });
 
-  test('a long SMS one part of which is throttled while another was taken is a possible duplicate, not a plain retry', async () => {
-    simulator.setBehaviour({ mode: 'throttle', times: 1 });
+  test('a long SMS one part of which is refused for a retry while another was taken is a possible duplicate, not a plain retry', async () => {
+    simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RSYSERR, times: 1 });
     const text = `${'Tank 8 pressure above limit, valve 4 closed. '.repeat(5)}End.`;
     const classified = classifyRecipient(await gateway.send(sms('+447700900204', text), 0), '+447700900204');
-    assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP:ESME_RTHROTTLED']);
+    assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP:ESME_RSYSERR']);
     assert.match(classified.reason, /already taken 1 part of it/);
   });
 
@@ -202,6 +203,11 @@ describe('SMPP against the simulated SMSC', () => {
     );
     assert.equal(parts[0]?.providerId, parts[2]?.providerId, 'a repeated deliver_sm has the same id');
     assert.equal(parts.map((part) => part.text).join('') !== '', true);
+    assert.deepEqual(
+      parts.map((part) => part.part?.carried?.coding),
+      ['gsm7', 'gsm7', 'gsm7'],
+      "each part's octets go with it, so that the parts are joined before they are decoded",
+    );
   });
 
   test('a refused bind pauses the account rather than bouncing', async () => {
@@ -220,6 +226,31 @@ describe('SMPP against the simulated SMSC', () => {
 });
 
 describe('SMPP reconnect backoff, on injected timers', () => {
+  test('a refused bind is an error line with alert: gateway-account as the refusal starts, not at each retry', async () => {
+    const simulator = new SmppSimulator({ ...ACCOUNT, accountId: undefined, logger: silent });
+    simulator.setBehaviour({ mode: 'refuse-binds', status: STATUS.ESME_RINVPASWD });
+    const { scheduled, timers } = recordedTimers();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await simulator.listen(), {}, log.logger, timers);
+    const refusals = () => log.lines.filter((line) => line.includes('the SMSC refused the transceiver bind')).map((line) => JSON.parse(line));
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      const retry = await waitFor('the retry scheduled', () => scheduled.find((timer) => timer.ms === 5_000));
+      retry.run();
+      await waitFor('the second refusal', () => refusals().length === 2);
+      assert.deepEqual(
+        refusals().map((line) => [line.level, line.alert, line.status]),
+        [
+          ['error', 'gateway-account', 'ESME_RINVPASWD'],
+          ['error', undefined, 'ESME_RINVPASWD'],
+        ],
+      );
+    } finally {
+      await gateway.close();
+      await simulator.close();
+    }
+  });
+
   test('an SMSC that is down: tried again after 250 ms, then 500, 1000, 2000 (doubling up to a minute)', async () => {
     const { scheduled, timers } = recordedTimers();
     const gateway = gatewayTo(`smpp://127.0.0.1:${await closedPort()}`, {}, silent, timers);
@@ -382,6 +413,24 @@ describe('SMPP bad input from the SMSC', () => {
     assert.deepEqual(inbound.reports.at(-1), { providerId: 'FFFF0001', number: '+447700900302', code: 0, state: 'delivered', part: { id: 'FFFF0001' } });
   });
 
+  test('a text receipt whose id is not in the receiptIdFormat form: quarantined naming the setting, acknowledged', async () => {
+    const decimal = new HandSmsc();
+    const sink = collectingSink();
+    const receiving = gatewayTo(await decimal.listen(), { receiptIdFormat: 'decimal' });
+    await receiving.start({ inbound: sink.sink });
+    try {
+      const text = Buffer.from('id:1A2B3C07 sub:001 dlvrd:001 submit date:2601011200 done date:2601011201 stat:DELIVRD err:000', 'latin1');
+      const answer = await decimal.send(deliverSm(111, { source: '447700900311', esmClass: 0x04, message: text }), 111);
+      assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_ROK]);
+      assert.deepEqual(sink.quarantined, [
+        'dr: smpp: a delivery receipt whose id "1A2B3C07" is not decimal, as gateway.receiptIdFormat says the SMSC writes it',
+      ]);
+    } finally {
+      await receiving.close();
+      await decimal.close();
+    }
+  });
+
   test('a part with an impossible index (4 of 3): ESME_RINVESMCLASS by UDH, ESME_RINVOPTPARAMVAL by SAR; quarantined', async () => {
     const udh = Buffer.concat([Buffer.from([0x05, 0x00, 0x03, 0x11, 0x03, 0x04]), Buffer.from('part')]);
     const byUdh = await smsc.send(deliverSm(104, { source: '447700900303', esmClass: 0x40, message: udh }), 104);
@@ -496,6 +545,114 @@ describe('SMPP when the SMSC unbinds', () => {
       const submit = await waitFor('the submit_sm', () => smsc.pdus.find((pdu) => pdu.commandId === COMMAND.submit_sm));
       smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, encodeMessageId('NEW1')));
       assert.equal(classifyRecipient(await sending, '+447700900309').action, 'sent');
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test('an SMSC that unbinds and never closes its side: the relay closes the connection within seconds and binds again', async () => {
+    const smsc = new HandSmsc({ allowHalfOpen: true });
+    const gateway = gatewayTo(await smsc.listen());
+    await gateway.start({ inbound: collectingSink().sink });
+    const first = smsc.socket;
+    try {
+      assert.equal((await smsc.send(encodePdu(COMMAND.unbind, 0, 302), 302)).commandId, COMMAND.unbind_resp);
+      const unbound = performance.now();
+      await waitFor('the next bind, the SMSC never having closed the first', () => smsc.binds === 2 && gateway.health().ok);
+      assert.ok(performance.now() - unbound < 8_000, 'bound again within a few seconds');
+    } finally {
+      first?.destroy();
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+});
+
+/**
+ * An SMSC that takes at most `rate` submit_sm in any second and answers the rest ESME_RTHROTTLED, as SMSCs
+ * limit an account; it refuses the bind commands `refusedBinds` with ESME_RBINDFAIL and takes the others.
+ */
+class RateLimitedSmsc {
+  readonly server: Server;
+  readonly #taken: number[] = [];
+  throttled = 0;
+
+  constructor(rate: number, refusedBinds: readonly number[] = []) {
+    this.server = createServer((socket) => {
+      const reader = new PduReader();
+      socket.on('data', (chunk: Buffer) => {
+        for (const pdu of reader.push(chunk)) {
+          const answer = (status: number, body?: Buffer) => socket.write(encodePdu((pdu.commandId | 0x80000000) >>> 0, status, pdu.sequence, body));
+          if (refusedBinds.includes(pdu.commandId)) answer(STATUS.ESME_RBINDFAIL);
+          else if (pdu.commandId !== COMMAND.submit_sm) answer(0, pdu.commandId === COMMAND.enquire_link ? undefined : encodeMessageId('RATE'));
+          else if (this.#taken.filter((at) => at > performance.now() - 1_000).length < rate) {
+            this.#taken.push(performance.now());
+            answer(STATUS.ESME_ROK, encodeMessageId(`R${this.#taken.length}`));
+          } else {
+            this.throttled++;
+            answer(STATUS.ESME_RTHROTTLED, encodeMessageId(''));
+          }
+        }
+      });
+      socket.on('error', () => undefined);
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    return `smpp://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('SMPP against a throttling SMSC', () => {
+  test("a burst goes at about the SMSC's rate: each throttled submit_sm is written again on its bind, and the bind says it slows down", async () => {
+    const rate = 10;
+    const smsc = new RateLimitedSmsc(rate);
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      const started = performance.now();
+      const numbers = Array.from({ length: 3 * rate }, (_, index) => `+4477009004${String(index).padStart(2, '0')}`);
+      const results = await Promise.all(numbers.map(async (number) => classifyRecipient(await gateway.send(sms(number, 'burst'), 0), number)));
+      const seconds = (performance.now() - started) / 1000;
+      assert.deepEqual(
+        results.filter((result) => result.action !== 'sent').map((result) => result.code),
+        [],
+        'every SMS taken, none handed back to the queue',
+      );
+      assert.ok(smsc.throttled > 0, 'the SMSC did throttle');
+      // Ideally 2 s (10 at once, then 10 a second); the bind's doubling pauses overshoot a little.
+      assert.ok(seconds < 6, `${numbers.length} SMS in ${seconds.toFixed(1)} s at ${rate}/s`);
+      assert.ok(
+        log.lines.some((line) => line.includes('the SMSC asks the relay to slow down')),
+        'the bind says it slows down, from the first throttle',
+      );
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+});
+
+describe('SMPP with transmitter and receiver binds', () => {
+  test('receiver binds refused: ready to send, and its health counts the binds up by kind (none of the receivers)', async () => {
+    const smsc = new RateLimitedSmsc(100, [COMMAND.bind_receiver]);
+    const gateway = gatewayTo(await smsc.listen(), { bindMode: 'transmitter-receiver' });
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      const health = gateway.health();
+      assert.equal(health.ok, true, 'sending works: /readyz stays ready');
+      assert.deepEqual(health.connections, [
+        { kind: 'transmitter', up: 1, kept: 1 },
+        { kind: 'receiver', up: 0, kept: 1 },
+      ]);
     } finally {
       await gateway.close();
       await smsc.close();

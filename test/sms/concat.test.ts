@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
 import { PartReassembly } from '../../src/sms/concat.ts';
+import { decodeGsm7, decodeUcs2 } from '../../src/sms/encoding.ts';
 import { isoInZone } from '../../src/timestamps.ts';
 import type { Store } from '../../src/store/types.ts';
-import type { ReceivedOutcome, ReceivedSms } from '../../src/vocabulary.ts';
+import type { CarriedText, ReceivedOutcome, ReceivedSms } from '../../src/vocabulary.ts';
 import { forEachStore } from '../helpers/stores.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -39,6 +40,7 @@ function harness(store: Store) {
     total = 3,
     sentAt: string | undefined = undefined,
     echoed: Pick<ReceivedSms, 'userContext' | 'trackingId'> = { userContext: undefined, trackingId: undefined },
+    carried: CarriedText | undefined = undefined,
   ) =>
     reassembly.add('smpp', {
       providerId: `p${reference}-${index}-${text.length}`,
@@ -46,9 +48,12 @@ function harness(store: Store) {
       text,
       sentAt,
       ...echoed,
-      part: { reference, total, index },
+      part: { reference, total, index, carried },
     });
-  return { store, clock, mailed, reassembly, part };
+  /** A part as an SMSC carries it (its text decoded on its own, as the provider does): UCS-2 from code units, GSM-7 from septets. */
+  const carriedPart = (index: number, total: number, reference: number, carried: CarriedText) =>
+    part(index, carried.coding === 'ucs2' ? decodeUcs2(carried.octets) : decodeGsm7(carried.octets), reference, total, undefined, undefined, carried);
+  return { store, clock, mailed, reassembly, part, carriedPart };
 }
 
 describe('long SMS reassembly (src/sms/concat.ts)', () =>
@@ -214,5 +219,29 @@ describe('long SMS reassembly (src/sms/concat.ts)', () =>
       stores.push(second.store);
       assert.equal((await second.part(2, 'after', 13, 2)).status, 'accepted');
       assert.equal(second.mailed[0]?.text, 'before after');
+    });
+
+    test('a character the phone cut between two parts (a surrogate pair, a GSM-7 escape) is whole once joined; half of one at a missing part is one U+FFFD', async () => {
+      const { store, clock, mailed, reassembly, carriedPart } = harness(await kind.fresh());
+      stores.push(store);
+      /** UTF-16BE code units, lone halves of a pair included. */
+      const ucs2 = (text: string): CarriedText => ({ coding: 'ucs2', octets: Buffer.from(text, 'utf16le').swap16() });
+      const gsm7 = (...septets: number[]): CarriedText => ({ coding: 'gsm7', octets: Buffer.from(septets) });
+      const head = 'x'.repeat(66);
+      // As a phone cuts a UCS-2 SMS at 67 units: the emoji's high surrogate ends part 1, its low one opens part 2.
+      await carriedPart(3, 3, 21, ucs2('tail'));
+      await carriedPart(1, 3, 21, ucs2(`${head}\ud83d`));
+      assert.equal((await carriedPart(2, 3, 21, ucs2('\ude00 and '))).status, 'accepted');
+      assert.equal(mailed[0]?.text, `${head}😀 and tail`);
+      // GSM-7: the escape ends part 1, the euro's code opens part 2.
+      await carriedPart(1, 2, 22, gsm7(0x31, 0x1b));
+      await carriedPart(2, 2, 22, gsm7(0x65, 0x32));
+      assert.equal(mailed[1]?.text, '1€2');
+      // Part 2 never comes: the half pair before it is one replacement character, not three.
+      await carriedPart(1, 3, 23, ucs2(`${head}\ud83d`));
+      await carriedPart(3, 3, 23, ucs2('end'));
+      clock.now += TIMEOUT_MS;
+      await reassembly.sweep();
+      assert.equal(mailed[2]?.text, `${head}\ufffd\n[part 2 of 3 did not arrive]\nend`);
     });
   }));

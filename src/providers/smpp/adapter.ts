@@ -90,6 +90,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const clock = timers ?? REAL_TIMERS;
   let reference = Math.floor(Math.random() * 0x10000);
   let sink: InboundSink | undefined;
+  let healthChanged: (() => void) | undefined;
   let next = 0;
 
   const kinds: BindKind[] = settings.bindMode === 'transceiver' ? ['transceiver'] : ['transmitter', 'receiver'];
@@ -107,6 +108,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
           connectTimeoutMs: options.connectTimeoutMs,
           logger: logger.child({ bind: `${kind}-${index + 1}` }),
           onDeliver: (pdu) => deliver(pdu),
+          onAttempted: () => healthChanged?.(),
           ...(timers ? { timers } : {}),
         }),
     ),
@@ -153,7 +155,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     const found = readReceipt(sm, text, settings.receiptIdFormat);
     // The receipt is about the SMS sent to its source_addr.
     const number = readSender(`+${sm.source.replace(/^\+/, '')}`);
-    if (!found || number === undefined) return refuse('dr', STATUS.ESME_ROK, 'a delivery receipt without a message id, a state or a number', pdu);
+    if (typeof found === 'string') return refuse('dr', STATUS.ESME_ROK, found, pdu);
+    if (number === undefined) return refuse('dr', STATUS.ESME_ROK, 'a delivery receipt without a number', pdu);
     const state = intermediate ? 'sent' : found.state;
     // The id may be a part's of a long SMS, which the relay's store resolves (on any relay's bind).
     await sink?.reported([{ providerId: found.messageId, number, code: found.code, state, part: { id: found.messageId } }]);
@@ -211,12 +214,19 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     endpoints: [`${address.tls ? 'smpps' : 'smpp'}://${address.host}:${address.port}`],
     async start(context) {
       sink = context.inbound;
+      healthChanged = context.healthChanged;
       await Promise.all(binds.map((bind) => bind.start()));
     },
     health() {
-      if (senders.some((bind) => bind.bound)) return { ok: true };
-      const refused = senders.find((bind) => bind.refusal !== undefined);
-      return { ok: false, detail: refused ? `bind refused: ${statusName(refused.refusal ?? 0)}` : `not bound: ${senders[0]?.lastError ?? 'connecting'}` };
+      const connections = kinds.map((kind) => {
+        const ofKind = binds.filter((bind) => bind.kind === kind);
+        return { kind, up: ofKind.filter((bind) => bind.bound).length, kept: ofKind.length };
+      });
+      // Receiver binds down do not stop sending (/readyz stays ready): `connections` shows them.
+      if (senders.some((bind) => bind.bound)) return { ok: true, connections };
+      const refusal = bindRefusal();
+      if (refusal) return { ok: false, connections, detail: `bind refused: ${refusal}`, refusal: `${BIND_CODE_PREFIX}${refusal}` };
+      return { ok: false, connections, detail: `not bound: ${senders[0]?.lastError ?? 'connecting'}` };
     },
     async send(submission) {
       const [number] = submission.recipients as [string];
@@ -236,9 +246,15 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     },
   };
 
-  function notBound(): SubmissionResult {
+  /** The status the SMSC refused a sending bind with, while one is refused. */
+  function bindRefusal(): string | undefined {
     const refused = senders.find((bind) => bind.refusal !== undefined);
-    if (refused) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${statusName(refused.refusal ?? 0)}`, detail: 'the SMSC refused the bind' };
+    return refused && statusName(refused.refusal ?? 0);
+  }
+
+  function notBound(): SubmissionResult {
+    const refusal = bindRefusal();
+    if (refusal) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${refusal}`, detail: 'the SMSC refused the bind' };
     return { kind: 'transport', phase: 'connect', code: 'SMPP_NOT_BOUND', detail: senders[0]?.lastError ?? 'no bind to the SMSC' };
   }
 

@@ -3,7 +3,8 @@
  * alive with enquire_link and made again with backoff when it drops or the SMSC refuses it. It
  * holds at most `windowSize` submit_sm outstanding; a submit_sm not answered in `submitTimeoutMs`
  * is given up (the SMS may have gone). After ESME_RTHROTTLED or ESME_RMSGQFUL it waits before the
- * next submit_sm, longer each time, until one is taken again.
+ * next submit_sm, longer each time, until one is taken again, and writes the refused one again then
+ * (it was not taken, so it cannot go twice).
  */
 import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
@@ -44,6 +45,8 @@ export interface BindOptions {
   readonly logger: Logger;
   /** A deliver_sm or data_sm from the SMSC: resolves to the command_status of its response. */
   readonly onDeliver: (pdu: Pdu) => Promise<number>;
+  /** A bind attempt ended bound, or refused by the SMSC. */
+  readonly onAttempted?: () => void;
   readonly timers?: Timers;
 }
 
@@ -63,8 +66,20 @@ const REFUSED_MIN_MS = 5_000;
 /** Throttling backoff: the pause after the first ESME_RTHROTTLED, doubling up to the maximum. */
 const THROTTLE_MIN_MS = 200;
 const THROTTLE_MAX_MS = 10_000;
+/**
+ * A throttled submit_sm is written again on its bind after the pause, this many times (pauses of 200 ms
+ * doubling: about 6 s in all), before its SMS goes back to the queue, whose retry is seconds away and
+ * holds the whole provider: an SMSC's throughput limit is met by the bind slowing down, not by a pause.
+ */
+const THROTTLED_RESUBMITS = 5;
 /** How long an unbind waits for its unbind_resp before the connection is closed anyway. */
 const UNBIND_WAIT_MS = 1_000;
+/**
+ * How long a connection the relay has ended waits for the SMSC to close its side: long enough for the
+ * last PDU written to leave and the FIN to come back on any working link, short enough that an SMSC
+ * that never closes does not keep the bind down (it is made again once the connection is gone).
+ */
+const HALF_CLOSE_WAIT_MS = 3_000;
 /** Sequence numbers run 1 … 0x7FFFFFFF (§5.1.4). */
 const MAX_SEQUENCE = 0x7fffffff;
 
@@ -81,7 +96,7 @@ export class SmppBind {
   readonly #timers: Timers;
   readonly #log: Logger;
   #socket: Socket | undefined;
-  /** `unbinding`: the SMSC unbound and the connection is ending; nothing more is written on it. */
+  /** `unbinding`: the connection is ending (the SMSC unbound, or sent what cannot be framed); nothing more is written on it. */
   #state: 'idle' | 'connecting' | 'bound' | 'unbinding' | 'closed' = 'idle';
   #sequence = 0;
   readonly #outstanding = new Map<number, Outstanding>();
@@ -93,6 +108,8 @@ export class SmppBind {
   #enquireTimer: unknown;
   #throttleMs = 0;
   #slowUntil = 0;
+  /** When the pause last grew: throttled answers to submit_sm written by then grow it no more (they were written before the pause). */
+  #throttledAt = Number.NEGATIVE_INFINITY;
   /** Why the last bind attempt failed: the SMSC's refusal, or the connection's error. */
   #lastRefusal: number | undefined;
   #lastError: string | undefined;
@@ -139,20 +156,23 @@ export class SmppBind {
     if (!this.bound) return { kind: 'unbound' };
     await this.#slot();
     try {
-      const wait = this.#slowUntil - this.#timers.now();
-      if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
-      // Checked right before the write: a submit_sm that never left cannot reach the phone, so it is no possible duplicate.
-      if (!this.#writable()) return { kind: 'unbound' };
-      const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
-      if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
-      // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way.
-      this.#paceAfter(pdu.status);
-      if (pdu.commandId === COMMAND.generic_nack) {
-        // The bind stays: the relay's own PDUs are framed right, and a nack about one says nothing of the next.
-        this.#log.warn({ status: statusName(pdu.status) }, 'smpp: the SMSC answered a submit_sm with generic_nack; the SMS is sent again later');
-        return { kind: 'nacked', status: pdu.status };
+      for (let resubmits = 0; ; resubmits++) {
+        const wait = this.#slowUntil - this.#timers.now();
+        if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
+        // Checked right before the write: a submit_sm that never left cannot reach the phone, so it is no possible duplicate.
+        if (!this.#writable()) return { kind: 'unbound' };
+        const writtenAt = this.#timers.now();
+        const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
+        if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
+        // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way.
+        if (this.#paceAfter(pdu.status, writtenAt) && resubmits < THROTTLED_RESUBMITS) continue;
+        if (pdu.commandId === COMMAND.generic_nack) {
+          // The bind stays: the relay's own PDUs are framed right, and a nack about one says nothing of the next.
+          this.#log.warn({ status: statusName(pdu.status) }, 'smpp: the SMSC answered a submit_sm with generic_nack; the SMS is sent again later');
+          return { kind: 'nacked', status: pdu.status };
+        }
+        return { kind: 'answered', status: pdu.status, messageId: pdu.status === STATUS.ESME_ROK ? safeMessageId(pdu.body) : '' };
       }
-      return { kind: 'answered', status: pdu.status, messageId: pdu.status === STATUS.ESME_ROK ? safeMessageId(pdu.body) : '' };
     } finally {
       this.#release();
     }
@@ -191,8 +211,7 @@ export class SmppBind {
       } catch (error) {
         // Where the next PDU starts is unknown: say so (§2.9) and make the bind again.
         this.#log.warn({ err: error }, 'smpp: the SMSC sent a PDU that cannot be framed; answered generic_nack, reconnecting');
-        socket.end(encodePdu(COMMAND.generic_nack, error instanceof PduError ? error.status : STATUS.ESME_RINVCMDLEN, 0));
-        socket.destroy();
+        this.#end(socket, encodePdu(COMMAND.generic_nack, error instanceof PduError ? error.status : STATUS.ESME_RINVCMDLEN, 0));
         return;
       }
       for (const pdu of pdus) this.#receive(pdu);
@@ -225,12 +244,15 @@ export class SmppBind {
     const answer = await this.#request(BIND_COMMANDS[kind], encodeBind(account), connectTimeoutMs);
     if (this.#state !== 'connecting') return;
     if (answer === undefined || answer.status !== STATUS.ESME_ROK) {
+      // The account's trouble (docs/delivery.md): alerted once as it starts or changes, not at each retry.
+      const alert = answer !== undefined && answer.status !== this.#lastRefusal ? { alert: 'gateway-account' } : {};
       this.#lastRefusal = answer?.status;
       this.#lastError = answer ? `bind refused: ${statusName(answer.status)}` : `no bind_resp within ${connectTimeoutMs} ms`;
       this.#log.error(
-        { kind, status: answer && statusName(answer.status) },
+        { ...alert, kind, status: answer && statusName(answer.status) },
         `smpp: the SMSC refused the ${kind} bind (system_id, password, system_type or too many binds)`,
       );
+      if (answer !== undefined) this.#options.onAttempted?.();
       this.#socket?.destroy();
       return;
     }
@@ -240,6 +262,7 @@ export class SmppBind {
     this.#reconnectMs = RECONNECT_MIN_MS;
     this.#log.info({ kind }, 'smpp: bound');
     this.#settleAttempt();
+    this.#options.onAttempted?.();
     this.#scheduleEnquireLink();
   }
 
@@ -301,9 +324,8 @@ export class SmppBind {
       case COMMAND.unbind:
         this.#log.warn('smpp: the SMSC unbound; binding again');
         this.#answer(COMMAND.unbind_resp, STATUS.ESME_ROK, pdu.sequence);
-        if (this.#state === 'bound') this.#state = 'unbinding';
         this.#lastError = 'the SMSC unbound';
-        this.#socket?.end();
+        if (this.#socket) this.#end(this.#socket);
         return;
       case COMMAND.deliver_sm:
       case COMMAND.data_sm: {
@@ -346,17 +368,36 @@ export class SmppBind {
     if (socket?.writable) socket.write(encodePdu(command, status, sequence, body));
   }
 
+  /** Ends the connection (after `last`, if given), and destroys it if the SMSC does not close its side in time. */
+  #end(socket: Socket, last?: Buffer): void {
+    if (this.#state === 'bound') this.#state = 'unbinding';
+    if (last) socket.end(last);
+    else socket.end();
+    const timer = this.#timers.setTimeout(() => socket.destroy(), HALF_CLOSE_WAIT_MS);
+    (timer as { unref?: () => unknown }).unref?.();
+    socket.once('close', () => this.#timers.clearTimeout(timer));
+  }
+
   /** Bound, and the connection not ending: a PDU written now leaves. */
   #writable(): boolean {
     return this.bound && this.#socket?.writable === true;
   }
 
-  #paceAfter(status: number): void {
-    if (status === STATUS.ESME_RTHROTTLED || status === STATUS.ESME_RMSGQFUL) {
-      this.#throttleMs = Math.min(THROTTLE_MAX_MS, Math.max(THROTTLE_MIN_MS, this.#throttleMs * 2));
-      this.#slowUntil = this.#timers.now() + this.#throttleMs;
-      this.#log.warn({ status: statusName(status), pauseMs: this.#throttleMs }, 'smpp: the SMSC asks the relay to slow down; pausing submits');
-    } else if (status === STATUS.ESME_ROK) this.#throttleMs = 0;
+  /**
+   * Slows the bind down after a throttled answer to a submit_sm written at `writtenAt`; whether it was
+   * throttled. The window's other submit_sm were written in the same burst: their answers say the same,
+   * so the pause grows once per burst, not once per answer.
+   */
+  #paceAfter(status: number, writtenAt: number): boolean {
+    if (status === STATUS.ESME_ROK) this.#throttleMs = 0;
+    if (status !== STATUS.ESME_RTHROTTLED && status !== STATUS.ESME_RMSGQFUL) return false;
+    if (writtenAt <= this.#throttledAt) return true;
+    const now = this.#timers.now();
+    this.#throttleMs = Math.min(THROTTLE_MAX_MS, Math.max(THROTTLE_MIN_MS, this.#throttleMs * 2));
+    this.#throttledAt = now;
+    this.#slowUntil = now + this.#throttleMs;
+    this.#log.warn({ status: statusName(status), pauseMs: this.#throttleMs }, 'smpp: the SMSC asks the relay to slow down; pausing submits on this bind');
+    return true;
   }
 
   #slot(): Promise<void> {

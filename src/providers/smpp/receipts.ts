@@ -44,8 +44,11 @@ const TEXT_ID = /(?:^|\s)id:([0-9A-Za-z-]{1,65})(?:\s|$)/i;
 const TEXT_STAT = /(?:^|\s)stat:([A-Z]{7})(?:\s|$)/i;
 const TEXT_ERR = /(?:^|\s)err:([0-9A-Fa-f]{1,3})(?:\s|$)/i;
 
-/** The receipt's message id, state and code; undefined when the deliver_sm names no message or state. */
-export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFormat): Receipt | undefined {
+/**
+ * The receipt's message id, state and code; else why it cannot be read (the quarantine's reason): it
+ * names no message or state, or its text's id is not in the form `receiptIdFormat` says.
+ */
+export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFormat): Receipt | string {
   const tlvId = tlvString(sm.tlvs.get(TAG.receipted_message_id));
   const tlvState = sm.tlvs.get(TAG.message_state)?.[0];
   const textId = TEXT_ID.exec(text)?.[1];
@@ -53,21 +56,23 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   const state = (stat === undefined ? undefined : STATS[stat]) ?? (tlvState === undefined ? undefined : MESSAGE_STATES[tlvState]);
   // The TLV is the submit_sm_resp id by definition; only the text's id may be written otherwise.
   const messageId = tlvId ? submittedIdKey(tlvId, format) : textId === undefined ? undefined : fromReceiptForm(textId, format);
-  if (messageId === undefined || state === undefined) return undefined;
+  if (messageId === undefined) {
+    return textId === undefined
+      ? 'a delivery receipt without a message id'
+      : `a delivery receipt whose id "${textId}" is not ${format}, as gateway.receiptIdFormat says the SMSC writes it`;
+  }
+  if (state === undefined) return 'a delivery receipt without a state';
   const err = TEXT_ERR.exec(text)?.[1];
   const network = sm.tlvs.get(TAG.network_error_code);
   const code = err !== undefined ? Number.parseInt(err, 10) || 0 : network?.length === 3 ? network.readUInt16BE(1) : (tlvState ?? 0);
   return { messageId, state, code };
 }
 
-/** The text's id in submit_sm_resp's form: `decimal` receipts for hex ids, `hex` receipts for decimal ones. */
+/** The text's id in submit_sm_resp's form: `decimal` receipts for hex ids, `hex` receipts for decimal ones; undefined when not in that form. */
 function fromReceiptForm(id: string, format: ReceiptIdFormat): string | undefined {
   if (format === 'as-submitted') return id;
-  try {
-    return format === 'decimal' ? BigInt(id).toString(16) : BigInt(`0x${id}`).toString(10);
-  } catch {
-    return undefined;
-  }
+  if (format === 'decimal') return /^\d+$/.test(id) ? BigInt(id).toString(16) : undefined;
+  return /^[0-9A-Fa-f]+$/.test(id) ? BigInt(`0x${id}`).toString(10) : undefined;
 }
 
 /** submit_sm_resp's id as receipts will name it after fromReceiptForm: hex ids lower case without leading zeros. */

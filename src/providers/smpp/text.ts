@@ -4,16 +4,13 @@
  * long SMS: a UDH (3GPP TS 23.040 §9.2.3.24.1 and .8: IEI 00 with an 8-bit reference, IEI 08 with a
  * 16-bit one) or the SAR optional parameters (SMPP 3.4 §5.3.2.22–24).
  */
-import { GSM7_BASIC_TABLE, GSM7_EXTENSION_CHARS } from '../../sms/encoding.ts';
-import type { SmsPart } from '../../vocabulary.ts';
+import { decodeGsm7, decodeUcs2, GSM7_BASIC_TABLE, GSM7_EXTENSION_CHARS, GSM7_EXTENSION_CODES } from '../../sms/encoding.ts';
+import type { CarriedText, SmsPart } from '../../vocabulary.ts';
 import { ESM_CLASS, PduError, type ShortMessage, STATUS, TAG } from './pdu.ts';
 
 const ESC = 0x1b;
-/** The extension table's codes, in the order of GSM7_EXTENSION_CHARS. */
-const EXTENSION_CODES = [0x0a, 0x14, 0x28, 0x29, 0x2f, 0x3c, 0x3d, 0x3e, 0x40, 0x65];
 const BASIC_CODE = new Map([...GSM7_BASIC_TABLE].map((char, code) => [char, code] as const));
-const EXTENSION_CODE = new Map([...GSM7_EXTENSION_CHARS].map((char, index) => [char, EXTENSION_CODES[index] as number] as const));
-const EXTENSION_CHAR = new Map([...EXTENSION_CODE].map(([char, code]) => [code, char] as const));
+const EXTENSION_CODE = new Map([...GSM7_EXTENSION_CHARS].map((char, index) => [char, GSM7_EXTENSION_CODES[index] as number] as const));
 
 /** data_coding 8: UCS-2 (ISO/IEC 10646). */
 export const DATA_CODING_UCS2 = 0x08;
@@ -35,29 +32,10 @@ export function encodeGsm7(text: string): Buffer {
   return Buffer.from(octets);
 }
 
-export function decodeGsm7(octets: Buffer): string {
-  let text = '';
-  for (let index = 0; index < octets.length; index++) {
-    const code = (octets[index] as number) & 0x7f;
-    if (code === ESC && index + 1 < octets.length) {
-      const next = (octets[++index] as number) & 0x7f;
-      // An unknown escape shows as the basic character (3GPP TS 23.038 §6.2.1.1).
-      text += EXTENSION_CHAR.get(next) ?? GSM7_BASIC_TABLE[next] ?? '';
-    } else text += code === ESC ? ' ' : (GSM7_BASIC_TABLE[code] ?? '');
-  }
-  return text;
-}
-
 export function encodeUcs2(text: string): Buffer {
   const octets = Buffer.alloc(text.length * 2);
   for (let index = 0; index < text.length; index++) octets.writeUInt16BE(text.charCodeAt(index), index * 2);
   return octets;
-}
-
-export function decodeUcs2(octets: Buffer): string {
-  let text = '';
-  for (let index = 0; index + 1 < octets.length; index += 2) text += String.fromCharCode(octets.readUInt16BE(index));
-  return text;
 }
 
 /** How a long text is cut: a UDH with an 8-bit or a 16-bit reference, or whole in message_payload (the SMSC cuts it). */
@@ -92,15 +70,17 @@ export function readText(sm: ShortMessage, gsm7Codes: readonly number[]): ReadTe
     octets = octets.subarray(length + 1);
   }
   part ??= sarPosition(sm.tlvs);
-  return { text: decodeText(octets, sm.dataCoding, gsm7Codes), part };
+  const coding = codingOf(sm.dataCoding, gsm7Codes);
+  const text = coding === 'gsm7' ? decodeGsm7(octets) : coding === 'ucs2' ? decodeUcs2(octets) : octets.toString('latin1');
+  return { text, part: part && coding !== 'latin1' ? { ...part, carried: { coding, octets } } : part };
 }
 
-function decodeText(octets: Buffer, dataCoding: number, gsm7Codes: readonly number[]): string {
-  if (gsm7Codes.includes(dataCoding)) return decodeGsm7(octets);
-  if (dataCoding === DATA_CODING_UCS2) return decodeUcs2(octets);
-  if (dataCoding === DATA_CODING_LATIN1 || dataCoding === DATA_CODING_IA5) return octets.toString('latin1');
+function codingOf(dataCoding: number, gsm7Codes: readonly number[]): CarriedText['coding'] | 'latin1' {
+  if (gsm7Codes.includes(dataCoding)) return 'gsm7';
+  if (dataCoding === DATA_CODING_UCS2) return 'ucs2';
+  if (dataCoding === DATA_CODING_LATIN1 || dataCoding === DATA_CODING_IA5) return 'latin1';
   // Data coding groups 1111xxxx (message class given): bit 2 says 8-bit data, else GSM 03.38.
-  if ((dataCoding & 0xf0) === 0xf0 && (dataCoding & 0x04) === 0) return decodeGsm7(octets);
+  if ((dataCoding & 0xf0) === 0xf0 && (dataCoding & 0x04) === 0) return 'gsm7';
   throw new PduError(STATUS.ESME_RSYSERR, `data_coding 0x${dataCoding.toString(16)} is not text the relay can mail`);
 }
 

@@ -7,6 +7,8 @@ import {
   type PartSet,
   type PartSetRow as SetRow,
   placePart,
+  carriedColumns,
+  STORED_PART_COLUMNS,
   type StoredPart,
   type StoredPartRow,
   toPartSet,
@@ -16,10 +18,7 @@ import {
 type Client = pg.ClientBase;
 
 async function partsOf(client: Client, id: number): Promise<StoredPart[]> {
-  const { rows } = await client.query<StoredPartRow>(
-    'SELECT part_index, provider_id, text, sent_at, user_context, tracking_id FROM sms_parts WHERE set_id = $1 ORDER BY part_index',
-    [id],
-  );
+  const { rows } = await client.query<StoredPartRow>(`SELECT ${STORED_PART_COLUMNS} FROM sms_parts WHERE set_id = $1 ORDER BY part_index`, [id]);
   return rows.map(toStoredPart);
 }
 
@@ -29,8 +28,18 @@ async function toSet(client: Client, row: SetRow): Promise<PartSet> {
 
 async function insertPart(client: Client, setId: number, part: NewSmsPart): Promise<void> {
   await client.query(
-    'INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, user_context, tracking_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-    [setId, part.index, part.providerId, part.text, part.sentAt ?? null, part.userContext ?? null, part.trackingId ?? null, part.receivedAt],
+    'INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, user_context, tracking_id, coding, octets, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+    [
+      setId,
+      part.index,
+      part.providerId,
+      part.text,
+      part.sentAt ?? null,
+      part.userContext ?? null,
+      part.trackingId ?? null,
+      ...carriedColumns(part),
+      part.receivedAt,
+    ],
   );
 }
 

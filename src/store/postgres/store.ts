@@ -932,7 +932,7 @@ export class PostgresStore implements Store, ClusterStore {
         WHERE received_at < $1 AND (text != '' OR headers != '')
           AND NOT EXISTS (SELECT 1 FROM outbound WHERE outbound.message_id = messages.id AND outbound.status = 'queued')`,
         `UPDATE inbound SET text = '' WHERE received_at < $1 AND text != '' AND ${INBOUND_FINISHED}`,
-        `UPDATE sms_parts SET text = '' WHERE received_at < $1 AND text != '' AND ${PARTS_FINISHED}`,
+        `UPDATE sms_parts SET text = '', octets = NULL WHERE received_at < $1 AND text != '' AND ${PARTS_FINISHED}`,
         'UPDATE conversations SET subject = NULL WHERE last_used_at < $1 AND subject IS NOT NULL',
         "UPDATE mail_out SET raw = ''::bytea WHERE created_at < $1 AND status != 'queued' AND length(raw) > 0",
         "UPDATE quarantine SET body = '', body_erased = 1 WHERE received_at < $1 AND body != ''",
