@@ -116,6 +116,25 @@ describe('operating the relay', () => {
     await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
   });
 
+  test('/metrics: queue depth and the age of its oldest SMS come from one reading, true at the first scrape', async () => {
+    const queueGauges = async () => {
+      const { text } = await get('/metrics');
+      const gauge = (name: string) => Number(new RegExp(`^${name}\\{queue="sms"\\} ([0-9.e+-]+)$`, 'm').exec(text)?.[1]);
+      return { depth: gauge('smsrelay_queue_depth'), oldest: gauge('smsrelay_queue_oldest_age_seconds') };
+    };
+    assert.deepEqual(await queueGauges(), { depth: 0, oldest: 0 });
+    cli('queue', 'pause');
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900194@sms.localhost'], body: 'waiting' })).data);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const waiting = await queueGauges();
+    assert.equal(waiting.depth, 1);
+    assert.ok(waiting.oldest >= 1, `the first scrape after queueing shows the SMS's age, not the last scrape's: ${waiting.oldest}`);
+    cli('queue', 'resume');
+    cli('queue', 'retry', id);
+    await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
+    assert.deepEqual(await queueGauges(), { depth: 0, oldest: 0 }, 'the scrape after draining: no age left over from the one before');
+  });
+
   test('wrong or missing arguments print the reason and the usage, exit 64; empty lists say so', () => {
     for (const [args, reason] of [
       [['queue', 'hold'], 'queue hold needs a message id, or "all"'],
