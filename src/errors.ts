@@ -202,6 +202,14 @@ export function isStoreFailure(error: unknown): error is RelayError {
   return error instanceof RelayError && STORE_FAILURE_CODES.has(error.code);
 }
 
+/**
+ * A failure's log fields: the store failing, an expected outage whose cause the store's health already
+ * logged once, by its code and reason without a stack; anything else, a bug, with its stack.
+ */
+export function failureLogFields(error: unknown): { readonly code: RelayErrorCode; readonly reason: string } | { readonly err: unknown } {
+  return isStoreFailure(error) ? { code: error.code, reason: error.message } : { err: error };
+}
+
 /** Any thrown value as a RelayError; unknown failures become INTERNAL (a temporary 4xx, never a 250). */
 export function asRelayError(error: unknown): RelayError {
   if (error instanceof RelayError) return error;
