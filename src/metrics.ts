@@ -33,6 +33,13 @@ export class Metrics {
     help: 'HTTP connections closed at once because http.maxConnections, or http.maxConnectionsPerClient from their address, were open',
     registers: [this.registry],
   });
+  /** Reasons are the webhooks' four guards; providers the configured ones: both fixed sets. */
+  readonly webhookRefused = new Counter({
+    name: 'smsrelay_webhook_refused_total',
+    help: 'Webhook requests refused by who sent them, by provider and reason (token, network, browser, signature)',
+    labelNames: ['provider', 'reason'] as const,
+    registers: [this.registry],
+  });
   readonly smsOutcomes = new Counter({
     name: 'smsrelay_sms_outcomes_total',
     help: 'What gateway attempts ended in: sent, retry, failed, expired',

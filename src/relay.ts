@@ -314,6 +314,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
             perMinute: config.inbound.webhookRequestsPerMinute,
             trustedProxies: config.http.trustedProxies,
             publicUrl: config.gateway.publicUrl,
+            metrics,
           }),
         ...[...simulators].map(([name, simulator]) => simulatorMount(config, (scope) => simulator.register(scope, { prefix: simulatorPath(name) }))),
         ...(onlySimulator ? [simulatorMount(config, (scope) => onlySimulator.register(scope))] : []),
