@@ -96,6 +96,12 @@ describe('operating the relay', () => {
       return /^reply \S+ \S+ \[UserContext: [^\]]+\]: to alice@example\.com, mail sent$/m.test(shown) && shown;
     });
     assert.match(withReply, new RegExp(`message ${id}`), 'the replies first, then the messages to the number');
+    // One grep follows the conversation: the mail's line and the reply's name its context; the reply's mail goes by the reply's id.
+    const sent = relay.logs.find((line) => line.msg === 'smtp: mail accepted' && line.msgId === id);
+    const reply = await waitFor('the reply logged', () => relay.logs.find((line) => line.msg === 'inbound: SMS received and mailed'));
+    assert.equal(typeof sent?.context, 'string');
+    assert.equal(reply.context, sent?.context);
+    await waitFor('the reply mail delivered', () => relay.logs.some((line) => line.msg === 'mailer: mail delivered' && line.msgId === reply.inboundId));
   });
 
   test('queue pause keeps SMS queued; hold, release and resume send them', async () => {

@@ -600,10 +600,10 @@ export class SqliteStore implements Store {
     return this.#read(() => this.#replies.isOptedOut.get(number) !== undefined);
   }
 
-  quarantine(request: QuarantinedRequest): Promise<void> {
-    return this.#write(() => {
-      this.#replies.insertQuarantine.run(request.receivedAt, request.provider, request.kind, request.reason, request.body);
-    });
+  quarantine(request: QuarantinedRequest): Promise<number> {
+    return this.#write(() =>
+      Number(this.#replies.insertQuarantine.run(request.receivedAt, request.provider, request.kind, request.reason, request.body).lastInsertRowid),
+    );
   }
 
   async undeliverableInbound(limit: number, before?: InboundPosition): Promise<UndeliverableInbound[]> {

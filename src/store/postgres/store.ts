@@ -1087,15 +1087,13 @@ export class PostgresStore implements Store, ClusterStore {
     }
   }
 
-  quarantine(request: QuarantinedRequest): Promise<void> {
+  quarantine(request: QuarantinedRequest): Promise<number> {
     return this.#write(async (client) => {
-      await client.query('INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES ($1, $2, $3, $4, $5)', [
-        request.receivedAt,
-        request.provider,
-        request.kind,
-        request.reason,
-        request.body,
-      ]);
+      const { rows } = await client.query<{ id: number }>(
+        'INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+        [request.receivedAt, request.provider, request.kind, request.reason, request.body],
+      );
+      return Number(rows[0]?.id);
     });
   }
 
