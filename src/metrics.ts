@@ -63,6 +63,13 @@ export class Metrics {
     labelNames: ['state'] as const,
     registers: [this.registry],
   });
+  /** The relay's own mail (bounces, notices, reply mails, the postmaster's) by kind and how each attempt ended: fixed sets. */
+  readonly ownMail = new Counter({
+    name: 'smsrelay_mails_sent_total',
+    help: "Delivery attempts of the relay's own mail, by kind (bounce, notice, reply, postmaster) and result (delivered, deferred, refused)",
+    labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  });
   readonly inbound = new Counter({
     name: 'smsrelay_webhook_items_total',
     help: 'Inbound SMS (mo) and delivery reports (dr) received, by what became of them',
@@ -108,6 +115,11 @@ export class Metrics {
     commitCounter('smsrelay_store_synced_commits_total', 'Store commits that waited for the disk (a WAL fsync or flush)', (stats) => stats.synced);
     commitCounter('smsrelay_store_committed_writes_total', 'Writes (a mail, an outcome, an inbound SMS) the store commits carried', (stats) => stats.writes);
     commitCounter('smsrelay_store_commit_seconds_total', 'Time spent in store commits', (stats) => stats.seconds);
+    commitCounter(
+      'smsrelay_store_failed_commits_total',
+      "Store commits that failed for the store's own reason (the disk, the file, the database or the way to it)",
+      (stats) => stats.failed,
+    );
     queueGauge('smsrelay_queue_oldest_age_seconds', 'Age of the oldest queued item by queue (0 when empty)', (queue) => queue.oldestAgeSeconds);
     // The relays sharing the store (docs/several-relays.md), as the store last heard of each.
     const relays = oncePerScrape(() => store.relaysSeen(RELAYS_SEEN_MS));

@@ -191,6 +191,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       logger: logger.child({ component: 'mailer' }),
       retryMinDelayMs: config.mail.retryMinDelay,
       retryMaxDelayMs: config.mail.retryMaxDelay,
+      metrics,
     });
     loops.mailer = mailer;
     mailer.start();

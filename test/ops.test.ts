@@ -102,6 +102,7 @@ describe('operating the relay', () => {
     assert.equal(typeof sent?.context, 'string');
     assert.equal(reply.context, sent?.context);
     await waitFor('the reply mail delivered', () => relay.logs.some((line) => line.msg === 'mailer: mail delivered' && line.msgId === reply.inboundId));
+    assert.match((await get('/metrics')).text, /^smsrelay_mails_sent_total\{kind="reply",result="delivered"\} 1$/m, "the relay's own mail counted");
   });
 
   test('queue pause keeps SMS queued; hold, release and resume send them', async () => {

@@ -176,6 +176,9 @@ describe('commits that fail', () => {
         reasons: { store: 'commits fail (see the log line "store: commits fail")' },
       });
       assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart does not cure it');
+      const metrics = await (await request(`http://127.0.0.1:${relay.httpPort}/metrics`)).body.text();
+      const failed = Number(/^smsrelay_store_failed_commits_total (\d+)$/m.exec(metrics)?.[1]);
+      assert.ok(failed >= 1, `the failed commits counted: ${failed}`);
       other.exec('ROLLBACK');
       other.close();
       await waitFor('ready again', async () => (await status(relay.httpPort, '/readyz')) === 200, 2_000);

@@ -1,5 +1,6 @@
 import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
 import type { ClaimedMail, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
@@ -25,6 +26,8 @@ export interface MailerOptions {
   readonly retryMinDelayMs: number;
   readonly retryMaxDelayMs: number;
   readonly clock?: () => number;
+  /** Counts each attempt's end (`smsrelay_mails_sent_total`). */
+  readonly metrics?: Metrics | undefined;
 }
 
 /**
@@ -60,7 +63,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
   }
 
   async #deliver(mail: ClaimedMail, clock: () => number, release: () => void): Promise<void> {
-    const { store, transport, logger, retryMinDelayMs, retryMaxDelayMs } = this.#options;
+    const { store, transport, logger, retryMinDelayMs, retryMaxDelayMs, metrics } = this.#options;
     // One line per mail: the ids go in it, not in a child logger made for that one line (#15).
     const about = { msgId: mail.messageId, mailId: mail.id, kind: mail.kind, via: transport.description };
     const result = await transport.deliver(mail);
@@ -68,6 +71,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     release();
     // The smarthost's words may echo a number (the envelope sender of a reply mail): masked as the numbers of any log line.
     const error = result.ok ? undefined : maskNumbersIn(result.error);
+    metrics?.ownMail.inc({ kind: mail.kind, result: result.ok ? 'delivered' : result.permanent ? 'refused' : 'deferred' });
     if (result.ok) {
       logger.info({ ...about, response: result.response }, 'mailer: mail delivered');
       await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });

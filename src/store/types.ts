@@ -425,6 +425,8 @@ export interface CommitStats {
   readonly writes: number;
   readonly seconds: number;
   readonly synced: number;
+  /** Commits that failed for the store's own reason (the disk, the file, the database or the way to it), not a write's. */
+  readonly failed: number;
 }
 
 /**
