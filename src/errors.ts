@@ -204,10 +204,12 @@ export function isStoreFailure(error: unknown): error is RelayError {
 
 /**
  * A failure's log fields: the store failing, an expected outage whose cause the store's health already
- * logged once, by its code and reason without a stack; anything else, a bug, with its stack.
+ * logged once, by its code and the database's words (its cause's; the client's reply only when it has
+ * none) without a stack; anything else, a bug, with its stack.
  */
 export function failureLogFields(error: unknown): { readonly code: RelayErrorCode; readonly reason: string } | { readonly err: unknown } {
-  return isStoreFailure(error) ? { code: error.code, reason: error.message } : { err: error };
+  if (!isStoreFailure(error)) return { err: error };
+  return { code: error.code, reason: error.cause instanceof Error ? error.cause.message : error.message };
 }
 
 /** Any thrown value as a RelayError; unknown failures become INTERNAL (a temporary 4xx, never a 250). */

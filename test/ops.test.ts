@@ -369,6 +369,8 @@ describe('a nearly full disk', () => {
       assert.ok(
         relay.logs.some((line) => line.level === 'warn' && line.msg === 'relay: listening, disk nearly full (mail 452, webhooks 503) until space is freed'),
       );
+      const full = relay.logs.find((line) => String(line.msg).startsWith('relay: disk nearly full'));
+      assert.ok(String(full?.msg).includes(join(dir, 'data')), `the line names the directory to free space in: ${full?.msg}`);
       const mail = await sendMail(relay.smtpPort, { to: ['447700900194@sms.localhost'] });
       assert.equal(mail.mail.code, 452);
       assert.match(mail.mail.text, /^4\.3\.1 Insufficient system storage/);

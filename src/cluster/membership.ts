@@ -106,7 +106,8 @@ export class Membership {
     this.#beating = store.heartbeat(member, leaseTtlMs, held()).then(
       () => {
         if (this.#failingSince === undefined) return;
-        logger.warn({ failedMs: Date.now() - this.#failingSince }, 'relay: heartbeats written again; leases renewed');
+        // A recovery is news, not a problem: info, as the store's "commits succeed again".
+        logger.info({ failedMs: Date.now() - this.#failingSince }, 'relay: heartbeats written again; leases renewed');
         this.#failingSince = undefined;
       },
       (error: unknown) => {

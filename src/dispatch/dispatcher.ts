@@ -555,7 +555,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       if (kind === 'account') {
         log.error(
           { alert: 'gateway-account', ...provider, code, probeEveryMs: probeInMs },
-          `dispatch: sending paused, the gateway refuses the account (${code}); the queue is kept and probed`,
+          `dispatch: sending paused, the gateway refuses the account (${code}); the queue is kept and probed. Fix the account (the gateway's credentials in the settings, or its credit or allowance at the provider), then \`smsrelay queue retry all\` probes it at once`,
         );
       } else {
         log.warn(

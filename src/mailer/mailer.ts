@@ -83,18 +83,19 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       await store.recordMailOutcome({ id: mail.id, kind: 'failed', error: result.error });
     } else {
       const nextAttemptAt = clock() + retryDelay(mail.attempts + 1, retryMinDelayMs, retryMaxDelayMs);
-      if (!result.down) logger.warn({ ...about, error, nextAttemptAt }, 'mailer: delivery deferred');
+      // As the log's own times: an operator reads when, not epoch milliseconds.
+      const retry = { ...about, error, nextAttemptAt: new Date(nextAttemptAt).toISOString() };
+      if (!result.down) logger.warn(retry, 'mailer: delivery deferred');
       else if (this.#outage) {
         this.#outage.deferred += 1;
-        logger.debug({ ...about, error, nextAttemptAt }, 'mailer: delivery deferred');
+        logger.debug(retry, 'mailer: delivery deferred');
       } else {
         this.#outage = { since: clock(), error: error ?? '', deferred: 1 };
         const once = '(one line now, one when a delivery succeeds again)';
-        if (result.setting === undefined)
-          logger.warn({ ...about, error, nextAttemptAt }, `mailer: delivery deferred: the mail transport fails; every mail waits for it ${once}`);
+        if (result.setting === undefined) logger.warn(retry, `mailer: delivery deferred: the mail transport fails; every mail waits for it ${once}`);
         else
           logger.error(
-            { ...about, error, nextAttemptAt, setting: result.setting },
+            { ...retry, setting: result.setting },
             `mailer: delivery deferred: the smarthost refused the relay's own login or session, check ${result.setting}; every mail stays queued ${once}`,
           );
       }
@@ -108,7 +109,8 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     if (!outage) return;
     this.#outage = undefined;
     const due = await this.#options.store.mailDueNow(now);
-    this.#options.logger.warn(
+    // A recovery is news, not a problem: info, as the store's "commits succeed again".
+    this.#options.logger.info(
       { outageMs: now - outage.since, deferred: outage.deferred, error: outage.error, due, via: this.#options.transport.description },
       'mailer: the mail transport works again; the mail it deferred is sent now',
     );
