@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { request } from 'undici';
@@ -104,6 +105,33 @@ describe('a data directory deleted under the running relay', () => {
     } finally {
       await restored.stop();
       await gateway.close();
+    }
+  });
+});
+
+describe('the store files deleted under the running relay, its pid file kept', () => {
+  test('smsrelay status names the running relay and the copy it saved, not "no relay data"', async () => {
+    const dir = tempDir('smsrelay-deleted-');
+    dirs.push(dir);
+    const env = relayEnvironment(dir, {});
+    const dataDir = join(dir, 'data');
+    const relay = await spawnRelay(dir, env);
+    try {
+      assert.equal((await sendMail(relay.smtpPort, { to: ['447700900295@sms.localhost'], body: 'before' })).data?.code, 250);
+      for (const name of readdirSync(dataDir).filter((file) => file.startsWith('smsrelay.db'))) rmSync(join(dataDir, name));
+      await sendMail(relay.smtpPort, { to: ['447700900294@sms.localhost'], body: 'after' });
+      const lost = await waitFor('the copy saved', () => relay.logs.find((line) => typeof line.recovery === 'string'));
+      const status = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url)), 'status'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(status.status, 66, status.stderr);
+      assert.match(status.stderr, new RegExp(`a relay runs on it \\(pid ${relay.child.pid}\\): its store was deleted under it`));
+      assert.ok(status.stderr.includes(String(lost.recovery)), status.stderr);
+    } finally {
+      await relay.stop();
     }
   });
 });
