@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -30,7 +30,7 @@ import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, 
 import { missingDataDirs, runningRelay, STORE_FILE } from './store/lock.ts';
 import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
-import { isDamage, SqliteStore } from './store/sqlite.ts';
+import { isDamage, RECOVERED_SUFFIX, SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
 
@@ -419,9 +419,37 @@ function storeExists(file: string): boolean {
   }
 }
 
-/** A command run where there is no store: where it looked and how to point it at the relay's data. */
+/**
+ * A command run where there is no store: where it looked and how to point it at the relay's data; or,
+ * where a relay still runs (its pid file) or saved a copy of a store deleted under it, that.
+ */
 function noRelayData(config: Config): string {
-  return `smsrelay: no relay data in ${config.dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`;
+  const { dataDir } = config;
+  const pid = runningRelay(dataDir);
+  const copy = newestRecoveredCopy(dataDir);
+  const saved = copy
+    ? `everything it had accepted is saved in ${copy}: stop the relay, put that file back as ${STORE_FILE}, start it`
+    : 'see its "store: lost" log line';
+  if (pid !== undefined)
+    return `smsrelay: no store in ${dataDir}, but a relay runs on it (pid ${pid}): its store was deleted under it, and it refuses mail and webhooks; ${saved}`;
+  if (copy)
+    return `smsrelay: no store in ${dataDir}, but a copy a relay saved when it was deleted under it: ${copy}; put that file back as ${STORE_FILE} to restore it`;
+  return `smsrelay: no relay data in ${dataDir}; set SMSRELAY_DATA_DIR to the relay's data directory (or run smsrelay where its smsrelay.yaml is)`;
+}
+
+/** The latest copy a relay saved of a store deleted under it (the names sort by the time in them), if any. */
+function newestRecoveredCopy(dataDir: string): string | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dataDir);
+  } catch {
+    return undefined;
+  }
+  const newest = names
+    .filter((name) => name.startsWith(`${STORE_FILE}${RECOVERED_SUFFIX}`))
+    .sort()
+    .at(-1);
+  return newest === undefined ? undefined : join(dataDir, newest);
 }
 
 /** A command's output on stdout, when it has any. */

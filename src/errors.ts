@@ -202,6 +202,16 @@ export function isStoreFailure(error: unknown): error is RelayError {
   return error instanceof RelayError && STORE_FAILURE_CODES.has(error.code);
 }
 
+/**
+ * A failure's log fields: the store failing, an expected outage whose cause the store's health already
+ * logged once, by its code and the database's words (its cause's; the client's reply only when it has
+ * none) without a stack; anything else, a bug, with its stack.
+ */
+export function failureLogFields(error: unknown): { readonly code: RelayErrorCode; readonly reason: string } | { readonly err: unknown } {
+  if (!isStoreFailure(error)) return { err: error };
+  return { code: error.code, reason: error.cause instanceof Error ? error.cause.message : error.message };
+}
+
 /** Any thrown value as a RelayError; unknown failures become INTERNAL (a temporary 4xx, never a 250). */
 export function asRelayError(error: unknown): RelayError {
   if (error instanceof RelayError) return error;

@@ -30,17 +30,17 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
 const TURNED_AWAY_LOG_INTERVAL_MS = 60_000;
 
 /**
- * Connections and sessions a listener ended by a limit of its own, in the log (`message`): one line per
- * reason (code) at most every TURNED_AWAY_LOG_INTERVAL_MS, naming the last client and how many were
- * turned away for that reason since the previous line.
+ * Connections, sessions and requests a listener turned away, in the log (`message`): one line per
+ * reason (code) at most every TURNED_AWAY_LOG_INTERVAL_MS, naming the last client (and what else
+ * `about` it tells) and how many were turned away for that reason since the previous line.
  */
 export function turnedAwayLog(
   logger: Logger,
   clock: () => number,
   message: string,
-): (refusal: { readonly code: string; readonly message: string }, client: string) => void {
+): (refusal: { readonly code: string; readonly message: string }, client: string, about?: object) => void {
   const last = new Map<string, { at: number; since: number }>();
-  return (refusal, client) => {
+  return (refusal, client, about = {}) => {
     const seen = last.get(refusal.code);
     const now = clock();
     if (seen && now - seen.at < TURNED_AWAY_LOG_INTERVAL_MS) {
@@ -48,6 +48,6 @@ export function turnedAwayLog(
       return;
     }
     last.set(refusal.code, { at: now, since: 0 });
-    logger.warn({ client, code: refusal.code, reason: refusal.message, ...(seen?.since ? { alsoTurnedAway: seen.since } : {}) }, message);
+    logger.warn({ ...about, client, code: refusal.code, reason: refusal.message, ...(seen?.since ? { alsoTurnedAway: seen.since } : {}) }, message);
   };
 }

@@ -1,7 +1,19 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import type { GatewayHealth } from './providers/contract.ts';
-import type { CommitStats, Store } from './store/types.ts';
+import type { CommitStats, QueueStats, Store } from './store/types.ts';
+
+/**
+ * One store read shared by the metrics of one scrape: prom-client starts every collect() of a scrape
+ * together, so they all get this reading and agree with each other, and the next scrape reads afresh.
+ */
+function oncePerScrape<T>(read: () => Promise<T>): () => Promise<T> {
+  let reading: Promise<T> | undefined;
+  return () => {
+    reading ??= read().finally(() => setImmediate(() => (reading = undefined)));
+    return reading;
+  };
+}
 
 /**
  * What an operator graphs and alerts on, in Prometheus form at `GET /metrics`: traffic in and out,
@@ -20,6 +32,13 @@ export class Metrics {
   readonly httpTurnedAway = new Counter({
     name: 'smsrelay_http_connections_refused_total',
     help: 'HTTP connections closed at once because http.maxConnections, or http.maxConnectionsPerClient from their address, were open',
+    registers: [this.registry],
+  });
+  /** Reasons are the webhooks' four guards; providers the configured ones: both fixed sets. */
+  readonly webhookRefused = new Counter({
+    name: 'smsrelay_webhook_refused_total',
+    help: 'Webhook requests refused by who sent them, by provider and reason (token, network, browser, signature)',
+    labelNames: ['provider', 'reason'] as const,
     registers: [this.registry],
   });
   readonly smsOutcomes = new Counter({
@@ -43,6 +62,13 @@ export class Metrics {
     name: 'smsrelay_sms_delivery_total',
     help: "SMS moved to a delivery state by the gateway's delivery reports, by that state (delivered, failed, expired are final)",
     labelNames: ['state'] as const,
+    registers: [this.registry],
+  });
+  /** The relay's own mail (bounces, notices, reply mails, the postmaster's) by kind and how each attempt ended: fixed sets. */
+  readonly ownMail = new Counter({
+    name: 'smsrelay_mails_sent_total',
+    help: "Delivery attempts of the relay's own mail, by kind (bounce, notice, reply, postmaster) and result (delivered, deferred, refused)",
+    labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   });
   readonly inbound = new Counter({
@@ -81,20 +107,25 @@ export class Metrics {
   constructor(store: Store) {
     // prom-client's names already say what they are (process_cpu_…, nodejs_eventloop_…): the prefix only namespaces them.
     collectDefaultMetrics({ register: this.registry, prefix: 'smsrelay_' });
-    const depth = new Gauge({
-      name: 'smsrelay_queue_depth',
-      help: 'Queued items by queue (sms, mail)',
-      labelNames: ['queue'] as const,
-      registers: [this.registry],
-      async collect() {
-        const stats = await store.queueStats(Date.now());
-        depth.set({ queue: 'sms' }, stats.sms.queued);
-        depth.set({ queue: 'mail' }, stats.mail.queued);
-        oldest.set({ queue: 'sms' }, stats.sms.oldestAgeSeconds);
-        oldest.set({ queue: 'mail' }, stats.mail.oldestAgeSeconds);
-      },
-    });
+    // Depth and age in one scrape come from one reading, so an alert joining them never sees a queue
+    // emptied but still old, or filled but still young.
+    const queues = oncePerScrape(() => store.queueStats(Date.now()));
+    const queueGauge = (name: string, help: string, read: (queue: QueueStats['sms'] | QueueStats['mail']) => number) => {
+      const gauge: Gauge<'queue'> = new Gauge({
+        name,
+        help,
+        labelNames: ['queue'] as const,
+        registers: [this.registry],
+        async collect() {
+          const stats = await queues();
+          gauge.set({ queue: 'sms' }, read(stats.sms));
+          gauge.set({ queue: 'mail' }, read(stats.mail));
+        },
+      });
+    };
+    queueGauge('smsrelay_queue_depth', 'Queued items by queue (sms, mail)', (queue) => queue.queued);
     // Group commit: commits are WAL fsyncs; writes per commit is the group size a load gets.
+    const commits = oncePerScrape(() => store.commitStats());
     const commitCounter = (name: string, help: string, read: (stats: CommitStats) => number) => {
       const counter: Counter = new Counter({
         name,
@@ -102,7 +133,7 @@ export class Metrics {
         registers: [this.registry],
         async collect() {
           counter.reset();
-          counter.inc(read(await store.commitStats()));
+          counter.inc(read(await commits()));
         },
       });
     };
@@ -111,19 +142,14 @@ export class Metrics {
     commitCounter('smsrelay_store_synced_commits_total', 'Store commits that waited for the disk (a WAL fsync or flush)', (stats) => stats.synced);
     commitCounter('smsrelay_store_committed_writes_total', 'Writes (a mail, an outcome, an inbound SMS) the store commits carried', (stats) => stats.writes);
     commitCounter('smsrelay_store_commit_seconds_total', 'Time spent in store commits', (stats) => stats.seconds);
-    const oldest = new Gauge({
-      name: 'smsrelay_queue_oldest_age_seconds',
-      help: 'Age of the oldest queued item by queue (0 when empty)',
-      labelNames: ['queue'] as const,
-      registers: [this.registry],
-    });
-    // The relays sharing the store (docs/several-relays.md), as the store last heard of each. prom-client collects
-    // the gauges of one scrape together: they share one query.
-    let reading: Promise<RelaySeen[]> | undefined;
-    const relays = () => {
-      reading ??= store.relaysSeen(RELAYS_SEEN_MS).finally(() => setImmediate(() => (reading = undefined)));
-      return reading;
-    };
+    commitCounter(
+      'smsrelay_store_failed_commits_total',
+      "Store commits that failed for the store's own reason (the disk, the file, the database or the way to it)",
+      (stats) => stats.failed,
+    );
+    queueGauge('smsrelay_queue_oldest_age_seconds', 'Age of the oldest queued item by queue (0 when empty)', (queue) => queue.oldestAgeSeconds);
+    // The relays sharing the store (docs/several-relays.md), as the store last heard of each.
+    const relays = oncePerScrape(() => store.relaysSeen(RELAYS_SEEN_MS));
     const relayGauge = <Label extends string>(
       name: string,
       help: string,

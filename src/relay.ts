@@ -191,6 +191,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       logger: logger.child({ component: 'mailer' }),
       retryMinDelayMs: config.mail.retryMinDelay,
       retryMaxDelayMs: config.mail.retryMaxDelay,
+      metrics,
     });
     loops.mailer = mailer;
     mailer.start();
@@ -314,6 +315,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
             perMinute: config.inbound.webhookRequestsPerMinute,
             trustedProxies: config.http.trustedProxies,
             publicUrl: config.gateway.publicUrl,
+            metrics,
           }),
         ...[...simulators].map(([name, simulator]) => simulatorMount(config, (scope) => simulator.register(scope, { prefix: simulatorPath(name) }))),
         ...(onlySimulator ? [simulatorMount(config, (scope) => onlySimulator.register(scope))] : []),

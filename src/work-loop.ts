@@ -1,4 +1,4 @@
-import { isStoreFailure } from './errors.ts';
+import { failureLogFields, isStoreFailure } from './errors.ts';
 import type { Logger } from './log.ts';
 
 /**
@@ -181,9 +181,8 @@ export class WorkLoop<T> {
     }
     this.#failingSince = clock();
     // The store's own failure is its health's error line (store/health.ts); this one says what the loop does meanwhile, without a stack.
-    const storeFailure = isStoreFailure(error);
-    logger[storeFailure ? 'warn' : 'error'](
-      { ...(storeFailure ? { code: error.code, reason: error.message } : { err: error }), retryEveryMs: STORE_RETRY_MS },
+    logger[isStoreFailure(error) ? 'warn' : 'error'](
+      { ...failureLogFields(error), retryEveryMs: STORE_RETRY_MS },
       `${name}: the store fails; nothing is claimed until it works again`,
     );
   }

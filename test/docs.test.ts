@@ -13,7 +13,10 @@ import { environmentOf } from '../src/config/load.ts';
 import { configSchema } from '../src/config/schema.ts';
 import { RELAY_ERRORS } from '../src/errors.ts';
 import { failedMigration, MIGRATIONS, migratedLine, upgradeAhead } from '../src/store/migrations.ts';
+import { GENERIC_OUTCOME_RULES } from '../src/dispatch/outcomes.ts';
 import { composeRegistry } from '../src/providers/registry.ts';
+import type { NewOutgoingMail, SmsOutcome } from '../src/store/types.ts';
+import type { DeliveryState } from '../src/vocabulary.ts';
 
 const docs = (name: string) => readFileSync(new URL(`../docs/${name}`, import.meta.url), 'utf8');
 
@@ -139,4 +142,36 @@ test("docs/operations.md#upgrading quotes the upgrade's lines as this release wr
   const failed = failedMigration(13, 12, latest, new Error('table rate_events already exists'));
   // The docs quote the line up to its fix, which they give in their own words.
   assert.ok(upgrading.includes(`${failed.slice(0, failed.indexOf(': '))}: …\``), `a failed migration's line, of 13–${latest}`);
+});
+
+/** Every value a label of a fixed set can take: a type that gains one fails to compile here until it is added (and documented). */
+const LABEL_VALUES = {
+  smsrelay_sms_outcomes_total: Object.keys({ sent: 0, retry: 0, failed: 0, expired: 0 } satisfies Record<SmsOutcome['kind'], 0>),
+  smsrelay_sms_delivery_total: Object.keys({ queued: 0, sent: 0, delivered: 0, failed: 0, expired: 0 } satisfies Record<DeliveryState, 0>),
+  smsrelay_mails_sent_total: [
+    ...Object.keys({ bounce: 0, notice: 0, reply: 0, postmaster: 0 } satisfies Record<NewOutgoingMail['kind'], 0>),
+    'delivered',
+    'deferred',
+    'refused',
+  ],
+  // A request's failure is classified by the provider's rules, then the generic ones; a rule only for a recipient's code never labels a request.
+  smsrelay_gateway_request_seconds: [
+    'answered',
+    ...new Set(
+      [...composeRegistry().plugins.flatMap((plugin) => plugin.outcomeRules ?? []), ...GENERIC_OUTCOME_RULES]
+        .filter((rule) => !rule.match.source.startsWith('^recipient\\/'))
+        .map((rule) => rule.category),
+    ),
+  ],
+};
+
+test("docs/operations.md names every value the metrics' labels can take", () => {
+  const page = docs('operations.md');
+  for (const [metric, values] of Object.entries(LABEL_VALUES)) {
+    const start = page.indexOf(`\`${metric}{`);
+    assert.ok(start >= 0, `${metric} in docs/operations.md`);
+    // The metric's own parenthesis: up to the next metric's name.
+    const described = page.slice(start, page.indexOf('`smsrelay_', start + metric.length));
+    for (const value of values) assert.ok(described.includes(`\`${value}\``), `docs/operations.md: ${metric} does not name \`${value}\``);
+  }
 });

@@ -96,6 +96,13 @@ describe('operating the relay', () => {
       return /^reply \S+ \S+ \[UserContext: [^\]]+\]: to alice@example\.com, mail sent$/m.test(shown) && shown;
     });
     assert.match(withReply, new RegExp(`message ${id}`), 'the replies first, then the messages to the number');
+    // One grep follows the conversation: the mail's line and the reply's name its context; the reply's mail goes by the reply's id.
+    const sent = relay.logs.find((line) => line.msg === 'smtp: mail accepted' && line.msgId === id);
+    const reply = await waitFor('the reply logged', () => relay.logs.find((line) => line.msg === 'inbound: SMS received and mailed'));
+    assert.equal(typeof sent?.context, 'string');
+    assert.equal(reply.context, sent?.context);
+    await waitFor('the reply mail delivered', () => relay.logs.some((line) => line.msg === 'mailer: mail delivered' && line.msgId === reply.inboundId));
+    assert.match((await get('/metrics')).text, /^smsrelay_mails_sent_total\{kind="reply",result="delivered"\} 1$/m, "the relay's own mail counted");
   });
 
   test('queue pause keeps SMS queued; hold, release and resume send them', async () => {
@@ -135,6 +142,25 @@ describe('operating the relay', () => {
     assert.equal(cli('queue', 'retry', id, '--now').trim(), 'send now: 1 queued SMS changed');
     await waitFor('sent when told to', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
     assert.match(cli('log', id), / sent now, before its scheduled time, by the operator\n/);
+  });
+
+  test('/metrics: queue depth and the age of its oldest SMS come from one reading, true at the first scrape', async () => {
+    const queueGauges = async () => {
+      const { text } = await get('/metrics');
+      const gauge = (name: string) => Number(new RegExp(`^${name}\\{queue="sms"\\} ([0-9.e+-]+)$`, 'm').exec(text)?.[1]);
+      return { depth: gauge('smsrelay_queue_depth'), oldest: gauge('smsrelay_queue_oldest_age_seconds') };
+    };
+    assert.deepEqual(await queueGauges(), { depth: 0, oldest: 0 });
+    cli('queue', 'pause');
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900198@sms.localhost'], body: 'waiting' })).data);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const waiting = await queueGauges();
+    assert.equal(waiting.depth, 1);
+    assert.ok(waiting.oldest >= 1, `the first scrape after queueing shows the SMS's age, not the last scrape's: ${waiting.oldest}`);
+    cli('queue', 'resume');
+    cli('queue', 'retry', id);
+    await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
+    assert.deepEqual(await queueGauges(), { depth: 0, oldest: 0 }, 'the scrape after draining: no age left over from the one before');
   });
 
   test('wrong or missing arguments print the reason and the usage, exit 64; empty lists say so', () => {
@@ -364,6 +390,8 @@ describe('a nearly full disk', () => {
       assert.ok(
         relay.logs.some((line) => line.level === 'warn' && line.msg === 'relay: listening, disk nearly full (mail 452, webhooks 503) until space is freed'),
       );
+      const full = relay.logs.find((line) => String(line.msg).startsWith('relay: disk nearly full'));
+      assert.ok(String(full?.msg).includes(join(dir, 'data')), `the line names the directory to free space in: ${full?.msg}`);
       const mail = await sendMail(relay.smtpPort, { to: ['447700900194@sms.localhost'] });
       assert.equal(mail.mail.code, 452);
       assert.match(mail.mail.text, /^4\.3\.1 Insufficient system storage/);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { request } from 'undici';
@@ -50,6 +51,8 @@ describe('a data directory deleted under the running relay', () => {
     const env = relayEnvironment(dir, {
       gateway: { provider: 'intellisoftware', url: `http://127.0.0.1:${gatewayPort}`, ...GATEWAY_ACCOUNT, connectTimeout: '1s' },
       delivery: { retryMinDelay: '200ms', retryMaxDelay: '1s' },
+      // Its sweep for long SMS missing parts runs every second, and meets the store gone too.
+      inbound: { reassemblyTimeout: '10s' },
     });
     const dataDir = join(dir, 'data');
     const texts = Array.from({ length: 10 }, (_, index) => `before-delete ${index}`);
@@ -83,7 +86,12 @@ describe('a data directory deleted under the running relay', () => {
     copy.close();
     const later = await sendMail(relay.smtpPort, { to: ['447700900298@sms.localhost'], body: 'later' });
     assert.equal(later.mail.code, 451, 'refused at MAIL FROM from then on');
+    await waitFor('the sweep meeting the store gone', () => relay.logs.some((line) => String(line.msg).startsWith('inbound: reassembling long SMS failed')));
     assert.equal(await relay.stop(), 0);
+    // An expected outage, whose cause the "store: lost" line gives: every line about it in its words, none with a stack.
+    assert.ok(relay.logs.some((line) => String(line.msg).startsWith('relay: could not record its stop')));
+    const withStack = relay.logs.filter((line) => JSON.stringify(line).includes('"stack"')).map((line) => line.msg);
+    assert.deepEqual(withStack, []);
 
     // The operator restores the copy, the gateway comes back: every mail answered 250 is sent.
     mkdirSync(dataDir, { recursive: true });
@@ -97,6 +105,33 @@ describe('a data directory deleted under the running relay', () => {
     } finally {
       await restored.stop();
       await gateway.close();
+    }
+  });
+});
+
+describe('the store files deleted under the running relay, its pid file kept', () => {
+  test('smsrelay status names the running relay and the copy it saved, not "no relay data"', async () => {
+    const dir = tempDir('smsrelay-deleted-');
+    dirs.push(dir);
+    const env = relayEnvironment(dir, {});
+    const dataDir = join(dir, 'data');
+    const relay = await spawnRelay(dir, env);
+    try {
+      assert.equal((await sendMail(relay.smtpPort, { to: ['447700900295@sms.localhost'], body: 'before' })).data?.code, 250);
+      for (const name of readdirSync(dataDir).filter((file) => file.startsWith('smsrelay.db'))) rmSync(join(dataDir, name));
+      await sendMail(relay.smtpPort, { to: ['447700900294@sms.localhost'], body: 'after' });
+      const lost = await waitFor('the copy saved', () => relay.logs.find((line) => typeof line.recovery === 'string'));
+      const status = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/smsrelay.js', import.meta.url)), 'status'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(status.status, 66, status.stderr);
+      assert.match(status.stderr, new RegExp(`a relay runs on it \\(pid ${relay.child.pid}\\): its store was deleted under it`));
+      assert.ok(status.stderr.includes(String(lost.recovery)), status.stderr);
+    } finally {
+      await relay.stop();
     }
   });
 });
@@ -169,6 +204,9 @@ describe('commits that fail', () => {
         reasons: { store: 'commits fail (see the log line "store: commits fail")' },
       });
       assert.equal(await status(relay.httpPort, '/healthz'), 200, 'a restart does not cure it');
+      const metrics = await (await request(`http://127.0.0.1:${relay.httpPort}/metrics`)).body.text();
+      const failed = Number(/^smsrelay_store_failed_commits_total (\d+)$/m.exec(metrics)?.[1]);
+      assert.ok(failed >= 1, `the failed commits counted: ${failed}`);
       other.exec('ROLLBACK');
       other.close();
       await waitFor('ready again', async () => (await status(relay.httpPort, '/readyz')) === 200, 2_000);

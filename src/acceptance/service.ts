@@ -238,6 +238,7 @@ export class AcceptanceService {
         repeated,
         duplicateOf,
         attachments,
+        context: mail.sms.userContext,
         contextNotTaken,
         replyToAddresses,
         partsCapped,

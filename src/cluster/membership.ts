@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isStoreFailure } from '../errors.ts';
+import { failureLogFields } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { settingsDiffering } from './settings.ts';
 import {
@@ -106,7 +106,8 @@ export class Membership {
     this.#beating = store.heartbeat(member, leaseTtlMs, held()).then(
       () => {
         if (this.#failingSince === undefined) return;
-        logger.warn({ failedMs: Date.now() - this.#failingSince }, 'relay: heartbeats written again; leases renewed');
+        // A recovery is news, not a problem: info, as the store's "commits succeed again".
+        logger.info({ failedMs: Date.now() - this.#failingSince }, 'relay: heartbeats written again; leases renewed');
         this.#failingSince = undefined;
       },
       (error: unknown) => {
@@ -114,7 +115,7 @@ export class Membership {
         this.#failingSince = Date.now();
         // A store failure is the outage the store's own line tells of: its words, not a stack.
         logger.error(
-          { ...(isStoreFailure(error) ? { code: error.code, reason: error.message } : { err: error }), leaseTtlMs },
+          { ...failureLogFields(error), leaseTtlMs },
           'relay: cannot write its heartbeat; if this lasts longer than delivery.leaseTtl, other relays take over the work in flight (an SMS may reach the gateway twice)',
         );
       },
@@ -131,7 +132,9 @@ export class Membership {
     await this.#beating;
     await store
       ?.leaveCluster(this.#options.member)
-      .catch((error: unknown) => this.#options.logger.warn({ err: error }, 'relay: could not record its stop; it shows as gone once its heartbeat is stale'));
+      .catch((error: unknown) =>
+        this.#options.logger.warn(failureLogFields(error), 'relay: could not record its stop; it shows as gone once its heartbeat is stale'),
+      );
   }
 }
 

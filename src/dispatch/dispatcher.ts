@@ -1,4 +1,4 @@
-import type { RelayErrorCode } from '../errors.ts';
+import { failureLogFields, type RelayErrorCode } from '../errors.ts';
 import type { Gateway, SmsSubmission, SubmissionResult } from '../providers/contract.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -158,7 +158,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const clock = options.clock ?? Date.now;
     const { store, routing, owner, leaseMs } = options;
     const storeFailed = (error: unknown) =>
-      options.logger.warn({ err: error }, 'dispatch: the shared pause or failover state could not be written; this relay goes by its own view meanwhile');
+      options.logger.warn(
+        failureLogFields(error),
+        'dispatch: the shared pause or failover state could not be written; this relay goes by its own view meanwhile',
+      );
     const lanes = routing.providers.map((provider) => ({
       provider,
       breaker: new EndpointBreaker(provider.name, provider.gateway.endpoints, options.failoverRecoveryMs, store, storeFailed),
@@ -575,7 +578,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       if (kind === 'account') {
         log.error(
           { alert: 'gateway-account', ...provider, code, probeEveryMs: probeInMs },
-          `dispatch: sending paused, the gateway refuses the account (${code}); the queue is kept and probed`,
+          `dispatch: sending paused, the gateway refuses the account (${code}); the queue is kept and probed. Fix the account (the gateway's credentials in the settings, or its credit or allowance at the provider), then \`smsrelay queue retry all\` probes it at once`,
         );
       } else {
         log.warn(

@@ -4,7 +4,8 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RelayError, toHttpError } from '../errors.ts';
 import { type InboundParse, type InboundRequest, type WebhookProvider, webhookPaths } from '../providers/contract.ts';
-import type { Logger } from '../log.ts';
+import { type Logger, turnedAwayLog } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { forwardedClient, headerList, networkMatcher, peerAddress } from '../policy/networks.ts';
 import type { InboundKind, InboundSink } from '../vocabulary.ts';
 
@@ -41,6 +42,37 @@ export interface WebhookOptions {
   readonly publicUrl?: string | undefined;
   /** Why the relay cannot take data now (the disk is nearly full): a 503, and the provider retries. */
   readonly unavailable?: () => RelayError | undefined;
+  /** Counts the requests refused (`smsrelay_webhook_refused_total`). */
+  readonly metrics?: Metrics | undefined;
+}
+
+/** Why a request was refused as not the provider's: the metric's `reason` label. */
+type Refusal = 'browser' | 'network' | 'token' | 'signature';
+
+/**
+ * What an operator checks for each refusal: a flood of them (anyone who reaches the port can send one)
+ * is the very case the log must not grow with, so each is logged at most once a minute, with a count.
+ */
+const REFUSAL_LINES: Readonly<Record<Refusal, string>> = {
+  browser: 'webhook: refused: sent by a web browser',
+  network: 'webhook: refused: not from an allowed network; if the provider sent it, add its addresses to inbound.allowedNetworks',
+  token:
+    'webhook: refused: missing or wrong token; if the provider sent it, the token in its forwarding URL (or header) must be inbound.webhookToken (SMSRELAY_WEBHOOK_TOKEN)',
+  signature:
+    "webhook: refused: the provider signature does not match; if the provider sent it, check the account's signing secret and, behind a proxy, gateway.publicUrl",
+};
+
+/** Counts a refused request and logs it, at most once a minute per reason. */
+type RefusalRecorder = (reason: Refusal, request: FastifyRequest, provider: string, error: RelayError) => void;
+
+function refusalRecorder(options: WebhookOptions, client: (request: FastifyRequest) => string): RefusalRecorder {
+  const lines = Object.fromEntries(
+    Object.entries(REFUSAL_LINES).map(([reason, message]) => [reason, turnedAwayLog(options.logger, Date.now, message)]),
+  ) as Record<Refusal, ReturnType<typeof turnedAwayLog>>;
+  return (reason, request, provider, error) => {
+    options.metrics?.webhookRefused.inc({ provider, reason });
+    lines[reason](error, client(request), { provider, path: request.url.split('?')[0], ...(request.headers.origin ? { origin: request.headers.origin } : {}) });
+  };
 }
 
 /**
@@ -55,8 +87,9 @@ export interface WebhookOptions {
  * the answer lists them under `quarantined`.
  */
 export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): void {
-  const log = options.logger;
   const client = clientAddress(options.trustedProxies);
+  const refused = refusalRecorder(options, client);
+  const providerOf = new Map(options.receivers.flatMap(({ provider }) => Object.values(webhookPaths(provider.name)).map((path) => [path, provider.name])));
   app.register(async (scope) => {
     await scope.register(rateLimit, {
       // Not per route (its hook would run after the token check below): every request from an
@@ -78,29 +111,24 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     const allowed = options.allowedNetworks ? networkMatcher(options.allowedNetworks) : () => true;
     scope.addHook('onRequest', scope.rateLimit());
     scope.addHook('onRequest', async (request, reply) => {
-      const path = request.url.split('?')[0];
-      if (fromBrowser(request)) {
-        log.warn({ path, client: client(request), origin: request.headers.origin }, 'webhook: refused: sent by a web browser');
-        return refuse(reply, new RelayError('FORBIDDEN', 'Forbidden: a web page may not call the webhooks'));
-      }
-      if (!allowed(client(request))) {
-        log.warn({ path, client: client(request) }, 'webhook: refused: not from an allowed network');
-        return refuse(reply, new RelayError('FORBIDDEN', 'Forbidden: this address may not call the webhooks'));
-      }
+      // Every route of this scope is a provider's: the label stays one of theirs.
+      const provider = providerOf.get(request.routeOptions.url ?? '') ?? '';
+      const refusal = (reason: Refusal, error: RelayError) => {
+        refused(reason, request, provider, error);
+        return refuse(reply, error);
+      };
+      if (fromBrowser(request)) return refusal('browser', new RelayError('FORBIDDEN', 'Forbidden: a web page may not call the webhooks'));
+      if (!allowed(client(request))) return refusal('network', new RelayError('FORBIDDEN', 'Forbidden: this address may not call the webhooks'));
       const unavailable = options.unavailable?.();
       if (unavailable) return refuse(reply, unavailable);
-      if (options.token !== undefined && !presentsToken(request, options.token, options.tokenHeader)) {
-        log.warn({ path, client: client(request) }, 'webhook: refused: missing or wrong token');
-        return refuse(reply, new RelayError('UNAUTHORIZED'));
-      }
+      if (options.token !== undefined && !presentsToken(request, options.token, options.tokenHeader)) return refusal('token', new RelayError('UNAUTHORIZED'));
     });
-    for (const receiver of options.receivers) mountReceiver(scope, receiver, options);
+    for (const receiver of options.receivers) mountReceiver(scope, receiver, options, refused);
   });
 }
 
 /** One provider's routes, in the scope whose hooks have checked who calls. */
-function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: WebhookReceiver, options: WebhookOptions): void {
-  const log = options.logger;
+function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: WebhookReceiver, options: WebhookOptions, refused: RefusalRecorder): void {
   const paths = webhookPaths(provider.name);
   const methods = provider.webhookMethods ?? ['POST'];
   /** One webhook: signed, then parsed (or quarantined), then taken by the sink and acknowledged. */
@@ -111,7 +139,7 @@ function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: We
       url: paths[kind],
       handler: async (request, reply) => {
         const inbound = inboundOf(request, options.publicUrl);
-        if (!signed(inbound, kind)) return forged(reply, kind);
+        if (!signed(inbound, kind)) return forged(request, reply);
         const taken = await take(inbound);
         if ('reason' in taken) return quarantine(reply, kind, taken.reason, inbound);
         if (taken.unreadable.length === 0) return acknowledged(reply, kind, taken.outcome);
@@ -152,9 +180,10 @@ function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: We
     return provider.verify(inbound, kind, signature.secret, signature.formula);
   }
 
-  function forged(reply: FastifyReply, kind: InboundKind) {
-    log.warn({ kind, provider: provider.name }, 'webhook: refused: the provider signature does not match');
-    return refuse(reply, new RelayError('FORBIDDEN'));
+  function forged(request: FastifyRequest, reply: FastifyReply) {
+    const error = new RelayError('FORBIDDEN');
+    refused('signature', request, provider.name, error);
+    return refuse(reply, error);
   }
 
   /** Answered 200 so the gateway does not retry it for ever; the operator finds it in `smsrelay status`. */

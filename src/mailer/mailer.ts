@@ -1,5 +1,6 @@
 import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
 import type { ClaimedMail, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
@@ -25,6 +26,8 @@ export interface MailerOptions {
   readonly retryMinDelayMs: number;
   readonly retryMaxDelayMs: number;
   readonly clock?: () => number;
+  /** Counts each attempt's end (`smsrelay_mails_sent_total`). */
+  readonly metrics?: Metrics | undefined;
 }
 
 /**
@@ -60,7 +63,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
   }
 
   async #deliver(mail: ClaimedMail, clock: () => number, release: () => void): Promise<void> {
-    const { store, transport, logger, retryMinDelayMs, retryMaxDelayMs } = this.#options;
+    const { store, transport, logger, retryMinDelayMs, retryMaxDelayMs, metrics } = this.#options;
     // One line per mail: the ids go in it, not in a child logger made for that one line (#15).
     const about = { msgId: mail.messageId, mailId: mail.id, kind: mail.kind, via: transport.description };
     const result = await transport.deliver(mail);
@@ -68,6 +71,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     release();
     // The smarthost's words may echo a number (the envelope sender of a reply mail): masked as the numbers of any log line.
     const error = result.ok ? undefined : maskNumbersIn(result.error);
+    metrics?.ownMail.inc({ kind: mail.kind, result: result.ok ? 'delivered' : result.permanent ? 'refused' : 'deferred' });
     if (result.ok) {
       logger.info({ ...about, response: result.response }, 'mailer: mail delivered');
       await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });
@@ -79,18 +83,19 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       await store.recordMailOutcome({ id: mail.id, kind: 'failed', error: result.error });
     } else {
       const nextAttemptAt = clock() + retryDelay(mail.attempts + 1, retryMinDelayMs, retryMaxDelayMs);
-      if (!result.down) logger.warn({ ...about, error, nextAttemptAt }, 'mailer: delivery deferred');
+      // As the log's own times: an operator reads when, not epoch milliseconds.
+      const retry = { ...about, error, nextAttemptAt: new Date(nextAttemptAt).toISOString() };
+      if (!result.down) logger.warn(retry, 'mailer: delivery deferred');
       else if (this.#outage) {
         this.#outage.deferred += 1;
-        logger.debug({ ...about, error, nextAttemptAt }, 'mailer: delivery deferred');
+        logger.debug(retry, 'mailer: delivery deferred');
       } else {
         this.#outage = { since: clock(), error: error ?? '', deferred: 1 };
         const once = '(one line now, one when a delivery succeeds again)';
-        if (result.setting === undefined)
-          logger.warn({ ...about, error, nextAttemptAt }, `mailer: delivery deferred: the mail transport fails; every mail waits for it ${once}`);
+        if (result.setting === undefined) logger.warn(retry, `mailer: delivery deferred: the mail transport fails; every mail waits for it ${once}`);
         else
           logger.error(
-            { ...about, error, nextAttemptAt, setting: result.setting },
+            { ...retry, setting: result.setting },
             `mailer: delivery deferred: the smarthost refused the relay's own login or session, check ${result.setting}; every mail stays queued ${once}`,
           );
       }
@@ -104,7 +109,8 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     if (!outage) return;
     this.#outage = undefined;
     const due = await this.#options.store.mailDueNow(now);
-    this.#options.logger.warn(
+    // A recovery is news, not a problem: info, as the store's "commits succeed again".
+    this.#options.logger.info(
       { outageMs: now - outage.since, deferred: outage.deferred, error: outage.error, due, via: this.#options.transport.description },
       'mailer: the mail transport works again; the mail it deferred is sent now',
     );

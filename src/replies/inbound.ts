@@ -174,8 +174,13 @@ export class InboundService {
         logger.warn(fields, 'inbound: SMS received but no conversation or default mailbox: kept as undeliverable');
         return;
       }
+      // The conversation's context is on the line of the mail it answers (`smtp: mail accepted`): one grep finds both.
       logger.info(
-        { ...fields, via: route.conversation ? `conversation ${route.conversation.context}` : 'default mailbox' },
+        {
+          ...fields,
+          context: route.conversation?.context ?? context,
+          via: route.conversation ? `conversation ${route.conversation.context}` : 'default mailbox',
+        },
         'inbound: SMS received and mailed',
       );
       this.#options.onMailQueued();
@@ -304,9 +309,12 @@ export class InboundService {
   }
 
   async #quarantine(provider: string, kind: InboundKind, reason: string, body: string): Promise<void> {
-    await this.#options.store.quarantine({ receivedAt: this.#clock(), provider, kind, reason, body });
+    const quarantineId = await this.#options.store.quarantine({ receivedAt: this.#clock(), provider, kind, reason, body });
     this.#options.metrics?.inbound.inc({ kind, result: 'quarantined' });
-    this.#options.logger.warn({ provider, kind, reason }, 'inbound: request not understood: quarantined');
+    this.#options.logger.warn(
+      { provider, kind, reason, quarantineId },
+      'inbound: request not understood: quarantined (smsrelay quarantine show <quarantineId>)',
+    );
   }
 }
 

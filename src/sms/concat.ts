@@ -12,6 +12,7 @@
  * (run on a timer, not only when the next part comes); a part arriving after that is mailed on its
  * own, saying which earlier message it belongs to.
  */
+import { failureLogFields } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { PartSet, ReassemblyStore, StoredPart } from '../store/reassembly.ts';
 import { decodeGsm7, decodeUcs2 } from './encoding.ts';
@@ -128,7 +129,7 @@ export class PartReassembly {
       }
       await store.expirePartSets(now - KEEP_CLOSED_MS);
     } catch (error) {
-      logger.warn({ err: error }, 'inbound: reassembling long SMS failed (the store cannot commit); tried again at the next sweep');
+      logger.warn(failureLogFields(error), 'inbound: reassembling long SMS failed (the store cannot commit); tried again at the next sweep');
     }
   }
 

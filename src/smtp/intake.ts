@@ -185,7 +185,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
         overlongEnvid(dsn?.envid) ??
         undeclaredUtf8(address, smtpUtf8);
       if (unfit) {
-        logRefusal(logger, unfit, { client: session.remoteAddress }, 'smtp: sender refused');
+        logRefusal(logger, unfit, { session: session.id, client: session.remoteAddress }, 'smtp: sender refused');
         return callback(refuse(unfit));
       }
       const outcome = acceptance.sender({
@@ -196,7 +196,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
         dsn: { ret: dsn?.ret === 'FULL' || dsn?.ret === 'HDRS' ? dsn.ret : undefined, envid: dsn?.envid ?? undefined },
       });
       if (!outcome.ok) {
-        logRefusal(logger, outcome.error, { client: session.remoteAddress, user: session.user }, 'smtp: sender refused');
+        logRefusal(logger, outcome.error, { session: session.id, client: session.remoteAddress, user: session.user }, 'smtp: sender refused');
         return callback(refuse(outcome.error));
       }
       transactions.set(session.id, outcome.transaction);
@@ -207,21 +207,25 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
         unknownParameter(address, RCPT_PARAMETERS, 'RCPT TO') ?? overlongOrcpt(address.dsn?.orcpt) ?? undeclaredUtf8(address, session.envelope.smtpUtf8);
       if (unfit) {
         const { rcpt } = maskedRecipient(address.address);
-        logRefusal(logger, unfit, { client: session.remoteAddress, rcpt }, 'smtp: recipient refused');
+        logRefusal(logger, unfit, { session: session.id, client: session.remoteAddress, rcpt }, 'smtp: recipient refused');
         return callback(refuse(unfit));
       }
       admitRecipient(address, session).then(
         () => callback(),
         (error: unknown) => {
           const { rcpt, quoted } = maskedRecipient(address.address);
-          logRefusal(logger, asRelayError(error), { client: session.remoteAddress, rcpt }, 'smtp: recipient refused', quoted);
+          logRefusal(logger, asRelayError(error), { session: session.id, client: session.remoteAddress, rcpt }, 'smtp: recipient refused', quoted);
           callback(refuse(error));
         },
       );
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (error: Error | null, message?: string) => void) {
       const started = clock();
-      const about = { client: session.remoteAddress, from: session.envelope.mailFrom ? loggedSender(session.envelope.mailFrom.address) : undefined };
+      const about = {
+        session: session.id,
+        client: session.remoteAddress,
+        from: session.envelope.mailFrom ? loggedSender(session.envelope.mailFrom.address) : undefined,
+      };
       const refuseMail = (error: RelayError, msgId?: string) => {
         logRefusal(logger, error, { msgId, ...about }, 'smtp: mail refused');
         callback(refuse(error));
@@ -241,7 +245,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             if ('postmaster' in outcome) {
               const { id: msgId, by, postmaster } = outcome;
               logger.info(
-                { msgId, from: loggedSender(transaction.envelopeFrom), by, to: postmaster, bytes: raw.length, ms: clock() - started },
+                { msgId, session: session.id, from: loggedSender(transaction.envelopeFrom), by, to: postmaster, bytes: raw.length, ms: clock() - started },
                 'smtp: mail for the postmaster queued',
               );
               return callback(null, queuedReply(outcome));
@@ -249,11 +253,14 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
             logger.info(
               {
                 msgId: outcome.id,
+                // A recipient refused earlier in the same mail was logged under this session.
+                session: session.id,
                 from: loggedSender(transaction.envelopeFrom),
                 by: outcome.by,
                 numbers: outcome.numbers,
                 encoding: outcome.encoding,
                 parts: outcome.parts,
+                ...(outcome.context === undefined ? {} : { context: outcome.context }),
                 ...(outcome.cutFrom ? { cutFromParts: outcome.cutFrom } : {}),
                 ...(outcome.repeated ? { alertStormRepeats: outcome.repeated } : {}),
                 bytes: raw.length,

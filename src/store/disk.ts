@@ -42,7 +42,10 @@ export class DiskWatermark {
       const full = free < this.minFreeBytes;
       if (full !== this.#full) {
         if (full)
-          this.logger.error({ freeBytes: free, minFreeBytes: this.minFreeBytes, alert: 'disk' }, 'relay: disk nearly full: refusing new mail and webhooks');
+          this.logger.error(
+            { directory: this.directory, freeBytes: free, minFreeBytes: this.minFreeBytes, alert: 'disk' },
+            `relay: disk nearly full in ${this.directory}: refusing new mail and webhooks until space is freed there (store.minFreeMegabytes)`,
+          );
         else this.logger.info({ freeBytes: free }, 'relay: disk space freed: taking mail again');
       }
       this.#full = full;

@@ -77,7 +77,7 @@ export class GroupCommitter {
   #waiting: NodeJS.Timeout | undefined;
   #health: CommitHealth = { state: 'ok' };
   #lastAttemptAt = Number.NEGATIVE_INFINITY;
-  #stats = { commits: 0, writes: 0, seconds: 0, synced: 0 };
+  #stats = { commits: 0, writes: 0, seconds: 0, synced: 0, failed: 0 };
   readonly #relax: () => void;
   readonly #restore: () => void;
   /** The connection's level when the committer was made: what synced commits keep. */
@@ -213,6 +213,7 @@ export class GroupCommitter {
       }
     } catch (error) {
       this.#lastAttemptAt = this.#clock();
+      this.#stats.failed++;
       this.#setHealth(error);
       for (const write of batch) write.reject(error);
       return;

@@ -164,6 +164,9 @@ function unusableFile(error: unknown, file: string): unknown {
 /** What an SMS's `sent` update returns: what its orphan reports and its history line need. */
 type SentSms = { readonly number: string; readonly message_id: string };
 
+/** A lost store's copy is `smsrelay.db` + this + the time it was saved: `smsrelay status` looks for it. */
+export const RECOVERED_SUFFIX = '.recovered-';
+
 /**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk
  * (WAL fsynced) before any promise resolves. One connection, one writer: all writes go through the
@@ -602,10 +605,10 @@ export class SqliteStore implements Store {
     return this.#read(() => this.#replies.isOptedOut.get(number) !== undefined);
   }
 
-  quarantine(request: QuarantinedRequest): Promise<void> {
-    return this.#write(() => {
-      this.#replies.insertQuarantine.run(request.receivedAt, request.provider, request.kind, request.reason, request.body);
-    });
+  quarantine(request: QuarantinedRequest): Promise<number> {
+    return this.#write(() =>
+      Number(this.#replies.insertQuarantine.run(request.receivedAt, request.provider, request.kind, request.reason, request.body).lastInsertRowid),
+    );
   }
 
   async undeliverableInbound(limit: number, before?: InboundPosition): Promise<UndeliverableInbound[]> {
@@ -766,7 +769,7 @@ export class SqliteStore implements Store {
 
   /** Copies the open database (SQLite's backup API reads the open handle) next to the lost file, or to the temp dir. */
   async #saveRecovery(lost: Extract<StoreHealth, { state: 'lost' }>): Promise<void> {
-    const name = `${basename(this.#file)}.recovered-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const name = `${basename(this.#file)}${RECOVERED_SUFFIX}${new Date().toISOString().replace(/[:.]/g, '-')}`;
     let failure: unknown;
     for (const file of [join(dirname(this.#file), name), join(tmpdir(), name)]) {
       try {

@@ -394,7 +394,8 @@ export interface ReplyStore {
   knowsSender(sender: string): Promise<boolean>;
   /** Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). */
   acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
-  quarantine(request: QuarantinedRequest): Promise<void>;
+  /** Keeps a request no parser understood; its id is what `smsrelay quarantine show` takes. */
+  quarantine(request: QuarantinedRequest): Promise<number>;
   /** Which of `numbers` got exactly `text` from a mail accepted since `since` (alert storms). */
   numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>>;
   /** The number texted STOP (and not START since). */
@@ -426,6 +427,8 @@ export interface CommitStats {
   readonly writes: number;
   readonly seconds: number;
   readonly synced: number;
+  /** Commits that failed for the store's own reason (the disk, the file, the database or the way to it), not a write's. */
+  readonly failed: number;
 }
 
 /**

@@ -5,19 +5,21 @@
  * second live relay of the same name and a Maildir among several relays.
  */
 import assert from 'node:assert/strict';
+import BetterSqlite3 from 'better-sqlite3';
 import { after, describe, test } from 'node:test';
 import { status } from '../../src/admin.ts';
-import { relayVersion } from '../../src/cluster/membership.ts';
+import { Membership, relayVersion } from '../../src/cluster/membership.ts';
 import { settingsDigest } from '../../src/cluster/settings.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { startRelay } from '../../src/relay.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
 import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
-import { mail, relayMember } from '../helpers/store.ts';
+import { mail, relayMember, storeFile } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
 after(killSpawnedRelays);
@@ -25,6 +27,31 @@ after(killSpawnedRelays);
 const member = relayMember;
 
 describe('the heartbeat', () => {
+  test("heartbeats that fail: one error in the database's words, and one info line when they are written again", async () => {
+    const file = storeFile();
+    const store = SqliteStore.open({ file, busyTimeoutMs: 50 });
+    const log = captureLog('info');
+    const membership = new Membership({ member: member('alpha'), leaseTtlMs: 300, logger: log.logger, shared: false, held: () => ({ sms: [], mail: [] }) });
+    const lines = () => log.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    try {
+      await membership.join(store);
+      // Another process holds the write lock (an operator's sqlite3 shell): every heartbeat fails.
+      const other = new BetterSqlite3(file);
+      other.exec('BEGIN IMMEDIATE');
+      const failing = await waitFor('the failure', () => lines().find((line) => String(line.msg).startsWith('relay: cannot write its heartbeat')));
+      assert.equal(failing.level, 'error');
+      assert.match(String(failing.reason), /locked|busy/i);
+      assert.equal(failing.err, undefined, 'no stack');
+      other.exec('ROLLBACK');
+      other.close();
+      const again = await waitFor('written again', () => lines().find((line) => String(line.msg).startsWith('relay: heartbeats written again')));
+      assert.equal(again.level, 'info', 'a recovery is no warning');
+    } finally {
+      await membership.stop();
+      store.close();
+    }
+  });
+
   forEachStore((kind) => {
     test(`${kind.name}: lists the relay with its version, schema and leases, renews the leases it holds, records a clean stop`, async () => {
       const store = await kind.fresh();

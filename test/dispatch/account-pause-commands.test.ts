@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { queue } from '../../src/admin.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { startRelay } from '../../src/relay.ts';
+import { captureLog } from '../helpers/log-lines.ts';
 import { describeOnPostgres, freshDatabase } from '../helpers/postgres.ts';
-import { gatewayYaml, removeDir, startSimulator, startTestRelay, waitFor } from '../helpers/relay.ts';
+import { gatewayYaml, relayEnvironment, removeDir, startSimulator, tempDir, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 
 /**
@@ -16,14 +19,23 @@ const PROBE_INTERVAL = '5m';
 
 async function pausedThenRetried(env: Record<string, string>): Promise<void> {
   const gateway = await startSimulator();
-  const relay = await startTestRelay({ ...gatewayYaml(gateway.url), delivery: { pauseProbeInterval: PROBE_INTERVAL } }, env);
+  const dir = tempDir();
+  const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url), delivery: { pauseProbeInterval: PROBE_INTERVAL } }, env), dir);
+  const log = captureLog('info');
+  const relay = await startRelay(config, log.logger);
   try {
     gateway.simulator.setBehaviour({ mode: 'error', code: 'LOGIN_INVALID' });
-    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900244@sms.localhost'], body: 'paused' })).data);
-    await waitFor('the pause', async () => (await relay.relay.store.gatewayState(Date.now())).pauses.length === 1);
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900244@sms.localhost'], body: 'paused' })).data);
+    await waitFor('the pause', async () => (await relay.store.gatewayState(Date.now())).pauses.length === 1);
+    // The line says what to fix and how to resume after.
+    const paused = await waitFor('the pause logged', () =>
+      log.lines.find((line) => line.includes('dispatch: sending paused, the gateway refuses the account')),
+    );
+    assert.match(paused, /credentials/);
+    assert.match(paused, /`smsrelay queue retry all` probes it at once/);
     // The account is fixed; the probe is minutes away.
     gateway.simulator.setBehaviour({ mode: 'ok' });
-    const store = relay.relay.store;
+    const store = relay.store;
     const pauseLine = /^dispatch: paused for intellisoftware since \d{4}-\d\d-\d\dT[\d:.]+Z \(ERR:LOGIN_INVALID: .+\)/m;
 
     const resumed = await queue(store, ['resume'], Date.now());
@@ -48,7 +60,7 @@ async function pausedThenRetried(env: Record<string, string>): Promise<void> {
   } finally {
     await relay.stop();
     await gateway.close();
-    removeDir(relay.dir);
+    removeDir(dir);
   }
 }
 

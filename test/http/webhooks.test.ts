@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { simpleParser } from 'mailparser';
-import { maildirMessages, removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { startRelay } from '../../src/relay.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { maildirMessages, relayEnvironment, removeDir, startTestRelay, type TestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 
 /** The webhooks' own guards: the source network allowlist and the per-address rate. */
 describe('webhook guards', () => {
@@ -85,6 +88,41 @@ describe('webhook guards with a token', () => {
     assert.deepEqual(tooBig.body, { error: 'MESSAGE_TOO_BIG', message: 'Request body too big: the limit is 256 KB' });
   });
 });
+
+/** Anyone who reaches the HTTP port can send requests with a wrong token: counted, and logged once a minute. */
+describe('webhook requests with a wrong token, many of them', () => {
+  test('each is refused 401 and counted by provider and reason; one warning line names the setting to check', async () => {
+    const dir = tempDir('smsrelay-token-flood-');
+    const { config } = loadConfig(relayEnvironment(dir, { inbound: { webhookRequestsPerMinute: 1000 } }, { SMSRELAY_WEBHOOK_TOKEN: TOKEN_FOR_FLOOD }), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    try {
+      for (let guess = 0; guess < 50; guess++) {
+        const answer = await request(`http://127.0.0.1:${relay.httpPort}/webhooks/intellisoftware/mo?token=guess-${guess}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'from=447700900195&text=hi&msgid=f1',
+        });
+        assert.equal(answer.statusCode, 401);
+        await answer.body.dump();
+      }
+      const refusals = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => String(line.msg).startsWith('webhook: refused'));
+      assert.equal(refusals.length, 1, '50 requests, one line');
+      const [line] = refusals;
+      assert.equal(line?.level, 'warn');
+      assert.equal(line?.provider, 'intellisoftware');
+      assert.equal(line?.path, '/webhooks/intellisoftware/mo');
+      assert.match(String(line?.msg), /inbound\.webhookToken/);
+      assert.ok(!lines.join('').includes('guess-'), 'what the caller presented is not logged');
+      const metrics = await (await request(`http://127.0.0.1:${relay.httpPort}/metrics`)).body.text();
+      assert.match(metrics, /^smsrelay_webhook_refused_total\{provider="intellisoftware",reason="token"\} 50$/m);
+    } finally {
+      await relay.stop();
+      removeDir(dir);
+    }
+  });
+});
+const TOKEN_FOR_FLOOD = 'a-long-enough-webhook-secret';
 
 /** A form from `from` to a webhook path, with extra headers; the status and JSON answer. */
 async function postForm(port: number, path: string, options: { from?: string; headers?: Record<string, string>; body: string | Buffer; contentType?: string }) {

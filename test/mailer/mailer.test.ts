@@ -333,6 +333,7 @@ describe('mail-out queue', () => {
     await waitFor('three deferred', async () => (await store.events('m-1')).filter((event) => event.kind === 'mail deferred').length === 3);
     const deferred = () => lines.map((line) => JSON.parse(line)).filter((line) => String(line.msg).startsWith('mailer: delivery deferred'));
     assert.equal(deferred().length, 1, 'one line for the outage, not one per mail');
+    assert.match(String(deferred()[0]?.nextAttemptAt), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'when, as the log gives times');
     rmSync(join(maildir, 'new'));
     mkdirSync(join(maildir, 'new'));
     await store.enqueueMail([report('after the fix')]);
@@ -340,6 +341,7 @@ describe('mail-out queue', () => {
     const over = lines.map((line) => JSON.parse(line)).filter((line) => String(line.msg).startsWith('mailer: the mail transport works again'));
     assert.equal(over.length, 1);
     assert.equal(over[0]?.deferred, 3);
+    assert.equal(over[0]?.level, 'info', 'a recovery is no warning');
     assert.equal(deferred().length, 1);
   });
 

@@ -49,8 +49,11 @@ describe('the inbound service', () => {
   let templates: CountingTemplates;
   let sink: InboundSink;
   let mailsQueued: number;
+  let lines: string[];
   beforeEach(() => {
     store = SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
+    const log = captureLog('info');
+    lines = log.lines;
     templates = new CountingTemplates();
     mailsQueued = 0;
     const inbound = new InboundService({
@@ -61,7 +64,7 @@ describe('the inbound service', () => {
         templates,
       ),
       keywords: { stop: ['STOP'], start: ['START'] },
-      logger: createLogger('silent'),
+      logger: log.logger,
       onMailQueued: () => {
         mailsQueued += 1;
       },
@@ -108,6 +111,11 @@ describe('the inbound service', () => {
     assert.deepEqual(await sink.reported([{ providerId: 'P9', number: '+447700900123', code: 1, state: 'delivered' }]), ['orphan']);
     await sink.quarantine('mo', 'not a form', '{"json":true}');
     assert.equal((await store.queueStats(Date.now())).quarantined, 1);
+    const [kept] = await store.listQuarantine(10);
+    const logged = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => String(line.msg).startsWith('inbound: request not understood'));
+    assert.equal(logged?.quarantineId, kept?.id, 'the line gives the id smsrelay quarantine show takes');
   });
 });
 

@@ -50,6 +50,15 @@ describe('refusals in the log and in the reply', () => {
     }
   });
 
+  test('a recipient refused in a mail that is then accepted is logged under the session id its accepted line carries too', async () => {
+    const sent = await sendMail(relay.smtpPort, { to: [`${PREMIUM_NATIONAL}@sms.localhost`, '447700900779@sms.localhost'], body: 'one of two' });
+    assert.deepEqual([sent.rcpt.map((reply) => reply.code), sent.data?.code], [[550, 250], 250]);
+    const accepted = lines().find((line) => line.msg === 'smtp: mail accepted' && sent.data?.text.includes(String(line.msgId)));
+    assert.equal(typeof accepted?.session, 'string');
+    const refused = lines().filter((line) => line.msg === 'smtp: recipient refused' && line.session === accepted?.session);
+    assert.equal(refused.length, 1, 'one grep for the session finds the refusal and the mail');
+  });
+
   test('an envelope sender that is an SMS address is masked in the info log of its mail', async () => {
     const sent = await sendMail(relay.smtpPort, { from: '447700900777@sms.localhost', to: ['447700900778@sms.localhost'], body: 'from a phone' });
     assert.equal(sent.data?.code, 250);

@@ -273,9 +273,9 @@ forEachStore((kind) =>
 
     test('quarantine show tells an empty body from one store.retention erased', async () => {
       const kept = (reason: string, body: string) => store.quarantine({ receivedAt: 1_000, provider: 'puzzel', kind: 'mo', reason, body });
-      await kept('empty', '');
-      await kept('full', '{"mo":[]}');
+      const keptIds = [await kept('empty', ''), await kept('full', '{"mo":[]}')];
       const [empty, full] = await store.listQuarantine(10);
+      assert.deepEqual(keptIds, [empty?.id, full?.id], 'each request kept gives its id');
       const show = async (id: number | undefined) => (await quarantine(store, ['show', String(id)])).split('\n')[1];
       assert.equal(await show(empty?.id), '(empty body)');
       assert.equal(await show(full?.id), '{"mo":[]}');

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { dirname, join } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { RelayError, StoreFileError } from '../../src/errors.ts';
+import { failureLogFields, RelayError, StoreFileError } from '../../src/errors.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
 import { asStoreError } from '../../src/store/rows.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
@@ -225,4 +225,25 @@ describe('store failures as the client is told them', () => {
       db.close();
     }
   });
+});
+
+test("a full disk is logged in the database's words, not in the reply a client gets", () => {
+  // A database allowed two pages: the next write fails SQLITE_FULL, as on a full disk.
+  const db = new BetterSqlite3(':memory:');
+  try {
+    db.exec('CREATE TABLE filler (text TEXT); PRAGMA max_page_count = 2');
+    let full: unknown;
+    try {
+      db.prepare('INSERT INTO filler VALUES (?)').run('x'.repeat(64 * 1024));
+    } catch (error) {
+      full = asStoreError(error);
+    }
+    assert.ok(full instanceof RelayError && full.code === 'DISK_FULL', String(full));
+    const fields = failureLogFields(full);
+    assert.ok('reason' in fields, 'no stack for the outage');
+    assert.match(fields.reason, /full/);
+    assert.doesNotMatch(fields.reason, /Insufficient system storage/);
+  } finally {
+    db.close();
+  }
 });

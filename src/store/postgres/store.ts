@@ -476,7 +476,7 @@ export class PostgresStore implements Store, ClusterStore {
   #writeProbe: Promise<void> | undefined;
   /** Cuts the connections of a database that stopped answering without closing them (silence-watch.ts). */
   readonly #silence: SilenceWatch;
-  #stats = { commits: 0, writes: 0, seconds: 0, synced: 0 };
+  #stats = { commits: 0, writes: 0, seconds: 0, synced: 0, failed: 0 };
   /**
    * Whether another relay may be listening for this one's notifications (notify.ts): a relay alone sent
    * a NOTIFY after 0.3 commits per mail (2026-12-03) that nobody heard (it kicks its own loops itself).
@@ -536,10 +536,19 @@ export class PostgresStore implements Store, ClusterStore {
       isConnectionError,
       onCommit: (writes, seconds, synced) => {
         const stats = this.#stats;
-        this.#stats = { commits: stats.commits + 1, writes: stats.writes + writes, seconds: stats.seconds + seconds, synced: stats.synced + (synced ? 1 : 0) };
+        this.#stats = {
+          ...stats,
+          commits: stats.commits + 1,
+          writes: stats.writes + writes,
+          seconds: stats.seconds + seconds,
+          synced: stats.synced + (synced ? 1 : 0),
+        };
         this.#ok();
       },
-      onConnectionError: (error) => this.#failing(error),
+      onConnectionError: (error) => {
+        this.#stats = { ...this.#stats, failed: this.#stats.failed + 1 };
+        this.#failing(error);
+      },
       types,
     });
   }
@@ -1106,15 +1115,13 @@ export class PostgresStore implements Store, ClusterStore {
     }
   }
 
-  quarantine(request: QuarantinedRequest): Promise<void> {
+  quarantine(request: QuarantinedRequest): Promise<number> {
     return this.#write(async (client) => {
-      await client.query('INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES ($1, $2, $3, $4, $5)', [
-        request.receivedAt,
-        request.provider,
-        request.kind,
-        request.reason,
-        request.body,
-      ]);
+      const { rows } = await client.query<{ id: number }>(
+        'INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+        [request.receivedAt, request.provider, request.kind, request.reason, request.body],
+      );
+      return Number(rows[0]?.id);
     });
   }
 
