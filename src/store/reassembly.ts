@@ -55,9 +55,24 @@ export interface StoredPartRow {
 /** The columns both stores read a part from, in StoredPartRow's order. */
 export const STORED_PART_COLUMNS = 'part_index, provider_id, text, sent_at, user_context, tracking_id, coding, octets';
 
-/** The coding and octets columns of a part. */
-export function carriedColumns(part: NewSmsPart): [string | null, Uint8Array | null] {
-  return part.carried ? [part.carried.coding, part.carried.octets] : [null, null];
+/** The columns both stores insert a part with, in partValues' order. */
+export const STORED_PART_VALUES = 'set_id, part_index, provider_id, text, sent_at, user_context, tracking_id, coding, octets, received_at';
+
+/** A part's values for STORED_PART_VALUES. */
+export function partValues(setId: number, part: NewSmsPart): unknown[] {
+  const [coding, octets] = part.carried ? [part.carried.coding, part.carried.octets] : [null, null];
+  return [
+    setId,
+    part.index,
+    part.providerId,
+    part.text,
+    part.sentAt ?? null,
+    part.userContext ?? null,
+    part.trackingId ?? null,
+    coding,
+    octets,
+    part.receivedAt,
+  ];
 }
 
 export function toStoredPart(row: StoredPartRow): StoredPart {

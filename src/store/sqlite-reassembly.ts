@@ -7,7 +7,8 @@ import {
   type PartSet,
   type PartSetRow as SetRow,
   placePart,
-  carriedColumns,
+  partValues,
+  STORED_PART_VALUES,
   STORED_PART_COLUMNS,
   type StoredPart,
   type StoredPartRow,
@@ -20,9 +21,7 @@ export function prepareReassemblyStatements(db: Database) {
     latestSet: db.prepare('SELECT * FROM part_sets WHERE provider = ? AND sender = ? AND reference = ? AND total = ? ORDER BY id DESC LIMIT 1'),
     insertSet: db.prepare('INSERT INTO part_sets (provider, sender, reference, total, first_seen) VALUES (?, ?, ?, ?, ?) RETURNING id'),
     partsOf: db.prepare(`SELECT ${STORED_PART_COLUMNS} FROM sms_parts WHERE set_id = ? ORDER BY part_index`),
-    insertPart: db.prepare(
-      'INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, user_context, tracking_id, coding, octets, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
+    insertPart: db.prepare(`INSERT INTO sms_parts (${STORED_PART_VALUES}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     overdue: db.prepare('SELECT * FROM part_sets WHERE closed_at IS NULL AND first_seen <= ? ORDER BY first_seen, id LIMIT ?'),
     close: db.prepare('UPDATE part_sets SET closed_at = ? WHERE id = ? AND closed_at IS NULL'),
     expireParts: db.prepare('DELETE FROM sms_parts WHERE set_id IN (SELECT id FROM part_sets WHERE closed_at IS NOT NULL AND closed_at < ?)'),
@@ -41,17 +40,7 @@ function toSet(sql: ReassemblyStatements, row: SetRow): PartSet {
 }
 
 function insertPart(sql: ReassemblyStatements, setId: number, part: NewSmsPart): void {
-  sql.insertPart.run(
-    setId,
-    part.index,
-    part.providerId,
-    part.text,
-    part.sentAt ?? null,
-    part.userContext ?? null,
-    part.trackingId ?? null,
-    ...carriedColumns(part),
-    part.receivedAt,
-  );
+  sql.insertPart.run(...partValues(setId, part));
 }
 
 /** Runs inside a write transaction. */

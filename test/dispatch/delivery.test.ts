@@ -60,6 +60,17 @@ function reportsFor(relay: TestRelay, id: string): string[] {
   return maildirMessages(relay.maildir).filter((mail) => mail.includes(`X-SMSRelay-Message-Id: ${id}`));
 }
 
+/** A store of its own whose twilio account was paused (probe in 5 s) at a fixed time. */
+async function pausedTwilio() {
+  const dir = tempDir();
+  dirs.push(dir);
+  const store = SqliteStore.open({ file: join(dir, 'store.db'), busyTimeoutMs: 100 });
+  cleanups.push(() => store.close());
+  const pausedAt = Date.UTC(2026, 11, 5, 9, 10, 0);
+  await store.pauseAccount('twilio', 'HTTP_401: the SMS gateway refused the relay', 5_000, pausedAt);
+  return { store, pausedAt };
+}
+
 describe('delivery semantics', () => {
   test('primary answers ERR:GATEWAY_ERROR → the backup gets the SMS at once', async () => {
     const primary = await simulator();
@@ -209,12 +220,7 @@ describe('delivery semantics', () => {
   });
 
   test('status shows a probe that is due as waiting for the next SMS for the provider, never a time already past', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const store = SqliteStore.open({ file: join(dir, 'store.db'), busyTimeoutMs: 100 });
-    cleanups.push(() => store.close());
-    const pausedAt = Date.UTC(2026, 11, 5, 9, 10, 0);
-    await store.pauseAccount('twilio', 'HTTP_401: the SMS gateway refused the relay', 5_000, pausedAt);
+    const { store, pausedAt } = await pausedTwilio();
     const soon = await status(store, pausedAt + 1_000, { pid: undefined, name: 'here' });
     assert.match(soon, /^dispatch: paused for twilio since .+; next probe 2026-12-05T09:10:05\.000Z$/m);
     const later = await status(store, pausedAt + 60_000, { pid: undefined, name: 'here' });
@@ -222,12 +228,7 @@ describe('delivery semantics', () => {
   });
 
   test('status names a probe due while an SMS is queued for later (released, retried) at the due time of that SMS, and "now" once it is due', async () => {
-    const dir = tempDir();
-    dirs.push(dir);
-    const store = SqliteStore.open({ file: join(dir, 'store.db'), busyTimeoutMs: 100 });
-    cleanups.push(() => store.close());
-    const pausedAt = Date.UTC(2026, 11, 5, 9, 10, 0);
-    await store.pauseAccount('twilio', 'HTTP_401: the SMS gateway refused the relay', 5_000, pausedAt);
+    const { store, pausedAt } = await pausedTwilio();
     await store.acceptMail(mail(['+447700900250'], { receivedAt: pausedAt + 20_000 }));
     const waiting = await status(store, pausedAt + 10_000, { pid: undefined, name: 'here' });
     assert.match(waiting, /^dispatch: paused for twilio since .+; next probe 2026-12-05T09:10:20\.000Z$/m);

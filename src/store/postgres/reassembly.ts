@@ -7,7 +7,8 @@ import {
   type PartSet,
   type PartSetRow as SetRow,
   placePart,
-  carriedColumns,
+  partValues,
+  STORED_PART_VALUES,
   STORED_PART_COLUMNS,
   type StoredPart,
   type StoredPartRow,
@@ -27,20 +28,7 @@ async function toSet(client: Client, row: SetRow): Promise<PartSet> {
 }
 
 async function insertPart(client: Client, setId: number, part: NewSmsPart): Promise<void> {
-  await client.query(
-    'INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, user_context, tracking_id, coding, octets, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-    [
-      setId,
-      part.index,
-      part.providerId,
-      part.text,
-      part.sentAt ?? null,
-      part.userContext ?? null,
-      part.trackingId ?? null,
-      ...carriedColumns(part),
-      part.receivedAt,
-    ],
-  );
+  await client.query(`INSERT INTO sms_parts (${STORED_PART_VALUES}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, partValues(setId, part));
 }
 
 /** Runs inside a write transaction; the set's row is locked so that two relays' parts of one set do not race. */
