@@ -19,7 +19,7 @@ import { didYouMean, keysAt, pathsOf, plainHint } from './hints.ts';
 import { maskedUrl, REDACTED } from './secrets.ts';
 import { configureRoutes, type GatewayAccount, type GatewayRoute, type SelectedProvider } from './routes.ts';
 import { dkimKeyProblem, readTlsPair, type TlsFiles } from './tls.ts';
-import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, type ParsedConfig, span } from './schema.ts';
+import { configSchema, DEFAULT_PROVIDER, duration, gatewaySchema, isGreetingName, type ParsedConfig, span, withoutRootDot } from './schema.ts';
 
 /** The file read when SMSRELAY_CONFIG does not name one; optional. */
 export const DEFAULT_CONFIG_FILE = 'smsrelay.yaml';
@@ -95,8 +95,12 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
+  readonly problems: readonly string[];
+  constructor(found: readonly string[]) {
+    // One line per problem: a provider account two routes name is checked, and found wrong, once for each.
+    const problems = [...new Set(found)];
     super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.problems = problems;
     this.name = 'ConfigError';
   }
 }
@@ -185,15 +189,30 @@ export function loadConfig(
   }
   for (const section of ['delivery', 'mail'] as const) {
     const delays = parsed[section];
-    if (delays && delays.retryMinDelay > delays.retryMaxDelay) {
+    if (!delays || delays.retryMinDelay <= delays.retryMaxDelay) continue;
+    const givenMin = valueAt(raw, `${section}.retryMinDelay`) !== undefined;
+    const givenMax = valueAt(raw, `${section}.retryMaxDelay`) !== undefined;
+    if (givenMin && givenMax) {
       problems.push(
         `${describe([section, 'retryMinDelay'])}: longer than ${section}.retryMaxDelay (${ms(delays.retryMaxDelay)}), the most a retry waits; lower it or raise ${section}.retryMaxDelay`,
       );
+    } else if (givenMax) {
+      // One end written, the other its default: the written one moves the default with it (a longest wait
+      // of 5s makes the shortest 5s too), as the operator meant, rather than refusing a setting they never wrote.
+      delays.retryMinDelay = delays.retryMaxDelay;
+    } else {
+      delays.retryMaxDelay = delays.retryMinDelay;
     }
   }
-  if (parsed.delivery && parsed.delivery.delayNotice >= parsed.delivery.maxAge) {
+  // Only a delay notice the operator set: a short maxAge alone (1h, as the notice's default) just means no notice.
+  if (parsed.delivery && valueAt(raw, 'delivery.delayNotice') !== undefined && parsed.delivery.delayNotice >= parsed.delivery.maxAge) {
     warnings.push(
       `${describe(['delivery', 'delayNotice'])}: not shorter than delivery.maxAge (${ms(parsed.delivery.maxAge)}): an SMS is bounced before it is late enough for a delay notice, so none is ever sent`,
+    );
+  }
+  if (parsed.smtp && parsed.smtp.hostname === undefined && !isGreetingName(withoutRootDot(hostname()))) {
+    problems.push(
+      `${describe(['smtp', 'hostname'])}: unset, so the greeting would carry this machine's name, ${JSON.stringify(hostname())}, which is no host name; set smtp.hostname (e.g. relay.example.com)`,
     );
   }
   if (parsed.sms) checkSubjectAddress(parsed.sms, problems, describe);
@@ -909,7 +928,7 @@ function finish(
     log: parsed.log,
     smtp: {
       ...parsed.smtp,
-      hostname: parsed.smtp.hostname ?? hostname(),
+      hostname: parsed.smtp.hostname ?? withoutRootDot(hostname()),
       tls: parsed.smtp.tls && { key: resolve(cwd, parsed.smtp.tls.key), cert: resolve(cwd, parsed.smtp.tls.cert) },
     },
     // One list for the webhooks and the console, under either name.

@@ -180,14 +180,27 @@ const domain = z.string().trim().toLowerCase().regex(DOMAIN_NAME, 'expected a do
  * (RFC 5321 §4.1.3: `[192.0.2.1]`, `[IPv6:2001:db8::1]`). Anything else went into the banner as
  * written (`220     ESMTP` for spaces); an empty one fell back to the machine's name unseen.
  */
-const smtpHostname = z.string().refine(
-  (value) => {
-    const literal = /^\[(?:IPv6:)?(.+)\]$/.exec(value);
-    if (!literal) return DOMAIN_NAME.test(value);
-    return isIP(literal[1] ?? '') === (value.startsWith('[IPv6:') ? 6 : 4);
-  },
-  { error: "expected a host name such as relay.example.com or an address literal such as [192.0.2.1]; leave it unset for the machine's name" },
-);
+const smtpHostname = z.string().transform(withoutRootDot).refine(isGreetingName, {
+  error: "expected a host name such as relay.example.com or an address literal such as [192.0.2.1]; leave it unset for the machine's name",
+});
+
+/** An absolute name (`relay.example.com.`) is the same host; the greeting and EHLO write it without the root's dot. */
+export function withoutRootDot(name: string): string {
+  return name.endsWith('.') && !name.startsWith('[') ? name.slice(0, -1) : name;
+}
+
+/**
+ * A name the greeting and bounces can carry: a host name (RFC 1123 labels; an underscore too, as in many
+ * internal hosts' names, which Postfix takes in its myhostname as well) or an address literal.
+ */
+export function isGreetingName(value: string): boolean {
+  const literal = /^\[(?:IPv6:)?(.+)\]$/.exec(value);
+  if (!literal) return GREETING_NAME.test(value);
+  return isIP(literal[1] ?? '') === (value.startsWith('[IPv6:') ? 6 : 4);
+}
+
+/** DOMAIN_NAME with underscores in its labels. */
+const GREETING_NAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i;
 
 const cidr = z.string().superRefine((value, context) => {
   const [address = '', bits, ...rest] = value.split('/');
@@ -343,7 +356,7 @@ export const gatewaySchema = z.strictObject({
   username: z.string().optional(),
   password: z.string().optional(),
   connectTimeout: duration
-    .pipe(atLeast(MIN_GATEWAY_TIMEOUT_MS, 'below a second a request times out before its answer can come'))
+    .pipe(atLeast(MIN_GATEWAY_TIMEOUT_MS, 'below a second a connection to a gateway across a network fails before it can be made'))
     .prefault(DEFAULT_CONNECT_TIMEOUT),
   responseTimeout: duration
     .pipe(atLeast(MIN_GATEWAY_TIMEOUT_MS, 'below a second a request times out before its answer can come, and the SMS is sent again'))

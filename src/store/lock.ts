@@ -90,7 +90,7 @@ export function missingDataDirs(dataDir: string): string[] {
     }
     if (!isDirectory) {
       const code = path === dataDir ? 'EEXIST' : 'ENOTDIR';
-      throw new DataDirError(dataDir, 'cannot be created', Object.assign(new Error(code), { code }));
+      throw new DataDirError(dataDir, 'cannot be used', Object.assign(new Error(code), { code }));
     }
     return missing;
   }

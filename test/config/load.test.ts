@@ -463,10 +463,14 @@ describe('config', () => {
       'smpp',
       'the SMPP simulator listens on a port of its own',
     );
-    assert.deepEqual(lines({}, 'delivery:\n  retryMinDelay: 20m\nmail:\n  retryMinDelay: 1m\n  retryMaxDelay: 30s\n'), [
-      'delivery.retryMinDelay: longer than delivery.retryMaxDelay (10m), the most a retry waits; lower it or raise delivery.retryMaxDelay',
+    assert.deepEqual(lines({}, 'delivery:\n  retryMinDelay: 20m\n  retryMaxDelay: 15m\nmail:\n  retryMinDelay: 1m\n  retryMaxDelay: 30s\n'), [
+      'delivery.retryMinDelay: longer than delivery.retryMaxDelay (15m), the most a retry waits; lower it or raise delivery.retryMaxDelay',
       'mail.retryMinDelay: longer than mail.retryMaxDelay (30s), the most a retry waits; lower it or raise mail.retryMaxDelay',
     ]);
+    // One end written past the other's default moves that default with it: nothing refused that the operator did not write.
+    const moved = loadConfig({}, dirWith('delivery:\n  retryMinDelay: 20m\nmail:\n  retryMaxDelay: 5s\n')).config;
+    assert.deepEqual([moved.delivery.retryMinDelay, moved.delivery.retryMaxDelay], [20 * 60_000, 20 * 60_000]);
+    assert.deepEqual([moved.mail.retryMinDelay, moved.mail.retryMaxDelay], [5_000, 5_000]);
     const hash = await hashPassword('a long account password');
     assert.deepEqual(
       lines({}, `accounts:\n  - {username: erp, passwordHash: "${hash}", maxParts: 50}\nnetworks:\n  - {name: lab, cidr: [10.0.0.0/8], maxParts: 7}\n`),
@@ -486,6 +490,8 @@ describe('config', () => {
     assert.deepEqual(warnings({}, 'delivery:\n  delayNotice: 24h\n'), [
       'delivery.delayNotice: not shorter than delivery.maxAge (1d): an SMS is bounced before it is late enough for a delay notice, so none is ever sent',
     ]);
+    // A short maxAge alone (the notice at its default) means no notice, as the operator chose: nothing to warn about.
+    assert.deepEqual(warnings({}, 'delivery:\n  maxAge: 1h\n'), []);
     const hash = await hashPassword('a long account password');
     const accounts = `accounts:\n  - {username: erp, passwordHash: "${hash}"}\n`;
     assert.deepEqual(warnings({ SMSRELAY_SMTP_HOST: '0.0.0.0' }, accounts), [
@@ -722,16 +728,18 @@ describe('config', () => {
   });
 
   test('smtp.hostname is a host name or an address literal: empty, blank, a line break or other text is refused, not put into the banner', () => {
-    for (const written of ["''", "'   '", '"relay\\r\\n250 fake"', 'relay_1.example.com', "'relay example'", '"[300.1.2.3]"', '"[IPv6:192.0.2.1]"']) {
+    for (const written of ["''", "'   '", '"relay\\r\\n250 fake"', "'relay example'", 'relay..example.com', '"[300.1.2.3]"', '"[IPv6:192.0.2.1]"']) {
       assert.deepEqual(
         problems({}, `smtp:\n  hostname: ${written}\n`).map((line) => line.replace(/^.*smsrelay\.yaml: /, '')),
         ["smtp.hostname: expected a host name such as relay.example.com or an address literal such as [192.0.2.1]; leave it unset for the machine's name"],
         written,
       );
     }
-    for (const name of ['relay.example.com', 'Relay-1', '[192.0.2.1]', '[IPv6:2001:db8::1]']) {
+    for (const name of ['relay.example.com', 'Relay-1', 'relay_1.example.com', '[192.0.2.1]', '[IPv6:2001:db8::1]']) {
       assert.equal(loadConfig({}, dirWith(`smtp:\n  hostname: "${name}"\n`)).config.smtp.hostname, name);
     }
+    // An absolute name is the same host, written in the greeting without the root's dot.
+    assert.equal(loadConfig({}, dirWith('smtp:\n  hostname: relay.example.com.\n')).config.smtp.hostname, 'relay.example.com');
   });
 
   test('whole numbers are decimal digits or YAML integers, never a boolean, 0x10 or 1e3; a duration needs its unit from the file as from a variable', () => {
@@ -758,6 +766,19 @@ describe('config', () => {
     const strip = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/^.*smsrelay\.yaml: /, ''));
     const smpp = { SMSRELAY_GATEWAY: 'smpp', SMSRELAY_SMPP_HOST: '127.0.0.1', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };
     assert.deepEqual(problems({ ...smpp, SMSRELAY_SMPP_TLS: 'maybe' }), ['SMSRELAY_SMPP_TLS="maybe": write true or false']);
+    // An account two routes name is checked for each: its problem is still one line.
+    const twoRoutes = [
+      'gateway:',
+      '  routes:',
+      '    - {name: norway, match: ["+47"], providers: [puzzel, twilio]}',
+      '    - {name: rest, match: "*", providers: [twilio]}',
+      '  providers:',
+      '    puzzel: {username: acme, password: change-me, serviceId: 4242}',
+      '    twilio: {accountSid: AC0123456789abcdef0123456789abcdef, authToken: the-auth-token, messagingServiceSid: MGbad}',
+    ].join('\n');
+    assert.deepEqual(strip(problems({}, `${twoRoutes}\n`)), [
+      'gateway.providers.twilio.messagingServiceSid: expected a Messaging Service SID (MG followed by 32 hex digits)',
+    ]);
     assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '99999999999999999999999' }), [
       'SMSRELAY_SMTP_PORT="99999999999999999999999": expected a port number from 0 to 65535',
     ]);
@@ -798,7 +819,7 @@ describe('config', () => {
         (line) => line.replace(/^.*smsrelay\.yaml: /, ''),
       ),
       [
-        'gateway.connectTimeout: write at least 1s: below a second a request times out before its answer can come',
+        'gateway.connectTimeout: write at least 1s: below a second a connection to a gateway across a network fails before it can be made',
         'gateway.responseTimeout: write at least 1s: below a second a request times out before its answer can come, and the SMS is sent again',
         'delivery.retryMinDelay: write at least 100ms: a shorter wait is none, a busy loop',
         'delivery.retryMaxDelay: write at least 100ms: a shorter wait is none, a busy loop',
