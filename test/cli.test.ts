@@ -119,6 +119,32 @@ describe('smsrelay command', () => {
     }
   });
 
+  test('smtp.hostname unset on a machine whose own name is no host name is one line naming the setting, exit 78, not that name in the greeting', (context) => {
+    // The machine's name changed in a UTS namespace of the test's own (no privilege needed where user namespaces are allowed).
+    const unshare = ['--user', '--map-root-user', '--uts', 'sh', '-c'];
+    if (spawnSync('unshare', [...unshare, 'echo probe > /proc/sys/kernel/hostname']).status !== 0) {
+      context.skip('no UTS namespace here (unshare)');
+      return;
+    }
+    const cwd = dir();
+    const run = (name: string) =>
+      spawnSync('unshare', [...unshare, 'echo "$0" > /proc/sys/kernel/hostname && exec "$@"', name, process.execPath, BIN, 'config', 'check'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const refused = run('Bad Host');
+    assert.equal(refused.status, 78, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /smtp\.hostname: unset, so the greeting would carry this machine's name, "Bad Host", which is no host name; set smtp\.hostname/,
+    );
+    const taken = run('build_7.internal');
+    assert.equal(taken.status, 0, taken.stderr);
+    assert.match(taken.stdout, /"hostname": "build_7\.internal"/);
+  });
+
   test('a data directory on a full disk is one line saying to free space there, exit 75 (temporary: a supervisor restarts it)', (context) => {
     // A real full filesystem: a 16 kB tmpfs, filled, in a mount namespace of the test's own (no privilege needed where user namespaces are allowed).
     const unshare = ['--user', '--map-root-user', '--mount', 'sh', '-c'];
