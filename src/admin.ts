@@ -8,7 +8,7 @@ import { settingsDiffering } from './cluster/settings.ts';
 import { type Config, DURATION_SETTINGS } from './config/load.ts';
 import type { GatewayAccount } from './config/routes.ts';
 import { maskedSecrets } from './config/secrets.ts';
-import { isStoreFailure } from './errors.ts';
+import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
 import { isMailbox } from './mail/addresses.ts';
 import { normaliseNumber } from './sms/numbers.ts';
@@ -79,8 +79,7 @@ export async function configCheck(config: Config, store: Store | OlderStore | No
   } catch (error) {
     if (!isStoreFailure(error)) throw error;
     unreachable();
-    const reason = error.cause instanceof Error ? error.cause.message : error.message;
-    return `${shown}\nstore: cannot be reached now (${reason})`;
+    return `${shown}\nstore: cannot be reached now (${storeFailureReason(error)})`;
   }
   const line = durability.server
     ? `store: ${durability.server} ${durability.journalMode} synchronous_commit=${durability.synchronous}`
@@ -88,10 +87,10 @@ export async function configCheck(config: Config, store: Store | OlderStore | No
   return `${shown}\n${line}`;
 }
 
-/** What the relay talks to: a simulated provider runs on the relay's own HTTP port, not at the provider's public hosts. */
 /** How asRun names a simulator's address: no URL, so no secret to mask (`masked` shows it as it is). */
 const ON_OWN_PORT = "the built-in simulator on the relay's HTTP port";
 
+/** What the relay talks to: a simulated provider runs on the relay's own HTTP port, not at the provider's public hosts. */
 function asRun(config: Config): Config {
   const onOwnPort = `${ON_OWN_PORT} (${config.http.host}:${config.http.port})`;
   const run = <Account extends GatewayAccount>(account: Account, under: string): Account =>
@@ -381,7 +380,7 @@ export interface Wording {
   readonly time: (at: number) => string;
 }
 
-export const CLI_WORDING: Wording = {
+const CLI_WORDING: Wording = {
   resume: '`smsrelay queue resume`',
   probeNow: "`smsrelay queue retry all` (the console's Retry all now)",
   time: (at) => new Date(at).toISOString(),

@@ -209,7 +209,12 @@ export function isStoreFailure(error: unknown): error is RelayError {
  */
 export function failureLogFields(error: unknown): { readonly code: RelayErrorCode; readonly reason: string } | { readonly err: unknown } {
   if (!isStoreFailure(error)) return { err: error };
-  return { code: error.code, reason: error.cause instanceof Error ? error.cause.message : error.message };
+  return { code: error.code, reason: storeFailureReason(error) };
+}
+
+/** Why the store failed, in the database's words (its cause's; the client's reply only when it has none). */
+export function storeFailureReason(error: RelayError): string {
+  return error.cause instanceof Error ? error.cause.message : error.message;
 }
 
 /** Any thrown value as a RelayError; unknown failures become INTERNAL (a temporary 4xx, never a 250). */

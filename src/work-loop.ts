@@ -230,12 +230,12 @@ export class WorkLoop<T> {
       if (freeSlot() && !this.#drained()) this.#wake();
     };
     const work = process(item, release)
-      .catch((error: unknown) =>
+      .catch((error: unknown) => {
         // A store that fails says so once each way (store/health.ts): every item it fails meanwhile is no news.
-        isStoreFailure(error)
-          ? logger.debug({ code: error.code, reason: error.message }, `${name}: the store failed; the item is retried when its lease ends`)
-          : logger.error({ err: error }, `${name}: unexpected failure; the item is retried when its lease ends`),
-      )
+        const fields = failureLogFields(error);
+        if ('err' in fields) logger.error(fields, `${name}: unexpected failure; the item is retried when its lease ends`);
+        else logger.debug(fields, `${name}: the store failed; the item is retried when its lease ends`);
+      })
       .finally(() => {
         this.#inFlight.delete(work);
         freeSlot();

@@ -95,12 +95,8 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  readonly problems: readonly string[];
-  constructor(found: readonly string[]) {
-    // One line per problem: a provider account two routes name is checked, and found wrong, once for each.
-    const problems = [...new Set(found)];
+  constructor(readonly problems: readonly string[]) {
     super(`invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-    this.problems = problems;
     this.name = 'ConfigError';
   }
 }

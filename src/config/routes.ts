@@ -84,7 +84,7 @@ export function configureRoutes(input: RoutingInput): GatewayRoute[] | undefined
     return undefined;
   }
   const routes = gateway.routes.map((route, index) => ({ ...route, index, name: route.name ?? route.match.join(', ') }));
-  const accounts = new Map<string, GatewayAccount>();
+  const accounts = new Map<string, GatewayAccount | undefined>();
   const plugins = new Map<string, string>();
   let complete = true;
   for (const route of routes) {
@@ -118,10 +118,11 @@ export function configureRoutes(input: RoutingInput): GatewayRoute[] | undefined
         continue;
       }
       plugins.set(selected.plugin.name, name);
+      // An account several routes name is read (and its problems told) once.
       if (!accounts.has(name)) {
         const account = accountOf(name, entries[name], selected, input);
-        if (account) accounts.set(name, account);
-        else complete = false;
+        accounts.set(name, account);
+        if (!account) complete = false;
       }
     }
   }

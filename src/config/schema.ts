@@ -84,7 +84,7 @@ export const MAX_SPAN_MS = 3650 * 24 * 60 * 60 * 1000;
  * no longer waits (a failing gateway asked a thousand times a second by `retryMinDelay: 0s`). A tenth
  * of a second is below any wait meant as one; settings that need longer have their own minimum.
  */
-export const MIN_DURATION_MS = 100;
+const MIN_DURATION_MS = 100;
 
 /** Written `30s`, `5m`, `24h`; milliseconds once parsed, at most `maxMs` (`why` says why); each setting pipes it to its minimum. */
 function durationUpTo(maxMs: number, why: string) {
@@ -129,12 +129,12 @@ export const MIN_CONSOLE_SESSION_MAX_AGE_MS = 5 * 60_000;
  * handshake included, takes a few hundred ms; below a second requests time out before any answer can
  * come, and a response timeout counts as possibly sent and is retried (`0s` sent one SMS 7 times in 12 s).
  */
-export const MIN_GATEWAY_TIMEOUT_MS = 1_000;
+const MIN_GATEWAY_TIMEOUT_MS = 1_000;
 /**
  * The shortest `delivery.maxAge`: the first attempt is made at once, but it needs a moment and a slow
  * queue longer; `0s` expired every SMS "(no attempt)" after its 250.
  */
-export const MIN_MAX_AGE_MS = 1_000;
+const MIN_MAX_AGE_MS = 1_000;
 
 /** A wait the relay times (a timeout, a delay, an interval): at most MAX_WAIT_MS. */
 export const duration = durationUpTo(MAX_WAIT_MS, 'the longest a timer can wait');
@@ -171,7 +171,13 @@ const host = z
   });
 
 /** A host name as DNS writes it (RFC 1123 labels), at most 253 characters. */
-const DOMAIN_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+const DOMAIN_NAME = hostNamePattern('a-z0-9');
+
+/** A name of labels of `letters` (and inner hyphens) of at most 63 characters, at most 253 in all. */
+function hostNamePattern(letters: string): RegExp {
+  const label = `[${letters}]([${letters}-]{0,61}[${letters}])?`;
+  return new RegExp(`^(?=.{1,253}$)(${label}\\.)*${label}$`, 'i');
+}
 
 const domain = z.string().trim().toLowerCase().regex(DOMAIN_NAME, 'expected a domain name');
 
@@ -200,7 +206,7 @@ export function isGreetingName(value: string): boolean {
 }
 
 /** DOMAIN_NAME with underscores in its labels. */
-const GREETING_NAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i;
+const GREETING_NAME = hostNamePattern('a-z0-9_');
 
 const cidr = z.string().superRefine((value, context) => {
   const [address = '', bits, ...rest] = value.split('/');

@@ -70,7 +70,7 @@ function readPem(files: TlsFiles, setting: keyof TlsFiles): { ok: true; pem: Buf
 }
 
 /** A PEM file a setting names, or why it cannot be read (with what to do), in words that name the path. */
-export function readPemFile(path: string): { ok: true; pem: Buffer } | { ok: false; reason: string } {
+function readPemFile(path: string): { ok: true; pem: Buffer } | { ok: false; reason: string } {
   try {
     return { ok: true, pem: readFileSync(path) };
   } catch (error) {

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
-import { isStoreFailure, ListenError, RelayError, toHttpError } from '../errors.ts';
+import { failureLogFields, isStoreFailure, ListenError, RelayError, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from '../policy/networks.ts';
@@ -143,7 +143,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // The path only: a webhook's query carries its token.
       const path = request.url.split('?')[0];
       // A 503 while the store fails is the answer the provider retries: the store's health says the outage once each way (store/health.ts).
-      if (isStoreFailure(error)) request.log.debug({ path, code: error.code, reason: error.message }, 'http: request answered 503: the store fails');
+      if (isStoreFailure(error)) request.log.debug({ path, ...failureLogFields(error) }, 'http: request answered 503: the store fails');
       else if (status >= 500) request.log.error({ err: error, path }, 'http: request failed');
       return reply.status(status).send(body);
     }

@@ -111,8 +111,8 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     const allowed = options.allowedNetworks ? networkMatcher(options.allowedNetworks) : () => true;
     scope.addHook('onRequest', scope.rateLimit());
     scope.addHook('onRequest', async (request, reply) => {
-      // Every route of this scope is a provider's: the label stays one of theirs.
-      const provider = providerOf.get(request.routeOptions.url ?? '') ?? '';
+      // A route of this scope is a provider's, and the label one of theirs; a path no provider has is `unknown` (bounded labels).
+      const provider = providerOf.get(request.routeOptions.url ?? '') ?? 'unknown';
       const refusal = (reason: Refusal, error: RelayError) => {
         refused(reason, request, provider, error);
         return refuse(reply, error);
