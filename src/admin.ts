@@ -16,7 +16,7 @@ import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-
 import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
-import { OPERATOR, type QueueAction, type QueueStats, type Store } from './store/types.ts';
+import { OPERATOR, type QueueAction, type QueueStats, type SmsState, type Store } from './store/types.ts';
 
 /** What a list prints unless told otherwise: a page a terminal scrolls back through (`queue list --limit` takes more). */
 export const LISTED = 1000;
@@ -377,12 +377,15 @@ export interface Wording {
   readonly resume: string;
   /** How this user makes a paused provider's probe due now. */
   readonly probeNow: string;
+  /** How this user sends a message's scheduled SMS before their time. */
+  readonly sendNow: (messageId: string) => string;
   readonly time: (at: number) => string;
 }
 
 const CLI_WORDING: Wording = {
   resume: '`smsrelay queue resume`',
   probeNow: "`smsrelay queue retry all` (the console's Retry all now)",
+  sendNow: (messageId) => `smsrelay queue retry ${messageId} ${SEND_NOW}`,
   time: (at) => new Date(at).toISOString(),
 };
 
@@ -418,17 +421,13 @@ export async function queueAction(
   const pauses = await accountPauseLines(store, now, command === 'release' ? 'hint' : changed > 0 ? 'probe' : 'plain', wording);
   if (command === 'release') return { said: [`release: ${counted.format(changed)} queued SMS changed`, ...pauses].join('\n'), changed };
   // A retry makes due only SMS that are not held, nor scheduled for later: each left alone is said so, rather than counted as retried.
-  const stats = sms ? undefined : (await store.queueStats(now)).sms;
-  const held = stats?.held ?? (sms ?? []).filter((item) => item.status === 'queued' && item.held).length;
-  const scheduled = (sms ?? []).filter((item) => item.status === 'queued' && !item.held && item.scheduledFor !== undefined && item.scheduledFor > now);
-  const firstScheduled = stats?.nextScheduledAt ?? Math.min(...scheduled.map((item) => item.scheduledFor ?? now));
-  const scheduledCount = stats?.scheduled ?? scheduled.length;
+  const left = sms ? leftOf(sms, now) : await leftInQueue(store, now);
   const leftAlone = [
-    ...(held > 0 ? [`${counted.format(held)} held: release ${held === 1 ? 'it' : 'them'} first`] : []),
-    ...(scheduledCount > 0
+    ...(left.held > 0 ? [`${counted.format(left.held)} held: release ${left.held === 1 ? 'it' : 'them'} first`] : []),
+    ...(left.scheduled > 0
       ? [
-          `${counted.format(scheduledCount)} scheduled (X-SMS-Send-At), left until ${sms ? '' : 'each one’s time, the first at '}${wording.time(firstScheduled)}${
-            sms ? `: to send ${scheduledCount === 1 ? 'it' : 'them'} now, smsrelay queue retry ${target} ${SEND_NOW}` : ''
+          `${counted.format(left.scheduled)} scheduled (X-SMS-Send-At), left until ${sms ? '' : 'each one’s time, the first at '}${wording.time(left.firstAt)}${
+            sms ? `: to send ${left.scheduled === 1 ? 'it' : 'them'} now, ${wording.sendNow(target ?? '')}` : ''
           }`,
         ]
       : []),
@@ -439,6 +438,26 @@ export async function queueAction(
     ),
     changed,
   };
+}
+
+/** The SMS a retry leaves alone: held ones, and ones scheduled for later with the first of their times. */
+interface LeftAlone {
+  readonly held: number;
+  readonly scheduled: number;
+  readonly firstAt: number;
+}
+
+/** Of one message's SMS. */
+function leftOf(sms: readonly SmsState[], now: number): LeftAlone {
+  const queued = sms.filter((item) => item.status === 'queued');
+  const times = queued.flatMap((item) => (!item.held && item.scheduledFor !== undefined && item.scheduledFor > now ? [item.scheduledFor] : []));
+  return { held: queued.filter((item) => item.held).length, scheduled: times.length, firstAt: Math.min(...times) };
+}
+
+/** Of the whole queue (`all`), as its statistics count them. */
+async function leftInQueue(store: Store, now: number): Promise<LeftAlone> {
+  const { held, scheduled, nextScheduledAt } = (await store.queueStats(now)).sms;
+  return { held, scheduled, firstAt: nextScheduledAt ?? now };
 }
 
 /**

@@ -45,7 +45,13 @@ const CONSOLE_PATH = /^\/console(?:[/?][\x21-\x5b\x5d-\x7e]*)?$/;
 /** The queue page's button that resumes dispatch, named by the notice of a pause (rather than a CLI command). */
 const RESUME_BUTTON = 'Resume dispatch';
 /** An action's answer as the console words it: its buttons rather than commands, times as its pages show them. */
-const CONSOLE_WORDING: Wording = { resume: `"${RESUME_BUTTON}"`, probeNow: '"Retry all now"', time: consoleTime };
+const CONSOLE_WORDING: Wording = {
+  resume: `"${RESUME_BUTTON}"`,
+  probeNow: '"Retry all now"',
+  // No button sends a scheduled SMS early (a click too easily undoes what its sender asked for): the operator on the relay's host can.
+  sendNow: (messageId) => `on the relay host, smsrelay queue retry ${messageId} --now`,
+  time: consoleTime,
+};
 /** Why a cookie opens no page: its session timed out just now, or the store has none (signed out, or timed out before). */
 const SESSION_OVER = { expired: 'Your session has expired', ended: 'Your session has ended' } as const;
 /** Every page: nothing from elsewhere, no framing, nothing cached (pages show people's messages). */

@@ -530,7 +530,9 @@ describe('console pages', () => {
     assert.match((await act('all')) ?? '', /; 1 scheduled \(X-SMS-Send-At\), left until each one’s time, the first at /);
     assert.match(
       (await act(id)) ?? '',
-      new RegExp(`^retry: 0 queued SMS changed; 1 scheduled \\(X-SMS-Send-At\\), left until .*: to send it now, smsrelay queue retry ${id} --now`),
+      new RegExp(
+        `^retry: 0 queued SMS changed; 1 scheduled \\(X-SMS-Send-At\\), left until .*: to send it now, on the relay host, smsrelay queue retry ${id} --now`,
+      ),
     );
     assert.deepEqual(
       (await relay.relay.store.smsOf(id)).map((sms) => sms.scheduledFor),
