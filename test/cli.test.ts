@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import BetterSqlite3 from 'better-sqlite3';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { after, describe, test } from 'node:test';
+import { after, describe, type TestContext, test } from 'node:test';
 import { request } from 'undici';
 import { join } from 'node:path';
 import { killSpawnedRelays, maildirMessages, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from './helpers/relay.ts';
@@ -21,6 +21,17 @@ after(() => {
   killSpawnedRelays();
   dirs.forEach(removeDir);
 });
+
+/**
+ * The words that run `sh -c` in a namespace of the test's own (no privilege needed where user namespaces are
+ * allowed), or undefined, the test skipped and saying why, where `probe` cannot run in one here.
+ */
+function inNamespace(context: TestContext, kind: 'uts' | 'mount', probe: string): string[] | undefined {
+  const unshare = ['--user', '--map-root-user', `--${kind}`, 'sh', '-c'];
+  if (spawnSync('unshare', [...unshare, probe]).status === 0) return unshare;
+  context.skip(`no ${kind} namespace here (unshare)`);
+  return undefined;
+}
 
 function dir(): string {
   const created = tempDir('smsrelay-cli-');
@@ -120,12 +131,9 @@ describe('smsrelay command', () => {
   });
 
   test('smtp.hostname unset on a machine whose own name is no host name is one line naming the setting, exit 78, not that name in the greeting', (context) => {
-    // The machine's name changed in a UTS namespace of the test's own (no privilege needed where user namespaces are allowed).
-    const unshare = ['--user', '--map-root-user', '--uts', 'sh', '-c'];
-    if (spawnSync('unshare', [...unshare, 'echo probe > /proc/sys/kernel/hostname']).status !== 0) {
-      context.skip('no UTS namespace here (unshare)');
-      return;
-    }
+    // The machine's name changed in a UTS namespace of the test's own.
+    const unshare = inNamespace(context, 'uts', 'echo probe > /proc/sys/kernel/hostname');
+    if (!unshare) return;
     const cwd = dir();
     const run = (name: string) =>
       spawnSync('unshare', [...unshare, 'echo "$0" > /proc/sys/kernel/hostname && exec "$@"', name, process.execPath, BIN, 'config', 'check'], {
@@ -146,12 +154,9 @@ describe('smsrelay command', () => {
   });
 
   test('a data directory on a full disk is one line saying to free space there, exit 75 (temporary: a supervisor restarts it)', (context) => {
-    // A real full filesystem: a 16 kB tmpfs, filled, in a mount namespace of the test's own (no privilege needed where user namespaces are allowed).
-    const unshare = ['--user', '--map-root-user', '--mount', 'sh', '-c'];
-    if (spawnSync('unshare', [...unshare, 'mount -t tmpfs -o size=16k tmpfs /mnt']).status !== 0) {
-      context.skip('no mount namespace here (unshare)');
-      return;
-    }
+    // A real full filesystem: a 16 kB tmpfs, filled, in a mount namespace of the test's own.
+    const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt');
+    if (!unshare) return;
     const cwd = dir();
     const full = join(cwd, 'full');
     mkdirSync(full);
