@@ -160,6 +160,8 @@ describe('operating the relay', () => {
     cli('queue', 'resume');
     cli('queue', 'retry', id);
     await waitFor('sent after resume', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id), 40_000);
+    // The gateway answers before the relay commits its outcome: the store says when the queue is empty, then one scrape.
+    await waitFor('the queue drained', () => /^sms queued: 0\b/m.test(cli('status')), 40_000);
     assert.deepEqual(await queueGauges(), { depth: 0, oldest: 0 }, 'the scrape after draining: no age left over from the one before');
   });
 
