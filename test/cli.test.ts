@@ -778,7 +778,7 @@ describe('smsrelay command', () => {
     assert.match(status.stderr, /no relay data in/);
   });
 
-  test('a settings file that is a directory or unreadable, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {
+  test('a settings file that is a directory, unreadable or missing, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {
     const cwd = dir();
     chmodSync(cwd, 0o755);
     const check = (env: Record<string, string>, asOther = false) =>
@@ -804,6 +804,10 @@ describe('smsrelay command', () => {
     rmSync(join(cwd, 'smsrelay.yaml'), { recursive: true });
     writeFileSync(join(cwd, 'smsrelay.yaml'), 'dataDir: from-the-default-file\n');
     refused({ SMSRELAY_CONFIG: '' }, 'SMSRELAY_CONFIG="": empty; name the settings file, or unset it to read ./smsrelay.yaml');
+    refused(
+      { SMSRELAY_CONFIG: 'missing.yaml' },
+      `SMSRELAY_CONFIG="missing.yaml": file not found (${join(cwd, 'missing.yaml')}); create it (it may be empty: every setting has its default or its variable), or unset SMSRELAY_CONFIG to read ./smsrelay.yaml`,
+    );
     refused({ SMSRELAY_CONFIG: '  ' }, 'SMSRELAY_CONFIG="": empty; name the settings file, or unset it to read ./smsrelay.yaml');
     writeFileSync(join(cwd, 'other.yaml'), 'sms:\n  domains: [other.test]\n');
     chmodSync(join(cwd, 'other.yaml'), 0o600);

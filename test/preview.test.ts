@@ -38,7 +38,7 @@ describe('smsrelay preview', () => {
     assert.equal(lines[3], 'thread:     skipped (no store here, or no --to number)');
     assert.equal(lines[4], 'removed:');
     assert.match(lines[5] ?? '', /^ {2}- rule line beside the quote \(1 line\): "_{32}"$/);
-    assert.equal(lines[6], '  - header block of the mail answered (8 lines): "Von: Ana Silva <ana.silva@example.com>"');
+    assert.equal(lines[6], '  - header block of the mail answered (6 lines): "Von: Ana Silva <ana.silva@example.com>"');
   });
 
   test('a reply that adds nothing: the refusal it would get, and what was removed (exit 65)', () => {

@@ -485,7 +485,11 @@ function readConfigFile(env: NodeJS.ProcessEnv, cwd: string): { raw: Record<stri
   }
   const file = resolve(cwd, named ?? DEFAULT_CONFIG_FILE);
   if (!existsSync(file)) {
-    if (named !== undefined) throw new ConfigError([`${CONFIG_FILE_VARIABLE}="${named}": file not found`]);
+    if (named !== undefined) {
+      throw new ConfigError([
+        `${CONFIG_FILE_VARIABLE}="${named}": file not found (${file}); create it (it may be empty: every setting has its default or its variable), or unset ${CONFIG_FILE_VARIABLE} to read ./${DEFAULT_CONFIG_FILE}`,
+      ]);
+    }
     return { raw: {}, file: undefined };
   }
   const where = named === undefined ? file : `${CONFIG_FILE_VARIABLE}="${named}"`;

@@ -286,11 +286,14 @@ class Scan {
   #remove(reason: string, from: number, to: number): void {
     const first = (this.#lines[from] ?? '').trim();
     const last = this.removed.at(-1);
+    // A block's count is of its written lines: the blank lines that end the body (its final line break) are none.
+    let end = to;
+    if (to === this.#lines.length - 1) while (end > from && (this.#lines[end] ?? '').trim() === '') end--;
     // Consecutive quoted lines are one block.
     if (last && last.reason === reason && reason === QUOTE_REASON && this.#lastRemovedEnd === from - 1) {
-      this.removed[this.removed.length - 1] = { ...last, lines: last.lines + to - from + 1 };
+      this.removed[this.removed.length - 1] = { ...last, lines: last.lines + end - from + 1 };
     } else {
-      this.removed.push({ reason, first: first.slice(0, 80), lines: to - from + 1 });
+      this.removed.push({ reason, first: first.slice(0, 80), lines: end - from + 1 });
     }
     this.#lastRemovedEnd = to;
   }

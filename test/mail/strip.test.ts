@@ -392,6 +392,16 @@ describe('stripText: list and notification footers', () => {
     assert.deepEqual(removedBy('Will do.\n\n-- \nAna Silva\nOps\n').reasons, ['signature (below "-- ")']);
   });
 
+  it('counts the lines of a removed block as written: the final line break of the body adds none (preview says "2 lines" for "-- " and a name)', () => {
+    for (const body of ['Hello there\n-- \nsig\n', 'Hello there\r\n-- \r\nsig\r\n\r\n', 'Hello there\n-- \nsig']) {
+      assert.deepEqual(
+        stripText(body, RULES, { reply: false }).removed.map(({ reason, lines }) => [reason, lines]),
+        [['signature (below "-- ")', 2]],
+        JSON.stringify(body),
+      );
+    }
+  });
+
   it("removes a ticket system's reply-above marker and the ticket's older comments below the newest", () => {
     const zendesk =
       '##- Please type your reply above this line -##\n\nYour request (4711) has been updated.\n\n----------------------------------------------\n\nSam Agent (Acme Support)\n\nDec 5, 2026, 07:01 CET\n\nThe technician will arrive at 10:00.\n\n----------------------------------------------\n\nPat User\n\nDec 4, 2026, 16:12 CET\n\nThe printer on floor 3 shows error 50.2.\n';
