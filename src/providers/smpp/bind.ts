@@ -156,8 +156,10 @@ export class SmppBind {
     if (!this.bound) return { kind: 'unbound' };
     await this.#slot();
     try {
+      /** When this SMS may be written again after a throttled answer (its own backoff). */
+      let earliest = 0;
       for (let resubmits = 0; ; resubmits++) {
-        const wait = this.#slowUntil - this.#timers.now();
+        const wait = Math.max(this.#slowUntil, earliest) - this.#timers.now();
         if (wait > 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, wait));
         // Checked right before the write: a submit_sm that never left cannot reach the phone, so it is no possible duplicate.
         if (!this.#writable()) return { kind: 'unbound' };
@@ -165,7 +167,13 @@ export class SmppBind {
         const pdu = await this.#request(COMMAND.submit_sm, body, this.#options.submitTimeoutMs);
         if (pdu === undefined) return { kind: this.bound ? 'timeout' : 'dropped' };
         // Some SMSCs say ESME_RTHROTTLED in a generic_nack: the bind slows down either way.
-        if (this.#paceAfter(pdu.status, writtenAt) && resubmits < THROTTLED_RESUBMITS) continue;
+        if (this.#paceAfter(pdu.status, writtenAt) && resubmits < THROTTLED_RESUBMITS) {
+          // Each SMS's own resubmits space out, 200 ms doubling (about 6 s in all), whatever the bind's pause: a
+          // success of another SMS resets that, and against an SMSC allowing n a second the later ones of a burst
+          // were throttled five times within one second and handed back to the queue.
+          earliest = this.#timers.now() + Math.min(THROTTLE_MAX_MS, THROTTLE_MIN_MS * 2 ** resubmits);
+          continue;
+        }
         if (pdu.commandId === COMMAND.generic_nack) {
           // The bind stays: the relay's own PDUs are framed right, and a nack about one says nothing of the next.
           this.#log.warn({ status: statusName(pdu.status) }, 'smpp: the SMSC answered a submit_sm with generic_nack; the SMS is sent again later');
