@@ -94,7 +94,10 @@ export const MAX_MIME_PARTS = 1000;
 type Node = InstanceType<typeof MimeNode>;
 
 interface Part {
-  readonly node: Node;
+  /** Replaced once its headers are read when its Content-Type is read otherwise than written (readableNode, partsOfUndelimited). */
+  node: Node;
+  /** The node as the mail wrote it, when `node` replaced it. */
+  written?: Node;
   readonly parent: Part | undefined;
   readonly children: Part[];
   /** The body's bytes: [start, end) of the raw message; end is set when the part's body ends. */
@@ -110,7 +113,7 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
   if (parts.some(({ node }) => typeof node.contentType === 'string' && node.contentType.startsWith('message/') && !isAttachedMessage(node))) {
     return undefined;
   }
-  const headers = new HeaderView(root.node);
+  const headers = new HeaderView(root.written ?? root.node);
   const attachments = new Map(parts.filter(isAttachment).map((part) => [part, attachmentOf(part)]));
   const content = textContent(root, raw, attachments);
   return {
@@ -179,9 +182,12 @@ function walk(part: Part): Part[] {
  * line break before a delimiter line belongs to the delimiter. Undefined for what it would read
  * differently or refuse: a part without an empty line after its headers, a multipart without its
  * closing delimiter, oversized headers or lines, more than MAX_PARTS parts. UNREADABLE_MAIL for more
- * than MAX_MIME_PARTS: counted here, since mailsplit's refusal would be a library error.
+ * than MAX_MIME_PARTS: counted here, since mailsplit's refusal would be a library error. A mail
+ * whose multipart body never has a delimiter of its boundary (partsOfUndelimited) is read apart
+ * from mailsplit, which would read no text at all. `boundary`: the one to split the mail's
+ * multipart body by instead of its header's.
  */
-function splitParts(raw: Buffer): Part | undefined {
+function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
   const root: Part = { node: new MimeNode(false), parent: undefined, children: [], start: raw.length, end: raw.length };
   let part = root;
   let inHeader = true;
@@ -223,6 +229,9 @@ function splitParts(raw: Buffer): Part | undefined {
       if (part.node._headerlen > MAX_HEADER_BYTES) return undefined;
       if (endsBlock || lineEnd === raw.length) {
         part.node.parseHeaders();
+        const readable = readableNode(part.node);
+        if (readable !== part.node) [part.written, part.node] = [part.node, readable];
+        if (part === root && boundary && root.node.multipart) root.node._boundary = boundary;
         part.start = lineEnd;
         inHeader = false;
         // A single part's body is the rest of the mail: nothing more to split.
@@ -232,7 +241,82 @@ function splitParts(raw: Buffer): Part | undefined {
     lineStart = lineEnd;
   }
   // A part whose headers never ended, or a multipart without its closing delimiter, mailsplit reads by rules of its own.
-  return part === root && !inHeader && parts <= MAX_PARTS ? root : undefined;
+  if (part !== root || inHeader || parts > MAX_PARTS) return undefined;
+  return root.node.multipart && root.children.length === 0 && !boundary ? partsOfUndelimited(raw, root) : root;
+}
+
+/** A delimiter line's boundary (RFC 2046 §5.1.1: 1 to 70 characters, not ending in a space). */
+const DELIMITER_LINE = /^--([0-9A-Za-z'()+_,./:=? -]{0,69}[0-9A-Za-z'()+_,./:=?-])[ \t]*\r?$/;
+
+/**
+ * A multipart mail whose boundary never occurs in its body (a script that changed the boundary in
+ * one place only) has only a preamble, which mailsplit skips: the body would be lost and the subject
+ * sent in its place. Its body is read as the sender evidently wrote it: by the boundary of its first
+ * delimiter-like line when that splits it into parts, else as plain text.
+ */
+function partsOfUndelimited(raw: Buffer, root: Part): Part {
+  const body = raw.subarray(root.start).toString('latin1');
+  const evident = body
+    .split('\n')
+    .find((line) => line.trim() !== '')
+    ?.match(DELIMITER_LINE)?.[1];
+  const split = evident === undefined ? undefined : splitParts(raw, Buffer.from(evident, 'latin1'));
+  if (split && split.children.length > 0) return split;
+  [root.written, root.node] = [root.written ?? root.node, withContentType(root.node, 'text/plain')];
+  return root;
+}
+
+/** RFC 2045 §5.1: a type or subtype is a token, any printable ASCII but blanks and tspecials. */
+const MEDIA_TYPE = /^[!#$%&'*+.^`|~\w-]+\/[!#$%&'*+.^`|~\w-]+$/;
+/** A type and subtype, then parameters joined to it by blanks or a comma instead of `;` (`text/plain charset="UTF-8"`). */
+const UNSEPARATED_PARAMETERS = /^\s*([!#$%&'*+.^`|~\w-]+\/[!#$%&'*+.^`|~\w-]+)[\s,]+([^=]*=[\s\S]*)$/;
+/** Where a parameter starts in such a value: blanks, commas or semicolons before `name=`. */
+const PARAMETER_START = /[\s,;]+(?=[!#$%&'*+.^`|~\w-]+\s*=)/g;
+const CHARSET_PARAMETER = /\bcharset\s*=\s*["']?([^\s"';,]+)/i;
+/**
+ * Types mailers write by mistake for text/plain: `plain/text` is PHP mail code's classic typo (valid
+ * syntax, so RFC 2045 would read it as application/octet-stream: an attachment, and the alert lost).
+ */
+const TEXT_PLAIN_TYPOS = new Set(['plain/text']);
+
+/**
+ * The Content-Type a script or device meant, or undefined when it is well-formed. Parameters joined
+ * by blanks or a comma to the type are read as if a `;` stood there; any other value that is no
+ * `type/subtype` (`text`, `text/`) is text/plain, as RFC 2045 §5.2 recommends for a syntactically
+ * invalid Content-Type, keeping a charset it names; TEXT_PLAIN_TYPOS are text/plain. Without this,
+ * mailsplit takes the whole broken value for an unknown type and the body for an attachment.
+ */
+function repairedContentType(node: Node): string | undefined {
+  const written = node.headers ? node.headers.getFirst('content-type') : '';
+  if (!written || !node.contentType) return undefined;
+  if (TEXT_PLAIN_TYPOS.has(node.contentType)) return written.replace(/^\s*[^;]*/, 'text/plain');
+  if (MEDIA_TYPE.test(node.contentType)) return undefined;
+  const unseparated = written.match(UNSEPARATED_PARAMETERS);
+  if (unseparated) return `${unseparated[1]}; ${(unseparated[2] ?? '').replace(PARAMETER_START, '; ')}`;
+  const charset = written.match(CHARSET_PARAMETER)?.[1];
+  return charset ? `text/plain; charset=${charset}` : 'text/plain';
+}
+
+/** The node, or one read from its headers with the Content-Type repaired (repairedContentType). */
+function readableNode(node: Node): Node {
+  const repaired = repairedContentType(node);
+  return repaired === undefined ? node : withContentType(node, repaired);
+}
+
+/**
+ * A node read from the node's headers with its Content-Type replaced, as mailsplit would read that.
+ * The node itself is left as written: the top-level headers (HeaderView) are the mail's own.
+ */
+function withContentType(node: Node, contentType: string): Node {
+  const replaced = new MimeNode(node.parentNode);
+  replaced.addHeaderChunk(node.getHeaders());
+  replaced.parseHeaders();
+  if (!replaced.headers) return node;
+  replaced.headers.update('Content-Type', contentType);
+  const read = new MimeNode(node.parentNode);
+  read.addHeaderChunk(replaced.headers.build());
+  read.parseHeaders();
+  return read;
 }
 
 function insideMultipart(part: Part): boolean {

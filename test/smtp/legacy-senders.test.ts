@@ -1,0 +1,68 @@
+/**
+ * Mail as scripts, devices and old mailers write it (docs/text.md), sent byte for byte over SMTP:
+ * what the phone gets and what the relay answers.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
+import { type Reply, SmtpDialog } from '../helpers/smtp.ts';
+
+describe('legacy senders: the text of mail written slightly wrong', () => {
+  const suite = relayWithSimulator({ sms: { domains: ['sms.localhost'], defaultRegion: 'GB' } });
+  let nextNumber = 100;
+
+  /** `raw` (header and body, LF or CRLF) sent to a new number: the end-of-data reply and the SMS text the gateway got, if any. */
+  async function send(raw: string): Promise<{ reply: Reply; text: string | undefined }> {
+    const number = `447700900${nextNumber++}`;
+    const dialog = await SmtpDialog.open(suite.port);
+    let reply: Reply;
+    try {
+      await dialog.command('EHLO legacy.example.com');
+      await dialog.command('MAIL FROM:<alerts@example.com>');
+      await dialog.command(`RCPT TO:<${number}@sms.localhost>`);
+      reply = await dialog.data(raw);
+    } finally {
+      await dialog.close();
+    }
+    if (reply.code !== 250) return { reply, text: undefined };
+    const received = () => suite.gateway.simulator.received.filter((sms) => sms.to === number);
+    const [sms] = await waitFor(`the SMS to ${number}`, () => received().length === 1 && received());
+    return { reply, text: sms?.text };
+  }
+
+  const mail = (contentType: string, body: string) => `From: x@example.com\nSubject: the subject\nMIME-Version: 1.0\nContent-Type: ${contentType}\n\n${body}\n`;
+
+  test('a Content-Type with its parameters not separated by ";" or with no subtype is read as text (RFC 2045 §5.2), never an attachment', async () => {
+    for (const contentType of [
+      'text/plain charset="UTF-8"',
+      'text/plain, charset=utf-8',
+      'text',
+      'text/',
+      'TEXT/PLAIN CHARSET=UTF-8',
+      'plain/text; charset=utf-8',
+    ]) {
+      const { reply, text } = await send(mail(contentType, 'Pump 2 failed at café'));
+      assert.equal(reply.code, 250, contentType);
+      assert.doesNotMatch(reply.text, /attachment/, contentType);
+      assert.equal(text, 'Pump 2 failed at café', contentType);
+    }
+    // An HTML part so written is read as HTML: its text, not its tags.
+    assert.equal((await send(mail('text/html charset=utf-8', '<p>Pump 2 <b>failed</b></p>'))).text, 'Pump 2 failed');
+    // Without a subject the mail is sent, not refused as having only an attachment.
+    const unsubjected = await send('From: x@example.com\nContent-Type: text/plain charset="UTF-8"\n\nPump 3 failed\n');
+    assert.equal(unsubjected.text, 'Pump 3 failed');
+  });
+
+  test('the parameters of a broken Content-Type are kept: its charset and format=flowed are read', async () => {
+    assert.equal((await send(mail('text/plain charset=utf-8 format=flowed', 'Pump 2 \nfailed'))).text, 'Pump 2 failed');
+    assert.equal((await send(mail('text charset=utf-7', 'Pumpe 2 gest+APY-rt'))).text, 'Pumpe 2 gestört');
+  });
+
+  test('a multipart whose boundary never occurs: its parts are read by the boundary its body uses, or its body as text', async () => {
+    const header = 'From: x@example.com\nSubject: Alarm\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="AAA"\n\n';
+    const other = await send(`${header}--BBB\nContent-Type: text/plain; charset=utf-8\n\nPump 2 failed\n--BBB--\n`);
+    assert.equal(other.text, 'Pump 2 failed');
+    const none = await send(`${header}Pump 2 failed\nPump 3 running\n`);
+    assert.equal(none.text, 'Pump 2 failed\nPump 3 running');
+  });
+});
