@@ -375,10 +375,11 @@ class Scan {
   }
 
   #endsText(line: string, index: number): string | undefined {
-    const signature = SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '') || (line === BARE_SEPARATOR && this.#signatureBelow(index));
+    const delimiter = SIGNATURE_SEPARATOR.test(this.#lines[index] ?? '');
+    const signature = delimiter || (line === BARE_SEPARATOR && this.#signatureBelow(index));
     // Mailman's and Slack's footers stand below an Outlook-like rule, Google Groups' and GitLab's below "-- ".
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
-    if (signature) return SIGNATURE_REASON;
+    if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
     if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
     if (OUTLOOK_RULE.test(line)) return this.#reply ? 'Outlook rule above the mail answered' : RULED_BLOCK_REASON;
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
@@ -394,15 +395,17 @@ class Scan {
   }
 
   /**
-   * Whether what follows a bare `--` looks like a signature: a short first block (name, title,
-   * contacts), not the mail's data (machine mail's `Label: value` lines, see #isMachineMail).
+   * Whether what follows a bare `--` looks like a signature: a short first block of name, title,
+   * company and contact lines, not the mail's data (machine mail's `Label: value` lines, see
+   * #isMachineMail) nor a script's output below an `echo --` ("md1: DEGRADED", "exit code 2").
    */
   #signatureBelow(index: number): boolean {
     const below = this.#lines.slice(index + 1, index + 1 + MAX_SIGN_OFF_DISTANCE).map((line) => line.trim());
     if (below.filter((line) => LABEL_LINE.test(line)).length >= MACHINE_LABEL_LINES) return false;
     const first = nextNonBlank(below, 0);
     const blank = below.indexOf('', first);
-    return (blank < 0 ? below.length : blank) - first <= MAX_SIGNATURE_LINES;
+    const block = below.slice(first, blank < 0 ? below.length : blank);
+    return block.length <= MAX_SIGNATURE_LINES && block.every((line) => isAddressOrPhone(line) || isSignatureLabel(line) || isNameLine(line));
   }
 
   #hasText(): boolean {
@@ -590,6 +593,7 @@ class Scan {
 
 const QUOTE_REASON = 'quoted text of the mail answered';
 const SIGNATURE_REASON = 'signature (below "-- ")';
+const BARE_SIGNATURE_REASON = 'signature (below "--", its space lost)';
 const DISCLAIMER_REASON = 'disclaimer';
 const FOOTER_REASON = 'mailing-list or notification footer';
 const HISTORY_REASON = "ticket's older comments";
@@ -597,7 +601,15 @@ const HISTORY_REASON = "ticket's older comments";
 const RULED_BLOCK_REASON = "Outlook rule and the block below it (the mail answers none: an online meeting's join details, an added block)";
 const INVITATION_FOOTER_REASON = "calendar's footer below an invitation";
 /** Removals that are no quote of a mail answered: the mail is no reply for them. */
-const NOT_QUOTES = new Set([SIGNATURE_REASON, DISCLAIMER_REASON, FOOTER_REASON, HISTORY_REASON, RULED_BLOCK_REASON, INVITATION_FOOTER_REASON]);
+const NOT_QUOTES = new Set([
+  SIGNATURE_REASON,
+  BARE_SIGNATURE_REASON,
+  DISCLAIMER_REASON,
+  FOOTER_REASON,
+  HISTORY_REASON,
+  RULED_BLOCK_REASON,
+  INVITATION_FOOTER_REASON,
+]);
 
 /**
  * A footer's line: no sentence (a company's postal address, a ticket token), or one with a footer
@@ -875,9 +887,24 @@ function isSignatureLabel(line: string): boolean {
   return label !== undefined && SIGNATURE_LABEL_KEYS.has(labelKey(label));
 }
 
+/** A contact line of a signature: an address, a link or a phone number. */
+function isAddressOrPhone(line: string): boolean {
+  return CONTACT_LINE.test(line) || (line.match(PHONE)?.[0].replace(/\D/g, '').length ?? 0) >= MIN_PHONE_DIGITS;
+}
+
+/**
+ * A name, title or team line ("John Smith", "Head of Operations", "Ops team", "ACME GmbH & Co. KG"):
+ * short, starting with a capital (or a letter of a script without case), no digits, no colon inside,
+ * no sentence. A script's output has them: "md1: DEGRADED", "exit code 2", "see /var/log/backup.log".
+ */
+function isNameLine(line: string): boolean {
+  if (line.length > MAX_CONTACT_LINE || /\d/.test(line) || INNER_COLON.test(line)) return false;
+  return /^\P{L}*[\p{Lu}\p{Lt}\p{Lo}]/u.test(line) && !(SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
+}
+
 function isContactBlock(block: readonly string[]): boolean {
   if (block.length === 0 || POSTSCRIPT.test(block[0] ?? '') || block.some((line) => line.length > MAX_CONTACT_LINE || SENTENCE_END.test(line))) return false;
-  return block.filter((line) => CONTACT_LINE.test(line) || (line.match(PHONE)?.[0].replace(/\D/g, '').length ?? 0) >= MIN_PHONE_DIGITS).length >= 2;
+  return block.filter(isAddressOrPhone).length >= 2;
 }
 
 function previousNonBlank(lines: readonly string[], from: number): number {

@@ -57,6 +57,18 @@ describe('stripBody: signatures and device lines', () => {
     assert.equal(strip('Call me\n-- \nJohn Smith\nPhone: 020 7946 0000\nMobile: 07700 900123\nE-mail: john@example.com\n'), 'Call me');
   });
 
+  it('keeps a script\'s output below a bare "--" (a separator it echoes); a name, title or contact block below one is a signature', () => {
+    for (const output of ['md0: clean\n--\nmd1: DEGRADED, sdb2 failed', 'DB backup FAILED on db1\n--\nexit code 2\nsee /var/log/backup.log']) {
+      assert.equal(strip(output), output);
+    }
+    assert.equal(strip('Call me\n--\nJohn Smith\nHead of Operations\n+44 20 7946 0000\njohn@example.com\n'), 'Call me');
+    assert.equal(strip('Window tonight\n--\nOps team\n'), 'Window tonight');
+    assert.deepEqual(
+      stripText('Call me\n--\nJohn\n', RULES, {}).removed.map(({ reason }) => reason),
+      ['signature (below "--", its space lost)'],
+    );
+  });
+
   it('cuts at device lines in several languages', () => {
     for (const line of [
       'Sent from my iPhone',

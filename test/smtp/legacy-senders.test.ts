@@ -58,6 +58,14 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send(mail('text charset=utf-7', 'Pumpe 2 gest+APY-rt'))).text, 'Pumpe 2 gestört');
   });
 
+  test('a bare "--" a script echoes above its output keeps the lines below it; above a name it is a signature', async () => {
+    const cron = 'From: root (Cron Daemon)\nSubject: Cron <root@db1> /usr/local/bin/check-raid\n\nmd0: clean\n--\nmd1: DEGRADED, sdb2 failed\n';
+    assert.equal((await send(cron)).text, 'md0: clean\n--\nmd1: DEGRADED, sdb2 failed');
+    const backup = 'From: backup@db1.example.com\nSubject: backup\n\nDB backup FAILED on db1\n--\nexit code 2\nsee /var/log/backup.log\n';
+    assert.equal((await send(backup)).text, 'DB backup FAILED on db1\n--\nexit code 2\nsee /var/log/backup.log');
+    assert.equal((await send('From: john@example.com\nSubject: s\n\nCall me\n--\nJohn Smith\nACME Ltd\n')).text, 'Call me');
+  });
+
   test('a multipart whose boundary never occurs: its parts are read by the boundary its body uses, or its body as text', async () => {
     const header = 'From: x@example.com\nSubject: Alarm\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="AAA"\n\n';
     const other = await send(`${header}--BBB\nContent-Type: text/plain; charset=utf-8\n\nPump 2 failed\n--BBB--\n`);
