@@ -9,6 +9,7 @@ import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { isSignature, unsealedText } from './sealed.ts';
 import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
+import { withoutUuencoded } from './uuencoded.ts';
 import {
   AMBIGUOUS_PREFIXES,
   AUTO_REPLY_SUBJECTS,
@@ -56,7 +57,7 @@ export interface OutboundRequest extends RelayParameters {
   readonly forward: boolean;
   /** Whether the thread's sent mail was looked for: found and cut, not found in the body, or not given. */
   readonly thread: 'cut' | 'not-found' | 'skipped';
-  /** Attachments an SMS cannot carry, by file name (or type when unnamed); images inside the HTML (a signature logo) are not counted. */
+  /** Attachments an SMS cannot carry, by file name (or type when unnamed), uuencoded files in the text too; images inside the HTML (a signature logo) are not counted. */
   readonly attachments: readonly string[];
 }
 
@@ -119,7 +120,8 @@ export function extractRequest(
   const thread = threadIds(mail);
   const chosen = chosenBody(mail, subject, thread.length > 0);
   const unsealed = unsealedText(withLineFeeds(chosen.text), mail.attachments);
-  const written = unsealed.text;
+  const uuencoded = withoutUuencoded(unsealed.text);
+  const written = uuencoded.text;
   const leading = takeLeadingContextLine(withoutControls(written));
   let lines = leading.rest.split('\n');
   const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;
@@ -152,7 +154,7 @@ export function extractRequest(
   return {
     text: noNewText ? '' : withSubject(text, sentSubject, subjectCommand ? 'never' : rules.subject),
     noNewText,
-    removed: [...unsealed.removed, ...(cut ? [cut.removal] : []), ...stripped.removed],
+    removed: [...unsealed.removed, ...uuencoded.removed, ...(cut ? [cut.removal] : []), ...stripped.removed],
     forward: chosen.forward,
     thread: sent === undefined ? 'skipped' : cut ? 'cut' : 'not-found',
     subject,
@@ -171,7 +173,8 @@ export function extractRequest(
     attachments: mail.attachments
       .filter((attachment) => !attachment.related && !isSignature(attachment) && !chosen.read.includes(attachment))
       // mailparser (the fallback reader) gives `false` for a part whose Content-Type names no type.
-      .map((attachment) => attachment.filename?.trim() || attachment.contentType || 'application/octet-stream'),
+      .map((attachment) => attachment.filename?.trim() || attachment.contentType || 'application/octet-stream')
+      .concat(uuencoded.files),
     ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
   };
 }

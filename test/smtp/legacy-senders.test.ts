@@ -66,6 +66,16 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send('From: john@example.com\nSubject: s\n\nCall me\n--\nJohn Smith\nACME Ltd\n')).text, 'Call me');
   });
 
+  test('a uuencoded file in the text (Outlook Express, `uuencode | mail`) is an attachment: not sent, and named in the 250', async () => {
+    const encoded = ['begin 644 report.txt', String.raw`M4F5P;W)T.B!A;&P@8F%C:W5P<R!O:RP@,3(@1T(@=W)I='1E;BP@;F\@97)R`, '#;W)S', '`', 'end', ''].join('\n');
+    const { reply, text } = await send(`From: root@db1.example.com\nSubject: nightly report\n\nReport attached.\n\n${encoded}`);
+    assert.equal(text, 'Report attached.');
+    assert.match(reply.text, /\(the attachment "report\.txt" is not sent: an SMS carries text only\)$/);
+    // A "begin" line with no uuencoding under it is text.
+    const plain = 'begin 644 was the mode we set\nthen the job ended\nend';
+    assert.equal((await send(`From: x@example.com\nSubject: s\n\n${plain}\n`)).text, plain);
+  });
+
   test('a multipart whose boundary never occurs: its parts are read by the boundary its body uses, or its body as text', async () => {
     const header = 'From: x@example.com\nSubject: Alarm\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="AAA"\n\n';
     const other = await send(`${header}--BBB\nContent-Type: text/plain; charset=utf-8\n\nPump 2 failed\n--BBB--\n`);
