@@ -218,7 +218,12 @@ async function stormRepeats(store: Store, window: number | undefined, numbers: r
  * or nothing is left, refused past `maxParts` or cut to fit.
  */
 export function fitText(
-  { text, noNewText, attachments }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'>,
+  {
+    text,
+    noNewText,
+    attachments,
+    unendedHeader,
+  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> & Partial<Pick<OutboundRequest, 'unendedHeader'>>,
   maxParts: number,
   policy: TextPolicy,
   segmentLimits: SegmentLimits = SEGMENT_LIMITS,
@@ -228,10 +233,11 @@ export function fitText(
   if (sms.parts === 0) {
     const where = policy.subject === 'never' ? 'the body is' : 'the body and the subject are';
     const dropped = attachmentsNote(attachments);
-    throw new RelayError(
-      'NO_TEXT',
-      `The mail has no text to send as SMS: ${where} empty once quotes, signatures and disclaimers are removed${dropped ? `; ${dropped}` : ''}`,
-    );
+    // A device's or script's only line read as a header field: nothing was removed, so say what happened and how to send it.
+    const why = unendedHeader
+      ? `it has no body: with no empty line after the header, each line was read as a header field (the last "${printableAscii(unendedHeader).replaceAll('"', "'").slice(0, UNENDED_HEADER_CHARS)}"); start the text after an empty line, or put it in the subject`
+      : `${where} empty once quotes, signatures and disclaimers are removed`;
+    throw new RelayError('NO_TEXT', `The mail has no text to send as SMS: ${why}${dropped ? `; ${dropped}` : ''}`);
   }
   if (sms.parts <= maxParts) return sms;
   if (policy.overLength === 'truncate') return { ...truncateToParts(text, maxParts, segmentLimits), cutFrom: sms.parts };
@@ -244,6 +250,8 @@ export function fitText(
   );
 }
 
+/** A header line quoted in a reply is cut to this length: an SMTP reply line must stay short (RFC 5321 §4.5.3.1.5: 512 octets). */
+const UNENDED_HEADER_CHARS = 80;
 /** Attachment names shown in a reply: this many, then "and N more"; each cut to this length. */
 const NAMED_ATTACHMENTS = 3;
 const ATTACHMENT_NAME_CHARS = 40;

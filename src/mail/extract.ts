@@ -57,6 +57,8 @@ export interface OutboundRequest extends RelayParameters {
   readonly forward: boolean;
   /** Whether the thread's sent mail was looked for: found and cut, not found in the body, or not given. */
   readonly thread: 'cut' | 'not-found' | 'skipped';
+  /** Every line of the mail was read as a header field (no empty line ends its header section): its last one (ParsedMail). */
+  readonly unendedHeader: string | undefined;
   /** Attachments an SMS cannot carry, by file name (or type when unnamed), uuencoded files in the text too; images inside the HTML (a signature logo) are not counted. */
   readonly attachments: readonly string[];
 }
@@ -170,6 +172,7 @@ export function extractRequest(
         .trim()
         .toLowerCase() === 'all',
     sendAt: sendAtOf(mail),
+    unendedHeader: mail.unendedHeader,
     attachments: mail.attachments
       .filter((attachment) => !attachment.related && !isSignature(attachment) && !chosen.read.includes(attachment))
       // mailparser (the fallback reader) gives `false` for a part whose Content-Type names no type.

@@ -77,6 +77,11 @@ export interface ParsedMail {
   readonly attachments: readonly MailAttachment[];
   readonly shown?: readonly ShownText[];
   readonly messages?: readonly EmbeddedMessage[];
+  /**
+   * The mail has no empty line ending its header section, so every line of it was read as a header
+   * field (docs/text.md): its last one, which a device or script may have meant as the text.
+   */
+  readonly unendedHeader?: string;
 }
 
 /** mailsplit's limit is 1 MiB; a mail with a larger header block gets simpleParser's answer. */
@@ -116,7 +121,9 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
   const headers = new HeaderView(root.written ?? root.node);
   const attachments = new Map(parts.filter(isAttachment).map((part) => [part, attachmentOf(part)]));
   const content = textContent(root, raw, attachments);
+  const unendedHeader = root.start === raw.length && !HEADER_SECTION_END.test(raw.toString('latin1', raw.length - 4)) ? lastHeaderLine(root.node) : undefined;
   return {
+    ...(unendedHeader ? { unendedHeader } : {}),
     headers,
     ...(headers.has('subject') ? { subject: headers.get('subject') as string } : {}),
     ...(headers.has('references') ? { references: headers.get('references') as string | string[] } : {}),
@@ -130,6 +137,13 @@ export function readMail(raw: Buffer): ParsedMail | undefined {
 }
 
 const CRLF = Buffer.from('\r\n');
+/** A header section's end: its last line, then an empty one. */
+const HEADER_SECTION_END = /\n\r?\n$/;
+
+/** The last header line as written, unfolded. */
+function lastHeaderLine(node: Node): string | undefined {
+  return node.headers ? node.headers.getList().at(-1)?.line.replace(/\s+/g, ' ').trim() : undefined;
+}
 
 /**
  * The mail with an empty line where its header section ends. Legacy systems (scripts piping to

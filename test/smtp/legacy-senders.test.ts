@@ -76,6 +76,19 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send(`From: x@example.com\nSubject: s\n\n${plain}\n`)).text, plain);
   });
 
+  test('a mail whose only line was read as a header field is refused saying so, and how to send it', async () => {
+    for (const line of ['CRITICAL: disk full on db1', 'Error: backup failed']) {
+      const { reply } = await send(`${line}\n`);
+      assert.equal(reply.code, 554, line);
+      assert.equal(
+        reply.text,
+        `5.6.0 The mail has no text to send as SMS: it has no body: with no empty line after the header, each line was read as a header field (the last "${line}"); start the text after an empty line, or put it in the subject`,
+      );
+    }
+    // Started after an empty line, the same line is the text.
+    assert.equal((await send('\nCRITICAL: disk full on db1\n')).text, 'CRITICAL: disk full on db1');
+  });
+
   test('a multipart whose boundary never occurs: its parts are read by the boundary its body uses, or its body as text', async () => {
     const header = 'From: x@example.com\nSubject: Alarm\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="AAA"\n\n';
     const other = await send(`${header}--BBB\nContent-Type: text/plain; charset=utf-8\n\nPump 2 failed\n--BBB--\n`);
