@@ -292,6 +292,9 @@ const CHARSET_PARAMETER = /\bcharset\s*=\s*["']?([^\s"';,]+)/i;
  * syntax, so RFC 2045 would read it as application/octet-stream: an attachment, and the alert lost).
  */
 const TEXT_PLAIN_TYPOS = new Set(['plain/text']);
+/** A broken Content-Type that still says the part is a file: a `name` parameter, or a top-level type other than text. */
+const NAMES_A_FILE = /[\s;,]name\s*=/i;
+const NOT_TEXT_TYPE = /^\s*(?:application|image|audio|video|model|font|multipart|message)\b/i;
 
 /**
  * The Content-Type a script or device meant, or undefined when it is well-formed. Parameters joined
@@ -307,6 +310,8 @@ function repairedContentType(node: Node): string | undefined {
   if (MEDIA_TYPE.test(node.contentType)) return undefined;
   const unseparated = written.match(UNSEPARATED_PARAMETERS);
   if (unseparated) return `${unseparated[1]}; ${(unseparated[2] ?? '').replace(PARAMETER_START, '; ')}`;
+  // A file's part (`application; name="x.pdf"`, `image`) stays an attachment: read as text, its decoded bytes would be texted.
+  if (NAMES_A_FILE.test(written) || (NOT_TEXT_TYPE.test(written) && !/^\s*text\b/i.test(written))) return undefined;
   const charset = written.match(CHARSET_PARAMETER)?.[1];
   return charset ? `text/plain; charset=${charset}` : 'text/plain';
 }

@@ -51,6 +51,14 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     // Without a subject the mail is sent, not refused as having only an attachment.
     const unsubjected = await send('From: x@example.com\nContent-Type: text/plain charset="UTF-8"\n\nPump 3 failed\n');
     assert.equal(unsubjected.text, 'Pump 3 failed');
+    // A broken type that still names a file, or a type other than text, stays an attachment: its bytes are never texted.
+    for (const contentType of ['application; name="report.pdf"', 'image', 'text; name="dump.bin"']) {
+      const { reply, text } = await send(
+        `From: x@example.com\nSubject: the subject\nMIME-Version: 1.0\nContent-Type: ${contentType}\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQKJcfsj6IK\n`,
+      );
+      assert.match(reply.text, /attachment/, contentType);
+      assert.equal(text, 'the subject', contentType);
+    }
   });
 
   test('the parameters of a broken Content-Type are kept: its charset and format=flowed are read', async () => {
