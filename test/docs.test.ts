@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { environmentOf } from '../src/config/load.ts';
 import { configSchema } from '../src/config/schema.ts';
 import { RELAY_ERRORS } from '../src/errors.ts';
-import { failedMigration, MIGRATIONS, migratedLine, upgradeAhead } from '../src/store/migrations.ts';
+import { failedMigration, MIGRATIONS, migratedLine, untraceableSchema, upgradeAhead } from '../src/store/migrations.ts';
 import { GENERIC_OUTCOME_RULES } from '../src/dispatch/outcomes.ts';
 import { composeRegistry } from '../src/providers/registry.ts';
 import type { NewOutgoingMail, SmsOutcome } from '../src/store/types.ts';
@@ -139,9 +139,11 @@ test("docs/operations.md#upgrading quotes the upgrade's lines as this release wr
   const latest = MIGRATIONS.length;
   assert.ok(upgrading.includes(`\`${migratedLine({ from: 8, to: latest })}\``), `the start's line for an upgrade from schema 8 to ${latest}`);
   assert.ok(upgrading.includes(`\`\`${upgradeAhead(8)}\`\``), `config check's line for a store of schema 8, to be upgraded to ${latest}`);
-  const failed = failedMigration(13, 12, latest, new Error('table rate_events already exists'));
+  const failed = failedMigration(14, 13, latest, new Error('…'));
   // The docs quote the line up to its fix, which they give in their own words.
-  assert.ok(upgrading.includes(`${failed.slice(0, failed.indexOf(': '))}: …\``), `a failed migration's line, of 13–${latest}`);
+  assert.ok(upgrading.includes(`${failed.slice(0, failed.indexOf(': '))}: …\``), `a failed migration's line, of 14–${latest}`);
+  const untraceable = untraceableSchema(12, ['rate_events']) ?? '';
+  assert.ok(upgrading.includes(`\`the store …: ${untraceable.slice(0, untraceable.indexOf(' (docs/'))}\``), 'the line for the schema 12 of development builds');
 });
 
 /** Every value a label of a fixed set can take: a type that gains one fails to compile here until it is added (and documented). */

@@ -388,8 +388,20 @@ export class OlderSchemaError extends Error {
   }
 }
 
-/** A migration failed and was rolled back: the words follow "the store <file>: ". */
+/** A migration failed and was rolled back, or none can run (untraceableSchema): the words follow "the store <file>: ". */
 export class MigrationError extends Error {}
+
+/**
+ * Development builds a16ed74 to c4487b5 (2026-12-03) numbered 12 the shared-state tables (`rate_events`…,
+ * this history's 13) where this history's 12 is `relays`: a store they wrote says schema 12 and is not
+ * this history's, so no release upgrades it (its migration 13 would find `rate_events` there). Told
+ * before anything runs, with the way out docs/several-relays.md#rolling-upgrade gives, so that `config
+ * check` does not promise the upgrade `start` then refuses. Undefined for a store of this history.
+ */
+export function untraceableSchema(from: number, tables: readonly string[]): string | undefined {
+  if (from !== 12 || !tables.includes('rate_events') || tables.includes('relays')) return undefined;
+  return 'is at the schema 12 of the development builds a16ed74 to c4487b5 (it holds rate_events and no relays), which no release upgrades: keep running the build that wrote it on it, or start this release on a new store once that relay has sent its queue (docs/several-relays.md#rolling-upgrade)';
+}
 
 /**
  * Why an operator's command does not use a store of schema `from`: only `smsrelay start` upgrades, one
@@ -437,6 +449,8 @@ export function migrate(db: Database, options: { readonly upgrade: boolean } = {
   if (from > MIGRATIONS.length) {
     throw new NewerSchemaError(`was written by a newer smsrelay (schema ${from}, this version knows ${MIGRATIONS.length})`);
   }
+  const untraceable = untraceableSchema(from, db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
+  if (untraceable) throw new MigrationError(untraceable);
   if (from < MIGRATIONS.length && !options.upgrade) throw new OlderSchemaError(from, olderSchema(from, SQLITE_BACKUP));
   let step = from;
   const upgrade = db.transaction(() => {

@@ -182,6 +182,12 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
     const olderDb = new BetterSqlite3(older);
     olderDb.pragma(`user_version = ${MIGRATIONS.length - 1}`);
     olderDb.close();
+    // Schema 12 as development builds a16ed74 … c4487b5 numbered it (this history's 13, rate_events, where its 12 is relays).
+    const untraceable = join(dir, 'other-12.db');
+    const untraceableDb = new BetterSqlite3(untraceable);
+    for (const sql of [...MIGRATIONS.slice(0, 11), MIGRATIONS[12] ?? '']) untraceableDb.exec(sql);
+    untraceableDb.pragma('user_version = 12');
+    untraceableDb.close();
     const files: Record<string, string | Buffer> = { 'empty.db': '', 'one-byte.db': 'x', 'text.db': 'not a database\n' };
     for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
     const cases = [
@@ -191,6 +197,12 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
       { file: join(dir, 'text.db'), status: 66, stderr: /text\.db is not a smsrelay store: it is not a SQLite database/ },
       { file: join(dir, 'missing.db'), status: 66, stderr: /--from .*missing\.db: no such file/ },
       { file: older, status: 65, stderr: new RegExp(`holds schema ${MIGRATIONS.length - 1} of an older smsrelay.*start this smsrelay on it once`) },
+      {
+        file: untraceable,
+        status: 65,
+        stderr:
+          /other-12\.db is at the schema 12 of the development builds a16ed74 to c4487b5 .*start this release on a new store once that relay has sent its queue/,
+      },
     ];
     for (const { file, status, stderr } of cases) {
       const before = existsSync(file) ? readFileSync(file) : undefined;

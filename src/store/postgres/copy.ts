@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import { MIGRATIONS } from '../migrations.ts';
+import { MIGRATIONS, untraceableSchema } from '../migrations.ts';
 import { migrate, TABLES, tablesOf } from './migrate.ts';
 import { configProblem, StoreConfigError } from './store.ts';
 import { databaseUrl } from './url.ts';
@@ -62,6 +62,8 @@ function openSource(from: string): BetterSqlite3.Database {
     const foreign = tables.filter((name) => !TABLES.includes(name));
     const missing = tablesOf(MIGRATIONS.slice(0, version)).filter((name) => !tables.includes(name));
     const listed = (names: readonly string[]) => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`;
+    const untraceable = untraceableSchema(version, tables);
+    if (untraceable) throw new SourceError(`${from} ${untraceable}`, false);
     const why =
       foreign.length > 0
         ? `it holds tables that are not smsrelay's (${listed(foreign)})`

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { failedMigration, type Migrated, MigrationError, MIGRATIONS, OlderSchemaError, olderSchema } from '../migrations.ts';
+import { failedMigration, type Migrated, MigrationError, MIGRATIONS, OlderSchemaError, olderSchema, untraceableSchema } from '../migrations.ts';
 import { minimumReader, UPGRADE_ORDER } from '../schema-readers.ts';
 import { RELAY_STALE_MS } from '../cluster-types.ts';
 import { DB_NOW_MS } from './clock.ts';
@@ -86,6 +86,8 @@ export async function migrate(
       );
     }
     if (!ours && !options.create) throw new NoStoreError('the database holds no smsrelay store yet (a relay creates it at its first start)');
+    const untraceable = untraceableSchema(from, tables);
+    if (untraceable) throw new MigrationError(`the database ${untraceable}`);
     if (from < migrations.length && !options.create) throw new OlderSchemaError(from, `the database ${olderSchema(from, POSTGRES_BACKUP)}`);
     if (from === migrations.length) return { from, to: from };
     await refuseBreakingUnderLiveRelays(client, tables, from, migrations.length);

@@ -585,7 +585,8 @@ export class PostgresStore implements Store, ClusterStore {
       options.onMigrated?.(migrated);
     } catch (error) {
       // A connection lost in the middle is the server's, which a retry may cure; any other failure of a step stops the relay.
-      throw error instanceof MigrationError && isConnectionError(error.cause) ? error.cause : error;
+      // (A MigrationError with no cause is a store no step may run on: untraceableSchema.)
+      throw error instanceof MigrationError && error.cause !== undefined && isConnectionError(error.cause) ? error.cause : error;
     } finally {
       client.release();
     }
