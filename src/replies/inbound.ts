@@ -35,7 +35,7 @@ export interface InboundOptions {
     Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
   readonly tracking: ReplyTracking;
   readonly replyMail: ReplyMailOptions;
-  /** First words that opt a number out of SMS (STOP) and back in (START). */
+  /** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
   readonly keywords: { readonly stop: readonly string[]; readonly start: readonly string[] };
   readonly logger: Logger;
   /** A reply mail was queued: the mailer can send it. */
@@ -330,17 +330,27 @@ function stateOfParts(sms: PartsOfSms): { readonly state: DeliveryState; readonl
   return last && delivered.length >= sms.parts ? { state: 'delivered', code: last.code } : undefined;
 }
 
-/** STOP/START as the SMS's first word (the reply mail still tells the mailbox). */
+/**
+ * What surrounds a keyword sent alone and is not part of it: blanks, punctuation, symbols and emoji
+ * (with their joiners and variation selectors), as in "Stop.", "STOP!" or "stop 🛑".
+ */
+const AROUND_KEYWORD = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
+
+/**
+ * STOP/START when the keyword is the whole SMS (case and what surrounds it aside), as Twilio and
+ * CTIA-style platforms take it: a sentence that merely starts with one ("Cancel that, false alarm",
+ * "End of shift") is an answer, and must not opt a phone out of its alerts. Compatibility forms
+ * (full-width letters) read as the plain ones. The reply mail still tells the mailbox.
+ */
 function optOutOf(text: string, keywords: InboundOptions['keywords']): { action: 'stop' | 'start'; keyword: string } | undefined {
-  const word =
-    text
-      .trim()
-      .split(/\s+/)[0]
-      ?.toUpperCase()
-      .replace(/[.!]+$/, '') ?? '';
-  if (keywords.stop.some((keyword) => keyword.toUpperCase() === word)) return { action: 'stop', keyword: word };
-  if (keywords.start.some((keyword) => keyword.toUpperCase() === word)) return { action: 'start', keyword: word };
+  const alone = keywordForm(text);
+  if (keywords.stop.some((keyword) => keywordForm(keyword) === alone)) return { action: 'stop', keyword: alone };
+  if (keywords.start.some((keyword) => keywordForm(keyword) === alone)) return { action: 'start', keyword: alone };
   return undefined;
+}
+
+function keywordForm(text: string): string {
+  return text.normalize('NFKC').replace(AROUND_KEYWORD, '').toUpperCase();
 }
 
 /**

@@ -95,7 +95,7 @@ describe('the inbound service', () => {
   });
 
   test('STOP opts the number out and still reaches the mailbox; START opts it back in', async () => {
-    await sink.received([sms('mo-3', 'stop please')]);
+    await sink.received([sms('mo-3', 'Stop.')]);
     assert.equal(await store.isOptedOut('+447700900123'), true);
     await sink.received([sms('mo-4', 'START')]);
     assert.equal(await store.isOptedOut('+447700900123'), false);
@@ -165,6 +165,53 @@ describe('a commit the store failed to confirm', () => {
     }
   });
 });
+
+/**
+ * STOP/START keywords through the inbound service on each real store: a keyword sent alone (any case,
+ * punctuation or emoji around it) opts the phone out or in; a sentence that starts with one does not.
+ */
+describe('opt-out keywords', () =>
+  forEachStore((kind) => {
+    const PHONE = '+447700900123';
+
+    test('count only as the whole SMS, not as the first word of a sentence', async () => {
+      const store = await kind.fresh();
+      try {
+        const sink = new InboundService({
+          store,
+          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
+          replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
+          keywords: { stop: ['STOP', 'CANCEL', 'END', 'QUIT'], start: ['START', 'UNSTOP'] },
+          logger: createLogger('silent'),
+          onMailQueued: () => {},
+          onReportApplied: () => {},
+        }).sinkFor('vonage');
+        let sent = 0;
+        const texts = async (text: string) => {
+          const [outcome] = await sink.received([{ ...sms(`kw-${++sent}`, text), number: PHONE }]);
+          assert.equal(outcome?.status, 'accepted');
+          return store.isOptedOut(PHONE);
+        };
+        for (const answer of [
+          'Cancel that, false alarm - all fine',
+          'End of shift, handing over to Bob',
+          "Quit worrying, it's fixed",
+          'stop please',
+          'STOP STOP',
+        ])
+          assert.equal(await texts(answer), false, `"${answer}" is an answer, not an opt-out`);
+        assert.equal(await texts('  Stop. '), true, '"Stop." alone opts out');
+        assert.equal(await texts('Start the pump'), true, 'a sentence starting with START does not opt back in');
+        assert.equal(await texts('unstop!'), false, '"unstop!" alone opts back in');
+        for (const keyword of ['STOP!', 'end', 'Cancel 🛑', '¡Quit!', 'ＳＴＯＰ']) {
+          assert.equal(await texts(keyword), true, `"${keyword}" opts out`);
+          assert.equal(await texts('START'), false);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  }));
 
 /**
  * A long SMS whose last part never comes, through the inbound service on each real store with real
