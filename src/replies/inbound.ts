@@ -73,7 +73,7 @@ export class InboundService {
         ...options.reassembly,
         clock: this.#clock,
         logger: options.logger,
-        deliver: (provider, sms) => this.#receive(provider, sms),
+        deliver: (provider, sms, latestContext) => this.#receive(provider, sms, latestContext),
       });
   }
 
@@ -97,7 +97,7 @@ export class InboundService {
       received: async (items) => {
         const outcomes = await Promise.all(
           items.map(({ part, ...sms }) =>
-            part && part.total > 1 && this.#reassembly ? this.#reassembly.add(provider, { ...sms, part }) : this.#receive(provider, sms),
+            part && part.total > 1 && this.#reassembly ? this.#addPart(this.#reassembly, provider, { ...sms, part }) : this.#receive(provider, sms),
           ),
         );
         for (const outcome of outcomes) this.#options.metrics?.inbound.inc({ kind: 'mo', result: outcome.status });
@@ -155,13 +155,28 @@ export class InboundService {
     }
   }
 
-  /** Routes one SMS to its mailbox and commits it with its mail. */
-  async #receive(provider: string, sms: ReceivedSms): Promise<ReceivedOutcome> {
+  /**
+   * Keeps a part of a long SMS with the phone's latest conversation now: should it open its set, the set
+   * goes where a whole SMS sent now would go, however long its other parts take.
+   */
+  async #addPart(
+    reassembly: PartReassembly,
+    provider: string,
+    sms: ReceivedSms & { readonly part: NonNullable<ReceivedSms['part']> },
+  ): Promise<ReceivedOutcome> {
+    return reassembly.add(provider, sms, await this.#options.tracking.latestContext(sms.number, this.#clock()));
+  }
+
+  /**
+   * Routes one SMS to its mailbox and commits it with its mail. `latestContext`: for an SMS begun
+   * earlier (a long SMS), the phone's latest conversation then, which stands for its latest now.
+   */
+  async #receive(provider: string, sms: ReceivedSms, latestContext?: string): Promise<ReceivedOutcome> {
     const { store, tracking, logger } = this.#options;
     const seen = { providerId: sms.providerId, from: maskNumber(sms.number) };
     const now = this.#clock();
     // The repeat check and the route's reads go to the store together: a webhook waits for one answer, not two in turn (#15).
-    const routing = tracking.contextOf(sms).then(async (context) => ({ context, route: await tracking.route(sms.number, context, now) }));
+    const routing = tracking.contextOf(sms).then(async (context) => ({ context, route: await tracking.route(sms.number, context, now, latestContext) }));
     const [known, { context, route }] = await Promise.all([store.knowsInbound(provider, sms.providerId), routing]);
     if (known) return this.#repeated(seen);
     const id = newMessageId();
