@@ -206,6 +206,29 @@ describe('replies and delivery reports', () => {
     assert.deepEqual((await mailTo('team-a@example.com')).to, ['team-a@example.com']);
   });
 
+  test('a Reply-To written as a group: its members are its addresses, the phone answers the first readable one', async () => {
+    const groups = [
+      { digits: '447700900162', replyTo: 'Team: "not read" <dave at example.com>, team-c@example.com, team-d@example.com;', note: true },
+      { digits: '447700900163', replyTo: 'On call: oncall@example.com;', note: false },
+    ];
+    for (const { digits, replyTo, note } of groups) {
+      const { data } = await sendMail(smtpPort(), {
+        from: 'erin@example.com',
+        to: [`${digits}@sms.example.com`],
+        subject: 'Group reply',
+        body: 'Who is on call?',
+        headers: { From: 'erin@example.com', 'Reply-To': replyTo },
+      });
+      assert.equal(data?.code, 250, data?.text);
+      const first = note ? 'team-c@example.com' : 'oncall@example.com';
+      if (note) assert.match(data?.text ?? '', /the Reply-To names 2 addresses: replies from the phone go to the first, team-c@example\.com, only/);
+      else assert.doesNotMatch(data?.text ?? '', /Reply-To/);
+      const sms = await smsTo(digits);
+      gateway.simulator.sendMo({ from: digits, text: 'Got it', usercontext: sms.userContext });
+      assert.deepEqual((await mailTo(first)).to, [first], replyTo);
+    }
+  });
+
   /** A conversation with `digits` the phone has answered: the reply mail its writer would answer. */
   const answeredConversation = async (writer: string, digits: string, subject: string) => {
     await write(writer, digits, subject, 'Open the gate', { 'Message-ID': `<${digits}-1@example.com>` });
