@@ -206,6 +206,17 @@ describe('replies and delivery reports', () => {
     assert.deepEqual((await mailTo('team-a@example.com')).to, ['team-a@example.com']);
   });
 
+  test("a subject's relay parameters: the reply mail's subject is the writer's words, and a reply to it applies none again", async () => {
+    await write('paula@example.com', '447700900164', 'Pump alarm 2 UserContext:T98 MaxParts:2', 'Pump 2 tripped');
+    assert.equal((await smsTo('447700900164')).maxconcat, 2);
+    gateway.simulator.sendMo({ from: '447700900164', text: 'Resetting it', usercontext: 'T98' });
+    const reply = await simpleParser((await mailTo('paula@example.com')).raw);
+    assert.equal(reply.subject, 'Re: Pump alarm 2 [UserContext: T98]');
+    await write('paula@example.com', '447700900164', reply.subject ?? '', 'Thanks', { 'In-Reply-To': reply.messageId ?? '' });
+    const answer = await smsTo('447700900164', 2);
+    assert.deepEqual([answer.text, answer.userContext, answer.maxconcat > 2], ['Thanks', 'T98', true]);
+  });
+
   test('a Reply-To written as a group: its members are its addresses, the phone answers the first readable one', async () => {
     const groups = [
       { digits: '447700900162', replyTo: 'Team: "not read" <dave at example.com>, team-c@example.com, team-d@example.com;', note: true },
