@@ -359,6 +359,8 @@ const AROUND_KEYWORD = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
  */
 function optOutOf(text: string, keywords: InboundOptions['keywords']): { action: 'stop' | 'start'; keyword: string } | undefined {
   const alone = keywordForm(text);
+  // Only punctuation or emoji ("👍", "?") is no keyword, whatever a keyword of only such characters would match.
+  if (alone === '') return undefined;
   if (keywords.stop.some((keyword) => keywordForm(keyword) === alone)) return { action: 'stop', keyword: alone };
   if (keywords.start.some((keyword) => keywordForm(keyword) === alone)) return { action: 'start', keyword: alone };
   return undefined;

@@ -182,7 +182,7 @@ describe('opt-out keywords', () =>
           store,
           tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
           replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
-          keywords: { stop: ['STOP', 'CANCEL', 'END', 'QUIT'], start: ['START', 'UNSTOP'] },
+          keywords: { stop: ['STOP', 'CANCEL', 'END', 'QUIT', '?'], start: ['START', 'UNSTOP'] },
           logger: createLogger('silent'),
           onMailQueued: () => {},
           onReportApplied: () => {},
@@ -194,6 +194,8 @@ describe('opt-out keywords', () =>
           return store.isOptedOut(PHONE);
         };
         for (const answer of [
+          '👍',
+          '?',
           'Cancel that, false alarm - all fine',
           'End of shift, handing over to Bob',
           "Quit worrying, it's fixed",
