@@ -16,6 +16,7 @@ import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-
 import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
+import type { ReplyMailSettings } from './replies/reply-mail.ts';
 import { OPERATOR, type QueueAction, type QueueStats, type SmsState, type Store } from './store/types.ts';
 
 /** What a list prints unless told otherwise: a page a terminal scrolls back through (`queue list --limit` takes more). */
@@ -523,16 +524,19 @@ export async function deleteQuarantined(store: Store, id: number | undefined): P
 }
 
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
-export async function rerouteUndeliverable(store: Store, config: Config, id: string, mailbox: string): Promise<string> {
+export async function rerouteUndeliverable(store: Store, config: ReplyMailSettings, id: string, mailbox: string): Promise<string> {
   checkRerouteArgs(id, mailbox);
   // Mail building (nodemailer, the templates) loads only for this command.
   const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);
   const gone = new NotFound(`undeliverable SMS with id ${id}`, ' (see smsrelay undeliverable)');
   const sms = await store.undeliverableInboundById(id);
   if (!sms) throw gone;
-  const { mail } = await buildReplyMail(sms, { mailbox, conversation: undefined }, replyMailOptions(config, new Templates()));
+  // An SMS that answered a conversation keeps it (subject, tag, thread): a reply from the new mailbox continues it.
+  const conversation = sms.context === undefined ? undefined : await store.conversation(sms.context, sms.number);
+  const { mail, messageIdHeader } = await buildReplyMail(sms, { mailbox, conversation }, replyMailOptions(config, new Templates()));
+  const answered = conversation && { context: conversation.context, number: sms.number, from: conversation.mailbox, messageIdHeader };
   // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
-  if (!(await store.rerouteInbound(id, mailbox, { ...mail, messageId: id }))) throw gone;
+  if (!(await store.rerouteInbound(id, mailbox, { ...mail, messageId: id }, answered))) throw gone;
   return `SMS ${id} queued for ${mailbox}`;
 }
 

@@ -1,4 +1,4 @@
-import { isMailbox } from '../mail/addresses.ts';
+import { mailboxesOf } from '../mail/addresses.ts';
 import { printableAscii } from '../mail/ascii.ts';
 import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError } from '../errors.ts';
@@ -75,7 +75,7 @@ export async function buildNewMail(
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
   const { userContext, conversation, notTaken, mailboxTaken } = await tracking.outgoing(request, numbers);
   // Replies go to one mailbox (the conversation's): a Reply-To naming several loses the others, and says so where it is the one taken.
-  const replyToAddresses = parsed.replyTo?.value.filter((entry) => entry.address !== undefined && isMailbox(entry.address)).length ?? 0;
+  const replyToAddresses = mailboxesOf(parsed.replyTo).length;
   return {
     mail: {
       id,

@@ -511,7 +511,7 @@ export const configSchema = z.strictObject({
       blockedPrefixes: list(z.string().regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490'), '["+4490", "+4487"]').default([]),
       /** The same text to the same number within this window is sent once (flapping monitors); unset or `off` = off. */
       alertStormWindow: z.preprocess((value) => (value === 'off' ? undefined : value), span.pipe(atLeast()).optional()),
-      /** Inbound SMS whose first word is one of these put the number on the opt-out list… */
+      /** An inbound SMS that is one of these (alone, case and surrounding punctuation aside) puts the number on the opt-out list… */
       stopKeywords: list(z.string().min(1), '[STOP, UNSUBSCRIBE]').default(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']),
       /** …and these take it off again. */
       startKeywords: list(z.string().min(1), '[START, UNSTOP]').default(['START', 'UNSTOP']),

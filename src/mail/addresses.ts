@@ -13,11 +13,23 @@ export function isMailbox(address: string): boolean {
   return MAILBOX.safeParse(address).success;
 }
 
+/** An address of an address header as read: a mailbox, or an RFC 5322 group (`Team: a@x, b@y;`) of them. */
+interface HeaderAddress {
+  readonly address?: string | undefined;
+  readonly group?: readonly HeaderAddress[] | undefined;
+}
+
 /**
- * The first address of an address header (From:, Reply-To:) that is a mailbox, or undefined. A
- * header mailparser reads with garbage for an address (a stray quote in the display name turns
+ * The addresses of an address header (From:, Reply-To:) that are mailboxes, in order, a group's
+ * members where the group stands (RFC 5322 §3.4: an address is a mailbox or a group). A header
+ * mailparser reads with garbage for an address (a stray quote in the display name turns
  * `""><img src=x onerror=alert(1)>" <mallory@evil.example>` into `img src=x onerror=alert`) names none.
  */
-export function mailboxOf(header: { readonly value: readonly { readonly address?: string | undefined }[] } | undefined): string | undefined {
-  return header?.value.map((entry) => entry.address ?? '').find(isMailbox);
+export function mailboxesOf(header: { readonly value: readonly HeaderAddress[] } | undefined): string[] {
+  return (header?.value ?? []).flatMap((entry) => (entry.group ?? [entry]).map((member) => member.address ?? '')).filter(isMailbox);
+}
+
+/** The first of `mailboxesOf(header)`, or undefined. */
+export function mailboxOf(header: { readonly value: readonly HeaderAddress[] } | undefined): string | undefined {
+  return mailboxesOf(header)[0];
 }

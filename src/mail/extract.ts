@@ -116,7 +116,7 @@ export function extractRequest(
   const subject = hasVisibleText(subjectLine) ? subjectLine : undefined;
   const fromHeaders = headerParameters((name) => {
     const value = mail.headers.get(name);
-    return value === undefined ? undefined : String(value);
+    return value === undefined ? undefined : [value].flat().map(String);
   });
 
   const thread = threadIds(mail);

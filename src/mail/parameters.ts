@@ -58,19 +58,32 @@ function build(userContext: string | undefined, senderId: string | undefined, ma
   };
 }
 
+/** The headers that carry each parameter, as written (looked up lower-cased, as mailparser keeps names). */
+const HEADER_NAMES = {
+  userContext: ['UserContext', 'X-UserContext'],
+  senderId: ['X-SMS-From'],
+  maxParts: ['X-SMS-Max-Parts'],
+} as const satisfies Record<keyof RelayParameters, readonly string[]>;
+
 /**
- * `UserContext`/`X-UserContext`, `X-SMS-From`, `X-SMS-Max-Parts` (mailparser lower-cases names), their
- * encoded words decoded as the subject's are: a mailer may encode any unstructured header (RFC 2047).
+ * `UserContext`/`X-UserContext`, `X-SMS-From`, `X-SMS-Max-Parts`, their encoded words decoded as the
+ * subject's are: a mailer may encode any unstructured header (RFC 2047). `header` gives each value of
+ * a header (mailparser lower-cases names; a repeated header is a list). A parameter given by several
+ * headers (repeated, or both UserContext and X-UserContext) must be given the same in each: different
+ * values are refused, naming the headers, not joined nor one picked (which the sender meant is unknown).
  */
-export function headerParameters(header: (name: string) => string | undefined): RelayParameters {
-  const first = (kind: keyof typeof SYNTAX, names: readonly string[]) => {
-    for (const name of names) {
-      const value = header(name);
-      if (value !== undefined) return valid(kind, decodeWords(value), `the ${name} header`);
+export function headerParameters(header: (name: string) => string | readonly string[] | undefined): RelayParameters {
+  const one = (kind: keyof typeof SYNTAX) => {
+    const given = HEADER_NAMES[kind].flatMap((name) =>
+      [header(name.toLowerCase()) ?? []].flat().map((value) => ({ name, value: valid(kind, decodeWords(value), `the ${name.toLowerCase()} header`) })),
+    );
+    if (new Set(given.map(({ value }) => value)).size > 1) {
+      const named = given.map(({ name, value }) => `${name}: ${value.slice(0, 80)}`).join(', ');
+      throw new RelayError('BAD_PARAMETER', `The mail's headers give different ${SYNTAX[kind].name} values (${named}): give one`);
     }
-    return undefined;
+    return given[0]?.value;
   };
-  return build(first('userContext', ['usercontext', 'x-usercontext']), first('senderId', ['x-sms-from']), first('maxParts', ['x-sms-max-parts']));
+  return build(one('userContext'), one('senderId'), one('maxParts'));
 }
 
 /** The reply tag `[UserContext: value]`, wherever it stands. */

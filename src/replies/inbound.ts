@@ -35,7 +35,7 @@ export interface InboundOptions {
     Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
   readonly tracking: ReplyTracking;
   readonly replyMail: ReplyMailOptions;
-  /** First words that opt a number out of SMS (STOP) and back in (START). */
+  /** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
   readonly keywords: { readonly stop: readonly string[]; readonly start: readonly string[] };
   readonly logger: Logger;
   /** A reply mail was queued: the mailer can send it. */
@@ -73,7 +73,7 @@ export class InboundService {
         ...options.reassembly,
         clock: this.#clock,
         logger: options.logger,
-        deliver: (provider, sms) => this.#receive(provider, sms),
+        deliver: (provider, sms, latestContext) => this.#receive(provider, sms, latestContext),
       });
   }
 
@@ -97,7 +97,7 @@ export class InboundService {
       received: async (items) => {
         const outcomes = await Promise.all(
           items.map(({ part, ...sms }) =>
-            part && part.total > 1 && this.#reassembly ? this.#reassembly.add(provider, { ...sms, part }) : this.#receive(provider, sms),
+            part && part.total > 1 && this.#reassembly ? this.#addPart(this.#reassembly, provider, { ...sms, part }) : this.#receive(provider, sms),
           ),
         );
         for (const outcome of outcomes) this.#options.metrics?.inbound.inc({ kind: 'mo', result: outcome.status });
@@ -155,13 +155,28 @@ export class InboundService {
     }
   }
 
-  /** Routes one SMS to its mailbox and commits it with its mail. */
-  async #receive(provider: string, sms: ReceivedSms): Promise<ReceivedOutcome> {
+  /**
+   * Keeps a part of a long SMS with the phone's latest conversation now: should it open its set, the set
+   * goes where a whole SMS sent now would go, however long its other parts take.
+   */
+  async #addPart(
+    reassembly: PartReassembly,
+    provider: string,
+    sms: ReceivedSms & { readonly part: NonNullable<ReceivedSms['part']> },
+  ): Promise<ReceivedOutcome> {
+    return reassembly.add(provider, sms, await this.#options.tracking.latestContext(sms.number, this.#clock()));
+  }
+
+  /**
+   * Routes one SMS to its mailbox and commits it with its mail. `latestContext`: for an SMS begun
+   * earlier (a long SMS), the phone's latest conversation then, which stands for its latest now.
+   */
+  async #receive(provider: string, sms: ReceivedSms, latestContext?: string): Promise<ReceivedOutcome> {
     const { store, tracking, logger } = this.#options;
     const seen = { providerId: sms.providerId, from: maskNumber(sms.number) };
     const now = this.#clock();
     // The repeat check and the route's reads go to the store together: a webhook waits for one answer, not two in turn (#15).
-    const routing = tracking.contextOf(sms).then(async (context) => ({ context, route: await tracking.route(sms.number, context, now) }));
+    const routing = tracking.contextOf(sms).then(async (context) => ({ context, route: await tracking.route(sms.number, context, now, latestContext) }));
     const [known, { context, route }] = await Promise.all([store.knowsInbound(provider, sms.providerId), routing]);
     if (known) return this.#repeated(seen);
     const id = newMessageId();
@@ -330,17 +345,29 @@ function stateOfParts(sms: PartsOfSms): { readonly state: DeliveryState; readonl
   return last && delivered.length >= sms.parts ? { state: 'delivered', code: last.code } : undefined;
 }
 
-/** STOP/START as the SMS's first word (the reply mail still tells the mailbox). */
+/**
+ * What surrounds a keyword sent alone and is not part of it: blanks, punctuation, symbols and emoji
+ * (with their joiners and variation selectors), as in "Stop.", "STOP!" or "stop 🛑".
+ */
+const AROUND_KEYWORD = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
+
+/**
+ * STOP/START when the keyword is the whole SMS (case and what surrounds it aside), as Twilio and
+ * CTIA-style platforms take it: a sentence that merely starts with one ("Cancel that, false alarm",
+ * "End of shift") is an answer, and must not opt a phone out of its alerts. Compatibility forms
+ * (full-width letters) read as the plain ones. The reply mail still tells the mailbox.
+ */
 function optOutOf(text: string, keywords: InboundOptions['keywords']): { action: 'stop' | 'start'; keyword: string } | undefined {
-  const word =
-    text
-      .trim()
-      .split(/\s+/)[0]
-      ?.toUpperCase()
-      .replace(/[.!]+$/, '') ?? '';
-  if (keywords.stop.some((keyword) => keyword.toUpperCase() === word)) return { action: 'stop', keyword: word };
-  if (keywords.start.some((keyword) => keyword.toUpperCase() === word)) return { action: 'start', keyword: word };
+  const alone = keywordForm(text);
+  // Only punctuation or emoji ("👍", "?") is no keyword, whatever a keyword of only such characters would match.
+  if (alone === '') return undefined;
+  if (keywords.stop.some((keyword) => keywordForm(keyword) === alone)) return { action: 'stop', keyword: alone };
+  if (keywords.start.some((keyword) => keywordForm(keyword) === alone)) return { action: 'start', keyword: alone };
   return undefined;
+}
+
+function keywordForm(text: string): string {
+  return text.normalize('NFKC').replace(AROUND_KEYWORD, '').toUpperCase();
 }
 
 /**

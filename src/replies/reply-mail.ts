@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
 import { LOOP_HEADER } from '../mail/extract.ts';
+import { takeSubjectTokens } from '../mail/parameters.ts';
 import { BIDI_CONTROLS, withoutControls } from '../mail/strip.ts';
 import type { Templates } from '../mailer/templates.ts';
 import { buildTextMail, textNode } from '../mailer/text-mail.ts';
@@ -153,8 +154,13 @@ function render(options: ReplyMailOptions, template: string, data: object, fallb
   }
 }
 
+/**
+ * The conversation's subject as its writer meant it: without reply prefixes, the context tag, or the
+ * relay parameters the relay took from it (`UserContext:42 From:Acme Pump alarm`, docs/text.md), which
+ * a reply to the reply mail would otherwise apply again.
+ */
 function baseSubject(subject: string): string {
-  return oneLine(subject.replace(CONTEXT_TAG, '')).replace(REPLY_PREFIXES, '');
+  return oneLine(takeSubjectTokens(subject.replace(CONTEXT_TAG, ' ')).rest).replace(REPLY_PREFIXES, '');
 }
 
 function oneLine(text: string): string {

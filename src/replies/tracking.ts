@@ -101,13 +101,28 @@ export class ReplyTracking {
     return sms.trackingId ? this.#options.store.contextOfTracking(sms.trackingId, sms.number) : undefined;
   }
 
-  /** `now` is the relay's clock, which decides the window on SQLite only (see ReplyStore.latestConversation). */
-  async route(number: string, context: string | undefined, now: number): Promise<Route | undefined> {
-    const { store, windowMs } = this.#options;
+  /**
+   * `now` is the relay's clock, which decides the window on SQLite only (see ReplyStore.latestConversation).
+   * `latestContext`, for an SMS the phone began earlier (a long SMS's first part), is the phone's latest
+   * conversation then (`latestContext()`): it stands for the latest, so that what was written to the
+   * phone since does not take the SMS.
+   */
+  async route(number: string, context: string | undefined, now: number, latestContext?: string): Promise<Route | undefined> {
+    const { store } = this.#options;
     const known = context ? await store.conversation(context, number) : undefined;
-    const conversation = known ?? (await store.latestConversation(number, windowMs, now));
+    const then = !known && latestContext ? await store.conversation(latestContext, number) : undefined;
+    const conversation = known ?? then ?? (await this.#latest(number, now));
     if (conversation) return { mailbox: conversation.mailbox, conversation };
     return this.#options.defaultMailbox ? { mailbox: this.#options.defaultMailbox, conversation: undefined } : undefined;
+  }
+
+  /** The context of the phone's latest conversation within the window, now: what an SMS naming none answers. */
+  async latestContext(number: string, now: number): Promise<string | undefined> {
+    return (await this.#latest(number, now))?.context;
+  }
+
+  #latest(number: string, now: number): Promise<Conversation | undefined> {
+    return this.#options.store.latestConversation(number, this.#options.windowMs, now);
   }
 
   /** The context of the conversation a reply mail continues, found by the Message-IDs it answers. */

@@ -10,7 +10,9 @@
  * `timeoutMs` after its first part is mailed with what arrived, each missing part named, to the
  * conversation its parts answer (kept with each part, as the gateway echoed it), by `sweep`
  * (run on a timer, not only when the next part comes); a part arriving after that is mailed on its
- * own, saying which earlier message it belongs to.
+ * own, saying which earlier message it belongs to. Where its parts name no conversation, a set goes to
+ * the phone's latest conversation as of its first part (kept with the set), as a whole SMS sent then
+ * would have: not to whoever wrote to the phone while the rest was on its way or overdue.
  */
 import { failureLogFields } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -43,8 +45,11 @@ export interface ReassemblyOptions {
   /** `inbound.reassemblyTimeout`. */
   readonly timeoutMs: number;
   readonly clock: () => number;
-  /** Commits and mails one whole SMS (the inbound service's own path for any SMS). */
-  readonly deliver: (provider: string, sms: ReceivedSms) => Promise<ReceivedOutcome>;
+  /**
+   * Commits and mails one whole SMS (the inbound service's own path for any SMS); `latestContext`, for
+   * a set, is the context of the phone's latest conversation when its first part arrived.
+   */
+  readonly deliver: (provider: string, sms: ReceivedSms, latestContext?: string) => Promise<ReceivedOutcome>;
   readonly logger: Logger;
 }
 
@@ -57,8 +62,11 @@ export class PartReassembly {
     this.#options = options;
   }
 
-  /** Keeps one part; mails its SMS when it completes the set, or on its own when it is late. Throws what the store throws. */
-  async add(provider: string, sms: ReceivedSms & { readonly part: NonNullable<ReceivedSms['part']> }): Promise<ReceivedOutcome> {
+  /**
+   * Keeps one part; mails its SMS when it completes the set, or on its own when it is late. `latestContext`:
+   * the context of the phone's latest conversation now, kept if this part opens a set. Throws what the store throws.
+   */
+  async add(provider: string, sms: ReceivedSms & { readonly part: NonNullable<ReceivedSms['part']> }, latestContext?: string): Promise<ReceivedOutcome> {
     const { store, logger } = this.#options;
     const { reference, total, index } = sms.part;
     const added = await store.addPart({
@@ -74,6 +82,7 @@ export class PartReassembly {
       trackingId: sms.trackingId,
       carried: sms.part.carried,
       receivedAt: this.#options.clock(),
+      latestContext,
     });
     const fields = { provider, providerId: sms.providerId, reference, part: `${index}/${total}` };
     if (added.kind === 'repeat') {
@@ -83,7 +92,8 @@ export class PartReassembly {
     if (added.kind === 'late') {
       logger.warn(fields, 'inbound: part of a long SMS that was mailed without it (after inbound.reassemblyTimeout): mailed on its own');
       const { part: _part, ...whole } = sms;
-      return this.#options.deliver(provider, { ...whole, text: `${latePartNote(index, total)}\n${sms.text}` });
+      // It goes where its set went: its set's latest conversation stands for the phone's.
+      return this.#options.deliver(provider, { ...whole, text: `${latePartNote(index, total)}\n${sms.text}` }, added.latestContext);
     }
     if (added.set.parts.length < total) {
       if (added.repeat) {
@@ -140,13 +150,17 @@ export class PartReassembly {
    * store recognises as a repeat.
    */
   async #mail(set: PartSet): Promise<ReceivedOutcome> {
-    const outcome = await this.#options.deliver(set.provider, {
-      providerId: `part-set:${set.id}`,
-      number: set.sender,
-      text: textOfParts(set),
-      sentAt: sentAtOfParts(set),
-      ...conversationOfParts(set),
-    });
+    const outcome = await this.#options.deliver(
+      set.provider,
+      {
+        providerId: `part-set:${set.id}`,
+        number: set.sender,
+        text: textOfParts(set),
+        sentAt: sentAtOfParts(set),
+        ...conversationOfParts(set),
+      },
+      set.latestContext,
+    );
     await this.#options.store.closePartSet(set.id, this.#options.clock());
     return outcome;
   }

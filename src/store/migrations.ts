@@ -364,6 +364,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE sms_parts ADD COLUMN coding TEXT;
   ALTER TABLE sms_parts ADD COLUMN octets BLOB;
   `,
+  // 23: the phone's latest conversation when a long SMS's first part arrived, so that the set, mailed
+  // whole or at the timeout, goes where a whole SMS sent then would have gone (src/sms/concat.ts).
+  `
+  ALTER TABLE part_sets ADD COLUMN latest_context TEXT;
+  `,
 ];
 
 /** The schema a store was at when opened (`from`) and is at now (`to`): `from` < `to` when the open upgraded it. */

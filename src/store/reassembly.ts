@@ -25,6 +25,11 @@ export interface NewSmsPart {
   /** The text as the SMS carried it (`SmsPart.carried`); absent where the provider has only the text. */
   readonly carried?: CarriedText | undefined;
   readonly receivedAt: number;
+  /**
+   * The context of the sender's latest conversation as this part arrived (undefined without one): kept
+   * with the set the part opens (`PartSet.latestContext`), ignored for the others.
+   */
+  readonly latestContext?: string | undefined;
 }
 
 export interface StoredPart {
@@ -94,6 +99,11 @@ export interface PartSet {
   readonly reference: number;
   readonly total: number;
   readonly firstSeen: number;
+  /**
+   * The context of the sender's latest conversation when the set's first part arrived; undefined when
+   * it had none then, or when a relay older than schema 23 opened the set.
+   */
+  readonly latestContext: string | undefined;
   /** The parts present, by index. */
   readonly parts: readonly StoredPart[];
 }
@@ -106,8 +116,8 @@ export type PartAdded =
   | { readonly kind: 'stored'; readonly set: PartSet; readonly repeat: boolean }
   /** Already kept in a set that was mailed (the provider sent it again). */
   | { readonly kind: 'repeat' }
-  /** A part its set was mailed without (after the timeout): kept, to be mailed on its own. */
-  | { readonly kind: 'late'; readonly closedAt: number };
+  /** A part its set was mailed without (after the timeout): kept, to be mailed on its own; `latestContext` is its set's. */
+  | { readonly kind: 'late'; readonly closedAt: number; readonly latestContext: string | undefined };
 
 export interface ReassemblyStore {
   /** Keeps a part (durably, once); says whether it is new, a repeat or late. */
@@ -144,14 +154,33 @@ export interface PartSetRow {
   total: number;
   first_seen: number;
   closed_at: number | null;
+  latest_context: string | null;
 }
 
 /** A set as the stores return it: its row, with the parts present. */
 export function toPartSet(row: PartSetRow, parts: readonly StoredPart[]): PartSet {
-  return { id: row.id, provider: row.provider, sender: row.sender, reference: row.reference, total: row.total, firstSeen: row.first_seen, parts };
+  return {
+    id: row.id,
+    provider: row.provider,
+    sender: row.sender,
+    reference: row.reference,
+    total: row.total,
+    firstSeen: row.first_seen,
+    latestContext: row.latest_context ?? undefined,
+    parts,
+  };
 }
 
 /** The row of the open set `part` starts, inserted as `id`: first seen when the part arrived. */
 export function newSetRow(id: number, part: NewSmsPart): PartSetRow {
-  return { id, provider: part.provider, sender: part.sender, reference: part.reference, total: part.total, first_seen: part.receivedAt, closed_at: null };
+  return {
+    id,
+    provider: part.provider,
+    sender: part.sender,
+    reference: part.reference,
+    total: part.total,
+    first_seen: part.receivedAt,
+    closed_at: null,
+    latest_context: part.latestContext ?? null,
+  };
 }

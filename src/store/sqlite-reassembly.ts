@@ -19,7 +19,7 @@ import {
 export function prepareReassemblyStatements(db: Database) {
   return {
     latestSet: db.prepare('SELECT * FROM part_sets WHERE provider = ? AND sender = ? AND reference = ? AND total = ? ORDER BY id DESC LIMIT 1'),
-    insertSet: db.prepare('INSERT INTO part_sets (provider, sender, reference, total, first_seen) VALUES (?, ?, ?, ?, ?) RETURNING id'),
+    insertSet: db.prepare('INSERT INTO part_sets (provider, sender, reference, total, first_seen, latest_context) VALUES (?, ?, ?, ?, ?, ?) RETURNING id'),
     partsOf: db.prepare(`SELECT ${STORED_PART_COLUMNS} FROM sms_parts WHERE set_id = ? ORDER BY part_index`),
     insertPart: db.prepare(`INSERT INTO sms_parts (${STORED_PART_VALUES}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     overdue: db.prepare('SELECT * FROM part_sets WHERE closed_at IS NULL AND first_seen <= ? ORDER BY first_seen, id LIMIT ?'),
@@ -55,9 +55,9 @@ export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded 
   if (placement === 'repeat-of-closed') return { kind: 'repeat' };
   if (latest && placement === 'late') {
     insertPart(sql, latest.id, part);
-    return { kind: 'late', closedAt: latest.closed_at ?? part.receivedAt };
+    return { kind: 'late', closedAt: latest.closed_at ?? part.receivedAt, latestContext: latest.latest_context ?? undefined };
   }
-  const { id } = sql.insertSet.get(part.provider, part.sender, part.reference, part.total, part.receivedAt) as { id: number };
+  const { id } = sql.insertSet.get(part.provider, part.sender, part.reference, part.total, part.receivedAt, part.latestContext ?? null) as { id: number };
   insertPart(sql, id, part);
   return { kind: 'stored', repeat: false, set: toSet(sql, newSetRow(id, part)) };
 }

@@ -96,6 +96,7 @@ export function prepareReplyStatements(db: Database) {
     /** A reply mail refused for good: its SMS has no mailbox again, so it is listed and can be rerouted. */
     unrouteRefusedReply: db.prepare("UPDATE inbound SET mailbox = NULL WHERE id = (SELECT message_id FROM mail_out WHERE id = ? AND kind = 'reply')"),
     setMailbox: db.prepare('UPDATE inbound SET mailbox = ? WHERE id = ? AND mailbox IS NULL'),
+    moveConversation: db.prepare('UPDATE conversations SET mailbox = ? WHERE context = ? AND number = ? AND mailbox = ?'),
     optOut: db.prepare('INSERT INTO opt_outs (number, since, keyword) VALUES (?, ?, ?) ON CONFLICT (number) DO NOTHING'),
     optIn: db.prepare('DELETE FROM opt_outs WHERE number = ?'),
     isOptedOut: db.prepare('SELECT 1 AS yes FROM opt_outs WHERE number = ?'),
@@ -156,6 +157,8 @@ export interface InboundRow {
 
 /** An undeliverable SMS's row with its last reply mail that failed, if any (UNDELIVERABLE_COLUMNS). */
 export interface UndeliverableRow extends InboundRow {
+  /** The conversation it was mailed under (inbound.context). */
+  context: string | null;
   /** The failed mail's recipients, as mail_out keeps them (JSON). */
   refused_to: string | null;
   refused_error: string | null;
@@ -179,8 +182,9 @@ export function toUndeliverable(row: UndeliverableRow): UndeliverableInbound {
     userContext: row.user_context ?? undefined,
     receivedAt: row.received_at,
   };
-  if (row.refused_to === null) return inbound;
-  return { ...inbound, refused: { mailbox: (JSON.parse(row.refused_to) as string[]).join(', '), error: row.refused_error ?? '' } };
+  const answered = row.context === null ? inbound : { ...inbound, context: row.context };
+  if (row.refused_to === null) return answered;
+  return { ...answered, refused: { mailbox: (JSON.parse(row.refused_to) as string[]).join(', '), error: row.refused_error ?? '' } };
 }
 
 export function insertInbound(sql: ReplyStatements, inbound: NewInbound): boolean {

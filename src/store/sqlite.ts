@@ -89,6 +89,7 @@ import type {
   SmsClaimRequest,
   NewMail,
   NewOutgoingMail,
+  ReroutedConversation,
   SmsBatch,
   SmsOutcome,
   SmsState,
@@ -624,9 +625,13 @@ export class SqliteStore implements Store {
     });
   }
 
-  rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail): Promise<boolean> {
+  rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail, conversation?: ReroutedConversation): Promise<boolean> {
     return this.#write(() => {
       if (this.#replies.setMailbox.run(mailbox, id).changes === 0) return false;
+      if (conversation) {
+        this.#replies.moveConversation.run(mailbox, conversation.context, conversation.number, conversation.from);
+        this.#replies.insertConversationMail.run(conversation.messageIdHeader, conversation.number, conversation.context);
+      }
       this.#insertMail([mail], Date.now());
       return true;
     });

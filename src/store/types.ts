@@ -402,8 +402,13 @@ export interface ReplyStore {
   isOptedOut(number: string): Promise<boolean>;
   /** An undeliverable inbound SMS, by its relay id. */
   undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined>;
-  /** Gives an undeliverable inbound SMS its mailbox and queues its mail, in one transaction. */
-  rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail): Promise<boolean>;
+  /**
+   * Gives an undeliverable inbound SMS its mailbox and queues its mail, in one transaction. With
+   * `conversation` (the one the SMS answered, its mail refused): the mail is linked to it, as a reply
+   * mail is, so a reply to it continues it; and the conversation moves to `mailbox` where its mailbox is
+   * still `from` (the refused one), so the phone's next answers follow.
+   */
+  rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail, conversation?: ReroutedConversation): Promise<boolean>;
   /**
    * Inbound SMS no mailbox was found for, or whose mail its mailbox refused for good, newest first (ties
    * by id, descending); with `before`, only those listed after that one (the next page).
@@ -437,6 +442,18 @@ export interface CommitStats {
  */
 export interface UndeliverableInbound extends Omit<NewInbound, 'route'> {
   readonly refused?: { readonly mailbox: string; readonly error: string };
+  /** The context of the conversation it was mailed under before its mail was refused; undefined when it had none. */
+  readonly context?: string;
+}
+
+/** The conversation a rerouted SMS answered (`rerouteInbound`). */
+export interface ReroutedConversation {
+  readonly context: string;
+  readonly number: string;
+  /** Its mailbox when the SMS was rerouted: it moves only from this one. */
+  readonly from: string;
+  /** The rerouted mail's Message-ID. */
+  readonly messageIdHeader: string;
 }
 
 /** Where an inbound SMS stands in the undeliverable list: a page starts after it. */

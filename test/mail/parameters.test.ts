@@ -6,11 +6,20 @@ import { headerParameters, parseSubjectCommand, redactSecrets, takeContextTag, t
 const badParameter = (pattern: RegExp) => (error: unknown) => error instanceof RelayError && error.code === 'BAD_PARAMETER' && pattern.test(error.message);
 
 describe('relay parameters', () => {
-  it('reads headers, first UserContext then X-UserContext', () => {
-    const headers: Record<string, string> = { 'x-usercontext': 'b', usercontext: 'a', 'x-sms-from': 'Acme', 'x-sms-max-parts': '2' };
+  it('reads headers; UserContext and X-UserContext, or a repeated header, must agree', () => {
+    const headers: Record<string, string | string[]> = { 'x-usercontext': ['a', 'a'], usercontext: 'a', 'x-sms-from': 'Acme', 'x-sms-max-parts': '2' };
     assert.deepEqual(
       headerParameters((name) => headers[name]),
       { userContext: 'a', senderId: 'Acme', maxParts: 2 },
+    );
+    const differing: Record<string, string> = { usercontext: 'a', 'x-usercontext': '=?utf-8?q?b?=' };
+    assert.throws(
+      () => headerParameters((name) => differing[name]),
+      badParameter(/^The mail's headers give different UserContext values \(UserContext: a, X-UserContext: b\): give one$/),
+    );
+    assert.throws(
+      () => headerParameters((name) => (name === 'x-sms-max-parts' ? ['2', '3'] : undefined)),
+      badParameter(/^The mail's headers give different maximum parts values \(X-SMS-Max-Parts: 2, X-SMS-Max-Parts: 3\): give one$/),
     );
   });
 

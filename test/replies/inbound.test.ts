@@ -11,6 +11,7 @@ import { InboundService } from '../../src/replies/inbound.ts';
 import { replyMailOptions } from '../../src/replies/reply-mail.ts';
 import { ReplyTracking } from '../../src/replies/tracking.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
+import type { Store } from '../../src/store/types.ts';
 import type { InboundSink, ReceivedSms } from '../../src/vocabulary.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { removeDir, tempDir, waitFor } from '../helpers/relay.ts';
@@ -95,7 +96,7 @@ describe('the inbound service', () => {
   });
 
   test('STOP opts the number out and still reaches the mailbox; START opts it back in', async () => {
-    await sink.received([sms('mo-3', 'stop please')]);
+    await sink.received([sms('mo-3', 'Stop.')]);
     assert.equal(await store.isOptedOut('+447700900123'), true);
     await sink.received([sms('mo-4', 'START')]);
     assert.equal(await store.isOptedOut('+447700900123'), false);
@@ -167,36 +168,95 @@ describe('a commit the store failed to confirm', () => {
 });
 
 /**
- * A long SMS whose last part never comes, through the inbound service on each real store with real
- * reply tracking and an injected clock: mailed at `inbound.reassemblyTimeout`, it goes where its parts
- * say it answers, as a whole SMS would.
+ * STOP/START keywords through the inbound service on each real store: a keyword sent alone (any case,
+ * punctuation or emoji around it) opts the phone out or in; a sentence that starts with one does not.
  */
-describe('a long SMS mailed at the reassembly timeout', () =>
+describe('opt-out keywords', () =>
+  forEachStore((kind) => {
+    const PHONE = '+447700900123';
+
+    test('count only as the whole SMS, not as the first word of a sentence', async () => {
+      const store = await kind.fresh();
+      try {
+        const sink = new InboundService({
+          store,
+          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
+          replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
+          keywords: { stop: ['STOP', 'CANCEL', 'END', 'QUIT', '?'], start: ['START', 'UNSTOP'] },
+          logger: createLogger('silent'),
+          onMailQueued: () => {},
+          onReportApplied: () => {},
+        }).sinkFor('vonage');
+        let sent = 0;
+        const texts = async (text: string) => {
+          const [outcome] = await sink.received([{ ...sms(`kw-${++sent}`, text), number: PHONE }]);
+          assert.equal(outcome?.status, 'accepted');
+          return store.isOptedOut(PHONE);
+        };
+        for (const answer of [
+          '👍',
+          '?',
+          'Cancel that, false alarm - all fine',
+          'End of shift, handing over to Bob',
+          "Quit worrying, it's fixed",
+          'stop please',
+          'STOP STOP',
+        ])
+          assert.equal(await texts(answer), false, `"${answer}" is an answer, not an opt-out`);
+        assert.equal(await texts('  Stop. '), true, '"Stop." alone opts out');
+        assert.equal(await texts('Start the pump'), true, 'a sentence starting with START does not opt back in');
+        assert.equal(await texts('unstop!'), false, '"unstop!" alone opts back in');
+        for (const keyword of ['STOP!', 'end', 'Cancel 🛑', '¡Quit!', 'ＳＴＯＰ']) {
+          assert.equal(await texts(keyword), true, `"${keyword}" opts out`);
+          assert.equal(await texts('START'), false);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  }));
+
+/**
+ * A long SMS from parts, through the inbound service on each real store with real reply tracking and an
+ * injected clock: complete, or mailed at `inbound.reassemblyTimeout` with what arrived, it goes where its
+ * parts say it answers, else where a whole SMS sent with its first part would have gone.
+ */
+describe('the conversation of a long SMS from parts', () =>
   forEachStore((kind) => {
     const TIMEOUT_MS = 10 * 60_000;
     const PHONE = '+447700900123';
+
+    /** The inbound service on `store` with real reply tracking, reassembly and the injected clock `clock`. */
+    const inboundOn = (store: Store, clock: { now: number }, windowMs = 7 * DAY_MS) =>
+      new InboundService({
+        store,
+        tracking: new ReplyTracking({ store, windowMs, defaultMailbox: 'ops@example.com' }),
+        replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
+        keywords: { stop: ['STOP'], start: ['START'] },
+        logger: createLogger('silent'),
+        onMailQueued: () => {},
+        onReportApplied: () => {},
+        clock: () => clock.now,
+        reassembly: { store, timeoutMs: TIMEOUT_MS },
+      });
+    /** A mail from `mailbox` to the phone under `context`: its conversation, used at `receivedAt`. */
+    const toPhone = (context: string, mailbox: string, receivedAt: number) =>
+      mail([PHONE], {
+        receivedAt,
+        sms: { text: 'x', encoding: 'gsm7', parts: 1, maxParts: 6, senderId: undefined, userContext: context },
+        conversation: { mailbox, continues: false },
+      });
+    /** Who got the mails queued by `now`: [the long SMS's reference, its recipients], by reference. */
+    const mailedBy = async (store: Store, now: number) => {
+      const mails = await store.claimDueMail({ owner: 'test', now: now + DAY_MS, leaseUntil: now + 2 * DAY_MS, limit: 10 });
+      return mails.map((queued) => [/long (\d+) part/.exec(queued.raw.toString())?.[1], queued.recipients]).sort();
+    };
 
     test("goes to the conversation its parts' user context or tracking id names, not the phone's latest", async () => {
       const store = await kind.fresh();
       try {
         const clock = { now: Date.now() };
-        const inbound = new InboundService({
-          store,
-          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
-          replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
-          keywords: { stop: ['STOP'], start: ['START'] },
-          logger: createLogger('silent'),
-          onMailQueued: () => {},
-          onReportApplied: () => {},
-          clock: () => clock.now,
-          reassembly: { store, timeoutMs: TIMEOUT_MS },
-        });
-        const toPhone = (context: string, mailbox: string, receivedAt: number) =>
-          mail([PHONE], {
-            receivedAt,
-            sms: { text: 'x', encoding: 'gsm7', parts: 1, maxParts: 6, senderId: undefined, userContext: context },
-            conversation: { mailbox, continues: false },
-          });
+        const inbound = inboundOn(store, clock);
         // Alice wrote first (her SMS went under a tracking id too); Bob wrote last: the phone's latest conversation.
         await store.acceptMail(toPhone('alice', 'alice@example.com', clock.now - 2_000));
         const alicesSms = (await claim(store, 1, 10, clock.now))[0]?.sms[0];
@@ -221,8 +281,7 @@ describe('a long SMS mailed at the reassembly timeout', () =>
         const mailedAtTimeout = async () => {
           clock.now += TIMEOUT_MS;
           await inbound.sweepParts();
-          const mails = await store.claimDueMail({ owner: 'test', now: clock.now + DAY_MS, leaseUntil: clock.now + 2 * DAY_MS, limit: 10 });
-          return mails.map((queued) => [/long (\d+) part/.exec(queued.raw.toString())?.[1], queued.recipients]).sort();
+          return mailedBy(store, clock.now);
         };
 
         await part(1, 1, { userContext: undefined, trackingId: undefined });
@@ -240,4 +299,84 @@ describe('a long SMS mailed at the reassembly timeout', () =>
         await store.close();
       }
     });
+
+    test('that names no conversation goes to the latest as of its first part, complete or at the timeout, not to a later writer', async () => {
+      const store = await kind.fresh();
+      try {
+        const clock = { now: Date.now() };
+        const inbound = inboundOn(store, clock);
+        const sink = inbound.sinkFor('vonage');
+        const part = async (reference: number, index: number, total: number) =>
+          (
+            await sink.received([
+              {
+                providerId: `r${reference}-${index}`,
+                number: PHONE,
+                text: `long ${reference} part ${index}. `,
+                sentAt: undefined,
+                userContext: undefined,
+                trackingId: undefined,
+                part: { reference, total, index },
+              },
+            ])
+          )[0]?.status;
+        const writes = async (context: string, mailbox: string) => {
+          clock.now += 1_000;
+          await store.acceptMail(toPhone(context, mailbox, clock.now));
+        };
+
+        // Alice's conversation is the latest when each SMS begins; Bob writes before it is whole.
+        await writes('alice', 'alice@example.com');
+        assert.equal(await part(1, 1, 2), 'part');
+        await writes('bob', 'bob@example.com');
+        assert.equal(await part(1, 2, 2), 'accepted');
+        assert.deepEqual(await mailedBy(store, clock.now), [['1', ['alice@example.com']]], 'complete: as of its first part');
+
+        await writes('alice-again', 'alice@example.com');
+        assert.equal(await part(2, 1, 2), 'part');
+        await writes('bob-again', 'bob@example.com');
+        clock.now += TIMEOUT_MS;
+        await inbound.sweepParts();
+        assert.equal(await part(2, 2, 2), 'accepted', 'the late part is mailed on its own');
+        assert.deepEqual(
+          await mailedBy(store, clock.now),
+          [
+            ['2', ['alice@example.com']],
+            ['2', ['alice@example.com']],
+          ],
+          'at the timeout, and its late part: where the set went',
+        );
+      } finally {
+        await store.close();
+      }
+    });
+
+    if (kind.name === 'SQLite')
+      // The window is the relay's clock on SQLite only (PostgreSQL's is the database's, which the test cannot move).
+      test('begun inside inbound.conversationWindow goes to that conversation though mailed after the window', async () => {
+        const store = await kind.fresh();
+        try {
+          const clock = { now: Date.now() };
+          const inbound = inboundOn(store, clock, TIMEOUT_MS / 2);
+          await store.acceptMail(toPhone('alice', 'alice@example.com', clock.now));
+          clock.now += TIMEOUT_MS / 4;
+          const [outcome] = await inbound.sinkFor('vonage').received([
+            {
+              providerId: 'w1',
+              number: PHONE,
+              text: 'long 3 part 1. ',
+              sentAt: undefined,
+              userContext: undefined,
+              trackingId: undefined,
+              part: { reference: 3, total: 2, index: 1 },
+            },
+          ]);
+          assert.equal(outcome?.status, 'part');
+          clock.now += TIMEOUT_MS;
+          await inbound.sweepParts();
+          assert.deepEqual(await mailedBy(store, clock.now), [['3', ['alice@example.com']]]);
+        } finally {
+          await store.close();
+        }
+      });
   }));

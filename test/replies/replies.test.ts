@@ -206,6 +206,40 @@ describe('replies and delivery reports', () => {
     assert.deepEqual((await mailTo('team-a@example.com')).to, ['team-a@example.com']);
   });
 
+  test("a subject's relay parameters: the reply mail's subject is the writer's words, and a reply to it applies none again", async () => {
+    await write('paula@example.com', '447700900164', 'Pump alarm 2 UserContext:T98 MaxParts:2', 'Pump 2 tripped');
+    assert.equal((await smsTo('447700900164')).maxconcat, 2);
+    gateway.simulator.sendMo({ from: '447700900164', text: 'Resetting it', usercontext: 'T98' });
+    const reply = await simpleParser((await mailTo('paula@example.com')).raw);
+    assert.equal(reply.subject, 'Re: Pump alarm 2 [UserContext: T98]');
+    await write('paula@example.com', '447700900164', reply.subject ?? '', 'Thanks', { 'In-Reply-To': reply.messageId ?? '' });
+    const answer = await smsTo('447700900164', 2);
+    assert.deepEqual([answer.text, answer.userContext, answer.maxconcat > 2], ['Thanks', 'T98', true]);
+  });
+
+  test('a Reply-To written as a group: its members are its addresses, the phone answers the first readable one', async () => {
+    const groups = [
+      { digits: '447700900162', replyTo: 'Team: "not read" <dave at example.com>, team-c@example.com, team-d@example.com;', note: true },
+      { digits: '447700900163', replyTo: 'On call: oncall@example.com;', note: false },
+    ];
+    for (const { digits, replyTo, note } of groups) {
+      const { data } = await sendMail(smtpPort(), {
+        from: 'erin@example.com',
+        to: [`${digits}@sms.example.com`],
+        subject: 'Group reply',
+        body: 'Who is on call?',
+        headers: { From: 'erin@example.com', 'Reply-To': replyTo },
+      });
+      assert.equal(data?.code, 250, data?.text);
+      const first = note ? 'team-c@example.com' : 'oncall@example.com';
+      if (note) assert.match(data?.text ?? '', /the Reply-To names 2 addresses: replies from the phone go to the first, team-c@example\.com, only/);
+      else assert.doesNotMatch(data?.text ?? '', /Reply-To/);
+      const sms = await smsTo(digits);
+      gateway.simulator.sendMo({ from: digits, text: 'Got it', usercontext: sms.userContext });
+      assert.deepEqual((await mailTo(first)).to, [first], replyTo);
+    }
+  });
+
   /** A conversation with `digits` the phone has answered: the reply mail its writer would answer. */
   const answeredConversation = async (writer: string, digits: string, subject: string) => {
     await write(writer, digits, subject, 'Open the gate', { 'Message-ID': `<${digits}-1@example.com>` });

@@ -40,6 +40,21 @@ describe('the reply mail', () => {
     assert.deepEqual([mail.envelopeFrom, mail.recipients], ['447700900123@sms.example.com', ['alice@example.com']]);
   });
 
+  test("the subject's relay parameters are not the conversation's subject: the reply mail has the writer's words", async () => {
+    const subjects = {
+      'UserContext:T98 From:Acme Pump alarm 2': 'Re: Pump alarm 2 [UserContext: ab12cd34]',
+      'Pump alarm MaxParts:2': 'Re: Pump alarm [UserContext: ab12cd34]',
+      'Re: Pump alarm [UserContext: ab12cd34] MaxConcat:3': 'Re: Pump alarm [UserContext: ab12cd34]',
+      // Words of the text that look like tokens stay: only those at the start or end with a token's value are parameters.
+      'Shift moved From:Mon-Tue to Wed': 'Re: Shift moved From:Mon-Tue to Wed [UserContext: ab12cd34]',
+      'UserContext:T98': 'SMS from +44 7700 900123 [UserContext: ab12cd34]',
+    };
+    for (const [subject, expected] of Object.entries(subjects)) {
+      const { mail } = await buildReplyMail(sms, conversation(subject), options);
+      assert.equal((await simpleParser(mail.raw)).subject, expected, subject);
+    }
+  });
+
   test('text that looks like headers stays body text', async () => {
     const hostile = { ...sms, text: 'x\r\nBcc: evil@example.com\r\n\r\n=?UTF-8?B?aGk=?=' };
     const parsed = await simpleParser((await buildReplyMail(hostile, conversation('Server down'), options)).mail.raw);

@@ -73,6 +73,23 @@ describe('SMTP → SMS text', () => {
     assert.match(data?.text ?? '', /^5\.6\.0 Invalid UserContext "two words" in the x-usercontext header/);
   });
 
+  test('parameter headers that differ are refused naming them, not joined; the same value repeated is taken', async () => {
+    // A header written twice: one header's value with a second header line after it, as on the wire.
+    const twice = (name: string, first: string, second: string) => ({ [name]: `${first}\r\n${name}: ${second}` });
+    const refusals = [
+      [twice('X-UserContext', 'abc', 'def'), 'UserContext values (X-UserContext: abc, X-UserContext: def)'],
+      [{ 'X-UserContext': 'abc', UserContext: 'def' }, 'UserContext values (UserContext: def, X-UserContext: abc)'],
+      [twice('X-SMS-From', 'Acme', 'Other'), 'sender id values (X-SMS-From: Acme, X-SMS-From: Other)'],
+    ] as const;
+    for (const [headers, named] of refusals) {
+      const { data } = await sendMail(suite.port, { to: ['447700900117@sms.example.com'], headers, body: 'x' });
+      assert.equal(data?.code, 554, data?.text);
+      assert.equal(data?.text, `5.6.0 The mail's headers give different ${named}: give one`);
+    }
+    await accepted({ to: ['447700900117@sms.example.com'], headers: { ...twice('X-UserContext', 'abc', 'abc'), UserContext: 'abc' }, body: 'Gate open' });
+    assert.equal((await smsTo('447700900117')).userContext, 'abc');
+  });
+
   test('IntelliSoftware drop-in: sendsms@ with the numbers and parameters in the subject; the password is not kept', async () => {
     const data = await accepted({
       to: ['sendsms@sms.example.com'],

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { quarantine } from '../../src/admin.ts';
+import { simpleParser } from 'mailparser';
+import { quarantine, rerouteUndeliverable } from '../../src/admin.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
@@ -164,6 +165,41 @@ forEachStore((kind) =>
         (await store.undeliverableInbound(10)).map((row) => row.refused),
         [{ mailbox: 'ops@example.com', error: '550 5.7.1 rejected' }],
       );
+    });
+
+    test('an SMS rerouted from its refused mailbox keeps its conversation: subject, tag, thread; a reply to it continues it', async () => {
+      const first = { ...withContext('c9', 'gone@example.com'), messageIdHeader: '<gone-1@example.com>', subject: 'Gone conv' };
+      await store.acceptMail(first);
+      await store.acceptInbound({
+        id: 'in-gone',
+        provider: 'intellisoftware',
+        providerId: 'G-gone',
+        number: PHONE,
+        text: 'answer to gone',
+        sentAt: undefined,
+        userContext: 'c9',
+        receivedAt: 2_000,
+        route: {
+          mailbox: 'gone@example.com',
+          context: 'c9',
+          mail: { kind: 'reply', messageId: 'in-gone', envelopeFrom: '', recipients: ['gone@example.com'], raw: Buffer.from('x') },
+          messageIdHeader: '<in-gone@sms.example.com>',
+        },
+      });
+      const [refused] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      assert.ok(refused);
+      await store.recordMailOutcome({ id: refused.id, kind: 'failed', error: '550 5.1.1 <gone@example.com>: no such user' });
+
+      const settings = { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} };
+      await rerouteUndeliverable(store, settings, 'in-gone', 'carol@example.com');
+      const [rerouted] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      const parsed = await simpleParser(rerouted?.raw ?? Buffer.alloc(0));
+      assert.deepEqual(
+        [rerouted?.recipients, parsed.subject, parsed.inReplyTo, parsed.references],
+        [['carol@example.com'], 'Re: Gone conv [UserContext: c9]', '<gone-1@example.com>', '<gone-1@example.com>'],
+      );
+      assert.equal(await store.contextOfMail([parsed.messageId ?? ''], [PHONE]), 'c9', "Carol's reply to it continues the conversation");
+      assert.equal((await store.conversation('c9', PHONE))?.mailbox, 'carol@example.com', "the phone's next answers go to Carol");
     });
 
     test('a report that arrives before its send result is kept and applied when the result is recorded', async () => {

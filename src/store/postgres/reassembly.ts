@@ -47,11 +47,11 @@ export async function addPart(client: Client, part: NewSmsPart): Promise<PartAdd
   if (placement === 'repeat-of-closed') return { kind: 'repeat' };
   if (latest && placement === 'late') {
     await insertPart(client, latest.id, part);
-    return { kind: 'late', closedAt: latest.closed_at ?? part.receivedAt };
+    return { kind: 'late', closedAt: latest.closed_at ?? part.receivedAt, latestContext: latest.latest_context ?? undefined };
   }
   const inserted = await client.query<{ id: number }>(
-    'INSERT INTO part_sets (provider, sender, reference, total, first_seen) VALUES ($1, $2, $3, $4, $5) RETURNING id',
-    [part.provider, part.sender, part.reference, part.total, part.receivedAt],
+    'INSERT INTO part_sets (provider, sender, reference, total, first_seen, latest_context) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
+    [part.provider, part.sender, part.reference, part.total, part.receivedAt, part.latestContext ?? null],
   );
   const id = inserted.rows[0]?.id ?? 0;
   await insertPart(client, id, part);

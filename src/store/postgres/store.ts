@@ -64,6 +64,7 @@ import type {
   NewInbound,
   NewMail,
   NewOutgoingMail,
+  ReroutedConversation,
   QuarantinedRequest,
   QuarantinedBody,
   QuarantineEntry,
@@ -1140,9 +1141,18 @@ export class PostgresStore implements Store, ClusterStore {
     return row ? toUndeliverable(row) : undefined;
   }
 
-  rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail): Promise<boolean> {
+  rerouteInbound(id: string, mailbox: string, mail: NewOutgoingMail, conversation?: ReroutedConversation): Promise<boolean> {
     return this.#queueing(['mail'], async (client) => {
       if ((await client.query('UPDATE inbound SET mailbox = $1 WHERE id = $2 AND mailbox IS NULL', [mailbox, id])).rowCount === 0) return false;
+      if (conversation) {
+        const { context, number, from, messageIdHeader } = conversation;
+        await client.query('UPDATE conversations SET mailbox = $1 WHERE context = $2 AND number = $3 AND mailbox = $4', [mailbox, context, number, from]);
+        await client.query('INSERT INTO conversation_mail (message_id_header, number, context) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+          messageIdHeader,
+          number,
+          context,
+        ]);
+      }
       await insertMail(client, [mail], Date.now());
       return true;
     });
