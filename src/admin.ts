@@ -69,7 +69,7 @@ export interface NoStoreYet {
  * schema (what to check before upgrading): its line says `start` will upgrade it.
  */
 export async function configCheck(config: Config, store: Store | OlderStore | NoStoreYet, unreachable: () => void = () => undefined): Promise<string> {
-  const shown = JSON.stringify(masked(withRetention(asRun(config))), null, 2);
+  const shown = JSON.stringify(masked(asWritten(config)), null, 2);
   if ('olderSchema' in store) return `${shown}\n${upgradeAhead(store.olderSchema)}`;
   // A new installation's configuration is checked before its first start, which creates the store.
   if ('noStoreIn' in store) return `${shown}\nstore: none yet in ${store.noStoreIn}; \`smsrelay start\` creates it`;
@@ -87,20 +87,31 @@ export async function configCheck(config: Config, store: Store | OlderStore | No
   return `${shown}\n${line}`;
 }
 
-/** How asRun names a simulator's address: no URL, so no secret to mask (`masked` shows it as it is). */
-const ON_OWN_PORT = "the built-in simulator on the relay's HTTP port";
+/**
+ * The gateway section as a file writes it, so that the output is a configuration to copy back: each
+ * provider as configured (`simulator`, `puzzel-simulator`), its own keys beside the shared ones, routes
+ * naming their providers and the accounts they name under `providers`; none of what the relay derives
+ * from them (the plug-in's name, the account's meaning to it). A simulator shows no URL: it runs on the
+ * relay's own HTTP port, not at the provider's hosts.
+ */
+function gatewayAsWritten(gateway: Config['gateway']): Record<string, unknown> {
+  const shared = Object.fromEntries(SHARED_GATEWAY_KEYS.map((key) => [key, gateway[key]]));
+  const named = (gateway.routes ?? []).flatMap((route) => route.providers).filter((account) => account.configuredAs !== gateway.configuredAs);
+  return {
+    provider: gateway.configuredAs,
+    ...shared,
+    ...accountAsWritten(gateway),
+    routes: gateway.routes?.map(({ name, match, providers }) => ({ name, match, providers: providers.map((account) => account.configuredAs) })),
+    providers: named.length === 0 ? undefined : Object.fromEntries(named.map((account) => [account.configuredAs, accountAsWritten(account)])),
+  };
+}
 
-/** What the relay talks to: a simulated provider runs on the relay's own HTTP port, not at the provider's public hosts. */
-function asRun(config: Config): Config {
-  const onOwnPort = `${ON_OWN_PORT} (${config.http.host}:${config.http.port})`;
-  const run = <Account extends GatewayAccount>(account: Account, under: string): Account =>
-    account.simulated ? { ...account, url: `${onOwnPort}${under}`, backupUrl: undefined } : account;
-  // Routes name several simulators, each under its own path.
-  const routes = config.gateway.routes?.map((route) => ({
-    ...route,
-    providers: route.providers.map((account) => run(account, ` under /simulator/${account.provider}/`)),
-  }));
-  return { ...config, gateway: { ...run(config.gateway, ''), routes } };
+/** The keys of the gateway section that are neither an account's nor the routes'. */
+const SHARED_GATEWAY_KEYS = ['publicUrl', 'connectTimeout', 'responseTimeout', 'maxConcurrentRequests', 'failoverRecovery'] as const;
+
+/** One account's keys as written: the shared account keys (no URL for a simulator) and its plug-in's own. */
+function accountAsWritten({ simulated, url, backupUrl, username, password, maxParts, settings }: GatewayAccount): Record<string, unknown> {
+  return { ...(simulated ? {} : { url, backupUrl }), username, password, maxParts, ...settings };
 }
 
 function masked(value: unknown): unknown {
@@ -108,14 +119,28 @@ function masked(value: unknown): unknown {
     if (DURATION_SETTINGS.has(path) && typeof leaf === 'number') return formatDuration(leaf);
     // The database's user helps to tell which account a relay uses; its password never shows.
     if (path === 'store.url' && typeof leaf === 'string') return redactUrl(leaf);
-    if (typeof leaf === 'string' && leaf.startsWith(ON_OWN_PORT)) return leaf;
     return undefined;
   });
 }
 
-/** Unset retention shown as `keep`, as a file may write it: JSON would leave the setting out as if there were none. */
-function withRetention(config: Config): unknown {
-  return { ...config, store: { ...config.store, retention: config.store.retention ?? 'keep' } };
+/**
+ * The configuration as a file writes it, a valid one to copy back: the gateway as configured
+ * (`gatewayAsWritten`); an unset retention as `keep` (JSON would leave the setting out as if there were
+ * none); the trusted proxies under their name, not also under the old `console.trustedProxies`; the
+ * postmaster's mailbox only when written (the default at an SMS domain would be refused as a loop if
+ * written); no file name.
+ */
+function asWritten({ file: _file, gateway, store, console: { trustedProxies: _oldName, ...console }, mail, sms, ...config }: Config): unknown {
+  const postmasterDomain = mail.postmaster?.split('@').pop()?.toLowerCase();
+  const defaultPostmaster = postmasterDomain !== undefined && sms.domains.includes(postmasterDomain);
+  return {
+    ...config,
+    sms,
+    gateway: gatewayAsWritten(gateway),
+    mail: { ...mail, postmaster: defaultPostmaster ? undefined : mail.postmaster },
+    store: { ...store, retention: store.retention ?? 'keep' },
+    console,
+  };
 }
 
 /**

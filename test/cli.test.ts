@@ -778,6 +778,45 @@ describe('smsrelay command', () => {
     assert.match(status.stderr, /no relay data in/);
   });
 
+  test('config check prints a configuration to copy back: each provider as configured, no key the relay derives; the copy checks the same', () => {
+    const cwd = dir();
+    writeFileSync(
+      join(cwd, 'smsrelay.yaml'),
+      [
+        'sms: {domains: [copy.test]}',
+        'gateway:',
+        '  provider: puzzel-simulator',
+        '  routes:',
+        '    - {name: norway, match: ["+47"], providers: [puzzel-simulator, twilio-simulator]}',
+        '    - {match: ["*"], providers: [puzzel-simulator]}',
+        'console: {trustedProxies: [10.0.0.1]}',
+        '',
+      ].join('\n'),
+    );
+    const check = (file: string) =>
+      spawnSync(process.execPath, [BIN, 'config', 'check'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_CONFIG: file },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    const first = check(join(cwd, 'smsrelay.yaml'));
+    assert.equal(first.status, 0, first.stderr);
+    const json = first.stdout.slice(0, first.stdout.lastIndexOf('\nstore: '));
+    const shown = JSON.parse(json);
+    assert.equal(shown.gateway.provider, 'puzzel-simulator');
+    assert.deepEqual(shown.gateway.routes[0], { name: 'norway', match: ['+47'], providers: ['puzzel-simulator', 'twilio-simulator'] });
+    assert.deepEqual(Object.keys(shown.gateway.providers), ['twilio-simulator']);
+    for (const derived of ['simulated', 'settings', 'accountId', 'configuredAs', 'url']) assert.equal(derived in shown.gateway, false, derived);
+    assert.equal('file' in shown, false);
+    assert.equal('postmaster' in shown.mail, false, 'the default postmaster at an SMS domain would be refused if written');
+    assert.deepEqual([shown.http.trustedProxies, 'trustedProxies' in shown.console], [['10.0.0.1'], false], 'under its name only');
+    writeFileSync(join(cwd, 'copy.yaml'), json);
+    const again = check(join(cwd, 'copy.yaml'));
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout.slice(0, again.stdout.lastIndexOf('\nstore: '))), shown);
+  });
+
   test('a settings file that is a directory, unreadable or missing, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {
     const cwd = dir();
     chmodSync(cwd, 0o755);

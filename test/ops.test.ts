@@ -282,7 +282,7 @@ describe('operating the relay', () => {
     assert.match(check, /"webhookToken": "\*\*\*"/);
     assert.doesNotMatch(check, /ops-test-token/);
     assert.match(check, /store: journal_mode=wal synchronous=FULL/);
-    assert.match(check, /"url": "the built-in simulator on the relay's HTTP port/, 'a simulated gateway is not shown at its public host');
+    assert.match(check, /"provider": "simulator"/, 'the provider as configured (its default)');
     assert.doesNotMatch(check, /intellisoftware\.co\.uk/);
     // Durations as a file has them, not milliseconds.
     assert.match(check, /"shutdownTimeout": "20s"/);
