@@ -303,6 +303,9 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
     }
     for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${describeEvent(event.kind, event.detail)}`);
   }
+  // Digits that are no message id and cannot be read as a number (a national one without sms.defaultRegion)
+  // were written wrongly, not unknown: say why and how to write them, as RCPT's refusal does.
+  if (lines.length === 0 && read !== undefined && !read.ok) throw new UsageError(`log: ${read.reason}`);
   if (lines.length === 0)
     throw new Error(`nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id, no SMS to or from that number`);
   return lines.join('\n');
