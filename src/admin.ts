@@ -193,7 +193,7 @@ export async function status(
     ...(await store.queuedMailErrors(5)).map(
       (mail) => `last error mail ${mail.mailId} (${mail.kind}${mail.messageId ? ` about ${mail.messageId}` : ''}): ${mail.lastError}`,
     ),
-    ...relayLines(relays, here.settings),
+    ...relayLines(relays, here),
   ].join('\n');
 }
 
@@ -251,21 +251,31 @@ function running(relay: RelaySeen): boolean {
   return relay.stoppedAt === undefined && relay.heartbeatAgeMs <= RELAY_STALE_MS;
 }
 
-/** The relays on the store heard from in the last hour (several on one PostgreSQL: docs/several-relays.md), one line each. */
-function relayLines(relays: readonly RelaySeen[], settings: string | undefined): string[] {
+/**
+ * The relays on the store heard from in the last hour (several on one PostgreSQL: docs/several-relays.md), one
+ * line each. This data directory's relay is running only while it holds the directory (`here.pid`, from its
+ * lock), as the first line of `status` says: a fresh heartbeat without it is a relay that stopped without
+ * recording its stop (its store lost, then restored), not one that runs.
+ */
+function relayLines(
+  relays: readonly RelaySeen[],
+  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined },
+): string[] {
   const state = (relay: RelaySeen) =>
     relay.stoppedAt !== undefined
       ? `stopped ${new Date(relay.stoppedAt).toISOString()}`
-      : running(relay)
-        ? 'running'
-        : 'silent (not stopped cleanly: its leases are taken over as they end)';
+      : relay.name === here.name && here.pid === undefined
+        ? 'not running here (no relay holds this data directory: it stopped without recording its stop)'
+        : running(relay)
+          ? 'running'
+          : 'silent (not stopped cleanly: its leases are taken over as they end)';
   return [
     `relays seen in the last hour: ${relays.length}`,
     ...relays.map(
       (relay) =>
         `  ${relay.name}: ${state(relay)}, version ${relay.version} (schema ${relay.schema}), pid ${relay.pid} on ${relay.host}, ` +
         `last heartbeat ${Math.round(relay.heartbeatAgeMs / 1000)} s ago, leases: ${relay.leases.sms} SMS, ${plural(relay.leases.mail, 'mail')}` +
-        otherSettings(settings === undefined ? [] : settingsDiffering(settings, relay.settings)),
+        otherSettings(here.settings === undefined ? [] : settingsDiffering(here.settings, relay.settings)),
     ),
   ];
 }
