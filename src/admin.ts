@@ -70,7 +70,7 @@ export interface NoStoreYet {
  * schema (what to check before upgrading): its line says `start` will upgrade it.
  */
 export async function configCheck(config: Config, store: Store | OlderStore | NoStoreYet, unreachable: () => void = () => undefined): Promise<string> {
-  const shown = JSON.stringify(masked(withRetention(asRun(config))), null, 2);
+  const shown = JSON.stringify(masked(asWritten(config)), null, 2);
   if ('olderSchema' in store) return `${shown}\n${upgradeAhead(store.olderSchema)}`;
   // A new installation's configuration is checked before its first start, which creates the store.
   if ('noStoreIn' in store) return `${shown}\nstore: none yet in ${store.noStoreIn}; \`smsrelay start\` creates it`;
@@ -88,20 +88,31 @@ export async function configCheck(config: Config, store: Store | OlderStore | No
   return `${shown}\n${line}`;
 }
 
-/** How asRun names a simulator's address: no URL, so no secret to mask (`masked` shows it as it is). */
-const ON_OWN_PORT = "the built-in simulator on the relay's HTTP port";
+/**
+ * The gateway section as a file writes it, so that the output is a configuration to copy back: each
+ * provider as configured (`simulator`, `puzzel-simulator`), its own keys beside the shared ones, routes
+ * naming their providers and the accounts they name under `providers`; none of what the relay derives
+ * from them (the plug-in's name, the account's meaning to it). A simulator shows no URL: it runs on the
+ * relay's own HTTP port, not at the provider's hosts.
+ */
+function gatewayAsWritten(gateway: Config['gateway']): Record<string, unknown> {
+  const shared = Object.fromEntries(SHARED_GATEWAY_KEYS.map((key) => [key, gateway[key]]));
+  const named = (gateway.routes ?? []).flatMap((route) => route.providers).filter((account) => account.configuredAs !== gateway.configuredAs);
+  return {
+    provider: gateway.configuredAs,
+    ...shared,
+    ...accountAsWritten(gateway),
+    routes: gateway.routes?.map(({ name, match, providers }) => ({ name, match, providers: providers.map((account) => account.configuredAs) })),
+    providers: named.length === 0 ? undefined : Object.fromEntries(named.map((account) => [account.configuredAs, accountAsWritten(account)])),
+  };
+}
 
-/** What the relay talks to: a simulated provider runs on the relay's own HTTP port, not at the provider's public hosts. */
-function asRun(config: Config): Config {
-  const onOwnPort = `${ON_OWN_PORT} (${config.http.host}:${config.http.port})`;
-  const run = <Account extends GatewayAccount>(account: Account, under: string): Account =>
-    account.simulated ? { ...account, url: `${onOwnPort}${under}`, backupUrl: undefined } : account;
-  // Routes name several simulators, each under its own path.
-  const routes = config.gateway.routes?.map((route) => ({
-    ...route,
-    providers: route.providers.map((account) => run(account, ` under /simulator/${account.provider}/`)),
-  }));
-  return { ...config, gateway: { ...run(config.gateway, ''), routes } };
+/** The keys of the gateway section that are neither an account's nor the routes'. */
+const SHARED_GATEWAY_KEYS = ['publicUrl', 'connectTimeout', 'responseTimeout', 'maxConcurrentRequests', 'failoverRecovery'] as const;
+
+/** One account's keys as written: the shared account keys (no URL for a simulator) and its plug-in's own. */
+function accountAsWritten({ simulated, url, backupUrl, username, password, maxParts, settings }: GatewayAccount): Record<string, unknown> {
+  return { ...(simulated ? {} : { url, backupUrl }), username, password, maxParts, ...settings };
 }
 
 function masked(value: unknown): unknown {
@@ -109,14 +120,28 @@ function masked(value: unknown): unknown {
     if (DURATION_SETTINGS.has(path) && typeof leaf === 'number') return formatDuration(leaf);
     // The database's user helps to tell which account a relay uses; its password never shows.
     if (path === 'store.url' && typeof leaf === 'string') return redactUrl(leaf);
-    if (typeof leaf === 'string' && leaf.startsWith(ON_OWN_PORT)) return leaf;
     return undefined;
   });
 }
 
-/** Unset retention shown as `keep`, as a file may write it: JSON would leave the setting out as if there were none. */
-function withRetention(config: Config): unknown {
-  return { ...config, store: { ...config.store, retention: config.store.retention ?? 'keep' } };
+/**
+ * The configuration as a file writes it, a valid one to copy back: the gateway as configured
+ * (`gatewayAsWritten`); an unset retention as `keep` (JSON would leave the setting out as if there were
+ * none); the trusted proxies under their name, not also under the old `console.trustedProxies`; the
+ * postmaster's mailbox only when written (the default at an SMS domain would be refused as a loop if
+ * written); no file name.
+ */
+function asWritten({ file: _file, gateway, store, console: { trustedProxies: _oldName, ...console }, mail, sms, ...config }: Config): unknown {
+  const postmasterDomain = mail.postmaster?.split('@').pop()?.toLowerCase();
+  const defaultPostmaster = postmasterDomain !== undefined && sms.domains.includes(postmasterDomain);
+  return {
+    ...config,
+    sms,
+    gateway: gatewayAsWritten(gateway),
+    mail: { ...mail, postmaster: defaultPostmaster ? undefined : mail.postmaster },
+    store: { ...store, retention: store.retention ?? 'keep' },
+    console,
+  };
 }
 
 /**
@@ -169,7 +194,7 @@ export async function status(
     ...(await store.queuedMailErrors(5)).map(
       (mail) => `last error mail ${mail.mailId} (${mail.kind}${mail.messageId ? ` about ${mail.messageId}` : ''}): ${mail.lastError}`,
     ),
-    ...relayLines(relays, here.settings),
+    ...relayLines(relays, here),
   ].join('\n');
 }
 
@@ -227,21 +252,31 @@ function running(relay: RelaySeen): boolean {
   return relay.stoppedAt === undefined && relay.heartbeatAgeMs <= RELAY_STALE_MS;
 }
 
-/** The relays on the store heard from in the last hour (several on one PostgreSQL: docs/several-relays.md), one line each. */
-function relayLines(relays: readonly RelaySeen[], settings: string | undefined): string[] {
+/**
+ * The relays on the store heard from in the last hour (several on one PostgreSQL: docs/several-relays.md), one
+ * line each. This data directory's relay is running only while it holds the directory (`here.pid`, from its
+ * lock), as the first line of `status` says: a fresh heartbeat without it is a relay that stopped without
+ * recording its stop (its store lost, then restored), not one that runs.
+ */
+function relayLines(
+  relays: readonly RelaySeen[],
+  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined },
+): string[] {
   const state = (relay: RelaySeen) =>
     relay.stoppedAt !== undefined
       ? `stopped ${new Date(relay.stoppedAt).toISOString()}`
-      : running(relay)
-        ? 'running'
-        : 'silent (not stopped cleanly: its leases are taken over as they end)';
+      : relay.name === here.name && here.pid === undefined
+        ? 'not running here (no relay holds this data directory: it stopped without recording its stop)'
+        : running(relay)
+          ? 'running'
+          : 'silent (not stopped cleanly: its leases are taken over as they end)';
   return [
     `relays seen in the last hour: ${relays.length}`,
     ...relays.map(
       (relay) =>
         `  ${relay.name}: ${state(relay)}, version ${relay.version} (schema ${relay.schema}), pid ${relay.pid} on ${relay.host}, ` +
         `last heartbeat ${Math.round(relay.heartbeatAgeMs / 1000)} s ago, leases: ${relay.leases.sms} SMS, ${plural(relay.leases.mail, 'mail')}` +
-        otherSettings(settings === undefined ? [] : settingsDiffering(settings, relay.settings)),
+        otherSettings(here.settings === undefined ? [] : settingsDiffering(here.settings, relay.settings)),
     ),
   ];
 }
@@ -279,6 +314,9 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
     }
     for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${describeEvent(event.kind, event.detail)}`);
   }
+  // Digits that are no message id and cannot be read as a number (a national one without sms.defaultRegion)
+  // were written wrongly, not unknown: say why and how to write them, as RCPT's refusal does.
+  if (lines.length === 0 && read !== undefined && !read.ok) throw new UsageError(`log: ${read.reason}`);
   if (lines.length === 0)
     throw new Error(`nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id, no SMS to or from that number`);
   return lines.join('\n');

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -54,6 +54,8 @@ const EXIT_UNAVAILABLE = 69;
 const EXIT_CANNOT_CREATE = 73;
 /** sysexits.h EX_TEMPFAIL: a passing problem (a full disk); a supervisor should restart later. */
 const EXIT_TEMPORARY = 75;
+/** sysexits.h EX_IOERR: the store's disk refused to read or write it (an I/O error, a read-only filesystem). */
+const EXIT_IO = 74;
 
 /** Exit codes and what each means for a command (0 needs no words). */
 type Exits = Readonly<Record<number, string>>;
@@ -79,6 +81,8 @@ const STORE_EXITS: Exits = {
   64: 'called wrongly',
   66: 'no store where it looked, or one this user may not open',
   69: 'the database cannot be reached now',
+  74: "the store's disk refuses it (an I/O error, a read-only filesystem)",
+  75: "the store's disk is full",
   78: 'a store it cannot use (damaged, newer, older: only start upgrades it; refusing)',
 };
 
@@ -379,12 +383,15 @@ async function withStore(command: StoreCommand, { older: onOlder, none }: { olde
     return;
   }
   console.error(`smsrelay: data directory ${config.dataDir}`);
+  // No relay has the store open without its WAL: the files this command's open makes, it leaves as it found them.
+  const relayAlongside = existsSync(`${file}-wal`);
   let store: SqliteStore;
   try {
     store = openOrExit(file, config, onOlder !== undefined);
   } catch (error) {
-    if (!(onOlder && error instanceof OlderSchemaError)) throw error;
-    return printOutput(await onOlder(error.from, config, warnings));
+    if (!relayAlongside) removeEmptyWal(file, config.dataDir);
+    if (onOlder && error instanceof OlderSchemaError) return printOutput(await onOlder(error.from, config, warnings));
+    return diskFailureOrThrow(error, config);
   }
   try {
     printOutput(await command(store, config, warnings));
@@ -393,9 +400,52 @@ async function withStore(command: StoreCommand, { older: onOlder, none }: { olde
       console.error(`smsrelay: config: ${describeSetting('dataDir')}: the store ${file} is damaged (${(error.cause as Error).message}): ${DAMAGED_STORE_FIX}`);
       process.exitCode = EXIT_CONFIG;
     } else if (error instanceof UsageError) usage(error.message);
-    else throw error;
+    else diskFailureOrThrow(error, config);
   } finally {
-    await store.close();
+    await store.close().catch((error: unknown) => diskFailureOrThrow(error, config));
+    if (!relayAlongside) removeEmptyWal(file, config.dataDir);
+  }
+}
+
+/**
+ * SQLite removes the WAL and shared-memory files at the last connection's close, unless that close could
+ * not checkpoint (a full or failing disk): a command run where no relay runs then left them behind. An
+ * empty WAL holds nothing, so both go; one with content is kept (the next open recovers from it), and so
+ * are both once a relay started on the directory meanwhile (its lock): they are its open files now.
+ */
+function removeEmptyWal(file: string, dataDir: string): void {
+  if (statSync(`${file}-wal`, { throwIfNoEntry: false })?.size !== 0 || runningRelay(dataDir) !== undefined) return;
+  rmSync(`${file}-wal`, { force: true });
+  rmSync(`${file}-shm`, { force: true });
+}
+
+/**
+ * SQLite's failures of the data directory's disk (full, an I/O error, read-only), at the open or in the
+ * command, in itself or as the store's error for it: one line naming `dataDir`, where it came from and
+ * the fix, exit 75 for a full disk (as `start`: freeing space is the fix) or 74; anything else is thrown.
+ */
+function diskFailureOrThrow(error: unknown, config: Config): void {
+  const sqlite = error instanceof RelayError ? error.cause : error;
+  const code = String((sqlite as { code?: unknown } | undefined)?.code ?? '');
+  if (!/^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/.test(code)) throw error;
+  const reason = sqlite instanceof Error ? sqlite.message : String(sqlite);
+  // SQLite says "disk I/O error" where a full disk refused its shared-memory file (SQLITE_IOERR_SHMSIZE): the free space tells.
+  const full = code.startsWith('SQLITE_FULL') || diskFull(config.dataDir);
+  const where = `smsrelay: ${describeSetting('dataDir')}: the store in ${config.dataDir} cannot be used`;
+  console.error(
+    full
+      ? `${where}: the disk is full (${code}); free space in ${config.dataDir}`
+      : `${where}: its disk refuses it (${code}: ${reason}); check that filesystem (read-only, failing, out of inodes) and run it again`,
+  );
+  if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = full ? EXIT_TEMPORARY : EXIT_IO;
+}
+
+/** Whether the filesystem of `dir` has no block left for this user. */
+function diskFull(dir: string): boolean {
+  try {
+    return statfsSync(dir).bavail === 0;
+  } catch {
+    return false;
   }
 }
 

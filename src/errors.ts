@@ -195,7 +195,8 @@ export class RelayError extends Error {
 }
 
 /** The store's failures, by what the client is told: unavailable, busy, or its disk full. */
-export const STORE_FAILURE_CODES: ReadonlySet<RelayErrorCode> = new Set(['STORE_UNAVAILABLE', 'STORE_BUSY', 'DISK_FULL']);
+export type StoreFailureCode = 'STORE_UNAVAILABLE' | 'STORE_BUSY' | 'DISK_FULL';
+export const STORE_FAILURE_CODES: ReadonlySet<RelayErrorCode> = new Set<StoreFailureCode>(['STORE_UNAVAILABLE', 'STORE_BUSY', 'DISK_FULL']);
 
 /** Whether an error is the store failing (as opposed to a bug or a refusal): retried, logged once per outage. */
 export function isStoreFailure(error: unknown): error is RelayError {

@@ -184,6 +184,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
 
     const mailer = new Mailer({
       store,
+      storeCommits: () => storeHealth.ok,
       transport,
       owner,
       leaseMs: config.delivery.leaseTtl,
@@ -392,6 +393,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const dispatcher = new Dispatcher({
       ...(options.dispatchClock ? { clock: options.dispatchClock } : {}),
       store,
+      storeCommits: () => storeHealth.ok,
       routing: routes ? routedProviders(routes, dispatchProviders) : singleProvider(dispatchProviders.get(config.gateway.provider) as DispatchProvider),
       owner,
       logger: logger.child({ component: 'dispatch' }),

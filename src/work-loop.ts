@@ -46,6 +46,13 @@ export interface WorkLoopOptions<T> {
   readonly clock: () => number;
   /** The longest idle wait; MAX_IDLE_WAIT_MS unless a test shows that something else wakes the loop. */
   readonly idleWaitMs?: number | undefined;
+  /**
+   * Whether the store's commits succeed now (its health, store/health.ts). A claim that found nothing due
+   * writes nothing and succeeds on a full or read-only disk: after the store failed, the loop says it works
+   * again only once commits do, not at a pass that wrote nothing (which said so, then failed again in the
+   * same millisecond). Unset: a pass that succeeds is taken as the store working.
+   */
+  readonly storeCommits?: (() => boolean) | undefined;
 }
 
 /**
@@ -160,7 +167,7 @@ export class WorkLoop<T> {
         if (this.#again || this.#stopped) continue;
         wait = await this.#idleWait();
       } while (this.#again && !this.#stopped);
-      this.#recovered();
+      if (this.#options.storeCommits?.() ?? true) this.#recovered();
     } catch (error) {
       this.#failed(error);
       wait = STORE_RETRY_MS;

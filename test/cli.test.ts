@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
@@ -175,6 +175,54 @@ describe('smsrelay command', () => {
         `smsrelay: config: SMSRELAY_DATA_DIR="${join(full, 'data')}": data directory ${join(full, 'data')} cannot be written: the disk is full; free space in ${join(full, 'data')}`,
       ],
     );
+  });
+
+  test("the commands on a store whose disk is full say so in one line naming dataDir and the fix, exit 75, not SQLite's bare words and exit 1, and leave no -wal or -shm behind", (context) => {
+    const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt');
+    if (!unshare) return;
+    const cwd = dir();
+    const made = SqliteStore.open({ file: join(cwd, 'made', 'smsrelay.db'), busyTimeoutMs: 1000 });
+    void made.close();
+    const full = join(cwd, 'full');
+    mkdirSync(full);
+    for (const command of [['status'], ['queue', 'list'], ['log', '+447700900123'], ['config', 'check']]) {
+      // The store copied onto a small tmpfs, which is then filled: a real full disk under the command.
+      const result: SpawnSyncReturns<string> = spawnSync(
+        'unshare',
+        [
+          ...unshare,
+          'mount -t tmpfs -o size=2m tmpfs "$0" && mkdir "$0/data" && cp "$STORE" "$0/data/smsrelay.db" && { cat /dev/zero > "$0/fill"; "$@"; rc=$?; ls "$0/data" | sed "s/^/left: /" >&2; exit $rc; }',
+          full,
+          process.execPath,
+          BIN,
+          ...command,
+        ],
+        {
+          cwd,
+          env: { PATH: process.env.PATH ?? '', STORE: join(cwd, 'made', 'smsrelay.db'), SMSRELAY_DATA_DIR: join(full, 'data') },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      const lines = result.stderr
+        .trim()
+        .split('\n')
+        .filter((line: string) => !line.startsWith('cat:') && !line.startsWith('smsrelay: data directory ') && !line.startsWith('left: '));
+      // No relay runs there: the command leaves the directory as it found it (no -wal or -shm its open made).
+      assert.deepEqual(
+        result.stderr.split('\n').filter((line) => line.startsWith('left: ')),
+        ['left: smsrelay.db'],
+        command.join(' '),
+      );
+      assert.equal(result.status, 75, `${command.join(' ')}: ${result.stderr}`);
+      // SQLite's code varies with what met the full disk first (the shared-memory file: SQLITE_IOERR_SHMSIZE).
+      assert.equal(lines.length, 1, result.stderr);
+      const data = join(full, 'data');
+      assert.equal(
+        lines[0]?.replace(/ \(SQLITE_\w+\)/, ''),
+        `smsrelay: SMSRELAY_DATA_DIR="${data}": the store in ${data} cannot be used: the disk is full; free space in ${data}`,
+      );
+    }
   });
 
   test('a second relay on a data directory in use names where dataDir came from, exit 78', async () => {
@@ -591,7 +639,7 @@ describe('smsrelay command', () => {
       assert.ok(codes.length > 1, exits);
       assert.deepEqual(codes, [...new Set(codes)], `${command}: ${exits}`);
     }
-    assert.match(run('config', 'check', '--help').stdout, /, 69 the store cannot be reached now \(the configuration is shown all the same\), 78/);
+    assert.match(run('config', 'check', '--help').stdout, /, 69 the store cannot be reached now \(the configuration is shown all the same\), 74 /);
   });
 
   test('an option without its value or given twice is refused (64) with the reason and usage; -- ends the options', async () => {
@@ -788,6 +836,45 @@ describe('smsrelay command', () => {
     const status = run('status');
     assert.equal(status.status, 66);
     assert.match(status.stderr, /no relay data in/);
+  });
+
+  test('config check prints a configuration to copy back: each provider as configured, no key the relay derives; the copy checks the same', () => {
+    const cwd = dir();
+    writeFileSync(
+      join(cwd, 'smsrelay.yaml'),
+      [
+        'sms: {domains: [copy.test]}',
+        'gateway:',
+        '  provider: puzzel-simulator',
+        '  routes:',
+        '    - {name: norway, match: ["+47"], providers: [puzzel-simulator, twilio-simulator]}',
+        '    - {match: ["*"], providers: [puzzel-simulator]}',
+        'console: {trustedProxies: [10.0.0.1]}',
+        '',
+      ].join('\n'),
+    );
+    const check = (file: string) =>
+      spawnSync(process.execPath, [BIN, 'config', 'check'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_CONFIG: file },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    const first = check(join(cwd, 'smsrelay.yaml'));
+    assert.equal(first.status, 0, first.stderr);
+    const json = first.stdout.slice(0, first.stdout.lastIndexOf('\nstore: '));
+    const shown = JSON.parse(json);
+    assert.equal(shown.gateway.provider, 'puzzel-simulator');
+    assert.deepEqual(shown.gateway.routes[0], { name: 'norway', match: ['+47'], providers: ['puzzel-simulator', 'twilio-simulator'] });
+    assert.deepEqual(Object.keys(shown.gateway.providers), ['twilio-simulator']);
+    for (const derived of ['simulated', 'settings', 'accountId', 'configuredAs', 'url']) assert.equal(derived in shown.gateway, false, derived);
+    assert.equal('file' in shown, false);
+    assert.equal('postmaster' in shown.mail, false, 'the default postmaster at an SMS domain would be refused if written');
+    assert.deepEqual([shown.http.trustedProxies, 'trustedProxies' in shown.console], [['10.0.0.1'], false], 'under its name only');
+    writeFileSync(join(cwd, 'copy.yaml'), json);
+    const again = check(join(cwd, 'copy.yaml'));
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout.slice(0, again.stdout.lastIndexOf('\nstore: '))), shown);
   });
 
   test('a settings file that is a directory, unreadable or missing, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {

@@ -83,6 +83,13 @@ describe('operating the relay', () => {
     assert.match(log, / accepted: 447700900192@sms\.localhost -> \+447700900192/);
     assert.match(log, / sent: id \d+/);
     assert.match(cli('log', '+447700900192'), new RegExp(`message ${id}`));
+    // A national number without sms.defaultRegion is no number to look up: said so, with how to write it, not "nothing known".
+    const national = run(['log', '07700 900192']);
+    assert.equal(national.status, 64, national.stderr);
+    assert.match(
+      national.stderr,
+      /\nsmsrelay: log: "07700 900192" is a national number; the relay has no default region \(set SMSRELAY_DEFAULT_REGION\) — write it in international form, e\.g\. \+44…\n\nUsage: smsrelay log/,
+    );
 
     const posted = await request(`http://127.0.0.1:${relay.httpPort}/simulator/mo`, {
       method: 'POST',
@@ -282,7 +289,7 @@ describe('operating the relay', () => {
     assert.match(check, /"webhookToken": "\*\*\*"/);
     assert.doesNotMatch(check, /ops-test-token/);
     assert.match(check, /store: journal_mode=wal synchronous=FULL/);
-    assert.match(check, /"url": "the built-in simulator on the relay's HTTP port/, 'a simulated gateway is not shown at its public host');
+    assert.match(check, /"provider": "simulator"/, 'the provider as configured (its default)');
     assert.doesNotMatch(check, /intellisoftware\.co\.uk/);
     // Durations as a file has them, not milliseconds.
     assert.match(check, /"shutdownTimeout": "20s"/);

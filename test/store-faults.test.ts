@@ -264,4 +264,42 @@ describe('a disk that refuses writes', () => {
       assert.equal(await relay.stop(), 0);
     }
   });
+
+  test('a gateway outcome the store cannot take while writes fail is kept, a debug line each and no error with a stack (docs: a stack means a bug); it is recorded once writes succeed', async () => {
+    const dir = tempDir('smsrelay-owed-outcome-');
+    dirs.push(dir);
+    const gateway = await startSimulator();
+    gateway.simulator.setBehaviour({ mode: 'hang', times: 1 });
+    const relay = await spawnRelay(dir, relayEnvironment(dir, { gateway: { provider: 'intellisoftware', url: gateway.url, ...GATEWAY_ACCOUNT } }));
+    const pid = relay.child.pid as number;
+    try {
+      const sent = await sendMail(relay.smtpPort, { to: ['447700900284@sms.localhost'], body: 'owed' });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+      await waitFor('the send request held at the gateway', () => gateway.simulator.pendingRequests === 1);
+      limitFileSize(pid, '0');
+      gateway.simulator.releaseHanging();
+      // The outcome's commit is the only write due: its failure is the outage's line.
+      await waitFor('the outcome refused by the store', () => relay.logs.find((line) => String(line.msg).startsWith('store: commits fail')));
+      await waitFor('the dispatcher waiting for the store', () => relay.logs.find((line) => String(line.msg).startsWith('dispatch: the store fails')));
+      limitFileSize(pid, 'unlimited');
+      await waitFor(
+        'the outcome recorded',
+        () => relay.logs.find((line) => line.msg === 'dispatch: gateway outcomes recorded now that the store takes writes again'),
+        5_000,
+      );
+      // Logged at info: the debug line each is not among them, nor any error line but the outage's.
+      assert.deepEqual(
+        relay.logs.filter((line) => line.level === 'error' || String(line.msg).startsWith('dispatch: could not record')).map((line) => line.msg),
+        [relay.logs.find((line) => String(line.msg).startsWith('store: commits fail'))?.msg],
+      );
+      assert.deepEqual(
+        relay.logs.filter((line) => JSON.stringify(line).includes('"stack"')).map((line) => line.msg),
+        [],
+      );
+    } finally {
+      limitFileSize(pid, 'unlimited');
+      assert.equal(await relay.stop(), 0);
+      await gateway.close();
+    }
+  });
 });

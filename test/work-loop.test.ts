@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '../src/log.ts';
+import { RelayError } from '../src/errors.ts';
 import { WorkLoop } from '../src/work-loop.ts';
 import { captureLog } from './helpers/log-lines.ts';
 import { sleep, waitFor } from './helpers/wait.ts';
@@ -124,4 +125,37 @@ test('a stop during a claim waits for what that claim starts too: nothing is sai
     lines.filter((line) => line.includes('stopped with work still in flight')),
     [],
   );
+});
+
+test('after the store failed, a pass that succeeds while commits still fail (a claim that wrote nothing) says nothing; "works again" comes once commits do', async () => {
+  const { logger, lines } = captureLog('info');
+  let commits = false;
+  let claims = 0;
+  const loop = new WorkLoop<Item>({
+    name: 'test',
+    logger,
+    concurrency: 1,
+    clock: Date.now,
+    // The first claim meets the failing store; the later ones find nothing due, which writes nothing.
+    claim: async () => {
+      claims++;
+      if (claims === 1) throw new RelayError('DISK_FULL', undefined, { cause: Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }) });
+      return [];
+    },
+    process: async () => undefined,
+    nextDueAt: async () => undefined,
+    leaseIds: (item) => [item.id],
+    idleWaitMs: 60_000,
+    storeCommits: () => commits,
+  });
+  const messages = () => lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+  loop.start();
+  await waitFor('the retry after the failure', () => claims === 2, 3_000);
+  await sleep(50);
+  assert.deepEqual(messages(), ['test: the store fails; nothing is claimed until it works again'], 'a claim that wrote nothing proves nothing');
+  commits = true;
+  loop.kick();
+  await waitFor('the store working again', () => messages().length === 2);
+  assert.equal(messages()[1], 'test: the store works again; claiming resumed');
+  await loop.stop(1_000);
 });

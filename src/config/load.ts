@@ -721,9 +721,9 @@ function providerChoices(registry: ProviderRegistry): string[] {
 /** The plug-in a provider value names (and whether its simulator), or undefined when it names none. */
 function providerNamed(provider: string, registry: ProviderRegistry): SelectedProvider | undefined {
   if (!providerChoices(registry).includes(provider)) return undefined;
-  if (provider === DEFAULT_PROVIDER) return { plugin: registry.get(SIMULATOR_DEFAULT_PLUGIN), simulated: true };
+  if (provider === DEFAULT_PROVIDER) return { name: provider, plugin: registry.get(SIMULATOR_DEFAULT_PLUGIN), simulated: true };
   const simulated = provider.endsWith(SIMULATOR_SUFFIX);
-  return { plugin: registry.get(simulated ? provider.slice(0, -SIMULATOR_SUFFIX.length) : provider), simulated };
+  return { name: provider, plugin: registry.get(simulated ? provider.slice(0, -SIMULATOR_SUFFIX.length) : provider), simulated };
 }
 
 /**
@@ -955,13 +955,14 @@ function finish(
 }
 
 /** An account's values as the relay uses them: the plug-in's own settings apart, the provider's hosts by default. */
-function accountOf(values: Readonly<Record<string, unknown>>, { plugin, simulated }: SelectedProvider): GatewayAccount {
+function accountOf(values: Readonly<Record<string, unknown>>, { name, plugin, simulated }: SelectedProvider): GatewayAccount {
   const { gateway, settings } = splitSettings(values as ParsedConfig['gateway'], plugin.settings.schema);
   const defaults = plugin.settings.defaultUrls;
   const { url, backupUrl, username, password } = gateway;
   const maxParts = (values as { readonly maxParts?: number }).maxParts;
   return {
     provider: plugin.name,
+    configuredAs: name,
     simulated,
     username,
     password,

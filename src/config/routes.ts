@@ -14,6 +14,8 @@ import { DEFAULT_PROVIDER, type ParsedConfig, positiveInt, url } from './schema.
 export interface GatewayAccount {
   /** The plug-in's name. */
   readonly provider: string;
+  /** The provider as the configuration names it (`simulator`, `puzzel-simulator`, `puzzel`): what `config check` shows. */
+  readonly configuredAs: string;
   /** Its simulator runs on the relay's HTTP port and takes the place of the gateway. */
   readonly simulated: boolean;
   readonly url: string | undefined;
@@ -41,6 +43,8 @@ export interface GatewayRoute {
 }
 
 export interface SelectedProvider {
+  /** The value that named it (`simulator`, `puzzel-simulator`, `puzzel`). */
+  readonly name: string;
   readonly plugin: ProviderPlugin;
   readonly simulated: boolean;
 }

@@ -106,9 +106,25 @@ function durationUpTo(maxMs: number, why: string) {
 }
 
 /** A duration setting's minimum, piped after `duration` or `span`: `why` says what a shorter one breaks. */
-function atLeast(minMs = MIN_DURATION_MS, why = 'a shorter wait is none, a busy loop') {
+function atLeast(minMs: number, why: string) {
   return z.number().min(minMs, `write at least ${ms(minMs)}: ${why}`);
 }
+
+/** Why a wait the relay times (a delay, an interval) has its minimum: at 0 it is a busy loop. */
+const WAIT_REASON = 'a shorter wait is none, a busy loop';
+/** Why a timeout has its minimum: at 0 it gives up on what it waits for before it can happen. */
+const TIMEOUT_REASON = 'a shorter timeout gives up before what it waits for can happen';
+/** Why an age compared with stored times has its minimum: at 0 everything is older than it at once. */
+const AGE_REASON = 'a shorter age is none, everything is older than it at once';
+/**
+ * `store.retention: 0s`'s answer (docs/operations.md, Upgrading): an age of 0 would erase every finished
+ * message at the next sweep, while an older release's `0s` plausibly meant "erase nothing".
+ */
+const RETENTION_ZERO = 'write an age above 0 (30d), or keep to erase nothing';
+/** A wait, a timeout and an age with the shortest minimum of any duration. */
+const waitMinimum = () => atLeast(MIN_DURATION_MS, WAIT_REASON);
+const timeoutMinimum = () => atLeast(MIN_DURATION_MS, TIMEOUT_REASON);
+const ageMinimum = () => atLeast(MIN_DURATION_MS, AGE_REASON);
 
 /**
  * The shortest `smtp.idleTimeout`: 0 switched the socket timeout off, so a client that connects and
@@ -369,7 +385,7 @@ export const gatewaySchema = z.strictObject({
     .prefault(DEFAULT_RESPONSE_TIMEOUT),
   maxConcurrentRequests: positiveInt.default(DEFAULT_MAX_CONCURRENT_REQUESTS),
   /** A host that failed is skipped this long (as IntelliSoftware's SDK does with FailOverRecoverySecs). */
-  failoverRecovery: duration.pipe(atLeast()).prefault('300s'),
+  failoverRecovery: duration.pipe(waitMinimum()).prefault('300s'),
   /**
    * Routing across providers (#21): ordered providers per destination prefix or country; unset =
    * `provider` sends everything. Checked as a whole by the loader (src/dispatch/routes.ts).
@@ -389,7 +405,7 @@ export const gatewaySchema = z.strictObject({
 export const configSchema = z.strictObject({
   dataDir: z.string().regex(/\S/, 'write a value: it must not be empty').default('./data'),
   /** On SIGTERM: how long open SMTP sessions and gateway requests in flight may still take. */
-  shutdownTimeout: duration.pipe(atLeast()).prefault(DEFAULT_SHUTDOWN_TIMEOUT),
+  shutdownTimeout: duration.pipe(timeoutMinimum()).prefault(DEFAULT_SHUTDOWN_TIMEOUT),
   log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
   smtp: z
     .strictObject({
@@ -481,16 +497,16 @@ export const configSchema = z.strictObject({
   delivery: z
     .strictObject({
       /** First retry after a temporary failure; doubles (with jitter) up to retryMaxDelay. */
-      retryMinDelay: duration.pipe(atLeast()).prefault('5s'),
-      retryMaxDelay: duration.pipe(atLeast()).prefault('10m'),
+      retryMinDelay: duration.pipe(waitMinimum()).prefault('5s'),
+      retryMaxDelay: duration.pipe(waitMinimum()).prefault('10m'),
       /** An SMS still undelivered after this is bounced: an alert days late is useless. */
       maxAge: span.pipe(atLeast(MIN_MAX_AGE_MS, 'an SMS needs a moment for its first attempt (0s expired it unsent)')).prefault('24h'),
       /** A sender whose SMS is still waiting after this gets one delay notice (RFC 3461 NOTIFY=DELAY). */
-      delayNotice: span.pipe(atLeast()).prefault('1h'),
+      delayNotice: span.pipe(ageMinimum()).prefault('1h'),
       /** The same mail sent again within this time (a 250 lost on the way back) is sent once. */
-      resubmissionWindow: span.pipe(atLeast()).prefault('10m'),
+      resubmissionWindow: span.pipe(ageMinimum()).prefault('10m'),
       /** While the gateway refuses the account (login, credit), one probe request this often. */
-      pauseProbeInterval: duration.pipe(atLeast()).prefault('1m'),
+      pauseProbeInterval: duration.pipe(waitMinimum()).prefault('1m'),
       /**
        * A relay's leases on the work it sends end this long after its last heartbeat (which renews
        * them every third of it, at most 5 s apart): another relay on the database takes over a dead
@@ -510,7 +526,7 @@ export const configSchema = z.strictObject({
       /** E.164 prefixes no one may text. */
       blockedPrefixes: list(z.string().regex(/^\+\d{1,15}$/, 'expected a prefix such as +4490'), '["+4490", "+4487"]').default([]),
       /** The same text to the same number within this window is sent once (flapping monitors); unset or `off` = off. */
-      alertStormWindow: z.preprocess((value) => (value === 'off' ? undefined : value), span.pipe(atLeast()).optional()),
+      alertStormWindow: z.preprocess((value) => (value === 'off' ? undefined : value), span.pipe(ageMinimum()).optional()),
       /** An inbound SMS that is one of these (alone, case and surrounding punctuation aside) puts the number on the opt-out list… */
       stopKeywords: list(z.string().min(1), '[STOP, UNSUBSCRIBE]').default(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT']),
       /** …and these take it off again. */
@@ -520,12 +536,12 @@ export const configSchema = z.strictObject({
   inbound: z
     .strictObject({
       /** An SMS with no or an unknown user context goes to the latest conversation with its number this recent. */
-      conversationWindow: span.pipe(atLeast()).prefault('7d'),
+      conversationWindow: span.pipe(ageMinimum()).prefault('7d'),
       /**
        * A delivery report for an id no SMS has (yet) is kept this long for its SMS's send result, then
        * dropped: a request that hung and was resent got another id, so its first id never comes.
        */
-      orphanReportTtl: span.pipe(atLeast()).prefault('7d'),
+      orphanReportTtl: span.pipe(ageMinimum()).prefault('7d'),
       /** Where an SMS goes that matches no conversation; unset = kept and listed as undeliverable. */
       defaultMailbox: z.email('expected a mail address').optional(),
       /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */
@@ -540,7 +556,7 @@ export const configSchema = z.strictObject({
         .regex(/^[A-Za-z0-9-]+$/, 'expected a header name such as X-Api-Key')
         .optional(),
       /** A long SMS still missing parts this long after its first is mailed with what arrived, the missing parts named (#20). */
-      reassemblyTimeout: duration.pipe(atLeast()).prefault('10m'),
+      reassemblyTimeout: duration.pipe(timeoutMinimum()).prefault('10m'),
     })
     .prefault({}),
   mail: z
@@ -554,8 +570,8 @@ export const configSchema = z.strictObject({
        * Maildir without a smarthost, refused (550 5.1.1) with one.
        */
       postmaster: z.email('expected a mail address').optional(),
-      retryMinDelay: duration.pipe(atLeast()).prefault('10s'),
-      retryMaxDelay: duration.pipe(atLeast()).prefault('10m'),
+      retryMinDelay: duration.pipe(waitMinimum()).prefault('10s'),
+      retryMaxDelay: duration.pipe(waitMinimum()).prefault('10m'),
       /** DKIM-sign reply mails (From: <number>@<first SMS domain>) with this key, published under the selector. */
       dkim: z
         .strictObject({
@@ -572,7 +588,7 @@ export const configSchema = z.strictObject({
        * the store counts as unavailable (SMTP 451). SQLite waits synchronously, stalling the relay
        * meanwhile, so this stays short.
        */
-      busyTimeout: duration.pipe(atLeast()).prefault('1s'),
+      busyTimeout: duration.pipe(timeoutMinimum()).prefault('1s'),
       /**
        * Below this much free space in the data directory the relay refuses new mail (452 4.3.1) and
        * webhooks (503) rather than fail mid-commit; MB. 0 turns the check off (a filesystem whose free
@@ -584,8 +600,9 @@ export const configSchema = z.strictObject({
       /** Message texts and headers older than this are erased once finished; unset or `keep` = kept. */
       retention: z.preprocess(
         (value) => (value === 'keep' ? undefined : value),
-        // Any age a duration may be: one shorter than the hourly sweep is erased at the sweep after it (documented).
-        span.pipe(atLeast()).optional(),
+        // Any age above 0: one shorter than the hourly sweep is erased at the sweep after it (documented). 0 is
+        // refused rather than taken as "erase at once": older releases took `0s`, which plausibly meant off.
+        span.pipe(z.number().positive(RETENTION_ZERO)).optional(),
       ),
       /** PostgreSQL instead of the SQLite file (postgres://user:password@host:port/database?sslmode=…); unset = SQLite. */
       url: z

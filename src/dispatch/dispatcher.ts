@@ -1,4 +1,4 @@
-import { failureLogFields, type RelayErrorCode } from '../errors.ts';
+import { failureLogFields, isStoreFailure, type RelayErrorCode } from '../errors.ts';
 import type { Gateway, SmsSubmission, SubmissionResult } from '../providers/contract.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -28,6 +28,8 @@ const EXPIRED = { category: 'expired', code: 'EXPIRED' } as const;
 
 export interface DispatcherOptions {
   readonly store: Store;
+  /** Whether the store's commits succeed now (WorkLoopOptions.storeCommits). */
+  readonly storeCommits?: (() => boolean) | undefined;
   /** The providers, and which of them each number goes to (`singleProvider` without routes). */
   readonly routing: DispatchRouting;
   readonly logger: Logger;
@@ -176,6 +178,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       concurrency: options.maxConcurrentRequests,
       clock,
       idleWaitMs: options.idleWaitMs,
+      storeCommits: options.storeCommits,
       claim: async (free) => {
         // Until the store took what it is owed, those SMS may look due (their lease ran out): claim nothing.
         await this.#recordOwed();
@@ -336,8 +339,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     } catch (error) {
       if (this.#owed.length === 0) this.#owedSince = this.#clock();
       this.#owed.push(outcomes);
-      log.error(
-        { err: error, owedBatches: this.#owed.length },
+      // The store's outage is its health's line (store/health.ts): each outcome it could not take is a debug
+      // line with the store's code and reason (docs/operations.md); anything else is a bug, with its stack.
+      log[isStoreFailure(error) ? 'debug' : 'error'](
+        { ...failureLogFields(error), owedBatches: this.#owed.length },
         'dispatch: could not record the gateway outcome; it is kept until the store takes writes again, and the SMS is not sent again',
       );
       // New work for the loop: the next claim writes what is owed first, even when the last found nothing more due.

@@ -16,6 +16,8 @@ const CONCURRENT_DELIVERIES = 2 * SMARTHOST_POOL_SIZE;
 
 export interface MailerOptions {
   readonly store: Store;
+  /** Whether the store's commits succeed now (WorkLoopOptions.storeCommits). */
+  readonly storeCommits?: (() => boolean) | undefined;
   readonly transport: MailTransport;
   readonly logger: Logger;
   readonly owner: string;
@@ -51,6 +53,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       concurrency: CONCURRENT_DELIVERIES,
       clock,
       idleWaitMs: options.idleWaitMs,
+      storeCommits: options.storeCommits,
       claim: (free) => {
         const now = clock();
         return options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + options.leaseMs, limit: free });

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { storeFailureCode } from './rows.ts';
 import type { CommitStats, StoreHealth } from './types.ts';
 
 /**
@@ -239,7 +240,9 @@ export class GroupCommitter {
   #setHealth(fault: unknown): void {
     const failing = fault !== undefined;
     if (failing === (this.#health.state === 'failing')) return;
-    this.#health = failing ? { state: 'failing', reason: fault instanceof Error ? fault.message : String(fault) } : { state: 'ok' };
+    this.#health = failing
+      ? { state: 'failing', reason: fault instanceof Error ? fault.message : String(fault), code: storeFailureCode(fault) }
+      : { state: 'ok' };
     this.#options.onHealth?.(this.#health);
   }
 }

@@ -1,4 +1,4 @@
-import { RelayError } from '../errors.ts';
+import { RELAY_ERRORS, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { REAL_TIMERS, type Timers } from '../timers.ts';
 import type { Store, StoreHealth } from './types.ts';
@@ -47,7 +47,12 @@ export class StoreHealthMonitor {
         outage.settling = undefined;
       } else {
         this.#outage = { since: this.timers.now() };
-        this.logger.error({ reason: health.reason, alert: 'store' }, 'store: commits fail: not ready (mail 451, webhooks 503) until one succeeds');
+        // The answers named are the catalogue's for the commit's failure, as the SMTP reply and the webhook's status are.
+        const { smtp, enhanced, http } = RELAY_ERRORS[health.code];
+        this.logger.error(
+          { code: health.code, reason: health.reason, alert: 'store' },
+          `store: commits fail: not ready (mail ${smtp} ${enhanced}, webhooks ${http}) until one succeeds`,
+        );
       }
     } else if (health.state === 'ok' && before.state === 'failing') {
       if (outage && outage.settling === undefined) {

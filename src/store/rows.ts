@@ -1,4 +1,4 @@
-import { RelayError } from '../errors.ts';
+import { RelayError, type StoreFailureCode } from '../errors.ts';
 import type { DeliveryState } from '../vocabulary.ts';
 import type {
   ClaimedMail,
@@ -197,13 +197,24 @@ export function groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: numb
  */
 export function asStoreError(error: unknown): RelayError {
   const reason = error instanceof Error ? error.message : String(error);
+  switch (storeFailureCode(error)) {
+    case 'DISK_FULL':
+      return new RelayError('DISK_FULL', undefined, { cause: error });
+    case 'STORE_BUSY':
+      return new RelayError('STORE_BUSY', `Temporary local problem: the message store is busy (${reason}); try again in a moment`, { cause: error });
+    case 'STORE_UNAVAILABLE':
+      return new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the message store is unavailable (${reason}); try again later`, {
+        cause: error,
+      });
+  }
+}
+
+/** Which of the store's failures `error` is to its callers (asStoreError), and so what mail and webhooks get meanwhile. */
+export function storeFailureCode(error: unknown): StoreFailureCode {
   const code = String((error as { code?: unknown } | undefined)?.code ?? '');
-  if (/^SQLITE_FULL/.test(code)) return new RelayError('DISK_FULL', undefined, { cause: error });
-  if (/^SQLITE_(BUSY|LOCKED)/.test(code))
-    return new RelayError('STORE_BUSY', `Temporary local problem: the message store is busy (${reason}); try again in a moment`, { cause: error });
-  return new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the message store is unavailable (${reason}); try again later`, {
-    cause: error,
-  });
+  if (/^SQLITE_FULL/.test(code)) return 'DISK_FULL';
+  if (/^SQLITE_(BUSY|LOCKED)/.test(code)) return 'STORE_BUSY';
+  return 'STORE_UNAVAILABLE';
 }
 
 export function toStoredMessage(row: MessageRow): StoredMessage {

@@ -52,7 +52,7 @@ export async function openThreadedStore(
   // A thread that dies takes every answer with it: the callers get STORE_UNAVAILABLE, not a hang.
   worker.on('error', (error) => {
     failure = error;
-    onHealth({ state: 'failing', reason: `the store thread failed (${error.message})` });
+    onHealth({ state: 'failing', reason: `the store thread failed (${error.message})`, code: 'STORE_UNAVAILABLE' });
     for (const waiting of pending.values())
       waiting.reject(new RelayError('STORE_UNAVAILABLE', `Temporary local problem: the store thread failed (${error.message})`));
     pending.clear();

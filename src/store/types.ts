@@ -1,3 +1,4 @@
+import type { StoreFailureCode } from '../errors.ts';
 import type { DeliveryState, SmsEncoding } from '../vocabulary.ts';
 import type { ReassemblyStore } from './reassembly.ts';
 import type { ClusterStore } from './cluster-types.ts';
@@ -114,7 +115,8 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
  */
 export type StoreHealth =
   | { readonly state: 'ok' }
-  | { readonly state: 'failing'; readonly reason: string }
+  /** `code`: what a refused mail or webhook is answered with meanwhile (the catalogue's code of the commit's failure). */
+  | { readonly state: 'failing'; readonly reason: string; readonly code: StoreFailureCode }
   | { readonly state: 'lost'; readonly reason: string; readonly recovery: { readonly file: string } | { readonly error: string } | undefined }
   | { readonly state: 'damaged'; readonly reason: string };
 

@@ -317,6 +317,9 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       // As alpha's status would read just after alpha died, its heartbeat still fresh: beta sends its queue.
       const afterAlpha = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'alpha', settings: settingsDigest(alpha.config) });
       assert.match(afterAlpha, /^relay: not running here \(queued SMS are sent by beta, running on this database\)$/m);
+      // Its own row agrees: no lock on its data directory, so its fresh heartbeat is its last, not a relay running.
+      assert.match(afterAlpha, /^ {2}alpha: not running here \(no relay holds this data directory: it stopped without recording its stop\), version /m);
+      assert.match(afterAlpha, /^ {2}beta: running, /m);
       for (const name of ['alpha', 'beta']) {
         const leases = name === holder ? 1 : 0;
         assert.match(

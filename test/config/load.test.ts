@@ -636,7 +636,9 @@ describe('config', () => {
     assert.equal(loadConfig({}, dirWith('store:\n  retention: 10m\n')).config.store.retention, 600_000);
     const [line, ...more] = problems({}, 'store:\n  retention: 0s\n');
     assert.deepEqual(more, []);
-    assert.match(line ?? '', /\/smsrelay\.yaml: store\.retention: write at least 100ms: a shorter wait is none, a busy loop$/);
+    // An older release took 0s, plausibly meaning off: the answer must not advise a tiny age that erases everything.
+    assert.match(line ?? '', /\/smsrelay\.yaml: store\.retention: write an age above 0 \(30d\), or keep to erase nothing$/);
+    assert.equal(loadConfig({}, dirWith('store:\n  retention: 50ms\n')).config.store.retention, 50, 'an age above 0, however short');
   });
 
   test("every duration setting has a maximum: beyond a timer's longest wait (or ten years for an age) it is refused, naming where it came from", () => {
@@ -808,10 +810,13 @@ describe('config', () => {
       const yaml = key === undefined ? `${section}: 0s\n` : `${section}:\n  ${key}: 0s\n`;
       const [line, ...more] = problems({}, yaml);
       assert.deepEqual(more, [], setting);
-      assert.match(line ?? '', new RegExp(`/smsrelay\\.yaml: ${setting}: write at least \\d+(ms|s|m)\\b`), setting);
+      const minimum = setting === 'store.retention' ? 'write an age above 0' : 'write at least \\d+(ms|s|m)\\b';
+      assert.match(line ?? '', new RegExp(`/smsrelay\\.yaml: ${setting}: ${minimum}`), setting);
+      // Each reason fits what the setting is: only a wait is a busy loop.
+      if (/busy loop/.test(line ?? '')) assert.match(setting, /Delay$|Interval$|failoverRecovery$/, setting);
     }
     assert.deepEqual(problems({ SMSRELAY_SHUTDOWN_TIMEOUT: '0s' }), [
-      'SMSRELAY_SHUTDOWN_TIMEOUT="0s": write at least 100ms: a shorter wait is none, a busy loop',
+      'SMSRELAY_SHUTDOWN_TIMEOUT="0s": write at least 100ms: a shorter timeout gives up before what it waits for can happen',
     ]);
     // A retry at once hammered a failing gateway (1,024 requests in 5 s); a response timeout of 0 sent one SMS 7 times.
     assert.deepEqual(

@@ -217,7 +217,7 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
       const errors = relay.logs.filter((line) => line.level === 'error' || line.level === 'fatal');
       assert.deepEqual(
         errors.map((line) => line.msg),
-        ['store: commits fail: not ready (mail 451, webhooks 503) until one succeeds'],
+        ['store: commits fail: not ready (mail 451 4.3.0, webhooks 503) until one succeeds'],
         `one error line for ${statuses.filter((status) => status === 503).length} webhooks answered 503`,
       );
       const stacks = relay.logs.filter((line) => JSON.stringify(line).includes('"stack"'));

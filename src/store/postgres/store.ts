@@ -5,6 +5,7 @@ import { SilenceWatch } from './silence-watch.ts';
 import { ADOPT_ORPHANS } from './migrations.ts';
 import {
   asStoreError,
+  storeFailureCode,
   INBOUND_FINISHED,
   PARTS_FINISHED,
   type ClaimedSmsRow,
@@ -611,7 +612,7 @@ export class PostgresStore implements Store, ClusterStore {
   #failing(error: unknown): void {
     const reason = describe(error);
     if (this.#health.state === 'failing' && this.#health.reason === reason) return;
-    this.#health = { state: 'failing', reason };
+    this.#health = { state: 'failing', reason, code: storeFailureCode(error) };
     this.#onHealth(this.#health);
   }
 
