@@ -526,12 +526,16 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   /**
    * The hosts to try for a route, best first: its providers in order, those with a host not skipped
    * by the breaker before those whose every host failed lately, each provider's hosts in its
-   * breaker's order. A provider refusing the relay's account is left out until this relay takes its due probe.
+   * breaker's order. A paused provider (account refused, down, busy) is left out until this relay takes
+   * its due probe, and then keeps its place in the route: the pause, not the breaker, decides when a
+   * provider whose every host failed is tried again, or its probe would be answered by the provider
+   * ahead of it and never reach it until `gateway.failoverRecovery` had passed.
    */
   async #hostsOf(providers: readonly DispatchProvider[], now: number): Promise<Host[]> {
     const lanes: Lane[] = [];
     for (const lane of providers.map((provider) => this.#laneOf(provider))) if (await lane.pause.mayTry(now)) lanes.push(lane);
-    const ordered = [...lanes.filter((lane) => lane.breaker.healthy(now)), ...lanes.filter((lane) => !lane.breaker.healthy(now))];
+    const first = (lane: Lane) => lane.pause.probing || lane.breaker.healthy(now);
+    const ordered = [...lanes.filter(first), ...lanes.filter((lane) => !first(lane))];
     return ordered.flatMap((lane) => lane.breaker.order(now).map((endpoint) => ({ lane, endpoint })));
   }
 

@@ -252,6 +252,39 @@ describe('routes across providers', () => {
     assert.equal(intellisoftware.simulator.received[0]?.text, 'probe');
   });
 
+  test("a provider paused after a 5xx is probed when its probe is due, ahead of the route's next provider, not after failoverRecovery", async () => {
+    const intellisoftware = await standalone();
+    const { relay, advance } = await relayWithClock({
+      gateway: {
+        failoverRecovery: '5m',
+        routes: [{ name: 'everything', match: '*', providers: ['intellisoftware', 'twilio-simulator'] }],
+        providers: intellisoftwareAt(intellisoftware.url),
+      },
+      delivery: { retryMinDelay: '5s' },
+    });
+    const twilio = simulatorOf(relay, 'twilio');
+    const smtpPort = relay.relay.smtpPort;
+    intellisoftware.simulator.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR', times: 1 });
+    const failedOver = queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'failed over' })).data);
+    await sentVia(relay, failedOver, 'twilio');
+    const paused = await relay.relay.store.gatewayState(Date.now());
+    assert.equal(paused.pauses.find((pause) => pause.provider === 'intellisoftware')?.nextProbeAt !== undefined, true, 'the provider is paused');
+
+    advance(6_000); // its probe (retryMinDelay after the first failure) is due; its host's breaker would hold it 5 minutes
+    const probe = queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'probe' })).data);
+    await sentVia(relay, probe, 'intellisoftware');
+    assert.equal(intellisoftware.simulator.received[0]?.text, 'probe');
+    assert.equal(twilio.records.length, 1, 'the probe was not overtaken by the next provider');
+    const resumed = await relay.relay.store.gatewayState(Date.now());
+    assert.deepEqual(
+      resumed.pauses.filter((pause) => pause.provider === 'intellisoftware'),
+      [],
+      'the answered probe ends the pause',
+    );
+    const after = queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'after' })).data);
+    await sentVia(relay, after, 'intellisoftware');
+  });
+
   test("a route's limits at RCPT and DATA: no route is 550 5.1.1; parts and sender ids are the route's providers'", async () => {
     const relay = await relayWith({
       gateway: {
