@@ -20,6 +20,7 @@ import { splitIntoParts } from '../../sms/encoding.ts';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { MAIL_SENDER_SUFFIX, SENDER_STATUS } from './outcomes.ts';
 
 export const PROVIDER = 'vonage';
 export const SEND_PATH = '/sms/json';
@@ -68,7 +69,7 @@ export function createVonageGateway(options: GatewayOptions<VonageSettings>): Ga
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form.toString(),
     });
-    const result = toResult(outcome, number, clientRef);
+    const result = toResult(outcome, number, clientRef, submission.senderId !== undefined);
     if (outcome.kind === 'http' && result.kind === 'answered' && partsAnswered(outcome.text) !== parts) {
       log.warn(
         { parts, answered: partsAnswered(outcome.text) },
@@ -139,7 +140,7 @@ function partsAnswered(text: string): number {
  * (the relay keeps them: their receipts combine on any relay); else the first refused part's status
  * speaks for the SMS, with how many parts were taken (the phone may have those already).
  */
-function toResult(outcome: HttpOutcome, number: string, clientRef: string): SubmissionResult {
+function toResult(outcome: HttpOutcome, number: string, clientRef: string, mailSender: boolean): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
   if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
@@ -150,7 +151,8 @@ function toResult(outcome: HttpOutcome, number: string, clientRef: string): Subm
   const result: RecipientResult = refused
     ? {
         number,
-        code: `${CODE_PREFIX}${Number(refused.status)}`,
+        // The sender a mail named is that mail's, not the account's setting (outcomes.ts).
+        code: `${CODE_PREFIX}${Number(refused.status)}${mailSender && Number(refused.status) === SENDER_STATUS ? MAIL_SENDER_SUFFIX : ''}`,
         ...(refused.errorText ? { detail: refused.errorText } : {}),
         ...(taken > 0 ? { partsTaken: taken } : {}),
       }
