@@ -182,14 +182,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         await this.#readShared();
         const now = clock();
         const allowed = await allowance(lanes, now, free);
-        if (allowed === 0) return [];
-        const batches = await store.claimDueSms({
-          owner,
-          now,
-          leaseUntil: now + leaseMs,
-          maxBatches: allowed,
-          batchSize,
-        });
+        const lease = { owner, now, leaseUntil: now + leaseMs, batchSize };
+        // Every provider paused and no probe to take: only SMS past their maximum age, bounced without a request at that age, not at the probe.
+        if (allowed === 0) return store.claimDueSms({ ...lease, maxBatches: free, startedBy: now - options.retry.maxAgeMs });
+        const batches = await store.claimDueSms({ ...lease, maxBatches: allowed });
         if (batches.length === 0) for (const lane of lanes) await lane.pause.probeSkipped(now);
         return batches;
       },
@@ -198,10 +194,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       nextDueAt: async () => {
         const due = await store.nextSmsDueAt();
         // While every provider is paused, nothing is due before the first probe, or before the shared view
-        // is read again: the operator (`queue retry`) or another relay may have made a probe due sooner.
+        // is read again: the operator (`queue retry`) or another relay may have made a probe due sooner;
+        // but an SMS reaching its maximum age is given up then.
         const probes = lanes.map((lane) => lane.pause.nextProbeAt);
         if (due === undefined || probes.includes(undefined)) return due;
-        return Math.max(due, Math.min(...(probes as number[]), clock() + SHARED_STATE_REFRESH_MS));
+        const probe = Math.max(due, Math.min(...(probes as number[]), clock() + SHARED_STATE_REFRESH_MS));
+        const expiry = await store.nextSmsExpiryAt(options.retry.maxAgeMs);
+        return expiry === undefined ? probe : Math.min(probe, expiry);
       },
     });
     this.#options = options;

@@ -321,7 +321,15 @@ export class SqliteStore implements Store {
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     return this.#write(() => {
       const sql = this.#sql;
-      const rows = selectBatchRows(dueInClaimOrder(sql, request.now), request);
+      const due =
+        request.startedBy === undefined
+          ? dueInClaimOrder(sql, request.now)
+          : (sql.dueExpiredSms.iterate({
+              now: request.now,
+              startedBy: request.startedBy,
+              limit: request.maxBatches * request.batchSize,
+            }) as IterableIterator<DueSmsRow>);
+      const rows = selectBatchRows(due, request);
       for (const row of rows) {
         if (row.lease_owner !== null) sql.takenOver.run({ now: request.now, owner: request.owner, id: row.id });
         sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
@@ -339,6 +347,10 @@ export class SqliteStore implements Store {
 
   async nextSmsDueAt(): Promise<number | undefined> {
     return this.#read(() => (this.#sql.nextSmsDue.get() as { at: number | null }).at ?? undefined);
+  }
+
+  async nextSmsExpiryAt(maxAgeMs: number): Promise<number | undefined> {
+    return this.#read(() => (this.#sql.nextSmsExpiry.get(maxAgeMs) as { at: number | null }).at ?? undefined);
   }
 
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<void> {
@@ -932,6 +944,18 @@ function prepareStatements(db: Database) {
     nextSmsDue: db.prepare(`
       SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
+    // The start is startOf (src/dispatch/dispatcher.ts): an SMS is past its age at start + maxAge, and
+    // claimable once its lease (if any) has ended; a queued SMS's next attempt is never after its age.
+    nextSmsExpiry: db.prepare(`
+      SELECT MIN(MAX(MAX(m.received_at, COALESCE(m.send_at, 0)) + ?, o.next_attempt_at)) AS at
+      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.held = 0
+        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
+    dueExpiredSms: db.prepare(`
+      SELECT o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, o.lease_owner, o.next_attempt_at
+      FROM outbound o JOIN messages m ON m.id = o.message_id
+      WHERE o.status = 'queued' AND o.held = 0 AND o.next_attempt_at <= @now AND MAX(m.received_at, COALESCE(m.send_at, 0)) <= @startedBy
+        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
+      ORDER BY o.lease_owner IS NULL, o.next_attempt_at, o.id LIMIT @limit`),
     messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
     leaseOf: db.prepare('SELECT message_id, lease_owner FROM outbound WHERE id = ?'),
     lateAnswer: db.prepare(`

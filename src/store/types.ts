@@ -24,6 +24,12 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]>;
   /** The earliest `next_attempt_at` of a queued SMS job, or undefined when none is queued. */
   nextSmsDueAt(): Promise<number | undefined>;
+  /**
+   * When the first queued SMS job is both due and past its maximum age `maxAgeMs` (counted from its
+   * mail's arrival, or its `X-SMS-Send-At`), or undefined when none is queued: while every provider is
+   * paused, nothing else is claimed before the next probe, but such an SMS is given up at its age.
+   */
+  nextSmsExpiryAt(maxAgeMs: number): Promise<number | undefined>;
   /** Records what happened to leased jobs, and enqueues mail (bounces) in the same transaction. */
   /**
    * `owner`: the relay recording them. An outcome of an SMS whose lease it no longer holds (another relay
@@ -175,6 +181,11 @@ export interface ClaimRequest {
 export interface SmsClaimRequest extends Omit<ClaimRequest, 'limit'> {
   readonly maxBatches: number;
   readonly batchSize: number;
+  /**
+   * Only SMS whose mail started (arrived, or its `X-SMS-Send-At`) at or before this time: those past
+   * their maximum age, claimed to be given up while every provider is paused, in due order.
+   */
+  readonly startedBy?: number | undefined;
 }
 
 export interface StoredMessage extends OutboundSms {

@@ -157,6 +157,27 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('while every provider is paused: when the first SMS is past its maximum age, and a claim of only such SMS', async () => {
+      const maxAge = 10_000;
+      const old = mail(numbers(2, 600), { receivedAt: 1_000 });
+      await store.acceptMail(old);
+      await store.acceptMail(mail(numbers(1, 700), { receivedAt: 5_000 }));
+      // Scheduled for later: its age counts from its time, not its arrival.
+      await store.acceptMail(mail(numbers(1, 800), { receivedAt: 1_000, sendAt: 20_000 }));
+      assert.equal(await store.nextSmsExpiryAt(maxAge), 11_000);
+      const expiredAt = (now: number) =>
+        store.claimDueSms({ owner: 'test', now, leaseUntil: now + 60_000, maxBatches: 5, batchSize: 100, startedBy: now - maxAge });
+      assert.deepEqual(await expiredAt(10_999), [], 'none is past its age yet');
+      const batches = await expiredAt(12_000);
+      assert.deepEqual(
+        batches.map((batch) => [batch.message.id, batch.sms.map((sms) => sms.number)]),
+        [[old.id, numbers(2, 600)]],
+      );
+      assert.equal(await store.nextSmsExpiryAt(maxAge), 15_000, 'the leased ones are not counted again before their lease ends');
+      assert.deepEqual(await expiredAt(12_000), []);
+      await store.close();
+    });
+
     test("a restart frees the leases of its own dead process and makes those jobs due at once, each counted as an attempt (the dead process's)", async () => {
       await store.acceptMail(mail(numbers(3)));
       await claim(store, 1, 100);
