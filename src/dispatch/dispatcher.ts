@@ -101,6 +101,8 @@ interface Decision {
   readonly via: Host | undefined;
   /** For an SMS held without a request (its route's every provider paused): when the first of their probes is due. */
   readonly heldUntil?: number | undefined;
+  /** The requests of this round that failed over to the host that gave the answer (SmsOutcome's FailedOver). */
+  readonly failedOver?: readonly string[] | undefined;
 }
 
 /** The decisions of one batch, and what each provider asked said of itself (a reason to pause it, or undefined). */
@@ -427,6 +429,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       return;
     }
     const refusedLanes = new Set<Lane>();
+    const failedOver = new Map<ClaimedSms, string[]>();
     let pending = sms;
     for (const [position, host] of hosts.entries()) {
       // The stop gave up on this batch: no request to the next host.
@@ -468,11 +471,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         if (classified.action === 'pause') refusal ??= classified;
         if ((classified.action === 'failover' && hasNext) || (classified.action === 'pause' && nextProvider)) {
           failOver.push(entry);
+          // A request was made: an attempt, which the SMS's history shows with the answer that moved it on.
+          const via = this.#sentVia(host);
+          failedOver.set(entry, [...(failedOver.get(entry) ?? []), `${recordedError(classified)}${via ? `; ${via}` : ''}`]);
           continue;
         }
         // Without a host left to fail over to, the SMS waits for its retry like any temporary failure.
         const decided: Classified = classified.action === 'failover' ? { ...classified, action: 'retry' } : classified;
-        attempt.decisions.push({ sms: entry, classified: decided, via: host });
+        attempt.decisions.push({ sms: entry, classified: decided, via: host, failedOver: failedOver.get(entry) });
         // A busy answer that names no wait (a bare 429, a throttling code) holds the provider too, probed as a down one is.
         const wait = busy
           ? undefined
@@ -610,8 +616,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const now = this.#clock();
     const outcomes: SmsOutcome[] = [];
     const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
-    for (const { sms, classified, via, heldUntil } of decisions) {
-      const outcome = this.#decide(message, sms, classified, now, via, heldUntil);
+    for (const { sms: claimed, classified, via, heldUntil, failedOver } of decisions) {
+      // The requests that failed over count as its attempts: its backoff, its expiry's report.
+      const sms = failedOver ? { ...claimed, attempts: claimed.attempts + failedOver.length } : claimed;
+      const outcome = { ...this.#decide(message, sms, classified, now, via, heldUntil), ...(failedOver ? { failedOver } : {}) };
       outcomes.push(outcome);
       const recipient: ReportedRecipient = {
         ...sms,

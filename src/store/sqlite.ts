@@ -97,7 +97,7 @@ import type {
   StoreHealth,
   UndeliverableInbound,
 } from './types.ts';
-import { OPERATOR } from './types.ts';
+import { FAILED_OVER, OPERATOR } from './types.ts';
 
 /**
  * What a write probe writes (and deletes again in the same transaction): more than a page, so it
@@ -366,6 +366,8 @@ export class SqliteStore implements Store {
           sql.lateAnswer.run({ now, owner, said: outcome.kind === 'sent' ? sentDetail(outcome) : outcome.error, id: outcome.smsId });
           continue;
         }
+        for (const detail of outcome.failedOver ?? []) sql.insertEventForSms.run(now, FAILED_OVER, detail, outcome.smsId);
+        if (outcome.failedOver?.length) sql.addAttempts.run(outcome.failedOver.length, outcome.smsId);
         switch (outcome.kind) {
           case 'sent': {
             // The row's number and message come back with the update: no statement of their own.
@@ -967,6 +969,7 @@ function prepareStatements(db: Database) {
     smsRetry: db.prepare(`
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
         possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),
+    addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ? WHERE id = ?'),
     smsFinal: db.prepare(`
       UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),

@@ -215,22 +215,36 @@ export interface SmsBatch {
   readonly sms: readonly ClaimedSms[];
 }
 
-export type SmsOutcome =
-  | { readonly smsId: number; readonly kind: 'sent'; readonly providerId: string; readonly trackingId?: string; readonly note?: string }
-  /**
-   * Back to the queue. `attempted`: the gateway was really tried (counts towards backoff);
-   * `possibleDuplicate`: the request may have been processed although no answer came.
-   */
-  | {
-      readonly smsId: number;
-      readonly kind: 'retry';
-      readonly nextAttemptAt: number;
-      readonly error: string;
-      readonly attempted: boolean;
-      readonly possibleDuplicate?: boolean;
-    }
-  /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted. */
-  | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean };
+/**
+ * The requests of this round that failed over to another host or provider before the one the outcome
+ * is of (each `<code>: <reason>…; via <provider>`, in order): each is an attempt, and a line of the SMS's
+ * history (`failed over`) before the outcome's.
+ */
+export interface FailedOver {
+  readonly failedOver?: readonly string[] | undefined;
+}
+
+export type SmsOutcome = FailedOver &
+  (
+    | { readonly smsId: number; readonly kind: 'sent'; readonly providerId: string; readonly trackingId?: string; readonly note?: string }
+    /**
+     * Back to the queue. `attempted`: the gateway was really tried (counts towards backoff);
+     * `possibleDuplicate`: the request may have been processed although no answer came.
+     */
+    | {
+        readonly smsId: number;
+        readonly kind: 'retry';
+        readonly nextAttemptAt: number;
+        readonly error: string;
+        readonly attempted: boolean;
+        readonly possibleDuplicate?: boolean;
+      }
+    /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted. */
+    | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean }
+  );
+
+/** The history line of a request that failed over (FailedOver). */
+export const FAILED_OVER = 'failed over';
 
 export interface NewOutgoingMail {
   /** `postmaster`: a mail sent to the relay's postmaster, forwarded as it came. */

@@ -285,6 +285,24 @@ describe('routes across providers', () => {
     await sentVia(relay, after, 'intellisoftware');
   });
 
+  test("failing over to the route's next provider: the first provider's failed request is in the SMS's history and counts as an attempt", async () => {
+    const intellisoftware = await standalone();
+    const relay = await relayWith({
+      gateway: {
+        routes: [{ name: 'everything', match: '*', providers: ['intellisoftware', 'twilio-simulator'] }],
+        providers: intellisoftwareAt(intellisoftware.url),
+      },
+    });
+    intellisoftware.simulator.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR', times: 1 });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'failed over' })).data);
+    const history = (await sentVia(relay, id, 'twilio')).split('\n');
+    const failed = history.findIndex((line) => /^failed over: ERR:GATEWAY_ERROR: .*; via intellisoftware$/.test(line));
+    assert.ok(failed >= 0, history.join('\n'));
+    assert.ok(failed < history.findIndex((line) => line.startsWith('sent: ')), 'before the line of the request that took it');
+    const [sms] = await relay.relay.store.smsOf(id);
+    assert.equal(sms?.attempts, 2, 'two requests: the failed one and the one that took it');
+  });
+
   test("a route's limits at RCPT and DATA: no route is 550 5.1.1; parts and sender ids are the route's providers'", async () => {
     const relay = await relayWith({
       gateway: {

@@ -114,6 +114,45 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test("requests that failed over before an outcome: each an attempt and a history line before the outcome's", async () => {
+      await store.acceptMail(mail(numbers(2)));
+      const [batch] = await claim(store, 1, 100);
+      const [a, b] = batch?.sms ?? [];
+      assert.ok(a && b);
+      await store.recordSmsOutcomes(
+        [
+          { smsId: a.id, kind: 'sent', providerId: 'ID1', note: 'via two', failedOver: ['HTTP_500: down; via one'] },
+          {
+            smsId: b.id,
+            kind: 'retry',
+            nextAttemptAt: 9_000,
+            error: 'HTTP_503: busy',
+            attempted: true,
+            failedOver: ['HTTP_500: down; via one', 'HTTP_502: bad; via two'],
+          },
+        ],
+        [],
+        'test',
+      );
+      const events = await store.events(batch?.message.id ?? '');
+      const linesOf = (id: number) => events.filter((event) => event.smsId === id && event.kind !== 'accepted').map((event) => [event.kind, event.detail]);
+      assert.deepEqual(linesOf(a.id), [
+        ['failed over', 'HTTP_500: down; via one'],
+        ['sent', 'id ID1; via two'],
+      ]);
+      assert.deepEqual(linesOf(b.id), [
+        ['failed over', 'HTTP_500: down; via one'],
+        ['failed over', 'HTTP_502: bad; via two'],
+        ['deferred', 'HTTP_503: busy'],
+      ]);
+      const states = await store.smsOf(batch?.message.id ?? '');
+      assert.deepEqual(
+        states.map((sms) => sms.attempts),
+        [2, 3],
+      );
+      await store.close();
+    });
+
     test('waitingSms lists the SMS of a message neither sent nor given up, leased or not, with their last error', async () => {
       const accepted = mail(numbers(4));
       await store.acceptMail({ ...accepted, recipients: accepted.recipients.map((recipient) => ({ ...recipient, notify: ['DELAY'] })) });

@@ -82,7 +82,7 @@ import type {
   StoredMessage,
   UndeliverableInbound,
 } from '../types.ts';
-import { OPERATOR } from '../types.ts';
+import { FAILED_OVER, OPERATOR } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
@@ -315,6 +315,20 @@ export const ONE_SMS_SENT = `WITH done AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'sent', $5 FROM done
   )
   SELECT ARRAY[id] AS ids, pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('provider_id', 'number')}) FROM done`;
+
+/**
+ * The requests that failed over before an outcome (`$2` SMS ids, `$3` details in order, at `$1`, by `$4`:
+ * SmsOutcome's FailedOver): each an attempt of its SMS and a history line, for the SMS whose lease `$4`
+ * holds (another relay's lease: the outcome's late line says what this relay found). Rare: only a
+ * round that failed over has it.
+ */
+const FAILED_OVER_LINES = `WITH t AS (SELECT * FROM unnest($2::bigint[], $3::text[]) WITH ORDINALITY AS t(id, detail, n)
+  ), counted AS (
+    UPDATE outbound o SET attempts = o.attempts + c.requests FROM (SELECT id, count(*)::int AS requests FROM t GROUP BY id) c
+    WHERE o.id = c.id AND ${heldBy('$4')} RETURNING o.id, o.message_id
+  )
+  INSERT INTO events (at, message_id, sms_id, kind, detail)
+  SELECT $1, counted.message_id, counted.id, '${FAILED_OVER}', t.detail FROM t JOIN counted ON counted.id = t.id ORDER BY t.n`;
 
 /**
  * The history lines of sent outcomes that came late (`$2` ids, `$4` what each would have recorded, by
@@ -777,6 +791,13 @@ export class PostgresStore implements Store, ClusterStore {
     );
     const by = owner ?? null;
     const statements: Statement[] = [];
+    // Before the outcomes' own statements: they end the lease that says whose the SMS is, and its line comes after these.
+    const failedOver = outcomes.flatMap((outcome) => (outcome.failedOver ?? []).map((detail) => [outcome.smsId, detail] as const));
+    if (failedOver.length > 0) {
+      statements.push({ text: FAILED_OVER_LINES, values: [now, failedOver.map(([id]) => id), failedOver.map(([, detail]) => detail), by] });
+    }
+    // Whose answer is the ids SMS_SENT recorded.
+    const sentStatement = statements.length;
     if (sent.length > 0) {
       const ids = sent.map((outcome) => outcome.smsId);
       // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
@@ -844,11 +865,10 @@ export class PostgresStore implements Store, ClusterStore {
       const late = await this.#write(
         {
           statements: [...statements, ...mailStatements(mail, now)],
-          // The first statement's answer, when there are sent outcomes, is the ids SMS_SENT recorded.
-          result: ([first]) =>
+          result: (results) =>
             owner === undefined || sent.length === 0
               ? undefined
-              : lateSent(new Set((first?.rows ?? []).flatMap((row: { ids: unknown[] }) => row.ids.map(Number)))),
+              : lateSent(new Set((results[sentStatement]?.rows ?? []).flatMap((row: { ids: unknown[] }) => row.ids.map(Number)))),
         },
         wakes,
         durability,
