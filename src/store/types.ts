@@ -378,6 +378,8 @@ export interface NewDeliveryReport {
   readonly code: number;
   readonly state: DeliveryState;
   readonly receivedAt: number;
+  /** The status in the provider's words, for the history line (StatusReport.said); a report kept before its SMS's result is shown by its code. */
+  readonly said?: string | undefined;
 }
 
 /** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */

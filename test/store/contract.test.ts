@@ -153,6 +153,28 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test("a delivery report's history line: the provider's words for its status when it gives them, else its code", async () => {
+      await store.acceptMail(mail(numbers(2)));
+      const [batch] = await claim(store, 1, 100);
+      const [a, b] = batch?.sms ?? [];
+      assert.ok(a && b);
+      await store.recordSmsOutcomes([
+        { smsId: a.id, kind: 'sent', providerId: 'SMA' },
+        { smsId: b.id, kind: 'sent', providerId: 'SMB' },
+      ]);
+      const report = { provider: 'twilio', state: 'failed' as const, code: 30007, receivedAt: 3_000 };
+      await store.applyDeliveryReport({ ...report, providerId: 'SMA', number: a.number, said: 'MessageStatus undelivered, ErrorCode 30007' });
+      await store.applyDeliveryReport({ ...report, providerId: 'SMB', number: b.number });
+      const lines = (await store.events(batch?.message.id ?? ''))
+        .filter((event) => event.kind === 'delivery report')
+        .map((event) => [event.smsId, event.detail]);
+      assert.deepEqual(lines, [
+        [a.id, 'failed (MessageStatus undelivered, ErrorCode 30007)'],
+        [b.id, 'failed (provider status 30007)'],
+      ]);
+      await store.close();
+    });
+
     test('waitingSms lists the SMS of a message neither sent nor given up, leased or not, with their last error', async () => {
       const accepted = mail(numbers(4));
       await store.acceptMail({ ...accepted, recipients: accepted.recipients.map((recipient) => ({ ...recipient, notify: ['DELAY'] })) });

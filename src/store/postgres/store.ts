@@ -38,6 +38,7 @@ import {
   toSmsState,
   SMS_STATE_COLUMNS,
   waitsForSendAt,
+  reportDetail,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -1236,7 +1237,7 @@ export class PostgresStore implements Store, ClusterStore {
             target?.id ?? null,
             forward,
             due ? 1 : 0,
-            `${report.state} (provider status ${report.code})`,
+            reportDetail(report),
           ])
         ).rows;
         if (kept?.kept === 0) return { kind: 'duplicate' };
