@@ -84,6 +84,12 @@ export interface StatusReport {
   readonly code: number;
   readonly state: DeliveryState;
   /**
+   * The status in the provider's own words, as its console shows it, for the SMS's history, where the
+   * provider has no numeric status of its own and `code` is the relay's (Twilio's `MessageStatus` and
+   * `ErrorCode`); without it the history names `code`.
+   */
+  readonly said?: string | undefined;
+  /**
    * Set when the receipt may be about one part of an SMS sent in parts (`RecipientResult.parts`):
    * the part's id. With `of`, the receipt names its SMS (Vonage's client-ref): it is one of `of` parts
    * of the SMS `providerId`. Without it, `providerId` is the part's id too, which may as well be an

@@ -103,6 +103,8 @@ interface Decision {
   readonly via: Host | undefined;
   /** For an SMS held without a request (its route's every provider paused): when the first of their probes is due. */
   readonly heldUntil?: number | undefined;
+  /** The requests of this round that failed over to the host that gave the answer (SmsOutcome's FailedOver). */
+  readonly failedOver?: readonly string[] | undefined;
 }
 
 /** The decisions of one batch, and what each provider asked said of itself (a reason to pause it, or undefined). */
@@ -185,14 +187,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         await this.#readShared();
         const now = clock();
         const allowed = await allowance(lanes, now, free);
-        if (allowed === 0) return [];
-        const batches = await store.claimDueSms({
-          owner,
-          now,
-          leaseUntil: now + leaseMs,
-          maxBatches: allowed,
-          batchSize,
-        });
+        const lease = { owner, now, leaseUntil: now + leaseMs, batchSize };
+        // Every provider paused and no probe to take: only SMS past their maximum age, bounced without a request at that age, not at the probe.
+        if (allowed === 0) return store.claimDueSms({ ...lease, maxBatches: free, startedBy: now - options.retry.maxAgeMs });
+        const batches = await store.claimDueSms({ ...lease, maxBatches: allowed });
         if (batches.length === 0) for (const lane of lanes) await lane.pause.probeSkipped(now);
         return batches;
       },
@@ -201,10 +199,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       nextDueAt: async () => {
         const due = await store.nextSmsDueAt();
         // While every provider is paused, nothing is due before the first probe, or before the shared view
-        // is read again: the operator (`queue retry`) or another relay may have made a probe due sooner.
+        // is read again: the operator (`queue retry`) or another relay may have made a probe due sooner;
+        // but an SMS reaching its maximum age is given up then.
         const probes = lanes.map((lane) => lane.pause.nextProbeAt);
         if (due === undefined || probes.includes(undefined)) return due;
-        return Math.max(due, Math.min(...(probes as number[]), clock() + SHARED_STATE_REFRESH_MS));
+        const probe = Math.max(due, Math.min(...(probes as number[]), clock() + SHARED_STATE_REFRESH_MS));
+        const expiry = await store.nextSmsExpiryAt(options.retry.maxAgeMs);
+        return expiry === undefined ? probe : Math.min(probe, expiry);
       },
     });
     this.#options = options;
@@ -433,6 +434,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       return;
     }
     const refusedLanes = new Set<Lane>();
+    const failedOver = new Map<ClaimedSms, string[]>();
     let pending = sms;
     for (const [position, host] of hosts.entries()) {
       // The stop gave up on this batch: no request to the next host.
@@ -474,11 +476,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         if (classified.action === 'pause') refusal ??= classified;
         if ((classified.action === 'failover' && hasNext) || (classified.action === 'pause' && nextProvider)) {
           failOver.push(entry);
+          // A request was made: an attempt, which the SMS's history shows with the answer that moved it on.
+          const via = this.#sentVia(host);
+          failedOver.set(entry, [...(failedOver.get(entry) ?? []), `${recordedError(classified)}${via ? `; ${via}` : ''}`]);
           continue;
         }
         // Without a host left to fail over to, the SMS waits for its retry like any temporary failure.
         const decided: Classified = classified.action === 'failover' ? { ...classified, action: 'retry' } : classified;
-        attempt.decisions.push({ sms: entry, classified: decided, via: host });
+        attempt.decisions.push({ sms: entry, classified: decided, via: host, failedOver: failedOver.get(entry) });
         // A busy answer that names no wait (a bare 429, a throttling code) holds the provider too, probed as a down one is.
         const wait = busy
           ? undefined
@@ -531,12 +536,16 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   /**
    * The hosts to try for a route, best first: its providers in order, those with a host not skipped
    * by the breaker before those whose every host failed lately, each provider's hosts in its
-   * breaker's order. A provider refusing the relay's account is left out until this relay takes its due probe.
+   * breaker's order. A paused provider (account refused, down, busy) is left out until this relay takes
+   * its due probe, and then keeps its place in the route: the pause, not the breaker, decides when a
+   * provider whose every host failed is tried again, or its probe would be answered by the provider
+   * ahead of it and never reach it until `gateway.failoverRecovery` had passed.
    */
   async #hostsOf(providers: readonly DispatchProvider[], now: number): Promise<Host[]> {
     const lanes: Lane[] = [];
     for (const lane of providers.map((provider) => this.#laneOf(provider))) if (await lane.pause.mayTry(now)) lanes.push(lane);
-    const ordered = [...lanes.filter((lane) => lane.breaker.healthy(now)), ...lanes.filter((lane) => !lane.breaker.healthy(now))];
+    const first = (lane: Lane) => lane.pause.probing || lane.breaker.healthy(now);
+    const ordered = [...lanes.filter(first), ...lanes.filter((lane) => !first(lane))];
     return ordered.flatMap((lane) => lane.breaker.order(now).map((endpoint) => ({ lane, endpoint })));
   }
 
@@ -612,8 +621,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const now = this.#clock();
     const outcomes: SmsOutcome[] = [];
     const reported: Record<Exclude<ReportKind, 'delivered'>, ReportedRecipient[]> = { failed: [], delayed: [], relayed: [] };
-    for (const { sms, classified, via, heldUntil } of decisions) {
-      const outcome = this.#decide(message, sms, classified, now, via, heldUntil);
+    for (const { sms: claimed, classified, via, heldUntil, failedOver } of decisions) {
+      // The requests that failed over count as its attempts: its backoff, its expiry's report.
+      const sms = failedOver ? { ...claimed, attempts: claimed.attempts + failedOver.length } : claimed;
+      const outcome = { ...this.#decide(message, sms, classified, now, via, heldUntil), ...(failedOver ? { failedOver } : {}) };
       outcomes.push(outcome);
       const recipient: ReportedRecipient = {
         ...sms,

@@ -39,6 +39,11 @@ export class ProviderPause {
     return this.#state?.nextProbeAt;
   }
 
+  /** This relay took the due probe and has not yet had its answer: its request is the one that decides. */
+  get probing(): boolean {
+    return this.#probing;
+  }
+
   /** Why the account is refused (`<code>: <reason>`), while it is. */
   get reason(): string | undefined {
     return this.#state?.reason;

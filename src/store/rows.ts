@@ -50,6 +50,10 @@ export function withoutLateReports(mail: readonly NewOutgoingMail[], lateMessage
 export const sentDetail = (outcome: { readonly providerId: string; readonly note?: string }) =>
   outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`;
 
+/** A delivery report's history detail: its state, and the provider's words for it or else its code (both stores; ADOPT_ORPHANS too). */
+export const reportDetail = (report: { readonly state: string; readonly code: number; readonly said?: string | undefined }) =>
+  `${report.state} (${report.said ?? `provider status ${report.code}`})`;
+
 /**
  * When retention may erase an inbound SMS's text (both stores): once its reply mail was delivered. Before
  * that the text is all there is of it: an undeliverable SMS is rerouted from it, and a reply mail still

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { DeliveryState } from '../vocabulary.ts';
+import { reportDetail } from './rows.ts';
 import type {
   Conversation,
   DeliveryReportResult,
@@ -225,9 +226,7 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
   });
   if (changes === 0) return { kind: 'duplicate' };
   if (!target) return { kind: 'orphan' };
-  return advance(sql, target, report.state, report.code, report.receivedAt)
-    ? { kind: 'advanced', smsId: target.id, messageId: target.message_id }
-    : { kind: 'stale' };
+  return advance(sql, target, report, report.receivedAt) ? { kind: 'advanced', smsId: target.id, messageId: target.message_id } : { kind: 'stale' };
 }
 
 /** Reports that arrived before their SMS's send result, applied now that it is committed. */
@@ -236,16 +235,22 @@ export function adoptOrphans(sql: ReplyStatements, smsId: number, number: string
   for (const orphan of orphans) {
     sql.adoptReport.run(smsId, orphan.id);
     const target = sql.outboundById.get(smsId) as OutboundForReport;
-    advance(sql, target, orphan.state, orphan.code, now);
+    advance(sql, target, orphan, now);
   }
 }
 
-function advance(sql: ReplyStatements, target: OutboundForReport, state: DeliveryState, code: number, now: number): boolean {
+function advance(
+  sql: ReplyStatements,
+  target: OutboundForReport,
+  report: { readonly state: DeliveryState; readonly code: number; readonly said?: string | undefined },
+  now: number,
+): boolean {
+  const { state, code } = report;
   if (!isForward(target.delivery, state)) return false;
   const notify = target.notify === null ? undefined : target.notify.split(',');
   const due = wantsNotice(state, notify, target.report_all === 1);
   sql.advanceDelivery.run(state, code, due ? 1 : 0, now, target.id);
-  sql.deliveryEvent.run(now, `${state} (provider status ${code})`, target.id);
+  sql.deliveryEvent.run(now, reportDetail(report), target.id);
   return true;
 }
 

@@ -98,7 +98,7 @@ import type {
   StoreHealth,
   UndeliverableInbound,
 } from './types.ts';
-import { OPERATOR } from './types.ts';
+import { FAILED_OVER, OPERATOR } from './types.ts';
 
 /**
  * What a write probe writes (and deletes again in the same transaction): more than a page, so it
@@ -322,7 +322,15 @@ export class SqliteStore implements Store {
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
     return this.#write(() => {
       const sql = this.#sql;
-      const rows = selectBatchRows(dueInClaimOrder(sql, request.now), request);
+      const due =
+        request.startedBy === undefined
+          ? dueInClaimOrder(sql, request.now)
+          : (sql.dueExpiredSms.iterate({
+              now: request.now,
+              startedBy: request.startedBy,
+              limit: request.maxBatches * request.batchSize,
+            }) as IterableIterator<DueSmsRow>);
+      const rows = selectBatchRows(due, request);
       for (const row of rows) {
         if (row.lease_owner !== null) sql.takenOver.run({ now: request.now, owner: request.owner, id: row.id });
         sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
@@ -342,6 +350,10 @@ export class SqliteStore implements Store {
     return this.#read(() => (this.#sql.nextSmsDue.get() as { at: number | null }).at ?? undefined);
   }
 
+  async nextSmsExpiryAt(maxAgeMs: number): Promise<number | undefined> {
+    return this.#read(() => (this.#sql.nextSmsExpiry.get(maxAgeMs) as { at: number | null }).at ?? undefined);
+  }
+
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<void> {
     const durability = mail.length === 0 && outcomes.every((outcome) => outcome.kind === 'sent') ? UNPROMISED_UNAWAITED : undefined;
     return this.#write(() => {
@@ -355,6 +367,8 @@ export class SqliteStore implements Store {
           sql.lateAnswer.run({ now, owner, said: outcome.kind === 'sent' ? sentDetail(outcome) : outcome.error, id: outcome.smsId });
           continue;
         }
+        for (const detail of outcome.failedOver ?? []) sql.insertEventForSms.run(now, FAILED_OVER, detail, outcome.smsId);
+        if (outcome.failedOver?.length) sql.addAttempts.run(outcome.failedOver.length, outcome.smsId);
         switch (outcome.kind) {
           case 'sent': {
             // The row's number and message come back with the update: no statement of their own.
@@ -937,6 +951,18 @@ function prepareStatements(db: Database) {
     nextSmsDue: db.prepare(`
       SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
+    // The start is startOf (src/dispatch/dispatcher.ts): an SMS is past its age at start + maxAge, and
+    // claimable once its lease (if any) has ended; a queued SMS's next attempt is never after its age.
+    nextSmsExpiry: db.prepare(`
+      SELECT MIN(MAX(MAX(m.received_at, COALESCE(m.send_at, 0)) + ?, o.next_attempt_at)) AS at
+      FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.held = 0
+        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
+    dueExpiredSms: db.prepare(`
+      SELECT o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, o.lease_owner, o.next_attempt_at
+      FROM outbound o JOIN messages m ON m.id = o.message_id
+      WHERE o.status = 'queued' AND o.held = 0 AND o.next_attempt_at <= @now AND MAX(m.received_at, COALESCE(m.send_at, 0)) <= @startedBy
+        AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
+      ORDER BY o.lease_owner IS NULL, o.next_attempt_at, o.id LIMIT @limit`),
     messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
     leaseOf: db.prepare('SELECT message_id, lease_owner FROM outbound WHERE id = ?'),
     lateAnswer: db.prepare(`
@@ -948,6 +974,7 @@ function prepareStatements(db: Database) {
     smsRetry: db.prepare(`
       UPDATE outbound SET next_attempt_at = ?, last_error = ?, attempts = attempts + ?,
         possible_duplicates = possible_duplicates + ?, lease_owner = NULL, updated_at = ? WHERE id = ?`),
+    addAttempts: db.prepare('UPDATE outbound SET attempts = attempts + ? WHERE id = ?'),
     smsFinal: db.prepare(`
       UPDATE outbound SET status = ?, last_error = ?, attempts = attempts + ?, lease_owner = NULL,
         updated_at = ? WHERE id = ?`),

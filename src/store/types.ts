@@ -25,6 +25,12 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]>;
   /** The earliest `next_attempt_at` of a queued SMS job, or undefined when none is queued. */
   nextSmsDueAt(): Promise<number | undefined>;
+  /**
+   * When the first queued SMS job is both due and past its maximum age `maxAgeMs` (counted from its
+   * mail's arrival, or its `X-SMS-Send-At`), or undefined when none is queued: while every provider is
+   * paused, nothing else is claimed before the next probe, but such an SMS is given up at its age.
+   */
+  nextSmsExpiryAt(maxAgeMs: number): Promise<number | undefined>;
   /** Records what happened to leased jobs, and enqueues mail (bounces) in the same transaction. */
   /**
    * `owner`: the relay recording them. An outcome of an SMS whose lease it no longer holds (another relay
@@ -177,6 +183,11 @@ export interface ClaimRequest {
 export interface SmsClaimRequest extends Omit<ClaimRequest, 'limit'> {
   readonly maxBatches: number;
   readonly batchSize: number;
+  /**
+   * Only SMS whose mail started (arrived, or its `X-SMS-Send-At`) at or before this time: those past
+   * their maximum age, claimed to be given up while every provider is paused, in due order.
+   */
+  readonly startedBy?: number | undefined;
 }
 
 export interface StoredMessage extends OutboundSms {
@@ -206,22 +217,36 @@ export interface SmsBatch {
   readonly sms: readonly ClaimedSms[];
 }
 
-export type SmsOutcome =
-  | { readonly smsId: number; readonly kind: 'sent'; readonly providerId: string; readonly trackingId?: string; readonly note?: string }
-  /**
-   * Back to the queue. `attempted`: the gateway was really tried (counts towards backoff);
-   * `possibleDuplicate`: the request may have been processed although no answer came.
-   */
-  | {
-      readonly smsId: number;
-      readonly kind: 'retry';
-      readonly nextAttemptAt: number;
-      readonly error: string;
-      readonly attempted: boolean;
-      readonly possibleDuplicate?: boolean;
-    }
-  /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted. */
-  | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean };
+/**
+ * The requests of this round that failed over to another host or provider before the one the outcome
+ * is of (each `<code>: <reason>…; via <provider>`, in order): each is an attempt, and a line of the SMS's
+ * history (`failed over`) before the outcome's.
+ */
+export interface FailedOver {
+  readonly failedOver?: readonly string[] | undefined;
+}
+
+export type SmsOutcome = FailedOver &
+  (
+    | { readonly smsId: number; readonly kind: 'sent'; readonly providerId: string; readonly trackingId?: string; readonly note?: string }
+    /**
+     * Back to the queue. `attempted`: the gateway was really tried (counts towards backoff);
+     * `possibleDuplicate`: the request may have been processed although no answer came.
+     */
+    | {
+        readonly smsId: number;
+        readonly kind: 'retry';
+        readonly nextAttemptAt: number;
+        readonly error: string;
+        readonly attempted: boolean;
+        readonly possibleDuplicate?: boolean;
+      }
+    /** `attempted: false`: given up without a request (an expiry or an opt-out found before sending), so no attempt is counted. */
+    | { readonly smsId: number; readonly kind: 'failed' | 'expired'; readonly error: string; readonly attempted?: boolean }
+  );
+
+/** The history line of a request that failed over (FailedOver). */
+export const FAILED_OVER = 'failed over';
 
 export interface NewOutgoingMail {
   /** `postmaster`: a mail sent to the relay's postmaster, forwarded as it came. */
@@ -355,6 +380,8 @@ export interface NewDeliveryReport {
   readonly code: number;
   readonly state: DeliveryState;
   readonly receivedAt: number;
+  /** The status in the provider's words, for the history line (StatusReport.said); a report kept before its SMS's result is shown by its code. */
+  readonly said?: string | undefined;
 }
 
 /** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */

@@ -24,7 +24,7 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-type Mode = 'down503' | 'busy' | 'refused400' | 'ok';
+type Mode = 'down503' | 'busy' | 'refused400' | 'account401' | 'ok';
 
 /** The busy gateway's Retry-After. */
 const RETRY_AFTER_SECONDS = '30';
@@ -45,6 +45,10 @@ async function countingGateway(
       state.requests++;
       if (state.mode === 'down503') {
         response.writeHead(503).end('Service Unavailable');
+        return;
+      }
+      if (state.mode === 'account401') {
+        response.writeHead(401).end('Unauthorized');
         return;
       }
       if (state.mode === 'refused400') {
@@ -85,8 +89,8 @@ function providerAt(url: string, name = 'intellisoftware'): DispatchProvider {
 }
 
 /** A dispatcher on a store of its own, `queued` SMS (one a mail) already queued for it; `random` decides the backoff's jitter. */
-async function relayOn(url: string, options: { routing?: DispatchRouting; queued?: number; random?: () => number } = {}) {
-  const { routing = singleProvider(providerAt(url)), queued = QUEUED, random } = options;
+async function relayOn(url: string, options: { routing?: DispatchRouting; queued?: number; random?: () => number; maxAgeMs?: number } = {}) {
+  const { routing = singleProvider(providerAt(url)), queued = QUEUED, random, maxAgeMs } = options;
   const store = await openThreadedStore({ file: storeFile(), busyTimeoutMs: 1_000 });
   cleanups.push(() => store.close());
   const { logger, lines } = captureLog('info');
@@ -99,6 +103,7 @@ async function relayOn(url: string, options: { routing?: DispatchRouting; queued
     maxConcurrentRequests: SLOTS,
     leaseMs: 60_000,
     ...TEST_DISPATCH_POLICY,
+    ...(maxAgeMs === undefined ? {} : { retry: { ...TEST_DISPATCH_POLICY.retry, maxAgeMs } }),
     clock: () => clock.now,
     ...(random ? { random } : {}),
   });
@@ -233,5 +238,24 @@ describe('a gateway that is down is held and probed, not hammered', () => {
     assert.match(state?.lastError ?? '', /^HTTP_400: /, 'the last error is the last real one');
     down.state.mode = 'ok';
     await allSentOnce({ ...relay, numbers: ['447700900001', '447700900002'] }, () => down.state.taken, 2);
+  });
+
+  test('an SMS reaching its maximum age while the provider is paused bounces at that age, not at the next probe', async () => {
+    const gateway = await countingGateway('account401');
+    // The account pause's probe is a minute away (pauseProbeInterval); the SMS live 30 s.
+    const relay = await relayOn(gateway.url, { queued: 0, maxAgeMs: 30_000 });
+    const tried = await relay.accept('447700900001');
+    await relay.pass(1_000);
+    assert.equal(gateway.state.requests, 1, 'refused: the provider is paused');
+    await relay.pass(4_000);
+    const untried = await relay.accept('447700900002');
+    await relay.pass(27_000);
+    const [first] = await relay.store.smsOf(tried);
+    assert.equal(first?.status, 'expired', 'given up at 30 s, with the probe still 30 s away');
+    assert.match(first?.lastError ?? '', /^the relay could not send it before it was too old to be useful \(1 attempt, the last: HTTP_401: /);
+    assert.equal((await relay.store.smsOf(untried))[0]?.status, 'queued', 'not yet at its age');
+    await relay.pass(6_000);
+    assert.equal((await relay.store.smsOf(untried))[0]?.status, 'expired', 'one queued during the pause, never tried, too');
+    assert.equal(gateway.state.requests, 1, 'no request: the probe is not due yet');
   });
 });

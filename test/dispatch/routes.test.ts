@@ -225,9 +225,11 @@ describe('routes across providers', () => {
     const smtpPort = relay.relay.smtpPort;
     intellisoftware.simulator.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR', times: 1 });
     const started = Date.now();
-    queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'busy first' })).data);
+    const busyFirst = queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'busy first' })).data);
     await waitFor('the next provider took it', () => twilio.records.length === 1, 5_000);
     assert.ok(Date.now() - started < 3_000, 'at once, not after a retry delay');
+    // The clock may only move once the relay has recorded the round (and with it the first provider's pause), not when the gateway has the SMS.
+    await sentVia(relay, busyFirst, 'twilio');
 
     assert.equal(intellisoftware.simulator.requests, 1);
 
@@ -250,6 +252,57 @@ describe('routes across providers', () => {
     queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'probe' })).data);
     await intellisoftware.simulator.waitForMessages(1, 5_000);
     assert.equal(intellisoftware.simulator.received[0]?.text, 'probe');
+  });
+
+  test("a provider paused after a 5xx is probed when its probe is due, ahead of the route's next provider, not after failoverRecovery", async () => {
+    const intellisoftware = await standalone();
+    const { relay, advance } = await relayWithClock({
+      gateway: {
+        failoverRecovery: '5m',
+        routes: [{ name: 'everything', match: '*', providers: ['intellisoftware', 'twilio-simulator'] }],
+        providers: intellisoftwareAt(intellisoftware.url),
+      },
+      delivery: { retryMinDelay: '5s' },
+    });
+    const twilio = simulatorOf(relay, 'twilio');
+    const smtpPort = relay.relay.smtpPort;
+    intellisoftware.simulator.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR', times: 1 });
+    const failedOver = queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'failed over' })).data);
+    await sentVia(relay, failedOver, 'twilio');
+    const paused = await relay.relay.store.gatewayState(Date.now());
+    assert.equal(paused.pauses.find((pause) => pause.provider === 'intellisoftware')?.nextProbeAt !== undefined, true, 'the provider is paused');
+
+    advance(6_000); // its probe (retryMinDelay after the first failure) is due; its host's breaker would hold it 5 minutes
+    const probe = queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'probe' })).data);
+    await sentVia(relay, probe, 'intellisoftware');
+    assert.equal(intellisoftware.simulator.received[0]?.text, 'probe');
+    assert.equal(twilio.records.length, 1, 'the probe was not overtaken by the next provider');
+    const resumed = await relay.relay.store.gatewayState(Date.now());
+    assert.deepEqual(
+      resumed.pauses.filter((pause) => pause.provider === 'intellisoftware'),
+      [],
+      'the answered probe ends the pause',
+    );
+    const after = queuedId((await sendMail(smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'after' })).data);
+    await sentVia(relay, after, 'intellisoftware');
+  });
+
+  test("failing over to the route's next provider: the first provider's failed request is in the SMS's history and counts as an attempt", async () => {
+    const intellisoftware = await standalone();
+    const relay = await relayWith({
+      gateway: {
+        routes: [{ name: 'everything', match: '*', providers: ['intellisoftware', 'twilio-simulator'] }],
+        providers: intellisoftwareAt(intellisoftware.url),
+      },
+    });
+    intellisoftware.simulator.setBehaviour({ mode: 'error', code: 'GATEWAY_ERROR', times: 1 });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`${BRITAIN}@sms.localhost`], body: 'failed over' })).data);
+    const history = (await sentVia(relay, id, 'twilio')).split('\n');
+    const failed = history.findIndex((line) => /^failed over: ERR:GATEWAY_ERROR: .*; via intellisoftware$/.test(line));
+    assert.ok(failed >= 0, history.join('\n'));
+    assert.ok(failed < history.findIndex((line) => line.startsWith('sent: ')), 'before the line of the request that took it');
+    const [sms] = await relay.relay.store.smsOf(id);
+    assert.equal(sms?.attempts, 2, 'two requests: the failed one and the one that took it');
   });
 
   test("a route's limits at RCPT and DATA: no route is 550 5.1.1; parts and sender ids are the route's providers'", async () => {

@@ -15,7 +15,7 @@ import { EMPTY_TWIML } from '../../src/providers/twilio/inbound.ts';
 import { startRelay, STORE_FILE, type Relay } from '../../src/relay.ts';
 import type { TwilioSimulator } from '../../src/simulators/twilio.ts';
 import { relayEnvironment, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
-import { sendMail } from '../helpers/smtp.ts';
+import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
 import { ReplayServer, serveDuringSuite } from '../helpers/replay-server.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -170,12 +170,14 @@ describe('Twilio payloads', () => {
       number: '+447700900123',
       code: 0,
       state: 'delivered',
+      said: 'MessageStatus delivered',
     });
     assert.deepEqual(item({ MessageStatus: 'undelivered', ErrorCode: '30003' }), {
       providerId: 'SM5bd6d4ab3f4e4a5e9a8e1c5f8e2f3a11',
       number: '+447700900123',
       code: 30003,
       state: 'failed',
+      said: 'MessageStatus undelivered, ErrorCode 30003',
     });
     assert.equal(item({ MessageStatus: 'sent' })?.state, 'sent');
     assert.equal(callback({ MessageStatus: 'teleported' }).ok, false);
@@ -366,6 +368,24 @@ describe('Twilio through the relay', () => {
     assert.match(answer.headers.get('content-type') ?? '', /^text\/xml/);
     assert.equal(await answer.text(), EMPTY_TWIML);
     await waitFor('the mail', () => sink.received.find((mail) => mail.raw.includes('Signed for the public URL')));
+  });
+
+  test("the SMS's history shows each status callback in Twilio's words (MessageStatus, ErrorCode), not the relay's codes", async () => {
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900176@sms.example.com'], body: 'what Twilio said' })).data);
+    const [sent] = await waitFor('the SMS sent', async () => {
+      const sms = await relay.store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    });
+    const callbacks: Array<Record<string, string>> = [{ MessageStatus: 'sent' }, { MessageStatus: 'undelivered', ErrorCode: '30007' }];
+    for (const fields of callbacks) {
+      const form = new URLSearchParams({ MessageSid: sent?.providerId ?? '', AccountSid: `AC${'0'.repeat(32)}`, To: '+447700900176', ...fields });
+      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
+    }
+    const reports = await waitFor('both reports in the history', async () => {
+      const lines = (await relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
+      return lines.length === 2 && lines;
+    });
+    assert.deepEqual(reports, ['sent (MessageStatus sent)', 'failed (MessageStatus undelivered, ErrorCode 30007)']);
   });
 
   test("a mail's X-SMS-From naming a Messaging Service SID is sent through that service", async () => {

@@ -81,7 +81,8 @@ describe('Vonage payloads', () => {
     for (const shape of [get, form, json]) {
       assert.deepEqual(vonagePlugin.parseReport!(shape(receipt)), {
         ok: true,
-        items: [{ providerId: '0A0000001234567B', number: '+447700900000', code: 0, state: 'delivered' }],
+        // No client-ref: the id may be a part's of a long SMS, or an SMS of one part (the store knows which).
+        items: [{ providerId: '0A0000001234567B', number: '+447700900000', code: 0, state: 'delivered', part: { id: '0A0000001234567B' } }],
       });
       const parsed = vonagePlugin.parseReceived!(shape(inbound));
       assert.ok(parsed.ok);
@@ -96,7 +97,7 @@ describe('Vonage payloads', () => {
     }
   });
 
-  test("a long SMS's receipts name its client-ref and each its part (the relay combines them); a receipt without our client-ref is its own", () => {
+  test("a long SMS's receipts name its client-ref and each its part (the relay combines them); a one-part SMS's receipt names Vonage's message-id", () => {
     const ref = `${'a'.repeat(25)}.2`;
     const part = (messageId: string, status: string, errCode = '0') =>
       vonagePlugin.parseReport!(get({ ...receipt, messageId, status, 'err-code': errCode, 'client-ref': ref }));
@@ -109,7 +110,7 @@ describe('Vonage payloads', () => {
       items: [{ providerId: ref, number: '+447700900000', code: 3, state: 'failed', part: { id: '0A02', of: 2 } }],
     });
     const single = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', 'client-ref': `${'b'.repeat(25)}.1` }));
-    assert.deepEqual(single, { ok: true, items: [{ providerId: `${'b'.repeat(25)}.1`, number: '+447700900000', code: 0, state: 'delivered' }] });
+    assert.deepEqual(single, { ok: true, items: [{ providerId: '0B01', number: '+447700900000', code: 0, state: 'delivered' }] });
     assert.match(vonagePlugin.describeStatus(3), /out of reach/);
   });
 
@@ -226,5 +227,105 @@ describe('Vonage: a long SMS some of whose parts were taken and another refused'
     assert.equal(state?.possibleDuplicates, 1);
     const deferred = (await store.events(id)).find((event) => event.kind === 'deferred');
     assert.match(deferred?.detail ?? '', /VONAGE:1: .*already taken 1 part of it, which the phone may get twice/);
+  });
+});
+
+describe('Vonage: status 15, a sender the account may not use', () => {
+  const gateway = new ReplayServer({ contentType: 'application/json' });
+  serveDuringSuite(gateway);
+  let relay: TestRelay | undefined;
+  after(async () => {
+    await relay?.stop();
+    if (relay) removeDir(relay.dir);
+  });
+
+  test('for the sender a mail names (X-SMS-From) it bounces that mail; for gateway.from, the account setting, it pauses sending and bounces nothing', async () => {
+    const illegal = {
+      status: 200,
+      body: JSON.stringify({ 'message-count': '1', messages: [{ status: '15', 'error-text': 'Illegal Sender Address - rejected' }] }),
+    };
+    gateway.next = [illegal, illegal];
+    relay = await startTestRelay({
+      gateway: { provider: 'vonage', url: gateway.url, username: 'key', password: 'secret', from: '447700900000' },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      delivery: { pauseProbeInterval: '1m' },
+    });
+    const store = relay.relay.store;
+    const own = queuedId(
+      (await sendMail(relay.relay.smtpPort, { to: ['447700900250@sms.example.com'], body: 'own sender', headers: { 'X-SMS-From': 'Acme' } })).data,
+    );
+    const [bounced] = await waitFor('the SMS of the mail with its own sender bounced', async () => {
+      const sms = await store.smsOf(own);
+      return sms[0]?.status === 'failed' && sms;
+    });
+    assert.match(bounced?.lastError ?? '', /^VONAGE:15:MAIL_SENDER: the sender id the mail names \(X-SMS-From\)/);
+    assert.equal(new URLSearchParams(gateway.requests[0]?.body).get('from'), 'Acme');
+
+    const configured = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900251@sms.example.com'], body: 'default sender' })).data);
+    const pause = await waitFor('vonage paused', async () => (await store.gatewayState(Date.now())).pauses.find((entry) => entry.provider === 'vonage'));
+    assert.match(pause.reason, /^VONAGE:15: the Vonage account may not send from gateway\.from/);
+    assert.equal(new URLSearchParams(gateway.requests[1]?.body).get('from'), '447700900000');
+    const [held] = await store.smsOf(configured);
+    assert.equal(held?.status, 'queued', 'kept for the probe, not bounced');
+  });
+});
+
+describe("Vonage: the gateway id is Vonage's message-id", () => {
+  const gateway = new ReplayServer({ contentType: 'application/json' });
+  serveDuringSuite(gateway);
+  let relay: TestRelay | undefined;
+  let sink: SmtpSink | undefined;
+  after(async () => {
+    await relay?.stop();
+    await sink?.stop();
+    if (relay) removeDir(relay.dir);
+  });
+
+  test('an SMS of one part: its history and its relayed report name the message-id, and a receipt naming it without client-ref is applied', async () => {
+    const messageId = '0A00000012345678';
+    gateway.next = [
+      {
+        status: 200,
+        body: JSON.stringify({ 'message-count': '1', messages: [{ to: '447700900213', 'message-id': messageId, status: '0', 'remaining-balance': '3.1' }] }),
+      },
+    ];
+    sink = await new SmtpSink().start();
+    relay = await startTestRelay({
+      gateway: {
+        provider: 'vonage',
+        url: gateway.url,
+        username: 'key',
+        password: 'secret',
+        from: '447700900000',
+        signatureSecret: 'relay-signature',
+        signatureMethod: 'sha256',
+      },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      mail: { url: sink.url },
+    });
+    const store = relay.relay.store;
+    const id = queuedId(
+      (await sendMail(relay.relay.smtpPort, { to: ['447700900213@sms.example.com'], body: 'notify success', rcptParams: 'NOTIFY=SUCCESS,FAILURE' })).data,
+    );
+    const [sent] = await waitFor('the SMS sent', async () => {
+      const sms = await store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    });
+    assert.equal(sent?.providerId, messageId);
+    const history = (await store.events(id)).map((event) => `${event.kind}: ${event.detail ?? ''}`);
+    assert.ok(history.includes(`sent: id ${messageId}`), history.join('\n'));
+    const report = await waitFor('the relayed report', () => sink?.received.find((mail) => mail.raw.includes('Action: relayed')));
+    assert.match(report.raw, new RegExp(`Diagnostic-Code: X-SMS; gateway id ${messageId} `));
+
+    const fields = { msisdn: '447700900213', to: '447700900000', messageId, status: 'delivered', 'err-code': '0', timestamp: '1764700000', nonce: 'n1' };
+    const signed = vonageSignature('relay-signature', 'sha256', new Map(Object.entries(fields)));
+    const answer = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${webhookPaths('vonage').dr}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...fields, sig: signed }).toString(),
+    });
+    assert.equal(answer.status, 200);
+    assert.doesNotMatch(await answer.text(), /orphan/);
+    await waitFor('delivered', async () => (await store.smsOf(id))[0]?.delivery === 'delivered');
   });
 });

@@ -114,6 +114,67 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test("requests that failed over before an outcome: each an attempt and a history line before the outcome's", async () => {
+      await store.acceptMail(mail(numbers(2)));
+      const [batch] = await claim(store, 1, 100);
+      const [a, b] = batch?.sms ?? [];
+      assert.ok(a && b);
+      await store.recordSmsOutcomes(
+        [
+          { smsId: a.id, kind: 'sent', providerId: 'ID1', note: 'via two', failedOver: ['HTTP_500: down; via one'] },
+          {
+            smsId: b.id,
+            kind: 'retry',
+            nextAttemptAt: 9_000,
+            error: 'HTTP_503: busy',
+            attempted: true,
+            failedOver: ['HTTP_500: down; via one', 'HTTP_502: bad; via two'],
+          },
+        ],
+        [],
+        'test',
+      );
+      const events = await store.events(batch?.message.id ?? '');
+      const linesOf = (id: number) => events.filter((event) => event.smsId === id && event.kind !== 'accepted').map((event) => [event.kind, event.detail]);
+      assert.deepEqual(linesOf(a.id), [
+        ['failed over', 'HTTP_500: down; via one'],
+        ['sent', 'id ID1; via two'],
+      ]);
+      assert.deepEqual(linesOf(b.id), [
+        ['failed over', 'HTTP_500: down; via one'],
+        ['failed over', 'HTTP_502: bad; via two'],
+        ['deferred', 'HTTP_503: busy'],
+      ]);
+      const states = await store.smsOf(batch?.message.id ?? '');
+      assert.deepEqual(
+        states.map((sms) => sms.attempts),
+        [2, 3],
+      );
+      await store.close();
+    });
+
+    test("a delivery report's history line: the provider's words for its status when it gives them, else its code", async () => {
+      await store.acceptMail(mail(numbers(2)));
+      const [batch] = await claim(store, 1, 100);
+      const [a, b] = batch?.sms ?? [];
+      assert.ok(a && b);
+      await store.recordSmsOutcomes([
+        { smsId: a.id, kind: 'sent', providerId: 'SMA' },
+        { smsId: b.id, kind: 'sent', providerId: 'SMB' },
+      ]);
+      const report = { provider: 'twilio', state: 'failed' as const, code: 30007, receivedAt: 3_000 };
+      await store.applyDeliveryReport({ ...report, providerId: 'SMA', number: a.number, said: 'MessageStatus undelivered, ErrorCode 30007' });
+      await store.applyDeliveryReport({ ...report, providerId: 'SMB', number: b.number });
+      const lines = (await store.events(batch?.message.id ?? ''))
+        .filter((event) => event.kind === 'delivery report')
+        .map((event) => [event.smsId, event.detail]);
+      assert.deepEqual(lines, [
+        [a.id, 'failed (MessageStatus undelivered, ErrorCode 30007)'],
+        [b.id, 'failed (provider status 30007)'],
+      ]);
+      await store.close();
+    });
+
     test('waitingSms lists the SMS of a message neither sent nor given up, leased or not, with their last error', async () => {
       const accepted = mail(numbers(4));
       await store.acceptMail({ ...accepted, recipients: accepted.recipients.map((recipient) => ({ ...recipient, notify: ['DELAY'] })) });
@@ -154,6 +215,27 @@ forEachStore((kind) =>
       const claimed: string[][] = [];
       for (let round = 0; round < 4; round++) claimed.push((await claim(store, 1, 100, now))[0]?.sms.map((sms) => sms.number) ?? []);
       assert.deepEqual(claimed, [[overdue.number], numbers(2, 500), [recent.number, deferred.number], []]);
+      await store.close();
+    });
+
+    test('while every provider is paused: when the first SMS is past its maximum age, and a claim of only such SMS', async () => {
+      const maxAge = 10_000;
+      const old = mail(numbers(2, 600), { receivedAt: 1_000 });
+      await store.acceptMail(old);
+      await store.acceptMail(mail(numbers(1, 700), { receivedAt: 5_000 }));
+      // Scheduled for later: its age counts from its time, not its arrival.
+      await store.acceptMail(mail(numbers(1, 800), { receivedAt: 1_000, sendAt: 20_000 }));
+      assert.equal(await store.nextSmsExpiryAt(maxAge), 11_000);
+      const expiredAt = (now: number) =>
+        store.claimDueSms({ owner: 'test', now, leaseUntil: now + 60_000, maxBatches: 5, batchSize: 100, startedBy: now - maxAge });
+      assert.deepEqual(await expiredAt(10_999), [], 'none is past its age yet');
+      const batches = await expiredAt(12_000);
+      assert.deepEqual(
+        batches.map((batch) => [batch.message.id, batch.sms.map((sms) => sms.number)]),
+        [[old.id, numbers(2, 600)]],
+      );
+      assert.equal(await store.nextSmsExpiryAt(maxAge), 15_000, 'the leased ones are not counted again before their lease ends');
+      assert.deepEqual(await expiredAt(12_000), []);
       await store.close();
     });
 

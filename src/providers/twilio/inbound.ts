@@ -28,7 +28,8 @@ export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
 /**
  * Every value of Twilio's Message status → the relay's delivery state and the status code it stores
- * (an `ErrorCode` takes its place when Twilio gives one). `sent` is "handed to the carrier", not
+ * (an `ErrorCode` takes its place when Twilio gives one). Twilio has no numeric statuses: these codes
+ * are the relay's own, to keep and describe a report by; the SMS's history shows Twilio's words. `sent` is "handed to the carrier", not
  * final; `read` comes after delivery; `partially_delivered` is neither delivered nor failed, so it
  * stays progress and a later final status decides. `receiving`/`received` are the statuses of an
  * incoming message: a report carrying them says nothing about delivery.
@@ -132,12 +133,15 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const { fields, sid: providerId } = read;
   const number = readReportNumber(fields.get('To'));
   if (number === undefined) return { ok: false, reason: 'To is not a number' };
-  const status = STATUSES[(fields.get('MessageStatus') ?? fields.get('SmsStatus') ?? '').toLowerCase()];
+  const word = (fields.get('MessageStatus') ?? fields.get('SmsStatus') ?? '').toLowerCase();
+  const status = STATUSES[word];
   if (status === undefined) return { ok: false, reason: `unknown MessageStatus ${(fields.get('MessageStatus') ?? '').slice(0, 20)}` };
   const errorCode = fields.get('ErrorCode');
   if (errorCode !== undefined && errorCode !== '' && !ERROR_CODE.test(errorCode)) return { ok: false, reason: 'ErrorCode is not a number' };
   const failedWith = errorCode && status.state === 'failed' ? Number(errorCode) : undefined;
-  return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state }] };
+  // The history shows what Twilio's console shows, not the relay's code for it.
+  const said = `MessageStatus ${word}${errorCode ? `, ErrorCode ${errorCode}` : ''}`;
+  return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said }] };
 }
 
 /** `X-Twilio-Signature` over the URL Twilio called and the form, with the account's primary auth token. */

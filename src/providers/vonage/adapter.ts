@@ -6,10 +6,12 @@
  * arrive in the Messages API's format, which this plug-in does not read.
  *
  * Decisions:
- * - Each part has its own message id and its own delivery receipt, so the id the relay keeps is
- *   ours: `client-ref`, which every part's receipt echoes, made of a key unique to the message and
- *   number and the number of parts (`<key>.<parts>`). The answer's part ids go with the result and
- *   each receipt names its part (inbound.ts); the relay combines them in the store
+ * - An SMS of one part is kept under Vonage's own `message-id`, the id its dashboard, its Reports API
+ *   and its support know, which its receipt names with or without our `client-ref`.
+ * - Each part of a long SMS has its own message id and its own delivery receipt, so the id the relay
+ *   keeps for the whole is ours: `client-ref`, which every part's receipt echoes, made of a key unique
+ *   to the message and number and the number of parts (`<key>.<parts>`). The answer's part ids go with
+ *   the result and each receipt names its part (inbound.ts); the relay combines them in the store
  *   (src/replies/inbound.ts): delivered once every part is, failed at the first part that fails.
  * - `callback` names the relay's DR URL per message when `gateway.publicUrl` is set; otherwise the
  *   account's default delivery receipt URL is used.
@@ -20,6 +22,7 @@ import { splitIntoParts } from '../../sms/encoding.ts';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
+import { MAIL_SENDER_SUFFIX, SENDER_STATUS } from './outcomes.ts';
 
 export const PROVIDER = 'vonage';
 export const SEND_PATH = '/sms/json';
@@ -68,7 +71,7 @@ export function createVonageGateway(options: GatewayOptions<VonageSettings>): Ga
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form.toString(),
     });
-    const result = toResult(outcome, number, clientRef);
+    const result = toResult(outcome, number, clientRef, submission.senderId !== undefined);
     if (outcome.kind === 'http' && result.kind === 'answered' && partsAnswered(outcome.text) !== parts) {
       log.warn(
         { parts, answered: partsAnswered(outcome.text) },
@@ -135,11 +138,12 @@ function partsAnswered(text: string): number {
 }
 
 /**
- * Every part taken: sent, under our client-ref, with each part's message-id when there are several
- * (the relay keeps them: their receipts combine on any relay); else the first refused part's status
- * speaks for the SMS, with how many parts were taken (the phone may have those already).
+ * Every part taken: sent, under Vonage's message-id for one part (our client-ref when the answer
+ * gave none), under our client-ref with each part's message-id when there are several (the relay
+ * keeps them: their receipts combine on any relay); else the first refused part's status speaks for
+ * the SMS, with how many parts were taken (the phone may have those already).
  */
-function toResult(outcome: HttpOutcome, number: string, clientRef: string): SubmissionResult {
+function toResult(outcome: HttpOutcome, number: string, clientRef: string, mailSender: boolean): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
   if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
@@ -150,11 +154,12 @@ function toResult(outcome: HttpOutcome, number: string, clientRef: string): Subm
   const result: RecipientResult = refused
     ? {
         number,
-        code: `${CODE_PREFIX}${Number(refused.status)}`,
+        // The sender a mail named is that mail's, not the account's setting (outcomes.ts).
+        code: `${CODE_PREFIX}${Number(refused.status)}${mailSender && Number(refused.status) === SENDER_STATUS ? MAIL_SENDER_SUFFIX : ''}`,
         ...(refused.errorText ? { detail: refused.errorText } : {}),
         ...(taken > 0 ? { partsTaken: taken } : {}),
       }
-    : { number, code: `${CODE_PREFIX}0`, providerId: clientRef, ...partIds(parts) };
+    : { number, code: `${CODE_PREFIX}0`, providerId: (parts.length === 1 ? parts[0]?.id : undefined) ?? clientRef, ...partIds(parts) };
   return { kind: 'answered', results: [result] };
 }
 

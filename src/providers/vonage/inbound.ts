@@ -126,7 +126,8 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
 
 /**
  * A delivery receipt for one part. A long SMS's receipts name it by our client-ref and each its
- * part: the relay combines them (src/replies/inbound.ts), whichever relay each reaches.
+ * part: the relay combines them (src/replies/inbound.ts), whichever relay each reaches. An SMS of
+ * one part is kept under Vonage's message-id (adapter.ts), which its receipt names.
  */
 export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
   const read = readFields(request);
@@ -143,9 +144,10 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   if (!ERR_CODE.test(errCode)) return { ok: false, reason: 'err-code is not a number' };
   const ref = CLIENT_REF.exec(fields.get('client-ref') ?? '');
   const parts = Number(ref?.[2] ?? 1);
-  const report: StatusReport = { providerId: ref?.[0] ?? partId, number, code: Number(errCode), state };
-  // Without our client-ref (an SMS sent from elsewhere) the part's own id is all there is.
-  return { ok: true, items: [ref && parts > 1 ? { ...report, part: { id: partId, of: parts } } : report] };
+  const code = Number(errCode);
+  if (ref && parts > 1) return { ok: true, items: [{ providerId: ref[0], number, code, state, part: { id: partId, of: parts } }] };
+  // Without our client-ref the id may as well be a part's of a long SMS: the store knows which.
+  return { ok: true, items: [{ providerId: partId, number, code, state, ...(ref ? {} : { part: { id: partId } }) }] };
 }
 
 /**

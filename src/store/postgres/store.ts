@@ -39,6 +39,7 @@ import {
   toSmsState,
   SMS_STATE_COLUMNS,
   waitsForSendAt,
+  reportDetail,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -84,7 +85,7 @@ import type {
   StoredMessage,
   UndeliverableInbound,
 } from '../types.ts';
-import { OPERATOR } from '../types.ts';
+import { FAILED_OVER, OPERATOR } from '../types.ts';
 import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
@@ -319,6 +320,20 @@ export const ONE_SMS_SENT = `WITH done AS (
   SELECT ARRAY[id] AS ids, pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('provider_id', 'number')}) FROM done`;
 
 /**
+ * The requests that failed over before an outcome (`$2` SMS ids, `$3` details in order, at `$1`, by `$4`:
+ * SmsOutcome's FailedOver): each an attempt of its SMS and a history line, for the SMS whose lease `$4`
+ * holds (another relay's lease: the outcome's late line says what this relay found). Rare: only a
+ * round that failed over has it.
+ */
+const FAILED_OVER_LINES = `WITH t AS (SELECT * FROM unnest($2::bigint[], $3::text[]) WITH ORDINALITY AS t(id, detail, n)
+  ), counted AS (
+    UPDATE outbound o SET attempts = o.attempts + c.requests FROM (SELECT id, count(*)::int AS requests FROM t GROUP BY id) c
+    WHERE o.id = c.id AND ${heldBy('$4')} RETURNING o.id, o.message_id
+  )
+  INSERT INTO events (at, message_id, sms_id, kind, detail)
+  SELECT $1, counted.message_id, counted.id, '${FAILED_OVER}', t.detail FROM t JOIN counted ON counted.id = t.id ORDER BY t.n`;
+
+/**
  * The history lines of sent outcomes that came late (`$2` ids, `$4` what each would have recorded, by
  * relay `$3`, at `$1`): their SMS's lease is another relay's. Not in SMS_SENT itself, where PostgreSQL
  * would open the join's relations at every execution for a case that almost never comes (12–15 µs of
@@ -405,17 +420,45 @@ const leaseChosen = (chosen: string) => `claimed AS (
  * a batch too many. Otherwise (`decided` false) nothing is leased. Exported for tests of its plan and
  * its result.
  */
-export const SMS_CLAIM = `WITH due AS MATERIALIZED (${SMS_CANDIDATES}
+export const SMS_CLAIM = batchedClaim(SMS_CANDIDATES, 'count(*) < $2 OR COALESCE(max(batch) > $3, FALSE)');
+
+/**
+ * A claim of `candidates` (SQL: the first `$2` SMS in claim order, with their `claim_at`) in batches
+ * (SMS_CLAIM), leased when `decided` (SQL over `batched`) holds.
+ */
+function batchedClaim(candidates: string, decided: string): string {
+  return `WITH due AS MATERIALIZED (${candidates}
   ), batched AS (
     SELECT id, sum(starts) OVER (ORDER BY ${CLAIM_ORDER} ROWS UNBOUNDED PRECEDING) AS batch FROM (
       SELECT id, claim_at, lease_owner,
         CASE WHEN (row_number() OVER (PARTITION BY message_id ORDER BY ${CLAIM_ORDER}) - 1) % $4 = 0 THEN 1 ELSE 0 END AS starts
       FROM due) numbered
   ), decided AS (
-    SELECT count(*) < $2 OR COALESCE(max(batch) > $3, FALSE) AS decided FROM batched
+    SELECT ${decided} AS decided FROM batched
   ), ${leaseChosen(`SELECT id, ${CLAIM_AT} AS due, lease_owner AS was FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
       AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
       FOR UPDATE SKIP LOCKED`)}`;
+}
+
+/**
+ * When a mail's SMS is past its maximum age: its start (StoredMessage: its arrival, or its
+ * `X-SMS-Send-At`) plus the age, in a query joining `outbound o` to `messages m`.
+ */
+const STARTED = 'GREATEST(m.received_at, COALESCE(m.send_at, 0))';
+
+/**
+ * SMS_CLAIM of only the SMS whose mail started by `$7` (SmsClaimRequest.startedBy: past their maximum
+ * age), with the same values: the first `$2` of them due, in due order (ended leases first), each
+ * mail's SMS in batches of `$4`, the first `$3` batches leased. Every due SMS of an old mail, read
+ * through the join: such a claim is made only while every provider is paused, when one is due.
+ */
+const EXPIRED_SMS_CLAIM = batchedClaim(
+  `SELECT o.id, o.message_id, o.next_attempt_at, o.lease_owner, o.next_attempt_at AS claim_at FROM outbound o JOIN messages m ON m.id = o.message_id
+    WHERE o.status = 'queued' AND o.held = 0 AND ${DUE} AND ${STARTED} <= $7 AND ${NOT_PAUSED}
+    ORDER BY o.lease_owner IS NULL, o.next_attempt_at, o.id LIMIT $2`,
+  // Always: the SMS chosen are those of the first `$3` batches, however many were due (an aggregate: one row).
+  'count(*) >= 0',
+);
 
 /**
  * SMS_CLAIM where each SMS is a batch of its own (the usual alert: a mail to one number), with the same
@@ -690,7 +733,7 @@ export class PostgresStore implements Store, ClusterStore {
    * of its own (`alone`): grouped, it waited for its group's slowest write (test/dispatch/slots.test.ts).
    */
   async claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
-    const claim = (text: string, candidates: number) =>
+    const claim = (text: string, candidates: number, more: readonly number[] = []) =>
       this.#write(
         {
           // Its own transaction: a claim in a group whose other write waits (a lock, a slow disk) would hold the dispatcher's free slots with it.
@@ -698,7 +741,7 @@ export class PostgresStore implements Store, ClusterStore {
           statements: [
             {
               text,
-              values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now],
+              values: [request.now, candidates, request.maxBatches, request.batchSize, request.owner, request.leaseUntil - request.now, ...more],
             },
           ],
           result: ([claimed]) => (claimed?.rows ?? []) as Array<{ decided: boolean; due: number; was: string | null } & ClaimedSmsRow & Omit<MessageRow, 'id'>>,
@@ -706,8 +749,12 @@ export class PostgresStore implements Store, ClusterStore {
         [],
         UNPROMISED,
       );
-    let claimed = await claim(SMS_CLAIM_ONE_PER_BATCH, request.maxBatches + 1);
-    if (claimed[0]?.decided === false) claimed = await claim(SMS_CLAIM, request.maxBatches * request.batchSize + 1);
+    let claimed: Awaited<ReturnType<typeof claim>>;
+    if (request.startedBy !== undefined) claimed = await claim(EXPIRED_SMS_CLAIM, request.maxBatches * request.batchSize, [request.startedBy]);
+    else {
+      claimed = await claim(SMS_CLAIM_ONE_PER_BATCH, request.maxBatches + 1);
+      if (claimed[0]?.decided === false) claimed = await claim(SMS_CLAIM, request.maxBatches * request.batchSize + 1);
+    }
     // The row of a claim that leased nothing has no SMS; the others in CLAIM_ORDER, as chosen.
     const rows = claimed.filter((row) => row.id !== null).sort((a, b) => Number(a.was === null) - Number(b.was === null) || a.due - b.due || a.id - b.id);
     const messages = new Map<string, StoredMessage>();
@@ -725,6 +772,16 @@ export class PostgresStore implements Store, ClusterStore {
     return row?.at ?? undefined;
   }
 
+  async nextSmsExpiryAt(maxAgeMs: number): Promise<number | undefined> {
+    // A queued SMS's next attempt is never after its age; a leased one is claimable at its lease's end.
+    const row = await this.#row<{ at: number | null }>(
+      `SELECT MIN(GREATEST(${STARTED} + $1::bigint, o.next_attempt_at)) AS at FROM outbound o JOIN messages m ON m.id = o.message_id
+      WHERE o.status = 'queued' AND o.held = 0 AND ${NOT_PAUSED}`,
+      [maxAgeMs],
+    );
+    return row?.at ?? undefined;
+  }
+
   /**
    * The sent outcomes (SMS_SENT) and the reports that arrived before them adopted (ADOPT_ORPHANS), the
    * retries, the final failures and the mail to queue, in that order, with the group's other statements.
@@ -738,6 +795,13 @@ export class PostgresStore implements Store, ClusterStore {
     );
     const by = owner ?? null;
     const statements: Statement[] = [];
+    // Before the outcomes' own statements: they end the lease that says whose the SMS is, and its line comes after these.
+    const failedOver = outcomes.flatMap((outcome) => (outcome.failedOver ?? []).map((detail) => [outcome.smsId, detail] as const));
+    if (failedOver.length > 0) {
+      statements.push({ text: FAILED_OVER_LINES, values: [now, failedOver.map(([id]) => id), failedOver.map(([, detail]) => detail), by] });
+    }
+    // Whose answer is the ids SMS_SENT recorded.
+    const sentStatement = statements.length;
     if (sent.length > 0) {
       const ids = sent.map((outcome) => outcome.smsId);
       // Each SMS's report lock (REPORT_LOCK) is taken with its result, and the reports that arrived before it are
@@ -805,11 +869,10 @@ export class PostgresStore implements Store, ClusterStore {
       const late = await this.#write(
         {
           statements: [...statements, ...mailStatements(mail, now)],
-          // The first statement's answer, when there are sent outcomes, is the ids SMS_SENT recorded.
-          result: ([first]) =>
+          result: (results) =>
             owner === undefined || sent.length === 0
               ? undefined
-              : lateSent(new Set((first?.rows ?? []).flatMap((row: { ids: unknown[] }) => row.ids.map(Number)))),
+              : lateSent(new Set((results[sentStatement]?.rows ?? []).flatMap((row: { ids: unknown[] }) => row.ids.map(Number)))),
         },
         wakes,
         durability,
@@ -1186,7 +1249,7 @@ export class PostgresStore implements Store, ClusterStore {
             target?.id ?? null,
             forward,
             due ? 1 : 0,
-            `${report.state} (provider status ${report.code})`,
+            reportDetail(report),
           ])
         ).rows;
         if (kept?.kept === 0) return { kind: 'duplicate' };
