@@ -96,6 +96,13 @@ export interface StatusReport {
    * SMS of one part (an SMPP receipt names only a message id): the store knows which.
    */
   readonly part?: { readonly id: string; readonly of?: number } | undefined;
+  /**
+   * Another id the SMS may be kept under, tried when `providerId` finds none: the one a relay of an
+   * earlier version kept it under (Vonage's client-ref for an SMS of one part, now kept under Vonage's
+   * message-id), so that a receipt after an upgrade, or from an older relay's send on a shared
+   * database, still reaches its SMS.
+   */
+  readonly formerId?: string | undefined;
 }
 
 /**

@@ -110,7 +110,10 @@ describe('Vonage payloads', () => {
       items: [{ providerId: ref, number: '+447700900000', code: 3, state: 'failed', part: { id: '0A02', of: 2 } }],
     });
     const single = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', 'client-ref': `${'b'.repeat(25)}.1` }));
-    assert.deepEqual(single, { ok: true, items: [{ providerId: '0B01', number: '+447700900000', code: 0, state: 'delivered' }] });
+    assert.deepEqual(single, {
+      ok: true,
+      items: [{ providerId: '0B01', number: '+447700900000', code: 0, state: 'delivered', formerId: `${'b'.repeat(25)}.1` }],
+    });
     assert.match(vonagePlugin.describeStatus(3), /out of reach/);
   });
 
@@ -323,6 +326,37 @@ describe("Vonage: the gateway id is Vonage's message-id", () => {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ ...fields, sig: signed }).toString(),
+    });
+    assert.equal(answer.status, 200);
+    assert.doesNotMatch(await answer.text(), /orphan/);
+    await waitFor('delivered', async () => (await store.smsOf(id))[0]?.delivery === 'delivered');
+  });
+
+  test("an SMS of one part kept under its client-ref (an earlier version's, or an answer without message-id) gets the receipt that names both", async () => {
+    gateway.next = [{ status: 200, body: JSON.stringify({ 'message-count': '1', messages: [{ to: '447700900214', status: '0' }] }) }];
+    const started = relay as TestRelay;
+    const store = started.relay.store;
+    const id = queuedId((await sendMail(started.relay.smtpPort, { to: ['447700900214@sms.example.com'], body: 'kept under the ref' })).data);
+    const [sent] = await waitFor('the SMS sent', async () => {
+      const sms = await store.smsOf(id);
+      return sms[0]?.status === 'sent' && sms;
+    });
+    const clientRef = sent?.providerId ?? '';
+    assert.match(clientRef, /^[0-9a-z]{25}\.1$/, 'kept under the client-ref');
+    const fields = {
+      msisdn: '447700900214',
+      to: '447700900000',
+      messageId: '0A00000087654321',
+      'client-ref': clientRef,
+      status: 'delivered',
+      'err-code': '0',
+      timestamp: '1764700000',
+      nonce: 'n2',
+    };
+    const answer = await fetch(`http://127.0.0.1:${started.relay.httpPort}${webhookPaths('vonage').dr}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...fields, sig: vonageSignature('relay-signature', 'sha256', new Map(Object.entries(fields))) }).toString(),
     });
     assert.equal(answer.status, 200);
     assert.doesNotMatch(await answer.text(), /orphan/);

@@ -147,7 +147,8 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const code = Number(errCode);
   if (ref && parts > 1) return { ok: true, items: [{ providerId: ref[0], number, code, state, part: { id: partId, of: parts } }] };
   // Without our client-ref the id may as well be a part's of a long SMS: the store knows which.
-  return { ok: true, items: [{ providerId: partId, number, code, state, ...(ref ? {} : { part: { id: partId } }) }] };
+  // With our client-ref, the SMS of one part a relay before Vonage's message-id was kept kept under it.
+  return { ok: true, items: [{ providerId: partId, number, code, state, ...(ref ? { formerId: ref[0] } : { part: { id: partId } }) }] };
 }
 
 /**
