@@ -232,47 +232,6 @@ describe('Vonage: a long SMS some of whose parts were taken and another refused'
     assert.match(deferred?.detail ?? '', /VONAGE:1: .*already taken 1 part of it, which the phone may get twice/);
   });
 });
-
-describe('Vonage: status 15, a sender the account may not use', () => {
-  const gateway = new ReplayServer({ contentType: 'application/json' });
-  serveDuringSuite(gateway);
-  let relay: TestRelay | undefined;
-  after(async () => {
-    await relay?.stop();
-    if (relay) removeDir(relay.dir);
-  });
-
-  test('for the sender a mail names (X-SMS-From) it bounces that mail; for gateway.from, the account setting, it pauses sending and bounces nothing', async () => {
-    const illegal = {
-      status: 200,
-      body: JSON.stringify({ 'message-count': '1', messages: [{ status: '15', 'error-text': 'Illegal Sender Address - rejected' }] }),
-    };
-    gateway.next = [illegal, illegal];
-    relay = await startTestRelay({
-      gateway: { provider: 'vonage', url: gateway.url, username: 'key', password: 'secret', from: '447700900000' },
-      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
-      delivery: { pauseProbeInterval: '1m' },
-    });
-    const store = relay.relay.store;
-    const own = queuedId(
-      (await sendMail(relay.relay.smtpPort, { to: ['447700900250@sms.example.com'], body: 'own sender', headers: { 'X-SMS-From': 'Acme' } })).data,
-    );
-    const [bounced] = await waitFor('the SMS of the mail with its own sender bounced', async () => {
-      const sms = await store.smsOf(own);
-      return sms[0]?.status === 'failed' && sms;
-    });
-    assert.match(bounced?.lastError ?? '', /^VONAGE:15:MAIL_SENDER: the sender id the mail names \(X-SMS-From\)/);
-    assert.equal(new URLSearchParams(gateway.requests[0]?.body).get('from'), 'Acme');
-
-    const configured = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900251@sms.example.com'], body: 'default sender' })).data);
-    const pause = await waitFor('vonage paused', async () => (await store.gatewayState(Date.now())).pauses.find((entry) => entry.provider === 'vonage'));
-    assert.match(pause.reason, /^VONAGE:15: the Vonage account may not send from gateway\.from/);
-    assert.equal(new URLSearchParams(gateway.requests[1]?.body).get('from'), '447700900000');
-    const [held] = await store.smsOf(configured);
-    assert.equal(held?.status, 'queued', 'kept for the probe, not bounced');
-  });
-});
-
 describe("Vonage: the gateway id is Vonage's message-id", () => {
   const gateway = new ReplayServer({ contentType: 'application/json' });
   serveDuringSuite(gateway);

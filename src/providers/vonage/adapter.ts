@@ -22,7 +22,6 @@ import { splitIntoParts } from '../../sms/encoding.ts';
 import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, RecipientResult, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
-import { MAIL_SENDER_SUFFIX, SENDER_STATUS } from './outcomes.ts';
 
 export const PROVIDER = 'vonage';
 export const SEND_PATH = '/sms/json';
@@ -71,7 +70,7 @@ export function createVonageGateway(options: GatewayOptions<VonageSettings>): Ga
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form.toString(),
     });
-    const result = toResult(outcome, number, clientRef, submission.senderId !== undefined);
+    const result = toResult(outcome, number, clientRef);
     if (outcome.kind === 'http' && result.kind === 'answered' && partsAnswered(outcome.text) !== parts) {
       log.warn(
         { parts, answered: partsAnswered(outcome.text) },
@@ -143,7 +142,7 @@ function partsAnswered(text: string): number {
  * keeps them: their receipts combine on any relay); else the first refused part's status speaks for
  * the SMS, with how many parts were taken (the phone may have those already).
  */
-function toResult(outcome: HttpOutcome, number: string, clientRef: string, mailSender: boolean): SubmissionResult {
+function toResult(outcome: HttpOutcome, number: string, clientRef: string): SubmissionResult {
   if (outcome.kind === 'transport') return outcome;
   if (outcome.status < 200 || outcome.status > 299) return httpRefusal(outcome);
   if (outcome.truncated) return unparseable(outcome.text);
@@ -154,8 +153,7 @@ function toResult(outcome: HttpOutcome, number: string, clientRef: string, mailS
   const result: RecipientResult = refused
     ? {
         number,
-        // The sender a mail named is that mail's, not the account's setting (outcomes.ts).
-        code: `${CODE_PREFIX}${Number(refused.status)}${mailSender && Number(refused.status) === SENDER_STATUS ? MAIL_SENDER_SUFFIX : ''}`,
+        code: `${CODE_PREFIX}${Number(refused.status)}`,
         ...(refused.errorText ? { detail: refused.errorText } : {}),
         ...(taken > 0 ? { partsTaken: taken } : {}),
       }

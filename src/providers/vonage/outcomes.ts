@@ -5,16 +5,6 @@
 import type { OutcomeRule } from '../contract.ts';
 import { REASONS } from '../outcome-reasons.ts';
 
-/**
- * 15 Illegal Sender Address: the `from` is not one the account may send from (a number released, an
- * alphanumeric id a country forbids). With `gateway.from` a setting of the account that every SMS
- * meets, to correct (sending pauses, a wrong setting bounces nothing); with a sender the mail named
- * (`X-SMS-From`), that mail's.
- */
-export const SENDER_STATUS = 15;
-/** Appended by the adapter to SENDER_STATUS when the mail named its own sender. */
-export const MAIL_SENDER_SUFFIX = ':MAIL_SENDER';
-
 export const VONAGE_OUTCOME_RULES: readonly OutcomeRule[] = [
   { match: /^recipient\/VONAGE:0$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
   // 1 Throttled: more than the account's requests per second.
@@ -39,18 +29,7 @@ export const VONAGE_OUTCOME_RULES: readonly OutcomeRule[] = [
   },
   { match: /^recipient\/VONAGE:(7|33)$/, action: 'fail', category: 'barred', reason: 'the number is barred or deactivated' },
   { match: /^recipient\/VONAGE:29$/, action: 'fail', category: 'whitelist', reason: 'a trial Vonage account may only text its registered test numbers' },
-  {
-    match: new RegExp(`^recipient/VONAGE:${SENDER_STATUS}$`),
-    action: 'pause',
-    category: 'account',
-    reason: 'the Vonage account may not send from gateway.from: set it to a number or sender id the account may use',
-  },
-  {
-    match: new RegExp(`^recipient/VONAGE:${SENDER_STATUS}${MAIL_SENDER_SUFFIX}$`),
-    action: 'fail',
-    category: 'sender',
-    reason: 'the sender id the mail names (X-SMS-From) is not one the Vonage account may send from',
-  },
+  { match: /^recipient\/VONAGE:15$/, action: 'fail', category: 'sender', reason: 'the sender id is not one the Vonage account may send from' },
   // 2 Missing Parameters, 3 Invalid Parameters (the number, the text), 6 Invalid Message (unroutable),
   // 12 Message Too Long, 22 Invalid Network Code. Any other status falls to the generic rules and is
   // retried: an unknown answer never bounces.
