@@ -256,18 +256,13 @@ export class InboundService {
     return { status: 'duplicate' };
   }
 
-  async #report(provider: string, { part, formerId, ...report }: StatusReport): Promise<ReportOutcome> {
+  async #report(provider: string, { part, ...report }: StatusReport): Promise<ReportOutcome> {
     const { logger } = this.#options;
     const receivedAt = this.#clock();
     const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };
     // A receipt naming its SMS and its parts is about one part: it never speaks for the whole SMS alone.
     if (part?.of !== undefined && part.of > 1) return this.#partReport(provider, { ...report, part }, receivedAt, fields);
-    let result = await this.#options.store.applyDeliveryReport({ provider, ...report, receivedAt });
-    // An SMS an earlier version kept under another id: the orphan kept under the new one finds no SMS and ages out.
-    if (result.kind === 'orphan' && formerId !== undefined) {
-      const former = await this.#options.store.applyDeliveryReport({ provider, ...report, providerId: formerId, receivedAt });
-      if (former.kind !== 'orphan') result = former;
-    }
+    const result = await this.#options.store.applyDeliveryReport({ provider, ...report, receivedAt });
     // An id that is no SMS may be a part of one; a repeat may be a part's whose first delivery did not get that far.
     if (part && (result.kind === 'orphan' || result.kind === 'duplicate')) {
       const outcome = await this.#partReport(provider, { ...report, part }, receivedAt, fields);

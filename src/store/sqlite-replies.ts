@@ -214,10 +214,14 @@ export function insertInbound(sql: ReplyStatements, inbound: NewInbound): boolea
 
 /** Records a report and moves its SMS forward when it can; an early report waits for its SMS. */
 export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): DeliveryReportResult {
-  const target = sql.outboundForReport.get(report.providerId, report.number) as OutboundForReport | undefined;
+  const byId = (id: string) => sql.outboundForReport.get(id, report.number) as OutboundForReport | undefined;
+  const current = byId(report.providerId);
+  const former = current === undefined && report.formerId !== undefined ? byId(report.formerId) : undefined;
+  const target = current ?? former;
   const { changes } = sql.insertReport.run({
     provider: report.provider,
-    provider_id: report.providerId,
+    // Kept under the id that found its SMS, so that a repeat is one and no orphan is left under the other.
+    provider_id: former ? report.formerId : report.providerId,
     number: report.number,
     code: report.code,
     state: report.state,

@@ -382,6 +382,8 @@ export interface NewDeliveryReport {
   readonly receivedAt: number;
   /** The status in the provider's words, for the history line (StatusReport.said); a report kept before its SMS's result is shown by its code. */
   readonly said?: string | undefined;
+  /** Another id its SMS may be kept under (StatusReport.formerId): matched when `providerId` finds none, the report then kept under it. */
+  readonly formerId?: string | undefined;
 }
 
 /** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */

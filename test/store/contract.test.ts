@@ -175,6 +175,29 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('a report naming a former id finds the SMS kept under it, once: a repeat is one, and no orphan is left under its own id', async () => {
+      await store.acceptMail(mail(numbers(2)));
+      const [batch] = await claim(store, 1, 100);
+      const [kept, current] = batch?.sms ?? [];
+      assert.ok(kept && current);
+      await store.recordSmsOutcomes([
+        { smsId: kept.id, kind: 'sent', providerId: 'ref.1' },
+        { smsId: current.id, kind: 'sent', providerId: 'MSG-2' },
+      ]);
+      const report = { provider: 'vonage', state: 'delivered' as const, code: 0, receivedAt: 3_000 };
+      const first = await store.applyDeliveryReport({ ...report, providerId: 'MSG-1', formerId: 'ref.1', number: kept.number });
+      assert.equal(first.kind, 'advanced');
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'MSG-1', formerId: 'ref.1', number: kept.number })).kind, 'duplicate');
+      // Its own id first: the former one is only looked at when that finds nothing.
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'MSG-2', formerId: 'ref.2', number: current.number })).kind, 'advanced');
+      assert.deepEqual(
+        (await store.smsOf(batch?.message.id ?? '')).map((sms) => sms.delivery),
+        ['delivered', 'delivered'],
+      );
+      assert.equal(await store.expireOrphanReports(Number.MAX_SAFE_INTEGER), 0, 'no orphan kept');
+      await store.close();
+    });
+
     test('waitingSms lists the SMS of a message neither sent nor given up, leased or not, with their last error', async () => {
       const accepted = mail(numbers(4));
       await store.acceptMail({ ...accepted, recipients: accepted.recipients.map((recipient) => ({ ...recipient, notify: ['DELAY'] })) });

@@ -1224,24 +1224,31 @@ export class PostgresStore implements Store, ClusterStore {
 
   /** The report lock and the report's SMS with the group's other statements; what follows depends on whether it was found. */
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult> {
+    // With a former id, both ids' locks, in the order send results take theirs (SMS_SENT): no deadlock with a group of them.
+    const ids = report.formerId === undefined ? [report.providerId] : [report.providerId, report.formerId];
     return this.#write({
       statements: [
         // Waits for a send result of this SMS being committed; the next statement then sees it (REPORT_LOCK_CLASS).
-        { text: `SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, ${reportLockKey('$1::text', '$2::text')})`, values: [report.providerId, report.number] },
         {
-          text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
-          WHERE o.provider_id = $1 AND o.number = $2 FOR UPDATE OF o`,
-          values: [report.providerId, report.number],
+          text: `SELECT pg_advisory_xact_lock(${REPORT_LOCK_CLASS}, key) FROM (SELECT DISTINCT ${reportLockKey('id', '$2::text')} AS key FROM unnest($1::text[]) AS id ORDER BY key) keys`,
+          values: [ids, report.number],
+        },
+        {
+          // The SMS under the report's own id, else under its former one.
+          text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.provider_id FROM outbound o JOIN messages m ON m.id = o.message_id
+          WHERE o.provider_id = ANY($1::text[]) AND o.number = $2 ORDER BY o.provider_id = $1[1] DESC LIMIT 1 FOR UPDATE OF o`,
+          values: [ids, report.number],
         },
       ],
       followUp: async ([, found], client) => {
-        const target = found?.rows[0] as OutboundForReport | undefined;
+        const target = found?.rows[0] as (OutboundForReport & { provider_id: string }) | undefined;
         const forward = target !== undefined && isForward(target.delivery, report.state);
         const due = forward && wantsNotice(report.state, target.notify === null ? undefined : target.notify.split(','), target.report_all === 1);
         const [kept] = (
           await client.query<{ kept: number; advanced: number }>(REPORT_KEPT, [
             report.provider,
-            report.providerId,
+            // Kept under the id that found its SMS, so that a repeat is one and no orphan is left under the other.
+            target?.provider_id ?? report.providerId,
             report.number,
             report.code,
             report.state,
