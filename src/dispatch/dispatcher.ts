@@ -157,6 +157,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   #recordingOwed: Promise<void> | undefined;
   /** When the shared state was last read (performance.now()). */
   #sharedReadAt = -Infinity;
+  /** While every provider is paused: when the first queued SMS reaches its maximum age, as nextDueAt last found it. */
+  #nextExpiryAt: number | undefined;
 
   constructor(options: DispatcherOptions) {
     const clock = options.clock ?? Date.now;
@@ -188,8 +190,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         const now = clock();
         const allowed = await allowance(lanes, now, free);
         const lease = { owner, now, leaseUntil: now + leaseMs, batchSize };
-        // Every provider paused and no probe to take: only SMS past their maximum age, bounced without a request at that age, not at the probe.
-        if (allowed === 0) return store.claimDueSms({ ...lease, maxBatches: free, startedBy: now - options.retry.maxAgeMs });
+        // Every provider paused and no probe to take: only SMS past their maximum age, bounced without a request at that age, not at
+        // the probe; before the first reaches it (nextDueAt found when), no claim (a write transaction) at each wake of the pause.
+        if (allowed === 0) {
+          if (this.#nextExpiryAt === undefined || now < this.#nextExpiryAt) return [];
+          this.#nextExpiryAt = undefined;
+          return store.claimDueSms({ ...lease, maxBatches: free, startedBy: now - options.retry.maxAgeMs });
+        }
         const batches = await store.claimDueSms({ ...lease, maxBatches: allowed });
         if (batches.length === 0) for (const lane of lanes) await lane.pause.probeSkipped(now);
         return batches;
@@ -197,14 +204,15 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       process: (batch, release) => this.#sendBatch(batch, release),
       leaseIds: (batch) => batch.sms.map((sms) => sms.id),
       nextDueAt: async () => {
-        const due = await store.nextSmsDueAt();
         // While every provider is paused, nothing is due before the first probe, or before the shared view
         // is read again: the operator (`queue retry`) or another relay may have made a probe due sooner;
-        // but an SMS reaching its maximum age is given up then.
+        // but an SMS reaching its maximum age is given up then (the claim waits for that time).
         const probes = lanes.map((lane) => lane.pause.nextProbeAt);
-        if (due === undefined || probes.includes(undefined)) return due;
+        if (probes.includes(undefined)) return store.nextSmsDueAt();
+        const [due, expiry] = await Promise.all([store.nextSmsDueAt(), store.nextSmsExpiryAt(options.retry.maxAgeMs)]);
+        this.#nextExpiryAt = expiry;
+        if (due === undefined) return due;
         const probe = Math.max(due, Math.min(...(probes as number[]), clock() + SHARED_STATE_REFRESH_MS));
-        const expiry = await store.nextSmsExpiryAt(options.retry.maxAgeMs);
         return expiry === undefined ? probe : Math.min(probe, expiry);
       },
     });
