@@ -63,9 +63,12 @@ export class InboundService {
   readonly #reassembly: PartReassembly | undefined;
   /** The SMS (provider and id) whose commit is being looked for after the store failed to confirm it. */
   readonly #lateCommits = new Set<string>();
+  /** The opt-out and opt-in keywords as an SMS is compared with them (keywordForm), made once. */
+  readonly #keywords: KeywordForms;
 
   constructor(options: InboundOptions) {
     this.#options = options;
+    this.#keywords = { stop: new Set(options.keywords.stop.map(keywordForm)), start: new Set(options.keywords.start.map(keywordForm)) };
     this.#clock = options.clock ?? monotonicNow();
     this.#reassembly =
       options.reassembly &&
@@ -180,7 +183,7 @@ export class InboundService {
     const [known, { context, route }] = await Promise.all([store.knowsInbound(provider, sms.providerId), routing]);
     if (known) return this.#repeated(seen);
     const id = newMessageId();
-    const optOut = optOutOf(sms.text, this.#options.keywords);
+    const optOut = optOutOf(sms.text, this.#keywords);
     const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut }, route, this.#options.replyMail));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
@@ -357,12 +360,17 @@ const AROUND_KEYWORD = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
  * "End of shift") is an answer, and must not opt a phone out of its alerts. Compatibility forms
  * (full-width letters) read as the plain ones. The reply mail still tells the mailbox.
  */
-function optOutOf(text: string, keywords: InboundOptions['keywords']): { action: 'stop' | 'start'; keyword: string } | undefined {
+interface KeywordForms {
+  readonly stop: ReadonlySet<string>;
+  readonly start: ReadonlySet<string>;
+}
+
+function optOutOf(text: string, keywords: KeywordForms): { action: 'stop' | 'start'; keyword: string } | undefined {
   const alone = keywordForm(text);
   // Only punctuation or emoji ("👍", "?") is no keyword, whatever a keyword of only such characters would match.
   if (alone === '') return undefined;
-  if (keywords.stop.some((keyword) => keywordForm(keyword) === alone)) return { action: 'stop', keyword: alone };
-  if (keywords.start.some((keyword) => keywordForm(keyword) === alone)) return { action: 'start', keyword: alone };
+  if (keywords.stop.has(alone)) return { action: 'stop', keyword: alone };
+  if (keywords.start.has(alone)) return { action: 'start', keyword: alone };
   return undefined;
 }
 
