@@ -170,8 +170,16 @@ export class WorkListener {
     }
     if (this.#stopped) return;
     onListening?.(true);
+    // One check at a time: a second query on a client still waiting for the first is queued behind it (and deprecated by pg).
+    let checking = false;
     this.#check = setInterval(() => {
-      answerWithin(client.query('SELECT 1'), LISTENER_ANSWER_MS, `the database did not answer within ${LISTENER_ANSWER_MS / 1000} s`).catch(onLost);
+      if (checking) return;
+      checking = true;
+      answerWithin(client.query('SELECT 1'), LISTENER_ANSWER_MS, `the database did not answer within ${LISTENER_ANSWER_MS / 1000} s`)
+        .then(() => {
+          checking = false;
+        })
+        .catch(onLost);
     }, this.#options.checkEveryMs ?? LISTENER_CHECK_MS);
     this.#check.unref();
     this.#delay = RECONNECT_MIN_MS;
