@@ -127,7 +127,7 @@ export class ConsoleAccess {
     const now = this.#clock();
     // An unknown name costs the same scrypt as a wrong password: timing tells no user names.
     const named = this.#settings.users.find((candidate) => candidate.name === name);
-    const attempt = await this.#logins.attempt(channel.address, now, async () =>
+    const attempt = await this.#logins.attempt(channel.address, name, now, async () =>
       (await verifyPassword(password, named?.passwordHash ?? DUMMY_HASH)) ? named : undefined,
     );
     if (attempt.outcome === 'blocked') {
@@ -280,10 +280,10 @@ function consoleLoginFailures(store: ConsoleStore): LoginFailureStore {
   const failures = async (address: string, now: number) => (await store.loginFailures(address, now - LOGIN_WINDOW_MS)).length;
   return {
     failures,
-    add: async (address, now) => {
-      await store.recordLoginFailure(address, now);
+    add: async (address, account, now) => {
+      await store.recordLoginFailure(address, account, now);
       return failures(address, now);
     },
-    clear: (address) => store.clearLoginFailures(address),
+    clear: (address, account) => store.clearLoginFailures(address, account),
   };
 }

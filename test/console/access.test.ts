@@ -245,6 +245,40 @@ describe('console access', () => {
     assert.ok(Number(blocked.headers['retry-after']) > 0);
   });
 
+  test("signing in as one user forgets only that user's failures: guesses at another from the same address still get 429", async () => {
+    const own = await startTestRelay(
+      {
+        console: {
+          users: [
+            { name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' },
+            { name: 'vic', passwordHash: await hashPassword('viewer password'), role: 'viewer' },
+          ],
+        },
+      },
+      {},
+      tempDir(),
+      { loginPause: async () => {} },
+    );
+    try {
+      const port = own.relay.httpPort;
+      // olivia mistypes once and signs in: her own slip is forgotten.
+      assert.equal((await signIn(port, 'name=olivia&password=typo')).status, 401);
+      assert.equal((await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`)).status, 303);
+      // The viewer guesses at olivia's password, signing in as vic between guesses.
+      const statuses: number[] = [];
+      for (let guess = 0; guess < 12; guess++) {
+        statuses.push((await signIn(port, `name=olivia&password=guess${guess}`)).status);
+        if (guess % 3 === 2) statuses.push((await signIn(port, 'name=vic&password=viewer%20password')).status);
+      }
+      assert.deepEqual(statuses.slice(0, 13), [401, 401, 401, 303, 401, 401, 401, 303, 401, 401, 401, 303, 401], 'vic signs in while under the limit');
+      assert.deepEqual(new Set(statuses.slice(13)), new Set([429]), `blocked at the tenth failure: ${statuses.join(' ')}`);
+      assert.equal((await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`)).status, 429, 'the right password too');
+    } finally {
+      await own.stop();
+      removeDir(own.dir);
+    }
+  });
+
   test('wrong passwords sent in parallel are stopped after as many as sent one by one; the right one among them is blocked too', async () => {
     const before = pauses.length;
     const proxied = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.30' };

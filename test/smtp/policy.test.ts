@@ -220,6 +220,38 @@ describe('sender policy', () => {
     assert.equal(await attempt(PASSWORD), 454);
   });
 
+  test("a success with one account forgets only that account's failures: guesses at another from the same address still block", async () => {
+    const attempt = (user: string, pass: string) => {
+      const client = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: suite.port,
+        requireTLS: true,
+        localAddress: '127.0.0.10',
+        tls: { rejectUnauthorized: false },
+        auth: { user, pass },
+      });
+      return client
+        .verify()
+        .then(
+          () => 235,
+          (error: Error & { responseCode?: number }) => error.responseCode,
+        )
+        .finally(() => client.close());
+    };
+    // erp mistypes once and then signs in: its own slip is forgotten.
+    assert.equal(await attempt('erp', 'typo'), 535);
+    assert.equal(await attempt('erp', PASSWORD), 235);
+    // The owner of billing guesses at erp, signing in to billing between guesses.
+    const codes: Array<number | undefined> = [];
+    for (let guess = 0; guess < 12; guess++) {
+      codes.push(await attempt('erp', `guess${guess}`));
+      if (guess % 3 === 2) codes.push(await attempt('billing', PASSWORD));
+    }
+    assert.deepEqual(codes.slice(0, 13), [535, 535, 535, 235, 535, 535, 535, 235, 535, 535, 535, 235, 535], 'billing signs in while under the limit');
+    assert.deepEqual(new Set(codes.slice(13)), new Set([454]), `blocked at the tenth failure: ${codes.join(' ')}`);
+    assert.equal(await attempt('erp', PASSWORD), 454, 'the address stays blocked, for the right password too');
+  });
+
   test('allowlists: an account keeps to its senders and its own From; a listed network sends without AUTH within its rules', async () => {
     const client = erp();
     await assert.rejects(
