@@ -101,6 +101,21 @@ describe('refusals in the log and in the reply', () => {
     assert.match(String(refused[0]?.msgId), /^[0-9a-f-]{36}$/);
   });
 
+  test('a mail whose header section is over 1 MiB is refused for good (552 5.3.4), logged as a refusal without a stack', async () => {
+    const long = Array.from({ length: 1_100_000 / 73 }, () => 'z'.repeat(70)).join('\r\n\t');
+    const sent = await sendMail(relay.smtpPort, { to: ['447700900123@sms.localhost'], headers: { 'X-Long': long }, body: 'body text' });
+    assert.equal(sent.data?.code, 552);
+    assert.equal(
+      sent.data?.text,
+      '5.3.4 Message too big: a header section is over 1 MiB, more than the relay reads; send the mail with fewer or shorter header fields',
+    );
+    const refused = lines().filter((line) => line.msg === 'smtp: mail refused' && line.code === 'MESSAGE_TOO_BIG');
+    assert.deepEqual(
+      refused.map((line) => [line.level, line.err]),
+      [['info', undefined]],
+    );
+  });
+
   test('a client leaving in the middle of DATA is logged at info without a stack, not as an error of the relay', async () => {
     const dialog = await SmtpDialog.open(relay.smtpPort);
     await dialog.command('EHLO client.example.com');
