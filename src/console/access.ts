@@ -114,16 +114,24 @@ export class ConsoleAccess {
     return origin === this.#publicOrigin || (host !== undefined && origin === originOf(`${channel.tls ? 'https' : 'http'}://${host}`));
   }
 
+  /**
+   * Why `channel` may not sign in, or undefined: a password travels in clear only from this host. The
+   * sign-in page asks it too, so that it offers no password field a browser would send in clear.
+   */
+  insecureSignIn(channel: Channel): RelayError | undefined {
+    if (channel.tls || channel.loopback) return undefined;
+    const where = this.#settings.publicUrl ? `: use ${this.#settings.publicUrl}` : ' (set console.publicUrl or http.trustedProxies for a TLS proxy)';
+    return new RelayError('ENCRYPTION_REQUIRED', `Sign-in needs HTTPS from anywhere but this host${where}`);
+  }
+
   /** Signs a user in; the refusal says why (and, when throttled, how long to wait). */
   async signIn(
     name: string,
     password: string,
     channel: Channel,
   ): Promise<{ ok: true; token: string; user: ConsoleUser } | { ok: false; error: RelayError; retryAfterSeconds?: number }> {
-    if (!channel.tls && !channel.loopback) {
-      const where = this.#settings.publicUrl ? `: use ${this.#settings.publicUrl}` : ' (set console.publicUrl or http.trustedProxies for a TLS proxy)';
-      return { ok: false, error: new RelayError('ENCRYPTION_REQUIRED', `Sign-in needs HTTPS from anywhere but this host${where}`) };
-    }
+    const insecure = this.insecureSignIn(channel);
+    if (insecure) return { ok: false, error: insecure };
     const now = this.#clock();
     // An unknown name costs the same scrypt as a wrong password: timing tells no user names.
     const named = this.#settings.users.find((candidate) => candidate.name === name);

@@ -84,6 +84,29 @@ describe('console access', () => {
 
   test('plain HTTP sign-in from another address is refused, and a forged X-Forwarded-Proto does not help', async () => {
     const form = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
+    // The page offers no password field there (a browser would send it in clear before the refusal), and says why.
+    for (const headers of [{}, { 'x-forwarded-proto': 'https' }] as Array<Record<string, string>>) {
+      const page = await send(relay.relay.httpPort, 'GET', '/console/signin', '', headers, '127.0.0.2');
+      assert.equal(page.status, 200);
+      assert.doesNotMatch(page.body, /type="password"|<form/);
+      assert.match(
+        page.body,
+        /role="alert">Sign-in needs HTTPS from anywhere but this host \(set console\.publicUrl or http\.trustedProxies for a TLS proxy\)</,
+      );
+      assert.equal(page.headers['set-cookie'], undefined, 'no sign-in form, no form token');
+    }
+    const expired = await send(relay.relay.httpPort, 'GET', '/console/signin?expired=1', '', {}, '127.0.0.2');
+    assert.doesNotMatch(expired.body, /type="password"/);
+    const proxied = await send(
+      relay.relay.httpPort,
+      'GET',
+      '/console/signin',
+      '',
+      { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.7' },
+      '127.0.0.3',
+    );
+    assert.match(proxied.body, /type="password"/, 'over TLS (a trusted proxy) the form is there');
+    assert.match((await send(relay.relay.httpPort, 'GET', '/console/signin', '', {}, '127.0.0.1')).body, /type="password"/, 'and from this host');
     const remote = await signIn(relay.relay.httpPort, form, { 'x-forwarded-proto': 'https' }, '127.0.0.2');
     assert.equal(remote.status, 403);
     assert.match(remote.body, /Sign-in needs HTTPS/);
