@@ -74,6 +74,9 @@ export interface SmtpIntake {
   close(): Promise<void>;
 }
 
+/** ENCRYPTION_REQUIRED where the relay has no TLS to offer. */
+const NO_TLS_FOR_AUTH = "Encryption required: this relay offers no TLS (smtp.tls is not set), so AUTH works only from the relay's own host";
+
 /**
  * The SMTP listener(s): the protocol around the acceptance service. MAIL, RCPT, DATA and AUTH each
  * ask the service's stage and answer with its outcome in the error catalogue's codes; DATA is read
@@ -87,9 +90,16 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     metrics?.refused.inc({ code: asRelayError(error).code });
     return toSmtpError(error);
   };
-  /** Why AUTH is refused to a client, or undefined where it is offered (EHLO lists it only then: patches.ts). */
-  const authRefusal = (address: string, secure: boolean) =>
-    acceptance.hasAccounts ? acceptance.insecureAuth(address, secure) : new RelayError('AUTH_UNAVAILABLE');
+  /**
+   * Why AUTH is refused to a client, or undefined where it is offered (EHLO lists it only then: patches.ts).
+   * Without smtp.tls there is no STARTTLS to point to (RFC 3207 offers only what the server has): the
+   * refusal says AUTH works from this host alone.
+   */
+  const authRefusal = (address: string, secure: boolean) => {
+    if (!acceptance.hasAccounts) return new RelayError('AUTH_UNAVAILABLE');
+    const insecure = acceptance.insecureAuth(address, secure);
+    return insecure && !settings.tls ? new RelayError('ENCRYPTION_REQUIRED', NO_TLS_FOR_AUTH) : insecure;
+  };
   const clock = options.clock ?? Date.now;
   const turnedAway = turnedAwayLog(logger, clock, 'smtp: connection turned away');
   /** Each connection's transaction in progress, by session id: set at MAIL, dropped when the connection closes. */

@@ -358,3 +358,25 @@ describe('sender policy', () => {
     assert.equal((await sendMail(suite.port, { to: [`${number}@sms.example.com`], body: 'third' })).data?.code, 250);
   });
 });
+
+describe('accounts on a relay without smtp.tls', () => {
+  const suite = relayWithSimulator({ accounts: [{ username: 'erp', passwordHash: PASSWORD_HASH }] });
+
+  test('another host is told that this relay has no TLS, not pointed to a STARTTLS it does not offer; loopback signs in', async () => {
+    const dialog = await SmtpDialog.open(suite.port, { localAddress: '127.0.0.2' });
+    const ehlo = await dialog.command('EHLO client.example.com');
+    assert.ok(!ehlo.lines.some((line) => /^250[- ](STARTTLS|AUTH)/.test(line)), ehlo.lines.join(' | '));
+    for (const command of ['AUTH LOGIN', `AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`]) {
+      const auth = await dialog.command(command);
+      assert.equal(
+        `${auth.code} ${auth.text}`,
+        "538 5.7.11 Encryption required: this relay offers no TLS (smtp.tls is not set), so AUTH works only from the relay's own host",
+      );
+    }
+    await dialog.close();
+    const local = await SmtpDialog.open(suite.port);
+    await local.command('EHLO client.example.com');
+    assert.equal((await local.command(`AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`)).code, 235);
+    await local.close();
+  });
+});
