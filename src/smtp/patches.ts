@@ -1,3 +1,4 @@
+import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { RelayError, toSmtpError } from '../errors.ts';
@@ -387,6 +388,36 @@ type AuthRefused = (refusal: RelayError) => Error & { responseCode: number };
  * `authRefusal(address, secure)` says which. To a refused client, EHLO does not offer AUTH, and the
  * AUTH command itself gets the refusal before any credential is sent.
  */
+/** Base64 (RFC 4648) with its padding, or without it as some clients send it: what a SASL response may be. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+
+/**
+ * RFC 4954 §4: a client's response that is not base64 gets 501. smtp-server decodes with Node's
+ * lenient decoder, which skips what is not base64: AUTH LOGIN's garbage was checked as a user name
+ * and password (a 535 counted as a failed login, its bytes logged as the user). Such a response is now
+ * refused before any check; the cancel `*` and the empty `=` stay smtp-server's.
+ */
+function saslResponsesInBase64(): void {
+  const refuseGarbage = (step: 'PLAIN_token' | 'LOGIN_username' | 'LOGIN_password') => {
+    const original = SASL[step] as (this: SMTPConnection, first: unknown, raw: Buffer | string, callback: () => void) => void;
+    Object.assign(SASL, {
+      [step](this: SMTPConnection, first: unknown, raw: Buffer | string, callback: () => void) {
+        const response = (raw || '').toString().trim();
+        if (response === '*' || response === '=' || BASE64.test(response)) {
+          original.call(this, first, raw, callback);
+          return;
+        }
+        const refusal = toSmtpError(new RelayError('AUTH_NOT_BASE64'));
+        this.send(refusal.responseCode, refusal.message);
+        callback();
+      },
+    });
+  };
+  refuseGarbage('PLAIN_token');
+  refuseGarbage('LOGIN_username');
+  refuseGarbage('LOGIN_password');
+}
+
 function authOnlyWherePasswordsMayTravel(): void {
   const optionsOf = (connection: SMTPConnection) => connection._server.options as { authRefusal?: AuthRefusal; authRefused?: AuthRefused };
   const refusalOf = (connection: SMTPConnection) => optionsOf(connection).authRefusal?.(connection.remoteAddress, connection.secure);
@@ -669,6 +700,7 @@ export function applySmtpServerPatches(): void {
   acceptEnvelopeAddressesAsWritten();
   explainSpacedNumbers();
   authOnlyWherePasswordsMayTravel();
+  saslResponsesInBase64();
   requireTlsNotOffered();
   coalesceReplies();
   readLfOnlyClients();

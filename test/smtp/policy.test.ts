@@ -252,6 +252,32 @@ describe('sender policy', () => {
     assert.equal(await attempt('erp', PASSWORD), 454, 'the address stays blocked, for the right password too');
   });
 
+  test('AUTH PLAIN asking to act as another account is refused (RFC 4616); a response that is not base64 gets 501 (RFC 4954), neither counted as a failed login', async () => {
+    loginDelays.length = 0;
+    const plain = (authzid: string, authcid: string, password: string) => `AUTH PLAIN ${Buffer.from(`${authzid}\0${authcid}\0${password}`).toString('base64')}`;
+    const answer = async (...lines: string[]) => {
+      const dialog = await SmtpDialog.open(suite.port);
+      await dialog.command('EHLO client.example.com');
+      let last = { code: 0, text: '' };
+      for (const line of lines) last = await dialog.command(line);
+      await dialog.close();
+      return `${last.code} ${last.text}`;
+    };
+    assert.equal(
+      await answer(plain('billing', 'erp', PASSWORD)),
+      '535 5.7.8 Authentication credentials invalid: this relay lets no account act as another; leave the authorization identity empty',
+    );
+    assert.match(await answer(plain('erp', 'erp', PASSWORD)), /^235 /, 'acting as itself is no proxy');
+    assert.match(await answer(plain('', 'erp', PASSWORD).replace(/=+$/, '')), /^235 /, 'a token without its padding is base64 still');
+    const notBase64 = '501 5.5.2 Cannot decode the response: it is not base64; AUTH is cancelled';
+    assert.equal(await answer('AUTH LOGIN', '!!!notb64'), notBase64, 'the user name');
+    assert.equal(await answer('AUTH LOGIN', Buffer.from('erp').toString('base64'), '@@@'), notBase64, 'the password');
+    assert.equal(await answer('AUTH PLAIN ###'), notBase64);
+    assert.equal(await answer('AUTH PLAIN', 'AGVycABw%%%'), notBase64);
+    assert.equal(await answer('AUTH LOGIN', '*'), '501 5.5.4 Authentication aborted', 'the cancel is as before');
+    assert.deepEqual(loginDelays, [], 'no failed login counted');
+  });
+
   test('allowlists: an account keeps to its senders and its own From; a listed network sends without AUTH within its rules', async () => {
     const client = erp();
     await assert.rejects(
