@@ -519,8 +519,7 @@ const NOT_ASCII = /[^\p{ASCII}]/u;
 
 /**
  * A local part in UTF-8 in a transaction without SMTPUTF8, which the relay offers (RFC 6531). The
- * domain is not looked at: smtp-server gives an A-label (`xn--…`, ASCII, fine without SMTPUTF8) and
- * its U-label alike as Unicode, and either names the same domain.
+ * domain is not looked at: an A-label (`xn--…`) is kept as written, ASCII, fine without SMTPUTF8.
  */
 function undeclaredUtf8(address: SMTPServerAddress, smtpUtf8: boolean | undefined): RelayError | undefined {
   const at = address.address.lastIndexOf('@');

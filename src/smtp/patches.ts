@@ -280,6 +280,21 @@ function parseWrittenAddress(parse: SMTPConnection['_parseAddressCommand'], conn
 }
 
 /**
+ * smtp-server turns a domain's A-labels (`xn--e1a`) into Unicode. The relay's SMS domains are ASCII
+ * and its replies to a client without SMTPUTF8 must be (RFC 5321 §2.4): an address whose domain was
+ * written in ASCII keeps it as written, so a refusal echoes `xn--e1a.example`, never a look-alike
+ * (`е.example`, a Cyrillic е) or a string of combining marks in 8-bit bytes.
+ */
+function withDomainAsWritten<T extends { readonly address: string }>(parsed: T, command: string): T {
+  const at = parsed.address.lastIndexOf('@');
+  if (at < 0 || !NOT_ASCII.test(parsed.address.slice(at + 1))) return parsed;
+  const verb = ADDRESS_COMMAND.exec(command);
+  const path = verb && splitPath(command.slice(verb[0].length))?.path.replace(SOURCE_ROUTE, '');
+  const domain = path?.slice(path.lastIndexOf('@') + 1).replace(/(.)\.$/, '$1');
+  return domain === undefined || NOT_ASCII.test(domain) ? parsed : { ...parsed, address: `${parsed.address.slice(0, at)}@${domain}` };
+}
+
+/**
  * smtp-server refuses any envelope address outside RFC 5321's strict form with a vague "501 Error: Bad
  * sender address syntax" (or recipient). It keeps parsing what it takes as before; what it refuses is
  * read as old devices write it (`parseWrittenAddress`), and what is still refused gets a reply that says
@@ -290,7 +305,8 @@ function acceptEnvelopeAddressesAsWritten(): void {
   const parse = SMTPConnection.prototype._parseAddressCommand;
   SMTPConnection.prototype._parseAddressCommand = function parseAsWritten(rawName, rawCommand) {
     const command = String(rawCommand ?? '');
-    const read = parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, command);
+    const parsed = parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, command);
+    const read = parsed && withDomainAsWritten(parsed, command);
     // smtp-server decodes xtext leniently (byte by byte, a bad escape kept as written): the written value is checked here.
     const problem = read ? xtextProblem(command) : addressProblem(command);
     if (problem) addressProblems.set(this, problem);
