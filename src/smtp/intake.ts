@@ -565,12 +565,14 @@ function loggedSender(address: string): string {
 }
 
 /**
- * A refused recipient for an info line: its local part (a number, a short code, a name) masked, in
- * the address and wherever the reason quotes it.
+ * A refused recipient for an info line: a local part that may hold a number (a digit in it: a number,
+ * a short code, one written with letters) masked, in the address and wherever the reason quotes it.
+ * One without digits holds no number and reads as written (`postmaster`): masking it would mask the
+ * same word in the relay's own reason ("the postmaster's copy").
  */
 function maskedRecipient(address: string): { readonly rcpt: string; readonly quoted?: { readonly text: string; readonly masked: string } } {
   const local = address.slice(0, Math.max(address.lastIndexOf('@'), 0));
-  if (local === '') return { rcpt: address };
+  if (!/\d/.test(local)) return { rcpt: address };
   const masked = maskNumber(local);
   return { rcpt: `${masked}${address.slice(local.length)}`, quoted: { text: local, masked } };
 }

@@ -116,6 +116,23 @@ describe('refusals in the log and in the reply', () => {
     );
   });
 
+  test("a refused recipient without digits (the postmaster) reads as written in the log, and so does the relay's own wording of the reason", async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alerts@example.com>');
+    assert.equal((await dialog.command('RCPT TO:<447700900124@sms.localhost>')).code, 250);
+    const postmaster = await dialog.command('RCPT TO:<postmaster@sms.localhost>');
+    await dialog.close();
+    assert.equal(postmaster.code, 452);
+    const refused = lines().find((line) => line.msg === 'smtp: recipient refused' && line.code === 'TOO_MANY_NUMBERS');
+    assert.equal(refused?.rcpt, 'postmaster@sms.localhost');
+    assert.equal(refused?.reason, "Too many recipients: this mail goes to phone numbers; send the postmaster's copy in a mail of its own");
+    const numberAsWord = await sendMail(relay.smtpPort, { to: ['4477oo900125@sms.localhost'] });
+    assert.equal(numberAsWord.rcpt[0]?.code, 550);
+    const masked = lines().find((line) => line.msg === 'smtp: recipient refused' && String(line.rcpt).endsWith('@sms.localhost') && line.code === 'BAD_NUMBER');
+    assert.doesNotMatch(String(masked?.rcpt), /900125/, 'a local part with digits is masked still');
+  });
+
   test('a client leaving in the middle of DATA is logged at info without a stack, not as an error of the relay', async () => {
     const dialog = await SmtpDialog.open(relay.smtpPort);
     await dialog.command('EHLO client.example.com');
