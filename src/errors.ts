@@ -61,6 +61,8 @@ export const RELAY_ERRORS = {
     text: 'This relay has no accounts: send without AUTH from a network it trusts (smtp.trustedNetworks or networks)',
   },
   AUTH_FAILED: { smtp: 535, enhanced: '5.7.8', http: 401, text: 'Authentication credentials invalid' },
+  /** RFC 4954 §4: a SASL response (AUTH PLAIN's token, AUTH LOGIN's user name or password) that is not base64. SMTP only. */
+  AUTH_NOT_BASE64: { smtp: 501, enhanced: '5.5.2', http: 400, text: 'Cannot decode the response: it is not base64; AUTH is cancelled' },
   ENCRYPTION_REQUIRED: {
     smtp: 538,
     enhanced: '5.7.11',

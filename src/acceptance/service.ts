@@ -104,7 +104,7 @@ export class AcceptanceService {
     try {
       const account = this.#senders.account(username);
       // A missing account costs the same scrypt as a wrong password: timing tells no user names.
-      const attempt = await this.#logins.attempt(client, this.#clock(), async () =>
+      const attempt = await this.#logins.attempt(client, username, this.#clock(), async () =>
         (await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH)) ? account : undefined,
       );
       if (attempt.outcome === 'blocked') return refused(new RelayError('LOGIN_BLOCKED'));

@@ -139,9 +139,10 @@ export function loadConfig(
     problems.push(`${describe(['smtp', 'tlsPort'])}: needs smtp.tls (a key and a certificate)`);
   }
   if (parsed.smtp) warnOpenRelay(parsed.smtp.trustedNetworks, warnings, describe);
-  if (parsed.smtp && parsed.accounts && parsed.accounts.length > 0 && ANY_ADDRESS.has(parsed.smtp.host) && !parsed.smtp.tls) {
+  // Any address but loopback's: a LAN address takes other hosts' connections as much as 0.0.0.0 does.
+  if (parsed.smtp && parsed.accounts && parsed.accounts.length > 0 && !isLoopbackHost(parsed.smtp.host) && !parsed.smtp.tls) {
     warnings.push(
-      `${describe(['accounts'])}: no client on another host can use them: ${describe(['smtp', 'host'])} takes everyone's connections, but AUTH is offered only over TLS or from loopback and smtp.tls is not set; set smtp.tls`,
+      `${describe(['accounts'])}: no client on another host can use them: ${describe(['smtp', 'host'])} takes other hosts' connections, but AUTH is offered only over TLS or from loopback and smtp.tls is not set; set smtp.tls`,
     );
   }
   if (parsed.smtp?.tls) checkTlsFiles(parsed.smtp.tls, cwd, problems, warnings, describe);

@@ -114,20 +114,28 @@ export class ConsoleAccess {
     return origin === this.#publicOrigin || (host !== undefined && origin === originOf(`${channel.tls ? 'https' : 'http'}://${host}`));
   }
 
+  /**
+   * Why `channel` may not sign in, or undefined: a password travels in clear only from this host. The
+   * sign-in page asks it too, so that it offers no password field a browser would send in clear.
+   */
+  insecureSignIn(channel: Channel): RelayError | undefined {
+    if (channel.tls || channel.loopback) return undefined;
+    const where = this.#settings.publicUrl ? `: use ${this.#settings.publicUrl}` : ' (set console.publicUrl or http.trustedProxies for a TLS proxy)';
+    return new RelayError('ENCRYPTION_REQUIRED', `Sign-in needs HTTPS from anywhere but this host${where}`);
+  }
+
   /** Signs a user in; the refusal says why (and, when throttled, how long to wait). */
   async signIn(
     name: string,
     password: string,
     channel: Channel,
   ): Promise<{ ok: true; token: string; user: ConsoleUser } | { ok: false; error: RelayError; retryAfterSeconds?: number }> {
-    if (!channel.tls && !channel.loopback) {
-      const where = this.#settings.publicUrl ? `: use ${this.#settings.publicUrl}` : ' (set console.publicUrl or http.trustedProxies for a TLS proxy)';
-      return { ok: false, error: new RelayError('ENCRYPTION_REQUIRED', `Sign-in needs HTTPS from anywhere but this host${where}`) };
-    }
+    const insecure = this.insecureSignIn(channel);
+    if (insecure) return { ok: false, error: insecure };
     const now = this.#clock();
     // An unknown name costs the same scrypt as a wrong password: timing tells no user names.
     const named = this.#settings.users.find((candidate) => candidate.name === name);
-    const attempt = await this.#logins.attempt(channel.address, now, async () =>
+    const attempt = await this.#logins.attempt(channel.address, name, now, async () =>
       (await verifyPassword(password, named?.passwordHash ?? DUMMY_HASH)) ? named : undefined,
     );
     if (attempt.outcome === 'blocked') {
@@ -280,10 +288,10 @@ function consoleLoginFailures(store: ConsoleStore): LoginFailureStore {
   const failures = async (address: string, now: number) => (await store.loginFailures(address, now - LOGIN_WINDOW_MS)).length;
   return {
     failures,
-    add: async (address, now) => {
-      await store.recordLoginFailure(address, now);
+    add: async (address, account, now) => {
+      await store.recordLoginFailure(address, account, now);
       return failures(address, now);
     },
-    clear: (address) => store.clearLoginFailures(address),
+    clear: (address, account) => store.clearLoginFailures(address, account),
   };
 }

@@ -194,6 +194,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
       scope.post('/signin', async (request, reply) => {
         const channel = access.channel(request);
+        // Said before the form's token: the page gave this client no form, hence no token either.
+        const insecure = access.insecureSignIn(channel);
+        if (insecure)
+          return problem(request, reply, insecure.spec.http, insecure, undefined, () =>
+            signinPage(request, reply, { next: '/console', notice: undefined, error: undefined }),
+          );
         const token = (request.body as { _csrf?: unknown } | undefined)?._csrf ?? request.headers['x-csrf-token'];
         if (!access.signinTokenValid(request, token)) {
           const expired = new RelayError('FORBIDDEN', 'The sign-in form has expired: sign in again');
@@ -415,11 +421,18 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return consolePage(app, referer ? `${referer.pathname}${referer.search}` : undefined, consolePage(app, request.url, '/console'));
       }
 
-      /** The sign-in page, its form carrying the token of the browser's sign-in cookie (set here when it has none). */
+      /**
+       * The sign-in page, its form carrying the token of the browser's sign-in cookie (set here when it
+       * has none). Where sign-in needs HTTPS (plain HTTP from another host), it says so and offers no
+       * form: the password would cross the network in clear before the refusal.
+       */
       function signinPage(request: FastifyRequest, reply: FastifyReply, data: { next: string; notice: string | undefined; error: string | undefined }) {
-        const { token, cookie } = access.signinToken(request, access.channel(request));
+        const channel = access.channel(request);
+        const insecure = access.insecureSignIn(channel);
+        if (insecure) return page(reply, 'signin', undefined, { title: 'Sign in', ...data, notice: undefined, error: insecure.message, form: false, csrf: '' });
+        const { token, cookie } = access.signinToken(request, channel);
         if (cookie !== undefined) reply.header('set-cookie', cookie);
-        return page(reply, 'signin', undefined, { title: 'Sign in', ...data, csrf: token });
+        return page(reply, 'signin', undefined, { title: 'Sign in', ...data, form: true, csrf: token });
       }
 
       /**

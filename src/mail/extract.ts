@@ -3,7 +3,16 @@ import { RelayError } from '../errors.ts';
 import { mailboxOf } from './addresses.ts';
 import { printableAscii } from './ascii.ts';
 import { htmlToText } from './html.ts';
-import { LabelledCharsetDecoder, type MailAttachment, type ParsedMail, readMail, type ShownText, withHeaderEnd } from './mime.ts';
+import {
+  LabelledCharsetDecoder,
+  MAILSPLIT_MAX_HEADER_BYTES,
+  type MailAttachment,
+  type ParsedMail,
+  readMail,
+  type ShownText,
+  tooManyParts,
+  withHeaderEnd,
+} from './mime.ts';
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { isSignature, unsealedText } from './sealed.ts';
@@ -80,7 +89,26 @@ export const LOOP_HEADER = 'X-SMSRelay-Loop';
 export async function parseMail(raw: Buffer): Promise<ParsedMail> {
   const mail = withHeaderEnd(raw);
   // skipHtmlToText: mailparser's own conversion would hide whether there was a text/plain part.
-  return readMail(mail) ?? simpleParser(mail, MAILPARSER_OPTIONS);
+  return readMail(mail) ?? simpleParser(mail, MAILPARSER_OPTIONS).catch(mailsplitRefusal);
+}
+
+/**
+ * mailsplit's own limits end simpleParser with a plain error (code EMAXLEN), told apart by its words
+ * only: a header section over MAILSPLIT_MAX_HEADER_BYTES, more than MAX_MIME_PARTS parts. No retry can
+ * pass either, so each is the mail's refusal for good, not a failure of the relay (a 4xx and a stack).
+ */
+function mailsplitRefusal(error: unknown): never {
+  if (error instanceof Error && (error as { code?: unknown }).code === 'EMAXLEN') {
+    if (/header size/i.test(error.message)) {
+      throw new RelayError(
+        'MESSAGE_TOO_BIG',
+        `Message too big: a header section is over ${MAILSPLIT_MAX_HEADER_BYTES / 1024 / 1024} MiB, more than the relay reads; send the mail with fewer or shorter header fields`,
+        { cause: error },
+      );
+    }
+    if (/child nodes/i.test(error.message)) throw tooManyParts();
+  }
+  throw error;
 }
 
 /** What the relay asks of mailparser; `readMail` follows the same options, and mailparser decodes a labelled charset as `readMail` does. */

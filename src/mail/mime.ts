@@ -84,7 +84,12 @@ export interface ParsedMail {
   readonly unendedHeader?: string;
 }
 
-/** mailsplit's limit is 1 MiB; a mail with a larger header block gets simpleParser's answer. */
+/**
+ * mailsplit (under simpleParser) refuses a header section (the mail's or a part's) larger than this,
+ * whatever reads the mail: no retry can pass, so such a mail is refused as too big, naming it.
+ */
+export const MAILSPLIT_MAX_HEADER_BYTES = 1024 * 1024;
+/** Header blocks past this are left to simpleParser (this reader is held to it on usual mails); past MAILSPLIT_MAX_HEADER_BYTES, it refuses them. */
 const MAX_HEADER_BYTES = 64 * 1024;
 /** Lines this long are split by mailsplit's pending-line limit (64 KiB), which this reader does not follow. */
 const MAX_LINE_BYTES = 60 * 1024;
@@ -227,12 +232,7 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
           inEpilogue = true;
         }
       } else {
-        if (++parts > MAX_MIME_PARTS) {
-          throw new RelayError(
-            'UNREADABLE_MAIL',
-            `The mail cannot be read: it has more than ${MAX_MIME_PARTS} MIME parts; send the text with fewer attachments`,
-          );
-        }
+        if (++parts > MAX_MIME_PARTS) throw tooManyParts();
         part = { node: new MimeNode(delimiter.owner.node), parent: delimiter.owner, children: [], start: raw.length, end: raw.length };
         delimiter.owner.children.push(part);
         inHeader = true;
@@ -257,6 +257,11 @@ function splitParts(raw: Buffer, boundary?: Buffer): Part | undefined {
   // A part whose headers never ended, or a multipart without its closing delimiter, mailsplit reads by rules of its own.
   if (part !== root || inHeader || parts > MAX_PARTS) return undefined;
   return root.node.multipart && root.children.length === 0 && !boundary ? partsOfUndelimited(raw, root) : root;
+}
+
+/** The refusal of a mail of more than MAX_MIME_PARTS parts, whether this reader or mailsplit counted them. */
+export function tooManyParts(): RelayError {
+  return new RelayError('UNREADABLE_MAIL', `The mail cannot be read: it has more than ${MAX_MIME_PARTS} MIME parts; send the text with fewer attachments`);
 }
 
 /** A delimiter line's boundary (RFC 2046 §5.1.1: 1 to 70 characters, not ending in a space). */

@@ -1,6 +1,6 @@
 import type { SharedStateStore } from '../store/shared-state-types.ts';
 
-/** Failed logins from one address counted over this window. */
+/** Failed logins from one address (whatever account they named) counted over this window. */
 export const LOGIN_WINDOW_MS = 15 * 60_000;
 /** After this many failures in the window, AUTH from that address is refused until the window passes. */
 export const MAX_LOGIN_FAILURES = 10;
@@ -13,20 +13,25 @@ export function failureDelay(failures: number): number {
   return Math.min(DELAY_STEP_MS * failures, MAX_DELAY_MS);
 }
 
-/** Where an input keeps its failed logins per client address, within LOGIN_WINDOW_MS of `now`. */
+/**
+ * Where an input keeps its failed logins, each with its client address and the account it named: an
+ * address's failures count together (within LOGIN_WINDOW_MS of `now`), a success forgets its account's.
+ */
 export interface LoginFailureStore {
+  /** The address's failures in the window, whatever account they named. */
   failures(address: string, now: number): Promise<number>;
-  /** Records one; returns the failures in the window, this one included. */
-  add(address: string, now: number): Promise<number>;
-  clear(address: string): Promise<void>;
+  /** Records one naming `account`; returns the address's failures in the window, this one included. */
+  add(address: string, account: string, now: number): Promise<number>;
+  /** Forgets the address's failures naming `account` (only those). */
+  clear(address: string, account: string): Promise<void>;
 }
 
 /** SMTP AUTH's failures: the shared state every relay on the database counts. */
 export function sharedLoginFailures(store: Pick<SharedStateStore, 'authFailures' | 'addAuthFailure' | 'clearAuthFailures'>): LoginFailureStore {
   return {
     failures: (address, now) => store.authFailures(address, LOGIN_WINDOW_MS, now),
-    add: (address, now) => store.addAuthFailure(address, LOGIN_WINDOW_MS, now),
-    clear: (address) => store.clearAuthFailures(address),
+    add: (address, account, now) => store.addAuthFailure(address, account, LOGIN_WINDOW_MS, now),
+    clear: (address, account) => store.clearAuthFailures(address, account),
   };
 }
 
@@ -37,7 +42,10 @@ export type LoginAttempt<T> =
   | { readonly outcome: 'failed'; readonly delayMs: number };
 
 /**
- * Slows and then stops password guessing, per client address. The failures are kept in the store:
+ * Slows and then stops password guessing, per client address: every failure from an address counts
+ * towards its block, whichever account it named, and a success forgets only the failures naming the
+ * account that signed in (a user who mistyped is not held by their own slips), never those against
+ * another: owning one account must not buy unlimited guesses at the others. The failures are kept in the store:
  * relays sharing a database add up an address's failures, so spreading guesses over them gains nothing.
  * One address's attempts are checked one after another: guesses sent in parallel are stopped after
  * MAX_LOGIN_FAILURES exactly as guesses sent one by one, and a client that opens many sessions at once
@@ -53,13 +61,14 @@ export class LoginThrottle {
   }
 
   /**
-   * One attempt from `address`, after the ones it sent before: blocked at MAX_LOGIN_FAILURES, else
-   * `verify` decides (who signs in, or undefined). A failure is recorded; a success forgets the
-   * address's failures (none to forget costs no write). The caller waits `delayMs` before answering a
-   * failure (outside the queue: the wait slows the guesser, not the next check).
+   * One attempt from `address` naming `account` (as the client gave it), after the ones it sent
+   * before: blocked at MAX_LOGIN_FAILURES, else `verify` decides (who signs in, or undefined). A
+   * failure is recorded; a success forgets the address's failures naming `account` (an address without
+   * failures costs no write). The caller waits `delayMs` before answering a failure (outside the
+   * queue: the wait slows the guesser, not the next check).
    */
-  attempt<T>(address: string, now: number, verify: () => Promise<T | undefined>): Promise<LoginAttempt<T>> {
-    const run = () => this.#check(address, now, verify);
+  attempt<T>(address: string, account: string, now: number, verify: () => Promise<T | undefined>): Promise<LoginAttempt<T>> {
+    const run = () => this.#check(address, account, now, verify);
     const attempt = (this.#queues.get(address) ?? Promise.resolve()).then(run, run);
     const settled = attempt.catch(() => undefined);
     this.#queues.set(address, settled);
@@ -69,14 +78,14 @@ export class LoginThrottle {
     return attempt;
   }
 
-  async #check<T>(address: string, now: number, verify: () => Promise<T | undefined>): Promise<LoginAttempt<T>> {
+  async #check<T>(address: string, account: string, now: number, verify: () => Promise<T | undefined>): Promise<LoginAttempt<T>> {
     const failures = await this.#store.failures(address, now);
     if (failures >= MAX_LOGIN_FAILURES) return { outcome: 'blocked' };
     const who = await verify();
     if (who !== undefined) {
-      if (failures > 0) await this.#store.clear(address);
+      if (failures > 0) await this.#store.clear(address, account);
       return { outcome: 'passed', who };
     }
-    return { outcome: 'failed', delayMs: failureDelay(await this.#store.add(address, now)) };
+    return { outcome: 'failed', delayMs: failureDelay(await this.#store.add(address, account, now)) };
   }
 }

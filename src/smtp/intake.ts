@@ -74,6 +74,12 @@ export interface SmtpIntake {
   close(): Promise<void>;
 }
 
+/** AUTH_FAILED's reason for an AUTH PLAIN that asks to act as another user. */
+const NO_PROXY_AUTH = 'this relay lets no account act as another; leave the authorization identity empty';
+
+/** ENCRYPTION_REQUIRED where the relay has no TLS to offer. */
+const NO_TLS_FOR_AUTH = "Encryption required: this relay offers no TLS (smtp.tls is not set), so AUTH works only from the relay's own host";
+
 /**
  * The SMTP listener(s): the protocol around the acceptance service. MAIL, RCPT, DATA and AUTH each
  * ask the service's stage and answer with its outcome in the error catalogue's codes; DATA is read
@@ -87,9 +93,16 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     metrics?.refused.inc({ code: asRelayError(error).code });
     return toSmtpError(error);
   };
-  /** Why AUTH is refused to a client, or undefined where it is offered (EHLO lists it only then: patches.ts). */
-  const authRefusal = (address: string, secure: boolean) =>
-    acceptance.hasAccounts ? acceptance.insecureAuth(address, secure) : new RelayError('AUTH_UNAVAILABLE');
+  /**
+   * Why AUTH is refused to a client, or undefined where it is offered (EHLO lists it only then: patches.ts).
+   * Without smtp.tls there is no STARTTLS to point to (RFC 3207 offers only what the server has): the
+   * refusal says AUTH works from this host alone.
+   */
+  const authRefusal = (address: string, secure: boolean) => {
+    if (!acceptance.hasAccounts) return new RelayError('AUTH_UNAVAILABLE');
+    const insecure = acceptance.insecureAuth(address, secure);
+    return insecure && !settings.tls ? new RelayError('ENCRYPTION_REQUIRED', NO_TLS_FOR_AUTH) : insecure;
+  };
   const clock = options.clock ?? Date.now;
   const turnedAway = turnedAwayLog(logger, clock, 'smtp: connection turned away');
   /** Each connection's transaction in progress, by session id: set at MAIL, dropped when the connection closes. */
@@ -166,6 +179,18 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       transactions.delete(session.id);
     },
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (error: Error | null, response?: { user: string }) => void) {
+      // RFC 4616 §2: a server that lets no user act as another fails an exchange whose authorization
+      // identity differs from the authentication identity (smtp-server takes a lone one as the user name).
+      if (auth.authzid && auth.authcid && auth.authzid !== auth.authcid) {
+        const refusal = new RelayError('AUTH_FAILED', `${RELAY_ERRORS.AUTH_FAILED.text}: ${NO_PROXY_AUTH}`);
+        logRefusal(
+          logger,
+          refusal,
+          { session: session.id, client: session.remoteAddress, user: auth.authcid, authzid: auth.authzid },
+          'smtp: authentication refused',
+        );
+        return callback(refuse(refusal));
+      }
       acceptance.authenticate(auth.username ?? '', auth.password ?? '', session.remoteAddress, session.secure).then(
         (outcome) => (outcome.ok ? callback(null, { user: outcome.user }) : callback(refuse(outcome.error))),
         (error: unknown) => callback(refuse(error)),
@@ -494,8 +519,7 @@ const NOT_ASCII = /[^\p{ASCII}]/u;
 
 /**
  * A local part in UTF-8 in a transaction without SMTPUTF8, which the relay offers (RFC 6531). The
- * domain is not looked at: smtp-server gives an A-label (`xn--…`, ASCII, fine without SMTPUTF8) and
- * its U-label alike as Unicode, and either names the same domain.
+ * domain is not looked at: an A-label (`xn--…`) is kept as written, ASCII, fine without SMTPUTF8.
  */
 function undeclaredUtf8(address: SMTPServerAddress, smtpUtf8: boolean | undefined): RelayError | undefined {
   const at = address.address.lastIndexOf('@');
@@ -541,12 +565,14 @@ function loggedSender(address: string): string {
 }
 
 /**
- * A refused recipient for an info line: its local part (a number, a short code, a name) masked, in
- * the address and wherever the reason quotes it.
+ * A refused recipient for an info line: a local part that may hold a number (a digit in it: a number,
+ * a short code, one written with letters) masked, in the address and wherever the reason quotes it.
+ * One without digits holds no number and reads as written (`postmaster`): masking it would mask the
+ * same word in the relay's own reason ("the postmaster's copy").
  */
 function maskedRecipient(address: string): { readonly rcpt: string; readonly quoted?: { readonly text: string; readonly masked: string } } {
   const local = address.slice(0, Math.max(address.lastIndexOf('@'), 0));
-  if (local === '') return { rcpt: address };
+  if (!/\d/.test(local)) return { rcpt: address };
   const masked = maskNumber(local);
   return { rcpt: `${masked}${address.slice(local.length)}`, quoted: { text: local, masked } };
 }

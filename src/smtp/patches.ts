@@ -1,3 +1,4 @@
+import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { RelayError, toSmtpError } from '../errors.ts';
@@ -279,6 +280,21 @@ function parseWrittenAddress(parse: SMTPConnection['_parseAddressCommand'], conn
 }
 
 /**
+ * smtp-server turns a domain's A-labels (`xn--e1a`) into Unicode. The relay's SMS domains are ASCII
+ * and its replies to a client without SMTPUTF8 must be (RFC 5321 §2.4): an address whose domain was
+ * written in ASCII keeps it as written, so a refusal echoes `xn--e1a.example`, never a look-alike
+ * (`е.example`, a Cyrillic е) or a string of combining marks in 8-bit bytes.
+ */
+function withDomainAsWritten<T extends { readonly address: string }>(parsed: T, command: string): T {
+  const at = parsed.address.lastIndexOf('@');
+  if (at < 0 || !NOT_ASCII.test(parsed.address.slice(at + 1))) return parsed;
+  const verb = ADDRESS_COMMAND.exec(command);
+  const path = verb && splitPath(command.slice(verb[0].length))?.path.replace(SOURCE_ROUTE, '');
+  const domain = path?.slice(path.lastIndexOf('@') + 1).replace(/(.)\.$/, '$1');
+  return domain === undefined || NOT_ASCII.test(domain) ? parsed : { ...parsed, address: `${parsed.address.slice(0, at)}@${domain}` };
+}
+
+/**
  * smtp-server refuses any envelope address outside RFC 5321's strict form with a vague "501 Error: Bad
  * sender address syntax" (or recipient). It keeps parsing what it takes as before; what it refuses is
  * read as old devices write it (`parseWrittenAddress`), and what is still refused gets a reply that says
@@ -289,7 +305,8 @@ function acceptEnvelopeAddressesAsWritten(): void {
   const parse = SMTPConnection.prototype._parseAddressCommand;
   SMTPConnection.prototype._parseAddressCommand = function parseAsWritten(rawName, rawCommand) {
     const command = String(rawCommand ?? '');
-    const read = parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, command);
+    const parsed = parse.call(this, rawName, rawCommand) || parseWrittenAddress(parse, this, rawName, command);
+    const read = parsed && withDomainAsWritten(parsed, command);
     // smtp-server decodes xtext leniently (byte by byte, a bad escape kept as written): the written value is checked here.
     const problem = read ? xtextProblem(command) : addressProblem(command);
     if (problem) addressProblems.set(this, problem);
@@ -387,6 +404,36 @@ type AuthRefused = (refusal: RelayError) => Error & { responseCode: number };
  * `authRefusal(address, secure)` says which. To a refused client, EHLO does not offer AUTH, and the
  * AUTH command itself gets the refusal before any credential is sent.
  */
+/** Base64 (RFC 4648) with its padding, or without it as some clients send it: what a SASL response may be. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}(?:==)?|[A-Za-z0-9+/]{3}=?)?$/;
+
+/**
+ * RFC 4954 §4: a client's response that is not base64 gets 501. smtp-server decodes with Node's
+ * lenient decoder, which skips what is not base64: AUTH LOGIN's garbage was checked as a user name
+ * and password (a 535 counted as a failed login, its bytes logged as the user). Such a response is now
+ * refused before any check; the cancel `*` and the empty `=` stay smtp-server's.
+ */
+function saslResponsesInBase64(): void {
+  const refuseGarbage = (step: 'PLAIN_token' | 'LOGIN_username' | 'LOGIN_password') => {
+    const original = SASL[step] as (this: SMTPConnection, first: unknown, raw: Buffer | string, callback: () => void) => void;
+    Object.assign(SASL, {
+      [step](this: SMTPConnection, first: unknown, raw: Buffer | string, callback: () => void) {
+        const response = (raw || '').toString().trim();
+        if (response === '*' || response === '=' || BASE64.test(response)) {
+          original.call(this, first, raw, callback);
+          return;
+        }
+        const refusal = toSmtpError(new RelayError('AUTH_NOT_BASE64'));
+        this.send(refusal.responseCode, refusal.message);
+        callback();
+      },
+    });
+  };
+  refuseGarbage('PLAIN_token');
+  refuseGarbage('LOGIN_username');
+  refuseGarbage('LOGIN_password');
+}
+
 function authOnlyWherePasswordsMayTravel(): void {
   const optionsOf = (connection: SMTPConnection) => connection._server.options as { authRefusal?: AuthRefusal; authRefused?: AuthRefused };
   const refusalOf = (connection: SMTPConnection) => optionsOf(connection).authRefusal?.(connection.remoteAddress, connection.secure);
@@ -669,6 +716,7 @@ export function applySmtpServerPatches(): void {
   acceptEnvelopeAddressesAsWritten();
   explainSpacedNumbers();
   authOnlyWherePasswordsMayTravel();
+  saslResponsesInBase64();
   requireTlsNotOffered();
   coalesceReplies();
   readLfOnlyClients();

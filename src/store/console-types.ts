@@ -13,10 +13,12 @@ export interface ConsoleStore {
   /** Drops sessions unused since `idleBefore` or created before `createdBefore`; how many went. */
   expireSessions(idleBefore: number, createdBefore: number): Promise<number>;
 
-  recordLoginFailure(client: string, at: number): Promise<void>;
-  /** The failed sign-ins from `client` since `since`, oldest first (their times). */
+  /** A failed sign-in from `client` naming the user `account`. */
+  recordLoginFailure(client: string, account: string, at: number): Promise<void>;
+  /** The failed sign-ins from `client` since `since`, whatever user they named, oldest first (their times). */
   loginFailures(client: string, since: number): Promise<number[]>;
-  clearLoginFailures(client: string): Promise<void>;
+  /** A successful sign-in as `account` forgets the client's failures naming it (and only those). */
+  clearLoginFailures(client: string, account: string): Promise<void>;
 
   /** An action as the audit keeps it; with `messageId`, it joins that message's history too. */
   recordAction(action: ConsoleAction): Promise<void>;

@@ -369,6 +369,13 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE part_sets ADD COLUMN latest_context TEXT;
   `,
+  // 24: the account each failed login named (SMTP AUTH's user, the console's user name, as given), so that a
+  // success forgets only that account's failures from its address: signing in to one account must not
+  // wipe the guesses against another (the address's block counts them all).
+  `
+  ALTER TABLE login_failures ADD COLUMN account TEXT;
+  ALTER TABLE console_login_failures ADD COLUMN account TEXT;
+  `,
 ];
 
 /** The schema a store was at when opened (`from`) and is at now (`to`): `from` < `to` when the open upgraded it. */

@@ -73,12 +73,12 @@ export interface SharedStateStore {
   takeRate(principal: string, limits: RateLimitSettings, parts: number, now: number): Promise<RateTaken>;
   /** Undoes a `takeRate` whose mail was not committed. */
   releaseRate(id: number): Promise<void>;
-  /** Failed logins from `client` within the last `windowMs`. */
+  /** Failed logins from `client` within the last `windowMs`, whatever account they named. */
   authFailures(client: string, windowMs: number, now: number): Promise<number>;
-  /** Records a failed login; returns the failures within the window, this one included. */
-  addAuthFailure(client: string, windowMs: number, now: number): Promise<number>;
-  /** A successful login forgets the client's failures. */
-  clearAuthFailures(client: string): Promise<void>;
+  /** Records a failed login naming `account`; returns the client's failures within the window, this one included. */
+  addAuthFailure(client: string, account: string, windowMs: number, now: number): Promise<number>;
+  /** A successful login to `account` forgets the client's failures naming it (and only those). */
+  clearAuthFailures(client: string, account: string): Promise<void>;
   /** The pauses and failed hosts of every provider. */
   gatewayState(now: number): Promise<SharedGatewayState>;
   /** The gateway refused `provider`'s account: paused (since the first refusal), the next probe in `probeInMs`. `starts`: no pause was on. */

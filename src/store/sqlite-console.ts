@@ -99,16 +99,16 @@ export class SqliteConsoleStore implements ConsoleStore {
     return this.#sql.expireSessions.run(idleBefore, createdBefore).changes;
   }
 
-  async recordLoginFailure(client: string, at: number): Promise<void> {
-    this.#sql.insertFailure.run(client, at);
+  async recordLoginFailure(client: string, account: string, at: number): Promise<void> {
+    this.#sql.insertFailure.run(client, account, at);
   }
 
   async loginFailures(client: string, since: number): Promise<number[]> {
     return (this.#sql.failures.all(client, since) as Array<{ at: number }>).map((row) => row.at);
   }
 
-  async clearLoginFailures(client: string): Promise<void> {
-    this.#sql.clearFailures.run(client);
+  async clearLoginFailures(client: string, account: string): Promise<void> {
+    this.#sql.clearFailures.run(client, account);
   }
 
   async recordAction(action: ConsoleAction): Promise<void> {

@@ -23,8 +23,8 @@ export function prepareSharedStateStatements(db: Database) {
     insertRate: db.prepare('INSERT INTO rate_events (principal, at, parts) VALUES (?, ?, ?) RETURNING id'),
     deleteRate: db.prepare('DELETE FROM rate_events WHERE id = ?'),
     loginFailures: db.prepare('SELECT count(*) AS failures FROM login_failures WHERE client = ? AND at > ?'),
-    insertLoginFailure: db.prepare('INSERT INTO login_failures (client, at) VALUES (?, ?)'),
-    clearAuthFailures: db.prepare('DELETE FROM login_failures WHERE client = ?'),
+    insertLoginFailure: db.prepare('INSERT INTO login_failures (client, account, at) VALUES (?, ?, ?)'),
+    clearAuthFailures: db.prepare('DELETE FROM login_failures WHERE client = ? AND account = ?'),
     pauses: db.prepare('SELECT provider, reason, since, next_probe_at AS nextProbeAt FROM gateway_pauses'),
     failures: db.prepare('SELECT provider, endpoint, failed_at AS failedAt FROM gateway_host_failures'),
     pauseOf: db.prepare('SELECT 1 FROM gateway_pauses WHERE provider = ?'),
@@ -55,8 +55,8 @@ export function takeRate(sql: SharedStateStatements, principal: string, limits: 
 }
 
 /** Runs inside a write transaction. */
-export function addAuthFailure(sql: SharedStateStatements, client: string, windowMs: number, now: number): number {
-  sql.insertLoginFailure.run(client, now);
+export function addAuthFailure(sql: SharedStateStatements, client: string, account: string, windowMs: number, now: number): number {
+  sql.insertLoginFailure.run(client, account, now);
   return (sql.loginFailures.get(client, now - windowMs) as { failures: number }).failures;
 }
 

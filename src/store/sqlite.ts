@@ -707,12 +707,12 @@ export class SqliteStore implements Store {
     return this.#read(() => (this.#shared.loginFailures.get(client, now - windowMs) as { failures: number }).failures);
   }
 
-  addAuthFailure(client: string, windowMs: number, now: number): Promise<number> {
-    return this.#write(() => shared.addAuthFailure(this.#shared, client, windowMs, now));
+  addAuthFailure(client: string, account: string, windowMs: number, now: number): Promise<number> {
+    return this.#write(() => shared.addAuthFailure(this.#shared, client, account, windowMs, now));
   }
 
-  clearAuthFailures(client: string): Promise<void> {
-    return this.#write(() => void this.#shared.clearAuthFailures.run(client));
+  clearAuthFailures(client: string, account: string): Promise<void> {
+    return this.#write(() => void this.#shared.clearAuthFailures.run(client, account));
   }
 
   async gatewayState(): Promise<SharedGatewayState> {

@@ -75,23 +75,27 @@ forEachStore((kind) => {
     assert.equal(results.filter((result) => result.taken).length, 5);
   });
 
-  test(`${kind.name}: failed logins count per client within the window, and a success forgets them`, async () => {
+  test(`${kind.name}: failed logins count per client within the window, and a success forgets those naming its account only`, async () => {
     const store = await fresh();
     const window = 15 * RATE_MINUTE_MS;
-    assert.equal(await store.addAuthFailure('192.0.2.7', window, start), 1);
-    assert.equal(await store.addAuthFailure('192.0.2.7', window, start + 5_000), 2);
-    assert.equal(await store.addAuthFailure('192.0.2.8', window, start + 1_000), 1);
+    assert.equal(await store.addAuthFailure('192.0.2.7', 'erp', window, start), 1);
+    assert.equal(await store.addAuthFailure('192.0.2.7', 'erp', window, start + 5_000), 2);
+    assert.equal(await store.addAuthFailure('192.0.2.8', 'erp', window, start + 1_000), 1);
     assert.equal(await store.authFailures('192.0.2.7', window, start + 6_000), 2);
     assert.equal(await store.authFailures('192.0.2.7', window, start + window + SLACK_MS), 1, 'the first left the window');
-    await store.clearAuthFailures('192.0.2.7');
-    assert.equal(await store.authFailures('192.0.2.7', window, start + 2_000), 0);
+    await store.addAuthFailure('192.0.2.7', 'other', window, start + 5_500);
+    assert.equal(await store.authFailures('192.0.2.7', window, start + 6_000), 3, "a client's failures count together, whatever account they named");
+    await store.clearAuthFailures('192.0.2.7', 'erp');
+    assert.equal(await store.authFailures('192.0.2.7', window, start + 6_000), 1, "a success to erp forgets erp's failures, not those naming another account");
+    await store.clearAuthFailures('192.0.2.7', 'other');
+    assert.equal(await store.authFailures('192.0.2.7', window, start + 6_000), 0);
     assert.equal(await store.authFailures('192.0.2.8', window, start + 2_000), 1, 'another client keeps its failures');
   });
 
   test(`${kind.name}: housekeeping prunes counted mails and failed logins older than a day`, async () => {
     const store = await fresh();
     await store.takeRate('account:ops', { perDay: 100 }, 1, start);
-    await store.addAuthFailure('192.0.2.7', HOUR_MS, start);
+    await store.addAuthFailure('192.0.2.7', 'erp', HOUR_MS, start);
     await store.takeRate('account:ops', { perDay: 100 }, 1, start + HOUR_MS);
     assert.equal(await store.pruneSharedState(start + RATE_DAY_MS + SLACK_MS), 2);
     assert.equal(await store.pruneSharedState(start + RATE_DAY_MS + SLACK_MS), 0);

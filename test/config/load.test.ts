@@ -494,9 +494,13 @@ describe('config', () => {
     assert.deepEqual(warnings({}, 'delivery:\n  maxAge: 1h\n'), []);
     const hash = await hashPassword('a long account password');
     const accounts = `accounts:\n  - {username: erp, passwordHash: "${hash}"}\n`;
-    assert.deepEqual(warnings({ SMSRELAY_SMTP_HOST: '0.0.0.0' }, accounts), [
-      'accounts: no client on another host can use them: SMSRELAY_SMTP_HOST="0.0.0.0" takes everyone\'s connections, but AUTH is offered only over TLS or from loopback and smtp.tls is not set; set smtp.tls',
-    ]);
+    for (const host of ['0.0.0.0', '::', '192.0.2.2', 'relay.lan']) {
+      assert.deepEqual(warnings({ SMSRELAY_SMTP_HOST: host }, accounts), [
+        `accounts: no client on another host can use them: SMSRELAY_SMTP_HOST="${host}" takes other hosts' connections, but AUTH is offered only over TLS or from loopback and smtp.tls is not set; set smtp.tls`,
+      ]);
+    }
+    for (const host of ['127.0.0.1', '::1', 'localhost'])
+      assert.deepEqual(warnings({ SMSRELAY_SMTP_HOST: host }, accounts), [], `on ${host}, AUTH works without TLS`);
     assert.deepEqual(warnings({}, accounts), [], 'on loopback, AUTH works without TLS');
     const open = 'anyone who reaches the SMTP port sends SMS without AUTH and without limits (an open relay); list only your own networks';
     assert.deepEqual(warnings({}, 'smtp:\n  trustedNetworks: [0.0.0.0/1, 128.0.0.0/1, 10.0.0.0/8]\n'), [

@@ -84,6 +84,29 @@ describe('console access', () => {
 
   test('plain HTTP sign-in from another address is refused, and a forged X-Forwarded-Proto does not help', async () => {
     const form = `name=olivia&password=${encodeURIComponent(PASSWORD)}`;
+    // The page offers no password field there (a browser would send it in clear before the refusal), and says why.
+    for (const headers of [{}, { 'x-forwarded-proto': 'https' }] as Array<Record<string, string>>) {
+      const page = await send(relay.relay.httpPort, 'GET', '/console/signin', '', headers, '127.0.0.2');
+      assert.equal(page.status, 200);
+      assert.doesNotMatch(page.body, /type="password"|<form/);
+      assert.match(
+        page.body,
+        /role="alert">Sign-in needs HTTPS from anywhere but this host \(set console\.publicUrl or http\.trustedProxies for a TLS proxy\)</,
+      );
+      assert.equal(page.headers['set-cookie'], undefined, 'no sign-in form, no form token');
+    }
+    const expired = await send(relay.relay.httpPort, 'GET', '/console/signin?expired=1', '', {}, '127.0.0.2');
+    assert.doesNotMatch(expired.body, /type="password"/);
+    const proxied = await send(
+      relay.relay.httpPort,
+      'GET',
+      '/console/signin',
+      '',
+      { 'x-forwarded-proto': 'https', 'x-forwarded-for': '192.0.2.7' },
+      '127.0.0.3',
+    );
+    assert.match(proxied.body, /type="password"/, 'over TLS (a trusted proxy) the form is there');
+    assert.match((await send(relay.relay.httpPort, 'GET', '/console/signin', '', {}, '127.0.0.1')).body, /type="password"/, 'and from this host');
     const remote = await signIn(relay.relay.httpPort, form, { 'x-forwarded-proto': 'https' }, '127.0.0.2');
     assert.equal(remote.status, 403);
     assert.match(remote.body, /Sign-in needs HTTPS/);
@@ -243,6 +266,40 @@ describe('console access', () => {
     assert.equal(blocked.status, 429);
     assert.match(blocked.body, /wait 15 minutes/);
     assert.ok(Number(blocked.headers['retry-after']) > 0);
+  });
+
+  test("signing in as one user forgets only that user's failures: guesses at another from the same address still get 429", async () => {
+    const own = await startTestRelay(
+      {
+        console: {
+          users: [
+            { name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' },
+            { name: 'vic', passwordHash: await hashPassword('viewer password'), role: 'viewer' },
+          ],
+        },
+      },
+      {},
+      tempDir(),
+      { loginPause: async () => {} },
+    );
+    try {
+      const port = own.relay.httpPort;
+      // olivia mistypes once and signs in: her own slip is forgotten.
+      assert.equal((await signIn(port, 'name=olivia&password=typo')).status, 401);
+      assert.equal((await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`)).status, 303);
+      // The viewer guesses at olivia's password, signing in as vic between guesses.
+      const statuses: number[] = [];
+      for (let guess = 0; guess < 12; guess++) {
+        statuses.push((await signIn(port, `name=olivia&password=guess${guess}`)).status);
+        if (guess % 3 === 2) statuses.push((await signIn(port, 'name=vic&password=viewer%20password')).status);
+      }
+      assert.deepEqual(statuses.slice(0, 13), [401, 401, 401, 303, 401, 401, 401, 303, 401, 401, 401, 303, 401], 'vic signs in while under the limit');
+      assert.deepEqual(new Set(statuses.slice(13)), new Set([429]), `blocked at the tenth failure: ${statuses.join(' ')}`);
+      assert.equal((await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`)).status, 429, 'the right password too');
+    } finally {
+      await own.stop();
+      removeDir(own.dir);
+    }
   });
 
   test('wrong passwords sent in parallel are stopped after as many as sent one by one; the right one among them is blocked too', async () => {

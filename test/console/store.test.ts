@@ -68,11 +68,14 @@ describe('console store', () => {
       assert.equal(await consoleStore.session('never'), undefined);
     });
 
-    test(`${kind.name}: failed sign-ins are kept per client, counted since a time and cleared`, async () => {
-      for (const at of [1_000, 2_000, 3_000]) await consoleStore.recordLoginFailure('192.0.2.1', at);
-      await consoleStore.recordLoginFailure('192.0.2.2', 2_500);
-      assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 2_000), [2_000, 3_000]);
-      await consoleStore.clearLoginFailures('192.0.2.1');
+    test(`${kind.name}: failed sign-ins are kept per client, counted since a time and cleared per user`, async () => {
+      for (const at of [1_000, 2_000, 3_000]) await consoleStore.recordLoginFailure('192.0.2.1', 'olivia', at);
+      await consoleStore.recordLoginFailure('192.0.2.1', 'vic', 2_200);
+      await consoleStore.recordLoginFailure('192.0.2.2', 'olivia', 2_500);
+      assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 2_000), [2_000, 2_200, 3_000], 'whatever user they named');
+      await consoleStore.clearLoginFailures('192.0.2.1', 'vic');
+      assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 0), [1_000, 2_000, 3_000], "vic's sign-in forgets vic's failures, not olivia's");
+      await consoleStore.clearLoginFailures('192.0.2.1', 'olivia');
       assert.deepEqual(await consoleStore.loginFailures('192.0.2.1', 0), []);
       assert.deepEqual(await consoleStore.loginFailures('192.0.2.2', 0), [2_500]);
     });

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../../src/errors.ts';
 import { MAILPARSER_OPTIONS, parseMail } from '../../src/mail/extract.ts';
-import { MAX_MIME_PARTS, type ParsedMail, readMail } from '../../src/mail/mime.ts';
+import { MAILSPLIT_MAX_HEADER_BYTES, MAX_MIME_PARTS, type ParsedMail, readMail } from '../../src/mail/mime.ts';
 
 const MAIL = fileURLToPath(new URL('./', import.meta.url));
 /** Every header the relay reads (extract.ts, parameters.ts). */
@@ -403,6 +403,27 @@ describe('where readMail reads better than simpleParser, on purpose', () => {
     await assert.rejects(parseMail(sideBySide(50_000)), tooMany);
     await assert.rejects(parseMail(Buffer.from(`Subject: s\r\nContent-Type: multipart/mixed; boundary=b5000\r\n\r\n${nested}`)), tooMany);
     assert.equal((await parseMail(sideBySide(MAX_MIME_PARTS))).text, 'hello');
+    // A long line early on leaves the mail to mailsplit before this reader has counted its parts: mailsplit's own refusal is the same one.
+    const longLine = Buffer.from(
+      `Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${text}${'x'.repeat(70 * 1024)}\r\n${Array.from({ length: MAX_MIME_PARTS + 1 }, (_, index) => attachment(index)).join('')}--b--\r\n`,
+    );
+    assert.equal(readMail(longLine), undefined, 'left to mailsplit');
+    await assert.rejects(parseMail(longLine), tooMany);
+  });
+
+  test("a header section over mailsplit's 1 MiB, the mail's or a part's, is refused as too big for good, naming it", async () => {
+    const folded = (bytes: number) => `X-Long: ${Array.from({ length: Math.ceil(bytes / 73) }, () => 'z'.repeat(70)).join('\r\n\t')}\r\n`;
+    const many = Array.from({ length: 100_000 }, (_, index) => `X-H${index}: v\r\n`).join('');
+    const tooBig = (error: unknown) =>
+      error instanceof RelayError &&
+      error.code === 'MESSAGE_TOO_BIG' &&
+      error.message === 'Message too big: a header section is over 1 MiB, more than the relay reads; send the mail with fewer or shorter header fields';
+    for (const header of [folded(MAILSPLIT_MAX_HEADER_BYTES + 50_000), folded(2 * MAILSPLIT_MAX_HEADER_BYTES), many]) {
+      await assert.rejects(parseMail(Buffer.from(`From: a@example.com\r\n${header}\r\nbody text\r\n`)), tooBig);
+    }
+    const part = `Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n${folded(MAILSPLIT_MAX_HEADER_BYTES + 50_000)}\r\nhello\r\n--b--\r\n`;
+    await assert.rejects(parseMail(Buffer.from(part)), tooBig);
+    assert.equal((await parseMail(Buffer.from(`Subject: s\r\n${folded(500_000)}\r\nbody text\r\n`))).text, 'body text\n', 'a 500 kB header is read');
   });
 });
 

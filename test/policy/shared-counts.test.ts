@@ -74,26 +74,26 @@ test('login throttle: a success without failures writes nothing; failures slow, 
   const now = 9_000_000;
   const right = async () => 'erp';
   const wrong = async () => undefined;
-  assert.deepEqual(await logins.attempt('192.0.2.10', now, right), { outcome: 'passed', who: 'erp' });
+  assert.deepEqual(await logins.attempt('192.0.2.10', 'erp', now, right), { outcome: 'passed', who: 'erp' });
   assert.deepEqual(calls, ['authFailures'], 'one read, no write');
   const delays = [];
   for (let index = 0; index < MAX_LOGIN_FAILURES; index++) {
-    const failed = await logins.attempt('192.0.2.10', now + index, wrong);
+    const failed = await logins.attempt('192.0.2.10', 'erp', now + index, wrong);
     assert.equal(failed.outcome, 'failed');
     delays.push('delayMs' in failed ? failed.delayMs : undefined);
   }
   assert.deepEqual(delays.slice(0, 3), [500, 1_000, 1_500]);
   assert.equal(delays.at(-1), 5_000, 'capped');
   let checked = false;
-  const blocked = await logins.attempt('192.0.2.10', now + 20, async () => {
+  const blocked = await logins.attempt('192.0.2.10', 'erp', now + 20, async () => {
     checked = true;
     return 'erp';
   });
   assert.deepEqual(blocked, { outcome: 'blocked' });
   assert.equal(checked, false, 'a blocked address gets no password check');
-  await store.clearAuthFailures('192.0.2.10');
-  await logins.attempt('192.0.2.10', now + 21, wrong);
-  assert.equal((await logins.attempt('192.0.2.10', now + 22, right)).outcome, 'passed');
+  await store.clearAuthFailures('192.0.2.10', 'erp');
+  await logins.attempt('192.0.2.10', 'erp', now + 21, wrong);
+  assert.equal((await logins.attempt('192.0.2.10', 'erp', now + 22, right)).outcome, 'passed');
   assert.equal(await store.authFailures('192.0.2.10', 60_000, now + 23), 0, 'the success forgot the failure');
 });
 
@@ -107,10 +107,10 @@ test("login throttle: one address's attempts are checked one after another, so p
     await new Promise((resolve) => setTimeout(resolve, 50));
     return undefined;
   };
-  const outcomes = await Promise.all(Array.from({ length: 30 }, () => logins.attempt('192.0.2.11', now, slowWrong)));
+  const outcomes = await Promise.all(Array.from({ length: 30 }, () => logins.attempt('192.0.2.11', 'erp', now, slowWrong)));
   assert.equal(checked, MAX_LOGIN_FAILURES, 'only as many passwords checked as sequential guessing gets');
   assert.equal(outcomes.filter((attempt) => attempt.outcome === 'blocked').length, 30 - MAX_LOGIN_FAILURES);
-  assert.equal((await logins.attempt('192.0.2.11', now + 1, async () => 'erp')).outcome, 'blocked', 'even the right password');
+  assert.equal((await logins.attempt('192.0.2.11', 'erp', now + 1, async () => 'erp')).outcome, 'blocked', 'even the right password');
 });
 
 test('login throttle: many sessions at once with the right password (an MTA opening connections in a burst) all pass', async () => {
@@ -119,6 +119,6 @@ test('login throttle: many sessions at once with the right password (an MTA open
     await new Promise((resolve) => setTimeout(resolve, 5));
     return 'erp';
   };
-  const outcomes = await Promise.all(Array.from({ length: 3 * MAX_LOGIN_FAILURES }, () => logins.attempt('192.0.2.12', 9_600_000, slowRight)));
+  const outcomes = await Promise.all(Array.from({ length: 3 * MAX_LOGIN_FAILURES }, () => logins.attempt('192.0.2.12', 'erp', 9_600_000, slowRight)));
   assert.deepEqual(new Set(outcomes.map((attempt) => attempt.outcome)), new Set(['passed']));
 });

@@ -33,8 +33,19 @@ const said = (reply: Reply | undefined) => `${reply?.code} ${reply?.text}`;
 describe('envelope addresses as old devices write them', () => {
   const suite = relayWithSimulator({
     smtp: { trustedNetworks: ['127.0.0.1/32'] },
-    sms: { domains: ['sms.localhost'], defaultRegion: 'GB' },
+    // An IDN SMS domain is configured as its A-label (config takes ASCII domains only).
+    sms: { domains: ['sms.localhost', 'xn--mnchen-3ya.example'], defaultRegion: 'GB' },
     networks: [{ name: 'ups', cidr: ['127.0.0.3/32'], senders: ['@example.com'] }],
+  });
+
+  test('an A-label (xn--) domain is kept as written: a refusal echoes it in ASCII, never a decoded look-alike; an SMS domain configured so takes it', async () => {
+    for (const domain of ['xn--e1a.localhost', 'xn--sms-localhost']) {
+      const refused = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `RCPT TO:<447700900123@${domain}>`);
+      assert.equal(said(refused.rcpt), `550 5.7.1 Relaying denied: ${domain} is not an SMS domain of this relay`);
+    }
+    const trailingDot = await transaction(suite.port, 'MAIL FROM:<o@example.com>', 'RCPT TO:<447700900123@xn--e1a.localhost.>');
+    assert.equal(said(trailingDot.rcpt), '550 5.7.1 Relaying denied: xn--e1a.localhost is not an SMS domain of this relay');
+    assert.equal((await transaction(suite.port, 'MAIL FROM:<o@example.com>', 'RCPT TO:<447700900123@xn--mnchen-3ya.example>')).rcpt?.code, 250);
   });
 
   test('without brackets, a quoted local part, a sender without domain, a trailing dot: 250, and the SMS is sent', async () => {

@@ -220,6 +220,64 @@ describe('sender policy', () => {
     assert.equal(await attempt(PASSWORD), 454);
   });
 
+  test("a success with one account forgets only that account's failures: guesses at another from the same address still block", async () => {
+    const attempt = (user: string, pass: string) => {
+      const client = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: suite.port,
+        requireTLS: true,
+        localAddress: '127.0.0.10',
+        tls: { rejectUnauthorized: false },
+        auth: { user, pass },
+      });
+      return client
+        .verify()
+        .then(
+          () => 235,
+          (error: Error & { responseCode?: number }) => error.responseCode,
+        )
+        .finally(() => client.close());
+    };
+    // erp mistypes once and then signs in: its own slip is forgotten.
+    assert.equal(await attempt('erp', 'typo'), 535);
+    assert.equal(await attempt('erp', PASSWORD), 235);
+    // The owner of billing guesses at erp, signing in to billing between guesses.
+    const codes: Array<number | undefined> = [];
+    for (let guess = 0; guess < 12; guess++) {
+      codes.push(await attempt('erp', `guess${guess}`));
+      if (guess % 3 === 2) codes.push(await attempt('billing', PASSWORD));
+    }
+    assert.deepEqual(codes.slice(0, 13), [535, 535, 535, 235, 535, 535, 535, 235, 535, 535, 535, 235, 535], 'billing signs in while under the limit');
+    assert.deepEqual(new Set(codes.slice(13)), new Set([454]), `blocked at the tenth failure: ${codes.join(' ')}`);
+    assert.equal(await attempt('erp', PASSWORD), 454, 'the address stays blocked, for the right password too');
+  });
+
+  test('AUTH PLAIN asking to act as another account is refused (RFC 4616); a response that is not base64 gets 501 (RFC 4954), neither counted as a failed login', async () => {
+    loginDelays.length = 0;
+    const plain = (authzid: string, authcid: string, password: string) => `AUTH PLAIN ${Buffer.from(`${authzid}\0${authcid}\0${password}`).toString('base64')}`;
+    const answer = async (...lines: string[]) => {
+      const dialog = await SmtpDialog.open(suite.port);
+      await dialog.command('EHLO client.example.com');
+      let last = { code: 0, text: '' };
+      for (const line of lines) last = await dialog.command(line);
+      await dialog.close();
+      return `${last.code} ${last.text}`;
+    };
+    assert.equal(
+      await answer(plain('billing', 'erp', PASSWORD)),
+      '535 5.7.8 Authentication credentials invalid: this relay lets no account act as another; leave the authorization identity empty',
+    );
+    assert.match(await answer(plain('erp', 'erp', PASSWORD)), /^235 /, 'acting as itself is no proxy');
+    assert.match(await answer(plain('', 'erp', PASSWORD).replace(/=+$/, '')), /^235 /, 'a token without its padding is base64 still');
+    const notBase64 = '501 5.5.2 Cannot decode the response: it is not base64; AUTH is cancelled';
+    assert.equal(await answer('AUTH LOGIN', '!!!notb64'), notBase64, 'the user name');
+    assert.equal(await answer('AUTH LOGIN', Buffer.from('erp').toString('base64'), '@@@'), notBase64, 'the password');
+    assert.equal(await answer('AUTH PLAIN ###'), notBase64);
+    assert.equal(await answer('AUTH PLAIN', 'AGVycABw%%%'), notBase64);
+    assert.equal(await answer('AUTH LOGIN', '*'), '501 5.5.4 Authentication aborted', 'the cancel is as before');
+    assert.deepEqual(loginDelays, [], 'no failed login counted');
+  });
+
   test('allowlists: an account keeps to its senders and its own From; a listed network sends without AUTH within its rules', async () => {
     const client = erp();
     await assert.rejects(
@@ -324,5 +382,27 @@ describe('sender policy', () => {
     suite.gateway.simulator.sendMo({ from: number, text: 'START' });
     await waitFor('opted in', async () => !(await suite.relay.relay.store.isOptedOut(`+${number}`)));
     assert.equal((await sendMail(suite.port, { to: [`${number}@sms.example.com`], body: 'third' })).data?.code, 250);
+  });
+});
+
+describe('accounts on a relay without smtp.tls', () => {
+  const suite = relayWithSimulator({ accounts: [{ username: 'erp', passwordHash: PASSWORD_HASH }] });
+
+  test('another host is told that this relay has no TLS, not pointed to a STARTTLS it does not offer; loopback signs in', async () => {
+    const dialog = await SmtpDialog.open(suite.port, { localAddress: '127.0.0.2' });
+    const ehlo = await dialog.command('EHLO client.example.com');
+    assert.ok(!ehlo.lines.some((line) => /^250[- ](STARTTLS|AUTH)/.test(line)), ehlo.lines.join(' | '));
+    for (const command of ['AUTH LOGIN', `AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`]) {
+      const auth = await dialog.command(command);
+      assert.equal(
+        `${auth.code} ${auth.text}`,
+        "538 5.7.11 Encryption required: this relay offers no TLS (smtp.tls is not set), so AUTH works only from the relay's own host",
+      );
+    }
+    await dialog.close();
+    const local = await SmtpDialog.open(suite.port);
+    await local.command('EHLO client.example.com');
+    assert.equal((await local.command(`AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`)).code, 235);
+    await local.close();
   });
 });

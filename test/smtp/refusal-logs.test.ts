@@ -101,6 +101,38 @@ describe('refusals in the log and in the reply', () => {
     assert.match(String(refused[0]?.msgId), /^[0-9a-f-]{36}$/);
   });
 
+  test('a mail whose header section is over 1 MiB is refused for good (552 5.3.4), logged as a refusal without a stack', async () => {
+    const long = Array.from({ length: 1_100_000 / 73 }, () => 'z'.repeat(70)).join('\r\n\t');
+    const sent = await sendMail(relay.smtpPort, { to: ['447700900123@sms.localhost'], headers: { 'X-Long': long }, body: 'body text' });
+    assert.equal(sent.data?.code, 552);
+    assert.equal(
+      sent.data?.text,
+      '5.3.4 Message too big: a header section is over 1 MiB, more than the relay reads; send the mail with fewer or shorter header fields',
+    );
+    const refused = lines().filter((line) => line.msg === 'smtp: mail refused' && line.code === 'MESSAGE_TOO_BIG');
+    assert.deepEqual(
+      refused.map((line) => [line.level, line.err]),
+      [['info', undefined]],
+    );
+  });
+
+  test("a refused recipient without digits (the postmaster) reads as written in the log, and so does the relay's own wording of the reason", async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    await dialog.command('EHLO client.example.com');
+    await dialog.command('MAIL FROM:<alerts@example.com>');
+    assert.equal((await dialog.command('RCPT TO:<447700900124@sms.localhost>')).code, 250);
+    const postmaster = await dialog.command('RCPT TO:<postmaster@sms.localhost>');
+    await dialog.close();
+    assert.equal(postmaster.code, 452);
+    const refused = lines().find((line) => line.msg === 'smtp: recipient refused' && line.code === 'TOO_MANY_NUMBERS');
+    assert.equal(refused?.rcpt, 'postmaster@sms.localhost');
+    assert.equal(refused?.reason, "Too many recipients: this mail goes to phone numbers; send the postmaster's copy in a mail of its own");
+    const numberAsWord = await sendMail(relay.smtpPort, { to: ['4477oo900125@sms.localhost'] });
+    assert.equal(numberAsWord.rcpt[0]?.code, 550);
+    const masked = lines().find((line) => line.msg === 'smtp: recipient refused' && String(line.rcpt).endsWith('@sms.localhost') && line.code === 'BAD_NUMBER');
+    assert.doesNotMatch(String(masked?.rcpt), /900125/, 'a local part with digits is masked still');
+  });
+
   test('a client leaving in the middle of DATA is logged at info without a stack, not as an error of the relay', async () => {
     const dialog = await SmtpDialog.open(relay.smtpPort);
     await dialog.command('EHLO client.example.com');

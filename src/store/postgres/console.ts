@@ -140,16 +140,16 @@ export class PostgresConsoleStore implements ConsoleStore {
     return this.#run('expireSessions', [idleBefore, createdBefore]);
   }
 
-  async recordLoginFailure(client: string, at: number): Promise<void> {
-    await this.#run('insertFailure', [client, at]);
+  async recordLoginFailure(client: string, account: string, at: number): Promise<void> {
+    await this.#run('insertFailure', [client, account, at]);
   }
 
   async loginFailures(client: string, since: number): Promise<number[]> {
     return (await this.#rows<{ at: number }>('failures', [client, since])).map((row) => row.at);
   }
 
-  async clearLoginFailures(client: string): Promise<void> {
-    await this.#run('clearFailures', [client]);
+  async clearLoginFailures(client: string, account: string): Promise<void> {
+    await this.#run('clearFailures', [client, account]);
   }
 
   async recordAction(action: ConsoleAction): Promise<void> {

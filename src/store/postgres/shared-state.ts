@@ -75,13 +75,13 @@ export async function authFailures(query: Query, client: string, windowMs: numbe
 }
 
 /** Runs inside a write transaction. */
-export async function addAuthFailure(query: Query, client: string, windowMs: number, now: number): Promise<number> {
-  await query(`INSERT INTO login_failures (client, at) VALUES ($1, ${clusterNow(2)})`, [client, skewOf(now)]);
+export async function addAuthFailure(query: Query, client: string, account: string, windowMs: number, now: number): Promise<number> {
+  await query(`INSERT INTO login_failures (client, account, at) VALUES ($1, $3, ${clusterNow(2)})`, [client, skewOf(now), account]);
   return authFailures(query, client, windowMs, now);
 }
 
-export async function clearAuthFailures(query: Query, client: string): Promise<void> {
-  await query('DELETE FROM login_failures WHERE client = $1', [client]);
+export async function clearAuthFailures(query: Query, client: string, account: string): Promise<void> {
+  await query('DELETE FROM login_failures WHERE client = $1 AND account = $2', [client, account]);
 }
 
 /** Every stored instant turned into the caller's clock: its distance from the database's now, from the caller's now. */

@@ -1423,12 +1423,12 @@ export class PostgresStore implements Store, ClusterStore {
     return shared.authFailures(this.#query, client, windowMs, now);
   }
 
-  addAuthFailure(client: string, windowMs: number, now: number): Promise<number> {
-    return this.#write((connection) => shared.addAuthFailure(shared.queryOf(connection), client, windowMs, now));
+  addAuthFailure(client: string, account: string, windowMs: number, now: number): Promise<number> {
+    return this.#write((connection) => shared.addAuthFailure(shared.queryOf(connection), client, account, windowMs, now));
   }
 
-  clearAuthFailures(client: string): Promise<void> {
-    return this.#write((connection) => shared.clearAuthFailures(shared.queryOf(connection), client));
+  clearAuthFailures(client: string, account: string): Promise<void> {
+    return this.#write((connection) => shared.clearAuthFailures(shared.queryOf(connection), client, account));
   }
 
   gatewayState(now: number): Promise<SharedGatewayState> {
