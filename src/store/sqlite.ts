@@ -107,6 +107,12 @@ import { FAILED_OVER, OPERATOR } from './types.ts';
 const PROBE_BYTES = 8 * 1024;
 
 /**
+ * When a mail's SMS starts counting towards its maximum age, in a query joining `outbound o` to
+ * `messages m`: its arrival, or its X-SMS-Send-At (startOf, src/dispatch/dispatcher.ts).
+ */
+const STARTED = 'MAX(m.received_at, COALESCE(m.send_at, 0))';
+
+/**
  * The writes nobody was promised anything on (docs/delivery.md, "How it keeps messages"): a claim's
  * lease, and an outcome that says the next hop took the message with nothing queued on it. A power
  * loss can cost such a write, and with it the SMS or mail is sent again; never a message lost.
@@ -951,16 +957,16 @@ function prepareStatements(db: Database) {
     nextSmsDue: db.prepare(`
       SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
-    // The start is startOf (src/dispatch/dispatcher.ts): an SMS is past its age at start + maxAge, and
-    // claimable once its lease (if any) has ended; a queued SMS's next attempt is never after its age.
+    // An SMS is past its age at its start (STARTED) + maxAge, and claimable once its lease (if any) has
+    // ended; a queued SMS's next attempt is never after its age.
     nextSmsExpiry: db.prepare(`
-      SELECT MIN(MAX(MAX(m.received_at, COALESCE(m.send_at, 0)) + ?, o.next_attempt_at)) AS at
+      SELECT MIN(MAX(${STARTED} + ?, o.next_attempt_at)) AS at
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
     dueExpiredSms: db.prepare(`
       SELECT o.id, o.message_id, o.number, o.rcpt, o.notify, o.orcpt, o.attempts, o.last_error, o.lease_owner, o.next_attempt_at
       FROM outbound o JOIN messages m ON m.id = o.message_id
-      WHERE o.status = 'queued' AND o.held = 0 AND o.next_attempt_at <= @now AND MAX(m.received_at, COALESCE(m.send_at, 0)) <= @startedBy
+      WHERE o.status = 'queued' AND o.held = 0 AND o.next_attempt_at <= @now AND ${STARTED} <= @startedBy
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY o.lease_owner IS NULL, o.next_attempt_at, o.id LIMIT @limit`),
     messageById: db.prepare('SELECT * FROM messages WHERE id = ?'),
