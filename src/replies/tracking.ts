@@ -2,6 +2,9 @@ import { randomUint64 } from '../random-ids.ts';
 import type { Conversation, NewConversation, ReplyStore } from '../store/types.ts';
 import type { ReceivedSms } from '../vocabulary.ts';
 
+/** `latestContext` of a phone with no conversation in the window: no user context is empty (a context is 1–64 characters). */
+export const NO_CONVERSATION_THEN = '';
+
 /** Where an inbound SMS goes: a conversation's mailbox, or the default mailbox without one. */
 export type Route = { readonly mailbox: string; readonly conversation: Conversation | undefined };
 
@@ -111,14 +114,20 @@ export class ReplyTracking {
     const { store } = this.#options;
     const known = context ? await store.conversation(context, number) : undefined;
     const then = !known && latestContext ? await store.conversation(latestContext, number) : undefined;
-    const conversation = known ?? then ?? (await this.#latest(number, now));
+    // The phone had no conversation when it began the SMS: none written to it since takes the SMS.
+    const latest = known || then || latestContext === NO_CONVERSATION_THEN ? undefined : await this.#latest(number, now);
+    const conversation = known ?? then ?? latest;
     if (conversation) return { mailbox: conversation.mailbox, conversation };
     return this.#options.defaultMailbox ? { mailbox: this.#options.defaultMailbox, conversation: undefined } : undefined;
   }
 
-  /** The context of the phone's latest conversation within the window, now: what an SMS naming none answers. */
-  async latestContext(number: string, now: number): Promise<string | undefined> {
-    return (await this.#latest(number, now))?.context;
+  /**
+   * The context of the phone's latest conversation within the window, now: what an SMS naming none
+   * answers; NO_CONVERSATION_THEN when it has none (kept with a long SMS's first part, unlike the
+   * absent value of a set a relay before schema 23 opened, which routes by the latest when mailed).
+   */
+  async latestContext(number: string, now: number): Promise<string> {
+    return (await this.#latest(number, now))?.context ?? NO_CONVERSATION_THEN;
   }
 
   #latest(number: string, now: number): Promise<Conversation | undefined> {

@@ -351,6 +351,36 @@ describe('the conversation of a long SMS from parts', () =>
       }
     });
 
+    test('begun by a phone with no conversation, it goes to no one who writes to the phone before it is whole', async () => {
+      const store = await kind.fresh();
+      try {
+        const clock = { now: Date.now() };
+        const inbound = inboundOn(store, clock);
+        const sink = inbound.sinkFor('vonage');
+        const part = async (index: number) =>
+          (
+            await sink.received([
+              {
+                providerId: `r4-${index}`,
+                number: PHONE,
+                text: `long 4 part ${index}. `,
+                sentAt: undefined,
+                userContext: undefined,
+                trackingId: undefined,
+                part: { reference: 4, total: 2, index },
+              },
+            ])
+          )[0]?.status;
+        assert.equal(await part(1), 'part');
+        clock.now += 1_000;
+        await store.acceptMail(toPhone('bob', 'bob@example.com', clock.now));
+        assert.equal(await part(2), 'accepted');
+        assert.deepEqual(await mailedBy(store, clock.now), [['4', ['ops@example.com']]], 'the default mailbox, as a whole SMS then');
+      } finally {
+        await store.close();
+      }
+    });
+
     if (kind.name === 'SQLite')
       // The window is the relay's clock on SQLite only (PostgreSQL's is the database's, which the test cannot move).
       test('begun inside inbound.conversationWindow goes to that conversation though mailed after the window', async () => {
