@@ -194,25 +194,27 @@ describe('sender policy', () => {
     );
   });
 
+  /** The reply to AUTH as `user` from the client address `localAddress` (loopback's 127/8): 235, or the refusal's code. */
+  const authReply = (localAddress: string, user: string, pass: string) => {
+    const client = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: suite.port,
+      requireTLS: true,
+      localAddress,
+      tls: { rejectUnauthorized: false },
+      auth: { user, pass },
+    });
+    return client
+      .verify()
+      .then(
+        () => 235,
+        (error: Error & { responseCode?: number }) => error.responseCode,
+      )
+      .finally(() => client.close());
+  };
   test('wrong passwords sent in parallel are stopped after as many as sent one by one; the right one among them is blocked too', async () => {
     loginDelays.length = 0;
-    const attempt = (pass: string) => {
-      const client = nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: suite.port,
-        requireTLS: true,
-        localAddress: '127.0.0.9',
-        tls: { rejectUnauthorized: false },
-        auth: { user: 'erp', pass },
-      });
-      return client
-        .verify()
-        .then(
-          () => 235,
-          (error: Error & { responseCode?: number }) => error.responseCode,
-        )
-        .finally(() => client.close());
-    };
+    const attempt = (pass: string) => authReply('127.0.0.9', 'erp', pass);
     const codes = await Promise.all(Array.from({ length: 30 }, (_, index) => attempt(`guess${index}`)));
     assert.equal(codes.filter((code) => code === 535).length, 10, `checked: ${codes.join(' ')}`);
     assert.equal(codes.filter((code) => code === 454).length, 20);
@@ -221,23 +223,7 @@ describe('sender policy', () => {
   });
 
   test("a success with one account forgets only that account's failures: guesses at another from the same address still block", async () => {
-    const attempt = (user: string, pass: string) => {
-      const client = nodemailer.createTransport({
-        host: '127.0.0.1',
-        port: suite.port,
-        requireTLS: true,
-        localAddress: '127.0.0.10',
-        tls: { rejectUnauthorized: false },
-        auth: { user, pass },
-      });
-      return client
-        .verify()
-        .then(
-          () => 235,
-          (error: Error & { responseCode?: number }) => error.responseCode,
-        )
-        .finally(() => client.close());
-    };
+    const attempt = (user: string, pass: string) => authReply('127.0.0.10', user, pass);
     // erp mistypes once and then signs in: its own slip is forgotten.
     assert.equal(await attempt('erp', 'typo'), 535);
     assert.equal(await attempt('erp', PASSWORD), 235);
