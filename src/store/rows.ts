@@ -34,8 +34,12 @@ export const takenOverDetail = (was: string, by: string) => `'lease of relay ' |
  * outcome is the SMS's, this one only history.
  */
 export const LATE_ANSWER = 'late answer';
-/** Its detail, an SQL expression of the relay that answered late (`owner`) and what it would have recorded (`said`). */
-export const lateAnswerDetail = (owner: string, said: string) => `'late answer from ' || ${owner} || ': ' || ${said}`;
+/**
+ * Its detail, an SQL expression of the relay that answered late (`owner`) and what it would have recorded
+ * (`said`), read after the kind as `smsrelay log` prints them: `late answer: from relay-a, after its lease
+ * was taken over: id 351`.
+ */
+export const lateAnswerDetail = (owner: string, said: string) => `'from ' || ${owner} || ', after its lease was taken over: ' || ${said}`;
 
 /**
  * The reports (bounces, notices) of a batch without those about a message an outcome of which came late:

@@ -35,7 +35,7 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   /**
    * `owner`: the relay recording them. An outcome of an SMS whose lease it no longer holds (another relay
    * took it over while this one was frozen or cut off) does not change the SMS: it is kept as a history
-   * line (`late answer from <owner>: …`), and the reports queued with it about its message are dropped.
+   * line (`late answer: from <owner>, after its lease was taken over: …`), and the reports queued with it about its message are dropped.
    * Without `owner`, every outcome is the SMS's.
    */
   recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail?: readonly NewOutgoingMail[], owner?: string): Promise<void>;

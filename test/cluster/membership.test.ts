@@ -180,9 +180,9 @@ describe('a late answer', () => {
             .filter((event) => ['sent', 'deferred', 'late answer'].includes(event.kind))
             .map((event) => [event.kind, event.detail]),
           [
-            ['late answer', 'late answer from alpha: TIMEOUT: no answer'],
+            ['late answer', 'from alpha, after its lease was taken over: TIMEOUT: no answer'],
             ['sent', 'id 477'],
-            ['late answer', 'late answer from alpha: id 351'],
+            ['late answer', 'from alpha, after its lease was taken over: id 351'],
           ],
         );
         const queued = await store.claimDueMail({ owner: 'beta', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
@@ -230,7 +230,11 @@ describe('a late answer', () => {
         );
         assert.deepEqual(
           (await store.events(messageId)).filter((event) => ['sent', 'late answer'].includes(event.kind)).map((event) => event.detail),
-          ['late answer from alpha: id 351', 'late answer from alpha: id 352', 'late answer from alpha: id 353'],
+          [
+            'from alpha, after its lease was taken over: id 351',
+            'from alpha, after its lease was taken over: id 352',
+            'from alpha, after its lease was taken over: id 353',
+          ],
         );
       } finally {
         await store.close();
