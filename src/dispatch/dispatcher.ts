@@ -324,6 +324,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     });
     if (!optedOut) return;
     const live = due.filter((sms) => !optedOut.has(sms));
+    const takenOver = batch.sms.filter((sms) => sms.takenOverFrom !== undefined);
+    // The history says it per SMS (taken over); the operator's log says it too: those phones may get the SMS twice.
+    if (takenOver.length > 0)
+      log.warn(
+        { numbers: takenOver.length, from: [...new Set(takenOver.map((sms) => sms.takenOverFrom))] },
+        "dispatch: taking over SMS whose relay's lease ended with no outcome (it died, froze or lost the store); the phones may get them twice",
+      );
     const unsent: Decision[] = [
       ...(now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), via: undefined }))),
       ...[...optedOut].map((sms) => ({ sms, classified: OPTED_OUT, via: undefined })),

@@ -109,6 +109,8 @@ export interface ClaimedSmsRow {
   orcpt: string | null;
   attempts: number;
   last_error: string | null;
+  /** The relay whose lease ended, for an SMS taken over (ClaimedSms.takenOverFrom). */
+  was?: string | null;
 }
 
 /**
@@ -176,6 +178,7 @@ export function toClaimedSms(row: Omit<ClaimedSmsRow, 'message_id'>): ClaimedSms
     orcpt: row.orcpt ?? undefined,
     attempts: row.attempts,
     lastError: row.last_error ?? undefined,
+    ...(row.was ? { takenOverFrom: row.was } : {}),
   };
 }
 

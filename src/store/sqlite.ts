@@ -342,7 +342,7 @@ export class SqliteStore implements Store {
         sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
       }
       return this.#groupIntoBatches(
-        rows.map((row) => (row.lease_owner === null ? row : { ...row, attempts: row.attempts + 1 })),
+        rows.map((row) => (row.lease_owner === null ? row : { ...row, attempts: row.attempts + 1, was: row.lease_owner })),
         request.batchSize,
       );
     }, UNPROMISED);

@@ -210,6 +210,8 @@ export interface ClaimedSms extends NewRecipient {
   readonly attempts: number;
   /** The last attempt's error as the dispatcher recorded it (`SmsOutcome` `retry`): what its expiry bounce repeats. */
   readonly lastError: string | undefined;
+  /** The relay whose lease of it ended with no outcome (died, frozen, cut off): this attempt may duplicate its. */
+  readonly takenOverFrom?: string | undefined;
 }
 
 export interface SmsBatch {

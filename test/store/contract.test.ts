@@ -33,6 +33,18 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('an SMS whose lease ended with no outcome is claimed again naming the relay that held it (a possible duplicate)', async () => {
+      await store.acceptMail(mail(['+447700900125']));
+      const now = Date.now();
+      const [first] = await claim(store, 1, 1, now, 'relay-a', 1);
+      assert.equal(first?.sms[0]?.takenOverFrom, undefined, 'a first claim takes over nothing');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const [again] = await claim(store, 1, 1, Date.now(), 'relay-b');
+      assert.equal(again?.sms[0]?.id, first?.sms[0]?.id);
+      assert.equal(again?.sms[0]?.takenOverFrom, 'relay-a');
+      await store.close();
+    });
+
     test('group commit: writes queued together commit together, and one failing write fails alone', async () => {
       const first = mail(['+447700900123']);
       const results = await Promise.allSettled([
