@@ -528,8 +528,8 @@ describe('InteractSMS webhooks: parsing and verification details', () => {
     assert.deepEqual(plain(parsed), {
       ok: true,
       items: [
-        { providerId: 'abc', number: '+353861234567', code: 1, state: 'delivered' },
-        { providerId: 'abc', number: '+447700900123', code: 1, state: 'delivered' },
+        { providerId: 'abc', number: '+353861234567', code: 1, state: 'delivered', said: 'SMS-Success=True' },
+        { providerId: 'abc', number: '+447700900123', code: 1, state: 'delivered', said: 'SMS-Success=True' },
       ],
     });
   });
@@ -538,7 +538,7 @@ describe('InteractSMS webhooks: parsing and verification details', () => {
 describe('InteractSMS: status words and sender ids', () => {
   it('describes the two receipt codes', () => {
     assert.equal(describeStatus(1), 'delivered to the phone');
-    assert.equal(describeStatus(0), 'the network could not deliver it to every phone');
+    assert.equal(describeStatus(0), 'InteractSMS reports it not delivered to the phone (not every part of it arrived)');
     assert.match(describeStatus(7), /7/);
   });
 
