@@ -227,6 +227,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       report,
       onMailQueued: () => mailer.kick(),
       describeStatus: (code, number) => firstProviderOf(number).describeStatus(code),
+      statusCode: (code, number) => firstProviderOf(number).statusCode?.(code),
     });
     notices.start();
     stack.push(() => notices.stop());

@@ -600,9 +600,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const provider = this.#providerLabel(lane);
     if (hold) {
       const { classified, kind, probeInMs } = hold;
-      const starts = await lane.pause.refused(`${classified.code}: ${classified.reason}`, this.#clock(), probeInMs);
+      const { starts, changes } = await lane.pause.refused(`${classified.code}: ${classified.reason}`, this.#clock(), probeInMs);
       lane.heldFor = kind;
-      if (!starts) return;
+      // A refused account alerts as it starts and at each change of reason (a gateway down or busy that
+      // comes back refusing the account); a down or busy gateway's reason may alternate at every probe.
+      if (!(starts || (changes && kind === 'account'))) return;
       const code = maskNumbersIn(classified.code);
       if (kind === 'account') {
         log.error(

@@ -1,4 +1,4 @@
-import type { ProbeClaim, SharedPause, SharedStateStore } from '../store/shared-state-types.ts';
+import type { PauseChange, ProbeClaim, SharedPause, SharedStateStore } from '../store/shared-state-types.ts';
 
 export type PauseStore = Pick<SharedStateStore, 'pauseAccount' | 'claimProbe' | 'releaseProbe' | 'resumeAccount'>;
 
@@ -98,19 +98,18 @@ export class ProviderPause {
   }
 
   /**
-   * The gateway refused the account (or is down, or busy): the next probe is `probeInMs` away. Returns
-   * true when this starts a pause, on any relay (to alert once).
+   * The gateway refused the account (or is down, or busy): the next probe is `probeInMs` away. Says
+   * whether this starts a pause, or changes its reason, on any relay (to alert once per change).
    */
-  async refused(reason: string, now: number, probeInMs = this.#probeIntervalMs): Promise<boolean> {
+  async refused(reason: string, now: number, probeInMs = this.#probeIntervalMs): Promise<PauseChange> {
     this.#changes++;
-    const wasPaused = this.#state !== undefined;
-    this.#state = { reason, since: this.#state?.since ?? now, nextProbeAt: now + probeInMs, probeInMs };
+    const before = this.#state;
+    this.#state = { reason, since: before?.since ?? now, nextProbeAt: now + probeInMs, probeInMs };
     this.#probing = false;
-    const { starts } = await this.#store.pauseAccount(this.#provider, reason, probeInMs, now).catch((error: unknown) => {
+    return this.#store.pauseAccount(this.#provider, reason, probeInMs, now).catch((error: unknown) => {
       this.#storeFailed(error);
-      return { starts: !wasPaused };
+      return { starts: before === undefined, changes: before?.reason !== reason };
     });
-    return starts;
   }
 
   /**

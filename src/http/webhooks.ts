@@ -1,7 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { TextDecoder } from 'node:util';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import iconv from 'iconv-lite';
 import { RelayError, toHttpError } from '../errors.ts';
 import { type InboundParse, type InboundRequest, type WebhookProvider, webhookPaths } from '../providers/contract.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
@@ -107,7 +108,11 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     });
     // Raw text for every media type: a body the provider's grammar does not fit is quarantined, not refused with a 415.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => done(null, bodyText(body as Buffer, request.headers['content-type'])));
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
+      const { text, undecodable } = bodyText(body as Buffer, request.headers['content-type']);
+      if (undecodable) undecodableRequests.set(request, undecodable);
+      done(null, text);
+    });
     const allowed = options.allowedNetworks ? networkMatcher(options.allowedNetworks) : () => true;
     scope.addHook('onRequest', scope.rateLimit());
     scope.addHook('onRequest', async (request, reply) => {
@@ -140,6 +145,9 @@ function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: We
       handler: async (request, reply) => {
         const inbound = inboundOf(request, options.publicUrl);
         if (!signed(inbound, kind)) return forged(request, reply);
+        // Text that is not in its charset would reach the mailbox as U+FFFD: kept for the operator instead.
+        const undecodable = undecodableRequests.get(request) ?? (inbound.method === 'GET' ? undecodableQuery(request.url) : undefined);
+        if (undecodable) return quarantine(reply, kind, undecodable, inbound);
         const taken = await take(inbound);
         if ('reason' in taken) return quarantine(reply, kind, taken.reason, inbound);
         if (taken.unreadable.length === 0) return acknowledged(reply, kind, taken.outcome);
@@ -216,26 +224,67 @@ function clientAddress(trustedProxies: readonly string[]): (request: FastifyRequ
   return (request) => forwardedClient(proxy, peerAddress(request.socket.remoteAddress), headerList(request.headers['x-forwarded-for']));
 }
 
-/** A form's or JSON body's text in its declared `charset` (UTF-8 when none, or one the relay does not know). */
-function bodyText(body: Buffer, contentType: string | undefined): string {
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1];
+/** Why the body of a request could not be read as text, for its quarantine; set by the body parser. */
+const undecodableRequests = new WeakMap<FastifyRequest, string>();
+
+/** How far into an XML body its declaration is looked for: it must come first, and is short. */
+const XML_DECLARATION_MAX_BYTES = 200;
+
+/**
+ * A body's text in its Content-Type's `charset`, else (an XML body) its XML declaration's encoding
+ * (XML 1.0 §4.3.3; RFC 7303: the HTTP charset wins over it), else UTF-8; `undecodable` says why it
+ * is not text in that charset (bytes, or a form's %-escapes, that are not UTF-8).
+ */
+function bodyText(body: Buffer, contentType: string | undefined): { readonly text: string; readonly undecodable?: string } {
+  const type = contentType ?? '';
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1] ?? (/^[\w.+-]+\/(?:[\w.-]+\+)?xml\s*(?:;|$)/i.test(type) ? xmlEncoding(body) : undefined);
   const decoder = textDecoder(charset);
-  if (decoder.encoding === 'utf-8' || !/^application\/x-www-form-urlencoded\b/i.test(contentType ?? '')) return decoder.decode(body);
+  const form = /^application\/x-www-form-urlencoded\b/i.test(type);
+  if (decoder.utf8) {
+    const undecodable = !isUtf8(body)
+      ? `the body is not UTF-8 text${charset === undefined ? ' and names no charset' : ` (its charset: ${charset})`}`
+      : form && !escapesUtf8(body.toString('latin1'))
+        ? `the form's %-escapes are not UTF-8 text${charset === undefined ? ' and it names no charset' : ` (its charset: ${charset})`}`
+        : undefined;
+    return { text: decoder.decode(body), ...(undecodable ? { undecodable } : {}) };
+  }
+  if (!form) return { text: decoder.decode(body) };
   // A form's %XX escapes are bytes in its charset too: each field is decoded from its bytes and written again in UTF-8, as the parsers read it.
   const decodeField = (field: string) => encodeURIComponent(decoder.decode(Buffer.from(unescapeBytes(field.replace(/\+/g, ' ')), 'latin1')));
-  return body
-    .toString('latin1')
-    .split('&')
-    .map((pair) => pair.split('=').map(decodeField).join('='))
-    .join('&');
+  return {
+    text: body
+      .toString('latin1')
+      .split('&')
+      .map((pair) => pair.split('=').map(decodeField).join('='))
+      .join('&'),
+  };
 }
 
-function textDecoder(charset: string | undefined): TextDecoder {
-  try {
-    return new TextDecoder(charset ?? 'utf-8');
-  } catch {
-    return new TextDecoder('utf-8');
-  }
+/** The encoding an XML declaration names (`<?xml version="1.0" encoding="ISO-8859-1"?>`), if any; a UTF-8 BOM says UTF-8. */
+function xmlEncoding(body: Buffer): string | undefined {
+  const head = body.subarray(0, XML_DECLARATION_MAX_BYTES).toString('latin1');
+  if (head.startsWith('\xEF\xBB\xBF')) return undefined;
+  return /^<\?xml\s[^>]*?\bencoding\s*=\s*(["'])([A-Za-z][\w.:-]*)\1/.exec(head)?.[2];
+}
+
+/** Whether the %XX escapes of a form or query stand for UTF-8 text, as a GET's must (it can name no charset). */
+function escapesUtf8(encoded: string): boolean {
+  return isUtf8(Buffer.from(unescapeBytes(encoded), 'latin1'));
+}
+
+/** Why a GET's query is not text, if so: %-escapes that are not UTF-8 (Latin-1 ones, say). */
+function undecodableQuery(url: string): string | undefined {
+  const query = url.slice(url.indexOf('?') + 1);
+  return url.includes('?') && !escapesUtf8(query) ? "the query's %-escapes are not UTF-8 text (a GET callback can name no other charset)" : undefined;
+}
+
+/**
+ * The charset's decoder (UTF-8 when none, or one the relay does not know). iconv-lite, not Node 20's
+ * TextDecoder, which reads windows-1252 as Latin-1 (its € at 0x80 lost).
+ */
+function textDecoder(charset: string | undefined): { readonly utf8: boolean; decode(bytes: Buffer): string } {
+  const known = charset !== undefined && iconv.encodingExists(charset) ? charset : 'utf-8';
+  return { utf8: /^utf-?8$/i.test(known), decode: (bytes) => iconv.decode(bytes, known) };
 }
 
 /** `%XX` escapes as the bytes they stand for, one latin1 character each (other characters kept as they are). */

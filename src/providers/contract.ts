@@ -308,6 +308,11 @@ export interface ProviderPlugin<Settings extends object = Readonly<Record<string
   createGateway(options: GatewayOptions<Settings>): Gateway;
   /** Plain words for a delivery status code, for the sender's report mail. */
   describeStatus(code: number): string;
+  /**
+   * The status as the provider says it, for the report mail's Diagnostic-Code, where the stored code is
+   * the relay's own (InteractSMS's `SMS-Success=False`); without it (or its answer), `status <code>`.
+   */
+  statusCode?(code: number): string | undefined;
   /** Why this sender id cannot go to the provider (shown in the 554), or undefined when it can. */
   senderIdProblem(senderId: string): string | undefined;
 }

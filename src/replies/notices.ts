@@ -19,6 +19,8 @@ export interface DeliveryNoticeOptions {
   readonly onMailQueued: () => void;
   /** The plain words for a delivery status code of the provider that sent to `number` (its route's, with routes). */
   readonly describeStatus: (code: number, number: string) => string;
+  /** That provider's own words for the code, where the code is the relay's (`ProviderPlugin.statusCode`). */
+  readonly statusCode?: (code: number, number: string) => string | undefined;
 }
 
 /**
@@ -88,7 +90,7 @@ export class DeliveryNotices {
       const mail: NewOutgoingMail[] = [];
       const mailed: DueNotice[] = [];
       for (const notice of due) {
-        const built = await report(notice.state === 'delivered' ? 'delivered' : 'failed', notice.message, [reported(notice, this.#options.describeStatus)]);
+        const built = await report(notice.state === 'delivered' ? 'delivered' : 'failed', notice.message, [reported(notice, this.#options)]);
         // No report (a sender of this relay's own, which takes none): `report` has logged why.
         if (!built) continue;
         mail.push({ ...built, onceKey: `report:${notice.smsId}:${notice.state}` });
@@ -108,7 +110,7 @@ export class DeliveryNotices {
   }
 }
 
-function reported(notice: DueNotice, describeStatus: (code: number, number: string) => string): ReportedRecipient {
+function reported(notice: DueNotice, { describeStatus, statusCode }: Pick<DeliveryNoticeOptions, 'describeStatus' | 'statusCode'>): ReportedRecipient {
   const { recipient, state, code, message } = notice;
   const asked = message.reportAll && state === 'delivered' ? { notify: ['SUCCESS'] } : {};
   return {
@@ -116,6 +118,6 @@ function reported(notice: DueNotice, describeStatus: (code: number, number: stri
     ...asked,
     category: state === 'expired' ? 'expired' : 'undeliverable',
     reason: describeStatus(code, recipient.number),
-    code: `status ${code}`,
+    code: statusCode?.(code, recipient.number) ?? `status ${code}`,
   };
 }

@@ -65,6 +65,12 @@ export interface SharedGatewayState {
 /** What a probe claim found: this relay probes now, another probes or the probe is not due, or the pause ended. */
 export type ProbeClaim = 'probe' | 'wait' | 'not-paused';
 
+/** What a refusal did to the provider's pause: started it, or changed its reason (a busy gateway that now refuses the account). */
+export interface PauseChange {
+  readonly starts: boolean;
+  readonly changes: boolean;
+}
+
 export interface SharedStateStore {
   /**
    * Counts one mail of `parts` SMS parts for `principal` unless it would exceed `limits`: checked and
@@ -81,8 +87,11 @@ export interface SharedStateStore {
   clearAuthFailures(client: string, account: string): Promise<void>;
   /** The pauses and failed hosts of every provider. */
   gatewayState(now: number): Promise<SharedGatewayState>;
-  /** The gateway refused `provider`'s account: paused (since the first refusal), the next probe in `probeInMs`. `starts`: no pause was on. */
-  pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<{ readonly starts: boolean }>;
+  /**
+   * The gateway refused `provider`'s account: paused (since the first refusal), the next probe in `probeInMs`.
+   * `starts`: no pause was on; `changes`: none was on, or it was for another reason (to one caller only).
+   */
+  pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<PauseChange>;
   /** Takes the due probe of a paused provider (the next one moves `probeInMs` on): one relay probes. */
   claimProbe(provider: string, probeInMs: number, now: number): Promise<ProbeClaim>;
   /** A claimed probe was not sent: the next may go now. */

@@ -6,6 +6,7 @@
 import type { Database } from 'better-sqlite3';
 import {
   exceededLimit,
+  type PauseChange,
   type ProbeClaim,
   RATE_DAY_MS,
   RATE_MINUTE_MS,
@@ -27,7 +28,7 @@ export function prepareSharedStateStatements(db: Database) {
     clearAuthFailures: db.prepare('DELETE FROM login_failures WHERE client = ? AND account = ?'),
     pauses: db.prepare('SELECT provider, reason, since, next_probe_at AS nextProbeAt FROM gateway_pauses'),
     failures: db.prepare('SELECT provider, endpoint, failed_at AS failedAt FROM gateway_host_failures'),
-    pauseOf: db.prepare('SELECT 1 FROM gateway_pauses WHERE provider = ?'),
+    pauseOf: db.prepare('SELECT reason FROM gateway_pauses WHERE provider = ?'),
     upsertPause: db.prepare(
       'INSERT INTO gateway_pauses (provider, reason, since, next_probe_at) VALUES (?, ?, ?, ?) ON CONFLICT (provider) DO UPDATE SET reason = excluded.reason, next_probe_at = excluded.next_probe_at',
     ),
@@ -65,10 +66,10 @@ export function gatewayState(sql: SharedStateStatements): SharedGatewayState {
 }
 
 /** Runs inside a write transaction. */
-export function pauseAccount(sql: SharedStateStatements, provider: string, reason: string, probeInMs: number, now: number): { starts: boolean } {
-  const starts = sql.pauseOf.get(provider) === undefined;
+export function pauseAccount(sql: SharedStateStatements, provider: string, reason: string, probeInMs: number, now: number): PauseChange {
+  const before = sql.pauseOf.get(provider) as { reason: string } | undefined;
   sql.upsertPause.run(provider, reason, now, now + probeInMs);
-  return { starts };
+  return { starts: before === undefined, changes: before?.reason !== reason };
 }
 
 /** Runs inside a write transaction. */

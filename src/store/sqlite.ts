@@ -46,7 +46,7 @@ import {
 } from './sqlite-admin.ts';
 import type { NewSmsPart, PartAdded, PartSet } from './reassembly.ts';
 import { addPart, expirePartSets, overduePartSets, prepareReassemblyStatements, type ReassemblyStatements } from './sqlite-reassembly.ts';
-import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from './shared-state-types.ts';
+import type { PauseChange, ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from './shared-state-types.ts';
 import * as shared from './sqlite-shared-state.ts';
 import type { HeldLeases, RelayMember, RelaySeen } from './cluster-types.ts';
 import { type ClusterStatements, heartbeat, leaveCluster, prepareClusterStatements, relaysSeen } from './sqlite-cluster.ts';
@@ -725,7 +725,7 @@ export class SqliteStore implements Store {
     return this.#read(() => shared.gatewayState(this.#shared));
   }
 
-  pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<{ readonly starts: boolean }> {
+  pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<PauseChange> {
     return this.#write(() => shared.pauseAccount(this.#shared, provider, reason, probeInMs, now));
   }
 

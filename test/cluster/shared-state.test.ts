@@ -105,8 +105,9 @@ forEachStore((kind) => {
 
   test(`${kind.name}: an account pause starts once, its probe is taken by one caller, and resuming ends it once`, async () => {
     const store = await fresh();
-    assert.deepEqual(await store.pauseAccount('vonage', 'LOGIN: refused', 60_000, start), { starts: true });
-    assert.deepEqual(await store.pauseAccount('vonage', 'CREDIT: none left', 60_000, start + 5_000), { starts: false });
+    assert.deepEqual(await store.pauseAccount('vonage', 'LOGIN: refused', 60_000, start), { starts: true, changes: true });
+    assert.deepEqual(await store.pauseAccount('vonage', 'LOGIN: refused', 60_000, start + 1_000), { starts: false, changes: false }, 'a probe refused alike');
+    assert.deepEqual(await store.pauseAccount('vonage', 'CREDIT: none left', 60_000, start + 5_000), { starts: false, changes: true });
     const { pauses } = await store.gatewayState(start + 5_000);
     assertTimes(pauses, [{ provider: 'vonage', reason: 'CREDIT: none left', since: start, nextProbeAt: start + 65_000 }]);
     assert.equal(await store.claimProbe('vonage', 60_000, start + 63_000), 'wait', 'not due yet');

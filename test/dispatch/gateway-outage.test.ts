@@ -141,8 +141,8 @@ async function allSentOnce(relay: Awaited<ReturnType<typeof relayOn>>, taken: ()
   assert.deepEqual([...taken()].sort(), relay.numbers);
 }
 
-function messages(lines: readonly string[]): Array<{ level: number; msg: string; result?: string }> {
-  return lines.map((line) => JSON.parse(line) as { level: number; msg: string; result?: string });
+function messages(lines: readonly string[]): Array<{ level: string; msg: string; result?: string; alert?: string; code?: string }> {
+  return lines.map((line) => JSON.parse(line) as { level: string; msg: string; result?: string; alert?: string; code?: string });
 }
 
 describe('a gateway that is down is held and probed, not hammered', () => {
@@ -212,6 +212,24 @@ describe('a gateway that is down is held and probed, not hammered', () => {
     await relay.pass(10 * 60_000);
     assert.ok(gateway.state.requests <= SLOTS + 14, `${gateway.state.requests} requests in 10 minutes with ${QUEUED} SMS queued`);
     assert.equal(messages(relay.lines).filter((line) => line.msg.startsWith('dispatch: sending paused, the gateway asked the relay to wait')).length, 1);
+    gateway.state.mode = 'ok';
+    await allSentOnce(relay, () => gateway.state.taken);
+  });
+
+  test('a busy gateway that comes back refusing the account raises the account alert once, not at each probe', async () => {
+    const gateway = await countingGateway('busy');
+    const relay = await relayOn(gateway.url);
+    const alerts = () => messages(relay.lines).filter((line) => line.alert === 'gateway-account');
+    await relay.pass(1_000);
+    gateway.state.mode = 'account401';
+    // The probe after the 30 s asked for is refused; the next ones (a minute apart) alike.
+    await relay.pass(3 * 60_000);
+    assert.ok(gateway.state.requests >= SLOTS + 2, `${gateway.state.requests} requests: several probes refused`);
+    assert.deepEqual(
+      alerts().map((line) => [line.level, line.code]),
+      [['error', 'HTTP_401']],
+      'one error line as the reason becomes the account',
+    );
     gateway.state.mode = 'ok';
     await allSentOnce(relay, () => gateway.state.taken);
   });

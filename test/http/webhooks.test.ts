@@ -233,6 +233,64 @@ describe('webhooks of several providers', () => {
   });
 });
 
+/** Several providers' webhooks on one relay: XML in its declared encoding; text in no known charset quarantined, never mailed as U+FFFD. */
+describe('webhook text in the charset it names', () => {
+  let relay: TestRelay;
+  const TOKEN = 'a-fourth-long-webhook-secret';
+
+  before(async () => {
+    relay = await startTestRelay(
+      { gateway: { provider: 'puzzel-simulator' }, inbound: { defaultMailbox: 'ops@example.com' } },
+      { SMSRELAY_WEBHOOK_TOKEN: TOKEN },
+    );
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  const xmlMo = (encoding: string, id: string, content: string) =>
+    `<?xml version="1.0" encoding="${encoding}"?><mo><message><messageid>${id}</messageid><originator>+4791234571</originator><destination>1960</destination><content>${content}</content></message></mo>`;
+
+  test("an XML body with no charset on its Content-Type is read in its declaration's encoding (ISO-8859-1, windows-1252)", async () => {
+    // Node has no windows-1252 encoder: its € is written as the byte 0x80, a C1 control in Latin-1.
+    for (const [encoding, id, bytes, content] of [
+      ['ISO-8859-1', 'xml-latin1', 'latin \u00e6\u00f8\u00e5', 'latin æøå'],
+      ['windows-1252', 'xml-cp1252', 'cp1252 \u0080 \u00e6', 'cp1252 € æ'],
+    ] as const) {
+      const answer = await postForm(relay.relay.httpPort, `/webhooks/puzzel/mo?token=${TOKEN}`, {
+        contentType: 'application/xml',
+        body: Buffer.from(xmlMo(encoding, id, bytes), 'latin1'),
+      });
+      assert.equal(answer.status, 200);
+      assert.equal((answer.body as { status?: string }).status, 'accepted', content);
+      await waitFor(`the mail of "${content}"`, async () => {
+        for (const raw of maildirMessages(relay.maildir)) if ((await simpleParser(raw)).text?.includes(content)) return true;
+        return undefined;
+      });
+    }
+  });
+
+  test('text that is not in the charset it names (Latin-1 escapes in a GET, Latin-1 XML declared UTF-8) is quarantined with why, not mailed', async () => {
+    const get = await request(
+      `http://127.0.0.1:${relay.relay.httpPort}/webhooks/puzzel/mo?token=${TOKEN}&messageid=get-latin1&originator=%2B4791234572&content=get+latin+%E6%F8%E5`,
+    );
+    assert.equal(get.statusCode, 200);
+    assert.deepEqual(await get.body.json(), {
+      status: 'quarantined',
+      reason: "the query's %-escapes are not UTF-8 text (a GET callback can name no other charset)",
+    });
+    const xml = await postForm(relay.relay.httpPort, `/webhooks/puzzel/mo?token=${TOKEN}`, {
+      contentType: 'text/xml',
+      body: Buffer.from(xmlMo('UTF-8', 'xml-not-utf8', 'bad \u00e6'), 'latin1'),
+    });
+    assert.deepEqual(xml.body, { status: 'quarantined', reason: 'the body is not UTF-8 text (its charset: UTF-8)' });
+    const kept = await relay.relay.store.listQuarantine(100);
+    assert.equal(kept.length, 2);
+    for (const raw of maildirMessages(relay.maildir)) assert.doesNotMatch((await simpleParser(raw)).text ?? '', /\uFFFD/);
+  });
+});
+
 /** Behind a TLS proxy: the client is the address the trusted proxy forwarded for, for the allowlist and the rate. */
 describe('webhooks behind a trusted proxy', () => {
   let relay: TestRelay;

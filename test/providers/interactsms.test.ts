@@ -235,6 +235,12 @@ describe('InteractSMS adapter: request shape', () => {
       ['3\nBalance too low', 'INTERACT:ACCOUNT'],
       ['5\nUnauthorised', 'INTERACT:ACCOUNT'],
       ['5\nAuthentication error', 'INTERACT:ACCOUNT'],
+      ['-12\r\nAccount suspended', 'INTERACT:ACCOUNT'],
+      ['-12\nAccount disabled', 'INTERACT:ACCOUNT'],
+      ['-13\r\nDaily limit exceeded', 'INTERACT:ACCOUNT'],
+      ['-13\nMonthly cap reached', 'INTERACT:ACCOUNT'],
+      ['-13\nSending allowance exhausted', 'INTERACT:ACCOUNT'],
+      ['-13\nQuota exceeded', 'INTERACT:ACCOUNT'],
       ['4\nInvalid destination number', 'INTERACT:REFUSED:4'],
       ['6\nText is longer than 160 characters', 'INTERACT:REFUSED:6'],
       ['8\nInvalid sender', 'INTERACT:REFUSED:8'],
@@ -247,6 +253,9 @@ describe('InteractSMS adapter: request shape', () => {
       ['12\nThrottled', 'INTERACT:12'],
       ['9\nUserContext not allowed here', 'INTERACT:9'],
       ['10', 'INTERACT:10'],
+      // A bare limit is not the account's: a rate limit passes, an unknown answer is retried.
+      ['11\nRate limit exceeded', 'INTERACT:11'],
+      ['14\nSomething unexpected happened', 'INTERACT:14'],
     ];
     const actions = { ACCOUNT: 'pause', REFUSED: 'fail' } as Record<string, string>;
     for (const [body, code] of cases) {
@@ -519,8 +528,8 @@ describe('InteractSMS webhooks: parsing and verification details', () => {
     assert.deepEqual(plain(parsed), {
       ok: true,
       items: [
-        { providerId: 'abc', number: '+353861234567', code: 1, state: 'delivered' },
-        { providerId: 'abc', number: '+447700900123', code: 1, state: 'delivered' },
+        { providerId: 'abc', number: '+353861234567', code: 1, state: 'delivered', said: 'SMS-Success=True' },
+        { providerId: 'abc', number: '+447700900123', code: 1, state: 'delivered', said: 'SMS-Success=True' },
       ],
     });
   });
@@ -529,7 +538,7 @@ describe('InteractSMS webhooks: parsing and verification details', () => {
 describe('InteractSMS: status words and sender ids', () => {
   it('describes the two receipt codes', () => {
     assert.equal(describeStatus(1), 'delivered to the phone');
-    assert.equal(describeStatus(0), 'the network could not deliver it to every phone');
+    assert.equal(describeStatus(0), 'InteractSMS reports it not delivered to the phone (not every part of it arrived)');
     assert.match(describeStatus(7), /7/);
   });
 

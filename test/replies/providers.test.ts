@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { simpleParser } from 'mailparser';
+import { history } from '../../src/admin.ts';
 import { STORE_FILE } from '../../src/relay.ts';
 import type { ProviderSimulator } from '../../src/simulators/contract.ts';
 import type { BuiltInProviderName as ProviderName } from '../../src/vocabulary.ts';
@@ -348,6 +349,20 @@ describe('InteractSMS specifics through the relay', () => {
     assert.match(data?.text ?? '', /\("¬" sent as "~": the SMS provider cannot carry it\)$/);
     const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900161'));
     assert.equal(record.text, 'Valve ~open');
+  });
+
+  test("a failed receipt is told in InteractSMS's words (SMS-Success=False), not as a status code it never sent", async () => {
+    const control = await fetch(`http://127.0.0.1:${relay.relay.httpPort}/simulator/control`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ undeliverableNumbers: ['447700900162'] }),
+    });
+    assert.equal(control.status, 200, await control.clone().text());
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900162@sms.example.com'], body: 'never arrives' })).data);
+    const bounce = await waitFor('the failure report', () => sink.received.find((mail) => mail.raw.includes('Diagnostic-Code') && mail.raw.includes(id)));
+    const diagnostic = /^Diagnostic-Code: (.*(?:\r?\n[ \t].*)*)/m.exec(bounce.raw)?.[1]?.replace(/\r?\n[ \t]+/g, ' ');
+    assert.equal(diagnostic, 'X-SMS; SMS-Success=False (InteractSMS reports it not delivered to the phone (not every part of it arrived))');
+    assert.match(await history(relay.relay.store, id), / delivery report: failed \(SMS-Success=False, SMS-TotalToSend=1, SMS-TotalSent=0, SMS-TotalFailed=1\)/);
   });
 
   test('a forged SMS-Verify gets 403 and no mail; a signed one is taken', async () => {

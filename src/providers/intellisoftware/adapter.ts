@@ -93,7 +93,9 @@ type LineResult = { readonly id: string } | { readonly code: string; readonly de
 
 /**
  * The documented reply grammar: one line `ID:`/`ERR:`/`DELAY:` for a single recipient or a
- * whole-request failure, else one `<msisdn>,<result>` line per recipient. Lines are matched to the
+ * whole-request failure, else one `<msisdn>,<result>` line per recipient. A bare `ID:` line
+ * answering several numbers is read as the single-recipient form for all of them: the gateway took
+ * the request, and sending it again would duplicate every SMS in it (README). Lines are matched to the
  * submitted numbers by digits, never by position: the gateway renormalises and deduplicates them.
  * Each line speaks for its own number only: one whose result cannot be read makes that number
  * `UNPARSEABLE` (the gateway may have sent it), while the numbers it confirmed are sent and those it

@@ -19,7 +19,7 @@
  * - No validity period and no user context exist in this API: `expiresAt` and `userContext` are
  *   not sent; replies are tracked through `notify_id` instead (`replyTracking: 'tracking-id'`).
  * - The non-zero status codes are not published, so the gateway's text says what a refusal is
- *   about: about the account (login, password, api id, credit) it is `INTERACT:ACCOUNT`, so a
+ *   about: about the account (its state, login, password, api id, credit, allowance) it is `INTERACT:ACCOUNT`, so a
  *   password typo pauses the queue instead of bouncing it; about the number or the message (and
  *   not about a passing state: "temporarily", "try again"…) `INTERACT:REFUSED:<n>`, which bounces;
  *   anything else `INTERACT:<n>`, which the relay retries (an unknown answer never bounces).
@@ -86,10 +86,14 @@ const DETAIL_MAX_CHARS = 200;
 const STATUS_REPLY = /^(-?\d{1,9})[ \t]*(?:\r?\n([\s\S]*))?$/;
 
 /**
- * A refusal whose words are about the account rather than the message: the login, the password,
- * the api id, credit or balance, authentication. Matched case-insensitively on the gateway's text.
+ * A refusal whose words are about the account rather than the message: the account itself
+ * ("Account suspended"), the login, the password, the api id, credit or balance, authentication,
+ * or the account's allowance over a period ("Daily limit exceeded", a quota). A bare "limit" is not
+ * one: a rate limit passes, a character limit is the message's. Matched case-insensitively on the
+ * gateway's text.
  */
-const ACCOUNT_WORDS = /\b(?:user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?id|credits?|balance|auth\w*|unauthori[sz]ed)\b/i;
+const ACCOUNT_WORDS =
+  /\b(?:accounts?|user(?:[ _-]?name)?s?|password|log[ -]?in|log[ -]?on|api[ _-]?id|credits?|balance|auth\w*|unauthori[sz]ed|(?:hourly|daily|weekly|monthly)[ _-]?(?:limit|cap)s?|allowances?|quotas?)\b/i;
 
 /**
  * A refusal whose words are about this SMS: its number (destination, recipient, MSISDN), its text

@@ -92,7 +92,8 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
 
 /**
  * A delivery receipt. `SMS-Success` is True only when every part was delivered, so the
- * stored code is 1 (delivered) or 0 (not delivered to every phone), and the state follows it.
+ * stored code is 1 (delivered) or 0 (not every part delivered), and the state follows it; the history
+ * shows what the gateway said (`SMS-Success=False`, with its counts when it sent them).
  * `SMS-To` names one number; a comma-separated list is read as one report per number.
  */
 export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
@@ -121,8 +122,13 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const delivered = success === 'true';
   const code = delivered ? DLR_DELIVERED : DLR_FAILED;
   const state = delivered ? 'delivered' : 'failed';
+  const counts = ['SMS-TotalToSend', 'SMS-TotalSent', 'SMS-TotalFailed'].flatMap((name) => {
+    const count = field(fields, name);
+    return count ? [`${name}=${count}`] : [];
+  });
+  const said = [statusCode(code), ...counts].join(', ');
   return batchParse(
-    [...new Set(numbers)].map((number) => ({ providerId, number, code, state })),
+    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said })),
     unreadable,
   );
 }
@@ -163,8 +169,15 @@ function isVerifyFormula(formula: string): formula is VerifyFormula {
 
 export function describeStatus(code: number): string {
   if (code === DLR_DELIVERED) return 'delivered to the phone';
-  if (code === DLR_FAILED) return 'the network could not deliver it to every phone';
+  if (code === DLR_FAILED) return 'InteractSMS reports it not delivered to the phone (not every part of it arrived)';
   return `InteractSMS delivery status ${code}`;
+}
+
+/** The receipt's code as InteractSMS said it: it has none of its own, only `SMS-Success`. */
+export function statusCode(code: number): string | undefined {
+  if (code === DLR_DELIVERED) return 'SMS-Success=True';
+  if (code === DLR_FAILED) return 'SMS-Success=False';
+  return undefined;
 }
 
 function malformed<T>(reason: string): InboundParse<T> {

@@ -1,7 +1,7 @@
 /** The InteractSMS (Phonovation) plug-in: see README.md in this folder for the provider's side. */
 import type { ProviderPlugin } from '../contract.ts';
 import { createInteractSmsGateway, INTERACTSMS_CAPABILITIES, PROVIDER } from './adapter.ts';
-import { describeStatus, parseReceived, parseReport, verify } from './inbound.ts';
+import { describeStatus, parseReceived, parseReport, statusCode, verify } from './inbound.ts';
 import { INTERACTSMS_OUTCOME_RULES } from './outcomes.ts';
 import { senderIdProblem } from './sender-id.ts';
 import { INTERACTSMS_SETTINGS } from './settings.ts';
@@ -16,5 +16,6 @@ export const interactsmsPlugin: ProviderPlugin = {
   parseReport,
   verify,
   describeStatus,
+  statusCode,
   senderIdProblem,
 };

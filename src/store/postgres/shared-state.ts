@@ -7,6 +7,7 @@
 import type pg from 'pg';
 import {
   exceededLimit,
+  type PauseChange,
   type ProbeClaim,
   RATE_DAY_MS,
   RATE_MINUTE_MS,
@@ -98,15 +99,21 @@ export async function gatewayState(query: Query, now: number): Promise<SharedGat
   return { pauses, failures };
 }
 
-/** A new row has no `xmax` (no earlier version was updated): the pause starts with it. */
-export async function pauseAccount(query: Query, provider: string, reason: string, probeInMs: number, now: number): Promise<{ starts: boolean }> {
+/**
+ * A new row has no `xmax` (no earlier version was updated): the pause starts with it. The reason it had
+ * is read under the row's lock first, so that of relays refusing at once only the first sees it change.
+ */
+export async function pauseAccount(query: Query, provider: string, reason: string, probeInMs: number, now: number): Promise<PauseChange> {
+  const [before] = await query<{ reason: string }>('SELECT reason FROM gateway_pauses WHERE provider = $1 FOR UPDATE', [provider]);
   const [row] = await query<{ starts: boolean }>(
     `INSERT INTO gateway_pauses (provider, reason, since, next_probe_at) VALUES ($1, $2, ${clusterNow(3)}, ${clusterNow(3)} + $4::bigint)
      ON CONFLICT (provider) DO UPDATE SET reason = excluded.reason, next_probe_at = excluded.next_probe_at
      RETURNING (xmax = 0) AS starts`,
     [provider, reason, skewOf(now), probeInMs],
   );
-  return { starts: row?.starts ?? false };
+  const starts = row?.starts ?? false;
+  // A row another relay inserted after the read: its pause, started by that relay.
+  return { starts, changes: starts || (before !== undefined && before.reason !== reason) };
 }
 
 /** Runs inside a write transaction: the row's lock makes one relay the prober. */

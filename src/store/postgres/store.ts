@@ -101,7 +101,7 @@ import { type Notice, WakeSender, WorkListener, type WorkQueue } from './notify.
 import { prepareStatements } from './prepared.ts';
 import { addPart, expirePartSets, overduePartSets } from './reassembly.ts';
 import { TurnReads } from './turn-reads.ts';
-import type { ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
+import type { PauseChange, ProbeClaim, RateLimitSettings, RateTaken, SharedGatewayState } from '../shared-state-types.ts';
 import * as shared from './shared-state.ts';
 import { databaseUrl, redactUrl } from './url.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from '../part-receipts-types.ts';
@@ -1435,7 +1435,7 @@ export class PostgresStore implements Store, ClusterStore {
     return shared.gatewayState(this.#query, now);
   }
 
-  pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<{ readonly starts: boolean }> {
+  pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<PauseChange> {
     return this.#write((client) => shared.pauseAccount(shared.queryOf(client), provider, reason, probeInMs, now));
   }
 
