@@ -227,6 +227,14 @@ function clientAddress(trustedProxies: readonly string[]): (request: FastifyRequ
 /** Why the body of a request could not be read as text, for its quarantine; set by the body parser. */
 const undecodableRequests = new WeakMap<FastifyRequest, string>();
 
+/**
+ * The charset of a body that names none and is not UTF-8 (its bytes, or a form's %-escapes): what a
+ * gateway or proxy that names no charset writes besides UTF-8 is Latin-1 or its Windows superset, and
+ * windows-1252 reads both (every byte is a character), so the phone's text reaches its mailbox as
+ * written, not as U+FFFD and not held in quarantine. A body that names UTF-8 and is not is quarantined.
+ */
+const UNDECLARED_FALLBACK = 'windows-1252';
+
 /** How far into an XML body its declaration is looked for: it must come first, and is short. */
 const XML_DECLARATION_MAX_BYTES = 200;
 
@@ -238,13 +246,14 @@ const XML_DECLARATION_MAX_BYTES = 200;
 function bodyText(body: Buffer, contentType: string | undefined): { readonly text: string; readonly undecodable?: string } {
   const type = contentType ?? '';
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1] ?? (/^[\w.+-]+\/(?:[\w.-]+\+)?xml\s*(?:;|$)/i.test(type) ? xmlEncoding(body) : undefined);
-  const decoder = textDecoder(charset);
   const form = /^application\/x-www-form-urlencoded\b/i.test(type);
+  const decoder = textDecoder(charset ?? (isUtf8(body) && (!form || escapesUtf8(body.toString('latin1'))) ? undefined : UNDECLARED_FALLBACK));
   if (decoder.utf8) {
+    // Only a body that names UTF-8 gets here not being it (one that names nothing is read as UNDECLARED_FALLBACK).
     const undecodable = !isUtf8(body)
-      ? `the body is not UTF-8 text${charset === undefined ? ' and names no charset' : ` (its charset: ${charset})`}`
+      ? `the body is not UTF-8 text (its charset: ${charset})`
       : form && !escapesUtf8(body.toString('latin1'))
-        ? `the form's %-escapes are not UTF-8 text${charset === undefined ? ' and it names no charset' : ` (its charset: ${charset})`}`
+        ? `the form's %-escapes are not UTF-8 text (its charset: ${charset})`
         : undefined;
     return { text: decoder.decode(body), ...(undecodable ? { undecodable } : {}) };
   }

@@ -224,7 +224,19 @@ describe('webhooks of several providers', () => {
       body: Buffer.from(JSON.stringify({ mo: [{ messageid: 'cs2', originator: '+4799999999', content: 'café json' }] }), 'latin1'),
     });
     assert.equal(json.status, 200);
-    for (const text of ['café form', 'café json']) {
+    // Naming no charset and not UTF-8 (a gateway or proxy that writes Latin-1 or windows-1252 without saying so): read as windows-1252.
+    const undeclaredForm = await postForm(relay.relay.httpPort, `/webhooks/intellisoftware/mo?token=${TOKEN}`, {
+      from: '127.0.0.15',
+      body: 'from=447700900402&msgid=cs3&text=caf%E9+undeclared+%80',
+    });
+    assert.equal((undeclaredForm.body as { status?: string }).status, 'accepted');
+    const undeclaredJson = await postForm(relay.relay.httpPort, `/webhooks/puzzel/mo?token=${TOKEN}`, {
+      from: '127.0.0.15',
+      contentType: 'application/json',
+      body: Buffer.from(JSON.stringify({ mo: [{ messageid: 'cs4', originator: '+4799999998', content: 'café undeclared json' }] }), 'latin1'),
+    });
+    assert.equal((undeclaredJson.body as { status?: string }).status, 'accepted');
+    for (const text of ['café form', 'café json', 'café undeclared €', 'café undeclared json']) {
       await waitFor(`the mail of "${text}"`, async () => {
         for (const raw of maildirMessages(relay.maildir)) if ((await simpleParser(raw)).text?.includes(text)) return true;
         return undefined;
