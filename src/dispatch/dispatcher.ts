@@ -197,8 +197,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           this.#nextExpiryAt = undefined;
           return store.claimDueSms({ ...lease, maxBatches: free, startedBy: now - options.retry.maxAgeMs });
         }
-        const batches = await store.claimDueSms({ ...lease, maxBatches: allowed });
-        if (batches.length === 0) for (const lane of lanes) await lane.pause.probeSkipped(now);
+        // A probe taken for a claim that fails (the store went away meanwhile) is given back, as one that found nothing:
+        // kept, it would hold every later claim to none (a probe under way) with no request to end it.
+        const batches = await store.claimDueSms({ ...lease, maxBatches: allowed }).catch(async (error: unknown) => {
+          await this.#probesUnused(now);
+          throw error;
+        });
+        if (batches.length === 0) await this.#probesUnused(now);
         return batches;
       },
       process: (batch, release) => this.#sendBatch(batch, release),
@@ -253,6 +258,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const hold: Hold = { kind: 'account', classified, probeInMs: this.#options.pauseProbeIntervalMs };
     // The pause's store writes report their own failures; nothing else can throw here.
     void this.#notePause(lane, hold, this.#options.logger);
+  }
+
+  /** A probe this relay took reached no gateway (nothing claimed, the claim failed, the batch ended before its request): the next may go. */
+  async #probesUnused(now: number): Promise<void> {
+    for (const lane of this.#lanes.values()) await lane.pause.probeSkipped(now);
   }
 
   /** Besides the batches in flight, the SMS whose outcome is owed: their lease stays until it is written. */
@@ -322,7 +332,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       log.warn({ err: error }, 'dispatch: could not check the numbers against the opt-outs; the SMS are tried again when their lease ends');
       return undefined;
     });
-    if (!optedOut) return;
+    // No request goes: a probe this batch carried is given back, or no other would go.
+    if (!optedOut) return this.#probesUnused(this.#clock());
     const live = due.filter((sms) => !optedOut.has(sms));
     const unsent: Decision[] = [
       ...(now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), via: undefined }))),

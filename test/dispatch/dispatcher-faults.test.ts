@@ -265,3 +265,22 @@ describe('a gateway that stops answering (issue #13 item 7)', () => {
     assert.deepEqual([logged(h.lines, /is not answering/).length, logged(h.lines, /answers again/).length], [0, 0]);
   });
 });
+
+describe('a store outage while the gateway is paused (findings/cluster.md 1)', () => {
+  test('a probe taken when the claim of its SMS failed is given back: once the store works, the probe goes and the pause ends', async () => {
+    const h = await harness();
+    h.simulator.setBehaviour({ mode: 'error', code: 'LOGIN_INVALID' });
+    h.dispatcher.start();
+    const id = await h.accept('+447700900321');
+    await waitFor('the pause', () => logged(h.lines, /sending paused/).length > 0, 3_000);
+    h.simulator.setBehaviour({ mode: 'ok' });
+    // The store fails as the probe comes due: the probe is taken (this relay decides alone), the claim of its SMS fails.
+    const lock = lockWrites(h.file);
+    h.clock.now += TEST_DISPATCH_POLICY.pauseProbeIntervalMs;
+    h.dispatcher.kick();
+    await waitFor('the failed claim', () => logged(h.lines, /the store fails; nothing is claimed/).length > 0, 3_000);
+    lock.release();
+    await waitFor('the probe sent and recorded', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 5_000);
+    assert.equal(logged(h.lines, /accepts the account again; sending resumed/).length, 1);
+  });
+});
