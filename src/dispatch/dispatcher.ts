@@ -347,15 +347,38 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       return;
     }
     const decisions = [...unsent, ...this.#ownAccountRefusals(batch.message, attempted.decisions, log)];
-    for (const lane of this.#lanes.values()) {
-      const asked = attempted.asked.has(lane);
-      // A batch on an account's own credentials says nothing about the relay's account.
-      if (!asked || batch.message.gatewayAccount) await lane.pause.probeSkipped(this.#clock());
-      else await this.#notePause(lane, attempted.asked.get(lane), log);
-    }
-    const outcomes = await this.#outcomes(batch.message, decisions, log);
+    // This relay's view of each provider changes now, before the commit (no further request to a gateway that
+    // just refused); the shared state once the commit says the answer came on the batch's lease: one that came
+    // after another relay took all its SMS over (this relay frozen or cut off past its lease) is that relay's to
+    // act on (docs/several-relays.md). An outcome the store could not take counts as on the lease.
+    let answeredOnLease: (onLease: boolean) => void = () => undefined;
+    const onLease = new Promise<boolean>((resolve) => (answeredOnLease = resolve));
+    const noted = Promise.all(
+      [...this.#lanes.values()].map((lane) =>
+        // A batch on an account's own credentials says nothing about the relay's account.
+        !attempted.asked.has(lane) || batch.message.gatewayAccount
+          ? lane.pause.probeSkipped(this.#clock())
+          : this.#notePause(lane, attempted.asked.get(lane), log, onLease),
+      ),
+    );
     try {
-      await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail, this.#options.owner);
+      const outcomes = await this.#outcomes(batch.message, decisions, log);
+      const late = await this.#record(outcomes, log);
+      answeredOnLease(late === undefined || late.length < outcomes.outcomes.length);
+    } finally {
+      answeredOnLease(true);
+      await noted;
+    }
+  }
+
+  /**
+   * Records a batch's outcomes: the ids of those kept as late answers (another relay holds their lease),
+   * or undefined when the store failed, the outcomes then kept until it takes writes again.
+   */
+  async #record(outcomes: Outcomes, log: Logger): Promise<readonly number[] | undefined> {
+    let late: readonly number[];
+    try {
+      late = await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail, this.#options.owner);
     } catch (error) {
       if (this.#owed.length === 0) this.#owedSince = this.#clock();
       this.#owed.push(outcomes);
@@ -367,9 +390,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       );
       // New work for the loop: the next claim writes what is owed first, even when the last found nothing more due.
       this.kick();
-      return;
+      return undefined;
     }
     this.#recorded(outcomes);
+    return late;
   }
 
   /**
@@ -600,11 +624,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * failing or its asking for a wait (one warning): its SMS go to the route's next provider, or wait
    * for its probe; any other answer of it ends its pause.
    */
-  async #notePause(lane: Lane, hold: Hold | undefined, log: Logger): Promise<void> {
+  async #notePause(lane: Lane, hold: Hold | undefined, log: Logger, onLease?: Promise<boolean>): Promise<void> {
     const provider = this.#providerLabel(lane);
     if (hold) {
       const { classified, kind, probeInMs } = hold;
-      const starts = await lane.pause.refused(`${classified.code}: ${classified.reason}`, this.#clock(), probeInMs);
+      const starts = await lane.pause.refused(`${classified.code}: ${classified.reason}`, this.#clock(), probeInMs, onLease);
       lane.heldFor = kind;
       if (!starts) return;
       const code = maskNumbersIn(classified.code);
@@ -621,7 +645,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       }
       return;
     }
-    const ended = await lane.pause.answered(this.#clock());
+    const ended = await lane.pause.answered(this.#clock(), onLease);
     if (!ended) return;
     const fields = { ...provider, pausedMs: this.#clock() - ended.since, reason: maskNumbersIn(ended.reason) };
     if (lane.heldFor === 'down' || lane.heldFor === 'busy') log.info(fields, 'dispatch: the gateway answers again; sending resumed');

@@ -284,3 +284,39 @@ describe('a store outage while the gateway is paused (findings/cluster.md 1)', (
     assert.equal(logged(h.lines, /accepts the account again; sending resumed/).length, 1);
   });
 });
+
+describe('a late answer of a relay whose SMS another relay took over (findings/cluster.md 2)', () => {
+  test("changes nothing of the provider's shared state: no pause for every relay from a failure of its own stall", async () => {
+    // relay-a's request outlives its lease (as a relay frozen past delivery.leaseTtl), then fails with no answer.
+    const responseTimeoutMs = 1_500;
+    const h = await harness(responseTimeoutMs);
+    h.simulator.setBehaviour({ mode: 'hang' });
+    h.dispatcher.start();
+    const id = await h.accept('+447700900331');
+    await waitFor('relay-a’s request in flight', () => h.simulator.pendingRequests === 1, 3_000);
+    const other = await startSimulator();
+    cleanups.push(() => other.close());
+    const { gateway, routing } = simulatorRoute(other.url, { connections: 4, responseTimeoutMs });
+    cleanups.push(() => gateway.close());
+    const relayB = new Dispatcher({
+      store: h.store,
+      routing,
+      logger: captureLog('debug').logger,
+      owner: 'relay-b',
+      maxConcurrentRequests: 4,
+      leaseMs: 1_000 + responseTimeoutMs,
+      ...TEST_DISPATCH_POLICY,
+      clock: () => h.clock.now,
+    });
+    cleanups.push(() => relayB.stop());
+    // Past relay-a's lease: relay-b takes the SMS over and sends it.
+    h.clock.now += 60_000;
+    relayB.start();
+    await waitFor('sent by relay-b', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 3_000);
+    await waitFor('relay-a’s late answer kept', async () => (await h.store.events(id)).some((event) => event.kind === 'late answer'), 5_000);
+    await sleep(200);
+    assert.deepEqual((await h.store.gatewayState(h.clock.now)).pauses, [], 'no pause shared with every relay');
+    assert.equal(logged(h.lines, /sending paused/).length, 0);
+    assert.equal(other.simulator.received.length, 1);
+  });
+});
