@@ -197,8 +197,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           this.#nextExpiryAt = undefined;
           return store.claimDueSms({ ...lease, maxBatches: free, startedBy: now - options.retry.maxAgeMs });
         }
-        const batches = await store.claimDueSms({ ...lease, maxBatches: allowed });
-        if (batches.length === 0) for (const lane of lanes) await lane.pause.probeSkipped(now);
+        // A probe taken for a claim that fails (the store went away meanwhile) is given back, as one that found nothing:
+        // kept, it would hold every later claim to none (a probe under way) with no request to end it.
+        const batches = await store.claimDueSms({ ...lease, maxBatches: allowed }).catch(async (error: unknown) => {
+          await this.#probesUnused(now);
+          throw error;
+        });
+        if (batches.length === 0) await this.#probesUnused(now);
         return batches;
       },
       process: (batch, release) => this.#sendBatch(batch, release),
@@ -253,6 +258,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const hold: Hold = { kind: 'account', classified, probeInMs: this.#options.pauseProbeIntervalMs };
     // The pause's store writes report their own failures; nothing else can throw here.
     void this.#notePause(lane, hold, this.#options.logger);
+  }
+
+  /** A probe this relay took reached no gateway (nothing claimed, the claim failed, the batch ended before its request): the next may go. */
+  async #probesUnused(now: number): Promise<void> {
+    for (const lane of this.#lanes.values()) await lane.pause.probeSkipped(now);
   }
 
   /** Besides the batches in flight, the SMS whose outcome is owed: their lease stays until it is written. */
@@ -322,7 +332,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       log.warn({ err: error }, 'dispatch: could not check the numbers against the opt-outs; the SMS are tried again when their lease ends');
       return undefined;
     });
-    if (!optedOut) return;
+    // No request goes: a probe this batch carried is given back, or no other would go.
+    if (!optedOut) return this.#probesUnused(this.#clock());
     const live = due.filter((sms) => !optedOut.has(sms));
     const takenOver = batch.sms.filter((sms) => sms.takenOverFrom !== undefined);
     // The history says it per SMS (taken over); the operator's log says it too: those phones may get the SMS twice.
@@ -343,15 +354,38 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       return;
     }
     const decisions = [...unsent, ...this.#ownAccountRefusals(batch.message, attempted.decisions, log)];
-    for (const lane of this.#lanes.values()) {
-      const asked = attempted.asked.has(lane);
-      // A batch on an account's own credentials says nothing about the relay's account.
-      if (!asked || batch.message.gatewayAccount) await lane.pause.probeSkipped(this.#clock());
-      else await this.#notePause(lane, attempted.asked.get(lane), log);
-    }
-    const outcomes = await this.#outcomes(batch.message, decisions, log);
+    // This relay's view of each provider changes now, before the commit (no further request to a gateway that
+    // just refused); the shared state once the commit says the answer came on the batch's lease: one that came
+    // after another relay took all its SMS over (this relay frozen or cut off past its lease) is that relay's to
+    // act on (docs/several-relays.md). An outcome the store could not take counts as on the lease.
+    let answeredOnLease: (onLease: boolean) => void = () => undefined;
+    const onLease = new Promise<boolean>((resolve) => (answeredOnLease = resolve));
+    const noted = Promise.all(
+      [...this.#lanes.values()].map((lane) =>
+        // A batch on an account's own credentials says nothing about the relay's account.
+        !attempted.asked.has(lane) || batch.message.gatewayAccount
+          ? lane.pause.probeSkipped(this.#clock())
+          : this.#notePause(lane, attempted.asked.get(lane), log, onLease),
+      ),
+    );
     try {
-      await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail, this.#options.owner);
+      const outcomes = await this.#outcomes(batch.message, decisions, log);
+      const late = await this.#record(outcomes, log);
+      answeredOnLease(late === undefined || late.length < outcomes.outcomes.length);
+    } finally {
+      answeredOnLease(true);
+      await noted;
+    }
+  }
+
+  /**
+   * Records a batch's outcomes: the ids of those kept as late answers (another relay holds their lease),
+   * or undefined when the store failed, the outcomes then kept until it takes writes again.
+   */
+  async #record(outcomes: Outcomes, log: Logger): Promise<readonly number[] | undefined> {
+    let late: readonly number[];
+    try {
+      late = await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail, this.#options.owner);
     } catch (error) {
       if (this.#owed.length === 0) this.#owedSince = this.#clock();
       this.#owed.push(outcomes);
@@ -363,9 +397,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       );
       // New work for the loop: the next claim writes what is owed first, even when the last found nothing more due.
       this.kick();
-      return;
+      return undefined;
     }
     this.#recorded(outcomes);
+    return late;
   }
 
   /**
@@ -596,11 +631,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
    * failing or its asking for a wait (one warning): its SMS go to the route's next provider, or wait
    * for its probe; any other answer of it ends its pause.
    */
-  async #notePause(lane: Lane, hold: Hold | undefined, log: Logger): Promise<void> {
+  async #notePause(lane: Lane, hold: Hold | undefined, log: Logger, onLease?: Promise<boolean>): Promise<void> {
     const provider = this.#providerLabel(lane);
     if (hold) {
       const { classified, kind, probeInMs } = hold;
-      const { starts, changes } = await lane.pause.refused(`${classified.code}: ${classified.reason}`, this.#clock(), probeInMs);
+      const { starts, changes } = await lane.pause.refused(`${classified.code}: ${classified.reason}`, this.#clock(), probeInMs, onLease);
       lane.heldFor = kind;
       // A refused account alerts as it starts and at each change of reason (a gateway down or busy that
       // comes back refusing the account); a down or busy gateway's reason may alternate at every probe.
@@ -619,7 +654,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       }
       return;
     }
-    const ended = await lane.pause.answered(this.#clock());
+    const ended = await lane.pause.answered(this.#clock(), onLease);
     if (!ended) return;
     const fields = { ...provider, pausedMs: this.#clock() - ended.since, reason: maskNumbersIn(ended.reason) };
     if (lane.heldFor === 'down' || lane.heldFor === 'busy') log.info(fields, 'dispatch: the gateway answers again; sending resumed');

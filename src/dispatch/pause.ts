@@ -2,6 +2,9 @@ import type { PauseChange, ProbeClaim, SharedPause, SharedStateStore } from '../
 
 export type PauseStore = Pick<SharedStateStore, 'pauseAccount' | 'claimProbe' | 'releaseProbe' | 'resumeAccount'>;
 
+/** An answer on a lease this relay still held: the shared state is its to change. */
+const ON_LEASE = Promise.resolve(true);
+
 /**
  * A provider-wide stop: the gateway refused the relay itself (login, credit, allowance, a wrong URL),
  * every host of it failed, or it asked the relay to wait (Retry-After, DELAY), so every SMS would
@@ -100,12 +103,16 @@ export class ProviderPause {
   /**
    * The gateway refused the account (or is down, or busy): the next probe is `probeInMs` away. Says
    * whether this starts a pause, or changes its reason, on any relay (to alert once per change).
+   * `onLease` says whether the answer came on the SMS's lease: a late one (another relay took the SMS
+   * over meanwhile, docs/several-relays.md) holds this relay alone, until its next read of the shared
+   * state, and starts or changes no pause.
    */
-  async refused(reason: string, now: number, probeInMs = this.#probeIntervalMs): Promise<PauseChange> {
+  async refused(reason: string, now: number, probeInMs = this.#probeIntervalMs, onLease = ON_LEASE): Promise<PauseChange> {
     this.#changes++;
     const before = this.#state;
     this.#state = { reason, since: before?.since ?? now, nextProbeAt: now + probeInMs, probeInMs };
     this.#probing = false;
+    if (!(await onLease)) return { starts: false, changes: false };
     return this.#store.pauseAccount(this.#provider, reason, probeInMs, now).catch((error: unknown) => {
       this.#storeFailed(error);
       return { starts: before === undefined, changes: before?.reason !== reason };
@@ -114,14 +121,16 @@ export class ProviderPause {
 
   /**
    * The gateway answered something other than an account refusal. Returns the ended pause, to the
-   * one relay that ends it; no store call when this relay knows of no pause.
+   * one relay that ends it; no store call when this relay knows of no pause. A late answer (`onLease`
+   * false, as for `refused`) ends no shared pause: this relay reads it back at its next look.
    */
-  async answered(now: number): Promise<{ reason: string; since: number } | undefined> {
+  async answered(now: number, onLease = ON_LEASE): Promise<{ reason: string; since: number } | undefined> {
     const known = this.#state;
     if (!known && !this.#probing) return undefined;
     this.#changes++;
     this.#state = undefined;
     this.#probing = false;
+    if (!(await onLease)) return undefined;
     return this.#store.resumeAccount(this.#provider, now).catch((error: unknown) => {
       this.#storeFailed(error);
       return known && { reason: known.reason, since: known.since };

@@ -360,16 +360,18 @@ export class SqliteStore implements Store {
     return this.#read(() => (this.#sql.nextSmsExpiry.get(maxAgeMs) as { at: number | null }).at ?? undefined);
   }
 
-  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<void> {
+  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<readonly number[]> {
     const durability = mail.length === 0 && outcomes.every((outcome) => outcome.kind === 'sent') ? UNPROMISED_UNAWAITED : undefined;
     return this.#write(() => {
       const now = Date.now();
       const sql = this.#sql;
       const lateMessages = new Set<string>();
+      const late: number[] = [];
       for (const outcome of outcomes) {
         const lease = owner === undefined ? undefined : (sql.leaseOf.get(outcome.smsId) as { message_id: string; lease_owner: string | null } | undefined);
         if (lease && lease.lease_owner !== owner) {
           lateMessages.add(lease.message_id);
+          late.push(outcome.smsId);
           sql.lateAnswer.run({ now, owner, said: outcome.kind === 'sent' ? sentDetail(outcome) : outcome.error, id: outcome.smsId });
           continue;
         }
@@ -396,6 +398,7 @@ export class SqliteStore implements Store {
         }
       }
       this.#insertMail(withoutLateReports(mail, lateMessages), now);
+      return late;
     }, durability);
   }
 

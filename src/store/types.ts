@@ -36,9 +36,10 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * `owner`: the relay recording them. An outcome of an SMS whose lease it no longer holds (another relay
    * took it over while this one was frozen or cut off) does not change the SMS: it is kept as a history
    * line (`late answer: from <owner>, after its lease was taken over: …`), and the reports queued with it about its message are dropped.
-   * Without `owner`, every outcome is the SMS's.
+   * Without `owner`, every outcome is the SMS's. Resolves with the ids of the outcomes kept as late answers
+   * (none without `owner`): the dispatcher lets such an answer change nothing of the provider's shared state either.
    */
-  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail?: readonly NewOutgoingMail[], owner?: string): Promise<void>;
+  recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail?: readonly NewOutgoingMail[], owner?: string): Promise<readonly number[]>;
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void>;
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]>;

@@ -166,9 +166,13 @@ describe('a late answer', () => {
         const relayed = { kind: 'notice' as const, messageId, envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('relayed') };
 
         // alpha's late failure comes while beta's request is in flight, its success after beta's result.
-        await store.recordSmsOutcomes([{ smsId, kind: 'retry', nextAttemptAt: now, error: 'TIMEOUT: no answer', attempted: true }], [], 'alpha');
-        await store.recordSmsOutcomes([{ smsId, kind: 'sent', providerId: '477' }], [relayed], 'beta');
-        await store.recordSmsOutcomes([{ smsId, kind: 'sent', providerId: '351' }], [relayed], 'alpha');
+        // Each answer says which outcomes it kept as late answers: the dispatcher lets those change no shared state.
+        assert.deepEqual(
+          await store.recordSmsOutcomes([{ smsId, kind: 'retry', nextAttemptAt: now, error: 'TIMEOUT: no answer', attempted: true }], [], 'alpha'),
+          [smsId],
+        );
+        assert.deepEqual(await store.recordSmsOutcomes([{ smsId, kind: 'sent', providerId: '477' }], [relayed], 'beta'), []);
+        assert.deepEqual(await store.recordSmsOutcomes([{ smsId, kind: 'sent', providerId: '351' }], [relayed], 'alpha'), [smsId]);
 
         assert.deepEqual(
           (await store.smsOf(messageId)).map((sms) => [sms.status, sms.attempts, sms.possibleDuplicates, sms.providerId]),
@@ -210,7 +214,7 @@ describe('a late answer', () => {
         const ids = first?.sms.map((sms) => sms.id) ?? [];
         await store.claimDueSms({ owner: 'beta', now, leaseUntil: now + 30_000, maxBatches: 1, batchSize: 2 });
         // Both SMS of one batch, and one alone: the two shapes a sent outcome takes.
-        await store.recordSmsOutcomes(
+        const late = await store.recordSmsOutcomes(
           [
             { smsId: ids[0] ?? 0, kind: 'sent', providerId: '351' },
             { smsId: ids[1] ?? 0, kind: 'sent', providerId: '352' },
@@ -218,7 +222,9 @@ describe('a late answer', () => {
           [],
           'alpha',
         );
-        await store.recordSmsOutcomes([{ smsId: ids[0] ?? 0, kind: 'sent', providerId: '353' }], [], 'alpha');
+        assert.deepEqual([...late].sort(), [...ids].sort(), 'both kept as late answers');
+        assert.deepEqual(await store.recordSmsOutcomes([{ smsId: ids[0] ?? 0, kind: 'sent', providerId: '353' }], [], 'alpha'), [ids[0]]);
+        assert.deepEqual(await store.recordSmsOutcomes([{ smsId: ids[1] ?? 0, kind: 'failed', error: 'ERR: refused' }], [], 'alpha'), [ids[1]]);
         const messageId = first?.message.id ?? '';
         assert.deepEqual(
           (await store.smsOf(messageId)).map((sms) => [sms.status, sms.providerId ?? null]),
@@ -234,6 +240,7 @@ describe('a late answer', () => {
             'from alpha, after its lease was taken over: id 351',
             'from alpha, after its lease was taken over: id 352',
             'from alpha, after its lease was taken over: id 353',
+            'from alpha, after its lease was taken over: ERR: refused',
           ],
         );
       } finally {

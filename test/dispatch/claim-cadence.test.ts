@@ -37,8 +37,9 @@ async function harness(): Promise<{ dispatcher: Dispatcher; store: Store; counte
     return batches;
   };
   const recordSmsOutcomes: Store['recordSmsOutcomes'] = async (outcomes, queued) => {
-    await store.recordSmsOutcomes(outcomes, queued);
+    const late = await store.recordSmsOutcomes(outcomes, queued);
     counted.outcomes += outcomes.length;
+    return late;
   };
   const counting = new Proxy(store, {
     get: (target, property) => {

@@ -265,3 +265,58 @@ describe('a gateway that stops answering (issue #13 item 7)', () => {
     assert.deepEqual([logged(h.lines, /is not answering/).length, logged(h.lines, /answers again/).length], [0, 0]);
   });
 });
+
+describe('a store outage while the gateway is paused (findings/cluster.md 1)', () => {
+  test('a probe taken when the claim of its SMS failed is given back: once the store works, the probe goes and the pause ends', async () => {
+    const h = await harness();
+    h.simulator.setBehaviour({ mode: 'error', code: 'LOGIN_INVALID' });
+    h.dispatcher.start();
+    const id = await h.accept('+447700900321');
+    await waitFor('the pause', () => logged(h.lines, /sending paused/).length > 0, 3_000);
+    h.simulator.setBehaviour({ mode: 'ok' });
+    // The store fails as the probe comes due: the probe is taken (this relay decides alone), the claim of its SMS fails.
+    const lock = lockWrites(h.file);
+    h.clock.now += TEST_DISPATCH_POLICY.pauseProbeIntervalMs;
+    h.dispatcher.kick();
+    await waitFor('the failed claim', () => logged(h.lines, /the store fails; nothing is claimed/).length > 0, 3_000);
+    lock.release();
+    await waitFor('the probe sent and recorded', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 5_000);
+    assert.equal(logged(h.lines, /accepts the account again; sending resumed/).length, 1);
+  });
+});
+
+describe('a late answer of a relay whose SMS another relay took over (findings/cluster.md 2)', () => {
+  test("changes nothing of the provider's shared state: no pause for every relay from a failure of its own stall", async () => {
+    // relay-a's request outlives its lease (as a relay frozen past delivery.leaseTtl), then fails with no answer.
+    const responseTimeoutMs = 1_500;
+    const h = await harness(responseTimeoutMs);
+    h.simulator.setBehaviour({ mode: 'hang' });
+    h.dispatcher.start();
+    const id = await h.accept('+447700900331');
+    await waitFor('relay-a’s request in flight', () => h.simulator.pendingRequests === 1, 3_000);
+    const other = await startSimulator();
+    cleanups.push(() => other.close());
+    const { gateway, routing } = simulatorRoute(other.url, { connections: 4, responseTimeoutMs });
+    cleanups.push(() => gateway.close());
+    const relayB = new Dispatcher({
+      store: h.store,
+      routing,
+      logger: captureLog('debug').logger,
+      owner: 'relay-b',
+      maxConcurrentRequests: 4,
+      leaseMs: 1_000 + responseTimeoutMs,
+      ...TEST_DISPATCH_POLICY,
+      clock: () => h.clock.now,
+    });
+    cleanups.push(() => relayB.stop());
+    // Past relay-a's lease: relay-b takes the SMS over and sends it.
+    h.clock.now += 60_000;
+    relayB.start();
+    await waitFor('sent by relay-b', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 3_000);
+    await waitFor('relay-a’s late answer kept', async () => (await h.store.events(id)).some((event) => event.kind === 'late answer'), 5_000);
+    await sleep(200);
+    assert.deepEqual((await h.store.gatewayState(h.clock.now)).pauses, [], 'no pause shared with every relay');
+    assert.equal(logged(h.lines, /sending paused/).length, 0);
+    assert.equal(other.simulator.received.length, 1);
+  });
+});

@@ -334,6 +334,12 @@ const FAILED_OVER_LINES = `WITH t AS (SELECT * FROM unnest($2::bigint[], $3::tex
   SELECT $1, counted.message_id, counted.id, '${FAILED_OVER}', t.detail FROM t JOIN counted ON counted.id = t.id ORDER BY t.n`;
 
 /**
+ * What a retry's or a failure's insert of history lines answers: the SMS of each late answer's line (null
+ * for the others), so that the caller learns which outcomes were another relay's (Store.recordSmsOutcomes).
+ */
+const LATE_IDS = `RETURNING CASE WHEN kind = '${LATE_ANSWER}' THEN sms_id END AS late`;
+
+/**
  * The history lines of sent outcomes that came late (`$2` ids, `$4` what each would have recorded, by
  * relay `$3`, at `$1`): their SMS's lease is another relay's. Not in SMS_SENT itself, where PostgreSQL
  * would open the join's relations at every execution for a case that almost never comes (12–15 µs of
@@ -786,7 +792,7 @@ export class PostgresStore implements Store, ClusterStore {
    * The sent outcomes (SMS_SENT) and the reports that arrived before them adopted (ADOPT_ORPHANS), the
    * retries, the final failures and the mail to queue, in that order, with the group's other statements.
    */
-  async recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<void> {
+  async recordSmsOutcomes(outcomes: readonly SmsOutcome[], mail: readonly NewOutgoingMail[] = [], owner?: string): Promise<readonly number[]> {
     const now = Date.now();
     const sent = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'sent' }> => outcome.kind === 'sent');
     const retries = outcomes.filter((outcome): outcome is Extract<SmsOutcome, { kind: 'retry' }> => outcome.kind === 'retry');
@@ -818,6 +824,7 @@ export class PostgresStore implements Store, ClusterStore {
         { text: ADOPT_ORPHANS, values: [now, ids] },
       );
     }
+    const retryStatement = retries.length > 0 ? statements.length : undefined;
     if (retries.length > 0) {
       statements.push({
         text: `WITH done AS (
@@ -827,7 +834,8 @@ export class PostgresStore implements Store, ClusterStore {
           WHERE o.id = t.id AND ${heldBy('$7')} RETURNING o.id, o.message_id, t.error
         )
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'deferred', error FROM done
-        UNION ALL ${lateLines('unnest($2::bigint[], $4::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$7::text')} ORDER BY id`,
+        UNION ALL ${lateLines('unnest($2::bigint[], $4::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$7::text')} ORDER BY id
+        ${LATE_IDS}`,
         values: [
           now,
           retries.map((outcome) => outcome.smsId),
@@ -839,6 +847,7 @@ export class PostgresStore implements Store, ClusterStore {
         ],
       });
     }
+    const finalStatement = finals.length > 0 ? statements.length : undefined;
     if (finals.length > 0) {
       statements.push({
         text: `WITH done AS (
@@ -847,7 +856,8 @@ export class PostgresStore implements Store, ClusterStore {
           WHERE o.id = t.id AND ${heldBy('$5')} RETURNING o.id, o.message_id, t.status, t.error
         )
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, status, error FROM done
-        UNION ALL ${lateLines('unnest($2::bigint[], $4::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$5::text')} ORDER BY id`,
+        UNION ALL ${lateLines('unnest($2::bigint[], $4::text[]) AS t(id, detail)', 'cardinality($2::bigint[])', '$5::text')} ORDER BY id
+        ${LATE_IDS}`,
         values: [
           now,
           finals.map((outcome) => outcome.smsId),
@@ -858,27 +868,36 @@ export class PostgresStore implements Store, ClusterStore {
         ],
       });
     }
+    /** The late answers among the retries and failures, as their statements' rows name them (LATE_IDS). */
+    const lateOfStatements = (results: readonly pg.QueryResult[]) =>
+      [retryStatement, finalStatement]
+        .flatMap((index) => (index === undefined ? [] : ((results[index]?.rows ?? []) as { late: string | null }[])))
+        .flatMap((row) => (row.late === null ? [] : [Number(row.late)]));
     const durability = mail.length === 0 && sent.length === outcomes.length ? UNPROMISED : PROMISED;
     const wakes: Notice[] = mail.length > 0 ? ['mail'] : [];
-    /** The history lines of the sent outcomes not recorded (`recorded` ids): another relay's lease. */
-    const lateSent = (recorded: ReadonlySet<number>): Statement | undefined => {
-      const late = sent.filter((outcome) => !recorded.has(outcome.smsId));
-      return late.length === 0 ? undefined : { text: SENT_LATE, values: [now, late.map((outcome) => outcome.smsId), owner, late.map(sentDetail)] };
-    };
+    /** The sent outcomes not recorded (`recorded` ids): another relay's lease. */
+    const lateSent = (recorded: ReadonlySet<number>) => sent.filter((outcome) => !recorded.has(outcome.smsId));
+    /** Their history lines. */
+    const lateSentLines = (late: readonly Extract<SmsOutcome, { kind: 'sent' }>[]): Statement | undefined =>
+      late.length === 0 ? undefined : { text: SENT_LATE, values: [now, late.map((outcome) => outcome.smsId), owner, late.map(sentDetail)] };
     if (owner === undefined || mail.length === 0) {
-      const late = await this.#write(
+      const { sentLate, others } = await this.#write(
         {
           statements: [...statements, ...mailStatements(mail, now)],
-          result: (results) =>
-            owner === undefined || sent.length === 0
-              ? undefined
-              : lateSent(new Set((results[sentStatement]?.rows ?? []).flatMap((row: { ids: unknown[] }) => row.ids.map(Number)))),
+          result: (results) => ({
+            sentLate:
+              owner === undefined || sent.length === 0
+                ? []
+                : lateSent(new Set((results[sentStatement]?.rows ?? []).flatMap((row: { ids: unknown[] }) => row.ids.map(Number)))),
+            others: lateOfStatements(results),
+          }),
         },
         wakes,
         durability,
       );
-      if (late) await this.#write({ statements: [late], result: () => undefined }, [], UNPROMISED);
-      return;
+      const lines = lateSentLines(sentLate);
+      if (lines) await this.#write({ statements: [lines], result: () => undefined }, [], UNPROMISED);
+      return [...sentLate.map((outcome) => outcome.smsId), ...others];
     }
     // Reports go with outcomes recorded in time only: the SMS's rows are locked first, so whose lease each is stays so until the commit.
     return this.#write(
@@ -887,10 +906,12 @@ export class PostgresStore implements Store, ClusterStore {
           'SELECT id, message_id, lease_owner FROM outbound WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE',
           [outcomes.map((outcome) => outcome.smsId)],
         );
-        const late = new Set(rows.filter((row) => row.lease_owner !== owner).map((row) => row.message_id));
-        const lateLinesOfSent = lateSent(new Set(rows.filter((row) => row.lease_owner === owner).map((row) => Number(row.id))));
+        const lateRows = rows.filter((row) => row.lease_owner !== owner);
+        const late = new Set(lateRows.map((row) => row.message_id));
+        const lateLinesOfSent = lateSentLines(lateSent(new Set(rows.filter((row) => row.lease_owner === owner).map((row) => Number(row.id)))));
         const all = [...statements, ...(lateLinesOfSent ? [lateLinesOfSent] : []), ...mailStatements(withoutLateReports(mail, late), now)];
         for (const { text, values } of all) await client.query(text, values as unknown[]);
+        return lateRows.map((row) => Number(row.id));
       },
       wakes,
       durability,
