@@ -18,11 +18,13 @@ try {
   store = SqliteStore.open(workerData as SqliteStoreOptions, (health) => port.postMessage({ health }));
   port.postMessage({ ready: true, migrated: store.migrated });
 } catch (error) {
+  // Said as a message, not thrown: a throw's 'error' event could reach the relay before this message and
+  // arrive as a bare Error (its class lost), and a store file's one line would become a crash. The relay
+  // ends this thread once it has read why.
   port.postMessage({
     ready: false,
     error: { message: error instanceof Error ? error.message : String(error), storeFile: error instanceof StoreFileError },
   });
-  throw error;
 }
 
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code: string | undefined; message: string } };

@@ -34,6 +34,7 @@ export async function openThreadedStore(
     worker.once('message', (message: { ready: boolean; migrated?: Migrated; error?: { message: string; storeFile: boolean } }) => {
       if (message.migrated) onMigrated(message.migrated);
       if (message.ready) return resolve();
+      void worker.terminate();
       const words = message.error?.message ?? 'the store thread did not start';
       reject(message.error?.storeFile ? new StoreFileError(words) : new Error(words));
     });
