@@ -60,6 +60,9 @@ describe('SMTP intake → gateway', () => {
         ],
       });
       assert.match(info.response, /^250 2\.6\.0 Ok: queued as [0-9a-f-]{36} \(the attachment "report\.pdf" is not sent: an SMS carries text only\)$/);
+      // Its text alone is sent (and before the next test counts the gateway's requests).
+      const [sms] = await waitFor('the SMS', () => received('447700900124').length === 1 && received('447700900124'));
+      assert.equal(sms?.text, 'Report attached');
       const refused = await client
         .sendMail({
           from: 'alice@example.com',
