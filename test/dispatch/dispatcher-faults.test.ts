@@ -314,7 +314,8 @@ describe('a late answer of a relay whose SMS another relay took over (findings/c
     relayB.start();
     await waitFor('sent by relay-b', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 3_000);
     await waitFor('relay-a’s late answer kept', async () => (await h.store.events(id)).some((event) => event.kind === 'late answer'), 5_000);
-    await sleep(200);
+    // Its batch ends only once its view of the provider is noted (and, on its lease, shared): then nothing more comes.
+    await waitFor('relay-a’s batch done', () => h.dispatcher.held().length === 0, 5_000);
     assert.deepEqual((await h.store.gatewayState(h.clock.now)).pauses, [], 'no pause shared with every relay');
     assert.equal(logged(h.lines, /sending paused/).length, 0);
     assert.equal(other.simulator.received.length, 1);
