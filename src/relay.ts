@@ -447,7 +447,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       logger: logger.child({ component: 'acceptance' }),
       metrics,
       unavailable,
-      onAccepted: () => dispatcher.kick(),
+      dispatch: dispatcher,
       onMailQueued: () => mailer.kick(),
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
       ...(options.loginPause ? { pause: options.loginPause } : {}),

@@ -55,6 +55,14 @@ export interface WorkLoopOptions<T> {
   readonly storeCommits?: (() => boolean) | undefined;
 }
 
+/** A slot kept for an item that a commit elsewhere leases to the loop (WorkLoop.reserve). */
+export interface Reservation<T> {
+  /** The commit leased `item`: it starts in the kept slot. */
+  start(item: T): void;
+  /** The commit failed, or leased nothing: the slot is free again. */
+  cancel(): void;
+}
+
 /**
  * A durable queue's worker loop: claim what is due, process each item with at most `concurrency`
  * in their slot at once, and sleep until the next item is due or `kick()` says new work arrived.
@@ -67,8 +75,12 @@ export class WorkLoop<T> {
   readonly #options: WorkLoopOptions<T>;
   /** Items started and not finished (outcome committed), in their slot or past it, by their work. */
   readonly #inFlight = new Map<Promise<void>, T>();
-  /** Items in their slot. */
+  /** Items in their slot, and the slots kept for items being leased elsewhere (reserve). */
   #busy = 0;
+  /** The kept slots (reserve), each settled when its item starts or the slot frees: the stop waits for them. */
+  readonly #reserved = new Set<Promise<void>>();
+  /** A claim is under way: the free slots it was asked to fill are not free to keep. */
+  #claiming = false;
   /** The pass under way (a claim, the look-up of when the next item is due), if any: a claim in it may start items after the stop came. */
   #pass: Promise<void> | undefined;
   #again = false;
@@ -144,11 +156,11 @@ export class WorkLoop<T> {
     // waited for as the others, not counted as left in flight once the ones started before the stop ended.
     const settled = async () => {
       await this.#pass;
-      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.keys()]);
+      while (this.#inFlight.size > 0 || this.#reserved.size > 0) await Promise.allSettled([...this.#inFlight.keys(), ...this.#reserved]);
     };
     await Promise.race([settled(), graceOver]);
     clearTimeout(timer);
-    if (this.#inFlight.size === 0) return;
+    if (this.#inFlight.size === 0 && this.#reserved.size === 0) return;
     this.#abandoned = true;
     this.#options.logger.warn(
       { inFlight: this.#inFlight.size, graceMs },
@@ -207,7 +219,13 @@ export class WorkLoop<T> {
       const free = Math.min(concurrency - this.#busy, concurrency * COMMITTING_PER_SLOT - this.#committing());
       if (this.#stopped || free <= 0 || this.#drained()) return;
       const kicks = this.#kicks;
-      const items = await claim(free);
+      this.#claiming = true;
+      let items: readonly T[];
+      try {
+        items = await claim(free);
+      } finally {
+        this.#claiming = false;
+      }
       // Under load the claims fill the slots freed meanwhile; between the mails of a light load a claim after one
       // that took less than it could found nothing: 1.74 such claims per mail at one SMTP session on PostgreSQL
       // (each a transaction of its own), where the idle wait's look-up of the next due item suffices.
@@ -217,9 +235,41 @@ export class WorkLoop<T> {
     }
   }
 
+  /**
+   * Keeps a free slot for an item that a commit elsewhere is about to lease to this loop (an accepted mail's SMS,
+   * Dispatcher.handOff), so that it starts once committed with no claim of its own; undefined when the loop
+   * should claim instead: while it stops or its store fails, a claim is under way, no slot is free, or work may be
+   * due that no claim took yet (not drained), which a handed item would go ahead of.
+   */
+  reserve(): Reservation<T> | undefined {
+    const { concurrency } = this.#options;
+    if (this.#stopped || this.#claiming || !this.#drained() || this.#failingSince !== undefined) return undefined;
+    if (this.#busy >= concurrency || this.#committing() >= concurrency * COMMITTING_PER_SLOT) return undefined;
+    this.#busy++;
+    let settle = () => undefined as void;
+    const kept = new Promise<void>((resolve) => (settle = resolve));
+    this.#reserved.add(kept);
+    const end = () => {
+      if (!this.#reserved.delete(kept)) return false;
+      settle();
+      this.#busy--;
+      return true;
+    };
+    return {
+      start: (item) => {
+        // After a stop that gave up waiting, the item keeps its lease for the next start, as those left in flight.
+        if (end() && !this.#abandoned) this.#start(item);
+      },
+      cancel: () => {
+        // A pass looks again: its idle wait (the floor under a missed kick) was skipped while the slot was kept.
+        if (end()) this.#wake();
+      },
+    };
+  }
+
   /** Items past their slot, their outcome being committed. */
   #committing(): number {
-    return this.#inFlight.size - this.#busy;
+    return this.#inFlight.size - (this.#busy - this.#reserved.size);
   }
 
   #start(item: T): void {

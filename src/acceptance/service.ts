@@ -9,7 +9,8 @@ import { SenderPolicy } from '../policy/senders.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
-import type { Store } from '../store/types.ts';
+import type { AcceptLease, SmsBatch, Store } from '../store/types.ts';
+import type { Reservation } from '../work-loop.ts';
 import { buildNewMail } from './new-mail.ts';
 import { admitNumber, checkListSize, checkNumberCount, checkRecipientCount, routeOf } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
@@ -43,8 +44,8 @@ export interface AcceptanceOptions {
   readonly routes?: Routes | undefined;
   readonly tracking: ReplyTracking;
   readonly logger: Logger;
-  /** Called after each mail is committed, so dispatch can start at once. */
-  readonly onAccepted: () => void;
+  /** Told of each mail being committed, so that its SMS start at once. */
+  readonly dispatch: AcceptedSmsDispatch;
   /** Called after a mail for the postmaster is queued, so the mailer can deliver it at once. */
   readonly onMailQueued: () => void;
   readonly metrics?: Metrics | undefined;
@@ -53,6 +54,14 @@ export interface AcceptanceOptions {
   readonly clock?: () => number;
   /** How a failed sign-in's answer waits (a timer; tests record the delays instead of sleeping them). */
   readonly pause?: (ms: number) => Promise<void>;
+}
+
+/** Dispatch as the acceptance sees it (src/dispatch/dispatcher.ts). */
+export interface AcceptedSmsDispatch {
+  /** A free slot that takes the SMS of a mail of `numbers` numbers as soon as its accept commits them leased (AcceptLease), or undefined. */
+  handOff(numbers: number): (Reservation<SmsBatch> & { readonly lease: AcceptLease }) | undefined;
+  /** SMS were queued: a claim is to take them. */
+  kick(): void;
 }
 
 /**
@@ -208,11 +217,17 @@ export class AcceptanceService {
       );
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
-      const { duplicateOf } = await store.acceptMail(mail).catch(async (error: unknown) => {
+      const handOff = this.#options.dispatch.handOff(mail.recipients.length);
+      const { duplicateOf, leased } = await store.acceptMail(mail, handOff?.lease).catch(async (error: unknown) => {
+        handOff?.cancel();
         await this.#rates.release(ticket);
         throw error;
       });
-      this.#options.onAccepted();
+      if (handOff && leased) handOff.start(leased);
+      else {
+        handOff?.cancel();
+        this.#options.dispatch.kick();
+      }
       this.#options.metrics?.accepted.inc();
       if (contextNotTaken) {
         const { named, given, numbers } = contextNotTaken;

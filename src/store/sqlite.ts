@@ -22,7 +22,10 @@ import {
   toQueuedMailError,
   type ClaimedSmsRow,
   claimAt,
+  firstDueOf,
   groupIntoBatches,
+  leasedBatch,
+  messageRowOf,
   NEVER_TRIED,
   type MessageRow,
   selectBatchRows,
@@ -67,6 +70,8 @@ import type { DeliveryState } from '../vocabulary.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from './part-receipts-types.ts';
 import * as sentParts from './sqlite-part-receipts.ts';
 import type {
+  AcceptedMail,
+  AcceptLease,
   ClaimedSms,
   Conversation,
   DeliveryReportResult,
@@ -274,40 +279,22 @@ export class SqliteStore implements Store {
     }
   }
 
-  acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
+  acceptMail(mail: NewMail, lease?: AcceptLease): Promise<AcceptedMail> {
     return this.#write(() => {
       const sql = this.#sql;
       const original = mail.resubmission
         ? (sql.findResubmitted.get(mail.resubmission.fingerprint, mail.resubmission.since) as { id: string } | undefined)
         : undefined;
-      sql.insertMessage.run({
-        id: mail.id,
-        received_at: mail.receivedAt,
-        envelope_from: mail.envelopeFrom,
-        client_address: mail.client.address,
-        client_helo: mail.client.helo,
-        message_id_header: mail.messageIdHeader ?? null,
-        subject: mail.subject ?? null,
-        headers: mail.headers,
-        text: mail.sms.text,
-        encoding: mail.sms.encoding,
-        parts: mail.sms.parts,
-        max_parts: mail.sms.maxParts,
-        sender_id: mail.sms.senderId ?? null,
-        user_context: mail.sms.userContext ?? null,
-        dsn_ret: mail.dsn.ret ?? null,
-        dsn_envid: mail.dsn.envid ?? null,
-        fingerprint: mail.resubmission?.fingerprint ?? null,
-        duplicate_of: original?.id ?? null,
-        report_all: mail.reportAll ? 1 : 0,
-        send_at: mail.sendAt ?? null,
-        gateway_account: mail.gatewayAccount ?? null,
-      });
+      sql.insertMessage.run({ ...messageRowOf(mail), fingerprint: mail.resubmission?.fingerprint ?? null, duplicate_of: original?.id ?? null });
       if (original) {
         sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
         sql.insertEvent.run(mail.receivedAt, original.id, null, 'resubmitted', `the client sent it again as ${mail.id}`);
         return { duplicateOf: original.id };
       }
+      const due = firstDueOf(mail);
+      // As a claim's: a lease ends at its next_attempt_at (by the relay's clock on SQLite).
+      const leased = lease !== undefined && due === mail.receivedAt && sql.dispatchPaused.get() === undefined;
+      const ids: number[] = [];
       for (const recipient of mail.recipients) {
         const { lastInsertRowid } = sql.insertSms.run({
           message_id: mail.id,
@@ -316,12 +303,14 @@ export class SqliteStore implements Store {
           notify: recipient.notify?.join(',') ?? null,
           orcpt: recipient.orcpt ?? null,
           now: mail.receivedAt,
-          due: mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt,
+          due: leased ? lease.leaseUntil : due,
+          lease_owner: leased ? lease.owner : null,
         });
+        ids.push(Number(lastInsertRowid));
         sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, 'accepted', `${recipient.rcpt} -> ${recipient.number}`);
       }
       if (mail.conversation && mail.sms.userContext) recordConversation(this.#replies, mail, mail.conversation, mail.sms.userContext);
-      return { duplicateOf: undefined };
+      return { duplicateOf: undefined, ...(leased ? { leased: leasedBatch(mail, ids) } : {}) };
     });
   }
 
@@ -928,8 +917,9 @@ function prepareStatements(db: Database) {
       SELECT id FROM messages WHERE fingerprint = ? AND received_at >= ? AND duplicate_of IS NULL
       ORDER BY received_at DESC LIMIT 1`),
     insertSms: db.prepare(`
-      INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
-      VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),
+      INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at, lease_owner)
+      VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now, @lease_owner)`),
+    dispatchPaused: db.prepare("SELECT 1 FROM control WHERE key = 'dispatch_paused'"),
     insertEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     insertEventForSms: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
     insertEventForMail: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?'),

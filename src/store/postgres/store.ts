@@ -40,6 +40,8 @@ import {
   SMS_STATE_COLUMNS,
   waitsForSendAt,
   reportDetail,
+  firstDueOf,
+  leasedBatch,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -57,6 +59,8 @@ import type {
   ClaimedMail,
   ClaimRequest,
   CommitStats,
+  AcceptedMail,
+  AcceptLease,
   Conversation,
   DeliveryReportResult,
   DueNotice,
@@ -90,7 +94,7 @@ import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
-import { acceptStatement, conversationUsedAt } from './accept.ts';
+import { acceptStatement, conversationUsedAt, NOT_PAUSED } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { heartbeatStatements, leaveCluster, relaysSeen } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
@@ -203,8 +207,6 @@ const LEASE_ENDED = 'next_attempt_at <= (extract(epoch from statement_timestamp(
  */
 export const REPORT_LOCK_CLASS = 0x736d6472;
 const reportLockKey = (providerId: string, number: string) => `hashtext(${providerId} || ' ' || ${number})`;
-/** The operator has not paused dispatching (`smsrelay queue pause`). */
-const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
  * The order a claim takes due SMS in: those whose lease ended first (their relay died, or lost the store,
  * with them in flight), then the others by CLAIM_AT (rows.ts: a never-tried SMS ahead of the retries due
@@ -720,11 +722,17 @@ export class PostgresStore implements Store, ClusterStore {
    * for a mail that needs them the resubmission check (or the two lines that link a resubmission to its
    * original) and its conversations.
    */
-  acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
-    const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
-    return this.#queueing(['sms'], {
-      statements: [acceptStatement(mail, due)],
-      result: ([accepted]) => ({ duplicateOf: (accepted?.rows[0] as { duplicate_of: string | null } | undefined)?.duplicate_of ?? undefined }),
+  acceptMail(mail: NewMail, lease?: AcceptLease): Promise<AcceptedMail> {
+    const due = firstDueOf(mail);
+    // Only SMS due at once are leased; those leased wake no other relay (none could claim them).
+    const leasing = due === mail.receivedAt ? lease : undefined;
+    return this.#queueing(leasing ? [] : ['sms'], {
+      statements: [acceptStatement(mail, due, leasing)],
+      result: ([accepted]) => {
+        const row = accepted?.rows[0] as { duplicate_of?: string | null; leased?: ReadonlyArray<string | number> } | undefined;
+        const ids = (row?.leased ?? []).map(Number);
+        return { duplicateOf: row?.duplicate_of ?? undefined, ...(ids.length > 0 ? { leased: leasedBatch(mail, ids) } : {}) };
+      },
     });
   }
 
