@@ -159,3 +159,85 @@ test('after the store failed, a pass that succeeds while commits still fail (a c
   assert.equal(messages()[1], 'test: the store works again; claiming resumed');
   await loop.stop(1_000);
 });
+
+test('items handed over (reserve) while a claim is under way share the slots with what it takes: never more than `concurrency` at once, each started, their leases held while they wait', async () => {
+  let openClaim: (() => void) | undefined;
+  let running = 0;
+  let most = 0;
+  const finishers = new Map<number, () => void>();
+  const loop = new WorkLoop<Item>({
+    name: 'test',
+    logger: createLogger('silent'),
+    concurrency: 3,
+    clock: Date.now,
+    // The first claim finds nothing; the second, under way while three items are handed over, takes three.
+    claim: async () => {
+      if (openClaim !== undefined || finishers.size > 0) return [];
+      await new Promise<void>((resolve) => (openClaim = resolve));
+      return [10, 11, 12].map((id) => ({ id, dueAt: 0 }));
+    },
+    process: (item) => {
+      running++;
+      most = Math.max(most, running);
+      return new Promise<void>((resolve) =>
+        finishers.set(item.id, () => {
+          running--;
+          resolve();
+        }),
+      );
+    },
+    nextDueAt: async () => undefined,
+    leaseIds: (item) => [item.id],
+    idleWaitMs: 60_000,
+  });
+  loop.start();
+  await waitFor('the claim under way', () => openClaim);
+  const handed = [1, 2, 3].map(() => loop.reserve());
+  assert.ok(
+    handed.every((reservation) => reservation !== undefined),
+    'a claim under way does not stop a hand-over',
+  );
+  assert.equal(loop.reserve(), undefined, 'every slot is promised');
+  for (const [index, reservation] of handed.entries()) reservation?.start({ id: index + 1, dueAt: 0 });
+  openClaim?.();
+  await waitFor('the claimed items waiting for slots', () => loop.held().length === 6 || undefined);
+  assert.deepEqual([...finishers.keys()].sort(), [1, 2, 3], 'the items handed over took the slots first');
+  for (const id of [1, 2, 3]) finishers.get(id)?.();
+  await waitFor('the claimed items started', () => [10, 11, 12].every((id) => finishers.has(id)) || undefined);
+  for (const id of [10, 11, 12]) finishers.get(id)?.();
+  await loop.stop(5_000);
+  assert.equal(most, 3, 'never more than three in their slots');
+  assert.deepEqual(loop.held(), []);
+});
+
+test('a slot promised to an item whose commit leased nothing (cancel) is free again, and the stop waits for a promise that is kept', async () => {
+  const started: number[] = [];
+  const loop = new WorkLoop<Item>({
+    name: 'test',
+    logger: createLogger('silent'),
+    concurrency: 1,
+    clock: Date.now,
+    claim: async () => [],
+    process: async (item) => {
+      started.push(item.id);
+    },
+    nextDueAt: async () => undefined,
+    leaseIds: (item) => [item.id],
+    idleWaitMs: 60_000,
+  });
+  loop.start();
+  const first = loop.reserve();
+  assert.ok(first);
+  assert.equal(loop.reserve(), undefined);
+  first.cancel();
+  const second = loop.reserve();
+  assert.ok(second, 'the cancelled promise freed its slot');
+  let stopped = false;
+  const stopping = loop.stop(5_000).then(() => (stopped = true));
+  assert.equal(loop.reserve(), undefined, 'nothing is promised once the stop came');
+  await sleep(20);
+  assert.equal(stopped, false, 'the stop waits for the promised item');
+  second.start({ id: 7, dueAt: 0 });
+  await stopping;
+  assert.deepEqual(started, [7]);
+});
