@@ -30,6 +30,8 @@ const HOUR_MS = 3_600_000;
 const STATUSES = ['queued', 'sent', 'delivered', 'failed'] as const;
 /** The queue page's lists, each paged by its own query field: queued SMS, replies without a mailbox, quarantined requests. */
 const QUEUE_LISTS = ['after', 'replies', 'quarantine'] as const;
+/** A relay message id, and a test-send form's id: a UUID. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A Map, not an object: an asset name such as `constructor` must find nothing. */
 const ASSETS: ReadonlyMap<string, string> = new Map([
   ['console.css', 'text/css; charset=utf-8'],
@@ -392,8 +394,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       scope.get('/send', async (request: ConsoleRequest, reply) =>
-        page(reply, 'send', request.console, { title: 'Test send', ...sendAs(request), form: {}, result: undefined, error: undefined }),
+        page(reply, 'send', request.console, { title: 'Test send', ...sendAs(request), form: { submission: uuidv7() }, error: undefined }),
       );
+      // Post/redirect/get: the answer is the message's page with a notice, so no reload, Back or Forward posts the form again;
+      // the form's own id makes a form sent twice (a double click, a replayed POST) a resubmission, sent once.
       scope.post('/send', async (request: ConsoleRequest, reply) => {
         const read = readFields(FIELDS.send, request.body);
         const form = read.ok ? read.fields : {};
@@ -401,11 +405,23 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const outcome = read.ok ? await testSend(request, as, form) : { ok: false as const, error: new RelayError('BAD_PARAMETER', read.problem) };
         if (!outcome.ok) {
           return problem(request, reply, read.ok ? outcome.error.spec.http : 400, outcome.error, request.console, () =>
-            page(reply, 'send', request.console, { title: 'Test send', ...as, form, result: undefined, error: outcome.error.message }),
+            page(reply, 'send', request.console, {
+              title: 'Test send',
+              ...as,
+              form: { ...form, submission: sameForm(form.submission) },
+              error: outcome.error.message,
+            }),
           );
         }
-        return page(reply, 'send', request.console, { title: 'Test send', ...as, form, result: outcome, error: undefined });
+        const { session } = (request.console as Context).signedIn;
+        const shown = outcome.duplicateOf ?? outcome.id;
+        return reply.redirect(`/console/messages/${shown}?${new URLSearchParams(access.notice(session, outcome.said))}`, 303);
       });
+
+      /** A refused form shown again keeps its id (nothing was sent under it), or gets one when it had none this page made. */
+      function sameForm(submission: string | undefined): string {
+        return submission !== undefined && UUID.test(submission) ? submission : uuidv7();
+      }
 
       scope.get('/settings', async (request: ConsoleRequest, reply) =>
         page(reply, 'settings', request.console, {
@@ -495,7 +511,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return { account: account?.username, sender, domain: config.sms.domains[0] ?? 'sms.localhost' };
       }
 
-      /** A test SMS through the acceptance service, as the user's account: its sender rules, destinations and limits apply. */
+      /**
+       * A test SMS through the acceptance service, as the user's account: its sender rules, destinations and limits apply.
+       * Its mail's Message-ID is the form's id, so the same form sent again within `delivery.resubmissionWindow` is sent once.
+       */
       async function testSend(request: ConsoleRequest, as: ReturnType<typeof sendAs>, form: Fields<'send'>) {
         const { channel } = request.console as Context;
         if (!as.account || !as.sender) {
@@ -507,6 +526,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const to = (form.to ?? '').trim();
         const text = form.text ?? '';
         if (to === '' || text.trim() === '') return { ok: false as const, error: new RelayError('BAD_PARAMETER', 'Write a number and a text') };
+        // A form without its id (a script's) is a new send each time; one with another id was not made by this page.
+        const submission = form.submission ?? uuidv7();
+        if (!UUID.test(submission)) {
+          return { ok: false as const, error: new RelayError('BAD_PARAMETER', 'Form id (submission): not one this page made; open Test send again') };
+        }
         const acceptance = options.acceptance();
         const sender = acceptance.sender({
           client: { address: channel.address, helo: 'console' },
@@ -518,9 +542,18 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!sender.ok) return sender;
         const recipient = await acceptance.recipient(sender.transaction, { address: `${to.replace(/[\s()-]/g, '')}@${as.domain}` });
         if (!recipient.ok) return recipient;
-        const accepted = await acceptance.message(recipient.transaction, testMail(as.sender, `${to}@${as.domain}`, text, clock()));
-        if (accepted.ok) await audit(request, 'test send', accepted.id, `as ${as.account}`, accepted.id);
-        return accepted;
+        const accepted = await acceptance.message(recipient.transaction, testMail(as.sender, `${to}@${as.domain}`, text, submission, clock()));
+        if (!accepted.ok) return accepted;
+        const duplicateOf = 'duplicateOf' in accepted ? accepted.duplicateOf : undefined;
+        if (duplicateOf !== undefined) {
+          return { ok: true as const, id: accepted.id, duplicateOf, said: `This form was sent already, as ${duplicateOf}: sent once, not again.` };
+        }
+        await audit(request, 'test send', accepted.id, `as ${as.account}`, accepted.id);
+        const said =
+          'parts' in accepted
+            ? `Test SMS accepted as ${accepted.id}: ${accepted.parts} part(s), ${accepted.encoding}.`
+            : `Accepted as ${accepted.id} for the postmaster, ${accepted.postmaster}.`;
+        return { ok: true as const, id: accepted.id, duplicateOf, said };
       }
 
       async function overview() {
@@ -719,14 +752,14 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
   return { search };
 }
 
-/** A plain-text mail as a client would submit it, for the acceptance service to read like any other. */
-function testMail(from: string, to: string, text: string, now: number): Buffer {
+/** A plain-text mail as a client would submit it, for the acceptance service to read like any other; `submission`, its form's id, is its Message-ID. */
+function testMail(from: string, to: string, text: string, submission: string, now: number): Buffer {
   return Buffer.from(
     [
       `From: <${from}>`,
       `To: <${to}>`,
       `Date: ${new Date(now).toUTCString()}`,
-      `Message-ID: <${uuidv7()}@console.smsrelay>`,
+      `Message-ID: <${submission}@console.smsrelay>`,
       'MIME-Version: 1.0',
       'Content-Type: text/plain; charset=utf-8',
       'Content-Transfer-Encoding: base64',
