@@ -7,7 +7,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
 import { configCheck, deleteQuarantined, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable, type Wording } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
-import { RelayError } from '../errors.ts';
+import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import { normaliseNumber } from '../sms/numbers.ts';
@@ -39,6 +39,8 @@ const ASSETS: ReadonlyMap<string, string> = new Map([
   // Named by every page's <link rel="icon">: a browser then asks for no /favicon.ico (a 404 in its console).
   ['favicon.svg', 'image/svg+xml'],
 ]);
+/** A page the store could not answer is asked again this often (the overview's own refresh is 15 s too). */
+const STORE_RETRY_SECONDS = 15;
 /**
  * A path of this console, optionally with a query, in printable ASCII without a backslash: the only
  * redirect target taken from a request (no other site, no header-breaking CR or LF).
@@ -153,6 +155,22 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (request.url !== '/console/signout' && context.signedIn.user.role !== 'operator') {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Viewers can look but not act: ask an operator'), context);
         }
+      });
+
+      // The store failing (down, busy, its disk full) in a page, a form or the session check: a person gets the console's
+      // page saying so, a script the relay's JSON (the app's handler, rethrown to), as any other error.
+      scope.setErrorHandler(async (error, request: ConsoleRequest, reply) => {
+        if (!isStoreFailure(error) || wantsJson(request)) throw error;
+        request.log.debug({ path: request.url.split('?')[0], ...failureLogFields(error) }, 'console: page answered 503: the store fails');
+        const again =
+          request.method === 'GET'
+            ? `The relay keeps trying the store; this page tries again every ${STORE_RETRY_SECONDS} s.`
+            : 'The relay keeps trying the store. Whether the form was done is not known: look at its page before sending it again.';
+        // A GET is read again by the browser itself (no script needed); a form is never sent again unasked.
+        reply.header('retry-after', String(STORE_RETRY_SECONDS));
+        return problem(request, reply, error.spec.http, new RelayError(error.code, `${error.publicReason}. ${again}`), request.console, undefined, undefined, {
+          retryEvery: request.method === 'GET' ? STORE_RETRY_SECONDS : undefined,
+        });
       });
 
       // After the access hooks: no session still signs in first. A known page asked the wrong way is a 405 naming the right ones.
@@ -622,11 +640,12 @@ function problem(
   context?: Context,
   shown?: () => FastifyReply | Promise<FastifyReply>,
   back = { href: '/console', label: 'Back to the overview' },
+  extra: { readonly retryEvery?: number | undefined } = {},
 ) {
   reply.status(status);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
   if (shown) return shown();
-  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back });
+  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back, ...extra });
 }
 
 function wantsJson(request: FastifyRequest): boolean {

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { hashPassword } from '../../src/policy/passwords.ts';
+import { describeOnPostgres } from '../helpers/postgres.ts';
+import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 import { mail } from '../helpers/store.ts';
 
@@ -572,6 +574,49 @@ describe('console pages', () => {
       const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });
       assert.equal(response.status, 400, path);
       assert.match(await response.text(), /Page: not a position/);
+    }
+  });
+});
+
+describeOnPostgres('console pages while the database does not answer', async (url) => {
+  test('a browser gets the console page saying the store is unavailable and that it tries again (503), a script its JSON', { timeout: 90_000 }, async () => {
+    const proxy = await postgresProxy(url);
+    const relay = await startTestRelay(
+      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
+      { SMSRELAY_DATABASE_URL: proxy.url },
+    );
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    try {
+      const signin = await fetch(`${base}/console/signin`);
+      const form = {
+        cookie: (signin.headers.get('set-cookie') ?? '').split(';')[0] ?? '',
+        token: /name="_csrf" value="([^"]+)"/.exec(await signin.text())?.[1] ?? '',
+      };
+      const signedIn = await fetch(`${base}/console/signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: form.cookie },
+        body: new URLSearchParams({ name: 'olivia', password: PASSWORD, _csrf: form.token }),
+        redirect: 'manual',
+      });
+      const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      assert.equal((await fetch(`${base}/console/queue`, { headers: { cookie } })).status, 200);
+      proxy.silence();
+      const browser = await fetch(`${base}/console/queue`, { headers: { cookie, accept: 'text/html,application/xhtml+xml' }, redirect: 'manual' });
+      assert.equal(browser.status, 503);
+      assert.match(browser.headers.get('content-type') ?? '', /^text\/html/);
+      assert.equal(browser.headers.get('retry-after'), '15');
+      const page = await browser.text();
+      assert.match(page, /<h1>503 Service Unavailable<\/h1>/);
+      assert.match(page, /the message store is unavailable, try again later\. The relay keeps trying the store; this page tries again every 15 s\./);
+      assert.match(page, /<meta http-equiv="refresh" content="15">/);
+      const script = await fetch(`${base}/console/queue`, { headers: { cookie, accept: 'application/json' } });
+      assert.equal(script.status, 503);
+      assert.equal(((await script.json()) as { error: string }).error, 'STORE_UNAVAILABLE');
+    } finally {
+      proxy.heal();
+      await relay.stop();
+      await proxy.close();
+      removeDir(relay.dir);
     }
   });
 });
