@@ -141,6 +141,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           }
           return problem(request, reply, 401, new RelayError('UNAUTHORIZED', why));
         }
+        // Its last use, saved just now, goes into the cookie too: once the store has no row for it, the cookie tells why.
+        if (signedIn.renewed !== undefined) reply.header('set-cookie', signedIn.renewed);
         request.console = { channel, signedIn };
       });
       // State changes need the session's CSRF token (form field or header) and, but for signing out, an operator.
