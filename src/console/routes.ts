@@ -284,11 +284,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!message) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No message with id ${id}`), request.console);
         const [sms, events] = await Promise.all([store.smsOf(id), store.events(id)]);
         const queued = sms.filter((item) => item.status === 'queued');
+        // To several numbers, each line of one SMS's history (sent, a report, an operator's action) names its number.
+        const numbers = new Map(sms.length > 1 ? sms.map((item) => [item.smsId, item.number]) : []);
         return page(reply, 'message', request.console, {
           title: `Message ${id}`,
           message,
           sms,
-          events,
+          events: events.map((event) => ({ ...event, number: event.smsId === undefined ? undefined : numbers.get(event.smsId) })),
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
           // Only the actions that would change something: hold what is sending, release what is held.
           can: {

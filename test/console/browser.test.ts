@@ -440,7 +440,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
     }
   });
 
-  test('long unbroken values (a 217-character sender, a 708-character text without spaces) keep every list within its box, rows a few lines tall (at most 400 px: the clipped lines and, on a phone, the buttons or form of a row)', async () => {
+  test('long unbroken values (a 217-character sender, a 708-character text without spaces) keep every list within its box, rows a few lines tall (at most 400 px: the clipped lines and, on a phone, the buttons or form of a row); a number or state is never broken: on a phone the table scrolls sideways', async () => {
     const store = relay.relay.store;
     const sender = `${'s'.repeat(205)}@example.com`;
     const word = 'x'.repeat(708);
@@ -487,11 +487,30 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
             ).document;
             const boxes = Array.from(doc.querySelectorAll('.scroll, .cards'));
             const tallest = Math.max(...Array.from(doc.querySelectorAll('.scroll tbody tr, .cards li')).map((row) => row.getBoundingClientRect().height));
-            return { overflow: boxes.filter((box) => box.scrollWidth > box.clientWidth).length, tallest };
-          })) as { overflow: number; tallest: number };
+            // The lines each number or state in a table takes (a text node's line boxes): one, never a digit a line.
+            const dom = globalThis as unknown as {
+              document: { createTreeWalker: (root: unknown, show: number) => { nextNode: () => { textContent: string } | null }; createRange: () => Range };
+            };
+            type Range = { selectNodeContents: (node: unknown) => void; getClientRects: () => ArrayLike<unknown> };
+            const whole: Record<string, number> = {};
+            for (const box of Array.from(doc.querySelectorAll('.scroll tbody'))) {
+              const walker = dom.document.createTreeWalker(box, 4);
+              for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                const value = node.textContent.trim();
+                if (!/^(\+\d{8,15}|queued|sent|delivered|failed)$/.test(value)) continue;
+                const range = dom.document.createRange();
+                range.selectNodeContents(node);
+                whole[value] = Math.max(whole[value] ?? 0, range.getClientRects().length);
+              }
+            }
+            return { overflow: boxes.filter((box) => box.scrollWidth > box.clientWidth).length, tallest, whole };
+          })) as { overflow: number; tallest: number; whole: Record<string, number> };
           // On a phone a table of many columns scrolls in its box by design; on a desktop none needs to.
           if (size === 'desktop') assert.equal(lists.overflow, 0, `${path} (${size}): a list wider than its box`);
+          else assert.ok(lists.overflow > 0, `${path} (${size}): the table scrolls sideways rather than squeezing its columns`);
           assert.ok(lists.tallest < 400, `${path} (${size}): a row or card ${lists.tallest} px tall`);
+          assert.ok((lists.whole['+447700900177'] ?? 0) > 0, `${path} (${size}): the number is listed`);
+          for (const [value, lines] of Object.entries(lists.whole)) assert.equal(lines, 1, `${path} (${size}): ${value} on ${lines} lines`);
         }
       }
       await page.setViewportSize(VIEWPORTS.desktop);

@@ -274,8 +274,35 @@ describe('console pages', () => {
     assert.ok(location.startsWith(`/console/messages/${id}?`), location);
     const page = await html(location);
     assert.match(page, /<p class="notice" role="status">hold: 1 queued SMS changed<\/p>/);
-    assert.match(page, /<td>queued \(held\)<\/td>/);
+    assert.match(page, /<td class="whole">queued \(held\)<\/td>/);
     assert.deepEqual(buttons(page), ['release', 'delete'], 'no Hold (it is held) and no Retry (held SMS are not sent)');
+  });
+
+  test("a message to several numbers: each line of an SMS's history names its number, masked for a viewer", async () => {
+    const id = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900301', '+447700900302'], { id, receivedAt: Date.now() }));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no CSRF token');
+    const held = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, action: 'hold', target: id }),
+      redirect: 'manual',
+    });
+    assert.equal(held.status, 303);
+    const lines = (page: string) => [...page.matchAll(/<strong>operator hold<\/strong>([^<]*)<\/li>/g)].map((line) => line[1]);
+    assert.deepEqual(lines(await html(`/console/messages/${id}`)), [
+      ' (+447700900301): by olivia from 127.0.0.1',
+      ' (+447700900302): by olivia from 127.0.0.1',
+    ]);
+    assert.deepEqual(lines(await html(`/console/messages/${id}`, await signIn('victor'))), [
+      ' (+4477******01): by olivia from 127.0.0.1',
+      ' (+4477******02): by olivia from 127.0.0.1',
+    ]);
+    // To one number, its lines name none: the SMS table above says it.
+    const single = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900303'], { id: single, receivedAt: Date.now() }));
+    await relay.relay.store.applyQueueAction('hold', single, Date.now(), 'by olivia from 127.0.0.1');
+    assert.deepEqual(lines(await html(`/console/messages/${single}`)), [': by olivia from 127.0.0.1']);
   });
 
   test('results that fill their last page exactly have no link to an empty page', async () => {
@@ -517,7 +544,7 @@ describe('console pages', () => {
     await relay.relay.store.acceptMail(mail(['+447700900990'], { id, receivedAt: Date.now(), sendAt, holdUntilSendAt: true }));
     const shown = new Date(sendAt).toISOString().replace('T', ' ').slice(0, 19);
     assert.match(await html('/console'), new RegExp(`<dt>SMS scheduled</dt><dd>1, next at ${shown} UTC</dd>`));
-    assert.match(await html(`/console/messages/${id}`), new RegExp(`<td>queued, scheduled for ${shown} UTC</td>`));
+    assert.match(await html(`/console/messages/${id}`), new RegExp(`<td class="whole">queued, scheduled for ${shown} UTC</td>`));
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no CSRF token');
     const act = async (target: string) => {
       const response = await fetch(`${base}/console/queue`, {
