@@ -10,11 +10,11 @@ import { type Config, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
-import { normaliseNumber } from '../sms/numbers.ts';
+import { maskNumber, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
-import type { InboundPosition, Store } from '../store/types.ts';
+import type { InboundPosition, QueuedSms, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
 import { activityChart, CHART_SERIES } from './chart.ts';
 import { FIELDS, type Fields, readFields } from './fields.ts';
@@ -373,7 +373,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return page(reply, 'queue', request.console, {
           title: 'Queue',
           stats,
-          queued: list('after', queued, stats.sms.queued + stats.sms.held),
+          queued: list(
+            'after',
+            { ...queued, rows: queued.rows.map((sms) => ({ ...sms, next: nextAttempt(sms, clock(), paused, providerPauses) })) },
+            stats.sms.queued + stats.sms.held,
+          ),
           undeliverable: list('replies', undeliverable, stats.undeliverableInbound),
           quarantined: list('quarantine', quarantined, stats.quarantined),
           paused,
@@ -563,7 +567,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         });
         if (!sender.ok) return sender;
         const recipient = await acceptance.recipient(sender.transaction, { address: `${to.replace(/[\s()-]/g, '')}@${as.domain}` });
-        if (!recipient.ok) return recipient;
+        if (!recipient.ok) return { ok: false as const, error: unmasked(recipient.error, to, config.sms.defaultRegion) };
         const accepted = await acceptance.message(recipient.transaction, testMail(as.sender, `${to}@${as.domain}`, text, submission, clock()));
         if (!accepted.ok) return accepted;
         const duplicateOf = 'duplicateOf' in accepted ? accepted.duplicateOf : undefined;
@@ -710,6 +714,25 @@ async function providerPausesOf(store: Store, now: number): Promise<Array<Shared
   return pauses.map((pause) => ({ ...pause, nextProbe: nextProbe(pause, nextDue, now, CONSOLE_WORDING.time) }));
 }
 
+/**
+ * When a queued SMS is next tried, in words: a time still ahead is that time; one that has passed (the SMS is
+ * due) says what it waits for, the operator's pause or a provider's next probe, or that it is due now; a held
+ * SMS is tried only once released.
+ */
+function nextAttempt(
+  sms: QueuedSms,
+  now: number,
+  paused: number | undefined,
+  providerPauses: ReadonlyArray<{ readonly provider: string; readonly nextProbe: string }>,
+): string {
+  if (sms.held) return 'once released';
+  if (sms.nextAttemptAt > now) return consoleTime(sms.nextAttemptAt);
+  if (paused !== undefined) return `due, when dispatch resumes (${RESUME_BUTTON})`;
+  if (providerPauses.length > 0)
+    return `due; sending paused, next probe ${providerPauses.map((pause) => `${pause.nextProbe} (${pause.provider})`).join(' or ')}`;
+  return 'due now';
+}
+
 /** A page of a list read one row past it (`PAGE_SIZE + 1`): its rows, and where the next page starts when one follows. */
 interface Paged<T> {
   readonly rows: T[];
@@ -749,7 +772,10 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
   }
   if (query.sender) {
     const sender = query.sender.trim().toLowerCase();
-    if (!/^[^@\s]*@[^@\s]+$/.test(sender)) return { problem: 'Sender: write an address such as alerts@example.com or a domain such as @example.com' };
+    // A sender without a domain (`MAIL FROM:<script>`, which the relay takes) is listed as it is: it is found as it is.
+    if (!/^(?:[^@\s]*@)?[^@\s]+$/.test(sender)) {
+      return { problem: 'Sender: write an address such as alerts@example.com, a domain such as @example.com, or a sender without a domain as listed' };
+    }
     search.sender = sender;
   }
   if (query.id) {
@@ -763,8 +789,14 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
   for (const field of ['since', 'until'] as const) {
     const value = query[field];
     if (!value) continue;
+    const label = field === 'since' ? 'From' : 'To';
     const at = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);
-    if (Number.isNaN(at)) return { problem: `${field === 'since' ? 'From' : 'To'}: expected a date and time such as 2026-01-31T14:00 (UTC)` };
+    if (Number.isNaN(at)) return { problem: `${label}: expected a date and time such as 2026-01-31T14:00 (UTC)` };
+    // Date.parse rolls a day past its month's end over into the next month (2026-02-30 is 2 March): no such day is meant.
+    const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
+    if (day && new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]))).getUTCDate() !== Number(day[3])) {
+      return { problem: `${label}: there is no ${day[0]} (that month has fewer days)` };
+    }
     search[field] = at;
   }
   if (search.since !== undefined && search.until !== undefined && search.since >= search.until) return { problem: 'From must be before To' };
@@ -773,6 +805,16 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
     search.before = query.before.toLowerCase();
   }
   return { search };
+}
+
+/**
+ * A refusal of a test send's number, which names it masked (as it tells a mail's sender and info logs), with
+ * the number in full: only operators send, and the console shows them numbers in full everywhere.
+ */
+function unmasked(error: RelayError, to: string, region: Config['sms']['defaultRegion']): RelayError {
+  const number = normaliseNumber(to, region);
+  if (!number.ok || !error.message.includes(maskNumber(number.e164))) return error;
+  return new RelayError(error.code, error.message.replaceAll(maskNumber(number.e164), number.e164));
 }
 
 /** A plain-text mail as a client would submit it, for the acceptance service to read like any other; `submission`, its form's id, is its Message-ID. */

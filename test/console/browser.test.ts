@@ -345,6 +345,10 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       assert.equal(second.status(), 303);
       const original = /messages\/([0-9a-f-]{36})\?/.exec(first.headers().location ?? '')?.[1] ?? assert.fail('no message id');
       assert.match(second.headers().location ?? '', new RegExp(`^/console/messages/${original}\\?done=This\\+form\\+was\\+sent\\+already`));
+      // A number refused for what it is: an operator sees it in full, as everywhere in the console.
+      const premium = await page.request.post(`${base}/console/send`, { form: { ...form, to: '+19005550100', text: 'premium' }, maxRedirects: 0 });
+      assert.ok(premium.status() >= 400 && premium.status() < 500, `refused: ${premium.status()}`);
+      assert.match(await premium.text(), /\+19005550100 is a premium-rate number/);
       // A send is committed before its answer: every SMS a second post made would be listed by now.
       for (const [number, what] of [
         ['+447700900777', 'sent once, however often the browser came back'],

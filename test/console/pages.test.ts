@@ -305,6 +305,36 @@ describe('console pages', () => {
     assert.deepEqual(lines(await html(`/console/messages/${single}`)), [': by olivia from 127.0.0.1']);
   });
 
+  test('a day its month does not have is refused, naming the field; a leap day in a leap year is a day', async () => {
+    const refused = async (query: string) => {
+      const response = await fetch(`${base}/console/messages?${query}`, { headers: { cookie: operator } });
+      assert.equal(response.status, 400, query);
+      return /<p class="error" role="alert">([^<]*)<\/p>/.exec(await response.text())?.[1];
+    };
+    assert.equal(await refused('since=2026-02-30T00:00'), 'From: there is no 2026-02-30 (that month has fewer days)');
+    assert.equal(await refused('until=2026-04-31T10:00'), 'To: there is no 2026-04-31 (that month has fewer days)');
+    assert.equal(await refused('since=2026-02-29T00:00'), 'From: there is no 2026-02-29 (that month has fewer days)');
+    await html('/console/messages?since=2028-02-29T00:00');
+  });
+
+  test('a mail whose sender has no domain is found by that sender', async () => {
+    const id = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900310'], { id, receivedAt: Date.now(), envelopeFrom: 'script' }));
+    assert.match(await html('/console/messages?sender=script'), new RegExp(`/console/messages/${id}`));
+  });
+
+  test('the queue says when each SMS is next tried: a time ahead, or what a due one waits for; a held one, once released', async () => {
+    const page = await html('/console/queue');
+    // Dispatch is paused by the operator (before): the queued SMS are due and wait for it.
+    assert.match(page, /<td>due, when dispatch resumes \(Resume dispatch\)<\/td>/);
+    assert.match(page, /\(held\)<\/td>[\s\S]*?<td>once released<\/td>/);
+    assert.doesNotMatch(page, /<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/td>/, 'no time that has passed');
+  });
+
+  test('the overview says what its failed figure leaves out: SMS deleted from the queue', async () => {
+    assert.match(await html('/console'), /an SMS an operator deleted from the queue is not counted here \(Messages lists it as failed/);
+  });
+
   test('results that fill their last page exactly have no link to an empty page', async () => {
     const first = await html('/console/messages?sender=twopages%40example.com');
     const second = link(first, 'Older messages') ?? assert.fail('no second page');
