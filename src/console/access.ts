@@ -37,6 +37,8 @@ export interface Channel {
 export interface SignedIn {
   readonly session: ConsoleSession;
   readonly user: ConsoleUser;
+  /** The session cookie with its new last use, to set when the request saved it; else undefined. */
+  readonly renewed: string | undefined;
 }
 
 /**
@@ -166,26 +168,35 @@ export class ConsoleAccess {
       lastSeenAt: now,
     });
     this.#logger.info({ client: channel.address, user: user.name }, 'console: signed in');
-    return { ok: true, token, user };
+    return { ok: true, token: sessionCookie(token, now, now), user };
   }
 
   /**
-   * The session of the request's cookie: 'expired' when it ran out now (or its user was removed),
-   * 'ended' when the store has none for it (signed out, or expired before), undefined when there is no cookie.
+   * The session of the request's cookie: 'expired' when it ran out (or its user was removed), 'ended' when
+   * the store has none for a cookie that had not run out (signed out), undefined when there is no cookie.
+   * A session that ran out is deleted by the first request that finds it so, or by the sweep at a
+   * sign-in: later requests find no row, and the times the cookie carries (`sessionCookie`) tell that
+   * it ran out rather than ended.
    */
   async session(request: FastifyRequest): Promise<SignedIn | 'expired' | 'ended' | undefined> {
-    const token = cookieValue(request.headers.cookie, SESSION_COOKIE);
-    if (!token) return undefined;
-    const session = await this.#store.session(sessionId(token));
-    if (!session) return 'ended';
+    const cookie = readSessionCookie(cookieValue(request.headers.cookie, SESSION_COOKIE));
+    if (!cookie) return undefined;
+    const session = await this.#store.session(sessionId(cookie.token));
     const now = this.#clock();
+    if (!session) return cookie.times !== undefined && this.#runOut(cookie.times, now) ? 'expired' : 'ended';
     const user = this.#settings.users.find((candidate) => candidate.name === session.username);
-    if (!user || now - session.lastSeenAt > this.#idleMs || now - session.createdAt > this.#settings.sessionMaxAge) {
+    if (!user || this.#runOut({ createdAt: session.createdAt, seen: session.lastSeenAt }, now)) {
       await this.#store.deleteSession(session.id);
       return 'expired';
     }
-    if (now - session.lastSeenAt >= this.#touchEveryMs) await this.#store.touchSession(session.id, now);
-    return { session, user };
+    if (now - session.lastSeenAt < this.#touchEveryMs) return { session, user, renewed: undefined };
+    await this.#store.touchSession(session.id, now);
+    return { session, user, renewed: this.cookie(sessionCookie(cookie.token, session.createdAt, now), this.channel(request)) };
+  }
+
+  /** Whether a session last used at `seen` has run out by `now`: unused too long, or signed in too long ago. */
+  #runOut(times: { readonly createdAt: number; readonly seen: number }, now: number): boolean {
+    return now - times.seen > this.#idleMs || now - times.createdAt > this.#settings.sessionMaxAge;
   }
 
   async signOut(session: ConsoleSession): Promise<void> {
@@ -233,9 +244,9 @@ export class ConsoleAccess {
     return sameSecret(query.sig, noticeSignature(session, query.done)) ? query.done : undefined;
   }
 
-  /** The Set-Cookie value: HttpOnly, SameSite=Strict, Secure under TLS, for the console's path only. */
-  cookie(token: string, channel: Channel): string {
-    return `${SESSION_COOKIE}=${token}; Path=/console; HttpOnly; SameSite=Strict${channel.tls ? '; Secure' : ''}`;
+  /** The Set-Cookie value of a cookie's value (`sessionCookie`): HttpOnly, SameSite=Strict, Secure under TLS, for the console's path only. */
+  cookie(value: string, channel: Channel): string {
+    return `${SESSION_COOKIE}=${value}; Path=/console; HttpOnly; SameSite=Strict${channel.tls ? '; Secure' : ''}`;
   }
 
   clearedCookie(channel: Channel): string {
@@ -254,6 +265,25 @@ function sameSecret(token: unknown, expected: string): boolean {
   const given = Buffer.from(token);
   const wanted = Buffer.from(expected);
   return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+/**
+ * The session cookie's value: the token, then when the session was signed in and last used as the store
+ * saved it (ms). The times only word the sign-in page once the store has no row for the token (ran out,
+ * or signed out): a cookie whose times were altered can change that wording and nothing else.
+ */
+function sessionCookie(token: string, createdAt: number, seen: number): string {
+  return `${token}.${createdAt}.${seen}`;
+}
+
+/** A session cookie's token and times; a cookie without its times (or with unreadable ones) has its token only. */
+function readSessionCookie(value: string | undefined): { token: string; times: { createdAt: number; seen: number } | undefined } | undefined {
+  if (!value) return undefined;
+  const [token = '', createdAt, seen] = value.split('.');
+  const time = (text: string | undefined) => (text !== undefined && /^\d{1,15}$/.test(text) ? Number(text) : undefined);
+  const created = time(createdAt);
+  const used = time(seen);
+  return { token, times: created === undefined || used === undefined ? undefined : { createdAt: created, seen: used } };
 }
 
 /** The store keeps the token's hash: a copy of the store signs no one in. */

@@ -45,7 +45,7 @@ export const FIELDS = {
   queuePage: form({ after: term('Page (after)'), replies: term('Page (replies)'), quarantine: term('Page (quarantine)'), ...notice }),
   queue: form({ action: term('Action'), target: term('Target'), back: term('Back') }),
   reroute: form({ mailbox: term('Mailbox') }),
-  send: form({ to: term('Number'), text: text('Text') }),
+  send: form({ to: term('Number'), text: text('Text'), submission: term('Form id (submission)') }),
 } as const;
 
 /** The fields of one route's query or form, as read. */

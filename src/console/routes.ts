@@ -7,14 +7,14 @@ import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
 import { configCheck, deleteQuarantined, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable, type Wording } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
-import { RelayError } from '../errors.ts';
+import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
-import { normaliseNumber } from '../sms/numbers.ts';
+import { maskNumber, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
 import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
-import type { InboundPosition, Store } from '../store/types.ts';
+import type { InboundPosition, QueuedSms, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
 import { activityChart, CHART_SERIES } from './chart.ts';
 import { FIELDS, type Fields, readFields } from './fields.ts';
@@ -30,6 +30,8 @@ const HOUR_MS = 3_600_000;
 const STATUSES = ['queued', 'sent', 'delivered', 'failed'] as const;
 /** The queue page's lists, each paged by its own query field: queued SMS, replies without a mailbox, quarantined requests. */
 const QUEUE_LISTS = ['after', 'replies', 'quarantine'] as const;
+/** A relay message id, and a test-send form's id: a UUID. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A Map, not an object: an asset name such as `constructor` must find nothing. */
 const ASSETS: ReadonlyMap<string, string> = new Map([
   ['console.css', 'text/css; charset=utf-8'],
@@ -37,6 +39,8 @@ const ASSETS: ReadonlyMap<string, string> = new Map([
   // Named by every page's <link rel="icon">: a browser then asks for no /favicon.ico (a 404 in its console).
   ['favicon.svg', 'image/svg+xml'],
 ]);
+/** A page the store could not answer is asked again this often (the overview's own refresh is 15 s too). */
+const STORE_RETRY_SECONDS = 15;
 /**
  * A path of this console, optionally with a query, in printable ASCII without a backslash: the only
  * redirect target taken from a request (no other site, no header-breaking CR or LF).
@@ -137,6 +141,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           }
           return problem(request, reply, 401, new RelayError('UNAUTHORIZED', why));
         }
+        // Its last use, saved just now, goes into the cookie too: once the store has no row for it, the cookie tells why.
+        if (signedIn.renewed !== undefined) reply.header('set-cookie', signedIn.renewed);
         request.console = { channel, signedIn };
       });
       // State changes need the session's CSRF token (form field or header) and, but for signing out, an operator.
@@ -151,6 +157,22 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (request.url !== '/console/signout' && context.signedIn.user.role !== 'operator') {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Viewers can look but not act: ask an operator'), context);
         }
+      });
+
+      // The store failing (down, busy, its disk full) in a page, a form or the session check: a person gets the console's
+      // page saying so, a script the relay's JSON (the app's handler, rethrown to), as any other error.
+      scope.setErrorHandler(async (error, request: ConsoleRequest, reply) => {
+        if (!isStoreFailure(error) || wantsJson(request)) throw error;
+        request.log.debug({ path: request.url.split('?')[0], ...failureLogFields(error) }, 'console: page answered 503: the store fails');
+        const again =
+          request.method === 'GET'
+            ? `The relay keeps trying the store; this page tries again every ${STORE_RETRY_SECONDS} s.`
+            : 'The relay keeps trying the store. Whether the form was done is not known: look at its page before sending it again.';
+        // A GET is read again by the browser itself (no script needed); a form is never sent again unasked.
+        reply.header('retry-after', String(STORE_RETRY_SECONDS));
+        return problem(request, reply, error.spec.http, new RelayError(error.code, `${error.publicReason}. ${again}`), request.console, undefined, undefined, {
+          retryEvery: request.method === 'GET' ? STORE_RETRY_SECONDS : undefined,
+        });
       });
 
       // After the access hooks: no session still signs in first. A known page asked the wrong way is a 405 naming the right ones.
@@ -262,11 +284,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!message) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No message with id ${id}`), request.console);
         const [sms, events] = await Promise.all([store.smsOf(id), store.events(id)]);
         const queued = sms.filter((item) => item.status === 'queued');
+        // To several numbers, each line of one SMS's history (sent, a report, an operator's action) names its number.
+        const numbers = new Map(sms.length > 1 ? sms.map((item) => [item.smsId, item.number]) : []);
         return page(reply, 'message', request.console, {
           title: `Message ${id}`,
           message,
           sms,
-          events,
+          events: events.map((event) => ({ ...event, number: event.smsId === undefined ? undefined : numbers.get(event.smsId) })),
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
           // Only the actions that would change something: hold what is sending, release what is held.
           can: {
@@ -349,7 +373,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return page(reply, 'queue', request.console, {
           title: 'Queue',
           stats,
-          queued: list('after', queued, stats.sms.queued + stats.sms.held),
+          queued: list(
+            'after',
+            { ...queued, rows: queued.rows.map((sms) => ({ ...sms, next: nextAttempt(sms, clock(), paused, providerPauses) })) },
+            stats.sms.queued + stats.sms.held,
+          ),
           undeliverable: list('replies', undeliverable, stats.undeliverableInbound),
           quarantined: list('quarantine', quarantined, stats.quarantined),
           paused,
@@ -392,8 +420,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       scope.get('/send', async (request: ConsoleRequest, reply) =>
-        page(reply, 'send', request.console, { title: 'Test send', ...sendAs(request), form: {}, result: undefined, error: undefined }),
+        page(reply, 'send', request.console, { title: 'Test send', ...sendAs(request), form: { submission: uuidv7() }, error: undefined }),
       );
+      // Post/redirect/get: the answer is the message's page with a notice, so no reload, Back or Forward posts the form again;
+      // the form's own id makes a form sent twice (a double click, a replayed POST) a resubmission, sent once.
       scope.post('/send', async (request: ConsoleRequest, reply) => {
         const read = readFields(FIELDS.send, request.body);
         const form = read.ok ? read.fields : {};
@@ -401,11 +431,23 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const outcome = read.ok ? await testSend(request, as, form) : { ok: false as const, error: new RelayError('BAD_PARAMETER', read.problem) };
         if (!outcome.ok) {
           return problem(request, reply, read.ok ? outcome.error.spec.http : 400, outcome.error, request.console, () =>
-            page(reply, 'send', request.console, { title: 'Test send', ...as, form, result: undefined, error: outcome.error.message }),
+            page(reply, 'send', request.console, {
+              title: 'Test send',
+              ...as,
+              form: { ...form, submission: sameForm(form.submission) },
+              error: outcome.error.message,
+            }),
           );
         }
-        return page(reply, 'send', request.console, { title: 'Test send', ...as, form, result: outcome, error: undefined });
+        const { session } = (request.console as Context).signedIn;
+        const shown = outcome.duplicateOf ?? outcome.id;
+        return reply.redirect(`/console/messages/${shown}?${new URLSearchParams(access.notice(session, outcome.said))}`, 303);
       });
+
+      /** A refused form shown again keeps its id (nothing was sent under it), or gets one when it had none this page made. */
+      function sameForm(submission: string | undefined): string {
+        return submission !== undefined && UUID.test(submission) ? submission : uuidv7();
+      }
 
       scope.get('/settings', async (request: ConsoleRequest, reply) =>
         page(reply, 'settings', request.console, {
@@ -495,7 +537,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return { account: account?.username, sender, domain: config.sms.domains[0] ?? 'sms.localhost' };
       }
 
-      /** A test SMS through the acceptance service, as the user's account: its sender rules, destinations and limits apply. */
+      /**
+       * A test SMS through the acceptance service, as the user's account: its sender rules, destinations and limits apply.
+       * Its mail's Message-ID is the form's id, so the same form sent again within `delivery.resubmissionWindow` is sent once.
+       */
       async function testSend(request: ConsoleRequest, as: ReturnType<typeof sendAs>, form: Fields<'send'>) {
         const { channel } = request.console as Context;
         if (!as.account || !as.sender) {
@@ -507,6 +552,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const to = (form.to ?? '').trim();
         const text = form.text ?? '';
         if (to === '' || text.trim() === '') return { ok: false as const, error: new RelayError('BAD_PARAMETER', 'Write a number and a text') };
+        // A form without its id (a script's) is a new send each time; one with another id was not made by this page.
+        const submission = form.submission ?? uuidv7();
+        if (!UUID.test(submission)) {
+          return { ok: false as const, error: new RelayError('BAD_PARAMETER', 'Form id (submission): not one this page made; open Test send again') };
+        }
         const acceptance = options.acceptance();
         const sender = acceptance.sender({
           client: { address: channel.address, helo: 'console' },
@@ -517,10 +567,19 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         });
         if (!sender.ok) return sender;
         const recipient = await acceptance.recipient(sender.transaction, { address: `${to.replace(/[\s()-]/g, '')}@${as.domain}` });
-        if (!recipient.ok) return recipient;
-        const accepted = await acceptance.message(recipient.transaction, testMail(as.sender, `${to}@${as.domain}`, text, clock()));
-        if (accepted.ok) await audit(request, 'test send', accepted.id, `as ${as.account}`, accepted.id);
-        return accepted;
+        if (!recipient.ok) return { ok: false as const, error: unmasked(recipient.error, to, config.sms.defaultRegion) };
+        const accepted = await acceptance.message(recipient.transaction, testMail(as.sender, `${to}@${as.domain}`, text, submission, clock()));
+        if (!accepted.ok) return accepted;
+        const duplicateOf = 'duplicateOf' in accepted ? accepted.duplicateOf : undefined;
+        if (duplicateOf !== undefined) {
+          return { ok: true as const, id: accepted.id, duplicateOf, said: `This form was sent already, as ${duplicateOf}: sent once, not again.` };
+        }
+        await audit(request, 'test send', accepted.id, `as ${as.account}`, accepted.id);
+        const said =
+          'parts' in accepted
+            ? `Test SMS accepted as ${accepted.id}: ${accepted.parts} part(s), ${accepted.encoding}.`
+            : `Accepted as ${accepted.id} for the postmaster, ${accepted.postmaster}.`;
+        return { ok: true as const, id: accepted.id, duplicateOf, said };
       }
 
       async function overview() {
@@ -589,11 +648,12 @@ function problem(
   context?: Context,
   shown?: () => FastifyReply | Promise<FastifyReply>,
   back = { href: '/console', label: 'Back to the overview' },
+  extra: { readonly retryEvery?: number | undefined } = {},
 ) {
   reply.status(status);
   if (wantsJson(request)) return reply.send({ error: error.code, message: error.message });
   if (shown) return shown();
-  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back });
+  return page(reply, 'problem', context, { title: `${status} ${STATUS_CODES[status] ?? ''}`.trim(), status, message: error.message, back, ...extra });
 }
 
 function wantsJson(request: FastifyRequest): boolean {
@@ -654,6 +714,25 @@ async function providerPausesOf(store: Store, now: number): Promise<Array<Shared
   return pauses.map((pause) => ({ ...pause, nextProbe: nextProbe(pause, nextDue, now, CONSOLE_WORDING.time) }));
 }
 
+/**
+ * When a queued SMS is next tried, in words: a time still ahead is that time; one that has passed (the SMS is
+ * due) says what it waits for, the operator's pause or a provider's next probe, or that it is due now; a held
+ * SMS is tried only once released.
+ */
+function nextAttempt(
+  sms: QueuedSms,
+  now: number,
+  paused: number | undefined,
+  providerPauses: ReadonlyArray<{ readonly provider: string; readonly nextProbe: string }>,
+): string {
+  if (sms.held) return 'once released';
+  if (sms.nextAttemptAt > now) return consoleTime(sms.nextAttemptAt);
+  if (paused !== undefined) return `due, when dispatch resumes (${RESUME_BUTTON})`;
+  if (providerPauses.length > 0)
+    return `due; sending paused, next probe ${providerPauses.map((pause) => `${pause.nextProbe} (${pause.provider})`).join(' or ')}`;
+  return 'due now';
+}
+
 /** A page of a list read one row past it (`PAGE_SIZE + 1`): its rows, and where the next page starts when one follows. */
 interface Paged<T> {
   readonly rows: T[];
@@ -693,7 +772,10 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
   }
   if (query.sender) {
     const sender = query.sender.trim().toLowerCase();
-    if (!/^[^@\s]*@[^@\s]+$/.test(sender)) return { problem: 'Sender: write an address such as alerts@example.com or a domain such as @example.com' };
+    // A sender without a domain (`MAIL FROM:<script>`, which the relay takes) is listed as it is: it is found as it is.
+    if (!/^(?:[^@\s]*@)?[^@\s]+$/.test(sender)) {
+      return { problem: 'Sender: write an address such as alerts@example.com, a domain such as @example.com, or a sender without a domain as listed' };
+    }
     search.sender = sender;
   }
   if (query.id) {
@@ -707,8 +789,14 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
   for (const field of ['since', 'until'] as const) {
     const value = query[field];
     if (!value) continue;
+    const label = field === 'since' ? 'From' : 'To';
     const at = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`);
-    if (Number.isNaN(at)) return { problem: `${field === 'since' ? 'From' : 'To'}: expected a date and time such as 2026-01-31T14:00 (UTC)` };
+    if (Number.isNaN(at)) return { problem: `${label}: expected a date and time such as 2026-01-31T14:00 (UTC)` };
+    // Date.parse rolls a day past its month's end over into the next month (2026-02-30 is 2 March): no such day is meant.
+    const day = /^(\d{4})-(\d{2})-(\d{2})/.exec(value);
+    if (day && new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]))).getUTCDate() !== Number(day[3])) {
+      return { problem: `${label}: there is no ${day[0]} (that month has fewer days)` };
+    }
     search[field] = at;
   }
   if (search.since !== undefined && search.until !== undefined && search.since >= search.until) return { problem: 'From must be before To' };
@@ -719,14 +807,24 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
   return { search };
 }
 
-/** A plain-text mail as a client would submit it, for the acceptance service to read like any other. */
-function testMail(from: string, to: string, text: string, now: number): Buffer {
+/**
+ * A refusal of a test send's number, which names it masked (as it tells a mail's sender and info logs), with
+ * the number in full: only operators send, and the console shows them numbers in full everywhere.
+ */
+function unmasked(error: RelayError, to: string, region: Config['sms']['defaultRegion']): RelayError {
+  const number = normaliseNumber(to, region);
+  if (!number.ok || !error.message.includes(maskNumber(number.e164))) return error;
+  return new RelayError(error.code, error.message.replaceAll(maskNumber(number.e164), number.e164));
+}
+
+/** A plain-text mail as a client would submit it, for the acceptance service to read like any other; `submission`, its form's id, is its Message-ID. */
+function testMail(from: string, to: string, text: string, submission: string, now: number): Buffer {
   return Buffer.from(
     [
       `From: <${from}>`,
       `To: <${to}>`,
       `Date: ${new Date(now).toUTCString()}`,
-      `Message-ID: <${uuidv7()}@console.smsrelay>`,
+      `Message-ID: <${submission}@console.smsrelay>`,
       'MIME-Version: 1.0',
       'Content-Type: text/plain; charset=utf-8',
       'Content-Transfer-Encoding: base64',

@@ -138,7 +138,7 @@ export const CLAIM_AT = `next_attempt_at - CASE WHEN ${NEVER_TRIED} THEN ${NEVER
 export const waitsForSendAt = (sms: string, message: string) => `(${sms}.attempts = 0 AND ${sms}.next_attempt_at >= ${message}.send_at)`;
 
 /** What smsOf selects of `outbound o` joined to `messages m`, in both stores. */
-export const SMS_STATE_COLUMNS = `o.number, o.status, o.held, CASE WHEN o.status = 'queued' AND ${waitsForSendAt('o', 'm')} THEN m.send_at END AS scheduled_for,
+export const SMS_STATE_COLUMNS = `o.id, o.number, o.status, o.held, CASE WHEN o.status = 'queued' AND ${waitsForSendAt('o', 'm')} THEN m.send_at END AS scheduled_for,
   o.attempts, o.possible_duplicates, o.provider_id, o.last_error, o.delivery`;
 
 /** CLAIM_AT of a row read. */
@@ -380,6 +380,7 @@ export function toQueuedSms(row: QueuedRow): QueuedSms {
 
 /** One number of a message, as `smsOf` selects it. */
 export interface SmsStateRow {
+  id: number;
   number: string;
   status: SmsState['status'];
   held: number;
@@ -393,6 +394,7 @@ export interface SmsStateRow {
 
 export function toSmsState(row: SmsStateRow): SmsState {
   return {
+    smsId: row.id,
     number: row.number,
     status: row.status,
     held: row.held === 1,

@@ -295,6 +295,8 @@ export type MailOutcome =
   | { readonly id: number; readonly kind: 'failed'; readonly error: string };
 
 export interface SmsState {
+  /** The SMS's own id: its history lines (StoredEvent.smsId) name it. */
+  readonly smsId: number;
   readonly number: string;
   readonly status: 'queued' | 'sent' | 'failed' | 'expired';
   /** Queued but held by an operator: not sent until released. */

@@ -200,6 +200,33 @@ describe('console access', () => {
     assert.match(await signin.text(), /Your session has expired: sign in again/);
   });
 
+  test('a session that ran out reads as expired on every later request too, after another tab or the sweep removed it; a signed-out one as ended', async () => {
+    const port = relay.relay.httpPort;
+    const page = `http://127.0.0.1:${port}/console/queue`;
+    const cookieOf = async () => String((await signIn(port, `name=olivia&password=${encodeURIComponent(PASSWORD)}`)).headers['set-cookie']).split(';')[0] ?? '';
+    const where = async (cookie: string) => (await fetch(page, { headers: { cookie }, redirect: 'manual' })).headers.get('location');
+    const expired = '/console/signin?next=%2Fconsole%2Fqueue&expired=1';
+    const tabs = await cookieOf();
+    const swept = await cookieOf();
+    assert.equal(await where(tabs), null, 'signed in');
+    now += 32 * 60_000;
+    assert.equal(await where(tabs), expired, 'the first request after the timeout');
+    assert.equal(await where(tabs), expired, "a second one (another tab's), its session already removed");
+    // A sign-in sweeps the sessions that ran out: the one never used since is gone before it is asked for.
+    await cookieOf();
+    assert.equal(await where(swept), expired, 'removed by the sweep');
+    // A session in use carries its last use in its cookie: 20 minutes after it, signed out, it ended.
+    const used = await cookieOf();
+    now += 20 * 60_000;
+    const renewed = await fetch(page, { headers: { cookie: used } });
+    const cookie = String(renewed.headers.get('set-cookie')).split(';')[0] ?? '';
+    assert.match(cookie, /^smsrelay_console=[\w-]+\.\d+\.\d+$/, 'the saved last use is in the cookie');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await renewed.text())?.[1] ?? '';
+    now += 20 * 60_000;
+    assert.equal((await post(port, '/console/signout', `_csrf=${encodeURIComponent(csrf)}`, { cookie })).status, 303);
+    assert.equal(await where(cookie), '/console/signin?next=%2Fconsole%2Fqueue&ended=1');
+  });
+
   test("a form sent after the idle timeout is not done: sign-in says the session expired and leads back to the form's page", async () => {
     const port = relay.relay.httpPort;
     const forms = [

@@ -310,18 +310,54 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
   // What does not depend on the store (escaping, CSRF, the quarantine page, the dispatcher's pause) runs once, on SQLite.
   if (!full) return;
 
-  test('an SMS text with <script> shows as text; test send goes through the account; settings are redacted', async () => {
+  test('an SMS text with <script> shows as text; test send goes through the account, once whatever the browser does next; settings are redacted', async () => {
     const { context, page } = await signedIn('olivia');
     try {
       await page.goto(`${base}/console/send`);
-      await page.getByLabel('Number').fill('+447700900777');
-      await page.getByLabel('Text').fill('<script>window.__owned = 1</script><b>bold?</b>');
-      await page.getByRole('button', { name: 'Send' }).click();
-      await page.locator('[role=status]').waitFor();
-      assert.match(await page.locator('[role=status]').innerText(), /Accepted as/);
       await accessible(page, 'test send');
       await screenshots(page, 'send');
-      await page.locator('[role=status] a').click();
+      const text = '<script>window.__owned = 1</script><b>bold?</b>';
+      await page.getByLabel('Number').fill('+447700900777');
+      await page.getByLabel('Text').fill(text);
+      await page.getByRole('button', { name: 'Send' }).click();
+      // Post/redirect/get: the answer is the message's own page, its notice naming the message.
+      await page.waitForURL(/\/console\/messages\/[0-9a-f-]{36}$/);
+      const id = /messages\/([0-9a-f-]{36})/.exec(page.url())?.[1] ?? assert.fail('no message id');
+      assert.match(await page.locator('[role=status]').innerText(), new RegExp(`Test SMS accepted as ${id}: 1 part\\(s\\), gsm7`));
+      await waitFor('the test SMS at the gateway', () => relay.relay.simulator?.records.some((sms) => sms.text === text));
+      // A reload reads the page again; Back shows a fresh form, Forward the page: none of them posts the form again.
+      await page.reload();
+      await page.goBack();
+      assert.match(page.url(), /\/console\/send$/);
+      await page.goForward();
+      await page.reload();
+      // The same form sent twice (a double click that got through, a POST replayed) is sent once: the second names the first.
+      await page.goto(`${base}/console/send`);
+      const form = {
+        _csrf: await page.locator('input[name=_csrf]').first().inputValue(),
+        submission: await page.locator('input[name=submission]').inputValue(),
+        to: '+447700900778',
+        text: 'sent twice',
+      };
+      const first = await page.request.post(`${base}/console/send`, { form, maxRedirects: 0 });
+      const second = await page.request.post(`${base}/console/send`, { form, maxRedirects: 0 });
+      assert.equal(first.status(), 303);
+      assert.equal(second.status(), 303);
+      const original = /messages\/([0-9a-f-]{36})\?/.exec(first.headers().location ?? '')?.[1] ?? assert.fail('no message id');
+      assert.match(second.headers().location ?? '', new RegExp(`^/console/messages/${original}\\?done=This\\+form\\+was\\+sent\\+already`));
+      // A number refused for what it is: an operator sees it in full, as everywhere in the console.
+      const premium = await page.request.post(`${base}/console/send`, { form: { ...form, to: '+19005550100', text: 'premium' }, maxRedirects: 0 });
+      assert.ok(premium.status() >= 400 && premium.status() < 500, `refused: ${premium.status()}`);
+      assert.match(await premium.text(), /\+19005550100 is a premium-rate number/);
+      // A send is committed before its answer: every SMS a second post made would be listed by now.
+      for (const [number, what] of [
+        ['+447700900777', 'sent once, however often the browser came back'],
+        ['+447700900778', 'the same form twice: sent once'],
+      ] as const) {
+        await page.goto(`${base}/console/messages?${new URLSearchParams({ number })}`);
+        assert.equal(await page.locator('main tbody tr').count(), 1, what);
+      }
+      await page.goto(`${base}/console/messages/${id}`);
       assert.match(await page.locator('.facts').innerText(), /<script>window\.__owned = 1<\/script><b>bold\?<\/b>/);
       assert.equal(await page.evaluate(() => (globalThis as { __owned?: number }).__owned), undefined, 'the script did not run');
       assert.equal(await page.locator('main b').count(), 0, 'no markup from the text');
@@ -408,7 +444,7 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
     }
   });
 
-  test('long unbroken values (a 217-character sender, a 708-character text without spaces) keep every list within its box, rows a few lines tall (at most 400 px: the clipped lines and, on a phone, the buttons or form of a row)', async () => {
+  test('long unbroken values (a 217-character sender, a 708-character text without spaces) keep every list within its box, rows a few lines tall (at most 400 px: the clipped lines and, on a phone, the buttons or form of a row); a number or state is never broken: on a phone the table scrolls sideways', async () => {
     const store = relay.relay.store;
     const sender = `${'s'.repeat(205)}@example.com`;
     const word = 'x'.repeat(708);
@@ -455,11 +491,30 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
             ).document;
             const boxes = Array.from(doc.querySelectorAll('.scroll, .cards'));
             const tallest = Math.max(...Array.from(doc.querySelectorAll('.scroll tbody tr, .cards li')).map((row) => row.getBoundingClientRect().height));
-            return { overflow: boxes.filter((box) => box.scrollWidth > box.clientWidth).length, tallest };
-          })) as { overflow: number; tallest: number };
+            // The lines each number or state in a table takes (a text node's line boxes): one, never a digit a line.
+            const dom = globalThis as unknown as {
+              document: { createTreeWalker: (root: unknown, show: number) => { nextNode: () => { textContent: string } | null }; createRange: () => Range };
+            };
+            type Range = { selectNodeContents: (node: unknown) => void; getClientRects: () => ArrayLike<unknown> };
+            const whole: Record<string, number> = {};
+            for (const box of Array.from(doc.querySelectorAll('.scroll tbody'))) {
+              const walker = dom.document.createTreeWalker(box, 4);
+              for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                const value = node.textContent.trim();
+                if (!/^(\+\d{8,15}|queued|sent|delivered|failed)$/.test(value)) continue;
+                const range = dom.document.createRange();
+                range.selectNodeContents(node);
+                whole[value] = Math.max(whole[value] ?? 0, range.getClientRects().length);
+              }
+            }
+            return { overflow: boxes.filter((box) => box.scrollWidth > box.clientWidth).length, tallest, whole };
+          })) as { overflow: number; tallest: number; whole: Record<string, number> };
           // On a phone a table of many columns scrolls in its box by design; on a desktop none needs to.
           if (size === 'desktop') assert.equal(lists.overflow, 0, `${path} (${size}): a list wider than its box`);
+          else assert.ok(lists.overflow > 0, `${path} (${size}): the table scrolls sideways rather than squeezing its columns`);
           assert.ok(lists.tallest < 400, `${path} (${size}): a row or card ${lists.tallest} px tall`);
+          assert.ok((lists.whole['+447700900177'] ?? 0) > 0, `${path} (${size}): the number is listed`);
+          for (const [value, lines] of Object.entries(lists.whole)) assert.equal(lines, 1, `${path} (${size}): ${value} on ${lines} lines`);
         }
       }
       await page.setViewportSize(VIEWPORTS.desktop);

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { hashPassword } from '../../src/policy/passwords.ts';
+import { describeOnPostgres } from '../helpers/postgres.ts';
+import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 import { mail } from '../helpers/store.ts';
 
@@ -272,8 +274,65 @@ describe('console pages', () => {
     assert.ok(location.startsWith(`/console/messages/${id}?`), location);
     const page = await html(location);
     assert.match(page, /<p class="notice" role="status">hold: 1 queued SMS changed<\/p>/);
-    assert.match(page, /<td>queued \(held\)<\/td>/);
+    assert.match(page, /<td class="whole">queued \(held\)<\/td>/);
     assert.deepEqual(buttons(page), ['release', 'delete'], 'no Hold (it is held) and no Retry (held SMS are not sent)');
+  });
+
+  test("a message to several numbers: each line of an SMS's history names its number, masked for a viewer", async () => {
+    const id = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900301', '+447700900302'], { id, receivedAt: Date.now() }));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no CSRF token');
+    const held = await fetch(`${base}/console/queue`, {
+      method: 'POST',
+      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, action: 'hold', target: id }),
+      redirect: 'manual',
+    });
+    assert.equal(held.status, 303);
+    const lines = (page: string) => [...page.matchAll(/<strong>operator hold<\/strong>([^<]*)<\/li>/g)].map((line) => line[1]);
+    assert.deepEqual(lines(await html(`/console/messages/${id}`)), [
+      ' (+447700900301): by olivia from 127.0.0.1',
+      ' (+447700900302): by olivia from 127.0.0.1',
+    ]);
+    assert.deepEqual(lines(await html(`/console/messages/${id}`, await signIn('victor'))), [
+      ' (+4477******01): by olivia from 127.0.0.1',
+      ' (+4477******02): by olivia from 127.0.0.1',
+    ]);
+    // To one number, its lines name none: the SMS table above says it.
+    const single = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900303'], { id: single, receivedAt: Date.now() }));
+    await relay.relay.store.applyQueueAction('hold', single, Date.now(), 'by olivia from 127.0.0.1');
+    assert.deepEqual(lines(await html(`/console/messages/${single}`)), [': by olivia from 127.0.0.1']);
+  });
+
+  test('a day its month does not have is refused, naming the field; a leap day in a leap year is a day', async () => {
+    const refused = async (query: string) => {
+      const response = await fetch(`${base}/console/messages?${query}`, { headers: { cookie: operator } });
+      assert.equal(response.status, 400, query);
+      return /<p class="error" role="alert">([^<]*)<\/p>/.exec(await response.text())?.[1];
+    };
+    assert.equal(await refused('since=2026-02-30T00:00'), 'From: there is no 2026-02-30 (that month has fewer days)');
+    assert.equal(await refused('until=2026-04-31T10:00'), 'To: there is no 2026-04-31 (that month has fewer days)');
+    assert.equal(await refused('since=2026-02-29T00:00'), 'From: there is no 2026-02-29 (that month has fewer days)');
+    await html('/console/messages?since=2028-02-29T00:00');
+  });
+
+  test('a mail whose sender has no domain is found by that sender', async () => {
+    const id = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900310'], { id, receivedAt: Date.now(), envelopeFrom: 'script' }));
+    assert.match(await html('/console/messages?sender=script'), new RegExp(`/console/messages/${id}`));
+  });
+
+  test('the queue says when each SMS is next tried: a time ahead, or what a due one waits for; a held one, once released', async () => {
+    const page = await html('/console/queue');
+    // Dispatch is paused by the operator (before): the queued SMS are due and wait for it.
+    assert.match(page, /<td>due, when dispatch resumes \(Resume dispatch\)<\/td>/);
+    assert.match(page, /\(held\)<\/td>[\s\S]*?<td>once released<\/td>/);
+    assert.doesNotMatch(page, /<td>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC<\/td>/, 'no time that has passed');
+  });
+
+  test('the overview says what its failed figure leaves out: SMS deleted from the queue', async () => {
+    assert.match(await html('/console'), /an SMS an operator deleted from the queue is not counted here \(Messages lists it as failed/);
   });
 
   test('results that fill their last page exactly have no link to an empty page', async () => {
@@ -515,7 +574,7 @@ describe('console pages', () => {
     await relay.relay.store.acceptMail(mail(['+447700900990'], { id, receivedAt: Date.now(), sendAt, holdUntilSendAt: true }));
     const shown = new Date(sendAt).toISOString().replace('T', ' ').slice(0, 19);
     assert.match(await html('/console'), new RegExp(`<dt>SMS scheduled</dt><dd>1, next at ${shown} UTC</dd>`));
-    assert.match(await html(`/console/messages/${id}`), new RegExp(`<td>queued, scheduled for ${shown} UTC</td>`));
+    assert.match(await html(`/console/messages/${id}`), new RegExp(`<td class="whole">queued, scheduled for ${shown} UTC</td>`));
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no CSRF token');
     const act = async (target: string) => {
       const response = await fetch(`${base}/console/queue`, {
@@ -572,6 +631,49 @@ describe('console pages', () => {
       const response = await fetch(`${base}${path}`, { headers: { cookie: operator } });
       assert.equal(response.status, 400, path);
       assert.match(await response.text(), /Page: not a position/);
+    }
+  });
+});
+
+describeOnPostgres('console pages while the database does not answer', async (url) => {
+  test('a browser gets the console page saying the store is unavailable and that it tries again (503), a script its JSON', { timeout: 90_000 }, async () => {
+    const proxy = await postgresProxy(url);
+    const relay = await startTestRelay(
+      { console: { users: [{ name: 'olivia', passwordHash: await hashPassword(PASSWORD), role: 'operator' }] } },
+      { SMSRELAY_DATABASE_URL: proxy.url },
+    );
+    const base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    try {
+      const signin = await fetch(`${base}/console/signin`);
+      const form = {
+        cookie: (signin.headers.get('set-cookie') ?? '').split(';')[0] ?? '',
+        token: /name="_csrf" value="([^"]+)"/.exec(await signin.text())?.[1] ?? '',
+      };
+      const signedIn = await fetch(`${base}/console/signin`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: form.cookie },
+        body: new URLSearchParams({ name: 'olivia', password: PASSWORD, _csrf: form.token }),
+        redirect: 'manual',
+      });
+      const cookie = (signedIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      assert.equal((await fetch(`${base}/console/queue`, { headers: { cookie } })).status, 200);
+      proxy.silence();
+      const browser = await fetch(`${base}/console/queue`, { headers: { cookie, accept: 'text/html,application/xhtml+xml' }, redirect: 'manual' });
+      assert.equal(browser.status, 503);
+      assert.match(browser.headers.get('content-type') ?? '', /^text\/html/);
+      assert.equal(browser.headers.get('retry-after'), '15');
+      const page = await browser.text();
+      assert.match(page, /<h1>503 Service Unavailable<\/h1>/);
+      assert.match(page, /the message store is unavailable, try again later\. The relay keeps trying the store; this page tries again every 15 s\./);
+      assert.match(page, /<meta http-equiv="refresh" content="15">/);
+      const script = await fetch(`${base}/console/queue`, { headers: { cookie, accept: 'application/json' } });
+      assert.equal(script.status, 503);
+      assert.equal(((await script.json()) as { error: string }).error, 'STORE_UNAVAILABLE');
+    } finally {
+      proxy.heal();
+      await relay.stop();
+      await proxy.close();
+      removeDir(relay.dir);
     }
   });
 });
