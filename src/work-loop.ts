@@ -168,7 +168,7 @@ export class WorkLoop<T> {
     if (this.#inFlight.size === 0 && this.#reserved.size === 0 && this.#waiting.length === 0) return;
     this.#abandoned = true;
     this.#options.logger.warn(
-      { inFlight: this.#inFlight.size + this.#waiting.length, graceMs },
+      { inFlight: this.#inFlight.size + this.#waiting.length + this.#reserved.size, graceMs },
       `${this.#options.name}: stopped with work still in flight; its lease stays and the next start takes it up again`,
     );
   }
