@@ -243,7 +243,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       keywords: { stop: config.policy.stopKeywords, start: config.policy.startKeywords },
       logger: logger.child({ component: 'inbound' }),
       metrics,
-      onMailQueued: () => mailer.kick(),
+      mailer,
       onReportApplied: () => notices.kick(),
       reassembly: { store, timeoutMs: config.inbound.reassemblyTimeout },
     });

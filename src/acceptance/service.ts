@@ -58,8 +58,8 @@ export interface AcceptanceOptions {
 
 /** Dispatch as the acceptance sees it (src/dispatch/dispatcher.ts). */
 export interface AcceptedSmsDispatch {
-  /** A free slot that takes the SMS of a mail of `numbers` numbers as soon as its accept commits them leased (AcceptLease), or undefined. */
-  handOff(numbers: number): (Reservation<SmsBatch> & { readonly lease: AcceptLease }) | undefined;
+  /** A free slot that takes the SMS of a mail of `numbers` numbers, due at `dueAt`, as soon as its accept commits them leased (AcceptLease), or undefined. */
+  handOff(numbers: number, dueAt: number): (Reservation<SmsBatch> & { readonly lease: AcceptLease }) | undefined;
   /** SMS were queued: a claim is to take them. */
   kick(): void;
 }
@@ -217,7 +217,7 @@ export class AcceptanceService {
       );
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
-      const handOff = this.#options.dispatch.handOff(mail.recipients.length);
+      const handOff = this.#options.dispatch.handOff(mail.recipients.length, mail.receivedAt);
       const { duplicateOf, leased } = await store.acceptMail(mail, handOff?.lease).catch(async (error: unknown) => {
         handOff?.cancel();
         await this.#rates.release(ticket);

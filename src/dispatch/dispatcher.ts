@@ -233,13 +233,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   /**
    * A slot for the SMS of a mail being accepted, leased to this relay in the accept's own commit (AcceptLease) and
    * started once it is durable: no claim, a transaction of its own, between the 250 and the gateway. Only where a
-   * claim would have taken them alike at once: the mail's `numbers` fit one request, nothing is owed to the store,
+   * claim would have taken them alike at once: they are due (`dueAt`) by this dispatcher's clock, the mail's `numbers` fit one request, nothing is owed to the store,
    * no provider is paused (a probe, a wait or the route's next provider is a claim's choice), the view of what
    * other relays share is fresh (only a claim reads it again), and a slot is free with nothing else due
    * (WorkLoop.reserve). Otherwise undefined: the SMS are queued and a claim takes them (kick).
    */
-  handOff(numbers: number): (Reservation<SmsBatch> & { readonly lease: AcceptLease }) | undefined {
-    if (numbers > this.#batchSize || this.#owed.length > 0) return undefined;
+  handOff(numbers: number, dueAt: number): (Reservation<SmsBatch> & { readonly lease: AcceptLease }) | undefined {
+    if (numbers > this.#batchSize || this.#owed.length > 0 || dueAt > this.#clock()) return undefined;
     if (performance.now() - this.#sharedReadAt >= SHARED_STATE_REFRESH_MS) return undefined;
     for (const lane of this.#lanes.values()) if (lane.pause.paused) return undefined;
     const reservation = this.reserve();

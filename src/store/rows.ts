@@ -313,6 +313,20 @@ export interface MailRow {
   attempts: number;
 }
 
+/** A mail queued at `createdAt` as row `id` and leased in the same commit (AcceptLease), as a claim of it would give it. */
+export function leasedMail(mail: NewOutgoingMail, id: number, createdAt: number): ClaimedMail {
+  return toClaimedMail({
+    id,
+    created_at: createdAt,
+    kind: mail.kind,
+    message_id: mail.messageId ?? null,
+    envelope_from: mail.envelopeFrom,
+    recipients: JSON.stringify(mail.recipients),
+    raw: mail.raw,
+    attempts: 0,
+  });
+}
+
 export function toClaimedMail(row: MailRow): ClaimedMail {
   return {
     id: row.id,

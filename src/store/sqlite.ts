@@ -25,6 +25,7 @@ import {
   firstDueOf,
   groupIntoBatches,
   leasedBatch,
+  leasedMail,
   messageRowOf,
   NEVER_TRIED,
   type MessageRow,
@@ -70,6 +71,7 @@ import type { DeliveryState } from '../vocabulary.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from './part-receipts-types.ts';
 import * as sentParts from './sqlite-part-receipts.ts';
 import type {
+  AcceptedInbound,
   AcceptedMail,
   AcceptLease,
   ClaimedSms,
@@ -392,7 +394,9 @@ export class SqliteStore implements Store {
   }
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void> {
-    return this.#write(() => this.#insertMail(mail, Date.now()));
+    return this.#write(() => {
+      this.#insertMail(mail, Date.now());
+    });
   }
 
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
@@ -538,11 +542,12 @@ export class SqliteStore implements Store {
     return this.#read(() => this.#replies.knowsSender.get(sender) !== undefined);
   }
 
-  acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
+  acceptInbound(inbound: NewInbound, lease?: AcceptLease): Promise<AcceptedInbound> {
     return this.#write(() => {
       if (!insertInbound(this.#replies, inbound)) return { duplicate: true };
-      if (inbound.route) this.#insertMail([inbound.route.mail], inbound.receivedAt);
-      return { duplicate: false };
+      if (!inbound.route) return { duplicate: false };
+      const [id] = this.#insertMail([inbound.route.mail], inbound.receivedAt, lease);
+      return { duplicate: false, ...(lease && id !== undefined ? { leased: leasedMail(inbound.route.mail, id, inbound.receivedAt) } : {}) };
     });
   }
 
@@ -804,7 +809,9 @@ export class SqliteStore implements Store {
     this.#onHealth(this.#lost);
   }
 
-  #insertMail(mail: readonly NewOutgoingMail[], now: number): void {
+  /** Queues `mail` (at most one per once-key), leased by `lease` when given; the ids of the rows it wrote. */
+  #insertMail(mail: readonly NewOutgoingMail[], now: number, lease?: AcceptLease): number[] {
+    const ids: number[] = [];
     for (const item of mail) {
       const { lastInsertRowid, changes } = this.#sql.insertMail.run({
         created_at: now,
@@ -814,10 +821,15 @@ export class SqliteStore implements Store {
         recipients: JSON.stringify(item.recipients),
         raw: item.raw,
         once_key: item.onceKey ?? null,
+        // As a claim's (leaseMail): a lease ends at its next_attempt_at.
+        due: lease?.leaseUntil ?? now,
+        lease_owner: lease?.owner ?? null,
       });
       if (changes === 0) continue;
+      ids.push(Number(lastInsertRowid));
       this.#sql.insertEvent.run(now, item.messageId ?? null, null, `${item.kind} queued`, `mail ${lastInsertRowid} to ${item.recipients.join(', ')}`);
     }
+    return ids;
   }
 
   #groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: number): SmsBatch[] {
@@ -987,9 +999,9 @@ function prepareStatements(db: Database) {
       WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
     insertMail: db.prepare(`
       INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at,
-        once_key)
-      VALUES (@created_at, @kind, @message_id, @envelope_from, @recipients, @raw, 'queued', @created_at, @created_at,
-        @once_key)
+        once_key, lease_owner)
+      VALUES (@created_at, @kind, @message_id, @envelope_from, @recipients, @raw, 'queued', @due, @created_at,
+        @once_key, @lease_owner)
       ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING`),
     // A claim takes the mail whose lease ended before the others (postgres/store.ts, CLAIM_ORDER), found by their own index.
     endedMailLeases: db.prepare(`

@@ -172,6 +172,12 @@ export interface AcceptedMail {
   readonly leased?: SmsBatch | undefined;
 }
 
+export interface AcceptedInbound {
+  readonly duplicate: boolean;
+  /** The reply mail leased at the accept (AcceptLease); undefined when none was. */
+  readonly leased?: ClaimedMail | undefined;
+}
+
 export interface OutboundSms {
   readonly text: string;
   readonly encoding: SmsEncoding;
@@ -446,8 +452,12 @@ export interface ReplyStore {
   knowsInbound(provider: string, providerId: string): Promise<boolean>;
   /** Whether an SMS from this sender (exactly as stored) was ever received. */
   knowsSender(sender: string): Promise<boolean>;
-  /** Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). */
-  acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
+  /**
+   * Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). With `lease`,
+   * its reply mail is leased to a waiting mailer slot in the same commit and answered (`leased`), as a claim of it
+   * would give it (AcceptLease: the mailer's, for the mail queue).
+   */
+  acceptInbound(inbound: NewInbound, lease?: AcceptLease): Promise<AcceptedInbound>;
   /** Keeps a request no parser understood; its id is what `smsrelay quarantine show` takes. */
   quarantine(request: QuarantinedRequest): Promise<number>;
   /** Which of `numbers` got exactly `text` from a mail accepted since `since` (alert storms). */

@@ -66,8 +66,11 @@ describe('the inbound service', () => {
       ),
       keywords: { stop: ['STOP'], start: ['START'] },
       logger: log.logger,
-      onMailQueued: () => {
-        mailsQueued += 1;
+      mailer: {
+        handOff: () => undefined,
+        kick: () => {
+          mailsQueued += 1;
+        },
       },
       onReportApplied: () => {},
     });
@@ -148,8 +151,11 @@ describe('a commit the store failed to confirm', () => {
       ),
       keywords: { stop: ['STOP'], start: ['START'] },
       logger,
-      onMailQueued: () => {
-        mailsQueued += 1;
+      mailer: {
+        handOff: () => undefined,
+        kick: () => {
+          mailsQueued += 1;
+        },
       },
       onReportApplied: () => {},
     });
@@ -184,7 +190,7 @@ describe('opt-out keywords', () =>
           replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
           keywords: { stop: ['STOP', 'CANCEL', 'END', 'QUIT', '?'], start: ['START', 'UNSTOP'] },
           logger: createLogger('silent'),
-          onMailQueued: () => {},
+          mailer: { handOff: () => undefined, kick: () => {} },
           onReportApplied: () => {},
         }).sinkFor('vonage');
         let sent = 0;
@@ -234,7 +240,7 @@ describe('the conversation of a long SMS from parts', () =>
         replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
         keywords: { stop: ['STOP'], start: ['START'] },
         logger: createLogger('silent'),
-        onMailQueued: () => {},
+        mailer: { handOff: () => undefined, kick: () => {} },
         onReportApplied: () => {},
         clock: () => clock.now,
         reassembly: { store, timeoutMs: TIMEOUT_MS },

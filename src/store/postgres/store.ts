@@ -42,6 +42,7 @@ import {
   reportDetail,
   firstDueOf,
   leasedBatch,
+  leasedMail,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -59,6 +60,7 @@ import type {
   ClaimedMail,
   ClaimRequest,
   CommitStats,
+  AcceptedInbound,
   AcceptedMail,
   AcceptLease,
   Conversation,
@@ -1500,33 +1502,20 @@ export class PostgresStore implements Store, ClusterStore {
     return (await this.#row('SELECT 1 AS yes FROM inbound WHERE number = $1 LIMIT 1', [sender])) !== undefined;
   }
 
-  acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
+  acceptInbound(inbound: NewInbound, lease?: AcceptLease): Promise<AcceptedInbound> {
     const route = inbound.route;
     const mail = route?.mail;
+    // Only a reply mail is leased; one leased wakes no other relay (none could claim it).
+    const leasing = mail ? lease : undefined;
     // One statement for the SMS, its conversation's use and link, its reply mail with the mail's history line, and its opt-out or in.
-    const notices: Notice[] = route ? ['mail'] : [];
+    const notices: Notice[] = route && !leasing ? ['mail'] : [];
     // The other relays forget the numbers they remembered as not opted out (isOptedOut), and so does this one.
     if (inbound.optOut) notices.push('opt-outs');
     const write = () =>
       this.#queueing(notices, {
         statements: [
           {
-            text: `WITH kept AS (
-            INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id
-          ), used AS (
-            UPDATE conversations SET last_used_at = ${conversationUsedAt('$4')}
-            WHERE context = $10 AND number = $4 AND EXISTS (SELECT 1 FROM kept)
-          ), linked AS (
-            INSERT INTO conversation_mail (message_id_header, number, context) SELECT $11, $4, $10
-            WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept) ON CONFLICT DO NOTHING
-          ), ${queuedMail('$8', 12, '$12::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept)')}, opted_out AS (
-            INSERT INTO opt_outs (number, since, keyword) SELECT $4, $8, $20 WHERE $19 = 'stop' AND EXISTS (SELECT 1 FROM kept)
-            ON CONFLICT (number) DO NOTHING
-          ), opted_in AS (
-            DELETE FROM opt_outs WHERE $19 = 'start' AND number = $4 AND EXISTS (SELECT 1 FROM kept)
-          )
-          SELECT count(*)::int AS kept FROM kept`,
+            text: INBOUND_TEXTS[leasing ? 1 : 0],
             values: [
               inbound.id,
               inbound.provider,
@@ -1548,10 +1537,15 @@ export class PostgresStore implements Store, ClusterStore {
               mail?.recipients.join(', ') ?? null,
               inbound.optOut?.action ?? null,
               inbound.optOut?.action === 'stop' ? inbound.optOut.keyword : null,
+              ...(leasing ? [leasing.owner, leasing.leaseUntil - leasing.now] : []),
             ],
           },
         ],
-        result: ([kept]) => ({ duplicate: (kept?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
+        result: ([kept]) => {
+          const row = kept?.rows[0] as { kept: number; leased?: number | null } | undefined;
+          const leased = mail && row?.leased != null ? { leased: leasedMail(mail, row.leased, inbound.receivedAt) } : {};
+          return { duplicate: row?.kept === 0, ...leased };
+        },
       });
     return inbound.optOut ? this.#notOptedOut.changing(write) : write();
   }
@@ -1630,11 +1624,13 @@ export class PostgresStore implements Store, ClusterStore {
  * kind, message id, envelope sender, recipients (JSON), raw bytes, once-key and recipients as the
  * history line lists them are the seven parameters from `$first` on.
  */
-function queuedMail(at: string, first: number, when = 'TRUE'): string {
+function queuedMail(at: string, first: number, when = 'TRUE', lease?: { readonly owner: string; readonly ms: string }): string {
   const [kind, messageId, envelopeFrom, recipients, raw, onceKey, recipientList] = Array.from({ length: 7 }, (_, index) => `$${first + index}`);
+  // Leased as a claim leases (MAIL_CLAIM): until the database's clock plus the lease.
+  const due = lease ? `${DB_NOW_MS} + ${lease.ms}::bigint` : at;
   return `queued AS (
-    INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at, once_key)
-    SELECT ${at}, ${kind}, ${messageId}, ${envelopeFrom}, ${recipients}, ${raw}, 'queued', ${at}, ${at}, ${onceKey} WHERE ${when}
+    INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at, once_key, lease_owner)
+    SELECT ${at}, ${kind}, ${messageId}, ${envelopeFrom}, ${recipients}, ${raw}, 'queued', ${due}, ${at}, ${onceKey}, ${lease ? `${lease.owner}::text` : 'NULL'} WHERE ${when}
     ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING RETURNING id
   ), logged AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
@@ -1643,6 +1639,29 @@ function queuedMail(at: string, first: number, when = 'TRUE'): string {
 }
 
 const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
+
+/**
+ * A received SMS in one statement: the SMS, its conversation's use and link, its reply mail with the mail's history
+ * line, and its opt-out or in; with `lease`, its reply mail leased (`$21` owner for `$22` ms) and its id answered.
+ */
+const inboundText = (lease: boolean) => `WITH kept AS (
+    INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id
+  ), used AS (
+    UPDATE conversations SET last_used_at = ${conversationUsedAt('$4')}
+    WHERE context = $10 AND number = $4 AND EXISTS (SELECT 1 FROM kept)
+  ), linked AS (
+    INSERT INTO conversation_mail (message_id_header, number, context) SELECT $11, $4, $10
+    WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept) ON CONFLICT DO NOTHING
+  ), ${queuedMail('$8', 12, '$12::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept)', lease ? { owner: '$21', ms: '$22' } : undefined)}, opted_out AS (
+    INSERT INTO opt_outs (number, since, keyword) SELECT $4, $8, $20 WHERE $19 = 'stop' AND EXISTS (SELECT 1 FROM kept)
+    ON CONFLICT (number) DO NOTHING
+  ), opted_in AS (
+    DELETE FROM opt_outs WHERE $19 = 'start' AND number = $4 AND EXISTS (SELECT 1 FROM kept)
+  )
+  SELECT count(*)::int AS kept${lease ? ', (SELECT id FROM queued) AS leased' : ''} FROM kept`;
+/** inboundText without and with a lease. */
+const INBOUND_TEXTS = [inboundText(false), inboundText(true)] as const;
 
 /** Queues mail (at most one per once-key) with its history line: one statement per mail. */
 function mailStatements(mail: readonly NewOutgoingMail[], now: number): Statement[] {
