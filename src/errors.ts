@@ -117,6 +117,8 @@ export const RELAY_ERRORS = {
   BAD_SEQUENCE: { smtp: 503, enhanced: '5.5.1', http: 400, text: 'Bad sequence of commands' },
   /** RFC 5321 §4.2.4: a command of SMTP the relay does not implement (EXPN, STARTTLS without smtp.tls), 502, not an unknown one's 500. SMTP only. */
   NOT_IMPLEMENTED: { smtp: 502, enhanced: '5.5.1', http: 501, text: 'Command not implemented' },
+  /** RFC 9110 §15.5.6: an existing path that does not take the request's method (answered with `Allow`). HTTP only. */
+  METHOD_NOT_ALLOWED: { smtp: 502, enhanced: '5.5.1', http: 405, text: 'Method not allowed' },
   /**
    * The relay offers SMTPUTF8 (RFC 6531), so an address with UTF-8 in a transaction that did not ask for
    * it gets RFC 6531's 553 X.6.7, "non-ASCII addresses not permitted" (as Postfix: "Must declare SMTPUTF8").
