@@ -111,6 +111,14 @@ export const RELAY_ERRORS = {
   BAD_SMTP_PARAMETER: { smtp: 501, enhanced: '5.5.4', http: 400, text: 'Invalid MAIL FROM or RCPT TO parameter value' },
   /** RFC 5321 §4.1.1.1: HELO and EHLO take one argument, the client's domain or address literal; RFC 3463 X.5.4. */
   BAD_GREETING: { smtp: 501, enhanced: '5.5.4', http: 400, text: "HELO/EHLO needs one argument: the client's host name, or its address in brackets" },
+  /** RFC 5321 §4.1.1: DATA, RSET and QUIT take no argument; a syntax error in the arguments is 501 (§4.2.3), RFC 3463 X.5.4. SMTP only. */
+  BAD_COMMAND_SYNTAX: { smtp: 501, enhanced: '5.5.4', http: 400, text: 'Syntax error: this command takes no argument' },
+  /** RFC 5321 §4.2.3 503, RFC 3463 X.5.1: a command valid in itself, out of its place (RFC 4954 §4: AUTH during a mail transaction, or a second AUTH). SMTP only. */
+  BAD_SEQUENCE: { smtp: 503, enhanced: '5.5.1', http: 400, text: 'Bad sequence of commands' },
+  /** RFC 5321 §4.2.4: a command of SMTP the relay does not implement (EXPN, STARTTLS without smtp.tls), 502, not an unknown one's 500. SMTP only. */
+  NOT_IMPLEMENTED: { smtp: 502, enhanced: '5.5.1', http: 501, text: 'Command not implemented' },
+  /** RFC 9110 §15.5.6: an existing path that does not take the request's method (answered with `Allow`). HTTP only. */
+  METHOD_NOT_ALLOWED: { smtp: 502, enhanced: '5.5.1', http: 405, text: 'Method not allowed' },
   /**
    * The relay offers SMTPUTF8 (RFC 6531), so an address with UTF-8 in a transaction that did not ask for
    * it gets RFC 6531's 553 X.6.7, "non-ASCII addresses not permitted" (as Postfix: "Must declare SMTPUTF8").

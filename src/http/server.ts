@@ -10,8 +10,16 @@ import { hostBeforePort, networkMatcher, peerAddress } from '../policy/networks.
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
 const MAX_BODY_BYTES = 256 * 1024;
-/** A request that has not arrived completely in this time is cut off (slow clients hold sockets). */
+/** A request (head and body) that has not arrived completely this long after its first byte is cut off (slow clients hold sockets). */
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * How often Node looks for requests past their time (its `connectionsCheckingInterval`): its default,
+ * 30 s, let a request run up to twice REQUEST_TIMEOUT_MS, and one whose last byte came in between was
+ * taken. A look over the open connections each second costs nothing next to a request.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/** HTTP methods a path may take, to name in a 405's `Allow`. */
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 /**
  * A connection that sends nothing this long (before its first request, or between requests) is
  * closed: a provider's or a browser's request head comes in one packet, and an idle connection holds a
@@ -56,6 +64,8 @@ export interface HttpServerOptions {
    * gateway that cannot send), by part, in words without paths or addresses; empty when it does.
    */
   readonly notReady?: () => Promise<Readonly<Record<string, string>>>;
+  /** REQUEST_TIMEOUT_MS and IDLE_TIMEOUT_MS unless given (tests give shorter ones). */
+  readonly timeouts?: { readonly requestMs: number; readonly idleMs: number };
 }
 
 export interface HttpServer {
@@ -64,14 +74,21 @@ export interface HttpServer {
 }
 
 /** A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape). */
-function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+function answerClientError(error: Error & { code?: string }, socket: Duplex, requestMs: number): void {
+  if (error.code === 'ECONNRESET') return;
   const refusal =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new RelayError('HEADERS_TOO_BIG', `Request headers too big: the limit is ${maxHeaderSize / 1024} KB`)
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? new RelayError('REQUEST_TIMEOUT', `The request did not arrive within ${REQUEST_TIMEOUT_MS / 1000} s`)
+        ? new RelayError('REQUEST_TIMEOUT', `The request did not arrive within ${requestMs / 1000} s`)
         : new RelayError('BAD_REQUEST', `Malformed HTTP request (${error.code ?? 'unreadable'})`);
+  answerAndClose(refusal, socket);
+}
+
+/** The refusal in the catalogue's JSON form on a connection that is then closed (what the client sends meanwhile is read and dropped). */
+function answerAndClose(refusal: RelayError, socket: Duplex): void {
+  // Answered once: Node's request timeout may find a connection already answered at its idle timeout.
+  if (socket.writableEnded || socket.destroyed) return;
   const { status, body } = toHttpError(refusal);
   const json = JSON.stringify(body);
   socket.end(
@@ -86,28 +103,48 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex): vo
  * `{error, message}` with no stack trace; 5xx are logged, those of a failing store at debug only (its outage has its own lines).
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const { requestMs, idleMs } = options.timeouts ?? { requestMs: REQUEST_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS };
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
-    requestTimeout: REQUEST_TIMEOUT_MS,
-    connectionTimeout: IDLE_TIMEOUT_MS,
+    requestTimeout: requestMs,
+    connectionTimeout: idleMs,
     // Node sets a socket's timeout to this after each response, replacing connectionTimeout's until the next request.
-    keepAliveTimeout: IDLE_TIMEOUT_MS,
+    keepAliveTimeout: idleMs,
     forceCloseConnections: true,
-    clientErrorHandler: answerClientError,
+    // Node derives headersTimeout from a requestTimeout given when the server is made, which fastify sets only
+    // afterwards: left at Node's 60 s, it held a request whose body stopped for 60 s, whatever requestTimeout said.
+    // Node answers an HTTP/1.1 request without Host a bare 400 of its own: the hook below answers it in the catalogue's form.
+    http: { connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS, headersTimeout: requestMs, requireHostHeader: false },
+    clientErrorHandler: (error: Error & { code?: string }, socket: Duplex) => answerClientError(error, socket, requestMs),
   });
   app.server.maxConnections = options.maxConnections;
   const turnedAway = turnedAwayLog(app.log as Logger, Date.now, 'http: connection turned away');
   const busy = { code: 'SERVER_BUSY', message: `http.maxConnections (${options.maxConnections}) connections are open` };
   // A request being answered may take longer (a store that waits for a lock): only an idle connection is closed.
   const answering = new WeakMap<Socket, number>();
+  // The bytes a connection had sent when its last request was read and answered: more since, with no request begun, is a request head cut short.
+  const readWhenAnswered = new WeakMap<Socket, number>();
   app.server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    answering.set(request.socket, (answering.get(request.socket) ?? 0) + 1);
-    response.once('close', () => answering.set(request.socket, (answering.get(request.socket) ?? 1) - 1));
+    const { socket } = request;
+    const settled = () => readWhenAnswered.set(socket, socket.bytesRead);
+    answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    response.once('close', () => {
+      answering.set(socket, (answering.get(socket) ?? 1) - 1);
+      settled();
+    });
+    // A body answered before it was read (a refusal) is read to its end after the answer.
+    request.once('end', settled);
   });
   app.server.on('timeout', (socket: Socket) => {
-    if (!answering.get(socket)) socket.destroy();
+    if (answering.get(socket)) return;
+    // A client that stopped in the middle of a request head is told why it is closed, as one cut at requestMs.
+    if (socket.bytesRead > (readWhenAnswered.get(socket) ?? 0)) {
+      answerAndClose(new RelayError('REQUEST_TIMEOUT', `The request stood still for ${idleMs / 1000} s before it was complete`), socket);
+      return;
+    }
+    socket.destroy();
   });
   app.server.on('drop', (dropped) => {
     options.metrics?.httpTurnedAway.inc();
@@ -154,8 +191,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // fastify's other client errors (bad JSON, unsupported media type) keep their status.
     return reply.status(error.statusCode).send({ error: error.code ?? 'BAD_REQUEST', message: error.message });
   });
+  // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return;
+    const { status, body } = toHttpError(new RelayError('BAD_REQUEST', 'Malformed HTTP request: HTTP/1.1 needs a Host header (RFC 9112 §3.2)'));
+    return reply.status(status).header('connection', 'close').send(body);
+  });
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` });
+    const path = request.url.split('?')[0] ?? '/';
+    // RFC 9110 §15.5.6: a path that exists for other methods is 405 with those methods, not 404 (an operator checking a webhook URL in a browser).
+    const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+    if (allowed.length > 0) {
+      const { status, body } = toHttpError(new RelayError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}: use ${allowed.join(', ')}`));
+      return reply.status(status).header('allow', allowed.join(', ')).send(body);
+    }
+    return reply.status(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${path}` });
   });
 
   app.get('/healthz', async (_request, reply) => {

@@ -105,6 +105,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   };
   const clock = options.clock ?? Date.now;
   const turnedAway = turnedAwayLog(logger, clock, 'smtp: connection turned away');
+  const clientsGone = turnedAwayLog(logger, clock, 'smtp: connection ended by the client', 'info');
   /** Each connection's transaction in progress, by session id: set at MAIL, dropped when the connection closes. */
   const transactions = new Map<string, Transaction>();
   /** The stop's last step has begun: a DATA cut off now was cut off by the relay, not left by its client. */
@@ -338,7 +339,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
     server.on('error', (error) => {
       if (!server.server.listening || reported.has(error)) return;
       reported.add(error);
-      logConnectionError(logger, error);
+      logConnectionError(logger, error, clientsGone);
     });
   }
   const port = await listen(plain, settings.port, settings.host).catch((error: unknown) => {
@@ -400,14 +401,28 @@ function tlsName(protocol: string): string {
 }
 
 /**
- * A connection's failure in the log. A client whose TLS is older than MIN_TLS_VERSION gets one line
- * saying so (OpenSSL's own words name a C file and say nothing an operator can act on), as such a
- * device is told what to do in docs/security.md; anything else with its error.
+ * Socket errors that mean the client went away (smtp-server's own set, which it reports only within a
+ * mail transaction): a reset in the middle of DATA is the client's doing, whose mail already has its
+ * info line (`smtp: client left during DATA; nothing accepted`).
+ */
+const CLIENT_GONE_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * A connection's failure in the log. A client that went away is `clientsGone`'s (at info, without a
+ * stack, at most once a minute per code: any client may do it as often as it likes). A client whose
+ * TLS is older than MIN_TLS_VERSION gets one line saying so (OpenSSL's own words name a C file and say
+ * nothing an operator can act on), as such a device is told what to do in docs/security.md; anything
+ * else with its error.
  */
 function logConnectionError(
   logger: Logger,
   error: Error & { code?: string; remoteAddress?: string; meta?: { tlsProtocol?: string | null; remoteAddress?: string } },
+  clientsGone: ReturnType<typeof turnedAwayLog>,
 ): void {
+  if (error.code && CLIENT_GONE_CODES.has(error.code)) {
+    clientsGone({ code: error.code, message: error.message }, peerAddress(error.remoteAddress ?? error.meta?.remoteAddress));
+    return;
+  }
   const offered = error.meta?.tlsProtocol;
   if (error.code === 'ERR_SSL_UNSUPPORTED_PROTOCOL') {
     logger.warn(

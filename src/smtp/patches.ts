@@ -130,6 +130,7 @@ export const MAX_SESSION_REFUSALS = 20;
 export const MAX_COMMANDS_WITHOUT_MAIL = 100;
 /** The commands of a mail transaction: every other one counts against MAX_COMMANDS_WITHOUT_MAIL. */
 const MAIL_COMMANDS: ReadonlySet<string> = new Set(['MAIL', 'RCPT', 'DATA']);
+const GREETINGS: ReadonlySet<string> = new Set(['HELO', 'EHLO']);
 /**
  * RFC 5321 §4.5.3.1.10: a 452 for too many recipients (or numbers) is no error; the client sends the
  * rest in another transaction, and an MTA may well have pipelined more RCPTs than the limit.
@@ -168,7 +169,9 @@ function limitSessions(): void {
     const counts = !this._nextHandler && this._ready ? countsOf(this) : null;
     if (counts) {
       counts.command = (command || '').toString('latin1', 0, 5).split(' ')[0]?.toUpperCase() ?? '';
-      if (!MAIL_COMMANDS.has(counts.command) && ++counts.withoutMail > MAX_COMMANDS_WITHOUT_MAIL) {
+      // The greeting a session owes (its first, or the one after STARTTLS) is no junk; one again is.
+      const owedGreeting = GREETINGS.has(counts.command) && !this.hostNameAppearsAs;
+      if (!MAIL_COMMANDS.has(counts.command) && !owedGreeting && ++counts.withoutMail > MAX_COMMANDS_WITHOUT_MAIL) {
         sendClosing(this, new RelayError('TOO_MANY_COMMANDS', `Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL}); closing the connection`));
         callback?.();
         return;
@@ -187,6 +190,58 @@ function limitSessions(): void {
     } else if (code >= 400 && code !== NOT_AN_ERROR && ++counts.refusals >= MAX_SESSION_REFUSALS) {
       sendClosing(this, new RelayError('TOO_MANY_COMMANDS', `Too many refused commands in this session (${MAX_SESSION_REFUSALS}); closing the connection`));
     }
+  };
+}
+
+/** RFC 5321 §4.1.1.4, §4.1.1.5, §4.1.1.10: DATA, RSET and QUIT take no argument (NOOP may have one, §4.1.1.9). */
+const WITHOUT_ARGUMENT = ['DATA', 'RSET', 'QUIT'] as const;
+
+/**
+ * smtp-server ignores what follows DATA, RSET and QUIT. A client that writes `DATA 100` (BDAT's size in
+ * DATA's place) is confused about the protocol: its 354 made the commands it sent next the text of an
+ * SMS. Such a command gets 501 5.5.4 and does nothing, so a refused DATA starts no data and what the
+ * client sends next is read as commands.
+ */
+function commandsWithoutArguments(): void {
+  for (const verb of WITHOUT_ARGUMENT) {
+    const handle = SMTPConnection.prototype[`handler_${verb}`];
+    SMTPConnection.prototype[`handler_${verb}`] = function withoutArgument(command, callback) {
+      if (command.toString().trim().split(/\s+/).length > 1) {
+        const refusal = toSmtpError(new RelayError('BAD_COMMAND_SYNTAX', `Syntax: ${verb} takes no argument`));
+        this.send(refusal.responseCode, refusal.message);
+        callback();
+        return;
+      }
+      handle.call(this, command, callback);
+    };
+  }
+}
+
+/**
+ * Commands of SMTP the relay does not implement: EXPN (RFC 5321 §3.5.2, it has no lists to show) and
+ * RFC 821's TURN, SEND, SOML and SAML (RFC 5321 Appendix F). STARTTLS joins them where smtp.tls is not set.
+ */
+const NOT_IMPLEMENTED_COMMANDS: ReadonlySet<string> = new Set(['EXPN', 'TURN', 'SEND', 'SOML', 'SAML']);
+/** Room for the longest name above and the space after it: what is read of a command line to name it. */
+const COMMAND_NAME_BYTES = 9;
+
+/**
+ * smtp-server answers a command it has no handler for `500 5.5.2 command not recognized` and counts it
+ * towards closing the session. RFC 5321 §4.2.4 has a command the server knows but does not implement
+ * answered 502, so the client learns it is not offered rather than misspelt.
+ */
+function answerUnimplementedCommands(): void {
+  const onCommand = SMTPConnection.prototype._onCommand;
+  SMTPConnection.prototype._onCommand = function commandNotImplemented(command, callback) {
+    const name = (command || '').toString('latin1', 0, COMMAND_NAME_BYTES).split(' ')[0]?.toUpperCase() ?? '';
+    const unimplemented = NOT_IMPLEMENTED_COMMANDS.has(name) || (name === 'STARTTLS' && !this._isSupported(name));
+    if (unimplemented && !this._nextHandler && this._ready && !this._upgrading) {
+      const refusal = toSmtpError(new RelayError('NOT_IMPLEMENTED', `Command not implemented: ${name}`));
+      this.send(refusal.responseCode, refusal.message);
+      callback?.();
+      return;
+    }
+    onCommand.call(this, command, callback);
   };
 }
 
@@ -434,6 +489,19 @@ function saslResponsesInBase64(): void {
   refuseGarbage('LOGIN_password');
 }
 
+/**
+ * RFC 4954 §4: AUTH is not permitted during a mail transaction, nor after a successful AUTH; both MUST
+ * get 503. smtp-server checks the second only, so a client signing in between RCPT and DATA had its
+ * mail charged to the transaction's principal while the session was another's.
+ */
+function authOutOfSequence(connection: SMTPConnection): RelayError | undefined {
+  if (connection.session.user) return new RelayError('BAD_SEQUENCE', 'Already authenticated: a session signs in once (RFC 4954 §4)');
+  if (connection.session.envelope?.mailFrom) {
+    return new RelayError('BAD_SEQUENCE', 'AUTH is not permitted during a mail transaction (RFC 4954 §4): send it before MAIL, or after RSET');
+  }
+  return undefined;
+}
+
 function authOnlyWherePasswordsMayTravel(): void {
   const optionsOf = (connection: SMTPConnection) => connection._server.options as { authRefusal?: AuthRefusal; authRefused?: AuthRefused };
   const refusalOf = (connection: SMTPConnection) => optionsOf(connection).authRefusal?.(connection.remoteAddress, connection.secure);
@@ -454,6 +522,13 @@ function authOnlyWherePasswordsMayTravel(): void {
   };
   const auth = SMTPConnection.prototype.handler_AUTH;
   SMTPConnection.prototype.handler_AUTH = function authRefusedBeforeCredentials(command, callback) {
+    const outOfSequence = authOutOfSequence(this);
+    if (outOfSequence) {
+      const answer = toSmtpError(outOfSequence);
+      this.send(answer.responseCode, answer.message);
+      callback();
+      return;
+    }
     const refusal = refusalOf(this);
     if (!refusal) {
       auth.call(this, command, callback);
@@ -570,6 +645,64 @@ function bareLfToCrlf(chunk: Buffer, reader: BareLfReader): Buffer {
   return Buffer.concat(parts);
 }
 
+/** Where a DATA stands for `unstuffLoneDots`. */
+interface DotState {
+  /** The chunk's first byte starts a line. */
+  lineStart: boolean;
+  /** A dot that starts a line ended the previous chunk: held back until the byte after it shows what it is. */
+  held: boolean;
+  /** A line of a dot and a line ending came (the end of the data, or a smuggled one, refused whole): the rest is left as sent. */
+  done: boolean;
+}
+
+const DOT_ONLY = Buffer.from('.');
+const LF_DOT = Buffer.from('\n.');
+
+/** The position of the next dot that starts a line, from `from` on, or -1. */
+function lineStartDot(chunk: Buffer, from: number): number {
+  const at = chunk.indexOf(LF_DOT, from);
+  return at === -1 ? -1 : at + 1;
+}
+
+/**
+ * RFC 5321 §4.5.2: a line whose first character is a dot, with other characters after it, loses that
+ * dot. smtp-server drops it only before a second dot (`..x` → `.x`, the stuffing every MTA does), so
+ * the line `.hidden` of a client that does not stuff was texted with its dot. Here such a dot is taken
+ * out before smtp-server reads the chunk; a dot followed by a dot is left to smtp-server, and a dot
+ * followed by CR or LF (the end of the data, or a smuggled one) ends the work for this DATA. Lines are
+ * found with indexOf (memchr), as in `bareLfToCrlf`.
+ */
+function unstuffLoneDots(chunk: Buffer, state: DotState): Buffer {
+  if (state.done || chunk.length === 0) return chunk;
+  const input = state.held ? Buffer.concat([DOT_ONLY, chunk]) : chunk;
+  state.held = false;
+  const parts: Buffer[] = [];
+  let copied = 0;
+  let dot = state.lineStart && input[0] === DOT ? 0 : lineStartDot(input, 0);
+  while (dot !== -1) {
+    const next = input[dot + 1];
+    if (next === undefined) {
+      parts.push(input.subarray(copied, dot));
+      copied = input.length;
+      state.held = true;
+      break;
+    }
+    if (next === CR || next === LF) {
+      state.done = true;
+      break;
+    }
+    if (next !== DOT) {
+      parts.push(input.subarray(copied, dot));
+      copied = dot + 1;
+    }
+    dot = lineStartDot(input, dot + 1);
+  }
+  state.lineStart = state.held || input.at(-1) === LF;
+  if (parts.length === 0) return input;
+  parts.push(input.subarray(copied));
+  return Buffer.concat(parts);
+}
+
 /**
  * The smuggled end of data the data read so far ends with, `<LF>.<LF>` or `<CR><LF>.<LF>` (or a
  * lone dot and LF as the whole data): smtp-server holds back the last 4 bytes it has read
@@ -602,11 +735,13 @@ function endsInBareLfDot(parser: SMTPStream): SmugglingFinding | undefined {
 function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingFinding) => void): void {
   let spokeCrlf = false;
   let reader: BareLfReader | undefined;
+  let dots: DotState = { lineStart: true, held: false, done: false };
   let stall: NodeJS.Timeout | undefined;
   const write = parser._write;
   const startDataMode = parser.startDataMode;
   parser.startDataMode = (maxBytes) => {
     reader = spokeCrlf ? undefined : { last: LF, line: EMPTY, ended: false };
+    dots = { lineStart: true, held: false, done: false };
     return startDataMode.call(parser, maxBytes);
   };
   parser._write = (chunk, encoding, next) => {
@@ -614,10 +749,10 @@ function watchLineEndings(parser: SMTPStream, onStalledEnd: (finding: SmugglingF
       spokeCrlf ||= chunk.includes(CRLF) || (chunk[0] === LF && parser._remainder.endsWith('\r'));
       write.call(parser, chunk, encoding, next);
     } else if (reader) {
-      write.call(parser, bareLfToCrlf(chunk, reader), encoding, next);
+      write.call(parser, unstuffLoneDots(bareLfToCrlf(chunk, reader), dots), encoding, next);
     } else {
       clearTimeout(stall);
-      write.call(parser, chunk, encoding, (error) => {
+      write.call(parser, unstuffLoneDots(chunk, dots), encoding, (error) => {
         const finding = !error && parser._dataMode ? endsInBareLfDot(parser) : undefined;
         if (finding) {
           stall = setTimeout(() => !parser.isClosed && parser._dataMode && onStalledEnd(finding), BARE_END_GRACE_MS);
@@ -723,6 +858,8 @@ export function applySmtpServerPatches(): void {
   sayWhenDataTimedOut();
   mailWithoutGreeting();
   greetingAsWritten();
+  commandsWithoutArguments();
+  answerUnimplementedCommands();
   // Last: it sees every reply as sent, and every command before the other patches act on it.
   limitSessions();
 }

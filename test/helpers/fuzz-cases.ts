@@ -130,7 +130,7 @@ export interface FuzzMessage {
   readonly body: Buffer;
   /**
    * `full`: every dot at a line start is doubled (RFC 5321 §4.5.2), as a real client does.
-   * `minimal`: only the dots that would end DATA or lose a byte are doubled, so `<LF>.<CR><LF>` and
+   * `minimal`: only the dots that would end DATA or be taken out are doubled, so `<LF>.<CR><LF>` and
    * friends go over the wire exactly as an attacker sends them. Both deliver `body` unchanged.
    */
   readonly stuffing: 'full' | 'minimal';
@@ -1257,9 +1257,11 @@ export function wireData(message: FuzzMessage): Buffer {
   let from = 0;
   for (let at = 0; at < body.length; at++) {
     if (body[at] !== 0x2e || (at > 0 && body[at - 1] !== 0x0a)) continue;
-    // A dot at a line start (smtp-server un-stuffs after any LF, bare or not).
+    // A dot at a line start (the relay un-stuffs after any LF, bare or not): it loses its first dot
+    // (RFC 5321 §4.5.2) unless a line ending follows it, and ends DATA after and before a CRLF.
     const ends = (at === 0 || body[at - 2] === 0x0d) && body[at + 1] === 0x0d && body[at + 2] === 0x0a;
-    if (message.stuffing === 'full' || body[at + 1] === 0x2e || ends) {
+    const lineEnd = body[at + 1] === 0x0d || body[at + 1] === 0x0a;
+    if (message.stuffing === 'full' || !lineEnd || ends) {
       out.push(body.subarray(from, at), Buffer.from('.'));
       from = at;
     }

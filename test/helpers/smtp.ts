@@ -84,6 +84,11 @@ export class SmtpDialog {
     }
   }
 
+  /** Closes the connection with a TCP RST, as a client that crashes or is killed. */
+  reset(): void {
+    this.#socket.resetAndDestroy();
+  }
+
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#socket.end('QUIT\r\n');

@@ -102,7 +102,18 @@ describe('SMTP connection and session limits', () => {
 
   test(`NOOPs do not keep a session outside the trusted networks open: ${MAX_COMMANDS_WITHOUT_MAIL} commands without mail, then 421 4.7.0`, async () => {
     const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: OUTSIDER });
+    // The greeting a session owes is no junk: 100 NOOPs after it pass, the 101st is one too many.
     assert.equal((await dialog.command('EHLO outsider.example.com')).code, 250);
+    for (let index = 0; index < MAX_COMMANDS_WITHOUT_MAIL; index++) assert.equal((await dialog.command('NOOP')).code, 250);
+    const over = await dialog.command('NOOP');
+    assert.equal(`${over.code} ${over.text}`, `421 4.7.0 Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL}); closing the connection`);
+    await closed(dialog);
+  });
+
+  test('a greeting again counts among the commands without mail', async () => {
+    const dialog = await SmtpDialog.open(relay.smtpPort, { localAddress: OUTSIDER });
+    assert.equal((await dialog.command('EHLO outsider.example.com')).code, 250);
+    assert.equal((await dialog.command('HELO outsider.example.com')).code, 250);
     for (let index = 1; index < MAX_COMMANDS_WITHOUT_MAIL; index++) assert.equal((await dialog.command('NOOP')).code, 250);
     const over = await dialog.command('NOOP');
     assert.equal(`${over.code} ${over.text}`, `421 4.7.0 Too many commands without a mail (${MAX_COMMANDS_WITHOUT_MAIL}); closing the connection`);

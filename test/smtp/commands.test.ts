@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Config, loadConfig } from '../../src/config/load.ts';
+import { hashPassword } from '../../src/policy/passwords.ts';
+import { type Relay, startRelay } from '../../src/relay.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { relayEnvironment, relayWithSimulator, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
+import { SmtpDialog } from '../helpers/smtp.ts';
+
+const PASSWORD = 'correct horse battery';
+const PASSWORD_HASH = await hashPassword(PASSWORD);
+const PLAIN = `AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`;
+
+/** What RFC 5321 and RFC 4954 say of commands out of shape or out of place, over a real socket. */
+describe('SMTP commands: arguments, sequence, what is not implemented, dot-unstuffing', () => {
+  const suite = relayWithSimulator({ accounts: [{ username: 'erp', passwordHash: PASSWORD_HASH }] });
+  const textTo = (digits: string) => waitFor(`the SMS to ${digits}`, () => suite.gateway.simulator.received.find((sms) => sms.to === digits)?.text);
+
+  const inTransaction = async (dialog: SmtpDialog, digits: string, greeting = 'EHLO client.example.com') => {
+    assert.equal((await dialog.command(greeting)).code, 250);
+    assert.equal((await dialog.command('MAIL FROM:<alice@example.com>')).code, 250);
+    assert.equal((await dialog.command(`RCPT TO:<${digits}@sms.localhost>`)).code, 250);
+  };
+
+  test('DATA with an argument is 501 5.5.4 and starts no data: what the client sends next is read as commands, never texted', async () => {
+    for (const [digits, greeting, argument] of [
+      ['447700900550', 'EHLO client.example.com', 'foo'],
+      ['447700900551', 'HELO client.example.com', '100'],
+    ] as const) {
+      const dialog = await SmtpDialog.open(suite.port);
+      await inTransaction(dialog, digits, greeting);
+      const refused = await dialog.command(`DATA ${argument}`);
+      assert.equal(`${refused.code} ${refused.text}`, '501 5.5.4 Syntax: DATA takes no argument');
+      // A confused client's next lines, pipelined: each answered as a command.
+      dialog.write('RCPT TO:<Postmaster>\r\nNOOP\r\n');
+      assert.equal((await dialog.reply()).code, 452, 'RCPT read as a command');
+      assert.equal((await dialog.reply()).code, 250, 'NOOP read as a command');
+      assert.equal((await dialog.data('Subject: real\r\n\r\nthe text')).code, 250);
+      assert.equal(await textTo(digits), 'the text');
+      await dialog.close();
+    }
+  });
+
+  test('RSET and QUIT with an argument are 501 5.5.4 and do nothing; NOOP may have one', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    await inTransaction(dialog, '447700900552');
+    const rset = await dialog.command('RSET now');
+    assert.equal(`${rset.code} ${rset.text}`, '501 5.5.4 Syntax: RSET takes no argument');
+    const quit = await dialog.command('QUIT now');
+    assert.equal(`${quit.code} ${quit.text}`, '501 5.5.4 Syntax: QUIT takes no argument');
+    assert.equal((await dialog.command('NOOP anything')).code, 250);
+    // The transaction is still there: neither reset it, and the connection is open.
+    assert.equal((await dialog.data('Subject: kept\r\n\r\nstill here')).code, 250);
+    assert.equal(await textTo('447700900552'), 'still here');
+    assert.equal((await dialog.command('QUIT')).code, 221);
+  });
+
+  test('AUTH during a mail transaction is 503 5.5.1 (RFC 4954 §4), as is a second AUTH; before MAIL or after RSET it signs in', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    await inTransaction(dialog, '447700900553');
+    const during = await dialog.command(PLAIN);
+    assert.equal(
+      `${during.code} ${during.text}`,
+      '503 5.5.1 AUTH is not permitted during a mail transaction (RFC 4954 §4): send it before MAIL, or after RSET',
+    );
+    assert.equal((await dialog.command('RSET')).code, 250);
+    assert.equal((await dialog.command(PLAIN)).code, 235);
+    const again = await dialog.command(PLAIN);
+    assert.equal(`${again.code} ${again.text}`, '503 5.5.1 Already authenticated: a session signs in once (RFC 4954 §4)');
+    await dialog.close();
+  });
+
+  test('EXPN, RFC 821 commands and STARTTLS without smtp.tls are 502 5.5.1, and do not count as unrecognized commands', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    assert.equal((await dialog.command('EHLO client.example.com')).code, 250);
+    const expn = await dialog.command('EXPN team');
+    assert.equal(`${expn.code} ${expn.text}`, '502 5.5.1 Command not implemented: EXPN');
+    const starttls = await dialog.command('STARTTLS');
+    assert.equal(`${starttls.code} ${starttls.text}`, '502 5.5.1 Command not implemented: STARTTLS');
+    assert.equal((await dialog.command('TURN')).code, 502);
+    // smtp-server closes a session at its 10th unrecognized command.
+    for (let index = 0; index < 12; index++) assert.equal((await dialog.command('EXPN team')).code, 502);
+    assert.equal((await dialog.command('NOOP')).code, 250);
+    assert.equal((await dialog.command('XYZZY')).code, 500, 'an unknown command is still 500');
+    await dialog.close();
+  });
+
+  test('a line starting with a single dot loses that dot (RFC 5321 §4.5.2); stuffed dots are unstuffed as before', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    await inTransaction(dialog, '447700900590');
+    assert.equal((await dialog.command('DATA')).code, 354);
+    dialog.write('Subject: d\r\n\r\n.leading dot\r\n..two\r\n...three\r\n.\r\n');
+    assert.equal((await dialog.reply()).code, 250);
+    assert.equal(await textTo('447700900590'), 'leading dot\n.two\n..three');
+
+    // The dot the last packet ended with, and a first line of the data that starts with one.
+    await inTransaction(dialog, '447700900591');
+    assert.equal((await dialog.command('DATA')).code, 354);
+    for (const packet of ['.Subject: split\r\n\r\nfirst\r\n.', 'hidden\r\n.', '.kept\r\n.', '\r\n']) {
+      dialog.write(packet);
+      await sleep(50);
+    }
+    assert.equal((await dialog.reply()).code, 250);
+    assert.equal(await textTo('447700900591'), 'first\nhidden\n.kept');
+    await dialog.close();
+  });
+
+  test('a client ending its lines with a bare LF has its lone leading dot taken out too', async () => {
+    const dialog = await SmtpDialog.open(suite.port);
+    dialog.write('HELO ups.example.com\n');
+    assert.equal((await dialog.reply()).code, 250);
+    dialog.write('MAIL FROM:<ups@example.com>\nRCPT TO:<447700900592@sms.localhost>\nDATA\n');
+    assert.equal((await dialog.reply()).code, 250);
+    assert.equal((await dialog.reply()).code, 250);
+    assert.equal((await dialog.reply()).code, 354);
+    dialog.write('Subject: lf\n\n.on battery\n.\n');
+    assert.equal((await dialog.reply()).code, 250);
+    assert.equal(await textTo('447700900592'), 'on battery');
+    await dialog.close();
+  });
+});
+
+describe('SMTP clients that reset their connection during DATA', () => {
+  let relay: Relay;
+  let config: Config;
+  let dir: string;
+  const log = captureLog('info');
+  const lines = () => log.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  before(async () => {
+    dir = tempDir();
+    ({ config } = loadConfig(relayEnvironment(dir, {}), dir));
+    relay = await startRelay(config, log.logger);
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(dir);
+  });
+
+  test('are logged at info without a stack, once a minute with how many since, beside their "client left during DATA" lines', async () => {
+    const RESETS = 5;
+    for (let index = 0; index < RESETS; index++) {
+      const dialog = await SmtpDialog.open(relay.smtpPort);
+      assert.equal((await dialog.command('EHLO client.example.com')).code, 250);
+      assert.equal((await dialog.command('MAIL FROM:<alice@example.com>')).code, 250);
+      assert.equal((await dialog.command(`RCPT TO:<44770090060${index}@sms.localhost>`)).code, 250);
+      assert.equal((await dialog.command('DATA')).code, 354);
+      dialog.write('Subject: x\r\n\r\npart');
+      await sleep(50);
+      dialog.reset();
+    }
+    await waitFor(
+      'every reset logged as a client that left',
+      () => lines().filter((line) => line.msg === 'smtp: client left during DATA; nothing accepted').length === RESETS,
+    );
+    await sleep(100);
+    assert.deepEqual(
+      lines().filter((line) => line.level === 'warn' || line.level === 'error'),
+      [],
+    );
+    assert.ok(!log.lines.some((line) => line.includes('"stack"')), 'no stack');
+    const ended = lines().filter((line) => line.msg === 'smtp: connection ended by the client');
+    assert.equal(ended.length, 1, 'one line for all of them within the minute');
+    assert.equal(ended[0]?.level, 'info');
+    assert.equal(ended[0]?.code, 'ECONNRESET');
+    assert.equal(ended[0]?.client, '127.0.0.1');
+  });
+});
