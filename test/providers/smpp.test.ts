@@ -13,6 +13,7 @@ import type { Gateway, SmsSubmission } from '../../src/providers/contract.ts';
 import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
 import type { Timers } from '../../src/timers.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
+import { sourceAddress } from '../../src/providers/smpp/sender-id.ts';
 import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
 import { collectingSink } from '../helpers/gateway.ts';
@@ -35,6 +36,8 @@ function gatewayTo(url: string, settings: object = {}, logger = silent, timers?:
       connectionsPerEndpoint: 1,
       logger,
       settings: smppPlugin.settings.schema.parse(settings),
+      // A national number (TON 2, a trunk 0) from the SMSC is read as a UK one.
+      defaultRegion: 'GB',
     },
     timers,
   );
@@ -225,6 +228,22 @@ describe('SMPP against the simulated SMSC', () => {
   });
 });
 
+describe('SMPP sender ids', () => {
+  test('a number goes as international digits (TON 1, `+` and `00` dropped) or national (TON 2, with its 0), never a 0 under TON 1', () => {
+    for (const [senderId, expected] of [
+      ['+447700900999', { ton: 1, npi: 1, address: '447700900999' }],
+      ['00447700900999', { ton: 1, npi: 1, address: '447700900999' }],
+      ['447700900999', { ton: 1, npi: 1, address: '447700900999' }],
+      ['07700900999', { ton: 2, npi: 1, address: '07700900999' }],
+      ['81025', { ton: 3, npi: 0, address: '81025' }],
+      ['Acme Corp', { ton: 5, npi: 0, address: 'Acme Corp' }],
+    ] as const) {
+      assert.deepEqual(sourceAddress(senderId), expected, senderId);
+      assert.equal(smppPlugin.senderIdProblem(senderId), undefined, senderId);
+    }
+  });
+});
+
 describe('SMPP reconnect backoff, on injected timers', () => {
   test('a refused bind is an error line with alert: gateway-account as the refusal starts, not at each retry', async () => {
     const simulator = new SmppSimulator({ ...ACCOUNT, accountId: undefined, logger: silent });
@@ -336,12 +355,15 @@ class HandSmsc {
 }
 
 /** A deliver_sm body from its parts (hex of the mandatory fields, then short_message and TLVs). */
-function deliverSm(sequence: number, fields: { source: string; esmClass?: number; message: Buffer; tlvs?: Buffer }): Buffer {
+function deliverSm(
+  sequence: number,
+  fields: { source: string; sourceTon?: number; esmClass?: number; dataCoding?: number; message: Buffer; tlvs?: Buffer },
+): Buffer {
   const body = Buffer.concat([
-    Buffer.from([0, 1, 1]),
+    Buffer.from([0, fields.sourceTon ?? 1, 1]),
     Buffer.from(`${fields.source}\0`, 'latin1'),
     Buffer.from([0, 0, 0]),
-    Buffer.from([fields.esmClass ?? 0, 0, 0, 0, 0, 0, 0, 0, 0, fields.message.length]),
+    Buffer.from([fields.esmClass ?? 0, 0, 0, 0, 0, 0, 0, fields.dataCoding ?? 0, 0, fields.message.length]),
     fields.message,
     fields.tlvs ?? Buffer.alloc(0),
   ]);
@@ -515,6 +537,54 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(inbound.received.filter((entry) => entry.number === '+447700900308').length, 0, 'nothing mailed as a reply');
     assert.equal(warnings(/no SMS and no receipt/), 3);
     assert.ok(!log.lines.join('').includes('447700900308'), 'the number is logged masked');
+  });
+
+  test("a receipt's id finds its SMS whatever its source_addr says; the number only chooses among SMS sent under one id", async () => {
+    const receipt = (sequence: number, id: string, source: string, sourceTon = 1) =>
+      deliverSm(sequence, {
+        source,
+        sourceTon,
+        esmClass: 0x04,
+        message: Buffer.from(`id:${id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:`, 'latin1'),
+      });
+    inbound.sentUnder.set('R1', ['+447700900127']);
+    for (const [sequence, source, ton] of [
+      [130, '', 0],
+      [131, 'ACME', 5],
+      [132, '07700900127', 2],
+      [133, '00447700900127', 1],
+      [134, '447700900128', 1],
+    ] as const) {
+      const answer = await smsc.send(receipt(sequence, 'R1', source, ton), sequence);
+      assert.equal(answer.status, STATUS.ESME_ROK);
+      assert.equal(inbound.reports.at(-1)?.number, '+447700900127', `source_addr "${source}"`);
+    }
+    inbound.sentUnder.set('R2', ['+447700900131', '+447700900132']);
+    await smsc.send(receipt(135, 'R2', '07700900132', 2), 135);
+    assert.equal(inbound.reports.at(-1)?.number, '+447700900132', 'the one its source_addr names');
+    const quarantined = inbound.quarantined.length;
+    const reports = inbound.reports.length;
+    const neither = await smsc.send(receipt(136, 'R2', '447700900133'), 136);
+    const unknown = await smsc.send(receipt(137, 'R3', ''), 137);
+    assert.deepEqual([neither.status, unknown.status], [STATUS.ESME_ROK, STATUS.ESME_ROK]);
+    assert.equal(inbound.reports.length, reports, 'neither is taken as a report on a guessed number');
+    assert.match(inbound.quarantined[quarantined] ?? '', /id "R2", which SMS to several numbers were sent under, naming none of them/);
+    assert.match(inbound.quarantined[quarantined + 1] ?? '', /id "R3", which no SMS was \(yet\) sent under, without a number/);
+  });
+
+  test('an SMS from a national number (TON 2, or a trunk 0) is read in sms.defaultRegion; `00` is an international access code', async () => {
+    for (const [sequence, source, ton] of [
+      [140, '07700900142', 2],
+      [141, '07700900143', 0],
+      [142, '00447700900144', 0],
+    ] as const) {
+      const answer = await smsc.send(deliverSm(sequence, { source, sourceTon: ton, message: Buffer.from(`From ${source}`, 'latin1') }), sequence);
+      assert.equal(answer.status, STATUS.ESME_ROK);
+    }
+    assert.deepEqual(
+      inbound.received.slice(-3).map((entry) => entry.number),
+      ['+447700900142', '+447700900143', '+447700900144'],
+    );
   });
 
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {

@@ -22,7 +22,7 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
-import { maskNumber } from '../../sms/numbers.ts';
+import { maskNumber, normaliseNumber } from '../../sms/numbers.ts';
 import { readSender } from '../../sms/senders.ts';
 import type { InboundSink } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
@@ -40,6 +40,7 @@ import {
   STATUS,
   statusName,
   TAG,
+  TON,
 } from './pdu.ts';
 import { readReceipt, submittedIdKey } from './receipts.ts';
 import { sourceAddress } from './sender-id.ts';
@@ -153,18 +154,35 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   /** `intermediate`: an intermediate delivery notification, never final whatever its text says. */
   async function deliverReceipt(sm: ShortMessage, text: string, pdu: Pdu, intermediate: boolean): Promise<number> {
     const found = readReceipt(sm, text, settings.receiptIdFormat);
-    // The receipt is about the SMS sent to its source_addr.
-    const number = readSender(`+${sm.source.replace(/^\+/, '')}`);
     if (typeof found === 'string') return refuse('dr', STATUS.ESME_ROK, found, pdu);
-    if (number === undefined) return refuse('dr', STATUS.ESME_ROK, 'a delivery receipt without a number', pdu);
+    const number = await receiptNumber(sm, found.messageId);
+    if (typeof number !== 'string') return refuse('dr', STATUS.ESME_ROK, number.problem, pdu);
     const state = intermediate ? 'sent' : found.state;
     // The id may be a part's of a long SMS, which the relay's store resolves (on any relay's bind).
     await sink?.reported([{ providerId: found.messageId, number, code: found.code, state, part: { id: found.messageId } }]);
     return STATUS.ESME_ROK;
   }
 
+  /**
+   * The number a receipt is about. The id names the SMS; SMSCs write the addresses as they like (empty,
+   * not swapped, national, `00…`), so they only choose among several SMS sent under one id. An id the
+   * relay has not recorded yet (a receipt before its submit_sm_resp is committed) is kept under the
+   * number its source_addr gives, as an orphan matched when the send is recorded.
+   */
+  async function receiptNumber(sm: ShortMessage, messageId: string): Promise<string | { readonly problem: string }> {
+    const known = (await sink?.numbersSentUnder(messageId)) ?? [];
+    const written = [smppNumber(sm.source, sm.sourceTon), smppNumber(sm.destination, sm.destinationTon)];
+    if (known.length === 1) return known[0] as string;
+    const named = known.find((number) => written.includes(number));
+    if (named !== undefined) return named;
+    if (known.length > 1) return { problem: `a delivery receipt for id "${messageId}", which SMS to several numbers were sent under, naming none of them` };
+    return written[0]?.startsWith('+')
+      ? written[0]
+      : { problem: `a delivery receipt for id "${messageId}", which no SMS was (yet) sent under, without a number in source_addr` };
+  }
+
   async function deliverSms(sm: ShortMessage, { text, part }: ReturnType<typeof readText>, pdu: Pdu): Promise<number> {
-    const number = readSender(sm.sourceTon === 1 ? `+${sm.source.replace(/^\+/, '')}` : sm.source);
+    const number = smppNumber(sm.source, sm.sourceTon);
     if (number === undefined) return refuse('mo', STATUS.ESME_RINVSRCADR, `source_addr "${sm.source.slice(0, 21)}" is no sender`, pdu);
     if (part && (part.total < 1 || part.index < 1 || part.index > part.total)) {
       const status = sm.tlvs.has(TAG.sar_segment_seqnum) ? STATUS.ESME_RINVOPTPARAMVAL : STATUS.ESME_RINVESMCLASS;
@@ -185,6 +203,21 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       },
     ]);
     return STATUS.ESME_ROK;
+  }
+
+  /**
+   * An address as the relay keeps numbers: TON 1 is international digits (an `00` access code some
+   * SMSCs leave in dropped); TON 2, or a leading trunk 0, a national number read in sms.defaultRegion;
+   * anything else as the gateway gives it (src/sms/senders.ts), short codes and names included.
+   */
+  function smppNumber(address: string, ton: number): string | undefined {
+    const digits = address.replace(/^\+/, '');
+    if (ton === TON.INTERNATIONAL || /^00[1-9]/.test(digits)) return readSender(`+${digits.replace(/^00/, '')}`);
+    if (options.defaultRegion !== undefined && (ton === TON.NATIONAL || /^0[1-9]/.test(digits))) {
+      const national = normaliseNumber(digits, options.defaultRegion);
+      if (national.ok) return national.e164;
+    }
+    return readSender(address);
   }
 
   /** Kept for the operator and answered with the status naming the fault; one log line. */
