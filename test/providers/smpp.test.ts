@@ -587,6 +587,19 @@ describe('SMPP bad input from the SMSC', () => {
     );
   });
 
+  test('binary (8-bit data) SMS are refused for good with ESME_RX_P_APPN, not as a temporary error the SMSC would redeliver', async () => {
+    const quarantined = inbound.quarantined.length;
+    for (const [sequence, dataCoding] of [
+      [150, 0x04],
+      [151, 0xf5],
+    ] as const) {
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900192', dataCoding, message: Buffer.from([0x00, 0xff, 0x10]) }), sequence);
+      assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RX_P_APPN]);
+    }
+    assert.equal(inbound.quarantined.length, quarantined + 2);
+    assert.match(inbound.quarantined.at(-1) ?? '', /data_coding 0xf5 is not text the relay can mail/);
+  });
+
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {
     smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, 0x7654321, encodeMessageId('STRAY')));
     const answer = await smsc.send(deliverSm(106, { source: '447700900304', message: Buffer.from('Still here') }), 106);
