@@ -517,7 +517,14 @@ describe('SMPP bad input from the SMSC', () => {
     const receiptTlvs = Buffer.concat([tlv(TAG.receipted_message_id, Buffer.from('DS0001\0', 'latin1')), tlv(TAG.message_state, Buffer.from([2]))]);
     const receipt = await smsc.send(dataSm(112, { source: '447700900307', esmClass: 0x04, tlvs: receiptTlvs }), 112);
     assert.deepEqual([receipt.commandId, receipt.status], [COMMAND.data_sm_resp, STATUS.ESME_ROK]);
-    assert.deepEqual(inbound.reports.at(-1), { providerId: 'DS0001', number: '+447700900307', code: 2, state: 'delivered', part: { id: 'DS0001' } });
+    assert.deepEqual(inbound.reports.at(-1), {
+      providerId: 'DS0001',
+      number: '+447700900307',
+      code: 0x10002,
+      said: 'message_state DELIVERED',
+      state: 'delivered',
+      part: { id: 'DS0001' },
+    });
   });
 
   test('an intermediate notification (esm_class 0x20) is a non-final receipt; SME acknowledgements (0x08, 0x10) are acknowledged, not mailed', async () => {
@@ -598,6 +605,21 @@ describe('SMPP bad input from the SMSC', () => {
     }
     assert.equal(inbound.quarantined.length, quarantined + 2);
     assert.match(inbound.quarantined.at(-1) ?? '', /data_coding 0xf5 is not text the relay can mail/);
+  });
+
+  test('a receipt with only message_state (no err:, no network_error_code) says the state in words, not as an error code', async () => {
+    for (const [sequence, state, words] of [
+      [160, 5, 'undeliverable'],
+      [161, 8, 'rejected'],
+    ] as const) {
+      const tlvs = Buffer.concat([tlv(TAG.receipted_message_id, Buffer.from(`TS${state}\0`, 'latin1')), tlv(TAG.message_state, Buffer.from([state]))]);
+      await smsc.send(deliverSm(sequence, { source: '447700900198', esmClass: 0x04, message: Buffer.from('garbled%%%', 'latin1'), tlvs }), sequence);
+      const report = inbound.reports.at(-1);
+      assert.equal(report?.state, 'failed');
+      assert.equal(smppPlugin.describeStatus(report?.code ?? -1), `the SMSC reported it ${words}, with no error code`);
+      assert.equal(smppPlugin.statusCode?.(report?.code ?? -1), `message_state ${words.toUpperCase()}`);
+    }
+    assert.equal(smppPlugin.describeStatus(34), 'SMSC delivery error 34', 'an err: code is still one');
   });
 
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {

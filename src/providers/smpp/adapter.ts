@@ -159,7 +159,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     if (typeof number !== 'string') return refuse('dr', STATUS.ESME_ROK, number.problem, pdu);
     const state = intermediate ? 'sent' : found.state;
     // The id may be a part's of a long SMS, which the relay's store resolves (on any relay's bind).
-    await sink?.reported([{ providerId: found.messageId, number, code: found.code, state, part: { id: found.messageId } }]);
+    const { messageId, code, said } = found;
+    await sink?.reported([{ providerId: messageId, number, code, ...(said === undefined ? {} : { said }), state, part: { id: messageId } }]);
     return STATUS.ESME_ROK;
   }
 
