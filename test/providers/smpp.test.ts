@@ -16,6 +16,7 @@ import { smppPlugin } from '../../src/providers/smpp/index.ts';
 import { sourceAddress } from '../../src/providers/smpp/sender-id.ts';
 import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
+import { sentDetail } from '../../src/store/rows.ts';
 import { collectingSink } from '../helpers/gateway.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -620,6 +621,16 @@ describe('SMPP bad input from the SMSC', () => {
       assert.equal(smppPlugin.statusCode?.(report?.code ?? -1), `message_state ${words.toUpperCase()}`);
     }
     assert.equal(smppPlugin.describeStatus(34), 'SMSC delivery error 34', 'an err: code is still one');
+  });
+
+  test('a submit_sm_resp taking the SMS without a message_id: sent, with a warning that its receipts cannot be matched', async () => {
+    const seen = smsc.pdus.length;
+    const sending = gateway.send(sms('+447700900197', 'no id given'), 0);
+    const submit = await waitFor('the submit_sm', () => smsc.pdus.slice(seen).find((pdu) => pdu.commandId === COMMAND.submit_sm));
+    smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, Buffer.from([0])));
+    assert.equal(classifyRecipient(await sending, '+447700900197').action, 'sent');
+    assert.equal(warnings(/took the SMS without a message_id: its delivery receipts cannot be matched/), 1);
+    assert.equal(sentDetail({ providerId: '' }), 'the gateway gave no id: its delivery reports cannot be matched');
   });
 
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {

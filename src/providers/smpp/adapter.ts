@@ -270,6 +270,14 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const answers = await Promise.all(bodies.map((body) => bind.submit(body)));
       const key = bodies.length > 1 ? partsKey(submission.messageId, number, bodies.length) : undefined;
       const result = toResult(answers, number, key);
+      // message_id is mandatory in a submit_sm_resp that takes the SMS (§4.4.2): without it no receipt can name it.
+      const idless = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK && answer.messageId === '').length;
+      if (idless > 0) {
+        logger.warn(
+          { msgId: submission.messageId, to: maskNumber(number), parts: answers.length, idless },
+          'smpp: the SMSC took the SMS without a message_id: its delivery receipts cannot be matched (is the account set up for receipts?)',
+        );
+      }
       if (key && result.kind === 'answered' && result.results[0]?.providerId !== undefined) {
         logger.info({ msgId: submission.messageId, parts: result.results[0].parts }, 'smpp: SMS taken in parts, each with its own id and receipt');
       }
