@@ -633,6 +633,27 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(sentDetail({ providerId: '' }), 'the gateway gave no id: its delivery reports cannot be matched');
   });
 
+  test('the same SMS again from a phone after its ESME_ROK went on a connection still up is a second SMS; after the bind was lost, a redelivery', async () => {
+    const smscOfOwn = new HandSmsc();
+    const sink = collectingSink();
+    const receiving = gatewayTo(await smscOfOwn.listen());
+    await receiving.start({ inbound: sink.sink });
+    try {
+      const yes = (sequence: number) => deliverSm(sequence, { source: '447700900123', message: Buffer.from('Yes', 'latin1') });
+      for (const sequence of [1, 2]) assert.equal((await smscOfOwn.send(yes(sequence), sequence)).status, STATUS.ESME_ROK);
+      const [first, second] = sink.received.map((entry) => entry.providerId);
+      assert.ok(first && second && first !== second, 'two replies "Yes" to two alerts are two SMS');
+      // The bind drops: the SMSC may not have read the OK for the second, and delivers it again on the next bind.
+      smscOfOwn.socket?.destroy();
+      await waitFor('bound again', () => smscOfOwn.binds === 2 && receiving.health().ok);
+      assert.equal((await smscOfOwn.send(yes(3), 3)).status, STATUS.ESME_ROK);
+      assert.equal(sink.received.at(-1)?.providerId, second, 'a redelivery, stored once');
+    } finally {
+      await receiving.close();
+      await smscOfOwn.close();
+    }
+  });
+
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {
     smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, 0x7654321, encodeMessageId('STRAY')));
     const answer = await smsc.send(deliverSm(106, { source: '447700900304', message: Buffer.from('Still here') }), 106);

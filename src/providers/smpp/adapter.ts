@@ -16,8 +16,12 @@
  *   cannot commit (the SMSC delivers it again). A deliver_sm that cannot be read is kept in
  *   quarantine and answered with the status that names its fault.
  * - An SMS from a phone has no id in SMPP: its id is a digest of what it carries plus when it was
- *   first seen, and the same deliver_sm seen again within REPEAT_WINDOW_MS (the SMSC redelivering
- *   what the relay committed but could not acknowledge) gets the same id, so it is stored once.
+ *   first seen. An SMSC delivers a deliver_sm again only when it did not get ESME_ROK for it in time,
+ *   so the same deliver_sm again within REPEAT_WINDOW_MS gets the same id (stored once) only when the
+ *   relay cannot tell it had that OK: the first is not answered yet, was answered otherwise, was
+ *   answered late (past ANSWERED_IN_TIME_MS), or its answer went on a connection since lost. A copy
+ *   after an OK answered in time on a connection still up is a second SMS (a second "Yes"). A part of
+ *   a long SMS again is always that part: a new long SMS from the phone has a new reference.
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -27,7 +31,7 @@ import { readSender } from '../../sms/senders.ts';
 import type { InboundSink } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
-import { type BindKind, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
+import { type BindKind, type DeliveryLink, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
 import {
   COMMAND,
   decodeDataSm,
@@ -69,12 +73,24 @@ export const NACK_CODE_PREFIX = 'SMPP_GENERIC_NACK:';
 const RECEIPT_REQUESTED = 0x01;
 /** The same deliver_sm from a phone again within this time is the SMSC redelivering it. */
 const REPEAT_WINDOW_MS = 10 * 60_000;
+/**
+ * An ESME_ROK written later than this after its deliver_sm came may have reached the SMSC after it
+ * gave up waiting and queued the SMS again: SMSCs wait tens of seconds for an answer, so 5 s stays
+ * below the shortest waits in use while a commit, even a slow one, takes far less.
+ */
+const ANSWERED_IN_TIME_MS = 5_000;
 /** Recent MO digests kept at most. */
 const MEMORY_ENTRIES = 100_000;
 /** How much of an unreadable PDU is kept in quarantine (hex). */
 const QUARANTINE_OCTETS = 4_096;
 
 /** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
+/** An SMS from a phone seen lately: its id, and the connection its ESME_ROK went on in time (none yet, or not in time). */
+interface SeenMo {
+  readonly providerId: string;
+  acknowledged: DeliveryLink | undefined;
+}
+
 function partsKey(messageId: string, number: string, parts: number): string {
   return `parts:${createHash('sha256').update(`${messageId}\n${number}`, 'utf8').digest('hex').slice(0, 24)}/${parts}`;
 }
@@ -87,7 +103,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const gsm7Codes = [0, settings.dataCoding];
   // Per relay (docs/replies.md, "Several relays on one database"): a deliver_sm redelivered on another
   // relay's bind after this relay died between commit and deliver_sm_resp is a second SMS (it was in flight).
-  const recentMo = new LRUCache<string, string>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
+  const recentMo = new LRUCache<string, SeenMo>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
   const clock = timers ?? REAL_TIMERS;
   let reference = Math.floor(Math.random() * 0x10000);
   let sink: InboundSink | undefined;
@@ -108,7 +124,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
           enquireLinkMs: settings.enquireLinkInterval,
           connectTimeoutMs: options.connectTimeoutMs,
           logger: logger.child({ bind: `${kind}-${index + 1}` }),
-          onDeliver: (pdu) => deliver(pdu),
+          onDeliver: (pdu, link) => deliver(pdu, link),
           onAttempted: () => healthChanged?.(),
           ...(timers ? { timers } : {}),
         }),
@@ -120,7 +136,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
    * A deliver_sm or data_sm: a receipt, an SMS (or one part of one), or an SME's acknowledgement,
    * committed before it is answered.
    */
-  async function deliver(pdu: Pdu): Promise<number> {
+  async function deliver(pdu: Pdu, link: DeliveryLink): Promise<number> {
     if (!sink) return STATUS.ESME_RX_T_APPN;
     let sm: ShortMessage;
     let text: ReturnType<typeof readText>;
@@ -143,7 +159,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     }
     try {
       if (receipt) return await deliverReceipt(sm, text.text, pdu, type === ESM_CLASS.INTERMEDIATE_NOTIFICATION);
-      return await deliverSms(sm, text, pdu);
+      return await deliverSms(sm, text, pdu, link);
     } catch (error) {
       // The store cannot commit: the SMSC keeps it and delivers it again.
       logger.warn({ err: error, receipt }, 'smpp: deliver_sm not committed; answered ESME_RX_T_APPN so that the SMSC delivers it again');
@@ -182,7 +198,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       : { problem: `a delivery receipt for id "${messageId}", which no SMS was (yet) sent under, without a number in source_addr` };
   }
 
-  async function deliverSms(sm: ShortMessage, { text, part }: ReturnType<typeof readText>, pdu: Pdu): Promise<number> {
+  async function deliverSms(sm: ShortMessage, { text, part }: ReturnType<typeof readText>, pdu: Pdu, link: DeliveryLink): Promise<number> {
+    const arrived = clock.now();
     const number = smppNumber(sm.source, sm.sourceTon);
     if (number === undefined) return refuse('mo', STATUS.ESME_RINVSRCADR, `source_addr "${sm.source.slice(0, 21)}" is no sender`, pdu);
     if (part && (part.total < 1 || part.index < 1 || part.index > part.total)) {
@@ -190,8 +207,12 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       return refuse('mo', status, `part ${part.index} of ${part.total} cannot be`, pdu);
     }
     const digest = createHash('sha256').update(pdu.body).digest('hex').slice(0, 24);
-    const providerId = recentMo.get(digest) ?? `${digest}.${clock.now()}`;
-    recentMo.set(digest, providerId);
+    const seen = recentMo.get(digest);
+    // A whole SMS again after an OK the SMSC got is the phone's again; a part again is that part (a new long SMS has a new reference).
+    const redelivered = seen !== undefined && ((part !== undefined && part.total > 1) || !seen.acknowledged?.isUp());
+    const mo: SeenMo = { providerId: redelivered ? seen.providerId : `${digest}.${arrived}`, acknowledged: undefined };
+    recentMo.set(digest, mo);
+    const { providerId } = mo;
     await sink?.received([
       {
         providerId,
@@ -203,6 +224,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         ...(part && part.total > 1 ? { part } : {}),
       },
     ]);
+    // Its ESME_ROK is written on `link` now.
+    if (clock.now() - arrived <= ANSWERED_IN_TIME_MS) mo.acknowledged = link;
     return STATUS.ESME_ROK;
   }
 
