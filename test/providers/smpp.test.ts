@@ -140,6 +140,28 @@ describe('SMPP against the simulated SMSC', () => {
     assert.match(classified.reason, /already taken 1 part of it/);
   });
 
+  test('a long SMS sent again after the SMSC took some of its parts: only the others go, under the same reference, and the set is whole', async () => {
+    const text = `${'Tank 9 pressure above limit, valve 5 closed. '.repeat(7)}End.`;
+    const submission = sms('+447700900190', text);
+    simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RSUBMITFAIL, times: 1 });
+    const before = simulator.requests;
+    const first = classifyRecipient(await gateway.send(submission, 0), '+447700900190');
+    assert.deepEqual([first.action, first.code], ['ambiguous', 'SMPP:ESME_RSUBMITFAIL']);
+    assert.match(first.reason, /already taken 2 parts of it/);
+    const again = await gateway.send(submission, 0);
+    assert.equal(classifyRecipient(again, '+447700900190').action, 'sent');
+    assert.equal(simulator.requests - before, 4, '3 parts, then the one refused only');
+    const records = simulator.records.filter((record) => record.to === '447700900190');
+    assert.deepEqual(
+      records.map((record) => record.text),
+      [text],
+      'one set, whole: the part sent again joins the parts taken',
+    );
+    const parts = again.kind === 'answered' ? again.results[0]?.parts : undefined;
+    assert.equal(parts?.length, 3);
+    assert.equal(new Set(parts).size, 3, "each part's id, the ones taken first among them");
+  });
+
   test("a long SMS goes as parts with their own ids, all in the send result; each part's receipt is handed on as a part's", async () => {
     const text = `${'Tank 7 pressure above limit, valve 3 closed. '.repeat(5)}End.`;
     const result = await gateway.send(sms('+447700900203', text), 0);

@@ -79,12 +79,26 @@ const REPEAT_WINDOW_MS = 10 * 60_000;
  * below the shortest waits in use while a commit, even a slow one, takes far less.
  */
 const ANSWERED_IN_TIME_MS = 5_000;
+/**
+ * Long SMS partly taken remembered at most: each waits for its retry to send only the parts the SMSC
+ * did not take, until the SMS expires (delivery.maxAge). Rare (the SMSC refused one part of a set and
+ * took another), so few are ever kept.
+ */
+const PARTLY_TAKEN_ENTRIES = 10_000;
+/** How long one is kept when its SMS has no expiry: delivery.maxAge's default. */
+const PARTLY_TAKEN_TTL_MS = 24 * 60 * 60_000;
 /** Recent MO digests kept at most. */
 const MEMORY_ENTRIES = 100_000;
 /** How much of an unreadable PDU is kept in quarantine (hex). */
 const QUARANTINE_OCTETS = 4_096;
 
 /** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
+/** A long SMS the SMSC took some parts of and not all: its concatenation reference, and the ids of the parts taken by their place (0-based). */
+interface PartlyTaken {
+  readonly reference: number;
+  readonly taken: ReadonlyMap<number, string>;
+}
+
 /** An SMS from a phone seen lately: its id, and the connection its ESME_ROK went on in time (none yet, or not in time). */
 interface SeenMo {
   readonly providerId: string;
@@ -105,7 +119,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   // relay's bind after this relay died between commit and deliver_sm_resp is a second SMS (it was in flight).
   const recentMo = new LRUCache<string, SeenMo>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
   const clock = timers ?? REAL_TIMERS;
-  let reference = Math.floor(Math.random() * 0x10000);
+  let lastReference = Math.floor(Math.random() * 0x10000);
+  const partlyTaken = new LRUCache<string, PartlyTaken>({ max: PARTLY_TAKEN_ENTRIES, ttl: PARTLY_TAKEN_TTL_MS });
   let sink: InboundSink | undefined;
   let healthChanged: (() => void) | undefined;
   let next = 0;
@@ -289,8 +304,28 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const [number] = submission.recipients as [string];
       const bind = pickBind();
       if (!bind) return notBound();
-      const bodies = submitBodies(submission, number);
-      const answers = await Promise.all(bodies.map((body) => bind.submit(body)));
+      const sent = `${submission.messageId}\n${number}`;
+      const earlier = partlyTaken.get(sent);
+      const { bodies, reference } = submitBodies(submission, number, earlier);
+      // The parts the SMSC took before are not written again: the phone joins them with these by the reference.
+      const answers = await Promise.all(
+        bodies.map((body, index) => {
+          const messageId = earlier?.taken.get(index);
+          return messageId === undefined ? bind.submit(body) : Promise.resolve<SubmitAnswer>({ kind: 'answered', status: STATUS.ESME_ROK, messageId });
+        }),
+      );
+      if (earlier)
+        logger.info(
+          { msgId: submission.messageId, parts: bodies.length, taken: earlier.taken.size },
+          'smpp: sending again only the parts of a long SMS the SMSC did not take, under the same reference',
+        );
+      const taken = new Map(
+        answers.flatMap((answer, index) => (answer.kind === 'answered' && answer.status === STATUS.ESME_ROK ? [[index, answer.messageId] as const] : [])),
+      );
+      if (taken.size > 0 && taken.size < bodies.length) {
+        const ttl = submission.expiresAt === undefined ? PARTLY_TAKEN_TTL_MS : Math.max(1, submission.expiresAt - clock.now());
+        partlyTaken.set(sent, { reference, taken }, { ttl });
+      } else partlyTaken.delete(sent);
       const key = bodies.length > 1 ? partsKey(submission.messageId, number, bodies.length) : undefined;
       const result = toResult(answers, number, key);
       // message_id is mandatory in a submit_sm_resp that takes the SMS (§4.4.2): without it no receipt can name it.
@@ -323,8 +358,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     return { kind: 'transport', phase: 'connect', code: 'SMPP_NOT_BOUND', detail: senders[0]?.lastError ?? 'no bind to the SMSC' };
   }
 
-  /** One submit_sm body per part (or one with message_payload). */
-  function submitBodies(submission: SmsSubmission, number: string): Buffer[] {
+  function nextReference(): number {
+    lastReference = (lastReference + 1) % (settings.longText === 'udh16' ? 0x10000 : 0x100);
+    return lastReference;
+  }
+
+  /** One submit_sm body per part (or one with message_payload); `earlier`: the parts of it the SMSC took, whose reference the parts keep. */
+  function submitBodies(submission: SmsSubmission, number: string, earlier: PartlyTaken | undefined): { bodies: Buffer[]; reference: number } {
     const encode = submission.encoding === 'ucs2' ? encodeUcs2 : encodeGsm7;
     const dataCoding = submission.encoding === 'ucs2' ? DATA_CODING_UCS2 : settings.dataCoding;
     const sender = submission.senderId ?? settings.from;
@@ -348,18 +388,21 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     if (parts.length <= 1 || settings.longText === 'payload') {
       const octets = encode(submission.text);
       const payload = octets.length > 254 || parts.length > 1;
-      return [
-        encodeShortMessage({
-          ...base,
-          esmClass: 0,
-          shortMessage: payload ? Buffer.alloc(0) : octets,
-          tlvs: new Map(payload ? [[TAG.message_payload, octets]] : []),
-        }),
-      ];
+      return {
+        bodies: [
+          encodeShortMessage({
+            ...base,
+            esmClass: 0,
+            shortMessage: payload ? Buffer.alloc(0) : octets,
+            tlvs: new Map(payload ? [[TAG.message_payload, octets]] : []),
+          }),
+        ],
+        reference: 0,
+      };
     }
-    reference = (reference + 1) % (settings.longText === 'udh16' ? 0x10000 : 0x100);
+    const reference = earlier?.reference ?? nextReference();
     const method = settings.longText === 'udh16' ? 'udh16' : 'udh8';
-    return parts.map((text, index) =>
+    const bodies = parts.map((text, index) =>
       encodeShortMessage({
         ...base,
         esmClass: ESM_CLASS.UDHI,
@@ -367,6 +410,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         tlvs: new Map(),
       }),
     );
+    return { bodies, reference };
   }
 
   /** Every part taken: sent; else the first part's trouble speaks for the SMS (with how many parts were taken). */
