@@ -535,6 +535,7 @@ function gatewayOptions(
     logger: logger.child({ component: 'gateway' }),
     settings: simulated ? simulatedSettings(gateway.provider, gateway.settings) : gateway.settings,
     webhookUrls: config.gateway.publicUrl === undefined ? undefined : webhookUrlsAt(config.gateway.publicUrl, config, gateway.provider),
+    defaultRegion: config.sms.defaultRegion,
   };
 }
 

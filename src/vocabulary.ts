@@ -126,6 +126,8 @@ export type ReportOutcome = 'advanced' | 'orphan' | 'duplicate' | 'stale';
 export interface InboundSink {
   received(items: readonly ReceivedSms[]): Promise<readonly ReceivedOutcome[]>;
   reported(items: readonly StatusReport[]): Promise<readonly ReportOutcome[]>;
+  /** The numbers the relay sent an SMS (or a long SMS's part) to under this provider id: for receipts that name the id but not reliably the number. */
+  numbersSentUnder(providerId: string): Promise<readonly string[]>;
   /** Keeps what could not be understood, for the operator (`smsrelay status`), instead of dropping it. */
   quarantine(kind: InboundKind, reason: string, body: string): Promise<void>;
 }

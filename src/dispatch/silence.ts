@@ -56,9 +56,11 @@ export class GatewaySilence {
     const request: Waiting = { host, since: now, stalled: false };
     this.#waiting.add(request);
     return (ending, at) => {
-      if (!this.#waiting.delete(request)) return;
+      if (!this.#waiting.has(request)) return;
+      // Still counted as waiting while its own ending starts an episode: it was in flight until now.
+      if (ending === 'unanswered' && !request.stalled) this.#episode(host, request.since, at).unanswered += 1;
+      this.#waiting.delete(request);
       if (ending === 'answered') this.#answered(host, at);
-      else if (ending === 'unanswered' && !request.stalled) this.#episode(host, request.since, at).unanswered += 1;
     };
   }
 

@@ -5,6 +5,7 @@
  * dispatcher: it reports codes (its outcome rules classify them), and it hands what it receives to
  * the `InboundSink` it is started with, or, for HTTP providers, parses the relay's webhook requests.
  */
+import type { CountryCode } from 'libphonenumber-js';
 import type { z } from 'zod';
 import type { Logger } from '../log.ts';
 import type { SegmentLimits } from '../sms/encoding.ts';
@@ -173,6 +174,8 @@ export interface GatewayOptions<Settings extends object = Readonly<Record<string
    * `StatusCallback`); undefined when no public URL is configured.
    */
   readonly webhookUrls?: { readonly mo: string; readonly dr: string } | undefined;
+  /** `sms.defaultRegion`: the country a national number the gateway gives (SMPP TON 2, a leading 0) is read in. */
+  readonly defaultRegion?: CountryCode | undefined;
 }
 
 /** A request to one of the relay's webhooks, as it arrived. */

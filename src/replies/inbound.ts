@@ -32,7 +32,7 @@ const LATE_COMMIT_WATCH_MS = 30 * 60_000;
 const MAX_LATE_COMMITS_WATCHED = 1_000;
 
 export interface InboundOptions {
-  readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'quarantine'> &
+  readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine'> &
     Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
   readonly tracking: ReplyTracking;
   readonly replyMail: ReplyMailOptions;
@@ -121,6 +121,7 @@ export class InboundService {
         if (outcomes.includes('advanced')) this.#options.onReportApplied();
         return outcomes;
       },
+      numbersSentUnder: (providerId) => this.#options.store.numbersSentUnder(provider, providerId),
       quarantine: (kind, reason, body) => this.#quarantine(provider, kind, reason, body),
     };
   }

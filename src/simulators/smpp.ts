@@ -49,8 +49,14 @@ const controls = {
   mo: z.strictObject({ mo: moSchema }),
   /** Receipts name the id in decimal in their text although submit_sm_resp gave it in hex. */
   receiptIds: z.strictObject({ receiptIds: z.enum(['as-submitted', 'decimal']) }),
+  /**
+   * How receipts write their addresses: the phone as source_addr (`swapped`, the usual form), source_addr
+   * left empty, the phone in national form (TON 2, a trunk 0 in place of the 44 of a UK number), or
+   * the addresses as submitted (`not-swapped`: the SMS's sender as source_addr, the phone as destination).
+   */
+  receiptAddresses: z.strictObject({ receiptAddresses: z.enum(['swapped', 'empty', 'national', 'not-swapped']) }),
 };
-const controlSchema = z.union([controls.mode, controls.undeliverableNumbers, controls.mo, controls.receiptIds]);
+const controlSchema = z.union([controls.mode, controls.undeliverableNumbers, controls.mo, controls.receiptIds, controls.receiptAddresses]);
 
 const moBodySchema = z.strictObject({ from: z.string().regex(/^\d{3,15}$/), text: z.string().min(1).max(2_000), usercontext: z.string().optional() });
 
@@ -95,6 +101,7 @@ export class SmppSimulator implements ProviderSimulator {
   #undeliverable: ReadonlySet<string>;
   #mo: MoShape = moSchema.parse({});
   #receiptIds: 'as-submitted' | 'decimal' = 'as-submitted';
+  #receiptAddresses: z.output<typeof controls.receiptAddresses>['receiptAddresses'] = 'swapped';
   #nextId = 0x10000;
   #reference = 0;
   #closed = false;
@@ -154,6 +161,7 @@ export class SmppSimulator implements ProviderSimulator {
     if ('undeliverableNumbers' in parsed) this.#undeliverable = new Set(parsed.undeliverableNumbers);
     else if ('mo' in parsed) this.#mo = parsed.mo;
     else if ('receiptIds' in parsed) this.#receiptIds = parsed.receiptIds;
+    else if ('receiptAddresses' in parsed) this.#receiptAddresses = parsed.receiptAddresses;
     else this.setBehaviour(parsed);
   }
 
@@ -345,7 +353,8 @@ export class SmppSimulator implements ProviderSimulator {
     this.#write(bind, pdu.response({ message_id: id }));
     this.#record(id, to, pdu);
     const delay = this.#options.reportDelayMs ?? DEFAULT_REPORT_DELAY_MS;
-    if (Number(pdu['registered_delivery']) & 0x01) this.#later(delay, () => this.#receipt(id, to));
+    const from = String(pdu['source_addr'] ?? '');
+    if (Number(pdu['registered_delivery']) & 0x01) this.#later(delay, () => this.#receipt(id, to, from));
   }
 
   /** The SMS the parts make, once they are all in; a single part is the SMS. */
@@ -371,7 +380,8 @@ export class SmppSimulator implements ProviderSimulator {
     this.#records.push({ id: ordered[0]?.id ?? id, to, text: ordered.map((part) => part.text).join(''), from });
   }
 
-  #receipt(id: string, to: string): void {
+  /** `from`: the SMS's source_addr, which an SMSC that does not swap the addresses writes back. */
+  #receipt(id: string, to: string, from: string): void {
     const delivered = !this.#undeliverable.has(to);
     const stat = delivered ? 'DELIVRD' : 'UNDELIV';
     const err = delivered ? '000' : '001';
@@ -380,10 +390,7 @@ export class SmppSimulator implements ProviderSimulator {
     this.#deliver({
       kind: 'dr',
       fields: {
-        source_addr_ton: 1,
-        source_addr_npi: 1,
-        source_addr: to,
-        destination_addr: '',
+        ...this.#receiptAddressFields(to, from),
         esm_class: 0x04,
         // The package would call the text ASCII (1); an SMSC writes its receipts in its default alphabet.
         data_coding: 0,
@@ -392,6 +399,19 @@ export class SmppSimulator implements ProviderSimulator {
         ...(this.#receiptIds === 'as-submitted' ? { receipted_message_id: id, message_state: delivered ? 2 : 5 } : {}),
       },
     });
+  }
+
+  #receiptAddressFields(to: string, from: string): Record<string, unknown> {
+    switch (this.#receiptAddresses) {
+      case 'empty':
+        return { source_addr_ton: 0, source_addr_npi: 0, source_addr: '', destination_addr: from };
+      case 'national':
+        return { source_addr_ton: 2, source_addr_npi: 1, source_addr: to.replace(/^44/, '0'), destination_addr: from };
+      case 'not-swapped':
+        return { source_addr_ton: 5, source_addr_npi: 0, source_addr: from, dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: to };
+      default:
+        return { source_addr_ton: 1, source_addr_npi: 1, source_addr: to, destination_addr: '' };
+    }
   }
 
   #deliver(delivery: Delivery): void {

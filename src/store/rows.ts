@@ -51,9 +51,14 @@ export function withoutLateReports(mail: readonly NewOutgoingMail[], lateMessage
   return lateMessages.size === 0 ? mail : mail.filter((item) => item.messageId === undefined || !lateMessages.has(item.messageId));
 }
 
-/** A sent SMS's history detail: the gateway's id, and what took it when there is a choice. */
-export const sentDetail = (outcome: { readonly providerId: string; readonly note?: string }) =>
-  outcome.note ? `id ${outcome.providerId}; ${outcome.note}` : `id ${outcome.providerId}`;
+/**
+ * A sent SMS's history detail: the gateway's id (or that it gave none: its delivery reports cannot be
+ * matched), and what took it when there is a choice.
+ */
+export const sentDetail = (outcome: { readonly providerId: string; readonly note?: string }) => {
+  const id = outcome.providerId === '' ? 'the gateway gave no id: its delivery reports cannot be matched' : `id ${outcome.providerId}`;
+  return outcome.note ? `${id}; ${outcome.note}` : id;
+};
 
 /** A delivery report's history detail: its state, and the provider's words for it or else its code (both stores; ADOPT_ORPHANS too). */
 export const reportDetail = (report: { readonly state: string; readonly code: number; readonly said?: string | undefined }) =>

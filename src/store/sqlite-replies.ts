@@ -109,6 +109,9 @@ export function prepareReplyStatements(db: Database) {
     outboundForReport: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.provider_id = ? AND o.number = ?`),
+    numbersSentUnder: db.prepare(
+      'SELECT number FROM outbound WHERE provider_id = ? UNION SELECT number FROM sent_parts WHERE provider = ? AND part_id = ? ORDER BY number',
+    ),
     outboundById: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
     advanceDelivery: db.prepare('UPDATE outbound SET delivery = ?, delivery_code = ?, notice_due = ?, updated_at = ? WHERE id = ?'),

@@ -658,6 +658,10 @@ export class SqliteStore implements Store {
     return this.#write(() => applyReport(this.#replies, report));
   }
 
+  async numbersSentUnder(provider: string, providerId: string): Promise<string[]> {
+    return this.#read(() => (this.#replies.numbersSentUnder.all(providerId, provider, providerId) as Array<{ number: string }>).map((row) => row.number));
+  }
+
   expireOrphanReports(before: number): Promise<number> {
     return this.#write(() => this.#replies.expireOrphans.run(before).changes);
   }

@@ -479,6 +479,11 @@ export interface ReplyStore {
    */
   undeliverableInbound(limit: number, before?: InboundPosition): Promise<UndeliverableInbound[]>;
   applyDeliveryReport(report: NewDeliveryReport): Promise<DeliveryReportResult>;
+  /**
+   * The numbers of the SMS sent under `providerId` (its send result's id, or the id of one of a long
+   * SMS's parts): for a gateway whose receipts name their message by id but not reliably by number.
+   */
+  numbersSentUnder(provider: string, providerId: string): Promise<string[]>;
   /** Drops delivery reports received before `before` that never matched an SMS; returns how many. */
   expireOrphanReports(before: number): Promise<number>;
   dueNotices(limit: number): Promise<DueNotice[]>;

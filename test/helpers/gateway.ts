@@ -71,6 +71,8 @@ export function collectingSink() {
   const reports: StatusReport[] = [];
   const quarantined: string[] = [];
   const state = { failing: false, calls: 0 };
+  /** What the store would say was sent under an id (InboundSink.numbersSentUnder), by id. */
+  const sentUnder = new Map<string, string[]>();
   const sink: InboundSink = {
     received: async (items) => {
       state.calls++;
@@ -82,9 +84,10 @@ export function collectingSink() {
       reports.push(...items);
       return items.map(() => 'advanced');
     },
+    numbersSentUnder: async (providerId) => sentUnder.get(providerId) ?? [],
     quarantine: async (kind, reason) => {
       quarantined.push(`${kind}: ${reason}`);
     },
   };
-  return { sink, received, reports, quarantined, state };
+  return { sink, received, reports, quarantined, state, sentUnder };
 }

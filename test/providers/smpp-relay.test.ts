@@ -52,6 +52,19 @@ describe('SMPP through the relay', () => {
     assert.ok(simulator.bindCount >= 1, 'bound again');
   });
 
+  test("receipts naming the SMS's id reach it whatever their source_addr says: empty, national (TON 2), the addresses not swapped", async () => {
+    const phones = { empty: '447700900421', national: '447700900422', 'not-swapped': '447700900423' } as const;
+    try {
+      for (const [receiptAddresses, phone] of Object.entries(phones)) {
+        simulator.control({ receiptAddresses: receiptAddresses as keyof typeof phones });
+        const id = queuedId((await mailTo(phone, `Receipt addressed ${receiptAddresses}`)).data);
+        await waitFor(`${receiptAddresses}: delivered`, async () => (await relay.relay.store.smsOf(id))[0]?.delivery === 'delivered', 10_000);
+      }
+    } finally {
+      simulator.control({ receiptAddresses: 'swapped' });
+    }
+  });
+
   test('an SMSC vendor-specific status (0x400) keeps the SMS queued with the code in its history, and it is sent on a retry', async () => {
     simulator.setBehaviour({ mode: 'error', status: 0x400, times: 1 });
     const id = queuedId((await mailTo('447700900406', 'Vendor code then taken')).data);

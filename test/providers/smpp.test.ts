@@ -13,8 +13,10 @@ import type { Gateway, SmsSubmission } from '../../src/providers/contract.ts';
 import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
 import type { Timers } from '../../src/timers.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
+import { sourceAddress } from '../../src/providers/smpp/sender-id.ts';
 import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
 import { SmppSimulator } from '../../src/simulators/smpp.ts';
+import { sentDetail } from '../../src/store/rows.ts';
 import { collectingSink } from '../helpers/gateway.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -35,6 +37,8 @@ function gatewayTo(url: string, settings: object = {}, logger = silent, timers?:
       connectionsPerEndpoint: 1,
       logger,
       settings: smppPlugin.settings.schema.parse(settings),
+      // A national number (TON 2, a trunk 0) from the SMSC is read as a UK one.
+      defaultRegion: 'GB',
     },
     timers,
   );
@@ -136,6 +140,28 @@ describe('SMPP against the simulated SMSC', () => {
     assert.match(classified.reason, /already taken 1 part of it/);
   });
 
+  test('a long SMS sent again after the SMSC took some of its parts: only the others go, under the same reference, and the set is whole', async () => {
+    const text = `${'Tank 9 pressure above limit, valve 5 closed. '.repeat(7)}End.`;
+    const submission = sms('+447700900190', text);
+    simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RSUBMITFAIL, times: 1 });
+    const before = simulator.requests;
+    const first = classifyRecipient(await gateway.send(submission, 0), '+447700900190');
+    assert.deepEqual([first.action, first.code], ['ambiguous', 'SMPP:ESME_RSUBMITFAIL']);
+    assert.match(first.reason, /already taken 2 parts of it/);
+    const again = await gateway.send(submission, 0);
+    assert.equal(classifyRecipient(again, '+447700900190').action, 'sent');
+    assert.equal(simulator.requests - before, 4, '3 parts, then the one refused only');
+    const records = simulator.records.filter((record) => record.to === '447700900190');
+    assert.deepEqual(
+      records.map((record) => record.text),
+      [text],
+      'one set, whole: the part sent again joins the parts taken',
+    );
+    const parts = again.kind === 'answered' ? again.results[0]?.parts : undefined;
+    assert.equal(parts?.length, 3);
+    assert.equal(new Set(parts).size, 3, "each part's id, the ones taken first among them");
+  });
+
   test("a long SMS goes as parts with their own ids, all in the send result; each part's receipt is handed on as a part's", async () => {
     const text = `${'Tank 7 pressure above limit, valve 3 closed. '.repeat(5)}End.`;
     const result = await gateway.send(sms('+447700900203', text), 0);
@@ -221,6 +247,22 @@ describe('SMPP against the simulated SMSC', () => {
       assert.deepEqual([classified.action, classified.code], ['pause', 'SMPP_BIND:ESME_RBINDFAIL']);
     } finally {
       await refused.close();
+    }
+  });
+});
+
+describe('SMPP sender ids', () => {
+  test('a number goes as international digits (TON 1, `+` and `00` dropped) or national (TON 2, with its 0), never a 0 under TON 1', () => {
+    for (const [senderId, expected] of [
+      ['+447700900999', { ton: 1, npi: 1, address: '447700900999' }],
+      ['00447700900999', { ton: 1, npi: 1, address: '447700900999' }],
+      ['447700900999', { ton: 1, npi: 1, address: '447700900999' }],
+      ['07700900999', { ton: 2, npi: 1, address: '07700900999' }],
+      ['81025', { ton: 3, npi: 0, address: '81025' }],
+      ['Acme Corp', { ton: 5, npi: 0, address: 'Acme Corp' }],
+    ] as const) {
+      assert.deepEqual(sourceAddress(senderId), expected, senderId);
+      assert.equal(smppPlugin.senderIdProblem(senderId), undefined, senderId);
     }
   });
 });
@@ -336,12 +378,15 @@ class HandSmsc {
 }
 
 /** A deliver_sm body from its parts (hex of the mandatory fields, then short_message and TLVs). */
-function deliverSm(sequence: number, fields: { source: string; esmClass?: number; message: Buffer; tlvs?: Buffer }): Buffer {
+function deliverSm(
+  sequence: number,
+  fields: { source: string; sourceTon?: number; esmClass?: number; dataCoding?: number; message: Buffer; tlvs?: Buffer },
+): Buffer {
   const body = Buffer.concat([
-    Buffer.from([0, 1, 1]),
+    Buffer.from([0, fields.sourceTon ?? 1, 1]),
     Buffer.from(`${fields.source}\0`, 'latin1'),
     Buffer.from([0, 0, 0]),
-    Buffer.from([fields.esmClass ?? 0, 0, 0, 0, 0, 0, 0, 0, 0, fields.message.length]),
+    Buffer.from([fields.esmClass ?? 0, 0, 0, 0, 0, 0, 0, fields.dataCoding ?? 0, 0, fields.message.length]),
     fields.message,
     fields.tlvs ?? Buffer.alloc(0),
   ]);
@@ -495,7 +540,14 @@ describe('SMPP bad input from the SMSC', () => {
     const receiptTlvs = Buffer.concat([tlv(TAG.receipted_message_id, Buffer.from('DS0001\0', 'latin1')), tlv(TAG.message_state, Buffer.from([2]))]);
     const receipt = await smsc.send(dataSm(112, { source: '447700900307', esmClass: 0x04, tlvs: receiptTlvs }), 112);
     assert.deepEqual([receipt.commandId, receipt.status], [COMMAND.data_sm_resp, STATUS.ESME_ROK]);
-    assert.deepEqual(inbound.reports.at(-1), { providerId: 'DS0001', number: '+447700900307', code: 2, state: 'delivered', part: { id: 'DS0001' } });
+    assert.deepEqual(inbound.reports.at(-1), {
+      providerId: 'DS0001',
+      number: '+447700900307',
+      code: 0x10002,
+      said: 'message_state DELIVERED',
+      state: 'delivered',
+      part: { id: 'DS0001' },
+    });
   });
 
   test('an intermediate notification (esm_class 0x20) is a non-final receipt; SME acknowledgements (0x08, 0x10) are acknowledged, not mailed', async () => {
@@ -515,6 +567,113 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(inbound.received.filter((entry) => entry.number === '+447700900308').length, 0, 'nothing mailed as a reply');
     assert.equal(warnings(/no SMS and no receipt/), 3);
     assert.ok(!log.lines.join('').includes('447700900308'), 'the number is logged masked');
+  });
+
+  test("a receipt's id finds its SMS whatever its source_addr says; the number only chooses among SMS sent under one id", async () => {
+    const receipt = (sequence: number, id: string, source: string, sourceTon = 1) =>
+      deliverSm(sequence, {
+        source,
+        sourceTon,
+        esmClass: 0x04,
+        message: Buffer.from(`id:${id} sub:001 dlvrd:001 submit date:2601011200 done date:2601011200 stat:DELIVRD err:000 text:`, 'latin1'),
+      });
+    inbound.sentUnder.set('R1', ['+447700900127']);
+    for (const [sequence, source, ton] of [
+      [130, '', 0],
+      [131, 'ACME', 5],
+      [132, '07700900127', 2],
+      [133, '00447700900127', 1],
+      [134, '447700900128', 1],
+    ] as const) {
+      const answer = await smsc.send(receipt(sequence, 'R1', source, ton), sequence);
+      assert.equal(answer.status, STATUS.ESME_ROK);
+      assert.equal(inbound.reports.at(-1)?.number, '+447700900127', `source_addr "${source}"`);
+    }
+    inbound.sentUnder.set('R2', ['+447700900131', '+447700900132']);
+    await smsc.send(receipt(135, 'R2', '07700900132', 2), 135);
+    assert.equal(inbound.reports.at(-1)?.number, '+447700900132', 'the one its source_addr names');
+    const quarantined = inbound.quarantined.length;
+    const reports = inbound.reports.length;
+    const neither = await smsc.send(receipt(136, 'R2', '447700900133'), 136);
+    const unknown = await smsc.send(receipt(137, 'R3', ''), 137);
+    assert.deepEqual([neither.status, unknown.status], [STATUS.ESME_ROK, STATUS.ESME_ROK]);
+    assert.equal(inbound.reports.length, reports, 'neither is taken as a report on a guessed number');
+    assert.match(inbound.quarantined[quarantined] ?? '', /id "R2", which SMS to several numbers were sent under, naming none of them/);
+    assert.match(inbound.quarantined[quarantined + 1] ?? '', /id "R3", which no SMS was \(yet\) sent under, without a number/);
+  });
+
+  test('an SMS from a national number (TON 2, or a trunk 0) is read in sms.defaultRegion; `00` is an international access code', async () => {
+    for (const [sequence, source, ton] of [
+      [140, '07700900142', 2],
+      [141, '07700900143', 0],
+      [142, '00447700900144', 0],
+    ] as const) {
+      const answer = await smsc.send(deliverSm(sequence, { source, sourceTon: ton, message: Buffer.from(`From ${source}`, 'latin1') }), sequence);
+      assert.equal(answer.status, STATUS.ESME_ROK);
+    }
+    assert.deepEqual(
+      inbound.received.slice(-3).map((entry) => entry.number),
+      ['+447700900142', '+447700900143', '+447700900144'],
+    );
+  });
+
+  test('binary (8-bit data) SMS are refused for good with ESME_RX_P_APPN, not as a temporary error the SMSC would redeliver', async () => {
+    const quarantined = inbound.quarantined.length;
+    for (const [sequence, dataCoding] of [
+      [150, 0x04],
+      [151, 0xf5],
+    ] as const) {
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900192', dataCoding, message: Buffer.from([0x00, 0xff, 0x10]) }), sequence);
+      assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RX_P_APPN]);
+    }
+    assert.equal(inbound.quarantined.length, quarantined + 2);
+    assert.match(inbound.quarantined.at(-1) ?? '', /data_coding 0xf5 is not text the relay can mail/);
+  });
+
+  test('a receipt with only message_state (no err:, no network_error_code) says the state in words, not as an error code', async () => {
+    for (const [sequence, state, words] of [
+      [160, 5, 'undeliverable'],
+      [161, 8, 'rejected'],
+    ] as const) {
+      const tlvs = Buffer.concat([tlv(TAG.receipted_message_id, Buffer.from(`TS${state}\0`, 'latin1')), tlv(TAG.message_state, Buffer.from([state]))]);
+      await smsc.send(deliverSm(sequence, { source: '447700900198', esmClass: 0x04, message: Buffer.from('garbled%%%', 'latin1'), tlvs }), sequence);
+      const report = inbound.reports.at(-1);
+      assert.equal(report?.state, 'failed');
+      assert.equal(smppPlugin.describeStatus(report?.code ?? -1), `the SMSC reported it ${words}, with no error code`);
+      assert.equal(smppPlugin.statusCode?.(report?.code ?? -1), `message_state ${words.toUpperCase()}`);
+    }
+    assert.equal(smppPlugin.describeStatus(34), 'SMSC delivery error 34', 'an err: code is still one');
+  });
+
+  test('a submit_sm_resp taking the SMS without a message_id: sent, with a warning that its receipts cannot be matched', async () => {
+    const seen = smsc.pdus.length;
+    const sending = gateway.send(sms('+447700900197', 'no id given'), 0);
+    const submit = await waitFor('the submit_sm', () => smsc.pdus.slice(seen).find((pdu) => pdu.commandId === COMMAND.submit_sm));
+    smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, Buffer.from([0])));
+    assert.equal(classifyRecipient(await sending, '+447700900197').action, 'sent');
+    assert.equal(warnings(/took the SMS without a message_id: its delivery receipts cannot be matched/), 1);
+    assert.equal(sentDetail({ providerId: '' }), 'the gateway gave no id: its delivery reports cannot be matched');
+  });
+
+  test('the same SMS again from a phone after its ESME_ROK went on a connection still up is a second SMS; after the bind was lost, a redelivery', async () => {
+    const smscOfOwn = new HandSmsc();
+    const sink = collectingSink();
+    const receiving = gatewayTo(await smscOfOwn.listen());
+    await receiving.start({ inbound: sink.sink });
+    try {
+      const yes = (sequence: number) => deliverSm(sequence, { source: '447700900123', message: Buffer.from('Yes', 'latin1') });
+      for (const sequence of [1, 2]) assert.equal((await smscOfOwn.send(yes(sequence), sequence)).status, STATUS.ESME_ROK);
+      const [first, second] = sink.received.map((entry) => entry.providerId);
+      assert.ok(first && second && first !== second, 'two replies "Yes" to two alerts are two SMS');
+      // The bind drops: the SMSC may not have read the OK for the second, and delivers it again on the next bind.
+      smscOfOwn.socket?.destroy();
+      await waitFor('bound again', () => smscOfOwn.binds === 2 && receiving.health().ok);
+      assert.equal((await smscOfOwn.send(yes(3), 3)).status, STATUS.ESME_ROK);
+      assert.equal(sink.received.at(-1)?.providerId, second, 'a redelivery, stored once');
+    } finally {
+      await receiving.close();
+      await smscOfOwn.close();
+    }
   });
 
   test('a response to nothing outstanding is ignored and logged once; the bind keeps going and takes the next SMS', async () => {

@@ -140,6 +140,7 @@ describe('a commit the store failed to confirm', () => {
           throw new RelayError('STORE_UNAVAILABLE', 'Temporary local problem: the message store is unavailable (connection cut)');
         },
         applyDeliveryReport: (report) => store.applyDeliveryReport(report),
+        numbersSentUnder: (provider, providerId) => store.numbersSentUnder(provider, providerId),
         quarantine: (...args) => store.quarantine(...args),
         recordSentParts: (sent) => store.recordSentParts(sent),
         applyPartReceipt: (receipt) => store.applyPartReceipt(receipt),

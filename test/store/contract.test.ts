@@ -220,6 +220,23 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('the numbers sent under an id: an SMS of one part by its id, a long SMS by any part of it; none for an id never sent', async () => {
+      await store.acceptMail(mail(numbers(2)));
+      const [batch] = await claim(store, 1, 100);
+      const [a, b] = batch?.sms ?? [];
+      assert.ok(a && b);
+      await store.recordSmsOutcomes([
+        { smsId: a.id, kind: 'sent', providerId: 'ONE' },
+        { smsId: b.id, kind: 'sent', providerId: 'parts:x/2' },
+      ]);
+      await store.recordSentParts({ provider: 'smpp', providerId: 'parts:x/2', number: b.number, partIds: ['ONE', 'P2'], sentAt: 1_000 });
+      assert.deepEqual(await store.numbersSentUnder('smpp', 'ONE'), [a.number, b.number].sort());
+      assert.deepEqual(await store.numbersSentUnder('smpp', 'P2'), [b.number]);
+      assert.deepEqual(await store.numbersSentUnder('vonage', 'P2'), [], "another provider's parts are not these");
+      assert.deepEqual(await store.numbersSentUnder('smpp', 'NEVER'), []);
+      await store.close();
+    });
+
     test("a delivery report's history line: the provider's words for its status when it gives them, else its code", async () => {
       await store.acceptMail(mail(numbers(2)));
       const [batch] = await claim(store, 1, 100);

@@ -16,18 +16,22 @@
  *   cannot commit (the SMSC delivers it again). A deliver_sm that cannot be read is kept in
  *   quarantine and answered with the status that names its fault.
  * - An SMS from a phone has no id in SMPP: its id is a digest of what it carries plus when it was
- *   first seen, and the same deliver_sm seen again within REPEAT_WINDOW_MS (the SMSC redelivering
- *   what the relay committed but could not acknowledge) gets the same id, so it is stored once.
+ *   first seen. An SMSC delivers a deliver_sm again only when it did not get ESME_ROK for it in time,
+ *   so the same deliver_sm again within REPEAT_WINDOW_MS gets the same id (stored once) only when the
+ *   relay cannot tell it had that OK: the first is not answered yet, was answered otherwise, was
+ *   answered late (past ANSWERED_IN_TIME_MS), or its answer went on a connection since lost. A copy
+ *   after an OK answered in time on a connection still up is a second SMS (a second "Yes"). A part of
+ *   a long SMS again is always that part: a new long SMS from the phone has a new reference.
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { SEGMENT_LIMITS, SEGMENT_LIMITS_16BIT_REFERENCE, splitIntoParts } from '../../sms/encoding.ts';
-import { maskNumber } from '../../sms/numbers.ts';
+import { maskNumber, normaliseNumber } from '../../sms/numbers.ts';
 import { readSender } from '../../sms/senders.ts';
 import type { InboundSink } from '../../vocabulary.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
-import { type BindKind, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
+import { type BindKind, type DeliveryLink, type SmscAddress, SmppBind, type SubmitAnswer } from './bind.ts';
 import {
   COMMAND,
   decodeDataSm,
@@ -40,6 +44,7 @@ import {
   STATUS,
   statusName,
   TAG,
+  TON,
 } from './pdu.ts';
 import { readReceipt, submittedIdKey } from './receipts.ts';
 import { sourceAddress } from './sender-id.ts';
@@ -68,12 +73,38 @@ export const NACK_CODE_PREFIX = 'SMPP_GENERIC_NACK:';
 const RECEIPT_REQUESTED = 0x01;
 /** The same deliver_sm from a phone again within this time is the SMSC redelivering it. */
 const REPEAT_WINDOW_MS = 10 * 60_000;
+/**
+ * An ESME_ROK written later than this after its deliver_sm came may have reached the SMSC after it
+ * gave up waiting and queued the SMS again: SMSCs wait tens of seconds for an answer, so 5 s stays
+ * below the shortest waits in use while a commit, even a slow one, takes far less.
+ */
+const ANSWERED_IN_TIME_MS = 5_000;
+/**
+ * Long SMS partly taken remembered at most: each waits for its retry to send only the parts the SMSC
+ * did not take, until the SMS expires (delivery.maxAge). Rare (the SMSC refused one part of a set and
+ * took another), so few are ever kept.
+ */
+const PARTLY_TAKEN_ENTRIES = 10_000;
+/** How long one is kept when its SMS has no expiry: delivery.maxAge's default. */
+const PARTLY_TAKEN_TTL_MS = 24 * 60 * 60_000;
 /** Recent MO digests kept at most. */
 const MEMORY_ENTRIES = 100_000;
 /** How much of an unreadable PDU is kept in quarantine (hex). */
 const QUARANTINE_OCTETS = 4_096;
 
 /** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
+/** A long SMS the SMSC took some parts of and not all: its concatenation reference, and the ids of the parts taken by their place (0-based). */
+interface PartlyTaken {
+  readonly reference: number;
+  readonly taken: ReadonlyMap<number, string>;
+}
+
+/** An SMS from a phone seen lately: its id, and the connection its ESME_ROK went on in time (none yet, or not in time). */
+interface SeenMo {
+  readonly providerId: string;
+  acknowledged: DeliveryLink | undefined;
+}
+
 function partsKey(messageId: string, number: string, parts: number): string {
   return `parts:${createHash('sha256').update(`${messageId}\n${number}`, 'utf8').digest('hex').slice(0, 24)}/${parts}`;
 }
@@ -86,9 +117,10 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const gsm7Codes = [0, settings.dataCoding];
   // Per relay (docs/replies.md, "Several relays on one database"): a deliver_sm redelivered on another
   // relay's bind after this relay died between commit and deliver_sm_resp is a second SMS (it was in flight).
-  const recentMo = new LRUCache<string, string>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
+  const recentMo = new LRUCache<string, SeenMo>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
   const clock = timers ?? REAL_TIMERS;
-  let reference = Math.floor(Math.random() * 0x10000);
+  let lastReference = Math.floor(Math.random() * 0x10000);
+  const partlyTaken = new LRUCache<string, PartlyTaken>({ max: PARTLY_TAKEN_ENTRIES, ttl: PARTLY_TAKEN_TTL_MS });
   let sink: InboundSink | undefined;
   let healthChanged: (() => void) | undefined;
   let next = 0;
@@ -107,7 +139,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
           enquireLinkMs: settings.enquireLinkInterval,
           connectTimeoutMs: options.connectTimeoutMs,
           logger: logger.child({ bind: `${kind}-${index + 1}` }),
-          onDeliver: (pdu) => deliver(pdu),
+          onDeliver: (pdu, link) => deliver(pdu, link),
           onAttempted: () => healthChanged?.(),
           ...(timers ? { timers } : {}),
         }),
@@ -119,7 +151,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
    * A deliver_sm or data_sm: a receipt, an SMS (or one part of one), or an SME's acknowledgement,
    * committed before it is answered.
    */
-  async function deliver(pdu: Pdu): Promise<number> {
+  async function deliver(pdu: Pdu, link: DeliveryLink): Promise<number> {
     if (!sink) return STATUS.ESME_RX_T_APPN;
     let sm: ShortMessage;
     let text: ReturnType<typeof readText>;
@@ -142,7 +174,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     }
     try {
       if (receipt) return await deliverReceipt(sm, text.text, pdu, type === ESM_CLASS.INTERMEDIATE_NOTIFICATION);
-      return await deliverSms(sm, text, pdu);
+      return await deliverSms(sm, text, pdu, link);
     } catch (error) {
       // The store cannot commit: the SMSC keeps it and delivers it again.
       logger.warn({ err: error, receipt }, 'smpp: deliver_sm not committed; answered ESME_RX_T_APPN so that the SMSC delivers it again');
@@ -153,26 +185,49 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   /** `intermediate`: an intermediate delivery notification, never final whatever its text says. */
   async function deliverReceipt(sm: ShortMessage, text: string, pdu: Pdu, intermediate: boolean): Promise<number> {
     const found = readReceipt(sm, text, settings.receiptIdFormat);
-    // The receipt is about the SMS sent to its source_addr.
-    const number = readSender(`+${sm.source.replace(/^\+/, '')}`);
     if (typeof found === 'string') return refuse('dr', STATUS.ESME_ROK, found, pdu);
-    if (number === undefined) return refuse('dr', STATUS.ESME_ROK, 'a delivery receipt without a number', pdu);
+    const number = await receiptNumber(sm, found.messageId);
+    if (typeof number !== 'string') return refuse('dr', STATUS.ESME_ROK, number.problem, pdu);
     const state = intermediate ? 'sent' : found.state;
     // The id may be a part's of a long SMS, which the relay's store resolves (on any relay's bind).
-    await sink?.reported([{ providerId: found.messageId, number, code: found.code, state, part: { id: found.messageId } }]);
+    const { messageId, code, said } = found;
+    await sink?.reported([{ providerId: messageId, number, code, ...(said === undefined ? {} : { said }), state, part: { id: messageId } }]);
     return STATUS.ESME_ROK;
   }
 
-  async function deliverSms(sm: ShortMessage, { text, part }: ReturnType<typeof readText>, pdu: Pdu): Promise<number> {
-    const number = readSender(sm.sourceTon === 1 ? `+${sm.source.replace(/^\+/, '')}` : sm.source);
+  /**
+   * The number a receipt is about. The id names the SMS; SMSCs write the addresses as they like (empty,
+   * not swapped, national, `00…`), so they only choose among several SMS sent under one id. An id the
+   * relay has not recorded yet (a receipt before its submit_sm_resp is committed) is kept under the
+   * number its source_addr gives, as an orphan matched when the send is recorded.
+   */
+  async function receiptNumber(sm: ShortMessage, messageId: string): Promise<string | { readonly problem: string }> {
+    const known = (await sink?.numbersSentUnder(messageId)) ?? [];
+    const written = [smppNumber(sm.source, sm.sourceTon), smppNumber(sm.destination, sm.destinationTon)];
+    if (known.length === 1) return known[0] as string;
+    const named = known.find((number) => written.includes(number));
+    if (named !== undefined) return named;
+    if (known.length > 1) return { problem: `a delivery receipt for id "${messageId}", which SMS to several numbers were sent under, naming none of them` };
+    return written[0]?.startsWith('+')
+      ? written[0]
+      : { problem: `a delivery receipt for id "${messageId}", which no SMS was (yet) sent under, without a number in source_addr` };
+  }
+
+  async function deliverSms(sm: ShortMessage, { text, part }: ReturnType<typeof readText>, pdu: Pdu, link: DeliveryLink): Promise<number> {
+    const arrived = clock.now();
+    const number = smppNumber(sm.source, sm.sourceTon);
     if (number === undefined) return refuse('mo', STATUS.ESME_RINVSRCADR, `source_addr "${sm.source.slice(0, 21)}" is no sender`, pdu);
     if (part && (part.total < 1 || part.index < 1 || part.index > part.total)) {
       const status = sm.tlvs.has(TAG.sar_segment_seqnum) ? STATUS.ESME_RINVOPTPARAMVAL : STATUS.ESME_RINVESMCLASS;
       return refuse('mo', status, `part ${part.index} of ${part.total} cannot be`, pdu);
     }
     const digest = createHash('sha256').update(pdu.body).digest('hex').slice(0, 24);
-    const providerId = recentMo.get(digest) ?? `${digest}.${clock.now()}`;
-    recentMo.set(digest, providerId);
+    const seen = recentMo.get(digest);
+    // A whole SMS again after an OK the SMSC got is the phone's again; a part again is that part (a new long SMS has a new reference).
+    const redelivered = seen !== undefined && ((part !== undefined && part.total > 1) || !seen.acknowledged?.isUp());
+    const mo: SeenMo = { providerId: redelivered ? seen.providerId : `${digest}.${arrived}`, acknowledged: undefined };
+    recentMo.set(digest, mo);
+    const { providerId } = mo;
     await sink?.received([
       {
         providerId,
@@ -184,7 +239,24 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         ...(part && part.total > 1 ? { part } : {}),
       },
     ]);
+    // Its ESME_ROK is written on `link` now.
+    if (clock.now() - arrived <= ANSWERED_IN_TIME_MS) mo.acknowledged = link;
     return STATUS.ESME_ROK;
+  }
+
+  /**
+   * An address as the relay keeps numbers: TON 1 is international digits (an `00` access code some
+   * SMSCs leave in dropped); TON 2, or a leading trunk 0, a national number read in sms.defaultRegion;
+   * anything else as the gateway gives it (src/sms/senders.ts), short codes and names included.
+   */
+  function smppNumber(address: string, ton: number): string | undefined {
+    const digits = address.replace(/^\+/, '');
+    if (ton === TON.INTERNATIONAL || /^00[1-9]/.test(digits)) return readSender(`+${digits.replace(/^00/, '')}`);
+    if (options.defaultRegion !== undefined && (ton === TON.NATIONAL || /^0[1-9]/.test(digits))) {
+      const national = normaliseNumber(digits, options.defaultRegion);
+      if (national.ok) return national.e164;
+    }
+    return readSender(address);
   }
 
   /** Kept for the operator and answered with the status naming the fault; one log line. */
@@ -232,10 +304,38 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const [number] = submission.recipients as [string];
       const bind = pickBind();
       if (!bind) return notBound();
-      const bodies = submitBodies(submission, number);
-      const answers = await Promise.all(bodies.map((body) => bind.submit(body)));
+      const sent = `${submission.messageId}\n${number}`;
+      const earlier = partlyTaken.get(sent);
+      const { bodies, reference } = submitBodies(submission, number, earlier);
+      // The parts the SMSC took before are not written again: the phone joins them with these by the reference.
+      const answers = await Promise.all(
+        bodies.map((body, index) => {
+          const messageId = earlier?.taken.get(index);
+          return messageId === undefined ? bind.submit(body) : Promise.resolve<SubmitAnswer>({ kind: 'answered', status: STATUS.ESME_ROK, messageId });
+        }),
+      );
+      if (earlier)
+        logger.info(
+          { msgId: submission.messageId, parts: bodies.length, taken: earlier.taken.size },
+          'smpp: sending again only the parts of a long SMS the SMSC did not take, under the same reference',
+        );
+      const taken = new Map(
+        answers.flatMap((answer, index) => (answer.kind === 'answered' && answer.status === STATUS.ESME_ROK ? [[index, answer.messageId] as const] : [])),
+      );
+      if (taken.size > 0 && taken.size < bodies.length) {
+        const ttl = submission.expiresAt === undefined ? PARTLY_TAKEN_TTL_MS : Math.max(1, submission.expiresAt - clock.now());
+        partlyTaken.set(sent, { reference, taken }, { ttl });
+      } else partlyTaken.delete(sent);
       const key = bodies.length > 1 ? partsKey(submission.messageId, number, bodies.length) : undefined;
       const result = toResult(answers, number, key);
+      // message_id is mandatory in a submit_sm_resp that takes the SMS (§4.4.2): without it no receipt can name it.
+      const idless = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK && answer.messageId === '').length;
+      if (idless > 0) {
+        logger.warn(
+          { msgId: submission.messageId, to: maskNumber(number), parts: answers.length, idless },
+          'smpp: the SMSC took the SMS without a message_id: its delivery receipts cannot be matched (is the account set up for receipts?)',
+        );
+      }
       if (key && result.kind === 'answered' && result.results[0]?.providerId !== undefined) {
         logger.info({ msgId: submission.messageId, parts: result.results[0].parts }, 'smpp: SMS taken in parts, each with its own id and receipt');
       }
@@ -258,8 +358,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     return { kind: 'transport', phase: 'connect', code: 'SMPP_NOT_BOUND', detail: senders[0]?.lastError ?? 'no bind to the SMSC' };
   }
 
-  /** One submit_sm body per part (or one with message_payload). */
-  function submitBodies(submission: SmsSubmission, number: string): Buffer[] {
+  function nextReference(): number {
+    lastReference = (lastReference + 1) % (settings.longText === 'udh16' ? 0x10000 : 0x100);
+    return lastReference;
+  }
+
+  /** One submit_sm body per part (or one with message_payload); `earlier`: the parts of it the SMSC took, whose reference the parts keep. */
+  function submitBodies(submission: SmsSubmission, number: string, earlier: PartlyTaken | undefined): { bodies: Buffer[]; reference: number } {
     const encode = submission.encoding === 'ucs2' ? encodeUcs2 : encodeGsm7;
     const dataCoding = submission.encoding === 'ucs2' ? DATA_CODING_UCS2 : settings.dataCoding;
     const sender = submission.senderId ?? settings.from;
@@ -283,18 +388,21 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     if (parts.length <= 1 || settings.longText === 'payload') {
       const octets = encode(submission.text);
       const payload = octets.length > 254 || parts.length > 1;
-      return [
-        encodeShortMessage({
-          ...base,
-          esmClass: 0,
-          shortMessage: payload ? Buffer.alloc(0) : octets,
-          tlvs: new Map(payload ? [[TAG.message_payload, octets]] : []),
-        }),
-      ];
+      return {
+        bodies: [
+          encodeShortMessage({
+            ...base,
+            esmClass: 0,
+            shortMessage: payload ? Buffer.alloc(0) : octets,
+            tlvs: new Map(payload ? [[TAG.message_payload, octets]] : []),
+          }),
+        ],
+        reference: 0,
+      };
     }
-    reference = (reference + 1) % (settings.longText === 'udh16' ? 0x10000 : 0x100);
+    const reference = earlier?.reference ?? nextReference();
     const method = settings.longText === 'udh16' ? 'udh16' : 'udh8';
-    return parts.map((text, index) =>
+    const bodies = parts.map((text, index) =>
       encodeShortMessage({
         ...base,
         esmClass: ESM_CLASS.UDHI,
@@ -302,6 +410,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         tlvs: new Map(),
       }),
     );
+    return { bodies, reference };
   }
 
   /** Every part taken: sent; else the first part's trouble speaks for the SMS (with how many parts were taken). */

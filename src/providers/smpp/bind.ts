@@ -44,10 +44,19 @@ export interface BindOptions {
   readonly connectTimeoutMs: number;
   readonly logger: Logger;
   /** A deliver_sm or data_sm from the SMSC: resolves to the command_status of its response. */
-  readonly onDeliver: (pdu: Pdu) => Promise<number>;
+  /** `link`: the connection it came on, which its answer goes back on. */
+  readonly onDeliver: (pdu: Pdu, link: DeliveryLink) => Promise<number>;
   /** A bind attempt ended bound, or refused by the SMSC. */
   readonly onAttempted?: () => void;
   readonly timers?: Timers;
+}
+
+/**
+ * The connection a deliver_sm came on. While it is still the bind's and bound, an answer written on it
+ * reached the SMSC in order (TCP): a copy of the deliver_sm since then is no redelivery of it.
+ */
+export interface DeliveryLink {
+  isUp(): boolean;
 }
 
 export type SubmitAnswer =
@@ -342,7 +351,9 @@ export class SmppBind {
           this.#answer(response, STATUS.ESME_RINVBNDSTS, pdu.sequence, encodeMessageId(''));
           return;
         }
-        void this.#options.onDeliver(pdu).then((status) => this.#answer(response, status, pdu.sequence, encodeMessageId('')));
+        const socket = this.#socket;
+        const link: DeliveryLink = { isUp: () => this.#socket === socket && this.#state === 'bound' };
+        void this.#options.onDeliver(pdu, link).then((status) => this.#answer(response, status, pdu.sequence, encodeMessageId('')));
         return;
       }
       default:

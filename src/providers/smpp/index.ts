@@ -2,7 +2,7 @@
 import type { ProviderPlugin } from '../contract.ts';
 import { createSmppGateway, PROVIDER, SMPP_CAPABILITIES } from './adapter.ts';
 import { SMPP_OUTCOME_RULES } from './outcomes.ts';
-import { describeStatus } from './receipts.ts';
+import { describeStatus, statusCode } from './receipts.ts';
 import { senderIdProblem } from './sender-id.ts';
 import { SMPP_SETTINGS, type SmppSettings } from './settings.ts';
 
@@ -14,5 +14,6 @@ export const smppPlugin: ProviderPlugin<SmppSettings> = {
   outcomeRules: SMPP_OUTCOME_RULES,
   createGateway: (options) => createSmppGateway(options),
   describeStatus,
+  statusCode,
   senderIdProblem,
 };

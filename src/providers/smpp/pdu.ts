@@ -266,6 +266,11 @@ export interface ShortMessage {
   readonly tlvs: ReadonlyMap<number, Buffer>;
 }
 
+/** Type of number of an address (§5.2.5). */
+export const TON = { UNKNOWN: 0, INTERNATIONAL: 1, NATIONAL: 2, NETWORK_SPECIFIC: 3, ALPHANUMERIC: 5 } as const;
+/** Numbering plan of an address (§5.2.6). */
+export const NPI = { UNKNOWN: 0, E164: 1 } as const;
+
 /** esm_class bits (§5.2.12). */
 export const ESM_CLASS = {
   /** A UDH opens short_message (or message_payload). */

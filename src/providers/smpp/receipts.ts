@@ -14,9 +14,17 @@ export interface Receipt {
   /** The message id as submit_sm_resp gave it (converted back per `receiptIdFormat`). */
   readonly messageId: string;
   readonly state: DeliveryState;
-  /** `err:` (or network_error_code's error), else message_state. */
+  /** `err:` (or network_error_code's error), else message_state past MESSAGE_STATE_CODES (no error code was given). */
   readonly code: number;
+  /** The message_state's name, when it stands for the missing error code: for the SMS's history. */
+  readonly said?: string;
 }
+
+/**
+ * Codes from here are a message_state with no error code beside it: `err:` has at most 3 digits and
+ * network_error_code's error 2 octets, so no error code reaches it, and a state is never shown as one.
+ */
+const MESSAGE_STATE_CODES = 0x10000;
 
 /** The final and non-final states of Appendix B's `stat:` and of message_state. */
 const STATS: Readonly<Record<string, DeliveryState>> = {
@@ -38,6 +46,18 @@ const MESSAGE_STATES: Readonly<Record<number, DeliveryState>> = {
   6: 'sent',
   7: 'sent',
   8: 'failed',
+};
+
+/** message_state's values in the specification's words (§5.2.28). */
+const MESSAGE_STATE_NAMES: Readonly<Record<number, string>> = {
+  1: 'ENROUTE',
+  2: 'DELIVERED',
+  3: 'EXPIRED',
+  4: 'DELETED',
+  5: 'UNDELIVERABLE',
+  6: 'ACCEPTED',
+  7: 'UNKNOWN',
+  8: 'REJECTED',
 };
 
 const TEXT_ID = /(?:^|\s)id:([0-9A-Za-z-]{1,65})(?:\s|$)/i;
@@ -64,8 +84,11 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   if (state === undefined) return 'a delivery receipt without a state';
   const err = TEXT_ERR.exec(text)?.[1];
   const network = sm.tlvs.get(TAG.network_error_code);
-  const code = err !== undefined ? Number.parseInt(err, 10) || 0 : network?.length === 3 ? network.readUInt16BE(1) : (tlvState ?? 0);
-  return { messageId, state, code };
+  if (err !== undefined) return { messageId, state, code: Number.parseInt(err, 10) || 0 };
+  if (network?.length === 3) return { messageId, state, code: network.readUInt16BE(1) };
+  const stateName = tlvState === undefined ? undefined : MESSAGE_STATE_NAMES[tlvState];
+  if (tlvState === undefined || stateName === undefined) return { messageId, state, code: 0 };
+  return { messageId, state, code: MESSAGE_STATE_CODES + tlvState, said: `message_state ${stateName}` };
 }
 
 /** The text's id in submit_sm_resp's form: `decimal` receipts for hex ids, `hex` receipts for decimal ones; undefined when not in that form. */
@@ -85,5 +108,13 @@ export function submittedIdKey(id: string, format: ReceiptIdFormat): string {
 /** Plain words for a receipt's code, for the sender's report mail. */
 export function describeStatus(code: number): string {
   if (code === 0) return 'no error reported by the SMSC';
+  const stateName = MESSAGE_STATE_NAMES[code - MESSAGE_STATE_CODES];
+  if (stateName !== undefined) return `the SMSC reported it ${stateName.toLowerCase()}, with no error code`;
   return `SMSC delivery error ${code}`;
+}
+
+/** The Diagnostic-Code's words: a message_state by its name; an error code as `status N` (undefined). */
+export function statusCode(code: number): string | undefined {
+  const stateName = MESSAGE_STATE_NAMES[code - MESSAGE_STATE_CODES];
+  return stateName === undefined ? undefined : `message_state ${stateName}`;
 }

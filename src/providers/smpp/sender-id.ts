@@ -1,11 +1,18 @@
 /**
  * The senders an SMPP source_addr can carry, and the TON/NPI each is sent with (SMPP 3.4 §5.2.5–6):
- * a number in international digits (TON 1 international, NPI 1 E.164), a short code of 3–8 digits
- * (TON 3 network specific, NPI 0), or an alphanumeric id of at most 11 characters (TON 5, NPI 0).
+ * a number in international digits (TON 1 international, NPI 1 E.164; written `+…` or with the `00`
+ * access code, which is dropped), a national number with its trunk 0 (TON 2 national, NPI 1: the
+ * SMSC reads it in its own country), a short code of 3–8 digits (TON 3 network specific, NPI 0), or an
+ * alphanumeric id of at most 11 characters (TON 5, NPI 0).
  */
+import { NPI, TON } from './pdu.ts';
+
 const ALPHANUMERIC_SENDER_MAX = 11;
 const SHORT_CODE = /^\d{3,8}$/;
-const INTERNATIONAL = /^\+?\d{9,15}$/;
+/** E.164: at most 15 digits, the first no 0; the `+` or the `00` access code before them is not sent. */
+const INTERNATIONAL = /^(?:\+|00)?([1-9]\d{8,14})$/;
+/** A trunk 0 and the national significant number (E.164's 15 digits at most, less a country code). */
+const NATIONAL = /^0[1-9]\d{5,13}$/;
 
 export interface SourceAddress {
   readonly ton: number;
@@ -14,14 +21,16 @@ export interface SourceAddress {
 }
 
 export function sourceAddress(senderId: string): SourceAddress {
-  if (INTERNATIONAL.test(senderId)) return { ton: 1, npi: 1, address: senderId.replace(/^\+/, '') };
-  if (SHORT_CODE.test(senderId)) return { ton: 3, npi: 0, address: senderId };
-  return { ton: 5, npi: 0, address: senderId };
+  const international = INTERNATIONAL.exec(senderId)?.[1];
+  if (international !== undefined) return { ton: TON.INTERNATIONAL, npi: NPI.E164, address: international };
+  if (NATIONAL.test(senderId)) return { ton: TON.NATIONAL, npi: NPI.E164, address: senderId };
+  if (SHORT_CODE.test(senderId)) return { ton: TON.NETWORK_SPECIFIC, npi: NPI.UNKNOWN, address: senderId };
+  return { ton: TON.ALPHANUMERIC, npi: NPI.UNKNOWN, address: senderId };
 }
 
 export function senderIdProblem(senderId: string): string | undefined {
-  const rule = `an SMSC takes a number in international digits, a short code or an alphanumeric sender id of at most ${ALPHANUMERIC_SENDER_MAX} letters, digits and spaces`;
-  if (INTERNATIONAL.test(senderId) || SHORT_CODE.test(senderId)) return undefined;
+  const rule = `an SMSC takes a number (international digits, or national with its leading 0), a short code or an alphanumeric sender id of at most ${ALPHANUMERIC_SENDER_MAX} letters, digits and spaces`;
+  if (INTERNATIONAL.test(senderId) || NATIONAL.test(senderId) || SHORT_CODE.test(senderId)) return undefined;
   if (!/^[A-Za-z0-9 ]+$/.test(senderId)) return `The sender id "${senderId}" contains characters other than letters, digits and spaces: ${rule}.`;
   if (senderId.length > ALPHANUMERIC_SENDER_MAX) return `The sender id "${senderId}" is longer than ${ALPHANUMERIC_SENDER_MAX} characters: ${rule}.`;
   return undefined;

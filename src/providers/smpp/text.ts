@@ -81,7 +81,8 @@ function codingOf(dataCoding: number, gsm7Codes: readonly number[]): CarriedText
   if (dataCoding === DATA_CODING_LATIN1 || dataCoding === DATA_CODING_IA5) return 'latin1';
   // Data coding groups 1111xxxx (message class given): bit 2 says 8-bit data, else GSM 03.38.
   if ((dataCoding & 0xf0) === 0xf0 && (dataCoding & 0x04) === 0) return 'gsm7';
-  throw new PduError(STATUS.ESME_RSYSERR, `data_coding 0x${dataCoding.toString(16)} is not text the relay can mail`);
+  // Permanent: the relay will never mail it, and a temporary error would have the SMSC deliver it again and again.
+  throw new PduError(STATUS.ESME_RX_P_APPN, `data_coding 0x${dataCoding.toString(16)} is not text the relay can mail`);
 }
 
 function udhPosition(udh: Buffer): SmsPart | undefined {

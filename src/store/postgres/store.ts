@@ -1297,6 +1297,14 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
+  async numbersSentUnder(provider: string, providerId: string): Promise<string[]> {
+    const rows = await this.#rows<{ number: string }>(
+      'SELECT number FROM outbound WHERE provider_id = $2 UNION SELECT number FROM sent_parts WHERE provider = $1 AND part_id = $2 ORDER BY number',
+      [provider, providerId],
+    );
+    return rows.map((row) => row.number);
+  }
+
   expireOrphanReports(before: number): Promise<number> {
     return this.#write(
       async (client) => (await client.query('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < $1', [before])).rowCount ?? 0,
