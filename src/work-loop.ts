@@ -241,10 +241,14 @@ export class WorkLoop<T> {
     return this.#busy + this.#waiting.length + this.#reserved.size;
   }
 
-  /** Starts the items waiting for a slot, as many as are free. */
+  /**
+   * Starts the items waiting for a slot, as many as are free within the bound on outcomes waiting for their
+   * commit; none once the stop gave up waiting (they keep their lease for the next start, as those in flight).
+   */
   #startWaiting(): void {
     const { concurrency } = this.#options;
-    while (this.#busy < concurrency) {
+    if (this.#abandoned) return;
+    while (this.#busy < concurrency && this.#committing() < concurrency * COMMITTING_PER_SLOT) {
       const item = this.#waiting.shift();
       if (item === undefined) return;
       this.#start(item);

@@ -241,3 +241,37 @@ test('a slot promised to an item whose commit leased nothing (cancel) is free ag
   await stopping;
   assert.deepEqual(started, [7]);
 });
+
+test('an item waiting for a slot does not start once the stop gave up waiting: it keeps its lease for the next start', async () => {
+  let openClaim: (() => void) | undefined;
+  const started: number[] = [];
+  const finishers = new Map<number, () => void>();
+  const loop = new WorkLoop<Item>({
+    name: 'test',
+    logger: createLogger('silent'),
+    concurrency: 1,
+    clock: Date.now,
+    // The first claim finds nothing; the second, under way while item 1 is handed over, takes item 2.
+    claim: async () => {
+      if (openClaim !== undefined) return [];
+      await new Promise<void>((resolve) => (openClaim = resolve));
+      return [{ id: 2, dueAt: 0 }];
+    },
+    process: (item) => {
+      started.push(item.id);
+      return new Promise<void>((resolve) => finishers.set(item.id, resolve));
+    },
+    nextDueAt: async () => undefined,
+    leaseIds: (item) => [item.id],
+    idleWaitMs: 60_000,
+  });
+  loop.start();
+  await waitFor('the claim under way', () => openClaim);
+  loop.reserve()?.start({ id: 1, dueAt: 0 });
+  openClaim?.();
+  await waitFor('item 2 waiting', () => loop.held().length === 2 || undefined);
+  await loop.stop(30);
+  finishers.get(1)?.();
+  await sleep(20);
+  assert.deepEqual(started, [1], 'item 2 was not started after the stop');
+});
