@@ -41,6 +41,7 @@ export async function buildNewMail(
   cutFrom: number | undefined;
   repeated: number;
   attachments: string | undefined;
+  subjectForBody: AcceptedMail['subjectForBody'];
   contextNotTaken: ContextNotTaken | undefined;
   replyToAddresses: AcceptedMail['replyToAddresses'];
   partsCapped: AcceptedMail['partsCapped'];
@@ -105,6 +106,7 @@ export async function buildNewMail(
     cutFrom: sms.cutFrom,
     repeated: repeated.size,
     attachments: attachmentsNote(request.attachments),
+    subjectForBody: subjectForBodyNote(request),
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
     replyToAddresses: conversation && mailboxTaken && replyToAddresses > 1 ? { count: replyToAddresses, mailbox: conversation.mailbox } : undefined,
     partsCapped,
@@ -255,6 +257,15 @@ const UNENDED_HEADER_CHARS = 80;
 /** Attachment names shown in a reply: this many, then "and N more"; each cut to this length. */
 const NAMED_ATTACHMENTS = 3;
 const ATTACHMENT_NAME_CHARS = 40;
+
+/**
+ * What the sender is told when the body's text was all removed (a quote, a signature, a disclaimer)
+ * and the subject went in its place: a forward or a note the relay misread must not look as if it
+ * had reached the phone. `smsrelay preview` names each block removed.
+ */
+export function subjectForBodyNote(request: Pick<OutboundRequest, 'subjectForBody'>): string | undefined {
+  return request.subjectForBody ? "the body's text was all removed as quotes, signatures or disclaimers: the subject was sent in its place" : undefined;
+}
 
 /**
  * What the sender is told about attachments (in the 250 and in the "no text" 554), or undefined for

@@ -208,7 +208,7 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments, contextNotTaken, replyToAddresses, partsCapped, standIns } = await buildNewMail(
+      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, replyToAddresses, partsCapped, standIns } = await buildNewMail(
         id,
         raw,
         transaction,
@@ -253,6 +253,7 @@ export class AcceptanceService {
         repeated,
         duplicateOf,
         attachments,
+        subjectForBody,
         context: mail.sms.userContext,
         contextNotTaken,
         replyToAddresses,

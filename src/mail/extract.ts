@@ -20,6 +20,7 @@ import { type Removal, type StripRules, stripText, tidy, withoutControls } from 
 import { cutSentCopy } from './thread.ts';
 import { withoutUuencoded } from './uuencoded.ts';
 import {
+  AMBIGUOUS_FORWARD_FROM_LABELS,
   AMBIGUOUS_PREFIXES,
   AUTO_REPLY_SUBJECTS,
   anyOf,
@@ -60,6 +61,8 @@ export interface OutboundRequest extends RelayParameters {
   readonly sendAt: number | undefined;
   /** A reply whose quote was removed and that has no new text: refused (NO_NEW_TEXT), not sent as its subject. */
   readonly noNewText: boolean;
+  /** The body had text, all of it removed (a quote, a signature, a disclaimer…): the subject is sent in its place, and the sender is told. */
+  readonly subjectForBody: boolean;
   /** What was removed from the body and why (for `smsrelay preview`). */
   readonly removed: readonly Removal[];
   /** The mail forwards another: its forwarded body is the text. */
@@ -181,10 +184,13 @@ export function extractRequest(
   const noNewText = text === '' && answers && !subjectCommand && !subjectNew;
   // An edited reply subject is sent as the writer typed it: the reply prefixes carry no words of theirs.
   const sentSubject = answers && subjectNew ? stripReplyPrefixes(subjectText) : subjectText;
+  const smsText = noNewText ? '' : withSubject(text, sentSubject, subjectCommand ? 'never' : rules.subject);
+  const removed = [...unsealed.removed, ...uuencoded.removed, ...(cut ? [cut.removal] : []), ...stripped.removed];
   return {
-    text: noNewText ? '' : withSubject(text, sentSubject, subjectCommand ? 'never' : rules.subject),
+    text: smsText,
     noNewText,
-    removed: [...unsealed.removed, ...uuencoded.removed, ...(cut ? [cut.removal] : []), ...stripped.removed],
+    subjectForBody: text === '' && smsText !== '' && (removed.length > 0 || quoteRemoved),
+    removed,
     forward: chosen.forward,
     thread: sent === undefined ? 'skipped' : cut ? 'cut' : 'not-found',
     subject,
@@ -328,6 +334,11 @@ function isPlaceholder(plain: string, html: string): boolean {
 
 const FORWARD_SUBJECT = new RegExp(`^\\s*(?:${anyOf(FORWARD_PREFIXES)})\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
 const AMBIGUOUS_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AMBIGUOUS_PREFIXES)})\\s*[:：]`, 'iu');
+/**
+ * A header block's From label in a language whose "VS:" forwards: Outlook's forward header, with no
+ * marker above it, at a line's start in plain text or at an element's (`<b>Fra:</b>`) in HTML.
+ */
+const AMBIGUOUS_FORWARD_HEADER = new RegExp(`(?:^|>)[\\s>]*\\*?(?:${anyOf(AMBIGUOUS_FORWARD_FROM_LABELS)})\\s?\\*?\\s?[:：]`, 'mu');
 const REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(REPLY_PREFIXES)})\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
 const FORWARD_MARKER = new RegExp(`(?:${anyOf(FORWARD_MARKERS)})`, 'i');
 const ORIGINAL_MARKER = new RegExp(`-{3,}\\s*(?:${anyOf(ORIGINAL_MESSAGE)})\\s*-{3,}`, 'i');
@@ -336,13 +347,13 @@ const CONTEXT_TAG = /\s*\[\s*UserContext:[^\]]*\]/gi;
 
 /**
  * A forward (sent to the phone on purpose): a forward prefix in the subject, or a forward or
- * "Original Message" marker in a mail whose subject does not say it is a reply (or says "VS:",
- * which is either).
+ * "Original Message" marker in a mail whose subject does not say it is a reply. "VS:" is either: a
+ * forward with a marker or a header block in a language where it forwards.
  */
 function isForward(subject: string, body: string): boolean {
   if (FORWARD_SUBJECT.test(subject)) return true;
   const marked = FORWARD_MARKER.test(body) || ORIGINAL_MARKER.test(body);
-  if (AMBIGUOUS_SUBJECT.test(subject)) return marked;
+  if (AMBIGUOUS_SUBJECT.test(subject)) return marked || AMBIGUOUS_FORWARD_HEADER.test(body);
   return !REPLY_SUBJECT.test(subject) && marked;
 }
 

@@ -1,4 +1,4 @@
-import { compile, type HtmlToTextOptions } from 'html-to-text';
+import { compile, type FormatCallback, type HtmlToTextOptions } from 'html-to-text';
 import { LRUCache } from 'lru-cache';
 import { RelayError } from '../errors.ts';
 import { hiddenSelectors } from './style-sheets.ts';
@@ -50,6 +50,12 @@ const COMMON_SELECTORS: Selectors = [
   { selector: 'p.MsoNormal', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
   // Gmail's and Apple Mail's "indent" is a blockquote without the quote's border: text, not a quote.
   ...['border:none', 'border: none'].map((style) => ({ selector: `blockquote[style*="${style}" i]`, format: 'block' })),
+  // Word writes a list item as a paragraph (MsoListParagraph, or …CxSpFirst/Middle/Last in a run), no
+  // margin in its style sheet either, and its marker as text in a span Word itself ignores
+  // (mso-list:Ignore): "·" in the Symbol font (the rendered "•"), "o", "§" or "1.". The item is a line
+  // and its marker the "- " of any other list (the Symbol "·" alone would make the SMS UCS-2).
+  { selector: 'p[class^="MsoListParagraph" i]', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
+  ...['mso-list:Ignore', 'mso-list: Ignore'].map((style) => ({ selector: `span[style*="${style}" i]`, format: 'wordListMarker' })),
   { selector: 'ul', options: { itemPrefix: '- ' } },
   { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
   { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
@@ -65,7 +71,9 @@ const NEW_SELECTORS: Selectors = [
 /** How a mail's HTML is read: a reply's quotes go; in a mail that answers nothing a blockquote other than a client's quote element is text (a citation, an indent); a forward's quotes are its content. */
 type Reading = 'reply' | 'new' | 'forward';
 const SELECTORS: Readonly<Record<Reading, Selectors>> = { reply: REPLY_SELECTORS, new: NEW_SELECTORS, forward: FORWARD_SELECTORS };
-const converterOf = (selectors: Selectors) => compile({ wordwrap: false, formatters: { lineBreak }, selectors });
+/** A Word list item's marker: what other lists' items start with. */
+const wordListMarker: FormatCallback = (_elem, _walk, builder) => builder.addInline('- ');
+const converterOf = (selectors: Selectors) => compile({ wordwrap: false, formatters: { lineBreak, wordListMarker }, selectors });
 // Compiled once: html-to-text's `convert` merges the options and builds the selector decision
 // tree anew on every call, which cost more than the conversion itself.
 const CONVERTERS: Readonly<Record<Reading, (html: string) => string>> = {

@@ -22,6 +22,7 @@ import {
   DISCLAIMER_HEADINGS,
   DISCLAIMER_OPENINGS,
   DISCLAIMER_WORDS,
+  DISCLAIMER_MAIL_WORDS,
   FOOTER_PHRASES,
   FOOTER_WORDS,
   FORWARD_MARKERS,
@@ -82,6 +83,13 @@ const MAX_SIGNATURE_LINES = 6;
 const MAX_SIGN_OFF_DISTANCE = 60;
 /** A paragraph this long below a signature is legal text, not the writer's. */
 const MIN_DISCLAIMER_CHARS = 120;
+/**
+ * A character of a script written without word spaces (Chinese, Japanese) carries about a word, as
+ * much as this many Latin letters: a disclaimer in such a script has a third of the characters.
+ */
+const UNSPACED_CHAR_WEIGHT = 3;
+/** A disclaimer names the mail it is appended to in its first words: "This e-mail…", "The information contained in this communication…". */
+const MAIL_NAMED_CHARS = 60;
 /** A quoted line this long was probably wrapped by the client: its unquoted continuation is quote too. */
 const MIN_WRAPPED_QUOTE = 50;
 /** Device lines are short: the longest known, GMX's and WEB.DE's "Diese Nachricht wurde von meinem Android-Mobiltelefon mit WEB.DE Mail gesendet.", has 79 characters. */
@@ -149,10 +157,19 @@ const BARE_SUBJECT_LABEL = new RegExp(`^(?:${anyOf(HEADER_LABELS.subject)})$`, '
  * take two), the date, To/cc/bcc each over a value that may wrap, blank lines between, Subject and its value.
  */
 const MAX_NOTES_HEADER_LINES = 16;
-/** The sender of Lotus Notes' colon-less header takes at most this many lines above its date line. */
-const MAX_NOTES_SENDER_LINES = 2;
+/**
+ * The sender of Lotus Notes' colon-less header takes at most this many lines above its date line or
+ * To label: a name, and an address Notes may wrap in its column (`<447700900110@sms.localh` / `ost>`).
+ */
+const MAX_NOTES_SENDER_LINES = 3;
+/** Notes wraps a long subject in its column: its value takes at most this many lines. */
+const MAX_NOTES_SUBJECT_LINES = 3;
+/** A label Notes prints at the right of a line, after a wide gap of blanks (its own column). */
+const NOTES_RIGHT_LABEL = /^(\S.*?)(?:[ \t]{3,}|\t)(\S.*)$/;
 const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(ORIGINAL_MESSAGE)})[-_=\\s]*$`, 'i');
-const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*:?[-_=\\s]*$`, 'i');
+const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*[:：]?[-_=\\s]*$`, 'i');
+/** A forward marker is one short line (Apple Mail's are under 40 characters in every language): a longer line ending in a colon is a sentence. */
+const MAX_FORWARD_MARKER_LINE = 80;
 /** ASCII has no diacritics to take off: most last lines need no decomposition. */
 const NOT_ASCII = /\P{ASCII}/u;
 /**
@@ -162,6 +179,8 @@ const NOT_ASCII = /\P{ASCII}/u;
 const withoutMarks = (text: string) => (NOT_ASCII.test(text) ? text.normalize('NFD').replace(/\p{Mn}/gu, '') : text);
 /** Scripts written without spaces between words: a device line's next word follows its start directly ("发自我的iPhone"). */
 const UNSPACED_SCRIPTS = '\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}\\p{Script=Thai}\\p{Script=Lao}\\p{Script=Khmer}\\p{Script=Myanmar}';
+/** Characters of those scripts: counted for the length of a legal paragraph (see UNSPACED_CHAR_WEIGHT). */
+const UNSPACED_CHARS = new RegExp(`[${UNSPACED_SCRIPTS}]`, 'gu');
 /**
  * Scripts whose one-letter words (prepositions, the article) are written onto the next word: Hebrew's
  * "נשלח מ" + "ה-iPhone" is "נשלח מה-iPhone", Arabic's "ب" + "هاتفي" is "بهاتفي".
@@ -180,6 +199,7 @@ const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS.map(withoutMarks))})$
 const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
+const MAIL_NAMED = new RegExp(anyOf(DISCLAIMER_MAIL_WORDS), 'iu');
 const DISCLAIMER_HEADING = new RegExp(`^(?:${anyOf(DISCLAIMER_HEADINGS)})\\s*:`, 'iu');
 /** Outlook's "print nothing" leaf is a Wingdings "P": in plain text "P Please consider the environment…". */
 const WINGDINGS_LEAF = /p\s+/;
@@ -343,7 +363,7 @@ class Scan {
         this.#remove('rule line beside the quote', index, index);
         continue;
       }
-      if (FORWARD_MARKER.test(line) || (this.#forward && (ORIGINAL_MARKER.test(line) || RULE.test(line)))) {
+      if (FORWARD_MARKER.test(line) || (this.#forward && (ORIGINAL_MARKER.test(line) || RULE.test(line) || isForwardMarkerShape(lines, index)))) {
         this.#remove('forward marker', index, index);
         index = this.#skipForwardHeader(index + 1) - 1;
         continue;
@@ -385,13 +405,34 @@ class Scan {
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
+    if (this.#opensDisclaimer(index)) return DISCLAIMER_REASON;
     return undefined;
   }
 
   /** The paragraph that starts at `index`, its lines joined. */
   #paragraphFrom(index: number): string {
-    const end = this.#lines.findIndex((line, at) => at > index && line.trim() === '');
-    return joinLines(this.#lines, index, (end < 0 ? this.#lines.length : end) - 1);
+    return joinLines(this.#lines, index, paragraphEnd(this.#lines, index));
+  }
+
+  /**
+   * Legal text a company appends, in any wording: a paragraph below the writer's text that names the
+   * mail in its first words ("Der Inhalt dieser E-Mail…", "Dit bericht kan…", "The information
+   * contained in this communication…") and is legal text, with nothing below it but more of it (its
+   * translation, an environment line). The openings of DISCLAIMER_OPENINGS need neither; a person's own
+   * paragraph about a confidential matter is the mail's first or has their text below it.
+   */
+  #opensDisclaimer(index: number): boolean {
+    const lines = this.#lines;
+    if (index === 0 || line0(lines, index - 1) !== '' || !this.#hasText()) return false;
+    let end = paragraphEnd(lines, index);
+    const paragraph = joinLines(lines, index, end);
+    if (!MAIL_NAMED.test(paragraph.slice(0, MAIL_NAMED_CHARS)) || !isLegalText(paragraph)) return false;
+    for (let start = nextNonBlank(lines, end + 1); start < lines.length; start = nextNonBlank(lines, end + 1)) {
+      end = paragraphEnd(lines, start);
+      const below = joinLines(lines, start, end);
+      if (!isLegalText(below) && !this.#disclaimer.test(disclaimerKey(below))) return false;
+    }
+    return true;
   }
 
   /**
@@ -553,8 +594,7 @@ class Scan {
     const last = this.#kept.at(-1) ?? '';
     // Outlook for Android appends its link: "Get Outlook for Android<https://aka.ms/…>".
     const bare = last.replace(/<[^<>]*>|https?:\/\/\S+/g, '').trim();
-    const compared = withoutMarks(bare);
-    if (bare.length > MAX_DEVICE_LINE || !(DEVICE_START.test(compared) || DEVICE_END.test(compared)) || /[,;:]/.test(bare)) return;
+    if (bare.length > MAX_DEVICE_LINE || !isDeviceLine(bare)) return;
     this.#kept.pop();
     this.removed.push({ reason: 'device or app line', first: last, lines: 1 });
     this.#trimEnd();
@@ -709,15 +749,28 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
  */
 function unquoteForwarded(lines: readonly string[]): readonly string[] {
   let forwarded = false;
-  return lines.map((raw) => {
+  return lines.map((raw, index) => {
     const line = raw.trim();
-    if (FORWARD_MARKER.test(line)) forwarded = true;
+    if (FORWARD_MARKER.test(line) || isForwardMarkerShape(lines, index)) forwarded = true;
     else if (forwarded && line !== '') {
       if (QUOTED.test(line)) return line.replace(/^>[ \t]?/, '');
       forwarded = false;
     }
     return raw;
   });
+}
+
+/**
+ * A forward's marker in a wording not in FORWARD_MARKERS: a short line ending in a colon (and with
+ * none inside) right above the forwarded header block, quoted with `>` or not, as Apple Mail writes
+ * it in every language ("Początek przekazywanej wiadomości:", "以下为转发的邮件：").
+ */
+function isForwardMarkerShape(lines: readonly string[], index: number): boolean {
+  const line = line0(lines, index);
+  if (line.length > MAX_FORWARD_MARKER_LINE || !/[:：]$/.test(line) || INNER_COLON.test(line) || QUOTED.test(line)) return false;
+  const below = nextNonBlank(lines, index + 1);
+  const header = lines.slice(below, below + MAX_HEADER_LINES).map((quoted) => quoted.replace(/^\s*>[ \t]?/, ''));
+  return labelledHeaderEnd(header, 0) !== undefined;
 }
 
 /**
@@ -785,26 +838,51 @@ function labelledHeaderEnd(lines: readonly string[], index: number): number | un
 
 /**
  * The last line of Lotus Notes' older reply header starting at `index`, or undefined: a paragraph that
- * opens with the sender (a line or two) and a date line, then a To (or cc) label alone on its line,
- * and a Subject label alone on its line further down; each label's value is on the lines after it.
- * It ends with the subject's value (the line after the label, when there is one).
+ * opens with the sender (a line or a few) and has a date line, a To (or cc) label and, below them, a
+ * Subject label; each label's value is on the lines after it. A label stands alone on its line, or,
+ * as Notes prints its columns, at the right end of a sender's or date line after a wide gap
+ * (`ost>          To`, `06.12.2026 01:15          cc`). It ends with the subject's value: the line
+ * after the label, and the lines under it at the same indent (a subject Notes wrapped in its column).
  */
 function notesHeaderEnd(lines: readonly string[], index: number): number | undefined {
   if (index > 0 && line0(lines, index - 1) !== '') return undefined;
-  let date = index;
-  do {
-    // A name or an address: the writer's sentence, or a line that leads into a list, is no sender.
-    const sender = line0(lines, date);
-    if (sender === '' || SENTENCE_END.test(sender) || /[:：]$/.test(sender)) return undefined;
-    date++;
-  } while (date < index + MAX_NOTES_SENDER_LINES && !isDateLine(line0(lines, date)));
-  if (!isDateLine(line0(lines, date))) return undefined;
-  if (!BARE_TO_LABEL.test(line0(lines, nextNonBlank(lines, date + 1)))) return undefined;
-  for (let subject = date + 2; subject < Math.min(lines.length, index + MAX_NOTES_HEADER_LINES); subject++) {
-    if (!BARE_SUBJECT_LABEL.test(line0(lines, subject))) continue;
-    return line0(lines, subject + 1) === '' ? subject : subject + 1;
+  const last = Math.min(lines.length, index + MAX_NOTES_HEADER_LINES);
+  let dated = false;
+  let addressed = false;
+  for (let at = index; at < last; at++) {
+    const { left, label } = notesColumns(lines[at] ?? '');
+    const date = isDateLine(left);
+    if (!dated && !addressed && !date) {
+      // A name or an address: the writer's sentence, or a line that leads into a list, is no sender.
+      if (left === '' || SENTENCE_END.test(left) || /[:：]$/.test(left) || at - index >= MAX_NOTES_SENDER_LINES) return undefined;
+    }
+    dated ||= date;
+    if (label === 'to') addressed = true;
+    if (label !== 'subject') continue;
+    if (!dated || !addressed) return undefined;
+    return notesValueEnd(lines, at);
   }
   return undefined;
+}
+
+/** A line of Notes' header: its left column, and a To/cc or Subject label alone or at its right end. */
+function notesColumns(raw: string): { left: string; label?: 'to' | 'subject' } {
+  const line = raw.trim();
+  const columns = line.match(NOTES_RIGHT_LABEL);
+  const left = columns ? (columns[1] ?? '') : line;
+  const label = columns ? (columns[2] ?? '') : line;
+  if (BARE_TO_LABEL.test(label)) return { left: columns ? left : '', label: 'to' };
+  if (BARE_SUBJECT_LABEL.test(label)) return { left: columns ? left : '', label: 'subject' };
+  return { left: line };
+}
+
+/** The last line of the value under Notes' Subject label at `label`: the next line and those under it at its indent. */
+function notesValueEnd(lines: readonly string[], label: number): number {
+  if (line0(lines, label + 1) === '') return label;
+  const indent = (lines[label + 1] ?? '').search(/\S/);
+  let end = label + 1;
+  while (indent > 0 && end - label < MAX_NOTES_SUBJECT_LINES && line0(lines, end + 1) !== '' && (lines[end + 1] ?? '').search(/\S/) === indent) end++;
+  return end;
 }
 
 /** A line that is a date and little else ("03.12.2026 17:02", "12/03/2026 05:02 PM"): a header's, not a sentence. */
@@ -855,6 +933,28 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
   return !DISCLAIMER_WORD.test(paragraph.join(' ')) && paragraph.some((line) => SENTENCE_END.test(line) && LOWER_CASE_WORD.test(line));
 }
 
+/**
+ * A short last line that is a client's: it opens (or, where the verb comes last, ends) as a device
+ * line does ("Sent via …", "Von meinem iPhone gesendet"), or it offers Outlook's app in some language
+ * ("Get Outlook for Android", "Outlook für Android herunterladen"). Commas only set off the device's
+ * or carrier's name ("…, an AT&T 5G smartphone", "Sent from my Verizon, Samsung Galaxy smartphone"):
+ * a clause after one ("Sent from the warehouse, call me") is the writer's, and so is a line with a
+ * colon or a semicolon.
+ */
+function isDeviceLine(bare: string): boolean {
+  const compared = withoutMarks(bare);
+  if (!(DEVICE_START.test(compared) || DEVICE_END.test(compared) || OUTLOOK_APP_LINE.test(compared)) || /[;:]/.test(bare)) return false;
+  return bare
+    .split(',')
+    .slice(1)
+    .every((apposition) => NAMING_PHRASE.test(apposition));
+}
+
+/** Outlook's app line in any language: a verb or two, "Outlook", a preposition or two, the platform, perhaps a verb after it. */
+const OUTLOOK_APP_LINE = /^(?:\p{L}+\s){0,2}Outlook\s(?:\p{L}+\s){1,2}(?:Android|iOS)(?:\s\p{L}+)?$/u;
+/** What a comma sets off in a device line: a name (a capital or a digit first), after an article ("an AT&T …") or not. */
+const NAMING_PHRASE = /^\s*(?:\p{Ll}{1,3}\s+)?[\p{Lu}\p{N}]/u;
+
 /** A disclaimer's opening as compared: without case, with a typewriter apostrophe for the typographic one. */
 /**
  * Per set of the operator's openings (the config's array, the same object for every mail): one
@@ -878,7 +978,8 @@ function disclaimerKey(text: string): string {
 
 /** A long paragraph with the words of a disclaimer. */
 function isLegalText(paragraph: string): boolean {
-  return paragraph.length >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph);
+  const unspaced = NOT_ASCII.test(paragraph) ? (paragraph.match(UNSPACED_CHARS)?.length ?? 0) : 0;
+  return paragraph.length + unspaced * (UNSPACED_CHAR_WEIGHT - 1) >= MIN_DISCLAIMER_CHARS && DISCLAIMER_WORD.test(paragraph);
 }
 
 /** A contact or company-register line of a signature: "Tel.: +49 …", "E-Mail: …", "Registergericht: …". */
@@ -905,6 +1006,13 @@ function isNameLine(line: string): boolean {
 function isContactBlock(block: readonly string[]): boolean {
   if (block.length === 0 || POSTSCRIPT.test(block[0] ?? '') || block.some((line) => line.length > MAX_CONTACT_LINE || SENTENCE_END.test(line))) return false;
   return block.filter(isAddressOrPhone).length >= 2;
+}
+
+/** The last line of the paragraph that starts at `index`. */
+function paragraphEnd(lines: readonly string[], index: number): number {
+  let end = index;
+  while (end + 1 < lines.length && (lines[end + 1] ?? '').trim() !== '') end++;
+  return end;
 }
 
 function previousNonBlank(lines: readonly string[], from: number): number {

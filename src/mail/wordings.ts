@@ -314,11 +314,14 @@ export const FORWARD_MARKERS = [
   'Doorgestuurd bericht',
   'Begin doorgestuurd bericht',
   'Vidarebefordrat meddelande',
+  'Vidarebefordrat brev',
+  'Början av vidarebefordrat meddelande',
   'Videresendt meddelelse',
   'Videresendt melding',
   'Välitetty viesti',
   'Przekazana wiadomość',
   'Wiadomość przekazana dalej',
+  'Początek przekazywanej wiadomości',
   'Továbbított üzenet',
   'Пересылаемое сообщение',
   'Пересланное сообщение',
@@ -331,7 +334,12 @@ export const FORWARD_MARKERS = [
   '전달된 메시지',
   '전달된 메일',
   '转发的邮件',
+  '以下为转发的邮件',
+  '以下是转发的邮件',
+  '开始转发的邮件',
   '轉寄的郵件',
+  '以下是轉寄的郵件',
+  '開始轉寄的郵件',
   'Προωθημένο μήνυμα',
   'Mesaj redirecționat',
   'הודעה שהועברה',
@@ -367,10 +375,28 @@ export const FORWARD_PREFIXES = [
   '転送',
   '전달',
   'doorgestuurd',
+  // Outlook's in Czech and Slovak, Hungarian, Greek, Hebrew, Arabic, Latvian, Estonian, Welsh
+  'př',
+  'tov',
+  'πρθ',
+  'הועבר',
+  'העבר',
+  'إعادة توجيه',
+  'اعادة توجيه',
+  'pārs',
+  'edasi',
+  'yml',
 ];
 
-/** "VS:" forwards in Danish and Norwegian and replies in Finnish: a forward only with a forward marker. */
+/**
+ * "VS:" forwards in Danish and Norwegian and replies in Finnish: a forward with a forward marker, or
+ * when the header block below it is Danish or Norwegian (Outlook writes a forward's header in its own
+ * language, with no marker above it: a Finnish Outlook's reply has "Lähettäjä:", a Danish one's
+ * forward "Fra:").
+ */
 export const AMBIGUOUS_PREFIXES = ['vs'];
+/** The From labels of the languages in which "VS:" forwards (Danish, Norwegian). */
+export const AMBIGUOUS_FORWARD_FROM_LABELS = ['Fra'];
 
 /** Subject prefixes clients write for a reply (before the colon). */
 export const REPLY_PREFIXES = [
@@ -400,6 +426,14 @@ export const REPLY_PREFIXES = [
   '回覆',
   '답장',
   'vast',
+  // Outlook's in Chinese, Korean, Greek, Hebrew, Arabic, Indonesian
+  '答复',
+  '회신',
+  'απ',
+  'σχετ',
+  'השב',
+  'رد',
+  'bls',
 ];
 
 /**
@@ -460,6 +494,7 @@ export const DEVICE_LINE_STARTS = [
   'Envoyé de',
   'Envoyé depuis',
   'Envoyé avec',
+  'Envoyé à partir',
   'Enviado desde',
   'Enviado de',
   'Enviado do',
@@ -739,6 +774,8 @@ export const DISCLAIMER_OPENINGS: readonly string[] = [
   'This email and any files transmitted with it',
   'This message and any files transmitted with it',
   'This message contains confidential information',
+  'The information contained in this communication',
+  'This communication is confidential',
   'This e-mail contains confidential information',
   'This email contains confidential information',
   'Please consider the environment before printing',
@@ -749,6 +786,7 @@ export const DISCLAIMER_OPENINGS: readonly string[] = [
   'Diese E-Mail ist vertraulich',
   'Diese E-Mail und alle Anhänge',
   'Diese E-Mail und etwaige Anhänge',
+  'Der Inhalt dieser E-Mail',
   'Die in dieser E-Mail enthaltenen Informationen',
   'Vertraulichkeitshinweis',
   'Bitte denken Sie an die Umwelt, bevor Sie',
@@ -759,6 +797,7 @@ export const DISCLAIMER_OPENINGS: readonly string[] = [
   'Ce message et les pièces jointes',
   'Ce message et ses pièces jointes',
   'Ce courriel et les pièces jointes',
+  'Ce courriel et les documents qui lui sont joints',
   'Ce message est confidentiel',
   'Ce courriel est confidentiel',
   'Ce message contient des informations confidentielles',
@@ -788,12 +827,13 @@ export const DISCLAIMER_OPENINGS: readonly string[] = [
   'Le informazioni contenute nella presente',
   'Prima di stampare questa e-mail',
   'Prima di stampare questa email',
-  "Rispetta l'ambiente: se non è necessario",
+  "Rispetta l'ambiente",
   // Portuguese
   'Aviso de confidencialidade',
   'Esta mensagem e os seus anexos',
   'Esta mensagem e quaisquer anexos',
   'Esta mensagem é confidencial',
+  'Esta mensagem e seus anexos',
   'As informações contidas nesta mensagem',
   'As informações contidas neste e-mail',
   'Antes de imprimir este e-mail',
@@ -805,6 +845,7 @@ export const DISCLAIMER_OPENINGS: readonly string[] = [
   'Dit bericht is vertrouwelijk',
   'Dit e-mailbericht en eventuele bijlagen',
   'Dit bericht en eventuele bijlagen',
+  'Dit bericht kan informatie bevatten',
   'Denk aan het milieu voordat u',
   // Swedish
   'Detta e-postmeddelande och eventuella bilagor',
@@ -826,11 +867,13 @@ export const DISCLAIMER_OPENINGS: readonly string[] = [
   'Tämä sähköpostiviesti ja sen liitteet',
   'Tämä sähköpostiviesti on luottamuksellinen',
   'Tämä viesti on luottamuksellinen',
+  'Tämä sähköposti voi sisältää luottamuksellista',
   'Ajattele ympäristöä ennen kuin tulostat',
   // Polish
   'Ta wiadomość i jej załączniki',
   'Ta wiadomość jest poufna',
   'Niniejsza wiadomość jest poufna',
+  'Treść tej wiadomości',
   'Zanim wydrukujesz tę wiadomość',
   // Hungarian, Russian, Czech, Turkish
   'Ez az e-mail és mellékletei',
@@ -838,6 +881,7 @@ export const DISCLAIMER_OPENINGS: readonly string[] = [
   'Данное сообщение и все вложения',
   'Это сообщение и все вложения',
   'Данное сообщение является конфиденциальным',
+  'Данное сообщение и все приложения к нему',
   'Tento e-mail a jeho přílohy',
   'Tato zpráva je důvěrná',
   'Bu e-posta ve ekleri',
@@ -887,19 +931,62 @@ export const DISCLAIMER_WORDS = [
   'vertraulich',
   'irrtümlich',
   'nicht der richtige adressat',
+  'adressat',
   'confidentiel',
-  'destinataires',
-  'confidencial',
+  'destinataire',
+  'confidenci',
   'riservat',
   'vertrouwelijk',
+  'geadresseerde',
   'konfidentiell',
   'fortrolig',
-  'luottamuksellinen',
+  'luottamukselli',
   'poufn',
+  'prawnie chronion',
+  'adresat',
   'bizalmas',
   'конфиденциальн',
   'důvěrn',
   'gizli',
+  '機密',
+  '机密',
+  '保密',
+];
+
+/**
+ * What a disclaimer calls the mail it is appended to, in its first words ("This e-mail…", "Der
+ * Inhalt dieser E-Mail…", "Dit bericht…", "Treść tej wiadomości…", "本邮件…"): with legal words, a
+ * last paragraph so opening is a disclaimer in any wording. Compared without case, anywhere in a word.
+ */
+export const DISCLAIMER_MAIL_WORDS = [
+  'e-mail',
+  'email',
+  'message',
+  'communication',
+  'transmission',
+  'nachricht',
+  'courriel',
+  'mensaje',
+  'correo',
+  'mensagem',
+  'messaggio',
+  'bericht',
+  'meddelande',
+  'e-post',
+  'meddelelse',
+  'melding',
+  'sähköposti',
+  'viesti',
+  'wiadomoś',
+  'üzenet',
+  'сообщени',
+  'письм',
+  'zpráv',
+  'ileti',
+  'e-posta',
+  'メール',
+  '邮件',
+  '郵件',
 ];
 
 /**

@@ -445,6 +445,7 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
           accepted.partsCapped ? partsCappedNote(accepted.partsCapped) : '',
           accepted.duplicateOf ? `the same mail as ${accepted.duplicateOf}: sent once` : '',
           accepted.repeated > 0 ? `${accepted.repeated} of its numbers got this text within the alert-storm window: not sent again` : '',
+          accepted.subjectForBody ?? '',
           accepted.attachments ?? '',
           accepted.contextNotTaken ? contextNote(accepted.contextNotTaken, accepted.numbers) : '',
           accepted.replyToAddresses

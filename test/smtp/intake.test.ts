@@ -46,6 +46,26 @@ describe('SMTP intake → gateway', () => {
     assert.equal(sms?.maxconcat, 6);
   });
 
+  test('a body whose text was all removed: its subject is sent and the 250 says so', async () => {
+    const client = nodemailer.createTransport({ host: '127.0.0.1', port: suite.port, secure: false, ignoreTLS: true });
+    try {
+      const info = await client.sendMail({
+        from: 'alice@example.com',
+        to: '447700900125@sms.localhost',
+        subject: 'Pump 3 back online',
+        text: 'Sent from my iPhone\n',
+      });
+      assert.match(
+        info.response,
+        /^250 2\.6\.0 Ok: queued as [0-9a-f-]{36} \(the body's text was all removed as quotes, signatures or disclaimers: the subject was sent in its place\)$/,
+      );
+      const [sms] = await waitFor('the SMS', () => received('447700900125').length === 1 && received('447700900125'));
+      assert.equal(sms?.text, 'Pump 3 back online');
+    } finally {
+      client.close();
+    }
+  });
+
   test('an attachment is named as not sent, in the 250 and in the "no text" 554; a signature image inside the HTML is not', async () => {
     const client = nodemailer.createTransport({ host: '127.0.0.1', port: suite.port, secure: false, ignoreTLS: true });
     try {
