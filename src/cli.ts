@@ -91,7 +91,13 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     usage: 'start',
     does: 'run the relay (default)',
     words: 1,
-    exits: { 0: 'stopped', 75: 'disk full at start', 78: 'configuration or store unusable', 130: 'a second signal' },
+    exits: {
+      0: 'stopped',
+      74: "the store's disk refuses it at start (an I/O error)",
+      75: 'disk full at start',
+      78: 'configuration or store unusable',
+      130: 'a second signal',
+    },
   },
   undeliverable: {
     usage: 'undeliverable [reroute <id> <mailbox>]',
@@ -376,7 +382,7 @@ async function withStore(command: StoreCommand, { older: onOlder, none }: { olde
   const { config, warnings } = configOrExit();
   if (config.store.url) return withPostgres(config, warnings, command, onOlder);
   const file = join(config.dataDir, STORE_FILE);
-  if (!storeExists(file)) {
+  if (!storeExists(file, config)) {
     if (none) return printOutput(await none(config, warnings));
     console.error(noRelayData(config));
     process.exitCode = EXIT_NO_DATA;
@@ -419,31 +425,55 @@ function removeEmptyWal(file: string, dataDir: string): void {
   rmSync(`${file}-shm`, { force: true });
 }
 
+/** The system's words (errno) for a disk that refuses the store's files before SQLite gets to them (a check of the file). */
+const DISK_ERRNOS = /^(ENOSPC|EDQUOT|EROFS|EIO)$/;
+
 /**
- * SQLite's failures of the data directory's disk (full, an I/O error, read-only), at the open or in the
- * command, in itself or as the store's error for it: one line naming `dataDir`, where it came from and
- * the fix, exit 75 for a full disk (as `start`: freeing space is the fix) or 74; anything else is thrown.
+ * The data directory's disk failing the store (full, an I/O error, read-only), at the open, in a command or in
+ * the relay's start, from SQLite (in itself or as the store's error for it) or the system: the one line naming
+ * `dataDir`, where it came from and the fix, with exit 75 for a full disk (freeing space is the fix, and a
+ * supervisor restarts) or 74; undefined for any other failure.
  */
-function diskFailureOrThrow(error: unknown, config: Config): void {
-  const sqlite = error instanceof RelayError ? error.cause : error;
-  const code = String((sqlite as { code?: unknown } | undefined)?.code ?? '');
-  if (!/^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/.test(code)) throw error;
-  const reason = sqlite instanceof Error ? sqlite.message : String(sqlite);
-  // SQLite says "disk I/O error" where a full disk refused its shared-memory file (SQLITE_IOERR_SHMSIZE): the free space tells.
-  const full = code.startsWith('SQLITE_FULL') || diskFull(config.dataDir);
+function diskFailure(error: unknown, config: Config): { readonly line: string; readonly exitCode: number } | undefined {
+  const under = error instanceof RelayError ? (error.cause ?? error) : error;
+  const code = String((under as { code?: unknown } | undefined)?.code ?? '');
+  const fullRelay = error instanceof RelayError && error.code === 'DISK_FULL';
+  if (!/^SQLITE_(FULL|IOERR|READONLY|CANTOPEN)/.test(code) && !DISK_ERRNOS.test(code) && !fullRelay) return undefined;
+  const reason = under instanceof Error ? under.message : String(under);
+  // SQLite says "disk I/O error" where a full disk refused its shared-memory file (SQLITE_IOERR_SHMSIZE) or the
+  // WAL's next pages: the free space tells.
+  // A read-only filesystem is that, however little space it has left.
+  const readOnly = /^(EROFS|SQLITE_READONLY)/.test(code);
+  const full = fullRelay || /^(SQLITE_FULL|SQLITE_IOERR_SHMSIZE|ENOSPC|EDQUOT)/.test(code) || (!readOnly && diskNearlyFull(config.dataDir));
   const where = `smsrelay: ${describeSetting('dataDir')}: the store in ${config.dataDir} cannot be used`;
-  console.error(
-    full
-      ? `${where}: the disk is full (${code}); free space in ${config.dataDir}`
-      : `${where}: its disk refuses it (${code}: ${reason}); check that filesystem (read-only, failing, out of inodes) and run it again`,
-  );
-  if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = full ? EXIT_TEMPORARY : EXIT_IO;
+  // Node's words start with the code already.
+  const words = reason.startsWith(code) ? reason : `${code}: ${reason}`;
+  if (full) return { line: `${where}: the disk is full (${code || 'DISK_FULL'}); free space in ${config.dataDir}`, exitCode: EXIT_TEMPORARY };
+  // Not even the reading commands can do without writing: SQLite opens a store in WAL mode only where it can make
+  // its shared-memory file (SQLITE_CANTOPEN read-only).
+  if (readOnly) return { line: `${where}: it is on a read-only filesystem (${words}); remount it read-write and run it again`, exitCode: EXIT_IO };
+  return { line: `${where}: its disk refuses it (${words}); check that filesystem (failing, out of inodes) and run it again`, exitCode: EXIT_IO };
 }
 
-/** Whether the filesystem of `dir` has no block left for this user. */
-function diskFull(dir: string): boolean {
+/** A command's disk failure (diskFailure) said, with its exit code unless an earlier failure set one; anything else is thrown. */
+function diskFailureOrThrow(error: unknown, config: Config): void {
+  const failure = diskFailure(error, config);
+  if (failure === undefined) throw error;
+  console.error(failure.line);
+  if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = failure.exitCode;
+}
+
+/**
+ * Below this much free space a store's I/O error is the space running out: opening it takes the WAL's index
+ * (32 KB of shared memory) and its first pages, a commit a mail's pages (64 KB of write probe, sqlite.ts).
+ */
+const NEARLY_FULL_BYTES = 1024 * 1024;
+
+/** Whether the filesystem of `dir` has less than NEARLY_FULL_BYTES left for this user. */
+function diskNearlyFull(dir: string): boolean {
   try {
-    return statfsSync(dir).bavail === 0;
+    const { bavail, bsize } = statfsSync(dir);
+    return bavail * bsize < NEARLY_FULL_BYTES;
   } catch {
     return false;
   }
@@ -451,9 +481,10 @@ function diskFull(dir: string): boolean {
 
 /**
  * Whether the store file is there. One this user may not open (another user's: `status` run as oneself
- * on the relay's store) is one line naming dataDir, where it came from and the fix, exit 66.
+ * on the relay's store) is one line naming dataDir, where it came from and the fix, exit 66; one on a
+ * read-only or failing filesystem, the disk's line (diskFailure).
  */
-function storeExists(file: string): boolean {
+function storeExists(file: string, config: Config): boolean {
   try {
     if (!statSync(file, { throwIfNoEntry: false })) return false;
     // The commands open it as the relay does, to read and write (SQLite's WAL needs both).
@@ -461,7 +492,13 @@ function storeExists(file: string): boolean {
     return true;
   } catch (error) {
     const { code } = error as NodeJS.ErrnoException;
-    if (code !== 'EACCES' && code !== 'EPERM') throw error;
+    if (code !== 'EACCES' && code !== 'EPERM') {
+      // A read-only or failing filesystem refuses the check before SQLite would.
+      const disk = diskFailure(error, config);
+      if (disk === undefined) throw error;
+      console.error(disk.line);
+      process.exit(disk.exitCode);
+    }
     console.error(
       `smsrelay: ${describeSetting('dataDir')}: this user may not open the store ${file} (${code}, permission denied): run the command as the user the relay runs as, or give this user access`,
     );
@@ -581,7 +618,7 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
     process.exitCode = EXIT_CANNOT_CREATE;
     return;
   }
-  if (!storeExists(live)) {
+  if (!storeExists(live, config)) {
     console.error(noRelayData(config));
     process.exitCode = EXIT_NO_DATA;
     return;
@@ -705,7 +742,7 @@ async function preview(from: string | undefined, to: string | undefined): Promis
   const file = join(config.dataDir, STORE_FILE);
   const store: Store | undefined = config.store.url
     ? await (await import('./store/postgres/store.ts')).PostgresStore.open({ url: config.store.url, create: false }).catch(() => undefined)
-    : storeExists(file)
+    : storeExists(file, config)
       ? openOrExit(file, config)
       : undefined;
   console.error(
@@ -871,7 +908,14 @@ async function start(): Promise<void> {
           : error instanceof ClusterError
             ? error.setting
             : undefined;
-    if (setting === undefined) throw error;
+    if (setting === undefined) {
+      // A full or failing disk met after the lock (the migrations, the first commit, the WAL growing): as the commands say it.
+      const disk = diskFailure(error, config);
+      if (disk === undefined) throw error;
+      logger.flush();
+      console.error(disk.line);
+      process.exit(disk.exitCode);
+    }
     logger.flush();
     console.error(`smsrelay: config: ${describeSetting(setting)}: ${(error as Error).message}`);
     process.exit(error instanceof DataDirError && error.temporary ? EXIT_TEMPORARY : EXIT_CONFIG);

@@ -225,6 +225,87 @@ describe('smsrelay command', () => {
     }
   });
 
+  test("start on a nearly full disk (room for the lock, not for the store's open or first commits) is the disk's one line naming dataDir and saying to free space there, exit 75, not SQLite's bare words and exit 1", (context) => {
+    const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt');
+    if (!unshare) return;
+    const cwd = dir();
+    const made = SqliteStore.open({ file: join(cwd, 'made', 'smsrelay.db'), busyTimeoutMs: 1000 });
+    void made.close();
+    const full = join(cwd, 'full');
+    mkdirSync(full);
+    const data = join(full, 'data');
+    // 8 kB free: SQLite's shared-memory file is refused ("disk I/O error", SQLITE_IOERR_SHMSIZE); 40 kB: the WAL's pages ("database or disk is full").
+    for (const freeKb of [8, 40]) {
+      const result: SpawnSyncReturns<string> = spawnSync(
+        'unshare',
+        [
+          ...unshare,
+          'mount -t tmpfs -o size=2m tmpfs "$0" && mkdir "$0/data" && cp "$STORE" "$0/data/smsrelay.db" && dd if=/dev/zero of="$0/spare" bs=1k count=$FREE_KB 2>/dev/null && { cat /dev/zero > "$0/fill"; rm "$0/spare"; exec "$@"; }',
+          full,
+          process.execPath,
+          BIN,
+          'start',
+        ],
+        {
+          cwd,
+          env: {
+            PATH: process.env.PATH ?? '',
+            STORE: join(cwd, 'made', 'smsrelay.db'),
+            FREE_KB: String(freeKb),
+            SMSRELAY_DATA_DIR: data,
+            SMSRELAY_HTTP_PORT: '0',
+            SMSRELAY_SMTP_PORT: '0',
+          },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      const lines = result.stderr
+        .trim()
+        .split('\n')
+        .filter((line: string) => !line.startsWith('cat:'));
+      assert.equal(result.status, 75, `${freeKb} kB free: ${result.stderr}`);
+      assert.equal(lines.length, 1, result.stderr);
+      assert.equal(
+        lines[0]?.replace(/ \(SQLITE_\w+\)/, ''),
+        `smsrelay: SMSRELAY_DATA_DIR="${data}": the store in ${data} cannot be used: the disk is full; free space in ${data}`,
+      );
+    }
+  });
+
+  test('the commands on a read-only data directory are one line naming dataDir and the fix, exit 74, not a bare EROFS and exit 1', (context) => {
+    const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt && mount -o remount,ro /mnt');
+    if (!unshare) return;
+    const cwd = dir();
+    const made = SqliteStore.open({ file: join(cwd, 'made', 'smsrelay.db'), busyTimeoutMs: 1000 });
+    void made.close();
+    const mounted = join(cwd, 'ro');
+    mkdirSync(mounted);
+    const data = join(mounted, 'data');
+    for (const command of [['status'], ['queue', 'list'], ['undeliverable'], ['log', '+447700900123']]) {
+      const result: SpawnSyncReturns<string> = spawnSync(
+        'unshare',
+        [
+          ...unshare,
+          'mount -t tmpfs -o size=2m tmpfs "$0" && mkdir "$0/data" && cp "$STORE" "$0/data/smsrelay.db" && mount -o remount,ro "$0" && exec "$@"',
+          mounted,
+          process.execPath,
+          BIN,
+          ...command,
+        ],
+        { cwd, env: { PATH: process.env.PATH ?? '', STORE: join(cwd, 'made', 'smsrelay.db'), SMSRELAY_DATA_DIR: data }, encoding: 'utf8', timeout: 60_000 },
+      );
+      assert.equal(result.status, 74, `${command.join(' ')}: ${result.stderr}`);
+      assert.deepEqual(
+        result.stderr.trim().split('\n'),
+        [
+          `smsrelay: SMSRELAY_DATA_DIR="${data}": the store in ${data} cannot be used: it is on a read-only filesystem (EROFS: read-only file system, access '${join(data, 'smsrelay.db')}'); remount it read-write and run it again`,
+        ],
+        command.join(' '),
+      );
+    }
+  });
+
   test('a second relay on a data directory in use names where dataDir came from, exit 78', async () => {
     const cwd = dir();
     const env = relayEnvironment(cwd, { dataDir: join(cwd, 'shared') });

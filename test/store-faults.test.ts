@@ -109,6 +109,40 @@ describe('a data directory deleted under the running relay', () => {
   });
 });
 
+describe('a data directory deleted while SMS are at the gateway', () => {
+  test("the outcomes the lost store cannot take are one error line at the stop, in the store's words, without a stack", async () => {
+    const dir = tempDir('smsrelay-lost-in-flight-');
+    dirs.push(dir);
+    const gateway = await startSimulator();
+    gateway.simulator.setBehaviour({ mode: 'hang', times: 2 });
+    const relay = await spawnRelay(dir, relayEnvironment(dir, { gateway: { provider: 'intellisoftware', url: gateway.url, ...GATEWAY_ACCOUNT } }));
+    try {
+      for (const number of ['447700900271', '447700900272']) {
+        const sent = await sendMail(relay.smtpPort, { to: [`${number}@sms.localhost`], body: `in flight to ${number}` });
+        assert.equal(sent.data?.code, 250, sent.data?.text);
+      }
+      await waitFor('both requests held at the gateway', () => gateway.simulator.pendingRequests === 2);
+      rmSync(join(dir, 'data'), { recursive: true, force: true });
+      gateway.simulator.releaseHanging();
+      await waitFor('the outcomes refused by the lost store', () => relay.logs.some((line) => String(line.msg).startsWith('dispatch: the store fails')), 5_000);
+      assert.equal(await relay.stop(), 0);
+      const unrecorded = relay.logs.filter((line) => String(line.msg).startsWith('dispatch: gateway outcomes could not be recorded before the stop'));
+      // The stop tries twice (its own step, then as the store closes): the outcome is told once.
+      assert.equal(unrecorded.length, 1, JSON.stringify(unrecorded));
+      assert.equal(unrecorded[0]?.level, 'error');
+      assert.equal(unrecorded[0]?.code, 'STORE_UNAVAILABLE');
+      assert.match(String(unrecorded[0]?.reason), /deleted/);
+      assert.deepEqual(
+        relay.logs.filter((line) => JSON.stringify(line).includes('"stack"')).map((line) => line.msg),
+        [],
+      );
+    } finally {
+      await relay.stop();
+      await gateway.close();
+    }
+  });
+});
+
 describe('the store files deleted under the running relay, its pid file kept', () => {
   test('smsrelay status names the running relay and the copy it saved, not "no relay data"', async () => {
     const dir = tempDir('smsrelay-deleted-');

@@ -155,6 +155,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   readonly #owed: Outcomes[] = [];
   #owedSince = 0;
   #recordingOwed: Promise<void> | undefined;
+  /** The stop has said that outcomes owed could not be recorded (it tries twice). */
+  #toldUnrecorded = false;
   /** When the shared state was last read (performance.now()). */
   #sharedReadAt = -Infinity;
   /** While every provider is paused: when the first queued SMS reaches its maximum age, as nextDueAt last found it. */
@@ -334,12 +336,16 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     await super.stop(graceMs);
     clearInterval(this.#silenceTimer);
     const owed = this.#owed.reduce((sum, item) => sum + item.outcomes.length, 0);
-    await this.#recordOwed().catch((error: unknown) =>
+    await this.#recordOwed().catch((error: unknown) => {
+      // The relay's stop asks twice (its own step, then as the store closes): said once. A store failure is an
+      // expected outage, in the store's words; only anything else has a stack (docs/operations.md).
+      if (this.#toldUnrecorded) return this.#options.logger.debug({ ...failureLogFields(error), sms: owed }, 'dispatch: gateway outcomes still not recorded');
+      this.#toldUnrecorded = true;
       this.#options.logger.error(
-        { err: error, sms: owed },
+        { ...failureLogFields(error), sms: owed },
         'dispatch: gateway outcomes could not be recorded before the stop; those SMS are sent again at the next start, counted as possible duplicates',
-      ),
-    );
+      );
+    });
   }
 
   /** Sends one batch; its slot frees (`release`) once the gateway answered, and its outcome is committed after. */
@@ -349,7 +355,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const now = this.#clock();
     const due = now < giveUpAt ? batch.sms : [];
     const optedOut = await this.#optedOut(due).catch((error: unknown) => {
-      log.warn({ err: error }, 'dispatch: could not check the numbers against the opt-outs; the SMS are tried again when their lease ends');
+      log.warn({ ...failureLogFields(error) }, 'dispatch: could not check the numbers against the opt-outs; the SMS are tried again when their lease ends');
       return undefined;
     });
     // No request goes: a probe this batch carried is given back, or no other would go.

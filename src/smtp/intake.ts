@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AcceptanceService } from '../acceptance/service.ts';
@@ -33,6 +34,12 @@ const MIN_TLS_VERSION = 'TLSv1.2';
 const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
 /** How often a stop looks whether the open transactions have ended: a stop ends at most this much after the last. */
 const CLOSE_POLL_MS = 50;
+/**
+ * How long a stop gives the sessions it hangs up on for their 421 to be written, and the DATA it cut off to be
+ * logged, before their sockets are closed: within the "about a second" past shutdownTimeout that a stop takes
+ * (docs/operations.md, "Stopping"). smtp-server itself waits 5 s for a client that keeps its side open.
+ */
+const HANG_UP_MS = 500;
 
 /** The listener's settings (`smtp.*`). */
 export interface SmtpSettings {
@@ -110,6 +117,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   const transactions = new Map<string, Transaction>();
   /** The stop's last step has begun: a DATA cut off now was cut off by the relay, not left by its client. */
   let hangingUp = false;
+  /** Each DATA being read or answered, until it is answered and logged: a stop waits for those it cut off. */
+  const readingData = new Set<Promise<unknown>>();
   const tls = settings.tls ? startingPair(settings.tls) : {};
 
   const handlers = {
@@ -256,7 +265,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
         logRefusal(logger, error, { msgId, ...about }, 'smtp: mail refused');
         callback(refuse(error));
       };
-      readLimited(stream, settings.maxMessageBytes)
+      const reading = readLimited(stream, settings.maxMessageBytes)
         .then(
           async ({ raw, smuggling }) => {
             // Before the size: a smuggled second mail is an attack, whatever its size.
@@ -312,7 +321,9 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
           },
         )
         // A bug past this point must still be answered (451) and logged, not left an unhandled rejection.
-        .catch((error: unknown) => refuseMail(asRelayError(error)));
+        .catch((error: unknown) => refuseMail(asRelayError(error)))
+        .finally(() => readingData.delete(reading));
+      readingData.add(reading);
     },
   };
 
@@ -383,9 +394,38 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       const inTransaction = () => servers.some((server) => [...server.connections].some((connection) => Boolean(connection.session?.envelope?.mailFrom)));
       while (inTransaction() && performance.now() < deadline) await sleep(CLOSE_POLL_MS);
       hangingUp = true;
+      // smtp-server forgets a connection once it has answered 421 and ended its side of it.
+      const sockets = servers.flatMap((server) => [...server.connections].map((connection) => socketOf(connection)));
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+      // A client that keeps its side open (one in the middle of DATA) would hold its socket, and the process, for
+      // smtp-server's own wait after the relay said it stopped, and the DATA it cut off would be logged after that.
+      await Promise.all(sockets.map((socket) => closeOnceWritten(socket)));
+      await Promise.race([Promise.allSettled(readingData), sleep(HANG_UP_MS)]);
     },
   };
+}
+
+/** A session's socket: smtp-server keeps it to itself (patches.ts reaches it the same way). */
+function socketOf(connection: unknown): Socket {
+  return (connection as { _socket: Socket })._socket;
+}
+
+/** Closes a socket whose side smtp-server ended, once what it wrote (the 421) is out, or at HANG_UP_MS. */
+function closeOnceWritten(socket: Socket): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const close = () => {
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    const timer = setTimeout(close, HANG_UP_MS);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (socket.writableFinished) close();
+    else socket.once('finish', close);
+  });
 }
 
 /** The key and certificate at start: loadConfig has checked them (a problem there is a config error), so one now is the files changing meanwhile. */

@@ -31,10 +31,21 @@ const STORE_FAULTS = /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|
 
 type Work<T> = (db: Database) => T;
 
+/**
+ * How a write commits: `synced` unless nobody was promised anything on it, `waits` when nobody awaits it
+ * either, `proves` for a write as large as a mail's (GroupCommitter.run).
+ */
+export interface WriteKind {
+  readonly synced?: boolean;
+  readonly waits?: boolean;
+  readonly proves?: boolean;
+}
+
 interface PendingWrite {
   readonly work: Work<unknown>;
   readonly synced: boolean;
   readonly waits: boolean;
+  readonly proves: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -42,7 +53,7 @@ interface PendingWrite {
 /** `PRAGMA synchronous` at NORMAL: in WAL mode a commit is written to the WAL but not fsynced. */
 const SYNCHRONOUS_NORMAL = 1;
 
-/** Whether commits succeed: the last one that met a store fault says why not, the next good one clears it. */
+/** Whether commits succeed: the last one that met a store fault says why not, the next that proves mail is taken again clears it. */
 export type CommitHealth = Extract<StoreHealth, { readonly state: 'ok' | 'failing' }>;
 
 export interface GroupCommitOptions {
@@ -50,6 +61,11 @@ export interface GroupCommitOptions {
   readonly guard?: () => void;
   /** Called when commits start failing and when they succeed again. */
   readonly onHealth?: (health: CommitHealth) => void;
+  /**
+   * The write probe: a write as large as a mail's, so that it fails as a mail would (on a full disk a
+   * small commit still fits in pages the store's files already hold). Without one, nothing probes.
+   */
+  readonly probe?: Work<unknown>;
   readonly clock?: () => number;
   /** UNSYNCED_WAIT_MS unless a test needs a wait it can tell from a turn of the event loop. */
   readonly unsyncedWaitMs?: number;
@@ -148,24 +164,26 @@ export class GroupCommitter {
    * `synced: false` only for a write nobody was promised anything on (see the class); `waits` only
    * for one of those that nobody awaits either (an outcome). A write commits at the next turn of the
    * event loop with everything queued; a batch of only writes that may wait waits up to
-   * UNSYNCED_WAIT_MS for another write to commit with.
+   * UNSYNCED_WAIT_MS for another write to commit with. `proves` for a mail's write: its commit shows that
+   * mail is taken again after commits failed (see #commitNext).
    */
-  run<T>(work: Work<T>, { synced = true, waits = false }: { synced?: boolean; waits?: boolean } = {}): Promise<T> {
+  run<T>(work: Work<T>, { synced = true, waits = false, proves = false }: WriteKind = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const mayWait = waits && !synced;
-      this.#pending.push({ work, synced, waits: mayWait, resolve: resolve as (value: unknown) => void, reject });
+      this.#pending.push({ work, synced, waits: mayWait, proves, resolve: resolve as (value: unknown) => void, reject });
       this.#schedule(mayWait);
     });
   }
 
   /**
-   * While commits fail, tries `work` (a small write that needs fresh pages, as a mail does) to learn
-   * whether they succeed again without waiting for traffic, which a not-ready relay does not get.
+   * While commits fail, tries the write probe (GroupCommitOptions.probe: as large as a mail) to learn
+   * whether mail would be taken again without waiting for traffic, which a not-ready relay does not get.
    * Rate-limited by PROBE_INTERVAL_MS. Resolves with the health after it.
    */
-  async probe(work: Work<unknown>): Promise<CommitHealth> {
-    if (this.#health.state === 'ok' || this.#clock() - this.#lastAttemptAt < PROBE_INTERVAL_MS) return this.#health;
-    await this.run(work).catch(() => undefined);
+  async probe(): Promise<CommitHealth> {
+    const work = this.#options.probe;
+    if (work === undefined || this.#health.state === 'ok' || this.#clock() - this.#lastAttemptAt < PROBE_INTERVAL_MS) return this.#health;
+    await this.run(work, { proves: true }).catch(() => undefined);
     return this.#health;
   }
 
@@ -225,10 +243,14 @@ export class GroupCommitter {
     this.#stats.seconds += (performance.now() - started) / 1000;
     // Only a commit whose pages were written and fsynced shows the disk takes writes again: one that
     // changed no row (a claim that found nothing due) writes nothing and succeeds on a read-only disk,
-    // and one at NORMAL was not fsynced.
-    if (committed.wrote && !relaxed) {
+    // and one at NORMAL was not fsynced. And only one as large as a mail shows mail is taken: on a full
+    // disk a heartbeat or an outcome still fits in pages the WAL already holds while every mail gets 452
+    // (mail flipped ready for seconds). A small one that succeeds is worth a probe, which tells.
+    if (committed.wrote && !relaxed && (this.#health.state === 'ok' || batch.some((write) => write.proves))) {
       this.#lastAttemptAt = this.#clock();
       this.#setHealth(undefined);
+    } else if (committed.wrote && !relaxed) {
+      void this.probe();
     }
     committed.results.forEach((result, index) => {
       const write = batch[index] as PendingWrite;

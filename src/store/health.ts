@@ -16,7 +16,8 @@ export const RECOVERY_SETTLED_MS = 1_000;
 
 /**
  * The store's health as the relay acts on it (docs/operations.md, "Health"). Failing commits make the relay
- * not ready at once and ready again with the next good commit (traffic or a write probe), and are
+ * not ready at once and ready again with the next commit that shows mail is taken (a mail's or the write
+ * probe's: group-commit.ts), and are
  * logged once when they start and once when they have ended (RECOVERY_SETTLED_MS). A lost store file stays lost: mail and
  * webhooks are refused up front, and the line that says so names the copy to restore.
  */

@@ -2,7 +2,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { GroupCommitter } from './group-commit.ts';
+import { GroupCommitter, type WriteKind } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
 import { type RelayError, StoreFileError } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
@@ -108,10 +108,13 @@ import type {
 import { FAILED_OVER, OPERATOR } from './types.ts';
 
 /**
- * What a write probe writes (and deletes again in the same transaction): more than a page, so it
- * needs fresh pages as a mail does, and fails as a mail would on a full store.
+ * What a write probe writes (and deletes again in the same transaction; its pages still go to the WAL):
+ * as much as the commit of a mail with long headers and a long text, so that it fails as such a mail
+ * would on a full store. A smaller commit (a heartbeat, an outcome) fits in pages the WAL already holds
+ * while mail is refused 452, and proves nothing (group-commit.ts). A larger mail may still not fit: its
+ * own failure makes the relay not ready again.
  */
-const PROBE_BYTES = 8 * 1024;
+const PROBE_BYTES = 64 * 1024;
 
 /**
  * When a mail's SMS starts counting towards its maximum age, in a query joining `outbound o` to
@@ -131,6 +134,8 @@ const UNPROMISED = { synced: false } as const;
  * lease does not: dispatch waits for it.
  */
 const UNPROMISED_UNAWAITED = { synced: false, waits: true } as const;
+/** A mail's write: once commits failed, its commit is what shows mail is taken again (group-commit.ts). */
+const A_MAIL = { proves: true } as const;
 
 /** `PRAGMA synchronous` levels by number. */
 const SYNCHRONOUS_NAMES = ['OFF', 'NORMAL', 'FULL', 'EXTRA'];
@@ -222,6 +227,10 @@ export class SqliteStore implements Store {
     this.#onHealth = onHealth;
     this.#writes = new GroupCommitter(db, {
       guard: () => this.#checkFile(),
+      probe: () => {
+        this.#sql.probe.run('x'.repeat(PROBE_BYTES));
+        this.#sql.unprobe.run();
+      },
       onHealth: (health) => {
         if (!this.#lost && !this.#damaged) onHealth(health);
       },
@@ -313,7 +322,7 @@ export class SqliteStore implements Store {
       }
       if (mail.conversation && mail.sms.userContext) recordConversation(this.#replies, mail, mail.conversation, mail.sms.userContext);
       return { duplicateOf: undefined, ...(leased ? { leased: leasedBatch(mail, ids) } : {}) };
-    });
+    }, A_MAIL);
   }
 
   claimDueSms(request: SmsClaimRequest): Promise<SmsBatch[]> {
@@ -487,10 +496,7 @@ export class SqliteStore implements Store {
       }
       return this.#lost;
     }
-    return this.#writes.probe(() => {
-      this.#sql.probe.run('x'.repeat(PROBE_BYTES));
-      this.#sql.unprobe.run();
-    });
+    return this.#writes.probe();
   }
 
   async events(messageId: string): Promise<StoredEvent[]> {
@@ -841,7 +847,7 @@ export class SqliteStore implements Store {
   }
 
   /** Store failures are one error to callers: temporary, "the store is unavailable". Synced unless `durability` says otherwise. */
-  async #write<T>(work: (db: Database) => T, durability?: typeof UNPROMISED | typeof UNPROMISED_UNAWAITED): Promise<T> {
+  async #write<T>(work: (db: Database) => T, durability?: WriteKind): Promise<T> {
     try {
       return await this.#writes.run(work, durability);
     } catch (error) {

@@ -8,7 +8,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { RelayError, StoreFileError } from '../errors.ts';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 import { toBuffers } from './thread-wire.ts';
-import type { Call } from './threaded.ts';
+import type { Call, SqliteFailure } from './threaded.ts';
+
+/**
+ * SQLite's own failure under one (its code, SQLITE_FULL, SQLITE_IOERR_…, and words): the relay's start tells a
+ * full or failing disk from other failures by it (cli.ts), as the commands do with the store in their process.
+ */
+function sqliteFailure(error: unknown): SqliteFailure | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_') ? { code, message: (error as Error).message } : undefined;
+}
 
 const port = parentPort;
 if (!port) throw new Error('thread-server runs in a worker thread');
@@ -23,11 +32,13 @@ try {
   // ends this thread once it has read why.
   port.postMessage({
     ready: false,
-    error: { message: error instanceof Error ? error.message : String(error), storeFile: error instanceof StoreFileError },
+    error: { message: error instanceof Error ? error.message : String(error), storeFile: error instanceof StoreFileError, sqlite: sqliteFailure(error) },
   });
 }
 
-type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code: string | undefined; message: string } };
+type Reply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: { code: string | undefined; message: string; sqlite?: SqliteFailure | undefined } };
 /** Answers of this turn, sent together (see ThreadedStore). */
 let outbox: Reply[] = [];
 const send = () => {
@@ -60,7 +71,8 @@ const serve = async ({ id, method, args }: Call): Promise<void> => {
     answer({ id, ok: true, value: await target.apply(store, toBuffers(args) as unknown[]) });
   } catch (error) {
     const code = error instanceof RelayError ? error.code : undefined;
-    answer({ id, ok: false, error: { code, message: error instanceof Error ? error.message : String(error) } });
+    const message = error instanceof Error ? error.message : String(error);
+    answer({ id, ok: false, error: { code, message, sqlite: sqliteFailure(error instanceof RelayError ? error.cause : error) } });
   }
   if (method === 'close') {
     send();

@@ -7,7 +7,9 @@ import { toBuffers } from './thread-wire.ts';
 import type { AcceptLease, NewInbound, Store, StoreHealth } from './types.ts';
 
 type Pending = { readonly resolve: (value: unknown) => void; readonly reject: (error: unknown) => void };
-type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code?: RelayErrorCode; message: string } };
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code?: RelayErrorCode; message: string; sqlite?: SqliteFailure } };
+/** SQLite's own failure under a store failure, told across the thread (thread-server.ts). */
+export type SqliteFailure = { readonly code: string; readonly message: string };
 /** Told by the thread, between answers, when the store's health changes. */
 type HealthNote = { health: StoreHealth };
 export type Call = { readonly id: number; readonly method: string; readonly args: unknown[] };
@@ -21,6 +23,11 @@ export type Call = { readonly id: number; readonly method: string; readonly args
  * as one (a commit group's 250s together): a message costs a structured clone and a wake-up of the
  * other thread, whatever it carries.
  */
+/** The thread's failure as an Error with SQLite's code, as SQLite's own errors carry it (`code`), when it has one. */
+function sqliteError(message: string, code: string | undefined): Error {
+  return code === undefined ? new Error(message) : Object.assign(new Error(message), { code });
+}
+
 export async function openThreadedStore(
   options: SqliteStoreOptions,
   onHealth: (health: StoreHealth) => void = () => undefined,
@@ -31,12 +38,12 @@ export async function openThreadedStore(
   let next = 0;
   let failure: Error | undefined;
   await new Promise<void>((resolve, reject) => {
-    worker.once('message', (message: { ready: boolean; migrated?: Migrated; error?: { message: string; storeFile: boolean } }) => {
+    worker.once('message', (message: { ready: boolean; migrated?: Migrated; error?: { message: string; storeFile: boolean; sqlite?: SqliteFailure } }) => {
       if (message.migrated) onMigrated(message.migrated);
       if (message.ready) return resolve();
       void worker.terminate();
       const words = message.error?.message ?? 'the store thread did not start';
-      reject(message.error?.storeFile ? new StoreFileError(words) : new Error(words));
+      reject(message.error?.storeFile ? new StoreFileError(words) : sqliteError(words, message.error?.sqlite?.code));
     });
     worker.once('error', reject);
   });
@@ -47,7 +54,12 @@ export async function openThreadedStore(
       if (!waiting) continue;
       pending.delete(reply.id);
       if (reply.ok) waiting.resolve(toBuffers(reply.value));
-      else waiting.reject(reply.error.code ? new RelayError(reply.error.code, reply.error.message) : new Error(reply.error.message));
+      else {
+        const { code, message: words, sqlite } = reply.error;
+        waiting.reject(
+          code ? new RelayError(code, words, sqlite ? { cause: sqliteError(sqlite.message, sqlite.code) } : undefined) : sqliteError(words, sqlite?.code),
+        );
+      }
     }
   });
   // A thread that dies takes every answer with it: the callers get STORE_UNAVAILABLE, not a hang.

@@ -33,8 +33,17 @@ export class SmtpDialog {
     socket.on('error', () => {});
   }
 
-  static async open(port: number, options: { host?: string; localAddress?: string; waitForGreeting?: boolean } = {}): Promise<SmtpDialog> {
-    const socket = connect({ host: options.host ?? '127.0.0.1', port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+  /** `keepsItsSideOpen`: a client that does not close its side when the server closes its own (Node's sockets do by default). */
+  static async open(
+    port: number,
+    options: { host?: string; localAddress?: string; waitForGreeting?: boolean; keepsItsSideOpen?: boolean } = {},
+  ): Promise<SmtpDialog> {
+    const socket = connect({
+      host: options.host ?? '127.0.0.1',
+      port,
+      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+      allowHalfOpen: options.keepsItsSideOpen ?? false,
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);

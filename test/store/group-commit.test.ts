@@ -16,33 +16,39 @@ function openDb(): Database {
 
 /** SQLite only: group commit is how the one SQLite writer batches commits (PostgreSQL runs each write as its own transaction). */
 describe('group commit health', () => {
-  test('a full store (SQLITE_FULL for real) turns it failing at once, a constraint error does not; the next good commit clears it', async () => {
+  test('a full store (SQLITE_FULL for real) turns it failing at once, a constraint error does not; a small commit that still fits leaves it failing, a mail-sized one clears it', async () => {
     const db = openDb();
     const heard: CommitHealth[] = [];
     const writes = new GroupCommitter(db, { onHealth: (health) => heard.push(health) });
-    const insert = (k: string, v = 'small') => writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, v));
+    const insert = (k: string, v = 'small', proves = false) => writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, v), { proves });
     await insert('a');
     await assert.rejects(insert('a'), /UNIQUE constraint failed/);
     assert.deepEqual(heard, []);
     // The file may not grow: the next insert that needs a page fails as on a full disk.
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
-    await assert.rejects(insert('b', BIG), (error: Error & { code?: string }) => error.code === 'SQLITE_FULL');
+    await assert.rejects(insert('b', BIG, true), (error: Error & { code?: string }) => error.code === 'SQLITE_FULL');
     // What mail gets meanwhile comes with it: a full disk's 452 4.3.1, as asStoreError answers the write.
     assert.deepEqual(heard, [{ state: 'failing', reason: 'database or disk is full', code: 'DISK_FULL' }]);
     assert.equal(writes.health.state, 'failing');
     await assert.rejects(insert('c', BIG));
     assert.equal(heard.length, 1, 'one report per change, not per failed write');
+    // A heartbeat's or an outcome's commit rewrites pages the store already has: it succeeds on the full
+    // disk, where the next mail still fails (the relay turned ready for seconds while mail got 452).
+    await writes.run((conn) => conn.prepare("UPDATE t SET v = 'beat' WHERE k = 'a'").run());
+    assert.equal(writes.health.state, 'failing', 'a small commit proves nothing about a mail');
+    await assert.rejects(insert('c', BIG, true), (error: Error & { code?: string }) => error.code === 'SQLITE_FULL');
+    assert.equal(heard.length, 1);
     db.pragma('max_page_count = 1000000');
-    await insert('d', BIG);
+    await insert('d', BIG, true);
     assert.deepEqual(heard.at(-1), { state: 'ok' });
     db.close();
   });
 
-  test('a read-only store (SQLITE_READONLY for real) fails every write of the batch and turns it failing until a commit succeeds', async () => {
+  test('a read-only store (SQLITE_READONLY for real) fails every write of the batch and turns it failing until a mail commits', async () => {
     const db = openDb();
     const heard: CommitHealth[] = [];
     const writes = new GroupCommitter(db, { onHealth: (health) => heard.push(health) });
-    const insert = (k: string) => writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v'));
+    const insert = (k: string) => writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run(k, 'v'), { proves: true });
     db.pragma('query_only = ON');
     const results = await Promise.allSettled([insert('a'), insert('b')]);
     assert.deepEqual(
@@ -64,31 +70,39 @@ describe('group commit health', () => {
     db.close();
   });
 
-  test('the write probe runs only while commits fail, at most once per interval, and never right after a real commit', async () => {
+  test('the write probe runs only while commits fail, at most once per interval, and never right after a real commit; a small commit that succeeds meanwhile sets one off', async () => {
     const db = openDb();
     let now = 1_000_000;
-    const writes = new GroupCommitter(db, { clock: () => now });
     let probes = 0;
-    const probe = () =>
-      writes.probe((conn) => {
+    const writes = new GroupCommitter(db, {
+      clock: () => now,
+      probe: (conn) => {
         probes += 1;
         conn.prepare("INSERT INTO t VALUES ('probe', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v").run(BIG);
         conn.prepare("DELETE FROM t WHERE k = 'probe'").run();
-      });
-    assert.deepEqual(await probe(), { state: 'ok' });
+      },
+    });
+    await writes.run((conn) => conn.prepare("INSERT INTO t VALUES ('beat', '0')").run());
+    assert.deepEqual(await writes.probe(), { state: 'ok' });
     assert.equal(probes, 0, 'no probe while commits succeed');
     db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
-    await assert.rejects(writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run('mail', BIG)));
-    assert.equal((await probe()).state, 'failing');
+    await assert.rejects(writes.run((conn) => conn.prepare('INSERT INTO t VALUES (?, ?)').run('mail', BIG), { proves: true }));
+    assert.equal((await writes.probe()).state, 'failing');
     assert.equal(probes, 0, 'a real commit was just tried');
     now += PROBE_INTERVAL_MS;
-    assert.equal((await probe()).state, 'failing');
+    assert.equal((await writes.probe()).state, 'failing');
     assert.equal(probes, 1, 'the probe fails as a mail would');
-    assert.equal((await probe()).state, 'failing');
+    assert.equal((await writes.probe()).state, 'failing');
     assert.equal(probes, 1, 'rate-limited');
     db.pragma('max_page_count = 1000000');
     now += PROBE_INTERVAL_MS;
-    assert.deepEqual(await probe(), { state: 'ok' });
+    // No /readyz asks: a heartbeat that commits sets off the probe, which tells.
+    const recovered = new Promise<void>((resolve) => {
+      const look = () => (writes.health.state === 'ok' ? resolve() : setImmediate(look));
+      look();
+    });
+    await writes.run((conn) => conn.prepare("UPDATE t SET v = '1' WHERE k = 'beat'").run());
+    await recovered;
     assert.equal(probes, 2);
     db.close();
   });
