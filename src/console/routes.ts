@@ -241,7 +241,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!result.ok) {
           if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
           return problem(request, reply, result.error.spec.http, result.error, undefined, () =>
-            signinPage(request, reply, { next, notice: undefined, error: result.error.message }),
+            signinPage(request, reply, { next, notice: undefined, error: result.error.message, name: body.name }),
           );
         }
         await consoleStore.recordAction({
@@ -468,7 +468,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
        * has none). Where sign-in needs HTTPS (plain HTTP from another host), it says so and offers no
        * form: the password would cross the network in clear before the refusal.
        */
-      function signinPage(request: FastifyRequest, reply: FastifyReply, data: { next: string; notice: string | undefined; error: string | undefined }) {
+      /** `name`: the user name a refused sign-in gave, filled in again (only the password is typed anew, as sign-in forms do). */
+      function signinPage(
+        request: FastifyRequest,
+        reply: FastifyReply,
+        data: { next: string; notice: string | undefined; error: string | undefined; name?: string | undefined },
+      ) {
         const channel = access.channel(request);
         const insecure = access.insecureSignIn(channel);
         if (insecure) return page(reply, 'signin', undefined, { title: 'Sign in', ...data, notice: undefined, error: insecure.message, form: false, csrf: '' });

@@ -955,7 +955,6 @@ const OUTLOOK_APP_LINE = /^(?:\p{L}+\s){0,2}Outlook\s(?:\p{L}+\s){1,2}(?:Android
 /** What a comma sets off in a device line: a name (a capital or a digit first), after an article ("an AT&T …") or not. */
 const NAMING_PHRASE = /^\s*(?:\p{Ll}{1,3}\s+)?[\p{Lu}\p{N}]/u;
 
-/** A disclaimer's opening as compared: without case, with a typewriter apostrophe for the typographic one. */
 /**
  * Per set of the operator's openings (the config's array, the same object for every mail): one
  * anchored alternation of every opening, after Outlook's Wingdings leaf or not. Checking each line
@@ -972,6 +971,7 @@ function disclaimerOpening(custom: readonly string[]): RegExp {
   return opening;
 }
 
+/** A disclaimer's opening as compared: without case, with a typewriter apostrophe for the typographic one. */
 function disclaimerKey(text: string): string {
   return text.toLowerCase().replace(/’/g, "'");
 }

@@ -287,6 +287,8 @@ describe('console access', () => {
     for (let attempt = 0; attempt < 10; attempt++) {
       const wrong = await signIn(relay.relay.httpPort, 'name=olivia&password=wrong-password', {}, '127.0.0.1');
       assert.equal(wrong.status, 401);
+      // The form again with the user name as given: only the password is typed anew.
+      if (attempt === 0) assert.match(wrong.body, /<input id="name" name="name"[^>]* value="olivia">[\s\S]*type="password"[^>]* autofocus>/);
     }
     assert.equal(pauses.length, 10, 'each failure was slowed');
     const blocked = await signIn(relay.relay.httpPort, `name=olivia&password=${encodeURIComponent(PASSWORD)}`);
