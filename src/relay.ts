@@ -243,7 +243,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       keywords: { stop: config.policy.stopKeywords, start: config.policy.startKeywords },
       logger: logger.child({ component: 'inbound' }),
       metrics,
-      mailer,
+      onMailQueued: () => mailer.kick(),
       onReportApplied: () => notices.kick(),
       reassembly: { store, timeoutMs: config.inbound.reassemblyTimeout },
     });
@@ -447,7 +447,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       logger: logger.child({ component: 'acceptance' }),
       metrics,
       unavailable,
-      dispatch: dispatcher,
+      onAccepted: () => dispatcher.kick(),
       onMailQueued: () => mailer.kick(),
       ...(options.smtpClock ? { clock: options.smtpClock } : {}),
       ...(options.loginPause ? { pause: options.loginPause } : {}),

@@ -55,21 +55,12 @@ export interface WorkLoopOptions<T> {
   readonly storeCommits?: (() => boolean) | undefined;
 }
 
-/** A slot kept for an item that a commit elsewhere leases to the loop (WorkLoop.reserve). */
-export interface Reservation<T> {
-  /** The commit leased `item`: it starts in the kept slot. */
-  start(item: T): void;
-  /** The commit failed, or leased nothing: the slot is free again. */
-  cancel(): void;
-}
-
 /**
  * A durable queue's worker loop: claim what is due, process each item with at most `concurrency`
  * in their slot at once, and sleep until the next item is due or `kick()` says new work arrived.
  * An item leaves its slot when it releases it and counts as in flight (for the stop's grace, and its
- * lease stays) until its outcome is committed. Nothing is claimed ahead of a free slot (an item handed
- * over while a claim was under way may make one wait for a request's time): a lease says the item may be
- * at the gateway, and a restart after a crash counts it as a possible duplicate.
+ * lease stays) until its outcome is committed. Nothing is claimed ahead of a free slot: a lease says
+ * the item may be at the gateway, and a restart after a crash counts it as a possible duplicate.
  * Shared by the SMS dispatcher and the outgoing-mail worker.
  */
 export class WorkLoop<T> {
@@ -78,14 +69,6 @@ export class WorkLoop<T> {
   readonly #inFlight = new Map<Promise<void>, T>();
   /** Items in their slot. */
   #busy = 0;
-  /**
-   * Items leased to this loop that wait for a slot: those of a claim that came back while items handed over took
-   * the slots it had counted on, and those handed over (reserve) while a claim's fill them. At most a few, for a
-   * request's time: their leases are held (held()) as those in flight.
-   */
-  readonly #waiting: T[] = [];
-  /** The slots promised to items being leased elsewhere (reserve), each settled when its item arrives or the promise is withdrawn: the stop waits for them. */
-  readonly #reserved = new Set<Promise<void>>();
   /** The pass under way (a claim, the look-up of when the next item is due), if any: a claim in it may start items after the stop came. */
   #pass: Promise<void> | undefined;
   #again = false;
@@ -161,14 +144,14 @@ export class WorkLoop<T> {
     // waited for as the others, not counted as left in flight once the ones started before the stop ended.
     const settled = async () => {
       await this.#pass;
-      while (this.#inFlight.size > 0 || this.#reserved.size > 0) await Promise.allSettled([...this.#inFlight.keys(), ...this.#reserved]);
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight.keys()]);
     };
     await Promise.race([settled(), graceOver]);
     clearTimeout(timer);
-    if (this.#inFlight.size === 0 && this.#reserved.size === 0 && this.#waiting.length === 0) return;
+    if (this.#inFlight.size === 0) return;
     this.#abandoned = true;
     this.#options.logger.warn(
-      { inFlight: this.#inFlight.size + this.#waiting.length + this.#reserved.size, graceMs },
+      { inFlight: this.#inFlight.size, graceMs },
       `${this.#options.name}: stopped with work still in flight; its lease stays and the next start takes it up again`,
     );
   }
@@ -221,7 +204,7 @@ export class WorkLoop<T> {
     const { concurrency, claim } = this.#options;
     for (;;) {
       // As many as start now: free slots, within the bound on outcomes waiting for their commit.
-      const free = Math.min(concurrency - this.#promised(), concurrency * COMMITTING_PER_SLOT - this.#committing());
+      const free = Math.min(concurrency - this.#busy, concurrency * COMMITTING_PER_SLOT - this.#committing());
       if (this.#stopped || free <= 0 || this.#drained()) return;
       const kicks = this.#kicks;
       const items = await claim(free);
@@ -230,67 +213,8 @@ export class WorkLoop<T> {
       // (each a transaction of its own), where the idle wait's look-up of the next due item suffices.
       this.#drainedAt = items.length < free ? kicks : undefined;
       if (items.length === 0) return;
-      // Ahead of any handed over meanwhile: they were due first.
-      this.#waiting.unshift(...items);
-      this.#startWaiting();
+      for (const item of items) this.#start(item);
     }
-  }
-
-  /** Slots in use or promised: items in their slot, waiting for one, or being leased elsewhere (reserve). */
-  #promised(): number {
-    return this.#busy + this.#waiting.length + this.#reserved.size;
-  }
-
-  /**
-   * Starts the items waiting for a slot, as many as are free within the bound on outcomes waiting for their
-   * commit; none once the stop gave up waiting (they keep their lease for the next start, as those in flight).
-   */
-  #startWaiting(): void {
-    const { concurrency } = this.#options;
-    if (this.#abandoned) return;
-    while (this.#busy < concurrency && this.#committing() < concurrency * COMMITTING_PER_SLOT) {
-      const item = this.#waiting.shift();
-      if (item === undefined) return;
-      this.#start(item);
-    }
-  }
-
-  /**
-   * Promises a slot to an item that a commit elsewhere is about to lease to this loop (an accepted mail's SMS,
-   * Dispatcher.handOff), so that it starts once committed with no claim of its own; undefined when the loop
-   * should claim it instead: while it stops or its store fails, or when every slot is in use or promised.
-   * Queued work keeps its turn: a slot that frees while the loop knows of due work (not drained) is claimed at
-   * once, in the same turn, before any accept can ask for it; an item handed over goes ahead only of work that
-   * no claim saw yet, as a never-tried SMS goes ahead of the retries in a claim (NEVER_TRIED_HEAD_START_MS).
-   * Neither a claim under way nor one that filled its slots stops it: the items of both then take the slots in
-   * turn (#waiting), a request's time at most. Refused in either case, a mail queued for a claim kicked the next
-   * claim, under which the next mail was refused in turn: on PostgreSQL, with 10 SMTP sessions, 8% and then
-   * 20% of the mails were handed over.
-   */
-  reserve(): Reservation<T> | undefined {
-    const { concurrency } = this.#options;
-    if (this.#stopped || this.#failingSince !== undefined) return undefined;
-    if (this.#promised() >= concurrency || this.#committing() >= concurrency * COMMITTING_PER_SLOT) return undefined;
-    let settle: () => void = () => undefined;
-    const promise = new Promise<void>((resolve) => (settle = resolve));
-    this.#reserved.add(promise);
-    const end = () => {
-      if (!this.#reserved.delete(promise)) return false;
-      settle();
-      return true;
-    };
-    return {
-      start: (item) => {
-        // After a stop that gave up waiting, the item keeps its lease for the next start, as those left in flight.
-        if (!end() || this.#abandoned) return;
-        this.#waiting.push(item);
-        this.#startWaiting();
-      },
-      cancel: () => {
-        // A pass looks again: a claim it skipped may have counted this slot as taken.
-        if (end()) this.#wake();
-      },
-    };
   }
 
   /** Items past their slot, their outcome being committed. */
@@ -310,9 +234,7 @@ export class WorkLoop<T> {
     };
     // The slot frees before the outcome commits: it can take only what the last claim left due.
     const release = () => {
-      if (!freeSlot()) return;
-      this.#startWaiting();
-      if (!this.#drained()) this.#wake();
+      if (freeSlot() && !this.#drained()) this.#wake();
     };
     const work = process(item, release)
       .catch((error: unknown) => {
@@ -323,16 +245,16 @@ export class WorkLoop<T> {
       })
       .finally(() => {
         this.#inFlight.delete(work);
-        if (freeSlot()) this.#startWaiting();
+        freeSlot();
         // A committed outcome may lift the bound on those pending, and may move when the next item is due (a retry): the idle wait looks again.
         this.#wake();
       });
     this.#inFlight.set(work, item);
   }
 
-  /** The ids of the leases this loop holds: its items in flight, until their outcome is committed, and those waiting for a slot. */
+  /** The ids of the leases this loop holds: its items in flight, until their outcome is committed. */
   held(): number[] {
-    return [...this.#inFlight.values(), ...this.#waiting].flatMap((item) => this.#options.leaseIds(item));
+    return [...this.#inFlight.values()].flatMap((item) => this.#options.leaseIds(item));
   }
 
   /** Time until the next item is due; undefined when work in flight will wake us anyway. */

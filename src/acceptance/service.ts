@@ -9,8 +9,7 @@ import { SenderPolicy } from '../policy/senders.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
-import type { AcceptLease, SmsBatch, Store } from '../store/types.ts';
-import type { Reservation } from '../work-loop.ts';
+import type { Store } from '../store/types.ts';
 import { buildNewMail } from './new-mail.ts';
 import { admitNumber, checkListSize, checkNumberCount, checkRecipientCount, routeOf } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
@@ -44,8 +43,8 @@ export interface AcceptanceOptions {
   readonly routes?: Routes | undefined;
   readonly tracking: ReplyTracking;
   readonly logger: Logger;
-  /** Told of each mail being committed, so that its SMS start at once. */
-  readonly dispatch: AcceptedSmsDispatch;
+  /** Called after each mail is committed, so dispatch can start at once. */
+  readonly onAccepted: () => void;
   /** Called after a mail for the postmaster is queued, so the mailer can deliver it at once. */
   readonly onMailQueued: () => void;
   readonly metrics?: Metrics | undefined;
@@ -54,14 +53,6 @@ export interface AcceptanceOptions {
   readonly clock?: () => number;
   /** How a failed sign-in's answer waits (a timer; tests record the delays instead of sleeping them). */
   readonly pause?: (ms: number) => Promise<void>;
-}
-
-/** Dispatch as the acceptance sees it (src/dispatch/dispatcher.ts). */
-export interface AcceptedSmsDispatch {
-  /** A free slot that takes the SMS of a mail of `numbers` numbers, due at `dueAt`, as soon as its accept commits them leased (AcceptLease), or undefined. */
-  handOff(numbers: number, dueAt: number): (Reservation<SmsBatch> & { readonly lease: AcceptLease }) | undefined;
-  /** SMS were queued: a claim is to take them. */
-  kick(): void;
 }
 
 /**
@@ -217,17 +208,11 @@ export class AcceptanceService {
       );
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
-      const handOff = this.#options.dispatch.handOff(mail.recipients.length, mail.receivedAt);
-      const { duplicateOf, leased } = await store.acceptMail(mail, handOff?.lease).catch(async (error: unknown) => {
-        handOff?.cancel();
+      const { duplicateOf } = await store.acceptMail(mail).catch(async (error: unknown) => {
         await this.#rates.release(ticket);
         throw error;
       });
-      if (handOff && leased) handOff.start(leased);
-      else {
-        handOff?.cancel();
-        this.#options.dispatch.kick();
-      }
+      this.#options.onAccepted();
       this.#options.metrics?.accepted.inc();
       if (contextNotTaken) {
         const { named, given, numbers } = contextNotTaken;

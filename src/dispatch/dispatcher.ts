@@ -4,8 +4,8 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import type { AcceptLease, ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
-import { type Reservation, WorkLoop } from '../work-loop.ts';
+import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
+import { WorkLoop } from '../work-loop.ts';
 import { EndpointBreaker } from './endpoints.ts';
 import { type Classified, TLS_CERTIFICATE } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
@@ -161,8 +161,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   #sharedReadAt = -Infinity;
   /** While every provider is paused: when the first queued SMS reaches its maximum age, as nextDueAt last found it. */
   #nextExpiryAt: number | undefined;
-  /** The most numbers one request takes, whichever provider sends it: a claim's batch. */
-  readonly #batchSize: number;
 
   constructor(options: DispatcherOptions) {
     const clock = options.clock ?? Date.now;
@@ -227,26 +225,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     });
     this.#options = options;
     this.#clock = clock;
-    this.#batchSize = batchSize;
     this.#lanes = new Map(lanes.map((lane) => [lane.provider.name, lane]));
     this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
-  }
-
-  /**
-   * A slot for the SMS of a mail being accepted, leased to this relay in the accept's own commit (AcceptLease) and
-   * started once it is durable: no claim, a transaction of its own, between the 250 and the gateway. Only where a
-   * claim would have taken them alike at once: they are due (`dueAt`) by this dispatcher's clock, the mail's `numbers` fit one request, nothing is owed to the store,
-   * no provider is paused (a probe, a wait or the route's next provider is a claim's choice), the view of what
-   * other relays share is fresh (only a claim reads it again), and a slot is free with nothing else due
-   * (WorkLoop.reserve). Otherwise undefined: the SMS are queued and a claim takes them (kick).
-   */
-  handOff(numbers: number, dueAt: number): (Reservation<SmsBatch> & { readonly lease: AcceptLease }) | undefined {
-    if (numbers > this.#batchSize || this.#owed.length > 0 || dueAt > this.#clock()) return undefined;
-    if (performance.now() - this.#sharedReadAt >= SHARED_STATE_REFRESH_MS) return undefined;
-    for (const lane of this.#lanes.values()) if (lane.pause.paused) return undefined;
-    const reservation = this.reserve();
-    const now = this.#clock();
-    return reservation && { ...reservation, lease: { owner: this.#options.owner, now, leaseUntil: now + this.#options.leaseMs } };
   }
 
   /**

@@ -2,8 +2,8 @@ import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
-import type { AcceptLease, ClaimedMail, Store } from '../store/types.ts';
-import { type Reservation, WorkLoop } from '../work-loop.ts';
+import type { ClaimedMail, Store } from '../store/types.ts';
+import { WorkLoop } from '../work-loop.ts';
 import { SMARTHOST_POOL_SIZE } from './smarthost.ts';
 import type { MailTransport } from './transports.ts';
 
@@ -42,7 +42,6 @@ export interface MailerOptions {
  */
 export class Mailer extends WorkLoop<ClaimedMail> {
   readonly #options: MailerOptions;
-  readonly #clock: () => number;
   /** The transport failing (DeliveryResult `down`) since, and how many deliveries it deferred: logged when it begins and ends. */
   #outage: { readonly since: number; readonly error: string; deferred: number } | undefined;
 
@@ -64,20 +63,6 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       leaseIds: (mail) => [mail.id],
     });
     this.#options = options;
-    this.#clock = clock;
-  }
-
-  /**
-   * A slot for the reply mail of an SMS being received, leased to this relay in the SMS's own commit (AcceptLease)
-   * and delivered once it is durable, with no claim between: when it is due (`dueAt`) by the mailer's clock, a slot
-   * is free (WorkLoop.reserve) and the transport is not failing (its mail waits for its backoff, which only a claim
-   * keeps). Otherwise undefined: the mail is queued and a claim takes it (kick).
-   */
-  handOff(dueAt: number): (Reservation<ClaimedMail> & { readonly lease: AcceptLease }) | undefined {
-    const now = this.#clock();
-    if (this.#outage || dueAt > now) return undefined;
-    const reservation = this.reserve();
-    return reservation && { ...reservation, lease: { owner: this.#options.owner, now, leaseUntil: now + this.#options.leaseMs } };
   }
 
   async #deliver(mail: ClaimedMail, clock: () => number, release: () => void): Promise<void> {

@@ -8,8 +8,7 @@ import { PartReassembly } from '../sms/concat.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
-import type { AcceptLease, ClaimedMail, ReplyStore } from '../store/types.ts';
-import type { Reservation } from '../work-loop.ts';
+import type { ReplyStore } from '../store/types.ts';
 import type { DeliveryState, InboundKind, InboundSink, ReceivedOutcome, ReceivedSms, ReportOutcome, StatusReport } from '../vocabulary.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
 import type { ReplyTracking } from './tracking.ts';
@@ -39,22 +38,14 @@ export interface InboundOptions {
   /** Keywords that, sent as the whole SMS, opt a number out of SMS (STOP) and back in (START). */
   readonly keywords: { readonly stop: readonly string[]; readonly start: readonly string[] };
   readonly logger: Logger;
-  /** Told of each reply mail being committed, so that it goes at once. */
-  readonly mailer: ReplyMailQueue;
+  /** A reply mail was queued: the mailer can send it. */
+  readonly onMailQueued: () => void;
   /** A delivery report moved an SMS forward: its sender may be due a notice. */
   readonly onReportApplied: () => void;
   readonly metrics?: Metrics | undefined;
   readonly clock?: () => number;
   /** Where the parts of long SMS are kept until whole (`inbound.reassemblyTimeout`); without it a part is mailed as it comes. */
   readonly reassembly?: { readonly store: ReassemblyStore; readonly timeoutMs: number } | undefined;
-}
-
-/** The mailer as the inbound service sees it (src/mailer/mailer.ts). */
-export interface ReplyMailQueue {
-  /** A free slot that delivers a reply mail, due at `dueAt`, as soon as its SMS's commit leases it (AcceptLease), or undefined. */
-  handOff(dueAt: number): (Reservation<ClaimedMail> & { readonly lease: AcceptLease }) | undefined;
-  /** Mail was queued: a claim is to take it. */
-  kick(): void;
 }
 
 /**
@@ -197,8 +188,7 @@ export class InboundService {
     const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut }, route, this.#options.replyMail));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
-    /** Its commit is known; `queued`: its reply mail waits for a claim (it was not handed to a mailer slot). */
-    const accepted = (queued: boolean) => {
+    const accepted = () => {
       if (!route) {
         logger.warn(fields, 'inbound: SMS received but no conversation or default mailbox: kept as undeliverable');
         return;
@@ -212,40 +202,33 @@ export class InboundService {
         },
         'inbound: SMS received and mailed',
       );
-      if (queued) this.#options.mailer.kick();
+      this.#options.onMailQueued();
     };
-    const handOff = route && built ? this.#options.mailer.handOff(now) : undefined;
-    const { duplicate, leased } = await store
-      .acceptInbound(
-        {
-          id,
-          provider,
-          providerId: sms.providerId,
-          number: sms.number,
-          text: sms.text,
-          sentAt: sms.sentAt,
-          userContext: context,
-          receivedAt: now,
-          optOut,
-          route:
-            route && built
-              ? { mailbox: route.mailbox, context: route.conversation?.context, mail: { ...built.mail, messageId: id }, messageIdHeader: built.messageIdHeader }
-              : undefined,
-        },
-        handOff?.lease,
-      )
+    const { duplicate } = await store
+      .acceptInbound({
+        id,
+        provider,
+        providerId: sms.providerId,
+        number: sms.number,
+        text: sms.text,
+        sentAt: sms.sentAt,
+        userContext: context,
+        receivedAt: now,
+        optOut,
+        route:
+          route && built
+            ? { mailbox: route.mailbox, context: route.conversation?.context, mail: { ...built.mail, messageId: id }, messageIdHeader: built.messageIdHeader }
+            : undefined,
+      })
       .catch((error: unknown) => {
-        handOff?.cancel();
-        if (isStoreFailure(error)) void this.#lateCommit(provider, sms.providerId, () => accepted(true));
+        if (isStoreFailure(error)) void this.#lateCommit(provider, sms.providerId, accepted);
         throw error;
       });
-    if (handOff && leased) handOff.start(leased);
-    else handOff?.cancel();
     // Two deliveries of one SMS at the same moment both pass the check above; the store keeps one.
     if (duplicate) return this.#repeated(fields);
     // The provider's retry was committed: the earlier attempt was not, and this one's line says it all.
     this.#lateCommits.delete(lateCommitKey(provider, sms.providerId));
-    accepted(!leased);
+    accepted();
     return route ? { status: 'accepted', id } : { status: 'undeliverable', id };
   }
 

@@ -3,7 +3,6 @@ import type { DeliveryState } from '../vocabulary.ts';
 import type {
   ClaimedMail,
   ClaimedSms,
-  NewMail,
   NewOutgoingMail,
   QuarantinedBody,
   QuarantineEntry,
@@ -234,56 +233,6 @@ export function storeFailureCode(error: unknown): StoreFailureCode {
   return 'STORE_UNAVAILABLE';
 }
 
-/** The `messages` row of a mail being accepted, in both stores. */
-export function messageRowOf(mail: NewMail): MessageRow {
-  return {
-    id: mail.id,
-    received_at: mail.receivedAt,
-    envelope_from: mail.envelopeFrom,
-    client_address: mail.client.address,
-    client_helo: mail.client.helo,
-    message_id_header: mail.messageIdHeader ?? null,
-    subject: mail.subject ?? null,
-    headers: mail.headers,
-    text: mail.sms.text,
-    encoding: mail.sms.encoding,
-    parts: mail.sms.parts,
-    max_parts: mail.sms.maxParts,
-    sender_id: mail.sms.senderId ?? null,
-    user_context: mail.sms.userContext ?? null,
-    dsn_ret: mail.dsn.ret ?? null,
-    dsn_envid: mail.dsn.envid ?? null,
-    report_all: mail.reportAll ? 1 : 0,
-    send_at: mail.sendAt ?? null,
-    gateway_account: mail.gatewayAccount ?? null,
-  };
-}
-
-/** When a mail's SMS are first due: at once, or at its X-SMS-Send-At when the relay holds it until then. */
-export const firstDueOf = (mail: NewMail): number =>
-  mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
-
-/**
- * The batch of a mail whose SMS its accept leased (AcceptLease), `ids` in the order of its recipients: what a
- * claim of them would give (the same row conversions), so the dispatcher cannot tell the two apart.
- */
-export function leasedBatch(mail: NewMail, ids: readonly number[]): SmsBatch {
-  return {
-    message: toStoredMessage(messageRowOf(mail)),
-    sms: mail.recipients.map((recipient, index) =>
-      toClaimedSms({
-        id: ids[index] as number,
-        number: recipient.number,
-        rcpt: recipient.rcpt,
-        notify: recipient.notify?.join(',') ?? null,
-        orcpt: recipient.orcpt ?? null,
-        attempts: 0,
-        last_error: null,
-      }),
-    ),
-  };
-}
-
 export function toStoredMessage(row: MessageRow): StoredMessage {
   return {
     id: row.id,
@@ -316,20 +265,6 @@ export interface MailRow {
   recipients: string;
   raw: Buffer;
   attempts: number;
-}
-
-/** A mail queued at `createdAt` as row `id` and leased in the same commit (AcceptLease), as a claim of it would give it. */
-export function leasedMail(mail: NewOutgoingMail, id: number, createdAt: number): ClaimedMail {
-  return toClaimedMail({
-    id,
-    created_at: createdAt,
-    kind: mail.kind,
-    message_id: mail.messageId ?? null,
-    envelope_from: mail.envelopeFrom,
-    recipients: JSON.stringify(mail.recipients),
-    raw: mail.raw,
-    attempts: 0,
-  });
 }
 
 export function toClaimedMail(row: MailRow): ClaimedMail {

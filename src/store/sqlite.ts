@@ -22,11 +22,7 @@ import {
   toQueuedMailError,
   type ClaimedSmsRow,
   claimAt,
-  firstDueOf,
   groupIntoBatches,
-  leasedBatch,
-  leasedMail,
-  messageRowOf,
   NEVER_TRIED,
   type MessageRow,
   selectBatchRows,
@@ -71,9 +67,6 @@ import type { DeliveryState } from '../vocabulary.ts';
 import type { PartReceipt, PartReceiptResult, PartsOfSms, SentParts } from './part-receipts-types.ts';
 import * as sentParts from './sqlite-part-receipts.ts';
 import type {
-  AcceptedInbound,
-  AcceptedMail,
-  AcceptLease,
   ClaimedSms,
   Conversation,
   DeliveryReportResult,
@@ -290,22 +283,40 @@ export class SqliteStore implements Store {
     }
   }
 
-  acceptMail(mail: NewMail, lease?: AcceptLease): Promise<AcceptedMail> {
+  acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
     return this.#write(() => {
       const sql = this.#sql;
       const original = mail.resubmission
         ? (sql.findResubmitted.get(mail.resubmission.fingerprint, mail.resubmission.since) as { id: string } | undefined)
         : undefined;
-      sql.insertMessage.run({ ...messageRowOf(mail), fingerprint: mail.resubmission?.fingerprint ?? null, duplicate_of: original?.id ?? null });
+      sql.insertMessage.run({
+        id: mail.id,
+        received_at: mail.receivedAt,
+        envelope_from: mail.envelopeFrom,
+        client_address: mail.client.address,
+        client_helo: mail.client.helo,
+        message_id_header: mail.messageIdHeader ?? null,
+        subject: mail.subject ?? null,
+        headers: mail.headers,
+        text: mail.sms.text,
+        encoding: mail.sms.encoding,
+        parts: mail.sms.parts,
+        max_parts: mail.sms.maxParts,
+        sender_id: mail.sms.senderId ?? null,
+        user_context: mail.sms.userContext ?? null,
+        dsn_ret: mail.dsn.ret ?? null,
+        dsn_envid: mail.dsn.envid ?? null,
+        fingerprint: mail.resubmission?.fingerprint ?? null,
+        duplicate_of: original?.id ?? null,
+        report_all: mail.reportAll ? 1 : 0,
+        send_at: mail.sendAt ?? null,
+        gateway_account: mail.gatewayAccount ?? null,
+      });
       if (original) {
         sql.insertEvent.run(mail.receivedAt, mail.id, null, 'resubmission', `same mail as ${original.id}, sent once`);
         sql.insertEvent.run(mail.receivedAt, original.id, null, 'resubmitted', `the client sent it again as ${mail.id}`);
         return { duplicateOf: original.id };
       }
-      const due = firstDueOf(mail);
-      // As a claim's: a lease ends at its next_attempt_at (by the relay's clock on SQLite).
-      const leased = lease !== undefined && due === mail.receivedAt && sql.dispatchPaused.get() === undefined;
-      const ids: number[] = [];
       for (const recipient of mail.recipients) {
         const { lastInsertRowid } = sql.insertSms.run({
           message_id: mail.id,
@@ -314,14 +325,12 @@ export class SqliteStore implements Store {
           notify: recipient.notify?.join(',') ?? null,
           orcpt: recipient.orcpt ?? null,
           now: mail.receivedAt,
-          due: leased ? lease.leaseUntil : due,
-          lease_owner: leased ? lease.owner : null,
+          due: mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt,
         });
-        ids.push(Number(lastInsertRowid));
         sql.insertEvent.run(mail.receivedAt, mail.id, lastInsertRowid, 'accepted', `${recipient.rcpt} -> ${recipient.number}`);
       }
       if (mail.conversation && mail.sms.userContext) recordConversation(this.#replies, mail, mail.conversation, mail.sms.userContext);
-      return { duplicateOf: undefined, ...(leased ? { leased: leasedBatch(mail, ids) } : {}) };
+      return { duplicateOf: undefined };
     }, A_MAIL);
   }
 
@@ -403,9 +412,7 @@ export class SqliteStore implements Store {
   }
 
   enqueueMail(mail: readonly NewOutgoingMail[]): Promise<void> {
-    return this.#write(() => {
-      this.#insertMail(mail, Date.now());
-    });
+    return this.#write(() => this.#insertMail(mail, Date.now()));
   }
 
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
@@ -548,12 +555,11 @@ export class SqliteStore implements Store {
     return this.#read(() => this.#replies.knowsSender.get(sender) !== undefined);
   }
 
-  acceptInbound(inbound: NewInbound, lease?: AcceptLease): Promise<AcceptedInbound> {
+  acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
     return this.#write(() => {
       if (!insertInbound(this.#replies, inbound)) return { duplicate: true };
-      if (!inbound.route) return { duplicate: false };
-      const [id] = this.#insertMail([inbound.route.mail], inbound.receivedAt, lease);
-      return { duplicate: false, ...(lease && id !== undefined ? { leased: leasedMail(inbound.route.mail, id, inbound.receivedAt) } : {}) };
+      if (inbound.route) this.#insertMail([inbound.route.mail], inbound.receivedAt);
+      return { duplicate: false };
     });
   }
 
@@ -819,9 +825,7 @@ export class SqliteStore implements Store {
     this.#onHealth(this.#lost);
   }
 
-  /** Queues `mail` (at most one per once-key), leased by `lease` when given; the ids of the rows it wrote. */
-  #insertMail(mail: readonly NewOutgoingMail[], now: number, lease?: AcceptLease): number[] {
-    const ids: number[] = [];
+  #insertMail(mail: readonly NewOutgoingMail[], now: number): void {
     for (const item of mail) {
       const { lastInsertRowid, changes } = this.#sql.insertMail.run({
         created_at: now,
@@ -831,15 +835,10 @@ export class SqliteStore implements Store {
         recipients: JSON.stringify(item.recipients),
         raw: item.raw,
         once_key: item.onceKey ?? null,
-        // As a claim's (leaseMail): a lease ends at its next_attempt_at.
-        due: lease?.leaseUntil ?? now,
-        lease_owner: lease?.owner ?? null,
       });
       if (changes === 0) continue;
-      ids.push(Number(lastInsertRowid));
       this.#sql.insertEvent.run(now, item.messageId ?? null, null, `${item.kind} queued`, `mail ${lastInsertRowid} to ${item.recipients.join(', ')}`);
     }
-    return ids;
   }
 
   #groupIntoBatches(rows: readonly ClaimedSmsRow[], batchSize: number): SmsBatch[] {
@@ -939,9 +938,8 @@ function prepareStatements(db: Database) {
       SELECT id FROM messages WHERE fingerprint = ? AND received_at >= ? AND duplicate_of IS NULL
       ORDER BY received_at DESC LIMIT 1`),
     insertSms: db.prepare(`
-      INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at, lease_owner)
-      VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now, @lease_owner)`),
-    dispatchPaused: db.prepare("SELECT 1 FROM control WHERE key = 'dispatch_paused'"),
+      INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
+      VALUES (@message_id, @number, @rcpt, @notify, @orcpt, 'queued', @due, @now)`),
     insertEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES (?, ?, ?, ?, ?)'),
     insertEventForSms: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
     insertEventForMail: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, NULL, ?, ? FROM mail_out WHERE id = ?'),
@@ -1009,9 +1007,9 @@ function prepareStatements(db: Database) {
       WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
     insertMail: db.prepare(`
       INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at,
-        once_key, lease_owner)
-      VALUES (@created_at, @kind, @message_id, @envelope_from, @recipients, @raw, 'queued', @due, @created_at,
-        @once_key, @lease_owner)
+        once_key)
+      VALUES (@created_at, @kind, @message_id, @envelope_from, @recipients, @raw, 'queued', @created_at, @created_at,
+        @once_key)
       ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING`),
     // A claim takes the mail whose lease ended before the others (postgres/store.ts, CLAIM_ORDER), found by their own index.
     endedMailLeases: db.prepare(`

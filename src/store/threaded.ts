@@ -4,7 +4,7 @@ import { NotOptedOut } from './not-opted-out.ts';
 import type { Migrated } from './migrations.ts';
 import type { SqliteStoreOptions } from './sqlite.ts';
 import { toBuffers } from './thread-wire.ts';
-import type { AcceptLease, NewInbound, Store, StoreHealth } from './types.ts';
+import type { NewInbound, Store, StoreHealth } from './types.ts';
 
 type Pending = { readonly resolve: (value: unknown) => void; readonly reject: (error: unknown) => void };
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: { code?: RelayErrorCode; message: string; sqlite?: SqliteFailure } };
@@ -89,7 +89,7 @@ export async function openThreadedStore(
       if (typeof method !== 'string' || method === 'then') return undefined;
       if (method === 'isOptedOut') return (number: string) => notOptedOut.check(number, () => call(method, [number]) as Promise<boolean>);
       if (method === 'acceptInbound') {
-        return (...args: [NewInbound, AcceptLease?]) => (args[0].optOut ? notOptedOut.changing(() => call(method, args)) : call(method, args));
+        return (inbound: NewInbound) => (inbound.optOut ? notOptedOut.changing(() => call(method, [inbound])) : call(method, [inbound]));
       }
       if (method === 'close') {
         return async () => {

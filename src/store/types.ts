@@ -16,7 +16,7 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * A resubmission (same fingerprint since `mail.resubmission.since`) is recorded without SMS jobs,
    * and the original's id is returned: the client gets its 250, the phone gets one SMS.
    */
-  acceptMail(mail: NewMail, lease?: AcceptLease): Promise<AcceptedMail>;
+  acceptMail(mail: NewMail): Promise<{ readonly duplicateOf: string | undefined }>;
 
   /**
    * Leases due SMS jobs to `owner` until `leaseUntil`: at most `maxBatches` batches, each the numbers
@@ -152,30 +152,6 @@ export interface NewMail {
   readonly holdUntilSendAt: boolean;
   /** The account whose own gateway credentials send it; undefined = the relay's. */
   readonly gatewayAccount: string | undefined;
-}
-
-/**
- * A dispatcher slot waits for the mail being accepted (Dispatcher.handOff): its SMS are leased to `owner` for
- * `leaseMs` in the accept's own transaction and handed to that slot, with no claim (a transaction of its own)
- * between the 250 and the gateway. Only SMS due at once are leased so (not a mail held until its
- * X-SMS-Send-At, nor while the operator paused dispatching), and only those of one request: the caller asks
- * for a mail of at most one batch of numbers. The lease is a claim's: `owner`'s until `leaseUntil` (on PostgreSQL
- * `leaseUntil - now` by the database's clock). A crash between the commit and the request leaves the lease
- * as a claim's would: the next start takes it up and counts a possible duplicate.
- */
-export type AcceptLease = Pick<ClaimRequest, 'owner' | 'now' | 'leaseUntil'>;
-
-export interface AcceptedMail {
-  /** The earlier mail this one repeats (a resubmission): it was stored without SMS. */
-  readonly duplicateOf: string | undefined;
-  /** The SMS leased at the accept (AcceptLease), as a claim would have given them; undefined when none were. */
-  readonly leased?: SmsBatch | undefined;
-}
-
-export interface AcceptedInbound {
-  readonly duplicate: boolean;
-  /** The reply mail leased at the accept (AcceptLease); undefined when none was. */
-  readonly leased?: ClaimedMail | undefined;
 }
 
 export interface OutboundSms {
@@ -452,12 +428,8 @@ export interface ReplyStore {
   knowsInbound(provider: string, providerId: string): Promise<boolean>;
   /** Whether an SMS from this sender (exactly as stored) was ever received. */
   knowsSender(sender: string): Promise<boolean>;
-  /**
-   * Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). With `lease`,
-   * its reply mail is leased to a waiting mailer slot in the same commit and answered (`leased`), as a claim of it
-   * would give it (AcceptLease: the mailer's, for the mail queue).
-   */
-  acceptInbound(inbound: NewInbound, lease?: AcceptLease): Promise<AcceptedInbound>;
+  /** Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). */
+  acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
   /** Keeps a request no parser understood; its id is what `smsrelay quarantine show` takes. */
   quarantine(request: QuarantinedRequest): Promise<number>;
   /** Which of `numbers` got exactly `text` from a mail accepted since `since` (alert storms). */

@@ -81,26 +81,6 @@ test('between the mails of a light load the dispatcher claims once per mail: not
   assert.deepEqual(counted.claims, [0, 1, 1, 1]);
 });
 
-test('a mail accepted while a slot is free and nothing else is due is handed to that slot, leased in its accept: its SMS reach the gateway with no claim', async () => {
-  const { dispatcher, store, counted } = await harness();
-  dispatcher.start();
-  await waitFor('the first claim', () => counted.claims.length === 1 || undefined);
-  for (let sent = 1; sent <= 3; sent++) {
-    const receivedAt = Date.now();
-    const handOff = dispatcher.handOff(1, receivedAt);
-    assert.ok(handOff, `a slot for mail ${sent}`);
-    const { leased } = await store.acceptMail(mail([`+44770090071${sent}`], { receivedAt }), handOff.lease);
-    assert.ok(leased);
-    handOff.start(leased);
-    await waitFor(`SMS ${sent} recorded`, () => counted.outcomes === sent || undefined);
-  }
-  // More numbers than one request takes, or not due yet by the dispatcher's clock: queued, for a claim.
-  assert.equal(dispatcher.handOff(10_000, Date.now()), undefined);
-  assert.equal(dispatcher.handOff(1, Date.now() + 60_000), undefined);
-  await sleep(SETTLE_MS);
-  assert.deepEqual(counted.claims, [0], 'only the start claimed');
-});
-
 test('a claim that fills the free slots is followed by another as the slots free, until one takes less than it could: a backlog is sent whole', async () => {
   const { dispatcher, store, counted } = await harness();
   const backlog = 3 * SLOTS + 1;

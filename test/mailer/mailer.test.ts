@@ -269,48 +269,6 @@ describe('mail-out queue', () => {
     }
   });
 
-  test('a reply mail leased in the commit of its SMS goes to the slot promised to it, with no claim', async () => {
-    const maildir = join(dir, 'maildir');
-    const claims: number[] = [];
-    const counting = new Proxy(store, {
-      get: (target, name) => {
-        if (name === 'claimDueMail')
-          return async (...args: Parameters<SqliteStore['claimDueMail']>) => {
-            const claimed = await target.claimDueMail(...args);
-            claims.push(claimed.length);
-            return claimed;
-          };
-        const value: unknown = Reflect.get(target, name, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
-    const started = startMailer(maildirTransport(maildir), counting, { idleWaitMs: 60_000 });
-    await waitFor('the first claim', () => claims.length === 1 || undefined);
-    for (const id of ['r-1', 'r-2']) {
-      const receivedAt = Date.now();
-      const handOff = started.handOff(receivedAt);
-      assert.ok(handOff, `a slot for ${id}`);
-      const { leased } = await store.acceptInbound(
-        {
-          id,
-          provider: 'intellisoftware',
-          providerId: `G-${id}`,
-          number: '+447700900123',
-          text: 'on my way',
-          sentAt: undefined,
-          userContext: undefined,
-          receivedAt,
-          route: { mailbox: 'alice@example.com', context: undefined, mail: { ...report(id), kind: 'reply', messageId: id }, messageIdHeader: `<${id}@relay>` },
-        },
-        handOff.lease,
-      );
-      assert.ok(leased);
-      handOff.start(leased);
-      await waitFor(`${id} delivered`, async () => (await store.events(id)).some((event) => event.kind === 'mail sent') || undefined);
-    }
-    assert.deepEqual(claims, [0], 'only the start claimed');
-  });
-
   test('without a smarthost, mail lands in a Maildir (tmp → new), readable with the envelope', async () => {
     const maildir = join(dir, 'maildir');
     await store.enqueueMail([report('to the maildir')]);

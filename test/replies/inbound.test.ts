@@ -66,11 +66,8 @@ describe('the inbound service', () => {
       ),
       keywords: { stop: ['STOP'], start: ['START'] },
       logger: log.logger,
-      mailer: {
-        handOff: () => undefined,
-        kick: () => {
-          mailsQueued += 1;
-        },
+      onMailQueued: () => {
+        mailsQueued += 1;
       },
       onReportApplied: () => {},
     });
@@ -152,11 +149,8 @@ describe('a commit the store failed to confirm', () => {
       ),
       keywords: { stop: ['STOP'], start: ['START'] },
       logger,
-      mailer: {
-        handOff: () => undefined,
-        kick: () => {
-          mailsQueued += 1;
-        },
+      onMailQueued: () => {
+        mailsQueued += 1;
       },
       onReportApplied: () => {},
     });
@@ -191,7 +185,7 @@ describe('opt-out keywords', () =>
           replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
           keywords: { stop: ['STOP', 'CANCEL', 'END', 'QUIT', '?'], start: ['START', 'UNSTOP'] },
           logger: createLogger('silent'),
-          mailer: { handOff: () => undefined, kick: () => {} },
+          onMailQueued: () => {},
           onReportApplied: () => {},
         }).sinkFor('vonage');
         let sent = 0;
@@ -241,7 +235,7 @@ describe('the conversation of a long SMS from parts', () =>
         replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
         keywords: { stop: ['STOP'], start: ['START'] },
         logger: createLogger('silent'),
-        mailer: { handOff: () => undefined, kick: () => {} },
+        onMailQueued: () => {},
         onReportApplied: () => {},
         clock: () => clock.now,
         reassembly: { store, timeoutMs: TIMEOUT_MS },

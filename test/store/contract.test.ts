@@ -45,61 +45,6 @@ forEachStore((kind) =>
       await store.close();
     });
 
-    test('an accept that leases its SMS to a waiting dispatcher slot answers them as a claim of them would, and no claim takes them before the lease ends', async () => {
-      const notify = { notify: ['SUCCESS', 'FAILURE'], orcpt: 'rfc822;ops@example.com' };
-      const recipients = (base: ReturnType<typeof mail>) => base.recipients.map((recipient, index) => (index === 0 ? { ...recipient, ...notify } : recipient));
-      const claimedMail = mail(['+447700900141', '+447700900142'], {
-        sms: { text: 'disk full', encoding: 'gsm7', parts: 1, maxParts: 6, senderId: 'Ops', userContext: 'T-1' },
-      });
-      await store.acceptMail({ ...claimedMail, recipients: recipients(claimedMail) });
-      const leasedMail = { ...claimedMail, id: 'leased-1', messageIdHeader: '<leased-1@example.com>' };
-      const accepted = await store.acceptMail({ ...leasedMail, recipients: recipients(leasedMail) }, { owner: 'relay-a', now: 1_000, leaseUntil: 61_000 });
-      const [claimed, ...others] = await claim(store, 10, 100);
-      assert.equal(others.length, 0, 'the leased SMS are not claimed');
-      assert.ok(claimed && accepted.leased);
-      assert.equal(accepted.duplicateOf, undefined);
-      assert.deepEqual(accepted.leased.message, { ...claimed.message, id: 'leased-1', messageIdHeader: '<leased-1@example.com>' });
-      assert.deepEqual(
-        accepted.leased.sms.map(({ id, ...sms }) => sms),
-        claimed.sms.map(({ id, ...sms }) => sms),
-      );
-      // A lease that ends with no outcome (the relay died after the 250) is taken over as a claim's is: a possible duplicate.
-      const shortMail = mail(['+447700900143']);
-      const short = await store.acceptMail(shortMail, { owner: 'relay-a', now: 1_000, leaseUntil: 1_001 });
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const [takenOver, ...rest] = await claim(store, 10, 100, 2_000, 'relay-b');
-      assert.equal(rest.length, 0);
-      assert.deepEqual(
-        takenOver?.sms.map((sms) => [sms.id, sms.takenOverFrom, sms.attempts]),
-        [[short.leased?.sms[0]?.id, 'relay-a', 1]],
-      );
-      assert.deepEqual(
-        (await store.smsOf(shortMail.id)).map((sms) => sms.possibleDuplicates),
-        [1],
-      );
-      await store.close();
-    });
-
-    test('an accept leases nothing while the operator paused dispatching, for a mail held until its X-SMS-Send-At, or for a resubmission', async () => {
-      const lease = { owner: 'relay-a', now: 1_000, leaseUntil: 61_000 };
-      await store.setDispatchPaused(true, 1_000);
-      const whilePaused = mail(['+447700900151']);
-      assert.equal((await store.acceptMail(whilePaused, lease)).leased, undefined);
-      await store.setDispatchPaused(false, 1_000);
-      const held = mail(['+447700900152'], { sendAt: 100_000, holdUntilSendAt: true });
-      assert.equal((await store.acceptMail(held, lease)).leased, undefined);
-      const original = mail(['+447700900153'], { resubmission: { fingerprint: 'same', since: 0 } });
-      await store.acceptMail(original);
-      const again = await store.acceptMail({ ...original, id: 'again-1' }, lease);
-      assert.deepEqual([again.duplicateOf, again.leased], [original.id, undefined]);
-      assert.deepEqual(
-        (await claim(store, 10, 100)).map((batch) => batch.message.id),
-        [whilePaused.id, original.id],
-        'queued as without a lease',
-      );
-      await store.close();
-    });
-
     test('group commit: writes queued together commit together, and one failing write fails alone', async () => {
       const first = mail(['+447700900123']);
       const results = await Promise.allSettled([

@@ -201,7 +201,7 @@ describeOnPostgres('The accept chosen by the mail on PostgreSQL', async (url) =>
     const tables = await withClient(url, async (client) => {
       await client.query(BEGIN);
       const explained = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
-        `EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${acceptText({ resubmission: false, conversation: false, lease: false })}`,
+        `EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${acceptText({ resubmission: false, conversation: false })}`,
       );
       await client.query('ROLLBACK');
       return new Set(nodes(explained.rows[0]?.['QUERY PLAN'][0]?.Plan).flatMap((node) => node['Relation Name'] ?? []));

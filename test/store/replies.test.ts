@@ -111,43 +111,6 @@ forEachStore((kind) =>
       );
     });
 
-    test('an SMS whose reply mail is leased to a waiting mailer slot in its own commit answers it as a claim of it would; no claim takes it before the lease ends', async () => {
-      const received = (id: string): NewInbound => ({
-        id,
-        provider: 'intellisoftware',
-        providerId: `G-${id}`,
-        number: PHONE,
-        text: 'on my way',
-        sentAt: undefined,
-        userContext: undefined,
-        receivedAt: 1_000,
-        route: {
-          mailbox: 'ops@example.com',
-          context: undefined,
-          mail: { kind: 'reply', messageId: id, envelopeFrom: '', recipients: ['ops@example.com'], raw: Buffer.from('Subject: re\r\n\r\non my way') },
-          messageIdHeader: `<${id}@relay>`,
-        },
-      });
-      const claimMail = (owner: string) => store.claimDueMail({ owner, now: 2_000, leaseUntil: 62_000, limit: 10 });
-      assert.deepEqual(await store.acceptInbound(received('in-queued')), { duplicate: false });
-      const [claimed, ...others] = await claimMail('t');
-      assert.equal(others.length, 0);
-      const accepted = await store.acceptInbound(received('in-leased'), { owner: 'relay-a', now: 1_000, leaseUntil: 61_000 });
-      assert.equal(accepted.duplicate, false);
-      assert.ok(claimed && accepted.leased);
-      assert.deepEqual({ ...accepted.leased, id: 0, messageId: '' }, { ...claimed, id: 0, messageId: '' });
-      assert.notEqual(accepted.leased.id, claimed.id);
-      assert.deepEqual(await claimMail('t'), [], 'the leased mail is not claimed');
-      assert.deepEqual(await store.acceptInbound(received('in-leased'), { owner: 'relay-a', now: 1_000, leaseUntil: 61_000 }), { duplicate: true });
-      // A lease that ends with no outcome (the relay died) is taken over as a claim's is: the attempt it was for counts.
-      const short = await store.acceptInbound(received('in-short'), { owner: 'relay-a', now: 1_000, leaseUntil: 1_001 });
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      assert.deepEqual(
-        (await claimMail('relay-b')).map((mail) => [mail.id, mail.attempts]),
-        [[short.leased?.id, 1]],
-      );
-    });
-
     test('a reply mail refused for good puts its SMS among the undeliverable ones with the refusal; rerouted, it leaves them', async () => {
       const reply = (id: string, mailbox: string) => ({
         kind: 'reply' as const,

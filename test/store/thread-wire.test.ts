@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { toBuffers } from '../../src/store/thread-wire.ts';
-import { openThreadedStore } from '../../src/store/threaded.ts';
-import { mail, storeFile } from '../helpers/store.ts';
 
 test('what crossed to the store thread gets its Buffers back, in place: views over the cloned bytes, no copy of the objects around them', () => {
   const sent = {
@@ -29,40 +27,4 @@ test('what crossed to the store thread gets its Buffers back, in place: views ov
   bytes[0] = 'V'.charCodeAt(0);
   assert.equal(view.toString(), 'View', 'a view over the received bytes, not a copy');
   assert.deepEqual(toBuffers([1, 'two', null, undefined]), [1, 'two', null, undefined]);
-});
-
-test("an accept's lease crosses to the store thread: a received SMS's reply mail and an accepted mail's SMS come back leased", async () => {
-  const store = await openThreadedStore({ file: storeFile(), busyTimeoutMs: 100 });
-  try {
-    const lease = { owner: 'relay-a', now: 1_000, leaseUntil: 61_000 };
-    const { leased: batch } = await store.acceptMail(mail(['+447700900123']), lease);
-    assert.equal(batch?.sms.length, 1);
-    for (const optOut of [undefined, { action: 'stop', keyword: 'STOP' } as const]) {
-      const id = `in-${optOut?.action ?? 'plain'}`;
-      const accepted = await store.acceptInbound(
-        {
-          id,
-          provider: 'intellisoftware',
-          providerId: `G-${id}`,
-          number: '+447700900123',
-          text: optOut ? 'STOP' : 'on my way',
-          sentAt: undefined,
-          userContext: undefined,
-          receivedAt: 1_000,
-          optOut,
-          route: {
-            mailbox: 'ops@example.com',
-            context: undefined,
-            mail: { kind: 'reply', messageId: id, envelopeFrom: '', recipients: ['ops@example.com'], raw: Buffer.from('x') },
-            messageIdHeader: `<${id}@relay>`,
-          },
-        },
-        lease,
-      );
-      assert.equal(accepted.leased?.messageId, id, 'leased through the thread');
-      assert.ok(Buffer.isBuffer(accepted.leased?.raw));
-    }
-  } finally {
-    await store.close();
-  }
 });

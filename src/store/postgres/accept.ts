@@ -8,13 +8,9 @@
  * 2026-12-04, 4 to a transaction): with a fingerprint and no conversation, the usual mail, 135–146 µs
  * where the one text cost 153–159; with neither, 109–114 where it cost 150–157.
  */
-import { messageRowOf } from '../rows.ts';
-import type { AcceptLease, NewMail } from '../types.ts';
+import type { NewMail } from '../types.ts';
 import type { Statement } from './batch.ts';
 import { DB_NOW_MS } from './clock.ts';
-
-/** The operator has not paused dispatching (`smsrelay queue pause`). */
-export const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 
 /**
  * When a conversation with the number `numberSql` (SQL) is used: the database's clock, and later than any use of
@@ -30,11 +26,6 @@ export interface AcceptShape {
   readonly resubmission: boolean;
   /** It has a mailbox for replies and a user context: its numbers' conversations are upserted and linked. */
   readonly conversation: boolean;
-  /**
-   * Its SMS are leased to a waiting dispatcher slot (AcceptLease) unless the operator paused dispatching, and
-   * the statement answers the ids it leased (`leased`, in recipient order).
-   */
-  readonly lease: boolean;
 }
 
 /** The values every shape takes, `$1`–`$24`; a shape's own follow, in the order of acceptText. */
@@ -51,7 +42,6 @@ export function acceptText(shape: AcceptShape): string {
   const value = () => `$${next++}`;
   const [fingerprint, since] = shape.resubmission ? [value(), value()] : [];
   const [continues, mailbox] = shape.conversation ? [value(), value()] : [];
-  const [owner, leaseMs] = shape.lease ? [value(), value()] : [];
   const parts: string[] = [];
   if (shape.resubmission)
     parts.push(`original AS (
@@ -67,19 +57,7 @@ export function acceptText(shape: AcceptShape): string {
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
       ${shape.resubmission ? `, ${fingerprint}, (SELECT id FROM original)` : ''})
   )`,
-    shape.lease
-      ? // As a claim's (store.ts, leaseChosen): the lease ends at next_attempt_at by the database's clock.
-        `sms AS (
-    INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at, lease_owner)
-    SELECT $1, t.number, t.rcpt, t.notify, t.orcpt, 'queued', CASE WHEN free.free THEN ${DB_NOW_MS} + ${leaseMs}::bigint ELSE $20 END, $2,
-      CASE WHEN free.free THEN ${owner}::text END
-    FROM unnest($21::text[], $22::text[], $23::text[], $24::text[]) WITH ORDINALITY AS t(number, rcpt, notify, orcpt, position),
-      (SELECT ${NOT_PAUSED} AS free) free
-    ${notResubmission}
-    ORDER BY t.position
-    RETURNING id, number, rcpt, lease_owner
-  )`
-      : `sms AS (
+    `sms AS (
     INSERT INTO outbound (message_id, number, rcpt, notify, orcpt, status, next_attempt_at, updated_at)
     SELECT $1, t.number, t.rcpt, t.notify, t.orcpt, 'queued', $20, $2
     FROM unnest($21::text[], $22::text[], $23::text[], $24::text[]) WITH ORDINALITY AS t(number, rcpt, notify, orcpt, position)
@@ -110,10 +88,8 @@ export function acceptText(shape: AcceptShape): string {
     );
   const accepted = "SELECT $2, $1, id, 'accepted', rcpt || ' -> ' || number FROM sms ORDER BY id";
   const logged = 'INSERT INTO events (at, message_id, sms_id, kind, detail)';
-  const leased = 'ARRAY(SELECT id FROM sms WHERE lease_owner IS NOT NULL ORDER BY id) AS leased';
-  // Without a resubmission check nor a lease there is nothing to answer: the history lines are the statement itself.
-  if (!shape.resubmission && !shape.lease) return `WITH ${parts.join(', ')}\n${logged} ${accepted}`;
-  if (!shape.resubmission) return `WITH ${parts.join(', ')}, logged AS (\n    ${logged} ${accepted}\n  )\nSELECT ${leased}`;
+  // Without a resubmission check there is nothing to answer: the history lines are the statement itself.
+  if (!shape.resubmission) return `WITH ${parts.join(', ')}\n${logged} ${accepted}`;
   // The SMS's lines, or the two that link a resubmission to its original (it has no SMS), in one insert:
   // each insert costs its table's and indexes' opening at every execution, lines or none.
   parts.push(`logged AS (
@@ -121,56 +97,44 @@ export function acceptText(shape: AcceptShape): string {
     UNION ALL SELECT $2, $1, NULL::bigint, 'resubmission', 'same mail as ' || id || ', sent once' FROM original
     UNION ALL SELECT $2, id, NULL, 'resubmitted', 'the client sent it again as ' || $1 FROM original
   )`);
-  return `WITH ${parts.join(', ')}\nSELECT (SELECT id FROM original) AS duplicate_of${shape.lease ? `, ${leased}` : ''}`;
+  return `WITH ${parts.join(', ')}\nSELECT (SELECT id FROM original) AS duplicate_of`;
 }
 
-/** Each shape's text, built once, by its key (keyOf). */
-const TEXTS = new Map(
-  [false, true].flatMap((resubmission) =>
-    [false, true].flatMap((conversation) =>
-      [false, true].map((lease) => {
-        const shape = { resubmission, conversation, lease };
-        return [keyOf(shape), acceptText(shape)] as const;
-      }),
-    ),
-  ),
-);
+/** Each shape's text, built once: by whether it is a resubmission, then whether it has a conversation. */
+const TEXTS = {
+  false: { false: acceptText({ resubmission: false, conversation: false }), true: acceptText({ resubmission: false, conversation: true }) },
+  true: { false: acceptText({ resubmission: true, conversation: false }), true: acceptText({ resubmission: true, conversation: true }) },
+} as const;
 
-function keyOf(shape: AcceptShape): string {
-  return `${shape.resubmission}/${shape.conversation}/${shape.lease}`;
-}
-
-/** What `mail` needs: a conversation only with both a mailbox and a user context to key it; a lease only when asked for. */
-export const shapeOf = (mail: NewMail, lease: AcceptLease | undefined): AcceptShape => ({
+/** What `mail` needs: a conversation only with both a mailbox and a user context to key it. */
+export const shapeOf = (mail: NewMail): AcceptShape => ({
   resubmission: mail.resubmission !== undefined,
   conversation: mail.conversation !== undefined && mail.sms.userContext !== undefined,
-  lease: lease !== undefined,
 });
 
-/** The statement that accepts `mail`, first due at `due`, its SMS leased by `lease` (only when they are due at once). */
-export function acceptStatement(mail: NewMail, due: number, lease?: AcceptLease): Statement {
-  const shape = shapeOf(mail, lease);
-  const row = messageRowOf(mail);
+/** The statement that accepts `mail`, first due at `due`. */
+export function acceptStatement(mail: NewMail, due: number): Statement {
+  const shape = shapeOf(mail);
   const values: unknown[] = [
-    row.id,
-    row.received_at,
-    row.envelope_from,
-    row.client_address,
-    row.client_helo,
-    row.message_id_header,
-    row.subject,
-    row.headers,
-    row.text,
-    row.encoding,
-    row.parts,
-    row.max_parts,
-    row.sender_id,
-    row.user_context,
-    row.dsn_ret,
-    row.dsn_envid,
-    row.report_all,
-    row.send_at,
-    row.gateway_account,
+    mail.id,
+    mail.receivedAt,
+    mail.envelopeFrom,
+    mail.client.address,
+    mail.client.helo,
+    mail.messageIdHeader ?? null,
+    mail.subject ?? null,
+    mail.headers,
+    mail.sms.text,
+    mail.sms.encoding,
+    mail.sms.parts,
+    mail.sms.maxParts,
+    mail.sms.senderId ?? null,
+    mail.sms.userContext ?? null,
+    mail.dsn.ret ?? null,
+    mail.dsn.envid ?? null,
+    mail.reportAll ? 1 : 0,
+    mail.sendAt ?? null,
+    mail.gatewayAccount ?? null,
     due,
     mail.recipients.map((recipient) => recipient.number),
     mail.recipients.map((recipient) => recipient.rcpt),
@@ -179,6 +143,5 @@ export function acceptStatement(mail: NewMail, due: number, lease?: AcceptLease)
   ];
   if (mail.resubmission) values.push(mail.resubmission.fingerprint, mail.resubmission.since);
   if (shape.conversation && mail.conversation) values.push(mail.conversation.continues, mail.conversation.mailbox);
-  if (lease) values.push(lease.owner, lease.leaseUntil - lease.now);
-  return { text: TEXTS.get(keyOf(shape)) as string, values };
+  return { text: TEXTS[`${shape.resubmission}`][`${shape.conversation}`], values };
 }

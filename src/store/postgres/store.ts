@@ -40,9 +40,6 @@ import {
   SMS_STATE_COLUMNS,
   waitsForSendAt,
   reportDetail,
-  firstDueOf,
-  leasedBatch,
-  leasedMail,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -60,9 +57,6 @@ import type {
   ClaimedMail,
   ClaimRequest,
   CommitStats,
-  AcceptedInbound,
-  AcceptedMail,
-  AcceptLease,
   Conversation,
   DeliveryReportResult,
   DueNotice,
@@ -96,7 +90,7 @@ import type { DeliveryState } from '../../vocabulary.ts';
 import type { NewSmsPart, PartAdded, PartSet } from '../reassembly.ts';
 import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, type RelaySeen } from '../cluster-types.ts';
 import type { Logger } from '../../log.ts';
-import { acceptStatement, conversationUsedAt, NOT_PAUSED } from './accept.ts';
+import { acceptStatement, conversationUsedAt } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { heartbeatStatements, leaveCluster, relaysSeen } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
@@ -209,6 +203,8 @@ const LEASE_ENDED = 'next_attempt_at <= (extract(epoch from statement_timestamp(
  */
 export const REPORT_LOCK_CLASS = 0x736d6472;
 const reportLockKey = (providerId: string, number: string) => `hashtext(${providerId} || ' ' || ${number})`;
+/** The operator has not paused dispatching (`smsrelay queue pause`). */
+const NOT_PAUSED = "NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')";
 /**
  * The order a claim takes due SMS in: those whose lease ended first (their relay died, or lost the store,
  * with them in flight), then the others by CLAIM_AT (rows.ts: a never-tried SMS ahead of the retries due
@@ -724,17 +720,11 @@ export class PostgresStore implements Store, ClusterStore {
    * for a mail that needs them the resubmission check (or the two lines that link a resubmission to its
    * original) and its conversations.
    */
-  acceptMail(mail: NewMail, lease?: AcceptLease): Promise<AcceptedMail> {
-    const due = firstDueOf(mail);
-    // Only SMS due at once are leased; those leased wake no other relay (none could claim them).
-    const leasing = due === mail.receivedAt ? lease : undefined;
-    return this.#queueing(leasing ? [] : ['sms'], {
-      statements: [acceptStatement(mail, due, leasing)],
-      result: ([accepted]) => {
-        const row = accepted?.rows[0] as { duplicate_of?: string | null; leased?: ReadonlyArray<string | number> } | undefined;
-        const ids = (row?.leased ?? []).map(Number);
-        return { duplicateOf: row?.duplicate_of ?? undefined, ...(ids.length > 0 ? { leased: leasedBatch(mail, ids) } : {}) };
-      },
+  acceptMail(mail: NewMail): Promise<{ duplicateOf: string | undefined }> {
+    const due = mail.holdUntilSendAt && mail.sendAt !== undefined ? Math.max(mail.sendAt, mail.receivedAt) : mail.receivedAt;
+    return this.#queueing(['sms'], {
+      statements: [acceptStatement(mail, due)],
+      result: ([accepted]) => ({ duplicateOf: (accepted?.rows[0] as { duplicate_of: string | null } | undefined)?.duplicate_of ?? undefined }),
     });
   }
 
@@ -1510,20 +1500,33 @@ export class PostgresStore implements Store, ClusterStore {
     return (await this.#row('SELECT 1 AS yes FROM inbound WHERE number = $1 LIMIT 1', [sender])) !== undefined;
   }
 
-  acceptInbound(inbound: NewInbound, lease?: AcceptLease): Promise<AcceptedInbound> {
+  acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
     const route = inbound.route;
     const mail = route?.mail;
-    // Only a reply mail is leased; one leased wakes no other relay (none could claim it).
-    const leasing = mail ? lease : undefined;
     // One statement for the SMS, its conversation's use and link, its reply mail with the mail's history line, and its opt-out or in.
-    const notices: Notice[] = route && !leasing ? ['mail'] : [];
+    const notices: Notice[] = route ? ['mail'] : [];
     // The other relays forget the numbers they remembered as not opted out (isOptedOut), and so does this one.
     if (inbound.optOut) notices.push('opt-outs');
     const write = () =>
       this.#queueing(notices, {
         statements: [
           {
-            text: INBOUND_TEXTS[leasing ? 1 : 0],
+            text: `WITH kept AS (
+            INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id
+          ), used AS (
+            UPDATE conversations SET last_used_at = ${conversationUsedAt('$4')}
+            WHERE context = $10 AND number = $4 AND EXISTS (SELECT 1 FROM kept)
+          ), linked AS (
+            INSERT INTO conversation_mail (message_id_header, number, context) SELECT $11, $4, $10
+            WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept) ON CONFLICT DO NOTHING
+          ), ${queuedMail('$8', 12, '$12::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept)')}, opted_out AS (
+            INSERT INTO opt_outs (number, since, keyword) SELECT $4, $8, $20 WHERE $19 = 'stop' AND EXISTS (SELECT 1 FROM kept)
+            ON CONFLICT (number) DO NOTHING
+          ), opted_in AS (
+            DELETE FROM opt_outs WHERE $19 = 'start' AND number = $4 AND EXISTS (SELECT 1 FROM kept)
+          )
+          SELECT count(*)::int AS kept FROM kept`,
             values: [
               inbound.id,
               inbound.provider,
@@ -1545,15 +1548,10 @@ export class PostgresStore implements Store, ClusterStore {
               mail?.recipients.join(', ') ?? null,
               inbound.optOut?.action ?? null,
               inbound.optOut?.action === 'stop' ? inbound.optOut.keyword : null,
-              ...(leasing ? [leasing.owner, leasing.leaseUntil - leasing.now] : []),
             ],
           },
         ],
-        result: ([kept]) => {
-          const row = kept?.rows[0] as { kept: number; leased?: number | null } | undefined;
-          const leased = mail && row?.leased != null ? { leased: leasedMail(mail, row.leased, inbound.receivedAt) } : {};
-          return { duplicate: row?.kept === 0, ...leased };
-        },
+        result: ([kept]) => ({ duplicate: (kept?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
       });
     return inbound.optOut ? this.#notOptedOut.changing(write) : write();
   }
@@ -1632,13 +1630,11 @@ export class PostgresStore implements Store, ClusterStore {
  * kind, message id, envelope sender, recipients (JSON), raw bytes, once-key and recipients as the
  * history line lists them are the seven parameters from `$first` on.
  */
-function queuedMail(at: string, first: number, when = 'TRUE', lease?: { readonly owner: string; readonly ms: string }): string {
+function queuedMail(at: string, first: number, when = 'TRUE'): string {
   const [kind, messageId, envelopeFrom, recipients, raw, onceKey, recipientList] = Array.from({ length: 7 }, (_, index) => `$${first + index}`);
-  // Leased as a claim leases (MAIL_CLAIM): until the database's clock plus the lease.
-  const due = lease ? `${DB_NOW_MS} + ${lease.ms}::bigint` : at;
   return `queued AS (
-    INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at, once_key, lease_owner)
-    SELECT ${at}, ${kind}, ${messageId}, ${envelopeFrom}, ${recipients}, ${raw}, 'queued', ${due}, ${at}, ${onceKey}, ${lease ? `${lease.owner}::text` : 'NULL'} WHERE ${when}
+    INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at, once_key)
+    SELECT ${at}, ${kind}, ${messageId}, ${envelopeFrom}, ${recipients}, ${raw}, 'queued', ${at}, ${at}, ${onceKey} WHERE ${when}
     ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING RETURNING id
   ), logged AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
@@ -1647,29 +1643,6 @@ function queuedMail(at: string, first: number, when = 'TRUE', lease?: { readonly
 }
 
 const QUEUE_MAIL = `WITH ${queuedMail('$1', 2)} SELECT count(*) FROM queued`;
-
-/**
- * A received SMS in one statement: the SMS, its conversation's use and link, its reply mail with the mail's history
- * line, and its opt-out or in; with `lease`, its reply mail leased (`$21` owner for `$22` ms) and its id answered.
- */
-const inboundText = (lease: boolean) => `WITH kept AS (
-    INSERT INTO inbound (id, provider, provider_id, number, text, sent_at, user_context, received_at, mailbox, context)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (provider, provider_id) DO NOTHING RETURNING id
-  ), used AS (
-    UPDATE conversations SET last_used_at = ${conversationUsedAt('$4')}
-    WHERE context = $10 AND number = $4 AND EXISTS (SELECT 1 FROM kept)
-  ), linked AS (
-    INSERT INTO conversation_mail (message_id_header, number, context) SELECT $11, $4, $10
-    WHERE $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept) ON CONFLICT DO NOTHING
-  ), ${queuedMail('$8', 12, '$12::text IS NOT NULL AND EXISTS (SELECT 1 FROM kept)', lease ? { owner: '$21', ms: '$22' } : undefined)}, opted_out AS (
-    INSERT INTO opt_outs (number, since, keyword) SELECT $4, $8, $20 WHERE $19 = 'stop' AND EXISTS (SELECT 1 FROM kept)
-    ON CONFLICT (number) DO NOTHING
-  ), opted_in AS (
-    DELETE FROM opt_outs WHERE $19 = 'start' AND number = $4 AND EXISTS (SELECT 1 FROM kept)
-  )
-  SELECT count(*)::int AS kept${lease ? ', (SELECT id FROM queued) AS leased' : ''} FROM kept`;
-/** inboundText without and with a lease. */
-const INBOUND_TEXTS = [inboundText(false), inboundText(true)] as const;
 
 /** Queues mail (at most one per once-key) with its history line: one statement per mail. */
 function mailStatements(mail: readonly NewOutgoingMail[], now: number): Statement[] {
