@@ -180,11 +180,7 @@ describe('smsrelay command', () => {
   test("the commands on a store whose disk is full say so in one line naming dataDir and the fix, exit 75, not SQLite's bare words and exit 1, and leave no -wal or -shm behind", (context) => {
     const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt');
     if (!unshare) return;
-    const cwd = dir();
-    const made = SqliteStore.open({ file: join(cwd, 'made', 'smsrelay.db'), busyTimeoutMs: 1000 });
-    void made.close();
-    const full = join(cwd, 'full');
-    mkdirSync(full);
+    const { cwd, mountPoint: full } = storeToMount('full');
     for (const command of [['status'], ['queue', 'list'], ['log', '+447700900123'], ['config', 'check']]) {
       // The store copied onto a small tmpfs, which is then filled: a real full disk under the command.
       const result: SpawnSyncReturns<string> = spawnSync(
@@ -221,11 +217,7 @@ describe('smsrelay command', () => {
   test("start on a nearly full disk (room for the lock, not for the store's open or first commits) is the disk's one line naming dataDir and saying to free space there, exit 75, not SQLite's bare words and exit 1", (context) => {
     const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt');
     if (!unshare) return;
-    const cwd = dir();
-    const made = SqliteStore.open({ file: join(cwd, 'made', 'smsrelay.db'), busyTimeoutMs: 1000 });
-    void made.close();
-    const full = join(cwd, 'full');
-    mkdirSync(full);
+    const { cwd, mountPoint: full } = storeToMount('full');
     const data = join(full, 'data');
     // 8 kB free: SQLite's shared-memory file is refused ("disk I/O error", SQLITE_IOERR_SHMSIZE); 40 kB: the WAL's pages ("database or disk is full").
     for (const freeKb of [8, 40]) {
@@ -264,11 +256,7 @@ describe('smsrelay command', () => {
   test('the commands on a read-only data directory are one line naming dataDir and the fix, exit 74, not a bare EROFS and exit 1', (context) => {
     const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt && mount -o remount,ro /mnt');
     if (!unshare) return;
-    const cwd = dir();
-    const made = SqliteStore.open({ file: join(cwd, 'made', 'smsrelay.db'), busyTimeoutMs: 1000 });
-    void made.close();
-    const mounted = join(cwd, 'ro');
-    mkdirSync(mounted);
+    const { cwd, mountPoint: mounted } = storeToMount('ro');
     const data = join(mounted, 'data');
     for (const command of [['status'], ['queue', 'list'], ['undeliverable'], ['log', '+447700900123']]) {
       const result: SpawnSyncReturns<string> = spawnSync(
@@ -1056,4 +1044,13 @@ function assertDiskFullLine(result: SpawnSyncReturns<string>, lines: readonly st
     lines[0]?.replace(/ \(SQLITE_\w+\)/, ''),
     `smsrelay: SMSRELAY_DATA_DIR="${data}": the store in ${data} cannot be used: the disk is full; free space in ${data}`,
   );
+}
+
+/** A fresh directory with a store made in it (`made/smsrelay.db`, which a test copies onto its tmpfs) and an empty directory `name` to mount the tmpfs on. */
+function storeToMount(name: string): { cwd: string; mountPoint: string } {
+  const cwd = dir();
+  void SqliteStore.open({ file: join(cwd, 'made', 'smsrelay.db'), busyTimeoutMs: 1000 }).close();
+  const mountPoint = join(cwd, name);
+  mkdirSync(mountPoint);
+  return { cwd, mountPoint };
 }
