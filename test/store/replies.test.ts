@@ -15,6 +15,24 @@ const withContext = (context: string, mailbox: string, continues = false, receiv
     subject: `from ${mailbox}`,
   });
 
+/** The phone's answer in conversation `context`, mailed to gone@example.com: a mailbox the tests have refuse it. */
+const answerToGone = (context: string, receivedAt: number, messageIdHeader: string): NewInbound => ({
+  id: 'in-gone',
+  provider: 'intellisoftware',
+  providerId: 'G-gone',
+  number: PHONE,
+  text: 'answer to gone',
+  sentAt: undefined,
+  userContext: context,
+  receivedAt,
+  route: {
+    mailbox: 'gone@example.com',
+    context,
+    mail: { kind: 'reply', messageId: 'in-gone', envelopeFrom: '', recipients: ['gone@example.com'], raw: Buffer.from('x') },
+    messageIdHeader,
+  },
+});
+
 forEachStore((kind) =>
   describe('store: conversations, inbound SMS, delivery reports', () => {
     let store: Store;
@@ -119,17 +137,7 @@ forEachStore((kind) =>
         recipients: [mailbox],
         raw: Buffer.from('x'),
       });
-      await store.acceptInbound({
-        id: 'in-gone',
-        provider: 'intellisoftware',
-        providerId: 'G-gone',
-        number: PHONE,
-        text: 'answer to gone',
-        sentAt: undefined,
-        userContext: 'c1',
-        receivedAt: 1_000,
-        route: { mailbox: 'gone@example.com', context: 'c1', mail: reply('in-gone', 'gone@example.com'), messageIdHeader: '<in-gone@relay>' },
-      });
+      await store.acceptInbound(answerToGone('c1', 1_000, '<in-gone@relay>'));
       // A bounce refused for good is only the log's: no SMS of a phone is in it.
       await store.enqueueMail([{ kind: 'bounce', messageId: 'some-mail', envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') }]);
       const refuse = async (error: string) => {
@@ -170,22 +178,7 @@ forEachStore((kind) =>
     test('an SMS rerouted from its refused mailbox keeps its conversation: subject, tag, thread; a reply to it continues it', async () => {
       const first = { ...withContext('c9', 'gone@example.com'), messageIdHeader: '<gone-1@example.com>', subject: 'Gone conv' };
       await store.acceptMail(first);
-      await store.acceptInbound({
-        id: 'in-gone',
-        provider: 'intellisoftware',
-        providerId: 'G-gone',
-        number: PHONE,
-        text: 'answer to gone',
-        sentAt: undefined,
-        userContext: 'c9',
-        receivedAt: 2_000,
-        route: {
-          mailbox: 'gone@example.com',
-          context: 'c9',
-          mail: { kind: 'reply', messageId: 'in-gone', envelopeFrom: '', recipients: ['gone@example.com'], raw: Buffer.from('x') },
-          messageIdHeader: '<in-gone@sms.example.com>',
-        },
-      });
+      await store.acceptInbound(answerToGone('c9', 2_000, '<in-gone@sms.example.com>'));
       const [refused] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
       assert.ok(refused);
       await store.recordMailOutcome({ id: refused.id, kind: 'failed', error: '550 5.1.1 <gone@example.com>: no such user' });
