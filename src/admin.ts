@@ -304,7 +304,10 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
     const events = await store.events(id);
     if (events.length === 0) continue;
     lines.push(`message ${id}`);
-    for (const sms of await store.smsOf(id)) {
+    const smsOfMessage = await store.smsOf(id);
+    // To several numbers, each line of one SMS's history (sent, a report, an operator's action) names its number, as the console's timeline does.
+    const numbers = new Map(smsOfMessage.length > 1 ? smsOfMessage.map((item) => [item.smsId, item.number]) : []);
+    for (const sms of smsOfMessage) {
       const delivery = sms.delivery && sms.delivery !== sms.status ? `, delivery report: ${sms.delivery}` : '';
       // A request that may have reached the gateway without an answer: the phone may have this SMS twice.
       const duplicates = sms.possibleDuplicates > 0 ? ` (${plural(sms.possibleDuplicates, 'possible duplicate')})` : '';
@@ -312,7 +315,10 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
         `  ${sms.number}: ${sms.status}${sms.held ? ' (held)' : ''}${sms.scheduledFor === undefined ? '' : `, scheduled for ${new Date(sms.scheduledFor).toISOString()}`}${delivery}, ${plural(sms.attempts, 'attempt')}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
       );
     }
-    for (const event of events) lines.push(`  ${new Date(event.at).toISOString()} ${describeEvent(event.kind, event.detail)}`);
+    for (const event of events) {
+      const number = event.smsId === undefined ? undefined : numbers.get(event.smsId);
+      lines.push(`  ${new Date(event.at).toISOString()} ${number ? `${number}: ` : ''}${describeEvent(event.kind, event.detail)}`);
+    }
   }
   // Digits that are no message id and cannot be read as a number (a national one without sms.defaultRegion)
   // were written wrongly, not unknown: say why and how to write them, as RCPT's refusal does.

@@ -67,6 +67,19 @@ describe('operating the relay', () => {
     assert.doesNotMatch(metrics, /process_process/);
   });
 
+  test('log of a mail to several numbers names the number of each line of one SMS, as the console timeline does', async () => {
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900194@sms.localhost', '447700900195@sms.localhost'], body: 'two phones' })).data);
+    await waitFor('both sent', () => relay.logs.filter((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id).length > 0 || undefined);
+    const log = await waitFor('both sent in the history', () => {
+      const shown = cli('log', id);
+      return (shown.match(/ sent: /g)?.length ?? 0) === 2 && shown;
+    });
+    for (const number of ['+447700900194', '+447700900195']) {
+      assert.match(log, new RegExp(`Z ${number.replace('+', '\\+')}: accepted: `), `${number}'s accepted line`);
+      assert.match(log, new RegExp(`Z ${number.replace('+', '\\+')}: sent: `), `${number}'s sent line`);
+    }
+  });
+
   test('status, log by message id and by number', async () => {
     const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900192@sms.localhost'], body: 'history' })).data);
     await waitFor('sent', () => relay.logs.find((line) => line.msg === 'dispatch: gateway answered' && line.msgId === id));
