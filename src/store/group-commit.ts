@@ -246,7 +246,9 @@ export class GroupCommitter {
     // and one at NORMAL was not fsynced. And only one as large as a mail shows mail is taken: on a full
     // disk a heartbeat or an outcome still fits in pages the WAL already holds while every mail gets 452
     // (mail flipped ready for seconds). A small one that succeeds is worth a probe, which tells.
-    if (committed.wrote && !relaxed && (this.#health.state === 'ok' || batch.some((write) => write.proves))) {
+    // A write that proves only if it committed itself: a batch rerun one write at a time may commit without its mail.
+    const proven = batch.some((write, index) => write.proves && committed.results[index]?.ok);
+    if (committed.wrote && !relaxed && (this.#health.state === 'ok' || proven)) {
       this.#lastAttemptAt = this.#clock();
       this.#setHealth(undefined);
     } else if (committed.wrote && !relaxed) {

@@ -38,6 +38,14 @@ describe('group commit health', () => {
     assert.equal(writes.health.state, 'failing', 'a small commit proves nothing about a mail');
     await assert.rejects(insert('c', BIG, true), (error: Error & { code?: string }) => error.code === 'SQLITE_FULL');
     assert.equal(heard.length, 1);
+    // A mail whose write fails for a reason of its own, in one batch with a small write that fits: the batch is
+    // rerun one write at a time and the small one commits, which proves nothing about a mail either.
+    const [mail, beat] = await Promise.allSettled([
+      insert('a', 'small', true),
+      writes.run((conn) => conn.prepare("UPDATE t SET v = 'beat 2' WHERE k = 'a'").run()),
+    ]);
+    assert.deepEqual([mail.status, beat.status], ['rejected', 'fulfilled']);
+    assert.equal(writes.health.state, 'failing', 'the mail of the batch did not commit');
     db.pragma('max_page_count = 1000000');
     await insert('d', BIG, true);
     assert.deepEqual(heard.at(-1), { state: 'ok' });
