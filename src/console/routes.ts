@@ -348,11 +348,13 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const query = read.fields;
         const at = queuePositions(query);
         if (!at) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the queue; start again'), request.console);
+        const now = clock();
+        const providers = options.gateway().providers.map((status) => status.provider);
         const [queued, stats, paused, providerPauses, undeliverable, quarantined] = await Promise.all([
           store.listQueued(PAGE_SIZE + 1, at.after).then((listed) => pageOf(listed, (last) => String(last.smsId))),
-          store.queueStats(clock()),
+          store.queueStats(now),
           store.dispatchPausedSince(),
-          providerPausesOf(store, clock()),
+          providerPausesOf(store, now),
           store.undeliverableInbound(PAGE_SIZE + 1, at.replies).then((listed) => pageOf(listed, (last) => `${last.receivedAt}_${last.id}`)),
           store.listQuarantine(PAGE_SIZE + 1, at.quarantine).then((listed) => pageOf(listed, (last) => String(last.id))),
         ]);
@@ -375,7 +377,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           stats,
           queued: list(
             'after',
-            { ...queued, rows: queued.rows.map((sms) => ({ ...sms, next: nextAttempt(sms, clock(), paused, providerPauses) })) },
+            {
+              ...queued,
+              rows: queued.rows.map((sms) => ({ ...sms, next: nextAttempt(sms, now, paused, providerPauses, providers) })),
+            },
             stats.sms.queued + stats.sms.held,
           ),
           undeliverable: list('replies', undeliverable, stats.undeliverableInbound),
@@ -729,11 +734,13 @@ function nextAttempt(
   now: number,
   paused: number | undefined,
   providerPauses: ReadonlyArray<{ readonly provider: string; readonly nextProbe: string }>,
+  providers: readonly string[],
 ): string {
   if (sms.held) return 'once released';
   if (sms.nextAttemptAt > now) return consoleTime(sms.nextAttemptAt);
   if (paused !== undefined) return `due, when dispatch resumes (${RESUME_BUTTON})`;
-  if (providerPauses.length > 0)
+  // Sending stops only while every provider is paused (the dispatcher claims otherwise: a route's next provider takes it).
+  if (providerPauses.length > 0 && providers.every((provider) => providerPauses.some((pause) => pause.provider === provider)))
     return `due; sending paused, next probe ${providerPauses.map((pause) => `${pause.nextProbe} (${pause.provider})`).join(' or ')}`;
   return 'due now';
 }
