@@ -399,8 +399,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       // A client that keeps its side open (one in the middle of DATA) would hold its socket, and the process, for
       // smtp-server's own wait after the relay said it stopped, and the DATA it cut off would be logged after that.
-      await Promise.all(sockets.map((socket) => closeOnceWritten(socket)));
-      await Promise.race([Promise.allSettled(readingData), sleep(HANG_UP_MS)]);
+      // Both within the same HANG_UP_MS, not one after the other.
+      await Promise.all([...sockets.map((socket) => closeOnceWritten(socket)), Promise.race([Promise.allSettled(readingData), sleep(HANG_UP_MS)])]);
     },
   };
 }

@@ -14,6 +14,11 @@ export type SqliteFailure = { readonly code: string; readonly message: string };
 type HealthNote = { health: StoreHealth };
 export type Call = { readonly id: number; readonly method: string; readonly args: unknown[] };
 
+/** The thread's failure as an Error with SQLite's code, as SQLite's own errors carry it (`code`), when it has one. */
+function sqliteError(message: string, code: string | undefined): Error {
+  return code === undefined ? new Error(message) : Object.assign(new Error(message), { code });
+}
+
 /**
  * The SQLite store on its own thread (see thread-server.ts), with the same interface: every method
  * is a message to the thread and a promise for its answer. A RelayError thrown there (the store is
@@ -23,11 +28,6 @@ export type Call = { readonly id: number; readonly method: string; readonly args
  * as one (a commit group's 250s together): a message costs a structured clone and a wake-up of the
  * other thread, whatever it carries.
  */
-/** The thread's failure as an Error with SQLite's code, as SQLite's own errors carry it (`code`), when it has one. */
-function sqliteError(message: string, code: string | undefined): Error {
-  return code === undefined ? new Error(message) : Object.assign(new Error(message), { code });
-}
-
 export async function openThreadedStore(
   options: SqliteStoreOptions,
   onHealth: (health: StoreHealth) => void = () => undefined,

@@ -92,7 +92,6 @@ const MEMORY_ENTRIES = 100_000;
 /** How much of an unreadable PDU is kept in quarantine (hex). */
 const QUARANTINE_OCTETS = 4_096;
 
-/** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
 /** A long SMS the SMSC took some parts of and not all: its concatenation reference, and the ids of the parts taken by their place (0-based). */
 interface PartlyTaken {
   readonly reference: number;
@@ -105,6 +104,7 @@ interface SeenMo {
   acknowledged: DeliveryLink | undefined;
 }
 
+/** The id the relay keeps for an SMS of several parts (each part has the SMSC's own): unique to the message and number. */
 function partsKey(messageId: string, number: string, parts: number): string {
   return `parts:${createHash('sha256').update(`${messageId}\n${number}`, 'utf8').digest('hex').slice(0, 24)}/${parts}`;
 }
