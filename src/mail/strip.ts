@@ -423,10 +423,11 @@ class Scan {
    */
   #opensDisclaimer(index: number): boolean {
     const lines = this.#lines;
-    if (index === 0 || line0(lines, index - 1) !== '' || !this.#hasText()) return false;
+    if (index === 0 || line0(lines, index - 1) !== '') return false;
     let end = paragraphEnd(lines, index);
-    const paragraph = joinLines(lines, index, end);
-    if (!MAIL_NAMED.test(paragraph.slice(0, MAIL_NAMED_CHARS)) || !isLegalText(paragraph)) return false;
+    // Asked of every paragraph of every mail: the cheap test of its first words first.
+    if (!MAIL_NAMED.test(paragraphHead(lines, index, end, MAIL_NAMED_CHARS)) || !this.#hasText()) return false;
+    if (!isLegalText(joinLines(lines, index, end))) return false;
     for (let start = nextNonBlank(lines, end + 1); start < lines.length; start = nextNonBlank(lines, end + 1)) {
       end = paragraphEnd(lines, start);
       const below = joinLines(lines, start, end);
@@ -784,6 +785,13 @@ function opensWrappedAttribution(line: string): boolean {
 
 function line0(lines: readonly string[], index: number): string {
   return (lines[index] ?? '').trim();
+}
+
+/** The first `chars` characters of joinLines(lines, from, to), reading no more lines than they need. */
+function paragraphHead(lines: readonly string[], from: number, to: number, chars: number): string {
+  let head = (lines[from] ?? '').trim();
+  for (let at = from + 1; at <= to && head.length < chars; at++) head = `${head} ${(lines[at] ?? '').trim()}`;
+  return head.slice(0, chars);
 }
 
 function joinLines(lines: readonly string[], from: number, to: number): string {
