@@ -8,6 +8,7 @@ import type { AcceptanceService } from '../acceptance/service.ts';
 import { configCheck, deleteQuarantined, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable, type Wording } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
+import { allowedMethods } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import { maskNumber, normaliseNumber } from '../sms/numbers.ts';
@@ -178,14 +179,14 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // After the access hooks: no session still signs in first. A known page asked the wrong way is a 405 naming the right ones.
       scope.setNotFoundHandler(async (request: ConsoleRequest, reply) => {
         const path = request.url.split('?')[0] ?? '';
-        const allowed = ['GET', 'POST'].filter((method) => app.findRoute({ method, url: path }) !== null);
+        const allowed = allowedMethods(app, path);
         if (allowed.length > 0) {
           reply.header('allow', allowed.join(', '));
           return problem(
             request,
             reply,
             405,
-            new RelayError('BAD_PARAMETER', `${request.method} is not how this page is used: ${allowed.join(' or ')}`),
+            new RelayError('METHOD_NOT_ALLOWED', `${request.method} is not how this page is used: ${allowed.join(' or ')}`),
             request.console,
           );
         }

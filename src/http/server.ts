@@ -102,6 +102,14 @@ function answerAndClose(refusal: RelayError, socket: Duplex): void {
  * The relay's HTTP port: /healthz, /readyz, /metrics, the webhooks and the simulator. Errors are answered as JSON
  * `{error, message}` with no stack trace; 5xx are logged, those of a failing store at debug only (its outage has its own lines).
  */
+/**
+ * The methods `path` has a route for (RFC 9110 §15.5.6: a path that exists for other methods is 405 naming them,
+ * not 404), for the port's not-found handler and the console's.
+ */
+export function allowedMethods(app: FastifyInstance, path: string): string[] {
+  return METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+}
+
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { requestMs, idleMs } = options.timeouts ?? { requestMs: REQUEST_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS };
   const app = Fastify({
@@ -200,7 +208,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
     // RFC 9110 §15.5.6: a path that exists for other methods is 405 with those methods, not 404 (an operator checking a webhook URL in a browser).
-    const allowed = METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
+    const allowed = allowedMethods(app, path);
     if (allowed.length > 0) {
       const { status, body } = toHttpError(new RelayError('METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}: use ${allowed.join(', ')}`));
       return reply.status(status).header('allow', allowed.join(', ')).send(body);

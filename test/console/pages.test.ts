@@ -351,9 +351,10 @@ describe('console pages', () => {
     const json = await fetch(`${base}/console/nothing`, { headers: { cookie: operator, accept: 'application/json' } });
     assert.equal(json.status, 404);
     assert.equal(((await json.json()) as { error: string }).error, 'NOT_FOUND');
-    const wrong = await fetch(`${base}/console/queue`, { method: 'DELETE', headers: { cookie: operator } });
+    const wrong = await fetch(`${base}/console/queue`, { method: 'DELETE', headers: { cookie: operator, accept: 'application/json' } });
     assert.equal(wrong.status, 405);
-    assert.equal(wrong.headers.get('allow'), 'GET, POST');
+    assert.equal(wrong.headers.get('allow'), 'GET, HEAD, POST', 'HEAD too: every page read with GET answers it');
+    assert.equal(((await wrong.json()) as { error: string }).error, 'METHOD_NOT_ALLOWED');
   });
 
   test('every console 404 is a "not found" page for a browser and NOT_FOUND for a script: a missing asset, item or page, a POST to no page by a viewer', async () => {
