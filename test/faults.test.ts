@@ -85,7 +85,9 @@ describe('faults under load', () => {
     try {
       const accepted = await load(relay.smtpPort, 'gateway-down', 300);
       assert.equal(accepted.length, 300);
-      await waitFor('refused attempts', () => relay.logs.filter((line) => String(line.msg).startsWith('dispatch: SMS deferred')).length >= 50, 20_000);
+      // Refused attempts, then the pause's probes at growing intervals (50 lines took 19.6 s of the 20 s wait alone, and
+      // timed out under a loaded clean-clone run; e89d56a took as long): ten show the refusals.
+      await waitFor('refused attempts', () => relay.logs.filter((line) => String(line.msg).startsWith('dispatch: SMS deferred')).length >= 10, 20_000);
       assert.ok(
         relay.logs.filter((line) => String(line.msg).startsWith('dispatch: SMS deferred')).every((line) => line.action === 'retry' || line.action === 'pause'),
         'with no backup host, nothing is logged as failing over (an SMS claimed while the gateway is paused waits for its probe)',
