@@ -86,9 +86,14 @@ export function readReceipt(sm: ShortMessage, text: string, format: ReceiptIdFor
   const network = sm.tlvs.get(TAG.network_error_code);
   if (err !== undefined) return { messageId, state, code: Number.parseInt(err, 10) || 0 };
   if (network?.length === 3) return { messageId, state, code: network.readUInt16BE(1) };
-  const stateName = tlvState === undefined ? undefined : MESSAGE_STATE_NAMES[tlvState];
-  if (tlvState === undefined || stateName === undefined) return { messageId, state, code: 0 };
-  return { messageId, state, code: MESSAGE_STATE_CODES + tlvState, said: `message_state ${stateName}` };
+  const said = tlvState === undefined ? undefined : statusCode(MESSAGE_STATE_CODES + tlvState);
+  if (tlvState === undefined || said === undefined) return { messageId, state, code: 0 };
+  return { messageId, state, code: MESSAGE_STATE_CODES + tlvState, said };
+}
+
+/** The name of the message_state a receipt's code stands for (codes from MESSAGE_STATE_CODES on), or undefined for an error code. */
+function stateNameOf(code: number): string | undefined {
+  return MESSAGE_STATE_NAMES[code - MESSAGE_STATE_CODES];
 }
 
 /** The text's id in submit_sm_resp's form: `decimal` receipts for hex ids, `hex` receipts for decimal ones; undefined when not in that form. */
@@ -108,13 +113,13 @@ export function submittedIdKey(id: string, format: ReceiptIdFormat): string {
 /** Plain words for a receipt's code, for the sender's report mail. */
 export function describeStatus(code: number): string {
   if (code === 0) return 'no error reported by the SMSC';
-  const stateName = MESSAGE_STATE_NAMES[code - MESSAGE_STATE_CODES];
+  const stateName = stateNameOf(code);
   if (stateName !== undefined) return `the SMSC reported it ${stateName.toLowerCase()}, with no error code`;
   return `SMSC delivery error ${code}`;
 }
 
 /** The Diagnostic-Code's words: a message_state by its name; an error code as `status N` (undefined). */
 export function statusCode(code: number): string | undefined {
-  const stateName = MESSAGE_STATE_NAMES[code - MESSAGE_STATE_CODES];
+  const stateName = stateNameOf(code);
   return stateName === undefined ? undefined : `message_state ${stateName}`;
 }
