@@ -148,9 +148,9 @@ describe('malformed HTTP', () => {
     removeDir(relay.dir);
   });
 
-  /** What the port answers a raw request: the status line and the body, read until it closes. */
+  /** What the port answers a raw request: the status line, the head (its lines) and the body, read until it closes. */
   const answer = (raw: string) =>
-    new Promise<{ status: string; body: unknown }>((resolve, reject) => {
+    new Promise<{ status: string; head: string; body: unknown }>((resolve, reject) => {
       const socket = connect(relay.relay.httpPort, '127.0.0.1', () => socket.write(raw));
       let received = '';
       socket.on('data', (chunk) => {
@@ -159,7 +159,7 @@ describe('malformed HTTP', () => {
       socket.on('error', reject);
       socket.on('close', () => {
         const [head = '', body = ''] = received.split('\r\n\r\n');
-        resolve({ status: head.split('\r\n')[0] ?? '', body: JSON.parse(body) });
+        resolve({ status: head.split('\r\n')[0] ?? '', head, body: JSON.parse(body) });
       });
     });
 
@@ -176,6 +176,31 @@ describe('malformed HTTP', () => {
       assert.deepEqual(Object.keys(body as object), ['error', 'message']);
     });
   }
+
+  test('a method a webhook does not take is 405 with Allow and a JSON error, not 404; a path that does not exist stays 404', async () => {
+    for (const [method, path, allow] of [
+      ['GET', '/webhooks/intellisoftware/mo', 'POST'],
+      ['DELETE', '/webhooks/intellisoftware/dr', 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+    ] as const) {
+      const { status, head, body } = await answer(`${method} ${path} HTTP/1.1\r\nHost: relay.test\r\nConnection: close\r\n\r\n`);
+      assert.equal(status, 'HTTP/1.1 405 Method Not Allowed', `${method} ${path}`);
+      assert.match(head, new RegExp(`\r\nallow: ${allow}(\r\n|$)`, 'i'), `${method} ${path}`);
+      assert.equal((body as { error: string }).error, 'METHOD_NOT_ALLOWED');
+      assert.match((body as { message: string }).message, new RegExp(`use ${allow}`));
+    }
+    const missing = await answer('GET /webhooks/nowhere HTTP/1.1\r\nHost: relay.test\r\nConnection: close\r\n\r\n');
+    assert.match(missing.status, /^HTTP\/1\.1 404 /);
+  });
+
+  test('an HTTP/1.1 request without Host is 400 with the JSON error every other malformed request gets', async () => {
+    const { status, body } = await answer('GET /healthz HTTP/1.1\r\n\r\n');
+    assert.equal(status, 'HTTP/1.1 400 Bad Request');
+    assert.equal((body as { error: string }).error, 'BAD_REQUEST');
+    assert.match((body as { message: string }).message, /Host/);
+    // HTTP/1.0 has no Host to require.
+    assert.equal((await answer('GET /healthz HTTP/1.0\r\n\r\n')).status, 'HTTP/1.1 200 OK');
+  });
 
   for (const kilobytes of [17, 64]) {
     test(`a ${kilobytes} KB header: 431 from the catalogue, read to its end rather than reset`, async () => {

@@ -5,7 +5,6 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type HttpServer, startHttpServer } from '../../src/http/server.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 
 /** Shorter than the relay's 30 s and 10 s, so that the tests wait seconds, not minutes. */
 const REQUEST_MS = 2000;
@@ -124,50 +123,5 @@ describe('HTTP request timeouts', () => {
     assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
     assert.equal(text.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer: the request');
     assert.ok(closedAfterMs < IDLE_MS + SLACK_MS);
-  });
-});
-
-describe('HTTP answers of the catalogue', () => {
-  let relay: TestRelay;
-
-  before(async () => {
-    relay = await startTestRelay();
-  });
-  after(async () => {
-    await relay.stop();
-    removeDir(relay.dir);
-  });
-
-  const raw = async (request: string) => {
-    const socket = await open(relay.relay.httpPort);
-    socket.write(request);
-    return (await answerOf(socket, performance.now())).text;
-  };
-
-  test('a method a webhook does not take is 405 with Allow and a JSON error, not 404; a path that does not exist stays 404', async () => {
-    for (const [method, path, allow] of [
-      ['GET', '/webhooks/intellisoftware/mo', 'POST'],
-      ['DELETE', '/webhooks/intellisoftware/dr', 'POST'],
-      ['POST', '/healthz', 'GET, HEAD'],
-    ] as const) {
-      const text = await raw(`${method} ${path} HTTP/1.1\r\nHost: relay.test\r\nConnection: close\r\n\r\n`);
-      assert.match(text, /^HTTP\/1\.1 405 Method Not Allowed\r\n/, `${method} ${path}`);
-      assert.match(text, new RegExp(`\r\nallow: ${allow}\r\n`, 'i'), `${method} ${path}`);
-      const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
-      assert.equal(body.error, 'METHOD_NOT_ALLOWED');
-      assert.match(body.message, new RegExp(`use ${allow}`));
-    }
-    const missing = await raw('GET /webhooks/nowhere HTTP/1.1\r\nHost: relay.test\r\nConnection: close\r\n\r\n');
-    assert.match(missing, /^HTTP\/1\.1 404 /);
-  });
-
-  test('an HTTP/1.1 request without Host is 400 with the JSON error every other malformed request gets', async () => {
-    const text = await raw('GET /healthz HTTP/1.1\r\n\r\n');
-    assert.match(text, /^HTTP\/1\.1 400 Bad Request\r\n/);
-    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
-    assert.equal(body.error, 'BAD_REQUEST');
-    assert.match(body.message, /Host/);
-    // HTTP/1.0 has no Host to require.
-    assert.match(await raw('GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 OK\r\n/);
   });
 });

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Config, loadConfig } from '../../src/config/load.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
-import { type Relay, startRelay } from '../../src/relay.ts';
-import { captureLog } from '../helpers/log-lines.ts';
-import { relayEnvironment, relayWithSimulator, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
+import { relayWithSimulator, waitFor } from '../helpers/relay.ts';
 import { SmtpDialog } from '../helpers/smtp.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -118,52 +115,5 @@ describe('SMTP commands: arguments, sequence, what is not implemented, dot-unstu
     assert.equal((await dialog.reply()).code, 250);
     assert.equal(await textTo('447700900592'), 'on battery');
     await dialog.close();
-  });
-});
-
-describe('SMTP clients that reset their connection during DATA', () => {
-  let relay: Relay;
-  let config: Config;
-  let dir: string;
-  const log = captureLog('info');
-  const lines = () => log.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-
-  before(async () => {
-    dir = tempDir();
-    ({ config } = loadConfig(relayEnvironment(dir, {}), dir));
-    relay = await startRelay(config, log.logger);
-  });
-  after(async () => {
-    await relay.stop();
-    removeDir(dir);
-  });
-
-  test('are logged at info without a stack, once a minute with how many since, beside their "client left during DATA" lines', async () => {
-    const RESETS = 5;
-    for (let index = 0; index < RESETS; index++) {
-      const dialog = await SmtpDialog.open(relay.smtpPort);
-      assert.equal((await dialog.command('EHLO client.example.com')).code, 250);
-      assert.equal((await dialog.command('MAIL FROM:<alice@example.com>')).code, 250);
-      assert.equal((await dialog.command(`RCPT TO:<44770090060${index}@sms.localhost>`)).code, 250);
-      assert.equal((await dialog.command('DATA')).code, 354);
-      dialog.write('Subject: x\r\n\r\npart');
-      await sleep(50);
-      dialog.reset();
-    }
-    await waitFor(
-      'every reset logged as a client that left',
-      () => lines().filter((line) => line.msg === 'smtp: client left during DATA; nothing accepted').length === RESETS,
-    );
-    await sleep(100);
-    assert.deepEqual(
-      lines().filter((line) => line.level === 'warn' || line.level === 'error'),
-      [],
-    );
-    assert.ok(!log.lines.some((line) => line.includes('"stack"')), 'no stack');
-    const ended = lines().filter((line) => line.msg === 'smtp: connection ended by the client');
-    assert.equal(ended.length, 1, 'one line for all of them within the minute');
-    assert.equal(ended[0]?.level, 'info');
-    assert.equal(ended[0]?.code, 'ECONNRESET');
-    assert.equal(ended[0]?.client, '127.0.0.1');
   });
 });

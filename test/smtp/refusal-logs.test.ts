@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import BetterSqlite3 from 'better-sqlite3';
 import { type Config, loadConfig } from '../../src/config/load.ts';
 import { type Relay, STORE_FILE, startRelay } from '../../src/relay.ts';
@@ -169,6 +170,38 @@ describe('refusals in the log and in the reply', () => {
     assert.match(String(failed?.msgId), /^[0-9a-f-]{36}$/);
     assert.match(String(failed?.reason), /message store is busy \(.*locked/);
     assert.equal(failed?.err, undefined, 'no stack for an expected outcome');
+  });
+
+  test('clients that reset their connection during DATA are logged at info without a stack, once a minute with how many since, beside their "client left during DATA" lines', async () => {
+    const RESETS = 5;
+    // This test's lines only: the suite's other tests log the relay's own failures at error.
+    const from = log.lines.length;
+    const lines = () => log.lines.slice(from).map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (let index = 0; index < RESETS; index++) {
+      const dialog = await SmtpDialog.open(relay.smtpPort);
+      assert.equal((await dialog.command('EHLO client.example.com')).code, 250);
+      assert.equal((await dialog.command('MAIL FROM:<alice@example.com>')).code, 250);
+      assert.equal((await dialog.command(`RCPT TO:<44770090060${index}@sms.localhost>`)).code, 250);
+      assert.equal((await dialog.command('DATA')).code, 354);
+      dialog.write('Subject: x\r\n\r\npart');
+      await sleep(50);
+      dialog.reset();
+    }
+    await waitFor(
+      'every reset logged as a client that left',
+      () => lines().filter((line) => line.msg === 'smtp: client left during DATA; nothing accepted').length === RESETS,
+    );
+    await sleep(100);
+    assert.deepEqual(
+      lines().filter((line) => line.level === 'warn' || line.level === 'error'),
+      [],
+    );
+    assert.ok(!log.lines.slice(from).some((line) => line.includes('"stack"')), 'no stack');
+    const ended = lines().filter((line) => line.msg === 'smtp: connection ended by the client');
+    assert.equal(ended.length, 1, 'one line for all of them within the minute');
+    assert.equal(ended[0]?.level, 'info');
+    assert.equal(ended[0]?.code, 'ECONNRESET');
+    assert.equal(ended[0]?.client, '127.0.0.1');
   });
 
   test('no whole number reached the log', () => {
