@@ -17,7 +17,7 @@ import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { ReplyMailSettings } from './replies/reply-mail.ts';
-import { OPERATOR, type QueueAction, type QueueStats, type SmsState, type Store } from './store/types.ts';
+import { OPERATOR, type QueueAction, type QueueStats, type SmsState, type Store, type StoredEvent } from './store/types.ts';
 
 /** What a list prints unless told otherwise: a page a terminal scrolls back through (`queue list --limit` takes more). */
 export const LISTED = 1000;
@@ -305,8 +305,7 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
     if (events.length === 0) continue;
     lines.push(`message ${id}`);
     const smsOfMessage = await store.smsOf(id);
-    // To several numbers, each line of one SMS's history (sent, a report, an operator's action) names its number, as the console's timeline does.
-    const numbers = new Map(smsOfMessage.length > 1 ? smsOfMessage.map((item) => [item.smsId, item.number]) : []);
+    const numberOf = eventNumbers(smsOfMessage);
     for (const sms of smsOfMessage) {
       const delivery = sms.delivery && sms.delivery !== sms.status ? `, delivery report: ${sms.delivery}` : '';
       // A request that may have reached the gateway without an answer: the phone may have this SMS twice.
@@ -316,7 +315,7 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
       );
     }
     for (const event of events) {
-      const number = event.smsId === undefined ? undefined : numbers.get(event.smsId);
+      const number = numberOf(event);
       lines.push(`  ${new Date(event.at).toISOString()} ${number ? `${number}: ` : ''}${describeEvent(event.kind, event.detail)}`);
     }
   }
@@ -326,6 +325,16 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
   if (lines.length === 0)
     throw new Error(`nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id, no SMS to or from that number`);
   return lines.join('\n');
+}
+
+/**
+ * The number each line of a message's history is about, for a mail to several numbers (its SMS's lines: sent, a
+ * report, an operator's action); undefined for a mail to one (its SMS table says it) and for the mail's own lines.
+ * `smsrelay log` and the console's timeline name it alike.
+ */
+export function eventNumbers(sms: readonly SmsState[]): (event: StoredEvent) => string | undefined {
+  const numbers = new Map(sms.length > 1 ? sms.map((item) => [item.smsId, item.number]) : []);
+  return (event) => (event.smsId === undefined ? undefined : numbers.get(event.smsId));
 }
 
 /** An event as a line: `operator hold` reads "held by the operator" (or by whom the console names), not "operator hold: by the operator". */

@@ -5,7 +5,7 @@ import { parse } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
-import { configCheck, deleteQuarantined, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable, type Wording } from '../admin.ts';
+import { configCheck, deleteQuarantined, eventNumbers, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable, type Wording } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
 import { allowedMethods } from '../http/server.ts';
@@ -285,13 +285,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!message) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No message with id ${id}`), request.console);
         const [sms, events] = await Promise.all([store.smsOf(id), store.events(id)]);
         const queued = sms.filter((item) => item.status === 'queued');
-        // To several numbers, each line of one SMS's history (sent, a report, an operator's action) names its number.
-        const numbers = new Map(sms.length > 1 ? sms.map((item) => [item.smsId, item.number]) : []);
+        const numberOf = eventNumbers(sms);
         return page(reply, 'message', request.console, {
           title: `Message ${id}`,
           message,
           sms,
-          events: events.map((event) => ({ ...event, number: event.smsId === undefined ? undefined : numbers.get(event.smsId) })),
+          events: events.map((event) => ({ ...event, number: numberOf(event) })),
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
           // Only the actions that would change something: hold what is sending, release what is held.
           can: {
