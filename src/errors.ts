@@ -144,6 +144,11 @@ export const RELAY_ERRORS = {
    * a folded header, a bare LF: RFC 9112 forbids them, as request smuggling's tools). HTTP only.
    */
   BAD_REQUEST: { smtp: 500, enhanced: '5.5.2', http: 400, text: 'Malformed HTTP request' },
+  /**
+   * RFC 9110 §15.5.20: a request whose `Host` is not a name of this relay (a web page's own name
+   * re-pointed to the relay's address: DNS rebinding). HTTP only.
+   */
+  MISDIRECTED_REQUEST: { smtp: 550, enhanced: '5.7.1', http: 421, text: 'Misdirected request: the Host is not a name of this relay' },
   /** Request headers beyond Node's limit (http.maxHeaderSize, 16 KB). HTTP only. */
   HEADERS_TOO_BIG: { smtp: 500, enhanced: '5.5.2', http: 431, text: 'Request headers too big' },
   /** An HTTP request not complete within the server's request timeout (a slow client holding a connection). HTTP only. */

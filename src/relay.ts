@@ -18,8 +18,9 @@ import { receivesWebhooks } from './providers/contract.ts';
 import { composeRegistry, type ProviderRegistry } from './providers/registry.ts';
 import type { ProviderSimulator } from './simulators/contract.ts';
 import { createSimulator, SIMULATOR_ACCOUNT, simulatedSettings } from './simulators/index.ts';
-import { mountConsole } from './console/routes.ts';
+import { CONSOLE_PREFIX, mountConsole } from './console/routes.ts';
 import { startHttpServer } from './http/server.ts';
+import { servedHostNames } from './http/hosts.ts';
 import { mountWebhooks, webhookPaths } from './http/webhooks.ts';
 import type { Logger } from './log.ts';
 import { buildReport, type ReportedRecipient, type ReportKind } from './mailer/dsn.ts';
@@ -283,6 +284,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       maxConnections: config.http.maxConnections,
       maxConnectionsPerClient: config.http.maxConnectionsPerClient,
       trustedProxies: config.http.trustedProxies,
+      allowedHosts: servedHostNames(config),
+      // The console refuses another name with its own page.
+      hostCheckedBy: consoleStore ? [CONSOLE_PREFIX] : [],
       logger,
       health: [
         { name: 'smtp', check: async () => smtpUp },

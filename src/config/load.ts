@@ -38,6 +38,7 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_SMTP_PORT: { path: ['smtp', 'port'], kind: 'string' },
   SMSRELAY_HTTP_HOST: { path: ['http', 'host'], kind: 'string' },
   SMSRELAY_HTTP_PORT: { path: ['http', 'port'], kind: 'string' },
+  SMSRELAY_HTTP_ALLOWED_HOSTS: { path: ['http', 'allowedHosts'], kind: 'list' },
   SMSRELAY_SMS_DOMAINS: { path: ['sms', 'domains'], kind: 'list' },
   SMSRELAY_DEFAULT_REGION: { path: ['sms', 'defaultRegion'], kind: 'string' },
   SMSRELAY_GATEWAY: { path: ['gateway', 'provider'], kind: 'string' },

@@ -197,6 +197,17 @@ function hostNamePattern(letters: string): RegExp {
 
 const domain = z.string().trim().toLowerCase().regex(DOMAIN_NAME, 'expected a domain name');
 
+/** A name the HTTP port answers (`http.allowedHosts`): the host alone, as a browser's Host carries it with any port. */
+const allowedHost = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform(withoutRootDot)
+  .refine((value) => DOMAIN_NAME.test(value), {
+    error: (issue) =>
+      `"${String(issue.input)}" is no host name: write the name alone, such as relay.example.com (no scheme, port or path: any port is answered)`,
+  });
+
 /**
  * The relay's name in its greeting, EHLO answer and bounces: a domain or an address literal
  * (RFC 5321 §4.1.3: `[192.0.2.1]`, `[IPv6:2001:db8::1]`). Anything else went into the banner as
@@ -445,6 +456,11 @@ export const configSchema = z.strictObject({
        * the webhooks and the console; anyone else's are ignored. `console.trustedProxies` is its old name.
        */
       trustedProxies: list(cidr, '[127.0.0.1/32]').optional(),
+      /**
+       * Names the HTTP port answers besides IP addresses, `localhost` and the publicUrls' hosts: others
+       * get 421 (DNS rebinding). A proxy that forwards the public Host needs its name here.
+       */
+      allowedHosts: list(allowedHost, '[relay.example.com, sms.example.org]').default([]),
       /** Source networks the built-in simulators answer (their control routes fake the provider); others get 403. */
       simulatorNetworks: list(cidr, '[127.0.0.0/8, 10.0.0.0/8]').default(['127.0.0.0/8', '::1/128']),
     })

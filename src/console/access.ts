@@ -6,6 +6,7 @@ import type { Config } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { LOGIN_WINDOW_MS, type LoginFailureStore, LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
+import { hostMatcher } from '../http/hosts.ts';
 import { forwardedClient, headerList, networkMatcher, peerAddress } from '../policy/networks.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
@@ -57,6 +58,8 @@ export class ConsoleAccess {
   readonly #declaredTls: boolean;
   /** `console.publicUrl`'s origin: the console as people reach it, whatever Host a proxy sends on. */
   readonly #publicOrigin: string | undefined;
+  /** Whether a Host or X-Forwarded-Host names this relay (http.allowedHosts, the publicUrls, IP addresses, localhost). */
+  readonly servedHost: (host: string | undefined) => boolean;
   readonly #logins: LoginThrottle;
   /** How stale the stored last use may get before a request writes it again. */
   readonly #touchEveryMs: number;
@@ -68,6 +71,8 @@ export class ConsoleAccess {
 
   constructor(options: {
     readonly settings: ConsoleSettings;
+    /** The names the relay is reached by (servedHostNames). */
+    readonly hosts: readonly string[];
     readonly store: ConsoleStore;
     readonly clock: () => number;
     readonly logger: Logger;
@@ -82,6 +87,7 @@ export class ConsoleAccess {
     this.#proxy = networkMatcher(options.settings.trustedProxies);
     this.#declaredTls = options.settings.publicUrl?.startsWith('https:') ?? false;
     this.#publicOrigin = options.settings.publicUrl === undefined ? undefined : originOf(options.settings.publicUrl);
+    this.servedHost = hostMatcher(options.hosts);
     this.#logins = new LoginThrottle(consoleLoginFailures(options.store));
     this.#touchEveryMs = Math.min(TOUCH_INTERVAL_MS, options.settings.sessionIdleTimeout * TOUCH_SHARE_OF_IDLE);
     this.#idleMs = options.settings.sessionIdleTimeout + this.#touchEveryMs;
@@ -106,14 +112,15 @@ export class ConsoleAccess {
    * page's origin on every POST, so another site's form (a cross-site action, or a sign-in into someone
    * else's account) names that site, or `null` when it hides it. Without the header (no browser) the
    * CSRF token decides alone. The console's origin is `console.publicUrl`'s, or the scheme the request
-   * came over with the host it was sent to (`X-Forwarded-Host` from a trusted proxy, else `Host`).
+   * came over with the host it was sent to (`X-Forwarded-Host` from a trusted proxy, else `Host`) when
+   * that host is a name of the relay: a page re-pointed to the relay by DNS (rebinding) names its own.
    */
   sameOrigin(request: FastifyRequest, channel: Channel): boolean {
     const origin = request.headers.origin;
     if (origin === undefined) return true;
     const peer = peerAddress(request.socket.remoteAddress);
     const host = (this.#proxy(peer) ? headerList(request.headers['x-forwarded-host']).at(-1) : undefined) ?? request.headers.host;
-    return origin === this.#publicOrigin || (host !== undefined && origin === originOf(`${channel.tls ? 'https' : 'http'}://${host}`));
+    return origin === this.#publicOrigin || (this.servedHost(host) && origin === originOf(`${channel.tls ? 'https' : 'http'}://${host}`));
   }
 
   /**

@@ -8,6 +8,7 @@ import type { AcceptanceService } from '../acceptance/service.ts';
 import { configCheck, deleteQuarantined, eventNumbers, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable, type Wording } from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
+import { misdirected, servedHostNames } from '../http/hosts.ts';
 import { allowedMethods } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
@@ -21,6 +22,8 @@ import { activityChart, CHART_SERIES } from './chart.ts';
 import { FIELDS, type Fields, readFields } from './fields.ts';
 import { consoleTime, duration, helpers, render } from './render.ts';
 
+/** Where the console is served on the HTTP port. */
+export const CONSOLE_PREFIX = '/console';
 /** Rows per page of search results, and the most a page of any list shows. */
 const PAGE_SIZE = 50;
 /** A conversation shows this many mails and replies each (newest). */
@@ -108,7 +111,14 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 export function mountConsole(app: FastifyInstance, options: ConsoleOptions): void {
   const clock = options.clock ?? Date.now;
   const startedAt = clock();
-  const access = new ConsoleAccess({ settings: options.config.console, store: options.consoleStore, clock, logger: options.logger, pause: options.pause });
+  const access = new ConsoleAccess({
+    settings: options.config.console,
+    hosts: servedHostNames(options.config),
+    store: options.consoleStore,
+    clock,
+    logger: options.logger,
+    pause: options.pause,
+  });
   const { store, consoleStore, config } = options;
 
   app.register(
@@ -118,6 +128,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       scope.addHook('onRequest', async (request: ConsoleRequest, reply) => {
         reply.headers(SECURITY_HEADERS);
+        const { host } = request.headers;
+        if (host !== undefined && !access.servedHost(host)) return problem(request, reply, 421, misdirected(host));
         const channel = access.channel(request);
         if (!access.allowed(channel)) {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', `The console does not answer ${channel.address} (console.allowedNetworks)`));
@@ -636,7 +648,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         };
       }
     },
-    { prefix: '/console' },
+    { prefix: CONSOLE_PREFIX },
   );
 }
 

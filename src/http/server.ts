@@ -6,6 +6,7 @@ import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import { failureLogFields, isStoreFailure, ListenError, RelayError, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
+import { ANY_HOST_PATHS, hostMatcher, misdirected } from './hosts.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from '../policy/networks.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
@@ -52,6 +53,13 @@ export interface HttpServerOptions {
    */
   readonly maxConnectionsPerClient: number;
   readonly trustedProxies: readonly string[];
+  /**
+   * The names requests may be sent to besides IP addresses and `localhost` (servedHostNames); a request
+   * to another is 421, but on ANY_HOST_PATHS and under `hostCheckedBy`.
+   */
+  readonly allowedHosts: readonly string[];
+  /** Path prefixes whose routes refuse another name themselves (the console, with its page). */
+  readonly hostCheckedBy?: readonly string[];
   readonly logger: Logger;
   /** Everything /healthz reports; the answer is 200 only when all pass. */
   readonly health: readonly HealthCheck[];
@@ -204,6 +212,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return;
     const { status, body } = toHttpError(new RelayError('BAD_REQUEST', 'Malformed HTTP request: HTTP/1.1 needs a Host header (RFC 9112 §3.2)'));
     return reply.status(status).header('connection', 'close').send(body);
+  });
+  // DNS rebinding: a web page whose name is re-pointed to this relay's address calls it under that name.
+  const servedHost = hostMatcher(options.allowedHosts);
+  const checkedElsewhere = (path: string) => (options.hostCheckedBy ?? []).some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const { host } = request.headers;
+    // Only HTTP/1.0 may omit Host (HTTP/1.1 without it is answered 400 above): no browser does, so no web page is behind it.
+    if (host === undefined || servedHost(host) || ANY_HOST_PATHS.has(path) || checkedElsewhere(path)) return;
+    const { status, body } = toHttpError(misdirected(host));
+    return reply.status(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0] ?? '/';

@@ -239,6 +239,24 @@ describe('config', () => {
     assert.ok(missing.every((line) => !line.includes('hunter2')));
   });
 
+  test('http.allowedHosts takes host names, from the file or SMSRELAY_HTTP_ALLOWED_HOSTS; a URL, a port or a path is refused naming the value', () => {
+    const { config } = loadConfig({ SMSRELAY_HTTP_ALLOWED_HOSTS: 'Relay.Example.com, sms.example.org.' }, dirWith());
+    assert.deepEqual(config.http.allowedHosts, ['relay.example.com', 'sms.example.org']);
+    for (const value of ['https://relay.example.com', 'relay.example.com:8443', 'relay.example.com/hooks', 'relay example']) {
+      assert.deepEqual(
+        problems({ SMSRELAY_HTTP_ALLOWED_HOSTS: value }),
+        [
+          `SMSRELAY_HTTP_ALLOWED_HOSTS="${value}": "${value}" is no host name: write the name alone, such as relay.example.com (no scheme, port or path: any port is answered)`,
+        ],
+        value,
+      );
+    }
+    assert.match(
+      problems({}, 'http:\n  allowedHosts: [ "http://x.example" ]\n')[0] ?? '',
+      /smsrelay\.yaml: http\.allowedHosts\.0: "http:\/\/x\.example" is no host name/,
+    );
+  });
+
   test('plain http to any loopback address (all of 127.0.0.0/8, ::1, localhost) may carry the gateway password', () => {
     const account = { SMSRELAY_GATEWAY: 'intellisoftware', SMSRELAY_GATEWAY_USERNAME: 'u', SMSRELAY_GATEWAY_PASSWORD: 'p' };
     for (const url of ['http://127.0.0.2:9999', 'http://127.255.0.1', 'http://[::1]:9999', 'http://LOCALHOST:9999', 'http://[::ffff:127.0.0.3]']) {

@@ -58,6 +58,8 @@ describe('console access', () => {
           allowedNetworks: ['127.0.0.1/32', '127.0.0.2/32', '127.0.0.3/32', '192.0.2.0/24'],
           trustedProxies: ['127.0.0.3/32'],
         },
+        // The name the TLS proxy forwards (X-Forwarded-Host).
+        http: { allowedHosts: ['relay.example.com'] },
       },
       {},
       tempDir(),
@@ -147,6 +149,14 @@ describe('console access', () => {
     assert.equal(proxied.status, 303, 'the host the browser sent to, as the trusted proxy forwards it');
     const forged = await signIn(port, form, { 'x-forwarded-host': 'attacker.example', origin: 'http://attacker.example' });
     assert.equal(forged.status, 403, 'X-Forwarded-Host from an address that is no trusted proxy is ignored');
+    const rebound = await signIn(
+      port,
+      form,
+      { ...proxiedHeaders, 'x-forwarded-host': 'rebind.evil.example', origin: 'https://rebind.evil.example' },
+      '127.0.0.3',
+    );
+    assert.equal(rebound.status, 403, 'a forwarded Host that is no name of the relay (DNS rebinding through the proxy) is no origin of the console');
+    assert.match(rebound.body, /sent from another site/);
     // Signed in, with the session's CSRF token: another site's form still changes nothing.
     const cookie = String(own.headers['set-cookie']).split(';')[0] ?? '';
     const csrf =

@@ -183,13 +183,13 @@ describe('malformed HTTP', () => {
       ['DELETE', '/webhooks/intellisoftware/dr', 'POST'],
       ['POST', '/healthz', 'GET, HEAD'],
     ] as const) {
-      const { status, head, body } = await answer(`${method} ${path} HTTP/1.1\r\nHost: relay.test\r\nConnection: close\r\n\r\n`);
+      const { status, head, body } = await answer(`${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
       assert.equal(status, 'HTTP/1.1 405 Method Not Allowed', `${method} ${path}`);
       assert.match(head, new RegExp(`\r\nallow: ${allow}(\r\n|$)`, 'i'), `${method} ${path}`);
       assert.equal((body as { error: string }).error, 'METHOD_NOT_ALLOWED');
       assert.match((body as { message: string }).message, new RegExp(`use ${allow}`));
     }
-    const missing = await answer('GET /webhooks/nowhere HTTP/1.1\r\nHost: relay.test\r\nConnection: close\r\n\r\n');
+    const missing = await answer('GET /webhooks/nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
     assert.match(missing.status, /^HTTP\/1\.1 404 /);
   });
 

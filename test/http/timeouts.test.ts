@@ -57,6 +57,7 @@ describe('HTTP request timeouts', () => {
       maxConnections: 16,
       maxConnectionsPerClient: 16,
       trustedProxies: [],
+      allowedHosts: ['relay.test'],
       logger: captureLog('silent').logger,
       health: [],
       mounts: [(app) => app.post('/hook', async () => ({ status: 'accepted' }))],

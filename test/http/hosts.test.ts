@@ -1,0 +1,102 @@
+/** DNS rebinding: the HTTP port answers only requests sent to a name of the relay (docs/security.md, "Host names"). */
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { hashPassword } from '../../src/policy/passwords.ts';
+import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+
+/** A request with the Host a browser would send (fetch may not set it), over a real socket to 127.0.0.1. */
+function get(port: number, path: string, host: string, headers: Record<string, string> = {}) {
+  return new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { host, ...headers } }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('the HTTP port answers only its own names', () => {
+  let relay: TestRelay;
+  let port: number;
+  const STOP = 'msisdn=447700900124&to=447700900000&messageId=0B0000000000AA03&text=STOP&type=text&keyword=STOP&message-timestamp=2026-12-06+03%3A00%3A00';
+
+  before(async () => {
+    relay = await startTestRelay({
+      gateway: { provider: 'vonage-simulator', from: 'Relay', publicUrl: 'https://hooks.example.net/relay' },
+      sms: { defaultRegion: 'GB' },
+      inbound: { defaultMailbox: 'ops@example.com' },
+      http: { allowedHosts: ['relay.example.com'] },
+      console: {
+        users: [{ name: 'olivia', passwordHash: await hashPassword('console-pass-123'), role: 'operator' }],
+        publicUrl: 'https://console.example.org',
+      },
+    });
+    port = relay.relay.httpPort;
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('a page re-pointed to the relay by DNS reaches it under its own name: refused 421 on the webhooks, /metrics, the simulator and unknown paths, naming the Host and the setting', async () => {
+    for (const path of [`/webhooks/vonage/mo?${STOP}`, '/metrics', '/simulator/vonage/messages', '/nowhere']) {
+      for (const host of [
+        `rebind.evil.example:${port}`,
+        'evil.example',
+        `127.0.0.1.evil.example:${port}`,
+        `evil.example@127.0.0.1:${port}`,
+        `[127.0.0.1]:${port}`,
+      ]) {
+        const answer = await get(port, path, host);
+        assert.equal(answer.status, 421, `${path} ${host}`);
+        assert.deepEqual(JSON.parse(answer.body), {
+          error: 'MISDIRECTED_REQUEST',
+          message: `Misdirected request: Host "${host}" is not a name of this relay; if it is, add it to http.allowedHosts (SMSRELAY_HTTP_ALLOWED_HOSTS)`,
+        });
+      }
+    }
+    // None of them reached the inbound service; the same STOP sent to the relay's address does.
+    assert.equal(await relay.relay.store.isOptedOut('+447700900124'), false);
+    assert.equal((await get(port, `/webhooks/vonage/mo?${STOP}`, `127.0.0.1:${port}`)).status, 200);
+    assert.equal(await relay.relay.store.isOptedOut('+447700900124'), true);
+  });
+
+  test('IP addresses (any port), localhost, http.allowedHosts and the publicUrls’ hosts are answered, however written', async () => {
+    for (const host of [
+      `127.0.0.1:${port}`,
+      '192.0.2.1',
+      `[::1]:${port}`,
+      '[2001:db8::1]',
+      `localhost:${port}`,
+      'LOCALHOST',
+      'relay.example.com',
+      'Relay.Example.COM.:8443',
+      'hooks.example.net',
+      'console.example.org:443',
+    ]) {
+      assert.equal((await get(port, '/metrics', host)).status, 200, host);
+    }
+  });
+
+  test('/healthz and /readyz answer any name: load balancers probe them by whatever name they were given', async () => {
+    for (const path of ['/healthz', '/readyz']) assert.equal((await get(port, path, 'lb-probe.internal')).status, 200, path);
+  });
+
+  test('the console refuses another name with its page, or the JSON refusal to a script', async () => {
+    const page = await get(port, '/console/signin', `rebind.evil.example:${port}`, { accept: 'text/html' });
+    assert.equal(page.status, 421);
+    assert.match(page.type, /^text\/html/);
+    assert.match(page.body, /421 Misdirected Request/);
+    assert.match(page.body, /Host &quot;rebind\.evil\.example:\d+&quot; is not a name of this relay; if it is, add it to http\.allowedHosts/);
+    assert.doesNotMatch(page.body, /name="password"/, 'no sign-in form');
+    const json = await get(port, '/console', `rebind.evil.example:${port}`, { accept: 'application/json' });
+    assert.equal(json.status, 421);
+    assert.equal(JSON.parse(json.body).error, 'MISDIRECTED_REQUEST');
+    assert.equal((await get(port, '/console/signin', `localhost:${port}`)).status, 200);
+  });
+});
