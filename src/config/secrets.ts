@@ -91,9 +91,10 @@ export function configuredSecrets(config: object): string[] {
   return [...forms].filter((form) => form.length >= MIN_REDACTED_CHARS).sort((a, b) => b.length - a.length);
 }
 
-function wireForms(secret: string): string[] {
-  const percentEncoded = encodeURIComponent(secret);
-  return [secret, percentEncoded, formEncoded(secret), formEncoded(percentEncoded), JSON.stringify(secret).slice(1, -1)];
+/** A value as a gateway request may carry it: as written, percent-encoded, form-encoded (also of that), JSON-escaped. */
+export function wireForms(value: string): string[] {
+  const percentEncoded = encodeURIComponent(value);
+  return [value, percentEncoded, formEncoded(value), formEncoded(percentEncoded), JSON.stringify(value).slice(1, -1)];
 }
 
 /** As `application/x-www-form-urlencoded` writes a value (a space as `+`). */

@@ -527,7 +527,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       let refusal = earlier?.kind === 'account' ? earlier.classified : undefined;
       const answeredAt = this.#clock();
       for (const entry of pending) {
-        const classified = lane.provider.outcomes.classifyRecipient(result, entry.number);
+        const classified = lane.provider.outcomes.classifyRecipient(result, entry.number, message.text);
         if (classified.action === 'failover') hostFailed ??= classified;
         if (classified.action === 'pause') refusal ??= classified;
         if ((classified.action === 'failover' && hasNext) || (classified.action === 'pause' && nextProvider)) {

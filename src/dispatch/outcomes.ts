@@ -1,4 +1,4 @@
-import { MIN_REDACTED_CHARS, REDACTED } from '../config/secrets.ts';
+import { MIN_REDACTED_CHARS, REDACTED, wireForms } from '../config/secrets.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
 
@@ -93,26 +93,27 @@ export type Where = 'connect' | 'response' | 'request' | 'recipient';
 /** Classifies one provider's results: its own rules first, then the generic ones. */
 export interface OutcomeClassifier {
   classify(where: Where, code: string): Classified;
-  /** The outcome for one recipient of a submission. */
-  classifyRecipient(result: SubmissionResult, number: string): Classified;
+  /** The outcome for one recipient of a submission; `text`, the SMS's, is cut out of the gateway's words. */
+  classifyRecipient(result: SubmissionResult, number: string, text?: string): Classified;
 }
+
+/** What the SMS's own text is replaced with in the gateway's words, as a secret is with REDACTED. */
+export const TEXT_REDACTED = '[text]';
 
 /**
  * `secrets`: the configured secrets in every form a request carries them (`configuredSecrets`), longest
  * first. A gateway may echo its request in what it says (the password in a form body, the Basic
- * authentication header): they are cut here, where its code and words enter the relay, so that no
- * log line, history, status or bounce gets them.
+ * authentication header, the SMS's text): they are cut here, where its code and words enter the relay,
+ * so that no log line, history, status or bounce gets them (info logs carry no message text; debug
+ * lines of the request may).
  */
 export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets: readonly string[] = []): OutcomeClassifier {
   const rules = [...providerRules, ...GENERIC_OUTCOME_RULES];
-  const redact = (text: string) =>
-    withoutCutSecret(
-      secrets.reduce((cut, secret) => cut.replaceAll(secret, REDACTED), text),
-      secrets,
-    );
-  const withDetail = (classified: Classified, detail: string | undefined): Classified => {
-    const text = detail === undefined ? undefined : gatewayText(redact(detail));
-    return text === undefined ? classified : { ...classified, detail: text };
+  const redact = (said: string) => cutOut(said, secrets, REDACTED);
+  const withDetail = (classified: Classified, detail: string | undefined, smsText: string | undefined): Classified => {
+    const said =
+      detail === undefined ? undefined : gatewayText(smsText === undefined ? redact(detail) : cutOut(redact(detail), textForms(smsText), TEXT_REDACTED));
+    return said === undefined ? classified : { ...classified, detail: said };
   };
   const classify = (where: Where, code: string): Classified => {
     const key = `${where}/${code}`;
@@ -128,18 +129,18 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
   };
   return {
     classify,
-    classifyRecipient(result, number) {
+    classifyRecipient(result, number, text) {
       switch (result.kind) {
         case 'transport':
           return classify(result.phase, result.code);
         case 'refused': {
-          const classified = withDetail(classify('request', result.code), result.detail);
+          const classified = withDetail(classify('request', result.code), result.detail, text);
           return result.retryAfter === undefined ? classified : { ...classified, retryAfter: result.retryAfter };
         }
         case 'answered': {
           const own = result.results.find((entry) => entry.number === number);
           if (!own) return classify('recipient', 'MISSING_RESULT');
-          return withIds(withDetail(partly(classify(own.failure ?? 'recipient', own.code), own), own.detail), own);
+          return withIds(withDetail(partly(classify(own.failure ?? 'recipient', own.code), own), own.detail, text), own);
         }
       }
     },
@@ -165,24 +166,38 @@ function gatewayText(text: string): string | undefined {
   return line.length > GATEWAY_TEXT_MAX_CHARS ? `${line.slice(0, GATEWAY_TEXT_MAX_CHARS - CUT_MARK.length)}${CUT_MARK}` : line;
 }
 
+/** An SMS's text in each form a request carries it (`wireForms`), longest first, none shorter than a secret cut out. */
+function textForms(text: string): string[] {
+  return [...new Set(wireForms(text))].filter((form) => form.length >= MIN_REDACTED_CHARS).sort((a, b) => b.length - a.length);
+}
+
+/** `said` with every one of `forms` (longest first) replaced by `mark`, a cut one at its end too. */
+function cutOut(said: string, forms: readonly string[], mark: string): string {
+  return withoutCutForm(
+    forms.reduce((cut, form) => cut.replaceAll(form, mark), said),
+    forms,
+    mark,
+  );
+}
+
 /**
- * An adapter keeps only the start of a long answer (an error page, a long message): a secret the cut
- * went through leaves its own start at the end of the text, cut out too.
+ * An adapter keeps only the start of a long answer (an error page, a long message): a secret or text
+ * the cut went through leaves its own start at the end of the words, cut out too.
  */
-function withoutCutSecret(text: string, secrets: readonly string[]): string {
-  // Only where the secret's first character stands in the text's last secret-length characters: an
-  // outcome is classified per SMS, and most texts hold no such start.
-  for (const secret of secrets) {
-    const first = secret.charAt(0);
+function withoutCutForm(said: string, forms: readonly string[], mark: string): string {
+  // Only where the form's first character stands in the words' last form-length characters: an
+  // outcome is classified per SMS, and most answers hold no such start.
+  for (const form of forms) {
+    const first = form.charAt(0);
     for (
-      let at = text.indexOf(first, Math.max(0, text.length - secret.length + 1));
-      at !== -1 && text.length - at >= MIN_REDACTED_CHARS;
-      at = text.indexOf(first, at + 1)
+      let at = said.indexOf(first, Math.max(0, said.length - form.length + 1));
+      at !== -1 && said.length - at >= MIN_REDACTED_CHARS;
+      at = said.indexOf(first, at + 1)
     ) {
-      if (secret.startsWith(text.slice(at))) return `${text.slice(0, at)}${REDACTED}`;
+      if (form.startsWith(said.slice(at))) return `${said.slice(0, at)}${mark}`;
     }
   }
-  return text;
+  return said;
 }
 
 /** Outcomes after which nothing is sent again: the others resend the whole text. */

@@ -479,6 +479,34 @@ describe("the gateway's own words", () => {
     for (const form of [password, encodeURIComponent(password), carried.slice('password='.length)]) assert.ok(!everything.includes(form), `${form} shown`);
   });
 
+  test("a gateway echoing its request: the SMS's own text, in any form the request carried it, reaches no info line, history or status ([text])", async () => {
+    const text = 'Patient Jones: HIV test "positive" & more/ü';
+    const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
+    cleanups.push(() => gateway.close());
+    // A 400 is retried later: the SMS stays queued with its last error, which `smsrelay status` shows.
+    gateway.respond = (request) => ({ status: 400, body: `Invalid request (${JSON.stringify(text)}): you sent ${request.body}` });
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url), delivery: { retryMinDelay: '30s' } }), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900322@sms.localhost'], body: text })).data);
+    await waitFor('the SMS deferred', async () => (await relay.store.smsOf(id)).some((sms) => sms.lastError !== undefined));
+    const sent = new URLSearchParams([['text', text]]).toString().slice('text='.length);
+    assert.ok(
+      gateway.requests.some((request) => request.body.includes(sent)),
+      'the gateway got the text form-encoded, and echoed it',
+    );
+    const shown = await status(relay.store, Date.now(), { pid: process.pid, name: 'test' });
+    assert.match(shown, /the gateway said: "Invalid request \("\[text\]"\): you sent .*=\[text\]/, 'status shows the words, the text cut out');
+    const everything = [shown, await history(relay.store, id), lines.join('')].join('\n');
+    assert.match(lines.join(''), /"gatewayText":"Invalid request \(\\"\[text\]\\"\): you sent .*=\[text\]/);
+    for (const form of [text, sent, encodeURIComponent(text), JSON.stringify(text).slice(1, -1), 'Patient Jones', 'Patient+Jones', 'Patient%20Jones']) {
+      assert.ok(!everything.includes(form), `${form} shown`);
+    }
+  });
+
   test('a gateway echoing its Basic authentication and the webhook token of its callback URL: neither reaches the log or the bounce', async () => {
     const account = { username: `AC${'a'.repeat(32)}`, password: 'twilio/auth token' };
     const webhookToken = 'hook token & more/16';
