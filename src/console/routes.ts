@@ -409,6 +409,16 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const body = read.fields;
         const action = body.action ?? '';
         const target = body.target?.trim() || undefined;
+        // The page offers no "delete all": one click must not drop every sender's queued SMS without a bounce (the CLI's `queue delete all` can).
+        if (action === 'delete' && target === 'all') {
+          return problem(
+            request,
+            reply,
+            400,
+            new RelayError('BAD_PARAMETER', 'Action: delete takes one message, not all; on the relay host, smsrelay queue delete all deletes every queued SMS'),
+            request.console,
+          );
+        }
         return act(request, reply, `queue ${action}`, target, (by) => queueAction(store, action, target, clock(), CONSOLE_WORDING, by), body.back);
       });
       scope.post('/undeliverable/:id/reroute', async (request: ConsoleRequest, reply) => {

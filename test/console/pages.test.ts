@@ -551,6 +551,24 @@ describe('console pages', () => {
     assert.equal((await relay.relay.store.queueStats(Date.now())).quarantined, 0);
   });
 
+  test('delete with target all is refused 400, naming the CLI command: the page offers no "delete all", and nothing is deleted', async () => {
+    const queued = async () => (await relay.relay.store.queueStats(Date.now())).sms;
+    const before = await queued();
+    assert.ok(before.queued + before.held > 0, 'SMS are queued');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue'))?.[1] ?? assert.fail('no CSRF token');
+    for (const accept of ['text/html', 'application/json']) {
+      const response = await fetch(`${base}/console/queue`, {
+        method: 'POST',
+        headers: { cookie: operator, accept, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: csrf, action: 'delete', target: 'all' }),
+        redirect: 'manual',
+      });
+      assert.equal(response.status, 400, accept);
+      assert.match(await response.text(), /Action: delete takes one message, not all; on the relay host, smsrelay queue delete all deletes every queued SMS/);
+    }
+    assert.deepEqual(await queued(), before);
+  });
+
   test('one number refused leaves the gateway up; an SMS deferred after the last send makes it down, saying why', async () => {
     const store = relay.relay.store;
     const [sent, refused, deferred] = await store.listQueued(3);
