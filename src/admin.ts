@@ -579,6 +579,12 @@ export async function deleteQuarantined(store: Store, id: number | undefined): P
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
 export async function rerouteUndeliverable(store: Store, config: ReplyMailSettings, id: string, mailbox: string): Promise<string> {
   checkRerouteArgs(id, mailbox);
+  const domain = mailbox.slice(mailbox.lastIndexOf('@') + 1).toLowerCase();
+  if (config.sms.domains.includes(domain)) {
+    throw new UsageError(
+      `undeliverable reroute: "${mailbox}" is at the relay's own SMS domain ${domain}: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
+    );
+  }
   // Mail building (nodemailer, the templates) loads only for this command.
   const [{ Templates }, { buildReplyMail, replyMailOptions }] = await Promise.all([import('./mailer/templates.ts'), import('./replies/reply-mail.ts')]);
   const gone = new NotFound(`undeliverable SMS with id ${id}`, ' (see smsrelay undeliverable)');

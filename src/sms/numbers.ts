@@ -63,6 +63,11 @@ type ReadingOutcome = { ok: true; e164: string } | Refusal;
  */
 const remembered = new LRUCache<string, NumberResult>({ max: 10_000 });
 
+/** Whether `input` is written as a number (digits, an optional `+` or `00`, separators), valid or not: not a name or an address. */
+export function isDiallable(input: string): boolean {
+  return DIALLABLE.test(input.replace(IGNORED_SEPARATORS, ''));
+}
+
 export function normaliseNumber(input: string, defaultRegion?: CountryCode): NumberResult {
   const key = `${defaultRegion ?? ''}\u0000${input}`;
   const known = remembered.get(key);

@@ -1,0 +1,129 @@
+/** Mail addresses in the console (findings 5 and 6): masked for viewers, never a reroute to the relay itself, a Test send to a number only. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { v7 as uuidv7 } from 'uuid';
+import { hashPassword } from '../../src/policy/passwords.ts';
+import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+import { mail } from '../helpers/store.ts';
+
+const PASSWORD = 'console-pass-123';
+
+describe('mail addresses in the console', () => {
+  let relay: TestRelay;
+  let base: string;
+  let operator: string;
+  let viewer: string;
+  /** A mail from a sender whose local part is a number, to a phone that answered it. */
+  const messageId = uuidv7();
+
+  async function signIn(name: string): Promise<string> {
+    const page = await fetch(`${base}/console/signin`);
+    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? assert.fail('no sign-in token');
+    const response = await fetch(`${base}/console/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+      body: new URLSearchParams({ name, password: PASSWORD, _csrf: token }),
+      redirect: 'manual',
+    });
+    assert.equal(response.status, 303);
+    return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  }
+  async function html(path: string, cookie: string): Promise<string> {
+    const response = await fetch(`${base}${path}`, { headers: { cookie } });
+    assert.equal(response.status, 200, path);
+    return response.text();
+  }
+  /** An operator's form, as a script sends it (JSON answers). */
+  async function post(path: string, fields: Record<string, string>) {
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await html('/console/queue', operator))?.[1] ?? assert.fail('no CSRF token');
+    const response = await fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { cookie: operator, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, ...fields }),
+      redirect: 'manual',
+    });
+    return { status: response.status, location: response.headers.get('location') ?? '', body: await response.text() };
+  }
+
+  before(async () => {
+    const hash = await hashPassword(PASSWORD);
+    relay = await startTestRelay({
+      sms: { defaultRegion: 'GB', domains: ['sms.localhost'] },
+      accounts: [{ username: 'erp', passwordHash: hash, senders: ['alerts@erp.example.com', '@erp.example.com'] }],
+      console: {
+        users: [
+          { name: 'olivia', passwordHash: hash, role: 'operator', account: 'erp' },
+          { name: 'vic', passwordHash: hash, role: 'viewer' },
+        ],
+      },
+    });
+    base = `http://127.0.0.1:${relay.relay.httpPort}`;
+    const { store } = relay.relay;
+    await store.setDispatchPaused(true, Date.now());
+    await store.acceptMail(mail(['+447700900123'], { id: messageId, receivedAt: Date.now() - 60_000, envelopeFrom: '447700900556@erp.example.com' }));
+    const route = {
+      mailbox: '447700900556@erp.example.com',
+      context: undefined,
+      messageIdHeader: '<in-1@relay>',
+      mail: {
+        kind: 'reply' as const,
+        messageId: 'in-1',
+        envelopeFrom: '447700900123@sms.localhost',
+        recipients: ['447700900556@erp.example.com'],
+        raw: Buffer.from('x'),
+      },
+    };
+    const inbound = { provider: 'intellisoftware', number: '+447700900123', text: 'answer', sentAt: undefined, userContext: undefined };
+    await store.acceptInbound({ ...inbound, id: 'in-1', providerId: 'mo-1', receivedAt: Date.now() - 30_000, route });
+    await store.acceptInbound({ ...inbound, id: 'in-2', providerId: 'mo-2', receivedAt: Date.now() - 20_000, route: undefined });
+    operator = await signIn('olivia');
+    viewer = await signIn('vic');
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('a viewer sees the number in a sender or mailbox address masked, as the info log masks it; an operator in full', async () => {
+    const pages = ['/console/messages', `/console/messages/${messageId}`, '/console/conversations?number=%2B447700900123', '/console/queue'];
+    for (const path of pages) {
+      const page = await html(path, viewer);
+      assert.ok(!page.includes('447700900556'), `${path}: the sender's number in full`);
+      assert.ok(!page.includes('447700900123'), `${path}: the phone's number in full`);
+    }
+    assert.match(await html(`/console/messages/${messageId}`, viewer), /Accepted from<\/dt><dd>4477\*{6}56@erp\.example\.com at/);
+    assert.match(await html('/console/conversations?number=%2B447700900123', viewer), /reply mailed to 4477\*{6}56@erp\.example\.com/);
+    assert.match(await html(`/console/messages/${messageId}`, operator), /Accepted from<\/dt><dd>447700900556@erp\.example\.com at/);
+  });
+
+  test("a reroute to an address at the relay's own SMS domain is refused 400, saying why; a person's address is taken", async () => {
+    for (const mailbox of ['447700900123@sms.localhost', 'postmaster@SMS.localhost']) {
+      const refused = await post('/console/undeliverable/in-2/reroute', { mailbox });
+      assert.equal(refused.status, 400, mailbox);
+      assert.deepEqual(JSON.parse(refused.body), {
+        error: 'BAD_PARAMETER',
+        message: `undeliverable reroute: "${mailbox}" is at the relay's own SMS domain sms.localhost: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
+      });
+    }
+    assert.equal((await relay.relay.store.undeliverableInboundById('in-2'))?.id, 'in-2', 'still waiting for a mailbox');
+    const taken = await post('/console/undeliverable/in-2/reroute', { mailbox: 'ops@example.com' });
+    assert.equal(taken.status, 303);
+  });
+
+  test('Test send takes a number, or <number>@<SMS domain> as that number; anything else, the postmaster included, is 422 "not a phone number"', async () => {
+    for (const to of ['postmaster', 'POSTMASTER', 'postmaster@sms.localhost', '+447700900123,+447700900124', '447700900123@other.example', 'ops@example.com']) {
+      const refused = await post('/console/send', { to, text: 'hello' });
+      assert.equal(refused.status, 422, to);
+      assert.deepEqual(JSON.parse(refused.body), { error: 'BAD_NUMBER', message: `Bad recipient: "${to}" is not a phone number` }, to);
+    }
+    const taken = await post('/console/send', { to: '447700900124@sms.localhost', text: 'hello' });
+    assert.equal(taken.status, 303);
+    assert.match(decodeURIComponent(taken.location.replaceAll('+', ' ')), /done=Test SMS accepted as [0-9a-f-]{36}: 1 part\(s\), gsm7\./);
+    const id = /messages\/([0-9a-f-]{36})/.exec(taken.location)?.[1] ?? assert.fail('no message id');
+    assert.deepEqual(
+      (await relay.relay.store.smsOf(id)).map((sms) => sms.number),
+      ['+447700900124'],
+    );
+  });
+});
