@@ -174,8 +174,20 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       // The store failing (down, busy, its disk full) in a page, a form or the session check: a person gets the console's
       // page saying so, a script the relay's JSON (the app's handler, rethrown to), as any other error.
-      scope.setErrorHandler(async (error, request: ConsoleRequest, reply) => {
-        if (!isStoreFailure(error) || wantsJson(request)) throw error;
+      scope.setErrorHandler(async (error: Error & { statusCode?: number }, request: ConsoleRequest, reply) => {
+        if (wantsJson(request)) throw error;
+        // A body the parser could not read (JSON that is not, a media type the console does not read): a person gets the page.
+        if (!(error instanceof RelayError) && error.statusCode !== undefined && error.statusCode < 500) {
+          if (request.is404) return notFound(request, reply);
+          const unread = new RelayError('BAD_REQUEST', `The form could not be read: ${error.message}`);
+          if (request.url.split('?')[0] === '/console/signin') {
+            return problem(request, reply, 400, unread, undefined, () =>
+              signinPage(request, reply, { next: '/console', notice: undefined, error: unread.message }),
+            );
+          }
+          return problem(request, reply, 400, unread, request.console);
+        }
+        if (!isStoreFailure(error)) throw error;
         request.log.debug({ path: request.url.split('?')[0], ...failureLogFields(error) }, 'console: page answered 503: the store fails');
         const again =
           request.method === 'GET'
@@ -189,7 +201,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       // After the access hooks: no session still signs in first. A known page asked the wrong way is a 405 naming the right ones.
-      scope.setNotFoundHandler(async (request: ConsoleRequest, reply) => {
+      scope.setNotFoundHandler(notFound);
+      async function notFound(request: ConsoleRequest, reply: FastifyReply) {
         const path = request.url.split('?')[0] ?? '';
         const allowed = allowedMethods(app, path);
         if (allowed.length > 0) {
@@ -203,7 +216,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
           );
         }
         return problem(request, reply, 404, new RelayError('NOT_FOUND', `No console page ${path}`), request.console);
-      });
+      }
 
       scope.get('/assets/:file', async (request, reply) => {
         const file = (request.params as { file: string }).file;

@@ -1,7 +1,7 @@
 import { type IncomingMessage, maxHeaderSize, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import { failureLogFields, isStoreFailure, ListenError, RelayError, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
@@ -204,8 +204,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const { status, body } = toHttpError(new RelayError('MESSAGE_TOO_BIG', `Request body too big: the limit is ${MAX_BODY_BYTES / 1024} KB`));
       return reply.status(status).send(body);
     }
-    // fastify's other client errors (bad JSON, unsupported media type) keep their status.
-    return reply.status(error.statusCode).send({ error: error.code ?? 'BAD_REQUEST', message: error.message });
+    // A body sent to a path (or with a method) that has no route: the path's answer, whatever the body.
+    if (request.is404) return notFound(request, reply);
+    // fastify's other client errors (a JSON body that is not JSON, a media type no route reads) keep their status, in the
+    // catalogue's words: its own code (FST_ERR_…) means nothing to a client.
+    return reply.status(error.statusCode).send(toHttpError(new RelayError('BAD_REQUEST', `Request body not read: ${error.message}`)).body);
   });
   // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
   app.addHook('onRequest', async (request, reply) => {
@@ -224,7 +227,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const { status, body } = toHttpError(misdirected(host));
     return reply.status(status).send(body);
   });
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '/';
     // RFC 9110 §15.5.6: a path that exists for other methods is 405 with those methods, not 404 (an operator checking a webhook URL in a browser).
     const allowed = allowedMethods(app, path);
@@ -233,7 +236,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return reply.status(status).header('allow', allowed.join(', ')).send(body);
     }
     return reply.status(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${path}` });
-  });
+  };
+  app.setNotFoundHandler(notFound);
 
   app.get('/healthz', async (_request, reply) => {
     const results = await Promise.all(options.health.map(async (item) => [item.name, await item.check().catch(() => false)] as const));

@@ -1,0 +1,47 @@
+/** A body fastify cannot read (finding 7): the catalogue's code or the path's own 404/405, never a framework's code; the console answers its page. */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { hashPassword } from '../../src/policy/passwords.ts';
+import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
+
+describe('a malformed body', () => {
+  let relay: TestRelay;
+  let base: string;
+  const bad = (path: string, accept = 'application/json') =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: '{bad', redirect: 'manual' });
+
+  before(async () => {
+    relay = await startTestRelay({ console: { users: [{ name: 'olivia', passwordHash: await hashPassword('console-pass-123'), role: 'operator' }] } });
+    base = `http://127.0.0.1:${relay.relay.httpPort}`;
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test("gets the path's own 404 or 405 where the path or method does not exist, else BAD_REQUEST saying what was wrong", async () => {
+    for (const [path, status, error] of [
+      ['/nowhere', 404, 'NOT_FOUND'],
+      ['/webhooks/nosuch/mo', 404, 'NOT_FOUND'],
+      ['/healthz', 405, 'METHOD_NOT_ALLOWED'],
+      ['/metrics', 405, 'METHOD_NOT_ALLOWED'],
+      ['/simulator/mo', 400, 'BAD_REQUEST'],
+      ['/console/signin', 400, 'BAD_REQUEST'],
+    ] as const) {
+      const response = await bad(path);
+      const body = (await response.json()) as { error: string; message: string };
+      assert.equal(response.status, status, path);
+      assert.equal(body.error, error, path);
+      if (status === 400) assert.match(body.message, /Body is not valid JSON/, path);
+    }
+  });
+
+  test("the console's sign-in answers its page to a browser, saying the form could not be read", async () => {
+    const response = await bad('/console/signin', 'text/html');
+    assert.equal(response.status, 400);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
+    const page = await response.text();
+    assert.match(page, /The form could not be read: Body is not valid JSON/);
+    assert.match(page, /name="password"/, 'the sign-in form again');
+  });
+});
