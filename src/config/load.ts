@@ -225,7 +225,7 @@ export function loadConfig(
   }
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
   const config = finish(parsed, selected as SelectedProvider, lists, routes, file, cwd);
-  checkWebhookAuthentication(config, registry, problems, describe);
+  checkWebhookAuthentication(config, registry, problems, warnings, describe);
   checkSimulatorNetworks(config, registry, problems, describe);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: deepFreeze(config), warnings };
@@ -245,10 +245,25 @@ export function changedSettings(before: unknown, after: unknown, path = ''): str
 /**
  * Webhooks that take anyone's request (no token, no provider signature) on a port others can reach let
  * anyone fake an SMS: a STOP that opts any number out, a reply mailed to a user. The relay refuses to
- * start so rather than start open.
+ * start so rather than start open. A signature that leaves out what tells one request from another
+ * (`signatureGap`) lets a captured request be replayed as a new SMS: a warning says so.
  */
-function checkWebhookAuthentication(config: Config, registry: ProviderRegistry, problems: string[], describe: (path: readonly PropertyKey[]) => string): void {
+function checkWebhookAuthentication(
+  config: Config,
+  registry: ProviderRegistry,
+  problems: string[],
+  warnings: string[],
+  describe: (path: readonly PropertyKey[]) => string,
+): void {
   if (isLoopbackHost(config.http.host) || config.inbound.webhookToken !== undefined) return;
+  for (const account of accountsOf(config)) {
+    const gap = account.signature === undefined ? undefined : registry.get(account.provider).signatureGap;
+    if (gap === undefined) continue;
+    warnings.push(
+      `${describe(['http', 'host'])}: the webhooks of ${account.provider} are reachable from other hosts and rely on its signature alone, but its ${gap}; ` +
+        `set inbound.webhookToken (SMSRELAY_WEBHOOK_TOKEN) too and give ${account.provider} its webhook URLs with ?token=…`,
+    );
+  }
   const open = accountsOf(config).filter((account) => receivesWebhooks(registry.get(account.provider)) && account.signature === undefined);
   if (open.length === 0) return;
   const providers = open.map((account) => account.provider).join(', ');

@@ -232,6 +232,13 @@ export interface WebhookParsing {
    */
   verify?(request: InboundRequest, kind: InboundKind, secret: string, formula: string): boolean;
   /**
+   * What the provider's signature leaves out, in words, when a request replayed with an unsigned field
+   * changed still passes it and reads as a new SMS (InteractSMS signs From and Content only): on a port
+   * others can reach, the relay then warns unless the webhook token is required too. Absent = the
+   * signature covers what tells one request from another.
+   */
+  readonly signatureGap?: string;
+  /**
    * The body of the 200 that acknowledges a request of `kind` the relay took (committed, seen before
    * or quarantined), for providers that read it (Twilio wants TwiML on MO); undefined, or absent,
    * = the relay's JSON outcome.

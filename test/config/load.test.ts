@@ -902,6 +902,17 @@ describe('webhook authentication and the HTTP settings', () => {
     assert.equal(loadConfig({}, dirWith(signed)).config.gateway.provider, 'vonage');
   });
 
+  test('InteractSMS relying on its signature alone beyond loopback starts with a warning: the signature leaves the timestamp out, so it stops no replay', () => {
+    const yaml = (host: string) =>
+      `http:\n  host: ${host}\ngateway:\n  provider: interactsms-simulator\n  apiId: 1234\n  webhookSecret: IntWebhookSecret-xyz\n`;
+    const dir = dirWith(yaml('0.0.0.0'));
+    assert.deepEqual(loadConfig({}, dir).warnings, [
+      `${join(dir, 'smsrelay.yaml')}: http.host: the webhooks of interactsms are reachable from other hosts and rely on its signature alone, but its SMS-Verify signs only SMS-From and SMS-Content: a captured request replayed with another SMS-TimeStamp is taken as a new SMS; set inbound.webhookToken (SMSRELAY_WEBHOOK_TOKEN) too and give interactsms its webhook URLs with ?token=…`,
+    ]);
+    assert.deepEqual(loadConfig({ SMSRELAY_WEBHOOK_TOKEN: 'a-long-enough-webhook-secret' }, dirWith(yaml('0.0.0.0'))).warnings, [], 'with the token too');
+    assert.deepEqual(loadConfig({}, dirWith(yaml('127.0.0.1'))).warnings, [], 'on loopback');
+  });
+
   test('console.publicUrl with a path is refused, naming the setting, its source and the fix; its origin alone is taken', () => {
     const [line, ...more] = problems({}, 'console:\n  publicUrl: https://ops.example.com/smsrelay/console\n');
     assert.deepEqual(more, []);

@@ -15,6 +15,7 @@ export const interactsmsPlugin: ProviderPlugin = {
   parseReceived,
   parseReport,
   verify,
+  signatureGap: 'SMS-Verify signs only SMS-From and SMS-Content: a captured request replayed with another SMS-TimeStamp is taken as a new SMS',
   describeStatus,
   statusCode,
   senderIdProblem,
