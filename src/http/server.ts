@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
-import { failureLogFields, isStoreFailure, ListenError, RelayError, toHttpError } from '../errors.ts';
+import { failureLogFields, isStoreFailure, ListenError, RELAY_ERRORS, RelayError, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { ANY_HOST_PATHS, hostMatcher, misdirected } from './hosts.ts';
@@ -204,6 +204,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const { status, body } = toHttpError(new RelayError('MESSAGE_TOO_BIG', `Request body too big: the limit is ${MAX_BODY_BYTES / 1024} KB`));
       return reply.status(status).send(body);
     }
+    // A plugin's refusal already in the catalogue's words (the webhooks' rate limit, RATE_LIMITED) keeps them.
+    if (error.code !== undefined && Object.hasOwn(RELAY_ERRORS, error.code))
+      return reply.status(error.statusCode).send({ error: error.code, message: error.message });
     // A body sent to a path (or with a method) that has no route: the path's answer, whatever the body.
     if (request.is404) return notFound(request, reply);
     // fastify's other client errors (a JSON body that is not JSON, a media type no route reads) keep their status, in the
