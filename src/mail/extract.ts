@@ -2,7 +2,7 @@ import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { mailboxOf } from './addresses.ts';
 import { printableAscii } from './ascii.ts';
-import { htmlToText } from './html.ts';
+import { htmlToText, plainWithoutSignature } from './html.ts';
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,
@@ -264,7 +264,10 @@ type Version = { plain: string; html?: undefined; continues?: boolean } | { html
 
 function versionOf({ plain, html, continues }: ShownText): Version[] {
   const written = plain !== undefined && plain.trim() !== '' ? plain : undefined;
-  if (written !== undefined && (html === undefined || !isPlaceholder(written, html))) return [{ plain: written, ...(continues ? { continues } : {}) }];
+  if (written !== undefined && (html === undefined || !isPlaceholder(written, html))) {
+    // The plain part is sent (it keeps what the writer typed as typed), less the signature its HTML marks.
+    return [{ plain: html === undefined ? written : plainWithoutSignature(written, html), ...(continues ? { continues } : {}) }];
+  }
   return html === undefined ? [] : [{ html, ...(written === undefined ? {} : { plain: written }), ...(continues ? { continues } : {}) }];
 }
 
