@@ -314,6 +314,11 @@ export interface Conversation {
    * answer from the phone under the first mail.
    */
   readonly latestMessageIdHeader: string | undefined;
+  /**
+   * That mail's Outlook `Thread-Index` (base64 of a 22-byte header and 5-byte child blocks, [MS-OXOMSG]
+   * PidTagConversationIndex), read from its stored header block; undefined without one (or once retention erased it).
+   */
+  readonly latestThreadIndex?: string | undefined;
   readonly lastUsedAt: number;
 }
 
