@@ -349,3 +349,16 @@ describe('how the text parts are joined', () => {
     assert.equal(request.text, 'Rack 4 is back up.\n\nRacks 5 and 6 follow at noon.');
   });
 });
+
+describe("client notices that carry no report type: the subject's prefix and the client's sentence together", () => {
+  test("a plain-text read receipt and an Outlook recall are automatic; the same subject over a person's words is text", async () => {
+    const receipt = await extract(mail('Read: Pump alarm', 'text/plain', ['Your message', '', 'was read on Sunday, December 6, 2026 2:53 AM.']));
+    assert.equal(receipt.automated, 'it is a read receipt (plain text: "Read:", "was read on")');
+    const recall = await extract(mail('Rückruf: Pumpe', 'text/plain', ['Alice Smith möchte die Nachricht "Pumpe" zurückrufen.']));
+    assert.match(recall.automated ?? '', /^it is a recall of an earlier mail/);
+    const person = await extract(mail('Read: page 4', 'text/plain', ['Read page 4 before the call.']));
+    assert.deepEqual([person.automated, person.text], [undefined, 'Read page 4 before the call.']);
+    const quoting = await extract(mail('Pump alarm', 'text/plain', ['He would like to recall the message he sent, ignore it.']));
+    assert.equal(quoting.automated, undefined, 'the sentence without the subject');
+  });
+});
