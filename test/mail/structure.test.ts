@@ -252,6 +252,35 @@ describe('text types other than plain and HTML, inline and unnamed, are text', (
       ]),
     );
     assert.equal(request.text, 'Your order 4711 has shipped.');
+    assert.deepEqual(request.attachments, [], 'versions of the text, no attachments the 250 names');
+  });
+
+  test("Gmail's reaction: the emoji of its plain version is the text, and its machine form no attachment", async () => {
+    const request = await extract(
+      mail('Re: Pump alarm', 'multipart/alternative; boundary="r"', [
+        '--r',
+        'Content-Type: text/plain; charset="UTF-8"',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        '=F0=9F=91=8D',
+        '--r',
+        'Content-Type: text/vnd.google.email-reaction+json; charset="UTF-8"',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        '{',
+        '  "emoji": "=F0=9F=91=8D",',
+        '  "version": 1',
+        '}',
+        '--r',
+        'Content-Type: text/html; charset="UTF-8"',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        '<p style=3D"font-size:50px;margin-top:0;margin-bottom:0">=F0=9F=91=8D</p>',
+        '--r--',
+        '',
+      ]),
+    );
+    assert.deepEqual([request.text, request.attachments], ['👍', []]);
   });
 
   test('text/calendar and a named text file stay attachments', async () => {
