@@ -111,6 +111,9 @@ export async function buildReplyMail(
       : sms.optOut?.action === 'stop'
         ? `${number} opted out of SMS from this relay (it texted ${sms.optOut.keyword}): replies to this mail are not sent.`
         : undefined,
+    /** What a START changed, said above the Reply line (which works again). */
+    optIn:
+      sms.optOut?.action === 'start' ? `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.` : undefined,
   };
 
   const root = textNode(options.smsDomain);

@@ -123,6 +123,7 @@ export function prepareReplyStatements(db: Database) {
     optOut: db.prepare('INSERT INTO opt_outs (number, since, keyword) VALUES (?, ?, ?) ON CONFLICT (number) DO NOTHING'),
     optIn: db.prepare('DELETE FROM opt_outs WHERE number = ?'),
     isOptedOut: db.prepare('SELECT 1 AS yes FROM opt_outs WHERE number = ?'),
+    optOutKeyword: db.prepare('SELECT keyword FROM opt_outs WHERE number = ?'),
     insertQuarantine: db.prepare('INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (?, ?, ?, ?, ?)'),
     insertReport: db.prepare(`
       INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)

@@ -441,6 +441,8 @@ export interface ReplyStore {
   numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>>;
   /** The number texted STOP (and not START since). */
   isOptedOut(number: string): Promise<boolean>;
+  /** The keyword the number texted to opt out, as kept (`UNSUBSCRIBE`, `STOP`); undefined when it is not opted out. */
+  optOutKeyword(number: string): Promise<string | undefined>;
   /** An undeliverable inbound SMS, by its relay id. */
   undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined>;
   /**

@@ -1205,6 +1205,10 @@ export class PostgresStore implements Store, ClusterStore {
     }
   }
 
+  async optOutKeyword(number: string): Promise<string | undefined> {
+    return (await this.#rows<{ keyword: string }>('SELECT keyword FROM opt_outs WHERE number = $1', [number]))[0]?.keyword;
+  }
+
   quarantine(request: QuarantinedRequest): Promise<number> {
     return this.#write(async (client) => {
       const { rows } = await client.query<{ id: number }>(
