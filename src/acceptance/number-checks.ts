@@ -38,11 +38,19 @@ export function limitsFor(numbers: readonly string[], provider: ProviderLimits, 
 }
 
 /** Whether `principal` may text `number`: destinations (premium, blocked, allowed) and the opt-out list. */
-export async function admitNumber(principal: Principal, number: string, store: Pick<ReplyStore, 'isOptedOut'>, senders: SenderPolicy): Promise<void> {
+export async function admitNumber(
+  principal: Principal,
+  number: string,
+  store: Pick<ReplyStore, 'isOptedOut' | 'optOutKeyword'>,
+  senders: SenderPolicy,
+): Promise<void> {
   const problem = senders.destinationProblem(principal, number);
   if (problem) throw new RelayError('POLICY_DENIED', `Recipient refused: ${problem}`);
-  if (await store.isOptedOut(number)) {
-    throw new RelayError('POLICY_DENIED', `Recipient refused: ${maskNumber(number)} has opted out of SMS from this relay (they texted STOP)`);
+  // The cheap check first (a number is rarely opted out); the keyword is read only to say which the phone
+  // texted. None by then: a START came between the two, and the number may be texted again.
+  const keyword = (await store.isOptedOut(number)) ? await store.optOutKeyword(number) : undefined;
+  if (keyword !== undefined) {
+    throw new RelayError('POLICY_DENIED', `Recipient refused: ${maskNumber(number)} has opted out of SMS from this relay (they texted ${keyword})`);
   }
 }
 

@@ -2,7 +2,7 @@ import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { mailboxOf } from './addresses.ts';
 import { printableAscii } from './ascii.ts';
-import { htmlToText } from './html.ts';
+import { htmlToText, plainWithoutSignature } from './html.ts';
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,
@@ -200,7 +200,7 @@ export function extractRequest(
     threadIds: thread,
     mailbox: mailboxOf(mail.replyTo) ?? mailboxOf(mail.from),
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
-    automated: automation(mail, sent !== undefined),
+    automated: automation(mail, sent !== undefined, written),
     reportAll:
       String(mail.headers.get('x-sms-delivery-report') ?? '')
         .trim()
@@ -208,7 +208,7 @@ export function extractRequest(
     sendAt: sendAtOf(mail),
     unendedHeader: mail.unendedHeader,
     attachments: mail.attachments
-      .filter((attachment) => !attachment.related && !isSignature(attachment) && !chosen.read.includes(attachment))
+      .filter((attachment) => !attachment.related && !attachment.version && !isSignature(attachment) && !chosen.read.includes(attachment))
       // mailparser (the fallback reader) gives `false` for a part whose Content-Type names no type.
       .map((attachment) => attachment.filename?.trim() || attachment.contentType || 'application/octet-stream')
       .concat(uuencoded.files),
@@ -264,7 +264,10 @@ type Version = { plain: string; html?: undefined; continues?: boolean } | { html
 
 function versionOf({ plain, html, continues }: ShownText): Version[] {
   const written = plain !== undefined && plain.trim() !== '' ? plain : undefined;
-  if (written !== undefined && (html === undefined || !isPlaceholder(written, html))) return [{ plain: written, ...(continues ? { continues } : {}) }];
+  if (written !== undefined && (html === undefined || !isPlaceholder(written, html))) {
+    // The plain part is sent (it keeps what the writer typed as typed), less the signature its HTML marks.
+    return [{ plain: html === undefined ? written : plainWithoutSignature(written, html), ...(continues ? { continues } : {}) }];
+  }
   return html === undefined ? [] : [{ html, ...(written === undefined ? {} : { plain: written }), ...(continues ? { continues } : {}) }];
 }
 
@@ -460,7 +463,7 @@ const AUTO_REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AUTO_REPLY_SUBJECTS)})\\s
  * (`Auto-Submitted: auto-generated`) are what the relay is for and pass, unless the mail answers one
  * of the relay's reply mails (`answersRelay`: found by the thread).
  */
-function automation(mail: ParsedMail, answersRelay: boolean): string | undefined {
+function automation(mail: ParsedMail, answersRelay: boolean, body: string): string | undefined {
   if (mail.headers.has(LOOP_HEADER.toLowerCase())) return `it carries ${LOOP_HEADER}: it is the relay's own mail`;
   const autoReply = markedBy(mail, AUTO_REPLY_MARKS);
   if (autoReply) return `it is an auto-reply (${autoReply})`;
@@ -468,7 +471,32 @@ function automation(mail: ParsedMail, answersRelay: boolean): string | undefined
     const automatic = markedBy(mail, AUTOMATIC_MARKS) ?? (AUTO_REPLY_SUBJECT.test(mail.subject ?? '') ? 'its subject says so' : undefined);
     if (automatic) return `it is an automatic answer to the relay's reply mail, not a person's (${automatic})`;
   }
-  return reportKind(mail);
+  return reportKind(mail) ?? clientNotice(mail.subject ?? '', body);
+}
+
+/**
+ * Client mail that is no one's text and carries no report type or header that says so: Outlook's
+ * recall of a mail, as Exchange turns it into plain mail for a recipient outside the organisation (an
+ * SMS cannot be taken back), and a read receipt some clients send as plain text. Known only by the
+ * subject's prefix and the client's sentence in the body together, never by the subject alone: "Read:
+ * page 4" from a person is text. In English, German and French, as Outlook writes them.
+ */
+const CLIENT_NOTICES: ReadonlyArray<{ readonly kind: string; readonly subject: RegExp; readonly body: RegExp }> = [
+  {
+    kind: 'a recall of an earlier mail (Outlook\'s "Recall:"; an SMS sent cannot be taken back)',
+    subject: /^\s*(?:recall|rückruf|rappel)\s*:/iu,
+    body: /\bwould like to recall the message\b|\bmöchte die Nachricht\b[^\n]{0,300}\bzurückrufen\b|\bsouhaite rappeler le message\b/iu,
+  },
+  {
+    kind: 'a read receipt (plain text: "Read:", "was read on")',
+    subject: /^\s*(?:read|gelesen|lu)\s*:/iu,
+    body: /\bwas read on\b|\bwurde am\b[^\n]{0,100}\bgelesen\b|\ba été lue? le\b/iu,
+  },
+];
+
+function clientNotice(subject: string, body: string): string | undefined {
+  const notice = CLIENT_NOTICES.find((candidate) => candidate.subject.test(subject) && candidate.body.test(body));
+  return notice && `it is ${notice.kind}`;
 }
 
 /** The first of `marks` the mail carries, as `Header: value`. */

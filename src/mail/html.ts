@@ -11,17 +11,34 @@ import { lineBreak } from './html-lines.ts';
 const OUTLOOK_REPLY_HEADER =
   /<(?:div|hr)\b[^>]*\bid=["']?(?:appendonsend|divRplyFwdMsg|stopSpelling|mail-editor-reference-message-container)\b|<div\b[^>]*\bclass=["']?OutlookMessageHeader\b|<div\b[^>]{0,200}\bstyle=["'][^"'>]{0,100}border-top:\s*solid\s+#[0-9a-f]{6}\s+1\.0pt;\s*padding:\s*3\.0pt/i;
 
+/**
+ * Elements in which clients put the writer's auto-signature: Gmail, Thunderbird, Outlook on the web
+ * and new Outlook (`id="Signature"`, also inside old OWA's `divtagdefaultwrapper`), Outlook for iOS
+ * and Android (`ms-outlook-mobile-signature`, its "Get Outlook for iOS") and iOS Mail.
+ */
+const SIGNATURE_ELEMENTS = ['div.gmail_signature', '.moz-signature', '#Signature', '#ms-outlook-mobile-signature', '#AppleMailSignature'];
+
 /** Elements that hold quoted history or signatures in the HTML of common clients. */
 const QUOTE_AND_SIGNATURE_ELEMENTS = [
   'div.gmail_quote',
-  'div.gmail_signature',
   'blockquote[type=cite]',
   '.moz-cite-prefix',
-  '.moz-signature',
   'div[class*=yahoo_quoted]',
   'div.protonmail_quote',
   'blockquote.protonmail_quote',
+  ...SIGNATURE_ELEMENTS,
 ];
+
+/** Whether the HTML holds one of the signature elements above: a cheap test before any conversion. */
+const SIGNATURE_ELEMENT =
+  /\bclass=["']?[^"'>]*\b(?:gmail_signature|moz-signature)\b|\bid=["']?(?:Signature|ms-outlook-mobile-signature|AppleMailSignature)["'\s>]/;
+
+/**
+ * Outlook desktop (Word HTML) marks its auto-signature by an anchor at its start, not by an element
+ * around it: the signature is the paragraphs from the anchor's on, up to the reply header (where the
+ * HTML is cut anyway) or the end.
+ */
+const WORD_SIGNATURE_ANCHOR = /<a\b[^>]*\bname=["']?_MailAutoSig\b/i;
 
 /** Whether the HTML holds one of the quote elements above (the mail is a reply that quotes). */
 const QUOTE_ELEMENT = /\bclass=["']?[^"'>]*\b(?:gmail_quote|moz-cite-prefix|yahoo_quoted|protonmail_quote)\b|<blockquote\b[^>]*\btype=["']?cite\b/i;
@@ -73,7 +90,13 @@ type Reading = 'reply' | 'new' | 'forward';
 const SELECTORS: Readonly<Record<Reading, Selectors>> = { reply: REPLY_SELECTORS, new: NEW_SELECTORS, forward: FORWARD_SELECTORS };
 /** A Word list item's marker: what other lists' items start with. */
 const wordListMarker: FormatCallback = (_elem, _walk, builder) => builder.addInline('- ');
-const converterOf = (selectors: Selectors) => compile({ wordwrap: false, formatters: { lineBreak, wordListMarker }, selectors });
+const converterOf = (selectors: Selectors, only?: string[]) =>
+  compile({
+    wordwrap: false,
+    formatters: { lineBreak, wordListMarker },
+    selectors,
+    ...(only ? { baseElements: { selectors: only, returnDomByDefault: false } } : {}),
+  });
 // Compiled once: html-to-text's `convert` merges the options and builds the selector decision
 // tree anew on every call, which cost more than the conversion itself.
 const CONVERTERS: Readonly<Record<Reading, (html: string) => string>> = {
@@ -81,6 +104,8 @@ const CONVERTERS: Readonly<Record<Reading, (html: string) => string>> = {
   new: converterOf(NEW_SELECTORS),
   forward: converterOf(FORWARD_SELECTORS),
 };
+/** The text of a mail's signature elements alone. */
+const signatureElementsText = converterOf(COMMON_SELECTORS, SIGNATURE_ELEMENTS);
 
 /**
  * Converters that also skip what a mail's style sheet hides, by its hiding selectors. Compiling one
@@ -128,11 +153,90 @@ export interface HtmlText {
 export function htmlToText(html: string, forward = false, reply = true): HtmlText {
   try {
     if (forward) return { text: visibleText(html, 'forward'), quoteRemoved: false };
-    const header = html.search(OUTLOOK_REPLY_HEADER);
-    const kept = header >= 0 ? html.slice(0, header) : html;
-    return { text: visibleText(kept, reply ? 'reply' : 'new'), quoteRemoved: header >= 0 || QUOTE_ELEMENT.test(kept) };
+    const { written, header } = writtenPart(html);
+    return { text: visibleText(written, reply ? 'reply' : 'new'), quoteRemoved: header || QUOTE_ELEMENT.test(written) };
   } catch (error) {
     if (!(error instanceof RangeError)) throw error;
     throw new RelayError('UNREADABLE_MAIL', 'The mail cannot be read: its HTML is nested too deeply; send it as plain text');
   }
+}
+
+/**
+ * The HTML above Outlook's reply header (`header`: there was one), without Outlook desktop's
+ * signature, which runs from its anchor's paragraph to there (`signature`).
+ */
+function writtenPart(html: string): { written: string; signature: string; header: boolean } {
+  const header = html.search(OUTLOOK_REPLY_HEADER);
+  const kept = header >= 0 ? html.slice(0, header) : html;
+  const anchor = kept.search(WORD_SIGNATURE_ANCHOR);
+  if (anchor < 0) return { written: kept, signature: '', header: header >= 0 };
+  const paragraphs = [...kept.slice(0, anchor).matchAll(/<p[\s>]/gi)];
+  const start = paragraphs.at(-1)?.index ?? anchor;
+  return { written: kept.slice(0, start), signature: kept.slice(start), header: header >= 0 };
+}
+
+/**
+ * The text of the signature the HTML marks as the writer's (Word's anchor or a client's signature
+ * element above any quote: a quoted mail's own signature is not the writer's), or undefined.
+ */
+function markedSignature(html: string): string | undefined {
+  const { written, signature } = writtenPart(html);
+  let text = '';
+  if (signature !== '') text = visibleText(signature, 'new');
+  else if (SIGNATURE_ELEMENT.test(written)) {
+    const quote = written.search(QUOTE_ELEMENT);
+    text = signatureElementsText(quote >= 0 ? written.slice(0, written.lastIndexOf('<', quote)) : written);
+  }
+  return text.trim() === '' ? undefined : text;
+}
+
+/**
+ * A line as a plain rendering and the HTML's text both write it: Outlook's plain part writes a link
+ * as `text<https://…>` and an inline image as `[cid:…]`, which the HTML's text shows as the link's
+ * text and nothing.
+ */
+const comparable = (line: string) =>
+  line
+    .replace(/<(?:https?|mailto|tel):[^>]*>|\[cid:[^\]]*\]/gi, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+
+/**
+ * The plain alternative without the signature its HTML marks. A client writes the plain part from
+ * the HTML, so the signature is there too, but unmarked: a name, a title and a company are lines no
+ * rule can tell from the text. So the signature's lines are cut where they stand in the plain part in
+ * the same order (blank lines aside); when they do not all stand there (the client wrote the plain
+ * part otherwise), it is left to the general rules rather than cut at a guess.
+ */
+export function plainWithoutSignature(plain: string, html: string): string {
+  if (!SIGNATURE_ELEMENT.test(html) && !WORD_SIGNATURE_ANCHOR.test(html)) return plain;
+  let signature: string | undefined;
+  try {
+    signature = markedSignature(html);
+  } catch (error) {
+    // HTML nested too deeply to read: its signature is unknown, and the plain part is sent as it is.
+    if (error instanceof RangeError) return plain;
+    throw error;
+  }
+  if (signature === undefined) return plain;
+  const wanted = signature
+    .split('\n')
+    .map(comparable)
+    .filter((line) => line !== '');
+  const lines = plain.split(/\r?\n/);
+  const seen = lines.map(comparable);
+  for (let start = seen.indexOf(wanted[0] ?? ''); start >= 0; start = seen.indexOf(wanted[0] ?? '', start + 1)) {
+    let matched = 0;
+    let end = start;
+    for (let at = start; at < lines.length && matched < wanted.length; at++) {
+      if (seen[at] === '') continue;
+      if (seen[at] !== wanted[matched]) break;
+      matched++;
+      end = at;
+    }
+    // An image under the signature's last line (a logo: `[cid:…]` in the plain part) is the signature's too.
+    while (end + 1 < lines.length && seen[end + 1] === '' && lines[end + 1]?.trim() !== '') end++;
+    if (matched === wanted.length) return [...lines.slice(0, start), ...lines.slice(end + 1)].join('\n');
+  }
+  return plain;
 }

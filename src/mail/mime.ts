@@ -35,6 +35,8 @@ export interface MailAttachment {
   readonly filename?: string | undefined;
   /** An image inside the HTML (a Content-ID within multipart/related), not a file the sender attached. */
   readonly related?: boolean | undefined;
+  /** Another reader's version of the text in an alternative (READER_VERSIONS), not a file the sender attached. */
+  readonly version?: boolean | undefined;
   /** The part's headers as mailparser gives an attachment's: `content-type` is `{ value, params }` (S/MIME's smime-type). */
   readonly headers?: { get(name: string): unknown } | undefined;
 }
@@ -421,6 +423,13 @@ function isAttachedMessage(node: Node): boolean {
  */
 const PROSE_TYPES = ['text/markdown', 'text/x-markdown', 'text/enriched'];
 
+/**
+ * Versions of the text for another reader that clients put beside the plain and HTML ones in an
+ * alternative: AMP, Apple Watch HTML, Gmail's reaction in its machine form (the plain part holds the
+ * emoji). Not text the relay sends, nor files the sender attached that the 250 should name.
+ */
+const READER_VERSIONS = ['text/x-amp-html', 'text/watch-html', 'text/vnd.google.email-reaction+json'];
+
 /** A part of a PROSE_TYPES type that is the mail's text: inline or without a disposition, and no file name. */
 function isProse(node: Node): boolean {
   return PROSE_TYPES.includes(node.contentType || '') && !node.filename && (!node.disposition || node.disposition === 'inline');
@@ -437,7 +446,14 @@ function attachmentOf(part: Part): MailAttachment {
   const contentType = declared === 'application/octet-stream' && node.filename ? libmime.detectMimeType(node.filename) || declared : declared;
   let related = false;
   if (contentIdOf(node)) for (let owner = part.parent; owner; owner = owner.parent) if (owner.node.contentType === 'multipart/related') related = true;
-  return { contentType, ...(node.filename ? { filename: node.filename } : {}), ...(related ? { related } : {}), headers: new HeaderView(node) };
+  const version = !node.filename && part.parent?.node.contentType === 'multipart/alternative' && READER_VERSIONS.includes(declared);
+  return {
+    contentType,
+    ...(node.filename ? { filename: node.filename } : {}),
+    ...(related ? { related } : {}),
+    ...(version ? { version } : {}),
+    headers: new HeaderView(node),
+  };
 }
 
 function contentIdOf(node: Node): string {

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
@@ -110,6 +111,9 @@ export async function buildReplyMail(
       : sms.optOut?.action === 'stop'
         ? `${number} opted out of SMS from this relay (it texted ${sms.optOut.keyword}): replies to this mail are not sent.`
         : undefined,
+    /** What a START changed, said above the Reply line (which works again). */
+    optIn:
+      sms.optOut?.action === 'start' ? `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.` : undefined,
   };
 
   const root = textNode(options.smsDomain);
@@ -123,6 +127,11 @@ export async function buildReplyMail(
   });
   const thread = threadHeaders(conversation);
   if (thread) root.setHeader(thread);
+  // Outlook groups a conversation by its topic and index, not by In-Reply-To: the topic without the
+  // prefixes and tag the subject carries, and the index of the mail answered with one turn more.
+  if (data.subject) root.setHeader('Thread-Topic', data.subject);
+  const threadIndex = conversation?.latestThreadIndex && continuedThreadIndex(conversation.latestThreadIndex, sms.receivedAt);
+  if (threadIndex) root.setHeader('Thread-Index', threadIndex);
   const built = buildTextMail(
     root,
     render(options, 'reply.txt', data, () => `${data.text}\n\n-- \nSMS from ${number}\n${data.noReply ?? ''}\n`),
@@ -181,4 +190,32 @@ function threadHeaders(conversation: Conversation | undefined): { 'In-Reply-To':
   const latest = conversation?.latestMessageIdHeader ?? first;
   if (latest === undefined) return undefined;
   return { 'In-Reply-To': latest, References: first === undefined || first === latest ? latest : `${first} ${latest}` };
+}
+
+/**
+ * The most a Thread-Index grows to here: 22 bytes and 140 turns of 5, whose base64 (964 characters)
+ * keeps the header line within RFC 5322's 998 (base64 cannot be folded). A longer thread's next reply
+ * mail goes without one, threaded by In-Reply-To and the topic as before.
+ */
+const MAX_THREAD_INDEX_BYTES = 22 + 5 * 140;
+/** FILETIME counts 100 ns from 1601-01-01; the Unix epoch is this many ms after it. */
+const FILETIME_EPOCH_OFFSET_MS = 11_644_473_600_000n;
+
+/**
+ * The Thread-Index of a reply to the mail whose index is `parent` ([MS-OXOMSG] 2.2.1.3,
+ * PidTagConversationIndex): the parent's, and a 5-byte child block: the time since the header's
+ * (its 40 bits are a FILETIME's high bits) in 31 bits, bits 18-48 of it (delta code 0) or, past
+ * 2^49 (about 1.7 years), bits 23-53 (delta code 1), then 4 random bits and a 4-bit sequence count.
+ */
+function continuedThreadIndex(parent: string, at: number): string | undefined {
+  const index = Buffer.from(parent, 'base64');
+  if (index.length + 5 > MAX_THREAD_INDEX_BYTES) return undefined;
+  const headerTime = index.readUIntBE(1, 5);
+  const now = (BigInt(at) + FILETIME_EPOCH_OFFSET_MS) * 10_000n;
+  const delta = now > BigInt(headerTime) << 24n ? now - (BigInt(headerTime) << 24n) : 0n;
+  const [code, shift] = delta >> 49n === 0n ? [0n, 18n] : [1n, 23n];
+  const child = Buffer.alloc(5);
+  child.writeUInt32BE(Number((code << 31n) | ((delta >> shift) & 0x7fff_ffffn)));
+  child[4] = randomInt(256);
+  return Buffer.concat([index, child]).toString('base64');
 }

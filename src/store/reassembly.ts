@@ -63,14 +63,36 @@ export const STORED_PART_COLUMNS = 'part_index, provider_id, text, sent_at, user
 /** The columns both stores insert a part with, in partValues' order. */
 export const STORED_PART_VALUES = 'set_id, part_index, provider_id, text, sent_at, user_context, tracking_id, coding, octets, received_at';
 
+/** Half a character: a UTF-16 surrogate without its other half (a paired one is read as one code point here). */
+const LONE_SURROGATE = /\p{Cs}/gu;
+
+/**
+ * The text as a text column keeps it: SQLite and PostgreSQL hold only whole characters, so half of a
+ * pair is stored as one U+FFFD (not as the bytes of its WTF-8 form, read back as three).
+ */
+const storableText = (text: string) => text.replace(LONE_SURROGATE, '\ufffd');
+
+/**
+ * What the part carried, as the octets column keeps it. A provider that hands over only the text (an
+ * HTTP gateway's JSON, as Vonage posts a part whose emoji the phone cut in two) gives no octets; a
+ * text holding half a character was carried in UCS-2 all the same (no other coding can cut one), so
+ * its code units are kept as those octets, and the reassembly joins them with its neighbour's as it
+ * joins an SMSC's (src/sms/concat.ts): the character is whole again, which the text column cannot keep.
+ */
+function carriedOf(part: NewSmsPart): CarriedText | undefined {
+  if (part.carried || part.text.search(LONE_SURROGATE) < 0) return part.carried;
+  return { coding: 'ucs2', octets: Buffer.from(part.text, 'utf16le').swap16() };
+}
+
 /** A part's values for STORED_PART_VALUES. */
 export function partValues(setId: number, part: NewSmsPart): unknown[] {
-  const [coding, octets] = part.carried ? [part.carried.coding, part.carried.octets] : [null, null];
+  const carried = carriedOf(part);
+  const [coding, octets] = carried ? [carried.coding, carried.octets] : [null, null];
   return [
     setId,
     part.index,
     part.providerId,
-    part.text,
+    storableText(part.text),
     part.sentAt ?? null,
     part.userContext ?? null,
     part.trackingId ?? null,
@@ -142,7 +164,7 @@ export function placePart(latest: { readonly closedAt: number | null } | undefin
   if (!latest) return 'new-set';
   if (latest.closedAt === null) return 'into-latest';
   if (present === undefined) return 'late';
-  return present === text ? 'repeat-of-closed' : 'new-set';
+  return present === storableText(text) ? 'repeat-of-closed' : 'new-set';
 }
 
 /** A part_sets row, as both stores read it. */

@@ -22,7 +22,27 @@ export interface ConversationRow {
   subject: string | null;
   message_id_header: string | null;
   latest_message_id_header: string | null;
+  /** The latest mail's header block from its `Thread-Index:` line on (THREAD_FIELD_CHARS), or its start when it has none. */
+  latest_thread_field: string | null;
   last_used_at: number;
+}
+
+/**
+ * How much of a mail's header block is read from its Thread-Index line: the longest index a reply
+ * mail continues (MAX_THREAD_INDEX_BYTES in src/replies/reply-mail.ts, in base64) with its name fits,
+ * and the whole block is not read for every received SMS.
+ */
+export const THREAD_FIELD_CHARS = 1_000;
+
+/** A Thread-Index field at a line's start (folded or not), and its value. */
+const THREAD_INDEX_FIELD = /(?:^|\n)thread-index:((?:[ \t]*\r?\n)?[ \t]*[A-Za-z0-9+/=]+(?:\r?\n[ \t]+[A-Za-z0-9+/=]+)*)/i;
+
+/** The Thread-Index in a header block's fragment, when it has the form of one: a 22-byte header (its first byte 1) and 5-byte child blocks. */
+function threadIndexIn(fragment: string | null): string | undefined {
+  const value = fragment?.match(THREAD_INDEX_FIELD)?.[1]?.replace(/\s+/g, '');
+  if (!value) return undefined;
+  const bytes = Buffer.from(value, 'base64');
+  return bytes.length >= 22 && (bytes.length - 22) % 5 === 0 && bytes[0] === 1 ? bytes.toString('base64') : undefined;
 }
 
 export interface OutboundForReport {
@@ -42,6 +62,7 @@ export function toConversation(row: ConversationRow | undefined): Conversation |
     subject: row.subject ?? undefined,
     messageIdHeader: row.message_id_header ?? undefined,
     latestMessageIdHeader: row.latest_message_id_header ?? undefined,
+    latestThreadIndex: threadIndexIn(row.latest_thread_field),
     lastUsedAt: row.last_used_at,
   };
 }
@@ -57,8 +78,9 @@ export function isForward(from: DeliveryState | null, to: DeliveryState): boolea
   return from === null || RANK[to] > RANK[from];
 }
 
-/** A conversation's row, with the Message-ID of the latest mail that named it (conversations.message_id is that mail). */
-const CONVERSATION_COLUMNS = 'c.*, (SELECT message_id_header FROM messages WHERE id = c.message_id) AS latest_message_id_header';
+/** A conversation's row, with the Message-ID and Thread-Index field of the latest mail that named it (conversations.message_id is that mail). */
+const CONVERSATION_COLUMNS = `c.*, (SELECT message_id_header FROM messages WHERE id = c.message_id) AS latest_message_id_header,
+  (SELECT substr(headers, instr(lower(headers), char(10) || 'thread-index:'), ${THREAD_FIELD_CHARS}) FROM messages WHERE id = c.message_id) AS latest_thread_field`;
 
 export function prepareReplyStatements(db: Database) {
   return {
@@ -101,6 +123,7 @@ export function prepareReplyStatements(db: Database) {
     optOut: db.prepare('INSERT INTO opt_outs (number, since, keyword) VALUES (?, ?, ?) ON CONFLICT (number) DO NOTHING'),
     optIn: db.prepare('DELETE FROM opt_outs WHERE number = ?'),
     isOptedOut: db.prepare('SELECT 1 AS yes FROM opt_outs WHERE number = ?'),
+    optOutKeyword: db.prepare('SELECT keyword FROM opt_outs WHERE number = ?'),
     insertQuarantine: db.prepare('INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (?, ?, ?, ?, ?)'),
     insertReport: db.prepare(`
       INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)

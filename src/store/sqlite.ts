@@ -635,6 +635,10 @@ export class SqliteStore implements Store {
     return this.#read(() => this.#replies.isOptedOut.get(number) !== undefined);
   }
 
+  async optOutKeyword(number: string): Promise<string | undefined> {
+    return this.#read(() => (this.#replies.optOutKeyword.get(number) as { keyword: string } | undefined)?.keyword);
+  }
+
   quarantine(request: QuarantinedRequest): Promise<number> {
     return this.#write(() =>
       Number(this.#replies.insertQuarantine.run(request.receivedAt, request.provider, request.kind, request.reason, request.body).lastInsertRowid),

@@ -314,6 +314,11 @@ export interface Conversation {
    * answer from the phone under the first mail.
    */
   readonly latestMessageIdHeader: string | undefined;
+  /**
+   * That mail's Outlook `Thread-Index` (base64 of a 22-byte header and 5-byte child blocks, [MS-OXOMSG]
+   * PidTagConversationIndex), read from its stored header block; undefined without one (or once retention erased it).
+   */
+  readonly latestThreadIndex?: string | undefined;
   readonly lastUsedAt: number;
 }
 
@@ -436,6 +441,8 @@ export interface ReplyStore {
   numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>>;
   /** The number texted STOP (and not START since). */
   isOptedOut(number: string): Promise<boolean>;
+  /** The keyword the number texted to opt out, as kept (`UNSUBSCRIBE`, `STOP`); undefined when it is not opted out. */
+  optOutKeyword(number: string): Promise<string | undefined>;
   /** An undeliverable inbound SMS, by its relay id. */
   undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined>;
   /**

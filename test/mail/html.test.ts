@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { htmlToText } from '../../src/mail/html.ts';
+import { htmlToText, plainWithoutSignature } from '../../src/mail/html.ts';
 import { MAX_HIDING_SELECTORS, MAX_STYLE_CHARS } from '../../src/mail/style-sheets.ts';
 import { tidy } from '../../src/mail/strip.ts';
 
@@ -103,6 +103,28 @@ describe('htmlToText', () => {
   it('drops Gmail and Apple quotes but keeps a bottom-posted reply', () => {
     assert.equal(toText('<div>Ok</div><div class="gmail_quote">On Mon wrote:<blockquote>old</blockquote></div>'), 'Ok');
     assert.equal(toText('<blockquote type="cite">old</blockquote><div>New text</div>'), 'New text');
+  });
+
+  it("drops Outlook desktop's signature from its _MailAutoSig anchor's paragraph on, and the signature elements of Outlook's other apps and iOS Mail", () => {
+    const word =
+      '<p class=MsoNormal>Thanks, call me.</p><p class=MsoNormal><o:p>&nbsp;</o:p></p><p class=MsoNormal><a name="_MailAutoSig"><b>Alice Smith</b><br>Ops Lead</a></p><p class=MsoNormal>Example Ltd</p>';
+    assert.equal(tidy(toText(word)), 'Thanks, call me.');
+    assert.equal(toText('<div>Yes</div><div id="ms-outlook-mobile-signature">Get Outlook for iOS</div>'), 'Yes');
+    assert.equal(toText('<div id="divtagdefaultwrapper"><p>Yes</p><div id="Signature"><p>Alice</p></div></div>'), 'Yes');
+  });
+
+  it('cuts the signature the HTML marks from the plain alternative where its lines stand, and nothing when they do not all stand there', () => {
+    const html = '<div>Ok</div><div id="Signature">Alice Smith<br>Ops Lead</div>';
+    assert.equal(plainWithoutSignature('Ok\n\nAlice Smith\nOps Lead\n\nFrom: x', html), 'Ok\n\n\nFrom: x');
+    assert.equal(plainWithoutSignature('Ok\n\nAlice Smith\nOperations', html), 'Ok\n\nAlice Smith\nOperations');
+    // A quoted mail's own signature is not the writer's.
+    assert.equal(
+      plainWithoutSignature(
+        'Ok\n\nAlice Smith\nOps Lead',
+        '<div>Ok</div><blockquote type="cite"><div id="Signature">Alice Smith<br>Ops Lead</div></blockquote>',
+      ),
+      'Ok\n\nAlice Smith\nOps Lead',
+    );
   });
 
   it("cuts at Outlook's reply header and everything after it", () => {

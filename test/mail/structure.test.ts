@@ -252,6 +252,35 @@ describe('text types other than plain and HTML, inline and unnamed, are text', (
       ]),
     );
     assert.equal(request.text, 'Your order 4711 has shipped.');
+    assert.deepEqual(request.attachments, [], 'versions of the text, no attachments the 250 names');
+  });
+
+  test("Gmail's reaction: the emoji of its plain version is the text, and its machine form no attachment", async () => {
+    const request = await extract(
+      mail('Re: Pump alarm', 'multipart/alternative; boundary="r"', [
+        '--r',
+        'Content-Type: text/plain; charset="UTF-8"',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        '=F0=9F=91=8D',
+        '--r',
+        'Content-Type: text/vnd.google.email-reaction+json; charset="UTF-8"',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        '{',
+        '  "emoji": "=F0=9F=91=8D",',
+        '  "version": 1',
+        '}',
+        '--r',
+        'Content-Type: text/html; charset="UTF-8"',
+        'Content-Transfer-Encoding: quoted-printable',
+        '',
+        '<p style=3D"font-size:50px;margin-top:0;margin-bottom:0">=F0=9F=91=8D</p>',
+        '--r--',
+        '',
+      ]),
+    );
+    assert.deepEqual([request.text, request.attachments], ['👍', []]);
   });
 
   test('text/calendar and a named text file stay attachments', async () => {
@@ -347,5 +376,18 @@ describe('how the text parts are joined', () => {
       ]),
     );
     assert.equal(request.text, 'Rack 4 is back up.\n\nRacks 5 and 6 follow at noon.');
+  });
+});
+
+describe("client notices that carry no report type: the subject's prefix and the client's sentence together", () => {
+  test("a plain-text read receipt and an Outlook recall are automatic; the same subject over a person's words is text", async () => {
+    const receipt = await extract(mail('Read: Pump alarm', 'text/plain', ['Your message', '', 'was read on Sunday, December 6, 2026 2:53 AM.']));
+    assert.equal(receipt.automated, 'it is a read receipt (plain text: "Read:", "was read on")');
+    const recall = await extract(mail('Rückruf: Pumpe', 'text/plain', ['Alice Smith möchte die Nachricht "Pumpe" zurückrufen.']));
+    assert.match(recall.automated ?? '', /^it is a recall of an earlier mail/);
+    const person = await extract(mail('Read: page 4', 'text/plain', ['Read page 4 before the call.']));
+    assert.deepEqual([person.automated, person.text], [undefined, 'Read page 4 before the call.']);
+    const quoting = await extract(mail('Pump alarm', 'text/plain', ['He would like to recall the message he sent, ignore it.']));
+    assert.equal(quoting.automated, undefined, 'the sentence without the subject');
   });
 });

@@ -64,7 +64,7 @@ describe('the inbound service', () => {
         { sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: { dkim: { selector: 'sms2026', privateKeyFile } } },
         templates,
       ),
-      keywords: { stop: ['STOP'], start: ['START'] },
+      keywords: { stop: ['STOP', 'UNSUBSCRIBE'], start: ['START'] },
       logger: log.logger,
       onMailQueued: () => {
         mailsQueued += 1;
@@ -105,7 +105,13 @@ describe('the inbound service', () => {
     const [stop, start] = await Promise.all((await queuedMail()).map(async (queued) => (await simpleParser(queued.raw)).text ?? ''));
     assert.match(stop ?? '', /\+44 7700 900123 opted out of SMS from this relay \(it texted STOP\): replies to this mail are not sent\./);
     assert.doesNotMatch(stop ?? '', /Reply to this mail to answer by SMS/);
-    assert.match(start ?? '', /Reply to this mail to answer by SMS/);
+    await sink.received([sms('mo-4b', ' Unsubscribe\n')]);
+    const unsubscribe = await simpleParser((await queuedMail())[0]?.raw ?? Buffer.alloc(0));
+    assert.match(unsubscribe.text ?? '', /opted out of SMS from this relay \(it texted UNSUBSCRIBE\)/, 'the keyword it texted');
+    assert.match(
+      start ?? '',
+      /\+44 7700 900123 texted START: SMS from this relay, and replies to this mail, reach it again\.\nReply to this mail to answer by SMS/,
+    );
   });
 
   test('a report for an unknown SMS waits for it; what cannot be understood is quarantined', async () => {

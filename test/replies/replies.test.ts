@@ -565,11 +565,13 @@ describe('replies and delivery reports', () => {
     await waitFor('the alert', () => gateway.simulator.received.length === before + 1);
   });
 
-  test('a bounce or read receipt sent from an address without Auto-Submitted (Exchange, forwarders) is refused as automatic mail too', async () => {
+  test('a bounce or read receipt sent from an address without Auto-Submitted (Exchange, forwarders), a plain-text read receipt and an Outlook recall are refused as automatic mail too', async () => {
     const reports: Array<[string, string]> = [
       ['postfix-bounce-from-address', 'it is a bounce or delivery report (multipart/report; report-type=delivery-status)'],
       ['exchange-ndr', 'it is a bounce or delivery report (multipart/report; report-type=delivery-status)'],
       ['outlook-read-receipt-from-address', 'it is a read receipt (multipart/report; report-type=disposition-notification)'],
+      ['plain-text-read-receipt', 'it is a read receipt (plain text: "Read:", "was read on")'],
+      ['outlook-recall-external', 'it is a recall of an earlier mail (Outlook\'s "Recall:"; an SMS sent cannot be taken back)'],
     ];
     const client = nodemailer.createTransport({ host: '127.0.0.1', port: smtpPort(), secure: false, ignoreTLS: true });
     try {

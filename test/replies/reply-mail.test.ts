@@ -55,6 +55,25 @@ describe('the reply mail', () => {
     }
   });
 
+  test("Outlook's conversation headers: the topic without prefixes and tag, and the index of the mail answered with one turn more", async () => {
+    const headerTime = (BigInt(Date.UTC(2026, 10, 23, 9, 14)) + 11_644_473_600_000n) * 10_000n;
+    const parent = Buffer.concat([Buffer.from([1]), Buffer.from((headerTime >> 24n).toString(16).padStart(10, '0'), 'hex'), Buffer.alloc(16, 0xab)]);
+    const route = conversation('RE: Server down [UserContext: ab12cd34]');
+    const answering = { ...route, conversation: route.conversation && { ...route.conversation, latestThreadIndex: parent.toString('base64') } };
+    const parsed = await simpleParser((await buildReplyMail(sms, answering, options)).mail.raw);
+    assert.equal(parsed.headers.get('thread-topic'), 'Server down');
+    const index = Buffer.from(String(parsed.headers.get('thread-index')), 'base64');
+    assert.equal(index.length, 27);
+    assert.deepEqual(index.subarray(0, 22), parent, "the parent's index first");
+    // The child block: delta code 0, then bits 18-48 of the 6 minutes since the header's time in FILETIME units.
+    const block = index.readUInt32BE(22);
+    assert.equal(block >>> 31, 0);
+    assert.equal(block & 0x7fffffff, Number((6n * 60n * 10_000_000n + (headerTime & 0xffffffn)) >> 18n));
+    // A mail without a Thread-Index is answered without one (the topic still goes).
+    const plain = await simpleParser((await buildReplyMail(sms, route, options)).mail.raw);
+    assert.deepEqual([plain.headers.get('thread-topic'), plain.headers.has('thread-index')], ['Server down', false]);
+  });
+
   test('text that looks like headers stays body text', async () => {
     const hostile = { ...sms, text: 'x\r\nBcc: evil@example.com\r\n\r\n=?UTF-8?B?aGk=?=' };
     const parsed = await simpleParser((await buildReplyMail(hostile, conversation('Server down'), options)).mail.raw);

@@ -244,4 +244,21 @@ describe('long SMS reassembly (src/sms/concat.ts)', () =>
       await reassembly.sweep();
       assert.equal(mailed[2]?.text, `${head}\ufffd\n[part 2 of 3 did not arrive]\nend`);
     });
+
+    test("a provider that gives only the text (Vonage's JSON) with a character cut between two parts: whole once joined, kept so in the store; one U+FFFD for a missing half", async () => {
+      const { store, clock, mailed, reassembly, part } = harness(await kind.fresh());
+      stores.push(store);
+      // Part 2 first, as the gateway may post them: its text opens with the emoji's low half.
+      assert.deepEqual(await part(2, '\ude00 done \u0627\u0644\u0633\u0644\u0627\u0645', 42, 2), { status: 'part', have: 1, total: 2 });
+      assert.equal((await part(1, 'Fixed it \ud83d', 42, 2)).status, 'accepted');
+      assert.equal(mailed[0]?.text, 'Fixed it 😀 done السلام');
+      // The same part posted again after the set was mailed is a repeat, not a new SMS.
+      assert.deepEqual(await part(1, 'Fixed it \ud83d', 42, 2), { status: 'duplicate' });
+      assert.equal(mailed.length, 1);
+      // Part 2 never comes: the half before it is one replacement character.
+      await part(1, 'Pump \ud83d', 43, 2);
+      clock.now += TIMEOUT_MS;
+      await reassembly.sweep();
+      assert.equal(mailed[1]?.text, 'Pump \ufffd\n[part 2 of 2 did not arrive]');
+    });
   }));

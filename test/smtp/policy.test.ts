@@ -356,15 +356,15 @@ describe('sender policy', () => {
     assert.equal((await suite.relay.relay.store.smsOf(id))[0]?.status, 'queued');
   });
 
-  test('STOP opts a number out (refused at RCPT, saying so) and START opts it back in', async () => {
+  test('STOP (any opt-out keyword) opts a number out (refused at RCPT, naming it) and START opts it back in', async () => {
     const number = '447700900186';
     assert.equal((await sendMail(suite.port, { to: [`${number}@sms.example.com`], body: 'first' })).data?.code, 250);
     const sms = await waitFor('the SMS', () => suite.gateway.simulator.received.find((entry) => entry.to === number));
-    suite.gateway.simulator.sendMo({ from: number, text: 'Stop', usercontext: sms.userContext });
+    suite.gateway.simulator.sendMo({ from: number, text: ' Unsubscribe\n', usercontext: sms.userContext });
     await waitFor('opted out', async () => suite.relay.relay.store.isOptedOut(`+${number}`));
     const refused = await sendMail(suite.port, { to: [`${number}@sms.example.com`], body: 'second' });
     assert.equal(refused.rcpt[0]?.code, 550);
-    assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay \(they texted STOP\)/);
+    assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay \(they texted UNSUBSCRIBE\)/, 'the keyword it texted');
     suite.gateway.simulator.sendMo({ from: number, text: 'START' });
     await waitFor('opted in', async () => !(await suite.relay.relay.store.isOptedOut(`+${number}`)));
     assert.equal((await sendMail(suite.port, { to: [`${number}@sms.example.com`], body: 'third' })).data?.code, 250);

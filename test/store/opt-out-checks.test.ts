@@ -20,9 +20,11 @@ async function checkAroundKeywords(store: Store): Promise<void> {
   assert.equal(await store.isOptedOut(PHONE), false);
   await store.acceptInbound(keyword('stop'));
   assert.equal(await store.isOptedOut(PHONE), true);
+  assert.equal(await store.optOutKeyword(PHONE), 'STOP', 'the keyword it texted, for the RCPT refusal to name');
   assert.equal(await store.isOptedOut('+447700900124'), false);
   await store.acceptInbound(keyword('start'));
   assert.equal(await store.isOptedOut(PHONE), false);
+  assert.equal(await store.optOutKeyword(PHONE), undefined);
   await store.acceptInbound(keyword('stop'));
   assert.equal(await store.isOptedOut(PHONE), true);
 }

@@ -67,6 +67,22 @@ forEachStore((kind) =>
       assert.equal(await store.contextOfMail([first.messageIdHeader ?? ''], ['+447700900999']), undefined);
     });
 
+    test("a conversation names its latest mail's Outlook Thread-Index (folded or not), and none for a mail without one or with a value of another form", async () => {
+      const index = Buffer.concat([Buffer.from([1]), Buffer.alloc(21, 7), Buffer.alloc(5, 9)]).toString('base64');
+      const withHeaders = (context: string, headers: string, receivedAt: number) => ({
+        ...withContext(context, 'alice@example.com', false, receivedAt),
+        headers,
+      });
+      await store.acceptMail(withHeaders('t1', `From: alice@example.com\r\nThread-Topic: Pump\r\nThread-Index: ${index}\r\nSubject: Pump\r\n\r\n`, 1_000));
+      assert.equal((await store.conversation('t1', PHONE))?.latestThreadIndex, index);
+      await store.acceptMail(withHeaders('t2', `Thread-Index:\r\n ${index.slice(0, 20)}\r\n ${index.slice(20)}\r\nFrom: alice@example.com\r\n\r\n`, 1_000));
+      assert.equal((await store.conversation('t2', PHONE))?.latestThreadIndex, index, 'folded, and the first field');
+      await store.acceptMail(withHeaders('t3', 'From: alice@example.com\r\nX-Thread-Index: AQ==\r\n\r\n', 1_000));
+      assert.equal((await store.conversation('t3', PHONE))?.latestThreadIndex, undefined);
+      await store.acceptMail(withHeaders('t4', 'From: alice@example.com\r\nThread-Index: bm90IGFuIGluZGV4\r\n\r\n', 1_000));
+      assert.equal((await store.conversation('t4', PHONE))?.latestThreadIndex, undefined, 'no 22-byte header and 5-byte blocks');
+    });
+
     test('the latest conversation with a number, only within the window', async () => {
       await store.acceptMail(withContext('old', 'alice@example.com', false, 1_000));
       await store.acceptMail(withContext('new', 'bob@example.com', false, 2_000));

@@ -43,6 +43,7 @@ import {
 } from '../rows.ts';
 import {
   type ConversationRow,
+  THREAD_FIELD_CHARS,
   isForward,
   type OutboundForReport,
   toConversation,
@@ -128,7 +129,9 @@ const NOT_OPTED_OUT_TRUSTED_MS = 30_000;
  * in the MO driver, 2026-12-03).
  */
 const CONVERSATION_COLUMNS = `context, number, mailbox, subject, message_id_header, last_used_at,
-  (SELECT message_id_header FROM messages WHERE id = conversations.message_id) AS latest_message_id_header`;
+  (SELECT message_id_header FROM messages WHERE id = conversations.message_id) AS latest_message_id_header,
+  (SELECT substr(headers, strpos(lower(headers), chr(10) || 'thread-index:'), ${THREAD_FIELD_CHARS}) FROM messages WHERE id = conversations.message_id)
+    AS latest_thread_field`;
 /** A conversation by its context and number (exported, with LATEST_CONVERSATION, for a test that both run named). */
 export const CONVERSATION = `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE context = $1 AND number = $2`;
 /** The number's conversation used last within `$2` ms of the database's now. */
@@ -1200,6 +1203,10 @@ export class PostgresStore implements Store, ClusterStore {
     } catch (error) {
       for (const waiting of checks.values()) for (const { reject } of waiting) reject(error);
     }
+  }
+
+  async optOutKeyword(number: string): Promise<string | undefined> {
+    return (await this.#rows<{ keyword: string }>('SELECT keyword FROM opt_outs WHERE number = $1', [number]))[0]?.keyword;
   }
 
   quarantine(request: QuarantinedRequest): Promise<number> {
