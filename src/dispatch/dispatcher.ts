@@ -1,9 +1,10 @@
-import { failureLogFields, isStoreFailure, type RelayErrorCode } from '../errors.ts';
+import { failureLogFields, type RelayErrorCode } from '../errors.ts';
 import type { Gateway, SmsSubmission, SubmissionResult } from '../providers/contract.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { OwedOutcomes } from '../owed-outcomes.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { EndpointBreaker } from './endpoints.ts';
@@ -151,12 +152,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   readonly #lanes: ReadonlyMap<string, Lane>;
   readonly #silence: GatewaySilence;
   #silenceTimer: NodeJS.Timeout | undefined;
-  /** Outcomes the store refused, oldest first, and since when the first waits. */
-  readonly #owed: Outcomes[] = [];
-  #owedSince = 0;
-  #recordingOwed: Promise<void> | undefined;
-  /** The stop has said that outcomes owed could not be recorded (it tries twice). */
-  #toldUnrecorded = false;
+  /** Outcomes the store refused: written before anything else is claimed. */
+  readonly #owed: OwedOutcomes<Outcomes>;
   /** When the shared state was last read (performance.now()). */
   #sharedReadAt = -Infinity;
   /** While every provider is paused: when the first queued SMS reaches its maximum age, as nextDueAt last found it. */
@@ -187,7 +184,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       storeCommits: options.storeCommits,
       claim: async (free) => {
         // Until the store took what it is owed, those SMS may look due (their lease ran out): claim nothing.
-        await this.#recordOwed();
+        await this.#owed.write();
         await this.#readShared();
         const now = clock();
         const allowed = await allowance(lanes, now, free);
@@ -227,6 +224,23 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.#clock = clock;
     this.#lanes = new Map(lanes.map((lane) => [lane.provider.name, lane]));
     this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
+    this.#owed = new OwedOutcomes<Outcomes>({
+      logger: options.logger,
+      clock,
+      write: async (owed) => {
+        await store.recordSmsOutcomes(owed.outcomes, owed.mail, owner);
+        this.#recorded(owed);
+      },
+      ids: (owed) => owed.outcomes.map((outcome) => outcome.smsId),
+      words: {
+        loop: 'dispatch',
+        one: 'gateway outcome',
+        several: 'gateway outcomes',
+        unit: 'sms',
+        item: 'SMS',
+        atNextStart: 'those SMS are sent again at the next start, counted as possible duplicates',
+      },
+    });
   }
 
   /**
@@ -269,7 +283,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /** Besides the batches in flight, the SMS whose outcome is owed: their lease stays until it is written. */
   override held(): number[] {
-    return [...super.held(), ...this.#owed.flatMap(({ outcomes }) => outcomes.map((outcome) => outcome.smsId))];
+    return [...super.held(), ...this.#owed.held()];
   }
 
   /**
@@ -315,17 +329,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   override async stop(graceMs?: number): Promise<void> {
     await super.stop(graceMs);
     clearInterval(this.#silenceTimer);
-    const owed = this.#owed.reduce((sum, item) => sum + item.outcomes.length, 0);
-    await this.#recordOwed().catch((error: unknown) => {
-      // The relay's stop asks twice (its own step, then as the store closes): said once. A store failure is an
-      // expected outage, in the store's words; only anything else has a stack (docs/operations.md).
-      if (this.#toldUnrecorded) return this.#options.logger.debug({ ...failureLogFields(error), sms: owed }, 'dispatch: gateway outcomes still not recorded');
-      this.#toldUnrecorded = true;
-      this.#options.logger.error(
-        { ...failureLogFields(error), sms: owed },
-        'dispatch: gateway outcomes could not be recorded before the stop; those SMS are sent again at the next start, counted as possible duplicates',
-      );
-    });
+    await this.#owed.writeAtStop();
   }
 
   /** Sends one batch; its slot frees (`release`) once the gateway answered, and its outcome is committed after. */
@@ -393,14 +397,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     try {
       late = await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail, this.#options.owner);
     } catch (error) {
-      if (this.#owed.length === 0) this.#owedSince = this.#clock();
-      this.#owed.push(outcomes);
-      // The store's outage is its health's line (store/health.ts): each outcome it could not take is a debug
-      // line with the store's code and reason (docs/operations.md); anything else is a bug, with its stack.
-      log[isStoreFailure(error) ? 'debug' : 'error'](
-        { ...failureLogFields(error), owedBatches: this.#owed.length },
-        'dispatch: could not record the gateway outcome; it is kept until the store takes writes again, and the SMS is not sent again',
-      );
+      this.#owed.keep(outcomes, error, log);
       // New work for the loop: the next claim writes what is owed first, even when the last found nothing more due.
       this.kick();
       return undefined;
@@ -416,28 +413,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   async #optedOut(sms: readonly ClaimedSms[]): Promise<Set<ClaimedSms>> {
     const answers = await Promise.all(sms.map((entry) => this.#options.store.isOptedOut(entry.number)));
     return new Set(sms.filter((_, index) => answers[index]));
-  }
-
-  /** Writes what the store is owed, in one transaction; throws (keeping it owed) while the store fails. */
-  #recordOwed(): Promise<void> {
-    if (this.#owed.length === 0) return Promise.resolve();
-    this.#recordingOwed ??= (async () => {
-      const owed = [...this.#owed];
-      await this.#options.store.recordSmsOutcomes(
-        owed.flatMap((item) => item.outcomes),
-        owed.flatMap((item) => item.mail),
-        this.#options.owner,
-      );
-      this.#owed.splice(0, owed.length);
-      for (const item of owed) this.#recorded(item);
-      this.#options.logger.warn(
-        { sms: owed.reduce((sum, item) => sum + item.outcomes.length, 0), owedMs: this.#clock() - this.#owedSince },
-        'dispatch: gateway outcomes recorded now that the store takes writes again',
-      );
-    })().finally(() => {
-      this.#recordingOwed = undefined;
-    });
-    return this.#recordingOwed;
   }
 
   #recorded({ outcomes, mail }: Outcomes): void {
