@@ -24,6 +24,13 @@ const SILENCE_CHECK_INTERVAL_MS = 1_000;
  */
 const SHARED_STATE_REFRESH_MS = 1_000;
 
+/**
+ * The shared pause or failover state's failed writes are said at most this often: a relay cut off from the
+ * store fails one write per provider and host that changes, several in the same millisecond, and one line
+ * says the outage as well as six. The others are debug lines.
+ */
+const SHARED_WRITE_WARN_INTERVAL_MS = 60_000;
+
 /** Plain words for an SMS given up at its maximum age, whatever the last failure was. */
 const EXPIRED = { category: 'expired', code: 'EXPIRED' } as const;
 
@@ -162,11 +169,17 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   constructor(options: DispatcherOptions) {
     const clock = options.clock ?? Date.now;
     const { store, routing, owner, leaseMs } = options;
-    const storeFailed = (error: unknown) =>
-      options.logger.warn(
+    let sharedWriteWarnedAt = Number.NEGATIVE_INFINITY;
+    const storeFailed = (error: unknown) => {
+      // Real time: the injected clock may stand still in tests.
+      const at = performance.now();
+      const said = at - sharedWriteWarnedAt < SHARED_WRITE_WARN_INTERVAL_MS;
+      if (!said) sharedWriteWarnedAt = at;
+      options.logger[said ? 'debug' : 'warn'](
         failureLogFields(error),
         'dispatch: the shared pause or failover state could not be written; this relay goes by its own view meanwhile',
       );
+    };
     const lanes = routing.providers.map((provider) => ({
       provider,
       breaker: new EndpointBreaker(provider.name, provider.gateway.endpoints, options.failoverRecoveryMs, store, storeFailed),
@@ -194,7 +207,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         if (allowed === 0) {
           if (this.#nextExpiryAt === undefined || now < this.#nextExpiryAt) return [];
           this.#nextExpiryAt = undefined;
-          return store.claimDueSms({ ...lease, maxBatches: free, startedBy: now - options.retry.maxAgeMs });
+          return this.#tookOver(await store.claimDueSms({ ...lease, maxBatches: free, startedBy: now - options.retry.maxAgeMs }));
         }
         // A probe taken for a claim that fails (the store went away meanwhile) is given back, as one that found nothing:
         // kept, it would hold every later claim to none (a probe under way) with no request to end it.
@@ -203,7 +216,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           throw error;
         });
         if (batches.length === 0) await this.#probesUnused(now);
-        return batches;
+        return this.#tookOver(batches);
       },
       process: (batch, release) => this.#sendBatch(batch, release),
       leaseIds: (batch) => batch.sms.map((sms) => sms.id),
@@ -228,8 +241,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       logger: options.logger,
       clock,
       write: async (owed) => {
-        await store.recordSmsOutcomes(owed.outcomes, owed.mail, owner);
-        this.#recorded(owed);
+        this.#recorded(owed, await store.recordSmsOutcomes(owed.outcomes, owed.mail, owner));
       },
       ids: (owed) => owed.outcomes.map((outcome) => outcome.smsId),
       words: {
@@ -274,6 +286,20 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const hold: Hold = { kind: 'account', classified, probeInMs: this.#options.pauseProbeIntervalMs };
     // The pause's store writes report their own failures; nothing else can throw here.
     void this.#notePause(lane, hold, this.#options.logger);
+  }
+
+  /**
+   * The history says it per SMS (taken over); the operator's log says it too, once per claim with how many
+   * (docs/several-relays.md): those phones may get the SMS twice.
+   */
+  #tookOver(batches: readonly SmsBatch[]): readonly SmsBatch[] {
+    const takenOver = batches.flatMap((batch) => batch.sms.filter((sms) => sms.takenOverFrom !== undefined));
+    if (takenOver.length > 0)
+      this.#options.logger.warn(
+        { numbers: takenOver.length, from: [...new Set(takenOver.map((sms) => sms.takenOverFrom))] },
+        "dispatch: taking over SMS whose relay's lease ended with no outcome (it died, froze or lost the store); the phones may get them twice",
+      );
+    return batches;
   }
 
   /** A probe this relay took reached no gateway (nothing claimed, the claim failed, the batch ended before its request): the next may go. */
@@ -345,13 +371,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     // No request goes: a probe this batch carried is given back, or no other would go.
     if (!optedOut) return this.#probesUnused(this.#clock());
     const live = due.filter((sms) => !optedOut.has(sms));
-    const takenOver = batch.sms.filter((sms) => sms.takenOverFrom !== undefined);
-    // The history says it per SMS (taken over); the operator's log says it too: those phones may get the SMS twice.
-    if (takenOver.length > 0)
-      log.warn(
-        { numbers: takenOver.length, from: [...new Set(takenOver.map((sms) => sms.takenOverFrom))] },
-        "dispatch: taking over SMS whose relay's lease ended with no outcome (it died, froze or lost the store); the phones may get them twice",
-      );
     const unsent: Decision[] = [
       ...(now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), via: undefined }))),
       ...[...optedOut].map((sms) => ({ sms, classified: OPTED_OUT, via: undefined })),
@@ -402,7 +421,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       this.kick();
       return undefined;
     }
-    this.#recorded(outcomes);
+    this.#recorded(outcomes, late);
     return late;
   }
 
@@ -415,8 +434,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     return new Set(sms.filter((_, index) => answers[index]));
   }
 
-  #recorded({ outcomes, mail }: Outcomes): void {
-    for (const outcome of outcomes) this.#options.metrics?.smsOutcomes.inc({ outcome: outcome.kind });
+  /**
+   * Counts what the outcomes ended in (`smsrelay_sms_outcomes_total`), but for the late answers among them (`late`):
+   * those changed nothing of their SMS, whose outcome is the relay's that took it over, and are in its history only.
+   */
+  #recorded({ outcomes, mail }: Outcomes, late: readonly number[]): void {
+    const kept = new Set(late);
+    for (const outcome of outcomes) if (!kept.has(outcome.smsId)) this.#options.metrics?.smsOutcomes.inc({ outcome: outcome.kind });
     if (mail.length > 0) this.#options.onMailQueued();
   }
 
