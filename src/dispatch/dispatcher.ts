@@ -1,9 +1,10 @@
-import { failureLogFields, isStoreFailure, type RelayErrorCode } from '../errors.ts';
+import { failureLogFields, type RelayErrorCode } from '../errors.ts';
 import type { Gateway, SmsSubmission, SubmissionResult } from '../providers/contract.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
+import { OwedOutcomes } from '../owed-outcomes.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { EndpointBreaker } from './endpoints.ts';
@@ -22,6 +23,13 @@ const SILENCE_CHECK_INTERVAL_MS = 1_000;
  * written through at once on each change. Real time: the injected clock may stand still in tests.
  */
 const SHARED_STATE_REFRESH_MS = 1_000;
+
+/**
+ * The shared pause or failover state's failed writes are said at most this often: a relay cut off from the
+ * store fails one write per provider and host that changes, several in the same millisecond, and one line
+ * says the outage as well as six. The others are debug lines.
+ */
+const SHARED_WRITE_WARN_INTERVAL_MS = 60_000;
 
 /** Plain words for an SMS given up at its maximum age, whatever the last failure was. */
 const EXPIRED = { category: 'expired', code: 'EXPIRED' } as const;
@@ -151,12 +159,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   readonly #lanes: ReadonlyMap<string, Lane>;
   readonly #silence: GatewaySilence;
   #silenceTimer: NodeJS.Timeout | undefined;
-  /** Outcomes the store refused, oldest first, and since when the first waits. */
-  readonly #owed: Outcomes[] = [];
-  #owedSince = 0;
-  #recordingOwed: Promise<void> | undefined;
-  /** The stop has said that outcomes owed could not be recorded (it tries twice). */
-  #toldUnrecorded = false;
+  /** Outcomes the store refused: written before anything else is claimed. */
+  readonly #owed: OwedOutcomes<Outcomes>;
   /** When the shared state was last read (performance.now()). */
   #sharedReadAt = -Infinity;
   /** While every provider is paused: when the first queued SMS reaches its maximum age, as nextDueAt last found it. */
@@ -165,11 +169,17 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   constructor(options: DispatcherOptions) {
     const clock = options.clock ?? Date.now;
     const { store, routing, owner, leaseMs } = options;
-    const storeFailed = (error: unknown) =>
-      options.logger.warn(
+    let sharedWriteWarnedAt = Number.NEGATIVE_INFINITY;
+    const storeFailed = (error: unknown) => {
+      // Real time: the injected clock may stand still in tests.
+      const at = performance.now();
+      const said = at - sharedWriteWarnedAt < SHARED_WRITE_WARN_INTERVAL_MS;
+      if (!said) sharedWriteWarnedAt = at;
+      options.logger[said ? 'debug' : 'warn'](
         failureLogFields(error),
         'dispatch: the shared pause or failover state could not be written; this relay goes by its own view meanwhile',
       );
+    };
     const lanes = routing.providers.map((provider) => ({
       provider,
       breaker: new EndpointBreaker(provider.name, provider.gateway.endpoints, options.failoverRecoveryMs, store, storeFailed),
@@ -187,7 +197,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       storeCommits: options.storeCommits,
       claim: async (free) => {
         // Until the store took what it is owed, those SMS may look due (their lease ran out): claim nothing.
-        await this.#recordOwed();
+        await this.#owed.write();
         await this.#readShared();
         const now = clock();
         const allowed = await allowance(lanes, now, free);
@@ -197,7 +207,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         if (allowed === 0) {
           if (this.#nextExpiryAt === undefined || now < this.#nextExpiryAt) return [];
           this.#nextExpiryAt = undefined;
-          return store.claimDueSms({ ...lease, maxBatches: free, startedBy: now - options.retry.maxAgeMs });
+          return this.#tookOver(await store.claimDueSms({ ...lease, maxBatches: free, startedBy: now - options.retry.maxAgeMs }));
         }
         // A probe taken for a claim that fails (the store went away meanwhile) is given back, as one that found nothing:
         // kept, it would hold every later claim to none (a probe under way) with no request to end it.
@@ -206,7 +216,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
           throw error;
         });
         if (batches.length === 0) await this.#probesUnused(now);
-        return batches;
+        return this.#tookOver(batches);
       },
       process: (batch, release) => this.#sendBatch(batch, release),
       leaseIds: (batch) => batch.sms.map((sms) => sms.id),
@@ -227,6 +237,22 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.#clock = clock;
     this.#lanes = new Map(lanes.map((lane) => [lane.provider.name, lane]));
     this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
+    this.#owed = new OwedOutcomes<Outcomes>({
+      logger: options.logger,
+      clock,
+      write: async (owed) => {
+        this.#recorded(owed, await store.recordSmsOutcomes(owed.outcomes, owed.mail, owner));
+      },
+      ids: (owed) => owed.outcomes.map((outcome) => outcome.smsId),
+      words: {
+        loop: 'dispatch',
+        one: 'gateway outcome',
+        several: 'gateway outcomes',
+        unit: 'sms',
+        item: 'SMS',
+        atNextStart: 'those SMS are sent again at the next start, counted as possible duplicates',
+      },
+    });
   }
 
   /**
@@ -262,6 +288,20 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     void this.#notePause(lane, hold, this.#options.logger);
   }
 
+  /**
+   * The history says it per SMS (taken over); the operator's log says it too, once per claim with how many
+   * (docs/several-relays.md): those phones may get the SMS twice.
+   */
+  #tookOver(batches: readonly SmsBatch[]): readonly SmsBatch[] {
+    const takenOver = batches.flatMap((batch) => batch.sms.filter((sms) => sms.takenOverFrom !== undefined));
+    if (takenOver.length > 0)
+      this.#options.logger.warn(
+        { numbers: takenOver.length, from: [...new Set(takenOver.map((sms) => sms.takenOverFrom))] },
+        "dispatch: taking over SMS whose relay's lease ended with no outcome (it died, froze or lost the store); the phones may get them twice",
+      );
+    return batches;
+  }
+
   /** A probe this relay took reached no gateway (nothing claimed, the claim failed, the batch ended before its request): the next may go. */
   async #probesUnused(now: number): Promise<void> {
     for (const lane of this.#lanes.values()) await lane.pause.probeSkipped(now);
@@ -269,7 +309,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
 
   /** Besides the batches in flight, the SMS whose outcome is owed: their lease stays until it is written. */
   override held(): number[] {
-    return [...super.held(), ...this.#owed.flatMap(({ outcomes }) => outcomes.map((outcome) => outcome.smsId))];
+    return [...super.held(), ...this.#owed.held()];
   }
 
   /**
@@ -315,17 +355,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   override async stop(graceMs?: number): Promise<void> {
     await super.stop(graceMs);
     clearInterval(this.#silenceTimer);
-    const owed = this.#owed.reduce((sum, item) => sum + item.outcomes.length, 0);
-    await this.#recordOwed().catch((error: unknown) => {
-      // The relay's stop asks twice (its own step, then as the store closes): said once. A store failure is an
-      // expected outage, in the store's words; only anything else has a stack (docs/operations.md).
-      if (this.#toldUnrecorded) return this.#options.logger.debug({ ...failureLogFields(error), sms: owed }, 'dispatch: gateway outcomes still not recorded');
-      this.#toldUnrecorded = true;
-      this.#options.logger.error(
-        { ...failureLogFields(error), sms: owed },
-        'dispatch: gateway outcomes could not be recorded before the stop; those SMS are sent again at the next start, counted as possible duplicates',
-      );
-    });
+    await this.#owed.writeAtStop();
   }
 
   /** Sends one batch; its slot frees (`release`) once the gateway answered, and its outcome is committed after. */
@@ -341,13 +371,6 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     // No request goes: a probe this batch carried is given back, or no other would go.
     if (!optedOut) return this.#probesUnused(this.#clock());
     const live = due.filter((sms) => !optedOut.has(sms));
-    const takenOver = batch.sms.filter((sms) => sms.takenOverFrom !== undefined);
-    // The history says it per SMS (taken over); the operator's log says it too: those phones may get the SMS twice.
-    if (takenOver.length > 0)
-      log.warn(
-        { numbers: takenOver.length, from: [...new Set(takenOver.map((sms) => sms.takenOverFrom))] },
-        "dispatch: taking over SMS whose relay's lease ended with no outcome (it died, froze or lost the store); the phones may get them twice",
-      );
     const unsent: Decision[] = [
       ...(now < giveUpAt ? [] : batch.sms.map((sms) => ({ sms, classified: expiredOutcome(sms), via: undefined }))),
       ...[...optedOut].map((sms) => ({ sms, classified: OPTED_OUT, via: undefined })),
@@ -393,19 +416,12 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     try {
       late = await this.#options.store.recordSmsOutcomes(outcomes.outcomes, outcomes.mail, this.#options.owner);
     } catch (error) {
-      if (this.#owed.length === 0) this.#owedSince = this.#clock();
-      this.#owed.push(outcomes);
-      // The store's outage is its health's line (store/health.ts): each outcome it could not take is a debug
-      // line with the store's code and reason (docs/operations.md); anything else is a bug, with its stack.
-      log[isStoreFailure(error) ? 'debug' : 'error'](
-        { ...failureLogFields(error), owedBatches: this.#owed.length },
-        'dispatch: could not record the gateway outcome; it is kept until the store takes writes again, and the SMS is not sent again',
-      );
+      this.#owed.keep(outcomes, error, log);
       // New work for the loop: the next claim writes what is owed first, even when the last found nothing more due.
       this.kick();
       return undefined;
     }
-    this.#recorded(outcomes);
+    this.#recorded(outcomes, late);
     return late;
   }
 
@@ -418,30 +434,13 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     return new Set(sms.filter((_, index) => answers[index]));
   }
 
-  /** Writes what the store is owed, in one transaction; throws (keeping it owed) while the store fails. */
-  #recordOwed(): Promise<void> {
-    if (this.#owed.length === 0) return Promise.resolve();
-    this.#recordingOwed ??= (async () => {
-      const owed = [...this.#owed];
-      await this.#options.store.recordSmsOutcomes(
-        owed.flatMap((item) => item.outcomes),
-        owed.flatMap((item) => item.mail),
-        this.#options.owner,
-      );
-      this.#owed.splice(0, owed.length);
-      for (const item of owed) this.#recorded(item);
-      this.#options.logger.warn(
-        { sms: owed.reduce((sum, item) => sum + item.outcomes.length, 0), owedMs: this.#clock() - this.#owedSince },
-        'dispatch: gateway outcomes recorded now that the store takes writes again',
-      );
-    })().finally(() => {
-      this.#recordingOwed = undefined;
-    });
-    return this.#recordingOwed;
-  }
-
-  #recorded({ outcomes, mail }: Outcomes): void {
-    for (const outcome of outcomes) this.#options.metrics?.smsOutcomes.inc({ outcome: outcome.kind });
+  /**
+   * Counts what the outcomes ended in (`smsrelay_sms_outcomes_total`), but for the late answers among them (`late`):
+   * those changed nothing of their SMS, whose outcome is the relay's that took it over, and are in its history only.
+   */
+  #recorded({ outcomes, mail }: Outcomes, late: readonly number[]): void {
+    const kept = new Set(late);
+    for (const outcome of outcomes) if (!kept.has(outcome.smsId)) this.#options.metrics?.smsOutcomes.inc({ outcome: outcome.kind });
     if (mail.length > 0) this.#options.onMailQueued();
   }
 

@@ -2,7 +2,8 @@ import { retryDelay } from '../dispatch/schedule.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
-import type { ClaimedMail, Store } from '../store/types.ts';
+import { OwedOutcomes } from '../owed-outcomes.ts';
+import type { ClaimedMail, MailOutcome, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { SMARTHOST_POOL_SIZE } from './smarthost.ts';
 import type { MailTransport } from './transports.ts';
@@ -39,11 +40,16 @@ export interface MailerOptions {
  * bounced (these are the relay's own reports, and a bounce about a bounce would loop; a refusal of
  * the operator's own postmaster mailbox is the operator's to see in the log). A refused reply mail
  * leaves its SMS undeliverable, listed for the operator to reroute (`smsrelay undeliverable`).
+ *
+ * An outcome the store cannot take is owed, as the dispatcher's (OwedOutcomes): kept with its lease and
+ * written before anything else is claimed, so a mail the smarthost took is not delivered again.
  */
 export class Mailer extends WorkLoop<ClaimedMail> {
   readonly #options: MailerOptions;
   /** The transport failing (DeliveryResult `down`) since, and how many deliveries it deferred: logged when it begins and ends. */
   #outage: { readonly since: number; readonly error: string; deferred: number } | undefined;
+  /** Outcomes the store refused: written before anything else is claimed. */
+  readonly #owed: OwedOutcomes<MailOutcome>;
 
   constructor(options: MailerOptions) {
     const clock = options.clock ?? Date.now;
@@ -54,7 +60,9 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       clock,
       idleWaitMs: options.idleWaitMs,
       storeCommits: options.storeCommits,
-      claim: (free) => {
+      claim: async (free) => {
+        // Until the store took what it is owed, those mails may look due (their lease ran out): claim nothing.
+        await this.#owed.write();
         const now = clock();
         return options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + options.leaseMs, limit: free });
       },
@@ -63,10 +71,48 @@ export class Mailer extends WorkLoop<ClaimedMail> {
       leaseIds: (mail) => [mail.id],
     });
     this.#options = options;
+    this.#owed = new OwedOutcomes<MailOutcome>({
+      logger: options.logger,
+      clock,
+      write: (outcome) => options.store.recordMailOutcome(outcome),
+      ids: (outcome) => [outcome.id],
+      words: {
+        loop: 'mailer',
+        one: 'mail outcome',
+        several: 'mail outcomes',
+        unit: 'mail',
+        item: 'mail',
+        atNextStart: "those mails are sent again at the next start, counted in the relay's resuming line",
+      },
+    });
+  }
+
+  /** Besides the mails in flight, those whose outcome is owed: their lease stays until it is written. */
+  override held(): number[] {
+    return [...super.held(), ...this.#owed.held()];
+  }
+
+  /** Claims nothing from now on, waits for the deliveries in flight at most `graceMs`, then gives the store one last chance to take what it is owed. */
+  override async stop(graceMs?: number): Promise<void> {
+    await super.stop(graceMs);
+    await this.#owed.writeAtStop();
+  }
+
+  /** Records a mail's outcome (true), or owes one the store refuses (false): kept with its lease until the store takes writes again. */
+  async #record(outcome: MailOutcome): Promise<boolean> {
+    try {
+      await this.#options.store.recordMailOutcome(outcome);
+      return true;
+    } catch (error) {
+      this.#owed.keep(outcome, error);
+      // New work for the loop: the next claim writes what is owed first, even when the last found nothing more due.
+      this.kick();
+      return false;
+    }
   }
 
   async #deliver(mail: ClaimedMail, clock: () => number, release: () => void): Promise<void> {
-    const { store, transport, logger, retryMinDelayMs, retryMaxDelayMs, metrics } = this.#options;
+    const { transport, logger, retryMinDelayMs, retryMaxDelayMs, metrics } = this.#options;
     // One line per mail: the ids go in it, not in a child logger made for that one line (#15).
     const about = { msgId: mail.messageId, mailId: mail.id, kind: mail.kind, via: transport.description };
     const result = await transport.deliver(mail);
@@ -77,13 +123,13 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     metrics?.ownMail.inc({ kind: mail.kind, result: result.ok ? 'delivered' : result.permanent ? 'refused' : 'deferred' });
     if (result.ok) {
       logger.info({ ...about, response: result.response }, 'mailer: mail delivered');
-      await store.recordMailOutcome({ id: mail.id, kind: 'sent', response: result.response });
-      await this.#outageOver(clock());
+      // An outcome owed to a failing store: the store cannot make the deferred mail due now either; a later delivery ends the outage.
+      if (await this.#record({ id: mail.id, kind: 'sent', response: result.response })) await this.#outageOver(clock());
     } else if (result.permanent) {
       // A reply mail's SMS goes back among the undeliverable ones in the same commit (Store.recordMailOutcome).
       const kept = mail.kind === 'reply' ? '; its SMS is kept as undeliverable (smsrelay undeliverable)' : '';
       logger.error({ ...about, error }, `mailer: mail refused for good; not retried${kept}`);
-      await store.recordMailOutcome({ id: mail.id, kind: 'failed', error: result.error });
+      await this.#record({ id: mail.id, kind: 'failed', error: result.error });
     } else {
       const nextAttemptAt = clock() + retryDelay(mail.attempts + 1, retryMinDelayMs, retryMaxDelayMs);
       // As the log's own times: an operator reads when, not epoch milliseconds.
@@ -102,7 +148,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
             `mailer: delivery deferred: the smarthost refused the relay's own login or session, check ${result.setting}; every mail stays queued ${once}`,
           );
       }
-      await store.recordMailOutcome({ id: mail.id, kind: 'retry', nextAttemptAt, error: result.error });
+      await this.#record({ id: mail.id, kind: 'retry', nextAttemptAt, error: result.error });
     }
   }
 

@@ -4,6 +4,7 @@ import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Dispatcher } from '../../src/dispatch/dispatcher.ts';
 import { RELAY_STALL_MS } from '../../src/dispatch/silence.ts';
+import { Metrics } from '../../src/metrics.ts';
 import { openThreadedStore } from '../../src/store/threaded.ts';
 import type { Store } from '../../src/store/types.ts';
 import { simulatorRoute, TEST_DISPATCH_POLICY } from '../helpers/gateway.ts';
@@ -35,6 +36,7 @@ interface Harness {
   readonly simulator: Awaited<ReturnType<typeof startSimulator>>['simulator'];
   readonly dispatcher: Dispatcher;
   readonly lines: string[];
+  readonly metrics: Metrics;
   /** The dispatcher's clock: moved by the test only. */
   readonly clock: { now: number };
   /** Queues a mail to one number, received now by the dispatcher's clock. */
@@ -52,6 +54,7 @@ async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
   // Debug: each outcome the store could not take is a debug line (docs/operations.md, the store outage).
   const { logger, lines } = captureLog('debug');
   const clock = { now: Date.parse('2026-12-02T10:00:00Z') };
+  const metrics = new Metrics(store);
   const dispatcher = new Dispatcher({
     store,
     routing,
@@ -61,6 +64,7 @@ async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
     leaseMs: 1_000 + responseTimeoutMs,
     ...TEST_DISPATCH_POLICY,
     clock: () => clock.now,
+    metrics,
   });
   cleanups.push(() => dispatcher.stop());
   return {
@@ -69,6 +73,7 @@ async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
     simulator: gatewayServer.simulator,
     dispatcher,
     lines,
+    metrics,
     clock,
     async accept(number) {
       const queued = mail([number], { receivedAt: clock.now });
@@ -323,5 +328,65 @@ describe('a late answer of a relay whose SMS another relay took over (findings/c
     assert.deepEqual((await h.store.gatewayState(h.clock.now)).pauses, [], 'no pause shared with every relay');
     assert.equal(logged(h.lines, /sending paused/).length, 0);
     assert.equal(other.simulator.received.length, 1);
+  });
+});
+
+describe('several SMS taken over at once (findings/cluster.md 4, round 2)', () => {
+  test("one takeover line per claim with how many; the cut-off relay's late answers count no outcome", async () => {
+    const responseTimeoutMs = 1_500;
+    const h = await harness(responseTimeoutMs);
+    h.simulator.setBehaviour({ mode: 'hang' });
+    h.dispatcher.start();
+    const ids = [await h.accept('+447700900341'), await h.accept('+447700900342'), await h.accept('+447700900343')];
+    await waitFor('relay-a’s requests in flight', () => h.simulator.pendingRequests === 3, 3_000);
+    const other = await startSimulator();
+    cleanups.push(() => other.close());
+    const { gateway, routing } = simulatorRoute(other.url, { connections: 4, responseTimeoutMs });
+    cleanups.push(() => gateway.close());
+    const relayB = captureLog('debug');
+    const dispatcherB = new Dispatcher({
+      store: h.store,
+      routing,
+      logger: relayB.logger,
+      owner: 'relay-b',
+      maxConcurrentRequests: 4,
+      leaseMs: 1_000 + responseTimeoutMs,
+      ...TEST_DISPATCH_POLICY,
+      clock: () => h.clock.now,
+    });
+    cleanups.push(() => dispatcherB.stop());
+    h.clock.now += 60_000;
+    dispatcherB.start();
+    for (const id of ids) {
+      await waitFor('sent by relay-b', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 3_000);
+      await waitFor('relay-a’s late answer kept', async () => (await h.store.events(id)).some((event) => event.kind === 'late answer'), 5_000);
+    }
+    await waitFor('relay-a’s batches done', () => h.dispatcher.held().length === 0, 5_000);
+    const takeovers = logged(relayB.lines, /taking over SMS/);
+    assert.deepEqual(
+      takeovers.map((line) => [line.numbers, line.from]),
+      [[3, ['test-owner']]],
+    );
+    // relay-a's requests timed out after relay-b took their SMS: late answers, not retries (docs/operations.md).
+    assert.deepEqual((await h.metrics.smsOutcomes.get()).values, []);
+  });
+});
+
+describe('shared state writes failing while cut off from the store (findings/cluster.md 4, round 2)', () => {
+  test('one warning for the outage, not one per failed write', async () => {
+    const h = await harness(1_000);
+    h.simulator.setBehaviour({ mode: 'hang' });
+    h.dispatcher.start();
+    for (const number of ['+447700900351', '+447700900352', '+447700900353']) await h.accept(number);
+    await waitFor('the requests in flight', () => h.simulator.pendingRequests === 3, 3_000);
+    const lock = lockWrites(h.file);
+    // Every request times out with the store locked: each batch's failure writes the shared host and pause state.
+    await waitFor('the failed writes', () => logged(h.lines, /shared pause or failover state could not be written/).length >= 3, 5_000);
+    lock.release();
+    const lines = logged(h.lines, /shared pause or failover state could not be written/);
+    assert.deepEqual(
+      lines.map((line) => line.level).filter((level) => level !== 'debug'),
+      ['warn'],
+    );
   });
 });

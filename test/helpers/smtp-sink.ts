@@ -26,6 +26,9 @@ export class SmtpSink {
   readonly received: SunkMail[] = [];
   /** When set, every DATA is answered with this code (e.g. 451 or 554). */
   refuseWith: number | undefined;
+  /** While set, each DATA is answered only once it settles (a smarthost slow to answer); `holding` counts the answers waiting. */
+  answerAfter: Promise<void> | undefined;
+  holding = 0;
   /** SMTP sessions opened by clients so far (a pooled client opens few). */
   connections = 0;
   #server: SMTPServer | undefined;
@@ -49,7 +52,12 @@ export class SmtpSink {
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('end', () => {
+        stream.on('end', async () => {
+          if (this.answerAfter) {
+            this.holding += 1;
+            await this.answerAfter;
+            this.holding -= 1;
+          }
           if (this.refuseWith) {
             callback(Object.assign(new Error('refused by the test sink'), { responseCode: this.refuseWith }));
             return;

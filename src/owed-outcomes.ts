@@ -1,0 +1,103 @@
+import { failureLogFields, isStoreFailure } from './errors.ts';
+import type { Logger } from './log.ts';
+
+/** How a work loop's lines name what it owes the store. */
+export interface OwedWords {
+  /** The loop's name, which starts its lines ("dispatch", "mailer"). */
+  readonly loop: string;
+  /** One outcome ("gateway outcome"), and several ("gateway outcomes"). */
+  readonly one: string;
+  readonly several: string;
+  /** The field that counts the items ("sms", "mail"), and one item in words ("SMS", "mail"). */
+  readonly unit: string;
+  readonly item: string;
+  /** What becomes of the items whose outcome the stop could not write. */
+  readonly atNextStart: string;
+}
+
+export interface OwedOutcomesOptions<O> {
+  readonly logger: Logger;
+  readonly clock: () => number;
+  /** Writes one outcome (one transaction); throws while the store fails. */
+  readonly write: (outcome: O) => Promise<void>;
+  /** The ids of the leases an outcome's items hold. */
+  readonly ids: (outcome: O) => readonly number[];
+  readonly words: OwedWords;
+}
+
+/**
+ * Outcomes the store could not take (its outage, a full disk, a lock held too long) after the work was
+ * done: the gateway or the smarthost took the message. Kept in memory, oldest first, their leases held
+ * (`held()`, which the heartbeat renews), and written before the loop claims anything else, so the
+ * running relay never does that work again; if it dies first, the next start resumes the lease and
+ * counts the resend. The dispatcher's (gateway answers) and the mailer's (the relay's own mail).
+ */
+export class OwedOutcomes<O> {
+  readonly #options: OwedOutcomesOptions<O>;
+  readonly #owed: O[] = [];
+  /** Since when the oldest outcome waits, and how many items were written since the first was kept. */
+  #since = 0;
+  #written = 0;
+  #writing: Promise<void> | undefined;
+  /** The stop has said that outcomes could not be written (the relay's stop asks twice). */
+  #toldUnrecorded = false;
+
+  constructor(options: OwedOutcomesOptions<O>) {
+    this.#options = options;
+  }
+
+  /** The store refused `outcome` with `error`: kept until it takes writes again, one line each (`log`: the item's own logger). */
+  keep(outcome: O, error: unknown, log: Logger = this.#options.logger): void {
+    const { loop, one, item } = this.#options.words;
+    if (this.#owed.length === 0) this.#since = this.#options.clock();
+    this.#owed.push(outcome);
+    // The store's outage is its health's line (store/health.ts): each outcome it could not take is a debug
+    // line with the store's code and reason (docs/operations.md); anything else is a bug, with its stack.
+    log[isStoreFailure(error) ? 'debug' : 'error'](
+      { ...failureLogFields(error), owed: this.#owed.length },
+      `${loop}: could not record the ${one}; it is kept until the store takes writes again, and the ${item} is not sent again`,
+    );
+  }
+
+  /** The leases of the items whose outcome is owed: they stay until it is written. */
+  held(): number[] {
+    return this.#owed.flatMap((outcome) => [...this.#options.ids(outcome)]);
+  }
+
+  #count(outcomes: readonly O[]): number {
+    return outcomes.reduce((sum, outcome) => sum + this.#options.ids(outcome).length, 0);
+  }
+
+  /** Writes what is owed, oldest first, one outcome a transaction; throws (keeping the rest owed) while the store fails. */
+  write(): Promise<void> {
+    if (this.#owed.length === 0) return Promise.resolve();
+    this.#writing ??= (async () => {
+      for (let next = this.#owed[0]; next !== undefined; next = this.#owed[0]) {
+        await this.#options.write(next);
+        this.#owed.shift();
+        this.#written += this.#count([next]);
+      }
+      const { loop, several, unit } = this.#options.words;
+      this.#options.logger.warn(
+        { [unit]: this.#written, owedMs: this.#options.clock() - this.#since },
+        `${loop}: ${several} recorded now that the store takes writes again`,
+      );
+      this.#written = 0;
+    })().finally(() => {
+      this.#writing = undefined;
+    });
+    return this.#writing;
+  }
+
+  /** The stop's last chance to write what is owed: what stays unwritten keeps its lease, said once. */
+  async writeAtStop(): Promise<void> {
+    const count = this.#count(this.#owed);
+    await this.write().catch((error: unknown) => {
+      const { loop, several, unit, atNextStart } = this.#options.words;
+      // A store failure is an expected outage, in the store's words; only anything else has a stack (docs/operations.md).
+      if (this.#toldUnrecorded) return this.#options.logger.debug({ ...failureLogFields(error), [unit]: count }, `${loop}: ${several} still not recorded`);
+      this.#toldUnrecorded = true;
+      this.#options.logger.error({ ...failureLogFields(error), [unit]: count }, `${loop}: ${several} could not be recorded before the stop; ${atNextStart}`);
+    });
+  }
+}
