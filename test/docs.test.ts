@@ -139,6 +139,7 @@ test("docs/operations.md#upgrading quotes the upgrade's lines as this release wr
   const upgrading = docs('operations.md').replace(/\s+/g, ' ');
   const latest = MIGRATIONS.length;
   assert.ok(upgrading.includes(`\`${migratedLine({ from: 8, to: latest })}\``), `the start's line for an upgrade from schema 8 to ${latest}`);
+  assert.ok(upgrading.includes(`\`${migratedLine({ from: latest - 1, to: latest })}\``), `the start's line for the one step to ${latest}`);
   assert.ok(upgrading.includes(`\`\`${upgradeAhead(8)}\`\``), `config check's line for a store of schema 8, to be upgraded to ${latest}`);
   const failed = failedMigration(14, 13, latest, new Error('…'));
   // The docs quote the line up to its fix, which they give in their own words.

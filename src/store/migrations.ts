@@ -429,9 +429,9 @@ export function upgradeAhead(from: number): string {
   return `store: schema ${from}: \`smsrelay start\` will upgrade it from ${from} to ${MIGRATIONS.length}; back up first (docs/operations.md#upgrading)`;
 }
 
-/** The start's one line for an upgrade of the store from schema `from` to `to` (docs/operations.md#upgrading quotes it). */
+/** The start's one line for an upgrade of the store from schema `from` to `to` (docs/operations.md#upgrading quotes it): `migration 24` for one step. */
 export function migratedLine({ from, to }: Migrated): string {
-  return `store: schema ${from} → ${to} (migrations ${from + 1}–${to})`;
+  return `store: schema ${from} → ${to} (${to === from + 1 ? `migration ${to}` : `migrations ${from + 1}–${to}`})`;
 }
 
 /** What a migration that failed (`step`, of those from `from` to `to`) and was rolled back leaves to the operator, on both stores. */
