@@ -434,6 +434,14 @@ export function migratedLine({ from, to }: Migrated): string {
   return `store: schema ${from} → ${to} (${to === from + 1 ? `migration ${to}` : `migrations ${from + 1}–${to}`})`;
 }
 
+/**
+ * What a start refused after it upgraded the store (`migrated`) adds to its line: the upgrade stays, and
+ * an older release may no longer read the store.
+ */
+export function refusedAfterUpgrade({ from, to }: Migrated): string {
+  return `this start had already upgraded the store from schema ${from} to ${to}, for good: fix this and start this release again, or restore the backup taken before the upgrade to run the older release (docs/operations.md#upgrading)`;
+}
+
 /** What a migration that failed (`step`, of those from `from` to `to`) and was rolled back leaves to the operator, on both stores. */
 export function failedMigration(step: number, from: number, to: number, cause: unknown): string {
   const reason = cause instanceof Error ? cause.message : String(cause);
