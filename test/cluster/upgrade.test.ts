@@ -151,7 +151,7 @@ describeOnPostgres('upgrading a database of an older release', async () => {
         assert.match(
           result.stderr.trim(),
           new RegExp(
-            `^smsrelay: config: SMSRELAY_DATABASE_URL="[^"]+": the database is at schema 9, this version needs ${KNOWN}: \`smsrelay start\` upgrades it, for good; back up first \\(pg_dump --format=custom --file=smsrelay\\.dump '<store\\.url>'\\) and stop the relay that runs on it \\(docs/operations\\.md#upgrading\\)$`,
+            `^smsrelay: config: SMSRELAY_DATABASE_URL="[^"]+": the database is at schema 9, this version needs ${KNOWN}: \`smsrelay start\` upgrades it, for good; back up first \\(pg_dump --format=custom --file=smsrelay\\.dump '<store\\.url>'\\), then stop every relay, upgrade them all, then start them \\(docs/several-relays\\.md#rolling-upgrade\\)$`,
           ),
         );
         assert.deepEqual(await recorded(url), { version: '9' }, `${args.join(' ')} changed nothing, not even the version table`);
@@ -189,7 +189,7 @@ describeOnPostgres('upgrading a database of an older release', async () => {
     }
   });
 
-  test('a start refused beside the relays on it (a Maildir, a live relay of its name) or for a port in use leaves it at its schema; config check says the Maildir refusals first', async () => {
+  test('a start refused beside the relays on it (a Maildir, a live relay of its name) or for a port in use leaves it at its schema; config check says the Maildir refusals first; status names the rolling upgrade', async () => {
     const older = KNOWN - 2;
     const url = (await freshDatabase()) ?? '';
     await withClient(url, async (client) => {
@@ -259,6 +259,16 @@ describeOnPostgres('upgrading a database of an older release', async () => {
       } finally {
         taken.close();
       }
+      // Halfway through a rolling upgrade the commands that read the tables name it, not a stop.
+      const status = run(withSmarthost, 'status');
+      assert.equal(status.status, 78, status.stderr);
+      assert.match(
+        status.stderr,
+        new RegExp(
+          `the database is at schema ${older}, this version needs ${KNOWN}: \`smsrelay start\` upgrades it, for good; back up first \\(pg_dump [^)]+\\), then upgrade one relay at a time: the first upgraded relay migrates it, and the relays of schema ${older} keep running beside it \\(docs/several-relays\\.md#rolling-upgrade\\)$`,
+          'm',
+        ),
+      );
       const relay = await spawnRelay(dir, withSmarthost);
       try {
         assert.deepEqual(
