@@ -6,7 +6,8 @@ import { buffer, text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import type { Preview } from './acceptance/preview.ts';
-import { relayVersion } from './cluster/membership.ts';
+import { refusalBeside, relayVersion } from './cluster/membership.ts';
+import { RELAY_STALE_MS } from './store/cluster-types.ts';
 import { settingsDigest } from './cluster/settings.ts';
 import {
   configCheck,
@@ -26,7 +27,7 @@ import {
   UsageError,
 } from './admin.ts';
 import { changedSettings, type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
-import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, toSmtpError } from './errors.ts';
+import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, storeFailureReason, toSmtpError } from './errors.ts';
 import { missingDataDirs, runningRelay, STORE_FILE } from './store/lock.ts';
 import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
@@ -352,13 +353,35 @@ function usage(reason: string): void {
   process.exitCode = EXIT_USAGE;
 }
 
-/** `config check`, on the store or on what an older one's schema is. */
-function checkConfig(store: Store | OlderStore | NoStoreYet, config: Config, warnings: readonly string[]): Promise<string> {
+/**
+ * `config check`, on the store or on what an older one's schema is; on a shared database, also what
+ * `start` would refuse beside the relays running on it (a Maildir among several), read whatever its schema.
+ */
+async function checkConfig(store: Store | OlderStore | NoStoreYet, config: Config, warnings: readonly string[]): Promise<string> {
   // What start would log as warnings (an old setting's name, an unknown variable), on stderr beside the check.
   for (const warning of warnings) console.error(`smsrelay: config: ${warning}`);
-  return configCheck(config, store, () => {
+  let reachable = true;
+  const checked = await configCheck(config, store, () => {
+    reachable = false;
     process.exitCode = EXIT_UNAVAILABLE;
   });
+  const url = config.store.url;
+  if (url === undefined || !reachable || 'noStoreIn' in store) return checked;
+  const { PostgresStore } = await import('./store/postgres/store.ts');
+  const seen = await ('olderSchema' in store ? PostgresStore.relaysSeenAsItIs(url, RELAY_STALE_MS) : store.relaysSeen(RELAY_STALE_MS)).catch(
+    (error: unknown) => {
+      const reason = isStoreFailure(error) ? storeFailureReason(error) : error instanceof Error ? error.message : String(error);
+      console.error(`smsrelay: cannot read which relays run on the database now (${reason}); start checks it again`);
+      process.exitCode = EXIT_UNAVAILABLE;
+      return [];
+    },
+  );
+  const refused = refusalBeside({ name: config.store.relayName, mail: config.mail.url ? 'smarthost' : 'maildir' }, seen);
+  if (refused) {
+    console.error(`smsrelay: config: ${describeSetting(refused.setting)}: ${refused.message}`);
+    process.exitCode = EXIT_CONFIG;
+  }
+  return checked;
 }
 
 type StoreCommand = (store: Store, config: Config, warnings: readonly string[]) => Promise<string>;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -29,7 +30,7 @@ import { Metrics } from './metrics.ts';
 import { DiskWatermark } from './store/disk.ts';
 import { StoreHealthMonitor } from './store/health.ts';
 import { Housekeeping } from './store/housekeeping.ts';
-import { RelayError, toHttpError } from './errors.ts';
+import { ListenError, RelayError, toHttpError } from './errors.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from './policy/networks.ts';
 import { Templates } from './mailer/templates.ts';
 import { smarthostTransport } from './mailer/smarthost.ts';
@@ -49,7 +50,8 @@ import type { Store, StoreHealth, StoredMessage } from './store/types.ts';
 import { maskNumbersIn } from './sms/numbers.ts';
 import { Membership, relayVersion } from './cluster/membership.ts';
 import { settingsDigest } from './cluster/settings.ts';
-import { type Migrated, MIGRATIONS, migratedLine } from './store/migrations.ts';
+import { type Migrated, MIGRATIONS, migratedLine, refusedAfterUpgrade } from './store/migrations.ts';
+import { ClusterError } from './store/cluster-types.ts';
 import { FIRST_CLASSIFIED } from './store/schema-readers.ts';
 
 export { STORE_FILE };
@@ -113,6 +115,8 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
   if (lock.stale)
     logger.warn({ stalePid: lock.stale.pid, reason: lock.stale.reason, dataDir: config.dataDir }, 'relay: took over the lock of a relay that is gone');
   warnOpenFileLimit(config, logger);
+  // What an upgrade of the store at this start was (logMigration), for a refusal that comes after it.
+  let upgraded: Migrated | undefined;
   const stack: Array<() => Promise<void> | void> = [() => lock.release()];
   const stop = async () => {
     for (const step of stack.reverse()) await step();
@@ -161,10 +165,20 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       await membership.join(opened);
       await resumeLeases(opened);
     };
-    const onMigrated = (migrated: Migrated) => logMigration(logger, migrated, config.store.url !== undefined);
+    const onMigrated = (migrated: Migrated) => {
+      if (migrated.from > 0 && migrated.from < migrated.to) upgraded = migrated;
+      logMigration(logger, migrated, config.store.url !== undefined);
+    };
+    // The refusals that do not depend on the new schema come before the upgrade, which is one way: the
+    // listeners' ports here, the membership's on the database as it is (`admit`). SQLite needs no
+    // membership: the data directory's lock already keeps a second relay out.
+    await probeListeners(config);
     // PostgreSQL unreachable at start: the relay runs, not ready, and the store connects (and resumes leases) when it can.
     const store = config.store.url
-      ? await PostgresStore.open({ url: config.store.url, onConnected: joinAndResume, wakeTag: instance, onMigrated }, onHealth)
+      ? await PostgresStore.open(
+          { url: config.store.url, onConnected: joinAndResume, wakeTag: instance, onMigrated, admit: (relays) => membership.admit(relays) },
+          onHealth,
+        )
       : await openThreadedStore({ file: join(config.dataDir, STORE_FILE), busyTimeoutMs: config.store.busyTimeout, check: true }, onHealth, onMigrated);
     stack.push(() => store.close());
     // Last before the store closes: the heartbeat renews the leases of the work in flight until the loops stopped.
@@ -508,7 +522,38 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     };
   } catch (error) {
     await stop();
+    // A configuration refused after all (a relay joined or a port was taken since the first look): the
+    // operator must know that the store stays upgraded, which an older release may not read.
+    if (upgraded && (error instanceof ListenError || error instanceof ClusterError)) error.message = `${error.message}; ${refusedAfterUpgrade(upgraded)}`;
     throw error;
+  }
+}
+
+/**
+ * Whether each listener's port can be taken, before the store is opened (and perhaps upgraded, for
+ * good): bound and let go at once, so that a port in use refuses the start with the store as it was.
+ * The listeners take their ports for good only once everything behind them runs (startRelay's order):
+ * none accepts a client before then (a connection in the moment of the look is reset, never answered).
+ * Port 0 is any free port, which needs no look.
+ */
+async function probeListeners(config: Config): Promise<void> {
+  const { smtp, http } = config;
+  const listeners = [
+    { name: 'SMTP', host: smtp.host, port: smtp.port, settings: { host: 'smtp.host', port: 'smtp.port' } },
+    ...(smtp.tls && smtp.tlsPort !== undefined
+      ? [{ name: 'SMTP TLS', host: smtp.host, port: smtp.tlsPort, settings: { host: 'smtp.host', port: 'smtp.tlsPort' } }]
+      : []),
+    { name: 'HTTP', host: http.host, port: http.port, settings: { host: 'http.host', port: 'http.port' } },
+  ];
+  for (const { name, host, port, settings } of listeners.filter((listener) => listener.port !== 0)) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port }, resolve);
+    }).catch((error: unknown) => {
+      throw new ListenError(name, settings, `${hostBeforePort(host)}:${port}`, error);
+    });
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
 

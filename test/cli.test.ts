@@ -8,10 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, type TestContext, test } from 'node:test';
 import { request } from 'undici';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { killSpawnedRelays, maildirMessages, relayEnvironment, removeDir, spawnRelay, tempDir, waitFor } from './helpers/relay.ts';
 import { verifyPassword } from '../src/policy/passwords.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { MIGRATIONS } from '../src/store/migrations.ts';
+import { loadConfig } from '../src/config/load.ts';
+import { createLogger } from '../src/log.ts';
+import { startRelay } from '../src/relay.ts';
 import { queuedId, sendMail } from './helpers/smtp.ts';
 import { mail } from './helpers/store.ts';
 
@@ -497,6 +501,60 @@ describe('smsrelay command', () => {
     } finally {
       taken.close();
     }
+  });
+
+  test('a start refused for a port in use leaves an older store at its schema; a port taken once the store was upgraded says the upgrade stays; one step is `migration N`', async () => {
+    const cwd = dir();
+    const data = join(cwd, 'data');
+    const older = MIGRATIONS.length - 1;
+    const file = olderStore(data, older);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      for (const variable of ['SMSRELAY_SMTP_PORT', 'SMSRELAY_HTTP_PORT']) {
+        const refused = refusedStart(cwd, { SMSRELAY_DATA_DIR: data, SMSRELAY_SMTP_PORT: '0', [variable]: port });
+        assert.equal(refused.status, 78, refused.stderr);
+        assert.match(
+          refused.lines.join('\n'),
+          new RegExp(
+            `^smsrelay: config: ${variable}="${port}": the (SMTP|HTTP) listener cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use by another program`,
+          ),
+        );
+        assert.doesNotMatch(refused.stdout, /store: schema/, `${variable}: no upgrade logged`);
+        assert.equal(schemaOf(file), older, `${variable}: the store is at the schema the older release reads`);
+      }
+    } finally {
+      taken.close();
+    }
+    // Free when the start looks, taken by another program the moment the store is upgraded.
+    const { config } = loadConfig({ ...relayEnvironment(cwd, {}, { SMSRELAY_DATA_DIR: data }), SMSRELAY_HTTP_PORT: port }, cwd);
+    const lines: string[] = [];
+    const thief = createServer();
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        const line = chunk.toString('utf8');
+        lines.push(line);
+        if (line.includes('"msg":"store: schema')) thief.listen(Number(port), '127.0.0.1');
+        callback();
+      },
+    });
+    try {
+      await assert.rejects(startRelay(config, createLogger('info', sink)), (error: Error) => {
+        assert.equal(
+          error.message,
+          `the HTTP listener cannot listen on 127.0.0.1:${port}: the port is in use by another program (another relay on this machine?); stop it or choose another port; this start had already upgraded the store from schema ${older} to ${MIGRATIONS.length}, for good: fix this and start this release again, or restore the backup taken before the upgrade to run the older release (docs/operations.md#upgrading)`,
+        );
+        return true;
+      });
+    } finally {
+      thief.close();
+    }
+    assert.ok(
+      lines.some((line) => line.includes(`"msg":"store: schema ${older} → ${MIGRATIONS.length} (migration ${MIGRATIONS.length})"`)),
+      lines.join(''),
+    );
+    assert.equal(schemaOf(file), MIGRATIONS.length);
   });
 
   test('SIGHUP reads the settings again: an unchanged file is said so, changed settings are named as applying at restart, an invalid file is one error line; the relay keeps running on its settings, the TLS reload as before', async () => {

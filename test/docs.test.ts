@@ -13,6 +13,7 @@ import { environmentOf } from '../src/config/load.ts';
 import { configSchema } from '../src/config/schema.ts';
 import { RELAY_ERRORS } from '../src/errors.ts';
 import { failedMigration, MIGRATIONS, migratedLine, untraceableSchema, upgradeAhead } from '../src/store/migrations.ts';
+import { ADDITIVE_MIGRATIONS } from '../src/store/schema-readers.ts';
 import { GENERIC_OUTCOME_RULES } from '../src/dispatch/outcomes.ts';
 import { composeRegistry } from '../src/providers/registry.ts';
 import type { NewOutgoingMail, SmsOutcome } from '../src/store/types.ts';
@@ -138,12 +139,33 @@ test("docs/operations.md#upgrading quotes the upgrade's lines as this release wr
   const upgrading = docs('operations.md').replace(/\s+/g, ' ');
   const latest = MIGRATIONS.length;
   assert.ok(upgrading.includes(`\`${migratedLine({ from: 8, to: latest })}\``), `the start's line for an upgrade from schema 8 to ${latest}`);
+  assert.ok(upgrading.includes(`\`${migratedLine({ from: latest - 1, to: latest })}\``), `the start's line for the one step to ${latest}`);
   assert.ok(upgrading.includes(`\`\`${upgradeAhead(8)}\`\``), `config check's line for a store of schema 8, to be upgraded to ${latest}`);
   const failed = failedMigration(14, 13, latest, new Error('…'));
   // The docs quote the line up to its fix, which they give in their own words.
   assert.ok(upgrading.includes(`${failed.slice(0, failed.indexOf(': '))}: …\``), `a failed migration's line, of 14–${latest}`);
   const untraceable = untraceableSchema(12, ['rate_events']) ?? '';
   assert.ok(upgrading.includes(`\`the store …: ${untraceable.slice(0, untraceable.indexOf(' (docs/'))}\``), 'the line for the schema 12 of development builds');
+});
+
+/**
+ * The first schema docs/several-relays.md#rolling-upgrade gives a paragraph of its own, saying what an
+ * older relay does meanwhile; 12 and 13, with which the rule came, are told in the section's text.
+ */
+const FIRST_SCHEMA_PARAGRAPH = 14;
+
+test('docs/several-relays.md#rolling-upgrade says of every schema since 14 whether it is additive and what an older relay does meanwhile', () => {
+  const section =
+    docs('several-relays.md')
+      .split(/^## /m)
+      .find((part) => part.startsWith('Rolling upgrade\n')) ?? '';
+  const paragraphs = section.split(/\n\n/).map((paragraph) => paragraph.replace(/\s+/g, ' '));
+  const missing: string[] = [];
+  for (let schema = FIRST_SCHEMA_PARAGRAPH; schema <= MIGRATIONS.length; schema++) {
+    const kind = ADDITIVE_MIGRATIONS.has(schema) ? 'additive' : 'breaking';
+    if (!paragraphs.some((paragraph) => paragraph.startsWith(`Schema ${schema} is ${kind}`))) missing.push(`a paragraph "Schema ${schema} is ${kind}…"`);
+  }
+  assert.deepEqual(missing, []);
 });
 
 /** Every value a label of a fixed set can take: a type that gains one fails to compile here until it is added (and documented). */

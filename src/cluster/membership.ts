@@ -58,14 +58,16 @@ export class Membership {
   }
 
   /**
-   * Before the relay takes back any lease: on a shared store, refuses (ClusterError) a second live relay
-   * of this name and a Maildir among several relays; then writes the first heartbeat and keeps writing them. A heartbeat
-   * under this name from another process may be this relay's own before a crash: when that process is
-   * provably gone (same host, no such pid) the relay goes on at once; otherwise it watches the
+   * Whether this relay may join the shared store as configured; throws ClusterError when not: a second
+   * live relay of this name, a Maildir among several relays. Reads only the `relays` rows (`store` may be
+   * one of an older schema, before its migration: a start refused for these reasons leaves it as it was).
+   * A heartbeat under this name from another process may be this relay's own before a crash: when that
+   * process is provably gone (same host, no such pid) the relay goes on at once; otherwise it watches the
    * heartbeat until it moves (a live relay: refused) or goes stale (gone: goes on), at most RELAY_STALE_MS.
+   * Returns the other live relays.
    */
-  async join(store: ClusterStore): Promise<void> {
-    const { member, logger, leaseTtlMs, shared } = this.#options;
+  async admit(store: Pick<ClusterStore, 'relaysSeen'>): Promise<RelaySeen[]> {
+    const { member, logger, shared } = this.#options;
     let watched: RelaySeen | undefined;
     while (shared) {
       const live = (await store.relaysSeen(RELAY_STALE_MS)).filter((relay) => relay.stoppedAt === undefined);
@@ -89,10 +91,21 @@ export class Membership {
         continue;
       }
       const others = live.filter((relay) => relay.name !== member.name);
-      refuseMaildir(member, others);
-      warnOfOtherSettings(member, others, logger);
-      break;
+      const refused = maildirRefusal(member, others);
+      if (refused) throw refused;
+      return others;
     }
+    return [];
+  }
+
+  /**
+   * Before the relay takes back any lease: admitted again (`admit`: a relay may have joined since the
+   * start's first look, before the migration), warned of relays with other settings, then writes the
+   * first heartbeat and keeps writing them.
+   */
+  async join(store: ClusterStore): Promise<void> {
+    const { member, logger, leaseTtlMs } = this.#options;
+    warnOfOtherSettings(member, await this.admit(store), logger);
     await store.heartbeat(member, leaseTtlMs, this.#options.held());
     this.#store = store;
     this.#timer = setInterval(() => void this.#beat(), heartbeatInterval(leaseTtlMs));
@@ -165,21 +178,35 @@ function warnOfOtherSettings(member: RelayMember, others: readonly RelaySeen[], 
   }
 }
 
-/** Each relay's own mail must reach the same mailboxes whichever relay sends it: a Maildir is one machine's. */
-function refuseMaildir(member: RelayMember, others: readonly RelaySeen[]): void {
-  if (others.length === 0) return;
+/**
+ * `config check`'s look at the relays on the database before an upgrade (docs/operations.md#upgrading,
+ * step 1): the refusal a start of `member` would meet beside the live ones. A relay of its own name is
+ * left aside: that is the relay being upgraded, stopped before the start.
+ */
+export function refusalBeside(member: Pick<RelayMember, 'name' | 'mail'>, seen: readonly RelaySeen[]): ClusterError | undefined {
+  return maildirRefusal(
+    member,
+    seen.filter((relay) => relay.stoppedAt === undefined && relay.name !== member.name),
+  );
+}
+
+/**
+ * Each relay's own mail must reach the same mailboxes whichever relay sends it: a Maildir is one machine's.
+ * The refusal, when `member` may not run beside the live relays `others` (of other names); `config check` tells it too.
+ */
+export function maildirRefusal(member: Pick<RelayMember, 'mail'>, others: readonly Pick<RelaySeen, 'name' | 'mail'>[]): ClusterError | undefined {
+  if (others.length === 0) return undefined;
   const names = others.map((relay) => relay.name).join(', ');
   if (member.mail === 'maildir') {
-    throw new ClusterError(
+    return new ClusterError(
       'mail.url',
       `unset (a Maildir in the data directory), but relays ${names} share this database: a relay's own mail goes through the smarthost when several relays run; set mail.url on every relay`,
     );
   }
   const maildir = others.filter((relay) => relay.mail === 'maildir').map((relay) => relay.name);
-  if (maildir.length > 0) {
-    throw new ClusterError(
-      'mail.url',
-      `relay ${maildir.join(', ')} on this database delivers its own mail to a Maildir: a relay's own mail goes through the smarthost when several relays run; set mail.url on it and restart it first`,
-    );
-  }
+  if (maildir.length === 0) return undefined;
+  return new ClusterError(
+    'mail.url',
+    `relay ${maildir.join(', ')} on this database delivers its own mail to a Maildir: a relay's own mail goes through the smarthost when several relays run; set mail.url on it and restart it first`,
+  );
 }

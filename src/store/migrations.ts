@@ -415,13 +415,17 @@ export function untraceableSchema(from: number, tables: readonly string[]): stri
   return 'is at the schema 12 of the development builds a16ed74 to c4487b5 (it holds rate_events and no relays), which no release upgrades: keep running the build that wrote it on it, or start this release on a new store once that relay has sent its queue (docs/several-relays.md#rolling-upgrade)';
 }
 
+/** How the one relay on a SQLite store is upgraded. */
+const SQLITE_UPGRADE = ' and stop the relay that runs on it (docs/operations.md#upgrading)';
+
 /**
  * Why an operator's command does not use a store of schema `from`: only `smsrelay start` upgrades, one
  * way, and the release that wrote the store may still run on it, or its backup be taken (`backup`:
- * how this store is copied as it is). Both stores' words follow "the store <where>".
+ * how this store is copied as it is; `then`: how the store's relays are upgraded, SQLITE_UPGRADE or
+ * postgres/migrate.ts's upgradeOrder). Both stores' words follow "the store <where>".
  */
-export function olderSchema(from: number, backup: string): string {
-  return `is at schema ${from}, this version needs ${MIGRATIONS.length}: \`smsrelay start\` upgrades it, for good; back up first (${backup}) and stop the relay that runs on it (docs/operations.md#upgrading)`;
+export function olderSchema(from: number, backup: string, then = SQLITE_UPGRADE): string {
+  return `is at schema ${from}, this version needs ${MIGRATIONS.length}: \`smsrelay start\` upgrades it, for good; back up first (${backup})${then}`;
 }
 
 /** `config check`'s line for a store of schema `from`, older than this version's, which it reads nothing of: not a refusal. */
@@ -429,9 +433,17 @@ export function upgradeAhead(from: number): string {
   return `store: schema ${from}: \`smsrelay start\` will upgrade it from ${from} to ${MIGRATIONS.length}; back up first (docs/operations.md#upgrading)`;
 }
 
-/** The start's one line for an upgrade of the store from schema `from` to `to` (docs/operations.md#upgrading quotes it). */
+/** The start's one line for an upgrade of the store from schema `from` to `to` (docs/operations.md#upgrading quotes it): `migration 24` for one step. */
 export function migratedLine({ from, to }: Migrated): string {
-  return `store: schema ${from} → ${to} (migrations ${from + 1}–${to})`;
+  return `store: schema ${from} → ${to} (${to === from + 1 ? `migration ${to}` : `migrations ${from + 1}–${to}`})`;
+}
+
+/**
+ * What a start refused after it upgraded the store (`migrated`) adds to its line: the upgrade stays, and
+ * an older release may no longer read the store.
+ */
+export function refusedAfterUpgrade({ from, to }: Migrated): string {
+  return `this start had already upgraded the store from schema ${from} to ${to}, for good: fix this and start this release again, or restore the backup taken before the upgrade to run the older release (docs/operations.md#upgrading)`;
 }
 
 /** What a migration that failed (`step`, of those from `from` to `to`) and was rolled back leaves to the operator, on both stores. */

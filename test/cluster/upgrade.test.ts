@@ -6,9 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { DB_NOW_MS } from '../../src/store/postgres/clock.ts';
 import { migrate, SchemaError } from '../../src/store/postgres/migrate.ts';
 import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
 import { ADDITIVE_MIGRATIONS, BREAKING_MIGRATIONS, FIRST_CLASSIFIED, minimumReader } from '../../src/store/schema-readers.ts';
@@ -17,6 +19,8 @@ import { killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, tempDir } f
 import { assertPartsKeepContextAfterSchema17, mail, NONE_HELD } from '../helpers/store.ts';
 
 const KNOWN = MIGRATIONS.length;
+/** How often a relay the tests play writes its heartbeat: well within the join's look (JOIN_LOOK_MS, 1 s). */
+const HEARTBEAT_MS = 200;
 
 test('every migration since the rule says whether an older relay still reads the schema', () => {
   for (let step = FIRST_CLASSIFIED; step <= KNOWN; step++) {
@@ -147,7 +151,7 @@ describeOnPostgres('upgrading a database of an older release', async () => {
         assert.match(
           result.stderr.trim(),
           new RegExp(
-            `^smsrelay: config: SMSRELAY_DATABASE_URL="[^"]+": the database is at schema 9, this version needs ${KNOWN}: \`smsrelay start\` upgrades it, for good; back up first \\(pg_dump --format=custom --file=smsrelay\\.dump '<store\\.url>'\\) and stop the relay that runs on it \\(docs/operations\\.md#upgrading\\)$`,
+            `^smsrelay: config: SMSRELAY_DATABASE_URL="[^"]+": the database is at schema 9, this version needs ${KNOWN}: \`smsrelay start\` upgrades it, for good; back up first \\(pg_dump --format=custom --file=smsrelay\\.dump '<store\\.url>'\\), then stop every relay, upgrade them all, then start them \\(docs/several-relays\\.md#rolling-upgrade\\)$`,
           ),
         );
         assert.deepEqual(await recorded(url), { version: '9' }, `${args.join(' ')} changed nothing, not even the version table`);
@@ -181,6 +185,102 @@ describeOnPostgres('upgrading a database of an older release', async () => {
       }
       assert.deepEqual(await recorded(url), { version: String(KNOWN), min_reader: String(minimumReader(KNOWN)) });
     } finally {
+      removeDir(dir);
+    }
+  });
+
+  test('a start refused beside the relays on it (a Maildir, a live relay of its name) or for a port in use leaves it at its schema; config check says the Maildir refusals first; status names the rolling upgrade', async () => {
+    const older = KNOWN - 2;
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, async (client) => {
+      await migrate(client, { create: true, migrations: MIGRATIONS.slice(0, older) });
+      // A relay of that release, elsewhere, delivering its own mail to its Maildir.
+      await client.query(
+        `INSERT INTO relays (name, instance, version, schema_version, started_at, heartbeat_at, stopped_at, pid, host, mail)
+          VALUES ('old', 'o1', '0.9.0', ${older}, ${DB_NOW_MS}, ${DB_NOW_MS}, NULL, 1, 'elsewhere', 'maildir')`,
+      );
+    });
+    // That relay runs: its heartbeat moves, as a live relay's does, for as long as the test.
+    const beating = setInterval(
+      () => void withClient(url, (client) => client.query(`UPDATE relays SET heartbeat_at = ${DB_NOW_MS} WHERE name = 'old'`)).catch(() => undefined),
+      HEARTBEAT_MS,
+    );
+    const version = async () => (await recorded(url)).version;
+    const dir = tempDir();
+    const run = (env: Record<string, string>, ...args: string[]) =>
+      spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
+    /** A start that must be refused before it migrates: its one line, the schema as it was. */
+    const refusedStart = async (env: Record<string, string>, line: RegExp) => {
+      await assert.rejects(spawnRelay(dir, env), (error: Error) => {
+        assert.match(error.message, new RegExp(`^relay exited \\(78\\) before it was ready: ${line.source}\\n$`));
+        return true;
+      });
+      assert.equal(await version(), String(older), 'the start left the schema as it was');
+    };
+    const smarthost = 'smtp://127.0.0.1:2525';
+    const maildir = relayEnvironment(dir, {}, { SMSRELAY_DATABASE_URL: url, SMSRELAY_RELAY_NAME: 'new' });
+    const withSmarthost = { ...maildir, SMSRELAY_MAIL_URL: smarthost };
+    const unset =
+      /smsrelay: config: mail\.url \(the default; set SMSRELAY_MAIL_URL or mail\.url in [^)]+\): unset \(a Maildir in the data directory\), but relays old share this database: a relay's own mail goes through the smarthost when several relays run; set mail\.url on every relay/;
+    const other =
+      /smsrelay: config: SMSRELAY_MAIL_URL="[^"]+": relay old on this database delivers its own mail to a Maildir: a relay's own mail goes through the smarthost when several relays run; set mail\.url on it and restart it first/;
+    try {
+      for (const [env, line] of [
+        [maildir, unset],
+        [withSmarthost, other],
+      ] as const) {
+        const check = run(env, 'config', 'check');
+        assert.equal(check.status, 78, check.stderr);
+        assert.match(check.stderr, new RegExp(`^${line.source}$`, 'm'));
+        assert.equal(
+          check.stdout.trimEnd().split('\n').at(-1),
+          `store: schema ${older}: \`smsrelay start\` will upgrade it from ${older} to ${KNOWN}; back up first (docs/operations.md#upgrading)`,
+        );
+        await refusedStart(env, line);
+      }
+      // The relay being upgraded is the one of its own name: config check leaves it aside, and start waits for it to stop.
+      const check = run({ ...withSmarthost, SMSRELAY_RELAY_NAME: 'old' }, 'config', 'check');
+      assert.equal(check.status, 0, check.stderr);
+      await refusedStart(
+        { ...withSmarthost, SMSRELAY_RELAY_NAME: 'old' },
+        /smsrelay: config: SMSRELAY_RELAY_NAME="old": another relay named "old" is running on this database \(pid 1 on elsewhere\): give each relay its own store\.relayName/,
+      );
+      await withClient(url, (client) => client.query(`UPDATE relays SET mail = 'smarthost' WHERE name = 'old'`));
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const port = (taken.address() as AddressInfo).port;
+      try {
+        await refusedStart(
+          { ...withSmarthost, SMSRELAY_HTTP_PORT: String(port) },
+          new RegExp(
+            `smsrelay: config: SMSRELAY_HTTP_PORT="${port}": the HTTP listener cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use by another program \\(another relay on this machine\\?\\); stop it or choose another port`,
+          ),
+        );
+      } finally {
+        taken.close();
+      }
+      // Halfway through a rolling upgrade the commands that read the tables name it, not a stop.
+      const status = run(withSmarthost, 'status');
+      assert.equal(status.status, 78, status.stderr);
+      assert.match(
+        status.stderr,
+        new RegExp(
+          `the database is at schema ${older}, this version needs ${KNOWN}: \`smsrelay start\` upgrades it, for good; back up first \\(pg_dump [^)]+\\), then upgrade one relay at a time: the first upgraded relay migrates it, and the relays of schema ${older} keep running beside it \\(docs/several-relays\\.md#rolling-upgrade\\)$`,
+          'm',
+        ),
+      );
+      const relay = await spawnRelay(dir, withSmarthost);
+      try {
+        assert.deepEqual(
+          relay.logs.filter((entry) => String(entry.msg).startsWith('store: ')).map((entry) => entry.msg),
+          [`store: schema ${older} → ${KNOWN} (migrations ${older + 1}–${KNOWN})`],
+        );
+      } finally {
+        await relay.stop();
+      }
+      assert.equal(await version(), String(KNOWN));
+    } finally {
+      clearInterval(beating);
       removeDir(dir);
     }
   });

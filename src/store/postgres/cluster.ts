@@ -48,6 +48,16 @@ export async function relaysSeen(client: Queryable, withinMs: number): Promise<R
   return (await run<RelayRow>(client, CLUSTER_SQL.seen, { within: withinMs })).map(toRelaySeen);
 }
 
+/**
+ * `relaysSeen` on a database of any schema, before its migration: none where it has no `relays` yet
+ * (a new database, or one of a schema before 12, when relays first recorded themselves). Every column
+ * `toRelaySeen` reads is there since 12, but `settings` (20), which reads as none where it is missing.
+ */
+export async function relaysSeenAsItIs(client: Queryable, withinMs: number): Promise<RelaySeen[]> {
+  const { rows } = await client.query<{ relays: string | null }>("SELECT to_regclass('relays')::text AS relays");
+  return rows[0]?.relays ? relaysSeen(client, withinMs) : [];
+}
+
 export async function leaveCluster(client: Queryable, member: RelayMember): Promise<void> {
   await run(client, CLUSTER_SQL.leave, { name: member.name, instance: member.instance });
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { failedMigration, type Migrated, MigrationError, MIGRATIONS, OlderSchemaError, olderSchema, untraceableSchema } from '../migrations.ts';
-import { minimumReader, UPGRADE_ORDER } from '../schema-readers.ts';
+import { FIRST_CLASSIFIED, minimumReader, UPGRADE_ORDER } from '../schema-readers.ts';
 import { RELAY_STALE_MS } from '../cluster-types.ts';
 import { DB_NOW_MS } from './clock.ts';
 import { POSTGRES_STEPS } from './migrations.ts';
@@ -44,6 +44,16 @@ export class NoStoreError extends Error {}
 
 /** How a PostgreSQL store is backed up as it is, before its upgrade. */
 const POSTGRES_BACKUP = "pg_dump --format=custom --file=smsrelay.dump '<store.url>'";
+/**
+ * How the relays sharing a database of schema `from` are upgraded to `to` (docs/several-relays.md#rolling-upgrade):
+ * one at a time, the older ones running on beside the first upgraded, when they read schema `to`; else all
+ * stopped first, as relays from before the rule (FIRST_CLASSIFIED) must be. Not as the one relay on a SQLite store.
+ */
+function upgradeOrder(from: number, to: number): string {
+  return from >= FIRST_CLASSIFIED && minimumReader(to) <= from
+    ? `, then upgrade one relay at a time: the first upgraded relay migrates it, and the relays of schema ${from} keep running beside it (docs/several-relays.md#rolling-upgrade)`
+    : `, then ${UPGRADE_ORDER}`;
+}
 
 /**
  * Brings the database to the newest schema under an advisory lock, in one transaction with its version,
@@ -88,7 +98,8 @@ export async function migrate(
     if (!ours && !options.create) throw new NoStoreError('the database holds no smsrelay store yet (a relay creates it at its first start)');
     const untraceable = untraceableSchema(from, tables);
     if (untraceable) throw new MigrationError(`the database ${untraceable}`);
-    if (from < migrations.length && !options.create) throw new OlderSchemaError(from, `the database ${olderSchema(from, POSTGRES_BACKUP)}`);
+    if (from < migrations.length && !options.create)
+      throw new OlderSchemaError(from, `the database ${olderSchema(from, POSTGRES_BACKUP, upgradeOrder(from, migrations.length))}`);
     if (from === migrations.length) return { from, to: from };
     await refuseBreakingUnderLiveRelays(client, tables, from, migrations.length);
     let step = from;

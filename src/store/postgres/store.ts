@@ -93,7 +93,7 @@ import { ClusterError, type ClusterStore, type HeldLeases, type RelayMember, typ
 import type { Logger } from '../../log.ts';
 import { acceptStatement, conversationUsedAt } from './accept.ts';
 import { DB_NOW_MS } from './clock.ts';
-import { heartbeatStatements, leaveCluster, relaysSeen } from './cluster.ts';
+import { heartbeatStatements, leaveCluster, relaysSeen, relaysSeenAsItIs } from './cluster.ts';
 import { migrate, NoStoreError, SchemaError } from './migrate.ts';
 import { type Migrated, MigrationError, OlderSchemaError } from '../migrations.ts';
 import type { Statement } from './batch.ts';
@@ -110,6 +110,8 @@ import * as sentParts from './part-receipts.ts';
 
 /** PostgreSQL's int8 (ids, counts, ms timestamps) as a JS number: every value we store is far below 2^53. */
 const INT8_OID = 20;
+/** How every connection of the store reads values: int8 as a number (INT8_OID), the rest as pg does. */
+const TYPES = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) };
 /** Reconnecting at start: first wait, and the most it grows to (doubling). */
 const CONNECT_RETRY_MIN_MS = 1_000;
 const CONNECT_RETRY_MAX_MS = 30_000;
@@ -157,6 +159,11 @@ export interface PostgresStoreOptions {
   readonly wakeTag?: string;
   /** Told, once the schema is current, what it was at before (the relay logs an upgrade). */
   readonly onMigrated?: (migrated: Migrated) => void;
+  /**
+   * Before the migration, on the database as it is: the relay's refusals that read only the `relays`
+   * rows (a ClusterError), so that a start refused for them leaves the schema as it was.
+   */
+  readonly admit?: (relays: Pick<ClusterStore, 'relaysSeen'>) => Promise<unknown>;
 }
 
 type Client = pg.PoolClient;
@@ -558,8 +565,7 @@ export class PostgresStore implements Store, ClusterStore {
     this.#url = url;
     this.#sslMode = sslMode;
     this.#onHealth = onHealth;
-    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) };
-    this.#pool = new pg.Pool({ ...pool, types } as pg.PoolConfig);
+    this.#pool = new pg.Pool({ ...pool, types: TYPES } as pg.PoolConfig);
     this.#silence = new SilenceWatch({ connection: pool, onSilent: (reason) => this.#failing(new Error(reason)) });
     // An idle connection the server dropped (a restart): the next checkout opens a new one; the error is not a crash.
     this.#pool.on('error', (error) => this.#failing(error));
@@ -573,7 +579,7 @@ export class PostgresStore implements Store, ClusterStore {
     });
     this.#turnReads = new TurnReads({
       pool: this.#pool,
-      types,
+      types: TYPES,
       alone: (text, values) => this.#rows(text, values),
       isConnectionError,
       failed: (error) => {
@@ -603,7 +609,7 @@ export class PostgresStore implements Store, ClusterStore {
         this.#stats = { ...this.#stats, failed: this.#stats.failed + 1 };
         this.#failing(error);
       },
-      types,
+      types: TYPES,
     });
   }
 
@@ -635,6 +641,7 @@ export class PostgresStore implements Store, ClusterStore {
   async #connect(options: PostgresStoreOptions): Promise<void> {
     const client = await this.#pool.connect();
     try {
+      await options.admit?.({ relaysSeen: (withinMs) => relaysSeenAsItIs(client, withinMs) });
       const migrated = await migrate(client, { create: options.create ?? true });
       options.onMigrated?.(migrated);
     } catch (error) {
@@ -1572,6 +1579,20 @@ export class PostgresStore implements Store, ClusterStore {
         this.#othersAlive = others;
       },
     });
+  }
+
+  /**
+   * The relays seen on the database at `url` whatever its schema (relaysSeenAsItIs), on a connection of
+   * its own: `config check` on a database an older release runs, which no PostgresStore opens.
+   */
+  static async relaysSeenAsItIs(url: string, withinMs: number): Promise<RelaySeen[]> {
+    const client = new pg.Client({ ...databaseUrl(url).pool, types: TYPES } as pg.ClientConfig);
+    await client.connect();
+    try {
+      return await relaysSeenAsItIs(client, withinMs);
+    } finally {
+      await client.end();
+    }
   }
 
   async relaysSeen(withinMs: number): Promise<RelaySeen[]> {
