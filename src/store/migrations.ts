@@ -376,6 +376,30 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE login_failures ADD COLUMN account TEXT;
   ALTER TABLE console_login_failures ADD COLUMN account TEXT;
   `,
+  // 25: a delivery report is a repeat only when it is the same report: its state and the provider's words
+  // (StatusReport.said, '' when it gave none) join (id, number, code), so that an interim receipt (Vonage's
+  // accepted, SMPP's ENROUTE) and the final one with the same code are two reports, and the final one is
+  // applied. SQLite cannot change a table's UNIQUE: the table is built again under its name (ids are
+  // renumbered in order; nothing refers to them), its rows kept with no words. Breaking (schema-readers.ts).
+  `
+  ALTER TABLE delivery_reports RENAME TO delivery_reports_24;
+  CREATE TABLE delivery_reports (
+    id          INTEGER PRIMARY KEY,
+    provider    TEXT NOT NULL,
+    provider_id TEXT NOT NULL,
+    number      TEXT NOT NULL,
+    code        INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    said        TEXT NOT NULL DEFAULT '',
+    received_at INTEGER NOT NULL,
+    sms_id      INTEGER REFERENCES outbound (id),
+    UNIQUE (provider, provider_id, number, code, state, said)
+  ) STRICT;
+  INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
+    SELECT provider, provider_id, number, code, state, received_at, sms_id FROM delivery_reports_24 ORDER BY id;
+  DROP TABLE delivery_reports_24;
+  CREATE INDEX delivery_reports_orphans ON delivery_reports (provider_id, number) WHERE sms_id IS NULL;
+  `,
 ];
 
 /** The schema a store was at when opened (`from`) and is at now (`to`): `from` < `to` when the open upgraded it. */

@@ -291,6 +291,44 @@ describe("Vonage: the gateway id is Vonage's message-id", () => {
     await waitFor('delivered', async () => (await store.smsOf(id))[0]?.delivery === 'delivered');
   });
 
+  test('an interim receipt (accepted, unknown), then the final one with the same err-code: the final one is applied, and a failure bounces', async () => {
+    const started = relay as TestRelay;
+    const store = started.relay.store;
+    const receipt = async (fields: Record<string, string>) => {
+      const answer = await fetch(`http://127.0.0.1:${started.relay.httpPort}${webhookPaths('vonage').dr}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...fields, sig: vonageSignature('relay-signature', 'sha256', new Map(Object.entries(fields))) }).toString(),
+      });
+      return ((await answer.json()) as { status: string }).status;
+    };
+    const sendOne = async (to: string, messageId: string) => {
+      gateway.next = [{ status: 200, body: JSON.stringify({ 'message-count': '1', messages: [{ to, 'message-id': messageId, status: '0' }] }) }];
+      const id = queuedId((await sendMail(started.relay.smtpPort, { to: [`${to}@sms.example.com`], body: `interim then final to ${to}` })).data);
+      await waitFor('the SMS sent', async () => (await store.smsOf(id))[0]?.status === 'sent');
+      return id;
+    };
+    const delivered = await sendOne('447700900215', '0A000000000B0001');
+    const failed = await sendOne('447700900216', '0A000000000B0002');
+    const fields = (to: string, messageId: string, status: string, errCode: string, nonce: string) => ({
+      msisdn: to,
+      to: '447700900000',
+      messageId,
+      status,
+      'err-code': errCode,
+      timestamp: '1764700000',
+      nonce,
+    });
+    assert.equal(await receipt(fields('447700900215', '0A000000000B0001', 'accepted', '0', 'i1')), 'advanced');
+    assert.equal(await receipt(fields('447700900215', '0A000000000B0001', 'delivered', '0', 'i2')), 'advanced');
+    assert.equal(await receipt(fields('447700900215', '0A000000000B0001', 'delivered', '0', 'i3')), 'duplicate');
+    assert.equal(await receipt(fields('447700900216', '0A000000000B0002', 'unknown', '1', 'i4')), 'advanced');
+    assert.equal(await receipt(fields('447700900216', '0A000000000B0002', 'failed', '1', 'i5')), 'advanced');
+    assert.equal((await store.smsOf(delivered))[0]?.delivery, 'delivered');
+    assert.equal((await store.smsOf(failed))[0]?.delivery, 'failed');
+    await waitFor('the bounce', () => sink?.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes('447700900216')));
+  });
+
   test("an SMS of one part kept under its client-ref (an earlier version's, or an answer without message-id) gets the receipt that names both", async () => {
     gateway.next = [{ status: 200, body: JSON.stringify({ 'message-count': '1', messages: [{ to: '447700900214', status: '0' }] }) }];
     const started = relay as TestRelay;

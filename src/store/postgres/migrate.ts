@@ -24,7 +24,8 @@ export const VERSION_TABLE = 'smsrelay_schema';
 
 /** The tables `migrations` create, in creation order (parents before children). */
 export function tablesOf(migrations: readonly string[]): string[] {
-  return migrations.flatMap((sql) => [...sql.matchAll(/CREATE TABLE (\w+)/g)].map((match) => match[1] ?? ''));
+  // A table built again under its name (step 25) keeps its first place.
+  return [...new Set(migrations.flatMap((sql) => [...sql.matchAll(/CREATE TABLE (\w+)/g)].map((match) => match[1] ?? '')))];
 }
 
 /** The tables of the newest schema, in creation order: the copy's order. */
