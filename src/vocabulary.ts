@@ -49,6 +49,11 @@ export interface ReceivedSms {
   readonly trackingId: string | undefined;
   /** Set when it is one part of a long SMS (the relay reassembles the parts: src/sms/concat.ts). */
   readonly part?: SmsPart | undefined;
+  /**
+   * The provider's own opt-out handling took the SMS as an opt-out or an opt-in (Twilio's Advanced Opt-Out,
+   * `OptOutType`), whatever its word: the relay records it as it does its own keywords.
+   */
+  readonly optOut?: 'stop' | 'start' | undefined;
 }
 
 /** Where a part sits in a long SMS (concatenated SMS, 3GPP TS 23.040 §9.2.3.24.1): references are per sender. */

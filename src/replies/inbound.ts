@@ -184,7 +184,7 @@ export class InboundService {
     const [known, { context, route }] = await Promise.all([store.knowsInbound(provider, sms.providerId), routing]);
     if (known) return this.#repeated(seen);
     const id = newMessageId();
-    const optOut = optOutOf(sms.text, this.#keywords);
+    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywords) : { action: sms.optOut, keyword: keywordForm(sms.text) };
     const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut }, route, this.#options.replyMail));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');

@@ -436,6 +436,12 @@ export interface ReplyStore {
   numbersSentText(numbers: readonly string[], text: string, since: number): Promise<ReadonlySet<string>>;
   /** The number texted STOP (and not START since). */
   isOptedOut(number: string): Promise<boolean>;
+  /**
+   * A provider refused a send because the number opted out of the account's messages (Twilio's 21610):
+   * kept as a STOP is (`keyword`: what the history and the reply name), so that RCPT refuses the number.
+   * A number already opted out keeps its first opt-out.
+   */
+  recordOptOut(number: string, at: number, keyword: string): Promise<void>;
   /** An undeliverable inbound SMS, by its relay id. */
   undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined>;
   /**

@@ -388,6 +388,43 @@ describe('Twilio through the relay', () => {
     assert.deepEqual(reports, ['sent (MessageStatus sent)', 'failed (MessageStatus undelivered, ErrorCode 30007)']);
   });
 
+  test("an MO Twilio's Advanced Opt-Out took as STOP opts the phone out whatever its word, and one it took as START opts it in again", async () => {
+    const phone = '+447700900172';
+    const optOut = (sid: string, body: string, type: string) => {
+      const form = mo(sid, body);
+      form.set('From', phone);
+      form.set('OptOutType', type);
+      return form;
+    };
+    const stop = optOut('b1', 'Stopp', 'STOP');
+    assert.equal((await post(paths.mo, stop, signedFor(paths.mo, stop))).status, 200);
+    const mailed = await waitFor('the reply mail', () => sink.received.find((mail) => mail.raw.includes('Stopp')));
+    assert.match(mailed.raw.replace(/\r?\n\s+/g, ' '), /opted out of SMS from this relay \(it texted STOPP\)/);
+    const refused = await sendMail(relay.smtpPort, { to: ['447700900172@sms.example.com'], body: 'after the opt-out' });
+    assert.equal(refused.rcpt[0]?.code, 550);
+    assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay/);
+    // HELP changes nothing; START opts in again, whatever its word.
+    const help = optOut('b2', 'Hilfe', 'HELP');
+    assert.equal((await post(paths.mo, help, signedFor(paths.mo, help))).status, 200);
+    await waitFor('the HELP mailed', () => sink.received.find((mail) => mail.raw.includes('Hilfe')));
+    assert.equal((await sendMail(relay.smtpPort, { to: ['447700900172@sms.example.com'], body: 'after HELP' })).rcpt[0]?.code, 550);
+    const start = optOut('b3', 'Weiter', 'START');
+    assert.equal((await post(paths.mo, start, signedFor(paths.mo, start))).status, 200);
+    await waitFor('the START mailed', () => sink.received.find((mail) => mail.raw.includes('Weiter')));
+    assert.equal((await sendMail(relay.smtpPort, { to: ['447700900172@sms.example.com'], body: 'after the opt-in' })).rcpt[0]?.code, 250);
+    await waitFor('the SMS sent', () => simulator.records.find((entry) => entry.to === '447700900172'));
+  });
+
+  test('a send Twilio refuses with 21610 (the recipient unsubscribed) bounces and records the opt-out: the next mail to the number is refused at RCPT', async () => {
+    simulator.setBehaviour({ mode: 'error', code: 21610, message: 'Attempt to send to unsubscribed recipient', times: 1 });
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900173@sms.example.com'], body: 'to an unsubscribed phone' })).data);
+    await waitFor('failed', async () => (await relay.store.smsOf(id))[0]?.status === 'failed');
+    await waitFor('the opt-out recorded', () => relay.store.isOptedOut('+447700900173'));
+    const refused = await sendMail(relay.smtpPort, { to: ['447700900173@sms.example.com'], body: 'again' });
+    assert.equal(refused.rcpt[0]?.code, 550);
+    assert.ok(lines.some((line) => line['msg'] === 'dispatch: the gateway refused the number as opted out: recorded as a STOP, RCPT refuses it from now on'));
+  });
+
   test("a mail's X-SMS-From naming a Messaging Service SID is sent through that service", async () => {
     const service = `MG${'0123456789abcdef'.repeat(2)}`;
     const { data } = await sendMail(relay.smtpPort, { to: ['447700900175@sms.example.com'], headers: { 'X-SMS-From': service }, body: 'via its own service' });

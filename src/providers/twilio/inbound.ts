@@ -109,8 +109,19 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   if (!/^\d{1,2}$/.test(count) || Number(count) > MAX_MEDIA) return { ok: false, reason: `NumMedia is not a count of up to ${MAX_MEDIA}` };
   const media = Array.from({ length: Number(count) }, (_, index) => mediaLine(fields, index));
   const text = media.length === 0 ? body : [...(body === '' ? [] : [body, '']), mediaNote(media.length), ...media].join('\n');
-  return { ok: true, items: [{ providerId, number, text, sentAt: undefined, userContext: undefined, trackingId: undefined }] };
+  const optOut = OPT_OUT_TYPES[(fields.get('OptOutType') ?? '').toUpperCase()];
+  return {
+    ok: true,
+    items: [{ providerId, number, text, sentAt: undefined, userContext: undefined, trackingId: undefined, ...(optOut === undefined ? {} : { optOut }) }],
+  };
 }
+
+/**
+ * Advanced Opt-Out's `OptOutType` on an MO: Twilio took the SMS as an opt-out or opt-in keyword of the
+ * Messaging Service's (localised, custom, or one Twilio adds) and already refuses or allows sending to the
+ * phone, whatever the relay's own keywords say. `HELP` changes nothing.
+ */
+const OPT_OUT_TYPES: Readonly<Record<string, 'stop' | 'start'>> = { STOP: 'stop', START: 'start' };
 
 /** What the mail says of an MMS's media, above one line per item. */
 function mediaNote(count: number): string {

@@ -1562,6 +1562,18 @@ export class PostgresStore implements Store, ClusterStore {
     return inbound.optOut ? this.#notOptedOut.changing(write) : write();
   }
 
+  recordOptOut(number: string, at: number, keyword: string): Promise<void> {
+    // The other relays forget the numbers they remembered as not opted out, as after a STOP (acceptInbound).
+    return this.#notOptedOut.changing(() =>
+      this.#queueing(['opt-outs'], {
+        statements: [
+          { text: 'INSERT INTO opt_outs (number, since, keyword) VALUES ($1, $2, $3) ON CONFLICT (number) DO NOTHING', values: [number, at, keyword] },
+        ],
+        result: () => undefined,
+      }),
+    );
+  }
+
   heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<void> {
     return this.#write({
       statements: heartbeatStatements(member, leaseTtlMs, held),
