@@ -108,6 +108,12 @@ export interface StatusReport {
    * database, still reaches its SMS.
    */
   readonly formerId?: string | undefined;
+  /**
+   * The failure is the provider account's or its sender's, not the recipient's (Twilio's 30002 suspended
+   * account, 30034 unregistered sender number): every SMS sent meets it, so the operator is alerted, as a
+   * send refused for the account is.
+   */
+  readonly accountWide?: true | undefined;
 }
 
 /**

@@ -425,6 +425,42 @@ describe('Twilio through the relay', () => {
     assert.ok(lines.some((line) => line['msg'] === 'dispatch: the gateway refused the number as opted out: recorded as a STOP, RCPT refuses it from now on'));
   });
 
+  test("a callback's ErrorCode about the account (30002 suspended) alerts the operator once, and each bounce names Twilio's words for its code", async () => {
+    const send = async (phone: string) => {
+      const id = queuedId((await sendMail(relay.smtpPort, { to: [`${phone}@sms.example.com`], body: `account-wide to ${phone}` })).data);
+      const [sent] = await waitFor('the SMS sent', async () => {
+        const sms = await relay.store.smsOf(id);
+        return sms[0]?.status === 'sent' && sms;
+      });
+      return sent?.providerId ?? '';
+    };
+    const undelivered = async (sid: string, phone: string, errorCode: string) => {
+      const form = new URLSearchParams({
+        MessageSid: sid,
+        AccountSid: `AC${'0'.repeat(32)}`,
+        To: `+${phone}`,
+        MessageStatus: 'undelivered',
+        ErrorCode: errorCode,
+      });
+      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
+    };
+    await undelivered(await send('447700900177'), '447700900177', '30002');
+    await undelivered(await send('447700900178'), '447700900178', '30002');
+    await undelivered(await send('447700900179'), '447700900179', '30001');
+    const bounce = (phone: string) =>
+      waitFor(`the bounce for ${phone}`, () => sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone)));
+    assert.match((await bounce('447700900177')).raw.replace(/\r?\n\s+/g, ' '), /Diagnostic-Code: X-SMS; status 30002 \(the Twilio account is suspended\)/);
+    assert.match((await bounce('447700900179')).raw.replace(/\r?\n\s+/g, ' '), /status 30001 \(Twilio's queue for the account overflowed/);
+    const accountLines = lines.filter((line) => String(line['msg']).startsWith("inbound: a delivery report says the gateway's account or sender cannot send"));
+    assert.deepEqual(
+      accountLines.map((line) => [line['alert'], line['code']]),
+      [
+        ['gateway-account', 30002],
+        [undefined, 30002],
+      ],
+    );
+  });
+
   test("a mail's X-SMS-From naming a Messaging Service SID is sent through that service", async () => {
     const service = `MG${'0123456789abcdef'.repeat(2)}`;
     const { data } = await sendMail(relay.smtpPort, { to: ['447700900175@sms.example.com'], headers: { 'X-SMS-From': service }, body: 'via its own service' });

@@ -62,13 +62,27 @@ const DESCRIPTIONS: Readonly<Record<number, string>> = {
   7: 'partly delivered to the phone',
   8: 'reported by Twilio as received',
   21610: 'the recipient has opted out of messages from this sender',
+  30001: "Twilio's queue for the account overflowed (too many messages at once), so it was not sent; sending it again later may succeed",
+  30002: 'the Twilio account is suspended',
   30003: 'the phone is switched off or out of reach',
   30004: 'the recipient blocks messages from this sender',
   30005: 'the number is unknown or no longer in service',
   30006: 'the number is a landline or cannot receive SMS',
   30007: 'the mobile network filtered it as spam',
   30008: 'the mobile network gave no reason',
+  30010: "its price is over the maximum price set for the Twilio account's messages",
+  30017: 'the mobile network was congested; sending it again later may succeed',
+  30032: 'the sender is a toll-free number whose verification at Twilio is not complete',
+  30033: "the sender's US A2P 10DLC campaign is suspended",
+  30034: 'the sender is a US number not registered for A2P 10DLC',
+  30036: 'its validity period ran out before it could be delivered',
 };
+
+/**
+ * ErrorCodes of a failed message that are the account's or its sender's state, not the recipient's: every SMS
+ * sent meets them until the account is fixed at Twilio, so the operator is alerted (StatusReport.accountWide).
+ */
+const ACCOUNT_WIDE_ERRORS: ReadonlySet<number> = new Set([30002, 30010, 30032, 30033, 30034]);
 
 type Fields = ReadonlyMap<string, string>;
 
@@ -152,7 +166,8 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const failedWith = errorCode && status.state === 'failed' ? Number(errorCode) : undefined;
   // The history shows what Twilio's console shows, not the relay's code for it.
   const said = `MessageStatus ${word}${errorCode ? `, ErrorCode ${errorCode}` : ''}`;
-  return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said }] };
+  const accountWide = failedWith !== undefined && ACCOUNT_WIDE_ERRORS.has(failedWith) ? { accountWide: true as const } : {};
+  return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said, ...accountWide }] };
 }
 
 /** `X-Twilio-Signature` over the URL Twilio called and the form, with the account's primary auth token. */
