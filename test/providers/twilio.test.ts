@@ -183,16 +183,16 @@ describe('Twilio payloads', () => {
     assert.equal(callback({ MessageStatus: 'teleported' }).ok, false);
     // Every value of Twilio's Message status enum is read: none is quarantined as unknown.
     const expected: Record<string, string> = {
-      queued: 'sent',
-      sending: 'sent',
+      queued: 'queued',
+      sending: 'queued',
       sent: 'sent',
       failed: 'failed',
       delivered: 'delivered',
       undelivered: 'failed',
       receiving: 'sent',
       received: 'sent',
-      accepted: 'sent',
-      scheduled: 'sent',
+      accepted: 'queued',
+      scheduled: 'queued',
       read: 'delivered',
       partially_delivered: 'sent',
       canceled: 'failed',
@@ -376,16 +376,34 @@ describe('Twilio through the relay', () => {
       const sms = await relay.store.smsOf(id);
       return sms[0]?.status === 'sent' && sms;
     });
-    const callbacks: Array<Record<string, string>> = [{ MessageStatus: 'sent' }, { MessageStatus: 'undelivered', ErrorCode: '30007' }];
-    for (const fields of callbacks) {
+    // Twilio's order, one callback repeated, and a late `sent` after the final one.
+    const callbacks: Array<[Record<string, string>, string]> = [
+      [{ MessageStatus: 'queued' }, 'advanced'],
+      [{ MessageStatus: 'sending' }, 'stale'],
+      [{ MessageStatus: 'sending' }, 'duplicate'],
+      [{ MessageStatus: 'sent' }, 'advanced'],
+      [{ MessageStatus: 'undelivered', ErrorCode: '30007' }, 'advanced'],
+      [{ MessageStatus: 'sent' }, 'duplicate'],
+    ];
+    const answers: string[] = [];
+    for (const [fields] of callbacks) {
       const form = new URLSearchParams({ MessageSid: sent?.providerId ?? '', AccountSid: `AC${'0'.repeat(32)}`, To: '+447700900176', ...fields });
-      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
+      const answer = await post(paths.dr, form, signedFor(paths.dr, form));
+      assert.equal(answer.status, 200);
+      answers.push(((await answer.json()) as { status: string }).status);
     }
-    const reports = await waitFor('both reports in the history', async () => {
-      const lines = (await relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
-      return lines.length === 2 && lines;
-    });
-    assert.deepEqual(reports, ['sent (MessageStatus sent)', 'failed (MessageStatus undelivered, ErrorCode 30007)']);
+    assert.deepEqual(
+      answers,
+      callbacks.map(([, answer]) => answer),
+    );
+    const reports = (await relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
+    assert.deepEqual(reports, [
+      'queued (MessageStatus queued)',
+      'queued (MessageStatus sending)',
+      'sent (MessageStatus sent)',
+      'failed (MessageStatus undelivered, ErrorCode 30007)',
+    ]);
+    assert.equal((await relay.store.smsOf(id))[0]?.delivery, 'failed');
   });
 
   test("an MO Twilio's Advanced Opt-Out took as STOP opts the phone out whatever its word, and one it took as START opts it in again", async () => {

@@ -29,18 +29,19 @@ export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 /**
  * Every value of Twilio's Message status → the relay's delivery state and the status code it stores
  * (an `ErrorCode` takes its place when Twilio gives one). Twilio has no numeric statuses: these codes
- * are the relay's own, to keep and describe a report by; the SMS's history shows Twilio's words. `sent` is "handed to the carrier", not
- * final; `read` comes after delivery; `partially_delivered` is neither delivered nor failed, so it
- * stays progress and a later final status decides. `receiving`/`received` are the statuses of an
- * incoming message: a report carrying them says nothing about delivery.
+ * are the relay's own, to keep and describe a report by; the SMS's history shows Twilio's words.
+ * `accepted`, `scheduled`, `queued` and `sending` are still at Twilio: queued, not yet sent; `sent` is
+ * "handed to the carrier", not final; `read` comes after delivery; `partially_delivered` is neither
+ * delivered nor failed, so it stays progress and a later final status decides. `receiving`/`received`
+ * are the statuses of an incoming message: a report carrying them says nothing about delivery.
  */
 const STATUSES: Readonly<Record<string, { readonly state: DeliveryState; readonly code: number }>> = {
   delivered: { state: 'delivered', code: 0 },
   read: { state: 'delivered', code: 0 },
-  accepted: { state: 'sent', code: 1 },
-  scheduled: { state: 'sent', code: 1 },
-  queued: { state: 'sent', code: 1 },
-  sending: { state: 'sent', code: 2 },
+  accepted: { state: 'queued', code: 1 },
+  scheduled: { state: 'queued', code: 1 },
+  queued: { state: 'queued', code: 1 },
+  sending: { state: 'queued', code: 2 },
   sent: { state: 'sent', code: 3 },
   partially_delivered: { state: 'sent', code: 7 },
   receiving: { state: 'sent', code: 8 },
