@@ -181,6 +181,10 @@ describe('Twilio payloads', () => {
     });
     assert.equal(item({ MessageStatus: 'sent' })?.state, 'sent');
     assert.equal(callback({ MessageStatus: 'teleported' }).ok, false);
+    assert.deepEqual(callback({ MessageStatus: 'sent', MessageSid: `SM${'g'.repeat(32)}`, SmsSid: `SM${'g'.repeat(32)}` }), {
+      ok: false,
+      reason: 'MessageSid is not a Twilio message SID (SM or MM and 32 hex digits)',
+    });
     // Every value of Twilio's Message status enum is read: none is quarantined as unknown.
     const expected: Record<string, string> = {
       queued: 'queued',

@@ -3,9 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import type { InboundRequest } from '../../src/providers/contract.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { createVonageGateway } from '../../src/providers/vonage/adapter.ts';
 import { vonagePlugin } from '../../src/providers/vonage/index.ts';
 import { vonageSignature } from '../../src/providers/vonage/signature.ts';
 import type { VonageSimulator } from '../../src/simulators/vonage.ts';
+import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
 import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -82,7 +85,16 @@ describe('Vonage payloads', () => {
       assert.deepEqual(vonagePlugin.parseReport!(shape(receipt)), {
         ok: true,
         // No client-ref: the id may be a part's of a long SMS, or an SMS of one part (the store knows which).
-        items: [{ providerId: '0A0000001234567B', number: '+447700900000', code: 0, state: 'delivered', part: { id: '0A0000001234567B' } }],
+        items: [
+          {
+            providerId: '0A0000001234567B',
+            number: '+447700900000',
+            code: 0,
+            state: 'delivered',
+            said: 'status delivered, err-code 0',
+            part: { id: '0A0000001234567B' },
+          },
+        ],
       });
       const parsed = vonagePlugin.parseReceived!(shape(inbound));
       assert.ok(parsed.ok);
@@ -112,7 +124,9 @@ describe('Vonage payloads', () => {
     const single = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', 'client-ref': `${'b'.repeat(25)}.1` }));
     assert.deepEqual(single, {
       ok: true,
-      items: [{ providerId: '0B01', number: '+447700900000', code: 0, state: 'delivered', formerId: `${'b'.repeat(25)}.1` }],
+      items: [
+        { providerId: '0B01', number: '+447700900000', code: 0, state: 'delivered', said: 'status delivered, err-code 0', formerId: `${'b'.repeat(25)}.1` },
+      ],
     });
     assert.match(vonagePlugin.describeStatus(3), /out of reach/);
   });
@@ -232,6 +246,35 @@ describe('Vonage: a long SMS some of whose parts were taken and another refused'
     assert.match(deferred?.detail ?? '', /VONAGE:1: .*already taken 1 part of it, which the phone may get twice/);
   });
 });
+describe('Vonage adapter: an answer whose message-count disagrees with its messages', () => {
+  const server = new ReplayServer({ contentType: 'application/json' });
+  serveDuringSuite(server);
+  const number = '+447700900217';
+  const send = () =>
+    withFreshGateway(
+      createVonageGateway,
+      {
+        ...TEST_GATEWAY_SETTINGS,
+        endpoints: [server.url],
+        username: 'key',
+        password: 'secret',
+        accountId: undefined,
+        sessions: false,
+        settings: { from: 'ACME' },
+      },
+      (gateway) => gateway.send({ messageId: 'm1', recipients: [number], text: 'hi', encoding: 'gsm7', maxParts: 1 }, 0),
+    );
+
+  test('is the unreadable answer: retried as a possible duplicate, not taken as a one-part send', async () => {
+    const { classifyRecipient } = outcomeClassifier(vonagePlugin.outcomeRules);
+    server.next = [{ status: 200, body: JSON.stringify({ 'message-count': '2', messages: [{ to: '447700900217', 'message-id': '0C01', status: '0' }] }) }];
+    assert.equal(classifyRecipient(await send(), number).action, 'ambiguous');
+    server.next = [{ status: 200, body: JSON.stringify({ 'message-count': '1', messages: [{ to: '447700900217', 'message-id': '0C02', status: '0' }] }) }];
+    const agreeing = classifyRecipient(await send(), number);
+    assert.deepEqual([agreeing.action, agreeing.providerId], ['sent', '0C02']);
+  });
+});
+
 describe("Vonage: the gateway id is Vonage's message-id", () => {
   const gateway = new ReplayServer({ contentType: 'application/json' });
   serveDuringSuite(gateway);
@@ -326,6 +369,11 @@ describe("Vonage: the gateway id is Vonage's message-id", () => {
     assert.equal(await receipt(fields('447700900216', '0A000000000B0002', 'failed', '1', 'i5')), 'advanced');
     assert.equal((await store.smsOf(delivered))[0]?.delivery, 'delivered');
     assert.equal((await store.smsOf(failed))[0]?.delivery, 'failed');
+    // In Vonage's words, as its dashboard shows them.
+    assert.deepEqual(
+      (await store.events(failed)).filter((event) => event.kind === 'delivery report').map((event) => event.detail),
+      ['sent (status unknown, err-code 1)', 'failed (status failed, err-code 1)'],
+    );
     await waitFor('the bounce', () => sink?.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes('447700900216')));
   });
 

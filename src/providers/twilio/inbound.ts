@@ -103,7 +103,10 @@ function readMessage(request: InboundRequest): { ok: true; fields: Fields; sid: 
   const read = readFields(request);
   if (!read.ok) return read;
   const sid = read.fields.get('MessageSid') ?? read.fields.get('SmsSid');
-  return sid !== undefined && MESSAGE_SID.test(sid) ? { ok: true, fields: read.fields, sid } : { ok: false, reason: 'no MessageSid' };
+  if (sid === undefined) return { ok: false, reason: 'no MessageSid' };
+  return MESSAGE_SID.test(sid)
+    ? { ok: true, fields: read.fields, sid }
+    : { ok: false, reason: 'MessageSid is not a Twilio message SID (SM or MM and 32 hex digits)' };
 }
 
 /**
