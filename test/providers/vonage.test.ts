@@ -374,7 +374,9 @@ describe("Vonage: the gateway id is Vonage's message-id", () => {
       (await store.events(failed)).filter((event) => event.kind === 'delivery report').map((event) => event.detail),
       ['sent (status unknown, err-code 1)', 'failed (status failed, err-code 1)'],
     );
-    await waitFor('the bounce', () => sink?.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes('447700900216')));
+    const bounce = await waitFor('the bounce', () => sink?.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes('447700900216')));
+    // It went out: the network did not deliver it.
+    assert.match(bounce.raw.replace(/=\r?\n/g, '').replace(/\r?\n\s*/g, ' '), /was sent as a text message but not delivered to:/);
   });
 
   test("an SMS of one part kept under its client-ref (an earlier version's, or an answer without message-id) gets the receipt that names both", async () => {
