@@ -54,6 +54,11 @@ export interface ReceivedSms {
    * `OptOutType`), whatever its word: the relay records it as it does its own keywords.
    */
   readonly optOut?: 'stop' | 'start' | undefined;
+  /**
+   * The number (or name) the phone texted, where the provider says and an account may have several (Vonage's
+   * `to`): the reply mail names it, as an answer is sent from the account's sender, which may be another.
+   */
+  readonly to?: string | undefined;
 }
 
 /** Where a part sits in a long SMS (concatenated SMS, 3GPP TS 23.040 §9.2.3.24.1): references are per sender. */

@@ -105,6 +105,7 @@ describe('Vonage payloads', () => {
         sentAt: '2020-01-01T12:00:00+00:00',
         userContext: undefined,
         trackingId: undefined,
+        to: '+447700900000',
       });
     }
   });
@@ -193,6 +194,26 @@ describe('Vonage through the relay', () => {
     const refused = simulator.webhookPosts.filter((post) => post.kind === 'mo' && post.status !== 200);
     assert.equal(refused.length, 0, 'a part is acknowledged once it is stored, not held back until its siblings come');
     assert.equal(sink.received.filter((entry) => entry.raw.includes('Done.')).length, 1);
+  });
+
+  test('the reply mail names the number the phone texted: an account may have several, and an answer goes from gateway.from', async () => {
+    const fields = {
+      msisdn: '447700900611',
+      to: '447700900777',
+      messageId: '0F000002',
+      text: 'pump down?',
+      type: 'text',
+      timestamp: '1764700000',
+      nonce: 'n2',
+    };
+    const answer = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...fields, sig: vonageSignature('relay-signature', 'sha512', new Map(Object.entries(fields))) }).toString(),
+    });
+    assert.equal(answer.status, 200);
+    const mail = await waitFor('the reply mail', () => sink.received.find((entry) => entry.raw.includes('pump down?')));
+    assert.match((await simpleParser(mail.raw)).text ?? '', /^SMS from \+44 7700 900611 to \+44 7700 900777, /m);
   });
 
   test('a forged or missing sig: 403, by GET and by POST', async () => {

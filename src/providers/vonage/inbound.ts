@@ -114,7 +114,8 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   if (text === undefined) return { ok: false, reason: 'no text' };
   if (text.length > MO_TEXT_MAX_CHARS) return { ok: false, reason: `text longer than ${MO_TEXT_MAX_CHARS} characters` };
   const sentAt = readWallTime(fields.get('message-timestamp') ?? '', VONAGE_TIMESTAMP, VONAGE_TIME_ZONE);
-  const sms: ReceivedSms = { providerId: messageId, number, text, sentAt, userContext: undefined, trackingId: undefined };
+  const to = readSender(fields.get('to'));
+  const sms: ReceivedSms = { providerId: messageId, number, text, sentAt, userContext: undefined, trackingId: undefined, ...(to === undefined ? {} : { to }) };
   if (fields.get('concat') !== 'true') return { ok: true, items: [sms] };
 
   const [reference, total, index] = ['concat-ref', 'concat-total', 'concat-part'].map((name) => Number(fields.get(name) ?? 'x'));
