@@ -330,6 +330,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
             }),
             logger: logger.child({ component: 'webhook' }),
             token: config.inbound.webhookToken,
+            previousToken: config.inbound.previousWebhookToken,
             tokenHeader: config.inbound.webhookTokenHeader,
             allowedNetworks: config.inbound.allowedNetworks,
             perMinute: config.inbound.webhookRequestsPerMinute,

@@ -49,6 +49,16 @@ export interface ReceivedSms {
   readonly trackingId: string | undefined;
   /** Set when it is one part of a long SMS (the relay reassembles the parts: src/sms/concat.ts). */
   readonly part?: SmsPart | undefined;
+  /**
+   * The provider's own opt-out handling took the SMS as an opt-out or an opt-in (Twilio's Advanced Opt-Out,
+   * `OptOutType`), whatever its word: the relay records it as it does its own keywords.
+   */
+  readonly optOut?: 'stop' | 'start' | undefined;
+  /**
+   * The number (or name) the phone texted, where the provider says and an account may have several (Vonage's
+   * `to`): the reply mail names it, as an answer is sent from the account's sender, which may be another.
+   */
+  readonly to?: string | undefined;
 }
 
 /** Where a part sits in a long SMS (concatenated SMS, 3GPP TS 23.040 §9.2.3.24.1): references are per sender. */
@@ -103,6 +113,12 @@ export interface StatusReport {
    * database, still reaches its SMS.
    */
   readonly formerId?: string | undefined;
+  /**
+   * The failure is the provider account's or its sender's, not the recipient's (Twilio's 30002 suspended
+   * account, 30034 unregistered sender number): every SMS sent meets it, so the operator is alerted, as a
+   * send refused for the account is.
+   */
+  readonly accountWide?: true | undefined;
 }
 
 /**

@@ -54,6 +54,7 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
   SMSRELAY_DEFAULT_MAILBOX: { path: ['inbound', 'defaultMailbox'], kind: 'string' },
   SMSRELAY_WEBHOOK_TOKEN: { path: ['inbound', 'webhookToken'], kind: 'string' },
+  SMSRELAY_PREVIOUS_WEBHOOK_TOKEN: { path: ['inbound', 'previousWebhookToken'], kind: 'string' },
   SMSRELAY_ORPHAN_REPORT_TTL: { path: ['inbound', 'orphanReportTtl'], kind: 'string' },
   SMSRELAY_DATABASE_URL: { path: ['store', 'url'], kind: 'string' },
   SMSRELAY_RELAY_NAME: { path: ['store', 'relayName'], kind: 'string' },
@@ -226,6 +227,11 @@ export function loadConfig(
   if (problems.length > 0 || !isComplete(parsed) || !lists || !selected) throw new ConfigError(problems);
   const config = finish(parsed, selected as SelectedProvider, lists, routes, file, cwd);
   checkWebhookAuthentication(config, registry, problems, warnings, describe);
+  if (config.inbound.previousWebhookToken !== undefined && config.inbound.webhookToken === undefined) {
+    problems.push(
+      `${describe(['inbound', 'previousWebhookToken'])}: taken only beside the current token while it is changed; set inbound.webhookToken (SMSRELAY_WEBHOOK_TOKEN) to the new token, or unset this one`,
+    );
+  }
   checkSimulatorNetworks(config, registry, problems, describe);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: deepFreeze(config), warnings };

@@ -562,6 +562,11 @@ export const configSchema = z.strictObject({
       defaultMailbox: z.email('expected a mail address').optional(),
       /** Webhook callers must present it (`?token=` or `Authorization: Bearer`); unset = no check. */
       webhookToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
+      /**
+       * While the token is changed: the one before, still taken beside webhookToken, so that the reports
+       * providers send to the URLs they were given with it are not lost (docs/operations.md, "Changing the webhook token").
+       */
+      previousWebhookToken: z.string().min(16, 'expected a token of at least 16 characters').optional(),
       /** Webhook requests per minute from one address (a provider batches; this only stops floods). */
       webhookRequestsPerMinute: positiveInt.default(DEFAULT_WEBHOOK_REQUESTS_PER_MINUTE),
       /** Only these source networks may call the webhooks; unset = any (with the token). */

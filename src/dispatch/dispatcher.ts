@@ -401,6 +401,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const outcomes = await this.#outcomes(batch.message, decisions, log);
       const late = await this.#record(outcomes, log);
       answeredOnLease(late === undefined || late.length < outcomes.outcomes.length);
+      if (late !== undefined) await this.#recordOptOuts(decisions, log);
     } finally {
       answeredOnLease(true);
       await noted;
@@ -423,6 +424,23 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     }
     this.#recorded(outcomes, late);
     return late;
+  }
+
+  /**
+   * The numbers a provider refused as opted out of the account's messages (an outcome rule's `optsOut`: Twilio's
+   * 21610), kept as a STOP is, so that RCPT refuses the next mail to them rather than the provider bouncing it after
+   * a 250. A store that fails loses nothing the provider does not say again at the next send to the number.
+   */
+  async #recordOptOuts(decisions: readonly Decision[], log: Logger): Promise<void> {
+    for (const { sms, classified } of decisions.filter((decision) => decision.classified.action === 'fail' && decision.classified.optsOut)) {
+      const fields = { smsId: sms.id, to: maskNumber(sms.number), code: classified.code };
+      try {
+        await this.#options.store.recordOptOut(sms.number, this.#clock(), classified.code);
+        log.info(fields, 'dispatch: the gateway refused the number as opted out: recorded as a STOP, RCPT refuses it from now on');
+      } catch (error) {
+        log.warn({ ...fields, ...failureLogFields(error) }, 'dispatch: the gateway refused the number as opted out, and the store could not record it');
+      }
+    }
   }
 
   /**

@@ -20,6 +20,8 @@ export interface Classified {
   readonly retryAfter?: string;
   /** The gateway's own words about it (its error text), on one line and bounded: see `gatewayText`. */
   readonly detail?: string;
+  /** The provider refused the number as opted out (OutcomeRule.optsOut). */
+  readonly optsOut?: true;
   /** The provider's id for an accepted message. */
   readonly providerId?: string;
   /** What the provider's replies to it carry (session or notify id). */
@@ -125,6 +127,7 @@ export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets
       reason: rule.reason,
       code: redact(code),
       ...(waitSeconds === undefined || !Number.isFinite(waitSeconds) ? {} : { waitSeconds }),
+      ...(rule.optsOut ? { optsOut: true } : {}),
     };
   };
   return {

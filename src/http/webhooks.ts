@@ -28,6 +28,8 @@ export interface WebhookOptions {
   readonly logger: Logger;
   /** Callers must present it; undefined = no check (loopback demos). */
   readonly token: string | undefined;
+  /** The token before `token`, taken beside it while the token is changed (inbound.previousWebhookToken). */
+  readonly previousToken?: string | undefined;
   /** Source networks allowed to call; undefined = any. */
   readonly allowedNetworks: readonly string[] | undefined;
   /** Requests per minute from one address over all webhook routes; beyond, 429 (providers retry later). */
@@ -126,7 +128,11 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
       if (!allowed(client(request))) return refusal('network', new RelayError('FORBIDDEN', 'Forbidden: this address may not call the webhooks'));
       const unavailable = options.unavailable?.();
       if (unavailable) return refuse(reply, unavailable);
-      if (options.token !== undefined && !presentsToken(request, options.token, options.tokenHeader)) return refusal('token', new RelayError('UNAUTHORIZED'));
+      if (
+        options.token !== undefined &&
+        !presentsToken(request, [options.token, ...(options.previousToken ? [options.previousToken] : [])], options.tokenHeader)
+      )
+        return refusal('token', new RelayError('UNAUTHORIZED'));
     });
     for (const receiver of options.receivers) mountReceiver(scope, receiver, options, refused);
   });
@@ -335,14 +341,14 @@ export function inboundOf(request: FastifyRequest, publicUrl?: string): InboundR
   };
 }
 
-/** `?token=`, `Authorization: Bearer` or the configured header, compared in constant time (digests: equal lengths). */
-function presentsToken(request: FastifyRequest, token: string, header: string | undefined): boolean {
+/** `?token=`, `Authorization: Bearer` or the configured header, one of `tokens`, compared in constant time (digests: equal lengths). */
+function presentsToken(request: FastifyRequest, tokens: readonly string[], header: string | undefined): boolean {
   const query = new URL(request.url, 'http://relay.invalid').searchParams.get('token');
   const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
   const custom = header ? request.headers[header.toLowerCase()] : undefined;
-  const expected = digest(token);
+  const expected = tokens.map(digest);
   return [query, bearer, typeof custom === 'string' ? custom : undefined].some(
-    (given) => given !== null && given !== undefined && timingSafeEqual(digest(given), expected),
+    (given) => given !== null && given !== undefined && expected.some((token) => timingSafeEqual(digest(given), token)),
   );
 }
 

@@ -262,6 +262,11 @@ export interface OutcomeRule {
   readonly reason: string;
   /** Seconds the code asks the relay to wait (`delay` rules). */
   readonly waitSeconds?: (code: string) => number | undefined;
+  /**
+   * The code says the recipient opted out of the account's messages (`fail` rules): the relay records the
+   * opt-out as it does a STOP, so that RCPT refuses the number's next mail.
+   */
+  readonly optsOut?: true;
 }
 
 /** What the relay takes from a plug-in's parsed settings. */

@@ -30,6 +30,13 @@ const LATE_COMMIT_WATCH_MS = 30 * 60_000;
  */
 const MAX_LATE_COMMITS_WATCHED = 1_000;
 
+/**
+ * A delivery report that blames the provider account (StatusReport.accountWide) comes for every SMS sent
+ * while it lasts: its alert line is repeated for the same provider and code at most this often, each
+ * report still logged as a warning, so that a suspended account is one alert, not one per SMS.
+ */
+const ACCOUNT_ALERT_REPEAT_MS = 10 * 60_000;
+
 export interface InboundOptions {
   readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine'> &
     Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
@@ -65,6 +72,8 @@ export class InboundService {
   readonly #lateCommits = new Set<string>();
   /** The opt-out and opt-in keywords as an SMS is compared with them (keywordForm), made once. */
   readonly #keywords: KeywordForms;
+  /** When each provider's account-wide code (`provider code`) was last alerted (ACCOUNT_ALERT_REPEAT_MS). */
+  readonly #accountAlerts = new Map<string, number>();
 
   constructor(options: InboundOptions) {
     this.#options = options;
@@ -184,7 +193,7 @@ export class InboundService {
     const [known, { context, route }] = await Promise.all([store.knowsInbound(provider, sms.providerId), routing]);
     if (known) return this.#repeated(seen);
     const id = newMessageId();
-    const optOut = optOutOf(sms.text, this.#keywords);
+    const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywords) : { action: sms.optOut, keyword: keywordForm(sms.text) };
     const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut }, route, this.#options.replyMail));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
@@ -260,10 +269,11 @@ export class InboundService {
     return { status: 'duplicate' };
   }
 
-  async #report(provider: string, { part, ...report }: StatusReport): Promise<ReportOutcome> {
+  async #report(provider: string, { part, accountWide, ...report }: StatusReport): Promise<ReportOutcome> {
     const { logger } = this.#options;
     const receivedAt = this.#clock();
     const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };
+    if (accountWide) this.#accountWide(provider, report.code, receivedAt, fields);
     // A receipt naming its SMS and its parts is about one part: it never speaks for the whole SMS alone.
     if (part?.of !== undefined && part.of > 1) return this.#partReport(provider, { ...report, part }, receivedAt, fields);
     const result = await this.#options.store.applyDeliveryReport({ provider, ...report, receivedAt });
@@ -279,6 +289,19 @@ export class InboundService {
       logger.info({ msgId: result.messageId, ...fields, smsId: result.smsId }, 'inbound: delivery report applied');
     } else logger.debug({ ...fields, result: result.kind }, 'inbound: delivery report changes nothing');
     return result.kind;
+  }
+
+  /** A report that blames the provider account: an alert, as a send refused for the account gets (ACCOUNT_ALERT_REPEAT_MS). */
+  #accountWide(provider: string, code: number, now: number, fields: object): void {
+    const key = `${provider} ${code}`;
+    const last = this.#accountAlerts.get(key);
+    const words = `inbound: a delivery report says the gateway's account or sender cannot send (${provider} status ${code}): every SMS sent meets it; fix the account at the provider`;
+    if (last !== undefined && now - last < ACCOUNT_ALERT_REPEAT_MS) {
+      this.#options.logger.warn({ ...fields, provider }, words);
+      return;
+    }
+    this.#accountAlerts.set(key, now);
+    this.#options.logger.error({ alert: 'gateway-account', ...fields, provider }, words);
   }
 
   /** One part's receipt: kept with its part; its SMS moves once its parts' states decide. */

@@ -33,6 +33,8 @@ export interface InboundSms {
   readonly userContext: string | undefined;
   /** The SMS opts its number out (STOP) or back in: after an opt-out the relay refuses replies to the number. */
   readonly optOut?: { readonly action: 'stop' | 'start'; readonly keyword: string } | undefined;
+  /** The number the phone texted, where the provider says (ReceivedSms.to). */
+  readonly to?: string | undefined;
 }
 
 export interface ReplyMailOptions {
@@ -103,6 +105,7 @@ export async function buildReplyMail(
     text: bodyText(sms.text),
     // Every provider's time in one form; without one, when the relay got it, in the relay's zone.
     sentAt: sms.sentAt ?? isoInZone(sms.receivedAt),
+    texted: sms.to === undefined ? undefined : formatNumber(sms.to),
     subject: conversation?.subject ? baseSubject(conversation.subject) : undefined,
     context: conversation?.context ?? sms.userContext,
     /** Why Reply does not reach the sender, or undefined when it does. */
@@ -134,7 +137,7 @@ export async function buildReplyMail(
   if (threadIndex) root.setHeader('Thread-Index', threadIndex);
   const built = buildTextMail(
     root,
-    render(options, 'reply.txt', data, () => `${data.text}\n\n-- \nSMS from ${number}\n${data.noReply ?? ''}\n`),
+    render(options, 'reply.txt', data, () => `${data.text}\n\n-- \nSMS from ${number}${data.texted ? ` to ${data.texted}` : ''}\n${data.noReply ?? ''}\n`),
   );
   const raw = options.dkim ? await buffer(options.dkim.sign(built)) : built;
   return {

@@ -55,8 +55,17 @@ const controls = {
    * the addresses as submitted (`not-swapped`: the SMS's sender as source_addr, the phone as destination).
    */
   receiptAddresses: z.strictObject({ receiptAddresses: z.enum(['swapped', 'empty', 'national', 'not-swapped']) }),
+  /** An ENROUTE receipt (err:000, as the final one) before each final receipt, as SMSCs that acknowledge first send. */
+  interimReceipts: z.strictObject({ interimReceipts: z.boolean() }),
 };
-const controlSchema = z.union([controls.mode, controls.undeliverableNumbers, controls.mo, controls.receiptIds, controls.receiptAddresses]);
+const controlSchema = z.union([
+  controls.mode,
+  controls.undeliverableNumbers,
+  controls.mo,
+  controls.receiptIds,
+  controls.receiptAddresses,
+  controls.interimReceipts,
+]);
 
 const moBodySchema = z.strictObject({ from: z.string().regex(/^\d{3,15}$/), text: z.string().min(1).max(2_000), usercontext: z.string().optional() });
 
@@ -102,6 +111,7 @@ export class SmppSimulator implements ProviderSimulator {
   #mo: MoShape = moSchema.parse({});
   #receiptIds: 'as-submitted' | 'decimal' = 'as-submitted';
   #receiptAddresses: z.output<typeof controls.receiptAddresses>['receiptAddresses'] = 'swapped';
+  #interimReceipts = false;
   #nextId = 0x10000;
   #reference = 0;
   #closed = false;
@@ -162,6 +172,7 @@ export class SmppSimulator implements ProviderSimulator {
     else if ('mo' in parsed) this.#mo = parsed.mo;
     else if ('receiptIds' in parsed) this.#receiptIds = parsed.receiptIds;
     else if ('receiptAddresses' in parsed) this.#receiptAddresses = parsed.receiptAddresses;
+    else if ('interimReceipts' in parsed) this.#interimReceipts = parsed.interimReceipts;
     else this.setBehaviour(parsed);
   }
 
@@ -383,8 +394,16 @@ export class SmppSimulator implements ProviderSimulator {
   /** `from`: the SMS's source_addr, which an SMSC that does not swap the addresses writes back. */
   #receipt(id: string, to: string, from: string): void {
     const delivered = !this.#undeliverable.has(to);
-    const stat = delivered ? 'DELIVRD' : 'UNDELIV';
-    const err = delivered ? '000' : '001';
+    if (this.#interimReceipts) this.#receiptOf(id, to, from, { stat: 'ENROUTE', err: '000', delivered: false, messageState: 1 });
+    this.#receiptOf(
+      id,
+      to,
+      from,
+      delivered ? { stat: 'DELIVRD', err: '000', delivered, messageState: 2 } : { stat: 'UNDELIV', err: '001', delivered, messageState: 5 },
+    );
+  }
+
+  #receiptOf(id: string, to: string, from: string, receipt: { stat: string; err: string; delivered: boolean; messageState: number }): void {
     const textId = this.#receiptIds === 'decimal' ? String(Number.parseInt(id, 16)) : id;
     const date = '2601011200';
     this.#deliver({
@@ -394,9 +413,9 @@ export class SmppSimulator implements ProviderSimulator {
         esm_class: 0x04,
         // The package would call the text ASCII (1); an SMSC writes its receipts in its default alphabet.
         data_coding: 0,
-        short_message: `id:${textId} sub:001 dlvrd:${delivered ? '001' : '000'} submit date:${date} done date:${date} stat:${stat} err:${err} text:`,
+        short_message: `id:${textId} sub:001 dlvrd:${receipt.delivered ? '001' : '000'} submit date:${date} done date:${date} stat:${receipt.stat} err:${receipt.err} text:`,
         // The TLVs only where the text keeps the submitted form: a converting SMSC is the text-only kind.
-        ...(this.#receiptIds === 'as-submitted' ? { receipted_message_id: id, message_state: delivered ? 2 : 5 } : {}),
+        ...(this.#receiptIds === 'as-submitted' ? { receipted_message_id: id, message_state: receipt.messageState } : {}),
       },
     });
   }

@@ -376,6 +376,14 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE login_failures ADD COLUMN account TEXT;
   ALTER TABLE console_login_failures ADD COLUMN account TEXT;
   `,
+  // 25: a delivery report is a repeat only when it is the same report: the provider's words (StatusReport.said)
+  // are kept beside its state, and a report whose state or words differ from the one kept under its
+  // (id, number, code) replaces it (sqlite-replies.ts, insertReport), so that an interim receipt (Vonage's
+  // accepted, SMPP's ENROUTE) and the final one with the same code are two reports and the final one is
+  // applied. The key stays: an older relay's insert still names it in its ON CONFLICT (additive).
+  `
+  ALTER TABLE delivery_reports ADD COLUMN said TEXT;
+  `,
 ];
 
 /** The schema a store was at when opened (`from`) and is at now (`to`): `from` < `to` when the open upgraded it. */

@@ -17,7 +17,8 @@ export interface NotOptedOutOptions {
 
 /**
  * Which numbers the store last said are not opted out. Opt-outs change only through acceptInbound (a
- * STOP or START received; neither the console nor a command line tool writes them): every such write
+ * STOP or START received) and recordOptOut (a provider's refusal; neither the console nor a command line
+ * tool writes them): every such write
  * forgets everything when it starts and again when it ends, whatever its outcome, and so does news of
  * another process's (`forget`); an answer is remembered only when no such write began or ran, and
  * nothing was forgotten, while it was asked. "Opted out" is never remembered: that answer stays the store's.

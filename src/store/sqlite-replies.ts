@@ -78,6 +78,14 @@ export function isForward(from: DeliveryState | null, to: DeliveryState): boolea
   return from === null || RANK[to] > RANK[from];
 }
 
+/**
+ * A new report (not a repeat) of the state its SMS is already in, in other words (Twilio's `sending` after
+ * `queued`, `read` after `delivered`): its history shows it, as the provider's console does, and the state stays.
+ */
+export function saysMore(from: DeliveryState | null, to: DeliveryState): boolean {
+  return from === to;
+}
+
 /** A conversation's row, with the Message-ID and Thread-Index field of the latest mail that named it (conversations.message_id is that mail). */
 const CONVERSATION_COLUMNS = `c.*, (SELECT message_id_header FROM messages WHERE id = c.message_id) AS latest_message_id_header,
   (SELECT substr(headers, instr(lower(headers), char(10) || 'thread-index:'), ${THREAD_FIELD_CHARS}) FROM messages WHERE id = c.message_id) AS latest_thread_field`;
@@ -126,9 +134,11 @@ export function prepareReplyStatements(db: Database) {
     optOutKeyword: db.prepare('SELECT keyword FROM opt_outs WHERE number = ?'),
     insertQuarantine: db.prepare('INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (?, ?, ?, ?, ?)'),
     insertReport: db.prepare(`
-      INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
-      VALUES (@provider, @provider_id, @number, @code, @state, @received_at, @sms_id)
-      ON CONFLICT (provider, provider_id, number, code) DO NOTHING`),
+      INSERT INTO delivery_reports (provider, provider_id, number, code, state, said, received_at, sms_id)
+      VALUES (@provider, @provider_id, @number, @code, @state, @said, @received_at, @sms_id)
+      ON CONFLICT (provider, provider_id, number, code) DO UPDATE
+        SET state = excluded.state, said = excluded.said, received_at = excluded.received_at, sms_id = coalesce(excluded.sms_id, sms_id)
+        WHERE state IS NOT excluded.state OR said IS NOT excluded.said`),
     outboundForReport: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.provider_id = ? AND o.number = ?`),
@@ -251,12 +261,15 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
     number: report.number,
     code: report.code,
     state: report.state,
+    said: report.said ?? null,
     received_at: report.receivedAt,
     sms_id: target?.id ?? null,
   });
   if (changes === 0) return { kind: 'duplicate' };
   if (!target) return { kind: 'orphan' };
-  return advance(sql, target, report, report.receivedAt) ? { kind: 'advanced', smsId: target.id, messageId: target.message_id } : { kind: 'stale' };
+  if (advance(sql, target, report, report.receivedAt)) return { kind: 'advanced', smsId: target.id, messageId: target.message_id };
+  if (saysMore(target.delivery, report.state)) sql.deliveryEvent.run(report.receivedAt, reportDetail(report), target.id);
+  return { kind: 'stale' };
 }
 
 /** Reports that arrived before their SMS's send result, applied now that it is committed. */

@@ -639,6 +639,12 @@ export class SqliteStore implements Store {
     return this.#read(() => (this.#replies.optOutKeyword.get(number) as { keyword: string } | undefined)?.keyword);
   }
 
+  recordOptOut(number: string, at: number, keyword: string): Promise<void> {
+    return this.#write(() => {
+      this.#replies.optOut.run(number, at, keyword);
+    });
+  }
+
   quarantine(request: QuarantinedRequest): Promise<number> {
     return this.#write(() =>
       Number(this.#replies.insertQuarantine.run(request.receivedAt, request.provider, request.kind, request.reason, request.body).lastInsertRowid),

@@ -91,6 +91,7 @@ export async function openThreadedStore(
       if (method === 'acceptInbound') {
         return (inbound: NewInbound) => (inbound.optOut ? notOptedOut.changing(() => call(method, [inbound])) : call(method, [inbound]));
       }
+      if (method === 'recordOptOut') return (...args: unknown[]) => notOptedOut.changing(() => call(method, args));
       if (method === 'close') {
         return async () => {
           await call('close', []);

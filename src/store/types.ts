@@ -443,6 +443,12 @@ export interface ReplyStore {
   isOptedOut(number: string): Promise<boolean>;
   /** The keyword the number texted to opt out, as kept (`UNSUBSCRIBE`, `STOP`); undefined when it is not opted out. */
   optOutKeyword(number: string): Promise<string | undefined>;
+  /**
+   * A provider refused a send because the number opted out of the account's messages (Twilio's 21610):
+   * kept as a STOP is (`keyword`: what the history and the reply name), so that RCPT refuses the number.
+   * A number already opted out keeps its first opt-out.
+   */
+  recordOptOut(number: string, at: number, keyword: string): Promise<void>;
   /** An undeliverable inbound SMS, by its relay id. */
   undeliverableInboundById(id: string): Promise<UndeliverableInbound | undefined>;
   /**

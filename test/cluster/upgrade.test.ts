@@ -16,7 +16,14 @@ import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.
 import { ADDITIVE_MIGRATIONS, BREAKING_MIGRATIONS, FIRST_CLASSIFIED, minimumReader } from '../../src/store/schema-readers.ts';
 import { freshDatabase, withClient, describeOnPostgres } from '../helpers/postgres.ts';
 import { killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, tempDir } from '../helpers/relay.ts';
-import { assertPartsKeepContextAfterSchema17, mail, NONE_HELD } from '../helpers/store.ts';
+import {
+  assertPartsKeepContextAfterSchema17,
+  assertReportsKeptAfterSchema25,
+  mail,
+  NONE_HELD,
+  ORPHAN_REPORT_OF_SCHEMA_24,
+  REPORT_INSERT_OF_SCHEMA_24,
+} from '../helpers/store.ts';
 
 const KNOWN = MIGRATIONS.length;
 /** How often a relay the tests play writes its heartbeat: well within the join's look (JOIN_LOOK_MS, 1 s). */
@@ -80,6 +87,24 @@ describeOnPostgres('schema versions on PostgreSQL', async () => {
     const store = await PostgresStore.open({ url });
     try {
       await assertPartsKeepContextAfterSchema17(store);
+    } finally {
+      await store.close();
+    }
+    assert.deepEqual(await schemaRow(url), { version: KNOWN, min_reader: minimumReader(KNOWN) });
+  });
+
+  test('a database of schema 24 is migrated by a relay: the receipts it kept stay, and a final receipt is no repeat of an interim one', async () => {
+    const url = (await freshDatabase()) ?? '';
+    await withClient(url, async (client) => {
+      await migrate(client, { create: true, migrations: MIGRATIONS.slice(0, 24) });
+      await client.query(ORPHAN_REPORT_OF_SCHEMA_24);
+    });
+    const store = await PostgresStore.open({ url });
+    try {
+      await assertReportsKeptAfterSchema25(store);
+      await withClient(url, async (client) =>
+        assert.equal((await client.query(REPORT_INSERT_OF_SCHEMA_24)).rowCount, 1, 'an older relay still records its reports'),
+      );
     } finally {
       await store.close();
     }

@@ -895,6 +895,14 @@ describe('webhook authentication and the HTTP settings', () => {
     );
   });
 
+  test('the previous webhook token comes from the environment beside the current one; alone it is refused, naming the fix', () => {
+    const { config } = loadConfig({ SMSRELAY_WEBHOOK_TOKEN: 'the-new-webhook-secret', SMSRELAY_PREVIOUS_WEBHOOK_TOKEN: 'the-old-webhook-secret' }, dirWith());
+    assert.equal(config.inbound.previousWebhookToken, 'the-old-webhook-secret');
+    assert.deepEqual(problems({ SMSRELAY_PREVIOUS_WEBHOOK_TOKEN: 'the-old-webhook-secret' }), [
+      'SMSRELAY_PREVIOUS_WEBHOOK_TOKEN="***": taken only beside the current token while it is changed; set inbound.webhookToken (SMSRELAY_WEBHOOK_TOKEN) to the new token, or unset this one',
+    ]);
+  });
+
   test('with the token, or on loopback, or with every provider signing its webhooks, it starts', () => {
     assert.equal(loadConfig({ SMSRELAY_HTTP_HOST: '0.0.0.0', SMSRELAY_WEBHOOK_TOKEN: 'a-long-enough-webhook-secret' }, dirWith()).config.http.host, '0.0.0.0');
     assert.equal(loadConfig({ SMSRELAY_HTTP_HOST: '::1' }, dirWith()).config.http.host, '::1');

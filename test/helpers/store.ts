@@ -86,3 +86,22 @@ export const relayMember = (name: string, overrides: Partial<RelayMember> = {}):
   settings: '{}',
   ...overrides,
 });
+
+/** What the schema-24 migration tests of both stores insert in the old schema: an orphan receipt (vonage, V1, accepted, err-code 0). */
+export const ORPHAN_REPORT_OF_SCHEMA_24 =
+  "INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id) VALUES ('vonage', 'V1', '+447700900501', 0, 'sent', 1000, NULL)";
+
+/** An older relay's (schema 24) report insert, which must still run on schema 25 (additive): its ON CONFLICT names the key that stayed. */
+export const REPORT_INSERT_OF_SCHEMA_24 = `INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
+  VALUES ('vonage', 'V2', '+447700900502', 0, 'sent', 3000, NULL) ON CONFLICT (provider, provider_id, number, code) DO NOTHING`;
+
+/**
+ * The schema-24 migration tests of both stores: the receipt kept before schema 25 (ORPHAN_REPORT_OF_SCHEMA_24) is
+ * still there, its repeat one, and the final receipt with the same code is a report of its own.
+ */
+export async function assertReportsKeptAfterSchema25(store: Pick<Store, 'applyDeliveryReport'>): Promise<void> {
+  const receipt = { provider: 'vonage', providerId: 'V1', number: '+447700900501', code: 0, receivedAt: 2_000 };
+  assert.equal((await store.applyDeliveryReport({ ...receipt, state: 'sent' })).kind, 'duplicate');
+  assert.equal((await store.applyDeliveryReport({ ...receipt, state: 'delivered' })).kind, 'orphan');
+  assert.equal((await store.applyDeliveryReport({ ...receipt, state: 'delivered' })).kind, 'duplicate');
+}

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { simpleParser } from 'mailparser';
 import { loadConfig } from '../../src/config/load.ts';
 import { startRelay } from '../../src/relay.ts';
+import type { TwilioSimulator } from '../../src/simulators/twilio.ts';
 import { captureLog } from '../helpers/log-lines.ts';
+import { sendMail } from '../helpers/smtp.ts';
 import { maildirMessages, relayEnvironment, removeDir, startTestRelay, type TestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 
 /** The webhooks' own guards: the source network allowlist and the per-address rate. */
@@ -86,6 +89,59 @@ describe('webhook guards with a token', () => {
     const tooBig = await post('127.0.0.5', TOKEN, `msgid=1&status=4&pad=${'x'.repeat(300 * 1024)}`);
     assert.equal(tooBig.status, 413);
     assert.deepEqual(tooBig.body, { error: 'MESSAGE_TOO_BIG', message: 'Request body too big: the limit is 256 KB' });
+  });
+});
+
+/**
+ * While the token is changed (inbound.previousWebhookToken): a report on its way to the URL a provider was given
+ * with the previous token is taken, the callback URLs of new sends carry the current one, any other token is refused.
+ */
+describe('webhook token change', () => {
+  const CURRENT = 'the+new/webhook=token';
+  const PREVIOUS = 'the+old/webhook=token';
+  const AUTH_TOKEN = 'twilio-auth-token-for-tests';
+  const PUBLIC_URL = 'https://sms.example.com/relay';
+  let relay: TestRelay;
+
+  before(async () => {
+    relay = await startTestRelay(
+      {
+        gateway: { provider: 'twilio-simulator', messagingServiceSid: `MG${'1'.repeat(32)}`, authToken: AUTH_TOKEN, publicUrl: PUBLIC_URL },
+        inbound: { defaultMailbox: 'ops@example.com' },
+      },
+      { SMSRELAY_WEBHOOK_TOKEN: CURRENT, SMSRELAY_PREVIOUS_WEBHOOK_TOKEN: PREVIOUS },
+    );
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  /** A status callback signed as Twilio signs it, to the public URL with `token` in its query. */
+  const callback = async (token: string, sid: string) => {
+    const query = `?token=${encodeURIComponent(token)}`;
+    const form = new URLSearchParams({ MessageSid: sid, AccountSid: `AC${'0'.repeat(32)}`, To: '+447700900196', MessageStatus: 'delivered' });
+    const signed = `${PUBLIC_URL}/webhooks/twilio/dr${query}${[...form]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([name, value]) => `${name}${value}`)
+      .join('')}`;
+    const response = await request(`http://127.0.0.1:${relay.relay.httpPort}/webhooks/twilio/dr${query}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': createHmac('sha1', AUTH_TOKEN).update(signed).digest('base64') },
+      body: form.toString(),
+    });
+    await response.body.dump();
+    return response.statusCode;
+  };
+
+  test('a report carrying the previous token or the current one is taken, another token refused; new sends are given the current one', async () => {
+    assert.equal(await callback(PREVIOUS, `SM${'a'.repeat(32)}`), 200);
+    assert.equal(await callback(CURRENT, `SM${'b'.repeat(32)}`), 200);
+    assert.equal(await callback('some-other-token-entirely', `SM${'c'.repeat(32)}`), 401);
+    await sendMail(relay.relay.smtpPort, { to: ['447700900196@sms.localhost'], body: 'which token?' });
+    const simulator = relay.relay.simulator as TwilioSimulator;
+    const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900196'));
+    assert.equal(record.statusCallback, `${PUBLIC_URL}/webhooks/twilio/dr?token=${encodeURIComponent(CURRENT)}`);
   });
 });
 

@@ -65,6 +65,22 @@ describe('SMPP through the relay', () => {
     }
   });
 
+  test('an ENROUTE receipt, then the final one with the same err:000: the final one is applied, delivered or failed', async () => {
+    simulator.control({ interimReceipts: true });
+    simulator.control({ undeliverableNumbers: ['447700900408'] });
+    try {
+      const delivered = queuedId((await mailTo('447700900407', 'Enroute then delivered')).data);
+      const failed = queuedId((await mailTo('447700900408', 'Enroute then undeliverable')).data);
+      await waitFor('delivered', async () => (await relay.relay.store.smsOf(delivered))[0]?.delivery === 'delivered', 10_000);
+      await waitFor('failed', async () => (await relay.relay.store.smsOf(failed))[0]?.delivery === 'failed', 10_000);
+      const reports = (await relay.relay.store.events(delivered)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
+      assert.equal(reports.length, 2, `the ENROUTE and the DELIVRD: ${reports.join('; ')}`);
+    } finally {
+      simulator.control({ interimReceipts: false });
+      simulator.control({ undeliverableNumbers: [] });
+    }
+  });
+
   test('an SMSC vendor-specific status (0x400) keeps the SMS queued with the code in its history, and it is sent on a retry', async () => {
     simulator.setBehaviour({ mode: 'error', status: 0x400, times: 1 });
     const id = queuedId((await mailTo('447700900406', 'Vendor code then taken')).data);

@@ -181,18 +181,22 @@ describe('Twilio payloads', () => {
     });
     assert.equal(item({ MessageStatus: 'sent' })?.state, 'sent');
     assert.equal(callback({ MessageStatus: 'teleported' }).ok, false);
+    assert.deepEqual(callback({ MessageStatus: 'sent', MessageSid: `SM${'g'.repeat(32)}`, SmsSid: `SM${'g'.repeat(32)}` }), {
+      ok: false,
+      reason: 'MessageSid is not a Twilio message SID (SM or MM and 32 hex digits)',
+    });
     // Every value of Twilio's Message status enum is read: none is quarantined as unknown.
     const expected: Record<string, string> = {
-      queued: 'sent',
-      sending: 'sent',
+      queued: 'queued',
+      sending: 'queued',
       sent: 'sent',
       failed: 'failed',
       delivered: 'delivered',
       undelivered: 'failed',
       receiving: 'sent',
       received: 'sent',
-      accepted: 'sent',
-      scheduled: 'sent',
+      accepted: 'queued',
+      scheduled: 'queued',
       read: 'delivered',
       partially_delivered: 'sent',
       canceled: 'failed',
@@ -376,16 +380,107 @@ describe('Twilio through the relay', () => {
       const sms = await relay.store.smsOf(id);
       return sms[0]?.status === 'sent' && sms;
     });
-    const callbacks: Array<Record<string, string>> = [{ MessageStatus: 'sent' }, { MessageStatus: 'undelivered', ErrorCode: '30007' }];
-    for (const fields of callbacks) {
+    // Twilio's order, one callback repeated, and a late `sent` after the final one.
+    const callbacks: Array<[Record<string, string>, string]> = [
+      [{ MessageStatus: 'queued' }, 'advanced'],
+      [{ MessageStatus: 'sending' }, 'stale'],
+      [{ MessageStatus: 'sending' }, 'duplicate'],
+      [{ MessageStatus: 'sent' }, 'advanced'],
+      [{ MessageStatus: 'undelivered', ErrorCode: '30007' }, 'advanced'],
+      [{ MessageStatus: 'sent' }, 'duplicate'],
+    ];
+    const answers: string[] = [];
+    for (const [fields] of callbacks) {
       const form = new URLSearchParams({ MessageSid: sent?.providerId ?? '', AccountSid: `AC${'0'.repeat(32)}`, To: '+447700900176', ...fields });
-      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
+      const answer = await post(paths.dr, form, signedFor(paths.dr, form));
+      assert.equal(answer.status, 200);
+      answers.push(((await answer.json()) as { status: string }).status);
     }
-    const reports = await waitFor('both reports in the history', async () => {
-      const lines = (await relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
-      return lines.length === 2 && lines;
-    });
-    assert.deepEqual(reports, ['sent (MessageStatus sent)', 'failed (MessageStatus undelivered, ErrorCode 30007)']);
+    assert.deepEqual(
+      answers,
+      callbacks.map(([, answer]) => answer),
+    );
+    const reports = (await relay.store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail);
+    assert.deepEqual(reports, [
+      'queued (MessageStatus queued)',
+      'queued (MessageStatus sending)',
+      'sent (MessageStatus sent)',
+      'failed (MessageStatus undelivered, ErrorCode 30007)',
+    ]);
+    assert.equal((await relay.store.smsOf(id))[0]?.delivery, 'failed');
+  });
+
+  test("an MO Twilio's Advanced Opt-Out took as STOP opts the phone out whatever its word, and one it took as START opts it in again", async () => {
+    const phone = '+447700900172';
+    const optOut = (sid: string, body: string, type: string) => {
+      const form = mo(sid, body);
+      form.set('From', phone);
+      form.set('OptOutType', type);
+      return form;
+    };
+    const stop = optOut('b1', 'Stopp', 'STOP');
+    assert.equal((await post(paths.mo, stop, signedFor(paths.mo, stop))).status, 200);
+    const mailed = await waitFor('the reply mail', () => sink.received.find((mail) => mail.raw.includes('Stopp')));
+    assert.match(mailed.raw.replace(/\r?\n\s+/g, ' '), /opted out of SMS from this relay \(it texted STOPP\)/);
+    const refused = await sendMail(relay.smtpPort, { to: ['447700900172@sms.example.com'], body: 'after the opt-out' });
+    assert.equal(refused.rcpt[0]?.code, 550);
+    assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay/);
+    // HELP changes nothing; START opts in again, whatever its word.
+    const help = optOut('b2', 'Hilfe', 'HELP');
+    assert.equal((await post(paths.mo, help, signedFor(paths.mo, help))).status, 200);
+    await waitFor('the HELP mailed', () => sink.received.find((mail) => mail.raw.includes('Hilfe')));
+    assert.equal((await sendMail(relay.smtpPort, { to: ['447700900172@sms.example.com'], body: 'after HELP' })).rcpt[0]?.code, 550);
+    const start = optOut('b3', 'Weiter', 'START');
+    assert.equal((await post(paths.mo, start, signedFor(paths.mo, start))).status, 200);
+    await waitFor('the START mailed', () => sink.received.find((mail) => mail.raw.includes('Weiter')));
+    assert.equal((await sendMail(relay.smtpPort, { to: ['447700900172@sms.example.com'], body: 'after the opt-in' })).rcpt[0]?.code, 250);
+    await waitFor('the SMS sent', () => simulator.records.find((entry) => entry.to === '447700900172'));
+  });
+
+  test('a send Twilio refuses with 21610 (the recipient unsubscribed) bounces and records the opt-out: the next mail to the number is refused at RCPT', async () => {
+    simulator.setBehaviour({ mode: 'error', code: 21610, message: 'Attempt to send to unsubscribed recipient', times: 1 });
+    const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900173@sms.example.com'], body: 'to an unsubscribed phone' })).data);
+    await waitFor('failed', async () => (await relay.store.smsOf(id))[0]?.status === 'failed');
+    await waitFor('the opt-out recorded', () => relay.store.isOptedOut('+447700900173'));
+    const refused = await sendMail(relay.smtpPort, { to: ['447700900173@sms.example.com'], body: 'again' });
+    assert.equal(refused.rcpt[0]?.code, 550);
+    assert.ok(lines.some((line) => line['msg'] === 'dispatch: the gateway refused the number as opted out: recorded as a STOP, RCPT refuses it from now on'));
+  });
+
+  test("a callback's ErrorCode about the account (30002 suspended) alerts the operator once, and each bounce names Twilio's words for its code", async () => {
+    const send = async (phone: string) => {
+      const id = queuedId((await sendMail(relay.smtpPort, { to: [`${phone}@sms.example.com`], body: `account-wide to ${phone}` })).data);
+      const [sent] = await waitFor('the SMS sent', async () => {
+        const sms = await relay.store.smsOf(id);
+        return sms[0]?.status === 'sent' && sms;
+      });
+      return sent?.providerId ?? '';
+    };
+    const undelivered = async (sid: string, phone: string, errorCode: string) => {
+      const form = new URLSearchParams({
+        MessageSid: sid,
+        AccountSid: `AC${'0'.repeat(32)}`,
+        To: `+${phone}`,
+        MessageStatus: 'undelivered',
+        ErrorCode: errorCode,
+      });
+      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
+    };
+    await undelivered(await send('447700900177'), '447700900177', '30002');
+    await undelivered(await send('447700900178'), '447700900178', '30002');
+    await undelivered(await send('447700900179'), '447700900179', '30001');
+    const bounce = (phone: string) =>
+      waitFor(`the bounce for ${phone}`, () => sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone)));
+    assert.match((await bounce('447700900177')).raw.replace(/\r?\n\s+/g, ' '), /Diagnostic-Code: X-SMS; status 30002 \(the Twilio account is suspended\)/);
+    assert.match((await bounce('447700900179')).raw.replace(/\r?\n\s+/g, ' '), /status 30001 \(Twilio's queue for the account overflowed/);
+    const accountLines = lines.filter((line) => String(line['msg']).startsWith("inbound: a delivery report says the gateway's account or sender cannot send"));
+    assert.deepEqual(
+      accountLines.map((line) => [line['alert'], line['code']]),
+      [
+        ['gateway-account', 30002],
+        [undefined, 30002],
+      ],
+    );
   });
 
   test("a mail's X-SMS-From naming a Messaging Service SID is sent through that service", async () => {

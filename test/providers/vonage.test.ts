@@ -3,9 +3,12 @@ import { after, before, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import type { InboundRequest } from '../../src/providers/contract.ts';
+import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { createVonageGateway } from '../../src/providers/vonage/adapter.ts';
 import { vonagePlugin } from '../../src/providers/vonage/index.ts';
 import { vonageSignature } from '../../src/providers/vonage/signature.ts';
 import type { VonageSimulator } from '../../src/simulators/vonage.ts';
+import { TEST_GATEWAY_SETTINGS, withFreshGateway } from '../helpers/gateway.ts';
 import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
@@ -82,7 +85,16 @@ describe('Vonage payloads', () => {
       assert.deepEqual(vonagePlugin.parseReport!(shape(receipt)), {
         ok: true,
         // No client-ref: the id may be a part's of a long SMS, or an SMS of one part (the store knows which).
-        items: [{ providerId: '0A0000001234567B', number: '+447700900000', code: 0, state: 'delivered', part: { id: '0A0000001234567B' } }],
+        items: [
+          {
+            providerId: '0A0000001234567B',
+            number: '+447700900000',
+            code: 0,
+            state: 'delivered',
+            said: 'status delivered, err-code 0',
+            part: { id: '0A0000001234567B' },
+          },
+        ],
       });
       const parsed = vonagePlugin.parseReceived!(shape(inbound));
       assert.ok(parsed.ok);
@@ -93,6 +105,7 @@ describe('Vonage payloads', () => {
         sentAt: '2020-01-01T12:00:00+00:00',
         userContext: undefined,
         trackingId: undefined,
+        to: '+447700900000',
       });
     }
   });
@@ -112,7 +125,9 @@ describe('Vonage payloads', () => {
     const single = vonagePlugin.parseReport!(get({ ...receipt, messageId: '0B01', 'client-ref': `${'b'.repeat(25)}.1` }));
     assert.deepEqual(single, {
       ok: true,
-      items: [{ providerId: '0B01', number: '+447700900000', code: 0, state: 'delivered', formerId: `${'b'.repeat(25)}.1` }],
+      items: [
+        { providerId: '0B01', number: '+447700900000', code: 0, state: 'delivered', said: 'status delivered, err-code 0', formerId: `${'b'.repeat(25)}.1` },
+      ],
     });
     assert.match(vonagePlugin.describeStatus(3), /out of reach/);
   });
@@ -181,6 +196,26 @@ describe('Vonage through the relay', () => {
     assert.equal(sink.received.filter((entry) => entry.raw.includes('Done.')).length, 1);
   });
 
+  test('the reply mail names the number the phone texted: an account may have several, and an answer goes from gateway.from', async () => {
+    const fields = {
+      msisdn: '447700900611',
+      to: '447700900777',
+      messageId: '0F000002',
+      text: 'pump down?',
+      type: 'text',
+      timestamp: '1764700000',
+      nonce: 'n2',
+    };
+    const answer = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...fields, sig: vonageSignature('relay-signature', 'sha512', new Map(Object.entries(fields))) }).toString(),
+    });
+    assert.equal(answer.status, 200);
+    const mail = await waitFor('the reply mail', () => sink.received.find((entry) => entry.raw.includes('pump down?')));
+    assert.match((await simpleParser(mail.raw)).text ?? '', /^SMS from \+44 7700 900611 to \+44 7700 900777, /m);
+  });
+
   test('a forged or missing sig: 403, by GET and by POST', async () => {
     const fields = { msisdn: '447700900182', to: '447700900000', messageId: '0F000001', text: 'forged', type: 'text', timestamp: '1764700000', nonce: 'n' };
     const base = `http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`;
@@ -232,6 +267,35 @@ describe('Vonage: a long SMS some of whose parts were taken and another refused'
     assert.match(deferred?.detail ?? '', /VONAGE:1: .*already taken 1 part of it, which the phone may get twice/);
   });
 });
+describe('Vonage adapter: an answer whose message-count disagrees with its messages', () => {
+  const server = new ReplayServer({ contentType: 'application/json' });
+  serveDuringSuite(server);
+  const number = '+447700900217';
+  const send = () =>
+    withFreshGateway(
+      createVonageGateway,
+      {
+        ...TEST_GATEWAY_SETTINGS,
+        endpoints: [server.url],
+        username: 'key',
+        password: 'secret',
+        accountId: undefined,
+        sessions: false,
+        settings: { from: 'ACME' },
+      },
+      (gateway) => gateway.send({ messageId: 'm1', recipients: [number], text: 'hi', encoding: 'gsm7', maxParts: 1 }, 0),
+    );
+
+  test('is the unreadable answer: retried as a possible duplicate, not taken as a one-part send', async () => {
+    const { classifyRecipient } = outcomeClassifier(vonagePlugin.outcomeRules);
+    server.next = [{ status: 200, body: JSON.stringify({ 'message-count': '2', messages: [{ to: '447700900217', 'message-id': '0C01', status: '0' }] }) }];
+    assert.equal(classifyRecipient(await send(), number).action, 'ambiguous');
+    server.next = [{ status: 200, body: JSON.stringify({ 'message-count': '1', messages: [{ to: '447700900217', 'message-id': '0C02', status: '0' }] }) }];
+    const agreeing = classifyRecipient(await send(), number);
+    assert.deepEqual([agreeing.action, agreeing.providerId], ['sent', '0C02']);
+  });
+});
+
 describe("Vonage: the gateway id is Vonage's message-id", () => {
   const gateway = new ReplayServer({ contentType: 'application/json' });
   serveDuringSuite(gateway);
@@ -289,6 +353,51 @@ describe("Vonage: the gateway id is Vonage's message-id", () => {
     assert.equal(answer.status, 200);
     assert.doesNotMatch(await answer.text(), /orphan/);
     await waitFor('delivered', async () => (await store.smsOf(id))[0]?.delivery === 'delivered');
+  });
+
+  test('an interim receipt (accepted, unknown), then the final one with the same err-code: the final one is applied, and a failure bounces', async () => {
+    const started = relay as TestRelay;
+    const store = started.relay.store;
+    const receipt = async (fields: Record<string, string>) => {
+      const answer = await fetch(`http://127.0.0.1:${started.relay.httpPort}${webhookPaths('vonage').dr}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...fields, sig: vonageSignature('relay-signature', 'sha256', new Map(Object.entries(fields))) }).toString(),
+      });
+      return ((await answer.json()) as { status: string }).status;
+    };
+    const sendOne = async (to: string, messageId: string) => {
+      gateway.next = [{ status: 200, body: JSON.stringify({ 'message-count': '1', messages: [{ to, 'message-id': messageId, status: '0' }] }) }];
+      const id = queuedId((await sendMail(started.relay.smtpPort, { to: [`${to}@sms.example.com`], body: `interim then final to ${to}` })).data);
+      await waitFor('the SMS sent', async () => (await store.smsOf(id))[0]?.status === 'sent');
+      return id;
+    };
+    const delivered = await sendOne('447700900215', '0A000000000B0001');
+    const failed = await sendOne('447700900216', '0A000000000B0002');
+    const fields = (to: string, messageId: string, status: string, errCode: string, nonce: string) => ({
+      msisdn: to,
+      to: '447700900000',
+      messageId,
+      status,
+      'err-code': errCode,
+      timestamp: '1764700000',
+      nonce,
+    });
+    assert.equal(await receipt(fields('447700900215', '0A000000000B0001', 'accepted', '0', 'i1')), 'advanced');
+    assert.equal(await receipt(fields('447700900215', '0A000000000B0001', 'delivered', '0', 'i2')), 'advanced');
+    assert.equal(await receipt(fields('447700900215', '0A000000000B0001', 'delivered', '0', 'i3')), 'duplicate');
+    assert.equal(await receipt(fields('447700900216', '0A000000000B0002', 'unknown', '1', 'i4')), 'advanced');
+    assert.equal(await receipt(fields('447700900216', '0A000000000B0002', 'failed', '1', 'i5')), 'advanced');
+    assert.equal((await store.smsOf(delivered))[0]?.delivery, 'delivered');
+    assert.equal((await store.smsOf(failed))[0]?.delivery, 'failed');
+    // In Vonage's words, as its dashboard shows them.
+    assert.deepEqual(
+      (await store.events(failed)).filter((event) => event.kind === 'delivery report').map((event) => event.detail),
+      ['sent (status unknown, err-code 1)', 'failed (status failed, err-code 1)'],
+    );
+    const bounce = await waitFor('the bounce', () => sink?.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes('447700900216')));
+    // It went out: the network did not deliver it.
+    assert.match(bounce.raw.replace(/=\r?\n/g, '').replace(/\r?\n\s*/g, ' '), /was sent as a text message but not delivered to:/);
   });
 
   test("an SMS of one part kept under its client-ref (an earlier version's, or an answer without message-id) gets the receipt that names both", async () => {

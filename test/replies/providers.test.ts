@@ -68,7 +68,8 @@ for (const provider of ['intellisoftware', 'puzzel', 'interactsms', 'twilio', 'v
       assert.match(reply.text ?? '', /^Restarting it/);
       assert.match(
         reply.text ?? '',
-        /^SMS from \+44[\d ]+, \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/m,
+        // Vonage names the number the phone texted too.
+        /^SMS from \+44[\d ]+(?: to \+44[\d ]+)?, \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/m,
         'the time in one form (ISO 8601 with offset) whatever the provider wrote',
       );
 

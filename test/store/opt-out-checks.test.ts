@@ -39,6 +39,20 @@ describe('opt-out checks around STOP and START', () => {
         await store.close();
       }
     });
+
+    test(`${kind.name}: a provider's refusal as opted out counts at the next check, and a START undoes it`, async () => {
+      const store = await kind.fresh();
+      try {
+        assert.equal(await store.isOptedOut(PHONE), false);
+        await store.recordOptOut(PHONE, 1_000, 'TWILIO:21610');
+        await store.recordOptOut(PHONE, 2_000, 'TWILIO:21610');
+        assert.equal(await store.isOptedOut(PHONE), true);
+        await store.acceptInbound(keyword('start'));
+        assert.equal(await store.isOptedOut(PHONE), false);
+      } finally {
+        await store.close();
+      }
+    });
   });
 });
 

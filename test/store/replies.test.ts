@@ -235,6 +235,39 @@ forEachStore((kind) =>
       assert.deepEqual(await store.dueNotices(10), []);
     });
 
+    test('a repeat is the same report: an interim receipt and the final one with the same code are two, and the final one is applied', async () => {
+      const said = (words: string) => ({ provider: 'vonage', providerId: 'P1', number: PHONE, code: 0, receivedAt: 9_000, said: words });
+      await store.acceptMail(withContext('c1', 'alice@example.com'));
+      const id = await send('P1');
+      assert.equal((await store.applyDeliveryReport({ ...said('status accepted, err-code 0'), state: 'sent' })).kind, 'advanced');
+      assert.equal((await store.applyDeliveryReport({ ...said('status accepted, err-code 0'), state: 'sent' })).kind, 'duplicate');
+      // The same state in other words: a line of its own, the state as it was.
+      assert.equal((await store.applyDeliveryReport({ ...said('status buffered, err-code 0'), state: 'sent' })).kind, 'stale');
+      assert.equal((await store.applyDeliveryReport({ ...said('status delivered, err-code 0'), state: 'delivered' })).kind, 'advanced');
+      assert.equal((await store.applyDeliveryReport({ ...said('status delivered, err-code 0'), state: 'delivered' })).kind, 'duplicate');
+      assert.equal((await store.smsOf(id))[0]?.delivery, 'delivered');
+      assert.deepEqual(
+        (await store.events(id)).filter((event) => event.kind === 'delivery report').map((event) => event.detail),
+        ['sent (status accepted, err-code 0)', 'sent (status buffered, err-code 0)', 'delivered (status delivered, err-code 0)'],
+      );
+      // Without the provider's words, the state tells them apart: unknown (1), then failed (1).
+      await store.acceptMail(withContext('c2', 'alice@example.com'));
+      const other = await send('P2');
+      assert.equal((await report(1, 'sent', 'P2')).kind, 'advanced');
+      assert.equal((await report(1, 'failed', 'P2')).kind, 'advanced');
+      assert.equal((await report(1, 'failed', 'P2')).kind, 'duplicate');
+      assert.equal((await store.smsOf(other))[0]?.delivery, 'failed');
+    });
+
+    test('an interim and a final receipt with the same code before their send result: both kept, both applied once it is', async () => {
+      await store.acceptMail(withContext('c1', 'alice@example.com'));
+      assert.deepEqual(await report(0, 'sent'), { kind: 'orphan' });
+      assert.deepEqual(await report(0, 'delivered'), { kind: 'orphan' });
+      assert.deepEqual(await report(0, 'delivered'), { kind: 'duplicate' });
+      const id = await send('P1');
+      assert.equal((await store.smsOf(id))[0]?.delivery, 'delivered');
+    });
+
     test('retention erases what people wrote once it is finished, and keeps what is still queued', async () => {
       const done = withContext('c1', 'alice@example.com');
       await store.acceptMail(done);

@@ -9,7 +9,14 @@ import { asStoreError } from '../../src/store/rows.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { StoreHealth } from '../../src/store/types.ts';
 import { waitFor } from '../helpers/relay.ts';
-import { assertPartsKeepContextAfterSchema17, mail, storeFile } from '../helpers/store.ts';
+import {
+  assertPartsKeepContextAfterSchema17,
+  assertReportsKeptAfterSchema25,
+  mail,
+  ORPHAN_REPORT_OF_SCHEMA_24,
+  REPORT_INSERT_OF_SCHEMA_24,
+  storeFile,
+} from '../helpers/store.ts';
 
 /** What only SQLite has (its journal, its file locks, its version pragma); the contract is in contract.test.ts. */
 describe('SQLite store', () => {
@@ -150,6 +157,22 @@ describe('SQLite store', () => {
     const db = new BetterSqlite3(file);
     assert.equal(db.pragma('user_version', { simple: true }), MIGRATIONS.length);
     db.close();
+  });
+
+  test('a store of schema 24 is migrated at open: the receipts it kept stay, and a final receipt is no repeat of an interim one', async () => {
+    await store.close();
+    file = storeFile();
+    mkdirSync(dirname(file), { recursive: true });
+    const older = new BetterSqlite3(file);
+    for (const sql of MIGRATIONS.slice(0, 24)) older.exec(sql);
+    older.pragma('user_version = 24');
+    older.exec(ORPHAN_REPORT_OF_SCHEMA_24);
+    older.close();
+    store = SqliteStore.open({ file, busyTimeoutMs: 100 });
+    await assertReportsKeptAfterSchema25(store);
+    const olderRelay = new BetterSqlite3(file);
+    assert.equal(olderRelay.prepare(REPORT_INSERT_OF_SCHEMA_24).run().changes, 1, 'an older relay still records its reports');
+    olderRelay.close();
   });
 
   test('an upgrade is one transaction: a step that fails rolls back the steps before it, and the store is refused with the step and the fix', async () => {

@@ -29,18 +29,19 @@ export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 /**
  * Every value of Twilio's Message status → the relay's delivery state and the status code it stores
  * (an `ErrorCode` takes its place when Twilio gives one). Twilio has no numeric statuses: these codes
- * are the relay's own, to keep and describe a report by; the SMS's history shows Twilio's words. `sent` is "handed to the carrier", not
- * final; `read` comes after delivery; `partially_delivered` is neither delivered nor failed, so it
- * stays progress and a later final status decides. `receiving`/`received` are the statuses of an
- * incoming message: a report carrying them says nothing about delivery.
+ * are the relay's own, to keep and describe a report by; the SMS's history shows Twilio's words.
+ * `accepted`, `scheduled`, `queued` and `sending` are still at Twilio: queued, not yet sent; `sent` is
+ * "handed to the carrier", not final; `read` comes after delivery; `partially_delivered` is neither
+ * delivered nor failed, so it stays progress and a later final status decides. `receiving`/`received`
+ * are the statuses of an incoming message: a report carrying them says nothing about delivery.
  */
 const STATUSES: Readonly<Record<string, { readonly state: DeliveryState; readonly code: number }>> = {
   delivered: { state: 'delivered', code: 0 },
   read: { state: 'delivered', code: 0 },
-  accepted: { state: 'sent', code: 1 },
-  scheduled: { state: 'sent', code: 1 },
-  queued: { state: 'sent', code: 1 },
-  sending: { state: 'sent', code: 2 },
+  accepted: { state: 'queued', code: 1 },
+  scheduled: { state: 'queued', code: 1 },
+  queued: { state: 'queued', code: 1 },
+  sending: { state: 'queued', code: 2 },
   sent: { state: 'sent', code: 3 },
   partially_delivered: { state: 'sent', code: 7 },
   receiving: { state: 'sent', code: 8 },
@@ -62,13 +63,27 @@ const DESCRIPTIONS: Readonly<Record<number, string>> = {
   7: 'partly delivered to the phone',
   8: 'reported by Twilio as received',
   21610: 'the recipient has opted out of messages from this sender',
+  30001: "Twilio's queue for the account overflowed (too many messages at once), so it was not sent; sending it again later may succeed",
+  30002: 'the Twilio account is suspended',
   30003: 'the phone is switched off or out of reach',
   30004: 'the recipient blocks messages from this sender',
   30005: 'the number is unknown or no longer in service',
   30006: 'the number is a landline or cannot receive SMS',
   30007: 'the mobile network filtered it as spam',
   30008: 'the mobile network gave no reason',
+  30010: "its price is over the maximum price set for the Twilio account's messages",
+  30017: 'the mobile network was congested; sending it again later may succeed',
+  30032: 'the sender is a toll-free number whose verification at Twilio is not complete',
+  30033: "the sender's US A2P 10DLC campaign is suspended",
+  30034: 'the sender is a US number not registered for A2P 10DLC',
+  30036: 'its validity period ran out before it could be delivered',
 };
+
+/**
+ * ErrorCodes of a failed message that are the account's or its sender's state, not the recipient's: every SMS
+ * sent meets them until the account is fixed at Twilio, so the operator is alerted (StatusReport.accountWide).
+ */
+const ACCOUNT_WIDE_ERRORS: ReadonlySet<number> = new Set([30002, 30010, 30032, 30033, 30034]);
 
 type Fields = ReadonlyMap<string, string>;
 
@@ -88,7 +103,10 @@ function readMessage(request: InboundRequest): { ok: true; fields: Fields; sid: 
   const read = readFields(request);
   if (!read.ok) return read;
   const sid = read.fields.get('MessageSid') ?? read.fields.get('SmsSid');
-  return sid !== undefined && MESSAGE_SID.test(sid) ? { ok: true, fields: read.fields, sid } : { ok: false, reason: 'no MessageSid' };
+  if (sid === undefined) return { ok: false, reason: 'no MessageSid' };
+  return MESSAGE_SID.test(sid)
+    ? { ok: true, fields: read.fields, sid }
+    : { ok: false, reason: 'MessageSid is not a Twilio message SID (SM or MM and 32 hex digits)' };
 }
 
 /**
@@ -109,8 +127,19 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   if (!/^\d{1,2}$/.test(count) || Number(count) > MAX_MEDIA) return { ok: false, reason: `NumMedia is not a count of up to ${MAX_MEDIA}` };
   const media = Array.from({ length: Number(count) }, (_, index) => mediaLine(fields, index));
   const text = media.length === 0 ? body : [...(body === '' ? [] : [body, '']), mediaNote(media.length), ...media].join('\n');
-  return { ok: true, items: [{ providerId, number, text, sentAt: undefined, userContext: undefined, trackingId: undefined }] };
+  const optOut = OPT_OUT_TYPES[(fields.get('OptOutType') ?? '').toUpperCase()];
+  return {
+    ok: true,
+    items: [{ providerId, number, text, sentAt: undefined, userContext: undefined, trackingId: undefined, ...(optOut === undefined ? {} : { optOut }) }],
+  };
 }
+
+/**
+ * Advanced Opt-Out's `OptOutType` on an MO: Twilio took the SMS as an opt-out or opt-in keyword of the
+ * Messaging Service's (localised, custom, or one Twilio adds) and already refuses or allows sending to the
+ * phone, whatever the relay's own keywords say. `HELP` changes nothing.
+ */
+const OPT_OUT_TYPES: Readonly<Record<string, 'stop' | 'start'>> = { STOP: 'stop', START: 'start' };
 
 /** What the mail says of an MMS's media, above one line per item. */
 function mediaNote(count: number): string {
@@ -141,7 +170,8 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const failedWith = errorCode && status.state === 'failed' ? Number(errorCode) : undefined;
   // The history shows what Twilio's console shows, not the relay's code for it.
   const said = `MessageStatus ${word}${errorCode ? `, ErrorCode ${errorCode}` : ''}`;
-  return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said }] };
+  const accountWide = failedWith !== undefined && ACCOUNT_WIDE_ERRORS.has(failedWith) ? { accountWide: true as const } : {};
+  return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said, ...accountWide }] };
 }
 
 /** `X-Twilio-Signature` over the URL Twilio called and the form, with the account's primary auth token. */

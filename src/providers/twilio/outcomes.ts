@@ -29,7 +29,13 @@ export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'invalid-number',
     reason: 'the SMS gateway says the number is not a valid mobile number',
   },
-  { match: /^recipient\/TWILIO:21610$/, action: 'fail', category: 'opted-out', reason: "the recipient has opted out (replied STOP to the account's number)" },
+  {
+    match: /^recipient\/TWILIO:21610$/,
+    action: 'fail',
+    category: 'opted-out',
+    reason: "the recipient has opted out (replied STOP to the account's number)",
+    optsOut: true,
+  },
   { match: /^recipient\/TWILIO:21612$/, action: 'fail', category: 'unreachable', reason: 'the SMS gateway cannot reach that number by SMS' },
   { match: /^recipient\/TWILIO:21408$/, action: 'fail', category: 'region', reason: 'the Twilio account may not send SMS to that country' },
   {

@@ -106,7 +106,10 @@ export function buildSendForm(
 
 type PartAnswer = { readonly status: string; readonly errorText: string | undefined; readonly id: string | undefined };
 
-/** The answer's parts; undefined when it is no SMS API answer. */
+/**
+ * The answer's parts; undefined when it is no SMS API answer, or one whose `message-count` disagrees with its
+ * `messages` (parts taken or refused that it does not list: what became of the SMS cannot be told from it).
+ */
 function readParts(text: string): PartAnswer[] | undefined {
   let body: unknown;
   try {
@@ -114,8 +117,11 @@ function readParts(text: string): PartAnswer[] | undefined {
   } catch {
     return undefined;
   }
-  const messages = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['messages'] : undefined;
+  const answer = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+  const messages = answer['messages'];
   if (!Array.isArray(messages) || messages.length === 0) return undefined;
+  const count = answer['message-count'];
+  if (count !== undefined && String(count) !== String(messages.length)) return undefined;
   const parts: PartAnswer[] = [];
   for (const message of messages as unknown[]) {
     const fields = typeof message === 'object' && message !== null ? (message as Record<string, unknown>) : {};

@@ -114,7 +114,8 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   if (text === undefined) return { ok: false, reason: 'no text' };
   if (text.length > MO_TEXT_MAX_CHARS) return { ok: false, reason: `text longer than ${MO_TEXT_MAX_CHARS} characters` };
   const sentAt = readWallTime(fields.get('message-timestamp') ?? '', VONAGE_TIMESTAMP, VONAGE_TIME_ZONE);
-  const sms: ReceivedSms = { providerId: messageId, number, text, sentAt, userContext: undefined, trackingId: undefined };
+  const to = readSender(fields.get('to'));
+  const sms: ReceivedSms = { providerId: messageId, number, text, sentAt, userContext: undefined, trackingId: undefined, ...(to === undefined ? {} : { to }) };
   if (fields.get('concat') !== 'true') return { ok: true, items: [sms] };
 
   const [reference, total, index] = ['concat-ref', 'concat-total', 'concat-part'].map((name) => Number(fields.get(name) ?? 'x'));
@@ -146,9 +147,11 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const parts = Number(ref?.[2] ?? 1);
   const code = Number(errCode);
   if (ref && parts > 1) return { ok: true, items: [{ providerId: ref[0], number, code, state, part: { id: partId, of: parts } }] };
+  // The history shows the receipt as Vonage's dashboard does, not the relay's state for it.
+  const said = `status ${status}, err-code ${errCode}`;
   // Without our client-ref the id may as well be a part's of a long SMS: the store knows which.
   // With our client-ref, the SMS of one part a relay before Vonage's message-id was kept kept under it.
-  return { ok: true, items: [{ providerId: partId, number, code, state, ...(ref ? { formerId: ref[0] } : { part: { id: partId } }) }] };
+  return { ok: true, items: [{ providerId: partId, number, code, state, said, ...(ref ? { formerId: ref[0] } : { part: { id: partId } }) }] };
 }
 
 /**

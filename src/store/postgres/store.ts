@@ -46,6 +46,7 @@ import {
   THREAD_FIELD_CHARS,
   isForward,
   type OutboundForReport,
+  saysMore,
   toConversation,
   toRecipient,
   toUndeliverable,
@@ -362,20 +363,25 @@ const SENT_LATE = `INSERT INTO events (at, message_id, sms_id, kind, detail)
 
 /**
  * A delivery report kept (`$1`–`$7`: provider, provider id, number, code, state, received at, its SMS or
- * null) and, unless it is a repeat, applied to its SMS when it moves the state forward (`$8`, decided
- * from the SMS's row read before under its lock: sqlite-replies.ts, isForward) with whether a notice is
- * due (`$9`, wantsNotice) and its history line (`$10`): one round trip after that read, where the
- * insert, the state's update and the history line were one each, holding the group's connection and
- * the writes grouped with the report for each.
+ * null; `$11`: the provider's words or null) and, unless it is a repeat, applied to its SMS
+ * when it moves the state forward (`$8`, decided from the SMS's row read before under its lock:
+ * sqlite-replies.ts, isForward) with whether a notice is due (`$9`, wantsNotice) and its history line
+ * (`$10`), which a report of the SMS's state in other words gets too (`$12`, saysMore): one round trip
+ * after that read, where the insert, the state's update and the history line were one each, holding the
+ * group's connection and the writes grouped with the report for each.
  */
 const REPORT_KEPT = `WITH kept AS (
-    INSERT INTO delivery_reports (provider, provider_id, number, code, state, received_at, sms_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_id, number, code) DO NOTHING RETURNING id
+    INSERT INTO delivery_reports (provider, provider_id, number, code, state, said, received_at, sms_id)
+    VALUES ($1, $2, $3, $4, $5, $11, $6, $7) ON CONFLICT (provider, provider_id, number, code) DO UPDATE
+      SET state = excluded.state, said = excluded.said, received_at = excluded.received_at, sms_id = coalesce(excluded.sms_id, delivery_reports.sms_id)
+      WHERE delivery_reports.state IS DISTINCT FROM excluded.state OR delivery_reports.said IS DISTINCT FROM excluded.said
+    RETURNING id
   ), advanced AS (
     UPDATE outbound SET delivery = $5, delivery_code = $4, notice_due = $9, updated_at = $6
     WHERE id = $7 AND $8 AND EXISTS (SELECT 1 FROM kept) RETURNING id, message_id
   ), logged AS (
-    INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $6, message_id, id, 'delivery report', $10 FROM advanced
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT $6, message_id, id, 'delivery report', $10 FROM outbound WHERE id = $7 AND ($8 OR $12) AND EXISTS (SELECT 1 FROM kept)
   )
   SELECT (SELECT count(*) FROM kept)::int AS kept, (SELECT count(*) FROM advanced)::int AS advanced`;
 
@@ -1292,6 +1298,8 @@ export class PostgresStore implements Store, ClusterStore {
             forward,
             due ? 1 : 0,
             reportDetail(report),
+            report.said ?? null,
+            target !== undefined && saysMore(target.delivery, report.state),
           ])
         ).rows;
         if (kept?.kept === 0) return { kind: 'duplicate' };
@@ -1568,6 +1576,18 @@ export class PostgresStore implements Store, ClusterStore {
         result: ([kept]) => ({ duplicate: (kept?.rows[0] as { kept: number } | undefined)?.kept === 0 }),
       });
     return inbound.optOut ? this.#notOptedOut.changing(write) : write();
+  }
+
+  recordOptOut(number: string, at: number, keyword: string): Promise<void> {
+    // The other relays forget the numbers they remembered as not opted out, as after a STOP (acceptInbound).
+    return this.#notOptedOut.changing(() =>
+      this.#queueing(['opt-outs'], {
+        statements: [
+          { text: 'INSERT INTO opt_outs (number, since, keyword) VALUES ($1, $2, $3) ON CONFLICT (number) DO NOTHING', values: [number, at, keyword] },
+        ],
+        result: () => undefined,
+      }),
+    );
   }
 
   heartbeat(member: RelayMember, leaseTtlMs: number, held: HeldLeases): Promise<void> {
