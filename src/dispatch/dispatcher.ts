@@ -331,6 +331,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         pauseMark,
       );
       lane.breaker.load(state.failures, breakerMark);
+      if (lane.pause.outlived) await this.#notePause(lane, undefined, this.#options.logger);
     }
   }
 
@@ -680,8 +681,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     const ended = await lane.pause.answered(this.#clock(), onLease);
     if (!ended) return;
     const fields = { ...provider, pausedMs: this.#clock() - ended.since, reason: maskNumbersIn(ended.reason) };
-    if (lane.heldFor === 'down' || lane.heldFor === 'busy') log.info(fields, 'dispatch: the gateway answers again; sending resumed');
-    else log.warn(fields, 'dispatch: the gateway accepts the account again; sending resumed');
+    // A pause this relay only read (another relay's) is of a kind it does not know: the neutral words.
+    if (lane.heldFor === 'account') log.warn(fields, 'dispatch: the gateway accepts the account again; sending resumed');
+    else log.info(fields, 'dispatch: the gateway answers again; sending resumed');
     lane.heldFor = undefined;
   }
 

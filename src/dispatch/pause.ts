@@ -25,6 +25,12 @@ export class ProviderPause {
   #probing = false;
   /** Counts local changes, so that a snapshot read before one does not undo it. */
   #changes = 0;
+  /**
+   * When this relay last had an answer other than a refusal while it knew of no pause. Relays read the
+   * shared pauses about once a second, so one can have a request answered after another paused the
+   * provider: a pause begun before that answer is over, and `outlived` says so.
+   */
+  #answeredAt: number | undefined;
 
   constructor(provider: string, probeIntervalMs: number, store: PauseStore, storeFailed: (error: unknown) => void) {
     this.#provider = provider;
@@ -126,7 +132,10 @@ export class ProviderPause {
    */
   async answered(now: number, onLease = ON_LEASE): Promise<{ reason: string; since: number } | undefined> {
     const known = this.#state;
-    if (!known && !this.#probing) return undefined;
+    if (!known && !this.#probing) {
+      this.#answeredAt = now;
+      return undefined;
+    }
     this.#changes++;
     this.#state = undefined;
     this.#probing = false;
@@ -152,6 +161,15 @@ export class ProviderPause {
     this.#changes++;
     this.#state = { ...state, nextProbeAt: now };
     await this.#store.releaseProbe(this.#provider, now).catch(this.#storeFailed);
+  }
+
+  /**
+   * The shared pause this relay read began before an answer it had from the gateway since: the gateway
+   * works, so the pause must end (`answered`) rather than hold every relay until its next probe, which
+   * waits for the next SMS. (The store gives `since` in this relay's clock.)
+   */
+  get outlived(): boolean {
+    return this.#state !== undefined && this.#answeredAt !== undefined && this.#answeredAt > this.#state.since;
   }
 
   /** Since when the account is refused, while it is (the console's overview). */

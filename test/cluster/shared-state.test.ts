@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { ProviderPause } from '../../src/dispatch/pause.ts';
 import { RATE_DAY_MS, RATE_MINUTE_MS } from '../../src/store/shared-state-types.ts';
 import type { Store } from '../../src/store/types.ts';
 import { forEachStore } from '../helpers/stores.ts';
@@ -122,6 +123,25 @@ forEachStore((kind) => {
     assert.equal(await store.resumeAccount('vonage', start + 70_000), undefined, 'ended once');
     assert.equal(await store.claimProbe('vonage', 60_000, start + 70_000), 'not-paused');
     assert.deepEqual((await store.gatewayState(start + 70_000)).pauses, []);
+  });
+
+  test(`${kind.name}: a relay that had an answer after another relay paused the provider ends that pause when it reads it (findings/cluster.md 2)`, async () => {
+    const store = await fresh();
+    const ignore = () => undefined;
+    const [pausing, answering, answeredBefore] = [1, 2, 3].map(() => new ProviderPause('vonage', 60_000, store, ignore)) as [
+      ProviderPause,
+      ProviderPause,
+      ProviderPause,
+    ];
+    // One relay had its answer before the pause began, the other after it (it had not read the pause yet).
+    await answeredBefore.answered(start - 5_000);
+    await pausing.refused('RESPONSE_TIMEOUT: no answer', start);
+    await answering.answered(start + 5_000);
+    for (const pause of [answering, answeredBefore]) pause.load((await store.gatewayState(start + 6_000)).pauses[0], pause.mark);
+    assert.equal(answeredBefore.outlived, false, 'an answer before the pause proves nothing');
+    assert.equal(answering.outlived, true);
+    assertTimes([(await answering.answered(start + 6_000)) ?? { reason: 'none', since: 0 }], [{ reason: 'RESPONSE_TIMEOUT: no answer', since: start }]);
+    assert.deepEqual((await store.gatewayState(start + 6_000)).pauses, [], 'ended for every relay');
   });
 
   test(`${kind.name}: failed gateway hosts are kept per provider and host until they work again`, async () => {
