@@ -118,6 +118,9 @@ export class ProviderPause {
     const before = this.#state;
     this.#state = { reason, since: before?.since ?? now, nextProbeAt: now + probeInMs, probeInMs };
     this.#probing = false;
+    // Its own refusal is newer than any answer it had: read back, its pause is not outlived (the store's
+    // \`since\` comes back a few milliseconds off on PostgreSQL, which an answer just before could pass).
+    this.#answeredAt = undefined;
     if (!(await onLease)) return { starts: false, changes: false };
     return this.#store.pauseAccount(this.#provider, reason, probeInMs, now).catch((error: unknown) => {
       this.#storeFailed(error);
