@@ -378,7 +378,7 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 25: a delivery report is a repeat only when it is the same report: the provider's words (StatusReport.said)
   // are kept beside its state, and a report whose state or words differ from the one kept under its
-  // (id, number, code) replaces it (sqlite-replies.ts, insertReport), so that an interim receipt (Vonage's
+  // (id, number, code) replaces it when it moves forward of it (sqlite-replies.ts, REPORT_CONFLICT), so that an interim receipt (Vonage's
   // accepted, SMPP's ENROUTE) and the final one with the same code are two reports and the final one is
   // applied. The key stays: an older relay's insert still names it in its ON CONFLICT (additive).
   `

@@ -15,6 +15,25 @@ import type {
 /** States only move forward: a late "sent" never undoes "delivered"; the first final state stays. */
 const RANK: Readonly<Record<DeliveryState, number>> = { queued: 0, sent: 1, delivered: 2, failed: 2, expired: 2 };
 
+/** RANK in SQL, of the state in `column`. */
+const rankOf = (column: string) =>
+  `CASE ${column} ${Object.entries(RANK)
+    .map(([state, rank]) => `WHEN '${state}' THEN ${rank}`)
+    .join(' ')} END`;
+
+/**
+ * The ON CONFLICT of a delivery report on both stores. Its key is (provider, id, number, code), so an
+ * interim receipt and the final one with the same code (Vonage's accepted then delivered, err-code 0)
+ * meet there: the one kept is replaced by a report that moves forward of it, or says its state in other
+ * words (`saysMore`), and the replacing one is applied; anything else is a repeat. Never by an earlier
+ * state: while its SMS's send result is not committed, the kept row is all there is of the report
+ * (adoptOrphans), and a late interim receipt must not undo the final one (schema 25).
+ */
+export const REPORT_CONFLICT = `ON CONFLICT (provider, provider_id, number, code) DO UPDATE
+  SET state = excluded.state, said = excluded.said, received_at = excluded.received_at, sms_id = coalesce(excluded.sms_id, delivery_reports.sms_id)
+  WHERE ${rankOf('excluded.state')} > ${rankOf('delivery_reports.state')}
+    OR (excluded.state = delivery_reports.state AND excluded.said IS DISTINCT FROM delivery_reports.said)`;
+
 export interface ConversationRow {
   context: string;
   number: string;
@@ -136,9 +155,7 @@ export function prepareReplyStatements(db: Database) {
     insertReport: db.prepare(`
       INSERT INTO delivery_reports (provider, provider_id, number, code, state, said, received_at, sms_id)
       VALUES (@provider, @provider_id, @number, @code, @state, @said, @received_at, @sms_id)
-      ON CONFLICT (provider, provider_id, number, code) DO UPDATE
-        SET state = excluded.state, said = excluded.said, received_at = excluded.received_at, sms_id = coalesce(excluded.sms_id, sms_id)
-        WHERE state IS NOT excluded.state OR said IS NOT excluded.said`),
+      ${REPORT_CONFLICT}`),
     outboundForReport: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.provider_id = ? AND o.number = ?`),

@@ -259,13 +259,37 @@ forEachStore((kind) =>
       assert.equal((await store.smsOf(other))[0]?.delivery, 'failed');
     });
 
-    test('an interim and a final receipt with the same code before their send result: both kept, both applied once it is', async () => {
+    test('an interim and a final receipt with the same code before their send result: the final one kept, and applied once it is', async () => {
       await store.acceptMail(withContext('c1', 'alice@example.com'));
       assert.deepEqual(await report(0, 'sent'), { kind: 'orphan' });
       assert.deepEqual(await report(0, 'delivered'), { kind: 'orphan' });
       assert.deepEqual(await report(0, 'delivered'), { kind: 'duplicate' });
       const id = await send('P1');
       assert.equal((await store.smsOf(id))[0]?.delivery, 'delivered');
+    });
+
+    test('a late interim receipt never undoes the final one with the same code: before the send result, or after it as a repeat', async () => {
+      const said = (words: string, providerId: string) => ({ provider: 'vonage', providerId, number: PHONE, code: 0, receivedAt: 9_000, said: words });
+      const [accepted, delivered] = [
+        (providerId: string) => store.applyDeliveryReport({ ...said('status accepted, err-code 0', providerId), state: 'sent' }),
+        (providerId: string) => store.applyDeliveryReport({ ...said('status delivered, err-code 0', providerId), state: 'delivered' }),
+      ];
+      // The gateway posts each receipt on its own request and retries any unanswered: the interim can come last.
+      await store.acceptMail(withContext('c1', 'alice@example.com'));
+      assert.deepEqual(await delivered('P1'), { kind: 'orphan' });
+      assert.deepEqual(await accepted('P1'), { kind: 'duplicate' }, 'the kept row is all there is of the final receipt until the send result');
+      const first = await send('P1');
+      assert.equal((await store.smsOf(first))[0]?.delivery, 'delivered');
+      await store.acceptMail(withContext('c2', 'bob@example.com'));
+      const second = await send('P2');
+      assert.equal((await accepted('P2')).kind, 'advanced');
+      assert.equal((await delivered('P2')).kind, 'advanced');
+      assert.deepEqual(await accepted('P2'), { kind: 'duplicate' }, 'a retried interim receipt');
+      assert.deepEqual(await delivered('P2'), { kind: 'duplicate' }, 'a retried final receipt: no second history line');
+      assert.deepEqual(
+        (await store.events(second)).filter((event) => event.kind === 'delivery report').map((event) => event.detail),
+        ['sent (status accepted, err-code 0)', 'delivered (status delivered, err-code 0)'],
+      );
     });
 
     test('retention erases what people wrote once it is finished, and keeps what is still queued', async () => {

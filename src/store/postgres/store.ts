@@ -46,6 +46,7 @@ import {
   THREAD_FIELD_CHARS,
   isForward,
   type OutboundForReport,
+  REPORT_CONFLICT,
   saysMore,
   toConversation,
   toRecipient,
@@ -372,10 +373,7 @@ const SENT_LATE = `INSERT INTO events (at, message_id, sms_id, kind, detail)
  */
 const REPORT_KEPT = `WITH kept AS (
     INSERT INTO delivery_reports (provider, provider_id, number, code, state, said, received_at, sms_id)
-    VALUES ($1, $2, $3, $4, $5, $11, $6, $7) ON CONFLICT (provider, provider_id, number, code) DO UPDATE
-      SET state = excluded.state, said = excluded.said, received_at = excluded.received_at, sms_id = coalesce(excluded.sms_id, delivery_reports.sms_id)
-      WHERE delivery_reports.state IS DISTINCT FROM excluded.state OR delivery_reports.said IS DISTINCT FROM excluded.said
-    RETURNING id
+    VALUES ($1, $2, $3, $4, $5, $11, $6, $7) ${REPORT_CONFLICT} RETURNING id
   ), advanced AS (
     UPDATE outbound SET delivery = $5, delivery_code = $4, notice_due = $9, updated_at = $6
     WHERE id = $7 AND $8 AND EXISTS (SELECT 1 FROM kept) RETURNING id, message_id
