@@ -395,7 +395,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
         // A batch on an account's own credentials says nothing about the relay's account.
         !attempted.asked.has(lane) || batch.message.gatewayAccount
           ? lane.pause.probeSkipped(this.#clock())
-          : this.#notePause(lane, attempted.asked.get(lane), log, onLease),
+          : this.#notePause(lane, attempted.asked.get(lane), log, onLease, now),
       ),
     );
     try {
@@ -653,9 +653,9 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   /**
    * A provider's refusal of the relay's account pauses it (alerting once), as does every host of it
    * failing or its asking for a wait (one warning): its SMS go to the route's next provider, or wait
-   * for its probe; any other answer of it ends its pause.
+   * for its probe; any other answer of it ends its pause. `sentAt`: when the batch's request went.
    */
-  async #notePause(lane: Lane, hold: Hold | undefined, log: Logger, onLease?: Promise<boolean>): Promise<void> {
+  async #notePause(lane: Lane, hold: Hold | undefined, log: Logger, onLease?: Promise<boolean>, sentAt?: number): Promise<void> {
     const provider = this.#providerLabel(lane);
     if (hold) {
       const { classified, kind, probeInMs } = hold;
@@ -678,7 +678,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       }
       return;
     }
-    const ended = await lane.pause.answered(this.#clock(), onLease);
+    const ended = await lane.pause.answered(this.#clock(), onLease, sentAt);
     if (!ended) return;
     const fields = { ...provider, pausedMs: this.#clock() - ended.since, reason: maskNumbersIn(ended.reason) };
     // A pause this relay only read (another relay's) is of a kind it does not know: the neutral words.

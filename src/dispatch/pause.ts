@@ -26,9 +26,11 @@ export class ProviderPause {
   /** Counts local changes, so that a snapshot read before one does not undo it. */
   #changes = 0;
   /**
-   * When this relay last had an answer other than a refusal while it knew of no pause. Relays read the
-   * shared pauses about once a second, so one can have a request answered after another paused the
-   * provider: a pause begun before that answer is over, and `outlived` says so.
+   * When the request went whose answer, other than a refusal, this relay last had while it knew of no
+   * pause. Relays read the shared pauses about once a second, so one can send after another paused the
+   * provider: a pause begun before such a request was answered is over, and `outlived` says so. The
+   * request's time, not its answer's: a request sent before the pause and answered after it (a slow
+   * gateway) says nothing of the gateway since.
    */
   #answeredAt: number | undefined;
 
@@ -133,10 +135,10 @@ export class ProviderPause {
    * one relay that ends it; no store call when this relay knows of no pause. A late answer (`onLease`
    * false, as for `refused`) ends no shared pause: this relay reads it back at its next look.
    */
-  async answered(now: number, onLease = ON_LEASE): Promise<{ reason: string; since: number } | undefined> {
+  async answered(now: number, onLease = ON_LEASE, sentAt = now): Promise<{ reason: string; since: number } | undefined> {
     const known = this.#state;
     if (!known && !this.#probing) {
-      this.#answeredAt = now;
+      this.#answeredAt = sentAt;
       return undefined;
     }
     this.#changes++;
@@ -167,7 +169,7 @@ export class ProviderPause {
   }
 
   /**
-   * The shared pause this relay read began before an answer it had from the gateway since: the gateway
+   * The shared pause this relay read began before a request it had answered since: the gateway
    * works, so the pause must end (`answered`) rather than hold every relay until its next probe, which
    * waits for the next SMS. (The store gives `since` in this relay's clock.)
    */
