@@ -331,3 +331,52 @@ export class StoreFileError extends Error {
     this.name = 'StoreFileError';
   }
 }
+
+/**
+ * How a backup's target failed, by what helps (sysexits.h): `full`, a full disk (freeing space there helps,
+ * EX_TEMPFAIL); `uncreatable`, the file cannot be made where it is named (a missing directory, a file in its
+ * path, permissions: EX_CANTCREAT); `refused`, its disk refuses writing (read-only, an I/O error: EX_IOERR).
+ */
+export type BackupTargetFailure = 'full' | 'uncreatable' | 'refused';
+
+const TARGET_FULL = { failure: 'full', why: 'its disk is full', fix: 'free space there, or name a file on another disk' } as const;
+const TARGET_READ_ONLY = { failure: 'refused', why: 'it is on a read-only filesystem', fix: 'remount it read-write, or name a file on another disk' } as const;
+const TARGET_DENIED = { failure: 'uncreatable', why: 'permission denied for this user', fix: 'name a file in a directory this user may write' } as const;
+
+/** Why a backup's target cannot take the copy and what helps, by the errno or SQLite code met. */
+const BACKUP_TARGET_FAILURES: Readonly<Record<string, { readonly failure: BackupTargetFailure; readonly why: string; readonly fix: string }>> = {
+  ENOENT: { failure: 'uncreatable', why: 'its directory does not exist', fix: 'create it, or name a file in a directory that exists' },
+  ENOTDIR: { failure: 'uncreatable', why: 'a part of its path is a file, not a directory', fix: 'name a file in a directory' },
+  EACCES: TARGET_DENIED,
+  EPERM: TARGET_DENIED,
+  ENAMETOOLONG: { failure: 'uncreatable', why: 'the path is too long', fix: 'name a shorter one' },
+  EROFS: TARGET_READ_ONLY,
+  SQLITE_READONLY: TARGET_READ_ONLY,
+  ENOSPC: TARGET_FULL,
+  SQLITE_FULL: TARGET_FULL,
+  EDQUOT: { ...TARGET_FULL, why: "this user's disk quota there is used up" },
+};
+
+/**
+ * `smsrelay backup` could not write its copy: the target's fault, never the store's (a full backup disk is not
+ * the relay's), so the line names the target, why and the fix; the partial copy is gone by then. `nearlyFull`:
+ * the target's disk is almost full, so an I/O error there is the space running out (SQLite says "disk I/O
+ * error" where a full disk refused a journal's pages).
+ */
+export class BackupTargetError extends Error {
+  readonly failure: BackupTargetFailure;
+
+  constructor(target: string, cause: unknown, nearlyFull: boolean) {
+    const code = String((cause as { code?: unknown } | undefined)?.code ?? '');
+    const known = BACKUP_TARGET_FAILURES[code] ?? (code.startsWith('SQLITE_IOERR') && nearlyFull ? TARGET_FULL : undefined);
+    const words = cause instanceof Error ? cause.message : String(cause);
+    super(
+      known
+        ? `backup ${target}: ${known.why} (${code}); ${known.fix}`
+        : `backup ${target}: its disk refuses the copy (${words.startsWith(code) ? words : `${code}: ${words}`}); check that filesystem, or name a file on another disk`,
+      { cause },
+    );
+    this.name = 'BackupTargetError';
+    this.failure = known?.failure ?? 'refused';
+  }
+}

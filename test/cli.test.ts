@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -251,6 +251,79 @@ describe('smsrelay command', () => {
         .filter((line: string) => !line.startsWith('cat:'));
       assertDiskFullLine(result, lines, data, `${freeKb} kB free`);
     }
+  });
+
+  test("backup onto a full, read-only, missing or wrong target leaves no file behind, keeps a file it did not make, and says what is wrong with the target (75, 74, 73), never the store's words and exit 1", (context) => {
+    const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt && mount -o remount,ro /mnt');
+    if (!unshare) return;
+    const { cwd, mountPoint } = storeToMount('target');
+    const data = join(cwd, 'made');
+    /** `backup <args>` after `setup` ran on a 64 kB tmpfs at `mountPoint` ($0): smaller than the store's copy. */
+    const backupOnto = (setup: string, ...args: string[]) => {
+      const result = spawnSync(
+        'unshare',
+        [
+          ...unshare,
+          `mount -t tmpfs -o size=64k tmpfs "$0" && ${setup} && { "$@"; rc=$?; ls -A "$0" | sed "s/^/left: /" >&2; [ -f "$0/old.db" ] && sed "s/^/old: /" "$0/old.db" >&2; exit $rc; }`,
+          mountPoint,
+          process.execPath,
+          BIN,
+          'backup',
+          ...args,
+        ],
+        { cwd, env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data }, encoding: 'utf8', timeout: 60_000 },
+      );
+      const lines = result.stderr.trim().split('\n');
+      return {
+        status: result.status,
+        said: lines.filter((line) => !/^(left|old): /.test(line) && !line.startsWith('smsrelay: data directory')),
+        left: lines.filter((line) => /^(left|old): /.test(line)),
+      };
+    };
+    const full = `its disk is full (SQLITE_FULL); free space there, or name a file on another disk`;
+    assert.deepEqual(backupOnto('true', join(mountPoint, 'b.db')), { status: 75, said: [`smsrelay: backup ${join(mountPoint, 'b.db')}: ${full}`], left: [] });
+    const into = backupOnto('true', `${mountPoint}/`);
+    assert.equal(into.status, 75, into.said.join('\n'));
+    assert.match(into.said.join('\n'), new RegExp(`^smsrelay: backup ${mountPoint}/smsrelay-backup-[\\dT-]+Z\\.db: its disk is full \\(SQLITE_FULL\\)`));
+    assert.deepEqual(into.left, [], 'no dated file that looks like a backup');
+    // --force over a file the command did not make: that file stays as it was until a whole copy replaces it.
+    assert.deepEqual(backupOnto('echo keep > "$0/old.db"', '--force', join(mountPoint, 'old.db')), {
+      status: 75,
+      said: [`smsrelay: backup ${join(mountPoint, 'old.db')}: ${full}`],
+      left: ['left: old.db', 'old: keep'],
+    });
+    assert.deepEqual(backupOnto('mount -o remount,ro "$0"', join(mountPoint, 'b.db')), {
+      status: 74,
+      said: [`smsrelay: backup ${join(mountPoint, 'b.db')}: it is on a read-only filesystem (EROFS); remount it read-write, or name a file on another disk`],
+      left: [],
+    });
+    writeFileSync(join(cwd, 'a-file'), '');
+    for (const [target, said] of [
+      [
+        join(cwd, 'nonexistent', 'dir', 'x.db'),
+        `${join(cwd, 'nonexistent', 'dir', 'x.db')}: its directory does not exist (ENOENT); create it, or name a file in a directory that exists`,
+      ],
+      [join(cwd, 'a-file', 'x.db'), `${join(cwd, 'a-file', 'x.db')}: a part of its path is a file, not a directory (ENOTDIR); name a file in a directory`],
+    ]) {
+      const result = spawnSync(process.execPath, [BIN, 'backup', target as string], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(result.status, 73, result.stderr);
+      assert.deepEqual(result.stderr.trim().split('\n'), [`smsrelay: data directory ${data}`, `smsrelay: backup ${said}`]);
+    }
+    // A name ending in "/" is a directory: one that does not exist is said so, not "illegal operation on a directory".
+    const missing = spawnSync(process.execPath, [BIN, 'backup', `${join(cwd, 'nonexistent')}/`], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(missing.status, 73, missing.stderr);
+    assert.match(missing.stderr, /smsrelay: backup .*\/nonexistent\/smsrelay-backup-[\dT-]+Z\.db: its directory does not exist \(ENOENT\)/);
+    assert.deepEqual(readdirSync(cwd).sort(), ['a-file', 'made', 'target']);
   });
 
   test('the commands on a read-only data directory are one line naming dataDir and the fix, exit 74, not a bare EROFS and exit 1', (context) => {
