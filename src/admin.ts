@@ -110,9 +110,13 @@ function gatewayAsWritten(gateway: Config['gateway']): Record<string, unknown> {
 /** The keys of the gateway section that are neither an account's nor the routes'. */
 const SHARED_GATEWAY_KEYS = ['publicUrl', 'connectTimeout', 'responseTimeout', 'maxConcurrentRequests', 'failoverRecovery'] as const;
 
-/** One account's keys as written: the shared account keys (no URL for a simulator) and its plug-in's own. */
-function accountAsWritten({ simulated, url, backupUrl, username, password, maxParts, settings }: GatewayAccount): Record<string, unknown> {
-  return { ...(simulated ? {} : { url, backupUrl }), username, password, maxParts, ...settings };
+/**
+ * One account's keys as written: the shared account keys (no URL for a simulator, nor for a gateway reached at
+ * a host of its own settings: SMPP's `host`) and its plug-in's own, its durations as a file writes them.
+ */
+function accountAsWritten({ simulated, ownHost, url, backupUrl, username, password, maxParts, settings, durations }: GatewayAccount): Record<string, unknown> {
+  const own = Object.entries(settings).map(([key, value]) => [key, durations.includes(key) && typeof value === 'number' ? formatDuration(value) : value]);
+  return { ...(simulated || ownHost ? {} : { url, backupUrl }), username, password, maxParts, ...Object.fromEntries(own) };
 }
 
 function masked(value: unknown): unknown {

@@ -1007,6 +1007,43 @@ describe('smsrelay command', () => {
     assert.deepEqual(JSON.parse(again.stdout.slice(0, again.stdout.lastIndexOf('\nstore: '))), shown);
   });
 
+  test("config check's output for each real provider copies back into a file that checks the same: no URL where the provider takes none, durations with their units, no default the file would refuse", () => {
+    const cwd = dir();
+    const secrets: Record<string, string> = { password: 'secret12', authToken: '0123456789abcdef0123456789abcdef' };
+    const providers: Record<string, Record<string, string>> = {
+      intellisoftware: {},
+      interactsms: { apiId: '12345' },
+      puzzel: { serviceId: '1234' },
+      smpp: { host: '127.0.0.1' },
+      twilio: { accountSid: `AC${'0'.repeat(32)}`, messagingServiceSid: `MG${'0'.repeat(32)}` },
+      vonage: { from: 'Relay' },
+    };
+    const check = (file: string) =>
+      spawnSync(process.execPath, [BIN, 'config', 'check'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_CONFIG: file, SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    const configuration = (stdout: string) => stdout.slice(0, stdout.lastIndexOf('\nstore: '));
+    for (const [provider, settings] of Object.entries(providers)) {
+      const gateway = { provider, username: 'relay', ...secrets, ...settings };
+      writeFileSync(join(cwd, `${provider}.yaml`), JSON.stringify({ smtp: { hostname: 'copy.test' }, gateway }));
+      const first = check(join(cwd, `${provider}.yaml`));
+      assert.equal(first.status, 0, `${provider}: ${first.stderr}`);
+      // The secrets are shown masked: the operator writes them back.
+      const copy = configuration(first.stdout).replace(/"(\w+)": "\*\*\*"/g, (_all, key: string) => `"${key}": ${JSON.stringify(secrets[key])}`);
+      writeFileSync(join(cwd, `${provider}-copy.yaml`), copy);
+      const again = check(join(cwd, `${provider}-copy.yaml`));
+      assert.equal(again.status, 0, `${provider}: ${again.stderr}`);
+      assert.deepEqual(JSON.parse(configuration(again.stdout)), JSON.parse(configuration(first.stdout)), provider);
+      if (provider === 'smpp') {
+        const shown = JSON.parse(configuration(first.stdout)).gateway;
+        assert.deepEqual([shown.url, shown.submitTimeout, shown.enquireLinkInterval], [undefined, '30s', '30s']);
+      }
+    }
+  });
+
   test('a settings file that is a directory, unreadable or missing, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {
     const cwd = dir();
     chmodSync(cwd, 0o755);

@@ -43,13 +43,13 @@ describe('config', () => {
     );
   });
 
-  test("sms.maxParts set above every configured provider's limit is refused at start, naming the limit; the default is not", () => {
+  test("sms.maxParts set above every configured provider's limit is refused at start, naming the limit; the default is not: it is lowered to their highest, a value a file may hold", () => {
     assert.deepEqual(
       problems({}, 'sms:\n  maxParts: 255\n').map((problem) => problem.replace(/^.*smsrelay\.yaml: /, '')),
       ['sms.maxParts: 255 parts can never be sent: intellisoftware at most 6 parts per SMS; set at most 6'],
     );
     assert.equal(loadConfig({}, dirWith('sms:\n  maxParts: 6\n')).config.sms.maxParts, 6);
-    assert.equal(loadConfig({ SMSRELAY_GATEWAY: 'interactsms-simulator' }, dirWith()).config.sms.maxParts, 6);
+    assert.equal(loadConfig({ SMSRELAY_GATEWAY: 'interactsms-simulator' }, dirWith()).config.sms.maxParts, 1);
   });
 
   test('embedded defaults need no file and no environment', () => {
