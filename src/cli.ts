@@ -93,7 +93,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     words: 1,
     exits: {
       0: 'stopped',
-      74: "the store's disk refuses it at start (an I/O error)",
+      74: "the store's disk refuses it at start (an I/O error, a read-only filesystem)",
       75: 'disk full at start',
       78: 'configuration or store unusable',
       130: 'a second signal',
@@ -733,10 +733,15 @@ function configOrExit(): LoadedConfig {
     if (!(error instanceof DataDirError)) throw error;
     if (code !== 'EACCES' && code !== 'EPERM') {
       console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
-      process.exit(error.temporary ? EXIT_TEMPORARY : EXIT_CONFIG);
+      process.exit(dataDirExit(error));
     }
   }
   return loaded;
+}
+
+/** A data directory's failure by what helps: free space (75), fix its disk (74), another directory (78). */
+function dataDirExit(error: DataDirError): number {
+  return error.temporary ? EXIT_TEMPORARY : error.diskRefuses ? EXIT_IO : EXIT_CONFIG;
 }
 
 /** `smsrelay preview`: the acceptance service's text stage on a mail from stdin; the thread is looked up when the store is there. */
@@ -921,7 +926,7 @@ async function start(): Promise<void> {
     }
     logger.flush();
     console.error(`smsrelay: config: ${describeSetting(setting)}: ${(error as Error).message}`);
-    process.exit(error instanceof DataDirError && error.temporary ? EXIT_TEMPORARY : EXIT_CONFIG);
+    process.exit(error instanceof DataDirError ? dataDirExit(error) : EXIT_CONFIG);
   });
 
   let stopping = false;

@@ -297,24 +297,39 @@ const DATA_DIR_FAILURES: Readonly<Record<string, string>> = {
 const TEMPORARY_DATA_DIR_FAILURES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
 
 /**
+ * Failures of the directory's disk, not of the directory (a filesystem remounted read-only after an error, an I/O
+ * error): fixing that disk is the fix, as the commands say (exit 74), and a supervisor's restart then succeeds.
+ */
+const DISK_DATA_DIR_FAILURES: Readonly<Record<string, string>> = {
+  EROFS: 'remount it read-write',
+  EIO: 'check that filesystem (failing, out of inodes)',
+};
+
+/**
  * The data directory cannot be used: not creatable, not writable, or in use by another relay. Only
  * another `dataDir` (or fixing that directory, or stopping the other relay) helps, so the CLI
  * reports it as a configuration problem (exit 78) naming where `dataDir` came from; but a full disk
- * is `temporary` (exit 75): freeing space there is the fix, and a supervisor's restart then succeeds.
+ * is `temporary` (exit 75): freeing space there is the fix, and a supervisor's restart then succeeds;
+ * and a disk that refuses it (read-only, an I/O error) is exit 74, as the commands say it.
  */
 export class DataDirError extends Error {
   readonly setting = 'dataDir';
   readonly temporary: boolean;
+  /** Its disk refuses it (read-only, an I/O error): EX_IOERR, as the commands, rather than a configuration to change. */
+  readonly diskRefuses: boolean;
 
   /** `problem` follows "data directory <dataDir>" ("cannot be written"). */
   constructor(dataDir: string, problem: string, cause?: unknown) {
     const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? '';
     const why = DATA_DIR_FAILURES[code] ?? (cause instanceof Error ? cause.message : undefined);
     const temporary = TEMPORARY_DATA_DIR_FAILURES.has(code);
+    const diskFix = DISK_DATA_DIR_FAILURES[code];
+    const fix = temporary ? `free space in ${dataDir}` : (diskFix ?? 'choose a directory the relay can write');
     const reason = `data directory ${dataDir} ${problem}`;
-    super(why === undefined ? reason : `${reason}: ${why}; ${temporary ? `free space in ${dataDir}` : 'choose a directory the relay can write'}`, { cause });
+    super(why === undefined ? reason : `${reason}: ${why}; ${fix}`, { cause });
     this.name = 'DataDirError';
     this.temporary = temporary;
+    this.diskRefuses = diskFix !== undefined;
   }
 }
 

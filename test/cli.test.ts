@@ -355,6 +355,49 @@ describe('smsrelay command', () => {
     }
   });
 
+  test('start on a read-only data directory (its store there, or not yet made) says to remount it read-write, exit 74 as the commands (the unit restarts it), not 78', (context) => {
+    const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt && mount -o remount,ro /mnt');
+    if (!unshare) return;
+    const { cwd, mountPoint: mounted } = storeToMount('ro');
+    for (const [name, step] of [
+      ['data', 'cannot be written'],
+      ['new', 'cannot be created'],
+    ] as const) {
+      const data = join(mounted, name);
+      const result: SpawnSyncReturns<string> = spawnSync(
+        'unshare',
+        [
+          ...unshare,
+          'mount -t tmpfs -o size=2m tmpfs "$0" && mkdir "$0/data" && cp "$STORE" "$0/data/smsrelay.db" && mount -o remount,ro "$0" && exec "$@"',
+          mounted,
+          process.execPath,
+          BIN,
+          'start',
+        ],
+        {
+          cwd,
+          env: {
+            PATH: process.env.PATH ?? '',
+            STORE: join(cwd, 'made', 'smsrelay.db'),
+            SMSRELAY_DATA_DIR: data,
+            SMSRELAY_HTTP_PORT: '0',
+            SMSRELAY_SMTP_PORT: '0',
+          },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      assert.equal(result.status, 74, result.stderr);
+      assert.deepEqual(
+        result.stderr
+          .trim()
+          .split('\n')
+          .filter((line: string) => !line.startsWith('{')),
+        [`smsrelay: config: SMSRELAY_DATA_DIR="${data}": data directory ${data} ${step}: it is on a read-only filesystem; remount it read-write`],
+      );
+    }
+  });
+
   test('a second relay on a data directory in use names where dataDir came from, exit 78', async () => {
     const cwd = dir();
     const env = relayEnvironment(cwd, { dataDir: join(cwd, 'shared') });
