@@ -489,6 +489,12 @@ function hostsOverlap(a: string, b: string): boolean {
 }
 
 function unknownKey(where: string, key: string, known: readonly string[]): string {
+  // The docs name settings by their dotted path (`log.level`); YAML reads `log.level:` as one key with a dot in it.
+  const [first, ...rest] = key.split('.');
+  if (rest.length > 0 && first !== undefined && known.includes(first)) {
+    const nested = [first, ...rest].reduceRight((inner, part) => `{${part}: ${inner}}`, '…').slice(1, -1);
+    return `${where}: unknown setting: a key with a dot is not read as a path; write it nested: ${nested} (or ${rest.join('.')} indented under ${first}:)`;
+  }
   const suggestion = didYouMean(key, known);
   return `${where}: unknown setting${suggestion ? `; did you mean ${suggestion}?` : known.length > 0 ? ` (known here: ${known.join(', ')})` : ''}`;
 }

@@ -52,6 +52,16 @@ describe('config', () => {
     assert.equal(loadConfig({ SMSRELAY_GATEWAY: 'interactsms-simulator' }, dirWith()).config.sms.maxParts, 1);
   });
 
+  test('a dotted file key, as the docs name a setting (log.level), is refused with how to write it nested', () => {
+    const refused = (yaml: string) => problems({}, yaml).map((problem) => problem.replace(/^.*smsrelay\.yaml: /, ''));
+    assert.deepEqual(refused('log.level: debug\n'), [
+      'log.level: unknown setting: a key with a dot is not read as a path; write it nested: log: {level: …} (or level indented under log:)',
+    ]);
+    assert.deepEqual(refused('smtp:\n  tls.key: k.pem\n'), [
+      'smtp.tls.key: unknown setting: a key with a dot is not read as a path; write it nested: tls: {key: …} (or key indented under tls:)',
+    ]);
+  });
+
   test('embedded defaults need no file and no environment', () => {
     const dir = dirWith();
     const { config, warnings } = loadConfig({}, dir);
