@@ -770,18 +770,19 @@ async function preview(from: string | undefined, to: string | undefined): Promis
     ]);
     const shown = await previewMail(raw, {
       text: config.text,
-      defaultRegion: config.sms.defaultRegion,
       maxParts: config.sms.maxParts,
       ...acceptanceLimits(config, composeRegistry()),
       envelopeFrom: from ?? '',
       to,
+      recipients: { ...config.sms, relaySender: config.mail.from },
       store,
     });
     console.log(formatPreview(shown, attachmentsNote));
     if (shown.refused) process.exitCode = 65;
   } catch (error) {
     if (!(error instanceof RelayError)) throw error;
-    console.error(`smsrelay: preview: ${error.message}`);
+    // The recipient refused: as the relay's reply to its RCPT says it.
+    console.error(`smsrelay: preview: ${toSmtpError(error).responseCode} ${toSmtpError(error).message}`);
     process.exitCode = 65;
   } finally {
     await store?.close();
