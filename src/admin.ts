@@ -370,7 +370,11 @@ export function checkQueueArgs(args: readonly string[]): void {
   }
   const pauseOrResume = command === 'pause' || command === 'resume';
   const sendNow = command === 'retry' && args[2] === SEND_NOW;
-  if (sendNow && target === 'all') throw new UsageError(`queue retry ${SEND_NOW} needs a message id: it sends scheduled SMS one message at a time`);
+  // `retry --now` with no id: the option is not an id (nor is it one of hold's or the others').
+  if ((sendNow && target === 'all') || (command === 'retry' && target === SEND_NOW)) {
+    throw new UsageError(`queue retry ${SEND_NOW} needs a message id: it sends scheduled SMS one message at a time`);
+  }
+  if (command !== 'retry' && args.includes(SEND_NOW)) throw new UsageError(`queue ${command} takes no ${SEND_NOW}: only queue retry <message id> ${SEND_NOW}`);
   const most = pauseOrResume ? 1 : sendNow ? 3 : 2;
   if (args.length > most) throw new UsageError(`queue ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
   if (!pauseOrResume) checkQueueAction(command, target);
@@ -413,7 +417,12 @@ function queueListOptions(words: readonly string[]): { after: number; limit: num
   let limit = LISTED;
   for (let index = 0; index < words.length; index += 2) {
     const [name, value = ''] = [words[index], words[index + 1]];
-    if (name !== '--after' && name !== '--limit') throw new UsageError(`queue list: unexpected argument "${words.slice(index).join(' ')}"`);
+    if (name !== '--after' && name !== '--limit') {
+      // The stray words alone, not the options after them: `extra --limit 2` is "extra".
+      const stray = words.slice(index);
+      const next = stray.findIndex((word, at) => at > 0 && word.startsWith('--'));
+      throw new UsageError(`queue list: unexpected argument "${stray.slice(0, next < 0 ? undefined : next).join(' ')}"`);
+    }
     const number = /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
     if (name === '--after') {
       if (Number.isNaN(number)) throw new UsageError('queue list: --after needs an SMS id (the smsId of the last line listed)');

@@ -138,7 +138,8 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     commands: ['check'],
     needs: '"check"',
     words: 2,
-    exits: { 0: '', ...STORE_EXITS, 69: 'the store cannot be reached now (the configuration is shown all the same)' },
+    // No store yet is exit 0 (it creates nothing): 66 is only one this user may not open.
+    exits: { 0: '', ...STORE_EXITS, 66: 'a store this user may not open', 69: 'the store cannot be reached now (the configuration is shown all the same)' },
   },
   backup: {
     usage: 'backup [--force] <file|directory>',

@@ -868,7 +868,13 @@ describe('smsrelay command', () => {
       [['queue', 'pause', 'extra'], 'queue pause: unexpected argument "extra"'],
       [['queue', 'retry', 'all', 'extra'], 'queue retry: unexpected argument "extra"'],
       [['queue', 'retry', 'all', '--now'], 'queue retry --now needs a message id: it sends scheduled SMS one message at a time'],
-      [['queue', 'hold', 'X', '--now'], 'queue hold: unexpected argument "--now"'],
+      [['queue', 'hold', 'X', '--now'], 'queue hold takes no --now: only queue retry <message id> --now'],
+      // --now is no message id.
+      [['queue', 'retry', '--now'], 'queue retry --now needs a message id: it sends scheduled SMS one message at a time'],
+      [['queue', 'hold', '--now'], 'queue hold takes no --now: only queue retry <message id> --now'],
+      // Only the stray words are quoted, not the options around them.
+      [['queue', 'list', '--after', '2', 'extra'], 'queue list: unexpected argument "extra"'],
+      [['queue', 'list', 'extra', '--limit', '2'], 'queue list: unexpected argument "extra"'],
       [['quarantine', 'show'], 'quarantine show needs a request id (see smsrelay quarantine list)'],
       [['quarantine', 'show', '1', '2'], 'quarantine show: unexpected argument "2"'],
       [['undeliverable', 'reroute', 'X'], 'undeliverable reroute needs an inbound SMS id and a mail address'],
