@@ -110,9 +110,13 @@ function gatewayAsWritten(gateway: Config['gateway']): Record<string, unknown> {
 /** The keys of the gateway section that are neither an account's nor the routes'. */
 const SHARED_GATEWAY_KEYS = ['publicUrl', 'connectTimeout', 'responseTimeout', 'maxConcurrentRequests', 'failoverRecovery'] as const;
 
-/** One account's keys as written: the shared account keys (no URL for a simulator) and its plug-in's own. */
-function accountAsWritten({ simulated, url, backupUrl, username, password, maxParts, settings }: GatewayAccount): Record<string, unknown> {
-  return { ...(simulated ? {} : { url, backupUrl }), username, password, maxParts, ...settings };
+/**
+ * One account's keys as written: the shared account keys (no URL for a simulator, nor for a gateway reached at
+ * a host of its own settings: SMPP's `host`) and its plug-in's own, its durations as a file writes them.
+ */
+function accountAsWritten({ simulated, ownHost, url, backupUrl, username, password, maxParts, settings, durations }: GatewayAccount): Record<string, unknown> {
+  const own = Object.entries(settings).map(([key, value]) => [key, durations.includes(key) && typeof value === 'number' ? formatDuration(value) : value]);
+  return { ...(simulated || ownHost ? {} : { url, backupUrl }), username, password, maxParts, ...Object.fromEntries(own) };
 }
 
 function masked(value: unknown): unknown {
@@ -366,7 +370,11 @@ export function checkQueueArgs(args: readonly string[]): void {
   }
   const pauseOrResume = command === 'pause' || command === 'resume';
   const sendNow = command === 'retry' && args[2] === SEND_NOW;
-  if (sendNow && target === 'all') throw new UsageError(`queue retry ${SEND_NOW} needs a message id: it sends scheduled SMS one message at a time`);
+  // `retry --now` with no id: the option is not an id (nor is it one of hold's or the others').
+  if ((sendNow && target === 'all') || (command === 'retry' && target === SEND_NOW)) {
+    throw new UsageError(`queue retry ${SEND_NOW} needs a message id: it sends scheduled SMS one message at a time`);
+  }
+  if (command !== 'retry' && args.includes(SEND_NOW)) throw new UsageError(`queue ${command} takes no ${SEND_NOW}: only queue retry <message id> ${SEND_NOW}`);
   const most = pauseOrResume ? 1 : sendNow ? 3 : 2;
   if (args.length > most) throw new UsageError(`queue ${command}: unexpected argument "${args.slice(most).join(' ')}"`);
   if (!pauseOrResume) checkQueueAction(command, target);
@@ -409,7 +417,12 @@ function queueListOptions(words: readonly string[]): { after: number; limit: num
   let limit = LISTED;
   for (let index = 0; index < words.length; index += 2) {
     const [name, value = ''] = [words[index], words[index + 1]];
-    if (name !== '--after' && name !== '--limit') throw new UsageError(`queue list: unexpected argument "${words.slice(index).join(' ')}"`);
+    if (name !== '--after' && name !== '--limit') {
+      // The stray words alone, not the options after them: `extra --limit 2` is "extra".
+      const stray = words.slice(index);
+      const next = stray.findIndex((word, at) => at > 0 && word.startsWith('--'));
+      throw new UsageError(`queue list: unexpected argument "${stray.slice(0, next < 0 ? undefined : next).join(' ')}"`);
+    }
     const number = /^\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
     if (name === '--after') {
       if (Number.isNaN(number)) throw new UsageError('queue list: --after needs an SMS id (the smsId of the last line listed)');

@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -27,11 +27,21 @@ import {
   UsageError,
 } from './admin.ts';
 import { changedSettings, type Config, ConfigError, describeSetting, type LoadedConfig, loadConfig } from './config/load.ts';
-import { DataDirError, isStoreFailure, ListenError, RelayError, StoreFileError, storeFailureReason, toSmtpError } from './errors.ts';
+import {
+  BackupTargetError,
+  type BackupTargetFailure,
+  DataDirError,
+  isStoreFailure,
+  ListenError,
+  RelayError,
+  StoreFileError,
+  storeFailureReason,
+  toSmtpError,
+} from './errors.ts';
 import { missingDataDirs, runningRelay, STORE_FILE } from './store/lock.ts';
 import { DAMAGED_STORE_FIX } from './store/health.ts';
 import { OlderSchemaError } from './store/migrations.ts';
-import { isDamage, RECOVERED_SUFFIX, SqliteStore } from './store/sqlite.ts';
+import { diskNearlyFull, isDamage, RECOVERED_SUFFIX, SqliteStore } from './store/sqlite.ts';
 import type { Store } from './store/types.ts';
 import type { Logger } from './log.ts';
 
@@ -94,7 +104,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     words: 1,
     exits: {
       0: 'stopped',
-      74: "the store's disk refuses it at start (an I/O error)",
+      74: "the store's disk refuses it at start (an I/O error, a read-only filesystem)",
       75: 'disk full at start',
       78: 'configuration or store unusable',
       130: 'a second signal',
@@ -139,14 +149,22 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     commands: ['check'],
     needs: '"check"',
     words: 2,
-    exits: { 0: '', ...STORE_EXITS, 69: 'the store cannot be reached now (the configuration is shown all the same)' },
+    // No store yet is exit 0 (it creates nothing): 66 is only one this user may not open.
+    exits: { 0: '', ...STORE_EXITS, 66: 'a store this user may not open', 69: 'the store cannot be reached now (the configuration is shown all the same)' },
   },
   backup: {
     usage: 'backup [--force] <file|directory>',
     does: 'an online copy of the store (SQLite; on PostgreSQL use pg_dump); into a directory as smsrelay-backup-<time>.db; an existing file only with --force',
     options: { force: 'boolean' },
     words: 2,
-    exits: { 0: '', ...STORE_EXITS, 64: 'called wrongly, or on PostgreSQL (the command is for SQLite: use pg_dump)', 73: 'the file exists (add --force)' },
+    exits: {
+      0: '',
+      ...STORE_EXITS,
+      64: 'called wrongly, or on PostgreSQL (the command is for SQLite: use pg_dump)',
+      73: 'the file exists (add --force), or cannot be made there (no such directory, a file in its path, permission denied)',
+      74: "the store's disk, or the target's, refuses it (an I/O error, a read-only filesystem)",
+      75: "the store's disk, or the target's, is full",
+    },
   },
   store: {
     usage: 'store copy --from <sqlite file> --to <postgres url>',
@@ -487,22 +505,6 @@ function diskFailureOrThrow(error: unknown, config: Config): void {
 }
 
 /**
- * Below this much free space a store's I/O error is the space running out: opening it takes the WAL's index
- * (32 KB of shared memory) and its first pages, a commit a mail's pages (64 KB of write probe, sqlite.ts).
- */
-const NEARLY_FULL_BYTES = 1024 * 1024;
-
-/** Whether the filesystem of `dir` has less than NEARLY_FULL_BYTES left for this user. */
-function diskNearlyFull(dir: string): boolean {
-  try {
-    const { bavail, bsize } = statfsSync(dir);
-    return bavail * bsize < NEARLY_FULL_BYTES;
-  } catch {
-    return false;
-  }
-}
-
-/**
  * Whether the store file is there. One this user may not open (another user's: `status` run as oneself
  * on the relay's store) is one line naming dataDir, where it came from and the fix, exit 66; one on a
  * read-only or failing filesystem, the disk's line (diskFailure).
@@ -623,7 +625,8 @@ async function withPostgres(config: Config, warnings: readonly string[], command
 async function backup(words: readonly string[], force: boolean): Promise<void> {
   const [named] = words;
   if (!named) return usage('backup needs the file to write the copy to (or a directory)');
-  const target = isDirectory(named) ? join(named, `smsrelay-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.db`) : named;
+  // A name ending in "/" is a directory, there or not (one that is not is said as such, not as a file that cannot be opened).
+  const target = isDirectory(named) || named.endsWith('/') ? join(named, `smsrelay-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.db`) : named;
   const { config } = configOrExit();
   if (config.store.url) {
     console.error(`smsrelay: ${POSTGRES_BACKUP}`);
@@ -647,13 +650,16 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
     return;
   }
   console.error(`smsrelay: data directory ${config.dataDir}`);
-  // SQLite's backup writes into an existing file as a database: one that is not (or is another store) is replaced whole.
-  rmSync(target, { force: true });
   try {
     // As it is, whatever its schema: the copy taken before an upgrade is what the older release restores.
     await SqliteStore.backupAsItIs(live, config.store.busyTimeout, target);
   } catch (error) {
-    if (!(error instanceof StoreFileError)) throw error;
+    if (error instanceof BackupTargetError) {
+      console.error(`smsrelay: ${error.message}`);
+      process.exitCode = BACKUP_TARGET_EXITS[error.failure];
+      return;
+    }
+    if (!(error instanceof StoreFileError)) return diskFailureOrThrow(error, config);
     console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
     process.exitCode = EXIT_CONFIG;
     return;
@@ -661,8 +667,16 @@ async function backup(words: readonly string[], force: boolean): Promise<void> {
   console.log(`store copied to ${target}`);
 }
 
+/** A backup's target that cannot take the copy, by what helps: as the store's own disk (75, 74), or name another file (73). */
+const BACKUP_TARGET_EXITS: Readonly<Record<BackupTargetFailure, number>> = { full: EXIT_TEMPORARY, refused: EXIT_IO, uncreatable: EXIT_CANNOT_CREATE };
+
 function isDirectory(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    // Under a file (ENOTDIR) or where this user may not look: not a directory to write into, as the copy will say.
+    return false;
+  }
 }
 
 /** Two paths naming one file (a link, another spelling of the path). */
@@ -753,10 +767,15 @@ function configOrExit(): LoadedConfig {
     if (!(error instanceof DataDirError)) throw error;
     if (code !== 'EACCES' && code !== 'EPERM') {
       console.error(`smsrelay: config: ${describeSetting(error.setting)}: ${error.message}`);
-      process.exit(error.temporary ? EXIT_TEMPORARY : EXIT_CONFIG);
+      process.exit(dataDirExit(error));
     }
   }
   return loaded;
+}
+
+/** A data directory's failure by what helps: free space (75), fix its disk (74), another directory (78). */
+function dataDirExit(error: DataDirError): number {
+  return error.temporary ? EXIT_TEMPORARY : error.diskRefuses ? EXIT_IO : EXIT_CONFIG;
 }
 
 /** `smsrelay preview`: the acceptance service's text stage on a mail from stdin; the thread is looked up when the store is there. */
@@ -785,18 +804,19 @@ async function preview(from: string | undefined, to: string | undefined): Promis
     ]);
     const shown = await previewMail(raw, {
       text: config.text,
-      defaultRegion: config.sms.defaultRegion,
       maxParts: config.sms.maxParts,
       ...acceptanceLimits(config, composeRegistry()),
       envelopeFrom: from ?? '',
       to,
+      recipients: { ...config.sms, relaySender: config.mail.from },
       store,
     });
     console.log(formatPreview(shown, attachmentsNote));
     if (shown.refused) process.exitCode = 65;
   } catch (error) {
     if (!(error instanceof RelayError)) throw error;
-    console.error(`smsrelay: preview: ${error.message}`);
+    // The recipient refused: as the relay's reply to its RCPT says it.
+    console.error(`smsrelay: preview: ${toSmtpError(error).responseCode} ${toSmtpError(error).message}`);
     process.exitCode = 65;
   } finally {
     await store?.close();
@@ -941,7 +961,7 @@ async function start(): Promise<void> {
     }
     logger.flush();
     console.error(`smsrelay: config: ${describeSetting(setting)}: ${(error as Error).message}`);
-    process.exit(error instanceof DataDirError && error.temporary ? EXIT_TEMPORARY : EXIT_CONFIG);
+    process.exit(error instanceof DataDirError ? dataDirExit(error) : EXIT_CONFIG);
   });
 
   let stopping = false;

@@ -297,24 +297,39 @@ const DATA_DIR_FAILURES: Readonly<Record<string, string>> = {
 const TEMPORARY_DATA_DIR_FAILURES: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT']);
 
 /**
+ * Failures of the directory's disk, not of the directory (a filesystem remounted read-only after an error, an I/O
+ * error): fixing that disk is the fix, as the commands say (exit 74), and a supervisor's restart then succeeds.
+ */
+const DISK_DATA_DIR_FAILURES: Readonly<Record<string, string>> = {
+  EROFS: 'remount it read-write',
+  EIO: 'check that filesystem (failing, out of inodes)',
+};
+
+/**
  * The data directory cannot be used: not creatable, not writable, or in use by another relay. Only
  * another `dataDir` (or fixing that directory, or stopping the other relay) helps, so the CLI
  * reports it as a configuration problem (exit 78) naming where `dataDir` came from; but a full disk
- * is `temporary` (exit 75): freeing space there is the fix, and a supervisor's restart then succeeds.
+ * is `temporary` (exit 75): freeing space there is the fix, and a supervisor's restart then succeeds;
+ * and a disk that refuses it (read-only, an I/O error) is exit 74, as the commands say it.
  */
 export class DataDirError extends Error {
   readonly setting = 'dataDir';
   readonly temporary: boolean;
+  /** Its disk refuses it (read-only, an I/O error): EX_IOERR, as the commands, rather than a configuration to change. */
+  readonly diskRefuses: boolean;
 
   /** `problem` follows "data directory <dataDir>" ("cannot be written"). */
   constructor(dataDir: string, problem: string, cause?: unknown) {
     const code = (cause as NodeJS.ErrnoException | undefined)?.code ?? '';
     const why = DATA_DIR_FAILURES[code] ?? (cause instanceof Error ? cause.message : undefined);
     const temporary = TEMPORARY_DATA_DIR_FAILURES.has(code);
+    const diskFix = DISK_DATA_DIR_FAILURES[code];
+    const fix = temporary ? `free space in ${dataDir}` : (diskFix ?? 'choose a directory the relay can write');
     const reason = `data directory ${dataDir} ${problem}`;
-    super(why === undefined ? reason : `${reason}: ${why}; ${temporary ? `free space in ${dataDir}` : 'choose a directory the relay can write'}`, { cause });
+    super(why === undefined ? reason : `${reason}: ${why}; ${fix}`, { cause });
     this.name = 'DataDirError';
     this.temporary = temporary;
+    this.diskRefuses = diskFix !== undefined;
   }
 }
 
@@ -329,5 +344,54 @@ export class StoreFileError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'StoreFileError';
+  }
+}
+
+/**
+ * How a backup's target failed, by what helps (sysexits.h): `full`, a full disk (freeing space there helps,
+ * EX_TEMPFAIL); `uncreatable`, the file cannot be made where it is named (a missing directory, a file in its
+ * path, permissions: EX_CANTCREAT); `refused`, its disk refuses writing (read-only, an I/O error: EX_IOERR).
+ */
+export type BackupTargetFailure = 'full' | 'uncreatable' | 'refused';
+
+const TARGET_FULL = { failure: 'full', why: 'its disk is full', fix: 'free space there, or name a file on another disk' } as const;
+const TARGET_READ_ONLY = { failure: 'refused', why: 'it is on a read-only filesystem', fix: 'remount it read-write, or name a file on another disk' } as const;
+const TARGET_DENIED = { failure: 'uncreatable', why: 'permission denied for this user', fix: 'name a file in a directory this user may write' } as const;
+
+/** Why a backup's target cannot take the copy and what helps, by the errno or SQLite code met. */
+const BACKUP_TARGET_FAILURES: Readonly<Record<string, { readonly failure: BackupTargetFailure; readonly why: string; readonly fix: string }>> = {
+  ENOENT: { failure: 'uncreatable', why: 'its directory does not exist', fix: 'create it, or name a file in a directory that exists' },
+  ENOTDIR: { failure: 'uncreatable', why: 'a part of its path is a file, not a directory', fix: 'name a file in a directory' },
+  EACCES: TARGET_DENIED,
+  EPERM: TARGET_DENIED,
+  ENAMETOOLONG: { failure: 'uncreatable', why: 'the path is too long', fix: 'name a shorter one' },
+  EROFS: TARGET_READ_ONLY,
+  SQLITE_READONLY: TARGET_READ_ONLY,
+  ENOSPC: TARGET_FULL,
+  SQLITE_FULL: TARGET_FULL,
+  EDQUOT: { ...TARGET_FULL, why: "this user's disk quota there is used up" },
+};
+
+/**
+ * `smsrelay backup` could not write its copy: the target's fault, never the store's (a full backup disk is not
+ * the relay's), so the line names the target, why and the fix; the partial copy is gone by then. `nearlyFull`:
+ * the target's disk is almost full, so an I/O error there is the space running out (SQLite says "disk I/O
+ * error" where a full disk refused a journal's pages).
+ */
+export class BackupTargetError extends Error {
+  readonly failure: BackupTargetFailure;
+
+  constructor(target: string, cause: unknown, nearlyFull: boolean) {
+    const code = String((cause as { code?: unknown } | undefined)?.code ?? '');
+    const known = BACKUP_TARGET_FAILURES[code] ?? (code.startsWith('SQLITE_IOERR') && nearlyFull ? TARGET_FULL : undefined);
+    const words = cause instanceof Error ? cause.message : String(cause);
+    super(
+      known
+        ? `backup ${target}: ${known.why} (${code}); ${known.fix}`
+        : `backup ${target}: its disk refuses the copy (${words.startsWith(code) ? words : `${code}: ${words}`}); check that filesystem, or name a file on another disk`,
+      { cause },
+    );
+    this.name = 'BackupTargetError';
+    this.failure = known?.failure ?? 'refused';
   }
 }

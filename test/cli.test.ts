@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import BetterSqlite3 from 'better-sqlite3';
 import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -257,6 +257,79 @@ describe('smsrelay command', () => {
     }
   });
 
+  test("backup onto a full, read-only, missing or wrong target leaves no file behind, keeps a file it did not make, and says what is wrong with the target (75, 74, 73), never the store's words and exit 1", (context) => {
+    const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt && mount -o remount,ro /mnt');
+    if (!unshare) return;
+    const { cwd, mountPoint } = storeToMount('target');
+    const data = join(cwd, 'made');
+    /** `backup <args>` after `setup` ran on a 64 kB tmpfs at `mountPoint` ($0): smaller than the store's copy. */
+    const backupOnto = (setup: string, ...args: string[]) => {
+      const result = spawnSync(
+        'unshare',
+        [
+          ...unshare,
+          `mount -t tmpfs -o size=64k tmpfs "$0" && ${setup} && { "$@"; rc=$?; ls -A "$0" | sed "s/^/left: /" >&2; [ -f "$0/old.db" ] && sed "s/^/old: /" "$0/old.db" >&2; exit $rc; }`,
+          mountPoint,
+          process.execPath,
+          BIN,
+          'backup',
+          ...args,
+        ],
+        { cwd, env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data }, encoding: 'utf8', timeout: 60_000 },
+      );
+      const lines = result.stderr.trim().split('\n');
+      return {
+        status: result.status,
+        said: lines.filter((line) => !/^(left|old): /.test(line) && !line.startsWith('smsrelay: data directory')),
+        left: lines.filter((line) => /^(left|old): /.test(line)),
+      };
+    };
+    const full = `its disk is full (SQLITE_FULL); free space there, or name a file on another disk`;
+    assert.deepEqual(backupOnto('true', join(mountPoint, 'b.db')), { status: 75, said: [`smsrelay: backup ${join(mountPoint, 'b.db')}: ${full}`], left: [] });
+    const into = backupOnto('true', `${mountPoint}/`);
+    assert.equal(into.status, 75, into.said.join('\n'));
+    assert.match(into.said.join('\n'), new RegExp(`^smsrelay: backup ${mountPoint}/smsrelay-backup-[\\dT-]+Z\\.db: its disk is full \\(SQLITE_FULL\\)`));
+    assert.deepEqual(into.left, [], 'no dated file that looks like a backup');
+    // --force over a file the command did not make: that file stays as it was until a whole copy replaces it.
+    assert.deepEqual(backupOnto('echo keep > "$0/old.db"', '--force', join(mountPoint, 'old.db')), {
+      status: 75,
+      said: [`smsrelay: backup ${join(mountPoint, 'old.db')}: ${full}`],
+      left: ['left: old.db', 'old: keep'],
+    });
+    assert.deepEqual(backupOnto('mount -o remount,ro "$0"', join(mountPoint, 'b.db')), {
+      status: 74,
+      said: [`smsrelay: backup ${join(mountPoint, 'b.db')}: it is on a read-only filesystem (EROFS); remount it read-write, or name a file on another disk`],
+      left: [],
+    });
+    writeFileSync(join(cwd, 'a-file'), '');
+    for (const [target, said] of [
+      [
+        join(cwd, 'nonexistent', 'dir', 'x.db'),
+        `${join(cwd, 'nonexistent', 'dir', 'x.db')}: its directory does not exist (ENOENT); create it, or name a file in a directory that exists`,
+      ],
+      [join(cwd, 'a-file', 'x.db'), `${join(cwd, 'a-file', 'x.db')}: a part of its path is a file, not a directory (ENOTDIR); name a file in a directory`],
+    ]) {
+      const result = spawnSync(process.execPath, [BIN, 'backup', target as string], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(result.status, 73, result.stderr);
+      assert.deepEqual(result.stderr.trim().split('\n'), [`smsrelay: data directory ${data}`, `smsrelay: backup ${said}`]);
+    }
+    // A name ending in "/" is a directory: one that does not exist is said so, not "illegal operation on a directory".
+    const missing = spawnSync(process.execPath, [BIN, 'backup', `${join(cwd, 'nonexistent')}/`], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: data },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(missing.status, 73, missing.stderr);
+    assert.match(missing.stderr, /smsrelay: backup .*\/nonexistent\/smsrelay-backup-[\dT-]+Z\.db: its directory does not exist \(ENOENT\)/);
+    assert.deepEqual(readdirSync(cwd).sort(), ['a-file', 'made', 'target']);
+  });
+
   test('the commands on a read-only data directory are one line naming dataDir and the fix, exit 74, not a bare EROFS and exit 1', (context) => {
     const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt && mount -o remount,ro /mnt');
     if (!unshare) return;
@@ -282,6 +355,49 @@ describe('smsrelay command', () => {
           `smsrelay: SMSRELAY_DATA_DIR="${data}": the store in ${data} cannot be used: it is on a read-only filesystem (EROFS: read-only file system, access '${join(data, 'smsrelay.db')}'); remount it read-write and run it again`,
         ],
         command.join(' '),
+      );
+    }
+  });
+
+  test('start on a read-only data directory (its store there, or not yet made) says to remount it read-write, exit 74 as the commands (the unit restarts it), not 78', (context) => {
+    const unshare = inNamespace(context, 'mount', 'mount -t tmpfs -o size=16k tmpfs /mnt && mount -o remount,ro /mnt');
+    if (!unshare) return;
+    const { cwd, mountPoint: mounted } = storeToMount('ro');
+    for (const [name, step] of [
+      ['data', 'cannot be written'],
+      ['new', 'cannot be created'],
+    ] as const) {
+      const data = join(mounted, name);
+      const result: SpawnSyncReturns<string> = spawnSync(
+        'unshare',
+        [
+          ...unshare,
+          'mount -t tmpfs -o size=2m tmpfs "$0" && mkdir "$0/data" && cp "$STORE" "$0/data/smsrelay.db" && mount -o remount,ro "$0" && exec "$@"',
+          mounted,
+          process.execPath,
+          BIN,
+          'start',
+        ],
+        {
+          cwd,
+          env: {
+            PATH: process.env.PATH ?? '',
+            STORE: join(cwd, 'made', 'smsrelay.db'),
+            SMSRELAY_DATA_DIR: data,
+            SMSRELAY_HTTP_PORT: '0',
+            SMSRELAY_SMTP_PORT: '0',
+          },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      assert.equal(result.status, 74, result.stderr);
+      assert.deepEqual(
+        result.stderr
+          .trim()
+          .split('\n')
+          .filter((line: string) => !line.startsWith('{')),
+        [`smsrelay: config: SMSRELAY_DATA_DIR="${data}": data directory ${data} ${step}: it is on a read-only filesystem; remount it read-write`],
       );
     }
   });
@@ -810,7 +926,13 @@ describe('smsrelay command', () => {
       [['queue', 'pause', 'extra'], 'queue pause: unexpected argument "extra"'],
       [['queue', 'retry', 'all', 'extra'], 'queue retry: unexpected argument "extra"'],
       [['queue', 'retry', 'all', '--now'], 'queue retry --now needs a message id: it sends scheduled SMS one message at a time'],
-      [['queue', 'hold', 'X', '--now'], 'queue hold: unexpected argument "--now"'],
+      [['queue', 'hold', 'X', '--now'], 'queue hold takes no --now: only queue retry <message id> --now'],
+      // --now is no message id.
+      [['queue', 'retry', '--now'], 'queue retry --now needs a message id: it sends scheduled SMS one message at a time'],
+      [['queue', 'hold', '--now'], 'queue hold takes no --now: only queue retry <message id> --now'],
+      // Only the stray words are quoted, not the options around them.
+      [['queue', 'list', '--after', '2', 'extra'], 'queue list: unexpected argument "extra"'],
+      [['queue', 'list', 'extra', '--limit', '2'], 'queue list: unexpected argument "extra"'],
       [['quarantine', 'show'], 'quarantine show needs a request id (see smsrelay quarantine list)'],
       [['quarantine', 'show', '1', '2'], 'quarantine show: unexpected argument "2"'],
       [['undeliverable', 'reroute', 'X'], 'undeliverable reroute needs an inbound SMS id and a mail address'],
@@ -990,6 +1112,43 @@ describe('smsrelay command', () => {
     const again = check(join(cwd, 'copy.yaml'));
     assert.equal(again.status, 0, again.stderr);
     assert.deepEqual(JSON.parse(again.stdout.slice(0, again.stdout.lastIndexOf('\nstore: '))), shown);
+  });
+
+  test("config check's output for each real provider copies back into a file that checks the same: no URL where the provider takes none, durations with their units, no default the file would refuse", () => {
+    const cwd = dir();
+    const secrets: Record<string, string> = { password: 'secret12', authToken: '0123456789abcdef0123456789abcdef' };
+    const providers: Record<string, Record<string, string>> = {
+      intellisoftware: {},
+      interactsms: { apiId: '12345' },
+      puzzel: { serviceId: '1234' },
+      smpp: { host: '127.0.0.1' },
+      twilio: { accountSid: `AC${'0'.repeat(32)}`, messagingServiceSid: `MG${'0'.repeat(32)}` },
+      vonage: { from: 'Relay' },
+    };
+    const check = (file: string) =>
+      spawnSync(process.execPath, [BIN, 'config', 'check'], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '', SMSRELAY_CONFIG: file, SMSRELAY_DATA_DIR: join(cwd, 'data') },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+    const configuration = (stdout: string) => stdout.slice(0, stdout.lastIndexOf('\nstore: '));
+    for (const [provider, settings] of Object.entries(providers)) {
+      const gateway = { provider, username: 'relay', ...secrets, ...settings };
+      writeFileSync(join(cwd, `${provider}.yaml`), JSON.stringify({ smtp: { hostname: 'copy.test' }, gateway }));
+      const first = check(join(cwd, `${provider}.yaml`));
+      assert.equal(first.status, 0, `${provider}: ${first.stderr}`);
+      // The secrets are shown masked: the operator writes them back.
+      const copy = configuration(first.stdout).replace(/"(\w+)": "\*\*\*"/g, (_all, key: string) => `"${key}": ${JSON.stringify(secrets[key])}`);
+      writeFileSync(join(cwd, `${provider}-copy.yaml`), copy);
+      const again = check(join(cwd, `${provider}-copy.yaml`));
+      assert.equal(again.status, 0, `${provider}: ${again.stderr}`);
+      assert.deepEqual(JSON.parse(configuration(again.stdout)), JSON.parse(configuration(first.stdout)), provider);
+      if (provider === 'smpp') {
+        const shown = JSON.parse(configuration(first.stdout)).gateway;
+        assert.deepEqual([shown.url, shown.submitTimeout, shown.enquireLinkInterval], [undefined, '30s', '30s']);
+      }
+    }
   });
 
   test('a settings file that is a directory, unreadable or missing, or SMSRELAY_CONFIG empty, is one config line naming it and the fix, exit 78; the name is trimmed', () => {

@@ -28,6 +28,28 @@ function preview(input: Buffer | string, args: readonly string[] = [], yaml: obj
 }
 
 describe('smsrelay preview', () => {
+  test('--to at a domain that is not an SMS domain is refused as the relay refuses its RCPT, 550 5.7.1 and exit 65, before its local part is read', () => {
+    for (const to of ['447700900123@example.com', 'someone@example.com']) {
+      const result = preview('Subject: x\n\nDisk full\n', ['--to', to]);
+      assert.equal(result.status, 65, result.stderr);
+      assert.match(result.stderr, /^smsrelay: preview: 550 5\.7\.1 Relaying denied: example\.com is not an SMS domain of this relay$/m);
+    }
+    const bad = preview('Subject: x\n\nDisk full\n', ['--to', 'someone@sms.localhost']);
+    assert.equal(bad.status, 65, bad.stderr);
+    assert.match(bad.stderr, /^smsrelay: preview: 550 5\.1\.3 Bad recipient: "someone" is not a phone number$/m);
+  });
+
+  test('removed: lists the text the start and end markers cut, each with its marker', () => {
+    const result = preview('Subject: x\n\nheader junk\n[StartOfMessage]\nDisk full\n[EndOfMessage]\nfooter junk\n-- \nsig\n');
+    assert.equal(result.status, 0, result.stderr);
+    const lines = result.stdout.trim().split('\n');
+    assert.equal(lines[0], 'text:       "Disk full"');
+    assert.deepEqual(lines.slice(lines.indexOf('removed:') + 1), [
+      '  - above the start marker "[StartOfMessage]" (1 line): "header junk"',
+      '  - below the end marker "[EndOfMessage]" (3 lines): "footer junk"',
+    ]);
+  });
+
   test('prints the text, its encoding and parts, the parameters, and each removed block with its reason', () => {
     const result = preview(readFileSync(`${CORPUS}reply-outlook-web-de-5.eml`), ['--to', '447700900123@sms.localhost']);
     assert.equal(result.status, 0, result.stderr);

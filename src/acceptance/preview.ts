@@ -5,7 +5,7 @@ import { notGsm7, type SmsText } from '../sms/encoding.ts';
 import type { Store } from '../store/types.ts';
 import { partsCappedNote, readText, smsOnProvider, subjectForBodyNote } from './new-mail.ts';
 import { limitsFor } from './number-checks.ts';
-import { type RecipientRules, recipientNumber } from './recipient-addresses.ts';
+import { type RecipientRules, recipientNumber, resolveRecipient } from './recipient-addresses.ts';
 import type { ProviderLimits, Routes } from './types.ts';
 
 /** What a mail becomes on the phone, by the acceptance service's own text stage. */
@@ -23,7 +23,6 @@ export interface Preview {
 
 export interface PreviewOptions {
   readonly text: TextSettings;
-  readonly defaultRegion: RecipientRules['defaultRegion'];
   /** `sms.maxParts`. */
   readonly maxParts: number;
   /** The configured provider's limits, as the acceptance service gets them. */
@@ -31,16 +30,17 @@ export interface PreviewOptions {
   /** With `gateway.routes`: the limits of the route the `to` number takes apply (without `to`, the provider's). */
   readonly routes?: Routes | undefined;
   readonly envelopeFrom: string;
-  /** The RCPT address, `<number>@<sms-domain>`; its number is the thread's. */
+  /** The RCPT address, `<number>@<sms-domain>` (or a number alone); its number is the thread's. */
   readonly to: string | undefined;
+  /** How the relay reads a RCPT address (its SMS domains, lists): `to` is refused as RCPT would refuse it. */
+  readonly recipients: RecipientRules;
   readonly store: Pick<Store, 'contextOfMail' | 'sentReplies' | 'conversation'> | undefined;
 }
 
 /** The text stage run on `raw` as a submission from `envelopeFrom` to `to` would run it. */
 export async function previewMail(raw: Buffer, options: PreviewOptions): Promise<Preview> {
   const policy = textPolicyFor(options.text, options.envelopeFrom);
-  const local = options.to?.includes('@') ? options.to.slice(0, options.to.lastIndexOf('@')) : options.to;
-  const numbers = local ? [recipientNumber(local, { defaultRegion: options.defaultRegion })] : [];
+  const numbers = options.to ? recipientNumbers(options.to, options.recipients) : [];
   const store = numbers.length > 0 ? options.store : undefined;
   let request: OutboundRequest | undefined;
   try {
@@ -63,4 +63,14 @@ export async function previewMail(raw: Buffer, options: PreviewOptions): Promise
     if (!(error instanceof RelayError)) throw error;
     return { request, sms: undefined, notes: [], refused: error, notGsm7: [], store: store !== undefined };
   }
+}
+
+/**
+ * The numbers `--to` stands for: an address as RCPT reads it (a domain that is not an SMS domain refused first, as
+ * the relay refuses it: 550 5.7.1), a number alone as itself; none for the subject address or the postmaster.
+ */
+function recipientNumbers(to: string, rules: RecipientRules): readonly string[] {
+  if (!to.includes('@')) return [recipientNumber(to, rules)];
+  const resolved = resolveRecipient(to, rules);
+  return 'numbers' in resolved ? resolved.numbers : [];
 }

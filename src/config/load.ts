@@ -174,6 +174,9 @@ export function loadConfig(
       if (maxParts !== undefined) checkMaxParts(maxParts, path, selected, routes, registry, problems, describe);
     };
     if (valueAt(raw, 'sms.maxParts') !== undefined) check(parsed.sms?.maxParts, ['sms', 'maxParts']);
+    // The default is a relay-wide ceiling, each SMS cut to its provider's limit: above every configured provider's
+    // it is their highest, the same limit in effect and one a file may hold (config check shows it, to copy back).
+    else if (parsed.sms) parsed.sms.maxParts = Math.min(parsed.sms.maxParts, providerPartLimits(selected, routes, registry).highest);
     for (const [index, account] of (parsed.accounts ?? []).entries()) check(account.maxParts, ['accounts', index, 'maxParts']);
     for (const [index, network] of (parsed.networks ?? []).entries()) check(network.maxParts, ['networks', index, 'maxParts']);
   }
@@ -492,6 +495,12 @@ function hostsOverlap(a: string, b: string): boolean {
 }
 
 function unknownKey(where: string, key: string, known: readonly string[]): string {
+  // The docs name settings by their dotted path (`log.level`); YAML reads `log.level:` as one key with a dot in it.
+  const [first, ...rest] = key.split('.');
+  if (rest.length > 0 && first !== undefined && known.includes(first)) {
+    const nested = [first, ...rest].reduceRight((inner, part) => `{${part}: ${inner}}`, '…').slice(1, -1);
+    return `${where}: unknown setting: a key with a dot is not read as a path; write it nested: ${nested} (or ${rest.join('.')} indented under ${first}:)`;
+  }
   const suggestion = didYouMean(key, known);
   return `${where}: unknown setting${suggestion ? `; did you mean ${suggestion}?` : known.length > 0 ? ` (known here: ${known.join(', ')})` : ''}`;
 }
@@ -749,6 +758,17 @@ function providerNamed(provider: string, registry: ProviderRegistry): SelectedPr
   return { name: provider, plugin: registry.get(simulated ? provider.slice(0, -SIMULATOR_SUFFIX.length) : provider), simulated };
 }
 
+/** The part limit of each configured provider (the top-level one, the routes'), and the highest of them. */
+function providerPartLimits(
+  selected: SelectedProvider,
+  routes: readonly GatewayRoute[] | undefined,
+  registry: ProviderRegistry,
+): { readonly limits: readonly { readonly name: string; readonly maxParts: number }[]; readonly highest: number } {
+  const plugins = [selected.plugin, ...(routes ?? []).flatMap((route) => route.providers.map((account) => providerNamed(account.provider, registry)?.plugin))];
+  const limits = plugins.filter((plugin) => plugin !== undefined).map((plugin) => ({ name: plugin.name, maxParts: plugin.capabilities.maxParts }));
+  return { limits, highest: Math.max(...limits.map((limit) => limit.maxParts)) };
+}
+
 /**
  * A `maxParts` (`sms.maxParts`, an account's or a network's) set above what every configured provider
  * sends can never apply (each SMS is cut to its provider's limit): refused at start, as a
@@ -765,9 +785,7 @@ function checkMaxParts(
   problems: string[],
   describe: (path: readonly PropertyKey[]) => string,
 ): void {
-  const plugins = [selected.plugin, ...(routes ?? []).flatMap((route) => route.providers.map((account) => providerNamed(account.provider, registry)?.plugin))];
-  const limits = plugins.filter((plugin) => plugin !== undefined).map((plugin) => ({ name: plugin.name, maxParts: plugin.capabilities.maxParts }));
-  const highest = Math.max(...limits.map((limit) => limit.maxParts));
+  const { limits, highest } = providerPartLimits(selected, routes, registry);
   if (maxParts <= highest) return;
   const named = [...new Set(limits.map((limit) => `${limit.name} at most ${limit.maxParts} ${limit.maxParts === 1 ? 'part' : 'parts'}`))].join(', ');
   problems.push(`${describe(path)}: ${maxParts} parts can never be sent: ${named} per SMS; set at most ${highest}`);
@@ -987,6 +1005,8 @@ function accountOf(values: Readonly<Record<string, unknown>>, { name, plugin, si
     provider: plugin.name,
     configuredAs: name,
     simulated,
+    ownHost: plugin.settings.link !== undefined,
+    durations: plugin.settings.durations ?? [],
     username,
     password,
     settings,

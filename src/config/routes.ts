@@ -18,6 +18,10 @@ export interface GatewayAccount {
   readonly configuredAs: string;
   /** Its simulator runs on the relay's HTTP port and takes the place of the gateway. */
   readonly simulated: boolean;
+  /** Reached at a host of its own settings (`ProviderSettings.link`: SMPP), not at `url`: config check shows no URL for it. */
+  readonly ownHost: boolean;
+  /** Its own keys that hold durations (`ProviderSettings.durations`), which config check writes as a file does: `30s`. */
+  readonly durations: readonly string[];
   readonly url: string | undefined;
   readonly backupUrl: string | undefined;
   readonly username: string | undefined;

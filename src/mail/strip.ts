@@ -227,21 +227,34 @@ export function stripBody(body: string, rules: StripRules, options: StripOptions
 /** The new text of a mail body and what was removed from it, and why. */
 export function stripText(body: string, rules: StripRules, options: StripOptions = {}): StrippedText {
   const marked = withinMarkers(body.replace(/\r\n?/g, '\n'), rules);
-  const scan = new Scan(marked.split('\n'), rules, options);
-  return { text: tidy(scan.text()), removed: scan.removed, quoteRemoved: scan.quoteRemoved };
+  const scan = new Scan(marked.text.split('\n'), rules, options);
+  return { text: tidy(scan.text()), removed: [...marked.above, ...scan.removed, ...marked.below], quoteRemoved: scan.quoteRemoved };
 }
 
-function withinMarkers(text: string, rules: StripRules): string {
+/** The text between the start and end markers, and what they cut, each with the marker that cut it (`smsrelay preview` lists them). */
+function withinMarkers(text: string, rules: StripRules): { readonly text: string; readonly above: readonly Removal[]; readonly below: readonly Removal[] } {
   let result = text;
+  const above: Removal[] = [];
+  const below: Removal[] = [];
   for (const marker of rules.startMarkers) {
     const at = result.indexOf(marker);
-    if (at >= 0) result = result.slice(at + marker.length);
+    if (at < 0) continue;
+    above.push(...cutByMarker(result.slice(0, at), `above the start marker ${JSON.stringify(marker)}`));
+    result = result.slice(at + marker.length);
   }
   for (const marker of rules.endMarkers) {
     const at = result.indexOf(marker);
-    if (at >= 0) result = result.slice(0, at);
+    if (at < 0) continue;
+    below.unshift(...cutByMarker(result.slice(at + marker.length), `below the end marker ${JSON.stringify(marker)}`));
+    result = result.slice(0, at);
   }
-  return result;
+  return { text: result, above, below };
+}
+
+/** Text a marker cut, as a removed block (none when it held only blank lines). */
+function cutByMarker(cut: string, reason: string): Removal[] {
+  const lines = cut.split('\n').filter((line) => line.trim() !== '');
+  return lines.length === 0 ? [] : [{ reason, first: (lines[0] ?? '').trim().slice(0, 80), lines: lines.length }];
 }
 
 /** One pass over a body's lines: what is kept, what is removed and why. */

@@ -294,6 +294,8 @@ export interface ProviderSettings<Settings extends object = Readonly<Record<stri
   readonly required: readonly Extract<keyof Settings, string>[];
   /** The provider's public hosts: the default primary and backup base URLs. */
   readonly defaultUrls: { readonly url: string; readonly backupUrl?: string };
+  /** Its keys that hold durations (milliseconds once parsed): `config check` writes them back as a file does (`30s`). */
+  readonly durations?: readonly Extract<keyof Settings, string>[];
   account(settings: Settings): ProviderAccount;
   /**
    * The keys of a gateway reached at a host of its own settings rather than at `url` (SMPP): its

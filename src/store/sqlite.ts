@@ -1,10 +1,10 @@
-import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { GroupCommitter, type WriteKind } from './group-commit.ts';
 import { type Migrated, MigrationError, migrate, NewerSchemaError, OlderSchemaError } from './migrations.ts';
-import { type RelayError, StoreFileError } from '../errors.ts';
+import { BackupTargetError, type RelayError, StoreFileError } from '../errors.ts';
 import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE } from './lock.ts';
 import {
@@ -176,6 +176,9 @@ function unusableFile(error: unknown, file: string): unknown {
 /** What an SMS's `sent` update returns: what its orphan reports and its history line need. */
 type SentSms = { readonly number: string; readonly message_id: string };
 
+/** A backup being written is its target's name + this + the writer's pid, until it is whole. */
+const PARTIAL_COPY_SUFFIX = '.partial-';
+
 /** A lost store's copy is `smsrelay.db` + this + the time it was saved: `smsrelay status` looks for it. */
 export const RECOVERED_SUFFIX = '.recovered-';
 
@@ -271,15 +274,28 @@ export class SqliteStore implements Store {
    * is of the schema that release reads; a newer store's backup is as good as any.
    */
   static async backupAsItIs(file: string, busyTimeoutMs: number, target: string): Promise<void> {
-    let db: Database | undefined;
+    let db: Database;
     try {
       db = new BetterSqlite3(file, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs });
-      privateCopy(target);
-      await db.backup(target);
     } catch (error) {
       throw unusableFile(error, file);
+    }
+    // Written beside the target and renamed onto it once whole: a copy that fails (a full disk) leaves no
+    // empty or partial file that looks like a backup, and a file --force would replace is kept until then.
+    const partial = `${target}${PARTIAL_COPY_SUFFIX}${process.pid}`;
+    let made = false;
+    try {
+      privateCopy(partial);
+      made = true;
+      await db.backup(partial);
+      renameSync(partial, target);
+    } catch (error) {
+      // The partial copy and the rollback journal SQLite writes beside it, both this copy's own.
+      if (made) for (const own of [partial, `${partial}-journal`]) rmSync(own, { force: true });
+      if (isDamage(error)) throw unusableFile(error, file);
+      throw new BackupTargetError(target, error, diskNearlyFull(dirname(resolve(partial))));
     } finally {
-      db?.close();
+      db.close();
     }
   }
 
@@ -889,6 +905,22 @@ export class SqliteStore implements Store {
 /** Creates `file` if missing, readable by its owner alone; an existing file keeps the mode its operator gave it. */
 function createPrivately(file: string): void {
   closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+}
+
+/**
+ * Below this much free space a store's (or a backup's) I/O error is the space running out: opening it takes the
+ * WAL's index (32 KB of shared memory) and its first pages, a commit a mail's pages (64 KB of write probe).
+ */
+const NEARLY_FULL_BYTES = 1024 * 1024;
+
+/** Whether the filesystem of `dir` has less than NEARLY_FULL_BYTES left for this user. */
+export function diskNearlyFull(dir: string): boolean {
+  try {
+    const { bavail, bsize } = statfsSync(dir);
+    return bavail * bsize < NEARLY_FULL_BYTES;
+  } catch {
+    return false;
+  }
 }
 
 /** A file a copy of the store is written to: its owner's alone, also when it replaces an older file. */

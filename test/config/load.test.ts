@@ -43,13 +43,23 @@ describe('config', () => {
     );
   });
 
-  test("sms.maxParts set above every configured provider's limit is refused at start, naming the limit; the default is not", () => {
+  test("sms.maxParts set above every configured provider's limit is refused at start, naming the limit; the default is not: it is lowered to their highest, a value a file may hold", () => {
     assert.deepEqual(
       problems({}, 'sms:\n  maxParts: 255\n').map((problem) => problem.replace(/^.*smsrelay\.yaml: /, '')),
       ['sms.maxParts: 255 parts can never be sent: intellisoftware at most 6 parts per SMS; set at most 6'],
     );
     assert.equal(loadConfig({}, dirWith('sms:\n  maxParts: 6\n')).config.sms.maxParts, 6);
-    assert.equal(loadConfig({ SMSRELAY_GATEWAY: 'interactsms-simulator' }, dirWith()).config.sms.maxParts, 6);
+    assert.equal(loadConfig({ SMSRELAY_GATEWAY: 'interactsms-simulator' }, dirWith()).config.sms.maxParts, 1);
+  });
+
+  test('a dotted file key, as the docs name a setting (log.level), is refused with how to write it nested', () => {
+    const refused = (yaml: string) => problems({}, yaml).map((problem) => problem.replace(/^.*smsrelay\.yaml: /, ''));
+    assert.deepEqual(refused('log.level: debug\n'), [
+      'log.level: unknown setting: a key with a dot is not read as a path; write it nested: log: {level: …} (or level indented under log:)',
+    ]);
+    assert.deepEqual(refused('smtp:\n  tls.key: k.pem\n'), [
+      'smtp.tls.key: unknown setting: a key with a dot is not read as a path; write it nested: tls: {key: …} (or key indented under tls:)',
+    ]);
   });
 
   test('embedded defaults need no file and no environment', () => {

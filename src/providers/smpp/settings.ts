@@ -91,6 +91,7 @@ export const SMPP_SETTINGS: ProviderSettings<SmppSettings> = {
   credentialLimits: { username: { octets: 15, name: 'an SMPP system_id' }, password: { octets: 8, name: 'an SMPP password' } },
   // An SMSC has no public host: `host` is required, and this only names the scheme.
   defaultUrls: { url: 'smpp://smsc.invalid:2775' },
+  durations: ['submitTimeout', 'enquireLinkInterval'],
   account: (settings) => ({
     accountId: undefined,
     sessions: false,
