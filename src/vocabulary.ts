@@ -147,3 +147,10 @@ export interface InboundSink {
   /** Keeps what could not be understood, for the operator (`smsrelay status`), instead of dropping it. */
   quarantine(kind: InboundKind, reason: string, body: string): Promise<void>;
 }
+
+/**
+ * The start of an opt-out's kept keyword where no phone texted one to the relay: a gateway refused a send
+ * as to a number opted out at the provider (Twilio's 21610), and its code follows. RCPT words it apart
+ * (src/acceptance/number-checks.ts): the phone never texted "TWILIO:21610".
+ */
+export const GATEWAY_OPT_OUT = 'gateway:';

@@ -7,6 +7,7 @@ import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { OwedOutcomes } from '../owed-outcomes.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
+import { GATEWAY_OPT_OUT } from '../vocabulary.ts';
 import { EndpointBreaker } from './endpoints.ts';
 import { type Classified, TLS_CERTIFICATE } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
@@ -137,7 +138,7 @@ const OPTED_OUT: Classified = {
   action: 'fail',
   category: 'opted-out',
   code: 'POLICY_DENIED' satisfies RelayErrorCode,
-  reason: 'the phone opted out of SMS from this relay (it texted STOP) after the mail was accepted',
+  reason: 'the phone opted out of SMS from this relay after the mail was accepted',
 };
 
 /**
@@ -402,7 +403,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const outcomes = await this.#outcomes(batch.message, decisions, log);
       const late = await this.#record(outcomes, log);
       answeredOnLease(late === undefined || late.length < outcomes.outcomes.length);
-      if (late !== undefined) await this.#recordOptOuts(decisions, log);
+      // A user's own gateway account's opt-outs are that account's, not the relay's: RCPT would refuse every sender.
+      if (late !== undefined && !batch.message.gatewayAccount) await this.#recordOptOuts(decisions, log);
     } finally {
       answeredOnLease(true);
       await noted;
@@ -436,7 +438,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     for (const { sms, classified } of decisions.filter((decision) => decision.classified.action === 'fail' && decision.classified.optsOut)) {
       const fields = { smsId: sms.id, to: maskNumber(sms.number), code: classified.code };
       try {
-        await this.#options.store.recordOptOut(sms.number, this.#clock(), classified.code);
+        await this.#options.store.recordOptOut(sms.number, this.#clock(), `${GATEWAY_OPT_OUT}${classified.code}`);
         log.info(fields, 'dispatch: the gateway refused the number as opted out: recorded as a STOP, RCPT refuses it from now on');
       } catch (error) {
         log.warn({ ...fields, ...failureLogFields(error) }, 'dispatch: the gateway refused the number as opted out, and the store could not record it');

@@ -444,6 +444,8 @@ describe('Twilio through the relay', () => {
     await waitFor('the opt-out recorded', () => relay.store.isOptedOut('+447700900173'));
     const refused = await sendMail(relay.smtpPort, { to: ['447700900173@sms.example.com'], body: 'again' });
     assert.equal(refused.rcpt[0]?.code, 550);
+    // The phone texted nothing to the relay: the refusal says where the opt-out came from.
+    assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay \(the gateway refused an SMS to it as opted out, TWILIO:21610\)/);
     assert.ok(lines.some((line) => line['msg'] === 'dispatch: the gateway refused the number as opted out: recorded as a STOP, RCPT refuses it from now on'));
   });
 
