@@ -128,8 +128,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       scope.addHook('onRequest', async (request: ConsoleRequest, reply) => {
         reply.headers(SECURITY_HEADERS);
-        const { host } = request.headers;
-        if (host !== undefined && !access.servedHost(host)) return problem(request, reply, 421, misdirected(host));
+        const foreign = access.foreignHost(request);
+        if (foreign !== undefined) return problem(request, reply, 421, misdirected(foreign));
         const channel = access.channel(request);
         if (!access.allowed(channel)) {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', `The console does not answer ${channel.address} (console.allowedNetworks)`));

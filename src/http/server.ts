@@ -6,7 +6,7 @@ import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import { failureLogFields, isStoreFailure, ListenError, RELAY_ERRORS, RelayError, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { ANY_HOST_PATHS, hostMatcher, misdirected } from './hosts.ts';
+import { ANY_HOST_PATHS, foreignHost, hostMatcher, misdirected } from './hosts.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from '../policy/networks.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
@@ -224,10 +224,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const checkedElsewhere = (path: string) => (options.hostCheckedBy ?? []).some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
-    const { host } = request.headers;
     // Only HTTP/1.0 may omit Host (HTTP/1.1 without it is answered 400 above): no browser does, so no web page is behind it.
-    if (host === undefined || servedHost(host) || ANY_HOST_PATHS.has(path) || checkedElsewhere(path)) return;
-    const { status, body } = toHttpError(misdirected(host));
+    const foreign = foreignHost(request, proxy, servedHost);
+    if (foreign === undefined || ANY_HOST_PATHS.has(path) || checkedElsewhere(path)) return;
+    const { status, body } = toHttpError(misdirected(foreign));
     return reply.status(status).send(body);
   });
   const notFound = (request: FastifyRequest, reply: FastifyReply) => {
