@@ -6,7 +6,7 @@ import type { Config } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { LOGIN_WINDOW_MS, type LoginFailureStore, LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
-import { hostMatcher } from '../http/hosts.ts';
+import { type ForeignHost, foreignHost, forwardedHost, hostMatcher } from '../http/hosts.ts';
 import { forwardedClient, headerList, networkMatcher, peerAddress } from '../policy/networks.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
@@ -59,7 +59,7 @@ export class ConsoleAccess {
   /** `console.publicUrl`'s origin: the console as people reach it, whatever Host a proxy sends on. */
   readonly #publicOrigin: string | undefined;
   /** Whether a Host or X-Forwarded-Host names this relay (http.allowedHosts, the publicUrls, IP addresses, localhost). */
-  readonly servedHost: (host: string | undefined) => boolean;
+  readonly #servedHost: (host: string | undefined) => boolean;
   readonly #logins: LoginThrottle;
   /** How stale the stored last use may get before a request writes it again. */
   readonly #touchEveryMs: number;
@@ -87,7 +87,7 @@ export class ConsoleAccess {
     this.#proxy = networkMatcher(options.settings.trustedProxies);
     this.#declaredTls = options.settings.publicUrl?.startsWith('https:') ?? false;
     this.#publicOrigin = options.settings.publicUrl === undefined ? undefined : originOf(options.settings.publicUrl);
-    this.servedHost = hostMatcher(options.hosts);
+    this.#servedHost = hostMatcher(options.hosts);
     this.#logins = new LoginThrottle(consoleLoginFailures(options.store));
     this.#touchEveryMs = Math.min(TOUCH_INTERVAL_MS, options.settings.sessionIdleTimeout * TOUCH_SHARE_OF_IDLE);
     this.#idleMs = options.settings.sessionIdleTimeout + this.#touchEveryMs;
@@ -101,6 +101,11 @@ export class ConsoleAccess {
     const client = forwardedClient(this.#proxy, peer, hops);
     const proto = headerList(request.headers['x-forwarded-proto']).at(-1);
     return { address: client, tls: this.#declaredTls || proto === 'https', loopback: hops.length === 0 && LOOPBACK_ADDRESSES.has(peer) };
+  }
+
+  /** The name the request was sent to that is not the relay's (its Host, or a trusted proxy's X-Forwarded-Host), if any: foreignHost. */
+  foreignHost(request: FastifyRequest): ForeignHost | undefined {
+    return foreignHost(request, this.#proxy, this.#servedHost);
   }
 
   allowed(channel: Channel): boolean {
@@ -118,9 +123,8 @@ export class ConsoleAccess {
   sameOrigin(request: FastifyRequest, channel: Channel): boolean {
     const origin = request.headers.origin;
     if (origin === undefined) return true;
-    const peer = peerAddress(request.socket.remoteAddress);
-    const host = (this.#proxy(peer) ? headerList(request.headers['x-forwarded-host']).at(-1) : undefined) ?? request.headers.host;
-    return origin === this.#publicOrigin || (this.servedHost(host) && origin === originOf(`${channel.tls ? 'https' : 'http'}://${host}`));
+    const host = forwardedHost(request, this.#proxy) ?? request.headers.host;
+    return origin === this.#publicOrigin || (this.#servedHost(host) && origin === originOf(`${channel.tls ? 'https' : 'http'}://${host}`));
   }
 
   /**

@@ -9,7 +9,7 @@ import { configCheck, deleteQuarantined, eventNumbers, NotFound, nextProbe, type
 import { type Config, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
 import { misdirected, servedHostNames } from '../http/hosts.ts';
-import { allowedMethods } from '../http/server.ts';
+import { allowedMethods, clientRefusal } from '../http/server.ts';
 import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import { isDiallable, maskNumber, normaliseNumber } from '../sms/numbers.ts';
@@ -128,8 +128,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 
       scope.addHook('onRequest', async (request: ConsoleRequest, reply) => {
         reply.headers(SECURITY_HEADERS);
-        const { host } = request.headers;
-        if (host !== undefined && !access.servedHost(host)) return problem(request, reply, 421, misdirected(host));
+        const foreign = access.foreignHost(request);
+        if (foreign !== undefined) return problem(request, reply, 421, misdirected(foreign));
         const channel = access.channel(request);
         if (!access.allowed(channel)) {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', `The console does not answer ${channel.address} (console.allowedNetworks)`));
@@ -176,16 +176,18 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // page saying so, a script the relay's JSON (the app's handler, rethrown to), as any other error.
       scope.setErrorHandler(async (error: Error & { statusCode?: number }, request: ConsoleRequest, reply) => {
         if (wantsJson(request)) throw error;
-        // A body the parser could not read (JSON that is not, a media type the console does not read): a person gets the page.
+        // A body the parser refused (too big, JSON that is not, a media type the console does not read): a person gets the
+        // page with the status, code and words a script gets.
         if (!(error instanceof RelayError) && error.statusCode !== undefined && error.statusCode < 500) {
-          if (request.is404) return notFound(request, reply);
-          const unread = new RelayError('BAD_REQUEST', `The form could not be read: ${error.message}`);
+          const refused = clientRefusal(error, error.statusCode, request);
+          if (refused === undefined) return notFound(request, reply);
+          const { status, refusal } = refused;
           if (request.url.split('?')[0] === '/console/signin') {
-            return problem(request, reply, 400, unread, undefined, () =>
-              signinPage(request, reply, { next: '/console', notice: undefined, error: unread.message }),
+            return problem(request, reply, status, refusal, undefined, () =>
+              signinPage(request, reply, { next: '/console', notice: undefined, error: refusal.message }),
             );
           }
-          return problem(request, reply, 400, unread, request.console);
+          return problem(request, reply, status, refusal, request.console);
         }
         if (!isStoreFailure(error)) throw error;
         request.log.debug({ path: request.url.split('?')[0], ...failureLogFields(error) }, 'console: page answered 503: the store fails');

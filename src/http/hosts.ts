@@ -1,6 +1,8 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { Config } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
+import { headerList, peerAddress } from '../policy/networks.ts';
 
 /**
  * The names every relay answers to besides its settings': `localhost` resolves to this host's loopback
@@ -36,11 +38,45 @@ export function hostMatcher(names: readonly string[]): (host: string | undefined
   };
 }
 
-/** The refusal of a request sent to a name that is not the relay's, naming it and the setting that adds it. */
-export function misdirected(host: string): RelayError {
+/** What a request says of where it was sent: its headers, and the socket it came over (whose peer may be a trusted proxy). */
+interface HostedRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly socket: { readonly remoteAddress?: string | undefined };
+}
+
+/**
+ * The host the client sent the request to as a trusted proxy forwards it (`X-Forwarded-Host`, the value
+ * of the proxy nearest us: one further left is whatever the client wrote); undefined from a peer that is
+ * no proxy of ours (its header is not believed) or without the header.
+ */
+export function forwardedHost(request: HostedRequest, isProxy: (address: string) => boolean): string | undefined {
+  return isProxy(peerAddress(request.socket.remoteAddress)) ? headerList(request.headers['x-forwarded-host']).at(-1) : undefined;
+}
+
+/** A name a request was sent to that is not the relay's, and the header that carried it. */
+export interface ForeignHost {
+  readonly header: 'Host' | 'X-Forwarded-Host';
+  readonly host: string;
+}
+
+/**
+ * The first name the request was sent to that `served` does not take: its `Host`, then, from a trusted
+ * proxy, the forwarded host. A proxy may send the relay's own address as `Host` (nginx's default
+ * `proxy_pass http://127.0.0.1:8080`) whatever name its client used: the name a rebinding page's
+ * request carries then reaches the relay only in the forwarded host, which must be the relay's too.
+ */
+export function foreignHost(request: HostedRequest, isProxy: (address: string) => boolean, served: (host: string) => boolean): ForeignHost | undefined {
+  const { host } = request.headers;
+  if (host !== undefined && !served(host)) return { header: 'Host', host };
+  const forwarded = forwardedHost(request, isProxy);
+  return forwarded !== undefined && !served(forwarded) ? { header: 'X-Forwarded-Host', host: forwarded } : undefined;
+}
+
+/** The refusal of a request sent to a name that is not the relay's, naming the header, the name and the setting that adds it. */
+export function misdirected({ header, host }: ForeignHost): RelayError {
   return new RelayError(
     'MISDIRECTED_REQUEST',
-    `Misdirected request: Host "${host.slice(0, MAX_HOST_SHOWN)}" is not a name of this relay; if it is, add it to http.allowedHosts (SMSRELAY_HTTP_ALLOWED_HOSTS)`,
+    `Misdirected request: ${header} "${host.slice(0, MAX_HOST_SHOWN)}" is not a name of this relay; if it is, add it to http.allowedHosts (SMSRELAY_HTTP_ALLOWED_HOSTS)`,
   );
 }
 

@@ -3,10 +3,10 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
-import { failureLogFields, isStoreFailure, ListenError, RELAY_ERRORS, RelayError, toHttpError } from '../errors.ts';
+import { failureLogFields, isStoreFailure, ListenError, RELAY_ERRORS, RelayError, type RelayErrorCode, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { ANY_HOST_PATHS, hostMatcher, misdirected } from './hosts.ts';
+import { ANY_HOST_PATHS, foreignHost, hostMatcher, misdirected } from './hosts.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from '../policy/networks.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
@@ -118,6 +118,33 @@ export function allowedMethods(app: FastifyInstance, path: string): string[] {
   return METHODS.filter((method) => app.findRoute({ method, url: path }) !== null);
 }
 
+/**
+ * A client error (its `status`, 4xx) fastify or a plugin raised before a route answered, as the
+ * catalogue's refusal and the status to answer, for the port's JSON and the console's page alike;
+ * undefined for a body sent to a path (or with a method) that has no route, which gets the path's own
+ * 404 or 405 whatever the body.
+ */
+export function clientRefusal(
+  error: Error & { readonly code?: string | undefined },
+  status: number,
+  request: Pick<FastifyRequest, 'is404'>,
+): { status: number; refusal: RelayError } | undefined {
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const refusal = new RelayError('MESSAGE_TOO_BIG', `Request body too big: the limit is ${MAX_BODY_BYTES / 1024} KB`);
+    return { status: refusal.spec.http, refusal };
+  }
+  // A plugin's refusal already in the catalogue's words (the webhooks' rate limit, RATE_LIMITED) keeps them.
+  if (isRelayErrorCode(error.code)) return { status, refusal: new RelayError(error.code, error.message) };
+  if (request.is404) return undefined;
+  // fastify's other client errors (a JSON body that is not JSON, a media type no route reads) keep their status, in the
+  // catalogue's words: its own code (FST_ERR_…) means nothing to a client.
+  return { status, refusal: new RelayError('BAD_REQUEST', `Request body not read: ${error.message}`) };
+}
+
+function isRelayErrorCode(code: string | undefined): code is RelayErrorCode {
+  return code !== undefined && Object.hasOwn(RELAY_ERRORS, code);
+}
+
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { requestMs, idleMs } = options.timeouts ?? { requestMs: REQUEST_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS };
   const app = Fastify({
@@ -200,18 +227,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       else if (status >= 500) request.log.error({ err: error, path }, 'http: request failed');
       return reply.status(status).send(body);
     }
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      const { status, body } = toHttpError(new RelayError('MESSAGE_TOO_BIG', `Request body too big: the limit is ${MAX_BODY_BYTES / 1024} KB`));
-      return reply.status(status).send(body);
-    }
-    // A plugin's refusal already in the catalogue's words (the webhooks' rate limit, RATE_LIMITED) keeps them.
-    if (error.code !== undefined && Object.hasOwn(RELAY_ERRORS, error.code))
-      return reply.status(error.statusCode).send({ error: error.code, message: error.message });
-    // A body sent to a path (or with a method) that has no route: the path's answer, whatever the body.
-    if (request.is404) return notFound(request, reply);
-    // fastify's other client errors (a JSON body that is not JSON, a media type no route reads) keep their status, in the
-    // catalogue's words: its own code (FST_ERR_…) means nothing to a client.
-    return reply.status(error.statusCode).send(toHttpError(new RelayError('BAD_REQUEST', `Request body not read: ${error.message}`)).body);
+    const refused = clientRefusal(error, error.statusCode, request);
+    if (refused === undefined) return notFound(request, reply);
+    return reply.status(refused.status).send(toHttpError(refused.refusal).body);
   });
   // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
   app.addHook('onRequest', async (request, reply) => {
@@ -224,10 +242,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const checkedElsewhere = (path: string) => (options.hostCheckedBy ?? []).some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '/';
-    const { host } = request.headers;
     // Only HTTP/1.0 may omit Host (HTTP/1.1 without it is answered 400 above): no browser does, so no web page is behind it.
-    if (host === undefined || servedHost(host) || ANY_HOST_PATHS.has(path) || checkedElsewhere(path)) return;
-    const { status, body } = toHttpError(misdirected(host));
+    const foreign = foreignHost(request, proxy, servedHost);
+    if (foreign === undefined || ANY_HOST_PATHS.has(path) || checkedElsewhere(path)) return;
+    const { status, body } = toHttpError(misdirected(foreign));
     return reply.status(status).send(body);
   });
   const notFound = (request: FastifyRequest, reply: FastifyReply) => {

@@ -155,8 +155,8 @@ describe('console access', () => {
       { ...proxiedHeaders, 'x-forwarded-host': 'rebind.evil.example', origin: 'https://rebind.evil.example' },
       '127.0.0.3',
     );
-    assert.equal(rebound.status, 403, 'a forwarded Host that is no name of the relay (DNS rebinding through the proxy) is no origin of the console');
-    assert.match(rebound.body, /sent from another site/);
+    assert.equal(rebound.status, 421, 'a forwarded Host that is no name of the relay (DNS rebinding through the proxy) is not answered at all');
+    assert.match(rebound.body, /X-Forwarded-Host &quot;rebind\.evil\.example&quot; is not a name of this relay/);
     // Signed in, with the session's CSRF token: another site's form still changes nothing.
     const cookie = String(own.headers['set-cookie']).split(';')[0] ?? '';
     const csrf =

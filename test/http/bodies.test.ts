@@ -36,12 +36,31 @@ describe('a malformed body', () => {
     }
   });
 
-  test("the console's sign-in answers its page to a browser, saying the form could not be read", async () => {
+  test("the console's sign-in answers its page to a browser, saying why the body was not read", async () => {
     const response = await bad('/console/signin', 'text/html');
     assert.equal(response.status, 400);
     assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
     const page = await response.text();
-    assert.match(page, /The form could not be read: Body is not valid JSON/);
+    assert.match(page, /Request body not read: Body is not valid JSON/);
     assert.match(page, /name="password"/, 'the sign-in form again');
+  });
+
+  test('a body too big, or of a media type the console does not read, keeps its status and the catalogue’s words on the page as in the JSON', async () => {
+    const big = `name=olivia&password=${'x'.repeat(300 * 1024)}`;
+    for (const [type, body, status, error, message] of [
+      ['application/x-www-form-urlencoded', big, 413, 'MESSAGE_TOO_BIG', 'Request body too big: the limit is 256 KB'],
+      ['text/csv', 'name,password', 415, 'BAD_REQUEST', 'Request body not read: Unsupported Media Type'],
+    ] as const) {
+      const send = (accept: string) => fetch(`${base}/console/signin`, { method: 'POST', headers: { 'content-type': type, accept }, body, redirect: 'manual' });
+      const json = await send('application/json');
+      assert.equal(json.status, status, type);
+      assert.deepEqual(await json.json(), { error, message });
+      const html = await send('text/html');
+      assert.equal(html.status, status, type);
+      assert.match(html.headers.get('content-type') ?? '', /^text\/html/);
+      const page = await html.text();
+      assert.ok(page.includes(message), `${type}: ${message}`);
+      assert.match(page, /name="password"/, 'the sign-in form again');
+    }
   });
 });

@@ -81,6 +81,8 @@ describe('the HTTP port answers only its own names', () => {
     ]) {
       assert.equal((await get(port, '/metrics', host)).status, 200, host);
     }
+    // From a peer that is no proxy of ours (http.trustedProxies unset) the header is not believed: its Host decides.
+    assert.equal((await get(port, '/metrics', `127.0.0.1:${port}`, { 'x-forwarded-host': 'rebind.evil.example' })).status, 200);
   });
 
   test('/healthz and /readyz answer any name: load balancers probe them by whatever name they were given', async () => {
@@ -98,5 +100,58 @@ describe('the HTTP port answers only its own names', () => {
     assert.equal(json.status, 421);
     assert.equal(JSON.parse(json.body).error, 'MISDIRECTED_REQUEST');
     assert.equal((await get(port, '/console/signin', `localhost:${port}`)).status, 200);
+  });
+});
+
+describe('behind a trusted proxy, the host its client sent the request to is checked too', () => {
+  let relay: TestRelay;
+  let port: number;
+  const STOP = 'msisdn=447700900125&to=447700900000&messageId=0B0000000000AA04&text=STOP&type=text&keyword=STOP&message-timestamp=2026-12-06+03%3A00%3A00';
+
+  before(async () => {
+    relay = await startTestRelay({
+      gateway: { provider: 'vonage-simulator', from: 'Relay' },
+      sms: { defaultRegion: 'GB' },
+      inbound: { defaultMailbox: 'ops@example.com' },
+      // The test's requests come from 127.0.0.1: the proxy, as nginx on the relay's host.
+      http: { allowedHosts: ['relay.example.com'], trustedProxies: ['127.0.0.1/32'] },
+      console: { users: [{ name: 'olivia', passwordHash: await hashPassword('console-pass-123'), role: 'operator' }] },
+    });
+    port = relay.relay.httpPort;
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('a proxy that sends the relay its own address as Host: a rebinding page’s name, in X-Forwarded-Host, is refused 421 naming it, on the webhooks, /metrics and the console', async () => {
+    const proxied = (forwarded: string, accept = 'application/json') => ({ 'x-forwarded-host': forwarded, accept });
+    for (const path of [`/webhooks/vonage/mo?${STOP}`, '/metrics', '/console', '/console/signin']) {
+      // The proxy's own value is the last: one further left is whatever the page wrote.
+      for (const forwarded of [`rebind.evil.example:${port}`, `relay.example.com, rebind.evil.example:${port}`]) {
+        const answer = await get(port, path, `127.0.0.1:${port}`, proxied(forwarded));
+        assert.equal(answer.status, 421, `${path} ${forwarded}`);
+        assert.deepEqual(JSON.parse(answer.body), {
+          error: 'MISDIRECTED_REQUEST',
+          message: `Misdirected request: X-Forwarded-Host "rebind.evil.example:${port}" is not a name of this relay; if it is, add it to http.allowedHosts (SMSRELAY_HTTP_ALLOWED_HOSTS)`,
+        });
+      }
+    }
+    const page = await get(port, '/console/signin', `127.0.0.1:${port}`, proxied('rebind.evil.example', 'text/html'));
+    assert.equal(page.status, 421);
+    assert.match(page.body, /X-Forwarded-Host &quot;rebind\.evil\.example&quot; is not a name of this relay/);
+    assert.doesNotMatch(page.body, /name="password"/, 'no sign-in form');
+    assert.equal((await get(port, '/healthz', `127.0.0.1:${port}`, proxied('lb-probe.internal'))).status, 200);
+    assert.equal(await relay.relay.store.isOptedOut('+447700900125'), false);
+  });
+
+  test('the relay’s own names in X-Forwarded-Host are answered, and so is a proxy that sends none', async () => {
+    for (const forwarded of ['relay.example.com', `rebind.evil.example, relay.example.com:8443`, '192.0.2.1', `localhost:${port}`]) {
+      assert.equal((await get(port, '/metrics', `127.0.0.1:${port}`, { 'x-forwarded-host': forwarded })).status, 200, forwarded);
+    }
+    assert.equal((await get(port, '/metrics', `127.0.0.1:${port}`)).status, 200);
+    assert.equal((await get(port, '/console/signin', `127.0.0.1:${port}`, { 'x-forwarded-host': 'relay.example.com' })).status, 200);
+    assert.equal((await get(port, `/webhooks/vonage/mo?${STOP}`, 'relay.example.com', { 'x-forwarded-host': 'relay.example.com' })).status, 200);
+    assert.equal(await relay.relay.store.isOptedOut('+447700900125'), true);
   });
 });
