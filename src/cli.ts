@@ -6,7 +6,7 @@ import { buffer, text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import type { Preview } from './acceptance/preview.ts';
-import { refusalBeside, relayVersion } from './cluster/membership.ts';
+import { mailModeOf, refusalBeside, relayVersion } from './cluster/membership.ts';
 import { RELAY_STALE_MS } from './store/cluster-types.ts';
 import { settingsDigest } from './cluster/settings.ts';
 import {
@@ -394,7 +394,7 @@ async function checkConfig(store: Store | OlderStore | NoStoreYet, config: Confi
       return [];
     },
   );
-  const refused = refusalBeside({ name: config.store.relayName, mail: config.mail.url ? 'smarthost' : 'maildir' }, seen);
+  const refused = refusalBeside({ name: config.store.relayName, mail: mailModeOf(config.mail.url) }, seen);
   if (refused) {
     console.error(`smsrelay: config: ${describeSetting(refused.setting)}: ${refused.message}`);
     process.exitCode = EXIT_CONFIG;

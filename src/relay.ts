@@ -48,7 +48,7 @@ import { PostgresStore } from './store/postgres/store.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { Store, StoreHealth, StoredMessage } from './store/types.ts';
 import { maskNumbersIn } from './sms/numbers.ts';
-import { Membership, relayVersion } from './cluster/membership.ts';
+import { Membership, mailModeOf, relayVersion } from './cluster/membership.ts';
 import { settingsDigest } from './cluster/settings.ts';
 import { type Migrated, MIGRATIONS, migratedLine, refusedAfterUpgrade } from './store/migrations.ts';
 import { ClusterError } from './store/cluster-types.ts';
@@ -152,7 +152,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         startedAt: Date.now(),
         pid: process.pid,
         host: hostname(),
-        mail: config.mail.url ? 'smarthost' : 'maildir',
+        mail: mailModeOf(config.mail.url),
         settings: settingsDigest(config),
       },
       leaseTtlMs: config.delivery.leaseTtl,

@@ -178,6 +178,9 @@ function warnOfOtherSettings(member: RelayMember, others: readonly RelaySeen[], 
   }
 }
 
+/** How a relay of this `mail.url` delivers its own mail, as the other relays on the database see it. */
+export const mailModeOf = (mailUrl: string | undefined): RelayMember['mail'] => (mailUrl ? 'smarthost' : 'maildir');
+
 /**
  * `config check`'s look at the relays on the database before an upgrade (docs/operations.md#upgrading,
  * step 1): the refusal a start of `member` would meet beside the live ones. A relay of its own name is
@@ -194,7 +197,7 @@ export function refusalBeside(member: Pick<RelayMember, 'name' | 'mail'>, seen: 
  * Each relay's own mail must reach the same mailboxes whichever relay sends it: a Maildir is one machine's.
  * The refusal, when `member` may not run beside the live relays `others` (of other names); `config check` tells it too.
  */
-export function maildirRefusal(member: Pick<RelayMember, 'mail'>, others: readonly Pick<RelaySeen, 'name' | 'mail'>[]): ClusterError | undefined {
+function maildirRefusal(member: Pick<RelayMember, 'mail'>, others: readonly Pick<RelaySeen, 'name' | 'mail'>[]): ClusterError | undefined {
   if (others.length === 0) return undefined;
   const names = others.map((relay) => relay.name).join(', ');
   if (member.mail === 'maildir') {

@@ -208,7 +208,8 @@ const FILETIME_EPOCH_OFFSET_MS = 11_644_473_600_000n;
  * The Thread-Index of a reply to the mail whose index is `parent` ([MS-OXOMSG] 2.2.1.3,
  * PidTagConversationIndex): the parent's, and a 5-byte child block: the time since the header's
  * (its 40 bits are a FILETIME's high bits) in 31 bits, bits 18-48 of it (delta code 0) or, past
- * 2^49 (about 1.7 years), bits 23-53 (delta code 1), then 4 random bits and a 4-bit sequence count.
+ * 2^49 (about 1.7 years), bits 23-53 (delta code 1), then a random byte where Outlook writes 4 random
+ * bits and a 4-bit sequence count (no count is kept across replies: the random byte tells siblings apart alike).
  */
 function continuedThreadIndex(parent: string, at: number): string | undefined {
   const index = Buffer.from(parent, 'base64');
