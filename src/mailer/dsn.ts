@@ -36,14 +36,24 @@ export const NOTIFY_BY_DEFAULT: readonly string[] = [...new Set(Object.values(ST
 /** RFC 3463 status per kind and outcome category. */
 const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { default: string }>> = {
   // A phone that opted out after its mail was accepted: the status RCPT refuses it with from then on.
-  failed: { 'invalid-number': '5.1.1', refused: '5.6.0', expired: '4.4.7', 'opted-out': RELAY_ERRORS.POLICY_DENIED.enhanced, default: '5.0.0' },
+  failed: {
+    'invalid-number': '5.1.1',
+    refused: '5.6.0',
+    expired: '4.4.7',
+    'network-expired': '4.4.7',
+    'opted-out': RELAY_ERRORS.POLICY_DENIED.enhanced,
+    default: '5.0.0',
+  },
   delayed: { unreachable: '4.4.1', 'no-answer': '4.4.2', busy: '4.4.5', account: '4.3.0', default: '4.4.0' },
   relayed: { default: '2.0.0' },
   delivered: { default: '2.0.0' },
 };
 
 export interface ReportedRecipient extends NewRecipient {
-  /** Outcome category from the outcome table (`invalid-number`, `unreachable`…) or `expired`. */
+  /**
+   * Outcome category from the outcome table (`invalid-number`, `unreachable`…), `expired` (the relay gave up at
+   * the maximum age), or from a delivery report: `undeliverable`, `network-expired` (sent, and the network's validity ran out).
+   */
   readonly category: string;
   /** Plain words: what happened to this number. */
   readonly reason: string;

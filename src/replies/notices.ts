@@ -116,7 +116,8 @@ function reported(notice: DueNotice, { describeStatus, statusCode }: Pick<Delive
   return {
     ...recipient,
     ...asked,
-    category: state === 'expired' ? 'expired' : 'undeliverable',
+    // Sent, then not delivered: not the relay's giving up at the maximum age (`expired`), which the bounce words apart.
+    category: state === 'expired' ? 'network-expired' : 'undeliverable',
     reason: describeStatus(code, recipient.number),
     code: statusCode?.(code, recipient.number) ?? `status ${code}`,
   };

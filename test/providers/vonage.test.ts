@@ -398,6 +398,17 @@ describe("Vonage: the gateway id is Vonage's message-id", () => {
     const bounce = await waitFor('the bounce', () => sink?.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes('447700900216')));
     // It went out: the network did not deliver it.
     assert.match(bounce.raw.replace(/=\r?\n/g, '').replace(/\r?\n\s*/g, ' '), /was sent as a text message but not delivered to:/);
+    // The network's validity ran out: sent and not delivered, not the relay giving up at the maximum age.
+    await sendOne('447700900217', '0A000000000B0003');
+    assert.equal(await receipt(fields('447700900217', '0A000000000B0003', 'expired', '0', 'i6')), 'advanced');
+    const expired = await waitFor('the expiry bounce', () =>
+      sink?.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes('447700900217')),
+    );
+    const expiredText = expired.raw.replace(/=\r?\n/g, '').replace(/\r?\n\s*/g, ' ');
+    assert.match(expiredText, /was sent as a text message but not delivered to:/);
+    assert.match(expiredText, /validity ran out/);
+    assert.doesNotMatch(expiredText, /kept trying/);
+    assert.match(expired.raw, /Status: 4\.4\.7/);
   });
 
   test("an SMS of one part kept under its client-ref (an earlier version's, or an answer without message-id) gets the receipt that names both", async () => {
