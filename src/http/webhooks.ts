@@ -118,7 +118,7 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     const allowed = options.allowedNetworks ? networkMatcher(options.allowedNetworks) : () => true;
     scope.addHook('onRequest', scope.rateLimit());
     scope.addHook('onRequest', async (request, reply) => {
-      // A route of this scope is a provider's, and the label one of theirs; a path no provider has is `unknown` (bounded labels).
+      // A route of this scope is a provider's, and the label one of theirs (a path no provider has never gets here: a 404).
       const provider = providerOf.get(request.routeOptions.url ?? '') ?? 'unknown';
       const refusal = (reason: Refusal, error: RelayError) => {
         refused(reason, request, provider, error);
