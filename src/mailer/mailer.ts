@@ -74,7 +74,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     this.#owed = new OwedOutcomes<MailOutcome>({
       logger: options.logger,
       clock,
-      write: (outcome) => options.store.recordMailOutcome(outcome),
+      write: (outcome) => this.#write(outcome),
       ids: (outcome) => [outcome.id],
       words: {
         loop: 'mailer',
@@ -98,10 +98,24 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     await this.#owed.writeAtStop();
   }
 
+  /**
+   * Writes a mail's outcome on the lease it was claimed on: one that comes after another relay took the
+   * mail over (this relay frozen or cut off past its lease, its outcome owed that long) is that relay's
+   * to record, and the store keeps this one as a history line only.
+   */
+  async #write(outcome: MailOutcome): Promise<void> {
+    const { store, owner, logger } = this.#options;
+    if ((await store.recordMailOutcome(outcome, owner)) === 'late')
+      logger.warn(
+        { mailId: outcome.id, outcome: outcome.kind },
+        "mailer: late answer: another relay took the mail over after this relay's lease ended; its outcome is that relay's, this one is kept in the history only",
+      );
+  }
+
   /** Records a mail's outcome (true), or owes one the store refuses (false): kept with its lease until the store takes writes again. */
   async #record(outcome: MailOutcome): Promise<boolean> {
     try {
-      await this.#options.store.recordMailOutcome(outcome);
+      await this.#write(outcome);
       return true;
     } catch (error) {
       this.#owed.keep(outcome, error);

@@ -3,6 +3,7 @@ import type { DeliveryState } from '../vocabulary.ts';
 import type {
   ClaimedMail,
   ClaimedSms,
+  MailOutcome,
   NewOutgoingMail,
   QuarantinedBody,
   QuarantineEntry,
@@ -29,9 +30,9 @@ export const TAKEN_OVER = 'taken over';
 export const takenOverDetail = (was: string, by: string) => `'lease of relay ' || ${was} || ' expired: sent again by ' || ${by} || ', possibly a duplicate'`;
 
 /**
- * The history line's kind of an outcome that came from a relay no longer holding its SMS's lease (it
- * was frozen or cut off past its lease, and another relay took the SMS over): the lease holder's
- * outcome is the SMS's, this one only history.
+ * The history line's kind of an outcome that came from a relay no longer holding its SMS's (or mail's)
+ * lease (it was frozen or cut off past its lease, and another relay took the SMS over): the lease
+ * holder's outcome is the SMS's, this one only history.
  */
 export const LATE_ANSWER = 'late answer';
 /**
@@ -40,6 +41,19 @@ export const LATE_ANSWER = 'late answer';
  * was taken over: id 351`.
  */
 export const lateAnswerDetail = (owner: string, said: string) => `'from ' || ${owner} || ', after its lease was taken over: ' || ${said}`;
+
+/**
+ * A mail's outcome is the mail's only when the relay recording it (`owner`, SQL; null: any) holds its
+ * lease on the mail still queued (Store.recordMailOutcome): a relay that took it over may have sent it, and
+ * a late failure would otherwise end that relay's delivery, a late retry free it for a third relay.
+ */
+export const mailHeldBy = (owner: string) => `(${owner} IS NULL OR (lease_owner = ${owner} AND status = 'queued'))`;
+
+/** A mail outcome's history line: its kind (`mail sent`, `mail deferred`, `mail failed`) and the smarthost's words. */
+export function mailOutcomeLine(outcome: MailOutcome): { readonly kind: string; readonly detail: string } {
+  if (outcome.kind === 'sent') return { kind: 'mail sent', detail: outcome.response };
+  return { kind: outcome.kind === 'retry' ? 'mail deferred' : 'mail failed', detail: outcome.error };
+}
 
 /**
  * The reports (bounces, notices) of a batch without those about a message an outcome of which came late:

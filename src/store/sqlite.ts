@@ -16,6 +16,8 @@ import {
   takenOverDetail,
   LATE_ANSWER,
   lateAnswerDetail,
+  mailHeldBy,
+  mailOutcomeLine,
   sentDetail,
   withoutLateReports,
   queuedMailErrorsSql,
@@ -86,6 +88,7 @@ import type {
   CommitStats,
   ClaimRequest,
   MailOutcome,
+  MailOutcomeRecorded,
   SmsClaimRequest,
   NewMail,
   NewOutgoingMail,
@@ -447,16 +450,24 @@ export class SqliteStore implements Store {
     return this.#read(() => (this.#sql.nextMailDue.get() as { at: number | null }).at ?? undefined);
   }
 
-  recordMailOutcome(outcome: MailOutcome): Promise<void> {
+  recordMailOutcome(outcome: MailOutcome, owner?: string): Promise<MailOutcomeRecorded> {
     const durability = outcome.kind === 'sent' ? UNPROMISED : undefined;
     return this.#write(() => {
       const now = Date.now();
       const sql = this.#sql;
-      if (outcome.kind === 'retry') sql.mailRetry.run(outcome.nextAttemptAt, outcome.error, now, outcome.id);
-      else sql.mailFinal.run(outcome.kind, outcome.kind === 'sent' ? null : outcome.error, now, outcome.id);
+      const mail = { now, id: outcome.id, owner: owner ?? null };
+      const { changes } =
+        outcome.kind === 'retry'
+          ? sql.mailRetry.run({ ...mail, next: outcome.nextAttemptAt, error: outcome.error })
+          : sql.mailFinal.run({ ...mail, status: outcome.kind, error: outcome.kind === 'sent' ? null : outcome.error });
+      const { kind, detail } = mailOutcomeLine(outcome);
+      if (changes === 0 && owner !== undefined) {
+        sql.lateMailAnswer.run({ now, owner, said: `${kind}: ${detail}`, id: outcome.id });
+        return 'late';
+      }
       if (outcome.kind === 'failed') this.#replies.unrouteRefusedReply.run(outcome.id);
-      const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
-      sql.insertEventForMail.run(now, `mail ${outcome.kind === 'retry' ? 'deferred' : outcome.kind}`, detail, outcome.id);
+      sql.insertEventForMail.run(now, kind, detail, outcome.id);
+      return 'recorded';
     }, durability);
   }
 
@@ -1066,11 +1077,14 @@ function prepareStatements(db: Database) {
     queuedMailErrors: db.prepare(queuedMailErrorsSql('?')),
     nextMailDue: db.prepare("SELECT MIN(next_attempt_at) AS at FROM mail_out WHERE status = 'queued'"),
     mailRetry: db.prepare(`
-      UPDATE mail_out SET next_attempt_at = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
-        updated_at = ? WHERE id = ?`),
+      UPDATE mail_out SET next_attempt_at = @next, last_error = @error, attempts = attempts + 1, lease_owner = NULL,
+        updated_at = @now WHERE id = @id AND ${mailHeldBy('@owner')}`),
     mailFinal: db.prepare(`
-      UPDATE mail_out SET status = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL,
-        updated_at = ? WHERE id = ?`),
+      UPDATE mail_out SET status = @status, last_error = @error, attempts = attempts + 1, lease_owner = NULL,
+        updated_at = @now WHERE id = @id AND ${mailHeldBy('@owner')}`),
+    lateMailAnswer: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail)
+      SELECT @now, message_id, NULL, '${LATE_ANSWER}', ${lateAnswerDetail('@owner', '@said')} FROM mail_out WHERE id = @id`),
     ping: db.prepare('SELECT 1'),
     probe: db.prepare("INSERT INTO control (key, value) VALUES ('write_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
     unprobe: db.prepare("DELETE FROM control WHERE key = 'write_probe'"),

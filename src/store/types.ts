@@ -47,8 +47,13 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   /**
    * A reply mail that failed puts its SMS back among the undeliverable ones (no mailbox), in the same
    * transaction: the phone's text is then listed and can be rerouted, not only found in the log.
+   * `owner`: the relay recording it, as in recordSmsOutcomes. An outcome of a mail no longer queued under
+   * its lease (another relay took it over while this one was frozen or cut off, and may have sent it)
+   * changes nothing of the mail nor of its SMS: it is kept as a history line (`late answer: from <owner>,
+   * after its lease was taken over: mail sent: 250 …`), and resolves `late`. Without `owner`, the outcome
+   * is the mail's.
    */
-  recordMailOutcome(outcome: MailOutcome): Promise<void>;
+  recordMailOutcome(outcome: MailOutcome, owner?: string): Promise<MailOutcomeRecorded>;
   /**
    * Makes the queued mail waiting on its backoff (not leased) due at `now`: the transport that deferred
    * it works again. Returns how many.
@@ -275,6 +280,9 @@ export type MailOutcome =
   | { readonly id: number; readonly kind: 'sent'; readonly response: string }
   | { readonly id: number; readonly kind: 'retry'; readonly nextAttemptAt: number; readonly error: string }
   | { readonly id: number; readonly kind: 'failed'; readonly error: string };
+
+/** Whether a mail's outcome was the mail's (`recorded`), or came after its lease was taken over (`late`). */
+export type MailOutcomeRecorded = 'recorded' | 'late';
 
 export interface SmsState {
   /** The SMS's own id: its history lines (StoredEvent.smsId) name it. */

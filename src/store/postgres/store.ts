@@ -16,6 +16,8 @@ import {
   TAKEN_OVER,
   LATE_ANSWER,
   lateAnswerDetail,
+  mailHeldBy,
+  mailOutcomeLine,
   sentDetail,
   withoutLateReports,
   queuedMailErrorsSql,
@@ -64,6 +66,7 @@ import type {
   DeliveryReportResult,
   DueNotice,
   MailOutcome,
+  MailOutcomeRecorded,
   NewDeliveryReport,
   InboundPosition,
   NewInbound,
@@ -507,13 +510,22 @@ const MAIL_CLAIM = `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${
   FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', '', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) c
   WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.next_attempt_at AS due, c.lease_owner AS was`;
 
-/** A mail's outcome (`$1` retry, `$2` status, `$3` next attempt, `$4` error, `$5` now, `$6` id) and its history line (`$7`, `$8`). */
+/**
+ * A mail's outcome (`$1` retry, `$2` status, `$3` next attempt, `$4` error, `$5` now, `$6` id) by relay `$9`
+ * (null: any), and its history line (`$7`, `$8`); or, when `$9` no longer holds the mail's lease (mailHeldBy:
+ * the row waits for a claim taking it over and then reads its owner again), only the late answer's line,
+ * `mail_out` there being the statement's snapshot, before `done`. Returns the line's kind.
+ */
 const mailOutcome = (besides: string) => `WITH done AS (
     UPDATE mail_out SET status = CASE WHEN $1 THEN status ELSE $2 END, next_attempt_at = CASE WHEN $1 THEN $3 ELSE next_attempt_at END,
       last_error = $4, attempts = attempts + 1, lease_owner = NULL, updated_at = $5
-    WHERE id = $6 RETURNING message_id, kind
+    WHERE id = $6 AND ${mailHeldBy('$9::text')} RETURNING message_id, kind
   )${besides}
-  INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $5, message_id, NULL, $7, $8 FROM done`;
+  INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $5, message_id, NULL::bigint, $7::text, $8::text FROM done
+  UNION ALL
+  SELECT $5, message_id, NULL, '${LATE_ANSWER}', ${lateAnswerDetail('$9::text', "$7::text || ': ' || $8::text")} FROM mail_out
+    WHERE id = $6 AND $9::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM done)
+  RETURNING kind`;
 const MAIL_OUTCOME = mailOutcome('');
 /** A reply mail refused for good: its SMS has no mailbox again, so it is listed and can be rerouted. */
 const MAIL_FAILED = mailOutcome(`, unrouted AS (
@@ -961,14 +973,15 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   /**
-   * One statement: the outcome and its history line; for a failure, also a refused reply mail's SMS
+   * One statement: the outcome and its history line (or, from a relay whose lease was taken over, only a
+   * late answer's line); for a failure, also a refused reply mail's SMS
    * left without a mailbox again, so it is listed and can be rerouted. Only a failure's text has that
    * update: the server opens every part of a statement's plan at each execution (accept.ts), and most
    * outcomes are sent.
    */
-  recordMailOutcome(outcome: MailOutcome): Promise<void> {
+  recordMailOutcome(outcome: MailOutcome, owner?: string): Promise<MailOutcomeRecorded> {
     const retry = outcome.kind === 'retry';
-    const detail = outcome.kind === 'sent' ? outcome.response : outcome.error;
+    const { kind, detail } = mailOutcomeLine(outcome);
     return this.#write(
       {
         statements: [
@@ -981,12 +994,14 @@ export class PostgresStore implements Store, ClusterStore {
               outcome.kind === 'sent' ? null : outcome.error,
               Date.now(),
               outcome.id,
-              `mail ${retry ? 'deferred' : outcome.kind}`,
+              kind,
               detail,
+              owner ?? null,
             ],
           },
         ],
-        result: () => undefined,
+        result: ([lines]) =>
+          owner !== undefined && !((lines?.rows ?? []) as { kind: string }[]).some((line) => line.kind !== LATE_ANSWER) ? 'late' : 'recorded',
       },
       [],
       outcome.kind === 'sent' ? UNPROMISED : PROMISED,
