@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import type { HeldLeases, RelayMember } from '../../src/store/cluster-types.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
-import type { NewMail, Store } from '../../src/store/types.ts';
+import type { NewInbound, NewMail, Store } from '../../src/store/types.ts';
 import { removeDir, tempDir } from './relay.ts';
 
 const dirs: string[] = [];
@@ -105,3 +105,27 @@ export async function assertReportsKeptAfterSchema25(store: Pick<Store, 'applyDe
   assert.equal((await store.applyDeliveryReport({ ...receipt, state: 'delivered' })).kind, 'orphan');
   assert.equal((await store.applyDeliveryReport({ ...receipt, state: 'delivered' })).kind, 'duplicate');
 }
+
+/** A phone's answer `id` in conversation c1, mailed to alice@example.com: a reply mail queued with it. */
+export const replyAnswer = (id: string): NewInbound => ({
+  id,
+  provider: 'intellisoftware',
+  providerId: `G-${id}`,
+  number: '+447700900123',
+  text: 'yes',
+  sentAt: undefined,
+  userContext: 'c1',
+  receivedAt: 1_000,
+  route: {
+    mailbox: 'alice@example.com',
+    context: 'c1',
+    mail: {
+      kind: 'reply',
+      messageId: id,
+      envelopeFrom: '447700900123@sms.localhost',
+      recipients: ['alice@example.com'],
+      raw: Buffer.from(`From: 447700900123@sms.localhost\r\nTo: alice@example.com\r\nMessage-ID: <${id}@sms.localhost>\r\n\r\nyes\r\n`),
+    },
+    messageIdHeader: `<${id}@sms.localhost>`,
+  },
+});

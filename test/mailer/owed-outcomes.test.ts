@@ -6,12 +6,12 @@ import { smarthostTransport } from '../../src/mailer/smarthost.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import type { NewOutgoingMail, Store } from '../../src/store/types.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
 import { captureLog } from '../helpers/log-lines.ts';
 import { describeOnPostgres, ownPostgres, withDatabase } from '../helpers/postgres.ts';
 import { waitFor } from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
-import { storeFile } from '../helpers/store.ts';
+import { replyAnswer, storeFile } from '../helpers/store.ts';
 import { sleep } from '../helpers/wait.ts';
 
 /**
@@ -42,6 +42,26 @@ function logged(lines: readonly string[], pattern: RegExp): Array<{ level: strin
   return lines.map((line) => JSON.parse(line) as { level: string; msg: string }).filter((entry) => pattern.test(entry.msg));
 }
 
+/** A mailer of relay `owner` delivering to `sink`, started, on `clock` (its lease LEASE_MS, its retries quick). */
+function startMailer(store: Store, sink: SmtpSink, owner: string, logger: Logger, clock: { now: number }): Mailer {
+  const transport = smarthostTransport(sink.url, RELAY);
+  cleanups.push(() => transport.close());
+  const mailer = new Mailer({
+    store,
+    transport,
+    logger,
+    owner,
+    leaseMs: LEASE_MS,
+    idleWaitMs: 100,
+    retryMinDelayMs: 50,
+    retryMaxDelayMs: 200,
+    clock: () => clock.now,
+  });
+  cleanups.push(() => mailer.stop());
+  mailer.start();
+  return mailer;
+}
+
 /** The smarthost holds its answer to the mail while `fail` breaks the store, answers 250, and the store comes back (`heal`) past the lease. */
 async function deliveredDuringOutage(store: Store, fail: () => Promise<void>, heal: () => Promise<void>): Promise<void> {
   const sink = await new SmtpSink().start();
@@ -52,21 +72,7 @@ async function deliveredDuringOutage(store: Store, fail: () => Promise<void>, he
   await store.enqueueMail([reply]);
   // After the enqueue: the mail is due by it.
   const clock = { now: Date.now() };
-  const transport = smarthostTransport(sink.url, RELAY);
-  cleanups.push(() => transport.close());
-  const mailer = new Mailer({
-    store,
-    transport,
-    logger,
-    owner: 'test',
-    leaseMs: LEASE_MS,
-    idleWaitMs: 100,
-    retryMinDelayMs: 50,
-    retryMaxDelayMs: 200,
-    clock: () => clock.now,
-  });
-  cleanups.push(() => mailer.stop());
-  mailer.start();
+  const mailer = startMailer(store, sink, 'test', logger, clock);
   await waitFor('the smarthost holding its answer', () => sink.holding === 1, 5_000);
   const [leased] = mailer.held();
   await fail();
@@ -131,6 +137,72 @@ describeOnPostgres('a mail the smarthost took while PostgreSQL was stopped (find
       store,
       () => server.stop(),
       () => server.start(),
+    );
+  });
+});
+
+/**
+ * A mailer that answers after its lease ended and another relay took the mail over (the relay frozen, or
+ * its heartbeat cut off, while the smarthost held its answer): its outcome is only history, so the
+ * relay holding the lease is the only one delivering the mail. On SQLite, whose claims go by the
+ * relay's clock: relay-a's stands still while relay-b's is past relay-a's lease, so relay-a's own loop
+ * does not take its lease back meanwhile (on PostgreSQL's database clock it would, with no heartbeat
+ * here to renew it); test/store/mail-lease.test.ts holds both stores' statements to the same rule.
+ */
+
+/** How far relay-b's clock is ahead of relay-a's stopped one: well past relay-a's lease. */
+const FROZEN_MS = 10 * 60_000;
+
+describe('mailer: an outcome that comes after another relay took the mail over', () => {
+  test("is kept as a history line and logged: the other relay's lease stands, and nobody delivers the mail again", async () => {
+    const store = SqliteStore.open({ file: storeFile(), busyTimeoutMs: 100 });
+    cleanups.push(() => store.close());
+    const sink = await new SmtpSink().start();
+    cleanups.push(() => sink.stop());
+    let release: () => void = () => undefined;
+    sink.answerAfter = new Promise((resolve) => (release = resolve));
+    sink.refuseWith = 451;
+    const { logger, lines } = captureLog('debug');
+    await store.acceptInbound(replyAnswer('in-taken'));
+    const clock = { now: Date.now() };
+    const mailer = startMailer(store, sink, 'relay-a', logger, clock);
+    await waitFor('the smarthost holding its answer', () => sink.holding === 1, 5_000);
+
+    // relay-a stands still past its lease, and relay-b takes the mail over.
+    const later = clock.now + FROZEN_MS;
+    const [taken] = await store.claimDueMail({ owner: 'relay-b', now: later, leaseUntil: later + 60_000, limit: 5 });
+    assert.ok(taken);
+    // relay-a's smarthost defers it now: under relay-b's lease, that frees the mail for nobody.
+    sink.answerAfter = undefined;
+    release();
+    const [late] = await waitFor(
+      "relay-a's late answer",
+      () => {
+        const found = lines
+          .map((line) => JSON.parse(line) as { level: string; msg: string; mailId?: number })
+          .filter((entry) => /^mailer: late answer/.test(entry.msg));
+        return found.length > 0 && found;
+      },
+      10_000,
+    );
+    assert.equal(late?.level, 'warn');
+    assert.equal(late?.mailId, taken.id);
+    // relay-a runs again, and the smarthost takes mail: time for relay-a's loop to claim the mail, were it free.
+    clock.now = later;
+    sink.refuseWith = undefined;
+    await sleep(1_000);
+    assert.equal(sink.received.length, 0, 'relay-a did not deliver it again');
+    assert.deepEqual(await store.claimDueMail({ owner: 'relay-c', now: later, leaseUntil: later + 60_000, limit: 5 }), [], "relay-b's lease stands");
+    assert.deepEqual(mailer.held(), []);
+
+    assert.equal(await store.recordMailOutcome({ id: taken.id, kind: 'sent', response: '250 2.0.0 queued as B' }, 'relay-b'), 'recorded');
+    assert.deepEqual(
+      (await store.events('in-taken')).map((event) => [event.kind, event.detail]),
+      [
+        ['reply queued', `mail ${taken.id} to alice@example.com`],
+        ['late answer', 'from relay-a, after its lease was taken over: mail deferred: 451 refused by the test sink'],
+        ['mail sent', '250 2.0.0 queued as B'],
+      ],
     );
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import type { NewInbound, Store } from '../../src/store/types.ts';
+import type { Store } from '../../src/store/types.ts';
+import { replyAnswer } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
 /**
@@ -8,25 +9,7 @@ import { forEachStore } from '../helpers/stores.ts';
  * relay-a, frozen or cut off past its lease, writes its outcome after relay-b took the mail over.
  */
 
-const PHONE = '+447700900123';
-
-/** The phone's answer, mailed to alice@example.com: a reply mail queued with it. */
-const answer: NewInbound = {
-  id: 'in-late',
-  provider: 'intellisoftware',
-  providerId: 'G-late',
-  number: PHONE,
-  text: 'yes',
-  sentAt: undefined,
-  userContext: 'c1',
-  receivedAt: 1_000,
-  route: {
-    mailbox: 'alice@example.com',
-    context: 'c1',
-    mail: { kind: 'reply', messageId: 'in-late', envelopeFrom: '', recipients: ['alice@example.com'], raw: Buffer.from('x') },
-    messageIdHeader: '<in-late@relay>',
-  },
-};
+const answer = replyAnswer('in-late');
 
 forEachStore((kind) =>
   describe('store: a mail outcome from a relay whose lease was taken over', () => {
