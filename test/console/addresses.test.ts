@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { hashPassword } from '../../src/policy/passwords.ts';
+import { signInAt } from '../helpers/console.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 import { mail } from '../helpers/store.ts';
 
@@ -16,19 +17,7 @@ describe('mail addresses in the console', () => {
   /** A mail from a sender whose local part is a number, to a phone that answered it. */
   const messageId = uuidv7();
 
-  async function signIn(name: string): Promise<string> {
-    const page = await fetch(`${base}/console/signin`);
-    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? assert.fail('no sign-in token');
-    const response = await fetch(`${base}/console/signin`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
-      body: new URLSearchParams({ name, password: PASSWORD, _csrf: token }),
-      redirect: 'manual',
-    });
-    assert.equal(response.status, 303);
-    return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  }
+  const signIn = (name: string) => signInAt(base, name, PASSWORD);
   async function html(path: string, cookie: string): Promise<string> {
     const response = await fetch(`${base}${path}`, { headers: { cookie } });
     assert.equal(response.status, 200, path);

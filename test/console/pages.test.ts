@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { v7 as uuidv7 } from 'uuid';
 import { hashPassword } from '../../src/policy/passwords.ts';
+import { signInAt, signinFormAt } from '../helpers/console.ts';
 import { describeOnPostgres } from '../helpers/postgres.ts';
 import { postgresProxy } from '../helpers/postgres-proxy.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
@@ -22,24 +23,8 @@ describe('console pages', () => {
   let base: string;
   let operator: string;
 
-  /** The sign-in page's cookie and form token. */
-  async function signinForm(): Promise<{ cookie: string; token: string }> {
-    const page = await fetch(`${base}/console/signin`);
-    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-    return { cookie, token: /name="_csrf" value="([^"]+)"/.exec(await page.text())?.[1] ?? assert.fail('no sign-in token') };
-  }
-
-  async function signIn(name: string): Promise<string> {
-    const { cookie, token } = await signinForm();
-    const response = await fetch(`${base}/console/signin`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
-      body: new URLSearchParams({ name, password: PASSWORD, _csrf: token }),
-      redirect: 'manual',
-    });
-    assert.equal(response.status, 303);
-    return (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-  }
+  const signinForm = () => signinFormAt(base);
+  const signIn = (name: string) => signInAt(base, name, PASSWORD);
 
   async function html(path: string, cookie = operator): Promise<string> {
     const response = await fetch(`${base}${path}`, { headers: { cookie } });
