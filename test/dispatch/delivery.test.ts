@@ -567,7 +567,7 @@ describe("the gateway's own words", () => {
     assert.match(sms?.lastError ?? '', /the gateway said: "x+username=relay-test&password=\*\*\*"\)$/);
   });
 
-  test('codes naming a number: one metric series for their category, the number masked in every log line', async () => {
+  test("codes naming a number: one metric series for their category, the log line's result the same word, the number masked in every log line", async () => {
     const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
     cleanups.push(() => gateway.close());
     gateway.respond = () => ({ status: 200, body: `ERR:CODE${gateway.requests.length}_447700900123` });
@@ -584,6 +584,13 @@ describe("the gateway's own words", () => {
       return /smsrelay_gateway_request_seconds_count\{result="unclassified"\} [3-9]/.test(text) && text;
     });
     assert.doesNotMatch(metrics, /ERR:CODE/, 'no series per code');
+    // The log line's result is the metric's label: a request in the log is found in the metric by it.
+    const answered = lines
+      .flatMap((chunk) => chunk.split('\n').filter(Boolean))
+      .map((line) => JSON.parse(line) as { msg?: string; result?: string })
+      .filter((line) => line.msg === 'dispatch: gateway answered');
+    assert.ok(answered.length >= 3, `${answered.length} answered lines`);
+    assert.deepEqual([...new Set(answered.map((line) => line.result))], ['unclassified']);
     const logged = lines.join('');
     assert.match(logged, /"code":"ERR:CODE1_4477\*{6}23"/);
     assert.ok(!logged.includes('447700900123'), 'the number in the code is masked everywhere');
