@@ -81,9 +81,17 @@ interface CommandSpec {
   readonly usage: string;
   readonly does: string;
   readonly options?: Readonly<Record<string, 'string' | 'boolean'>>;
-  readonly commands?: readonly string[];
+  /** Its commands of its own; each one's help is its own, or the command's when undefined (`config check` is all `config` does). */
+  readonly commands?: Readonly<Record<string, OwnCommand | undefined>>;
   readonly needs?: string;
   readonly words?: number;
+  readonly exits: Exits;
+}
+
+/** A command's command of its own (`queue list`): its usage, what it does and its exit codes, shown by `queue list --help`. */
+interface OwnCommand {
+  readonly usage: string;
+  readonly does: string;
   readonly exits: Exits;
 }
 
@@ -96,6 +104,9 @@ const STORE_EXITS: Exits = {
   75: "the store's disk is full",
   78: 'a store it cannot use (damaged, newer, older: only start upgrades it; refusing)',
 };
+
+/** A queue command given one message's id: that id may be of no message. */
+const BY_ID_EXITS: Exits = { 1: 'no message with that id', ...STORE_EXITS };
 
 const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   start: {
@@ -113,7 +124,13 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   undeliverable: {
     usage: 'undeliverable [reroute <id> <mailbox>]',
     does: 'list received SMS that no conversation or default mailbox took (newest first); reroute mails one of them there',
-    commands: ['reroute'],
+    commands: {
+      reroute: {
+        usage: 'undeliverable reroute <id> <mailbox>',
+        does: "mail a received SMS that found no mailbox to this one (a running relay's mailer sends it)",
+        exits: { 0: '', 1: 'no undeliverable SMS with that id', ...STORE_EXITS, 64: "called wrongly, or a mailbox at the relay's own SMS domain" },
+      },
+    },
     exits: { 0: '', ...STORE_EXITS },
   },
   'hash-password': {
@@ -132,21 +149,61 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   queue: {
     usage: 'queue <command>',
-    does: `list [--after <sms id>] [--limit <n>] (${counted.format(LISTED)} a page unless --limit says up to ${counted.format(MOST_LISTED)}; a page cut short says so on stderr, with the --after that reads on, as does an empty one; stdout holds JSON lines only) | hold <id|all> | release <id|all> | retry <id|all> (also probes a paused provider now; leaves SMS scheduled for later until their time) | retry <id> --now (sends its scheduled SMS now) | delete <id|all> | pause | resume`,
+    does: 'the SMS queue: list it, hold, release, retry or delete messages, pause or resume sending (queue alone is queue list)',
     options: { after: 'string', limit: 'string', now: 'boolean' },
-    commands: ['list', 'hold', 'release', 'retry', 'delete', 'pause', 'resume'],
-    exits: { 0: '', 1: 'no message with that id', ...STORE_EXITS },
+    commands: {
+      list: {
+        usage: 'queue list [--after <sms id>] [--limit <n>]',
+        does: `the queued SMS as JSON lines on stdout, ${counted.format(LISTED)} a page unless --limit says up to ${counted.format(MOST_LISTED)}; a page cut short says so on stderr, with the --after that reads on, as does an empty one`,
+        exits: { 0: '', ...STORE_EXITS },
+      },
+      hold: { usage: 'queue hold <message id|all>', does: "keep a message's queued SMS (or every one) back until released", exits: { 0: '', ...BY_ID_EXITS } },
+      release: {
+        usage: 'queue release <message id|all>',
+        does: 'let held SMS go again; names a provider whose sending is paused',
+        exits: { 0: '', ...BY_ID_EXITS },
+      },
+      retry: {
+        usage: 'queue retry <message id|all> [--now]',
+        does: "send now the SMS that are neither held nor scheduled for later (naming those left), and make a paused provider's probe due now; --now, by message id only, also sends that message's scheduled SMS before their time",
+        exits: { 0: '', ...BY_ID_EXITS },
+      },
+      delete: {
+        usage: 'queue delete <message id|all>',
+        does: "drop a message's queued SMS (or every one); no bounce is mailed",
+        exits: { 0: '', ...BY_ID_EXITS },
+      },
+      pause: { usage: 'queue pause', does: 'stop all dispatch until queue resume; the queue is kept', exits: { 0: '', ...STORE_EXITS } },
+      resume: {
+        usage: 'queue resume',
+        does: 'restart dispatch; names any provider whose account is refused, as release does',
+        exits: { 0: '', ...STORE_EXITS },
+      },
+    },
+    exits: {},
   },
   quarantine: {
     usage: 'quarantine <command>',
-    does: 'list | show <id> | delete <id|all>: webhook requests kept because they could not be read',
-    commands: ['list', 'show', 'delete'],
-    exits: { 0: '', 1: 'no request with that id', ...STORE_EXITS },
+    does: 'webhook requests kept because they could not be read',
+    commands: {
+      list: { usage: 'quarantine list', does: `the kept requests, ${counted.format(LISTED)} at most, as JSON lines`, exits: { 0: '', ...STORE_EXITS } },
+      show: {
+        usage: 'quarantine show <id>',
+        does: 'one kept request: its details as JSON, then its body as it came',
+        exits: { 0: '', 1: 'no request with that id', ...STORE_EXITS },
+      },
+      delete: {
+        usage: 'quarantine delete <id|all>',
+        does: 'remove a kept request (or every one)',
+        exits: { 0: '', 1: 'no request with that id', ...STORE_EXITS },
+      },
+    },
+    exits: {},
   },
   config: {
     usage: 'config check',
     does: "the effective configuration (secrets masked) and the store's durability (an older store's schema, which start will upgrade; or that there is none yet, before the first start)",
-    commands: ['check'],
+    commands: { check: undefined },
     needs: '"check"',
     words: 2,
     // No store yet is exit 0 (it creates nothing): 66 is only one this user may not open.
@@ -170,7 +227,7 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     usage: 'store copy --from <sqlite file> --to <postgres url>',
     does: 'copies a SQLite store into a new, empty PostgreSQL database, verified',
     options: { from: 'string', to: 'string' },
-    commands: ['copy'],
+    commands: { copy: undefined },
     needs: '"copy --from <sqlite file> --to <postgres url>"',
     words: 2,
     exits: {
@@ -203,16 +260,27 @@ const USAGE = `Usage: smsrelay [command] (each command takes --help)
 
 Commands:
 ${Object.values(COMMANDS)
+  .flatMap((spec) => [spec, ...Object.values(spec.commands ?? {}).filter((own) => own !== undefined)])
   .map((spec) => `  ${spec.usage}\n      ${spec.does}`)
   .join('\n')}
 
 Configuration: smsrelay.yaml in the working directory (or the file SMSRELAY_CONFIG names) and
 SMSRELAY_* environment variables; see docs/configuration.md.`;
 
-/** `smsrelay <command> --help`, `smsrelay help <command>`: its usage, what it does, its exit codes. */
-function commandHelp(spec: CommandSpec): string {
-  const exits = Object.entries(spec.exits).map(([code, meaning]) => (meaning ? `${code} ${meaning}` : code));
-  return `Usage: smsrelay ${spec.usage}\n\n${spec.does}\n\nExit codes: ${exits.join(', ')}`;
+/**
+ * `smsrelay <command> [<its command>] --help`, `smsrelay help <command> [<its command>]`: its usage, what it
+ * does, its exit codes; a command with several of its own lists them, and its exit codes are all of theirs.
+ */
+function commandHelp(spec: CommandSpec, ownName?: string): string {
+  const own = ownName === undefined ? undefined : spec.commands?.[ownName];
+  const shown: OwnCommand = own ?? spec;
+  const owns = own ? [] : Object.values(spec.commands ?? {}).filter((each) => each !== undefined);
+  // Integer keys keep their numeric order in an object: the merged codes are listed in order, each once.
+  const merged: Record<number, string> = { ...shown.exits };
+  for (const each of owns) Object.assign(merged, each.exits);
+  const exits = Object.entries(merged).map(([code, meaning]) => (meaning ? `${code} ${meaning}` : code));
+  const listed = owns.length > 0 ? `\n\nCommands:\n${owns.map((each) => `  ${each.usage}\n      ${each.does}`).join('\n')}` : '';
+  return `Usage: smsrelay ${shown.usage}\n\n${shown.does}${listed}\n\nExit codes: ${exits.join(', ')}`;
 }
 
 /** A command's words as `parseArgs` read them: its own (`list`, an id) and its options' values. */
@@ -262,8 +330,8 @@ function commandArguments(command: string, spec: CommandSpec, args: readonly str
   }
   if (help) return { words, options: given, help };
   const [first] = words;
-  if (spec.commands && first !== undefined && !spec.commands.includes(first)) {
-    return `unknown ${command} command "${first}": use ${spec.commands.join(', ')}`;
+  if (spec.commands && first !== undefined && !Object.hasOwn(spec.commands, first)) {
+    return `unknown ${command} command "${first}": use ${Object.keys(spec.commands).join(', ')}`;
   }
   if (spec.needs !== undefined && words.length === 0) return `${command} needs ${spec.needs}`;
   if (spec.words !== undefined && words.length + 1 > spec.words) {
@@ -285,12 +353,19 @@ async function main(argv: readonly string[]): Promise<void> {
   if (command === '--version') return main(['version', ...rest]);
   const spec = COMMANDS[command];
   if (!spec) return usage(`unknown command "${command}"`);
-  if (command !== 'help') calledCommand = spec;
+  if (command !== 'help') {
+    calledCommand = spec;
+    // Its command of its own, when one is named first (`queue hold`): a mistake shows that one's usage.
+    const [own] = rest;
+    if (own !== undefined && spec.commands && Object.hasOwn(spec.commands, own)) calledOwn = own;
+  }
   // An option the command does not take (a typo, another command's) is refused, never taken for a file or an id.
   const parsed = commandArguments(command, spec, rest);
   if (typeof parsed === 'string') return usage(parsed);
   if (parsed.help) {
-    console.log(commandHelp(spec));
+    // `queue list --help`: list's own help; a word that is none of its commands gets the command's.
+    const [own] = parsed.words;
+    console.log(commandHelp(spec, own !== undefined && spec.commands && Object.hasOwn(spec.commands, own) ? own : undefined));
     return;
   }
   const { words, options } = parsed;
@@ -337,8 +412,8 @@ async function main(argv: readonly string[]): Promise<void> {
       const of = named === undefined ? undefined : COMMANDS[named];
       if (named !== undefined && !of) return usage(`help: unknown command "${named}"`);
       // `help config check` as `config check --help`: a word the command does not take is refused as it would be.
-      if (own !== undefined && !of?.commands?.includes(own)) return usage(`help: ${named} has no command "${own}"`);
-      console.log(of ? commandHelp(of) : USAGE);
+      if (own !== undefined && !(of?.commands && Object.hasOwn(of.commands, own))) return usage(`help: ${named} has no command "${own}"`);
+      console.log(of ? commandHelp(of, own) : USAGE);
       return;
     }
     case 'version':
@@ -363,10 +438,12 @@ function usageErrorOf(check: () => unknown): string | undefined {
  * the list of every command. Set once per process (the CLI runs one command), read by `usage`.
  */
 let calledCommand: CommandSpec | undefined;
+/** Its command of its own (`hold` of `queue hold`), when the words name one first. */
+let calledOwn: string | undefined;
 
 /** A command called wrongly: the reason, then that command's usage (or every command's), on stderr; exit 64. */
 function usage(reason: string): void {
-  const shown = calledCommand ? `${commandHelp(calledCommand)}\n\nEvery command: smsrelay help` : USAGE;
+  const shown = calledCommand ? `${commandHelp(calledCommand, calledOwn)}\n\nEvery command: smsrelay help` : USAGE;
   console.error(`smsrelay: ${reason}\n\n${shown}`);
   process.exitCode = EXIT_USAGE;
 }

@@ -854,13 +854,37 @@ describe('smsrelay command', () => {
     // A command's own command may follow, as it is typed: the command's help.
     for (const [args, line] of [
       [['help', 'config', 'check'], 'Usage: smsrelay config check\n'],
-      [['help', 'queue', 'list'], 'Usage: smsrelay queue <command>\n'],
+      [['help', 'queue', 'list'], 'Usage: smsrelay queue list [--after'],
       [['help', 'store', 'copy'], 'Usage: smsrelay store copy --from'],
     ] as const) {
       const shown = run(...args);
       assert.equal(shown.status, 0, `${args.join(' ')}: ${shown.stderr}`);
       assert.ok(shown.stdout.startsWith(line), `${args.join(' ')}: ${shown.stdout}`);
     }
+    // A command's own command has its own help, with only the exit codes it can end with: pause has no id to miss.
+    const exitsOf = (...args: string[]) => {
+      const shown = run(...args);
+      assert.equal(shown.status, 0, `${args.join(' ')}: ${shown.stderr}`);
+      return (/Exit codes: (.*)$/m.exec(shown.stdout)?.[1] ?? '').split(', ').flatMap((part) => /^\d+/.exec(part) ?? []);
+    };
+    for (const [args, usageLine, notFound] of [
+      [['queue', 'pause', '--help'], 'queue pause', false],
+      [['queue', 'list', '--help'], 'queue list [--after <sms id>] [--limit <n>]', false],
+      [['queue', 'hold', '--help'], 'queue hold <message id|all>', true],
+      [['help', 'queue', 'retry'], 'queue retry <message id|all> [--now]', true],
+      [['quarantine', 'show', '--help'], 'quarantine show <id>', true],
+      [['quarantine', 'list', '--help'], 'quarantine list', false],
+      [['undeliverable', 'reroute', '--help'], 'undeliverable reroute <id> <mailbox>', true],
+    ] as const) {
+      const shown = run(...args).stdout;
+      assert.ok(shown.startsWith(`Usage: smsrelay ${usageLine}\n\n`), `${args.join(' ')}: ${shown}`);
+      assert.ok(!shown.includes('Commands:'), shown);
+      assert.equal(exitsOf(...args).includes('1'), notFound, `${args.join(' ')}: ${shown}`);
+    }
+    // The command's help lists each of its commands and every exit code any of them ends with.
+    const whole = run('queue', '--help').stdout;
+    for (const own of ['list', 'hold', 'release', 'retry', 'delete', 'pause', 'resume']) assert.match(whole, new RegExp(`^  queue ${own}\\b`, 'm'));
+    assert.ok(exitsOf('queue', '--help').includes('1'));
     const stray = run('help', 'status', 'now');
     assert.equal(stray.status, 64);
     assert.match(stray.stderr, /^smsrelay: help: status has no command "now"\n/);
@@ -949,8 +973,10 @@ describe('smsrelay command', () => {
       });
       assert.equal(result.status, 64, `${args.join(' ')}: ${result.stderr}`);
       assert.ok(result.stderr.startsWith(`smsrelay: ${reason}\n\nUsage: smsrelay ${args[0]}`), `${args.join(' ')}: ${result.stderr}`);
-      // The command's own usage, not the list of every command to find it in.
-      assert.doesNotMatch(result.stderr, /Commands:/, args.join(' '));
+      // The command's own usage (of its own command's, when named: queue hold), not the list of every command to find it in.
+      assert.doesNotMatch(result.stderr, /^Usage: smsrelay \[command\]/m, args.join(' '));
+      if (['hold', 'pause', 'retry', 'show', 'reroute'].includes(args[1] ?? ''))
+        assert.ok(result.stderr.includes(`\n\nUsage: smsrelay ${args[0]} ${args[1]}`), result.stderr);
       assert.match(result.stderr, /Every command: smsrelay help$/m, args.join(' '));
     }
   });

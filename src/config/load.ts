@@ -133,7 +133,7 @@ export function loadConfig(
   const describe = (path: readonly PropertyKey[]): string => describePath(path, envSources, file, env);
   const problems = notJson.map(({ path, reason }) => `${describe(path)}: ${reason}`);
   const selected = selectProvider(raw, registry, problems, describe);
-  const parsed = parseSections(raw, selected?.plugin, registry, problems, warnings, describe);
+  const parsed = parseSections(raw, selected, registry, problems, warnings, describe);
   warnOverriddenFileValues(fileRaw, envSources, selected?.plugin, warnings, file);
   checkPortClashes(parsed, problems, describe);
   if (selected) checkGateway(parsed.gateway, selected, environment, problems, describe, file === undefined);
@@ -319,7 +319,7 @@ const SECTIONS = Object.keys(configSchema.shape) as Array<keyof ParsedConfig>;
  */
 function parseSections(
   raw: Record<string, unknown>,
-  provider: ProviderPlugin | undefined,
+  selected: SelectedProvider | undefined,
   registry: ProviderRegistry,
   problems: string[],
   warnings: string[],
@@ -329,6 +329,7 @@ function parseSections(
     if (!(SECTIONS as string[]).includes(key)) problems.push(unknownKey(describe([key]), key, SECTIONS));
   }
   const parsed: Record<string, unknown> = {};
+  const provider = selected?.plugin;
   for (const section of SECTIONS) {
     const schema = sectionSchema(section, provider);
     let result = schema.safeParse(raw[section], { error: plainHint });
@@ -339,7 +340,7 @@ function parseSections(
           const where = describe([section, ...issue.path, key]);
           const owner =
             section === 'gateway' && issue.path.length === 0 ? registry.plugins.find((plugin) => Object.hasOwn(plugin.settings.schema.shape, key)) : undefined;
-          if (owner) warnings.push(`${where}: a setting of the ${owner.name} gateway, not used with ${provider?.name ?? 'this one'}; ignored`);
+          if (owner) warnings.push(`${where}: a setting of the ${owner.name} gateway, not used with ${selected?.name ?? 'this one'}; ignored`);
           else problems.push(unknownKey(where, key, keysAt(schema, issue.path)));
         }
         deleteKeys(raw[section], issue.path, issue.keys);

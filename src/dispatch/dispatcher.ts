@@ -533,9 +533,11 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       }
       ended(endingOf(result), this.#clock());
       const failure = requestFailure(lane.provider, result);
-      logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: this.#clock() - started });
-      // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each.
-      this.#options.metrics?.gatewaySeconds.observe({ result: failure?.category ?? 'answered' }, (this.#clock() - started) / 1000);
+      // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each;
+      // the log line says the same word as the metric, so one can be matched to the other.
+      const outcome = failure?.category ?? 'answered';
+      logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: this.#clock() - started, outcome });
+      this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, (this.#clock() - started) / 1000);
       const later = hosts.slice(position + 1).filter((next) => !refusedLanes.has(next.lane));
       const hasNext = later.length > 0;
       // Another provider of the route can take what this account may not send: nothing was sent here.
@@ -909,14 +911,14 @@ function logResult(
   provider: DispatchProvider,
   result: SubmissionResult,
   failure: Classified | undefined,
-  request: { readonly numbers: number; readonly endpoint: number; readonly ms: number },
+  request: { readonly numbers: number; readonly endpoint: number; readonly ms: number; readonly outcome: string },
 ): void {
   const summary =
     result.kind === 'answered'
       ? `${result.results.filter((entry) => provider.outcomes.classify('recipient', entry.code).action === 'sent').length}/${request.numbers} accepted`
       : maskNumbersIn(failure?.code ?? result.code);
-  const { numbers, endpoint, ms } = request;
-  const fields = { provider: provider.name, endpoint, numbers, result: result.kind, summary, ms };
+  const { numbers, endpoint, ms, outcome } = request;
+  const fields = { provider: provider.name, endpoint, numbers, result: outcome, summary, ms };
   if (result.kind !== 'transport') {
     log.info(fields, 'dispatch: gateway answered');
     return;

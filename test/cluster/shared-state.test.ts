@@ -11,6 +11,8 @@ const HOUR_MS = 60 * RATE_MINUTE_MS;
  * calls took (milliseconds, more on a loaded machine), so times are compared to within this.
  */
 const SLACK_MS = 1_500;
+/** Reads of one pause: enough that reads converted each with its own round trip differ at least once. */
+const READS = 50;
 
 /** Each time field within SLACK_MS of the expected one, every other field equal. */
 function assertTimes<T extends object>(actual: readonly T[], expected: readonly T[]): void {
@@ -123,6 +125,18 @@ forEachStore((kind) => {
     assert.equal(await store.resumeAccount('vonage', start + 70_000), undefined, 'ended once');
     assert.equal(await store.claimProbe('vonage', 60_000, start + 70_000), 'not-paused');
     assert.deepEqual((await store.gatewayState(start + 70_000)).pauses, []);
+  });
+
+  test(`${kind.name}: one pause has one since, read after read and when it ends (findings/cluster.md 3)`, async () => {
+    const store = await fresh();
+    await store.pauseAccount('vonage', 'LOGIN: refused', 60_000, start);
+    // Each read its own round trip: a conversion per read showed each a few milliseconds apart.
+    const seen = new Set<number>();
+    for (let read = 0; read < READS; read++) for (const pause of (await store.gatewayState(start + read)).pauses) seen.add(pause.since);
+    assert.equal(seen.size, 1, [...seen].join(', '));
+    const [since] = seen;
+    assert.ok(Math.abs((since ?? 0) - start) < SLACK_MS, `${since} ≉ ${start}`);
+    assert.equal((await store.resumeAccount('vonage', start + READS))?.since, since);
   });
 
   test(`${kind.name}: a relay that had an answer after another relay paused the provider ends that pause when it reads it (findings/cluster.md 2)`, async () => {

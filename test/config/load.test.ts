@@ -170,12 +170,18 @@ describe('config', () => {
     ]);
   });
 
-  test('a setting of another provider (left from a switch) is only a warning', () => {
-    const { warnings } = loadConfig({ SMSRELAY_GATEWAY_API_ID: '42' }, dirWith('gateway:\n  serviceId: 1000\n'));
+  test('a setting of another provider (left from a switch) is only a warning, naming the provider the configuration selects', () => {
+    const { warnings } = loadConfig({ SMSRELAY_GATEWAY_API_ID: '42' }, dirWith('gateway:\n  provider: simulator\n  serviceId: 1000\n'));
     assert.deepEqual(warnings.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')).toSorted(), [
-      'SMSRELAY_GATEWAY_API_ID="42": a setting of the interactsms gateway, not used with intellisoftware; ignored',
-      'smsrelay.yaml: gateway.serviceId: a setting of the puzzel gateway, not used with intellisoftware; ignored',
+      'SMSRELAY_GATEWAY_API_ID="42": a setting of the interactsms gateway, not used with simulator; ignored',
+      'smsrelay.yaml: gateway.serviceId: a setting of the puzzel gateway, not used with simulator; ignored',
     ]);
+    // A provider's simulator is named as written, not by the plug-in behind it.
+    const simulated = loadConfig({}, dirWith('gateway:\n  provider: puzzel-simulator\n  apiId: 42\n')).warnings;
+    assert.deepEqual(
+      simulated.map((line) => line.replace(/^\S*smsrelay\.yaml/, 'smsrelay.yaml')),
+      ['smsrelay.yaml: gateway.apiId: a setting of the interactsms gateway, not used with puzzel-simulator; ignored'],
+    );
   });
 
   test('plain hints say what to write: GB for UK, a list, a duration with its unit, one of the choices', () => {

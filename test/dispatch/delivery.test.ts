@@ -567,7 +567,7 @@ describe("the gateway's own words", () => {
     assert.match(sms?.lastError ?? '', /the gateway said: "x+username=relay-test&password=\*\*\*"\)$/);
   });
 
-  test('codes naming a number: one metric series for their category, the number masked in every log line', async () => {
+  test("codes naming a number: one metric series for their category, the log line's result the same word, the number masked in every log line", async () => {
     const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
     cleanups.push(() => gateway.close());
     gateway.respond = () => ({ status: 200, body: `ERR:CODE${gateway.requests.length}_447700900123` });
@@ -584,6 +584,13 @@ describe("the gateway's own words", () => {
       return /smsrelay_gateway_request_seconds_count\{result="unclassified"\} [3-9]/.test(text) && text;
     });
     assert.doesNotMatch(metrics, /ERR:CODE/, 'no series per code');
+    // The log line's result is the metric's label: a request in the log is found in the metric by it.
+    const answered = lines
+      .flatMap((chunk) => chunk.split('\n').filter(Boolean))
+      .map((line) => JSON.parse(line) as { msg?: string; result?: string })
+      .filter((line) => line.msg === 'dispatch: gateway answered');
+    assert.ok(answered.length >= 3, `${answered.length} answered lines`);
+    assert.deepEqual([...new Set(answered.map((line) => line.result))], ['unclassified']);
     const logged = lines.join('');
     assert.match(logged, /"code":"ERR:CODE1_4477\*{6}23"/);
     assert.ok(!logged.includes('447700900123'), 'the number in the code is masked everywhere');
@@ -598,7 +605,7 @@ describe("the gateway's own words", () => {
     cleanups.push(() => relay.stop());
     const id = queuedId((await sendMail(relay.smtpPort, { to: ['447700900242@sms.localhost'], body: 'nobody there' })).data);
     const line = await waitFor('the request line', () =>
-      lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msgId === id && entry.result === 'transport'),
+      lines.map((text) => JSON.parse(text) as Record<string, unknown>).find((entry) => entry.msgId === id && entry.result === 'unreachable'),
     );
     assert.equal(line.msg, 'dispatch: the SMS gateway could not be reached');
     assert.equal(line.summary, 'ECONNREFUSED');
@@ -627,7 +634,8 @@ describe("the gateway's own words", () => {
         await waitFor('the deferral', () => {
           const entries = lines.map((text) => JSON.parse(text) as Record<string, unknown>).filter((entry) => entry.msgId === id);
           const deferral = entries.find((entry) => String(entry.msg).startsWith('dispatch: SMS deferred'));
-          return deferral && { request: entries.find((entry) => entry.result === 'transport'), deferral };
+          // The request's line that had no answer, its result the metric's label for it.
+          return deferral && { request: entries.find((entry) => entry.endpoint !== undefined && entry.msg !== 'dispatch: gateway answered'), deferral };
         }),
       );
       shown.push(await status(relay.store, Date.now(), { pid: undefined, name: 'here' }));
@@ -635,6 +643,7 @@ describe("the gateway's own words", () => {
     const [tls, reset] = logged as Array<{ request?: Record<string, unknown>; deferral?: Record<string, unknown> }>;
     assert.equal(tls?.request?.level, 'error');
     assert.equal(tls?.request?.alert, 'gateway-tls');
+    assert.equal(tls?.request?.result, 'tls-certificate');
     assert.match(String(tls?.request?.msg), /TLS certificate is not trusted .*intercepts the connection \(.*(self.signed|certificate)/i);
     assert.match(String(tls?.deferral?.msg), /TLS certificate is not trusted/);
     assert.match(shown[0] ?? '', /^last error .*DEPTH_ZERO_SELF_SIGNED_CERT: the SMS gateway's TLS certificate is not trusted/m, 'status shows it');

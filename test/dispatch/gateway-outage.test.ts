@@ -179,7 +179,7 @@ describe('a gateway that is down is held and probed, not hammered', () => {
     const port = await refusingPort();
     const relay = await relayOn(`http://127.0.0.1:${port}`);
     // The dispatcher's line per request that ended without an answer.
-    const connects = () => messages(relay.lines).filter((line) => line.result === 'transport');
+    const connects = () => messages(relay.lines).filter((line) => line.result === 'unreachable');
     await relay.pass(10 * 60_000);
     assert.ok(connects().length >= 1 && connects().length <= SLOTS + 14, `${connects().length} connects in 10 minutes with ${QUEUED} SMS queued`);
     for (const line of connects()) assert.equal(line.msg, 'dispatch: the SMS gateway could not be reached');

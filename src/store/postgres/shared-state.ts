@@ -85,16 +85,46 @@ export async function clearAuthFailures(query: Query, client: string, account: s
   await query('DELETE FROM login_failures WHERE client = $1 AND account = $2', [client, account]);
 }
 
-/** Every stored instant turned into the caller's clock: its distance from the database's now, from the caller's now. */
-export async function gatewayState(query: Query, now: number): Promise<SharedGatewayState> {
-  const toCaller = (column: string) => `${column} - ${clusterNow(1)} + $2::bigint`;
+/** The database's clock against this relay's is looked at again this often: an NTP step on either shows within it. */
+const CLOCK_RECHECK_MS = 60_000;
+
+/**
+ * How far the database's clock is ahead of this relay's real one, measured once and reused, so that
+ * one stored instant (a pause's `since`) is the same time on every read: converted per read, each
+ * would carry that read's round trip (milliseconds apart between `status`, `queue retry`, the
+ * console and the metrics). A stored instant is the database's clock moved by its writer's (tests'
+ * moved clocks); in the caller's clock it is the stored value less this, whatever the caller's move.
+ */
+export class DatabaseClock {
+  #ahead: number | undefined;
+  #checkedAt = Number.NEGATIVE_INFINITY;
+
+  async ahead(query: Query): Promise<number> {
+    if (this.#ahead !== undefined && Date.now() - this.#checkedAt < CLOCK_RECHECK_MS) return this.#ahead;
+    const sent = Date.now();
+    const [row] = await query<{ now: number }>(`SELECT ${clusterNow(1)} AS now`, [0]);
+    const received = Date.now();
+    const measured = (row?.now ?? received) - (sent + received) / 2;
+    // The measurement is uncertain by half its round trip: an offset within that is the round trip's, not
+    // the clocks' (synchronised clocks, as docs/several-relays.md asks), and is none: every relay and
+    // command then shows the stored instant itself. A new look within it of the last keeps the last.
+    const uncertainty = (received - sent) / 2 + 1;
+    if (this.#ahead === undefined || Math.abs(measured - this.#ahead) > uncertainty) this.#ahead = Math.abs(measured) <= uncertainty ? 0 : Math.round(measured);
+    this.#checkedAt = received;
+    return this.#ahead;
+  }
+}
+
+/** Every stored instant turned into the caller's clock by the database clock's one offset (DatabaseClock). */
+export async function gatewayState(query: Query, clock: DatabaseClock): Promise<SharedGatewayState> {
+  const ahead = await clock.ahead(query);
   const pauses = await query<SharedPause & pg.QueryResultRow>(
-    `SELECT provider, reason, ${toCaller('since')} AS since, ${toCaller('next_probe_at')} AS "nextProbeAt" FROM gateway_pauses`,
-    [skewOf(now), now],
+    'SELECT provider, reason, since - $1::bigint AS since, next_probe_at - $1::bigint AS "nextProbeAt" FROM gateway_pauses',
+    [ahead],
   );
   const failures = await query<SharedHostFailure & pg.QueryResultRow>(
-    `SELECT provider, endpoint, ${toCaller('failed_at')} AS "failedAt" FROM gateway_host_failures`,
-    [skewOf(now), now],
+    'SELECT provider, endpoint, failed_at - $1::bigint AS "failedAt" FROM gateway_host_failures',
+    [ahead],
   );
   return { pauses, failures };
 }
@@ -130,10 +160,11 @@ export async function releaseProbe(query: Query, provider: string, now: number):
   await query(`UPDATE gateway_pauses SET next_probe_at = ${clusterNow(2)} WHERE provider = $1`, [provider, skewOf(now)]);
 }
 
-export async function resumeAccount(query: Query, provider: string, now: number): Promise<{ reason: string; since: number } | undefined> {
+/** The pause's `since` as gatewayState shows it: the clock's offset is read before the transaction's row lock. */
+export async function resumeAccount(query: Query, provider: string, ahead: number): Promise<{ reason: string; since: number } | undefined> {
   const [ended] = await query<{ reason: string; since: number }>(
-    `DELETE FROM gateway_pauses WHERE provider = $1 RETURNING reason, since - ${clusterNow(2)} + $3::bigint AS since`,
-    [provider, skewOf(now), now],
+    'DELETE FROM gateway_pauses WHERE provider = $1 RETURNING reason, since - $2::bigint AS since',
+    [provider, ahead],
   );
   return ended;
 }

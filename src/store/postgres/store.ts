@@ -1495,8 +1495,9 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#write((connection) => shared.clearAuthFailures(shared.queryOf(connection), client, account));
   }
 
-  gatewayState(now: number): Promise<SharedGatewayState> {
-    return shared.gatewayState(this.#query, now);
+  // The caller's clock needs no word: a stored instant in it is the stored value less the database clock's offset.
+  gatewayState(): Promise<SharedGatewayState> {
+    return shared.gatewayState(this.#query, this.#databaseClock);
   }
 
   pauseAccount(provider: string, reason: string, probeInMs: number, now: number): Promise<PauseChange> {
@@ -1512,8 +1513,9 @@ export class PostgresStore implements Store, ClusterStore {
     return this.#queueing(['sms'], (client) => shared.releaseProbe(shared.queryOf(client), provider, now));
   }
 
-  resumeAccount(provider: string, now: number): Promise<{ readonly reason: string; readonly since: number } | undefined> {
-    return this.#write((client) => shared.resumeAccount(shared.queryOf(client), provider, now));
+  async resumeAccount(provider: string): Promise<{ readonly reason: string; readonly since: number } | undefined> {
+    const ahead = await this.#databaseClock.ahead(this.#query);
+    return this.#write((client) => shared.resumeAccount(shared.queryOf(client), provider, ahead));
   }
 
   markHostFailed(provider: string, endpoint: string, now: number): Promise<void> {
@@ -1530,6 +1532,9 @@ export class PostgresStore implements Store, ClusterStore {
 
   /** A single statement on the pool (no transaction), as the shared-state reads run it. */
   readonly #query: shared.Query = (sql, values) => this.#rows(sql, values);
+
+  /** The database's clock against this relay's, one offset for every read of the shared state's times. */
+  readonly #databaseClock = new shared.DatabaseClock();
 
   async knowsSender(sender: string): Promise<boolean> {
     return (await this.#row('SELECT 1 AS yes FROM inbound WHERE number = $1 LIMIT 1', [sender])) !== undefined;
