@@ -43,6 +43,41 @@ function dir(): string {
   return created;
 }
 
+/**
+ * `smsrelay start` in a mount namespace (`unshare`) on a 2 MB tmpfs at `mountPoint` ($0) holding the store
+ * made in `cwd` under data/, after `then` ran there (it ends with `exec "$@"`: the start).
+ */
+function startOnTmpfs(
+  unshare: readonly string[],
+  then: string,
+  where: { readonly cwd: string; readonly mountPoint: string; readonly data: string; readonly env?: Record<string, string> },
+): SpawnSyncReturns<string> {
+  return spawnSync(
+    'unshare',
+    [
+      ...unshare,
+      `mount -t tmpfs -o size=2m tmpfs "$0" && mkdir "$0/data" && cp "$STORE" "$0/data/smsrelay.db" && ${then}`,
+      where.mountPoint,
+      process.execPath,
+      BIN,
+      'start',
+    ],
+    {
+      cwd: where.cwd,
+      env: {
+        PATH: process.env.PATH ?? '',
+        STORE: join(where.cwd, 'made', 'smsrelay.db'),
+        SMSRELAY_DATA_DIR: where.data,
+        SMSRELAY_HTTP_PORT: '0',
+        SMSRELAY_SMTP_PORT: '0',
+        ...where.env,
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+}
+
 describe('smsrelay command', () => {
   test('a wrong configuration stops start-up with exit 78 and one clear line per problem', () => {
     const cwd = dir();
@@ -225,29 +260,10 @@ describe('smsrelay command', () => {
     const data = join(full, 'data');
     // 8 kB free: SQLite's shared-memory file is refused ("disk I/O error", SQLITE_IOERR_SHMSIZE); 40 kB: the WAL's pages ("database or disk is full").
     for (const freeKb of [8, 40]) {
-      const result: SpawnSyncReturns<string> = spawnSync(
-        'unshare',
-        [
-          ...unshare,
-          'mount -t tmpfs -o size=2m tmpfs "$0" && mkdir "$0/data" && cp "$STORE" "$0/data/smsrelay.db" && dd if=/dev/zero of="$0/spare" bs=1k count=$FREE_KB 2>/dev/null && { cat /dev/zero > "$0/fill"; rm "$0/spare"; exec "$@"; }',
-          full,
-          process.execPath,
-          BIN,
-          'start',
-        ],
-        {
-          cwd,
-          env: {
-            PATH: process.env.PATH ?? '',
-            STORE: join(cwd, 'made', 'smsrelay.db'),
-            FREE_KB: String(freeKb),
-            SMSRELAY_DATA_DIR: data,
-            SMSRELAY_HTTP_PORT: '0',
-            SMSRELAY_SMTP_PORT: '0',
-          },
-          encoding: 'utf8',
-          timeout: 60_000,
-        },
+      const result = startOnTmpfs(
+        unshare,
+        'dd if=/dev/zero of="$0/spare" bs=1k count=$FREE_KB 2>/dev/null && { cat /dev/zero > "$0/fill"; rm "$0/spare"; exec "$@"; }',
+        { cwd, mountPoint: full, data, env: { FREE_KB: String(freeKb) } },
       );
       const lines = result.stderr
         .trim()
@@ -368,29 +384,7 @@ describe('smsrelay command', () => {
       ['new', 'cannot be created'],
     ] as const) {
       const data = join(mounted, name);
-      const result: SpawnSyncReturns<string> = spawnSync(
-        'unshare',
-        [
-          ...unshare,
-          'mount -t tmpfs -o size=2m tmpfs "$0" && mkdir "$0/data" && cp "$STORE" "$0/data/smsrelay.db" && mount -o remount,ro "$0" && exec "$@"',
-          mounted,
-          process.execPath,
-          BIN,
-          'start',
-        ],
-        {
-          cwd,
-          env: {
-            PATH: process.env.PATH ?? '',
-            STORE: join(cwd, 'made', 'smsrelay.db'),
-            SMSRELAY_DATA_DIR: data,
-            SMSRELAY_HTTP_PORT: '0',
-            SMSRELAY_SMTP_PORT: '0',
-          },
-          encoding: 'utf8',
-          timeout: 60_000,
-        },
-      );
+      const result = startOnTmpfs(unshare, 'mount -o remount,ro "$0" && exec "$@"', { cwd, mountPoint: mounted, data });
       assert.equal(result.status, 74, result.stderr);
       assert.deepEqual(
         result.stderr
