@@ -294,6 +294,32 @@ describe('a store outage while the gateway is paused (findings/cluster.md 1)', (
   });
 });
 
+/**
+ * relay-b beside the harness's relay-a, on the same store, with a gateway (simulator) of its own, started
+ * once relay-a's lease is past (the clock moved a minute): it takes relay-a's SMS over.
+ */
+async function startRelayB(h: Harness, responseTimeoutMs: number) {
+  const other = await startSimulator();
+  cleanups.push(() => other.close());
+  const { gateway, routing } = simulatorRoute(other.url, { connections: 4, responseTimeoutMs });
+  cleanups.push(() => gateway.close());
+  const { logger, lines } = captureLog('debug');
+  const relayB = new Dispatcher({
+    store: h.store,
+    routing,
+    logger,
+    owner: 'relay-b',
+    maxConcurrentRequests: 4,
+    leaseMs: 1_000 + responseTimeoutMs,
+    ...TEST_DISPATCH_POLICY,
+    clock: () => h.clock.now,
+  });
+  cleanups.push(() => relayB.stop());
+  h.clock.now += 60_000;
+  relayB.start();
+  return { other, lines };
+}
+
 describe('a late answer of a relay whose SMS another relay took over (findings/cluster.md 2)', () => {
   test("changes nothing of the provider's shared state: no pause for every relay from a failure of its own stall", async () => {
     // relay-a's request outlives its lease (as a relay frozen past delivery.leaseTtl), then fails with no answer.
@@ -303,24 +329,8 @@ describe('a late answer of a relay whose SMS another relay took over (findings/c
     h.dispatcher.start();
     const id = await h.accept('+447700900331');
     await waitFor('relay-a’s request in flight', () => h.simulator.pendingRequests === 1, 3_000);
-    const other = await startSimulator();
-    cleanups.push(() => other.close());
-    const { gateway, routing } = simulatorRoute(other.url, { connections: 4, responseTimeoutMs });
-    cleanups.push(() => gateway.close());
-    const relayB = new Dispatcher({
-      store: h.store,
-      routing,
-      logger: captureLog('debug').logger,
-      owner: 'relay-b',
-      maxConcurrentRequests: 4,
-      leaseMs: 1_000 + responseTimeoutMs,
-      ...TEST_DISPATCH_POLICY,
-      clock: () => h.clock.now,
-    });
-    cleanups.push(() => relayB.stop());
     // Past relay-a's lease: relay-b takes the SMS over and sends it.
-    h.clock.now += 60_000;
-    relayB.start();
+    const { other } = await startRelayB(h, responseTimeoutMs);
     // Generous: under the whole suite on 2 cores relay-b's first claim, request and commit took over 3 s twice.
     await waitFor('sent by relay-b', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 10_000);
     await waitFor('relay-a’s late answer kept', async () => (await h.store.events(id)).some((event) => event.kind === 'late answer'), 5_000);
@@ -340,30 +350,13 @@ describe('several SMS taken over at once (findings/cluster.md 4, round 2)', () =
     h.dispatcher.start();
     const ids = [await h.accept('+447700900341'), await h.accept('+447700900342'), await h.accept('+447700900343')];
     await waitFor('relay-a’s requests in flight', () => h.simulator.pendingRequests === 3, 3_000);
-    const other = await startSimulator();
-    cleanups.push(() => other.close());
-    const { gateway, routing } = simulatorRoute(other.url, { connections: 4, responseTimeoutMs });
-    cleanups.push(() => gateway.close());
-    const relayB = captureLog('debug');
-    const dispatcherB = new Dispatcher({
-      store: h.store,
-      routing,
-      logger: relayB.logger,
-      owner: 'relay-b',
-      maxConcurrentRequests: 4,
-      leaseMs: 1_000 + responseTimeoutMs,
-      ...TEST_DISPATCH_POLICY,
-      clock: () => h.clock.now,
-    });
-    cleanups.push(() => dispatcherB.stop());
-    h.clock.now += 60_000;
-    dispatcherB.start();
+    const { lines: relayBLines } = await startRelayB(h, responseTimeoutMs);
     for (const id of ids) {
       await waitFor('sent by relay-b', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 10_000);
       await waitFor('relay-a’s late answer kept', async () => (await h.store.events(id)).some((event) => event.kind === 'late answer'), 5_000);
     }
     await waitFor('relay-a’s batches done', () => h.dispatcher.held().length === 0, 5_000);
-    const takeovers = logged(relayB.lines, /taking over SMS/);
+    const takeovers = logged(relayBLines, /taking over SMS/);
     assert.deepEqual(
       takeovers.map((line) => [line.numbers, line.from]),
       [[3, ['test-owner']]],
