@@ -141,17 +141,24 @@ describe('SQLite store', () => {
     await reopened.close();
   });
 
-  test('a store of schema 16 is migrated at open: the parts it kept read on without a context, new parts keep theirs', async () => {
+  /** `store` opened (and so migrated) on a new file made at schema `version` holding `rows` (SQL inserts). */
+  async function openUpgraded(version: number, rows: readonly string[]): Promise<void> {
     await store.close();
     file = storeFile();
     mkdirSync(dirname(file), { recursive: true });
     const older = new BetterSqlite3(file);
-    for (const sql of MIGRATIONS.slice(0, 16)) older.exec(sql);
-    older.pragma('user_version = 16');
-    older.exec("INSERT INTO part_sets (id, provider, sender, reference, total, first_seen) VALUES (1, 'smpp', '+447700900501', 5, 2, 1000)");
-    older.exec("INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, received_at) VALUES (1, 1, 'p5-1', 'before ', NULL, 1000)");
+    for (const sql of MIGRATIONS.slice(0, version)) older.exec(sql);
+    older.pragma(`user_version = ${version}`);
+    for (const row of rows) older.exec(row);
     older.close();
     store = SqliteStore.open({ file, busyTimeoutMs: 100 });
+  }
+
+  test('a store of schema 16 is migrated at open: the parts it kept read on without a context, new parts keep theirs', async () => {
+    await openUpgraded(16, [
+      "INSERT INTO part_sets (id, provider, sender, reference, total, first_seen) VALUES (1, 'smpp', '+447700900501', 5, 2, 1000)",
+      "INSERT INTO sms_parts (set_id, part_index, provider_id, text, sent_at, received_at) VALUES (1, 1, 'p5-1', 'before ', NULL, 1000)",
+    ]);
     await assertPartsKeepContextAfterSchema17(store);
     await store.close();
     const db = new BetterSqlite3(file);
@@ -160,15 +167,7 @@ describe('SQLite store', () => {
   });
 
   test('a store of schema 24 is migrated at open: the receipts it kept stay, and a final receipt is no repeat of an interim one', async () => {
-    await store.close();
-    file = storeFile();
-    mkdirSync(dirname(file), { recursive: true });
-    const older = new BetterSqlite3(file);
-    for (const sql of MIGRATIONS.slice(0, 24)) older.exec(sql);
-    older.pragma('user_version = 24');
-    older.exec(ORPHAN_REPORT_OF_SCHEMA_24);
-    older.close();
-    store = SqliteStore.open({ file, busyTimeoutMs: 100 });
+    await openUpgraded(24, [ORPHAN_REPORT_OF_SCHEMA_24]);
     await assertReportsKeptAfterSchema25(store);
     const olderRelay = new BetterSqlite3(file);
     assert.equal(olderRelay.prepare(REPORT_INSERT_OF_SCHEMA_24).run().changes, 1, 'an older relay still records its reports');
