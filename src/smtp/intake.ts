@@ -359,7 +359,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
   const tlsPort = implicit
     ? await listen(implicit, settings.tlsPort ?? 0, settings.host).catch(async (error: unknown) => {
         await new Promise<void>((resolve) => plain.close(() => resolve()));
-        throw new ListenError('SMTP TLS', { host: 'smtp.host', port: 'smtp.tlsPort' }, `${settings.host}:${settings.tlsPort}`, error);
+        throw new ListenError('SMTP TLS', { host: 'smtp.host', port: 'smtp.tlsPort' }, `${hostBeforePort(settings.host)}:${settings.tlsPort}`, error);
       })
     : undefined;
   return {
