@@ -330,6 +330,11 @@ export interface ProviderPlugin<Settings extends object = Readonly<Record<string
    * the relay's own (InteractSMS's `SMS-Success=False`); without it (or its answer), `status <code>`.
    */
   statusCode?(code: number): string | undefined;
+  /**
+   * The failure the code reports was a passing state of the phone or its subscription (Puzzel's 364
+   * temporarily unreachable): the report mail says so with a 4.x.x status; without it, every failure is permanent.
+   */
+  temporaryStatus?(code: number): boolean;
   /** Why this sender id cannot go to the provider (shown in the 554), or undefined when it can. */
   senderIdProblem(senderId: string): string | undefined;
 }

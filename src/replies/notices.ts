@@ -21,6 +21,8 @@ export interface DeliveryNoticeOptions {
   readonly describeStatus: (code: number, number: string) => string;
   /** That provider's own words for the code, where the code is the relay's (`ProviderPlugin.statusCode`). */
   readonly statusCode?: (code: number, number: string) => string | undefined;
+  /** Whether that provider's code is a failure of a passing state (`ProviderPlugin.temporaryStatus`). */
+  readonly temporaryStatus?: (code: number, number: string) => boolean;
 }
 
 /**
@@ -110,14 +112,17 @@ export class DeliveryNotices {
   }
 }
 
-function reported(notice: DueNotice, { describeStatus, statusCode }: Pick<DeliveryNoticeOptions, 'describeStatus' | 'statusCode'>): ReportedRecipient {
+function reported(
+  notice: DueNotice,
+  { describeStatus, statusCode, temporaryStatus }: Pick<DeliveryNoticeOptions, 'describeStatus' | 'statusCode' | 'temporaryStatus'>,
+): ReportedRecipient {
   const { recipient, state, code, message } = notice;
   const asked = message.reportAll && state === 'delivered' ? { notify: ['SUCCESS'] } : {};
   return {
     ...recipient,
     ...asked,
     // Sent, then not delivered: not the relay's giving up at the maximum age (`expired`), which the bounce words apart.
-    category: state === 'expired' ? 'network-expired' : 'undeliverable',
+    category: state === 'expired' ? 'network-expired' : temporaryStatus?.(code, recipient.number) ? 'network-temporary' : 'undeliverable',
     reason: describeStatus(code, recipient.number),
     code: statusCode?.(code, recipient.number) ?? `status ${code}`,
   };

@@ -312,6 +312,60 @@ describe('Puzzel specifics through the relay', () => {
       simulator.setWebhooks(hooks);
     }
   });
+
+  test("DR codes read as Puzzel's table says: 390 a success, 364 temporary (4.x.x), 362 expired, an unknown code quarantined; the history has Puzzel's words", async () => {
+    const hooks = simulator.webhooks;
+    simulator.setWebhooks({ moUrl: hooks.moUrl });
+    try {
+      const sent: Array<{ id: string; digits: string; providerId: string }> = [];
+      for (const digits of ['447700900190', '447700900191', '447700900192', '447700900193']) {
+        const { data } = await sendMail(relay.relay.smtpPort, { to: [`${digits}@sms.example.com`], body: `dr codes ${digits}` });
+        const id = queuedId(data);
+        const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === digits));
+        await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+        sent.push({ id, digits, providerId: record.id });
+      }
+      const [billed, unreachable, timedOut, unknown] = sent as [(typeof sent)[number], (typeof sent)[number], (typeof sent)[number], (typeof sent)[number]];
+      const report = ({ id, digits, providerId }: (typeof sent)[number], statuscode: number, statusdescription: string) => ({
+        messageid: providerId,
+        customermessagereference: `${id}:${digits}`,
+        type: 6,
+        statuscode,
+        statusdescription,
+        extstatusdescription: 'from the network',
+      });
+      const answer = await post(
+        paths.dr,
+        'application/json',
+        JSON.stringify({
+          dr: [
+            report(billed, 390, 'Sent, not billed'),
+            report(unreachable, 364, 'Subscription temporary not reachable'),
+            report(timedOut, 362, 'Timed out in SMSC'),
+            report(unknown, 999, 'Something new'),
+          ],
+        }),
+      );
+      const body = (await answer.json()) as { reports: string[]; quarantined: string[] };
+      assert.deepEqual(body.reports, ['advanced', 'advanced', 'advanced']);
+      assert.deepEqual(body.quarantined, ['dr[3]: statuscode 999 is not a status code Puzzel documents']);
+      const states = await Promise.all(sent.map(async ({ id }) => (await relay.relay.store.smsOf(id))[0]?.delivery));
+      assert.deepEqual(states, ['delivered', 'failed', 'expired', undefined]);
+      assert.match(
+        await history(relay.relay.store, unreachable.id),
+        / delivery report: failed \(statuscode=364, statusdescription=Subscription temporary not reachable, extstatusdescription=from the network\)/,
+      );
+      const bounce = await waitFor('the failure report', () =>
+        sink.received.find((mail) => mail.raw.includes('Diagnostic-Code') && mail.raw.includes(unreachable.id)),
+      );
+      assert.match(bounce.raw, /^Status: 4\.2\.0/m);
+      assert.match(bounce.raw, /could not take it for now/);
+      await waitFor('the expiry report', () => sink.received.find((mail) => mail.raw.includes('Diagnostic-Code') && mail.raw.includes(timedOut.id)));
+      assert.equal(sink.received.filter((mail) => mail.raw.includes(billed.id) && mail.raw.includes('Diagnostic-Code')).length, 0, '390 bounces nothing');
+    } finally {
+      simulator.setWebhooks(hooks);
+    }
+  });
 });
 
 describe('InteractSMS specifics through the relay', () => {
