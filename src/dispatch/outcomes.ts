@@ -75,6 +75,14 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'refused-request',
     reason: 'the SMS gateway refused this request (it may take it later; it bounces at its maximum age)',
   },
+  // The relay follows no redirect (a POST's body may not survive one, nor its credentials be meant for
+  // the other host): every request meets it, so sending pauses and the operator sees where it leads.
+  {
+    match: /^request\/HTTP_3\d\d$/,
+    action: 'pause',
+    category: 'account',
+    reason: "the SMS gateway redirected the relay's request elsewhere (gateway.url is not the gateway's address: check it against where the redirect leads)",
+  },
   {
     match: /^request\/HTTP_4\d\d$/,
     action: 'pause',
