@@ -384,6 +384,12 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE delivery_reports ADD COLUMN said TEXT;
   `,
+  // 26: a report kept before its SMS's send result is told in its own words (said) once adopted, as one
+  // applied at once is. SQLite adopts in the store's code (sqlite-replies.ts, adoptOrphans); PostgreSQL's
+  // function is replaced (postgres/migrations.ts, POSTGRES_STEPS): no table changes.
+  `
+  SELECT 1;
+  `,
 ];
 
 /** The schema a store was at when opened (`from`) and is at now (`to`): `from` < `to` when the open upgraded it. */

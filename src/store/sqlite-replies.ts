@@ -169,7 +169,7 @@ export function prepareReplyStatements(db: Database) {
     deliveryEvent: db.prepare(
       "INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'delivery report', ? FROM outbound WHERE id = ?",
     ),
-    orphanReports: db.prepare('SELECT id, code, state FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id'),
+    orphanReports: db.prepare('SELECT id, code, state, said FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id'),
     adoptReport: db.prepare('UPDATE delivery_reports SET sms_id = ? WHERE id = ?'),
     expireOrphans: db.prepare('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < ?'),
     dueNotices: db.prepare(`
@@ -291,11 +291,11 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
 
 /** Reports that arrived before their SMS's send result, applied now that it is committed. */
 export function adoptOrphans(sql: ReplyStatements, smsId: number, number: string, providerId: string, now: number): void {
-  const orphans = sql.orphanReports.all(providerId, number) as Array<{ id: number; code: number; state: DeliveryState }>;
+  const orphans = sql.orphanReports.all(providerId, number) as Array<{ id: number; code: number; state: DeliveryState; said: string | null }>;
   for (const orphan of orphans) {
     sql.adoptReport.run(smsId, orphan.id);
     const target = sql.outboundById.get(smsId) as OutboundForReport;
-    advance(sql, target, orphan, now);
+    advance(sql, target, { ...orphan, said: orphan.said ?? undefined }, now);
   }
 }
 

@@ -398,7 +398,7 @@ export interface NewDeliveryReport {
   readonly code: number;
   readonly state: DeliveryState;
   readonly receivedAt: number;
-  /** The status in the provider's words, for the history line (StatusReport.said); a report kept before its SMS's result is shown by its code. */
+  /** The status in the provider's words, for the history line (StatusReport.said), also of a report kept before its SMS's result. */
   readonly said?: string | undefined;
   /** Another id its SMS may be kept under (StatusReport.formerId): matched when `providerId` finds none, the report then kept under it. */
   readonly formerId?: string | undefined;

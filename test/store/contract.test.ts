@@ -204,6 +204,31 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('a report that came before its send result reads as one after it once adopted: its words, listed after the sent line', async () => {
+      await store.acceptMail(mail(numbers(1)));
+      const [batch] = await claim(store, 1, 100);
+      const [sms] = batch?.sms ?? [];
+      assert.ok(sms);
+      const said = 'SMS-Success=False, SMS-TotalToSend=1, SMS-TotalSent=0, SMS-TotalFailed=1';
+      const early = await store.applyDeliveryReport({
+        provider: 'interactsms',
+        providerId: 'N1',
+        number: sms.number,
+        code: 0,
+        state: 'failed',
+        said,
+        receivedAt: 3_000,
+      });
+      assert.equal(early.kind, 'orphan');
+      await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId: 'N1' }]);
+      const lines = (await store.events(batch?.message.id ?? '')).filter((event) => event.kind !== 'accepted').map((event) => [event.kind, event.detail]);
+      assert.deepEqual(lines, [
+        ['sent', 'id N1'],
+        ['delivery report', `failed (${said})`],
+      ]);
+      await store.close();
+    });
+
     test('a report naming a former id finds the SMS kept under it, once: a repeat is one, and no orphan is left under its own id', async () => {
       await store.acceptMail(mail(numbers(2)));
       const [batch] = await claim(store, 1, 100);
