@@ -182,7 +182,13 @@ export interface GatewayOptions<Settings extends object = Readonly<Record<string
 export interface InboundRequest {
   /** Media type, lower case, without parameters ('' when none). */
   readonly contentType: string;
+  /** The body as text: in its charset, a form's %-escapes written again as UTF-8 (what the parsers read). */
   readonly body: string;
+  /**
+   * The body's bytes as they arrived, for a signature over what the gateway sent (a form's Latin-1
+   * %-escapes, say, which `body` holds as UTF-8). Unknown when absent.
+   */
+  readonly rawBody?: Buffer | undefined;
   readonly query: URLSearchParams;
   /** Header names in lower case. */
   readonly headers: Readonly<Record<string, string | undefined>>;

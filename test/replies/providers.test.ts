@@ -447,6 +447,32 @@ describe('InteractSMS specifics through the relay', () => {
     await waitFor('the signed one mailed', () => sink.received.some((mail) => mail.raw.includes('forged')));
     assert.equal(sink.received.filter((mail) => mail.raw.includes('forged')).length, 1);
   });
+
+  test('SMS-Verify over the bytes a Latin-1 gateway sent is taken; Latin-1 under charset=utf-8 so signed is quarantined, not forged', async () => {
+    // `Grüße £` in Latin-1: the gateway signs the bytes it sends, From + Content + secret.
+    const content = Buffer.from('Gr\u00fc\u00dfe \u00a3', 'latin1');
+    const verify = createHash('md5')
+      .update(Buffer.concat([Buffer.from('447700900303'), content, Buffer.from('portal-secret-123')]))
+      .digest('hex');
+    const escaped = [...content].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    const body = (timestamp: string) =>
+      `SMS-Type=Inbound&SMS-From=447700900303&SMS-To=447700900000&SMS-Content=${escaped}&SMS-TimeStamp=${timestamp}&SMS-Verify=${verify}`;
+    const post = (contentType: string, timestamp: string) =>
+      fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, { method: 'POST', headers: { 'content-type': contentType }, body: body(timestamp) });
+    const latin = await post('application/x-www-form-urlencoded', '2026-12-06+05:50:01');
+    assert.equal(latin.status, 200, await latin.clone().text());
+    const mailed = await waitFor('the Latin-1 SMS mailed', async () => {
+      for (const mail of sink.received) {
+        const parsed = await simpleParser(mail.raw);
+        if (parsed.text?.includes('Grüße £')) return parsed;
+      }
+      return undefined;
+    });
+    assert.ok(mailed);
+    const mislabelled = await post('application/x-www-form-urlencoded; charset=utf-8', '2026-12-06+05:50:02');
+    assert.equal(mislabelled.status, 200);
+    assert.equal(((await mislabelled.json()) as { status: string }).status, 'quarantined');
+  });
 });
 
 describe('every simulator sends with nothing configured but its name', () => {

@@ -138,7 +138,10 @@ export const VERIFY_FORMULAS = ['portal', 'kb'] as const;
 export type VerifyFormula = (typeof VERIFY_FORMULAS)[number];
 
 /**
- * `SMS-Verify`: lower-case hex MD5 over a plain concatenation of wire values (UTF-8) and a secret.
+ * `SMS-Verify`: lower-case hex MD5 over a plain concatenation of wire values and a secret (UTF-8). The
+ * values are taken both as text in UTF-8 and as the bytes the gateway sent (`rawBody`, its %-escapes
+ * undone): a gateway writing Latin-1 signs its own bytes, and the charset the body names (or not) is
+ * checked after the signature, so that Latin-1 under `charset=utf-8` is quarantined as such, not forged.
  * - `portal` (developer portal, current): DLR = NotifyId + Success + secret; MO = From + Content + secret.
  * - `kb` (older knowledge base): NotifyID + Success + Password for both (an MO has no SMS-Success:
  *   it counts as empty, and its NotifyId is empty unless it answers an SMS).
@@ -153,14 +156,41 @@ export function verify(request: InboundRequest, kind: 'mo' | 'dr', secret: strin
   const { fields } = read;
   const given = field(fields, 'SMS-Verify') ?? '';
   if (!MD5_HEX.test(given)) return false;
-  const signed =
-    formula === 'portal' && kind === 'mo'
-      ? [field(fields, 'SMS-From'), field(fields, 'SMS-Content')]
-      : [field(fields, 'SMS-NotifyId'), field(fields, 'SMS-Success')];
-  const expected = createHash('md5')
-    .update(`${signed.map((value) => value ?? '').join('')}${secret}`, 'utf8')
-    .digest('hex');
-  return timingSafeEqual(Buffer.from(expected, 'utf8'), Buffer.from(given.toLowerCase(), 'utf8'));
+  const names = formula === 'portal' && kind === 'mo' ? ['SMS-From', 'SMS-Content'] : ['SMS-NotifyId', 'SMS-Success'];
+  const asText = Buffer.from(names.map((name) => field(fields, name) ?? '').join(''), 'utf8');
+  const sent = request.rawBody && rawFields(request.rawBody);
+  const asSent = sent && Buffer.concat(names.map((name) => sent.get(name.toLowerCase()) ?? Buffer.alloc(0)));
+  const signs = (value: Buffer) => {
+    const expected = createHash('md5').update(value).update(secret, 'utf8').digest('hex');
+    return timingSafeEqual(Buffer.from(expected, 'utf8'), Buffer.from(given.toLowerCase(), 'utf8'));
+  };
+  // Both compared, so the time taken does not tell which form a forger got right.
+  const [text, bytes] = [signs(asText), asSent !== undefined && signs(asSent)];
+  return text || bytes;
+}
+
+/**
+ * A form's fields as the bytes the gateway sent, names in lower case (`+` and %-escapes undone, no
+ * charset applied); a name sent twice keeps its first value (readFields refuses such a form anyway).
+ */
+function rawFields(raw: Buffer): ReadonlyMap<string, Buffer> {
+  const fields = new Map<string, Buffer>();
+  for (const pair of raw.toString('latin1').split('&')) {
+    const at = pair.indexOf('=');
+    const name = formBytes(at < 0 ? pair : pair.slice(0, at))
+      .toString('latin1')
+      .toLowerCase();
+    if (!fields.has(name)) fields.set(name, formBytes(at < 0 ? '' : pair.slice(at + 1)));
+  }
+  return fields;
+}
+
+/** One form part's bytes: `+` a space, `%XX` the byte it stands for (the part read as latin1, a character per byte). */
+function formBytes(part: string): Buffer {
+  return Buffer.from(
+    part.replace(/\+/g, ' ').replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+    'latin1',
+  );
 }
 
 function isVerifyFormula(formula: string): formula is VerifyFormula {
