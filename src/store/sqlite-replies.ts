@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { DeliveryState } from '../vocabulary.ts';
-import { reportDetail } from './rows.ts';
+import { reportDetail, sentByReportDetail } from './rows.ts';
 import type {
   Conversation,
   DeliveryReportResult,
@@ -70,6 +70,11 @@ export interface OutboundForReport {
   delivery: DeliveryState | null;
   notify: string | null;
   report_all: number;
+}
+
+/** An SMS found by its message (outboundOfMessage): `queued` is waiting to be sent again. */
+interface OutboundOfMessage extends OutboundForReport {
+  status: 'sent' | 'queued';
 }
 
 export function toConversation(row: ConversationRow | undefined): Conversation | undefined {
@@ -162,6 +167,12 @@ export function prepareReplyStatements(db: Database) {
     numbersSentUnder: db.prepare(
       'SELECT number FROM outbound WHERE provider_id = ? UNION SELECT number FROM sent_parts WHERE provider = ? AND part_id = ? ORDER BY number',
     ),
+    /** The SMS of a message to a number, by the relay's own reference (NewDeliveryReport.messageId): sent, or waiting to be sent again. */
+    outboundOfMessage: db.prepare(`
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.status FROM outbound o JOIN messages m ON m.id = o.message_id
+      WHERE o.message_id = ? AND o.number = ? AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))`),
+    sentByReport: db.prepare("UPDATE outbound SET status = 'sent', provider_id = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+    sentEvent: db.prepare("INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'sent', ? FROM outbound WHERE id = ?"),
     outboundById: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
     advanceDelivery: db.prepare('UPDATE outbound SET delivery = ?, delivery_code = ?, notice_due = ?, updated_at = ? WHERE id = ?'),
@@ -270,7 +281,17 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
   const byId = (id: string) => sql.outboundForReport.get(id, report.number) as OutboundForReport | undefined;
   const current = byId(report.providerId);
   const former = current === undefined && report.formerId !== undefined ? byId(report.formerId) : undefined;
-  const target = current ?? former;
+  const byReference =
+    current !== undefined || former !== undefined || report.messageId === undefined
+      ? undefined
+      : (sql.outboundOfMessage.get(report.messageId, report.number) as OutboundOfMessage | undefined);
+  const target = current ?? former ?? byReference;
+  if (byReference?.status === 'queued') {
+    // Its report proves the attempt with no answer reached the gateway: sent, with the reports that came before this one.
+    sql.sentByReport.run(report.providerId, report.receivedAt, byReference.id);
+    sql.sentEvent.run(report.receivedAt, sentByReportDetail(report.providerId), byReference.id);
+    adoptOrphans(sql, byReference.id, report.number, report.providerId, report.receivedAt);
+  }
   const { changes } = sql.insertReport.run({
     provider: report.provider,
     // Kept under the id that found its SMS, so that a repeat is one and no orphan is left under the other.

@@ -402,6 +402,12 @@ export interface NewDeliveryReport {
   readonly said?: string | undefined;
   /** Another id its SMS may be kept under (StatusReport.formerId): matched when `providerId` finds none, the report then kept under it. */
   readonly formerId?: string | undefined;
+  /**
+   * The relay message the report names by the relay's own reference (StatusReport.messageId): its SMS to
+   * `number` is matched when the ids find none, if sent, or if waiting to be sent again (not leased): then
+   * recorded as sent with this report, as the gateway took an earlier attempt.
+   */
+  readonly messageId?: string | undefined;
 }
 
 /** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */

@@ -216,7 +216,11 @@ describe('Puzzel adapter: requests', () => {
     assert.match(batchReferenceFor(long, ['+447700900123']), /^[0-9a-f]{32}\.[0-9a-f]{8}$/);
     // The DR parser gets the number back from it.
     const parsed = parseReport(inbound('application/json', JSON.stringify({ dr: [{ messageid: 'm1', customermessagereference: reference, statuscode: 0 }] })));
-    assert.deepEqual(parsed, { ok: true, items: [{ providerId: 'm1', number: '+447700900123', code: 0, state: 'delivered', said: 'statuscode=0' }] });
+    const hashed = reference.slice(0, reference.indexOf(':'));
+    assert.deepEqual(parsed, {
+      ok: true,
+      items: [{ providerId: 'm1', number: '+447700900123', code: 0, state: 'delivered', said: 'statuscode=0', messageId: hashed }],
+    });
   });
 
   it('correlates a status whose clientReference is not ours neither by reference nor by position', async () => {

@@ -13,6 +13,9 @@ import { webhookPaths } from '../../src/http/webhooks.ts';
 import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
+import { ReplayServer } from '../helpers/replay-server.ts';
+import { maildirMessages } from '../helpers/relay.ts';
+import { sleep } from '../helpers/wait.ts';
 
 /**
  * Each provider's whole loop on its simulator, over real sockets: mail → SMS → delivery report →
@@ -154,10 +157,13 @@ describe('Puzzel specifics through the relay', () => {
     fetch(`http://127.0.0.1:${relay.relay.httpPort}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body });
 
   test('an answer lost in flight: the resend gets statusCode 25 and counts as sent, the phone gets one SMS', async () => {
+    // No DR meanwhile: one would record the SMS sent before its resend (the next describe).
+    const hooks = simulator.webhooks;
+    simulator.setWebhooks({ moUrl: hooks.moUrl });
     simulator.setBehaviour({ mode: 'hang', times: 1 });
     const { data } = await sendMail(relay.relay.smtpPort, { to: ['447700900150@sms.example.com'], body: 'only once' });
     const id = queuedId(data);
-    await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
+    await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000).finally(() => simulator.setWebhooks(hooks));
     const [state] = await relay.relay.store.smsOf(id);
     assert.equal(state?.attempts, 2);
     assert.equal(state?.possibleDuplicates, 1);
@@ -472,6 +478,87 @@ describe('InteractSMS specifics through the relay', () => {
     const mislabelled = await post('application/x-www-form-urlencoded; charset=utf-8', '2026-12-06+05:50:02');
     assert.equal(mislabelled.status, 200);
     assert.equal(((await mislabelled.json()) as { status: string }).status, 'quarantined');
+  });
+});
+
+describe("delivery reports that name their SMS by the relay's own reference", () => {
+  const started: Array<{ relay: TestRelay; gateway: ReplayServer }> = [];
+  after(async () => {
+    for (const { relay, gateway } of started) {
+      await relay.stop();
+      await gateway.close();
+      removeDir(relay.dir);
+    }
+  });
+  const relayOn = async (gateway: ReplayServer, settings: object) => {
+    await gateway.start();
+    const relay = await startTestRelay({
+      gateway: { url: gateway.url, username: 'acme', password: 'secretpw', responseTimeout: '1s', ...settings },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      delivery: { retryMinDelay: '3s', retryMaxDelay: '3s' },
+    });
+    started.push({ relay, gateway });
+    return relay;
+  };
+  const postReport = (relay: TestRelay, provider: 'interactsms' | 'puzzel', contentType: string, body: string) =>
+    fetch(`http://127.0.0.1:${relay.relay.httpPort}${webhookPaths(provider).dr}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+
+  test('InteractSMS: a receipt for an SMS waiting to be sent again after no answer records it sent; it is not sent twice', async () => {
+    const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
+    gateway.respond = (request) => (gateway.requests.length === 1 && request.method === 'POST' ? 'destroy' : gateway.answer);
+    const relay = await relayOn(gateway, { provider: 'interactsms', apiId: '1234' });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900951@sms.example.com'], body: 'once only' })).data);
+    await waitFor('deferred after no answer', async () => (await relay.relay.store.smsOf(id))[0]?.possibleDuplicates === 1);
+    const notifyId = new URLSearchParams(gateway.requests[0]?.body).get('notify_id') ?? '';
+    const receipt = new URLSearchParams({
+      'SMS-Type': 'Notification',
+      'SMS-NotifyId': notifyId,
+      'SMS-Success': 'True',
+      'SMS-To': '447700900951',
+      'SMS-TotalToSend': '1',
+      'SMS-TotalSent': '1',
+      'SMS-TotalFailed': '0',
+    });
+    const answer = await postReport(relay, 'interactsms', 'application/x-www-form-urlencoded', receipt.toString());
+    assert.deepEqual(await answer.json(), { status: 'advanced' });
+    const [sms] = await relay.relay.store.smsOf(id);
+    assert.deepEqual([sms?.status, sms?.delivery], ['sent', 'delivered']);
+    await sleep(3_500);
+    assert.equal(gateway.requests.length, 1, 'the SMS is not sent again');
+    assert.match(await history(relay.relay.store, id), /sent: id \w+; the gateway's delivery report for it came while it waited to be sent again/);
+  });
+
+  test('Puzzel: a DR matches its SMS by customermessagereference when the send answer gave no messageId (statusCode 25), or another', async () => {
+    const gateway = new ReplayServer({
+      contentType: 'application/json',
+      answer: {
+        status: 200,
+        body: JSON.stringify({ messageStatus: [{ statusCode: 25, statusMessage: 'Duplicate message', messageId: null, sequenceIndex: 1 }] }),
+      },
+    });
+    const relay = await relayOn(gateway, { provider: 'puzzel', serviceId: 4242 });
+    const ids: string[] = [];
+    for (const to of ['4791234701', '4791234702']) {
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`+${to}@sms.example.com`], body: 'no id' })).data);
+      await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+      ids.push(id);
+    }
+    const report = (id: string, digits: string, statuscode: number) => ({
+      messageid: `orig${digits}`,
+      customermessagereference: `${id}:${digits}`,
+      statuscode,
+      type: 6,
+    });
+    const answer = await postReport(
+      relay,
+      'puzzel',
+      'application/json',
+      JSON.stringify({ dr: [report(ids[0] ?? '', '4791234701', 351), report(ids[1] ?? '', '4791234702', 0)] }),
+    );
+    assert.deepEqual(await answer.json(), { status: 'accepted', reports: ['advanced', 'advanced'] });
+    const states = await Promise.all(ids.map(async (id) => (await relay.relay.store.smsOf(id))[0]?.delivery));
+    assert.deepEqual(states, ['failed', 'delivered']);
+    await waitFor('the bounce', () => maildirMessages(relay.maildir).some((mail) => mail.includes(ids[0] ?? '') && mail.includes('Diagnostic-Code')));
   });
 });
 

@@ -229,6 +229,47 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test("a report naming its SMS by the relay's own reference: one waiting to be sent again is sent with it, one sent without the gateway's id is found, one in flight waits", async () => {
+      await store.acceptMail(mail(numbers(3)));
+      const [batch] = await claim(store, 1, 100);
+      const [waiting, noId, inFlight] = batch?.sms ?? [];
+      assert.ok(waiting && noId && inFlight);
+      const messageId = batch?.message.id ?? '';
+      await store.recordSmsOutcomes([
+        { smsId: waiting.id, kind: 'retry', nextAttemptAt: 50_000, error: 'RESPONSE_TIMEOUT: no answer', attempted: true, possibleDuplicate: true },
+        { smsId: noId.id, kind: 'sent', providerId: '' },
+      ]);
+      const report = { provider: 'interactsms', state: 'delivered' as const, code: 1, receivedAt: 3_000, messageId };
+      // A key the gateway made up, with no reference of the relay's: the waiting SMS is not taken for it.
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'G-1', number: waiting.number, messageId: undefined })).kind, 'orphan');
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'NOTIFY-1', number: waiting.number })).kind, 'advanced');
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'PZ-2', number: noId.number })).kind, 'advanced');
+      const states = await store.smsOf(messageId);
+      assert.deepEqual(
+        states.map((sms) => [sms.status, sms.delivery]),
+        [
+          ['sent', 'delivered'],
+          ['sent', 'delivered'],
+          ['queued', undefined],
+        ],
+      );
+      const lines = (await store.events(messageId))
+        .filter((event) => event.smsId === waiting.id && event.kind !== 'accepted')
+        .map((event) => [event.kind, event.detail]);
+      assert.deepEqual(lines, [
+        ['deferred', 'RESPONSE_TIMEOUT: no answer'],
+        [
+          'sent',
+          "id NOTIFY-1; the gateway's delivery report for it came while it waited to be sent again after an attempt with no answer: that attempt reached the gateway, so it is not sent again",
+        ],
+        ['delivery report', 'delivered (provider status 1)'],
+      ]);
+      // Still leased (in flight): its send result will say; the report waits for it.
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'NOTIFY-3', number: inFlight.number })).kind, 'orphan');
+      assert.deepEqual(await claim(store, 1, 100, 60_000), [], 'the SMS sent by its report is not claimed again');
+      await store.close();
+    });
+
     test('a report naming a former id finds the SMS kept under it, once: a repeat is one, and no orphan is left under its own id', async () => {
       await store.acceptMail(mail(numbers(2)));
       const [batch] = await claim(store, 1, 100);

@@ -7,6 +7,7 @@ import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import { readWallTime } from '../../timestamps.ts';
 import { batchParse, type InboundParse, type InboundRequest } from '../contract.ts';
+import { messageIdOfNotifyId } from './adapter.ts';
 
 type Fields = ReadonlyMap<string, string>;
 type FieldsOrReason = { readonly ok: true; readonly fields: Fields } | { readonly ok: false; readonly reason: string };
@@ -128,7 +129,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   });
   const said = [statusCode(code), ...counts].join(', ');
   return batchParse(
-    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said })),
+    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said, messageId: messageIdOfNotifyId(providerId) })),
     unreadable,
   );
 }

@@ -42,7 +42,9 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
 
 /**
  * `{"dr":[…]}` or `<dr><message>…</message>…</dr>`. A DR names no recipient, so the number comes
- * from `customermessagereference`, the clientReference the adapter wrote (`<message id>:<digits>`).
+ * from `customermessagereference`, the clientReference the adapter wrote (`<message id>:<digits>`),
+ * and so does the relay's message id: the SMS is found by it when Puzzel's `messageid` finds none
+ * (a send answer without one, statusCode 25 for a resend, or another id).
  */
 export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
   return parseCallback(request, 'dr', readReport);
@@ -154,7 +156,9 @@ function readReport(fields: Fields): Item<StatusReport> {
   if (digits === undefined) return malformed('customermessagereference is missing or not a reference the relay gave');
   const number = readReportNumber(`+${digits}`);
   if (number === undefined) return malformed('customermessagereference does not name a phone number');
-  return { ok: true, value: { providerId, number, code, state, said: said(code, fields) } };
+  // The reference's message part is the relay's message id (or a hash of one too long, which finds no message).
+  const messageId = String(reference).slice(0, -digits.length - 1);
+  return { ok: true, value: { providerId, number, code, state, said: said(code, fields), messageId } };
 }
 
 /**
