@@ -91,12 +91,26 @@ export class DeliveryNotices {
       if (due.length === 0) return;
       const mail: NewOutgoingMail[] = [];
       const mailed: DueNotice[] = [];
+      // One report per mail and kind: the numbers of a mail that fail together are told in one bounce.
+      const groups = new Map<string, [DueNotice, ...DueNotice[]]>();
       for (const notice of due) {
-        const built = await report(notice.state === 'delivered' ? 'delivered' : 'failed', notice.message, [reported(notice, this.#options)]);
+        const key = `${notice.message.id} ${kindOf(notice)}`;
+        const group = groups.get(key);
+        if (group) group.push(notice);
+        else groups.set(key, [notice]);
+      }
+      for (const group of groups.values()) {
+        const [first] = group;
+        const built = await report(
+          kindOf(first),
+          first.message,
+          group.map((notice) => reported(notice, this.#options)),
+        );
         // No report (a sender of this relay's own, which takes none): `report` has logged why.
         if (!built) continue;
-        mail.push({ ...built, onceKey: `report:${notice.smsId}:${notice.state}` });
-        mailed.push(notice);
+        const states = [...new Set(group.map((notice) => notice.state))].join('+');
+        mail.push({ ...built, onceKey: `report:${group.map((notice) => notice.smsId).join(',')}:${states}` });
+        mailed.push(...group);
       }
       await store.recordNotices(
         due.map((notice) => notice.smsId),
@@ -111,6 +125,8 @@ export class DeliveryNotices {
     }
   }
 }
+
+const kindOf = (notice: DueNotice): ReportKind => (notice.state === 'delivered' ? 'delivered' : 'failed');
 
 function reported(
   notice: DueNotice,

@@ -528,6 +528,35 @@ describe("delivery reports that name their SMS by the relay's own reference", ()
     assert.match(await history(relay.relay.store, id), /sent: id \w+; the gateway's delivery report for it came while it waited to be sent again/);
   });
 
+  test('InteractSMS: a False receipt for several numbers with some sent: one bounce for them all, saying each may have got it', async () => {
+    const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
+    const relay = await relayOn(gateway, { provider: 'interactsms', apiId: '1234' });
+    const numbers = ['447700900711', '447700900712', '447700900713'];
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: numbers.map((number) => `${number}@sms.example.com`), body: 'to three' })).data);
+    await waitFor('sent', async () => (await relay.relay.store.smsOf(id)).every((sms) => sms.status === 'sent'));
+    assert.equal(gateway.requests.length, 1, 'one request for the three');
+    const receipt = new URLSearchParams({
+      'SMS-Type': 'Notification',
+      'SMS-NotifyId': new URLSearchParams(gateway.requests[0]?.body).get('notify_id') ?? '',
+      'SMS-Success': 'False',
+      'SMS-To': numbers.join(','),
+      'SMS-TotalToSend': '3',
+      'SMS-TotalSent': '2',
+      'SMS-TotalFailed': '1',
+    });
+    const answer = await postReport(relay, 'interactsms', 'application/x-www-form-urlencoded', receipt.toString());
+    assert.deepEqual(await answer.json(), { status: 'accepted', reports: ['advanced', 'advanced', 'advanced'] });
+    const bounce = await waitFor('the bounce', () => maildirMessages(relay.maildir).find((mail) => mail.includes('Diagnostic-Code')));
+    await sleep(500);
+    assert.equal(
+      maildirMessages(relay.maildir).filter((mail) => mail.includes('Diagnostic-Code')).length,
+      1,
+      'one bounce for the numbers that failed together',
+    );
+    for (const number of numbers) assert.match(bounce, new RegExp(`Final-Recipient: [^\\n]*${number}`));
+    assert.match(bounce.replace(/\r?\n[ \t]+/g, ' '), /only some of the numbers it was sent to got it, not which: this one may have got it/);
+  });
+
   test('Puzzel: a DR matches its SMS by customermessagereference when the send answer gave no messageId (statusCode 25), or another', async () => {
     const gateway = new ReplayServer({
       contentType: 'application/json',

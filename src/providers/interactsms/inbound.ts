@@ -34,6 +34,8 @@ const MO_ID_HEX_CHARS = 40;
 /** Delivery report codes stored for InteractSMS (its DLR says only True or False). */
 export const DLR_DELIVERED = 1;
 export const DLR_FAILED = 0;
+/** False for several numbers of which some were sent (`SMS-TotalSent` > 0): which ones, the receipt does not say. */
+export const DLR_SOME_SENT = 2;
 
 /**
  * The form fields of a webhook post, names in lower case: the gateway is an ASP.NET platform and its
@@ -95,7 +97,10 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
  * A delivery receipt. `SMS-Success` is True only when every part was delivered, so the
  * stored code is 1 (delivered) or 0 (not every part delivered), and the state follows it; the history
  * shows what the gateway said (`SMS-Success=False`, with its counts when it sent them).
- * `SMS-To` names one number; a comma-separated list is read as one report per number.
+ * `SMS-To` names one number; a comma-separated list is read as one report per number. A False for
+ * several numbers whose `SMS-TotalSent` is above 0 says some got it without saying which: each is failed
+ * with code 2 (DLR_SOME_SENT), whose words tell the sender this number may have got it, rather than a
+ * bounce that says for certain it did not (or no word at all of those that did not).
  */
 export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
   const read = readFields(request);
@@ -121,7 +126,8 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
     else unreadable.push(`SMS-To number ${index + 1} is missing or not a phone number`);
   }
   const delivered = success === 'true';
-  const code = delivered ? DLR_DELIVERED : DLR_FAILED;
+  const someSent = new Set(numbers).size > 1 && Number(field(fields, 'SMS-TotalSent') || 0) > 0;
+  const code = delivered ? DLR_DELIVERED : someSent ? DLR_SOME_SENT : DLR_FAILED;
   const state = delivered ? 'delivered' : 'failed';
   const counts = ['SMS-TotalToSend', 'SMS-TotalSent', 'SMS-TotalFailed'].flatMap((name) => {
     const count = field(fields, name);
@@ -201,13 +207,14 @@ function isVerifyFormula(formula: string): formula is VerifyFormula {
 export function describeStatus(code: number): string {
   if (code === DLR_DELIVERED) return 'delivered to the phone';
   if (code === DLR_FAILED) return 'InteractSMS reports it not delivered to the phone (not every part of it arrived)';
+  if (code === DLR_SOME_SENT) return 'InteractSMS reports only some of the numbers it was sent to got it, not which: this one may have got it';
   return `InteractSMS delivery status ${code}`;
 }
 
 /** The receipt's code as InteractSMS said it: it has none of its own, only `SMS-Success`. */
 export function statusCode(code: number): string | undefined {
   if (code === DLR_DELIVERED) return 'SMS-Success=True';
-  if (code === DLR_FAILED) return 'SMS-Success=False';
+  if (code === DLR_FAILED || code === DLR_SOME_SENT) return 'SMS-Success=False';
   return undefined;
 }
 
