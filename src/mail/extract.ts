@@ -21,6 +21,7 @@ import { cutSentCopy } from './thread.ts';
 import { withoutUuencoded } from './uuencoded.ts';
 import {
   AMBIGUOUS_FORWARD_FROM_LABELS,
+  AMBIGUOUS_FORWARD_MARKERS,
   AMBIGUOUS_PREFIXES,
   AUTO_REPLY_SUBJECTS,
   anyOf,
@@ -29,6 +30,7 @@ import {
   HEADER_LABELS,
   ORIGINAL_MESSAGE,
   REPLY_PREFIXES,
+  withTurkishI,
 } from './wordings.ts';
 
 /** Whether the subject becomes SMS text: only when the body is empty, always in front, or never. */
@@ -234,7 +236,8 @@ function chosenBody(
   const shown = mail.shown ?? [{ plain: mail.text, html: typeof mail.html === 'string' ? mail.html : undefined }];
   const versions = shown.flatMap(versionOf);
   const forward = isForward(subject ?? '', versions.map((version) => version.plain ?? version.html).join('\n'));
-  const reply = !forward && (REPLY_SUBJECT.test(subject ?? '') || AMBIGUOUS_SUBJECT.test(subject ?? '') || answersThread);
+  const prefixed = withoutLeadingTags(subject ?? '');
+  const reply = !forward && (REPLY_SUBJECT.test(prefixed) || AMBIGUOUS_SUBJECT.test(prefixed) || answersThread);
   const read = shown.flatMap(({ from }) => (from ? [from] : []));
   const texts: Array<{ text: string; separator?: string }> = [];
   let quoteRemoved = false;
@@ -335,56 +338,94 @@ function isPlaceholder(plain: string, html: string): boolean {
   return kept * 2 < distinct.size;
 }
 
-const FORWARD_SUBJECT = new RegExp(`^\\s*(?:${anyOf(FORWARD_PREFIXES)})\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
-const AMBIGUOUS_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AMBIGUOUS_PREFIXES)})\\s*[:：]`, 'iu');
+/** A reply or forward prefix: its word, perhaps a period ("Réf. :", "Odp.:") and a count ("Re[2]:"), the colon. */
+const subjectPrefix = (words: readonly string[]) => new RegExp(`^\\s*(?:${anyOf(words)})\\.?\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
+const FORWARD_SUBJECT = subjectPrefix(FORWARD_PREFIXES);
+const AMBIGUOUS_SUBJECT = subjectPrefix(AMBIGUOUS_PREFIXES);
 /**
  * A header block's From label in a language whose "VS:" forwards: Outlook's forward header, with no
  * marker above it, at a line's start in plain text or at an element's (`<b>Fra:</b>`) in HTML.
  */
 const AMBIGUOUS_FORWARD_HEADER = new RegExp(`(?:^|>)[\\s>]*\\*?(?:${anyOf(AMBIGUOUS_FORWARD_FROM_LABELS)})\\s?\\*?\\s?[:：]`, 'mu');
-const REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(REPLY_PREFIXES)})\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
+const AMBIGUOUS_FORWARD_MARKER = new RegExp(`-{3,}\\s*(?:${anyOf(AMBIGUOUS_FORWARD_MARKERS)})\\s*-{3,}`, 'i');
+const REPLY_SUBJECT = subjectPrefix(REPLY_PREFIXES);
+/** The longest tag a mail system puts in a subject ("[CAUTION: External Sender]", "*** Suspected SPAM ***"). */
+const MAX_SUBJECT_TAG_CHARS = 40;
+/**
+ * A tag a mail system puts in the subject of mail it passes (a gateway marking outside senders, a spam
+ * filter): a bracketed or starred phrase of letters ("[EXTERNAL]", "[CAUTION: External]", "*** SPAM ***").
+ * No digits: "[Ticket #4411]" names the matter and is the subject's own.
+ */
+const SUBJECT_TAG = new RegExp(
+  `^\\s*(?:\\[\\s*\\p{L}[\\p{L} :'’-]{0,${MAX_SUBJECT_TAG_CHARS}}\\]|\\*{1,3}\\s*\\p{L}[\\p{L} :'’-]{0,${MAX_SUBJECT_TAG_CHARS}}?\\s*\\*{1,3})`,
+  'u',
+);
+/**
+ * A tag as a word in capitals with a colon ("EXTERNAL:", "SPAM:"): a tag only where a reply or forward
+ * prefix follows it, as the system put it before the "Re:" of the mail it passed. Elsewhere it is the
+ * subject's own ("CRITICAL: disk full").
+ */
+const CAPITALS_TAG = /^\s*\p{Lu}{2,15}\s*:/u;
 const FORWARD_MARKER = new RegExp(`(?:${anyOf(FORWARD_MARKERS)})`, 'i');
-const ORIGINAL_MARKER = new RegExp(`-{3,}\\s*(?:${anyOf(ORIGINAL_MESSAGE)})\\s*-{3,}`, 'i');
+const ORIGINAL_MARKER = new RegExp(`-{3,}\\s*(?:${anyOf(ORIGINAL_MESSAGE.map(withTurkishI))})\\s*-{3,}`, 'i');
 const QUOTED_SUBJECT = new RegExp(`^\\s*[>\\s]*\\*?(?:${anyOf(HEADER_LABELS.subject)})\\s?\\*?\\s?[:：]\\*?\\s*(.*)$`, 'imu');
 const CONTEXT_TAG = /\s*\[\s*UserContext:[^\]]*\]/gi;
 
 /**
  * A forward (sent to the phone on purpose): a forward prefix in the subject, or a forward or
  * "Original Message" marker in a mail whose subject does not say it is a reply. "VS:" is either: a
- * forward with a marker or a header block in a language where it forwards.
+ * forward with a forward marker, or with a marker or header block in a language where it forwards
+ * (Danish, Norwegian); a Finnish Outlook's reply has its own ("Alkuperäinen viesti", "Lähettäjä:").
  */
 function isForward(subject: string, body: string): boolean {
-  if (FORWARD_SUBJECT.test(subject)) return true;
-  const marked = FORWARD_MARKER.test(body) || ORIGINAL_MARKER.test(body);
-  if (AMBIGUOUS_SUBJECT.test(subject)) return marked || AMBIGUOUS_FORWARD_HEADER.test(body);
-  return !REPLY_SUBJECT.test(subject) && marked;
+  const prefixed = withoutLeadingTags(subject);
+  if (FORWARD_SUBJECT.test(prefixed)) return true;
+  const forwardMarked = FORWARD_MARKER.test(body);
+  if (AMBIGUOUS_SUBJECT.test(prefixed)) return forwardMarked || AMBIGUOUS_FORWARD_MARKER.test(body) || AMBIGUOUS_FORWARD_HEADER.test(body);
+  return !REPLY_SUBJECT.test(prefixed) && (forwardMarked || ORIGINAL_MARKER.test(withTurkishI(body)));
 }
 
 /**
- * Whether a reply's subject says something new: its words (reply prefixes and the context tag aside)
- * differ from those of every subject it answers, the conversation's (`conversationSubjects`) and the
- * one its quoted header block shows ("RE: On my way" answering "SMS from …"): a word appended,
- * inserted or replaced is an edit. With no subject to compare, a reply subject says nothing new and
- * any other does.
+ * Whether a reply's subject says something new: its words (reply prefixes, mail systems' tags and the
+ * context tag aside) differ from those of every subject it answers, the conversation's
+ * (`conversationSubjects`) and the one its quoted header block shows ("RE: On my way" answering "SMS
+ * from …"): a word appended, inserted or replaced is an edit. With no subject to compare, a reply
+ * subject says nothing new and any other does.
  */
 function subjectIsNew(subject: string, body: string, conversationSubjects: readonly string[]): boolean {
   const quoted = body.match(QUOTED_SUBJECT)?.[1];
   const answered = [...conversationSubjects, ...(quoted === undefined ? [] : [quoted])];
-  if (answered.length === 0) return !REPLY_SUBJECT.test(subject) && subject !== '';
+  if (answered.length === 0) return !REPLY_SUBJECT.test(withoutLeadingTags(subject)) && subject !== '';
   const words = subjectWords(subject);
   return words !== '' && answered.every((old) => subjectWords(old) !== words);
 }
 
-/** A subject's words for comparing: no context tag, no reply or forward prefixes, case and spacing folded. */
+/** A subject's words for comparing: no context tag, no reply or forward prefixes or tags, case and spacing folded. */
 function subjectWords(subject: string): string {
   return stripReplyPrefixes(subject.replace(CONTEXT_TAG, ' ')).replace(/\s+/g, ' ').toLowerCase();
 }
 
+/** The subject without the reply and forward prefixes and the mail systems' tags before and between them. */
 function stripReplyPrefixes(subject: string): string {
   let base = subject.trim();
   for (let previous = ''; previous !== base; ) {
     previous = base;
-    base = base.replace(REPLY_SUBJECT, '').replace(FORWARD_SUBJECT, '').trim();
+    base = withoutLeadingTags(base.replace(REPLY_SUBJECT, '').replace(FORWARD_SUBJECT, ''));
+  }
+  return base;
+}
+
+/** The subject without the mail systems' tags at its start, so that its first prefix is at the start (trimmed). */
+function withoutLeadingTags(subject: string): string {
+  let base = subject.trim();
+  for (let previous = ''; previous !== base; ) {
+    previous = base;
+    base = base.replace(SUBJECT_TAG, '').trim();
+    const capitals = CAPITALS_TAG.exec(base)?.[0];
+    if (capitals !== undefined) {
+      const rest = base.slice(capitals.length);
+      if (REPLY_SUBJECT.test(rest) || FORWARD_SUBJECT.test(rest)) base = rest.trim();
+    }
   }
   return base;
 }

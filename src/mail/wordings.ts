@@ -10,6 +10,15 @@ export function anyOf(words: readonly string[]): string {
   return words.map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
 }
 
+/**
+ * Turkish's dotted capital İ and dotless small ı as the plain i: a case-insensitive regular expression
+ * does not fold them (U+0130 has no simple case folding), so Outlook's "Özgün İleti" would not match
+ * "Özgün ileti". One unit for one, so positions in the text stay. Applied to the words and to the text.
+ */
+export function withTurkishI(text: string): string {
+  return text.replace(/[İı]/g, 'i');
+}
+
 /** Verbs (and their particles) of reply attributions: "wrote", in the languages clients write. */
 export const ATTRIBUTION_VERBS: readonly string[] = [
   'wrote',
@@ -100,6 +109,7 @@ export const HEADER_LABELS = {
     'Dari',
     'จาก',
     'Šalje',
+    'Nork',
   ],
   sent: [
     'Sent',
@@ -155,6 +165,7 @@ export const HEADER_LABELS = {
     'Išsiųsta',
     'Nosūtīts',
     'Saadetud',
+    'Noiz',
   ],
   to: [
     'To',
@@ -214,6 +225,7 @@ export const HEADER_LABELS = {
     'Kam',
     'До',
     'Adressaat',
+    'Nori',
   ],
   subject: [
     'Subject',
@@ -252,6 +264,7 @@ export const HEADER_LABELS = {
     'Predmet',
     'Zadeva',
     'Tēma',
+    'Gaia',
     'Priority',
     'Importance',
     'Wichtigkeit',
@@ -285,6 +298,14 @@ export const ORIGINAL_MESSAGE = [
   'Původní zpráva',
   'Özgün ileti',
   'Orijinal mesaj',
+  // Outlook's in Chinese (Simplified), Arabic, Slovak, Croatian, Slovenian, Icelandic, Basque
+  '邮件原件',
+  'رسالة أصلية',
+  'Pôvodná správa',
+  'Izvorna poruka',
+  'Izvirno sporočilo',
+  'Upprunaleg skilaboð',
+  'Jatorrizko mezua',
   'Missatge original',
   '原始邮件',
   '原始郵件',
@@ -397,6 +418,11 @@ export const FORWARD_PREFIXES = [
 export const AMBIGUOUS_PREFIXES = ['vs'];
 /** The From labels of the languages in which "VS:" forwards (Danish, Norwegian). */
 export const AMBIGUOUS_FORWARD_FROM_LABELS = ['Fra'];
+/**
+ * The "Original Message" markers of those languages: Danish and Norwegian Outlook write one above a
+ * forward; a marker in any other language under "VS:" (Finnish Outlook's "Alkuperäinen viesti") is a reply's.
+ */
+export const AMBIGUOUS_FORWARD_MARKERS = ['Oprindelig meddelelse', 'Opprinnelig melding'];
 
 /** Subject prefixes clients write for a reply (before the colon). */
 export const REPLY_PREFIXES = [
@@ -412,6 +438,7 @@ export const REPLY_PREFIXES = [
   'r',
   'odp',
   'vá',
+  'rép',
   'ynt',
   'сс',
   'отв',
@@ -434,6 +461,9 @@ export const REPLY_PREFIXES = [
   'השב',
   'رد',
   'bls',
+  // Vietnamese, Japanese
+  'trả lời',
+  '返信',
 ];
 
 /**
@@ -486,6 +516,7 @@ export const DEVICE_LINE_STARTS = [
   'Sent using',
   'Sent by',
   'Get Outlook for',
+  'Get BlueMail for',
   'Download Outlook for',
   'Von meinem',
   'Gesendet von',
@@ -994,7 +1025,19 @@ export const DISCLAIMER_MAIL_WORDS = [
  * mail came, what forwarding it allows), in the languages whose wording is known: read only in a mail
  * that carries the invitation itself (a text/calendar part), at a line's start.
  */
-export const CALENDAR_FOOTER_OPENINGS = ['Invitation from Google Calendar', 'Einladung von Google Kalender'];
+export const CALENDAR_FOOTER_OPENINGS = [
+  'Invitation from Google Calendar',
+  'Einladung von Google Kalender',
+  'Invitation de Google Agenda',
+  'Invitación de Google Calendar',
+  'Uitnodiging van Google Agenda',
+  'Invito da Google Calendar',
+  'Convite do Google Agenda',
+  'Inbjudan från Google Kalender',
+  'Invitation fra Google Kalender',
+  'Invitasjon fra Google Kalender',
+  'Zaproszenie z Kalendarza Google',
+];
 
 /**
  * Phrases of the footers mailing lists and notification services append (Mailman, Listserv, Google

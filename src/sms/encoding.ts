@@ -85,6 +85,15 @@ const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: st
 /** ¼ ½ ¾ after a digit: `2½` is `2 1/2`, not `21/2`. */
 const FRACTIONS = '\u00bc\u00bd\u00be';
 
+/**
+ * Dots that separate where they stand between spaces, as a bullet does: the middle dot ·, the bullet
+ * operator ∙ and the dot operator ⋅ (Google Calendar's date line, "Thu Dec 10, 2026 ⋅ 2pm – 3pm"). There
+ * they become `-`; elsewhere they mean something else and stay: a product ("2⋅3"), Catalan's "l·l"
+ * (the middle dot between letters, written `l.l` without it).
+ */
+const SEPARATOR_DOTS = '\u00b7\u2219\u22c5';
+const CATALAN_MIDDLE_DOT = '\u00b7';
+
 /** Arabic, Syriac and Kaithi signs of category Cf that are drawn, over the digits after them (Prepended_Concatenation_Mark). */
 const DRAWN_FORMAT_SIGNS = '\\u0600-\\u0605\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u{110bd}\\u{110cd}';
 
@@ -124,7 +133,7 @@ export function hasVisibleText(text: string): boolean {
 }
 
 /** What mapping replaces: the look-alikes, and the format characters, which it drops. */
-const MAPPED = new RegExp(`[${TYPOGRAPHIC_LOOKALIKES.map(([, chars]) => chars).join('')}]|${FORMAT_SOURCE}`, 'gu');
+const MAPPED = new RegExp(`[${TYPOGRAPHIC_LOOKALIKES.map(([, chars]) => chars).join('')}${SEPARATOR_DOTS}]|${FORMAT_SOURCE}`, 'gu');
 const LOOKALIKE = new Map(TYPOGRAPHIC_LOOKALIKES.flatMap(([replacement, chars]) => [...chars].map((char) => [char, replacement] as const)));
 const FORMAT = new RegExp(`^${FORMAT_SOURCE}$`, 'u');
 
@@ -364,10 +373,17 @@ function unitsOf(text: string, encoding: SmsEncoding): number {
 
 function mapTypography(text: string): string {
   return text.replace(MAPPED, (char: string, offset: number) => {
+    if (SEPARATOR_DOTS.includes(char)) return separatorDot(char, text.charAt(offset - 1), text.charAt(offset + 1));
     // What is no look-alike is a format character: dropped.
     const replacement = LOOKALIKE.get(char) ?? '';
     return FRACTIONS.includes(char) && /\d/.test(text.charAt(offset - 1)) ? ` ${replacement}` : replacement;
   });
+}
+
+function separatorDot(char: string, before: string, after: string): string {
+  if (/\s/.test(before) && /\s/.test(after)) return '-';
+  if (char === CATALAN_MIDDLE_DOT && /\p{L}/u.test(before) && /\p{L}/u.test(after)) return '.';
+  return char;
 }
 
 /** What a cut message ends with; an ellipsis becomes "..." where the rest of the text is GSM-7. */
