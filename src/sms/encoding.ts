@@ -86,10 +86,12 @@ const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: st
 const FRACTIONS = '\u00bc\u00bd\u00be';
 
 /**
- * Dots that separate where they stand between spaces, as a bullet does: the middle dot ·, the bullet
- * operator ∙ and the dot operator ⋅ (Google Calendar's date line, "Thu Dec 10, 2026 ⋅ 2pm – 3pm"). There
- * they become `-`; elsewhere they mean something else and stay: a product ("2⋅3"), Catalan's "l·l"
- * (the middle dot between letters, written `l.l` without it).
+ * Dots that separate where they stand between spaces (or at a line's start or end), as a bullet does:
+ * the middle dot ·, the bullet operator ∙ and the dot operator ⋅ (Google Calendar's date line, "Thu
+ * Dec 10, 2026 ⋅ 2pm – 3pm"; a list written "· Milk"). There they become `-`; elsewhere they mean
+ * something else: Catalan's "l·l" (the ela geminada, written `l.l` without the middle dot) becomes
+ * `l.l`; any other, a product ("2⋅3") or German's gender dot ("Mitarbeiter·innen"), stays, and the
+ * SMS is UCS-2, as it is written.
  */
 const SEPARATOR_DOTS = '\u00b7\u2219\u22c5';
 const CATALAN_MIDDLE_DOT = '\u00b7';
@@ -380,9 +382,11 @@ function mapTypography(text: string): string {
   });
 }
 
+/** `before` and `after`: the characters around the dot, '' at the text's edge (which counts as a space). */
 function separatorDot(char: string, before: string, after: string): string {
-  if (/\s/.test(before) && /\s/.test(after)) return '-';
-  if (char === CATALAN_MIDDLE_DOT && /\p{L}/u.test(before) && /\p{L}/u.test(after)) return '.';
+  const spaced = (side: string) => side === '' || /\s/.test(side);
+  if (spaced(before) && spaced(after)) return '-';
+  if (char === CATALAN_MIDDLE_DOT && /[lL]/.test(before) && /[lL]/.test(after)) return '.';
   return char;
 }
 

@@ -297,3 +297,8 @@ describe('Google Calendar invitations', () => {
     });
   }
 });
+    // A line's start or end is a space: a list written with middle dots.
+    assert.equal(analyseText('· Milk\n· Eggs ·').text, '- Milk\n- Eggs -');
+    // Between other letters it is no Catalan l·l: German's gender dot stays, and the SMS is UCS-2.
+    const german = analyseText('Liebe Mitarbeiter·innen');
+    assert.deepEqual([german.text, german.encoding], ['Liebe Mitarbeiter·innen', 'ucs2']);
