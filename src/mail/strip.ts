@@ -70,6 +70,11 @@ export interface StripOptions {
   readonly reply?: boolean;
   /** The mail carries a calendar invitation (a text/calendar part): the calendar's own footer below its text goes. */
   readonly invitation?: boolean;
+  /**
+   * The mail shows images in its text (an image part of a multipart/related, or an HTML version of its
+   * text): only then is a plain part's `[cid:…]` or `[image: …]` the placeholder of one, and goes.
+   */
+  readonly images?: boolean;
 }
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
@@ -169,9 +174,18 @@ const MAX_NOTES_SENDER_LINES = 3;
 const MAX_NOTES_SUBJECT_LINES = 3;
 /** A label Notes prints at the right of a line, after a wide gap of blanks (its own column). */
 const NOTES_RIGHT_LABEL = /^(\S.*?)(?:[ \t]{3,}|\t)(\S.*)$/;
-const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(ORIGINAL_MESSAGE.map(withTurkishI))})[-_=\\s]*$`, 'i');
-/** An "Original Message" marker line, Turkish's İ and ı as i (see withTurkishI). */
+/** Outlook's "Original Message" in the languages it writes it, Turkish's İ and ı as i (see withTurkishI). */
+const ORIGINAL_MESSAGE_WORDS = anyOf(ORIGINAL_MESSAGE.map(withTurkishI));
+const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${ORIGINAL_MESSAGE_WORDS})[-_=\\s]*$`, 'i');
+/** An "Original Message" marker line. */
 const isOriginalMarker = (line: string) => ORIGINAL_MARKER.test(withTurkishI(line));
+/**
+ * An "Original Message" marker anywhere in a text, a plain part or an HTML document (where it need not
+ * stand on a line of its own): `-----Original Message-----`. (?<!-): its dashes are counted from their
+ * first, so that a long line of dashes is read once.
+ */
+const ORIGINAL_MARKER_WITHIN = new RegExp(`(?<!-)-{3,}\\s*(?:${ORIGINAL_MESSAGE_WORDS})\\s*-{3,}`, 'i');
+export const hasOriginalMarker = (text: string) => ORIGINAL_MARKER_WITHIN.test(withTurkishI(text));
 const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*[:：]?[-_=\\s]*$`, 'i');
 /** A forward marker is one short line (Apple Mail's are under 40 characters in every language): a longer line ending in a colon is a sentence. */
 const MAX_FORWARD_MARKER_LINE = 80;
@@ -231,26 +245,35 @@ export function stripBody(body: string, rules: StripRules, options: StripOptions
 
 /** The new text of a mail body and what was removed from it, and why. */
 export function stripText(body: string, rules: StripRules, options: StripOptions = {}): StrippedText {
-  const images = withoutImagePlaceholders(body.replace(/\r\n?/g, '\n'));
+  const text = body.replace(/\r\n?/g, '\n');
+  const images = options.images ? withoutImagePlaceholders(text) : { text, removed: [] };
   const marked = withinMarkers(images.text, rules);
   const scan = new Scan(marked.text.split('\n'), rules, options);
   return { text: tidy(scan.text()), removed: [...images.removed, ...marked.above, ...scan.removed, ...marked.below], quoteRemoved: scan.quoteRemoved };
 }
 
+/** An image's file name or alt text in a placeholder is at most this long (a file name's longest on common file systems). */
+const MAX_IMAGE_NAME_CHARS = 255;
 /**
- * What a plain part writes where its HTML shows an inline image: Outlook's `[cid:image001.jpg@01DB…]`,
- * Gmail's `[image: IMG_1234.jpg]` (the file name or the image's alt text). An image is no text: the
- * HTML alternative's text has none of it, and the phone cannot show the picture the words stand for.
+ * What a plain part writes where its HTML shows an inline image, exactly as the clients write it:
+ * Outlook's `[cid:image001.jpg@01DB4A2C.7F3E1A20]` (the image's Content-ID: a name, `@`, two groups of
+ * eight hex digits), Gmail's `[image: IMG_1234.jpg]` (the file name or the image's alt text). An image
+ * is no text: the HTML alternative's text has none of it, and the phone cannot show the picture the
+ * words stand for. A `[` ends the name, so a line of `[cid:` is read once; a number in brackets
+ * ("[CID:+4930123456]") or the writer's "[Image: the diagram]" is no placeholder.
  */
-const IMAGE_PLACEHOLDER = /\[(?:cid:[^\]\s]*|image: [^\]\n]*)\]/gi;
+const IMAGE_PLACEHOLDER = new RegExp(
+  `\\[(?:cid:[^\\[\\]\\s@]{1,${MAX_IMAGE_NAME_CHARS}}@[0-9A-F]{8}\\.[0-9A-F]{8}|image: [^\\[\\]\\n]{1,${MAX_IMAGE_NAME_CHARS}})\\]`,
+  'g',
+);
 
 function withoutImagePlaceholders(text: string): { readonly text: string; readonly removed: readonly Removal[] } {
-  const found = text.match(IMAGE_PLACEHOLDER);
-  if (found === null) return { text, removed: [] };
-  return {
-    text: text.replace(IMAGE_PLACEHOLDER, ''),
-    removed: [{ reason: 'inline image placeholder', first: (found[0] ?? '').slice(0, 80), lines: found.length }],
-  };
+  const removed: Removal[] = [];
+  const kept = text.replace(IMAGE_PLACEHOLDER, (placeholder) => {
+    removed.push({ reason: 'inline image placeholder', first: placeholder, lines: 1 });
+    return '';
+  });
+  return { text: kept, removed };
 }
 
 /** The text between the start and end markers, and what they cut, each with the marker that cut it (`smsrelay preview` lists them). */
@@ -761,8 +784,8 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     if (from === start && headerLine(above)) {
       let top = above;
       while (top > 0 && top > above - MAX_HEADER_LINES && !isFromLine(unquoted(top)) && headerLine(top - 1)) top--;
-      // GMX, WEB.DE and mail.com write the date first: "Gesendet:" / "Sent:" above the From line.
-      if (top > 0 && isFromLine(unquoted(top)) && SENT_LINE.test(unquoted(top - 1))) top--;
+      // GMX, WEB.DE and mail.com write the date first: "Gesendet:" / "Sent:" and a date above the From line.
+      if (top > 0 && isFromLine(unquoted(top)) && SENT_LINE.test(unquoted(top - 1)) && DATE.test(unquoted(top - 1))) top--;
       if (above - top + 1 >= MIN_HEADER_LINES || (above > top && isFromLine(unquoted(top)))) {
         from = top;
         continue;
@@ -1006,8 +1029,11 @@ function isAppNamed(line: string): boolean {
   return start !== undefined && /^\s+\p{Lu}[\p{L}\p{N}.]*$/u.test(line.slice(start.length));
 }
 
-/** How a mail app describes itself after its name: "the secure email", "the secure & ad-free mailbox" (not "the train is late"). */
-const MAIL_APP_DESCRIPTION = /^\s*(?:the|your)\s[^.!?]*\b(?:e-?)?mail(?:box)?\b[^.!?]*[.!]?\s*$/i;
+/**
+ * How a mail app describes itself after its name, ending with the mail word: "the secure email", "the
+ * secure & ad-free mailbox" (not "the train is late", "your mail arrives Monday", "the whole mail team!").
+ */
+const MAIL_APP_DESCRIPTION = /^\s*(?:the|your)\s[^.!?]*\b(?:e-?)?mail(?:box)?[.!]?\s*$/i;
 
 /**
  * Per set of the operator's openings (the config's array, the same object for every mail): one

@@ -467,6 +467,41 @@ export const REPLY_PREFIXES = [
 ];
 
 /**
+ * The words of the tags mail systems put in a subject: a gateway marking mail from outside (Exchange
+ * transport rules, Mimecast, Proofpoint: "[EXTERNAL]", "[EXT]", "[CAUTION: External Sender]", in the
+ * languages admins write them) and a spam or phishing filter ("[SPAM]", "*** SPAM ***", "[Suspected
+ * Phishing]"). A subject's bracketed or starred phrase is such a tag only with one of these words in it:
+ * "[Urgent]" and "*not*" are the writer's.
+ */
+export const SUBJECT_TAG_WORDS = [
+  'EXTERNAL',
+  'EXT',
+  'EXTERN',
+  'EXTERNE',
+  'EXTERNO',
+  'EXTERNA',
+  'ESTERNO',
+  'ESTERNA',
+  'EXTERNÍ',
+  'EXTERNÝ',
+  'ZEWNĘTRZNY',
+  'ZEWNĘTRZNA',
+  'ZEWNETRZNY',
+  'KÜLSŐ',
+  'ULKOINEN',
+  'EKSTERN',
+  'EXTERNT',
+  'ВНЕШНЕЕ',
+  'ВНЕШНИЙ',
+  'ΕΞΩΤΕΡΙΚΟ',
+  '外部',
+  'CAUTION',
+  'SPAM',
+  'Phishing',
+  'PHISH',
+];
+
+/**
  * Subject prefixes (before the colon) of out-of-office and other automatic replies: Exchange's and
  * Outlook's in the languages they ship ("Automatic reply:", "Automatische Antwort:", "Réponse
  * automatique :" …), their older "Out of Office AutoReply:", Lotus Notes' "AUTO:".

@@ -118,6 +118,22 @@ describe("answers to the relay's reply mail through mail systems and clients", (
     assert.equal(critical.text, 'CRITICAL: Server down');
   });
 
+  test("tags are only what mail systems write: the writer's brackets and stars after the last prefix stay, a tag before or between prefixes goes", async () => {
+    for (const [prefixed, text] of [
+      [(original: string) => `Re: *not* ${withoutRe(original).replace('Server down', 'the server')}`, '*not* the server'],
+      [(original: string) => `Re: [Urgent] ${withoutRe(original).replace('Server down', 'call me now')}`, '[Urgent] call me now'],
+      [(original: string) => `Re: [URGENT] ${withoutRe(original)}`, '[URGENT] Server down'],
+      [(original: string) => `Re: *SPAM* ${withoutRe(original)}`, '*SPAM* Server down'],
+      [(original: string) => `[Suspected SPAM] RE: ***SPAM*** Re: ${withoutRe(original)} - call me`, 'Server down - call me'],
+      [(original: string) => `RE: ZEWNĘTRZNY: Re: ${withoutRe(original)} - call me`, 'Server down - call me'],
+      [(original: string) => `Re: [EXTERNAL] ${withoutRe(original)} - call me`, '[EXTERNAL] Server down - call me'],
+    ] as const) {
+      const request = await answer(prefixed, '');
+      assert.equal(request.noNewText, false, text);
+      assert.equal(request.text, text);
+    }
+  });
+
   const gmxHeader = (labels: readonly [string, string, string, string], date: string) =>
     `${labels[0]}: ${date}\n${labels[1]}: "+44 7700 900310" <${PHONE_ADDRESS}>\n${labels[2]}: alice@example.com\n${labels[3]}: ${subject}`;
 
@@ -132,6 +148,14 @@ describe("answers to the relay's reply mail through mail systems and clients", (
         assert.equal(request.thread, 'cut');
       }
     }
+  });
+
+  test("a line of the writer's with a date label but no date above the quote header stays", async () => {
+    const request = await answer(
+      (original) => `Re: ${original}`,
+      `Date: Monday works for me\n${gmxHeader(['Gesendet', 'Von', 'An', 'Betreff'], 'x').split('\n').slice(1).join('\n')}\n${sent}\n`,
+    );
+    assert.equal(request.text, 'Date: Monday works for me');
   });
 
   test("GMX's HTML quote header, date line first, goes whole with the copy", async () => {
@@ -164,6 +188,31 @@ describe("answers to the relay's reply mail through mail systems and clients", (
     );
     const request = extractRequest(await parseMail(mime), POLICY, false, [sent], ['Server down', subject]);
     assert.equal(request.text, 'OK, bin unterwegs.');
+  });
+});
+
+describe('a reply or forward prefix is never a tag', () => {
+  const OUTLOOK_QUOTED = (subject: string) =>
+    `Please check the pallets.\n\n________________________________\nFrom: Bob Smith <bob@supplier.example>\nSent: Thursday, December 5, 2026 5:00 PM\nTo: Alice <alice@example.com>\nSubject: ${subject}\n\nPallets 1-3 arrive Monday.\n`;
+
+  test('"FW: RE:", "WG: AW:", "TR: RE:", "RV: RE:" forward: the forwarded text is sent', async () => {
+    for (const prefix of ['FW: RE: ', 'WG: AW: ', 'TR: RE: ', 'RV: RE: ', 'Fwd: [EXTERNAL] Re: ']) {
+      const request = extractRequest(await parseMail(raw(`${prefix}Delivery 4411`, OUTLOOK_QUOTED('RE: Delivery 4411'))), POLICY, false);
+      assert.equal(request.forward, true, prefix);
+      assert.equal(request.text, 'Please check the pallets.\n\nPallets 1-3 arrive Monday.', prefix);
+    }
+  });
+
+  test('"RE: FW:", "AW: WG:" answer: the mail answered is not sent', async () => {
+    for (const prefix of ['RE: FW: ', 'AW: WG: ', 'RE: [EXTERNAL] FW: ']) {
+      const request = extractRequest(
+        await parseMail(raw(`${prefix}Delivery 4411`, OUTLOOK_QUOTED('FW: Delivery 4411'), ['In-Reply-To: <d4411@supplier.example>'])),
+        POLICY,
+        false,
+      );
+      assert.equal(request.forward, false, prefix);
+      assert.equal(request.text, 'Please check the pallets.', prefix);
+    }
   });
 });
 
@@ -221,15 +270,73 @@ describe("Outlook's plain-text reply markers", () => {
 });
 
 describe('images in a plain part are no text', () => {
-  test("Outlook's [cid:…] placeholder and Gmail's [image: …] go; the text around them stays", async () => {
-    for (const placeholder of ['[cid:image001.jpg@01DB4A2C.7F3E1A20]', '[image: IMG_20261205_101500.jpg]']) {
+  /** The HTML version of a plain part: its lines as paragraphs, an image where a placeholder stands. */
+  const htmlOf = (plain: string) =>
+    plain
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => (/^\[(?:cid:|image: )/.test(line) ? '<img src="cid:image001.jpg@01DB4A2C.7F3E1A20" alt="IMG_20261205_101500.jpg">' : `<p>${line}</p>`))
+      .join('');
+  /** A mail with a plain part that shows images by an image part (`related`, as Outlook's, shortened) or an HTML version (`html`), or neither. */
+  const withImage = (plain: string, image: 'related' | 'html' | 'none') =>
+    Buffer.from(
+      [
+        'From: alice@example.com',
+        `To: ${PHONE_ADDRESS}`,
+        'Subject: Rack 4',
+        'MIME-Version: 1.0',
+        ...(image === 'none'
+          ? ['Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', ...plain.split('\n')]
+          : [
+              `Content-Type: multipart/${image === 'related' ? 'related' : 'alternative'}; boundary="r1"`,
+              '',
+              '--r1',
+              'Content-Type: text/plain; charset=utf-8',
+              'Content-Transfer-Encoding: 8bit',
+              '',
+              ...plain.split('\n'),
+              '--r1',
+              ...(image === 'related'
+                ? ['Content-Type: image/jpeg', 'Content-ID: <image001.jpg@01DB4A2C.7F3E1A20>', 'Content-Transfer-Encoding: base64', '', '/9j/4AAQSkZJRg==']
+                : ['Content-Type: text/html; charset=utf-8', '', htmlOf(plain)]),
+              '--r1--',
+            ]),
+        '',
+      ].join('\r\n'),
+    );
+
+  test("Outlook's [cid:…] placeholders and Gmail's [image: …] go where the mail shows images; the preview names each", async () => {
+    for (const image of ['related', 'html'] as const) {
       const request = extractRequest(
-        await parseMail(raw('Rack 4', `The cable in rack 4 is burnt, see photo:\n\n${placeholder}\n\nPlease replace it today.\n`)),
+        await parseMail(
+          withImage(
+            'The cable in rack 4 is burnt, see photo:\n\n[cid:image001.jpg@01DB4A2C.7F3E1A20]\n\n[image: IMG_20261205_101500.jpg]\n\nPlease replace it today.\n',
+            image,
+          ),
+        ),
         POLICY,
         false,
       );
-      assert.equal(request.text, 'The cable in rack 4 is burnt, see photo:\n\nPlease replace it today.', placeholder);
-      assert.ok(request.removed.some((removal) => removal.reason === 'inline image placeholder' && removal.first === placeholder));
+      assert.equal(request.text, 'The cable in rack 4 is burnt, see photo:\n\nPlease replace it today.', image);
+      assert.deepEqual(
+        request.removed.filter(({ reason }) => reason === 'inline image placeholder'),
+        [
+          { reason: 'inline image placeholder', first: '[cid:image001.jpg@01DB4A2C.7F3E1A20]', lines: 1 },
+          { reason: 'inline image placeholder', first: '[image: IMG_20261205_101500.jpg]', lines: 1 },
+        ],
+      );
+    }
+  });
+
+  test('what only looks like one stays: a caller id, a number, a typed [Image: …], a placeholder in a mail with no image', async () => {
+    for (const [text, image] of [
+      ['Missed call [CID:+4930123456]', 'html'],
+      ['Call back [cid:0301234567]', 'html'],
+      ['[Image: the diagram of rack 4] shows the cable', 'html'],
+      ['See [cid:image001.jpg@01DB4A2C.7F3E1A20] above', 'none'],
+    ] as const) {
+      const request = extractRequest(await parseMail(withImage(`${text}\n`, image)), POLICY, false);
+      assert.equal(request.text, text);
     }
   });
 });
@@ -242,9 +349,11 @@ describe('app lines', () => {
     });
   }
 
-  test("a clause of the writer's after a name stays", async () => {
-    const text = 'Meeting moved to 3pm.\n\nSent from Berlin, the train is late.';
-    assert.equal(extractRequest(await parseMail(raw('Meeting', text)), POLICY, false).text, text);
+  test("a clause of the writer's after a name stays, a mail word in it or not", async () => {
+    for (const last of ['Sent from Berlin, the train is late.', 'Sent from Dublin, your mail arrives Monday.', 'Sent with Love, the whole mail team!']) {
+      const text = `Meeting moved to 3pm.\n\n${last}`;
+      assert.equal(extractRequest(await parseMail(raw('Meeting', text)), POLICY, false).text, text);
+    }
   });
 });
 
@@ -280,6 +389,11 @@ describe('Google Calendar invitations', () => {
     assert.equal(analyseText('a · b ∙ c').text, 'a - b - c');
     assert.equal(analyseText('El col·legi obre a les 8').text, 'El col.legi obre a les 8');
     assert.equal(analyseText('2⋅3').encoding, 'ucs2');
+    // A line's start or end is a space: a list written with middle dots.
+    assert.equal(analyseText('· Milk\n· Eggs ·').text, '- Milk\n- Eggs -');
+    // Between other letters it is no Catalan l·l: German's gender dot stays, and the SMS is UCS-2.
+    const german = analyseText('Liebe Mitarbeiter·innen');
+    assert.deepEqual([german.text, german.encoding], ['Liebe Mitarbeiter·innen', 'ucs2']);
   });
 
   for (const [language, footer] of [
@@ -297,8 +411,3 @@ describe('Google Calendar invitations', () => {
     });
   }
 });
-    // A line's start or end is a space: a list written with middle dots.
-    assert.equal(analyseText('· Milk\n· Eggs ·').text, '- Milk\n- Eggs -');
-    // Between other letters it is no Catalan l·l: German's gender dot stays, and the SMS is UCS-2.
-    const german = analyseText('Liebe Mitarbeiter·innen');
-    assert.deepEqual([german.text, german.encoding], ['Liebe Mitarbeiter·innen', 'ucs2']);
