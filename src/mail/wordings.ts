@@ -166,11 +166,16 @@ export const HEADER_LABELS = {
     'Nosūtīts',
     'Saadetud',
     'Noiz',
+    // Thunderbird's forwarded header's date in Danish and Norwegian, and in Arabic
+    'Dato',
+    'التاريخ',
   ],
   to: [
     'To',
     'An',
     'À',
+    // Thunderbird's French "To"
+    'Pour',
     'A',
     'Para',
     'Aan',
@@ -364,6 +369,11 @@ export const FORWARD_MARKERS = [
   'Προωθημένο μήνυμα',
   'Mesaj redirecționat',
   'הודעה שהועברה',
+  // Thunderbird's "-------- Forwarded Message --------" in Japanese, Chinese (Simplified), Turkish, Arabic
+  '転送メッセージ',
+  '转发的消息',
+  'İletilen Mesaj',
+  'رسالة مُعاد توجيهها',
 ];
 
 /** Subject prefixes clients write for a forward (before the colon). */

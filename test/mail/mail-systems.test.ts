@@ -269,6 +269,30 @@ describe("Outlook's plain-text reply markers", () => {
   });
 });
 
+describe("Thunderbird's inline forwards in its languages", () => {
+  /** Thunderbird's forward: its marker, then a table of Subject, Date, From, To, each label's value after a tab. */
+  const forward = (note: string, marker: string, labels: readonly [string, string, string, string]) =>
+    `${note}\n\n-------- ${marker} --------\n${labels[0]} \tDelivery 4411\n${labels[1]} \tThu, 5 Dec 2026 17:00:00 +0100\n${labels[2]} \tDispatch <dispatch@supplier.example>\n${labels[3]} \talice@example.com\n\n\n\nPallets 1-3 Monday 08:00 dock B.\n`;
+
+  for (const [language, marker, labels] of [
+    ['French', 'Message transféré', ['Sujet :', 'Date :', 'De :', 'Pour :']],
+    ['French (no space)', 'Message transféré', ['Sujet:', 'Date:', 'De:', 'Pour:']],
+    ['Japanese', '転送メッセージ', ['件名:', '日付:', '差出人:', '宛先:']],
+    ['Chinese (Simplified)', '转发的消息', ['主题：', '日期：', '发件人：', '收件人：']],
+    ['Turkish', 'İletilen Mesaj', ['Konu:', 'Tarih:', 'Kimden:', 'Kime:']],
+    ['Danish', 'Videresendt meddelelse', ['Emne:', 'Dato:', 'Fra:', 'Til:']],
+    ['Arabic', 'رسالة مُعاد توجيهها', ['الموضوع:', 'التاريخ:', 'من:', 'إلى:']],
+  ] as const) {
+    test(`${language}: the marker and the forwarded header go, the note and the forwarded text stay`, async () => {
+      for (const note of ['Please prepare dock B.', '']) {
+        const request = extractRequest(await parseMail(raw('Fwd: Delivery 4411', forward(note, marker, labels))), POLICY, false);
+        assert.equal(request.forward, true);
+        assert.equal(request.text, `${note === '' ? '' : `${note}\n\n`}Pallets 1-3 Monday 08:00 dock B.`, JSON.stringify(note));
+      }
+    });
+  }
+});
+
 describe('images in a plain part are no text', () => {
   /** The HTML version of a plain part: its lines as paragraphs, an image where a placeholder stands. */
   const htmlOf = (plain: string) =>
