@@ -45,6 +45,7 @@ export const FIELDS = {
   queuePage: form({ after: term('Page (after)'), replies: term('Page (replies)'), quarantine: term('Page (quarantine)'), ...notice }),
   queue: form({ action: term('Action'), target: term('Target'), back: term('Back') }),
   reroute: form({ mailbox: term('Mailbox') }),
+  quarantineDelete: form({ through: term('Through') }),
   send: form({ to: term('Number'), text: text('Text'), submission: term('Form id (submission)') }),
 } as const;
 

@@ -453,12 +453,30 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!entry) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such quarantined request'), request.console);
         return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry });
       });
+      // Deleting every kept request is asked first: the confirmation names how many there are now and carries the newest one's
+      // id, so that the deletion takes only what it named and a request kept meanwhile stays to be read.
+      scope.get('/quarantine/all/delete', async (request: ConsoleRequest, reply) => {
+        if ((request.console as Context).signedIn.user.role !== 'operator')
+          return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Viewers can look but not act: ask an operator'), request.console);
+        return page(reply, 'quarantine-delete', request.console, { title: 'Delete all quarantined requests', span: await store.quarantineSpan() });
+      });
+      scope.post('/quarantine/all/delete', async (request: ConsoleRequest, reply) => {
+        const read = readFields(FIELDS.quarantineDelete, request.body);
+        const through = read.ok && /^\d{1,15}$/.test(read.fields.through ?? '') ? Number(read.fields.through) : undefined;
+        if (through === undefined) {
+          const refusal = read.ok ? 'Confirm first: the deletion takes the requests its confirmation named (Through: the newest of them)' : read.problem;
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', refusal), request.console, undefined, {
+            href: '/console/quarantine/all/delete',
+            label: 'Delete all quarantined requests…',
+          });
+        }
+        return act(request, reply, 'quarantine delete', `all through ${through}`, () => deleteQuarantined(store, { through }));
+      });
       scope.post('/quarantine/:id/delete', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
-        // `all`, as the CLI's `quarantine delete all`: every request kept.
-        const number = id === 'all' ? undefined : Number(id);
-        if (number !== undefined && !(Number.isInteger(number) && number > 0)) return gone(request, reply, new NotFound(`quarantined request with id ${id}`));
-        return act(request, reply, 'quarantine delete', id, () => deleteQuarantined(store, number));
+        const number = Number(id);
+        if (!(Number.isInteger(number) && number > 0)) return gone(request, reply, new NotFound(`quarantined request with id ${id}`));
+        return act(request, reply, 'quarantine delete', id, () => deleteQuarantined(store, { id: number }));
       });
 
       scope.get('/send', async (request: ConsoleRequest, reply) =>

@@ -515,19 +515,31 @@ describe('console pages', () => {
     assert.deepEqual(await signin.json(), { error: 'BAD_PARAMETER', message: 'User name: give one value, as text' });
   });
 
-  test('"Delete all quarantined requests" on the queue page deletes every one, as `quarantine delete all` does', async () => {
+  test('"Delete all quarantined requests" on the queue page asks first, then deletes every one its page named; a form without that bound is refused', async () => {
     const queue = await html('/console/queue');
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
-    assert.match(queue, /<form method="post" action="\/console\/quarantine\/all\/delete" class="actions">/);
+    assert.match(queue, /<form method="get" action="\/console\/quarantine\/all\/delete" class="actions">/);
     assert.doesNotMatch(await html('/console/queue', await signIn('victor')), /Delete all quarantined requests/, 'not for a viewer');
     const kept = (await relay.relay.store.queueStats(Date.now())).quarantined;
     assert.ok(kept > 1);
-    const response = await fetch(`${base}/console/quarantine/all/delete`, {
-      method: 'POST',
-      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: csrf }),
-      redirect: 'manual',
+    const confirmation = await html('/console/quarantine/all/delete');
+    assert.match(confirmation, new RegExp(`${kept} quarantined requests are kept now`));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(confirmation)?.[1] ?? assert.fail('no CSRF token');
+    const through = /name="through" value="(\d+)"/.exec(confirmation)?.[1] ?? assert.fail('no bound');
+    const post = (fields: Record<string, string>) =>
+      fetch(`${base}/console/quarantine/all/delete`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ _csrf: csrf, ...fields }),
+        redirect: 'manual',
+      });
+    const unbounded = await post({});
+    assert.equal(unbounded.status, 400);
+    assert.deepEqual(await unbounded.json(), {
+      error: 'BAD_PARAMETER',
+      message: 'Confirm first: the deletion takes the requests its confirmation named (Through: the newest of them)',
     });
+    assert.equal((await relay.relay.store.queueStats(Date.now())).quarantined, kept, 'nothing deleted');
+    const response = await post({ through });
     assert.equal(response.status, 303);
     const after = await html(response.headers.get('location') ?? '');
     assert.match(after, new RegExp(`<p class="notice" role="status">deleted ${kept} quarantined requests</p>`));
