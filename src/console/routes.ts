@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import { isDiallable, maskNumber, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
-import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
+import type { ConsoleStore, MessageSearch, ThreadPosition } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
 import type { InboundPosition, QueuedSms, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
@@ -26,8 +26,6 @@ import { consoleTime, duration, helpers, render } from './render.ts';
 export const CONSOLE_PREFIX = '/console';
 /** Rows per page of search results, and the most a page of any list shows. */
 const PAGE_SIZE = 50;
-/** A conversation shows this many mails and replies each (newest). */
-const THREAD_ITEMS = 100;
 /** Minute buckets over the last hour, hour buckets over the last 7 days. */
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -341,11 +339,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
               page(reply, 'conversations', request.console, { title: 'Conversations', problem: refusal, list: [] }),
             );
           }
-          return page(reply, 'conversation', request.console, {
-            title: 'Conversation',
-            peer: number.e164,
-            items: await consoleStore.thread(number.e164, THREAD_ITEMS),
-          });
+          return conversation(request, reply, number.e164, query.before, { number: query.number });
         }
         const all = await consoleStore.conversations();
         const cursor = query.before === undefined ? undefined : timedPosition(query.before);
@@ -366,8 +360,37 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/conversations/:ref', async (request: ConsoleRequest, reply) => {
         const number = await consoleStore.numberOfRef((request.params as { ref: string }).ref);
         if (!number) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such conversation'), request.console);
-        return page(reply, 'conversation', request.console, { title: 'Conversation', peer: number, items: await consoleStore.thread(number, THREAD_ITEMS) });
+        const read = readFields(FIELDS.conversation, request.query);
+        if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
+        return conversation(request, reply, number, read.fields.before, {});
       });
+
+      /**
+       * One number's thread, 50 items a page from `before` (the last item of the page before, `<time>_<m|r><key>`), newest
+       * first: "Older" links the next page, keeping the page's own query (`kept`: the number asked, never one a list's ref hid).
+       */
+      async function conversation(
+        request: ConsoleRequest,
+        reply: FastifyReply,
+        peer: string,
+        before: string | undefined,
+        kept: Record<string, string | undefined>,
+      ) {
+        const at = before === undefined ? undefined : threadPosition(before);
+        if (at === null)
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the conversation; start again'), request.console);
+        const found = pageOf(await consoleStore.thread(peer, PAGE_SIZE + 1, at), (last) => `${last.at}_${last.kind === 'mail' ? 'm' : 'r'}${last.key}`);
+        const query = Object.fromEntries(Object.entries(kept).filter((entry): entry is [string, string] => entry[1] !== undefined));
+        const path = request.url.split('?')[0];
+        return page(reply, 'conversation', request.console, {
+          title: 'Conversation',
+          peer,
+          items: found.rows,
+          paged: at !== undefined,
+          newest: `${path}${Object.keys(query).length > 0 ? `?${new URLSearchParams(query)}` : ''}`,
+          older: found.next === undefined ? undefined : `${path}?${new URLSearchParams({ ...query, before: found.next })}`,
+        });
+      }
 
       scope.get('/queue', async (request: ConsoleRequest, reply) => {
         const read = readFields(FIELDS.queuePage, request.query);
@@ -818,6 +841,15 @@ function pageOf<T>(listed: readonly T[], position: (last: T) => string): Paged<T
 function timedPosition(value: string): { at: number; key: string } | null {
   const match = /^(\d{1,15})_([\x21-\x7e]+)$/.exec(value);
   return match?.[1] && match[2] ? { at: Number(match[1]), key: match[2] } : null;
+}
+
+/** `<time>_<m|r><key>`, the last item of a conversation's page before (a mail by its SMS id, a reply by its id); null when it is not one. */
+function threadPosition(value: string): ThreadPosition | null {
+  const timed = timedPosition(value);
+  const kind = timed?.key.charAt(0);
+  const key = timed?.key.slice(1) ?? '';
+  if (!timed || key === '' || (kind === 'm' ? !/^\d{1,15}$/.test(key) : kind !== 'r')) return null;
+  return { at: timed.at, kind: kind === 'm' ? 'mail' : 'reply', key };
 }
 
 /** Where each of the queue page's lists starts: after an SMS id, before a reply, after a quarantined request's id; null when one is not a position. */

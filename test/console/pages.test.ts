@@ -220,6 +220,41 @@ describe('console pages', () => {
     assert.equal(seen[0], '+447700900119', 'newest first');
   });
 
+  test('a conversation pages through every mail and reply, 50 at a time, by number or by its ref; one with no traffic says so', async () => {
+    const number = '+447700900150';
+    const now = Date.now();
+    for (let index = 0; index < 110; index++) {
+      await relay.relay.store.acceptMail(
+        mail([number], { id: uuidv7(), receivedAt: now - 200_000 + index * 1_000, sms: { ...mail([]).sms, text: `thread msg ${index + 1}` } }),
+      );
+    }
+    const sms = { provider: 'intellisoftware', number, sentAt: undefined, userContext: undefined };
+    await relay.relay.store.acceptInbound({ ...sms, providerId: 'T150', id: uuidv7(), text: 'thread reply', receivedAt: now - 150_000, route: undefined });
+    const texts: string[] = [];
+    const pages: number[] = [];
+    let path: string | undefined = '/console/conversations?number=07700900150';
+    while (path) {
+      const page = await html(path);
+      pages.push(0);
+      for (const [, text] of page.matchAll(/<p class="text">([^<]+)<\/p>/g)) {
+        texts.push(text ?? '');
+        pages[pages.length - 1] = (pages.at(-1) ?? 0) + 1;
+      }
+      if (pages.length > 1) assert.ok(link(page, 'Newest'), 'a later page links the newest');
+      path = link(page, 'Older mails and replies');
+      if (path) assert.match(path, /^\/console\/conversations\?number=07700900150&before=/, 'the number as asked, and the position');
+    }
+    assert.deepEqual(pages, [50, 50, 11]);
+    assert.equal(new Set(texts).size, 111, 'each mail and reply once');
+    assert.equal(texts[0], 'thread msg 110', 'newest first');
+    assert.equal(texts.at(-1), 'thread msg 1', 'down to the first mail');
+    const nothing = await html('/console/conversations?number=07700900777');
+    assert.match(nothing, /No mails or replies with this number\./);
+    const bad = await fetch(`${base}/console/conversations?number=07700900150&before=12_x9`, { headers: { cookie: operator, accept: 'application/json' } });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(await bad.json(), { error: 'BAD_PARAMETER', message: 'Page: not a position in the conversation; start again' });
+  });
+
   test('a notice shows only when the console issued it for this session: ?done= from a link is not shown', async () => {
     const spoofed = await html('/console/queue?done=Your+password+expired%3A+sign+in+at+evil.example');
     assert.doesNotMatch(spoofed, /evil\.example/);
