@@ -314,12 +314,14 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return page(reply, 'message', request.console, {
           title: `Message ${id}`,
           message,
-          sms,
+          // Each SMS's state as Messages lists it (console-rows.ts, toSummaries): its delivery report's once there is one.
+          sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status })),
           events: events.map((event) => ({ ...event, number: numberOf(event) })),
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
-          // Only the actions that would change something: hold what is sending, release what is held.
+          // Only the actions that would change something: retry what waits for a retry (not what is held, nor what waits for its
+          // X-SMS-Send-At: a retry leaves those), hold what is sending, release what is held.
           can: {
-            retry: queued.some((item) => !item.held),
+            retry: queued.some((item) => !item.held && item.scheduledFor === undefined),
             hold: queued.some((item) => !item.held),
             release: queued.some((item) => item.held),
             delete: queued.length > 0,

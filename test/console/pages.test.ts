@@ -325,6 +325,40 @@ describe('console pages', () => {
     assert.deepEqual(lines(await html(`/console/messages/${single}`)), [': by olivia from 127.0.0.1']);
   });
 
+  test('the message page: a held SMS deleted is "failed", not held; a scheduled SMS gets no "Retry now"; an SMS reported failed is "failed", as Messages lists it', async () => {
+    const status = (page: string) => /<tr><td class="whole">[^<]*<\/td><td class="whole">([^<]*)<\/td>/.exec(page)?.[1];
+    const deleted = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900421'], { id: deleted, receivedAt: Date.now() }));
+    await relay.relay.store.applyQueueAction('hold', deleted, Date.now(), 'by olivia from 127.0.0.1');
+    await relay.relay.store.applyQueueAction('delete', deleted, Date.now(), 'by olivia from 127.0.0.1');
+    assert.equal(status(await html(`/console/messages/${deleted}`)), 'failed');
+
+    const scheduled = uuidv7();
+    const sendAt = Date.now() + 86_400_000;
+    await relay.relay.store.acceptMail(mail(['+447700900422'], { id: scheduled, receivedAt: Date.now(), sendAt, holdUntilSendAt: true }));
+    const page = await html(`/console/messages/${scheduled}`);
+    assert.match(status(page) ?? '', /^queued, scheduled for /);
+    assert.doesNotMatch(page, />Retry now</, 'a retry would leave it until its time');
+    assert.match(page, />Hold</);
+    // Gone again: the scheduled SMS test counts the queue's scheduled ones.
+    await relay.relay.store.applyQueueAction('delete', scheduled, Date.now(), 'by olivia from 127.0.0.1');
+
+    const reported = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900667'], { id: reported, receivedAt: Date.now() }));
+    const [sms] = await relay.relay.store.smsOf(reported);
+    await relay.relay.store.recordSmsOutcomes([{ smsId: sms?.smsId ?? assert.fail('no SMS'), kind: 'sent', providerId: 'F667' }]);
+    await relay.relay.store.applyDeliveryReport({
+      provider: 'intellisoftware',
+      providerId: 'F667',
+      number: '+447700900667',
+      code: 5,
+      state: 'failed',
+      receivedAt: Date.now(),
+    });
+    assert.equal(status(await html(`/console/messages/${reported}`)), 'failed');
+    assert.match(await html('/console/messages?number=07700900667&status=failed'), new RegExp(reported));
+  });
+
   test('a day its month does not have is refused, naming the field; a leap day in a leap year is a day', async () => {
     const refused = async (query: string) => {
       const response = await fetch(`${base}/console/messages?${query}`, { headers: { cookie: operator } });
