@@ -75,7 +75,9 @@ import type {
   ReroutedConversation,
   QuarantinedRequest,
   QuarantinedBody,
+  QuarantineDeletion,
   QuarantineEntry,
+  QuarantineSpan,
   QueueAction,
   QueuedMailError,
   QueuedSms,
@@ -1163,8 +1165,17 @@ export class PostgresStore implements Store, ClusterStore {
     return row && quarantinedBody(row);
   }
 
-  deleteQuarantined(id: number | undefined): Promise<number> {
-    return this.#write(async (client) => (await client.query('DELETE FROM quarantine WHERE $1::bigint IS NULL OR id = $1', [id ?? null])).rowCount ?? 0);
+  async quarantineSpan(): Promise<QuarantineSpan> {
+    const row = await this.#row<{ count: number; newest_id: string | null }>('SELECT COUNT(*)::int AS count, MAX(id) AS newest_id FROM quarantine', []);
+    return { count: row?.count ?? 0, newestId: row?.newest_id == null ? undefined : Number(row.newest_id) };
+  }
+
+  deleteQuarantined(which: QuarantineDeletion): Promise<number> {
+    const [sql, value] =
+      'id' in which
+        ? ['DELETE FROM quarantine WHERE id = $1', which.id]
+        : ['DELETE FROM quarantine WHERE $1::bigint IS NULL OR id <= $1', which.through ?? null];
+    return this.#write(async (client) => (await client.query(sql, [value])).rowCount ?? 0);
   }
 
   setDispatchPaused(paused: boolean, now: number): Promise<void> {
