@@ -630,6 +630,82 @@ describe('SMPP bad input from the SMSC', () => {
     assert.match(inbound.quarantined.at(-1) ?? '', /data_coding 0xf5 is not text the relay can mail/);
   });
 
+  test('SMS in every text data_coding a phone or SMSC writes are mailed: GSM 03.38 class and waiting groups, the SMPP 3.4 charsets', async () => {
+    const codings = [
+      [0x10, '4869', 'Hi'], // GSM-7, class 0 (flash)
+      [0x11, '4744', 'GD'], // GSM-7, class 1
+      [0x18, '00460058', 'FX'], // UCS-2, class 0
+      [0x19, '00480069', 'Hi'], // UCS-2, class 1
+      [0x40, '4f4b', 'OK'], // GSM-7, marked for automatic deletion
+      [0xc0, '4d57', 'MW'], // message waiting, discard: GSM-7
+      [0xd0, '566d', 'Vm'], // message waiting, store: GSM-7
+      [0xe0, '00c4', 'Ä'], // message waiting, store: UCS-2
+      [0x05, '93fa967b', '日本'], // JIS (X 0208) as Shift_JIS
+      [0x06, 'bfe0d8d2d5e2', 'Привет'], // ISO-8859-5
+      [0x07, 'f9ece5ed', 'שלום'], // ISO-8859-8
+      [0x0a, '1b2442467c4b5c1b2842', '日本'], // ISO-2022-JP
+      [0x0e, 'c7d1b1b9', '한국'], // KS C 5601 as EUC-KR
+    ] as const;
+    for (const [index, [dataCoding, hex, text]] of codings.entries()) {
+      const sequence = 170 + index;
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900170', dataCoding, message: Buffer.from(hex, 'hex') }), sequence);
+      assert.equal(answer.status, STATUS.ESME_ROK, `data_coding 0x${dataCoding.toString(16)}`);
+      assert.equal(inbound.received.at(-1)?.text, text, `data_coding 0x${dataCoding.toString(16)}`);
+    }
+    const quarantined = inbound.quarantined.length;
+    for (const [sequence, dataCoding] of [
+      [190, 0x14], // 8-bit data, class 0
+      [191, 0x20], // compressed
+      [192, 0x0d], // JIS X 0212, which no decoder here reads
+    ] as const) {
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900170', dataCoding, message: Buffer.from('4869', 'hex') }), sequence);
+      assert.equal(answer.status, STATUS.ESME_RX_P_APPN, `data_coding 0x${dataCoding.toString(16)}`);
+    }
+    assert.equal(inbound.quarantined.length, quarantined + 3);
+  });
+
+  test('data_coding 0 with octets above 0x7F is no GSM-7: read as Latin-1 with a warning naming the setting, or as Latin-1 when set', async () => {
+    const answer = await smsc.send(deliverSm(193, { source: '447700900171', message: Buffer.from('636166e9', 'hex') }), 193);
+    assert.equal(answer.status, STATUS.ESME_ROK);
+    assert.equal(inbound.received.at(-1)?.text, 'café', 'not cafi: the high bit is not dropped');
+    assert.equal(warnings(/octets above 0x7F.*defaultAlphabet: latin1/), 1);
+    const latin = new HandSmsc();
+    const sink = collectingSink();
+    const receiving = gatewayTo(await latin.listen(), { defaultAlphabet: 'latin1' });
+    await receiving.start({ inbound: sink.sink });
+    try {
+      // In Latin-1 `@` is 0x40 (in GSM-7 `¡`), and 0xFC 0xDF are ü ß.
+      assert.equal((await latin.send(deliverSm(1, { source: '447700900171', message: Buffer.from('4772fcdf6540', 'hex') }), 1)).status, STATUS.ESME_ROK);
+      assert.equal(sink.received.at(-1)?.text, 'Grüße@');
+    } finally {
+      await receiving.close();
+      await latin.close();
+    }
+  });
+
+  test('GSM-7 in national language tables (UDH single and locking shift): Turkish, Spanish, Portuguese; a table the relay has not: quarantined', async () => {
+    for (const [index, [hex, text]] of (
+      [
+        ['032401011b6761', 'ğa'], // Turkish single shift
+        ['032401016f1b73', 'oş'], // Turkish single shift
+        ['03240102631b616d61726120', 'cámara '], // Spanish single shift
+        ['0325010107616b1c', 'ıakŞ'], // Turkish locking shift
+        ['06250103240103097b6f1b7b', 'çãoã'], // Portuguese locking and single shift
+        ['0b00032102012501012401011c', 'Ş'], // a part of a long SMS in Turkish: its text, not its octets
+      ] as const
+    ).entries()) {
+      const sequence = 194 + index;
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900172', esmClass: 0x40, message: Buffer.from(hex, 'hex') }), sequence);
+      assert.equal(answer.status, STATUS.ESME_ROK, hex);
+      const received = inbound.received.at(-1);
+      assert.equal(received?.text, text, hex);
+      if (received?.part) assert.equal(received.part.carried, undefined, 'joined as texts: the octets need their tables');
+    }
+    const answer = await smsc.send(deliverSm(209, { source: '447700900172', esmClass: 0x40, message: Buffer.from('032501026869', 'hex') }), 209);
+    assert.equal(answer.status, STATUS.ESME_RX_P_APPN);
+    assert.match(inbound.quarantined.at(-1) ?? '', /the UDH names a GSM-7 locking shift table the relay has none of \(Spanish, 2\)/);
+  });
+
   test('a receipt with only message_state (no err:, no network_error_code) says the state in words, not as an error code', async () => {
     for (const [sequence, state, words] of [
       [160, 5, 'undeliverable'],

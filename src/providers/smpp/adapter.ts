@@ -114,7 +114,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const logger = options.logger.child({ provider: PROVIDER });
   const address = smscAddress(settings, options.endpoints);
   const limits = settings.longText === 'udh16' ? SEGMENT_LIMITS_16BIT_REFERENCE : SEGMENT_LIMITS;
-  const gsm7Codes = [0, settings.dataCoding];
+  // data_coding 0 is GSM-7 unless the SMSC's default alphabet is Latin-1; what the relay sends GSM-7 as (1) always is.
+  const gsm7Codes = [0, settings.dataCoding].filter((code) => code !== 0 || settings.defaultAlphabet === 'gsm7');
   // Per relay (docs/replies.md, "Several relays on one database"): a deliver_sm redelivered on another
   // relay's bind after this relay died between commit and deliver_sm_resp is a second SMS (it was in flight).
   const recentMo = new LRUCache<string, SeenMo>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
@@ -161,6 +162,12 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     } catch (error) {
       if (!(error instanceof PduError)) throw error;
       return refuse('mo', error.status, error.message, pdu);
+    }
+    if (text.notSeptets) {
+      logger.warn(
+        { dataCoding: `0x${sm.dataCoding.toString(16).padStart(2, '0')}`, from: maskNumber(sm.source) },
+        'smpp: a deliver_sm in a GSM-7 data_coding carries octets above 0x7F, which no GSM-7 septet is: read as Latin-1 (if the SMSC writes data_coding 0 in Latin-1, set gateway.defaultAlphabet: latin1)',
+      );
     }
     const type = sm.esmClass & ESM_CLASS.TYPE_MASK;
     const receipt = type === ESM_CLASS.DELIVERY_RECEIPT || type === ESM_CLASS.INTERMEDIATE_NOTIFICATION;
