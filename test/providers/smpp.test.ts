@@ -5,7 +5,9 @@
  * which must be answered per the specification, logged once, and never stop the bind.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import { createLogger } from '../../src/log.ts';
@@ -335,23 +337,33 @@ describe('SMPP reconnect backoff, on injected timers', () => {
   });
 });
 
-/** An SMSC the test drives octet by octet: it binds whoever asks and hands the test each PDU. */
+const BIND_COMMANDS: readonly number[] = [COMMAND.bind_transceiver, COMMAND.bind_transmitter, COMMAND.bind_receiver];
+
+/** Takes a bind: its bind_resp with ESME_ROK. */
+function acceptBind(socket: Socket, pdu: Pdu): void {
+  socket.write(encodePdu((pdu.commandId | 0x80000000) >>> 0, 0, pdu.sequence, encodeMessageId('HAND')));
+}
+
+/** An SMSC the test drives octet by octet: it binds whoever asks (or as `onBind` says) and hands the test each PDU. */
 class HandSmsc {
   readonly server: Server;
   socket: Socket | undefined;
+  /** The latest connection of each bind command. */
+  readonly sockets = new Map<number, Socket>();
   readonly pdus: Pdu[] = [];
   binds = 0;
 
   /** `allowHalfOpen`: a connection the relay ends stays readable until the test ends it too. */
-  constructor(options: { readonly allowHalfOpen?: boolean } = {}) {
+  constructor(options: { readonly allowHalfOpen?: boolean; readonly onBind?: (socket: Socket, pdu: Pdu) => void } = {}) {
     this.server = createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
       this.socket = socket;
       const reader = new PduReader();
       socket.on('data', (chunk: Buffer) => {
         for (const pdu of reader.push(chunk)) {
-          if (pdu.commandId === COMMAND.bind_transceiver) {
+          if (BIND_COMMANDS.includes(pdu.commandId)) {
             this.binds++;
-            socket.write(encodePdu(COMMAND.bind_transceiver_resp, 0, pdu.sequence, encodeMessageId('HAND')));
+            this.sockets.set(pdu.commandId, socket);
+            (options.onBind ?? acceptBind)(socket, pdu);
           } else this.pdus.push(pdu);
         }
       });
@@ -721,6 +733,35 @@ describe('SMPP bad input from the SMSC', () => {
     assert.equal(smppPlugin.describeStatus(34), 'SMSC delivery error 34', 'an err: code is still one');
   });
 
+  test('an alert_notification gets no answer (SMPP 3.4 §4.12 has none) and is logged at info; the bind goes on', async () => {
+    const body = Buffer.concat([Buffer.from([1, 1]), Buffer.from('447700900142\0', 'latin1'), Buffer.from([1, 1]), Buffer.from('AC\0', 'latin1')]);
+    smsc.socket?.write(encodePdu(COMMAND.alert_notification, 0, 777001, body));
+    const answer = await smsc.send(deliverSm(107, { source: '447700900304', message: Buffer.from('After the alert') }), 107);
+    assert.equal(answer.status, STATUS.ESME_ROK);
+    assert.equal(smsc.pdus.filter((pdu) => pdu.sequence === 777001).length, 0, 'no generic_nack, no response at all');
+    assert.equal(log.lines.filter((line) => line.includes('"level":"info"') && line.includes('alert_notification')).length, 1);
+    assert.equal(warnings(/a command the relay does not take/), 1, 'only the unknown command of the earlier test');
+  });
+
+  test("a message_id over SMPP 3.4's 65 octets (NUL included) is named as too long, with what it was; one of 64 characters is kept", async () => {
+    const answerWith = async (number: string, id: Buffer) => {
+      const seen = smsc.pdus.length;
+      const sending = gateway.send(sms(number, 'long id'), 0);
+      const submit = await waitFor('the submit_sm', () => smsc.pdus.slice(seen).find((pdu) => pdu.commandId === COMMAND.submit_sm));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, id));
+      return classifyRecipient(await sending, number);
+    };
+    const long = await answerWith('+447700900232', Buffer.from(`${'X'.repeat(80)}\0`, 'latin1'));
+    assert.deepEqual([long.action, long.providerId], ['sent', undefined]);
+    const warned = log.lines.filter((line) => line.includes('message_id too long for SMPP 3.4')).map((line) => JSON.parse(line));
+    assert.deepEqual(
+      warned.map((line) => line.problem),
+      [`a message_id of 80 octets, over SMPP 3.4's 64 (65 with its NUL): "${'X'.repeat(80)}"`],
+    );
+    const longest = await answerWith('+447700900233', encodeMessageId('B'.repeat(64)));
+    assert.equal(longest.providerId, 'B'.repeat(64));
+  });
+
   test('a submit_sm_resp taking the SMS without a message_id: sent, with a warning that its receipts cannot be matched', async () => {
     const seen = smsc.pdus.length;
     const sending = gateway.send(sms('+447700900197', 'no id given'), 0);
@@ -800,6 +841,128 @@ describe('SMPP when the SMSC unbinds', () => {
       first?.destroy();
       await gateway.close();
       await smsc.close();
+    }
+  });
+});
+
+describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', () => {
+  test('ESME_RINVBNDSTS on a submit_sm: the SMS is retried and the bind unbound and made again (the account is not in question)', async () => {
+    const smsc = new HandSmsc();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      const sending = gateway.send(sms('+447700900294', 'lost session'), 0);
+      const submit = await waitFor('the submit_sm', () => smsc.pdus.find((pdu) => pdu.commandId === COMMAND.submit_sm));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RINVBNDSTS, submit.sequence, Buffer.from([0])));
+      const classified = classifyRecipient(await sending, '+447700900294');
+      assert.deepEqual([classified.action, classified.category], ['retry', 'gateway-error']);
+      const unbind = await waitFor('the unbind', () => smsc.pdus.find((pdu) => pdu.commandId === COMMAND.unbind));
+      smsc.socket?.write(encodePdu(COMMAND.unbind_resp, 0, unbind.sequence));
+      await waitFor('bound again', () => smsc.binds === 2 && gateway.health().ok);
+      assert.equal(log.lines.filter((line) => line.includes('the SMSC lost this bind; unbinding and binding again')).length, 1);
+      const again = gateway.send(sms('+447700900294', 'lost session'), 0);
+      const resubmit = await waitFor('the submit_sm on the new bind', () => smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm)[1]);
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, resubmit.sequence, encodeMessageId('NEW')));
+      assert.equal(classifyRecipient(await again, '+447700900294').action, 'sent');
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test('a bind the SMSC drops right after accepting it is made again after 250 ms, then 500, 1000 (not every 250 ms), with one warning', async () => {
+    const smsc = new HandSmsc({
+      onBind: (socket, pdu) => {
+        acceptBind(socket, pdu);
+        setImmediate(() => socket.destroy());
+      },
+    });
+    const { scheduled, timers } = recordedTimers();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger, timers);
+    // Besides the bind_resp timeout (connectTimeout) and the enquire_link and submit timers (30 s).
+    const reconnects = () => scheduled.filter((timer) => timer.ms !== 2_000 && timer.ms !== 30_000);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      for (let cycle = 1; cycle <= 3; cycle++) {
+        const reconnect = await waitFor(`reconnect ${cycle} scheduled`, () => reconnects()[cycle - 1]);
+        if (cycle < 3) reconnect.run();
+      }
+      assert.deepEqual(
+        reconnects().map((timer) => timer.ms),
+        [250, 500, 1_000],
+      );
+      assert.equal(smsc.binds, 3);
+      const warned = log.lines.filter((line) => line.includes('"level":"warn"'));
+      assert.equal(warned.length, 1, warned.join(''));
+      assert.match(warned[0] ?? '', /dropped the bind right after accepting it/);
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test('a bind never answered is said to be unanswered, not refused; an SMSC without bind_transceiver is told to use transmitter-receiver', async () => {
+    for (const [onBind, expected] of [
+      [() => undefined, /the SMSC did not answer the transceiver bind \(a hung SMSC, a firewall, or TLS on one side only/],
+      [
+        (socket: Socket, pdu: Pdu) => socket.write(encodePdu(COMMAND.generic_nack, STATUS.ESME_RINVCMDID, pdu.sequence)),
+        /the SMSC does not know bind_transceiver .*set gateway.bindMode: transmitter-receiver/,
+      ],
+    ] as const) {
+      const smsc = new HandSmsc({ onBind });
+      const log = captureLog('info');
+      const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+      try {
+        await gateway.start({ inbound: collectingSink().sink });
+        const line = await waitFor('the bind error', () => log.lines.find((entry) => entry.includes('"level":"error"')));
+        assert.match(line, expected);
+        assert.doesNotMatch(line, /system_id, password/);
+      } finally {
+        await gateway.close();
+        await smsc.close();
+      }
+    }
+  });
+
+  test('a deliver_sm on a transmitter bind is answered ESME_RINVBNDSTS and logged', async () => {
+    const smsc = new HandSmsc();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), { bindMode: 'transmitter-receiver' }, log.logger);
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      smsc.sockets.get(COMMAND.bind_transmitter)?.write(deliverSm(401, { source: '447700900142', message: Buffer.from('On tx') }));
+      const answer = await waitFor('the answer', () => smsc.pdus.find((pdu) => pdu.sequence === 401));
+      assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RINVBNDSTS]);
+      assert.equal(log.lines.filter((line) => line.includes('delivered to a transmitter bind')).length, 1);
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test("an SMSC certificate the relay does not trust: an error with alert: gateway-tls once (not at each retry), and the SMS's outcome says tls-certificate", async () => {
+    const tlsSmsc = createTlsServer({
+      key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)),
+      cert: readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+    });
+    tlsSmsc.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => tlsSmsc.listen(0, '127.0.0.1', resolve));
+    const log = captureLog('info');
+    const gateway = gatewayTo(`smpps://127.0.0.1:${(tlsSmsc.address() as AddressInfo).port}`, {}, log.logger);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      const alerts = () => log.lines.filter((line) => line.includes('"alert":"gateway-tls"'));
+      await waitFor('three attempts', () => log.lines.filter((line) => line.includes('no bind; trying again')).length >= 3);
+      assert.equal(alerts().length, 1);
+      assert.match(alerts()[0] ?? '', /"level":"error".*TLS certificate is not trusted/);
+      const classified = classifyRecipient(await gateway.send(sms('+447700900220', 'untrusted'), 0), '+447700900220');
+      assert.equal(classified.category, 'tls-certificate');
+      assert.match(classified.code, /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
+    } finally {
+      await gateway.close();
+      await new Promise((resolve) => tlsSmsc.close(resolve));
     }
   });
 });

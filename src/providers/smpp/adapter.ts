@@ -337,7 +337,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const result = toResult(answers, number, key);
       // message_id is mandatory in a submit_sm_resp that takes the SMS (§4.4.2): without it no receipt can name it.
       const idless = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK && answer.messageId === '').length;
-      if (idless > 0) {
+      const idProblem = answers.find((answer) => answer.kind === 'answered' && answer.idProblem !== undefined);
+      if (idProblem?.kind === 'answered') {
+        logger.warn(
+          { msgId: submission.messageId, to: maskNumber(number), parts: answers.length, idless, problem: idProblem.idProblem },
+          "smpp: the SMSC took the SMS with a message_id too long for SMPP 3.4, which the relay does not keep: its delivery receipts cannot be matched (the SMSC's id format is at fault)",
+        );
+      } else if (idless > 0) {
         logger.warn(
           { msgId: submission.messageId, to: maskNumber(number), parts: answers.length, idless },
           'smpp: the SMSC took the SMS without a message_id: its delivery receipts cannot be matched (is the account set up for receipts?)',
@@ -362,7 +368,14 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   function notBound(): SubmissionResult {
     const refusal = bindRefusal();
     if (refusal) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${refusal}`, detail: 'the SMSC refused the bind' };
-    return { kind: 'transport', phase: 'connect', code: 'SMPP_NOT_BOUND', detail: senders[0]?.lastError ?? 'no bind to the SMSC' };
+    // Node's code for a certificate the relay does not trust: the generic rules make it an error for the operator, as for any gateway.
+    const untrusted = senders.find((bind) => bind.certificateError !== undefined);
+    return {
+      kind: 'transport',
+      phase: 'connect',
+      code: untrusted?.certificateError ?? 'SMPP_NOT_BOUND',
+      detail: (untrusted ?? senders[0])?.lastError ?? 'no bind to the SMSC',
+    };
   }
 
   function nextReference(): number {
