@@ -134,12 +134,16 @@ describe('SMPP against the simulated SMSC', () => {
     }
   });
 
-  test('a long SMS one part of which is refused for a retry while another was taken is a possible duplicate, not a plain retry', async () => {
+  test('a long SMS one part of which is refused while another was taken: a plain retry that sends only the other part, or, refused for good, the taken part named', async () => {
     simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RSYSERR, times: 1 });
     const text = `${'Tank 8 pressure above limit, valve 4 closed. '.repeat(5)}End.`;
     const classified = classifyRecipient(await gateway.send(sms('+447700900204', text), 0), '+447700900204');
-    assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP:ESME_RSYSERR']);
-    assert.match(classified.reason, /already taken 1 part of it/);
+    assert.deepEqual([classified.action, classified.code], ['retry', 'SMPP:ESME_RSYSERR'], 'no possible duplicate: the phone gets no part twice');
+    assert.match(classified.reason, /already taken 1 of 2 parts of it, and the retry sends only the others$/);
+    simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RINVDSTADR, times: 1 });
+    const refused = classifyRecipient(await gateway.send(sms('+447700900233', text), 0), '+447700900233');
+    assert.deepEqual([refused.action, refused.code], ['fail', 'SMPP:ESME_RINVDSTADR']);
+    assert.match(refused.reason, /^the SMSC refused the number; the gateway had already taken 1 of 2 parts of it, which the phone may show$/);
   });
 
   test('a long SMS sent again after the SMSC took some of its parts: only the others go, under the same reference, and the set is whole', async () => {
@@ -148,8 +152,8 @@ describe('SMPP against the simulated SMSC', () => {
     simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RSUBMITFAIL, times: 1 });
     const before = simulator.requests;
     const first = classifyRecipient(await gateway.send(submission, 0), '+447700900190');
-    assert.deepEqual([first.action, first.code], ['ambiguous', 'SMPP:ESME_RSUBMITFAIL']);
-    assert.match(first.reason, /already taken 2 parts of it/);
+    assert.deepEqual([first.action, first.code], ['retry', 'SMPP:ESME_RSUBMITFAIL']);
+    assert.match(first.reason, /already taken 2 of 3 parts of it, and the retry sends only the others/);
     const again = await gateway.send(submission, 0);
     assert.equal(classifyRecipient(again, '+447700900190').action, 'sent');
     assert.equal(simulator.requests - before, 4, '3 parts, then the one refused only');

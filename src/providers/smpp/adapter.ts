@@ -439,7 +439,9 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     if (refused?.kind === 'answered' || refused?.kind === 'nacked') {
       const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
       const prefix = refused.kind === 'nacked' ? NACK_CODE_PREFIX : CODE_PREFIX;
-      return { kind: 'answered', results: [{ number, code: `${prefix}${statusName(refused.status)}`, ...(taken > 0 ? { partsTaken: taken } : {}) }] };
+      // The parts taken are kept (partlyTaken) for a retry that sends only the others.
+      const parts = taken > 0 ? { partsTaken: taken, partsTotal: answers.length, partsKept: true as const } : {};
+      return { kind: 'answered', results: [{ number, code: `${prefix}${statusName(refused.status)}`, ...parts }] };
     }
     // Only when no part was written: one in flight, or taken, may reach the phone.
     if (answers.every((answer) => answer.kind === 'unbound')) return notBound();
