@@ -266,7 +266,8 @@ export class SmppBind {
     });
     socket.on('close', () => {
       if (this.#socket !== socket) return;
-      const wasBound = this.#state === 'bound';
+      // Unbinding: it was bound until the SMSC (or the relay, for a lost session) unbound it.
+      const wasBound = this.#state === 'bound' || this.#state === 'unbinding';
       this.#socket = undefined;
       this.#timers.clearTimeout(this.#enquireTimer);
       this.#dropOutstanding();
