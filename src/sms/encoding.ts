@@ -428,16 +428,24 @@ function longestStart(input: string, maxParts: number, limits: SegmentLimits, ma
   return { sms: cut(fits), characters: fits };
 }
 
-/** GSM 03.38 septets, one per octet (as SMPP carries them, unpacked). */
-export function decodeGsm7(octets: Uint8Array): string {
+/** The tables septets are read with: the basic one (or a national locking shift table) and the one ESC leads to. */
+export interface Gsm7Tables {
+  readonly basic: readonly string[];
+  readonly extension: ReadonlyMap<number, string>;
+}
+
+export const GSM7_DEFAULT_TABLES: Gsm7Tables = { basic: [...GSM7_BASIC_TABLE], extension: EXTENSION_CHAR };
+
+/** GSM 03.38 septets, one per octet (as SMPP carries them, unpacked); `tables`: national ones a UDH named (src/sms/gsm7-national.ts). */
+export function decodeGsm7(octets: Uint8Array, tables: Gsm7Tables = GSM7_DEFAULT_TABLES): string {
   let text = '';
   for (let index = 0; index < octets.length; index++) {
     const code = (octets[index] as number) & 0x7f;
     if (code === 0x1b && index + 1 < octets.length) {
       const next = (octets[++index] as number) & 0x7f;
       // An unknown escape shows as the basic character (3GPP TS 23.038 §6.2.1.1).
-      text += EXTENSION_CHAR.get(next) ?? GSM7_BASIC_TABLE[next] ?? '';
-    } else text += code === 0x1b ? ' ' : (GSM7_BASIC_TABLE[code] ?? '');
+      text += tables.extension.get(next) ?? tables.basic[next] ?? '';
+    } else text += code === 0x1b ? ' ' : (tables.basic[code] ?? '');
   }
   return text;
 }

@@ -49,6 +49,7 @@ import {
   isForward,
   type OutboundForReport,
   REPORT_CONFLICT,
+  REPORT_TARGET_ORDER,
   saysMore,
   toConversation,
   toRecipient,
@@ -1301,7 +1302,7 @@ export class PostgresStore implements Store, ClusterStore {
         {
           // The SMS under the report's own id, else under its former one.
           text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.provider_id FROM outbound o JOIN messages m ON m.id = o.message_id
-          WHERE o.provider_id = ANY($1::text[]) AND o.number = $2 ORDER BY o.provider_id = $1[1] DESC LIMIT 1 FOR UPDATE OF o`,
+          WHERE o.provider_id = ANY($1::text[]) AND o.number = $2 ORDER BY o.provider_id = $1[1] DESC, ${REPORT_TARGET_ORDER} LIMIT 1 FOR UPDATE OF o`,
           values: [ids, report.number],
         },
       ],
