@@ -17,7 +17,7 @@ import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { ReplyMailSettings } from './replies/reply-mail.ts';
-import { OPERATOR, type QueueAction, type QueueStats, type SmsState, type Store, type StoredEvent } from './store/types.ts';
+import { OPERATOR, type QuarantineDeletion, type QueueAction, type QueueStats, type SmsState, type Store, type StoredEvent } from './store/types.ts';
 
 /** What a list prints unless told otherwise: a page a terminal scrolls back through (`queue list --limit` takes more). */
 export const LISTED = 1000;
@@ -559,7 +559,7 @@ export async function quarantine(store: Store, args: readonly string[]): Promise
     if (entries.length === 0) return 'no quarantined requests';
     return entries.map((entry) => JSON.stringify({ ...entry, receivedAt: when(entry) })).join('\n');
   }
-  if (command === 'delete') return (await deleteQuarantined(store, id)).said;
+  if (command === 'delete') return (await deleteQuarantined(store, id === undefined ? { through: undefined } : { id })).said;
   const entry = id === undefined ? undefined : await store.quarantined(id);
   if (!entry) throw new NotFound(`quarantined request with id ${target}`);
   const { body, erased, ...fields } = entry;
@@ -582,11 +582,21 @@ export function checkQuarantineArgs(args: readonly string[]): { command: 'list' 
   return { command, id };
 }
 
-/** `quarantine delete <id|all>` (all: `id` undefined), the CLI's and the console's. */
-export async function deleteQuarantined(store: Store, id: number | undefined): Promise<Outcome> {
-  const deleted = await store.deleteQuarantined(id);
-  if (id !== undefined && deleted === 0) throw new NotFound(`quarantined request with id ${id}`);
-  return { said: `deleted ${deleted} quarantined request${deleted === 1 ? '' : 's'}`, changed: deleted };
+/**
+ * `quarantine delete <id|all>`, the CLI's and the console's: one request, or all of them up to the newest one the operator
+ * saw (the console's confirmation names it; the CLI's `all` acts now, on every one). Requests kept after that stay, and
+ * the answer says how many.
+ */
+export async function deleteQuarantined(store: Store, which: QuarantineDeletion): Promise<Outcome> {
+  const deleted = await store.deleteQuarantined(which);
+  if ('id' in which && deleted === 0) throw new NotFound(`quarantined request with id ${which.id}`);
+  const said = `deleted ${deleted} quarantined request${deleted === 1 ? '' : 's'}`;
+  const newer = 'id' in which || which.through === undefined ? 0 : (await store.quarantineSpan()).count;
+  if (newer === 0) return { said, changed: deleted };
+  return {
+    said: `${said}; ${newer} kept since the confirmation was shown ${newer === 1 ? 'was' : 'were'} not deleted: read ${newer === 1 ? 'it' : 'them'} first`,
+    changed: deleted,
+  };
 }
 
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */

@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import { isDiallable, maskNumber, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
-import type { ConsoleStore, MessageSearch } from '../store/console-types.ts';
+import type { ConsoleStore, MessageSearch, ThreadPosition } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
 import type { InboundPosition, QueuedSms, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
@@ -26,8 +26,6 @@ import { consoleTime, duration, helpers, render } from './render.ts';
 export const CONSOLE_PREFIX = '/console';
 /** Rows per page of search results, and the most a page of any list shows. */
 const PAGE_SIZE = 50;
-/** A conversation shows this many mails and replies each (newest). */
-const THREAD_ITEMS = 100;
 /** Minute buckets over the last hour, hour buckets over the last 7 days. */
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
@@ -316,12 +314,14 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         return page(reply, 'message', request.console, {
           title: `Message ${id}`,
           message,
-          sms,
+          // Each SMS's state as Messages lists it (console-rows.ts, toSummaries): its delivery report's once there is one.
+          sms: sms.map((item) => ({ ...item, state: item.delivery ?? item.status })),
           events: events.map((event) => ({ ...event, number: numberOf(event) })),
           done: access.noticeOf((request.console as Context).signedIn.session, notice.fields),
-          // Only the actions that would change something: hold what is sending, release what is held.
+          // Only the actions that would change something: retry what waits for a retry (not what is held, nor what waits for its
+          // X-SMS-Send-At: a retry leaves those), hold what is sending, release what is held.
           can: {
-            retry: queued.some((item) => !item.held),
+            retry: queued.some((item) => !item.held && item.scheduledFor === undefined),
             hold: queued.some((item) => !item.held),
             release: queued.some((item) => item.held),
             delete: queued.length > 0,
@@ -341,11 +341,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
               page(reply, 'conversations', request.console, { title: 'Conversations', problem: refusal, list: [] }),
             );
           }
-          return page(reply, 'conversation', request.console, {
-            title: 'Conversation',
-            peer: number.e164,
-            items: await consoleStore.thread(number.e164, THREAD_ITEMS),
-          });
+          return conversation(request, reply, number.e164, query.before, { number: query.number });
         }
         const all = await consoleStore.conversations();
         const cursor = query.before === undefined ? undefined : timedPosition(query.before);
@@ -366,8 +362,37 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/conversations/:ref', async (request: ConsoleRequest, reply) => {
         const number = await consoleStore.numberOfRef((request.params as { ref: string }).ref);
         if (!number) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such conversation'), request.console);
-        return page(reply, 'conversation', request.console, { title: 'Conversation', peer: number, items: await consoleStore.thread(number, THREAD_ITEMS) });
+        const read = readFields(FIELDS.conversation, request.query);
+        if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
+        return conversation(request, reply, number, read.fields.before, {});
       });
+
+      /**
+       * One number's thread, 50 items a page from `before` (the last item of the page before, `<time>_<m|r><key>`), newest
+       * first: "Older" links the next page, keeping the page's own query (`kept`: the number asked, never one a list's ref hid).
+       */
+      async function conversation(
+        request: ConsoleRequest,
+        reply: FastifyReply,
+        peer: string,
+        before: string | undefined,
+        kept: Record<string, string | undefined>,
+      ) {
+        const at = before === undefined ? undefined : threadPosition(before);
+        if (at === null)
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the conversation; start again'), request.console);
+        const found = pageOf(await consoleStore.thread(peer, PAGE_SIZE + 1, at), (last) => `${last.at}_${last.kind === 'mail' ? 'm' : 'r'}${last.key}`);
+        const query = Object.fromEntries(Object.entries(kept).filter((entry): entry is [string, string] => entry[1] !== undefined));
+        const path = request.url.split('?')[0];
+        return page(reply, 'conversation', request.console, {
+          title: 'Conversation',
+          peer,
+          items: found.rows,
+          paged: at !== undefined,
+          newest: `${path}${Object.keys(query).length > 0 ? `?${new URLSearchParams(query)}` : ''}`,
+          older: found.next === undefined ? undefined : `${path}?${new URLSearchParams({ ...query, before: found.next })}`,
+        });
+      }
 
       scope.get('/queue', async (request: ConsoleRequest, reply) => {
         const read = readFields(FIELDS.queuePage, request.query);
@@ -453,12 +478,30 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!entry) return problem(request, reply, 404, new RelayError('NOT_FOUND', 'No such quarantined request'), request.console);
         return page(reply, 'quarantine', request.console, { title: `Quarantined request ${id}`, entry });
       });
+      // Deleting every kept request is asked first: the confirmation names how many there are now and carries the newest one's
+      // id, so that the deletion takes only what it named and a request kept meanwhile stays to be read.
+      scope.get('/quarantine/all/delete', async (request: ConsoleRequest, reply) => {
+        if ((request.console as Context).signedIn.user.role !== 'operator')
+          return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Viewers can look but not act: ask an operator'), request.console);
+        return page(reply, 'quarantine-delete', request.console, { title: 'Delete all quarantined requests', span: await store.quarantineSpan() });
+      });
+      scope.post('/quarantine/all/delete', async (request: ConsoleRequest, reply) => {
+        const read = readFields(FIELDS.quarantineDelete, request.body);
+        const through = read.ok && /^\d{1,15}$/.test(read.fields.through ?? '') ? Number(read.fields.through) : undefined;
+        if (through === undefined) {
+          const refusal = read.ok ? 'Confirm first: the deletion takes the requests its confirmation named (Through: the newest of them)' : read.problem;
+          return problem(request, reply, 400, new RelayError('BAD_PARAMETER', refusal), request.console, undefined, {
+            href: '/console/quarantine/all/delete',
+            label: 'Delete all quarantined requests…',
+          });
+        }
+        return act(request, reply, 'quarantine delete', `all through ${through}`, () => deleteQuarantined(store, { through }));
+      });
       scope.post('/quarantine/:id/delete', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
-        // `all`, as the CLI's `quarantine delete all`: every request kept.
-        const number = id === 'all' ? undefined : Number(id);
-        if (number !== undefined && !(Number.isInteger(number) && number > 0)) return gone(request, reply, new NotFound(`quarantined request with id ${id}`));
-        return act(request, reply, 'quarantine delete', id, () => deleteQuarantined(store, number));
+        const number = Number(id);
+        if (!(Number.isInteger(number) && number > 0)) return gone(request, reply, new NotFound(`quarantined request with id ${id}`));
+        return act(request, reply, 'quarantine delete', id, () => deleteQuarantined(store, { id: number }));
       });
 
       scope.get('/send', async (request: ConsoleRequest, reply) =>
@@ -800,6 +843,15 @@ function pageOf<T>(listed: readonly T[], position: (last: T) => string): Paged<T
 function timedPosition(value: string): { at: number; key: string } | null {
   const match = /^(\d{1,15})_([\x21-\x7e]+)$/.exec(value);
   return match?.[1] && match[2] ? { at: Number(match[1]), key: match[2] } : null;
+}
+
+/** `<time>_<m|r><key>`, the last item of a conversation's page before (a mail by its SMS id, a reply by its id); null when it is not one. */
+function threadPosition(value: string): ThreadPosition | null {
+  const timed = timedPosition(value);
+  const kind = timed?.key.charAt(0);
+  const key = timed?.key.slice(1) ?? '';
+  if (!timed || key === '' || (kind === 'm' ? !/^\d{1,15}$/.test(key) : kind !== 'r')) return null;
+  return { at: timed.at, kind: kind === 'm' ? 'mail' : 'reply', key };
 }
 
 /** Where each of the queue page's lists starts: after an SMS id, before a reply, after a quarantined request's id; null when one is not a position. */

@@ -535,7 +535,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const failure = requestFailure(lane.provider, result);
       // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each;
       // the log line says the same word as the metric, so one can be matched to the other.
-      const outcome = failure?.category ?? 'answered';
+      const outcome = failure?.category ?? refusedAs(lane.provider, result) ?? 'answered';
       logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: this.#clock() - started, outcome });
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, (this.#clock() - started) / 1000);
       const later = hosts.slice(position + 1).filter((next) => !refusedLanes.has(next.lane));
@@ -904,6 +904,17 @@ function endingOf(result: SubmissionResult): RequestEnding {
 function requestFailure(provider: DispatchProvider, result: SubmissionResult): Classified | undefined {
   if (result.kind === 'answered') return undefined;
   return provider.outcomes.classify(result.kind === 'transport' ? result.phase : 'request', result.code);
+}
+
+/**
+ * The category every number of an answered request was refused for, when it was one (an SMPP submit_sm_resp
+ * with an error status answers one number): the request failed as one refused outright did.
+ */
+function refusedAs(provider: DispatchProvider, result: SubmissionResult): string | undefined {
+  if (result.kind !== 'answered' || result.results.length === 0) return undefined;
+  const classified = result.results.map((entry) => provider.outcomes.classify('recipient', entry.code));
+  const [first] = classified;
+  return classified.every((entry) => entry.action !== 'sent' && entry.category === first?.category) ? first?.category : undefined;
 }
 
 function logResult(

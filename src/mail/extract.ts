@@ -16,19 +16,20 @@ import {
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { isSignature, unsealedText } from './sealed.ts';
-import { type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
+import { hasOriginalMarker, type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
 import { withoutUuencoded } from './uuencoded.ts';
 import {
   AMBIGUOUS_FORWARD_FROM_LABELS,
+  AMBIGUOUS_FORWARD_MARKERS,
   AMBIGUOUS_PREFIXES,
   AUTO_REPLY_SUBJECTS,
   anyOf,
   FORWARD_MARKERS,
   FORWARD_PREFIXES,
   HEADER_LABELS,
-  ORIGINAL_MESSAGE,
   REPLY_PREFIXES,
+  SUBJECT_TAG_WORDS,
 } from './wordings.ts';
 
 /** Whether the subject becomes SMS text: only when the body is empty, always in front, or never. */
@@ -151,7 +152,9 @@ export function extractRequest(
   });
 
   const thread = threadIds(mail);
-  const chosen = chosenBody(mail, subject, thread.length > 0);
+  // The subject from its first reply or forward prefix, the mail systems' tags before it aside: read once per mail.
+  const prefixed = withoutLeadingTags(subject ?? '');
+  const chosen = chosenBody(mail, prefixed, thread.length > 0);
   const unsealed = unsealedText(withLineFeeds(chosen.text), mail.attachments);
   const uuencoded = withoutUuencoded(unsealed.text);
   const written = uuencoded.text;
@@ -160,7 +163,9 @@ export function extractRequest(
   const cut = sent && sent.length > 0 ? cutSentCopy(lines, sent) : undefined;
   if (cut) lines = cut.lines;
   const invitation = mail.attachments.some(({ contentType }) => contentType === 'text/calendar');
-  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply, invitation });
+  const images =
+    (typeof mail.html === 'string' && mail.html !== '') || mail.attachments.some(({ related, contentType }) => related && contentType.startsWith('image/'));
+  const stripped = stripText(lines.join('\n'), rules, { forward: chosen.forward, reply: chosen.reply, invitation, images });
   const body = takeContextTag(stripped.text, 'the body');
   const quoteRemoved = chosen.quoteRemoved || stripped.quoteRemoved || cut !== undefined;
 
@@ -180,7 +185,7 @@ export function extractRequest(
   const text = tidy(body.rest);
   // A reply names its conversation (`sent` was looked up): with nothing typed, its old subject is no text, quote or not.
   const answers = quoteRemoved || sent !== undefined;
-  const subjectNew = subjectIsNew(subject ?? '', written, conversationSubjects);
+  const subjectNew = subjectIsNew(prefixed, written, conversationSubjects);
   const noNewText = text === '' && answers && !subjectCommand && !subjectNew;
   // An edited reply subject is sent as the writer typed it: the reply prefixes carry no words of theirs.
   const sentSubject = answers && subjectNew ? stripReplyPrefixes(subjectText) : subjectText;
@@ -227,14 +232,14 @@ export function extractRequest(
  */
 function chosenBody(
   mail: ParsedMail,
-  subject: string | undefined,
+  prefixed: string,
   answersThread: boolean,
   depth = 0,
 ): { text: string; forward: boolean; reply: boolean; quoteRemoved: boolean; read: MailAttachment[] } {
   const shown = mail.shown ?? [{ plain: mail.text, html: typeof mail.html === 'string' ? mail.html : undefined }];
   const versions = shown.flatMap(versionOf);
-  const forward = isForward(subject ?? '', versions.map((version) => version.plain ?? version.html).join('\n'));
-  const reply = !forward && (REPLY_SUBJECT.test(subject ?? '') || AMBIGUOUS_SUBJECT.test(subject ?? '') || answersThread);
+  const forward = isForward(prefixed, versions.map((version) => version.plain ?? version.html).join('\n'));
+  const reply = !forward && (REPLY_SUBJECT.test(prefixed) || AMBIGUOUS_SUBJECT.test(prefixed) || answersThread);
   const read = shown.flatMap(({ from }) => (from ? [from] : []));
   const texts: Array<{ text: string; separator?: string }> = [];
   let quoteRemoved = false;
@@ -248,7 +253,7 @@ function chosenBody(
     for (const message of mail.messages ?? []) {
       const forwarded = readMail(message.raw);
       if (!forwarded) continue;
-      const body = chosenBody(forwarded, forwarded.subject, threadIds(forwarded).length > 0, depth + 1);
+      const body = chosenBody(forwarded, withoutLeadingTags(forwarded.subject ?? ''), threadIds(forwarded).length > 0, depth + 1);
       texts.push({ text: body.text });
       read.push(message.attachment);
     }
@@ -335,58 +340,109 @@ function isPlaceholder(plain: string, html: string): boolean {
   return kept * 2 < distinct.size;
 }
 
-const FORWARD_SUBJECT = new RegExp(`^\\s*(?:${anyOf(FORWARD_PREFIXES)})\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
-const AMBIGUOUS_SUBJECT = new RegExp(`^\\s*(?:${anyOf(AMBIGUOUS_PREFIXES)})\\s*[:：]`, 'iu');
+/** A reply or forward prefix: its word, perhaps a period ("Réf. :", "Odp.:") and a count ("Re[2]:"), the colon. */
+const subjectPrefix = (words: readonly string[]) => new RegExp(`^\\s*(?:${anyOf(words)})\\.?\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
+const FORWARD_SUBJECT = subjectPrefix(FORWARD_PREFIXES);
+const AMBIGUOUS_SUBJECT = subjectPrefix(AMBIGUOUS_PREFIXES);
 /**
  * A header block's From label in a language whose "VS:" forwards: Outlook's forward header, with no
  * marker above it, at a line's start in plain text or at an element's (`<b>Fra:</b>`) in HTML.
  */
 const AMBIGUOUS_FORWARD_HEADER = new RegExp(`(?:^|>)[\\s>]*\\*?(?:${anyOf(AMBIGUOUS_FORWARD_FROM_LABELS)})\\s?\\*?\\s?[:：]`, 'mu');
-const REPLY_SUBJECT = new RegExp(`^\\s*(?:${anyOf(REPLY_PREFIXES)})\\s*(?:\\[\\d+\\])?\\s*[:：]`, 'iu');
+// (?<!-): a marker's dashes are counted from their first, so that a long line of dashes is read once.
+const AMBIGUOUS_FORWARD_MARKER = new RegExp(`(?<!-)-{3,}\\s*(?:${anyOf(AMBIGUOUS_FORWARD_MARKERS)})\\s*-{3,}`, 'i');
+const REPLY_SUBJECT = subjectPrefix(REPLY_PREFIXES);
+/** The longest tag a mail system puts in a subject ("[CAUTION: External Sender]", "*** Suspected SPAM ***"). */
+const MAX_SUBJECT_TAG_CHARS = 40;
+/**
+ * A bracketed or starred phrase of letters at the subject's start ("[EXTERNAL]", "[CAUTION: External]",
+ * "*** SPAM ***"): a mail system's tag when one of its words is a tag word (SUBJECT_TAG_WORDS). No
+ * digits ("[Ticket #4411]" names the matter), and stars three or more, as filters write them ("*not*"
+ * is the writer's emphasis).
+ */
+const TAG_PHRASE = new RegExp(`^\\s*(?:\\[([\\p{L} :'’-]{1,${MAX_SUBJECT_TAG_CHARS}})\\]|\\*{3,}([\\p{L} :'’-]{1,${MAX_SUBJECT_TAG_CHARS}})\\*{3,})`, 'u');
+const TAG_WORD = new RegExp(`(?<!\\p{L})(?:${anyOf(SUBJECT_TAG_WORDS)})(?!\\p{L})`, 'iu');
+/**
+ * A tag word with a colon ("EXTERNAL:", "SPAM:"): a tag only where a reply or forward prefix follows
+ * it, as the system put it before the "Re:" of the mail it passed. Elsewhere it is the subject's own
+ * ("External: the auditors arrive Monday").
+ */
+const TAG_WORD_COLON = new RegExp(`^\\s*(?:${anyOf(SUBJECT_TAG_WORDS)})\\s*:`, 'iu');
 const FORWARD_MARKER = new RegExp(`(?:${anyOf(FORWARD_MARKERS)})`, 'i');
-const ORIGINAL_MARKER = new RegExp(`-{3,}\\s*(?:${anyOf(ORIGINAL_MESSAGE)})\\s*-{3,}`, 'i');
 const QUOTED_SUBJECT = new RegExp(`^\\s*[>\\s]*\\*?(?:${anyOf(HEADER_LABELS.subject)})\\s?\\*?\\s?[:：]\\*?\\s*(.*)$`, 'imu');
 const CONTEXT_TAG = /\s*\[\s*UserContext:[^\]]*\]/gi;
 
 /**
  * A forward (sent to the phone on purpose): a forward prefix in the subject, or a forward or
  * "Original Message" marker in a mail whose subject does not say it is a reply. "VS:" is either: a
- * forward with a marker or a header block in a language where it forwards.
+ * forward with a forward marker, or with a marker or header block in a language where it forwards
+ * (Danish, Norwegian); a Finnish Outlook's reply has its own ("Alkuperäinen viesti", "Lähettäjä:").
+ * `prefixed`: the subject from its first prefix (withoutLeadingTags).
  */
-function isForward(subject: string, body: string): boolean {
-  if (FORWARD_SUBJECT.test(subject)) return true;
-  const marked = FORWARD_MARKER.test(body) || ORIGINAL_MARKER.test(body);
-  if (AMBIGUOUS_SUBJECT.test(subject)) return marked || AMBIGUOUS_FORWARD_HEADER.test(body);
-  return !REPLY_SUBJECT.test(subject) && marked;
+function isForward(prefixed: string, body: string): boolean {
+  if (FORWARD_SUBJECT.test(prefixed)) return true;
+  const forwardMarked = FORWARD_MARKER.test(body);
+  if (AMBIGUOUS_SUBJECT.test(prefixed)) return forwardMarked || AMBIGUOUS_FORWARD_MARKER.test(body) || AMBIGUOUS_FORWARD_HEADER.test(body);
+  return !REPLY_SUBJECT.test(prefixed) && (forwardMarked || hasOriginalMarker(body));
 }
 
 /**
- * Whether a reply's subject says something new: its words (reply prefixes and the context tag aside)
- * differ from those of every subject it answers, the conversation's (`conversationSubjects`) and the
- * one its quoted header block shows ("RE: On my way" answering "SMS from …"): a word appended,
- * inserted or replaced is an edit. With no subject to compare, a reply subject says nothing new and
- * any other does.
+ * Whether a reply's subject says something new: its words (reply prefixes, mail systems' tags and the
+ * context tag aside) differ from those of every subject it answers, the conversation's
+ * (`conversationSubjects`) and the one its quoted header block shows ("RE: On my way" answering "SMS
+ * from …"): a word appended, inserted or replaced is an edit. With no subject to compare, a reply
+ * subject says nothing new and any other does. `prefixed`: the subject from its first prefix.
  */
-function subjectIsNew(subject: string, body: string, conversationSubjects: readonly string[]): boolean {
+function subjectIsNew(prefixed: string, body: string, conversationSubjects: readonly string[]): boolean {
   const quoted = body.match(QUOTED_SUBJECT)?.[1];
   const answered = [...conversationSubjects, ...(quoted === undefined ? [] : [quoted])];
-  if (answered.length === 0) return !REPLY_SUBJECT.test(subject) && subject !== '';
-  const words = subjectWords(subject);
+  if (answered.length === 0) return !REPLY_SUBJECT.test(prefixed) && prefixed !== '';
+  const words = subjectWords(prefixed);
   return words !== '' && answered.every((old) => subjectWords(old) !== words);
 }
 
-/** A subject's words for comparing: no context tag, no reply or forward prefixes, case and spacing folded. */
+/**
+ * A subject's words for comparing: no context tag, no reply or forward prefixes, no mail system's tag
+ * (also one right after the last prefix: the mail answered came tagged, "Re: [EXTERNAL] SMS from …"),
+ * case and spacing folded.
+ */
 function subjectWords(subject: string): string {
-  return stripReplyPrefixes(subject.replace(CONTEXT_TAG, ' ')).replace(/\s+/g, ' ').toLowerCase();
+  return withoutLeadingTags(stripReplyPrefixes(subject.replace(CONTEXT_TAG, ' ')))
+    .replace(/\s+/g, ' ')
+    .toLowerCase();
 }
 
+/**
+ * The subject without its reply and forward prefixes and the mail systems' tags before and between
+ * them; what follows the last prefix is the writer's subject as it stands ("Re: [Urgent] call me").
+ */
 function stripReplyPrefixes(subject: string): string {
   let base = subject.trim();
-  for (let previous = ''; previous !== base; ) {
-    previous = base;
-    base = base.replace(REPLY_SUBJECT, '').replace(FORWARD_SUBJECT, '').trim();
+  for (;;) {
+    const prefixed = withoutLeadingTags(base);
+    const rest = prefixed.replace(REPLY_SUBJECT, '').replace(FORWARD_SUBJECT, '');
+    if (rest === prefixed) return base;
+    base = rest.trim();
   }
-  return base;
+}
+
+/**
+ * The subject without the mail systems' tags at its start, so that its first prefix is at the start
+ * (trimmed). A tag word with a colon goes only with a prefix after it (and the tags between); one
+ * pass over the tags, however many a subject has.
+ */
+function withoutLeadingTags(subject: string): string {
+  let rest = subject.trim();
+  // From the first tag word with a colon on: the subject's own words unless a prefix follows.
+  let unsure: string | undefined;
+  for (;;) {
+    const phrase = TAG_PHRASE.exec(rest);
+    const tag = phrase !== null && TAG_WORD.test(phrase[1] ?? phrase[2] ?? '') ? phrase[0] : TAG_WORD_COLON.exec(rest)?.[0];
+    if (tag === undefined) break;
+    if (phrase?.[0] !== tag) unsure ??= rest;
+    rest = rest.slice(tag.length).trim();
+  }
+  return unsure === undefined || REPLY_SUBJECT.test(rest) || FORWARD_SUBJECT.test(rest) || AMBIGUOUS_SUBJECT.test(rest) ? rest : unsure;
 }
 
 function withSubject(body: string, subject: string, use: SubjectUse): string {

@@ -32,6 +32,7 @@ import {
   REPLY_ABOVE_MARKERS,
   SIGN_OFFS,
   SIGNATURE_LABELS,
+  withTurkishI,
 } from './wordings.ts';
 
 export interface StripRules {
@@ -69,6 +70,11 @@ export interface StripOptions {
   readonly reply?: boolean;
   /** The mail carries a calendar invitation (a text/calendar part): the calendar's own footer below its text goes. */
   readonly invitation?: boolean;
+  /**
+   * The mail shows images in its text (an image part of a multipart/related, or an HTML version of its
+   * text): only then is a plain part's `[cid:…]` or `[image: …]` the placeholder of one, and goes.
+   */
+  readonly images?: boolean;
 }
 
 export const BUILT_IN_DISCLAIMERS = DISCLAIMER_OPENINGS;
@@ -143,6 +149,8 @@ const HEADER_LINE = new RegExp(
   `^\\*?(${anyOf([...HEADER_LABELS.from, ...HEADER_LABELS.sent, ...HEADER_LABELS.to, ...HEADER_LABELS.subject])})\\s?\\*?\\s?[:：]\\*?(?:\\s|$)`,
   'i',
 );
+/** A header block's date line ("Sent:", "Gesendet:", "Date:" …). */
+const SENT_LINE = new RegExp(`^\\*?(?:${anyOf(HEADER_LABELS.sent)})\\s?\\*?\\s?[:：]\\*?(?:\\s|$)`, 'i');
 const FROM_LABELS = new Set(HEADER_LABELS.from.map((label) => label.toLowerCase()));
 /**
  * A header block has a From, a date and a subject line at least: a shorter run of `Label: value`
@@ -166,7 +174,18 @@ const MAX_NOTES_SENDER_LINES = 3;
 const MAX_NOTES_SUBJECT_LINES = 3;
 /** A label Notes prints at the right of a line, after a wide gap of blanks (its own column). */
 const NOTES_RIGHT_LABEL = /^(\S.*?)(?:[ \t]{3,}|\t)(\S.*)$/;
-const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(ORIGINAL_MESSAGE)})[-_=\\s]*$`, 'i');
+/** Outlook's "Original Message" in the languages it writes it, Turkish's İ and ı as i (see withTurkishI). */
+const ORIGINAL_MESSAGE_WORDS = anyOf(ORIGINAL_MESSAGE.map(withTurkishI));
+const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${ORIGINAL_MESSAGE_WORDS})[-_=\\s]*$`, 'i');
+/** An "Original Message" marker line. */
+const isOriginalMarker = (line: string) => ORIGINAL_MARKER.test(withTurkishI(line));
+/**
+ * An "Original Message" marker anywhere in a text, a plain part or an HTML document (where it need not
+ * stand on a line of its own): `-----Original Message-----`. (?<!-): its dashes are counted from their
+ * first, so that a long line of dashes is read once.
+ */
+const ORIGINAL_MARKER_WITHIN = new RegExp(`(?<!-)-{3,}\\s*(?:${ORIGINAL_MESSAGE_WORDS})\\s*-{3,}`, 'i');
+export const hasOriginalMarker = (text: string) => ORIGINAL_MARKER_WITHIN.test(withTurkishI(text));
 const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*[:：]?[-_=\\s]*$`, 'i');
 /** A forward marker is one short line (Apple Mail's are under 40 characters in every language): a longer line ending in a colon is a sentence. */
 const MAX_FORWARD_MARKER_LINE = 80;
@@ -226,9 +245,35 @@ export function stripBody(body: string, rules: StripRules, options: StripOptions
 
 /** The new text of a mail body and what was removed from it, and why. */
 export function stripText(body: string, rules: StripRules, options: StripOptions = {}): StrippedText {
-  const marked = withinMarkers(body.replace(/\r\n?/g, '\n'), rules);
+  const text = body.replace(/\r\n?/g, '\n');
+  const images = options.images ? withoutImagePlaceholders(text) : { text, removed: [] };
+  const marked = withinMarkers(images.text, rules);
   const scan = new Scan(marked.text.split('\n'), rules, options);
-  return { text: tidy(scan.text()), removed: [...marked.above, ...scan.removed, ...marked.below], quoteRemoved: scan.quoteRemoved };
+  return { text: tidy(scan.text()), removed: [...images.removed, ...marked.above, ...scan.removed, ...marked.below], quoteRemoved: scan.quoteRemoved };
+}
+
+/** An image's file name or alt text in a placeholder is at most this long (a file name's longest on common file systems). */
+const MAX_IMAGE_NAME_CHARS = 255;
+/**
+ * What a plain part writes where its HTML shows an inline image, exactly as the clients write it:
+ * Outlook's `[cid:image001.jpg@01DB4A2C.7F3E1A20]` (the image's Content-ID: a name, `@`, two groups of
+ * eight hex digits), Gmail's `[image: IMG_1234.jpg]` (the file name or the image's alt text). An image
+ * is no text: the HTML alternative's text has none of it, and the phone cannot show the picture the
+ * words stand for. A `[` ends the name, so a line of `[cid:` is read once; a number in brackets
+ * ("[CID:+4930123456]") or the writer's "[Image: the diagram]" is no placeholder.
+ */
+const IMAGE_PLACEHOLDER = new RegExp(
+  `\\[(?:cid:[^\\[\\]\\s@]{1,${MAX_IMAGE_NAME_CHARS}}@[0-9A-F]{8}\\.[0-9A-F]{8}|image: [^\\[\\]\\n]{1,${MAX_IMAGE_NAME_CHARS}})\\]`,
+  'g',
+);
+
+function withoutImagePlaceholders(text: string): { readonly text: string; readonly removed: readonly Removal[] } {
+  const removed: Removal[] = [];
+  const kept = text.replace(IMAGE_PLACEHOLDER, (placeholder) => {
+    removed.push({ reason: 'inline image placeholder', first: placeholder, lines: 1 });
+    return '';
+  });
+  return { text: kept, removed };
 }
 
 /** The text between the start and end markers, and what they cut, each with the marker that cut it (`smsrelay preview` lists them). */
@@ -376,7 +421,7 @@ class Scan {
         this.#remove('rule line beside the quote', index, index);
         continue;
       }
-      if (FORWARD_MARKER.test(line) || (this.#forward && (ORIGINAL_MARKER.test(line) || RULE.test(line) || isForwardMarkerShape(lines, index)))) {
+      if (FORWARD_MARKER.test(line) || (this.#forward && (isOriginalMarker(line) || RULE.test(line) || isForwardMarkerShape(lines, index)))) {
         this.#remove('forward marker', index, index);
         index = this.#skipForwardHeader(index + 1) - 1;
         continue;
@@ -413,7 +458,7 @@ class Scan {
     // Mailman's and Slack's footers stand below an Outlook-like rule, Google Groups' and GitLab's below "-- ".
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
-    if (ORIGINAL_MARKER.test(line)) return 'original-message marker';
+    if (isOriginalMarker(line)) return 'original-message marker';
     if (OUTLOOK_RULE.test(line)) return this.#reply ? 'Outlook rule above the mail answered' : RULED_BLOCK_REASON;
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
@@ -548,7 +593,7 @@ class Scan {
     let above = index - 1;
     while (above >= 0 && (this.#lines[above] ?? '').trim() === '') above--;
     const line = (this.#lines[above] ?? '').trim();
-    return above >= 0 && (RULE.test(line) || ORIGINAL_MARKER.test(line) || FORWARD_MARKER.test(line));
+    return above >= 0 && (RULE.test(line) || isOriginalMarker(line) || FORWARD_MARKER.test(line));
   }
 
   /** A rule line kept just above a block that turned out to be the quote goes with it. */
@@ -728,7 +773,7 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     while (above >= 0 && unquoted(above) === '') above--;
     if (above < 0) return from;
     const line = unquoted(above);
-    if (RULE.test(line) || ORIGINAL_MARKER.test(line) || FORWARD_MARKER.test(line)) {
+    if (RULE.test(line) || isOriginalMarker(line) || FORWARD_MARKER.test(line)) {
       from = above;
       continue;
     }
@@ -739,6 +784,8 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     if (from === start && headerLine(above)) {
       let top = above;
       while (top > 0 && top > above - MAX_HEADER_LINES && !isFromLine(unquoted(top)) && headerLine(top - 1)) top--;
+      // GMX, WEB.DE and mail.com write the date first: "Gesendet:" / "Sent:" and a date above the From line.
+      if (top > 0 && isFromLine(unquoted(top)) && SENT_LINE.test(unquoted(top - 1)) && DATE.test(unquoted(top - 1))) top--;
       if (above - top + 1 >= MIN_HEADER_LINES || (above > top && isFromLine(unquoted(top)))) {
         from = top;
         continue;
@@ -854,7 +901,7 @@ function labelledHeaderEnd(lines: readonly string[], index: number): number | un
   if (!from || count < 2) return undefined;
   if (count >= MIN_HEADER_LINES) return end - 1;
   const above = (lines[index - 1] ?? '').trim();
-  return RULE.test(above) || ORIGINAL_MARKER.test(above) ? end - 1 : undefined;
+  return RULE.test(above) || isOriginalMarker(above) ? end - 1 : undefined;
 }
 
 /**
@@ -965,16 +1012,28 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
 function isDeviceLine(bare: string): boolean {
   const compared = withoutMarks(bare);
   if (!(DEVICE_START.test(compared) || DEVICE_END.test(compared) || OUTLOOK_APP_LINE.test(compared)) || /[;:]/.test(bare)) return false;
-  return bare
-    .split(',')
-    .slice(1)
-    .every((apposition) => NAMING_PHRASE.test(apposition));
+  const [named = '', ...appositions] = bare.split(',');
+  // A mail app's line describes it after its name: "Sent with Tutanota, the secure & ad-free mailbox."
+  if (appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
+  return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 
 /** Outlook's app line in any language: a verb or two, "Outlook", a preposition or two, the platform, perhaps a verb after it. */
 const OUTLOOK_APP_LINE = /^(?:\p{L}+\s){0,2}Outlook\s(?:\p{L}+\s){1,2}(?:Android|iOS)(?:\s\p{L}+)?$/u;
 /** What a comma sets off in a device line: a name (a capital or a digit first), after an article ("an AT&T …") or not. */
 const NAMING_PHRASE = /^\s*(?:\p{Ll}{1,3}\s+)?[\p{Lu}\p{N}]/u;
+
+/** A device line's start and one name after it, an app's ("Sent with Tutanota"). */
+function isAppNamed(line: string): boolean {
+  const start = DEVICE_START.exec(line)?.[0];
+  return start !== undefined && /^\s+\p{Lu}[\p{L}\p{N}.]*$/u.test(line.slice(start.length));
+}
+
+/**
+ * How a mail app describes itself after its name, ending with the mail word: "the secure email", "the
+ * secure & ad-free mailbox" (not "the train is late", "your mail arrives Monday", "the whole mail team!").
+ */
+const MAIL_APP_DESCRIPTION = /^\s*(?:the|your)\s[^.!?]*\b(?:e-?)?mail(?:box)?[.!]?\s*$/i;
 
 /**
  * Per set of the operator's openings (the config's array, the same object for every mail): one

@@ -10,6 +10,15 @@ export function anyOf(words: readonly string[]): string {
   return words.map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
 }
 
+/**
+ * Turkish's dotted capital İ and dotless small ı as the plain i: a case-insensitive regular expression
+ * does not fold them (U+0130 has no simple case folding), so Outlook's "Özgün İleti" would not match
+ * "Özgün ileti". One unit for one, so positions in the text stay. Applied to the words and to the text.
+ */
+export function withTurkishI(text: string): string {
+  return text.replace(/[İı]/g, 'i');
+}
+
 /** Verbs (and their particles) of reply attributions: "wrote", in the languages clients write. */
 export const ATTRIBUTION_VERBS: readonly string[] = [
   'wrote',
@@ -100,6 +109,7 @@ export const HEADER_LABELS = {
     'Dari',
     'จาก',
     'Šalje',
+    'Nork',
   ],
   sent: [
     'Sent',
@@ -155,11 +165,17 @@ export const HEADER_LABELS = {
     'Išsiųsta',
     'Nosūtīts',
     'Saadetud',
+    'Noiz',
+    // Thunderbird's forwarded header's date in Danish and Norwegian, and in Arabic
+    'Dato',
+    'التاريخ',
   ],
   to: [
     'To',
     'An',
     'À',
+    // Thunderbird's French "To"
+    'Pour',
     'A',
     'Para',
     'Aan',
@@ -214,6 +230,7 @@ export const HEADER_LABELS = {
     'Kam',
     'До',
     'Adressaat',
+    'Nori',
   ],
   subject: [
     'Subject',
@@ -252,6 +269,7 @@ export const HEADER_LABELS = {
     'Predmet',
     'Zadeva',
     'Tēma',
+    'Gaia',
     'Priority',
     'Importance',
     'Wichtigkeit',
@@ -285,6 +303,14 @@ export const ORIGINAL_MESSAGE = [
   'Původní zpráva',
   'Özgün ileti',
   'Orijinal mesaj',
+  // Outlook's in Chinese (Simplified), Arabic, Slovak, Croatian, Slovenian, Icelandic, Basque
+  '邮件原件',
+  'رسالة أصلية',
+  'Pôvodná správa',
+  'Izvorna poruka',
+  'Izvirno sporočilo',
+  'Upprunaleg skilaboð',
+  'Jatorrizko mezua',
   'Missatge original',
   '原始邮件',
   '原始郵件',
@@ -343,6 +369,11 @@ export const FORWARD_MARKERS = [
   'Προωθημένο μήνυμα',
   'Mesaj redirecționat',
   'הודעה שהועברה',
+  // Thunderbird's "-------- Forwarded Message --------" in Japanese, Chinese (Simplified), Turkish, Arabic
+  '転送メッセージ',
+  '转发的消息',
+  'İletilen Mesaj',
+  'رسالة مُعاد توجيهها',
 ];
 
 /** Subject prefixes clients write for a forward (before the colon). */
@@ -397,6 +428,11 @@ export const FORWARD_PREFIXES = [
 export const AMBIGUOUS_PREFIXES = ['vs'];
 /** The From labels of the languages in which "VS:" forwards (Danish, Norwegian). */
 export const AMBIGUOUS_FORWARD_FROM_LABELS = ['Fra'];
+/**
+ * The "Original Message" markers of those languages: Danish and Norwegian Outlook write one above a
+ * forward; a marker in any other language under "VS:" (Finnish Outlook's "Alkuperäinen viesti") is a reply's.
+ */
+export const AMBIGUOUS_FORWARD_MARKERS = ['Oprindelig meddelelse', 'Opprinnelig melding'];
 
 /** Subject prefixes clients write for a reply (before the colon). */
 export const REPLY_PREFIXES = [
@@ -412,6 +448,7 @@ export const REPLY_PREFIXES = [
   'r',
   'odp',
   'vá',
+  'rép',
   'ynt',
   'сс',
   'отв',
@@ -434,6 +471,44 @@ export const REPLY_PREFIXES = [
   'השב',
   'رد',
   'bls',
+  // Vietnamese, Japanese
+  'trả lời',
+  '返信',
+];
+
+/**
+ * The words of the tags mail systems put in a subject: a gateway marking mail from outside (Exchange
+ * transport rules, Mimecast, Proofpoint: "[EXTERNAL]", "[EXT]", "[CAUTION: External Sender]", in the
+ * languages admins write them) and a spam or phishing filter ("[SPAM]", "*** SPAM ***", "[Suspected
+ * Phishing]"). A subject's bracketed or starred phrase is such a tag only with one of these words in it:
+ * "[Urgent]" and "*not*" are the writer's.
+ */
+export const SUBJECT_TAG_WORDS = [
+  'EXTERNAL',
+  'EXT',
+  'EXTERN',
+  'EXTERNE',
+  'EXTERNO',
+  'EXTERNA',
+  'ESTERNO',
+  'ESTERNA',
+  'EXTERNÍ',
+  'EXTERNÝ',
+  'ZEWNĘTRZNY',
+  'ZEWNĘTRZNA',
+  'ZEWNETRZNY',
+  'KÜLSŐ',
+  'ULKOINEN',
+  'EKSTERN',
+  'EXTERNT',
+  'ВНЕШНЕЕ',
+  'ВНЕШНИЙ',
+  'ΕΞΩΤΕΡΙΚΟ',
+  '外部',
+  'CAUTION',
+  'SPAM',
+  'Phishing',
+  'PHISH',
 ];
 
 /**
@@ -486,6 +561,7 @@ export const DEVICE_LINE_STARTS = [
   'Sent using',
   'Sent by',
   'Get Outlook for',
+  'Get BlueMail for',
   'Download Outlook for',
   'Von meinem',
   'Gesendet von',
@@ -994,7 +1070,19 @@ export const DISCLAIMER_MAIL_WORDS = [
  * mail came, what forwarding it allows), in the languages whose wording is known: read only in a mail
  * that carries the invitation itself (a text/calendar part), at a line's start.
  */
-export const CALENDAR_FOOTER_OPENINGS = ['Invitation from Google Calendar', 'Einladung von Google Kalender'];
+export const CALENDAR_FOOTER_OPENINGS = [
+  'Invitation from Google Calendar',
+  'Einladung von Google Kalender',
+  'Invitation de Google Agenda',
+  'Invitación de Google Calendar',
+  'Uitnodiging van Google Agenda',
+  'Invito da Google Calendar',
+  'Convite do Google Agenda',
+  'Inbjudan från Google Kalender',
+  'Invitation fra Google Kalender',
+  'Invitasjon fra Google Kalender',
+  'Zaproszenie z Kalendarza Google',
+];
 
 /**
  * Phrases of the footers mailing lists and notification services append (Mailman, Listserv, Google

@@ -63,6 +63,13 @@ export interface RecipientResult {
    * part's): the phone may already have those, and a resend sends the whole text again.
    */
   readonly partsTaken?: number;
+  /** The parts of that SMS, where the provider knows them (the history names "1 of 3 parts"). */
+  readonly partsTotal?: number;
+  /**
+   * The provider keeps the parts it took and its retry sends only the others, under the same reference,
+   * so the phone gets none twice (SMPP, while the relay runs): a plain retry, no possible duplicate.
+   */
+  readonly partsKept?: true;
   /**
    * The provider's id of each part, when it took the SMS in several parts that each have their own
    * delivery receipt (SMPP, Vonage): the relay keeps them in the store, so that whichever relay gets a

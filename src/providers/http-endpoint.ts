@@ -18,6 +18,20 @@ const BODY_DETAIL_CHARS = 200;
  */
 const MAX_RESPONSE_BODY_BYTES = 64 * 1024;
 
+/** Node's codes for a gateway certificate it does not trust (the generic outcome rules' `tls-certificate`). */
+export const TLS_CERTIFICATE_CODES: ReadonlySet<string> = new Set([
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+]);
+
 /**
  * Failures that prove the request never reached the gateway, so the SMS can go to the backup at
  * once without risking a duplicate: the name did not resolve, the TCP connection was refused or
@@ -38,16 +52,7 @@ const CONNECT_PHASE_CODES: ReadonlySet<string> = new Set([
   'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
   // TLS handshake: certificate verification and protocol negotiation
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_REVOKED',
-  'CERT_UNTRUSTED',
+  ...TLS_CERTIFICATE_CODES,
   'ERR_SSL_WRONG_VERSION_NUMBER',
   'ERR_SSL_UNSUPPORTED_PROTOCOL',
   'ERR_SSL_NO_PROTOCOLS_AVAILABLE',

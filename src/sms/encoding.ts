@@ -85,6 +85,17 @@ const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: st
 /** ¼ ½ ¾ after a digit: `2½` is `2 1/2`, not `21/2`. */
 const FRACTIONS = '\u00bc\u00bd\u00be';
 
+/**
+ * Dots that separate where they stand between spaces (or at a line's start or end), as a bullet does:
+ * the middle dot ·, the bullet operator ∙ and the dot operator ⋅ (Google Calendar's date line, "Thu
+ * Dec 10, 2026 ⋅ 2pm – 3pm"; a list written "· Milk"). There they become `-`; elsewhere they mean
+ * something else: Catalan's "l·l" (the ela geminada, written `l.l` without the middle dot) becomes
+ * `l.l`; any other, a product ("2⋅3") or German's gender dot ("Mitarbeiter·innen"), stays, and the
+ * SMS is UCS-2, as it is written.
+ */
+const SEPARATOR_DOTS = '\u00b7\u2219\u22c5';
+const CATALAN_MIDDLE_DOT = '\u00b7';
+
 /** Arabic, Syriac and Kaithi signs of category Cf that are drawn, over the digits after them (Prepended_Concatenation_Mark). */
 const DRAWN_FORMAT_SIGNS = '\\u0600-\\u0605\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u{110bd}\\u{110cd}';
 
@@ -124,7 +135,7 @@ export function hasVisibleText(text: string): boolean {
 }
 
 /** What mapping replaces: the look-alikes, and the format characters, which it drops. */
-const MAPPED = new RegExp(`[${TYPOGRAPHIC_LOOKALIKES.map(([, chars]) => chars).join('')}]|${FORMAT_SOURCE}`, 'gu');
+const MAPPED = new RegExp(`[${TYPOGRAPHIC_LOOKALIKES.map(([, chars]) => chars).join('')}${SEPARATOR_DOTS}]|${FORMAT_SOURCE}`, 'gu');
 const LOOKALIKE = new Map(TYPOGRAPHIC_LOOKALIKES.flatMap(([replacement, chars]) => [...chars].map((char) => [char, replacement] as const)));
 const FORMAT = new RegExp(`^${FORMAT_SOURCE}$`, 'u');
 
@@ -364,10 +375,19 @@ function unitsOf(text: string, encoding: SmsEncoding): number {
 
 function mapTypography(text: string): string {
   return text.replace(MAPPED, (char: string, offset: number) => {
+    if (SEPARATOR_DOTS.includes(char)) return separatorDot(char, text.charAt(offset - 1), text.charAt(offset + 1));
     // What is no look-alike is a format character: dropped.
     const replacement = LOOKALIKE.get(char) ?? '';
     return FRACTIONS.includes(char) && /\d/.test(text.charAt(offset - 1)) ? ` ${replacement}` : replacement;
   });
+}
+
+/** `before` and `after`: the characters around the dot, '' at the text's edge (which counts as a space). */
+function separatorDot(char: string, before: string, after: string): string {
+  const spaced = (side: string) => side === '' || /\s/.test(side);
+  if (spaced(before) && spaced(after)) return '-';
+  if (char === CATALAN_MIDDLE_DOT && /[lL]/.test(before) && /[lL]/.test(after)) return '.';
+  return char;
 }
 
 /** What a cut message ends with; an ellipsis becomes "..." where the rest of the text is GSM-7. */
@@ -408,16 +428,24 @@ function longestStart(input: string, maxParts: number, limits: SegmentLimits, ma
   return { sms: cut(fits), characters: fits };
 }
 
-/** GSM 03.38 septets, one per octet (as SMPP carries them, unpacked). */
-export function decodeGsm7(octets: Uint8Array): string {
+/** The tables septets are read with: the basic one (or a national locking shift table) and the one ESC leads to. */
+export interface Gsm7Tables {
+  readonly basic: readonly string[];
+  readonly extension: ReadonlyMap<number, string>;
+}
+
+export const GSM7_DEFAULT_TABLES: Gsm7Tables = { basic: [...GSM7_BASIC_TABLE], extension: EXTENSION_CHAR };
+
+/** GSM 03.38 septets, one per octet (as SMPP carries them, unpacked); `tables`: national ones a UDH named (src/sms/gsm7-national.ts). */
+export function decodeGsm7(octets: Uint8Array, tables: Gsm7Tables = GSM7_DEFAULT_TABLES): string {
   let text = '';
   for (let index = 0; index < octets.length; index++) {
     const code = (octets[index] as number) & 0x7f;
     if (code === 0x1b && index + 1 < octets.length) {
       const next = (octets[++index] as number) & 0x7f;
       // An unknown escape shows as the basic character (3GPP TS 23.038 §6.2.1.1).
-      text += EXTENSION_CHAR.get(next) ?? GSM7_BASIC_TABLE[next] ?? '';
-    } else text += code === 0x1b ? ' ' : (GSM7_BASIC_TABLE[code] ?? '');
+      text += tables.extension.get(next) ?? tables.basic[next] ?? '';
+    } else text += code === 0x1b ? ' ' : (tables.basic[code] ?? '');
   }
   return text;
 }

@@ -12,6 +12,7 @@ import type {
   MessageSearch,
   MessageSummary,
   ThreadItem,
+  ThreadPosition,
 } from './console-types.ts';
 
 /**
@@ -72,7 +73,7 @@ export interface ActivityRow {
 }
 
 export type TrafficRow = { id: number | string; number: string; at: number };
-export type MailToRow = MessageRow & { status: string; delivery: string | null };
+export type MailToRow = MessageRow & { sms_id: number; status: string; delivery: string | null };
 export type ReplyRow = { id: string; received_at: number; text: string; mailbox: string | null };
 
 /** An SMS's state as people ask for it: a final delivery report wins over "sent". */
@@ -117,10 +118,13 @@ export const CONSOLE_SQL = {
   recentInbound: 'SELECT id, number, received_at AS at FROM inbound ORDER BY received_at DESC LIMIT ?',
   outboundNumber: 'SELECT number FROM outbound WHERE id = ?',
   inboundNumber: 'SELECT number FROM inbound WHERE id = ?',
+  // A thread's page: the items before a position (threadBounds), in the thread's order (toThread).
   mailsTo: `
-    SELECT m.id, m.received_at, m.envelope_from, m.text, o.status, o.delivery FROM outbound o JOIN messages m ON m.id = o.message_id
-    WHERE o.number = ? ORDER BY o.id DESC LIMIT ?`,
-  repliesFrom: 'SELECT id, received_at, text, mailbox FROM inbound WHERE number = ? ORDER BY received_at DESC LIMIT ?',
+    SELECT m.id, o.id AS sms_id, m.received_at, m.envelope_from, m.text, o.status, o.delivery FROM outbound o JOIN messages m ON m.id = o.message_id
+    WHERE o.number = ? AND (m.received_at < ? OR (m.received_at = ? AND o.id < ?)) ORDER BY m.received_at DESC, o.id DESC LIMIT ?`,
+  repliesFrom: `
+    SELECT id, received_at, text, mailbox FROM inbound
+    WHERE number = ? AND (received_at < ? OR (received_at = ? AND id < ?)) ORDER BY received_at DESC, id DESC LIMIT ?`,
 } as const;
 
 export type ConsoleStatement = keyof typeof CONSOLE_SQL;
@@ -236,16 +240,34 @@ export function parseRef(ref: string): { kind: 'outbound'; id: number } | { kind
   return undefined;
 }
 
+/**
+ * The mails' and the replies' bounds of a thread's page that starts after `after` (the last item of the page before): the
+ * thread is newest first, at one time replies before mails, each by its key, highest first (toThread). Each statement
+ * reads (number, at, at, key, limit); a mail's key is its SMS id, a reply's its id.
+ */
+export function threadBounds(after: ThreadPosition | undefined): { at: number; mailKey: number; replyKey: string } {
+  if (after === undefined) return { at: Number.MAX_SAFE_INTEGER, mailKey: 0, replyKey: '' };
+  // At the position's time: after a reply, every mail and the replies below it; after a mail, the mails below it and no reply.
+  return after.kind === 'reply'
+    ? { at: after.at, mailKey: Number.MAX_SAFE_INTEGER, replyKey: after.key }
+    : { at: after.at, mailKey: Number(after.key), replyKey: '' };
+}
+
+/** A thread's mails and replies as one list in its order: newest first; at one time, replies before mails, each by key, highest first. */
 export function toThread(mails: readonly MailToRow[], replies: readonly ReplyRow[]): ThreadItem[] {
+  const order = (a: ThreadItem, b: ThreadItem) =>
+    b.at - a.at ||
+    (a.kind === b.kind ? (a.kind === 'mail' ? Number(b.key) - Number(a.key) : a.key < b.key ? 1 : a.key > b.key ? -1 : 0) : a.kind === 'reply' ? -1 : 1);
   return [
     ...mails.map((row) => ({
       kind: 'mail' as const,
       at: row.received_at,
+      key: String(row.sms_id),
       id: row.id,
       from: row.envelope_from,
       text: row.text,
       status: row.delivery ?? row.status,
     })),
-    ...replies.map((row) => ({ kind: 'reply' as const, at: row.received_at, id: row.id, text: row.text, mailbox: row.mailbox ?? undefined })),
-  ].sort((a, b) => b.at - a.at);
+    ...replies.map((row) => ({ kind: 'reply' as const, at: row.received_at, key: row.id, id: row.id, text: row.text, mailbox: row.mailbox ?? undefined })),
+  ].sort(order);
 }

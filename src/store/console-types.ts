@@ -40,8 +40,8 @@ export interface ConsoleStore {
   conversations(): Promise<ConversationSummary[]>;
   /** The number an outbound SMS (`o<id>`) or an inbound one (`i<id>`) is with. */
   numberOfRef(ref: string): Promise<string | undefined>;
-  /** A number's mails and replies, newest first, at most `limit` of each. */
-  thread(number: string, limit: number): Promise<ThreadItem[]>;
+  /** A number's mails and replies after `after` (the last item of the page before), in the thread's order (newest first), at most `limit` of each. */
+  thread(number: string, limit: number, after?: ThreadPosition): Promise<ThreadItem[]>;
   close(): Promise<void>;
 }
 
@@ -118,6 +118,13 @@ export interface ConversationSummary {
   readonly lastAt: number;
 }
 
+/** Where an item is in its thread: its time, kind and key (a mail's SMS id, a reply's id). */
+export interface ThreadPosition {
+  readonly at: number;
+  readonly kind: 'mail' | 'reply';
+  readonly key: string;
+}
+
 export type ThreadItem =
-  | { readonly kind: 'mail'; readonly at: number; readonly id: string; readonly from: string; readonly text: string; readonly status: string }
-  | { readonly kind: 'reply'; readonly at: number; readonly id: string; readonly text: string; readonly mailbox: string | undefined };
+  | (ThreadPosition & { readonly kind: 'mail'; readonly id: string; readonly from: string; readonly text: string; readonly status: string })
+  | (ThreadPosition & { readonly kind: 'reply'; readonly id: string; readonly text: string; readonly mailbox: string | undefined });

@@ -384,13 +384,43 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE delivery_reports ADD COLUMN said TEXT;
   `,
-  // 26: a report kept before its SMS's send result is told in its own words (said) once adopted, as one
+  // 26: a quarantined request's id is never given again once it was deleted, so that a page, link or command naming
+  // a deleted one answers that it is gone rather than acting on a request nobody has seen. PostgreSQL's identity
+  // column never gives an id twice; SQLite's rowid takes max(id) + 1 and so the id of a deleted last row: its step
+  // (SQLITE_STEPS) rebuilds the table with AUTOINCREMENT.
+  '-- SQLite only',
+  // 27: a report kept before its SMS's send result is told in its own words (said) once adopted, as one
   // applied at once is. SQLite adopts in the store's code (sqlite-replies.ts, adoptOrphans); PostgreSQL's
   // function is replaced (postgres/migrations.ts, POSTGRES_STEPS): no table changes.
-  `
-  SELECT 1;
-  `,
+  '-- PostgreSQL only',
 ];
+
+/**
+ * What steps of MIGRATIONS do on SQLite alone, as postgres/migrations.ts's POSTGRES_STEPS on PostgreSQL: each runs
+ * in the upgrade's transaction after its step's shared SQL. A step that has shipped is never edited.
+ */
+export const SQLITE_STEPS: ReadonlyMap<number, string> = new Map([
+  [
+    26,
+    // The same columns in the same order; AUTOINCREMENT records the highest id given (sqlite_sequence), starting
+    // from the highest id kept: one deleted before the upgrade above it may still be given once more.
+    `
+  CREATE TABLE quarantine_ids (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at INTEGER NOT NULL,
+    provider    TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    body_erased INTEGER
+  ) STRICT;
+  INSERT INTO quarantine_ids (id, received_at, provider, kind, reason, body, body_erased)
+    SELECT id, received_at, provider, kind, reason, body, body_erased FROM quarantine ORDER BY id;
+  DROP TABLE quarantine;
+  ALTER TABLE quarantine_ids RENAME TO quarantine;
+  `,
+  ],
+]);
 
 /** The schema a store was at when opened (`from`) and is at now (`to`): `from` < `to` when the open upgraded it. */
 export interface Migrated {
@@ -495,6 +525,8 @@ export function migrate(db: Database, options: { readonly upgrade: boolean } = {
     for (const sql of MIGRATIONS.slice(from)) {
       step++;
       db.exec(sql);
+      const own = SQLITE_STEPS.get(step);
+      if (own) db.exec(own);
     }
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   });

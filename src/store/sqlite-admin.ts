@@ -32,7 +32,9 @@ export function prepareAdminStatements(db: Database) {
     quarantineOne: db.prepare(
       'SELECT id, received_at, provider, kind, reason, length(CAST(body AS BLOB)) AS bytes, body, body_erased FROM quarantine WHERE id = ?',
     ),
-    quarantineDelete: db.prepare('DELETE FROM quarantine WHERE @id IS NULL OR id = @id'),
+    quarantineSpan: db.prepare('SELECT COUNT(*) AS count, MAX(id) AS newest_id FROM quarantine'),
+    quarantineDelete: db.prepare('DELETE FROM quarantine WHERE id = @id'),
+    quarantineDeleteThrough: db.prepare('DELETE FROM quarantine WHERE @through IS NULL OR id <= @through'),
     queued: db.prepare(`
       SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > ? ORDER BY o.id LIMIT ?`),

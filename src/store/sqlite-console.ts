@@ -22,6 +22,7 @@ import {
   toDetail,
   toSession,
   toSummaries,
+  threadBounds,
   toThread,
 } from './console-rows.ts';
 import type {
@@ -34,6 +35,7 @@ import type {
   MessageSearch,
   MessageSummary,
   ThreadItem,
+  ThreadPosition,
   TimedDetail,
 } from './console-types.ts';
 
@@ -166,8 +168,12 @@ export class SqliteConsoleStore implements ConsoleStore {
     return (statement.get(parsed.id) as { number: string } | undefined)?.number;
   }
 
-  async thread(number: string, limit: number): Promise<ThreadItem[]> {
-    return toThread(this.#sql.mailsTo.all(number, limit) as MailToRow[], this.#sql.repliesFrom.all(number, limit) as ReplyRow[]);
+  async thread(number: string, limit: number, after?: ThreadPosition): Promise<ThreadItem[]> {
+    const { at, mailKey, replyKey } = threadBounds(after);
+    return toThread(
+      this.#sql.mailsTo.all(number, at, at, mailKey, limit) as MailToRow[],
+      this.#sql.repliesFrom.all(number, at, at, replyKey, limit) as ReplyRow[],
+    );
   }
 
   async close(): Promise<void> {

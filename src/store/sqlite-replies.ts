@@ -27,12 +27,21 @@ const rankOf = (column: string) =>
  * meet there: the one kept is replaced by a report that moves forward of it, or says its state in other
  * words (`saysMore`), and the replacing one is applied; anything else is a repeat. Never by an earlier
  * state: while its SMS's send result is not committed, the kept row is all there is of the report
- * (adoptOrphans), and a late interim receipt must not undo the final one (schema 25).
+ * (adoptOrphans), and a late interim receipt must not undo the final one (schema 25). A report about
+ * another SMS than the kept one's (an id the gateway gave again: REPORT_TARGET_ORDER) is a report of its own.
  */
 export const REPORT_CONFLICT = `ON CONFLICT (provider, provider_id, number, code) DO UPDATE
   SET state = excluded.state, said = excluded.said, received_at = excluded.received_at, sms_id = coalesce(excluded.sms_id, delivery_reports.sms_id)
   WHERE ${rankOf('excluded.state')} > ${rankOf('delivery_reports.state')}
-    OR (excluded.state = delivery_reports.state AND excluded.said IS DISTINCT FROM delivery_reports.said)`;
+    OR (excluded.state = delivery_reports.state AND excluded.said IS DISTINCT FROM delivery_reports.said)
+    OR excluded.sms_id <> delivery_reports.sms_id`;
+
+/**
+ * Which of the SMS to one number under one id (outbound `o`) a report is about, first: the newest not yet
+ * final. A gateway may give an id again (an SMSC's sequential ids restart after its restart, or wrap): the
+ * older SMS under it have their final state, and a receipt follows the latest send.
+ */
+export const REPORT_TARGET_ORDER = `CASE WHEN ${rankOf('o.delivery')} = ${RANK.delivered} THEN 1 ELSE 0 END, o.id DESC`;
 
 export interface ConversationRow {
   context: string;
@@ -163,7 +172,7 @@ export function prepareReplyStatements(db: Database) {
       ${REPORT_CONFLICT}`),
     outboundForReport: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
-      WHERE o.provider_id = ? AND o.number = ?`),
+      WHERE o.provider_id = ? AND o.number = ? ORDER BY ${REPORT_TARGET_ORDER} LIMIT 1`),
     numbersSentUnder: db.prepare(
       'SELECT number FROM outbound WHERE provider_id = ? UNION SELECT number FROM sent_parts WHERE provider = ? AND part_id = ? ORDER BY number',
     ),

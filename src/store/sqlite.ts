@@ -77,7 +77,9 @@ import type {
   InboundPosition,
   NewInbound,
   QuarantinedBody,
+  QuarantineDeletion,
   QuarantineEntry,
+  QuarantineSpan,
   ReceivedReply,
   QuarantinedRequest,
   QueueAction,
@@ -633,8 +635,19 @@ export class SqliteStore implements Store {
     return this.#read(() => quarantinedRequest(this.#admin, id));
   }
 
-  deleteQuarantined(id: number | undefined): Promise<number> {
-    return this.#write(() => this.#admin.quarantineDelete.run({ id: id ?? null }).changes);
+  async quarantineSpan(): Promise<QuarantineSpan> {
+    return this.#read(() => {
+      const row = this.#admin.quarantineSpan.get() as { count: number; newest_id: number | null };
+      return { count: row.count, newestId: row.newest_id ?? undefined };
+    });
+  }
+
+  deleteQuarantined(which: QuarantineDeletion): Promise<number> {
+    return this.#write(() =>
+      'id' in which
+        ? this.#admin.quarantineDelete.run({ id: which.id }).changes
+        : this.#admin.quarantineDeleteThrough.run({ through: which.through ?? null }).changes,
+    );
   }
 
   setDispatchPaused(paused: boolean, now: number): Promise<void> {

@@ -97,8 +97,10 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   listQuarantine(limit: number, afterId?: number): Promise<QuarantineEntry[]>;
   /** One kept request, with its body as received. */
   quarantined(id: number): Promise<QuarantinedBody | undefined>;
-  /** Deletes one kept request, or all (`id` undefined); how many went. */
-  deleteQuarantined(id: number | undefined): Promise<number>;
+  /** How many requests are kept, and the newest one's id: what a deletion of all of them the operator confirms names. */
+  quarantineSpan(): Promise<QuarantineSpan>;
+  /** Deletes one kept request, or all of them up to `through` (every one when undefined); how many went. */
+  deleteQuarantined(which: QuarantineDeletion): Promise<number>;
   /** Pauses or resumes all dispatch (queued SMS stay queued). */
   setDispatchPaused(paused: boolean, now: number): Promise<void>;
   dispatchPausedSince(): Promise<number | undefined>;
@@ -382,6 +384,19 @@ export interface QuarantineEntry extends Omit<QuarantinedRequest, 'body'> {
   readonly id: number;
   readonly bytes: number;
 }
+
+/** The kept requests as a page asking to delete them all names them: how many, and the newest's id (undefined: none). */
+export interface QuarantineSpan {
+  readonly count: number;
+  readonly newestId: number | undefined;
+}
+
+/**
+ * Which kept requests to delete: one by its id, or all those up to `through`, the newest one the operator saw (ids only
+ * grow, schema 26), so that requests kept after that are not deleted unseen; every one when `through` is undefined (the CLI's
+ * `quarantine delete all`, acting now).
+ */
+export type QuarantineDeletion = { readonly id: number } | { readonly through: number | undefined };
 
 /** One kept request with its body: '' when the request's body was empty, or when `store.retention` erased it (`erased`). */
 export interface QuarantinedBody extends QuarantineEntry {

@@ -103,6 +103,25 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
     assert.match(empty.data?.text ?? '', /the reply has no new text above the quoted mail/);
   });
 
+  test('a reply through a gateway that tags outside mail (RE: [EXTERNAL] Re: …) with nothing typed is refused, not sent as its subject', async () => {
+    for (const subject of ['RE: [EXTERNAL] Re: SMS from +44 7700 900123', 'RE: *** SPAM *** Re: SMS from +44 7700 900123', 'Réf. : SMS from +44 7700 900123']) {
+      for (const body of ['\r\n\r\nSent from my iPhone\r\n', '']) {
+        const smtp = await sendReply(body, subject);
+        assert.equal(smtp.data?.code, 554, `${subject}: ${smtp.data?.text}`);
+        assert.match(smtp.data?.text ?? '', /the reply has no new text above the quoted mail/);
+      }
+    }
+  });
+
+  test("GMX's quote header, its date line first, goes with the copy of the reply mail", async () => {
+    const header = `Gesendet: Freitag, 20. März 2026 um 08:48 Uhr\r\nVon: "+44 7700 900123" <${PHONE_ADDRESS}>\r\nAn: alice@example.com\r\nBetreff: SMS from +44 7700 900123`;
+    const smtp = await sendReply(`Bin unterwegs.\r\n \r\n \r\n\r\n${header}\r\n${decodeQuotedPrintable(sentBody)}`, 'Re: SMS from +44 7700 900123');
+    assert.equal(smtp.data?.code, 250, smtp.data?.text);
+    await waitFor('the SMS', () => suite.gateway.simulator.received.some((sms) => sms.text.startsWith('Bin unterwegs')));
+    const sms = suite.gateway.simulator.received.find((entry) => entry.text.startsWith('Bin unterwegs'));
+    assert.equal(sms?.text, 'Bin unterwegs.');
+  });
+
   test("an out-of-office answering the relay's reply mail is refused as automatic mail; alerts marked so are still sent", async () => {
     const marks: Array<[Record<string, string>, string | undefined, string]> = [
       // Exchange's out-of-office: all three marks at once; the first named is the reason.

@@ -444,6 +444,51 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
     }
   });
 
+  test('"Delete all quarantined requests" asks first and deletes only what it named; a request deleted is gone for good, its id never naming a later one', async () => {
+    const unreadable = async (junk: string) => {
+      const answer = await fetch(`${base}/webhooks/intellisoftware/dr`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ junk }).toString(),
+      });
+      assert.equal(((await answer.json()) as { status: string }).status, 'quarantined');
+    };
+    await unreadable('a');
+    await unreadable('b');
+    const { context, page } = await signedIn('olivia');
+    try {
+      await page.goto(`${base}/console/queue`);
+      await page.getByRole('button', { name: 'Delete all quarantined requests…' }).click();
+      await page.waitForURL(/\/console\/quarantine\/all\/delete/);
+      const asked = /(\d+) quarantined requests are kept now/.exec(await page.locator('main').innerText());
+      assert.ok(asked, 'the confirmation says how many it deletes');
+      await unreadable('arrived-after-the-confirmation');
+      await page.getByRole('button', { name: `Delete these ${asked[1]} requests` }).click();
+      await page.waitForURL(/\/console\/queue/);
+      assert.equal(
+        await page.locator('[role=status]').innerText(),
+        `deleted ${asked[1]} quarantined requests; 1 kept since the confirmation was shown was not deleted: read it first`,
+      );
+      assert.match(await page.locator('main').innerText(), /1 quarantined request, oldest first/);
+
+      // Two tabs on the one request left: one deletes it, another request arrives, the other tab's stale Delete is a 404.
+      const later = await context.newPage();
+      await page.getByRole('link', { name: /^Request \d+$/ }).click();
+      await later.goto(page.url());
+      await page.getByRole('button', { name: 'Delete this request' }).click();
+      await page.waitForURL(/\/console\/queue/);
+      await unreadable('never-seen');
+      const stale = later.waitForResponse((response) => response.request().method() === 'POST');
+      await later.getByRole('button', { name: 'Delete this request' }).click();
+      assert.equal((await stale).status(), 404);
+      assert.match(await later.locator('main').innerText(), /There is no quarantined request with id \d+ any more/);
+      await page.goto(`${base}/console/queue`);
+      assert.match(await page.locator('main').innerText(), /1 quarantined request, oldest first/, 'the request nobody saw is kept');
+    } finally {
+      await context.close();
+    }
+  });
+
   test('long unbroken values (a 217-character sender, a 708-character text without spaces) keep every list within its box, rows a few lines tall (at most 400 px: the clipped lines and, on a phone, the buttons or form of a row); a number or state is never broken: on a phone the table scrolls sideways', async () => {
     const store = relay.relay.store;
     const sender = `${'s'.repeat(205)}@example.com`;

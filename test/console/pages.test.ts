@@ -220,6 +220,41 @@ describe('console pages', () => {
     assert.equal(seen[0], '+447700900119', 'newest first');
   });
 
+  test('a conversation pages through every mail and reply, 50 at a time, by number or by its ref; one with no traffic says so', async () => {
+    const number = '+447700900150';
+    const now = Date.now();
+    for (let index = 0; index < 110; index++) {
+      await relay.relay.store.acceptMail(
+        mail([number], { id: uuidv7(), receivedAt: now - 200_000 + index * 1_000, sms: { ...mail([]).sms, text: `thread msg ${index + 1}` } }),
+      );
+    }
+    const sms = { provider: 'intellisoftware', number, sentAt: undefined, userContext: undefined };
+    await relay.relay.store.acceptInbound({ ...sms, providerId: 'T150', id: uuidv7(), text: 'thread reply', receivedAt: now - 150_000, route: undefined });
+    const texts: string[] = [];
+    const pages: number[] = [];
+    let path: string | undefined = '/console/conversations?number=07700900150';
+    while (path) {
+      const page = await html(path);
+      pages.push(0);
+      for (const [, text] of page.matchAll(/<p class="text">([^<]+)<\/p>/g)) {
+        texts.push(text ?? '');
+        pages[pages.length - 1] = (pages.at(-1) ?? 0) + 1;
+      }
+      if (pages.length > 1) assert.ok(link(page, 'Newest'), 'a later page links the newest');
+      path = link(page, 'Older mails and replies');
+      if (path) assert.match(path, /^\/console\/conversations\?number=07700900150&before=/, 'the number as asked, and the position');
+    }
+    assert.deepEqual(pages, [50, 50, 11]);
+    assert.equal(new Set(texts).size, 111, 'each mail and reply once');
+    assert.equal(texts[0], 'thread msg 110', 'newest first');
+    assert.equal(texts.at(-1), 'thread msg 1', 'down to the first mail');
+    const nothing = await html('/console/conversations?number=07700900777');
+    assert.match(nothing, /No mails or replies with this number\./);
+    const bad = await fetch(`${base}/console/conversations?number=07700900150&before=12_x9`, { headers: { cookie: operator, accept: 'application/json' } });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(await bad.json(), { error: 'BAD_PARAMETER', message: 'Page: not a position in the conversation; start again' });
+  });
+
   test('a notice shows only when the console issued it for this session: ?done= from a link is not shown', async () => {
     const spoofed = await html('/console/queue?done=Your+password+expired%3A+sign+in+at+evil.example');
     assert.doesNotMatch(spoofed, /evil\.example/);
@@ -288,6 +323,40 @@ describe('console pages', () => {
     await relay.relay.store.acceptMail(mail(['+447700900303'], { id: single, receivedAt: Date.now() }));
     await relay.relay.store.applyQueueAction('hold', single, Date.now(), 'by olivia from 127.0.0.1');
     assert.deepEqual(lines(await html(`/console/messages/${single}`)), [': by olivia from 127.0.0.1']);
+  });
+
+  test('the message page: a held SMS deleted is "failed", not held; a scheduled SMS gets no "Retry now"; an SMS reported failed is "failed", as Messages lists it', async () => {
+    const status = (page: string) => /<tr><td class="whole">[^<]*<\/td><td class="whole">([^<]*)<\/td>/.exec(page)?.[1];
+    const deleted = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900421'], { id: deleted, receivedAt: Date.now() }));
+    await relay.relay.store.applyQueueAction('hold', deleted, Date.now(), 'by olivia from 127.0.0.1');
+    await relay.relay.store.applyQueueAction('delete', deleted, Date.now(), 'by olivia from 127.0.0.1');
+    assert.equal(status(await html(`/console/messages/${deleted}`)), 'failed');
+
+    const scheduled = uuidv7();
+    const sendAt = Date.now() + 86_400_000;
+    await relay.relay.store.acceptMail(mail(['+447700900422'], { id: scheduled, receivedAt: Date.now(), sendAt, holdUntilSendAt: true }));
+    const page = await html(`/console/messages/${scheduled}`);
+    assert.match(status(page) ?? '', /^queued, scheduled for /);
+    assert.doesNotMatch(page, />Retry now</, 'a retry would leave it until its time');
+    assert.match(page, />Hold</);
+    // Gone again: the scheduled SMS test counts the queue's scheduled ones.
+    await relay.relay.store.applyQueueAction('delete', scheduled, Date.now(), 'by olivia from 127.0.0.1');
+
+    const reported = uuidv7();
+    await relay.relay.store.acceptMail(mail(['+447700900667'], { id: reported, receivedAt: Date.now() }));
+    const [sms] = await relay.relay.store.smsOf(reported);
+    await relay.relay.store.recordSmsOutcomes([{ smsId: sms?.smsId ?? assert.fail('no SMS'), kind: 'sent', providerId: 'F667' }]);
+    await relay.relay.store.applyDeliveryReport({
+      provider: 'intellisoftware',
+      providerId: 'F667',
+      number: '+447700900667',
+      code: 5,
+      state: 'failed',
+      receivedAt: Date.now(),
+    });
+    assert.equal(status(await html(`/console/messages/${reported}`)), 'failed');
+    assert.match(await html('/console/messages?number=07700900667&status=failed'), new RegExp(reported));
   });
 
   test('a day its month does not have is refused, naming the field; a leap day in a leap year is a day', async () => {
@@ -515,19 +584,31 @@ describe('console pages', () => {
     assert.deepEqual(await signin.json(), { error: 'BAD_PARAMETER', message: 'User name: give one value, as text' });
   });
 
-  test('"Delete all quarantined requests" on the queue page deletes every one, as `quarantine delete all` does', async () => {
+  test('"Delete all quarantined requests" on the queue page asks first, then deletes every one its page named; a form without that bound is refused', async () => {
     const queue = await html('/console/queue');
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
-    assert.match(queue, /<form method="post" action="\/console\/quarantine\/all\/delete" class="actions">/);
+    assert.match(queue, /<form method="get" action="\/console\/quarantine\/all\/delete" class="actions">/);
     assert.doesNotMatch(await html('/console/queue', await signIn('victor')), /Delete all quarantined requests/, 'not for a viewer');
     const kept = (await relay.relay.store.queueStats(Date.now())).quarantined;
     assert.ok(kept > 1);
-    const response = await fetch(`${base}/console/quarantine/all/delete`, {
-      method: 'POST',
-      headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: csrf }),
-      redirect: 'manual',
+    const confirmation = await html('/console/quarantine/all/delete');
+    assert.match(confirmation, new RegExp(`${kept} quarantined requests are kept now`));
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(confirmation)?.[1] ?? assert.fail('no CSRF token');
+    const through = /name="through" value="(\d+)"/.exec(confirmation)?.[1] ?? assert.fail('no bound');
+    const post = (fields: Record<string, string>) =>
+      fetch(`${base}/console/quarantine/all/delete`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ _csrf: csrf, ...fields }),
+        redirect: 'manual',
+      });
+    const unbounded = await post({});
+    assert.equal(unbounded.status, 400);
+    assert.deepEqual(await unbounded.json(), {
+      error: 'BAD_PARAMETER',
+      message: 'Confirm first: the deletion takes the requests its confirmation named (Through: the newest of them)',
     });
+    assert.equal((await relay.relay.store.queueStats(Date.now())).quarantined, kept, 'nothing deleted');
+    const response = await post({ through });
     assert.equal(response.status, 303);
     const after = await html(response.headers.get('location') ?? '');
     assert.match(after, new RegExp(`<p class="notice" role="status">deleted ${kept} quarantined requests</p>`));

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { RelayError } from '../../src/errors.ts';
-import type { ConsoleStore } from '../../src/store/console-types.ts';
+import type { ConsoleStore, ThreadItem } from '../../src/store/console-types.ts';
 import { PostgresConsoleStore } from '../../src/store/postgres/console.ts';
 import { PostgresStore } from '../../src/store/postgres/store.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -275,6 +275,39 @@ describe('console store', () => {
           ['mail', 1_000, 'delivered'],
         ],
       );
+    });
+
+    test(`${kind.name}: a thread page by page, newest first, each page after the last item of the one before, ties of one millisecond split between pages`, async () => {
+      // Mails and replies in the same milliseconds: a page boundary falls inside each kind and between the kinds.
+      for (const n of [1, 2, 3, 4, 5]) await store.acceptMail(mail([A], { id: ID(n), receivedAt: n <= 3 ? 1_000 : 2_000 }));
+      for (const [id, receivedAt] of [
+        ['in-1', 1_000],
+        ['in-2', 2_000],
+        ['in-3', 2_000],
+      ] as const) {
+        const sms = { provider: 'intellisoftware', providerId: id, number: A, text: id, sentAt: undefined, userContext: undefined };
+        await store.acceptInbound({ ...sms, id, receivedAt, route: undefined });
+      }
+      const whole = await consoleStore.thread(A, 100);
+      assert.deepEqual(
+        whole.map((item) => item.id),
+        ['in-3', 'in-2', ID(5), ID(4), 'in-1', ID(3), ID(2), ID(1)],
+      );
+      for (const size of [1, 2, 3]) {
+        const paged: string[] = [];
+        let after: ThreadItem | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = (await consoleStore.thread(A, size, after)).slice(0, size);
+          if (page.length === 0) break;
+          paged.push(...page.map((item) => item.id));
+          after = page.at(-1);
+        }
+        assert.deepEqual(
+          paged,
+          whole.map((item) => item.id),
+          `pages of ${size}`,
+        );
+      }
     });
   });
 });

@@ -904,6 +904,13 @@ function base64Body(rng: Rng, content: Buffer, tags: string[]): Buffer {
   }
 }
 
+/**
+ * What a long line repeats: plain letters, and what once made a text rule's regular expression
+ * quadratic on one line (a run of Outlook's `[cid:` or Gmail's `[image: ` with no `]`, a line of dashes
+ * read from each dash as a marker's start).
+ */
+const LONG_LINE_FILLERS = ['q', 'q', '[cid:', '[image: ', '-'];
+
 function quotedPrintableBody(rng: Rng, content: Buffer, tags: string[], longText: boolean): Buffer {
   let out = '';
   let column = 0;
@@ -936,7 +943,7 @@ function quotedPrintableBody(rng: Rng, content: Buffer, tags: string[], longText
       out = out.toLowerCase();
       break;
     case 'long-line':
-      out = out.replaceAll('=\r\n', '') + 'q'.repeat(rng.range(1000, longText ? 50_000 : 10_000));
+      out = out.replaceAll('=\r\n', '') + rng.pick(LONG_LINE_FILLERS).repeat(rng.range(1000, longText ? 50_000 : 10_000));
       break;
   }
   return Buffer.from(`${out}\r\n`, 'latin1');

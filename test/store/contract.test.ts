@@ -293,6 +293,33 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('an id the gateway gives again for the same number: a receipt goes to the newest SMS under it not yet final, not to the older final one', async () => {
+      for (const [index, [id, first, second]] of (
+        [
+          ['888', ['delivered', 0], ['failed', 11]],
+          ['999', ['failed', 11], ['delivered', 0]],
+          ['777', ['delivered', 0], ['delivered', 0]],
+        ] as const
+      ).entries()) {
+        const number = `+4477009003${10 + index}`;
+        const states: string[] = [];
+        for (const [state, code] of [first, second]) {
+          await store.acceptMail(mail([number]));
+          const [batch] = await claim(store, 1, 100);
+          const sms = batch?.sms[0];
+          assert.ok(sms);
+          await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId: id }]);
+          const applied = await store.applyDeliveryReport({ provider: 'smpp', providerId: id, number, state, code, receivedAt: 3_000 });
+          assert.deepEqual(applied.kind === 'advanced' && applied.smsId, sms.id, `${id}: ${state} applied to the SMS just sent`);
+          states.push((await store.smsOf(batch?.message.id ?? ''))[0]?.delivery ?? 'none');
+        }
+        assert.deepEqual(states, [first[0], second[0]], id);
+        const again = await store.applyDeliveryReport({ provider: 'smpp', providerId: id, number, state: second[0], code: second[1], receivedAt: 4_000 });
+        assert.equal(again.kind, 'duplicate', `${id}: the same receipt again is a repeat`);
+      }
+      await store.close();
+    });
+
     test('waitingSms lists the SMS of a message neither sent nor given up, leased or not, with their last error', async () => {
       const accepted = mail(numbers(4));
       await store.acceptMail({ ...accepted, recipients: accepted.recipients.map((recipient) => ({ ...recipient, notify: ['DELAY'] })) });

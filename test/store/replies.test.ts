@@ -386,5 +386,25 @@ forEachStore((kind) =>
       assert.equal(await show(empty?.id), '(empty body)', 'nothing to erase: still empty');
       assert.equal((await store.quarantined(full?.id ?? 0))?.erased, true);
     });
+
+    test("a quarantined request's id is never given again, and deleting all through the newest seen keeps the ones kept after it", async () => {
+      const kept = (body: string) => store.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body });
+      const first = await kept('first');
+      assert.equal(await store.deleteQuarantined({ id: first }), 1);
+      const second = await kept('second');
+      assert.ok(second > first, `the request kept after the last was deleted has a new id (${second}, not ${first})`);
+      assert.equal(await store.quarantined(first), undefined, 'the deleted id names nothing');
+      assert.equal(await store.deleteQuarantined({ id: first }), 0, 'a stale delete deletes nothing');
+      assert.deepEqual(await store.quarantineSpan(), { count: 1, newestId: second });
+      const third = await kept('third');
+      assert.equal(await store.deleteQuarantined({ through: second }), 1, 'only what the operator saw');
+      assert.deepEqual(
+        (await store.listQuarantine(10)).map((entry) => entry.id),
+        [third],
+      );
+      assert.equal(await store.deleteQuarantined({ through: undefined }), 1, "the CLI's delete all: every one");
+      assert.ok((await kept('fourth')) > third, 'after every one was deleted, still a new id');
+      assert.deepEqual((await store.quarantineSpan()).count, 1);
+    });
   }),
 );

@@ -174,6 +174,26 @@ describe('SQLite store', () => {
     olderRelay.close();
   });
 
+  test('a store of schema 25 is migrated at open: its quarantined requests stay as they were, and the id of the last one deleted is not given again', async () => {
+    await openUpgraded(25, [
+      "INSERT INTO quarantine (id, received_at, provider, kind, reason, body, body_erased) VALUES (1, 1000, 'puzzel', 'mo', 'unreadable', 'kept', NULL)",
+      "INSERT INTO quarantine (id, received_at, provider, kind, reason, body, body_erased) VALUES (2, 1000, 'puzzel', 'dr', 'unreadable', '', 1)",
+    ]);
+    assert.deepEqual(await store.quarantined(1), {
+      id: 1,
+      receivedAt: 1000,
+      provider: 'puzzel',
+      kind: 'mo',
+      reason: 'unreadable',
+      bytes: 4,
+      body: 'kept',
+      erased: false,
+    });
+    assert.equal((await store.quarantined(2))?.erased, true);
+    assert.equal(await store.deleteQuarantined({ id: 2 }), 1);
+    assert.equal(await store.quarantine({ receivedAt: 2000, provider: 'puzzel', kind: 'mo', reason: 'unreadable', body: 'new' }), 3);
+  });
+
   test('an upgrade is one transaction: a step that fails rolls back the steps before it, and the store is refused with the step and the fix', async () => {
     await store.close();
     file = storeFile();

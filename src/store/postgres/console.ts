@@ -30,6 +30,7 @@ import {
   toDetail,
   toSession,
   toSummaries,
+  threadBounds,
   toThread,
 } from '../console-rows.ts';
 import type {
@@ -42,6 +43,7 @@ import type {
   MessageSearch,
   MessageSummary,
   ThreadItem,
+  ThreadPosition,
   TimedDetail,
 } from '../console-types.ts';
 import { asStoreError } from '../rows.ts';
@@ -216,8 +218,12 @@ export class PostgresConsoleStore implements ConsoleStore {
     return row?.number;
   }
 
-  async thread(number: string, limit: number): Promise<ThreadItem[]> {
-    const [mails, replies] = await Promise.all([this.#rows<MailToRow>('mailsTo', [number, limit]), this.#rows<ReplyRow>('repliesFrom', [number, limit])]);
+  async thread(number: string, limit: number, after?: ThreadPosition): Promise<ThreadItem[]> {
+    const { at, mailKey, replyKey } = threadBounds(after);
+    const [mails, replies] = await Promise.all([
+      this.#rows<MailToRow>('mailsTo', [number, at, at, mailKey, limit]),
+      this.#rows<ReplyRow>('repliesFrom', [number, at, at, replyKey, limit]),
+    ]);
     return toThread(mails, replies);
   }
 

@@ -182,12 +182,19 @@ async function copyTable(source: BetterSqlite3.Database, client: pg.Client, tabl
     if (batch.length === ROWS_PER_INSERT) await flush();
   }
   await flush();
-  // Identity columns continue after the copied ids (explicit ids do not move their sequence).
+  // Identity columns continue after the copied ids (explicit ids do not move their sequence), and after the highest id
+  // SQLite gave a table of AUTOINCREMENT (schema 26's quarantine), a deleted one's included: an id is never given twice.
   const sequence = names.includes('id')
     ? (await client.query<{ name: string | null }>('SELECT pg_get_serial_sequence($1, $2) AS name', [table, 'id'])).rows[0]?.name
     : undefined;
-  if (sequence) await client.query(`SELECT setval($1, GREATEST((SELECT MAX(id) FROM ${table}), 1))`, [sequence]);
+  if (sequence) await client.query(`SELECT setval($1, GREATEST((SELECT MAX(id) FROM ${table}), $2, 1))`, [sequence, highestGiven(source, table)]);
   return { table, rows: copied, checksum: digest.value };
+}
+
+/** The highest id SQLite gave `table` when it is of AUTOINCREMENT (sqlite_sequence), deleted rows' included; else 0. */
+function highestGiven(source: BetterSqlite3.Database, table: string): number {
+  const autoincrement = source.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'").get() !== undefined;
+  return autoincrement ? ((source.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').pluck().get(table) as number | undefined) ?? 0) : 0;
 }
 
 async function targetChecksum(client: pg.Client, table: string, columns: readonly Column[]): Promise<{ rows: number; checksum: string }> {

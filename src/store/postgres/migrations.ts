@@ -48,11 +48,11 @@ const orphansAdopted = (words: string) => `WITH found AS (
 
 /** Step 15's history words: the code alone. */
 const STEP_15_WORDS = "state || ' (provider status ' || code || ')'";
-/** Step 26's: the provider's words when the report had them, as a report applied at once reads (rows.ts, reportDetail). */
-const STEP_26_WORDS = "state || ' (' || COALESCE(said, 'provider status ' || code) || ')'";
+/** Step 27's: the provider's words when the report had them, as a report applied at once reads (rows.ts, reportDetail). */
+const STEP_27_WORDS = "state || ' (' || COALESCE(said, 'provider status ' || code) || ')'";
 
 /** ORPHANS_ADOPTED as a statement of its own, answering how many it adopted: for tests of its plan and its result. */
-export const SENT_ORPHANS = `${orphansAdopted(STEP_26_WORDS)}
+export const SENT_ORPHANS = `${orphansAdopted(STEP_27_WORDS)}
   SELECT count(*)::int AS adopted FROM found`;
 
 /** `smsrelay_adopt_orphans(at, ids)`, its history lines in `words`. */
@@ -83,16 +83,16 @@ $adopt$`;
 const ADOPTION_STEP = adoptionFunction(STEP_15_WORDS);
 
 /**
- * Step 26: the same function, an adopted report's history line in the provider's words (schema 25's
+ * Step 27: the same function, an adopted report's history line in the provider's words (schema 25's
  * `said`), so that a report that came before its send result reads as one that came after.
  */
-const ADOPTION_WORDS_STEP = adoptionFunction(STEP_26_WORDS);
+const ADOPTION_WORDS_STEP = adoptionFunction(STEP_27_WORDS);
 
-/** The statement that adopts the reports that came before the send results of the SMS `$2` (ids), at `$1` (steps 15 and 26). */
+/** The statement that adopts the reports that came before the send results of the SMS `$2` (ids), at `$1` (steps 15 and 27). */
 export const ADOPT_ORPHANS = 'SELECT smsrelay_adopt_orphans($1::bigint, $2::bigint[]) AS adopted';
 
 /** By step number: what the step adds on PostgreSQL. */
 export const POSTGRES_STEPS: ReadonlyMap<number, string> = new Map([
   [15, ADOPTION_STEP],
-  [26, ADOPTION_WORDS_STEP],
+  [27, ADOPTION_WORDS_STEP],
 ]);

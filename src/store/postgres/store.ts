@@ -50,6 +50,7 @@ import {
   isForward,
   type OutboundForReport,
   REPORT_CONFLICT,
+  REPORT_TARGET_ORDER,
   saysMore,
   toConversation,
   toRecipient,
@@ -76,7 +77,9 @@ import type {
   ReroutedConversation,
   QuarantinedRequest,
   QuarantinedBody,
+  QuarantineDeletion,
   QuarantineEntry,
+  QuarantineSpan,
   QueueAction,
   QueuedMailError,
   QueuedSms,
@@ -1170,8 +1173,17 @@ export class PostgresStore implements Store, ClusterStore {
     return row && quarantinedBody(row);
   }
 
-  deleteQuarantined(id: number | undefined): Promise<number> {
-    return this.#write(async (client) => (await client.query('DELETE FROM quarantine WHERE $1::bigint IS NULL OR id = $1', [id ?? null])).rowCount ?? 0);
+  async quarantineSpan(): Promise<QuarantineSpan> {
+    const row = await this.#row<{ count: number; newest_id: string | null }>('SELECT COUNT(*)::int AS count, MAX(id) AS newest_id FROM quarantine', []);
+    return { count: row?.count ?? 0, newestId: row?.newest_id == null ? undefined : Number(row.newest_id) };
+  }
+
+  deleteQuarantined(which: QuarantineDeletion): Promise<number> {
+    const [sql, value] =
+      'id' in which
+        ? ['DELETE FROM quarantine WHERE id = $1', which.id]
+        : ['DELETE FROM quarantine WHERE $1::bigint IS NULL OR id <= $1', which.through ?? null];
+    return this.#write(async (client) => (await client.query(sql, [value])).rowCount ?? 0);
   }
 
   setDispatchPaused(paused: boolean, now: number): Promise<void> {
@@ -1300,7 +1312,7 @@ export class PostgresStore implements Store, ClusterStore {
           FROM outbound o JOIN messages m ON m.id = o.message_id
           WHERE o.number = $2 AND (o.provider_id = ANY($1::text[])
             OR (o.message_id = $3 AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))))
-          ORDER BY by_id DESC, COALESCE(o.provider_id = $1[1], FALSE) DESC LIMIT 1 FOR UPDATE OF o`,
+          ORDER BY by_id DESC, COALESCE(o.provider_id = $1[1], FALSE) DESC, ${REPORT_TARGET_ORDER} LIMIT 1 FOR UPDATE OF o`,
           values: [ids, report.number, report.messageId ?? null],
         },
       ],
