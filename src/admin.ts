@@ -17,7 +17,16 @@ import { upgradeAhead } from './store/migrations.ts';
 import type { SharedPause } from './store/shared-state-types.ts';
 import { redactUrl } from './store/postgres/url.ts';
 import type { ReplyMailSettings } from './replies/reply-mail.ts';
-import { OPERATOR, type QuarantineDeletion, type QueueAction, type QueueStats, type SmsState, type Store, type StoredEvent } from './store/types.ts';
+import {
+  OPERATOR,
+  type QuarantineDeletion,
+  type QuarantineSpan,
+  type QueueAction,
+  type QueueStats,
+  type SmsState,
+  type Store,
+  type StoredEvent,
+} from './store/types.ts';
 
 /** What a list prints unless told otherwise: a page a terminal scrolls back through (`queue list --limit` takes more). */
 export const LISTED = 1000;
@@ -31,6 +40,13 @@ export class UsageError extends Error {}
  * What a command names is not there (any more: another operator, or another relay, may have handled
  * it): exit 1; the console answers 404. `what` names it without the CLI's hint.
  */
+/** The quarantined requests up to the newest a confirmation named are not the ones it showed: nothing was deleted; `now`, what is kept now. */
+export class QuarantineChanged extends Error {
+  constructor(readonly now: QuarantineSpan) {
+    super('The quarantined requests changed since the confirmation was shown: nothing was deleted. Confirm again with the numbers now.');
+  }
+}
+
 export class NotFound extends Error {
   constructor(
     readonly what: string,
@@ -584,12 +600,15 @@ export function checkQuarantineArgs(args: readonly string[]): { command: 'list' 
 
 /**
  * `quarantine delete <id|all>`, the CLI's and the console's: one request, or all of them up to the newest one the operator
- * saw (the console's confirmation names it; the CLI's `all` acts now, on every one). Requests kept after that stay, and
- * the answer says how many.
+ * saw (the console's confirmation names it and how many it showed; the CLI's `all` acts now, on every one). Requests kept
+ * after that stay, and the answer says how many; when those up to it are not the ones shown, none is deleted
+ * (QuarantineChanged, with the numbers now).
  */
 export async function deleteQuarantined(store: Store, which: QuarantineDeletion): Promise<Outcome> {
   const deleted = await store.deleteQuarantined(which);
   if ('id' in which && deleted === 0) throw new NotFound(`quarantined request with id ${which.id}`);
+  // A confirmation names at least one request: none deleted is one kept or deleted meanwhile up to its newest.
+  if ('count' in which && deleted === 0) throw new QuarantineChanged(await store.quarantineSpan());
   const said = `deleted ${deleted} quarantined request${deleted === 1 ? '' : 's'}`;
   const newer = 'id' in which || which.through === undefined ? 0 : (await store.quarantineSpan()).count;
   if (newer === 0) return { said, changed: deleted };

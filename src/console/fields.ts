@@ -46,7 +46,7 @@ export const FIELDS = {
   queuePage: form({ after: term('Page (after)'), replies: term('Page (replies)'), quarantine: term('Page (quarantine)'), ...notice }),
   queue: form({ action: term('Action'), target: term('Target'), back: term('Back') }),
   reroute: form({ mailbox: term('Mailbox') }),
-  quarantineDelete: form({ through: term('Through') }),
+  quarantineDelete: form({ through: term('Through'), count: term('Count') }),
   send: form({ to: term('Number'), text: text('Text'), submission: term('Form id (submission)') }),
 } as const;
 

@@ -5,7 +5,18 @@ import { parse } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
 import type { AcceptanceService } from '../acceptance/service.ts';
-import { configCheck, deleteQuarantined, eventNumbers, NotFound, nextProbe, type Outcome, queueAction, rerouteUndeliverable, type Wording } from '../admin.ts';
+import {
+  configCheck,
+  deleteQuarantined,
+  eventNumbers,
+  NotFound,
+  nextProbe,
+  type Outcome,
+  QuarantineChanged,
+  queueAction,
+  rerouteUndeliverable,
+  type Wording,
+} from '../admin.ts';
 import { type Config, testSender } from '../config/load.ts';
 import { failureLogFields, isStoreFailure, RelayError } from '../errors.ts';
 import { misdirected, servedHostNames } from '../http/hosts.ts';
@@ -14,7 +25,7 @@ import type { Logger } from '../log.ts';
 import type { GatewayHealth } from '../providers/contract.ts';
 import { isDiallable, maskNumber, normaliseNumber } from '../sms/numbers.ts';
 import { RECENT_TRAFFIC_ROWS } from '../store/console-rows.ts';
-import type { ConsoleStore, MessageSearch, ThreadPosition } from '../store/console-types.ts';
+import type { ConsoleStore, MessageSearch, ThreadCursor } from '../store/console-types.ts';
 import type { SharedPause } from '../store/shared-state-types.ts';
 import type { InboundPosition, QueuedSms, Store } from '../store/types.ts';
 import { type Channel, ConsoleAccess, type SignedIn } from './access.ts';
@@ -308,7 +319,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!notice.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', notice.problem), request.console);
         const message = await consoleStore.message(id);
         if (!message) return problem(request, reply, 404, new RelayError('NOT_FOUND', `No message with id ${id}`), request.console);
-        const [sms, events] = await Promise.all([store.smsOf(id), store.events(id)]);
+        const [kept, events] = await Promise.all([store.smsOf(id), store.events(id)]);
+        const now = clock();
+        // Scheduled while its X-SMS-Send-At is ahead: once that time has passed, the SMS is due like any other, and a retry sends it now.
+        const sms = kept.map((item) => ({ ...item, scheduledFor: item.scheduledFor !== undefined && item.scheduledFor > now ? item.scheduledFor : undefined }));
         const queued = sms.filter((item) => item.status === 'queued');
         const numberOf = eventNumbers(sms);
         return page(reply, 'message', request.console, {
@@ -368,7 +382,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       });
 
       /**
-       * One number's thread, 50 items a page from `before` (the last item of the page before, `<time>_<m|r><key>`), newest
+       * One number's thread, PAGE_SIZE items a page from `before` (where the page before ended, threadCursor's form), newest
        * first: "Older" links the next page, keeping the page's own query (`kept`: the number asked, never one a list's ref hid).
        */
       async function conversation(
@@ -378,19 +392,20 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         before: string | undefined,
         kept: Record<string, string | undefined>,
       ) {
-        const at = before === undefined ? undefined : threadPosition(before);
+        const at = before === undefined ? undefined : threadCursor(before);
         if (at === null)
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', 'Page: not a position in the conversation; start again'), request.console);
-        const found = pageOf(await consoleStore.thread(peer, PAGE_SIZE + 1, at), (last) => `${last.at}_${last.kind === 'mail' ? 'm' : 'r'}${last.key}`);
+        const found = await consoleStore.thread(peer, PAGE_SIZE, at);
         const query = Object.fromEntries(Object.entries(kept).filter((entry): entry is [string, string] => entry[1] !== undefined));
         const path = request.url.split('?')[0];
         return page(reply, 'conversation', request.console, {
           title: 'Conversation',
           peer,
-          items: found.rows,
+          items: found.items,
+          pageSize: PAGE_SIZE,
           paged: at !== undefined,
           newest: `${path}${Object.keys(query).length > 0 ? `?${new URLSearchParams(query)}` : ''}`,
-          older: found.next === undefined ? undefined : `${path}?${new URLSearchParams({ ...query, before: found.next })}`,
+          older: found.next === undefined ? undefined : `${path}?${new URLSearchParams({ ...query, before: cursorValue(found.next) })}`,
         });
       }
 
@@ -483,19 +498,27 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       scope.get('/quarantine/all/delete', async (request: ConsoleRequest, reply) => {
         if ((request.console as Context).signedIn.user.role !== 'operator')
           return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Viewers can look but not act: ask an operator'), request.console);
-        return page(reply, 'quarantine-delete', request.console, { title: 'Delete all quarantined requests', span: await store.quarantineSpan() });
+        return page(reply, 'quarantine-delete', request.console, {
+          title: 'Delete all quarantined requests',
+          span: await store.quarantineSpan(),
+          problem: undefined,
+        });
       });
       scope.post('/quarantine/all/delete', async (request: ConsoleRequest, reply) => {
         const read = readFields(FIELDS.quarantineDelete, request.body);
-        const through = read.ok && /^\d{1,15}$/.test(read.fields.through ?? '') ? Number(read.fields.through) : undefined;
-        if (through === undefined) {
-          const refusal = read.ok ? 'Confirm first: the deletion takes the requests its confirmation named (Through: the newest of them)' : read.problem;
+        const bound = (value: string | undefined) => (value !== undefined && /^[1-9]\d{0,14}$/.test(value) ? Number(value) : undefined);
+        const through = read.ok ? bound(read.fields.through) : undefined;
+        const count = read.ok ? bound(read.fields.count) : undefined;
+        if (through === undefined || count === undefined) {
+          const refusal = read.ok
+            ? 'Confirm first: the deletion takes the requests its confirmation named (Through: the newest of them; Count: how many)'
+            : read.problem;
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', refusal), request.console, undefined, {
             href: '/console/quarantine/all/delete',
             label: 'Delete all quarantined requests…',
           });
         }
-        return act(request, reply, 'quarantine delete', `all through ${through}`, () => deleteQuarantined(store, { through }));
+        return act(request, reply, 'quarantine delete', `all through ${through}`, () => deleteQuarantined(store, { through, count }));
       });
       scope.post('/quarantine/:id/delete', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -587,6 +610,10 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         } catch (error) {
           if (error instanceof RelayError) throw error;
           if (error instanceof NotFound) return gone(request, reply, error);
+          if (error instanceof QuarantineChanged)
+            return problem(request, reply, 409, new RelayError('BAD_PARAMETER', error.message), request.console, () =>
+              page(reply, 'quarantine-delete', request.console, { title: 'Delete all quarantined requests', span: error.now, problem: error.message }),
+            );
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', error instanceof Error ? error.message : String(error)), request.console);
         }
         const messageId = target && /^[0-9a-f-]{36}$/.test(target) && action.startsWith('queue') ? target : undefined;
@@ -845,13 +872,20 @@ function timedPosition(value: string): { at: number; key: string } | null {
   return match?.[1] && match[2] ? { at: Number(match[1]), key: match[2] } : null;
 }
 
-/** `<time>_<m|r><key>`, the last item of a conversation's page before (a mail by its SMS id, a reply by its id); null when it is not one. */
-function threadPosition(value: string): ThreadPosition | null {
-  const timed = timedPosition(value);
-  const kind = timed?.key.charAt(0);
-  const key = timed?.key.slice(1) ?? '';
-  if (!timed || key === '' || (kind === 'm' ? !/^\d{1,15}$/.test(key) : kind !== 'r')) return null;
-  return { at: timed.at, kind: kind === 'm' ? 'mail' : 'reply', key };
+/**
+ * A conversation's page position: `m<SMS id>` the last mail shown, `r<time>_<id>` the last reply shown, either or both (in
+ * that order: a reply's id may hold any character); null when it is not one.
+ */
+function threadCursor(value: string): ThreadCursor | null {
+  const match = /^(?:m(\d{1,15}))?(?:r(\d{1,15})_(.+))?$/.exec(value);
+  if (!match || value === '') return null;
+  const [, mail, at, id] = match;
+  return { mail: mail === undefined ? undefined : Number(mail), reply: at === undefined || id === undefined ? undefined : { at: Number(at), id } };
+}
+
+/** The position threadCursor reads. */
+function cursorValue(cursor: ThreadCursor): string {
+  return `${cursor.mail === undefined ? '' : `m${cursor.mail}`}${cursor.reply ? `r${cursor.reply.at}_${cursor.reply.id}` : ''}`;
 }
 
 /** Where each of the queue page's lists starts: after an SMS id, before a reply, after a quarantined request's id; null when one is not a position. */

@@ -11,8 +11,9 @@ import type {
   MessageDetail,
   MessageSearch,
   MessageSummary,
+  ThreadCursor,
   ThreadItem,
-  ThreadPosition,
+  ThreadPage,
 } from './console-types.ts';
 
 /**
@@ -118,13 +119,16 @@ export const CONSOLE_SQL = {
   recentInbound: 'SELECT id, number, received_at AS at FROM inbound ORDER BY received_at DESC LIMIT ?',
   outboundNumber: 'SELECT number FROM outbound WHERE id = ?',
   inboundNumber: 'SELECT number FROM inbound WHERE id = ?',
-  // A thread's page: the items before a position (threadBounds), in the thread's order (toThread).
+  // A thread's page, each kind on its own index from its own cursor (threadValues), merged by threadPage: a mail's time is
+  // its message's, in another table, so an order by it would read every mail of the number (or every message) first.
+  // Parameters: number, the last mail's SMS id, limit (outbound_number).
   mailsTo: `
     SELECT m.id, o.id AS sms_id, m.received_at, m.envelope_from, m.text, o.status, o.delivery FROM outbound o JOIN messages m ON m.id = o.message_id
-    WHERE o.number = ? AND (m.received_at < ? OR (m.received_at = ? AND o.id < ?)) ORDER BY m.received_at DESC, o.id DESC LIMIT ?`,
+    WHERE o.number = ? AND o.id < ? ORDER BY o.id DESC LIMIT ?`,
+  // Parameters: number, the last reply's time and id, limit (inbound_number_received, schema 28).
   repliesFrom: `
     SELECT id, received_at, text, mailbox FROM inbound
-    WHERE number = ? AND (received_at < ? OR (received_at = ? AND id < ?)) ORDER BY received_at DESC, id DESC LIMIT ?`,
+    WHERE number = ? AND (received_at, id) < (?, ?) ORDER BY received_at DESC, id DESC LIMIT ?`,
 } as const;
 
 export type ConsoleStatement = keyof typeof CONSOLE_SQL;
@@ -240,34 +244,38 @@ export function parseRef(ref: string): { kind: 'outbound'; id: number } | { kind
   return undefined;
 }
 
-/**
- * The mails' and the replies' bounds of a thread's page that starts after `after` (the last item of the page before): the
- * thread is newest first, at one time replies before mails, each by its key, highest first (toThread). Each statement
- * reads (number, at, at, key, limit); a mail's key is its SMS id, a reply's its id.
- */
-export function threadBounds(after: ThreadPosition | undefined): { at: number; mailKey: number; replyKey: string } {
-  if (after === undefined) return { at: Number.MAX_SAFE_INTEGER, mailKey: 0, replyKey: '' };
-  // At the position's time: after a reply, every mail and the replies below it; after a mail, the mails below it and no reply.
-  return after.kind === 'reply'
-    ? { at: after.at, mailKey: Number.MAX_SAFE_INTEGER, replyKey: after.key }
-    : { at: after.at, mailKey: Number(after.key), replyKey: '' };
+/** The cursors of a thread's page after `after` (none: from the newest), as mailsTo's and repliesFrom's parameters. */
+export function threadValues(after: ThreadCursor | undefined): { mail: [number]; reply: [number, string] } {
+  return {
+    mail: [after?.mail ?? Number.MAX_SAFE_INTEGER],
+    // Below the largest time every reply is older, whatever its id.
+    reply: after?.reply ? [after.reply.at, after.reply.id] : [Number.MAX_SAFE_INTEGER, ''],
+  };
 }
 
-/** A thread's mails and replies as one list in its order: newest first; at one time, replies before mails, each by key, highest first. */
-export function toThread(mails: readonly MailToRow[], replies: readonly ReplyRow[]): ThreadItem[] {
-  const order = (a: ThreadItem, b: ThreadItem) =>
-    b.at - a.at ||
-    (a.kind === b.kind ? (a.kind === 'mail' ? Number(b.key) - Number(a.key) : a.key < b.key ? 1 : a.key > b.key ? -1 : 0) : a.kind === 'reply' ? -1 : 1);
-  return [
-    ...mails.map((row) => ({
-      kind: 'mail' as const,
-      at: row.received_at,
-      key: String(row.sms_id),
-      id: row.id,
-      from: row.envelope_from,
-      text: row.text,
-      status: row.delivery ?? row.status,
-    })),
-    ...replies.map((row) => ({ kind: 'reply' as const, at: row.received_at, key: row.id, id: row.id, text: row.text, mailbox: row.mailbox ?? undefined })),
-  ].sort(order);
+/**
+ * A thread's page of at most `limit` items after `after`, from the next `limit + 1` mails (by SMS id, highest first) and
+ * replies (by time and id, newest first), merged newest first (at one time, the reply first): each kind is read in its
+ * own order and the page ends where it ends, so every item shows once, whatever the pages. `next` carries both kinds'
+ * last items shown (a kind none was shown of keeps its cursor); undefined when nothing is left.
+ */
+export function threadPage(mails: readonly MailToRow[], replies: readonly ReplyRow[], limit: number, after: ThreadCursor | undefined): ThreadPage {
+  const items: ThreadItem[] = [];
+  let cursor: ThreadCursor = { mail: after?.mail, reply: after?.reply };
+  let [mail, reply] = [0, 0];
+  while (items.length < limit) {
+    const nextMail = mails[mail];
+    const nextReply = replies[reply];
+    if (nextReply && (!nextMail || nextReply.received_at >= nextMail.received_at)) {
+      items.push({ kind: 'reply', at: nextReply.received_at, id: nextReply.id, text: nextReply.text, mailbox: nextReply.mailbox ?? undefined });
+      cursor = { ...cursor, reply: { at: nextReply.received_at, id: nextReply.id } };
+      reply += 1;
+    } else if (nextMail) {
+      const status = nextMail.delivery ?? nextMail.status;
+      items.push({ kind: 'mail', at: nextMail.received_at, id: nextMail.id, from: nextMail.envelope_from, text: nextMail.text, status });
+      cursor = { ...cursor, mail: nextMail.sms_id };
+      mail += 1;
+    } else break;
+  }
+  return { items, next: mail < mails.length || reply < replies.length ? cursor : undefined };
 }

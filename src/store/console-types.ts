@@ -40,8 +40,11 @@ export interface ConsoleStore {
   conversations(): Promise<ConversationSummary[]>;
   /** The number an outbound SMS (`o<id>`) or an inbound one (`i<id>`) is with. */
   numberOfRef(ref: string): Promise<string | undefined>;
-  /** A number's mails and replies after `after` (the last item of the page before), in the thread's order (newest first), at most `limit` of each. */
-  thread(number: string, limit: number, after?: ThreadPosition): Promise<ThreadItem[]>;
+  /**
+   * A page of at most `limit` of a number's mails and replies after `after` (where the page before ended), newest first,
+   * each read on its own index whatever the thread's length (console-rows.ts, threadPage), and where the next starts.
+   */
+  thread(number: string, limit: number, after?: ThreadCursor): Promise<ThreadPage>;
   close(): Promise<void>;
 }
 
@@ -118,13 +121,21 @@ export interface ConversationSummary {
   readonly lastAt: number;
 }
 
-/** Where an item is in its thread: its time, kind and key (a mail's SMS id, a reply's id). */
-export interface ThreadPosition {
-  readonly at: number;
-  readonly kind: 'mail' | 'reply';
-  readonly key: string;
+/**
+ * Where a thread's page starts: after the last mail (its SMS id) and the last reply (its time and id) the pages before
+ * showed; a kind none of them showed starts at its newest.
+ */
+export interface ThreadCursor {
+  readonly mail: number | undefined;
+  readonly reply: { readonly at: number; readonly id: string } | undefined;
+}
+
+export interface ThreadPage {
+  readonly items: readonly ThreadItem[];
+  /** Where the next page starts; undefined when this one ends the thread. */
+  readonly next: ThreadCursor | undefined;
 }
 
 export type ThreadItem =
-  | (ThreadPosition & { readonly kind: 'mail'; readonly id: string; readonly from: string; readonly text: string; readonly status: string })
-  | (ThreadPosition & { readonly kind: 'reply'; readonly id: string; readonly text: string; readonly mailbox: string | undefined });
+  | { readonly kind: 'mail'; readonly at: number; readonly id: string; readonly from: string; readonly text: string; readonly status: string }
+  | { readonly kind: 'reply'; readonly at: number; readonly id: string; readonly text: string; readonly mailbox: string | undefined };

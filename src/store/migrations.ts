@@ -393,6 +393,12 @@ export const MIGRATIONS: readonly string[] = [
   // applied at once is. SQLite adopts in the store's code (sqlite-replies.ts, adoptOrphans); PostgreSQL's
   // function is replaced (postgres/migrations.ts, POSTGRES_STEPS): no table changes.
   '-- PostgreSQL only',
+  // 28: a number's replies by time, so that a conversation's page reads its replies from where the page before ended
+  // (console-rows.ts, repliesFrom) rather than every reply of the number; it serves every look-up by number, as step 8's did.
+  `
+  CREATE INDEX inbound_number_received ON inbound (number, received_at, id);
+  DROP INDEX inbound_number;
+  `,
 ];
 
 /**

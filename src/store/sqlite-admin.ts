@@ -34,7 +34,9 @@ export function prepareAdminStatements(db: Database) {
     ),
     quarantineSpan: db.prepare('SELECT COUNT(*) AS count, MAX(id) AS newest_id FROM quarantine'),
     quarantineDelete: db.prepare('DELETE FROM quarantine WHERE id = @id'),
-    quarantineDeleteThrough: db.prepare('DELETE FROM quarantine WHERE @through IS NULL OR id <= @through'),
+    quarantineDeleteAll: db.prepare('DELETE FROM quarantine'),
+    // What the confirmation showed, or nothing: the count and the deletion in one statement, so one snapshot.
+    quarantineDeleteThrough: db.prepare('DELETE FROM quarantine WHERE id <= @through AND (SELECT COUNT(*) FROM quarantine WHERE id <= @through) = @count'),
     queued: db.prepare(`
       SELECT o.id, o.message_id, o.number, o.attempts, o.next_attempt_at, o.last_error, o.held, m.received_at, m.envelope_from
       FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.status = 'queued' AND o.id > ? ORDER BY o.id LIMIT ?`),

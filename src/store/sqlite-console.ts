@@ -22,8 +22,8 @@ import {
   toDetail,
   toSession,
   toSummaries,
-  threadBounds,
-  toThread,
+  threadPage,
+  threadValues,
 } from './console-rows.ts';
 import type {
   ActivityBucket,
@@ -34,8 +34,8 @@ import type {
   MessageDetail,
   MessageSearch,
   MessageSummary,
-  ThreadItem,
-  ThreadPosition,
+  ThreadCursor,
+  ThreadPage,
   TimedDetail,
 } from './console-types.ts';
 
@@ -168,11 +168,14 @@ export class SqliteConsoleStore implements ConsoleStore {
     return (statement.get(parsed.id) as { number: string } | undefined)?.number;
   }
 
-  async thread(number: string, limit: number, after?: ThreadPosition): Promise<ThreadItem[]> {
-    const { at, mailKey, replyKey } = threadBounds(after);
-    return toThread(
-      this.#sql.mailsTo.all(number, at, at, mailKey, limit) as MailToRow[],
-      this.#sql.repliesFrom.all(number, at, at, replyKey, limit) as ReplyRow[],
+  async thread(number: string, limit: number, after?: ThreadCursor): Promise<ThreadPage> {
+    const { mail, reply } = threadValues(after);
+    // One more of each than the page shows: whether anything is left after it.
+    return threadPage(
+      this.#sql.mailsTo.all(number, ...mail, limit + 1) as MailToRow[],
+      this.#sql.repliesFrom.all(number, ...reply, limit + 1) as ReplyRow[],
+      limit,
+      after,
     );
   }
 

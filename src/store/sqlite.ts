@@ -646,7 +646,9 @@ export class SqliteStore implements Store {
     return this.#write(() =>
       'id' in which
         ? this.#admin.quarantineDelete.run({ id: which.id }).changes
-        : this.#admin.quarantineDeleteThrough.run({ through: which.through ?? null }).changes,
+        : which.through === undefined
+          ? this.#admin.quarantineDeleteAll.run().changes
+          : this.#admin.quarantineDeleteThrough.run({ through: which.through, count: which.count }).changes,
     );
   }
 

@@ -99,7 +99,10 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
   quarantined(id: number): Promise<QuarantinedBody | undefined>;
   /** How many requests are kept, and the newest one's id: what a deletion of all of them the operator confirms names. */
   quarantineSpan(): Promise<QuarantineSpan>;
-  /** Deletes one kept request, or all of them up to `through` (every one when undefined); how many went. */
+  /**
+   * Deletes one kept request, or all of them up to `through` (every one when undefined): with `count`, in one transaction and
+   * only when exactly `count` are kept up to `through` (else none: 0); how many went.
+   */
   deleteQuarantined(which: QuarantineDeletion): Promise<number>;
   /** Pauses or resumes all dispatch (queued SMS stay queued). */
   setDispatchPaused(paused: boolean, now: number): Promise<void>;
@@ -394,9 +397,11 @@ export interface QuarantineSpan {
 /**
  * Which kept requests to delete: one by its id, or all those up to `through`, the newest one the operator saw (ids only
  * grow, schema 26), so that requests kept after that are not deleted unseen; every one when `through` is undefined (the CLI's
- * `quarantine delete all`, acting now).
+ * `quarantine delete all`, acting now). `count`, how many the operator saw: PostgreSQL gives an id before its request commits,
+ * so one committed after the confirmation was shown may sit below `through`; the deletion takes them only while exactly
+ * `count` are kept up to it.
  */
-export type QuarantineDeletion = { readonly id: number } | { readonly through: number | undefined };
+export type QuarantineDeletion = { readonly id: number } | { readonly through: undefined } | { readonly through: number; readonly count: number };
 
 /** One kept request with its body: '' when the request's body was empty, or when `store.retention` erased it (`erased`). */
 export interface QuarantinedBody extends QuarantineEntry {

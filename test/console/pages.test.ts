@@ -250,6 +250,9 @@ describe('console pages', () => {
     assert.equal(texts.at(-1), 'thread msg 1', 'down to the first mail');
     const nothing = await html('/console/conversations?number=07700900777');
     assert.match(nothing, /No mails or replies with this number\./);
+    const beyond = await html('/console/conversations?number=07700900150&before=m1r1_x');
+    assert.match(beyond, /<p>No older mails or replies with this number\.<\/p>/);
+    assert.match(beyond, /newest first, 50 a page, a later page\./);
     const bad = await fetch(`${base}/console/conversations?number=07700900150&before=12_x9`, { headers: { cookie: operator, accept: 'application/json' } });
     assert.equal(bad.status, 400);
     assert.deepEqual(await bad.json(), { error: 'BAD_PARAMETER', message: 'Page: not a position in the conversation; start again' });
@@ -325,7 +328,7 @@ describe('console pages', () => {
     assert.deepEqual(lines(await html(`/console/messages/${single}`)), [': by olivia from 127.0.0.1']);
   });
 
-  test('the message page: a held SMS deleted is "failed", not held; a scheduled SMS gets no "Retry now"; an SMS reported failed is "failed", as Messages lists it', async () => {
+  test('the message page: a held SMS deleted is "failed", not held; a scheduled SMS gets no "Retry now", one whose send time passed does; an SMS reported failed is "failed", as Messages lists it', async () => {
     const status = (page: string) => /<tr><td class="whole">[^<]*<\/td><td class="whole">([^<]*)<\/td>/.exec(page)?.[1];
     const deleted = uuidv7();
     await relay.relay.store.acceptMail(mail(['+447700900421'], { id: deleted, receivedAt: Date.now() }));
@@ -342,6 +345,16 @@ describe('console pages', () => {
     assert.match(page, />Hold</);
     // Gone again: the scheduled SMS test counts the queue's scheduled ones.
     await relay.relay.store.applyQueueAction('delete', scheduled, Date.now(), 'by olivia from 127.0.0.1');
+
+    // Its X-SMS-Send-At passed, never tried yet (dispatch is paused): due like any other, no longer scheduled.
+    const due = uuidv7();
+    await relay.relay.store.acceptMail(
+      mail(['+447700900423'], { id: due, receivedAt: Date.now() - 120_000, sendAt: Date.now() - 60_000, holdUntilSendAt: true }),
+    );
+    const duePage = await html(`/console/messages/${due}`);
+    assert.equal(status(duePage), 'queued', 'not "scheduled for" a time gone');
+    assert.match(duePage, />Retry now</, 'a retry sends it now');
+    await relay.relay.store.applyQueueAction('delete', due, Date.now(), 'by olivia from 127.0.0.1');
 
     const reported = uuidv7();
     await relay.relay.store.acceptMail(mail(['+447700900667'], { id: reported, receivedAt: Date.now() }));
@@ -594,21 +607,33 @@ describe('console pages', () => {
     assert.match(confirmation, new RegExp(`${kept} quarantined requests are kept now`));
     const csrf = /name="_csrf" value="([^"]+)"/.exec(confirmation)?.[1] ?? assert.fail('no CSRF token');
     const through = /name="through" value="(\d+)"/.exec(confirmation)?.[1] ?? assert.fail('no bound');
-    const post = (fields: Record<string, string>) =>
+    assert.match(confirmation, new RegExp(`name="count" value="${kept}"`));
+    const post = (fields: Record<string, string>, accept = 'application/json') =>
       fetch(`${base}/console/quarantine/all/delete`, {
         method: 'POST',
-        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded', accept },
         body: new URLSearchParams({ _csrf: csrf, ...fields }),
         redirect: 'manual',
       });
-    const unbounded = await post({});
-    assert.equal(unbounded.status, 400);
-    assert.deepEqual(await unbounded.json(), {
-      error: 'BAD_PARAMETER',
-      message: 'Confirm first: the deletion takes the requests its confirmation named (Through: the newest of them)',
-    });
+    for (const fields of [{}, { through }, { through, count: '0' }] as Array<Record<string, string>>) {
+      const unbounded = await post(fields);
+      assert.equal(unbounded.status, 400, JSON.stringify(fields));
+      assert.deepEqual(await unbounded.json(), {
+        error: 'BAD_PARAMETER',
+        message: 'Confirm first: the deletion takes the requests its confirmation named (Through: the newest of them; Count: how many)',
+      });
+    }
     assert.equal((await relay.relay.store.queueStats(Date.now())).quarantined, kept, 'nothing deleted');
-    const response = await post({ through });
+    // Not the requests the confirmation showed (one more kept below its newest, as PostgreSQL may commit late): none is
+    // deleted, and the confirmation shows again with the numbers now.
+    const changed = await post({ through, count: String(kept - 1) }, 'text/html');
+    assert.equal(changed.status, 409);
+    const again = await changed.text();
+    assert.match(again, /The quarantined requests changed since the confirmation was shown: nothing was deleted\. Confirm again with the numbers now\./);
+    assert.match(again, new RegExp(`${kept} quarantined requests are kept now`));
+    assert.match(again, new RegExp(`name="count" value="${kept}"`));
+    assert.equal((await relay.relay.store.queueStats(Date.now())).quarantined, kept, 'nothing deleted');
+    const response = await post({ through, count: String(kept) });
     assert.equal(response.status, 303);
     const after = await html(response.headers.get('location') ?? '');
     assert.match(after, new RegExp(`<p class="notice" role="status">deleted ${kept} quarantined requests</p>`));

@@ -6,6 +6,8 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { webhookPaths } from '../../src/http/webhooks.ts';
 import { copySqliteToPostgres } from '../../src/store/postgres/copy.ts';
+import { PostgresStore } from '../../src/store/postgres/store.ts';
+import { SqliteStore } from '../../src/store/sqlite.ts';
 import { describeOnPostgres, freshDatabase, ownPostgres, withClient, withDatabase } from '../helpers/postgres.ts';
 import {
   gatewayYaml,
@@ -20,6 +22,7 @@ import {
   waitFor,
 } from '../helpers/relay.ts';
 import { queuedId, textTo } from '../helpers/smtp.ts';
+import { storeFile } from '../helpers/store.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 const PHONE = '447700900123';
@@ -108,6 +111,29 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
     } finally {
       await second.stop();
       removeDir(dir);
+    }
+  });
+
+  test("store copy: PostgreSQL's quarantine ids continue after the highest SQLite gave, the deleted last request's included", async () => {
+    const file = storeFile();
+    const sqlite = await SqliteStore.open({ file, busyTimeoutMs: 100 });
+    const keep = (body: string) => sqlite.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body });
+    const first = await keep('first');
+    const last = await keep('last');
+    assert.equal(await sqlite.deleteQuarantined({ id: last }), 1);
+    await sqlite.close();
+    const url = (await freshDatabase()) ?? assert.fail('no database');
+    await copySqliteToPostgres(file, url);
+    const postgres = await PostgresStore.open({ url });
+    try {
+      const next = await postgres.quarantine({ receivedAt: 2_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: 'next' });
+      assert.ok(next > last, `the next id (${next}) is above the deleted request's (${last}), which old links and forms name`);
+      assert.deepEqual(
+        (await postgres.listQuarantine(10)).map((entry) => entry.id),
+        [first, next],
+      );
+    } finally {
+      await postgres.close();
     }
   });
 

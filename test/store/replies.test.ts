@@ -3,6 +3,8 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { quarantine, rerouteUndeliverable } from '../../src/admin.ts';
 import type { NewInbound, Store } from '../../src/store/types.ts';
+import { PostgresStore } from '../../src/store/postgres/store.ts';
+import { describeOnPostgres, withClient } from '../helpers/postgres.ts';
 import { mail } from '../helpers/store.ts';
 import { forEachStore } from '../helpers/stores.ts';
 
@@ -397,7 +399,7 @@ forEachStore((kind) =>
       assert.equal(await store.deleteQuarantined({ id: first }), 0, 'a stale delete deletes nothing');
       assert.deepEqual(await store.quarantineSpan(), { count: 1, newestId: second });
       const third = await kept('third');
-      assert.equal(await store.deleteQuarantined({ through: second }), 1, 'only what the operator saw');
+      assert.equal(await store.deleteQuarantined({ through: second, count: 1 }), 1, 'only what the operator saw');
       assert.deepEqual(
         (await store.listQuarantine(10)).map((entry) => entry.id),
         [third],
@@ -406,5 +408,40 @@ forEachStore((kind) =>
       assert.ok((await kept('fourth')) > third, 'after every one was deleted, still a new id');
       assert.deepEqual((await store.quarantineSpan()).count, 1);
     });
+
+    test('deleting all through the newest seen deletes none when the requests up to it are not as many as were seen', async () => {
+      const kept = (body: string) => store.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body });
+      const [first, second] = [await kept('first'), await kept('second')];
+      const seen = await store.quarantineSpan();
+      assert.deepEqual(seen, { count: 2, newestId: second });
+      // Another operator deleted one meanwhile: the requests up to the newest are no longer the ones shown.
+      await store.deleteQuarantined({ id: first });
+      assert.equal(await store.deleteQuarantined({ through: second, count: seen.count }), 0);
+      assert.deepEqual(await store.quarantineSpan(), { count: 1, newestId: second }, 'nothing deleted');
+      assert.equal(await store.deleteQuarantined({ through: second, count: 1 }), 1, 'confirmed again with the numbers now');
+    });
   }),
 );
+
+describeOnPostgres('store on PostgreSQL: a quarantined request committed below the newest shown', async (url) => {
+  test('is not deleted unseen: its id was given before the newest shown, and it committed after the confirmation was shown', async () => {
+    const store = await PostgresStore.open({ url });
+    try {
+      await withClient(url, async (slow) => {
+        await slow.query('BEGIN');
+        await slow.query("INSERT INTO quarantine (received_at, provider, kind, reason, body) VALUES (1000, 'intellisoftware', 'mo', 'slow', 'slow')");
+        const shown = await store.quarantine({ receivedAt: 1_000, provider: 'intellisoftware', kind: 'mo', reason: 'unreadable', body: 'shown' });
+        const seen = await store.quarantineSpan();
+        assert.deepEqual(seen, { count: 1, newestId: shown });
+        await slow.query('COMMIT');
+        assert.equal(await store.deleteQuarantined({ through: shown, count: seen.count }), 0, 'two are kept up to the newest shown, not one');
+        assert.deepEqual(
+          (await store.listQuarantine(10)).map((entry) => entry.reason),
+          ['slow', 'unreadable'],
+        );
+      });
+    } finally {
+      await store.close();
+    }
+  });
+});

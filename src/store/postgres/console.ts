@@ -30,8 +30,8 @@ import {
   toDetail,
   toSession,
   toSummaries,
-  threadBounds,
-  toThread,
+  threadPage,
+  threadValues,
 } from '../console-rows.ts';
 import type {
   ActivityBucket,
@@ -42,8 +42,8 @@ import type {
   MessageDetail,
   MessageSearch,
   MessageSummary,
-  ThreadItem,
-  ThreadPosition,
+  ThreadCursor,
+  ThreadPage,
   TimedDetail,
 } from '../console-types.ts';
 import { asStoreError } from '../rows.ts';
@@ -218,13 +218,14 @@ export class PostgresConsoleStore implements ConsoleStore {
     return row?.number;
   }
 
-  async thread(number: string, limit: number, after?: ThreadPosition): Promise<ThreadItem[]> {
-    const { at, mailKey, replyKey } = threadBounds(after);
+  async thread(number: string, limit: number, after?: ThreadCursor): Promise<ThreadPage> {
+    const { mail, reply } = threadValues(after);
+    // One more of each than the page shows: whether anything is left after it.
     const [mails, replies] = await Promise.all([
-      this.#rows<MailToRow>('mailsTo', [number, at, at, mailKey, limit]),
-      this.#rows<ReplyRow>('repliesFrom', [number, at, at, replyKey, limit]),
+      this.#rows<MailToRow>('mailsTo', [number, ...mail, limit + 1]),
+      this.#rows<ReplyRow>('repliesFrom', [number, ...reply, limit + 1]),
     ]);
-    return toThread(mails, replies);
+    return threadPage(mails, replies, limit, after);
   }
 
   async close(): Promise<void> {

@@ -1179,11 +1179,15 @@ export class PostgresStore implements Store, ClusterStore {
   }
 
   deleteQuarantined(which: QuarantineDeletion): Promise<number> {
-    const [sql, value] =
+    // With a count, the count and the deletion in one statement: one snapshot, so a request committed meanwhile is in
+    // neither (below `through` or not) and the deletion takes exactly the requests counted, or none.
+    const [sql, values] =
       'id' in which
-        ? ['DELETE FROM quarantine WHERE id = $1', which.id]
-        : ['DELETE FROM quarantine WHERE $1::bigint IS NULL OR id <= $1', which.through ?? null];
-    return this.#write(async (client) => (await client.query(sql, [value])).rowCount ?? 0);
+        ? ['DELETE FROM quarantine WHERE id = $1', [which.id]]
+        : which.through === undefined
+          ? ['DELETE FROM quarantine', []]
+          : ['DELETE FROM quarantine WHERE id <= $1 AND (SELECT COUNT(*) FROM quarantine WHERE id <= $1) = $2', [which.through, which.count]];
+    return this.#write(async (client) => (await client.query(sql, values)).rowCount ?? 0);
   }
 
   setDispatchPaused(paused: boolean, now: number): Promise<void> {
