@@ -389,6 +389,13 @@ export const MIGRATIONS: readonly string[] = [
   // column never gives an id twice; SQLite's rowid takes max(id) + 1 and so the id of a deleted last row: its step
   // (SQLITE_STEPS) rebuilds the table with AUTOINCREMENT.
   '-- SQLite only',
+  // 27: the console finds a mail by its own Message-ID (an operator asked about <abc@host>), and a resubmission (a mail
+  // sent again with the same Message-ID, kept without SMS) by its original's numbers: each an index, so neither
+  // search reads every mail.
+  `
+  CREATE INDEX messages_message_id_header ON messages (message_id_header) WHERE message_id_header IS NOT NULL;
+  CREATE INDEX messages_duplicate_of ON messages (duplicate_of) WHERE duplicate_of IS NOT NULL;
+  `,
 ];
 
 /**
