@@ -459,7 +459,11 @@ class Scan {
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
     if (isOriginalMarker(line)) return 'original-message marker';
-    if (OUTLOOK_RULE.test(line)) return this.#reply ? 'Outlook rule above the mail answered' : RULED_BLOCK_REASON;
+    if (OUTLOOK_RULE.test(line) && this.#reply) return 'Outlook rule above the mail answered';
+    // In a mail that answers none, the rule is a separator a script or a notification template draws
+    // ("Notification Type: PROBLEM" / "____" / "Host: db1"), except above an invitation's join details.
+    // Above a quoted mail (a header block, an attribution) it went with the quote already (#ruleGoesWithQuote).
+    if (OUTLOOK_RULE.test(line) && this.#invitation) return RULED_BLOCK_REASON;
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
@@ -696,8 +700,8 @@ const BARE_SIGNATURE_REASON = 'signature (below "--", its space lost)';
 const DISCLAIMER_REASON = 'disclaimer';
 const FOOTER_REASON = 'mailing-list or notification footer';
 const HISTORY_REASON = "ticket's older comments";
-/** Below Outlook's rule in a mail that answers none stands what Outlook or a service added: Teams' or Zoom's meeting block of an invitation. */
-const RULED_BLOCK_REASON = "Outlook rule and the block below it (the mail answers none: an online meeting's join details, an added block)";
+/** Below Outlook's rule in an invitation that answers none stands what Outlook or a service added: Teams' or Zoom's meeting block. */
+const RULED_BLOCK_REASON = "Outlook rule and the block below it (an invitation's online-meeting join details)";
 const INVITATION_FOOTER_REASON = "calendar's footer below an invitation";
 /** Removals that are no quote of a mail answered: the mail is no reply for them. */
 const NOT_QUOTES = new Set([

@@ -104,4 +104,17 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     const none = await send(`${header}Pump 2 failed\nPump 3 running\n`);
     assert.equal(none.text, 'Pump 2 failed\nPump 3 running');
   });
+
+  test('a rule of underscores in a mail that answers none is a separator: the alert below it is sent', async () => {
+    const rule = '_'.repeat(40);
+    const nagios = `***** Nagios *****\nNotification Type: PROBLEM\n${rule}\nHost: db1\nState: DOWN\nAddress: 10.0.0.5\n`;
+    const { reply, text } = await send(`From: nagios@mon.example.com\nSubject: ** PROBLEM Host Alert: db1 is DOWN **\n\n${nagios}`);
+    assert.equal(text, nagios.trimEnd());
+    assert.doesNotMatch(reply.text, /\(/);
+    const cron = `Backup report for db1\n${'_'.repeat(20)}\ndb1: FAILED (exit 2)\ndb2: ok`;
+    assert.equal((await send(`From: root@db1.example.com\nSubject: backup\n\n${cron}\n`)).text, cron);
+    // In a reply the rule still opens the mail answered.
+    const answer = `From: ops@example.com\nSubject: Re: backup\nIn-Reply-To: <a@example.com>\n\nOn it.\n\n${rule}\nBackup report for db1\n`;
+    assert.equal((await send(answer)).text, 'On it.');
+  });
 });
