@@ -137,6 +137,8 @@ const MIN_PHONE_DIGITS = 8;
 const SENTENCE_END = /[.!?。！？]$/;
 /** A colon inside a line, followed by more: a label's or a sentence's, never an attribution's (its colon ends it). */
 const INNER_COLON = /[:：]\s/;
+/** A line that ends in a colon announces what follows it: a list, a contact to call. */
+const ANNOUNCING = /[:：]$/;
 /** A sentence has a word in lower case; a name, title or company line ending in a dot ("ACME Ltd.", "Hans Müller, M.Sc.") has none. */
 const LOWER_CASE_WORD = /(?:^|\s)\p{Ll}/u;
 
@@ -681,11 +683,14 @@ class Scan {
     this.#trimEnd();
   }
 
-  /** A last paragraph of name, phone, mail and web lines below the text. */
+  /**
+   * A last paragraph of name, phone, mail and web lines below the text, unless the line above it
+   * announces it ("Call the on-call engineer:", "Your driver:"): then it is what that line points to.
+   */
   #dropContactBlock(): void {
     const kept = this.#kept;
     const blank = kept.lastIndexOf('');
-    if (blank < 0) return;
+    if (blank < 0 || ANNOUNCING.test(kept[previousNonBlank(kept, blank)] ?? '')) return;
     const block = kept.slice(blank + 1);
     if (block.length > MAX_SIGNATURE_LINES || !isContactBlock(block)) return;
     this.removed.push({ reason: 'contact-block signature', first: block[0] ?? '', lines: block.length });

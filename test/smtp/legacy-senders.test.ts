@@ -117,4 +117,12 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     const answer = `From: ops@example.com\nSubject: Re: backup\nIn-Reply-To: <a@example.com>\n\nOn it.\n\n${rule}\nBackup report for db1\n`;
     assert.equal((await send(answer)).text, 'On it.');
   });
+
+  test('a contact block that a line ending in ":" announces is the text, not a signature', async () => {
+    const body = 'Database db1 is down since 05:40. Call the on-call engineer:\n\nJohn Smith\n+44 7700 900123\njohn.smith@example.com';
+    assert.equal((await send(`From: monitor@example.com\nSubject: DB down\n\n${body}\n`)).text, body);
+    // Under a sentence it is the writer's signature.
+    const signed = 'Database db1 is down since 05:40.\n\nJohn Smith\n+44 7700 900123\njohn.smith@example.com';
+    assert.equal((await send(`From: monitor@example.com\nSubject: DB down\n\n${signed}\n`)).text, 'Database db1 is down since 05:40.');
+  });
 });
