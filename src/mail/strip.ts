@@ -18,6 +18,8 @@ import {
   ATTRIBUTION_VERBS,
   CALENDAR_FOOTER_OPENINGS,
   DEVICE_LINE_ENDS,
+  DEVICE_LINE_NAMES,
+  DEVICE_LINE_OWNERS,
   DEVICE_LINE_STARTS,
   DISCLAIMER_HEADINGS,
   DISCLAIMER_OPENINGS,
@@ -216,6 +218,17 @@ const DEVICE_START = new RegExp(
   `^(?:${anyOf(DEVICE_LINE_STARTS.map(withoutMarks))})(?:(?<=[${UNSPACED_SCRIPTS}]|(?:^|\\s)[${ATTACHING_SCRIPTS}])|(?![\\p{L}\\p{N}]))`,
   'iu',
 );
+const unspaced = (word: string) => new RegExp(`^[${UNSPACED_SCRIPTS}]`, 'u').test(word);
+/**
+ * A possessive or a device's, app's or carrier's name in a device line (see DEVICE_LINE_OWNERS): it
+ * names no place. Words of a script written without word spaces ("我的") are found inside the line's
+ * run of letters; the others are whole words, and names a word's start ("iPhone-omról").
+ */
+const DEVICE_OWNER = new RegExp(
+  `(?<![\\p{L}\\p{N}])(?:${anyOf(DEVICE_LINE_OWNERS.filter((word) => !unspaced(word)).map(withoutMarks))})(?![\\p{L}\\p{N}])|${anyOf(DEVICE_LINE_OWNERS.filter(unspaced))}`,
+  'iu',
+);
+const DEVICE_NAME = new RegExp(`(?<![\\p{L}\\p{N}])(?:${anyOf(DEVICE_LINE_NAMES.map(withoutMarks))})`, 'iu');
 const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS.map(withoutMarks))})$`, 'iu');
 const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
@@ -1016,7 +1029,8 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
  * ("Get Outlook for Android", "Outlook für Android herunterladen"). Commas only set off the device's
  * or carrier's name ("…, an AT&T 5G smartphone", "Sent from my Verizon, Samsung Galaxy smartphone"):
  * a clause after one ("Sent from the warehouse, call me") is the writer's, and so is a line with a
- * colon or a semicolon.
+ * colon or a semicolon. It names the writer's device or app (DEVICE_OWNER, DEVICE_NAME): "Sent from
+ * sensor 4 in cold room B" names where an alarm is, and is the alert's.
  */
 function isDeviceLine(bare: string): boolean {
   const compared = withoutMarks(bare);
@@ -1024,6 +1038,7 @@ function isDeviceLine(bare: string): boolean {
   const [named = '', ...appositions] = bare.split(',');
   // A mail app's line describes it after its name: "Sent with Tutanota, the secure & ad-free mailbox."
   if (appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
+  if (!DEVICE_OWNER.test(compared) && !DEVICE_NAME.test(compared)) return false;
   return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 

@@ -125,4 +125,17 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     const signed = 'Database db1 is down since 05:40.\n\nJohn Smith\n+44 7700 900123\njohn.smith@example.com';
     assert.equal((await send(`From: monitor@example.com\nSubject: DB down\n\n${signed}\n`)).text, 'Database db1 is down since 05:40.');
   });
+
+  test('a last line "Sent from/via <place>" is where the alarm is; "Sent from my …" and a known app or device are device lines', async () => {
+    for (const body of [
+      'Temperature 9 C, limit 5 C.\nSent from sensor 4 in cold room B',
+      'Pump 2 pressure low (0.4 bar).\nSent via gateway GW-12 at pump station North',
+      'Door 3 open.\nSent from the warehouse gateway',
+    ]) {
+      assert.equal((await send(`From: iot@example.com\nSubject: alarm\n\n${body}\n`)).text, body);
+    }
+    for (const device of ['Sent from my iPhone', 'Sent from Yahoo Mail on Android', 'Sent with Proton Mail secure email.', 'Enviado desde mi teléfono']) {
+      assert.equal((await send(`From: bob@example.com\nSubject: s\n\nCall me.\n${device}\n`)).text, 'Call me.', device);
+    }
+  });
 });
