@@ -138,4 +138,12 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
       assert.equal((await send(`From: bob@example.com\nSubject: s\n\nCall me.\n${device}\n`)).text, 'Call me.', device);
     }
   });
+
+  test('the formal closings ("Yours faithfully,", "Sincerely,") end the text like "Kind regards,"', async () => {
+    const text = 'Dear customer,\n\nInvoice 4711 of 1,250.00 GBP is 14 days overdue. Please pay by 12 December.';
+    for (const closing of ['Yours faithfully,', 'Yours sincerely,', 'Sincerely,', 'Yours truly,', 'Respectfully,', 'Hochachtungsvoll']) {
+      const mail = `From: accounts@erp.example.com\nSubject: Payment reminder\n\n${text}\n\n${closing}\n\nAccounts Department\nACME Ltd\n`;
+      assert.equal((await send(mail)).text, text, closing);
+    }
+  });
 });
