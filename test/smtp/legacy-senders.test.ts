@@ -146,4 +146,22 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
       assert.equal((await send(mail)).text, text, closing);
     }
   });
+
+  test('a file uuencoded in base64 (`uuencode -m`) or BinHex 4.0 (old Mac mailers) is an attachment: not sent, and named in the 250', async () => {
+    const data = Buffer.from('backup log: 12 GB written, 0 errors, duration 02:13:45\n'.repeat(8)).toString('base64');
+    const base64 = ['begin-base64 644 report.log', ...(data.match(/.{1,76}/g) ?? []), '===='].join('\n');
+    const uuencoded = await send(`From: root@db1.example.com\nSubject: nightly report\n\nReport attached.\n\n${base64}\n`);
+    assert.equal(uuencoded.text, 'Report attached.');
+    assert.match(uuencoded.reply.text, /\(the attachment "report\.log" is not sent: an SMS carries text only\)$/);
+    // The file name is in BinHex's own header: this block holds "invoice-4711.txt".
+    const binHex = [
+      '(This file must be converted with BinHex 4.0)',
+      ":%'PZGQpTBf8Y0$Fa-5jdH(3!9%9B9(4dH(3!N!9F!*!%2lp*ERC[D@0P)$3h-6%",
+      '+3@e[G@jd1L!a,$)e-#i`-#"(3P!+4(9P1L"\'FQPNBAN+5@jfEfPMC5!d0c%a#N&',
+      "YEh9ZG$SJ-5`b06!Z-$!J4d*3#N4eC6SJ4R*TC'&j#Rqk!!!:",
+    ].join('\n');
+    const mac = await send(`From: mac@example.com\nSubject: Invoice\n\nInvoice 4711 attached, please pay by Friday.\n\n${binHex}\n`);
+    assert.equal(mac.text, 'Invoice 4711 attached, please pay by Friday.');
+    assert.match(mac.reply.text, /\(the attachment "invoice-4711\.txt" is not sent: an SMS carries text only\)$/);
+  });
 });
