@@ -164,4 +164,22 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(mac.text, 'Invoice 4711 attached, please pay by Friday.');
     assert.match(mac.reply.text, /\(the attachment "invoice-4711\.txt" is not sent: an SMS carries text only\)$/);
   });
+
+  test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
+    const scan = ['begin 644 scan0001.pdf', 'M4F5P;W)T', '`', 'end'].join('\n');
+    const { reply } = await send(`From: scanner@example.com\nSubject: Scanned document\n\n${scan}\n`);
+    assert.match(reply.text, /\(the body held only an encoded file: the subject was sent in its place; the attachment "scan0001\.pdf" is not sent/);
+    const unsubjected = await send(`From: scanner@example.com\n\n${scan}\n`);
+    assert.match(
+      unsubjected.reply.text,
+      /^5\.6\.0 The mail has no text to send as SMS: the body held only an encoded file and the mail has no subject; the attachment "scan0001\.pdf"/,
+    );
+    const image = await send(
+      'From: bob@example.com\nSubject: Photo of rack 4\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary="R"\n\n--R\nContent-Type: text/plain\n\n[cid:image001.jpg@01DB4A2C.7F3E1A20]\n--R\nContent-Type: image/jpeg\nContent-ID: <image001.jpg@01DB4A2C.7F3E1A20>\nContent-Transfer-Encoding: base64\n\n/9j/4AAQ\n--R--\n',
+    );
+    assert.match(image.reply.text, /\(the body held only an image placeholder: the subject was sent in its place\)$/);
+    const empty = await send('\n');
+    assert.equal(empty.reply.text, '5.6.0 The mail has no text to send as SMS: the body is empty and the mail has no subject');
+  });
+
 });
