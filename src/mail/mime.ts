@@ -23,6 +23,7 @@ import { decode as decodeQuotedPrintable } from 'libqp';
 import addressparser from 'nodemailer/lib/addressparser';
 import { RelayError } from '../errors.ts';
 import { enrichedToPlain } from './enriched.ts';
+import { unshifted } from './shifted-charsets.ts';
 
 export interface MailAddress {
   readonly address?: string | undefined;
@@ -502,12 +503,19 @@ const DECODED_AS = new Map<unknown, string>([
   [iconv.getCodec('gbk'), 'gb18030'],
 ]);
 
+/** IANA aliases libmime does not know, as the name it decodes: `csISO2022JP` (also a WHATWG label) is ISO-2022-JP. */
+const LABEL_ALIASES = new Map([['csiso2022jp', 'iso-2022-jp']]);
+
 /**
  * Bytes in a charset label (a MIME parameter or an encoded word's; empty for none) as text, as
- * libmime reads them except where mail mislabels its text (LATIN_CODECS, DECODED_AS). Bytes with no
- * label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
+ * libmime reads them except where mail mislabels its text (LATIN_CODECS, DECODED_AS), where libmime
+ * does not know the label (LABEL_ALIASES) and for the shifting charsets it cannot read (ISO-2022-KR,
+ * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
  */
-function charsetText(bytes: Buffer, label: string, legacy: (bytes: Buffer) => string = legacyText): string {
+function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => string = legacyText): string {
+  const label = LABEL_ALIASES.get(written.trim().toLowerCase()) ?? written;
+  const shifted = unshifted(bytes, label);
+  if (shifted) return iconv.decode(shifted.bytes, shifted.charset);
   if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
     const text = bytes.toString();
     return text.includes('\uFFFD') && !isUtf8(bytes) ? legacy(bytes) : text;

@@ -165,6 +165,16 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.match(mac.reply.text, /\(the attachment "invoice-4711\.txt" is not sent: an SMS carries text only\)$/);
   });
 
+  test('ISO-2022-KR, HZ-GB-2312 and the csISO2022JP label are decoded', async () => {
+    for (const [charset, body, expected] of [
+      ['ISO-2022-KR', '\u001b$)C\u000e<-9v\u000f \u000eA_Av\u000f', '서버 중지'],
+      ['HZ-GB-2312', '~{7~NqFwM#V9~} ~~1', '服务器停止 ~1'],
+      ['csISO2022JP', '\u001b$BDd;_\u001b(B 08', '停止 08'],
+    ]) {
+      assert.equal((await send(mail(`text/plain; charset=${charset}`, body ?? ''))).text, expected, charset);
+    }
+  });
+
   test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
     const scan = ['begin 644 scan0001.pdf', 'M4F5P;W)T', '`', 'end'].join('\n');
     const { reply } = await send(`From: scanner@example.com\nSubject: Scanned document\n\n${scan}\n`);
