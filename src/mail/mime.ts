@@ -324,8 +324,12 @@ function repairedContentType(node: Node): string | undefined {
   return charset ? `text/plain; charset=${charset}` : 'text/plain';
 }
 
-/** The node, or one read from its headers with the Content-Type repaired (repairedContentType). */
+/** The node, or one read from its headers with the Content-Type repaired (repairedContentType) or defaulted in a digest. */
 function readableNode(node: Node): Node {
+  // RFC 2046 §5.1.5: a digest's part without a Content-Type is a mail, as if message/rfc822 were written.
+  if (node.parentNode && node.parentNode.contentType === 'multipart/digest' && node.headers && !node.headers.getFirst('content-type')) {
+    return withContentType(node, 'message/rfc822');
+  }
   const repaired = repairedContentType(node);
   return repaired === undefined ? node : withContentType(node, repaired);
 }

@@ -175,6 +175,16 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     }
   });
 
+  test('a multipart/digest part without a Content-Type is a mail (RFC 2046 §5.1.5), as one with message/rfc822 written', async () => {
+    const digest = (type: string) =>
+      `From: dev@example.com\nSubject: Alert digest\nMIME-Version: 1.0\nContent-Type: multipart/digest; boundary="D"\n\n--D\n${type}\nFrom: a@x\nSubject: one\n\nAlert one body\n--D\n${type}\nFrom: a@x\nSubject: two\n\nAlert two body\n--D--\n`;
+    const implicit = await send(digest(''));
+    const explicit = await send(digest('Content-Type: message/rfc822\n'));
+    assert.equal(implicit.text, 'Alert digest');
+    assert.equal(implicit.text, explicit.text);
+    assert.equal(implicit.reply.text.replace(/queued as \S+/, ''), explicit.reply.text.replace(/queued as \S+/, ''));
+  });
+
   test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
     const scan = ['begin 644 scan0001.pdf', 'M4F5P;W)T', '`', 'end'].join('\n');
     const { reply } = await send(`From: scanner@example.com\nSubject: Scanned document\n\n${scan}\n`);
