@@ -185,6 +185,14 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(implicit.reply.text.replace(/queued as \S+/, ''), explicit.reply.text.replace(/queued as \S+/, ''));
   });
 
+  test('a fragment of a split mail (message/partial) is refused saying so, never sent as its subject', async () => {
+    const fragment =
+      'From: dev@example.com\nSubject: Big report (1/2)\nMIME-Version: 1.0\nContent-Type: message/partial;\n\tnumber=1; total=2;\n\tid="oe-123@host"\n\nMIME-Version: 1.0\nSubject: Big report\nContent-Type: text/plain; charset=us-ascii\n\nFirst half of the report text\n';
+    const { reply } = await send(fragment);
+    assert.equal(reply.code, 554);
+    assert.match(reply.text, /^5\.6\.0 The mail cannot be read: it is one fragment of a mail split into several \(message\/partial\); send it unsplit/);
+  });
+
   test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
     const scan = ['begin 644 scan0001.pdf', 'M4F5P;W)T', '`', 'end'].join('\n');
     const { reply } = await send(`From: scanner@example.com\nSubject: Scanned document\n\n${scan}\n`);
