@@ -193,6 +193,13 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.match(reply.text, /^5\.6\.0 The mail cannot be read: it is one fragment of a mail split into several \(message\/partial\); send it unsplit/);
   });
 
+  test('a Greek text in capitals is sent as GSM-7, its capitals that look Latin written with the Latin ones', async () => {
+    const { text } = await send(mail('text/plain; charset=utf-8', 'ΣΦΑΛΜΑ: Ο ΔΙΣΚΟΣ ΕΙΝΑΙ ΠΛΗΡΗΣ'));
+    assert.equal(text, 'ΣΦAΛMA: O ΔIΣKOΣ EINAI ΠΛHPHΣ');
+    // IntelliSoftware's type 1 is GSM-7 text, 2 would be UCS-2 (hex).
+    assert.equal(suite.gateway.simulator.received.find((received) => received.text === text)?.type, 1);
+  });
+
   test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
     const scan = ['begin 644 scan0001.pdf', 'M4F5P;W)T', '`', 'end'].join('\n');
     const { reply } = await send(`From: scanner@example.com\nSubject: Scanned document\n\n${scan}\n`);
