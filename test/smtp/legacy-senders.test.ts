@@ -217,4 +217,8 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(empty.reply.text, '5.6.0 The mail has no text to send as SMS: the body is empty and the mail has no subject');
   });
 
+  test('an HTML rule (<hr>) is a paragraph break, not 40 hyphens', async () => {
+    const html = '<p>Disk full on db1</p><hr><p>Free space on /var is 0 bytes, the database stopped.</p>';
+    assert.equal((await send(mail('text/html; charset=utf-8', html))).text, 'Disk full on db1\n\nFree space on /var is 0 bytes, the database stopped.');
+  });
 });
