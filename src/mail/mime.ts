@@ -295,6 +295,8 @@ const UNSEPARATED_PARAMETERS = /^\s*([!#$%&'*+.^`|~\w-]+\/[!#$%&'*+.^`|~\w-]+)[\
 /** Where a parameter starts in such a value: blanks, commas or semicolons before `name=`. */
 const PARAMETER_START = /[\s,;]+(?=[!#$%&'*+.^`|~\w-]+\s*=)/g;
 const CHARSET_PARAMETER = /\bcharset\s*=\s*["']?([^\s"';,]+)/i;
+/** A text part's charset written with a colon or a blank for its `=` (`charset:koi8-r`, `charset koi8-r`): read as meant, not as windows-1252. */
+const MISWRITTEN_CHARSET = /;\s*charset\s*[:\s]\s*["']?([^\s"';,=]+)["']?/i;
 /**
  * Types mailers write by mistake for text/plain: `plain/text` is PHP mail code's classic typo (valid
  * syntax, so RFC 2045 would read it as application/octet-stream: an attachment, and the alert lost).
@@ -308,14 +310,18 @@ const NOT_TEXT_TYPE = /^\s*(?:application|image|audio|video|model|font|multipart
  * The Content-Type a script or device meant, or undefined when it is well-formed. Parameters joined
  * by blanks or a comma to the type are read as if a `;` stood there; any other value that is no
  * `type/subtype` (`text`, `text/`) is text/plain, as RFC 2045 §5.2 recommends for a syntactically
- * invalid Content-Type, keeping a charset it names; TEXT_PLAIN_TYPOS are text/plain. Without this,
+ * invalid Content-Type, keeping a charset it names; TEXT_PLAIN_TYPOS are text/plain; a text type's
+ * charset written with a colon or a blank for its `=` (MISWRITTEN_CHARSET) gets its `=`. Without this,
  * mailsplit takes the whole broken value for an unknown type and the body for an attachment.
  */
 function repairedContentType(node: Node): string | undefined {
   const written = node.headers ? node.headers.getFirst('content-type') : '';
   if (!written || !node.contentType) return undefined;
   if (TEXT_PLAIN_TYPOS.has(node.contentType)) return written.replace(/^\s*[^;]*/, 'text/plain');
-  if (MEDIA_TYPE.test(node.contentType)) return undefined;
+  if (MEDIA_TYPE.test(node.contentType)) {
+    const charset = node.charset || !node.contentType.startsWith('text/') ? undefined : written.match(MISWRITTEN_CHARSET)?.[1];
+    return charset === undefined ? undefined : written.replace(MISWRITTEN_CHARSET, `; charset=${charset}`);
+  }
   const unseparated = written.match(UNSEPARATED_PARAMETERS);
   if (unseparated) return `${unseparated[1]}; ${(unseparated[2] ?? '').replace(PARAMETER_START, '; ')}`;
   // A file's part (`application; name="x.pdf"`, `image`) stays an attachment: read as text, its decoded bytes would be texted.

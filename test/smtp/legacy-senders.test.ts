@@ -11,8 +11,11 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
   const suite = relayWithSimulator({ sms: { domains: ['sms.localhost'], defaultRegion: 'GB' } });
   let nextNumber = 100;
 
-  /** `raw` (header and body, LF or CRLF) sent to a new number: the end-of-data reply and the SMS text the gateway got, if any. */
-  async function send(raw: string): Promise<{ reply: Reply; text: string | undefined }> {
+  /**
+   * `raw` (header and body, LF or CRLF; as bytes: CRLF, no line starting with a dot) sent to a new
+   * number: the end-of-data reply and the SMS text the gateway got, if any.
+   */
+  async function send(raw: string | Buffer): Promise<{ reply: Reply; text: string | undefined }> {
     const number = `447700900${nextNumber++}`;
     const dialog = await SmtpDialog.open(suite.port);
     let reply: Reply;
@@ -20,7 +23,12 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
       await dialog.command('EHLO legacy.example.com');
       await dialog.command('MAIL FROM:<alerts@example.com>');
       await dialog.command(`RCPT TO:<${number}@sms.localhost>`);
-      reply = await dialog.data(raw);
+      if (typeof raw === 'string') reply = await dialog.data(raw);
+      else {
+        await dialog.command('DATA');
+        dialog.write(Buffer.concat([raw, Buffer.from('.\r\n')]));
+        reply = await dialog.reply();
+      }
     } finally {
       await dialog.close();
     }
@@ -221,4 +229,16 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     const html = '<p>Disk full on db1</p><hr><p>Free space on /var is 0 bytes, the database stopped.</p>';
     assert.equal((await send(mail('text/html; charset=utf-8', html))).text, 'Disk full on db1\n\nFree space on /var is 0 bytes, the database stopped.');
   });
+
+  test('a charset written with a colon or a blank for its "=" is read as meant', async () => {
+    const koi8r = String.fromCharCode(0xf4, 0xc5, 0xd3, 0xd4); // "Тест" in KOI8-R
+    for (const contentType of ['text/plain; charset:koi8-r', 'text/plain; charset koi8-r', 'text/plain; charset: "koi8-r"']) {
+      const raw = Buffer.from(
+        `From: x@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: ${contentType}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${koi8r}\r\n`,
+        'latin1',
+      );
+      assert.equal((await send(raw)).text, 'Тест', contentType);
+    }
+  });
+
 });
