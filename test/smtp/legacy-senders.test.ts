@@ -241,4 +241,11 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     }
   });
 
+  test('a plain alternative of punctuation alone (".") is a placeholder: the HTML is sent', async () => {
+    const alternative = `From: x@example.com\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="A"\n\n--A\nContent-Type: text/plain\n\n.\n--A\nContent-Type: text/html\n\n<p>Pump 2 failed</p>\n--A--\n`;
+    assert.equal((await send(alternative)).text, 'Pump 2 failed');
+    // A number alone is text.
+    assert.equal((await send(alternative.replace('\n.\n', '\n42\n'))).text, '42');
+  });
+
 });
