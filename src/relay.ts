@@ -117,7 +117,14 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
   warnOpenFileLimit(config, logger);
   // What an upgrade of the store at this start was (logMigration), for a refusal that comes after it.
   let upgraded: Migrated | undefined;
-  const stack: Array<() => Promise<void> | void> = [() => lock.release()];
+  const stack: Array<() => Promise<void> | void> = [
+    () => {
+      // Last: nothing acts on the store any more. A directory made unwritable under the relay is the operator's to fix, not a failed stop.
+      const failed = lock.release();
+      if (failed)
+        logger.warn({ dataDir: config.dataDir, reason: failed.message }, "relay: the lock file stays; the next start takes it over as a stopped relay's");
+    },
+  ];
   const stop = async () => {
     for (const step of stack.reverse()) await step();
   };
@@ -243,6 +250,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
       onMailQueued: () => mailer.kick(),
       describeStatus: (code, number) => firstProviderOf(number).describeStatus(code),
       statusCode: (code, number) => firstProviderOf(number).statusCode?.(code),
+      temporaryStatus: (code, number) => firstProviderOf(number).temporaryStatus?.(code) ?? false,
     });
     notices.start();
     stack.push(() => notices.stop());

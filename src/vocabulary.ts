@@ -114,6 +114,14 @@ export interface StatusReport {
    */
   readonly formerId?: string | undefined;
   /**
+   * The relay's own message id, where the report names its SMS by a reference the relay wrote into the
+   * send (InteractSMS's notify_id, Puzzel's clientReference), not only by an id the gateway made up: the
+   * SMS is found by it (with `number`) when the ids find none (a send answer that gave no id, or another
+   * one), and a report for an SMS waiting to be sent again after an attempt with no answer proves that
+   * attempt reached the gateway: it is not sent again.
+   */
+  readonly messageId?: string | undefined;
+  /**
    * The failure is the provider account's or its sender's, not the recipient's (Twilio's 30002 suspended
    * account, 30034 unregistered sender number): every SMS sent meets it, so the operator is alerted, as a
    * send refused for the account is.

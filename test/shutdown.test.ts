@@ -3,10 +3,13 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadConfig } from '../src/config/load.ts';
 import { startRelay } from '../src/relay.ts';
+import { webhookPaths } from '../src/http/webhooks.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { captureLog } from './helpers/log-lines.ts';
+import { freshDatabase, POSTGRES_SKIP } from './helpers/postgres.ts';
 import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from './helpers/relay.ts';
 import { queuedId, sendMail, SmtpDialog } from './helpers/smtp.ts';
+import { SmtpSink } from './helpers/smtp-sink.ts';
 
 /**
  * Issue #13 item 5: the stop fits in the supervisor's stop timeout. It claims nothing once begun,
@@ -114,6 +117,54 @@ describe('stopping (issue #13 item 5)', () => {
     assert.ok(Date.now() - started >= 450, 'it waited for the request in flight first');
     assert.ok(relay.logs.some((line) => line.level === 'warn' && /stopped with work still in flight/.test(String(line.msg))));
   });
+});
+
+describe('stopping with a mail at a smarthost that never answers its final dot', () => {
+  const TOKEN = 'test-webhook-token-0123456789';
+  for (const store of ['sqlite', 'postgres'] as const) {
+    test(`${store}: the process exits within shutdownTimeout and about a second, the delivery given up; the next start delivers the mail once`, async (t) => {
+      const database = store === 'postgres' ? await freshDatabase() : undefined;
+      if (store === 'postgres' && database === undefined) return t.skip(POSTGRES_SKIP);
+      const sink = await new SmtpSink().start();
+      cleanups.push(() => sink.stop());
+      sink.answerAfter = new Promise(() => undefined);
+      const dir = tempDir('smsrelay-stop-smarthost-');
+      dirs.push(dir);
+      const env = relayEnvironment(
+        dir,
+        { mail: { url: sink.url }, inbound: { webhookToken: TOKEN } },
+        { SMSRELAY_SHUTDOWN_TIMEOUT: '500ms', SMSRELAY_DEFAULT_MAILBOX: 'ops@example.com', ...(database ? { SMSRELAY_DATABASE_URL: database } : {}) },
+      );
+      const first = await spawnRelay(dir, env);
+      const mo = await fetch(`http://127.0.0.1:${first.httpPort}${webhookPaths('intellisoftware').mo}?token=${TOKEN}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ msgid: 'stop-mo-1', from: '447700900404', text: 'at the smarthost during the stop' }).toString(),
+      });
+      assert.equal(mo.status, 200);
+      await waitFor('the reply mail at the smarthost, its final dot unanswered', () => sink.holding === 1, 5_000);
+
+      const started = Date.now();
+      const code = await within(first.stop(), STOP_BUDGET_MS);
+      assert.equal(code, 0, `exit 0 within ${STOP_BUDGET_MS} ms (${Date.now() - started} ms)`);
+      const messages = first.logs.map((line) => String(line.msg));
+      assert.equal(messages.at(-1), 'relay: stopped', 'nothing after the stop');
+      assert.ok(!messages.includes('mailer: mail delivered'), 'the delivery given up is not taken for delivered');
+      assert.ok(messages.includes('mailer: stopped with work still in flight; its lease stays and the next start takes it up again'));
+
+      sink.answerAfter = undefined;
+      const second = await spawnRelay(dir, env);
+      cleanups.push(async () => void (await second.stop()));
+      await waitFor('the mail delivered by the next start', () => sink.received.length === 1, 10_000);
+      const resuming = second.logs.find((line) => String(line.msg).startsWith('relay: resuming work'));
+      assert.equal(resuming?.possiblyTwice, 1, 'counted as possibly delivered twice');
+      // A little longer: no second copy follows.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(sink.received.length, 1, 'delivered once');
+      assert.equal(sink.holding, 1, 'the smarthost saw only the one attempt given up besides');
+      assert.match(sink.received[0]?.raw ?? '', /at the smarthost during the stop/);
+    });
+  }
 });
 
 describe('the SMTP replies of a stop', () => {

@@ -15,7 +15,7 @@ import type { DispatchProvider, DispatchRouting } from './routing.ts';
 import { deadline, nextStep, providerDelayMs, type RetryPolicy, retryAfterMs } from './schedule.ts';
 import { GatewaySilence, type RequestEnding, SILENCE_WARN_MS } from './silence.ts';
 
-/** How often the requests in flight are looked at for a silent gateway (the clock says how long they waited). */
+/** How often the requests in flight are looked at for a silent gateway (the monotonic clock says how long they waited). */
 const SILENCE_CHECK_INTERVAL_MS = 1_000;
 
 /**
@@ -66,7 +66,14 @@ export interface DispatcherOptions {
   ) => Promise<NewOutgoingMail | undefined>;
   /** Called after reports were queued, so the mailer can send them now. */
   readonly onMailQueued: () => void;
+  /** The wall clock (epoch ms): leases, retry times, pauses shared with other relays, times people read. */
   readonly clock?: () => number;
+  /**
+   * Monotonic ms (performance.now unless a test moves it): how long a request took or has waited, for the
+   * silent-gateway warning and `smsrelay_gateway_request_seconds`. The wall clock jumps with an NTP step or a
+   * VM restore; neither may be taken for a gateway's wait.
+   */
+  readonly monotonic?: () => number;
   readonly random?: () => number;
 }
 
@@ -157,6 +164,7 @@ const OPTED_OUT: Classified = {
 export class Dispatcher extends WorkLoop<SmsBatch> {
   readonly #options: DispatcherOptions;
   readonly #clock: () => number;
+  readonly #monotonic: () => number;
   readonly #lanes: ReadonlyMap<string, Lane>;
   readonly #silence: GatewaySilence;
   #silenceTimer: NodeJS.Timeout | undefined;
@@ -236,6 +244,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     });
     this.#options = options;
     this.#clock = clock;
+    this.#monotonic = options.monotonic ?? (() => performance.now());
     this.#lanes = new Map(lanes.map((lane) => [lane.provider.name, lane]));
     this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
     this.#owed = new OwedOutcomes<Outcomes>({
@@ -343,7 +352,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     let due = performance.now() + SILENCE_CHECK_INTERVAL_MS;
     this.#silenceTimer = setInterval(() => {
       const at = performance.now();
-      this.#silence.check(this.#clock(), at - due);
+      this.#silence.check(this.#monotonic(), at - due);
       due = at + SILENCE_CHECK_INTERVAL_MS;
     }, SILENCE_CHECK_INTERVAL_MS);
     this.#silenceTimer.unref();
@@ -518,26 +527,28 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const { lane, endpoint } = host;
       if (refusedLanes.has(lane)) continue;
       const gateway = this.#gatewayOf(message, lane.provider);
-      const started = this.#clock();
+      const started = this.#monotonic();
       const ended = this.#silence.requested(gateway.endpoints[endpoint] ?? `endpoint ${endpoint}`, started);
       const submission = toSubmission(message, pending, giveUpAt, lane.provider.sessions);
       const result = await gateway.send(submission, endpoint).catch((error: unknown) => {
         // A send must not throw (its contract); if one does, it is no silence of the host.
-        ended('dropped', this.#clock());
+        ended('dropped', this.#monotonic());
         throw error;
       });
       if (this.abandoned) {
         // The stop gave up on this request and closed the gateway under it: its end means nothing.
-        ended('dropped', this.#clock());
+        ended('dropped', this.#monotonic());
         break;
       }
-      ended(endingOf(result), this.#clock());
+      const endedAt = this.#monotonic();
+      ended(endingOf(result), endedAt);
+      const tookMs = endedAt - started;
       const failure = requestFailure(lane.provider, result);
       // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each;
       // the log line says the same word as the metric, so one can be matched to the other.
-      const outcome = failure?.category ?? 'answered';
-      logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: this.#clock() - started, outcome });
-      this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, (this.#clock() - started) / 1000);
+      const outcome = failure?.category ?? refusedAs(lane.provider, result) ?? 'answered';
+      logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome });
+      this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
       const later = hosts.slice(position + 1).filter((next) => !refusedLanes.has(next.lane));
       const hasNext = later.length > 0;
       // Another provider of the route can take what this account may not send: nothing was sent here.
@@ -904,6 +915,17 @@ function endingOf(result: SubmissionResult): RequestEnding {
 function requestFailure(provider: DispatchProvider, result: SubmissionResult): Classified | undefined {
   if (result.kind === 'answered') return undefined;
   return provider.outcomes.classify(result.kind === 'transport' ? result.phase : 'request', result.code);
+}
+
+/**
+ * The category every number of an answered request was refused for, when it was one (an SMPP submit_sm_resp
+ * with an error status answers one number): the request failed as one refused outright did.
+ */
+function refusedAs(provider: DispatchProvider, result: SubmissionResult): string | undefined {
+  if (result.kind !== 'answered' || result.results.length === 0) return undefined;
+  const classified = result.results.map((entry) => provider.outcomes.classify('recipient', entry.code));
+  const [first] = classified;
+  return classified.every((entry) => entry.action !== 'sent' && entry.category === first?.category) ? first?.category : undefined;
 }
 
 function logResult(

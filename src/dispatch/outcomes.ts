@@ -75,6 +75,14 @@ export const GENERIC_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'refused-request',
     reason: 'the SMS gateway refused this request (it may take it later; it bounces at its maximum age)',
   },
+  // The relay follows no redirect (a POST's body may not survive one, nor its credentials be meant for
+  // the other host): every request meets it, so sending pauses and the operator sees where it leads.
+  {
+    match: /^request\/HTTP_3\d\d$/,
+    action: 'pause',
+    category: 'account',
+    reason: "the SMS gateway redirected the relay's request elsewhere (gateway.url is not the gateway's address: check it against where the redirect leads)",
+  },
   {
     match: /^request\/HTTP_4\d\d$/,
     action: 'pause',
@@ -203,21 +211,27 @@ function withoutCutForm(said: string, forms: readonly string[], mark: string): s
   return said;
 }
 
-/** Outcomes after which nothing is sent again: the others resend the whole text. */
-const FINAL_ACTIONS: ReadonlySet<OutcomeAction> = new Set(['sent', 'fail']);
-
 /**
- * Some parts of a long SMS taken and another refused: whatever the refusal asks (a retry, a wait,
- * another host), a resend texts the phone the taken parts again, so it is retried later on the same
- * host and counted as a possible duplicate, with the reason saying so.
+ * Some parts of a long SMS taken and another refused. Refused for good, the sender hears which parts
+ * the phone may show all the same. Otherwise, where the provider sends only the other parts on the
+ * retry (`partsKept`: the phone joins them with those it has), it is a plain retry; else a resend texts
+ * the phone the taken parts again, so whatever the refusal asks (a retry, a wait, another host) it is
+ * retried later on the same host and counted as a possible duplicate, with the reason saying so.
  */
 function partly(classified: Classified, result: RecipientResult): Classified {
-  if (!result.partsTaken || FINAL_ACTIONS.has(classified.action)) return classified;
+  const taken = result.partsTaken;
+  if (!taken || classified.action === 'sent') return classified;
+  const total = result.partsTotal;
+  const parts = `${taken}${total === undefined ? '' : ` of ${total}`} part${(total ?? taken) === 1 ? '' : 's'}`;
+  if (classified.action === 'fail')
+    return { ...classified, reason: `${classified.reason}; the gateway had already taken ${parts} of it, which the phone may show` };
+  if (result.partsKept && classified.action !== 'failover')
+    return { ...classified, reason: `${classified.reason}; the gateway had already taken ${parts} of it, and the retry sends only the others` };
   const { waitSeconds: _, ...rest } = classified;
   return {
     ...rest,
     action: 'ambiguous',
-    reason: `${classified.reason}; the gateway had already taken ${result.partsTaken} part${result.partsTaken === 1 ? '' : 's'} of it, which the phone may get twice`,
+    reason: `${classified.reason}; the gateway had already taken ${parts} of it, which the phone may get twice`,
   };
 }
 

@@ -36,7 +36,7 @@ interface Waiting {
 /**
  * Notices a gateway host that takes requests and stops answering them: one warning when a request to
  * it has waited `thresholdMs` (or ended without an answer first), and one when the host answers
- * again, per episode, however many requests hang meanwhile. Times come from the caller's clock;
+ * again, per episode, however many requests hang meanwhile. Times come from the caller's monotonic clock (a wall-clock step is no wait);
  * `check` is what a timer calls while requests wait, with how late that timer ran: a relay that was
  * itself stopped says so instead of blaming the gateway.
  */

@@ -113,6 +113,7 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
       const { text, undecodable } = bodyText(body as Buffer, request.headers['content-type']);
       if (undecodable) undecodableRequests.set(request, undecodable);
+      rawBodies.set(request, body as Buffer);
       done(null, text);
     });
     const allowed = options.allowedNetworks ? networkMatcher(options.allowedNetworks) : () => true;
@@ -232,6 +233,8 @@ function clientAddress(trustedProxies: readonly string[]): (request: FastifyRequ
 
 /** Why the body of a request could not be read as text, for its quarantine; set by the body parser. */
 const undecodableRequests = new WeakMap<FastifyRequest, string>();
+/** Each webhook request's body as it arrived (InboundRequest.rawBody). */
+const rawBodies = new WeakMap<FastifyRequest, Buffer>();
 
 /**
  * The charset of a body that names none and is not UTF-8 (its bytes, or a form's %-escapes): what a
@@ -334,6 +337,7 @@ export function inboundOf(request: FastifyRequest, publicUrl?: string): InboundR
   return {
     contentType: (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '',
     body: typeof request.body === 'string' ? request.body : '',
+    rawBody: rawBodies.get(request),
     query: new URL(request.url, 'http://relay.invalid').searchParams,
     headers,
     url: `${publicUrl === undefined ? `${request.protocol}://${request.host}` : publicUrl.replace(/\/+$/, '')}${request.url}`,

@@ -41,6 +41,8 @@ const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { d
     refused: '5.6.0',
     expired: '4.4.7',
     'network-expired': '4.4.7',
+    // Sent, and the phone or its subscription was in a passing state (temporarily unreachable or barred): the number may take a later SMS.
+    'network-temporary': '4.2.0',
     'opted-out': RELAY_ERRORS.POLICY_DENIED.enhanced,
     default: '5.0.0',
   },
@@ -52,7 +54,7 @@ const STATUS: Readonly<Record<ReportKind, Readonly<Record<string, string>> & { d
 export interface ReportedRecipient extends NewRecipient {
   /**
    * Outcome category from the outcome table (`invalid-number`, `unreachable`…), `expired` (the relay gave up at
-   * the maximum age), or from a delivery report: `undeliverable`, `network-expired` (sent, and the network's validity ran out).
+   * the maximum age), or from a delivery report: `undeliverable`, `network-expired` (sent, and the network's validity ran out), `network-temporary` (sent, and the phone was in a passing state).
    */
   readonly category: string;
   /** Plain words: what happened to this number. */

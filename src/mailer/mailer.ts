@@ -92,9 +92,15 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     return [...super.held(), ...this.#owed.held()];
   }
 
-  /** Claims nothing from now on, waits for the deliveries in flight at most `graceMs`, then gives the store one last chance to take what it is owed. */
+  /**
+   * Claims nothing from now on, waits for the deliveries in flight at most `graceMs`, then gives the store one
+   * last chance to take what it is owed. Deliveries still in flight then are given up as the dispatcher's
+   * gateway requests are: the transport closes under them, so none completes behind the stop (the lock
+   * released, another relay delivering the same mail) and no socket keeps the process alive.
+   */
   override async stop(graceMs?: number): Promise<void> {
     await super.stop(graceMs);
+    if (this.abandoned) await this.#options.transport.close();
     await this.#owed.writeAtStop();
   }
 
@@ -132,6 +138,11 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     const result = await transport.deliver(mail);
     // The smarthost answered: the next mail starts while this outcome commits; its lease stays until then (#15).
     release();
+    if (this.abandoned) {
+      // The stop gave up on this delivery and closed the transport under it: its end means nothing, its lease stays.
+      logger.info(about, 'mailer: delivery still in flight when the stop gave up waiting; the next start sends it again');
+      return;
+    }
     // The smarthost's words may echo a number (the envelope sender of a reply mail): masked as the numbers of any log line.
     const error = result.ok ? undefined : maskNumbersIn(result.error);
     metrics?.ownMail.inc({ kind: mail.kind, result: result.ok ? 'delivered' : result.permanent ? 'refused' : 'deferred' });

@@ -70,18 +70,23 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
   let toldNoLogin = false;
   const idle: Session[] = [];
   const waiting: Array<{ readonly mail: ClaimedMail; readonly done: (result: DeliveryResult) => void }> = [];
+  /** Every session not yet retired, idle or carrying a mail: the close destroys those that carry one. */
+  const live = new Set<Session>();
   let lanes = 0;
   let closed = false;
+  /** Aborted at the close: a connection still being opened is given up with the rest. */
+  const closing = new AbortController();
 
   const retire = (session: Session) => {
     session.dead = true;
+    live.delete(session);
     clearTimeout(session.idleTimer);
     const at = idle.indexOf(session);
     if (at >= 0) idle.splice(at, 1);
   };
 
   const open = async (): Promise<Session> => {
-    const connection = await SmtpSession.open(options);
+    const connection = await SmtpSession.open(options, closing.signal);
     // Once per run: mail goes out (the smarthost may trust this host), but the credentials were meant for something.
     if (options.auth && !connection.loggedIn && !toldNoLogin) {
       toldNoLogin = true;
@@ -91,6 +96,7 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
       );
     }
     const session: Session = { connection, sent: 0, dead: false };
+    live.add(session);
     // The server dropped an idle session, or a send failed: it is retired; a send's own error reaches its caller.
     connection.onEnd(() => retire(session));
     return session;
@@ -115,6 +121,7 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
    * is written, see SmtpSession.send), with the mail's result still to come.
    */
   const start = async (mail: ClaimedMail, mayRetry: boolean): Promise<{ readonly result: Promise<DeliveryResult> }> => {
+    if (closed) return { result: Promise.resolve(CLOSED) };
     const reused = idle.pop();
     if (reused) clearTimeout(reused.idleTimer);
     let session: Session;
@@ -137,7 +144,7 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
         // A refusal of this mail leaves the session usable; anything else (421, a dropped connection) ends it.
         if (!refusesThisMail(error)) retire(session);
         // A connection the server dropped while it sat idle: the mail goes once more, on a fresh one.
-        if (reused && mayRetry && error.responseCode === undefined) return (await start(mail, false)).result;
+        if (reused && mayRetry && !closed && error.responseCode === undefined) return (await start(mail, false)).result;
         return failure(error);
       },
     );
@@ -190,21 +197,34 @@ export function smarthostTransport(url: string, relay: SmarthostRelay): MailTran
   return {
     description: `smarthost ${parsed.hostname}:${options.port}`,
     deliver(mail) {
-      if (closed) return Promise.resolve({ ok: false, permanent: false, error: 'the smarthost transport is closed', down: true });
+      if (closed) return Promise.resolve(CLOSED);
       return new Promise((done) => {
         waiting.push({ mail, done });
         if (lanes < SMARTHOST_POOL_SIZE) void lane();
       });
     },
+    /**
+     * Idle sessions end with QUIT; a mail still being opened, written or awaiting its reply is given up at
+     * once, its connection destroyed (docs/operations.md, "Stopping": a stop does not wait for a smarthost
+     * that does not answer, nor does the smarthost's late answer deliver a mail the relay can no longer record).
+     */
     async close() {
       closed = true;
       for (const session of [...idle]) {
         retire(session);
         session.connection.quit();
       }
+      closing.abort();
+      for (const session of [...live]) {
+        retire(session);
+        session.connection.destroy();
+      }
     },
   };
 }
+
+/** A delivery asked of, or given up by, a closed transport: temporary, the mail stays queued. */
+const CLOSED: DeliveryResult = { ok: false, permanent: false, error: 'the smarthost transport is closed', down: true };
 
 /** A refusal of the relay's own session keeps the client's words before the smarthost's ("invalid login: 535 …"): they say which step. */
 function failure(error: SmtpError): DeliveryResult {

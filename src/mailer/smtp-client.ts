@@ -91,12 +91,18 @@ export class SmtpSession {
     this.#hostname = hostname;
   }
 
-  /** Connects, greets, secures and logs in; rejects with an SmtpError. */
-  static async open(options: SmtpClientOptions): Promise<SmtpSession> {
+  /**
+   * Connects, greets, secures and logs in; rejects with an SmtpError. `signal` gives the opening up: its
+   * connection is destroyed at once (a stop does not wait up to CONNECT_TIMEOUT_MS for a smarthost that never answers).
+   */
+  static async open(options: SmtpClientOptions, signal?: AbortSignal): Promise<SmtpSession> {
     const socket = options.secure ? tlsConnect({ ...tlsIdentity(options.host), port: options.port }) : netConnect({ host: options.host, port: options.port });
     const session = new SmtpSession(socket, options.hostname);
     session.#attach(socket);
+    const giveUp = () => session.destroy();
+    signal?.addEventListener('abort', giveUp, { once: true });
     try {
+      if (signal?.aborted) throw new SmtpError('ECONNECTION', 'the connection was closed');
       await session.#connected(socket, options.secure ? 'secureConnect' : 'connect');
       socket.setTimeout(GREETING_TIMEOUT_MS);
       await session.#expect(session.#next(), 220, 'ECONNECTION', 'the smarthost did not greet');
@@ -118,6 +124,8 @@ export class SmtpSession {
     } catch (error) {
       session.destroy();
       throw error instanceof SmtpError ? error : new SmtpError('ECONNECTION', (error as Error).message);
+    } finally {
+      signal?.removeEventListener('abort', giveUp);
     }
   }
 
@@ -258,11 +266,15 @@ export class SmtpSession {
         socket.destroy();
         reject(new SmtpError('ETIMEDOUT', 'no connection to the smarthost in time'));
       };
+      // Destroyed before it connected (the opening given up): no 'error' comes, only 'close'.
+      const closed = () => reject(new SmtpError('ECONNECTION', 'the connection was closed'));
       socket.once('error', failed);
       socket.once('timeout', late);
+      socket.once('close', closed);
       socket.once(event, () => {
         socket.off('error', failed);
         socket.off('timeout', late);
+        socket.off('close', closed);
         socket.setTimeout(REPLY_TIMEOUT_MS);
         resolve();
       });

@@ -63,6 +63,13 @@ export interface RecipientResult {
    * part's): the phone may already have those, and a resend sends the whole text again.
    */
   readonly partsTaken?: number;
+  /** The parts of that SMS, where the provider knows them (the history names "1 of 3 parts"). */
+  readonly partsTotal?: number;
+  /**
+   * The provider keeps the parts it took and its retry sends only the others, under the same reference,
+   * so the phone gets none twice (SMPP, while the relay runs): a plain retry, no possible duplicate.
+   */
+  readonly partsKept?: true;
   /**
    * The provider's id of each part, when it took the SMS in several parts that each have their own
    * delivery receipt (SMPP, Vonage): the relay keeps them in the store, so that whichever relay gets a
@@ -182,7 +189,13 @@ export interface GatewayOptions<Settings extends object = Readonly<Record<string
 export interface InboundRequest {
   /** Media type, lower case, without parameters ('' when none). */
   readonly contentType: string;
+  /** The body as text: in its charset, a form's %-escapes written again as UTF-8 (what the parsers read). */
   readonly body: string;
+  /**
+   * The body's bytes as they arrived, for a signature over what the gateway sent (a form's Latin-1
+   * %-escapes, say, which `body` holds as UTF-8). Unknown when absent.
+   */
+  readonly rawBody?: Buffer | undefined;
   readonly query: URLSearchParams;
   /** Header names in lower case. */
   readonly headers: Readonly<Record<string, string | undefined>>;
@@ -330,6 +343,11 @@ export interface ProviderPlugin<Settings extends object = Readonly<Record<string
    * the relay's own (InteractSMS's `SMS-Success=False`); without it (or its answer), `status <code>`.
    */
   statusCode?(code: number): string | undefined;
+  /**
+   * The failure the code reports was a passing state of the phone or its subscription (Puzzel's 364
+   * temporarily unreachable): the report mail says so with a 4.x.x status; without it, every failure is permanent.
+   */
+  temporaryStatus?(code: number): boolean;
   /** Why this sender id cannot go to the provider (shown in the 554), or undefined when it can. */
   senderIdProblem(senderId: string): string | undefined;
 }

@@ -18,6 +18,20 @@ const BODY_DETAIL_CHARS = 200;
  */
 const MAX_RESPONSE_BODY_BYTES = 64 * 1024;
 
+/** Node's codes for a gateway certificate it does not trust (the generic outcome rules' `tls-certificate`). */
+export const TLS_CERTIFICATE_CODES: ReadonlySet<string> = new Set([
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+]);
+
 /**
  * Failures that prove the request never reached the gateway, so the SMS can go to the backup at
  * once without risking a duplicate: the name did not resolve, the TCP connection was refused or
@@ -38,16 +52,7 @@ const CONNECT_PHASE_CODES: ReadonlySet<string> = new Set([
   'ENETUNREACH',
   'UND_ERR_CONNECT_TIMEOUT',
   // TLS handshake: certificate verification and protocol negotiation
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_REVOKED',
-  'CERT_UNTRUSTED',
+  ...TLS_CERTIFICATE_CODES,
   'ERR_SSL_WRONG_VERSION_NUMBER',
   'ERR_SSL_UNSUPPORTED_PROTOCOL',
   'ERR_SSL_NO_PROTOCOLS_AVAILABLE',
@@ -80,7 +85,15 @@ export interface HttpRequest {
 
 /** An HTTP answer (any status), or the transport failure classified by phase. */
 export type HttpOutcome =
-  | { readonly kind: 'http'; readonly status: number; readonly text: string; readonly truncated: boolean; readonly retryAfter?: string }
+  | {
+      readonly kind: 'http';
+      readonly status: number;
+      readonly text: string;
+      readonly truncated: boolean;
+      readonly retryAfter?: string;
+      /** A redirect's `Location`: where the gateway sends the relay instead (gateway.url is not its address). */
+      readonly location?: string;
+    }
   | Extract<SubmissionResult, { kind: 'transport' }>;
 
 /** The base URLs of one provider account, primary first, each with its own connection pool. */
@@ -238,13 +251,19 @@ export function unparseable(body: string): SubmissionResult {
  * A non-2xx status the provider's grammar does not cover, with its `Retry-After`; the detail is the
  * start of the body unless the adapter read a better one from it (`detail`).
  */
-export function httpRefusal(outcome: Extract<HttpOutcome, { kind: 'http' }>, detail = outcome.text.trim().slice(0, BODY_DETAIL_CHARS)): SubmissionResult {
+export function httpRefusal(outcome: Extract<HttpOutcome, { kind: 'http' }>, detail = refusalDetail(outcome)): SubmissionResult {
   return {
     kind: 'refused',
     code: `HTTP_${outcome.status}`,
     ...(detail ? { detail } : {}),
     ...(outcome.retryAfter === undefined ? {} : { retryAfter: outcome.retryAfter }),
   };
+}
+
+/** A redirect names where it leads (the body of one is a server's boilerplate); any other refusal, the start of its body. */
+function refusalDetail(outcome: Extract<HttpOutcome, { kind: 'http' }>): string {
+  if (outcome.location !== undefined) return `redirected to ${outcome.location}`.slice(0, BODY_DETAIL_CHARS);
+  return outcome.text.trim().slice(0, BODY_DETAIL_CHARS);
 }
 
 /**
@@ -263,6 +282,7 @@ class CappedAnswer {
   #size = 0;
   #status = 0;
   #retryAfter: string | undefined;
+  #location: string | undefined;
   #abort: ((reason?: Error) => void) | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #settled = false;
@@ -291,11 +311,14 @@ class CappedAnswer {
     // 1xx (103 Early Hints) precede the answer; the final status comes with its own headers.
     if (statusCode < 200) return true;
     this.#status = statusCode;
-    // Retry-After only matters with a refusal (429, 503): a 2xx's headers, every SMS's, are not read.
+    // Retry-After (429, 503) and Location (3xx) only matter with a refusal: a 2xx's headers, every SMS's, are not read.
     if (statusCode < 300) return true;
     // undici's raw headers: name, value, name, value…
     for (let index = 0; headers && index + 1 < headers.length; index += 2) {
-      if (headers[index]?.toString('latin1').toLowerCase() === 'retry-after') this.#retryAfter = headers[index + 1]?.toString('latin1').trim();
+      const name = headers[index]?.toString('latin1').toLowerCase();
+      const value = headers[index + 1]?.toString('latin1').trim();
+      if (name === 'retry-after') this.#retryAfter = value;
+      if (name === 'location' && statusCode < 400) this.#location = value;
     }
     return true;
   }
@@ -314,7 +337,14 @@ class CappedAnswer {
   }
 
   #answer(text: string, truncated: boolean): HttpOutcome {
-    return { kind: 'http', status: this.#status, text, truncated, ...(this.#retryAfter ? { retryAfter: this.#retryAfter } : {}) };
+    return {
+      kind: 'http',
+      status: this.#status,
+      text,
+      truncated,
+      ...(this.#retryAfter ? { retryAfter: this.#retryAfter } : {}),
+      ...(this.#location ? { location: this.#location } : {}),
+    };
   }
 
   onError(error: unknown): void {

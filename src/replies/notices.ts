@@ -21,6 +21,8 @@ export interface DeliveryNoticeOptions {
   readonly describeStatus: (code: number, number: string) => string;
   /** That provider's own words for the code, where the code is the relay's (`ProviderPlugin.statusCode`). */
   readonly statusCode?: (code: number, number: string) => string | undefined;
+  /** Whether that provider's code is a failure of a passing state (`ProviderPlugin.temporaryStatus`). */
+  readonly temporaryStatus?: (code: number, number: string) => boolean;
 }
 
 /**
@@ -89,12 +91,26 @@ export class DeliveryNotices {
       if (due.length === 0) return;
       const mail: NewOutgoingMail[] = [];
       const mailed: DueNotice[] = [];
+      // One report per mail and kind: the numbers of a mail that fail together are told in one bounce.
+      const groups = new Map<string, [DueNotice, ...DueNotice[]]>();
       for (const notice of due) {
-        const built = await report(notice.state === 'delivered' ? 'delivered' : 'failed', notice.message, [reported(notice, this.#options)]);
+        const key = `${notice.message.id} ${kindOf(notice)}`;
+        const group = groups.get(key);
+        if (group) group.push(notice);
+        else groups.set(key, [notice]);
+      }
+      for (const group of groups.values()) {
+        const [first] = group;
+        const built = await report(
+          kindOf(first),
+          first.message,
+          group.map((notice) => reported(notice, this.#options)),
+        );
         // No report (a sender of this relay's own, which takes none): `report` has logged why.
         if (!built) continue;
-        mail.push({ ...built, onceKey: `report:${notice.smsId}:${notice.state}` });
-        mailed.push(notice);
+        const states = [...new Set(group.map((notice) => notice.state))].join('+');
+        mail.push({ ...built, onceKey: `report:${group.map((notice) => notice.smsId).join(',')}:${states}` });
+        mailed.push(...group);
       }
       await store.recordNotices(
         due.map((notice) => notice.smsId),
@@ -110,14 +126,19 @@ export class DeliveryNotices {
   }
 }
 
-function reported(notice: DueNotice, { describeStatus, statusCode }: Pick<DeliveryNoticeOptions, 'describeStatus' | 'statusCode'>): ReportedRecipient {
+const kindOf = (notice: DueNotice): ReportKind => (notice.state === 'delivered' ? 'delivered' : 'failed');
+
+function reported(
+  notice: DueNotice,
+  { describeStatus, statusCode, temporaryStatus }: Pick<DeliveryNoticeOptions, 'describeStatus' | 'statusCode' | 'temporaryStatus'>,
+): ReportedRecipient {
   const { recipient, state, code, message } = notice;
   const asked = message.reportAll && state === 'delivered' ? { notify: ['SUCCESS'] } : {};
   return {
     ...recipient,
     ...asked,
     // Sent, then not delivered: not the relay's giving up at the maximum age (`expired`), which the bounce words apart.
-    category: state === 'expired' ? 'network-expired' : 'undeliverable',
+    category: state === 'expired' ? 'network-expired' : temporaryStatus?.(code, recipient.number) ? 'network-temporary' : 'undeliverable',
     reason: describeStatus(code, recipient.number),
     code: statusCode?.(code, recipient.number) ?? `status ${code}`,
   };

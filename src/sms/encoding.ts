@@ -59,7 +59,10 @@ export const SEGMENT_LIMITS_16BIT_REFERENCE = {
  * Typography from word processors and mail clients that has a GSM-7 look-alike. Only characters that
  * read the same after mapping are here. Letters are never changed (no `ç`→`Ç` as some gateways do,
  * no `á`→`a`, no `µ`→`u`) and signs without a form that reads the same stay (`°`: `o` or `deg` is not
- * how a temperature reads): a message with those goes out as UCS-2 and keeps its spelling.
+ * how a temperature reads): a message with those goes out as UCS-2 and keeps its spelling. The one
+ * exception is GSM 03.38's own: its alphabet holds only the Greek capitals without a Latin twin
+ * (Δ Φ Γ Λ Ω Π Ψ Σ Θ Ξ), and the others are written with the Latin capitals that are drawn the same,
+ * as Greek handsets and SMSCs do; a Greek text in capitals is then GSM-7 (lower case stays UCS-2).
  */
 const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: string])[] = [
   // ‘ ’ ‚ ‛ ′ ´ ` ‹ ›
@@ -78,6 +81,21 @@ const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: st
   ['1/4', '\u00bc'],
   ['1/2', '\u00bd'],
   ['3/4', '\u00be'],
+  // Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ
+  ['A', '\u0391'],
+  ['B', '\u0392'],
+  ['E', '\u0395'],
+  ['Z', '\u0396'],
+  ['H', '\u0397'],
+  ['I', '\u0399'],
+  ['K', '\u039a'],
+  ['M', '\u039c'],
+  ['N', '\u039d'],
+  ['O', '\u039f'],
+  ['P', '\u03a1'],
+  ['T', '\u03a4'],
+  ['Y', '\u03a5'],
+  ['X', '\u03a7'],
   // TAB, NBSP, en quad … hair space (U+2000–U+200A), narrow NBSP, medium math space, ideographic space
   [' ', '\t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000'],
 ];
@@ -428,16 +446,24 @@ function longestStart(input: string, maxParts: number, limits: SegmentLimits, ma
   return { sms: cut(fits), characters: fits };
 }
 
-/** GSM 03.38 septets, one per octet (as SMPP carries them, unpacked). */
-export function decodeGsm7(octets: Uint8Array): string {
+/** The tables septets are read with: the basic one (or a national locking shift table) and the one ESC leads to. */
+export interface Gsm7Tables {
+  readonly basic: readonly string[];
+  readonly extension: ReadonlyMap<number, string>;
+}
+
+export const GSM7_DEFAULT_TABLES: Gsm7Tables = { basic: [...GSM7_BASIC_TABLE], extension: EXTENSION_CHAR };
+
+/** GSM 03.38 septets, one per octet (as SMPP carries them, unpacked); `tables`: national ones a UDH named (src/sms/gsm7-national.ts). */
+export function decodeGsm7(octets: Uint8Array, tables: Gsm7Tables = GSM7_DEFAULT_TABLES): string {
   let text = '';
   for (let index = 0; index < octets.length; index++) {
     const code = (octets[index] as number) & 0x7f;
     if (code === 0x1b && index + 1 < octets.length) {
       const next = (octets[++index] as number) & 0x7f;
       // An unknown escape shows as the basic character (3GPP TS 23.038 §6.2.1.1).
-      text += EXTENSION_CHAR.get(next) ?? GSM7_BASIC_TABLE[next] ?? '';
-    } else text += code === 0x1b ? ' ' : (GSM7_BASIC_TABLE[code] ?? '');
+      text += tables.extension.get(next) ?? tables.basic[next] ?? '';
+    } else text += code === 0x1b ? ' ' : (tables.basic[code] ?? '');
   }
   return text;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DataDirError } from '../errors.ts';
 
@@ -14,14 +14,29 @@ export interface StaleLock {
   readonly reason: 'not running' | 'pid reused';
 }
 
+/** The data directory's lock, held by this process. */
+export interface DataDirLock {
+  readonly stale: StaleLock | undefined;
+  /**
+   * Removes the lock file. A failure (the directory made unwritable under the running relay) is returned, not
+   * thrown: the stop ends all the same, and the next start takes the file over as a dead relay's.
+   */
+  release(): DataDirError | undefined;
+}
+
 /**
  * One relay process per data directory: the embedded store has one writer, and start-up frees every
  * lease in the store, which is only right when the process that held them is dead. The lock file
  * holds the owner's pid and, where the system tells it (Linux), the owner's start time: a pid alone
  * cannot tell a live relay from another process that got a dead relay's pid (kill -9, then a reboot
  * or a busy system), its start time can. A file left by a dead process is taken over.
+ *
+ * The file is written beside its place and renamed onto it, which needs the right to create files in
+ * the directory: a directory that lost it (its mode changed, the lock and store files of an earlier
+ * run still writable in place) is refused at start, not met later by what must create a file there
+ * (SQLite's WAL at open, the copy of a lost store, the Maildir, removing the lock at the stop).
  */
-export function lockDataDir(dataDir: string): { readonly stale: StaleLock | undefined; release(): void } {
+export function lockDataDir(dataDir: string): DataDirLock {
   const file = join(dataDir, LOCK_FILE);
   const owner = readOwner(file);
   let stale: StaleLock | undefined;
@@ -36,15 +51,27 @@ export function lockDataDir(dataDir: string): { readonly stale: StaleLock | unde
     }
   }
   const startTime = startTimeOf(process.pid);
+  const written = `${file}.${process.pid}`;
   try {
-    writeFileSync(file, startTime === undefined ? `${process.pid}\n` : `${process.pid}\n${startTime}\n`);
+    writeFileSync(written, startTime === undefined ? `${process.pid}\n` : `${process.pid}\n${startTime}\n`);
+    renameSync(written, file);
   } catch (error) {
+    try {
+      rmSync(written, { force: true });
+    } catch {
+      // It could not be written or cannot be removed either: the error below says why.
+    }
     throw new DataDirError(dataDir, 'cannot be written', error);
   }
   return {
     stale,
     release() {
-      if (readOwner(file)?.pid === process.pid) unlinkSync(file);
+      try {
+        if (readOwner(file)?.pid === process.pid) unlinkSync(file);
+        return undefined;
+      } catch (error) {
+        return new DataDirError(dataDir, `keeps its lock file: ${LOCK_FILE} cannot be removed`, error);
+      }
     },
   };
 }

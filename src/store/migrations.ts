@@ -389,7 +389,11 @@ export const MIGRATIONS: readonly string[] = [
   // column never gives an id twice; SQLite's rowid takes max(id) + 1 and so the id of a deleted last row: its step
   // (SQLITE_STEPS) rebuilds the table with AUTOINCREMENT.
   '-- SQLite only',
-  // 27: the console finds a mail by its own Message-ID (an operator asked about <abc@host>), and a resubmission (a mail
+  // 27: a report kept before its SMS's send result is told in its own words (said) once adopted, as one
+  // applied at once is. SQLite adopts in the store's code (sqlite-replies.ts, adoptOrphans); PostgreSQL's
+  // function is replaced (postgres/migrations.ts, POSTGRES_STEPS): no table changes.
+  '-- PostgreSQL only',
+  // 28: the console finds a mail by its own Message-ID (an operator asked about <abc@host>), and a resubmission (a mail
   // sent again with the same Message-ID, kept without SMS) by its original's numbers: each an index, so neither
   // search reads every mail.
   `

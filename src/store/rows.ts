@@ -73,6 +73,13 @@ export const sentDetail = (outcome: { readonly providerId: string; readonly note
   return outcome.note ? `${id}; ${outcome.note}` : id;
 };
 
+/**
+ * The history detail of an SMS recorded as sent by a delivery report that names it by the relay's own
+ * reference while it waited to be sent again (both stores): the attempt with no answer reached the gateway.
+ */
+export const sentByReportDetail = (providerId: string) =>
+  `id ${providerId}; the gateway's delivery report for it came while it waited to be sent again after an attempt with no answer: that attempt reached the gateway, so it is not sent again`;
+
 /** A delivery report's history detail: its state, and the provider's words for it or else its code (both stores; ADOPT_ORPHANS too). */
 export const reportDetail = (report: { readonly state: string; readonly code: number; readonly said?: string | undefined }) =>
   `${report.state} (${report.said ?? `provider status ${report.code}`})`;

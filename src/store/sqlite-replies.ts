@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { DeliveryState } from '../vocabulary.ts';
-import { reportDetail } from './rows.ts';
+import { reportDetail, sentByReportDetail } from './rows.ts';
 import type {
   Conversation,
   DeliveryReportResult,
@@ -27,12 +27,21 @@ const rankOf = (column: string) =>
  * meet there: the one kept is replaced by a report that moves forward of it, or says its state in other
  * words (`saysMore`), and the replacing one is applied; anything else is a repeat. Never by an earlier
  * state: while its SMS's send result is not committed, the kept row is all there is of the report
- * (adoptOrphans), and a late interim receipt must not undo the final one (schema 25).
+ * (adoptOrphans), and a late interim receipt must not undo the final one (schema 25). A report about
+ * another SMS than the kept one's (an id the gateway gave again: REPORT_TARGET_ORDER) is a report of its own.
  */
 export const REPORT_CONFLICT = `ON CONFLICT (provider, provider_id, number, code) DO UPDATE
   SET state = excluded.state, said = excluded.said, received_at = excluded.received_at, sms_id = coalesce(excluded.sms_id, delivery_reports.sms_id)
   WHERE ${rankOf('excluded.state')} > ${rankOf('delivery_reports.state')}
-    OR (excluded.state = delivery_reports.state AND excluded.said IS DISTINCT FROM delivery_reports.said)`;
+    OR (excluded.state = delivery_reports.state AND excluded.said IS DISTINCT FROM delivery_reports.said)
+    OR excluded.sms_id <> delivery_reports.sms_id`;
+
+/**
+ * Which of the SMS to one number under one id (outbound `o`) a report is about, first: the newest not yet
+ * final. A gateway may give an id again (an SMSC's sequential ids restart after its restart, or wrap): the
+ * older SMS under it have their final state, and a receipt follows the latest send.
+ */
+export const REPORT_TARGET_ORDER = `CASE WHEN ${rankOf('o.delivery')} = ${RANK.delivered} THEN 1 ELSE 0 END, o.id DESC`;
 
 export interface ConversationRow {
   context: string;
@@ -70,6 +79,11 @@ export interface OutboundForReport {
   delivery: DeliveryState | null;
   notify: string | null;
   report_all: number;
+}
+
+/** An SMS found by its message (outboundOfMessage): `queued` is waiting to be sent again. */
+interface OutboundOfMessage extends OutboundForReport {
+  status: 'sent' | 'queued';
 }
 
 export function toConversation(row: ConversationRow | undefined): Conversation | undefined {
@@ -158,10 +172,16 @@ export function prepareReplyStatements(db: Database) {
       ${REPORT_CONFLICT}`),
     outboundForReport: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
-      WHERE o.provider_id = ? AND o.number = ?`),
+      WHERE o.provider_id = ? AND o.number = ? ORDER BY ${REPORT_TARGET_ORDER} LIMIT 1`),
     numbersSentUnder: db.prepare(
       'SELECT number FROM outbound WHERE provider_id = ? UNION SELECT number FROM sent_parts WHERE provider = ? AND part_id = ? ORDER BY number',
     ),
+    /** The SMS of a message to a number, by the relay's own reference (NewDeliveryReport.messageId): sent, or waiting to be sent again. */
+    outboundOfMessage: db.prepare(`
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.status FROM outbound o JOIN messages m ON m.id = o.message_id
+      WHERE o.message_id = ? AND o.number = ? AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))`),
+    sentByReport: db.prepare("UPDATE outbound SET status = 'sent', provider_id = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+    sentEvent: db.prepare("INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'sent', ? FROM outbound WHERE id = ?"),
     outboundById: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
     advanceDelivery: db.prepare('UPDATE outbound SET delivery = ?, delivery_code = ?, notice_due = ?, updated_at = ? WHERE id = ?'),
@@ -169,7 +189,7 @@ export function prepareReplyStatements(db: Database) {
     deliveryEvent: db.prepare(
       "INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'delivery report', ? FROM outbound WHERE id = ?",
     ),
-    orphanReports: db.prepare('SELECT id, code, state FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id'),
+    orphanReports: db.prepare('SELECT id, code, state, said FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id'),
     adoptReport: db.prepare('UPDATE delivery_reports SET sms_id = ? WHERE id = ?'),
     expireOrphans: db.prepare('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < ?'),
     dueNotices: db.prepare(`
@@ -270,7 +290,17 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
   const byId = (id: string) => sql.outboundForReport.get(id, report.number) as OutboundForReport | undefined;
   const current = byId(report.providerId);
   const former = current === undefined && report.formerId !== undefined ? byId(report.formerId) : undefined;
-  const target = current ?? former;
+  const byReference =
+    current !== undefined || former !== undefined || report.messageId === undefined
+      ? undefined
+      : (sql.outboundOfMessage.get(report.messageId, report.number) as OutboundOfMessage | undefined);
+  const target = current ?? former ?? byReference;
+  if (byReference?.status === 'queued') {
+    // Its report proves the attempt with no answer reached the gateway: sent, with the reports that came before this one.
+    sql.sentByReport.run(report.providerId, report.receivedAt, byReference.id);
+    sql.sentEvent.run(report.receivedAt, sentByReportDetail(report.providerId), byReference.id);
+    adoptOrphans(sql, byReference.id, report.number, report.providerId, report.receivedAt);
+  }
   const { changes } = sql.insertReport.run({
     provider: report.provider,
     // Kept under the id that found its SMS, so that a repeat is one and no orphan is left under the other.
@@ -291,11 +321,11 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
 
 /** Reports that arrived before their SMS's send result, applied now that it is committed. */
 export function adoptOrphans(sql: ReplyStatements, smsId: number, number: string, providerId: string, now: number): void {
-  const orphans = sql.orphanReports.all(providerId, number) as Array<{ id: number; code: number; state: DeliveryState }>;
+  const orphans = sql.orphanReports.all(providerId, number) as Array<{ id: number; code: number; state: DeliveryState; said: string | null }>;
   for (const orphan of orphans) {
     sql.adoptReport.run(smsId, orphan.id);
     const target = sql.outboundById.get(smsId) as OutboundForReport;
-    advance(sql, target, orphan, now);
+    advance(sql, target, { ...orphan, said: orphan.said ?? undefined }, now);
   }
 }
 

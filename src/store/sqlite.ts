@@ -412,8 +412,9 @@ export class SqliteStore implements Store {
             // The row's number and message come back with the update: no statement of their own.
             const sms = sql.smsSent.get(outcome.providerId, outcome.trackingId ?? null, now, outcome.smsId) as SentSms | undefined;
             if (!sms) break; // an SMS no longer in the store has no reports to adopt nor history
-            adoptOrphans(this.#replies, outcome.smsId, sms.number, outcome.providerId, now);
+            // Its history says it was sent before what the reports that came first say of it.
             sql.insertEvent.run(now, sms.message_id, outcome.smsId, 'sent', sentDetail(outcome));
+            adoptOrphans(this.#replies, outcome.smsId, sms.number, outcome.providerId, now);
             break;
           }
           case 'retry':

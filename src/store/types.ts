@@ -413,10 +413,16 @@ export interface NewDeliveryReport {
   readonly code: number;
   readonly state: DeliveryState;
   readonly receivedAt: number;
-  /** The status in the provider's words, for the history line (StatusReport.said); a report kept before its SMS's result is shown by its code. */
+  /** The status in the provider's words, for the history line (StatusReport.said), also of a report kept before its SMS's result. */
   readonly said?: string | undefined;
   /** Another id its SMS may be kept under (StatusReport.formerId): matched when `providerId` finds none, the report then kept under it. */
   readonly formerId?: string | undefined;
+  /**
+   * The relay message the report names by the relay's own reference (StatusReport.messageId): its SMS to
+   * `number` is matched when the ids find none, if sent, or if waiting to be sent again (not leased): then
+   * recorded as sent with this report, as the gateway took an earlier attempt.
+   */
+  readonly messageId?: string | undefined;
 }
 
 /** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */

@@ -219,6 +219,39 @@ describe('delivery semantics', () => {
     assert.deepEqual(maildirMessages(relay.maildir), [], 'an account problem bounces nothing');
   });
 
+  test('ERR:NO_PASSWORD (the gateway got no credentials: nothing about the number or the text) pauses sending and bounces nothing', async () => {
+    const gateway = await simulator();
+    gateway.simulator.setBehaviour({ mode: 'error', code: 'NO_PASSWORD' });
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, pauseProbeInterval: '500ms' } });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900244@sms.localhost', '447700900245@sms.localhost'], body: 'no password' })).data);
+    await waitFor('the pause', () => gateway.simulator.requests >= 1);
+    const here = { pid: process.pid, name: relay.config.store.relayName };
+    await waitFor('status says paused', async () =>
+      /^dispatch: paused for intellisoftware since .+ \(ERR:NO_PASSWORD: /m.test(await status(relay.relay.store, Date.now(), here)),
+    );
+    gateway.simulator.setBehaviour({ mode: 'ok' });
+    await waitFor('both sent', async () => (await relay.relay.store.smsOf(id)).every((sms) => sms.status === 'sent'));
+    assert.deepEqual(maildirMessages(relay.maildir), [], 'a request the gateway read without credentials bounces nothing');
+  });
+
+  test('a redirect (gateway.url is not the gateway) pauses sending and says where it leads, bouncing nothing', async () => {
+    const gateway = await new ReplayServer({
+      contentType: 'text/html',
+      answer: { status: 301, body: '<html>Moved</html>', headers: { location: 'https://gateway.example.net/sendmsg.aspx' } },
+    }).start();
+    cleanups.push(() => gateway.close());
+    const relay = await relayWith({ ...gatewayYaml(gateway.url), delivery: { ...fast, pauseProbeInterval: '500ms' } });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900246@sms.localhost'], body: 'moved on' })).data);
+    const here = { pid: process.pid, name: relay.config.store.relayName };
+    await waitFor('status says paused', async () =>
+      /^dispatch: paused for intellisoftware since .+ \(HTTP_301: the SMS gateway redirected the relay's request elsewhere/m.test(
+        await status(relay.relay.store, Date.now(), here),
+      ),
+    );
+    assert.match(await history(relay.relay.store, id), /the gateway said: "redirected to https:\/\/gateway\.example\.net\/sendmsg\.aspx"/);
+    assert.deepEqual(maildirMessages(relay.maildir), [], 'a wrong URL bounces nothing');
+  });
+
   test('status shows a probe that is due as waiting for the next SMS for the provider, never a time already past', async () => {
     const { store, pausedAt } = await pausedTwilio();
     const soon = await status(store, pausedAt + 1_000, { pid: undefined, name: 'here' });

@@ -37,8 +37,11 @@ interface Harness {
   readonly dispatcher: Dispatcher;
   readonly lines: string[];
   readonly metrics: Metrics;
-  /** The dispatcher's clock: moved by the test only. */
-  readonly clock: { now: number };
+  /**
+   * The dispatcher's clocks, moved by the test only: `now` is the wall clock; the monotonic one moves with it
+   * but for `stepped`, the steps of the wall clock alone a test made (an NTP step, a VM restore).
+   */
+  readonly clock: { now: number; stepped: number };
   /** Queues a mail to one number, received now by the dispatcher's clock. */
   accept(number: string): Promise<string>;
 }
@@ -53,7 +56,7 @@ async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
   cleanups.push(() => gateway.close());
   // Debug: each outcome the store could not take is a debug line (docs/operations.md, the store outage).
   const { logger, lines } = captureLog('debug');
-  const clock = { now: Date.parse('2026-12-02T10:00:00Z') };
+  const clock = { now: Date.parse('2026-12-02T10:00:00Z'), stepped: 0 };
   const metrics = new Metrics(store);
   const dispatcher = new Dispatcher({
     store,
@@ -64,6 +67,7 @@ async function harness(responseTimeoutMs = 60_000): Promise<Harness> {
     leaseMs: 1_000 + responseTimeoutMs,
     ...TEST_DISPATCH_POLICY,
     clock: () => clock.now,
+    monotonic: () => clock.now - clock.stepped,
     metrics,
   });
   cleanups.push(() => dispatcher.stop());
@@ -268,6 +272,29 @@ describe('a gateway that stops answering (issue #13 item 7)', () => {
     h.simulator.releaseHanging();
     await waitFor('recorded', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 2_000);
     assert.deepEqual([logged(h.lines, /is not answering/).length, logged(h.lines, /answers again/).length], [0, 0]);
+  });
+});
+
+describe('a step of the wall clock while requests wait (findings/crash.md, round 22, 3)', () => {
+  test('is no wait of the gateway: no silence warning, and the request took as long in the log and in smsrelay_gateway_request_seconds as it did', async () => {
+    const h = await harness();
+    h.simulator.setBehaviour({ mode: 'hang' });
+    h.dispatcher.start();
+    const id = await h.accept('+447700900316');
+    await waitFor('the request in flight', () => h.simulator.pendingRequests === 1, 3_000);
+    const stepMs = 5 * 60_000;
+    h.clock.now += stepMs;
+    h.clock.stepped += stepMs;
+    // Past a check of the requests in flight (every second).
+    await sleep(1_100);
+    h.simulator.setBehaviour({ mode: 'ok' });
+    h.simulator.releaseHanging();
+    await waitFor('recorded', async () => (await h.store.smsOf(id))[0]?.status === 'sent', 2_000);
+    assert.deepEqual([logged(h.lines, /is not answering/).length, logged(h.lines, /answers again/).length], [0, 0]);
+    const [answered] = logged(h.lines, /gateway answered/);
+    assert.ok(Number(answered?.ms) < 1_000, `the request took ${answered?.ms} ms by the log`);
+    const seconds = (await h.metrics.gatewaySeconds.get()).values.find((value) => value.metricName === 'smsrelay_gateway_request_seconds_sum');
+    assert.ok(seconds && seconds.value < 1, `the request took ${seconds?.value} s by the metric`);
   });
 });
 

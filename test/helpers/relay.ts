@@ -15,7 +15,7 @@ import { type Relay, startRelay } from '../../src/relay.ts';
 export { waitFor } from './wait.ts';
 
 /** The installed command, as `npm start` runs it (it finds tsx from its own location, not the cwd). */
-const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/smsrelay.js', import.meta.url));
 /** Set TEST_LOG_LEVEL=debug to see the relay's log lines while a test runs. */
 const LOG_LEVEL = (process.env.TEST_LOG_LEVEL ?? 'silent') as LogLevel;
 
@@ -170,12 +170,14 @@ export interface RelayProcess {
 /**
  * The relay as its own process (`bin/smsrelay.js start`) in `dir`, for tests that kill
  * it. Resolves once it logged that it listens ("relay: ready", or "relay: listening, …" not ready yet) with its ports.
+ * `user`: the uid and gid it runs as (a test as root whose relay must meet file modes, which root ignores).
  */
-export async function spawnRelay(dir: string, env: Record<string, string>): Promise<RelayProcess> {
+export async function spawnRelay(dir: string, env: Record<string, string>, user?: { readonly uid: number; readonly gid: number }): Promise<RelayProcess> {
   const child = spawn(process.execPath, [BIN, 'start'], {
     cwd: dir,
     env: { PATH: process.env.PATH ?? '', ...env, SMSRELAY_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...user,
   });
   spawned.add(child);
   child.once('exit', () => spawned.delete(child));

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import type { Gateway, GatewayOptions, InboundRequest, SmsSubmission, SubmissionResult } from '../../src/providers/contract.ts';
-import { createInteractSmsGateway, notifyIdFor } from '../../src/providers/interactsms/adapter.ts';
+import { createInteractSmsGateway, messageIdOfNotifyId, notifyIdFor } from '../../src/providers/interactsms/adapter.ts';
 import { describeStatus, parseReceived, parseReport, verify } from '../../src/providers/interactsms/inbound.ts';
 import { interactsmsPlugin as interactsmsModule } from '../../src/providers/interactsms/index.ts';
 import { senderIdProblem } from '../../src/providers/interactsms/sender-id.ts';
@@ -156,6 +156,15 @@ describe('InteractSMS adapter: request shape', () => {
     // Any other id: the first 128 bits of its SHA-256, the same form.
     assert.equal(notifyIdFor('msg-0001'), '1kan8z7m4rbvw2r7bkjvyfvhg');
     assert.notEqual(notifyIdFor('msg-0002'), notifyIdFor('msg-0001'));
+  });
+
+  it("reads a notify id back as the relay's message id it was made from; one no UUID could give, as none", () => {
+    for (const id of ['0194f3b2-7c1e-7a3d-8f21-3c4b5d6e7f81', '00000000-0000-7000-8000-000000000001', 'ffffffff-ffff-ffff-ffff-ffffffffffff']) {
+      assert.equal(messageIdOfNotifyId(notifyIdFor(id)), id);
+    }
+    assert.equal(messageIdOfNotifyId('zzzzzzzzzzzzzzzzzzzzzzzzz'), undefined, 'above 128 bits');
+    assert.equal(messageIdOfNotifyId('abc'), undefined, 'not 25 digits');
+    assert.equal(messageIdOfNotifyId('03DDAASWVCYWY77NBAWYV3TKX'), undefined, 'not as the relay writes it');
   });
 
   it('sends the same notify_id when a message is retried, and another for another message', async () => {

@@ -216,7 +216,11 @@ describe('Puzzel adapter: requests', () => {
     assert.match(batchReferenceFor(long, ['+447700900123']), /^[0-9a-f]{32}\.[0-9a-f]{8}$/);
     // The DR parser gets the number back from it.
     const parsed = parseReport(inbound('application/json', JSON.stringify({ dr: [{ messageid: 'm1', customermessagereference: reference, statuscode: 0 }] })));
-    assert.deepEqual(parsed, { ok: true, items: [{ providerId: 'm1', number: '+447700900123', code: 0, state: 'delivered' }] });
+    const hashed = reference.slice(0, reference.indexOf(':'));
+    assert.deepEqual(parsed, {
+      ok: true,
+      items: [{ providerId: 'm1', number: '+447700900123', code: 0, state: 'delivered', said: 'statuscode=0', messageId: hashed }],
+    });
   });
 
   it('correlates a status whose clientReference is not ours neither by reference nor by position', async () => {
@@ -416,6 +420,13 @@ describe('Puzzel webhooks: inbound fixtures', () => {
     assert.equal(json.ok && json.items[0]?.number, '+447700900123');
     assert.equal(xml.ok && xml.items[0]?.state, 'delivered');
     assert.deepEqual(parseReceived(inbound('', 'junk')), { ok: false, reason: 'content type "" is neither JSON nor XML' });
+  });
+
+  it('takes back a messageid with "+", as the send answer gave it', () => {
+    const parsed = parseReport(
+      inbound('application/json', JSON.stringify({ dr: [{ messageid: 'pm+4791234010', customermessagereference: 'm:4791234010', statuscode: 0 }] })),
+    );
+    assert.equal(parsed.ok && parsed.items[0]?.providerId, 'pm+4791234010');
   });
 
   it('takes JSON media types with a suffix and refuses other shapes', () => {

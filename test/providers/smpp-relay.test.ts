@@ -34,6 +34,19 @@ describe('SMPP through the relay', () => {
     sendMail(relay.relay.smtpPort, { from: 'alice@example.com', to: [`${phone}@sms.example.com`], subject: 'x', body, headers: { From: 'alice@example.com' } });
   const mails = (text: string) => maildirMessages(relay.maildir).filter((raw) => raw.replace(/=\r?\n/g, '').includes(text));
 
+  test("an SMSC's refusal of a submit_sm is counted under its category (invalid-number), not as answered", async () => {
+    const count = async (result: string) => {
+      const metrics = await (await fetch(`http://127.0.0.1:${relay.relay.httpPort}/metrics`)).text();
+      return Number(metrics.match(new RegExp(`smsrelay_gateway_request_seconds_count\\{result="${result}"\\} (\\d+)`))?.[1] ?? 0);
+    };
+    const answered = await count('answered');
+    simulator.setBehaviour({ mode: 'error', status: 0x0b, times: 1 });
+    const id = queuedId((await mailTo('447700900298', 'Refused number')).data);
+    await waitFor('bounced', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'failed', 10_000);
+    await waitFor('counted as invalid-number', async () => (await count('invalid-number')) === 1);
+    assert.equal(await count('answered'), answered, 'the refusal is no answer taken');
+  });
+
   test('the SMSC drops the bind with submit_sm in flight: every SMS ends sent, only those in flight may go twice', async () => {
     simulator.setBehaviour({ mode: 'drop', times: 2 });
     const phones = ['447700900401', '447700900402', '447700900403', '447700900404', '447700900405'];

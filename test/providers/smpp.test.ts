@@ -5,7 +5,9 @@
  * which must be answered per the specification, logged once, and never stop the bind.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import { createLogger } from '../../src/log.ts';
@@ -132,12 +134,16 @@ describe('SMPP against the simulated SMSC', () => {
     }
   });
 
-  test('a long SMS one part of which is refused for a retry while another was taken is a possible duplicate, not a plain retry', async () => {
+  test('a long SMS one part of which is refused while another was taken: a plain retry that sends only the other part, or, refused for good, the taken part named', async () => {
     simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RSYSERR, times: 1 });
     const text = `${'Tank 8 pressure above limit, valve 4 closed. '.repeat(5)}End.`;
     const classified = classifyRecipient(await gateway.send(sms('+447700900204', text), 0), '+447700900204');
-    assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP:ESME_RSYSERR']);
-    assert.match(classified.reason, /already taken 1 part of it/);
+    assert.deepEqual([classified.action, classified.code], ['retry', 'SMPP:ESME_RSYSERR'], 'no possible duplicate: the phone gets no part twice');
+    assert.match(classified.reason, /already taken 1 of 2 parts of it, and the retry sends only the others$/);
+    simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RINVDSTADR, times: 1 });
+    const refused = classifyRecipient(await gateway.send(sms('+447700900233', text), 0), '+447700900233');
+    assert.deepEqual([refused.action, refused.code], ['fail', 'SMPP:ESME_RINVDSTADR']);
+    assert.match(refused.reason, /^the SMSC refused the number; the gateway had already taken 1 of 2 parts of it, which the phone may show$/);
   });
 
   test('a long SMS sent again after the SMSC took some of its parts: only the others go, under the same reference, and the set is whole', async () => {
@@ -146,8 +152,8 @@ describe('SMPP against the simulated SMSC', () => {
     simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RSUBMITFAIL, times: 1 });
     const before = simulator.requests;
     const first = classifyRecipient(await gateway.send(submission, 0), '+447700900190');
-    assert.deepEqual([first.action, first.code], ['ambiguous', 'SMPP:ESME_RSUBMITFAIL']);
-    assert.match(first.reason, /already taken 2 parts of it/);
+    assert.deepEqual([first.action, first.code], ['retry', 'SMPP:ESME_RSUBMITFAIL']);
+    assert.match(first.reason, /already taken 2 of 3 parts of it, and the retry sends only the others/);
     const again = await gateway.send(submission, 0);
     assert.equal(classifyRecipient(again, '+447700900190').action, 'sent');
     assert.equal(simulator.requests - before, 4, '3 parts, then the one refused only');
@@ -335,23 +341,33 @@ describe('SMPP reconnect backoff, on injected timers', () => {
   });
 });
 
-/** An SMSC the test drives octet by octet: it binds whoever asks and hands the test each PDU. */
+const BIND_COMMANDS: readonly number[] = [COMMAND.bind_transceiver, COMMAND.bind_transmitter, COMMAND.bind_receiver];
+
+/** Takes a bind: its bind_resp with ESME_ROK. */
+function acceptBind(socket: Socket, pdu: Pdu): void {
+  socket.write(encodePdu((pdu.commandId | 0x80000000) >>> 0, 0, pdu.sequence, encodeMessageId('HAND')));
+}
+
+/** An SMSC the test drives octet by octet: it binds whoever asks (or as `onBind` says) and hands the test each PDU. */
 class HandSmsc {
   readonly server: Server;
   socket: Socket | undefined;
+  /** The latest connection of each bind command. */
+  readonly sockets = new Map<number, Socket>();
   readonly pdus: Pdu[] = [];
   binds = 0;
 
   /** `allowHalfOpen`: a connection the relay ends stays readable until the test ends it too. */
-  constructor(options: { readonly allowHalfOpen?: boolean } = {}) {
+  constructor(options: { readonly allowHalfOpen?: boolean; readonly onBind?: (socket: Socket, pdu: Pdu) => void } = {}) {
     this.server = createServer({ allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
       this.socket = socket;
       const reader = new PduReader();
       socket.on('data', (chunk: Buffer) => {
         for (const pdu of reader.push(chunk)) {
-          if (pdu.commandId === COMMAND.bind_transceiver) {
+          if (BIND_COMMANDS.includes(pdu.commandId)) {
             this.binds++;
-            socket.write(encodePdu(COMMAND.bind_transceiver_resp, 0, pdu.sequence, encodeMessageId('HAND')));
+            this.sockets.set(pdu.commandId, socket);
+            (options.onBind ?? acceptBind)(socket, pdu);
           } else this.pdus.push(pdu);
         }
       });
@@ -630,6 +646,82 @@ describe('SMPP bad input from the SMSC', () => {
     assert.match(inbound.quarantined.at(-1) ?? '', /data_coding 0xf5 is not text the relay can mail/);
   });
 
+  test('SMS in every text data_coding a phone or SMSC writes are mailed: GSM 03.38 class and waiting groups, the SMPP 3.4 charsets', async () => {
+    const codings = [
+      [0x10, '4869', 'Hi'], // GSM-7, class 0 (flash)
+      [0x11, '4744', 'GD'], // GSM-7, class 1
+      [0x18, '00460058', 'FX'], // UCS-2, class 0
+      [0x19, '00480069', 'Hi'], // UCS-2, class 1
+      [0x40, '4f4b', 'OK'], // GSM-7, marked for automatic deletion
+      [0xc0, '4d57', 'MW'], // message waiting, discard: GSM-7
+      [0xd0, '566d', 'Vm'], // message waiting, store: GSM-7
+      [0xe0, '00c4', 'Ä'], // message waiting, store: UCS-2
+      [0x05, '93fa967b', '日本'], // JIS (X 0208) as Shift_JIS
+      [0x06, 'bfe0d8d2d5e2', 'Привет'], // ISO-8859-5
+      [0x07, 'f9ece5ed', 'שלום'], // ISO-8859-8
+      [0x0a, '1b2442467c4b5c1b2842', '日本'], // ISO-2022-JP
+      [0x0e, 'c7d1b1b9', '한국'], // KS C 5601 as EUC-KR
+    ] as const;
+    for (const [index, [dataCoding, hex, text]] of codings.entries()) {
+      const sequence = 170 + index;
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900170', dataCoding, message: Buffer.from(hex, 'hex') }), sequence);
+      assert.equal(answer.status, STATUS.ESME_ROK, `data_coding 0x${dataCoding.toString(16)}`);
+      assert.equal(inbound.received.at(-1)?.text, text, `data_coding 0x${dataCoding.toString(16)}`);
+    }
+    const quarantined = inbound.quarantined.length;
+    for (const [sequence, dataCoding] of [
+      [190, 0x14], // 8-bit data, class 0
+      [191, 0x20], // compressed
+      [192, 0x0d], // JIS X 0212, which no decoder here reads
+    ] as const) {
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900170', dataCoding, message: Buffer.from('4869', 'hex') }), sequence);
+      assert.equal(answer.status, STATUS.ESME_RX_P_APPN, `data_coding 0x${dataCoding.toString(16)}`);
+    }
+    assert.equal(inbound.quarantined.length, quarantined + 3);
+  });
+
+  test('data_coding 0 with octets above 0x7F is no GSM-7: read as Latin-1 with a warning naming the setting, or as Latin-1 when set', async () => {
+    const answer = await smsc.send(deliverSm(193, { source: '447700900171', message: Buffer.from('636166e9', 'hex') }), 193);
+    assert.equal(answer.status, STATUS.ESME_ROK);
+    assert.equal(inbound.received.at(-1)?.text, 'café', 'not cafi: the high bit is not dropped');
+    assert.equal(warnings(/octets above 0x7F.*defaultAlphabet: latin1/), 1);
+    const latin = new HandSmsc();
+    const sink = collectingSink();
+    const receiving = gatewayTo(await latin.listen(), { defaultAlphabet: 'latin1' });
+    await receiving.start({ inbound: sink.sink });
+    try {
+      // In Latin-1 `@` is 0x40 (in GSM-7 `¡`), and 0xFC 0xDF are ü ß.
+      assert.equal((await latin.send(deliverSm(1, { source: '447700900171', message: Buffer.from('4772fcdf6540', 'hex') }), 1)).status, STATUS.ESME_ROK);
+      assert.equal(sink.received.at(-1)?.text, 'Grüße@');
+    } finally {
+      await receiving.close();
+      await latin.close();
+    }
+  });
+
+  test('GSM-7 in national language tables (UDH single and locking shift): Turkish, Spanish, Portuguese; a table the relay has not: quarantined', async () => {
+    for (const [index, [hex, text]] of (
+      [
+        ['032401011b6761', 'ğa'], // Turkish single shift
+        ['032401016f1b73', 'oş'], // Turkish single shift
+        ['03240102631b616d61726120', 'cámara '], // Spanish single shift
+        ['0325010107616b1c', 'ıakŞ'], // Turkish locking shift
+        ['06250103240103097b6f1b7b', 'çãoã'], // Portuguese locking and single shift
+        ['0b00032102012501012401011c', 'Ş'], // a part of a long SMS in Turkish: its text, not its octets
+      ] as const
+    ).entries()) {
+      const sequence = 194 + index;
+      const answer = await smsc.send(deliverSm(sequence, { source: '447700900172', esmClass: 0x40, message: Buffer.from(hex, 'hex') }), sequence);
+      assert.equal(answer.status, STATUS.ESME_ROK, hex);
+      const received = inbound.received.at(-1);
+      assert.equal(received?.text, text, hex);
+      if (received?.part) assert.equal(received.part.carried, undefined, 'joined as texts: the octets need their tables');
+    }
+    const answer = await smsc.send(deliverSm(209, { source: '447700900172', esmClass: 0x40, message: Buffer.from('032501026869', 'hex') }), 209);
+    assert.equal(answer.status, STATUS.ESME_RX_P_APPN);
+    assert.match(inbound.quarantined.at(-1) ?? '', /the UDH names a GSM-7 locking shift table the relay has none of \(Spanish, 2\)/);
+  });
+
   test('a receipt with only message_state (no err:, no network_error_code) says the state in words, not as an error code', async () => {
     for (const [sequence, state, words] of [
       [160, 5, 'undeliverable'],
@@ -643,6 +735,35 @@ describe('SMPP bad input from the SMSC', () => {
       assert.equal(smppPlugin.statusCode?.(report?.code ?? -1), `message_state ${words.toUpperCase()}`);
     }
     assert.equal(smppPlugin.describeStatus(34), 'SMSC delivery error 34', 'an err: code is still one');
+  });
+
+  test('an alert_notification gets no answer (SMPP 3.4 §4.12 has none) and is logged at info; the bind goes on', async () => {
+    const body = Buffer.concat([Buffer.from([1, 1]), Buffer.from('447700900142\0', 'latin1'), Buffer.from([1, 1]), Buffer.from('AC\0', 'latin1')]);
+    smsc.socket?.write(encodePdu(COMMAND.alert_notification, 0, 777001, body));
+    const answer = await smsc.send(deliverSm(107, { source: '447700900304', message: Buffer.from('After the alert') }), 107);
+    assert.equal(answer.status, STATUS.ESME_ROK);
+    assert.equal(smsc.pdus.filter((pdu) => pdu.sequence === 777001).length, 0, 'no generic_nack, no response at all');
+    assert.equal(log.lines.filter((line) => line.includes('"level":"info"') && line.includes('alert_notification')).length, 1);
+    assert.equal(warnings(/a command the relay does not take/), 1, 'only the unknown command of the earlier test');
+  });
+
+  test("a message_id over SMPP 3.4's 65 octets (NUL included) is named as too long, with what it was; one of 64 characters is kept", async () => {
+    const answerWith = async (number: string, id: Buffer) => {
+      const seen = smsc.pdus.length;
+      const sending = gateway.send(sms(number, 'long id'), 0);
+      const submit = await waitFor('the submit_sm', () => smsc.pdus.slice(seen).find((pdu) => pdu.commandId === COMMAND.submit_sm));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, id));
+      return classifyRecipient(await sending, number);
+    };
+    const long = await answerWith('+447700900232', Buffer.from(`${'X'.repeat(80)}\0`, 'latin1'));
+    assert.deepEqual([long.action, long.providerId], ['sent', undefined]);
+    const warned = log.lines.filter((line) => line.includes('message_id too long for SMPP 3.4')).map((line) => JSON.parse(line));
+    assert.deepEqual(
+      warned.map((line) => line.problem),
+      [`a message_id of 80 octets, over SMPP 3.4's 64 (65 with its NUL): "${'X'.repeat(80)}"`],
+    );
+    const longest = await answerWith('+447700900233', encodeMessageId('B'.repeat(64)));
+    assert.equal(longest.providerId, 'B'.repeat(64));
   });
 
   test('a submit_sm_resp taking the SMS without a message_id: sent, with a warning that its receipts cannot be matched', async () => {
@@ -724,6 +845,130 @@ describe('SMPP when the SMSC unbinds', () => {
       first?.destroy();
       await gateway.close();
       await smsc.close();
+    }
+  });
+});
+
+describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', () => {
+  test('ESME_RINVBNDSTS on a submit_sm: the SMS is retried and the bind unbound and made again (the account is not in question)', async () => {
+    const smsc = new HandSmsc();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      const sending = gateway.send(sms('+447700900294', 'lost session'), 0);
+      const submit = await waitFor('the submit_sm', () => smsc.pdus.find((pdu) => pdu.commandId === COMMAND.submit_sm));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RINVBNDSTS, submit.sequence, Buffer.from([0])));
+      const classified = classifyRecipient(await sending, '+447700900294');
+      assert.deepEqual([classified.action, classified.category], ['retry', 'gateway-error']);
+      const unbind = await waitFor('the unbind', () => smsc.pdus.find((pdu) => pdu.commandId === COMMAND.unbind));
+      smsc.socket?.write(encodePdu(COMMAND.unbind_resp, 0, unbind.sequence));
+      await waitFor('bound again', () => smsc.binds === 2 && gateway.health().ok);
+      assert.equal(log.lines.filter((line) => line.includes('the SMSC lost this bind; unbinding and binding again')).length, 1);
+      const again = gateway.send(sms('+447700900294', 'lost session'), 0);
+      const resubmit = await waitFor('the submit_sm on the new bind', () => smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm)[1]);
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, resubmit.sequence, encodeMessageId('NEW')));
+      assert.equal(classifyRecipient(await again, '+447700900294').action, 'sent');
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test('a bind the SMSC closes or unbinds right after accepting it is made again after 250 ms, then 500, 1000 (not every 250 ms), with one warning', async () => {
+    for (const drop of [(socket: Socket) => socket.destroy(), (socket: Socket) => socket.write(encodePdu(COMMAND.unbind, 0, 9_001))]) {
+      const smsc = new HandSmsc({
+        onBind: (socket, pdu) => {
+          acceptBind(socket, pdu);
+          setImmediate(() => drop(socket));
+        },
+      });
+      const { scheduled, timers } = recordedTimers();
+      const log = captureLog('info');
+      const gateway = gatewayTo(await smsc.listen(), {}, log.logger, timers);
+      // Besides the bind_resp timeout (connectTimeout), the enquire_link and submit timers (30 s) and the wait for the SMSC's close (3 s).
+      const reconnects = () => scheduled.filter((timer) => ![2_000, 3_000, 30_000].includes(timer.ms));
+      try {
+        await gateway.start({ inbound: collectingSink().sink });
+        for (let cycle = 1; cycle <= 3; cycle++) {
+          const reconnect = await waitFor(`reconnect ${cycle} scheduled`, () => reconnects()[cycle - 1]);
+          if (cycle < 3) reconnect.run();
+        }
+        assert.deepEqual(
+          reconnects().map((timer) => timer.ms),
+          [250, 500, 1_000],
+        );
+        assert.equal(smsc.binds, 3);
+        const warned = log.lines.filter((line) => line.includes('"level":"warn"'));
+        assert.equal(warned.length, 1, warned.join(''));
+        assert.match(warned[0] ?? '', /dropped the bind right after accepting it/);
+      } finally {
+        await gateway.close();
+        await smsc.close();
+      }
+    }
+  });
+
+  test('a bind never answered is said to be unanswered, not refused; an SMSC without bind_transceiver is told to use transmitter-receiver', async () => {
+    for (const [onBind, expected] of [
+      [() => undefined, /the SMSC did not answer the transceiver bind \(a hung SMSC, a firewall, or TLS on one side only/],
+      [
+        (socket: Socket, pdu: Pdu) => socket.write(encodePdu(COMMAND.generic_nack, STATUS.ESME_RINVCMDID, pdu.sequence)),
+        /the SMSC does not know bind_transceiver .*set gateway.bindMode: transmitter-receiver/,
+      ],
+    ] as const) {
+      const smsc = new HandSmsc({ onBind });
+      const log = captureLog('info');
+      const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+      try {
+        await gateway.start({ inbound: collectingSink().sink });
+        const line = await waitFor('the bind error', () => log.lines.find((entry) => entry.includes('"level":"error"')));
+        assert.match(line, expected);
+        assert.doesNotMatch(line, /system_id, password/);
+      } finally {
+        await gateway.close();
+        await smsc.close();
+      }
+    }
+  });
+
+  test('a deliver_sm on a transmitter bind is answered ESME_RINVBNDSTS and logged', async () => {
+    const smsc = new HandSmsc();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), { bindMode: 'transmitter-receiver' }, log.logger);
+    await gateway.start({ inbound: collectingSink().sink });
+    try {
+      smsc.sockets.get(COMMAND.bind_transmitter)?.write(deliverSm(401, { source: '447700900142', message: Buffer.from('On tx') }));
+      const answer = await waitFor('the answer', () => smsc.pdus.find((pdu) => pdu.sequence === 401));
+      assert.deepEqual([answer.commandId, answer.status], [COMMAND.deliver_sm_resp, STATUS.ESME_RINVBNDSTS]);
+      assert.equal(log.lines.filter((line) => line.includes('delivered to a transmitter bind')).length, 1);
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test("an SMSC certificate the relay does not trust: an error with alert: gateway-tls once (not at each retry), and the SMS's outcome says tls-certificate", async () => {
+    const tlsSmsc = createTlsServer({
+      key: readFileSync(new URL('../fixtures/tls/key.pem', import.meta.url)),
+      cert: readFileSync(new URL('../fixtures/tls/cert.pem', import.meta.url)),
+    });
+    tlsSmsc.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => tlsSmsc.listen(0, '127.0.0.1', resolve));
+    const log = captureLog('info');
+    const gateway = gatewayTo(`smpps://127.0.0.1:${(tlsSmsc.address() as AddressInfo).port}`, {}, log.logger);
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      const alerts = () => log.lines.filter((line) => line.includes('"alert":"gateway-tls"'));
+      await waitFor('three attempts', () => log.lines.filter((line) => line.includes('no bind; trying again')).length >= 3);
+      assert.equal(alerts().length, 1);
+      assert.match(alerts()[0] ?? '', /"level":"error".*TLS certificate is not trusted/);
+      const classified = classifyRecipient(await gateway.send(sms('+447700900220', 'untrusted'), 0), '+447700900220');
+      assert.equal(classified.category, 'tls-certificate');
+      assert.match(classified.code, /SELF_SIGNED|UNABLE_TO_VERIFY|CERT/);
+    } finally {
+      await gateway.close();
+      await new Promise((resolve) => tlsSmsc.close(resolve));
     }
   });
 });

@@ -13,6 +13,9 @@ import { webhookPaths } from '../../src/http/webhooks.ts';
 import { removeDir, startTestRelay, type TestRelay, waitFor } from '../helpers/relay.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
+import { ReplayServer } from '../helpers/replay-server.ts';
+import { maildirMessages } from '../helpers/relay.ts';
+import { sleep } from '../helpers/wait.ts';
 
 /**
  * Each provider's whole loop on its simulator, over real sockets: mail → SMS → delivery report →
@@ -154,10 +157,13 @@ describe('Puzzel specifics through the relay', () => {
     fetch(`http://127.0.0.1:${relay.relay.httpPort}${path}`, { method: 'POST', headers: { 'content-type': contentType }, body });
 
   test('an answer lost in flight: the resend gets statusCode 25 and counts as sent, the phone gets one SMS', async () => {
+    // No DR meanwhile: one would record the SMS sent before its resend (the next describe).
+    const hooks = simulator.webhooks;
+    simulator.setWebhooks({ moUrl: hooks.moUrl });
     simulator.setBehaviour({ mode: 'hang', times: 1 });
     const { data } = await sendMail(relay.relay.smtpPort, { to: ['447700900150@sms.example.com'], body: 'only once' });
     const id = queuedId(data);
-    await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000);
+    await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent', 10_000).finally(() => simulator.setWebhooks(hooks));
     const [state] = await relay.relay.store.smsOf(id);
     assert.equal(state?.attempts, 2);
     assert.equal(state?.possibleDuplicates, 1);
@@ -312,6 +318,60 @@ describe('Puzzel specifics through the relay', () => {
       simulator.setWebhooks(hooks);
     }
   });
+
+  test("DR codes read as Puzzel's table says: 390 a success, 364 temporary (4.x.x), 362 expired, an unknown code quarantined; the history has Puzzel's words", async () => {
+    const hooks = simulator.webhooks;
+    simulator.setWebhooks({ moUrl: hooks.moUrl });
+    try {
+      const sent: Array<{ id: string; digits: string; providerId: string }> = [];
+      for (const digits of ['447700900190', '447700900191', '447700900192', '447700900193']) {
+        const { data } = await sendMail(relay.relay.smtpPort, { to: [`${digits}@sms.example.com`], body: `dr codes ${digits}` });
+        const id = queuedId(data);
+        const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === digits));
+        await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+        sent.push({ id, digits, providerId: record.id });
+      }
+      const [billed, unreachable, timedOut, unknown] = sent as [(typeof sent)[number], (typeof sent)[number], (typeof sent)[number], (typeof sent)[number]];
+      const report = ({ id, digits, providerId }: (typeof sent)[number], statuscode: number, statusdescription: string) => ({
+        messageid: providerId,
+        customermessagereference: `${id}:${digits}`,
+        type: 6,
+        statuscode,
+        statusdescription,
+        extstatusdescription: 'from the network',
+      });
+      const answer = await post(
+        paths.dr,
+        'application/json',
+        JSON.stringify({
+          dr: [
+            report(billed, 390, 'Sent, not billed'),
+            report(unreachable, 364, 'Subscription temporary not reachable'),
+            report(timedOut, 362, 'Timed out in SMSC'),
+            report(unknown, 999, 'Something new'),
+          ],
+        }),
+      );
+      const body = (await answer.json()) as { reports: string[]; quarantined: string[] };
+      assert.deepEqual(body.reports, ['advanced', 'advanced', 'advanced']);
+      assert.deepEqual(body.quarantined, ['dr[3]: statuscode 999 is not a status code Puzzel documents']);
+      const states = await Promise.all(sent.map(async ({ id }) => (await relay.relay.store.smsOf(id))[0]?.delivery));
+      assert.deepEqual(states, ['delivered', 'failed', 'expired', undefined]);
+      assert.match(
+        await history(relay.relay.store, unreachable.id),
+        / delivery report: failed \(statuscode=364, statusdescription=Subscription temporary not reachable, extstatusdescription=from the network\)/,
+      );
+      const bounce = await waitFor('the failure report', () =>
+        sink.received.find((mail) => mail.raw.includes('Diagnostic-Code') && mail.raw.includes(unreachable.id)),
+      );
+      assert.match(bounce.raw, /^Status: 4\.2\.0/m);
+      assert.match(bounce.raw, /could not take it for now/);
+      await waitFor('the expiry report', () => sink.received.find((mail) => mail.raw.includes('Diagnostic-Code') && mail.raw.includes(timedOut.id)));
+      assert.equal(sink.received.filter((mail) => mail.raw.includes(billed.id) && mail.raw.includes('Diagnostic-Code')).length, 0, '390 bounces nothing');
+    } finally {
+      simulator.setWebhooks(hooks);
+    }
+  });
 });
 
 describe('InteractSMS specifics through the relay', () => {
@@ -392,6 +452,142 @@ describe('InteractSMS specifics through the relay', () => {
     assert.equal(signed.status, 200);
     await waitFor('the signed one mailed', () => sink.received.some((mail) => mail.raw.includes('forged')));
     assert.equal(sink.received.filter((mail) => mail.raw.includes('forged')).length, 1);
+  });
+
+  test('SMS-Verify over the bytes a Latin-1 gateway sent is taken; Latin-1 under charset=utf-8 so signed is quarantined, not forged', async () => {
+    // `Grüße £` in Latin-1: the gateway signs the bytes it sends, From + Content + secret.
+    const content = Buffer.from('Gr\u00fc\u00dfe \u00a3', 'latin1');
+    const verify = createHash('md5')
+      .update(Buffer.concat([Buffer.from('447700900303'), content, Buffer.from('portal-secret-123')]))
+      .digest('hex');
+    const escaped = [...content].map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`).join('');
+    const body = (timestamp: string) =>
+      `SMS-Type=Inbound&SMS-From=447700900303&SMS-To=447700900000&SMS-Content=${escaped}&SMS-TimeStamp=${timestamp}&SMS-Verify=${verify}`;
+    const post = (contentType: string, timestamp: string) =>
+      fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, { method: 'POST', headers: { 'content-type': contentType }, body: body(timestamp) });
+    const latin = await post('application/x-www-form-urlencoded', '2026-12-06+05:50:01');
+    assert.equal(latin.status, 200, await latin.clone().text());
+    const mailed = await waitFor('the Latin-1 SMS mailed', async () => {
+      for (const mail of sink.received) {
+        const parsed = await simpleParser(mail.raw);
+        if (parsed.text?.includes('Grüße £')) return parsed;
+      }
+      return undefined;
+    });
+    assert.ok(mailed);
+    const mislabelled = await post('application/x-www-form-urlencoded; charset=utf-8', '2026-12-06+05:50:02');
+    assert.equal(mislabelled.status, 200);
+    assert.equal(((await mislabelled.json()) as { status: string }).status, 'quarantined');
+  });
+});
+
+describe("delivery reports that name their SMS by the relay's own reference", () => {
+  const started: Array<{ relay: TestRelay; gateway: ReplayServer }> = [];
+  after(async () => {
+    for (const { relay, gateway } of started) {
+      await relay.stop();
+      await gateway.close();
+      removeDir(relay.dir);
+    }
+  });
+  const relayOn = async (gateway: ReplayServer, settings: object) => {
+    await gateway.start();
+    const relay = await startTestRelay({
+      gateway: { url: gateway.url, username: 'acme', password: 'secretpw', responseTimeout: '1s', ...settings },
+      sms: { domains: ['sms.example.com'], defaultRegion: 'GB' },
+      delivery: { retryMinDelay: '3s', retryMaxDelay: '3s' },
+    });
+    started.push({ relay, gateway });
+    return relay;
+  };
+  const postReport = (relay: TestRelay, provider: 'interactsms' | 'puzzel', contentType: string, body: string) =>
+    fetch(`http://127.0.0.1:${relay.relay.httpPort}${webhookPaths(provider).dr}`, { method: 'POST', headers: { 'content-type': contentType }, body });
+
+  test('InteractSMS: a receipt for an SMS waiting to be sent again after no answer records it sent; it is not sent twice', async () => {
+    const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
+    gateway.respond = (request) => (gateway.requests.length === 1 && request.method === 'POST' ? 'destroy' : gateway.answer);
+    const relay = await relayOn(gateway, { provider: 'interactsms', apiId: '1234' });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900951@sms.example.com'], body: 'once only' })).data);
+    await waitFor('deferred after no answer', async () => (await relay.relay.store.smsOf(id))[0]?.possibleDuplicates === 1);
+    const notifyId = new URLSearchParams(gateway.requests[0]?.body).get('notify_id') ?? '';
+    const receipt = new URLSearchParams({
+      'SMS-Type': 'Notification',
+      'SMS-NotifyId': notifyId,
+      'SMS-Success': 'True',
+      'SMS-To': '447700900951',
+      'SMS-TotalToSend': '1',
+      'SMS-TotalSent': '1',
+      'SMS-TotalFailed': '0',
+    });
+    const answer = await postReport(relay, 'interactsms', 'application/x-www-form-urlencoded', receipt.toString());
+    assert.deepEqual(await answer.json(), { status: 'advanced' });
+    const [sms] = await relay.relay.store.smsOf(id);
+    assert.deepEqual([sms?.status, sms?.delivery], ['sent', 'delivered']);
+    await sleep(3_500);
+    assert.equal(gateway.requests.length, 1, 'the SMS is not sent again');
+    assert.match(await history(relay.relay.store, id), /sent: id \w+; the gateway's delivery report for it came while it waited to be sent again/);
+  });
+
+  test('InteractSMS: a False receipt for several numbers with some sent: one bounce for them all, saying each may have got it', async () => {
+    const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
+    const relay = await relayOn(gateway, { provider: 'interactsms', apiId: '1234' });
+    const numbers = ['447700900711', '447700900712', '447700900713'];
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: numbers.map((number) => `${number}@sms.example.com`), body: 'to three' })).data);
+    await waitFor('sent', async () => (await relay.relay.store.smsOf(id)).every((sms) => sms.status === 'sent'));
+    assert.equal(gateway.requests.length, 1, 'one request for the three');
+    const receipt = new URLSearchParams({
+      'SMS-Type': 'Notification',
+      'SMS-NotifyId': new URLSearchParams(gateway.requests[0]?.body).get('notify_id') ?? '',
+      'SMS-Success': 'False',
+      'SMS-To': numbers.join(','),
+      'SMS-TotalToSend': '3',
+      'SMS-TotalSent': '2',
+      'SMS-TotalFailed': '1',
+    });
+    const answer = await postReport(relay, 'interactsms', 'application/x-www-form-urlencoded', receipt.toString());
+    assert.deepEqual(await answer.json(), { status: 'accepted', reports: ['advanced', 'advanced', 'advanced'] });
+    const bounce = await waitFor('the bounce', () => maildirMessages(relay.maildir).find((mail) => mail.includes('Diagnostic-Code')));
+    await sleep(500);
+    assert.equal(
+      maildirMessages(relay.maildir).filter((mail) => mail.includes('Diagnostic-Code')).length,
+      1,
+      'one bounce for the numbers that failed together',
+    );
+    for (const number of numbers) assert.match(bounce, new RegExp(`Final-Recipient: [^\\n]*${number}`));
+    assert.match(bounce.replace(/\r?\n[ \t]+/g, ' '), /only some of the numbers it was sent to got it, not which: this one may have got it/);
+  });
+
+  test('Puzzel: a DR matches its SMS by customermessagereference when the send answer gave no messageId (statusCode 25), or another', async () => {
+    const gateway = new ReplayServer({
+      contentType: 'application/json',
+      answer: {
+        status: 200,
+        body: JSON.stringify({ messageStatus: [{ statusCode: 25, statusMessage: 'Duplicate message', messageId: null, sequenceIndex: 1 }] }),
+      },
+    });
+    const relay = await relayOn(gateway, { provider: 'puzzel', serviceId: 4242 });
+    const ids: string[] = [];
+    for (const to of ['4791234701', '4791234702']) {
+      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`+${to}@sms.example.com`], body: 'no id' })).data);
+      await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+      ids.push(id);
+    }
+    const report = (id: string, digits: string, statuscode: number) => ({
+      messageid: `orig${digits}`,
+      customermessagereference: `${id}:${digits}`,
+      statuscode,
+      type: 6,
+    });
+    const answer = await postReport(
+      relay,
+      'puzzel',
+      'application/json',
+      JSON.stringify({ dr: [report(ids[0] ?? '', '4791234701', 351), report(ids[1] ?? '', '4791234702', 0)] }),
+    );
+    assert.deepEqual(await answer.json(), { status: 'accepted', reports: ['advanced', 'advanced'] });
+    const states = await Promise.all(ids.map(async (id) => (await relay.relay.store.smsOf(id))[0]?.delivery));
+    assert.deepEqual(states, ['failed', 'delivered']);
+    await waitFor('the bounce', () => maildirMessages(relay.maildir).some((mail) => mail.includes(ids[0] ?? '') && mail.includes('Diagnostic-Code')));
   });
 });
 

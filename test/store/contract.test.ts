@@ -204,6 +204,72 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test('a report that came before its send result reads as one after it once adopted: its words, listed after the sent line', async () => {
+      await store.acceptMail(mail(numbers(1)));
+      const [batch] = await claim(store, 1, 100);
+      const [sms] = batch?.sms ?? [];
+      assert.ok(sms);
+      const said = 'SMS-Success=False, SMS-TotalToSend=1, SMS-TotalSent=0, SMS-TotalFailed=1';
+      const early = await store.applyDeliveryReport({
+        provider: 'interactsms',
+        providerId: 'N1',
+        number: sms.number,
+        code: 0,
+        state: 'failed',
+        said,
+        receivedAt: 3_000,
+      });
+      assert.equal(early.kind, 'orphan');
+      await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId: 'N1' }]);
+      const lines = (await store.events(batch?.message.id ?? '')).filter((event) => event.kind !== 'accepted').map((event) => [event.kind, event.detail]);
+      assert.deepEqual(lines, [
+        ['sent', 'id N1'],
+        ['delivery report', `failed (${said})`],
+      ]);
+      await store.close();
+    });
+
+    test("a report naming its SMS by the relay's own reference: one waiting to be sent again is sent with it, one sent without the gateway's id is found, one in flight waits", async () => {
+      await store.acceptMail(mail(numbers(3)));
+      const [batch] = await claim(store, 1, 100);
+      const [waiting, noId, inFlight] = batch?.sms ?? [];
+      assert.ok(waiting && noId && inFlight);
+      const messageId = batch?.message.id ?? '';
+      await store.recordSmsOutcomes([
+        { smsId: waiting.id, kind: 'retry', nextAttemptAt: 50_000, error: 'RESPONSE_TIMEOUT: no answer', attempted: true, possibleDuplicate: true },
+        { smsId: noId.id, kind: 'sent', providerId: '' },
+      ]);
+      const report = { provider: 'interactsms', state: 'delivered' as const, code: 1, receivedAt: 3_000, messageId };
+      // A key the gateway made up, with no reference of the relay's: the waiting SMS is not taken for it.
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'G-1', number: waiting.number, messageId: undefined })).kind, 'orphan');
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'NOTIFY-1', number: waiting.number })).kind, 'advanced');
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'PZ-2', number: noId.number })).kind, 'advanced');
+      const states = await store.smsOf(messageId);
+      assert.deepEqual(
+        states.map((sms) => [sms.status, sms.delivery]),
+        [
+          ['sent', 'delivered'],
+          ['sent', 'delivered'],
+          ['queued', undefined],
+        ],
+      );
+      const lines = (await store.events(messageId))
+        .filter((event) => event.smsId === waiting.id && event.kind !== 'accepted')
+        .map((event) => [event.kind, event.detail]);
+      assert.deepEqual(lines, [
+        ['deferred', 'RESPONSE_TIMEOUT: no answer'],
+        [
+          'sent',
+          "id NOTIFY-1; the gateway's delivery report for it came while it waited to be sent again after an attempt with no answer: that attempt reached the gateway, so it is not sent again",
+        ],
+        ['delivery report', 'delivered (provider status 1)'],
+      ]);
+      // Still leased (in flight): its send result will say; the report waits for it.
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'NOTIFY-3', number: inFlight.number })).kind, 'orphan');
+      assert.deepEqual(await claim(store, 1, 100, 60_000), [], 'the SMS sent by its report is not claimed again');
+      await store.close();
+    });
+
     test('a report naming a former id finds the SMS kept under it, once: a repeat is one, and no orphan is left under its own id', async () => {
       await store.acceptMail(mail(numbers(2)));
       const [batch] = await claim(store, 1, 100);
@@ -224,6 +290,33 @@ forEachStore((kind) =>
         ['delivered', 'delivered'],
       );
       assert.equal(await store.expireOrphanReports(Number.MAX_SAFE_INTEGER), 0, 'no orphan kept');
+      await store.close();
+    });
+
+    test('an id the gateway gives again for the same number: a receipt goes to the newest SMS under it not yet final, not to the older final one', async () => {
+      for (const [index, [id, first, second]] of (
+        [
+          ['888', ['delivered', 0], ['failed', 11]],
+          ['999', ['failed', 11], ['delivered', 0]],
+          ['777', ['delivered', 0], ['delivered', 0]],
+        ] as const
+      ).entries()) {
+        const number = `+4477009003${10 + index}`;
+        const states: string[] = [];
+        for (const [state, code] of [first, second]) {
+          await store.acceptMail(mail([number]));
+          const [batch] = await claim(store, 1, 100);
+          const sms = batch?.sms[0];
+          assert.ok(sms);
+          await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId: id }]);
+          const applied = await store.applyDeliveryReport({ provider: 'smpp', providerId: id, number, state, code, receivedAt: 3_000 });
+          assert.deepEqual(applied.kind === 'advanced' && applied.smsId, sms.id, `${id}: ${state} applied to the SMS just sent`);
+          states.push((await store.smsOf(batch?.message.id ?? ''))[0]?.delivery ?? 'none');
+        }
+        assert.deepEqual(states, [first[0], second[0]], id);
+        const again = await store.applyDeliveryReport({ provider: 'smpp', providerId: id, number, state: second[0], code: second[1], receivedAt: 4_000 });
+        assert.equal(again.kind, 'duplicate', `${id}: the same receipt again is a repeat`);
+      }
       await store.close();
     });
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { makeDataDir } from '../../src/store/lock.ts';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { relayEnvironment, removeDir, spawnRelay, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
+import { BIN, relayEnvironment, removeDir, spawnRelay, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 
 /** A live process that is not a relay, standing in for whatever got a dead relay's pid. */
 async function unrelatedProcess() {
@@ -115,6 +115,76 @@ describe('the data directory lock', { skip: process.platform !== 'linux' && 'pro
       await assert.rejects(startTestRelay({}, {}, dir), new RegExp(`in use by another smsrelay \\(pid ${other.pid}\\)`));
     } finally {
       other.stop();
+      removeDir(dir);
+    }
+  });
+});
+
+describe('a data directory its user can no longer write', () => {
+  /** The relay's own user: root writes anywhere whatever the modes, so as root the relay runs as nobody. */
+  const asRoot = process.getuid?.() === 0;
+  const user = asRoot ? { uid: 65534, gid: 65534 } : undefined;
+
+  /** `dir` (the config, the relay's cwd) and its data directory, the relay's user's. */
+  function relayDir() {
+    const dir = tempDir('smsrelay-unwritable-');
+    chmodSync(dir, 0o755);
+    const data = join(dir, 'data');
+    mkdirSync(data, { mode: 0o700 });
+    if (user) chownSync(data, user.uid, user.gid);
+    return { dir, data, env: relayEnvironment(dir, {}) };
+  }
+
+  test('its lock and store files still writable in place (left by a relay killed with -9): the start refuses with one line naming it and the fix, exit 78', async () => {
+    const { dir, data, env } = relayDir();
+    try {
+      const first = await spawnRelay(dir, env, user);
+      await first.kill9();
+      assert.ok(existsSync(join(data, 'smsrelay.pid')), 'the killed relay left its lock file');
+      chmodSync(data, 0o500);
+      const result = spawnSync(process.execPath, [BIN, 'start'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+        ...user,
+      });
+      assert.equal(result.status, 78, result.stderr);
+      assert.deepEqual(
+        result.stderr
+          .trim()
+          .split('\n')
+          .filter((line) => !line.startsWith('{')),
+        [
+          `smsrelay: config: SMSRELAY_DATA_DIR="${data}": data directory ${data} cannot be written: permission denied for the user the relay runs as; choose a directory the relay can write`,
+        ],
+      );
+    } finally {
+      chmodSync(data, 0o700);
+      removeDir(dir);
+    }
+  });
+
+  test('made unwritable under the running relay: the stop logs that the lock file stays, says `relay: stopped` and exits 0, no stack', async () => {
+    const { dir, data, env } = relayDir();
+    try {
+      const relay = await spawnRelay(dir, env, user);
+      chmodSync(data, 0o500);
+      assert.equal(await relay.stop(), 0);
+      const kept = relay.logs.find((line) => String(line.msg).startsWith('relay: the lock file stays'));
+      assert.equal(kept?.level, 'warn');
+      assert.equal(
+        kept?.reason,
+        `data directory ${data} keeps its lock file: smsrelay.pid cannot be removed: permission denied for the user the relay runs as; choose a directory the relay can write`,
+      );
+      assert.equal(relay.logs.at(-1)?.msg, 'relay: stopped');
+      assert.deepEqual(
+        relay.logs.filter((line) => JSON.stringify(line).includes('"stack"')),
+        [],
+        'no line with a stack',
+      );
+    } finally {
+      chmodSync(data, 0o700);
       removeDir(dir);
     }
   });

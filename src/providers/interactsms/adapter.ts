@@ -117,6 +117,22 @@ export function notifyIdFor(messageId: string): string {
   return notifyId;
 }
 
+/** A notify id notifyIdFor wrote: 25 base-36 digits (a UUID's 128 bits, or a hash's). */
+const OUR_NOTIFY_ID = new RegExp(`^[0-9a-z]{${NOTIFY_ID_DIGITS}}$`);
+
+/**
+ * The message id a notify id stands for, when notifyIdFor made it from a UUID (the relay's message
+ * ids): its digits read back as 128 bits. A hashed id gives a UUID no message has, as does a notify id
+ * another system set: looked up, it finds nothing.
+ */
+export function messageIdOfNotifyId(notifyId: string): string | undefined {
+  if (!OUR_NOTIFY_ID.test(notifyId)) return undefined;
+  const value = [...notifyId].reduce((sum, digit) => sum * 36n + BigInt(Number.parseInt(digit, 36)), 0n);
+  if (value >= 1n << 128n) return undefined;
+  const hex = value.toString(16).padStart(32, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 export function createInteractSmsGateway(options: GatewayOptions): Gateway {
   const endpoints = new HttpEndpoints(PROVIDER, options);
   const capabilities = { maxRecipientsPerRequest: MAX_RECIPIENTS_PER_REQUEST, maxParts: MAX_PARTS };

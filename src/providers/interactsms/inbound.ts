@@ -7,6 +7,7 @@ import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import { readWallTime } from '../../timestamps.ts';
 import { batchParse, type InboundParse, type InboundRequest } from '../contract.ts';
+import { messageIdOfNotifyId } from './adapter.ts';
 
 type Fields = ReadonlyMap<string, string>;
 type FieldsOrReason = { readonly ok: true; readonly fields: Fields } | { readonly ok: false; readonly reason: string };
@@ -33,6 +34,8 @@ const MO_ID_HEX_CHARS = 40;
 /** Delivery report codes stored for InteractSMS (its DLR says only True or False). */
 export const DLR_DELIVERED = 1;
 export const DLR_FAILED = 0;
+/** False for several numbers of which some were sent (`SMS-TotalSent` > 0): which ones, the receipt does not say. */
+export const DLR_SOME_SENT = 2;
 
 /**
  * The form fields of a webhook post, names in lower case: the gateway is an ASP.NET platform and its
@@ -94,7 +97,10 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
  * A delivery receipt. `SMS-Success` is True only when every part was delivered, so the
  * stored code is 1 (delivered) or 0 (not every part delivered), and the state follows it; the history
  * shows what the gateway said (`SMS-Success=False`, with its counts when it sent them).
- * `SMS-To` names one number; a comma-separated list is read as one report per number.
+ * `SMS-To` names one number; a comma-separated list is read as one report per number. A False for
+ * several numbers whose `SMS-TotalSent` is above 0 says some got it without saying which: each is failed
+ * with code 2 (DLR_SOME_SENT), whose words tell the sender this number may have got it, rather than a
+ * bounce that says for certain it did not (or no word at all of those that did not).
  */
 export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
   const read = readFields(request);
@@ -120,7 +126,8 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
     else unreadable.push(`SMS-To number ${index + 1} is missing or not a phone number`);
   }
   const delivered = success === 'true';
-  const code = delivered ? DLR_DELIVERED : DLR_FAILED;
+  const someSent = new Set(numbers).size > 1 && Number(field(fields, 'SMS-TotalSent') || 0) > 0;
+  const code = delivered ? DLR_DELIVERED : someSent ? DLR_SOME_SENT : DLR_FAILED;
   const state = delivered ? 'delivered' : 'failed';
   const counts = ['SMS-TotalToSend', 'SMS-TotalSent', 'SMS-TotalFailed'].flatMap((name) => {
     const count = field(fields, name);
@@ -128,7 +135,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   });
   const said = [statusCode(code), ...counts].join(', ');
   return batchParse(
-    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said })),
+    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said, messageId: messageIdOfNotifyId(providerId) })),
     unreadable,
   );
 }
@@ -138,7 +145,10 @@ export const VERIFY_FORMULAS = ['portal', 'kb'] as const;
 export type VerifyFormula = (typeof VERIFY_FORMULAS)[number];
 
 /**
- * `SMS-Verify`: lower-case hex MD5 over a plain concatenation of wire values (UTF-8) and a secret.
+ * `SMS-Verify`: lower-case hex MD5 over a plain concatenation of wire values and a secret (UTF-8). The
+ * values are taken both as text in UTF-8 and as the bytes the gateway sent (`rawBody`, its %-escapes
+ * undone): a gateway writing Latin-1 signs its own bytes, and the charset the body names (or not) is
+ * checked after the signature, so that Latin-1 under `charset=utf-8` is quarantined as such, not forged.
  * - `portal` (developer portal, current): DLR = NotifyId + Success + secret; MO = From + Content + secret.
  * - `kb` (older knowledge base): NotifyID + Success + Password for both (an MO has no SMS-Success:
  *   it counts as empty, and its NotifyId is empty unless it answers an SMS).
@@ -153,14 +163,41 @@ export function verify(request: InboundRequest, kind: 'mo' | 'dr', secret: strin
   const { fields } = read;
   const given = field(fields, 'SMS-Verify') ?? '';
   if (!MD5_HEX.test(given)) return false;
-  const signed =
-    formula === 'portal' && kind === 'mo'
-      ? [field(fields, 'SMS-From'), field(fields, 'SMS-Content')]
-      : [field(fields, 'SMS-NotifyId'), field(fields, 'SMS-Success')];
-  const expected = createHash('md5')
-    .update(`${signed.map((value) => value ?? '').join('')}${secret}`, 'utf8')
-    .digest('hex');
-  return timingSafeEqual(Buffer.from(expected, 'utf8'), Buffer.from(given.toLowerCase(), 'utf8'));
+  const names = formula === 'portal' && kind === 'mo' ? ['SMS-From', 'SMS-Content'] : ['SMS-NotifyId', 'SMS-Success'];
+  const asText = Buffer.from(names.map((name) => field(fields, name) ?? '').join(''), 'utf8');
+  const sent = request.rawBody && rawFields(request.rawBody);
+  const asSent = sent && Buffer.concat(names.map((name) => sent.get(name.toLowerCase()) ?? Buffer.alloc(0)));
+  const signs = (value: Buffer) => {
+    const expected = createHash('md5').update(value).update(secret, 'utf8').digest('hex');
+    return timingSafeEqual(Buffer.from(expected, 'utf8'), Buffer.from(given.toLowerCase(), 'utf8'));
+  };
+  // Both compared, so the time taken does not tell which form a forger got right.
+  const [text, bytes] = [signs(asText), asSent !== undefined && signs(asSent)];
+  return text || bytes;
+}
+
+/**
+ * A form's fields as the bytes the gateway sent, names in lower case (`+` and %-escapes undone, no
+ * charset applied); a name sent twice keeps its first value (readFields refuses such a form anyway).
+ */
+function rawFields(raw: Buffer): ReadonlyMap<string, Buffer> {
+  const fields = new Map<string, Buffer>();
+  for (const pair of raw.toString('latin1').split('&')) {
+    const at = pair.indexOf('=');
+    const name = formBytes(at < 0 ? pair : pair.slice(0, at))
+      .toString('latin1')
+      .toLowerCase();
+    if (!fields.has(name)) fields.set(name, formBytes(at < 0 ? '' : pair.slice(at + 1)));
+  }
+  return fields;
+}
+
+/** One form part's bytes: `+` a space, `%XX` the byte it stands for (the part read as latin1, a character per byte). */
+function formBytes(part: string): Buffer {
+  return Buffer.from(
+    part.replace(/\+/g, ' ').replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))),
+    'latin1',
+  );
 }
 
 function isVerifyFormula(formula: string): formula is VerifyFormula {
@@ -170,13 +207,14 @@ function isVerifyFormula(formula: string): formula is VerifyFormula {
 export function describeStatus(code: number): string {
   if (code === DLR_DELIVERED) return 'delivered to the phone';
   if (code === DLR_FAILED) return 'InteractSMS reports it not delivered to the phone (not every part of it arrived)';
+  if (code === DLR_SOME_SENT) return 'InteractSMS reports only some of the numbers it was sent to got it, not which: this one may have got it';
   return `InteractSMS delivery status ${code}`;
 }
 
 /** The receipt's code as InteractSMS said it: it has none of its own, only `SMS-Success`. */
 export function statusCode(code: number): string | undefined {
   if (code === DLR_DELIVERED) return 'SMS-Success=True';
-  if (code === DLR_FAILED) return 'SMS-Success=False';
+  if (code === DLR_FAILED || code === DLR_SOME_SENT) return 'SMS-Success=False';
   return undefined;
 }
 

@@ -7,11 +7,16 @@ import type { DeliveryState, ReceivedSms, StatusReport } from '../../vocabulary.
 import { readWallTime } from '../../timestamps.ts';
 import { batchParse, type InboundParse, type InboundRequest } from '../contract.ts';
 import { CLIENT_REFERENCE } from './adapter.ts';
-import { isRecord, parseJson, readInteger } from './values.ts';
+import { isRecord, parseJson, readInteger, readText } from './values.ts';
 import { parseXml, type XmlElement } from './xml.ts';
 
-/** Ids Puzzel gives (`7a02c0000f00`): anything printable and short is taken. */
-const PROVIDER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/**
+ * Ids Puzzel gives (`7a02c0000f00`): anything short without spaces or separators is taken, `+` too,
+ * as the send answer's `messageId` is (any text): an id recorded at the send is never refused on the way back.
+ */
+const PROVIDER_ID = /^[A-Za-z0-9._+-]{1,64}$/;
+/** Puzzel's words for a status, kept for the history: bounded, as they only explain the code. */
+const MAX_DESCRIPTION_CHARS = 200;
 /** `yyyyMMdd HH:mm:ss` (zone not stated). */
 const PUZZEL_TIMESTAMP = /^(\d{4})(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})$/;
 /**
@@ -37,7 +42,9 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
 
 /**
  * `{"dr":[…]}` or `<dr><message>…</message>…</dr>`. A DR names no recipient, so the number comes
- * from `customermessagereference`, the clientReference the adapter wrote (`<message id>:<digits>`).
+ * from `customermessagereference`, the clientReference the adapter wrote (`<message id>:<digits>`),
+ * and so does the relay's message id: the SMS is found by it when Puzzel's `messageid` finds none
+ * (a send answer without one, statusCode 25 for a resend, or another id).
  */
 export function parseReport(request: InboundRequest): InboundParse<StatusReport> {
   return parseCallback(request, 'dr', readReport);
@@ -141,23 +148,55 @@ function readReport(fields: Fields): Item<StatusReport> {
   if (typeof providerId !== 'string' || !PROVIDER_ID.test(providerId)) return malformed('messageid is missing or not an id');
   const code = readInteger(fields['statuscode']);
   if (code === undefined || code > 999) return malformed('statuscode is missing or not a status code');
+  const state = deliveryState(code);
+  // As IntelliSoftware's unknown status: kept for the operator rather than guessed a success or a failure.
+  if (state === undefined) return malformed(`statuscode ${code} is not a status code Puzzel documents`);
   const reference = fields['customermessagereference'];
   const digits = typeof reference === 'string' ? CLIENT_REFERENCE.exec(reference)?.[1] : undefined;
   if (digits === undefined) return malformed('customermessagereference is missing or not a reference the relay gave');
   const number = readReportNumber(`+${digits}`);
   if (number === undefined) return malformed('customermessagereference does not name a phone number');
-  return { ok: true, value: { providerId, number, code, state: deliveryState(code) } };
+  // The reference's message part is the relay's message id (or a hash of one too long, which finds no message).
+  const messageId = String(reference).slice(0, -digits.length - 1);
+  return { ok: true, value: { providerId, number, code, state, said: said(code, fields), messageId } };
 }
 
-/** 0 is the only success; 361 is the validity period running out; everything else did not arrive. */
-function deliveryState(code: number): DeliveryState {
-  if (code === 0) return 'delivered';
-  if (code === 361) return 'expired';
-  return 'failed';
+/**
+ * The history's words: the code, and Puzzel's own `statusdescription` and `extstatusdescription` (the
+ * network's) when it sent them, as the gateway's console shows a report.
+ */
+function said(code: number, fields: Fields): string {
+  const words = ['statusdescription', 'extstatusdescription'].flatMap((name) => {
+    const value = readText(fields[name])?.replace(/\s+/g, ' ').trim().slice(0, MAX_DESCRIPTION_CHARS);
+    return value ? [`${name}=${value}`] : [];
+  });
+  return [`statuscode=${code}`, ...words].join(', ');
 }
 
 function malformed<T>(reason: string): Item<T> {
   return { ok: false, reason };
+}
+
+/**
+ * What a DR status code means for the SMS (Puzzel's "Parameters for delivery reports"): 0 delivered
+ * and 390 sent but not billed are successes; 361 and 362 are the message's time running out (its
+ * validity, in the SMSC); every other code of the table (STATUS_WORDS) did not arrive; any other is
+ * not Puzzel's (undefined).
+ */
+function deliveryState(code: number): DeliveryState | undefined {
+  if (code === 0 || code === 390) return 'delivered';
+  if (code === 361 || code === 362) return 'expired';
+  return Object.hasOwn(STATUS_WORDS, code) ? 'failed' : undefined;
+}
+
+/**
+ * Failures of a passing state of the phone or its subscription (temporarily unreachable, temporarily
+ * barred): final for this SMS, yet the number may take the next one, so the report says so (4.x.x).
+ */
+const TEMPORARY = new Set([356, 364]);
+
+export function temporaryStatus(code: number): boolean {
+  return TEMPORARY.has(code);
 }
 
 /** The documented DR status codes in plain words, for the sender's report mail. */

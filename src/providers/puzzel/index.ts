@@ -1,7 +1,7 @@
 /** The Puzzel SMS Gateway plug-in: see README.md in this folder for the provider's side. */
 import type { ProviderPlugin } from '../contract.ts';
 import { createPuzzelGateway, PROVIDER, PUZZEL_CAPABILITIES } from './adapter.ts';
-import { describeStatus, parseReceived, parseReport } from './inbound.ts';
+import { describeStatus, parseReceived, parseReport, temporaryStatus } from './inbound.ts';
 import { PUZZEL_OUTCOME_RULES } from './outcomes.ts';
 import { senderIdProblem } from './sender-id.ts';
 import { PUZZEL_SETTINGS } from './settings.ts';
@@ -17,5 +17,6 @@ export const puzzelPlugin: ProviderPlugin = {
   // Puzzel's callbacks can be set to GET as well as POST.
   webhookMethods: ['GET', 'POST'],
   describeStatus,
+  temporaryStatus,
   senderIdProblem,
 };

@@ -114,7 +114,8 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   const logger = options.logger.child({ provider: PROVIDER });
   const address = smscAddress(settings, options.endpoints);
   const limits = settings.longText === 'udh16' ? SEGMENT_LIMITS_16BIT_REFERENCE : SEGMENT_LIMITS;
-  const gsm7Codes = [0, settings.dataCoding];
+  // data_coding 0 is GSM-7 unless the SMSC's default alphabet is Latin-1; what the relay sends GSM-7 as (1) always is.
+  const gsm7Codes = [0, settings.dataCoding].filter((code) => code !== 0 || settings.defaultAlphabet === 'gsm7');
   // Per relay (docs/replies.md, "Several relays on one database"): a deliver_sm redelivered on another
   // relay's bind after this relay died between commit and deliver_sm_resp is a second SMS (it was in flight).
   const recentMo = new LRUCache<string, SeenMo>({ max: MEMORY_ENTRIES, ttl: REPEAT_WINDOW_MS });
@@ -161,6 +162,12 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     } catch (error) {
       if (!(error instanceof PduError)) throw error;
       return refuse('mo', error.status, error.message, pdu);
+    }
+    if (text.notSeptets) {
+      logger.warn(
+        { dataCoding: `0x${sm.dataCoding.toString(16).padStart(2, '0')}`, from: maskNumber(sm.source) },
+        'smpp: a deliver_sm in a GSM-7 data_coding carries octets above 0x7F, which no GSM-7 septet is: read as Latin-1 (if the SMSC writes data_coding 0 in Latin-1, set gateway.defaultAlphabet: latin1)',
+      );
     }
     const type = sm.esmClass & ESM_CLASS.TYPE_MASK;
     const receipt = type === ESM_CLASS.DELIVERY_RECEIPT || type === ESM_CLASS.INTERMEDIATE_NOTIFICATION;
@@ -330,7 +337,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const result = toResult(answers, number, key);
       // message_id is mandatory in a submit_sm_resp that takes the SMS (§4.4.2): without it no receipt can name it.
       const idless = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK && answer.messageId === '').length;
-      if (idless > 0) {
+      const idProblem = answers.find((answer) => answer.kind === 'answered' && answer.idProblem !== undefined);
+      if (idProblem?.kind === 'answered') {
+        logger.warn(
+          { msgId: submission.messageId, to: maskNumber(number), parts: answers.length, idless, problem: idProblem.idProblem },
+          "smpp: the SMSC took the SMS with a message_id too long for SMPP 3.4, which the relay does not keep: its delivery receipts cannot be matched (the SMSC's id format is at fault)",
+        );
+      } else if (idless > 0) {
         logger.warn(
           { msgId: submission.messageId, to: maskNumber(number), parts: answers.length, idless },
           'smpp: the SMSC took the SMS without a message_id: its delivery receipts cannot be matched (is the account set up for receipts?)',
@@ -355,7 +368,14 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
   function notBound(): SubmissionResult {
     const refusal = bindRefusal();
     if (refusal) return { kind: 'refused', code: `${BIND_CODE_PREFIX}${refusal}`, detail: 'the SMSC refused the bind' };
-    return { kind: 'transport', phase: 'connect', code: 'SMPP_NOT_BOUND', detail: senders[0]?.lastError ?? 'no bind to the SMSC' };
+    // Node's code for a certificate the relay does not trust: the generic rules make it an error for the operator, as for any gateway.
+    const untrusted = senders.find((bind) => bind.certificateError !== undefined);
+    return {
+      kind: 'transport',
+      phase: 'connect',
+      code: untrusted?.certificateError ?? 'SMPP_NOT_BOUND',
+      detail: (untrusted ?? senders[0])?.lastError ?? 'no bind to the SMSC',
+    };
   }
 
   function nextReference(): number {
@@ -419,7 +439,9 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     if (refused?.kind === 'answered' || refused?.kind === 'nacked') {
       const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
       const prefix = refused.kind === 'nacked' ? NACK_CODE_PREFIX : CODE_PREFIX;
-      return { kind: 'answered', results: [{ number, code: `${prefix}${statusName(refused.status)}`, ...(taken > 0 ? { partsTaken: taken } : {}) }] };
+      // The parts taken are kept (partlyTaken) for a retry that sends only the others.
+      const parts = taken > 0 ? { partsTaken: taken, partsTotal: answers.length, partsKept: true as const } : {};
+      return { kind: 'answered', results: [{ number, code: `${prefix}${statusName(refused.status)}`, ...parts }] };
     }
     // Only when no part was written: one in flight, or taken, may reach the phone.
     if (answers.every((answer) => answer.kind === 'unbound')) return notBound();

@@ -10,6 +10,7 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import type { Logger } from '../../log.ts';
 import { REAL_TIMERS, type Timers } from '../../timers.ts';
+import { TLS_CERTIFICATE_CODES } from '../http-endpoint.ts';
 import {
   type BindFields,
   COMMAND,
@@ -60,7 +61,8 @@ export interface DeliveryLink {
 }
 
 export type SubmitAnswer =
-  | { readonly kind: 'answered'; readonly status: number; readonly messageId: string }
+  /** `idProblem`: why a message_id the SMSC gave is not kept (messageId is then ''). */
+  | { readonly kind: 'answered'; readonly status: number; readonly messageId: string; readonly idProblem?: string }
   /** The SMSC could not read the submit_sm (§4.3): it did not take it. */
   | { readonly kind: 'nacked'; readonly status: number }
   /** No answer within the submit timeout, or the bind dropped first: the SMS may have gone. */
@@ -72,6 +74,12 @@ export type SubmitAnswer =
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 60_000;
 const REFUSED_MIN_MS = 5_000;
+/**
+ * A bind that lived this long worked: a drop after it starts the reconnect backoff over. One dropped
+ * sooner was accepted and dropped at once (an SMSC that unbinds or closes right after bind_resp), and
+ * making it again without the backoff would be a bind storm, for which SMSCs ban an address.
+ */
+const STABLE_BIND_MS = 30_000;
 /** Throttling backoff: the pause after the first ESME_RTHROTTLED, doubling up to the maximum. */
 const THROTTLE_MIN_MS = 200;
 const THROTTLE_MAX_MS = 10_000;
@@ -122,6 +130,11 @@ export class SmppBind {
   /** Why the last bind attempt failed: the SMSC's refusal, or the connection's error. */
   #lastRefusal: number | undefined;
   #lastError: string | undefined;
+  /** Node's code for the SMSC's TLS certificate the relay does not trust, while that is why it cannot bind. */
+  #certificateError: string | undefined;
+  /** When the bind was last made, and whether the binds lately were dropped right after (logged once while so). */
+  #boundAt = 0;
+  #dropping = false;
   /** Settled at each bind attempt's end, for start(). */
   #attempted: Array<() => void> = [];
 
@@ -151,6 +164,11 @@ export class SmppBind {
 
   get lastError(): string | undefined {
     return this.#lastError;
+  }
+
+  /** Node's code for the SMSC's certificate the relay does not trust, when that is why it is not bound. */
+  get certificateError(): string | undefined {
+    return this.#certificateError;
   }
 
   /** Connects and binds; resolves after the first attempt, bound or not (it keeps trying). */
@@ -188,7 +206,9 @@ export class SmppBind {
           this.#log.warn({ status: statusName(pdu.status) }, 'smpp: the SMSC answered a submit_sm with generic_nack; the SMS is sent again later');
           return { kind: 'nacked', status: pdu.status };
         }
-        return { kind: 'answered', status: pdu.status, messageId: pdu.status === STATUS.ESME_ROK ? safeMessageId(pdu.body) : '' };
+        // The SMSC does not take this session as bound (a fail-over lost its session table): only a new bind mends it.
+        if (pdu.status === STATUS.ESME_RINVBNDSTS) this.#rebind('the SMSC answered a submit_sm with ESME_RINVBNDSTS: it does not take this bind as bound');
+        return { kind: 'answered', status: pdu.status, ...(pdu.status === STATUS.ESME_ROK ? messageIdOf(pdu.body) : { messageId: '' }) };
       }
     } finally {
       this.#release();
@@ -233,23 +253,36 @@ export class SmppBind {
       }
       for (const pdu of pdus) this.#receive(pdu);
     });
-    socket.on('error', (error) => {
+    socket.on('error', (error: NodeJS.ErrnoException) => {
       this.#lastError = error.message;
+      const untrusted = error.code !== undefined && TLS_CERTIFICATE_CODES.has(error.code) ? error.code : undefined;
+      // Each retry meets the same certificate: an error for the operator as it starts or changes, as an HTTP gateway's is (docs/delivery.md).
+      if (untrusted !== undefined && untrusted !== this.#certificateError)
+        this.#log.error(
+          { alert: 'gateway-tls', code: untrusted, reason: error.message },
+          "smpp: the SMSC's TLS certificate is not trusted (self-signed, expired or for another name): check the host and the CAs, or what intercepts the connection",
+        );
+      this.#certificateError = untrusted;
     });
     socket.on('close', () => {
       if (this.#socket !== socket) return;
-      const wasBound = this.#state === 'bound';
+      // Unbinding: it was bound until the SMSC (or the relay, for a lost session) unbound it.
+      const wasBound = this.#state === 'bound' || this.#state === 'unbinding';
       this.#socket = undefined;
       this.#timers.clearTimeout(this.#enquireTimer);
       this.#dropOutstanding();
       this.#settleAttempt();
       if (this.#state === 'closed') return;
       this.#state = 'idle';
+      const droppedAtOnce = wasBound && this.#timers.now() - this.#boundAt < STABLE_BIND_MS;
+      if (wasBound && !droppedAtOnce) this.#reconnectMs = RECONNECT_MIN_MS;
       const delay = this.#lastRefusal === undefined ? this.#reconnectMs : Math.max(this.#reconnectMs, REFUSED_MIN_MS);
-      this.#log[wasBound ? 'warn' : 'info'](
-        { reason: this.#lastError, retryInMs: delay },
-        wasBound ? 'smpp: bind lost; binding again' : 'smpp: no bind; trying again',
-      );
+      const fields = { reason: this.#lastError, retryInMs: delay };
+      if (droppedAtOnce && !this.#dropping)
+        this.#log.warn(fields, 'smpp: the SMSC dropped the bind right after accepting it; binding again, waiting longer each time');
+      else if (wasBound && !droppedAtOnce) this.#log.warn(fields, 'smpp: bind lost; binding again');
+      else this.#log.info(fields, wasBound ? 'smpp: the bind was dropped again right after it was made; binding again' : 'smpp: no bind; trying again');
+      this.#dropping = droppedAtOnce;
       this.#reconnectMs = Math.min(RECONNECT_MAX_MS, this.#reconnectMs * 2);
       this.#reconnectTimer = this.#timers.setTimeout(() => this.#connect(), delay);
       (this.#reconnectTimer as { unref?: () => unknown }).unref?.();
@@ -260,27 +293,48 @@ export class SmppBind {
     const { kind, account, connectTimeoutMs } = this.#options;
     const answer = await this.#request(BIND_COMMANDS[kind], encodeBind(account), connectTimeoutMs);
     if (this.#state !== 'connecting') return;
-    if (answer === undefined || answer.status !== STATUS.ESME_ROK) {
-      // The account's trouble (docs/delivery.md): alerted once as it starts or changes, not at each retry.
-      const alert = answer !== undefined && answer.status !== this.#lastRefusal ? { alert: 'gateway-account' } : {};
-      this.#lastRefusal = answer?.status;
-      this.#lastError = answer ? `bind refused: ${statusName(answer.status)}` : `no bind_resp within ${connectTimeoutMs} ms`;
+    if (answer === undefined) {
+      // The SMSC refused nothing: it hangs, something on the way drops the PDUs, or the port speaks TLS (or not) unlike `tls`.
+      this.#lastRefusal = undefined;
+      this.#lastError = `no bind_resp within ${connectTimeoutMs} ms`;
       this.#log.error(
-        { ...alert, kind, status: answer && statusName(answer.status) },
-        `smpp: the SMSC refused the ${kind} bind (system_id, password, system_type or too many binds)`,
+        { kind, waitedMs: connectTimeoutMs },
+        `smpp: the SMSC did not answer the ${kind} bind (a hung SMSC, a firewall, or TLS on one side only: check host, port and tls)`,
       );
-      if (answer !== undefined) this.#options.onAttempted?.();
+      this.#socket?.destroy();
+      return;
+    }
+    if (answer.status !== STATUS.ESME_ROK) {
+      // The account's trouble (docs/delivery.md): alerted once as it starts or changes, not at each retry.
+      const alert = answer.status !== this.#lastRefusal ? { alert: 'gateway-account' } : {};
+      this.#lastRefusal = answer.status;
+      this.#lastError = `bind refused: ${statusName(answer.status)}`;
+      this.#log.error({ ...alert, kind, status: statusName(answer.status) }, bindRefusal(kind, answer));
+      this.#options.onAttempted?.();
       this.#socket?.destroy();
       return;
     }
     this.#state = 'bound';
+    this.#boundAt = this.#timers.now();
     this.#lastRefusal = undefined;
     this.#lastError = undefined;
-    this.#reconnectMs = RECONNECT_MIN_MS;
+    this.#certificateError = undefined;
     this.#log.info({ kind }, 'smpp: bound');
     this.#settleAttempt();
     this.#options.onAttempted?.();
     this.#scheduleEnquireLink();
+  }
+
+  /** The SMSC no longer takes this bind as bound: unbind (briefly waiting for unbind_resp) and bind again, with the reconnect backoff. */
+  #rebind(reason: string): void {
+    const socket = this.#socket;
+    if (!socket || this.#state !== 'bound') return;
+    this.#log.warn({ reason }, 'smpp: the SMSC lost this bind; unbinding and binding again');
+    this.#lastError = reason;
+    this.#state = 'unbinding';
+    void this.#request(COMMAND.unbind, Buffer.alloc(0), UNBIND_WAIT_MS).then(() => {
+      if (this.#socket === socket) this.#end(socket);
+    });
   }
 
   #settleAttempt(): void {
@@ -339,7 +393,8 @@ export class SmppBind {
         return;
       }
       case COMMAND.unbind:
-        this.#log.warn('smpp: the SMSC unbound; binding again');
+        // The connection's end logs it, once (a bind the SMSC unbinds right after it is made would log each cycle).
+        this.#log.debug('smpp: the SMSC unbound');
         this.#answer(COMMAND.unbind_resp, STATUS.ESME_ROK, pdu.sequence);
         this.#lastError = 'the SMSC unbound';
         if (this.#socket) this.#end(this.#socket);
@@ -348,6 +403,11 @@ export class SmppBind {
       case COMMAND.data_sm: {
         const response = (pdu.commandId | RESPONSE_BIT) >>> 0;
         if (this.#options.kind === 'transmitter') {
+          // Per SMPP 3.4 a transmitter takes none; the SMSC routes this account's SMS and receipts to it wrongly, and keeps them.
+          this.#log.warn(
+            { command: commandName(pdu.commandId), sequence: pdu.sequence },
+            'smpp: the SMSC delivered to a transmitter bind, which takes no deliver_sm or data_sm: answered ESME_RINVBNDSTS (check that the SMSC routes them to the receiver bind)',
+          );
           this.#answer(response, STATUS.ESME_RINVBNDSTS, pdu.sequence, encodeMessageId(''));
           return;
         }
@@ -356,6 +416,10 @@ export class SmppBind {
         void this.#options.onDeliver(pdu, link).then((status) => this.#answer(response, status, pdu.sequence, encodeMessageId('')));
         return;
       }
+      case COMMAND.alert_notification:
+        // SMPP 3.4 §4.12: it has no response. A phone the relay texted is reachable again; the relay keeps no such wait.
+        this.#log.info({ sequence: pdu.sequence }, 'smpp: the SMSC sent an alert_notification (a phone is reachable again); nothing to do');
+        return;
       default:
         this.#log.warn(
           { command: commandName(pdu.commandId), sequence: pdu.sequence },
@@ -451,10 +515,29 @@ export class SmppBind {
   }
 }
 
-function safeMessageId(body: Buffer): string {
+/** SMPP 3.4 §4.4.2: message_id is a C-octet string of at most 65 octets, its NUL included. */
+const MESSAGE_ID_OCTETS = 65;
+/** How much of an id too long to keep a warning shows. */
+const SHOWN_ID_CHARS = 80;
+
+/** The id of a submit_sm_resp, or why it is not kept (too long, or no C-octet string). */
+function messageIdOf(body: Buffer): { readonly messageId: string; readonly idProblem?: string } {
   try {
-    return decodeMessageId(body);
+    return { messageId: decodeMessageId(body) };
   } catch {
-    return '';
+    const end = body.indexOf(0);
+    const octets = end < 0 ? body.length : end;
+    const shown = body.subarray(0, Math.min(octets, SHOWN_ID_CHARS)).toString('latin1');
+    return {
+      messageId: '',
+      idProblem: `a message_id of ${octets} octets${end < 0 ? ' without its closing NUL' : ''}, over SMPP 3.4's ${MESSAGE_ID_OCTETS - 1} (${MESSAGE_ID_OCTETS} with its NUL): "${shown}${octets > SHOWN_ID_CHARS ? '…' : ''}"`,
+    };
   }
+}
+
+/** Why the SMSC refused a bind, in words that point at the fix. */
+function bindRefusal(kind: BindKind, answer: Pdu): string {
+  if (answer.commandId === COMMAND.generic_nack && answer.status === STATUS.ESME_RINVCMDID && kind === 'transceiver')
+    return 'smpp: the SMSC does not know bind_transceiver (an SMSC without transceivers): set gateway.bindMode: transmitter-receiver';
+  return `smpp: the SMSC refused the ${kind} bind (system_id, password, system_type or too many binds)`;
 }

@@ -31,9 +31,16 @@ export const SMPP_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'sender',
     reason: 'the SMSC refused the sender id',
   },
-  // The bind is not (or no longer) what the SMSC expects: the account is the problem, not the SMS.
+  // The SMSC does not take the bind as bound (it lost its sessions): the bind is made again (bind.ts), and the SMS goes on it.
   {
-    match: /^(recipient\/SMPP:(ESME_RINVBNDSTS|ESME_RBINDFAIL|ESME_RINVPASWD|ESME_RINVSYSID)|request\/SMPP_BIND:.*)$/,
+    match: /^recipient\/SMPP:ESME_RINVBNDSTS$/,
+    action: 'retry',
+    category: 'gateway-error',
+    reason: 'the SMSC no longer took the bind as bound (ESME_RINVBNDSTS); the relay binds again and sends it then',
+  },
+  // The SMSC refuses the account: the account is the problem, not the SMS.
+  {
+    match: /^(recipient\/SMPP:(ESME_RBINDFAIL|ESME_RINVPASWD|ESME_RINVSYSID)|request\/SMPP_BIND:.*)$/,
     action: 'pause',
     category: 'account',
     reason: "the SMSC refused the relay's bind (system_id, password, system_type or the number of binds)",

@@ -27,6 +27,8 @@ export const COMMAND = {
   bind_transceiver_resp: 0x80000009,
   enquire_link: 0x00000015,
   enquire_link_resp: 0x80000015,
+  // SMSC to ESME only, and without a response (§4.12).
+  alert_notification: 0x00000102,
   data_sm: 0x00000103,
   data_sm_resp: 0x80000103,
 } as const;

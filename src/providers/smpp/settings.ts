@@ -54,6 +54,11 @@ const schema = z.object({
   /** data_coding for a GSM-7 text: 0 (the SMSC's default alphabet) or 1 (what some SMSCs ask GSM-7 to be called). */
   // Literals, not a coerced number: an empty variable would coerce to 0 and pass unnoticed.
   dataCoding: z.union([z.literal(0), z.literal(1), z.enum(['0', '1']).transform(Number)], { error: 'expected 0 or 1' }).default(0),
+  /**
+   * What data_coding 0 ("SMSC default alphabet", SMSC-specific per SMPP 3.4 §5.2.19) means in what the
+   * SMSC delivers: GSM 03.38 septets, one per octet (what most SMSCs write), or Latin-1.
+   */
+  defaultAlphabet: z.enum(['gsm7', 'latin1']).default('gsm7'),
   /** How receipts write the message id: as submit_sm_resp gave it, or in decimal / hex when the SMSC converts it. */
   receiptIdFormat: z.enum(['as-submitted', 'decimal', 'hex']).default('as-submitted'),
   /** How a long text goes: UDH with an 8-bit (153/67 per part) or 16-bit reference (152/66), or whole in message_payload. */
@@ -81,6 +86,7 @@ export const SMPP_SETTINGS: ProviderSettings<SmppSettings> = {
     SMSRELAY_SMPP_SUBMIT_TIMEOUT: 'submitTimeout',
     SMSRELAY_SMPP_ENQUIRE_LINK_INTERVAL: 'enquireLinkInterval',
     SMSRELAY_SMPP_DATA_CODING: 'dataCoding',
+    SMSRELAY_SMPP_DEFAULT_ALPHABET: 'defaultAlphabet',
     SMSRELAY_SMPP_RECEIPT_ID_FORMAT: 'receiptIdFormat',
     SMSRELAY_SMPP_LONG_TEXT: 'longText',
     SMSRELAY_GATEWAY_FROM: 'from',

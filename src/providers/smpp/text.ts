@@ -1,11 +1,14 @@
 /**
  * The text of a submit_sm or deliver_sm: GSM 03.38 septets one per octet (SMPP carries them
- * unpacked; the SMSC packs them for the air), UCS-2 big-endian, and the concatenation header of a
- * long SMS: a UDH (3GPP TS 23.040 §9.2.3.24.1 and .8: IEI 00 with an 8-bit reference, IEI 08 with a
+ * unpacked; the SMSC packs them for the air), in the default or a national language's tables, UCS-2
+ * big-endian, the other text codings of SMPP 3.4 §5.2.19, and the concatenation header of a long
+ * SMS: a UDH (3GPP TS 23.040 §9.2.3.24.1 and .8: IEI 00 with an 8-bit reference, IEI 08 with a
  * 16-bit one) or the SAR optional parameters (SMPP 3.4 §5.3.2.22–24).
  */
 import { decodeGsm7, decodeUcs2, GSM7_BASIC_TABLE, GSM7_EXTENSION_CHARS, GSM7_EXTENSION_CODES } from '../../sms/encoding.ts';
-import type { CarriedText, SmsPart } from '../../vocabulary.ts';
+import { TextDecoder } from 'node:util';
+import { type NationalShift, nationalTables } from '../../sms/gsm7-national.ts';
+import type { SmsPart } from '../../vocabulary.ts';
 import { ESM_CLASS, PduError, type ShortMessage, STATUS, TAG } from './pdu.ts';
 
 const ESC = 0x1b;
@@ -14,8 +17,11 @@ const EXTENSION_CODE = new Map([...GSM7_EXTENSION_CHARS].map((char, index) => [c
 
 /** data_coding 8: UCS-2 (ISO/IEC 10646). */
 export const DATA_CODING_UCS2 = 0x08;
-const DATA_CODING_LATIN1 = 0x03;
-const DATA_CODING_IA5 = 0x01;
+/** GSM 03.38 §4's alphabet bits (3–2) in the general data coding groups. */
+const GSM_ALPHABET_GSM7 = 0;
+const GSM_ALPHABET_UCS2 = 2;
+/** 3GPP TS 23.040 §9.2.3.24: the UDH elements the relay reads. */
+const IEI = { CONCATENATED_8BIT: 0x00, CONCATENATED_16BIT: 0x08, SINGLE_SHIFT: 0x24, LOCKING_SHIFT: 0x25 } as const;
 
 /** GSM 03.38 septets, one per octet. The caller has checked the text is GSM-7 (sms/encoding.ts). */
 export function encodeGsm7(text: string): Buffer {
@@ -51,51 +57,113 @@ export function concatenationUdh(method: Exclude<LongTextMethod, 'payload'>, ref
 export interface ReadText {
   readonly text: string;
   readonly part: SmsPart | undefined;
+  /** A GSM-7 coding whose octets go above 0x7F, which no septet does: read as Latin-1 instead (the caller says so). */
+  readonly notSeptets: boolean;
 }
 
 /**
+ * SMPP 3.4 §5.2.19's text codings besides GSM-7 and UCS-2, by the WHATWG label Node decodes them
+ * with: JIS (X 0208) is sent as Shift_JIS, KS C 5601 as EUC-KR, as SMSCs and SMPP libraries write them.
+ */
+const CHARSETS: ReadonlyMap<number, string> = new Map([
+  [0x01, 'latin1'], // IA5 (ASCII), which Latin-1 extends
+  [0x03, 'latin1'],
+  [0x05, 'shift_jis'],
+  [0x06, 'iso-8859-5'],
+  [0x07, 'iso-8859-8'],
+  [0x0a, 'iso-2022-jp'],
+  [0x0e, 'euc-kr'],
+]);
+const decoders = new Map<string, TextDecoder>();
+
+/**
  * The text of a deliver_sm (message_payload when present, else short_message), with a concatenation
- * UDH or SAR parameters read. `gsm7Codes`: the data_coding values that mean GSM 03.38 on this bind
- * (0, and whatever the account sends GSM-7 as). A coding the relay cannot show is a PduError.
+ * UDH or SAR parameters read, and the national language tables its UDH names. `gsm7Codes`: the
+ * data_coding values that mean GSM 03.38 on this bind (0 unless the SMSC's default alphabet is
+ * Latin-1, and whatever the account sends GSM-7 as). A coding the relay cannot show is a PduError.
  */
 export function readText(sm: ShortMessage, gsm7Codes: readonly number[]): ReadText {
   const payload = sm.tlvs.get(TAG.message_payload);
   let octets = payload ?? sm.shortMessage;
-  let part: SmsPart | undefined;
+  let udh: Udh = { part: undefined, shift: {} };
   if (sm.esmClass & ESM_CLASS.UDHI) {
     const length = octets[0];
     if (length === undefined || length + 1 > octets.length)
       throw new PduError(STATUS.ESME_RINVESMCLASS, 'esm_class says a UDH opens the message, but none fits');
-    part = udhPosition(octets.subarray(1, length + 1));
+    udh = readUdh(octets.subarray(1, length + 1));
     octets = octets.subarray(length + 1);
   }
-  part ??= sarPosition(sm.tlvs);
-  const coding = codingOf(sm.dataCoding, gsm7Codes);
-  const text = coding === 'gsm7' ? decodeGsm7(octets) : coding === 'ucs2' ? decodeUcs2(octets) : octets.toString('latin1');
-  return { text, part: part && coding !== 'latin1' ? { ...part, carried: { coding, octets } } : part };
+  const part = udh.part ?? sarPosition(sm.tlvs);
+  const named = codingOf(sm.dataCoding, gsm7Codes);
+  // An unpacked septet is 0x00–0x7F: an octet above proves the SMSC wrote this GSM-7 coding in another alphabet, Latin-1 the usual one.
+  const notSeptets = named === 'gsm7' && octets.some((octet) => octet > 0x7f);
+  const coding = notSeptets ? 'latin1' : named;
+  if (coding === 'ucs2') return { text: decodeUcs2(octets), part: part && { ...part, carried: { coding, octets } }, notSeptets };
+  if (coding !== 'gsm7') return { text: decodeCharset(coding, octets), part, notSeptets };
+  const national = udh.shift.locking !== undefined || udh.shift.single !== undefined;
+  const tables = nationalTables(udh.shift);
+  // Permanent, as for a coding the relay cannot read: sent again it would be read no better.
+  if (typeof tables === 'string') throw new PduError(STATUS.ESME_RX_P_APPN, `the UDH names ${tables}`);
+  // Parts are joined as octets only in the default tables (src/sms/concat.ts): a part in national ones goes as its text.
+  return { text: decodeGsm7(octets, tables), part: part && !national ? { ...part, carried: { coding, octets } } : part, notSeptets };
 }
 
-function codingOf(dataCoding: number, gsm7Codes: readonly number[]): CarriedText['coding'] | 'latin1' {
+function decodeCharset(label: string, octets: Buffer): string {
+  // Node's TextDecoder takes `latin1` for windows-1252, whose 0x80–0x9F are letters; ISO-8859-1's are controls.
+  if (label === 'latin1') return octets.toString('latin1');
+  const decoder = decoders.get(label) ?? new TextDecoder(label);
+  decoders.set(label, decoder);
+  return decoder.decode(octets);
+}
+
+/**
+ * How data_coding says its text is written: SMPP 3.4 §5.2.19 for 0x00–0x0F, GSM 03.38 §4 above (which
+ * §5.2.19 refers to): the general and automatic-deletion groups (00xx and 01xx: bit 5 compressed,
+ * bits 3–2 the alphabet), message waiting indication (1100 and 1101 GSM-7, 1110 UCS-2) and data
+ * coding/message class (1111: bit 2 8-bit data, else GSM-7). Phones send the class and waiting
+ * codings (a class 0 "flash" reply), which SMSCs pass on as the handset wrote them.
+ */
+function codingOf(dataCoding: number, gsm7Codes: readonly number[]): 'gsm7' | 'ucs2' | string {
   if (gsm7Codes.includes(dataCoding)) return 'gsm7';
+  // The SMSC's default alphabet, set as Latin-1 (gateway.defaultAlphabet).
+  if (dataCoding === 0) return 'latin1';
   if (dataCoding === DATA_CODING_UCS2) return 'ucs2';
-  if (dataCoding === DATA_CODING_LATIN1 || dataCoding === DATA_CODING_IA5) return 'latin1';
-  // Data coding groups 1111xxxx (message class given): bit 2 says 8-bit data, else GSM 03.38.
-  if ((dataCoding & 0xf0) === 0xf0 && (dataCoding & 0x04) === 0) return 'gsm7';
+  const charset = CHARSETS.get(dataCoding);
+  if (charset !== undefined) return charset;
+  const group = dataCoding >> 4;
+  if (group >= 0x1 && group <= 0x5 && (dataCoding & 0x20) === 0) {
+    const alphabet = (dataCoding >> 2) & 0x03;
+    if (alphabet === GSM_ALPHABET_GSM7) return 'gsm7';
+    if (alphabet === GSM_ALPHABET_UCS2) return 'ucs2';
+  }
+  if (group === 0xc || group === 0xd) return 'gsm7';
+  if (group === 0xe) return 'ucs2';
+  if (group === 0xf && (dataCoding & 0x04) === 0) return 'gsm7';
   // Permanent: the relay will never mail it, and a temporary error would have the SMSC deliver it again and again.
   throw new PduError(STATUS.ESME_RX_P_APPN, `data_coding 0x${dataCoding.toString(16)} is not text the relay can mail`);
 }
 
-function udhPosition(udh: Buffer): SmsPart | undefined {
+/** What a UDH says: the part's place, and the national language tables of its GSM-7 text. */
+interface Udh {
+  readonly part: SmsPart | undefined;
+  readonly shift: NationalShift;
+}
+
+function readUdh(udh: Buffer): Udh {
+  let part: SmsPart | undefined;
+  const shift: { single?: number; locking?: number } = {};
   for (let offset = 0; offset + 2 <= udh.length; ) {
     const iei = udh[offset] as number;
     const length = udh[offset + 1] as number;
     const value = udh.subarray(offset + 2, offset + 2 + length);
     if (value.length !== length) throw new PduError(STATUS.ESME_RINVESMCLASS, 'a UDH element runs past the UDH');
-    if (iei === 0x00 && length === 3) return { reference: value[0] as number, total: value[1] as number, index: value[2] as number };
-    if (iei === 0x08 && length === 4) return { reference: value.readUInt16BE(0), total: value[2] as number, index: value[3] as number };
+    if (iei === IEI.CONCATENATED_8BIT && length === 3) part ??= { reference: value[0] as number, total: value[1] as number, index: value[2] as number };
+    if (iei === IEI.CONCATENATED_16BIT && length === 4) part ??= { reference: value.readUInt16BE(0), total: value[2] as number, index: value[3] as number };
+    if (iei === IEI.SINGLE_SHIFT && length === 1) shift.single = value[0] as number;
+    if (iei === IEI.LOCKING_SHIFT && length === 1) shift.locking = value[0] as number;
     offset += 2 + length;
   }
-  return undefined;
+  return { part, shift };
 }
 
 function sarPosition(tlvs: ReadonlyMap<number, Buffer>): SmsPart | undefined {

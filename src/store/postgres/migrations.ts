@@ -17,17 +17,18 @@ const ORPHANS_OF_SMS = `JOIN delivery_reports d ON d.provider_id = o.provider_id
  * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
  * SQLite applies them one by one in arrival order (sqlite-replies.ts, advance), each moves its SMS's
  * state only forward of the state before it, gets a history line when it does, and the last that does
- * sets the state, its code and whether a notice is due (wantsNotice). Inside ADOPTION_STEP's function
- * as it shipped: edit nothing here, a change is a new step.
+ * sets the state, its code and whether a notice is due (wantsNotice). `words`: the history line's
+ * words for a report `applied` (its columns `code`, `state` and `said`). Step 15's function shipped with
+ * the code alone (STEP_15_WORDS): edit nothing else here, a change is a new step.
  */
-const ORPHANS_ADOPTED = `WITH found AS (
-    SELECT d.id, d.code, d.state, o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
+const orphansAdopted = (words: string) => `WITH found AS (
+    SELECT d.id, d.code, d.state, ${words === STEP_15_WORDS ? '' : 'd.said, '}o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
       COALESCE(${rankOf('o.delivery')}, -1) AS from_rank
     FROM outbound o JOIN messages m ON m.id = o.message_id
     ${ORPHANS_OF_SMS}
   ), applied AS (
-    SELECT id, code, state, sms_id, message_id, notify, report_all FROM (
-      SELECT id, code, state, sms_id, message_id, notify, report_all, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
+    SELECT id, code, state, ${words === STEP_15_WORDS ? '' : 'said, '}sms_id, message_id, notify, report_all FROM (
+      SELECT id, code, state, ${words === STEP_15_WORDS ? '' : 'said, '}sms_id, message_id, notify, report_all, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
       FROM found
     ) ordered WHERE forward
   ), adopted AS (
@@ -42,11 +43,30 @@ const ORPHANS_ADOPTED = `WITH found AS (
     FROM (SELECT DISTINCT ON (sms_id) sms_id, state, code, notify, report_all FROM applied ORDER BY sms_id, id DESC) last WHERE o.id = last.sms_id
   ), logged AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
-    SELECT $1, message_id, sms_id, 'delivery report', state || ' (provider status ' || code || ')' FROM applied ORDER BY id
+    SELECT $1, message_id, sms_id, 'delivery report', ${words} FROM applied ORDER BY id
   )`;
+
+/** Step 15's history words: the code alone. */
+const STEP_15_WORDS = "state || ' (provider status ' || code || ')'";
+/** Step 27's: the provider's words when the report had them, as a report applied at once reads (rows.ts, reportDetail). */
+const STEP_27_WORDS = "state || ' (' || COALESCE(said, 'provider status ' || code) || ')'";
+
 /** ORPHANS_ADOPTED as a statement of its own, answering how many it adopted: for tests of its plan and its result. */
-export const SENT_ORPHANS = `${ORPHANS_ADOPTED}
+export const SENT_ORPHANS = `${orphansAdopted(STEP_27_WORDS)}
   SELECT count(*)::int AS adopted FROM found`;
+
+/** `smsrelay_adopt_orphans(at, ids)`, its history lines in `words`. */
+const adoptionFunction = (words: string) => `CREATE OR REPLACE FUNCTION smsrelay_adopt_orphans(BIGINT, BIGINT[]) RETURNS INTEGER LANGUAGE plpgsql AS $adopt$
+DECLARE adopted INTEGER;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM outbound o ${ORPHANS_OF_SMS}) THEN
+    RETURN 0;
+  END IF;
+  ${orphansAdopted(words)}
+  SELECT count(*)::int INTO adopted FROM found;
+  RETURN adopted;
+END
+$adopt$`;
 
 /**
  * Step 15: `smsrelay_adopt_orphans(at, ids)`, SENT_ORPHANS behind a look at the orphans' index. The
@@ -60,20 +80,19 @@ export const SENT_ORPHANS = `${ORPHANS_ADOPTED}
  * statement took before it (ONE_SMS_SENT), as SENT_ORPHANS did as a statement of its own. Returns how
  * many reports it adopted.
  */
-const ADOPTION_STEP = `CREATE OR REPLACE FUNCTION smsrelay_adopt_orphans(BIGINT, BIGINT[]) RETURNS INTEGER LANGUAGE plpgsql AS $adopt$
-DECLARE adopted INTEGER;
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM outbound o ${ORPHANS_OF_SMS}) THEN
-    RETURN 0;
-  END IF;
-  ${ORPHANS_ADOPTED}
-  SELECT count(*)::int INTO adopted FROM found;
-  RETURN adopted;
-END
-$adopt$`;
+const ADOPTION_STEP = adoptionFunction(STEP_15_WORDS);
 
-/** The statement that adopts the reports that came before the send results of the SMS `$2` (ids), at `$1` (step 15). */
+/**
+ * Step 27: the same function, an adopted report's history line in the provider's words (schema 25's
+ * `said`), so that a report that came before its send result reads as one that came after.
+ */
+const ADOPTION_WORDS_STEP = adoptionFunction(STEP_27_WORDS);
+
+/** The statement that adopts the reports that came before the send results of the SMS `$2` (ids), at `$1` (steps 15 and 27). */
 export const ADOPT_ORPHANS = 'SELECT smsrelay_adopt_orphans($1::bigint, $2::bigint[]) AS adopted';
 
 /** By step number: what the step adds on PostgreSQL. */
-export const POSTGRES_STEPS: ReadonlyMap<number, string> = new Map([[15, ADOPTION_STEP]]);
+export const POSTGRES_STEPS: ReadonlyMap<number, string> = new Map([
+  [15, ADOPTION_STEP],
+  [27, ADOPTION_WORDS_STEP],
+]);

@@ -42,6 +42,7 @@ import {
   SMS_STATE_COLUMNS,
   waitsForSendAt,
   reportDetail,
+  sentByReportDetail,
 } from '../rows.ts';
 import {
   type ConversationRow,
@@ -49,6 +50,7 @@ import {
   isForward,
   type OutboundForReport,
   REPORT_CONFLICT,
+  REPORT_TARGET_ORDER,
   saysMore,
   toConversation,
   toRecipient,
@@ -376,6 +378,12 @@ const SENT_LATE = `INSERT INTO events (at, message_id, sms_id, kind, detail)
  * after that read, where the insert, the state's update and the history line were one each, holding the
  * group's connection and the writes grouped with the report for each.
  */
+/** An SMS waiting to be sent again recorded as sent by its delivery report (`$1` its id, `$2` the report's id, at `$3`, history `$4`). */
+const SENT_BY_REPORT = `WITH sent AS (
+    UPDATE outbound SET status = 'sent', provider_id = $2, last_error = NULL, updated_at = $3 WHERE id = $1 RETURNING id, message_id
+  )
+  INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $3, message_id, id, 'sent', $4 FROM sent`;
+
 const REPORT_KEPT = `WITH kept AS (
     INSERT INTO delivery_reports (provider, provider_id, number, code, state, said, received_at, sms_id)
     VALUES ($1, $2, $3, $4, $5, $11, $6, $7) ${REPORT_CONFLICT} RETURNING id
@@ -1299,14 +1307,24 @@ export class PostgresStore implements Store, ClusterStore {
           values: [ids, report.number],
         },
         {
-          // The SMS under the report's own id, else under its former one.
-          text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.provider_id FROM outbound o JOIN messages m ON m.id = o.message_id
-          WHERE o.provider_id = ANY($1::text[]) AND o.number = $2 ORDER BY o.provider_id = $1[1] DESC LIMIT 1 FOR UPDATE OF o`,
-          values: [ids, report.number],
+          // The SMS under the report's own id, else under its former one, else by the relay's own reference if sent or waiting to be sent again (sqlite-replies.ts, outboundOfMessage).
+          text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.provider_id, o.status, COALESCE(o.provider_id = ANY($1::text[]), FALSE) AS by_id
+          FROM outbound o JOIN messages m ON m.id = o.message_id
+          WHERE o.number = $2 AND (o.provider_id = ANY($1::text[])
+            OR (o.message_id = $3 AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))))
+          ORDER BY by_id DESC, COALESCE(o.provider_id = $1[1], FALSE) DESC, ${REPORT_TARGET_ORDER} LIMIT 1 FOR UPDATE OF o`,
+          values: [ids, report.number, report.messageId ?? null],
         },
       ],
       followUp: async ([, found], client) => {
-        const target = found?.rows[0] as (OutboundForReport & { provider_id: string }) | undefined;
+        const row = found?.rows[0] as (OutboundForReport & { provider_id: string | null; status: string; by_id: boolean }) | undefined;
+        const byReference = row !== undefined && !row.by_id;
+        if (byReference && row.status === 'queued') {
+          // Its report proves the attempt with no answer reached the gateway: sent, with the reports that came before this one.
+          await client.query(SENT_BY_REPORT, [row.id, report.providerId, report.receivedAt, sentByReportDetail(report.providerId)]);
+          await client.query(ADOPT_ORPHANS, [report.receivedAt, [row.id]]);
+        }
+        const target = row && { ...row, provider_id: byReference ? report.providerId : (row.provider_id ?? report.providerId) };
         const forward = target !== undefined && isForward(target.delivery, report.state);
         const due = forward && wantsNotice(report.state, target.notify === null ? undefined : target.notify.split(','), target.report_all === 1);
         const [kept] = (
