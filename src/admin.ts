@@ -501,7 +501,12 @@ export async function queueAction(
   if (changed === 0 && sms?.length === 0) throw new NotFound(`message with id ${target}`, ' (see smsrelay queue list)');
   if (command === 'hold' || command === 'delete') return { said: `${command}: ${counted.format(changed)} queued SMS changed`, changed };
   // A retry that made nothing due has nothing to probe with: no probe promised, nor a retry offered to probe.
-  const pauses = await accountPauseLines(store, now, command === 'release' ? 'hint' : changed > 0 ? 'probe' : 'plain', wording);
+  // The operator's pause keeps every SMS queued, due or not: without a word, a retry or release looks done and nothing goes.
+  const operatorPause =
+    changed > 0 && (await store.dispatchPausedSince()) !== undefined
+      ? [`dispatch paused: ${changed === 1 ? 'it stays' : 'they stay'} queued until ${wording.resume}`]
+      : [];
+  const pauses = [...operatorPause, ...(await accountPauseLines(store, now, command === 'release' ? 'hint' : changed > 0 ? 'probe' : 'plain', wording))];
   if (command === 'release') return { said: [`release: ${counted.format(changed)} queued SMS changed`, ...pauses].join('\n'), changed };
   // A retry makes due only SMS that are not held, nor scheduled for later: each left alone is said so, rather than counted as retried.
   const left = sms ? leftOf(sms, now) : await leftInQueue(store, now);

@@ -4,6 +4,7 @@ import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError } from '../errors.ts';
 import { answeredThread, extractRequest, type OutboundRequest, parseMail } from '../mail/extract.ts';
 import { redactSecrets } from '../mail/parameters.ts';
+import { removedKinds } from '../mail/removals.ts';
 import { NOTIFY_BY_DEFAULT } from '../mailer/dsn.ts';
 import { type TextPolicy, textPolicyFor } from '../mail/policy.ts';
 import type { SenderPolicy } from '../policy/senders.ts';
@@ -120,7 +121,7 @@ export async function buildNewMail(
  * acceptance service and `smsrelay preview` both run this, so the preview is what is sent.
  */
 export function smsOnProvider(
-  request: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments' | 'maxParts'>,
+  request: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments' | 'maxParts' | 'removed'>,
   relayMaxParts: number,
   policy: TextPolicy,
   provider: ProviderLimits,
@@ -225,7 +226,8 @@ export function fitText(
     noNewText,
     attachments,
     unendedHeader,
-  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> & Partial<Pick<OutboundRequest, 'unendedHeader'>>,
+    removed = [],
+  }: Pick<OutboundRequest, 'text' | 'noNewText' | 'attachments'> & Partial<Pick<OutboundRequest, 'unendedHeader' | 'removed'>>,
   maxParts: number,
   policy: TextPolicy,
   segmentLimits: SegmentLimits = SEGMENT_LIMITS,
@@ -233,12 +235,15 @@ export function fitText(
   if (noNewText) throw new RelayError('NO_NEW_TEXT');
   const sms = analyseText(text, segmentLimits);
   if (sms.parts === 0) {
-    const where = policy.subject === 'never' ? 'the body is' : 'the body and the subject are';
+    const subject = policy.subject === 'never' ? '' : ' and the mail has no subject';
     const dropped = attachmentsNote(attachments);
-    // A device's or script's only line read as a header field: nothing was removed, so say what happened and how to send it.
+    // Said as it happened: a device's or script's only line read as a header field (and how to send
+    // it), a body of only what the relay removes (a quote, an encoded file…), or an empty mail.
     const why = unendedHeader
       ? `it has no body: with no empty line after the header, each line was read as a header field (the last "${printableAscii(unendedHeader).replaceAll('"', "'").slice(0, UNENDED_HEADER_CHARS)}"); start the text after an empty line, or put it in the subject`
-      : `${where} empty once quotes, signatures and disclaimers are removed`;
+      : removed.length > 0
+        ? `the body held only ${removedKinds(removed)}${subject}`
+        : `the body is empty${subject}`;
     throw new RelayError('NO_TEXT', `The mail has no text to send as SMS: ${why}${dropped ? `; ${dropped}` : ''}`);
   }
   if (sms.parts <= maxParts) return sms;
@@ -259,12 +264,12 @@ const NAMED_ATTACHMENTS = 3;
 const ATTACHMENT_NAME_CHARS = 40;
 
 /**
- * What the sender is told when the body's text was all removed (a quote, a signature, a disclaimer)
- * and the subject went in its place: a forward or a note the relay misread must not look as if it
- * had reached the phone. `smsrelay preview` names each block removed.
+ * What the sender is told when the body's text was all removed (a quote, a signature, an encoded
+ * file…) and the subject went in its place: a forward or a note the relay misread must not look as if
+ * it had reached the phone. It names the kinds removed; `smsrelay preview` names each block.
  */
-export function subjectForBodyNote(request: Pick<OutboundRequest, 'subjectForBody'>): string | undefined {
-  return request.subjectForBody ? "the body's text was all removed as quotes, signatures or disclaimers: the subject was sent in its place" : undefined;
+export function subjectForBodyNote(request: Pick<OutboundRequest, 'subjectForBody' | 'removed'>): string | undefined {
+  return request.subjectForBody ? `the body held only ${removedKinds(request.removed)}: the subject was sent in its place` : undefined;
 }
 
 /**

@@ -40,7 +40,10 @@ const PAGE_SIZE = 50;
 /** Minute buckets over the last hour, hour buckets over the last 7 days. */
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
-const STATUSES = ['queued', 'sent', 'delivered', 'failed'] as const;
+/** What Messages searches by status: an SMS's state, or a resubmission (a mail sent again, sent once as its original). */
+const STATUSES = ['queued', 'sent', 'delivered', 'failed', 'resubmission'] as const;
+/** A mail's own Message-ID as an operator pastes it, angle brackets optional: one `left@right`, as the relay keeps them (mail/extract.ts). */
+const MAIL_MESSAGE_ID = /^<?([!#-;=?A-~]+@[!#-;=?A-~]+)>?$/;
 /** The queue page's lists, each paged by its own query field: queued SMS, replies without a mailbox, quarantined requests. */
 const QUEUE_LISTS = ['after', 'replies', 'quarantine'] as const;
 /** A relay message id, and a test-send form's id: a UUID. */
@@ -306,12 +309,12 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const parsed = read.ok ? parseSearch(query, config) : { problem: read.problem };
         if ('problem' in parsed) {
           return problem(request, reply, 400, new RelayError('BAD_PARAMETER', parsed.problem), request.console, () =>
-            page(reply, 'messages', request.console, { title: 'Messages', query, problem: parsed.problem, results: [], older: undefined }),
+            page(reply, 'messages', request.console, { title: 'Messages', statuses: STATUSES, query, problem: parsed.problem, results: [], older: undefined }),
           );
         }
         const found = pageOf(await consoleStore.searchMessages(parsed.search, PAGE_SIZE + 1), (last) => last.id);
         const older = found.next === undefined ? undefined : `?${new URLSearchParams({ ...query, before: found.next })}`;
-        return page(reply, 'messages', request.console, { title: 'Messages', query, problem: undefined, results: found.rows, older });
+        return page(reply, 'messages', request.console, { title: 'Messages', statuses: STATUSES, query, problem: undefined, results: found.rows, older });
       });
       scope.get('/messages/:id', async (request: ConsoleRequest, reply) => {
         const id = (request.params as { id: string }).id;
@@ -481,6 +484,16 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         const read = readFields(FIELDS.reroute, request.body);
         if (!read.ok) return problem(request, reply, 400, new RelayError('BAD_PARAMETER', read.problem), request.console);
         const mailbox = (read.fields.mailbox ?? '').trim();
+        // Said in the form's words: the CLI's usage line (an inbound SMS id and a mail address) names what the page already gave.
+        if (mailbox === '') {
+          return problem(
+            request,
+            reply,
+            400,
+            new RelayError('BAD_PARAMETER', 'Reroute to mailbox: write the mail address to send this reply to'),
+            request.console,
+          );
+        }
         return act(request, reply, 'reroute', id, async () => {
           const said = await rerouteUndeliverable(store, config, id, mailbox);
           options.onMailQueued();
@@ -915,8 +928,16 @@ function parseSearch(query: Fields<'messages'>, config: Config): { search: Messa
     search.sender = sender;
   }
   if (query.id) {
-    if (!/^[0-9a-f-]{36}$/i.test(query.id.trim())) return { problem: 'Message id: expected a relay message id such as 0190a4e2-7c3b-7d6e-9f10-2b3c4d5e6f70' };
-    search.messageId = query.id.trim().toLowerCase();
+    const id = query.id.trim();
+    // The relay's id, or the mail's own Message-ID: what the mail's sender knows it by ("what happened to my mail <abc@host>?").
+    const header = MAIL_MESSAGE_ID.exec(id)?.[1];
+    if (UUID.test(id)) search.messageId = id.toLowerCase();
+    else if (header !== undefined) search.messageIdHeader = `<${header}>`;
+    else {
+      return {
+        problem: 'Message id: expected a relay message id such as 0190a4e2-7c3b-7d6e-9f10-2b3c4d5e6f70, or a mail’s Message-ID such as <abc@example.com>',
+      };
+    }
   }
   if (query.status) {
     if (!(STATUSES as readonly string[]).includes(query.status)) return { problem: `Status: expected one of ${STATUSES.join(', ')}` };

@@ -332,9 +332,12 @@ const HTML_NOT_TEXT = [/<(head|style|script)\b[\s\S]*?<\/\1\s*>/gi, /<!--[\s\S]*
  */
 function isPlaceholder(plain: string, html: string): boolean {
   const words = wordsOf(plain);
-  if (words.length === 0 || words.length > PLACEHOLDER_MAX_WORDS) return false;
+  // Without words, a plain part with a number or a link ("42", "https://…/4711") says something; one of punctuation alone (".") does not.
+  if ((words.length === 0 && /[\p{L}\p{N}]/u.test(plain)) || words.length > PLACEHOLDER_MAX_WORDS) return false;
   const shown = new Set(wordsOf(HTML_NOT_TEXT.reduce((text, markup) => text.replace(markup, ' '), html)));
   if (shown.size === 0) return false;
+  // A template that fills only its HTML and leaves "." in the plain part: the HTML is the text.
+  if (words.length === 0) return true;
   const distinct = new Set(words);
   const kept = [...distinct].filter((word) => shown.has(word)).length;
   return kept * 2 < distinct.size;

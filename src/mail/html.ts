@@ -75,6 +75,10 @@ const COMMON_SELECTORS: Selectors = [
   ...['mso-list:Ignore', 'mso-list: Ignore'].map((style) => ({ selector: `span[style*="${style}" i]`, format: 'wordListMarker' })),
   { selector: 'ul', options: { itemPrefix: '- ' } },
   { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
+  // A form's fields each on their line: inline, a textarea's text and a list's options ran together ("form textopt Aopt B").
+  ...['textarea', 'select', 'option'].map((selector) => ({ selector, format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } })),
+  // A rule between a summary and its details is a paragraph break: html-to-text's 40 hyphens cost a quarter of an SMS.
+  { selector: 'hr', format: 'block', options: { leadingLineBreaks: 2, trailingLineBreaks: 2 } },
   { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
 ];
 const REPLY_SELECTORS: Selectors = [...COMMON_SELECTORS, ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' }))];

@@ -23,6 +23,7 @@ import { decode as decodeQuotedPrintable } from 'libqp';
 import addressparser from 'nodemailer/lib/addressparser';
 import { RelayError } from '../errors.ts';
 import { enrichedToPlain } from './enriched.ts';
+import { unshifted } from './shifted-charsets.ts';
 
 export interface MailAddress {
   readonly address?: string | undefined;
@@ -294,6 +295,8 @@ const UNSEPARATED_PARAMETERS = /^\s*([!#$%&'*+.^`|~\w-]+\/[!#$%&'*+.^`|~\w-]+)[\
 /** Where a parameter starts in such a value: blanks, commas or semicolons before `name=`. */
 const PARAMETER_START = /[\s,;]+(?=[!#$%&'*+.^`|~\w-]+\s*=)/g;
 const CHARSET_PARAMETER = /\bcharset\s*=\s*["']?([^\s"';,]+)/i;
+/** A text part's charset written with a colon or a blank for its `=` (`charset:koi8-r`, `charset koi8-r`): read as meant, not as windows-1252. */
+const MISWRITTEN_CHARSET = /;\s*charset\s*[:\s]\s*["']?([^\s"';,=]+)["']?/i;
 /**
  * Types mailers write by mistake for text/plain: `plain/text` is PHP mail code's classic typo (valid
  * syntax, so RFC 2045 would read it as application/octet-stream: an attachment, and the alert lost).
@@ -307,14 +310,18 @@ const NOT_TEXT_TYPE = /^\s*(?:application|image|audio|video|model|font|multipart
  * The Content-Type a script or device meant, or undefined when it is well-formed. Parameters joined
  * by blanks or a comma to the type are read as if a `;` stood there; any other value that is no
  * `type/subtype` (`text`, `text/`) is text/plain, as RFC 2045 §5.2 recommends for a syntactically
- * invalid Content-Type, keeping a charset it names; TEXT_PLAIN_TYPOS are text/plain. Without this,
+ * invalid Content-Type, keeping a charset it names; TEXT_PLAIN_TYPOS are text/plain; a text type's
+ * charset written with a colon or a blank for its `=` (MISWRITTEN_CHARSET) gets its `=`. Without this,
  * mailsplit takes the whole broken value for an unknown type and the body for an attachment.
  */
 function repairedContentType(node: Node): string | undefined {
   const written = node.headers ? node.headers.getFirst('content-type') : '';
   if (!written || !node.contentType) return undefined;
   if (TEXT_PLAIN_TYPOS.has(node.contentType)) return written.replace(/^\s*[^;]*/, 'text/plain');
-  if (MEDIA_TYPE.test(node.contentType)) return undefined;
+  if (MEDIA_TYPE.test(node.contentType)) {
+    const charset = node.charset || !node.contentType.startsWith('text/') ? undefined : written.match(MISWRITTEN_CHARSET)?.[1];
+    return charset === undefined ? undefined : written.replace(MISWRITTEN_CHARSET, `; charset=${charset}`);
+  }
   const unseparated = written.match(UNSEPARATED_PARAMETERS);
   if (unseparated) return `${unseparated[1]}; ${(unseparated[2] ?? '').replace(PARAMETER_START, '; ')}`;
   // A file's part (`application; name="x.pdf"`, `image`) stays an attachment: read as text, its decoded bytes would be texted.
@@ -323,8 +330,12 @@ function repairedContentType(node: Node): string | undefined {
   return charset ? `text/plain; charset=${charset}` : 'text/plain';
 }
 
-/** The node, or one read from its headers with the Content-Type repaired (repairedContentType). */
+/** The node, or one read from its headers with the Content-Type repaired (repairedContentType) or defaulted in a digest. */
 function readableNode(node: Node): Node {
+  // RFC 2046 §5.1.5: a digest's part without a Content-Type is a mail, as if message/rfc822 were written.
+  if (node.parentNode && node.parentNode.contentType === 'multipart/digest' && node.headers && !node.headers.getFirst('content-type')) {
+    return withContentType(node, 'message/rfc822');
+  }
   const repaired = repairedContentType(node);
   return repaired === undefined ? node : withContentType(node, repaired);
 }
@@ -502,12 +513,19 @@ const DECODED_AS = new Map<unknown, string>([
   [iconv.getCodec('gbk'), 'gb18030'],
 ]);
 
+/** IANA aliases libmime does not know, as the name it decodes: `csISO2022JP` (also a WHATWG label) is ISO-2022-JP. */
+const LABEL_ALIASES = new Map([['csiso2022jp', 'iso-2022-jp']]);
+
 /**
  * Bytes in a charset label (a MIME parameter or an encoded word's; empty for none) as text, as
- * libmime reads them except where mail mislabels its text (LATIN_CODECS, DECODED_AS). Bytes with no
- * label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
+ * libmime reads them except where mail mislabels its text (LATIN_CODECS, DECODED_AS), where libmime
+ * does not know the label (LABEL_ALIASES) and for the shifting charsets it cannot read (ISO-2022-KR,
+ * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
  */
-function charsetText(bytes: Buffer, label: string, legacy: (bytes: Buffer) => string = legacyText): string {
+function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => string = legacyText): string {
+  const label = LABEL_ALIASES.get(written.trim().toLowerCase()) ?? written;
+  const shifted = unshifted(bytes, label);
+  if (shifted) return iconv.decode(shifted.bytes, shifted.charset);
   if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
     const text = bytes.toString();
     return text.includes('\uFFFD') && !isUtf8(bytes) ? legacy(bytes) : text;

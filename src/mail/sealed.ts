@@ -1,7 +1,8 @@
 /**
- * Mail a client sealed: signed (PGP inline or PGP/MIME, S/MIME), encrypted, or packed in Outlook's
- * TNEF. A signature is no text and no attachment; what is encrypted or packed the relay cannot read,
- * and sending the subject in its place would be a 250 for a text that never reaches the phone.
+ * Mail a client sealed: signed (PGP inline or PGP/MIME, S/MIME), encrypted, packed in Outlook's
+ * TNEF, or split into fragments (message/partial). A signature is no text and no attachment; what is
+ * encrypted, packed or split the relay cannot read, and sending the subject in its place would be a
+ * 250 for a text that never reaches the phone.
  */
 import { RelayError } from '../errors.ts';
 import type { MailAttachment } from './mime.ts';
@@ -28,7 +29,8 @@ function smimeType(attachment: MailAttachment): string {
 /**
  * Parts that hold a mail's whole content in a form the relay cannot read, and why: PGP/MIME's
  * control part (RFC 3156 §4), S/MIME's CMS object (RFC 8551 §3.3: enveloped, or signed with no
- * clear copy), Outlook's rich text packed as winmail.dat (Exchange names it so whatever its type).
+ * clear copy), Outlook's rich text packed as winmail.dat (Exchange names it so whatever its type), a
+ * fragment of a split mail.
  */
 const SEALED_PARTS: ReadonlyArray<{ readonly matches: (attachment: MailAttachment) => boolean; readonly reason: string }> = [
   { matches: ({ contentType }) => contentType === 'application/pgp-encrypted', reason: `it is encrypted (PGP/MIME); ${SEND_UNENCRYPTED}` },
@@ -51,6 +53,12 @@ const SEALED_PARTS: ReadonlyArray<{ readonly matches: (attachment: MailAttachmen
   {
     matches: ({ contentType, filename }) => /^application\/(?:vnd\.)?ms-tnef$/.test(contentType) || filename?.trim().toLowerCase() === 'winmail.dat',
     reason: "it is only in Outlook's rich text format (winmail.dat, TNEF); send it as HTML or plain text",
+  },
+  {
+    // RFC 2046 §5.2.2: one fragment of a mail split in several (Outlook Express's "Break apart messages
+    // larger than …"); each fragment alone holds a piece of a part, never the text to send.
+    matches: ({ contentType }) => contentType === 'message/partial',
+    reason: 'it is one fragment of a mail split into several (message/partial); send it unsplit (turn off the client\'s "break apart messages" setting)',
   },
 ];
 

@@ -18,6 +18,8 @@ import {
   ATTRIBUTION_VERBS,
   CALENDAR_FOOTER_OPENINGS,
   DEVICE_LINE_ENDS,
+  DEVICE_LINE_NAMES,
+  DEVICE_LINE_OWNERS,
   DEVICE_LINE_STARTS,
   DISCLAIMER_HEADINGS,
   DISCLAIMER_OPENINGS,
@@ -137,6 +139,8 @@ const MIN_PHONE_DIGITS = 8;
 const SENTENCE_END = /[.!?。！？]$/;
 /** A colon inside a line, followed by more: a label's or a sentence's, never an attribution's (its colon ends it). */
 const INNER_COLON = /[:：]\s/;
+/** A line that ends in a colon announces what follows it: a list, a contact to call. */
+const ANNOUNCING = /[:：]$/;
 /** A sentence has a word in lower case; a name, title or company line ending in a dot ("ACME Ltd.", "Hans Müller, M.Sc.") has none. */
 const LOWER_CASE_WORD = /(?:^|\s)\p{Ll}/u;
 
@@ -214,6 +218,17 @@ const DEVICE_START = new RegExp(
   `^(?:${anyOf(DEVICE_LINE_STARTS.map(withoutMarks))})(?:(?<=[${UNSPACED_SCRIPTS}]|(?:^|\\s)[${ATTACHING_SCRIPTS}])|(?![\\p{L}\\p{N}]))`,
   'iu',
 );
+const unspaced = (word: string) => new RegExp(`^[${UNSPACED_SCRIPTS}]`, 'u').test(word);
+/**
+ * A possessive or a device's, app's or carrier's name in a device line (see DEVICE_LINE_OWNERS): it
+ * names no place. Words of a script written without word spaces ("我的") are found inside the line's
+ * run of letters; the others are whole words, and names a word's start ("iPhone-omról").
+ */
+const DEVICE_OWNER = new RegExp(
+  `(?<![\\p{L}\\p{N}])(?:${anyOf(DEVICE_LINE_OWNERS.filter((word) => !unspaced(word)).map(withoutMarks))})(?![\\p{L}\\p{N}])|${anyOf(DEVICE_LINE_OWNERS.filter(unspaced))}`,
+  'iu',
+);
+const DEVICE_NAME = new RegExp(`(?<![\\p{L}\\p{N}])(?:${anyOf(DEVICE_LINE_NAMES.map(withoutMarks))})`, 'iu');
 const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS.map(withoutMarks))})$`, 'iu');
 const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
@@ -459,7 +474,11 @@ class Scan {
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
     if (isOriginalMarker(line)) return 'original-message marker';
-    if (OUTLOOK_RULE.test(line)) return this.#reply ? 'Outlook rule above the mail answered' : RULED_BLOCK_REASON;
+    if (OUTLOOK_RULE.test(line) && this.#reply) return 'Outlook rule above the mail answered';
+    // In a mail that answers none, the rule is a separator a script or a notification template draws
+    // ("Notification Type: PROBLEM" / "____" / "Host: db1"), except above an invitation's join details.
+    // Above a quoted mail (a header block, an attribution) it went with the quote already (#ruleGoesWithQuote).
+    if (OUTLOOK_RULE.test(line) && this.#invitation) return RULED_BLOCK_REASON;
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
@@ -677,11 +696,14 @@ class Scan {
     this.#trimEnd();
   }
 
-  /** A last paragraph of name, phone, mail and web lines below the text. */
+  /**
+   * A last paragraph of name, phone, mail and web lines below the text, unless the line above it
+   * announces it ("Call the on-call engineer:", "Your driver:"): then it is what that line points to.
+   */
   #dropContactBlock(): void {
     const kept = this.#kept;
     const blank = kept.lastIndexOf('');
-    if (blank < 0) return;
+    if (blank < 0 || ANNOUNCING.test(kept[previousNonBlank(kept, blank)] ?? '')) return;
     const block = kept.slice(blank + 1);
     if (block.length > MAX_SIGNATURE_LINES || !isContactBlock(block)) return;
     this.removed.push({ reason: 'contact-block signature', first: block[0] ?? '', lines: block.length });
@@ -696,8 +718,8 @@ const BARE_SIGNATURE_REASON = 'signature (below "--", its space lost)';
 const DISCLAIMER_REASON = 'disclaimer';
 const FOOTER_REASON = 'mailing-list or notification footer';
 const HISTORY_REASON = "ticket's older comments";
-/** Below Outlook's rule in a mail that answers none stands what Outlook or a service added: Teams' or Zoom's meeting block of an invitation. */
-const RULED_BLOCK_REASON = "Outlook rule and the block below it (the mail answers none: an online meeting's join details, an added block)";
+/** Below Outlook's rule in an invitation that answers none stands what Outlook or a service added: Teams' or Zoom's meeting block. */
+const RULED_BLOCK_REASON = "Outlook rule and the block below it (an invitation's online-meeting join details)";
 const INVITATION_FOOTER_REASON = "calendar's footer below an invitation";
 /** Removals that are no quote of a mail answered: the mail is no reply for them. */
 const NOT_QUOTES = new Set([
@@ -1007,7 +1029,8 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
  * ("Get Outlook for Android", "Outlook für Android herunterladen"). Commas only set off the device's
  * or carrier's name ("…, an AT&T 5G smartphone", "Sent from my Verizon, Samsung Galaxy smartphone"):
  * a clause after one ("Sent from the warehouse, call me") is the writer's, and so is a line with a
- * colon or a semicolon.
+ * colon or a semicolon. It names the writer's device or app (DEVICE_OWNER, DEVICE_NAME): "Sent from
+ * sensor 4 in cold room B" names where an alarm is, and is the alert's.
  */
 function isDeviceLine(bare: string): boolean {
   const compared = withoutMarks(bare);
@@ -1015,6 +1038,7 @@ function isDeviceLine(bare: string): boolean {
   const [named = '', ...appositions] = bare.split(',');
   // A mail app's line describes it after its name: "Sent with Tutanota, the secure & ad-free mailbox."
   if (appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
+  if (!DEVICE_OWNER.test(compared) && !DEVICE_NAME.test(compared)) return false;
   return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 

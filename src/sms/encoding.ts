@@ -59,7 +59,10 @@ export const SEGMENT_LIMITS_16BIT_REFERENCE = {
  * Typography from word processors and mail clients that has a GSM-7 look-alike. Only characters that
  * read the same after mapping are here. Letters are never changed (no `ç`→`Ç` as some gateways do,
  * no `á`→`a`, no `µ`→`u`) and signs without a form that reads the same stay (`°`: `o` or `deg` is not
- * how a temperature reads): a message with those goes out as UCS-2 and keeps its spelling.
+ * how a temperature reads): a message with those goes out as UCS-2 and keeps its spelling. The one
+ * exception is GSM 03.38's own: its alphabet holds only the Greek capitals without a Latin twin
+ * (Δ Φ Γ Λ Ω Π Ψ Σ Θ Ξ), and the others are written with the Latin capitals that are drawn the same,
+ * as Greek handsets and SMSCs do; a Greek text in capitals is then GSM-7 (lower case stays UCS-2).
  */
 const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: string])[] = [
   // ‘ ’ ‚ ‛ ′ ´ ` ‹ ›
@@ -78,6 +81,21 @@ const TYPOGRAPHIC_LOOKALIKES: readonly (readonly [replacement: string, chars: st
   ['1/4', '\u00bc'],
   ['1/2', '\u00bd'],
   ['3/4', '\u00be'],
+  // Α Β Ε Ζ Η Ι Κ Μ Ν Ο Ρ Τ Υ Χ
+  ['A', '\u0391'],
+  ['B', '\u0392'],
+  ['E', '\u0395'],
+  ['Z', '\u0396'],
+  ['H', '\u0397'],
+  ['I', '\u0399'],
+  ['K', '\u039a'],
+  ['M', '\u039c'],
+  ['N', '\u039d'],
+  ['O', '\u039f'],
+  ['P', '\u03a1'],
+  ['T', '\u03a4'],
+  ['Y', '\u03a5'],
+  ['X', '\u03a7'],
   // TAB, NBSP, en quad … hair space (U+2000–U+200A), narrow NBSP, medium math space, ideographic space
   [' ', '\t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000'],
 ];

@@ -11,7 +11,7 @@ import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { hostBeforePort, peerAddress } from '../policy/networks.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
-import { applySmtpServerPatches, DataTimedOut } from './patches.ts';
+import { applySmtpServerPatches, DataTimedOut, SAYS_WHAT_TO_WRITE } from './patches.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /** RFC 5321 §4.5.3.1.4 allows 512 octets per command line; some clients send long ESMTP parameters. */
@@ -216,6 +216,7 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       const namesAuth = Object.keys(address.args || {}).some((key) => key.toUpperCase() === 'AUTH');
       const offersAuth = !namesAuth || session.user !== undefined || authRefusal(session.remoteAddress, session.secure) === undefined;
       const unfit =
+        nameBeforeSender(address) ??
         unknownParameter(address, offersAuth ? MAIL_PARAMETERS : MAIL_PARAMETERS_WITHOUT_AUTH, 'MAIL FROM') ??
         overlongEnvid(dsn?.envid) ??
         undeclaredUtf8(address, smtpUtf8);
@@ -542,6 +543,18 @@ function readLimited(stream: SMTPServerDataStream | Readable, limit: number): Pr
 const MAIL_PARAMETERS: ReadonlySet<string> = new Set(['SIZE', 'BODY', 'SMTPUTF8', 'RET', 'ENVID', 'AUTH']);
 const MAIL_PARAMETERS_WITHOUT_AUTH: ReadonlySet<string> = new Set([...MAIL_PARAMETERS].filter((name) => name !== 'AUTH'));
 const RCPT_PARAMETERS: ReadonlySet<string> = new Set(['NOTIFY', 'ORCPT']);
+
+/**
+ * A name written before the sender's address ("MAIL FROM:John Smith <a@example.com>", as in a From:
+ * header): smtp-server reads its first word as an address without a domain, which MAIL FROM takes
+ * (`<root>`), and the rest as parameters, so the client would be told of an unsupported parameter
+ * "SMITH". Its address is what is wrong, and what to write is said. (RCPT TO needs a domain: such an
+ * address is refused as one before any parameter is looked at.)
+ */
+function nameBeforeSender(address: SMTPServerAddress): RelayError | undefined {
+  const words = Object.keys(address.args || {});
+  return words.some((word) => /[<@]/.test(word)) ? new RelayError('BAD_SENDER_SYNTAX', SAYS_WHAT_TO_WRITE.SENDER_SYNTAX_ERROR) : undefined;
+}
 
 /** RFC 5321 §4.1.1.11: a parameter the server does not recognise gets 555, not a silent 250. */
 function unknownParameter(address: SMTPServerAddress, known: ReadonlySet<string>, command: string): RelayError | undefined {

@@ -35,7 +35,7 @@ function keepHandlerEnhancedCodes(): void {
       send.call(this, code, toSmtpError(new RelayError('BAD_GREETING', greeting)).message, false);
       return;
     }
-    const instead = typeof context === 'string' && SAYS_WHAT_TO_WRITE[context];
+    const instead = typeof context === 'string' && Object.hasOwn(SAYS_WHAT_TO_WRITE, context) && SAYS_WHAT_TO_WRITE[context as keyof typeof SAYS_WHAT_TO_WRITE];
     const text = instead ? (addressProblems.get(this) ?? instead) : data;
     if (typeof text === 'string' && ENHANCED_CODE.test(text)) {
       send.call(this, code, text, false);
@@ -50,10 +50,10 @@ function keepHandlerEnhancedCodes(): void {
  * (acceptEnvelopeAddressesAsWritten), by their reply context (which gives the enhanced code, 5.1.7 and
  * 5.1.3): in words that say what to write instead of its vague "Error: Bad sender address syntax".
  */
-const SAYS_WHAT_TO_WRITE: Readonly<Record<string, string>> = {
+export const SAYS_WHAT_TO_WRITE = {
   SENDER_SYNTAX_ERROR: 'Bad sender address syntax: write MAIL FROM:<name@example.com>, then any parameters',
   MAILBOX_SYNTAX_ERROR: 'Bad recipient address syntax: write RCPT TO:<phone number@SMS domain>, then any parameters',
-};
+} as const;
 
 /**
  * smtp-server's refusals of a HELO/EHLO argument, which it sends without an enhanced code, in words

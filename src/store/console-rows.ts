@@ -27,6 +27,7 @@ export interface MessageRow {
   received_at: number;
   envelope_from: string;
   text: string;
+  duplicate_of: string | null;
 }
 
 export interface MessageDetailRow extends MessageRow {
@@ -38,7 +39,7 @@ export interface MessageDetailRow extends MessageRow {
   sender_id: string | null;
   user_context: string | null;
   gateway_account: string | null;
-  duplicate_of: string | null;
+  message_id_header: string | null;
 }
 
 export interface SessionRow {
@@ -77,12 +78,16 @@ export type TrafficRow = { id: number | string; number: string; at: number };
 export type MailToRow = MessageRow & { sms_id: number; status: string; delivery: string | null };
 export type ReplyRow = { id: string; received_at: number; text: string; mailbox: string | null };
 
-/** An SMS's state as people ask for it: a final delivery report wins over "sent". */
+/**
+ * A mail's state as people ask for it: one of its SMS's (a final delivery report wins over "sent"), or, for a
+ * resubmission (the same mail sent again, kept without SMS of its own), that it is one.
+ */
 const STATUS_CONDITIONS: Readonly<Record<NonNullable<MessageSearch['status']>, string>> = {
-  queued: "o.status = 'queued'",
-  sent: "o.status = 'sent' AND (o.delivery IS NULL OR o.delivery NOT IN ('delivered', 'failed', 'expired'))",
-  delivered: "o.delivery = 'delivered'",
-  failed: "(o.status IN ('failed', 'expired') OR o.delivery IN ('failed', 'expired'))",
+  queued: "EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND o.status = 'queued')",
+  sent: "EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND o.status = 'sent' AND (o.delivery IS NULL OR o.delivery NOT IN ('delivered', 'failed', 'expired')))",
+  delivered: "EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND o.delivery = 'delivered')",
+  failed: "EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND (o.status IN ('failed', 'expired') OR o.delivery IN ('failed', 'expired')))",
+  resubmission: 'm.duplicate_of IS NOT NULL',
 };
 
 /** Every fixed statement of the console, by name. */
@@ -100,7 +105,7 @@ export const CONSOLE_SQL = {
   actions: 'SELECT at, username, client, action, target, detail FROM console_actions ORDER BY id DESC LIMIT ?',
   message: `
     SELECT id, received_at, envelope_from, text, client_address, client_helo, subject, encoding, parts, sender_id, user_context,
-      gateway_account, duplicate_of
+      gateway_account, duplicate_of, message_id_header
     FROM messages WHERE id = ?`,
   // Parameters: since, bucket, since, until (see activityValues). Grouped by the first column: the same slot expression.
   activity: `
@@ -125,7 +130,7 @@ export const CONSOLE_SQL = {
   mailsTo: `
     SELECT m.id, o.id AS sms_id, m.received_at, m.envelope_from, m.text, o.status, o.delivery FROM outbound o JOIN messages m ON m.id = o.message_id
     WHERE o.number = ? AND o.id < ? ORDER BY o.id DESC LIMIT ?`,
-  // Parameters: number, the last reply's time and id, limit (inbound_number_received, schema 28).
+  // Parameters: number, the last reply's time and id, limit (inbound_number_received, schema 29).
   repliesFrom: `
     SELECT id, received_at, text, mailbox FROM inbound
     WHERE number = ? AND (received_at, id) < (?, ?) ORDER BY received_at DESC, id DESC LIMIT ?`,
@@ -152,18 +157,28 @@ export function searchStatement(search: MessageSearch, limit: number, like: 'LIK
   };
   add('m.id < ?', search.before);
   add('m.id = ?', search.messageId);
+  add('m.message_id_header = ?', search.messageIdHeader);
   if (search.sender?.startsWith('@')) add(`m.envelope_from ${like} ?`, `%${search.sender}`);
   else add('m.envelope_from = ?', search.sender);
   add('m.received_at >= ?', search.since);
   add('m.received_at < ?', search.until);
-  add('m.id IN (SELECT message_id FROM outbound WHERE number = ?)', search.number);
-  if (search.status) conditions.push(`EXISTS (SELECT 1 FROM outbound o WHERE o.message_id = m.id AND ${STATUS_CONDITIONS[search.status]})`);
+  // A resubmission has no SMS of its own: it is to its original's numbers, and found by them.
+  if (search.number !== undefined) {
+    conditions.push('(m.id IN (SELECT message_id FROM outbound WHERE number = ?) OR m.duplicate_of IN (SELECT message_id FROM outbound WHERE number = ?))');
+    values.push(search.number, search.number);
+  }
+  if (search.status) conditions.push(STATUS_CONDITIONS[search.status]);
   values.push(limit);
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-  return { sql: `SELECT m.id, m.received_at, m.envelope_from, m.text FROM messages m ${where} ORDER BY m.id DESC LIMIT ?`, values };
+  return { sql: `SELECT m.id, m.received_at, m.envelope_from, m.text, m.duplicate_of FROM messages m ${where} ORDER BY m.id DESC LIMIT ?`, values };
 }
 
-/** The SMS of a page of mails (one query for the page). */
+/** The messages whose SMS a page of mails shows: each mail's own, a resubmission's original's. */
+export function smsHolders(rows: readonly MessageRow[]): string[] {
+  return [...new Set(rows.map((row) => row.duplicate_of ?? row.id))];
+}
+
+/** The SMS of a page of mails (one query for the page), of `count` messages (smsHolders). */
 export function smsOfStatement(count: number): string {
   return `SELECT message_id, number, status, delivery FROM outbound WHERE message_id IN (${Array.from({ length: count }, () => '?').join(', ')}) ORDER BY id`;
 }
@@ -176,17 +191,18 @@ export function toAction(row: ActionRow): ConsoleAction {
   return { ...row, target: row.target ?? undefined, detail: row.detail ?? undefined };
 }
 
-/** Each mail with its numbers and their states. */
+/** Each mail with its numbers and their states; a resubmission with its original's numbers and no state of its own (it sent nothing). */
 export function toSummaries(rows: readonly MessageRow[], sms: readonly SmsRow[]): MessageSummary[] {
   return rows.map((row) => {
-    const own = sms.filter((item) => item.message_id === row.id);
+    const own = sms.filter((item) => item.message_id === (row.duplicate_of ?? row.id));
     return {
       id: row.id,
       receivedAt: row.received_at,
       envelopeFrom: row.envelope_from,
       text: row.text,
       numbers: own.map((item) => item.number),
-      statuses: own.map((item) => item.delivery ?? item.status),
+      statuses: row.duplicate_of === null ? own.map((item) => item.delivery ?? item.status) : [],
+      duplicateOf: row.duplicate_of ?? undefined,
     };
   });
 }
@@ -201,7 +217,7 @@ export function toDetail(row: MessageDetailRow, summary: MessageSummary): Messag
     senderId: row.sender_id ?? undefined,
     userContext: row.user_context ?? undefined,
     gatewayAccount: row.gateway_account ?? undefined,
-    duplicateOf: row.duplicate_of ?? undefined,
+    messageIdHeader: row.message_id_header ?? undefined,
     // A mail is never accepted without text: an empty one was erased by store.retention.
     erased: row.text === '',
   };

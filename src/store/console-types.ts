@@ -72,7 +72,10 @@ export interface MessageSearch {
   /** Envelope sender, exactly or `@domain`. */
   readonly sender?: string | undefined;
   readonly messageId?: string | undefined;
-  readonly status?: 'queued' | 'sent' | 'delivered' | 'failed' | undefined;
+  /** The mail's own Message-ID header, as kept (`<abc@host>`). */
+  readonly messageIdHeader?: string | undefined;
+  /** An SMS state of the mail's, or `resubmission`: the mail is one (sent once, as its original). */
+  readonly status?: 'queued' | 'sent' | 'delivered' | 'failed' | 'resubmission' | undefined;
   readonly since?: number | undefined;
   readonly until?: number | undefined;
   /** Only mails older than this message id (the next page). */
@@ -84,8 +87,12 @@ export interface MessageSummary {
   readonly receivedAt: number;
   readonly envelopeFrom: string;
   readonly text: string;
+  /** Its SMS's numbers; a resubmission's are its original's. */
   readonly numbers: readonly string[];
+  /** Its SMS's states; none for a resubmission, which sent nothing itself. */
   readonly statuses: readonly string[];
+  /** The message this one repeats (the same mail sent again within delivery.resubmissionWindow), sent once as that one. */
+  readonly duplicateOf: string | undefined;
 }
 
 export interface MessageDetail extends MessageSummary {
@@ -96,7 +103,8 @@ export interface MessageDetail extends MessageSummary {
   readonly senderId: string | undefined;
   readonly userContext: string | undefined;
   readonly gatewayAccount: string | undefined;
-  readonly duplicateOf: string | undefined;
+  /** The mail's own Message-ID header (`<abc@host>`), kept after retention erases its text: what its sender knows it by. */
+  readonly messageIdHeader: string | undefined;
   /** Retention erased its text and headers. */
   readonly erased: boolean;
 }

@@ -393,7 +393,14 @@ export const MIGRATIONS: readonly string[] = [
   // applied at once is. SQLite adopts in the store's code (sqlite-replies.ts, adoptOrphans); PostgreSQL's
   // function is replaced (postgres/migrations.ts, POSTGRES_STEPS): no table changes.
   '-- PostgreSQL only',
-  // 28: a number's replies by time, so that a conversation's page reads its replies from where the page before ended
+  // 28: the console finds a mail by its own Message-ID (an operator asked about <abc@host>), and a resubmission (a mail
+  // sent again with the same Message-ID, kept without SMS) by its original's numbers: each an index, so neither
+  // search reads every mail.
+  `
+  CREATE INDEX messages_message_id_header ON messages (message_id_header) WHERE message_id_header IS NOT NULL;
+  CREATE INDEX messages_duplicate_of ON messages (duplicate_of) WHERE duplicate_of IS NOT NULL;
+  `,
+  // 29: a number's replies by time, so that a conversation's page reads its replies from where the page before ended
   // (console-rows.ts, repliesFrom) rather than every reply of the number; it serves every look-up by number, as step 8's did.
   `
   CREATE INDEX inbound_number_received ON inbound (number, received_at, id);

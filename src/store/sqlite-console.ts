@@ -14,6 +14,7 @@ import {
   type SessionRow,
   type SmsRow,
   searchStatement,
+  smsHolders,
   smsOfStatement,
   type TrafficRow,
   toAction,
@@ -186,7 +187,8 @@ export class SqliteConsoleStore implements ConsoleStore {
 
   #withSms(rows: readonly MessageRow[]): MessageSummary[] {
     if (rows.length === 0) return [];
-    const sms = this.#read.prepare(smsOfStatement(rows.length)).all(...rows.map((row) => row.id)) as SmsRow[];
+    const holders = smsHolders(rows);
+    const sms = this.#read.prepare(smsOfStatement(holders.length)).all(...holders) as SmsRow[];
     return toSummaries(rows, sms);
   }
 }

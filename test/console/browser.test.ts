@@ -349,13 +349,21 @@ function scenarios(browserOf: () => Browser, environment: () => Promise<Record<s
       const premium = await page.request.post(`${base}/console/send`, { form: { ...form, to: '+19005550100', text: 'premium' }, maxRedirects: 0 });
       assert.ok(premium.status() >= 400 && premium.status() < 500, `refused: ${premium.status()}`);
       assert.match(await premium.text(), /\+19005550100 is a premium-rate number/);
-      // A send is committed before its answer: every SMS a second post made would be listed by now.
-      for (const [number, what] of [
-        ['+447700900777', 'sent once, however often the browser came back'],
-        ['+447700900778', 'the same form twice: sent once'],
+      // A send is committed before its answer: every SMS a second post made would be listed by now. The form sent again is
+      // listed to its number as a resubmission, sent once as the original.
+      for (const [number, resubmissions, what] of [
+        ['+447700900777', 0, 'sent once, however often the browser came back'],
+        ['+447700900778', 1, 'the same form twice: sent once'],
       ] as const) {
         await page.goto(`${base}/console/messages?${new URLSearchParams({ number })}`);
-        assert.equal(await page.locator('main tbody tr').count(), 1, what);
+        const rows = page.locator('main tbody tr');
+        assert.equal(await rows.filter({ hasNotText: 'resubmission' }).count(), 1, what);
+        const resent = rows.filter({ hasText: 'resubmission (sent once, as its original)' });
+        assert.equal(await resent.count(), resubmissions, what);
+        if (resubmissions > 0) {
+          assert.match(await resent.innerText(), new RegExp(`\\${number}`), 'to the original’s number');
+          assert.equal(await resent.getByRole('link', { name: 'its original' }).getAttribute('href'), `/console/messages/${original}`);
+        }
       }
       await page.goto(`${base}/console/messages/${id}`);
       assert.match(await page.locator('.facts').innerText(), /<script>window\.__owned = 1<\/script><b>bold\?<\/b>/);

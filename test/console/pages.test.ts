@@ -273,7 +273,11 @@ describe('console pages', () => {
     });
     assert.equal(acted.status, 303);
     const location = acted.headers.get('location') ?? '';
-    assert.match(await html(location), /<p class="notice" role="status">retry: 1 queued SMS changed</);
+    // Dispatch is paused in this suite: the retry says the SMS still waits for "Resume dispatch".
+    assert.match(
+      await html(location),
+      /<p class="notice" role="status">retry: 1 queued SMS changed\ndispatch paused: it stays queued until &quot;Resume dispatch&quot;</,
+    );
     const otherSession = await signIn('olivia');
     assert.doesNotMatch(await html(location, otherSession), /role="status"/, "another session's link shows no notice");
     const altered = location.replace(/done=[^&]*/, 'done=All+SMS+deleted');
@@ -370,6 +374,49 @@ describe('console pages', () => {
     });
     assert.equal(status(await html(`/console/messages/${reported}`)), 'failed');
     assert.match(await html('/console/messages?number=07700900667&status=failed'), new RegExp(reported));
+  });
+
+  test("a resubmission is listed to its original's numbers as a resubmission, and found by them and by that status; a mail by its own Message-ID", async () => {
+    const original = uuidv7();
+    const resent = uuidv7();
+    const again = { fingerprint: 'dup-431', since: 0 };
+    for (const id of [original, resent]) {
+      await relay.relay.store.acceptMail(
+        mail(['+447700900431'], { id, receivedAt: Date.now(), messageIdHeader: '<dup-431@example.com>', resubmission: again }),
+      );
+    }
+    const row = (page: string, id: string) =>
+      new RegExp(`<tr>\\s*<td><a href="/console/messages/${id}">[^]*?</tr>`).exec(page)?.[0] ?? assert.fail(`no row ${id}`);
+    const byNumber = await html('/console/messages?number=07700900431');
+    assert.match(row(byNumber, resent), /<span class="whole">\+447700900431<\/span>/, "To: its original's number");
+    assert.match(row(byNumber, resent), new RegExp(`resubmission \\(sent once, as <a href="/console/messages/${original}">its original</a>\\)`));
+    assert.match(row(byNumber, original), /<td class="whole">queued<\/td>/);
+    const resubmissions = await html('/console/messages?status=resubmission');
+    assert.match(resubmissions, new RegExp(resent));
+    assert.doesNotMatch(resubmissions, new RegExp(`messages/${original}">[0-9]`), 'the original sent its SMS');
+    assert.match(await html('/console/messages'), /<option>resubmission<\/option>/);
+
+    for (const written of ['<dup-431@example.com>', ' dup-431@example.com ']) {
+      const found = await html(`/console/messages?${new URLSearchParams({ id: written })}`);
+      assert.deepEqual(
+        [...found.matchAll(/<tr>\s*<td><a href="\/console\/messages\/([0-9a-f-]{36})">/g)].map((match) => match[1]),
+        [resent, original],
+        written,
+      );
+    }
+    const refused = await fetch(`${base}/console/messages?id=not-an-id`, { headers: { cookie: operator } });
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /Message id: expected a relay message id such as [^<]*, or a mail’s Message-ID such as &lt;abc@example.com&gt;/);
+
+    const originalPage = await html(`/console/messages/${original}`);
+    assert.match(originalPage, /<dt>Message-ID<\/dt><dd class="text">&lt;dup-431@example.com&gt;<\/dd>/);
+    const resentPage = await html(`/console/messages/${resent}`);
+    assert.match(
+      resentPage,
+      new RegExp(`sent once, as <a href="/console/messages/${original}">${original}</a>, to <span class="whole">\\+447700900431</span>`),
+    );
+    assert.doesNotMatch(resentPage, /aria-label="SMS of this message"/, 'no empty SMS table');
+    await relay.relay.store.applyQueueAction('delete', original, Date.now(), 'by olivia from 127.0.0.1');
   });
 
   test('a day its month does not have is refused, naming the field; a leap day in a leap year is a day', async () => {
@@ -477,6 +524,24 @@ describe('console pages', () => {
     const page = await html('/console/send', await signIn('victor'));
     assert.match(page, /Viewers cannot send/);
     assert.doesNotMatch(page, /console\.users\[\]\.account/);
+  });
+
+  test("a reroute without a mailbox is refused in the form's words; an operator without an account gets no Test send form", async () => {
+    const queue = await html('/console/queue');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(queue)?.[1] ?? assert.fail('no CSRF token');
+    const reply = /action="\/console\/undeliverable\/([^/"]+)\/reroute"/.exec(queue)?.[1] ?? assert.fail('no reply without a mailbox');
+    for (const form of [{ mailbox: '  ' }, {}] as Record<string, string>[]) {
+      const refused = await fetch(`${base}/console/undeliverable/${reply}/reroute`, {
+        method: 'POST',
+        headers: { cookie: operator, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ _csrf: csrf, ...form }),
+      });
+      assert.equal(refused.status, 400);
+      assert.deepEqual(await refused.json(), { error: 'BAD_PARAMETER', message: 'Reroute to mailbox: write the mail address to send this reply to' });
+    }
+    const send = await html('/console/send');
+    assert.match(send, /Your user has no account to send as/);
+    assert.doesNotMatch(send, /<form method="post" action="\/console\/send"/, 'no form it may not use');
   });
 
   test('a cookie used after sign-out is a session that ended, not one that expired', async () => {

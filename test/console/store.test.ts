@@ -133,6 +133,27 @@ describe('console store', () => {
       assert.equal(second?.envelopeFrom, 'Ops@Example.COM');
     });
 
+    test(`${kind.name}: a mail is found by its own Message-ID; a resubmission by its original's numbers and as a resubmission, listed with them`, async () => {
+      await traffic();
+      const again = { fingerprint: 'same-mail', since: 0 };
+      await store.acceptMail(mail([A], { id: ID(4), receivedAt: 4_000, messageIdHeader: '<dup-1@example.com>', resubmission: again }));
+      const resent = await store.acceptMail(mail([A], { id: ID(5), receivedAt: 5_000, messageIdHeader: '<dup-1@example.com>', resubmission: again }));
+      assert.equal(resent.duplicateOf, ID(4), 'kept as a resubmission, without SMS');
+      const ids = async (search: Parameters<ConsoleStore['searchMessages']>[0]) => (await consoleStore.searchMessages(search, 50)).map((found) => found.id);
+      assert.deepEqual(await ids({ messageIdHeader: '<dup-1@example.com>' }), [ID(5), ID(4)], 'the mail and its resubmission');
+      assert.deepEqual(await ids({ messageIdHeader: '<nobody@example.com>' }), []);
+      assert.deepEqual(await ids({ number: A }), [ID(5), ID(4), ID(2), ID(1)], 'the resubmission by its original’s number');
+      assert.deepEqual(await ids({ number: B }), [ID(2)]);
+      assert.deepEqual(await ids({ status: 'resubmission' }), [ID(5)]);
+      assert.deepEqual(await ids({ number: B, status: 'resubmission' }), []);
+      assert.deepEqual(await ids({ status: 'queued' }), [ID(4), ID(3)], 'a resubmission has no state of its own');
+      const [listed] = await consoleStore.searchMessages({ messageId: ID(5) }, 1);
+      assert.deepEqual([listed?.numbers, listed?.statuses, listed?.duplicateOf], [[A], [], ID(4)]);
+      const detail = await consoleStore.message(ID(5));
+      assert.deepEqual([detail?.numbers, detail?.statuses, detail?.duplicateOf, detail?.messageIdHeader], [[A], [], ID(4), '<dup-1@example.com>']);
+      assert.equal((await consoleStore.message(ID(4)))?.duplicateOf, undefined);
+    });
+
     test(`${kind.name}: a message's details, and none for an unknown id`, async () => {
       await traffic();
       const detail = await consoleStore.message(ID(1));

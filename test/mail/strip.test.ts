@@ -424,15 +424,26 @@ describe('stripText: list and notification footers', () => {
     });
   });
 
-  it("names the block below Outlook's rule in a mail that answers none no quote of a mail answered", () => {
+  it("names the block below Outlook's rule in an invitation that answers none no quote of a mail answered", () => {
     const rule = '_'.repeat(80);
     const invitation = `Bitte Rack 4 vorher leeren.\n\n${rule}\nMicrosoft Teams meeting\nJoin on your computer, mobile app or room device\nClick here to join the meeting\nMeeting ID: 123 456 789 012\nPasscode: aBcDeF\n${rule}\n`;
-    assert.deepEqual(removedBy(invitation), {
+    assert.deepEqual(removedBy(invitation, { reply: false, invitation: true }), {
       text: 'Bitte Rack 4 vorher leeren.',
-      reasons: ["Outlook rule and the block below it (the mail answers none: an online meeting's join details, an added block)"],
+      reasons: ["Outlook rule and the block below it (an invitation's online-meeting join details)"],
       quoteRemoved: false,
     });
     assert.deepEqual(removedBy(invitation, { reply: true }).reasons, ['Outlook rule above the mail answered']);
+  });
+
+  it('keeps what stands below a rule of underscores in a mail that answers none and carries no invitation: a separator', () => {
+    const rule = '_'.repeat(40);
+    const nagios = `***** Nagios *****\nNotification Type: PROBLEM\n${rule}\nHost: db1\nState: DOWN\n`;
+    assert.deepEqual(removedBy(nagios), { text: nagios.trimEnd(), reasons: [], quoteRemoved: false });
+    const cron = `Backup report for db1\n${rule}\ndb1: FAILED (exit 2)\ndb2: ok\n`;
+    assert.equal(removedBy(cron).text, cron.trimEnd());
+    // Above a quoted mail's header block it still goes with it.
+    const forwarded = `See below.\n\n${rule}\nFrom: Alice <alice@example.com>\nSent: Monday, November 23, 2026 9:14 AM\nTo: Bob\nSubject: Server\n\nServer down\n`;
+    assert.equal(removedBy(forwarded).text, 'See below.');
   });
 
   it("removes Google Calendar's footer below an invitation, only in a mail that carries the invitation", () => {

@@ -124,6 +124,13 @@ describe('envelope addresses as old devices write them', () => {
     assert.equal(said(spaced.rcpt), '501 5.1.3 Write the number without spaces: <447700900123@sms.localhost>');
   });
 
+  test('a name written before the address, as in a From: header, gets the address syntax to write, not "unsupported parameter"', async () => {
+    const named = await transaction(suite.port, 'MAIL FROM:John Smith <a@example.com>', 'RCPT TO: 447700900123@sms.localhost');
+    assert.equal(said(named.mail), '501 5.1.7 Bad sender address syntax: write MAIL FROM:<name@example.com>, then any parameters');
+    const pager = await transaction(suite.port, 'MAIL FROM: ups@example.com', 'RCPT TO:Pager <447700900123@sms.localhost>');
+    assert.equal(said(pager.rcpt), '501 5.1.3 Bad recipient address syntax: write RCPT TO:<phone number@SMS domain>, then any parameters');
+  });
+
   test('a refusal names what is wrong: a parameter, an overlong ENVID, ORCPT or address, UTF-8 without SMTPUTF8', async () => {
     const rcpt = 'RCPT TO:<447700900123@sms.localhost>';
     const envid = await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=<>\u0001', rcpt);

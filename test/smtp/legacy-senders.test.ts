@@ -11,8 +11,11 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
   const suite = relayWithSimulator({ sms: { domains: ['sms.localhost'], defaultRegion: 'GB' } });
   let nextNumber = 100;
 
-  /** `raw` (header and body, LF or CRLF) sent to a new number: the end-of-data reply and the SMS text the gateway got, if any. */
-  async function send(raw: string): Promise<{ reply: Reply; text: string | undefined }> {
+  /**
+   * `raw` (header and body, LF or CRLF; as bytes: CRLF, no line starting with a dot) sent to a new
+   * number: the end-of-data reply and the SMS text the gateway got, if any.
+   */
+  async function send(raw: string | Buffer): Promise<{ reply: Reply; text: string | undefined }> {
     const number = `447700900${nextNumber++}`;
     const dialog = await SmtpDialog.open(suite.port);
     let reply: Reply;
@@ -20,7 +23,12 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
       await dialog.command('EHLO legacy.example.com');
       await dialog.command('MAIL FROM:<alerts@example.com>');
       await dialog.command(`RCPT TO:<${number}@sms.localhost>`);
-      reply = await dialog.data(raw);
+      if (typeof raw === 'string') reply = await dialog.data(raw);
+      else {
+        await dialog.command('DATA');
+        dialog.write(Buffer.concat([raw, Buffer.from('.\r\n')]));
+        reply = await dialog.reply();
+      }
     } finally {
       await dialog.close();
     }
@@ -103,5 +111,145 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal(other.text, 'Pump 2 failed');
     const none = await send(`${header}Pump 2 failed\nPump 3 running\n`);
     assert.equal(none.text, 'Pump 2 failed\nPump 3 running');
+  });
+
+  test('a rule of underscores in a mail that answers none is a separator: the alert below it is sent', async () => {
+    const rule = '_'.repeat(40);
+    const nagios = `***** Nagios *****\nNotification Type: PROBLEM\n${rule}\nHost: db1\nState: DOWN\nAddress: 10.0.0.5\n`;
+    const { reply, text } = await send(`From: nagios@mon.example.com\nSubject: ** PROBLEM Host Alert: db1 is DOWN **\n\n${nagios}`);
+    assert.equal(text, nagios.trimEnd());
+    assert.doesNotMatch(reply.text, /\(/);
+    const cron = `Backup report for db1\n${'_'.repeat(20)}\ndb1: FAILED (exit 2)\ndb2: ok`;
+    assert.equal((await send(`From: root@db1.example.com\nSubject: backup\n\n${cron}\n`)).text, cron);
+    // In a reply the rule still opens the mail answered.
+    const answer = `From: ops@example.com\nSubject: Re: backup\nIn-Reply-To: <a@example.com>\n\nOn it.\n\n${rule}\nBackup report for db1\n`;
+    assert.equal((await send(answer)).text, 'On it.');
+  });
+
+  test('a contact block that a line ending in ":" announces is the text, not a signature', async () => {
+    const body = 'Database db1 is down since 05:40. Call the on-call engineer:\n\nJohn Smith\n+44 7700 900123\njohn.smith@example.com';
+    assert.equal((await send(`From: monitor@example.com\nSubject: DB down\n\n${body}\n`)).text, body);
+    // Under a sentence it is the writer's signature.
+    const signed = 'Database db1 is down since 05:40.\n\nJohn Smith\n+44 7700 900123\njohn.smith@example.com';
+    assert.equal((await send(`From: monitor@example.com\nSubject: DB down\n\n${signed}\n`)).text, 'Database db1 is down since 05:40.');
+  });
+
+  test('a last line "Sent from/via <place>" is where the alarm is; "Sent from my …" and a known app or device are device lines', async () => {
+    for (const body of [
+      'Temperature 9 C, limit 5 C.\nSent from sensor 4 in cold room B',
+      'Pump 2 pressure low (0.4 bar).\nSent via gateway GW-12 at pump station North',
+      'Door 3 open.\nSent from the warehouse gateway',
+    ]) {
+      assert.equal((await send(`From: iot@example.com\nSubject: alarm\n\n${body}\n`)).text, body);
+    }
+    for (const device of ['Sent from my iPhone', 'Sent from Yahoo Mail on Android', 'Sent with Proton Mail secure email.', 'Enviado desde mi teléfono']) {
+      assert.equal((await send(`From: bob@example.com\nSubject: s\n\nCall me.\n${device}\n`)).text, 'Call me.', device);
+    }
+  });
+
+  test('the formal closings ("Yours faithfully,", "Sincerely,") end the text like "Kind regards,"', async () => {
+    const text = 'Dear customer,\n\nInvoice 4711 of 1,250.00 GBP is 14 days overdue. Please pay by 12 December.';
+    for (const closing of ['Yours faithfully,', 'Yours sincerely,', 'Sincerely,', 'Yours truly,', 'Respectfully,', 'Hochachtungsvoll']) {
+      const mail = `From: accounts@erp.example.com\nSubject: Payment reminder\n\n${text}\n\n${closing}\n\nAccounts Department\nACME Ltd\n`;
+      assert.equal((await send(mail)).text, text, closing);
+    }
+  });
+
+  test('a file uuencoded in base64 (`uuencode -m`) or BinHex 4.0 (old Mac mailers) is an attachment: not sent, and named in the 250', async () => {
+    const data = Buffer.from('backup log: 12 GB written, 0 errors, duration 02:13:45\n'.repeat(8)).toString('base64');
+    const base64 = ['begin-base64 644 report.log', ...(data.match(/.{1,76}/g) ?? []), '===='].join('\n');
+    const uuencoded = await send(`From: root@db1.example.com\nSubject: nightly report\n\nReport attached.\n\n${base64}\n`);
+    assert.equal(uuencoded.text, 'Report attached.');
+    assert.match(uuencoded.reply.text, /\(the attachment "report\.log" is not sent: an SMS carries text only\)$/);
+    // The file name is in BinHex's own header: this block holds "invoice-4711.txt".
+    const binHex = [
+      '(This file must be converted with BinHex 4.0)',
+      ":%'PZGQpTBf8Y0$Fa-5jdH(3!9%9B9(4dH(3!N!9F!*!%2lp*ERC[D@0P)$3h-6%",
+      '+3@e[G@jd1L!a,$)e-#i`-#"(3P!+4(9P1L"\'FQPNBAN+5@jfEfPMC5!d0c%a#N&',
+      "YEh9ZG$SJ-5`b06!Z-$!J4d*3#N4eC6SJ4R*TC'&j#Rqk!!!:",
+    ].join('\n');
+    const mac = await send(`From: mac@example.com\nSubject: Invoice\n\nInvoice 4711 attached, please pay by Friday.\n\n${binHex}\n`);
+    assert.equal(mac.text, 'Invoice 4711 attached, please pay by Friday.');
+    assert.match(mac.reply.text, /\(the attachment "invoice-4711\.txt" is not sent: an SMS carries text only\)$/);
+  });
+
+  test('ISO-2022-KR, HZ-GB-2312 and the csISO2022JP label are decoded', async () => {
+    for (const [charset, body, expected] of [
+      ['ISO-2022-KR', '\u001b$)C\u000e<-9v\u000f \u000eA_Av\u000f', '서버 중지'],
+      ['HZ-GB-2312', '~{7~NqFwM#V9~} ~~1', '服务器停止 ~1'],
+      ['csISO2022JP', '\u001b$BDd;_\u001b(B 08', '停止 08'],
+    ]) {
+      assert.equal((await send(mail(`text/plain; charset=${charset}`, body ?? ''))).text, expected, charset);
+    }
+  });
+
+  test('a multipart/digest part without a Content-Type is a mail (RFC 2046 §5.1.5), as one with message/rfc822 written', async () => {
+    const digest = (type: string) =>
+      `From: dev@example.com\nSubject: Alert digest\nMIME-Version: 1.0\nContent-Type: multipart/digest; boundary="D"\n\n--D\n${type}\nFrom: a@x\nSubject: one\n\nAlert one body\n--D\n${type}\nFrom: a@x\nSubject: two\n\nAlert two body\n--D--\n`;
+    const implicit = await send(digest(''));
+    const explicit = await send(digest('Content-Type: message/rfc822\n'));
+    assert.equal(implicit.text, 'Alert digest');
+    assert.equal(implicit.text, explicit.text);
+    assert.equal(implicit.reply.text.replace(/queued as \S+/, ''), explicit.reply.text.replace(/queued as \S+/, ''));
+  });
+
+  test('a fragment of a split mail (message/partial) is refused saying so, never sent as its subject', async () => {
+    const fragment =
+      'From: dev@example.com\nSubject: Big report (1/2)\nMIME-Version: 1.0\nContent-Type: message/partial;\n\tnumber=1; total=2;\n\tid="oe-123@host"\n\nMIME-Version: 1.0\nSubject: Big report\nContent-Type: text/plain; charset=us-ascii\n\nFirst half of the report text\n';
+    const { reply } = await send(fragment);
+    assert.equal(reply.code, 554);
+    assert.match(reply.text, /^5\.6\.0 The mail cannot be read: it is one fragment of a mail split into several \(message\/partial\); send it unsplit/);
+  });
+
+  test('a Greek text in capitals is sent as GSM-7, its capitals that look Latin written with the Latin ones', async () => {
+    const { text } = await send(mail('text/plain; charset=utf-8', 'ΣΦΑΛΜΑ: Ο ΔΙΣΚΟΣ ΕΙΝΑΙ ΠΛΗΡΗΣ'));
+    assert.equal(text, 'ΣΦAΛMA: O ΔIΣKOΣ EINAI ΠΛHPHΣ');
+    // IntelliSoftware's type 1 is GSM-7 text, 2 would be UCS-2 (hex).
+    assert.equal(suite.gateway.simulator.received.find((received) => received.text === text)?.type, 1);
+  });
+
+  test('the "no text" answers name what the body held: an encoded file, or nothing', async () => {
+    const scan = ['begin 644 scan0001.pdf', 'M4F5P;W)T', '`', 'end'].join('\n');
+    const { reply } = await send(`From: scanner@example.com\nSubject: Scanned document\n\n${scan}\n`);
+    assert.match(reply.text, /\(the body held only an encoded file: the subject was sent in its place; the attachment "scan0001\.pdf" is not sent/);
+    const unsubjected = await send(`From: scanner@example.com\n\n${scan}\n`);
+    assert.match(
+      unsubjected.reply.text,
+      /^5\.6\.0 The mail has no text to send as SMS: the body held only an encoded file and the mail has no subject; the attachment "scan0001\.pdf"/,
+    );
+    const image = await send(
+      'From: bob@example.com\nSubject: Photo of rack 4\nMIME-Version: 1.0\nContent-Type: multipart/related; boundary="R"\n\n--R\nContent-Type: text/plain\n\n[cid:image001.jpg@01DB4A2C.7F3E1A20]\n--R\nContent-Type: image/jpeg\nContent-ID: <image001.jpg@01DB4A2C.7F3E1A20>\nContent-Transfer-Encoding: base64\n\n/9j/4AAQ\n--R--\n',
+    );
+    assert.match(image.reply.text, /\(the body held only an image placeholder: the subject was sent in its place\)$/);
+    const empty = await send('\n');
+    assert.equal(empty.reply.text, '5.6.0 The mail has no text to send as SMS: the body is empty and the mail has no subject');
+  });
+
+  test('an HTML rule (<hr>) is a paragraph break, not 40 hyphens', async () => {
+    const html = '<p>Disk full on db1</p><hr><p>Free space on /var is 0 bytes, the database stopped.</p>';
+    assert.equal((await send(mail('text/html; charset=utf-8', html))).text, 'Disk full on db1\n\nFree space on /var is 0 bytes, the database stopped.');
+  });
+
+  test('a charset written with a colon or a blank for its "=" is read as meant', async () => {
+    const koi8r = String.fromCharCode(0xf4, 0xc5, 0xd3, 0xd4); // "Тест" in KOI8-R
+    for (const contentType of ['text/plain; charset:koi8-r', 'text/plain; charset koi8-r', 'text/plain; charset: "koi8-r"']) {
+      const raw = Buffer.from(
+        `From: x@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: ${contentType}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${koi8r}\r\n`,
+        'latin1',
+      );
+      assert.equal((await send(raw)).text, 'Тест', contentType);
+    }
+  });
+
+  test('a plain alternative of punctuation alone (".") is a placeholder: the HTML is sent', async () => {
+    const alternative = `From: x@example.com\nSubject: s\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="A"\n\n--A\nContent-Type: text/plain\n\n.\n--A\nContent-Type: text/html\n\n<p>Pump 2 failed</p>\n--A--\n`;
+    assert.equal((await send(alternative)).text, 'Pump 2 failed');
+    // A number alone is text.
+    assert.equal((await send(alternative.replace('\n.\n', '\n42\n'))).text, '42');
+  });
+
+  test("an HTML form's fields are each on their line", async () => {
+    const form = '<p>Fill in:</p><textarea>form text</textarea><select><option>opt A</option><option>opt B</option></select>';
+    assert.equal((await send(mail('text/html; charset=utf-8', form))).text, 'Fill in:\n\nform text\nopt A\nopt B');
   });
 });

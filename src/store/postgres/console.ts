@@ -22,6 +22,7 @@ import {
   type SessionRow,
   type SmsRow,
   searchStatement,
+  smsHolders,
   smsOfStatement,
   type TrafficRow,
   toAction,
@@ -235,12 +236,8 @@ export class PostgresConsoleStore implements ConsoleStore {
 
   async #withSms(rows: readonly MessageRow[]): Promise<MessageSummary[]> {
     if (rows.length === 0) return [];
-    const sms = (
-      await this.#read.query<SmsRow>(
-        numbered(smsOfStatement(rows.length)),
-        rows.map((row) => row.id),
-      )
-    ).rows;
+    const holders = smsHolders(rows);
+    const sms = (await this.#read.query<SmsRow>(numbered(smsOfStatement(holders.length)), holders)).rows;
     return toSummaries(rows, sms);
   }
 }

@@ -1,0 +1,69 @@
+/**
+ * The 7-bit mail charsets that shift between ASCII and a double-byte set, which iconv-lite and libmime
+ * do not decode: ISO-2022-KR (RFC 1557, the classic Korean mail charset) and HZ-GB-2312 (RFC 1843,
+ * Chinese). In the shifted state each pair of bytes 0x21–0x7E is a KS X 1001 or GB 2312 character,
+ * the same one EUC-KR or GB2312 writes with the high bit set: setting it gives text iconv-lite reads.
+ * Undecoded, the phone got the escapes' garbage (`$)C<-9v A_Av`).
+ */
+
+/** A double-byte set's bytes in the shifted state: 0x21–0x7E; EUC writes them with the high bit set. */
+const isGraphic = (byte: number) => byte >= 0x21 && byte <= 0x7e;
+const HIGH_BIT = 0x80;
+const ESC = 0x1b;
+const SO = 0x0e;
+const SI = 0x0f;
+const LF = 0x0a;
+const TILDE = 0x7e;
+/** ISO-2022-KR's designation, once at the head of the text: `ESC $ ) C` (KS C 5601 into G1). */
+const KR_DESIGNATION = [ESC, 0x24, 0x29, 0x43];
+
+/** ISO-2022-KR as EUC-KR: SO shifts to KS C 5601 up to SI (or the line's end, RFC 1557 §2), the designation goes. */
+function iso2022KrAsEucKr(bytes: Buffer): Buffer {
+  const out: number[] = [];
+  let shifted = false;
+  for (let index = 0; index < bytes.length; index++) {
+    const byte = bytes[index] ?? 0;
+    if (byte === ESC && KR_DESIGNATION.every((expected, offset) => bytes[index + offset] === expected)) index += KR_DESIGNATION.length - 1;
+    else if (byte === SO) shifted = true;
+    else if (byte === SI) shifted = false;
+    else {
+      if (byte === LF) shifted = false;
+      out.push(shifted && isGraphic(byte) ? byte | HIGH_BIT : byte);
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** HZ as GB2312: `~{` shifts to GB 2312 up to `~}`; `~~` is a tilde and `~` at a line's end joins the lines (RFC 1843). */
+function hzAsGb2312(bytes: Buffer): Buffer {
+  const out: number[] = [];
+  let shifted = false;
+  for (let index = 0; index < bytes.length; index++) {
+    const byte = bytes[index] ?? 0;
+    const next = bytes[index + 1];
+    if (byte === TILDE && next === (shifted ? 0x7d : 0x7b)) {
+      shifted = !shifted;
+      index++;
+    } else if (!shifted && byte === TILDE && (next === TILDE || next === LF)) {
+      if (next === TILDE) out.push(TILDE);
+      index++;
+    } else {
+      out.push(shifted && isGraphic(byte) ? byte | HIGH_BIT : byte);
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** Labels (lower case, as IANA registers them with their aliases) of the shifting charsets, each as the EUC bytes and the charset to read them in. */
+const SHIFTED = new Map<string, (bytes: Buffer) => { bytes: Buffer; charset: string }>([
+  ['iso-2022-kr', (bytes) => ({ bytes: iso2022KrAsEucKr(bytes), charset: 'euc-kr' })],
+  ['csiso2022kr', (bytes) => ({ bytes: iso2022KrAsEucKr(bytes), charset: 'euc-kr' })],
+  // GB18030, GB 2312's superset, as the relay reads `gb2312` (mime.ts).
+  ['hz-gb-2312', (bytes) => ({ bytes: hzAsGb2312(bytes), charset: 'gb18030' })],
+  ['hz', (bytes) => ({ bytes: hzAsGb2312(bytes), charset: 'gb18030' })],
+]);
+
+/** The bytes of text in a shifting charset label as bytes of its EUC charset, or undefined for another label. */
+export function unshifted(bytes: Buffer, label: string): { bytes: Buffer; charset: string } | undefined {
+  return SHIFTED.get(label.trim().toLowerCase())?.(bytes);
+}
