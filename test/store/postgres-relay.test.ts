@@ -240,7 +240,12 @@ describeOnPostgres('the relay on PostgreSQL', async (probe) => {
       await waitFor('the outage logged as over', () => logged('info', 'store: commits succeed again') === 1, 30_000);
       sending = false;
       await Promise.all(senders);
-      const errors = relay.logs.filter((line) => line.level === 'error' || line.level === 'fatal');
+      // The heartbeat's one line (docs/operations.md) comes only when the outage outlasts a heartbeat interval: on a
+      // loaded machine it may, so it is allowed, once, beside the store's.
+      const heartbeat =
+        'relay: cannot write its heartbeat; if this lasts longer than delivery.leaseTtl, other relays take over the work in flight (an SMS may reach the gateway twice)';
+      const errors = relay.logs.filter((line) => (line.level === 'error' || line.level === 'fatal') && line.msg !== heartbeat);
+      assert.ok(relay.logs.filter((line) => line.msg === heartbeat).length <= 1, 'the heartbeat says it once at most');
       assert.deepEqual(
         errors.map((line) => line.msg),
         ['store: commits fail: not ready (mail 451 4.3.0, webhooks 503) until one succeeds'],
