@@ -3,6 +3,8 @@ export interface Timers {
   readonly now: () => number;
   readonly setTimeout: (run: () => void, ms: number) => { unref?: () => unknown };
   readonly clearTimeout: (timer: unknown) => void;
+  /** A number in [0, 1) for a delay's jitter; Math.random when absent. */
+  readonly random?: () => number;
 }
 
 export const REAL_TIMERS: Timers = {

@@ -186,6 +186,12 @@ const LABEL_VALUES = {
         .filter((rule) => !rule.match.source.startsWith('^recipient\\/'))
         .map((rule) => rule.category),
     ),
+    // A request whose every number was refused for one reason: any rule a number's code may meet, other than a taking one.
+    ...new Set(
+      [...composeRegistry().plugins.flatMap((plugin) => plugin.outcomeRules ?? []), ...GENERIC_OUTCOME_RULES]
+        .filter((rule) => rule.action !== 'sent' && (rule.match.source.includes('recipient') || !rule.match.source.startsWith('^')))
+        .map((rule) => `refused-number:${rule.category}`),
+    ),
   ],
 };
 

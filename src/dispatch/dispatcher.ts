@@ -544,9 +544,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       ended(endingOf(result), endedAt);
       const tookMs = endedAt - started;
       const failure = requestFailure(lane.provider, result);
+      const classifiedOf = new Map(pending.map((entry) => [entry, lane.provider.outcomes.classifyRecipient(result, entry.number, message.text)]));
       // By category, never by code: a gateway's codes are its own words (`ERR:CODE4_447700900123`), one series each;
       // the log line says the same word as the metric, so one can be matched to the other.
-      const outcome = failure?.category ?? refusedAs(lane.provider, result) ?? 'answered';
+      const outcome = failure?.category ?? refusedAs(result, [...classifiedOf.values()]) ?? 'answered';
       logResult(log, lane.provider, result, failure, { numbers: pending.length, endpoint, ms: Math.round(tookMs), outcome });
       this.#options.metrics?.gatewaySeconds.observe({ result: outcome }, tookMs / 1000);
       const later = hosts.slice(position + 1).filter((next) => !refusedLanes.has(next.lane));
@@ -559,8 +560,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
       const earlier = attempt.asked.get(lane);
       let refusal = earlier?.kind === 'account' ? earlier.classified : undefined;
       const answeredAt = this.#clock();
-      for (const entry of pending) {
-        const classified = lane.provider.outcomes.classifyRecipient(result, entry.number, message.text);
+      for (const [entry, classified] of classifiedOf) {
         if (classified.action === 'failover') hostFailed ??= classified;
         if (classified.action === 'pause') refusal ??= classified;
         if ((classified.action === 'failover' && hasNext) || (classified.action === 'pause' && nextProvider)) {
@@ -917,15 +917,20 @@ function requestFailure(provider: DispatchProvider, result: SubmissionResult): C
   return provider.outcomes.classify(result.kind === 'transport' ? result.phase : 'request', result.code);
 }
 
+/** The label prefix of a request whose every number was refused for one reason (refusedAs). */
+const REFUSED_NUMBER_LABEL = 'refused-number:';
+
 /**
- * The category every number of an answered request was refused for, when it was one (an SMPP submit_sm_resp
- * with an error status answers one number): the request failed as one refused outright did.
+ * What a request's metric and log line say when every number of the answered request (`classified`, each
+ * number's outcome) was refused for one reason (an SMPP submit_sm_resp with an error status answers one
+ * number): `REFUSED_NUMBER_LABEL` and the reason's category. The prefix keeps them apart from a request's
+ * own failures, whose categories a number's refusal may share (`gateway-error` for ESME_RSUBMITFAIL and an
+ * HTTP 503, `unreachable` for a number no SMS reaches and a host that cannot be connected to).
  */
-function refusedAs(provider: DispatchProvider, result: SubmissionResult): string | undefined {
-  if (result.kind !== 'answered' || result.results.length === 0) return undefined;
-  const classified = result.results.map((entry) => provider.outcomes.classify('recipient', entry.code));
+function refusedAs(result: SubmissionResult, classified: readonly Classified[]): string | undefined {
+  if (result.kind !== 'answered' || classified.length === 0) return undefined;
   const [first] = classified;
-  return classified.every((entry) => entry.action !== 'sent' && entry.category === first?.category) ? first?.category : undefined;
+  return classified.every((entry) => entry.action !== 'sent' && entry.category === first?.category) ? `${REFUSED_NUMBER_LABEL}${first?.category}` : undefined;
 }
 
 function logResult(

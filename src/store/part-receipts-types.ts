@@ -60,6 +60,19 @@ export interface PartReceiptStore {
   expireSentParts(before: number): Promise<number>;
 }
 
+/**
+ * The ON CONFLICT of a part recorded as sent, on both stores: it joins its SMS, keeping what a receipt
+ * that came before said of it (its row then names no SMS, or this one: the same SMS's parts recorded
+ * again). A row that names another SMS is a part id the gateway gave again (an SMSC's sequential ids
+ * restart after its restart, or wrap): the new part starts with no state and its own expiry, as the
+ * older part's final state says nothing of it.
+ */
+export const SENT_PART_CONFLICT = `ON CONFLICT (provider, part_id, number) DO UPDATE SET provider_id = excluded.provider_id, parts = excluded.parts,
+  state = CASE WHEN sent_parts.provider_id <> excluded.provider_id THEN NULL ELSE sent_parts.state END,
+  code = CASE WHEN sent_parts.provider_id <> excluded.provider_id THEN NULL ELSE sent_parts.code END,
+  reported_at = CASE WHEN sent_parts.provider_id <> excluded.provider_id THEN NULL ELSE sent_parts.reported_at END,
+  created_at = CASE WHEN sent_parts.provider_id <> excluded.provider_id THEN excluded.created_at ELSE sent_parts.created_at END`;
+
 /** A part's state moves forward only: none → on its way → a final state (the first final state stays). */
 export function partMovesForward(from: DeliveryState | null, to: DeliveryState): boolean {
   if (from === null) return true;

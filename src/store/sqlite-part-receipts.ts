@@ -5,6 +5,7 @@ import {
   type PartReceiptResult,
   type PartsOfSms,
   partMovesForward,
+  SENT_PART_CONFLICT,
   type SentPartRow,
   type SentParts,
   toPartsOfSms,
@@ -16,10 +17,10 @@ export function preparePartReceiptStatements(db: Database) {
     partsOfSms: db.prepare(
       'SELECT part_id, provider_id, parts, state, code, reported_at FROM sent_parts WHERE provider = ? AND provider_id = ? AND number = ? ORDER BY part_id',
     ),
-    /** A part sent: joins its SMS, keeping what an earlier receipt said of it. */
+    /** A part sent: joins its SMS (SENT_PART_CONFLICT). */
     sent: db.prepare(`
       INSERT INTO sent_parts (provider, part_id, number, provider_id, parts, created_at) VALUES (@provider, @part_id, @number, @provider_id, @parts, @at)
-      ON CONFLICT (provider, part_id, number) DO UPDATE SET provider_id = excluded.provider_id, parts = excluded.parts`),
+      ${SENT_PART_CONFLICT}`),
     insertReceipt: db.prepare(`
       INSERT INTO sent_parts (provider, part_id, number, provider_id, parts, state, code, created_at, reported_at)
       VALUES (@provider, @part_id, @number, @provider_id, @parts, @state, @code, @at, @at)`),

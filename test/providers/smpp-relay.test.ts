@@ -34,7 +34,7 @@ describe('SMPP through the relay', () => {
     sendMail(relay.relay.smtpPort, { from: 'alice@example.com', to: [`${phone}@sms.example.com`], subject: 'x', body, headers: { From: 'alice@example.com' } });
   const mails = (text: string) => maildirMessages(relay.maildir).filter((raw) => raw.replace(/=\r?\n/g, '').includes(text));
 
-  test("an SMSC's refusal of a submit_sm is counted under its category (invalid-number), not as answered", async () => {
+  test("an SMSC's refusal of a submit_sm is counted under its category as a number's refusal, apart from a request's failures", async () => {
     const count = async (result: string) => {
       const metrics = await (await fetch(`http://127.0.0.1:${relay.relay.httpPort}/metrics`)).text();
       return Number(metrics.match(new RegExp(`smsrelay_gateway_request_seconds_count\\{result="${result}"\\} (\\d+)`))?.[1] ?? 0);
@@ -43,8 +43,13 @@ describe('SMPP through the relay', () => {
     simulator.setBehaviour({ mode: 'error', status: 0x0b, times: 1 });
     const id = queuedId((await mailTo('447700900298', 'Refused number')).data);
     await waitFor('bounced', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'failed', 10_000);
-    await waitFor('counted as invalid-number', async () => (await count('invalid-number')) === 1);
+    await waitFor('counted as invalid-number', async () => (await count('refused-number:invalid-number')) === 1);
     assert.equal(await count('answered'), answered, 'the refusal is no answer taken');
+    // ESME_RSUBMITFAIL is a gateway-error as an HTTP 503 is, but of the number, not of the request.
+    simulator.setBehaviour({ mode: 'error', status: 0x45, times: 1 });
+    await mailTo('447700900297', 'Refused for now');
+    await waitFor('counted as a number refused', async () => (await count('refused-number:gateway-error')) === 1);
+    assert.equal(await count('gateway-error'), 0, "no request's own failure is counted");
   });
 
   test('the SMSC drops the bind with submit_sm in flight: every SMS ends sent, only those in flight may go twice', async () => {

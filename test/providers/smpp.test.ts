@@ -46,11 +46,12 @@ function gatewayTo(url: string, settings: object = {}, logger = silent, timers?:
   );
 }
 
-/** Timers that only record what is scheduled; the test runs them, so no backoff is waited for. */
-function recordedTimers() {
+/** Timers that only record what is scheduled; the test runs them, so no backoff is waited for. `random`: the jitter's draw (none by default). */
+function recordedTimers(random = 0) {
   const scheduled: Array<{ readonly ms: number; readonly run: () => void }> = [];
   const timers: Timers = {
     now: () => 0,
+    random: () => random,
     setTimeout: (run, ms) => {
       scheduled.push({ ms, run });
       return {};
@@ -318,6 +319,30 @@ describe('SMPP reconnect backoff, on injected timers', () => {
       assert.equal(classifyRecipient(await gateway.send(sms('+447700900210', 'down'), 0), '+447700900210').action, 'failover', 'not bound: never sent');
     } finally {
       await gateway.close();
+    }
+  });
+
+  test('each reconnect waits up to a fifth longer at random, so binds dropped together do not come back in step', async () => {
+    for (const [random, expected] of [
+      [0.5, [275, 550, 1_100]],
+      [0.999, [300, 600, 1_200]],
+    ] as const) {
+      const { scheduled, timers } = recordedTimers(random);
+      const gateway = gatewayTo(`smpp://127.0.0.1:${await closedPort()}`, {}, silent, timers);
+      try {
+        await gateway.start({ inbound: collectingSink().sink });
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const count = scheduled.length;
+          scheduled.at(-1)?.run();
+          await waitFor('the next attempt scheduled', () => scheduled.length > count);
+        }
+        assert.deepEqual(
+          scheduled.map((timer) => timer.ms),
+          expected,
+        );
+      } finally {
+        await gateway.close();
+      }
     }
   });
 
@@ -869,6 +894,48 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
       const resubmit = await waitFor('the submit_sm on the new bind', () => smsc.pdus.filter((pdu) => pdu.commandId === COMMAND.submit_sm)[1]);
       smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, resubmit.sequence, encodeMessageId('NEW')));
       assert.equal(classifyRecipient(await again, '+447700900294').action, 'sent');
+    } finally {
+      await gateway.close();
+      await smsc.close();
+    }
+  });
+
+  test('ESME_RINVBNDSTS on 3 new binds in a row: the account pause with alert gateway-account, one warning for the episode; a taken submit_sm ends it', async () => {
+    const smsc = new HandSmsc();
+    const log = captureLog('info');
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+    await gateway.start({ inbound: collectingSink().sink });
+    const nth = (command: number, n: number) => () => smsc.pdus.filter((pdu) => pdu.commandId === command)[n - 1];
+    try {
+      const outcomes: string[] = [];
+      for (let bind = 1; bind <= 3; bind++) {
+        await waitFor(`bind ${bind}`, () => smsc.binds === bind && gateway.health().ok);
+        const sending = gateway.send(sms('+447700900293', 'lost again'), 0);
+        const submit = await waitFor(`submit_sm ${bind}`, nth(COMMAND.submit_sm, bind));
+        smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RINVBNDSTS, submit.sequence, Buffer.from([0])));
+        const classified = classifyRecipient(await sending, '+447700900293');
+        outcomes.push(`${classified.action} ${classified.category}`);
+        const unbind = await waitFor(`unbind ${bind}`, nth(COMMAND.unbind, bind));
+        smsc.socket?.write(encodePdu(COMMAND.unbind_resp, 0, unbind.sequence));
+      }
+      assert.deepEqual(outcomes, ['retry gateway-error', 'retry gateway-error', 'pause account']);
+      const lines = () => log.lines.map((line) => JSON.parse(line) as { level: string; msg: string; alert?: string });
+      assert.deepEqual(
+        lines()
+          .filter((line) => line.level !== 'info' || /lost the new bind too|takes the bind as bound again/.test(line.msg))
+          .map((line) => [line.level, line.alert]),
+        [
+          ['warn', undefined],
+          ['info', undefined],
+          ['error', 'gateway-account'],
+        ],
+      );
+      await waitFor('bind 4', () => smsc.binds === 4 && gateway.health().ok);
+      const taken = gateway.send(sms('+447700900293', 'taken'), 0);
+      const submit = await waitFor('submit_sm 4', nth(COMMAND.submit_sm, 4));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, encodeMessageId('TAKEN')));
+      assert.equal(classifyRecipient(await taken, '+447700900293').action, 'sent');
+      assert.ok(lines().some((line) => line.msg.includes('takes the bind as bound again')));
     } finally {
       await gateway.close();
       await smsc.close();

@@ -51,6 +51,24 @@ forEachStore((kind) =>
       assert.deepEqual(await store.applyPartReceipt(receipt('A3', 'delivered', 5_000, { number: '+447700900999' })), { kind: 'unknown' });
     });
 
+    test("part ids the SMSC gives again for a newer long SMS: its parts start with no state, not the older SMS's final ones", async () => {
+      await store.recordSentParts(sent('parts:old/2', ['P1', 'P2']));
+      await store.applyPartReceipt(receipt('P1', 'failed', 2_000));
+      await store.applyPartReceipt(receipt('P2', 'delivered', 2_000));
+      const recycled = await store.recordSentParts(sent('parts:new/2', ['P1', 'P2'], 3_000));
+      assert.deepEqual(
+        recycled,
+        { provider: SMPP, providerId: 'parts:new/2', number: PHONE, parts: 2, reported: [] },
+        'the older SMS said nothing of these parts',
+      );
+      const first = await store.applyPartReceipt(receipt('P1', 'delivered', 4_000));
+      assert.ok(first.kind === 'part');
+      assert.deepEqual([first.changed, first.sms.providerId, states(first.sms)], [true, 'parts:new/2', ['P1:delivered']]);
+      // The same SMS's parts recorded again (a retry that sent only the parts not taken) keep what their receipts said.
+      const again = await store.recordSentParts(sent('parts:new/2', ['P1', 'P2'], 5_000));
+      assert.deepEqual(states(again), ['P1:delivered']);
+    });
+
     test("a part's state moves forward only: on its way, then final; the first final state stays", async () => {
       await store.recordSentParts(sent('parts:b/2', ['B1', 'B2']));
       await store.applyPartReceipt(receipt('B1', 'sent', 2_000));

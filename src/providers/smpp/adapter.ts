@@ -438,6 +438,13 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
     const refused = answers.find((answer) => answer.kind === 'nacked' || (answer.kind === 'answered' && answer.status !== STATUS.ESME_ROK));
     if (refused?.kind === 'answered' || refused?.kind === 'nacked') {
       const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
+      // New binds the SMSC never takes as bound: the account's trouble, as a refused bind is (nothing was taken).
+      if (refused.kind === 'answered' && refused.bindsLost !== undefined && taken === 0)
+        return {
+          kind: 'refused',
+          code: `${BIND_CODE_PREFIX}${statusName(refused.status)}`,
+          detail: `the SMSC answered ESME_RINVBNDSTS on ${refused.bindsLost} new binds in a row`,
+        };
       const prefix = refused.kind === 'nacked' ? NACK_CODE_PREFIX : CODE_PREFIX;
       // The parts taken are kept (partlyTaken) for a retry that sends only the others.
       const parts = taken > 0 ? { partsTaken: taken, partsTotal: answers.length, partsKept: true as const } : {};

@@ -61,8 +61,12 @@ export interface DeliveryLink {
 }
 
 export type SubmitAnswer =
-  /** `idProblem`: why a message_id the SMSC gave is not kept (messageId is then ''). */
-  | { readonly kind: 'answered'; readonly status: number; readonly messageId: string; readonly idProblem?: string }
+  /**
+   * `idProblem`: why a message_id the SMSC gave is not kept (messageId is then ''). `bindsLost`: the answer
+   * is ESME_RINVBNDSTS on at least LOST_BINDS_FOR_ACCOUNT new binds in a row: no lost session table, which
+   * one new bind mends, but an SMSC that does not let this account send.
+   */
+  | { readonly kind: 'answered'; readonly status: number; readonly messageId: string; readonly idProblem?: string; readonly bindsLost?: number }
   /** The SMSC could not read the submit_sm (§4.3): it did not take it. */
   | { readonly kind: 'nacked'; readonly status: number }
   /** No answer within the submit timeout, or the bind dropped first: the SMS may have gone. */
@@ -74,6 +78,19 @@ export type SubmitAnswer =
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 60_000;
 const REFUSED_MIN_MS = 5_000;
+/**
+ * Each reconnect waits up to this fraction longer, at random: the binds an SMSC's fail-over or restart
+ * dropped together (a transmitter and a receiver, several relays on one account) otherwise come back in
+ * step, binding at the same instants each cycle, which is what an SMSC counts as a bind storm.
+ */
+const RECONNECT_JITTER = 0.2;
+/**
+ * ESME_RINVBNDSTS on a submit_sm of this many new binds in a row (each lost within STABLE_BIND_MS of its
+ * bind_resp): a fail-over that lost the SMSC's session table is mended by one new bind, so binds the
+ * SMSC accepts and then never takes as bound are the account's trouble (its rights or system_type at the
+ * SMSC), for the operator: sending is paused as for a refused bind, not retried on a new bind for ever.
+ */
+const LOST_BINDS_FOR_ACCOUNT = 3;
 /**
  * A bind that lived this long worked: a drop after it starts the reconnect backoff over. One dropped
  * sooner was accepted and dropped at once (an SMSC that unbinds or closes right after bind_resp), and
@@ -121,6 +138,10 @@ export class SmppBind {
   #queue: Array<() => void> = [];
   #submitting = 0;
   #reconnectMs = RECONNECT_MIN_MS;
+  /** Binds in a row the SMSC answered ESME_RINVBNDSTS on (the last ones new): an episode, which any other answer to a submit_sm ends. */
+  #bindsLost = 0;
+  /** The relay unbound this connection for a lost session (#rebind), which said so: its end is no news. */
+  #rebinding = false;
   #reconnectTimer: unknown;
   #enquireTimer: unknown;
   #throttleMs = 0;
@@ -207,7 +228,10 @@ export class SmppBind {
           return { kind: 'nacked', status: pdu.status };
         }
         // The SMSC does not take this session as bound (a fail-over lost its session table): only a new bind mends it.
-        if (pdu.status === STATUS.ESME_RINVBNDSTS) this.#rebind('the SMSC answered a submit_sm with ESME_RINVBNDSTS: it does not take this bind as bound');
+        if (pdu.status === STATUS.ESME_RINVBNDSTS) {
+          this.#rebind('the SMSC answered a submit_sm with ESME_RINVBNDSTS: it does not take this bind as bound');
+          if (this.#bindsLost >= LOST_BINDS_FOR_ACCOUNT) return { kind: 'answered', status: pdu.status, messageId: '', bindsLost: this.#bindsLost };
+        } else this.#sessionKept();
         return { kind: 'answered', status: pdu.status, ...(pdu.status === STATUS.ESME_ROK ? messageIdOf(pdu.body) : { messageId: '' }) };
       }
     } finally {
@@ -276,13 +300,16 @@ export class SmppBind {
       this.#state = 'idle';
       const droppedAtOnce = wasBound && this.#timers.now() - this.#boundAt < STABLE_BIND_MS;
       if (wasBound && !droppedAtOnce) this.#reconnectMs = RECONNECT_MIN_MS;
-      const delay = this.#lastRefusal === undefined ? this.#reconnectMs : Math.max(this.#reconnectMs, REFUSED_MIN_MS);
+      const backoff = this.#lastRefusal === undefined ? this.#reconnectMs : Math.max(this.#reconnectMs, REFUSED_MIN_MS);
+      const delay = Math.round(backoff * (1 + RECONNECT_JITTER * (this.#timers.random ?? Math.random)()));
       const fields = { reason: this.#lastError, retryInMs: delay };
-      if (droppedAtOnce && !this.#dropping)
+      if (this.#rebinding) this.#log.info(fields, 'smpp: unbound for the session the SMSC lost; binding again');
+      else if (droppedAtOnce && !this.#dropping)
         this.#log.warn(fields, 'smpp: the SMSC dropped the bind right after accepting it; binding again, waiting longer each time');
       else if (wasBound && !droppedAtOnce) this.#log.warn(fields, 'smpp: bind lost; binding again');
       else this.#log.info(fields, wasBound ? 'smpp: the bind was dropped again right after it was made; binding again' : 'smpp: no bind; trying again');
       this.#dropping = droppedAtOnce;
+      this.#rebinding = false;
       this.#reconnectMs = Math.min(RECONNECT_MAX_MS, this.#reconnectMs * 2);
       this.#reconnectTimer = this.#timers.setTimeout(() => this.#connect(), delay);
       (this.#reconnectTimer as { unref?: () => unknown }).unref?.();
@@ -329,12 +356,28 @@ export class SmppBind {
   #rebind(reason: string): void {
     const socket = this.#socket;
     if (!socket || this.#state !== 'bound') return;
-    this.#log.warn({ reason }, 'smpp: the SMSC lost this bind; unbinding and binding again');
+    // A bind that had worked a while starts an episode; one lost as soon as it was made continues it.
+    this.#bindsLost = this.#timers.now() - this.#boundAt < STABLE_BIND_MS ? this.#bindsLost + 1 : 1;
+    const fields = { reason, binds: this.#bindsLost };
+    if (this.#bindsLost === 1) this.#log.warn(fields, 'smpp: the SMSC lost this bind; unbinding and binding again');
+    else if (this.#bindsLost === LOST_BINDS_FOR_ACCOUNT)
+      this.#log.error(
+        { ...fields, alert: 'gateway-account' },
+        "smpp: the SMSC accepts binds but takes none as bound (ESME_RINVBNDSTS on each new one): sending is paused as for a refused account; check the account's rights and system_type with the SMSC",
+      );
+    else this.#log.info(fields, 'smpp: the SMSC lost the new bind too; unbinding and binding again');
     this.#lastError = reason;
+    this.#rebinding = true;
     this.#state = 'unbinding';
     void this.#request(COMMAND.unbind, Buffer.alloc(0), UNBIND_WAIT_MS).then(() => {
       if (this.#socket === socket) this.#end(socket);
     });
+  }
+
+  /** A submit_sm answered with anything but ESME_RINVBNDSTS: the SMSC takes the bind as bound, and an episode of lost binds is over. */
+  #sessionKept(): void {
+    if (this.#bindsLost >= LOST_BINDS_FOR_ACCOUNT) this.#log.info({ binds: this.#bindsLost }, 'smpp: the SMSC takes the bind as bound again');
+    this.#bindsLost = 0;
   }
 
   #settleAttempt(): void {

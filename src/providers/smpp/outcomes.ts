@@ -38,6 +38,14 @@ export const SMPP_OUTCOME_RULES: readonly OutcomeRule[] = [
     category: 'gateway-error',
     reason: 'the SMSC no longer took the bind as bound (ESME_RINVBNDSTS); the relay binds again and sends it then',
   },
+  // New binds in a row the SMSC accepts and never takes as bound (bind.ts, LOST_BINDS_FOR_ACCOUNT): no lost session, the account's trouble.
+  {
+    match: /^request\/SMPP_BIND:ESME_RINVBNDSTS$/,
+    action: 'pause',
+    category: 'account',
+    reason:
+      "the SMSC accepts the relay's binds but takes none as bound (ESME_RINVBNDSTS on each new one): check the account's rights and system_type with the SMSC",
+  },
   // The SMSC refuses the account: the account is the problem, not the SMS.
   {
     match: /^(recipient\/SMPP:(ESME_RBINDFAIL|ESME_RINVPASWD|ESME_RINVSYSID)|request\/SMPP_BIND:.*)$/,

@@ -11,6 +11,7 @@ import {
   type PartReceiptResult,
   type PartsOfSms,
   partMovesForward,
+  SENT_PART_CONFLICT,
   type SentPartRow,
   type SentParts,
   toPartsOfSms,
@@ -35,7 +36,7 @@ export async function recordSentParts(client: Client, sent: SentParts): Promise<
   await client.query(
     `INSERT INTO sent_parts (provider, part_id, number, provider_id, parts, created_at)
      SELECT $1::text, part_id, $3::text, $4::text, $5::bigint, $6::bigint FROM unnest($2::text[]) AS part_id ORDER BY part_id
-     ON CONFLICT (provider, part_id, number) DO UPDATE SET provider_id = excluded.provider_id, parts = excluded.parts`,
+     ${SENT_PART_CONFLICT}`,
     [sent.provider, [...sent.partIds].sort(), sent.number, sent.providerId, sent.partIds.length, sent.sentAt],
   );
   return partsOfSms(client, sent.provider, sent.providerId, sent.number);
