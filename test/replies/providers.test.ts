@@ -479,6 +479,40 @@ describe('InteractSMS specifics through the relay', () => {
     assert.equal(mislabelled.status, 200);
     assert.equal(((await mislabelled.json()) as { status: string }).status, 'quarantined');
   });
+
+  test("a captured SMS-Verify does not sign other fields hidden in UTF-16LE beside the captured ones in ASCII; the text's own signature does", async () => {
+    // The one signed request an attacker holds: From 447700900304, Content "ok".
+    const captured = createHash('md5').update('447700900304okportal-secret-123').digest('hex');
+    const utf16 = (text: string) => [...Buffer.from(text, 'utf16le')].map((byte) => `%${byte.toString(16).padStart(2, '0')}`).join('');
+    const body = (from: string, content: string, verify: string, extra: string) =>
+      [
+        ...Object.entries({
+          'SMS-Type': 'Inbound',
+          'SMS-From': from,
+          'SMS-To': '447700900000',
+          'SMS-Content': content,
+          'SMS-TimeStamp': '2026-12-06 05:51:01',
+          'SMS-Verify': verify,
+        }).map(([name, value]) => `${utf16(name)}=${utf16(value)}`),
+        ...(extra ? [extra] : []),
+      ].join('&');
+    const post = (text: string) =>
+      fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-16le' },
+        body: text,
+      });
+    const forged = await post(body('447700900999', 'FORGED wire the money', captured, 'sms-from=447700900304&sms-content=ok'));
+    assert.equal(forged.status, 403, await forged.clone().text());
+    const signed = createHash('md5').update('447700900305Grüße in UTF-16portal-secret-123').digest('hex');
+    const genuine = await post(body('447700900305', 'Grüße in UTF-16', signed, ''));
+    assert.equal(genuine.status, 200, await genuine.clone().text());
+    await waitFor('the UTF-16LE SMS mailed', async () => {
+      for (const mail of sink.received) if ((await simpleParser(mail.raw)).text?.includes('Grüße in UTF-16')) return true;
+      return undefined;
+    });
+    for (const mail of sink.received) assert.ok(!(await simpleParser(mail.raw)).text?.includes('FORGED'), 'the forged SMS was mailed');
+  });
 });
 
 describe("delivery reports that name their SMS by the relay's own reference", () => {
