@@ -195,6 +195,7 @@ export function prepareReplyStatements(db: Database) {
     dueNotices: db.prepare(`
       SELECT id, message_id, number, rcpt, notify, orcpt, delivery, delivery_code FROM outbound
       WHERE notice_due = 1 ORDER BY id LIMIT ?`),
+    noticeDue: db.prepare('SELECT 1 FROM outbound WHERE id = ? AND notice_due = 1'),
     clearNotice: db.prepare('UPDATE outbound SET notice_due = 0 WHERE id = ?'),
   };
 }

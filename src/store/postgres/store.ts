@@ -74,6 +74,7 @@ import type {
   NewInbound,
   NewMail,
   NewOutgoingMail,
+  NoticeGroup,
   ReroutedConversation,
   QuarantinedRequest,
   QuarantinedBody,
@@ -1380,11 +1381,21 @@ export class PostgresStore implements Store, ClusterStore {
     }));
   }
 
-  recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void> {
+  recordNotices(groups: readonly NoticeGroup[]): Promise<boolean[]> {
     const now = Date.now();
-    return this.#queueing(mail.length > 0 ? ['mail'] : [], {
-      statements: [{ text: 'UPDATE outbound SET notice_due = 0 WHERE id = ANY($1::bigint[])', values: [smsIds] }, ...mailStatements(mail, now)],
-      result: () => undefined,
+    return this.#queueing(groups.some((group) => group.mail) ? ['mail'] : [], async (client) => {
+      const recorded: boolean[] = [];
+      for (const { smsIds, mail } of groups) {
+        // Skipped, not waited for, when another relay is recording some of them: it names them, this group is left.
+        const still = await client.query('SELECT id FROM outbound WHERE id = ANY($1::bigint[]) AND notice_due = 1 FOR UPDATE SKIP LOCKED', [smsIds]);
+        const whole = still.rowCount === new Set(smsIds).size;
+        if (whole) {
+          await client.query('UPDATE outbound SET notice_due = 0 WHERE id = ANY($1::bigint[])', [smsIds]);
+          if (mail) await insertMail(client, [mail], now);
+        }
+        recorded.push(whole);
+      }
+      return recorded;
     });
   }
 
