@@ -419,7 +419,7 @@ export interface NewDeliveryReport {
   readonly formerId?: string | undefined;
   /**
    * The relay message the report names by the relay's own reference (StatusReport.messageId): its SMS to
-   * `number` is matched when the ids find none, if sent, or if waiting to be sent again (not leased): then
+   * `number` is matched when the ids find none and no id names it, if sent, or if waiting to be sent again (not leased): then
    * recorded as sent with this report, as the gateway took an earlier attempt.
    */
   readonly messageId?: string | undefined;

@@ -270,6 +270,28 @@ forEachStore((kind) =>
       await store.close();
     });
 
+    test("a report by the relay's own reference does not decide an SMS sent under another id (a retry's, another provider's): it waits as an orphan", async () => {
+      await store.acceptMail(mail(numbers(1)));
+      const [batch] = await claim(store, 1, 100);
+      const [sms] = batch?.sms ?? [];
+      assert.ok(sms);
+      const messageId = batch?.message.id ?? '';
+      await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId: 'RETRY-ID' }]);
+      const report = { provider: 'puzzel', providerId: 'FIRST-ID', number: sms.number, state: 'failed' as const, code: 351, receivedAt: 3_000, messageId };
+      assert.equal((await store.applyDeliveryReport(report)).kind, 'orphan');
+      assert.deepEqual(
+        (await store.smsOf(messageId)).map((one) => [one.status, one.delivery]),
+        [['sent', undefined]],
+      );
+      assert.deepEqual(await store.dueNotices(10), [], 'no bounce for it');
+      assert.equal(
+        (await store.applyDeliveryReport({ ...report, providerId: 'RETRY-ID', state: 'delivered', code: 0 })).kind,
+        'advanced',
+        'its own id decides it',
+      );
+      await store.close();
+    });
+
     test('a report naming a former id finds the SMS kept under it, once: a repeat is one, and no orphan is left under its own id', async () => {
       await store.acceptMail(mail(numbers(2)));
       const [batch] = await claim(store, 1, 100);

@@ -1308,11 +1308,12 @@ export class PostgresStore implements Store, ClusterStore {
           values: [ids, report.number],
         },
         {
-          // The SMS under the report's own id, else under its former one, else by the relay's own reference if sent or waiting to be sent again (sqlite-replies.ts, outboundOfMessage).
+          // The SMS under the report's own id, else under its former one, else by the relay's own reference while no id names it, sent or waiting to be sent again (sqlite-replies.ts, outboundOfMessage).
           text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.provider_id, o.status, COALESCE(o.provider_id = ANY($1::text[]), FALSE) AS by_id
           FROM outbound o JOIN messages m ON m.id = o.message_id
           WHERE o.number = $2 AND (o.provider_id = ANY($1::text[])
-            OR (o.message_id = $3 AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))))
+            OR (o.message_id = $3 AND COALESCE(o.provider_id, '') = ''
+              AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))))
           ORDER BY by_id DESC, COALESCE(o.provider_id = $1[1], FALSE) DESC, ${REPORT_TARGET_ORDER} LIMIT 1 FOR UPDATE OF o`,
           values: [ids, report.number, report.messageId ?? null],
         },
