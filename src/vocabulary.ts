@@ -122,6 +122,12 @@ export interface StatusReport {
    */
   readonly messageId?: string | undefined;
   /**
+   * The tracking id the send result would have given (`RecipientResult.trackingId`), where the report
+   * carries it (InteractSMS's notify_id): an SMS recorded sent by this report gets it, so that replies
+   * naming it find their conversation.
+   */
+  readonly trackingId?: string | undefined;
+  /**
    * The failure is the provider account's or its sender's, not the recipient's (Twilio's 30002 suspended
    * account, 30034 unregistered sender number): every SMS sent meets it, so the operator is alerted, as a
    * send refused for the account is.

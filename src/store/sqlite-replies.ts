@@ -186,7 +186,9 @@ export function prepareReplyStatements(db: Database) {
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.status FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.message_id = ? AND o.number = ? AND COALESCE(o.provider_id, '') = ''
         AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))`),
-    sentByReport: db.prepare("UPDATE outbound SET status = 'sent', provider_id = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+    sentByReport: db.prepare(
+      "UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = COALESCE(tracking_id, ?), last_error = NULL, updated_at = ? WHERE id = ?",
+    ),
     sentEvent: db.prepare("INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'sent', ? FROM outbound WHERE id = ?"),
     outboundById: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
@@ -304,7 +306,7 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
   const target = current ?? former ?? byReference;
   if (byReference?.status === 'queued') {
     // Its report proves the attempt with no answer reached the gateway: sent, with the reports that came before this one.
-    sql.sentByReport.run(report.providerId, report.receivedAt, byReference.id);
+    sql.sentByReport.run(report.providerId, report.trackingId ?? null, report.receivedAt, byReference.id);
     sql.sentEvent.run(report.receivedAt, sentByReportDetail(report.providerId), byReference.id);
     adoptOrphans(sql, byReference.id, report.number, report.providerId, report.receivedAt);
   }

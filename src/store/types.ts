@@ -423,6 +423,8 @@ export interface NewDeliveryReport {
    * recorded as sent with this report, as the gateway took an earlier attempt.
    */
   readonly messageId?: string | undefined;
+  /** The tracking id an SMS recorded sent by this report gets unless it has one (StatusReport.trackingId). */
+  readonly trackingId?: string | undefined;
 }
 
 /** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */

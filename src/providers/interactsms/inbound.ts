@@ -178,7 +178,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   });
   const said = [statusCode(code), ...counts].join(', ');
   return batchParse(
-    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said, messageId: messageIdOfNotifyId(providerId) })),
+    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said, messageId: messageIdOfNotifyId(providerId), trackingId: providerId })),
     unreadable,
   );
 }

@@ -379,9 +379,13 @@ const SENT_LATE = `INSERT INTO events (at, message_id, sms_id, kind, detail)
  * after that read, where the insert, the state's update and the history line were one each, holding the
  * group's connection and the writes grouped with the report for each.
  */
-/** An SMS waiting to be sent again recorded as sent by its delivery report (`$1` its id, `$2` the report's id, at `$3`, history `$4`). */
+/**
+ * An SMS waiting to be sent again recorded as sent by its delivery report (`$1` its id, `$2` the report's
+ * id, at `$3`, history `$4`, `$5` the report's tracking id unless it has one).
+ */
 const SENT_BY_REPORT = `WITH sent AS (
-    UPDATE outbound SET status = 'sent', provider_id = $2, last_error = NULL, updated_at = $3 WHERE id = $1 RETURNING id, message_id
+    UPDATE outbound SET status = 'sent', provider_id = $2, tracking_id = COALESCE(tracking_id, $5), last_error = NULL, updated_at = $3
+    WHERE id = $1 RETURNING id, message_id
   )
   INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $3, message_id, id, 'sent', $4 FROM sent`;
 
@@ -1323,7 +1327,7 @@ export class PostgresStore implements Store, ClusterStore {
         const byReference = row !== undefined && !row.by_id;
         if (byReference && row.status === 'queued') {
           // Its report proves the attempt with no answer reached the gateway: sent, with the reports that came before this one.
-          await client.query(SENT_BY_REPORT, [row.id, report.providerId, report.receivedAt, sentByReportDetail(report.providerId)]);
+          await client.query(SENT_BY_REPORT, [row.id, report.providerId, report.receivedAt, sentByReportDetail(report.providerId), report.trackingId ?? null]);
           await client.query(ADOPT_ORPHANS, [report.receivedAt, [row.id]]);
         }
         const target = row && { ...row, provider_id: byReference ? report.providerId : (row.provider_id ?? report.providerId) };
