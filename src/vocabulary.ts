@@ -116,11 +116,17 @@ export interface StatusReport {
   /**
    * The relay's own message id, where the report names its SMS by a reference the relay wrote into the
    * send (InteractSMS's notify_id, Puzzel's clientReference), not only by an id the gateway made up: the
-   * SMS is found by it (with `number`) when the ids find none (a send answer that gave no id, or another
-   * one), and a report for an SMS waiting to be sent again after an attempt with no answer proves that
-   * attempt reached the gateway: it is not sent again.
+   * SMS is found by it (with `number`) when the ids find none and no id names the SMS (a send answer that
+   * gave no id; one sent again under another id is that id's), and a report for an SMS waiting to be sent
+   * again after an attempt with no answer proves that attempt reached the gateway: it is not sent again.
    */
   readonly messageId?: string | undefined;
+  /**
+   * The tracking id the send result would have given (`RecipientResult.trackingId`), where the report
+   * carries it (InteractSMS's notify_id): an SMS recorded sent by this report gets it, so that replies
+   * naming it find their conversation.
+   */
+  readonly trackingId?: string | undefined;
   /**
    * The failure is the provider account's or its sender's, not the recipient's (Twilio's 30002 suspended
    * account, 30034 unregistered sender number): every SMS sent meets it, so the operator is alerted, as a

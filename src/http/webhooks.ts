@@ -111,9 +111,9 @@ export function mountWebhooks(app: FastifyInstance, options: WebhookOptions): vo
     // Raw text for every media type: a body the provider's grammar does not fit is quarantined, not refused with a 415.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
-      const { text, undecodable } = bodyText(body as Buffer, request.headers['content-type']);
+      const { text, charset, undecodable } = bodyText(body as Buffer, request.headers['content-type']);
       if (undecodable) undecodableRequests.set(request, undecodable);
-      rawBodies.set(request, body as Buffer);
+      rawBodies.set(request, { bytes: body as Buffer, charset });
       done(null, text);
     });
     const allowed = options.allowedNetworks ? networkMatcher(options.allowedNetworks) : () => true;
@@ -233,8 +233,8 @@ function clientAddress(trustedProxies: readonly string[]): (request: FastifyRequ
 
 /** Why the body of a request could not be read as text, for its quarantine; set by the body parser. */
 const undecodableRequests = new WeakMap<FastifyRequest, string>();
-/** Each webhook request's body as it arrived (InboundRequest.rawBody). */
-const rawBodies = new WeakMap<FastifyRequest, Buffer>();
+/** Each webhook request's body as it arrived and the charset its text was read in (InboundRequest.rawBody, charset). */
+const rawBodies = new WeakMap<FastifyRequest, { readonly bytes: Buffer; readonly charset: string }>();
 
 /**
  * The charset of a body that names none and is not UTF-8 (its bytes, or a form's %-escapes): what a
@@ -252,7 +252,7 @@ const XML_DECLARATION_MAX_BYTES = 200;
  * (XML 1.0 §4.3.3; RFC 7303: the HTTP charset wins over it), else UTF-8; `undecodable` says why it
  * is not text in that charset (bytes, or a form's %-escapes, that are not UTF-8).
  */
-function bodyText(body: Buffer, contentType: string | undefined): { readonly text: string; readonly undecodable?: string } {
+function bodyText(body: Buffer, contentType: string | undefined): { readonly text: string; readonly charset: string; readonly undecodable?: string } {
   const type = contentType ?? '';
   const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(type)?.[1] ?? (/^[\w.+-]+\/(?:[\w.-]+\+)?xml\s*(?:;|$)/i.test(type) ? xmlEncoding(body) : undefined);
   const form = /^application\/x-www-form-urlencoded\b/i.test(type);
@@ -264,12 +264,13 @@ function bodyText(body: Buffer, contentType: string | undefined): { readonly tex
       : form && !escapesUtf8(body.toString('latin1'))
         ? `the form's %-escapes are not UTF-8 text (its charset: ${charset})`
         : undefined;
-    return { text: decoder.decode(body), ...(undecodable ? { undecodable } : {}) };
+    return { text: decoder.decode(body), charset: decoder.charset, ...(undecodable ? { undecodable } : {}) };
   }
-  if (!form) return { text: decoder.decode(body) };
+  if (!form) return { text: decoder.decode(body), charset: decoder.charset };
   // A form's %XX escapes are bytes in its charset too: each field is decoded from its bytes and written again in UTF-8, as the parsers read it.
   const decodeField = (field: string) => encodeURIComponent(decoder.decode(Buffer.from(unescapeBytes(field.replace(/\+/g, ' ')), 'latin1')));
   return {
+    charset: decoder.charset,
     text: body
       .toString('latin1')
       .split('&')
@@ -300,9 +301,9 @@ function undecodableQuery(url: string): string | undefined {
  * The charset's decoder (UTF-8 when none, or one the relay does not know). iconv-lite, not Node 20's
  * TextDecoder, which reads windows-1252 as Latin-1 (its € at 0x80 lost).
  */
-function textDecoder(charset: string | undefined): { readonly utf8: boolean; decode(bytes: Buffer): string } {
+function textDecoder(charset: string | undefined): { readonly charset: string; readonly utf8: boolean; decode(bytes: Buffer): string } {
   const known = charset !== undefined && iconv.encodingExists(charset) ? charset : 'utf-8';
-  return { utf8: /^utf-?8$/i.test(known), decode: (bytes) => iconv.decode(bytes, known) };
+  return { charset: known, utf8: /^utf-?8$/i.test(known), decode: (bytes) => iconv.decode(bytes, known) };
 }
 
 /** `%XX` escapes as the bytes they stand for, one latin1 character each (other characters kept as they are). */
@@ -337,7 +338,8 @@ export function inboundOf(request: FastifyRequest, publicUrl?: string): InboundR
   return {
     contentType: (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '',
     body: typeof request.body === 'string' ? request.body : '',
-    rawBody: rawBodies.get(request),
+    rawBody: rawBodies.get(request)?.bytes,
+    charset: rawBodies.get(request)?.charset,
     query: new URL(request.url, 'http://relay.invalid').searchParams,
     headers,
     url: `${publicUrl === undefined ? `${request.protocol}://${request.host}` : publicUrl.replace(/\/+$/, '')}${request.url}`,

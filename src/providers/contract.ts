@@ -196,6 +196,12 @@ export interface InboundRequest {
    * %-escapes, say, which `body` holds as UTF-8). Unknown when absent.
    */
   readonly rawBody?: Buffer | undefined;
+  /**
+   * The charset `body` was read in, as iconv-lite names it: the one the request declares (UTF-8 when
+   * the relay knows no such charset), else UTF-8 or, for a body that is not, windows-1252. With
+   * `rawBody`: what its bytes (a form's %-escapes) are written in. Unknown when absent.
+   */
+  readonly charset?: string | undefined;
   readonly query: URLSearchParams;
   /** Header names in lower case. */
   readonly headers: Readonly<Record<string, string | undefined>>;

@@ -89,8 +89,6 @@ export class DeliveryNotices {
     for (;;) {
       const due = await store.dueNotices(NOTICES_PER_PASS);
       if (due.length === 0) return;
-      const mail: NewOutgoingMail[] = [];
-      const mailed: DueNotice[] = [];
       // One report per mail and kind: the numbers of a mail that fail together are told in one bounce.
       const groups = new Map<string, [DueNotice, ...DueNotice[]]>();
       for (const notice of due) {
@@ -99,29 +97,28 @@ export class DeliveryNotices {
         if (group) group.push(notice);
         else groups.set(key, [notice]);
       }
+      const built: Array<{ readonly notices: readonly DueNotice[]; readonly mail: NewOutgoingMail | undefined }> = [];
       for (const group of groups.values()) {
         const [first] = group;
-        const built = await report(
+        const mail = await report(
           kindOf(first),
           first.message,
           group.map((notice) => reported(notice, this.#options)),
         );
-        // No report (a sender of this relay's own, which takes none): `report` has logged why.
-        if (!built) continue;
+        // No report (a sender of this relay's own, which takes none): `report` has logged why; its marks are cleared all the same.
         const states = [...new Set(group.map((notice) => notice.state))].join('+');
-        mail.push({ ...built, onceKey: `report:${group.map((notice) => notice.smsId).join(',')}:${states}` });
-        mailed.push(...group);
+        built.push({ notices: group, mail: mail && { ...mail, onceKey: `report:${group.map((notice) => notice.smsId).join(',')}:${states}` } });
       }
-      await store.recordNotices(
-        due.map((notice) => notice.smsId),
-        mail,
-      );
-      for (const notice of mailed)
+      const recorded = await store.recordNotices(built.map(({ notices, mail }) => ({ smsIds: notices.map((notice) => notice.smsId), mail })));
+      const mailed = built.filter((group, index) => recorded[index] && group.mail);
+      for (const notice of mailed.flatMap((group) => group.notices))
         logger.info(
           { msgId: notice.message.id, to: maskNumber(notice.recipient.number), state: notice.state, code: notice.code },
           'notices: delivery report mailed to the sender',
         );
-      if (mail.length > 0) onMailQueued();
+      if (mailed.length > 0) onMailQueued();
+      // A group another relay had recorded some of is left: its rest is built at the next sweep, not read again at once while that relay commits.
+      if (recorded.includes(false)) return;
     }
   }
 }

@@ -181,11 +181,19 @@ export function prepareReplyStatements(db: Database) {
     numbersSentUnder: db.prepare(
       'SELECT number FROM outbound WHERE provider_id = ? UNION SELECT number FROM sent_parts WHERE provider = ? AND part_id = ? ORDER BY number',
     ),
-    /** The SMS of a message to a number, by the relay's own reference (NewDeliveryReport.messageId): sent, or waiting to be sent again. */
+    /**
+     * The SMS of a message to a number, by the relay's own reference (NewDeliveryReport.messageId), while
+     * no gateway's id names it: sent without one, or waiting to be sent again. One sent under another id
+     * (a retry's, another provider's after a failover) is that id's: a report of an earlier attempt must
+     * not decide it.
+     */
     outboundOfMessage: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.status FROM outbound o JOIN messages m ON m.id = o.message_id
-      WHERE o.message_id = ? AND o.number = ? AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))`),
-    sentByReport: db.prepare("UPDATE outbound SET status = 'sent', provider_id = ?, last_error = NULL, updated_at = ? WHERE id = ?"),
+      WHERE o.message_id = ? AND o.number = ? AND COALESCE(o.provider_id, '') = ''
+        AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))`),
+    sentByReport: db.prepare(
+      "UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = COALESCE(tracking_id, ?), last_error = NULL, updated_at = ? WHERE id = ?",
+    ),
     sentEvent: db.prepare("INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'sent', ? FROM outbound WHERE id = ?"),
     outboundById: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
@@ -200,6 +208,7 @@ export function prepareReplyStatements(db: Database) {
     dueNotices: db.prepare(`
       SELECT id, message_id, number, rcpt, notify, orcpt, delivery, delivery_code FROM outbound
       WHERE notice_due = 1 ORDER BY id LIMIT ?`),
+    noticeDue: db.prepare('SELECT 1 FROM outbound WHERE id = ? AND notice_due = 1'),
     clearNotice: db.prepare('UPDATE outbound SET notice_due = 0 WHERE id = ?'),
   };
 }
@@ -302,7 +311,7 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
   const target = current ?? former ?? byReference;
   if (byReference?.status === 'queued') {
     // Its report proves the attempt with no answer reached the gateway: sent, with the reports that came before this one.
-    sql.sentByReport.run(report.providerId, report.receivedAt, byReference.id);
+    sql.sentByReport.run(report.providerId, report.trackingId ?? null, report.receivedAt, byReference.id);
     sql.sentEvent.run(report.receivedAt, sentByReportDetail(report.providerId), byReference.id);
     adoptOrphans(sql, byReference.id, report.number, report.providerId, report.receivedAt);
   }

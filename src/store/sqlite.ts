@@ -94,6 +94,7 @@ import type {
   SmsClaimRequest,
   NewMail,
   NewOutgoingMail,
+  NoticeGroup,
   ReroutedConversation,
   SmsBatch,
   SmsOutcome,
@@ -743,10 +744,15 @@ export class SqliteStore implements Store {
     );
   }
 
-  recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void> {
+  recordNotices(groups: readonly NoticeGroup[]): Promise<boolean[]> {
     return this.#write(() => {
-      for (const id of smsIds) this.#replies.clearNotice.run(id);
-      this.#insertMail(mail, Date.now());
+      const now = Date.now();
+      return groups.map(({ smsIds, mail }) => {
+        if (!smsIds.every((id) => this.#replies.noticeDue.get(id) !== undefined)) return false;
+        for (const id of smsIds) this.#replies.clearNotice.run(id);
+        if (mail) this.#insertMail([mail], now);
+        return true;
+      });
     });
   }
 

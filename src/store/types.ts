@@ -424,10 +424,12 @@ export interface NewDeliveryReport {
   readonly formerId?: string | undefined;
   /**
    * The relay message the report names by the relay's own reference (StatusReport.messageId): its SMS to
-   * `number` is matched when the ids find none, if sent, or if waiting to be sent again (not leased): then
+   * `number` is matched when the ids find none and no id names it, if sent, or if waiting to be sent again (not leased): then
    * recorded as sent with this report, as the gateway took an earlier attempt.
    */
   readonly messageId?: string | undefined;
+  /** The tracking id an SMS recorded sent by this report gets unless it has one (StatusReport.trackingId). */
+  readonly trackingId?: string | undefined;
 }
 
 /** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */
@@ -443,6 +445,12 @@ export interface DueNotice {
   readonly recipient: NewRecipient;
   readonly state: DeliveryState;
   readonly code: number;
+}
+
+/** The notices of one mail and kind told together: their SMS, and the mail telling them (none for a sender that takes no report). */
+export interface NoticeGroup {
+  readonly smsIds: readonly number[];
+  readonly mail?: NewOutgoingMail | undefined;
 }
 
 /** The SMS → email half of the store: conversations, inbound SMS, delivery reports. */
@@ -506,8 +514,13 @@ export interface ReplyStore {
   /** Drops delivery reports received before `before` that never matched an SMS; returns how many. */
   expireOrphanReports(before: number): Promise<number>;
   dueNotices(limit: number): Promise<DueNotice[]>;
-  /** Clears the notices' due marks and queues their mails, in one transaction. */
-  recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void>;
+  /**
+   * Clears each group's due marks and queues its mail, in one transaction, for the groups whose SMS are
+   * all still due (and, on PostgreSQL, not being recorded by another relay at that moment); says, per
+   * group, whether it was recorded. A group read before another relay recorded some of its SMS would
+   * name them in a second mail: it is left, and the next pass builds its mail from those still due.
+   */
+  recordNotices(groups: readonly NoticeGroup[]): Promise<boolean[]>;
 }
 
 /**

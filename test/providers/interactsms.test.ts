@@ -537,8 +537,8 @@ describe('InteractSMS webhooks: parsing and verification details', () => {
     assert.deepEqual(plain(parsed), {
       ok: true,
       items: [
-        { providerId: 'abc', number: '+353861234567', code: 1, state: 'delivered', said: 'SMS-Success=True' },
-        { providerId: 'abc', number: '+447700900123', code: 1, state: 'delivered', said: 'SMS-Success=True' },
+        { providerId: 'abc', number: '+353861234567', code: 1, state: 'delivered', said: 'SMS-Success=True', trackingId: 'abc' },
+        { providerId: 'abc', number: '+447700900123', code: 1, state: 'delivered', said: 'SMS-Success=True', trackingId: 'abc' },
       ],
     });
   });

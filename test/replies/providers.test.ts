@@ -479,6 +479,40 @@ describe('InteractSMS specifics through the relay', () => {
     assert.equal(mislabelled.status, 200);
     assert.equal(((await mislabelled.json()) as { status: string }).status, 'quarantined');
   });
+
+  test("a captured SMS-Verify does not sign other fields hidden in UTF-16LE beside the captured ones in ASCII; the text's own signature does", async () => {
+    // The one signed request an attacker holds: From 447700900304, Content "ok".
+    const captured = createHash('md5').update('447700900304okportal-secret-123').digest('hex');
+    const utf16 = (text: string) => [...Buffer.from(text, 'utf16le')].map((byte) => `%${byte.toString(16).padStart(2, '0')}`).join('');
+    const body = (from: string, content: string, verify: string, extra: string) =>
+      [
+        ...Object.entries({
+          'SMS-Type': 'Inbound',
+          'SMS-From': from,
+          'SMS-To': '447700900000',
+          'SMS-Content': content,
+          'SMS-TimeStamp': '2026-12-06 05:51:01',
+          'SMS-Verify': verify,
+        }).map(([name, value]) => `${utf16(name)}=${utf16(value)}`),
+        ...(extra ? [extra] : []),
+      ].join('&');
+    const post = (text: string) =>
+      fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-16le' },
+        body: text,
+      });
+    const forged = await post(body('447700900999', 'FORGED wire the money', captured, 'sms-from=447700900304&sms-content=ok'));
+    assert.equal(forged.status, 403, await forged.clone().text());
+    const signed = createHash('md5').update('447700900305Grüße in UTF-16portal-secret-123').digest('hex');
+    const genuine = await post(body('447700900305', 'Grüße in UTF-16', signed, ''));
+    assert.equal(genuine.status, 200, await genuine.clone().text());
+    await waitFor('the UTF-16LE SMS mailed', async () => {
+      for (const mail of sink.received) if ((await simpleParser(mail.raw)).text?.includes('Grüße in UTF-16')) return true;
+      return undefined;
+    });
+    for (const mail of sink.received) assert.ok(!(await simpleParser(mail.raw)).text?.includes('FORGED'), 'the forged SMS was mailed');
+  });
 });
 
 describe("delivery reports that name their SMS by the relay's own reference", () => {
@@ -528,6 +562,36 @@ describe("delivery reports that name their SMS by the relay's own reference", ()
     assert.match(await history(relay.relay.store, id), /sent: id \w+; the gateway's delivery report for it came while it waited to be sent again/);
   });
 
+  test("InteractSMS: an SMS recorded sent by its receipt keeps its notify id for replies: the phone's answer naming it goes to its sender", async () => {
+    const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
+    gateway.respond = (request) => (gateway.requests.length === 1 && request.method === 'POST' ? 'destroy' : gateway.answer);
+    const relay = await relayOn(gateway, { provider: 'interactsms', apiId: '1234' });
+    const id = queuedId((await sendMail(relay.relay.smtpPort, { to: ['447700900961@sms.example.com'], body: 'from alice' })).data);
+    await waitFor('deferred after no answer', async () => (await relay.relay.store.smsOf(id))[0]?.possibleDuplicates === 1);
+    const notifyId = new URLSearchParams(gateway.requests[0]?.body).get('notify_id') ?? '';
+    const receipt = new URLSearchParams({ 'SMS-Type': 'Notification', 'SMS-NotifyId': notifyId, 'SMS-Success': 'True', 'SMS-To': '447700900961' });
+    assert.deepEqual(await (await postReport(relay, 'interactsms', 'application/x-www-form-urlencoded', receipt.toString())).json(), { status: 'advanced' });
+    // Bob writes to the same phone after Alice: his is its latest conversation, so only the notify id can name Alice's.
+    const bobs = queuedId((await sendMail(relay.relay.smtpPort, { from: 'bob@example.com', to: ['447700900961@sms.example.com'], body: 'from bob' })).data);
+    await waitFor('sent', async () => (await relay.relay.store.smsOf(bobs))[0]?.status === 'sent');
+    const answer = new URLSearchParams({
+      'SMS-Type': 'Text',
+      'SMS-From': '447700900961',
+      'SMS-To': '447700900000',
+      'SMS-Content': 'answer to alice',
+      'SMS-NotifyId': notifyId,
+      'SMS-TimeStamp': '2026-12-06 06:00:00',
+    });
+    const taken = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${webhookPaths('interactsms').mo}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: answer.toString(),
+    });
+    assert.equal(taken.status, 200, await taken.clone().text());
+    const reply = await waitFor('the reply mail', () => maildirMessages(relay.maildir).find((mail) => mail.includes('answer to alice')));
+    assert.match(reply, /^To: .*alice@example\.com/m);
+  });
+
   test('InteractSMS: a False receipt for several numbers with some sent: one bounce for them all, saying each may have got it', async () => {
     const gateway = new ReplayServer({ contentType: 'text/plain', answer: { status: 200, body: '0\r\nRequest deferred successfully' } });
     const relay = await relayOn(gateway, { provider: 'interactsms', apiId: '1234' });
@@ -557,7 +621,7 @@ describe("delivery reports that name their SMS by the relay's own reference", ()
     assert.match(bounce.replace(/\r?\n[ \t]+/g, ' '), /only some of the numbers it was sent to got it, not which: this one may have got it/);
   });
 
-  test('Puzzel: a DR matches its SMS by customermessagereference when the send answer gave no messageId (statusCode 25), or another', async () => {
+  test('Puzzel: a DR matches its SMS by customermessagereference when the send answer gave no messageId (statusCode 25)', async () => {
     const gateway = new ReplayServer({
       contentType: 'application/json',
       answer: {

@@ -229,8 +229,9 @@ forEachStore((kind) =>
       await store.close();
     });
 
-    test("a report naming its SMS by the relay's own reference: one waiting to be sent again is sent with it, one sent without the gateway's id is found, one in flight waits", async () => {
-      await store.acceptMail(mail(numbers(3)));
+    test("a report naming its SMS by the relay's own reference: one waiting to be sent again is sent with it (and its tracking id), one sent without the gateway's id is found, one in flight waits", async () => {
+      const accepted = mail(numbers(3));
+      await store.acceptMail({ ...accepted, sms: { ...accepted.sms, userContext: 'ctx-waiting' } });
       const [batch] = await claim(store, 1, 100);
       const [waiting, noId, inFlight] = batch?.sms ?? [];
       assert.ok(waiting && noId && inFlight);
@@ -242,7 +243,8 @@ forEachStore((kind) =>
       const report = { provider: 'interactsms', state: 'delivered' as const, code: 1, receivedAt: 3_000, messageId };
       // A key the gateway made up, with no reference of the relay's: the waiting SMS is not taken for it.
       assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'G-1', number: waiting.number, messageId: undefined })).kind, 'orphan');
-      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'NOTIFY-1', number: waiting.number })).kind, 'advanced');
+      assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'NOTIFY-1', number: waiting.number, trackingId: 'NOTIFY-1' })).kind, 'advanced');
+      assert.equal(await store.contextOfTracking('NOTIFY-1', waiting.number), 'ctx-waiting', 'replies naming it find its conversation');
       assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'PZ-2', number: noId.number })).kind, 'advanced');
       const states = await store.smsOf(messageId);
       assert.deepEqual(
@@ -267,6 +269,28 @@ forEachStore((kind) =>
       // Still leased (in flight): its send result will say; the report waits for it.
       assert.equal((await store.applyDeliveryReport({ ...report, providerId: 'NOTIFY-3', number: inFlight.number })).kind, 'orphan');
       assert.deepEqual(await claim(store, 1, 100, 60_000), [], 'the SMS sent by its report is not claimed again');
+      await store.close();
+    });
+
+    test("a report by the relay's own reference does not decide an SMS sent under another id (a retry's, another provider's): it waits as an orphan", async () => {
+      await store.acceptMail(mail(numbers(1)));
+      const [batch] = await claim(store, 1, 100);
+      const [sms] = batch?.sms ?? [];
+      assert.ok(sms);
+      const messageId = batch?.message.id ?? '';
+      await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId: 'RETRY-ID' }]);
+      const report = { provider: 'puzzel', providerId: 'FIRST-ID', number: sms.number, state: 'failed' as const, code: 351, receivedAt: 3_000, messageId };
+      assert.equal((await store.applyDeliveryReport(report)).kind, 'orphan');
+      assert.deepEqual(
+        (await store.smsOf(messageId)).map((one) => [one.status, one.delivery]),
+        [['sent', undefined]],
+      );
+      assert.deepEqual(await store.dueNotices(10), [], 'no bounce for it');
+      assert.equal(
+        (await store.applyDeliveryReport({ ...report, providerId: 'RETRY-ID', state: 'delivered', code: 0 })).kind,
+        'advanced',
+        'its own id decides it',
+      );
       await store.close();
     });
 

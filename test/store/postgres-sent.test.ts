@@ -89,3 +89,56 @@ describeOnPostgres('A delivery report that races its send result on PostgreSQL',
     await relay.close();
   });
 });
+
+describeOnPostgres('Delivery notices recorded by two relays on PostgreSQL', async (url) => {
+  test('two relays that read different notices of one mail name each SMS in one bounce, and one recording does not wait for the other', async () => {
+    const one = await PostgresStore.open({ url });
+    const other = await PostgresStore.open({ url });
+    const numbers = ['+447700900151', '+447700900152', '+447700900153'];
+    await one.acceptMail(mail(numbers));
+    const [batch] = await claim(one, 1, 3);
+    assert.equal(batch?.sms.length, 3);
+    await one.recordSmsOutcomes((batch?.sms ?? []).map((sms, index) => ({ smsId: sms.id, kind: 'sent' as const, providerId: `N${index}` })));
+    const fail = (index: number) =>
+      other.applyDeliveryReport({
+        provider: 'intellisoftware',
+        providerId: `N${index}`,
+        number: numbers[index] ?? '',
+        code: 6,
+        state: 'failed',
+        receivedAt: 9_000,
+      });
+    const bounce = (due: readonly { smsId: number }[]) => {
+      const key = `report:${due.map((notice) => notice.smsId).join(',')}:failed`;
+      const raw = Buffer.from(key);
+      return {
+        smsIds: due.map((notice) => notice.smsId),
+        mail: { kind: 'bounce' as const, messageId: batch?.message.id, envelopeFrom: '', recipients: ['alice@example.com'], raw, onceKey: key },
+      };
+    };
+    await fail(0);
+    await fail(1);
+    const readByOne = await one.dueNotices(10);
+    await fail(2);
+    const readByOther = await other.dueNotices(10);
+    assert.deepEqual([readByOne.length, readByOther.length], [2, 3]);
+    // An SMS of the group locked by another transaction (a relay recording it): the group is left at once, not waited for.
+    const skipped = await withClient(url, async (holder) => {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM outbound WHERE id = $1 FOR UPDATE', [readByOne[0]?.smsId]);
+      const recorded = await one.recordNotices([bounce(readByOne)]);
+      await holder.query('ROLLBACK');
+      return recorded;
+    });
+    assert.deepEqual(skipped, [false]);
+    const recorded = await Promise.all([one.recordNotices([bounce(readByOne)]), other.recordNotices([bounce(readByOther)])]);
+    assert.equal(recorded.flat().filter(Boolean).length, 1, 'one of the two groups recorded');
+    const rest = await other.dueNotices(10);
+    if (rest.length > 0) assert.deepEqual(await other.recordNotices([bounce(rest)]), [true]);
+    const queued = await one.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+    const named = queued.flatMap((item) => item.raw.toString().split(':')[1]?.split(',') ?? []);
+    assert.deepEqual(named.sort(), (batch?.sms ?? []).map((sms) => String(sms.id)).sort(), 'each SMS named in one bounce');
+    await one.close();
+    await other.close();
+  });
+});

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { PostgresStore, StoreConfigError } from '../../src/store/postgres/store.ts';
 import { databaseUrl } from '../../src/store/postgres/url.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { POSTGRES_STEPS } from '../../src/store/postgres/migrations.ts';
 import { freshDatabase, describeOnPostgres, withClient } from '../helpers/postgres.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
@@ -31,6 +33,14 @@ const smsrelay = (env: Record<string, string>, ...args: string[]) => {
 };
 
 /** What only PostgreSQL has: its URL, its refusals of a database that is not ours. The contract is in contract.test.ts. */
+test("PostgreSQL's own steps are the SQL they shipped as: a shipped step is never edited, a change is a new step", () => {
+  const shipped = new Map([
+    [15, '0521444ad7dfe916fb969ca4941b6ccf3f1c471f240251ffa40aced6d6e5d1fa'],
+    [27, '8d06f520f7c44c796c3f84c3c4d740d6770251558299ae9e16b3b5f60ae72870'],
+  ]);
+  assert.deepEqual(new Map([...POSTGRES_STEPS].map(([step, sql]) => [step, createHash('sha256').update(sql).digest('hex')])), shipped);
+});
+
 describe('store.url', () => {
   const problems = (url: string) => {
     const dir = tempDir();

@@ -221,8 +221,57 @@ forEachStore((kind) =>
       const [notice] = await store.dueNotices(10);
       assert.equal(notice?.state, 'failed');
       assert.equal(notice?.code, 6);
-      await store.recordNotices([notice?.smsId ?? 0], []);
+      assert.deepEqual(await store.recordNotices([{ smsIds: [notice?.smsId ?? 0] }]), [true]);
       assert.deepEqual(await store.dueNotices(10), []);
+    });
+
+    test('a group of notices read before some of its SMS were recorded (by another relay) is left, and its rest told in a mail of its own', async () => {
+      const numbers = ['+447700900141', '+447700900142', '+447700900143'];
+      await store.acceptMail(mail(numbers));
+      const [batch] = await store.claimDueSms({ owner: 't', now: 5_000, leaseUntil: 65_000, maxBatches: 1, batchSize: 10 });
+      assert.equal(batch?.sms.length, 3);
+      await store.recordSmsOutcomes((batch?.sms ?? []).map((sms, index) => ({ smsId: sms.id, kind: 'sent' as const, providerId: `G${index}` })));
+      const fail = (index: number) =>
+        store.applyDeliveryReport({
+          provider: 'intellisoftware',
+          providerId: `G${index}`,
+          number: numbers[index] ?? '',
+          code: 6,
+          state: 'failed',
+          receivedAt: 9_000,
+        });
+      // Its text names its SMS, as a bounce names their numbers.
+      const bounce = (due: readonly { smsId: number }[], key = `report:${due.map((notice) => notice.smsId).join(',')}:failed`) => ({
+        smsIds: due.map((notice) => notice.smsId),
+        mail: {
+          kind: 'bounce' as const,
+          messageId: batch?.message.id,
+          envelopeFrom: '',
+          recipients: ['alice@example.com'],
+          raw: Buffer.from(key),
+          onceKey: key,
+        },
+      });
+      await fail(0);
+      await fail(1);
+      const readByOne = await store.dueNotices(10);
+      await fail(2);
+      const readByOther = await store.dueNotices(10);
+      assert.deepEqual([readByOne.length, readByOther.length], [2, 3]);
+      assert.deepEqual(await store.recordNotices([bounce(readByOne)]), [true]);
+      assert.deepEqual(await store.recordNotices([bounce(readByOther)]), [false], 'its first two are told already');
+      const rest = await store.dueNotices(10);
+      assert.deepEqual(
+        rest.map((notice) => notice.recipient.number),
+        [numbers[2]],
+      );
+      assert.deepEqual(await store.recordNotices([bounce(rest)]), [true]);
+      const queued = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      assert.deepEqual(
+        queued.map((item) => item.raw.toString()),
+        [bounce(readByOne).mail.onceKey, bounce(rest).mail.onceKey],
+        'each SMS named in one bounce',
+      );
     });
 
     test('states only move forward, repeats change nothing, and success is due only when asked', async () => {

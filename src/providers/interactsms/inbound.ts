@@ -3,6 +3,7 @@
  * signed with an MD5 `SMS-Verify` when the account has a secret.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import iconv from 'iconv-lite';
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import { readWallTime } from '../../timestamps.ts';
@@ -10,7 +11,9 @@ import { batchParse, type InboundParse, type InboundRequest } from '../contract.
 import { messageIdOfNotifyId } from './adapter.ts';
 
 type Fields = ReadonlyMap<string, string>;
-type FieldsOrReason = { readonly ok: true; readonly fields: Fields } | { readonly ok: false; readonly reason: string };
+type FieldsOrReason =
+  | { readonly ok: true; readonly fields: Fields; readonly sent: ReadonlyMap<string, Buffer> | undefined }
+  | { readonly ok: false; readonly reason: string };
 
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
 /** A received SMS is at most a few concatenated parts; a longer field is no SMS. */
@@ -38,21 +41,61 @@ export const DLR_FAILED = 0;
 export const DLR_SOME_SENT = 2;
 
 /**
+ * Every byte value once: a charset that reads them as 256 characters, the first 128 as ASCII, writes
+ * each character in one byte and ASCII as ASCII.
+ */
+const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_unused, byte) => byte));
+
+/**
  * The form fields of a webhook post, names in lower case: the gateway is an ASP.NET platform and its
  * two documents spell the same field differently (`SMS-NotifyId` / `SMS-NotifyID`). A field sent
- * twice is refused: the signature and the parse must read the same value.
+ * twice is refused: the signature and the parse must read the same value. One split of the body gives
+ * both each field's text (its bytes in the body's charset) and, for `verify`, the bytes it was sent
+ * as: the fields an SMS is built from are the fields signed.
  */
 function readFields(request: InboundRequest): FieldsOrReason {
   if (request.contentType !== FORM_MEDIA_TYPE && request.contentType !== '') {
     return { ok: false, reason: `not a form post (${request.contentType.slice(0, 60)})` };
   }
+  const form = formFields(request);
   const fields = new Map<string, string>();
-  for (const [name, value] of new URLSearchParams(request.body)) {
+  const sent = new Map<string, Buffer>();
+  for (const { name, value, bytes } of form.fields) {
     const key = name.toLowerCase();
     if (fields.has(key)) return { ok: false, reason: `field ${name.slice(0, 40)} appears more than once` };
     fields.set(key, value);
+    if (bytes) sent.set(key, bytes);
   }
-  return { ok: true, fields };
+  return { ok: true, fields, sent: form.signsBytes ? sent : undefined };
+}
+
+/**
+ * A form's fields: from its bytes when the webhook kept them (`+` and %-escapes undone, then read in
+ * the body's charset), else from its text. `signsBytes` when a signature over the bytes means the
+ * same text: in UTF-8 or a single-byte charset that writes ASCII as ASCII (Latin-1, windows-1252), not
+ * in one (UTF-16) whose bytes read as Latin-1 could spell other fields than its text does.
+ */
+function formFields(request: InboundRequest): {
+  readonly fields: ReadonlyArray<{ readonly name: string; readonly value: string; readonly bytes?: Buffer }>;
+  readonly signsBytes: boolean;
+} {
+  if (!request.rawBody) return { fields: [...new URLSearchParams(request.body)].map(([name, value]) => ({ name, value })), signsBytes: false };
+  const charset = request.charset ?? 'utf-8';
+  const fields = request.rawBody
+    .toString('latin1')
+    .split('&')
+    .filter((pair) => pair !== '')
+    .map((pair) => {
+      const at = pair.indexOf('=');
+      const bytes = formBytes(at < 0 ? '' : pair.slice(at + 1));
+      return { name: iconv.decode(formBytes(at < 0 ? pair : pair.slice(0, at)), charset), value: iconv.decode(bytes, charset), bytes };
+    });
+  return { fields, signsBytes: /^utf-?8$/i.test(charset) || singleByteAscii(charset) };
+}
+
+function singleByteAscii(charset: string): boolean {
+  const text = iconv.decode(ALL_BYTES, charset, { stripBOM: false });
+  return text.length === ALL_BYTES.length && text.slice(0, 128) === ALL_BYTES.toString('latin1', 0, 128);
 }
 
 function field(fields: Fields, name: string): string | undefined {
@@ -135,7 +178,7 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   });
   const said = [statusCode(code), ...counts].join(', ');
   return batchParse(
-    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said, messageId: messageIdOfNotifyId(providerId) })),
+    [...new Set(numbers)].map((number) => ({ providerId, number, code, state, said, messageId: messageIdOfNotifyId(providerId), trackingId: providerId })),
     unreadable,
   );
 }
@@ -147,8 +190,11 @@ export type VerifyFormula = (typeof VERIFY_FORMULAS)[number];
 /**
  * `SMS-Verify`: lower-case hex MD5 over a plain concatenation of wire values and a secret (UTF-8). The
  * values are taken both as text in UTF-8 and as the bytes the gateway sent (`rawBody`, its %-escapes
- * undone): a gateway writing Latin-1 signs its own bytes, and the charset the body names (or not) is
- * checked after the signature, so that Latin-1 under `charset=utf-8` is quarantined as such, not forged.
+ * undone), the same fields the SMS or report is read from: a gateway writing Latin-1 signs its own
+ * bytes, and the charset the body names (or not) is checked after the signature, so that Latin-1
+ * under `charset=utf-8` is quarantined as such, not forged. The bytes count only in UTF-8 or a
+ * single-byte charset that writes ASCII as ASCII (formFields): a captured signature over some bytes
+ * must not sign other text by a charset (UTF-16) that reads them otherwise.
  * - `portal` (developer portal, current): DLR = NotifyId + Success + secret; MO = From + Content + secret.
  * - `kb` (older knowledge base): NotifyID + Success + Password for both (an MO has no SMS-Success:
  *   it counts as empty, and its NotifyId is empty unless it answers an SMS).
@@ -160,12 +206,11 @@ export function verify(request: InboundRequest, kind: 'mo' | 'dr', secret: strin
   }
   const read = readFields(request);
   if (!read.ok) return false;
-  const { fields } = read;
+  const { fields, sent } = read;
   const given = field(fields, 'SMS-Verify') ?? '';
   if (!MD5_HEX.test(given)) return false;
   const names = formula === 'portal' && kind === 'mo' ? ['SMS-From', 'SMS-Content'] : ['SMS-NotifyId', 'SMS-Success'];
   const asText = Buffer.from(names.map((name) => field(fields, name) ?? '').join(''), 'utf8');
-  const sent = request.rawBody && rawFields(request.rawBody);
   const asSent = sent && Buffer.concat(names.map((name) => sent.get(name.toLowerCase()) ?? Buffer.alloc(0)));
   const signs = (value: Buffer) => {
     const expected = createHash('md5').update(value).update(secret, 'utf8').digest('hex');
@@ -174,22 +219,6 @@ export function verify(request: InboundRequest, kind: 'mo' | 'dr', secret: strin
   // Both compared, so the time taken does not tell which form a forger got right.
   const [text, bytes] = [signs(asText), asSent !== undefined && signs(asSent)];
   return text || bytes;
-}
-
-/**
- * A form's fields as the bytes the gateway sent, names in lower case (`+` and %-escapes undone, no
- * charset applied); a name sent twice keeps its first value (readFields refuses such a form anyway).
- */
-function rawFields(raw: Buffer): ReadonlyMap<string, Buffer> {
-  const fields = new Map<string, Buffer>();
-  for (const pair of raw.toString('latin1').split('&')) {
-    const at = pair.indexOf('=');
-    const name = formBytes(at < 0 ? pair : pair.slice(0, at))
-      .toString('latin1')
-      .toLowerCase();
-    if (!fields.has(name)) fields.set(name, formBytes(at < 0 ? '' : pair.slice(at + 1)));
-  }
-  return fields;
 }
 
 /** One form part's bytes: `+` a space, `%XX` the byte it stands for (the part read as latin1, a character per byte). */

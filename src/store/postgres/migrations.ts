@@ -14,21 +14,36 @@ const ORPHANS_OF_SMS = `JOIN delivery_reports d ON d.provider_id = o.provider_id
     WHERE o.id = ANY($2::bigint[])`;
 
 /**
+ * One version of the adoption's history lines: their `words` (SQL over the report `applied`'s columns
+ * `code`, `state` and, with `readsSaid`, `said`). Step 15's did not select `said`, which schema 25 added.
+ */
+interface AdoptionWords {
+  readonly words: string;
+  readonly readsSaid: boolean;
+}
+
+/** Step 15's history words: the code alone. */
+const STEP_15_WORDS: AdoptionWords = { words: "state || ' (provider status ' || code || ')'", readsSaid: false };
+/** Step 27's: the provider's words when the report had them, as a report applied at once reads (rows.ts, reportDetail). */
+const STEP_27_WORDS: AdoptionWords = { words: "state || ' (' || COALESCE(said, 'provider status ' || code) || ')'", readsSaid: true };
+
+/**
  * The delivery reports that arrived before the send results of the SMS `$2` (ids), adopted at `$1`: as
  * SQLite applies them one by one in arrival order (sqlite-replies.ts, advance), each moves its SMS's
- * state only forward of the state before it, gets a history line when it does, and the last that does
- * sets the state, its code and whether a notice is due (wantsNotice). `words`: the history line's
- * words for a report `applied` (its columns `code`, `state` and `said`). Step 15's function shipped with
- * the code alone (STEP_15_WORDS): edit nothing else here, a change is a new step.
+ * state only forward of the state before it, gets a history line when it does (in `words`), and the last
+ * that does sets the state, its code and whether a notice is due (wantsNotice). Step 15's function
+ * shipped with the code alone (STEP_15_WORDS): edit nothing else here, a change is a new step.
  */
-const orphansAdopted = (words: string) => `WITH found AS (
-    SELECT d.id, d.code, d.state, ${words === STEP_15_WORDS ? '' : 'd.said, '}o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
+const orphansAdopted = ({ words, readsSaid }: AdoptionWords) => {
+  const said = readsSaid ? 'said, ' : '';
+  return `WITH found AS (
+    SELECT d.id, d.code, d.state, ${readsSaid ? 'd.said, ' : ''}o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
       COALESCE(${rankOf('o.delivery')}, -1) AS from_rank
     FROM outbound o JOIN messages m ON m.id = o.message_id
     ${ORPHANS_OF_SMS}
   ), applied AS (
-    SELECT id, code, state, ${words === STEP_15_WORDS ? '' : 'said, '}sms_id, message_id, notify, report_all FROM (
-      SELECT id, code, state, ${words === STEP_15_WORDS ? '' : 'said, '}sms_id, message_id, notify, report_all, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
+    SELECT id, code, state, ${said}sms_id, message_id, notify, report_all FROM (
+      SELECT id, code, state, ${said}sms_id, message_id, notify, report_all, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
       FROM found
     ) ordered WHERE forward
   ), adopted AS (
@@ -45,18 +60,16 @@ const orphansAdopted = (words: string) => `WITH found AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
     SELECT $1, message_id, sms_id, 'delivery report', ${words} FROM applied ORDER BY id
   )`;
-
-/** Step 15's history words: the code alone. */
-const STEP_15_WORDS = "state || ' (provider status ' || code || ')'";
-/** Step 27's: the provider's words when the report had them, as a report applied at once reads (rows.ts, reportDetail). */
-const STEP_27_WORDS = "state || ' (' || COALESCE(said, 'provider status ' || code) || ')'";
+};
 
 /** ORPHANS_ADOPTED as a statement of its own, answering how many it adopted: for tests of its plan and its result. */
 export const SENT_ORPHANS = `${orphansAdopted(STEP_27_WORDS)}
   SELECT count(*)::int AS adopted FROM found`;
 
 /** `smsrelay_adopt_orphans(at, ids)`, its history lines in `words`. */
-const adoptionFunction = (words: string) => `CREATE OR REPLACE FUNCTION smsrelay_adopt_orphans(BIGINT, BIGINT[]) RETURNS INTEGER LANGUAGE plpgsql AS $adopt$
+const adoptionFunction = (
+  words: AdoptionWords,
+) => `CREATE OR REPLACE FUNCTION smsrelay_adopt_orphans(BIGINT, BIGINT[]) RETURNS INTEGER LANGUAGE plpgsql AS $adopt$
 DECLARE adopted INTEGER;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM outbound o ${ORPHANS_OF_SMS}) THEN

@@ -74,6 +74,7 @@ import type {
   NewInbound,
   NewMail,
   NewOutgoingMail,
+  NoticeGroup,
   ReroutedConversation,
   QuarantinedRequest,
   QuarantinedBody,
@@ -378,9 +379,13 @@ const SENT_LATE = `INSERT INTO events (at, message_id, sms_id, kind, detail)
  * after that read, where the insert, the state's update and the history line were one each, holding the
  * group's connection and the writes grouped with the report for each.
  */
-/** An SMS waiting to be sent again recorded as sent by its delivery report (`$1` its id, `$2` the report's id, at `$3`, history `$4`). */
+/**
+ * An SMS waiting to be sent again recorded as sent by its delivery report (`$1` its id, `$2` the report's
+ * id, at `$3`, history `$4`, `$5` the report's tracking id unless it has one).
+ */
 const SENT_BY_REPORT = `WITH sent AS (
-    UPDATE outbound SET status = 'sent', provider_id = $2, last_error = NULL, updated_at = $3 WHERE id = $1 RETURNING id, message_id
+    UPDATE outbound SET status = 'sent', provider_id = $2, tracking_id = COALESCE(tracking_id, $5), last_error = NULL, updated_at = $3
+    WHERE id = $1 RETURNING id, message_id
   )
   INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $3, message_id, id, 'sent', $4 FROM sent`;
 
@@ -1311,11 +1316,12 @@ export class PostgresStore implements Store, ClusterStore {
           values: [ids, report.number],
         },
         {
-          // The SMS under the report's own id, else under its former one, else by the relay's own reference if sent or waiting to be sent again (sqlite-replies.ts, outboundOfMessage).
+          // The SMS under the report's own id, else under its former one, else by the relay's own reference while no id names it, sent or waiting to be sent again (sqlite-replies.ts, outboundOfMessage).
           text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.provider_id, o.status, COALESCE(o.provider_id = ANY($1::text[]), FALSE) AS by_id
           FROM outbound o JOIN messages m ON m.id = o.message_id
           WHERE o.number = $2 AND (o.provider_id = ANY($1::text[])
-            OR (o.message_id = $3 AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))))
+            OR (o.message_id = $3 AND COALESCE(o.provider_id, '') = ''
+              AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))))
           ORDER BY by_id DESC, COALESCE(o.provider_id = $1[1], FALSE) DESC, ${REPORT_TARGET_ORDER} LIMIT 1 FOR UPDATE OF o`,
           values: [ids, report.number, report.messageId ?? null],
         },
@@ -1325,7 +1331,7 @@ export class PostgresStore implements Store, ClusterStore {
         const byReference = row !== undefined && !row.by_id;
         if (byReference && row.status === 'queued') {
           // Its report proves the attempt with no answer reached the gateway: sent, with the reports that came before this one.
-          await client.query(SENT_BY_REPORT, [row.id, report.providerId, report.receivedAt, sentByReportDetail(report.providerId)]);
+          await client.query(SENT_BY_REPORT, [row.id, report.providerId, report.receivedAt, sentByReportDetail(report.providerId), report.trackingId ?? null]);
           await client.query(ADOPT_ORPHANS, [report.receivedAt, [row.id]]);
         }
         const target = row && { ...row, provider_id: byReference ? report.providerId : (row.provider_id ?? report.providerId) };
@@ -1384,11 +1390,21 @@ export class PostgresStore implements Store, ClusterStore {
     }));
   }
 
-  recordNotices(smsIds: readonly number[], mail: readonly NewOutgoingMail[]): Promise<void> {
+  recordNotices(groups: readonly NoticeGroup[]): Promise<boolean[]> {
     const now = Date.now();
-    return this.#queueing(mail.length > 0 ? ['mail'] : [], {
-      statements: [{ text: 'UPDATE outbound SET notice_due = 0 WHERE id = ANY($1::bigint[])', values: [smsIds] }, ...mailStatements(mail, now)],
-      result: () => undefined,
+    return this.#queueing(groups.some((group) => group.mail) ? ['mail'] : [], async (client) => {
+      const recorded: boolean[] = [];
+      for (const { smsIds, mail } of groups) {
+        // Skipped, not waited for, when another relay is recording some of them: it names them, this group is left.
+        const still = await client.query('SELECT id FROM outbound WHERE id = ANY($1::bigint[]) AND notice_due = 1 FOR UPDATE SKIP LOCKED', [smsIds]);
+        const whole = still.rowCount === new Set(smsIds).size;
+        if (whole) {
+          await client.query('UPDATE outbound SET notice_due = 0 WHERE id = ANY($1::bigint[])', [smsIds]);
+          if (mail) await insertMail(client, [mail], now);
+        }
+        recorded.push(whole);
+      }
+      return recorded;
     });
   }
 
