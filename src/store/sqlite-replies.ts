@@ -28,18 +28,13 @@ const rankOf = (column: string) =>
  * words (`saysMore`), and the replacing one is applied; anything else is a repeat. Never by an earlier
  * state: while its SMS's send result is not committed, the kept row is all there is of the report
  * (adoptOrphans), and a late interim receipt must not undo the final one (schema 25). A report about
- * another SMS than the kept one's (an id the gateway gave again: REPORT_TARGET_ORDER) is a report of its own,
- * unless it says what the kept one said of its SMS, now final (the same state in the same words): a gateway
- * repeating an older SMS's receipt after the id went to a newer one must not report the newer one with it,
- * so that is a repeat, and a newer SMS's receipt identical to the older one's is taken for one too.
+ * another SMS than the kept one's (an id the gateway gave again: REPORT_TARGET_ORDER) is a report of its own.
  */
 export const REPORT_CONFLICT = `ON CONFLICT (provider, provider_id, number, code) DO UPDATE
   SET state = excluded.state, said = excluded.said, received_at = excluded.received_at, sms_id = coalesce(excluded.sms_id, delivery_reports.sms_id)
   WHERE ${rankOf('excluded.state')} > ${rankOf('delivery_reports.state')}
     OR (excluded.state = delivery_reports.state AND excluded.said IS DISTINCT FROM delivery_reports.said)
-    OR (excluded.sms_id <> delivery_reports.sms_id
-      AND (${rankOf('delivery_reports.state')} < ${RANK.delivered} OR excluded.state <> delivery_reports.state
-        OR excluded.said IS DISTINCT FROM delivery_reports.said))`;
+    OR excluded.sms_id <> delivery_reports.sms_id`;
 
 /**
  * Which of the SMS to one number under one id (outbound `o`) a report is about, first: the newest not yet
