@@ -513,6 +513,27 @@ describe('InteractSMS specifics through the relay', () => {
     });
     for (const mail of sink.received) assert.ok(!(await simpleParser(mail.raw)).text?.includes('FORGED'), 'the forged SMS was mailed');
   });
+
+  test('a signed UTF-8 request posted again under another single-byte charset (koi8-r, windows-1251) is refused 403, not mailed as other text', async () => {
+    const text = 'Привет, ок';
+    const verify = createHash('md5').update(`447700900306${text}portal-secret-123`).digest('hex');
+    const body = new URLSearchParams({
+      'SMS-Type': 'Inbound',
+      'SMS-From': '447700900306',
+      'SMS-To': '447700900000',
+      'SMS-Content': text,
+      'SMS-TimeStamp': '2026-12-06 05:52:01',
+      'SMS-Verify': verify,
+    }).toString();
+    for (const charset of ['koi8-r', 'windows-1251']) {
+      const replayed = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, {
+        method: 'POST',
+        headers: { 'content-type': `application/x-www-form-urlencoded; charset=${charset}` },
+        body,
+      });
+      assert.equal(replayed.status, 403, `${charset}: ${await replayed.clone().text()}`);
+    }
+  });
 });
 
 describe("delivery reports that name their SMS by the relay's own reference", () => {

@@ -41,10 +41,12 @@ export const DLR_FAILED = 0;
 export const DLR_SOME_SENT = 2;
 
 /**
- * Every byte value once: a charset that reads them as 256 characters, the first 128 as ASCII, writes
- * each character in one byte and ASCII as ASCII.
+ * The charsets in which a signature over the bytes the gateway sent counts: those it writes (UTF-8, and
+ * Latin-1 as windows-1252 reads it). Any other charset the sender names would read the same signed bytes
+ * as other text (a captured UTF-8 request posted again as koi8-r), so there only the text's own
+ * signature counts.
  */
-const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_unused, byte) => byte));
+const BYTE_SIGNED_CHARSETS = /^(?:utf-?8|us-ascii|ascii|iso-?8859-1|iso_8859-1|latin-?1|l1|windows-1252|cp1252|cp819|ibm819)$/i;
 
 /**
  * The form fields of a webhook post, names in lower case: the gateway is an ASP.NET platform and its
@@ -72,8 +74,8 @@ function readFields(request: InboundRequest): FieldsOrReason {
 /**
  * A form's fields: from its bytes when the webhook kept them (`+` and %-escapes undone, then read in
  * the body's charset), else from its text. `signsBytes` when a signature over the bytes means the
- * same text: in UTF-8 or a single-byte charset that writes ASCII as ASCII (Latin-1, windows-1252), not
- * in one (UTF-16) whose bytes read as Latin-1 could spell other fields than its text does.
+ * same text: in a charset the gateway writes (BYTE_SIGNED_CHARSETS), not in one (UTF-16) whose bytes
+ * read as Latin-1 could spell other fields than its text does, nor in another single-byte one.
  */
 function formFields(request: InboundRequest): {
   readonly fields: ReadonlyArray<{ readonly name: string; readonly value: string; readonly bytes?: Buffer }>;
@@ -90,12 +92,7 @@ function formFields(request: InboundRequest): {
       const bytes = formBytes(at < 0 ? '' : pair.slice(at + 1));
       return { name: iconv.decode(formBytes(at < 0 ? pair : pair.slice(0, at)), charset), value: iconv.decode(bytes, charset), bytes };
     });
-  return { fields, signsBytes: /^utf-?8$/i.test(charset) || singleByteAscii(charset) };
-}
-
-function singleByteAscii(charset: string): boolean {
-  const text = iconv.decode(ALL_BYTES, charset, { stripBOM: false });
-  return text.length === ALL_BYTES.length && text.slice(0, 128) === ALL_BYTES.toString('latin1', 0, 128);
+  return { fields, signsBytes: BYTE_SIGNED_CHARSETS.test(charset) };
 }
 
 function field(fields: Fields, name: string): string | undefined {
