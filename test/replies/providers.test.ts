@@ -642,38 +642,40 @@ describe("delivery reports that name their SMS by the relay's own reference", ()
     assert.match(bounce.replace(/\r?\n[ \t]+/g, ' '), /only some of the numbers it was sent to got it, not which: this one may have got it/);
   });
 
-  test('Puzzel: a DR matches its SMS by customermessagereference when the send answer gave no messageId (statusCode 25)', async () => {
-    const gateway = new ReplayServer({
-      contentType: 'application/json',
-      answer: {
-        status: 200,
-        body: JSON.stringify({ messageStatus: [{ statusCode: 25, statusMessage: 'Duplicate message', messageId: null, sequenceIndex: 1 }] }),
-      },
+  for (const messageId of [null, 'resent-4711']) {
+    test(`Puzzel: a DR matches its SMS by customermessagereference when the send answer was statusCode 25 with ${messageId === null ? 'no messageId' : 'a messageId of its own'}`, async () => {
+      const gateway = new ReplayServer({
+        contentType: 'application/json',
+        answer: {
+          status: 200,
+          body: JSON.stringify({ messageStatus: [{ statusCode: 25, statusMessage: 'Duplicate message', messageId, sequenceIndex: 1 }] }),
+        },
+      });
+      const relay = await relayOn(gateway, { provider: 'puzzel', serviceId: 4242 });
+      const ids: string[] = [];
+      for (const to of ['4791234701', '4791234702']) {
+        const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`+${to}@sms.example.com`], body: 'no id' })).data);
+        await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
+        ids.push(id);
+      }
+      const report = (id: string, digits: string, statuscode: number) => ({
+        messageid: `orig${digits}`,
+        customermessagereference: `${id}:${digits}`,
+        statuscode,
+        type: 6,
+      });
+      const answer = await postReport(
+        relay,
+        'puzzel',
+        'application/json',
+        JSON.stringify({ dr: [report(ids[0] ?? '', '4791234701', 351), report(ids[1] ?? '', '4791234702', 0)] }),
+      );
+      assert.deepEqual(await answer.json(), { status: 'accepted', reports: ['advanced', 'advanced'] });
+      const states = await Promise.all(ids.map(async (id) => (await relay.relay.store.smsOf(id))[0]?.delivery));
+      assert.deepEqual(states, ['failed', 'delivered']);
+      await waitFor('the bounce', () => maildirMessages(relay.maildir).some((mail) => mail.includes(ids[0] ?? '') && mail.includes('Diagnostic-Code')));
     });
-    const relay = await relayOn(gateway, { provider: 'puzzel', serviceId: 4242 });
-    const ids: string[] = [];
-    for (const to of ['4791234701', '4791234702']) {
-      const id = queuedId((await sendMail(relay.relay.smtpPort, { to: [`+${to}@sms.example.com`], body: 'no id' })).data);
-      await waitFor('sent', async () => (await relay.relay.store.smsOf(id))[0]?.status === 'sent');
-      ids.push(id);
-    }
-    const report = (id: string, digits: string, statuscode: number) => ({
-      messageid: `orig${digits}`,
-      customermessagereference: `${id}:${digits}`,
-      statuscode,
-      type: 6,
-    });
-    const answer = await postReport(
-      relay,
-      'puzzel',
-      'application/json',
-      JSON.stringify({ dr: [report(ids[0] ?? '', '4791234701', 351), report(ids[1] ?? '', '4791234702', 0)] }),
-    );
-    assert.deepEqual(await answer.json(), { status: 'accepted', reports: ['advanced', 'advanced'] });
-    const states = await Promise.all(ids.map(async (id) => (await relay.relay.store.smsOf(id))[0]?.delivery));
-    assert.deepEqual(states, ['failed', 'delivered']);
-    await waitFor('the bounce', () => maildirMessages(relay.maildir).some((mail) => mail.includes(ids[0] ?? '') && mail.includes('Diagnostic-Code')));
-  });
+  }
 });
 
 describe('every simulator sends with nothing configured but its name', () => {

@@ -16,6 +16,8 @@ import { parseXml, xmlFields } from './xml.ts';
 
 export const PROVIDER = 'puzzel';
 const SEND_PATH = '/gw/rs/sendMessages';
+/** Puzzel's "Duplicate message": it already had this clientReference (a resend after a lost answer). */
+const DUPLICATE_STATUS = 25;
 
 /**
  * Puzzel documents no ceiling on `message` per request. 100 keeps the answer (one ~250-byte
@@ -295,10 +297,13 @@ function correlate(statuses: readonly MessageStatus[], messages: readonly Outgoi
     const status = byReference.get(message.clientReference) ?? bySequence.get(index + 1);
     if (status === undefined) return { number: message.number, code: 'MISSING_RESULT' };
     used.add(status);
+    // A duplicate's id (statusCode 25) is not the id the gateway's delivery reports name: they are the first
+    // attempt's, whose answer was lost. With no id kept, they find the SMS by its clientReference.
+    const providerId = status.statusCode === DUPLICATE_STATUS ? undefined : status.messageId;
     return {
       number: message.number,
       code: `PUZZEL:${status.statusCode}`,
-      ...(status.messageId === undefined ? {} : { providerId: status.messageId }),
+      ...(providerId === undefined ? {} : { providerId }),
       ...(status.sessionId === undefined ? {} : { trackingId: status.sessionId }),
       ...(status.statusMessage === undefined ? {} : { detail: status.statusMessage }),
     };
