@@ -117,7 +117,8 @@ export class DeliveryNotices {
           'notices: delivery report mailed to the sender',
         );
       if (mailed.length > 0) onMailQueued();
-      // A group another relay had recorded some of is left: its rest is built at the next sweep, not read again at once while that relay commits.
+      // A group some of whose SMS were locked (another relay recording them, or a commit touching one) or no longer due is
+      // left: its rest is built again by the next pass (the next sweep, or at once when a report was applied meanwhile).
       if (recorded.includes(false)) return;
     }
   }
