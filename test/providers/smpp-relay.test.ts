@@ -273,3 +273,47 @@ describe('SMPP when the bind comes back during a pause', () => {
     assert.equal(await paused(), undefined, 'the pause ended');
   });
 });
+
+describe('SMPP when the SMSC takes no new bind as bound', () => {
+  let relay: TestRelay;
+
+  before(async () => {
+    // The pause's probe a minute away; retries quick, so that 3 binds are lost within the test.
+    relay = await startTestRelay({
+      gateway: { provider: 'smpp-simulator' },
+      sms: SMS,
+      delivery: { retryMinDelay: '100ms', retryMaxDelay: '300ms', pauseProbeInterval: '1m' },
+    });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('the account pause of ESME_RINVBNDSTS on 3 new binds probes at its interval, not as each new bind is made', async () => {
+    const simulator = relay.relay.simulator as SmppSimulator;
+    simulator.setBehaviour({ mode: 'error', status: 0x04 });
+    const mailTo = async (phone: string, body: string) => {
+      const sent = await sendMail(relay.relay.smtpPort, {
+        from: 'alice@example.com',
+        to: [`${phone}@sms.example.com`],
+        subject: 'x',
+        body,
+        headers: { From: 'alice@example.com' },
+      });
+      assert.equal(sent.data?.code, 250, sent.data?.text);
+    };
+    await mailTo('447700900431', 'Never taken as bound');
+    const paused = async () => (await relay.relay.store.gatewayState(Date.now())).pauses[0]?.reason;
+    await waitFor('the account pause', async () => (await paused())?.startsWith('SMPP_BIND:ESME_RINVBNDSTS'), 10_000);
+    const submits = simulator.requests;
+    // An SMS due while paused: the pause's probe, a minute away.
+    await mailTo('447700900432', 'Waits for the probe');
+    const binds = simulator.bindCount;
+    // The bind made again meanwhile (after about a second) sends nothing.
+    await waitFor('a bind made again', () => simulator.bindCount > binds, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(simulator.requests, submits, 'no probe at a new bind');
+    assert.ok((await paused())?.startsWith('SMPP_BIND:ESME_RINVBNDSTS'));
+  });
+});

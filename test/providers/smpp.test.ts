@@ -13,7 +13,7 @@ import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Gateway, SmsSubmission } from '../../src/providers/contract.ts';
 import { createSmppGateway } from '../../src/providers/smpp/adapter.ts';
-import type { Timers } from '../../src/timers.ts';
+import { REAL_TIMERS, type Timers } from '../../src/timers.ts';
 import { smppPlugin } from '../../src/providers/smpp/index.ts';
 import { sourceAddress } from '../../src/providers/smpp/sender-id.ts';
 import { COMMAND, encodeMessageId, encodePdu, type Pdu, PduReader, STATUS, TAG } from '../../src/providers/smpp/pdu.ts';
@@ -900,10 +900,12 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
     }
   });
 
-  test('ESME_RINVBNDSTS on 3 new binds in a row: the account pause with alert gateway-account, one warning for the episode; a taken submit_sm ends it', async () => {
+  test('ESME_RINVBNDSTS on 3 new binds in a row: the account pause with alert gateway-account, one warning for the episode, reported by health() over the new binds and the probe; a taken submit_sm ends it', async () => {
     const smsc = new HandSmsc();
     const log = captureLog('info');
-    const gateway = gatewayTo(await smsc.listen(), {}, log.logger);
+    // Real timers on a clock the test can move on, for a probe long after the bind was made.
+    let now = 0;
+    const gateway = gatewayTo(await smsc.listen(), {}, log.logger, { ...REAL_TIMERS, now: () => Date.now() + now });
     await gateway.start({ inbound: collectingSink().sink });
     const nth = (command: number, n: number) => () => smsc.pdus.filter((pdu) => pdu.commandId === command)[n - 1];
     try {
@@ -930,11 +932,28 @@ describe('SMPP binds the SMSC loses, drops, leaves unanswered or cannot trust', 
           ['error', 'gateway-account'],
         ],
       );
-      await waitFor('bind 4', () => smsc.binds === 4 && gateway.health().ok);
+      // Bound again, but the SMSC will not take the bind as bound: the account's refusal, so that the pause probes at
+      // its own interval rather than as each new bind is made (a gateway back makes the dispatcher probe at once).
+      await waitFor('bind 4', () => smsc.binds === 4 && smsc.socket !== undefined && gateway.health().connections?.[0]?.up === 1);
+      assert.deepEqual(
+        { ...gateway.health(), connections: undefined },
+        { ok: false, connections: undefined, detail: 'the SMSC answered ESME_RINVBNDSTS on 3 new binds in a row', refusal: 'SMPP_BIND:ESME_RINVBNDSTS' },
+      );
+      // The pause's probe, minutes after the bind was made: the same trouble, still the account's.
+      now += 5 * 60_000;
+      const probe = gateway.send(sms('+447700900293', 'probe'), 0);
+      const probed = await waitFor('submit_sm 4', nth(COMMAND.submit_sm, 4));
+      smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, STATUS.ESME_RINVBNDSTS, probed.sequence, Buffer.from([0])));
+      assert.equal(`${classifyRecipient(await probe, '+447700900293').action}`, 'pause');
+      const unbind = await waitFor('unbind 4', nth(COMMAND.unbind, 4));
+      smsc.socket?.write(encodePdu(COMMAND.unbind_resp, 0, unbind.sequence));
+      await waitFor('bind 5', () => smsc.binds === 5 && gateway.health().connections?.[0]?.up === 1);
+      assert.equal(gateway.health().refusal, 'SMPP_BIND:ESME_RINVBNDSTS');
       const taken = gateway.send(sms('+447700900293', 'taken'), 0);
-      const submit = await waitFor('submit_sm 4', nth(COMMAND.submit_sm, 4));
+      const submit = await waitFor('submit_sm 5', nth(COMMAND.submit_sm, 5));
       smsc.socket?.write(encodePdu(COMMAND.submit_sm_resp, 0, submit.sequence, encodeMessageId('TAKEN')));
       assert.equal(classifyRecipient(await taken, '+447700900293').action, 'sent');
+      assert.equal(gateway.health().ok, true);
       assert.ok(lines().some((line) => line.msg.includes('takes the bind as bound again')));
     } finally {
       await gateway.close();

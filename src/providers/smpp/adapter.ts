@@ -109,6 +109,13 @@ function partsKey(messageId: string, number: string, parts: number): string {
   return `parts:${createHash('sha256').update(`${messageId}\n${number}`, 'utf8').digest('hex').slice(0, 24)}/${parts}`;
 }
 
+/** New binds the SMSC never takes as bound (bind.ts, bindsLostForAccount): refused as a bind is, so the outcome rules pause the account. */
+const LOST_BINDS_CODE = `${BIND_CODE_PREFIX}${statusName(STATUS.ESME_RINVBNDSTS)}`;
+
+function lostBindsDetail(binds: number): string {
+  return `the SMSC answered ESME_RINVBNDSTS on ${binds} new binds in a row`;
+}
+
 export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?: Timers): Gateway {
   const { settings } = options;
   const logger = options.logger.child({ provider: PROVIDER });
@@ -302,7 +309,18 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
         return { kind, up: ofKind.filter((bind) => bind.bound).length, kept: ofKind.length };
       });
       // Receiver binds down do not stop sending (/readyz stays ready): `connections` shows them.
-      if (senders.some((bind) => bind.bound)) return { ok: true, connections };
+      const bound = senders.filter((bind) => bind.bound);
+      // A bind the SMSC will not take as bound (ESME_RINVBNDSTS on new binds in a row) cannot send: while every
+      // bound one is so, it is the account's refusal, so that a bind made again does not end the pause early
+      // (the dispatcher probes a gateway back at once) and the pause probes at its own interval.
+      if (bound.some((bind) => bind.bindsLostForAccount === undefined)) return { ok: true, connections };
+      if (bound.length > 0)
+        return {
+          ok: false,
+          connections,
+          detail: lostBindsDetail(Math.min(...bound.map((bind) => bind.bindsLostForAccount ?? 0))),
+          refusal: LOST_BINDS_CODE,
+        };
       const refusal = bindRefusal();
       if (refusal) return { ok: false, connections, detail: `bind refused: ${refusal}`, refusal: `${BIND_CODE_PREFIX}${refusal}` };
       return { ok: false, connections, detail: `not bound: ${senders[0]?.lastError ?? 'connecting'}` };
@@ -440,11 +458,7 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       const taken = answers.filter((answer) => answer.kind === 'answered' && answer.status === STATUS.ESME_ROK).length;
       // New binds the SMSC never takes as bound: the account's trouble, as a refused bind is (nothing was taken).
       if (refused.kind === 'answered' && refused.bindsLost !== undefined && taken === 0)
-        return {
-          kind: 'refused',
-          code: `${BIND_CODE_PREFIX}${statusName(refused.status)}`,
-          detail: `the SMSC answered ESME_RINVBNDSTS on ${refused.bindsLost} new binds in a row`,
-        };
+        return { kind: 'refused', code: LOST_BINDS_CODE, detail: lostBindsDetail(refused.bindsLost) };
       const prefix = refused.kind === 'nacked' ? NACK_CODE_PREFIX : CODE_PREFIX;
       // The parts taken are kept (partlyTaken) for a retry that sends only the others.
       const parts = taken > 0 ? { partsTaken: taken, partsTotal: answers.length, partsKept: true as const } : {};

@@ -187,6 +187,15 @@ export class SmppBind {
     return this.#lastError;
   }
 
+  /**
+   * New binds in a row the SMSC answered ESME_RINVBNDSTS on, while that is the account's trouble (at least
+   * LOST_BINDS_FOR_ACCOUNT, and no submit_sm answered otherwise since): the bind is made, but the SMSC will
+   * not take it as bound, so it cannot send. Undefined otherwise.
+   */
+  get bindsLostForAccount(): number | undefined {
+    return this.#bindsLost >= LOST_BINDS_FOR_ACCOUNT ? this.#bindsLost : undefined;
+  }
+
   /** Node's code for the SMSC's certificate the relay does not trust, when that is why it is not bound. */
   get certificateError(): string | undefined {
     return this.#certificateError;
@@ -230,7 +239,8 @@ export class SmppBind {
         // The SMSC does not take this session as bound (a fail-over lost its session table): only a new bind mends it.
         if (pdu.status === STATUS.ESME_RINVBNDSTS) {
           this.#rebind('the SMSC answered a submit_sm with ESME_RINVBNDSTS: it does not take this bind as bound');
-          if (this.#bindsLost >= LOST_BINDS_FOR_ACCOUNT) return { kind: 'answered', status: pdu.status, messageId: '', bindsLost: this.#bindsLost };
+          const bindsLost = this.bindsLostForAccount;
+          if (bindsLost !== undefined) return { kind: 'answered', status: pdu.status, messageId: '', bindsLost };
         } else this.#sessionKept();
         return { kind: 'answered', status: pdu.status, ...(pdu.status === STATUS.ESME_ROK ? messageIdOf(pdu.body) : { messageId: '' }) };
       }
@@ -356,8 +366,11 @@ export class SmppBind {
   #rebind(reason: string): void {
     const socket = this.#socket;
     if (!socket || this.#state !== 'bound') return;
-    // A bind that had worked a while starts an episode; one lost as soon as it was made continues it.
-    this.#bindsLost = this.#timers.now() - this.#boundAt < STABLE_BIND_MS ? this.#bindsLost + 1 : 1;
+    // A bind that had worked a while starts an episode; one lost as soon as it was made continues it. Once
+    // the episode is the account's, only a submit_sm answered otherwise ends it (#sessionKept): the pause's
+    // probe comes minutes after the bind was made, and its ESME_RINVBNDSTS is the same trouble, not a new one.
+    const continues = this.bindsLostForAccount !== undefined || this.#timers.now() - this.#boundAt < STABLE_BIND_MS;
+    this.#bindsLost = continues ? this.#bindsLost + 1 : 1;
     const fields = { reason, binds: this.#bindsLost };
     if (this.#bindsLost === 1) this.#log.warn(fields, 'smpp: the SMSC lost this bind; unbinding and binding again');
     else if (this.#bindsLost === LOST_BINDS_FOR_ACCOUNT)
