@@ -35,15 +35,16 @@ const STEP_27_WORDS: AdoptionWords = { words: "state || ' (' || COALESCE(said, '
  * shipped with the code alone (STEP_15_WORDS): edit nothing else here, a change is a new step.
  */
 const orphansAdopted = ({ words, readsSaid }: AdoptionWords) => {
-  const said = readsSaid ? 'said, ' : '';
+  // The reports' said column where this version reads it: `d.said` from the table, then `said` from `found`.
+  const said = (of = '') => (readsSaid ? `${of}said, ` : '');
   return `WITH found AS (
-    SELECT d.id, d.code, d.state, ${readsSaid ? 'd.said, ' : ''}o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
+    SELECT d.id, d.code, d.state, ${said('d.')}o.id AS sms_id, o.message_id, o.notify, m.report_all, ${rankOf('d.state')} AS rank,
       COALESCE(${rankOf('o.delivery')}, -1) AS from_rank
     FROM outbound o JOIN messages m ON m.id = o.message_id
     ${ORPHANS_OF_SMS}
   ), applied AS (
-    SELECT id, code, state, ${said}sms_id, message_id, notify, report_all FROM (
-      SELECT id, code, state, ${said}sms_id, message_id, notify, report_all, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
+    SELECT id, code, state, ${said()}sms_id, message_id, notify, report_all FROM (
+      SELECT id, code, state, ${said()}sms_id, message_id, notify, report_all, rank > GREATEST(from_rank, COALESCE(max(rank) OVER (PARTITION BY sms_id ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), -1)) AS forward
       FROM found
     ) ordered WHERE forward
   ), adopted AS (
