@@ -594,6 +594,7 @@ function gatewayOptions(
     settings: simulated ? simulatedSettings(gateway.provider, gateway.settings) : gateway.settings,
     webhookUrls: config.gateway.publicUrl === undefined ? undefined : webhookUrlsAt(config.gateway.publicUrl, config, gateway.provider),
     defaultRegion: config.sms.defaultRegion,
+    sharedQueue: config.store.url !== undefined,
   };
 }
 

@@ -67,7 +67,8 @@ export interface RecipientResult {
   readonly partsTotal?: number;
   /**
    * The provider keeps the parts it took and its retry sends only the others, under the same reference,
-   * so the phone gets none twice (SMPP, while the relay runs): a plain retry, no possible duplicate.
+   * so the phone gets none twice (SMPP, while the relay runs and shares its queue with no other relay):
+   * a plain retry, no possible duplicate.
    */
   readonly partsKept?: true;
   /**
@@ -175,6 +176,12 @@ export interface GatewayOptions<Settings extends object = Readonly<Record<string
   readonly logger: Logger;
   /** The plug-in's own `gateway.*` keys, parsed by its `settings.schema` (never the whole config). */
   readonly settings: Settings;
+  /**
+   * Relays share the queue (a PostgreSQL store, docs/several-relays.md): an SMS's retry may be made by
+   * another relay, so what this gateway remembers of an attempt (`RecipientResult.partsKept`) cannot be
+   * promised to the retry.
+   */
+  readonly sharedQueue?: boolean | undefined;
   /**
    * The relay's webhook URLs as the provider must call them (from `gateway.publicUrl`, the relay's
    * webhook token included), for providers told per message where to report (Twilio's

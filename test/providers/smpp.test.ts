@@ -27,9 +27,10 @@ const ACCOUNT = { username: 'smpp-test', password: 'smpp-pw' };
 const silent = createLogger('silent');
 const { classifyRecipient } = outcomeClassifier(smppPlugin.outcomeRules);
 
-function gatewayTo(url: string, settings: object = {}, logger = silent, timers?: Timers): Gateway {
+function gatewayTo(url: string, settings: object = {}, logger = silent, timers?: Timers, sharedQueue = false): Gateway {
   return createSmppGateway(
     {
+      sharedQueue,
       endpoints: [url],
       ...ACCOUNT,
       accountId: undefined,
@@ -145,6 +146,21 @@ describe('SMPP against the simulated SMSC', () => {
     const refused = classifyRecipient(await gateway.send(sms('+447700900233', text), 0), '+447700900233');
     assert.deepEqual([refused.action, refused.code], ['fail', 'SMPP:ESME_RINVDSTADR']);
     assert.match(refused.reason, /^the SMSC refused the number; the gateway had already taken 1 of 2 parts of it, which the phone may show$/);
+  });
+
+  test('relays sharing the queue: a long SMS partly taken is retried as a possible duplicate, since another relay may make the retry and send the whole text', async () => {
+    const shared = gatewayTo(url, {}, silent, undefined, true);
+    await shared.start({ inbound: collectingSink().sink });
+    try {
+      simulator.setBehaviour({ mode: 'error', status: STATUS.ESME_RSYSERR, times: 1 });
+      const text = `${'Tank 6 pressure above limit, valve 2 closed. '.repeat(5)}End.`;
+      const result = await shared.send(sms('+447700900234', text), 0);
+      const classified = classifyRecipient(result, '+447700900234');
+      assert.deepEqual([classified.action, classified.code], ['ambiguous', 'SMPP:ESME_RSYSERR']);
+      assert.match(classified.reason, /already taken 1 of 2 parts of it, which the phone may get twice$/);
+    } finally {
+      await shared.close();
+    }
   });
 
   test('a long SMS sent again after the SMSC took some of its parts: only the others go, under the same reference, and the set is whole', async () => {

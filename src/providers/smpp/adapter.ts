@@ -460,8 +460,10 @@ export function createSmppGateway(options: GatewayOptions<SmppSettings>, timers?
       if (refused.kind === 'answered' && refused.bindsLost !== undefined && taken === 0)
         return { kind: 'refused', code: LOST_BINDS_CODE, detail: lostBindsDetail(refused.bindsLost) };
       const prefix = refused.kind === 'nacked' ? NACK_CODE_PREFIX : CODE_PREFIX;
-      // The parts taken are kept (partlyTaken) for a retry that sends only the others.
-      const parts = taken > 0 ? { partsTaken: taken, partsTotal: answers.length, partsKept: true as const } : {};
+      // The parts taken are kept (partlyTaken) for a retry that sends only the others. Promised only where this
+      // relay makes the retry: another relay of a shared queue knows none of them and sends the whole text.
+      const kept = options.sharedQueue ? {} : { partsKept: true as const };
+      const parts = taken > 0 ? { partsTaken: taken, partsTotal: answers.length, ...kept } : {};
       return { kind: 'answered', results: [{ number, code: `${prefix}${statusName(refused.status)}`, ...parts }] };
     }
     // Only when no part was written: one in flight, or taken, may reach the phone.
