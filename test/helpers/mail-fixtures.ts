@@ -69,3 +69,29 @@ export function loadCorpus(set: 'tuning' | 'held-back'): CorpusFixture[] {
       return { name, raw: readFileSync(`${dir}${file}`), expected: corpusSchema.parse(JSON.parse(readFileSync(`${dir}${name}.json`, 'utf8'))) };
     });
 }
+
+/**
+ * A plain-text UTF-8 mail as a client writes it: CRLF line ends, 8bit, the subject encoded; `headers` go
+ * after the subject.
+ */
+export function plainClientMail(
+  subject: string,
+  body: string,
+  { to, date, messageId, headers = [] }: { to: string; date: string; messageId: string; headers?: readonly string[] },
+): Buffer {
+  return Buffer.from(
+    [
+      'From: alice@example.com',
+      `To: ${to}`,
+      `Date: ${date}`,
+      `Message-ID: <${messageId}>`,
+      `Subject: =?UTF-8?B?${Buffer.from(subject).toString('base64')}?=`,
+      ...headers,
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: 8bit',
+      '',
+      ...body.split('\n'),
+    ].join('\r\n'),
+  );
+}

@@ -11,27 +11,15 @@ import { configSchema } from '../../src/config/schema.ts';
 import { extractRequest, parseMail } from '../../src/mail/extract.ts';
 import { textPolicyFor } from '../../src/mail/policy.ts';
 import { type StripOptions, stripBody, tidy } from '../../src/mail/strip.ts';
+import { plainClientMail } from '../helpers/mail-fixtures.ts';
 
 const DEFAULT_POLICY = textPolicyFor(configSchema.shape.text.parse(undefined), 'sender@example.com');
 const RULES = { endMarkers: [], startMarkers: [], disclaimers: [] };
 const strip = (text: string, options: StripOptions = {}) => stripBody(text, RULES, options);
 
-/** A plain-text UTF-8 mail as a client writes it: CRLF line ends, 8bit. */
+/** A plain-text UTF-8 mail as a client writes it (plainClientMail). */
 const mail = (subject: string, body: string) =>
-  Buffer.from(
-    [
-      'From: alice@example.com',
-      'To: 447700900212@sms.localhost',
-      'Date: Sat, 5 Dec 2026 17:05:00 +0100',
-      'Message-ID: <localised@example.com>',
-      `Subject: =?UTF-8?B?${Buffer.from(subject).toString('base64')}?=`,
-      'MIME-Version: 1.0',
-      'Content-Type: text/plain; charset=utf-8',
-      'Content-Transfer-Encoding: 8bit',
-      '',
-      ...body.split('\n'),
-    ].join('\r\n'),
-  );
+  plainClientMail(subject, body, { to: '447700900212@sms.localhost', date: 'Sat, 5 Dec 2026 17:05:00 +0100', messageId: 'localised@example.com' });
 const extract = async (subject: string, body: string) => extractRequest(await parseMail(mail(subject, body)), DEFAULT_POLICY, false);
 
 const FORWARDED = 'Pallets 1-3 arrive Monday 08:00 at dock B.';

@@ -14,27 +14,14 @@ import { textPolicyFor } from '../../src/mail/policy.ts';
 import { Templates } from '../../src/mailer/templates.ts';
 import { buildReplyMail, replyMailOptions } from '../../src/replies/reply-mail.ts';
 import { analyseText } from '../../src/sms/encoding.ts';
+import { plainClientMail } from '../helpers/mail-fixtures.ts';
 
 const POLICY = textPolicyFor(configSchema.shape.text.parse(undefined), 'alice@example.com');
 const PHONE_ADDRESS = '447700900310@sms.localhost';
 
-/** A plain-text UTF-8 mail as a client writes it: CRLF line ends, 8bit, the subject encoded. */
+/** A plain-text UTF-8 mail as a client writes it (plainClientMail), to the phone. */
 const raw = (subject: string, body: string, headers: readonly string[] = []) =>
-  Buffer.from(
-    [
-      'From: alice@example.com',
-      `To: ${PHONE_ADDRESS}`,
-      'Date: Sun, 6 Dec 2026 06:40:00 +0100',
-      'Message-ID: <mail-systems@example.com>',
-      `Subject: =?UTF-8?B?${Buffer.from(subject).toString('base64')}?=`,
-      ...headers,
-      'MIME-Version: 1.0',
-      'Content-Type: text/plain; charset=utf-8',
-      'Content-Transfer-Encoding: 8bit',
-      '',
-      ...body.split('\n'),
-    ].join('\r\n'),
-  );
+  plainClientMail(subject, body, { to: PHONE_ADDRESS, date: 'Sun, 6 Dec 2026 06:40:00 +0100', messageId: 'mail-systems@example.com', headers });
 
 describe("answers to the relay's reply mail through mail systems and clients", () => {
   let sent = '';
