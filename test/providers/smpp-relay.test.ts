@@ -12,6 +12,10 @@ import { queuedId, sendMail } from '../helpers/smtp.ts';
 
 const SMS = { domains: ['sms.example.com'], defaultRegion: 'GB', maxParts: 2 };
 
+/** A mail from alice@example.com to `phone` on the SMS domain, as an application sends it. */
+const mailFromAlice = (relay: TestRelay, phone: string, body: string) =>
+  sendMail(relay.relay.smtpPort, { from: 'alice@example.com', to: [`${phone}@sms.example.com`], subject: 'x', body, headers: { From: 'alice@example.com' } });
+
 describe('SMPP through the relay', () => {
   let relay: TestRelay;
   let simulator: SmppSimulator;
@@ -30,8 +34,7 @@ describe('SMPP through the relay', () => {
     removeDir(relay.dir);
   });
 
-  const mailTo = async (phone: string, body: string) =>
-    sendMail(relay.relay.smtpPort, { from: 'alice@example.com', to: [`${phone}@sms.example.com`], subject: 'x', body, headers: { From: 'alice@example.com' } });
+  const mailTo = (phone: string, body: string) => mailFromAlice(relay, phone, body);
   const mails = (text: string) => maildirMessages(relay.maildir).filter((raw) => raw.replace(/=\r?\n/g, '').includes(text));
 
   test("an SMSC's refusal of a submit_sm is counted under its category as a number's refusal, apart from a request's failures", async () => {
@@ -175,13 +178,7 @@ describe('SMPP with 16-bit UDH references', () => {
   });
 
   test('the 554 at DATA counts 152 per part: 306 GSM-7 septets need 3 parts, over sms.maxParts 2', async () => {
-    const sent = await sendMail(relay.relay.smtpPort, {
-      from: 'alice@example.com',
-      to: ['447700900415@sms.example.com'],
-      subject: 'x',
-      body: 'x'.repeat(306),
-      headers: { From: 'alice@example.com' },
-    });
+    const sent = await mailFromAlice(relay, '447700900415', 'x'.repeat(306));
     assert.equal(sent.data?.code, 554);
     assert.match(sent.data?.text ?? '', /306 GSM-7 septets need 3 SMS parts; the limit is 2 parts, which hold the first 304 characters/);
   });
@@ -189,13 +186,7 @@ describe('SMPP with 16-bit UDH references', () => {
   test('304 characters fit in 2 parts and go as two submit_sm, each with a 16-bit reference UDH', async () => {
     const simulator = relay.relay.simulator as SmppSimulator;
     const before = simulator.requests;
-    const sent = await sendMail(relay.relay.smtpPort, {
-      from: 'alice@example.com',
-      to: ['447700900416@sms.example.com'],
-      subject: 'x',
-      body: 'y'.repeat(304),
-      headers: { From: 'alice@example.com' },
-    });
+    const sent = await mailFromAlice(relay, '447700900416', 'y'.repeat(304));
     assert.equal(sent.data?.code, 250, sent.data?.text);
     const record = await waitFor('the SMS', () => simulator.records.find((entry) => entry.to === '447700900416'));
     assert.equal(record.text, 'y'.repeat(304));
@@ -218,13 +209,7 @@ describe('SMPP when the SMSC starts refusing the bind during an outage', () => {
   test('a pause that began as a dropped bind names the refusal as soon as the SMSC refuses the bind, not at its next probe', async () => {
     const simulator = relay.relay.simulator as SmppSimulator;
     simulator.setBehaviour({ mode: 'drop', times: 1 });
-    const sent = await sendMail(relay.relay.smtpPort, {
-      from: 'alice@example.com',
-      to: ['447700900417@sms.example.com'],
-      subject: 'x',
-      body: 'Dropped then refused',
-      headers: { From: 'alice@example.com' },
-    });
+    const sent = await mailFromAlice(relay, '447700900417', 'Dropped then refused');
     assert.equal(sent.data?.code, 250, sent.data?.text);
     await waitFor('the submit_sm taken', () => simulator.records.some((record) => record.to === '447700900417'));
     simulator.setBehaviour({ mode: 'refuse-binds', status: 0x0e });
@@ -252,14 +237,7 @@ describe('SMPP when the bind comes back during a pause', () => {
 
   test('sending resumes as soon as a bind is made again, not at the next probe', async () => {
     const simulator = relay.relay.simulator as SmppSimulator;
-    const mailTo = (phone: string, body: string) =>
-      sendMail(relay.relay.smtpPort, {
-        from: 'alice@example.com',
-        to: [`${phone}@sms.example.com`],
-        subject: 'x',
-        body,
-        headers: { From: 'alice@example.com' },
-      });
+    const mailTo = (phone: string, body: string) => mailFromAlice(relay, phone, body);
     simulator.setBehaviour({ mode: 'drop', times: 1 });
     await mailTo('447700900418', 'Dropped');
     await waitFor('the submit_sm taken', () => simulator.records.some((record) => record.to === '447700900418'));
@@ -294,13 +272,7 @@ describe('SMPP when the SMSC takes no new bind as bound', () => {
     const simulator = relay.relay.simulator as SmppSimulator;
     simulator.setBehaviour({ mode: 'error', status: 0x04 });
     const mailTo = async (phone: string, body: string) => {
-      const sent = await sendMail(relay.relay.smtpPort, {
-        from: 'alice@example.com',
-        to: [`${phone}@sms.example.com`],
-        subject: 'x',
-        body,
-        headers: { From: 'alice@example.com' },
-      });
+      const sent = await mailFromAlice(relay, phone, body);
       assert.equal(sent.data?.code, 250, sent.data?.text);
     };
     await mailTo('447700900431', 'Never taken as bound');
