@@ -176,8 +176,12 @@ const MAX_NOTES_HEADER_LINES = 16;
 const MAX_NOTES_SENDER_LINES = 3;
 /** Notes wraps a long subject in its column: its value takes at most this many lines. */
 const MAX_NOTES_SUBJECT_LINES = 3;
-/** A label Notes prints at the right of a line, after a wide gap of blanks (its own column). */
-const NOTES_RIGHT_LABEL = /^(\S.*?)(?:[ \t]{3,}|\t)(\S.*)$/;
+/**
+ * A label Notes prints at the right of a line, after a wide gap of blanks (its own column). The left
+ * column ends at a non-blank, so the gap is tried once per gap, not once per blank in it: a lazy left
+ * column retried a long run of blanks followed by another space (U+00A0) from each of its blanks.
+ */
+const NOTES_RIGHT_LABEL = /^(\S(?:.*?\S)?)(?:[ \t]{3,}|[ \t]*\t)(\S[\s\S]*)$/;
 /** Outlook's "Original Message" in the languages it writes it, Turkish's İ and ı as i (see withTurkishI). */
 const ORIGINAL_MESSAGE_WORDS = anyOf(ORIGINAL_MESSAGE.map(withTurkishI));
 const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${ORIGINAL_MESSAGE_WORDS})[-_=\\s]*$`, 'i');

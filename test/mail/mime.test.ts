@@ -12,6 +12,7 @@ import { simpleParser } from 'mailparser';
 import { RelayError } from '../../src/errors.ts';
 import { MAILPARSER_OPTIONS, parseMail } from '../../src/mail/extract.ts';
 import { MAILSPLIT_MAX_HEADER_BYTES, MAX_MIME_PARTS, type ParsedMail, readMail } from '../../src/mail/mime.ts';
+import { withoutUuencoded } from '../../src/mail/uuencoded.ts';
 
 const MAIL = fileURLToPath(new URL('./', import.meta.url));
 /** Every header the relay reads (extract.ts, parameters.ts). */
@@ -442,4 +443,31 @@ describe('the header section ends where Postfix ends it', () => {
       assert.deepEqual({ ...(mail.subject === undefined ? {} : { subject: mail.subject }), text: mail.text }, want);
     });
   }
+});
+
+describe('a long run of blanks in a line is read in one pass', () => {
+  /** Far past any real line; the regular expressions that tried each split of such a run took minutes on it. */
+  const RUN = ' '.repeat(500_000);
+  /** Lets a regression fail rather than hang the run; the linear reading takes milliseconds. */
+  const FINISHES = { timeout: 60_000 };
+
+  test('a charset written with a blank for its "=", padded with blanks up to the header block readMail reads', () => {
+    // readMail reads header blocks up to 64 KiB, which bounds this one's cost (seconds before the fix);
+    // the fuzzer's long Content-Type headers (fuzz-cases.ts) carry the same shape.
+    const raw = `From: x@example.com\r\nSubject: s\r\nContent-Type: text/plain; charset${' '.repeat(60_000)}koi8-r\r\n\r\n\xf3\xc5\xd2\xd7\xc5\xd2\r\n`;
+    assert.equal(readMail(Buffer.from(raw, 'latin1'))?.text, 'Сервер\n');
+  });
+
+  test('a uuencode or `uuencode -m` header line padded with blanks', FINISHES, () => {
+    for (const [begin, encoded] of [
+      ['begin 644', '#8V%T\n`\nend'],
+      ['begin-base64 644', 'Y2F0\n===='],
+    ]) {
+      const padded = withoutUuencoded(`Report.\n${begin} a${RUN}x\n${encoded}\n`);
+      assert.equal(padded.text, 'Report.\n', begin);
+      // The name keeps its blanks inside (compared so, not printed: a failure would print 500,000 blanks).
+      assert.ok(padded.files.length === 1 && padded.files[0] === `a${RUN}x`, begin);
+      assert.deepEqual(withoutUuencoded(`${begin} my report.txt${RUN}\n${encoded}\n`).files, ['my report.txt'], begin);
+    }
+  });
 });

@@ -248,6 +248,14 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
     assert.equal(strip(written), tidy(written));
   });
 
+  it('reads a Notes column line whose gap of blanks runs into another space (U+00A0) in one pass', { timeout: 60_000 }, () => {
+    // Far past any real line: looking for Notes' right column from each blank of the run took minutes on it.
+    const line = `03/20/2026 08:48 AM${' '.repeat(500_000)}\u00a0To`;
+    assert.equal(strip(`OK.\n\nFinance Team\n${line}\nHans\n`), 'OK.\n\nFinance Team\n03/20/2026 08:48 AM To\nHans');
+    // The column after a gap that ends in a tab is still read: the header is cut.
+    assert.equal(strip(`OK.\n\nFinance Team\n03.12.2026 17:02  \tTo\nHans Weber\n\nSubject\nMeeting\n`), 'OK.');
+  });
+
   it("never drops the writer's line right above a quoted attribution", () => {
     assert.equal(strip('Hello\n> On Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\n> > old\n'), 'Hello');
   });
