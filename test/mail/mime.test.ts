@@ -445,6 +445,21 @@ describe('the header section ends where Postfix ends it', () => {
   }
 });
 
+describe('the shifting charsets (shifted-charsets.ts)', () => {
+  const mail = (charset: string, body: string) =>
+    Buffer.from(`From: x@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=${charset}\r\n\r\n${body}\r\n`, 'latin1');
+
+  test("ISO-2022-KR: a shifted byte without its pair is U+FFFD, never a syllable made with the next line's or ASCII letter", async () => {
+    // `<-9v` is 서버; `<-9` leaves `9` alone before SI, before a line's end, and at the text's end.
+    const body = '\u001b$)C\u000e<-9v\u000fA \u000e<-9\u000fAB\r\n\u000e<-9\r\nok \u000e<-9';
+    assert.equal((await parseMail(mail('ISO-2022-KR', body))).text, '서버A 서\ufffdAB\n서\ufffd\nok 서\ufffd\n');
+  });
+
+  test('HZ: "~" at the end of a CRLF line joins it to the next, as at an LF one (RFC 1843)', async () => {
+    assert.equal((await parseMail(mail('HZ-GB-2312', 'Server ~\r\ndown: ~{7~NqFw~}'))).text, 'Server down: 服务器\n');
+  });
+});
+
 describe('a long run of blanks in a line is read in one pass', () => {
   /** Far past any real line; the regular expressions that tried each split of such a run took minutes on it. */
   const RUN = ' '.repeat(500_000);
