@@ -2,7 +2,7 @@ import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { mailboxOf } from './addresses.ts';
 import { printableAscii } from './ascii.ts';
-import { htmlToText, plainWithoutSignature } from './html.ts';
+import { htmlToText, plainWithoutSignature, withoutHtmlRules } from './html.ts';
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,
@@ -182,7 +182,7 @@ export function extractRequest(
     subjectText = tokens.rest;
   }
 
-  const text = tidy(body.rest);
+  const text = tidy(withoutHtmlRules(body.rest));
   // A reply names its conversation (`sent` was looked up): with nothing typed, its old subject is no text, quote or not.
   const answers = quoteRemoved || sent !== undefined;
   const subjectNew = subjectIsNew(prefixed, written, conversationSubjects);

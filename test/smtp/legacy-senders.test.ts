@@ -248,8 +248,8 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send(alternative.replace('\n.\n', '\n42\n'))).text, '42');
   });
 
-  test("an HTML form's fields are each on their line", async () => {
-    const form = '<p>Fill in:</p><textarea>form text</textarea><select><option>opt A</option><option>opt B</option></select>';
-    assert.equal((await send(mail('text/html; charset=utf-8', form))).text, 'Fill in:\n\nform text\nopt A\nopt B');
+  test("an HTML form's fields are each on their line, a list with its chosen option", async () => {
+    const form = '<p>Fill in:</p><textarea>form text</textarea><select><option>opt A</option><option selected>opt B</option></select>';
+    assert.equal((await send(mail('text/html; charset=utf-8', form))).text, 'Fill in:\n\nform text\nopt B');
   });
 });
