@@ -478,10 +478,11 @@ class Scan {
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
     if (isOriginalMarker(line)) return 'original-message marker';
-    if (OUTLOOK_RULE.test(line) && this.#reply) return 'Outlook rule above the mail answered';
-    // In a mail that answers none, the rule is a separator a script or a notification template draws
-    // ("Notification Type: PROBLEM" / "____" / "Host: db1"), except above an invitation's join details.
-    // Above a quoted mail (a header block, an attribution) it went with the quote already (#ruleGoesWithQuote).
+    // Above a quoted mail (a header block, an attribution) the rule went with the quote already
+    // (#ruleGoesWithQuote), in a reply or not. Anywhere else it is a separator a script or a notification
+    // template draws ("Notification Type: PROBLEM" / "____" / "Host: db1"), also in an alert threaded
+    // under the one it follows (Icinga's RECOVERY under its PROBLEM: In-Reply-To makes it a reply),
+    // except above an invitation's join details.
     if (OUTLOOK_RULE.test(line) && this.#invitation) return RULED_BLOCK_REASON;
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;

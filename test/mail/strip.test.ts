@@ -440,7 +440,19 @@ describe('stripText: list and notification footers', () => {
       reasons: ["Outlook rule and the block below it (an invitation's online-meeting join details)"],
       quoteRemoved: false,
     });
-    assert.deepEqual(removedBy(invitation, { reply: true }).reasons, ['Outlook rule above the mail answered']);
+    assert.deepEqual(removedBy(invitation, { reply: true, invitation: true }).reasons, [
+      "Outlook rule and the block below it (an invitation's online-meeting join details)",
+    ]);
+  });
+
+  it("keeps an alert's lines below a rule of underscores in a reply (an alert threaded under the one it follows); cuts an Outlook reply's quote", () => {
+    const rule = '_'.repeat(40);
+    const icinga = `***** Icinga *****\nNotification Type: RECOVERY\n${rule}\nHost: db1\nState: UP\nAddress: 10.0.0.5\n`;
+    assert.deepEqual(removedBy(icinga, { reply: true }), { text: icinga.trimEnd(), reasons: [], quoteRemoved: false });
+    const outlook = `Done, db1 is back.\n\n${rule}\nFrom: Ops <ops@example.com>\nSent: Tuesday, 20 March 2026 08:48\nTo: Ana <ana@example.com>\nSubject: db1 down\n\nCan you restart db1?\n`;
+    assert.equal(removedBy(outlook, { reply: true }).text, 'Done, db1 is back.');
+    const attributed = `Done.\n\n${rule}\nOn Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\n> Can you restart db1?\n`;
+    assert.equal(removedBy(attributed, { reply: true }).text, 'Done.');
   });
 
   it('keeps what stands below a rule of underscores in a mail that answers none and carries no invitation: a separator', () => {
