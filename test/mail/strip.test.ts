@@ -82,6 +82,45 @@ describe('stripBody: signatures and device lines', () => {
     }
   });
 
+  it('keeps a "Sent from/via" line naming a machine or place whose words only start like a device, or hold a possessive further on', () => {
+    for (const line of [
+      'Sent from Machine 3 in hall B',
+      'Sent via Mailroom printer 2',
+      'Sent from application server db1 in rack 4',
+      'Sent from the Appleton warehouse',
+      'Sent from Edison substation 4',
+      'Sent via PLC 3 on the mobile crane',
+      'Sent from sensor 4 at 10 min past 3',
+      'Sent via min-max monitor in hall 2',
+      'Sent from Handyman van 2',
+      'Sent from Spark gap tester 1',
+      'Sent from Pixel counter 5 in line B',
+    ]) {
+      assert.equal(strip(`Temperature 9 C.\n${line}\n`), `Temperature 9 C.\n${line}`, line);
+    }
+    // A device's or app's name as a whole word, a possessive right after the opening, and the names that take endings still go.
+    for (const line of [
+      'Sent from Mail for Windows',
+      'Sent from Yahoo Mail on Android',
+      'Sent with Spark',
+      'Sent from Edison',
+      'Sent from my Pixel 7',
+      'Sent from my Mac',
+      'Sent from a mobile device',
+      'Az iPhone-omról küldve',
+      'Lähetetty iPhonesta',
+      'Lähetetty Androidista',
+      'Отправлено из мобильной Почты Mail.ru',
+      'Отправлено с телефона',
+      'Στάλθηκε από το κινητό μου',
+      'iPhoneから送信',
+      'Enviado desde mi teléfono',
+      'Gesendet von meinem Handy',
+    ]) {
+      assert.equal(strip(`Yes\n\n${line}\n`), 'Yes', line);
+    }
+  });
+
   it('cuts at the device line GMX and WEB.DE write (79 characters) and at "Gruß" / "Grüße" alone', () => {
     assert.equal(strip('Passt.\n\nDiese Nachricht wurde von meinem Android-Mobiltelefon mit GMX Mail gesendet.\n'), 'Passt.');
     assert.equal(strip('Passt.\n\nDiese Nachricht wurde von meinem Android-Mobiltelefon mit WEB.DE Mail gesendet.\n'), 'Passt.');
