@@ -156,6 +156,14 @@ describe('form fields and rules, as the phone gets them', () => {
     assert.equal(await sent('<p>Disk full on db1</p><hr><p>ACME Monitoring, 1 Main St, Springfield<br>Unsubscribe</p>'), 'Disk full on db1');
     const header = '<p>From: Ana &lt;ana@example.com&gt;<br>Sent: Tuesday, 20 March 2026 08:48<br>To: ops@example.com<br>Subject: db1</p><p>old text</p>';
     assert.equal(await sent(`<p>Disk full on db1</p><hr>${header}`), 'Disk full on db1');
+    // smsrelay preview names the removed block's first line as the HTML has it.
+    const footer = await parseMail(
+      Buffer.from('From: a@example.com\r\nContent-Type: text/html\r\n\r\n<p>Disk full on db1</p><hr><p>ACME Monitoring, 1 Main St<br>Unsubscribe</p>\r\n'),
+    );
+    assert.deepEqual(
+      extractRequest(footer, POLICY, false).removed.map(({ first }) => first),
+      ['<hr>'],
+    );
     // A writer's own line of hyphens stays as written.
     assert.equal(await sent('<p>Disk full</p><p>--------</p><p>on db1</p>'), 'Disk full\n\n--------\n\non db1');
   });
