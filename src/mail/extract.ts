@@ -2,7 +2,7 @@ import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
 import { mailboxOf } from './addresses.ts';
 import { printableAscii } from './ascii.ts';
-import { htmlToText, plainWithoutSignature } from './html.ts';
+import { HTML_RULE, htmlToText, plainWithoutSignature, withoutHtmlRules } from './html.ts';
 import {
   LabelledCharsetDecoder,
   MAILSPLIT_MAX_HEADER_BYTES,
@@ -182,7 +182,7 @@ export function extractRequest(
     subjectText = tokens.rest;
   }
 
-  const text = tidy(body.rest);
+  const text = tidy(withoutHtmlRules(body.rest));
   // A reply names its conversation (`sent` was looked up): with nothing typed, its old subject is no text, quote or not.
   const answers = quoteRemoved || sent !== undefined;
   const subjectNew = subjectIsNew(prefixed, written, conversationSubjects);
@@ -190,7 +190,9 @@ export function extractRequest(
   // An edited reply subject is sent as the writer typed it: the reply prefixes carry no words of theirs.
   const sentSubject = answers && subjectNew ? stripReplyPrefixes(subjectText) : subjectText;
   const smsText = noNewText ? '' : withSubject(text, sentSubject, subjectCommand ? 'never' : rules.subject);
-  const removed = [...unsealed.removed, ...uuencoded.removed, ...(cut ? [cut.removal] : []), ...stripped.removed];
+  // An HTML rule a block starts at is named as the writer's HTML has it, not as the text rules read it.
+  const strippedRemoved = stripped.removed.map((removal) => (removal.first === HTML_RULE ? { ...removal, first: '<hr>' } : removal));
+  const removed = [...unsealed.removed, ...uuencoded.removed, ...(cut ? [cut.removal] : []), ...strippedRemoved];
   return {
     text: smsText,
     noNewText,

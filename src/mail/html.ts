@@ -1,4 +1,4 @@
-import { compile, type FormatCallback, type HtmlToTextOptions } from 'html-to-text';
+import { compile, type DomNode, type FormatCallback, type HtmlToTextOptions } from 'html-to-text';
 import { LRUCache } from 'lru-cache';
 import { RelayError } from '../errors.ts';
 import { hiddenSelectors } from './style-sheets.ts';
@@ -75,10 +75,11 @@ const COMMON_SELECTORS: Selectors = [
   ...['mso-list:Ignore', 'mso-list: Ignore'].map((style) => ({ selector: `span[style*="${style}" i]`, format: 'wordListMarker' })),
   { selector: 'ul', options: { itemPrefix: '- ' } },
   { selector: 'ol', format: 'unorderedList', options: { itemPrefix: '- ' } },
-  // A form's fields each on their line: inline, a textarea's text and a list's options ran together ("form textopt Aopt B").
-  ...['textarea', 'select', 'option'].map((selector) => ({ selector, format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } })),
-  // A rule between a summary and its details is a paragraph break: html-to-text's 40 hyphens cost a quarter of an SMS.
-  { selector: 'hr', format: 'block', options: { leadingLineBreaks: 2, trailingLineBreaks: 2 } },
+  // A form's fields each on their line: inline, a textarea's text and a list's choice ran together ("form textopt A").
+  { selector: 'textarea', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
+  { selector: 'select', format: 'chosenOption' },
+  // A rule is HTML_RULE through the text rules (a footer or a quoted header below it), then a paragraph break (withoutHtmlRules).
+  { selector: 'hr', format: 'htmlRule' },
   { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false, colSpacing: 1, maxColumnWidth: Number.MAX_SAFE_INTEGER } },
 ];
 const REPLY_SELECTORS: Selectors = [...COMMON_SELECTORS, ...QUOTE_AND_SIGNATURE_ELEMENTS.map((selector) => ({ selector, format: 'skip' }))];
@@ -94,10 +95,45 @@ type Reading = 'reply' | 'new' | 'forward';
 const SELECTORS: Readonly<Record<Reading, Selectors>> = { reply: REPLY_SELECTORS, new: NEW_SELECTORS, forward: FORWARD_SELECTORS };
 /** A Word list item's marker: what other lists' items start with. */
 const wordListMarker: FormatCallback = (_elem, _walk, builder) => builder.addInline('- ');
+
+/**
+ * What an HTML rule (`<hr>`) is while the text rules read the text: a rule line (strip.ts's RULE), so
+ * a list's footer below it and a quoted header under it are found as under a typed rule. No one
+ * types it, so withoutHtmlRules can tell it from a writer's own line of hyphens.
+ */
+export const HTML_RULE = '-='.repeat(20);
+/** The text with each HTML_RULE left by the text rules as a paragraph break: 40 characters of rule would cost a quarter of an SMS. */
+export const withoutHtmlRules = (text: string) =>
+  text.includes(HTML_RULE)
+    ? text
+        .split('\n')
+        .map((line) => (line === HTML_RULE ? '' : line))
+        .join('\n')
+    : text;
+const htmlRule: FormatCallback = (_elem, _walk, builder) => {
+  builder.openBlock({ leadingLineBreaks: 2 });
+  builder.addLiteral(HTML_RULE);
+  builder.closeBlock({ trailingLineBreaks: 2 });
+};
+
+/** A list's options, in an `<optgroup>` or not. */
+const optionsOf = (elem: DomNode): DomNode[] =>
+  elem.children.flatMap((child) => (child.name === 'option' ? [child] : child.name === 'optgroup' ? optionsOf(child) : []));
+/**
+ * A list (`<select>`) shows its chosen option: the one marked `selected`, else the first, as a browser
+ * does. Every option would put choices the form never made on the phone.
+ */
+const chosenOption: FormatCallback = (elem, walk, builder) => {
+  const options = optionsOf(elem);
+  const chosen = options.find((option) => option.attribs?.selected !== undefined) ?? options[0];
+  builder.openBlock({ leadingLineBreaks: 1 });
+  walk(chosen?.children ?? [], builder);
+  builder.closeBlock({ trailingLineBreaks: 1 });
+};
 const converterOf = (selectors: Selectors, only?: string[]) =>
   compile({
     wordwrap: false,
-    formatters: { lineBreak, wordListMarker },
+    formatters: { lineBreak, wordListMarker, htmlRule, chosenOption },
     selectors,
     ...(only ? { baseElements: { selectors: only, returnDomByDefault: false } } : {}),
   });
@@ -226,7 +262,7 @@ export function plainWithoutSignature(plain: string, html: string): string {
   const wanted = signature
     .split('\n')
     .map(comparable)
-    .filter((line) => line !== '');
+    .filter((line) => line !== '' && line !== HTML_RULE);
   const lines = plain.split(/\r?\n/);
   const seen = lines.map(comparable);
   for (let start = seen.indexOf(wanted[0] ?? ''); start >= 0; start = seen.indexOf(wanted[0] ?? '', start + 1)) {

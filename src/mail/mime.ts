@@ -295,8 +295,12 @@ const UNSEPARATED_PARAMETERS = /^\s*([!#$%&'*+.^`|~\w-]+\/[!#$%&'*+.^`|~\w-]+)[\
 /** Where a parameter starts in such a value: blanks, commas or semicolons before `name=`. */
 const PARAMETER_START = /[\s,;]+(?=[!#$%&'*+.^`|~\w-]+\s*=)/g;
 const CHARSET_PARAMETER = /\bcharset\s*=\s*["']?([^\s"';,]+)/i;
-/** A text part's charset written with a colon or a blank for its `=` (`charset:koi8-r`, `charset koi8-r`): read as meant, not as windows-1252. */
-const MISWRITTEN_CHARSET = /;\s*charset\s*[:\s]\s*["']?([^\s"';,=]+)["']?/i;
+/**
+ * A text part's charset written with a colon or a blank for its `=` (`charset:koi8-r`, `charset koi8-r`):
+ * read as meant, not as windows-1252. One blank run after `charset` (the colon's or the one standing for
+ * it): two runs side by side (`\s*[:\s]\s*`) tried every split of a long run, seconds on one line.
+ */
+const MISWRITTEN_CHARSET = /;\s*charset(?:\s*:|\s)\s*["']?([^\s"';,=]+)["']?/i;
 /**
  * Types mailers write by mistake for text/plain: `plain/text` is PHP mail code's classic typo (valid
  * syntax, so RFC 2045 would read it as application/octet-stream: an attachment, and the alert lost).

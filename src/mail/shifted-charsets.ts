@@ -13,28 +13,55 @@ const ESC = 0x1b;
 const SO = 0x0e;
 const SI = 0x0f;
 const LF = 0x0a;
+const CR = 0x0d;
 const TILDE = 0x7e;
 /** ISO-2022-KR's designation, once at the head of the text: `ESC $ ) C` (KS C 5601 into G1). */
 const KR_DESIGNATION = [ESC, 0x24, 0x29, 0x43];
 
-/** ISO-2022-KR as EUC-KR: SO shifts to KS C 5601 up to SI (or the line's end, RFC 1557 §2), the designation goes. */
+/**
+ * A byte EUC-KR never writes (no lead byte, no trail byte): its decoder reads it as U+FFFD on its own.
+ * It stands for a shifted byte left without its pair, which set as a lead byte would join the next
+ * ASCII letter into a Hangul syllable the writer never wrote (CP949's trail bytes include A–Z, a–z).
+ */
+const ORPHAN = 0xff;
+
+/**
+ * ISO-2022-KR as EUC-KR: SO shifts to KS C 5601 up to SI (or the line's end, RFC 1557 §2), the
+ * designation goes. Shifted bytes stand for characters in pairs; one left alone at SI, a line's end, a
+ * control or the text's end is ORPHAN.
+ */
 function iso2022KrAsEucKr(bytes: Buffer): Buffer {
   const out: number[] = [];
   let shifted = false;
+  let lead: number | undefined;
+  const endPair = () => {
+    if (lead !== undefined) out.push(ORPHAN);
+    lead = undefined;
+  };
   for (let index = 0; index < bytes.length; index++) {
     const byte = bytes[index] ?? 0;
+    if (shifted && isGraphic(byte)) {
+      if (lead === undefined) lead = byte;
+      else {
+        out.push(lead | HIGH_BIT, byte | HIGH_BIT);
+        lead = undefined;
+      }
+      continue;
+    }
+    endPair();
     if (byte === ESC && KR_DESIGNATION.every((expected, offset) => bytes[index + offset] === expected)) index += KR_DESIGNATION.length - 1;
     else if (byte === SO) shifted = true;
     else if (byte === SI) shifted = false;
     else {
       if (byte === LF) shifted = false;
-      out.push(shifted && isGraphic(byte) ? byte | HIGH_BIT : byte);
+      out.push(byte);
     }
   }
+  endPair();
   return Buffer.from(out);
 }
 
-/** HZ as GB2312: `~{` shifts to GB 2312 up to `~}`; `~~` is a tilde and `~` at a line's end joins the lines (RFC 1843). */
+/** HZ as GB2312: `~{` shifts to GB 2312 up to `~}`; `~~` is a tilde and `~` at a line's end (LF or CRLF) joins the lines (RFC 1843). */
 function hzAsGb2312(bytes: Buffer): Buffer {
   const out: number[] = [];
   let shifted = false;
@@ -47,6 +74,8 @@ function hzAsGb2312(bytes: Buffer): Buffer {
     } else if (!shifted && byte === TILDE && (next === TILDE || next === LF)) {
       if (next === TILDE) out.push(TILDE);
       index++;
+    } else if (!shifted && byte === TILDE && next === CR && bytes[index + 2] === LF) {
+      index += 2;
     } else {
       out.push(shifted && isGraphic(byte) ? byte | HIGH_BIT : byte);
     }

@@ -18,8 +18,11 @@ import {
   ATTRIBUTION_VERBS,
   CALENDAR_FOOTER_OPENINGS,
   DEVICE_LINE_ENDS,
+  DEVICE_LINE_NAME_FOLLOWERS,
+  DEVICE_LINE_NAME_STEMS,
   DEVICE_LINE_NAMES,
   DEVICE_LINE_OWNERS,
+  DEVICE_LINE_OWNERS_AFTER,
   DEVICE_LINE_STARTS,
   DISCLAIMER_HEADINGS,
   DISCLAIMER_OPENINGS,
@@ -176,8 +179,12 @@ const MAX_NOTES_HEADER_LINES = 16;
 const MAX_NOTES_SENDER_LINES = 3;
 /** Notes wraps a long subject in its column: its value takes at most this many lines. */
 const MAX_NOTES_SUBJECT_LINES = 3;
-/** A label Notes prints at the right of a line, after a wide gap of blanks (its own column). */
-const NOTES_RIGHT_LABEL = /^(\S.*?)(?:[ \t]{3,}|\t)(\S.*)$/;
+/**
+ * A label Notes prints at the right of a line, after a wide gap of blanks (its own column). The left
+ * column ends at a non-blank, so the gap is tried once per gap, not once per blank in it: a lazy left
+ * column retried a long run of blanks followed by another space (U+00A0) from each of its blanks.
+ */
+const NOTES_RIGHT_LABEL = /^(\S(?:.*?\S)?)(?:[ \t]{3,}|[ \t]*\t)(\S[\s\S]*)$/;
 /** Outlook's "Original Message" in the languages it writes it, Turkish's İ and ı as i (see withTurkishI). */
 const ORIGINAL_MESSAGE_WORDS = anyOf(ORIGINAL_MESSAGE.map(withTurkishI));
 const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${ORIGINAL_MESSAGE_WORDS})[-_=\\s]*$`, 'i');
@@ -219,17 +226,46 @@ const DEVICE_START = new RegExp(
   'iu',
 );
 const unspaced = (word: string) => new RegExp(`^[${UNSPACED_SCRIPTS}]`, 'u').test(word);
-/**
- * A possessive or a device's, app's or carrier's name in a device line (see DEVICE_LINE_OWNERS): it
- * names no place. Words of a script written without word spaces ("我的") are found inside the line's
- * run of letters; the others are whole words, and names a word's start ("iPhone-omról").
- */
-const DEVICE_OWNER = new RegExp(
-  `(?<![\\p{L}\\p{N}])(?:${anyOf(DEVICE_LINE_OWNERS.filter((word) => !unspaced(word)).map(withoutMarks))})(?![\\p{L}\\p{N}])|${anyOf(DEVICE_LINE_OWNERS.filter(unspaced))}`,
-  'iu',
-);
-const DEVICE_NAME = new RegExp(`(?<![\\p{L}\\p{N}])(?:${anyOf(DEVICE_LINE_NAMES.map(withoutMarks))})`, 'iu');
 const DEVICE_END = new RegExp(`(?:${anyOf(DEVICE_LINE_ENDS.map(withoutMarks))})$`, 'iu');
+const spacedOwners = anyOf(DEVICE_LINE_OWNERS.filter((word) => !unspaced(word)).map(withoutMarks));
+const unspacedOwners = anyOf(DEVICE_LINE_OWNERS.filter(unspaced));
+/**
+ * A possessive right after a device line's opening ("Sent from my …"), or ending the opening ("Von
+ * meinem", "发自我的"): a whole word followed by the word it owns, never by a hyphen ("Sent via
+ * min-max monitor"). Further on ("Sent from sensor 4 at 10 min past 3") it is no owner.
+ */
+const OWNER_FIRST = new RegExp(`^\\s*(?:(?:${spacedOwners})(?=\\s+[\\p{L}\\p{N}]|[${UNSPACED_SCRIPTS}])|${unspacedOwners})`, 'iu');
+const OWNER_ENDING = new RegExp(`(?:(?<![\\p{L}\\p{N}])(?:${spacedOwners})|${unspacedOwners})$`, 'iu');
+/** A possessive written after its device, ending the line (DEVICE_LINE_OWNERS_AFTER). */
+const OWNER_LAST = new RegExp(`(?<![\\p{L}\\p{N}])(?:${anyOf(DEVICE_LINE_OWNERS_AFTER.map(withoutMarks))})[.!]?$`, 'iu');
+/** A device's, app's or carrier's name (DEVICE_LINE_NAMES as whole words, before a word of an unspaced script too: "Galaxyから送信"; stems with their endings, after a hyphen too: "iPhone-omról"). */
+const DEVICE_NAME = new RegExp(
+  `(?<![\\p{L}\\p{N}])(?:(?:${anyOf(DEVICE_LINE_NAME_STEMS.map(withoutMarks))})[\\p{L}\\p{N}]*(?:-\\p{Ll}+)?|(?:${anyOf(DEVICE_LINE_NAMES.map(withoutMarks))})(?:(?![\\p{L}\\p{N}])|(?=[${UNSPACED_SCRIPTS}])))`,
+  'giu',
+);
+/** The lower-case word after a name, across blanks or a hyphen ("mobile crane", "Android-Mobiltelefon" has none). */
+const NEXT_LOWER_CASE_WORD = /^[\s-]+(\p{Ll}[\p{L}\p{N}]*)/u;
+const NAME_FOLLOWERS = new Set(DEVICE_LINE_NAME_FOLLOWERS.map(withoutMarks));
+const NAME_WORD = new RegExp(`^(?:${DEVICE_NAME.source})$`, 'iu');
+
+/**
+ * The line names a device or app: one of its names not followed by a lower-case word that says it is
+ * something else ("Edison substation 4"); a closing word ("Az iPhone-omról küldve") is no such word.
+ */
+function namesDevice(bare: string): boolean {
+  const line = bare.replace(DEVICE_END, '');
+  for (const match of line.matchAll(DEVICE_NAME)) {
+    const next = NEXT_LOWER_CASE_WORD.exec(line.slice((match.index ?? 0) + match[0].length))?.[1];
+    if (next === undefined || NAME_FOLLOWERS.has(next) || NAME_WORD.test(next)) return true;
+  }
+  return false;
+}
+
+/** The line's opening or, without one, its start is followed by a possessive, or the line ends in one written after its device. */
+function ownsDevice(line: string): boolean {
+  const opening = DEVICE_START.exec(line)?.[0] ?? '';
+  return OWNER_ENDING.test(opening) || OWNER_FIRST.test(line.slice(opening.length)) || OWNER_LAST.test(line);
+}
 const SIGN_OFF = new RegExp(`^(?:${anyOf(SIGN_OFFS)})[\\s,.!]*$`, 'iu');
 const POSTSCRIPT = new RegExp(`^(?:${anyOf(POSTSCRIPTS)})(?![\\p{L}\\p{N}])`, 'iu');
 const DISCLAIMER_WORD = new RegExp(anyOf(DISCLAIMER_WORDS), 'iu');
@@ -474,10 +510,11 @@ class Scan {
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
     if (isOriginalMarker(line)) return 'original-message marker';
-    if (OUTLOOK_RULE.test(line) && this.#reply) return 'Outlook rule above the mail answered';
-    // In a mail that answers none, the rule is a separator a script or a notification template draws
-    // ("Notification Type: PROBLEM" / "____" / "Host: db1"), except above an invitation's join details.
-    // Above a quoted mail (a header block, an attribution) it went with the quote already (#ruleGoesWithQuote).
+    // Above a quoted mail (a header block, an attribution) the rule went with the quote already
+    // (#ruleGoesWithQuote), in a reply or not. Anywhere else it is a separator a script or a notification
+    // template draws ("Notification Type: PROBLEM" / "____" / "Host: db1"), also in an alert threaded
+    // under the one it follows (Icinga's RECOVERY under its PROBLEM: In-Reply-To makes it a reply),
+    // except above an invitation's join details.
     if (OUTLOOK_RULE.test(line) && this.#invitation) return RULED_BLOCK_REASON;
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
@@ -1029,7 +1066,7 @@ function isWritersParagraph(paragraph: readonly string[]): boolean {
  * ("Get Outlook for Android", "Outlook für Android herunterladen"). Commas only set off the device's
  * or carrier's name ("…, an AT&T 5G smartphone", "Sent from my Verizon, Samsung Galaxy smartphone"):
  * a clause after one ("Sent from the warehouse, call me") is the writer's, and so is a line with a
- * colon or a semicolon. It names the writer's device or app (DEVICE_OWNER, DEVICE_NAME): "Sent from
+ * colon or a semicolon. It names the writer's device or app (ownsDevice, namesDevice): "Sent from
  * sensor 4 in cold room B" names where an alarm is, and is the alert's.
  */
 function isDeviceLine(bare: string): boolean {
@@ -1038,7 +1075,7 @@ function isDeviceLine(bare: string): boolean {
   const [named = '', ...appositions] = bare.split(',');
   // A mail app's line describes it after its name: "Sent with Tutanota, the secure & ad-free mailbox."
   if (appositions.length === 1 && isAppNamed(withoutMarks(named)) && MAIL_APP_DESCRIPTION.test(appositions[0] ?? '')) return true;
-  if (!DEVICE_OWNER.test(compared) && !DEVICE_NAME.test(compared)) return false;
+  if (!ownsDevice(compared) && !namesDevice(compared)) return false;
   return appositions.every((apposition) => NAMING_PHRASE.test(apposition));
 }
 

@@ -15,18 +15,23 @@ interface Encoding {
   readonly reason: string;
 }
 
+/** A header line's file name: from its first non-blank to its last, blanks inside kept ("my report.txt"). */
+const FILE_NAME = String.raw`(\S(?:.*\S)?)`;
+
 const ENCODINGS: readonly Encoding[] = [
   {
     // POSIX uuencode's header line: `begin`, the file's octal mode, its name. An encoded line: a length
     // character, then characters from space to backquote; blank when a mailer trimmed a space-only line.
-    begin: /^begin[ \t]+[0-7]{3,4}[ \t]+(\S.*?)\s*$/,
+    // The name ends at its last non-blank (FILE_NAME): a lazy name before `\s*$` retried the trailing run
+    // at each of its characters, seconds on a header line padded with blanks.
+    begin: new RegExp(`^begin[ \\t]+[0-7]{3,4}[ \\t]+${FILE_NAME}\\s*$`),
     encoded: /^[ -`]*$/,
     end: /^end\s*$/,
     reason: 'uuencoded attachment (an SMS carries text only)',
   },
   {
     // POSIX `uuencode -m`: the same header as `begin-base64`, base64 lines, and `====` as its end.
-    begin: /^begin-base64[ \t]+[0-7]{3,4}[ \t]+(\S.*?)\s*$/,
+    begin: new RegExp(`^begin-base64[ \\t]+[0-7]{3,4}[ \\t]+${FILE_NAME}\\s*$`),
     encoded: /^[A-Za-z0-9+/]*={0,2}\s*$/,
     end: /^====\s*$/,
     reason: 'uuencoded attachment, base64 form (an SMS carries text only)',

@@ -626,9 +626,10 @@ export const DEVICE_LINE_ENDS = [
 ];
 
 /**
- * A device line names the writer's device or app: with a possessive ("Sent from my …", "Envoyé de
- * mon …", "发自我的…") or by one of DEVICE_LINE_NAMES. "Sent from sensor 4 in cold room B" or "Sent via
- * gateway GW-12 at pump station North" names a place: the alert's text. Compared as whole words.
+ * A device line names the writer's device or app: with a possessive right after its opening ("Sent
+ * from my …", "Envoyé de mon …", "发自我的…") or by one of DEVICE_LINE_NAMES. "Sent from sensor 4 in
+ * cold room B", "Sent via gateway GW-12 at pump station North" or "Sent from sensor 4 at 10 min past 3"
+ * names a place: the alert's text. Compared as whole words.
  */
 export const DEVICE_LINE_OWNERS = [
   'my',
@@ -652,12 +653,17 @@ export const DEVICE_LINE_OWNERS = [
   'моей',
   'мого',
   'моєї',
-  'μου',
-  'שלי',
   '我的',
   '私の',
 ];
-/** Phones, tablets, mail apps, mail services and carriers a device line names (compared as a word's start: "iPhone-omról", "iPhonesta"). */
+/** Possessives written after the device they own, at a device line's end ("Στάλθηκε από το iPhone μου", "נשלח מהטלפון שלי"). */
+export const DEVICE_LINE_OWNERS_AFTER = ['μου', 'שלי'];
+/**
+ * Phones, tablets, mail apps, mail services and carriers a device line names, as whole words
+ * ("Mac", not "Machine"; "app", not "application"), or as a word's start for DEVICE_LINE_NAME_STEMS.
+ * A name followed by a lower-case word outside DEVICE_LINE_NAME_FOLLOWERS names something else
+ * ("Edison substation 4", "the mobile crane").
+ */
 export const DEVICE_LINE_NAMES = [
   'iPhone',
   'iPad',
@@ -732,6 +738,42 @@ export const DEVICE_LINE_NAMES = [
   'мобильн',
   'τηλέφωνο',
   'κινητό',
+];
+/** Names that take a language's endings in a device line: Hungarian "iPhone-omról", "Androidról", Finnish "iPhonesta", "iPadista", Russian "мобильной", "телефона". */
+export const DEVICE_LINE_NAME_STEMS = ['iPhone', 'iPad', 'Android', 'мобильн', 'телефон', 'смартфон'];
+/**
+ * The lower-case words that may follow a device's or app's name in a device line: what links it to the
+ * next name ("Mail for Windows", "Yahoo Mail on Android", "Outlook für iOS", "mobile device").
+ */
+export const DEVICE_LINE_NAME_FOLLOWERS = [
+  'device',
+  'for',
+  'on',
+  'with',
+  'by',
+  'via',
+  'pour',
+  'sur',
+  'für',
+  'mit',
+  'auf',
+  'för',
+  'på',
+  'med',
+  'voor',
+  'op',
+  'met',
+  'para',
+  'con',
+  'com',
+  'per',
+  'su',
+  'dla',
+  'na',
+  'pro',
+  'для',
+  'на',
+  'για',
 ];
 
 /** Closing words that start a signature block (the name, title and company under them go too). */

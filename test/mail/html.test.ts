@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { htmlToText, plainWithoutSignature } from '../../src/mail/html.ts';
 import { MAX_HIDING_SELECTORS, MAX_STYLE_CHARS } from '../../src/mail/style-sheets.ts';
+import { configSchema } from '../../src/config/schema.ts';
+import { extractRequest, parseMail } from '../../src/mail/extract.ts';
+import { textPolicyFor } from '../../src/mail/policy.ts';
 import { tidy } from '../../src/mail/strip.ts';
 
 /** The text only; whether a quote went is tested where the reply rules use it. */
@@ -129,5 +132,39 @@ describe('htmlToText', () => {
 
   it("cuts at Outlook's reply header and everything after it", () => {
     assert.equal(toText('<p>Will do</p><div id="appendonsend"></div><hr><div id="divRplyFwdMsg"><b>From:</b> Alice</div><div>old</div>'), 'Will do');
+  });
+});
+
+describe('form fields and rules, as the phone gets them', () => {
+  const POLICY = textPolicyFor(configSchema.shape.text.parse(undefined), 'sender@example.com');
+  /** The SMS text of an HTML-only mail, read and stripped as the relay does. */
+  const sent = async (html: string) =>
+    extractRequest(
+      await parseMail(Buffer.from(`From: a@example.com\r\nSubject: Disk\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n`)),
+      POLICY,
+      false,
+    ).text;
+
+  it('a list (<select>) shows its chosen option, or its first when none is marked, never every choice', () => {
+    const form =
+      '<p>Severity:</p><select><option>low</option><optgroup label="urgent"><option selected>high</option></optgroup></select><select><option>db1</option><option>db2</option></select>';
+    assert.equal(toText(form), 'Severity:\n\nhigh\ndb1');
+  });
+
+  it('an HTML rule (<hr>) is a paragraph break, yet a footer or a quoted header under it goes as under a typed rule', async () => {
+    assert.equal(await sent('<p>Disk full on db1</p><hr><p>Free space on /var is 0 bytes.</p>'), 'Disk full on db1\n\nFree space on /var is 0 bytes.');
+    assert.equal(await sent('<p>Disk full on db1</p><hr><p>ACME Monitoring, 1 Main St, Springfield<br>Unsubscribe</p>'), 'Disk full on db1');
+    const header = '<p>From: Ana &lt;ana@example.com&gt;<br>Sent: Tuesday, 20 March 2026 08:48<br>To: ops@example.com<br>Subject: db1</p><p>old text</p>';
+    assert.equal(await sent(`<p>Disk full on db1</p><hr>${header}`), 'Disk full on db1');
+    // smsrelay preview names the removed block's first line as the HTML has it.
+    const footer = await parseMail(
+      Buffer.from('From: a@example.com\r\nContent-Type: text/html\r\n\r\n<p>Disk full on db1</p><hr><p>ACME Monitoring, 1 Main St<br>Unsubscribe</p>\r\n'),
+    );
+    assert.deepEqual(
+      extractRequest(footer, POLICY, false).removed.map(({ first }) => first),
+      ['<hr>'],
+    );
+    // A writer's own line of hyphens stays as written.
+    assert.equal(await sent('<p>Disk full</p><p>--------</p><p>on db1</p>'), 'Disk full\n\n--------\n\non db1');
   });
 });

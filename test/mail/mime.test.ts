@@ -12,6 +12,7 @@ import { simpleParser } from 'mailparser';
 import { RelayError } from '../../src/errors.ts';
 import { MAILPARSER_OPTIONS, parseMail } from '../../src/mail/extract.ts';
 import { MAILSPLIT_MAX_HEADER_BYTES, MAX_MIME_PARTS, type ParsedMail, readMail } from '../../src/mail/mime.ts';
+import { finishes } from '../helpers/finishes.ts';
 
 const MAIL = fileURLToPath(new URL('./', import.meta.url));
 /** Every header the relay reads (extract.ts, parameters.ts). */
@@ -442,4 +443,45 @@ describe('the header section ends where Postfix ends it', () => {
       assert.deepEqual({ ...(mail.subject === undefined ? {} : { subject: mail.subject }), text: mail.text }, want);
     });
   }
+});
+
+describe('the shifting charsets (shifted-charsets.ts)', () => {
+  const mail = (charset: string, body: string) =>
+    Buffer.from(`From: x@example.com\r\nSubject: s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=${charset}\r\n\r\n${body}\r\n`, 'latin1');
+
+  test("ISO-2022-KR: a shifted byte without its pair is U+FFFD, never a syllable made with the next line's or ASCII letter", async () => {
+    // `<-9v` is 서버; `<-9` leaves `9` alone before SI, before a line's end, and at the text's end.
+    const body = '\u001b$)C\u000e<-9v\u000fA \u000e<-9\u000fAB\r\n\u000e<-9\r\nok \u000e<-9';
+    assert.equal((await parseMail(mail('ISO-2022-KR', body))).text, '서버A 서\ufffdAB\n서\ufffd\nok 서\ufffd\n');
+  });
+
+  test('HZ: "~" at the end of a CRLF line joins it to the next, as at an LF one (RFC 1843)', async () => {
+    assert.equal((await parseMail(mail('HZ-GB-2312', 'Server ~\r\ndown: ~{7~NqFw~}'))).text, 'Server down: 服务器\n');
+  });
+});
+
+describe('a long run of blanks in a line is read in one pass', () => {
+  /** Far past any real line; the regular expressions that tried each split of such a run took minutes on it. */
+  const RUN_LENGTH = 500_000;
+
+  test('a charset written with a blank for its "=", padded with blanks up to the header block readMail reads', () => {
+    // readMail reads header blocks up to 64 KiB, which bounds this one's cost (seconds before the fix);
+    // the fuzzer's long Content-Type headers (fuzz-cases.ts) carry the same shape.
+    const raw = `From: x@example.com\r\nSubject: s\r\nContent-Type: text/plain; charset${' '.repeat(60_000)}koi8-r\r\n\r\n\xf3\xc5\xd2\xd7\xc5\xd2\r\n`;
+    assert.equal(readMail(Buffer.from(raw, 'latin1'))?.text, 'Сервер\n');
+  });
+
+  test('a uuencode or `uuencode -m` header line padded with blanks', () => {
+    const uuencoded = new URL('../../src/mail/uuencoded.ts', import.meta.url).href;
+    const read = finishes(`
+      import { withoutUuencoded } from ${JSON.stringify(uuencoded)};
+      const run = ' '.repeat(${RUN_LENGTH});
+      const blocks = [['begin 644', '#8V%T\\n\`\\nend'], ['begin-base64 644', 'Y2F0\\n====']];
+      const read = blocks.map(([begin, encoded]) => [withoutUuencoded('Report.\\n' + begin + ' a' + run + 'x\\n' + encoded + '\\n'), withoutUuencoded(begin + ' my report.txt' + run + '\\n' + encoded + '\\n')]);
+      console.log(JSON.stringify(read.map(([padded, named]) => [padded.text, padded.files.map((name) => name.length), named.files])));
+    `);
+    // The padded name keeps its blanks inside (its length: 1 + the run + 1); a name's trailing blanks go.
+    const file = [['Report.\n', [RUN_LENGTH + 2], ['my report.txt']]];
+    assert.deepEqual(JSON.parse(read), [...file, ...file]);
+  });
 });

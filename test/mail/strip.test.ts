@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type StripOptions, type StripRules, stripBody, stripText, tidy, withoutControls } from '../../src/mail/strip.ts';
+import { finishes } from '../helpers/finishes.ts';
 
 const RULES: StripRules = { endMarkers: ['[EndOfMessage]'], startMarkers: ['[StartOfMessage]'], disclaimers: [] };
 const strip = (text: string, rules: Partial<StripRules> = {}, options: StripOptions = {}) => stripBody(text, { ...RULES, ...rules }, options);
@@ -77,6 +78,45 @@ describe('stripBody: signatures and device lines', () => {
       'Envoyé de mon iPad',
       'Skickat från min iPhone',
       'Inviato da iPhone',
+    ]) {
+      assert.equal(strip(`Yes\n\n${line}\n`), 'Yes', line);
+    }
+  });
+
+  it('keeps a "Sent from/via" line naming a machine or place whose words only start like a device, or hold a possessive further on', () => {
+    for (const line of [
+      'Sent from Machine 3 in hall B',
+      'Sent via Mailroom printer 2',
+      'Sent from application server db1 in rack 4',
+      'Sent from the Appleton warehouse',
+      'Sent from Edison substation 4',
+      'Sent via PLC 3 on the mobile crane',
+      'Sent from sensor 4 at 10 min past 3',
+      'Sent via min-max monitor in hall 2',
+      'Sent from Handyman van 2',
+      'Sent from Spark gap tester 1',
+      'Sent from Pixel counter 5 in line B',
+    ]) {
+      assert.equal(strip(`Temperature 9 C.\n${line}\n`), `Temperature 9 C.\n${line}`, line);
+    }
+    // A device's or app's name as a whole word, a possessive right after the opening, and the names that take endings still go.
+    for (const line of [
+      'Sent from Mail for Windows',
+      'Sent from Yahoo Mail on Android',
+      'Sent with Spark',
+      'Sent from Edison',
+      'Sent from my Pixel 7',
+      'Sent from my Mac',
+      'Sent from a mobile device',
+      'Az iPhone-omról küldve',
+      'Lähetetty iPhonesta',
+      'Lähetetty Androidista',
+      'Отправлено из мобильной Почты Mail.ru',
+      'Отправлено с телефона',
+      'Στάλθηκε από το κινητό μου',
+      'iPhoneから送信',
+      'Enviado desde mi teléfono',
+      'Gesendet von meinem Handy',
     ]) {
       assert.equal(strip(`Yes\n\n${line}\n`), 'Yes', line);
     }
@@ -246,6 +286,19 @@ describe('stripBody: structure over wording (issue #14 shapes)', () => {
     assert.equal(strip(agenda), tidy(agenda));
     const written = 'OK.\n\nSee the list:\n03.12.2026 17:02\nTo\nHans\nSubject\nMeeting\n';
     assert.equal(strip(written), tidy(written));
+  });
+
+  it('reads a Notes column line whose gap of blanks runs into another space (U+00A0) in one pass', () => {
+    // Far past any real line: looking for Notes' right column from each blank of the run took minutes on it.
+    const module = new URL('../../src/mail/strip.ts', import.meta.url).href;
+    const text = finishes(`
+      import { stripBody } from ${JSON.stringify(module)};
+      const line = '03/20/2026 08:48 AM' + ' '.repeat(500000) + '\\u00a0To';
+      console.log(JSON.stringify(stripBody('OK.\\n\\nFinance Team\\n' + line + '\\nHans\\n', { endMarkers: [], startMarkers: [], disclaimers: [] })));
+    `);
+    assert.equal(JSON.parse(text), 'OK.\n\nFinance Team\n03/20/2026 08:48 AM To\nHans');
+    // The column after a gap that ends in a tab is still read: the header is cut.
+    assert.equal(strip(`OK.\n\nFinance Team\n03.12.2026 17:02  \tTo\nHans Weber\n\nSubject\nMeeting\n`), 'OK.');
   });
 
   it("never drops the writer's line right above a quoted attribution", () => {
@@ -432,7 +485,19 @@ describe('stripText: list and notification footers', () => {
       reasons: ["Outlook rule and the block below it (an invitation's online-meeting join details)"],
       quoteRemoved: false,
     });
-    assert.deepEqual(removedBy(invitation, { reply: true }).reasons, ['Outlook rule above the mail answered']);
+    assert.deepEqual(removedBy(invitation, { reply: true, invitation: true }).reasons, [
+      "Outlook rule and the block below it (an invitation's online-meeting join details)",
+    ]);
+  });
+
+  it("keeps an alert's lines below a rule of underscores in a reply (an alert threaded under the one it follows); cuts an Outlook reply's quote", () => {
+    const rule = '_'.repeat(40);
+    const icinga = `***** Icinga *****\nNotification Type: RECOVERY\n${rule}\nHost: db1\nState: UP\nAddress: 10.0.0.5\n`;
+    assert.deepEqual(removedBy(icinga, { reply: true }), { text: icinga.trimEnd(), reasons: [], quoteRemoved: false });
+    const outlook = `Done, db1 is back.\n\n${rule}\nFrom: Ops <ops@example.com>\nSent: Tuesday, 20 March 2026 08:48\nTo: Ana <ana@example.com>\nSubject: db1 down\n\nCan you restart db1?\n`;
+    assert.equal(removedBy(outlook, { reply: true }).text, 'Done, db1 is back.');
+    const attributed = `Done.\n\n${rule}\nOn Tue, 20 Mar 2026 at 08:48, Ana <ana@example.com> wrote:\n> Can you restart db1?\n`;
+    assert.equal(removedBy(attributed, { reply: true }).text, 'Done.');
   });
 
   it('keeps what stands below a rule of underscores in a mail that answers none and carries no invitation: a separator', () => {

@@ -121,8 +121,15 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.doesNotMatch(reply.text, /\(/);
     const cron = `Backup report for db1\n${'_'.repeat(20)}\ndb1: FAILED (exit 2)\ndb2: ok`;
     assert.equal((await send(`From: root@db1.example.com\nSubject: backup\n\n${cron}\n`)).text, cron);
-    // In a reply the rule still opens the mail answered.
-    const answer = `From: ops@example.com\nSubject: Re: backup\nIn-Reply-To: <a@example.com>\n\nOn it.\n\n${rule}\nBackup report for db1\n`;
+    // An alert threaded under the one it follows (In-Reply-To: a reply) keeps its lines below the rule too.
+    const recovery = `***** Icinga *****\nNotification Type: RECOVERY\n${rule}\nHost: db1\nState: UP\n`;
+    assert.equal(
+      (await send(`From: icinga@mon.example.com\nSubject: RECOVERY db1\nIn-Reply-To: <problem-db1@mon.example.com>\n\n${recovery}`)).text,
+      recovery.trimEnd(),
+    );
+    // Above an Outlook reply's header block the rule still opens the mail answered.
+    const header = 'From: Ops <ops@example.com>\nSent: Tuesday, 20 March 2026 08:48\nTo: Ana <ana@example.com>\nSubject: backup';
+    const answer = `From: ops@example.com\nSubject: Re: backup\nIn-Reply-To: <a@example.com>\n\nOn it.\n\n${rule}\n${header}\n\nBackup report for db1\n`;
     assert.equal((await send(answer)).text, 'On it.');
   });
 
@@ -248,8 +255,8 @@ describe('legacy senders: the text of mail written slightly wrong', () => {
     assert.equal((await send(alternative.replace('\n.\n', '\n42\n'))).text, '42');
   });
 
-  test("an HTML form's fields are each on their line", async () => {
-    const form = '<p>Fill in:</p><textarea>form text</textarea><select><option>opt A</option><option>opt B</option></select>';
-    assert.equal((await send(mail('text/html; charset=utf-8', form))).text, 'Fill in:\n\nform text\nopt A\nopt B');
+  test("an HTML form's fields are each on their line, a list with its chosen option", async () => {
+    const form = '<p>Fill in:</p><textarea>form text</textarea><select><option>opt A</option><option selected>opt B</option></select>';
+    assert.equal((await send(mail('text/html; charset=utf-8', form))).text, 'Fill in:\n\nform text\nopt B');
   });
 });
