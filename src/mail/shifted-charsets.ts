@@ -61,25 +61,46 @@ function iso2022KrAsEucKr(bytes: Buffer): Buffer {
   return Buffer.from(out);
 }
 
-/** HZ as GB2312: `~{` shifts to GB 2312 up to `~}`; `~~` is a tilde and `~` at a line's end (LF or CRLF) joins the lines (RFC 1843). */
+/**
+ * HZ as GB2312: `~{` shifts to GB 2312 up to `~}`; `~~` is a tilde and `~` at a line's end (LF or CRLF)
+ * joins the lines (RFC 1843). Shifted bytes stand for characters in pairs, as in ISO-2022-KR: one left
+ * alone at `~}`, a line's end, a control or the text's end is ORPHAN (GB18030's trail bytes include
+ * ASCII letters too).
+ */
 function hzAsGb2312(bytes: Buffer): Buffer {
   const out: number[] = [];
   let shifted = false;
+  let lead: number | undefined;
+  const endPair = () => {
+    if (lead !== undefined) out.push(ORPHAN);
+    lead = undefined;
+  };
   for (let index = 0; index < bytes.length; index++) {
     const byte = bytes[index] ?? 0;
     const next = bytes[index + 1];
     if (byte === TILDE && next === (shifted ? 0x7d : 0x7b)) {
+      endPair();
       shifted = !shifted;
       index++;
+    } else if (shifted && isGraphic(byte)) {
+      if (lead === undefined) lead = byte;
+      else {
+        out.push(lead | HIGH_BIT, byte | HIGH_BIT);
+        lead = undefined;
+      }
     } else if (!shifted && byte === TILDE && (next === TILDE || next === LF)) {
       if (next === TILDE) out.push(TILDE);
       index++;
     } else if (!shifted && byte === TILDE && next === CR && bytes[index + 2] === LF) {
       index += 2;
     } else {
-      out.push(shifted && isGraphic(byte) ? byte | HIGH_BIT : byte);
+      endPair();
+      // A line's end that `~}` did not close ends GB mode, as it ends ISO-2022-KR's SO: a missing `~}` spoils one line, not the rest of the mail.
+      if (byte === LF) shifted = false;
+      out.push(byte);
     }
   }
+  endPair();
   return Buffer.from(out);
 }
 

@@ -455,6 +455,11 @@ describe('the shifting charsets (shifted-charsets.ts)', () => {
     assert.equal((await parseMail(mail('ISO-2022-KR', body))).text, '서버A 서\ufffdAB\n서\ufffd\nok 서\ufffd\n');
   });
 
+  test('HZ: a shifted byte without its pair is U+FFFD, never a character made with the next ASCII letter', async () => {
+    // `7~NqFw` is 服务器; `7~Nq` + `F` leaves `F` alone before `~}`, and before a line's end.
+    assert.equal((await parseMail(mail('HZ-GB-2312', '~{7~NqF~}ab ~{7~NqF\r\nok'))).text, '服务\ufffdab 服务\ufffd\nok\n');
+  });
+
   test('HZ: "~" at the end of a CRLF line joins it to the next, as at an LF one (RFC 1843)', async () => {
     assert.equal((await parseMail(mail('HZ-GB-2312', 'Server ~\r\ndown: ~{7~NqFw~}'))).text, 'Server down: 服务器\n');
   });
