@@ -510,12 +510,15 @@ class Scan {
     if ((signature || OUTLOOK_RULE.test(line)) && isFooter(this.#lines.slice(index + 1).map((below) => below.trim()))) return FOOTER_REASON;
     if (signature) return delimiter ? SIGNATURE_REASON : BARE_SIGNATURE_REASON;
     if (isOriginalMarker(line)) return 'original-message marker';
-    // Above a quoted mail (a header block, an attribution) the rule went with the quote already
-    // (#ruleGoesWithQuote), in a reply or not. Anywhere else it is a separator a script or a notification
-    // template draws ("Notification Type: PROBLEM" / "____" / "Host: db1"), also in an alert threaded
-    // under the one it follows (Icinga's RECOVERY under its PROBLEM: In-Reply-To makes it a reply),
-    // except above an invitation's join details.
+    // Above a quoted mail the text rules know (a header block, an attribution) the rule went with the
+    // quote already (#ruleGoesWithQuote), in a reply or not. In a reply it opens the mail answered
+    // whatever stands below it (a header block in a language HEADER_LABELS lacks, one wrapped or spaced
+    // out, old text alone), unless all below it are `Label: value` lines: an alert threaded under the
+    // one it follows (Icinga's RECOVERY under its PROBLEM: In-Reply-To makes it a reply). In a mail that
+    // answers none it is a separator a script or a notification template draws ("Notification Type:
+    // PROBLEM" / "____" / "Host: db1"), except above an invitation's join details.
     if (OUTLOOK_RULE.test(line) && this.#invitation) return RULED_BLOCK_REASON;
+    if (OUTLOOK_RULE.test(line) && this.#reply && !this.#onlyLabelsBelow(index)) return 'Outlook rule above the mail answered';
     if (this.#invitation && CALENDAR_FOOTER.test(line)) return INVITATION_FOOTER_REASON;
     if (this.#disclaimer.test(disclaimerKey(line))) return DISCLAIMER_REASON;
     if (DISCLAIMER_HEADING.test(line) && isLegalText(this.#paragraphFrom(index).replace(DISCLAIMER_HEADING, ''))) return DISCLAIMER_REASON;
@@ -562,6 +565,11 @@ class Scan {
     const blank = below.indexOf('', first);
     const block = below.slice(first, blank < 0 ? below.length : blank);
     return block.length <= MAX_SIGNATURE_LINES && block.every((line) => isAddressOrPhone(line) || isSignatureLabel(line) || isNameLine(line));
+  }
+
+  /** Whether every line below `index` that is not blank is a `Label: value` line: machine data, no quoted mail. */
+  #onlyLabelsBelow(index: number): boolean {
+    return this.#lines.slice(index + 1).every((below) => below.trim() === '' || LABEL_LINE.test(below.trim()));
   }
 
   #hasText(): boolean {

@@ -500,6 +500,28 @@ describe('stripText: list and notification footers', () => {
     assert.equal(removedBy(attributed, { reply: true }).text, 'Done.');
   });
 
+  it('cuts in a reply all below a rule of underscores that is no label lines: a header block in a language the labels lack, wrapped, spaced out, or old text alone', () => {
+    const rule = '_'.repeat(32);
+    const below = {
+      hindi: 'प्रेषक: Ana <ana@example.com>\nभेजा गया: मंगलवार, 20 मार्च 2026 8:48\nप्रति: ops@example.com\nविषय: db1\n\nपुराना पाठ.',
+      malay: 'Daripada: Ana <ana@example.com>\nDihantar: 20 Mac 2026 8:48\nKepada: ops@example.com\nSubjek: db1\n\nTeks lama.',
+      georgian: 'გამგზავნი: Ana <ana@example.com>\nგაგზავნილია: 20 მარტი 2026 8:48\nმიმღები: ops@example.com\nთემა: db1\n\nძველი ტექსტი.',
+      wrappedFrom:
+        'From: Operations Team Distribution List Europe Middle East and Africa\n<ops@example.com>\nSent: Tuesday, March 20, 2026 8:48 AM\nTo: ops@example.com\nSubject: db1\n\nOld text.',
+      spacedOut: 'From: Ana <ana@example.com>\n\nSent: Tuesday, March 20, 2026 8:48 AM\n\nTo: ops@example.com\n\nSubject: db1\n\nOld text.',
+      oldText: 'Old quoted text without a header.\nMore of it.',
+    };
+    for (const [name, quote] of Object.entries(below)) {
+      assert.deepEqual(
+        removedBy(`Done.\n\n${rule}\n${quote}\n`, { reply: true }),
+        { text: 'Done.', reasons: ['Outlook rule above the mail answered'], quoteRemoved: true },
+        name,
+      );
+      // In a mail that answers none the rule is a separator.
+      assert.equal(removedBy(`Done.\n\n${rule}\n${quote}\n`).text, `Done.\n\n${rule}\n${quote}`, name);
+    }
+  });
+
   it('keeps what stands below a rule of underscores in a mail that answers none and carries no invitation: a separator', () => {
     const rule = '_'.repeat(40);
     const nagios = `***** Nagios *****\nNotification Type: PROBLEM\n${rule}\nHost: db1\nState: DOWN\n`;
