@@ -13,6 +13,7 @@
  * its last lines. Every rule is one pass over the lines.
  */
 import { hasFormatCharacter, hasVisibleText, withoutEdgeFormat } from '../sms/encoding.ts';
+import { HTML_RULE } from './html.ts';
 import {
   anyOf,
   ATTRIBUTION_VERBS,
@@ -468,7 +469,7 @@ class Scan {
           return;
         }
       }
-      if (RULE.test(line) && this.#ruleGoesWithQuote(index)) {
+      if (this.#isQuoteRule(line) && this.#ruleGoesWithQuote(index)) {
         this.#remove('rule line beside the quote', index, index);
         continue;
       }
@@ -657,7 +658,17 @@ class Scan {
     let above = index - 1;
     while (above >= 0 && (this.#lines[above] ?? '').trim() === '') above--;
     const line = (this.#lines[above] ?? '').trim();
-    return above >= 0 && (RULE.test(line) || isOriginalMarker(line) || FORWARD_MARKER.test(line));
+    return above >= 0 && (this.#isQuoteRule(line) || isOriginalMarker(line) || FORWARD_MARKER.test(line));
+  }
+
+  /**
+   * Whether a rule line may stand above a quoted mail. An HTML rule (`<hr>`) does only in a mail that
+   * answers one, forwards one or carries an invitation: in any other a web form or notification draws
+   * it between its heading and its own `From:`/`Date:`/`Subject:` fields, which are its content. Below
+   * it a footer is still found (#dropFooter).
+   */
+  #isQuoteRule(line: string): boolean {
+    return line === HTML_RULE ? this.#reply || this.#forward || this.#invitation : RULE.test(line);
   }
 
   /** A rule line kept just above a block that turned out to be the quote goes with it. */

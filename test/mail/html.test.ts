@@ -138,9 +138,9 @@ describe('htmlToText', () => {
 describe('form fields and rules, as the phone gets them', () => {
   const POLICY = textPolicyFor(configSchema.shape.text.parse(undefined), 'sender@example.com');
   /** The SMS text of an HTML-only mail, read and stripped as the relay does. */
-  const sent = async (html: string) =>
+  const sent = async (html: string, headers = 'Subject: Disk\r\n') =>
     extractRequest(
-      await parseMail(Buffer.from(`From: a@example.com\r\nSubject: Disk\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n`)),
+      await parseMail(Buffer.from(`From: a@example.com\r\n${headers}MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n`)),
       POLICY,
       false,
     ).text;
@@ -155,7 +155,8 @@ describe('form fields and rules, as the phone gets them', () => {
     assert.equal(await sent('<p>Disk full on db1</p><hr><p>Free space on /var is 0 bytes.</p>'), 'Disk full on db1\n\nFree space on /var is 0 bytes.');
     assert.equal(await sent('<p>Disk full on db1</p><hr><p>ACME Monitoring, 1 Main St, Springfield<br>Unsubscribe</p>'), 'Disk full on db1');
     const header = '<p>From: Ana &lt;ana@example.com&gt;<br>Sent: Tuesday, 20 March 2026 08:48<br>To: ops@example.com<br>Subject: db1</p><p>old text</p>';
-    assert.equal(await sent(`<p>Disk full on db1</p><hr>${header}`), 'Disk full on db1');
+    const reply = 'Subject: Re: Disk\r\nIn-Reply-To: <disk@example.com>\r\n';
+    assert.equal(await sent(`<p>Disk full on db1</p><hr>${header}`, reply), 'Disk full on db1');
     // smsrelay preview names the removed block's first line as the HTML has it.
     const footer = await parseMail(
       Buffer.from('From: a@example.com\r\nContent-Type: text/html\r\n\r\n<p>Disk full on db1</p><hr><p>ACME Monitoring, 1 Main St<br>Unsubscribe</p>\r\n'),
@@ -163,6 +164,17 @@ describe('form fields and rules, as the phone gets them', () => {
     assert.deepEqual(
       extractRequest(footer, POLICY, false).removed.map(({ first }) => first),
       ['<hr>'],
+    );
+    // In a mail that answers none, a form's or notification's own fields below its rule are its content.
+    const form =
+      '<p>New message from your website</p><hr><p>From: John Doe &lt;john@example.com&gt;<br>Date: 20 March 2026<br>Subject: Pump in hall 3</p><p>The pump in hall 3 leaks, please call 555 0100.</p>';
+    assert.equal(
+      await sent(form),
+      'New message from your website\n\nFrom: John Doe <john@example.com>\nDate: 20 March 2026\nSubject: Pump in hall 3\n\nThe pump in hall 3 leaks, please call 555 0100.',
+    );
+    assert.equal(
+      await sent(`<p>Disk full on db1</p><hr>${header}`),
+      'Disk full on db1\n\nFrom: Ana <ana@example.com>\nSent: Tuesday, 20 March 2026 08:48\nTo: ops@example.com\nSubject: db1\n\nold text',
     );
     // A writer's own line of hyphens stays as written.
     assert.equal(await sent('<p>Disk full</p><p>--------</p><p>on db1</p>'), 'Disk full\n\n--------\n\non db1');
