@@ -97,11 +97,12 @@ const SELECTORS: Readonly<Record<Reading, Selectors>> = { reply: REPLY_SELECTORS
 const wordListMarker: FormatCallback = (_elem, _walk, builder) => builder.addInline('- ');
 
 /**
- * What an HTML rule (`<hr>`) is while the text rules read the text: a rule line (strip.ts's RULE), so
- * a list's footer below it and a quoted header under it are found as under a typed rule. No one
- * types it, so withoutHtmlRules can tell it from a writer's own line of hyphens.
+ * What an HTML rule (`<hr>`) is while the text rules read the text: a line they take for a rule, so a
+ * list's footer below it and a quoted header under it are found as under a typed rule. It is a run of
+ * U+E000, a private-use code point no mail's text writes (a font's own glyph at most, never a line of
+ * them), so withoutHtmlRules and `smsrelay preview` tell it from any line a writer typed, `-=-=…` too.
  */
-export const HTML_RULE = '-='.repeat(20);
+export const HTML_RULE = '\uE000'.repeat(3);
 /** The text with each HTML_RULE left by the text rules as a paragraph break: 40 characters of rule would cost a quarter of an SMS. */
 export const withoutHtmlRules = (text: string) =>
   text.includes(HTML_RULE)

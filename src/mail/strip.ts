@@ -121,6 +121,8 @@ const MAX_DIGEST_HEADER_LINES = 16;
 const QUOTED = /^\s*>/;
 const WRAPPED_ADDRESS_END = /^>\s*[:：]$/;
 const RULE = /^\s*(?:[-_=*~]\s?){4,}\s*$/;
+/** A rule line, typed or an HTML rule (`<hr>`). */
+const isRuleLine = (line: string) => RULE.test(line) || line === HTML_RULE;
 /** RFC 3676 §4.3's signature delimiter, "-- " (a client may add more blanks). */
 const SIGNATURE_SEPARATOR = /^\s*--[ \t]+$/;
 /** Two dashes alone: a signature delimiter that lost its space, or a separator inside the content. */
@@ -284,6 +286,8 @@ const FOOTER_PHRASE = new RegExp(anyOf(FOOTER_PHRASES), 'i');
 const FOOTER_WORD = new RegExp(anyOf(FOOTER_WORDS), 'i');
 /** A line of rule characters alone above a footer: GitHub's "—", Google Groups' "---", Listserv's "####". */
 const FOOTER_SEPARATOR = /^(?:[-_=*~#—–]\s?)+$/;
+/** What sets off a footer: a typed separator or an HTML rule (`<hr>`), in any mail. */
+const isFooterSeparator = (line: string) => FOOTER_SEPARATOR.test(line) || line === HTML_RULE;
 const REPLY_ABOVE = new RegExp(anyOf(REPLY_ABOVE_MARKERS), 'i');
 const CALENDAR_FOOTER = new RegExp(`^(?:${anyOf(CALENDAR_FOOTER_OPENINGS)})`, 'i');
 /** Mailman's digest header: "Send <list> mailing list submissions to" … 'than "Re: Contents of <list> digest..."'. */
@@ -473,7 +477,7 @@ class Scan {
         this.#remove('rule line beside the quote', index, index);
         continue;
       }
-      if (FORWARD_MARKER.test(line) || (this.#forward && (isOriginalMarker(line) || RULE.test(line) || isForwardMarkerShape(lines, index)))) {
+      if (FORWARD_MARKER.test(line) || (this.#forward && (isOriginalMarker(line) || this.#isQuoteRule(line) || isForwardMarkerShape(lines, index)))) {
         this.#remove('forward marker', index, index);
         index = this.#skipForwardHeader(index + 1) - 1;
         continue;
@@ -673,7 +677,7 @@ class Scan {
 
   /** A rule line kept just above a block that turned out to be the quote goes with it. */
   #dropRuleAbove(): void {
-    while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || RULE.test(this.#kept.at(-1) ?? ''))) this.#kept.pop();
+    while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || isRuleLine(this.#kept.at(-1) ?? ''))) this.#kept.pop();
   }
 
   /** After a forward marker: blank lines and the forwarded header lines. */
@@ -688,14 +692,14 @@ class Scan {
   }
 
   #trimEnd(): void {
-    while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || RULE.test(this.#kept.at(-1) ?? ''))) this.#kept.pop();
+    while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || isRuleLine(this.#kept.at(-1) ?? ''))) this.#kept.pop();
   }
 
   /** A list or notification footer at the end, with the rule line above it, when text stays above it. */
   #dropFooter(): void {
     const kept = this.#kept;
     const start = footerStart(kept);
-    if (start < 0 || !kept.slice(0, start).some((line) => line !== '' && !FOOTER_SEPARATOR.test(line))) return;
+    if (start < 0 || !kept.slice(0, start).some((line) => line !== '' && !isFooterSeparator(line))) return;
     this.removed.push({ reason: FOOTER_REASON, first: kept[start] ?? '', lines: kept.length - start });
     kept.length = start;
     this.#trimEnd();
@@ -828,12 +832,12 @@ function footerStart(lines: readonly string[]): number {
   }
   if (start < 0) return -1;
   let top = start;
-  while (top > 0 && lines[top - 1] !== '' && !FOOTER_SEPARATOR.test(lines[top - 1] ?? '') && isFooterLine(lines[top - 1] ?? '')) top--;
-  if (FOOTER_SEPARATOR.test(lines[previousNonBlank(lines, top - 1)] ?? '') && isFooter(lines.slice(top))) start = top;
+  while (top > 0 && lines[top - 1] !== '' && !isFooterSeparator(lines[top - 1] ?? '') && isFooterLine(lines[top - 1] ?? '')) top--;
+  if (isFooterSeparator(lines[previousNonBlank(lines, top - 1)] ?? '') && isFooter(lines.slice(top))) start = top;
   else if (sure < 0) return -1;
   else start = sure;
   let from = start;
-  for (let above = start - 1; above >= 0 && (lines[above] === '' || FOOTER_SEPARATOR.test(lines[above] ?? '')); above--) {
+  for (let above = start - 1; above >= 0 && (lines[above] === '' || isFooterSeparator(lines[above] ?? '')); above--) {
     if (lines[above] !== '') from = above;
   }
   return from;
@@ -851,7 +855,7 @@ export function quoteHeaderStart(lines: readonly string[], start: number): numbe
     while (above >= 0 && unquoted(above) === '') above--;
     if (above < 0) return from;
     const line = unquoted(above);
-    if (RULE.test(line) || isOriginalMarker(line) || FORWARD_MARKER.test(line)) {
+    if (isRuleLine(line) || isOriginalMarker(line) || FORWARD_MARKER.test(line)) {
       from = above;
       continue;
     }

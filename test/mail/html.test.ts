@@ -176,6 +176,11 @@ describe('form fields and rules, as the phone gets them', () => {
       await sent(`<p>Disk full on db1</p><hr>${header}`),
       'Disk full on db1\n\nFrom: Ana <ana@example.com>\nSent: Tuesday, 20 March 2026 08:48\nTo: ops@example.com\nSubject: db1\n\nold text',
     );
+    // A line a writer typed is sent as typed, whatever it is made of: in text/plain as in HTML.
+    const menu = 'Menu\n-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=-=\nSoup 3 EUR';
+    const plain = await parseMail(Buffer.from(`From: a@example.com\r\nSubject: Art\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${menu}\r\n`));
+    assert.equal(extractRequest(plain, POLICY, false).text, menu);
+    assert.equal(await sent(`<p>${menu.replaceAll('\n', '<br>')}</p>`), menu);
     // A writer's own line of hyphens stays as written.
     assert.equal(await sent('<p>Disk full</p><p>--------</p><p>on db1</p>'), 'Disk full\n\n--------\n\non db1');
   });
