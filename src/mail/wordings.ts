@@ -693,6 +693,7 @@ export const DEVICE_LINE_NAMES = [
   'Yahoo',
   'AOL',
   'Proton',
+  'ProtonMail',
   'BlueMail',
   'Spark',
   'Edison',
@@ -743,10 +744,16 @@ export const DEVICE_LINE_NAMES = [
 export const DEVICE_LINE_NAME_STEMS = ['iPhone', 'iPad', 'Android', 'мобильн', 'телефон', 'смартфон'];
 /**
  * The lower-case words that may follow a device's or app's name in a device line: what links it to the
- * next name ("Mail for Windows", "Yahoo Mail on Android", "Outlook für iOS", "mobile device").
+ * next name ("Mail for Windows", "Yahoo Mail on Android", "Outlook für iOS", "mobile device"), and the
+ * words that describe the device or app itself ("iPad mini", "iPhone 15 pro", "ProtonMail secure email").
  */
 export const DEVICE_LINE_NAME_FOLLOWERS = [
   'device',
+  'mini',
+  'max',
+  'plus',
+  'air',
+  'secure',
   'for',
   'on',
   'with',

@@ -117,6 +117,15 @@ describe('stripBody: signatures and device lines', () => {
       'iPhoneから送信',
       'Enviado desde mi teléfono',
       'Gesendet von meinem Handy',
+      // Words that describe the device or app itself follow its name.
+      'Sent with ProtonMail secure email.',
+      'Sent with Proton Mail secure email.',
+      'Sent from iPad mini',
+      'Sent from iPad Pro',
+      'Sent from iPhone 15 pro',
+      'Sent from iPhone max',
+      'Sent from iPhone plus',
+      'Sent from iPad air',
     ]) {
       assert.equal(strip(`Yes\n\n${line}\n`), 'Yes', line);
     }
