@@ -814,7 +814,7 @@ function isFooter(lines: readonly string[]): boolean {
 
 /**
  * Where a footer at the end of trimmed `lines` starts, or -1: at the first line with a footer phrase
- * among the last footer lines (or the top of its paragraph when a rule stands above it: Slack's
+ * among the last footer lines (or the top of its paragraph when a typed rule stands above it: Slack's
  * postal address above its "You're receiving…"), with the rule lines above it.
  */
 function footerStart(lines: readonly string[]): number {
@@ -833,7 +833,11 @@ function footerStart(lines: readonly string[]): number {
   if (start < 0) return -1;
   let top = start;
   while (top > 0 && lines[top - 1] !== '' && !isFooterSeparator(lines[top - 1] ?? '') && isFooterLine(lines[top - 1] ?? '')) top--;
-  if (isFooterSeparator(lines[previousNonBlank(lines, top - 1)] ?? '') && isFooter(lines.slice(top))) start = top;
+  const separator = lines[previousNonBlank(lines, top - 1)] ?? '';
+  // Notifications draw an HTML rule between their own blocks too: under one the footer starts at a line
+  // that is one for sure where there is one ("Contact the on-call: +49 …" above "Manage notifications
+  // at …" is the alert's), and at its paragraph's top only where none is.
+  if (isFooterSeparator(separator) && isFooter(lines.slice(top))) start = separator === HTML_RULE && sure >= 0 ? sure : top;
   else if (sure < 0) return -1;
   else start = sure;
   let from = start;

@@ -165,6 +165,11 @@ describe('form fields and rules, as the phone gets them', () => {
       extractRequest(footer, POLICY, false).removed.map(({ first }) => first),
       ['<hr>'],
     );
+    // Under an HTML rule the footer starts at its first line that is one for sure: a contact above it is the alert's.
+    assert.equal(
+      await sent('<p>Disk full on db1</p><hr><p>Contact the on-call: +49 30 1234567<br>Manage notifications at https://mon.example.com/settings</p>'),
+      'Disk full on db1\n\nContact the on-call: +49 30 1234567',
+    );
     // In a mail that answers none, a form's or notification's own fields below its rule are its content.
     const form =
       '<p>New message from your website</p><hr><p>From: John Doe &lt;john@example.com&gt;<br>Date: 20 March 2026<br>Subject: Pump in hall 3</p><p>The pump in hall 3 leaks, please call 555 0100.</p>';
