@@ -517,8 +517,15 @@ const DECODED_AS = new Map<unknown, string>([
   [iconv.getCodec('gbk'), 'gb18030'],
 ]);
 
-/** IANA aliases libmime does not know, as the name it decodes: `csISO2022JP` (also a WHATWG label) is ISO-2022-JP. */
-const LABEL_ALIASES = new Map([['csiso2022jp', 'iso-2022-jp']]);
+/**
+ * IANA aliases libmime and shifted-charsets.ts do not know, as the name they decode: `csISO2022JP` (also
+ * a WHATWG label) is ISO-2022-JP, `csISO2022KR` ISO-2022-KR, `HZ` HZ-GB-2312.
+ */
+const LABEL_ALIASES = new Map([
+  ['csiso2022jp', 'iso-2022-jp'],
+  ['csiso2022kr', 'iso-2022-kr'],
+  ['hz', 'hz-gb-2312'],
+]);
 
 /**
  * Bytes in a charset label (a MIME parameter or an encoded word's; empty for none) as text, as
@@ -527,8 +534,10 @@ const LABEL_ALIASES = new Map([['csiso2022jp', 'iso-2022-jp']]);
  * HZ: shifted-charsets.ts). Bytes with no label, or one read as UTF-8, that are not UTF-8 go to `legacy`.
  */
 function charsetText(bytes: Buffer, written: string, legacy: (bytes: Buffer) => string = legacyText): string {
-  const label = LABEL_ALIASES.get(written.trim().toLowerCase()) ?? written;
-  const shifted = unshifted(bytes, label);
+  const lowered = written.trim().toLowerCase();
+  const alias = LABEL_ALIASES.get(lowered);
+  const label = alias ?? written;
+  const shifted = unshifted(bytes, alias ?? lowered);
   if (shifted) return iconv.decode(shifted.bytes, shifted.charset);
   if (!label || UTF8_LABELS.has(label.toLowerCase().replace(/[^a-z0-9]+/g, ''))) {
     const text = bytes.toString();

@@ -26,29 +26,43 @@ const KR_DESIGNATION = [ESC, 0x24, 0x29, 0x43];
 const ORPHAN = 0xff;
 
 /**
+ * The output of a shifted run: its bytes stand for characters in pairs, each written as EUC writes it
+ * (high bit set); one left alone where the run ends (a shift back, a line's end, a control, the text's
+ * end) is ORPHAN.
+ */
+function pairedOutput(out: number[]): { readonly add: (byte: number) => void; readonly end: () => void } {
+  let lead: number | undefined;
+  return {
+    add(byte) {
+      if (lead === undefined) lead = byte;
+      else {
+        out.push(lead | HIGH_BIT, byte | HIGH_BIT);
+        lead = undefined;
+      }
+    },
+    end() {
+      if (lead !== undefined) out.push(ORPHAN);
+      lead = undefined;
+    },
+  };
+}
+
+/**
  * ISO-2022-KR as EUC-KR: SO shifts to KS C 5601 up to SI (or the line's end, RFC 1557 §2), the
  * designation goes. Shifted bytes stand for characters in pairs; one left alone at SI, a line's end, a
  * control or the text's end is ORPHAN.
  */
 function iso2022KrAsEucKr(bytes: Buffer): Buffer {
   const out: number[] = [];
+  const pairs = pairedOutput(out);
   let shifted = false;
-  let lead: number | undefined;
-  const endPair = () => {
-    if (lead !== undefined) out.push(ORPHAN);
-    lead = undefined;
-  };
   for (let index = 0; index < bytes.length; index++) {
     const byte = bytes[index] ?? 0;
     if (shifted && isGraphic(byte)) {
-      if (lead === undefined) lead = byte;
-      else {
-        out.push(lead | HIGH_BIT, byte | HIGH_BIT);
-        lead = undefined;
-      }
+      pairs.add(byte);
       continue;
     }
-    endPair();
+    pairs.end();
     if (byte === ESC && KR_DESIGNATION.every((expected, offset) => bytes[index + offset] === expected)) index += KR_DESIGNATION.length - 1;
     else if (byte === SO) shifted = true;
     else if (byte === SI) shifted = false;
@@ -57,7 +71,7 @@ function iso2022KrAsEucKr(bytes: Buffer): Buffer {
       out.push(byte);
     }
   }
-  endPair();
+  pairs.end();
   return Buffer.from(out);
 }
 
@@ -69,51 +83,41 @@ function iso2022KrAsEucKr(bytes: Buffer): Buffer {
  */
 function hzAsGb2312(bytes: Buffer): Buffer {
   const out: number[] = [];
+  const pairs = pairedOutput(out);
   let shifted = false;
-  let lead: number | undefined;
-  const endPair = () => {
-    if (lead !== undefined) out.push(ORPHAN);
-    lead = undefined;
-  };
   for (let index = 0; index < bytes.length; index++) {
     const byte = bytes[index] ?? 0;
     const next = bytes[index + 1];
     if (byte === TILDE && next === (shifted ? 0x7d : 0x7b)) {
-      endPair();
+      pairs.end();
       shifted = !shifted;
       index++;
     } else if (shifted && isGraphic(byte)) {
-      if (lead === undefined) lead = byte;
-      else {
-        out.push(lead | HIGH_BIT, byte | HIGH_BIT);
-        lead = undefined;
-      }
+      pairs.add(byte);
     } else if (!shifted && byte === TILDE && (next === TILDE || next === LF)) {
       if (next === TILDE) out.push(TILDE);
       index++;
     } else if (!shifted && byte === TILDE && next === CR && bytes[index + 2] === LF) {
       index += 2;
     } else {
-      endPair();
+      pairs.end();
       // A line's end that `~}` did not close ends GB mode, as it ends ISO-2022-KR's SO: a missing `~}` spoils one line, not the rest of the mail.
       if (byte === LF) shifted = false;
       out.push(byte);
     }
   }
-  endPair();
+  pairs.end();
   return Buffer.from(out);
 }
 
-/** Labels (lower case, as IANA registers them with their aliases) of the shifting charsets, each as the EUC bytes and the charset to read them in. */
+/** Labels (lower case, as IANA registers them; their aliases are mime.ts's LABEL_ALIASES) of the shifting charsets, each as the EUC bytes and the charset to read them in. */
 const SHIFTED = new Map<string, (bytes: Buffer) => { bytes: Buffer; charset: string }>([
   ['iso-2022-kr', (bytes) => ({ bytes: iso2022KrAsEucKr(bytes), charset: 'euc-kr' })],
-  ['csiso2022kr', (bytes) => ({ bytes: iso2022KrAsEucKr(bytes), charset: 'euc-kr' })],
   // GB18030, GB 2312's superset, as the relay reads `gb2312` (mime.ts).
   ['hz-gb-2312', (bytes) => ({ bytes: hzAsGb2312(bytes), charset: 'gb18030' })],
-  ['hz', (bytes) => ({ bytes: hzAsGb2312(bytes), charset: 'gb18030' })],
 ]);
 
-/** The bytes of text in a shifting charset label as bytes of its EUC charset, or undefined for another label. */
+/** The bytes of text in a shifting charset (its label trimmed and in lower case) as bytes of its EUC charset, or undefined for another label. */
 export function unshifted(bytes: Buffer, label: string): { bytes: Buffer; charset: string } | undefined {
-  return SHIFTED.get(label.trim().toLowerCase())?.(bytes);
+  return SHIFTED.get(label)?.(bytes);
 }

@@ -448,7 +448,7 @@ class Scan {
         continue;
       }
       if (this.#ticket && this.#opensComment(index) && this.#comments++ > 0) {
-        this.#dropRuleAbove();
+        this.#trimEnd();
         this.#end(HISTORY_REASON, index);
         return;
       }
@@ -462,13 +462,13 @@ class Scan {
         const strong = isStrongAttribution(joinLines(lines, index, attribution));
         if (next < lines.length && QUOTED.test(lines[next] ?? '') && (this.#quoting || strong)) {
           this.#quoting = true;
-          this.#dropRuleAbove();
+          this.#trimEnd();
           this.#remove('reply attribution above the quote', index, attribution);
           index = attribution;
           continue;
         }
         if (strong) {
-          this.#dropRuleAbove();
+          this.#trimEnd();
           this.#end('attribution above a copy of the mail answered', index);
           return;
         }
@@ -489,7 +489,7 @@ class Scan {
         continue;
       }
       if (header !== undefined && (this.#isAnsweredHeader(header) || this.#ruleOrMarkerAbove(index))) {
-        this.#dropRuleAbove();
+        this.#trimEnd();
         this.#end('header block of the mail answered', index);
         return;
       }
@@ -675,11 +675,6 @@ class Scan {
     return line === HTML_RULE ? this.#reply || this.#forward || this.#invitation : RULE.test(line);
   }
 
-  /** A rule line kept just above a block that turned out to be the quote goes with it. */
-  #dropRuleAbove(): void {
-    while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || isRuleLine(this.#kept.at(-1) ?? ''))) this.#kept.pop();
-  }
-
   /** After a forward marker: blank lines and the forwarded header lines. */
   #skipForwardHeader(from: number): number {
     let index = nextNonBlank(this.#lines, from);
@@ -691,6 +686,7 @@ class Scan {
     return index;
   }
 
+  /** Blank and rule lines at the end of what is kept: a rule just above a block that turned out to be the quote goes with it. */
   #trimEnd(): void {
     while (this.#kept.length > 0 && (this.#kept.at(-1) === '' || isRuleLine(this.#kept.at(-1) ?? ''))) this.#kept.pop();
   }

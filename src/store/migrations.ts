@@ -412,7 +412,7 @@ export const MIGRATIONS: readonly string[] = [
  * What steps of MIGRATIONS do on SQLite alone, as postgres/migrations.ts's POSTGRES_STEPS on PostgreSQL: each runs
  * in the upgrade's transaction after its step's shared SQL. A step that has shipped is never edited.
  */
-export const SQLITE_STEPS: ReadonlyMap<number, string> = new Map([
+const SQLITE_STEPS: ReadonlyMap<number, string> = new Map([
   [
     26,
     // The same columns in the same order; AUTOINCREMENT records the highest id given (sqlite_sequence), starting

@@ -38,7 +38,7 @@ const MO_ID_HEX_CHARS = 40;
 export const DLR_DELIVERED = 1;
 export const DLR_FAILED = 0;
 /** False for several numbers of which some were sent (`SMS-TotalSent` > 0): which ones, the receipt does not say. */
-export const DLR_SOME_SENT = 2;
+const DLR_SOME_SENT = 2;
 
 /**
  * The charsets in which a signature over the bytes the gateway sent counts: those it writes (UTF-8, and
