@@ -16,7 +16,7 @@ import {
 import { headerParameters, parseSubjectCommand, type RelayParameters, takeContextTag, takeLeadingContextLine, takeSubjectTokens } from './parameters.ts';
 import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { isSignature, unsealedText } from './sealed.ts';
-import { hasOriginalMarker, type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
+import { dashedMarkerWithin, hasOriginalMarker, type Removal, type StripRules, stripText, tidy, withoutControls } from './strip.ts';
 import { cutSentCopy } from './thread.ts';
 import { withoutUuencoded } from './uuencoded.ts';
 import {
@@ -354,8 +354,7 @@ const AMBIGUOUS_SUBJECT = subjectPrefix(AMBIGUOUS_PREFIXES);
  * marker above it, at a line's start in plain text or at an element's (`<b>Fra:</b>`) in HTML.
  */
 const AMBIGUOUS_FORWARD_HEADER = new RegExp(`(?:^|>)[\\s>]*\\*?(?:${anyOf(AMBIGUOUS_FORWARD_FROM_LABELS)})\\s?\\*?\\s?[:：]`, 'mu');
-// (?<!-): a marker's dashes are counted from their first, so that a long line of dashes is read once.
-const AMBIGUOUS_FORWARD_MARKER = new RegExp(`(?<!-)-{3,}\\s*(?:${anyOf(AMBIGUOUS_FORWARD_MARKERS)})\\s*-{3,}`, 'i');
+const AMBIGUOUS_FORWARD_MARKER = dashedMarkerWithin(anyOf(AMBIGUOUS_FORWARD_MARKERS));
 const REPLY_SUBJECT = subjectPrefix(REPLY_PREFIXES);
 /** The longest tag a mail system puts in a subject ("[CAUTION: External Sender]", "*** Suspected SPAM ***"). */
 const MAX_SUBJECT_TAG_CHARS = 40;

@@ -194,11 +194,12 @@ const ORIGINAL_MARKER = new RegExp(`^[-_=\\s]*(?:${ORIGINAL_MESSAGE_WORDS})[-_=\
 /** An "Original Message" marker line. */
 const isOriginalMarker = (line: string) => ORIGINAL_MARKER.test(withTurkishI(line));
 /**
- * An "Original Message" marker anywhere in a text, a plain part or an HTML document (where it need not
- * stand on a line of its own): `-----Original Message-----`. (?<!-): its dashes are counted from their
- * first, so that a long line of dashes is read once.
+ * A marker of `words` between runs of dashes anywhere in a text, a plain part or an HTML document (where
+ * it need not stand on a line of its own): `-----Original Message-----`. (?<!-): its dashes are counted
+ * from their first, so that a long line of dashes is read once.
  */
-const ORIGINAL_MARKER_WITHIN = new RegExp(`(?<!-)-{3,}\\s*(?:${ORIGINAL_MESSAGE_WORDS})\\s*-{3,}`, 'i');
+export const dashedMarkerWithin = (words: string) => new RegExp(`(?<!-)-{3,}\\s*(?:${words})\\s*-{3,}`, 'i');
+const ORIGINAL_MARKER_WITHIN = dashedMarkerWithin(ORIGINAL_MESSAGE_WORDS);
 export const hasOriginalMarker = (text: string) => ORIGINAL_MARKER_WITHIN.test(withTurkishI(text));
 const FORWARD_MARKER = new RegExp(`^[-_=\\s]*(?:${anyOf(FORWARD_MARKERS)})\\s*[:：]?[-_=\\s]*$`, 'i');
 /** A forward marker is one short line (Apple Mail's are under 40 characters in every language): a longer line ending in a colon is a sentence. */

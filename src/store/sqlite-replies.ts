@@ -189,14 +189,11 @@ export function prepareReplyStatements(db: Database) {
     sentByReport: db.prepare(
       "UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = COALESCE(tracking_id, ?), last_error = NULL, updated_at = ? WHERE id = ?",
     ),
-    sentEvent: db.prepare("INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'sent', ? FROM outbound WHERE id = ?"),
     outboundById: db.prepare(`
       SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
     advanceDelivery: db.prepare('UPDATE outbound SET delivery = ?, delivery_code = ?, notice_due = ?, updated_at = ? WHERE id = ?'),
-    /** The message's history (`smsrelay log`) shows each report that moved its SMS. */
-    deliveryEvent: db.prepare(
-      "INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, 'delivery report', ? FROM outbound WHERE id = ?",
-    ),
+    /** A line of an SMS's message's history (`smsrelay log`): each report that moved it, its sending proved by a report. */
+    smsEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
     orphanReports: db.prepare('SELECT id, code, state, said FROM delivery_reports WHERE provider_id = ? AND number = ? AND sms_id IS NULL ORDER BY id'),
     adoptReport: db.prepare('UPDATE delivery_reports SET sms_id = ? WHERE id = ?'),
     expireOrphans: db.prepare('DELETE FROM delivery_reports WHERE sms_id IS NULL AND received_at < ?'),
@@ -307,7 +304,7 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
   if (byReference?.status === 'queued') {
     // Its report proves the attempt with no answer reached the gateway: sent, with the reports that came before this one.
     sql.sentByReport.run(report.providerId, report.trackingId ?? null, report.receivedAt, byReference.id);
-    sql.sentEvent.run(report.receivedAt, sentByReportDetail(report.providerId), byReference.id);
+    sql.smsEvent.run(report.receivedAt, 'sent', sentByReportDetail(report.providerId), byReference.id);
     adoptOrphans(sql, byReference.id, report.number, report.providerId, report.receivedAt);
   }
   const { changes } = sql.insertReport.run({
@@ -324,7 +321,7 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
   if (changes === 0) return { kind: 'duplicate' };
   if (!target) return { kind: 'orphan' };
   if (advance(sql, target, report, report.receivedAt)) return { kind: 'advanced', smsId: target.id, messageId: target.message_id };
-  if (saysMore(target.delivery, report.state)) sql.deliveryEvent.run(report.receivedAt, reportDetail(report), target.id);
+  if (saysMore(target.delivery, report.state)) sql.smsEvent.run(report.receivedAt, 'delivery report', reportDetail(report), target.id);
   return { kind: 'stale' };
 }
 
@@ -349,7 +346,7 @@ function advance(
   const notify = target.notify === null ? undefined : target.notify.split(',');
   const due = wantsNotice(state, notify, target.report_all === 1);
   sql.advanceDelivery.run(state, code, due ? 1 : 0, now, target.id);
-  sql.deliveryEvent.run(now, reportDetail(report), target.id);
+  sql.smsEvent.run(now, 'delivery report', reportDetail(report), target.id);
   return true;
 }
 
