@@ -179,9 +179,7 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
         if (!access.csrfValid(context.signedIn.session, body._csrf ?? request.headers['x-csrf-token'])) {
           return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Missing or wrong CSRF token: reload the page and try again'), context);
         }
-        if (request.url !== '/console/signout' && context.signedIn.user.role !== 'operator') {
-          return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Viewers can look but not act: ask an operator'), context);
-        }
+        if (request.url !== '/console/signout' && context.signedIn.user.role !== 'operator') return viewerRefused(request, reply, context);
       });
 
       // The store failing (down, busy, its disk full) in a page, a form or the session check: a person gets the console's
@@ -509,8 +507,8 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
       // Deleting every kept request is asked first: the confirmation names how many there are now and carries the newest one's
       // id, so that the deletion takes only what it named and a request kept meanwhile stays to be read.
       scope.get('/quarantine/all/delete', async (request: ConsoleRequest, reply) => {
-        if ((request.console as Context).signedIn.user.role !== 'operator')
-          return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Viewers can look but not act: ask an operator'), request.console);
+        const context = request.console as Context;
+        if (context.signedIn.user.role !== 'operator') return viewerRefused(request, reply, context);
         return page(reply, 'quarantine-delete', request.console, {
           title: 'Delete all quarantined requests',
           span: await store.quarantineSpan(),
@@ -765,6 +763,11 @@ export function mountConsole(app: FastifyInstance, options: ConsoleOptions): voi
 function page(reply: FastifyReply, view: string, context: Context | undefined, data: Record<string, unknown>) {
   const signedIn = context?.signedIn;
   return reply.type('text/html; charset=utf-8').send(render(view, { ...helpers(signedIn?.user, signedIn?.session.csrf), ...data }));
+}
+
+/** An action a viewer asked for (a POST, or a page that only leads to one): refused, the same words everywhere. */
+function viewerRefused(request: FastifyRequest, reply: FastifyReply, context: Context) {
+  return problem(request, reply, 403, new RelayError('FORBIDDEN', 'Viewers can look but not act: ask an operator'), context);
 }
 
 /**
