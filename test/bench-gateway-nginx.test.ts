@@ -136,8 +136,11 @@ describe('bench gateway: nginx answering ID:…', { skip: NO_NGINX }, () => {
     const own = await startGateway('nginx');
     assert.ok(own.nginx, 'the nginx gateway names its master and directory');
     const { pid, dir } = own.nginx;
-    const workers = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean);
-    assert.ok(workers.length > 0, 'nginx runs a worker');
+    // The master forks its worker after it answers: on a loaded machine, a moment after.
+    const workers = await waitFor('nginx running a worker', () => {
+      const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean);
+      return children.length > 0 && children;
+    });
     assert.ok(existsSync(dir));
     await own.child.stop();
     for (const process of [String(pid), ...workers]) assert.equal(existsSync(`/proc/${process}`), false, `nginx process ${process} still runs`);
