@@ -301,15 +301,25 @@ function relayLines(
   ];
 }
 
-/** A message's whole history, or every message to a number (newest first) with theirs. */
+/**
+ * A queued SMS's X-SMS-Send-At: still ahead, or passed while it waits (a paused dispatch or account, a
+ * busy queue), when "scheduled for" a past time would read as a time still to come.
+ */
+function scheduleOf(scheduledFor: number | undefined, now: number): string {
+  if (scheduledFor === undefined) return '';
+  const at = new Date(scheduledFor).toISOString();
+  return scheduledFor > now ? `, scheduled for ${at}` : `, due since ${at} (its X-SMS-Send-At)`;
+}
+
 /** What reads as a phone number rather than a message id: digits, with a `+` and the separators people write. */
 const LOOKS_LIKE_A_NUMBER = /^\+?[\d\s().-]{6,}$/;
 
 /**
+ * A message's whole history, or every message to a number (newest first) with theirs.
  * `smsrelay log`: a number as a sender would write it (`+44 7700 900123`, `07700 900123` in `defaultRegion`)
  * is read as the SMTP side reads it. Nothing known is an error (exit 1), as for `queue` on an unknown id.
  */
-export async function history(store: Store, subject: string, defaultRegion?: CountryCode): Promise<string> {
+export async function history(store: Store, subject: string, now: number, defaultRegion?: CountryCode): Promise<string> {
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
   const read = LOOKS_LIKE_A_NUMBER.test(subject) ? normaliseNumber(subject, defaultRegion) : undefined;
   const number = read?.ok ? read.e164 : undefined;
@@ -331,7 +341,7 @@ export async function history(store: Store, subject: string, defaultRegion?: Cou
       // A request that may have reached the gateway without an answer: the phone may have this SMS twice.
       const duplicates = sms.possibleDuplicates > 0 ? ` (${plural(sms.possibleDuplicates, 'possible duplicate')})` : '';
       lines.push(
-        `  ${sms.number}: ${sms.status}${sms.held ? ' (held)' : ''}${sms.scheduledFor === undefined ? '' : `, scheduled for ${new Date(sms.scheduledFor).toISOString()}`}${delivery}, ${plural(sms.attempts, 'attempt')}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
+        `  ${sms.number}: ${sms.status}${sms.held ? ' (held)' : ''}${scheduleOf(sms.scheduledFor, now)}${delivery}, ${plural(sms.attempts, 'attempt')}${duplicates}${sms.providerId ? `, gateway id ${sms.providerId}` : ''}`,
       );
     }
     for (const event of events) {

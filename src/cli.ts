@@ -382,7 +382,7 @@ async function main(argv: readonly string[]): Promise<void> {
         status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName, settings: settingsDigest(config) }),
       );
     case 'log':
-      return withStore((store, config) => history(store, words[0] ?? '', config.sms.defaultRegion));
+      return withStore((store, config) => history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion));
     case 'queue': {
       // `queue` alone, or with list's options only, is `queue list`.
       const args = asWritten({ ...parsed, words: words.length > 0 ? words : ['list'] });

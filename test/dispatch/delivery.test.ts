@@ -142,7 +142,7 @@ describe('delivery semantics', () => {
     assert.equal(primary.simulator.received.length, 2, 'the gateway did get it twice: the duplicate the legacy API cannot prevent');
     assert.equal(state?.possibleDuplicates, 1);
     assert.equal(state?.attempts, 2);
-    assert.match(await history(relay.relay.store, id), /: sent, 2 attempts \(1 possible duplicate\), gateway id /, 'smsrelay log shows the count');
+    assert.match(await history(relay.relay.store, id, Date.now()), /: sent, 2 attempts \(1 possible duplicate\), gateway id /, 'smsrelay log shows the count');
   });
 
   test('an HTTP 200 the adapter cannot read is no reason to fail over: retried later on the same host, counted as a possible duplicate', async () => {
@@ -248,7 +248,7 @@ describe('delivery semantics', () => {
         await status(relay.relay.store, Date.now(), here),
       ),
     );
-    assert.match(await history(relay.relay.store, id), /the gateway said: "redirected to https:\/\/gateway\.example\.net\/sendmsg\.aspx"/);
+    assert.match(await history(relay.relay.store, id, Date.now()), /the gateway said: "redirected to https:\/\/gateway\.example\.net\/sendmsg\.aspx"/);
     assert.deepEqual(maildirMessages(relay.maildir), [], 'a wrong URL bounces nothing');
   });
 
@@ -503,8 +503,8 @@ describe("the gateway's own words", () => {
     assert.match(bounce, /^Diagnostic-Code: X-SMS; ERR:INVALID_NUMBER \(.*the gateway said: "bad number in .*password=\*\*\*.*"\)\r?$/m);
     const everything = [
       bounce,
-      await history(relay.store, bounced),
-      await history(relay.store, kept),
+      await history(relay.store, bounced, Date.now()),
+      await history(relay.store, kept, Date.now()),
       await status(relay.store, Date.now(), { pid: process.pid, name: 'test' }),
       lines.join(''),
     ].join('\n');
@@ -533,7 +533,7 @@ describe("the gateway's own words", () => {
     );
     const shown = await status(relay.store, Date.now(), { pid: process.pid, name: 'test' });
     assert.match(shown, /the gateway said: "Invalid request \("\[text\]"\): you sent .*=\[text\]/, 'status shows the words, the text cut out');
-    const everything = [shown, await history(relay.store, id), lines.join('')].join('\n');
+    const everything = [shown, await history(relay.store, id, Date.now()), lines.join('')].join('\n');
     assert.match(lines.join(''), /"gatewayText":"Invalid request \(\\"\[text\]\\"\): you sent .*=\[text\]/);
     for (const form of [text, sent, encodeURIComponent(text), JSON.stringify(text).slice(1, -1), 'Patient Jones', 'Patient+Jones', 'Patient%20Jones']) {
       assert.ok(!everything.includes(form), `${form} shown`);
@@ -581,7 +581,7 @@ describe("the gateway's own words", () => {
     const callbackToken = new URLSearchParams([['', encodeURIComponent(webhookToken)]]).toString().slice(1);
     assert.ok(request?.body.includes(callbackToken), 'the callback URL carried the token, form-encoded in the body');
     assert.match(bounce, /the gateway said: "Invalid 'To' in Basic \*\*\* StatusCallback=/);
-    const everything = [bounce, await history(relay.store, id), lines.join('')].join('\n');
+    const everything = [bounce, await history(relay.store, id, Date.now()), lines.join('')].join('\n');
     for (const form of [basic, callbackToken, encodeURIComponent(webhookToken)]) assert.ok(!everything.includes(form), `${form} shown`);
   });
 
@@ -716,7 +716,7 @@ describe("the gateway's own words", () => {
     const [sms] = await relay.relay.store.smsOf(id);
     assert.equal(sms?.attempts, requests, 'one attempt per request, none for the expiry itself');
     assert.match(bounce, new RegExp(`^Diagnostic-Code: X-SMS; EXPIRED \\(.*too old to be useful \\(${requests} attempts, the last: ERR:LOGIN_INVALID: `, 'm'));
-    assert.match(await history(relay.relay.store, id), new RegExp(`: expired, ${requests} attempts`));
+    assert.match(await history(relay.relay.store, id, Date.now()), new RegExp(`: expired, ${requests} attempts`));
   });
 
   test('a Retry-After longer than retryMaxDelay is asked again after retryMaxDelay', async () => {

@@ -358,7 +358,7 @@ describe('Puzzel specifics through the relay', () => {
       const states = await Promise.all(sent.map(async ({ id }) => (await relay.relay.store.smsOf(id))[0]?.delivery));
       assert.deepEqual(states, ['delivered', 'failed', 'expired', undefined]);
       assert.match(
-        await history(relay.relay.store, unreachable.id),
+        await history(relay.relay.store, unreachable.id, Date.now()),
         / delivery report: failed \(statuscode=364, statusdescription=Subscription temporary not reachable, extstatusdescription=from the network\)/,
       );
       const bounce = await waitFor('the failure report', () =>
@@ -423,7 +423,10 @@ describe('InteractSMS specifics through the relay', () => {
     const bounce = await waitFor('the failure report', () => sink.received.find((mail) => mail.raw.includes('Diagnostic-Code') && mail.raw.includes(id)));
     const diagnostic = /^Diagnostic-Code: (.*(?:\r?\n[ \t].*)*)/m.exec(bounce.raw)?.[1]?.replace(/\r?\n[ \t]+/g, ' ');
     assert.equal(diagnostic, 'X-SMS; SMS-Success=False (InteractSMS reports it not delivered to the phone (not every part of it arrived))');
-    assert.match(await history(relay.relay.store, id), / delivery report: failed \(SMS-Success=False, SMS-TotalToSend=1, SMS-TotalSent=0, SMS-TotalFailed=1\)/);
+    assert.match(
+      await history(relay.relay.store, id, Date.now()),
+      / delivery report: failed \(SMS-Success=False, SMS-TotalToSend=1, SMS-TotalSent=0, SMS-TotalFailed=1\)/,
+    );
   });
 
   test('a forged SMS-Verify gets 403 and no mail; a signed one is taken', async () => {
@@ -580,7 +583,7 @@ describe("delivery reports that name their SMS by the relay's own reference", ()
     assert.deepEqual([sms?.status, sms?.delivery], ['sent', 'delivered']);
     await sleep(3_500);
     assert.equal(gateway.requests.length, 1, 'the SMS is not sent again');
-    assert.match(await history(relay.relay.store, id), /sent: id \w+; the gateway's delivery report for it came while it waited to be sent again/);
+    assert.match(await history(relay.relay.store, id, Date.now()), /sent: id \w+; the gateway's delivery report for it came while it waited to be sent again/);
   });
 
   test("InteractSMS: an SMS recorded sent by its receipt keeps its notify id for replies: the phone's answer naming it goes to its sender", async () => {

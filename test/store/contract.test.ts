@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import { status } from '../../src/admin.ts';
+import { history, status } from '../../src/admin.ts';
 import { RelayError } from '../../src/errors.ts';
 import { NEVER_TRIED_HEAD_START_MS } from '../../src/store/rows.ts';
 import type { Store } from '../../src/store/types.ts';
@@ -82,6 +82,16 @@ forEachStore((kind) =>
       assert.equal(await store.applyQueueAction('send now', held.id, 4_000), 1);
       assert.equal((await store.smsOf(held.id))[0]?.scheduledFor, undefined, 'no longer waiting for its time');
       assert.deepEqual(await claim(store, 10, 100, 5_000).then((batches) => batches.map((batch) => batch.message.id)), [held.id]);
+      await store.close();
+    });
+
+    test("smsrelay log: a scheduled SMS's time is ahead until it passes, then the SMS is due since it (still queued while dispatch is paused)", async () => {
+      const sendAt = 100_000;
+      const held = mail(['+447700900133'], { sendAt, holdUntilSendAt: true });
+      await store.acceptMail(held);
+      const at = new Date(sendAt).toISOString();
+      assert.match(await history(store, held.id, sendAt - 1), new RegExp(`: queued, scheduled for ${at}, 0 attempts`));
+      assert.match(await history(store, held.id, sendAt + 60_000), new RegExp(`: queued, due since ${at} \\(its X-SMS-Send-At\\), 0 attempts`));
       await store.close();
     });
 
