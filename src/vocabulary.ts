@@ -133,6 +133,12 @@ export interface StatusReport {
    * send refused for the account is.
    */
   readonly accountWide?: true | undefined;
+  /**
+   * The failure says the recipient opted out of the account's messages (Twilio's 21610 in a callback, Vonage's
+   * err-code 9): the provider's code as the opt-out names it (`TWILIO:21610`). The relay records the opt-out as
+   * it does when a send is refused so, and RCPT refuses the number's next mail.
+   */
+  readonly optedOut?: string | undefined;
 }
 
 /**

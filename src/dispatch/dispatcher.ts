@@ -7,7 +7,7 @@ import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { OwedOutcomes } from '../owed-outcomes.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
-import { GATEWAY_OPT_OUT } from '../vocabulary.ts';
+import { recordGatewayOptOut } from '../replies/opt-outs.ts';
 import { EndpointBreaker } from './endpoints.ts';
 import { type Classified, TLS_CERTIFICATE } from './outcomes.ts';
 import { ProviderPause } from './pause.ts';
@@ -438,20 +438,10 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     return late;
   }
 
-  /**
-   * The numbers a provider refused as opted out of the account's messages (an outcome rule's `optsOut`: Twilio's
-   * 21610), kept as a STOP is, so that RCPT refuses the next mail to them rather than the provider bouncing it after
-   * a 250. A store that fails loses nothing the provider does not say again at the next send to the number.
-   */
+  /** The numbers a provider refused as opted out of the account's messages (an outcome rule's `optsOut`), kept as a STOP is. */
   async #recordOptOuts(decisions: readonly Decision[], log: Logger): Promise<void> {
     for (const { sms, classified } of decisions.filter((decision) => decision.classified.action === 'fail' && decision.classified.optsOut)) {
-      const fields = { smsId: sms.id, to: maskNumber(sms.number), code: classified.code };
-      try {
-        await this.#options.store.recordOptOut(sms.number, this.#clock(), `${GATEWAY_OPT_OUT}${classified.code}`);
-        log.info(fields, 'dispatch: the gateway refused the number as opted out: recorded as a STOP, RCPT refuses it from now on');
-      } catch (error) {
-        log.warn({ ...fields, ...failureLogFields(error) }, 'dispatch: the gateway refused the number as opted out, and the store could not record it');
-      }
+      await recordGatewayOptOut(this.#options.store, { number: sms.number, code: classified.code, at: this.#clock() }, log, 'dispatch', { smsId: sms.id });
     }
   }
 

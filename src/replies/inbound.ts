@@ -10,6 +10,7 @@ import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.
 import type { ReassemblyStore } from '../store/reassembly.ts';
 import type { ReplyStore } from '../store/types.ts';
 import type { DeliveryState, InboundKind, InboundSink, ReceivedOutcome, ReceivedSms, ReportOutcome, StatusReport } from '../vocabulary.ts';
+import { recordGatewayOptOut } from './opt-outs.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
 import type { ReplyTracking } from './tracking.ts';
 
@@ -38,7 +39,7 @@ const MAX_LATE_COMMITS_WATCHED = 1_000;
 const ACCOUNT_ALERT_REPEAT_MS = 10 * 60_000;
 
 export interface InboundOptions {
-  readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine'> &
+  readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine' | 'recordOptOut'> &
     Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
   readonly tracking: ReplyTracking;
   readonly replyMail: ReplyMailOptions;
@@ -269,7 +270,17 @@ export class InboundService {
     return { status: 'duplicate' };
   }
 
-  async #report(provider: string, { part, accountWide, ...report }: StatusReport): Promise<ReportOutcome> {
+  async #report(provider: string, { optedOut, ...report }: StatusReport): Promise<ReportOutcome> {
+    const outcome = await this.#applyReport(provider, report);
+    // A repeat of the report (the provider retrying) says nothing new: a START texted since stands.
+    if (optedOut !== undefined && (outcome === 'advanced' || outcome === 'orphan')) {
+      const fields = { providerId: report.providerId };
+      await recordGatewayOptOut(this.#options.store, { number: report.number, code: optedOut, at: this.#clock() }, this.#options.logger, 'inbound', fields);
+    }
+    return outcome;
+  }
+
+  async #applyReport(provider: string, { part, accountWide, ...report }: StatusReport): Promise<ReportOutcome> {
     const { logger } = this.#options;
     const receivedAt = this.#clock();
     const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };

@@ -193,8 +193,6 @@ describe('Twilio payloads', () => {
       failed: 'failed',
       delivered: 'delivered',
       undelivered: 'failed',
-      receiving: 'sent',
-      received: 'sent',
       accepted: 'queued',
       scheduled: 'queued',
       read: 'delivered',
@@ -207,6 +205,45 @@ describe('Twilio payloads', () => {
       assert.doesNotMatch(twilioPlugin.describeStatus(found?.code ?? -1), /^Twilio error/, status);
     }
     assert.match(twilioPlugin.describeStatus(30003), /switched off|out of reach/);
+    // An incoming message's status is no report: the "A message comes in" URL points at the status-callback one.
+    for (const status of ['received', 'receiving']) {
+      const parsed = callback({ SmsStatus: status, Body: 'an MO', From: '+447700900123', To: '+14155552345' });
+      assert.equal(parsed.ok, false, status);
+      assert.match(
+        parsed.ok ? '' : parsed.reason,
+        /^an incoming message \(status (?:received|receiving)\) on the status-callback URL: set the "A message comes in" URL .* \/webhooks\/twilio\/mo, not \/webhooks\/twilio\/dr$/,
+      );
+    }
+    // The same ErrorCode means what it means in a send's answer: the account's alerts, the recipient's opt-out.
+    assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21704' })?.accountWide, true);
+    assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21408' })?.accountWide, true);
+    assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21610' })?.optedOut, 'TWILIO:21610');
+    assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21211' })?.accountWide, undefined);
+    assert.match(twilioPlugin.describeStatus(21704), /sender pool holds no number/);
+    assert.equal(twilioPlugin.statusCode?.(6), 'MessageStatus canceled');
+    assert.equal(twilioPlugin.statusCode?.(21610), undefined);
+  });
+
+  test('a Messaging Service SID written with upper-case hex digits is refused as a sender id, saying so (Twilio would refuse it after the 250)', () => {
+    assert.equal(twilioPlugin.senderIdProblem(`MG${'ab12'.repeat(8)}`), undefined);
+    assert.equal(
+      twilioPlugin.senderIdProblem(`MG${'AB12'.repeat(8)}`),
+      `The sender id "MG${'AB12'.repeat(8)}" is a Messaging Service SID with upper-case hex digits: Twilio's SIDs are MG and 32 lower-case hex digits, as its console shows them.`,
+    );
+  });
+
+  test('a status callback posted to the incoming-message URL is unreadable there, saying which URL it belongs to', () => {
+    const parsed = twilioPlugin.parseReceived!({
+      contentType: FORM,
+      body: new URLSearchParams({ MessageSid: `SM${'a'.repeat(32)}`, MessageStatus: 'delivered', To: '+447700900123', From: '+14155552345' }).toString(),
+      query: new URLSearchParams(),
+      headers: {},
+    });
+    assert.deepEqual(parsed, {
+      ok: false,
+      reason:
+        'a status callback (MessageStatus delivered) on the incoming-message URL: the status callback URL must end in /webhooks/twilio/dr, not /webhooks/twilio/mo',
+    });
   });
 
   test("the create form: To, Body, the Messaging Service, From for a mail's own sender, StatusCallback and ValidityPeriod", () => {
@@ -482,6 +519,53 @@ describe('Twilio through the relay', () => {
         ['gateway-account', 30002],
         [undefined, 30002],
       ],
+    );
+  });
+
+  test("a failed callback's ErrorCode acts as in a send's answer: 21610 records the opt-out, 21704 alerts the operator, each bounce in Twilio's words", async () => {
+    const sendAndFail = async (phone: string, fields: Record<string, string>) => {
+      const id = queuedId((await sendMail(relay.smtpPort, { to: [`${phone}@sms.example.com`], body: `through the service to ${phone}` })).data);
+      const [sent] = await waitFor('the SMS sent', async () => {
+        const sms = await relay.store.smsOf(id);
+        return sms[0]?.status === 'sent' && sms;
+      });
+      const form = new URLSearchParams({ MessageSid: sent?.providerId ?? '', AccountSid: `AC${'0'.repeat(32)}`, To: `+${phone}`, ...fields });
+      assert.equal((await post(paths.dr, form, signedFor(paths.dr, form))).status, 200);
+    };
+    const bounce = (phone: string) =>
+      waitFor(`the bounce for ${phone}`, async () =>
+        sink.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(phone))?.raw.replace(/\r?\n\s+/g, ' '),
+      );
+
+    await sendAndFail('447700900181', { MessageStatus: 'failed', ErrorCode: '21610' });
+    await waitFor('the opt-out recorded', () => relay.store.isOptedOut('+447700900181'));
+    const refused = await sendMail(relay.smtpPort, { to: ['447700900181@sms.example.com'], body: 'again' });
+    assert.equal(refused.rcpt[0]?.code, 550);
+    assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay \(the gateway refused an SMS to it as opted out, TWILIO:21610\)/);
+    assert.ok(lines.some((line) => line['msg'] === 'inbound: the gateway refused the number as opted out: recorded as a STOP, RCPT refuses it from now on'));
+    assert.match(await bounce('447700900181'), /status 21610 \(the recipient has opted out of messages from this sender/);
+
+    await sendAndFail('447700900182', { MessageStatus: 'failed', ErrorCode: '21704' });
+    assert.match(await bounce('447700900182'), /status 21704 \(the Messaging Service's sender pool holds no number\)/);
+    assert.ok(lines.some((line) => line['alert'] === 'gateway-account' && line['code'] === 21704));
+
+    // Cancelled at Twilio: its word, not the relay's own number for the status.
+    await sendAndFail('447700900183', { MessageStatus: 'canceled' });
+    assert.match(await bounce('447700900183'), /Diagnostic-Code: X-SMS; MessageStatus canceled \(cancelled at Twilio before it was sent\)/);
+  });
+
+  test('an incoming message posted to the status-callback URL is quarantined, saying which URL to set, not dropped as an orphan report', async () => {
+    const form = mo('c1', 'MO on the callback URL');
+    form.set('SmsStatus', 'received');
+    const answer = await post(paths.dr, form, signedFor(paths.dr, form));
+    assert.equal(answer.status, 200);
+    const db = new BetterSqlite3(join(dir, 'data', STORE_FILE), { readonly: true });
+    const rows = db.prepare("SELECT reason, body FROM quarantine WHERE kind = 'dr'").all() as Array<{ reason: string; body: string }>;
+    db.close();
+    const kept = rows.find((row) => row.body.includes('callback+URL'));
+    assert.equal(
+      kept?.reason,
+      'an incoming message (status received) on the status-callback URL: set the "A message comes in" URL of the Messaging Service or number to the relay\'s /webhooks/twilio/mo, not /webhooks/twilio/dr',
     );
   });
 

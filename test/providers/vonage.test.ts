@@ -129,7 +129,13 @@ describe('Vonage payloads', () => {
         { providerId: '0B01', number: '+447700900000', code: 0, state: 'delivered', said: 'status delivered, err-code 0', formerId: `${'b'.repeat(25)}.1` },
       ],
     });
-    assert.match(vonagePlugin.describeStatus(3), /out of reach/);
+    assert.match(vonagePlugin.describeStatus(3), /no longer in service/);
+    // 9 "Illegal Number" is Vonage's opt-out: "User has requested not to receive messages from a specific service".
+    assert.deepEqual(part('0A03', 'failed', '9'), {
+      ok: true,
+      items: [{ providerId: ref, number: '+447700900000', code: 9, state: 'failed', part: { id: '0A03', of: 2 }, optedOut: 'VONAGE:err-code 9' }],
+    });
+    assert.match(vonagePlugin.describeStatus(9), /opted out/);
   });
 
   test('inbound concat parts: each is an SMS with its place in the long one (the relay reassembles them)', () => {
@@ -409,6 +415,28 @@ describe("Vonage: the gateway id is Vonage's message-id", () => {
     assert.match(expiredText, /validity ran out/);
     assert.doesNotMatch(expiredText, /kept trying/);
     assert.match(expired.raw, /Status: 4\.4\.7/);
+  });
+
+  test("a failed receipt with err-code 9 (the user asked not to receive the service's messages) records the opt-out: the next mail to the number is refused at RCPT", async () => {
+    const started = relay as TestRelay;
+    const to = '447700900218';
+    const messageId = '0A000000000B0009';
+    gateway.next = [{ status: 200, body: JSON.stringify({ 'message-count': '1', messages: [{ to, 'message-id': messageId, status: '0' }] }) }];
+    const id = queuedId((await sendMail(started.relay.smtpPort, { to: [`${to}@sms.example.com`], body: 'to an opted-out phone' })).data);
+    await waitFor('the SMS sent', async () => (await started.relay.store.smsOf(id))[0]?.status === 'sent');
+    const fields = { msisdn: to, to: '447700900000', messageId, status: 'rejected', 'err-code': '9', timestamp: '1764700000', nonce: 'o9' };
+    const answer = await fetch(`http://127.0.0.1:${started.relay.httpPort}${webhookPaths('vonage').dr}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...fields, sig: vonageSignature('relay-signature', 'sha256', new Map(Object.entries(fields))) }).toString(),
+    });
+    assert.equal(answer.status, 200);
+    await waitFor('the opt-out recorded', () => started.relay.store.isOptedOut(`+${to}`));
+    const refused = await sendMail(started.relay.smtpPort, { to: [`${to}@sms.example.com`], body: 'again' });
+    assert.equal(refused.rcpt[0]?.code, 550);
+    assert.match(refused.rcpt[0]?.text ?? '', /has opted out of SMS from this relay \(the gateway refused an SMS to it as opted out, VONAGE:err-code 9\)/);
+    const bounce = await waitFor('the bounce', () => sink?.received.find((mail) => mail.raw.includes('Action: failed') && mail.raw.includes(to)));
+    assert.match(bounce.raw.replace(/\r?\n\s+/g, ' '), /status 9 \(the recipient has asked not to receive messages from this service \(opted out\)\)/);
   });
 
   test("an SMS of one part kept under its client-ref (an earlier version's, or an answer without message-id) gets the receipt that names both", async () => {

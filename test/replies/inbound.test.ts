@@ -145,6 +145,7 @@ describe('a commit the store failed to confirm', () => {
         applyDeliveryReport: (report) => store.applyDeliveryReport(report),
         numbersSentUnder: (provider, providerId) => store.numbersSentUnder(provider, providerId),
         quarantine: (...args) => store.quarantine(...args),
+        recordOptOut: (...args) => store.recordOptOut(...args),
         recordSentParts: (sent) => store.recordSentParts(sent),
         applyPartReceipt: (receipt) => store.applyPartReceipt(receipt),
       },

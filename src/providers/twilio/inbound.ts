@@ -5,7 +5,9 @@
  */
 import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
-import type { InboundParse, InboundRequest } from '../contract.ts';
+import { type InboundParse, type InboundRequest, webhookPaths } from '../contract.ts';
+import { CODE_PREFIX, PROVIDER } from './adapter.ts';
+import { TWILIO_ERRORS, twilioErrorWords } from './errors.ts';
 import { validTwilioSignature } from './signature.ts';
 
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
@@ -27,13 +29,13 @@ const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
 /**
- * Every value of Twilio's Message status → the relay's delivery state and the status code it stores
- * (an `ErrorCode` takes its place when Twilio gives one). Twilio has no numeric statuses: these codes
- * are the relay's own, to keep and describe a report by; the SMS's history shows Twilio's words.
- * `accepted`, `scheduled`, `queued` and `sending` are still at Twilio: queued, not yet sent; `sent` is
- * "handed to the carrier", not final; `read` comes after delivery; `partially_delivered` is neither
- * delivered nor failed, so it stays progress and a later final status decides. `receiving`/`received`
- * are the statuses of an incoming message: a report carrying them says nothing about delivery.
+ * Every value of Twilio's Message status for a message the relay sent → the relay's delivery state and
+ * the status code it stores (an `ErrorCode` takes its place when Twilio gives one). Twilio has no numeric
+ * statuses: these codes are the relay's own, to keep and describe a report by; the SMS's history and the
+ * sender's report show Twilio's words (`statusCode`). `accepted`, `scheduled`, `queued` and `sending` are
+ * still at Twilio: queued, not yet sent; `sent` is "handed to the carrier", not final; `read` comes after
+ * delivery; `partially_delivered` is neither delivered nor failed, so it stays progress and a later final
+ * status decides. `receiving`/`received` are an incoming message's (INCOMING_STATUSES), never a report's.
  */
 const STATUSES: Readonly<Record<string, { readonly state: DeliveryState; readonly code: number }>> = {
   delivered: { state: 'delivered', code: 0 },
@@ -44,46 +46,30 @@ const STATUSES: Readonly<Record<string, { readonly state: DeliveryState; readonl
   sending: { state: 'queued', code: 2 },
   sent: { state: 'sent', code: 3 },
   partially_delivered: { state: 'sent', code: 7 },
-  receiving: { state: 'sent', code: 8 },
-  received: { state: 'sent', code: 8 },
   undelivered: { state: 'failed', code: 4 },
   failed: { state: 'failed', code: 5 },
   canceled: { state: 'failed', code: 6 },
 };
 
-/** Plain words for the codes of `STATUSES` and the delivery errors Twilio reports most. */
-const DESCRIPTIONS: Readonly<Record<number, string>> = {
-  0: 'delivered to the phone',
-  1: 'queued by Twilio',
-  2: 'being sent by Twilio',
-  3: 'handed to the mobile network',
-  4: 'the mobile network could not deliver it',
-  5: 'Twilio could not send it',
-  6: 'cancelled before it was sent',
-  7: 'partly delivered to the phone',
-  8: 'reported by Twilio as received',
-  21610: 'the recipient has opted out of messages from this sender',
-  30001: "Twilio's queue for the account overflowed (too many messages at once), so it was not sent; sending it again later may succeed",
-  30002: 'the Twilio account is suspended',
-  30003: 'the phone is switched off or out of reach',
-  30004: 'the recipient blocks messages from this sender',
-  30005: 'the number is unknown or no longer in service',
-  30006: 'the number is a landline or cannot receive SMS',
-  30007: 'the mobile network filtered it as spam',
-  30008: 'the mobile network gave no reason',
-  30010: "its price is over the maximum price set for the Twilio account's messages",
-  30017: 'the mobile network was congested; sending it again later may succeed',
-  30032: 'the sender is a toll-free number whose verification at Twilio is not complete',
-  30033: "the sender's US A2P 10DLC campaign is suspended",
-  30034: 'the sender is a US number not registered for A2P 10DLC',
-  30036: 'its validity period ran out before it could be delivered',
-};
+/** The statuses of an incoming message: a request carrying one is an MO, whichever URL it was posted to. */
+const INCOMING_STATUSES: ReadonlySet<string> = new Set(['receiving', 'received']);
 
 /**
- * ErrorCodes of a failed message that are the account's or its sender's state, not the recipient's: every SMS
- * sent meets them until the account is fixed at Twilio, so the operator is alerted (StatusReport.accountWide).
+ * The relay's codes of `STATUSES`, each in Twilio's word (one of them where several share a code) and in
+ * plain words. Twilio's `ErrorCode`s, which take their place on a failure, are described by errors.ts.
  */
-const ACCOUNT_WIDE_ERRORS: ReadonlySet<number> = new Set([30002, 30010, 30032, 30033, 30034]);
+const OWN_CODES: Readonly<Record<number, { readonly status: string; readonly words: string }>> = {
+  0: { status: 'delivered', words: 'delivered to the phone' },
+  1: { status: 'queued', words: 'queued by Twilio' },
+  2: { status: 'sending', words: 'being sent by Twilio' },
+  3: { status: 'sent', words: 'handed to the mobile network' },
+  4: { status: 'undelivered', words: 'the mobile network could not deliver it' },
+  5: { status: 'failed', words: 'Twilio could not send it' },
+  6: { status: 'canceled', words: 'cancelled at Twilio before it was sent' },
+  7: { status: 'partially_delivered', words: 'partly delivered to the phone' },
+};
+
+const PATHS = webhookPaths(PROVIDER);
 
 type Fields = ReadonlyMap<string, string>;
 
@@ -118,6 +104,13 @@ export function parseReceived(request: InboundRequest): InboundParse<ReceivedSms
   const read = readMessage(request);
   if (!read.ok) return read;
   const { fields, sid: providerId } = read;
+  const status = fields.get('MessageStatus');
+  if (status !== undefined && !INCOMING_STATUSES.has(status.toLowerCase()) && !fields.has('Body')) {
+    return {
+      ok: false,
+      reason: `a status callback (MessageStatus ${status.slice(0, 20)}) on the incoming-message URL: the status callback URL must end in ${PATHS.dr}, not ${PATHS.mo}`,
+    };
+  }
   const number = readSender(fields.get('From'));
   if (number === undefined) return { ok: false, reason: 'From is not a sender' };
   const body = fields.get('Body');
@@ -163,6 +156,13 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const number = readReportNumber(fields.get('To'));
   if (number === undefined) return { ok: false, reason: 'To is not a number' };
   const word = (fields.get('MessageStatus') ?? fields.get('SmsStatus') ?? '').toLowerCase();
+  // Twilio posts an incoming message with SmsStatus received and no MessageStatus: the "A message comes in" URL is set to this one.
+  if (INCOMING_STATUSES.has(word)) {
+    return {
+      ok: false,
+      reason: `an incoming message (status ${word}) on the status-callback URL: set the "A message comes in" URL of the Messaging Service or number to the relay's ${PATHS.mo}, not ${PATHS.dr}`,
+    };
+  }
   const status = STATUSES[word];
   if (status === undefined) return { ok: false, reason: `unknown MessageStatus ${(fields.get('MessageStatus') ?? '').slice(0, 20)}` };
   const errorCode = fields.get('ErrorCode');
@@ -170,8 +170,10 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const failedWith = errorCode && status.state === 'failed' ? Number(errorCode) : undefined;
   // The history shows what Twilio's console shows, not the relay's code for it.
   const said = `MessageStatus ${word}${errorCode ? `, ErrorCode ${errorCode}` : ''}`;
-  const accountWide = failedWith !== undefined && ACCOUNT_WIDE_ERRORS.has(failedWith) ? { accountWide: true as const } : {};
-  return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said, ...accountWide }] };
+  // As the same code in a send's answer is taken (outcomes.ts): with a Messaging Service most come only this way.
+  const kind = failedWith === undefined ? undefined : TWILIO_ERRORS[failedWith]?.kind;
+  const blames = kind === 'account' ? { accountWide: true as const } : kind === 'opted-out' ? { optedOut: `${CODE_PREFIX}${failedWith}` } : {};
+  return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said, ...blames }] };
 }
 
 /** `X-Twilio-Signature` over the URL Twilio called and the form, with the account's primary auth token. */
@@ -187,5 +189,11 @@ export function acknowledge(kind: InboundKind): { readonly contentType: string; 
 }
 
 export function describeStatus(code: number): string {
-  return DESCRIPTIONS[code] ?? `Twilio error ${code} (https://www.twilio.com/docs/api/errors/${code})`;
+  return OWN_CODES[code]?.words ?? twilioErrorWords(code);
+}
+
+/** A status code of the relay's own in Twilio's word for the report mail (`MessageStatus canceled`), not as a number that reads like Twilio's. */
+export function statusCode(code: number): string | undefined {
+  const own = OWN_CODES[code];
+  return own && `MessageStatus ${own.status}`;
 }

@@ -1,9 +1,11 @@
 /**
  * Twilio's answers to a create-message request, reported by the adapter as `TWILIO:ACCEPTED` or
- * `TWILIO:<error code>` (https://www.twilio.com/docs/api/errors).
+ * `TWILIO:<error code>` (https://www.twilio.com/docs/api/errors). Each refusal's words are the code's in
+ * errors.ts, which a status callback with the same code gives too.
  */
 import type { OutcomeRule } from '../contract.ts';
 import { REASONS } from '../outcome-reasons.ts';
+import { twilioErrorWords, UNSUBSCRIBED_CODE } from './errors.ts';
 
 /**
  * 400 codes about the Messaging Service that sends, the same for every SMS it sends: 21703/21704
@@ -14,6 +16,11 @@ export const MESSAGING_SERVICE_CODES: readonly number[] = [21703, 21704, 21705];
 /** Appended by the adapter to a MESSAGING_SERVICE_CODES code when the mail named its own service. */
 export const MAIL_SERVICE_SUFFIX = ':MAIL_SERVICE';
 
+/** A rule for each of `codes` (as a 400's `recipient/TWILIO:<code>`), with the code's words and what the relay adds to them. */
+function refusals(codes: readonly number[], rule: Omit<OutcomeRule, 'match' | 'reason'>, suffix = '', then = ''): OutcomeRule[] {
+  return codes.map((code) => ({ ...rule, match: new RegExp(`^recipient/TWILIO:${code}${suffix}$`), reason: `${twilioErrorWords(code)}${then}` }));
+}
+
 /**
  * Only a 400's codes come here (as `recipient/`): the other statuses are classified by the generic
  * rules whatever Twilio's code. Of these, the codes below are known to be about the number or the
@@ -23,47 +30,22 @@ export const MAIL_SERVICE_SUFFIX = ':MAIL_SERVICE';
  */
 export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
   { match: /^recipient\/TWILIO:ACCEPTED$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
-  {
-    match: /^recipient\/TWILIO:(21211|21614)$/,
-    action: 'fail',
-    category: 'invalid-number',
-    reason: 'the SMS gateway says the number is not a valid mobile number',
-  },
-  {
-    match: /^recipient\/TWILIO:21610$/,
-    action: 'fail',
-    category: 'opted-out',
-    reason: "the recipient has opted out (replied STOP to the account's number)",
-    optsOut: true,
-  },
-  { match: /^recipient\/TWILIO:21612$/, action: 'fail', category: 'unreachable', reason: 'the SMS gateway cannot reach that number by SMS' },
-  { match: /^recipient\/TWILIO:21408$/, action: 'fail', category: 'region', reason: 'the Twilio account may not send SMS to that country' },
-  {
-    match: /^recipient\/TWILIO:(21212|21606)$/,
-    action: 'fail',
-    category: 'sender',
-    reason: 'the sender id is not one the Twilio account may send from',
-  },
+  ...refusals([21211, 21614], { action: 'fail', category: 'invalid-number' }),
+  ...refusals([UNSUBSCRIBED_CODE], { action: 'fail', category: 'opted-out', optsOut: true }),
+  ...refusals([21612], { action: 'fail', category: 'unreachable' }),
+  // One country's permission: the others' SMS still go.
+  ...refusals([21408], { action: 'fail', category: 'region' }),
+  // A sender a mail names (X-SMS-From): that mail's.
+  ...refusals([21212, 21606], { action: 'fail', category: 'sender' }),
   // 21603 no sender (From): the configured service gives none.
-  {
-    match: new RegExp(`^recipient/TWILIO:(21603|${MESSAGING_SERVICE_CODES.join('|')})$`),
-    action: 'pause',
-    category: 'account',
-    reason: 'the Twilio Messaging Service cannot send: check gateway.messagingServiceSid and that its sender pool holds a number',
-  },
-  {
-    match: new RegExp(`^recipient/TWILIO:(${MESSAGING_SERVICE_CODES.join('|')})${MAIL_SERVICE_SUFFIX}$`),
-    action: 'fail',
-    category: 'sender',
-    reason: 'the Messaging Service the mail names as its sender cannot send from the Twilio account',
-  },
-  // 21609: the StatusCallback URL the relay sends with every SMS is refused.
-  {
-    match: /^recipient\/TWILIO:21609$/,
-    action: 'pause',
-    category: 'account',
-    reason: "Twilio refused the relay's StatusCallback URL: set gateway.publicUrl to the https address at which Twilio reaches the relay",
-  },
-  // 21602 no message body, 21617 a body over 1 600 characters.
-  { match: /^recipient\/TWILIO:(21602|21617)$/, action: 'fail', category: 'refused', reason: REASONS.refused },
+  ...refusals(
+    [21603, ...MESSAGING_SERVICE_CODES],
+    { action: 'pause', category: 'account' },
+    '',
+    ': check gateway.messagingServiceSid and that its sender pool holds a number',
+  ),
+  ...refusals(MESSAGING_SERVICE_CODES, { action: 'fail', category: 'sender' }, MAIL_SERVICE_SUFFIX, ' (the Messaging Service the mail names as its sender)'),
+  // The StatusCallback URL the relay sends with every SMS.
+  ...refusals([21609], { action: 'pause', category: 'account' }, '', ': set gateway.publicUrl to the https address at which Twilio reaches the relay'),
+  ...refusals([21602, 21617], { action: 'fail', category: 'refused' }),
 ];

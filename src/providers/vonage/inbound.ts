@@ -25,6 +25,8 @@ const MO_TEXT_MAX_CHARS = 10_000;
 const ID = /^[0-9A-Za-z-]{1,64}$/;
 const CLIENT_REF = /^([0-9a-z]{25})\.(\d{1,3})$/;
 const ERR_CODE = /^\d{1,4}$/;
+/** "Illegal Number": the user asked not to receive messages from the service, Vonage's counterpart of Twilio's 21610. */
+const OPTED_OUT_ERR_CODE = 9;
 
 /** DLR `status` → the relay's state. `accepted` and `buffered` are on the way; `unknown` says nothing final. */
 const STATES: Readonly<Record<string, DeliveryState>> = {
@@ -37,24 +39,27 @@ const STATES: Readonly<Record<string, DeliveryState>> = {
   unknown: 'sent',
 };
 
-/** DLR `err-code` (https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts#dlr-error-codes). */
+/**
+ * DLR `err-code`, as Vonage's "SMS Delivery Error Codes" (api.support.vonage.com, article 204014733) and the
+ * delivery-receipts guide (https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts) give them.
+ */
 const ERR_CODES: Readonly<Record<number, string>> = {
   0: 'delivered to the phone',
   1: 'the network gave no reason',
   // A receipt is final: the network has stopped trying, whether the phone may be back later (2) or not (3).
   2: 'the phone was out of reach and the network stopped trying (it may be reachable later)',
-  3: 'the phone was out of reach for good',
-  4: 'the recipient bars SMS',
+  3: 'the number is no longer in service',
+  4: 'the recipient has barred SMS at their network (only their operator can lift it)',
   5: 'the number was ported and could not be routed',
   6: 'the network rejected it as spam',
   7: 'the phone was busy',
   8: 'a network error',
-  9: 'the number is invalid',
+  9: 'the recipient has asked not to receive messages from this service (opted out)',
   10: 'the message is invalid',
   11: 'the number cannot be routed',
-  12: 'the destination is unreachable',
+  12: 'no route to the number was found',
   13: 'the recipient is under an age restriction',
-  14: 'the network blocks the number',
+  14: 'the network blocks SMS to the number',
   15: 'the prepaid recipient has no credit',
   16: 'the gateway quota was exceeded',
   50: 'filtered (entity)',
@@ -146,12 +151,14 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const ref = CLIENT_REF.exec(fields.get('client-ref') ?? '');
   const parts = Number(ref?.[2] ?? 1);
   const code = Number(errCode);
-  if (ref && parts > 1) return { ok: true, items: [{ providerId: ref[0], number, code, state, part: { id: partId, of: parts } }] };
+  // As the opt-out names it: Vonage's send answers' `status` codes (VONAGE:<status>) are another list.
+  const optedOut = state === 'failed' && code === OPTED_OUT_ERR_CODE ? { optedOut: `VONAGE:err-code ${code}` } : {};
+  if (ref && parts > 1) return { ok: true, items: [{ providerId: ref[0], number, code, state, part: { id: partId, of: parts }, ...optedOut }] };
   // The history shows the receipt as Vonage's dashboard does, not the relay's state for it.
   const said = `status ${status}, err-code ${errCode}`;
   // Without our client-ref the id may as well be a part's of a long SMS: the store knows which.
   // With our client-ref, the SMS of one part a relay before Vonage's message-id was kept kept under it.
-  return { ok: true, items: [{ providerId: partId, number, code, state, said, ...(ref ? { formerId: ref[0] } : { part: { id: partId } }) }] };
+  return { ok: true, items: [{ providerId: partId, number, code, state, said, ...optedOut, ...(ref ? { formerId: ref[0] } : { part: { id: partId } }) }] };
 }
 
 /**
