@@ -326,7 +326,9 @@ export async function history(store: Store, subject: string, now: number, defaul
   const ids = number ? await store.messagesOfNumber(number, 20) : [subject];
   const lines: string[] = [];
   for (const reply of number ? await store.repliesOfNumber(number, 20) : []) {
-    const mail = reply.mail ? `mail ${reply.mail.status}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : undefined;
+    // A mail another relay sent again after its relay's lease ended: the mailbox may have it twice, as an SMS's phone.
+    const duplicates = reply.mail && reply.mail.possibleDuplicates > 0 ? ` (${plural(reply.mail.possibleDuplicates, 'possible duplicate')})` : '';
+    const mail = reply.mail ? `mail ${reply.mail.status}${duplicates}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : undefined;
     const mailed = !reply.mailbox ? `no mailbox: kept as undeliverable${mail ? ` (its last ${mail})` : ''}` : `to ${reply.mailbox}${mail ? `, ${mail}` : ''}`;
     lines.push(`reply ${reply.id} ${new Date(reply.receivedAt).toISOString()}${reply.context ? ` [UserContext: ${reply.context}]` : ''}: ${mailed}`);
   }

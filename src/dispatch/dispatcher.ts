@@ -5,6 +5,7 @@ import type { Metrics } from '../metrics.ts';
 import type { ReportedRecipient, ReportKind } from '../mailer/dsn.ts';
 import { maskNumber, maskNumbersIn } from '../sms/numbers.ts';
 import { OwedOutcomes } from '../owed-outcomes.ts';
+import { Takeovers } from '../takeovers.ts';
 import type { ClaimedSms, NewOutgoingMail, SmsBatch, SmsOutcome, Store, StoredMessage } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { recordGatewayOptOut } from '../replies/opt-outs.ts';
@@ -170,6 +171,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   #silenceTimer: NodeJS.Timeout | undefined;
   /** Outcomes the store refused: written before anything else is claimed. */
   readonly #owed: OwedOutcomes<Outcomes>;
+  readonly #takeovers: Takeovers;
   /** When the shared state was last read (performance.now()). */
   #sharedReadAt = -Infinity;
   /** While every provider is paused: when the first queued SMS reaches its maximum age, as nextDueAt last found it. */
@@ -247,6 +249,14 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.#monotonic = options.monotonic ?? (() => performance.now());
     this.#lanes = new Map(lanes.map((lane) => [lane.provider.name, lane]));
     this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
+    this.#takeovers = new Takeovers({
+      logger: options.logger,
+      leaseMs,
+      words: {
+        unit: 'numbers',
+        line: "dispatch: taking over SMS whose relay's lease ended with no outcome (it died, froze or lost the store); the phones may get them twice",
+      },
+    });
     this.#owed = new OwedOutcomes<Outcomes>({
       logger: options.logger,
       clock,
@@ -298,17 +308,12 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     void this.#notePause(lane, hold, this.#options.logger);
   }
 
-  /**
-   * The history says it per SMS (taken over); the operator's log says it too, once per claim with how many
-   * (docs/several-relays.md): those phones may get the SMS twice.
-   */
+  /** The SMS of a claim, with those taken over from a relay whose lease ended told in the log (Takeovers). */
   #tookOver(batches: readonly SmsBatch[]): readonly SmsBatch[] {
-    const takenOver = batches.flatMap((batch) => batch.sms.filter((sms) => sms.takenOverFrom !== undefined));
-    if (takenOver.length > 0)
-      this.#options.logger.warn(
-        { numbers: takenOver.length, from: [...new Set(takenOver.map((sms) => sms.takenOverFrom))] },
-        "dispatch: taking over SMS whose relay's lease ended with no outcome (it died, froze or lost the store); the phones may get them twice",
-      );
+    this.#takeovers.claimed(
+      batches.flatMap((batch) => batch.sms),
+      (sms) => sms.takenOverFrom,
+    );
     return batches;
   }
 
@@ -366,6 +371,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   override async stop(graceMs?: number): Promise<void> {
     await super.stop(graceMs);
     clearInterval(this.#silenceTimer);
+    this.#takeovers.flush();
     await this.#owed.writeAtStop();
   }
 

@@ -3,6 +3,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { maskNumbersIn } from '../sms/numbers.ts';
 import { OwedOutcomes } from '../owed-outcomes.ts';
+import { Takeovers } from '../takeovers.ts';
 import type { ClaimedMail, MailOutcome, Store } from '../store/types.ts';
 import { WorkLoop } from '../work-loop.ts';
 import { SMARTHOST_POOL_SIZE } from './smarthost.ts';
@@ -50,6 +51,8 @@ export class Mailer extends WorkLoop<ClaimedMail> {
   #outage: { readonly since: number; readonly error: string; deferred: number } | undefined;
   /** Outcomes the store refused: written before anything else is claimed. */
   readonly #owed: OwedOutcomes<MailOutcome>;
+  /** Mail claimed from a relay whose lease ended with no outcome: told in the log, once per takeover. */
+  readonly #takeovers: Takeovers;
 
   constructor(options: MailerOptions) {
     const clock = options.clock ?? Date.now;
@@ -64,13 +67,23 @@ export class Mailer extends WorkLoop<ClaimedMail> {
         // Until the store took what it is owed, those mails may look due (their lease ran out): claim nothing.
         await this.#owed.write();
         const now = clock();
-        return options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + options.leaseMs, limit: free });
+        const claimed = await options.store.claimDueMail({ owner: options.owner, now, leaseUntil: now + options.leaseMs, limit: free });
+        return this.#takeovers.claimed(claimed, (mail) => mail.takenOverFrom);
       },
       process: (mail, release) => this.#deliver(mail, clock, release),
       nextDueAt: () => options.store.nextMailDueAt(),
       leaseIds: (mail) => [mail.id],
     });
     this.#options = options;
+    this.#takeovers = new Takeovers({
+      logger: options.logger,
+      leaseMs: options.leaseMs,
+      words: {
+        unit: 'mails',
+        // SMTP has no idempotency: a smarthost that took the mail before that relay stopped gets it again.
+        line: "mailer: taking over mail whose relay's lease ended with no outcome (it died, froze or lost the store); the mailboxes may get them twice",
+      },
+    });
     this.#owed = new OwedOutcomes<MailOutcome>({
       logger: options.logger,
       clock,
@@ -101,6 +114,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
   override async stop(graceMs?: number): Promise<void> {
     await super.stop(graceMs);
     if (this.abandoned) await this.#options.transport.close();
+    this.#takeovers.flush();
     await this.#owed.writeAtStop();
   }
 

@@ -30,6 +30,12 @@ export const TAKEN_OVER = 'taken over';
 export const takenOverDetail = (was: string, by: string) => `'lease of relay ' || ${was} || ' expired: sent again by ' || ${by} || ', possibly a duplicate'`;
 
 /**
+ * The same of a mail of the relay's own (a bounce, notice or reply) claimed when another relay's lease on it had
+ * ended: with the same detail, told from its SMS's lines, as the mail's other lines (`mail sent`, …) are.
+ */
+export const MAIL_TAKEN_OVER = 'mail taken over';
+
+/**
  * The history line's kind of an outcome that came from a relay no longer holding its SMS's (or mail's)
  * lease (it was frozen or cut off past its lease, and another relay took the SMS over): the lease
  * holder's outcome is the SMS's, this one only history.
@@ -286,6 +292,8 @@ export interface MailRow {
   recipients: string;
   raw: Buffer;
   attempts: number;
+  /** The relay whose lease ended, for a mail taken over (ClaimedMail.takenOverFrom). */
+  was?: string | null;
 }
 
 export function toClaimedMail(row: MailRow): ClaimedMail {
@@ -298,6 +306,7 @@ export function toClaimedMail(row: MailRow): ClaimedMail {
     recipients: JSON.parse(row.recipients) as string[],
     raw: row.raw,
     attempts: row.attempts,
+    ...(row.was ? { takenOverFrom: row.was } : {}),
   };
 }
 
@@ -382,6 +391,13 @@ export function toSmsState(row: SmsStateRow): SmsState {
   };
 }
 
+/**
+ * The possible duplicates of inbound SMS `i`'s reply mail, in SQL: its `mail taken over` history lines (a relay that
+ * died, froze or lost the store while the smarthost took the mail had its lease end, and another relay sent it
+ * again). Both stores' repliesOfNumber select it as `mail_duplicates`.
+ */
+export const REPLY_MAIL_DUPLICATES = `(SELECT count(*) FROM events e WHERE e.message_id = i.id AND e.sms_id IS NULL AND e.kind = '${MAIL_TAKEN_OVER}')`;
+
 /** An inbound SMS of a number with its newest reply mail, as repliesOfNumber selects it. */
 export interface ReplyOfNumberRow {
   id: string;
@@ -390,6 +406,8 @@ export interface ReplyOfNumberRow {
   context: string | null;
   mail_status: 'queued' | 'sent' | 'failed' | null;
   mail_error: string | null;
+  /** A count: PostgreSQL's bigint comes as a string. */
+  mail_duplicates: number | string;
 }
 
 export function toReceivedReply(row: ReplyOfNumberRow): ReceivedReply {
@@ -398,6 +416,7 @@ export function toReceivedReply(row: ReplyOfNumberRow): ReceivedReply {
     receivedAt: row.received_at,
     mailbox: row.mailbox ?? undefined,
     context: row.context ?? undefined,
-    mail: row.mail_status === null ? undefined : { status: row.mail_status, error: row.mail_error ?? undefined },
+    mail:
+      row.mail_status === null ? undefined : { status: row.mail_status, error: row.mail_error ?? undefined, possibleDuplicates: Number(row.mail_duplicates) },
   };
 }

@@ -4,6 +4,7 @@ import {
   quarantinedBody,
   quarantineEntry,
   type QueuedRow,
+  REPLY_MAIL_DUPLICATES,
   type ReplyOfNumberRow,
   toQueuedSms,
   toReceivedReply,
@@ -63,7 +64,8 @@ export function prepareAdminStatements(db: Database) {
     paused: db.prepare("SELECT value FROM control WHERE key = 'dispatch_paused'"),
     messagesOfNumber: db.prepare('SELECT DISTINCT message_id FROM outbound WHERE number = ? ORDER BY id DESC LIMIT ?'),
     repliesOfNumber: db.prepare(`
-      SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error
+      SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error,
+        ${REPLY_MAIL_DUPLICATES} AS mail_duplicates
       FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')
       WHERE i.number = ? ORDER BY i.received_at DESC LIMIT ?`),
   };

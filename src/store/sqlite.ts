@@ -12,6 +12,7 @@ import {
   INBOUND_FINISHED,
   PARTS_FINISHED,
   RESUMED_DETAIL,
+  MAIL_TAKEN_OVER,
   TAKEN_OVER,
   takenOverDetail,
   LATE_ANSWER,
@@ -444,7 +445,10 @@ export class SqliteStore implements Store {
       // A lease that ended is taken over: the attempt it was for counts (ClaimedMail.attempts), as at releaseStaleLeases.
       const ended = (sql.endedMailLeases.all(request.now, request.limit) as MailRow[]).map((row) => ({ ...row, attempts: row.attempts + 1 }));
       const due = sql.dueMail.all(request.now, request.limit - ended.length) as MailRow[];
-      for (const row of ended) sql.leaseEndedMail.run(request.owner, request.leaseUntil, row.id);
+      for (const row of ended) {
+        sql.mailTakenOver.run({ now: request.now, was: row.was, owner: request.owner, id: row.id });
+        sql.leaseEndedMail.run(request.owner, request.leaseUntil, row.id);
+      }
       for (const row of due) sql.leaseMail.run(request.owner, request.leaseUntil, row.id);
       return [...ended, ...due].map(toClaimedMail);
     }, UNPROMISED);
@@ -1088,12 +1092,15 @@ function prepareStatements(db: Database) {
       ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING`),
     // A claim takes the mail whose lease ended before the others (postgres/store.ts, CLAIM_ORDER), found by their own index.
     endedMailLeases: db.prepare(`
-      SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
+      SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts, lease_owner AS was FROM mail_out
       WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
     dueMail: db.prepare(`
       SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
     leaseMail: db.prepare('UPDATE mail_out SET lease_owner = ?, next_attempt_at = ? WHERE id = ?'),
+    mailTakenOver: db.prepare(`
+      INSERT INTO events (at, message_id, sms_id, kind, detail)
+      SELECT @now, message_id, NULL, '${MAIL_TAKEN_OVER}', ${takenOverDetail('@was', '@owner')} FROM mail_out WHERE id = @id`),
     leaseEndedMail: db.prepare('UPDATE mail_out SET lease_owner = ?, next_attempt_at = ?, attempts = attempts + 1 WHERE id = ?'),
     mailDueNow: db.prepare("UPDATE mail_out SET next_attempt_at = ? WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > ?"),
     queuedMailErrors: db.prepare(queuedMailErrorsSql('?')),

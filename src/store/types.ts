@@ -279,6 +279,8 @@ export interface ClaimedMail extends NewOutgoingMail {
   /** Attempts made: those with an outcome, and one for each lease that ended or was resumed at start without one (it may have delivered). */
   readonly attempts: number;
   readonly createdAt: number;
+  /** The relay whose lease on the mail ended with no outcome (it may have delivered it): the mail is taken over, possibly a duplicate. */
+  readonly takenOverFrom?: string | undefined;
 }
 
 export type MailOutcome =
@@ -379,7 +381,14 @@ export interface ReceivedReply {
   readonly receivedAt: number;
   readonly mailbox: string | undefined;
   readonly context: string | undefined;
-  readonly mail: { readonly status: 'queued' | 'sent' | 'failed'; readonly error: string | undefined } | undefined;
+  readonly mail:
+    | {
+        readonly status: 'queued' | 'sent' | 'failed';
+        readonly error: string | undefined;
+        /** Deliveries of it that another relay made again after the lease of the relay sending it ended (REPLY_MAIL_DUPLICATES). */
+        readonly possibleDuplicates: number;
+      }
+    | undefined;
 }
 
 /** A kept request as operators list it: `bytes` is its body's size (0 once retention erased it). */

@@ -370,7 +370,7 @@ describe('a late answer of a relay whose SMS another relay took over (findings/c
 });
 
 describe('several SMS taken over at once (findings/cluster.md 4, round 2)', () => {
-  test("one takeover line per claim with how many; the cut-off relay's late answers count no outcome", async () => {
+  test("one takeover line with how many; the cut-off relay's late answers count no outcome", async () => {
     const responseTimeoutMs = 1_500;
     const h = await harness(responseTimeoutMs);
     h.simulator.setBehaviour({ mode: 'hang' });

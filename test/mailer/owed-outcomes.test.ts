@@ -200,6 +200,7 @@ describe('mailer: an outcome that comes after another relay took the mail over',
       (await store.events('in-taken')).map((event) => [event.kind, event.detail]),
       [
         ['reply queued', `mail ${taken.id} to alice@example.com`],
+        ['mail taken over', 'lease of relay relay-a expired: sent again by relay-b, possibly a duplicate'],
         ['late answer', 'from relay-a, after its lease was taken over: mail deferred: 451 refused by the test sink'],
         ['mail sent', '250 2.0.0 queued as B'],
       ],

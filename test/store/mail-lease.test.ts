@@ -48,6 +48,7 @@ forEachStore((kind) =>
         (await store.events('in-late')).map((event) => [event.kind, event.detail]),
         [
           ['reply queued', `mail ${claimedByA.id} to alice@example.com`],
+          ['mail taken over', 'lease of relay relay-a expired: sent again by relay-b, possibly a duplicate'],
           ['late answer', 'from relay-a, after its lease was taken over: mail deferred: 451 4.3.0 try later'],
           ['late answer', 'from relay-a, after its lease was taken over: mail failed: 550 5.1.1 no such user'],
           ['mail sent', '250 2.0.0 queued as B'],

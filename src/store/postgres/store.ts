@@ -13,6 +13,8 @@ import {
   groupIntoBatches,
   type MessageRow,
   RESUMED_DETAIL,
+  MAIL_TAKEN_OVER,
+  REPLY_MAIL_DUPLICATES,
   TAKEN_OVER,
   LATE_ANSWER,
   lateAnswerDetail,
@@ -519,11 +521,17 @@ export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (${smsCandidates('FOR UPDATE
 /**
  * The first `$4` mails of the relay's own due at `$1` (endedLeasesFirst), locked (`SKIP LOCKED`) and
  * leased to `$2` for `$3` ms by the database's clock, returned with their due time and the relay whose
- * lease ended (`was`).
+ * lease ended (`was`); each such mail taken over gets its history line (MAIL_TAKEN_OVER) in the same statement.
  */
-const MAIL_CLAIM = `UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3, attempts = o.attempts + (c.lease_owner IS NOT NULL)::int
-  FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', '', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) c
-  WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.next_attempt_at AS due, c.lease_owner AS was`;
+const MAIL_CLAIM = `WITH claimed AS (
+    UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3, attempts = o.attempts + (c.lease_owner IS NOT NULL)::int
+    FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', '', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) c
+    WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.next_attempt_at AS due, c.lease_owner AS was
+  ), taken_over AS (
+    INSERT INTO events (at, message_id, sms_id, kind, detail)
+    SELECT $1, message_id, NULL, '${MAIL_TAKEN_OVER}', ${takenOverDetail('was', '$2')} FROM claimed WHERE was IS NOT NULL ORDER BY id
+  )
+  SELECT * FROM claimed`;
 
 /**
  * A mail's outcome (`$1` retry, `$2` status, `$3` next attempt, `$4` error, `$5` now, `$6` id) by relay `$9`
@@ -1214,7 +1222,8 @@ export class PostgresStore implements Store, ClusterStore {
 
   async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
     const rows = await this.#rows<ReplyOfNumberRow>(
-      `SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error
+      `SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error,
+        ${REPLY_MAIL_DUPLICATES} AS mail_duplicates
       FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')
       WHERE i.number = $1 ORDER BY i.received_at DESC LIMIT $2`,
       [number, limit],
