@@ -5,7 +5,7 @@ import { DUMMY_HASH, LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import type { Config } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { LOGIN_WINDOW_MS, type LoginFailureStore, LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
+import { LOGIN_WINDOW_MS, type LoginFailureStore, LoginThrottle, MAX_LOGIN_FAILURES, signInName } from '../policy/logins.ts';
 import { type ForeignHost, foreignHost, forwardedHost, hostMatcher } from '../http/hosts.ts';
 import { forwardedClient, headerList, networkMatcher, peerAddress } from '../policy/networks.ts';
 import { verifyPassword } from '../policy/passwords.ts';
@@ -148,7 +148,8 @@ export class ConsoleAccess {
     const now = this.#clock();
     // An unknown name costs the same scrypt as a wrong password: timing tells no user names.
     const named = this.#settings.users.find((candidate) => candidate.name === name);
-    const attempt = await this.#logins.attempt(channel.address, name, now, async () =>
+    const logged = signInName(name, named !== undefined);
+    const attempt = await this.#logins.attempt(channel.address, logged, now, async () =>
       (await verifyPassword(password, named?.passwordHash ?? DUMMY_HASH)) ? named : undefined,
     );
     if (attempt.outcome === 'blocked') {
@@ -163,7 +164,7 @@ export class ConsoleAccess {
       };
     }
     if (attempt.outcome === 'failed') {
-      this.#logger.warn({ client: channel.address, user: name, delayMs: attempt.delayMs }, 'console: sign-in failed');
+      this.#logger.warn({ client: channel.address, user: logged, delayMs: attempt.delayMs }, 'console: sign-in failed');
       await this.#pause(attempt.delayMs);
       return { ok: false, error: new RelayError('AUTH_FAILED', 'Wrong user name or password') };
     }
