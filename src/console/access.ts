@@ -6,7 +6,7 @@ import type { Config } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { LOGIN_WINDOW_MS, type LoginFailureStore, LoginThrottle, MAX_LOGIN_FAILURES, signInName } from '../policy/logins.ts';
-import { type ForeignHost, foreignHost, forwardedHost, hostMatcher } from '../http/hosts.ts';
+import { type ForeignHost, foreignHost, forwardedHost, hostMatcher, requestHost } from '../http/hosts.ts';
 import { forwardedClient, headerList, networkMatcher, peerAddress } from '../policy/networks.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
@@ -123,7 +123,7 @@ export class ConsoleAccess {
   sameOrigin(request: FastifyRequest, channel: Channel): boolean {
     const origin = request.headers.origin;
     if (origin === undefined) return true;
-    const host = forwardedHost(request, this.#proxy) ?? request.headers.host;
+    const host = forwardedHost(request, this.#proxy) ?? requestHost(request);
     return origin === this.#publicOrigin || (this.#servedHost(host) && origin === originOf(`${channel.tls ? 'https' : 'http'}://${host}`));
   }
 
