@@ -4,8 +4,12 @@
  * logs, SMS histories or the bounce mailed to the sender.
  */
 
-/** Keys whose values are secrets wherever they are in the configuration (a provider's own keys included). */
-export const SECRET_KEYS = /password|secret|token/i;
+/**
+ * Keys whose values are secrets wherever they are in the configuration (a provider's own keys
+ * included); one ending in `Header` holds the name of the header a secret travels in
+ * (`inbound.webhookTokenHeader: X-Api-Key`), which an operator checking a refusal needs to see.
+ */
+export const SECRET_KEYS = /^(?!.*header$).*(?:password|secret|token)/i;
 
 /** What a secret is replaced with, as the logger censors a password. */
 export const REDACTED = '***';
