@@ -46,6 +46,8 @@ export const RELAY_ERRORS = {
     text: 'No postmaster mailbox: this relay sends its mail through a smarthost and mail.postmaster (SMSRELAY_MAIL_POSTMASTER) is not set',
   },
   POLICY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: "Not allowed by this relay's sender policy" },
+  /** A sender id the account or network may not choose (its senderIds, sms.allowedSenderIds): at end of DATA, RFC 3463 X.7.1. */
+  SENDER_ID_REFUSED: { smtp: 554, enhanced: '5.7.1', http: 403, text: 'Sender id refused: this sender may not send as it' },
   RATE_LIMITED: { smtp: 451, enhanced: '4.7.1', http: 429, text: 'Sending limit reached; try again later' },
   /**
    * A mail that needs more SMS parts than the sender's whole daily budget: no later day can take it,

@@ -702,6 +702,7 @@ function acceptanceSettings(config: Config): AcceptanceSettings {
       networks: config.networks,
       accounts: config.accounts,
       defaultRegion: config.sms.defaultRegion,
+      allowedSenderIds: config.sms.allowedSenderIds,
       premiumBlocklist: config.policy.premiumBlocklist,
       blockedPrefixes: config.policy.blockedPrefixes,
     },

@@ -1077,6 +1077,22 @@ describe('smsrelay command', () => {
     }
   });
 
+  test('config check shows inbound.webhookTokenHeader (a header name) and hides the token itself', () => {
+    const cwd = dir();
+    const token = 'tok-0123456789abcdef-SECRET';
+    writeFileSync(join(cwd, 'smsrelay.yaml'), `inbound:\n  webhookToken: ${token}\n  webhookTokenHeader: X-Api-Key\n`);
+    const shown = spawnSync(process.execPath, [BIN, 'config', 'check'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', SMSRELAY_DATA_DIR: join(cwd, 'data') },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.match(shown.stdout, /"webhookTokenHeader": "X-Api-Key"/);
+    assert.match(shown.stdout, /"webhookToken": "\*\*\*"/);
+    assert.ok(!shown.stdout.includes(token), 'the token hidden');
+  });
+
   test('config check before the first start shows the configuration and says start creates the store; the other commands say there is no relay data', () => {
     const cwd = dir();
     writeFileSync(join(cwd, 'smsrelay.yaml'), 'sms:\n  domains: [new.test]\n');

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { asRelayError, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { LoginThrottle, sharedLoginFailures } from '../policy/logins.ts';
+import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import { RateLimits } from '../policy/rates.ts';
 import { SenderPolicy } from '../policy/senders.ts';
@@ -104,7 +104,8 @@ export class AcceptanceService {
     try {
       const account = this.#senders.account(username);
       // A missing account costs the same scrypt as a wrong password: timing tells no user names.
-      const attempt = await this.#logins.attempt(client, username, this.#clock(), async () =>
+      const logged = signInName(username, account !== undefined);
+      const attempt = await this.#logins.attempt(client, logged, this.#clock(), async () =>
         (await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH)) ? account : undefined,
       );
       if (attempt.outcome === 'blocked') return refused(new RelayError('LOGIN_BLOCKED'));
@@ -112,7 +113,7 @@ export class AcceptanceService {
         this.#options.logger.info({ client, user: username }, 'acceptance: authenticated');
         return { ok: true, user: username };
       }
-      this.#options.logger.warn({ client, user: username, delayMs: attempt.delayMs }, 'acceptance: authentication failed');
+      this.#options.logger.warn({ client, user: logged, delayMs: attempt.delayMs }, 'acceptance: authentication failed');
       await (this.#options.pause ?? sleep)(attempt.delayMs);
       return refused(new RelayError('AUTH_FAILED'));
     } catch (error) {

@@ -41,6 +41,7 @@ const ENVIRONMENT: Readonly<Record<string, EnvTarget>> = {
   SMSRELAY_HTTP_ALLOWED_HOSTS: { path: ['http', 'allowedHosts'], kind: 'list' },
   SMSRELAY_SMS_DOMAINS: { path: ['sms', 'domains'], kind: 'list' },
   SMSRELAY_DEFAULT_REGION: { path: ['sms', 'defaultRegion'], kind: 'string' },
+  SMSRELAY_ALLOWED_SENDER_IDS: { path: ['sms', 'allowedSenderIds'], kind: 'list' },
   SMSRELAY_GATEWAY: { path: ['gateway', 'provider'], kind: 'string' },
   SMSRELAY_GATEWAY_URL: { path: ['gateway', 'url'], kind: 'string' },
   SMSRELAY_GATEWAY_BACKUP_URL: { path: ['gateway', 'backupUrl'], kind: 'string' },

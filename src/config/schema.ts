@@ -284,8 +284,24 @@ const senderPattern = z
   .toLowerCase()
   .regex(/^[^@\s]*@[^@\s]+$/, 'expected an address such as alerts@example.com or a domain such as @example.com');
 
+/**
+ * A sender id a mail may choose (X-SMS-From, a subject's From:): a name as written (compared without
+ * regard to case: "hsbc" shows as much like HSBC), a number in international form (`+` and digits), a
+ * number prefix ending in `*`, or `*` for any. A name (not starting with `+`) has at most 64 characters,
+ * as X-SMS-From (a Twilio Messaging Service SID is 34).
+ */
+const senderIdPattern = z
+  .string()
+  .trim()
+  .refine((value) => value === '*' || /^\+\d{1,15}\*?$/.test(value) || (/^[^\p{Cc}+*][^\p{Cc}*]{0,63}$/u.test(value) && /\D/.test(value)), {
+    error: 'expected a sender name such as Acme, a number such as +447700900123, a prefix such as +4477009001*, or *',
+  });
+const SENDER_IDS_EXAMPLE = '[Acme, "+447700900123", "+4477009001*"]';
+
 /** What a sender may do; unset = no limit. Trusted networks have none; accounts and networks may. */
 const senderLimits = {
+  /** Sender ids the mail may choose (X-SMS-From, a subject's From:); unset = sms.allowedSenderIds. */
+  senderIds: list(senderIdPattern, SENDER_IDS_EXAMPLE).optional(),
   /** Envelope senders allowed (`alerts@example.com` or `@example.com`); unset = any. */
   senders: list(senderPattern, '[alerts@example.com, "@example.com"]').optional(),
   /** Countries (`GB`) or E.164 prefixes (`+353`) that may be texted; accounts default to the default region. */
@@ -474,6 +490,8 @@ export const configSchema = z.strictObject({
         .refine(isCountryCode, { error: (issue) => countryCodeHint(issue.input) })
         .optional(),
       maxParts: positiveInt.pipe(z.number().max(255, 'expected at most 255 parts')).default(DEFAULT_MAX_PARTS),
+      /** Sender ids any mail may choose, unless its account or network lists its own; unset = any (what a provider takes). */
+      allowedSenderIds: list(senderIdPattern, SENDER_IDS_EXAMPLE).optional(),
       /** Distribution lists: `oncall@sms.example.com: ["+447700900123", …]`. */
       lists: z
         .record(z.string(), list(z.string(), '["+447700900123", "07700 900124"]', 'a list needs at least one number'), {

@@ -4,8 +4,12 @@
  * logs, SMS histories or the bounce mailed to the sender.
  */
 
-/** Keys whose values are secrets wherever they are in the configuration (a provider's own keys included). */
-export const SECRET_KEYS = /password|secret|token/i;
+/**
+ * Keys whose values are secrets wherever they are in the configuration (a provider's own keys
+ * included); one ending in `Header` holds the name of the header a secret travels in
+ * (`inbound.webhookTokenHeader: X-Api-Key`), which an operator checking a refusal needs to see.
+ */
+export const SECRET_KEYS = /^(?!.*header$).*(?:password|secret|token)/i;
 
 /** What a secret is replaced with, as the logger censors a password. */
 export const REDACTED = '***';
@@ -60,22 +64,15 @@ export function maskedUrl(url: string, showUser = false): string {
 const HIERARCHICAL_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 /**
- * Shorter values are left in a gateway's words: cutting every "ab" out of them would garble the text
- * and hide nothing a guess would not find.
- */
-export const MIN_REDACTED_CHARS = 4;
-
-/**
- * Every secret of `config` in each form a request may carry it in, longest first (a longer form
- * can hold a shorter one): as written, percent-encoded (a URL's query, a webhook token inside a
- * callback URL), form-encoded (a POST body, also of that URL), JSON-escaped, and a `username` and
- * `password` pair as HTTP Basic authentication's base64.
+ * Every secret of `config` as written, and a `username` and `password` pair as HTTP Basic
+ * authentication's base64 (no escaping of the value shows it). The escapings a gateway's echo may
+ * write them in are undone where its words are read (src/dispatch/echoes.ts).
  */
 export function configuredSecrets(config: object): string[] {
-  const forms = new Set<string>();
+  const secrets = new Set<string>();
   const walk = (value: unknown, key: string): void => {
     if (typeof value === 'string') {
-      if (SECRET_KEYS.test(key)) for (const form of wireForms(value)) forms.add(form);
+      if (SECRET_KEYS.test(key)) secrets.add(value);
       return;
     }
     if (typeof value !== 'object' || value === null) return;
@@ -84,20 +81,9 @@ export function configuredSecrets(config: object): string[] {
       return;
     }
     const { username, password } = value as Partial<Record<string, unknown>>;
-    if (typeof username === 'string' && typeof password === 'string') forms.add(Buffer.from(`${username}:${password}`, 'utf8').toString('base64'));
+    if (typeof username === 'string' && typeof password === 'string') secrets.add(Buffer.from(`${username}:${password}`, 'utf8').toString('base64'));
     for (const [name, item] of Object.entries(value)) walk(item, name);
   };
   walk(config, '');
-  return [...forms].filter((form) => form.length >= MIN_REDACTED_CHARS).sort((a, b) => b.length - a.length);
-}
-
-/** A value as a gateway request may carry it: as written, percent-encoded, form-encoded (also of that), JSON-escaped. */
-export function wireForms(value: string): string[] {
-  const percentEncoded = encodeURIComponent(value);
-  return [value, percentEncoded, formEncoded(value), formEncoded(percentEncoded), JSON.stringify(value).slice(1, -1)];
-}
-
-/** As `application/x-www-form-urlencoded` writes a value (a space as `+`). */
-function formEncoded(value: string): string {
-  return new URLSearchParams([['', value]]).toString().slice(1);
+  return [...secrets];
 }

@@ -5,8 +5,8 @@ import { DUMMY_HASH, LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import type { Config } from '../config/load.ts';
 import { RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { LOGIN_WINDOW_MS, type LoginFailureStore, LoginThrottle, MAX_LOGIN_FAILURES } from '../policy/logins.ts';
-import { type ForeignHost, foreignHost, forwardedHost, hostMatcher } from '../http/hosts.ts';
+import { LOGIN_WINDOW_MS, type LoginFailureStore, LoginThrottle, MAX_LOGIN_FAILURES, signInName } from '../policy/logins.ts';
+import { type ForeignHost, foreignHost, forwardedHost, hostMatcher, requestHost } from '../http/hosts.ts';
 import { forwardedClient, headerList, networkMatcher, peerAddress } from '../policy/networks.ts';
 import { verifyPassword } from '../policy/passwords.ts';
 import type { ConsoleSession, ConsoleStore } from '../store/console-types.ts';
@@ -123,7 +123,7 @@ export class ConsoleAccess {
   sameOrigin(request: FastifyRequest, channel: Channel): boolean {
     const origin = request.headers.origin;
     if (origin === undefined) return true;
-    const host = forwardedHost(request, this.#proxy) ?? request.headers.host;
+    const host = forwardedHost(request, this.#proxy) ?? requestHost(request);
     return origin === this.#publicOrigin || (this.#servedHost(host) && origin === originOf(`${channel.tls ? 'https' : 'http'}://${host}`));
   }
 
@@ -148,7 +148,8 @@ export class ConsoleAccess {
     const now = this.#clock();
     // An unknown name costs the same scrypt as a wrong password: timing tells no user names.
     const named = this.#settings.users.find((candidate) => candidate.name === name);
-    const attempt = await this.#logins.attempt(channel.address, name, now, async () =>
+    const logged = signInName(name, named !== undefined);
+    const attempt = await this.#logins.attempt(channel.address, logged, now, async () =>
       (await verifyPassword(password, named?.passwordHash ?? DUMMY_HASH)) ? named : undefined,
     );
     if (attempt.outcome === 'blocked') {
@@ -163,7 +164,7 @@ export class ConsoleAccess {
       };
     }
     if (attempt.outcome === 'failed') {
-      this.#logger.warn({ client: channel.address, user: name, delayMs: attempt.delayMs }, 'console: sign-in failed');
+      this.#logger.warn({ client: channel.address, user: logged, delayMs: attempt.delayMs }, 'console: sign-in failed');
       await this.#pause(attempt.delayMs);
       return { ok: false, error: new RelayError('AUTH_FAILED', 'Wrong user name or password') };
     }

@@ -1,4 +1,5 @@
-import { MIN_REDACTED_CHARS, REDACTED, wireForms } from '../config/secrets.ts';
+import { REDACTED } from '../config/secrets.ts';
+import { cutEchoes, echoNeedles } from './echoes.ts';
 import type { OutcomeRule, RecipientResult, SubmissionResult } from '../providers/contract.ts';
 import type { OutcomeAction } from '../vocabulary.ts';
 
@@ -111,18 +112,19 @@ export interface OutcomeClassifier {
 export const TEXT_REDACTED = '[text]';
 
 /**
- * `secrets`: the configured secrets in every form a request carries them (`configuredSecrets`), longest
- * first. A gateway may echo its request in what it says (the password in a form body, the Basic
- * authentication header, the SMS's text): they are cut here, where its code and words enter the relay,
- * so that no log line, history, status or bounce gets them (info logs carry no message text; debug
- * lines of the request may).
+ * `secrets`: the configured secrets (`configuredSecrets`). A gateway may echo its request in what it
+ * says (the password in a form body, the Basic authentication header, the SMS's text), escaped as its
+ * language writes it: they are cut here (`cutEchoes`), where its code and words enter the relay, so
+ * that no log line, history, status or bounce gets them (info logs carry no message text; debug lines
+ * of the request may).
  */
 export function outcomeClassifier(providerRules: readonly OutcomeRule[], secrets: readonly string[] = []): OutcomeClassifier {
   const rules = [...providerRules, ...GENERIC_OUTCOME_RULES];
-  const redact = (said: string) => cutOut(said, secrets, REDACTED);
+  const secretNeedles = echoNeedles(secrets);
+  const redact = (said: string) => cutEchoes(said, secretNeedles, REDACTED);
   const withDetail = (classified: Classified, detail: string | undefined, smsText: string | undefined): Classified => {
     const said =
-      detail === undefined ? undefined : gatewayText(smsText === undefined ? redact(detail) : cutOut(redact(detail), textForms(smsText), TEXT_REDACTED));
+      detail === undefined ? undefined : gatewayText(smsText === undefined ? redact(detail) : cutEchoes(redact(detail), echoNeedles([smsText]), TEXT_REDACTED));
     return said === undefined ? classified : { ...classified, detail: said };
   };
   const classify = (where: Where, code: string): Classified => {
@@ -175,40 +177,6 @@ function gatewayText(text: string): string | undefined {
   if (!line) return undefined;
   // An ASCII mark: the text also goes into a US-ASCII Diagnostic-Code.
   return line.length > GATEWAY_TEXT_MAX_CHARS ? `${line.slice(0, GATEWAY_TEXT_MAX_CHARS - CUT_MARK.length)}${CUT_MARK}` : line;
-}
-
-/** An SMS's text in each form a request carries it (`wireForms`), longest first, none shorter than a secret cut out. */
-function textForms(text: string): string[] {
-  return [...new Set(wireForms(text))].filter((form) => form.length >= MIN_REDACTED_CHARS).sort((a, b) => b.length - a.length);
-}
-
-/** `said` with every one of `forms` (longest first) replaced by `mark`, a cut one at its end too. */
-function cutOut(said: string, forms: readonly string[], mark: string): string {
-  return withoutCutForm(
-    forms.reduce((cut, form) => cut.replaceAll(form, mark), said),
-    forms,
-    mark,
-  );
-}
-
-/**
- * An adapter keeps only the start of a long answer (an error page, a long message): a secret or text
- * the cut went through leaves its own start at the end of the words, cut out too.
- */
-function withoutCutForm(said: string, forms: readonly string[], mark: string): string {
-  // Only where the form's first character stands in the words' last form-length characters: an
-  // outcome is classified per SMS, and most answers hold no such start.
-  for (const form of forms) {
-    const first = form.charAt(0);
-    for (
-      let at = said.indexOf(first, Math.max(0, said.length - form.length + 1));
-      at !== -1 && said.length - at >= MIN_REDACTED_CHARS;
-      at = said.indexOf(first, at + 1)
-    ) {
-      if (form.startsWith(said.slice(at))) return `${said.slice(0, at)}${mark}`;
-    }
-  }
-  return said;
 }
 
 /**

@@ -38,10 +38,38 @@ export function hostMatcher(names: readonly string[]): (host: string | undefined
   };
 }
 
-/** What a request says of where it was sent: its headers, and the socket it came over (whose peer may be a trusted proxy). */
+/** What a request says of where it was sent: its target, its headers, and the socket it came over (whose peer may be a trusted proxy). */
 interface HostedRequest {
+  readonly url: string;
   readonly headers: IncomingHttpHeaders;
   readonly socket: { readonly remoteAddress?: string | undefined };
+}
+
+/** An absolute-form request target (`GET http://host/path`, RFC 9112 §3.2.2): its authority, without any user info. */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?([^/?#]*)/i;
+
+/**
+ * The host a request was sent to: an absolute-form target's authority, whatever its `Host` says (RFC
+ * 9112 §3.2.2: a server MUST ignore the Host header then), else its `Host`.
+ */
+export function requestHost(request: Pick<HostedRequest, 'url' | 'headers'>): string | undefined {
+  return ABSOLUTE_FORM.exec(request.url)?.[1] ?? request.headers.host;
+}
+
+/** A request target's path, an absolute-form target's origin dropped (`GET http://host/healthz` asks for `/healthz`). */
+export function targetPath(url: string): string {
+  const origin = ABSOLUTE_FORM.exec(url)?.[0] ?? '';
+  return url.slice(origin.length).split('?')[0] || '/';
+}
+
+/**
+ * Whether a request has more than one `Host` line (RFC 9112 §3.2: a server MUST answer it 400). Node
+ * keeps the first and drops the others; a proxy in front that reads the last would judge another host.
+ */
+export function repeatsHost(rawHeaders: readonly string[]): boolean {
+  let hosts = 0;
+  for (let name = 0; name < rawHeaders.length; name += 2) if (rawHeaders[name]?.toLowerCase() === 'host') hosts += 1;
+  return hosts > 1;
 }
 
 /**
@@ -60,13 +88,13 @@ export interface ForeignHost {
 }
 
 /**
- * The first name the request was sent to that `served` does not take: its `Host`, then, from a trusted
+ * The first name the request was sent to that `served` does not take: its host (`requestHost`), then, from a trusted
  * proxy, the forwarded host. A proxy may send the relay's own address as `Host` (nginx's default
  * `proxy_pass http://127.0.0.1:8080`) whatever name its client used: the name a rebinding page's
  * request carries then reaches the relay only in the forwarded host, which must be the relay's too.
  */
 export function foreignHost(request: HostedRequest, isProxy: (address: string) => boolean, served: (host: string) => boolean): ForeignHost | undefined {
-  const { host } = request.headers;
+  const host = requestHost(request);
   if (host !== undefined && !served(host)) return { header: 'Host', host };
   const forwarded = forwardedHost(request, isProxy);
   return forwarded !== undefined && !served(forwarded) ? { header: 'X-Forwarded-Host', host: forwarded } : undefined;

@@ -6,7 +6,7 @@ import { LOOPBACK_ADDRESSES } from '../acceptance/service.ts';
 import { failureLogFields, isStoreFailure, ListenError, RELAY_ERRORS, RelayError, type RelayErrorCode, toHttpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import { ANY_HOST_PATHS, foreignHost, hostMatcher, misdirected } from './hosts.ts';
+import { ANY_HOST_PATHS, foreignHost, hostMatcher, misdirected, repeatsHost, targetPath } from './hosts.ts';
 import { hostBeforePort, networkMatcher, peerAddress } from '../policy/networks.ts';
 
 /** Webhook and control bodies are small forms or JSON; anything bigger is not from a gateway. */
@@ -231,17 +231,22 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (refused === undefined) return notFound(request, reply);
     return reply.status(refused.status).send(toHttpError(refused.refusal).body);
   });
-  // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host.
+  // RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host, and to any with more than one.
   app.addHook('onRequest', async (request, reply) => {
-    if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return;
-    const { status, body } = toHttpError(new RelayError('BAD_REQUEST', 'Malformed HTTP request: HTTP/1.1 needs a Host header (RFC 9112 §3.2)'));
+    const problem = repeatsHost(request.raw.rawHeaders)
+      ? 'more than one Host header'
+      : request.raw.httpVersion === '1.1' && request.headers.host === undefined
+        ? 'HTTP/1.1 needs a Host header'
+        : undefined;
+    if (problem === undefined) return;
+    const { status, body } = toHttpError(new RelayError('BAD_REQUEST', `Malformed HTTP request: ${problem} (RFC 9112 §3.2)`));
     return reply.status(status).header('connection', 'close').send(body);
   });
   // DNS rebinding: a web page whose name is re-pointed to this relay's address calls it under that name.
   const servedHost = hostMatcher(options.allowedHosts);
   const checkedElsewhere = (path: string) => (options.hostCheckedBy ?? []).some((prefix) => path === prefix || path.startsWith(`${prefix}/`));
   app.addHook('onRequest', async (request, reply) => {
-    const path = request.url.split('?')[0] ?? '/';
+    const path = targetPath(request.url);
     // Only HTTP/1.0 may omit Host (HTTP/1.1 without it is answered 400 above): no browser does, so no web page is behind it.
     const foreign = foreignHost(request, proxy, servedHost);
     if (foreign === undefined || ANY_HOST_PATHS.has(path) || checkedElsewhere(path)) return;

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import type { SharedStateStore } from '../store/shared-state-types.ts';
 
 /** Failed logins from one address (whatever account they named) counted over this window. */
@@ -11,6 +12,24 @@ const MAX_DELAY_MS = 5_000;
 /** How long the answer to a failed login waits, after `failures` in the window. */
 export function failureDelay(failures: number): number {
   return Math.min(DELAY_STEP_MS * failures, MAX_DELAY_MS);
+}
+
+/**
+ * The key of an unknown name's tag, new with each process: the tag cannot be read back, nor a guess at
+ * it checked offline from the logs, yet one name tried again and again shows as one tag.
+ */
+const UNKNOWN_NAME_KEY = randomBytes(32);
+/** Hex digits of an unknown name's tag: enough to tell the names of one attack apart. */
+const UNKNOWN_NAME_TAG_CHARS = 8;
+
+/**
+ * A sign-in's user name as logged and counted: a configured account's or user's as written, any other
+ * as `unknown#` and a tag. A name that is no account is often a password typed into the wrong field,
+ * or a phone number: neither may reach the log (or the store's failure counts) as written.
+ */
+export function signInName(name: string, known: boolean): string {
+  if (known) return name;
+  return `unknown#${createHmac('sha256', UNKNOWN_NAME_KEY).update(name, 'utf8').digest('hex').slice(0, UNKNOWN_NAME_TAG_CHARS)}`;
 }
 
 /**

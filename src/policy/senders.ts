@@ -7,6 +7,8 @@ export interface Principal {
   /** For logs and refusals: the account's user name, the network's name, or "trusted networks". */
   readonly name: string;
   readonly senders: readonly string[] | undefined;
+  /** Sender ids a mail may choose (`Acme`, `+447700900123`, `+4477009001*`, `*`); unset = any. */
+  readonly senderIds: readonly string[] | undefined;
   readonly holdToOwnFrom: boolean;
   readonly destinations: DestinationRules;
   readonly maxRecipients: number | undefined;
@@ -22,6 +24,8 @@ export interface Principal {
 export interface SenderLimits {
   /** Envelope senders allowed (`alerts@example.com` or `@example.com`); unset = any. */
   readonly senders?: readonly string[] | undefined;
+  /** Sender ids a mail may choose; unset = the relay's (SenderSettings.allowedSenderIds). */
+  readonly senderIds?: readonly string[] | undefined;
   /** Countries (`GB`) or E.164 prefixes (`+353`) that may be texted. */
   readonly destinations?: readonly string[] | undefined;
   readonly maxRecipients?: number | undefined;
@@ -51,6 +55,8 @@ export interface SenderSettings {
   readonly accounts: readonly AccountRules[];
   /** Accounts without destinations of their own stay in this region. */
   readonly defaultRegion: string | undefined;
+  /** Sender ids anyone may choose whose account or network lists none of its own; unset = any. */
+  readonly allowedSenderIds?: readonly string[] | undefined;
   readonly premiumBlocklist: boolean;
   readonly blockedPrefixes: readonly string[];
 }
@@ -122,6 +128,14 @@ export class SenderPolicy {
     return `the From: address ${foreign ?? '(none)'} is not one of account ${principal.name}'s own addresses`;
   }
 
+  /** Why `principal` may not send as `senderId` (X-SMS-From, a subject's From:), or undefined. */
+  senderIdProblem(principal: Principal, senderId: string): string | undefined {
+    const allowed = principal.senderIds;
+    if (!allowed || allowed.some((pattern) => matchesSenderId(pattern, senderId))) return undefined;
+    const whose = principal.kind === 'account' ? `account ${principal.name}` : principal.name;
+    return `"${senderId}" is not a sender id ${whose} may send as (${allowed.join(', ')}); leave X-SMS-From out to send as the relay's own`;
+  }
+
   destinationProblem(principal: Principal, e164: string): string | undefined {
     return destinationProblem(e164, principal.destinations);
   }
@@ -131,6 +145,7 @@ export class SenderPolicy {
       kind,
       name,
       senders: limits.senders,
+      senderIds: limits.senderIds ?? this.#settings.allowedSenderIds,
       holdToOwnFrom: 'holdToOwnFrom' in limits ? (limits.holdToOwnFrom ?? false) : false,
       destinations: {
         premiumBlocklist: this.#settings.premiumBlocklist,
@@ -152,4 +167,19 @@ export function matchesSender(patterns: readonly string[], address: string): boo
   const lower = address.toLowerCase();
   const domain = lower.slice(lower.lastIndexOf('@'));
   return lower !== '' && (patterns.includes(lower) || patterns.includes(domain));
+}
+
+/**
+ * A sender id against one allowed pattern: `*` any; `+<digits>` that number and `+<digits>*` those
+ * starting so, the id written with or without `+` or `00` (how a gateway reads a numeric id); a name
+ * as written, without regard to case.
+ */
+function matchesSenderId(pattern: string, senderId: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.startsWith('+')) {
+    const digits = /^(?:\+|00)?(\d{1,15})$/.exec(senderId.replace(/[\s-]/g, ''))?.[1];
+    if (digits === undefined) return false;
+    return pattern.endsWith('*') ? digits.startsWith(pattern.slice(1, -1)) : digits === pattern.slice(1);
+  }
+  return pattern.toLowerCase() === senderId.trim().toLowerCase();
 }

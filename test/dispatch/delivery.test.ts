@@ -540,6 +540,82 @@ describe("the gateway's own words", () => {
     }
   });
 
+  test("a gateway echoing the password and the SMS's text escaped as PHP, Python, Java or .NET write them: neither reaches the log, the history, status or a bounce", async () => {
+    const password = "Pä/ss+wörd'99 <x>&😀";
+    const text = "Müller's test/1 & <b>\nline 2";
+    // Each number's echo in one gateway language's escaping; …0 is refused for good (a bounce), …1 kept queued (status).
+    const escapings: Array<[string, (value: string) => string]> = [
+      ['PHP json_encode', (value) => jsonAscii(value, 'lower').replaceAll('/', '\\/')],
+      ['Python json.dumps', (value) => jsonAscii(value, 'lower')],
+      ['Jackson ESCAPE_NON_ASCII', (value) => jsonAscii(value, 'upper')],
+      ['RFC 3986 rawurlencode', rfc3986],
+      [
+        '.NET UrlEncode',
+        (value) =>
+          rfc3986(value)
+            .replace(/%[0-9A-F]{2}/g, (byte) => byte.toLowerCase())
+            .replaceAll('%20', '+'),
+      ],
+      ['XML htmlspecialchars', (value) => xmlEscaped(value)],
+      ['JSON in an XML page', (value) => xmlEscaped(jsonAscii(value, 'lower'))],
+      ['form-encoded PHP JSON', (value) => new URLSearchParams([['', jsonAscii(value, 'lower').replaceAll('/', '\\/')]]).toString().slice(1)],
+    ];
+    const gateway = await new ReplayServer({ contentType: 'text/plain' }).start();
+    cleanups.push(() => gateway.close());
+    gateway.respond = (request) => {
+      const sent = new URLSearchParams(request.body);
+      const to = sent.get('to') ?? '';
+      const [name, escaped] = escapings[Number(to.at(-2))] ?? ['', String];
+      const code = to.endsWith('0') ? 'ERR:INVALID_NUMBER' : 'ERR:NEVER_SEEN';
+      return { status: 200, body: `${code} ${name}: pw ${escaped(sent.get('password') ?? '')} text ${escaped(sent.get('text') ?? '')}` };
+    };
+    const dir = tempDir();
+    dirs.push(dir);
+    const { config } = loadConfig(relayEnvironment(dir, { ...gatewayYaml(gateway.url, { password }), delivery: { retryMinDelay: '30s' } }), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    cleanups.push(() => relay.stop());
+    const numbers = escapings.flatMap((_, index) => [`4477009003${index}0`, `4477009003${index}1`]);
+    const ids: string[] = [];
+    for (const number of numbers) ids.push(queuedId((await sendMail(relay.smtpPort, { to: [`${number}@sms.localhost`], body: text })).data));
+    await waitFor('every SMS bounced or deferred', async () => {
+      const states = await Promise.all(ids.map((id) => relay.store.smsOf(id)));
+      return states.every((sms) => sms.some((entry) => entry.lastError !== undefined || entry.status === 'failed'));
+    });
+    const bounces = await waitFor('the bounces', () => {
+      const found = maildirMessages(join(config.dataDir, 'maildir')).filter((mail) => mail.includes('Diagnostic-Code'));
+      return found.length === escapings.length && found;
+    });
+    const histories = await Promise.all(ids.map((id) => history(relay.store, id, Date.now())));
+    const shown = await status(relay.store, Date.now(), { pid: process.pid, name: 'test' });
+    const logged = lines.join('');
+    // status lists the latest errors, not every one: each it shows is cut, and none shows a form (below).
+    assert.match(shown, /last error .*: pw \*\*\* text \[text\]"\)/);
+    const sentText = new URLSearchParams(gateway.requests[0]?.body).get('text') ?? '';
+    for (const [name, escaped] of escapings) {
+      const bounce = bounces.find((mail) => mail.includes(`${name}:`)) ?? '';
+      assert.match(bounce, new RegExp(`the gateway said: "${escapeRegExp(name)}: pw \\*\\*\\* text \\[text\\]"`), `${name}: the bounce, both cut`);
+      assert.ok(
+        histories.some((lines) => lines.includes(`${name}: pw *** text [text]`)),
+        `${name}: smsrelay log`,
+      );
+      assert.ok(logged.includes(`${name}: pw *** text [text]`), `${name}: the log`);
+      for (const [what, form] of [
+        ['password', escaped(password)],
+        ['text', escaped(sentText)],
+      ]) {
+        for (const [where, words] of [
+          ['bounce', bounces.join('\n')],
+          ['status', shown],
+          ['smsrelay log', histories.join('\n')],
+          ['log', logged],
+        ]) {
+          assert.ok(!(words ?? '').includes(form ?? ''), `${name}: the ${what} in the ${where}: ${form}`);
+        }
+      }
+    }
+  });
+
   test('a gateway echoing its Basic authentication and the webhook token of its callback URL: neither reaches the log or the bounce', async () => {
     const account = { username: `AC${'a'.repeat(32)}`, password: 'twilio/auth token' };
     const webhookToken = 'hook token & more/16';
@@ -753,3 +829,30 @@ describe("the gateway's own words", () => {
     assert.match(bounce, /too old to be useful \(1 attempt, the last: HTTP_500/);
   });
 });
+
+/** JSON as writers that escape every non-ASCII character write it (`\u00e4`, surrogate pairs), in either hex case. */
+function jsonAscii(value: string, hexCase: 'lower' | 'upper'): string {
+  return JSON.stringify(value)
+    .slice(1, -1)
+    .replace(/[^\x20-\x7e]/g, (unit) => {
+      const hex = unit.charCodeAt(0).toString(16).padStart(4, '0');
+      return `\\u${hexCase === 'upper' ? hex.toUpperCase() : hex}`;
+    });
+}
+
+/** RFC 3986 percent-encoding: every character but the unreserved ones, a space as `%20` (PHP's rawurlencode, Python's quote). */
+function rfc3986(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (character) => `%${character.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** XML/HTML escaping as PHP's htmlspecialchars (ENT_QUOTES) and .NET's HtmlEncode write it: non-ASCII as numeric references, a line end as a space. */
+function xmlEscaped(value: string): string {
+  const named: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#039;' };
+  return [...value]
+    .map((character) => named[character] ?? (character === '\n' ? ' ' : character > '\x7e' ? `&#${character.codePointAt(0)};` : character))
+    .join('');
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,6 +1,7 @@
 /** DNS rebinding: the HTTP port answers only requests sent to a name of the relay (docs/security.md, "Host names"). */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../../src/policy/passwords.ts';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
@@ -17,6 +18,20 @@ function get(port: number, path: string, host: string, headers: Record<string, s
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** A request written byte for byte (two Host lines, an absolute-form target: no client library sends them): the status line and the body. */
+function raw(port: number, head: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.write(`${head}Connection: close\r\n\r\n`));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]), body: answer.slice(answer.indexOf('\r\n\r\n') + 4) }));
   });
 }
 
@@ -64,6 +79,33 @@ describe('the HTTP port answers only its own names', () => {
     assert.equal(await relay.relay.store.isOptedOut('+447700900124'), false);
     assert.equal((await get(port, `/webhooks/vonage/mo?${STOP}`, `127.0.0.1:${port}`)).status, 200);
     assert.equal(await relay.relay.store.isOptedOut('+447700900124'), true);
+  });
+
+  test("two Host lines, in either order, are 400 with the catalogue's JSON (RFC 9112 §3.2), whichever path", async () => {
+    for (const path of ['/metrics', '/webhooks/vonage/mo', '/healthz']) {
+      for (const hosts of [
+        ['127.0.0.1', 'evil.example'],
+        ['evil.example', '127.0.0.1'],
+      ]) {
+        const answer = await raw(port, `GET ${path} HTTP/1.1\r\n${hosts.map((host) => `Host: ${host}\r\n`).join('')}`);
+        assert.equal(answer.status, 400, `${path} ${hosts}`);
+        assert.deepEqual(JSON.parse(answer.body), { error: 'BAD_REQUEST', message: 'Malformed HTTP request: more than one Host header (RFC 9112 §3.2)' });
+      }
+    }
+  });
+
+  test('an absolute-form target is judged by its own host, not the Host line (RFC 9112 §3.2.2)', async () => {
+    const foreign = await raw(port, 'GET http://evil.example/metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    assert.equal(foreign.status, 421);
+    assert.match(JSON.parse(foreign.body).message, /^Misdirected request: Host "evil\.example" is not a name of this relay/);
+    assert.equal((await raw(port, 'POST HTTP://user@evil.example:8080/webhooks/vonage/mo HTTP/1.1\r\nHost: 127.0.0.1\r\n')).status, 421);
+    const own = await raw(port, `GET http://127.0.0.1:${port}/metrics HTTP/1.1\r\nHost: evil.example\r\n`);
+    assert.equal(own.status, 200, own.body.slice(0, 200));
+    assert.equal(
+      (await raw(port, 'GET http://evil.example/healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n')).status,
+      200,
+      'the health check answers any name, as ever',
+    );
   });
 
   test('IP addresses (any port), localhost, http.allowedHosts and the publicUrls’ hosts are answered, however written', async () => {
