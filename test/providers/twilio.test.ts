@@ -217,7 +217,7 @@ describe('Twilio payloads', () => {
     // The same ErrorCode means what it means in a send's answer: the account's alerts, the recipient's opt-out.
     assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21704' })?.accountWide, true);
     assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21408' })?.accountWide, true);
-    assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21610' })?.optedOut, 'TWILIO:21610');
+    assert.deepEqual(item({ MessageStatus: 'failed', ErrorCode: '21610' })?.optedOut, { code: 'TWILIO:21610', at: undefined });
     assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21211' })?.accountWide, undefined);
     assert.match(twilioPlugin.describeStatus(21704), /sender pool holds no number/);
     assert.equal(twilioPlugin.statusCode?.(6), 'MessageStatus canceled');

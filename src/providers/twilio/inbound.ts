@@ -172,7 +172,12 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const said = `MessageStatus ${word}${errorCode ? `, ErrorCode ${errorCode}` : ''}`;
   // As the same code in a send's answer is taken (outcomes.ts): with a Messaging Service most come only this way.
   const kind = failedWith === undefined ? undefined : TWILIO_ERRORS[failedWith]?.kind;
-  const blames = kind === 'account' ? { accountWide: true as const } : kind === 'opted-out' ? { optedOut: `${CODE_PREFIX}${failedWith}` } : {};
+  const blames =
+    kind === 'account'
+      ? { accountWide: true as const }
+      : kind === 'opted-out'
+        ? { optedOut: { code: `${CODE_PREFIX}${failedWith}`, at: undefined } } // A callback carries no time of its own: its arrival.
+        : {};
   return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said, ...blames }] };
 }
 
