@@ -10,6 +10,7 @@ import { createLogger } from '../../src/log.ts';
 import type { InboundRequest } from '../../src/providers/contract.ts';
 import { buildMessageForm, createTwilioGateway } from '../../src/providers/twilio/adapter.ts';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { TWILIO_ERRORS } from '../../src/providers/twilio/errors.ts';
 import { twilioPlugin } from '../../src/providers/twilio/index.ts';
 import { EMPTY_TWIML } from '../../src/providers/twilio/inbound.ts';
 import { startRelay, STORE_FILE, type Relay } from '../../src/relay.ts';
@@ -216,7 +217,7 @@ describe('Twilio payloads', () => {
     }
     // The same ErrorCode means what it means in a send's answer: the account's alerts, the recipient's opt-out.
     assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21704' })?.accountWide, true);
-    assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21408' })?.accountWide, true);
+    assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21408' })?.accountWide, undefined, "one country's permission: the others' SMS still go");
     assert.deepEqual(item({ MessageStatus: 'failed', ErrorCode: '21610' })?.optedOut, { code: 'TWILIO:21610', at: undefined });
     assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21211' })?.accountWide, undefined);
     assert.match(twilioPlugin.describeStatus(21704), /sender pool holds no number/);
@@ -277,7 +278,35 @@ describe('Twilio payloads', () => {
     const answered = (code: string) => ({ kind: 'answered' as const, results: [{ number: '+447700900123', code }] });
     assert.equal(classifyRecipient(answered('TWILIO:21211'), '+447700900123').action, 'fail');
     assert.equal(classifyRecipient(answered('TWILIO:21610'), '+447700900123').action, 'fail');
-    assert.equal(classifyRecipient(answered('TWILIO:21611'), '+447700900123').action, 'retry', 'an unknown code never bounces');
+    assert.equal(classifyRecipient(answered('TWILIO:21611'), '+447700900123').action, 'retry', "a passing state (the sender's queue full) is retried");
+    assert.equal(classifyRecipient(answered('TWILIO:21999'), '+447700900123').action, 'retry', 'an unknown code never bounces');
+  });
+
+  test("every code of Twilio's table has the same effect in a send's 400 and in a failed callback: pause ⇔ alert, opted out ⇔ opt-out, else that SMS alone", () => {
+    const { classifyRecipient } = outcomeClassifier(twilioPlugin.outcomeRules);
+    const codes = Object.keys(TWILIO_ERRORS);
+    assert.ok(codes.length > 20);
+    for (const code of codes) {
+      const sent = classifyRecipient({ kind: 'answered', results: [{ number: '+447700900123', code: `TWILIO:${code}` }] }, '+447700900123');
+      const parsed = twilioPlugin.parseReport!({
+        contentType: FORM,
+        body: new URLSearchParams({ MessageSid: `SM${'a'.repeat(32)}`, To: '+447700900123', MessageStatus: 'failed', ErrorCode: code }).toString(),
+        query: new URLSearchParams(),
+        headers: {},
+      });
+      assert.ok(parsed.ok);
+      const report = parsed.items[0];
+      assert.notEqual(sent.category, 'unclassified', `${code} is classified at send time`);
+      assert.equal(sent.reason.startsWith(twilioPlugin.describeStatus(Number(code))), true, `${code}: the same words either way`);
+      assert.equal(report?.accountWide === true, sent.action === 'pause', `${code}: a callback alerts exactly when a send pauses`);
+      assert.equal(report?.optedOut !== undefined, sent.optsOut === true, `${code}: a callback keeps the opt-out exactly when a send does`);
+      assert.ok(['pause', 'fail', 'retry'].includes(sent.action), `${code}: ${sent.action}`);
+    }
+    // The sender a mail names and one country's permission are that SMS's, at send and by callback alike.
+    for (const code of ['21212', '21408', '21606']) {
+      const sent = classifyRecipient({ kind: 'answered', results: [{ number: '+447700900123', code: `TWILIO:${code}` }] }, '+447700900123');
+      assert.equal(sent.action, 'fail', code);
+    }
   });
 
   test("error codes about the account's settings (no sender, the Messaging Service, the StatusCallback URL) pause sending, naming the setting", () => {

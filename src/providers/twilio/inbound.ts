@@ -7,7 +7,7 @@ import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import { type InboundParse, type InboundRequest, webhookPaths } from '../contract.ts';
 import { CODE_PREFIX, PROVIDER } from './adapter.ts';
-import { TWILIO_ERRORS, twilioErrorWords } from './errors.ts';
+import { TWILIO_ERRORS, TWILIO_KINDS, twilioErrorWords } from './errors.ts';
 import { validTwilioSignature } from './signature.ts';
 
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
@@ -171,11 +171,12 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   // The history shows what Twilio's console shows, not the relay's code for it.
   const said = `MessageStatus ${word}${errorCode ? `, ErrorCode ${errorCode}` : ''}`;
   // As the same code in a send's answer is taken (outcomes.ts): with a Messaging Service most come only this way.
-  const kind = failedWith === undefined ? undefined : TWILIO_ERRORS[failedWith]?.kind;
+  const known = failedWith === undefined ? undefined : TWILIO_ERRORS[failedWith];
+  const effect = known && TWILIO_KINDS[known.kind].callback;
   const blames =
-    kind === 'account'
+    effect === 'alert'
       ? { accountWide: true as const }
-      : kind === 'opted-out'
+      : effect === 'opt-out'
         ? { optedOut: { code: `${CODE_PREFIX}${failedWith}`, at: undefined } } // A callback carries no time of its own: its arrival.
         : {};
   return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said, ...blames }] };
