@@ -9,9 +9,9 @@ import { type InboundParse, type InboundRequest, webhookPaths } from '../contrac
 import { CODE_PREFIX, PROVIDER } from './adapter.ts';
 import { TWILIO_ERRORS, TWILIO_KINDS, twilioErrorWords } from './errors.ts';
 import { validTwilioSignature } from './signature.ts';
+import { MESSAGE_SID } from './sids.ts';
 
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
-const MESSAGE_SID = /^(?:SM|MM)[0-9a-fA-F]{32}$/;
 /** A received SMS is at most 1 600 characters; a longer field is no SMS. */
 const MO_TEXT_MAX_CHARS = 10_000;
 const ERROR_CODE = /^\d{1,9}$/;
