@@ -598,6 +598,31 @@ describe('Twilio through the relay', () => {
     );
   });
 
+  test("a body-less 'received' status event on the status-callback URL (a Messaging Service's callback) is acknowledged and ignored, not quarantined", async () => {
+    const quarantined = () => {
+      const db = new BetterSqlite3(join(dir, 'data', STORE_FILE), { readonly: true });
+      const { count } = db.prepare("SELECT count(*) AS count FROM quarantine WHERE kind = 'dr'").get() as { count: number };
+      db.close();
+      return count;
+    };
+    const before = quarantined();
+    for (const status of ['received', 'receiving']) {
+      const form = new URLSearchParams({
+        MessageSid: `SM${'e1'.padStart(32, '0')}`,
+        AccountSid: `AC${'0'.repeat(32)}`,
+        From: '+447700900171',
+        To: '+15005550006',
+        SmsStatus: status,
+        MessageStatus: status,
+      });
+      const answer = await post(paths.dr, form, signedFor(paths.dr, form));
+      assert.equal(answer.status, 200, status);
+      const parsed = twilioPlugin.parseReport!({ contentType: FORM, body: form.toString(), query: new URLSearchParams(), headers: {} });
+      assert.deepEqual(parsed, { ok: true, items: [], ignored: `an incoming message's status event (${status}), no report of a sent SMS` });
+    }
+    assert.equal(quarantined(), before, 'nothing kept for the operator: there is nothing to do');
+  });
+
   test("a mail's X-SMS-From naming a Messaging Service SID is sent through that service", async () => {
     const service = `MG${'0123456789abcdef'.repeat(2)}`;
     const { data } = await sendMail(relay.smtpPort, { to: ['447700900175@sms.example.com'], headers: { 'X-SMS-From': service }, body: 'via its own service' });

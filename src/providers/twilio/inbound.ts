@@ -156,8 +156,10 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const number = readReportNumber(fields.get('To'));
   if (number === undefined) return { ok: false, reason: 'To is not a number' };
   const word = (fields.get('MessageStatus') ?? fields.get('SmsStatus') ?? '').toLowerCase();
-  // Twilio posts an incoming message with SmsStatus received and no MessageStatus: the "A message comes in" URL is set to this one.
   if (INCOMING_STATUSES.has(word)) {
+    // An incoming message's own status event without its text (a Messaging Service's status callback may send them): no report, nothing lost.
+    if (!fields.has('Body')) return { ok: true, items: [], ignored: `an incoming message's status event (${word}), no report of a sent SMS` };
+    // Twilio posts an incoming message (its Body) with SmsStatus received: the "A message comes in" URL is set to this one.
     return {
       ok: false,
       reason: `an incoming message (status ${word}) on the status-callback URL: set the "A message comes in" URL of the Messaging Service or number to the relay's ${PATHS.mo}, not ${PATHS.dr}`,
