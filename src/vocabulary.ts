@@ -135,10 +135,12 @@ export interface StatusReport {
   readonly accountWide?: true | undefined;
   /**
    * The failure says the recipient opted out of the account's messages (Twilio's 21610 in a callback, Vonage's
-   * err-code 9): the provider's code as the opt-out names it (`TWILIO:21610`). The relay records the opt-out as
-   * it does when a send is refused so, and RCPT refuses the number's next mail.
+   * err-code 9): `code`, the provider's code as the opt-out names it (`TWILIO:21610`), and `at`, when the report
+   * says the failure happened (ms since the epoch; undefined when it does not say: the report's arrival). The
+   * relay records the opt-out as it does when a send is refused so, when the SMS was sent on the relay's own
+   * gateway account, and RCPT refuses the number's next mail.
    */
-  readonly optedOut?: string | undefined;
+  readonly optedOut?: { readonly code: string; readonly at: number | undefined } | undefined;
 }
 
 /**

@@ -163,8 +163,10 @@ function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: We
         return acknowledged(reply, kind, { ...taken.outcome, quarantined: taken.unreadable });
       },
     });
+  const ignoring = (kind: InboundKind) => (why: string) =>
+    options.logger.debug({ provider: provider.name, kind, why }, 'webhook: the request carries nothing for the relay: acknowledged, ignored');
   route('mo', async (inbound) => {
-    const parsed = readable(provider.parseReceived(inbound));
+    const parsed = readable(provider.parseReceived(inbound), ignoring('mo'));
     if ('reason' in parsed) return parsed;
     const outcomes = await sink.received(parsed.items);
     const [one] = outcomes;
@@ -174,7 +176,7 @@ function mountReceiver(scope: FastifyInstance, { provider, sink, signature }: We
     };
   });
   route('dr', async (inbound) => {
-    const parsed = readable(provider.parseReport(inbound));
+    const parsed = readable(provider.parseReport(inbound), ignoring('dr'));
     if ('reason' in parsed) return parsed;
     const outcomes = await sink.reported(parsed.items);
     const [one] = outcomes;
@@ -311,8 +313,12 @@ function unescapeBytes(part: string): string {
   return part.replace(/%([0-9A-Fa-f]{2})/g, (_escape, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 }
 
-/** The items to take and why the others cannot be, or why the request cannot be read at all. */
-function readable<T>(parsed: InboundParse<T>): { readonly reason: string } | { readonly items: readonly T[]; readonly unreadable: readonly string[] } {
+/** The items to take and why the others cannot be, or why the request cannot be read at all; `ignoring` hears why a request carries nothing to take. */
+function readable<T>(
+  parsed: InboundParse<T>,
+  ignoring: (why: string) => void,
+): { readonly reason: string } | { readonly items: readonly T[]; readonly unreadable: readonly string[] } {
+  if (parsed.ok && parsed.ignored !== undefined) ignoring(parsed.ignored);
   return parsed.ok ? { items: parsed.items, unreadable: parsed.unreadable ?? [] } : { reason: parsed.reason };
 }
 

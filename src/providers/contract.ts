@@ -233,7 +233,13 @@ export interface InboundRequest {
  * SMS is whole (src/sms/concat.ts).
  */
 export type InboundParse<T> =
-  | { readonly ok: true; readonly items: readonly T[]; readonly unreadable?: readonly string[] | undefined }
+  | {
+      readonly ok: true;
+      readonly items: readonly T[];
+      readonly unreadable?: readonly string[] | undefined;
+      /** Why a request of no items carries nothing for the relay (an event of the provider's it has no use for): acknowledged, a debug line. */
+      readonly ignored?: string | undefined;
+    }
   | { readonly ok: false; readonly reason: string };
 
 /** A batch's parse from its readable items and why each other one is not: none readable, the request is unreadable whole. */

@@ -8,11 +8,14 @@ import { PartReassembly } from '../sms/concat.ts';
 import { maskNumber } from '../sms/numbers.ts';
 import type { PartReceiptStore, PartsOfSms } from '../store/part-receipts-types.ts';
 import type { ReassemblyStore } from '../store/reassembly.ts';
-import type { ReplyStore } from '../store/types.ts';
+import type { DeliveryReportResult, ReplyStore } from '../store/types.ts';
 import type { DeliveryState, InboundKind, InboundSink, ReceivedOutcome, ReceivedSms, ReportOutcome, StatusReport } from '../vocabulary.ts';
 import { recordGatewayOptOut } from './opt-outs.ts';
 import { buildReplyMail, type ReplyMailOptions } from './reply-mail.ts';
 import type { ReplyTracking } from './tracking.ts';
+
+/** What applying a report did: the store's answer about its SMS, or a long SMS's part moved while its SMS waits for the others. */
+type Applied = DeliveryReportResult | { readonly kind: 'advanced' | 'duplicate'; readonly partOnly: true };
 
 const lateCommitKey = (provider: string, providerId: string) => `${provider}\n${providerId}`;
 
@@ -162,7 +165,7 @@ export class InboundService {
         sentAt: this.#clock(),
       });
       // Receipts of its parts may have come first (on this relay's bind, or on another relay).
-      if (sms.reported.length > 0 && (await this.#decide(sms, fields)) === 'advanced') this.#options.onReportApplied();
+      if (sms.reported.length > 0 && (await this.#decide(sms, fields))?.kind === 'advanced') this.#options.onReportApplied();
     } catch (error) {
       // The SMS was sent: its result must reach the dispatcher. Its parts' receipts then stay orphans and it stays "sent".
       logger.warn({ ...fields, err: error }, "inbound: the ids of a long SMS's parts could not be kept: its parts' receipts will not find it");
@@ -270,28 +273,39 @@ export class InboundService {
     return { status: 'duplicate' };
   }
 
-  async #report(provider: string, { optedOut, ...report }: StatusReport): Promise<ReportOutcome> {
-    const outcome = await this.#applyReport(provider, report);
-    // A repeat of the report (the provider retrying) says nothing new: a START texted since stands.
-    if (optedOut !== undefined && (outcome === 'advanced' || outcome === 'orphan')) {
-      const fields = { providerId: report.providerId };
-      await recordGatewayOptOut(this.#options.store, { number: report.number, code: optedOut, at: this.#clock() }, this.#options.logger, 'inbound', fields);
-    }
-    return outcome;
-  }
-
-  async #applyReport(provider: string, { part, accountWide, ...report }: StatusReport): Promise<ReportOutcome> {
-    const { logger } = this.#options;
+  async #report(provider: string, { optedOut, accountWide, ...report }: StatusReport): Promise<ReportOutcome> {
     const receivedAt = this.#clock();
     const fields = { providerId: report.providerId, to: maskNumber(report.number), code: report.code, state: report.state };
-    if (accountWide) this.#accountWide(provider, report.code, receivedAt, fields);
+    const applied = await this.#applyReport(provider, report, receivedAt, fields);
+    // Only a report that moved its SMS knows whose account sent it: a repeat says nothing new (a START texted
+    // since stands), and an orphan's SMS is not known yet (the next send to the number meets the opt-out again).
+    const moved = applied.kind === 'advanced' && !('partOnly' in applied) ? applied : undefined;
+    const account = moved?.gatewayAccount;
+    if (accountWide) this.#accountWide(provider, report.code, receivedAt, account, fields);
+    if (optedOut !== undefined && moved !== undefined) {
+      // A user's own gateway account's opt-outs are that account's, not the relay's: RCPT would refuse every sender (as dispatch keeps them).
+      if (account === undefined) {
+        const opted = { number: report.number, code: optedOut.code, at: optedOut.at ?? receivedAt };
+        await recordGatewayOptOut(this.#options.store, opted, this.#options.logger, 'inbound', { providerId: report.providerId });
+      } else {
+        this.#options.logger.info(
+          { ...fields, account },
+          `inbound: the gateway says the number opted out of account ${account}'s own messages: not a STOP for the relay's`,
+        );
+      }
+    }
+    return applied.kind;
+  }
+
+  async #applyReport(provider: string, { part, ...report }: StatusReport, receivedAt: number, fields: object): Promise<Applied> {
+    const { logger } = this.#options;
     // A receipt naming its SMS and its parts is about one part: it never speaks for the whole SMS alone.
     if (part?.of !== undefined && part.of > 1) return this.#partReport(provider, { ...report, part }, receivedAt, fields);
     const result = await this.#options.store.applyDeliveryReport({ provider, ...report, receivedAt });
     // An id that is no SMS may be a part of one; a repeat may be a part's whose first delivery did not get that far.
     if (part && (result.kind === 'orphan' || result.kind === 'duplicate')) {
       const outcome = await this.#partReport(provider, { ...report, part }, receivedAt, fields);
-      if (outcome !== 'orphan') return outcome;
+      if (outcome.kind !== 'orphan') return outcome;
     }
     if (result.kind === 'orphan')
       logger.info(fields, 'inbound: delivery report for an id not (yet) recorded: kept and matched when it is, or dropped after inbound.orphanReportTtl');
@@ -299,20 +313,25 @@ export class InboundService {
       this.#options.metrics?.deliveryStates.inc({ state: report.state });
       logger.info({ msgId: result.messageId, ...fields, smsId: result.smsId }, 'inbound: delivery report applied');
     } else logger.debug({ ...fields, result: result.kind }, 'inbound: delivery report changes nothing');
-    return result.kind;
+    return result;
   }
 
-  /** A report that blames the provider account: an alert, as a send refused for the account gets (ACCOUNT_ALERT_REPEAT_MS). */
-  #accountWide(provider: string, code: number, now: number, fields: object): void {
-    const key = `${provider} ${code}`;
+  /**
+   * A report that blames the provider account: an alert, as a send refused for the account gets (ACCOUNT_ALERT_REPEAT_MS),
+   * naming the user's account when its own credentials sent the SMS (`account`), as dispatch's alert does.
+   */
+  #accountWide(provider: string, code: number, now: number, account: string | undefined, fields: object): void {
+    const key = `${provider} ${account ?? ''} ${code}`;
     const last = this.#accountAlerts.get(key);
-    const words = `inbound: a delivery report says the gateway's account or sender cannot send (${provider} status ${code}): every SMS sent meets it; fix the account at the provider`;
+    const whose = account === undefined ? "the gateway's account" : `account ${account}'s own gateway account`;
+    const words = `inbound: a delivery report says ${whose} or sender cannot send (${provider} status ${code}): every SMS sent meets it; fix the account at the provider`;
+    const line = { ...fields, provider, ...(account === undefined ? {} : { account }) };
     if (last !== undefined && now - last < ACCOUNT_ALERT_REPEAT_MS) {
-      this.#options.logger.warn({ ...fields, provider }, words);
+      this.#options.logger.warn(line, words);
       return;
     }
     this.#accountAlerts.set(key, now);
-    this.#options.logger.error({ alert: 'gateway-account', ...fields, provider }, words);
+    this.#options.logger.error({ alert: 'gateway-account', ...line }, words);
   }
 
   /** One part's receipt: kept with its part; its SMS moves once its parts' states decide. */
@@ -321,7 +340,7 @@ export class InboundService {
     report: StatusReport & { readonly part: NonNullable<StatusReport['part']> },
     receivedAt: number,
     fields: object,
-  ): Promise<ReportOutcome> {
+  ): Promise<Applied> {
     const { part } = report;
     const result = await this.#options.store.applyPartReceipt({
       provider,
@@ -332,14 +351,14 @@ export class InboundService {
       receivedAt,
       sms: part.of === undefined ? undefined : { providerId: report.providerId, parts: part.of },
     });
-    if (result.kind === 'unknown') return 'orphan';
+    if (result.kind === 'unknown') return { kind: 'orphan' };
     const decided = await this.#decide(result.sms, { ...fields, partId: part.id });
     if (decided !== undefined) return decided;
-    return result.changed ? 'advanced' : 'duplicate';
+    return { kind: result.changed ? 'advanced' : 'duplicate', partOnly: true };
   }
 
   /** Applies the SMS's state once its parts decide it; undefined while they do not yet. */
-  async #decide(sms: PartsOfSms, fields: object): Promise<ReportOutcome | undefined> {
+  async #decide(sms: PartsOfSms, fields: object): Promise<DeliveryReportResult | undefined> {
     const { logger } = this.#options;
     const decided = stateOfParts(sms);
     const progress = { ...fields, smsProviderId: sms.providerId, parts: sms.parts, reported: sms.reported.length };
@@ -358,7 +377,7 @@ export class InboundService {
       this.#options.metrics?.deliveryStates.inc({ state: decided.state });
       logger.info({ msgId: result.messageId, ...progress, ...decided, smsId: result.smsId }, "inbound: a long SMS's parts decided its delivery state");
     } else logger.debug({ ...progress, ...decided, result: result.kind }, "inbound: a long SMS's parts decided what its delivery state already says");
-    return result.kind;
+    return result;
   }
 
   async #quarantine(provider: string, kind: InboundKind, reason: string, body: string): Promise<void> {

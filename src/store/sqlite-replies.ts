@@ -79,6 +79,8 @@ export interface OutboundForReport {
   delivery: DeliveryState | null;
   notify: string | null;
   report_all: number;
+  /** The account whose own gateway credentials sent it (NULL: the relay's): a report's opt-out is only the relay's to keep on its own account. */
+  gateway_account: string | null;
 }
 
 /** An SMS found by its message (outboundOfMessage): `queued` is waiting to be sent again. */
@@ -171,7 +173,7 @@ export function prepareReplyStatements(db: Database) {
       VALUES (@provider, @provider_id, @number, @code, @state, @said, @received_at, @sms_id)
       ${REPORT_CONFLICT}`),
     outboundForReport: db.prepare(`
-      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.provider_id = ? AND o.number = ? ORDER BY ${REPORT_TARGET_ORDER} LIMIT 1`),
     numbersSentUnder: db.prepare(
       'SELECT number FROM outbound WHERE provider_id = ? UNION SELECT number FROM sent_parts WHERE provider = ? AND part_id = ? ORDER BY number',
@@ -183,14 +185,14 @@ export function prepareReplyStatements(db: Database) {
      * not decide it.
      */
     outboundOfMessage: db.prepare(`
-      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.status FROM outbound o JOIN messages m ON m.id = o.message_id
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, o.status FROM outbound o JOIN messages m ON m.id = o.message_id
       WHERE o.message_id = ? AND o.number = ? AND COALESCE(o.provider_id, '') = ''
         AND (o.status = 'sent' OR (o.status = 'queued' AND o.lease_owner IS NULL AND o.held = 0))`),
     sentByReport: db.prepare(
       "UPDATE outbound SET status = 'sent', provider_id = ?, tracking_id = COALESCE(tracking_id, ?), last_error = NULL, updated_at = ? WHERE id = ?",
     ),
     outboundById: db.prepare(`
-      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
+      SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account FROM outbound o JOIN messages m ON m.id = o.message_id WHERE o.id = ?`),
     advanceDelivery: db.prepare('UPDATE outbound SET delivery = ?, delivery_code = ?, notice_due = ?, updated_at = ? WHERE id = ?'),
     /** A line of an SMS's message's history (`smsrelay log`): each report that moved it, its sending proved by a report. */
     smsEvent: db.prepare('INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT ?, message_id, id, ?, ? FROM outbound WHERE id = ?'),
@@ -320,7 +322,9 @@ export function applyReport(sql: ReplyStatements, report: NewDeliveryReport): De
   });
   if (changes === 0) return { kind: 'duplicate' };
   if (!target) return { kind: 'orphan' };
-  if (advance(sql, target, report, report.receivedAt)) return { kind: 'advanced', smsId: target.id, messageId: target.message_id };
+  if (advance(sql, target, report, report.receivedAt)) {
+    return { kind: 'advanced', smsId: target.id, messageId: target.message_id, gatewayAccount: target.gateway_account ?? undefined };
+  }
   if (saysMore(target.delivery, report.state)) sql.smsEvent.run(report.receivedAt, 'delivery report', reportDetail(report), target.id);
   return { kind: 'stale' };
 }

@@ -444,8 +444,12 @@ export interface NewDeliveryReport {
 /** What a delivery report did: nothing new (a repeat), wait for its SMS (orphan), or moved or not. */
 export type DeliveryReportResult =
   | { readonly kind: 'duplicate' | 'orphan' | 'stale' }
-  /** `messageId`: the message the SMS belongs to, which every log line about it names. */
-  | { readonly kind: 'advanced'; readonly smsId: number; readonly messageId: string };
+  /**
+   * `messageId`: the message the SMS belongs to, which every log line about it names. `gatewayAccount`: the
+   * account whose own gateway credentials sent it (NewMail.gatewayAccount; undefined: the relay's), whose
+   * opt-outs and account failures a report speaks of, not the relay's.
+   */
+  | { readonly kind: 'advanced'; readonly smsId: number; readonly messageId: string; readonly gatewayAccount: string | undefined };
 
 /** A final delivery state its sender wants to hear of. */
 export interface DueNotice {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, DURATION_SETTINGS, loadConfig } from '../../src/config/load.ts';
 import { configSchema, MAX_SPAN_MS, MAX_WAIT_MS } from '../../src/config/schema.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
+import { twilioPlugin } from '../../src/providers/twilio/index.ts';
 import { removeDir, tempDir } from '../helpers/relay.ts';
 
 const dirs: string[] = [];
@@ -817,8 +818,17 @@ describe('config', () => {
       '    twilio: {accountSid: AC0123456789abcdef0123456789abcdef, authToken: the-auth-token, messagingServiceSid: MGbad}',
     ].join('\n');
     assert.deepEqual(strip(problems({}, `${twoRoutes}\n`)), [
-      'gateway.providers.twilio.messagingServiceSid: expected a Messaging Service SID (MG followed by 32 hex digits)',
+      'gateway.providers.twilio.messagingServiceSid: expected a Messaging Service SID (MG followed by 32 lower-case hex digits)',
     ]);
+    // Upper-case hex digits: Twilio refuses the service, so the start-up does, in the words a mail's X-SMS-From gets.
+    const upperCase = `MG${'AB12'.repeat(8)}`;
+    assert.deepEqual(strip(problems({}, twoRoutes.replace('MGbad', upperCase))), [
+      `gateway.providers.twilio.messagingServiceSid: "${upperCase}" is a Messaging Service SID with upper-case hex digits: Twilio's SIDs are MG and 32 lower-case hex digits, as its console shows them.`,
+    ]);
+    assert.equal(
+      twilioPlugin.senderIdProblem(upperCase),
+      `The sender id "${upperCase}" is a Messaging Service SID with upper-case hex digits: Twilio's SIDs are MG and 32 lower-case hex digits, as its console shows them.`,
+    );
     assert.deepEqual(problems({ SMSRELAY_SMTP_PORT: '99999999999999999999999' }), [
       'SMSRELAY_SMTP_PORT="99999999999999999999999": expected a port number from 0 to 65535',
     ]);

@@ -10,6 +10,7 @@ import { createLogger } from '../../src/log.ts';
 import type { InboundRequest } from '../../src/providers/contract.ts';
 import { buildMessageForm, createTwilioGateway } from '../../src/providers/twilio/adapter.ts';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
+import { TWILIO_ERRORS } from '../../src/providers/twilio/errors.ts';
 import { twilioPlugin } from '../../src/providers/twilio/index.ts';
 import { EMPTY_TWIML } from '../../src/providers/twilio/inbound.ts';
 import { startRelay, STORE_FILE, type Relay } from '../../src/relay.ts';
@@ -216,8 +217,8 @@ describe('Twilio payloads', () => {
     }
     // The same ErrorCode means what it means in a send's answer: the account's alerts, the recipient's opt-out.
     assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21704' })?.accountWide, true);
-    assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21408' })?.accountWide, true);
-    assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21610' })?.optedOut, 'TWILIO:21610');
+    assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21408' })?.accountWide, undefined, "one country's permission: the others' SMS still go");
+    assert.deepEqual(item({ MessageStatus: 'failed', ErrorCode: '21610' })?.optedOut, { code: 'TWILIO:21610', at: undefined });
     assert.equal(item({ MessageStatus: 'failed', ErrorCode: '21211' })?.accountWide, undefined);
     assert.match(twilioPlugin.describeStatus(21704), /sender pool holds no number/);
     assert.equal(twilioPlugin.statusCode?.(6), 'MessageStatus canceled');
@@ -277,7 +278,35 @@ describe('Twilio payloads', () => {
     const answered = (code: string) => ({ kind: 'answered' as const, results: [{ number: '+447700900123', code }] });
     assert.equal(classifyRecipient(answered('TWILIO:21211'), '+447700900123').action, 'fail');
     assert.equal(classifyRecipient(answered('TWILIO:21610'), '+447700900123').action, 'fail');
-    assert.equal(classifyRecipient(answered('TWILIO:21611'), '+447700900123').action, 'retry', 'an unknown code never bounces');
+    assert.equal(classifyRecipient(answered('TWILIO:21611'), '+447700900123').action, 'retry', "a passing state (the sender's queue full) is retried");
+    assert.equal(classifyRecipient(answered('TWILIO:21999'), '+447700900123').action, 'retry', 'an unknown code never bounces');
+  });
+
+  test("every code of Twilio's table has the same effect in a send's 400 and in a failed callback: pause ⇔ alert, opted out ⇔ opt-out, else that SMS alone", () => {
+    const { classifyRecipient } = outcomeClassifier(twilioPlugin.outcomeRules);
+    const codes = Object.keys(TWILIO_ERRORS);
+    assert.ok(codes.length > 20);
+    for (const code of codes) {
+      const sent = classifyRecipient({ kind: 'answered', results: [{ number: '+447700900123', code: `TWILIO:${code}` }] }, '+447700900123');
+      const parsed = twilioPlugin.parseReport!({
+        contentType: FORM,
+        body: new URLSearchParams({ MessageSid: `SM${'a'.repeat(32)}`, To: '+447700900123', MessageStatus: 'failed', ErrorCode: code }).toString(),
+        query: new URLSearchParams(),
+        headers: {},
+      });
+      assert.ok(parsed.ok);
+      const report = parsed.items[0];
+      assert.notEqual(sent.category, 'unclassified', `${code} is classified at send time`);
+      assert.equal(sent.reason.startsWith(twilioPlugin.describeStatus(Number(code))), true, `${code}: the same words either way`);
+      assert.equal(report?.accountWide === true, sent.action === 'pause', `${code}: a callback alerts exactly when a send pauses`);
+      assert.equal(report?.optedOut !== undefined, sent.optsOut === true, `${code}: a callback keeps the opt-out exactly when a send does`);
+      assert.ok(['pause', 'fail', 'retry'].includes(sent.action), `${code}: ${sent.action}`);
+    }
+    // The sender a mail names and one country's permission are that SMS's, at send and by callback alike.
+    for (const code of ['21212', '21408', '21606']) {
+      const sent = classifyRecipient({ kind: 'answered', results: [{ number: '+447700900123', code: `TWILIO:${code}` }] }, '+447700900123');
+      assert.equal(sent.action, 'fail', code);
+    }
   });
 
   test("error codes about the account's settings (no sender, the Messaging Service, the StatusCallback URL) pause sending, naming the setting", () => {
@@ -567,6 +596,31 @@ describe('Twilio through the relay', () => {
       kept?.reason,
       'an incoming message (status received) on the status-callback URL: set the "A message comes in" URL of the Messaging Service or number to the relay\'s /webhooks/twilio/mo, not /webhooks/twilio/dr',
     );
+  });
+
+  test("a body-less 'received' status event on the status-callback URL (a Messaging Service's callback) is acknowledged and ignored, not quarantined", async () => {
+    const quarantined = () => {
+      const db = new BetterSqlite3(join(dir, 'data', STORE_FILE), { readonly: true });
+      const { count } = db.prepare("SELECT count(*) AS count FROM quarantine WHERE kind = 'dr'").get() as { count: number };
+      db.close();
+      return count;
+    };
+    const before = quarantined();
+    for (const status of ['received', 'receiving']) {
+      const form = new URLSearchParams({
+        MessageSid: `SM${'e1'.padStart(32, '0')}`,
+        AccountSid: `AC${'0'.repeat(32)}`,
+        From: '+447700900171',
+        To: '+15005550006',
+        SmsStatus: status,
+        MessageStatus: status,
+      });
+      const answer = await post(paths.dr, form, signedFor(paths.dr, form));
+      assert.equal(answer.status, 200, status);
+      const parsed = twilioPlugin.parseReport!({ contentType: FORM, body: form.toString(), query: new URLSearchParams(), headers: {} });
+      assert.deepEqual(parsed, { ok: true, items: [], ignored: `an incoming message's status event (${status}), no report of a sent SMS` });
+    }
+    assert.equal(quarantined(), before, 'nothing kept for the operator: there is nothing to do');
   });
 
   test("a mail's X-SMS-From naming a Messaging Service SID is sent through that service", async () => {

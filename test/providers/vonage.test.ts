@@ -133,9 +133,23 @@ describe('Vonage payloads', () => {
     // 9 "Illegal Number" is Vonage's opt-out: "User has requested not to receive messages from a specific service".
     assert.deepEqual(part('0A03', 'failed', '9'), {
       ok: true,
-      items: [{ providerId: ref, number: '+447700900000', code: 9, state: 'failed', part: { id: '0A03', of: 2 }, optedOut: 'VONAGE:err-code 9' }],
+      items: [
+        {
+          providerId: ref,
+          number: '+447700900000',
+          code: 9,
+          state: 'failed',
+          part: { id: '0A03', of: 2 },
+          optedOut: { code: 'VONAGE:err-code 9', at: Date.UTC(2020, 0, 1, 12, 0, 0) },
+        },
+      ],
     });
     assert.match(vonagePlugin.describeStatus(9), /opted out/);
+    // Opted out when Vonage says it had the receipt (message-timestamp, UTC), not when the relay got it.
+    const dated = vonagePlugin.parseReport!(
+      get({ ...receipt, messageId: '0A04', status: 'rejected', 'err-code': '9', 'client-ref': ref, 'message-timestamp': '2026-12-06 08:00:00' }),
+    );
+    assert.deepEqual(dated.ok && dated.items[0]?.optedOut, { code: 'VONAGE:err-code 9', at: Date.UTC(2026, 11, 6, 8, 0, 0) });
   });
 
   test('inbound concat parts: each is an SMS with its place in the long one (the relay reassembles them)', () => {

@@ -41,7 +41,7 @@ describe('orphan delivery reports', () => {
         return (await store.smsOf(accepted.id))[0]?.delivery;
       };
       assert.equal(await sendAs('MATCHED'), undefined);
-      assert.deepEqual(await report('MATCHED', T0), { kind: 'advanced', smsId: 1, messageId: accepted.id });
+      assert.deepEqual(await report('MATCHED', T0), { kind: 'advanced', smsId: 1, messageId: accepted.id, gatewayAccount: undefined });
       // The gateway's report for a request that hung (the relay resent it and got another id)…
       assert.deepEqual(await report('HUNG', T0), { kind: 'orphan' });
       // …and one for an SMS whose send result is not recorded yet.

@@ -21,7 +21,7 @@ import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import { MAIL_SERVICE_SUFFIX, MESSAGING_SERVICE_CODES } from './outcomes.ts';
-import { MESSAGING_SERVICE_SID } from './sender-id.ts';
+import { MESSAGE_SID, MESSAGING_SERVICE_SID } from './sids.ts';
 
 export const PROVIDER = 'twilio';
 
@@ -44,7 +44,6 @@ export const TWILIO_CAPABILITIES: ProviderCapabilities = {
 export const CODE_PREFIX = 'TWILIO:';
 /** The code of a message Twilio created (queued, accepted or scheduled). */
 export const ACCEPTED_CODE = `${CODE_PREFIX}ACCEPTED`;
-const MESSAGE_SID = /^(?:SM|MM)[0-9a-fA-F]{32}$/;
 /** Enough of an error's message to recognise it, without filling logs or bounces. */
 const DETAIL_MAX_CHARS = 200;
 

@@ -6,53 +6,84 @@
  * ("A note about error handling with Messaging Services", Twilio support): the same code must mean the
  * same thing either way.
  */
+import type { OutcomeRule } from '../contract.ts';
 
 /**
- * What a code blames. `recipient`: the number or phone; `message`: this SMS (its text, the network's
- * filter, a passing congestion); `opted-out`: the recipient unsubscribed from the account's messages (the
- * relay keeps it as a STOP); `account`: the account or its sender, the same for every SMS sent until it is
- * fixed at Twilio (the operator is alerted).
+ * What a code blames, which decides what it does on both paths (outcomes.ts for a send's `400`, inbound.ts for
+ * a callback: TWILIO_KINDS). `number`: not a mobile number; `recipient`: the phone or its owner's choice;
+ * `message`: this SMS (its text, the network's filter); `passing`: a passing state (a queue full, a
+ * congestion), which a send's answer retries and a callback, after the send, can only bounce; `sender`: the
+ * sender a mail names (X-SMS-From), that mail's; `destination`: one country's permission, the others' SMS still
+ * go; `opted-out`: the recipient unsubscribed from the account's messages (the relay keeps it as a STOP);
+ * `account`: the account or its settings, the same for every SMS sent until it is fixed at Twilio (sending
+ * pauses at a send's answer; a callback alerts the operator).
  */
-export type TwilioErrorKind = 'recipient' | 'message' | 'opted-out' | 'account';
+export type TwilioErrorKind = 'number' | 'recipient' | 'message' | 'passing' | 'sender' | 'destination' | 'opted-out' | 'account';
 
 export interface TwilioError {
   /** Plain words for the sender's bounce and the operator's log. */
   readonly words: string;
   readonly kind: TwilioErrorKind;
+  /** For an `account` code: the setting to correct, which the pause's reason adds to the words. */
+  readonly remedy?: string;
 }
 
-/** The code of an unsubscribed recipient: the relay's opt-out names it (`TWILIO:21610`). */
-export const UNSUBSCRIBED_CODE = 21610;
+/** A kind's effect at a send's `400` (an outcome rule's action and category) and in a callback, which can only bounce its SMS and may also alert or keep the opt-out. */
+export interface TwilioKindEffect {
+  readonly send: Pick<OutcomeRule, 'action' | 'category' | 'optsOut'>;
+  readonly callback: 'alert' | 'opt-out' | undefined;
+}
+
+/** What each kind does, on both paths: the one place a code's effect is decided. */
+export const TWILIO_KINDS: Readonly<Record<TwilioErrorKind, TwilioKindEffect>> = {
+  number: { send: { action: 'fail', category: 'invalid-number' }, callback: undefined },
+  recipient: { send: { action: 'fail', category: 'unreachable' }, callback: undefined },
+  message: { send: { action: 'fail', category: 'refused' }, callback: undefined },
+  // A queue full or congested is the account's for a while: held and probed, as a throttling answer is.
+  passing: { send: { action: 'retry', category: 'busy' }, callback: undefined },
+  sender: { send: { action: 'fail', category: 'sender' }, callback: undefined },
+  destination: { send: { action: 'fail', category: 'region' }, callback: undefined },
+  'opted-out': { send: { action: 'fail', category: 'opted-out', optsOut: true }, callback: 'opt-out' },
+  account: { send: { action: 'pause', category: 'account' }, callback: 'alert' },
+};
+
+/** What the configured Messaging Service's codes (no sender, none in its pool, none such) ask the operator to check. */
+const SERVICE_REMEDY = 'check gateway.messagingServiceSid and that its sender pool holds a number';
 
 export const TWILIO_ERRORS: Readonly<Record<number, TwilioError>> = {
-  21211: { kind: 'recipient', words: 'the number is not a valid phone number' },
-  21212: { kind: 'account', words: 'the sender (From) is not a valid phone number, short code or alphanumeric sender id for the Twilio account' },
-  21408: { kind: 'account', words: "the Twilio account may not send SMS to that country (it is not enabled in the account's geographic permissions)" },
+  21211: { kind: 'number', words: 'the number is not a valid phone number' },
+  21212: { kind: 'sender', words: 'the sender (From) is not a valid phone number, short code or alphanumeric sender id for the Twilio account' },
+  21408: { kind: 'destination', words: "the Twilio account may not send SMS to that country (it is not enabled in the account's geographic permissions)" },
   21602: { kind: 'message', words: 'the message has no text' },
-  21603: { kind: 'account', words: 'the send named no sender: neither a From nor a Messaging Service' },
-  21606: { kind: 'account', words: 'the sender (From) is not a number the Twilio account may send SMS from to this destination' },
-  21609: { kind: 'account', words: "Twilio refused the relay's StatusCallback URL" },
-  [UNSUBSCRIBED_CODE]: { kind: 'opted-out', words: 'the recipient has opted out of messages from this sender (replied STOP to it)' },
-  21611: { kind: 'account', words: "the sender's queue at Twilio is full (more messages waiting than it may hold)" },
+  21603: { kind: 'account', words: 'the send named no sender: neither a From nor a Messaging Service', remedy: SERVICE_REMEDY },
+  21606: { kind: 'sender', words: 'the sender (From) is not a number the Twilio account may send SMS from to this destination' },
+  // The StatusCallback URL the relay sends with every SMS.
+  21609: {
+    kind: 'account',
+    words: "Twilio refused the relay's StatusCallback URL",
+    remedy: 'set gateway.publicUrl to the https address at which Twilio reaches the relay',
+  },
+  21610: { kind: 'opted-out', words: 'the recipient has opted out of messages from this sender (replied STOP to it)' },
+  21611: { kind: 'passing', words: "the sender's queue at Twilio is full (more messages waiting than it may hold)" },
   21612: { kind: 'recipient', words: 'Twilio cannot reach that number by SMS from this sender' },
-  21614: { kind: 'recipient', words: 'the number is not a mobile number' },
+  21614: { kind: 'number', words: 'the number is not a mobile number' },
   21617: { kind: 'message', words: "the text is longer than Twilio's 1 600 characters" },
-  21703: { kind: 'account', words: 'the Messaging Service has no number available in its sender pool to send from' },
-  21704: { kind: 'account', words: "the Messaging Service's sender pool holds no number" },
-  21705: { kind: 'account', words: 'the Messaging Service is invalid (deleted, or not of the Twilio account)' },
+  21703: { kind: 'account', words: 'the Messaging Service has no number available in its sender pool to send from', remedy: SERVICE_REMEDY },
+  21704: { kind: 'account', words: "the Messaging Service's sender pool holds no number", remedy: SERVICE_REMEDY },
+  21705: { kind: 'account', words: 'the Messaging Service is invalid (deleted, or not of the Twilio account)', remedy: SERVICE_REMEDY },
   30001: {
-    kind: 'message',
+    kind: 'passing',
     words: "Twilio's queue for the account overflowed (too many messages at once), so it was not sent; sending it again later may succeed",
   },
   30002: { kind: 'account', words: 'the Twilio account is suspended' },
   30003: { kind: 'recipient', words: 'the phone is switched off or out of reach' },
   30004: { kind: 'recipient', words: 'the recipient blocks messages from this sender' },
-  30005: { kind: 'recipient', words: 'the number is unknown or no longer in service' },
-  30006: { kind: 'recipient', words: 'the number is a landline or cannot receive SMS' },
+  30005: { kind: 'number', words: 'the number is unknown or no longer in service' },
+  30006: { kind: 'number', words: 'the number is a landline or cannot receive SMS' },
   30007: { kind: 'message', words: 'the mobile network filtered it as spam' },
   30008: { kind: 'message', words: 'the mobile network gave no reason' },
   30010: { kind: 'account', words: "its price is over the maximum price set for the Twilio account's messages" },
-  30017: { kind: 'message', words: 'the mobile network was congested; sending it again later may succeed' },
+  30017: { kind: 'passing', words: 'the mobile network was congested; sending it again later may succeed' },
   30032: { kind: 'account', words: 'the sender is a toll-free number whose verification at Twilio is not complete' },
   30033: { kind: 'account', words: "the sender's US A2P 10DLC campaign is suspended" },
   30034: { kind: 'account', words: 'the sender is a US number not registered for A2P 10DLC' },

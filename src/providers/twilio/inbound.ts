@@ -7,11 +7,11 @@ import { readReportNumber, readSender } from '../../sms/senders.ts';
 import type { DeliveryState, InboundKind, ReceivedSms, StatusReport } from '../../vocabulary.ts';
 import { type InboundParse, type InboundRequest, webhookPaths } from '../contract.ts';
 import { CODE_PREFIX, PROVIDER } from './adapter.ts';
-import { TWILIO_ERRORS, twilioErrorWords } from './errors.ts';
+import { TWILIO_ERRORS, TWILIO_KINDS, twilioErrorWords } from './errors.ts';
 import { validTwilioSignature } from './signature.ts';
+import { MESSAGE_SID } from './sids.ts';
 
 const FORM_MEDIA_TYPE = 'application/x-www-form-urlencoded';
-const MESSAGE_SID = /^(?:SM|MM)[0-9a-fA-F]{32}$/;
 /** A received SMS is at most 1 600 characters; a longer field is no SMS. */
 const MO_TEXT_MAX_CHARS = 10_000;
 const ERROR_CODE = /^\d{1,9}$/;
@@ -156,8 +156,10 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const number = readReportNumber(fields.get('To'));
   if (number === undefined) return { ok: false, reason: 'To is not a number' };
   const word = (fields.get('MessageStatus') ?? fields.get('SmsStatus') ?? '').toLowerCase();
-  // Twilio posts an incoming message with SmsStatus received and no MessageStatus: the "A message comes in" URL is set to this one.
   if (INCOMING_STATUSES.has(word)) {
+    // An incoming message's own status event without its text (a Messaging Service's status callback may send them): no report, nothing lost.
+    if (!fields.has('Body')) return { ok: true, items: [], ignored: `an incoming message's status event (${word}), no report of a sent SMS` };
+    // Twilio posts an incoming message (its Body) with SmsStatus received: the "A message comes in" URL is set to this one.
     return {
       ok: false,
       reason: `an incoming message (status ${word}) on the status-callback URL: set the "A message comes in" URL of the Messaging Service or number to the relay's ${PATHS.mo}, not ${PATHS.dr}`,
@@ -171,8 +173,14 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   // The history shows what Twilio's console shows, not the relay's code for it.
   const said = `MessageStatus ${word}${errorCode ? `, ErrorCode ${errorCode}` : ''}`;
   // As the same code in a send's answer is taken (outcomes.ts): with a Messaging Service most come only this way.
-  const kind = failedWith === undefined ? undefined : TWILIO_ERRORS[failedWith]?.kind;
-  const blames = kind === 'account' ? { accountWide: true as const } : kind === 'opted-out' ? { optedOut: `${CODE_PREFIX}${failedWith}` } : {};
+  const known = failedWith === undefined ? undefined : TWILIO_ERRORS[failedWith];
+  const effect = known && TWILIO_KINDS[known.kind].callback;
+  const blames =
+    effect === 'alert'
+      ? { accountWide: true as const }
+      : effect === 'opt-out'
+        ? { optedOut: { code: `${CODE_PREFIX}${failedWith}`, at: undefined } } // A callback carries no time of its own: its arrival.
+        : {};
   return { ok: true, items: [{ providerId, number, code: failedWith ?? status.code, state: status.state, said, ...blames }] };
 }
 

@@ -5,7 +5,7 @@
  */
 import type { OutcomeRule } from '../contract.ts';
 import { REASONS } from '../outcome-reasons.ts';
-import { twilioErrorWords, UNSUBSCRIBED_CODE } from './errors.ts';
+import { TWILIO_ERRORS, TWILIO_KINDS, twilioErrorWords } from './errors.ts';
 
 /**
  * 400 codes about the Messaging Service that sends, the same for every SMS it sends: 21703/21704
@@ -16,36 +16,26 @@ export const MESSAGING_SERVICE_CODES: readonly number[] = [21703, 21704, 21705];
 /** Appended by the adapter to a MESSAGING_SERVICE_CODES code when the mail named its own service. */
 export const MAIL_SERVICE_SUFFIX = ':MAIL_SERVICE';
 
-/** A rule for each of `codes` (as a 400's `recipient/TWILIO:<code>`), with the code's words and what the relay adds to them. */
-function refusals(codes: readonly number[], rule: Omit<OutcomeRule, 'match' | 'reason'>, suffix = '', then = ''): OutcomeRule[] {
-  return codes.map((code) => ({ ...rule, match: new RegExp(`^recipient/TWILIO:${code}${suffix}$`), reason: `${twilioErrorWords(code)}${then}` }));
-}
+/** The rule of a 400's `recipient/TWILIO:<code>` for each code of the table, as its kind decides, with the code's words (and its remedy). */
+const TABLE_RULES: readonly OutcomeRule[] = Object.entries(TWILIO_ERRORS).map(([code, { kind, words, remedy }]) => ({
+  ...TWILIO_KINDS[kind].send,
+  match: new RegExp(`^recipient/TWILIO:${code}$`),
+  reason: remedy === undefined ? words : `${words}: ${remedy}`,
+}));
 
 /**
  * Only a 400's codes come here (as `recipient/`): the other statuses are classified by the generic
- * rules whatever Twilio's code. Of these, the codes below are known to be about the number or the
- * message and bounce, or about the account's settings and pause sending as a refused login does; a
- * code not listed is retried (the generic rules' unclassified retry), since some 400s are passing
- * states of the account (21611: the sender's queue is full).
+ * rules whatever Twilio's code. A code of the table does what its kind says (errors.ts), as in a callback;
+ * one not listed is retried (the generic rules' unclassified retry).
  */
 export const TWILIO_OUTCOME_RULES: readonly OutcomeRule[] = [
   { match: /^recipient\/TWILIO:ACCEPTED$/, action: 'sent', category: 'sent', reason: REASONS.accepted },
-  ...refusals([21211, 21614], { action: 'fail', category: 'invalid-number' }),
-  ...refusals([UNSUBSCRIBED_CODE], { action: 'fail', category: 'opted-out', optsOut: true }),
-  ...refusals([21612], { action: 'fail', category: 'unreachable' }),
-  // One country's permission: the others' SMS still go.
-  ...refusals([21408], { action: 'fail', category: 'region' }),
-  // A sender a mail names (X-SMS-From): that mail's.
-  ...refusals([21212, 21606], { action: 'fail', category: 'sender' }),
-  // 21603 no sender (From): the configured service gives none.
-  ...refusals(
-    [21603, ...MESSAGING_SERVICE_CODES],
-    { action: 'pause', category: 'account' },
-    '',
-    ': check gateway.messagingServiceSid and that its sender pool holds a number',
-  ),
-  ...refusals(MESSAGING_SERVICE_CODES, { action: 'fail', category: 'sender' }, MAIL_SERVICE_SUFFIX, ' (the Messaging Service the mail names as its sender)'),
-  // The StatusCallback URL the relay sends with every SMS.
-  ...refusals([21609], { action: 'pause', category: 'account' }, '', ': set gateway.publicUrl to the https address at which Twilio reaches the relay'),
-  ...refusals([21602, 21617], { action: 'fail', category: 'refused' }),
+  // The service a mail names as its sender: that mail's, not the configured one's to pause for.
+  ...MESSAGING_SERVICE_CODES.map((code) => ({
+    action: 'fail' as const,
+    category: 'sender',
+    match: new RegExp(`^recipient/TWILIO:${code}${MAIL_SERVICE_SUFFIX}$`),
+    reason: `${twilioErrorWords(code)} (the Messaging Service the mail names as its sender)`,
+  })),
+  ...TABLE_RULES,
 ];

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { ProviderSettings } from '../contract.ts';
 import { SIGNATURE_FORMULA } from './signature.ts';
+import { MESSAGING_SERVICE_SID, upperCaseServiceSid } from './sids.ts';
 
 /** Twilio SIDs: a two-letter prefix and 32 hex digits. */
 const sid = (prefix: string, what: string) =>
@@ -15,8 +16,18 @@ const schema = z.object({
    * with an API key, so the relay needs it to check `X-Twilio-Signature`.
    */
   authToken: z.string().min(1).optional(),
-  /** The Messaging Service that picks the sending number (and holds the validity period). */
-  messagingServiceSid: sid('MG', 'a Messaging Service SID').optional(),
+  /**
+   * The Messaging Service that picks the sending number (and holds the validity period): as a mail's
+   * X-SMS-From naming one is held (sids.ts), one with upper-case hex digits is refused at start-up, with the
+   * same words, rather than every send refused by Twilio.
+   */
+  messagingServiceSid: z
+    .string()
+    .superRefine((value, context) => {
+      if (MESSAGING_SERVICE_SID.test(value)) return;
+      context.addIssue({ code: 'custom', message: upperCaseServiceSid(value) ?? 'expected a Messaging Service SID (MG followed by 32 lower-case hex digits)' });
+    })
+    .optional(),
 });
 
 export const TWILIO_SETTINGS: ProviderSettings<z.output<typeof schema>> = {

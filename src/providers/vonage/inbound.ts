@@ -152,13 +152,19 @@ export function parseReport(request: InboundRequest): InboundParse<StatusReport>
   const parts = Number(ref?.[2] ?? 1);
   const code = Number(errCode);
   // As the opt-out names it: Vonage's send answers' `status` codes (VONAGE:<status>) are another list.
-  const optedOut = state === 'failed' && code === OPTED_OUT_ERR_CODE ? { optedOut: `VONAGE:err-code ${code}` } : {};
+  const optedOut = state === 'failed' && code === OPTED_OUT_ERR_CODE ? { optedOut: { code: `VONAGE:err-code ${code}`, at: reportedAt(fields) } } : {};
   if (ref && parts > 1) return { ok: true, items: [{ providerId: ref[0], number, code, state, part: { id: partId, of: parts }, ...optedOut }] };
   // The history shows the receipt as Vonage's dashboard does, not the relay's state for it.
   const said = `status ${status}, err-code ${errCode}`;
   // Without our client-ref the id may as well be a part's of a long SMS: the store knows which.
   // With our client-ref, the SMS of one part a relay before Vonage's message-id was kept kept under it.
   return { ok: true, items: [{ providerId: partId, number, code, state, said, ...optedOut, ...(ref ? { formerId: ref[0] } : { part: { id: partId } }) }] };
+}
+
+/** When Vonage says it had the receipt (`message-timestamp`: it started pushing it then); undefined in another form. */
+function reportedAt(fields: Fields): number | undefined {
+  const at = readWallTime(fields.get('message-timestamp') ?? '', VONAGE_TIMESTAMP, VONAGE_TIME_ZONE);
+  return at === undefined ? undefined : Date.parse(at);
 }
 
 /**

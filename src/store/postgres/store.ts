@@ -1326,7 +1326,7 @@ export class PostgresStore implements Store, ClusterStore {
         },
         {
           // The SMS under the report's own id, else under its former one, else by the relay's own reference while no id names it, sent or waiting to be sent again (sqlite-replies.ts, outboundOfMessage).
-          text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, o.provider_id, o.status, COALESCE(o.provider_id = ANY($1::text[]), FALSE) AS by_id
+          text: `SELECT o.id, o.message_id, o.delivery, o.notify, m.report_all, m.gateway_account, o.provider_id, o.status, COALESCE(o.provider_id = ANY($1::text[]), FALSE) AS by_id
           FROM outbound o JOIN messages m ON m.id = o.message_id
           WHERE o.number = $2 AND (o.provider_id = ANY($1::text[])
             OR (o.message_id = $3 AND COALESCE(o.provider_id, '') = ''
@@ -1365,7 +1365,9 @@ export class PostgresStore implements Store, ClusterStore {
         ).rows;
         if (kept?.kept === 0) return { kind: 'duplicate' };
         if (!target) return { kind: 'orphan' };
-        return kept?.advanced === 1 ? { kind: 'advanced', smsId: target.id, messageId: target.message_id } : { kind: 'stale' };
+        return kept?.advanced === 1
+          ? { kind: 'advanced', smsId: target.id, messageId: target.message_id, gatewayAccount: target.gateway_account ?? undefined }
+          : { kind: 'stale' };
       },
     });
   }

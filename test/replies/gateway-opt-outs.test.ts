@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Templates } from '../../src/mailer/templates.ts';
+import { InboundService } from '../../src/replies/inbound.ts';
+import { replyMailOptions } from '../../src/replies/reply-mail.ts';
+import { ReplyTracking } from '../../src/replies/tracking.ts';
+import type { Store } from '../../src/store/types.ts';
+import { captureLog } from '../helpers/log-lines.ts';
+import { claim, mail } from '../helpers/store.ts';
+import { forEachStore } from '../helpers/stores.ts';
+
+const DAY_MS = 24 * 60 * 60_000;
+
+/**
+ * A delivery report saying the recipient opted out (Twilio's 21610 in a callback, Vonage's err-code 9), or
+ * blaming the account, through the inbound service on each real store: the relay keeps the opt-out only for
+ * an SMS sent on its own gateway account, as dispatch does for the same code in a send's answer.
+ */
+describe("a report's opt-out and account alert, by whose gateway account sent the SMS", () =>
+  forEachStore((kind) => {
+    /** Sends a mail to `number` (on `account`'s own gateway credentials, or the relay's) and records it sent under `providerId`. */
+    const sent = async (store: Store, number: string, providerId: string, account?: string) => {
+      await store.acceptMail(mail([number], { gatewayAccount: account }));
+      const [batch] = await claim(store, 1, 10);
+      const sms = batch?.sms[0];
+      assert.ok(sms);
+      await store.recordSmsOutcomes([{ smsId: sms.id, kind: 'sent', providerId }]);
+    };
+
+    test("a user's own account's opt-out is not the relay's STOP; the relay's is, dated when the report says; an orphan's is not kept", async () => {
+      const store = await kind.fresh();
+      const { logger, lines } = captureLog('info');
+      try {
+        const sink = new InboundService({
+          store,
+          tracking: new ReplyTracking({ store, windowMs: 7 * DAY_MS, defaultMailbox: 'ops@example.com' }),
+          replyMail: replyMailOptions({ sms: { domains: ['sms.example.com'] }, smtp: { hostname: 'relay.example.com' }, mail: {} }, new Templates()),
+          keywords: { stop: ['STOP'], start: ['START'] },
+          logger,
+          onMailQueued: () => {},
+          onReportApplied: () => {},
+        }).sinkFor('twilio');
+        const optedOut = (providerId: string, number: string, at?: number) => ({
+          providerId,
+          number,
+          code: 21610,
+          state: 'failed' as const,
+          optedOut: { code: 'TWILIO:21610', at },
+        });
+        const logged = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+
+        await sent(store, '+447700900301', 'SM-USER', 'billing');
+        assert.deepEqual(await sink.reported([optedOut('SM-USER', '+447700900301')]), ['advanced']);
+        assert.equal(await store.isOptedOut('+447700900301'), false, "billing's own Twilio account's opt-out refuses no other sender's mail");
+        assert.ok(
+          logged().some(
+            (line) =>
+              line['account'] === 'billing' &&
+              line['msg'] === "inbound: the gateway says the number opted out of account billing's own messages: not a STOP for the relay's",
+          ),
+        );
+
+        const failedAt = Date.UTC(2026, 11, 6, 8, 0, 0);
+        await sent(store, '+447700900302', 'SM-RELAY');
+        assert.deepEqual(await sink.reported([optedOut('SM-RELAY', '+447700900302', failedAt)]), ['advanced']);
+        assert.equal(await store.optOutKeyword('+447700900302'), 'gateway:TWILIO:21610');
+        const [kept] = await kind.rows("SELECT since FROM opt_outs WHERE number = '+447700900302'");
+        assert.equal(Number(kept?.['since']), failedAt, 'the time the report gives, not its arrival');
+
+        // The SMS is not known yet: whose account sent it is not either.
+        assert.deepEqual(await sink.reported([optedOut('SM-NOT-YET', '+447700900303')]), ['orphan']);
+        assert.equal(await store.isOptedOut('+447700900303'), false);
+
+        // An account failure on the user's own credentials names that account, as dispatch's alert does.
+        await sent(store, '+447700900304', 'SM-USER-2', 'billing');
+        await sink.reported([{ providerId: 'SM-USER-2', number: '+447700900304', code: 30002, state: 'failed', accountWide: true }]);
+        const alert = logged().find((line) => line['alert'] === 'gateway-account');
+        assert.equal(alert?.['account'], 'billing');
+        assert.match(String(alert?.['msg']), /account billing's own gateway account or sender cannot send \(twilio status 30002\)/);
+      } finally {
+        await store.close();
+      }
+    });
+  }));
