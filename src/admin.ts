@@ -578,16 +578,17 @@ async function accountPauseLines(store: Store, now: number, mode: 'probe' | 'hin
 
 /**
  * `quarantine list | show <id> | delete <id|all>`: the webhook requests kept because they could not
- * be read. `list` prints one JSON line each without the body; `show` prints the request's fields and
+ * be read. `list` prints one JSON line each without the body (JSON lines only, for a pipe into jq: an
+ * empty list says so to `note`, the CLI's stderr, as queue list does); `show` prints the request's fields and
  * then its body exactly as received, for the operator to read or to replay to the webhook by hand.
  */
-export async function quarantine(store: Store, args: readonly string[]): Promise<string> {
+export async function quarantine(store: Store, args: readonly string[], note: (line: string) => void = () => undefined): Promise<string> {
   const { command, id } = checkQuarantineArgs(args);
   const target = args[1];
   const when = (entry: { readonly receivedAt: number }) => new Date(entry.receivedAt).toISOString();
   if (command === 'list') {
     const entries = await store.listQuarantine(LISTED);
-    if (entries.length === 0) return 'no quarantined requests';
+    if (entries.length === 0) note('quarantine list: no quarantined requests');
     return entries.map((entry) => JSON.stringify({ ...entry, receivedAt: when(entry) })).join('\n');
   }
   if (command === 'delete') return (await deleteQuarantined(store, id === undefined ? { through: undefined } : { id })).said;
