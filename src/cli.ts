@@ -383,7 +383,12 @@ async function main(argv: readonly string[]): Promise<void> {
       return printPasswordHash();
     case 'status':
       return withStore((store, config) =>
-        status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName, settings: settingsDigest(config) }),
+        status(store, Date.now(), {
+          pid: runningRelay(config.dataDir),
+          name: config.store.relayName,
+          settings: settingsDigest(config),
+          database: config.store.url !== undefined,
+        }),
       );
     case 'log':
       return withStore((store, config) => history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion));
