@@ -189,7 +189,7 @@ const DURATION_UNITS = [
 export async function status(
   store: Store,
   now: number,
-  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined },
+  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined; readonly database?: boolean },
 ): Promise<string> {
   const stats = await store.queueStats(now);
   const paused = await store.dispatchPausedSince();
@@ -267,6 +267,12 @@ function otherSettings(differing: readonly string[]): string {
   return differing.length === 0 ? '' : `; other settings than this configuration's: ${differing.join(', ')} (queued work goes by the claiming relay's)`;
 }
 
+/**
+ * This configuration's relay on PostgreSQL, not running where `status` runs, its heartbeat fresh: the database knows
+ * only that, and the data directory's lock nothing of a relay elsewhere. Stale, it reads as any relay silent.
+ */
+const OWN_NAME_HEARD = `not running here, heard from on this database within ${RELAY_STALE_MS / 1000} s (it stopped without recording its stop, or runs elsewhere under this store.relayName)`;
+
 /** Heard from within RELAY_STALE_MS and not stopped. */
 function running(relay: RelaySeen): boolean {
   return relay.stoppedAt === undefined && relay.heartbeatAgeMs <= RELAY_STALE_MS;
@@ -275,20 +281,24 @@ function running(relay: RelaySeen): boolean {
 /**
  * The relays on the store heard from in the last hour (several on one PostgreSQL: docs/several-relays.md), one
  * line each. This data directory's relay is running only while it holds the directory (`here.pid`, from its
- * lock), as the first line of `status` says: a fresh heartbeat without it is a relay that stopped without
- * recording its stop (its store lost, then restored), not one that runs.
+ * lock), as the first line of `status` says: on SQLite a fresh heartbeat without it is a relay that stopped without
+ * recording its stop (its store lost, then restored), not one that runs; on PostgreSQL (`here.database`), shared
+ * by relays elsewhere, its row says what the database knows, its heartbeat, as the others' do.
  */
 function relayLines(
   relays: readonly RelaySeen[],
-  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined },
+  here: { readonly pid: number | undefined; readonly name: string; readonly settings?: string | undefined; readonly database?: boolean },
 ): string[] {
+  const notHere = (relay: RelaySeen) => relay.name === here.name && here.pid === undefined;
   const state = (relay: RelaySeen) =>
     relay.stoppedAt !== undefined
       ? `stopped ${new Date(relay.stoppedAt).toISOString()}`
-      : relay.name === here.name && here.pid === undefined
+      : notHere(relay) && !here.database
         ? 'not running here (no relay holds this data directory: it stopped without recording its stop)'
         : running(relay)
-          ? 'running'
+          ? notHere(relay)
+            ? OWN_NAME_HEARD
+            : 'running'
           : 'silent (not stopped cleanly: its leases are taken over as they end)';
   return [
     `relays seen in the last hour: ${relays.length}`,
@@ -580,16 +590,17 @@ async function accountPauseLines(store: Store, now: number, mode: 'probe' | 'hin
 
 /**
  * `quarantine list | show <id> | delete <id|all>`: the webhook requests kept because they could not
- * be read. `list` prints one JSON line each without the body; `show` prints the request's fields and
+ * be read. `list` prints one JSON line each without the body (JSON lines only, for a pipe into jq: an
+ * empty list says so to `note`, the CLI's stderr, as queue list does); `show` prints the request's fields and
  * then its body exactly as received, for the operator to read or to replay to the webhook by hand.
  */
-export async function quarantine(store: Store, args: readonly string[]): Promise<string> {
+export async function quarantine(store: Store, args: readonly string[], note: (line: string) => void = () => undefined): Promise<string> {
   const { command, id } = checkQuarantineArgs(args);
   const target = args[1];
   const when = (entry: { readonly receivedAt: number }) => new Date(entry.receivedAt).toISOString();
   if (command === 'list') {
     const entries = await store.listQuarantine(LISTED);
-    if (entries.length === 0) return 'no quarantined requests';
+    if (entries.length === 0) note('quarantine list: no quarantined requests');
     return entries.map((entry) => JSON.stringify({ ...entry, receivedAt: when(entry) })).join('\n');
   }
   if (command === 'delete') return (await deleteQuarantined(store, id === undefined ? { through: undefined } : { id })).said;

@@ -186,7 +186,11 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     usage: 'quarantine <command>',
     does: 'webhook requests kept because they could not be read',
     commands: {
-      list: { usage: 'quarantine list', does: `the kept requests, ${counted.format(LISTED)} at most, as JSON lines`, exits: { 0: '', ...STORE_EXITS } },
+      list: {
+        usage: 'quarantine list',
+        does: `the kept requests, ${counted.format(LISTED)} at most, as JSON lines on stdout (none is said on stderr)`,
+        exits: { 0: '', ...STORE_EXITS },
+      },
       show: {
         usage: 'quarantine show <id>',
         does: 'one kept request: its details as JSON, then its body as it came',
@@ -379,7 +383,12 @@ async function main(argv: readonly string[]): Promise<void> {
       return printPasswordHash();
     case 'status':
       return withStore((store, config) =>
-        status(store, Date.now(), { pid: runningRelay(config.dataDir), name: config.store.relayName, settings: settingsDigest(config) }),
+        status(store, Date.now(), {
+          pid: runningRelay(config.dataDir),
+          name: config.store.relayName,
+          settings: settingsDigest(config),
+          database: config.store.url !== undefined,
+        }),
       );
     case 'log':
       return withStore((store, config) => history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion));
@@ -389,12 +398,12 @@ async function main(argv: readonly string[]): Promise<void> {
       // What it is asked is checked before the store is opened: a mistake is the usage alone.
       const wrong = usageErrorOf(() => checkQueueArgs(args));
       if (wrong) return usage(wrong);
-      return withStore((store) => queue(store, args, Date.now(), (line) => console.error(`smsrelay: ${line}`)));
+      return withStore((store) => queue(store, args, Date.now(), noteOnStderr));
     }
     case 'quarantine': {
       const wrong = usageErrorOf(() => checkQuarantineArgs(words));
       if (wrong) return usage(wrong);
-      return withStore((store) => quarantine(store, words));
+      return withStore((store) => quarantine(store, words, noteOnStderr));
     }
     case 'config':
       return withStore(checkConfig, {
@@ -639,6 +648,11 @@ function newestRecoveredCopy(dataDir: string): string | undefined {
     .sort()
     .at(-1);
   return newest === undefined ? undefined : join(dataDir, newest);
+}
+
+/** A listing's words about itself (empty, cut short): on stderr, so that its stdout holds JSON lines only, for a pipe into jq. */
+function noteOnStderr(line: string): void {
+  console.error(`smsrelay: ${line}`);
 }
 
 /** A command's output on stdout, when it has any. */
@@ -928,7 +942,7 @@ function formatPreview({ request, sms, notes, refused, notGsm7, store }: Preview
   return lines.join('\n');
 }
 
-/** One JSON line per SMS, for an operator to forward by hand or feed to a script. */
+/** One JSON line per SMS, for an operator to forward by hand or feed to a script (none: said on stderr). */
 async function listUndeliverable(args: readonly string[]): Promise<void> {
   if (args[0] === 'reroute' && args.length > 3) return usage(`undeliverable reroute: unexpected argument "${args.slice(3).join(' ')}"`);
   if (args[0] === 'reroute') {
@@ -945,7 +959,8 @@ async function listUndeliverable(args: readonly string[]): Promise<void> {
       page =
         last && page.length === UNDELIVERABLE_PAGE ? await store.undeliverableInbound(UNDELIVERABLE_PAGE, { receivedAt: last.receivedAt, id: last.id }) : [];
     }
-    return lines.length === 0 ? 'no undeliverable SMS' : lines.join('\n');
+    if (lines.length === 0) noteOnStderr('undeliverable: no undeliverable SMS');
+    return lines.join('\n');
   });
 }
 

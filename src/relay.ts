@@ -290,6 +290,12 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const [onlySimulator] = simulators.size === 1 ? simulators.values() : [];
     let smtpUp = false;
     const gateways: Array<{ readonly provider: string; readonly gateway: Gateway }> = [];
+    /** The gateways that cannot send now (a connection-based provider not bound), with why, for /readyz and the start line. */
+    const gatewaysNotSending = () =>
+      gateways.flatMap(({ provider, gateway }) => {
+        const health = gateway.health();
+        return health.ok ? [] : [{ provider, detail: health.detail ?? 'cannot send' }];
+      });
     // The dispatcher's breakers and pauses for the console, once the dispatcher exists (it starts after the HTTP server).
     let dispatchHealth: () => ReturnType<Dispatcher['health']> = () => [];
     // The web console (docs/console.md): off until a user is configured; its reads on their own connections.
@@ -324,7 +330,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         if (disk.full) reasons.disk = `free space below store.minFreeMegabytes (${config.store.minFreeMegabytes} MB)`;
         const storeReason = await storeHealth.notReady(store);
         if (storeReason) reasons.store = storeReason;
-        const cannotSend = gateways.filter(({ gateway }) => !gateway.health().ok).map(({ provider }) => provider);
+        const cannotSend = gatewaysNotSending().map(({ provider }) => provider);
         if (cannotSend.length > 0) reasons.gateway = `cannot send: ${cannotSend.join(', ')}`;
         return reasons;
       },
@@ -498,11 +504,15 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     });
 
     // A database unreachable or a disk below its watermark at start: the relay listens, but refuses mail and webhooks until cured.
+    // A gateway that cannot send (a connection-based provider not bound): it takes mail, which waits (/readyz says so too).
+    const cannotSend = gatewaysNotSending().map(({ provider, detail }) => `${provider}: ${detail}`);
     const notReady = !storeHealth.ok
       ? 'relay: listening, store not ready (mail 451, webhooks 503) until it connects'
       : disk.full
         ? 'relay: listening, disk nearly full (mail 452, webhooks 503) until space is freed'
-        : undefined;
+        : cannotSend.length > 0
+          ? 'relay: listening, gateway not ready (mail accepted and queued) until it can send'
+          : undefined;
     logger[notReady ? 'warn' : 'info'](
       {
         smtp: listenerAddress(config.smtp.host, smtp.port),
@@ -515,6 +525,7 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
         mail: transport.description,
         dataDir: config.dataDir,
         store: config.store.url ? redactUrl(config.store.url) : 'sqlite',
+        gatewayNotReady: cannotSend.length > 0 ? cannotSend.join('; ') : undefined,
       },
       notReady ?? 'relay: ready',
     );

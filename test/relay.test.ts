@@ -7,7 +7,7 @@ import type { ProviderSimulator } from '../src/simulators/contract.ts';
 import { after, describe, test } from 'node:test';
 import { request } from 'undici';
 import { captureLog } from './helpers/log-lines.ts';
-import { gatewayYaml, relayEnvironment, removeDir, startSimulator, startTestRelay, tempDir, waitFor } from './helpers/relay.ts';
+import { freePort, gatewayYaml, relayEnvironment, removeDir, startSimulator, startTestRelay, tempDir, waitFor } from './helpers/relay.ts';
 import { queuedId, sendMail } from './helpers/smtp.ts';
 
 const dirs: string[] = [];
@@ -27,6 +27,28 @@ describe('relay wiring', () => {
     try {
       const ready = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'relay: ready');
       assert.deepEqual([ready?.smtp, ready?.smtpTls, ready?.http], [`[::]:${relay.smtpPort}`, `[::]:${relay.smtpTlsPort}`, `[::1]:${relay.httpPort}`]);
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  test('an SMSC that cannot be reached at start: no "relay: ready" but a warning naming the gateway and why; /readyz says gateway', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const gateway = { provider: 'smpp', host: '127.0.0.1', port: await freePort(), username: 'u', password: 'secret12' };
+    const { config } = loadConfig(relayEnvironment(dir, { gateway }), dir);
+    const { logger, lines } = captureLog('info');
+    const relay = await startRelay(config, logger);
+    try {
+      const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+      assert.ok(!logged.some((line) => line.msg === 'relay: ready'), 'not ready: the gateway cannot send');
+      const start = logged.find((line) => String(line.msg).startsWith('relay: listening, '));
+      assert.equal(start?.msg, 'relay: listening, gateway not ready (mail accepted and queued) until it can send');
+      assert.equal(start?.level, 'warn');
+      assert.match(String(start?.gatewayNotReady), new RegExp(`^smpp: not bound: connect ECONNREFUSED 127\\.0\\.0\\.1:${gateway.port}$`));
+      const ready = await request(`http://127.0.0.1:${relay.httpPort}/readyz`);
+      assert.equal(ready.statusCode, 503);
+      assert.deepEqual(await ready.body.json(), { status: 'not ready', reasons: { gateway: 'cannot send: smpp' } });
     } finally {
       await relay.stop();
     }

@@ -5,6 +5,7 @@
  * second live relay of the same name and a Maildir among several relays.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import BetterSqlite3 from 'better-sqlite3';
 import { after, describe, test } from 'node:test';
 import { status } from '../../src/admin.ts';
@@ -13,10 +14,22 @@ import { settingsDigest } from '../../src/cluster/settings.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { startRelay } from '../../src/relay.ts';
 import { MIGRATIONS } from '../../src/store/migrations.ts';
+import { DB_NOW_MS } from '../../src/store/postgres/clock.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
 import { captureLog } from '../helpers/log-lines.ts';
-import { freshDatabase, describeOnPostgres } from '../helpers/postgres.ts';
-import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from '../helpers/relay.ts';
+import { freshDatabase, describeOnPostgres, withClient } from '../helpers/postgres.ts';
+import {
+  BIN,
+  gatewayYaml,
+  killSpawnedRelays,
+  relayEnvironment,
+  removeDir,
+  spawnRelay,
+  startSimulator,
+  startTestRelay,
+  tempDir,
+  waitFor,
+} from '../helpers/relay.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { queuedId, sendMail } from '../helpers/smtp.ts';
 import { mail, relayMember, storeFile } from '../helpers/store.ts';
@@ -326,10 +339,18 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       const shown = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'gamma', settings: settingsDigest(alpha.config) });
       assert.match(shown, /^relay: not running here \(queued SMS are sent by (alpha, beta|beta, alpha), running on this database\)$/m);
       // As alpha's status would read just after alpha died, its heartbeat still fresh: beta sends its queue.
-      const afterAlpha = await status(alpha.relay.store, Date.now(), { pid: undefined, name: 'alpha', settings: settingsDigest(alpha.config) });
+      const afterAlpha = await status(alpha.relay.store, Date.now(), {
+        pid: undefined,
+        name: 'alpha',
+        settings: settingsDigest(alpha.config),
+        database: true,
+      });
       assert.match(afterAlpha, /^relay: not running here \(queued SMS are sent by beta, running on this database\)$/m);
-      // Its own row agrees: no lock on its data directory, so its fresh heartbeat is its last, not a relay running.
-      assert.match(afterAlpha, /^ {2}alpha: not running here \(no relay holds this data directory: it stopped without recording its stop\), version /m);
+      // Its own row agrees: not running here, and what the database knows, its fresh heartbeat.
+      assert.match(
+        afterAlpha,
+        /^ {2}alpha: not running here, heard from on this database within 15 s \(it stopped without recording its stop, or runs elsewhere under this store\.relayName\), version /m,
+      );
       assert.match(afterAlpha, /^ {2}beta: running, /m);
       for (const name of ['alpha', 'beta']) {
         const leases = name === holder ? 1 : 0;
@@ -353,6 +374,42 @@ describeOnPostgres('several relays on one PostgreSQL', async () => {
       await standalone.close();
       removeDir(alpha.dir);
       removeDir(beta.dir);
+    }
+  });
+
+  test("status where no relay of its name runs: that relay's row says what the database knows, its heartbeat, not a data directory's lock", async () => {
+    const url = (await freshDatabase()) ?? '';
+    const alpha = await startTestRelay({}, clusterEnv(url, 'alpha'));
+    await alpha.stop();
+    removeDir(alpha.dir);
+    // As in a copy of a backup taken while alpha ran: its row not stopped, its heartbeat as old as the copy.
+    const heartbeat = (at: string) =>
+      withClient(url, (client) => client.query(`UPDATE relays SET stopped_at = NULL, heartbeat_at = ${at} WHERE name = 'alpha'`));
+    const dir = tempDir();
+    const statusOfAlpha = () => {
+      const env = relayEnvironment(dir, {}, clusterEnv(url, 'alpha'));
+      const result = spawnSync(process.execPath, [BIN, 'status'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(result.status, 0, result.stderr);
+      return result.stdout;
+    };
+    try {
+      await heartbeat(`${DB_NOW_MS} - 600000`);
+      const silent = statusOfAlpha();
+      assert.match(silent, /^relay: not running \(queued SMS wait for it to start\)$/m);
+      assert.match(silent, /^ {2}alpha: silent \(not stopped cleanly: its leases are taken over as they end\), .*last heartbeat 6\d\d s ago/m);
+      assert.doesNotMatch(silent, /data directory/, 'no data directory holds a database');
+      await heartbeat(DB_NOW_MS);
+      assert.match(
+        statusOfAlpha(),
+        /^ {2}alpha: not running here, heard from on this database within 15 s \(it stopped without recording its stop, or runs elsewhere under this store\.relayName\), /m,
+      );
+    } finally {
+      removeDir(dir);
     }
   });
 

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createConnection, createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { outcomeClassifier } from '../../src/dispatch/outcomes.ts';
@@ -47,11 +47,14 @@ function gatewayTo(url: string, settings: object = {}, logger = silent, timers?:
   );
 }
 
-/** Timers that only record what is scheduled; the test runs them, so no backoff is waited for. `random`: the jitter's draw (none by default). */
-function recordedTimers(random = 0) {
+/**
+ * Timers that only record what is scheduled; the test runs them, so no backoff is waited for. `random`: the
+ * jitter's draw (none by default); `now`: the clock, which stands still unless the test moves it.
+ */
+function recordedTimers(random = 0, now = () => 0) {
   const scheduled: Array<{ readonly ms: number; readonly run: () => void }> = [];
   const timers: Timers = {
-    now: () => 0,
+    now,
     random: () => random,
     setTimeout: (run, ms) => {
       scheduled.push({ ms, run });
@@ -359,6 +362,57 @@ describe('SMPP reconnect backoff, on injected timers', () => {
       } finally {
         await gateway.close();
       }
+    }
+  });
+
+  test('a bind that cannot be made for 10 s is one warning with its reason, and its end another; the tries around them are info lines', async () => {
+    let now = 0;
+    const { scheduled, timers } = recordedTimers(0, () => now);
+    const port = await closedPort();
+    // What a log kept at `warn` shows.
+    const log = captureLog('warn');
+    const gateway = gatewayTo(`smpp://127.0.0.1:${port}`, {}, log.logger, timers);
+    const simulator = new SmppSimulator({ ...ACCOUNT, accountId: undefined, logger: silent });
+    const simulated = new URL(await simulator.listen());
+    // The SMSC comes back at the address the relay tries: a forwarder to the simulator on the port that was closed.
+    const forwarder = createServer((socket) => {
+      const upstream = createConnection({ host: simulated.hostname, port: Number(simulated.port) });
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    const warnings = () => log.lines.map((line) => JSON.parse(line) as { level: string; msg: string; reason?: string; unboundMs?: number });
+    const retry = async (at: number) => {
+      now = at;
+      const count = scheduled.length;
+      scheduled.at(-1)?.run();
+      await waitFor('the next attempt scheduled', () => scheduled.length > count);
+    };
+    try {
+      await gateway.start({ inbound: collectingSink().sink });
+      for (const at of [250, 750, 1_750, 3_750, 7_750]) await retry(at);
+      assert.deepEqual(warnings(), [], 'a blip of a few seconds: info lines only');
+      await retry(15_750);
+      await retry(31_750);
+      assert.deepEqual(
+        warnings().map(({ level, msg, reason, unboundMs }) => ({ level, msg, reason: /ECONNREFUSED/.test(reason ?? ''), unboundMs })),
+        [{ level: 'warn', msg: 'smpp: still no bind; trying again (the next failures are info lines until it binds)', reason: true, unboundMs: 15_750 }],
+        'once for the episode, with its reason',
+      );
+      await new Promise<void>((resolve) => forwarder.listen(port, '127.0.0.1', resolve));
+      now = 40_000;
+      scheduled.at(-1)?.run();
+      await waitFor('bound', () => gateway.health().ok);
+      assert.deepEqual(
+        warnings()
+          .slice(1)
+          .map(({ level, msg, unboundMs }) => ({ level, msg, unboundMs })),
+        [{ level: 'warn', msg: 'smpp: bound again after a lasting failure to bind', unboundMs: 40_000 }],
+      );
+    } finally {
+      await gateway.close();
+      await new Promise((resolve) => forwarder.close(resolve));
+      await simulator.close();
     }
   });
 

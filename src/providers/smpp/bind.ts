@@ -97,6 +97,13 @@ const LOST_BINDS_FOR_ACCOUNT = 3;
  * making it again without the backoff would be a bind storm, for which SMSCs ban an address.
  */
 const STABLE_BIND_MS = 30_000;
+/**
+ * A bind not made (again) within this long is no blip: an SMSC's restart or fail-over takes seconds, and the
+ * first tries come 250 ms, 500 ms, 1 s… apart. The next try that fails after it is a `warn` line with its
+ * reason, once until a bind is made, so that a log kept at `warn` shows a relay that cannot send before any
+ * SMS tries; the tries before and after it are `info` lines.
+ */
+const UNBOUND_WARN_MS = 10_000;
 /** Throttling backoff: the pause after the first ESME_RTHROTTLED, doubling up to the maximum. */
 const THROTTLE_MIN_MS = 200;
 const THROTTLE_MAX_MS = 10_000;
@@ -156,6 +163,9 @@ export class SmppBind {
   /** When the bind was last made, and whether the binds lately were dropped right after (logged once while so). */
   #boundAt = 0;
   #dropping = false;
+  /** Since when no bind is made (the start, or the bind lost), and whether that episode got its warning (UNBOUND_WARN_MS). */
+  #unboundSince = 0;
+  #unboundWarned = false;
   /** Settled at each bind attempt's end, for start(). */
   #attempted: Array<() => void> = [];
 
@@ -204,6 +214,7 @@ export class SmppBind {
   /** Connects and binds; resolves after the first attempt, bound or not (it keeps trying). */
   start(): Promise<void> {
     const attempted = new Promise<void>((resolve) => this.#attempted.push(resolve));
+    this.#unboundSince = this.#timers.now();
     this.#connect();
     return attempted;
   }
@@ -313,11 +324,17 @@ export class SmppBind {
       const backoff = this.#lastRefusal === undefined ? this.#reconnectMs : Math.max(this.#reconnectMs, REFUSED_MIN_MS);
       const delay = Math.round(backoff * (1 + RECONNECT_JITTER * (this.#timers.random ?? Math.random)()));
       const fields = { reason: this.#lastError, retryInMs: delay };
+      const now = this.#timers.now();
+      if (wasBound) this.#unboundSince = now;
+      const unboundMs = now - this.#unboundSince;
       if (this.#rebinding) this.#log.info(fields, 'smpp: unbound for the session the SMSC lost; binding again');
       else if (droppedAtOnce && !this.#dropping)
         this.#log.warn(fields, 'smpp: the SMSC dropped the bind right after accepting it; binding again, waiting longer each time');
       else if (wasBound && !droppedAtOnce) this.#log.warn(fields, 'smpp: bind lost; binding again');
-      else this.#log.info(fields, wasBound ? 'smpp: the bind was dropped again right after it was made; binding again' : 'smpp: no bind; trying again');
+      else if (!wasBound && !this.#unboundWarned && unboundMs >= UNBOUND_WARN_MS) {
+        this.#unboundWarned = true;
+        this.#log.warn({ ...fields, unboundMs }, 'smpp: still no bind; trying again (the next failures are info lines until it binds)');
+      } else this.#log.info(fields, wasBound ? 'smpp: the bind was dropped again right after it was made; binding again' : 'smpp: no bind; trying again');
       this.#dropping = droppedAtOnce;
       this.#rebinding = false;
       this.#reconnectMs = Math.min(RECONNECT_MAX_MS, this.#reconnectMs * 2);
@@ -356,7 +373,10 @@ export class SmppBind {
     this.#lastRefusal = undefined;
     this.#lastError = undefined;
     this.#certificateError = undefined;
-    this.#log.info({ kind }, 'smpp: bound');
+    // An episode that was warned about ends at the same level, for a log kept at `warn`.
+    if (this.#unboundWarned) this.#log.warn({ kind, unboundMs: this.#boundAt - this.#unboundSince }, 'smpp: bound again after a lasting failure to bind');
+    else this.#log.info({ kind }, 'smpp: bound');
+    this.#unboundWarned = false;
     this.#settleAttempt();
     this.#options.onAttempted?.();
     this.#scheduleEnquireLink();
