@@ -649,10 +649,10 @@ export async function rerouteUndeliverable(store: Store, config: ReplyMailSettin
   if (!sms) throw gone;
   // An SMS that answered a conversation keeps it (subject, tag, thread): a reply from the new mailbox continues it.
   const conversation = sms.context === undefined ? undefined : await store.conversation(sms.context, sms.number);
-  const { mail, messageIdHeader } = await buildReplyMail(sms, { mailbox, conversation }, replyMailOptions(config, new Templates()));
+  const { mail, messageIdHeader } = await buildReplyMail(sms, { mailbox, conversation }, replyMailOptions(config, new Templates()), id);
   const answered = conversation && { context: conversation.context, number: sms.number, from: conversation.mailbox, messageIdHeader };
   // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
-  if (!(await store.rerouteInbound(id, mailbox, { ...mail, messageId: id }, answered))) throw gone;
+  if (!(await store.rerouteInbound(id, mailbox, mail, answered))) throw gone;
   return `SMS ${id} queued for ${mailbox}`;
 }
 

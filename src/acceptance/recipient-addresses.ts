@@ -17,7 +17,17 @@ export interface RecipientRules {
  * The numbers a RCPT stands for; `subject` when they come from the mail's subject (known at DATA);
  * `postmaster`, the mailbox where mail to the relay's postmaster is delivered as it came, never texted.
  */
-export type ResolvedRecipient = { readonly numbers: readonly string[] } | { readonly subject: true } | { readonly postmaster: string };
+export type ResolvedRecipient =
+  | { readonly numbers: readonly string[] }
+  | { readonly subject: true }
+  | { readonly postmaster: string }
+  | { readonly bounce: ReturnPath };
+
+/** A reply mail's return path a bounce is addressed to (src/replies/return-path.ts). */
+export interface ReturnPath {
+  readonly inboundId: string;
+  readonly returnPath: string;
+}
 
 /** RFC 5321 §4.5.1: the mailbox every domain a server delivers for must take, in any case. */
 const POSTMASTER = 'postmaster';

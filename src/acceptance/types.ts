@@ -1,7 +1,7 @@
 import type { RelayError } from '../errors.ts';
 import type { TextSettings } from '../mail/policy.ts';
 import type { Principal, SenderSettings } from '../policy/senders.ts';
-import type { NewMail } from '../store/types.ts';
+import type { BouncedReply, NewMail } from '../store/types.ts';
 import type { SegmentLimits } from '../sms/encoding.ts';
 import type { SmsEncoding } from '../vocabulary.ts';
 import type { RecipientRules, ResolvedRecipient } from './recipient-addresses.ts';
@@ -129,6 +129,13 @@ export interface ContextNotTaken {
 }
 
 /** A committed mail for the postmaster: queued as the relay's own mail, to `postmaster`, not texted. */
+/** A bounce taken at a reply mail's return path (acceptance/bounces.ts). */
+export interface AcceptedBounce {
+  readonly id: string;
+  readonly by: string;
+  readonly bounce: { readonly failed: false; readonly reason: string } | ({ readonly failed: true; readonly reason: string } & BouncedReply);
+}
+
 export interface AcceptedForPostmaster {
   readonly id: string;
   readonly by: string;

@@ -194,7 +194,7 @@ export class InboundService {
     if (known) return this.#repeated(seen);
     const id = newMessageId();
     const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywords) : { action: sms.optOut, keyword: keywordForm(sms.text) };
-    const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut }, route, this.#options.replyMail));
+    const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut }, route, this.#options.replyMail, id));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
     const accepted = () => {
@@ -226,7 +226,7 @@ export class InboundService {
         optOut,
         route:
           route && built
-            ? { mailbox: route.mailbox, context: route.conversation?.context, mail: { ...built.mail, messageId: id }, messageIdHeader: built.messageIdHeader }
+            ? { mailbox: route.mailbox, context: route.conversation?.context, mail: built.mail, messageIdHeader: built.messageIdHeader }
             : undefined,
       })
       .catch((error: unknown) => {

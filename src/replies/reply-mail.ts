@@ -13,6 +13,7 @@ import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, senderKind } from '../sms/senders.ts';
 import type { Conversation, NewOutgoingMail } from '../store/types.ts';
 import { isoInZone } from '../timestamps.ts';
+import { replyReturnPath } from './return-path.ts';
 import type { Route } from './tracking.ts';
 
 /** Subjects are one line; a longer one is cut here (RFC 5322 recommends 78-character lines). */
@@ -89,11 +90,14 @@ function dkimSigner(dkim: ReplyMailSettings['mail']['dkim'], domainName: string)
  * `no-reply@<SMS domain>` and says so: a reply is refused by the relay with the reason, not lost.
  * The SMS text is only ever the body: header values are the relay's own or come from the stored
  * conversation, and nodemailer encodes them, so no CR/LF or encoded word from a phone becomes a header.
+ * It goes out with its own return path (replyReturnPath, about SMS `inboundId`): a bounce from a server
+ * behind the smarthost comes back to the relay and lists the SMS as undeliverable (docs/replies.md).
  */
 export async function buildReplyMail(
   sms: InboundSms,
   route: Route,
   options: ReplyMailOptions,
+  inboundId: string,
 ): Promise<{ readonly mail: NewOutgoingMail; readonly messageIdHeader: string }> {
   const textable = canTextBack(sms.number);
   const phoneAddress = `${textable ? toInternationalDigits(sms.number) : NO_REPLY_LOCAL_PART}@${options.smsDomain}`;
@@ -141,7 +145,7 @@ export async function buildReplyMail(
   );
   const raw = options.dkim ? await buffer(options.dkim.sign(built)) : built;
   return {
-    mail: { kind: 'reply', messageId: undefined, envelopeFrom: phoneAddress, recipients: [route.mailbox], raw },
+    mail: { kind: 'reply', messageId: inboundId, envelopeFrom: replyReturnPath(inboundId, options.smsDomain), recipients: [route.mailbox], raw },
     messageIdHeader,
   };
 }

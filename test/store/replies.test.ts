@@ -193,6 +193,42 @@ forEachStore((kind) =>
       );
     });
 
+    test("a bounce to a reply mail's return path fails that mail and lists its SMS; another path or SMS finds nothing; a second bounce changes nothing", async () => {
+      const first = 'bounces+in-gone.aaaaaaaaaaaaa@sms.example.com';
+      const inbound = answerToGone('c1', 1_000, '<in-gone@relay>');
+      const route = inbound.route;
+      assert.ok(route);
+      await store.acceptInbound({ ...inbound, route: { ...route, mail: { ...route.mail, envelopeFrom: first } } });
+      const [claimed] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      assert.ok(claimed);
+      await store.recordMailOutcome({ id: claimed.id, kind: 'sent', response: '250 2.0.0 Ok' }, 't');
+
+      assert.equal(await store.knowsReturnPath('in-gone', first.toUpperCase()), true, 'in any case');
+      assert.equal(await store.knowsReturnPath('in-gone', 'bounces+in-gone.bbbbbbbbbbbbb@sms.example.com'), false);
+      assert.equal(await store.knowsReturnPath('in-other', first), false);
+      assert.equal(await store.bounceReplyMail('in-gone', 'bounces+in-gone.bbbbbbbbbbbbb@sms.example.com', 'x'), undefined);
+      assert.deepEqual(await store.undeliverableInbound(10), []);
+
+      const error = 'bounced after the smarthost took it: 5.1.1 smtp; 550 5.1.1 User unknown';
+      assert.deepEqual(await store.bounceReplyMail('in-gone', first, error), { mailbox: 'gone@example.com', number: PHONE, alreadyFailed: false });
+      const [listed] = await store.undeliverableInbound(10);
+      assert.equal(listed?.id, 'in-gone');
+      assert.deepEqual(listed?.refused, { mailbox: 'gone@example.com', error });
+      assert.ok((await store.events('in-gone')).some((event) => event.kind === 'mail failed' && event.detail === error));
+
+      // Rerouted, then a second bounce of the first mail: the rerouted SMS keeps its new mailbox.
+      const rerouted = {
+        kind: 'reply' as const,
+        messageId: 'in-gone',
+        envelopeFrom: 'bounces+in-gone.ccccccccccccc@sms.example.com',
+        recipients: ['ops@example.com'],
+        raw: Buffer.from('x'),
+      };
+      assert.equal(await store.rerouteInbound('in-gone', 'ops@example.com', rerouted), true);
+      assert.deepEqual(await store.bounceReplyMail('in-gone', first, 'again'), { mailbox: 'gone@example.com', number: PHONE, alreadyFailed: true });
+      assert.deepEqual(await store.undeliverableInbound(10), []);
+    });
+
     test('an SMS rerouted from its refused mailbox keeps its conversation: subject, tag, thread; a reply to it continues it', async () => {
       const first = { ...withContext('c9', 'gone@example.com'), messageIdHeader: '<gone-1@example.com>', subject: 'Gone conv' };
       await store.acceptMail(first);
