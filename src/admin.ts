@@ -10,7 +10,7 @@ import type { GatewayAccount } from './config/routes.ts';
 import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
-import { isMailbox } from './mail/addresses.ts';
+import { isAtSmsDomain, isMailbox } from './mail/addresses.ts';
 import { normaliseNumber } from './sms/numbers.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import { upgradeAhead } from './store/migrations.ts';
@@ -636,8 +636,8 @@ export async function deleteQuarantined(store: Store, which: QuarantineDeletion)
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
 export async function rerouteUndeliverable(store: Store, config: ReplyMailSettings, id: string, mailbox: string): Promise<string> {
   checkRerouteArgs(id, mailbox);
-  const domain = mailbox.slice(mailbox.lastIndexOf('@') + 1).toLowerCase();
-  if (config.sms.domains.includes(domain)) {
+  if (isAtSmsDomain(mailbox, config.sms.domains)) {
+    const domain = mailbox.slice(mailbox.lastIndexOf('@') + 1).toLowerCase();
     throw new UsageError(
       `undeliverable reroute: "${mailbox}" is at the relay's own SMS domain ${domain}: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
     );

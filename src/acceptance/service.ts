@@ -216,13 +216,8 @@ export class AcceptanceService {
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, replyToAddresses, partsCapped, standIns } = await buildNewMail(
-        id,
-        raw,
-        transaction,
-        { settings, store, provider, routes, senders: this.#senders, tracking },
-        this.#clock(),
-      );
+      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, replyToAddresses, mailboxNote, partsCapped, standIns } =
+        await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
       const { duplicateOf } = await store.acceptMail(mail).catch(async (error: unknown) => {
@@ -238,6 +233,8 @@ export class AcceptanceService {
           "acceptance: the mail names the user context of another mailbox's conversation with its number; sent under a new one",
         );
       }
+      if (mailboxNote)
+        this.#options.logger.info({ msgId: id, note: mailboxNote }, "acceptance: the mail's headers name no mailbox the phone's replies may go to as written");
       if (replyToAddresses) {
         this.#options.logger.info(
           { msgId: id, replyToAddresses: replyToAddresses.count },
@@ -259,6 +256,7 @@ export class AcceptanceService {
         context: mail.sms.userContext,
         contextNotTaken,
         replyToAddresses,
+        mailboxNote,
         partsCapped,
         standIns,
       };

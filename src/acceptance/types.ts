@@ -115,6 +115,8 @@ export interface AcceptedMail {
   readonly contextNotTaken: ContextNotTaken | undefined;
   /** Its Reply-To named `count` addresses: the phone's replies go to `mailbox`, the first readable one, only. */
   readonly replyToAddresses: { readonly count: number; readonly mailbox: string } | undefined;
+  /** What the mail's headers named that the phone's replies do not go to, and where they go (mailboxChoice); undefined when plain. */
+  readonly mailboxNote: string | undefined;
   /** Characters of its text the provider cannot carry, and what was sent in their place, in words for the reply. */
   readonly standIns: string | undefined;
   /** It asked for at most `asked` parts, more than the relay sends: `limit` applied. */

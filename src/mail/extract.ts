@@ -1,6 +1,5 @@
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
-import { mailboxOf } from './addresses.ts';
 import { printableAscii } from './ascii.ts';
 import { HTML_RULE, htmlToText, plainWithoutSignature, withoutHtmlRules } from './html.ts';
 import {
@@ -50,8 +49,6 @@ export interface OutboundRequest extends RelayParameters {
   readonly contextFromReplyTag: boolean;
   /** Message-IDs this mail answers (In-Reply-To, References), newest first. */
   readonly threadIds: readonly string[];
-  /** Where replies to this mail go: Reply-To, else From; only an address that is a mailbox (isMailbox). */
-  readonly mailbox: string | undefined;
   /** The From: header's addresses. */
   readonly fromAddresses: readonly string[];
   /** Set when the mail is automatic and must never become an SMS: the reason. */
@@ -205,7 +202,6 @@ export function extractRequest(
     subjectNumbers: fromSubject.to ?? [],
     contextFromReplyTag,
     threadIds: thread,
-    mailbox: mailboxOf(mail.replyTo) ?? mailboxOf(mail.from),
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
     automated: automation(mail, sent !== undefined, written),
     reportAll:

@@ -23,10 +23,10 @@ export interface ConversationClues {
   readonly contextFromReplyTag: boolean;
   /** The Message-IDs the mail answers (In-Reply-To, References). */
   readonly threadIds: readonly string[];
-  /** Where replies go (Reply-To or From); undefined = nowhere. */
+  /** Where replies go (Reply-To or the author, src/mail/addresses.ts mailboxChoice); undefined = nowhere. */
   readonly mailbox: string | undefined;
-  /** The From: header's addresses: with `mailbox`, the mailboxes this mail is from. */
-  readonly fromAddresses: readonly string[];
+  /** The mail's author (From's one address, or the one its Sender names): with `mailbox`, the mailboxes this mail is from. */
+  readonly author: string | undefined;
 }
 
 /** The user context an outgoing mail carries, and what it writes to its conversations. */
@@ -147,9 +147,13 @@ export class ReplyTracking {
   }
 }
 
-/** The mailboxes a mail is from: its Reply-To or From (mail addresses' case carries no meaning in practice: Bob@ and bob@ are one writer). */
+/**
+ * The mailboxes a mail is from: its mailbox and its author (mail addresses' case carries no meaning in
+ * practice: Bob@ and bob@ are one writer). Not every address of a From naming several: listing Alice's
+ * after one's own makes no mail Alice's.
+ */
 function ownMailboxes(clues: ConversationClues): Set<string> {
-  return new Set([clues.mailbox, ...clues.fromAddresses].flatMap((address) => (address ? [address.toLowerCase()] : [])));
+  return new Set([clues.mailbox, clues.author].flatMap((address) => (address ? [address.toLowerCase()] : [])));
 }
 
 /**

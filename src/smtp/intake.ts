@@ -504,6 +504,7 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
           accepted.replyToAddresses
             ? `the Reply-To names ${accepted.replyToAddresses.count} addresses: replies from the phone go to the first, ${accepted.replyToAddresses.mailbox}, only`
             : '',
+          accepted.mailboxNote ?? '',
         ].filter(Boolean);
   return `Ok: queued as ${accepted.id}${note.length > 0 ? ` (${note.join('; ')})` : ''}`;
 }

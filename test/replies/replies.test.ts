@@ -402,6 +402,75 @@ describe('replies and delivery reports', () => {
     assert.ok(!sink.received.some((mail) => mail.to.some((address) => !/^[^\s<>"]+@[^\s<>"]+$/.test(address))));
   });
 
+  test("a Reply-To or From at the relay's own SMS domain is no mailbox (a loop): the next one is taken, else none, and the 250 says so", async () => {
+    // A Reply-To at the SMS domain, in any case, leaves the From.
+    for (const [digits, replyTo] of [
+      ['447700900704', '447700900999@sms.example.com'],
+      ['447700900705', 'MAILER-DAEMON@SMS.EXAMPLE.COM'],
+    ] as const) {
+      const { data } = await sendMail(smtpPort(), {
+        from: 'alice@example.com',
+        to: [`${digits}@sms.example.com`],
+        subject: 'Loop test',
+        body: 'hello',
+        headers: { From: 'alice@example.com', 'Reply-To': replyTo },
+      });
+      assert.equal(data?.code, 250, data?.text);
+      assert.ok(
+        data?.text.endsWith(`(the Reply-To ${replyTo} is at this relay's SMS domain (a loop): not taken; the phone's replies go to alice@example.com)`),
+        data?.text,
+      );
+      const sms = await smsTo(digits);
+      gateway.simulator.sendMo({ from: digits, text: `answer ${digits}`, usercontext: sms.userContext });
+      await waitFor(`the answer to alice (${digits})`, () => mailsTo('alice@example.com').some((mail) => mail.raw.includes(`answer ${digits}`)));
+    }
+    // A device whose own From is at the SMS domain: no mailbox, so the default one.
+    const { data } = await sendMail(smtpPort(), {
+      from: 'ups@example.com',
+      to: ['447700900791@sms.example.com'],
+      subject: 'UPS on battery',
+      body: 'Rack 1',
+      headers: { From: 'ups-alerts@sms.example.com' },
+    });
+    assert.match(
+      data?.text ?? '',
+      /\(the From ups-alerts@sms\.example\.com is at this relay's SMS domain \(a loop\): not taken; the phone's replies go as for a mail without one: to the number's latest conversation, else the default mailbox\)$/,
+    );
+    const sms = await smsTo('447700900791');
+    gateway.simulator.sendMo({ from: '447700900791', text: 'ack ups', usercontext: sms.userContext });
+    await waitFor('the answer in the default mailbox', () => mailsTo('ops@example.com').some((mail) => mail.raw.includes('ack ups')));
+    assert.ok(!sink.received.some((mail) => mail.to.some((address) => address.toLowerCase().endsWith('@sms.example.com'))), 'nothing mailed to the SMS domain');
+  });
+
+  test("a From naming several addresses moves nobody's conversation: its Sender among them is the author, else none is; the 250 says which", async () => {
+    let phone = 447700900786;
+    for (const [sender, decided] of [
+      ['mallory@evil.example', "the From names 2 addresses: its Sender, mallory@evil.example, wrote it; the phone's replies go to mallory@evil.example"],
+      [undefined, "the From names 2 addresses and its Sender none of them: none is taken; the phone's replies go as for a mail without one"],
+    ] as const) {
+      const digits = String(phone++);
+      await write('alice@example.com', digits, 'Pump', 'pump 4 tripped');
+      const alice = await smsTo(digits);
+      const { data } = await sendMail(smtpPort(), {
+        from: 'mallory@evil.example',
+        to: [`${digits}@sms.example.com`],
+        subject: `Update [UserContext: ${alice.userContext}]`,
+        body: 'reply with code',
+        headers: { From: '"Mallory" <mallory@evil.example>, "Alice" <ALICE@example.com>', ...(sender ? { Sender: sender } : {}) },
+      });
+      assert.equal(data?.code, 250, data?.text);
+      const sent = await smsTo(digits, 2);
+      assert.notEqual(sent.userContext, alice.userContext, "not under Alice's context");
+      assert.ok(data?.text.includes(`UserContext ${alice.userContext} is another mailbox's conversation with this number`), data?.text);
+      assert.ok(data?.text.includes(decided), data?.text);
+      gateway.simulator.sendMo({ from: digits, text: `code 4711 (${digits})`, usercontext: alice.userContext });
+      await waitFor("the answer under Alice's context, to Alice", () =>
+        mailsTo('alice@example.com').some((mail) => mail.raw.includes(`code 4711 (${digits})`)),
+      );
+      assert.ok(!mailsTo('mallory@evil.example').some((mail) => mail.raw.includes(`code 4711 (${digits})`)));
+    }
+  });
+
   test('a repeated MO (the gateway retrying) makes one mail, also after a restart', async () => {
     const form = { from: '447700900126', text: 'dup test', msgid: '90000000000000000001', sent: '2026-11-23T09:00:00+00:00' };
     const first = await postForm(WEBHOOK_PATHS.mo, form);
