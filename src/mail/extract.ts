@@ -416,7 +416,7 @@ function subjectWords(subject: string): string {
  * The subject without its reply and forward prefixes and the mail systems' tags before and between
  * them; what follows the last prefix is the writer's subject as it stands ("Re: [Urgent] call me").
  */
-function stripReplyPrefixes(subject: string): string {
+export function stripReplyPrefixes(subject: string): string {
   let base = subject.trim();
   for (;;) {
     const prefixed = withoutLeadingTags(base);

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
-import { LOOP_HEADER } from '../mail/extract.ts';
+import { LOOP_HEADER, stripReplyPrefixes } from '../mail/extract.ts';
 import { takeSubjectTokens } from '../mail/parameters.ts';
 import { BIDI_CONTROLS, withoutControls } from '../mail/strip.ts';
 import type { Templates } from '../mailer/templates.ts';
@@ -18,8 +18,6 @@ import type { Route } from './tracking.ts';
 
 /** Subjects are one line; a longer one is cut here (RFC 5322 recommends 78-character lines). */
 const MAX_SUBJECT_CHARS = 200;
-/** Reply prefixes mail clients add, in several languages: one "Re:" is enough. */
-const REPLY_PREFIXES = /^(?:\s*(?:re|aw|sv|vs|antw|réf|ref|rif|odp|fw|fwd|wg)\s*(?:\[\d+\])?\s*:\s*)+/i;
 /** The tag the subject template adds; an earlier one in the original subject is not repeated. */
 const CONTEXT_TAG = /\s*\[\s*UserContext:[^\]]*\]/gi;
 
@@ -171,12 +169,14 @@ function render(options: ReplyMailOptions, template: string, data: object, fallb
 }
 
 /**
- * The conversation's subject as its writer meant it: without reply prefixes, the context tag, or the
- * relay parameters the relay took from it (`UserContext:42 From:Acme Pump alarm`, docs/text.md), which
- * a reply to the reply mail would otherwise apply again.
+ * The conversation's subject as its writer meant it: without the reply and forward prefixes of every
+ * language the inbound side knows (src/mail/wordings.ts: `回复:`, `TR:`, `Odp.:`, `Réf. :` …, so Outlook's
+ * own Thread-Topic matches), the context tag, or the relay parameters the relay took from it
+ * (`UserContext:42 From:Acme Pump alarm`, docs/text.md), which a reply to the reply mail would otherwise
+ * apply again; and without bidi embeddings, overrides and isolates, as the body (bodyText).
  */
 function baseSubject(subject: string): string {
-  return oneLine(takeSubjectTokens(subject.replace(CONTEXT_TAG, ' ')).rest).replace(REPLY_PREFIXES, '');
+  return stripReplyPrefixes(oneLine(takeSubjectTokens(subject.replace(CONTEXT_TAG, ' ').replace(BIDI_CONTROLS, '')).rest));
 }
 
 function oneLine(text: string): string {

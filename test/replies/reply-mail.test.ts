@@ -48,6 +48,36 @@ describe('the reply mail', () => {
     assert.deepEqual(mail.recipients, ['alice@example.com']);
   });
 
+  test('reply and forward prefixes of every language the inbound side knows leave the subject and Thread-Topic, as do bidi controls', async () => {
+    const subjects = [
+      '回复: Pump',
+      '答复: Pump',
+      '返信: Pump',
+      'TR: Pump',
+      'RV: Pump',
+      'YNT: Pump',
+      'Doorst: Pump',
+      'ΑΠ: Pump',
+      'Odp.: Pump',
+      'Réf. : Pump',
+      'SV: VS: Pump',
+      'Re[2]: Pump',
+      '[EXTERNAL] RE: Pump',
+    ];
+    for (const subject of subjects) {
+      const { mail } = await buildReplyMail(sms, conversation(subject), options, '01900000-0000-7000-8000-000000000001');
+      const parsed = await simpleParser(mail.raw);
+      assert.equal(parsed.subject, 'Re: Pump [UserContext: ab12cd34]', subject);
+      assert.equal(parsed.headers.get('thread-topic'), 'Pump', subject);
+    }
+    // U+202E would show "Pump gnp.exe alarm" reversed: dropped, as from the body.
+    const { mail } = await buildReplyMail(sms, conversation('Pump \u202e\u200bgnp.exe alarm'), options, '01900000-0000-7000-8000-000000000001');
+    const parsed = await simpleParser(mail.raw);
+    assert.equal(parsed.subject, 'Re: Pump \u200bgnp.exe alarm [UserContext: ab12cd34]');
+    // An unstructured header mailparser leaves encoded: its UTF-8 holds the zero-width space, not the override.
+    assert.equal(parsed.headers.get('thread-topic'), '=?UTF-8?Q?Pump_=E2=80=8Bgnp=2Eexe_alarm?=');
+  });
+
   test("the subject's relay parameters are not the conversation's subject: the reply mail has the writer's words", async () => {
     const subjects = {
       'UserContext:T98 From:Acme Pump alarm 2': 'Re: Pump alarm 2 [UserContext: ab12cd34]',
