@@ -229,6 +229,46 @@ forEachStore((kind) =>
       assert.deepEqual(await store.undeliverableInbound(10), []);
     });
 
+    test("a long SMS's parts: one set per number texted; a part with another provider id and text at a place taken is another SMS, never a repeat", async () => {
+      const part = (recipient: string | undefined, index: number, providerId: string, text: string) =>
+        store.addPart({
+          provider: 'vonage',
+          sender: PHONE,
+          recipient,
+          reference: 33,
+          total: 2,
+          index,
+          providerId,
+          text,
+          sentAt: undefined,
+          userContext: undefined,
+          trackingId: undefined,
+          receivedAt: 1_000,
+        });
+      const alpha = await part('447700900777', 1, 'A1', 'Alpha one, ');
+      const bravo = await part('447700900888', 1, 'B1', 'Bravo one, ');
+      assert.ok(alpha.kind === 'stored' && bravo.kind === 'stored');
+      assert.notEqual(alpha.set.id, bravo.set.id);
+      assert.equal(bravo.set.recipient, '447700900888');
+      // The provider retrying (its id), or the same text again: a repeat.
+      for (const [id, text] of [
+        ['B1', 'changed'],
+        ['B9', 'Bravo one, '],
+      ]) {
+        const again = await part('447700900888', 1, id ?? '', text ?? '');
+        assert.ok(again.kind === 'stored' && again.repeat && again.set.id === bravo.set.id, `${id} ${text}`);
+      }
+      // Neither: another SMS that reuses the reference, in a set of its own.
+      const charlie = await part('447700900888', 1, 'C1', 'Charlie one, ');
+      assert.ok(charlie.kind === 'stored' && !charlie.repeat && charlie.set.id !== bravo.set.id);
+      const complete = await part('447700900777', 2, 'A2', 'alpha two');
+      assert.ok(complete.kind === 'stored');
+      assert.deepEqual(
+        complete.set.parts.map((stored) => stored.text),
+        ['Alpha one, ', 'alpha two'],
+      );
+    });
+
     test('an SMS rerouted from its refused mailbox keeps its conversation: subject, tag, thread; a reply to it continues it', async () => {
       const first = { ...withContext('c9', 'gone@example.com'), messageIdHeader: '<gone-1@example.com>', subject: 'Gone conv' };
       await store.acceptMail(first);
@@ -442,6 +482,7 @@ forEachStore((kind) =>
         store.addPart({
           provider: 'smpp',
           sender: PHONE,
+          recipient: undefined,
           reference,
           total: 2,
           index,
