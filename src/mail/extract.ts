@@ -45,8 +45,6 @@ export interface OutboundRequest extends RelayParameters {
   readonly messageIdHeader: string | undefined;
   /** Numbers the subject names (a mail to the subject address), not yet normalised. */
   readonly subjectNumbers: readonly string[];
-  /** The user context came from the `[UserContext: …]` tag: the mail answers one of the relay's replies. */
-  readonly contextFromReplyTag: boolean;
   /** Message-IDs this mail answers (In-Reply-To, References), newest first. */
   readonly threadIds: readonly string[];
   /** The From: header's addresses. */
@@ -168,14 +166,12 @@ export function extractRequest(
 
   let fromSubject: RelayParameters & { readonly to?: readonly string[] } = {};
   let subjectText = '';
-  let contextFromReplyTag = false;
   if (subjectCommand) {
     fromSubject = parseSubjectCommand(subject ?? '');
   } else if (subject) {
     const tagged = takeContextTag(subject, 'the subject');
     const tokens = takeSubjectTokens(tagged.rest);
     fromSubject = { ...tokens.parameters, ...(tagged.userContext ? { userContext: tagged.userContext } : {}) };
-    contextFromReplyTag = tagged.userContext !== undefined && fromHeaders.userContext === undefined;
     subjectText = tokens.rest;
   }
 
@@ -200,7 +196,6 @@ export function extractRequest(
     subject,
     messageIdHeader: validMessageId(mail.messageId),
     subjectNumbers: fromSubject.to ?? [],
-    contextFromReplyTag,
     threadIds: thread,
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
     automated: automation(mail, sent !== undefined, written),

@@ -471,6 +471,28 @@ describe('replies and delivery reports', () => {
     }
   });
 
+  test("a writer's new mail naming its own conversation's context (an ERP's ticket) continues it: References keeps the first mail, the subject stays", async () => {
+    const digits = '447700900710';
+    for (const [turn, messageId] of [
+      [1, '<ticket-4412-a@example.com>'],
+      [2, '<ticket-4412-b@example.com>'],
+    ] as const) {
+      await write('erp@example.com', digits, turn === 1 ? 'Ticket 4412' : 'Ticket 4412 escalated', `update ${turn}`, {
+        'X-UserContext': 'T4412',
+        'Message-ID': messageId,
+      });
+      const sms = await smsTo(digits, turn);
+      assert.equal(sms.userContext, 'T4412');
+      gateway.simulator.sendMo({ from: digits, text: `seen ${turn}`, usercontext: 'T4412' });
+      const reply = await simpleParser(
+        (await waitFor(`answer ${turn}`, () => mailsTo('erp@example.com').find((mail) => mail.raw.includes(`seen ${turn}`)))).raw,
+      );
+      assert.equal(reply.inReplyTo, messageId);
+      assert.deepEqual([reply.references].flat(), turn === 1 ? [messageId] : ['<ticket-4412-a@example.com>', messageId]);
+      assert.equal(reply.subject, 'Re: Ticket 4412 [UserContext: T4412]');
+    }
+  });
+
   test('a repeated MO (the gateway retrying) makes one mail, also after a restart', async () => {
     const form = { from: '447700900126', text: 'dup test', msgid: '90000000000000000001', sent: '2026-11-23T09:00:00+00:00' };
     const first = await postForm(WEBHOOK_PATHS.mo, form);
