@@ -8,7 +8,7 @@ import { BIDI_CONTROLS, withoutControls } from '../mail/strip.ts';
 import type { Templates } from '../mailer/templates.ts';
 import { buildTextMail, textNode } from '../mailer/text-mail.ts';
 import { newMessageId } from '../random-ids.ts';
-import { withLineFeeds } from '../sms/encoding.ts';
+import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, senderKind } from '../sms/senders.ts';
 import type { Conversation, NewOutgoingMail } from '../store/types.ts';
@@ -16,6 +16,8 @@ import { isoInZone } from '../timestamps.ts';
 import { replyReturnPath } from './return-path.ts';
 import type { Route } from './tracking.ts';
 
+/** What stands for the text of an SMS that has none (or only spaces): the mailbox is told, not shown a blank body. */
+export const EMPTY_SMS_NOTE = '[the SMS has no text: the phone sent it empty]';
 /** Subjects are one line; a longer one is cut here (RFC 5322 recommends 78-character lines). */
 const MAX_SUBJECT_CHARS = 200;
 /** The tag the subject template adds; an earlier one in the original subject is not repeated. */
@@ -32,6 +34,8 @@ export interface InboundSms {
   readonly userContext: string | undefined;
   /** The SMS opts its number out (STOP) or back in: after an opt-out the relay refuses replies to the number. */
   readonly optOut?: { readonly action: 'stop' | 'start'; readonly keyword: string } | undefined;
+  /** A START's number was opted out when it came (undefined: not looked up): the mail says what the START changed. */
+  readonly wasOptedOut?: boolean | undefined;
   /** The number the phone texted, where the provider says (ReceivedSms.to). */
   readonly to?: string | undefined;
 }
@@ -104,7 +108,7 @@ export async function buildReplyMail(
   const { conversation } = route;
   const data = {
     number,
-    text: bodyText(sms.text),
+    text: hasVisibleText(sms.text) ? bodyText(sms.text) : EMPTY_SMS_NOTE,
     // Every provider's time in one form; without one, when the relay got it, in the relay's zone.
     sentAt: sms.sentAt ?? isoInZone(sms.receivedAt),
     texted: sms.to === undefined ? undefined : formatNumber(sms.to),
@@ -118,7 +122,11 @@ export async function buildReplyMail(
         : undefined,
     /** What a START changed, said above the Reply line (which works again). */
     optIn:
-      sms.optOut?.action === 'start' ? `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.` : undefined,
+      sms.optOut?.action !== 'start'
+        ? undefined
+        : sms.wasOptedOut === false
+          ? `${number} texted ${sms.optOut.keyword}: it had not opted out, so nothing changed: SMS from this relay, and replies to this mail, reach it as before.`
+          : `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.`,
   };
 
   const root = textNode(options.smsDomain);
