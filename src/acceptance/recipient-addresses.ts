@@ -40,9 +40,10 @@ export function isPostmasterAddress(address: string, domains: readonly string[])
 }
 
 /**
- * Whether the relay refuses mail from the null sender to this address, so that a report to it would be
- * made for nothing: any address at an SMS domain but the postmaster's (an SMS address is never texted a
- * bounce, the relay's own MAILER-DAEMON takes no mail).
+ * Whether a report from the relay to this address would be made for nothing, or do harm: any address
+ * at an SMS domain but the postmaster's (an SMS address is never texted a bounce, the relay's own
+ * MAILER-DAEMON takes no mail, and a reply mail's return path takes the bounce of that reply mail only:
+ * a report there would fail it).
  */
 export function refusesReportsTo(address: string, domains: readonly string[]): boolean {
   const at = address.lastIndexOf('@');
