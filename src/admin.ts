@@ -10,7 +10,7 @@ import type { GatewayAccount } from './config/routes.ts';
 import { maskedSecrets } from './config/secrets.ts';
 import { isStoreFailure, storeFailureReason } from './errors.ts';
 import type { CountryCode } from 'libphonenumber-js';
-import { isMailbox } from './mail/addresses.ts';
+import { isAtSmsDomain, isMailbox } from './mail/addresses.ts';
 import { normaliseNumber } from './sms/numbers.ts';
 import { RELAY_STALE_MS, RELAYS_SEEN_MS, type RelaySeen } from './store/cluster-types.ts';
 import { upgradeAhead } from './store/migrations.ts';
@@ -649,8 +649,8 @@ export async function deleteQuarantined(store: Store, which: QuarantineDeletion)
 /** Mails an SMS that found no mailbox to the one the operator names (a running relay's mailer sends it). */
 export async function rerouteUndeliverable(store: Store, config: ReplyMailSettings, id: string, mailbox: string): Promise<string> {
   checkRerouteArgs(id, mailbox);
-  const domain = mailbox.slice(mailbox.lastIndexOf('@') + 1).toLowerCase();
-  if (config.sms.domains.includes(domain)) {
+  if (isAtSmsDomain(mailbox, config.sms.domains)) {
+    const domain = mailbox.slice(mailbox.lastIndexOf('@') + 1).toLowerCase();
     throw new UsageError(
       `undeliverable reroute: "${mailbox}" is at the relay's own SMS domain ${domain}: a mail there comes back to this relay (texted, or to its postmaster), not to a person; write a person's mail address`,
     );
@@ -662,10 +662,10 @@ export async function rerouteUndeliverable(store: Store, config: ReplyMailSettin
   if (!sms) throw gone;
   // An SMS that answered a conversation keeps it (subject, tag, thread): a reply from the new mailbox continues it.
   const conversation = sms.context === undefined ? undefined : await store.conversation(sms.context, sms.number);
-  const { mail, messageIdHeader } = await buildReplyMail(sms, { mailbox, conversation }, replyMailOptions(config, new Templates()));
+  const { mail, messageIdHeader } = await buildReplyMail(sms, { mailbox, conversation }, replyMailOptions(config, new Templates()), id);
   const answered = conversation && { context: conversation.context, number: sms.number, from: conversation.mailbox, messageIdHeader };
   // Rerouted meanwhile (by another operator or relay): that mail goes, this one would be a second.
-  if (!(await store.rerouteInbound(id, mailbox, { ...mail, messageId: id }, answered))) throw gone;
+  if (!(await store.rerouteInbound(id, mailbox, mail, answered))) throw gone;
   return `SMS ${id} queued for ${mailbox}`;
 }
 

@@ -139,6 +139,23 @@ export const RELAY_ERRORS = {
     http: 422,
     text: "Automatic mail (bounces, auto-replies, the relay's own mail) is never sent as SMS",
   },
+  /**
+   * RCPT to a reply mail's return path (`bounces+…@<SMS domain>`, src/replies/return-path.ts) that names no
+   * reply mail the relay sent: a bounce for a mail it never sent (forged, or misrouted).
+   */
+  UNKNOWN_RETURN_PATH: {
+    smtp: 550,
+    enhanced: '5.1.1',
+    http: 404,
+    text: 'No such return path: this address names no reply mail this relay sent; the bounce is not taken',
+  },
+  /** Mail to a reply mail's return path that is no bounce (a person, an auto-reply): the address takes bounces only. */
+  NOT_A_BOUNCE: {
+    smtp: 550,
+    enhanced: '5.7.1',
+    http: 422,
+    text: "This address takes bounces only: it is the return path of one of the relay's reply mails, and this mail is no bounce (write to the phone's address, the reply mail's From)",
+  },
   /** An HTTP path or a console item that does not exist; over SMTP it would be an unknown destination (X.1.1). */
   NOT_FOUND: { smtp: 550, enhanced: '5.1.1', http: 404, text: 'Not found' },
   UNAUTHORIZED: { smtp: 530, enhanced: '5.7.0', http: 401, text: 'Missing or wrong webhook token' },

@@ -1,4 +1,4 @@
-import { mailboxesOf } from '../mail/addresses.ts';
+import { mailboxChoice, mailboxesOf } from '../mail/addresses.ts';
 import { printableAscii } from '../mail/ascii.ts';
 import { type ParsedMail, withHeaderEnd } from '../mail/mime.ts';
 import { RelayError } from '../errors.ts';
@@ -45,6 +45,7 @@ export async function buildNewMail(
   subjectForBody: AcceptedMail['subjectForBody'];
   contextNotTaken: ContextNotTaken | undefined;
   replyToAddresses: AcceptedMail['replyToAddresses'];
+  mailboxNote: AcceptedMail['mailboxNote'];
   partsCapped: AcceptedMail['partsCapped'];
   standIns: AcceptedMail['standIns'];
 }> {
@@ -77,7 +78,8 @@ export async function buildNewMail(
   );
   const numbers = recipients.map((recipient) => recipient.number);
   const repeated = await stormRepeats(store, settings.alertStormWindowMs, numbers, sms.text, now);
-  const { userContext, conversation, notTaken, mailboxTaken } = await tracking.outgoing(request, numbers);
+  const choice = mailboxChoice(parsed, settings.recipients.domains);
+  const { userContext, conversation, notTaken, mailboxTaken } = await tracking.outgoing({ ...request, ...choice }, numbers);
   // Replies go to one mailbox (the conversation's): a Reply-To naming several loses the others, and says so where it is the one taken.
   const replyToAddresses = mailboxesOf(parsed.replyTo).length;
   return {
@@ -112,6 +114,7 @@ export async function buildNewMail(
     subjectForBody: subjectForBodyNote(request),
     contextNotTaken: notTaken ? { named: notTaken.context, given: userContext, numbers: notTaken.numbers } : undefined,
     replyToAddresses: conversation && mailboxTaken && replyToAddresses > 1 ? { count: replyToAddresses, mailbox: conversation.mailbox } : undefined,
+    mailboxNote: choice.note,
     partsCapped,
     standIns,
   };

@@ -17,7 +17,17 @@ export interface RecipientRules {
  * The numbers a RCPT stands for; `subject` when they come from the mail's subject (known at DATA);
  * `postmaster`, the mailbox where mail to the relay's postmaster is delivered as it came, never texted.
  */
-export type ResolvedRecipient = { readonly numbers: readonly string[] } | { readonly subject: true } | { readonly postmaster: string };
+export type ResolvedRecipient =
+  | { readonly numbers: readonly string[] }
+  | { readonly subject: true }
+  | { readonly postmaster: string }
+  | { readonly bounce: ReturnPath };
+
+/** A reply mail's return path a bounce is addressed to (src/replies/return-path.ts). */
+export interface ReturnPath {
+  readonly inboundId: string;
+  readonly returnPath: string;
+}
 
 /** RFC 5321 §4.5.1: the mailbox every domain a server delivers for must take, in any case. */
 const POSTMASTER = 'postmaster';
@@ -30,9 +40,10 @@ export function isPostmasterAddress(address: string, domains: readonly string[])
 }
 
 /**
- * Whether the relay refuses mail from the null sender to this address, so that a report to it would be
- * made for nothing: any address at an SMS domain but the postmaster's (an SMS address is never texted a
- * bounce, the relay's own MAILER-DAEMON takes no mail).
+ * Whether a report from the relay to this address would be made for nothing, or do harm: any address
+ * at an SMS domain but the postmaster's (an SMS address is never texted a bounce, the relay's own
+ * MAILER-DAEMON takes no mail, and a reply mail's return path takes the bounce of that reply mail only:
+ * a report there would fail it).
  */
 export function refusesReportsTo(address: string, domains: readonly string[]): boolean {
   const at = address.lastIndexOf('@');

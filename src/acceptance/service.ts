@@ -10,12 +10,15 @@ import { maskNumber } from '../sms/numbers.ts';
 import { newMessageId } from '../random-ids.ts';
 import type { ReplyTracking } from '../replies/tracking.ts';
 import type { Store } from '../store/types.ts';
+import { returnPathOf } from '../replies/return-path.ts';
+import { bounceOf, takeBounce } from './bounces.ts';
 import { buildNewMail } from './new-mail.ts';
 import { admitNumber, checkListSize, checkNumberCount, checkRecipientCount, routeOf } from './number-checks.ts';
 import { postmasterMail, postmasterOf } from './postmaster.ts';
 import { isPostmasterAddress, knownSenderOf, type ResolvedRecipient, resolveRecipient } from './recipient-addresses.ts';
 import type {
   AcceptanceSettings,
+  AcceptedBounce,
   AcceptedForPostmaster,
   AcceptedMail,
   Outcome,
@@ -145,7 +148,18 @@ export class AcceptanceService {
         ok: true as const,
         transaction: { ...transaction, recipients: new Map(transaction.recipients).set(key, { rcpt, target }) },
       });
-      if (isPostmasterAddress(rcpt.address, this.#options.settings.recipients.domains)) {
+      const { domains } = this.#options.settings.recipients;
+      // Before the null sender's refusal: a bounce of a reply mail comes from it (RFC 5321 §4.5.5), or from an address (Exchange).
+      const returnPath = returnPathOf(rcpt.address, domains);
+      if (returnPath) {
+        if (transaction.recipients.size > 0) throw new RelayError('TOO_MANY_NUMBERS', "Too many recipients: a reply mail's bounce goes in a mail of its own");
+        if (!(await this.#options.store.knowsReturnPath(returnPath.inboundId, returnPath.returnPath))) throw new RelayError('UNKNOWN_RETURN_PATH');
+        return withRecipient({ bounce: returnPath });
+      }
+      if (bounceOf(transaction)) {
+        throw new RelayError('TOO_MANY_NUMBERS', 'Too many recipients: this mail is the bounce of a reply mail; send anything else in a mail of its own');
+      }
+      if (isPostmasterAddress(rcpt.address, domains)) {
         const mailbox = this.#options.settings.postmaster;
         if (mailbox === undefined) throw new RelayError('NO_POSTMASTER');
         if (transaction.recipients.size > 0 && postmasterOf(transaction) === undefined) {
@@ -193,20 +207,18 @@ export class AcceptanceService {
    * told; a mail for the postmaster queued as it is for the mailer. A refusal names the id the mail
    * would have had, for the log.
    */
-  async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail | AcceptedForPostmaster> & { readonly id: string }> {
+  async message(transaction: Transaction, raw: Buffer): Promise<Outcome<AcceptedMail | AcceptedForPostmaster | AcceptedBounce> & { readonly id: string }> {
     const id = newMessageId();
     try {
+      const returnPath = bounceOf(transaction);
+      if (returnPath !== undefined)
+        return { ok: true, id, by: transaction.principal.name, bounce: await takeBounce(returnPath, transaction, raw, this.#options.store) };
       const postmaster = postmasterOf(transaction);
       if (postmaster !== undefined) return await this.#forPostmaster(id, transaction, raw, postmaster);
       const { principal } = transaction;
       const { store, provider, routes, tracking, settings } = this.#options;
-      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, replyToAddresses, partsCapped, standIns } = await buildNewMail(
-        id,
-        raw,
-        transaction,
-        { settings, store, provider, routes, senders: this.#senders, tracking },
-        this.#clock(),
-      );
+      const { mail, cutFrom, repeated, attachments, subjectForBody, contextNotTaken, replyToAddresses, mailboxNote, partsCapped, standIns } =
+        await buildNewMail(id, raw, transaction, { settings, store, provider, routes, senders: this.#senders, tracking }, this.#clock());
       const parts = mail.sms.parts * mail.recipients.length;
       const ticket = await this.#rates.take(principal, parts, this.#clock());
       const { duplicateOf } = await store.acceptMail(mail).catch(async (error: unknown) => {
@@ -222,6 +234,8 @@ export class AcceptanceService {
           "acceptance: the mail names the user context of another mailbox's conversation with its number; sent under a new one",
         );
       }
+      if (mailboxNote)
+        this.#options.logger.info({ msgId: id, note: mailboxNote }, "acceptance: the mail's headers name no mailbox the phone's replies may go to as written");
       if (replyToAddresses) {
         this.#options.logger.info(
           { msgId: id, replyToAddresses: replyToAddresses.count },
@@ -243,6 +257,7 @@ export class AcceptanceService {
         context: mail.sms.userContext,
         contextNotTaken,
         replyToAddresses,
+        mailboxNote,
         partsCapped,
         standIns,
       };

@@ -1,7 +1,7 @@
 import type { RelayError } from '../errors.ts';
 import type { TextSettings } from '../mail/policy.ts';
 import type { Principal, SenderSettings } from '../policy/senders.ts';
-import type { NewMail } from '../store/types.ts';
+import type { BouncedReply, NewMail } from '../store/types.ts';
 import type { SegmentLimits } from '../sms/encoding.ts';
 import type { SmsEncoding } from '../vocabulary.ts';
 import type { RecipientRules, ResolvedRecipient } from './recipient-addresses.ts';
@@ -115,6 +115,8 @@ export interface AcceptedMail {
   readonly contextNotTaken: ContextNotTaken | undefined;
   /** Its Reply-To named `count` addresses: the phone's replies go to `mailbox`, the first readable one, only. */
   readonly replyToAddresses: { readonly count: number; readonly mailbox: string } | undefined;
+  /** What the mail's headers named that the phone's replies do not go to, and where they go (mailboxChoice); undefined when plain. */
+  readonly mailboxNote: string | undefined;
   /** Characters of its text the provider cannot carry, and what was sent in their place, in words for the reply. */
   readonly standIns: string | undefined;
   /** It asked for at most `asked` parts, more than the relay sends: `limit` applied. */
@@ -129,6 +131,13 @@ export interface ContextNotTaken {
 }
 
 /** A committed mail for the postmaster: queued as the relay's own mail, to `postmaster`, not texted. */
+/** A bounce taken at a reply mail's return path (acceptance/bounces.ts). */
+export interface AcceptedBounce {
+  readonly id: string;
+  readonly by: string;
+  readonly bounce: { readonly failed: false; readonly reason: string } | ({ readonly failed: true; readonly reason: string } & BouncedReply);
+}
+
 export interface AcceptedForPostmaster {
   readonly id: string;
   readonly by: string;

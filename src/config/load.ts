@@ -9,6 +9,7 @@ import type { CountryCode } from 'libphonenumber-js';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { isPostmasterAddress, recipientNumber } from '../acceptance/recipient-addresses.ts';
+import { isAtSmsDomain } from '../mail/addresses.ts';
 import { type ProviderPlugin, receivesWebhooks } from '../providers/contract.ts';
 import { isLoopbackHost, networkMatcher } from '../policy/networks.ts';
 import { matchesSender } from '../policy/senders.ts';
@@ -185,8 +186,7 @@ export function loadConfig(
     [['mail', 'postmaster'], parsed.mail?.postmaster, "the postmaster's mail"],
     [['inbound', 'defaultMailbox'], parsed.inbound?.defaultMailbox, 'the SMS that answer no conversation'],
   ] as const) {
-    const domain = address?.split('@').pop()?.toLowerCase();
-    if (domain !== undefined && parsed.sms?.domains.includes(domain)) {
+    if (address !== undefined && parsed.sms && isAtSmsDomain(address, parsed.sms.domains)) {
       problems.push(`${describe(path)}: an address at an SMS domain comes back to this relay (a loop); name the mailbox that reads ${reader}`);
     }
   }

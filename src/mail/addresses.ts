@@ -33,3 +33,67 @@ export function mailboxesOf(header: { readonly value: readonly HeaderAddress[] }
 export function mailboxOf(header: { readonly value: readonly HeaderAddress[] } | undefined): string | undefined {
   return mailboxesOf(header)[0];
 }
+
+/**
+ * Whether an address is at one of the relay's SMS domains: mail there comes back to the relay (texted,
+ * refused, or to its postmaster), never to a person, so it is no mailbox for the relay's own mail (the
+ * default mailbox, the postmaster's, a reroute, a conversation's).
+ */
+export function isAtSmsDomain(address: string, smsDomains: readonly string[]): boolean {
+  return smsDomains.includes(address.slice(address.lastIndexOf('@') + 1).toLowerCase());
+}
+
+/** Where the phone's replies to a mail go, by its headers, and what the 250 says of the choice. */
+export interface MailboxChoice {
+  /** Where the phone's answers go (a conversation's mailbox); undefined: the mail starts no conversation. */
+  readonly mailbox: string | undefined;
+  /**
+   * The mail's author (RFC 5322 §3.6.2): From's one address, or, of a From naming several, the one its
+   * Sender names; undefined when several name no such one. With `mailbox`, the mailboxes this mail is from.
+   */
+  readonly author: string | undefined;
+  /** What was not taken for the phone's replies and why, in the 250's words; undefined when the choice is plain. */
+  readonly note: string | undefined;
+}
+
+/** The headers a mailbox is chosen from, as mailparser reads them. */
+interface MailboxHeaders {
+  readonly from?: { readonly value: readonly HeaderAddress[] } | undefined;
+  readonly replyTo?: { readonly value: readonly HeaderAddress[] } | undefined;
+  readonly headers: { get(name: string): unknown };
+}
+
+/** Where a mail without a mailbox has the phone's replies go (docs/replies.md), as a 250 says it. */
+const WITHOUT_MAILBOX = "the phone's replies go as for a mail without one: to the number's latest conversation, else the default mailbox";
+
+/**
+ * The mailbox a mail's conversation takes: the first readable `Reply-To` address, else the author.
+ * An address at an SMS domain is never one (the phone's answer would come back to the relay and be
+ * lost): it is passed over as an unreadable one is, and the 250 says so. A From naming several
+ * authors has its Sender name the one who wrote (RFC 5322 §3.6.2); without a Sender among them none is
+ * the mail's, so no author's conversation can be taken over by listing its address after one's own.
+ */
+export function mailboxChoice(mail: MailboxHeaders, smsDomains: readonly string[]): MailboxChoice {
+  const replyTo = mailboxesOf(mail.replyTo);
+  const from = mailboxesOf(mail.from);
+  const sender = mailboxOf(mail.headers.get('sender') as { value: readonly HeaderAddress[] } | undefined);
+  const author = from.length === 1 ? from[0] : from.find((address) => address.toLowerCase() === sender?.toLowerCase());
+  const candidates = [...replyTo.map((address) => ({ header: 'Reply-To', address })), ...(author ? [{ header: 'From', address: author }] : [])];
+  const chosen = candidates.findIndex(({ address }) => !isAtSmsDomain(address, smsDomains));
+  const mailbox = candidates[chosen]?.address;
+  const notes = [
+    ...candidates
+      .slice(0, chosen < 0 ? candidates.length : chosen)
+      .map(({ header, address }) => `the ${header} ${address} is at this relay's SMS domain (a loop): not taken`),
+    // Said where the From decided (no Reply-To was taken): a several-address From is no one author otherwise.
+    ...(from.length > 1 && candidates[chosen]?.header !== 'Reply-To'
+      ? [
+          author
+            ? `the From names ${from.length} addresses: its Sender, ${author}, wrote it`
+            : `the From names ${from.length} addresses and its Sender none of them: none is taken`,
+        ]
+      : []),
+  ];
+  const goes = mailbox === undefined ? WITHOUT_MAILBOX : `the phone's replies go to ${mailbox}`;
+  return { mailbox, author, note: notes.length > 0 ? `${notes.join('; ')}; ${goes}` : undefined };
+}

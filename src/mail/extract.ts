@@ -1,6 +1,5 @@
 import { simpleParser } from 'mailparser';
 import { RelayError } from '../errors.ts';
-import { mailboxOf } from './addresses.ts';
 import { printableAscii } from './ascii.ts';
 import { HTML_RULE, htmlToText, plainWithoutSignature, withoutHtmlRules } from './html.ts';
 import {
@@ -46,12 +45,8 @@ export interface OutboundRequest extends RelayParameters {
   readonly messageIdHeader: string | undefined;
   /** Numbers the subject names (a mail to the subject address), not yet normalised. */
   readonly subjectNumbers: readonly string[];
-  /** The user context came from the `[UserContext: …]` tag: the mail answers one of the relay's replies. */
-  readonly contextFromReplyTag: boolean;
   /** Message-IDs this mail answers (In-Reply-To, References), newest first. */
   readonly threadIds: readonly string[];
-  /** Where replies to this mail go: Reply-To, else From; only an address that is a mailbox (isMailbox). */
-  readonly mailbox: string | undefined;
   /** The From: header's addresses. */
   readonly fromAddresses: readonly string[];
   /** Set when the mail is automatic and must never become an SMS: the reason. */
@@ -171,14 +166,12 @@ export function extractRequest(
 
   let fromSubject: RelayParameters & { readonly to?: readonly string[] } = {};
   let subjectText = '';
-  let contextFromReplyTag = false;
   if (subjectCommand) {
     fromSubject = parseSubjectCommand(subject ?? '');
   } else if (subject) {
     const tagged = takeContextTag(subject, 'the subject');
     const tokens = takeSubjectTokens(tagged.rest);
     fromSubject = { ...tokens.parameters, ...(tagged.userContext ? { userContext: tagged.userContext } : {}) };
-    contextFromReplyTag = tagged.userContext !== undefined && fromHeaders.userContext === undefined;
     subjectText = tokens.rest;
   }
 
@@ -203,9 +196,7 @@ export function extractRequest(
     subject,
     messageIdHeader: validMessageId(mail.messageId),
     subjectNumbers: fromSubject.to ?? [],
-    contextFromReplyTag,
     threadIds: thread,
-    mailbox: mailboxOf(mail.replyTo) ?? mailboxOf(mail.from),
     fromAddresses: (mail.from?.value ?? []).flatMap((entry) => (entry.address ? [entry.address] : [])),
     automated: automation(mail, sent !== undefined, written),
     reportAll:
@@ -420,7 +411,7 @@ function subjectWords(subject: string): string {
  * The subject without its reply and forward prefixes and the mail systems' tags before and between
  * them; what follows the last prefix is the writer's subject as it stands ("Re: [Urgent] call me").
  */
-function stripReplyPrefixes(subject: string): string {
+export function stripReplyPrefixes(subject: string): string {
   let base = subject.trim();
   for (;;) {
     const prefixed = withoutLeadingTags(base);

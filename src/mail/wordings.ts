@@ -1316,3 +1316,24 @@ export const REPLY_ABOVE_MARKERS = [
   'au-dessus de cette ligne',
   'encima de esta línea',
 ];
+
+/**
+ * Subjects of the bounces that are no RFC 3464 report and come from an address, not the null sender:
+ * Exchange's NDR ("Undeliverable:", in its shipped languages), Postfix's, Exim's, qmail's, Sendmail's
+ * and Gmail's own words. A mail to a reply mail's return path with one of them is a bounce.
+ */
+export const BOUNCE_SUBJECTS = [
+  'Undeliverable',
+  'Unzustellbar',
+  'Non remis',
+  'Onbestelbaar',
+  'No se puede entregar',
+  'Non recapitabile',
+  'Undelivered Mail Returned to Sender',
+  'Mail delivery failed',
+  'Mail Delivery Failure',
+  'failure notice',
+  'Returned mail',
+  'Delivery Status Notification (Failure)',
+  'Delivery Failure',
+];

@@ -42,7 +42,10 @@ const MAX_LATE_COMMITS_WATCHED = 1_000;
 const ACCOUNT_ALERT_REPEAT_MS = 10 * 60_000;
 
 export interface InboundOptions {
-  readonly store: Pick<ReplyStore, 'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine' | 'recordOptOut'> &
+  readonly store: Pick<
+    ReplyStore,
+    'knowsInbound' | 'acceptInbound' | 'applyDeliveryReport' | 'numbersSentUnder' | 'quarantine' | 'recordOptOut' | 'isOptedOut'
+  > &
     Pick<PartReceiptStore, 'recordSentParts' | 'applyPartReceipt'>;
   readonly tracking: ReplyTracking;
   readonly replyMail: ReplyMailOptions;
@@ -198,7 +201,9 @@ export class InboundService {
     if (known) return this.#repeated(seen);
     const id = newMessageId();
     const optOut = sms.optOut === undefined ? optOutOf(sms.text, this.#keywords) : { action: sms.optOut, keyword: keywordForm(sms.text) };
-    const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut }, route, this.#options.replyMail));
+    // A START's mail says what it changed: read only for one, as an opt-out is rare.
+    const wasOptedOut = optOut?.action === 'start' ? await store.isOptedOut(sms.number) : undefined;
+    const built = route && (await buildReplyMail({ ...sms, userContext: context, receivedAt: now, optOut, wasOptedOut }, route, this.#options.replyMail, id));
     const fields = { inboundId: id, ...seen, context, optOut: optOut?.action };
     if (built) logger.debug({ ...fields, mailbox: route.mailbox }, 'inbound: reply mail built');
     const accepted = () => {
@@ -230,7 +235,7 @@ export class InboundService {
         optOut,
         route:
           route && built
-            ? { mailbox: route.mailbox, context: route.conversation?.context, mail: { ...built.mail, messageId: id }, messageIdHeader: built.messageIdHeader }
+            ? { mailbox: route.mailbox, context: route.conversation?.context, mail: built.mail, messageIdHeader: built.messageIdHeader }
             : undefined,
       })
       .catch((error: unknown) => {

@@ -2,23 +2,24 @@ import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { buffer } from 'node:stream/consumers';
 import DKIM from 'nodemailer/lib/dkim';
-import { LOOP_HEADER } from '../mail/extract.ts';
+import { LOOP_HEADER, stripReplyPrefixes } from '../mail/extract.ts';
 import { takeSubjectTokens } from '../mail/parameters.ts';
 import { BIDI_CONTROLS, withoutControls } from '../mail/strip.ts';
 import type { Templates } from '../mailer/templates.ts';
 import { buildTextMail, textNode } from '../mailer/text-mail.ts';
 import { newMessageId } from '../random-ids.ts';
-import { withLineFeeds } from '../sms/encoding.ts';
+import { hasVisibleText, withLineFeeds } from '../sms/encoding.ts';
 import { formatNumber, toInternationalDigits } from '../sms/numbers.ts';
 import { canTextBack, NO_REPLY_LOCAL_PART, senderKind } from '../sms/senders.ts';
 import type { Conversation, NewOutgoingMail } from '../store/types.ts';
 import { isoInZone } from '../timestamps.ts';
+import { replyReturnPath } from './return-path.ts';
 import type { Route } from './tracking.ts';
 
+/** What stands for the text of an SMS that has none (or only spaces): the mailbox is told, not shown a blank body. */
+export const EMPTY_SMS_NOTE = '[the SMS has no text: the phone sent it empty]';
 /** Subjects are one line; a longer one is cut here (RFC 5322 recommends 78-character lines). */
 const MAX_SUBJECT_CHARS = 200;
-/** Reply prefixes mail clients add, in several languages: one "Re:" is enough. */
-const REPLY_PREFIXES = /^(?:\s*(?:re|aw|sv|vs|antw|réf|ref|rif|odp|fw|fwd|wg)\s*(?:\[\d+\])?\s*:\s*)+/i;
 /** The tag the subject template adds; an earlier one in the original subject is not repeated. */
 const CONTEXT_TAG = /\s*\[\s*UserContext:[^\]]*\]/gi;
 
@@ -33,6 +34,8 @@ export interface InboundSms {
   readonly userContext: string | undefined;
   /** The SMS opts its number out (STOP) or back in: after an opt-out the relay refuses replies to the number. */
   readonly optOut?: { readonly action: 'stop' | 'start'; readonly keyword: string } | undefined;
+  /** A START's number was opted out when it came (undefined: not looked up): the mail says what the START changed. */
+  readonly wasOptedOut?: boolean | undefined;
   /** The number the phone texted, where the provider says (ReceivedSms.to). */
   readonly to?: string | undefined;
 }
@@ -89,11 +92,14 @@ function dkimSigner(dkim: ReplyMailSettings['mail']['dkim'], domainName: string)
  * `no-reply@<SMS domain>` and says so: a reply is refused by the relay with the reason, not lost.
  * The SMS text is only ever the body: header values are the relay's own or come from the stored
  * conversation, and nodemailer encodes them, so no CR/LF or encoded word from a phone becomes a header.
+ * It goes out with its own return path (replyReturnPath, about SMS `inboundId`): a bounce from a server
+ * behind the smarthost comes back to the relay and lists the SMS as undeliverable (docs/replies.md).
  */
 export async function buildReplyMail(
   sms: InboundSms,
   route: Route,
   options: ReplyMailOptions,
+  inboundId: string,
 ): Promise<{ readonly mail: NewOutgoingMail; readonly messageIdHeader: string }> {
   const textable = canTextBack(sms.number);
   const phoneAddress = `${textable ? toInternationalDigits(sms.number) : NO_REPLY_LOCAL_PART}@${options.smsDomain}`;
@@ -102,7 +108,7 @@ export async function buildReplyMail(
   const { conversation } = route;
   const data = {
     number,
-    text: bodyText(sms.text),
+    text: hasVisibleText(sms.text) ? bodyText(sms.text) : EMPTY_SMS_NOTE,
     // Every provider's time in one form; without one, when the relay got it, in the relay's zone.
     sentAt: sms.sentAt ?? isoInZone(sms.receivedAt),
     texted: sms.to === undefined ? undefined : formatNumber(sms.to),
@@ -116,7 +122,11 @@ export async function buildReplyMail(
         : undefined,
     /** What a START changed, said above the Reply line (which works again). */
     optIn:
-      sms.optOut?.action === 'start' ? `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.` : undefined,
+      sms.optOut?.action !== 'start'
+        ? undefined
+        : sms.wasOptedOut === false
+          ? `${number} texted ${sms.optOut.keyword}: it had not opted out, so nothing changed: SMS from this relay, and replies to this mail, reach it as before.`
+          : `${number} texted ${sms.optOut.keyword}: SMS from this relay, and replies to this mail, reach it again.`,
   };
 
   const root = textNode(options.smsDomain);
@@ -141,7 +151,7 @@ export async function buildReplyMail(
   );
   const raw = options.dkim ? await buffer(options.dkim.sign(built)) : built;
   return {
-    mail: { kind: 'reply', messageId: undefined, envelopeFrom: phoneAddress, recipients: [route.mailbox], raw },
+    mail: { kind: 'reply', messageId: inboundId, envelopeFrom: replyReturnPath(inboundId, options.smsDomain), recipients: [route.mailbox], raw },
     messageIdHeader,
   };
 }
@@ -167,12 +177,14 @@ function render(options: ReplyMailOptions, template: string, data: object, fallb
 }
 
 /**
- * The conversation's subject as its writer meant it: without reply prefixes, the context tag, or the
- * relay parameters the relay took from it (`UserContext:42 From:Acme Pump alarm`, docs/text.md), which
- * a reply to the reply mail would otherwise apply again.
+ * The conversation's subject as its writer meant it: without the reply and forward prefixes of every
+ * language the inbound side knows (src/mail/wordings.ts: `回复:`, `TR:`, `Odp.:`, `Réf. :` …, so Outlook's
+ * own Thread-Topic matches), the context tag, or the relay parameters the relay took from it
+ * (`UserContext:42 From:Acme Pump alarm`, docs/text.md), which a reply to the reply mail would otherwise
+ * apply again; and without bidi embeddings, overrides and isolates, as the body (bodyText).
  */
 function baseSubject(subject: string): string {
-  return oneLine(takeSubjectTokens(subject.replace(CONTEXT_TAG, ' ')).rest).replace(REPLY_PREFIXES, '');
+  return stripReplyPrefixes(oneLine(takeSubjectTokens(subject.replace(CONTEXT_TAG, ' ').replace(BIDI_CONTROLS, '')).rest));
 }
 
 function oneLine(text: string): string {

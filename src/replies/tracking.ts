@@ -19,14 +19,12 @@ export interface ReplyTrackingOptions {
 export interface ConversationClues {
   /** The context the mail names (parameter, subject, reply tag). */
   readonly userContext?: string | undefined;
-  /** That context came from the tag of a reply mail: the mail continues that conversation. */
-  readonly contextFromReplyTag: boolean;
   /** The Message-IDs the mail answers (In-Reply-To, References). */
   readonly threadIds: readonly string[];
-  /** Where replies go (Reply-To or From); undefined = nowhere. */
+  /** Where replies go (Reply-To or the author, src/mail/addresses.ts mailboxChoice); undefined = nowhere. */
   readonly mailbox: string | undefined;
-  /** The From: header's addresses: with `mailbox`, the mailboxes this mail is from. */
-  readonly fromAddresses: readonly string[];
+  /** The mail's author (From's one address, or the one its Sender names): with `mailbox`, the mailboxes this mail is from. */
+  readonly author: string | undefined;
 }
 
 /** The user context an outgoing mail carries, and what it writes to its conversations. */
@@ -68,7 +66,9 @@ export class ReplyTracking {
    * mail of that conversation (In-Reply-To/References, as a reply without a context is found): then
    * it continues the conversation, whose mailbox stays; otherwise the mail gets a new context, as one
    * naming none does. A conversation's own writer moves it to another mailbox by naming it (in any
-   * form, the reply tag or the thread too) with a new Reply-To.
+   * form, the reply tag or the thread too) with a new Reply-To; their mail that moves nothing continues
+   * it, in any form too (an ERP naming its ticket's context in each new mail): its first mail and subject
+   * stay the conversation's, so its reply mails keep the first mail in References (threadHeaders).
    */
   async outgoing(clues: ConversationClues, numbers: readonly string[]): Promise<OutgoingTracking> {
     const named = clues.userContext;
@@ -83,8 +83,7 @@ export class ReplyTracking {
       return { ...this.#result(clues, newUserContext(), false, []), notTaken };
     }
     const moves = conversations.some((found) => found.mailbox.toLowerCase() !== clues.mailbox?.toLowerCase());
-    const continues = (named === undefined || clues.contextFromReplyTag) && !moves;
-    return this.#result(clues, context, continues, conversations);
+    return this.#result(clues, context, !moves, conversations);
   }
 
   #result(clues: ConversationClues, userContext: string, continues: boolean, conversations: readonly Conversation[]): OutgoingTracking {
@@ -147,9 +146,13 @@ export class ReplyTracking {
   }
 }
 
-/** The mailboxes a mail is from: its Reply-To or From (mail addresses' case carries no meaning in practice: Bob@ and bob@ are one writer). */
+/**
+ * The mailboxes a mail is from: its mailbox and its author (mail addresses' case carries no meaning in
+ * practice: Bob@ and bob@ are one writer). Not every address of a From naming several: listing Alice's
+ * after one's own makes no mail Alice's.
+ */
 function ownMailboxes(clues: ConversationClues): Set<string> {
-  return new Set([clues.mailbox, ...clues.fromAddresses].flatMap((address) => (address ? [address.toLowerCase()] : [])));
+  return new Set([clues.mailbox, clues.author].flatMap((address) => (address ? [address.toLowerCase()] : [])));
 }
 
 /**

@@ -72,6 +72,7 @@ export class PartReassembly {
     const added = await store.addPart({
       provider,
       sender: sms.number,
+      recipient: sms.to,
       reference,
       total,
       index,
@@ -155,6 +156,8 @@ export class PartReassembly {
       {
         providerId: `part-set:${set.id}`,
         number: set.sender,
+        // The number texted, where the provider said it: the mail names it as a single SMS's does.
+        ...(set.recipient === undefined ? {} : { to: set.recipient }),
         text: textOfParts(set),
         sentAt: sentAtOfParts(set),
         ...conversationOfParts(set),

@@ -5,7 +5,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type
 import type { AcceptanceService } from '../acceptance/service.ts';
 import { readTlsPair, type TlsFiles } from '../config/tls.ts';
 import { partsCappedNote } from '../acceptance/new-mail.ts';
-import type { AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
+import type { AcceptedBounce, AcceptedForPostmaster, AcceptedMail, ContextNotTaken, Transaction } from '../acceptance/types.ts';
 import { asRelayError, ListenError, RELAY_ERRORS, RelayError, STORE_FAILURE_CODES, toSmtpError } from '../errors.ts';
 import { type Logger, turnedAwayLog } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
@@ -286,6 +286,18 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
               );
               return callback(null, queuedReply(outcome));
             }
+            if ('bounce' in outcome) {
+              const { id: msgId, by, bounce } = outcome;
+              const fields = { msgId, session: session.id, from: loggedSender(transaction.envelopeFrom), by, reason: maskNumbersIn(bounce.reason) };
+              if (!bounce.failed) logger.info(fields, 'smtp: a delay or success report about a reply mail taken; nothing changed');
+              else if (bounce.alreadyFailed) logger.info({ ...fields, to: bounce.mailbox }, 'smtp: a reply mail bounced again; it was failed already');
+              else
+                logger.warn(
+                  { ...fields, to: bounce.mailbox, number: maskNumber(bounce.number) },
+                  'smtp: a reply mail bounced after the smarthost took it: failed; its SMS is kept as undeliverable (smsrelay undeliverable)',
+                );
+              return callback(null, bounceReply(outcome));
+            }
             logger.info(
               {
                 msgId: outcome.id,
@@ -492,8 +504,19 @@ function queuedReply(accepted: AcceptedMail | AcceptedForPostmaster): string {
           accepted.replyToAddresses
             ? `the Reply-To names ${accepted.replyToAddresses.count} addresses: replies from the phone go to the first, ${accepted.replyToAddresses.mailbox}, only`
             : '',
+          accepted.mailboxNote ?? '',
         ].filter(Boolean);
   return `Ok: queued as ${accepted.id}${note.length > 0 ? ` (${note.join('; ')})` : ''}`;
+}
+
+/** The 250 text of a bounce taken at a reply mail's return path: what it changed. */
+function bounceReply({ id, bounce }: AcceptedBounce): string {
+  const what = !bounce.failed
+    ? 'a delay or success report: nothing changed'
+    : bounce.alreadyFailed
+      ? `the reply mail to ${bounce.mailbox} was failed already: nothing changed`
+      : `the reply mail to ${bounce.mailbox} is failed; its SMS is listed as undeliverable`;
+  return `Ok: bounce taken as ${id} (${what})`;
 }
 
 /** Why the mail went under another context than it named; "this number" only when it has one. */

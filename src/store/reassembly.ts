@@ -12,6 +12,8 @@ export interface NewSmsPart {
   readonly provider: string;
   /** E.164 or the sender as the provider named it: references are per sender. */
   readonly sender: string;
+  /** The number (or name) the phone texted, where the provider says (ReceivedSms.to): parts of one SMS went to one. */
+  readonly recipient: string | undefined;
   readonly reference: number;
   readonly total: number;
   readonly index: number;
@@ -118,6 +120,8 @@ export interface PartSet {
   readonly id: number;
   readonly provider: string;
   readonly sender: string;
+  /** As NewSmsPart's (undefined too for a set opened before schema 31). */
+  readonly recipient: string | undefined;
   readonly reference: number;
   readonly total: number;
   readonly firstSeen: number;
@@ -152,19 +156,25 @@ export interface ReassemblyStore {
   expirePartSets(before: number): Promise<number>;
 }
 
-/** Where a part goes, given the latest set of its sender, reference and total (both stores decide alike). */
+/** Where a part goes, given the latest set of its sender, recipient, reference and total (both stores decide alike). */
 export type Placement = 'into-latest' | 'repeat-of-closed' | 'late' | 'new-set';
 
 /**
- * `latest`: that set (open when `closedAt` is null); `present`: the text of the part's index already in it.
- * An open set takes the part (or already has it); a closed one has it already (a repeat), lacks it (late),
- * or holds another text there: a new SMS that reuses the reference.
+ * `latest`: that set (open when `closedAt` is null); `present`: the part of the part's index already in it.
+ * A part is the one present when it has its provider id (the provider retrying) or its text; one with
+ * neither is another SMS that reuses the reference, and opens a set of its own, open set or closed.
+ * Otherwise an open set takes the part (or already has it); a closed one has it already (a repeat) or
+ * lacks it (late).
  */
-export function placePart(latest: { readonly closedAt: number | null } | undefined, present: string | undefined, text: string): Placement {
+export function placePart(
+  latest: { readonly closedAt: number | null } | undefined,
+  present: Pick<StoredPart, 'providerId' | 'text'> | undefined,
+  part: Pick<NewSmsPart, 'providerId' | 'text'>,
+): Placement {
   if (!latest) return 'new-set';
+  if (present !== undefined && present.providerId !== part.providerId && present.text !== storableText(part.text)) return 'new-set';
   if (latest.closedAt === null) return 'into-latest';
-  if (present === undefined) return 'late';
-  return present === storableText(text) ? 'repeat-of-closed' : 'new-set';
+  return present === undefined ? 'late' : 'repeat-of-closed';
 }
 
 /** A part_sets row, as both stores read it. */
@@ -172,6 +182,7 @@ export interface PartSetRow {
   id: number;
   provider: string;
   sender: string;
+  recipient: string | null;
   reference: number;
   total: number;
   first_seen: number;
@@ -185,6 +196,7 @@ export function toPartSet(row: PartSetRow, parts: readonly StoredPart[]): PartSe
     id: row.id,
     provider: row.provider,
     sender: row.sender,
+    recipient: row.recipient ?? undefined,
     reference: row.reference,
     total: row.total,
     firstSeen: row.first_seen,
@@ -199,6 +211,7 @@ export function newSetRow(id: number, part: NewSmsPart): PartSetRow {
     id,
     provider: part.provider,
     sender: part.sender,
+    recipient: part.recipient ?? null,
     reference: part.reference,
     total: part.total,
     first_seen: part.receivedAt,

@@ -1,6 +1,7 @@
 import { RelayError, type StoreFailureCode } from '../errors.ts';
 import type { DeliveryState } from '../vocabulary.ts';
 import type {
+  BouncedReply,
   ClaimedMail,
   ClaimedSms,
   MailOutcome,
@@ -102,6 +103,20 @@ export const INBOUND_FINISHED = `inbound.mailbox IS NOT NULL AND EXISTS (
 export const PARTS_FINISHED = 'sms_parts.set_id IN (SELECT id FROM part_sets WHERE closed_at IS NOT NULL)';
 
 /** Store.queuedMailErrors's query, the limit as `limit` (SQL), for both stores. */
+/** A reply mail found by its return path, with its SMS's sender (both stores' bounceReplyMail). */
+export interface BouncedMailRow {
+  readonly id: number | string;
+  readonly status: string;
+  readonly recipients: string;
+  readonly number: string;
+}
+
+/** What a bounce did to the reply mail `row`: `alreadyFailed` when it was failed before it (its SMS unrouted then). */
+export function bouncedReply(row: BouncedMailRow, alreadyFailed: boolean): BouncedReply {
+  const [mailbox = ''] = JSON.parse(row.recipients) as string[];
+  return { mailbox, number: row.number, alreadyFailed };
+}
+
 export const queuedMailErrorsSql = (limit: string) =>
   `SELECT id, kind, message_id, last_error FROM mail_out WHERE status = 'queued' AND last_error IS NOT NULL ORDER BY id LIMIT ${limit}`;
 

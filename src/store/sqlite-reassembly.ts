@@ -18,8 +18,12 @@ import {
 
 export function prepareReassemblyStatements(db: Database) {
   return {
-    latestSet: db.prepare('SELECT * FROM part_sets WHERE provider = ? AND sender = ? AND reference = ? AND total = ? ORDER BY id DESC LIMIT 1'),
-    insertSet: db.prepare('INSERT INTO part_sets (provider, sender, reference, total, first_seen, latest_context) VALUES (?, ?, ?, ?, ?, ?) RETURNING id'),
+    latestSet: db.prepare(
+      'SELECT * FROM part_sets WHERE provider = ? AND sender = ? AND recipient IS ? AND reference = ? AND total = ? ORDER BY id DESC LIMIT 1',
+    ),
+    insertSet: db.prepare(
+      'INSERT INTO part_sets (provider, sender, recipient, reference, total, first_seen, latest_context) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id',
+    ),
     partsOf: db.prepare(`SELECT ${STORED_PART_COLUMNS} FROM sms_parts WHERE set_id = ? ORDER BY part_index`),
     insertPart: db.prepare(`INSERT INTO sms_parts (${STORED_PART_VALUES}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     overdue: db.prepare('SELECT * FROM part_sets WHERE closed_at IS NULL AND first_seen <= ? ORDER BY first_seen, id LIMIT ?'),
@@ -45,9 +49,9 @@ function insertPart(sql: ReassemblyStatements, setId: number, part: NewSmsPart):
 
 /** Runs inside a write transaction. */
 export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded {
-  const latest = sql.latestSet.get(part.provider, part.sender, part.reference, part.total) as SetRow | undefined;
+  const latest = sql.latestSet.get(part.provider, part.sender, part.recipient ?? null, part.reference, part.total) as SetRow | undefined;
   const present = latest && partsOf(sql, latest.id).find((stored) => stored.index === part.index);
-  const placement = placePart(latest && { closedAt: latest.closed_at }, present?.text, part.text);
+  const placement = placePart(latest && { closedAt: latest.closed_at }, present, part);
   if (latest && placement === 'into-latest') {
     if (!present) insertPart(sql, latest.id, part);
     return { kind: 'stored', set: toSet(sql, latest), repeat: present !== undefined };
@@ -57,7 +61,17 @@ export function addPart(sql: ReassemblyStatements, part: NewSmsPart): PartAdded 
     insertPart(sql, latest.id, part);
     return { kind: 'late', closedAt: latest.closed_at ?? part.receivedAt, latestContext: latest.latest_context ?? undefined };
   }
-  const { id } = sql.insertSet.get(part.provider, part.sender, part.reference, part.total, part.receivedAt, part.latestContext ?? null) as { id: number };
+  const { id } = sql.insertSet.get(
+    part.provider,
+    part.sender,
+    part.recipient ?? null,
+    part.reference,
+    part.total,
+    part.receivedAt,
+    part.latestContext ?? null,
+  ) as {
+    id: number;
+  };
   insertPart(sql, id, part);
   return { kind: 'stored', repeat: false, set: toSet(sql, newSetRow(id, part)) };
 }

@@ -9,6 +9,8 @@ import { DAMAGED_STORE_FIX } from './health.ts';
 import { DATA_DIR_MODE } from './lock.ts';
 import {
   asStoreError,
+  type BouncedMailRow,
+  bouncedReply,
   INBOUND_FINISHED,
   PARTS_FINISHED,
   RESUMED_DETAIL,
@@ -93,6 +95,7 @@ import type {
   MailOutcome,
   MailOutcomeRecorded,
   SmsClaimRequest,
+  BouncedReply,
   NewMail,
   NewOutgoingMail,
   NoticeGroup,
@@ -588,6 +591,25 @@ export class SqliteStore implements Store {
 
   async knowsSender(sender: string): Promise<boolean> {
     return this.#read(() => this.#replies.knowsSender.get(sender) !== undefined);
+  }
+
+  async knowsReturnPath(inboundId: string, returnPath: string): Promise<boolean> {
+    return this.#read(() => this.#replies.replyMailOfReturnPath.get(inboundId, returnPath) !== undefined);
+  }
+
+  bounceReplyMail(inboundId: string, returnPath: string, error: string): Promise<BouncedReply | undefined> {
+    return this.#write(() => {
+      const replies = this.#replies;
+      const mail = replies.replyMailOfReturnPath.get(inboundId, returnPath) as BouncedMailRow | undefined;
+      if (!mail) return undefined;
+      const now = Date.now();
+      const failed = replies.bounceReplyMail.run({ id: mail.id, error, now }).changes > 0;
+      if (failed) {
+        replies.unrouteRefusedReply.run(mail.id);
+        this.#sql.insertEventForMail.run(now, 'mail failed', error, mail.id);
+      }
+      return bouncedReply(mail, !failed);
+    });
   }
 
   acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {

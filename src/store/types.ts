@@ -288,6 +288,13 @@ export type MailOutcome =
   | { readonly id: number; readonly kind: 'retry'; readonly nextAttemptAt: number; readonly error: string }
   | { readonly id: number; readonly kind: 'failed'; readonly error: string };
 
+/** A reply mail a bounce came back for: where it went, the SMS's sender, and whether it was failed already (a repeated bounce). */
+export interface BouncedReply {
+  readonly mailbox: string;
+  readonly number: string;
+  readonly alreadyFailed: boolean;
+}
+
 /** Whether a mail's outcome was the mail's (`recorded`), or came after its lease was taken over (`late`). */
 export type MailOutcomeRecorded = 'recorded' | 'late';
 
@@ -488,6 +495,15 @@ export interface ReplyStore {
   knowsInbound(provider: string, providerId: string): Promise<boolean>;
   /** Whether an SMS from this sender (exactly as stored) was ever received. */
   knowsSender(sender: string): Promise<boolean>;
+  /** Whether the relay queued a reply mail about inbound SMS `inboundId` with this return path (its envelope sender, any case). */
+  knowsReturnPath(inboundId: string, returnPath: string): Promise<boolean>;
+  /**
+   * A bounce came back to a reply mail's return path after the smarthost took the mail: the mail is failed
+   * with `error` (a history line `mail failed`), and its SMS goes back among the undeliverable ones, in one
+   * transaction, as when the smarthost refuses it (recordMailOutcome). A mail failed already changes nothing
+   * (only its latest mail can be anything else: an SMS is rerouted once its mail failed). Undefined when no such mail is kept.
+   */
+  bounceReplyMail(inboundId: string, returnPath: string, error: string): Promise<BouncedReply | undefined>;
   /** Commits an inbound SMS with its mail; `duplicate` when the gateway id was seen (nothing written). */
   acceptInbound(inbound: NewInbound): Promise<{ readonly duplicate: boolean }>;
   /** Keeps a request no parser understood; its id is what `smsrelay quarantine show` takes. */

@@ -36,7 +36,7 @@ describe("thread-first text: the quoted copy of the relay's own reply mail is cu
       userContext: 'ctx-greek',
     };
     const route = { mailbox: 'alice@example.com', conversation: undefined };
-    const built = await buildReplyMail(received, route, options);
+    const built = await buildReplyMail(received, route, options, '01900000-0000-7000-8000-000000000001');
     replyId = built.messageIdHeader;
     sentBody = built.mail.raw.toString('utf8').split('\r\n\r\n').slice(1).join('\r\n\r\n');
     await suite.relay.relay.store.acceptInbound({

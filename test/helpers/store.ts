@@ -56,6 +56,7 @@ export async function assertPartsKeepContextAfterSchema17(store: Pick<Store, 'ad
   const added = await store.addPart({
     provider: 'smpp',
     sender: '+447700900501',
+    recipient: undefined,
     reference: 5,
     total: 2,
     index: 2,

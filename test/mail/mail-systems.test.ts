@@ -46,7 +46,7 @@ describe("answers to the relay's reply mail through mail systems and clients", (
       latestMessageIdHeader: '<server-down@example.com>',
       lastUsedAt: Date.now(),
     };
-    const built = await buildReplyMail(received, { mailbox: 'alice@example.com', conversation }, options);
+    const built = await buildReplyMail(received, { mailbox: 'alice@example.com', conversation }, options, '01900000-0000-7000-8000-000000000001');
     const parsed = await parseMail(built.mail.raw);
     sent = parsed.text ?? '';
     subject = parsed.subject ?? '';

@@ -35,7 +35,7 @@ describe("thread-first cutting keeps the writer's lines above the quoted reply m
   before(async () => {
     const options = replyMailOptions({ sms: { domains: ['sms.localhost'] }, smtp: { hostname: 'relay.test' }, mail: {} }, new Templates());
     const received = { number: PHONE, text: 'When do we meet?', sentAt: '2026-12-05T06:20:00Z', receivedAt: Date.now(), userContext: undefined };
-    const built = await buildReplyMail(received, { mailbox: 'alice@example.com', conversation: undefined }, options);
+    const built = await buildReplyMail(received, { mailbox: 'alice@example.com', conversation: undefined }, options, '01900000-0000-7000-8000-000000000001');
     const parsed = await parseMail(built.mail.raw);
     sent = parsed.text ?? '';
     subject = parsed.subject ?? '';

@@ -236,6 +236,39 @@ describe('Vonage through the relay', () => {
     assert.match((await simpleParser(mail.raw)).text ?? '', /^SMS from \+44 7700 900611 to \+44 7700 900777, /m);
   });
 
+  test("two long SMS from one phone to two of the account's numbers under one concat-ref are two SMS: no part is a duplicate, each mail names its number", async () => {
+    const post = async (to: string, messageId: string, index: number, text: string) => {
+      const fields = {
+        msisdn: '447700900885',
+        to,
+        messageId,
+        text,
+        type: 'text',
+        timestamp: '1764700000',
+        nonce: messageId,
+        concat: 'true',
+        'concat-ref': '33',
+        'concat-total': '2',
+        'concat-part': String(index),
+      };
+      const answer = await fetch(`http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...fields, sig: vonageSignature('relay-signature', 'sha512', new Map(Object.entries(fields))) }).toString(),
+      });
+      assert.equal(answer.status, 200);
+      return (await answer.json()) as { status?: string };
+    };
+    assert.equal((await post('447700900777', '0F00A001', 1, 'Alpha one, ')).status, 'part');
+    assert.equal((await post('447700900888', '0F00B001', 1, 'Bravo one, ')).status, 'part', 'another number texted: another SMS, not a repeat');
+    await post('447700900777', '0F00A002', 2, 'alpha two');
+    await post('447700900888', '0F00B002', 2, 'bravo two');
+    const alpha = await waitFor('the Alpha mail', () => sink.received.find((entry) => entry.raw.includes('alpha two')));
+    const bravo = await waitFor('the Bravo mail', () => sink.received.find((entry) => entry.raw.includes('bravo two')));
+    assert.match((await simpleParser(alpha.raw)).text ?? '', /^Alpha one, alpha two\n[\s\S]*^SMS from \+44 7700 900885 to \+44 7700 900777, /m);
+    assert.match((await simpleParser(bravo.raw)).text ?? '', /^Bravo one, bravo two\n[\s\S]*^SMS from \+44 7700 900885 to \+44 7700 900888, /m);
+  });
+
   test('a forged or missing sig: 403, by GET and by POST', async () => {
     const fields = { msisdn: '447700900182', to: '447700900000', messageId: '0F000001', text: 'forged', type: 'text', timestamp: '1764700000', nonce: 'n' };
     const base = `http://127.0.0.1:${relay.relay.httpPort}${paths.mo}`;

@@ -114,6 +114,27 @@ describe('the inbound service', () => {
     );
   });
 
+  test('START from a number that never opted out says it changed nothing; an empty SMS is mailed saying it was empty', async () => {
+    await sink.received([sms('mo-5', 'START')]);
+    const [start] = await queuedMail();
+    assert.match(
+      (await simpleParser(start?.raw ?? Buffer.alloc(0))).text ?? '',
+      /\+44 7700 900123 texted START: it had not opted out, so nothing changed: SMS from this relay, and replies to this mail, reach it as before\.\n/,
+    );
+    for (const [id, text] of [
+      ['mo-6', ''],
+      ['mo-7', ' \u200b '],
+    ]) {
+      await sink.received([sms(id ?? '', text ?? '')]);
+      const [empty] = await queuedMail();
+      assert.match(
+        (await simpleParser(empty?.raw ?? Buffer.alloc(0))).text ?? '',
+        /^\[the SMS has no text: the phone sent it empty\]\n\n-- \n/,
+        JSON.stringify(text),
+      );
+    }
+  });
+
   test('a report for an unknown SMS waits for it; what cannot be understood is quarantined', async () => {
     assert.deepEqual(await sink.reported([{ providerId: 'P9', number: '+447700900123', code: 1, state: 'delivered' }]), ['orphan']);
     await sink.quarantine('mo', 'not a form', '{"json":true}');
@@ -146,6 +167,7 @@ describe('a commit the store failed to confirm', () => {
         numbersSentUnder: (provider, providerId) => store.numbersSentUnder(provider, providerId),
         quarantine: (...args) => store.quarantine(...args),
         recordOptOut: (...args) => store.recordOptOut(...args),
+        isOptedOut: (number) => store.isOptedOut(number),
         recordSentParts: (sent) => store.recordSentParts(sent),
         applyPartReceipt: (receipt) => store.applyPartReceipt(receipt),
       },

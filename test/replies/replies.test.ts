@@ -402,6 +402,97 @@ describe('replies and delivery reports', () => {
     assert.ok(!sink.received.some((mail) => mail.to.some((address) => !/^[^\s<>"]+@[^\s<>"]+$/.test(address))));
   });
 
+  test("a Reply-To or From at the relay's own SMS domain is no mailbox (a loop): the next one is taken, else none, and the 250 says so", async () => {
+    // A Reply-To at the SMS domain, in any case, leaves the From.
+    for (const [digits, replyTo] of [
+      ['447700900704', '447700900999@sms.example.com'],
+      ['447700900705', 'MAILER-DAEMON@SMS.EXAMPLE.COM'],
+    ] as const) {
+      const { data } = await sendMail(smtpPort(), {
+        from: 'alice@example.com',
+        to: [`${digits}@sms.example.com`],
+        subject: 'Loop test',
+        body: 'hello',
+        headers: { From: 'alice@example.com', 'Reply-To': replyTo },
+      });
+      assert.equal(data?.code, 250, data?.text);
+      assert.ok(
+        data?.text.endsWith(`(the Reply-To ${replyTo} is at this relay's SMS domain (a loop): not taken; the phone's replies go to alice@example.com)`),
+        data?.text,
+      );
+      const sms = await smsTo(digits);
+      gateway.simulator.sendMo({ from: digits, text: `answer ${digits}`, usercontext: sms.userContext });
+      await waitFor(`the answer to alice (${digits})`, () => mailsTo('alice@example.com').some((mail) => mail.raw.includes(`answer ${digits}`)));
+    }
+    // A device whose own From is at the SMS domain: no mailbox, so the default one.
+    const { data } = await sendMail(smtpPort(), {
+      from: 'ups@example.com',
+      to: ['447700900791@sms.example.com'],
+      subject: 'UPS on battery',
+      body: 'Rack 1',
+      headers: { From: 'ups-alerts@sms.example.com' },
+    });
+    assert.match(
+      data?.text ?? '',
+      /\(the From ups-alerts@sms\.example\.com is at this relay's SMS domain \(a loop\): not taken; the phone's replies go as for a mail without one: to the number's latest conversation, else the default mailbox\)$/,
+    );
+    const sms = await smsTo('447700900791');
+    gateway.simulator.sendMo({ from: '447700900791', text: 'ack ups', usercontext: sms.userContext });
+    await waitFor('the answer in the default mailbox', () => mailsTo('ops@example.com').some((mail) => mail.raw.includes('ack ups')));
+    assert.ok(!sink.received.some((mail) => mail.to.some((address) => address.toLowerCase().endsWith('@sms.example.com'))), 'nothing mailed to the SMS domain');
+  });
+
+  test("a From naming several addresses moves nobody's conversation: its Sender among them is the author, else none is; the 250 says which", async () => {
+    let phone = 447700900786;
+    for (const [sender, decided] of [
+      ['mallory@evil.example', "the From names 2 addresses: its Sender, mallory@evil.example, wrote it; the phone's replies go to mallory@evil.example"],
+      [undefined, "the From names 2 addresses and its Sender none of them: none is taken; the phone's replies go as for a mail without one"],
+    ] as const) {
+      const digits = String(phone++);
+      await write('alice@example.com', digits, 'Pump', 'pump 4 tripped');
+      const alice = await smsTo(digits);
+      const { data } = await sendMail(smtpPort(), {
+        from: 'mallory@evil.example',
+        to: [`${digits}@sms.example.com`],
+        subject: `Update [UserContext: ${alice.userContext}]`,
+        body: 'reply with code',
+        headers: { From: '"Mallory" <mallory@evil.example>, "Alice" <ALICE@example.com>', ...(sender ? { Sender: sender } : {}) },
+      });
+      assert.equal(data?.code, 250, data?.text);
+      const sent = await smsTo(digits, 2);
+      assert.notEqual(sent.userContext, alice.userContext, "not under Alice's context");
+      assert.ok(data?.text.includes(`UserContext ${alice.userContext} is another mailbox's conversation with this number`), data?.text);
+      assert.ok(data?.text.includes(decided), data?.text);
+      gateway.simulator.sendMo({ from: digits, text: `code 4711 (${digits})`, usercontext: alice.userContext });
+      await waitFor("the answer under Alice's context, to Alice", () =>
+        mailsTo('alice@example.com').some((mail) => mail.raw.includes(`code 4711 (${digits})`)),
+      );
+      assert.ok(!mailsTo('mallory@evil.example').some((mail) => mail.raw.includes(`code 4711 (${digits})`)));
+    }
+  });
+
+  test("a writer's new mail naming its own conversation's context (an ERP's ticket) continues it: References keeps the first mail, the subject stays", async () => {
+    const digits = '447700900710';
+    for (const [turn, messageId] of [
+      [1, '<ticket-4412-a@example.com>'],
+      [2, '<ticket-4412-b@example.com>'],
+    ] as const) {
+      await write('erp@example.com', digits, turn === 1 ? 'Ticket 4412' : 'Ticket 4412 escalated', `update ${turn}`, {
+        'X-UserContext': 'T4412',
+        'Message-ID': messageId,
+      });
+      const sms = await smsTo(digits, turn);
+      assert.equal(sms.userContext, 'T4412');
+      gateway.simulator.sendMo({ from: digits, text: `seen ${turn}`, usercontext: 'T4412' });
+      const reply = await simpleParser(
+        (await waitFor(`answer ${turn}`, () => mailsTo('erp@example.com').find((mail) => mail.raw.includes(`seen ${turn}`)))).raw,
+      );
+      assert.equal(reply.inReplyTo, messageId);
+      assert.deepEqual([reply.references].flat(), turn === 1 ? [messageId] : ['<ticket-4412-a@example.com>', messageId]);
+      assert.equal(reply.subject, 'Re: Ticket 4412 [UserContext: T4412]');
+    }
+  });
+
   test('a repeated MO (the gateway retrying) makes one mail, also after a restart', async () => {
     const form = { from: '447700900126', text: 'dup test', msgid: '90000000000000000001', sent: '2026-11-23T09:00:00+00:00' };
     const first = await postForm(WEBHOOK_PATHS.mo, form);
@@ -536,6 +627,115 @@ describe('replies and delivery reports', () => {
     assert.equal(mail.subject, 'SMS from +44 7700 900132');
     assert.match(mail.text ?? '', /Bcc: evil@example\.com/);
     assert.equal(sink.received.at(-1)?.to.join(), 'ops@example.com');
+  });
+
+  test('a reply mail the smarthost took and a mailbox server bounced later: the bounce to its return path fails it and lists the SMS as undeliverable; a forged, foreign or non-bounce mail there is refused', async () => {
+    const sendBounce = (returnPath: string, from: string, subject: string, headers: Record<string, string>, body: string) =>
+      sendMail(smtpPort(), {
+        from,
+        to: [returnPath],
+        subject,
+        body,
+        headers: { From: `Mail Delivery System <${from || 'MAILER-DAEMON@mx.example.com'}>`, ...headers },
+      });
+    const answered = async (mailbox: string, number: string, text: string) => {
+      await write(mailbox, number, 'Pump', 'pump 4 tripped');
+      const sms = await smsTo(number);
+      gateway.simulator.sendMo({ from: number, text, usercontext: sms.userContext });
+      return mailTo(mailbox);
+    };
+
+    // Postfix's RFC 3464 report, from the null sender.
+    const reply = await answered('gone-later@example.com', '447700900870', 'Call me on 555-0100, urgent');
+    const returnPath = reply.from;
+    assert.match(returnPath, /^bounces\+[0-9a-f]{32}\.[0-9a-z]{13}@sms\.example\.com$/, 'the return path names the reply (VERP)');
+    assert.equal((await simpleParser(reply.raw)).from?.value[0]?.address, '447700900870@sms.example.com', 'Reply still answers the phone');
+    const report = [
+      '--B',
+      'Content-Type: text/plain',
+      '',
+      '<gone-later@example.com>: host mbox.example.com said: 550 5.1.1 User unknown',
+      '',
+      '--B',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; mx.example.com',
+      '',
+      'Final-Recipient: rfc822; gone-later@example.com',
+      'Action: failed',
+      'Status: 5.1.1',
+      'Diagnostic-Code: smtp; 550 5.1.1 <gone-later@example.com>: Recipient address',
+      '    rejected: User unknown',
+      '',
+      '--B',
+      'Content-Type: text/rfc822-headers',
+      '',
+      `From: ${returnPath}`,
+      '',
+      '--B--',
+    ].join('\r\n');
+    const dsn = { 'Content-Type': 'multipart/report; report-type=delivery-status; boundary="B"' };
+    const bounced = await sendBounce(returnPath, '', 'Undelivered Mail Returned to Sender', dsn, report);
+    assert.equal(bounced.rcpt[0]?.code, 250, bounced.rcpt[0]?.text);
+    assert.equal(bounced.data?.code, 250, bounced.data?.text);
+    assert.match(
+      bounced.data?.text ?? '',
+      /^2\.6\.0 Ok: bounce taken as \S+ \(the reply mail to gone-later@example\.com is failed; its SMS is listed as undeliverable\)$/,
+    );
+    const listed = (await relay.relay.store.undeliverableInbound(100)).find((sms) => sms.number === '+447700900870');
+    assert.equal(listed?.text, 'Call me on 555-0100, urgent');
+    assert.equal(listed?.refused?.mailbox, 'gone-later@example.com');
+    assert.equal(
+      listed?.refused?.error,
+      'bounced after the smarthost took it: 5.1.1 smtp; 550 5.1.1 <gone-later@example.com>: Recipient address rejected: User unknown',
+    );
+    const history = await relay.relay.store.events(listed?.id ?? '');
+    assert.ok(
+      history.some((event) => event.kind === 'mail failed' && /bounced after the smarthost took it: 5\.1\.1/.test(event.detail ?? '')),
+      JSON.stringify(history),
+    );
+    const again = await sendBounce(returnPath, '', 'Undelivered Mail Returned to Sender', dsn, report);
+    assert.match(again.data?.text ?? '', /\(the reply mail to gone-later@example\.com was failed already: nothing changed\)$/);
+
+    // Exchange's NDR, from an address and not a report.
+    const ndr = await answered('full@example.com', '447700900871', 'Gate 4 at noon');
+    const exchange = await sendBounce(
+      ndr.from,
+      'postmaster@example.com',
+      'Undeliverable: Re: Pump',
+      {},
+      "Delivery has failed to these recipients or groups:\r\n\r\nfull@example.com\r\nThe mailbox is full.\r\n\r\nRemote Server returned '554 5.2.2 mailbox full'\r\n",
+    );
+    assert.match(exchange.data?.text ?? '', /is failed; its SMS is listed as undeliverable\)$/, exchange.data?.text);
+    const full = (await relay.relay.store.undeliverableInbound(100)).find((sms) => sms.number === '+447700900871');
+    assert.equal(full?.refused?.error, "bounced after the smarthost took it: Remote Server returned '554 5.2.2 mailbox full'");
+
+    // A delay warning changes nothing; nor does a mail that is no bounce, which is refused.
+    const fine = await answered('slow@example.com', '447700900872', 'On my way');
+    const delayed = await sendBounce(
+      fine.from,
+      '',
+      'Delayed Mail (still being retried)',
+      dsn,
+      report.replace('Action: failed', 'Action: delayed').replace('Status: 5.1.1', 'Status: 4.4.1'),
+    );
+    assert.match(delayed.data?.text ?? '', /\(a delay or success report: nothing changed\)$/);
+    const person = await sendMail(smtpPort(), { from: 'slow@example.com', to: [fine.from], subject: 'Re: Pump', body: 'thanks' });
+    assert.equal(person.data?.code, 550);
+    assert.match(person.data?.text ?? '', /^5\.7\.1 This address takes bounces only/);
+    assert.equal(
+      (await relay.relay.store.undeliverableInbound(100)).find((sms) => sms.number === '+447700900872'),
+      undefined,
+    );
+
+    // A return path the relay never gave (another token of the same SMS, or another SMS) is refused at RCPT.
+    for (const forged of [fine.from.replace(/\.[0-9a-z]{13}@/, '.0000000000000@'), 'bounces+0190aaaa0000700080000000000000ff.abcdefghijklm@sms.example.com']) {
+      const refused = await sendBounce(forged, '', 'Undelivered Mail Returned to Sender', dsn, report);
+      assert.equal(refused.rcpt[0]?.code, 550, forged);
+      assert.match(refused.rcpt[0]?.text ?? '', /^5\.1\.1 No such return path/);
+    }
+    const mixed = await sendMail(smtpPort(), { from: '', to: [fine.from, '447700900872@sms.example.com'], body: 'x' });
+    assert.equal(mixed.rcpt[1]?.code, 452);
   });
 
   test("the relay's own mail, auto-replies and bounces never become SMS", async () => {

@@ -34,10 +34,48 @@ const conversation = (subject: string): Route => ({
 
 describe('the reply mail', () => {
   test('one "Re:", one context tag, however often the subject went back and forth', async () => {
-    const { mail } = await buildReplyMail(sms, conversation('RE: AW: Re: Server down [UserContext: ab12cd34]'), options);
+    const { mail } = await buildReplyMail(
+      sms,
+      conversation('RE: AW: Re: Server down [UserContext: ab12cd34]'),
+      options,
+      '01900000-0000-7000-8000-000000000001',
+    );
     const parsed = await simpleParser(mail.raw);
     assert.equal(parsed.subject, 'Re: Server down [UserContext: ab12cd34]');
-    assert.deepEqual([mail.envelopeFrom, mail.recipients], ['447700900123@sms.example.com', ['alice@example.com']]);
+    assert.equal(parsed.from?.value[0]?.address, '447700900123@sms.example.com');
+    // The return path names the SMS and this one mail (VERP): a later bounce finds them (docs/replies.md).
+    assert.match(mail.envelopeFrom, /^bounces\+01900000000070008000000000000001\.[0-9a-z]{13}@sms\.example\.com$/);
+    assert.deepEqual(mail.recipients, ['alice@example.com']);
+  });
+
+  test('reply and forward prefixes of every language the inbound side knows leave the subject and Thread-Topic, as do bidi controls', async () => {
+    const subjects = [
+      '回复: Pump',
+      '答复: Pump',
+      '返信: Pump',
+      'TR: Pump',
+      'RV: Pump',
+      'YNT: Pump',
+      'Doorst: Pump',
+      'ΑΠ: Pump',
+      'Odp.: Pump',
+      'Réf. : Pump',
+      'SV: VS: Pump',
+      'Re[2]: Pump',
+      '[EXTERNAL] RE: Pump',
+    ];
+    for (const subject of subjects) {
+      const { mail } = await buildReplyMail(sms, conversation(subject), options, '01900000-0000-7000-8000-000000000001');
+      const parsed = await simpleParser(mail.raw);
+      assert.equal(parsed.subject, 'Re: Pump [UserContext: ab12cd34]', subject);
+      assert.equal(parsed.headers.get('thread-topic'), 'Pump', subject);
+    }
+    // U+202E would show "Pump gnp.exe alarm" reversed: dropped, as from the body.
+    const { mail } = await buildReplyMail(sms, conversation('Pump \u202e\u200bgnp.exe alarm'), options, '01900000-0000-7000-8000-000000000001');
+    const parsed = await simpleParser(mail.raw);
+    assert.equal(parsed.subject, 'Re: Pump \u200bgnp.exe alarm [UserContext: ab12cd34]');
+    // An unstructured header mailparser leaves encoded: its UTF-8 holds the zero-width space, not the override.
+    assert.equal(parsed.headers.get('thread-topic'), '=?UTF-8?Q?Pump_=E2=80=8Bgnp=2Eexe_alarm?=');
   });
 
   test("the subject's relay parameters are not the conversation's subject: the reply mail has the writer's words", async () => {
@@ -50,7 +88,7 @@ describe('the reply mail', () => {
       'UserContext:T98': 'SMS from +44 7700 900123 [UserContext: ab12cd34]',
     };
     for (const [subject, expected] of Object.entries(subjects)) {
-      const { mail } = await buildReplyMail(sms, conversation(subject), options);
+      const { mail } = await buildReplyMail(sms, conversation(subject), options, '01900000-0000-7000-8000-000000000001');
       assert.equal((await simpleParser(mail.raw)).subject, expected, subject);
     }
   });
@@ -60,7 +98,7 @@ describe('the reply mail', () => {
     const parent = Buffer.concat([Buffer.from([1]), Buffer.from((headerTime >> 24n).toString(16).padStart(10, '0'), 'hex'), Buffer.alloc(16, 0xab)]);
     const route = conversation('RE: Server down [UserContext: ab12cd34]');
     const answering = { ...route, conversation: route.conversation && { ...route.conversation, latestThreadIndex: parent.toString('base64') } };
-    const parsed = await simpleParser((await buildReplyMail(sms, answering, options)).mail.raw);
+    const parsed = await simpleParser((await buildReplyMail(sms, answering, options, '01900000-0000-7000-8000-000000000001')).mail.raw);
     assert.equal(parsed.headers.get('thread-topic'), 'Server down');
     const index = Buffer.from(String(parsed.headers.get('thread-index')), 'base64');
     assert.equal(index.length, 27);
@@ -70,20 +108,20 @@ describe('the reply mail', () => {
     assert.equal(block >>> 31, 0);
     assert.equal(block & 0x7fffffff, Number((6n * 60n * 10_000_000n + (headerTime & 0xffffffn)) >> 18n));
     // A mail without a Thread-Index is answered without one (the topic still goes).
-    const plain = await simpleParser((await buildReplyMail(sms, route, options)).mail.raw);
+    const plain = await simpleParser((await buildReplyMail(sms, route, options, '01900000-0000-7000-8000-000000000001')).mail.raw);
     assert.deepEqual([plain.headers.get('thread-topic'), plain.headers.has('thread-index')], ['Server down', false]);
   });
 
   test('text that looks like headers stays body text', async () => {
     const hostile = { ...sms, text: 'x\r\nBcc: evil@example.com\r\n\r\n=?UTF-8?B?aGk=?=' };
-    const parsed = await simpleParser((await buildReplyMail(hostile, conversation('Server down'), options)).mail.raw);
+    const parsed = await simpleParser((await buildReplyMail(hostile, conversation('Server down'), options, '01900000-0000-7000-8000-000000000001')).mail.raw);
     assert.equal(parsed.bcc, undefined);
     assert.match(parsed.text ?? '', /Bcc: evil@example\.com/);
   });
 
   test('an SMS with a lone CR and control characters is one well-formed mail, byte for byte the same through the Maildir and the smarthost', async () => {
     const odd = { ...sms, text: 'a\rb\r\nc\nd\u0000e\u001bf\u007fg\th\r' };
-    const { mail } = await buildReplyMail(odd, conversation('Server down'), options);
+    const { mail } = await buildReplyMail(odd, conversation('Server down'), options, '01900000-0000-7000-8000-000000000001');
     const raw = mail.raw.toString('latin1');
     assert.doesNotMatch(raw, /\r(?!\n)|(?<!\r)\n/, 'CR and LF only together (RFC 5322 §2.3)');
     assert.deepEqual(
@@ -116,13 +154,14 @@ describe('the reply mail', () => {
 
   test('bidi embeddings, overrides and isolates from the phone are dropped, its marks kept; U+2028/U+2029 are line breaks', async () => {
     const bidi = { ...sms, text: 'see \u202etxt.exe\u202c and \u2066x\u2069\u202a\u202b\u202d\u2067\u2068\u2028next\u2029last \u05e9\u200f\u200e.' };
-    const text = (await simpleParser((await buildReplyMail(bidi, conversation('Server down'), options)).mail.raw)).text ?? '';
+    const text =
+      (await simpleParser((await buildReplyMail(bidi, conversation('Server down'), options, '01900000-0000-7000-8000-000000000001')).mail.raw)).text ?? '';
     assert.match(text, /^see txt\.exe and x\nnext\nlast \u05e9\u200f\u200e\.\n/);
     assert.doesNotMatch(text, /[\u202a-\u202e\u2066-\u2069\u2028\u2029]/);
   });
 
   test('a subject with line breaks stays one header line', async () => {
-    const { mail } = await buildReplyMail(sms, conversation('Server\r\nBcc: evil@example.com'), options);
+    const { mail } = await buildReplyMail(sms, conversation('Server\r\nBcc: evil@example.com'), options, '01900000-0000-7000-8000-000000000001');
     const parsed = await simpleParser(mail.raw);
     assert.equal(parsed.bcc, undefined);
     assert.equal(parsed.subject, 'Re: Server Bcc: evil@example.com [UserContext: ab12cd34]');
@@ -135,7 +174,7 @@ describe('the reply mail', () => {
       keySelector: 'sms2026',
       privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
     });
-    const { mail } = await buildReplyMail(sms, conversation('Server down'), { ...options, dkim });
+    const { mail } = await buildReplyMail(sms, conversation('Server down'), { ...options, dkim }, '01900000-0000-7000-8000-000000000001');
     const signature = /^DKIM-Signature: (.+(?:\r\n[ \t].+)*)/m.exec(mail.raw.toString())?.[1] ?? '';
     assert.match(signature, /d=sms\.example\.com/);
     assert.match(signature, /s=sms2026/);

@@ -7,7 +7,7 @@ import { forEachStore } from '../helpers/stores.ts';
 
 const PHONE = '+447700900123';
 const WINDOW_MS = 7 * 24 * 60 * 60_000;
-const NO_CLUES: ConversationClues = { userContext: undefined, contextFromReplyTag: false, threadIds: [], mailbox: undefined, fromAddresses: [] };
+const NO_CLUES: ConversationClues = { userContext: undefined, threadIds: [], mailbox: undefined, author: undefined };
 
 /** Reply tracking on each real store: the context a mail carries, and where a phone's answer goes. */
 forEachStore((kind) =>
@@ -22,7 +22,7 @@ forEachStore((kind) =>
 
     /** Commits a mail to PHONE with `clues` (From: its mailbox unless they say), as acceptance does; the context it got. */
     const send = async (clues: Partial<ConversationClues>, messageIdHeader: string, receivedAt = 1_000) => {
-      const { userContext, conversation } = await tracking.outgoing({ ...NO_CLUES, fromAddresses: clues.mailbox ? [clues.mailbox] : [], ...clues }, [PHONE]);
+      const { userContext, conversation } = await tracking.outgoing({ ...NO_CLUES, author: clues.mailbox, ...clues }, [PHONE]);
       await store.acceptMail(
         mail([PHONE], {
           receivedAt,
@@ -65,20 +65,18 @@ forEachStore((kind) =>
       await commit('c1', 'alice@example.com', '<alice-1@example.com>');
       assert.equal((await tracking.route(PHONE, 'c1', 2_000))?.mailbox, 'alice@example.com');
       // Alice's own mail, her replies now to Carol.
-      await send({ userContext: 'c1', mailbox: 'carol@example.com', fromAddresses: ['Alice@Example.com'] }, '<alice-2@example.com>', 1_500);
+      await send({ userContext: 'c1', mailbox: 'carol@example.com', author: 'Alice@Example.com' }, '<alice-2@example.com>', 1_500);
       assert.equal((await tracking.route(PHONE, 'c1', 2_000))?.mailbox, 'carol@example.com');
     });
 
     test("another mailbox naming a conversation's context, in any form, gets a new one; the conversation stays", async () => {
       await commit('bob-ctx', 'bob@example.com', '<bob-1@example.com>');
-      for (const contextFromReplyTag of [false, true]) {
-        const clues = { ...NO_CLUES, userContext: 'bob-ctx', contextFromReplyTag, mailbox: 'mallory@example.com', fromAddresses: ['mallory@example.com'] };
-        const mallory = await tracking.outgoing(clues, [PHONE]);
-        assert.notEqual(mallory.userContext, 'bob-ctx');
-        assert.match(mallory.userContext, /^[0-9a-z]{8}$/);
-        assert.deepEqual(mallory.conversation, { mailbox: 'mallory@example.com', continues: false });
-        assert.deepEqual(mallory.notTaken, { context: 'bob-ctx', numbers: [PHONE] });
-      }
+      const clues = { ...NO_CLUES, userContext: 'bob-ctx', mailbox: 'mallory@example.com', author: 'mallory@example.com' };
+      const mallory = await tracking.outgoing(clues, [PHONE]);
+      assert.notEqual(mallory.userContext, 'bob-ctx');
+      assert.match(mallory.userContext, /^[0-9a-z]{8}$/);
+      assert.deepEqual(mallory.conversation, { mailbox: 'mallory@example.com', continues: false });
+      assert.deepEqual(mallory.notTaken, { context: 'bob-ctx', numbers: [PHONE] });
       const given = await send({ userContext: 'bob-ctx', mailbox: 'mallory@example.com' }, '<mallory-1@example.com>', 1_500);
       assert.equal((await tracking.route(PHONE, 'bob-ctx', 2_000))?.mailbox, 'bob@example.com');
       assert.equal((await tracking.route(PHONE, given, 2_000))?.mailbox, 'mallory@example.com');
@@ -89,10 +87,9 @@ forEachStore((kind) =>
         {
           ...NO_CLUES,
           userContext: 'bob-ctx',
-          contextFromReplyTag: true,
           threadIds: ['<bob-1@example.com>'],
           mailbox: 'carol@example.com',
-          fromAddresses: ['carol@example.com'],
+          author: 'carol@example.com',
         },
         [PHONE],
       );

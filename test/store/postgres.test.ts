@@ -155,7 +155,16 @@ describeOnPostgres('PostgreSQL: databases that are not ours, and the commands', 
     const file = storeFile();
     const source = SqliteStore.open({ file, busyTimeoutMs: 100 });
     for (let index = 0; index < 3; index += 1) await source.acceptMail(mail(['+447700900123', '+447700900124']));
-    const longSmsPart = { provider: 'smpp', sender: '+447700900123', reference: 9, total: 2, index: 1, providerId: 'p9-1', text: 'first ' };
+    const longSmsPart = {
+      provider: 'smpp',
+      sender: '+447700900123',
+      recipient: undefined,
+      reference: 9,
+      total: 2,
+      index: 1,
+      providerId: 'p9-1',
+      text: 'first ',
+    };
     await source.addPart({ ...longSmsPart, sentAt: '2026-03-14T09:00:05+00:00', userContext: 'ctx-9', trackingId: 'trk-9', receivedAt: 1_000 });
     await source.close();
     const url = (await freshDatabase()) ?? '';

@@ -193,6 +193,82 @@ forEachStore((kind) =>
       );
     });
 
+    test("a bounce to a reply mail's return path fails that mail and lists its SMS; another path or SMS finds nothing; a second bounce changes nothing", async () => {
+      const first = 'bounces+in-gone.aaaaaaaaaaaaa@sms.example.com';
+      const inbound = answerToGone('c1', 1_000, '<in-gone@relay>');
+      const route = inbound.route;
+      assert.ok(route);
+      await store.acceptInbound({ ...inbound, route: { ...route, mail: { ...route.mail, envelopeFrom: first } } });
+      const [claimed] = await store.claimDueMail({ owner: 't', now: Date.now() + 1_000, leaseUntil: Date.now() + 60_000, limit: 10 });
+      assert.ok(claimed);
+      await store.recordMailOutcome({ id: claimed.id, kind: 'sent', response: '250 2.0.0 Ok' }, 't');
+
+      assert.equal(await store.knowsReturnPath('in-gone', first.toUpperCase()), true, 'in any case');
+      assert.equal(await store.knowsReturnPath('in-gone', 'bounces+in-gone.bbbbbbbbbbbbb@sms.example.com'), false);
+      assert.equal(await store.knowsReturnPath('in-other', first), false);
+      assert.equal(await store.bounceReplyMail('in-gone', 'bounces+in-gone.bbbbbbbbbbbbb@sms.example.com', 'x'), undefined);
+      assert.deepEqual(await store.undeliverableInbound(10), []);
+
+      const error = 'bounced after the smarthost took it: 5.1.1 smtp; 550 5.1.1 User unknown';
+      assert.deepEqual(await store.bounceReplyMail('in-gone', first, error), { mailbox: 'gone@example.com', number: PHONE, alreadyFailed: false });
+      const [listed] = await store.undeliverableInbound(10);
+      assert.equal(listed?.id, 'in-gone');
+      assert.deepEqual(listed?.refused, { mailbox: 'gone@example.com', error });
+      assert.ok((await store.events('in-gone')).some((event) => event.kind === 'mail failed' && event.detail === error));
+
+      // Rerouted, then a second bounce of the first mail: the rerouted SMS keeps its new mailbox.
+      const rerouted = {
+        kind: 'reply' as const,
+        messageId: 'in-gone',
+        envelopeFrom: 'bounces+in-gone.ccccccccccccc@sms.example.com',
+        recipients: ['ops@example.com'],
+        raw: Buffer.from('x'),
+      };
+      assert.equal(await store.rerouteInbound('in-gone', 'ops@example.com', rerouted), true);
+      assert.deepEqual(await store.bounceReplyMail('in-gone', first, 'again'), { mailbox: 'gone@example.com', number: PHONE, alreadyFailed: true });
+      assert.deepEqual(await store.undeliverableInbound(10), []);
+    });
+
+    test("a long SMS's parts: one set per number texted; a part with another provider id and text at a place taken is another SMS, never a repeat", async () => {
+      const part = (recipient: string | undefined, index: number, providerId: string, text: string) =>
+        store.addPart({
+          provider: 'vonage',
+          sender: PHONE,
+          recipient,
+          reference: 33,
+          total: 2,
+          index,
+          providerId,
+          text,
+          sentAt: undefined,
+          userContext: undefined,
+          trackingId: undefined,
+          receivedAt: 1_000,
+        });
+      const alpha = await part('447700900777', 1, 'A1', 'Alpha one, ');
+      const bravo = await part('447700900888', 1, 'B1', 'Bravo one, ');
+      assert.ok(alpha.kind === 'stored' && bravo.kind === 'stored');
+      assert.notEqual(alpha.set.id, bravo.set.id);
+      assert.equal(bravo.set.recipient, '447700900888');
+      // The provider retrying (its id), or the same text again: a repeat.
+      for (const [id, text] of [
+        ['B1', 'changed'],
+        ['B9', 'Bravo one, '],
+      ]) {
+        const again = await part('447700900888', 1, id ?? '', text ?? '');
+        assert.ok(again.kind === 'stored' && again.repeat && again.set.id === bravo.set.id, `${id} ${text}`);
+      }
+      // Neither: another SMS that reuses the reference, in a set of its own.
+      const charlie = await part('447700900888', 1, 'C1', 'Charlie one, ');
+      assert.ok(charlie.kind === 'stored' && !charlie.repeat && charlie.set.id !== bravo.set.id);
+      const complete = await part('447700900777', 2, 'A2', 'alpha two');
+      assert.ok(complete.kind === 'stored');
+      assert.deepEqual(
+        complete.set.parts.map((stored) => stored.text),
+        ['Alpha one, ', 'alpha two'],
+      );
+    });
+
     test('an SMS rerouted from its refused mailbox keeps its conversation: subject, tag, thread; a reply to it continues it', async () => {
       const first = { ...withContext('c9', 'gone@example.com'), messageIdHeader: '<gone-1@example.com>', subject: 'Gone conv' };
       await store.acceptMail(first);
@@ -406,6 +482,7 @@ forEachStore((kind) =>
         store.addPart({
           provider: 'smpp',
           sender: PHONE,
+          recipient: undefined,
           reference,
           total: 2,
           index,

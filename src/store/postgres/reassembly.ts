@@ -34,12 +34,12 @@ async function insertPart(client: Client, setId: number, part: NewSmsPart): Prom
 /** Runs inside a write transaction; the set's row is locked so that two relays' parts of one set do not race. */
 export async function addPart(client: Client, part: NewSmsPart): Promise<PartAdded> {
   const { rows } = await client.query<SetRow>(
-    'SELECT * FROM part_sets WHERE provider = $1 AND sender = $2 AND reference = $3 AND total = $4 ORDER BY id DESC LIMIT 1 FOR UPDATE',
-    [part.provider, part.sender, part.reference, part.total],
+    'SELECT * FROM part_sets WHERE provider = $1 AND sender = $2 AND recipient IS NOT DISTINCT FROM $3 AND reference = $4 AND total = $5 ORDER BY id DESC LIMIT 1 FOR UPDATE',
+    [part.provider, part.sender, part.recipient ?? null, part.reference, part.total],
   );
   const latest = rows[0];
   const present = latest && (await partsOf(client, latest.id)).find((stored) => stored.index === part.index);
-  const placement = placePart(latest && { closedAt: latest.closed_at }, present?.text, part.text);
+  const placement = placePart(latest && { closedAt: latest.closed_at }, present, part);
   if (latest && placement === 'into-latest') {
     if (!present) await insertPart(client, latest.id, part);
     return { kind: 'stored', set: await toSet(client, latest), repeat: present !== undefined };
@@ -50,8 +50,8 @@ export async function addPart(client: Client, part: NewSmsPart): Promise<PartAdd
     return { kind: 'late', closedAt: latest.closed_at ?? part.receivedAt, latestContext: latest.latest_context ?? undefined };
   }
   const inserted = await client.query<{ id: number }>(
-    'INSERT INTO part_sets (provider, sender, reference, total, first_seen, latest_context) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id',
-    [part.provider, part.sender, part.reference, part.total, part.receivedAt, part.latestContext ?? null],
+    'INSERT INTO part_sets (provider, sender, recipient, reference, total, first_seen, latest_context) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id',
+    [part.provider, part.sender, part.recipient ?? null, part.reference, part.total, part.receivedAt, part.latestContext ?? null],
   );
   const id = inserted.rows[0]?.id ?? 0;
   await insertPart(client, id, part);

@@ -5,6 +5,8 @@ import { SilenceWatch } from './silence-watch.ts';
 import { ADOPT_ORPHANS } from './migrations.ts';
 import {
   asStoreError,
+  type BouncedMailRow,
+  bouncedReply,
   storeFailureCode,
   INBOUND_FINISHED,
   PARTS_FINISHED,
@@ -62,6 +64,7 @@ import {
   wantsNotice,
 } from '../sqlite-replies.ts';
 import type {
+  BouncedReply,
   ClaimedSms,
   ClaimedMail,
   ClaimRequest,
@@ -550,6 +553,9 @@ const mailOutcome = (besides: string) => `WITH done AS (
     WHERE id = $6 AND $9::text IS NOT NULL AND NOT EXISTS (SELECT 1 FROM done)
   RETURNING kind`;
 const MAIL_OUTCOME = mailOutcome('');
+/** The reply mail about inbound SMS `$1` sent with return path `$2` (any case), with its SMS's sender: the FROM and WHERE of a query. */
+const REPLY_MAIL_OF_RETURN_PATH =
+  "FROM mail_out m JOIN inbound i ON i.id = m.message_id WHERE m.message_id = $1 AND m.kind = 'reply' AND lower(m.envelope_from) = lower($2)";
 /** A reply mail refused for good: its SMS has no mailbox again, so it is listed and can be rerouted. */
 const MAIL_FAILED = mailOutcome(`, unrouted AS (
     UPDATE inbound SET mailbox = NULL WHERE id = (SELECT message_id FROM done WHERE kind = 'reply')
@@ -1598,6 +1604,34 @@ export class PostgresStore implements Store, ClusterStore {
 
   async knowsSender(sender: string): Promise<boolean> {
     return (await this.#row('SELECT 1 AS yes FROM inbound WHERE number = $1 LIMIT 1', [sender])) !== undefined;
+  }
+
+  async knowsReturnPath(inboundId: string, returnPath: string): Promise<boolean> {
+    return (await this.#row(`SELECT 1 AS yes ${REPLY_MAIL_OF_RETURN_PATH}`, [inboundId, returnPath])) !== undefined;
+  }
+
+  bounceReplyMail(inboundId: string, returnPath: string, error: string): Promise<BouncedReply | undefined> {
+    return this.#write(async (client) => {
+      const found = await client.query<BouncedMailRow>(`SELECT m.id, m.status, m.recipients, i.number ${REPLY_MAIL_OF_RETURN_PATH} FOR UPDATE OF m`, [
+        inboundId,
+        returnPath,
+      ]);
+      const mail = found.rows[0];
+      if (!mail) return undefined;
+      const now = Date.now();
+      const failed =
+        (
+          await client.query(
+            "UPDATE mail_out SET status = 'failed', last_error = $1, lease_owner = NULL, updated_at = $2 WHERE id = $3 AND status <> 'failed'",
+            [error, now, mail.id],
+          )
+        ).rowCount === 1;
+      if (failed) {
+        await client.query('UPDATE inbound SET mailbox = NULL WHERE id = $1', [inboundId]);
+        await client.query("INSERT INTO events (at, message_id, sms_id, kind, detail) VALUES ($1, $2, NULL, 'mail failed', $3)", [now, inboundId, error]);
+      }
+      return bouncedReply(mail, !failed);
+    }, []);
   }
 
   acceptInbound(inbound: NewInbound): Promise<{ duplicate: boolean }> {
