@@ -133,9 +133,9 @@ export async function startRelay(config: Config, logger: Logger, options: RelayO
     const owner = config.store.relayName;
     const storeHealth = new StoreHealthMonitor(logger);
     const resumeLeases = async (opened: Store) => {
-      const resumed = await opened.releaseStaleLeases(owner, Date.now());
+      // A Maildir delivery is found again by its file name (maildirTransport); a smarthost may have taken a mail before the stop.
+      const resumed = await opened.releaseStaleLeases(owner, Date.now(), { possiblyTwice: Boolean(config.mail.url) });
       if (resumed.sms > 0 || resumed.mail > 0) {
-        // A Maildir delivery is found again by its file name (maildirTransport); a smarthost may have taken a mail before the stop.
         const twice = config.mail.url
           ? 'an SMS among it may reach the gateway twice, a mail the smarthost twice'
           : 'an SMS among it may reach the gateway twice';

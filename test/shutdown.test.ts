@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { loadConfig } from '../src/config/load.ts';
@@ -7,7 +8,18 @@ import { webhookPaths } from '../src/http/webhooks.ts';
 import { SqliteStore } from '../src/store/sqlite.ts';
 import { captureLog } from './helpers/log-lines.ts';
 import { freshDatabase, POSTGRES_SKIP } from './helpers/postgres.ts';
-import { gatewayYaml, killSpawnedRelays, relayEnvironment, removeDir, spawnRelay, startSimulator, startTestRelay, tempDir, waitFor } from './helpers/relay.ts';
+import {
+  BIN,
+  gatewayYaml,
+  killSpawnedRelays,
+  relayEnvironment,
+  removeDir,
+  spawnRelay,
+  startSimulator,
+  startTestRelay,
+  tempDir,
+  waitFor,
+} from './helpers/relay.ts';
 import { queuedId, sendMail, SmtpDialog } from './helpers/smtp.ts';
 import { SmtpSink } from './helpers/smtp-sink.ts';
 
@@ -163,6 +175,12 @@ describe('stopping with a mail at a smarthost that never answers its final dot',
       assert.equal(sink.received.length, 1, 'delivered once');
       assert.equal(sink.holding, 1, 'the smarthost saw only the one attempt given up besides');
       assert.match(sink.received[0]?.raw ?? '', /at the smarthost during the stop/);
+      // What the log said, the mail's history says too: the smarthost may have it twice.
+      const shown = await waitFor('the history of the mail sent', () => {
+        const log = spawnSync(process.execPath, [BIN, 'log', '+447700900404'], { cwd: dir, env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+        return log.stdout.includes('mail sent') && log.stdout;
+      });
+      assert.match(shown, /: to ops@example\.com, mail sent \(1 possible duplicate\)$/m, shown);
     });
   }
 });

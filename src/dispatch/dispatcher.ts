@@ -251,6 +251,7 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
     this.#silence = new GatewaySilence(SILENCE_WARN_MS, options.logger);
     this.#takeovers = new Takeovers({
       logger: options.logger,
+      clock,
       leaseMs,
       words: {
         unit: 'numbers',
@@ -371,7 +372,8 @@ export class Dispatcher extends WorkLoop<SmsBatch> {
   override async stop(graceMs?: number): Promise<void> {
     await super.stop(graceMs);
     clearInterval(this.#silenceTimer);
-    this.#takeovers.flush();
+    // A claim still under way resolves after this: its line is written at once.
+    this.#takeovers.stop();
     await this.#owed.writeAtStop();
   }
 

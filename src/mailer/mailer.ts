@@ -77,6 +77,7 @@ export class Mailer extends WorkLoop<ClaimedMail> {
     this.#options = options;
     this.#takeovers = new Takeovers({
       logger: options.logger,
+      clock,
       leaseMs: options.leaseMs,
       words: {
         unit: 'mails',
@@ -114,7 +115,8 @@ export class Mailer extends WorkLoop<ClaimedMail> {
   override async stop(graceMs?: number): Promise<void> {
     await super.stop(graceMs);
     if (this.abandoned) await this.#options.transport.close();
-    this.#takeovers.flush();
+    // A claim still under way resolves after this: its line is written at once.
+    this.#takeovers.stop();
     await this.#owed.writeAtStop();
   }
 

@@ -406,8 +406,12 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX inbound_number_received ON inbound (number, received_at, id);
   DROP INDEX inbound_number;
   `,
-  // 30: held for a change made beside step 31 (its step replaces this one at merge); changes nothing.
-  '',
+  // 30: each mail of the relay's own counts its own possible duplicates (sent again after its lease was taken over, or
+  // after a stop or crash cut its delivery to the smarthost off), as each SMS does (step 2's outbound column): a reply's
+  // count is its mail's, not the count of every mail its SMS had. An older relay leaves it at 0 (additive).
+  `
+  ALTER TABLE mail_out ADD COLUMN possible_duplicates INTEGER NOT NULL DEFAULT 0;
+  `,
   // 31: a long SMS's parts are one set per number texted too (Vonage's `to`: an account may have several numbers, and a
   // phone's concat references are per phone, so two long SMS to two of them may share one): the set keeps it, a part
   // joins only the set of its own number, and the mail names it as a single SMS's does. Sets opened before it have none.

@@ -22,7 +22,24 @@ import type {
 /** The history line of a job whose lease was released at start. */
 export const RESUMED_DETAIL = 'was in flight when the relay stopped; may reach the gateway twice';
 
-/** The history line's kind of an SMS claimed when another relay's lease on it (or a lost lease of its own) had ended. */
+/**
+ * The same of a mail of the relay's own released at start, when it goes to a smarthost (SMTP has no idempotency:
+ * the smarthost may have taken it before the stop). A Maildir's mail has none: its write is found again by its
+ * file name (maildirTransport), no duplicate.
+ */
+export const MAIL_RESUMED = 'mail resumed';
+export const MAIL_RESUMED_DETAIL = 'was in flight when the relay stopped; may reach the smarthost twice';
+
+/**
+ * The relay whose lease a claim takes over, in SQL, of a row's `lease_owner` and the claiming relay: another relay's
+ * lease that ended with no outcome (that relay may have sent the SMS or mail). NULL for a row nobody leased, and for
+ * the claimant's own lease, which no other relay ever held: a claim of its that committed but whose answer was lost
+ * with the connection, made again later, sent nothing. Both stores' SMS and mail claims decide by it alone whether a
+ * row is taken over: its history line, its attempt and its possible duplicate.
+ */
+export const takenOverFrom = (leaseOwner: string, claimant: string) => `NULLIF(${leaseOwner}, ${claimant})`;
+
+/** The history line's kind of an SMS claimed when another relay's lease on it had ended (takenOverFrom). */
 export const TAKEN_OVER = 'taken over';
 /**
  * Its detail, an SQL expression of the relay whose lease ended (`was`) and the one claiming (`by`), both
@@ -406,13 +423,6 @@ export function toSmsState(row: SmsStateRow): SmsState {
   };
 }
 
-/**
- * The possible duplicates of inbound SMS `i`'s reply mail, in SQL: its `mail taken over` history lines (a relay that
- * died, froze or lost the store while the smarthost took the mail had its lease end, and another relay sent it
- * again). Both stores' repliesOfNumber select it as `mail_duplicates`.
- */
-export const REPLY_MAIL_DUPLICATES = `(SELECT count(*) FROM events e WHERE e.message_id = i.id AND e.sms_id IS NULL AND e.kind = '${MAIL_TAKEN_OVER}')`;
-
 /** An inbound SMS of a number with its newest reply mail, as repliesOfNumber selects it. */
 export interface ReplyOfNumberRow {
   id: string;
@@ -421,8 +431,8 @@ export interface ReplyOfNumberRow {
   context: string | null;
   mail_status: 'queued' | 'sent' | 'failed' | null;
   mail_error: string | null;
-  /** A count: PostgreSQL's bigint comes as a string. */
-  mail_duplicates: number | string;
+  /** The reply mail's own count (mail_out.possible_duplicates), not its SMS's other mails': a rerouted SMS's new mail starts at 0. PostgreSQL's bigint comes as a string. */
+  mail_duplicates: number | string | null;
 }
 
 export function toReceivedReply(row: ReplyOfNumberRow): ReceivedReply {
@@ -432,6 +442,8 @@ export function toReceivedReply(row: ReplyOfNumberRow): ReceivedReply {
     mailbox: row.mailbox ?? undefined,
     context: row.context ?? undefined,
     mail:
-      row.mail_status === null ? undefined : { status: row.mail_status, error: row.mail_error ?? undefined, possibleDuplicates: Number(row.mail_duplicates) },
+      row.mail_status === null
+        ? undefined
+        : { status: row.mail_status, error: row.mail_error ?? undefined, possibleDuplicates: Number(row.mail_duplicates ?? 0) },
   };
 }

@@ -4,7 +4,6 @@ import {
   quarantinedBody,
   quarantineEntry,
   type QueuedRow,
-  REPLY_MAIL_DUPLICATES,
   type ReplyOfNumberRow,
   toQueuedSms,
   toReceivedReply,
@@ -65,7 +64,7 @@ export function prepareAdminStatements(db: Database) {
     messagesOfNumber: db.prepare('SELECT DISTINCT message_id FROM outbound WHERE number = ? ORDER BY id DESC LIMIT ?'),
     repliesOfNumber: db.prepare(`
       SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error,
-        ${REPLY_MAIL_DUPLICATES} AS mail_duplicates
+        m.possible_duplicates AS mail_duplicates
       FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')
       WHERE i.number = ? ORDER BY i.received_at DESC LIMIT ?`),
   };

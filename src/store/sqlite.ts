@@ -14,9 +14,12 @@ import {
   INBOUND_FINISHED,
   PARTS_FINISHED,
   RESUMED_DETAIL,
+  MAIL_RESUMED,
+  MAIL_RESUMED_DETAIL,
   MAIL_TAKEN_OVER,
   TAKEN_OVER,
   takenOverDetail,
+  takenOverFrom,
   LATE_ANSWER,
   lateAnswerDetail,
   mailHeldBy,
@@ -96,6 +99,7 @@ import type {
   MailOutcomeRecorded,
   SmsClaimRequest,
   BouncedReply,
+  StaleMail,
   NewMail,
   NewOutgoingMail,
   NoticeGroup,
@@ -372,14 +376,14 @@ export class SqliteStore implements Store {
               limit: request.maxBatches * request.batchSize,
             }) as IterableIterator<DueSmsRow>);
       const rows = selectBatchRows(due, request);
-      for (const row of rows) {
-        if (row.lease_owner !== null) sql.takenOver.run({ now: request.now, owner: request.owner, id: row.id });
-        sql.leaseSms.run(request.owner, request.leaseUntil, row.id);
-      }
-      return this.#groupIntoBatches(
-        rows.map((row) => (row.lease_owner === null ? row : { ...row, attempts: row.attempts + 1, was: row.lease_owner })),
-        request.batchSize,
-      );
+      const claimed = rows.map((row) => {
+        const lease = { now: request.now, owner: request.owner, until: request.leaseUntil, id: row.id };
+        // Written only for another relay's lease (takenOverFrom), which the lease then counts the same way.
+        const takenOver = sql.takenOver.run(lease).changes > 0;
+        sql.leaseSms.run(lease);
+        return takenOver ? { ...row, attempts: row.attempts + 1, was: row.lease_owner } : row;
+      });
+      return this.#groupIntoBatches(claimed, request.batchSize);
     }, UNPROMISED);
   }
 
@@ -445,14 +449,18 @@ export class SqliteStore implements Store {
   claimDueMail(request: ClaimRequest): Promise<ClaimedMail[]> {
     return this.#write(() => {
       const sql = this.#sql;
-      // A lease that ended is taken over: the attempt it was for counts (ClaimedMail.attempts), as at releaseStaleLeases.
-      const ended = (sql.endedMailLeases.all(request.now, request.limit) as MailRow[]).map((row) => ({ ...row, attempts: row.attempts + 1 }));
+      // Another relay's lease that ended is taken over (takenOverFrom): the attempt it was for counts (ClaimedMail.attempts), as at
+      // releaseStaleLeases, and is a possible duplicate. The relay's own ended lease is only leased again.
+      const ended = (sql.endedMailLeases.all({ now: request.now, owner: request.owner, limit: request.limit }) as MailRow[]).map((row) =>
+        row.was ? { ...row, attempts: row.attempts + 1 } : row,
+      );
       const due = sql.dueMail.all(request.now, request.limit - ended.length) as MailRow[];
       for (const row of ended) {
+        if (!row.was) continue;
         sql.mailTakenOver.run({ now: request.now, was: row.was, owner: request.owner, id: row.id });
-        sql.leaseEndedMail.run(request.owner, request.leaseUntil, row.id);
+        sql.leaseTakenOverMail.run(request.owner, request.leaseUntil, row.id);
       }
-      for (const row of due) sql.leaseMail.run(request.owner, request.leaseUntil, row.id);
+      for (const row of [...ended.filter((row) => !row.was), ...due]) sql.leaseMail.run(request.owner, request.leaseUntil, row.id);
       return [...ended, ...due].map(toClaimedMail);
     }, UNPROMISED);
   }
@@ -486,15 +494,17 @@ export class SqliteStore implements Store {
     return this.#write(() => this.#sql.mailDueNow.run(now, now).changes);
   }
 
-  releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
+  releaseStaleLeases(owner: string, now: number, outgoing: StaleMail): Promise<{ sms: number; mail: number }> {
     return this.#write(() => {
       const sql = this.#sql;
       const leased = sql.leasedSmsIds.all(owner, now) as Array<{ id: number }>;
       for (const { id } of leased) {
         sql.insertEventForSms.run(now, 'resumed', RESUMED_DETAIL, id);
       }
+      if (outgoing.possiblyTwice)
+        for (const { id } of sql.leasedMailIds.all(owner, now) as Array<{ id: number }>) sql.insertEventForMail.run(now, MAIL_RESUMED, MAIL_RESUMED_DETAIL, id);
       const sms = sql.releaseSms.run(now, owner, now).changes;
-      const mail = sql.releaseMail.run(now, owner, now).changes;
+      const mail = sql.releaseMail.run(now, outgoing.possiblyTwice ? 1 : 0, owner, now).changes;
       return { sms, mail };
     });
   }
@@ -1060,14 +1070,15 @@ function prepareStatements(db: Database) {
       WHERE status = 'queued' AND ${NEVER_TRIED} AND next_attempt_at <= ? AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')
       ORDER BY next_attempt_at, id`),
-    // A job still leased is one whose lease ended with no outcome (its relay died or lost the store): its
-    // relay's attempt may have reached the gateway, an attempt and a possible duplicate.
+    // A job another relay still leases (takenOverFrom) is one whose lease ended with no outcome (that relay died or
+    // lost the store): its attempt may have reached the gateway, an attempt and a possible duplicate.
     leaseSms: db.prepare(`
-      UPDATE outbound SET possible_duplicates = possible_duplicates + (lease_owner IS NOT NULL), attempts = attempts + (lease_owner IS NOT NULL),
-        lease_owner = ?, next_attempt_at = ? WHERE id = ?`),
+      UPDATE outbound SET possible_duplicates = possible_duplicates + (${takenOverFrom('lease_owner', '@owner')} IS NOT NULL),
+        attempts = attempts + (${takenOverFrom('lease_owner', '@owner')} IS NOT NULL), lease_owner = @owner, next_attempt_at = @until WHERE id = @id`),
     takenOver: db.prepare(`
       INSERT INTO events (at, message_id, sms_id, kind, detail)
-      SELECT @now, message_id, id, '${TAKEN_OVER}', ${takenOverDetail('lease_owner', '@owner')} FROM outbound WHERE id = @id`),
+      SELECT @now, message_id, id, '${TAKEN_OVER}', ${takenOverDetail('lease_owner', '@owner')} FROM outbound
+      WHERE id = @id AND ${takenOverFrom('lease_owner', '@owner')} IS NOT NULL`),
     nextSmsDue: db.prepare(`
       SELECT MIN(next_attempt_at) AS at FROM outbound WHERE status = 'queued' AND held = 0
         AND NOT EXISTS (SELECT 1 FROM control WHERE key = 'dispatch_paused')`),
@@ -1103,8 +1114,10 @@ function prepareStatements(db: Database) {
       UPDATE outbound SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?),
         possible_duplicates = possible_duplicates + 1, attempts = attempts + 1
       WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
+    leasedMailIds: db.prepare('SELECT id FROM mail_out WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)'),
     releaseMail: db.prepare(`
-      UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?), attempts = attempts + 1
+      UPDATE mail_out SET lease_owner = NULL, next_attempt_at = MIN(next_attempt_at, ?), attempts = attempts + 1,
+        possible_duplicates = possible_duplicates + ?
       WHERE lease_owner IS NOT NULL AND (lease_owner = ? OR next_attempt_at <= ?)`),
     insertMail: db.prepare(`
       INSERT INTO mail_out (created_at, kind, message_id, envelope_from, recipients, raw, status, next_attempt_at, updated_at,
@@ -1114,8 +1127,8 @@ function prepareStatements(db: Database) {
       ON CONFLICT (once_key) WHERE once_key IS NOT NULL DO NOTHING`),
     // A claim takes the mail whose lease ended before the others (postgres/store.ts, CLAIM_ORDER), found by their own index.
     endedMailLeases: db.prepare(`
-      SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts, lease_owner AS was FROM mail_out
-      WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
+      SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts, ${takenOverFrom('lease_owner', '@owner')} AS was FROM mail_out
+      WHERE status = 'queued' AND lease_owner IS NOT NULL AND next_attempt_at <= @now ORDER BY next_attempt_at, id LIMIT @limit`),
     dueMail: db.prepare(`
       SELECT id, created_at, kind, message_id, envelope_from, recipients, raw, attempts FROM mail_out
       WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`),
@@ -1123,7 +1136,9 @@ function prepareStatements(db: Database) {
     mailTakenOver: db.prepare(`
       INSERT INTO events (at, message_id, sms_id, kind, detail)
       SELECT @now, message_id, NULL, '${MAIL_TAKEN_OVER}', ${takenOverDetail('@was', '@owner')} FROM mail_out WHERE id = @id`),
-    leaseEndedMail: db.prepare('UPDATE mail_out SET lease_owner = ?, next_attempt_at = ?, attempts = attempts + 1 WHERE id = ?'),
+    leaseTakenOverMail: db.prepare(
+      'UPDATE mail_out SET lease_owner = ?, next_attempt_at = ?, attempts = attempts + 1, possible_duplicates = possible_duplicates + 1 WHERE id = ?',
+    ),
     mailDueNow: db.prepare("UPDATE mail_out SET next_attempt_at = ? WHERE status = 'queued' AND lease_owner IS NULL AND next_attempt_at > ?"),
     queuedMailErrors: db.prepare(queuedMailErrorsSql('?')),
     nextMailDue: db.prepare("SELECT MIN(next_attempt_at) AS at FROM mail_out WHERE status = 'queued'"),

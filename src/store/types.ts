@@ -66,9 +66,10 @@ export interface Store extends ReplyStore, ReassemblyStore, SharedStateStore, Cl
    * lease of another owner stays: that relay is sending it (several relays on one database). A lease
    * expires at its `next_attempt_at` (the lease's end while `lease_owner` is set), compared with the
    * database's own clock on PostgreSQL. Returns how many jobs were in flight: an SMS among them may
-   * reach the gateway twice.
+   * reach the gateway twice, and gets a `resumed` history line and a possible duplicate; a mail may reach
+   * its smarthost twice, and gets the same (`mail resumed`) when `outgoing.possiblyTwice` says so.
    */
-  releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }>;
+  releaseStaleLeases(owner: string, now: number, outgoing: StaleMail): Promise<{ sms: number; mail: number }>;
 
   /**
    * How durable a commit is, for operators (`config check`) and tests. SQLite: its journal mode and
@@ -295,6 +296,14 @@ export interface BouncedReply {
   readonly alreadyFailed: boolean;
 }
 
+/**
+ * How the relay delivers its own mail, which the store cannot know: whether one cut off in flight may reach its
+ * destination twice (a smarthost: SMTP has no idempotency), or not (a Maildir: the write is found again by its file name).
+ */
+export interface StaleMail {
+  readonly possiblyTwice: boolean;
+}
+
 /** Whether a mail's outcome was the mail's (`recorded`), or came after its lease was taken over (`late`). */
 export type MailOutcomeRecorded = 'recorded' | 'late';
 
@@ -392,7 +401,10 @@ export interface ReceivedReply {
     | {
         readonly status: 'queued' | 'sent' | 'failed';
         readonly error: string | undefined;
-        /** Deliveries of it that another relay made again after the lease of the relay sending it ended (REPLY_MAIL_DUPLICATES). */
+        /**
+         * Deliveries of this mail that may have reached the smarthost twice (mail_out.possible_duplicates): sent again
+         * after the lease of the relay sending it ended (taken over), or after a stop or crash cut its delivery off (resumed).
+         */
         readonly possibleDuplicates: number;
       }
     | undefined;

@@ -84,5 +84,43 @@ forEachStore((kind) =>
       const log = await history(store, '+447700900123', Date.now());
       assert.equal(log.match(/to alice@example\.com, mail sent \(1 possible duplicate\)/g)?.length, 2, log);
     });
+
+    test('a delivery the stop gave up on while the smarthost took it: at the next start its history says so and it counts as a possible duplicate', async () => {
+      await store.acceptInbound(replyAnswer('in-cut'));
+      const sink = await new SmtpSink().start();
+      cleanups.push(() => sink.stop());
+      // The smarthost has the whole mail and has not answered yet when the relay stops.
+      let answer: () => void = () => undefined;
+      sink.answerAfter = new Promise((resolve) => (answer = resolve));
+      cleanups.push(() => answer());
+      const transport = smarthostTransport(sink.url, RELAY);
+      const { logger, lines } = captureLog('debug');
+      const options = { store, logger, owner: 'relay-a', leaseMs: LEASE_MS, idleWaitMs: 100, retryMinDelayMs: 50, retryMaxDelayMs: 200 };
+      const stopping = new Mailer({ ...options, transport });
+      stopping.start();
+      await waitFor('the smarthost holding the mail', () => sink.holding === 1, 10_000);
+      await stopping.stop(100);
+      assert.ok(
+        lines.some((line) => line.includes('stopped with work still in flight')),
+        'the stop gave the delivery up',
+      );
+
+      // The next start, as relay.ts makes it: its mail goes to a smarthost.
+      assert.deepEqual(await store.releaseStaleLeases('relay-a', Date.now(), { possiblyTwice: true }), { sms: 0, mail: 1 });
+      sink.answerAfter = undefined;
+      answer();
+      const again = smarthostTransport(sink.url, RELAY);
+      cleanups.push(() => again.close());
+      const restarted = new Mailer({ ...options, transport: again });
+      cleanups.push(() => restarted.stop());
+      restarted.start();
+      await waitFor('the mail sent again', async () => (await store.events('in-cut')).some((event) => event.kind === 'mail sent'), 10_000);
+      assert.deepEqual(
+        (await store.events('in-cut')).map((event) => event.kind),
+        ['reply queued', 'mail resumed', 'mail sent'],
+      );
+      const log = await history(store, '+447700900123', Date.now());
+      assert.match(log, /to alice@example\.com, mail sent \(1 possible duplicate\)$/m, log);
+    });
   }),
 );

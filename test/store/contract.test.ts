@@ -424,7 +424,7 @@ forEachStore((kind) =>
       assert.deepEqual(await claim(store, 1, 100, 61_999), [], 'leased until the lease ends');
       await store.close();
       store = await kind.reopen();
-      assert.deepEqual(await store.releaseStaleLeases('test', 3_000), { sms: 3, mail: 0 });
+      assert.deepEqual(await store.releaseStaleLeases('test', 3_000, { possiblyTwice: true }), { sms: 3, mail: 0 });
       assert.equal(await store.nextSmsDueAt(), 3_000);
       const [batch] = await claim(store, 1, 100, 3_000);
       assert.equal(batch?.sms.length, 3);
@@ -479,7 +479,7 @@ forEachStore((kind) =>
         [0],
       );
       // beta restarts: its leases are resumed, each an attempt.
-      await store.releaseStaleLeases('beta', later);
+      await store.releaseStaleLeases('beta', later, { possiblyTwice: true });
       const resumed = await store.claimDueMail({ owner: 'beta', now: later + 1, leaseUntil: later + 60_000, limit: 5 });
       assert.deepEqual(resumed.map((mail) => [mail.raw.toString(), mail.attempts]).sort(), [
         ['resumed', 1],
@@ -544,7 +544,7 @@ forEachStore((kind) =>
       assert.equal((await claim(store, 1, 1, now, 'relay-c', -1)).length, 1, 'relay-c died and its lease ran out');
       await store.close();
       store = await kind.reopen();
-      assert.deepEqual(await store.releaseStaleLeases('relay-a', now), { sms: 2, mail: 0 });
+      assert.deepEqual(await store.releaseStaleLeases('relay-a', now, { possiblyTwice: true }), { sms: 2, mail: 0 });
       const resumed = await claim(store, 5, 1, now + 1);
       assert.deepEqual(resumed.map((batch) => batch.message.id).sort(), [mine.id, expired.id].sort(), 'the live lease of relay-b stays its own');
       assert.deepEqual(

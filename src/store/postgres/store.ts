@@ -15,8 +15,9 @@ import {
   groupIntoBatches,
   type MessageRow,
   RESUMED_DETAIL,
+  MAIL_RESUMED,
+  MAIL_RESUMED_DETAIL,
   MAIL_TAKEN_OVER,
-  REPLY_MAIL_DUPLICATES,
   TAKEN_OVER,
   LATE_ANSWER,
   lateAnswerDetail,
@@ -27,6 +28,7 @@ import {
   queuedMailErrorsSql,
   toQueuedMailError,
   takenOverDetail,
+  takenOverFrom,
   toStoredMessage,
   toClaimedMail,
   CLAIM_AT,
@@ -93,6 +95,7 @@ import type {
   ReceivedReply,
   SmsBatch,
   SmsClaimRequest,
+  StaleMail,
   SmsOutcome,
   SmsState,
   Store,
@@ -433,9 +436,9 @@ const LEASED_MESSAGE_COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof MessageRow>;
 
 /**
- * The lease of the SMS a claim chose (`c`: their ids, due times and the relay whose lease ended, `was`;
- * `decided` says whether it chose): leased to `$5` for `$6` ms by the database's clock, and returned
- * with their mails' columns. One still leased had its lease end with no outcome: its relay's attempt
+ * The lease of the SMS a claim chose (`c`: their ids, due times and the other relay whose lease ended, `was`,
+ * takenOverFrom; `decided` says whether it chose): leased to `$5` for `$6` ms by the database's clock, and returned
+ * with their mails' columns. One another relay still leased had its lease end with no outcome: that relay's attempt
  * may have reached the gateway, so it counts as an attempt and a possible duplicate, with a history
  * line (takenOverDetail). One row with `decided` and no SMS when none is leased. The end of SMS_CLAIM
  * and SMS_CLAIM_ONE_PER_BATCH.
@@ -478,7 +481,7 @@ function batchedClaim(candidates: string, decided: string): string {
       FROM due) numbered
   ), decided AS (
     SELECT ${decided} AS decided FROM batched
-  ), ${leaseChosen(`SELECT id, ${CLAIM_AT} AS due, lease_owner AS was FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
+  ), ${leaseChosen(`SELECT id, ${CLAIM_AT} AS due, ${takenOverFrom('lease_owner', '$5')} AS was FROM outbound WHERE id = ANY(ARRAY(SELECT id FROM batched WHERE batch <= $3)) AND (SELECT decided FROM decided)
       AND status = 'queued' AND held = 0 AND ${DUE} AND ${NOT_PAUSED}
       FOR UPDATE SKIP LOCKED`)}`;
 }
@@ -519,17 +522,19 @@ const EXPIRED_SMS_CLAIM = batchedClaim(
 export const SMS_CLAIM_ONE_PER_BATCH = `WITH due AS (${smsCandidates('FOR UPDATE SKIP LOCKED')}
   ), decided AS (
     SELECT $4::int = 1 OR count(DISTINCT message_id) = count(*) AS decided FROM due
-  ), ${leaseChosen(`SELECT id, claim_at AS due, lease_owner AS was FROM due WHERE (SELECT decided FROM decided) ORDER BY ${CLAIM_ORDER} LIMIT $3`)}`;
+  ), ${leaseChosen(`SELECT id, claim_at AS due, ${takenOverFrom('lease_owner', '$5')} AS was FROM due WHERE (SELECT decided FROM decided) ORDER BY ${CLAIM_ORDER} LIMIT $3`)}`;
 
 /**
  * The first `$4` mails of the relay's own due at `$1` (endedLeasesFirst), locked (`SKIP LOCKED`) and
- * leased to `$2` for `$3` ms by the database's clock, returned with their due time and the relay whose
- * lease ended (`was`); each such mail taken over gets its history line (MAIL_TAKEN_OVER) in the same statement.
+ * leased to `$2` for `$3` ms by the database's clock, returned with their due time and the other relay whose
+ * lease ended (`was`, takenOverFrom); each such mail taken over counts an attempt and a possible duplicate, and gets
+ * its history line (MAIL_TAKEN_OVER) in the same statement.
  */
 const MAIL_CLAIM = `WITH claimed AS (
-    UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3, attempts = o.attempts + (c.lease_owner IS NOT NULL)::int
-    FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', '', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) c
-    WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.next_attempt_at AS due, c.lease_owner AS was
+    UPDATE mail_out o SET lease_owner = $2, next_attempt_at = ${DB_NOW_MS} + $3, attempts = o.attempts + (c.was IS NOT NULL)::int,
+      possible_duplicates = o.possible_duplicates + (c.was IS NOT NULL)::int
+    FROM (SELECT id, next_attempt_at, ${takenOverFrom('lease_owner', '$2')} AS was FROM (${endedLeasesFirst('mail_out', 'id, next_attempt_at, lease_owner', '', '$4', 'FOR UPDATE SKIP LOCKED')} LIMIT $4) chosen) c
+    WHERE o.id = c.id RETURNING o.id, o.created_at, o.kind, o.message_id, o.envelope_from, o.recipients, o.raw, o.attempts, c.next_attempt_at AS due, c.was
   ), taken_over AS (
     INSERT INTO events (at, message_id, sms_id, kind, detail)
     SELECT $1, message_id, NULL, '${MAIL_TAKEN_OVER}', ${takenOverDetail('was', '$2')} FROM claimed WHERE was IS NOT NULL ORDER BY id
@@ -1046,7 +1051,7 @@ export class PostgresStore implements Store, ClusterStore {
     });
   }
 
-  releaseStaleLeases(owner: string, now: number): Promise<{ sms: number; mail: number }> {
+  releaseStaleLeases(owner: string, now: number, outgoing: StaleMail): Promise<{ sms: number; mail: number }> {
     return this.#queueing(['sms', 'mail'], async (client) => {
       const stale = `lease_owner IS NOT NULL AND (lease_owner = $2 OR next_attempt_at <= ${DB_NOW_MS})`;
       const sms = await client.query(
@@ -1058,12 +1063,20 @@ export class PostgresStore implements Store, ClusterStore {
         INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, id, 'resumed', $3 FROM released ORDER BY id`,
         [now, owner, RESUMED_DETAIL],
       );
-      // The attempt its lease was for counts (ClaimedMail.attempts): it may have delivered the mail.
-      const mail = await client.query(
-        `UPDATE mail_out SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1), attempts = attempts + 1 WHERE ${stale}`,
-        [now, owner],
+      // The attempt its lease was for counts (ClaimedMail.attempts): it may have delivered the mail; to a smarthost
+      // (`$3`), twice, with a history line.
+      const mail = await client.query<{ released: string }>(
+        `WITH released AS (
+          UPDATE mail_out SET lease_owner = NULL, next_attempt_at = LEAST(next_attempt_at, $1), attempts = attempts + 1,
+            possible_duplicates = possible_duplicates + $3::int
+          WHERE ${stale} RETURNING id, message_id
+        ), resumed AS (
+          INSERT INTO events (at, message_id, sms_id, kind, detail) SELECT $1, message_id, NULL, '${MAIL_RESUMED}', $4 FROM released WHERE $3::int = 1 ORDER BY id
+        )
+        SELECT count(*) AS released FROM released`,
+        [now, owner, outgoing.possiblyTwice ? 1 : 0, MAIL_RESUMED_DETAIL],
       );
-      return { sms: sms.rowCount ?? 0, mail: mail.rowCount ?? 0 };
+      return { sms: sms.rowCount ?? 0, mail: Number(mail.rows[0]?.released ?? 0) };
     });
   }
 
@@ -1229,7 +1242,7 @@ export class PostgresStore implements Store, ClusterStore {
   async repliesOfNumber(number: string, limit: number): Promise<ReceivedReply[]> {
     const rows = await this.#rows<ReplyOfNumberRow>(
       `SELECT i.id, i.received_at, i.mailbox, i.context, m.status AS mail_status, m.last_error AS mail_error,
-        ${REPLY_MAIL_DUPLICATES} AS mail_duplicates
+        m.possible_duplicates AS mail_duplicates
       FROM inbound i LEFT JOIN mail_out m ON m.id = (SELECT max(id) FROM mail_out WHERE message_id = i.id AND kind = 'reply')
       WHERE i.number = $1 ORDER BY i.received_at DESC LIMIT $2`,
       [number, limit],
