@@ -840,6 +840,43 @@ function greetingAsWritten(): void {
   }
 }
 
+/**
+ * With `allowHalfOpen` (intake.ts) a client's FIN ends only what the relay reads: the replies to the
+ * commands still being handled go out on the direction that stays open (RFC 5321 section 4.1.1.10).
+ * smtp-server writes a reply only while its socket is fully open, so while a reply goes out on a
+ * socket whose reading side the client ended, the socket reads as open. Once the parser has handled every
+ * command it received (a last line without its CRLF included, as smtp-server does), the session is
+ * over: the relay closes its side as after QUIT, which in DATA ends the mail as one whose client left.
+ */
+function answerAfterClientsEnd(): void {
+  const send = SMTPConnection.prototype.send;
+  SMTPConnection.prototype.send = function sendAfterClientsEnd(code, data, context) {
+    const socket = this._socket;
+    if (socket?.readyState !== 'writeOnly') return send.call(this, code, data, context);
+    Object.defineProperty(socket, 'readyState', { value: 'open', configurable: true });
+    try {
+      send.call(this, code, data, context);
+    } finally {
+      Reflect.deleteProperty(socket, 'readyState');
+    }
+  };
+  const createParser = SMTPConnection.prototype._createParser;
+  SMTPConnection.prototype._createParser = function parserEndingTheSession() {
+    const parser = createParser.call(this);
+    parser._flushData = () => {
+      const line = parser._remainder;
+      parser._remainder = '';
+      const over = () => {
+        // A parser replaced by STARTTLS's, or one the connection stopped reading, ends nothing.
+        if (this._parser === parser && !parser.isClosed) this.close();
+      };
+      if (line && !parser.isClosed) parser.oncommand(Buffer.from(line, 'binary'), over);
+      else over();
+    };
+    return parser;
+  };
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
@@ -854,6 +891,7 @@ export function applySmtpServerPatches(): void {
   saslResponsesInBase64();
   requireTlsNotOffered();
   coalesceReplies();
+  answerAfterClientsEnd();
   readLfOnlyClients();
   sayWhenDataTimedOut();
   mailWithoutGreeting();
