@@ -841,6 +841,23 @@ function greetingAsWritten(): void {
 }
 
 /**
+ * smtp-server writes a MAIL's parameters (ENVID, RET, SMTPUTF8, BODY, REQUIRETLS) into the session's
+ * envelope before the relay's handler judges the command, and a later MAIL overwrote only the ones it
+ * named: a refused MAIL's ENVID went into the next mail's reports, its SMTPUTF8 let the next one's UTF-8
+ * sender through, and an overlong ENVID refused every MAIL after it. A refused MAIL starts no
+ * transaction (RFC 5321 section 4.1.1.2), so the envelope is set up afresh, as if it had not come.
+ */
+function refusedMailLeavesNothing(): void {
+  const handle = SMTPConnection.prototype.handler_MAIL;
+  SMTPConnection.prototype.handler_MAIL = function mailLeavingNothingWhenRefused(command, callback) {
+    handle.call(this, command, () => {
+      if (!this.session.envelope.mailFrom) this._resetSession();
+      callback();
+    });
+  };
+}
+
+/**
  * With `allowHalfOpen` (intake.ts) a client's FIN ends only what the relay reads: the replies to the
  * commands still being handled go out on the direction that stays open (RFC 5321 section 4.1.1.10).
  * smtp-server writes a reply only while its socket is fully open, so while a reply goes out on a
@@ -883,6 +900,8 @@ export function applySmtpServerPatches(): void {
   if (applied) return;
   applied = true;
   keepHandlerEnhancedCodes();
+  // Before the patches that answer a MAIL themselves: only smtp-server's own handler applies its parameters.
+  refusedMailLeavesNothing();
   admitConnections();
   // Before explainSpacedNumbers, which then answers a spaced number before this reads the address.
   acceptEnvelopeAddressesAsWritten();
