@@ -147,6 +147,23 @@ function isRelayErrorCode(code: string | undefined): code is RelayErrorCode {
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { requestMs, idleMs } = options.timeouts ?? { requestMs: REQUEST_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS };
+  // A connection's latest request and its response until the response is done, and the connections whose refusal waits for it.
+  const inFlight = new WeakMap<object, { readonly request: IncomingMessage; readonly response: ServerResponse }>();
+  const refusing = new WeakSet<object>();
+  const refuseInTurn = (error: Error & { code?: string }, socket: Duplex) => {
+    // What follows a request that closes the connection (Connection: close, HTTP/1.0) is ignored (RFC 9112
+    // section 9.6): Node closes the connection once that request is answered.
+    if (error.code === 'HPE_CLOSED_CONNECTION' || refusing.has(socket)) return;
+    const pending = inFlight.get(socket);
+    // Responses go in the order of the requests (RFC 9112 section 9.3): a request read whole (a webhook
+    // already taken) gets its own answer before the refusal of the bytes after it.
+    if (pending?.request.complete) {
+      refusing.add(socket);
+      pending.response.once('close', () => answerClientError(error, socket, requestMs));
+      return;
+    }
+    answerClientError(error, socket, requestMs);
+  };
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -160,7 +177,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // afterwards: left at Node's 60 s, it held a request whose body stopped for 60 s, whatever requestTimeout said.
     // Node answers an HTTP/1.1 request without Host a bare 400 of its own: the hook below answers it in the catalogue's form.
     http: { connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS, headersTimeout: requestMs, requireHostHeader: false },
-    clientErrorHandler: (error: Error & { code?: string }, socket: Duplex) => answerClientError(error, socket, requestMs),
+    clientErrorHandler: refuseInTurn,
   });
   app.server.maxConnections = options.maxConnections;
   // A client may close its sending side once its request is written (RFC 9112 section 9.6): Node then
@@ -178,8 +195,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const { socket } = request;
     const settled = () => readWhenAnswered.set(socket, socket.bytesRead);
     answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    inFlight.set(socket, { request, response });
     response.once('close', () => {
       answering.set(socket, (answering.get(socket) ?? 1) - 1);
+      if (inFlight.get(socket)?.response === response) inFlight.delete(socket);
       settled();
     });
     // A body answered before it was read (a refusal) is read to its end after the answer.

@@ -28,7 +28,7 @@ function exchange(port: number, raw: string | Buffer, halfClose: boolean): Promi
 }
 
 /** The status lines of the responses in `transcript`, in order. */
-const statuses = (transcript: string) => [...transcript.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((match) => match[1]);
+const statuses = (transcript: string) => [...transcript.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
 
 const moForm = (msgid: string, text: string) => new URLSearchParams({ from: '447700900311', text, msgid, sent: '2026-12-06T08:00:00Z' }).toString();
 
@@ -69,5 +69,28 @@ describe('HTTP connections', () => {
     const retried = await exchange(relay.relay.httpPort, postMo(form), true);
     assert.deepEqual(statuses(retried), ['200'], retried);
     assert.doesNotMatch(retried, /duplicate/, retried);
+  });
+
+  const healthz = (headers = '') => `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}\r\n`;
+
+  test('after a request with Connection: close, what follows in the same write is ignored: the request gets its own answer (RFC 9112 section 9.6)', async () => {
+    const port = relay.relay.httpPort;
+    const webhook = await exchange(port, postMo(moForm('90000000000000000311', 'close pipelined'), 'Connection: close\r\n') + healthz(), false);
+    assert.deepEqual(statuses(webhook), ['200'], webhook);
+    const retried = await exchange(port, postMo(moForm('90000000000000000311', 'close pipelined')), true);
+    assert.match(retried, /duplicate/, 'the SMS was taken once, with the 200 its sender saw');
+    assert.deepEqual(statuses(await exchange(port, healthz('Connection: close\r\n') + healthz(), false)), ['200']);
+    assert.deepEqual(statuses(await exchange(port, 'GET /healthz HTTP/1.0\r\n\r\nGET /healthz HTTP/1.0\r\n\r\n', false)), ['200']);
+  });
+
+  test('a request followed by bytes the parser refuses: its own answer first, then 400, then the close', async () => {
+    const port = relay.relay.httpPort;
+    const garbage = await exchange(port, `${healthz()}garbage here\r\n\r\n`, false);
+    assert.deepEqual(statuses(garbage), ['200', '400'], garbage);
+    // A gateway that counts Content-Length in characters: the request ends 3 bytes early and those bytes read as a request.
+    const form = moForm('90000000000000000313', 'Grüße aus Köln');
+    const counted = `POST /webhooks/intellisoftware/mo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${form.length - 3}\r\n\r\n${form}`;
+    const answered = await exchange(port, counted, false);
+    assert.deepEqual(statuses(answered), ['200', '400'], answered);
   });
 });
