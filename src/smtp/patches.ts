@@ -15,6 +15,30 @@ const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 /** smtp-server's words when it refuses a command or hangs up because it is closing (421 4.4.2 from its table). */
 const SMTP_SERVER_SHUTDOWN = 'Server shutting down';
 
+/** ASCII for the characters the relay's own reply texts use beyond it; anything else not ASCII is written "?". */
+const ASCII_LOOK_ALIKES: Readonly<Record<string, string>> = { '—': '-', '–': '-', '…': '...', '‘': "'", '’': "'", '“': '"', '”': '"', '→': '->', '×': 'x' };
+
+/** A reply text in US-ASCII: a section sign as the word, letters without their accents (Türkiye: Turkiye), look-alikes for the rest. */
+export function asciiReply(text: string): string {
+  return text
+    .replace(/§ ?/g, 'section ')
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
+    .replace(/[^\t\x20-\x7e]/g, (character) => ASCII_LOOK_ALIKES[character] ?? '?');
+}
+
+/**
+ * RFC 5321 section 4.2: a reply's text is US-ASCII (textstring), and a client that did not ask for
+ * SMTPUTF8 may not read more. The relay's reasons quote RFC sections (§), country names and dashes:
+ * every reply is written in ASCII at the one place smtp-server writes it.
+ */
+function asciiReplies(): void {
+  const send = SMTPConnection.prototype.send;
+  SMTPConnection.prototype.send = function sendAscii(code, data, context) {
+    send.call(this, code, Array.isArray(data) ? data.map(asciiReply) : typeof data === 'string' ? asciiReply(data) : data, context);
+  };
+}
+
 /**
  * smtp-server derives the RFC 3463 enhanced status code from the basic code alone (550 → 5.1.1),
  * and a handler error cannot carry its own. Senders act on the difference between 5.1.3 (bad
@@ -401,8 +425,17 @@ function addressProblem(command: string): string | undefined {
     .find((parameter) => CONTROL_CHARACTER.test(decodeXtext(parameter.slice(parameter.indexOf('=') + 1))));
   if (bad === undefined) return undefined;
   // The name only, bounded: it is the client's text, echoed in the reply.
-  const name = bad.split('=')[0]?.slice(0, 40).toUpperCase();
-  return toSmtpError(new RelayError('BAD_SMTP_PARAMETER', `Bad ${name} parameter: its value holds a control character`)).message;
+  const name = bad.split('=')[0]?.slice(0, 40).toUpperCase() ?? '';
+  // smtp-server decodes every value as xtext, so SIZE=+100 reads as holding 0x10; only ENVID and ORCPT
+  // are xtext (RFC 3461 section 4), and another value with no control character as written is bad syntax.
+  const value = bad.slice(bad.indexOf('=') + 1);
+  const why =
+    XTEXT_PARAMETERS.has(name) || CONTROL_CHARACTER.test(value)
+      ? 'its value holds a control character'
+      : name === 'SIZE'
+        ? 'the size is written in digits only (RFC 1870)'
+        : `"${value.slice(0, 40)}" is not a value it takes`;
+  return toSmtpError(new RelayError('BAD_SMTP_PARAMETER', `Bad ${name} parameter: ${why}`)).message;
 }
 
 /** RFC 3461 §4: the DSN parameters whose values are xtext. */
@@ -899,6 +932,8 @@ let applied = false;
 export function applySmtpServerPatches(): void {
   if (applied) return;
   applied = true;
+  // First: every other patch's reply goes through it.
+  asciiReplies();
   keepHandlerEnhancedCodes();
   // Before the patches that answer a MAIL themselves: only smtp-server's own handler applies its parameters.
   refusedMailLeavesNothing();
