@@ -130,7 +130,7 @@ export function clientRefusal(
   request: Pick<FastifyRequest, 'is404'>,
 ): { status: number; refusal: RelayError } | undefined {
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    const refusal = new RelayError('MESSAGE_TOO_BIG', `Request body too big: the limit is ${MAX_BODY_BYTES / 1024} KB`);
+    const refusal = bodyTooBig();
     return { status: refusal.spec.http, refusal };
   }
   // A plugin's refusal already in the catalogue's words (the webhooks' rate limit, RATE_LIMITED) keeps them.
@@ -139,6 +139,10 @@ export function clientRefusal(
   // fastify's other client errors (a JSON body that is not JSON, a media type no route reads) keep their status, in the
   // catalogue's words: its own code (FST_ERR_…) means nothing to a client.
   return { status, refusal: new RelayError('BAD_REQUEST', `Request body not read: ${error.message}`) };
+}
+
+function bodyTooBig(): RelayError {
+  return new RelayError('MESSAGE_TOO_BIG', `Request body too big: the limit is ${MAX_BODY_BYTES / 1024} KB`);
 }
 
 function isRelayErrorCode(code: string | undefined): code is RelayErrorCode {
@@ -212,6 +216,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return;
     }
     socket.destroy();
+  });
+  // RFC 9110 section 10.1.1: a client that asks before sending its body (Expect: 100-continue) and declares
+  // one over the limit is refused at once, not told to send it all first (Node answers 100 by itself).
+  app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    if (Number(request.headers['content-length']) > MAX_BODY_BYTES) {
+      const { status, body } = toHttpError(bodyTooBig());
+      response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify(body));
+      return;
+    }
+    response.writeContinue();
+    app.server.emit('request', request, response);
   });
   app.server.on('drop', (dropped) => {
     options.metrics?.httpTurnedAway.inc();

@@ -93,4 +93,16 @@ describe('HTTP connections', () => {
     const answered = await exchange(port, counted, false);
     assert.deepEqual(statuses(answered), ['200', '400'], answered);
   });
+
+  test('Expect: 100-continue with a declared body over the limit is 413 at once, not 100 Continue; one within it gets 100 and its answer', async () => {
+    const port = relay.relay.httpPort;
+    const head = (length: number) =>
+      `POST /webhooks/intellisoftware/mo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nExpect: 100-continue\r\nContent-Length: ${length}\r\n\r\n`;
+    const refused = await exchange(port, head(5_000_000), true);
+    assert.deepEqual(statuses(refused), ['413'], refused);
+    assert.match(refused, /"error":"MESSAGE_TOO_BIG"/);
+    const form = moForm('90000000000000000314', 'asked first');
+    const taken = await exchange(port, head(Buffer.byteLength(form)) + form, true);
+    assert.deepEqual(statuses(taken), ['100', '200'], taken);
+  });
 });
