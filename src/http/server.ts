@@ -82,8 +82,13 @@ export interface HttpServer {
 }
 
 /** A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape). */
-function answerClientError(error: Error & { code?: string }, socket: Duplex, requestMs: number): void {
+function answerClientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex, requestMs: number): void {
   if (error.code === 'ECONNRESET') return;
+  if (error.code === 'HPE_HEADER_OVERFLOW' && requestLineOver(error.rawPacket)) {
+    // RFC 9110 section 15.5.15: the target alone is over the limit: 414, the status its client understands.
+    answerAndClose(new RelayError('BAD_REQUEST', `URI too long: the request line alone is over ${maxHeaderSize / 1024} KB`), socket, 414);
+    return;
+  }
   const refusal =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new RelayError('HEADERS_TOO_BIG', `Request headers too big: the limit is ${maxHeaderSize / 1024} KB`)
@@ -93,11 +98,21 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex, req
   answerAndClose(refusal, socket);
 }
 
-/** The refusal in the catalogue's JSON form on a connection that is then closed (what the client sends meanwhile is read and dropped). */
-function answerAndClose(refusal: RelayError, socket: Duplex): void {
+/** Whether the bytes the parser refused hold a request line that alone is longer than the head may be (a URL too long). */
+function requestLineOver(packet: unknown): boolean {
+  if (!Buffer.isBuffer(packet)) return false;
+  const end = packet.indexOf('\n');
+  return (end < 0 ? packet.length : end) > maxHeaderSize;
+}
+
+/**
+ * The refusal in the catalogue's JSON form on a connection that is then closed (what the client sends meanwhile is
+ * read and dropped); with the refusal's own status unless `status` says (a parser's refusal that HTTP names apart).
+ */
+function answerAndClose(refusal: RelayError, socket: Duplex, status = toHttpError(refusal).status): void {
   // Answered once: Node's request timeout may find a connection already answered at its idle timeout.
   if (socket.writableEnded || socket.destroyed) return;
-  const { status, body } = toHttpError(refusal);
+  const { body } = toHttpError(refusal);
   const json = JSON.stringify(body);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
@@ -228,6 +243,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     response.writeContinue();
     app.server.emit('request', request, response);
   });
+  // An expectation other than 100-continue cannot be met (RFC 9110 section 10.1.1): 417, in the JSON every refusal has
+  // (Node's own 417 has an empty body).
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const expectation = String(request.headers.expect).slice(0, 40);
+    const { body } = toHttpError(new RelayError('BAD_REQUEST', `Expect: ${expectation} cannot be met: the only expectation this server meets is 100-continue`));
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify(body));
+  });
   app.server.on('drop', (dropped) => {
     options.metrics?.httpTurnedAway.inc();
     turnedAway(busy, peerAddress(dropped?.remoteAddress));
@@ -275,6 +297,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (request.raw.httpVersion !== '1.1' || request.headers.host !== undefined) return;
     const { status, body } = toHttpError(new RelayError('BAD_REQUEST', 'Malformed HTTP request: HTTP/1.1 needs a Host header (RFC 9112 §3.2)'));
     return reply.status(status).header('connection', 'close').send(body);
+  });
+  // RFC 9110 section 8.4.1: the relay decodes no content coding, and a compressed body read as it came is
+  // garbage (a gzip'd webhook form was quarantined as "msgid is missing"). 415 names the coding (section 15.5.16).
+  app.addHook('onRequest', async (request, reply) => {
+    const coding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (!coding || coding === 'identity') return;
+    const refusal = new RelayError(
+      'BAD_REQUEST',
+      `Content-Encoding ${coding.slice(0, 40)} is not accepted: send the body uncompressed, without Content-Encoding`,
+    );
+    return reply.status(415).header('accept-encoding', 'identity').send(toHttpError(refusal).body);
   });
   // DNS rebinding: a web page whose name is re-pointed to this relay's address calls it under that name.
   const servedHost = hostMatcher(options.allowedHosts);

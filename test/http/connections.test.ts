@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { removeDir, startTestRelay, type TestRelay } from '../helpers/relay.ts';
 
@@ -104,5 +105,32 @@ describe('HTTP connections', () => {
     const form = moForm('90000000000000000314', 'asked first');
     const taken = await exchange(port, head(Buffer.byteLength(form)) + form, true);
     assert.deepEqual(statuses(taken), ['100', '200'], taken);
+  });
+
+  test('a webhook body with Content-Encoding (gzip, br) is 415 naming the coding, not read as a form and quarantined', async () => {
+    const form = gzipSync(moForm('90000000000000000315', 'compressed'));
+    const head = (coding: string, length: number) =>
+      `POST /webhooks/intellisoftware/mo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Encoding: ${coding}\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
+    const gzip = await exchange(relay.relay.httpPort, Buffer.concat([Buffer.from(head('gzip', form.length)), form]), false);
+    assert.deepEqual(statuses(gzip), ['415'], gzip);
+    assert.match(gzip, /accept-encoding: identity/i);
+    assert.match(gzip, /"error":"BAD_REQUEST","message":"Content-Encoding gzip is not accepted: send the body uncompressed/);
+    const plain = moForm('90000000000000000316', 'declared br');
+    const br = await exchange(relay.relay.httpPort, head('br', Buffer.byteLength(plain)) + plain, false);
+    assert.deepEqual(statuses(br), ['415'], br);
+  });
+
+  test('an Expect other than 100-continue is 417 with the JSON error every refusal has', async () => {
+    const transcript = await exchange(relay.relay.httpPort, healthz('Expect: foo=bar\r\n'), true);
+    assert.deepEqual(statuses(transcript), ['417'], transcript);
+    assert.match(transcript, /\{"error":"BAD_REQUEST","message":"Expect: foo=bar cannot be met: the only expectation this server meets is 100-continue"\}/);
+  });
+
+  test('a URL over the head limit is 414 URI Too Long; long headers stay 431', async () => {
+    const longUrl = await exchange(relay.relay.httpPort, `GET /healthz?${'a'.repeat(20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, false);
+    assert.deepEqual(statuses(longUrl), ['414'], longUrl.slice(0, 300));
+    assert.match(longUrl, /"message":"URI too long: the request line alone is over 16 KB"/);
+    const longHeaders = await exchange(relay.relay.httpPort, `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'b'.repeat(20_000)}\r\n\r\n`, false);
+    assert.deepEqual(statuses(longHeaders), ['431'], longHeaders.slice(0, 300));
   });
 });
