@@ -2,6 +2,7 @@ import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { RelayError, toSmtpError } from '../errors.ts';
+import { printableAscii } from '../mail/ascii.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /**
@@ -15,16 +16,12 @@ const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 /** smtp-server's words when it refuses a command or hangs up because it is closing (421 4.4.2 from its table). */
 const SMTP_SERVER_SHUTDOWN = 'Server shutting down';
 
-/** ASCII for the characters the relay's own reply texts use beyond it; anything else not ASCII is written "?". */
+/** ASCII for the characters the relay's own reply texts use beyond it, before printableAscii's "?" for anything else. */
 const ASCII_LOOK_ALIKES: Readonly<Record<string, string>> = { '—': '-', '–': '-', '…': '...', '‘': "'", '’': "'", '“': '"', '”': '"', '→': '->', '×': 'x' };
 
 /** A reply text in US-ASCII: a section sign as the word, letters without their accents (Türkiye: Turkiye), look-alikes for the rest. */
 export function asciiReply(text: string): string {
-  return text
-    .replace(/§ ?/g, 'section ')
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .replace(/[^\t\x20-\x7e]/g, (character) => ASCII_LOOK_ALIKES[character] ?? '?');
+  return printableAscii(text.replace(/§ ?/g, 'section ').replace(/[—–…‘’“”→×]/g, (character) => ASCII_LOOK_ALIKES[character] ?? character));
 }
 
 /**
