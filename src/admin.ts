@@ -325,17 +325,34 @@ function scheduleOf(scheduledFor: number | undefined, now: number): string {
 const LOOKS_LIKE_A_NUMBER = /^\+?[\d\s().-]{6,}$/;
 
 /**
- * A message's whole history, or every message to a number (newest first) with theirs.
+ * A message's whole history, or the newest messages to a number (newest first) with theirs: LOGGED unless `limit` says, a list cut short said through `note`.
  * `smsrelay log`: a number as a sender would write it (`+44 7700 900123`, `07700 900123` in `defaultRegion`)
  * is read as the SMTP side reads it. Nothing known is an error (exit 1), as for `queue` on an unknown id.
  */
-export async function history(store: Store, subject: string, now: number, defaultRegion?: CountryCode): Promise<string> {
+export async function history(
+  store: Store,
+  subject: string,
+  now: number,
+  defaultRegion?: CountryCode,
+  { limit, note = () => undefined }: { readonly limit?: string | undefined; readonly note?: (line: string) => void } = {},
+): Promise<string> {
   if (subject === '') throw new UsageError('log needs a message id or a phone number');
   const read = LOOKS_LIKE_A_NUMBER.test(subject) ? normaliseNumber(subject, defaultRegion) : undefined;
   const number = read?.ok ? read.e164 : undefined;
-  const ids = number ? await store.messagesOfNumber(number, 20) : [subject];
+  if (limit !== undefined && !number)
+    throw new UsageError(`log: --limit counts the messages to a number; ${subject} is no number, and a message's history is shown whole`);
+  const most = logLimit(limit);
+  // One more than shown: whether some were left out, said on stderr with how to see them.
+  const newest = async <T>(kind: string, rows: readonly T[]): Promise<readonly T[]> => {
+    if (rows.length > most) {
+      const more = most < MOST_LOGGED ? `; more: smsrelay log ${number} --limit ${MOST_LOGGED}` : ', the most log shows';
+      note(`log: the newest ${counted.format(most)} ${kind} ${number} only${more}`);
+    }
+    return rows.slice(0, most);
+  };
+  const ids = number ? await newest('messages to', await store.messagesOfNumber(number, most + 1)) : [subject];
   const lines: string[] = [];
-  for (const reply of number ? await store.repliesOfNumber(number, 20) : []) {
+  for (const reply of number ? await newest('SMS received from', await store.repliesOfNumber(number, most + 1)) : []) {
     // A mail another relay sent again after its relay's lease ended: the mailbox may have it twice, as an SMS's phone.
     const duplicates = reply.mail && reply.mail.possibleDuplicates > 0 ? ` (${plural(reply.mail.possibleDuplicates, 'possible duplicate')})` : '';
     const mail = reply.mail ? `mail ${reply.mail.status}${duplicates}${reply.mail.error ? ` (${reply.mail.error})` : ''}` : undefined;
@@ -367,6 +384,19 @@ export async function history(store: Store, subject: string, now: number, defaul
   if (lines.length === 0)
     throw new Error(`nothing known about ${subject}${number ? ` (${number})` : ''}: no message with that id, no SMS to or from that number`);
   return lines.join('\n');
+}
+
+/** How many messages to a number (and SMS from it) `smsrelay log <number>` shows unless --limit says: a burst's latest on one screen. */
+const LOGGED = 20;
+/** The most `log --limit` takes: each message's history is read with queries of its own, and all of it printed as one text. */
+export const MOST_LOGGED = 1000;
+
+/** `log`'s `--limit <n>`: from 1 to MOST_LOGGED; LOGGED when not given. */
+function logLimit(limit: string | undefined): number {
+  if (limit === undefined) return LOGGED;
+  const number = /^\d{1,15}$/.test(limit) ? Number(limit) : Number.NaN;
+  if (!(number >= 1 && number <= MOST_LOGGED)) throw new UsageError(`log: --limit needs a number from 1 to ${counted.format(MOST_LOGGED)}`);
+  return number;
 }
 
 /**

@@ -141,8 +141,9 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   status: { usage: 'status', does: 'queue depths, dispatch state, last errors', words: 1, exits: { 0: '', ...STORE_EXITS } },
   log: {
-    usage: 'log <id|number>',
-    does: "a message's history (mail, SMS, reports), or every message to a number (written as a sender would: +44 7700 900123)",
+    usage: 'log <id|number> [--limit <n>]',
+    does: "a message's history (mail, SMS, reports), or the newest messages to a number (written as a sender would: +44 7700 900123), 20 unless --limit says up to 1000; a list cut short says so on stderr",
+    options: { limit: 'string' },
     needs: 'a message id or a phone number',
     words: 2,
     exits: { 0: '', 1: 'nothing known about it', ...STORE_EXITS },
@@ -391,7 +392,9 @@ async function main(argv: readonly string[]): Promise<void> {
         }),
       );
     case 'log':
-      return withStore((store, config) => history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion));
+      return withStore((store, config) =>
+        history(store, words[0] ?? '', Date.now(), config.sms.defaultRegion, { limit: option('limit'), note: (line) => console.error(`smsrelay: ${line}`) }),
+      );
     case 'queue': {
       // `queue` alone, or with list's options only, is `queue list`.
       const args = asWritten({ ...parsed, words: words.length > 0 ? words : ['list'] });

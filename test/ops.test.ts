@@ -344,6 +344,36 @@ describe('operating the relay', () => {
     db.close();
     assert.ok(count >= 2);
   });
+  test('log of a number shows its newest 20 messages and says so on stderr when there are more, with the --limit that shows them', async () => {
+    const number = '447700900600';
+    const dialog = await SmtpDialog.open(relay.smtpPort);
+    try {
+      await dialog.command('EHLO ups.example');
+      for (let mail = 0; mail < 21; mail++) {
+        assert.equal((await dialog.command('MAIL FROM:<ups@example.com>')).code, 250);
+        assert.equal((await dialog.command(`RCPT TO:<${number}@sms.localhost>`)).code, 250);
+        assert.equal((await dialog.data(`Subject: alert ${mail}\r\n\r\nalert number ${mail}\r\n`)).code, 250);
+      }
+    } finally {
+      await dialog.close();
+    }
+    const blocks = (stdout: string) => stdout.match(/^message /gm)?.length ?? 0;
+    const cut = run(['log', `+${number}`]);
+    assert.equal(cut.status, 0, cut.stderr);
+    assert.equal(blocks(cut.stdout), 20);
+    assert.match(cut.stderr, new RegExp(`\\nsmsrelay: log: the newest 20 messages to \\+${number} only; more: smsrelay log \\+${number} --limit 1000\\n`));
+    const all = run(['log', `+${number}`, '--limit', '1000']);
+    assert.equal(all.status, 0, all.stderr);
+    assert.equal(blocks(all.stdout), 21);
+    assert.equal(all.stderr, `smsrelay: data directory ${env.SMSRELAY_DATA_DIR}\n`, 'nothing left out, nothing said');
+    assert.equal(blocks(cli('log', `+${number}`, '--limit', '21')), 21);
+    const wrong = run(['log', `+${number}`, '--limit', '0']);
+    assert.equal(wrong.status, 64);
+    assert.match(wrong.stderr, /log: --limit needs a number from 1 to 1,000/);
+    const byId = run(['log', 'some-message-id', '--limit', '5']);
+    assert.equal(byId.status, 64);
+    assert.match(byId.stderr, /log: --limit counts the messages to a number/);
+  });
 });
 
 describe('graceful shutdown', () => {

@@ -82,8 +82,13 @@ export interface HttpServer {
 }
 
 /** A request Node's parser refused or cut, answered in the catalogue's JSON form (fastify's own has another shape). */
-function answerClientError(error: Error & { code?: string }, socket: Duplex, requestMs: number): void {
+function answerClientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Duplex, requestMs: number): void {
   if (error.code === 'ECONNRESET') return;
+  if (error.code === 'HPE_HEADER_OVERFLOW' && requestLineOver(error.rawPacket)) {
+    // RFC 9110 section 15.5.15: the target alone is over the limit: 414, the status its client understands.
+    answerAndClose(new RelayError('BAD_REQUEST', `URI too long: the request line alone is over ${maxHeaderSize / 1024} KB`), socket, 414);
+    return;
+  }
   const refusal =
     error.code === 'HPE_HEADER_OVERFLOW'
       ? new RelayError('HEADERS_TOO_BIG', `Request headers too big: the limit is ${maxHeaderSize / 1024} KB`)
@@ -93,11 +98,21 @@ function answerClientError(error: Error & { code?: string }, socket: Duplex, req
   answerAndClose(refusal, socket);
 }
 
-/** The refusal in the catalogue's JSON form on a connection that is then closed (what the client sends meanwhile is read and dropped). */
-function answerAndClose(refusal: RelayError, socket: Duplex): void {
+/** Whether the bytes the parser refused hold a request line that alone is longer than the head may be (a URL too long). */
+function requestLineOver(packet: unknown): boolean {
+  if (!Buffer.isBuffer(packet)) return false;
+  const end = packet.indexOf('\n');
+  return (end < 0 ? packet.length : end) > maxHeaderSize;
+}
+
+/**
+ * The refusal in the catalogue's JSON form on a connection that is then closed (what the client sends meanwhile is
+ * read and dropped); with the refusal's own status unless `status` says (a parser's refusal that HTTP names apart).
+ */
+function answerAndClose(refusal: RelayError, socket: Duplex, status = toHttpError(refusal).status): void {
   // Answered once: Node's request timeout may find a connection already answered at its idle timeout.
   if (socket.writableEnded || socket.destroyed) return;
-  const { status, body } = toHttpError(refusal);
+  const { body } = toHttpError(refusal);
   const json = JSON.stringify(body);
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`,
@@ -130,7 +145,7 @@ export function clientRefusal(
   request: Pick<FastifyRequest, 'is404'>,
 ): { status: number; refusal: RelayError } | undefined {
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    const refusal = new RelayError('MESSAGE_TOO_BIG', `Request body too big: the limit is ${MAX_BODY_BYTES / 1024} KB`);
+    const refusal = bodyTooBig();
     return { status: refusal.spec.http, refusal };
   }
   // A plugin's refusal already in the catalogue's words (the webhooks' rate limit, RATE_LIMITED) keeps them.
@@ -141,12 +156,33 @@ export function clientRefusal(
   return { status, refusal: new RelayError('BAD_REQUEST', `Request body not read: ${error.message}`) };
 }
 
+function bodyTooBig(): RelayError {
+  return new RelayError('MESSAGE_TOO_BIG', `Request body too big: the limit is ${MAX_BODY_BYTES / 1024} KB`);
+}
+
 function isRelayErrorCode(code: string | undefined): code is RelayErrorCode {
   return code !== undefined && Object.hasOwn(RELAY_ERRORS, code);
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { requestMs, idleMs } = options.timeouts ?? { requestMs: REQUEST_TIMEOUT_MS, idleMs: IDLE_TIMEOUT_MS };
+  // A connection's latest request and its response until the response is done, and the connections whose refusal waits for it.
+  const inFlight = new WeakMap<object, { readonly request: IncomingMessage; readonly response: ServerResponse }>();
+  const refusing = new WeakSet<object>();
+  const refuseInTurn = (error: Error & { code?: string }, socket: Duplex) => {
+    // What follows a request that closes the connection (Connection: close, HTTP/1.0) is ignored (RFC 9112
+    // section 9.6): Node closes the connection once that request is answered.
+    if (error.code === 'HPE_CLOSED_CONNECTION' || refusing.has(socket)) return;
+    const pending = inFlight.get(socket);
+    // Responses go in the order of the requests (RFC 9112 section 9.3): a request read whole (a webhook
+    // already taken) gets its own answer before the refusal of the bytes after it.
+    if (pending?.request.complete) {
+      refusing.add(socket);
+      pending.response.once('close', () => answerClientError(error, socket, requestMs));
+      return;
+    }
+    answerClientError(error, socket, requestMs);
+  };
   const app = Fastify({
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -160,9 +196,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // afterwards: left at Node's 60 s, it held a request whose body stopped for 60 s, whatever requestTimeout said.
     // Node answers an HTTP/1.1 request without Host a bare 400 of its own: the hook below answers it in the catalogue's form.
     http: { connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS, headersTimeout: requestMs, requireHostHeader: false },
-    clientErrorHandler: (error: Error & { code?: string }, socket: Duplex) => answerClientError(error, socket, requestMs),
+    clientErrorHandler: refuseInTurn,
   });
   app.server.maxConnections = options.maxConnections;
+  // A client may close its sending side once its request is written (RFC 9112 section 9.6): Node then
+  // aborted the request and ended the connection, and a webhook already taken was never answered. With
+  // this, Node answers what it read and closes after the last answer. No option of createServer sets it;
+  // test/http/connections.test.ts fails if a Node release drops the property.
+  (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   const turnedAway = turnedAwayLog(app.log as Logger, Date.now, 'http: connection turned away');
   const busy = { code: 'SERVER_BUSY', message: `http.maxConnections (${options.maxConnections}) connections are open` };
   // A request being answered may take longer (a store that waits for a lock): only an idle connection is closed.
@@ -173,8 +214,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const { socket } = request;
     const settled = () => readWhenAnswered.set(socket, socket.bytesRead);
     answering.set(socket, (answering.get(socket) ?? 0) + 1);
+    inFlight.set(socket, { request, response });
     response.once('close', () => {
       answering.set(socket, (answering.get(socket) ?? 1) - 1);
+      if (inFlight.get(socket)?.response === response) inFlight.delete(socket);
       settled();
     });
     // A body answered before it was read (a refusal) is read to its end after the answer.
@@ -188,6 +231,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return;
     }
     socket.destroy();
+  });
+  // RFC 9110 section 10.1.1: a client that asks before sending its body (Expect: 100-continue) and declares
+  // one over the limit is refused at once, not told to send it all first (Node answers 100 by itself).
+  app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    if (Number(request.headers['content-length']) > MAX_BODY_BYTES) {
+      const { status, body } = toHttpError(bodyTooBig());
+      response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify(body));
+      return;
+    }
+    response.writeContinue();
+    app.server.emit('request', request, response);
+  });
+  // An expectation other than 100-continue cannot be met (RFC 9110 section 10.1.1): 417, in the JSON every refusal has
+  // (Node's own 417 has an empty body).
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const expectation = String(request.headers.expect).slice(0, 40);
+    const { body } = toHttpError(new RelayError('BAD_REQUEST', `Expect: ${expectation} cannot be met: the only expectation this server meets is 100-continue`));
+    response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', connection: 'close' }).end(JSON.stringify(body));
   });
   app.server.on('drop', (dropped) => {
     options.metrics?.httpTurnedAway.inc();
@@ -241,6 +302,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (problem === undefined) return;
     const { status, body } = toHttpError(new RelayError('BAD_REQUEST', `Malformed HTTP request: ${problem} (RFC 9112 §3.2)`));
     return reply.status(status).header('connection', 'close').send(body);
+  });
+  // RFC 9110 section 8.4.1: the relay decodes no content coding, and a compressed body read as it came is
+  // garbage (a gzip'd webhook form was quarantined as "msgid is missing"). 415 names the coding (section 15.5.16).
+  app.addHook('onRequest', async (request, reply) => {
+    const coding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (!coding || coding === 'identity') return;
+    const refusal = new RelayError(
+      'BAD_REQUEST',
+      `Content-Encoding ${coding.slice(0, 40)} is not accepted: send the body uncompressed, without Content-Encoding`,
+    );
+    return reply.status(415).header('accept-encoding', 'identity').send(toHttpError(refusal).body);
   });
   // DNS rebinding: a web page whose name is re-pointed to this relay's address calls it under that name.
   const servedHost = hostMatcher(options.allowedHosts);

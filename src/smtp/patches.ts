@@ -2,6 +2,7 @@ import SASL from 'smtp-server/lib/sasl.js';
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import type { SMTPStream } from 'smtp-server/lib/smtp-stream.js';
 import { RelayError, toSmtpError } from '../errors.ts';
+import { printableAscii } from '../mail/ascii.ts';
 import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 
 /**
@@ -14,6 +15,26 @@ import { DataScanner, type SmugglingFinding } from './smuggling.ts';
 const ENHANCED_CODE = /^([245]\.\d{1,3}\.\d{1,3}) (.*)$/s;
 /** smtp-server's words when it refuses a command or hangs up because it is closing (421 4.4.2 from its table). */
 const SMTP_SERVER_SHUTDOWN = 'Server shutting down';
+
+/** ASCII for the characters the relay's own reply texts use beyond it, before printableAscii's "?" for anything else. */
+const ASCII_LOOK_ALIKES: Readonly<Record<string, string>> = { '—': '-', '–': '-', '…': '...', '‘': "'", '’': "'", '“': '"', '”': '"', '→': '->', '×': 'x' };
+
+/** A reply text in US-ASCII: a section sign as the word, letters without their accents (Türkiye: Turkiye), look-alikes for the rest. */
+export function asciiReply(text: string): string {
+  return printableAscii(text.replace(/§ ?/g, 'section ').replace(/[—–…‘’“”→×]/g, (character) => ASCII_LOOK_ALIKES[character] ?? character));
+}
+
+/**
+ * RFC 5321 section 4.2: a reply's text is US-ASCII (textstring), and a client that did not ask for
+ * SMTPUTF8 may not read more. The relay's reasons quote RFC sections (§), country names and dashes:
+ * every reply is written in ASCII at the one place smtp-server writes it.
+ */
+function asciiReplies(): void {
+  const send = SMTPConnection.prototype.send;
+  SMTPConnection.prototype.send = function sendAscii(code, data, context) {
+    send.call(this, code, Array.isArray(data) ? data.map(asciiReply) : typeof data === 'string' ? asciiReply(data) : data, context);
+  };
+}
 
 /**
  * smtp-server derives the RFC 3463 enhanced status code from the basic code alone (550 → 5.1.1),
@@ -401,8 +422,17 @@ function addressProblem(command: string): string | undefined {
     .find((parameter) => CONTROL_CHARACTER.test(decodeXtext(parameter.slice(parameter.indexOf('=') + 1))));
   if (bad === undefined) return undefined;
   // The name only, bounded: it is the client's text, echoed in the reply.
-  const name = bad.split('=')[0]?.slice(0, 40).toUpperCase();
-  return toSmtpError(new RelayError('BAD_SMTP_PARAMETER', `Bad ${name} parameter: its value holds a control character`)).message;
+  const name = bad.split('=')[0]?.slice(0, 40).toUpperCase() ?? '';
+  // smtp-server decodes every value as xtext, so SIZE=+100 reads as holding 0x10; only ENVID and ORCPT
+  // are xtext (RFC 3461 section 4), and another value with no control character as written is bad syntax.
+  const value = bad.slice(bad.indexOf('=') + 1);
+  const why =
+    XTEXT_PARAMETERS.has(name) || CONTROL_CHARACTER.test(value)
+      ? 'its value holds a control character'
+      : name === 'SIZE'
+        ? 'the size is written in digits only (RFC 1870)'
+        : `"${value.slice(0, 40)}" is not a value it takes`;
+  return toSmtpError(new RelayError('BAD_SMTP_PARAMETER', `Bad ${name} parameter: ${why}`)).message;
 }
 
 /** RFC 3461 §4: the DSN parameters whose values are xtext. */
@@ -840,12 +870,70 @@ function greetingAsWritten(): void {
   }
 }
 
+/**
+ * smtp-server writes a MAIL's parameters (ENVID, RET, SMTPUTF8, BODY, REQUIRETLS) into the session's
+ * envelope before the relay's handler judges the command, and a later MAIL overwrote only the ones it
+ * named: a refused MAIL's ENVID went into the next mail's reports, its SMTPUTF8 let the next one's UTF-8
+ * sender through, and an overlong ENVID refused every MAIL after it. A refused MAIL starts no
+ * transaction (RFC 5321 section 4.1.1.2), so the envelope is set up afresh, as if it had not come.
+ */
+function refusedMailLeavesNothing(): void {
+  const handle = SMTPConnection.prototype.handler_MAIL;
+  SMTPConnection.prototype.handler_MAIL = function mailLeavingNothingWhenRefused(command, callback) {
+    handle.call(this, command, () => {
+      if (!this.session.envelope.mailFrom) this._resetSession();
+      callback();
+    });
+  };
+}
+
+/**
+ * With `allowHalfOpen` (intake.ts) a client's FIN ends only what the relay reads: the replies to the
+ * commands still being handled go out on the direction that stays open (RFC 5321 section 4.1.1.10).
+ * smtp-server writes a reply only while its socket is fully open, so while a reply goes out on a
+ * socket whose reading side the client ended, the socket reads as open. Once the parser has handled every
+ * command it received (a last line without its CRLF included, as smtp-server does), the session is
+ * over: the relay closes its side as after QUIT, which in DATA ends the mail as one whose client left.
+ */
+function answerAfterClientsEnd(): void {
+  const send = SMTPConnection.prototype.send;
+  SMTPConnection.prototype.send = function sendAfterClientsEnd(code, data, context) {
+    const socket = this._socket;
+    if (socket?.readyState !== 'writeOnly') return send.call(this, code, data, context);
+    Object.defineProperty(socket, 'readyState', { value: 'open', configurable: true });
+    try {
+      send.call(this, code, data, context);
+    } finally {
+      Reflect.deleteProperty(socket, 'readyState');
+    }
+  };
+  const createParser = SMTPConnection.prototype._createParser;
+  SMTPConnection.prototype._createParser = function parserEndingTheSession() {
+    const parser = createParser.call(this);
+    parser._flushData = () => {
+      const line = parser._remainder;
+      parser._remainder = '';
+      const over = () => {
+        // A parser replaced by STARTTLS's, or one the connection stopped reading, ends nothing.
+        if (this._parser === parser && !parser.isClosed) this.close();
+      };
+      if (line && !parser.isClosed) parser.oncommand(Buffer.from(line, 'binary'), over);
+      else over();
+    };
+    return parser;
+  };
+}
+
 let applied = false;
 
 export function applySmtpServerPatches(): void {
   if (applied) return;
   applied = true;
+  // First: every other patch's reply goes through it.
+  asciiReplies();
   keepHandlerEnhancedCodes();
+  // Before the patches that answer a MAIL themselves: only smtp-server's own handler applies its parameters.
+  refusedMailLeavesNothing();
   admitConnections();
   // Before explainSpacedNumbers, which then answers a spaced number before this reads the address.
   acceptEnvelopeAddressesAsWritten();
@@ -854,6 +942,7 @@ export function applySmtpServerPatches(): void {
   saslResponsesInBase64();
   requireTlsNotOffered();
   coalesceReplies();
+  answerAfterClientsEnd();
   readLfOnlyClients();
   sayWhenDataTimedOut();
   mailWithoutGreeting();

@@ -59,12 +59,12 @@ describe('SMTP commands: arguments, sequence, what is not implemented, dot-unstu
     const during = await dialog.command(PLAIN);
     assert.equal(
       `${during.code} ${during.text}`,
-      '503 5.5.1 AUTH is not permitted during a mail transaction (RFC 4954 §4): send it before MAIL, or after RSET',
+      '503 5.5.1 AUTH is not permitted during a mail transaction (RFC 4954 section 4): send it before MAIL, or after RSET',
     );
     assert.equal((await dialog.command('RSET')).code, 250);
     assert.equal((await dialog.command(PLAIN)).code, 235);
     const again = await dialog.command(PLAIN);
-    assert.equal(`${again.code} ${again.text}`, '503 5.5.1 Already authenticated: a session signs in once (RFC 4954 §4)');
+    assert.equal(`${again.code} ${again.text}`, '503 5.5.1 Already authenticated: a session signs in once (RFC 4954 section 4)');
     await dialog.close();
   });
 

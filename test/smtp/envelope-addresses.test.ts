@@ -138,18 +138,18 @@ describe('envelope addresses as old devices write them', () => {
     const injected = await transaction(suite.port, 'MAIL FROM:<o@example.com> RET=HDRS ENVID=a+0D+0AX-Injected:+20yes', rcpt);
     assert.equal(said(injected.mail), '501 5.5.4 Bad ENVID parameter: its value holds a control character');
     const overlongEnvid = await transaction(suite.port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(101)}`, rcpt);
-    assert.equal(said(overlongEnvid.mail), '501 5.5.4 ENVID too long: 101 characters, at most 100 (RFC 3461 §4.4)');
+    assert.equal(said(overlongEnvid.mail), '501 5.5.4 ENVID too long: 101 characters, at most 100 (RFC 3461 section 4.4)');
     assert.equal((await transaction(suite.port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(100)}`, rcpt)).mail.code, 250);
     const overlongOrcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;${'o'.repeat(1_188)}@example.com`);
-    assert.equal(said(overlongOrcpt.rcpt), '501 5.5.4 ORCPT too long: 1200 characters, at most 500 (RFC 3461 §4.2)');
+    assert.equal(said(overlongOrcpt.rcpt), '501 5.5.4 ORCPT too long: 1200 characters, at most 500 (RFC 3461 section 4.2)');
     const longestOrcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;${'o'.repeat(488)}@example.com`);
     assert.equal(longestOrcpt.rcpt?.code, 250);
     // A local part over RFC 5321's 64 octets is taken, as Postfix takes it; past the mailbox's limit it is refused as too long.
     assert.equal((await transaction(suite.port, `MAIL FROM:<${'o'.repeat(100)}@example.com>`, rcpt)).mail.code, 250);
     const overlong = await transaction(suite.port, `MAIL FROM:<${'o'.repeat(498)}@example.com>`, rcpt);
-    assert.equal(said(overlong.mail), '501 5.1.7 Sender address too long: 510 characters, at most 253 (RFC 5321 §4.5.3.1.3)');
+    assert.equal(said(overlong.mail), '501 5.1.7 Sender address too long: 510 characters, at most 253 (RFC 5321 section 4.5.3.1.3)');
     const overlongRcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `RCPT TO:<${'4'.repeat(250)}@sms.localhost>`);
-    assert.equal(said(overlongRcpt.rcpt), '501 5.1.3 Recipient address too long: 264 characters, at most 253 (RFC 5321 §4.5.3.1.3)');
+    assert.equal(said(overlongRcpt.rcpt), '501 5.1.3 Recipient address too long: 264 characters, at most 253 (RFC 5321 section 4.5.3.1.3)');
     const undeclared = await transaction(suite.port, 'MAIL FROM:<jörg@example.com>', rcpt);
     assert.equal(said(undeclared.mail), '553 5.6.7 Must declare SMTPUTF8 to send a UTF-8 address: add SMTPUTF8 to MAIL FROM');
     assert.equal((await transaction(suite.port, 'MAIL FROM:<jörg@example.com> SMTPUTF8', rcpt)).mail.code, 250);
@@ -157,10 +157,22 @@ describe('envelope addresses as old devices write them', () => {
     assert.equal((await transaction(suite.port, 'MAIL FROM:<ups@xn--mnchen-3ya.example>', rcpt)).mail.code, 250);
   });
 
+  test('every reply is US-ASCII (RFC 5321 section 4.2): a section sign as the word, a country without its accent', async () => {
+    const guessed = await transaction(suite.port, 'MAIL FROM:<o@example.com>', 'RCPT TO:<9001234@sms.localhost>');
+    assert.match(said(guessed.rcpt), /^550 5\.1\.3 .* in Turkiye \(\+90\)/);
+    const overlong = await transaction(suite.port, `MAIL FROM:<o@example.com> ENVID=${'e'.repeat(101)}`, 'RCPT TO:<447700900123@sms.localhost>');
+    for (const reply of [guessed.rcpt, overlong.mail]) assert.match(said(reply), /^[\t\x20-\x7e\n]*$/, said(reply));
+  });
+
+  test('SIZE=+100 is refused for its syntax, not for a control character: SIZE is no xtext, +10 is no escape there', async () => {
+    const signed = await transaction(suite.port, 'MAIL FROM:<o@example.com> SIZE=+100', 'RCPT TO:<447700900123@sms.localhost>');
+    assert.equal(said(signed.mail), '501 5.5.4 Bad SIZE parameter: the size is written in digits only (RFC 1870)');
+  });
+
   test('ENVID and ORCPT must be xtext of US-ASCII: 8-bit escapes, raw UTF-8 and bad escapes are refused, plain and escaped ASCII taken', async () => {
     const rcpt = 'RCPT TO:<447700900123@sms.localhost>';
-    const ascii = 'it must be US-ASCII (RFC 3461 §4.4)';
-    const notXtext = 'it is not xtext (RFC 3461 §4: "+" starts two upper-case hex digits; "+", "=" and spaces are written so)';
+    const ascii = 'it must be US-ASCII (RFC 3461 section 4.4)';
+    const notXtext = 'it is not xtext (RFC 3461 section 4: "+" starts two upper-case hex digits; "+", "=" and spaces are written so)';
     assert.equal(said((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=caf+C3+A9', rcpt)).mail), `501 5.5.4 Bad ENVID parameter: ${ascii}`);
     const utf8 = await transaction(suite.port, 'MAIL FROM:<o@example.com> SMTPUTF8 ENVID=café', rcpt);
     assert.equal(said(utf8.mail), `501 5.5.4 Bad ENVID parameter: ${ascii}`);
@@ -168,7 +180,7 @@ describe('envelope addresses as old devices write them', () => {
     assert.equal(said((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=a+2bb', rcpt)).mail), `501 5.5.4 Bad ENVID parameter: ${notXtext}`);
     assert.equal((await transaction(suite.port, 'MAIL FROM:<o@example.com> ENVID=a+2Bb+3Dc', rcpt)).mail.code, 250);
     const orcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;x+C3+A9y@example.com`);
-    assert.equal(said(orcpt.rcpt), '501 5.5.4 Bad ORCPT parameter: it must be US-ASCII (RFC 3461 §4.2; utf-8-addr of RFC 6533 is not offered)');
+    assert.equal(said(orcpt.rcpt), '501 5.5.4 Bad ORCPT parameter: it must be US-ASCII (RFC 3461 section 4.2; utf-8-addr of RFC 6533 is not offered)');
     const badOrcpt = await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;x+1y@example.com`);
     assert.equal(said(badOrcpt.rcpt), `501 5.5.4 Bad ORCPT parameter: ${notXtext}`);
     assert.equal((await transaction(suite.port, 'MAIL FROM:<o@example.com>', `${rcpt} ORCPT=rfc822;x+2By@example.com`)).rcpt?.code, 250);
