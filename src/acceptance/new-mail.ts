@@ -68,7 +68,8 @@ export async function buildNewMail(
   );
   const senderIdProblem = request.senderId === undefined ? undefined : provider.senderIdProblem(request.senderId);
   if (senderIdProblem) throw new RelayError('BAD_PARAMETER', `Invalid sender id: ${senderIdProblem}`);
-  const senderIdRefused = request.senderId === undefined ? undefined : senders.senderIdProblem(principal, request.senderId);
+  const senderIdRefused =
+    request.senderId === undefined ? undefined : senders.senderIdProblem(principal, request.senderId, request.senderIdGivenIn ?? 'X-SMS-From');
   if (senderIdRefused) throw new RelayError('SENDER_ID_REFUSED', `Sender id refused: ${senderIdRefused}`);
   const { sms, maxParts, partsCapped, standIns } = smsOnProvider(
     request,

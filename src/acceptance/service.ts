@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asRelayError, RelayError } from '../errors.ts';
+import { asRelayError, RELAY_ERRORS, RelayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import { LoginThrottle, sharedLoginFailures, signInName } from '../policy/logins.ts';
@@ -34,6 +34,9 @@ import type {
  * tests and local setups use other 127.x addresses to stand for remote clients.
  */
 export const LOOPBACK_ADDRESSES: ReadonlySet<string> = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+/** AUTH_FAILED's reason for an AUTH PLAIN that asks to act as another account. */
+const NO_PROXY_AUTH = 'this relay lets no account act as another; leave the authorization identity empty';
+
 /** A valid hash of a random password, verified against when the user name is unknown. */
 export const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
@@ -100,14 +103,25 @@ export class AcceptanceService {
    * An account's sign-in from `client`: over TLS (`secure`) or from loopback only, slowed and then
    * blocked per client address after failures (counted across the relays sharing the store). A
    * failure is answered only after its delay; a store that cannot count answers STORE_UNAVAILABLE.
+   * `authzid`, AUTH PLAIN's authorization identity: one other than `username` asks to act as another
+   * account, which no account may (RFC 4616 §2), refused before the password is checked and not counted.
    */
-  async authenticate(username: string, password: string, client: string, secure: boolean): Promise<Outcome<{ readonly user: string }>> {
+  async authenticate(username: string, password: string, client: string, secure: boolean, authzid?: string): Promise<Outcome<{ readonly user: string }>> {
+    if (authzid !== undefined && authzid !== username) {
+      const refusal = new RelayError('AUTH_FAILED', `${RELAY_ERRORS.AUTH_FAILED.text}: ${NO_PROXY_AUTH}`);
+      // Either name may be a password typed into the wrong field: both are logged as every sign-in name is.
+      this.#options.logger.info(
+        { client, user: this.#signInName(username), authzid: this.#signInName(authzid), code: refusal.code },
+        'acceptance: authentication refused',
+      );
+      return refused(refusal);
+    }
     const insecure = this.insecureAuth(client, secure);
     if (insecure) return refused(insecure);
     try {
       const account = this.#senders.account(username);
       // A missing account costs the same scrypt as a wrong password: timing tells no user names.
-      const logged = signInName(username, account !== undefined);
+      const logged = this.#signInName(username);
       const attempt = await this.#logins.attempt(client, logged, this.#clock(), async () =>
         (await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH)) ? account : undefined,
       );
@@ -122,6 +136,11 @@ export class AcceptanceService {
     } catch (error) {
       return refused(error);
     }
+  }
+
+  /** A sign-in name as every log line (and the failure counts) shows it: an account's as written, any other as a tag (signInName). */
+  #signInName(name: string): string {
+    return signInName(name, this.#senders.account(name) !== undefined);
   }
 
   /** MAIL: who sends, and whether they may use this envelope sender. Starts a transaction. */

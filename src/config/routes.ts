@@ -36,6 +36,8 @@ export interface GatewayAccount {
   readonly maxParts: number | undefined;
   /** Units per part as the account concatenates (`ProviderAccount.segmentLimits`); undefined = 153/67. */
   readonly segmentLimits?: SegmentLimits | undefined;
+  /** The sender id it sends as when a mail names none (`ProviderAccount.defaultSenderId`). */
+  readonly defaultSenderId?: string | undefined;
 }
 
 /** A route as the relay runs it: what it matches, and its accounts, the first preferred. */

@@ -1,14 +1,17 @@
 /**
  * Finding a value (a secret, the SMS's text) in what a gateway echoes of its request, in whatever
  * escaping the gateway's language wrote it: JSON as PHP, Python, Jackson or .NET write it (`\/`,
- * `\u00e9` in either case, surrogate pairs), RFC 3986 or form percent-encoding (`%20` or `+`, either
- * hex case, UTF-8 or Latin-1 bytes, JavaScript's `%u00e9`), XML/HTML character references (`&#39;`,
- * `&#x27;`, `&amp;`, `&apos;`), and these nested (`%2520`, `&amp;#39;`, percent-encoding inside JSON).
- * Rather than listing the forms a value may take, the echo is decoded, layer by layer, into one
- * canonical text that remembers where each character came from, and the value is looked for in each
- * layer (as written too: a secret may itself hold `%41`); what matches is cut where it stands in the
- * gateway's words. Each layer is one linear pass.
+ * `\u00e9` in either case, surrogate pairs), Python's and C's `\xe9` and `\U0001f600`, RFC 3986 or form
+ * percent-encoding (`%20` or `+`, either hex case, UTF-8 or Latin-1 bytes, JavaScript's `%u00e9`; `\x`
+ * bytes are read the same way), HTML character references as a browser reads them (`&#39;`, `&#x27;`,
+ * `&#39` without its `;`, every named one: `&amp;`, `&nbsp;`, `&eacute;`), and these nested (`%2520`,
+ * `&amp;#39;`, percent-encoding inside JSON). Rather than listing the forms a value may take, the echo
+ * is decoded, layer by layer, into one canonical text that remembers where each character came from,
+ * and the value is looked for in each layer (as written too: a secret may itself hold `%41`); what
+ * matches is cut where it stands in the gateway's words. Each layer is one linear pass, and so is the
+ * search of each value in it.
  */
+import { DecodingMode, EntityDecoder, htmlDecodeTree } from 'entities/lib/decode.js';
 
 /** Shorter values are left in a gateway's words: cutting every "ab" out of them would garble the text and hide nothing a guess would not find. */
 export const MIN_REDACTED_CHARS = 4;
@@ -19,21 +22,48 @@ export const MIN_REDACTED_CHARS = 4;
  */
 const MAX_ESCAPE_LAYERS = 3;
 
-/** A text and, for each of its UTF-16 units, the span `[start, end)` of the gateway's words it came from. */
+/**
+ * A text and, for each of its UTF-16 units, the span `[start, end)` of the gateway's words it came from;
+ * `cut`, where in the words the escape an adapter's cut of a long answer went through begins (`%C`,
+ * `\u00`, the `%C3` of a character whose other bytes were cut off; the words' length when none): a
+ * unit ending after it stands for what was cut off, not for what the gateway wrote.
+ */
 interface Layer {
   readonly text: string;
   readonly start: readonly number[];
   readonly end: readonly number[];
+  readonly cut: number;
 }
 
-/** XML's predefined entities (what PHP's htmlspecialchars, .NET's and Java's XML writers use by name). */
-const NAMED_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 /** JSON's one-character escapes, and `\'` (Python's and JavaScript's string literals). */
 const BACKSLASH_ESCAPES: Readonly<Record<string, string>> = { '/': '/', '"': '"', "'": "'", '\\': '\\', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
 
-/** One escape at a position: `\uXXXX`, `\/`…, `%uXXXX`, `&#39;`, `&#x27;`, `&amp;`… (a `%XX` run is read by `percentRun`). */
-const ESCAPE = /\\u([0-9a-f]{4})|\\([/"'\\bfnrt])|%u([0-9a-f]{4})|&#(?:([0-9]{1,7})|x([0-9a-f]{1,6}));|&(amp|lt|gt|quot|apos);/iy;
+/**
+ * One escape at a position: `\uXXXX`, Python's `\UXXXXXXXX` (the case tells them apart: `\u00e41234`
+ * is `ä1234`), `\/`…, `%uXXXX` (a `%XX` or `\xXX` run is read by `byteRun`, a `&` by `characterReference`).
+ */
+const ESCAPE = /\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})|\\([/"'\\bfnrt])|%[uU]([0-9a-fA-F]{4})/y;
+/** One byte as an escape writes it: `%C3` (RFC 3986, forms), `\xc3` (Python's bytes, C's strings). */
 const PERCENT_BYTE = /%([0-9a-f]{2})/iy;
+const BACKSLASH_BYTE = /\\x([0-9a-fA-F]{2})/y;
+
+/** The code points of the one reference `characterReference` reads. */
+const referenced: number[] = [];
+/** The HTML standard's reader of character references, as a browser reads a page's text (entities, which htmlparser2 uses). */
+const references = new EntityDecoder(htmlDecodeTree, (codePoint) => referenced.push(codePoint));
+
+/**
+ * The character reference at `at` (a `&`) and its length, as a browser reads it: numeric with or
+ * without its `;` (`&#39`), and every named one of HTML (`&amp;`, `&nbsp;`, `&eacute;`, `&apos;`).
+ */
+function characterReference(text: string, at: number): { units: string; length: number } | undefined {
+  referenced.length = 0;
+  references.startEntity(DecodingMode.Legacy);
+  const written = references.write(text, at + 1);
+  // -1: the words end inside the reference; what it makes of them so far.
+  const length = written === -1 ? references.end() : written;
+  return length > 0 ? { units: String.fromCodePoint(...referenced), length } : undefined;
+}
 
 /** One layer of escaping undone, each unit keeping where in `layer` (and so in the words) it came from. */
 function decoded(layer: Layer): Layer {
@@ -41,6 +71,7 @@ function decoded(layer: Layer): Layer {
   const out: string[] = [];
   const start: number[] = [];
   const end: number[] = [];
+  let cut = layer.cut;
   const push = (units: string, from: number, to: number) => {
     // A character of two units (outside the BMP, or `%F0%9F%98%80`) is one span, kept by both.
     for (let i = 0; i < units.length; i++) {
@@ -51,27 +82,35 @@ function decoded(layer: Layer): Layer {
   };
   let at = 0;
   while (at < text.length) {
-    const run = text[at] === '%' ? percentRun(text, at) : undefined;
+    const run = text[at] === '%' || text[at] === '\\' ? byteRun(text, at) : undefined;
     if (run) {
       for (const [units, from, to] of run.characters) push(units, from, to);
+      // A character whose last bytes the cut took: its first bytes, read alone as Latin-1, are no text the gateway wrote.
+      if (run.unended !== undefined && (run.end === text.length || (layer.start[run.end] as number) >= layer.cut)) {
+        cut = Math.min(cut, layer.start[run.unended] as number);
+      }
       at = run.end;
       continue;
     }
+    const reference = text[at] === '&' ? characterReference(text, at) : undefined;
+    if (reference) {
+      push(reference.units, at, at + reference.length);
+      at += reference.length;
+      continue;
+    }
     ESCAPE.lastIndex = at;
-    const escaped = text[at] === '\\' || text[at] === '%' || text[at] === '&' ? ESCAPE.exec(text) : null;
+    const escaped = text[at] === '\\' || text[at] === '%' ? ESCAPE.exec(text) : null;
     if (escaped) {
-      const [whole, unit, single, percentUnit, decimal, hex, named] = escaped;
-      const codePoint = decimal !== undefined ? Number(decimal) : hex !== undefined ? Number.parseInt(hex, 16) : undefined;
+      const [whole, unit, wide, single, percentUnit] = escaped;
+      const codePoint = wide === undefined ? undefined : Number.parseInt(wide, 16);
       const units =
         unit !== undefined || percentUnit !== undefined
           ? String.fromCharCode(Number.parseInt((unit ?? percentUnit) as string, 16))
           : single !== undefined
             ? (BACKSLASH_ESCAPES[single] as string)
-            : named !== undefined
-              ? (NAMED_ENTITIES[named.toLowerCase()] as string)
-              : codePoint !== undefined && codePoint <= 0x10ffff
-                ? String.fromCodePoint(codePoint)
-                : whole;
+            : codePoint !== undefined && codePoint <= 0x10ffff
+              ? String.fromCodePoint(codePoint)
+              : whole;
       push(units, at, at + whole.length);
       at += whole.length;
       continue;
@@ -79,41 +118,62 @@ function decoded(layer: Layer): Layer {
     push(text[at] as string, at, at + 1);
     at += 1;
   }
-  return { text: out.join(''), start, end };
+  return withCutEscape({ text: out.join(''), start, end, cut });
 }
 
 /**
- * A run of `%XX` bytes from `at`, read as UTF-8 characters (what RFC 3986 and form encoding write),
- * a byte that starts none as Latin-1 (an older gateway's encoding); each character with its escapes' span.
+ * A run of `%XX` (or `\xXX`) bytes from `at`, read as UTF-8 characters (what RFC 3986, form encoding
+ * and Python's bytes write), a byte that starts none as Latin-1 (an older gateway's encoding); each
+ * character with its escapes' span. `unended`: where a character whose last bytes the run lacks
+ * begins, if the run ends so.
  */
-function percentRun(text: string, at: number): { characters: Array<[string, number, number]>; end: number } | undefined {
+function byteRun(text: string, at: number): { characters: Array<[string, number, number]>; end: number; unended: number | undefined } | undefined {
+  const pattern = text[at] === '%' ? PERCENT_BYTE : BACKSLASH_BYTE;
   const bytes: number[] = [];
-  for (let next = at; ; next += 3) {
-    PERCENT_BYTE.lastIndex = next;
-    const byte = PERCENT_BYTE.exec(text);
+  let next = at;
+  for (;;) {
+    pattern.lastIndex = next;
+    const byte = pattern.exec(text);
     if (!byte) break;
     bytes.push(Number.parseInt(byte[1] as string, 16));
+    next = pattern.lastIndex;
   }
   if (bytes.length === 0) return undefined;
+  const width = (next - at) / bytes.length;
   const characters: Array<[string, number, number]> = [];
   for (let index = 0; index < bytes.length; ) {
     const length = utf8Length(bytes, index);
     const units = length > 1 ? Buffer.from(bytes.slice(index, index + length)).toString('utf8') : String.fromCharCode(bytes[index] as number);
-    characters.push([units, at + index * 3, at + (index + length) * 3]);
+    characters.push([units, at + index * width, at + (index + length) * width]);
     index += length;
   }
-  return { characters, end: at + bytes.length * 3 };
+  const unended = unendedFrom(bytes);
+  return { characters, end: next, unended: unended === undefined ? undefined : at + unended * width };
+}
+
+/** The bytes a UTF-8 character starting with `lead` has; 1 where it starts none. */
+function utf8LeadLength(lead: number): number {
+  return lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 1;
 }
 
 /** How many bytes the well-formed UTF-8 character at `index` has; 1 where none starts (the byte read alone). */
 function utf8Length(bytes: readonly number[], index: number): number {
-  const lead = bytes[index] as number;
-  const length = lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3 : lead >= 0xf0 && lead <= 0xf4 ? 4 : 1;
+  const length = utf8LeadLength(bytes[index] as number);
   if (length === 1) return 1;
   const sequence = Buffer.from(bytes.slice(index, index + length));
   // Well-formed only if it decodes to one character and back to the same bytes (no overlong form, no surrogate).
   const character = sequence.toString('utf8');
   return sequence.length === length && !character.includes('\ufffd') && Buffer.from(character, 'utf8').equals(sequence) ? length : 1;
+}
+
+/** Where the bytes end with the start of a UTF-8 character (its lead and fewer continuation bytes than it needs), if they do. */
+function unendedFrom(bytes: readonly number[]): number | undefined {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const byte = bytes[bytes.length - back] as number;
+    if (byte >= 0x80 && byte <= 0xbf) continue;
+    return utf8LeadLength(byte) > back ? bytes.length - back : undefined;
+  }
+  return undefined;
 }
 
 /**
@@ -139,12 +199,12 @@ function canonical(layer: Layer): Layer {
     start.push(layer.start[i] as number);
     end.push(layer.end[i] as number);
   }
-  return { text: out.join(''), start, end };
+  return { text: out.join(''), start, end, cut: layer.cut };
 }
 
 function written(text: string): Layer {
   const positions = Array.from({ length: text.length }, (_, i) => i);
-  return { text, start: positions, end: positions.map((i) => i + 1) };
+  return withCutEscape({ text, start: positions, end: positions.map((i) => i + 1), cut: text.length });
 }
 
 /** The gateway's words as written and each layer of escaping undone, compared canonically. */
@@ -158,28 +218,63 @@ function layersOf(said: string): Layer[] {
   return layers.map(canonical);
 }
 
-/** The values looked for, compared canonically, none shorter than MIN_REDACTED_CHARS. */
-export function echoNeedles(values: readonly string[]): string[] {
-  return [...new Set(values.map((value) => canonical(written(value)).text).filter((needle) => needle.trim().length >= MIN_REDACTED_CHARS))];
+/** A value looked for, compared canonically, with what makes its search linear. */
+export interface EchoNeedle {
+  readonly text: string;
+  /** KMP's table: for each start of the needle, the length of its longest proper end that also starts the needle. */
+  readonly border: Int32Array;
 }
 
-/** An escape the adapter's cut of a long answer went through (`%C`, `\u00`, `&#3`), at the words' end. */
-const CUT_ESCAPE = /(?:\\(?:u[0-9a-f]{0,3})?|%(?:u[0-9a-f]{0,3}|[0-9a-f])?|&#?x?[0-9a-z]{0,7})$/i;
+/** The values looked for, compared canonically, none shorter than MIN_REDACTED_CHARS. */
+export function echoNeedles(values: readonly string[]): EchoNeedle[] {
+  const texts = new Set(values.map((value) => canonical(written(value)).text).filter((needle) => needle.trim().length >= MIN_REDACTED_CHARS));
+  return [...texts].map((text) => {
+    const border = new Int32Array(text.length);
+    for (let i = 1, matched = 0; i < text.length; i++) {
+      while (matched > 0 && text[i] !== text[matched]) matched = border[matched - 1] as number;
+      if (text[i] === text[matched]) matched++;
+      border[i] = matched;
+    }
+    return { text, border };
+  });
+}
+
+/**
+ * An escape the adapter's cut of a long answer went through, at the words' end: `\`, `\u00`, `\x4`,
+ * `%`, `%C`, `%u00`, `&`, `&#3`, `&#x2`, `&eacu` (a reference without its `;` too: `&#39` may be the
+ * start of `&#391;`).
+ */
+const CUT_ESCAPE =
+  /(?:\\(?:u[0-9a-fA-F]{0,3}|U[0-9a-fA-F]{0,7}|x[0-9a-fA-F]?)?|%(?:[uU][0-9a-fA-F]{0,3}|[0-9a-fA-F])?|&(?:#(?:[xX][0-9a-fA-F]{0,6}|[0-9]{0,7})|[a-zA-Z][a-zA-Z0-9]{0,31})?)$/;
+
+/**
+ * The layer with its own escape cut in half at the end of what is whole of it counted as cut too: one
+ * a layer before left as it was (`%C`), or one that layer's decoding made (the `%` of `%25`, the `&#4`
+ * of `&amp;#4`).
+ */
+function withCutEscape(layer: Layer): Layer {
+  const whole = wholeUnits(layer);
+  const halfEscape = CUT_ESCAPE.exec(layer.text.slice(0, whole));
+  return halfEscape ? { ...layer, cut: Math.min(layer.cut, layer.start[whole - halfEscape[0].length] as number) } : layer;
+}
+
+/** How many of the layer's units stand for words before its cut. */
+function wholeUnits(layer: Layer): number {
+  let length = layer.text.length;
+  while (length > 0 && (layer.end[length - 1] as number) > layer.cut) length -= 1;
+  return length;
+}
 
 /**
  * `said` with every occurrence of `needles` (from `echoNeedles`), in any escaping, replaced by `mark`;
  * also the start of one at the end of the words, where an adapter kept only the start of a long answer.
  */
-export function cutEchoes(said: string, needles: readonly string[], mark: string): string {
+export function cutEchoes(said: string, needles: readonly EchoNeedle[], mark: string): string {
   if (needles.length === 0 || said.length === 0) return said;
   const spans: Array<[number, number]> = [];
-  const cutEscape = CUT_ESCAPE.exec(said)?.[0] ?? '';
   for (const layer of layersOf(said)) {
     for (const needle of needles) {
-      for (let at = layer.text.indexOf(needle); at !== -1; at = layer.text.indexOf(needle, at + 1)) {
-        spans.push([layer.start[at] as number, layer.end[at + needle.length - 1] as number]);
-      }
-      const tail = cutTail(layer, needle, said.length - cutEscape.length);
+      const tail = findAll(layer, needle, spans);
       if (tail !== undefined) spans.push([tail, said.length]);
     }
   }
@@ -196,20 +291,34 @@ export function cutEchoes(said: string, needles: readonly string[], mark: string
 }
 
 /**
- * Where the start of `needle` (at least MIN_REDACTED_CHARS of it) ends the layer's units that come
- * before `before` (the words without an escape cut in half), if it does.
+ * Adds to `spans` where in the words `needle` stands in the layer (overlapping matches as one span),
+ * and returns where the start of one (at least MIN_REDACTED_CHARS of it) ends what is whole of the
+ * layer, if one does. One pass of KMP's automaton over the layer: a value that repeats itself (`abab`
+ * in a long run of `ab`, `aaaa…b` in one of `a`) costs no more than another, where searching again
+ * after each match, or a string search's own worst case, compares much of the value at every unit.
  */
-function cutTail(layer: Layer, needle: string, before: number): number | undefined {
-  let length = layer.text.length;
-  while (length > 0 && (layer.end[length - 1] as number) > before) length -= 1;
-  // Only where the needle's first character stands in the last needle-length units: most answers hold no such start.
-  const first = needle.charAt(0);
-  for (
-    let at = layer.text.indexOf(first, Math.max(0, length - needle.length + 1));
-    at !== -1 && length - at >= MIN_REDACTED_CHARS;
-    at = layer.text.indexOf(first, at + 1)
-  ) {
-    if (needle.startsWith(layer.text.slice(at, length))) return layer.start[at] as number;
+function findAll(layer: Layer, needle: EchoNeedle, spans: Array<[number, number]>): number | undefined {
+  const { text, border } = needle;
+  const whole = wholeUnits(layer);
+  let tail: number | undefined;
+  let matched = 0;
+  let from = -1;
+  let to = -1;
+  for (let i = 0; i <= layer.text.length; i++) {
+    if (i === whole) tail = matched;
+    if (i === layer.text.length) break;
+    const unit = layer.text.charCodeAt(i);
+    while (matched > 0 && (matched === text.length || text.charCodeAt(matched) !== unit)) matched = border[matched - 1] as number;
+    if (text.charCodeAt(matched) === unit) matched++;
+    if (matched < text.length) continue;
+    if (from !== -1 && i - text.length < to) {
+      to = i;
+      continue;
+    }
+    if (from !== -1) spans.push([layer.start[from] as number, layer.end[to] as number]);
+    from = i - text.length + 1;
+    to = i;
   }
-  return undefined;
+  if (from !== -1) spans.push([layer.start[from] as number, layer.end[to] as number]);
+  return tail !== undefined && tail >= MIN_REDACTED_CHARS ? (layer.start[whole - tail] as number) : undefined;
 }

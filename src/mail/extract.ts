@@ -40,6 +40,8 @@ export interface TextRules extends StripRules {
 
 /** What a mail asks the relay to send, before encoding. */
 export interface OutboundRequest extends RelayParameters {
+  /** Where the mail gave its sender id, as its writer names it (`X-SMS-From`, `the subject's From:`): a refusal says what to leave out. */
+  readonly senderIdGivenIn?: string;
   readonly text: string;
   readonly subject: string | undefined;
   readonly messageIdHeader: string | undefined;
@@ -211,6 +213,7 @@ export function extractRequest(
       .map((attachment) => attachment.filename?.trim() || attachment.contentType || 'application/octet-stream')
       .concat(uuencoded.files),
     ...pick(fromHeaders, fromSubject, { userContext: leading.userContext ?? body.userContext }),
+    ...(fromHeaders.senderId === undefined && fromSubject.senderId !== undefined ? { senderIdGivenIn: "the subject's From:" } : {}),
   };
 }
 

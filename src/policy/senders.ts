@@ -57,6 +57,8 @@ export interface SenderSettings {
   readonly defaultRegion: string | undefined;
   /** Sender ids anyone may choose whose account or network lists none of its own; unset = any. */
   readonly allowedSenderIds?: readonly string[] | undefined;
+  /** The ids the relay sends as when a mail names none (each sending account's `gateway.from`): any mail may name them. */
+  readonly ownSenderIds?: readonly string[] | undefined;
   readonly premiumBlocklist: boolean;
   readonly blockedPrefixes: readonly string[];
 }
@@ -128,12 +130,17 @@ export class SenderPolicy {
     return `the From: address ${foreign ?? '(none)'} is not one of account ${principal.name}'s own addresses`;
   }
 
-  /** Why `principal` may not send as `senderId` (X-SMS-From, a subject's From:), or undefined. */
-  senderIdProblem(principal: Principal, senderId: string): string | undefined {
+  /**
+   * Why `principal` may not send as `senderId`, or undefined. `givenIn` names where the mail gave it
+   * (`X-SMS-From`, `the subject's From:`), which the sender leaves out to send as the relay's own id;
+   * naming that id itself (`ownSenderIds`) is the same, so it is taken from anyone.
+   */
+  senderIdProblem(principal: Principal, senderId: string, givenIn: string): string | undefined {
     const allowed = principal.senderIds;
     if (!allowed || allowed.some((pattern) => matchesSenderId(pattern, senderId))) return undefined;
+    if (this.#settings.ownSenderIds?.some((own) => sameSenderId(own, senderId))) return undefined;
     const whose = principal.kind === 'account' ? `account ${principal.name}` : principal.name;
-    return `"${senderId}" is not a sender id ${whose} may send as (${allowed.join(', ')}); leave X-SMS-From out to send as the relay's own`;
+    return `"${senderId}" is not a sender id ${whose} may send as (${allowed.join(', ')}); leave ${givenIn} out to send as the relay's own`;
   }
 
   destinationProblem(principal: Principal, e164: string): string | undefined {
@@ -177,9 +184,20 @@ export function matchesSender(patterns: readonly string[], address: string): boo
 function matchesSenderId(pattern: string, senderId: string): boolean {
   if (pattern === '*') return true;
   if (pattern.startsWith('+')) {
-    const digits = /^(?:\+|00)?(\d{1,15})$/.exec(senderId.replace(/[\s-]/g, ''))?.[1];
+    const digits = senderIdDigits(senderId);
     if (digits === undefined) return false;
     return pattern.endsWith('*') ? digits.startsWith(pattern.slice(1, -1)) : digits === pattern.slice(1);
   }
   return pattern.toLowerCase() === senderId.trim().toLowerCase();
+}
+
+/** Two sender ids a gateway reads as one: the same number (with or without `+` or `00`), or the same name but for case. */
+function sameSenderId(one: string, other: string): boolean {
+  const digits = senderIdDigits(one);
+  return digits === undefined ? one.trim().toLowerCase() === other.trim().toLowerCase() : digits === senderIdDigits(other);
+}
+
+/** A numeric sender id's digits (written with or without `+` or `00`, spaces or dashes), or undefined for a name. */
+function senderIdDigits(senderId: string): string | undefined {
+  return /^(?:\+|00)?(\d{1,15})$/.exec(senderId.replace(/[\s-]/g, ''))?.[1];
 }

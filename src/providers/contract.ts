@@ -313,6 +313,8 @@ export interface ProviderAccount {
    * Undefined = 153/67 (8-bit reference).
    */
   readonly segmentLimits?: SegmentLimits | undefined;
+  /** The sender id the account sends as when a mail names none (`from`), where its settings name one. */
+  readonly defaultSenderId?: string | undefined;
 }
 
 /**

@@ -81,9 +81,6 @@ export interface SmtpIntake {
   close(): Promise<void>;
 }
 
-/** AUTH_FAILED's reason for an AUTH PLAIN that asks to act as another user. */
-const NO_PROXY_AUTH = 'this relay lets no account act as another; leave the authorization identity empty';
-
 /** ENCRYPTION_REQUIRED where the relay has no TLS to offer. */
 const NO_TLS_FOR_AUTH = "Encryption required: this relay offers no TLS (smtp.tls is not set), so AUTH works only from the relay's own host";
 
@@ -193,19 +190,8 @@ export async function startSmtpIntake(options: SmtpIntakeOptions): Promise<SmtpI
       transactions.delete(session.id);
     },
     onAuth(auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (error: Error | null, response?: { user: string }) => void) {
-      // RFC 4616 §2: a server that lets no user act as another fails an exchange whose authorization
-      // identity differs from the authentication identity (smtp-server takes a lone one as the user name).
-      if (auth.authzid && auth.authcid && auth.authzid !== auth.authcid) {
-        const refusal = new RelayError('AUTH_FAILED', `${RELAY_ERRORS.AUTH_FAILED.text}: ${NO_PROXY_AUTH}`);
-        logRefusal(
-          logger,
-          refusal,
-          { session: session.id, client: session.remoteAddress, user: auth.authcid, authzid: auth.authzid },
-          'smtp: authentication refused',
-        );
-        return callback(refuse(refusal));
-      }
-      acceptance.authenticate(auth.username ?? '', auth.password ?? '', session.remoteAddress, session.secure).then(
+      // smtp-server takes a lone identity as the user name; AUTH PLAIN's authorization identity, when given, is the acceptance service's to judge.
+      acceptance.authenticate(auth.username ?? '', auth.password ?? '', session.remoteAddress, session.secure, auth.authzid || undefined).then(
         (outcome) => (outcome.ok ? callback(null, { user: outcome.user }) : callback(refuse(outcome.error))),
         (error: unknown) => callback(refuse(error)),
       );

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { cutEchoes, echoNeedles } from '../../src/dispatch/echoes.ts';
+import { cutEchoes, echoNeedles, MIN_REDACTED_CHARS } from '../../src/dispatch/echoes.ts';
+import { finishes } from '../helpers/finishes.ts';
 
 const cut = (said: string, ...values: string[]) => cutEchoes(said, echoNeedles(values), '***');
 
@@ -18,6 +19,9 @@ describe("a value in a gateway's echo, in its language's escaping", () => {
     ["JavaScript's escape()", 'kQ9/vX2+L%u00E4%27m%20%uD83D%uDE00'],
     ['XML, decimal', 'kQ9/vX2+L&#228;&#39;m &#128512;'],
     ['XML, hex and named', 'kQ9/vX2+L&#xE4;&apos;m &#x1F600;'],
+    ['HTML, numeric without ;, a named Latin-1 letter, a no-break space', 'kQ9/vX2+L&auml;&#39m&nbsp;&#128512'],
+    ["Python's bytes (\\x, UTF-8)", "kQ9/vX2+L\\xc3\\xa4'm \\xf0\\x9f\\x98\\x80"],
+    ["Python's str (\\x, \\U)", "kQ9/vX2+L\\xe4'm \\U0001F600"],
     ['percent-encoded twice', 'kQ9%252FvX2%252BL%25C3%25A4%2527m%2520%25F0%259F%2598%2580'],
     ['XML-escaped JSON', 'kQ9\\/vX2+L\\u00e4&#039;m \\ud83d\\ude00'],
     ['form-encoded PHP JSON', 'kQ9%5C%2FvX2%2BL%5Cu00e4%27m+%5Cud83d%5Cude00'],
@@ -41,8 +45,66 @@ describe("a value in a gateway's echo, in its language's escaping", () => {
   });
 
   test('words holding escapes but not the value are left as they came; shorter values are not cut', () => {
-    const said = 'ERR 100%25 & &amp; \\u0041 %zz &#xZZ; kQ9/ abc';
+    const said = 'ERR 100%25 & &amp; \\u0041 \\N \\Uffffffff %zz &#xZZ; &copy kQ9/ abc';
     assert.equal(cut(said, secret, 'abc'), said);
+  });
+
+  /**
+   * Each character of a value as an escaping writes it, so that the answer can be cut between any two
+   * of the escapes' characters: at every cut, the characters whole before it are known.
+   */
+  const escapings: Array<[string, (character: string) => string]> = [
+    ['RFC 3986', (c) => encodeURIComponent(c)],
+    ['percent-encoded twice', (c) => encodeURIComponent(encodeURIComponent(c))],
+    ['JSON', (c) => [...c].map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')],
+    ["Python's bytes", (c) => [...Buffer.from(c, 'utf8')].map((byte) => `\\x${byte.toString(16)}`).join('')],
+    ['HTML, decimal', (c) => `&#${c.codePointAt(0)};`],
+    ['HTML inside XML', (c) => `&amp;#x${(c.codePointAt(0) as number).toString(16)};`],
+    ['percent-encoded JSON', (c) => encodeURIComponent(`\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)],
+  ];
+  const values: Array<[string, string]> = [
+    ['Cyrillic text', 'Привет, мир: код 4821'],
+    ['accented Latin text', 'Crème brûlée à Zürich'],
+    ['a secret of mixed scripts', "kQ9/ä'Łm€Ω"],
+  ];
+  for (const [what, value] of values) {
+    test(`${what} cut anywhere in its escapes: none of its start is shown at any cut`, () => {
+      for (const [escaping, written] of escapings) {
+        const characters = [...value].map(written);
+        const form = characters.join('');
+        const ends = characters.map((_, index) => characters.slice(0, index + 1).join('').length);
+        for (let at = 1; at <= form.length; at++) {
+          const said = `failed for ${form.slice(0, at)}`;
+          const whole = ends.filter((end) => end <= at).length;
+          const expected = whole >= MIN_REDACTED_CHARS ? 'failed for ***' : said;
+          assert.equal(cut(said, value), expected, `${escaping}, cut after ${JSON.stringify(form.slice(0, at))}`);
+        }
+      }
+    });
+  }
+
+  test('a value that repeats itself in a long answer that repeats it too is found in one pass', () => {
+    // Searching again one unit after each match compared the whole value at every unit of the run
+    // (64 KB of `a` with a 17,000-character value: over a second; the run below: minutes), and a
+    // string search's own worst case (`a…ab a…a` in a run of `a`) does much the same.
+    const out = finishes(`
+      import { cutEchoes, echoNeedles } from './src/dispatch/echoes.ts';
+      const started = performance.now();
+      const runs = cutEchoes('x ' + 'ab'.repeat(300_000) + ' y', echoNeedles(['ab'.repeat(30_000)]), '***');
+      const aaaa = cutEchoes('a'.repeat(65_536), echoNeedles(['a'.repeat(17_000)]), '***');
+      const near = 'a'.repeat(16_000) + 'b' + 'a'.repeat(16_000);
+      const missed = cutEchoes('a'.repeat(131_072) + '.', echoNeedles([near]), '***');
+      process.stdout.write(JSON.stringify({ runs, aaaa, missed: missed.length, ms: performance.now() - started }));
+    `);
+    const { runs, aaaa, missed, ms } = JSON.parse(out) as { runs: string; aaaa: string; missed: number; ms: number };
+    assert.equal(runs, 'x *** y', 'the whole run cut, overlapping matches as one');
+    assert.equal(aaaa, '***');
+    assert.equal(missed, 131_073, 'a value that is not there cuts nothing');
+    assert.ok(ms < 5_000, `${ms} ms`);
+  });
+
+  test('overlapping matches that are not a period apart are cut as one', () => {
+    assert.equal(cut('<aabaabaa aabaaabaa>', 'aabaa'), '<*** ***>');
   });
 
   test('one pass per layer: a long answer full of escapes is read at once', () => {

@@ -80,6 +80,23 @@ describe('the user name of a failed sign-in in the log', () => {
     for (const secret of [ACCOUNT_PASSWORD, '+44 7700 900919', '7700', '900919']) assert.ok(!logged.includes(secret), `${secret} logged`);
   });
 
+  test('AUTH PLAIN acting as another: the user and the authorisation id are logged as any sign-in name is', async () => {
+    lines.length = 0;
+    assert.equal(await smtpAuth(`AUTH PLAIN ${base64(`${ACCOUNT_PASSWORD}\0+44 7700 900918\0pw`)}`), 535);
+    assert.equal(await smtpAuth(`AUTH PLAIN ${base64(`olivia\0erp\0${ACCOUNT_PASSWORD}`)}`), 535, 'a console user is no account');
+    const refused = lines
+      .map((line) => JSON.parse(line) as { msg?: string; user?: string; authzid?: string })
+      .filter((line) => line.msg === 'acceptance: authentication refused');
+    const [strangers, known] = refused;
+    assert.equal(refused.length, 2, lines.join('\n'));
+    assert.match(strangers?.user ?? '', /^unknown#[0-9a-f]{8}$/);
+    assert.match(strangers?.authzid ?? '', /^unknown#[0-9a-f]{8}$/);
+    assert.equal(known?.user, 'erp');
+    assert.match(known?.authzid ?? '', /^unknown#[0-9a-f]{8}$/);
+    const logged = lines.join('');
+    for (const secret of [ACCOUNT_PASSWORD, '+44 7700 900918', '7700', '900918']) assert.ok(!logged.includes(secret), `${secret} logged`);
+  });
+
   test('console sign-in: a number or a password as the name is not logged; a configured user is, by name', async () => {
     lines.length = 0;
     assert.equal(await consoleSignIn('447700900920', 'x'), 401);

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { hashPassword } from '../../src/policy/passwords.ts';
-import { relayEnvironment, relayWithSimulator, removeDir, tempDir, waitFor } from '../helpers/relay.ts';
+import { relayEnvironment, relayWithSimulator, removeDir, startTestRelay, type TestRelay, tempDir, waitFor } from '../helpers/relay.ts';
 import { message, SmtpDialog } from '../helpers/smtp.ts';
 
 /**
@@ -55,10 +55,10 @@ describe('sender ids an account or network may choose', () => {
       `554 5.7.1 Sender id refused: "HSBC" is not a sender id account erp may send as (Acme, +4477009001*); leave X-SMS-From out to send as the relay's own`,
     );
     assert.match(await send({ 'X-SMS-From': '447700900222' }, { user: 'erp' }), /^554 5\.7\.1 Sender id refused: "447700900222"/);
-    assert.match(
+    assert.equal(
       await send({}, { user: 'erp', subject: 'From:Barclays your account' }),
-      /^554 5\.7\.1 Sender id refused: "Barclays"/,
-      "the subject's From: too",
+      `554 5.7.1 Sender id refused: "Barclays" is not a sender id account erp may send as (Acme, +4477009001*); leave the subject's From: out to send as the relay's own`,
+      "the subject's From: too, named as where the id came from",
     );
     await waitFor('the accepted SMS', () => suite.gateway.simulator.received.length >= before + 4);
     const froms = suite.gateway.simulator.received.slice(before).map((sms) => sms.from ?? '(the relay’s)');
@@ -76,6 +76,43 @@ describe('sender ids an account or network may choose', () => {
       /^554 5\.7\.1 Sender id refused: "HSBC" is not a sender id trusted networks may send as \(Relay\)/,
     );
     assert.match(await send({ 'X-SMS-From': 'HSBC' }, { localAddress: '127.0.0.3' }), /^250 /);
+  });
+});
+
+describe("the relay's own sender id (gateway.from)", () => {
+  let relay: TestRelay;
+  before(async () => {
+    relay = await startTestRelay({
+      gateway: { provider: 'vonage-simulator', from: '447700900555' },
+      sms: { allowedSenderIds: ['Acme'] },
+      accounts: [{ username: 'erp', passwordHash: HASH, senders: ['@erp.example.com'] }],
+    });
+  });
+  after(async () => {
+    await relay.stop();
+    removeDir(relay.dir);
+  });
+
+  test('naming it is leaving X-SMS-From out: taken from anyone, written with + or 00 too, though no list names it', async () => {
+    const send = async (senderId: string) => {
+      const dialog = await SmtpDialog.open(relay.relay.smtpPort);
+      try {
+        await dialog.command('EHLO client.example.com');
+        assert.equal((await dialog.command(`AUTH PLAIN ${Buffer.from(`\0erp\0${PASSWORD}`).toString('base64')}`)).code, 235);
+        assert.equal((await dialog.command('MAIL FROM:<a@erp.example.com>')).code, 250);
+        assert.equal((await dialog.command('RCPT TO:<447700900371@sms.localhost>')).code, 250);
+        const reply = await dialog.data(
+          message({ to: ['447700900371@sms.localhost'], from: 'a@erp.example.com', body: 'Shift moved', headers: { 'X-SMS-From': senderId } }),
+        );
+        return `${reply.code} ${reply.text}`;
+      } finally {
+        await dialog.close();
+      }
+    };
+    assert.match(await send('447700900555'), /^250 /);
+    assert.match(await send('+447700900555'), /^250 /);
+    assert.match(await send('00447700900555'), /^250 /);
+    assert.match(await send('447700900556'), /^554 5\.7\.1 Sender id refused: "447700900556" is not a sender id account erp may send as \(Acme\)/);
   });
 });
 

@@ -104,5 +104,6 @@ export const SMPP_SETTINGS: ProviderSettings<SmppSettings> = {
     signature: undefined,
     // message_payload leaves the cutting to the SMSC, which (like most) uses 8-bit references.
     segmentLimits: settings.longText === 'udh16' ? SEGMENT_LIMITS_16BIT_REFERENCE : SEGMENT_LIMITS,
+    defaultSenderId: settings.from,
   }),
 };

@@ -28,5 +28,6 @@ export const VONAGE_SETTINGS: ProviderSettings<z.output<typeof schema>> = {
     accountId: undefined,
     sessions: false,
     signature: settings.signatureSecret === undefined ? undefined : { secret: settings.signatureSecret, formula: settings.signatureMethod },
+    defaultSenderId: settings.from,
   }),
 };
