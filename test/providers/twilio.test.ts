@@ -225,14 +225,6 @@ describe('Twilio payloads', () => {
     assert.equal(twilioPlugin.statusCode?.(21610), undefined);
   });
 
-  test('a Messaging Service SID written with upper-case hex digits is refused as a sender id, saying so (Twilio would refuse it after the 250)', () => {
-    assert.equal(twilioPlugin.senderIdProblem(`MG${'ab12'.repeat(8)}`), undefined);
-    assert.equal(
-      twilioPlugin.senderIdProblem(`MG${'AB12'.repeat(8)}`),
-      `The sender id "MG${'AB12'.repeat(8)}" is a Messaging Service SID with upper-case hex digits: Twilio's SIDs are MG and 32 lower-case hex digits, as its console shows them.`,
-    );
-  });
-
   test('a status callback posted to the incoming-message URL is unreadable there, saying which URL it belongs to', () => {
     const parsed = twilioPlugin.parseReceived!({
       contentType: FORM,
@@ -271,6 +263,11 @@ describe('Twilio payloads', () => {
     const asService = buildMessageForm({ ...base, senderId: otherService }, '+447700900123', service, undefined, 0);
     assert.equal(asService.get('MessagingServiceSid'), otherService);
     assert.equal(asService.has('From'), false);
+    // Upper-case hex digits name the same service: sent as Twilio issues its SID, never as a From.
+    const upperCase = buildMessageForm({ ...base, senderId: `MG${'B'.repeat(32)}` }, '+447700900123', service, undefined, 0);
+    assert.equal(upperCase.get('MessagingServiceSid'), otherService);
+    assert.equal(upperCase.has('From'), false);
+    assert.equal(twilioPlugin.senderIdProblem(`MG${'B'.repeat(32)}`), undefined);
   });
 
   test('error codes: a known number or message code bounces, an unknown 400 code is retried', () => {

@@ -21,7 +21,7 @@ import { toInternationalDigits } from '../../sms/numbers.ts';
 import type { Gateway, GatewayOptions, ProviderCapabilities, SmsSubmission, SubmissionResult } from '../contract.ts';
 import { HttpEndpoints, httpGateway, type HttpOutcome, httpRefusal, logRequest, unparseable } from '../http-endpoint.ts';
 import { FROM_QUEUE_CODES, FROM_SUFFIX, MAIL_SERVICE_SUFFIX, MESSAGING_SERVICE_CODES } from './outcomes.ts';
-import { MESSAGE_SID, MESSAGING_SERVICE_SID } from './sids.ts';
+import { canonicalSid, MESSAGE_SID, MESSAGING_SERVICE_SID } from './sids.ts';
 
 export const PROVIDER = 'twilio';
 
@@ -87,9 +87,11 @@ export function buildMessageForm(
   form.set('To', `+${toInternationalDigits(number)}`);
   form.set('Body', submission.text);
   const sender = submission.senderId;
-  const service = sender !== undefined && MESSAGING_SERVICE_SID.test(sender) ? sender : messagingServiceSid;
+  // A mail's own service, as Twilio issues its SID (sids.ts); any other sender id is the From.
+  const mailService = sender !== undefined && MESSAGING_SERVICE_SID.test(sender);
+  const service = mailService ? canonicalSid(sender) : messagingServiceSid;
   if (service !== undefined) form.set('MessagingServiceSid', service);
-  if (sender !== undefined && sender !== service) form.set('From', sender);
+  if (sender !== undefined && !mailService) form.set('From', sender);
   if (statusCallback !== undefined && submission.deliveryReport !== false) form.set('StatusCallback', statusCallback);
   if (submission.expiresAt !== undefined) {
     const seconds = Math.ceil((submission.expiresAt - now) / 1000);
